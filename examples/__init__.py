@@ -1,0 +1,1 @@
+"""Bundled examples for lightning_nas."""

@@ -1,0 +1,7 @@
+"""``python -m lightning_nas`` runs the ``lightning-nas`` command."""
+
+import sys
+
+from lightning_nas.cli import main
+
+sys.exit(main())

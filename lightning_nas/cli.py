@@ -1,0 +1,102 @@
+"""The ``lightning-nas`` command: ``search``, ``show``, ``export``, ``finetune``.
+
+Example:
+    lightning-nas search examples/digits/search.yaml --search.budget=5 --trainer.max_epochs=2
+    lightning-nas show runs/digits --format csv
+    lightning-nas finetune runs/digits --max_epochs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from lightning_nas.builders import ConfigError
+from lightning_nas.config import apply_overrides, load_config, search_from_config
+from lightning_nas.export import _open, export_best, finetune
+from lightning_nas.report import render
+from lightning_nas.search import SearchError, format_arch
+from lightning_nas.space import SpaceError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lightning-nas",
+                                     description="Neural architecture search for Lightning.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("search", help="run or resume a search from a YAML config",
+                       description="Overrides follow the config: --search.budget=5 "
+                                   "--trainer.max_epochs=2 --search.run_dir=runs/try1")
+    p.add_argument("config", help="LightningCLI-style YAML with a search: block")
+    p.add_argument("--print_config", action="store_true",
+                   help="print the config after overrides and exit")
+    p = sub.add_parser("show", help="leaderboard of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
+    p.add_argument("run_dir")
+    p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
+                       description="Trainer overrides may follow, e.g. --trainer.accelerator=cpu")
+    p.add_argument("run_dir")
+    p.add_argument("--max_epochs", type=int, default=None)
+    p.add_argument("--from_scratch", action="store_true",
+                   help="start from fresh weights instead of the best checkpoint")
+    return parser
+
+
+def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
+    cfg = load_config(args.config, overrides)
+    if args.print_config:
+        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        return 0
+    result = search_from_config(cfg).run()
+    return 0 if result.best is not None else 1
+
+
+def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
+    trainer = apply_overrides({}, overrides).get("trainer", {}) if overrides else {}
+    if overrides and set(apply_overrides({}, overrides)) != {"trainer"}:
+        raise ConfigError("finetune takes only --trainer.* overrides")
+    result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
+                      from_checkpoint=not args.from_scratch)
+    if result.error:
+        print(f"Fine-tune failed: {result.error}", file=sys.stderr)
+        return 1
+    print(f"Fine-tuned {format_arch(result.arch)}: {result.metrics}\n"
+          f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lightning-nas`` console script."""
+    args, rest = _parser().parse_known_args(argv)
+    if args.command in ("show", "export") and rest:
+        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    # like `python -m`, make the current folder importable for class paths in configs
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        if args.command == "search":
+            return _cmd_search(args, rest)
+        if args.command == "finetune":
+            return _cmd_finetune(args, rest)
+        if args.command == "export":
+            best = export_best(args.run_dir)
+            print(yaml.safe_dump(best, sort_keys=False), end="")
+            return 0
+        with _open(args.run_dir) as store:
+            print(render(store, args.format, args.top))
+        return 0
+    except (ConfigError, SpaceError, SearchError, FileNotFoundError, ValueError) as err:
+        print(f"lightning-nas {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

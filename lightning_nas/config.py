@@ -1,0 +1,152 @@
+"""LightningCLI-shaped search configs: load, apply dotted overrides, check, build a Search.
+
+A config has ``model:`` and ``data:`` (``class_path`` + ``init_args``), ``trainer:``
+(Trainer arguments), optional ``seed_everything:`` and a ``search:`` block.
+
+Example:
+    >>> cfg = apply_overrides({"search": {"budget": 20}}, ["--search.budget=5"])
+    >>> cfg["search"]["budget"]
+    5
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.builders import ConfigError
+from lightning_nas.search import Search
+from lightning_nas.yamlio import load_yaml
+
+__all__ = ["SEARCH_KEYS", "TOP_KEYS", "apply_overrides", "load_config", "search_from_config"]
+
+TOP_KEYS = ("model", "data", "trainer", "search", "seed_everything")
+#: keys of the ``search:`` block, with their defaults
+SEARCH_KEYS: dict[str, Any] = {
+    "space": None, "optimizer": "NGOpt", "budget": 20, "time_limit": None,
+    "monitor": "val_acc", "mode": "max", "seed": None, "run_dir": None, "max_failures": 5,
+    "keep_top_k": 3, "verbose": True,
+}
+
+
+def _unknown(kind: str, key: str, valid: Sequence[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(f"unknown {kind} {key!r}; {hint}valid keys: {', '.join(valid)}")
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a YAML config and apply ``--a.b=value`` overrides."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    cfg = load_yaml(path.read_text()) or {}
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
+    cfg = apply_overrides(dict(cfg), overrides)
+    space = cfg.get("search", {}).get("space")
+    if isinstance(space, str):  # a path to a space YAML, relative to the config file
+        space_path = Path(space) if Path(space).exists() else path.parent / space
+        if not space_path.exists():
+            raise FileNotFoundError(f"search.space file {space} not found (looked in the "
+                                    f"current folder and beside {path})")
+        cfg["search"]["space"] = load_yaml(space_path.read_text())
+    cfg.setdefault("search", {}).setdefault("run_dir", f"runs/{path.stem}")
+    return cfg
+
+
+def _split_overrides(args: Sequence[str]) -> list[tuple[str, str]]:
+    pairs, i = [], 0
+    args = list(args)
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"expected an override like --search.budget=5, got {arg!r}")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = arg[2:], args[i + 1]
+            i += 1
+        else:
+            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        pairs.append((key, value))
+        i += 1
+    return pairs
+
+
+def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
+
+    Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
+    ``--model.width=64`` sets ``model.init_args.width``.
+    """
+    cfg = copy.deepcopy(dict(cfg))
+    for key, text in _split_overrides(overrides):
+        parts = key.split(".")
+        if parts[0] not in TOP_KEYS:
+            raise _unknown("config section", parts[0], TOP_KEYS)
+        node: dict[str, Any] = cfg
+        for i, part in enumerate(parts[:-1]):
+            if "class_path" in node and part not in ("class_path", "init_args") and i > 0:
+                node = node.setdefault("init_args", {})
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        last = parts[-1]
+        if "class_path" in node and last not in ("class_path", "init_args") and len(parts) > 1:
+            node = node.setdefault("init_args", {})
+        node[last] = load_yaml(text)
+    return cfg
+
+
+def _target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    if section is None:
+        return None, {}
+    if isinstance(section, str):
+        return section, {}
+    if isinstance(section, Mapping) and "class_path" in section:
+        extra = sorted(set(section) - {"class_path", "init_args"})
+        if extra:
+            raise ConfigError(f"unknown key(s) {extra} in `{name}`; valid keys: "
+                              f"class_path, init_args")
+        return section["class_path"], dict(section.get("init_args") or {})
+    raise ConfigError(f"`{name}` must be an import path or a mapping with class_path and "
+                      f"init_args, got {section!r}")
+
+
+def search_from_config(cfg: Mapping[str, Any]) -> Search:
+    """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
+    for key in cfg:
+        if key not in TOP_KEYS:
+            raise _unknown("config section", key, TOP_KEYS)
+    search_cfg = dict(cfg.get("search") or {})
+    for key in search_cfg:
+        if key not in SEARCH_KEYS:
+            raise _unknown("search setting", key, list(SEARCH_KEYS))
+    settings = {**SEARCH_KEYS, **search_cfg}
+    if not settings["space"]:
+        raise ConfigError("the config needs `search.space` (a mapping, or a path to a YAML file)")
+    if cfg.get("model") is None:
+        raise ConfigError("the config needs `model` (class_path and init_args)")
+    model, model_args = _target(cfg.get("model"), "model")
+    data, data_args = _target(cfg.get("data"), "data")
+    trainer = cfg.get("trainer") or {}
+    if not isinstance(trainer, Mapping):
+        raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
+    if settings["seed"] is None:  # like LightningCLI: an int, or true for a random seed
+        seed_everything = cfg.get("seed_everything")
+        if seed_everything is True:
+            settings["seed"] = random.randrange(2**31)
+        elif isinstance(seed_everything, int) and not isinstance(seed_everything, bool):
+            settings["seed"] = seed_everything
+        else:
+            settings["seed"] = 0
+    space = settings.pop("space")
+    run_dir = settings.pop("run_dir") or "runs/nas"
+    return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
+                  trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)

@@ -1,0 +1,144 @@
+"""Export the best trial of a run (``best.yaml``, ``best.ckpt``, a runnable config) and
+fine-tune it with a fresh Trainer.
+
+Example:
+    >>> best = export_best("runs/digits")  # doctest: +SKIP
+    >>> result = finetune("runs/digits", max_epochs=20)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lightning_nas.builders import ConfigError
+from lightning_nas.store import RunStore
+from lightning_nas.trial import TrialResult, TrialSpec, run_trial
+
+__all__ = ["export_best", "finetune", "load_best"]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _open(run_dir: str | os.PathLike) -> RunStore:
+    db = Path(run_dir) / "search.db"
+    if not db.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
+    return RunStore(db)
+
+
+def export_best(run_dir: str | os.PathLike, store: RunStore | None = None) -> dict[str, Any]:
+    """Write ``best.yaml``, ``best.ckpt`` and (for config runs) ``best_config.yaml``.
+
+    ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
+    the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
+    the best architecture filled into ``model.init_args`` and no ``search`` block, so it
+    trains the best model as is. Returns the content of ``best.yaml``.
+    """
+    run_dir = Path(run_dir)
+    own = store is None
+    store = store or _open(run_dir)
+    try:
+        mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
+        best = store.best(mode)
+        if best is None:
+            raise ValueError(f"{run_dir} has no completed trial to export")
+        model = store.get_meta("model") or {}
+        out: dict[str, Any] = {
+            "trial": best.trial_id, "arch": best.arch, "score": best.score,
+            "monitor": monitor, "mode": mode, "epoch": best.epoch, "metrics": best.metrics,
+            "checkpoint": None,
+            "model": {"class_path": model.get("class_path"),
+                      "init_args": {**(model.get("init_args") or {}), **best.arch}},
+        }
+        if best.checkpoint and Path(best.checkpoint).exists():
+            tmp = run_dir / "best.ckpt.tmp"
+            shutil.copyfile(best.checkpoint, tmp)
+            os.replace(tmp, run_dir / "best.ckpt")
+            out["checkpoint"] = "best.ckpt"
+        _write_atomic(run_dir / "best.yaml", yaml.safe_dump(out, sort_keys=False))
+        config = store.get_meta("config")
+        if config is not None:
+            _write_atomic(run_dir / "best_config.yaml",
+                          yaml.safe_dump(best_config(config, best.arch), sort_keys=False))
+        return out
+    finally:
+        if own:
+            store.close()
+
+
+def best_config(config: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+    """The search config with ``arch`` in ``model.init_args`` and no ``search`` block."""
+    cfg = copy.deepcopy(dict(config))
+    cfg.pop("search", None)
+    model = cfg.setdefault("model", {})
+    model["init_args"] = {**(model.get("init_args") or {}), **arch}
+    return cfg
+
+
+def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The content of ``RUN_DIR/best.yaml``."""
+    path = Path(run_dir) / "best.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export {run_dir}`")
+    return yaml.safe_load(path.read_text())
+
+
+def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
+             trainer: Mapping[str, Any] | None = None, from_checkpoint: bool = True,
+             model: Any = None, data: Any = None, seed: int | None = None,
+             out_dir: str | os.PathLike | None = None) -> TrialResult:
+    """Build the best architecture again and train it with a fresh Trainer.
+
+    Args:
+        run_dir: a finished (or interrupted) search's run directory.
+        max_epochs: epochs of the fine-tune (default: the search's ``max_epochs``).
+        trainer: Trainer settings that override the search's.
+        from_checkpoint: start from the best trial's weights (``best.ckpt``) instead of
+            from scratch.
+        model, data: the model and data of the search, needed when the search was given
+            objects that cannot be imported by path (e.g. defined in ``__main__``).
+        seed: seed of the fine-tune (default: the search's).
+        out_dir: where its checkpoint and logs go (default ``RUN_DIR/finetune``).
+
+    Returns:
+        The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
+    """
+    run_dir = Path(run_dir)
+    with _open(run_dir) as store:
+        stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
+        trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
+        monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
+        seed = store.get_meta("seed") if seed is None else seed
+    best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
+    model = model if model is not None else stored_model.get("class_path")
+    if model is None:
+        raise ConfigError("the search's model has no import path (defined in __main__ or "
+                          "locally?); pass model= to finetune()")
+    if data is None and stored_data.get("class_path") is None and stored_data.get("init_args"):
+        raise ConfigError("the search's data has no import path; pass data= to finetune()")
+    if max_epochs is not None:
+        trainer_cfg["max_epochs"] = max_epochs
+    weights = None
+    if from_checkpoint:
+        if not best.get("checkpoint"):
+            raise FileNotFoundError(f"{run_dir} has no best.ckpt; use from_checkpoint=False")
+        weights = str(run_dir / best["checkpoint"])
+    spec = TrialSpec(trial_id=best["trial"], arch=best["arch"],
+                     trial_dir=str(Path(out_dir) if out_dir else run_dir / "finetune"),
+                     model=model, model_init_args=stored_model.get("init_args") or {},
+                     data=data if data is not None else stored_data.get("class_path"),
+                     data_init_args={} if data is not None else stored_data.get("init_args") or {},
+                     trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
+                     init_weights=weights)
+    return run_trial(spec)

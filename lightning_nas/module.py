@@ -1,0 +1,161 @@
+"""``NASModule``: a ready LightningModule for users who only have a network builder.
+
+The builder turns an architecture into an ``nn.Module``; the module adds the loss, the
+torchmetrics metrics (logged as ``val_<name>``) and the optimizer, and saves its
+hyperparameters so that a checkpoint reloads with ``NASModule.load_from_checkpoint``.
+
+Example:
+    >>> import torch
+    >>> def build(arch):
+    ...     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, arch["width"]),
+    ...                                torch.nn.ReLU(), torch.nn.Linear(arch["width"], 10))
+    >>> module = NASModule(build, num_classes=10, width=32)
+    >>> module(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_nas.builders import ConfigError, import_object, object_path
+
+__all__ = ["LOSSES", "METRICS", "NASModule"]
+
+#: loss names accepted by ``NASModule(loss=...)``
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "cross_entropy": F.cross_entropy,
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    "bce_with_logits": F.binary_cross_entropy_with_logits,
+    "nll": F.nll_loss,
+}
+
+#: metric names accepted by ``NASModule(metrics=...)`` -> torchmetrics class
+METRICS: dict[str, type[torchmetrics.Metric]] = {
+    "accuracy": torchmetrics.Accuracy,
+    "f1": torchmetrics.F1Score,
+    "recall": torchmetrics.Recall,
+    "precision": torchmetrics.Precision,
+    "auroc": torchmetrics.AUROC,
+    "mse": torchmetrics.MeanSquaredError,
+    "mae": torchmetrics.MeanAbsoluteError,
+}
+_TASK_METRICS = ("accuracy", "f1", "recall", "precision", "auroc")
+
+
+def _lookup(kind: str, name: str, table: Mapping[str, Any]) -> Any:
+    if name not in table:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown {kind} {name!r}; {hint}valid: {', '.join(table)}")
+    return table[name]
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    table = {n.lower(): getattr(torch.optim, n) for n in dir(torch.optim)
+             if inspect.isclass(getattr(torch.optim, n))
+             and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
+             and n != "Optimizer"}
+    return _lookup("optimizer", name.lower(), table)
+
+
+class NASModule(pl.LightningModule):
+    """A LightningModule around ``builder(arch) -> nn.Module``.
+
+    Args:
+        builder: a callable ``arch -> nn.Module`` or its import path (an import path, or a
+            module-level function, lets checkpoints reload without passing it again).
+        loss: a name from ``LOSSES`` or a callable ``(output, target) -> loss``.
+        metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
+            ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``.
+            Default ``{"acc": "accuracy"}`` (logs ``val_acc``).
+        num_classes: classes of a classification task (needed by named class metrics).
+        task: torchmetrics task of named class metrics (``multiclass``, ``binary``, ...).
+        optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``.
+        lr: learning rate; an ``lr`` key of the architecture wins.
+        weight_decay: weight decay; a ``weight_decay`` key of the architecture wins.
+        optimizer_kwargs: more optimizer arguments (e.g. ``momentum``).
+        arch: the architecture as one dict; further keyword arguments are architecture keys
+            too, so a search can fill them like any LightningModule's ``__init__`` arguments.
+    """
+
+    def __init__(self, builder: Callable[[dict[str, Any]], nn.Module] | str,
+                 loss: str | Callable[..., torch.Tensor] = "cross_entropy",
+                 metrics: Mapping[str, Any] | Sequence[str] | None = None,
+                 num_classes: int | None = None, task: str = "multiclass",
+                 optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer_kwargs: Mapping[str, Any] | None = None,
+                 arch: Mapping[str, Any] | None = None, **arch_kwargs: Any) -> None:
+        super().__init__()
+        builder_fn = import_object(builder) if isinstance(builder, str) else builder
+        builder_path = builder if isinstance(builder, str) else object_path(builder)
+        if not callable(builder_fn):
+            raise ConfigError(f"builder must be callable or an import path, got {builder!r}")
+        self.arch = {**dict(arch or {}), **arch_kwargs}
+        metrics = {"acc": "accuracy"} if metrics is None else metrics
+        if not isinstance(metrics, Mapping):
+            metrics = {name: name for name in metrics}
+        plain_metrics = all(isinstance(m, str) for m in metrics.values())
+        ignore = [] if plain_metrics else ["metrics"]
+        if builder_path is None:
+            ignore.append("builder")
+        if callable(loss) and not isinstance(loss, str):
+            ignore.append("loss")
+        self.save_hyperparameters(ignore=ignore)
+        if builder_path is not None:  # store the importable path, not the function object
+            self.hparams["builder"] = builder_path
+        self.loss_fn = _lookup("loss", loss, LOSSES) if isinstance(loss, str) else loss
+        self.net = builder_fn(dict(self.arch))
+        if not isinstance(self.net, nn.Module):
+            raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")
+        self.val_metrics = nn.ModuleDict({
+            name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
+        self.opt_cls = _optimizer_class(optimizer)
+        self.lr = float(self.arch.get("lr", lr))
+        self.weight_decay = float(self.arch.get("weight_decay", weight_decay))
+        self.optimizer_kwargs = dict(optimizer_kwargs or {})
+
+    @staticmethod
+    def _metric(spec: Any, num_classes: int | None, task: str) -> torchmetrics.Metric:
+        if isinstance(spec, torchmetrics.Metric):
+            return spec
+        cls = _lookup("metric", spec, METRICS)
+        if spec not in _TASK_METRICS:
+            return cls()
+        if task == "multiclass" and num_classes is None:
+            raise ConfigError(f"metric {spec!r} needs num_classes for task 'multiclass'")
+        kwargs: dict[str, Any] = {"task": task}
+        if task == "multiclass":
+            kwargs["num_classes"] = num_classes
+        return cls(**kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss_fn(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        out = self(x)
+        self.log("val_loss", self.loss_fn(out, y), prog_bar=True)
+        for name, metric in self.val_metrics.items():
+            metric(out, y)
+            self.log(f"val_{name}", metric, prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.opt_cls(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,
+                            **self.optimizer_kwargs)

@@ -1,0 +1,162 @@
+"""The run store: one SQLite file (``search.db``) per run directory.
+
+It holds the run's settings, space, seed and package versions (table ``meta``) and one
+row per trial (table ``trials``). The search driver is its only writer, and every state
+change is committed at once (autocommit, WAL journal, ``synchronous=FULL``), so a
+``kill -9`` at any moment loses at most the trial that was running.
+
+Example:
+    >>> import tempfile
+    >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+    >>> tid = store.start_trial({"k": 3})
+    >>> store.get(tid).status.value
+    'RUNNING'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.space import arch_key
+from lightning_nas.trial import TrialResult, TrialStatus
+
+__all__ = ["RunStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL,
+    arch_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    epoch INTEGER,
+    started REAL,
+    finished REAL,
+    fit_time REAL,
+    checkpoint TEXT,
+    error TEXT,
+    curve TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
+"""
+
+_COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
+            "fit_time", "checkpoint", "error", "curve")
+
+
+class RunStore:
+    """SQLite store of one search run.
+
+    Args:
+        path: the database file; created (with its folder) if missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- meta
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under ``key``."""
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                         (key, json.dumps(value, sort_keys=True)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key``, or ``default``."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # ----------------------------------------------------------------- trials
+    def start_trial(self, arch: dict[str, Any]) -> int:
+        """Insert a RUNNING trial for ``arch``; return its id."""
+        cur = self._db.execute(
+            "INSERT INTO trials (arch, arch_key, status, started) VALUES (?, ?, ?, ?)",
+            (json.dumps(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
+        return int(cur.lastrowid)
+
+    def restart_trial(self, trial_id: int) -> None:
+        """Mark an interrupted trial RUNNING again with a fresh start time."""
+        self._db.execute(
+            "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
+            "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
+            "error = NULL "
+            "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), trial_id))
+
+    def finish_trial(self, result: TrialResult) -> None:
+        """Record the outcome of trial ``result.trial_id``."""
+        score = None if result.score is None or math.isnan(result.score) else result.score
+        self._db.execute(
+            "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
+            "fit_time = ?, checkpoint = ?, error = ?, curve = ? WHERE id = ?",
+            (result.status.value, score, json.dumps(result.metrics), result.epoch,
+             result.finished or time.time(), result.fit_time, result.checkpoint, result.error,
+             json.dumps(result.curve), result.trial_id))
+
+    def clear_checkpoint(self, trial_id: int) -> None:
+        """Forget a trial's checkpoint path (its file was removed to save disk)."""
+        self._db.execute("UPDATE trials SET checkpoint = NULL WHERE id = ?", (trial_id,))
+
+    def get(self, trial_id: int) -> TrialResult:
+        """One trial by id (``KeyError`` if absent)."""
+        rows = list(self._select("WHERE id = ?", (trial_id,)))
+        if not rows:
+            raise KeyError(f"no trial {trial_id} in {self.path}")
+        return rows[0]
+
+    def trials(self, status: TrialStatus | None = None) -> list[TrialResult]:
+        """All trials in id order, optionally only those with ``status``."""
+        if status is None:
+            return list(self._select("ORDER BY id"))
+        return list(self._select("WHERE status = ? ORDER BY id", (status.value,)))
+
+    def count(self, status: TrialStatus) -> int:
+        """Number of trials with ``status``."""
+        return self._db.execute("SELECT COUNT(*) FROM trials WHERE status = ?",
+                                (status.value,)).fetchone()[0]
+
+    def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
+        """COMPLETED trials, best first (ties: earlier trial first)."""
+        order = "DESC" if mode == "max" else "ASC"
+        limit = "" if k is None else f" LIMIT {int(k)}"
+        return list(self._select(f"WHERE status = ? AND score IS NOT NULL "
+                                 f"ORDER BY score {order}, id ASC{limit}",
+                                 (TrialStatus.COMPLETED.value,)))
+
+    def best(self, mode: str = "max") -> TrialResult | None:
+        """The best COMPLETED trial, or None."""
+        top = self.leaderboard(mode, k=1)
+        return top[0] if top else None
+
+    def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM trials {where}"
+        for row in self._db.execute(sql, args).fetchall():
+            rec = dict(zip(_COLUMNS, row, strict=False))
+            yield TrialResult(
+                trial_id=rec["id"], arch=json.loads(rec["arch"]),
+                status=TrialStatus(rec["status"]),
+                score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
+                epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
+                fit_time=rec["fit_time"], checkpoint=rec["checkpoint"], error=rec["error"],
+                curve=json.loads(rec["curve"] or "[]"))

@@ -1,0 +1,204 @@
+"""One trial: build the user's model for an architecture, train it with a fresh Trainer,
+read the monitored metric at the best epoch.
+
+Example:
+    >>> import tempfile
+    >>> from lightning.pytorch.demos.boring_classes import BoringModel
+    >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir=tempfile.mkdtemp(), model=BoringModel,
+    ...                  trainer={"max_epochs": 1, "limit_train_batches": 2,
+    ...                           "limit_val_batches": 1}, monitor="missing")
+    >>> run_trial(spec).status.value
+    'FAILED'
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import shutil
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from lightning_nas.builders import DataFactory, ModelFactory, instantiate
+from lightning_nas.callbacks import MonitorError, TrialReporter
+
+__all__ = ["TrialResult", "TrialSpec", "TrialStatus", "quiet_lightning", "run_trial"]
+
+#: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
+TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+
+# Noise that is the same for every trial and says nothing about the architecture.
+_NOISE = (
+    r".*does not have many workers.*",
+    r".*LeafSpec.*",
+    r".*smaller than the logging interval.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+)
+
+
+class TrialStatus(str, enum.Enum):
+    """Where a trial stands; stored as its name."""
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    PRUNED = "PRUNED"
+
+
+@dataclass
+class TrialResult:
+    """What a trial produced. Plain data: it crosses processes and goes into the store.
+
+    ``score`` is the monitored value at the best epoch and ``metrics`` every logged value at
+    that epoch; ``curve`` holds the monitored value at each validation.
+    """
+
+    trial_id: int
+    arch: dict[str, Any]
+    status: TrialStatus
+    score: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    epoch: int | None = None
+    started: float | None = None
+    finished: float | None = None
+    fit_time: float | None = None
+    checkpoint: str | None = None
+    error: str | None = None
+    curve: list[float] = field(default_factory=list)
+    #: the error would repeat for every trial (e.g. an unlogged monitor): stop the search
+    fatal: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (status as its name)."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        return out
+
+
+@dataclass
+class TrialSpec:
+    """Everything needed to run one trial, picklable when model/data are import paths."""
+
+    trial_id: int
+    arch: dict[str, Any]
+    trial_dir: str
+    model: Any
+    model_init_args: dict[str, Any] = field(default_factory=dict)
+    data: Any = None
+    data_init_args: dict[str, Any] = field(default_factory=dict)
+    trainer: dict[str, Any] = field(default_factory=dict)
+    monitor: str = "val_acc"
+    mode: str = "max"
+    seed: int | None = 0
+    checkpoint: bool = True
+    quiet: bool = True
+    #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
+    init_weights: str | None = None
+
+
+@contextmanager
+def quiet_lightning(enabled: bool = True) -> Iterator[None]:
+    """Silence Lightning's per-fit info lines and repeated warnings while a trial runs."""
+    if not enabled:
+        yield
+        return
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
+    """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
+    kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(spec.trainer)}
+    kwargs.setdefault("default_root_dir", spec.trial_dir)
+    if kwargs.get("logger", True) is True:
+        kwargs["logger"] = CSVLogger(spec.trial_dir, name="", version="logs")
+    user_callbacks = kwargs.pop("callbacks", None) or []
+    if isinstance(user_callbacks, pl.Callback):
+        user_callbacks = [user_callbacks]
+    return pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs)
+
+
+def run_trial(spec: TrialSpec) -> TrialResult:
+    """Train ``spec.arch`` once; never raises for errors of the trial itself.
+
+    A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
+    error text. ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the
+    trial is re-run on resume).
+    """
+    started = time.time()
+    result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
+                         status=TrialStatus.FAILED, started=started)
+    trial_dir = Path(spec.trial_dir)
+    if trial_dir.exists():  # left over by an interrupted run of this trial
+        shutil.rmtree(trial_dir)
+    trial_dir.mkdir(parents=True)
+    reporter = TrialReporter(spec.monitor, spec.mode)
+    callbacks: list[pl.Callback] = [reporter]
+    ckpt = None
+    if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
+        ckpt = ModelCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
+                               mode=spec.mode, save_top_k=1, enable_version_counter=False)
+        callbacks.append(ckpt)
+    try:
+        with quiet_lightning(spec.quiet):
+            if spec.seed is not None:
+                pl.seed_everything(spec.seed, workers=True, verbose=False)
+            model = ModelFactory(spec.model, spec.model_init_args).build(spec.arch)
+            if spec.init_weights:
+                state = torch.load(spec.init_weights, map_location="cpu", weights_only=False)
+                model.load_state_dict(state["state_dict"])
+            datamodule = DataFactory(spec.data, spec.data_init_args).build()
+            trainer = build_trainer(spec, callbacks)
+            t0 = time.perf_counter()
+            try:
+                trainer.fit(model, datamodule=datamodule)
+            finally:
+                result.fit_time = time.perf_counter() - t0
+    except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
+        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.fatal = isinstance(err, MonitorError)
+        result.curve = reporter.curve()
+        result.finished = time.time()
+        return result
+    result.curve = reporter.curve()
+    result.finished = time.time()
+    bad = [(h["epoch"], h["metrics"][spec.monitor]) for h in reporter.history
+           if not math.isfinite(h["metrics"][spec.monitor])]
+    best = reporter.best()
+    if bad or best is None:
+        epoch, value = bad[0] if bad else (None, None)
+        result.error = (f"monitored {spec.monitor!r} is {value} at epoch {epoch}"
+                        if bad else f"no validation ran, so {spec.monitor!r} was never logged "
+                                    f"(check limit_val_batches / check_val_every_n_epoch)")
+        return result
+    result.status = TrialStatus.COMPLETED
+    result.score = best["metrics"][spec.monitor]
+    result.metrics = dict(best["metrics"])
+    result.epoch = best["epoch"]
+    if ckpt is not None and ckpt.best_model_path:
+        result.checkpoint = str(Path(ckpt.best_model_path).resolve())
+    return result
+

@@ -1,0 +1,111 @@
+"""Tiny models and data for fast, real trials (importable as ``tests.helpers``)."""
+
+from __future__ import annotations
+
+import os
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+__all__ = ["BlobData", "SaveInitialWeights", "TinyNet", "build_mlp", "make_blobs", "tiny_model"]
+
+
+def make_blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0):
+    """Gaussian blobs, generated in code (no download)."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, dim, generator=g) * 2.0
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = centers[y] + torch.randn(n, dim, generator=g)
+    return x, y
+
+
+class BlobData(pl.LightningDataModule):
+    """Train/val split of ``make_blobs``."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+        super().__init__()
+        self.n, self.batch_size = n, batch_size
+
+    def setup(self, stage: str | None = None) -> None:
+        x, y = make_blobs(self.n)
+        cut = int(0.75 * self.n)
+        self.train_set = TensorDataset(x[:cut], y[:cut])
+        self.val_set = TensorDataset(x[cut:], y[cut:])
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+class TinyNet(pl.LightningModule):
+    """An MLP whose ``__init__`` takes the architecture knobs, like an existing project's.
+
+    ``fail_width`` makes trials of that width raise (a deterministic broken architecture);
+    ``die_width`` ends the process hard (``os._exit``); ``nan_width`` logs NaN.
+    """
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05,
+                 depth: int = 1, fail_width: int | None = None, nan_width: int | None = None,
+                 die_width: int | None = None, sleep: float = 0.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation]
+        layers, d = [], 8
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), act()]
+            d = width
+        self.net = nn.Sequential(*layers, nn.Linear(d, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        if self.hparams.width == self.hparams.fail_width:
+            raise RuntimeError(f"width {self.hparams.width} is broken on purpose")
+        if self.hparams.width == self.hparams.die_width:
+            os._exit(3)
+        if self.hparams.sleep:
+            import time
+
+            time.sleep(self.hparams.sleep)
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        acc = (logits.argmax(-1) == y).float().mean()
+        if self.hparams.width == self.hparams.nan_width:
+            acc = acc * float("nan")
+        self.log("val_loss", F.cross_entropy(logits, y))
+        self.log("val_acc", acc)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def build_mlp(arch: dict) -> nn.Module:
+    """A network builder for ``NASModule``."""
+    return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
+
+
+class SaveInitialWeights(pl.Callback):
+    """Saves the model's weights when ``fit`` starts (to check what a fine-tune started from)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        torch.save({k: v.clone() for k, v in pl_module.state_dict().items()}, self.path)
+
+
+def tiny_model(arch: dict) -> pl.LightningModule:
+    """A callable ``arch -> LightningModule`` (the second way to give a model)."""
+    return TinyNet(width=arch["width"], lr=arch.get("lr", 0.05))

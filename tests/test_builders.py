@@ -1,0 +1,240 @@
+"""Tests of ``lightning_nas.builders``: import paths, class_path specs and model/data factories.
+
+Covers ``import_object`` and its errors, ``instantiate`` of nested specs, the Trainer
+argument check, ``ModelFactory`` checks and builds, ``DataFactory`` and ``object_path``.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import fractions
+import types
+
+import lightning.pytorch as pl
+import pytest
+
+from lightning_nas.builders import (
+    ConfigError,
+    DataFactory,
+    ModelFactory,
+    check_trainer_kwargs,
+    import_object,
+    instantiate,
+    object_path,
+)
+from tests.helpers import BlobData, TinyNet
+
+TINY_ARGS = ["width", "activation", "lr", "depth"]
+
+
+class KwargsNet(pl.LightningModule):
+    """A module whose ``__init__`` takes anything."""
+
+    def __init__(self, width: int = 4, **kwargs) -> None:
+        super().__init__()
+        self.width, self.extra = width, kwargs
+
+
+def build_tiny(arch: dict) -> TinyNet:
+    """A module-level builder callable."""
+    return TinyNet(**arch)
+
+
+# ---------------------------------------------------------------- import_object
+def test_import_object_finds_classes():
+    assert import_object("collections.OrderedDict") is collections.OrderedDict
+    assert import_object("collections:OrderedDict") is collections.OrderedDict
+    assert import_object("tests.helpers.TinyNet") is TinyNet
+
+
+def test_import_object_needs_a_module_part():
+    with pytest.raises(ConfigError, match="needs a module part") as info:
+        import_object("OrderedDict")
+    assert "'OrderedDict'" in str(info.value)
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(ConfigError, match="expected an import path"):
+            import_object(bad)
+
+
+def test_import_object_missing_module():
+    with pytest.raises(ConfigError, match="cannot import module 'no_such_pkg_xyz.models'") as info:
+        import_object("no_such_pkg_xyz.models.Net")
+    assert "no_such_pkg_xyz.models.Net" in str(info.value)
+
+
+def test_import_object_missing_attribute_lists_close_names():
+    with pytest.raises(ConfigError) as info:
+        import_object("tests.helpers.TinyNett")
+    msg = str(info.value)
+    assert "has no attribute 'TinyNett'" in msg and "'tests.helpers'" in msg
+    assert "close names: TinyNet" in msg
+    with pytest.raises(ConfigError, match="close names: OrderedDict"):
+        import_object("collections.OrderedDic")
+    with pytest.raises(ConfigError) as info:
+        import_object("collections.Zzzzzzzz")
+    assert "close names" not in str(info.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+# ---------------------------------------------------------------- instantiate
+def test_instantiate_nested_specs():
+    spec = {
+        "a": [{"class_path": "fractions.Fraction", "init_args": {"numerator": 1,
+                                                               "denominator": 3}}],
+        "b": {"class_path": "types.SimpleNamespace",
+              "init_args": {"frac": {"class_path": "fractions.Fraction",
+                                     "init_args": {"numerator": 6, "denominator": 4}},
+                            "n": 2}},
+        "c": {"plain": [1, "x"]},
+        "d": {"class_path": "collections.OrderedDict"},
+    }
+    out = instantiate(spec)
+    assert out["a"] == [fractions.Fraction(1, 3)]
+    assert out["b"] == types.SimpleNamespace(frac=fractions.Fraction(3, 2), n=2)
+    assert out["c"] == {"plain": [1, "x"]}
+    assert type(out["d"]) is collections.OrderedDict
+
+
+def test_instantiate_gives_fresh_objects():
+    spec = {"x": [1, {"y": [2]}]}
+    a, b = instantiate(spec), instantiate(spec)
+    a["x"][1]["y"].append(3)
+    assert b == spec and spec == {"x": [1, {"y": [2]}]}
+    objs = [instantiate({"class_path": "collections.OrderedDict"}) for _ in range(2)]
+    assert objs[0] is not objs[1]
+
+
+def test_instantiate_rejects_extra_keys():
+    with pytest.raises(ConfigError) as info:
+        instantiate({"class_path": "datetime.timedelta", "init_arg": {"seconds": 3}})
+    msg = str(info.value)
+    assert "['init_arg']" in msg and "'datetime.timedelta'" in msg
+    assert "valid keys: class_path, init_args" in msg
+
+
+def test_instantiate_bad_class_path():
+    with pytest.raises(ConfigError, match="close names: timedelta"):
+        instantiate({"class_path": "datetime.timedelt"})
+
+
+def test_instantiate_dict_kwargs_are_not_silently_dropped():
+    try:
+        obj = instantiate({"class_path": "datetime.timedelta", "dict_kwargs": {"seconds": 3}})
+    except ConfigError:
+        return
+    assert obj == datetime.timedelta(seconds=3)
+
+
+# ---------------------------------------------------------------- trainer kwargs
+def test_check_trainer_kwargs():
+    check_trainer_kwargs({"max_epochs": 2, "logger": False, "limit_train_batches": 2})
+    check_trainer_kwargs({})
+    with pytest.raises(ConfigError) as info:
+        check_trainer_kwargs({"max_epochs": 1, "max_epoch": 3})
+    msg = str(info.value)
+    assert "unknown Trainer argument 'max_epoch'" in msg
+    assert "did you mean max_epochs" in msg
+    assert "accelerator" in msg  # lists the valid arguments
+
+
+# ---------------------------------------------------------------- ModelFactory
+def test_model_factory_check_accepts_init_args():
+    ModelFactory(TinyNet).check(TINY_ARGS)
+    ModelFactory("tests.helpers.TinyNet", {"lr": 0.1}).check(["width"])
+
+
+def test_model_factory_check_rejects_unknown_space_key():
+    with pytest.raises(ConfigError) as info:
+        ModelFactory(TinyNet).check(["width", "num_layers"])
+    msg = str(info.value)
+    assert "'num_layers'" in msg and "TinyNet.__init__" in msg
+    for arg in TINY_ARGS:
+        assert arg in msg.split("accepted:")[1]
+    with pytest.raises(ConfigError, match="did you mean 'width'"):
+        ModelFactory(TinyNet).check(["widht"])
+
+
+def test_model_factory_check_covers_init_args():
+    with pytest.raises(ConfigError, match="'bogus'"):
+        ModelFactory(TinyNet, {"bogus": 1}).check(["width"])
+
+
+def test_model_factory_with_var_kwargs_accepts_everything():
+    factory = ModelFactory(KwargsNet)
+    factory.check(["anything", "at_all"])
+    model = factory.build({"width": 8, "anything": 3})
+    assert model.width == 8 and model.extra == {"anything": 3}
+
+
+def test_model_factory_builds_a_class_with_init_args():
+    factory = ModelFactory("tests.helpers.TinyNet", {"lr": 0.1, "depth": 2})
+    assert factory.target is TinyNet and factory.path == "tests.helpers.TinyNet"
+    model = factory.build({"width": 4, "lr": 0.2})  # the arch wins over init_args
+    assert isinstance(model, TinyNet)
+    assert (model.hparams.width, model.hparams.lr, model.hparams.depth) == (4, 0.2, 2)
+    assert factory.build({"width": 4}) is not model
+
+
+def test_model_factory_callable_builder():
+    factory = ModelFactory(build_tiny)
+    factory.check(["whatever"])  # a builder takes the arch dict: nothing to check
+    model = factory.build({"width": 6})
+    assert isinstance(model, TinyNet) and model.hparams.width == 6
+    assert factory.path == "tests.test_builders.build_tiny"
+    assert factory.name == "build_tiny"
+    with pytest.raises(ConfigError, match="init_args are only supported"):
+        ModelFactory(build_tiny, {"lr": 0.1})
+
+
+def test_model_factory_builder_must_return_a_lightning_module():
+    with pytest.raises(TypeError, match="returned int"):
+        ModelFactory(lambda arch: 3).build({})
+
+
+def test_model_factory_rejects_non_modules():
+    with pytest.raises(ConfigError, match="dict is a class but not a"):
+        ModelFactory(dict)
+    with pytest.raises(ConfigError, match="BlobData"):
+        ModelFactory(BlobData)
+    with pytest.raises(ConfigError, match="must be a LightningModule class"):
+        ModelFactory(3)
+    with pytest.raises(ConfigError, match="close names: TinyNet"):
+        ModelFactory("tests.helpers.TinyNett")
+
+
+# ---------------------------------------------------------------- DataFactory
+def test_data_factory():
+    assert DataFactory().build() is None
+    factory = DataFactory("tests.helpers.BlobData", {"n": 32})
+    first, second = factory.build(), factory.build()
+    assert isinstance(first, BlobData) and first.n == 32 and first is not second
+    assert factory.path == "tests.helpers.BlobData"
+    instance = BlobData(n=16)
+    assert DataFactory(instance).build() is instance
+    with pytest.raises(ConfigError, match="not a LightningDataModule"):
+        DataFactory(TinyNet)
+    with pytest.raises(ConfigError, match="init_args need"):
+        DataFactory(instance, {"n": 3})
+
+
+# ---------------------------------------------------------------- object_path
+def test_object_path():
+    assert object_path(TinyNet) == "tests.helpers.TinyNet"
+    assert object_path(KwargsNet) == "tests.test_builders.KwargsNet"
+    assert object_path(collections.OrderedDict) == "collections.OrderedDict"
+
+    def local() -> None:
+        return None
+
+    assert object_path(local) is None
+    assert object_path(lambda: 1) is None
+    assert object_path(3) is None
+
+
+def test_model_init_args_key_not_taken_by_the_model_is_named_as_such():
+    with pytest.raises(ConfigError, match="model init_args key 'bogus' is not an argument"):
+        ModelFactory(TinyNet, {"bogus": 1}).check(["width"])

@@ -1,0 +1,187 @@
+"""Tests of ``lightning_nas.config``: LightningCLI-shaped configs, overrides and their checks.
+
+Covers ``apply_overrides`` (both override forms, YAML-typed values, the ``init_args``
+shorthand, errors), ``load_config`` (space given as a YAML file beside the config) and every
+error ``search_from_config`` raises before any training, plus the seed default.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas.builders import ConfigError
+from lightning_nas.config import apply_overrides, load_config, search_from_config
+from lightning_nas.search import Search
+from tests.helpers import BlobData, TinyNet
+
+BASE = {
+    "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+    "search": {"budget": 3},
+}
+
+
+def _config(run_dir: Path) -> dict:
+    return {
+        "seed_everything": 7,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1},
+        "search": {"space": {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu",
+                                                                                 "tanh"]}},
+                   "budget": 2, "run_dir": str(run_dir), "verbose": False},
+    }
+
+
+# ---------------------------------------------------------------- apply_overrides
+def test_override_forms_and_yaml_types():
+    cfg = apply_overrides(BASE, [
+        "--search.budget=5", "--trainer.max_epochs", "2", "--search.time_limit=1.5",
+        "--trainer.devices=[0, 1]", "--trainer.fast_dev_run=true", "--search.mode", "min",
+        "--search.space.w", "{choice: [1, 2]}",
+    ])
+    assert cfg["search"]["budget"] == 5
+    assert cfg["trainer"]["max_epochs"] == 2 and isinstance(cfg["trainer"]["max_epochs"], int)
+    assert cfg["search"]["time_limit"] == 1.5
+    assert cfg["trainer"]["devices"] == [0, 1]
+    assert cfg["trainer"]["fast_dev_run"] is True
+    assert cfg["search"]["mode"] == "min"
+    assert cfg["search"]["space"] == {"w": {"choice": [1, 2]}}
+    assert BASE == {"model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+                    "search": {"budget": 3}}  # the input is not changed
+
+
+def test_override_value_may_hold_an_equals_sign():
+    cfg = apply_overrides({}, ["--search.run_dir=runs/a=b"])
+    assert cfg["search"]["run_dir"] == "runs/a=b"
+
+
+def test_override_exponent_is_a_float():
+    cfg = apply_overrides(BASE, ["--model.lr=1e-4"])
+    assert cfg["model"]["init_args"]["lr"] == 1e-4
+
+
+def test_lightning_cli_shorthand_goes_into_init_args():
+    cfg = apply_overrides(BASE, ["--model.width=64", "--model.init_args.depth=2"])
+    assert cfg["model"]["init_args"] == {"lr": 0.1, "width": 64, "depth": 2}
+    assert "width" not in cfg["model"]
+    cfg = apply_overrides(BASE, ["--model.class_path=tests.helpers.Other"])
+    assert cfg["model"] == {"class_path": "tests.helpers.Other", "init_args": {"lr": 0.1}}
+    cfg = apply_overrides({}, ["--data.class_path=tests.helpers.BlobData", "--data.n=32"])
+    assert cfg["data"] == {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}}
+
+
+def test_override_unknown_section():
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(BASE, ["--modle.width=64"])
+    msg = str(info.value)
+    assert "unknown config section 'modle'" in msg and "did you mean 'model'" in msg
+    assert "trainer" in msg and "seed_everything" in msg
+
+
+def test_override_without_value():
+    for args in (["--search.budget"], ["--search.budget", "--search.mode=min"]):
+        with pytest.raises(ConfigError, match="'--search.budget' has no value"):
+            apply_overrides(BASE, args)
+    with pytest.raises(ConfigError, match="expected an override like"):
+        apply_overrides(BASE, ["search.budget=3"])
+
+
+# ---------------------------------------------------------------- load_config
+def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "space.yaml").write_text("width: {choice: [4, 8]}\nlr: {float: [1e-4, 1e-1]}\n")
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)  # the space file is not in the current folder
+    loaded = load_config(folder / "nas.yaml", ["--search.budget=4"])
+    assert loaded["search"]["space"]["width"] == {"choice": [4, 8]}
+    assert loaded["search"]["budget"] == 4
+    search = search_from_config(loaded)
+    assert search.space.size() == float("inf")
+    assert search.space.params["lr"].low == 1e-4
+
+
+def test_load_config_default_run_dir_and_errors(tmp_path):
+    path = tmp_path / "exp1.yaml"
+    cfg = _config(tmp_path / "run")
+    del cfg["search"]["run_dir"]
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["search"]["run_dir"] == "runs/exp1"
+    cfg["search"]["space"] = "missing_space.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(FileNotFoundError, match="missing_space.yaml"):
+        load_config(path)
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "nope.yaml")
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(path)
+
+
+# ---------------------------------------------------------------- search_from_config
+def test_search_from_config_builds_a_search(tmp_path):
+    run_dir = tmp_path / "run"
+    search = search_from_config(_config(run_dir))
+    assert isinstance(search, Search)
+    assert search.model.target is TinyNet and search.model.init_args == {"lr": 0.1}
+    assert search.data.target is BlobData and search.data.init_args == {"n": 32}
+    assert search.trainer == {"max_epochs": 1, "limit_train_batches": 1}
+    assert search.budget == 2 and search.run_dir == run_dir
+    assert search.space.names() == ["width", "activation"]
+    assert search.seed == 7  # from seed_everything
+    assert not (run_dir / "trials").exists()
+
+
+def test_search_seed_wins_over_seed_everything(tmp_path):
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["seed"] = 3
+    assert search_from_config(cfg).seed == 3
+    del cfg["seed_everything"], cfg["search"]["seed"]
+    assert search_from_config(cfg).seed == 0
+
+
+def _broken(tmp_path: Path, change) -> tuple[str, Path]:
+    cfg = copy.deepcopy(_config(tmp_path / "run"))
+    change(cfg)
+    with pytest.raises(ValueError) as info:
+        search_from_config(cfg)
+    return str(info.value), tmp_path / "run"
+
+
+@pytest.mark.parametrize(("change", "needles"), [
+    (lambda c: c["search"].update(budgt=3),
+     ["unknown search setting 'budgt'", "did you mean 'budget'"]),
+    (lambda c: c["search"].pop("space"), ["search.space"]),
+    (lambda c: c.pop("model"), ["needs `model`"]),
+    (lambda c: c.update(trainr={}), ["unknown config section 'trainr'", "'trainer'"]),
+    (lambda c: c["search"].update(optimizer="NGOp"), ["unknown optimizer 'NGOp'", "NGOpt"]),
+    (lambda c: c["search"].update(optimizer="RandomSerch"), ["RandomSearch"]),
+    (lambda c: c["trainer"].update(max_epoch=1),
+     ["unknown Trainer argument 'max_epoch'", "max_epochs"]),
+    (lambda c: c["search"]["space"].update(num_layers={"choice": [1, 2]}),
+     ["'num_layers'", "TinyNet.__init__", "width, activation, lr, depth"]),
+    (lambda c: c["model"].update(init_arg={}), ["['init_arg']", "`model`"]),
+    (lambda c: c["search"]["space"].update(k={"choise": [3, 5]}),
+     ["unknown space kind 'choise'"]),
+    (lambda c: c["search"].update(mode="maximum"), ["mode"]),
+])
+def test_search_from_config_errors_before_training(tmp_path, change, needles):
+    msg, run_dir = _broken(tmp_path, change)
+    for needle in needles:
+        assert needle in msg
+    assert not (run_dir / "trials").exists()
+    assert not (run_dir / "search.db").exists()
+
+
+def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
+    base = {"model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+            "search": {"space": {"width": {"choice": [4, 8]}}, "run_dir": str(tmp_path)}}
+    assert search_from_config({**base, "seed_everything": 11}).seed == 11
+    seed = search_from_config({**base, "seed_everything": True}).seed
+    assert isinstance(seed, int) and not isinstance(seed, bool)

@@ -1,0 +1,204 @@
+"""Tests of ``lightning_nas.store``: the SQLite run store, on a real file in ``tmp_path``.
+
+Covers the trial life cycle (start, finish, restart), meta values, leaderboard order and
+ties, ``best``, ``count``, ``clear_checkpoint``, NaN scores, missing ids and that a second
+connection (a resumed process) sees every change at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lightning_nas.store import RunStore
+from lightning_nas.trial import TrialResult, TrialStatus
+
+
+@pytest.fixture
+def store(tmp_path):
+    with RunStore(tmp_path / "run" / "search.db") as s:
+        yield s
+
+
+def _finish(store: RunStore, tid: int, score: float | None,
+            status: TrialStatus = TrialStatus.COMPLETED, **kw) -> None:
+    store.finish_trial(TrialResult(trial_id=tid, arch=store.get(tid).arch, status=status,
+                                   score=score, **kw))
+
+
+def _scored(store: RunStore, scores: list[float | None]) -> list[int]:
+    ids = []
+    for i, score in enumerate(scores):
+        tid = store.start_trial({"k": i})
+        _finish(store, tid, score)
+        ids.append(tid)
+    return ids
+
+
+def test_creates_the_file_and_its_folder(tmp_path):
+    path = tmp_path / "a" / "b" / "search.db"
+    with RunStore(path) as s:
+        assert s.trials() == []
+    assert path.is_file()
+
+
+def test_trial_life_cycle(store):
+    arch = {"k": 3, "head": {"w": 8}, "act": "relu"}
+    tid = store.start_trial(arch)
+    trial = store.get(tid)
+    assert trial.status is TrialStatus.RUNNING
+    assert trial.arch == arch
+    assert trial.started is not None and trial.finished is None and trial.score is None
+
+    store.finish_trial(TrialResult(
+        trial_id=tid, arch=arch, status=TrialStatus.COMPLETED, score=0.75,
+        metrics={"val_acc": 0.75, "val_loss": 0.5}, epoch=2, finished=trial.started + 5,
+        fit_time=4.5, checkpoint="/ckpt/t1.ckpt", curve=[0.5, 0.6, 0.75]))
+    done = store.get(tid)
+    assert done.status is TrialStatus.COMPLETED
+    assert done.score == 0.75
+    assert done.metrics == {"val_acc": 0.75, "val_loss": 0.5}
+    assert done.epoch == 2 and done.fit_time == 4.5
+    assert done.finished == trial.started + 5
+    assert done.checkpoint == "/ckpt/t1.ckpt"
+    assert done.curve == [0.5, 0.6, 0.75]
+    assert done.error is None
+
+    store.restart_trial(tid)
+    again = store.get(tid)
+    assert again.status is TrialStatus.RUNNING
+    assert again.score is None and again.metrics == {} and again.curve == []
+    assert again.checkpoint is None and again.finished is None and again.epoch is None
+    assert again.started >= trial.started
+    assert again.arch == arch
+
+
+def test_failed_trial_keeps_its_error(store):
+    tid = store.start_trial({"k": 1})
+    _finish(store, tid, None, status=TrialStatus.FAILED, error="RuntimeError: boom\ntrace")
+    trial = store.get(tid)
+    assert trial.status is TrialStatus.FAILED
+    assert trial.error == "RuntimeError: boom\ntrace"
+    assert trial.score is None
+    assert store.best() is None
+
+
+def test_ids_statuses_and_counts(store):
+    ids = [store.start_trial({"k": i}) for i in range(4)]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    _finish(store, ids[0], 0.5)
+    _finish(store, ids[1], None, status=TrialStatus.FAILED, error="x")
+    _finish(store, ids[2], 0.1, status=TrialStatus.PRUNED)
+    assert store.count(TrialStatus.COMPLETED) == 1
+    assert store.count(TrialStatus.FAILED) == 1
+    assert store.count(TrialStatus.PRUNED) == 1
+    assert store.count(TrialStatus.RUNNING) == 1
+    assert [t.trial_id for t in store.trials()] == ids
+    assert [t.trial_id for t in store.trials(TrialStatus.RUNNING)] == [ids[3]]
+    assert [t.arch for t in store.trials(TrialStatus.FAILED)] == [{"k": 1}]
+
+
+def test_meta_round_trip(store):
+    value = {"space": {"g": {"h": {"choice": [1, 2.5, "a", None, True]}}}, "n": [1, [2, {}]]}
+    store.set_meta("space", value)
+    assert store.get_meta("space") == value
+    store.set_meta("space", 3)  # replaced, not duplicated
+    assert store.get_meta("space") == 3
+    assert store.get_meta("missing") is None
+    assert store.get_meta("missing", {"d": 1}) == {"d": 1}
+
+
+def test_leaderboard_max_and_min(store):
+    ids = _scored(store, [0.3, 0.9, 0.1, 0.5])
+    assert [t.trial_id for t in store.leaderboard("max")] == [ids[1], ids[3], ids[0], ids[2]]
+    assert [t.trial_id for t in store.leaderboard("min")] == [ids[2], ids[0], ids[3], ids[1]]
+    assert [t.trial_id for t in store.leaderboard("max", k=2)] == [ids[1], ids[3]]
+    assert store.best("max").trial_id == ids[1]
+    assert store.best("min").trial_id == ids[2]
+
+
+def test_leaderboard_ties_earlier_trial_first(store):
+    ids = _scored(store, [0.5, 0.7, 0.5, 0.7])
+    assert [t.trial_id for t in store.leaderboard("max")] == [ids[1], ids[3], ids[0], ids[2]]
+    assert [t.trial_id for t in store.leaderboard("min")] == [ids[0], ids[2], ids[1], ids[3]]
+    assert store.best("max").trial_id == ids[1]
+    assert store.best("min").trial_id == ids[0]
+
+
+def test_leaderboard_only_completed_trials_with_a_score(store):
+    ids = _scored(store, [0.2])
+    failed = store.start_trial({"k": "f"})
+    _finish(store, failed, 0.99, status=TrialStatus.FAILED, error="x")
+    store.start_trial({"k": "r"})  # RUNNING
+    assert [t.trial_id for t in store.leaderboard("max")] == ids
+    assert store.best("max").trial_id == ids[0]
+
+
+def test_best_of_an_empty_store(store):
+    assert store.best("max") is None and store.best("min") is None
+    assert store.leaderboard() == []
+
+
+def test_nan_score_is_stored_as_null(store):
+    tid = store.start_trial({"k": 1})
+    _finish(store, tid, math.nan)
+    assert store.get(tid).score is None
+    raw = store._db.execute("SELECT score FROM trials WHERE id = ?", (tid,)).fetchone()[0]
+    assert raw is None
+    assert store.leaderboard() == [] and store.best() is None
+
+
+def test_clear_checkpoint(store):
+    ids = _scored(store, [0.1, 0.2])
+    for tid in ids:
+        _finish(store, tid, 0.5, checkpoint=f"/c/{tid}.ckpt")
+    store.clear_checkpoint(ids[0])
+    assert store.get(ids[0]).checkpoint is None
+    assert store.get(ids[0]).score == 0.5  # nothing else changes
+    assert store.get(ids[1]).checkpoint == f"/c/{ids[1]}.ckpt"
+
+
+def test_get_of_a_missing_id_raises_key_error(store):
+    with pytest.raises(KeyError, match="no trial 42"):
+        store.get(42)
+
+
+def test_curve_round_trip(store):
+    tid = store.start_trial({"k": 1})
+    curve = [0.1, 0.25, 1e-9, 0.9999999, 3.0]
+    _finish(store, tid, 0.9, curve=curve)
+    assert store.get(tid).curve == curve
+
+
+def test_second_connection_sees_every_change_at_once(tmp_path):
+    path = tmp_path / "search.db"
+    writer = RunStore(path)
+    reader = RunStore(path)  # like a resumed process: its own connection
+    try:
+        writer.set_meta("seed", 7)
+        assert reader.get_meta("seed") == 7
+        tid = writer.start_trial({"k": 3})
+        assert reader.get(tid).status is TrialStatus.RUNNING
+        _finish(writer, tid, 0.8, checkpoint="/c.ckpt", curve=[0.8])
+        seen = reader.get(tid)
+        assert (seen.status, seen.score, seen.curve) == (TrialStatus.COMPLETED, 0.8, [0.8])
+        assert reader.best().trial_id == tid
+        writer.clear_checkpoint(tid)
+        assert reader.get(tid).checkpoint is None
+        writer.restart_trial(tid)
+        assert reader.count(TrialStatus.RUNNING) == 1
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_reopened_store_keeps_everything(tmp_path):
+    path = tmp_path / "search.db"
+    with RunStore(path) as s:
+        s.set_meta("space", {"k": {"choice": [1, 2]}})
+        ids = _scored(s, [0.4, 0.6])
+    with RunStore(path) as s:
+        assert s.get_meta("space") == {"k": {"choice": [1, 2]}}
+        assert [t.trial_id for t in s.leaderboard()] == [ids[1], ids[0]]
+        assert s.start_trial({"k": 9}) > max(ids)

@@ -1,0 +1,70 @@
+"""Tests of ``lightning_nas.strategies``: nevergrad optimizers by name, seeded proposals.
+
+Covers building optimizers from registry names, the close-name hint of a misspelt name,
+the reproducibility of a seeded sequence of proposals and ``available_optimizers``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lightning_nas.space import SearchSpace
+from lightning_nas.strategies import available_optimizers, check_optimizer_name, make_optimizer
+
+SPACE = SearchSpace.from_yaml("""
+k: {choice: [3, 5, 7]}
+w: {int: [8, 64]}
+lr: {float: [1e-4, 1e-1], log: true}
+""")
+
+NAMES = ["NGOpt", "RandomSearch", "DiscreteOnePlusOne", "TwoPointsDE"]
+
+
+def _proposals(name: str, seed: int, n: int = 10) -> list[dict]:
+    opt = make_optimizer(name, SPACE, budget=n, seed=seed)
+    out = []
+    for i in range(n):
+        candidate = opt.ask()
+        out.append(candidate.value)
+        opt.tell(candidate, float((i * 7) % 3))
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_make_optimizer_by_name_proposes_valid_archs(name):
+    opt = make_optimizer(name, SPACE, budget=6, num_workers=2, seed=0)
+    assert opt.name == name
+    assert (opt.budget, opt.num_workers) == (6, 2)
+    for _ in range(6):
+        candidate = opt.ask()
+        assert SPACE.validate(candidate.value) == candidate.value
+        opt.tell(candidate, 1.0)
+
+
+@pytest.mark.parametrize(("wrong", "close"), [("NGOp", "NGOpt"), ("RandomSerch", "RandomSearch")])
+def test_wrong_name_suggests_the_close_one(wrong, close):
+    with pytest.raises(ValueError, match=f"unknown optimizer '{wrong}'") as info:
+        make_optimizer(wrong, SPACE, budget=4, seed=0)
+    assert close in str(info.value).split("close names:")[1]
+    with pytest.raises(ValueError):
+        check_optimizer_name(wrong)
+
+
+def test_unrelated_name_has_no_close_name():
+    with pytest.raises(ValueError, match="no close name"):
+        check_optimizer_name("zzqqxx")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_proposals(name):
+    first = _proposals(name, seed=1)
+    assert _proposals(name, seed=1) == first
+    assert _proposals(name, seed=2) != first
+
+
+def test_available_optimizers():
+    names = available_optimizers()
+    assert "NGOpt" in names and "RandomSearch" in names
+    assert names == sorted(names)
+    assert len(names) == len(set(names)) > 10
+    check_optimizer_name("NGOpt")  # a registered name passes
