@@ -40,9 +40,10 @@ def test_search_trains_budget_and_exports_best(tmp_path, tiny_space, tiny_traine
     assert out.count("[trial ") == 4 and "best=" in out and "Search finished" in out
 
 
-def test_same_seed_same_proposals_and_scores(tmp_path, tiny_space, tiny_trainer):
+@pytest.mark.parametrize("optimizer", ["RandomSearch", "NGOpt"])
+def test_same_seed_same_proposals_and_scores(tmp_path, tiny_space, tiny_trainer, optimizer):
     runs = [_search(tmp_path / name, tiny_space, tiny_trainer, budget=3, seed=seed,
-                    optimizer="RandomSearch").run() for name, seed in
+                    optimizer=optimizer).run() for name, seed in
             (("a", 7), ("b", 7), ("c", 8))]
     a, b, c = ([(t.arch, t.score) for t in r.trials] for r in runs)
     assert a == b
