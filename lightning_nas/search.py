@@ -13,25 +13,31 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
+import pickle
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.builders import ConfigError, DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.executors import InlineExecutor, make_executor
 from lightning_nas.export import export_best
+from lightning_nas.launch import check_strategy
 from lightning_nas.space import SearchSpace, arch_key
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import make_optimizer
-from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, run_trial
+from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus
 from lightning_nas.versions import package_versions
 
 __all__ = ["Search", "SearchError", "SearchResult", "format_arch"]
 
 #: consecutive proposals of already-evaluated architectures before the search gives up
 MAX_REPEATS = 200
+#: runs of a trial that keep killing the search process before it is stored as FAILED
+MAX_ATTEMPTS = 2
 
 
 class SearchError(RuntimeError):
@@ -94,7 +100,17 @@ class Search:
             Running again on the same folder resumes.
         max_failures: the search stops with ``SearchError`` once more trials failed.
         keep_top_k: checkpoints kept on disk (the best ``k`` trials).
+        num_workers: trials run at once (nevergrad is told results as they finish).
+        executor: ``auto`` (in this process for one worker, else worker processes),
+            ``inline``, ``process``, ``ray``, or any object with ``submit(fn, *args)``
+            (``concurrent.futures``, Dask's ``client.get_executor()``, submitit).
+        devices_per_trial: GPUs per trial; each worker gets its own slice.
+        threads_per_trial: torch threads per worker on CPU (default: cores / workers).
+        max_trials_per_worker: recycle a worker process after this many trials.
+        ray: for ``executor="ray"``: ``ray.init`` arguments (e.g. ``address``) plus per-trial
+            ``num_cpus`` / ``num_gpus``.
         verbose: print one line per trial and a summary.
+        on_trial_end: called with each finished trial's result, after it is stored.
         config: the full config the search came from (stored; used by export).
     """
 
@@ -105,7 +121,11 @@ class Search:
                  budget: int | None = 20, time_limit: float | None = None,
                  monitor: str = "val_acc", mode: str = "max", seed: int | None = 0,
                  run_dir: str | os.PathLike = "runs/nas", max_failures: int = 5,
-                 keep_top_k: int = 3, verbose: bool = True,
+                 keep_top_k: int = 3, num_workers: int = 1, executor: Any = "auto",
+                 devices_per_trial: int | None = None, threads_per_trial: int | None = None,
+                 max_trials_per_worker: int | None = None,
+                 ray: Mapping[str, Any] | None = None, verbose: bool = True,
+                 on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None) -> None:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         self.model = ModelFactory(model, model_init_args)
@@ -116,7 +136,10 @@ class Search:
         self.monitor, self.mode, self.seed = monitor, mode, seed
         self.run_dir = Path(run_dir)
         self.max_failures, self.keep_top_k = max_failures, keep_top_k
-        self.verbose = verbose
+        self.num_workers, self.executor = num_workers, executor
+        self.devices_per_trial, self.threads_per_trial = devices_per_trial, threads_per_trial
+        self.max_trials_per_worker, self.ray = max_trials_per_worker, dict(ray or {})
+        self.verbose, self.on_trial_end = verbose, on_trial_end
         self.config = dict(config) if config else None
         self._check()
 
@@ -136,15 +159,36 @@ class Search:
         if self.max_failures < 0 or self.keep_top_k < 1:
             raise ConfigError(f"need max_failures >= 0 and keep_top_k >= 1, got "
                               f"{self.max_failures}, {self.keep_top_k}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 1:
+            raise ConfigError(f"`num_workers` must be a positive integer, got "
+                              f"{self.num_workers!r}")
         self.model.check(self.space.names())
         check_trainer_kwargs(self.trainer)
+        check_strategy(self.trainer)
+        if isinstance(self.executor, str):  # name, workers and device slices; starts nothing
+            executor = make_executor(self.executor, self.num_workers, self.trainer,
+                                     self.devices_per_trial, self.threads_per_trial,
+                                     self.max_trials_per_worker, self.ray)
+            if not isinstance(executor, InlineExecutor):
+                self._check_picklable()
         make_optimizer(self.optimizer_name, self.space, self.budget)  # name check
+
+    def _check_picklable(self) -> None:
+        """Worker processes receive the trial spec pickled: fail now, not in a worker."""
+        try:
+            pickle.dumps(self._spec(0, self.space.sample(seed=0)))
+        except Exception as err:  # noqa: BLE001 - any pickling error
+            raise ConfigError(f"the model or data cannot be sent to worker processes ({err}); "
+                              f"define them at module level in an importable module, or use "
+                              f"import paths") from err
 
     def _settings(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer_name, "budget": self.budget,
                 "time_limit": self.time_limit, "monitor": self.monitor, "mode": self.mode,
                 "seed": self.seed, "max_failures": self.max_failures,
-                "keep_top_k": self.keep_top_k}
+                "keep_top_k": self.keep_top_k, "num_workers": self.num_workers,
+                "executor": self.executor if isinstance(self.executor, str) else
+                repr(self.executor)}
 
     def _open_store(self) -> RunStore:
         store = RunStore(self.run_dir / "search.db")
@@ -199,70 +243,152 @@ class Search:
         finally:
             store.close()
 
-    def _run(self, store: RunStore) -> SearchResult:
-        optimizer = make_optimizer(self.optimizer_name, self.space, self.budget, seed=self.seed)
+    def _replay(self, store: RunStore, optimizer: Any) -> dict[str, float]:
+        """Tell every finished trial to a fresh optimizer; return ``{arch_key: loss}``."""
         seen: dict[str, float] = {}
-        for old in store.trials():  # replay finished trials into the fresh optimizer
+        for old in store.trials():
             if old.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
                 loss = self._loss(old, seen)
                 optimizer.tell(optimizer.parametrization.spawn_child(new_value=old.arch), loss)
                 seen[arch_key(old.arch)] = loss
-        interrupted = store.trials(TrialStatus.RUNNING)
-        completed = store.count(TrialStatus.COMPLETED)
-        start, repeats = time.monotonic(), 0
+        return seen
+
+    def _interrupted(self, store: RunStore) -> list[TrialResult]:
+        """Trials that were running when an earlier process died; a trial that was already
+        re-run ``MAX_ATTEMPTS`` times (it kills the process running it) becomes FAILED."""
+        out = []
+        for trial in store.trials(TrialStatus.RUNNING):
+            if store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
+                trial.status = TrialStatus.FAILED
+                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
+                               f"this trial; use executor 'process' to isolate trials")
+                store.finish_trial(trial)
+            else:
+                out.append(trial)
+        return out
+
+    def _announce(self, store: RunStore, completed: int, interrupted: int) -> None:
         if completed or interrupted:
             self._say(f"Resuming {self.run_dir}: {completed} completed, "
-                      f"{store.count(TrialStatus.FAILED)} failed, {len(interrupted)} to re-run")
-        else:
-            size = self.space.size()
-            self._say(f"Searching {self.model.name} in {self.run_dir}: {self.optimizer_name}, "
-                      f"budget {self.budget or '-'} trials, time limit "
-                      f"{self.time_limit or '-'}s, space of "
-                      f"{'infinitely many' if size == float('inf') else int(size)} "
-                      f"architectures, {self.monitor} ({self.mode})")
-        while self.budget is None or completed < self.budget:
-            if self.time_limit is not None and time.monotonic() - start >= self.time_limit:
-                self._say(f"Time limit of {self.time_limit:g}s reached.")
-                break
-            if len(seen) >= self.space.size():
-                self._say(f"All {len(seen)} architectures of the space are evaluated.")
-                break
-            if interrupted:
-                old = interrupted.pop(0)
-                trial_id, arch = old.trial_id, old.arch
-                candidate = optimizer.parametrization.spawn_child(new_value=arch)
-                store.restart_trial(trial_id)
-            else:
-                candidate = optimizer.ask()
-                arch = self.space.validate(candidate.value)
-                if arch_key(arch) in seen:  # evaluated before: reuse its score
-                    optimizer.tell(candidate, seen[arch_key(arch)])
-                    repeats += 1
-                    if repeats >= MAX_REPEATS:
-                        self._say(f"The optimizer proposed {repeats} evaluated architectures in "
-                                  f"a row; stopping.")
-                        break
-                    continue
-                trial_id = store.start_trial(arch)
-            repeats = 0
-            result = run_trial(self._spec(trial_id, arch))
-            store.finish_trial(result)
-            loss = self._loss(result, seen)
-            optimizer.tell(candidate, loss)
-            seen[arch_key(arch)] = loss
-            if result.status is TrialStatus.COMPLETED:
-                completed += 1
-                self._keep_top_checkpoints(store)
-            self._report(store, result, completed)
-            if result.fatal:
-                raise SearchError(f"trial {trial_id} failed with an error every trial would hit:"
-                                  f" {result.error.splitlines()[0]}")
-            failed = store.count(TrialStatus.FAILED)
-            if failed > self.max_failures:
-                raise SearchError(f"{failed} trials failed (max_failures={self.max_failures}); "
-                                  f"last error: {result.error.splitlines()[0]}. See "
-                                  f"`lightning-nas show {self.run_dir}` for all errors.")
+                      f"{store.count(TrialStatus.FAILED)} failed, {interrupted} to re-run")
+            return
+        size = self.space.size()
+        self._say(f"Searching {self.model.name} in {self.run_dir}: {self.optimizer_name}, "
+                  f"budget {self.budget or '-'} trials, time limit {self.time_limit or '-'}s, "
+                  f"{self.num_workers} worker(s), space of "
+                  f"{'infinitely many' if size == math.inf else int(size)} architectures, "
+                  f"{self.monitor} ({self.mode})")
+
+    def _run(self, store: RunStore) -> SearchResult:
+        executor = make_executor(self.executor, self.num_workers, self.trainer,
+                                 self.devices_per_trial, self.threads_per_trial,
+                                 self.max_trials_per_worker, self.ray)
+        optimizer = make_optimizer(self.optimizer_name, self.space, self.budget,
+                                   num_workers=executor.num_workers, seed=self.seed)
+        seen = self._replay(store, optimizer)
+        interrupted = self._interrupted(store)
+        failed = store.count(TrialStatus.FAILED)
+        if failed > self.max_failures:
+            raise SearchError(f"{failed} trials of {self.run_dir} failed (max_failures="
+                              f"{self.max_failures}); see `lightning-nas show {self.run_dir}`")
+        completed = store.count(TrialStatus.COMPLETED)
+        self._announce(store, completed, len(interrupted))
+        start = time.monotonic()
+        owned = executor is not self.executor  # a user's executor is theirs to shut down
+        try:
+            self._loop(store, executor, optimizer, seen, interrupted, completed, start)
+        finally:
+            if owned:
+                executor.shutdown()
         return self._finish(store, time.monotonic() - start)
+
+    def _loop(self, store: RunStore, executor: Any, optimizer: Any, seen: dict[str, float],
+              interrupted: list[TrialResult], completed: int, start: float) -> None:
+        """Keep ``executor.num_workers`` trials running; store and tell results."""
+        asking = True
+        running: dict[int, tuple[dict[str, Any], Any]] = {}  # trial id -> (arch, candidate)
+        twins: dict[str, list[Any]] = {}  # candidates proposing an arch that is running
+        size = self.space.size()
+
+        def may_start() -> bool:
+            nonlocal asking
+            if self.budget is not None and completed + len(running) >= self.budget:
+                return False
+            if self.time_limit is not None and time.monotonic() - start >= self.time_limit:
+                if asking:
+                    self._say(f"Time limit of {self.time_limit:g}s reached.")
+                asking = False
+            if asking and len(seen) + len(running) >= size:
+                self._say(f"All {int(size)} architectures of the space are evaluated.")
+                asking = False
+            return asking or bool(interrupted)
+
+        while True:
+            while len(running) < executor.num_workers and may_start():
+                if interrupted:
+                    old = interrupted.pop(0)
+                    store.restart_trial(old.trial_id)
+                    candidate = optimizer.parametrization.spawn_child(new_value=old.arch)
+                    trial_id, arch = old.trial_id, old.arch
+                else:
+                    proposal = self._propose(optimizer, seen, twins)
+                    if proposal is None:  # only repeats: wait for running trials, or stop
+                        if not running:
+                            self._say(f"The optimizer proposed {MAX_REPEATS} evaluated "
+                                      f"architectures in a row; stopping.")
+                            asking = False
+                        break
+                    arch, candidate = proposal
+                    trial_id = store.start_trial(arch)
+                twins.setdefault(arch_key(arch), [])
+                running[trial_id] = (arch, candidate)
+                executor.submit(self._spec(trial_id, arch))
+            if not running:
+                return
+            for result in executor.wait():
+                arch, candidate = running.pop(result.trial_id)
+                store.finish_trial(result)
+                loss = self._loss(result, seen)
+                key = arch_key(arch)
+                for told in [candidate, *twins.pop(key, [])]:
+                    optimizer.tell(told, loss)
+                seen[key] = loss
+                if result.status is TrialStatus.COMPLETED:
+                    completed += 1
+                    self._keep_top_checkpoints(store)
+                self._report(store, result, completed)
+                if self.on_trial_end is not None:
+                    self.on_trial_end(result)
+                self._check_failures(store, result)
+
+    def _propose(self, optimizer: Any, seen: dict[str, float],
+                 twins: dict[str, list[Any]]) -> tuple[dict[str, Any], Any] | None:
+        """Ask until a new architecture comes; repeats are told their score (or wait for
+        the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
+        for _ in range(MAX_REPEATS):
+            candidate = optimizer.ask()
+            arch = self.space.validate(candidate.value)
+            key = arch_key(arch)
+            if key in seen:
+                optimizer.tell(candidate, seen[key])
+            elif key in twins:
+                twins[key].append(candidate)
+            else:
+                return arch, candidate
+        return None
+
+    def _check_failures(self, store: RunStore, result: TrialResult) -> None:
+        if result.status is not TrialStatus.FAILED:
+            return
+        first_line = (result.error or "").splitlines()[0] if result.error else ""
+        if result.fatal:
+            raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
+                              f"hit: {first_line}")
+        failed = store.count(TrialStatus.FAILED)
+        if failed > self.max_failures:
+            raise SearchError(f"{failed} trials failed (max_failures={self.max_failures}); "
+                              f"last error: {first_line}. See "
+                              f"`lightning-nas show {self.run_dir}` for all errors.")
 
     def _keep_top_checkpoints(self, store: RunStore) -> None:
         top = {t.trial_id for t in store.leaderboard(self.mode, k=self.keep_top_k)}

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS trials (
     fit_time REAL,
     checkpoint TEXT,
     error TEXT,
-    curve TEXT NOT NULL DEFAULT '[]'
+    curve TEXT NOT NULL DEFAULT '[]',
+    attempts INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
 """
@@ -100,6 +101,7 @@ class RunStore:
         """Mark an interrupted trial RUNNING again with a fresh start time."""
         self._db.execute(
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
+            "attempts = attempts + 1, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
             "error = NULL "
             "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), trial_id))
@@ -113,6 +115,13 @@ class RunStore:
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
              result.finished or time.time(), result.fit_time, result.checkpoint, result.error,
              json.dumps(result.curve), result.trial_id))
+
+    def attempts(self, trial_id: int) -> int:
+        """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
+        row = self._db.execute("SELECT attempts FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no trial {trial_id} in {self.path}")
+        return int(row[0])
 
     def clear_checkpoint(self, trial_id: int) -> None:
         """Forget a trial's checkpoint path (its file was removed to save disk)."""

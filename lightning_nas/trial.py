@@ -109,6 +109,8 @@ class TrialSpec:
     quiet: bool = True
     #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
     init_weights: str | None = None
+    #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
+    clear_dir: bool = True
 
 
 @contextmanager
@@ -152,9 +154,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
                          status=TrialStatus.FAILED, started=started)
     trial_dir = Path(spec.trial_dir)
-    if trial_dir.exists():  # left over by an interrupted run of this trial
+    if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
         shutil.rmtree(trial_dir)
-    trial_dir.mkdir(parents=True)
+    trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode)
     callbacks: list[pl.Callback] = [reporter]
     ckpt = None

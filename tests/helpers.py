@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import lightning.pytorch as pl
@@ -10,7 +11,16 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-__all__ = ["BlobData", "SaveInitialWeights", "TinyNet", "build_mlp", "make_blobs", "tiny_model"]
+__all__ = [
+    "BlobData",
+    "RankRecorder",
+    "SaveInitialWeights",
+    "SyncedTinyNet",
+    "TinyNet",
+    "build_mlp",
+    "make_blobs",
+    "tiny_model",
+]
 
 
 def make_blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0):
@@ -109,3 +119,31 @@ class SaveInitialWeights(pl.Callback):
 def tiny_model(arch: dict) -> pl.LightningModule:
     """A callable ``arch -> LightningModule`` (the second way to give a model)."""
     return TinyNet(width=arch["width"], lr=arch.get("lr", 0.05))
+
+
+class SyncedTinyNet(TinyNet):
+    """Logs ``val_acc`` synced over ranks and ``val_acc_local`` (this rank's own value)."""
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        acc = (self(x).argmax(-1) == y).float().mean()
+        self.log("val_acc", acc, sync_dist=True)
+        self.log("val_acc_local", acc)
+
+
+class RankRecorder(pl.Callback):
+    """Each rank writes what it trained and logged to ``<trial dir>/rank<global rank>.json``."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self.epochs.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+        record = {"rank": trainer.global_rank, "world_size": trainer.world_size,
+                  "pid": os.getpid(), "hparams": dict(pl_module.hparams),
+                  "epochs": self.epochs}
+        path = os.path.join(trainer.default_root_dir, f"rank{trainer.global_rank}.json")
+        with open(path, "w") as f:
+            json.dump(record, f)

@@ -1,5 +1,6 @@
 """End to end: ``kill -9`` a running search mid-trial, twice, and resume it by running the
-same command again: exactly the budget completes and earlier trials stay untouched."""
+same command again: exactly the budget completes and earlier trials stay untouched, with
+one trial at a time and with two worker processes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +54,8 @@ def _kill_mid_trial(proc: subprocess.Popen, db: Path, min_completed: int) -> lis
     raise AssertionError("the search never reached the point to kill it")
 
 
-def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, num_workers):
     run_dir = tmp_path / "run"
     cfg = tmp_path / "search.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -61,7 +64,7 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
         "trainer": {"max_epochs": 4, "accelerator": "cpu", "devices": 1},
         "search": {"space": {"width": {"int": [4, 64]}, "lr": {"float": [0.02, 0.3]}},
                    "optimizer": "RandomSearch", "budget": BUDGET, "seed": 3,
-                   "run_dir": str(run_dir)},
+                   "num_workers": num_workers, "run_dir": str(run_dir)},
     }))
     db = run_dir / "search.db"
 
@@ -69,8 +72,9 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
     assert before_1[-1][2] == "RUNNING"
     before_2 = _kill_mid_trial(_start(cfg), db, min_completed=3)
     assert before_2[-1][2] == "RUNNING"
-    finished = [r for r in before_1 if r[2] == "COMPLETED"]
-    assert before_2[:len(finished)] == finished  # the second run left them untouched
+    second = {r[0]: r for r in before_2}
+    for row in (r for r in before_1 if r[2] == "COMPLETED"):
+        assert second[row[0]][:7] == row[:7]  # the second run left them untouched
 
     proc = _start(cfg)
     out, _ = proc.communicate(timeout=300)
@@ -83,7 +87,32 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
     by_id = {r[0]: r for r in rows}
     for row in earlier:  # arch, score, metrics, times: identical; only checkpoints may go
         assert by_id[row[0]][:7] == row[:7]
-    # the trial that was running at the second kill was re-run with the same architecture
-    interrupted = before_2[-1]
-    assert by_id[interrupted[0]][1] == interrupted[1]
+    # the trials running at the second kill were re-run with the same architecture
+    for interrupted in (r for r in before_2 if r[2] == "RUNNING"):
+        assert by_id[interrupted[0]][1] == interrupted[1]
     assert (run_dir / "best.yaml").exists()
+
+
+def test_a_trial_that_kills_the_search_process_is_failed_after_two_attempts(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"die_width": 4}},
+        "data": {"class_path": "tests.helpers.BlobData"},
+        "trainer": {"max_epochs": 1},
+        "search": {"space": {"width": {"fixed": 4}, "lr": {"float": [0.02, 0.3]}},
+                   "budget": 1, "max_failures": 0, "run_dir": str(run_dir)},
+    }))
+    codes = []
+    for _ in range(3):
+        proc = _start(cfg)
+        out, _ = proc.communicate(timeout=120)
+        codes.append(proc.returncode)
+    assert codes[:2] == [3, 3]  # the trial's os._exit(3) ended the whole search, twice
+    assert codes[2] == 2 and "1 trials of" in out and "max_failures=0" in out
+    rows = _rows(run_dir / "search.db")
+    assert [r[2] for r in rows] == ["FAILED"]
+    con = sqlite3.connect(run_dir / "search.db")
+    error = con.execute("SELECT error FROM trials").fetchone()[0]
+    con.close()
+    assert "died 2 times while running this trial" in error

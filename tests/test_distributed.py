@@ -1,0 +1,51 @@
+"""Multi-process trials for real: DDP on CPU (gloo) and a local Ray cluster."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lightning_nas import RunStore, Search, TrialStatus
+from tests.helpers import BlobData
+
+DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
+       "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
+SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
+
+
+def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tmp_path):
+    result = Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, trainer=DDP,
+                    budget=2, run_dir=tmp_path, optimizer="RandomSearch",
+                    verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2  # one row per proposal
+    for trial in trials:
+        trial_dir = tmp_path / "trials" / f"trial_{trial.trial_id:04d}"
+        ranks = [json.loads((trial_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+        assert [r["world_size"] for r in ranks] == [2, 2]
+        assert ranks[0]["pid"] != ranks[1]["pid"]
+        for rank in ranks:  # both ranks built the architecture the driver chose
+            assert {k: rank["hparams"][k] for k in trial.arch} == trial.arch
+        epochs0, epochs1 = ranks[0]["epochs"], ranks[1]["epochs"]
+        for e0, e1 in zip(epochs0, epochs1, strict=True):
+            assert e0["val_acc"] == pytest.approx(e1["val_acc"])  # synced: equal on ranks
+            local_mean = (e0["val_acc_local"] + e1["val_acc_local"]) / 2
+            assert e0["val_acc"] == pytest.approx(local_mean, abs=1e-6)
+        # the stored score is rank 0's synced value at the best epoch
+        assert trial.score == pytest.approx(max(e["val_acc"] for e in epochs0))
+    assert result.best.score == max(t.score for t in trials)
+
+
+def test_search_on_a_local_ray_cluster(tmp_path, tiny_trainer):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        result = Search("tests.helpers.TinyNet", SPACE, data=BlobData, trainer=tiny_trainer,
+                        budget=3, executor="ray", num_workers=2, run_dir=tmp_path,
+                        verbose=False).run()
+    finally:
+        ray.shutdown()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
+    assert result.best is not None and (tmp_path / "best.yaml").exists()

@@ -1,0 +1,115 @@
+"""Trials in worker processes: parallel searches, dead workers, recycling, devices, and any
+``concurrent.futures`` executor. Real processes, real Trainers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from lightning_nas import ConfigError, RunStore, Search, TrialSpec, TrialStatus
+from lightning_nas.executors import (
+    FuturesExecutor,
+    InlineExecutor,
+    ProcessExecutor,
+    assign_devices,
+    make_executor,
+)
+from tests.helpers import BlobData, TinyNet
+
+SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
+
+
+def _overlap(trials) -> bool:
+    spans = sorted((t.started, t.finished) for t in trials)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_two_workers_run_trials_at_once(tmp_path, tiny_trainer):
+    result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=4,
+                    num_workers=2, model_init_args={"sleep": 0.05}, run_dir=tmp_path,
+                    optimizer="NGOpt", verbose=False).run()
+    done = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
+    assert len(done) == 4 == len(result.trials)
+    assert _overlap(done)  # two trials were training at the same time
+    assert len({tuple(sorted(t.arch.items())) for t in done}) == 4
+
+
+def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny_trainer):
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
+    result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=3,
+                    num_workers=2, model_init_args={"die_width": 4}, optimizer="RandomSearch",
+                    seed=2, max_failures=10, run_dir=tmp_path, verbose=False).run()
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    done = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
+    assert len(done) == 3 and all(t.arch["width"] == 8 for t in done)
+    assert failed and all("trial process died (exit code 3)" in t.error for t in failed)
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.RUNNING) == 0
+
+
+def test_process_executor_recycles_and_replaces_workers(tmp_path):
+    def spec(i: int, **init) -> TrialSpec:
+        return TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(tmp_path / f"t{i}"),
+                         model=TinyNet, model_init_args=init, data=BlobData,
+                         trainer={"max_epochs": 1})
+
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1,
+                         max_trials_per_worker=1) as pool:
+        pool.start()
+        first = pool.pids()
+        pool.submit(spec(1))
+        assert pool.wait()[0].status is TrialStatus.COMPLETED
+        pool.submit(spec(2))
+        assert pool.wait()[0].status is TrialStatus.COMPLETED
+        assert pool.pids() != first  # recycled after one trial
+        pool.submit(spec(3, die_width=8))
+        dead = pool.wait()[0]
+        assert dead.status is TrialStatus.FAILED and "exit code 3" in dead.error
+        pool.submit(spec(4))  # a fresh worker replaces the dead one
+        assert pool.wait()[0].status is TrialStatus.COMPLETED
+    assert pool.pids() == []
+
+
+def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,
+                        executor=pool, num_workers=2, run_dir=tmp_path, verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
+
+
+def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
+    def local_builder(arch):  # a local function cannot reach a worker process
+        return TinyNet(**arch)
+
+    with pytest.raises(ConfigError, match="cannot be sent to worker processes"):
+        Search(local_builder, SPACE, data=BlobData, trainer=tiny_trainer, num_workers=2,
+               run_dir=tmp_path)
+
+
+def test_device_assignment():
+    assert assign_devices(2, accelerator="cpu", threads_per_trial=1) == [
+        {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
+    with pytest.raises(ConfigError, match="no GPU is visible"):
+        assign_devices(2, accelerator="gpu")
+
+
+def test_executor_names_and_objects():
+    assert isinstance(make_executor("auto", 1), InlineExecutor)
+    assert isinstance(make_executor("auto", 2, {"accelerator": "cpu"}), ProcessExecutor)
+    with ProcessPoolExecutor(1) as pool:
+        assert isinstance(make_executor(pool, 1), FuturesExecutor)
+    with pytest.raises(ConfigError, match="unknown executor 'threads'; valid: auto, inline"):
+        make_executor("threads")
+    with pytest.raises(ConfigError, match="has no submit"):
+        make_executor(object())
+    with pytest.raises(ConfigError, match="'inline' runs one trial at a time"):
+        make_executor("inline", 2)
+
+
+def test_spawning_strategies_are_refused(tmp_path, tiny_trainer):
+    with pytest.raises(ConfigError, match="strategy 'ddp_spawn' is not supported"):
+        Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "devices": 2,
+                                                       "strategy": "ddp_spawn"},
+               run_dir=tmp_path)
