@@ -2,7 +2,8 @@
 
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
 score is the monitored value at its best epoch, and fails fast (``MonitorError``) when the
-monitored key is never logged.
+monitored key is never logged. ``PruningCallback`` stops a run that a scheduler rule
+(``lightning_nas.schedulers``) judges weak; it works in any Trainer.
 
 Example:
     >>> reporter = TrialReporter(monitor="val_acc", mode="max")
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Hashable
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
-__all__ = ["MonitorError", "TrialReporter"]
+from lightning_nas.schedulers import Decision, Rule
+
+__all__ = ["MonitorError", "PruningCallback", "TrialReporter"]
 
 
 class MonitorError(KeyError):
@@ -85,3 +89,51 @@ class TrialReporter(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+class PruningCallback(pl.Callback):
+    """Asks a rule after each validation whether the run goes on; stops it with
+    ``trainer.should_stop = True`` (never by raising). Under DDP, rank 0 decides and the
+    decision is broadcast, so every rank stops at the same epoch.
+
+    Args:
+        rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
+        monitor: the logged metric to judge.
+        trial_key: this run's name in the rule (runs are compared by key).
+
+    Example:
+        >>> from lightning_nas.schedulers import MedianRule
+        >>> rule = MedianRule(min_epochs=1, min_trials=1)
+        >>> callback = PruningCallback(rule, monitor="val_acc", trial_key="run-1")
+        >>> callback.decision is None
+        True
+    """
+
+    def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0) -> None:
+        self.rule, self.monitor, self.trial_key = rule, monitor, trial_key
+        self.decision: Decision | None = None
+        self.stopped_epoch: int | None = None
+
+    @property
+    def state_key(self) -> str:
+        return f"PruningCallback{{'monitor': '{self.monitor}', 'key': '{self.trial_key}'}}"
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.decision is not None:
+            return
+        epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
+        decision = Decision.CONTINUE
+        if trainer.is_global_zero:
+            value = _to_float(trainer.callback_metrics.get(self.monitor))
+            if value is not None:
+                decision = self.rule.decide(self.trial_key, epochs, value)
+        decision = Decision(trainer.strategy.broadcast(decision.value, src=0))
+        if decision is not Decision.CONTINUE:
+            self.decision, self.stopped_epoch = decision, epochs
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.stopped_epoch = state_dict.get("stopped_epoch")

@@ -19,8 +19,8 @@ from lightning_nas.builders import ConfigError
 from lightning_nas.config import apply_overrides, load_config, search_from_config
 from lightning_nas.export import _open, export_best, finetune
 from lightning_nas.report import render
-from lightning_nas.search import SearchError, format_arch
-from lightning_nas.space import SpaceError
+from lightning_nas.search import SearchError
+from lightning_nas.space import SpaceError, format_arch
 
 __all__ = ["main"]
 

@@ -30,7 +30,8 @@ SEARCH_KEYS: dict[str, Any] = {
     "space": None, "optimizer": "NGOpt", "budget": 20, "time_limit": None,
     "monitor": "val_acc", "mode": "max", "seed": None, "run_dir": None, "max_failures": 5,
     "keep_top_k": 3, "num_workers": 1, "executor": "auto", "devices_per_trial": None,
-    "threads_per_trial": None, "max_trials_per_worker": None, "ray": None, "verbose": True,
+    "threads_per_trial": None, "max_trials_per_worker": None, "ray": None,
+    "scheduler": "none", "min_epochs": 1, "max_epochs": None, "eta": 3, "verbose": True,
 }
 
 

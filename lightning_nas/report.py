@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightning_nas.search import format_arch
+from lightning_nas.space import format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.trial import TrialStatus
 
@@ -28,7 +28,7 @@ def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]
     for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
         took = (t.finished - t.started) if t.finished and t.started else None
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
-                     "status": t.status.value, "epoch": t.epoch,
+                     "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,
                      "time_s": None if took is None else round(took, 2),
                      "arch": t.arch})
     return rows
@@ -72,8 +72,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
         return json.dumps({"summary": summary(store), "leaderboard": rows}, indent=2)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["rank", "trial", "score", "status", "epoch",
-                                                 "time_s", "arch"])
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "arch": json.dumps(row["arch"], sort_keys=True)})

@@ -22,27 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
+
 from lightning_nas.builders import ConfigError, DataFactory, ModelFactory, check_trainer_kwargs
-from lightning_nas.executors import InlineExecutor, make_executor
+from lightning_nas.driver import Driver, SearchError
+from lightning_nas.executors import InlineExecutor, TrialExecutor, make_executor
 from lightning_nas.export import export_best
 from lightning_nas.launch import check_strategy
-from lightning_nas.space import SearchSpace, arch_key
+from lightning_nas.schedulers import Rule, make_rule
+from lightning_nas.space import SearchSpace, format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus
 from lightning_nas.versions import package_versions
 
 __all__ = ["Search", "SearchError", "SearchResult", "format_arch"]
-
-#: consecutive proposals of already-evaluated architectures before the search gives up
-MAX_REPEATS = 200
-#: runs of a trial that keep killing the search process before it is stored as FAILED
-MAX_ATTEMPTS = 2
-
-
-class SearchError(RuntimeError):
-    """The search cannot go on (an error every trial would hit, too many failures)."""
-
 
 @dataclass
 class SearchResult:
@@ -61,22 +55,6 @@ class SearchResult:
         return done if k is None else done[:k]
 
 
-def format_arch(arch: Mapping[str, Any], prefix: str = "") -> str:
-    """``key=value`` pairs on one line, floats with 4 significant digits.
-
-    Example:
-        >>> format_arch({"k": 3, "lr": 0.0012345, "head": {"w": 8}})
-        'k=3 lr=0.001234 head.w=8'
-    """
-    parts = []
-    for k, v in arch.items():
-        if isinstance(v, Mapping):
-            parts.append(format_arch(v, f"{prefix}{k}."))
-        else:
-            parts.append(f"{prefix}{k}={v:.4g}" if isinstance(v, float) else f"{prefix}{k}={v}")
-    return " ".join(parts)
-
-
 class Search:
     """A multi-trial architecture search over a user's LightningModule.
 
@@ -86,12 +64,15 @@ class Search:
         space: a ``SearchSpace`` or its YAML mapping form.
         data: a LightningDataModule instance, class or import path (or None when the model
             has its own dataloaders).
+        objective: instead of training, evaluate ``objective(arch) -> {metric: value}``
+            (tabular benchmarks such as ``lightning_nas.nb201``, cheap proxies); ``model``
+            may then be None. The same driver, store and resume apply.
         model_init_args: fixed keyword arguments for a model class.
         data_init_args: keyword arguments for a data class.
         trainer: ``lightning.pytorch.Trainer`` keyword arguments for every trial
             (LightningCLI ``class_path`` specs allowed for callbacks and loggers).
         optimizer: a name from nevergrad's optimizer registry.
-        budget: number of trials to train to completion (failed trials do not count).
+        budget: number of trials to train (failed trials do not count).
         time_limit: seconds after which no new trial starts (per invocation).
         monitor: logged metric that scores a trial, read at its best epoch.
         mode: ``"max"`` or ``"min"``.
@@ -109,12 +90,21 @@ class Search:
         max_trials_per_worker: recycle a worker process after this many trials.
         ray: for ``executor="ray"``: ``ray.init`` arguments (e.g. ``address``) plus per-trial
             ``num_cpus`` / ``num_gpus``.
+        scheduler: ``none``, ``asha``, ``hyperband`` or ``median``: stop weak trials early
+            (``lightning_nas.schedulers``); with a scheduler, ``budget`` counts the
+            architectures started, and the best is chosen among trials that reached
+            ``max_epochs``.
+        min_epochs: the first rung (``asha``/``hyperband``), or the epochs before ``median``
+            may stop a trial.
+        max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
+        eta: reduction factor of ``asha``/``hyperband``.
         verbose: print one line per trial and a summary.
         on_trial_end: called with each finished trial's result, after it is stored.
         config: the full config the search came from (stored; used by export).
     """
 
     def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any], *, data: Any = None,
+                 objective: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
                  model_init_args: Mapping[str, Any] | None = None,
                  data_init_args: Mapping[str, Any] | None = None,
                  trainer: Mapping[str, Any] | None = None, optimizer: str = "NGOpt",
@@ -124,11 +114,16 @@ class Search:
                  keep_top_k: int = 3, num_workers: int = 1, executor: Any = "auto",
                  devices_per_trial: int | None = None, threads_per_trial: int | None = None,
                  max_trials_per_worker: int | None = None,
-                 ray: Mapping[str, Any] | None = None, verbose: bool = True,
+                 ray: Mapping[str, Any] | None = None, scheduler: str = "none",
+                 min_epochs: int = 1, max_epochs: int | None = None, eta: int = 3,
+                 verbose: bool = True,
                  on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None) -> None:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
-        self.model = ModelFactory(model, model_init_args)
+        self.objective = objective
+        if objective is not None and not callable(objective):
+            raise ConfigError(f"objective must be callable arch -> metrics, got {objective!r}")
+        self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
         self.data = DataFactory(data, data_init_args)
         self.trainer = dict(trainer or {})
         self.optimizer_name = optimizer
@@ -139,6 +134,8 @@ class Search:
         self.num_workers, self.executor = num_workers, executor
         self.devices_per_trial, self.threads_per_trial = devices_per_trial, threads_per_trial
         self.max_trials_per_worker, self.ray = max_trials_per_worker, dict(ray or {})
+        self.scheduler, self.min_epochs = scheduler, min_epochs
+        self.max_epochs, self.eta = max_epochs, eta
         self.verbose, self.on_trial_end = verbose, on_trial_end
         self.config = dict(config) if config else None
         self._check()
@@ -166,17 +163,15 @@ class Search:
         check_trainer_kwargs(self.trainer)
         check_strategy(self.trainer)
         if isinstance(self.executor, str):  # name, workers and device slices; starts nothing
-            executor = make_executor(self.executor, self.num_workers, self.trainer,
-                                     self.devices_per_trial, self.threads_per_trial,
-                                     self.max_trials_per_worker, self.ray)
-            if not isinstance(executor, InlineExecutor):
+            if not isinstance(self._executor(), InlineExecutor):
                 self._check_picklable()
+        self._rule()  # scheduler name and settings
         make_optimizer(self.optimizer_name, self.space, self.budget)  # name check
 
     def _check_picklable(self) -> None:
         """Worker processes receive the trial spec pickled: fail now, not in a worker."""
         try:
-            pickle.dumps(self._spec(0, self.space.sample(seed=0)))
+            pickle.dumps(self.spec(0, self.space.sample(seed=0)))
         except Exception as err:  # noqa: BLE001 - any pickling error
             raise ConfigError(f"the model or data cannot be sent to worker processes ({err}); "
                               f"define them at module level in an importable module, or use "
@@ -188,7 +183,8 @@ class Search:
                 "seed": self.seed, "max_failures": self.max_failures,
                 "keep_top_k": self.keep_top_k, "num_workers": self.num_workers,
                 "executor": self.executor if isinstance(self.executor, str) else
-                repr(self.executor)}
+                repr(self.executor), "scheduler": self.scheduler,
+                "min_epochs": self.min_epochs, "max_epochs": self.max_epochs, "eta": self.eta}
 
     def _open_store(self) -> RunStore:
         store = RunStore(self.run_dir / "search.db")
@@ -220,197 +216,64 @@ class Search:
             store.set_meta("config", self.config)
         return store
 
-    # ----------------------------------------------------------------- the loop
-    def _loss(self, result: TrialResult, seen: dict[str, float]) -> float:
-        if result.status is TrialStatus.COMPLETED and result.score is not None:
-            return -result.score if self.mode == "max" else result.score
-        # a failed architecture is told as worse than anything seen so far
-        return (max(seen.values()) if seen else 0.0) + 1.0
+    # ----------------------------------------------------------------- running
+    def trial_dir(self, trial_id: int) -> str:
+        """The folder of trial ``trial_id``."""
+        return str(self.run_dir / "trials" / f"trial_{trial_id:04d}")
 
-    def _spec(self, trial_id: int, arch: dict[str, Any]) -> TrialSpec:
-        return TrialSpec(trial_id=trial_id, arch=arch,
-                         trial_dir=str(self.run_dir / "trials" / f"trial_{trial_id:04d}"),
+    def spec(self, trial_id: int, arch: dict[str, Any]) -> TrialSpec:
+        """What a worker needs to run trial ``trial_id``."""
+        trainer = dict(self.trainer)
+        if self.scheduler != "none" and self.max_epochs is not None:
+            trainer["max_epochs"] = self.max_epochs
+        return TrialSpec(trial_id=trial_id, arch=arch, trial_dir=self.trial_dir(trial_id),
                          model=self.model.target, model_init_args=self.model.init_args,
                          data=self.data.target, data_init_args=self.data.init_args,
-                         trainer=self.trainer, monitor=self.monitor, mode=self.mode,
-                         seed=self.seed)
+                         trainer=trainer, monitor=self.monitor, mode=self.mode,
+                         seed=self.seed, objective=self.objective)
+
+    def _rule(self) -> Rule | None:
+        max_epochs = self.max_epochs or self.trainer.get("max_epochs")
+        return make_rule(self.scheduler, min_epochs=self.min_epochs, max_epochs=max_epochs,
+                         eta=self.eta, mode=self.mode)
+
+    def _executor(self) -> TrialExecutor:
+        return make_executor(self.executor, self.num_workers, self.trainer,
+                             self.devices_per_trial, self.threads_per_trial,
+                             self.max_trials_per_worker, self.ray)
 
     def run(self) -> SearchResult:
         """Run (or resume) the search until the budget or the time limit is reached."""
         store = self._open_store()
         try:
-            return self._run(store)
+            executor = self._executor()
+            optimizer = make_optimizer(self.optimizer_name, self.space, self.budget,
+                                       num_workers=executor.num_workers, seed=self.seed)
+            driver = Driver(self, store, executor, optimizer, self._rule())
+            self._announce(driver)
+            try:
+                driver.run()
+            finally:
+                if executor is not self.executor:  # a user's executor is theirs to shut down
+                    executor.shutdown()
+            return self._finish(store, time.monotonic() - driver.start)
         finally:
             store.close()
 
-    def _replay(self, store: RunStore, optimizer: Any) -> dict[str, float]:
-        """Tell every finished trial to a fresh optimizer; return ``{arch_key: loss}``."""
-        seen: dict[str, float] = {}
-        for old in store.trials():
-            if old.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
-                loss = self._loss(old, seen)
-                optimizer.tell(optimizer.parametrization.spawn_child(new_value=old.arch), loss)
-                seen[arch_key(old.arch)] = loss
-        return seen
-
-    def _interrupted(self, store: RunStore) -> list[TrialResult]:
-        """Trials that were running when an earlier process died; a trial that was already
-        re-run ``MAX_ATTEMPTS`` times (it kills the process running it) becomes FAILED."""
-        out = []
-        for trial in store.trials(TrialStatus.RUNNING):
-            if store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
-                trial.status = TrialStatus.FAILED
-                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
-                               f"this trial; use executor 'process' to isolate trials")
-                store.finish_trial(trial)
-            else:
-                out.append(trial)
-        return out
-
-    def _announce(self, store: RunStore, completed: int, interrupted: int) -> None:
-        if completed or interrupted:
-            self._say(f"Resuming {self.run_dir}: {completed} completed, "
-                      f"{store.count(TrialStatus.FAILED)} failed, {interrupted} to re-run")
+    def _announce(self, driver: Driver) -> None:
+        store = driver.store
+        if store.trials():
+            driver.say(f"Resuming {self.run_dir}: {driver.completed} completed, "
+                       f"{store.count(TrialStatus.FAILED)} failed, {len(driver.interrupted)} "
+                       f"to re-run, {len(driver.paused)} paused")
             return
         size = self.space.size()
-        self._say(f"Searching {self.model.name} in {self.run_dir}: {self.optimizer_name}, "
-                  f"budget {self.budget or '-'} trials, time limit {self.time_limit or '-'}s, "
-                  f"{self.num_workers} worker(s), space of "
-                  f"{'infinitely many' if size == math.inf else int(size)} architectures, "
-                  f"{self.monitor} ({self.mode})")
-
-    def _run(self, store: RunStore) -> SearchResult:
-        executor = make_executor(self.executor, self.num_workers, self.trainer,
-                                 self.devices_per_trial, self.threads_per_trial,
-                                 self.max_trials_per_worker, self.ray)
-        optimizer = make_optimizer(self.optimizer_name, self.space, self.budget,
-                                   num_workers=executor.num_workers, seed=self.seed)
-        seen = self._replay(store, optimizer)
-        interrupted = self._interrupted(store)
-        failed = store.count(TrialStatus.FAILED)
-        if failed > self.max_failures:
-            raise SearchError(f"{failed} trials of {self.run_dir} failed (max_failures="
-                              f"{self.max_failures}); see `lightning-nas show {self.run_dir}`")
-        completed = store.count(TrialStatus.COMPLETED)
-        self._announce(store, completed, len(interrupted))
-        start = time.monotonic()
-        owned = executor is not self.executor  # a user's executor is theirs to shut down
-        try:
-            self._loop(store, executor, optimizer, seen, interrupted, completed, start)
-        finally:
-            if owned:
-                executor.shutdown()
-        return self._finish(store, time.monotonic() - start)
-
-    def _loop(self, store: RunStore, executor: Any, optimizer: Any, seen: dict[str, float],
-              interrupted: list[TrialResult], completed: int, start: float) -> None:
-        """Keep ``executor.num_workers`` trials running; store and tell results."""
-        asking = True
-        running: dict[int, tuple[dict[str, Any], Any]] = {}  # trial id -> (arch, candidate)
-        twins: dict[str, list[Any]] = {}  # candidates proposing an arch that is running
-        size = self.space.size()
-
-        def may_start() -> bool:
-            nonlocal asking
-            if self.budget is not None and completed + len(running) >= self.budget:
-                return False
-            if self.time_limit is not None and time.monotonic() - start >= self.time_limit:
-                if asking:
-                    self._say(f"Time limit of {self.time_limit:g}s reached.")
-                asking = False
-            if asking and len(seen) + len(running) >= size:
-                self._say(f"All {int(size)} architectures of the space are evaluated.")
-                asking = False
-            return asking or bool(interrupted)
-
-        while True:
-            while len(running) < executor.num_workers and may_start():
-                if interrupted:
-                    old = interrupted.pop(0)
-                    store.restart_trial(old.trial_id)
-                    candidate = optimizer.parametrization.spawn_child(new_value=old.arch)
-                    trial_id, arch = old.trial_id, old.arch
-                else:
-                    proposal = self._propose(optimizer, seen, twins)
-                    if proposal is None:  # only repeats: wait for running trials, or stop
-                        if not running:
-                            self._say(f"The optimizer proposed {MAX_REPEATS} evaluated "
-                                      f"architectures in a row; stopping.")
-                            asking = False
-                        break
-                    arch, candidate = proposal
-                    trial_id = store.start_trial(arch)
-                twins.setdefault(arch_key(arch), [])
-                running[trial_id] = (arch, candidate)
-                executor.submit(self._spec(trial_id, arch))
-            if not running:
-                return
-            for result in executor.wait():
-                arch, candidate = running.pop(result.trial_id)
-                store.finish_trial(result)
-                loss = self._loss(result, seen)
-                key = arch_key(arch)
-                for told in [candidate, *twins.pop(key, [])]:
-                    optimizer.tell(told, loss)
-                seen[key] = loss
-                if result.status is TrialStatus.COMPLETED:
-                    completed += 1
-                    self._keep_top_checkpoints(store)
-                self._report(store, result, completed)
-                if self.on_trial_end is not None:
-                    self.on_trial_end(result)
-                self._check_failures(store, result)
-
-    def _propose(self, optimizer: Any, seen: dict[str, float],
-                 twins: dict[str, list[Any]]) -> tuple[dict[str, Any], Any] | None:
-        """Ask until a new architecture comes; repeats are told their score (or wait for
-        the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
-        for _ in range(MAX_REPEATS):
-            candidate = optimizer.ask()
-            arch = self.space.validate(candidate.value)
-            key = arch_key(arch)
-            if key in seen:
-                optimizer.tell(candidate, seen[key])
-            elif key in twins:
-                twins[key].append(candidate)
-            else:
-                return arch, candidate
-        return None
-
-    def _check_failures(self, store: RunStore, result: TrialResult) -> None:
-        if result.status is not TrialStatus.FAILED:
-            return
-        first_line = (result.error or "").splitlines()[0] if result.error else ""
-        if result.fatal:
-            raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {first_line}")
-        failed = store.count(TrialStatus.FAILED)
-        if failed > self.max_failures:
-            raise SearchError(f"{failed} trials failed (max_failures={self.max_failures}); "
-                              f"last error: {first_line}. See "
-                              f"`lightning-nas show {self.run_dir}` for all errors.")
-
-    def _keep_top_checkpoints(self, store: RunStore) -> None:
-        top = {t.trial_id for t in store.leaderboard(self.mode, k=self.keep_top_k)}
-        for trial in store.trials(TrialStatus.COMPLETED):
-            if trial.checkpoint and trial.trial_id not in top:
-                store.clear_checkpoint(trial.trial_id)  # the store first: never a dangling path
-                Path(trial.checkpoint).unlink(missing_ok=True)
-
-    def _report(self, store: RunStore, result: TrialResult, completed: int) -> None:
-        if not self.verbose:
-            return
-        best = store.best(self.mode)
-        of = f"/{self.budget}" if self.budget else ""
-        done = f"{completed:>{len(str(self.budget or ''))}}{of}"
-        if result.status is TrialStatus.COMPLETED:
-            outcome = f"{self.monitor}={result.score:.4f}"
-        else:
-            outcome = f"FAILED ({(result.error or '').splitlines()[0][:100]})"
-        best_txt = f"best={best.score:.4f} (#{best.trial_id})" if best else "best=-"
-        took = (result.finished or 0) - (result.started or 0)
-        self._say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} "
-                  f"{best_txt:<20} {took:6.1f}s  {format_arch(result.arch)}")
+        sched = "" if self.scheduler == "none" else f", scheduler {self.scheduler}"
+        driver.say(f"Searching {self.model.name} in {self.run_dir}: {self.optimizer_name}"
+                   f"{sched}, budget {self.budget or '-'} trials, time limit "
+                   f"{self.time_limit or '-'}s, {self.num_workers} worker(s), space of "
+                   f"{'infinitely many' if size == math.inf else int(size)} architectures, "
+                   f"{self.monitor} ({self.mode})")
 
     def _finish(self, store: RunStore, elapsed: float) -> SearchResult:
         trials = store.trials()
@@ -418,9 +281,12 @@ class Search:
         if best is not None:
             export_best(self.run_dir, store)
         counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
+        pruned = f"{counts[TrialStatus.PRUNED]} pruned, " if self.scheduler != "none" else ""
         if best is not None:
+            epochs = sum(t.epochs or 0 for t in trials)
             self._say(f"Search finished in {elapsed:.1f}s: {counts[TrialStatus.COMPLETED]} "
-                      f"completed, {counts[TrialStatus.FAILED]} failed. Best {self.monitor}="
+                      f"completed, {pruned}{counts[TrialStatus.FAILED]} failed, {epochs} "
+                      f"epochs trained. Best {self.monitor}="
                       f"{best.score:.4f} (trial {best.trial_id}): {format_arch(best.arch)}\n"
                       f"Wrote {self.run_dir / 'best.yaml'} and {self.run_dir / 'search.db'}")
         else:
@@ -431,6 +297,13 @@ class Search:
     def _say(self, text: str) -> None:
         if self.verbose:
             print(text, flush=True)
+
+
+class _NoModel(pl.LightningModule):
+    """Stands in for the model of an objective search (nothing is built)."""
+
+    def __init__(self, **arch: Any) -> None:
+        super().__init__()
 
 
 def _is_plain(value: Any) -> bool:

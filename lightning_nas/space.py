@@ -48,6 +48,7 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "arch_key",
+    "format_arch",
 ]
 
 KINDS = ("choice", "ordered", "int", "float", "fixed")
@@ -81,6 +82,22 @@ def _plain(value: Any) -> Any:
 def _same(a: Any, b: Any) -> bool:
     """Equality that keeps ``True`` apart from ``1`` (and ``1`` apart from ``1.0``)."""
     return type(a) is type(b) and a == b if isinstance(a, (bool, int, float)) else a == b
+
+
+def format_arch(arch: Mapping[str, Any], prefix: str = "") -> str:
+    """``key=value`` pairs on one line, floats with 4 significant digits.
+
+    Example:
+        >>> format_arch({"k": 3, "lr": 0.0012345, "head": {"w": 8}})
+        'k=3 lr=0.001234 head.w=8'
+    """
+    parts = []
+    for k, v in arch.items():
+        if isinstance(v, Mapping):
+            parts.append(format_arch(v, f"{prefix}{k}."))
+        else:
+            parts.append(f"{prefix}{k}={v:.4g}" if isinstance(v, float) else f"{prefix}{k}={v}")
+    return " ".join(parts)
 
 
 class Param(ABC):

@@ -44,13 +44,14 @@ CREATE TABLE IF NOT EXISTS trials (
     checkpoint TEXT,
     error TEXT,
     curve TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 1
+    attempts INTEGER NOT NULL DEFAULT 1,
+    epochs INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
 """
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
-            "fit_time", "checkpoint", "error", "curve")
+            "fit_time", "checkpoint", "error", "curve", "epochs")
 
 
 class RunStore:
@@ -103,7 +104,7 @@ class RunStore:
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
             "attempts = attempts + 1, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
-            "error = NULL "
+            "error = NULL, epochs = NULL "
             "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), trial_id))
 
     def finish_trial(self, result: TrialResult) -> None:
@@ -111,10 +112,19 @@ class RunStore:
         score = None if result.score is None or math.isnan(result.score) else result.score
         self._db.execute(
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
-            "fit_time = ?, checkpoint = ?, error = ?, curve = ? WHERE id = ?",
+            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
              result.finished or time.time(), result.fit_time, result.checkpoint, result.error,
-             json.dumps(result.curve), result.trial_id))
+             json.dumps(result.curve), result.epochs, result.trial_id))
+
+    def resume_trial(self, trial_id: int) -> None:
+        """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint)."""
+        self._db.execute("UPDATE trials SET status = ?, finished = NULL WHERE id = ?",
+                         (TrialStatus.RUNNING.value, trial_id))
+
+    def set_status(self, trial_id: int, status: TrialStatus) -> None:
+        """Change a trial's status only (e.g. PAUSED trials become PRUNED at the end)."""
+        self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
 
     def attempts(self, trial_id: int) -> int:
         """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
@@ -139,6 +149,11 @@ class RunStore:
         if status is None:
             return list(self._select("ORDER BY id"))
         return list(self._select("WHERE status = ? ORDER BY id", (status.value,)))
+
+    def with_checkpoint(self, status: TrialStatus) -> list[TrialResult]:
+        """Trials with ``status`` that still have a checkpoint on disk."""
+        return list(self._select("WHERE status = ? AND checkpoint IS NOT NULL ORDER BY id",
+                                 (status.value,)))
 
     def count(self, status: TrialStatus) -> int:
         """Number of trials with ``status``."""
@@ -168,4 +183,4 @@ class RunStore:
                 score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], checkpoint=rec["checkpoint"], error=rec["error"],
-                curve=json.loads(rec["curve"] or "[]"))
+                curve=json.loads(rec["curve"] or "[]"), epochs=rec["epochs"])

@@ -32,7 +32,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas.builders import DataFactory, ModelFactory, instantiate
-from lightning_nas.callbacks import MonitorError, TrialReporter
+from lightning_nas.callbacks import MonitorError, PruningCallback, TrialReporter
+from lightning_nas.schedulers import Decision
 
 __all__ = ["TrialResult", "TrialSpec", "TrialStatus", "quiet_lightning", "run_trial"]
 
@@ -58,6 +59,8 @@ class TrialStatus(str, enum.Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     PRUNED = "PRUNED"
+    #: stopped at a rung by a scheduler; may be promoted (resumed) later, else PRUNED
+    PAUSED = "PAUSED"
 
 
 @dataclass
@@ -80,6 +83,8 @@ class TrialResult:
     checkpoint: str | None = None
     error: str | None = None
     curve: list[float] = field(default_factory=list)
+    #: epochs trained in all (a resumed trial continues its count)
+    epochs: int | None = None
     #: the error would repeat for every trial (e.g. an unlogged monitor): stop the search
     fatal: bool = False
 
@@ -111,6 +116,13 @@ class TrialSpec:
     init_weights: str | None = None
     #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
     clear_dir: bool = True
+    #: a scheduler rule (a snapshot): a ``PruningCallback`` asks it after each validation
+    rule: Any = None
+    #: resume training from this checkpoint (Lightning ``ckpt_path``): a promoted trial
+    ckpt_path: str | None = None
+    #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
+    #: benchmarks, cheap proxies); no Trainer, no folder
+    objective: Any = None
 
 
 @contextmanager
@@ -135,12 +147,37 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
     kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(spec.trainer)}
     kwargs.setdefault("default_root_dir", spec.trial_dir)
-    if kwargs.get("logger", True) is True:
-        kwargs["logger"] = CSVLogger(spec.trial_dir, name="", version="logs")
+    if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
+        version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"
+        kwargs["logger"] = CSVLogger(spec.trial_dir, name="", version=version)
     user_callbacks = kwargs.pop("callbacks", None) or []
     if isinstance(user_callbacks, pl.Callback):
         user_callbacks = [user_callbacks]
     return pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs)
+
+
+def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
+    """A trial of a function objective: call it, read the monitored value."""
+    t0 = time.perf_counter()
+    try:
+        metrics = {k: float(v) for k, v in dict(spec.objective(dict(spec.arch))).items()}
+    except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
+        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.finished = time.time()
+        return result
+    result.fit_time, result.finished = time.perf_counter() - t0, time.time()
+    if spec.monitor not in metrics:
+        result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; the "
+                        f"objective returned {sorted(metrics)}")
+        result.fatal = True
+        return result
+    value = metrics[spec.monitor]
+    if not math.isfinite(value):
+        result.error = f"monitored {spec.monitor!r} is {value}"
+        return result
+    result.status, result.score, result.metrics = TrialStatus.COMPLETED, value, metrics
+    result.curve, result.epoch = [value], 0
+    return result
 
 
 def run_trial(spec: TrialSpec) -> TrialResult:
@@ -153,16 +190,24 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     started = time.time()
     result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
                          status=TrialStatus.FAILED, started=started)
+    if spec.objective is not None:
+        return _evaluate(spec, result)
     trial_dir = Path(spec.trial_dir)
     if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
         shutil.rmtree(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode)
     callbacks: list[pl.Callback] = [reporter]
+    pruning = None
+    if spec.rule is not None:
+        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id)
+        callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
+        # with a scheduler, last.ckpt lets a paused trial resume where it stopped
         ckpt = ModelCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
-                               mode=spec.mode, save_top_k=1, enable_version_counter=False)
+                               mode=spec.mode, save_top_k=1, enable_version_counter=False,
+                               save_last=spec.rule is not None)
         callbacks.append(ckpt)
     try:
         with quiet_lightning(spec.quiet):
@@ -176,9 +221,10 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             trainer = build_trainer(spec, callbacks)
             t0 = time.perf_counter()
             try:
-                trainer.fit(model, datamodule=datamodule)
+                trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path)
             finally:
                 result.fit_time = time.perf_counter() - t0
+                result.epochs = trainer.current_epoch
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, MonitorError)
@@ -197,6 +243,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
                                     f"(check limit_val_batches / check_val_every_n_epoch)")
         return result
     result.status = TrialStatus.COMPLETED
+    if pruning is not None and pruning.decision is not None:
+        paused = pruning.decision is Decision.PAUSE
+        result.status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
     result.score = best["metrics"][spec.monitor]
     result.metrics = dict(best["metrics"])
     result.epoch = best["epoch"]

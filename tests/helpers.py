@@ -13,8 +13,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 __all__ = [
     "BlobData",
+    "EpochLog",
     "RankRecorder",
     "SaveInitialWeights",
+    "StopAt",
     "SyncedTinyNet",
     "TinyNet",
     "build_mlp",
@@ -147,3 +149,34 @@ class RankRecorder(pl.Callback):
         path = os.path.join(trainer.default_root_dir, f"rank{trainer.global_rank}.json")
         with open(path, "w") as f:
             json.dump(record, f)
+
+
+class EpochLog(pl.Callback):
+    """Appends each training epoch's number (and this process id) to
+    ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as ``w<epoch>.pt``,
+    so a test sees which epochs each segment trained and from what."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank != 0:
+            return
+        folder, epoch = trainer.default_root_dir, trainer.current_epoch
+        with open(os.path.join(folder, "epochs.jsonl"), "a") as f:
+            f.write(json.dumps({"epoch": epoch, "pid": os.getpid()}) + "\n")
+        weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
+
+
+class StopAt:
+    """A scheduler rule (duck-typed) that stops every run after ``epoch`` epochs and notes
+    which ranks consulted it (``<folder>/rule_calls_rank<LOCAL_RANK>``)."""
+
+    def __init__(self, epoch: int, folder: str) -> None:
+        self.epoch, self.folder = epoch, folder
+
+    def decide(self, key, epoch, value):
+        from lightning_nas.schedulers import Decision
+
+        rank = os.environ.get("LOCAL_RANK", "0")
+        with open(os.path.join(self.folder, f"rule_calls_rank{rank}"), "a") as f:
+            f.write(f"{epoch}\n")
+        return Decision.STOP if epoch >= self.epoch else Decision.CONTINUE

@@ -1,0 +1,277 @@
+"""The search loop: keep ``num_workers`` trials running, store and tell their results.
+
+``Driver`` is the state of one invocation of a search: the optimizer (replayed from the
+store), the scheduler rule, the trials in flight and the paused ones. ``Search.run`` makes
+one and calls ``run``; nothing here is public API.
+
+The loop, in short::
+
+    while trials run or more may start:
+        fill free workers: promote a paused trial (scheduler) or ask a new architecture
+        wait for finished trials: store, tell nevergrad (once per trial), update the rule
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lightning_nas.schedulers import Rule
+from lightning_nas.space import arch_key, format_arch
+from lightning_nas.store import RunStore
+from lightning_nas.trial import TrialResult, TrialStatus
+
+if TYPE_CHECKING:
+    from lightning_nas.executors import TrialExecutor
+    from lightning_nas.search import Search
+
+__all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "Driver", "SearchError"]
+
+#: consecutive proposals of already-evaluated architectures before the search gives up
+MAX_REPEATS = 200
+#: runs of a trial that keep killing the search process before it is stored as FAILED
+MAX_ATTEMPTS = 2
+#: statuses that use up the budget (a FAILED trial does not)
+_COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
+
+
+class SearchError(RuntimeError):
+    """The search cannot go on (an error every trial would hit, too many failures)."""
+
+
+class Driver:
+    """One invocation of a search over an open store.
+
+    Args:
+        search: the settings (a ``Search``).
+        store: its run store (the driver is its only writer).
+        executor: where trials run.
+        optimizer: a fresh nevergrad optimizer; finished trials are replayed into it.
+        rule: the scheduler rule, or None.
+    """
+
+    def __init__(self, search: Search, store: RunStore, executor: TrialExecutor,
+                 optimizer: Any, rule: Rule | None) -> None:
+        self.s, self.store, self.executor = search, store, executor
+        self.optimizer, self.rule = optimizer, rule
+        self.seen: dict[str, float] = {}  # arch key -> loss told
+        self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
+        self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
+        self.paused: dict[int, TrialResult] = {}
+        self.asking = True
+        self.start = time.monotonic()
+        self._replay()
+        self.interrupted = self._interrupted()
+        self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
+        self.completed = store.count(TrialStatus.COMPLETED)
+
+    # ----------------------------------------------------------------- resume
+    def _replay(self) -> None:
+        """Tell finished trials to the fresh optimizer and the rule; reload paused ones."""
+        for old in self.store.trials():
+            if old.status is TrialStatus.RUNNING:
+                continue
+            if self.rule is not None and old.curve:
+                self.rule.record(old.trial_id, old.curve)
+            if old.status is TrialStatus.PAUSED:
+                self.paused[old.trial_id] = old
+            loss = self._loss(old)
+            parametrization = self.optimizer.parametrization
+            self.optimizer.tell(parametrization.spawn_child(new_value=old.arch), loss)
+            self.seen[arch_key(old.arch)] = loss
+
+    def _interrupted(self) -> list[TrialResult]:
+        """Trials that were running when an earlier process died; a trial that was already
+        re-run ``MAX_ATTEMPTS`` times (it kills the process running it) becomes FAILED."""
+        out = []
+        for trial in self.store.trials(TrialStatus.RUNNING):
+            if self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
+                trial.status = TrialStatus.FAILED
+                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
+                               f"this trial; use executor 'process' to isolate trials")
+                self.store.finish_trial(trial)
+            else:
+                out.append(trial)
+        failed = self.store.count(TrialStatus.FAILED)
+        if failed > self.s.max_failures:
+            raise SearchError(f"{failed} trials of {self.s.run_dir} failed (max_failures="
+                              f"{self.s.max_failures}); see `lightning-nas show "
+                              f"{self.s.run_dir}`")
+        return out
+
+    # ----------------------------------------------------------------- the loop
+    def run(self) -> None:
+        """Run until the budget is used, time is up, or the space is exhausted."""
+        while True:
+            while len(self.running) < self.executor.num_workers and self._start_one():
+                pass
+            if not self.running:
+                break
+            for result in self.executor.wait():
+                self._record(result)
+        for trial in self.paused.values():  # never promoted: pruned at their rung
+            self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
+            self._drop_checkpoints(trial, keep_best=False)
+
+    def _may_ask(self) -> bool:
+        s = self.s
+        if s.budget is not None and self.used >= s.budget:
+            return False
+        if s.time_limit is not None and time.monotonic() - self.start >= s.time_limit:
+            if self.asking:
+                self.say(f"Time limit of {s.time_limit:g}s reached.")
+            self.asking = False
+        if self.asking and len(self.seen) + len(self.running) >= s.space.size():
+            self.say(f"All {int(s.space.size())} architectures of the space are evaluated.")
+            self.asking = False
+        return self.asking
+
+    def _start_one(self) -> bool:
+        """Start one trial: an interrupted one, a promotion, or a new proposal."""
+        if self.interrupted:
+            old = self.interrupted.pop(0)
+            self.store.restart_trial(old.trial_id)
+            candidate = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            self._submit(old.trial_id, old.arch, candidate)
+            return True
+        promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()}) \
+            if self.rule is not None and self.paused else None
+        if promoted is not None:
+            trial = self.paused.pop(promoted)
+            self.store.resume_trial(promoted)
+            last = Path(self.s.trial_dir(promoted)) / "last.ckpt"
+            self._submit(promoted, trial.arch, None, ckpt_path=str(last))
+            return True
+        if not self._may_ask():
+            return False
+        proposal = self._propose()
+        if proposal is None:  # only repeats: wait for running trials, or stop
+            if not self.running:
+                self.say(f"The optimizer proposed {MAX_REPEATS} evaluated architectures in "
+                         f"a row; stopping.")
+                self.asking = False
+            return False
+        arch, candidate = proposal
+        self._submit(self.store.start_trial(arch), arch, candidate)
+        self.used += 1
+        return True
+
+    def _propose(self) -> tuple[dict[str, Any], Any] | None:
+        """Ask until a new architecture comes; repeats are told their score (or wait for
+        the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
+        for _ in range(MAX_REPEATS):
+            candidate = self.optimizer.ask()
+            arch = self.s.space.validate(candidate.value)
+            key = arch_key(arch)
+            if key in self.seen:
+                self.optimizer.tell(candidate, self.seen[key])
+            elif key in self.twins:
+                self.twins[key].append(candidate)
+            else:
+                return arch, candidate
+        return None
+
+    def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
+                ckpt_path: str | None = None) -> None:
+        self.twins.setdefault(arch_key(arch), [])
+        self.running[trial_id] = (arch, candidate)
+        spec = self.s.spec(trial_id, arch)
+        if self.rule is not None:
+            spec.rule = self.rule.snapshot()
+        if ckpt_path is not None:
+            spec.ckpt_path, spec.clear_dir = ckpt_path, False
+        self.executor.submit(spec)
+
+    # ----------------------------------------------------------------- results
+    def _loss(self, result: TrialResult) -> float:
+        """What nevergrad is told: the trial's best value so far (at its rung for paused and
+        pruned trials); a failed one is worse than anything seen."""
+        if result.status is not TrialStatus.FAILED and result.score is not None:
+            return -result.score if self.s.mode == "max" else result.score
+        return (max(self.seen.values()) if self.seen else 0.0) + 1.0
+
+    def _record(self, result: TrialResult) -> None:
+        arch, candidate = self.running.pop(result.trial_id)
+        earlier = self.store.get(result.trial_id) if candidate is None else None
+        if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
+            result.started = earlier.started
+            result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
+        self.store.finish_trial(result)
+        if self.rule is not None and result.curve:
+            self.rule.record(result.trial_id, result.curve)
+        key = arch_key(arch)
+        if candidate is not None:  # told once: when the trial first stops
+            loss = self._loss(result)
+            for told in [candidate, *self.twins.get(key, [])]:
+                self.optimizer.tell(told, loss)
+            self.seen[key] = loss
+        self.twins.pop(key, None)
+        if result.status is TrialStatus.FAILED:
+            self.used -= 1
+        elif result.status is TrialStatus.PAUSED:
+            self.paused[result.trial_id] = result
+        elif result.status is TrialStatus.PRUNED:
+            self._drop_checkpoints(result, keep_best=False)
+        elif result.status is TrialStatus.COMPLETED:
+            self.completed += 1
+            self._drop_checkpoints(result, keep_best=True)
+            self._keep_top_checkpoints()
+        self._report(result)
+        if self.s.on_trial_end is not None:
+            self.s.on_trial_end(result)
+        self._check_failures(result)
+
+    def _drop_checkpoints(self, trial: TrialResult, keep_best: bool) -> None:
+        """``last.ckpt`` is only for resuming; a pruned trial keeps no weights."""
+        trial_dir = Path(self.s.trial_dir(trial.trial_id))
+        (trial_dir / "last.ckpt").unlink(missing_ok=True)
+        if not keep_best and trial.checkpoint:
+            self.store.clear_checkpoint(trial.trial_id)
+            Path(trial.checkpoint).unlink(missing_ok=True)
+
+    def _keep_top_checkpoints(self) -> None:
+        top = {t.trial_id for t in self.store.leaderboard(self.s.mode, k=self.s.keep_top_k)}
+        for trial in self.store.with_checkpoint(TrialStatus.COMPLETED):
+            if trial.trial_id not in top:
+                self.store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
+                Path(trial.checkpoint).unlink(missing_ok=True)
+
+    def _check_failures(self, result: TrialResult) -> None:
+        if result.status is not TrialStatus.FAILED:
+            return
+        first_line = (result.error or "").splitlines()[0] if result.error else ""
+        if result.fatal:
+            raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
+                              f"hit: {first_line}")
+        failed = self.store.count(TrialStatus.FAILED)
+        if failed > self.s.max_failures:
+            raise SearchError(f"{failed} trials failed (max_failures={self.s.max_failures}); "
+                              f"last error: {first_line}. See "
+                              f"`lightning-nas show {self.s.run_dir}` for all errors.")
+
+    # ----------------------------------------------------------------- output
+    def say(self, text: str) -> None:
+        """Print when the search is verbose."""
+        if self.s.verbose:
+            print(text, flush=True)
+
+    def _report(self, result: TrialResult) -> None:
+        if not self.s.verbose:
+            return
+        s = self.s
+        best = self.store.best(s.mode)
+        of = f"/{s.budget}" if s.budget else ""
+        stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
+        done = f"{stopped:>{len(str(s.budget or ''))}}{of}"
+        status = result.status
+        if status is TrialStatus.FAILED:
+            outcome = f"FAILED ({(result.error or '').splitlines()[0][:100]})"
+        elif status is TrialStatus.COMPLETED:
+            outcome = f"{s.monitor}={result.score:.4f}"
+        else:
+            outcome = f"{status.value} @{result.epochs} {s.monitor}={result.score:.4f}"
+        best_txt = f"best={best.score:.4f} (#{best.trial_id})" if best else "best=-"
+        took = (result.finished or 0) - (result.started or 0)
+        self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} "
+                 f"{best_txt:<20} {took:6.1f}s  {format_arch(result.arch)}")

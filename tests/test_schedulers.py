@@ -1,0 +1,190 @@
+"""Stopping weak trials early: the rules, the pruning callback in a plain Trainer, ASHA /
+Hyperband / median in the driver, promotion from a checkpoint, and DDP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from lightning_nas import ConfigError, RunStore, Search, TrialSpec, TrialStatus, run_trial
+from lightning_nas.callbacks import PruningCallback
+from lightning_nas.launch import execute_trial
+from lightning_nas.schedulers import ASHARule, Decision, HyperbandRule, MedianRule, make_rule
+from tests.helpers import BlobData, TinyNet
+
+EPOCH_LOG = [{"class_path": "tests.helpers.EpochLog"}]
+
+
+def _epochs(trial_dir: Path) -> list[int]:
+    lines = (trial_dir / "epochs.jsonl").read_text().splitlines()
+    return [json.loads(line)["epoch"] for line in lines]
+
+
+# --------------------------------------------------------------------- rules
+def test_asha_rungs_and_top_fraction():
+    rule = ASHARule(min_epochs=1, max_epochs=15, eta=3)
+    assert rule.rungs == [1, 3, 9, 15]
+    assert rule.decide(1, 1, 0.50) is Decision.CONTINUE  # the first trial always goes on
+    assert rule.decide(2, 1, 0.40) is Decision.PAUSE
+    assert rule.decide(3, 1, 0.90) is Decision.CONTINUE
+    assert rule.decide(1, 2, 0.10) is Decision.CONTINUE  # between rungs: no decision
+    assert rule.decide(1, 15, 0.10) is Decision.CONTINUE  # the last rung ends the trial
+    for key, value in ((4, 0.1), (5, 0.2), (6, 0.3)):  # 6 values: the top 2 go on
+        rule.decide(key, 1, value)
+    assert rule.promotable(1, 1) and not rule.promotable(2, 1)
+    assert rule.promotion({2: 1, 4: 1}) is None
+    rule.record(7, [0.95])
+    assert rule.promotable(7, 1) and rule.promotion({7: 1, 2: 1}) == 7
+
+
+def test_asha_mode_min():
+    rule = ASHARule(min_epochs=1, max_epochs=4, eta=2, mode="min")
+    assert rule.decide(1, 1, 0.5) is Decision.CONTINUE
+    assert rule.decide(2, 1, 0.9) is Decision.PAUSE
+    assert rule.decide(3, 1, 0.1) is Decision.CONTINUE
+
+
+def test_hyperband_brackets_share_trials():
+    rule = HyperbandRule(min_epochs=1, max_epochs=9, eta=3)
+    assert rule.brackets == [[1, 3, 9], [3, 9], [9]]
+    firsts = [rule.first_epochs(key) for key in range(1, len(rule.cycle) + 1)]
+    assert firsts.count(1) > firsts.count(3) > firsts.count(9) >= 1
+    # promotion is judged inside a bracket only
+    rule.decide(1, 1, 0.2)
+    rule.decide(len(rule.cycle) + 1, 1, 0.9)  # same bracket as trial 1 (the cycle repeats)
+    assert not rule.promotable(1, 1)
+
+
+def test_median_rule():
+    rule = MedianRule(min_epochs=2, min_trials=2)
+    for key, curve in ((1, [0.5, 0.6, 0.7]), (2, [0.5, 0.8, 0.9])):
+        rule.record(key, curve)
+    assert rule.decide(3, 1, 0.0) is Decision.CONTINUE  # before min_epochs
+    assert rule.decide(3, 2, 0.65) is Decision.STOP  # below the median 0.7
+    assert rule.decide(4, 2, 0.75) is Decision.CONTINUE
+
+
+def test_make_rule_errors():
+    with pytest.raises(ConfigError, match="unknown scheduler 'sha'; valid: none, asha"):
+        make_rule("sha")
+    with pytest.raises(ConfigError, match="needs max_epochs"):
+        make_rule("asha", max_epochs=None)
+    with pytest.raises(ConfigError, match="eta >= 2"):
+        make_rule("hyperband", max_epochs=9, eta=1)
+    assert make_rule("none") is None
+
+
+# --------------------------------------------------------------------- the callback alone
+def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
+    rule = MedianRule(min_epochs=2, min_trials=2)
+    stopped = {}
+    for run, lr in enumerate([0.3, 0.3, 1e-6]):
+        pl.seed_everything(run, verbose=False)
+        callback = PruningCallback(rule, monitor="val_acc", trial_key=run)
+        trainer = pl.Trainer(max_epochs=5, accelerator="cpu", logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, callbacks=[callback],
+                             default_root_dir=tmp_path)
+        trainer.fit(TinyNet(width=16, lr=lr), datamodule=BlobData())
+        stopped[run] = (callback.decision, trainer.current_epoch)
+    assert stopped[0] == (None, 5) and stopped[1] == (None, 5)
+    assert stopped[2] == (Decision.STOP, 2)  # worse than the median at epoch 2: stopped
+
+
+# --------------------------------------------------------------------- in the driver
+def test_asha_stops_a_clearly_worse_trial_at_the_first_rung(tmp_path):
+    space = {"lr": {"choice": [1e-6, 0.3]}, "width": {"choice": [8, 16, 32]}}
+    result = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4,
+                                                           "callbacks": EPOCH_LOG},
+                    budget=6, scheduler="asha", min_epochs=1, eta=2,
+                    optimizer="RandomSearch", seed=4, run_dir=tmp_path, verbose=False).run()
+    trials = result.trials
+    assert sum(t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED) for t in trials) == 6
+    good_first = next(t.trial_id for t in trials if t.arch["lr"] == 0.3)
+    slow = [t for t in trials if t.arch["lr"] == 1e-6 and t.trial_id > good_first]
+    assert slow, "the seed must propose a slow trial after a good one"
+    for t in slow:
+        assert t.status is TrialStatus.PRUNED and t.epochs == 1 and len(t.curve) == 1
+    assert result.best.status is TrialStatus.COMPLETED and result.best.epochs == 4
+    for t in trials:  # epochs are counted once, also across promotions
+        assert _epochs(tmp_path / "trials" / f"trial_{t.trial_id:04d}") == list(range(t.epochs))
+        assert t.epochs == len(t.curve)
+    # pruned trials keep no weights; completed ones keep best.ckpt but not last.ckpt
+    assert not list((tmp_path / "trials").glob("*/last.ckpt"))
+    with RunStore(tmp_path / "search.db") as store:
+        assert all(t.checkpoint is None for t in store.trials(TrialStatus.PRUNED))
+
+
+def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path):
+    rule = ASHARule(min_epochs=1, max_epochs=4, eta=2)
+    rule.record(100, [0.99])  # two better trials at rung 1: trial 1 will be paused
+    rule.record(101, [0.98])
+    trainer = {"max_epochs": 4, "callbacks": EPOCH_LOG}
+    spec = TrialSpec(trial_id=1, arch={"width": 16}, trial_dir=str(tmp_path / "t1"),
+                     model=TinyNet, model_init_args={"lr": 1e-6}, data=BlobData,
+                     trainer=trainer, rule=rule.snapshot())
+    first = run_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 1
+    last = tmp_path / "t1" / "last.ckpt"
+    saved = torch.load(last, weights_only=False)["state_dict"]
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 enters the top half
+        rule.record(key, [0.0])
+    assert rule.promotion({1: 1}) == 1
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(last), False
+    second = run_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4
+    assert _epochs(tmp_path / "t1") == [0, 1, 2, 3]  # the epoch counter continued
+    assert len(second.curve) == 4 and second.curve[0] == first.curve[0]
+    start = torch.load(tmp_path / "t1" / "w1.pt")
+    assert all(torch.equal(start[k], saved[k]) for k in saved)  # from last.ckpt's weights
+
+
+def test_hyperband_and_median_in_the_driver(tmp_path):
+    space = {"lr": {"float": [1e-6, 0.3], "log": True}, "width": {"choice": [8, 16]}}
+    hb = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4}, budget=6,
+                scheduler="hyperband", min_epochs=1, eta=2, optimizer="RandomSearch",
+                run_dir=tmp_path / "hb", verbose=False).run()
+    rule = HyperbandRule(min_epochs=1, max_epochs=4, eta=2)
+    for t in hb.trials:
+        assert t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
+        assert t.epochs in rule.rungs_of(t.trial_id)  # stopped only at its bracket's rungs
+    assert any(t.status is TrialStatus.COMPLETED for t in hb.trials)
+    med = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4}, budget=6,
+                 scheduler="median", min_epochs=1, optimizer="RandomSearch", seed=1,
+                 run_dir=tmp_path / "med", verbose=False).run()
+    pruned = [t for t in med.trials if t.status is TrialStatus.PRUNED]
+    assert pruned and all(t.epochs < 4 for t in pruned)
+
+
+def test_resume_keeps_paused_trials_promotable(tmp_path):
+    space = {"lr": {"float": [1e-6, 0.3], "log": True}, "width": {"choice": [8, 16]}}
+    kw = {"data": BlobData, "trainer": {"max_epochs": 4}, "scheduler": "asha", "eta": 2,
+          "optimizer": "RandomSearch", "run_dir": tmp_path, "verbose": False}
+    first = Search(TinyNet, space, budget=3, **kw).run()
+    again = Search(TinyNet, space, budget=6, **kw).run()
+    assert [t.trial_id for t in again.trials] == list(range(1, 7))
+    for old in first.trials:  # finished trials are kept; pruned ones may come back promoted
+        new = again.trials[old.trial_id - 1]
+        assert new.arch == old.arch and new.epochs >= old.epochs
+
+
+def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
+    from tests.helpers import StopAt
+
+    trial_dir = tmp_path / "t1"
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 5,
+               "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
+    result = execute_trial(TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
+                                     model="tests.helpers.SyncedTinyNet", data=BlobData,
+                                     trainer=trainer, rule=StopAt(2, str(trial_dir))))
+    assert result.status is TrialStatus.PRUNED and result.epochs == 2
+    ranks = [json.loads((trial_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [len(r["epochs"]) for r in ranks] == [2, 2]  # both stopped after epoch 2
+    # only rank 0 asked the rule; rank 1 stopped because the decision was broadcast
+    assert (trial_dir / "rule_calls_rank0").read_text().split() == ["1", "2"]
+    assert not (trial_dir / "rule_calls_rank1").exists()
