@@ -1,4 +1,4 @@
-"""The ``lightning-nas`` command: ``search``, ``show``, ``export``, ``finetune``.
+"""The ``lightning-nas`` command: ``search``, ``oneshot``, ``show``, ``export``, ``finetune``.
 
 Example:
     lightning-nas search examples/digits/search.yaml --search.budget=5 --trainer.max_epochs=2
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import yaml
 
 from lightning_nas.builders import ConfigError
-from lightning_nas.config import apply_overrides, load_config, search_from_config
+from lightning_nas.config import apply_overrides, load_config, run_oneshot, search_from_config
 from lightning_nas.export import _open, export_best, finetune
 from lightning_nas.report import render
 from lightning_nas.search import SearchError
@@ -33,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
                        description="Overrides follow the config: --search.budget=5 "
                                    "--trainer.max_epochs=2 --search.run_dir=runs/try1")
     p.add_argument("config", help="LightningCLI-style YAML with a search: block")
+    p.add_argument("--print_config", action="store_true",
+                   help="print the config after overrides and exit")
+    p = sub.add_parser("oneshot", help="train a supernet once and search its subnets",
+                       description="A config with model (a supernet with choice modules), "
+                                   "data, trainer and a oneshot: block; overrides as for "
+                                   "search.")
+    p.add_argument("config")
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
     p = sub.add_parser("show", help="leaderboard of a run")
@@ -57,6 +64,14 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     result = search_from_config(cfg).run()
     return 0 if result.best is not None else 1
+
+
+def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
+    cfg = load_config(args.config, overrides)
+    if args.print_config:
+        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        return 0
+    return 0 if run_oneshot(cfg)["arch"] is not None else 1
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -84,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "search":
             return _cmd_search(args, rest)
+        if args.command == "oneshot":
+            return _cmd_oneshot(args, rest)
         if args.command == "finetune":
             return _cmd_finetune(args, rest)
         if args.command == "export":

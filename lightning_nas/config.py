@@ -18,13 +18,28 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.builders import ConfigError
+from lightning_nas.builders import ConfigError, instantiate
 from lightning_nas.search import Search
 from lightning_nas.yamlio import load_yaml
 
-__all__ = ["SEARCH_KEYS", "TOP_KEYS", "apply_overrides", "load_config", "search_from_config"]
+__all__ = [
+    "ONESHOT_KEYS",
+    "SEARCH_KEYS",
+    "TOP_KEYS",
+    "apply_overrides",
+    "load_config",
+    "run_oneshot",
+    "search_from_config",
+]
 
-TOP_KEYS = ("model", "data", "trainer", "search", "seed_everything")
+TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+#: keys of the ``oneshot:`` block: ``OneShotNAS`` arguments plus where to write and the
+#: fine-tune of the winner
+ONESHOT_KEYS: dict[str, Any] = {
+    "optimizer": "RandomSearch", "num_candidates": 30, "search_every_n_epochs": None,
+    "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": "net",
+    "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
+}
 #: keys of the ``search:`` block, with their defaults
 SEARCH_KEYS: dict[str, Any] = {
     "space": None, "optimizer": "NGOpt", "budget": 20, "time_limit": None,
@@ -57,7 +72,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
             raise FileNotFoundError(f"search.space file {space} not found (looked in the "
                                     f"current folder and beside {path})")
         cfg["search"]["space"] = load_yaml(space_path.read_text())
-    cfg.setdefault("search", {}).setdefault("run_dir", f"runs/{path.stem}")
+    block = "oneshot" if "oneshot" in cfg else "search"
+    cfg.setdefault(block, {}).setdefault("run_dir", f"runs/{path.stem}")
     return cfg
 
 
@@ -121,11 +137,90 @@ def _target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
                       f"init_args, got {section!r}")
 
 
+def _seed(cfg: Mapping[str, Any], seed: Any) -> int:
+    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one)."""
+    if seed is not None:
+        return seed
+    seed_everything = cfg.get("seed_everything")
+    if seed_everything is True:
+        return random.randrange(2**31)
+    if isinstance(seed_everything, int) and not isinstance(seed_everything, bool):
+        return seed_everything
+    return 0
+
+
+def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
+    """Train the config's supernet with ``OneShotNAS``, export the best subnet into
+    ``oneshot.run_dir`` and fine-tune it for ``oneshot.finetune_epochs``.
+
+    Returns:
+        ``{"arch", "score", "finetune": metrics or None, "run_dir"}``.
+    """
+    import lightning.pytorch as pl
+
+    from lightning_nas.builders import DataFactory, ModelFactory, check_trainer_kwargs
+    from lightning_nas.oneshot import OneShotNAS, finetune_subnet
+    from lightning_nas.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
+
+    for key in cfg:
+        if key not in TOP_KEYS or key == "search":
+            raise _unknown("config section of a one-shot config", key,
+                           [k for k in TOP_KEYS if k != "search"])
+    block = dict(cfg.get("oneshot") or {})
+    for key in block:
+        if key not in ONESHOT_KEYS:
+            raise _unknown("oneshot setting", key, list(ONESHOT_KEYS))
+    opts = {**ONESHOT_KEYS, **block}
+    opts["seed"] = _seed(cfg, opts["seed"])
+    run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
+    finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
+    model, model_args = _target(cfg.get("model"), "model")
+    data, data_args = _target(cfg.get("data"), "data")
+    trainer_cfg = dict(cfg.get("trainer") or {})
+    check_trainer_kwargs(trainer_cfg)
+    callback = OneShotNAS(**opts, export_dir=str(run_dir))
+    with quiet_lightning():
+        pl.seed_everything(opts["seed"], verbose=False)
+        module = ModelFactory(model, model_args).build({})
+        datamodule = DataFactory(data, data_args).build()
+        trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
+                          "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
+        trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), callback]
+        pl.Trainer(**trainer_kwargs).fit(module, datamodule=datamodule)
+        out = {"arch": callback.best_arch, "score": callback.best_score, "finetune": None,
+               "run_dir": str(run_dir)}
+        if verbose:
+            print(f"One-shot search: {len(callback.history)} subnets scored; best "
+                  f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
+                  f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}", flush=True)
+        if finetune_epochs:
+            tuned, metrics = finetune_subnet(
+                callback.subnet, datamodule, finetune_epochs,
+                trainer={k: v for k, v in trainer_kwargs.items()
+                         if k in ("accelerator", "devices", "precision")},
+                num_classes=opts["num_classes"], lr=finetune_lr)
+            torch_save(tuned.net, run_dir / "subnet_finetuned.pt")
+            out["finetune"] = metrics
+            if verbose:
+                print(f"Fine-tuned {finetune_epochs} epochs: "
+                      f"val_acc={metrics.get('val_acc', float('nan')):.4f}; wrote "
+                      f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
+    return out
+
+
+def torch_save(module: Any, path: Path) -> None:
+    """Save a whole module (plain ``torch.nn``: it loads without lightning_nas)."""
+    import torch
+
+    torch.save(module.cpu(), path)
+
+
 def search_from_config(cfg: Mapping[str, Any]) -> Search:
     """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
     for key in cfg:
-        if key not in TOP_KEYS:
-            raise _unknown("config section", key, TOP_KEYS)
+        if key not in TOP_KEYS or key == "oneshot":
+            raise _unknown("config section of a search config", key,
+                           [k for k in TOP_KEYS if k != "oneshot"])
     search_cfg = dict(cfg.get("search") or {})
     for key in search_cfg:
         if key not in SEARCH_KEYS:
@@ -140,14 +235,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     trainer = cfg.get("trainer") or {}
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
-    if settings["seed"] is None:  # like LightningCLI: an int, or true for a random seed
-        seed_everything = cfg.get("seed_everything")
-        if seed_everything is True:
-            settings["seed"] = random.randrange(2**31)
-        elif isinstance(seed_everything, int) and not isinstance(seed_everything, bool):
-            settings["seed"] = seed_everything
-        else:
-            settings["seed"] = 0
+    settings["seed"] = _seed(cfg, settings["seed"])
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,

@@ -74,7 +74,8 @@ class NASModule(pl.LightningModule):
 
     Args:
         builder: a callable ``arch -> nn.Module`` or its import path (an import path, or a
-            module-level function, lets checkpoints reload without passing it again).
+            module-level function, lets checkpoints reload without passing it again), or a
+            ready ``nn.Module`` (e.g. an exported one-shot subnet) trained as it is.
         loss: a name from ``LOSSES`` or a callable ``(output, target) -> loss``.
         metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
             ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``.
@@ -97,8 +98,10 @@ class NASModule(pl.LightningModule):
                  optimizer_kwargs: Mapping[str, Any] | None = None,
                  arch: Mapping[str, Any] | None = None, **arch_kwargs: Any) -> None:
         super().__init__()
+        ready = isinstance(builder, nn.Module)  # an exported subnet: trained as it is
         builder_fn = import_object(builder) if isinstance(builder, str) else builder
-        builder_path = builder if isinstance(builder, str) else object_path(builder)
+        builder_path = None if ready else (
+            builder if isinstance(builder, str) else object_path(builder))
         if not callable(builder_fn):
             raise ConfigError(f"builder must be callable or an import path, got {builder!r}")
         self.arch = {**dict(arch or {}), **arch_kwargs}
@@ -115,7 +118,7 @@ class NASModule(pl.LightningModule):
         if builder_path is not None:  # store the importable path, not the function object
             self.hparams["builder"] = builder_path
         self.loss_fn = _lookup("loss", loss, LOSSES) if isinstance(loss, str) else loss
-        self.net = builder_fn(dict(self.arch))
+        self.net = builder if ready else builder_fn(dict(self.arch))
         if not isinstance(self.net, nn.Module):
             raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")
         self.val_metrics = nn.ModuleDict({

@@ -1,5 +1,9 @@
 """Search strategies: any optimizer of nevergrad's registry, by name, seeded.
 
+Importing this module registers the NAS strategies of ``lightning_nas.nas_strategies``
+(``RegularizedEvolution``, ``Reinforce``, ``LocalSearch``, ``SurrogateEvolution``) in
+nevergrad's registry, so they are usable by name like any nevergrad optimizer.
+
 Example:
     >>> from lightning_nas.space import SearchSpace
     >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5, 7]}})
@@ -16,9 +20,16 @@ import warnings
 import nevergrad as ng
 import numpy as np
 
+from lightning_nas import nas_strategies
 from lightning_nas.space import SearchSpace
 
-__all__ = ["available_optimizers", "check_optimizer_name", "make_optimizer"]
+__all__ = ["DEFAULT_OPTIMIZER", "NAS_OPTIMIZERS", "available_optimizers",
+           "check_optimizer_name", "make_optimizer"]
+
+#: the NAS strategies registered in nevergrad's registry by this package
+NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
+#: the strategy recommended for architecture search (chosen on NAS-Bench-201, see README)
+DEFAULT_OPTIMIZER = "SurrogateEvolution"
 
 # cma (used by some nevergrad optimizers) warns at import when matplotlib is missing; import
 # it once here, quietly, instead of letting that warning land in the middle of a search.

@@ -19,6 +19,7 @@ __all__ = [
     "StopAt",
     "SyncedTinyNet",
     "TinyNet",
+    "TinySupernet",
     "build_mlp",
     "make_blobs",
     "tiny_model",
@@ -180,3 +181,31 @@ class StopAt:
         with open(os.path.join(self.folder, f"rule_calls_rank{rank}"), "a") as f:
             f.write(f"{epoch}\n")
         return Decision.STOP if epoch >= self.epoch else Decision.CONTINUE
+
+
+class TinySupernet(pl.LightningModule):
+    """A weight-sharing MLP supernet on the blobs: hidden width and activation are choices."""
+
+    def __init__(self, lr: float = 0.05) -> None:
+        super().__init__()
+        from lightning_nas.supernet import ChoiceLinear, LayerChoice
+
+        self.save_hyperparameters()
+        self.net = nn.Sequential(
+            ChoiceLinear(8, [4, 8, 16], label="hidden"),
+            LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+            ChoiceLinear(16, 3, label="out"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean(), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)

@@ -1,0 +1,198 @@
+"""Tests of ``lightning_nas.nas_strategies``: the NAS strategies in nevergrad's registry.
+
+Each strategy runs by name through the real driver and store on a small mixed space
+(choice, ordered, log int, log float, fixed, nested group) with a known toy objective:
+valid, distinct proposals; the same seed gives the same sequence; two workers; resume
+(results replayed as tells of candidates never asked); finding the optimum of an easy
+objective more often than random search. Codec tests check the moves on every kind.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import nevergrad as ng
+import numpy as np
+import pytest
+
+from lightning_nas import Search
+from lightning_nas.nas_strategies import NAS_OPTIMIZERS, Codec
+from lightning_nas.space import SearchSpace, arch_key
+from lightning_nas.strategies import DEFAULT_OPTIMIZER, available_optimizers, make_optimizer
+
+NAMES = list(NAS_OPTIMIZERS)
+
+SPACE = SearchSpace.from_yaml("""
+act: {choice: [relu, gelu, tanh]}
+depth: {ordered: [1, 2, 4, 8]}
+width: {int: [8, 64], log: true}
+lr: {float: [1.0e-4, 1.0e-1], log: true}
+drop: {fixed: 0.1}
+head:
+  hidden: {choice: [16, 32]}
+  layers: {int: [1, 3]}
+""")
+
+
+def toy(arch: dict) -> dict[str, float]:
+    """Maximum 4.0 at act=gelu, depth=4, width=32, lr=1e-2, hidden=32, layers=2."""
+    score = (arch["act"] == "gelu") + (arch["depth"] == 4) + (arch["head"]["hidden"] == 32)
+    score += 1 - abs(math.log2(arch["width"] / 32)) / 2 - abs(math.log10(arch["lr"] / 1e-2)) / 2
+    score -= abs(arch["head"]["layers"] - 2) / 2
+    return {"score": float(score)}
+
+
+def _search(name: str, run_dir, budget: int = 12, seed: int = 0, **kwargs) -> list[dict]:
+    result = Search(None, SPACE, objective=toy, optimizer=name, budget=budget, seed=seed,
+                    monitor="score", run_dir=run_dir, verbose=False, **kwargs).run()
+    return [t.arch for t in sorted(result.trials, key=lambda t: t.trial_id)]
+
+
+def test_registered_by_name_in_nevergrad():
+    for name in NAMES:
+        assert name in ng.optimizers.registry
+        assert name in available_optimizers()
+        assert issubclass(ng.optimizers.registry[name], ng.optimizers.base.Optimizer)
+    assert DEFAULT_OPTIMIZER in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_strategy_by_name_through_the_driver(name, tmp_path):
+    archs = _search(name, tmp_path, budget=15)
+    assert len(archs) == 15
+    assert len({arch_key(a) for a in archs}) == 15  # no architecture twice
+    for arch in archs:
+        assert SPACE.validate(arch) == arch
+        assert arch["drop"] == 0.1
+        assert isinstance(arch["width"], int) and 8 <= arch["width"] <= 64
+        assert 1e-4 <= arch["lr"] <= 1e-1
+    assert (tmp_path / "search.db").is_file() and (tmp_path / "best.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_architectures(name, tmp_path):
+    first = _search(name, tmp_path / "a", seed=3)
+    again = _search(name, tmp_path / "b", seed=3)
+    other = _search(name, tmp_path / "c", seed=4)
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_workers(name, tmp_path):
+    with ThreadPoolExecutor(2) as pool:
+        archs = _search(name, tmp_path, budget=14, num_workers=2, executor=pool)
+    assert len({arch_key(a) for a in archs}) == 14
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_asks_before_tells_are_distinct(name):
+    opt = make_optimizer(name, SPACE, budget=40, num_workers=4, seed=0)
+    for _ in range(8):  # 4 out at once, told in reverse order
+        batch = [opt.ask() for _ in range(4)]
+        assert len({arch_key(c.value) for c in batch}) == 4
+        for cand in reversed(batch):
+            opt.tell(cand, -toy(cand.value)["score"])
+    assert not opt.pending and len(opt.told) == 32
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_replays_told_results(name, tmp_path):
+    first = _search(name, tmp_path, budget=5)
+    resumed = _search(name, tmp_path, budget=10)
+    assert resumed[:5] == first
+    assert len({arch_key(a) for a in resumed}) == 10
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tell_not_asked_is_learned(name):
+    """Told every architecture of a small space but one, the next ask is that one."""
+    space = SearchSpace.from_dict({"a": {"choice": ["x", "y", "z"]}, "b": {"ordered": [1, 2, 3]},
+                                   "c": {"int": [0, 1]}})
+    opt = make_optimizer(name, space, budget=20, seed=0)
+    archs = [{"a": a, "b": b, "c": c} for a in "xyz" for b in (1, 2, 3) for c in (0, 1)]
+    for i, arch in enumerate(archs[:-1]):
+        opt.tell(opt.parametrization.spawn_child(new_value=arch), float(i))
+    assert opt.num_tell_not_asked == len(archs) - 1
+    assert len(opt.told) == len(archs) - 1
+    assert opt.ask().value == archs[-1]
+
+
+def _hits(name: str, seeds: int = 12, budget: int = 30) -> int:
+    """Seeds that find the optimum (4 ones) of a 4^4 * 2 = 512-architecture OneMax-like toy."""
+    space = SearchSpace.from_dict({f"x{i}": {"choice": [0, 1, 2, 3]} for i in range(4)}
+                                  | {"o": {"ordered": [0, 1]}})
+    hits = 0
+    for seed in range(seeds):
+        opt = make_optimizer(name, space, budget=budget, seed=seed)
+        seen: set[str] = set()
+        while len(seen) < budget:
+            cand = opt.ask()
+            value = cand.value
+            seen.add(arch_key(value))
+            opt.tell(cand, -float(sum(v == 1 for v in value.values())))
+            if sum(v == 1 for v in value.values()) == 5:
+                hits += 1
+                break
+    return hits
+
+
+def test_strategies_find_the_optimum_more_often_than_random():
+    random_hits = _hits("RandomSearch")
+    for name in NAMES:
+        assert _hits(name) > random_hits, name
+
+
+# --------------------------------------------------------------------- codec and moves
+def test_codec_round_trip_and_moves_on_every_kind():
+    codec = Codec(SPACE.to_nevergrad())
+    assert [leaf.kind for leaf in codec.leaves] == ["cat", "ord", "int", "float", "cat", "int"]
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        geno = codec.random(rng)
+        arch = codec.decode(geno)
+        assert SPACE.validate(arch) == arch
+        assert codec.encode(arch) == geno
+        child = codec.mutate(geno, rng)
+        assert sum(a != b for a, b in zip(child, geno, strict=True)) == 1
+        assert SPACE.validate(codec.decode(child))
+        for nb in codec.neighbours(geno, rng):
+            assert sum(a != b for a, b in zip(nb, geno, strict=True)) == 1
+            assert SPACE.validate(codec.decode(nb))
+
+
+def test_ordered_and_int_neighbours_are_adjacent():
+    codec = Codec(SearchSpace.from_dict({"d": {"ordered": [1, 2, 4, 8]},
+                                         "n": {"int": [0, 10]}}).to_nevergrad())
+    rng = np.random.RandomState(0)
+    around = {g for g in codec.neighbours((2, 5), rng)}
+    assert {(1, 5), (3, 5), (2, 4), (2, 6)} <= around
+    assert all(g[0] in (1, 2, 3) for g in around)  # ordered: only adjacent options
+
+
+def test_float_mutation_stays_in_log_bounds():
+    codec = Codec(SearchSpace.from_dict({"lr": {"float": [1e-4, 1e-1], "log": True}})
+                  .to_nevergrad())
+    rng = np.random.RandomState(0)
+    values = [codec.mutate((1e-4,), rng)[0] for _ in range(200)]
+    values += [codec.mutate((1e-1,), rng)[0] for _ in range(200)]
+    assert all(1e-4 <= v <= 1e-1 for v in values)
+    steps = [abs(math.log10(codec.mutate((1e-3,), rng)[0] / 1e-3)) for _ in range(200)]
+    assert 0.1 < float(np.median(steps)) < 0.6  # about 0.15 of 3 decades
+
+
+def test_unsupported_parametrization_is_named():
+    with pytest.raises(ValueError, match="bounds on the range 'x'"):
+        Codec(ng.p.Dict(x=ng.p.Scalar()))
+    with pytest.raises(TypeError, match="nevergrad Dict"):
+        Codec(ng.p.Choice([1, 2]))
+
+
+def test_small_space_is_exhausted_without_repeats(tmp_path):
+    space = {"a": {"choice": [1, 2, 3]}}
+    result = Search(None, space, objective=lambda arch: {"score": float(arch["a"])},
+                    optimizer=DEFAULT_OPTIMIZER, budget=6, monitor="score",
+                    run_dir=tmp_path, verbose=False).run()
+    assert sorted(t.arch["a"] for t in result.trials) == [1, 2, 3]
+    assert result.best.arch == {"a": 3}

@@ -1,0 +1,127 @@
+"""Tests of ``lightning_nas.nb201`` (the NB201 table) and ``benchmarks/nb201.py``.
+
+The table tests need the offline NB201 CSV (``/work/shared/benchmarks/nb201.csv`` or
+``$LIGHTNING_NAS_NB201``) and are skipped without it; the string tests need nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from lightning_nas import Search
+from lightning_nas.nb201 import EDGES, NB201, OPS, arch_to_str, nb201_space, str_to_arch
+
+TABLE = Path(os.environ.get("LIGHTNING_NAS_NB201", "/work/shared/benchmarks/nb201.csv"))
+needs_table = pytest.mark.skipif(not TABLE.is_file(), reason=f"no NB201 table at {TABLE}")
+
+BEST_C10 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+            "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+
+
+@pytest.fixture(scope="module")
+def bench() -> NB201:
+    return NB201(TABLE)
+
+
+def _script():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201.py"
+    spec = importlib.util.spec_from_file_location("nb201_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_space_has_six_edges_of_five_ops():
+    space = nb201_space()
+    assert space.size() == 15625
+    assert space.names() == list(EDGES)
+    assert all(space.params[e].values == list(OPS) for e in EDGES)
+
+
+def test_string_round_trip_and_edge_order():
+    arch = str_to_arch(RESNET)
+    assert arch == {"edge_1_0": "nor_conv_3x3", "edge_2_0": "none",
+                    "edge_2_1": "nor_conv_3x3", "edge_3_0": "skip_connect",
+                    "edge_3_1": "none", "edge_3_2": "skip_connect"}
+    assert arch_to_str(arch) == RESNET
+    with pytest.raises(ValueError, match="3 nodes"):
+        str_to_arch("|none~0|")
+    with pytest.raises(ValueError, match="bad edge"):
+        str_to_arch("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(ValueError, match="not an NB201 operation"):
+        arch_to_str({**arch, "edge_1_0": "conv"})
+
+
+@needs_table
+def test_known_rows(bench):
+    assert len(bench) == 15625
+    assert bench.index(BEST_C10) == 6111 and arch_to_str(bench.arch(6111)) == BEST_C10
+    assert bench.index(str_to_arch(RESNET)) == 11472
+    best = bench.lookup(bench.arch(6111), "cifar10")
+    assert best["test_acc_200ep"] == pytest.approx(94.3733)
+    assert bench.best("cifar10") == (6111, pytest.approx(94.3733))
+    assert bench.best("cifar100")[0] == 9930 and bench.best("imagenet16")[0] == 857
+    resnet = bench.lookup(RESNET, "cifar10")
+    assert resnet["test_acc_200ep"] == pytest.approx(93.91, abs=0.01)
+    assert resnet["valid_acc_12ep"] == pytest.approx(83.742)
+    assert resnet["params_m"] == pytest.approx(0.559386)
+    assert bench.lookup(RESNET, "ImageNet16-120")["test_acc_200ep"] == pytest.approx(44.23,
+                                                                                     abs=0.01)
+    assert bench.best("cifar10", "valid_acc_12ep") == (13714, pytest.approx(84.892))
+
+
+@needs_table
+def test_every_row_round_trips(bench):
+    for index in range(len(bench)):
+        arch = bench.arch(index)
+        assert nb201_space().validate(arch) == arch
+        assert bench.index(arch) == index
+
+
+@needs_table
+def test_objective_through_the_driver(bench, tmp_path):
+    objective = bench.objective("cifar100")
+    assert objective(str_to_arch(RESNET))["test_acc_200ep"] == pytest.approx(70.89, abs=0.01)
+    result = Search(None, bench.space, objective=objective, monitor="valid_acc_12ep",
+                    optimizer="SurrogateEvolution", budget=20, seed=0, run_dir=tmp_path,
+                    verbose=False).run()
+    assert len(result.trials) == 20
+    for trial in result.trials:
+        assert trial.metrics == {**bench.lookup(trial.arch, "cifar100")}
+        assert trial.score == trial.metrics["valid_acc_12ep"]
+    with pytest.raises(ValueError, match="unknown NB201 dataset"):
+        bench.objective("mnist")
+
+
+def test_missing_table_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no NB201 table"):
+        NB201(tmp_path / "nb201.csv")
+
+
+@needs_table
+def test_benchmark_script_fast_path_equals_driver(bench):
+    script = _script()
+    for name in ("SurrogateEvolution", "RandomSearch"):
+        for seed in (0, 1):
+            fast = script.run_fast(bench, "cifar10", name, 12, seed)
+            real = script.run_driver(bench, "cifar10", name, 12, seed)
+            assert fast["index"] == real["index"]
+            assert fast["evaluated"] == real["evaluated"] == 12
+
+
+@needs_table
+def test_benchmark_script_short_run(capsys):
+    script = _script()
+    summary = script.main(["--dataset", "cifar10", "--budget", "15", "--seeds", "2",
+                           "--table", str(TABLE), "--overhead_trials", "30"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "REA" in "\n".join(out) and '"strategy"' in out[-1]
+    assert summary["strategy"] == "SurrogateEvolution"
+    assert set(summary["baselines"]) == {"RandomSearch", "NGOpt"}
+    assert 80 < summary["mean"] <= 94.38
+    assert summary["ms_per_trial"] > 0

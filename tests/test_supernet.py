@@ -1,0 +1,130 @@
+"""Choice modules: derived space, shared (sliced) weights, export to plain torch.nn."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from lightning_nas import SpaceError
+from lightning_nas.supernet import (
+    ChoiceBatchNorm2d,
+    ChoiceConv2d,
+    ChoiceLinear,
+    LayerChoice,
+    Repeat,
+    export_subnet,
+    get_path,
+    set_path,
+    space_of,
+)
+
+
+def _net() -> nn.Sequential:
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c1"), ChoiceBatchNorm2d(8),
+        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
+                                       ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1, 2],
+               label="depth"),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
+        nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+
+
+def test_derived_space_equals_the_choice_modules():
+    space = space_of(_net())
+    assert space.to_dict() == {
+        "c1": {"ordered": [4, 8]}, "c1_kernel": {"ordered": [3, 5]},
+        "act": {"choice": ["relu", "tanh"]}, "depth": {"ordered": [0, 1, 2]},
+        "fc": {"ordered": [6, 12]}}
+    assert space.size() == 2 * 2 * 2 * 3 * 2
+
+
+def test_a_shared_label_is_one_decision_and_must_agree():
+    shared = nn.Sequential(LayerChoice([nn.ReLU(), nn.Tanh()], label="a"),
+                           LayerChoice([nn.ReLU(), nn.GELU()], label="a"))
+    assert space_of(shared).names() == ["a"]
+    bad = nn.Sequential(LayerChoice([nn.ReLU(), nn.Tanh()], label="a"),
+                        LayerChoice([nn.ReLU()], label="a"))
+    with pytest.raises(SpaceError, match="label 'a' is used with different choices"):
+        space_of(bad)
+    with pytest.raises(SpaceError, match="no choice module"):
+        space_of(nn.Linear(2, 2))
+
+
+def test_paths_activate_every_module():
+    net = _net()
+    arch = {"c1": 4, "c1_kernel": 3, "act": "tanh", "depth": 2, "fc": 6}
+    set_path(net, arch)
+    assert get_path(net) == arch
+    assert net(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+    with pytest.raises(SpaceError, match="c1=16 is not in the space"):
+        set_path(net, {**arch, "c1": 16})
+
+
+def test_sliced_weights_are_shared():
+    conv = ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c")
+    set_path(conv, {"c": 4, "c_kernel": 3})
+    x = torch.rand(1, 1, 6, 6)
+    before = conv(x)
+    with torch.no_grad():
+        conv.weight[0, 0, 2, 2] += 1.0  # the centre of the 5x5 parent kernel
+    changed = conv(x)
+    assert not torch.allclose(changed, before)  # the 3x3 subnet sees the parent's change
+    with torch.no_grad():
+        conv.weight[7] += 1.0  # a filter only the 8-wide subnet has
+    assert torch.equal(conv(x), changed)  # the 4-wide subnet does not use it
+    set_path(conv, {"c": 8, "c_kernel": 3})
+    assert torch.allclose(conv(x)[:, :4], changed, atol=1e-6)  # the wider one shares them
+    sub = export_subnet(conv, x, {"c": 4, "c_kernel": 3})
+    assert torch.equal(sub.weight, conv.weight[:4, :, 1:4, 1:4])
+
+
+def test_exported_subnet_matches_the_supernet_on_its_path():
+    torch.manual_seed(0)
+    net = _net()
+    net.train()
+    for _ in range(3):  # give BatchNorm statistics something to hold
+        set_path(net, space_of(net).sample(seed=_))
+        net(torch.rand(8, 1, 8, 8))
+    arch = {"c1": 4, "c1_kernel": 5, "act": "tanh", "depth": 1, "fc": 12}
+    x = torch.rand(5, 1, 8, 8)
+    sub = export_subnet(net, x, arch)
+    net.eval()
+    sub.eval()
+    set_path(net, arch)
+    assert torch.allclose(sub(x), net(x), atol=1e-6)
+    modules = {type(m).__module__ for m in sub.modules()}
+    assert all(name.startswith("torch.nn") for name in modules), modules
+    assert sum(isinstance(m, nn.Conv2d) for m in sub.modules()) == 2  # c1 + one block
+
+
+def test_exported_subnet_loads_without_lightning_nas(tmp_path):
+    net = _net()
+    arch = {"c1": 8, "c1_kernel": 3, "act": "relu", "depth": 0, "fc": 6}
+    x = torch.rand(2, 1, 8, 8)
+    sub = export_subnet(net, x, arch).eval()
+    torch.save(sub, tmp_path / "subnet.pt")
+    torch.save(x, tmp_path / "x.pt")
+    code = ("import sys, torch; m = torch.load(sys.argv[1], weights_only=False); "
+            "y = m(torch.load(sys.argv[2])); "
+            "assert not any(k.startswith('lightning_nas') for k in sys.modules); "
+            "print(y.sum().item())")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "subnet.pt"),
+                          str(tmp_path / "x.pt")], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
+    with torch.no_grad():
+        assert float(out.stdout) == pytest.approx(float(sub(x).sum()), abs=1e-5)
+
+
+def test_choice_modules_pickle_and_print_readably():
+    net = _net()
+    clone = pickle.loads(pickle.dumps(net))
+    assert space_of(clone) == space_of(net)
+    text = repr(net)
+    assert "label='act', choices=['relu', 'tanh']" in text
+    assert "widths=[4, 8], kernels=[3, 5]" in text and "depths=[0, 1, 2]" in text
