@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mean": round(main_result["mean"], 4), "std": round(main_result["std"], 4),
         "baselines": {n: {"mean": round(r["mean"], 4), "std": round(r["std"], 4)}
                       for n, r in results.items() if n != args.strategy},
-        "ms_per_trial": round(ms["median"], 3),
+        "ms_per_trial": None if math.isnan(ms["median"]) else round(ms["median"], 3),
     }
     print(json.dumps(summary))
     return summary

@@ -10,10 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import difflib
+import functools
 import importlib
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -81,13 +84,33 @@ def instantiate(spec: Any) -> Any:
             raise ConfigError(f"unknown key(s) {extra} beside class_path {spec['class_path']!r}; "
                               f"valid keys: class_path, init_args")
         cls = import_object(spec["class_path"])
-        kwargs = {k: instantiate(v) for k, v in dict(spec.get("init_args") or {}).items()}
+        kwargs = {}
+        for key, value in dict(spec.get("init_args") or {}).items():
+            if _wants_callable(cls, key) and isinstance(value, Mapping) and "class_path" in value:
+                # like jsonargparse for a Callable-typed argument (LightningCLI's
+                # OptimizerCallable): the class with its init_args, called later
+                inner = {k: instantiate(v) for k, v in dict(value.get("init_args") or {}).items()}
+                kwargs[key] = functools.partial(import_object(value["class_path"]), **inner)
+            else:
+                kwargs[key] = instantiate(value)
         return cls(**kwargs)
     if isinstance(spec, Mapping):
         return {k: instantiate(v) for k, v in spec.items()}
     if isinstance(spec, list):
         return [instantiate(v) for v in spec]
     return copy.deepcopy(spec)
+
+
+def _wants_callable(cls: type, name: str) -> bool:
+    """Whether ``cls.__init__`` annotates argument ``name`` as a Callable."""
+    try:
+        hint = typing.get_type_hints(cls.__init__).get(name)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: assume an object
+        return False
+    if hint is None:
+        return False
+    origins = {typing.get_origin(hint), *(typing.get_origin(a) for a in typing.get_args(hint))}
+    return bool(origins & {collections.abc.Callable}) or hint is collections.abc.Callable
 
 
 def _accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
@@ -190,8 +213,11 @@ class DataFactory:
         if not inspect.isclass(self.target) and self.init_args:
             raise ConfigError("data init_args need a LightningDataModule class or import path")
 
-    def build(self) -> pl.LightningDataModule | None:
-        """The DataModule for one trial (``None`` if the model brings its own loaders)."""
+    def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
+        """The DataModule for one trial (``None`` if the model brings its own loaders); a
+        config-built data section (``ConfigBuilder``) receives the architecture."""
         if inspect.isclass(self.target):
             return self.target(**self.init_args)
+        if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
+            return self.target(dict(arch or {}))
         return self.target

@@ -41,18 +41,34 @@ def _to_float(value: Any) -> float | None:
     return None
 
 
+def _flat(arch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in arch.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 class TrialReporter(pl.Callback):
     """Keeps the history of logged metrics, one entry per validation epoch.
+
+    At the end of training it logs the architecture as hyperparameters with the trial's
+    score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
+    CSV logger's ``hparams.yaml``) compares the trials of a search.
 
     Args:
         monitor: the metric that scores the trial (any key logged with ``self.log``).
         mode: ``"max"`` or ``"min"``.
+        arch: the trial's architecture (logged as hyperparameters).
     """
 
-    def __init__(self, monitor: str, mode: str = "max") -> None:
+    def __init__(self, monitor: str, mode: str = "max",
+                 arch: dict[str, Any] | None = None) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` can be max, min; got {mode!r}")
-        self.monitor, self.mode = monitor, mode
+        self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.history: list[dict[str, Any]] = []
 
     @property
@@ -71,6 +87,16 @@ class TrialReporter(pl.Callback):
             raise MonitorError(f"monitor {self.monitor!r} was never logged; {hint}"
                                f"logged keys: {keys}")
         self.history.append({"epoch": trainer.current_epoch, "metrics": logged})
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        best = self.best()
+        if best is None or not trainer.is_global_zero:
+            return
+        score = best["metrics"][self.monitor]
+        params = {**_flat(self.arch), "score": score, "monitor": self.monitor}
+        for logger in trainer.loggers:
+            logger.log_hyperparams(params)
+            logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
 
     def curve(self) -> list[float]:
         """The monitored value at each validation, in order."""

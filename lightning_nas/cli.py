@@ -1,4 +1,5 @@
-"""The ``lightning-nas`` command: ``search``, ``oneshot``, ``show``, ``export``, ``finetune``.
+"""The ``lightning-nas`` command: ``search``, ``oneshot``, ``show``, ``report``, ``export``,
+``finetune``.
 
 Example:
     lightning-nas search examples/digits/search.yaml --search.budget=5 --trainer.max_epochs=2
@@ -12,13 +13,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
 from lightning_nas.builders import ConfigError
 from lightning_nas.config import apply_overrides, load_config, run_oneshot, search_from_config
 from lightning_nas.export import _open, export_best, finetune
-from lightning_nas.report import render
+from lightning_nas.report import render, write_report
 from lightning_nas.search import SearchError
 from lightning_nas.space import SpaceError, format_arch
 
@@ -32,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="run or resume a search from a YAML config",
                        description="Overrides follow the config: --search.budget=5 "
                                    "--trainer.max_epochs=2 --search.run_dir=runs/try1")
-    p.add_argument("config", help="LightningCLI-style YAML with a search: block")
+    p.add_argument("config", nargs="+",
+                   help="LightningCLI-style YAML with a search: block; several files are "
+                        "merged in order (e.g. your LightningCLI config, then search.yaml)")
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
     p = sub.add_parser("oneshot", help="train a supernet once and search its subnets",
@@ -46,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
     p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
     p.add_argument("run_dir")
     p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
@@ -90,8 +97,17 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
-    args, rest = _parser().parse_known_args(argv)
-    if args.command in ("show", "export") and rest:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if argv and argv[0] in ("search", "oneshot", "finetune"):
+        # overrides start at the first --a.b option; argparse would take one holding a
+        # space (--search.space.x={choice: [8]}) for a positional
+        first = next((i for i, a in enumerate(argv) if a.startswith("--") and "." in a),
+                     len(argv))
+        argv, rest = argv[:first], argv[first:]
+    args, unknown = _parser().parse_known_args(argv)
+    rest = unknown + rest
+    if args.command in ("show", "export", "report") and rest:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     # like `python -m`, make the current folder importable for class paths in configs
     if os.getcwd() not in sys.path:
@@ -108,6 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(yaml.safe_dump(best, sort_keys=False), end="")
             return 0
         with _open(args.run_dir) as store:
+            if args.command == "report":
+                try:
+                    files = write_report(store, args.out or Path(args.run_dir) / "report")
+                except ImportError as err:
+                    print(f"lightning-nas report: error: {err}", file=sys.stderr)
+                    return 2
+                print(f"Wrote {files['html']} and {', '.join(p.name for p in files['plots'])}")
+                return 0
             print(render(store, args.format, args.top))
         return 0
     except (ConfigError, SpaceError, SearchError, FileNotFoundError, ValueError) as err:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.builders import ConfigError, instantiate
+from lightning_nas.cfgpaths import ConfigBuilder, check_dotted, deep_merge, is_dotted, set_dotted
 from lightning_nas.search import Search
+from lightning_nas.strategies import DEFAULT_OPTIMIZER
 from lightning_nas.yamlio import load_yaml
 
 __all__ = [
@@ -42,11 +44,12 @@ ONESHOT_KEYS: dict[str, Any] = {
 }
 #: keys of the ``search:`` block, with their defaults
 SEARCH_KEYS: dict[str, Any] = {
-    "space": None, "optimizer": "NGOpt", "budget": 20, "time_limit": None,
+    "space": None, "optimizer": DEFAULT_OPTIMIZER, "budget": 20, "time_limit": None,
     "monitor": "val_acc", "mode": "max", "seed": None, "run_dir": None, "max_failures": 5,
     "keep_top_k": 3, "num_workers": 1, "executor": "auto", "devices_per_trial": None,
     "threads_per_trial": None, "max_trials_per_worker": None, "ray": None,
     "scheduler": "none", "min_epochs": 1, "max_epochs": None, "eta": 3, "verbose": True,
+    "progress": "auto",
 }
 
 
@@ -56,15 +59,21 @@ def _unknown(kind: str, key: str, valid: Sequence[str]) -> ConfigError:
     return ConfigError(f"unknown {kind} {key!r}; {hint}valid keys: {', '.join(valid)}")
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Read a YAML config and apply ``--a.b=value`` overrides."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    cfg = load_yaml(path.read_text()) or {}
-    if not isinstance(cfg, Mapping):
-        raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-    cfg = apply_overrides(dict(cfg), overrides)
+def load_config(paths: str | Path | Sequence[str | Path],
+                overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read YAML configs (later files merged over earlier ones, as LightningCLI does with
+    several ``--config``), then apply ``--a.b=value`` overrides."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    cfg: dict[str, Any] = {}
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        part = load_yaml(path.read_text()) or {}
+        if not isinstance(part, Mapping):
+            raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
+        cfg = deep_merge(cfg, part)
+    path = paths[-1]
+    cfg = apply_overrides(cfg, overrides)
     space = cfg.get("search", {}).get("space")
     if isinstance(space, str):  # a path to a space YAML, relative to the config file
         space_path = Path(space) if Path(space).exists() else path.parent / space
@@ -104,21 +113,14 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
     """
     cfg = copy.deepcopy(dict(cfg))
     for key, text in _split_overrides(overrides):
-        parts = key.split(".")
-        if parts[0] not in TOP_KEYS:
-            raise _unknown("config section", parts[0], TOP_KEYS)
-        node: dict[str, Any] = cfg
-        for i, part in enumerate(parts[:-1]):
-            if "class_path" in node and part not in ("class_path", "init_args") and i > 0:
-                node = node.setdefault("init_args", {})
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        last = parts[-1]
-        if "class_path" in node and last not in ("class_path", "init_args") and len(parts) > 1:
-            node = node.setdefault("init_args", {})
-        node[last] = load_yaml(text)
+        if key.split(".")[0] not in TOP_KEYS:
+            raise _unknown("config section", key.split(".")[0], TOP_KEYS)
+        if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
+            # a space key that is itself a path (--search.space.model.net.width=...)
+            space = cfg.setdefault("search", {}).setdefault("space", {})
+            space[key[len("search.space."):]] = load_yaml(text)
+        else:
+            set_dotted(cfg, key, load_yaml(text))
     return cfg
 
 
@@ -164,7 +166,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
 
     for key in cfg:
         if key not in TOP_KEYS or key == "search":
-            raise _unknown("config section of a one-shot config", key,
+            raise _unknown("config section", key,
                            [k for k in TOP_KEYS if k != "search"])
     block = dict(cfg.get("oneshot") or {})
     for key in block:
@@ -219,7 +221,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
     for key in cfg:
         if key not in TOP_KEYS or key == "oneshot":
-            raise _unknown("config section of a search config", key,
+            raise _unknown("config section", key,
                            [k for k in TOP_KEYS if k != "oneshot"])
     search_cfg = dict(cfg.get("search") or {})
     for key in search_cfg:
@@ -238,5 +240,21 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     settings["seed"] = _seed(cfg, settings["seed"])
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
+    dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
+    if dotted:  # paths into the config: each trial builds model and data from it
+        for key in dotted:
+            check_dotted(cfg, key)
+        model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
+            "class_path": cfg["model"]}
+        model, model_args = ConfigBuilder(model_section, "model", plain_keys=True), {}
+        if cfg.get("data") is not None and any(k.startswith("data.") for k in dotted):
+            data_section = cfg["data"] if isinstance(cfg["data"], Mapping) else {
+                "class_path": cfg["data"]}
+            data, data_args = ConfigBuilder(data_section, "data", plain_keys=False), {}
+        plain = [k for k in space if not is_dotted(k)]
+        if plain:
+            from lightning_nas.builders import ModelFactory
+
+            ModelFactory(_target(cfg["model"], "model")[0]).check(plain)
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
                   trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)

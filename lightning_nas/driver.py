@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lightning_nas.progress import Progress
 from lightning_nas.schedulers import Rule
 from lightning_nas.space import arch_key, format_arch
 from lightning_nas.store import RunStore
@@ -61,6 +62,7 @@ class Driver:
         self.paused: dict[int, TrialResult] = {}
         self.asking = True
         self.start = time.monotonic()
+        self.progress = Progress(search.budget, search.progress if search.verbose else False)
         self._replay()
         self.interrupted = self._interrupted()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
@@ -113,6 +115,7 @@ class Driver:
         for trial in self.paused.values():  # never promoted: pruned at their rung
             self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
             self._drop_checkpoints(trial, keep_best=False)
+        self.progress.close()
 
     def _may_ask(self) -> bool:
         s = self.s
@@ -252,9 +255,9 @@ class Driver:
 
     # ----------------------------------------------------------------- output
     def say(self, text: str) -> None:
-        """Print when the search is verbose."""
+        """Print when the search is verbose (above the progress bar, if any)."""
         if self.s.verbose:
-            print(text, flush=True)
+            self.progress.line(text)
 
     def _report(self, result: TrialResult) -> None:
         if not self.s.verbose:
@@ -263,6 +266,7 @@ class Driver:
         best = self.store.best(s.mode)
         of = f"/{s.budget}" if s.budget else ""
         stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
+        self.progress.update(stopped, None if best is None else best.score, s.monitor)
         done = f"{stopped:>{len(str(s.budget or ''))}}{of}"
         status = result.status
         if status is TrialStatus.FAILED:

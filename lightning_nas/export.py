@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from lightning_nas.builders import ConfigError
+from lightning_nas.cfgpaths import ConfigBuilder, is_dotted, set_dotted
 from lightning_nas.store import RunStore
 from lightning_nas.trial import TrialResult, TrialSpec, run_trial
 
@@ -78,11 +79,15 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None) -> di
 
 
 def best_config(config: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
-    """The search config with ``arch`` in ``model.init_args`` and no ``search`` block."""
+    """The search config with ``arch`` filled in and no ``search`` block: plain keys in
+    ``model.init_args``, dotted keys (``model.net.width``, ``data.batch_size``) at their
+    paths. It trains the best model as is (``LightningCLI`` or ``lightning-nas``)."""
     cfg = copy.deepcopy(dict(config))
     cfg.pop("search", None)
-    model = cfg.setdefault("model", {})
-    model["init_args"] = {**(model.get("init_args") or {}), **arch}
+    if isinstance(cfg.get("model"), str):
+        cfg["model"] = {"class_path": cfg["model"]}
+    for key, value in arch.items():
+        set_dotted(cfg, key if is_dotted(key) else f"model.{key}", value)
     return cfg
 
 
@@ -121,6 +126,14 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
     best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
+    config = None
+    with _open(run_dir) as store:
+        config = store.get_meta("config")
+    if model is None and stored_model.get("class_path") is None and config is not None:
+        # a config whose space names paths into it: build from the config, as the search did
+        model = ConfigBuilder(config["model"], "model", plain_keys=True)
+        if data is None and isinstance(config.get("data"), Mapping):
+            data = ConfigBuilder(config["data"], "data", plain_keys=False)
     model = model if model is not None else stored_model.get("class_path")
     if model is None:
         raise ConfigError("the search's model has no import path (defined in __main__ or "

@@ -83,8 +83,8 @@ def arch_to_str(arch: Mapping[str, Any]) -> str:
     """The NB201 string of an architecture.
 
     Example:
-        >>> arch_to_str({e: "skip_connect" for e in EDGES})[:30]
-        '|skip_connect~0|+|skip_connect~'
+        >>> arch_to_str({e: "none" for e in EDGES})
+        '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|'
     """
     ops = []
     for edge, (to, src) in zip(EDGES, _EDGE_NODES, strict=True):

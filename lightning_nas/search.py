@@ -25,6 +25,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.builders import ConfigError, DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.cfgpaths import is_dotted
 from lightning_nas.driver import Driver, SearchError
 from lightning_nas.executors import InlineExecutor, TrialExecutor, make_executor
 from lightning_nas.export import export_best
@@ -32,7 +33,7 @@ from lightning_nas.launch import check_strategy
 from lightning_nas.schedulers import Rule, make_rule
 from lightning_nas.space import SearchSpace, format_arch
 from lightning_nas.store import RunStore
-from lightning_nas.strategies import make_optimizer
+from lightning_nas.strategies import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus
 from lightning_nas.versions import package_versions
 
@@ -71,7 +72,9 @@ class Search:
         data_init_args: keyword arguments for a data class.
         trainer: ``lightning.pytorch.Trainer`` keyword arguments for every trial
             (LightningCLI ``class_path`` specs allowed for callbacks and loggers).
-        optimizer: a name from nevergrad's optimizer registry.
+        optimizer: a name from nevergrad's optimizer registry, which includes the NAS
+            strategies of ``lightning_nas.nas_strategies`` (default: ``SurrogateEvolution``,
+            chosen on NAS-Bench-201).
         budget: number of trials to train (failed trials do not count).
         time_limit: seconds after which no new trial starts (per invocation).
         monitor: logged metric that scores a trial, read at its best epoch.
@@ -99,6 +102,8 @@ class Search:
         max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
         eta: reduction factor of ``asha``/``hyperband``.
         verbose: print one line per trial and a summary.
+        progress: a search-level progress bar (trials / budget, best, ETA): ``True``,
+            ``False``, or ``"auto"`` (only when stderr is a terminal).
         on_trial_end: called with each finished trial's result, after it is stored.
         config: the full config the search came from (stored; used by export).
     """
@@ -107,7 +112,7 @@ class Search:
                  objective: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
                  model_init_args: Mapping[str, Any] | None = None,
                  data_init_args: Mapping[str, Any] | None = None,
-                 trainer: Mapping[str, Any] | None = None, optimizer: str = "NGOpt",
+                 trainer: Mapping[str, Any] | None = None, optimizer: str = DEFAULT_OPTIMIZER,
                  budget: int | None = 20, time_limit: float | None = None,
                  monitor: str = "val_acc", mode: str = "max", seed: int | None = 0,
                  run_dir: str | os.PathLike = "runs/nas", max_failures: int = 5,
@@ -116,7 +121,7 @@ class Search:
                  max_trials_per_worker: int | None = None,
                  ray: Mapping[str, Any] | None = None, scheduler: str = "none",
                  min_epochs: int = 1, max_epochs: int | None = None, eta: int = 3,
-                 verbose: bool = True,
+                 verbose: bool = True, progress: bool | str = "auto",
                  on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None) -> None:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
@@ -136,7 +141,7 @@ class Search:
         self.max_trials_per_worker, self.ray = max_trials_per_worker, dict(ray or {})
         self.scheduler, self.min_epochs = scheduler, min_epochs
         self.max_epochs, self.eta = max_epochs, eta
-        self.verbose, self.on_trial_end = verbose, on_trial_end
+        self.verbose, self.on_trial_end, self.progress = verbose, on_trial_end, progress
         self.config = dict(config) if config else None
         self._check()
 
@@ -159,7 +164,7 @@ class Search:
         if not isinstance(self.num_workers, int) or self.num_workers < 1:
             raise ConfigError(f"`num_workers` must be a positive integer, got "
                               f"{self.num_workers!r}")
-        self.model.check(self.space.names())
+        self.model.check([k for k in self.space.names() if not is_dotted(k)])
         check_trainer_kwargs(self.trainer)
         check_strategy(self.trainer)
         if isinstance(self.executor, str):  # name, workers and device slices; starts nothing
@@ -224,6 +229,8 @@ class Search:
     def spec(self, trial_id: int, arch: dict[str, Any]) -> TrialSpec:
         """What a worker needs to run trial ``trial_id``."""
         trainer = dict(self.trainer)
+        trainer.update({k.split(".", 1)[1]: v for k, v in arch.items()
+                        if k.startswith("trainer.")})  # a searched Trainer argument
         if self.scheduler != "none" and self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
         return TrialSpec(trial_id=trial_id, arch=arch, trial_dir=self.trial_dir(trial_id),

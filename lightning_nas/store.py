@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
 """
 
+#: columns added after the first release, with their declarations (for ``ALTER TABLE``)
+_ADDED_COLUMNS = {"curve": "TEXT NOT NULL DEFAULT '[]'",
+                  "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"}
+
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
             "fit_time", "checkpoint", "error", "curve", "epochs")
 
@@ -68,6 +72,14 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns that stores written by older versions lack."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        for name, decl in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE trials ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         """Close the connection."""

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import math
 import shutil
@@ -31,7 +32,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from lightning_nas.builders import DataFactory, ModelFactory, instantiate
+from lightning_nas.builders import DataFactory, ModelFactory, import_object, instantiate
 from lightning_nas.callbacks import MonitorError, PruningCallback, TrialReporter
 from lightning_nas.schedulers import Decision
 
@@ -143,9 +144,30 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         log.setLevel(level)
 
 
+def logger_defaults(spec: Any, save_dir: str, name: str, version: str) -> Any:
+    """Fill ``save_dir``/``name``/``version`` of LightningCLI-style logger specs that leave
+    them out, so every trial of a search logs to its own version under the run folder."""
+    if isinstance(spec, list):
+        return [logger_defaults(s, save_dir, name, version) for s in spec]
+    if not (isinstance(spec, dict) and "class_path" in spec):
+        return spec
+    accepted = inspect.signature(import_object(spec["class_path"]).__init__).parameters
+    init_args = dict(spec.get("init_args") or {})
+    for key, value in (("save_dir", save_dir), ("name", name), ("version", version)):
+        if key in accepted:
+            init_args.setdefault(key, value)
+    return {**spec, "init_args": init_args}
+
+
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
-    kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(spec.trainer)}
+    settings = dict(spec.trainer)
+    if "logger" in settings:  # the user's logger: one version per trial (per segment)
+        suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+        settings["logger"] = logger_defaults(
+            settings["logger"], str(Path(spec.trial_dir).parent.parent / "logs"), "trials",
+            f"{Path(spec.trial_dir).name}{suffix}")
+    kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(settings)}
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
         version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"
@@ -196,7 +218,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
         shutil.rmtree(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    reporter = TrialReporter(spec.monitor, spec.mode)
+    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch)
     callbacks: list[pl.Callback] = [reporter]
     pruning = None
     if spec.rule is not None:
@@ -217,7 +239,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             if spec.init_weights:
                 state = torch.load(spec.init_weights, map_location="cpu", weights_only=False)
                 model.load_state_dict(state["state_dict"])
-            datamodule = DataFactory(spec.data, spec.data_init_args).build()
+            datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             trainer = build_trainer(spec, callbacks)
             t0 = time.perf_counter()
             try:

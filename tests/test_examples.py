@@ -54,3 +54,78 @@ def test_example_config_searches_the_unchanged_module(tmp_path, monkeypatch, cap
     assert best["model"]["class_path"] == "examples.digits.model.DigitsCNN"
     assert 0.0 < best["score"] <= 1.0 and (run / "search.db").exists()
     assert "Best val_acc=" in capsys.readouterr().out
+
+
+REDUCED = ["--search.budget=2", "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
+           "--trainer.limit_val_batches=2"]
+
+
+def _search(tmp_path, *configs, extra=()) -> dict:
+    run = tmp_path / "run"
+    assert main(["search", *map(str, configs), *REDUCED, *extra,
+                 f"--search.run_dir={run}"]) == 0
+    return yaml.safe_load((run / "best.yaml").read_text())
+
+
+def test_sequence_example(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    best = _search(tmp_path, "examples/sequence/search.yaml",
+                   extra=["--search.scheduler=none"])
+    assert best["arch"]["cell"] in ("gru", "lstm")
+
+
+def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    digits = "examples/digits/search.yaml"
+    for name in ("ddp", "parallel"):
+        best = _search(tmp_path / name, digits, f"examples/distributed/{name}.yaml",
+                       extra=["--search.budget=1"] if name == "ddp" else [])
+        assert 0.0 < best["score"] <= 1.0
+
+
+def test_distributed_example_ray(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.chdir(ROOT)
+    best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml")
+    assert 0.0 < best["score"] <= 1.0
+
+
+def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, monkeypatch):
+    pytest.importorskip("jsonargparse")
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(ROOT)
+    train = ROOT / "examples" / "lightningcli" / "train.yaml"
+    search = ROOT / "examples" / "lightningcli" / "search.yaml"
+    plain = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
+             "--trainer.limit_val_batches=2", "--trainer.logger=false",
+             "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false"]
+
+    def lightning_cli(config) -> None:
+        subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit",
+                        "--config", str(config), *plain], cwd=ROOT, check=True,
+                       capture_output=True, timeout=300)
+
+    lightning_cli(train)  # the project's config, as is, under plain LightningCLI
+    best = _search(tmp_path, train, search)
+    assert set(best["arch"]) == {"model.net.lin1_size", "model.net.lin2_size",
+                                 "model.net.dropout", "model.optimizer.lr", "data.batch_size"}
+    best_cfg = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    net = best_cfg["model"]["init_args"]["net"]["init_args"]
+    assert net["lin1_size"] == best["arch"]["model.net.lin1_size"]
+    assert best_cfg["data"]["init_args"]["batch_size"] == best["arch"]["data.batch_size"]
+    assert "search" not in best_cfg
+    lightning_cli(tmp_path / "run" / "best_config.yaml")  # the winner trains as is
+
+
+def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    code = main(["search", "examples/lightningcli/train.yaml",
+                 "examples/lightningcli/search.yaml",
+                 "--search.space.model.net.lin1_sise={choice: [8]}",
+                 f"--search.run_dir={tmp_path}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'lin1_sise' is not an argument of MLP" in err and "did you mean 'lin1_size'" in err
+    assert not (tmp_path / "trials").exists()

@@ -119,7 +119,7 @@ def test_tell_not_asked_is_learned(name):
     assert opt.ask().value == archs[-1]
 
 
-def _hits(name: str, seeds: int = 12, budget: int = 30) -> int:
+def _hits(name: str, seeds: int = 12, budget: int = 50) -> int:
     """Seeds that find the optimum (4 ones) of a 4^4 * 2 = 512-architecture OneMax-like toy."""
     space = SearchSpace.from_dict({f"x{i}": {"choice": [0, 1, 2, 3]} for i in range(4)}
                                   | {"o": {"ordered": [0, 1]}})

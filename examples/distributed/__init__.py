@@ -1,0 +1,1 @@
+"""Configs that run the digits search on several devices (merged over its config)."""

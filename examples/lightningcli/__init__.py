@@ -1,0 +1,1 @@
+"""An existing LightningCLI project (MLP on digits) searched by lightning-nas as is."""

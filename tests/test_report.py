@@ -1,0 +1,83 @@
+"""Seeing a search: the report (plots + HTML) of a real run, the progress bar, the trials'
+hyperparameters in the user's logger, and the leaderboard."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas import RunStore, Search
+from lightning_nas.cli import main
+from lightning_nas.progress import Progress
+from tests.helpers import BlobData, TinyNet
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SPACE = {"width": {"choice": [4, 8, 16]}, "activation": {"choice": ["relu", "tanh"]},
+         "lr": {"float": [0.02, 0.3], "log": True}}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("report") / "run"
+    Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 3}, budget=6,
+           scheduler="asha", eta=2, run_dir=run, verbose=False).run()
+    return run
+
+
+def test_report_writes_plots_and_a_self_contained_page(finished_run, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(finished_run)]) == 0
+    out = finished_run / "report"
+    assert "report.html" in capsys.readouterr().out
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["choices.png", "progress.png"]
+    for name in pngs:
+        assert (out / name).read_bytes()[:8] == PNG
+    page = (out / "report.html").read_text()
+    for name in pngs:  # linked by name and embedded, so the page stands alone
+        assert f'href="{name}"' in page
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == 2 and all(base64.b64decode(e)[:8] == PNG for e in embedded)
+    with RunStore(finished_run / "search.db") as store:
+        best = store.best("max")
+    assert f"{best.score:.4f}" in page and "pruned" in page
+
+
+def test_show_contains_the_best_score(finished_run, capsys):
+    assert main(["show", str(finished_run)]) == 0
+    best = yaml.safe_load((finished_run / "best.yaml").read_text())
+    shown = capsys.readouterr().out
+    assert f"best {best['score']:.4f} (trial {best['trial']})" in shown
+    assert "pruned" in shown and "epochs" in shown
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
+    quiet = Progress(total=4, enabled="auto")  # pytest's stderr is not a terminal
+    assert quiet.bar is None
+    quiet.line("plain")
+    assert capsys.readouterr().out == "plain\n"
+    stream = io.StringIO()
+    bar = Progress(total=4, enabled=True, file=stream)
+    bar.update(2, 0.91234, "val_acc")
+    bar.close()
+    drawn = stream.getvalue()
+    assert "2/4" in drawn and "best val_acc=0.9123" in drawn
+    with pytest.raises(ValueError, match="progress can be true, false, auto"):
+        Progress(total=1, enabled="yes")
+
+
+def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    result = Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 2, "logger": logger},
+                    budget=2, run_dir=tmp_path, verbose=False).run()
+    for trial in result.trials:
+        version = tmp_path / "logs" / "trials" / f"trial_{trial.trial_id:04d}"
+        hparams = yaml.safe_load((version / "hparams.yaml").read_text())
+        assert {k: hparams[k] for k in trial.arch} == trial.arch
+        assert hparams["score"] == pytest.approx(trial.score)
+        assert "hp_metric" in (version / "metrics.csv").read_text()
