@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
     p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
     p.add_argument("run_dir")
+    p.add_argument("--trial", type=int, default=None,
+                   help="export this trial (e.g. a point on the Pareto front) instead of the "
+                        "best one")
     p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
                        description="Trainer overrides may follow, e.g. --trainer.accelerator=cpu")
     p.add_argument("run_dir")
@@ -120,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "finetune":
             return _cmd_finetune(args, rest)
         if args.command == "export":
-            best = export_best(args.run_dir)
+            best = export_best(args.run_dir, trial_id=args.trial)
             print(yaml.safe_dump(best, sort_keys=False), end="")
             return 0
         with _open(args.run_dir) as store:

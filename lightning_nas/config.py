@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.builders import ConfigError, instantiate
+from lightning_nas.builders import ConfigError, import_object, instantiate
 from lightning_nas.cfgpaths import ConfigBuilder, check_dotted, deep_merge, is_dotted, set_dotted
 from lightning_nas.search import Search
 from lightning_nas.strategies import DEFAULT_OPTIMIZER
@@ -49,7 +49,8 @@ SEARCH_KEYS: dict[str, Any] = {
     "keep_top_k": 3, "num_workers": 1, "executor": "auto", "devices_per_trial": None,
     "threads_per_trial": None, "max_trials_per_worker": None, "ray": None,
     "scheduler": "none", "min_epochs": 1, "max_epochs": None, "eta": 3, "verbose": True,
-    "progress": "auto",
+    "progress": "auto", "objectives": None, "max_params": None, "max_flops": None,
+    "constraints": [],
 }
 
 
@@ -238,6 +239,10 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     settings["seed"] = _seed(cfg, settings["seed"])
+    if isinstance(settings["constraints"], (str, Mapping)):
+        settings["constraints"] = [settings["constraints"]]
+    settings["constraints"] = [import_object(c) if isinstance(c, str) else instantiate(c)
+                               for c in settings["constraints"] or []]
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]

@@ -56,7 +56,8 @@ class Driver:
                  optimizer: Any, rule: Rule | None) -> None:
         self.s, self.store, self.executor = search, store, executor
         self.optimizer, self.rule = optimizer, rule
-        self.seen: dict[str, float] = {}  # arch key -> loss told
+        self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
+        self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
@@ -79,8 +80,11 @@ class Driver:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
             loss = self._loss(old)
-            parametrization = self.optimizer.parametrization
-            self.optimizer.tell(parametrization.spawn_child(new_value=old.arch), loss)
+            child = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            if old.status is TrialStatus.REJECTED:
+                self.optimizer.tell(child, loss, constraint_violation=[1.0])
+            else:
+                self.optimizer.tell(child, loss)
             self.seen[arch_key(old.arch)] = loss
 
     def _interrupted(self) -> list[TrialResult]:
@@ -171,9 +175,29 @@ class Driver:
                 self.optimizer.tell(candidate, self.seen[key])
             elif key in self.twins:
                 self.twins[key].append(candidate)
-            else:
+            elif self._feasible(arch, key, candidate):
                 return arch, candidate
         return None
+
+    def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
+        """Count the candidate's costs (if needed) and check the constraints; a violating
+        candidate is told to nevergrad as a violation, stored REJECTED, never trained."""
+        if self.s.cost_names():
+            self.costs[key] = self.s.costs(arch)
+        if not self.s.constraints:
+            return True
+        amount, reason = self.s.constraints.violation(arch, self.costs.get(key, {}))
+        if amount <= 0:
+            return True
+        rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
+                               status=TrialStatus.REJECTED, error=reason,
+                               metrics=self.costs.get(key, {}), finished=time.time())
+        self.store.finish_trial(rejected)
+        loss = self._loss(rejected)
+        self.optimizer.tell(candidate, loss, constraint_violation=[amount])
+        self.seen[key] = loss
+        self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
+        return False
 
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None) -> None:
@@ -187,12 +211,26 @@ class Driver:
         self.executor.submit(spec)
 
     # ----------------------------------------------------------------- results
-    def _loss(self, result: TrialResult) -> float:
+    def _loss(self, result: TrialResult) -> Any:
         """What nevergrad is told: the trial's best value so far (at its rung for paused and
-        pruned trials); a failed one is worse than anything seen."""
-        if result.status is not TrialStatus.FAILED and result.score is not None:
+        pruned trials), or one value per objective; a failed or rejected trial is worse than
+        anything seen."""
+        objectives = self.s.objectives
+        ok = result.status not in (TrialStatus.FAILED, TrialStatus.REJECTED)
+        if objectives is not None and objectives.multi:
+            if ok:
+                try:
+                    return objectives.losses(result.metrics)
+                except KeyError as err:
+                    raise SearchError(f"objective {err} is neither logged nor a cost; logged: "
+                                      f"{sorted(result.metrics)}") from None
+            seen = [v for v in self.seen.values() if isinstance(v, list)]
+            return [max((v[i] for v in seen), default=0.0) + 1.0
+                    for i in range(len(objectives.names))]
+        if ok and result.score is not None:
             return -result.score if self.s.mode == "max" else result.score
-        return (max(self.seen.values()) if self.seen else 0.0) + 1.0
+        seen = [v for v in self.seen.values() if not isinstance(v, list)]
+        return (max(seen) if seen else 0.0) + 1.0
 
     def _record(self, result: TrialResult) -> None:
         arch, candidate = self.running.pop(result.trial_id)
@@ -200,6 +238,7 @@ class Driver:
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
             result.started = earlier.started
             result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
+        result.metrics = {**self.costs.get(arch_key(arch), {}), **result.metrics}
         self.store.finish_trial(result)
         if self.rule is not None and result.curve:
             self.rule.record(result.trial_id, result.curve)

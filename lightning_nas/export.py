@@ -20,7 +20,7 @@ import yaml
 from lightning_nas.builders import ConfigError
 from lightning_nas.cfgpaths import ConfigBuilder, is_dotted, set_dotted
 from lightning_nas.store import RunStore
-from lightning_nas.trial import TrialResult, TrialSpec, run_trial
+from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, run_trial
 
 __all__ = ["export_best", "finetune", "load_best"]
 
@@ -38,13 +38,15 @@ def _open(run_dir: str | os.PathLike) -> RunStore:
     return RunStore(db)
 
 
-def export_best(run_dir: str | os.PathLike, store: RunStore | None = None) -> dict[str, Any]:
+def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
+                trial_id: int | None = None) -> dict[str, Any]:
     """Write ``best.yaml``, ``best.ckpt`` and (for config runs) ``best_config.yaml``.
 
     ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
     the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
     the best architecture filled into ``model.init_args`` and no ``search`` block, so it
-    trains the best model as is. Returns the content of ``best.yaml``.
+    trains the best model as is. ``trial_id`` exports that COMPLETED trial instead (e.g. a
+    point of a multi-objective run's Pareto front). Returns the content of ``best.yaml``.
     """
     run_dir = Path(run_dir)
     own = store is None
@@ -52,6 +54,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None) -> di
     try:
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = store.best(mode)
+        if trial_id is not None:
+            best = store.get(trial_id)
+            if best.status is not TrialStatus.COMPLETED:
+                raise ValueError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
+                                 f"trials can be exported")
         if best is None:
             raise ValueError(f"{run_dir} has no completed trial to export")
         model = store.get_meta("model") or {}

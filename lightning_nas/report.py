@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lightning_nas.objectives import Objectives, pareto_front
 from lightning_nas.space import format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.trial import TrialStatus
@@ -22,6 +23,7 @@ from lightning_nas.trial import TrialStatus
 __all__ = [
     "PLOT_HINT",
     "format_table",
+    "front_rows",
     "leaderboard_rows",
     "plot_choices",
     "plot_progress",
@@ -75,11 +77,26 @@ def _cell(value: Any, column: str = "") -> str:
     return "-" if value is None else str(value)
 
 
+def front_rows(store: RunStore) -> list[dict[str, Any]]:
+    """The Pareto front of a multi-objective run as rows (empty otherwise)."""
+    spec = store.get_meta("objectives")
+    if not spec or len(spec) < 2:
+        return []
+    objectives = Objectives(spec)
+    front = pareto_front(store.leaderboard(store.get_meta("mode", "max")), objectives)
+    front.sort(key=lambda t: objectives.losses(t.metrics))
+    return [{"trial": t.trial_id, **{n: t.metrics.get(n) for n in objectives.names},
+             "arch": t.arch} for t in front]
+
+
 def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
-    """The leaderboard in ``table``, ``csv`` or ``json`` form."""
+    """The leaderboard (and the Pareto front of a multi-objective run) in ``table``,
+    ``csv`` or ``json`` form."""
     rows = leaderboard_rows(store, k)
+    front = front_rows(store)
     if fmt == "json":
-        return json.dumps({"summary": summary(store), "leaderboard": rows}, indent=2)
+        return json.dumps({"summary": summary(store), "leaderboard": rows,
+                           "pareto_front": front}, indent=2)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
@@ -94,7 +111,12 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
             f"{s['running']} running; monitor {s['monitor']} ({s['mode']})")
     if s["best_trial"] is not None:
         head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"
-    return head + "\n" + format_table(rows)
+    text = head + "\n" + format_table(rows)
+    if front:
+        spec = store.get_meta("objectives")
+        text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
+                 f"{len(front)} trials\n" + format_table(front))
+    return text
 
 
 # --------------------------------------------------------------------- plots and HTML
@@ -245,5 +267,29 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 
 
 def _extra_plots(store: RunStore, out: Any) -> list[Any]:
-    """Plots that only some runs have (hook for multi-objective fronts)."""
-    return []
+    """Plots that only some runs have: the Pareto front of a 2-objective run."""
+    spec = store.get_meta("objectives")
+    if not spec or len(spec) != 2:
+        return []
+    plt = _pyplot()
+    objectives = Objectives(spec)
+    (x_name, y_name), done = objectives.names, store.trials(TrialStatus.COMPLETED)
+    points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
+    front = sorted(pareto_front(points, objectives), key=lambda t: t.metrics[x_name])
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([t.metrics[x_name] for t in points], [t.metrics[y_name] for t in points],
+               s=18, color="0.6", label="trials")
+    ax.plot([t.metrics[x_name] for t in front], [t.metrics[y_name] for t in front], "o-",
+            color="C3", label="Pareto front")
+    for t in front:
+        ax.annotate(f"#{t.trial_id}", (t.metrics[x_name], t.metrics[y_name]), fontsize=8,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(f"{x_name} ({spec[x_name]})")
+    ax.set_ylabel(f"{y_name} ({spec[y_name]})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = out / "pareto.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

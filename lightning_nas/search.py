@@ -17,7 +17,7 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,12 @@ from lightning_nas.driver import Driver, SearchError
 from lightning_nas.executors import InlineExecutor, TrialExecutor, make_executor
 from lightning_nas.export import export_best
 from lightning_nas.launch import check_strategy
+from lightning_nas.objectives import Constraints, Objectives, model_costs, pareto_front
 from lightning_nas.schedulers import Rule, make_rule
 from lightning_nas.space import SearchSpace, format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, make_optimizer
-from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus
+from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, quiet_lightning
 from lightning_nas.versions import package_versions
 
 __all__ = ["Search", "SearchError", "SearchResult", "format_arch"]
@@ -48,12 +49,20 @@ class SearchResult:
     run_dir: Path
     monitor: str
     mode: str
+    objectives: Objectives | None = None
 
     def leaderboard(self, k: int | None = None) -> list[TrialResult]:
         """COMPLETED trials sorted best first."""
         done = [t for t in self.trials if t.status is TrialStatus.COMPLETED]
         done.sort(key=lambda t: (-t.score if self.mode == "max" else t.score, t.trial_id))
         return done if k is None else done[:k]
+
+    def pareto_front(self) -> list[TrialResult]:
+        """The COMPLETED trials no other trial beats in every objective (multi-objective
+        searches; the leaderboard's best trial alone otherwise)."""
+        if self.objectives is None:
+            return self.leaderboard(1)
+        return pareto_front(self.leaderboard(), self.objectives)
 
 
 class Search:
@@ -101,6 +110,14 @@ class Search:
             may stop a trial.
         max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
         eta: reduction factor of ``asha``/``hyperband``.
+        objectives: several objectives, e.g. ``{"val_acc": "max", "params": "min"}`` (any
+            logged metric, or ``params``/``flops`` counted without training); the first is
+            the monitor. The result and ``show`` give the Pareto front.
+        max_params: candidates with more parameters are never trained.
+        max_flops: candidates whose forward pass of ``example_input_array`` costs more are
+            never trained.
+        constraints: callables ``arch -> bool`` (or a violation amount) checked before a
+            candidate is trained; a violating one is told to nevergrad as a violation.
         verbose: print one line per trial and a summary.
         progress: a search-level progress bar (trials / budget, best, ETA): ``True``,
             ``False``, or ``"auto"`` (only when stderr is a terminal).
@@ -121,6 +138,9 @@ class Search:
                  max_trials_per_worker: int | None = None,
                  ray: Mapping[str, Any] | None = None, scheduler: str = "none",
                  min_epochs: int = 1, max_epochs: int | None = None, eta: int = 3,
+                 objectives: Mapping[str, str] | None = None,
+                 max_params: float | None = None, max_flops: float | None = None,
+                 constraints: Sequence[Callable[[dict[str, Any]], Any]] = (),
                  verbose: bool = True, progress: bool | str = "auto",
                  on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None) -> None:
@@ -142,6 +162,11 @@ class Search:
         self.scheduler, self.min_epochs = scheduler, min_epochs
         self.max_epochs, self.eta = max_epochs, eta
         self.verbose, self.on_trial_end, self.progress = verbose, on_trial_end, progress
+        self.objectives = Objectives(objectives) if objectives else None
+        if self.objectives is not None:  # the first objective is the monitor
+            self.monitor = self.objectives.names[0]
+            self.mode = self.objectives.modes[self.monitor]
+        self.constraints = Constraints(max_params, max_flops, constraints)
         self.config = dict(config) if config else None
         self._check()
 
@@ -165,6 +190,8 @@ class Search:
             raise ConfigError(f"`num_workers` must be a positive integer, got "
                               f"{self.num_workers!r}")
         self.model.check([k for k in self.space.names() if not is_dotted(k)])
+        if self.objective is None and self.cost_names():  # counting works: check it now
+            self.costs(self.space.sample(seed=0))
         check_trainer_kwargs(self.trainer)
         check_strategy(self.trainer)
         if isinstance(self.executor, str):  # name, workers and device slices; starts nothing
@@ -172,6 +199,20 @@ class Search:
                 self._check_picklable()
         self._rule()  # scheduler name and settings
         make_optimizer(self.optimizer_name, self.space, self.budget)  # name check
+
+    def cost_names(self) -> list[str]:
+        """Costs to count for each candidate (for constraints and cost objectives)."""
+        wanted = set(self.constraints.needs())
+        if self.objectives is not None:
+            wanted |= set(self.objectives.costs())
+        return sorted(wanted) if self.objective is None else []
+
+    def costs(self, arch: dict[str, Any]) -> dict[str, float]:
+        """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""
+        if not self.cost_names():
+            return {}
+        with quiet_lightning():
+            return model_costs(self.model.build, arch, flops="flops" in self.cost_names())
 
     def _check_picklable(self) -> None:
         """Worker processes receive the trial spec pickled: fail now, not in a worker."""
@@ -195,9 +236,11 @@ class Search:
         store = RunStore(self.run_dir / "search.db")
         old_space = store.get_meta("space")
         if old_space is not None:
+            objectives = None if self.objectives is None else self.objectives.to_dict()
             for key, old, new in (("space", old_space, self.space.to_dict()),
                                   ("monitor", store.get_meta("monitor"), self.monitor),
-                                  ("mode", store.get_meta("mode"), self.mode)):
+                                  ("mode", store.get_meta("mode"), self.mode),
+                                  ("objectives", store.get_meta("objectives"), objectives)):
                 if old != new:
                     store.close()
                     raise ConfigError(
@@ -209,6 +252,8 @@ class Search:
             store.set_meta("space", self.space.to_dict())
             store.set_meta("monitor", self.monitor)
             store.set_meta("mode", self.mode)
+            store.set_meta("objectives", None if self.objectives is None else
+                           self.objectives.to_dict())
         store.set_meta("settings", self._settings())
         store.set_meta("seed", self.seed)
         store.set_meta("versions", package_versions())
@@ -299,7 +344,7 @@ class Search:
         else:
             self._say(f"Search finished in {elapsed:.1f}s with no completed trial.")
         return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
-                            monitor=self.monitor, mode=self.mode)
+                            monitor=self.monitor, mode=self.mode, objectives=self.objectives)
 
     def _say(self, text: str) -> None:
         if self.verbose:

@@ -62,6 +62,8 @@ class TrialStatus(str, enum.Enum):
     PRUNED = "PRUNED"
     #: stopped at a rung by a scheduler; may be promoted (resumed) later, else PRUNED
     PAUSED = "PAUSED"
+    #: violated a constraint (max_params, max_flops, a check): never trained
+    REJECTED = "REJECTED"
 
 
 @dataclass

@@ -1,0 +1,131 @@
+"""Constraints checked before training, costs counted without training, and
+multi-objective searches with their Pareto front."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import torch
+
+from lightning_nas import ConfigError, RunStore, Search, TrialStatus
+from lightning_nas.cli import main
+from lightning_nas.objectives import Constraints, Objectives, model_costs, pareto_front
+from tests.helpers import BlobData, TinyNet
+
+SPACE = {"width": {"choice": [4, 8, 16, 32]}, "depth": {"choice": [1, 2]},
+         "lr": {"float": [0.05, 0.3]}}
+
+
+def test_model_costs_count_params_without_training():
+    costs = model_costs(lambda a: TinyNet(width=a["width"], depth=a["depth"]),
+                        {"width": 16, "depth": 2})
+    expected = sum(p.numel() for p in TinyNet(width=16, depth=2).parameters())
+    assert costs == {"params": float(expected)}
+
+
+def test_flops_need_an_example_input():
+    class WithExample(TinyNet):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.example_input_array = torch.zeros(1, 8)
+
+    costs = model_costs(lambda a: WithExample(width=a["width"]), {"width": 8}, flops=True)
+    assert costs["flops"] == 2 * (8 * 8 + 8 * 3)  # two linear layers, a multiply-add each
+    with pytest.raises(ConfigError, match="needs the model's example_input_array"):
+        model_costs(lambda a: TinyNet(width=8), {}, flops=True)
+
+
+def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer):
+    seen_by_check = []
+
+    def no_tanh(arch):
+        seen_by_check.append(arch)
+        return arch["width"] != 4  # width 4 is forbidden by the user's check
+
+    limit = sum(p.numel() for p in TinyNet(width=16, depth=1).parameters())
+    result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=5,
+                    max_params=limit, constraints=[no_tanh], optimizer="RandomSearch",
+                    seed=0, run_dir=tmp_path, verbose=False).run()
+    trained = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
+    rejected = [t for t in result.trials if t.status is TrialStatus.REJECTED]
+    assert len(trained) == 5 and rejected and seen_by_check
+    for t in trained:
+        assert t.metrics["params"] <= limit and t.arch["width"] != 4
+    for t in rejected:  # never trained: no folder, no fit
+        assert t.fit_time is None and not (tmp_path / "trials" / f"trial_{t.trial_id:04d}").exists()
+        assert "params" in t.error or "no_tanh rejected it" in t.error
+    assert any(t.metrics["params"] > limit for t in rejected)
+
+
+def test_constraint_settings_are_checked():
+    with pytest.raises(ConfigError, match="max_params must be a positive number"):
+        Constraints(max_params=-1)
+    with pytest.raises(ConfigError, match="constraints must be callables"):
+        Constraints(checks=["not callable"])
+    with pytest.raises(ConfigError, match="objective 'val_acc': mode can be max, min"):
+        Objectives({"val_acc": "maximize"})
+
+
+def test_pareto_front_of_a_known_toy_objective(tmp_path):
+    def toy(arch):  # accuracy grows with size, size costs: every x is a trade-off but
+        x, waste = arch["x"], arch["waste"]  # waste > 0 is dominated by waste = 0
+        return {"acc": x / 10 - 0.05 * waste, "size": float(x + waste)}
+
+    space = {"x": {"int": [1, 10]}, "waste": {"choice": [0, 1, 2]}}
+    objectives = {"acc": "max", "size": "min"}
+    result = Search(None, space, objective=toy, objectives=objectives, budget=30,
+                    optimizer="RandomSearch", seed=0, run_dir=tmp_path, verbose=False).run()
+    evaluated = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
+    front = result.pareto_front()
+    brute = []  # brute force over what was evaluated
+    for t in evaluated:
+        a, s = t.metrics["acc"], t.metrics["size"]
+        if not any(o.metrics["acc"] >= a and o.metrics["size"] <= s and
+                   (o.metrics["acc"], o.metrics["size"]) != (a, s) for o in evaluated):
+            brute.append(t.trial_id)
+    assert sorted(t.trial_id for t in front) == sorted(brute)
+    assert all(t.arch["waste"] == 0 for t in front) and len(front) >= 3
+    assert result.monitor == "acc"  # the first objective is the monitor
+
+
+def test_show_prints_the_front_and_export_picks_a_point(tmp_path, capsys):
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": float(arch["x"])}
+
+    space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
+    Search(None, space, objective=toy, objectives={"acc": "max", "size": "min"}, budget=12,
+           run_dir=tmp_path, verbose=False).run()
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    front = json.loads(capsys.readouterr().out)["pareto_front"]
+    accs = [p["acc"] for p in front]  # best first by the primary objective
+    assert front and accs == sorted(accs, reverse=True) and len(set(accs)) == 6
+    assert main(["show", str(tmp_path)]) == 0
+    assert "Pareto front (acc max, size min)" in capsys.readouterr().out
+    pick = front[0]["trial"]
+    assert main(["export", str(tmp_path), "--trial", str(pick)]) == 0
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.get(pick).arch == json.loads(json.dumps(front[0]["arch"]))
+
+
+def test_pareto_front_function_on_points():
+    objectives = Objectives({"a": "max", "b": "min"})
+    points = [{"a": a, "b": b} for a, b in itertools.product([1, 2, 3], [1, 2, 3])]
+    front = pareto_front(points, objectives, metrics=lambda p: p)
+    assert front == [{"a": 3, "b": 1}]
+
+
+def test_report_of_a_two_objective_run_has_the_front(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": float(arch["x"])}
+
+    Search(None, {"x": {"int": [1, 9]}}, objective=toy,
+           objectives={"acc": "max", "size": "min"}, budget=6, run_dir=tmp_path,
+           verbose=False).run()
+    assert main(["report", str(tmp_path)]) == 0
+    pareto = tmp_path / "report" / "pareto.png"
+    assert pareto.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'href="pareto.png"' in (tmp_path / "report" / "report.html").read_text()
