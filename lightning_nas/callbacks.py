@@ -22,6 +22,7 @@ import lightning.pytorch as pl
 import torch
 
 from lightning_nas.schedulers import Decision, Rule
+from lightning_nas.space import flatten_arch
 
 __all__ = ["MonitorError", "PruningCallback", "TrialReporter"]
 
@@ -39,16 +40,6 @@ def _to_float(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def _flat(arch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in arch.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 class TrialReporter(pl.Callback):
@@ -93,7 +84,7 @@ class TrialReporter(pl.Callback):
         if best is None or not trainer.is_global_zero:
             return
         score = best["metrics"][self.monitor]
-        params = {**_flat(self.arch), "score": score, "monitor": self.monitor}
+        params = {**flatten_arch(self.arch), "score": score, "monitor": self.monitor}
         for logger in trainer.loggers:
             logger.log_hyperparams(params)
             logger.log_metrics({"hp_metric": score}, step=trainer.global_step)

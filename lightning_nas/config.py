@@ -140,6 +140,20 @@ def _target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
                       f"init_args, got {section!r}")
 
 
+def _settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
+    keys of ``block``; return the block's settings over ``defaults``."""
+    other = "oneshot" if block == "search" else "search"
+    for key in cfg:
+        if key not in TOP_KEYS or key == other:
+            raise _unknown("config section", key, [k for k in TOP_KEYS if k != other])
+    given = dict(cfg.get(block) or {})
+    for key in given:
+        if key not in defaults:
+            raise _unknown(f"{block} setting", key, list(defaults))
+    return {**defaults, **given}
+
+
 def _seed(cfg: Mapping[str, Any], seed: Any) -> int:
     """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one)."""
     if seed is not None:
@@ -165,15 +179,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     from lightning_nas.oneshot import OneShotNAS, finetune_subnet
     from lightning_nas.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
-    for key in cfg:
-        if key not in TOP_KEYS or key == "search":
-            raise _unknown("config section", key,
-                           [k for k in TOP_KEYS if k != "search"])
-    block = dict(cfg.get("oneshot") or {})
-    for key in block:
-        if key not in ONESHOT_KEYS:
-            raise _unknown("oneshot setting", key, list(ONESHOT_KEYS))
-    opts = {**ONESHOT_KEYS, **block}
+    opts = _settings(cfg, "oneshot", ONESHOT_KEYS)
     opts["seed"] = _seed(cfg, opts["seed"])
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
@@ -220,15 +226,7 @@ def torch_save(module: Any, path: Path) -> None:
 
 def search_from_config(cfg: Mapping[str, Any]) -> Search:
     """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
-    for key in cfg:
-        if key not in TOP_KEYS or key == "oneshot":
-            raise _unknown("config section", key,
-                           [k for k in TOP_KEYS if k != "oneshot"])
-    search_cfg = dict(cfg.get("search") or {})
-    for key in search_cfg:
-        if key not in SEARCH_KEYS:
-            raise _unknown("search setting", key, list(SEARCH_KEYS))
-    settings = {**SEARCH_KEYS, **search_cfg}
+    settings = _settings(cfg, "search", SEARCH_KEYS)
     if not settings["space"]:
         raise ConfigError("the config needs `search.space` (a mapping, or a path to a YAML file)")
     if cfg.get("model") is None:

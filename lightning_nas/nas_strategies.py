@@ -296,6 +296,39 @@ class Codec:
         order = rng.permutation(len(out))
         return [out[int(j)] for j in order]
 
+    def pair_neighbours(self, geno: Geno, rng: np.random.RandomState) -> list[Geno]:
+        """Two-leaf neighbours: every pair of leaves changed to one of their one-leaf
+        neighbour values (as ``neighbours``), in a random order."""
+        values: list[list[Any]] = []
+        for i, leaf in enumerate(self.leaves):
+            g = geno[i]
+            if leaf.kind == _CAT:
+                vals: list[Any] = [j for j in range(len(leaf.options)) if j != g]
+            elif leaf.kind == _ORD:
+                vals = [j for j in (g - 1, g + 1) if 0 <= j < len(leaf.options)]
+            elif leaf.kind == _INT:
+                vals = [v for v in (g - 1, g + 1) if leaf.low <= v <= leaf.high]
+            else:
+                vals = [self.mutate_leaf(geno, i, rng)[i] for _ in range(2)]
+            values.append([v for v in dict.fromkeys(vals) if v != g])
+        out: list[Geno] = []
+        n = len(self.leaves)
+        for i in range(n):
+            for j in range(i + 1, n):
+                for vi in values[i]:
+                    for vj in values[j]:
+                        child = list(geno)
+                        child[i], child[j] = vi, vj
+                        out.append(tuple(child))
+        order = rng.permutation(len(out))
+        return [out[int(k)] for k in order]
+
+    def pair_count(self) -> int:
+        """How many two-leaf neighbours ``pair_neighbours`` gives at most."""
+        per = [len(leaf.options) - 1 if leaf.kind == _CAT else 2 for leaf in self.leaves]
+        total = sum(per)
+        return (total * total - sum(p * p for p in per)) // 2
+
     # ----------------------------------------------------------------- features
     def features(self, genos: Sequence[Geno]) -> tuple[np.ndarray, np.ndarray]:
         """Choice indices (for mismatches) and [0, 1] positions of ordered and numeric leaves
@@ -626,6 +659,7 @@ class SurrogateEvolution(NASOptimizer):
     num_parents = 5
     num_random = 50
     num_multi = 80
+    num_pairs = 0
     max_points = 128
     refit_every = 5
     patience = 15
@@ -716,6 +750,8 @@ class SurrogateEvolution(NASOptimizer):
         pool: list[Geno] = []
         for parent in parents:
             pool += codec.neighbours(parent, rng)
+        if self.num_pairs and self.codec.pair_count() <= self.num_pairs:
+            pool += self.codec.pair_neighbours(parents[0], rng)
         for j in range(self.num_multi):
             parent = parents[j % len(parents)] if j % 2 else parents[0]
             pool.append(codec.mutate(parent, rng, n=2 + (j % 3 == 0)))

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.objectives import Objectives, pareto_front
-from lightning_nas.space import format_arch
+from lightning_nas.space import flatten_arch, format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.trial import TrialStatus
 
@@ -181,7 +181,7 @@ def plot_choices(store: RunStore, path: Any) -> None:
     plt = _pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
-    flat = [(_flatten(t.arch), t.score) for t in trials]
+    flat = [(flatten_arch(t.arch), t.score) for t in trials]
     knobs = [k for k in (flat[0][0] if flat else {})
              if len({json.dumps(a[k]) for a, _ in flat}) > 1]
     cols = min(3, max(1, len(knobs)))
@@ -211,16 +211,6 @@ def plot_choices(store: RunStore, path: Any) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _flatten(arch: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in arch.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:

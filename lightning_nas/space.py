@@ -48,6 +48,7 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "arch_key",
+    "flatten_arch",
     "format_arch",
 ]
 
@@ -84,20 +85,31 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if isinstance(a, (bool, int, float)) else a == b
 
 
-def format_arch(arch: Mapping[str, Any], prefix: str = "") -> str:
+def format_arch(arch: Mapping[str, Any]) -> str:
     """``key=value`` pairs on one line, floats with 4 significant digits.
 
     Example:
         >>> format_arch({"k": 3, "lr": 0.0012345, "head": {"w": 8}})
         'k=3 lr=0.001234 head.w=8'
     """
-    parts = []
-    for k, v in arch.items():
-        if isinstance(v, Mapping):
-            parts.append(format_arch(v, f"{prefix}{k}."))
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in flatten_arch(arch).items())
+
+
+def flatten_arch(arch: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested groups as dotted keys.
+
+    Example:
+        >>> flatten_arch({"k": 3, "head": {"w": 8}})
+        {'k': 3, 'head.w': 8}
+    """
+    out: dict[str, Any] = {}
+    for key, value in arch.items():
+        if isinstance(value, Mapping):
+            out.update(flatten_arch(value, f"{prefix}{key}."))
         else:
-            parts.append(f"{prefix}{k}={v:.4g}" if isinstance(v, float) else f"{prefix}{k}={v}")
-    return " ".join(parts)
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 class Param(ABC):

@@ -69,9 +69,9 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, num_workers):
     db = run_dir / "search.db"
 
     before_1 = _kill_mid_trial(_start(cfg), db, min_completed=1)
-    assert before_1[-1][2] == "RUNNING"
+    assert any(r[2] == "RUNNING" for r in before_1)  # killed mid-trial
     before_2 = _kill_mid_trial(_start(cfg), db, min_completed=3)
-    assert before_2[-1][2] == "RUNNING"
+    assert any(r[2] == "RUNNING" for r in before_2)
     second = {r[0]: r for r in before_2}
     for row in (r for r in before_1 if r[2] == "COMPLETED"):
         assert second[row[0]][:7] == row[:7]  # the second run left them untouched
