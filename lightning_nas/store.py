@@ -2,7 +2,7 @@
 
 It holds the run's settings, space, seed and package versions (table ``meta``) and one
 row per trial (table ``trials``). The search driver is its only writer, and every state
-change is committed at once (autocommit, WAL journal, ``synchronous=FULL``), so a
+change is committed at once (autocommit, WAL journal, ``synchronous=NORMAL``), so a
 ``kill -9`` at any moment loses at most the trial that was running.
 
 Example:
@@ -70,7 +70,9 @@ class RunStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        # WAL + NORMAL: every commit survives the process being killed (kill -9); only an
+        # OS crash or power loss can lose the last commits
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._migrate()
 
