@@ -132,10 +132,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
-    best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
-    config = None
-    with _open(run_dir) as store:
         config = store.get_meta("config")
+    best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
     if model is None and stored_model.get("class_path") is None and config is not None:
         # a config whose space names paths into it: build from the config, as the search did
         model = ConfigBuilder(config["model"], "model", plain_keys=True)

@@ -24,7 +24,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from lightning_nas.builders import ConfigError, DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.builders import (
+    ConfigError,
+    DataFactory,
+    ModelFactory,
+    check_trainer_kwargs,
+    instantiate,
+)
 from lightning_nas.cfgpaths import is_dotted
 from lightning_nas.driver import Driver, SearchError
 from lightning_nas.executors import InlineExecutor, TrialExecutor, make_executor
@@ -32,10 +38,16 @@ from lightning_nas.export import export_best
 from lightning_nas.launch import check_strategy
 from lightning_nas.objectives import Constraints, Objectives, model_costs, pareto_front
 from lightning_nas.schedulers import Rule, make_rule
-from lightning_nas.space import SearchSpace, format_arch
+from lightning_nas.space import SearchSpace, flatten_arch, format_arch
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, make_optimizer
-from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, quiet_lightning
+from lightning_nas.trial import (
+    TrialResult,
+    TrialSpec,
+    TrialStatus,
+    logger_defaults,
+    quiet_lightning,
+)
 from lightning_nas.versions import package_versions
 
 __all__ = ["Search", "SearchError", "SearchResult", "format_arch"]
@@ -333,6 +345,7 @@ class Search:
         if best is not None:
             export_best(self.run_dir, store)
         counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
+        self._log_summary(trials, best, counts)
         pruned = f"{counts[TrialStatus.PRUNED]} pruned, " if self.scheduler != "none" else ""
         if best is not None:
             epochs = sum(t.epochs or 0 for t in trials)
@@ -345,6 +358,33 @@ class Search:
             self._say(f"Search finished in {elapsed:.1f}s with no completed trial.")
         return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
                             monitor=self.monitor, mode=self.mode, objectives=self.objectives)
+
+    def _log_summary(self, trials: list[TrialResult], best: TrialResult | None,
+                     counts: dict[TrialStatus, int]) -> None:
+        """Log the search to the user's logger (version ``summary`` under ``logs/search``):
+        each trial's score and the best so far by trial id, the best architecture and the
+        counts as hyperparameters."""
+        spec = self.trainer.get("logger")
+        if not spec or spec is True or not isinstance(spec, (Mapping, list)):
+            return  # no configured logger (or a logger object): nothing to add it to
+        loggers = instantiate(logger_defaults(spec, str(self.run_dir / "logs"), "search",
+                                              "summary"))
+        best_so_far = None
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            for trial in trials:
+                if trial.status is not TrialStatus.COMPLETED or trial.score is None:
+                    continue
+                if best_so_far is None or (trial.score > best_so_far if self.mode == "max"
+                                           else trial.score < best_so_far):
+                    best_so_far = trial.score
+                logger.log_metrics({"trial_score": trial.score, "best_so_far": best_so_far},
+                                   step=trial.trial_id)
+            summary = {s.value.lower(): n for s, n in counts.items()}
+            if best is not None:
+                summary |= {**flatten_arch(best.arch), "best_score": best.score,
+                            "best_trial": best.trial_id}
+            logger.log_hyperparams(summary)
+            logger.finalize("success")
 
     def _say(self, text: str) -> None:
         if self.verbose:

@@ -81,3 +81,10 @@ def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
         assert {k: hparams[k] for k in trial.arch} == trial.arch
         assert hparams["score"] == pytest.approx(trial.score)
         assert "hp_metric" in (version / "metrics.csv").read_text()
+    summary = tmp_path / "logs" / "search" / "summary"  # and the search as a whole
+    hparams = yaml.safe_load((summary / "hparams.yaml").read_text())
+    assert hparams["best_score"] == pytest.approx(result.best.score)
+    assert hparams["completed"] == 2 and hparams["width"] == result.best.arch["width"]
+    rows = (summary / "metrics.csv").read_text().splitlines()
+    assert {"trial_score", "best_so_far", "step"} <= set(rows[0].split(","))
+    assert len(rows) == 3  # a row per completed trial
