@@ -85,9 +85,10 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
-    trainer = apply_overrides({}, overrides).get("trainer", {}) if overrides else {}
-    if overrides and set(apply_overrides({}, overrides)) != {"trainer"}:
+    given = apply_overrides({}, overrides)
+    if set(given) - {"trainer"}:
         raise ConfigError("finetune takes only --trainer.* overrides")
+    trainer = given.get("trainer", {})
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
                       from_checkpoint=not args.from_scratch)
     if result.error:

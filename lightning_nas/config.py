@@ -174,6 +174,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
         ``{"arch", "score", "finetune": metrics or None, "run_dir"}``.
     """
     import lightning.pytorch as pl
+    import torch
 
     from lightning_nas.builders import DataFactory, ModelFactory, check_trainer_kwargs
     from lightning_nas.oneshot import OneShotNAS, finetune_subnet
@@ -208,20 +209,13 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                 trainer={k: v for k, v in trainer_kwargs.items()
                          if k in ("accelerator", "devices", "precision")},
                 num_classes=opts["num_classes"], lr=finetune_lr)
-            torch_save(tuned.net, run_dir / "subnet_finetuned.pt")
+            torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {finetune_epochs} epochs: "
                       f"val_acc={metrics.get('val_acc', float('nan')):.4f}; wrote "
                       f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
     return out
-
-
-def torch_save(module: Any, path: Path) -> None:
-    """Save a whole module (plain ``torch.nn``: it loads without lightning_nas)."""
-    import torch
-
-    torch.save(module.cpu(), path)
 
 
 def search_from_config(cfg: Mapping[str, Any]) -> Search:

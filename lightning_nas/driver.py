@@ -142,8 +142,9 @@ class Driver:
             candidate = self.optimizer.parametrization.spawn_child(new_value=old.arch)
             self._submit(old.trial_id, old.arch, candidate)
             return True
-        promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()}) \
-            if self.rule is not None and self.paused else None
+        promoted = None
+        if self.rule is not None and self.paused:
+            promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()})
         if promoted is not None:
             trial = self.paused.pop(promoted)
             self.store.resume_trial(promoted)

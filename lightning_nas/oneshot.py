@@ -66,6 +66,7 @@ class OneShotNAS(pl.Callback):
         export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
             ``history.json`` at the end (None: write nothing).
         seed: seeds the path sampler and nevergrad.
+        record_paths: keep the path of every training step in ``paths`` (for checks).
     """
 
     def __init__(self, optimizer: str = "RandomSearch", num_candidates: int = 30,
@@ -74,7 +75,7 @@ class OneShotNAS(pl.Callback):
                  metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
                  forward: Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor]] =
                  default_forward, net_attr: str = "net", export_dir: str | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, record_paths: bool = False) -> None:
         check_optimizer_name(optimizer)
         if mode not in ("max", "min"):
             raise ConfigError(f"`mode` can be max, min; got {mode!r}")
@@ -94,7 +95,7 @@ class OneShotNAS(pl.Callback):
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
         self.paths: list[dict[str, Any]] = []  # the path of each training step (this rank)
-        self.record_paths = False
+        self.record_paths = record_paths
 
     @property
     def state_key(self) -> str:

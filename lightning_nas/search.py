@@ -326,7 +326,7 @@ class Search:
 
     def _announce(self, driver: Driver) -> None:
         store = driver.store
-        if store.trials():
+        if len(store):
             driver.say(f"Resuming {self.run_dir}: {driver.completed} completed, "
                        f"{store.count(TrialStatus.FAILED)} failed, {len(driver.interrupted)} "
                        f"to re-run, {len(driver.paused)} paused")

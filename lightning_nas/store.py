@@ -164,6 +164,10 @@ class RunStore:
             return list(self._select("ORDER BY id"))
         return list(self._select("WHERE status = ? ORDER BY id", (status.value,)))
 
+    def __len__(self) -> int:
+        """Number of trials of every status."""
+        return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+
     def with_checkpoint(self, status: TrialStatus) -> list[TrialResult]:
         """Trials with ``status`` that still have a checkpoint on disk."""
         return list(self._select("WHERE status = ? AND checkpoint IS NOT NULL ORDER BY id",

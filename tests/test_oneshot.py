@@ -31,8 +31,7 @@ def _trainer(tmp_path, callbacks, max_epochs=3, **kw) -> pl.Trainer:
 def test_callback_searches_subnets_and_exports_the_best(tmp_path):
     pl.seed_everything(0, verbose=False)
     callback = OneShotNAS(num_candidates=8, calibration_batches=2, export_dir=str(tmp_path),
-                          seed=1)
-    callback.record_paths = True
+                          seed=1, record_paths=True)
     model = TinySupernet()
     _trainer(tmp_path, [callback], enable_checkpointing=False).fit(model, datamodule=BlobData())
     space = space_of(model)
@@ -77,8 +76,7 @@ from tests.helpers import BlobData, TinySupernet
 if __name__ == "__main__":
     out = sys.argv[1]
     pl.seed_everything(0, verbose=False)
-    callback = OneShotNAS(num_candidates=5, calibration_batches=2, seed=2)
-    callback.record_paths = True
+    callback = OneShotNAS(num_candidates=5, calibration_batches=2, seed=2, record_paths=True)
     trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp",
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[callback])
