@@ -39,11 +39,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lightning_nas import Search  # noqa: E402
-from lightning_nas.driver import MAX_REPEATS  # noqa: E402
-from lightning_nas.nas_strategies import NAS_OPTIMIZERS  # noqa: E402
-from lightning_nas.nb201 import NB201  # noqa: E402
-from lightning_nas.space import arch_key  # noqa: E402
-from lightning_nas.strategies import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
+from lightning_nas.arch import arch_key  # noqa: E402
+from lightning_nas.benchmarks.nb201 import NB201  # noqa: E402
+from lightning_nas.search.loop import MAX_REPEATS  # noqa: E402
+from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
 
 __all__ = ["PAPER", "measure_ms_per_trial", "run_benchmark", "run_driver", "run_fast"]
 

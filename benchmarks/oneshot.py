@@ -27,9 +27,10 @@ import lightning.pytorch as pl  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
-from lightning_nas.oneshot import OneShotNAS, finetune_subnet  # noqa: E402
-from lightning_nas.supernet import space_of  # noqa: E402
-from lightning_nas.trial import quiet_lightning  # noqa: E402
+from lightning_nas.oneshot.callback import OneShotNAS  # noqa: E402
+from lightning_nas.oneshot.choices import space_of  # noqa: E402
+from lightning_nas.oneshot.finetune import finetune_subnet  # noqa: E402
+from lightning_nas.search.trial import quiet_lightning  # noqa: E402
 
 TRAINER = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_progress_bar": False,
            "enable_model_summary": False, "enable_checkpointing": False}

@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.digits.model import DigitsCNN  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
-from lightning_nas.trial import quiet_lightning  # noqa: E402
+from lightning_nas.search.trial import quiet_lightning  # noqa: E402
 
 SPACE = SearchSpace.from_yaml("""
 kernel_size: {choice: [3, 5, 7]}

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lightning_nas import Search, SearchSpace  # noqa: E402
-from lightning_nas.executors import ProcessExecutor  # noqa: E402
+from lightning_nas.search.workers import ProcessExecutor  # noqa: E402
 
 MODEL = "examples.digits.model.DigitsCNN"
 DATA = "examples.digits.data.DigitsDataModule"

@@ -1,5 +1,10 @@
 """lightning_nas: neural architecture search as a plug-in for PyTorch Lightning 2.x.
 
+The public API is below; everything else is importable from its subpackage (``search``,
+``strategies``, ``oneshot``, ``config``, ``report``, ``benchmarks``) or module (``store``,
+``errors``, ``arch``). Names load on first use, so the read-only commands (``lightning-nas
+show``) import neither torch nor Lightning.
+
 Example:
     >>> from lightning_nas import Search, SearchSpace
     >>> space = SearchSpace.from_yaml("num_layers: {choice: [2, 3, 4]}")
@@ -7,44 +12,60 @@ Example:
     3
 """
 
-from lightning_nas.builders import ConfigError
-from lightning_nas.callbacks import MonitorError, TrialReporter
-from lightning_nas.config import load_config, search_from_config
-from lightning_nas.export import export_best, finetune, load_best
-from lightning_nas.module import NASModule
-from lightning_nas.search import Search, SearchError, SearchResult
-from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, SearchSpace, SpaceError
-from lightning_nas.store import RunStore
-from lightning_nas.strategies import available_optimizers, make_optimizer
-from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, run_trial
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lightning_nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from lightning_nas.errors import NASError
+    from lightning_nas.export import export_best, finetune, load_best
+    from lightning_nas.module import NASModule
+    from lightning_nas.oneshot.callback import OneShotNAS
+    from lightning_nas.search.callbacks import PruningCallback
+    from lightning_nas.search.facade import Search, SearchResult
+    from lightning_nas.search.settings import SearchSettings
+    from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, SearchSpace
+
+_EXPORTS = {
+    "Search": "lightning_nas.search.facade",
+    "SearchResult": "lightning_nas.search.facade",
+    "SearchSettings": "lightning_nas.search.settings",
+    "SearchSpace": "lightning_nas.space",
+    "Choice": "lightning_nas.space",
+    "Ordered": "lightning_nas.space",
+    "Int": "lightning_nas.space",
+    "Float": "lightning_nas.space",
+    "Fixed": "lightning_nas.space",
+    "NASModule": "lightning_nas.module",
+    "OneShotNAS": "lightning_nas.oneshot.callback",
+    "PruningCallback": "lightning_nas.search.callbacks",
+    "export_best": "lightning_nas.export",
+    "load_best": "lightning_nas.export",
+    "finetune": "lightning_nas.export",
+    "NASError": "lightning_nas.errors",
+}
 
 __all__ = [
     "Choice",
-    "ConfigError",
     "Fixed",
     "Float",
     "Int",
-    "MonitorError",
+    "NASError",
     "NASModule",
+    "OneShotNAS",
     "Ordered",
-    "RunStore",
+    "PruningCallback",
     "Search",
-    "SearchError",
     "SearchResult",
+    "SearchSettings",
     "SearchSpace",
-    "SpaceError",
-    "TrialReporter",
-    "TrialResult",
-    "TrialSpec",
-    "TrialStatus",
-    "available_optimizers",
     "export_best",
     "finetune",
     "load_best",
-    "load_config",
-    "make_optimizer",
-    "run_trial",
-    "search_from_config",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __version__ = "0.1.0"

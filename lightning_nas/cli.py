@@ -17,12 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from lightning_nas.builders import ConfigError
-from lightning_nas.config import apply_overrides, load_config, run_oneshot, search_from_config
-from lightning_nas.export import _open, export_best, finetune
-from lightning_nas.report import render, write_report
-from lightning_nas.search import SearchError
-from lightning_nas.space import SpaceError, format_arch
+from lightning_nas.errors import ConfigError, NASError
 
 __all__ = ["main"]
 
@@ -68,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.config.load import load_config
+    from lightning_nas.search.from_config import search_from_config
+
     cfg = load_config(args.config, overrides)
     if args.print_config:
         print(yaml.safe_dump(cfg, sort_keys=False), end="")
@@ -77,6 +75,9 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.config.load import load_config
+    from lightning_nas.oneshot.run import run_oneshot
+
     cfg = load_config(args.config, overrides)
     if args.print_config:
         print(yaml.safe_dump(cfg, sort_keys=False), end="")
@@ -85,6 +86,10 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.arch import format_arch
+    from lightning_nas.config.load import apply_overrides
+    from lightning_nas.export import finetune
+
     given = apply_overrides({}, overrides)
     if set(given) - {"trainer"}:
         raise ConfigError("finetune takes only --trainer.* overrides")
@@ -96,6 +101,30 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
         return 1
     print(f"Fine-tuned {format_arch(result.arch)}: {result.metrics}\n"
           f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from lightning_nas.report.tables import render
+    from lightning_nas.store import open_run
+
+    with open_run(args.run_dir) as store:
+        text = render(store, args.format, args.top)
+    print(text, flush=True)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lightning_nas.report.plots import write_report
+    from lightning_nas.store import open_run
+
+    with open_run(args.run_dir) as store:
+        try:
+            files = write_report(store, args.out or Path(args.run_dir) / "report")
+        except ImportError as err:
+            print(f"lightning-nas report: error: {err}", file=sys.stderr)
+            return 2
+    print(f"Wrote {files['html']} and {', '.join(p.name for p in files['plots'])}")
     return 0
 
 
@@ -124,23 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "finetune":
             return _cmd_finetune(args, rest)
         if args.command == "export":
+            from lightning_nas.export import export_best
+
             best = export_best(args.run_dir, trial_id=args.trial)
             print(yaml.safe_dump(best, sort_keys=False), end="")
             return 0
-        with _open(args.run_dir) as store:
-            if args.command == "report":
-                try:
-                    files = write_report(store, args.out or Path(args.run_dir) / "report")
-                except ImportError as err:
-                    print(f"lightning-nas report: error: {err}", file=sys.stderr)
-                    return 2
-                print(f"Wrote {files['html']} and {', '.join(p.name for p in files['plots'])}")
-                return 0
-            print(render(store, args.format, args.top))
-        return 0
-    except (ConfigError, SpaceError, SearchError, FileNotFoundError, ValueError) as err:
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_show(args)
+    except (NASError, FileNotFoundError) as err:
         print(f"lightning-nas {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `lightning-nas show RUN | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from typing import Any
 
 import yaml
 
-from lightning_nas.builders import ConfigError
-from lightning_nas.cfgpaths import ConfigBuilder, is_dotted, set_dotted
-from lightning_nas.store import RunStore
-from lightning_nas.trial import TrialResult, TrialSpec, TrialStatus, run_trial
+from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.store import RunStore, open_run
 
 __all__ = ["export_best", "finetune", "load_best"]
 
@@ -29,13 +31,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _open(run_dir: str | os.PathLike) -> RunStore:
-    db = Path(run_dir) / "search.db"
-    if not db.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
-    return RunStore(db)
 
 
 def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
@@ -50,17 +45,21 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     """
     run_dir = Path(run_dir)
     own = store is None
-    store = store or _open(run_dir)
+    store = store or open_run(run_dir)
     try:
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = store.best(mode)
         if trial_id is not None:
-            best = store.get(trial_id)
+            try:
+                best = store.get(trial_id)
+            except KeyError:
+                raise ConfigError(f"{run_dir} has no trial {trial_id}; trials: 1 to "
+                                  f"{len(store)}") from None
             if best.status is not TrialStatus.COMPLETED:
-                raise ValueError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
-                                 f"trials can be exported")
+                raise ConfigError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
+                                  f"trials can be exported")
         if best is None:
-            raise ValueError(f"{run_dir} has no completed trial to export")
+            raise SearchError(f"{run_dir} has no completed trial to export")
         model = store.get_meta("model") or {}
         out: dict[str, Any] = {
             "trial": best.trial_id, "arch": best.arch, "score": best.score,
@@ -127,7 +126,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
     """
     run_dir = Path(run_dir)
-    with _open(run_dir) as store:
+    with open_run(run_dir) as store:
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
         trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
@@ -159,4 +158,4 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights)
-    return run_trial(spec)
+    return fit_trial(spec)

@@ -27,7 +27,8 @@ import torchmetrics
 from torch import nn
 from torch.nn import functional as F
 
-from lightning_nas.builders import ConfigError, import_object, object_path
+from lightning_nas.config.instantiate import import_object, object_path
+from lightning_nas.errors import ConfigError
 
 __all__ = ["LOSSES", "METRICS", "NASModule"]
 

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.space import arch_key
-from lightning_nas.trial import TrialResult, TrialStatus
+from lightning_nas.arch import arch_key
+from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["RunStore"]
+__all__ = ["RunStore", "open_run"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -202,3 +202,15 @@ class RunStore:
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], checkpoint=rec["checkpoint"], error=rec["error"],
                 curve=json.loads(rec["curve"] or "[]"), epochs=rec["epochs"])
+
+
+def open_run(run_dir: str | Path) -> RunStore:
+    """The store of an existing run directory.
+
+    Raises:
+        FileNotFoundError: when ``run_dir`` holds no ``search.db``.
+    """
+    db = Path(run_dir) / "search.db"
+    if not db.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
+    return RunStore(db)

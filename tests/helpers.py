@@ -175,7 +175,7 @@ class StopAt:
         self.epoch, self.folder = epoch, folder
 
     def decide(self, key, epoch, value):
-        from lightning_nas.schedulers import Decision
+        from lightning_nas.search.schedulers import Decision
 
         rank = os.environ.get("LOCAL_RANK", "0")
         with open(os.path.join(self.folder, f"rule_calls_rank{rank}"), "a") as f:
@@ -188,7 +188,7 @@ class TinySupernet(pl.LightningModule):
 
     def __init__(self, lr: float = 0.05) -> None:
         super().__init__()
-        from lightning_nas.supernet import ChoiceLinear, LayerChoice
+        from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
 
         self.save_hyperparameters()
         self.net = nn.Sequential(

@@ -14,15 +14,9 @@ import types
 import lightning.pytorch as pl
 import pytest
 
-from lightning_nas.builders import (
-    ConfigError,
-    DataFactory,
-    ModelFactory,
-    check_trainer_kwargs,
-    import_object,
-    instantiate,
-    object_path,
-)
+from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.config.instantiate import import_object, instantiate, object_path
+from lightning_nas.errors import ConfigError, NASError
 from tests.helpers import BlobData, TinyNet
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
@@ -76,8 +70,8 @@ def test_import_object_missing_attribute_lists_close_names():
     assert "close names" not in str(info.value)
 
 
-def test_config_error_is_a_value_error():
-    assert issubclass(ConfigError, ValueError)
+def test_config_error_belongs_to_the_one_error_family():
+    assert issubclass(ConfigError, NASError) and not issubclass(ConfigError, ValueError)
 
 
 # ---------------------------------------------------------------- instantiate
@@ -137,7 +131,7 @@ def test_check_trainer_kwargs():
         check_trainer_kwargs({"max_epochs": 1, "max_epoch": 3})
     msg = str(info.value)
     assert "unknown Trainer argument 'max_epoch'" in msg
-    assert "did you mean max_epochs" in msg
+    assert "did you mean 'max_epochs'" in msg
     assert "accelerator" in msg  # lists the valid arguments
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_nas.builders import ConfigError
-from lightning_nas.config import apply_overrides, load_config, search_from_config
-from lightning_nas.search import Search
+from lightning_nas.config.load import apply_overrides, load_config
+from lightning_nas.errors import ConfigError, NASError
+from lightning_nas.search.facade import Search
+from lightning_nas.search.from_config import search_from_config
 from tests.helpers import BlobData, TinyNet
 
 BASE = {
@@ -132,24 +133,24 @@ def test_search_from_config_builds_a_search(tmp_path):
     assert search.model.target is TinyNet and search.model.init_args == {"lr": 0.1}
     assert search.data.target is BlobData and search.data.init_args == {"n": 32}
     assert search.trainer == {"max_epochs": 1, "limit_train_batches": 1}
-    assert search.budget == 2 and search.run_dir == run_dir
+    assert search.settings.goal.budget == 2 and search.run_dir == run_dir
     assert search.space.names() == ["width", "activation"]
-    assert search.seed == 7  # from seed_everything
+    assert search.settings.goal.seed == 7  # from seed_everything
     assert not (run_dir / "trials").exists()
 
 
 def test_search_seed_wins_over_seed_everything(tmp_path):
     cfg = _config(tmp_path / "run")
     cfg["search"]["seed"] = 3
-    assert search_from_config(cfg).seed == 3
+    assert search_from_config(cfg).settings.goal.seed == 3
     del cfg["seed_everything"], cfg["search"]["seed"]
-    assert search_from_config(cfg).seed == 0
+    assert search_from_config(cfg).settings.goal.seed == 0
 
 
 def _broken(tmp_path: Path, change) -> tuple[str, Path]:
     cfg = copy.deepcopy(_config(tmp_path / "run"))
     change(cfg)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(NASError) as info:
         search_from_config(cfg)
     return str(info.value), tmp_path / "run"
 
@@ -182,6 +183,6 @@ def test_search_from_config_errors_before_training(tmp_path, change, needles):
 def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     base = {"model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
             "search": {"space": {"width": {"choice": [4, 8]}}, "run_dir": str(tmp_path)}}
-    assert search_from_config({**base, "seed_everything": 11}).seed == 11
-    seed = search_from_config({**base, "seed_everything": True}).seed
+    assert search_from_config({**base, "seed_everything": 11}).settings.goal.seed == 11
+    seed = search_from_config({**base, "seed_everything": True}).settings.goal.seed
     assert isinstance(seed, int) and not isinstance(seed, bool)

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from lightning_nas import RunStore, Search, TrialStatus
+from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,

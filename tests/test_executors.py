@@ -8,14 +8,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from lightning_nas import ConfigError, RunStore, Search, TrialSpec, TrialStatus
-from lightning_nas.executors import (
-    FuturesExecutor,
-    InlineExecutor,
-    ProcessExecutor,
-    assign_devices,
-    make_executor,
-)
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make_executor
+from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.workers import ProcessExecutor, assign_devices
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}

@@ -6,7 +6,8 @@ import pytest
 import torch
 import yaml
 
-from lightning_nas import Search, TrialStatus, export_best, finetune, load_best
+from lightning_nas import Search, export_best, finetune, load_best
+from lightning_nas.results import TrialStatus
 from tests.helpers import BlobData, TinyNet
 
 

@@ -6,7 +6,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from lightning_nas import ConfigError, NASModule
+from lightning_nas import NASModule
+from lightning_nas.errors import ConfigError
 from tests.helpers import BlobData, build_mlp
 
 

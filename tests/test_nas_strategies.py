@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 
 from lightning_nas import Search
-from lightning_nas.nas_strategies import NAS_OPTIMIZERS, Codec
-from lightning_nas.space import SearchSpace, arch_key
-from lightning_nas.strategies import DEFAULT_OPTIMIZER, available_optimizers, make_optimizer
+from lightning_nas.arch import arch_key
+from lightning_nas.errors import SpaceError
+from lightning_nas.space import SearchSpace
+from lightning_nas.strategies.codec import Codec
+from lightning_nas.strategies.nas import NAS_OPTIMIZERS
+from lightning_nas.strategies.registry import (
+    DEFAULT_OPTIMIZER,
+    available_optimizers,
+    make_optimizer,
+)
 
 NAMES = list(NAS_OPTIMIZERS)
 
@@ -183,7 +190,7 @@ def test_float_mutation_stays_in_log_bounds():
 
 
 def test_unsupported_parametrization_is_named():
-    with pytest.raises(ValueError, match="bounds on the range 'x'"):
+    with pytest.raises(SpaceError, match="bounds on the range 'x'"):
         Codec(ng.p.Dict(x=ng.p.Scalar()))
     with pytest.raises(TypeError, match="nevergrad Dict"):
         Codec(ng.p.Choice([1, 2]))

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lightning_nas import Search
-from lightning_nas.nb201 import EDGES, NB201, OPS, arch_to_str, nb201_space, str_to_arch
+from lightning_nas.benchmarks.nb201 import EDGES, NB201, OPS, arch_to_str, nb201_space, str_to_arch
+from lightning_nas.errors import ConfigError, SpaceError
 
 TABLE = Path(os.environ.get("LIGHTNING_NAS_NB201", "/work/shared/benchmarks/nb201.csv"))
 needs_table = pytest.mark.skipif(not TABLE.is_file(), reason=f"no NB201 table at {TABLE}")
@@ -49,11 +50,11 @@ def test_string_round_trip_and_edge_order():
                     "edge_2_1": "nor_conv_3x3", "edge_3_0": "skip_connect",
                     "edge_3_1": "none", "edge_3_2": "skip_connect"}
     assert arch_to_str(arch) == RESNET
-    with pytest.raises(ValueError, match="3 nodes"):
+    with pytest.raises(SpaceError, match="3 nodes"):
         str_to_arch("|none~0|")
-    with pytest.raises(ValueError, match="bad edge"):
+    with pytest.raises(SpaceError, match="bad edge"):
         str_to_arch("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
-    with pytest.raises(ValueError, match="not an NB201 operation"):
+    with pytest.raises(SpaceError, match="not an NB201 operation"):
         arch_to_str({**arch, "edge_1_0": "conv"})
 
 
@@ -94,7 +95,7 @@ def test_objective_through_the_driver(bench, tmp_path):
     for trial in result.trials:
         assert trial.metrics == {**bench.lookup(trial.arch, "cifar100")}
         assert trial.score == trial.metrics["valid_acc_12ep"]
-    with pytest.raises(ValueError, match="unknown NB201 dataset"):
+    with pytest.raises(ConfigError, match="unknown NB201 dataset"):
         bench.objective("mnist")
 
 

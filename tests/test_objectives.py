@@ -9,9 +9,13 @@ import json
 import pytest
 import torch
 
-from lightning_nas import ConfigError, RunStore, Search, TrialStatus
+from lightning_nas import Search
 from lightning_nas.cli import main
-from lightning_nas.objectives import Constraints, Objectives, model_costs, pareto_front
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.costs import model_costs
+from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "depth": {"choice": [1, 2]},
@@ -64,7 +68,7 @@ def test_constraint_settings_are_checked():
         Constraints(max_params=-1)
     with pytest.raises(ConfigError, match="constraints must be callables"):
         Constraints(checks=["not callable"])
-    with pytest.raises(ConfigError, match="objective 'val_acc': mode can be max, min"):
+    with pytest.raises(ConfigError, match="`objectives.val_acc` can be max, min"):
         Objectives({"val_acc": "maximize"})
 
 

@@ -15,8 +15,9 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.cli import main
-from lightning_nas.oneshot import OneShotNAS, finetune_subnet
-from lightning_nas.supernet import space_of
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.choices import space_of
+from lightning_nas.oneshot.finetune import finetune_subnet
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def test_resume_from_a_mid_search_checkpoint_continues_the_history(tmp_path):
 DDP_SCRIPT = """
 import json, os, sys
 import lightning.pytorch as pl
-from lightning_nas.oneshot import OneShotNAS
+from lightning_nas.oneshot.callback import OneShotNAS
 from tests.helpers import BlobData, TinySupernet
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_nas import RunStore, Search
+from lightning_nas import Search
 from lightning_nas.cli import main
-from lightning_nas.progress import Progress
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.progress import Progress
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -67,7 +69,7 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
     bar.close()
     drawn = stream.getvalue()
     assert "2/4" in drawn and "best val_acc=0.9123" in drawn
-    with pytest.raises(ValueError, match="progress can be true, false, auto"):
+    with pytest.raises(ConfigError, match="progress can be true, false, auto"):
         Progress(total=1, enabled="yes")
 
 

@@ -10,10 +10,14 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from lightning_nas import ConfigError, RunStore, Search, TrialSpec, TrialStatus, run_trial
-from lightning_nas.callbacks import PruningCallback
-from lightning_nas.launch import execute_trial
-from lightning_nas.schedulers import ASHARule, Decision, HyperbandRule, MedianRule, make_rule
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.callbacks import PruningCallback
+from lightning_nas.search.runner import run_trial
+from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, MedianRule, make_rule
+from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 EPOCH_LOG = [{"class_path": "tests.helpers.EpochLog"}]
@@ -127,7 +131,7 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path):
     spec = TrialSpec(trial_id=1, arch={"width": 16}, trial_dir=str(tmp_path / "t1"),
                      model=TinyNet, model_init_args={"lr": 1e-6}, data=BlobData,
                      trainer=trainer, rule=rule.snapshot())
-    first = run_trial(spec)
+    first = fit_trial(spec)
     assert first.status is TrialStatus.PAUSED and first.epochs == 1
     last = tmp_path / "t1" / "last.ckpt"
     saved = torch.load(last, weights_only=False)["state_dict"]
@@ -136,7 +140,7 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path):
         rule.record(key, [0.0])
     assert rule.promotion({1: 1}) == 1
     spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(last), False
-    second = run_trial(spec)
+    second = fit_trial(spec)
     assert second.status is TrialStatus.COMPLETED and second.epochs == 4
     assert _epochs(tmp_path / "t1") == [0, 1, 2, 3]  # the epoch counter continued
     assert len(second.curve) == 4 and second.curve[0] == first.curve[0]
@@ -179,7 +183,7 @@ def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
     trial_dir = tmp_path / "t1"
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 5,
                "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
-    result = execute_trial(TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
+    result = run_trial(TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
                                      model="tests.helpers.SyncedTinyNet", data=BlobData,
                                      trainer=trainer, rule=StopAt(2, str(trial_dir))))
     assert result.status is TrialStatus.PRUNED and result.epochs == 2

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_nas import ConfigError, RunStore, Search, SearchError, TrialStatus
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError, SearchError, SpaceError
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet, tiny_model
 
 
@@ -129,9 +132,9 @@ def test_callable_model_and_nasmodule(tmp_path, tiny_trainer):
 def test_errors_found_before_training(tmp_path, tiny_space, tiny_trainer):
     with pytest.raises(ConfigError, match="'depht' is not an argument of TinyNet.*'depth'"):
         _search(tmp_path, {**tiny_space, "depht": {"choice": [1, 2]}}, tiny_trainer)
-    with pytest.raises(ValueError, match="unknown optimizer 'NGOp'.*NGOpt"):
+    with pytest.raises(ConfigError, match="unknown optimizer 'NGOp'.*NGOpt"):
         _search(tmp_path, tiny_space, tiny_trainer, optimizer="NGOp")
-    with pytest.raises(ValueError, match="unknown space kind 'chioce'"):
+    with pytest.raises(SpaceError, match="unknown space kind 'chioce'"):
         _search(tmp_path, {"width": {"chioce": [1]}}, tiny_trainer)
     with pytest.raises(ConfigError, match="unknown Trainer argument 'max_epoch'"):
         _search(tmp_path, tiny_space, {"max_epoch": 1})

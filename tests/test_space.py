@@ -14,17 +14,9 @@ import random
 import numpy as np
 import pytest
 
-from lightning_nas.space import (
-    KINDS,
-    Choice,
-    Fixed,
-    Float,
-    Int,
-    Ordered,
-    SearchSpace,
-    SpaceError,
-    arch_key,
-)
+from lightning_nas.arch import arch_key
+from lightning_nas.errors import ConfigError, NASError, SpaceError
+from lightning_nas.space import KINDS, Choice, Fixed, Float, Int, Ordered, SearchSpace
 
 ALL_KINDS_YAML = """
 act: {choice: [relu, gelu]}
@@ -329,8 +321,8 @@ def test_empty_or_non_mapping_space():
         SearchSpace({})
 
 
-def test_space_error_is_a_value_error():
-    assert issubclass(SpaceError, ValueError)
+def test_space_error_belongs_to_the_one_error_family():
+    assert issubclass(SpaceError, NASError) and not issubclass(SpaceError, ConfigError)
 
 
 # ---------------------------------------------------------------- nevergrad

@@ -11,8 +11,8 @@ import math
 
 import pytest
 
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
-from lightning_nas.trial import TrialResult, TrialStatus
 
 
 @pytest.fixture

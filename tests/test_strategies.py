@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.space import SearchSpace
-from lightning_nas.strategies import available_optimizers, check_optimizer_name, make_optimizer
+from lightning_nas.strategies.registry import (
+    available_optimizers,
+    check_optimizer_name,
+    make_optimizer,
+)
 
 SPACE = SearchSpace.from_yaml("""
 k: {choice: [3, 5, 7]}
@@ -43,15 +48,15 @@ def test_make_optimizer_by_name_proposes_valid_archs(name):
 
 @pytest.mark.parametrize(("wrong", "close"), [("NGOp", "NGOpt"), ("RandomSerch", "RandomSearch")])
 def test_wrong_name_suggests_the_close_one(wrong, close):
-    with pytest.raises(ValueError, match=f"unknown optimizer '{wrong}'") as info:
+    with pytest.raises(ConfigError, match=f"unknown optimizer '{wrong}'") as info:
         make_optimizer(wrong, SPACE, budget=4, seed=0)
     assert close in str(info.value).split("close names:")[1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         check_optimizer_name(wrong)
 
 
 def test_unrelated_name_has_no_close_name():
-    with pytest.raises(ValueError, match="no close name"):
+    with pytest.raises(ConfigError, match="no close name"):
         check_optimizer_name("zzqqxx")
 
 

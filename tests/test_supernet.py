@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from lightning_nas import SpaceError
-from lightning_nas.supernet import (
+from lightning_nas.errors import SpaceError
+from lightning_nas.oneshot.choices import (
     ChoiceBatchNorm2d,
     ChoiceConv2d,
     ChoiceLinear,

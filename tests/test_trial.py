@@ -1,4 +1,4 @@
-"""``run_trial``: one fresh Trainer per trial, score at the best epoch, failures as data."""
+"""``fit_trial``: one fresh Trainer per trial, score at the best epoch, failures as data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from lightning_nas import TrialSpec, TrialStatus, run_trial
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers import BlobData, TinyNet
 
 
@@ -18,7 +19,7 @@ def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:
 
 
 def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
-    result = run_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}))
+    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}))
     assert result.status is TrialStatus.COMPLETED and result.error is None
     assert len(result.curve) == 3
     assert result.score == max(result.curve)
@@ -31,28 +32,28 @@ def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
 
 
 def test_mode_min_picks_the_lowest_value(tmp_path):
-    result = run_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, monitor="val_loss",
+    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, monitor="val_loss",
                              mode="min"))
     history = result.curve
     assert result.score == min(history)
 
 
 def test_raising_trial_is_failed_with_its_error(tmp_path):
-    result = run_trial(_spec(tmp_path, {"width": 4}, model_init_args={"fail_width": 4}))
+    result = fit_trial(_spec(tmp_path, {"width": 4}, model_init_args={"fail_width": 4}))
     assert result.status is TrialStatus.FAILED and result.score is None
     assert result.error.startswith("RuntimeError: width 4 is broken on purpose")
     assert not result.fatal
 
 
 def test_nan_trial_is_failed(tmp_path):
-    result = run_trial(_spec(tmp_path, {"width": 4}, model_init_args={"nan_width": 4}))
+    result = fit_trial(_spec(tmp_path, {"width": 4}, model_init_args={"nan_width": 4}))
     assert result.status is TrialStatus.FAILED
     assert "'val_acc' is nan at epoch 0" in result.error
     assert all(math.isnan(v) for v in result.curve)
 
 
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
-    result = run_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
+    result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED
     assert "monitor 'val_accuracy' was never logged; did you mean 'val_acc'?" in result.error
     assert "'val_loss'" in result.error
@@ -62,17 +63,17 @@ def test_rerun_clears_the_interrupted_trial_folder(tmp_path):
     stale = tmp_path / "t1" / "stale.ckpt"
     stale.parent.mkdir(parents=True)
     stale.write_text("left by a killed run")
-    result = run_trial(_spec(tmp_path, {"width": 8}))
+    result = fit_trial(_spec(tmp_path, {"width": 8}))
     assert result.status is TrialStatus.COMPLETED and not stale.exists()
 
 
 def test_init_weights_start_from_a_checkpoint(tmp_path):
-    first = run_trial(_spec(tmp_path, {"width": 8}))
+    first = fit_trial(_spec(tmp_path, {"width": 8}))
     spec = _spec(tmp_path / "again", {"width": 8}, init_weights=first.checkpoint,
                  trainer={"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu",
                           "callbacks": [{"class_path": "tests.helpers.SaveInitialWeights",
                                          "init_args": {"path": str(tmp_path / "w0.pt")}}]})
-    assert run_trial(spec).status is TrialStatus.COMPLETED
+    assert fit_trial(spec).status is TrialStatus.COMPLETED
     start = torch.load(tmp_path / "w0.pt")
     saved = torch.load(first.checkpoint, weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], saved[k]) for k in saved)

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from lightning_nas.supernet import (
+from lightning_nas.oneshot.choices import (
     ChoiceBatchNorm2d,
     ChoiceConv2d,
     ChoiceLinear,
@@ -61,7 +61,7 @@ def build_supernet(widths: tuple[int, ...] = (16, 32, 48), kernels: tuple[int, .
 
 def build_standalone(arch: dict) -> nn.Module:
     """Subnet ``arch`` as a plain network with fresh weights (to train it from scratch)."""
-    from lightning_nas.supernet import export_subnet
+    from lightning_nas.oneshot.choices import export_subnet
 
     return export_subnet(build_supernet(), torch.zeros(1, 1, 8, 8), arch)
 

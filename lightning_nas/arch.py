@@ -1,0 +1,75 @@
+"""Architectures as plain data: canonical keys, equality, flattening and one-line text.
+
+An architecture (``arch``) is a plain dict (nested groups allowed) of JSON values. These
+helpers need nothing but the standard library, so the store and the read-only commands use
+them without importing torch, Lightning or nevergrad.
+
+Example:
+    >>> arch_key({"b": 1, "a": 2}) == arch_key({"a": 2, "b": 1})
+    True
+    >>> format_arch({"k": 3, "lr": 0.0012345, "head": {"w": 8}})
+    'k=3 lr=0.001234 head.w=8'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["arch_key", "flatten_arch", "format_arch", "plain", "same_value"]
+
+
+def arch_key(arch: Mapping[str, Any]) -> str:
+    """Canonical text of an architecture, equal for equal architectures."""
+    return json.dumps(arch, sort_keys=True, separators=(",", ":"))
+
+
+def plain(value: Any) -> Any:
+    """Turn numpy scalars and tuples into plain JSON types.
+
+    Example:
+        >>> plain({"w": (1, 2)})
+        {'w': [1, 2]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality that keeps ``True`` apart from ``1`` and ``1`` apart from ``1.0``.
+
+    Example:
+        >>> same_value(1, 1.0), same_value(True, 1), same_value("a", "a")
+        (False, False, True)
+    """
+    if isinstance(a, (bool, int, float)) or isinstance(b, (bool, int, float)):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def flatten_arch(arch: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested groups as dotted keys.
+
+    Example:
+        >>> flatten_arch({"k": 3, "head": {"w": 8}})
+        {'k': 3, 'head.w': 8}
+    """
+    out: dict[str, Any] = {}
+    for key, value in arch.items():
+        if isinstance(value, Mapping):
+            out.update(flatten_arch(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def format_arch(arch: Mapping[str, Any]) -> str:
+    """``key=value`` pairs on one line, floats with 4 significant digits."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in flatten_arch(arch).items())

@@ -1,0 +1,165 @@
+"""Turn a search's model, data and Trainer settings into objects for one trial, with the
+checks that can be made before any training.
+
+``ModelFactory`` builds the user's LightningModule for an architecture, ``DataFactory`` its
+data, ``ConfigBuilder`` a LightningCLI config section with the architecture's values set at
+their dotted paths; ``check_trainer_kwargs`` names an unknown Trainer argument.
+
+Example:
+    >>> from lightning.pytorch.demos.boring_classes import BoringModel
+    >>> ModelFactory(BoringModel).build({}).__class__.__name__
+    'BoringModel'
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lightning_nas.config.instantiate import (
+    accepted_kwargs,
+    import_object,
+    instantiate,
+    object_path,
+)
+from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.errors import ConfigError, did_you_mean
+
+__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs"]
+
+
+def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take."""
+    names, _ = accepted_kwargs(pl.Trainer.__init__)
+    for key in kwargs:
+        if key not in names:
+            hint = did_you_mean(key, names)
+            raise ConfigError(f"unknown Trainer argument {key!r}; {hint}valid arguments: "
+                              f"{', '.join(sorted(names))}")
+
+
+class ModelFactory:
+    """Builds the user's LightningModule for an architecture.
+
+    Args:
+        model: a ``LightningModule`` subclass (or its import path) whose ``__init__`` takes
+            the space's top-level keys as keyword arguments, or a callable
+            ``arch -> LightningModule`` (or its import path).
+        init_args: fixed keyword arguments passed with the architecture (classes only).
+
+    Example:
+        >>> from lightning.pytorch.demos.boring_classes import BoringModel
+        >>> ModelFactory(BoringModel).build({}).__class__.__name__
+        'BoringModel'
+    """
+
+    def __init__(self, model: type[pl.LightningModule] | Callable[..., pl.LightningModule] | str,
+                 init_args: Mapping[str, Any] | None = None) -> None:
+        self.target = import_object(model) if isinstance(model, str) else model
+        self.init_args = dict(init_args or {})
+        self.is_class = inspect.isclass(self.target)
+        if self.is_class and not issubclass(self.target, pl.LightningModule):
+            raise ConfigError(f"model {self.target.__name__} is a class but not a "
+                              f"lightning.pytorch.LightningModule")
+        if not self.is_class and not callable(self.target):
+            raise ConfigError(f"model must be a LightningModule class, a callable arch -> "
+                              f"LightningModule, or an import path; got {model!r}")
+        if not self.is_class and self.init_args:
+            raise ConfigError("model init_args are only supported for LightningModule classes; "
+                              "a builder callable receives the architecture dict only")
+        self.path = model if isinstance(model, str) else object_path(self.target)
+
+    @property
+    def name(self) -> str:
+        """Readable name of the model target."""
+        return getattr(self.target, "__qualname__", repr(self.target))
+
+    def check(self, names: list[str]) -> None:
+        """Raise ``ConfigError`` if the model's ``__init__`` cannot take these keys."""
+        if not self.is_class:
+            return
+        accepted, var_kw = accepted_kwargs(self.target.__init__)
+        if var_kw:
+            return
+        for kind, keys in (("space key", names), ("model init_args key", self.init_args)):
+            for key in keys:
+                if key not in accepted:
+                    hint = did_you_mean(key, accepted)
+                    raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
+                                      f"__init__; {hint}accepted: {', '.join(accepted)}")
+
+    def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
+        """A new model for ``arch``."""
+        if self.is_class:
+            return self.target(**{**self.init_args, **arch})
+        model = self.target(dict(arch))
+        if not isinstance(model, pl.LightningModule):
+            raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
+                            f"expected a LightningModule")
+        return model
+
+
+class DataFactory:
+    """Builds the data for a trial: nothing, a DataModule, or dataloaders.
+
+    Args:
+        data: ``None`` (the model has its own dataloaders), a ``LightningDataModule``
+            instance (reused by every trial), its class or import path (a fresh one per
+            trial, built with ``init_args``).
+        init_args: keyword arguments for a class.
+    """
+
+    def __init__(self, data: Any = None, init_args: Mapping[str, Any] | None = None) -> None:
+        self.target = import_object(data) if isinstance(data, str) else data
+        self.init_args = dict(init_args or {})
+        self.path = data if isinstance(data, str) else (
+            object_path(data) if inspect.isclass(data) else None)
+        if inspect.isclass(self.target) and not issubclass(self.target, pl.LightningDataModule):
+            raise ConfigError(f"data {self.target.__name__} is not a LightningDataModule")
+        if not inspect.isclass(self.target) and self.init_args:
+            raise ConfigError("data init_args need a LightningDataModule class or import path")
+
+    def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
+        """The DataModule for one trial (``None`` if the model brings its own loaders); a
+        config-built data section (``ConfigBuilder``) receives the architecture."""
+        if inspect.isclass(self.target):
+            return self.target(**self.init_args)
+        if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
+            return self.target(dict(arch or {}))
+        return self.target
+
+
+class ConfigBuilder:
+    """Builds a config section for an architecture: plain keys go to the section's
+    ``init_args``, dotted keys under the section to their paths; then ``instantiate``.
+
+    Picklable (plain data), so it crosses to worker processes.
+
+    Args:
+        section: the config section (``{"class_path": ..., "init_args": ...}``).
+        name: ``"model"`` or ``"data"``.
+        plain_keys: whether undotted architecture keys belong to this section.
+    """
+
+    def __init__(self, section: Mapping[str, Any], name: str, plain_keys: bool) -> None:
+        self.section, self.name, self.plain_keys = copy.deepcopy(dict(section)), name, plain_keys
+
+    def config(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """The section with ``arch``'s values set."""
+        cfg = {self.name: copy.deepcopy(self.section)}
+        for key, value in arch.items():
+            if is_dotted(key) and key.startswith(f"{self.name}."):
+                set_dotted(cfg, key, value)
+            elif self.plain_keys and not is_dotted(key):
+                set_dotted(cfg, f"{self.name}.{key}", value)
+        return cfg[self.name]
+
+    def __call__(self, arch: Mapping[str, Any]) -> Any:
+        return instantiate(self.config(arch))
+
+    def __repr__(self) -> str:
+        return f"ConfigBuilder({self.section.get('class_path')!r})"

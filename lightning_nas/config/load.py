@@ -1,0 +1,141 @@
+"""LightningCLI-shaped search configs: load, apply dotted overrides, check sections and blocks.
+
+A config has ``model:`` and ``data:`` (``class_path`` + ``init_args``), ``trainer:``
+(Trainer arguments), optional ``seed_everything:`` and a ``search:`` block.
+
+Example:
+    >>> cfg = apply_overrides({"search": {"budget": 20}}, ["--search.budget=5"])
+    >>> cfg["search"]["budget"]
+    5
+"""
+
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.config.paths import deep_merge, is_dotted, set_dotted
+from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.errors import ConfigError, unknown
+
+__all__ = [
+    "TOP_KEYS",
+    "apply_overrides",
+    "block_settings",
+    "config_seed",
+    "load_config",
+    "section_target",
+]
+
+TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+
+
+def load_config(paths: str | Path | Sequence[str | Path],
+                overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read YAML configs (later files merged over earlier ones, as LightningCLI does with
+    several ``--config``), then apply ``--a.b=value`` overrides."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    cfg: dict[str, Any] = {}
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        part = load_yaml(path.read_text()) or {}
+        if not isinstance(part, Mapping):
+            raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
+        cfg = deep_merge(cfg, part)
+    path = paths[-1]
+    cfg = apply_overrides(cfg, overrides)
+    space = cfg.get("search", {}).get("space")
+    if isinstance(space, str):  # a path to a space YAML, relative to the config file
+        space_path = Path(space) if Path(space).exists() else path.parent / space
+        if not space_path.exists():
+            raise FileNotFoundError(f"search.space file {space} not found (looked in the "
+                                    f"current folder and beside {path})")
+        cfg["search"]["space"] = load_yaml(space_path.read_text())
+    block = "oneshot" if "oneshot" in cfg else "search"
+    cfg.setdefault(block, {}).setdefault("run_dir", f"runs/{path.stem}")
+    return cfg
+
+
+def _split_overrides(args: Sequence[str]) -> list[tuple[str, str]]:
+    pairs, i = [], 0
+    args = list(args)
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"expected an override like --search.budget=5, got {arg!r}")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = arg[2:], args[i + 1]
+            i += 1
+        else:
+            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        pairs.append((key, value))
+        i += 1
+    return pairs
+
+
+def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
+
+    Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
+    ``--model.width=64`` sets ``model.init_args.width``.
+    """
+    cfg = copy.deepcopy(dict(cfg))
+    for key, text in _split_overrides(overrides):
+        if key.split(".")[0] not in TOP_KEYS:
+            raise unknown("config section", key.split(".")[0], TOP_KEYS)
+        if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
+            # a space key that is itself a path (--search.space.model.net.width=...)
+            space = cfg.setdefault("search", {}).setdefault("space", {})
+            space[key[len("search.space."):]] = load_yaml(text)
+        else:
+            set_dotted(cfg, key, load_yaml(text))
+    return cfg
+
+
+def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    if section is None:
+        return None, {}
+    if isinstance(section, str):
+        return section, {}
+    if isinstance(section, Mapping) and "class_path" in section:
+        extra = sorted(set(section) - {"class_path", "init_args"})
+        if extra:
+            raise ConfigError(f"unknown key(s) {extra} in `{name}`; valid keys: "
+                              f"class_path, init_args")
+        return section["class_path"], dict(section.get("init_args") or {})
+    raise ConfigError(f"`{name}` must be an import path or a mapping with class_path and "
+                      f"init_args, got {section!r}")
+
+
+def block_settings(cfg: Mapping[str, Any], block: str,
+                   defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
+    keys of ``block``; return the block's settings over ``defaults``."""
+    other = "oneshot" if block == "search" else "search"
+    for key in cfg:
+        if key not in TOP_KEYS or key == other:
+            raise unknown("config section", key, [k for k in TOP_KEYS if k != other])
+    given = dict(cfg.get(block) or {})
+    for key in given:
+        if key not in defaults:
+            raise unknown(f"{block} setting", key, list(defaults))
+    return {**defaults, **given}
+
+
+def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
+    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one)."""
+    if seed is not None:
+        return seed
+    seed_everything = cfg.get("seed_everything")
+    if seed_everything is True:
+        return random.randrange(2**31)
+    if isinstance(seed_everything, int) and not isinstance(seed_everything, bool):
+        return seed_everything
+    return 0

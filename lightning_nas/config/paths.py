@@ -1,0 +1,89 @@
+"""Dotted paths into LightningCLI-shaped configs: ``model.net.lin1_size`` is
+``model.init_args.net.init_args.lin1_size`` (the ``init_args`` level may be left out).
+
+Search spaces may name such paths, so nested objects are searched without a factory; each
+trial builds its model and data from the config with its architecture's values set there.
+
+Example:
+    >>> cfg = {"model": {"class_path": "m.Lit", "init_args": {"net": {"class_path": "m.MLP"}}}}
+    >>> set_dotted(cfg, "model.net.width", 64)["model"]["init_args"]["net"]
+    {'class_path': 'm.MLP', 'init_args': {'width': 64}}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.errors import ConfigError, did_you_mean
+
+__all__ = ["SECTIONS", "check_dotted", "deep_merge", "is_dotted", "set_dotted"]
+
+SECTIONS = ("model", "data", "trainer")
+
+
+def is_dotted(key: str) -> bool:
+    """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
+    return "." in key and key.split(".", 1)[0] in SECTIONS
+
+
+def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
+    if "class_path" in node and part not in ("class_path", "init_args"):
+        node = node.setdefault("init_args", {})
+    return node
+
+
+def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
+    ``class_path`` the ``init_args`` level is implied. Returns ``cfg``."""
+    parts = key.split(".")
+    node = cfg
+    for i, part in enumerate(parts[:-1]):
+        if i > 0:
+            node = _descend(node, part)
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    if len(parts) > 1:
+        node = _descend(node, parts[-1])
+    node[parts[-1]] = value
+    return cfg
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, mappings merged key by key (later config files win)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
+    """Raise ``ConfigError`` unless every step of ``key`` is an argument of the class
+    configured there (so a typo is found before any training)."""
+    parts = key.split(".")
+    node: Any = cfg.get(parts[0])
+    where = parts[0]
+    for part in parts[1:]:
+        if isinstance(node, str):
+            node = {"class_path": node}
+        if not (isinstance(node, Mapping) and "class_path" in node):
+            if parts[0] == "trainer" and where == "trainer":
+                return  # Trainer arguments are checked with the trainer settings
+            raise ConfigError(f"space key {key!r}: {where} has no class_path in the config, "
+                              f"so {part!r} cannot be checked; write {where} as "
+                              f"class_path + init_args")
+        cls = import_object(node["class_path"])
+        names, var_kw = accepted_kwargs(cls.__init__)
+        if part not in names and not var_kw:
+            raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
+                              f"{cls.__name__} ({where}); {did_you_mean(part, names)}accepted: "
+                              f"{', '.join(names)}")
+        node = (node.get("init_args") or {}).get(part)
+        where = f"{where}.{part}"

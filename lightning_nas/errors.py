@@ -1,0 +1,86 @@
+"""One error family: every mistake a user can make raises a ``NASError``.
+
+The kinds say where to look: ``ConfigError`` (a setting, a config file, a class path),
+``SpaceError`` (a search space or an architecture), ``SearchError`` (the search cannot go
+on: too many failures, an error every trial would hit), ``MonitorError`` (the monitored
+metric is never logged). Messages name the bad key or value and list the valid ones;
+``unknown`` and ``check_mode`` build the messages that many checks share.
+
+Example:
+    >>> try:
+    ...     check_mode("maximum")
+    ... except NASError as err:
+    ...     print(err)
+    `mode` can be max, min; got 'maximum'
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "MODES",
+    "ConfigError",
+    "MonitorError",
+    "NASError",
+    "SearchError",
+    "SpaceError",
+    "check_mode",
+    "did_you_mean",
+    "unknown",
+]
+
+#: the two directions of a metric
+MODES = ("max", "min")
+
+
+class NASError(Exception):
+    """Base of every error lightning_nas raises for a user's mistake or a failed search."""
+
+
+class ConfigError(NASError):
+    """A setting is wrong; the message names it and lists what is valid."""
+
+
+class SpaceError(NASError):
+    """A search space or an architecture does not fit the rules; the message says where."""
+
+
+class SearchError(NASError):
+    """The search cannot go on (an error every trial would hit, too many failures)."""
+
+
+class MonitorError(NASError):
+    """The monitored metric was not logged; the message lists the keys that were."""
+
+
+def did_you_mean(key: str, valid: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest valid name, or ``""``.
+
+    Example:
+        >>> did_you_mean("budgt", ["budget", "seed"])
+        "did you mean 'budget'? "
+    """
+    close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def unknown(kind: str, key: str, valid: Iterable[str],
+            error: type[NASError] = ConfigError) -> NASError:
+    """The error for an unknown name: it names the key, the closest match and the valid ones.
+
+    Example:
+        >>> print(unknown("search setting", "budgt", ["budget", "seed"]))
+        unknown search setting 'budgt'; did you mean 'budget'? valid keys: budget, seed
+    """
+    valid = list(valid)
+    return error(f"unknown {kind} {key!r}; {did_you_mean(key, valid)}valid keys: "
+                 f"{', '.join(map(str, valid))}")
+
+
+def check_mode(mode: object, name: str = "mode") -> str:
+    """Return ``mode`` if it is ``"max"`` or ``"min"``; else raise ``ConfigError``."""
+    if mode not in MODES:
+        raise ConfigError(f"`{name}` can be {', '.join(MODES)}; got {mode!r}")
+    return mode  # type: ignore[return-value]

@@ -1,0 +1,39 @@
+"""One-shot NAS: choice modules of a weight-sharing supernet and subnet export (``choices``),
+the ``OneShotNAS`` callback (``callback``), subnet scoring with BatchNorm calibration
+(``scoring``), fine-tuning (``finetune``) and the ``lightning-nas oneshot`` command (``run``).
+
+Example:
+    >>> from lightning_nas.oneshot import LayerChoice, OneShotNAS
+    >>> OneShotNAS(num_candidates=5).num_candidates
+    5
+"""
+
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.choices import (
+    ChoiceBatchNorm2d,
+    ChoiceConv2d,
+    ChoiceLinear,
+    ChoiceModule,
+    LayerChoice,
+    Repeat,
+    export_subnet,
+    get_path,
+    set_path,
+    space_of,
+)
+from lightning_nas.oneshot.finetune import finetune_subnet
+
+__all__ = [
+    "ChoiceBatchNorm2d",
+    "ChoiceConv2d",
+    "ChoiceLinear",
+    "ChoiceModule",
+    "LayerChoice",
+    "OneShotNAS",
+    "Repeat",
+    "export_subnet",
+    "finetune_subnet",
+    "get_path",
+    "set_path",
+    "space_of",
+]

@@ -1,0 +1,200 @@
+"""One-shot NAS: a callback that trains a weight-sharing supernet inside one
+``Trainer.fit`` (a random path per step) and searches its subnets with nevergrad.
+
+Add ``OneShotNAS`` to an ordinary Trainer; the LightningModule's network holds choice
+modules (``lightning_nas.supernet``). Each training step rank 0 samples a path uniformly
+and broadcasts it before the forward pass (single-path one-shot). At the end of training,
+and every ``search_every_n_epochs`` if set, rank 0 asks nevergrad for subnets; every rank
+evaluates each one with the shared weights (BatchNorm statistics recalibrated on a few
+training batches, a torchmetrics metric synced across ranks), and rank 0 tells the score.
+The history and the sampler's random state live in ``state_dict``, so
+``trainer.fit(ckpt_path=...)`` resumes the search.
+
+Example:
+    >>> callback = OneShotNAS(num_candidates=20, num_classes=10)
+    >>> callback.best_arch is None
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+import yaml
+from torch import nn
+
+from lightning_nas.arch import arch_key
+from lightning_nas.errors import ConfigError, check_mode
+from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
+from lightning_nas.oneshot.scoring import Forward, default_forward, loaders, score_subnet
+from lightning_nas.space import SearchSpace
+from lightning_nas.strategies.registry import check_optimizer_name, make_optimizer
+
+__all__ = ["OneShotNAS"]
+
+
+class OneShotNAS(pl.Callback):
+    """Single-path one-shot search over the choice modules of the trained LightningModule.
+
+    Args:
+        optimizer: nevergrad optimizer that searches the subnets (registry name).
+        num_candidates: subnets evaluated by the final search.
+        search_every_n_epochs: also search (``num_candidates`` subnets) after every ``n``
+            epochs; the history keeps the epoch of each evaluation.
+        calibration_batches: training batches that recompute BatchNorm statistics for each
+            subnet before it is scored (0: keep the supernet's statistics).
+        num_classes: classes of the default metric (multiclass accuracy); inferred from the
+            predictions when None.
+        metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy.
+        mode: ``"max"`` or ``"min"`` for the metric.
+        forward: ``(module, batch) -> (predictions, targets)`` (default: ``module(x), y``).
+        net_attr: attribute of the LightningModule that holds the network to export
+            (default ``"net"``; the whole module if it has none).
+        export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
+            ``history.json`` at the end (None: write nothing).
+        seed: seeds the path sampler and nevergrad.
+        record_paths: keep the path of every training step in ``paths`` (for checks).
+    """
+
+    def __init__(self, optimizer: str = "RandomSearch", num_candidates: int = 30,
+                 search_every_n_epochs: int | None = None, calibration_batches: int = 5,
+                 num_classes: int | None = None,
+                 metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
+                 forward: Forward = default_forward, net_attr: str = "net",
+                 export_dir: str | None = None, seed: int = 0,
+                 record_paths: bool = False) -> None:
+        check_optimizer_name(optimizer)
+        check_mode(mode)
+        if num_candidates < 1:
+            raise ConfigError(f"num_candidates must be >= 1, got {num_candidates}")
+        if search_every_n_epochs is not None and search_every_n_epochs < 1:
+            raise ConfigError(f"search_every_n_epochs must be >= 1, got {search_every_n_epochs}")
+        self.optimizer, self.num_candidates = optimizer, num_candidates
+        self.search_every_n_epochs = search_every_n_epochs
+        self.calibration_batches, self.num_classes = calibration_batches, num_classes
+        self.metric_factory, self.mode, self.forward = metric, mode, forward
+        self.net_attr, self.export_dir, self.seed = net_attr, export_dir, seed
+        self.history: list[dict[str, Any]] = []
+        self.rng = random.Random(seed)
+        self.space: SearchSpace | None = None
+        self.best_arch: dict[str, Any] | None = None
+        self.best_score: float | None = None
+        self.subnet: nn.Module | None = None
+        self.paths: list[dict[str, Any]] = []  # the path of each training step (this rank)
+        self.record_paths = record_paths
+
+    @property
+    def state_key(self) -> str:
+        return f"OneShotNAS{{'optimizer': '{self.optimizer}', 'seed': {self.seed}}}"
+
+    # ----------------------------------------------------------------- training
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.space = space_of(pl_module)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        arch = self.space.sample(rng=self.rng) if trainer.is_global_zero else None
+        arch = trainer.strategy.broadcast(arch, src=0)
+        set_path(pl_module, arch)
+        if self.record_paths:
+            self.paths.append(arch)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        n = self.search_every_n_epochs
+        epoch = trainer.current_epoch + 1
+        if n and epoch % n == 0 and epoch < (trainer.max_epochs or 0):
+            self.search(trainer, pl_module, epoch)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.search(trainer, pl_module, trainer.current_epoch)
+        self._export(trainer, pl_module)
+
+    # ----------------------------------------------------------------- the search
+    def search(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+               epoch: int) -> dict[str, Any]:
+        """Score ``num_candidates`` subnets with the shared weights after ``epoch`` epochs;
+        return the best architecture of this search (also ``best_arch`` / ``best_score``)."""
+        opt = make_optimizer(self.optimizer, self.space, self.num_candidates,
+                             seed=self.seed + epoch) if trainer.is_global_zero else None
+        scores: dict[str, float] = {}
+        best: tuple[float, dict[str, Any]] | None = None
+        was_training = pl_module.training
+        previous = get_path(pl_module)
+        for _ in range(self.num_candidates):
+            candidate = opt.ask() if opt is not None else None
+            arch = trainer.strategy.broadcast(
+                None if candidate is None else self.space.validate(candidate.value), src=0)
+            key = arch_key(arch)
+            if key not in scores:  # each subnet is evaluated once per search
+                scores[key] = self.evaluate(trainer, pl_module, arch)
+                self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
+            score = scores[key]
+            if opt is not None:
+                opt.tell(candidate, -score if self.mode == "max" else score)
+            if best is None or self._better(score, best[0]):
+                best = (score, arch)
+        set_path(pl_module, previous)
+        pl_module.train(was_training)
+        self.best_score, self.best_arch = best
+        return self.best_arch
+
+    def _better(self, a: float, b: float) -> bool:
+        if math.isnan(b):
+            return not math.isnan(a)
+        return a > b if self.mode == "max" else a < b
+
+    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                 arch: dict[str, Any]) -> float:
+        """The metric of subnet ``arch`` on the validation data, with shared weights, after
+        recalibrating BatchNorm statistics; synced over ranks (same value on every rank)."""
+        set_path(pl_module, arch)
+        return score_subnet(trainer, pl_module, self.forward, self._metric,
+                            self.calibration_batches)
+
+    def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
+        if self.metric_factory is not None:
+            return self.metric_factory()
+        classes = self.num_classes or int(preds.shape[-1])
+        return torchmetrics.classification.MulticlassAccuracy(num_classes=classes)
+
+    # ----------------------------------------------------------------- export
+    def network(self, pl_module: pl.LightningModule) -> nn.Module:
+        """The network that is exported (``pl_module.<net_attr>``, else the module)."""
+        return getattr(pl_module, self.net_attr, pl_module)
+
+    def _export(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        example = None
+        for loader in loaders(trainer.val_dataloaders):
+            example = trainer.strategy.batch_to_device(next(iter(loader)))[0]
+            break
+        self.subnet = export_subnet(self.network(pl_module), example, self.best_arch)
+        if self.export_dir is None or not trainer.is_global_zero:
+            return
+        out = Path(self.export_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "best_arch.yaml").write_text(yaml.safe_dump(
+            {"arch": self.best_arch, "score": self.best_score}, sort_keys=False))
+        (out / "history.json").write_text(json.dumps(self.history, indent=1))
+        torch.save(self.subnet.cpu(), out / "subnet.pt")
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"history": self.history, "rng": [version, list(internal), gauss],
+                "best_arch": self.best_arch, "best_score": self.best_score}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+        if state_dict.get("rng"):
+            version, internal, gauss = state_dict["rng"]
+            self.rng.setstate((version, tuple(internal), gauss))
+        self.best_arch = state_dict.get("best_arch")
+        self.best_score = state_dict.get("best_score")

@@ -1,0 +1,409 @@
+"""Weight-sharing supernets: choice modules, their search space, paths and subnet export.
+
+Write the network once with choice modules; its search space is derived from them
+(``space_of``), a path (an architecture) activates one choice per decision (``set_path``),
+and ``export_subnet`` turns the supernet into a plain ``torch.nn`` network holding only the
+chosen ops with their (shared, inherited) weights.
+
+- ``LayerChoice({"relu": nn.ReLU(), "gelu": nn.GELU()}, label="act")``: one of named ops.
+- ``ChoiceConv2d(in_max, [16, 32, 64], kernel_size=[3, 5], label="conv1")``: widths and
+  kernel sizes are slices of one weight (``weight[:out, :in]``, centre crop of the kernel).
+- ``ChoiceLinear(in_max, [64, 128], label="fc")``, ``ChoiceBatchNorm2d(max_channels)``: slices
+  that follow the width of their input.
+- ``Repeat(make_block, [1, 2, 3], label="depth")``: the first ``d`` of 3 blocks.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(ChoiceConv2d(1, [8, 16], kernel_size=[3, 5], label="c1"),
+    ...                     LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(16, 10))
+    >>> sorted(space_of(net).names())
+    ['act', 'c1', 'c1_kernel']
+    >>> set_path(net, {"c1": 8, "c1_kernel": 3, "act": "tanh"})
+    >>> sub = export_subnet(net, torch.zeros(1, 1, 8, 8))
+    >>> sub[0]
+    Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_nas.errors import SpaceError
+from lightning_nas.space import Choice, Ordered, Param, SearchSpace
+
+__all__ = [
+    "ChoiceBatchNorm2d",
+    "ChoiceConv2d",
+    "ChoiceLinear",
+    "ChoiceModule",
+    "LayerChoice",
+    "Repeat",
+    "choice_modules",
+    "export_subnet",
+    "get_path",
+    "set_path",
+    "space_of",
+]
+
+
+class ChoiceModule(nn.Module):
+    """A module with decisions: ``decisions()`` maps labels to their parameters, and
+    ``activate(arch)`` reads this module's labels from an architecture."""
+
+    def decisions(self) -> dict[str, Param]:
+        """``{label: Choice/Ordered}`` of this module's own decisions."""
+        return {}
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        """Use the values of ``arch`` for this module's labels."""
+
+    def active(self) -> dict[str, Any]:
+        """The values in use, by label."""
+        return {}
+
+    def export(self) -> nn.Module:
+        """A plain ``torch.nn`` module doing what this one does on the active path (after
+        at least one forward pass with that path, for modules that follow their input)."""
+        raise NotImplementedError
+
+
+def _check_values(label: str, values: Sequence[Any]) -> list[Any]:
+    values = list(values)
+    if not values:
+        raise SpaceError(f"choice {label!r} needs at least one value")
+    return values
+
+
+class LayerChoice(ChoiceModule):
+    """One of several candidate modules, by name.
+
+    Args:
+        candidates: ``{name: module}``, or a list (names ``"0"``, ``"1"``, ...).
+        label: the decision's name in the search space.
+    """
+
+    def __init__(self, candidates: Mapping[str, nn.Module] | Sequence[nn.Module],
+                 label: str) -> None:
+        super().__init__()
+        if not isinstance(candidates, Mapping):
+            candidates = {str(i): m for i, m in enumerate(candidates)}
+        self.candidates = nn.ModuleDict(dict(candidates))
+        self.label = label
+        self.chosen = _check_values(label, list(self.candidates))[0]
+
+    def decisions(self) -> dict[str, Param]:
+        return {self.label: Choice(list(self.candidates))}
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        self.chosen = str(arch[self.label])
+
+    def active(self) -> dict[str, Any]:
+        return {self.label: self.chosen}
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.candidates[self.chosen](*args, **kwargs)
+
+    def export(self) -> nn.Module:
+        return self.candidates[self.chosen]
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, choices={list(self.candidates)}, chosen={self.chosen!r}"
+
+
+class _Follows(nn.Module):
+    """Remembers the width of the last input (slices follow the previous layer's width)."""
+
+    last_in: int | None = None
+
+    def _seen(self, width: int) -> int:
+        self.last_in = width
+        return width
+
+
+class ChoiceConv2d(ChoiceModule, _Follows):
+    """``Conv2d`` whose output width and kernel size are choices over one shared weight.
+
+    The input width follows the input (``weight[:, :x.shape[1]]``); a smaller kernel is the
+    centre crop of the largest; padding keeps the spatial size (``k // 2``).
+
+    Args:
+        in_channels: the largest input width.
+        out_channels: output widths to choose from, an int (fixed), or None (as many as the
+            input has: for blocks that keep the width).
+        kernel_size: kernel sizes (odd) to choose from, or an int (fixed).
+        stride: the convolution stride.
+        bias: with a bias.
+        label: name of the width decision; the kernel decision is ``<label>_kernel``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int | Sequence[int] | None,
+                 kernel_size: int | Sequence[int] = 3, stride: int = 1, bias: bool = True,
+                 label: str = "conv") -> None:
+        super().__init__()
+        self.label, self.stride = label, stride
+        self.widths = None if out_channels is None else (
+            [out_channels] if isinstance(out_channels, int) else _check_values(label,
+                                                                               out_channels))
+        self.kernels = [kernel_size] if isinstance(kernel_size, int) else _check_values(
+            f"{label}_kernel", kernel_size)
+        if any(k % 2 == 0 for k in self.kernels):
+            raise SpaceError(f"kernel sizes of {label!r} must be odd, got {self.kernels}")
+        out_max = in_channels if self.widths is None else max(self.widths)
+        k_max = max(self.kernels)
+        self.weight = nn.Parameter(torch.empty(out_max, in_channels, k_max, k_max))
+        self.bias = nn.Parameter(torch.zeros(out_max)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
+        self.width = None if self.widths is None else self.widths[-1]
+        self.kernel = self.kernels[-1]
+
+    def decisions(self) -> dict[str, Param]:
+        out: dict[str, Param] = {}
+        if self.widths is not None and len(self.widths) > 1:
+            out[self.label] = Ordered(self.widths)
+        if len(self.kernels) > 1:
+            out[f"{self.label}_kernel"] = Ordered(self.kernels)
+        return out
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        if self.widths is not None and len(self.widths) > 1:
+            self.width = int(arch[self.label])
+        if len(self.kernels) > 1:
+            self.kernel = int(arch[f"{self.label}_kernel"])
+
+    def active(self) -> dict[str, Any]:
+        return {k: (self.width if k == self.label else self.kernel) for k in self.decisions()}
+
+    def _sliced(self, c_in: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = c_in if self.width is None else self.width
+        k_max, k = self.weight.shape[-1], self.kernel
+        start = (k_max - k) // 2
+        weight = self.weight[:out, :c_in, start:start + k, start:start + k]
+        return weight, None if self.bias is None else self.bias[:out]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self._sliced(self._seen(x.shape[1]))
+        return F.conv2d(x, weight, bias, self.stride, self.kernel // 2)
+
+    def export(self) -> nn.Module:
+        if self.last_in is None:
+            raise RuntimeError(f"run a forward pass before exporting {self.label!r}")
+        weight, bias = self._sliced(self.last_in)
+        conv = nn.Conv2d(weight.shape[1], weight.shape[0], self.kernel, self.stride,
+                         self.kernel // 2, bias=bias is not None)
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+            if bias is not None:
+                conv.bias.copy_(bias)
+        return conv
+
+    def extra_repr(self) -> str:
+        return (f"{self.weight.shape[1]}, widths={self.widths}, kernels={self.kernels}, "
+                f"stride={self.stride}, label={self.label!r}, width={self.width}, "
+                f"kernel={self.kernel}")
+
+
+class ChoiceLinear(ChoiceModule, _Follows):
+    """``Linear`` whose output width is a choice over one shared weight; the input width
+    follows the input.
+
+    Args:
+        in_features: the largest input width.
+        out_features: widths to choose from, or an int (fixed, e.g. the classes).
+        bias: with a bias.
+        label: the decision's name.
+    """
+
+    def __init__(self, in_features: int, out_features: int | Sequence[int], bias: bool = True,
+                 label: str = "linear") -> None:
+        super().__init__()
+        self.label = label
+        self.widths = [out_features] if isinstance(out_features, int) else _check_values(
+            label, out_features)
+        self.weight = nn.Parameter(torch.empty(max(self.widths), in_features))
+        self.bias = nn.Parameter(torch.zeros(max(self.widths))) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
+        self.width = self.widths[-1]
+
+    def decisions(self) -> dict[str, Param]:
+        return {self.label: Ordered(self.widths)} if len(self.widths) > 1 else {}
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        if len(self.widths) > 1:
+            self.width = int(arch[self.label])
+
+    def active(self) -> dict[str, Any]:
+        return {self.label: self.width} if len(self.widths) > 1 else {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c_in = self._seen(x.shape[-1])
+        bias = None if self.bias is None else self.bias[:self.width]
+        return F.linear(x, self.weight[:self.width, :c_in], bias)
+
+    def export(self) -> nn.Module:
+        if self.last_in is None:
+            raise RuntimeError(f"run a forward pass before exporting {self.label!r}")
+        linear = nn.Linear(self.last_in, self.width, bias=self.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(self.weight[:self.width, :self.last_in])
+            if self.bias is not None:
+                linear.bias.copy_(self.bias[:self.width])
+        return linear
+
+
+class ChoiceBatchNorm2d(nn.BatchNorm2d, _Follows):
+    """``BatchNorm2d`` over the first ``C`` channels of its statistics, ``C`` being the
+    width of the input (it follows a ``ChoiceConv2d``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self._seen(x.shape[1])
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        momentum = self.momentum
+        if momentum is None:  # cumulative average (used to recalibrate statistics)
+            momentum = 1.0 / float(self.num_batches_tracked)
+        use_batch = self.training or self.running_mean is None
+        return F.batch_norm(
+            x, None if self.running_mean is None else self.running_mean[:c],
+            None if self.running_var is None else self.running_var[:c],
+            None if self.weight is None else self.weight[:c],
+            None if self.bias is None else self.bias[:c],
+            use_batch, momentum, self.eps)
+
+    def export(self) -> nn.Module:
+        c = self.last_in if self.last_in is not None else self.num_features
+        bn = nn.BatchNorm2d(c, self.eps, self.momentum, self.affine, self.track_running_stats)
+        with torch.no_grad():
+            if self.affine:
+                bn.weight.copy_(self.weight[:c])
+                bn.bias.copy_(self.bias[:c])
+            if self.track_running_stats:
+                bn.running_mean.copy_(self.running_mean[:c])
+                bn.running_var.copy_(self.running_var[:c])
+                bn.num_batches_tracked.copy_(self.num_batches_tracked)
+        return bn
+
+
+class Repeat(ChoiceModule):
+    """A variable number of blocks in sequence: the first ``depth`` of ``max(depths)``.
+
+    Args:
+        block: a factory ``index -> nn.Module`` or a list of modules.
+        depths: the numbers of blocks to choose from (0 allowed: the identity).
+        label: the decision's name.
+    """
+
+    def __init__(self, block: Callable[[int], nn.Module] | Sequence[nn.Module],
+                 depths: Sequence[int], label: str = "depth") -> None:
+        super().__init__()
+        self.label, self.depths = label, _check_values(label, depths)
+        n = max(self.depths)
+        blocks = [block(i) for i in range(n)] if callable(block) else list(block)[:n]
+        if len(blocks) < n:
+            raise SpaceError(f"Repeat {label!r} needs {n} blocks, got {len(blocks)}")
+        self.blocks = nn.ModuleList(blocks)
+        self.depth = self.depths[-1]
+
+    def decisions(self) -> dict[str, Param]:
+        return {self.label: Ordered(self.depths)} if len(self.depths) > 1 else {}
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        if len(self.depths) > 1:
+            self.depth = int(arch[self.label])
+
+    def active(self) -> dict[str, Any]:
+        return {self.label: self.depth} if len(self.depths) > 1 else {}
+
+    def forward(self, x: Any) -> Any:
+        for block in self.blocks[:self.depth]:
+            x = block(x)
+        return x
+
+    def export(self) -> nn.Module:
+        return nn.Sequential(*list(self.blocks[:self.depth])) if self.depth else nn.Identity()
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, depths={self.depths}, depth={self.depth}"
+
+
+def choice_modules(model: nn.Module) -> Iterator[ChoiceModule]:
+    """Every choice module of ``model`` (and inside blocks of a ``Repeat`` or candidates of
+    a ``LayerChoice``), in ``model.modules()`` order."""
+    for module in model.modules():
+        if isinstance(module, ChoiceModule):
+            yield module
+
+
+def space_of(model: nn.Module) -> SearchSpace:
+    """The search space of ``model``, derived from its choice modules.
+
+    A label used by several modules is one decision (their choices must agree).
+
+    Raises:
+        SpaceError: when a shared label has different choices, or there is no decision.
+    """
+    params: dict[str, Param] = {}
+    for module in choice_modules(model):
+        for label, param in module.decisions().items():
+            if label in params and params[label] != param:
+                raise SpaceError(f"label {label!r} is used with different choices: "
+                                 f"{params[label]!r} and {param!r}")
+            params[label] = param
+    if not params:
+        raise SpaceError("the model has no choice module with a decision")
+    return SearchSpace(params)
+
+
+def set_path(model: nn.Module, arch: Mapping[str, Any]) -> None:
+    """Activate ``arch`` (one value per label) in every choice module of ``model``."""
+    space_of(model).validate(arch)
+    for module in choice_modules(model):
+        module.activate(arch)
+
+
+def get_path(model: nn.Module) -> dict[str, Any]:
+    """The active architecture of ``model``."""
+    out: dict[str, Any] = {}
+    for module in choice_modules(model):
+        out.update(module.active())
+    return out
+
+
+def export_subnet(model: nn.Module, example_input: Any = None,
+                  arch: Mapping[str, Any] | None = None) -> nn.Module:
+    """A copy of ``model`` with every choice module replaced by the plain ``torch.nn``
+    module of its active path, weights included (sliced from the shared ones).
+
+    Args:
+        model: the supernet (or the network inside a LightningModule).
+        example_input: run once through the path first, so layers that follow their input
+            width know it (needed unless a forward pass with this path just ran).
+        arch: activate this path first (default: the active one).
+    """
+    model = copy.deepcopy(model)
+    if arch is not None:
+        set_path(model, arch)
+    if example_input is not None:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(example_input)
+        model.train(was_training)
+    return _replace(model)
+
+
+def _replace(module: nn.Module) -> nn.Module:
+    if isinstance(module, ChoiceBatchNorm2d):
+        return module.export()
+    if isinstance(module, ChoiceModule):  # a chosen op may hold choice modules itself
+        return _replace(module.export())
+    for name, child in list(module.named_children()):
+        setattr(module, name, _replace(child))
+    return module

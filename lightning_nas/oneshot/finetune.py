@@ -1,0 +1,44 @@
+"""Fine-tune an exported subnet from its inherited weights with a fresh Trainer.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    >>> module, metrics = finetune_subnet(net, datamodule, max_epochs=2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+from torch import nn
+
+from lightning_nas.module import NASModule
+
+__all__ = ["finetune_subnet"]
+
+
+def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_epochs: int,
+                    trainer: dict[str, Any] | None = None, num_classes: int | None = None,
+                    lr: float = 1e-3, metrics: dict[str, str] | None = None,
+                    **module_kwargs: Any) -> tuple[pl.LightningModule, dict[str, float]]:
+    """Train an exported subnet further, from its inherited weights, with a fresh Trainer.
+
+    Args:
+        subnet: the exported network (``OneShotNAS.subnet`` or ``torch.load(subnet.pt)``).
+        datamodule: the data.
+        max_epochs: epochs of the fine-tune.
+        trainer: more Trainer arguments (progress bar and model summary are off).
+        num_classes: classes of the default metric (accuracy, logged as ``val_acc``).
+        lr: learning rate (Adam).
+        metrics, module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
+
+    Returns:
+        The trained ``NASModule`` and the logged metrics after the last epoch.
+    """
+    module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
+    kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
+              "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
+    fit = pl.Trainer(**kwargs)
+    fit.fit(module, datamodule=datamodule)
+    return module, {k: float(v) for k, v in fit.callback_metrics.items()}

@@ -1,0 +1,185 @@
+"""Plots of a run (PNG) and one self-contained HTML page (``lightning-nas report``);
+matplotlib is the ``plot`` extra.
+
+Example:
+    >>> files = write_report(store, "runs/digits/report")  # doctest: +SKIP
+    >>> sorted(files)
+    ['html', 'plots']
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lightning_nas.arch import flatten_arch
+from lightning_nas.report.tables import format_table, leaderboard_rows, summary
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.store import RunStore
+
+__all__ = ["PLOT_HINT", "plot_choices", "plot_progress", "write_report"]
+
+PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(PLOT_HINT) from err
+    return plt
+
+
+def _scored(store: RunStore) -> list[Any]:
+    return [t for t in store.trials() if t.score is not None
+            and t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)]
+
+
+def plot_progress(store: RunStore, path: Any) -> None:
+    """Best so far against trials and against time (completed trials; pruned ones grey)."""
+    plt = _pyplot()
+    mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
+    trials = sorted(_scored(store), key=lambda t: t.finished or 0)
+    start = min((t.started for t in trials if t.started), default=0.0)
+    best, curve = None, []
+    for t in trials:
+        if t.status is TrialStatus.COMPLETED and (
+                best is None or (t.score > best if mode == "max" else t.score < best)):
+            best = t.score
+        curve.append(best)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, xs, label in ((axes[0], range(1, len(trials) + 1), "trials finished"),
+                          (axes[1], [((t.finished or start) - start) / 60 for t in trials],
+                           "minutes")):
+        xs = list(xs)
+        done = [(x, t.score) for x, t in zip(xs, trials, strict=True)
+                if t.status is TrialStatus.COMPLETED]
+        pruned = [(x, t.score) for x, t in zip(xs, trials, strict=True)
+                  if t.status is TrialStatus.PRUNED]
+        if pruned:
+            ax.scatter(*zip(*pruned, strict=True), s=14, color="0.7", label="pruned (at rung)")
+        if done:
+            ax.scatter(*zip(*done, strict=True), s=18, color="C0", label="trial")
+        ax.step(xs, curve, where="post", color="C3", lw=2, label="best so far")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(monitor)
+    axes[0].xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(loc="best", framealpha=0.9)
+    fig.suptitle(f"{monitor} ({mode}) over the search")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_choices(store: RunStore, path: Any) -> None:
+    """Score per value of each architecture knob: which values win."""
+    plt = _pyplot()
+    monitor = store.get_meta("monitor")
+    trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
+    flat = [(flatten_arch(t.arch), t.score) for t in trials]
+    knobs = [k for k in (flat[0][0] if flat else {})
+             if len({json.dumps(a[k]) for a, _ in flat}) > 1]
+    cols = min(3, max(1, len(knobs)))
+    rows = max(1, -(-len(knobs) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, knob in zip(axes.flat, knobs, strict=False):
+        values = [a[knob] for a, _ in flat]
+        scores = [s for _, s in flat]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric and len(set(values)) > 8:  # a range: scatter
+            ax.scatter(values, scores, s=16)
+            if min(values) > 0 and max(values) / min(values) > 20:
+                ax.set_xscale("log")
+        else:  # a choice: one column of points per value, with the mean
+            labels = sorted({json.dumps(v) for v in values}, key=lambda x: (len(x), x))
+            for i, label in enumerate(labels):
+                ys = [s for v, s in zip(values, scores, strict=True) if json.dumps(v) == label]
+                ax.scatter([i] * len(ys), ys, s=16, alpha=0.7)
+                ax.plot([i - 0.3, i + 0.3], [sum(ys) / len(ys)] * 2, color="C3", lw=2)
+            ax.set_xticks(range(len(labels)), [json.loads(x) for x in labels])
+        ax.set_title(knob)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(knobs):]:
+        ax.axis("off")
+    axes[0][0].set_ylabel(monitor)
+    fig.suptitle(f"{monitor} per architecture choice (completed trials; red: mean)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
+    """Write the plots (PNG) and one self-contained HTML page into ``out_dir``.
+
+    Returns:
+        ``{"html": path, "plots": [paths]}``.
+
+    Raises:
+        ImportError: with the install hint when matplotlib is missing.
+    """
+    import base64
+    import html
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = [out / "progress.png", out / "choices.png"]
+    plot_progress(store, plots[0])
+    plot_choices(store, plots[1])
+    extra = _extra_plots(store, out)
+    plots += extra
+    s = summary(store)
+    rows = leaderboard_rows(store, k=20)
+    table = format_table(rows)
+    images = "\n".join(
+        f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
+        f"</figure>" for p in plots)
+    best = (f"best {html.escape(str(s['monitor']))} = {s['best_score']:.4f} "
+            f"(trial {s['best_trial']})" if s["best_trial"] is not None else "no completed trial")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lightning-nas report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
+img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head>
+<body><h1>Search report</h1>
+<p>{s['completed']} completed, {s['pruned']} pruned, {s['failed']} failed; {best}</p>
+{images}
+<h2>Leaderboard</h2><pre>{html.escape(table)}</pre>
+</body></html>
+"""
+    (out / "report.html").write_text(page)
+    return {"html": out / "report.html", "plots": plots}
+
+
+def _extra_plots(store: RunStore, out: Any) -> list[Any]:
+    """Plots that only some runs have: the Pareto front of a 2-objective run."""
+    spec = store.get_meta("objectives")
+    if not spec or len(spec) != 2:
+        return []
+    plt = _pyplot()
+    objectives = Objectives(spec)
+    (x_name, y_name), done = objectives.names, store.trials(TrialStatus.COMPLETED)
+    points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
+    front = sorted(pareto_front(points, objectives), key=lambda t: t.metrics[x_name])
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([t.metrics[x_name] for t in points], [t.metrics[y_name] for t in points],
+               s=18, color="0.6", label="trials")
+    ax.plot([t.metrics[x_name] for t in front], [t.metrics[y_name] for t in front], "o-",
+            color="C3", label="Pareto front")
+    for t in front:
+        ax.annotate(f"#{t.trial_id}", (t.metrics[x_name], t.metrics[y_name]), fontsize=8,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(f"{x_name} ({spec[x_name]})")
+    ax.set_ylabel(f"{y_name} ({spec[y_name]})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = out / "pareto.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

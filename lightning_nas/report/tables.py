@@ -1,0 +1,111 @@
+"""Leaderboards of a run: rows, a text table, CSV and JSON (``lightning-nas show``).
+
+Reads the store only: no torch, no Lightning.
+
+Example:
+    >>> print(format_table([{"rank": 1, "score": 0.97}]))
+    rank  score
+    1     0.9700
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lightning_nas.arch import format_arch
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.store import RunStore
+
+__all__ = ["format_table", "front_rows", "leaderboard_rows", "render", "summary"]
+
+
+def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]]:
+    """The best ``k`` COMPLETED trials as flat rows, best first."""
+    mode = store.get_meta("mode", "max")
+    rows = []
+    for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
+        took = (t.finished - t.started) if t.finished and t.started else None
+        rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
+                     "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,
+                     "time_s": None if took is None else round(took, 2),
+                     "arch": t.arch})
+    return rows
+
+
+def summary(store: RunStore) -> dict[str, Any]:
+    """Counts per status, the monitor and the best score."""
+    mode = store.get_meta("mode", "max")
+    best = store.best(mode)
+    return {"monitor": store.get_meta("monitor"), "mode": mode,
+            **{s.value.lower(): store.count(s) for s in TrialStatus},
+            "best_trial": best.trial_id if best else None,
+            "best_score": best.score if best else None}
+
+
+def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as an aligned text table (architectures as ``key=value``)."""
+    if not rows:
+        return "(no completed trial)"
+    cols = list(rows[0])
+    cells = [[_cell(r[c], c) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=False)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip()
+              for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any, column: str = "") -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}" if column.endswith("_s") else f"{value:.4f}"
+    if isinstance(value, Mapping):
+        return format_arch(value)
+    return "-" if value is None else str(value)
+
+
+def front_rows(store: RunStore) -> list[dict[str, Any]]:
+    """The Pareto front of a multi-objective run as rows (empty otherwise)."""
+    spec = store.get_meta("objectives")
+    if not spec or len(spec) < 2:
+        return []
+    objectives = Objectives(spec)
+    front = pareto_front(store.leaderboard(store.get_meta("mode", "max")), objectives)
+    front.sort(key=lambda t: objectives.losses(t.metrics))
+    return [{"trial": t.trial_id, **{n: t.metrics.get(n) for n in objectives.names},
+             "arch": t.arch} for t in front]
+
+
+def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
+    """The leaderboard (and the Pareto front of a multi-objective run) in ``table``,
+    ``csv`` or ``json`` form."""
+    rows = leaderboard_rows(store, k)
+    front = front_rows(store)
+    if fmt == "json":
+        return json.dumps({"summary": summary(store), "leaderboard": rows,
+                           "pareto_front": front}, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "arch": json.dumps(row["arch"], sort_keys=True)})
+        return out.getvalue().rstrip("\n")
+    if fmt != "table":
+        raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
+    s = summary(store)
+    head = (f"{s['completed']} completed, {s['failed']} failed, {s['pruned']} pruned, "
+            f"{s['running']} running; monitor {s['monitor']} ({s['mode']})")
+    if s["best_trial"] is not None:
+        head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"
+    text = head + "\n" + format_table(rows)
+    if front:
+        spec = store.get_meta("objectives")
+        text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
+                 f"{len(front)} trials\n" + format_table(front))
+    return text

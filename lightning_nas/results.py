@@ -1,0 +1,63 @@
+"""What a trial produced, as plain data: ``TrialStatus`` and ``TrialResult``.
+
+No torch, no Lightning: results cross processes, go into the run store and are read by the
+read-only commands (``lightning-nas show``) without importing a training stack.
+
+Example:
+    >>> result = TrialResult(trial_id=1, arch={"k": 3}, status=TrialStatus.COMPLETED, score=0.9)
+    >>> result.to_dict()["status"]
+    'COMPLETED'
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["TrialResult", "TrialStatus"]
+
+
+class TrialStatus(str, enum.Enum):
+    """Where a trial stands; stored as its name."""
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    PRUNED = "PRUNED"
+    #: stopped at a rung by a scheduler; may be promoted (resumed) later, else PRUNED
+    PAUSED = "PAUSED"
+    #: violated a constraint (max_params, max_flops, a check): never trained
+    REJECTED = "REJECTED"
+
+
+@dataclass
+class TrialResult:
+    """What a trial produced. Plain data: it crosses processes and goes into the store.
+
+    ``score`` is the monitored value at the best epoch and ``metrics`` every logged value at
+    that epoch; ``curve`` holds the monitored value at each validation.
+    """
+
+    trial_id: int
+    arch: dict[str, Any]
+    status: TrialStatus
+    score: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    epoch: int | None = None
+    started: float | None = None
+    finished: float | None = None
+    fit_time: float | None = None
+    checkpoint: str | None = None
+    error: str | None = None
+    curve: list[float] = field(default_factory=list)
+    #: epochs trained in all (a resumed trial continues its count)
+    epochs: int | None = None
+    #: the error would repeat for every trial (e.g. an unlogged monitor): stop the search
+    fatal: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (status as its name)."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        return out

@@ -1,0 +1,58 @@
+"""Multi-trial search: the ``Search`` façade and its ``SearchSettings``, the loop of one
+invocation (``loop``), one trial (``trial``, ``runner``: here or in its own process for
+DDP), executors (``executor``, ``workers``, ``ray_executor``, ``executors``), early stopping
+(``schedulers``, ``callbacks``), objectives, costs and constraints.
+
+Names load on first use (the report reads ``objectives`` without importing Lightning).
+
+Example:
+    >>> from lightning_nas.search import SearchSettings
+    >>> SearchSettings.from_options(budget=3).goal.budget
+    3
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lightning_nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from lightning_nas.search.callbacks import PruningCallback, TrialReporter
+    from lightning_nas.search.facade import Search, SearchResult
+    from lightning_nas.search.from_config import search_from_config
+    from lightning_nas.search.settings import (
+        EarlyStopping,
+        Execution,
+        Goal,
+        Limits,
+        SearchSettings,
+    )
+
+_EXPORTS = {
+    "Search": "lightning_nas.search.facade",
+    "SearchResult": "lightning_nas.search.facade",
+    "SearchSettings": "lightning_nas.search.settings",
+    "Goal": "lightning_nas.search.settings",
+    "Execution": "lightning_nas.search.settings",
+    "EarlyStopping": "lightning_nas.search.settings",
+    "Limits": "lightning_nas.search.settings",
+    "PruningCallback": "lightning_nas.search.callbacks",
+    "TrialReporter": "lightning_nas.search.callbacks",
+    "search_from_config": "lightning_nas.search.from_config",
+}
+
+__all__ = [
+    "EarlyStopping",
+    "Execution",
+    "Goal",
+    "Limits",
+    "PruningCallback",
+    "Search",
+    "SearchResult",
+    "SearchSettings",
+    "TrialReporter",
+    "search_from_config",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

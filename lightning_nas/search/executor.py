@@ -1,0 +1,113 @@
+"""The executor protocol: ``TrialExecutor`` (submit a ``TrialSpec``, wait for
+``TrialResult``s), the in-process ``InlineExecutor`` and ``FuturesExecutor`` for any
+``concurrent.futures``-style executor.
+
+Every executor runs ``lightning_nas.search.runner.run_trial`` for each spec and never writes
+the run store (the search loop is its only writer).
+
+Example:
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> FuturesExecutor(ThreadPoolExecutor(2), num_workers=2).num_workers
+    2
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from concurrent import futures
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.runner import run_trial
+from lightning_nas.search.trial import TrialSpec
+
+__all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result"]
+
+
+def failed_result(spec: TrialSpec, error: str, started: float | None = None) -> TrialResult:
+    return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
+                       started=started or time.time(), finished=time.time(), error=error)
+
+
+class TrialExecutor(ABC):
+    """Runs up to ``num_workers`` trials at once.
+
+    The driver calls ``submit`` only while fewer than ``num_workers`` trials are running,
+    and ``wait`` to get the results of finished trials (at least one; it blocks).
+    """
+
+    num_workers: int = 1
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Start workers ahead of the first trial (optional; ``submit`` starts them too)."""
+
+    @abstractmethod
+    def submit(self, spec: TrialSpec) -> None:
+        """Start a trial."""
+
+    @abstractmethod
+    def wait(self) -> list[TrialResult]:
+        """Block until at least one submitted trial has finished; return those results."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Stop the workers (running trials are abandoned; a resume re-runs them)."""
+
+    def __enter__(self) -> TrialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+class InlineExecutor(TrialExecutor):
+    """Runs each trial in the calling process, one at a time (the cheapest per trial)."""
+
+    def __init__(self) -> None:
+        self.num_workers = 1
+        self._queue: list[TrialSpec] = []
+
+    def submit(self, spec: TrialSpec) -> None:
+        self._queue.append(spec)
+
+    def wait(self) -> list[TrialResult]:
+        return [run_trial(self._queue.pop(0))]
+
+
+class FuturesExecutor(TrialExecutor):
+    """Wraps any object with ``submit(fn, *args)`` returning futures with ``done()`` and
+    ``result()``: ``concurrent.futures`` pools, Dask's ``client.get_executor()``, submitit.
+
+    Args:
+        executor: the executor; lightning_nas does not shut it down (its owner does).
+        num_workers: trials submitted at once.
+    """
+
+    def __init__(self, executor: Any, num_workers: int = 1) -> None:
+        if not callable(getattr(executor, "submit", None)):
+            raise ConfigError(f"executor {executor!r} has no submit(fn, *args) method")
+        self.executor, self.num_workers = executor, num_workers
+        self._running: list[tuple[Any, TrialSpec, float]] = []
+
+    def submit(self, spec: TrialSpec) -> None:
+        self._running.append((self.executor.submit(run_trial, spec), spec, time.time()))
+
+    def wait(self) -> list[TrialResult]:
+        futs = [f for f, _, _ in self._running]
+        while True:
+            if all(isinstance(f, futures.Future) for f in futs):
+                futures.wait(futs, return_when=futures.FIRST_COMPLETED)
+            finished = [entry for entry in self._running if entry[0].done()]
+            if finished:
+                break
+            time.sleep(0.02)
+        results = []
+        for entry in finished:
+            self._running.remove(entry)
+            fut, spec, started = entry
+            try:
+                results.append(fut.result())
+            except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
+                results.append(failed_result(spec, f"{type(err).__name__}: {err}", started))
+        return results

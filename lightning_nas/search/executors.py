@@ -1,0 +1,73 @@
+"""Choose where trials run: ``make_executor(name_or_object, ...)``.
+
+``auto`` runs one worker in the search process (the cheapest per trial) and several in
+worker processes; ``ray`` uses Ray actors; any object with ``submit(fn, *args)``
+(``concurrent.futures``, Dask, submitit) is wrapped as it is.
+
+Example:
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> make_executor("inline").num_workers
+    1
+    >>> make_executor(ThreadPoolExecutor(2), num_workers=2).num_workers
+    2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
+from lightning_nas.search.ray_executor import RayExecutor
+from lightning_nas.search.workers import ProcessExecutor
+
+__all__ = ["EXECUTORS", "make_executor"]
+
+EXECUTORS = ("auto", "inline", "process", "ray")
+
+
+def make_executor(executor: Any = "auto", num_workers: int = 1,
+                  trainer: Mapping[str, Any] | None = None,
+                  devices_per_trial: int | None = None, threads_per_trial: int | None = None,
+                  max_trials_per_worker: int | None = None,
+                  ray: Mapping[str, Any] | None = None) -> TrialExecutor:
+    """The executor for a search.
+
+    Args:
+        executor: ``auto`` (``inline`` for one worker, else ``process``), ``inline``,
+            ``process``, ``ray``, a ``TrialExecutor``, or any object with
+            ``submit(fn, *args)`` (``concurrent.futures``, Dask, submitit).
+        num_workers: trials at once.
+        trainer: the trials' Trainer settings (accelerator and devices per trial).
+        devices_per_trial: GPUs per trial (default: the Trainer's ``devices`` if an int).
+        threads_per_trial: torch threads per CPU worker.
+        max_trials_per_worker: recycle process workers after this many trials.
+        ray: ``ray.init`` keyword arguments and per-trial ``num_cpus``/``num_gpus``.
+    """
+    trainer = dict(trainer or {})
+    if isinstance(executor, TrialExecutor):
+        return executor
+    if not isinstance(executor, str):
+        return FuturesExecutor(executor, num_workers)
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}, "
+                          f"or an object with submit(fn, *args)")
+    if devices_per_trial is None:
+        devices = trainer.get("devices")
+        devices_per_trial = devices if isinstance(devices, int) and devices > 0 else 1
+    if executor == "auto":
+        executor = "inline" if num_workers == 1 else "process"
+    if executor == "inline":
+        if num_workers != 1:
+            raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
+                              "or executor 'process'")
+        return InlineExecutor()
+    if executor == "process":
+        return ProcessExecutor(num_workers, devices_per_trial, trainer.get("accelerator"),
+                               threads_per_trial, max_trials_per_worker)
+    ray = dict(ray or {})
+    cpus = ray.pop("num_cpus", threads_per_trial or 1)
+    gpus = ray.pop("num_gpus", devices_per_trial if str(trainer.get("accelerator")) in
+                   ("gpu", "cuda") else 0)
+    return RayExecutor(num_workers, cpus, gpus, init=ray)

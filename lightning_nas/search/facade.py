@@ -1,0 +1,253 @@
+"""``Search``: a multi-trial architecture search over a user's LightningModule, and the
+``SearchResult`` it returns.
+
+``Search`` checks everything that can be checked before a trial trains, opens (or resumes)
+the run store, and hands a ``SearchLoop`` its settings, a ``TrialTemplate``, an executor and
+a nevergrad optimizer.
+
+Example:
+    >>> from lightning_nas import Search
+    >>> search = Search("examples.digits.model.DigitsCNN",  # doctest: +SKIP
+    ...                 {"num_layers": {"choice": [2, 3]}},
+    ...                 data="examples.digits.data.DigitsDataModule",
+    ...                 trainer={"max_epochs": 2}, budget=4, run_dir="runs/demo")
+    >>> result = search.run()  # doctest: +SKIP
+    >>> result.best.arch  # doctest: +SKIP
+    {'num_layers': 3}
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.config.paths import is_dotted
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.executor import InlineExecutor, TrialExecutor
+from lightning_nas.search.executors import make_executor
+from lightning_nas.search.loop import SearchLoop
+from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.search.runner import check_strategy
+from lightning_nas.search.schedulers import Rule, make_rule
+from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.summary import finish
+from lightning_nas.search.template import TrialTemplate
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import RunStore
+from lightning_nas.strategies import make_optimizer
+from lightning_nas.versions import package_versions
+
+__all__ = ["Search", "SearchResult"]
+
+
+@dataclass
+class SearchResult:
+    """What ``Search.run`` returns: the best trial and all trials, best first on request."""
+
+    best: TrialResult | None
+    trials: list[TrialResult]
+    run_dir: Path
+    monitor: str
+    mode: str
+    objectives: Objectives | None = None
+
+    def leaderboard(self, k: int | None = None) -> list[TrialResult]:
+        """COMPLETED trials sorted best first."""
+        done = [t for t in self.trials if t.status is TrialStatus.COMPLETED]
+        done.sort(key=lambda t: (-t.score if self.mode == "max" else t.score, t.trial_id))
+        return done if k is None else done[:k]
+
+    def pareto_front(self) -> list[TrialResult]:
+        """The COMPLETED trials no other trial beats in every objective (multi-objective
+        searches; the leaderboard's best trial alone otherwise)."""
+        if self.objectives is None:
+            return self.leaderboard(1)
+        return pareto_front(self.leaderboard(), self.objectives)
+
+
+class Search:
+    """A multi-trial architecture search over a user's LightningModule.
+
+    Args:
+        model: a LightningModule class (or import path) whose ``__init__`` takes the space's
+            keys, or a callable ``arch -> LightningModule``.
+        space: a ``SearchSpace`` or its YAML mapping form.
+        data: a LightningDataModule instance, class or import path (or None when the model
+            has its own dataloaders).
+        trainer: ``lightning.pytorch.Trainer`` keyword arguments for every trial
+            (LightningCLI ``class_path`` specs allowed for callbacks and loggers).
+        settings: a ``SearchSettings``; ``**options`` change single settings of it.
+        objective: instead of training, evaluate ``objective(arch) -> {metric: value}``
+            (tabular benchmarks, cheap proxies); ``model`` may then be None.
+        model_init_args: fixed keyword arguments for a model class.
+        data_init_args: keyword arguments for a data class.
+        on_trial_end: called with each finished trial's result, after it is stored.
+        config: the full config the search came from (stored; used by export).
+        **options: any setting by its flat name (``SearchSettings.keys()``); the common ones:
+            ``budget`` (trials, default 20), ``monitor`` (default ``"val_acc"``), ``mode``
+            (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``; the same folder
+            resumes), ``optimizer`` (a nevergrad registry name, default
+            ``SurrogateEvolution``), ``seed``, ``num_workers``, ``scheduler``.
+    """
+
+    def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any], *, data: Any = None,
+                 trainer: Mapping[str, Any] | None = None,
+                 settings: SearchSettings | None = None,
+                 objective: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
+                 model_init_args: Mapping[str, Any] | None = None,
+                 data_init_args: Mapping[str, Any] | None = None,
+                 on_trial_end: Callable[[TrialResult], None] | None = None,
+                 config: Mapping[str, Any] | None = None, **options: Any) -> None:
+        self.settings = (settings or SearchSettings()).replace(**options)
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+        if objective is not None and not callable(objective):
+            raise ConfigError(f"objective must be callable arch -> metrics, got {objective!r}")
+        self.objective = objective
+        self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
+        self.data = DataFactory(data, data_init_args)
+        self.trainer = dict(trainer or {})
+        self.on_trial_end = on_trial_end
+        self.config = dict(config) if config else None
+        self.template = self._template()
+        self._check()
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder."""
+        return self.settings.run_dir
+
+    # ----------------------------------------------------------------- checks
+    def _template(self) -> TrialTemplate:
+        goal, stopping = self.settings.goal, self.settings.early_stopping
+        wanted = set(self.settings.limits.build().needs())
+        if goal.objectives is not None:
+            wanted |= set(goal.objectives.costs())
+        return TrialTemplate(
+            model=self.model, data=self.data, trainer=self.trainer, monitor=goal.monitor,
+            mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
+            max_epochs=stopping.max_epochs if stopping.active else None,
+            cost_names=tuple(sorted(wanted)) if self.objective is None else ())
+
+    def _check(self) -> None:
+        """Everything that can be checked before a trial trains."""
+        self.model.check([k for k in self.space.names() if not is_dotted(k)])
+        if self.template.cost_names:  # counting works: check it now
+            self.template.costs(self.space.sample(seed=0))
+        check_trainer_kwargs(self.trainer)
+        check_strategy(self.trainer)
+        if isinstance(self.settings.execution.executor, str):  # starts nothing
+            if not isinstance(self._executor(), InlineExecutor):
+                self._check_picklable()
+        self._rule()
+
+    def _check_picklable(self) -> None:
+        """Worker processes receive the trial spec pickled: fail now, not in a worker."""
+        try:
+            pickle.dumps(self.template.spec(0, self.space.sample(seed=0)))
+        except Exception as err:  # noqa: BLE001 - any pickling error
+            raise ConfigError(f"the model or data cannot be sent to worker processes ({err}); "
+                              f"define them at module level in an importable module, or use "
+                              f"import paths") from err
+
+    def _rule(self) -> Rule | None:
+        stopping = self.settings.early_stopping
+        return make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
+                         max_epochs=stopping.max_epochs or self.trainer.get("max_epochs"),
+                         eta=stopping.eta, mode=self.settings.goal.mode)
+
+    def _executor(self) -> TrialExecutor:
+        ex = self.settings.execution
+        return make_executor(ex.executor, ex.num_workers, self.trainer, ex.devices_per_trial,
+                             ex.threads_per_trial, ex.max_trials_per_worker, ex.ray)
+
+    # ----------------------------------------------------------------- running
+    def run(self) -> SearchResult:
+        """Run (or resume) the search until the budget or the time limit is reached."""
+        goal = self.settings.goal
+        store = self._open_store()
+        try:
+            executor = self._executor()
+            optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
+                                       num_workers=executor.num_workers, seed=goal.seed)
+            loop = SearchLoop(self.settings, self.space, self.template, store, executor,
+                              optimizer, self._rule(), on_trial_end=self.on_trial_end)
+            if not loop.resuming:
+                loop.say(self._header())
+            try:
+                loop.run()
+            finally:
+                if executor is not self.settings.execution.executor:
+                    executor.shutdown()  # a user's executor is theirs to shut down
+            best, trials = finish(self.settings, store, self.trainer,
+                                  time.monotonic() - loop.start)
+            return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
+                                monitor=goal.monitor, mode=goal.mode,
+                                objectives=goal.objectives)
+        finally:
+            store.close()
+
+    def _header(self) -> str:
+        goal, size = self.settings.goal, self.space.size()
+        scheduler = self.settings.early_stopping.scheduler
+        sched = "" if scheduler == "none" else f", scheduler {scheduler}"
+        return (f"Searching {self.model.name} in {self.run_dir}: {goal.optimizer}{sched}, budget "
+                f"{goal.budget or '-'} trials, time limit {goal.time_limit or '-'}s, "
+                f"{self.settings.execution.num_workers} worker(s), space of "
+                f"{'infinitely many' if size == math.inf else int(size)} architectures, "
+                f"{goal.monitor} ({goal.mode})")
+
+    def _open_store(self) -> RunStore:
+        goal = self.settings.goal
+        store = RunStore(self.run_dir / "search.db")
+        objectives = None if goal.objectives is None else goal.objectives.to_dict()
+        fixed = {"space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+                 "objectives": objectives}
+        if store.get_meta("space") is not None:
+            for key, new in fixed.items():
+                old = store.get_meta(key)
+                if old != new:
+                    store.close()
+                    raise ConfigError(
+                        f"{self.run_dir} holds a search with a different {key} (stored "
+                        f"{old!r}, now {new!r}); resume with the same {key}, or choose "
+                        f"another run_dir")
+        else:
+            store.set_meta("created", time.time())
+            for key, value in fixed.items():
+                store.set_meta(key, value)
+        store.set_meta("settings", self.settings.flat())
+        store.set_meta("seed", goal.seed)
+        store.set_meta("versions", package_versions())
+        store.set_meta("model", {"class_path": self.model.path,
+                                 "init_args": self.model.init_args})
+        store.set_meta("data", {"class_path": self.data.path, "init_args": self.data.init_args})
+        # objects (callbacks given from Python) cannot be stored; fine-tune takes them again
+        store.set_meta("trainer", {k: v for k, v in self.trainer.items() if _is_plain(v)})
+        if self.config is not None:
+            store.set_meta("config", self.config)
+        return store
+
+
+class _NoModel(pl.LightningModule):
+    """Stands in for the model of an objective search (nothing is built)."""
+
+    def __init__(self, **arch: Any) -> None:
+        super().__init__()
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON data (mappings, lists, str, numbers, bools, None)."""
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))

@@ -1,0 +1,65 @@
+"""Build a ``Search`` from a loaded LightningCLI-shaped config with a ``search:`` block.
+
+Example:
+    >>> cfg = {"model": "examples.digits.model.DigitsCNN",
+    ...        "search": {"space": {"num_layers": {"choice": [2, 3]}}, "budget": 2}}
+    >>> search_from_config(cfg).settings.goal.budget  # doctest: +SKIP
+    2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.factories import ConfigBuilder, ModelFactory
+from lightning_nas.config.instantiate import import_object, instantiate
+from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.config.paths import check_dotted, is_dotted
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.facade import Search
+from lightning_nas.search.settings import SearchSettings
+
+__all__ = ["SEARCH_KEYS", "search_from_config"]
+
+#: keys of the ``search:`` block, with their defaults (``seed``: the config's
+#: ``seed_everything``; ``run_dir``: ``runs/<config name>``)
+SEARCH_KEYS: dict[str, Any] = {"space": None, **SearchSettings().flat(), "seed": None,
+                               "run_dir": None}
+
+
+def search_from_config(cfg: Mapping[str, Any]) -> Search:
+    """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
+    settings = block_settings(cfg, "search", SEARCH_KEYS)
+    if not settings["space"]:
+        raise ConfigError("the config needs `search.space` (a mapping, or a path to a YAML file)")
+    if cfg.get("model") is None:
+        raise ConfigError("the config needs `model` (class_path and init_args)")
+    model, model_args = section_target(cfg.get("model"), "model")
+    data, data_args = section_target(cfg.get("data"), "data")
+    trainer = cfg.get("trainer") or {}
+    if not isinstance(trainer, Mapping):
+        raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
+    settings["seed"] = config_seed(cfg, settings["seed"])
+    if isinstance(settings["constraints"], (str, Mapping)):
+        settings["constraints"] = [settings["constraints"]]
+    settings["constraints"] = [import_object(c) if isinstance(c, str) else instantiate(c)
+                               for c in settings["constraints"] or []]
+    space = settings.pop("space")
+    run_dir = settings.pop("run_dir") or "runs/nas"
+    dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
+    if dotted:  # paths into the config: each trial builds model and data from it
+        for key in dotted:
+            check_dotted(cfg, key)
+        model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
+            "class_path": cfg["model"]}
+        model, model_args = ConfigBuilder(model_section, "model", plain_keys=True), {}
+        if cfg.get("data") is not None and any(k.startswith("data.") for k in dotted):
+            data_section = cfg["data"] if isinstance(cfg["data"], Mapping) else {
+                "class_path": cfg["data"]}
+            data, data_args = ConfigBuilder(data_section, "data", plain_keys=False), {}
+        plain = [k for k in space if not is_dotted(k)]
+        if plain:
+            ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
+    return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
+                  trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)

@@ -1,0 +1,328 @@
+"""The search loop: keep ``num_workers`` trials running, store and tell their results.
+
+``SearchLoop`` is the state of one invocation of a search: the optimizer (replayed from the
+store), the scheduler rule, the trials in flight and the paused ones. It receives the
+search's settings and a ``TrialTemplate`` that makes each trial's spec; ``Search.run``
+makes one and calls ``run``.
+
+The loop, in short::
+
+    while trials run or more may start:
+        fill free workers: promote a paused trial (scheduler) or ask a new architecture
+        wait for finished trials: store, tell nevergrad (once per trial), update the rule
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.arch import arch_key, format_arch
+from lightning_nas.errors import SearchError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.executor import TrialExecutor
+from lightning_nas.search.progress import Progress
+from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.template import TrialTemplate
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import RunStore
+
+__all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
+
+#: consecutive proposals of already-evaluated architectures before the search gives up
+MAX_REPEATS = 200
+#: runs of a trial that keep killing the search process before it is stored as FAILED
+MAX_ATTEMPTS = 2
+#: statuses that use up the budget (a FAILED trial does not)
+_COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
+
+
+class SearchLoop:
+    """One invocation of a search over an open store.
+
+    Args:
+        settings: the search's settings.
+        space: the search space (proposals are validated against it).
+        template: makes the spec of each trial and counts candidates' costs.
+        store: the run store (the loop is its only writer).
+        executor: where trials run.
+        optimizer: a fresh nevergrad optimizer; finished trials are replayed into it.
+        rule: the scheduler rule, or None.
+        on_trial_end: called with each finished trial's result, after it is stored.
+    """
+
+    def __init__(self, settings: SearchSettings, space: SearchSpace, template: TrialTemplate,
+                 store: RunStore, executor: TrialExecutor, optimizer: Any, rule: Rule | None,
+                 on_trial_end: Callable[[TrialResult], None] | None = None) -> None:
+        self.settings, self.goal, self.space = settings, settings.goal, space
+        self.template, self.store, self.executor = template, store, executor
+        self.optimizer, self.rule, self.on_trial_end = optimizer, rule, on_trial_end
+        self.constraints = settings.limits.build()
+        self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
+        self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
+        self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
+        self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
+        self.paused: dict[int, TrialResult] = {}
+        self.asking = True
+        self.start = time.monotonic()
+        self.progress = Progress(self.goal.budget,
+                                 settings.progress if settings.verbose else False)
+        self._replay()
+        self.interrupted = self._interrupted()
+        self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
+        self.completed = store.count(TrialStatus.COMPLETED)
+        self.resuming = len(store) > 0
+
+    # ----------------------------------------------------------------- resume
+    def _replay(self) -> None:
+        """Tell finished trials to the fresh optimizer and the rule; reload paused ones."""
+        for old in self.store.trials():
+            if old.status is TrialStatus.RUNNING:
+                continue
+            if self.rule is not None and old.curve:
+                self.rule.record(old.trial_id, old.curve)
+            if old.status is TrialStatus.PAUSED:
+                self.paused[old.trial_id] = old
+            loss = self._loss(old)
+            child = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            if old.status is TrialStatus.REJECTED:
+                self.optimizer.tell(child, loss, constraint_violation=[1.0])
+            else:
+                self.optimizer.tell(child, loss)
+            self.seen[arch_key(old.arch)] = loss
+
+    def _interrupted(self) -> list[TrialResult]:
+        """Trials that were running when an earlier process died; a trial that was already
+        re-run ``MAX_ATTEMPTS`` times (it kills the process running it) becomes FAILED."""
+        out = []
+        for trial in self.store.trials(TrialStatus.RUNNING):
+            if self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
+                trial.status = TrialStatus.FAILED
+                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
+                               f"this trial; use executor 'process' to isolate trials")
+                self.store.finish_trial(trial)
+            else:
+                out.append(trial)
+        failed = self.store.count(TrialStatus.FAILED)
+        if failed > self.goal.max_failures:
+            run_dir = self.settings.run_dir
+            raise SearchError(f"{failed} trials of {run_dir} failed (max_failures="
+                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`")
+        return out
+
+    # ----------------------------------------------------------------- the loop
+    def run(self) -> None:
+        """Run until the budget is used, time is up, or the space is exhausted."""
+        if self.resuming:
+            self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
+                     f"{self.store.count(TrialStatus.FAILED)} failed, {len(self.interrupted)} "
+                     f"to re-run, {len(self.paused)} paused")
+        while True:
+            while len(self.running) < self.executor.num_workers and self._start_one():
+                pass
+            if not self.running:
+                break
+            for result in self.executor.wait():
+                self._record(result)
+        for trial in self.paused.values():  # never promoted: pruned at their rung
+            self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
+            self._drop_checkpoints(trial, keep_best=False)
+        self.progress.close()
+
+    def _may_ask(self) -> bool:
+        s = self.goal
+        if s.budget is not None and self.used >= s.budget:
+            return False
+        if s.time_limit is not None and time.monotonic() - self.start >= s.time_limit:
+            if self.asking:
+                self.say(f"Time limit of {s.time_limit:g}s reached.")
+            self.asking = False
+        if self.asking and len(self.seen) + len(self.running) >= self.space.size():
+            self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
+            self.asking = False
+        return self.asking
+
+    def _start_one(self) -> bool:
+        """Start one trial: an interrupted one, a promotion, or a new proposal."""
+        if self.interrupted:
+            old = self.interrupted.pop(0)
+            self.store.restart_trial(old.trial_id)
+            candidate = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            self._submit(old.trial_id, old.arch, candidate)
+            return True
+        promoted = None
+        if self.rule is not None and self.paused:
+            promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()})
+        if promoted is not None:
+            trial = self.paused.pop(promoted)
+            self.store.resume_trial(promoted)
+            last = self.template.trial_dir(promoted) / "last.ckpt"
+            self._submit(promoted, trial.arch, None, ckpt_path=str(last))
+            return True
+        if not self._may_ask():
+            return False
+        proposal = self._propose()
+        if proposal is None:  # only repeats: wait for running trials, or stop
+            if not self.running:
+                self.say(f"The optimizer proposed {MAX_REPEATS} evaluated architectures in "
+                         f"a row; stopping.")
+                self.asking = False
+            return False
+        arch, candidate = proposal
+        self._submit(self.store.start_trial(arch), arch, candidate)
+        self.used += 1
+        return True
+
+    def _propose(self) -> tuple[dict[str, Any], Any] | None:
+        """Ask until a new architecture comes; repeats are told their score (or wait for
+        the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
+        for _ in range(MAX_REPEATS):
+            candidate = self.optimizer.ask()
+            arch = self.space.validate(candidate.value)
+            key = arch_key(arch)
+            if key in self.seen:
+                self.optimizer.tell(candidate, self.seen[key])
+            elif key in self.twins:
+                self.twins[key].append(candidate)
+            elif self._feasible(arch, key, candidate):
+                return arch, candidate
+        return None
+
+    def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
+        """Count the candidate's costs (if needed) and check the constraints; a violating
+        candidate is told to nevergrad as a violation, stored REJECTED, never trained."""
+        if self.template.cost_names:
+            self.costs[key] = self.template.costs(arch)
+        if not self.constraints:
+            return True
+        amount, reason = self.constraints.violation(arch, self.costs.get(key, {}))
+        if amount <= 0:
+            return True
+        rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
+                               status=TrialStatus.REJECTED, error=reason,
+                               metrics=self.costs.get(key, {}), finished=time.time())
+        self.store.finish_trial(rejected)
+        loss = self._loss(rejected)
+        self.optimizer.tell(candidate, loss, constraint_violation=[amount])
+        self.seen[key] = loss
+        self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
+        return False
+
+    def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
+                ckpt_path: str | None = None) -> None:
+        self.twins.setdefault(arch_key(arch), [])
+        self.running[trial_id] = (arch, candidate)
+        rule = None if self.rule is None else self.rule.snapshot()
+        self.executor.submit(self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path))
+
+    # ----------------------------------------------------------------- results
+    def _loss(self, result: TrialResult) -> Any:
+        """What nevergrad is told: the trial's best value so far (at its rung for paused and
+        pruned trials), or one value per objective; a failed or rejected trial is worse than
+        anything seen."""
+        objectives = self.goal.objectives
+        ok = result.status not in (TrialStatus.FAILED, TrialStatus.REJECTED)
+        if objectives is not None and objectives.multi:
+            if ok:
+                try:
+                    return objectives.losses(result.metrics)
+                except KeyError as err:
+                    raise SearchError(f"objective {err} is neither logged nor a cost; logged: "
+                                      f"{sorted(result.metrics)}") from None
+            seen = [v for v in self.seen.values() if isinstance(v, list)]
+            return [max((v[i] for v in seen), default=0.0) + 1.0
+                    for i in range(len(objectives.names))]
+        if ok and result.score is not None:
+            return -result.score if self.goal.mode == "max" else result.score
+        seen = [v for v in self.seen.values() if not isinstance(v, list)]
+        return (max(seen) if seen else 0.0) + 1.0
+
+    def _record(self, result: TrialResult) -> None:
+        arch, candidate = self.running.pop(result.trial_id)
+        earlier = self.store.get(result.trial_id) if candidate is None else None
+        if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
+            result.started = earlier.started
+            result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
+        result.metrics = {**self.costs.get(arch_key(arch), {}), **result.metrics}
+        self.store.finish_trial(result)
+        if self.rule is not None and result.curve:
+            self.rule.record(result.trial_id, result.curve)
+        key = arch_key(arch)
+        if candidate is not None:  # told once: when the trial first stops
+            loss = self._loss(result)
+            for told in [candidate, *self.twins.get(key, [])]:
+                self.optimizer.tell(told, loss)
+            self.seen[key] = loss
+        self.twins.pop(key, None)
+        if result.status is TrialStatus.FAILED:
+            self.used -= 1
+        elif result.status is TrialStatus.PAUSED:
+            self.paused[result.trial_id] = result
+        elif result.status is TrialStatus.PRUNED:
+            self._drop_checkpoints(result, keep_best=False)
+        elif result.status is TrialStatus.COMPLETED:
+            self.completed += 1
+            self._drop_checkpoints(result, keep_best=True)
+            self._keep_top_checkpoints()
+        self._report(result)
+        if self.on_trial_end is not None:
+            self.on_trial_end(result)
+        self._check_failures(result)
+
+    def _drop_checkpoints(self, trial: TrialResult, keep_best: bool) -> None:
+        """``last.ckpt`` is only for resuming; a pruned trial keeps no weights."""
+        trial_dir = self.template.trial_dir(trial.trial_id)
+        (trial_dir / "last.ckpt").unlink(missing_ok=True)
+        if not keep_best and trial.checkpoint:
+            self.store.clear_checkpoint(trial.trial_id)
+            Path(trial.checkpoint).unlink(missing_ok=True)
+
+    def _keep_top_checkpoints(self) -> None:
+        top = {t.trial_id for t in self.store.leaderboard(self.goal.mode, k=self.goal.keep_top_k)}
+        for trial in self.store.with_checkpoint(TrialStatus.COMPLETED):
+            if trial.trial_id not in top:
+                self.store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
+                Path(trial.checkpoint).unlink(missing_ok=True)
+
+    def _check_failures(self, result: TrialResult) -> None:
+        if result.status is not TrialStatus.FAILED:
+            return
+        first_line = (result.error or "").splitlines()[0] if result.error else ""
+        if result.fatal:
+            raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
+                              f"hit: {first_line}")
+        failed = self.store.count(TrialStatus.FAILED)
+        if failed > self.goal.max_failures:
+            raise SearchError(f"{failed} trials failed (max_failures={self.goal.max_failures}); "
+                              f"last error: {first_line}. See "
+                              f"`lightning-nas show {self.settings.run_dir}` for all errors.")
+
+    # ----------------------------------------------------------------- output
+    def say(self, text: str) -> None:
+        """Print when the search is verbose (above the progress bar, if any)."""
+        if self.settings.verbose:
+            self.progress.line(text)
+
+    def _report(self, result: TrialResult) -> None:
+        if not self.settings.verbose:
+            return
+        s = self.goal
+        best = self.store.best(s.mode)
+        of = f"/{s.budget}" if s.budget else ""
+        stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
+        self.progress.update(stopped, None if best is None else best.score, s.monitor)
+        done = f"{stopped:>{len(str(s.budget or ''))}}{of}"
+        status = result.status
+        if status is TrialStatus.FAILED:
+            outcome = f"FAILED ({(result.error or '').splitlines()[0][:100]})"
+        elif status is TrialStatus.COMPLETED:
+            outcome = f"{s.monitor}={result.score:.4f}"
+        else:
+            outcome = f"{status.value} @{result.epochs} {s.monitor}={result.score:.4f}"
+        best_txt = f"best={best.score:.4f} (#{best.trial_id})" if best else "best=-"
+        took = (result.finished or 0) - (result.started or 0)
+        self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} "
+                 f"{best_txt:<20} {took:6.1f}s  {format_arch(result.arch)}")

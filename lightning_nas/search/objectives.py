@@ -1,0 +1,132 @@
+"""Several objectives, costs counted without training, and constraints on candidates.
+
+- ``Objectives({"val_acc": "max", "params": "min"})``: what a search optimizes. The first
+  is the *primary* one (the monitor of trials, checkpoints and schedulers); nevergrad is
+  told all of them (it keeps a Pareto front by hypervolume); ``pareto_front`` returns the
+  non-dominated trials.
+- ``Constraints(max_params=..., max_flops=..., checks=[callable])``: checked before a
+  candidate is trained; a violating one is told to nevergrad as a violation, never trained.
+
+Example:
+    >>> obj = Objectives({"val_acc": "max", "params": "min"})
+    >>> obj.losses({"val_acc": 0.9, "params": 1000.0})
+    [-0.9, 1000.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lightning_nas.errors import ConfigError, check_mode
+
+__all__ = ["COSTS", "Constraints", "Objectives", "pareto_front"]
+
+#: objective / constraint names that lightning_nas counts itself when they are not logged
+COSTS = ("params", "flops")
+
+
+class Objectives:
+    """Objective names with ``"max"`` or ``"min"``, in order (the first is primary).
+
+    Raises:
+        ConfigError: for an empty mapping or a mode that is not max/min.
+    """
+
+    def __init__(self, objectives: Mapping[str, str]) -> None:
+        if not isinstance(objectives, Mapping) or not objectives:
+            raise ConfigError(f"objectives must map metric names to max/min, got "
+                              f"{objectives!r}")
+        for name, mode in objectives.items():
+            check_mode(mode, f"objectives.{name}")
+        self.modes = dict(objectives)
+
+    @property
+    def names(self) -> list[str]:
+        """Objective names, primary first."""
+        return list(self.modes)
+
+    @property
+    def multi(self) -> bool:
+        """More than one objective."""
+        return len(self.modes) > 1
+
+    def costs(self) -> list[str]:
+        """The objectives that are costs lightning_nas can count (``params``, ``flops``)."""
+        return [n for n in self.modes if n in COSTS]
+
+    def losses(self, metrics: Mapping[str, float]) -> list[float]:
+        """Values to minimize, one per objective (KeyError if one is missing)."""
+        return [-float(metrics[n]) if m == "max" else float(metrics[n])
+                for n, m in self.modes.items()]
+
+    def to_dict(self) -> dict[str, str]:
+        """The mapping form."""
+        return dict(self.modes)
+
+
+def pareto_front(points: Sequence[Any], objectives: Objectives,
+                 metrics: Callable[[Any], Mapping[str, float]] = lambda t: t.metrics) -> list:
+    """The non-dominated ``points`` (trials), in their order.
+
+    A point dominates another when it is at least as good in every objective and better in
+    one; points missing an objective are left out.
+    """
+    scored = []
+    for point in points:
+        try:
+            scored.append((point, objectives.losses(metrics(point))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    front = []
+    for point, loss in scored:
+        dominated = any(all(o <= v for o, v in zip(other, loss, strict=True)) and other != loss
+                        for _, other in scored)
+        if not dominated:
+            front.append(point)
+    return front
+
+
+class Constraints:
+    """Limits a candidate must meet before it is trained.
+
+    Args:
+        max_params: most parameters.
+        max_flops: most FLOPs of one forward pass of ``example_input_array``.
+        checks: callables ``arch -> bool`` (True: feasible) or ``arch -> float`` (the
+            amount of violation, <= 0: feasible).
+    """
+
+    def __init__(self, max_params: float | None = None, max_flops: float | None = None,
+                 checks: Sequence[Callable[[dict[str, Any]], Any]] = ()) -> None:
+        for name, value in (("max_params", max_params), ("max_flops", max_flops)):
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        for check in checks:
+            if not callable(check):
+                raise ConfigError(f"constraints must be callables arch -> bool/float, got "
+                                  f"{check!r}")
+        self.max_params, self.max_flops, self.checks = max_params, max_flops, list(checks)
+
+    def __bool__(self) -> bool:
+        return bool(self.max_params or self.max_flops or self.checks)
+
+    def needs(self) -> list[str]:
+        """The costs these limits need counted."""
+        return [n for n, v in (("params", self.max_params), ("flops", self.max_flops)) if v]
+
+    def violation(self, arch: dict[str, Any], costs: Mapping[str, float]) -> tuple[float, str]:
+        """``(amount, reason)``: amount > 0 when ``arch`` violates a limit."""
+        amount, reasons = 0.0, []
+        for name, limit in (("params", self.max_params), ("flops", self.max_flops)):
+            if limit and costs.get(name, 0.0) > limit:
+                amount += costs[name] / limit - 1.0
+                reasons.append(f"{name} {costs[name]:.4g} > max_{name} {limit:.4g}")
+        for check in self.checks:
+            verdict = check(dict(arch))
+            over = (0.0 if verdict else 1.0) if isinstance(verdict, bool) else float(verdict)
+            if over > 0 or math.isnan(over):
+                amount += 1.0 if math.isnan(over) else over
+                reasons.append(f"{getattr(check, '__name__', repr(check))} rejected it")
+        return amount, "; ".join(reasons)

@@ -1,0 +1,252 @@
+"""Multi-fidelity scheduling over epochs: stop (or pause) weak trials early.
+
+A *rule* sees the monitored value of a trial after each epoch and answers ``CONTINUE``,
+``PAUSE`` (stop now; the trial may be promoted later and resumes from its checkpoint) or
+``STOP`` (pruned for good). The
+search driver gives each trial a snapshot of the rule and promotes paused trials
+(``lightning_nas.callbacks.PruningCallback`` asks a rule from inside any Trainer).
+
+- ``ASHARule``: asynchronous successive halving. Rungs at ``min_epochs * eta**k`` epochs
+  (and ``max_epochs``); at a rung a trial goes on only if its value is in the top
+  ``1/eta`` of the values seen at that rung (the first trial always goes on), else it is
+  paused. A paused trial is promoted when it enters that top fraction as more trials
+  report, and resumes from its checkpoint; one left paused at the end is PRUNED.
+- ``HyperbandRule``: brackets of ASHA with different first rungs (``min_epochs * eta**b``),
+  trials assigned to brackets in turn, more trials to the aggressive brackets.
+- ``MedianRule``: stop a trial whose value at an epoch is worse than the median of the
+  earlier trials' values at that epoch (after ``min_epochs``).
+
+Example:
+    >>> rule = ASHARule(min_epochs=1, max_epochs=9, eta=3)
+    >>> rule.rungs
+    [1, 3, 9]
+    >>> rule.decide(1, 1, 0.9), rule.decide(2, 1, 0.5)
+    (<Decision.CONTINUE: 'CONTINUE'>, <Decision.PAUSE: 'PAUSE'>)
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import math
+import statistics
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Mapping, Sequence
+
+from lightning_nas.errors import ConfigError, check_mode
+
+__all__ = [
+    "SCHEDULERS",
+    "ASHARule",
+    "Decision",
+    "HyperbandRule",
+    "MedianRule",
+    "Rule",
+    "make_rule",
+]
+
+SCHEDULERS = ("none", "asha", "hyperband", "median")
+
+
+class Decision(str, enum.Enum):
+    """What a rule says after an epoch."""
+
+    CONTINUE = "CONTINUE"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
+
+
+class Rule(ABC):
+    """Decides, from the monitored values seen so far, whether a trial goes on.
+
+    Args:
+        mode: ``"max"`` or ``"min"`` (which values are better).
+    """
+
+    def __init__(self, mode: str = "max") -> None:
+        check_mode(mode)
+        self.mode = mode
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    @abstractmethod
+    def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
+        """Record ``value`` of trial ``key`` after ``epoch`` epochs and decide."""
+
+    def record(self, key: Hashable, curve: Sequence[float]) -> None:
+        """Record a trial's values (one per epoch, from epoch 1), e.g. when resuming."""
+        for epoch, value in enumerate(curve, start=1):
+            self._observe(key, epoch, value)
+
+    @abstractmethod
+    def _observe(self, key: Hashable, epoch: int, value: float) -> None:
+        """Store a value without deciding."""
+
+    def snapshot(self) -> Rule:
+        """A copy to hand to a trial (it records its own values into the copy)."""
+        return copy.deepcopy(self)
+
+    def promotion(self, paused: Mapping[Hashable, int]) -> Hashable | None:
+        """Which paused trial (``{key: epochs reached}``) to resume now, if any."""
+        return None
+
+    def first_epochs(self, key: Hashable) -> int | None:
+        """Epochs before a new trial's first decision (None: decide every epoch)."""
+        return None
+
+
+class MedianRule(Rule):
+    """Stop a trial worse than the median of earlier trials at the same epoch.
+
+    Args:
+        min_epochs: never stop before this many epochs.
+        min_trials: other trials that must have reached the epoch before it can stop.
+        mode: ``"max"`` or ``"min"``.
+    """
+
+    def __init__(self, min_epochs: int = 1, min_trials: int = 2, mode: str = "max") -> None:
+        super().__init__(mode)
+        if min_epochs < 1 or min_trials < 1:
+            raise ConfigError(f"need min_epochs >= 1 and min_trials >= 1, got {min_epochs}, "
+                              f"{min_trials}")
+        self.min_epochs, self.min_trials = min_epochs, min_trials
+        self.values: dict[int, dict[Hashable, float]] = {}  # epoch -> key -> value
+
+    def _observe(self, key: Hashable, epoch: int, value: float) -> None:
+        if math.isfinite(value):
+            self.values.setdefault(epoch, {})[key] = value
+
+    def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
+        others = [v for k, v in self.values.get(epoch, {}).items() if k != key]
+        self._observe(key, epoch, value)
+        if epoch < self.min_epochs or len(others) < self.min_trials:
+            return Decision.CONTINUE
+        if not math.isfinite(value) or self._better(statistics.median(others), value):
+            return Decision.STOP
+        return Decision.CONTINUE
+
+
+class ASHARule(Rule):
+    """Asynchronous successive halving over epochs (see the module docstring).
+
+    Args:
+        min_epochs: the first rung.
+        max_epochs: the last rung (a trial that reaches it is complete).
+        eta: reduction factor: the top ``1/eta`` of a rung goes on.
+        mode: ``"max"`` or ``"min"``.
+    """
+
+    def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,
+                 mode: str = "max") -> None:
+        super().__init__(mode)
+        if min_epochs < 1 or max_epochs < min_epochs or eta < 2:
+            raise ConfigError(f"need 1 <= min_epochs <= max_epochs and eta >= 2, got "
+                              f"min_epochs={min_epochs}, max_epochs={max_epochs}, eta={eta}")
+        self.min_epochs, self.max_epochs, self.eta = min_epochs, max_epochs, eta
+        self.rungs = self._rungs(min_epochs)
+        self.values: dict[int, dict[Hashable, float]] = {r: {} for r in self.rungs}
+
+    def _rungs(self, first: int) -> list[int]:
+        rungs, r = [], first
+        while r < self.max_epochs:
+            rungs.append(r)
+            r *= self.eta
+        return [*rungs, self.max_epochs]
+
+    def rungs_of(self, key: Hashable) -> list[int]:
+        """The rungs trial ``key`` is judged at."""
+        return self.rungs
+
+    def _observe(self, key: Hashable, epoch: int, value: float) -> None:
+        if epoch in self.rungs_of(key):
+            self.values.setdefault(epoch, {})[key] = value if math.isfinite(value) else (
+                -math.inf if self.mode == "max" else math.inf)
+
+    def promotable(self, key: Hashable, rung: int) -> bool:
+        """Whether ``key``'s value at ``rung`` is in the top ``1/eta`` of that rung."""
+        values = self.values.get(rung, {})
+        if key not in values:
+            return False
+        ranked = sorted(values.values(), reverse=self.mode == "max")
+        cut = ranked[max(1, len(ranked) // self.eta) - 1]
+        return not self._better(cut, values[key])
+
+    def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
+        self._observe(key, epoch, value)
+        rungs = self.rungs_of(key)
+        if epoch not in rungs or epoch >= rungs[-1]:
+            return Decision.CONTINUE
+        return Decision.CONTINUE if self.promotable(key, epoch) else Decision.PAUSE
+
+    def promotion(self, paused: Mapping[Hashable, int]) -> Hashable | None:
+        best = None
+        for key, epochs in paused.items():  # highest rung first, then best value
+            if epochs in self.rungs_of(key) and self.promotable(key, epochs):
+                value = self.values[epochs][key]
+                if best is None or (epochs, value if self.mode == "max" else -value) > best[0]:
+                    best = ((epochs, value if self.mode == "max" else -value), key)
+        return None if best is None else best[1]
+
+    def first_epochs(self, key: Hashable) -> int | None:
+        return self.rungs_of(key)[0]
+
+
+class HyperbandRule(ASHARule):
+    """Hyperband over epochs: ASHA brackets whose first rungs are ``min_epochs * eta**b``.
+
+    Trial ``key`` (an int: trials are numbered 1, 2, ...) goes to a bracket by a fixed
+    cycle that gives the bracket starting at ``min_epochs * eta**b`` a share of new trials
+    proportional to ``eta**(s_max - b) / (s_max - b + 1)``, as Hyperband sizes its brackets.
+    """
+
+    def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,
+                 mode: str = "max") -> None:
+        super().__init__(min_epochs, max_epochs, eta, mode)
+        firsts = self.rungs  # the last bracket trains every trial to max_epochs
+        s_max = len(firsts) - 1
+        self.brackets = [self._rungs(first) for first in firsts]
+        counts = [math.ceil((s_max + 1) / (s_max - b + 1) * eta ** (s_max - b))
+                  for b in range(len(firsts))]
+        self.cycle = [b for b, n in enumerate(counts) for _ in range(n)]
+
+    def bracket_of(self, key: Hashable) -> int:
+        """The bracket of trial ``key``."""
+        index = key if isinstance(key, int) else hash(key)
+        return self.cycle[(index - 1) % len(self.cycle)]
+
+    def rungs_of(self, key: Hashable) -> list[int]:
+        return self.brackets[self.bracket_of(key)]
+
+    def promotable(self, key: Hashable, rung: int) -> bool:
+        bracket = self.bracket_of(key)
+        values = {k: v for k, v in self.values.get(rung, {}).items()
+                  if self.bracket_of(k) == bracket}
+        if key not in values:
+            return False
+        ranked = sorted(values.values(), reverse=self.mode == "max")
+        cut = ranked[max(1, len(ranked) // self.eta) - 1]
+        return not self._better(cut, values[key])
+
+
+def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
+              max_epochs: int | None = None, eta: int = 3, mode: str = "max",
+              min_trials: int = 2) -> Rule | None:
+    """The rule for ``search.scheduler`` (None for ``none``).
+
+    Raises:
+        ConfigError: for an unknown name (listing the valid ones) or bad settings.
+    """
+    if scheduler is None or isinstance(scheduler, Rule):
+        return scheduler
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"unknown scheduler {scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+    if scheduler == "none":
+        return None
+    if scheduler == "median":
+        return MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
+    if not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
+                          f"trainer.max_epochs), got {max_epochs!r}")
+    cls = ASHARule if scheduler == "asha" else HyperbandRule
+    return cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)

@@ -1,0 +1,294 @@
+"""The settings of a multi-trial search: validated, frozen, grouped as the ``search:`` block
+of a config groups them.
+
+- ``Goal``: what to optimise and how long (optimizer, budget, time limit, monitor, mode,
+  objectives, seed, failures tolerated, checkpoints kept);
+- ``Execution``: where trials run (workers, executor, devices, threads, Ray);
+- ``EarlyStopping``: the scheduler that stops weak trials (rungs: ``min_epochs``,
+  ``max_epochs``, ``eta``);
+- ``Limits``: constraints checked before a candidate trains;
+- ``SearchSettings``: the four groups plus the run folder and what is printed.
+
+Every setting has one flat name (the key of the ``search:`` block, the keyword of
+``Search``); ``SearchSettings.from_options(**flat)`` routes each to its group and names an
+unknown one with the valid keys. Each group checks its values when it is made, so a wrong
+setting fails before anything is built or trained.
+
+Example:
+    >>> settings = SearchSettings.from_options(budget=10, num_workers=2, scheduler="asha")
+    >>> settings.goal.budget, settings.execution.num_workers, settings.early_stopping.scheduler
+    (10, 2, 'asha')
+    >>> settings.replace(budget=5).goal.budget
+    5
+    >>> SearchSettings.from_options(budgt=5)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: unknown search setting 'budgt'; did you mean 'budget'? ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.search.objectives import Constraints, Objectives
+from lightning_nas.search.schedulers import SCHEDULERS, Rule
+from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
+
+__all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings"]
+
+#: executor names (any object with ``submit(fn, *args)`` is accepted too)
+EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
+
+
+def _int(name: str, value: Any, low: int, optional: bool = False) -> None:
+    """Raise ``ConfigError`` unless ``value`` is an int >= ``low`` (or None if optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"`{name}` must be {kind}{' or null' if optional else ''}, "
+                          f"got {value!r}")
+
+
+def _number(name: str, value: Any, optional: bool = True) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a positive number (or None)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
+                          f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What to optimise and how long.
+
+    Args:
+        optimizer: a name of nevergrad's optimizer registry (NAS strategies included).
+        budget: trials to train (failed and rejected trials do not count; with a scheduler,
+            the architectures started).
+        time_limit: seconds after which no new trial starts (per invocation).
+        monitor: the logged metric that scores a trial, read at its best epoch.
+        mode: ``"max"`` or ``"min"``.
+        objectives: several objectives ``{name: max|min}``; the first is the monitor.
+        seed: seeds the optimizer and every trial.
+        max_failures: the search stops once more trials failed.
+        keep_top_k: checkpoints kept on disk (the best ``k`` trials).
+    """
+
+    optimizer: str = DEFAULT_OPTIMIZER
+    budget: int | None = 20
+    time_limit: float | None = None
+    monitor: str = "val_acc"
+    mode: str = "max"
+    objectives: Objectives | None = None
+    seed: int | None = 0
+    max_failures: int = 5
+    keep_top_k: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.optimizer, str):
+            raise ConfigError(f"`optimizer` must be a registry name, got {self.optimizer!r}")
+        check_optimizer_name(self.optimizer)
+        if self.budget is None and self.time_limit is None:
+            raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
+        _int("budget", self.budget, 1, optional=True)
+        _number("time_limit", self.time_limit)
+        _int("seed", self.seed, 0, optional=True)
+        _int("max_failures", self.max_failures, 0)
+        _int("keep_top_k", self.keep_top_k, 1)
+        if self.objectives is not None:  # the first objective is the monitor
+            objectives = self.objectives
+            if not isinstance(objectives, Objectives):
+                objectives = Objectives(objectives)
+            object.__setattr__(self, "objectives", objectives)
+            object.__setattr__(self, "monitor", objectives.names[0])
+            object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}")
+        check_mode(self.mode)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where trials run.
+
+    Args:
+        num_workers: trials at once.
+        executor: ``auto`` (in the search process for one worker, else worker processes),
+            ``inline``, ``process``, ``ray``, or an object with ``submit(fn, *args)``.
+        devices_per_trial: GPUs per trial; each worker gets its own slice.
+        threads_per_trial: torch threads per CPU worker (default: cores / workers).
+        max_trials_per_worker: recycle a worker process after this many trials.
+        ray: for ``executor="ray"``: ``ray.init`` arguments (``address``, ...) and per-trial
+            ``num_cpus`` / ``num_gpus``.
+    """
+
+    num_workers: int = 1
+    executor: Any = "auto"
+    devices_per_trial: int | None = None
+    threads_per_trial: int | None = None
+    max_trials_per_worker: int | None = None
+    ray: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _int("num_workers", self.num_workers, 1)
+        if isinstance(self.executor, str):
+            if self.executor not in EXECUTOR_NAMES:
+                raise unknown("executor", self.executor, EXECUTOR_NAMES)
+            if self.executor == "inline" and self.num_workers != 1:
+                raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
+                                  "or executor 'process'")
+        elif not callable(getattr(self.executor, "submit", None)):
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTOR_NAMES)} or an "
+                              f"object with submit(fn, *args), got {self.executor!r}")
+        _int("devices_per_trial", self.devices_per_trial, 1, optional=True)
+        _int("threads_per_trial", self.threads_per_trial, 1, optional=True)
+        _int("max_trials_per_worker", self.max_trials_per_worker, 1, optional=True)
+        if self.ray is not None and not isinstance(self.ray, Mapping):
+            raise ConfigError(f"`ray` must be a mapping of ray.init arguments, got {self.ray!r}")
+
+    @property
+    def executor_name(self) -> str:
+        """The executor's name, or the repr of a user's executor object (for the store)."""
+        return self.executor if isinstance(self.executor, str) else repr(self.executor)
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop weak trials early.
+
+    Args:
+        scheduler: ``none``, ``asha``, ``hyperband`` or ``median`` (or a ``Rule``).
+        min_epochs: the first rung (``asha``/``hyperband``), or the epochs before ``median``
+            may stop a trial.
+        max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
+        eta: reduction factor of ``asha``/``hyperband``.
+    """
+
+    scheduler: str | Rule = "none"
+    min_epochs: int = 1
+    max_epochs: int | None = None
+    eta: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scheduler, str) and self.scheduler not in SCHEDULERS:
+            raise unknown("scheduler", self.scheduler, SCHEDULERS)
+        if not isinstance(self.scheduler, (str, Rule)):
+            raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
+                              f"{self.scheduler!r}")
+        _int("min_epochs", self.min_epochs, 1)
+        _int("max_epochs", self.max_epochs, 1, optional=True)
+        _int("eta", self.eta, 2)
+
+    @property
+    def active(self) -> bool:
+        """Whether a scheduler judges the trials."""
+        return self.scheduler != "none"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits a candidate must meet before it is trained (never trained otherwise).
+
+    Args:
+        max_params: most parameters (counted on the meta device).
+        max_flops: most FLOPs of one forward pass of ``example_input_array``.
+        constraints: callables ``arch -> bool`` (or a violation amount).
+    """
+
+    max_params: float | None = None
+    max_flops: float | None = None
+    constraints: Sequence[Callable[[dict[str, Any]], Any]] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "constraints", tuple(self.constraints or ()))
+        self.build()  # checks the values
+
+    def build(self) -> Constraints:
+        """The ``Constraints`` these limits describe."""
+        return Constraints(self.max_params, self.max_flops, self.constraints)
+
+
+_GROUPS = {"goal": Goal, "execution": Execution, "early_stopping": EarlyStopping,
+           "limits": Limits}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that steers a search, in groups; ``run_dir``, ``verbose`` and ``progress``
+    say where it writes and what it prints.
+
+    Args:
+        goal, execution, early_stopping, limits: the groups (defaults when left out).
+        run_dir: where ``search.db``, trial folders and ``best.*`` go; the same folder resumes.
+        verbose: print one line per trial and a summary.
+        progress: a search-level progress bar: ``True``, ``False`` or ``"auto"`` (only when
+            stderr is a terminal).
+    """
+
+    goal: Goal = field(default_factory=Goal)
+    execution: Execution = field(default_factory=Execution)
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    limits: Limits = field(default_factory=Limits)
+    run_dir: Path = Path("runs/nas")
+    verbose: bool = True
+    progress: bool | str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.run_dir, (str, Path)):
+            raise ConfigError(f"`run_dir` must be a folder path, got {self.run_dir!r}")
+        object.__setattr__(self, "run_dir", Path(self.run_dir))
+        if not isinstance(self.verbose, bool):
+            raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
+        if self.progress not in (True, False, "auto"):
+            raise ConfigError(f"`progress` can be true, false, auto; got {self.progress!r}")
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every flat setting name, in group order."""
+        names = [f.name for group in _GROUPS.values() for f in dataclasses.fields(group)]
+        return [*names, "run_dir", "verbose", "progress"]
+
+    @classmethod
+    def from_options(cls, **options: Any) -> SearchSettings:
+        """Settings from flat names (``budget=10, num_workers=2``); the rest are defaults."""
+        return cls().replace(**options)
+
+    def replace(self, **options: Any) -> SearchSettings:
+        """A copy with the flat settings ``options`` changed (validated again)."""
+        valid = self.keys()
+        for key in options:
+            if key not in valid:
+                raise unknown("search setting", key, valid)
+        groups = {}
+        for name, group_cls in _GROUPS.items():
+            group = getattr(self, name)
+            mine = {f.name: options[f.name] for f in dataclasses.fields(group_cls)
+                    if f.name in options}
+            if name == "goal" and "objectives" not in mine and group.objectives is not None \
+                    and ("monitor" in mine or "mode" in mine):
+                mine["objectives"] = None  # an explicit monitor replaces earlier objectives
+            groups[name] = dataclasses.replace(group, **mine) if mine else group
+        top = {k: options[k] for k in ("run_dir", "verbose", "progress") if k in options}
+        return dataclasses.replace(self, **groups, **top)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name, as plain data (stored with the run)."""
+        out: dict[str, Any] = {}
+        for name in _GROUPS:
+            group = getattr(self, name)
+            out.update({f.name: getattr(group, f.name) for f in dataclasses.fields(group)})
+        out["objectives"] = None if out["objectives"] is None else out["objectives"].to_dict()
+        out["executor"] = self.execution.executor_name
+        if isinstance(out["scheduler"], Rule):
+            out["scheduler"] = type(out["scheduler"]).__name__
+        out["constraints"] = [getattr(c, "__name__", repr(c)) for c in out["constraints"]]
+        out["ray"] = None if out["ray"] is None else dict(out["ray"])
+        return {**out, "run_dir": str(self.run_dir), "verbose": self.verbose,
+                "progress": self.progress}

@@ -1,0 +1,74 @@
+"""The end of a search: export the best trial, log the search to the user's logger, print
+the summary line.
+
+Example:
+    >>> best, trials = finish(settings, store, trainer={}, elapsed=12.5)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.arch import flatten_arch, format_arch
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.export import export_best
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.trial import logger_defaults
+from lightning_nas.store import RunStore
+
+__all__ = ["finish", "log_summary"]
+
+
+def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
+           elapsed: float) -> tuple[TrialResult | None, list[TrialResult]]:
+    """Export the best trial (``best.yaml``, ``best.ckpt``, ``best_config.yaml``), log the
+    search and print its summary; return the best trial and all trials."""
+    goal, run_dir = settings.goal, settings.run_dir
+    trials = store.trials()
+    best = store.best(goal.mode)
+    if best is not None:
+        export_best(run_dir, store)
+    counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
+    log_summary(trainer.get("logger"), str(run_dir / "logs"), goal.mode, trials, best, counts)
+    if not settings.verbose:
+        return best, trials
+    pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
+              else "")
+    if best is not None:
+        epochs = sum(t.epochs or 0 for t in trials)
+        print(f"Search finished in {elapsed:.1f}s: {counts[TrialStatus.COMPLETED]} completed, "
+              f"{pruned}{counts[TrialStatus.FAILED]} failed, {epochs} epochs trained. Best "
+              f"{goal.monitor}={best.score:.4f} (trial {best.trial_id}): "
+              f"{format_arch(best.arch)}\nWrote {run_dir / 'best.yaml'} and "
+              f"{run_dir / 'search.db'}", flush=True)
+    else:
+        print(f"Search finished in {elapsed:.1f}s with no completed trial.", flush=True)
+    return best, trials
+
+
+def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
+                best: TrialResult | None, counts: Mapping[TrialStatus, int]) -> None:
+    """Log the search to the user's configured logger (version ``summary`` under
+    ``save_dir/search``): each trial's score and the best so far by trial id, the best
+    architecture and the counts as hyperparameters."""
+    if not spec or spec is True or not isinstance(spec, (Mapping, list)):
+        return  # no configured logger (or a logger object): nothing to add it to
+    loggers = instantiate(logger_defaults(spec, save_dir, "search", "summary"))
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        best_so_far = None
+        for trial in trials:
+            if trial.status is not TrialStatus.COMPLETED or trial.score is None:
+                continue
+            if best_so_far is None or (trial.score > best_so_far if mode == "max"
+                                       else trial.score < best_so_far):
+                best_so_far = trial.score
+            logger.log_metrics({"trial_score": trial.score, "best_so_far": best_so_far},
+                               step=trial.trial_id)
+        summary = {s.value.lower(): n for s, n in counts.items()}
+        if best is not None:
+            summary |= {**flatten_arch(best.arch), "best_score": best.score,
+                        "best_trial": best.trial_id}
+        logger.log_hyperparams(summary)
+        logger.finalize("success")

@@ -1,0 +1,236 @@
+"""One trial: build the user's model for an architecture, train it with a fresh Trainer,
+read the monitored metric at the best epoch.
+
+Example:
+    >>> import tempfile
+    >>> from lightning.pytorch.demos.boring_classes import BoringModel
+    >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir=tempfile.mkdtemp(), model=BoringModel,
+    ...                  trainer={"max_epochs": 1, "limit_train_batches": 2,
+    ...                           "limit_val_batches": 1}, monitor="missing")
+    >>> fit_trial(spec).status.value
+    'FAILED'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.errors import MonitorError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.callbacks import PruningCallback, TrialReporter
+from lightning_nas.search.schedulers import Decision
+
+__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "fit_trial", "logger_defaults",
+           "quiet_lightning"]
+
+#: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
+TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+
+# Noise that is the same for every trial and says nothing about the architecture.
+_NOISE = (
+    r".*does not have many workers.*",
+    r".*LeafSpec.*",
+    r".*smaller than the logging interval.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+)
+
+
+@dataclass
+class TrialSpec:
+    """Everything needed to run one trial, picklable when model/data are import paths."""
+
+    trial_id: int
+    arch: dict[str, Any]
+    trial_dir: str
+    model: Any
+    model_init_args: dict[str, Any] = field(default_factory=dict)
+    data: Any = None
+    data_init_args: dict[str, Any] = field(default_factory=dict)
+    trainer: dict[str, Any] = field(default_factory=dict)
+    monitor: str = "val_acc"
+    mode: str = "max"
+    seed: int | None = 0
+    checkpoint: bool = True
+    quiet: bool = True
+    #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
+    init_weights: str | None = None
+    #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
+    clear_dir: bool = True
+    #: a scheduler rule (a snapshot): a ``PruningCallback`` asks it after each validation
+    rule: Any = None
+    #: resume training from this checkpoint (Lightning ``ckpt_path``): a promoted trial
+    ckpt_path: str | None = None
+    #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
+    #: benchmarks, cheap proxies); no Trainer, no folder
+    objective: Any = None
+
+
+@contextmanager
+def quiet_lightning(enabled: bool = True) -> Iterator[None]:
+    """Silence Lightning's per-fit info lines and repeated warnings while a trial runs."""
+    if not enabled:
+        yield
+        return
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def logger_defaults(spec: Any, save_dir: str, name: str, version: str) -> Any:
+    """Fill ``save_dir``/``name``/``version`` of LightningCLI-style logger specs that leave
+    them out, so every trial of a search logs to its own version under the run folder."""
+    if isinstance(spec, list):
+        return [logger_defaults(s, save_dir, name, version) for s in spec]
+    if not (isinstance(spec, dict) and "class_path" in spec):
+        return spec
+    accepted, _ = accepted_kwargs(import_object(spec["class_path"]).__init__)
+    init_args = dict(spec.get("init_args") or {})
+    for key, value in (("save_dir", save_dir), ("name", name), ("version", version)):
+        if key in accepted:
+            init_args.setdefault(key, value)
+    return {**spec, "init_args": init_args}
+
+
+def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
+    """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
+    settings = dict(spec.trainer)
+    if "logger" in settings:  # the user's logger: one version per trial (per segment)
+        suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+        settings["logger"] = logger_defaults(
+            settings["logger"], str(Path(spec.trial_dir).parent.parent / "logs"), "trials",
+            f"{Path(spec.trial_dir).name}{suffix}")
+    kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(settings)}
+    kwargs.setdefault("default_root_dir", spec.trial_dir)
+    if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
+        version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"
+        kwargs["logger"] = CSVLogger(spec.trial_dir, name="", version=version)
+    user_callbacks = kwargs.pop("callbacks", None) or []
+    if isinstance(user_callbacks, pl.Callback):
+        user_callbacks = [user_callbacks]
+    return pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs)
+
+
+def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
+    """A trial of a function objective: call it, read the monitored value."""
+    t0 = time.perf_counter()
+    try:
+        metrics = {k: float(v) for k, v in dict(spec.objective(dict(spec.arch))).items()}
+    except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
+        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.finished = time.time()
+        return result
+    result.fit_time, result.finished = time.perf_counter() - t0, time.time()
+    if spec.monitor not in metrics:
+        result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; the "
+                        f"objective returned {sorted(metrics)}")
+        result.fatal = True
+        return result
+    value = metrics[spec.monitor]
+    if not math.isfinite(value):
+        result.error = f"monitored {spec.monitor!r} is {value}"
+        return result
+    result.status, result.score, result.metrics = TrialStatus.COMPLETED, value, metrics
+    result.curve, result.epoch = [value], 0
+    return result
+
+
+def fit_trial(spec: TrialSpec) -> TrialResult:
+    """Train ``spec.arch`` once; never raises for errors of the trial itself.
+
+    A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
+    error text. ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the
+    trial is re-run on resume).
+    """
+    started = time.time()
+    result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
+                         status=TrialStatus.FAILED, started=started)
+    if spec.objective is not None:
+        return _evaluate(spec, result)
+    trial_dir = Path(spec.trial_dir)
+    if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
+        shutil.rmtree(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch)
+    callbacks: list[pl.Callback] = [reporter]
+    pruning = None
+    if spec.rule is not None:
+        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id)
+        callbacks.append(pruning)
+    ckpt = None
+    if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
+        # with a scheduler, last.ckpt lets a paused trial resume where it stopped
+        ckpt = ModelCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
+                               mode=spec.mode, save_top_k=1, enable_version_counter=False,
+                               save_last=spec.rule is not None)
+        callbacks.append(ckpt)
+    try:
+        with quiet_lightning(spec.quiet):
+            if spec.seed is not None:
+                pl.seed_everything(spec.seed, workers=True, verbose=False)
+            model = ModelFactory(spec.model, spec.model_init_args).build(spec.arch)
+            if spec.init_weights:
+                state = torch.load(spec.init_weights, map_location="cpu", weights_only=False)
+                model.load_state_dict(state["state_dict"])
+            datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
+            trainer = build_trainer(spec, callbacks)
+            t0 = time.perf_counter()
+            try:
+                trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path)
+            finally:
+                result.fit_time = time.perf_counter() - t0
+                result.epochs = trainer.current_epoch
+    except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
+        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.fatal = isinstance(err, MonitorError)
+        result.curve = reporter.curve()
+        result.finished = time.time()
+        return result
+    result.curve = reporter.curve()
+    result.finished = time.time()
+    bad = [(h["epoch"], h["metrics"][spec.monitor]) for h in reporter.history
+           if not math.isfinite(h["metrics"][spec.monitor])]
+    best = reporter.best()
+    if bad or best is None:
+        epoch, value = bad[0] if bad else (None, None)
+        result.error = (f"monitored {spec.monitor!r} is {value} at epoch {epoch}"
+                        if bad else f"no validation ran, so {spec.monitor!r} was never logged "
+                                    f"(check limit_val_batches / check_val_every_n_epoch)")
+        return result
+    result.status = TrialStatus.COMPLETED
+    if pruning is not None and pruning.decision is not None:
+        paused = pruning.decision is Decision.PAUSE
+        result.status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
+    result.score = best["metrics"][spec.monitor]
+    result.metrics = dict(best["metrics"])
+    result.epoch = best["epoch"]
+    if ckpt is not None and ckpt.best_model_path:
+        result.checkpoint = str(Path(ckpt.best_model_path).resolve())
+    return result
+

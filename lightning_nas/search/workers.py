@@ -1,0 +1,237 @@
+"""Long-lived worker processes (``ProcessExecutor``) and each worker's device slice.
+
+Workers import torch and Lightning once and run many trials, so a trial costs no process
+start-up; each gets its own GPUs (``CUDA_VISIBLE_DEVICES``) or its share of CPU threads.
+
+Example:
+    >>> assign_devices(2, accelerator="cpu", threads_per_trial=1)[1]
+    {'OMP_NUM_THREADS': '1', 'LNAS_NUM_THREADS': '1'}
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult
+from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.runner import describe_exit, run_trial
+from lightning_nas.search.trial import TrialSpec
+
+__all__ = ["ProcessExecutor", "assign_devices"]
+
+
+def _visible_gpus() -> list[str]:
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - no CUDA build or driver
+        return []
+
+
+def assign_devices(num_workers: int, devices_per_trial: int = 1,
+                   accelerator: str | None = "auto",
+                   threads_per_trial: int | None = None) -> list[dict[str, str]]:
+    """Environment of each worker: its GPU slice (``CUDA_VISIBLE_DEVICES``) on GPUs, its
+    share of CPU threads otherwise.
+
+    Example:
+        >>> assign_devices(2, accelerator="cpu", threads_per_trial=1)[1]
+        {'OMP_NUM_THREADS': '1', 'LNAS_NUM_THREADS': '1'}
+    """
+    accelerator = (accelerator or "auto").lower()
+    gpus = _visible_gpus() if accelerator in ("auto", "gpu", "cuda") else []
+    if accelerator in ("gpu", "cuda") and not gpus:
+        raise ConfigError(f"accelerator={accelerator!r} but no GPU is visible")
+    if gpus:
+        need = num_workers * devices_per_trial
+        if need > len(gpus):
+            raise ConfigError(f"num_workers={num_workers} x devices_per_trial="
+                              f"{devices_per_trial} needs {need} GPUs; {len(gpus)} visible "
+                              f"({','.join(gpus)})")
+        return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i * devices_per_trial:
+                                                        (i + 1) * devices_per_trial])}
+                for i in range(num_workers)]
+    threads = threads_per_trial or max(1, (os.cpu_count() or 1) // num_workers)
+    return [{"OMP_NUM_THREADS": str(threads), "LNAS_NUM_THREADS": str(threads)}
+            for _ in range(num_workers)]
+
+
+@contextmanager
+def _environ(patch: Mapping[str, str]):
+    """Set environment variables while a worker is started (spawned children copy them)."""
+    old = {k: os.environ.get(k) for k in patch}
+    os.environ.update(patch)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the driver dies (e.g. ``kill -9``)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end at their next recv()
+        pass
+
+
+def _worker_main(conn: Connection) -> None:
+    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it."""
+    _die_with_parent()
+    threads = os.environ.get("LNAS_NUM_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if spec is None:
+            return
+        try:
+            result = run_trial(spec)
+        except Exception:  # noqa: BLE001 - report, keep the worker alive
+            result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
+        conn.send(result)
+
+
+@dataclass
+class _Worker:
+    env: dict[str, str]
+    process: Any = None
+    conn: Connection | None = None
+    spec: TrialSpec | None = None
+    started: float = 0.0
+    trials: int = 0
+
+
+class ProcessExecutor(TrialExecutor):
+    """Long-lived worker processes, one trial at a time each.
+
+    Workers import torch and Lightning once and run many trials; a worker that dies
+    (segfault, ``os._exit``, killed for memory) turns its trial into a FAILED result with
+    the reason and is replaced; ``max_trials_per_worker`` recycles workers to bound leaks.
+    Workers are started with the ``spawn`` method, so a script that creates a search needs
+    the usual ``if __name__ == "__main__":`` guard.
+
+    Args:
+        num_workers: trials run at once.
+        devices_per_trial: GPUs per trial (each worker gets its own slice).
+        accelerator: the trials' accelerator (``auto`` uses GPUs when visible).
+        threads_per_trial: torch threads per worker on CPU (default: cores / workers).
+        max_trials_per_worker: replace a worker after this many trials (None: never).
+    """
+
+    def __init__(self, num_workers: int = 2, devices_per_trial: int = 1,
+                 accelerator: str | None = "auto", threads_per_trial: int | None = None,
+                 max_trials_per_worker: int | None = None) -> None:
+        if num_workers < 1:
+            raise ConfigError(f"num_workers must be >= 1, got {num_workers}")
+        self.num_workers = num_workers
+        self.max_trials_per_worker = max_trials_per_worker
+        envs = assign_devices(num_workers, devices_per_trial, accelerator, threads_per_trial)
+        self._workers = [_Worker(env=env) for env in envs]
+        self._ctx = mp.get_context("spawn")
+
+    def _spawn(self, worker: _Worker) -> None:
+        parent, child = self._ctx.Pipe()
+        with _environ(worker.env):
+            process = self._ctx.Process(target=_worker_main, args=(child,),
+                                        name="lightning-nas-worker")
+            process.start()
+        child.close()
+        worker.process, worker.conn, worker.trials = process, parent, 0
+
+    def start(self) -> None:
+        for worker in self._workers:
+            if worker.process is None or not worker.process.is_alive():
+                self._spawn(worker)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [w.process.pid for w in self._workers if w.process and w.process.is_alive()]
+
+    def submit(self, spec: TrialSpec) -> None:
+        worker = next((w for w in self._workers if w.spec is None), None)
+        if worker is None:
+            raise RuntimeError("all workers are busy; wait() for a result first")
+        if worker.process is None or not worker.process.is_alive():
+            self._spawn(worker)
+        worker.spec, worker.started = spec, time.time()
+        worker.conn.send(spec)
+
+    def _retire(self, worker: _Worker) -> None:
+        if worker.conn is not None:
+            try:
+                worker.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            worker.conn.close()
+        if worker.process is not None:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+        worker.process, worker.conn = None, None
+
+    def wait(self) -> list[TrialResult]:
+        busy = [w for w in self._workers if w.spec is not None]
+        if not busy:
+            raise RuntimeError("no trial is running")
+        handles: dict[Any, _Worker] = {w.conn: w for w in busy}
+        handles.update({w.process.sentinel: w for w in busy})  # an int file descriptor
+        done: list[_Worker] = []
+        for obj in wait(list(handles)):
+            if handles[obj] not in done:
+                done.append(handles[obj])
+        results = []
+        for worker in done:
+            spec, worker.spec = worker.spec, None
+            result = None
+            if worker.conn.poll():
+                try:
+                    result = worker.conn.recv()
+                except (EOFError, OSError):
+                    result = None
+            if result is None:  # the process died mid-trial
+                worker.process.join(timeout=5)
+                reason = describe_exit(worker.process.exitcode)
+                result = failed_result(spec, f"trial process died ({reason})", worker.started)
+                worker.conn.close()
+                worker.process, worker.conn = None, None  # replaced at the next submit
+            else:
+                worker.trials += 1
+                if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
+                    self._retire(worker)
+            results.append(result)
+        return results
+
+    def shutdown(self) -> None:
+        for worker in self._workers:
+            if worker.spec is not None and worker.process is not None:
+                worker.process.kill()  # abandon running trials; a resume re-runs them
+            self._retire(worker)
+            worker.spec = None

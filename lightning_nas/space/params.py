@@ -1,0 +1,301 @@
+"""The kinds of a search space's parameters: ``Choice``, ``Ordered``, ``Int``, ``Float``,
+``Fixed``, and how each is read from its YAML mapping.
+
+Example:
+    >>> Int(16, 128, log=True).to_dict()
+    {'int': [16, 128], 'log': True}
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import nevergrad as ng
+
+from lightning_nas.arch import arch_key
+from lightning_nas.arch import plain as _plain
+from lightning_nas.arch import same_value as _same
+from lightning_nas.errors import SpaceError
+
+__all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "param_from_dict"]
+
+KINDS = ("choice", "ordered", "int", "float", "fixed")
+
+
+class Param(ABC):
+    """One searchable knob. Subclasses know their size, how to sample and to validate."""
+
+    kind: str
+
+    @abstractmethod
+    def size(self) -> float:
+        """Number of distinct values (``math.inf`` for continuous ranges)."""
+
+    @abstractmethod
+    def sample(self, rng: random.Random) -> Any:
+        """Draw a value uniformly (log-uniformly for log ranges)."""
+
+    @abstractmethod
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a legal value of this parameter."""
+
+    def plain(self, value: Any) -> Any:
+        """The stored form of a legal value (``Float`` turns ``1`` into ``1.0``)."""
+        return value
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Short text of the legal values, used in error messages."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML mapping this parameter loads from."""
+
+    @abstractmethod
+    def to_nevergrad(self) -> ng.p.Parameter:
+        """The nevergrad parameter whose ``.value`` is a legal plain value."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.to_dict() == other.to_dict()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash(arch_key(self.to_dict()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != self.kind)
+        first = repr(self.to_dict()[self.kind])
+        return f"{type(self).__name__}({first}{', ' + args if args else ''})"
+
+
+class Choice(Param):
+    """Unordered categorical choice (nevergrad ``Choice``).
+
+    Example:
+        >>> Choice(["relu", "gelu"]).size()
+        2
+    """
+
+    kind = "choice"
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise SpaceError(f"`{self.kind}` expects a non-empty list of values, got {values!r}")
+        self.values = [_plain(v) for v in values]
+        if any(_same(a, b) for i, a in enumerate(self.values) for b in self.values[:i]):
+            raise SpaceError(f"`{self.kind}` values must be distinct, got {self.values!r}")
+
+    def size(self) -> float:
+        return len(self.values)
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.values[rng.randrange(len(self.values))]
+
+    def contains(self, value: Any) -> bool:
+        return any(_same(_plain(value), v) for v in self.values)
+
+    def describe(self) -> str:
+        return f"one of {self.values!r}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.kind: list(self.values)}
+
+    def to_nevergrad(self) -> ng.p.Parameter:
+        return ng.p.Choice(list(self.values))
+
+
+class Ordered(Choice):
+    """Ordered choice: neighbouring values are alike (nevergrad ``TransitionChoice``).
+
+    Example:
+        >>> Ordered([1, 2, 4, 8]).describe()
+        'one of [1, 2, 4, 8] (ordered)'
+    """
+
+    kind = "ordered"
+
+    def describe(self) -> str:
+        return super().describe() + " (ordered)"
+
+    def to_nevergrad(self) -> ng.p.Parameter:
+        return ng.p.TransitionChoice(list(self.values))
+
+
+class _Range(Param):
+    """Shared checks of ``Int`` and ``Float``: bounds, log scale."""
+
+    def __init__(self, low: float, high: float, log: bool = False) -> None:
+        for name, bound in (("low", low), ("high", high)):
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                raise SpaceError(f"`{self.kind}` {name} bound must be a number, got {bound!r}")
+        if not low < high:
+            raise SpaceError(f"`{self.kind}` needs low < high, got [{low}, {high}]")
+        if log and low <= 0:
+            raise SpaceError(f"`{self.kind}` with log: true needs low > 0, got {low}")
+        self.low, self.high, self.log = low, high, bool(log)
+
+    def _uniform(self, rng: random.Random) -> float:
+        if self.log:
+            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return rng.uniform(self.low, self.high)
+
+    def _bounded(self) -> ng.p.Parameter:
+        if self.log:
+            return ng.p.Log(lower=self.low, upper=self.high)
+        return ng.p.Scalar(lower=self.low, upper=self.high)
+
+
+class Int(_Range):
+    """Integer range ``[low, high]`` (both included), optionally log-scaled or stepped.
+
+    Example:
+        >>> Int(16, 128, log=True).size()
+        113
+        >>> Int(0, 10, step=5).size()
+        3
+    """
+
+    kind = "int"
+
+    def __init__(self, low: int, high: int, log: bool = False, step: int | None = None) -> None:
+        if not (isinstance(low, int) and isinstance(high, int)):
+            raise SpaceError(f"`int` bounds must be integers, got [{low!r}, {high!r}]")
+        super().__init__(low, high, log)
+        if step is not None and (not isinstance(step, int) or step < 1):
+            raise SpaceError(f"`int` step must be a positive integer, got {step!r}")
+        if step is not None and log:
+            raise SpaceError("`int` takes either log: true or step, not both")
+        self.step = step
+
+    def _values(self) -> range:
+        return range(int(self.low), int(self.high) + 1, self.step or 1)
+
+    def size(self) -> float:
+        return len(self._values())
+
+    def sample(self, rng: random.Random) -> int:
+        if self.step:
+            return rng.choice(self._values())
+        return min(int(self.high), max(int(self.low), round(self._uniform(rng))))
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value in self._values()
+
+    def describe(self) -> str:
+        extra = " (log)" if self.log else (f" step {self.step}" if self.step else "")
+        return f"an integer in [{self.low}, {self.high}]{extra}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {self.kind: [self.low, self.high]}
+        if self.log:
+            out["log"] = True
+        if self.step:
+            out["step"] = self.step
+        return out
+
+    def to_nevergrad(self) -> ng.p.Parameter:
+        if self.step:
+            return ng.p.TransitionChoice(list(self._values()))
+        return self._bounded().set_integer_casting()
+
+
+class Float(_Range):
+    """Float range ``[low, high]``, optionally log-scaled.
+
+    Example:
+        >>> Float(1e-4, 1e-1, log=True).contains(1e-3)
+        True
+    """
+
+    kind = "float"
+
+    def __init__(self, low: float, high: float, log: bool = False) -> None:
+        super().__init__(float(low) if isinstance(low, int) else low,
+                         float(high) if isinstance(high, int) else high, log)
+
+    def size(self) -> float:
+        return math.inf
+
+    def sample(self, rng: random.Random) -> float:
+        return self._uniform(rng)
+
+    def contains(self, value: Any) -> bool:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok and self.low <= value <= self.high
+
+    def plain(self, value: Any) -> float:
+        return float(value)
+
+    def describe(self) -> str:
+        return f"a float in [{self.low}, {self.high}]{' (log)' if self.log else ''}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {self.kind: [self.low, self.high]}
+        if self.log:
+            out["log"] = True
+        return out
+
+    def to_nevergrad(self) -> ng.p.Parameter:
+        return self._bounded()
+
+
+class Fixed(Param):
+    """A constant: part of every architecture, never searched.
+
+    Example:
+        >>> Fixed(0.1).size()
+        1
+    """
+
+    kind = "fixed"
+
+    def __init__(self, value: Any) -> None:
+        self.value = _plain(value)
+
+    def size(self) -> float:
+        return 1
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.value
+
+    def contains(self, value: Any) -> bool:
+        return _same(_plain(value), self.value)
+
+    def describe(self) -> str:
+        return f"the fixed value {self.value!r}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.kind: self.value}
+
+    def to_nevergrad(self) -> ng.p.Parameter:
+        return ng.p.Constant(self.value)
+
+
+_OPTIONS = {"choice": (), "ordered": (), "int": ("log", "step"), "float": ("log",), "fixed": ()}
+
+
+def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
+    kinds = [k for k in spec if k in KINDS]
+    if len(kinds) > 1:
+        raise SpaceError(f"space key '{path}' names several kinds {kinds}; give exactly one")
+    kind = kinds[0]
+    extra = sorted(set(spec) - {kind} - set(_OPTIONS[kind]))
+    if extra:
+        valid = ", ".join(_OPTIONS[kind]) or "none"
+        raise SpaceError(f"space key '{path}': unknown option(s) {extra} for kind `{kind}`; "
+                         f"valid options: {valid}")
+    arg = spec[kind]
+    try:
+        if kind in ("choice", "ordered"):
+            return (Choice if kind == "choice" else Ordered)(arg)
+        if kind == "fixed":
+            return Fixed(arg)
+        if not (isinstance(arg, Sequence) and not isinstance(arg, str) and len(arg) == 2):
+            raise SpaceError(f"`{kind}` expects [low, high], got {arg!r}")
+        options = {k: spec[k] for k in _OPTIONS[kind] if k in spec}
+        return (Int if kind == "int" else Float)(arg[0], arg[1], **options)
+    except SpaceError as err:
+        raise SpaceError(f"space key '{path}': {err}") from None

@@ -1,0 +1,187 @@
+"""``SearchSpace``: what a search may choose, built in Python or loaded from YAML.
+
+A space maps names to *parameters*. An architecture (``arch``) is a plain dict with one
+value per name, JSON- and YAML-serialisable, so it crosses processes, goes into the run
+store and into ``save_hyperparameters`` unchanged.
+
+YAML form (each value names its kind; a mapping without a kind key is a nested group)::
+
+    num_layers: {choice: [2, 3, 4]}           # unordered categorical
+    depth: {ordered: [1, 2, 4, 8]}            # ordered choice (neighbours are similar)
+    width: {int: [16, 128], log: true}        # int range, optional log and step
+    lr: {float: [1.0e-4, 1.0e-1], log: true}  # float range, optional log
+    dropout: {fixed: 0.1}                     # constant
+    head: {hidden: {choice: [64, 128]}}       # nested group -> arch["head"]["hidden"]
+
+Example:
+    >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5]}, "w": {"int": [8, 16]}})
+    >>> space.size()
+    18
+    >>> arch = space.sample(seed=0)
+    >>> space.validate(arch) == arch
+    True
+"""
+
+
+from __future__ import annotations
+
+import difflib
+import math
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import nevergrad as ng
+import yaml
+
+from lightning_nas.arch import plain as _plain
+from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.errors import SpaceError
+from lightning_nas.space.params import KINDS, Param, param_from_dict
+
+__all__ = ["SearchSpace"]
+
+
+class SearchSpace:
+    """A named, possibly nested, set of parameters.
+
+    Args:
+        params: name -> ``Param``, or a nested mapping (group) of the same.
+
+    Example:
+        >>> space = SearchSpace({"act": Choice(["relu", "gelu"]), "head": {"w": Int(8, 64)}})
+        >>> sorted(space.sample(seed=1))
+        ['act', 'head']
+    """
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params: dict[str, Param | SearchSpace] = {}
+        if not isinstance(params, Mapping) or not params:
+            raise SpaceError(f"a search space must be a non-empty mapping, got {params!r}")
+        for name, value in params.items():
+            if not isinstance(name, str) or not name:
+                raise SpaceError(f"space keys must be non-empty strings, got {name!r}")
+            if isinstance(value, (Param, SearchSpace)):
+                self.params[name] = value
+            elif isinstance(value, Mapping):
+                self.params[name] = SearchSpace(value)
+            else:
+                raise SpaceError(f"space key '{name}' must be a parameter, got {value!r}")
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], _prefix: str = "") -> SearchSpace:
+        """Build from the YAML mapping form (see the module docstring)."""
+        if not isinstance(spec, Mapping) or not spec:
+            where = f" at '{_prefix.rstrip('.')}'" if _prefix else ""
+            raise SpaceError(f"a search space{where} must be a non-empty mapping, got {spec!r}")
+        params: dict[str, Param | SearchSpace] = {}
+        for name, value in spec.items():
+            path = f"{_prefix}{name}"
+            if not isinstance(value, Mapping):
+                raise SpaceError(_not_a_param_message(path, name, value))
+            if any(k in KINDS for k in value):
+                params[str(name)] = param_from_dict(path, value)
+            else:
+                params[str(name)] = cls.from_dict(value, _prefix=f"{path}.")
+        return cls(params)
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> SearchSpace:
+        """Load from a YAML file path or a YAML string.
+
+        Example:
+            >>> SearchSpace.from_yaml("k: {choice: [3, 5, 7]}").size()
+            3
+        """
+        text = Path(source).read_text() if _is_file(source) else str(source)
+        return cls.from_dict(load_yaml(text))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML mapping form; ``SearchSpace.from_dict(s.to_dict()) == s``."""
+        return {k: v.to_dict() for k, v in self.params.items()}
+
+    def to_yaml(self) -> str:
+        """YAML text; ``SearchSpace.from_yaml(s.to_yaml()) == s``."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+    # ----------------------------------------------------------------- queries
+    def names(self) -> list[str]:
+        """Top-level names (the keyword arguments a model receives)."""
+        return list(self.params)
+
+    def size(self) -> float:
+        """Number of distinct architectures, ``math.inf`` if any range is continuous."""
+        return math.prod(p.size() for p in self.params.values())
+
+    def sample(self, seed: int | None = None, rng: random.Random | None = None) -> dict[str, Any]:
+        """A uniformly drawn architecture; the same ``seed`` gives the same one."""
+        rng = rng or random.Random(seed)
+        return {k: p.sample(rng=rng) if isinstance(p, SearchSpace) else p.sample(rng)
+                for k, p in self.params.items()}
+
+    def validate(self, arch: Mapping[str, Any], _prefix: str = "") -> dict[str, Any]:
+        """Check that ``arch`` is an architecture of this space; return it as plain data.
+
+        Raises:
+            SpaceError: naming the missing, unknown or out-of-range key and what is valid.
+        """
+        if not isinstance(arch, Mapping):
+            where = f" {_prefix.rstrip('.')}" if _prefix else ""
+            raise SpaceError(f"architecture{where} must be a mapping, got {arch!r}")
+        missing = [f"{_prefix}{k}" for k in self.params if k not in arch]
+        unknown = [f"{_prefix}{k}" for k in arch if k not in self.params]
+        if missing or unknown:
+            raise SpaceError(f"architecture keys do not match the space: missing {missing}, "
+                             f"unknown {unknown}; space keys: {self._paths(_prefix)}")
+        out = {}
+        for name, param in self.params.items():
+            value = arch[name]
+            if isinstance(param, SearchSpace):
+                out[name] = param.validate(value, _prefix=f"{_prefix}{name}.")
+            elif not param.contains(_plain(value)):
+                raise SpaceError(f"architecture value {_prefix}{name}={value!r} is not in the "
+                                 f"space: expected {param.describe()}")
+            else:
+                out[name] = param.plain(_plain(value))
+        return out
+
+    def to_nevergrad(self) -> ng.p.Dict:
+        """A nevergrad ``Dict`` whose ``.value`` is a plain architecture dict."""
+        return ng.p.Dict(**{k: p.to_nevergrad() for k, p in self.params.items()})
+
+    def _paths(self, prefix: str = "") -> list[str]:
+        out: list[str] = []
+        for k, p in self.params.items():
+            out += p._paths(f"{prefix}{k}.") if isinstance(p, SearchSpace) else [f"{prefix}{k}"]
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.params!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"spec": self.to_dict()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.params = SearchSpace.from_dict(state["spec"]).params
+
+
+def _is_file(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    return "\n" not in source and ":" not in source and Path(source).suffix in (".yaml", ".yml")
+
+
+def _not_a_param_message(path: str, name: Any, value: Any) -> str:
+    if "." in path:  # inside a mapping: most likely a misspelt kind, e.g. {choise: [...]}
+        parent = path.rsplit(".", 1)[0]
+        close = difflib.get_close_matches(str(name), KINDS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return (f"unknown space kind '{name}' at '{parent}'; {hint}valid kinds: {', '.join(KINDS)}"
+                f" (a nested group must hold parameters, got {name}: {value!r})")
+    return (f"space key '{path}' must be a mapping with one of the kinds {', '.join(KINDS)} "
+            f"(e.g. {{choice: [...]}}; use {{fixed: value}} for a constant), got {value!r}")

@@ -1,0 +1,106 @@
+"""``NASOptimizer``: the base of the NAS strategies, a nevergrad optimizer over genotypes
+that keeps the told and pending sets and never proposes an architecture twice while
+another is left.
+
+Example:
+    >>> issubclass(NASOptimizer, ng.optimization.base.Optimizer)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import nevergrad as ng
+from nevergrad.optimization import base
+
+from lightning_nas.strategies.codec import Codec, Geno
+
+__all__ = ["NASOptimizer"]
+
+
+class NASOptimizer(base.Optimizer):
+    """Base of the NAS strategies: genotypes, the told and pending sets, proposals.
+
+    Subclasses implement ``_propose()`` (a genotype, preferably neither told nor pending)
+    and ``_observe(geno, loss, asked)``. Every tell, asked or not, reaches ``_observe``.
+    """
+
+    def __init__(self, parametrization: Any, budget: int | None = None,
+                 num_workers: int = 1) -> None:
+        super().__init__(parametrization, budget=budget, num_workers=num_workers)
+        self.codec = Codec(self.parametrization)
+        self.told: dict[Geno, float] = {}  # genotype -> best loss told
+        self.pending: dict[str, Geno] = {}  # candidate uid -> genotype asked, not told
+        self.history: list[tuple[Geno, float]] = []  # first tell of each genotype, in order
+
+    # ----------------------------------------------------------------- nevergrad hooks
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        geno = self._propose()
+        candidate = self.parametrization.spawn_child(new_value=self.codec.decode(geno))
+        self.pending[candidate.uid] = geno
+        return candidate
+
+    def _internal_tell_candidate(self, candidate: ng.p.Parameter, loss: float) -> None:
+        geno = self.pending.pop(candidate.uid, None)
+        self._record(self.codec.encode(candidate.value) if geno is None else geno, loss, True)
+
+    def _internal_tell_not_asked(self, candidate: ng.p.Parameter, loss: float) -> None:
+        self._record(self.codec.encode(candidate.value), loss, False)
+
+    def _record(self, geno: Geno, loss: float, asked: bool) -> None:
+        loss = float(loss)
+        if math.isnan(loss):
+            loss = math.inf
+        first = geno not in self.told
+        if first:
+            self.told[geno] = loss
+            self.history.append((geno, loss))
+        else:
+            self.told[geno] = min(self.told[geno], loss)
+        self._observe(geno, loss, asked, first)
+
+    # ----------------------------------------------------------------- for subclasses
+    def _propose(self) -> Geno:
+        raise NotImplementedError
+
+    def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
+        """Learn from a result (``first``: the first time this genotype is told)."""
+
+    def is_new(self, geno: Geno) -> bool:
+        """Neither told nor pending."""
+        return geno not in self.told and geno not in self._pending_set()
+
+    def _pending_set(self) -> set[Geno]:
+        return set(self.pending.values())
+
+    def exhausted(self) -> bool:
+        """Every architecture of a finite space is told or pending."""
+        return len(self.told) + len(self._pending_set() - set(self.told)) >= self.codec.size
+
+    def random_new(self, tries: int = 100) -> Geno:
+        """A random genotype neither told nor pending (any random one if none is found)."""
+        geno = self.codec.random(self._rng)
+        for _ in range(tries):
+            if self.is_new(geno):
+                return geno
+            geno = self.codec.random(self._rng)
+        return geno
+
+    def mutate_new(self, parent: Geno, tries: int = 50) -> Geno:
+        """A new mutation of ``parent`` (one leaf, more after failed tries), else random."""
+        pending = self._pending_set()
+        for t in range(tries):
+            child = self.codec.mutate(parent, self._rng, n=1 + t // 10)
+            if child not in self.told and child not in pending:
+                return child
+        return self.random_new()
+
+    def best(self, k: int = 1) -> list[tuple[Geno, float]]:
+        """The ``k`` best told genotypes with their losses, best first."""
+        return sorted(self.told.items(), key=lambda item: item[1])[:k]
+
+    def told_values(self) -> list[dict[str, Any]]:
+        """Architecture values told so far, in the order first told."""
+        return [self.codec.decode(g) for g, _ in self.history]

@@ -1,0 +1,103 @@
+"""Evolutionary strategies: ``RegularizedEvolution`` (aging evolution) and ``LocalSearch``
+(first-improvement hill climbing with restarts).
+
+Example:
+    >>> from lightning_nas.space import SearchSpace
+    >>> opt = LocalSearch(SearchSpace.from_dict({"k": {"choice": [1, 2]}}).to_nevergrad(), budget=2)
+    >>> opt.ask().value["k"] in (1, 2)
+    True
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from lightning_nas.strategies.base import NASOptimizer
+from lightning_nas.strategies.codec import Geno
+
+__all__ = ["LocalSearch", "RegularizedEvolution"]
+
+
+class RegularizedEvolution(NASOptimizer):
+    """Aging (regularized) evolution, Real et al. 2019.
+
+    The population is the ``population_size`` latest results. Until it is full, children
+    are random; then a tournament of ``sample_size`` random members picks the best as the
+    parent, whose child differs by one mutation. The oldest member leaves as a new one
+    comes, whatever its loss.
+
+    Example:
+        >>> import nevergrad as ng
+        >>> opt = ng.optimizers.registry["RegularizedEvolution"](
+        ...     ng.p.Dict(a=ng.p.Choice([0, 1, 2])), budget=3)
+        >>> sorted(opt.ask().value["a"] for _ in range(3))  # three asks, three new ones
+        [0, 1, 2]
+    """
+
+    population_size = 20
+    sample_size = 5
+
+    def __init__(self, parametrization: Any, budget: int | None = None,
+                 num_workers: int = 1) -> None:
+        super().__init__(parametrization, budget=budget, num_workers=num_workers)
+        self.population: deque[tuple[Geno, float]] = deque(maxlen=self.population_size)
+
+    def _propose(self) -> Geno:
+        if len(self.population) + len(self.pending) < self.population_size or \
+                not self.population:
+            return self.random_new()
+        pop = list(self.population)
+        idx = self._rng.choice(len(pop), size=min(self.sample_size, len(pop)), replace=False)
+        parent = min((pop[int(i)] for i in idx), key=lambda m: m[1])[0]
+        return self.mutate_new(parent)
+
+    def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
+        if first:
+            self.population.append((geno, loss))
+
+
+class LocalSearch(NASOptimizer):
+    """First-improvement local search with random restarts.
+
+    From a random start, the one-leaf neighbours of the current architecture
+    (``Codec.neighbours``) are tried in a random order; the first better one becomes the
+    current one. When all neighbours are evaluated without improvement (a local optimum),
+    the search restarts from a random architecture. With several workers, several
+    neighbours are out at once. A better result told without being asked (a replayed
+    store) also moves the search there.
+
+    Example:
+        >>> import nevergrad as ng
+        >>> opt = ng.optimizers.registry["LocalSearch"](ng.p.Dict(a=ng.p.Choice([0, 1, 2])))
+        >>> opt.ask().value["a"] in (0, 1, 2)
+        True
+    """
+
+    def __init__(self, parametrization: Any, budget: int | None = None,
+                 num_workers: int = 1) -> None:
+        super().__init__(parametrization, budget=budget, num_workers=num_workers)
+        self.current: tuple[Geno, float] | None = None
+        self.queue: list[Geno] = []
+        self.restart: Geno | None = None  # the random start asked, not yet told
+
+    def _propose(self) -> Geno:
+        if self.current is not None:
+            pending = self._pending_set()
+            while self.queue:
+                geno = self.queue.pop()
+                if geno not in self.told and geno not in pending:
+                    return geno
+            if any(g != self.restart for g in pending):  # neighbours out: wait for them
+                return self.random_new()
+            self.current = None  # local optimum: restart
+        geno = self.random_new()
+        self.restart = geno
+        return geno
+
+    def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
+        if self.current is None or geno == self.restart or loss < self.current[1]:
+            if geno == self.restart:
+                self.restart = None
+            self.current = (geno, loss)
+            self.queue = self.codec.neighbours(geno, self._rng)

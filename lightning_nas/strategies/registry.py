@@ -1,0 +1,87 @@
+"""Search strategies: any optimizer of nevergrad's registry, by name, seeded.
+
+Importing this module registers the NAS strategies of ``lightning_nas.nas_strategies``
+(``RegularizedEvolution``, ``Reinforce``, ``LocalSearch``, ``SurrogateEvolution``) in
+nevergrad's registry, so they are usable by name like any nevergrad optimizer.
+
+Example:
+    >>> from lightning_nas.errors import ConfigError
+from lightning_nas.space import SearchSpace
+    >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5, 7]}})
+    >>> opt = make_optimizer("RandomSearch", space, budget=4, seed=0)
+    >>> space.validate(opt.ask().value)["k"] in (3, 5, 7)
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+
+import nevergrad as ng
+import numpy as np
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.space import SearchSpace
+from lightning_nas.strategies import nas as nas_strategies
+
+__all__ = ["DEFAULT_OPTIMIZER", "NAS_OPTIMIZERS", "available_optimizers",
+           "check_optimizer_name", "make_optimizer"]
+
+#: the NAS strategies registered in nevergrad's registry by this package
+NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
+#: the strategy recommended for architecture search (chosen on NAS-Bench-201, see README)
+DEFAULT_OPTIMIZER = "SurrogateEvolution"
+
+# cma (used by some nevergrad optimizers) warns at import when matplotlib is missing; import
+# it once here, quietly, instead of letting that warning land in the middle of a search.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*matplotlib.*")
+    try:
+        import cma  # noqa: F401
+    except ImportError:  # pragma: no cover - cma comes with nevergrad
+        pass
+
+
+def available_optimizers() -> list[str]:
+    """Names usable as ``search.optimizer`` (nevergrad's registry, sorted)."""
+    return sorted(ng.optimizers.registry)
+
+
+def check_optimizer_name(name: str) -> None:
+    """Raise ``ConfigError`` naming close registry names if ``name`` is not registered.
+
+    Example:
+        >>> check_optimizer_name("NGOp")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: unknown optimizer 'NGOp'; close names: NGOpt, ...
+    """
+    if name in ng.optimizers.registry:
+        return
+    close = difflib.get_close_matches(name, list(ng.optimizers.registry), n=6, cutoff=0.5)
+    if not close:  # fall back to names that share a prefix, ignoring case
+        close = [n for n in available_optimizers() if n.lower().startswith(name[:3].lower())][:6]
+    hint = f"close names: {', '.join(close)}" if close else "no close name"
+    raise ConfigError(f"unknown optimizer {name!r}; {hint} (see "
+                      f"lightning_nas.strategies.available_optimizers() for all "
+                      f"{len(ng.optimizers.registry)})")
+
+
+def make_optimizer(name: str, space: SearchSpace, budget: int | None = None,
+                   num_workers: int = 1, seed: int | None = None) -> ng.optimizers.base.Optimizer:
+    """Create nevergrad optimizer ``name`` over ``space``.
+
+    Args:
+        name: a key of ``nevergrad.optimizers.registry`` (e.g. ``"NGOpt"``, ``"RandomSearch"``).
+        space: the search space; candidates' ``.value`` are plain architecture dicts.
+        budget: number of evaluations the optimizer plans for (a hint for nevergrad).
+        num_workers: number of evaluations run at once.
+        seed: seeds the parametrization's random state: the same seed and the same told
+            losses give the same sequence of proposals.
+    """
+    check_optimizer_name(name)
+    parametrization = space.to_nevergrad()
+    if seed is not None:
+        parametrization.random_state = np.random.RandomState(seed)
+    return ng.optimizers.registry[name](parametrization, budget=budget, num_workers=num_workers)
