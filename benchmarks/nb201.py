@@ -19,7 +19,10 @@ Two paths run a search:
 between consecutive ``on_trial_end`` calls over 500 trials (ask + lookup + store + tell).
 
 Run:  python benchmarks/nb201.py --dataset cifar10 --budget 100 --seeds 30 \\
-          --table /work/shared/benchmarks/nb201.csv [--strategy NAME] [--all] [--driver]
+          [--table PATH] [--strategy NAME] [--all] [--driver]
+The table is ``--table PATH`` if given, else ``$LIGHTNING_NAS_NB201``, else
+``../shared/benchmarks/nb201.csv`` next to the repository (``find_table`` in
+``lightning_nas.benchmarks.nb201``; the README says where the table comes from).
 Last line: JSON with ``strategy``, ``mean``, ``std``, ``baselines`` (the other strategies'
 mean and std), ``ms_per_trial``, ``dataset``, ``budget``, ``seeds``, ``path``.
 """
@@ -40,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.arch import arch_key  # noqa: E402
-from lightning_nas.benchmarks.nb201 import NB201  # noqa: E402
+from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
 from lightning_nas.search.loop import MAX_REPEATS  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
@@ -113,11 +116,12 @@ def measure_ms_per_trial(bench: NB201, strategy: str, trials: int = 500,
             "p90": gaps[int(0.9 * (len(gaps) - 1))], "trials": len(stamps)}
 
 
-def run_benchmark(table: str | Path, dataset: str = "cifar10", budget: int = 100,
+def run_benchmark(table: str | Path | None, dataset: str = "cifar10", budget: int = 100,
                   seeds: int = 30, strategies: list[str] | None = None,
                   path: str = "fast") -> dict[str, dict[str, Any]]:
     """Every strategy with seeds ``0..seeds-1``: mean and std of the chosen architecture's
-    ``test_acc_200ep`` (and ``valid_acc_12ep``), the values, and seconds taken."""
+    ``test_acc_200ep`` (and ``valid_acc_12ep``), the values, and seconds taken; ``table``
+    None looks the table up with ``find_table``."""
     bench = NB201(table)
     run = run_fast if path == "fast" else run_driver
     out: dict[str, dict[str, Any]] = {}
@@ -154,7 +158,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                                  "imagenet16"])
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--table", default="/work/shared/benchmarks/nb201.csv")
+    parser.add_argument("--table", default=None,
+                        help="the NB201 CSV (default: $LIGHTNING_NAS_NB201, else "
+                             "../shared/benchmarks/nb201.csv next to the repository)")
     parser.add_argument("--strategy", default=DEFAULT_OPTIMIZER)
     parser.add_argument("--all", action="store_true", help="every strategy of this package")
     parser.add_argument("--driver", action="store_true",
@@ -165,9 +171,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.all:
         names += [n for n in NAS_OPTIMIZERS if n not in names]
     path = "driver" if args.driver else "fast"
-    results = run_benchmark(args.table, args.dataset, args.budget, args.seeds, names, path)
+    table = find_table(args.table)
+    results = run_benchmark(table, args.dataset, args.budget, args.seeds, names, path)
     print(_table(results, args.dataset, args.budget, args.seeds))
-    ms = (measure_ms_per_trial(NB201(args.table), args.strategy, args.overhead_trials)
+    ms = (measure_ms_per_trial(NB201(table), args.strategy, args.overhead_trials)
           if args.overhead_trials > 0 else {"median": math.nan})
     print(f"ms_per_trial ({args.strategy}, driver + SQLite store, {args.overhead_trials} "
           f"trials): median {ms['median']:.2f}" +

@@ -36,8 +36,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return value.item()
+    if callable(getattr(value, "tolist", None)):  # numpy scalar or array, torch tensor
+        return plain(value.tolist())
     return value
 
 

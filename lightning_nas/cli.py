@@ -23,6 +23,8 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lightning_nas.report.tables import STATUSES
+
     parser = argparse.ArgumentParser(prog="lightning-nas",
                                      description="Neural architecture search for Lightning.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--status", choices=STATUSES,
+                   default="completed",
+                   help="the leaderboard (default; failed and rejected trials follow it with "
+                        "their errors), or the trials of one status")
     p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
@@ -109,7 +115,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from lightning_nas.store import open_run
 
     with open_run(args.run_dir) as store:
-        text = render(store, args.format, args.top)
+        text = render(store, args.format, args.top, status=args.status)
     print(text, flush=True)
     return 0
 

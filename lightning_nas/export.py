@@ -97,6 +97,15 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str,
     return cfg
 
 
+def _free_dir(parent: Path, name: str) -> Path:
+    """``parent/name``, else the first of ``name_1``, ``name_2``, ... that does not exist."""
+    path, n = parent / name, 0
+    while path.exists():
+        n += 1
+        path = parent / f"{name}_{n}"
+    return path
+
+
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``."""
     path = Path(run_dir) / "best.yaml"
@@ -120,7 +129,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         model, data: the model and data of the search, needed when the search was given
             objects that cannot be imported by path (e.g. defined in ``__main__``).
         seed: seed of the fine-tune (default: the search's).
-        out_dir: where its checkpoint and logs go (default ``RUN_DIR/finetune``).
+        out_dir: where its checkpoint and logs go (default: ``RUN_DIR/finetune``, or
+            ``finetune_1``, ``finetune_2``, ... when earlier fine-tunes are there: a new
+            fine-tune never overwrites one).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
@@ -152,7 +163,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             raise FileNotFoundError(f"{run_dir} has no best.ckpt; use from_checkpoint=False")
         weights = str(run_dir / best["checkpoint"])
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"],
-                     trial_dir=str(Path(out_dir) if out_dir else run_dir / "finetune"),
+                     trial_dir=str(Path(out_dir) if out_dir else _free_dir(run_dir, "finetune")),
                      model=model, model_init_args=stored_model.get("init_args") or {},
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},

@@ -119,6 +119,15 @@ def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, mo
     lightning_cli(tmp_path / "run" / "best_config.yaml")  # the winner trains as is
 
 
+def test_search_header_names_the_configured_class(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    _search(tmp_path, "examples/lightningcli/train.yaml", "examples/lightningcli/search.yaml",
+            extra=["--search.budget=1"])
+    out = capsys.readouterr().out
+    assert f"Searching LitClassifier in {tmp_path / 'run'}" in out
+    assert "ConfigBuilder" not in out
+
+
 def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     code = main(["search", "examples/lightningcli/train.yaml",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -32,6 +34,14 @@ def test_finetune_starts_from_the_best_checkpoint(finished_run, tmp_path):
     start = torch.load(tmp_path / "w.pt")
     saved = torch.load(finished_run / "best.ckpt", weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], saved[k]) for k in saved)
+
+
+def test_a_second_finetune_keeps_the_first(finished_run):
+    first = finetune(finished_run, max_epochs=1)
+    second = finetune(finished_run, max_epochs=1)
+    assert Path(first.checkpoint).parent != Path(second.checkpoint).parent
+    assert Path(first.checkpoint).exists() and Path(second.checkpoint).exists()
+    assert Path(second.checkpoint).parent.name.startswith("finetune_")
 
 
 def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of ``lightning_nas.nas_strategies``: the NAS strategies in nevergrad's registry.
+"""The NAS strategies of ``lightning_nas.strategies`` in nevergrad's registry.
 
 Each strategy runs by name through the real driver and store on a small mixed space
 (choice, ordered, log int, log float, fixed, nested group) with a known toy objective:

@@ -1,23 +1,39 @@
-"""Tests of ``lightning_nas.nb201`` (the NB201 table) and ``benchmarks/nb201.py``.
+"""Tests of ``lightning_nas.benchmarks.nb201`` (the NB201 table) and ``benchmarks/nb201.py``.
 
-The table tests need the offline NB201 CSV (``/work/shared/benchmarks/nb201.csv`` or
-``$LIGHTNING_NAS_NB201``) and are skipped without it; the string tests need nothing.
+The table tests need the offline NB201 CSV (``$LIGHTNING_NAS_NB201``, else
+``shared/benchmarks/nb201.csv`` beside the repository) and are skipped with the reason
+without it; the string tests need nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
 from lightning_nas import Search
-from lightning_nas.benchmarks.nb201 import EDGES, NB201, OPS, arch_to_str, nb201_space, str_to_arch
+from lightning_nas.benchmarks.nb201 import (
+    EDGES,
+    NB201,
+    OPS,
+    arch_to_str,
+    find_table,
+    nb201_space,
+    str_to_arch,
+)
 from lightning_nas.errors import ConfigError, SpaceError
 
-TABLE = Path(os.environ.get("LIGHTNING_NAS_NB201", "/work/shared/benchmarks/nb201.csv"))
-needs_table = pytest.mark.skipif(not TABLE.is_file(), reason=f"no NB201 table at {TABLE}")
+
+def _table() -> tuple[Path | None, str]:
+    try:
+        return find_table(), ""
+    except FileNotFoundError as err:
+        return None, str(err)
+
+
+TABLE, WHY = _table()
+needs_table = pytest.mark.skipif(TABLE is None, reason=WHY)
 
 BEST_C10 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
             "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
@@ -126,3 +142,16 @@ def test_benchmark_script_short_run(capsys):
     assert set(summary["baselines"]) == {"RandomSearch", "NGOpt"}
     assert 80 < summary["mean"] <= 94.38
     assert summary["ms_per_trial"] > 0
+
+
+def test_find_table_names_where_it_looked_and_how_to_point_at_it(tmp_path, monkeypatch):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(FileNotFoundError, match=f"no NB201 table at {missing}.*LIGHTNING_NAS"):
+        find_table(missing)
+    monkeypatch.setenv("LIGHTNING_NAS_NB201", str(missing))
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        find_table()
+    table = tmp_path / "t.csv"
+    table.write_text("index,arch\n")
+    monkeypatch.setenv("LIGHTNING_NAS_NB201", str(table))
+    assert find_table() == table

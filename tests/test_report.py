@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
+from lightning_nas.report.plots import plot_choices
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -48,6 +50,32 @@ def test_report_writes_plots_and_a_self_contained_page(finished_run, capsys):
     with RunStore(finished_run / "search.db") as store:
         best = store.best("max")
     assert f"{best.score:.4f}" in page and "pruned" in page
+
+
+def test_report_draws_log_ranges_on_a_log_axis(finished_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    with RunStore(finished_run / "search.db") as store:
+        scales = plot_choices(store, tmp_path / "choices.png")
+    assert scales["lr"] == "log"  # declared log: true, although it spans only 15x
+    assert scales["width"] == "linear"
+
+
+def test_show_lists_failed_trials_with_their_error(tmp_path, tiny_trainer, capsys):
+    run = tmp_path / "run"
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
+           model_init_args={"fail_width": 4}, budget=2, optimizer="RandomSearch",
+           run_dir=run, verbose=False).run()
+    assert main(["show", str(run)]) == 0
+    shown = capsys.readouterr().out
+    assert "1 completed, 1 failed" in shown
+    assert "RuntimeError: width 4 is broken on purpose  [width=4]" in shown
+    assert main(["show", str(run), "--status", "failed"]) == 0
+    failed = capsys.readouterr().out
+    assert "FAILED" in failed and "width 4 is broken on purpose" in failed
+    assert "COMPLETED" not in failed
+    assert main(["show", str(run), "--status", "failed", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["trials"]
+    assert [r["error"] for r in rows] == ["RuntimeError: width 4 is broken on purpose"]
 
 
 def test_show_contains_the_best_score(finished_run, capsys):

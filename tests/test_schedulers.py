@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, MonitorError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.callbacks import PruningCallback
 from lightning_nas.search.runner import run_trial
@@ -97,6 +97,17 @@ def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
         stopped[run] = (callback.decision, trainer.current_epoch)
     assert stopped[0] == (None, 5) and stopped[1] == (None, 5)
     assert stopped[2] == (Decision.STOP, 2)  # worse than the median at epoch 2: stopped
+
+
+def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path):
+    callback = PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_accuracy")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[callback], default_root_dir=tmp_path)
+    with pytest.raises(MonitorError, match="'val_accuracy' was never logged; did you mean "
+                                           "'val_acc'.*logged keys: \\[.*'val_acc'"):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.current_epoch == 0  # stopped at the first validation, not after 3 epochs
 
 
 # --------------------------------------------------------------------- in the driver

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 from lightning_nas.results import TrialStatus
@@ -77,3 +78,27 @@ def test_init_weights_start_from_a_checkpoint(tmp_path):
     start = torch.load(tmp_path / "w0.pt")
     saved = torch.load(first.checkpoint, weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], saved[k]) for k in saved)
+
+
+class _EpochStamps(TinyNet):
+    """Logs its epoch from training (epoch-level) and validation, and a scripted score whose
+    best is epoch 1 of 3."""
+
+    def training_step(self, batch, batch_idx):
+        self.log("train_epoch", float(self.current_epoch), on_step=False, on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_epoch", float(self.current_epoch))
+        self.log("scripted", [0.2, 0.9, 0.5][self.current_epoch])
+        return super().validation_step(batch, batch_idx)
+
+
+def test_best_epoch_metrics_all_belong_to_that_epoch(tmp_path):
+    result = fit_trial(TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t"),
+                                 model=_EpochStamps, data=BlobData, monitor="scripted",
+                                 trainer={"max_epochs": 3, "accelerator": "cpu"}))
+    assert result.status is TrialStatus.COMPLETED and result.epoch == 1
+    assert result.metrics["val_epoch"] == 1.0
+    assert result.metrics["train_epoch"] == 1.0  # logged after validation: still epoch 1's
+    assert result.curve == pytest.approx([0.2, 0.9, 0.5])

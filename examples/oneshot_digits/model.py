@@ -7,7 +7,7 @@ searches its subnets; the winner is exported from ``self.net`` as a plain ``nn.S
 
 Example:
     >>> import torch
-    >>> from lightning_nas.supernet import space_of
+    >>> from lightning_nas.oneshot.choices import space_of
     >>> model = DigitsSupernet()
     >>> space_of(model).size()
     972

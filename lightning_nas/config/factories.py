@@ -75,7 +75,9 @@ class ModelFactory:
 
     @property
     def name(self) -> str:
-        """Readable name of the model target."""
+        """Readable name of the model target (a config's class name for a ``ConfigBuilder``)."""
+        if isinstance(self.target, ConfigBuilder):
+            return self.target.class_name
         return getattr(self.target, "__qualname__", repr(self.target))
 
     def check(self, names: list[str]) -> None:
@@ -160,6 +162,11 @@ class ConfigBuilder:
 
     def __call__(self, arch: Mapping[str, Any]) -> Any:
         return instantiate(self.config(arch))
+
+    @property
+    def class_name(self) -> str:
+        """The name of the class the section configures (``DigitsCNN``)."""
+        return str(self.section.get("class_path", "?")).replace(":", ".").rsplit(".", 1)[-1]
 
     def __repr__(self) -> str:
         return f"ConfigBuilder({self.section.get('class_path')!r})"

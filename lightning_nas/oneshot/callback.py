@@ -2,7 +2,7 @@
 ``Trainer.fit`` (a random path per step) and searches its subnets with nevergrad.
 
 Add ``OneShotNAS`` to an ordinary Trainer; the LightningModule's network holds choice
-modules (``lightning_nas.supernet``). Each training step rank 0 samples a path uniformly
+modules (``lightning_nas.oneshot.choices``). Each training step rank 0 samples a path uniformly
 and broadcasts it before the forward pass (single-path one-shot). At the end of training,
 and every ``search_every_n_epochs`` if set, rank 0 asks nevergrad for subnets; every rank
 evaluates each one with the shared weights (BatchNorm statistics recalibrated on a few

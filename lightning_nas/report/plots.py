@@ -13,12 +13,12 @@ import json
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
-from lightning_nas.report.tables import format_table, leaderboard_rows, summary
+from lightning_nas.report.tables import format_table, leaderboard_rows, summary, trial_rows
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["PLOT_HINT", "plot_choices", "plot_progress", "write_report"]
+__all__ = ["PLOT_HINT", "log_scaled", "plot_choices", "plot_progress", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -76,14 +76,38 @@ def plot_progress(store: RunStore, path: Any) -> None:
     plt.close(fig)
 
 
-def plot_choices(store: RunStore, path: Any) -> None:
-    """Score per value of each architecture knob: which values win."""
+def log_scaled(space: dict[str, Any], prefix: str = "") -> set[str]:
+    """The (dotted) keys of a stored space's ranges with ``log: true``.
+
+    Example:
+        >>> sorted(log_scaled({"lr": {"float": [1e-4, 1e-1], "log": True},
+        ...                    "head": {"w": {"int": [8, 64], "log": True}},
+        ...                    "k": {"choice": [3, 5]}}))
+        ['head.w', 'lr']
+    """
+    out: set[str] = set()
+    for key, spec in space.items():
+        if not isinstance(spec, dict):
+            continue
+        if any(kind in spec for kind in ("choice", "ordered", "int", "float", "fixed")):
+            if spec.get("log"):
+                out.add(f"{prefix}{key}")
+        else:
+            out |= log_scaled(spec, f"{prefix}{key}.")
+    return out
+
+
+def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
+    """Score per value of each architecture knob: which values win. Returns each plotted
+    knob's x-axis scale (``log`` for ranges declared ``log: true``)."""
     plt = _pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
     flat = [(flatten_arch(t.arch), t.score) for t in trials]
     knobs = [k for k in (flat[0][0] if flat else {})
              if len({json.dumps(a[k]) for a, _ in flat}) > 1]
+    log_knobs = log_scaled(store.get_meta("space") or {})
+    scales: dict[str, str] = {}
     cols = min(3, max(1, len(knobs)))
     rows = max(1, -(-len(knobs) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
@@ -91,9 +115,9 @@ def plot_choices(store: RunStore, path: Any) -> None:
         values = [a[knob] for a, _ in flat]
         scores = [s for _, s in flat]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        if numeric and len(set(values)) > 8:  # a range: scatter
+        if numeric and (len(set(values)) > 8 or knob in log_knobs):  # a range: scatter
             ax.scatter(values, scores, s=16)
-            if min(values) > 0 and max(values) / min(values) > 20:
+            if knob in log_knobs or (min(values) > 0 and max(values) / min(values) > 20):
                 ax.set_xscale("log")
         else:  # a choice: one column of points per value, with the mean
             labels = sorted({json.dumps(v) for v in values}, key=lambda x: (len(x), x))
@@ -104,6 +128,7 @@ def plot_choices(store: RunStore, path: Any) -> None:
             ax.set_xticks(range(len(labels)), [json.loads(x) for x in labels])
         ax.set_title(knob)
         ax.grid(alpha=0.3)
+        scales[knob] = ax.get_xscale()
     for ax in list(axes.flat)[len(knobs):]:
         ax.axis("off")
     axes[0][0].set_ylabel(monitor)
@@ -111,6 +136,7 @@ def plot_choices(store: RunStore, path: Any) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return scales
 
 
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
@@ -136,6 +162,9 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     s = summary(store)
     rows = leaderboard_rows(store, k=20)
     table = format_table(rows)
+    failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]
+    failed = (f"<h2>Failed and rejected trials</h2><pre>{html.escape(format_table(failures))}"
+              f"</pre>" if failures else "")
     images = "\n".join(
         f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
@@ -150,6 +179,7 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 <p>{s['completed']} completed, {s['pruned']} pruned, {s['failed']} failed; {best}</p>
 {images}
 <h2>Leaderboard</h2><pre>{html.escape(table)}</pre>
+{failed}
 </body></html>
 """
     (out / "report.html").write_text(page)

@@ -22,7 +22,11 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["format_table", "front_rows", "leaderboard_rows", "render", "summary"]
+__all__ = ["STATUSES", "error_line", "format_table", "front_rows", "leaderboard_rows", "render",
+           "summary", "trial_rows"]
+
+#: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
+STATUSES = ("completed", "failed", "rejected", "pruned", "all")
 
 
 def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]]:
@@ -38,6 +42,27 @@ def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]
     return rows
 
 
+def error_line(error: str | None) -> str | None:
+    """The last non-empty line of a trial's error text (the exception), whole."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def trial_rows(store: RunStore, status: str = "all", k: int | None = None
+               ) -> list[dict[str, Any]]:
+    """Trials of ``status`` (``all``: every trial) in id order, with their error's last line.
+
+    Raises:
+        ConfigError: for a status not in ``STATUSES``.
+    """
+    if status not in STATUSES:
+        raise ConfigError(f"status can be {', '.join(STATUSES)}; got {status!r}")
+    trials = store.trials(None if status == "all" else TrialStatus(status.upper()))
+    return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
+             "epochs": t.epochs, "error": error_line(t.error), "arch": t.arch}
+            for t in trials[:k]]
+
+
 def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor and the best score."""
     mode = store.get_meta("mode", "max")
@@ -51,7 +76,7 @@ def summary(store: RunStore) -> dict[str, Any]:
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows as an aligned text table (architectures as ``key=value``)."""
     if not rows:
-        return "(no completed trial)"
+        return "(no trial)"
     cols = list(rows[0])
     cells = [[_cell(r[c], c) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
@@ -81,14 +106,19 @@ def front_rows(store: RunStore) -> list[dict[str, Any]]:
              "arch": t.arch} for t in front]
 
 
-def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
-    """The leaderboard (and the Pareto front of a multi-objective run) in ``table``,
-    ``csv`` or ``json`` form."""
-    rows = leaderboard_rows(store, k)
-    front = front_rows(store)
+def render(store: RunStore, fmt: str = "table", k: int | None = 10,
+           status: str = "completed") -> str:
+    """The leaderboard (``status="completed"``; with the Pareto front of a multi-objective
+    run, and the failed and rejected trials with their errors) or the trials of one status,
+    in ``table``, ``csv`` or ``json`` form."""
+    rows = leaderboard_rows(store, k) if status == "completed" else trial_rows(store, status, k)
+    front = front_rows(store) if status == "completed" else []
+    failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")] \
+        if status == "completed" else []
     if fmt == "json":
-        return json.dumps({"summary": summary(store), "leaderboard": rows,
-                           "pareto_front": front}, indent=2)
+        return json.dumps({"summary": summary(store), "leaderboard" if status == "completed"
+                           else "trials": rows, "pareto_front": front, "failures": failures},
+                          indent=2)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
@@ -99,8 +129,9 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
-    head = (f"{s['completed']} completed, {s['failed']} failed, {s['pruned']} pruned, "
-            f"{s['running']} running; monitor {s['monitor']} ({s['mode']})")
+    head = (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
+            f"{s['pruned']} pruned, {s['running']} running; monitor {s['monitor']} "
+            f"({s['mode']})")
     if s["best_trial"] is not None:
         head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"
     text = head + "\n" + format_table(rows)
@@ -108,4 +139,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10) -> str:
         spec = store.get_meta("objectives")
         text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
                  f"{len(front)} trials\n" + format_table(front))
+    if failures:
+        text += "\n\nFailed and rejected trials:\n" + "\n".join(
+            f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"
+            for r in failures)
     return text

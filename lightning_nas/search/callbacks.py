@@ -24,7 +24,7 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
 from lightning_nas.search.schedulers import Decision, Rule
 
-__all__ = ["PruningCallback", "TrialReporter"]
+__all__ = ["PruningCallback", "TrialReporter", "logged_metrics"]
 
 
 def _to_float(value: Any) -> float | None:
@@ -35,8 +35,28 @@ def _to_float(value: Any) -> float | None:
     return None
 
 
+def logged_metrics(trainer: pl.Trainer, monitor: str) -> dict[str, float]:
+    """The Trainer's scalar ``callback_metrics`` as floats.
+
+    Raises:
+        MonitorError: when ``monitor`` is not among them, naming the closest logged key and
+            listing all of them.
+    """
+    logged = {k: v for k, v in ((k, _to_float(v)) for k, v in trainer.callback_metrics.items())
+              if v is not None}
+    if monitor not in logged:
+        keys = sorted(logged)
+        raise MonitorError(f"monitor {monitor!r} was never logged; {did_you_mean(monitor, keys)}"
+                           f"logged keys: {keys}")
+    return logged
+
+
 class TrialReporter(pl.Callback):
     """Keeps the history of logged metrics, one entry per validation epoch.
+
+    Each entry holds the metrics of its own epoch: validation ends before the training
+    epoch's own epoch-level metrics are logged, so the entry is completed with them when
+    that epoch ends (at the next epoch's start, or at the end of training).
 
     At the end of training it logs the architecture as hyperparameters with the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
@@ -53,6 +73,7 @@ class TrialReporter(pl.Callback):
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.history: list[dict[str, Any]] = []
+        self._open = False  # the last entry still waits for its epoch's training metrics
 
     @property
     def state_key(self) -> str:
@@ -61,16 +82,24 @@ class TrialReporter(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        logged = {k: v for k, v in ((k, _to_float(v)) for k, v in trainer.callback_metrics.items())
-                  if v is not None}
-        if self.monitor not in logged:
-            keys = sorted(logged)
-            raise MonitorError(f"monitor {self.monitor!r} was never logged; "
-                               f"{did_you_mean(self.monitor, keys)}"
-                               f"logged keys: {keys}")
+        logged = logged_metrics(trainer, self.monitor)
         self.history.append({"epoch": trainer.current_epoch, "metrics": logged})
+        self._open = True
+
+    def _complete(self, trainer: pl.Trainer) -> None:
+        """Add the epoch-level training metrics of the epoch the last validation ran in
+        (logged after it); the validation metrics stay as they were."""
+        if self._open:
+            entry = self.history[-1]
+            entry["metrics"] = {**entry["metrics"], **logged_metrics(trainer, self.monitor),
+                                self.monitor: entry["metrics"][self.monitor]}
+            self._open = False
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._complete(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._complete(trainer)
         best = self.best()
         if best is None or not trainer.is_global_zero:
             return
@@ -101,7 +130,8 @@ class TrialReporter(pl.Callback):
 
 class PruningCallback(pl.Callback):
     """Asks a rule after each validation whether the run goes on; stops it with
-    ``trainer.should_stop = True`` (never by raising). Under DDP, rank 0 decides and the
+    ``trainer.should_stop = True`` (never by raising; only a monitor that is never logged
+    raises ``MonitorError``, naming the logged keys). Under DDP, rank 0 decides and the
     decision is broadcast, so every rank stops at the same epoch.
 
     Args:
@@ -110,7 +140,7 @@ class PruningCallback(pl.Callback):
         trial_key: this run's name in the rule (runs are compared by key).
 
     Example:
-        >>> from lightning_nas.schedulers import MedianRule
+        >>> from lightning_nas.search.schedulers import MedianRule
         >>> rule = MedianRule(min_epochs=1, min_trials=1)
         >>> callback = PruningCallback(rule, monitor="val_acc", trial_key="run-1")
         >>> callback.decision is None
@@ -130,11 +160,10 @@ class PruningCallback(pl.Callback):
         if trainer.sanity_checking or self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
+        value = logged_metrics(trainer, self.monitor)[self.monitor]  # every rank checks
         decision = Decision.CONTINUE
         if trainer.is_global_zero:
-            value = _to_float(trainer.callback_metrics.get(self.monitor))
-            if value is not None:
-                decision = self.rule.decide(self.trial_key, epochs, value)
+            decision = self.rule.decide(self.trial_key, epochs, value)
         decision = Decision(trainer.strategy.broadcast(decision.value, src=0))
         if decision is not Decision.CONTINUE:
             self.decision, self.stopped_epoch = decision, epochs

@@ -65,6 +65,16 @@ class Objectives:
         """The mapping form."""
         return dict(self.modes)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Objectives) and list(self.modes.items()) == list(
+            other.modes.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.modes.items()))
+
+    def __repr__(self) -> str:
+        return f"Objectives({self.modes!r})"
+
 
 def pareto_front(points: Sequence[Any], objectives: Objectives,
                  metrics: Callable[[Any], Mapping[str, float]] = lambda t: t.metrics) -> list:
@@ -102,7 +112,7 @@ class Constraints:
                  checks: Sequence[Callable[[dict[str, Any]], Any]] = ()) -> None:
         for name, value in (("max_params", max_params), ("max_flops", max_flops)):
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+                raise ConfigError(f"`{name}` must be a positive number, got {value!r}")
         for check in checks:
             if not callable(check):
                 raise ConfigError(f"constraints must be callables arch -> bool/float, got "

@@ -4,7 +4,7 @@ A *rule* sees the monitored value of a trial after each epoch and answers ``CONT
 ``PAUSE`` (stop now; the trial may be promoted later and resumes from its checkpoint) or
 ``STOP`` (pruned for good). The
 search driver gives each trial a snapshot of the rule and promotes paused trials
-(``lightning_nas.callbacks.PruningCallback`` asks a rule from inside any Trainer).
+(``lightning_nas.search.callbacks.PruningCallback`` asks a rule from inside any Trainer).
 
 - ``ASHARule``: asynchronous successive halving. Rungs at ``min_epochs * eta**k`` epochs
   (and ``max_epochs``); at a rung a trial goes on only if its value is in the top

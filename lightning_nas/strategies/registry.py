@@ -1,12 +1,11 @@
 """Search strategies: any optimizer of nevergrad's registry, by name, seeded.
 
-Importing this module registers the NAS strategies of ``lightning_nas.nas_strategies``
+Importing this module registers the NAS strategies of ``lightning_nas.strategies.nas``
 (``RegularizedEvolution``, ``Reinforce``, ``LocalSearch``, ``SurrogateEvolution``) in
 nevergrad's registry, so they are usable by name like any nevergrad optimizer.
 
 Example:
-    >>> from lightning_nas.errors import ConfigError
-from lightning_nas.space import SearchSpace
+    >>> from lightning_nas.space import SearchSpace
     >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5, 7]}})
     >>> opt = make_optimizer("RandomSearch", space, budget=4, seed=0)
     >>> space.validate(opt.ask().value)["k"] in (3, 5, 7)

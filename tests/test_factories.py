@@ -1,4 +1,4 @@
-"""Tests of ``lightning_nas.builders``: import paths, class_path specs and model/data factories.
+"""Tests of ``config.instantiate`` and ``config.factories``: class_path specs and factories.
 
 Covers ``import_object`` and its errors, ``instantiate`` of nested specs, the Trainer
 argument check, ``ModelFactory`` checks and builds, ``DataFactory`` and ``object_path``.

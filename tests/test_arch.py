@@ -1,0 +1,82 @@
+"""``lightning_nas.arch``: architectures as plain data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lightning_nas.arch import arch_key, flatten_arch, format_arch, plain, same_value
+
+
+def test_arch_key_ignores_key_order():
+    a = {"width": 8, "act": "relu", "head": {"w": 4, "d": 2}}
+    b = {"head": {"d": 2, "w": 4}, "act": "relu", "width": 8}
+    assert arch_key(a) == arch_key(b)
+
+
+def test_arch_key_tells_different_architectures_apart():
+    assert arch_key({"width": 8}) != arch_key({"width": 16})
+    assert arch_key({"width": 8}) != arch_key({"depth": 8})
+    assert arch_key({"width": 1}) != arch_key({"width": 1.0})
+    assert arch_key({"flag": True}) != arch_key({"flag": 1})
+
+
+def test_arch_key_is_compact_json():
+    key = arch_key({"b": [1, 2], "a": "x"})
+    assert key == '{"a":"x","b":[1,2]}'
+    assert json.loads(key) == {"a": "x", "b": [1, 2]}
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (1, 1, True),
+    (1, 1.0, False),
+    (1.0, 1, False),
+    (True, 1, False),
+    (1, True, False),
+    (True, True, True),
+    (False, 0, False),
+    (0.5, 0.5, True),
+    ("a", "a", True),
+    ("a", "b", False),
+    ([1, 2], [1, 2], True),
+    (None, None, True),
+    (None, 0, False),
+])
+def test_same_value(a, b, same):
+    assert same_value(a, b) is same
+
+
+def test_plain_turns_numpy_scalars_into_python_types():
+    out = plain({"i": np.int64(3), "f": np.float32(0.5), "b": np.bool_(True), "s": "x"})
+    assert out == {"i": 3, "f": 0.5, "b": True, "s": "x"}
+    assert type(out["i"]) is int
+    assert type(out["f"]) is float
+    assert type(out["b"]) is bool
+    json.dumps(out)
+
+
+def test_plain_turns_tuples_into_lists_and_keys_into_text():
+    out = plain({"w": (1, 2), 3: [np.int32(4), (5, (6,))], "g": {"x": (np.float64(1.5),)}})
+    assert out == {"w": [1, 2], "3": [4, [5, [6]]], "g": {"x": [1.5]}}
+    assert type(out["3"][0]) is int
+
+
+def test_plain_keeps_plain_values():
+    arch = {"k": 3, "lr": 0.1, "act": "relu", "on": False, "none": None}
+    assert plain(arch) == arch
+
+
+def test_flatten_arch_dots_nested_groups():
+    arch = {"k": 3, "head": {"w": 8, "inner": {"d": 2}}, "tail": "x"}
+    assert flatten_arch(arch) == {"k": 3, "head.w": 8, "head.inner.d": 2, "tail": "x"}
+    assert flatten_arch({}) == {}
+    assert flatten_arch({"a": 1}, prefix="p.") == {"p.a": 1}
+
+
+def test_format_arch():
+    assert format_arch({"k": 3, "lr": 0.0012345, "head": {"w": 8}}) == "k=3 lr=0.001234 head.w=8"
+    assert format_arch({"act": "relu", "on": True, "lr": 0.5}) == "act=relu on=True lr=0.5"
+    assert format_arch({"lr": 123456.0}) == "lr=1.235e+05"
+    assert format_arch({}) == ""

@@ -1,0 +1,91 @@
+"""``lightning_nas.errors``: one error family, and messages that name the bad key."""
+
+from __future__ import annotations
+
+import pytest
+
+import lightning_nas
+from lightning_nas.errors import (
+    MODES,
+    ConfigError,
+    MonitorError,
+    NASError,
+    SearchError,
+    SpaceError,
+    check_mode,
+    did_you_mean,
+    unknown,
+)
+
+
+@pytest.mark.parametrize("kind", [ConfigError, SpaceError, SearchError, MonitorError])
+def test_every_kind_is_a_nas_error(kind):
+    assert issubclass(kind, NASError)
+    assert issubclass(kind, Exception)
+    with pytest.raises(NASError, match="boom"):
+        raise kind("boom")
+
+
+def test_kinds_are_distinct():
+    kinds = {ConfigError, SpaceError, SearchError, MonitorError}
+    assert len(kinds) == 4
+    assert not issubclass(ConfigError, SpaceError)
+    assert not issubclass(SpaceError, ConfigError)
+
+
+def test_public_nas_error_is_the_same_class():
+    assert lightning_nas.NASError is NASError
+
+
+def test_unknown_names_key_closest_match_and_valid_keys():
+    err = unknown("search setting", "budgt", ["budget", "seed", "mode"])
+    assert isinstance(err, ConfigError)
+    text = str(err)
+    assert text.startswith("unknown search setting 'budgt'")
+    assert "did you mean 'budget'?" in text
+    assert text.endswith("valid keys: budget, seed, mode")
+
+
+def test_unknown_without_a_close_match_lists_the_valid_keys_only():
+    text = str(unknown("executor", "zzzzzz", ("inline", "process")))
+    assert "did you mean" not in text
+    assert "'zzzzzz'" in text
+    assert "valid keys: inline, process" in text
+
+
+def test_unknown_takes_the_error_kind_and_any_iterable():
+    err = unknown("parameter", "widht", iter(["width", "depth"]), error=SpaceError)
+    assert type(err) is SpaceError
+    assert "did you mean 'width'?" in str(err)
+    assert "valid keys: width, depth" in str(err)
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_check_mode_passes_max_and_min(mode):
+    assert check_mode(mode) == mode
+
+
+@pytest.mark.parametrize("bad", ["maximum", "MAX", "", None, 1])
+def test_check_mode_names_the_bad_value(bad):
+    with pytest.raises(ConfigError) as info:
+        check_mode(bad)
+    assert repr(bad) in str(info.value)
+    assert "max, min" in str(info.value)
+
+
+def test_check_mode_names_the_setting():
+    with pytest.raises(ConfigError, match=r"`objective_mode` can be max, min; got 'up'"):
+        check_mode("up", name="objective_mode")
+
+
+def test_modes():
+    assert MODES == ("max", "min")
+
+
+def test_did_you_mean():
+    assert did_you_mean("budgt", ["budget", "seed"]) == "did you mean 'budget'? "
+    assert did_you_mean("sed", ["budget", "seed"]) == "did you mean 'seed'? "
+    assert did_you_mean("xyz", ["budget", "seed"]) == ""
+    assert did_you_mean("budget", []) == ""
+    # non-string keys and choices are compared as text
+    assert did_you_mean(12, [13, 120]) in ("did you mean '13'? ", "did you mean '120'? ")

@@ -1,0 +1,302 @@
+"""The package's shape: no import cycle, small modules, a small public API, no machine paths
+in the repository, read-only commands without the training stack, and the README's module
+table in step with the tree."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lightning_nas
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "lightning_nas"
+MAX_LINES = 450
+MAX_PUBLIC = 16
+HEAVY = ("torch", "lightning", "nevergrad")
+#: the pre-stop hook's check: an absolute path of a machine after a quote, tick, paren,
+#: equals sign or space
+MACHINE_PATH = re.compile(r"[\"'`(= ]/(home|root|work|mnt|srv|farm)/[A-Za-z]")
+#: files of the package the README's module table leaves out
+UNLISTED = {"__init__.py", "__main__.py", "_lazy.py"}
+
+
+# ----------------------------------------------------------------- import graph
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _package_modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement at any depth, except those under ``if TYPE_CHECKING:``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:  # the ``else`` branch runs
+                visit(child)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _nearest(name: str, modules: dict[str, Path]) -> str | None:
+    """``name`` if it is a module of the package, else its nearest parent that is."""
+    parts = name.split(".")
+    while parts:
+        if ".".join(parts) in modules:
+            return ".".join(parts)
+        parts.pop()
+    return None
+
+
+def _dependencies(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    is_package = path.name == "__init__.py"
+    deps: set[str] = set()
+    for node in _imports(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:  # relative: from its package
+                anchor = module.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[:len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = []
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                targets.append(sub if sub in modules else base)
+        for target in targets:
+            if target == "lightning_nas" or target.startswith("lightning_nas."):
+                resolved = _nearest(target, modules)
+                if resolved is not None and resolved != module:
+                    deps.add(resolved)
+    return deps
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = _package_modules()
+    return {name: _dependencies(name, path, modules) for name, path in modules.items()}
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle ``[a, b, ..., a]`` of ``graph``, or None."""
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in state:
+                cycle = visit(dep)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_cycle_finder_finds_a_cycle_and_accepts_a_tree():
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_graph_resolves_submodules_and_skips_type_checking_imports():
+    graph = _import_graph()
+    assert "lightning_nas.search.settings" in graph
+    # ``from lightning_nas.errors import ConfigError``: the module, not a name in it
+    assert "lightning_nas.errors" in graph["lightning_nas.search.settings"]
+    # the top-level package imports its exports only under TYPE_CHECKING
+    assert "lightning_nas.search.facade" not in graph["lightning_nas"]
+    assert "lightning_nas._lazy" in graph["lightning_nas"]
+
+
+def test_no_import_cycle():
+    graph = _import_graph()
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# ----------------------------------------------------------------- size and public API
+def test_no_module_over_the_line_limit():
+    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_public_api_is_small_and_resolves():
+    names = lightning_nas.__all__
+    assert len(names) <= MAX_PUBLIC, names
+    assert len(set(names)) == len(names)
+    for name in ("OneShotNAS", "Search", "SearchSpace", "NASError", "PruningCallback"):
+        assert name in names
+    for name in names:
+        assert getattr(lightning_nas, name) is not None, name
+    assert issubclass(lightning_nas.NASError, Exception)
+    assert lightning_nas.SearchSpace.__name__ == "SearchSpace"
+    assert set(names) <= set(dir(lightning_nas))
+
+
+def test_unknown_attribute_raises_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        lightning_nas.no_such_name  # noqa: B018
+    assert not hasattr(lightning_nas, "Searchh")
+
+
+# ----------------------------------------------------------------- repository text
+def test_no_machine_path_in_tracked_files():
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    hits = []
+    for name in filter(None, files):
+        path = ROOT / name
+        if not path.is_file():
+            continue  # deleted in the working tree
+        data = path.read_bytes()
+        if b"\0" in data[:8192]:
+            continue  # binary
+        text = data.decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if MACHINE_PATH.search(line):
+                hits.append(f"{name}:{number}: {line.strip()}")
+    assert not hits, "absolute machine paths:\n" + "\n".join(hits)
+
+
+def test_machine_path_pattern():
+    assert MACHINE_PATH.search('table = "/home/user/x.csv"')
+    assert MACHINE_PATH.search("see (/mnt/data)")
+    assert not MACHINE_PATH.search("runs/nas/trials and https://example.org/home/x")
+
+
+# ----------------------------------------------------------------- light read-only commands
+def _imported_modules(stderr: str) -> list[str]:
+    """Module names of ``python -X importtime`` lines (``import time: a | b | name``)."""
+    names = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":  # the header line
+                names.append(name)
+    return names
+
+
+def _heavy(names: list[str]) -> list[str]:
+    """The names that are (or start with) torch, lightning or nevergrad: ``torchmetrics``
+    and ``lightning_fabric`` count, this package (``lightning_nas``) does not."""
+    return [n for n in names if n.split(".")[0] != "lightning_nas"
+            and any(n.startswith(h) for h in HEAVY)]
+
+
+def test_imported_modules_parses_importtime_lines():
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       895 |       1712 | lightning_nas\n"
+              "import time:        12 |         12 |   torch.nn\n")
+    assert _imported_modules(stderr) == ["lightning_nas", "torch.nn"]
+    assert _heavy(["lightning_nas.cli", "torch.nn", "yaml", "lightning_fabric", "nevergrad"]
+                  ) == ["torch.nn", "lightning_fabric", "nevergrad"]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "run"
+    store = RunStore(folder / "search.db")
+    store.set_meta("mode", "max")
+    store.set_meta("monitor", "val_acc")
+    for arch, score in (({"width": 4}, 0.625), ({"width": 8}, 0.875)):
+        trial_id = store.start_trial(arch)
+        store.finish_trial(TrialResult(trial_id=trial_id, arch=arch,
+                                       status=TrialStatus.COMPLETED, score=score))
+    store.close()
+    return folder
+
+
+def _run_importtime(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "lightning_nas", *args],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_show_imports_no_training_stack(run_dir: Path, fmt: str):
+    args = ["show", str(run_dir)] + (["--format", fmt] if fmt != "table" else [])
+    proc = _run_importtime(*args, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0.875" in proc.stdout and "0.625" in proc.stdout, proc.stdout
+    assert proc.stdout.index("0.875") < proc.stdout.index("0.625")  # best first
+    names = _imported_modules(proc.stderr)
+    assert "lightning_nas.store" in names
+    assert not _heavy(names), f"`show` imported {_heavy(names)}"
+
+
+def test_help_imports_no_training_stack():
+    proc = _run_importtime("--help", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "show" in proc.stdout and "search" in proc.stdout
+    names = _imported_modules(proc.stderr)
+    assert "lightning_nas.cli" in names
+    assert not _heavy(names), f"`--help` imported {_heavy(names)}"
+
+
+# ----------------------------------------------------------------- README module table
+def _architecture_table(readme: str) -> set[str]:
+    """First-column paths of the markdown table(s) in the README's ``## Architecture``."""
+    match = re.search(r"^## Architecture\s*$(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    assert match, "README.md has no `## Architecture` section"
+    paths = set()
+    for line in match.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|") or not cells:
+            continue
+        cell = re.fullmatch(r"`([^`]+)`", cells[0])
+        if cell:
+            paths.add(cell.group(1))
+    return paths
+
+
+def test_architecture_table_parser():
+    readme = ("# x\n## Architecture\n\n| module | job |\n| --- | --- |\n"
+              "| `search/loop.py` | the loop |\n| `errors.py` | errors |\n\n## Next\n"
+              "| `other.py` | not in the section |\n")
+    assert _architecture_table(readme) == {"search/loop.py", "errors.py"}
+
+
+def test_readme_module_table_matches_the_tree():
+    listed = _architecture_table((ROOT / "README.md").read_text())
+    files = {p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py") if p.name not in UNLISTED}
+    missing, stale = sorted(files - listed), sorted(listed - files)
+    assert not missing and not stale, (f"modules missing from the README table: {missing}; "
+                                       f"rows naming no module: {stale}")

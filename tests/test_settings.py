@@ -1,0 +1,222 @@
+"""``lightning_nas.search.settings``: validated, frozen, grouped search settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import SEARCH_KEYS
+from lightning_nas.search.objectives import Objectives
+from lightning_nas.search.schedulers import MedianRule
+from lightning_nas.search.settings import (
+    EarlyStopping,
+    Execution,
+    Goal,
+    Limits,
+    SearchSettings,
+)
+from lightning_nas.strategies import DEFAULT_OPTIMIZER
+
+
+def test_defaults():
+    s = SearchSettings()
+    assert s.goal == Goal()
+    assert (s.goal.optimizer, s.goal.budget, s.goal.time_limit) == (DEFAULT_OPTIMIZER, 20, None)
+    assert (s.goal.monitor, s.goal.mode, s.goal.seed) == ("val_acc", "max", 0)
+    assert s.goal.objectives is None
+    assert (s.goal.max_failures, s.goal.keep_top_k) == (5, 3)
+    assert (s.execution.num_workers, s.execution.executor) == (1, "auto")
+    assert s.execution.executor_name == "auto"
+    assert s.execution.devices_per_trial is None and s.execution.ray is None
+    assert s.early_stopping.scheduler == "none" and not s.early_stopping.active
+    assert (s.early_stopping.min_epochs, s.early_stopping.max_epochs, s.early_stopping.eta) == (
+        1, None, 3)
+    assert (s.limits.max_params, s.limits.max_flops, s.limits.constraints) == (None, None, ())
+    assert s.run_dir == Path("runs/nas") and isinstance(s.run_dir, Path)
+    assert s.verbose is True and s.progress == "auto"
+    assert SearchSettings.from_options() == s
+
+
+def test_from_options_routes_flat_keys_to_their_groups():
+    s = SearchSettings.from_options(budget=7, seed=3, num_workers=2, executor="process",
+                                    scheduler="asha", eta=2, min_epochs=2, max_params=1e6,
+                                    run_dir="runs/x", verbose=False, progress=False)
+    assert (s.goal.budget, s.goal.seed) == (7, 3)
+    assert (s.execution.num_workers, s.execution.executor) == (2, "process")
+    assert (s.early_stopping.scheduler, s.early_stopping.eta, s.early_stopping.min_epochs) == (
+        "asha", 2, 2)
+    assert s.early_stopping.active
+    assert s.limits.max_params == 1e6
+    assert s.run_dir == Path("runs/x")
+    assert s.verbose is False and s.progress is False
+    # untouched groups keep their defaults
+    assert s.goal.monitor == "val_acc" and s.execution.devices_per_trial is None
+
+
+def test_unknown_key_names_the_key_and_suggests():
+    with pytest.raises(ConfigError) as info:
+        SearchSettings.from_options(num_worker=2)
+    text = str(info.value)
+    assert "'num_worker'" in text
+    assert "did you mean 'num_workers'?" in text
+    assert "budget" in text  # the valid keys are listed
+
+
+def test_unknown_key_in_replace():
+    with pytest.raises(ConfigError, match="unknown search setting 'budgt'; did you mean 'budget'"):
+        SearchSettings().replace(budgt=3)
+
+
+@pytest.mark.parametrize(("options", "names"), [
+    ({"budget": 0}, ["`budget`", "0"]),
+    ({"budget": "abc"}, ["`budget`", "'abc'"]),
+    ({"budget": True}, ["`budget`"]),
+    ({"seed": "abc"}, ["`seed`", "'abc'"]),
+    ({"seed": -1}, ["`seed`"]),
+    ({"mode": "maximum"}, ["`mode`", "'maximum'"]),
+    ({"num_workers": 0}, ["`num_workers`"]),
+    ({"executor": "proces"}, ["'proces'", "did you mean 'process'?"]),
+    ({"scheduler": "ashaa"}, ["'ashaa'", "did you mean 'asha'?"]),
+    ({"eta": 1}, ["`eta`", ">= 2"]),
+    ({"max_params": -1}, ["max_params", "-1"]),
+    ({"executor": "inline", "num_workers": 2}, ["inline", "num_workers"]),
+    ({"progress": "sometimes"}, ["`progress`", "'sometimes'"]),
+    ({"budget": None}, ["`budget`", "`time_limit`"]),
+    ({"budget": None, "time_limit": None}, ["`budget`", "`time_limit`"]),
+    ({"time_limit": 0}, ["`time_limit`"]),
+    ({"keep_top_k": 0}, ["`keep_top_k`"]),
+    ({"min_epochs": 0}, ["`min_epochs`"]),
+    ({"monitor": ""}, ["`monitor`"]),
+    ({"verbose": "yes"}, ["`verbose`"]),
+    ({"run_dir": 3}, ["`run_dir`"]),
+    ({"executor": 3}, ["executor"]),
+])
+def test_validation_names_the_setting(options, names):
+    with pytest.raises(ConfigError) as info:
+        SearchSettings.from_options(**options)
+    for name in names:
+        assert name in str(info.value)
+
+
+def test_time_limit_alone_is_enough():
+    s = SearchSettings.from_options(budget=None, time_limit=30)
+    assert s.goal.budget is None and s.goal.time_limit == 30
+
+
+def test_groups_validate_when_made():
+    with pytest.raises(ConfigError, match="num_workers"):
+        Execution(num_workers=0)
+    with pytest.raises(ConfigError, match="eta"):
+        EarlyStopping(eta=1)
+    with pytest.raises(ConfigError, match="max_flops"):
+        Limits(max_flops=0)
+    with pytest.raises(ConfigError, match="mode"):
+        Goal(mode="up")
+
+
+def test_a_rule_and_an_executor_object_are_accepted():
+    class Submitter:
+        def submit(self, fn, *args):
+            return fn(*args)
+
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    s = SearchSettings.from_options(scheduler=rule, executor=Submitter(), num_workers=2)
+    assert s.early_stopping.scheduler is rule and s.early_stopping.active
+    assert s.execution.executor_name.startswith("<") and "Submitter" in s.execution.executor_name
+    flat = s.flat()
+    assert flat["scheduler"] == "MedianRule"
+    assert "Submitter" in flat["executor"]
+    json.dumps(flat)
+
+
+def test_settings_are_frozen():
+    s = SearchSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.verbose = False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.goal.budget = 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.execution.num_workers = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.early_stopping.eta = 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.limits.max_params = 10
+    assert s.verbose is True and s.goal.budget == 20
+
+
+def test_replace_returns_a_new_object_and_leaves_the_old_unchanged():
+    old = SearchSettings.from_options(budget=10, num_workers=2)
+    new = old.replace(budget=5, scheduler="median")
+    assert new is not old
+    assert (new.goal.budget, new.early_stopping.scheduler) == (5, "median")
+    assert (old.goal.budget, old.early_stopping.scheduler) == (10, "none")
+    assert new.execution is old.execution  # an untouched group is shared, not copied
+    assert new.execution.num_workers == 2
+    # a bad value fails and changes nothing
+    with pytest.raises(ConfigError):
+        old.replace(budget=0)
+    assert old.goal.budget == 10
+
+
+def test_objectives_set_monitor_and_mode_to_the_first():
+    s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})
+    assert isinstance(s.goal.objectives, Objectives)
+    assert s.goal.objectives.names == ["val_loss", "params"]
+    assert (s.goal.monitor, s.goal.mode) == ("val_loss", "min")
+    # the objectives win over a monitor given with them
+    s = SearchSettings.from_options(monitor="val_acc", mode="max",
+                                    objectives={"val_f1": "max", "flops": "min"})
+    assert (s.goal.monitor, s.goal.mode) == ("val_f1", "max")
+    goal = Goal(objectives=Objectives({"loss": "min"}))
+    assert (goal.monitor, goal.mode) == ("loss", "min")
+
+
+def test_an_explicit_monitor_replaces_earlier_objectives():
+    s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})
+    t = s.replace(monitor="val_acc", mode="max")
+    assert t.goal.objectives is None
+    assert (t.goal.monitor, t.goal.mode) == ("val_acc", "max")
+    assert s.goal.objectives is not None  # the old settings keep theirs
+
+
+def test_bad_objective_mode_names_it():
+    with pytest.raises(ConfigError, match="objectives.params"):
+        SearchSettings.from_options(objectives={"val_acc": "max", "params": "smallest"})
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"budget": 7, "seed": 3, "num_workers": 2, "executor": "process", "scheduler": "asha",
+     "eta": 2, "max_params": 1000.0, "run_dir": "runs/x", "verbose": False, "progress": True},
+    {"budget": None, "time_limit": 12.5, "monitor": "val_loss", "mode": "min", "seed": None,
+     "ray": {"address": "auto"}, "devices_per_trial": 1},
+])
+def test_flat_is_json_and_round_trips(options):
+    s = SearchSettings.from_options(**options)
+    flat = s.flat()
+    assert json.loads(json.dumps(flat)) == flat
+    assert set(flat) == set(SearchSettings.keys())
+    again = SearchSettings.from_options(**flat)
+    assert again == s
+    assert again.flat() == flat
+
+
+def test_flat_with_objectives_round_trips_as_data():
+    s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})
+    flat = s.flat()
+    assert flat["objectives"] == {"val_loss": "min", "params": "min"}
+    assert (flat["monitor"], flat["mode"]) == ("val_loss", "min")
+    json.dumps(flat)
+    assert SearchSettings.from_options(**flat).flat() == flat
+
+
+def test_keys_are_the_search_block_keys():
+    keys = SearchSettings.keys()
+    assert len(keys) == len(set(keys))
+    assert set(keys) == set(SEARCH_KEYS) - {"space"}
+    assert keys[:2] == ["optimizer", "budget"]
+    assert keys[-3:] == ["run_dir", "verbose", "progress"]

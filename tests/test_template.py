@@ -1,0 +1,115 @@
+"""``lightning_nas.search.template.TrialTemplate``: how each trial of a search is built."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from pathlib import Path
+
+import pytest
+from lightning.pytorch.demos.boring_classes import BoringModel
+
+from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.search.schedulers import MedianRule
+from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.trial import TrialSpec
+from tests.helpers import BlobData, TinyNet
+
+TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1}
+
+
+def _template(**kwargs) -> TrialTemplate:
+    options = {"model": ModelFactory("tests.helpers.TinyNet", {"depth": 1}),
+               "data": DataFactory("tests.helpers.BlobData", {"n": 32}),
+               "trainer": dict(TRAINER), "run_dir": Path("runs/demo")}
+    return TrialTemplate(**{**options, **kwargs})
+
+
+def test_trial_dir_format():
+    template = _template()
+    assert template.trial_dir(3) == Path("runs/demo/trials/trial_0003")
+    assert template.trial_dir(0).name == "trial_0000"
+    assert template.trial_dir(12345).name == "trial_12345"
+    assert template.spec(7, {"width": 4}).trial_dir == str(Path("runs/demo/trials/trial_0007"))
+
+
+def test_spec_carries_the_template():
+    template = _template(monitor="val_loss", mode="min", seed=11)
+    arch = {"width": 8, "activation": "tanh"}
+    spec = template.spec(5, arch)
+    assert isinstance(spec, TrialSpec)
+    assert spec.trial_id == 5 and spec.arch == arch
+    assert (spec.monitor, spec.mode, spec.seed) == ("val_loss", "min", 11)
+    assert spec.trainer == TRAINER
+    assert spec.model is TinyNet and spec.model_init_args == {"depth": 1}
+    assert spec.data is BlobData and spec.data_init_args == {"n": 32}
+    assert spec.rule is None and spec.objective is None
+    assert spec.ckpt_path is None and spec.clear_dir is True
+
+
+def test_spec_copies_the_trainer_settings():
+    template = _template()
+    spec = template.spec(1, {"width": 4})
+    spec.trainer["max_epochs"] = 99
+    assert template.trainer["max_epochs"] == 2
+    assert template.spec(2, {"width": 4}).trainer["max_epochs"] == 2
+
+
+def test_a_searched_trainer_key_overrides_the_trainer_setting():
+    template = _template()
+    spec = template.spec(1, {"width": 4, "trainer.max_epochs": 5,
+                             "trainer.gradient_clip_val": 0.5})
+    assert spec.trainer["max_epochs"] == 5
+    assert spec.trainer["gradient_clip_val"] == 0.5
+    assert spec.trainer["accelerator"] == "cpu"
+    # the architecture itself is passed on unchanged
+    assert spec.arch["trainer.max_epochs"] == 5
+    assert template.trainer["max_epochs"] == 2
+
+
+def test_template_max_epochs_overrides_trainer_and_arch():
+    template = _template(max_epochs=9)
+    assert template.spec(1, {"width": 4}).trainer["max_epochs"] == 9
+    assert template.spec(2, {"width": 4, "trainer.max_epochs": 3}).trainer["max_epochs"] == 9
+
+
+def test_ckpt_path_continues_in_the_existing_folder():
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    spec = _template().spec(4, {"width": 4}, rule=rule, ckpt_path="runs/demo/last.ckpt")
+    assert spec.ckpt_path == "runs/demo/last.ckpt"
+    assert spec.clear_dir is False
+    assert spec.rule is rule
+
+
+def test_spec_pickles_when_model_is_an_import_path():
+    spec = _template(seed=3).spec(2, {"width": 8, "lr": 0.1})
+    copy = pickle.loads(pickle.dumps(spec))
+    assert copy.model is TinyNet and copy.data is BlobData
+    assert dataclasses.asdict(copy) == dataclasses.asdict(spec)
+
+
+def test_template_is_frozen():
+    template = _template()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        template.seed = 5
+
+
+def test_costs_counts_params_without_training():
+    template = _template(cost_names=("params",))
+    # TinyNet: Linear(8, w) + Linear(w, 3)
+    assert template.costs({"width": 4}) == {"params": float(8 * 4 + 4 + 4 * 3 + 3)}
+    assert template.costs({"width": 16}) == {"params": float(8 * 16 + 16 + 16 * 3 + 3)}
+    deeper = _template(model=ModelFactory(TinyNet, {"depth": 2}), cost_names=("params",))
+    assert deeper.costs({"width": 4}) == {"params": float(8 * 4 + 4 + 4 * 4 + 4 + 4 * 3 + 3)}
+
+
+def test_costs_are_empty_without_cost_names():
+    assert _template().costs({"width": 4}) == {}
+
+
+def test_template_with_a_boring_model_and_no_data():
+    template = TrialTemplate(ModelFactory(BoringModel), DataFactory(), {"max_epochs": 1},
+                             run_dir=Path("runs/boring"), cost_names=("params",))
+    spec = template.spec(1, {})
+    assert spec.model is BoringModel and spec.data is None
+    assert template.costs({}) == {"params": 66.0}  # Linear(32, 2)
