@@ -72,7 +72,7 @@ def test_print_config_applies_overrides(config, capsys):
 @pytest.mark.parametrize("override, message", [
     ("--search.optimizer=NGOp", "unknown optimizer 'NGOp'; close names: NGOpt"),
     ("--search.budgt=3", "unknown search setting 'budgt'; did you mean 'budget'?"),
-    ("--trainer.max_epoch=3", "unknown Trainer argument 'max_epoch'; did you mean max_epochs"),
+    ("--trainer.max_epoch=3", "unknown Trainer argument 'max_epoch'; did you mean 'max_epochs'"),
     ("--search.space.width={choise: [8]}", "unknown space kind 'choise' at 'width'"),
     ("--search.space.widht={choice: [8]}", "space key 'widht' is not an argument of TinyNet"),
     ("--serch.budget=3", "unknown config section 'serch'; did you mean 'search'?"),

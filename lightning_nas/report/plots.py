@@ -3,7 +3,7 @@ matplotlib is the ``plot`` extra.
 
 Example:
     >>> files = write_report(store, "runs/digits/report")  # doctest: +SKIP
-    >>> sorted(files)
+    >>> sorted(files)  # doctest: +SKIP
     ['html', 'plots']
 """
 

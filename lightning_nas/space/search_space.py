@@ -50,6 +50,7 @@ class SearchSpace:
         params: name -> ``Param``, or a nested mapping (group) of the same.
 
     Example:
+        >>> from lightning_nas.space import Choice, Int
         >>> space = SearchSpace({"act": Choice(["relu", "gelu"]), "head": {"w": Int(8, 64)}})
         >>> sorted(space.sample(seed=1))
         ['act', 'head']
