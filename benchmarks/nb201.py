@@ -3,8 +3,13 @@
 Each run evaluates ``--budget`` distinct architectures of the NB201 cell space (a table
 lookup each), scored by ``<dataset>_valid_acc_12ep`` (the search signal of the NB201
 paper's baselines); the architecture chosen is the one with the best score (ties: the first
-evaluated), and what is reported is its 200-epoch test accuracy. Every strategy runs with
-the same seeds 0..S-1 in the same invocation.
+evaluated), and what is reported is its 200-epoch test accuracy. The search sees only what
+``NB201.objective`` returns (the signal and the costs: ``valid_acc_12ep``, ``params_m``,
+``flops_m``); the 200-epoch test accuracy of the chosen architecture is looked up with
+``NB201.lookup`` after the search. Every strategy runs with the same seeds in the same
+invocation: ``--seeds 30`` is seeds ``--seed_start .. --seed_start+29`` (default 0..29),
+``--seeds 100-129`` a range; ``--heldout_seeds 100-129`` also runs the seeds the defaults
+were not tuned on and prints both columns side by side.
 
 Two paths run a search:
 
@@ -16,22 +21,29 @@ Two paths run a search:
   both paths choose the same architectures.
 
 ``ms_per_trial`` is always measured through the real driver and store: the median time
-between consecutive ``on_trial_end`` calls over 500 trials (ask + lookup + store + tell).
+between consecutive ``on_trial_end`` calls over 500 trials (ask + lookup + store + tell),
+in ``--overhead_rounds`` rounds (default 5, seeds 0..4); the figure is the median of the
+rounds' medians, printed with its range.
 
 Run:  python benchmarks/nb201.py --dataset cifar10 --budget 100 --seeds 30 \\
-          [--table PATH] [--strategy NAME] [--all] [--driver]
+          [--seed_start 0] [--heldout_seeds 100-129] [--table PATH] [--strategy NAME] \\
+          [--all] [--driver] [--overhead_trials 500] [--overhead_rounds 5]
+Quick check:  python benchmarks/nb201.py --budget 15 --seeds 2 --overhead_trials 30 \\
+          --overhead_rounds 2
 The table is ``--table PATH`` if given, else ``$LIGHTNING_NAS_NB201``, else
 ``../shared/benchmarks/nb201.csv`` next to the repository (``find_table`` in
 ``lightning_nas.benchmarks.nb201``; the README says where the table comes from).
-Last line: JSON with ``strategy``, ``mean``, ``std``, ``baselines`` (the other strategies'
-mean and std), ``ms_per_trial``, ``dataset``, ``budget``, ``seeds``, ``path``.
+Last line: JSON with ``strategy``, ``mean``, ``std`` (population std over the seeds),
+``median``, ``min``, ``max``, ``baselines`` (the other strategies' mean and std),
+``ms_per_trial`` (and ``ms_per_trial_spread``), ``dataset``, ``budget``, ``seeds`` (how
+many), ``seed_range``, ``path``, and with ``--heldout_seeds`` a ``heldout`` object with the
+same figures on those seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import tempfile
@@ -41,6 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
@@ -48,7 +61,8 @@ from lightning_nas.search.loop import MAX_REPEATS  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
 
-__all__ = ["PAPER", "measure_ms_per_trial", "run_benchmark", "run_driver", "run_fast"]
+__all__ = ["PAPER", "measure_ms_per_trial", "run_benchmark", "run_driver", "run_fast",
+           "seed_label"]
 
 #: published figures (200-epoch test accuracy, mean+-std) beside the table
 PAPER = {
@@ -61,14 +75,22 @@ PAPER = {
 }
 
 
+def _chosen(bench: NB201, dataset: str, arch: dict[str, Any], seen: dict[str, float]
+            ) -> dict[str, Any]:
+    """The table's metrics of the chosen architecture, looked up after the search, what the
+    search saw of it, and ``arch``."""
+    return {**bench.lookup(arch, dataset), **seen, "arch": dict(arch)}
+
+
 def run_fast(bench: NB201, dataset: str, strategy: str, budget: int, seed: int
              ) -> dict[str, Any]:
     """One search by ask/tell with the driver's rules, no store; the chosen architecture's
-    metrics plus ``evaluated`` (distinct architectures) and ``asks``."""
+    metrics (its test accuracies looked up after the search) plus ``evaluated`` (distinct
+    architectures) and ``asks``."""
     objective = bench.objective(dataset)
     opt = make_optimizer(strategy, bench.space, budget, num_workers=1, seed=seed)
     seen: dict[str, float] = {}
-    best: tuple[float, dict[str, float]] | None = None
+    best: tuple[float, dict[str, Any], dict[str, float]] | None = None
     asks, repeats = 0, 0
     while len(seen) < budget and repeats < MAX_REPEATS:
         candidate = opt.ask()
@@ -85,21 +107,23 @@ def run_fast(bench: NB201, dataset: str, strategy: str, budget: int, seed: int
         seen[key] = -score
         opt.tell(candidate, -score)
         if best is None or score > best[0]:
-            best = (score, metrics)
+            best = (score, arch, metrics)
     assert best is not None
-    return {**best[1], "evaluated": len(seen), "asks": asks}
+    return {**_chosen(bench, dataset, best[1], best[2]), "evaluated": len(seen), "asks": asks}
 
 
 def run_driver(bench: NB201, dataset: str, strategy: str, budget: int, seed: int
                ) -> dict[str, Any]:
-    """One search through ``Search(...).run()`` (driver + SQLite store in a temp dir)."""
+    """One search through ``Search(...).run()`` (driver + SQLite store in a temp dir); the
+    chosen architecture's test accuracies are looked up after the search."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Search(None, bench.space, objective=bench.objective(dataset),
                         monitor="valid_acc_12ep", mode="max", optimizer=strategy,
                         budget=budget, seed=seed, run_dir=tmp, verbose=False).run()
     assert result.best is not None
     done = [t for t in result.trials if t.score is not None]
-    return {**result.best.metrics, "evaluated": len(done), "asks": None}
+    return {**_chosen(bench, dataset, result.best.arch, result.best.metrics),
+            "evaluated": len(done), "asks": None}
 
 
 def measure_ms_per_trial(bench: NB201, strategy: str, trials: int = 500,
@@ -116,22 +140,33 @@ def measure_ms_per_trial(bench: NB201, strategy: str, trials: int = 500,
             "p90": gaps[int(0.9 * (len(gaps) - 1))], "trials": len(stamps)}
 
 
+def seed_label(seeds: list[int]) -> str:
+    """``"0-29"`` for a contiguous range, else the seeds joined by commas."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    return ",".join(map(str, seeds))
+
+
 def run_benchmark(table: str | Path | None, dataset: str = "cifar10", budget: int = 100,
-                  seeds: int = 30, strategies: list[str] | None = None,
+                  seeds: int | list[int] = 30, strategies: list[str] | None = None,
                   path: str = "fast") -> dict[str, dict[str, Any]]:
-    """Every strategy with seeds ``0..seeds-1``: mean and std of the chosen architecture's
-    ``test_acc_200ep`` (and ``valid_acc_12ep``), the values, and seconds taken; ``table``
-    None looks the table up with ``find_table``."""
+    """Every strategy with the same seeds (an int ``S``: ``0..S-1``; or a list): mean and
+    (population) std, median, min and max of the chosen architecture's ``test_acc_200ep``
+    (looked up after each search), the mean ``valid_acc_12ep``, the values, and seconds
+    taken; ``table`` None looks the table up with ``find_table``."""
     bench = NB201(table)
     run = run_fast if path == "fast" else run_driver
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     out: dict[str, dict[str, Any]] = {}
     for name in strategies or [DEFAULT_OPTIMIZER, "RandomSearch", "NGOpt"]:
         t0 = time.perf_counter()
-        runs = [run(bench, dataset, name, budget, seed) for seed in range(seeds)]
+        runs = [run(bench, dataset, name, budget, seed) for seed in seed_list]
         tests = [r["test_acc_200ep"] for r in runs]
         out[name] = {
             "mean": statistics.fmean(tests),
             "std": statistics.pstdev(tests) if len(tests) > 1 else 0.0,
+            "median": statistics.median(tests), "min": min(tests), "max": max(tests),
+            "n": len(tests),
             "valid_mean": statistics.fmean(r["valid_acc_12ep"] for r in runs),
             "evaluated_min": min(r["evaluated"] for r in runs),
             "tests": tests, "seconds": time.perf_counter() - t0,
@@ -139,16 +174,43 @@ def run_benchmark(table: str | Path | None, dataset: str = "cifar10", budget: in
     return out
 
 
-def _table(results: dict[str, dict[str, Any]], dataset: str, budget: int, seeds: int) -> str:
+def _table(results: dict[str, dict[str, Any]], dataset: str, budget: int, seeds: list[int],
+           heldout: dict[str, dict[str, Any]] | None = None,
+           heldout_seeds: list[int] | None = None) -> str:
+    """The strategies' test_acc_200ep (mean ± std, median [min, max], n), best mean first;
+    with ``heldout`` a second column for the held-out seeds."""
+    def cell(r: dict[str, Any]) -> str:
+        return (f"{r['mean']:6.2f} ± {r['std']:<4.2f} {r['median']:6.2f} "
+                f"[{r['min']:.2f}, {r['max']:.2f}]")
+
+    label = seed_label(seeds)
     lines = [f"NB201 {dataset}: chosen = best valid_acc_12ep of {budget} distinct archs; "
-             f"test_acc_200ep mean ± std over {seeds} seeds",
-             f"{'strategy':<42} {'test_acc_200ep':>16} {'valid_12ep':>11} {'s':>7}"]
+             f"its test_acc_200ep (looked up after the search): mean ± std, median [min, max] "
+             f"over seeds {label} (n={len(seeds)})"
+             + (f" and held-out seeds {seed_label(heldout_seeds)} (n={len(heldout_seeds)})"
+                if heldout and heldout_seeds else ""),
+             f"{'strategy':<42} {'seeds ' + label:>36} {'valid_12ep':>11} {'s':>7}"
+             + (f" {'seeds ' + seed_label(heldout_seeds):>36} {'valid_12ep':>11}"
+                if heldout and heldout_seeds else "")]
     for name, r in sorted(results.items(), key=lambda item: -item[1]["mean"]):
-        lines.append(f"{name:<42} {r['mean']:>8.2f} ± {r['std']:<5.2f} "
-                     f"{r['valid_mean']:>11.3f} {r['seconds']:>7.1f}")
+        line = f"{name:<42} {cell(r):>36} {r['valid_mean']:>11.3f} {r['seconds']:>7.1f}"
+        if heldout and name in heldout:
+            line += f" {cell(heldout[name]):>36} {heldout[name]['valid_mean']:>11.3f}"
+        lines.append(line)
     for name, value in PAPER.get(dataset, []):
-        lines.append(f"{name:<42} {value:>16}")
+        lines.append(f"{name:<42} {value:>36}")
     return "\n".join(lines)
+
+
+def _summary(results: dict[str, dict[str, Any]], strategy: str, seeds: list[int]
+             ) -> dict[str, Any]:
+    main_result = results[strategy]
+    return {
+        "seeds": len(seeds), "seed_range": seed_label(seeds),
+        **{k: round(main_result[k], 4) for k in ("mean", "std", "median", "min", "max")},
+        "baselines": {n: {"mean": round(r["mean"], 4), "std": round(r["std"], 4)}
+                      for n, r in results.items() if n != strategy},
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -157,7 +219,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100",
                                                                  "imagenet16"])
     parser.add_argument("--budget", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--seeds", default="30",
+                        help="how many seeds (from --seed_start), or a range such as 100-129")
+    parser.add_argument("--seed_start", type=int, default=0,
+                        help="first seed when --seeds is a count")
+    parser.add_argument("--heldout_seeds", default=None,
+                        help="also run these seeds (e.g. 100-129, which the defaults were not "
+                             "tuned on) and print them beside the others")
     parser.add_argument("--table", default=None,
                         help="the NB201 CSV (default: $LIGHTNING_NAS_NB201, else "
                              "../shared/benchmarks/nb201.csv next to the repository)")
@@ -166,28 +234,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--driver", action="store_true",
                         help="run every search through Search(...).run() and its store")
     parser.add_argument("--overhead_trials", type=int, default=500)
+    parser.add_argument("--overhead_rounds", type=int, default=5,
+                        help="rounds of the ms_per_trial measurement (seeds 0..R-1)")
     args = parser.parse_args(argv)
-    names = [args.strategy, "RandomSearch", "NGOpt"]
+    import torch  # the driver imports it anyway; one thread, like the other benchmarks
+
+    torch.set_num_threads(1)
+    names = list(dict.fromkeys([args.strategy, "RandomSearch", "NGOpt"]))
     if args.all:
         names += [n for n in NAS_OPTIMIZERS if n not in names]
     path = "driver" if args.driver else "fast"
     table = find_table(args.table)
-    results = run_benchmark(table, args.dataset, args.budget, args.seeds, names, path)
-    print(_table(results, args.dataset, args.budget, args.seeds))
-    ms = (measure_ms_per_trial(NB201(table), args.strategy, args.overhead_trials)
-          if args.overhead_trials > 0 else {"median": math.nan})
-    print(f"ms_per_trial ({args.strategy}, driver + SQLite store, {args.overhead_trials} "
-          f"trials): median {ms['median']:.2f}" +
-          (f", mean {ms['mean']:.2f}, p90 {ms['p90']:.2f}" if "mean" in ms else ""))
-    main_result = results[args.strategy]
+    seeds = parse_seeds(args.seeds, args.seed_start)
+    results = run_benchmark(table, args.dataset, args.budget, seeds, names, path)
+    heldout_seeds = parse_seeds(args.heldout_seeds) if args.heldout_seeds else None
+    heldout = (run_benchmark(table, args.dataset, args.budget, heldout_seeds, names, path)
+               if heldout_seeds else None)
+    print(_table(results, args.dataset, args.budget, seeds, heldout, heldout_seeds))
+    rounds = []
+    if args.overhead_trials > 0:
+        bench = NB201(table)
+        rounds = [measure_ms_per_trial(bench, args.strategy, args.overhead_trials, seed=r)
+                  for r in range(max(1, args.overhead_rounds))]
+        medians = [r["median"] for r in rounds]
+        print(describe(f"ms_per_trial ({args.strategy}, driver + SQLite store, "
+                       f"{args.overhead_trials} trials a round, median of each round)",
+                       medians, 2)
+              + f"; mean {statistics.fmean(r['mean'] for r in rounds):.2f} (of the rounds' "
+                f"means), p90 {statistics.median(r['p90'] for r in rounds):.2f} (median of "
+                f"the rounds' p90)")
     summary = {
         "strategy": args.strategy, "dataset": args.dataset, "budget": args.budget,
-        "seeds": args.seeds, "path": path,
-        "mean": round(main_result["mean"], 4), "std": round(main_result["std"], 4),
-        "baselines": {n: {"mean": round(r["mean"], 4), "std": round(r["std"], 4)}
-                      for n, r in results.items() if n != args.strategy},
-        "ms_per_trial": None if math.isnan(ms["median"]) else round(ms["median"], 3),
+        "path": path, **_summary(results, args.strategy, seeds),
+        "ms_per_trial": (round(statistics.median(r["median"] for r in rounds), 3)
+                         if rounds else None),
+        "ms_per_trial_spread": (spread([r["median"] for r in rounds], 3) if rounds else None),
     }
+    if heldout is not None and heldout_seeds is not None:
+        summary["heldout"] = _summary(heldout, args.strategy, heldout_seeds)
     print(json.dumps(summary))
     return summary
 

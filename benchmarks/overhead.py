@@ -2,13 +2,23 @@
 
 Both loops train the same 20 architectures of the digits example (nevergrad RandomSearch,
 same seed, so the same proposals) for the same epochs, each with a fresh Trainer, a
-ModelCheckpoint on ``val_acc`` and a CSV logger, in this one process. The order is
-A B B A (hand, lnas, lnas, hand) after one untimed warm-up trial, and figures are sums over
-both rounds, so warm-up and drift hit both loops alike.
+ModelCheckpoint on ``val_acc`` and a CSV logger, in this one process. After one untimed
+warm-up of each loop, ``--rounds`` rounds (default 5) each run both loops, in the order
+A B, B A, A B, ... (hand first in even rounds, lightning_nas first in odd ones), so warm-up
+and drift hit both loops alike.
 
-Run:  python benchmarks/overhead.py [--trials 20] [--epochs 2]
+The timers are symmetric: both loops start a trial's "fit" timer at the same point, after
+the model, the datamodule and the Trainer are built and just before ``trainer.fit`` (where
+``lightning_nas.search.trial.fit_trial`` starts ``fit_time``), and stop it when ``fit``
+returns. The wall clock of a loop covers everything from its first ask to its last tell
+(for lightning_nas: ``Search(...).run()`` whole, store, checks and export included).
+
+Run:  python benchmarks/overhead.py [--trials 20] [--epochs 2] [--rounds 5]
+Quick check:  python benchmarks/overhead.py --quick   (3 trials, 1 epoch, 2 rounds)
+Every figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
 Last line: JSON with ``lnas_ratio``, ``handwritten_ratio`` (wall time / time inside
-``trainer.fit``) and ``vs_handwritten`` (lightning_nas wall / hand-written wall).
+``trainer.fit``), ``vs_handwritten`` (lightning_nas wall / hand-written wall) and the
+ms per trial outside ``fit`` (medians over the rounds), each with ``<name>_spread``.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import numpy as np  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 
+from benchmarks.spread import describe, spread  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.digits.model import DigitsCNN  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
@@ -58,13 +69,15 @@ def handwritten(trials: int, epochs: int, root: Path) -> tuple[float, float, lis
         cand = opt.ask()
         arch = cand.value
         pl.seed_everything(0, workers=True, verbose=False)
+        model, datamodule = DigitsCNN(**arch), DigitsDataModule()
         ckpt = ModelCheckpoint(dirpath=root / f"t{i}", monitor="val_acc", mode="max")
         trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1,
                              enable_progress_bar=False, enable_model_summary=False,
                              logger=CSVLogger(root / f"t{i}", name="", version="logs"),
                              callbacks=[ckpt], default_root_dir=root / f"t{i}")
+        # the same point as fit_trial's fit_time: model, data and Trainer built, fit next
         t0 = time.perf_counter()
-        trainer.fit(DigitsCNN(**arch), datamodule=DigitsDataModule())
+        trainer.fit(model, datamodule=datamodule)
         fit_time += time.perf_counter() - t0
         opt.tell(cand, -float(ckpt.best_model_score))
         archs.append(arch)
@@ -82,39 +95,62 @@ def lnas(trials: int, epochs: int, root: Path) -> tuple[float, float, list[dict]
     return wall, sum(t.fit_time for t in result.trials), [t.arch for t in result.trials]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of both loops, alternating which runs first (default 5, "
+                             "--quick 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="check the script end to end: 3 trials, 1 epoch, 2 rounds")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials, args.epochs = 3, 1
+    args.rounds = args.rounds or (2 if args.quick else 5)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    totals = {"hand": [0.0, 0.0], "lnas": [0.0, 0.0]}
+    per_round: dict[str, list[float]] = {k: [] for k in (
+        "lnas_ratio", "handwritten_ratio", "vs_handwritten", "lnas_ms_per_trial_outside_fit",
+        "hand_ms_per_trial_outside_fit")}
     with tempfile.TemporaryDirectory() as tmp, quiet_lightning():
         root = Path(tmp)
-        handwritten(1, 1, root / "warmup")
-        for round_, name in enumerate(("hand", "lnas", "lnas", "hand")):
-            fn = handwritten if name == "hand" else lnas
-            wall, fit, archs = fn(args.trials, args.epochs, root / f"{name}{round_}")
-            totals[name][0] += wall
-            totals[name][1] += fit
-            print(f"{name:5s} round {round_}: wall {wall:7.2f}s  fit {fit:7.2f}s  "
-                  f"outside fit {1000 * (wall - fit) / args.trials:6.1f} ms/trial")
-            if round_ == 0:
-                first_archs = archs
-            elif archs != first_archs:
-                raise SystemExit("the two loops trained different architectures")
-    result = {
-        "trials": args.trials, "epochs": args.epochs,
-        "lnas_ratio": round(totals["lnas"][0] / totals["lnas"][1], 4),
-        "handwritten_ratio": round(totals["hand"][0] / totals["hand"][1], 4),
-        "vs_handwritten": round(totals["lnas"][0] / totals["hand"][0], 4),
-        "lnas_ms_per_trial_outside_fit": round(
-            1000 * (totals["lnas"][0] - totals["lnas"][1]) / (2 * args.trials), 1),
-        "hand_ms_per_trial_outside_fit": round(
-            1000 * (totals["hand"][0] - totals["hand"][1]) / (2 * args.trials), 1),
-    }
+        handwritten(1, 1, root / "warmup_hand")
+        lnas(1, 1, root / "warmup_lnas")
+        first_archs = None
+        for round_ in range(args.rounds):
+            order = ("hand", "lnas") if round_ % 2 == 0 else ("lnas", "hand")
+            measured = {}
+            for name in order:
+                fn = handwritten if name == "hand" else lnas
+                wall, fit, archs = fn(args.trials, args.epochs, root / f"{name}{round_}")
+                measured[name] = (wall, fit)
+                print(f"round {round_} {name:5s}: wall {wall:7.2f}s  fit {fit:7.2f}s  "
+                      f"outside fit {1000 * (wall - fit) / args.trials:6.1f} ms/trial")
+                first_archs = archs if first_archs is None else first_archs
+                if archs != first_archs:
+                    raise SystemExit("the two loops trained different architectures")
+            (l_wall, l_fit), (h_wall, h_fit) = measured["lnas"], measured["hand"]
+            per_round["lnas_ratio"].append(l_wall / l_fit)
+            per_round["handwritten_ratio"].append(h_wall / h_fit)
+            per_round["vs_handwritten"].append(l_wall / h_wall)
+            per_round["lnas_ms_per_trial_outside_fit"].append(
+                1000 * (l_wall - l_fit) / args.trials)
+            per_round["hand_ms_per_trial_outside_fit"].append(
+                1000 * (h_wall - h_fit) / args.trials)
+    print(f"per-round figures, {args.rounds} rounds of {args.trials} trials x "
+          f"{args.epochs} epochs per loop:")
+    for name, values in per_round.items():
+        print("  " + describe(name, values, 1 if "ms" in name else 4))
+    result: dict = {"trials": args.trials, "epochs": args.epochs, "rounds": args.rounds}
+    for name, values in per_round.items():
+        digits = 1 if "ms" in name else 4
+        result[name] = spread(values, digits)["median"]
+    for name, values in per_round.items():
+        result[f"{name}_spread"] = spread(values, 1 if "ms" in name else 4)
     print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -3,11 +3,25 @@ one torch thread per worker, in one run; then the driver's memory over many tiny
 
 Workers are long-lived: each pool is started (torch and Lightning imported) before its
 search is timed, as a pool is reused across trials; the cold figures include that start.
+``--rounds`` rounds (default 5) each time both searches (1 worker first in even rounds, 2
+workers first in odd ones) and then the driver's RSS over ``--rss_trials`` tiny trials; every
+figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
 
-Run:  python benchmarks/parallel.py [--trials 16] [--epochs 4]
+Two denominators for the 2-worker wall time:
+
+- ``overhead_2_workers`` = wall(2 workers) / (Σfit(2 workers) / 2): against the fit time
+  the two workers measured themselves, which grows when they contend for the two cores and
+  memory bandwidth (so it hides that contention);
+- ``overhead_2_workers_uncontended`` = wall(2 workers) / (Σfit(1 worker) / 2): against the
+  same trials' fit time measured without contention (one worker), i.e. the ideal 2-worker
+  wall; ``speedup_2_workers`` = 2 × ``overhead_1_worker`` / this figure.
+
+Run:  python benchmarks/parallel.py [--trials 16] [--epochs 4] [--rounds 5] [--rss_trials 50]
+Quick check:  python benchmarks/parallel.py --quick   (2 trials, 1 epoch, 1 round, 6 RSS trials)
 Last line: JSON with ``speedup_2_workers`` (wall 1 worker / wall 2 workers),
-``overhead_2_workers`` (wall / (sum of fit time / 2)) and ``rss_growth`` (driver RSS after
-50 tiny trials / after 5).
+``overhead_2_workers``, ``overhead_2_workers_uncontended`` and ``rss_growth`` (driver RSS
+after ``--rss_trials`` tiny trials / after 5), medians over the rounds, each with
+``<name>_spread``.
 """
 
 from __future__ import annotations
@@ -18,9 +32,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.spread import describe, spread  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
 from lightning_nas.search.workers import ProcessExecutor  # noqa: E402
 
@@ -45,7 +63,12 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def timed_search(workers: int, trials: int, epochs: int, root: Path) -> dict[str, float]:
+def timed_search(workers: int, trials: int, epochs: int, root: Path,
+                 keep_pool: bool = False) -> dict[str, Any]:
+    """Start a pool of ``workers``, warm it, then time a search of ``trials`` trials:
+    ``wall`` (warm pool), ``cold_wall`` (pool start included), ``fit`` (sum of the trials'
+    fit times) and the sorted ``archs``; with ``keep_pool`` the still running pool is
+    ``pool`` (the caller shuts it down), else it is shut down."""
     t0 = time.perf_counter()
     pool = ProcessExecutor(workers, accelerator="cpu", threads_per_trial=1)
     pool.start()
@@ -60,51 +83,99 @@ def timed_search(workers: int, trials: int, epochs: int, root: Path) -> dict[str
                     budget=trials, executor=pool, num_workers=workers, run_dir=root / "run",
                     optimizer="RandomSearch", seed=0, verbose=False).run()
     end = time.perf_counter()
-    pool.shutdown()
+    if not keep_pool:
+        pool.shutdown()
     fit = sum(t.fit_time or 0.0 for t in result.trials)
     archs = sorted(json.dumps(t.arch, sort_keys=True) for t in result.trials)
-    return {"wall": end - ready, "cold_wall": end - t0, "fit": fit, "archs": archs}
+    return {"wall": end - ready, "cold_wall": end - t0, "fit": fit, "archs": archs,
+            "pool": pool if keep_pool else None}
 
 
-def rss_over_trials(root: Path) -> tuple[float, float]:
+def rss_over_trials(root: Path, trials: int = 50, seed: int = 1,
+                    pool: ProcessExecutor | None = None) -> tuple[float, float]:
+    """The driver's RSS (MiB) after the 5th and after the last of ``trials`` tiny trials on
+    2 workers (``pool``, a started 2-worker ``ProcessExecutor``, else a new pool)."""
     marks: dict[int, float] = {}
 
-    def record(result) -> None:
+    def record(result: Any) -> None:
         marks[len(marks) + 1] = rss_mb()
 
     Search(MODEL, SPACE, data=DATA, trainer={"max_epochs": 1, "limit_train_batches": 2,
                                              "limit_val_batches": 1, "accelerator": "cpu"},
-           budget=50, num_workers=2, executor="process", threads_per_trial=1,
-           run_dir=root, optimizer="RandomSearch", seed=1, on_trial_end=record,
+           budget=trials, num_workers=2, executor=pool or "process", threads_per_trial=1,
+           run_dir=root, optimizer="RandomSearch", seed=seed, on_trial_end=record,
            verbose=False).run()
     return marks[5], marks[max(marks)]
 
 
-def main() -> None:
+FIGURES = ("speedup_2_workers", "speedup_2_workers_cold", "overhead_2_workers",
+           "overhead_2_workers_uncontended", "overhead_1_worker", "fit_growth_2_workers",
+           "rss_growth", "rss_mb_5", "rss_mb_last")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of both searches and the RSS run (default 5, --quick 1)")
+    parser.add_argument("--rss_trials", type=int, default=50,
+                        help="tiny trials of the RSS measurement (at least 6)")
+    parser.add_argument("--quick", action="store_true",
+                        help="check the script end to end: 2 trials, 1 epoch, 1 round, "
+                             "6 RSS trials")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials, args.epochs, args.rss_trials = 2, 1, 6
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    if args.rss_trials < 6:
+        parser.error("--rss_trials must be at least 6 (RSS is compared with the 5th trial's)")
+    torch.set_num_threads(1)  # the driver; each worker runs one torch thread
+    per_round: dict[str, list[float]] = {k: [] for k in FIGURES}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        one = timed_search(1, args.trials, args.epochs, root / "w1")
-        two = timed_search(2, args.trials, args.epochs, root / "w2")
-        if one["archs"] != two["archs"]:
-            raise SystemExit("the two searches trained different architectures")
-        for name, r in (("1 worker ", one), ("2 workers", two)):
-            print(f"{name}: wall {r['wall']:6.2f}s (cold {r['cold_wall']:6.2f}s)  "
-                  f"sum of fit {r['fit']:6.2f}s")
-        rss5, rss50 = rss_over_trials(root / "rss")
-        print(f"driver RSS after 5 trials {rss5:.1f} MiB, after 50 trials {rss50:.1f} MiB")
-    print(json.dumps({
-        "trials": args.trials, "epochs": args.epochs,
-        "speedup_2_workers": round(one["wall"] / two["wall"], 3),
-        "speedup_2_workers_cold": round(one["cold_wall"] / two["cold_wall"], 3),
-        "overhead_2_workers": round(two["wall"] / (two["fit"] / 2), 3),
-        "overhead_1_worker": round(one["wall"] / one["fit"], 3),
-        "rss_mb_5": round(rss5, 1), "rss_mb_50": round(rss50, 1),
-        "rss_growth": round(rss50 / rss5, 3),
-    }))
+        for round_ in range(args.rounds):
+            order = (1, 2) if round_ % 2 == 0 else (2, 1)
+            # the 2-worker pool stays up (idle) for the RSS measurement at the end of the round
+            runs = {w: timed_search(w, args.trials, args.epochs, root / f"r{round_}w{w}",
+                                    keep_pool=w == 2) for w in order}
+            one, two = runs[1], runs[2]
+            if one["archs"] != two["archs"]:
+                raise SystemExit("the two searches trained different architectures")
+            for name, r in (("1 worker ", one), ("2 workers", two)):
+                print(f"round {round_} {name}: wall {r['wall']:6.2f}s (cold "
+                      f"{r['cold_wall']:6.2f}s)  sum of fit {r['fit']:6.2f}s")
+            try:
+                rss5, rss_last = rss_over_trials(root / f"rss{round_}", args.rss_trials,
+                                                 seed=1 + round_, pool=two["pool"])
+            finally:
+                two["pool"].shutdown()
+            print(f"round {round_} driver RSS after 5 trials {rss5:.1f} MiB, after "
+                  f"{args.rss_trials} trials {rss_last:.1f} MiB")
+            figures = {
+                "speedup_2_workers": one["wall"] / two["wall"],
+                "speedup_2_workers_cold": one["cold_wall"] / two["cold_wall"],
+                "overhead_2_workers": two["wall"] / (two["fit"] / 2),
+                "overhead_2_workers_uncontended": two["wall"] / (one["fit"] / 2),
+                "overhead_1_worker": one["wall"] / one["fit"],
+                "fit_growth_2_workers": two["fit"] / one["fit"],
+                "rss_growth": rss_last / rss5, "rss_mb_5": rss5, "rss_mb_last": rss_last,
+            }
+            for name, value in figures.items():
+                per_round[name].append(value)
+    print(f"per-round figures, {args.rounds} rounds of {args.trials} trials x "
+          f"{args.epochs} epochs (1 and 2 workers), RSS over {args.rss_trials} tiny trials:")
+    for name, values in per_round.items():
+        print("  " + describe(name, values, 1 if name.startswith("rss_mb") else 3))
+    result: dict[str, Any] = {"trials": args.trials, "epochs": args.epochs,
+                              "rounds": args.rounds, "rss_trials": args.rss_trials}
+    for name, values in per_round.items():
+        result[name] = spread(values, 3)["median"]
+    for name, values in per_round.items():
+        result[f"{name}_spread"] = spread(values, 3)
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The ``lightning-nas`` command: ``search``, ``oneshot``, ``show``, ``report``, ``export``,
-``finetune``.
+``finetune``, ``fit``.
 
 Example:
     lightning-nas search examples/digits/search.yaml --search.budget=5 --trainer.max_epochs=2
     lightning-nas show runs/digits --format csv
     lightning-nas finetune runs/digits --max_epochs 20
+    lightning-nas fit runs/digits/best_config.yaml
 """
 
 from __future__ import annotations
@@ -65,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
+    p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
+                       description="A fresh Trainer, the config's seed_everything, the score "
+                                   "at the best epoch. Overrides as for search.")
+    p.add_argument("config", nargs="+", help="LightningCLI-style YAML; several are merged")
+    p.add_argument("--monitor", default=None,
+                   help="metric read at the best epoch (default: from the config's "
+                        "'# lightning-nas fit:' comment or search: block, else val_acc)")
+    p.add_argument("--mode", choices=("max", "min"), default=None,
+                   help="direction of --monitor (default as for --monitor, else max)")
+    p.add_argument("--out", default=None,
+                   help="folder for the checkpoint and logs (default runs/fit/<config name>)")
     return parser
 
 
@@ -110,6 +122,22 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.fit import describe, load_fit
+    from lightning_nas.search.runner import run_trial
+
+    spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
+                    out_dir=args.out)
+    result = run_trial(spec)
+    if result.error:
+        if result.fatal:  # the monitor is never logged: bad input, one line
+            raise ConfigError(result.error.splitlines()[0].removeprefix("MonitorError: "))
+        print(f"lightning-nas fit: training failed: {result.error}", file=sys.stderr)
+        return 1
+    print(describe(spec, result))
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from lightning_nas.report.tables import render
     from lightning_nas.store import open_run
@@ -134,16 +162,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Arguments for argparse, and the ``--a.b=v`` / ``--a.b v`` overrides (a dot in the
+    option's name) wherever they stand, so flags may follow overrides."""
+    keep: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--") and "." in arg.split("=", 1)[0]:
+            overrides.append(arg)
+            if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                i += 1
+                overrides.append(argv[i])
+        else:
+            keep.append(arg)
+        i += 1
+    return keep, overrides
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     rest: list[str] = []
-    if argv and argv[0] in ("search", "oneshot", "finetune"):
-        # overrides start at the first --a.b option; argparse would take one holding a
-        # space (--search.space.x={choice: [8]}) for a positional
-        first = next((i for i, a in enumerate(argv) if a.startswith("--") and "." in a),
-                     len(argv))
-        argv, rest = argv[:first], argv[first:]
+    if argv and argv[0] in ("search", "oneshot", "finetune", "fit"):
+        # argparse would take an override holding a space (--search.space.x={choice: [8]})
+        # for a positional: overrides are set apart first
+        argv, rest = _split_overrides(argv)
     args, unknown = _parser().parse_known_args(argv)
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
@@ -158,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_oneshot(args, rest)
         if args.command == "finetune":
             return _cmd_finetune(args, rest)
+        if args.command == "fit":
+            return _cmd_fit(args, rest)
         if args.command == "export":
             from lightning_nas.export import export_best
 
@@ -168,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         return _cmd_show(args)
     except (NASError, FileNotFoundError) as err:
-        print(f"lightning-nas {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the message holds
+        print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `lightning-nas show RUN | head`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -28,6 +28,7 @@ __all__ = [
     "SpaceError",
     "check_mode",
     "did_you_mean",
+    "one_line",
     "unknown",
 ]
 
@@ -64,6 +65,19 @@ def did_you_mean(key: str, valid: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
     return f"did you mean '{close[0]}'? " if close else ""
+
+
+def one_line(err: BaseException, limit: int = 400) -> str:
+    """An error as one line: ``Type: message`` (the message alone for a ``NASError``), its
+    whitespace collapsed and cut at ``limit`` characters.
+
+    Example:
+        >>> one_line(KeyError("gelu"))
+        "KeyError: 'gelu'"
+    """
+    text = " ".join(str(err).split())
+    text = text if isinstance(err, NASError) else f"{type(err).__name__}: {text}".rstrip(": ")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def unknown(kind: str, key: str, valid: Iterable[str],

@@ -24,7 +24,11 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["export_best", "finetune", "load_best"]
+__all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "load_best"]
+
+#: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
+#: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
+FIT_DIRECTIVE = "# lightning-nas fit:"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -60,13 +64,16 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                                   f"trials can be exported")
         if best is None:
             raise SearchError(f"{run_dir} has no completed trial to export")
-        model = store.get_meta("model") or {}
+        config = store.get_meta("config")
+        trained = None if config is None else best_config(
+            config, best.arch, seed=store.get_meta("seed"),
+            max_epochs=_scheduler_epochs(store.get_meta("settings") or {}))
         out: dict[str, Any] = {
             "trial": best.trial_id, "arch": best.arch, "score": best.score,
             "monitor": monitor, "mode": mode, "epoch": best.epoch, "metrics": best.metrics,
             "checkpoint": None,
-            "model": {"class_path": model.get("class_path"),
-                      "init_args": {**(model.get("init_args") or {}), **best.arch}},
+            "model": (trained["model"] if trained is not None
+                      else _model_section(store.get_meta("model") or {}, best.arch)),
         }
         if best.checkpoint and Path(best.checkpoint).exists():
             tmp = run_dir / "best.ckpt.tmp"
@@ -74,27 +81,77 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             os.replace(tmp, run_dir / "best.ckpt")
             out["checkpoint"] = "best.ckpt"
         _write_atomic(run_dir / "best.yaml", yaml.safe_dump(out, sort_keys=False))
-        config = store.get_meta("config")
-        if config is not None:
+        if trained is not None:
             _write_atomic(run_dir / "best_config.yaml",
-                          yaml.safe_dump(best_config(config, best.arch), sort_keys=False))
+                          _config_header(run_dir, best, monitor, mode)
+                          + yaml.safe_dump(trained, sort_keys=False))
         return out
     finally:
         if own:
             store.close()
 
 
-def best_config(config: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
-    """The search config with ``arch`` filled in and no ``search`` block: plain keys in
-    ``model.init_args``, dotted keys (``model.net.width``, ``data.batch_size``) at their
-    paths. It trains the best model as is (``LightningCLI`` or ``lightning-nas``)."""
+def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
+                seed: int | None = None, max_epochs: int | None = None) -> dict[str, Any]:
+    """The search config as the trial ran it: ``arch`` filled in, no ``search`` block.
+
+    Plain keys go to ``model.init_args``, dotted keys (``model.net.width``,
+    ``data.batch_size``, ``trainer.gradient_clip_val``) to their paths;
+    ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
+    the config's), and ``trainer.max_epochs`` the epochs of a complete trial when a
+    scheduler set them. It trains the trial again as is (``LightningCLI`` or
+    ``lightning-nas fit``).
+
+    Example:
+        >>> cfg = {"seed_everything": 1, "model": "m.Net", "trainer": {"max_epochs": 9},
+        ...        "search": {"space": {}}}
+        >>> out = best_config(cfg, {"width": 8, "trainer.max_epochs": 4}, seed=0)
+        >>> out["seed_everything"], out["model"]["init_args"], out["trainer"], "search" in out
+        (0, {'width': 8}, {'max_epochs': 4}, False)
+    """
     cfg = copy.deepcopy(dict(config))
     cfg.pop("search", None)
+    if seed is not None:
+        cfg["seed_everything"] = seed
     if isinstance(cfg.get("model"), str):
         cfg["model"] = {"class_path": cfg["model"]}
-    for key, value in arch.items():
+    if isinstance(cfg.get("data"), str):
+        cfg["data"] = {"class_path": cfg["data"]}
+    if max_epochs is not None:
+        cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
+    for key, value in arch.items():  # a searched trainer.max_epochs wins, as in the trial
         set_dotted(cfg, key if is_dotted(key) else f"model.{key}", value)
-    return cfg
+    order = ("seed_everything", "model", "data", "trainer")  # LightningCLI's order
+    return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
+
+
+def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+    """``{class_path, init_args}`` of a search from Python: its stored model with the plain
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
+    section = {"class_path": model.get("class_path"),
+               "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
+    cfg = {"model": section}
+    for key, value in arch.items():
+        if not is_dotted(key) or key.startswith("model."):
+            set_dotted(cfg, key if is_dotted(key) else f"model.{key}", value)
+    return cfg["model"]
+
+
+def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
+    """The epochs of a complete trial when a scheduler set them (else the Trainer's)."""
+    if settings.get("scheduler", "none") == "none":
+        return None
+    return settings.get("max_epochs")
+
+
+def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str) -> str:
+    """Comment lines of ``best_config.yaml``: which trial it is and how to train it again;
+    the last one gives ``lightning-nas fit`` its monitor and mode."""
+    return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
+            f"epoch {best.epoch}.\n"
+            f"# Train it again: lightning-nas fit {run_dir / 'best_config.yaml'} (or plain "
+            f"LightningCLI: fit --config best_config.yaml)\n"
+            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
 
 def _free_dir(parent: Path, name: str) -> Path:

@@ -87,3 +87,79 @@ def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, overri
 def test_show_of_a_folder_without_a_run(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 2
     assert "is not a run directory (no search.db)" in capsys.readouterr().err
+
+
+def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, capsys,
+                                                              monkeypatch):
+    import torch
+
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=2", "--trainer.max_epochs=2",
+                 "--search.seed=1", "--search.monitor=val_loss", "--search.mode=min"]) == 0
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    # no flags: monitor and mode come from best_config.yaml's comment, the seed from its
+    # seed_everything (the search's 1, not the config's 5)
+    assert main(["fit", str(run / "best_config.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert (f"Trained TinyNet (seed 1): val_loss={best['score']:.6g} (min) at epoch "
+            f"{best['epoch']} (epochs 0..1 trained)") in out
+    ckpt = tmp_path / "runs" / "fit" / "best_config" / "best.ckpt"
+    assert f"checkpoint: {ckpt}" in out
+    state = torch.load(ckpt, weights_only=False)["callbacks"]
+    (checkpoint,) = [v for k, v in state.items() if k.startswith("ModelCheckpoint")]
+    assert float(checkpoint["best_model_score"]) == pytest.approx(best["score"], abs=1e-7)
+    assert main(["fit", str(run / "best_config.yaml"), "--trainer.max_epochs=1",
+                 "--monitor", "val_acc", "--mode=max"]) == 0  # a second fit keeps the first
+    out = capsys.readouterr().out
+    assert "val_acc=" in out and "(max) at epoch 0 (epochs 0..0 trained)" in out
+    assert f"checkpoint: {ckpt.parent.with_name('best_config_1') / 'best.ckpt'}" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.yaml"], "config file missing.yaml does not exist"),
+    (["{cfg}", "--trainer.max_epoch=1"], "unknown Trainer argument 'max_epoch'"),
+    (["{cfg}", "--model.widht=8"], "`model.init_args.widht` is not an argument of TinyNet"),
+    (["{cfg}", "--model.class_path=tests.helpers.NoNet"],
+     "module 'tests.helpers' has no attribute 'NoNet'"),
+    (["{bad}"], "unknown config section 'oneshot'"),
+    (["{cfg}", "--monitor", "val_accuracy", "--trainer.max_epochs=1"],
+     "monitor 'val_accuracy' was never logged; did you mean 'val_acc'?"),
+])
+def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "oneshot": {}}))
+    args = [a.format(cfg=config, bad=bad) for a in args]
+    assert main(["fit", *args, "--out", str(tmp_path / "fit")]) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("lightning-nas fit: error:")]
+    assert message in line and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--trainer.max_epochs=abc"], "trainer.max_epochs='abc': expected int or null"),
+    (["--trainer.max_epochs=-5"], "trainer.max_epochs=-5: MisconfigurationException"),
+    (["--trainer.accelerator=tpu"], "trainer.accelerator='tpu': ModuleNotFoundError"),
+    (["--trainer.strategy=foo"], "trainer.strategy='foo': ValueError: You selected an invalid"),
+    (["--model.depth=abc"], "model.depth='abc': expected int"),
+    (["--model.activation=gelu", "--search.space={width: {choice: [8]}}"],
+     "model.activation='gelu': KeyError: 'gelu'"),
+    (["--search.seed=abc"], "`seed` must be an integer >= 0 or null, got 'abc'"),
+])
+def test_errors_every_trial_would_hit_are_one_line_before_training(config, tmp_path, capsys,
+                                                                    args, needle):
+    assert main(["search", str(config), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lightning-nas search: error: ")
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing trained, no store
+
+
+def test_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("model: tests.helpers.TinyNet\nsearch:\n  space: {width: {choice: [8}}\n")
+    assert main(["search", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lightning-nas search: error: {path}:3:29: expected ',' or ']', but got "
+                   f"'}}' (while parsing a flow sequence)\n")

@@ -186,3 +186,91 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert search_from_config({**base, "seed_everything": 11}).settings.goal.seed == 11
     seed = search_from_config({**base, "seed_everything": True}).settings.goal.seed
     assert isinstance(seed, int) and not isinstance(seed, bool)
+
+
+# ---------------------------------------------------------------- issue 11: found before training
+@pytest.mark.parametrize(("text", "where"), [
+    ("model: tests.helpers.TinyNet\nsearch: {budget: [3}\n", ":2:20: expected ',' or ']'"),
+    ("model:\n  class_path: tests.helpers.TinyNet\n init_args: {}\n", ":3:2: expected <block end>"),
+    ("model:\n\tclass_path: tests.helpers.TinyNet\n", ":2:1: found character '\\t'"),
+])
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path, text, where):
+    path = tmp_path / "nas.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}{where}") and "\n" not in str(info.value)
+
+
+def test_yaml_syntax_error_of_an_override_or_a_space_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"^--search\.space\.width:1:15: expected ',' or ']'"):
+        apply_overrides(BASE, ["--search.space.width={choice: [4, 8}"])
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "space.yaml").write_text("width: {choice: [4, 8]}\nlr: {float: [1, 2}\n")
+    with pytest.raises(ConfigError, match=r"space\.yaml:2:18: expected ',' or ']'"):
+        load_config(tmp_path / "nas.yaml")
+
+
+def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = ""
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="needs `search.space`"):
+        search_from_config(load_config(tmp_path / "nas.yaml"))
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(("change", "needles"), [
+    (lambda c: c.update(seed_everything="abc"), ["`seed_everything`", "'abc'"]),
+    (lambda c: c.update(search=[1]), ["`search` must be a mapping"]),
+    (lambda c: c["search"].update(constraints=3), ["`constraints`", "got 3"]),
+    (lambda c: c["search"].update(constraints=["tests.helpers.nope"]),
+     ["search.constraints[0]='tests.helpers.nope'", "no attribute 'nope'"]),
+    (lambda c: c["search"].update(max_params=True), ["`max_params`", "got True"]),
+    (lambda c: c["model"]["init_args"].update(lr="abc"),
+     ["model.lr='abc': expected float", "TinyNet.__init__"]),
+    (lambda c: c["data"]["init_args"].update(n=[1]), ["data.n=[1]: expected int"]),
+    (lambda c: c["data"]["init_args"].update(batch_sise=3),
+     ["data.batch_sise: not an argument of BlobData", "did you mean 'batch_size'"]),
+    (lambda c: c["trainer"].update(max_epochs="abc"),
+     ["trainer.max_epochs='abc': expected int or null"]),
+    (lambda c: c["trainer"].update(accelerator="tpu"), ["trainer.accelerator='tpu'", "torch_xla"]),
+    (lambda c: c["model"].update(class_path="tests.helpers.TinyNett"),
+     ["model='tests.helpers.TinyNett'", "close names: TinyNet"]),
+    (lambda c: c["search"]["space"].update({"trainer.max_epoch": {"choice": [1, 2]}}),
+     ["space key 'trainer.max_epoch'", "unknown Trainer argument 'max_epoch'"]),
+])
+def test_more_errors_before_training(tmp_path, change, needles):
+    msg, run_dir = _broken(tmp_path, change)
+    for needle in needles:
+        assert needle in msg
+    assert not run_dir.exists()
+
+
+def _lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:
+    return {"model": {"class_path": "examples.lightningcli.model.LitClassifier",
+                      "init_args": {"net": {"class_path": "examples.lightningcli.model.MLP",
+                                            "init_args": net},
+                                    "optimizer": {"class_path": "torch.optim.Adam",
+                                                  "init_args": optimizer}}},
+            "data": {"class_path": "examples.digits.data.DigitsDataModule"},
+            "trainer": {"max_epochs": 1},
+            "search": {"space": {"model.net.lin1_size": {"choice": [32, 64]}},
+                       "run_dir": str(tmp_path / "run")}}
+
+
+@pytest.mark.parametrize(("net", "optimizer", "pattern"), [
+    ({}, {"lr": 0.01, "betaz": [0.9, 0.99]},
+     r"^model\.optimizer\.betaz: not an argument of Adam.__init__; did you mean 'betas'"),
+    ({"dropout": "abc"}, {}, r"^model\.net\.dropout='abc': expected float \(the annotation of "
+                            r"MLP.__init__\)"),
+    ({"dropout": 5.0}, {}, r"^model\.net\.dropout=5\.0: ValueError: dropout probability has to "
+                          r"be between 0 and 1, but got 5\.0; found building the model"),
+])
+def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimizer, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        search_from_config(_lightningcli(tmp_path, net, optimizer))
+    assert not (tmp_path / "run").exists()

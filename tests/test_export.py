@@ -10,6 +10,8 @@ import yaml
 
 from lightning_nas import Search, export_best, finetune, load_best
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.from_config import search_from_config
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 
@@ -68,3 +70,60 @@ def test_export_writes_best_yaml_and_checkpoint(finished_run):
 def test_export_of_a_missing_run_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a run directory"):
         export_best(tmp_path)
+
+
+#: a config search whose trials run with another seed than the config's, epochs set by the
+#: scheduler, and space keys at paths into the config (model and data)
+CONFIG = {
+    "seed_everything": 5,
+    "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+    "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+    "trainer": {"max_epochs": 4, "accelerator": "cpu", "devices": 1},
+    "search": {"space": {"model.width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]},
+                         "data.batch_size": {"choice": [16, 32]}},
+               "optimizer": "RandomSearch", "budget": 2, "seed": 1, "scheduler": "asha",
+               "max_epochs": 2, "eta": 2},
+}
+
+
+def _csv_metrics(folder: Path) -> list[dict[str, float]]:
+    """Validation rows (epoch, val_acc, val_loss) of the CSVLogger under ``folder``."""
+    import csv
+
+    (path,) = folder.rglob("metrics.csv")
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items() if k in ("epoch", "val_acc", "val_loss")}
+                for row in csv.DictReader(f) if row["val_acc"]]
+
+
+def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_path):
+    pytest.importorskip("jsonargparse")
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    cfg = {**CONFIG, "search": {**CONFIG["search"], "run_dir": str(run)}}
+    search_from_config(cfg).run()
+    best = load_best(run)
+    arch = best["arch"]
+    # best.yaml: the config's model with the arch at its paths (never class_path null)
+    assert best["model"] == {"class_path": "tests.helpers.TinyNet",
+                             "init_args": {"depth": 1, "width": arch["model.width"],
+                                           "lr": arch["lr"]}}
+    best_cfg = yaml.safe_load((run / "best_config.yaml").read_text())
+    assert best_cfg["seed_everything"] == 1  # the search's seed, not the config's 5
+    assert best_cfg["trainer"] == {"max_epochs": 2, "accelerator": "cpu", "devices": 1}
+    assert best_cfg["model"] == best["model"] and "search" not in best_cfg
+    assert best_cfg["data"]["init_args"] == {"batch_size": arch["data.batch_size"]}
+    # plain LightningCLI trains it as is and gets the trial's values at every epoch
+    subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", "--config",
+                    str(run / "best_config.yaml"), "--trainer.enable_progress_bar=false",
+                    "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+                    f"--trainer.logger.save_dir={tmp_path / 'cli'}"],
+                   cwd=root, check=True, capture_output=True, timeout=300)
+    rows = _csv_metrics(tmp_path / "cli")
+    with RunStore(run / "search.db") as store:
+        trial = store.get(best["trial"])
+    assert [r["val_acc"] for r in rows] == trial.curve
+    assert rows[best["epoch"]]["val_loss"] == best["metrics"]["val_loss"]

@@ -14,9 +14,12 @@ import pytest
 
 from lightning_nas import Search
 from lightning_nas.benchmarks.nb201 import (
+    COSTS,
     EDGES,
     NB201,
+    OBJECTIVE_METRICS,
     OPS,
+    SIGNAL,
     arch_to_str,
     find_table,
     nb201_space,
@@ -101,15 +104,27 @@ def test_every_row_round_trips(bench):
 
 
 @needs_table
+def test_objective_returns_only_the_signal_and_the_costs(bench):
+    assert (SIGNAL, COSTS) == ("valid_acc_12ep", ("params_m", "flops_m"))
+    for dataset in ("cifar10", "cifar100", "imagenet16"):
+        metrics = bench.objective(dataset)(str_to_arch(RESNET))
+        assert tuple(metrics) == OBJECTIVE_METRICS == (SIGNAL, *COSTS)
+        row = bench.lookup(RESNET, dataset)
+        assert metrics == {k: row[k] for k in OBJECTIVE_METRICS}
+        assert not any(k.startswith("test_") for k in metrics)
+
+
+@needs_table
 def test_objective_through_the_driver(bench, tmp_path):
     objective = bench.objective("cifar100")
-    assert objective(str_to_arch(RESNET))["test_acc_200ep"] == pytest.approx(70.89, abs=0.01)
+    assert bench.lookup(RESNET, "cifar100")["test_acc_200ep"] == pytest.approx(70.89, abs=0.01)
     result = Search(None, bench.space, objective=objective, monitor="valid_acc_12ep",
                     optimizer="SurrogateEvolution", budget=20, seed=0, run_dir=tmp_path,
                     verbose=False).run()
     assert len(result.trials) == 20
     for trial in result.trials:
-        assert trial.metrics == {**bench.lookup(trial.arch, "cifar100")}
+        row = bench.lookup(trial.arch, "cifar100")
+        assert trial.metrics == {k: row[k] for k in OBJECTIVE_METRICS}  # no test accuracy
         assert trial.score == trial.metrics["valid_acc_12ep"]
     with pytest.raises(ConfigError, match="unknown NB201 dataset"):
         bench.objective("mnist")
@@ -129,19 +144,41 @@ def test_benchmark_script_fast_path_equals_driver(bench):
             real = script.run_driver(bench, "cifar10", name, 12, seed)
             assert fast["index"] == real["index"]
             assert fast["evaluated"] == real["evaluated"] == 12
+            # the test accuracy is looked up after the search, for the chosen architecture
+            assert fast["test_acc_200ep"] == bench.lookup(fast["arch"])["test_acc_200ep"]
+            assert real["test_acc_200ep"] == bench.lookup(real["arch"])["test_acc_200ep"]
 
 
 @needs_table
 def test_benchmark_script_short_run(capsys):
     script = _script()
     summary = script.main(["--dataset", "cifar10", "--budget", "15", "--seeds", "2",
-                           "--table", str(TABLE), "--overhead_trials", "30"])
+                           "--table", str(TABLE), "--overhead_trials", "30",
+                           "--overhead_rounds", "2"])
     out = capsys.readouterr().out.strip().splitlines()
     assert "REA" in "\n".join(out) and '"strategy"' in out[-1]
     assert summary["strategy"] == "SurrogateEvolution"
     assert set(summary["baselines"]) == {"RandomSearch", "NGOpt"}
     assert 80 < summary["mean"] <= 94.38
-    assert summary["ms_per_trial"] > 0
+    assert summary["min"] <= summary["median"] <= summary["max"]
+    assert summary["seeds"] == 2 and summary["seed_range"] == "0-1"
+    assert summary["ms_per_trial"] > 0 and summary["ms_per_trial_spread"]["n"] == 2
+
+
+@needs_table
+def test_benchmark_script_runs_held_out_seeds(bench):
+    script = _script()
+    assert script.seed_label(list(range(100, 130))) == "100-129"
+    by_start = script.run_benchmark(bench.path, "cifar10", 10, [100, 101], ["RandomSearch"])
+    summary = script.main(["--budget", "10", "--seeds", "2", "--seed_start", "100",
+                           "--strategy", "RandomSearch", "--table", str(TABLE),
+                           "--heldout_seeds", "0-1", "--overhead_trials", "0"])
+    assert summary["seed_range"] == "100-101" and summary["heldout"]["seed_range"] == "0-1"
+    assert summary["mean"] == pytest.approx(by_start["RandomSearch"]["mean"], abs=1e-4)
+    assert summary["ms_per_trial"] is None
+    range_form = script.main(["--budget", "10", "--seeds", "100-101", "--strategy",
+                              "RandomSearch", "--table", str(TABLE), "--overhead_trials", "0"])
+    assert range_form["mean"] == summary["mean"]
 
 
 def test_find_table_names_where_it_looked_and_how_to_point_at_it(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """One-shot NAS with real Trainers: the callback in a plain fit, its history across a resume,
-DDP agreement, fine-tune of the export, and the CLI."""
+DDP agreement, fine-tune of the export, the export's BatchNorm statistics, and the CLI."""
 
 from __future__ import annotations
 
@@ -13,14 +13,83 @@ import lightning.pytorch as pl
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.data import TensorDataset
+from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas.cli import main
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.choices import space_of
+from lightning_nas.oneshot.choices import (
+    ChoiceBatchNorm2d,
+    ChoiceConv2d,
+    ChoiceLinear,
+    LayerChoice,
+    Repeat,
+    get_path,
+    space_of,
+)
 from lightning_nas.oneshot.finetune import finetune_subnet
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class BlobImages(BlobData):
+    """The blobs as 2-channel 2x2 images (for a convolutional supernet)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        for name in ("train_set", "val_set"):
+            x, y = getattr(self, name).tensors
+            setattr(self, name, TensorDataset(x.view(-1, 2, 2, 2), y))
+
+
+class BatchNormSupernet(pl.LightningModule):
+    """A conv supernet with BatchNorm everywhere: ``ChoiceBatchNorm2d`` after sliced convs
+    (also inside ``Repeat`` blocks) and a plain ``nn.BatchNorm1d`` in the head."""
+
+    def __init__(self, lr: float = 0.05) -> None:
+        super().__init__()
+        self.lr = lr
+        self.net = nn.Sequential(
+            ChoiceConv2d(2, [4, 8], kernel_size=[1, 3], label="c1"), ChoiceBatchNorm2d(8),
+            LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+            Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
+                                           ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1],
+                   label="depth"),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, 8, label="fc"),
+            nn.BatchNorm1d(8), nn.ReLU(), ChoiceLinear(8, 3, label="out"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean(), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+def _val_accuracy(net: nn.Module, data: BlobData) -> float:
+    """The callback's default metric (multiclass accuracy) of ``net`` in eval mode."""
+    net.eval()
+    metric = MulticlassAccuracy(num_classes=3)
+    with torch.no_grad():
+        for x, y in data.val_dataloader():
+            metric.update(net(x), y)
+    return float(metric.compute())
+
+
+def _norm_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{name}.{key}": buf.clone() for name, m in model.named_modules()
+            if isinstance(m, _BatchNorm) for key, buf in m.named_buffers(recurse=False)}
 
 
 def _trainer(tmp_path, callbacks, max_epochs=3, **kw) -> pl.Trainer:
@@ -71,20 +140,23 @@ def test_resume_from_a_mid_search_checkpoint_continues_the_history(tmp_path):
 DDP_SCRIPT = """
 import json, os, sys
 import lightning.pytorch as pl
+import torch
 from lightning_nas.oneshot.callback import OneShotNAS
-from tests.helpers import BlobData, TinySupernet
+from tests.test_oneshot import BatchNormSupernet, BlobImages
 
 if __name__ == "__main__":
     out = sys.argv[1]
     pl.seed_everything(0, verbose=False)
     callback = OneShotNAS(num_candidates=5, calibration_batches=2, seed=2, record_paths=True)
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp",
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2,
+                         strategy="ddp_find_unused_parameters_true",  # single paths
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[callback])
-    trainer.fit(TinySupernet(), datamodule=BlobData())
+    trainer.fit(BatchNormSupernet(), datamodule=BlobImages())
     with open(os.path.join(out, f"rank{trainer.global_rank}.json"), "w") as f:
         json.dump({"paths": callback.paths, "best": callback.best_arch,
-                   "history": callback.history}, f)
+                   "score": callback.best_score, "history": callback.history}, f)
+    torch.save(callback.subnet, os.path.join(out, f"subnet{trainer.global_rank}.pt"))
 """
 
 
@@ -97,6 +169,13 @@ def test_ddp_ranks_train_the_same_paths_and_agree_on_the_result(tmp_path):
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["paths"] and r0["paths"] == r1["paths"]  # the same path at every step
     assert r0["best"] == r1["best"] and r0["history"] == r1["history"]  # synced scores
+    # BatchNorm statistics are calibrated on both ranks' batches: one subnet, the scored one
+    s0, s1 = (torch.load(tmp_path / f"subnet{r}.pt", weights_only=False) for r in (0, 1))
+    assert all(torch.equal(a, b) for a, b in zip(s0.state_dict().values(),
+                                                 s1.state_dict().values(), strict=True))
+    data = BlobImages()
+    data.setup()
+    assert abs(_val_accuracy(s0, data) - r0["score"]) <= 1 / len(data.val_set)
 
 
 def test_finetune_starts_from_the_inherited_weights(tmp_path):
@@ -112,6 +191,50 @@ def test_finetune_starts_from_the_inherited_weights(tmp_path):
     start = torch.load(tmp_path / "w0.pt")
     assert all(torch.equal(start[f"net.{k}"], v) for k, v in inherited.items())
     assert 0.0 <= metrics["val_acc"] <= 1.0 and module.net is callback.subnet
+
+
+def test_exported_subnet_scores_what_the_search_says(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=12, calibration_batches=2, export_dir=str(tmp_path),
+                          seed=2)
+    data = BlobImages()
+    _trainer(tmp_path, [callback], max_epochs=2, enable_checkpointing=False).fit(
+        BatchNormSupernet(), datamodule=data)
+    assert len(callback.history) >= 6  # several candidates, each with its own statistics
+    assert len({h["score"] for h in callback.history}) > 1
+    assert callback.history[-1]["arch"] != callback.best_arch  # the winner was not the last
+    one_sample = 1 / len(data.val_set)
+    saved = torch.load(tmp_path / "subnet.pt", weights_only=False)
+    for subnet in (callback.subnet, saved):
+        assert any(isinstance(m, nn.BatchNorm2d) for m in subnet.modules())
+        assert abs(_val_accuracy(subnet, data) - callback.best_score) <= one_sample
+
+
+def test_searches_leave_the_supernet_batchnorm_statistics_alone(tmp_path):
+    def run(every):
+        pl.seed_everything(0, verbose=False)
+        model = BatchNormSupernet()
+        callback = OneShotNAS(num_candidates=5, search_every_n_epochs=every,
+                              calibration_batches=2, seed=5)
+        _trainer(tmp_path, [callback], max_epochs=3, enable_checkpointing=False).fit(
+            model, datamodule=BlobImages())
+        return model, callback
+
+    plain, _ = run(None)
+    searched, callback = run(1)
+    assert sorted({h["epoch"] for h in callback.history}) == [1, 2, 3]
+    before, after = _norm_buffers(plain), _norm_buffers(searched)
+    assert len(before) == 3 * 3 and before.keys() == after.keys()
+    assert all(torch.allclose(before[k], after[k]) for k in before), "statistics changed"
+    pairs = zip(plain.parameters(), searched.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)  # the same training, too
+    # a search by hand leaves them (and the active path) as they were, too
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False)
+    trainer.fit(searched, datamodule=BlobImages())
+    path, norms = get_path(searched), _norm_buffers(searched)
+    callback.search(trainer, searched, epoch=99)
+    assert all(torch.equal(norms[k], v) for k, v in _norm_buffers(searched).items())
+    assert get_path(searched) == path and searched.training
 
 
 def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):

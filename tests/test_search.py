@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lightning_nas import Search
@@ -141,3 +142,101 @@ def test_errors_found_before_training(tmp_path, tiny_space, tiny_trainer):
     with pytest.raises(ConfigError, match="`mode` can be max, min"):
         _search(tmp_path, tiny_space, tiny_trainer, mode="maximum")
     assert not (tmp_path / "search.db").exists()
+
+
+# ---------------------------------------------------------------- dry build (issue 11, 7)
+class _BrokenData(BlobData):
+    """A DataModule whose constructor rejects its argument (as a user's might)."""
+
+    def __init__(self, n: int = 256, batch_size: int = 16) -> None:
+        if batch_size > 32:
+            raise ValueError(f"batch_size {batch_size} does not fit in memory")
+        super().__init__(n, batch_size)
+
+
+_EARLY = "found building the"
+
+
+@pytest.mark.parametrize(("trainer", "options", "needles"), [
+    ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5", "MisconfigurationException", _EARLY]),
+    ({"accelerator": "tpu"}, {}, ["trainer.accelerator='tpu'", "torch_xla", _EARLY]),
+    ({"gradient_clip_algorithm": "x"}, {}, ["trainer.gradient_clip_algorithm='x'", _EARLY]),
+    ({"max_epochs": "abc"}, {}, ["trainer.max_epochs='abc'", "expected int or null"]),
+    ({}, {"model_init_args": {"activation": "gelu"}},
+     ["model.activation='gelu'", "KeyError", _EARLY]),
+    ({}, {"data": _BrokenData, "data_init_args": {"batch_size": 64}},
+     ["data.batch_size=64", "does not fit in memory", _EARLY]),
+])
+def test_constructor_errors_are_config_errors_before_any_training(
+        tmp_path, tiny_space, tiny_trainer, trainer, options, needles):
+    space = {k: v for k, v in tiny_space.items() if k not in options.get("model_init_args", {})}
+    with pytest.raises(ConfigError) as info:
+        _search(tmp_path, space, {**tiny_trainer, **trainer}, budget=3, **options)
+    message = str(info.value)
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message
+    assert not tmp_path.joinpath("search.db").exists() and not any(tmp_path.iterdir())
+
+
+def test_space_values_every_architecture_fails_with_name_the_space_key(tmp_path, tiny_trainer):
+    space = {"width": {"choice": [8, 16]}, "activation": {"choice": ["gelu", "swish"]}}
+    with pytest.raises(ConfigError, match=r"search\.space\.activation='(gelu|swish)': KeyError"):
+        _search(tmp_path, space, tiny_trainer)
+
+
+def test_dry_build_of_a_ddp_trainer_launches_nothing(tmp_path, tiny_space):
+    import os
+
+    import torch.distributed as dist
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    before = (dict(os.environ), rank_zero_only.rank, torch.are_deterministic_algorithms_enabled())
+    search = _search(tmp_path, tiny_space, {"accelerator": "cpu", "devices": 2,
+                                            "strategy": "ddp", "deterministic": True})
+    after = (dict(os.environ), rank_zero_only.rank, torch.are_deterministic_algorithms_enabled())
+    assert search.trainer["strategy"] == "ddp" and after == before
+    assert not dist.is_initialized() and not any(tmp_path.iterdir())
+
+
+def test_an_architecture_the_model_rejects_is_a_failed_trial(tmp_path, tiny_trainer):
+    space = {"width": {"choice": [4, 8, 16]}}
+    result = _search(tmp_path, space, tiny_trainer, budget=1, optimizer="RandomSearch", seed=2,
+                     model=_picky_model, max_failures=5).run()
+    assert result.best is not None and result.best.arch == {"width": 16}
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    assert all(f"width {t.arch['width']} is not supported" in t.error for t in failed)
+
+
+def _picky_model(arch: dict) -> TinyNet:
+    if arch["width"] != 16:  # a different message per architecture: not fatal
+        raise ValueError(f"width {arch['width']} is not supported")
+    return TinyNet(width=arch["width"])
+
+
+def test_the_same_build_error_twice_in_a_row_stops_the_search(tmp_path, tiny_space, tiny_trainer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a user's executor may run trials elsewhere: the Trainer is not dry-built here
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        search = _search(tmp_path, tiny_space, {**tiny_trainer, "max_epochs": -5}, budget=5,
+                         max_failures=10, executor=pool)
+        with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way while "
+                                              r"building .*`max_epochs` must be a non-neg"):
+            search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.FAILED] * 2
+
+
+def test_fit_trial_marks_build_failures(tmp_path, tiny_trainer):
+    from lightning_nas.search.trial import TrialSpec, fit_trial
+
+    def spec(name: str, **kw) -> TrialSpec:
+        kw.setdefault("trainer", dict(tiny_trainer))
+        return TrialSpec(trial_id=1, arch={"width": 4}, trial_dir=str(tmp_path / name),
+                         model=TinyNet, data=BlobData, **kw)
+
+    built_badly = fit_trial(spec("a", trainer={"max_epochs": -5}))
+    broke_in_fit = fit_trial(spec("b", model_init_args={"fail_width": 4}))
+    assert built_badly.build_failed and "max_epochs" in built_badly.error
+    assert not broke_in_fit.build_failed and "broken on purpose" in broke_in_fit.error

@@ -14,7 +14,9 @@ the 200-epoch test accuracy of the architecture chosen.
 
 A benchmark search goes through the ordinary driver, store and resume: the objective is a
 ``Search(objective=...)`` function objective, so each lookup is a trial stored in the run
-directory's SQLite file.
+directory's SQLite file. The objective returns only what a real search may see: the search
+signal (``valid_acc_12ep``) and the costs (``params_m``, ``flops_m``); the test accuracies
+are looked up with ``NB201.lookup`` after the search.
 
 Example:
     >>> from lightning_nas.benchmarks.nb201 import NB201, arch_to_str, str_to_arch
@@ -31,6 +33,7 @@ Example:
     >>> result = Search(None, bench.space, objective=bench.objective("cifar10"),
     ...                 monitor="valid_acc_12ep", optimizer="SurrogateEvolution",
     ...                 budget=100, run_dir="runs/nb201").run()  # doctest: +SKIP
+    >>> bench.lookup(result.best.arch, "cifar10")["test_acc_200ep"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -45,12 +48,15 @@ from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.space import Choice, SearchSpace
 
 __all__ = [
+    "COSTS",
     "DATASETS",
     "EDGES",
     "METRICS",
     "NB201",
+    "OBJECTIVE_METRICS",
     "OPS",
     "NB201Objective",
+    "SIGNAL",
     "TABLE_ENV",
     "arch_to_str",
     "default_table",
@@ -67,8 +73,14 @@ _EDGE_NODES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 EDGES = tuple(f"edge_{to}_{src}" for to, src in _EDGE_NODES)
 #: dataset names of the table (``ImageNet16-120`` is ``imagenet16``)
 DATASETS = ("cifar10", "cifar100", "imagenet16")
-#: metrics an objective returns (the table's columns of one dataset)
+#: the table's columns of one dataset (what ``NB201.lookup`` returns, with ``index``)
 METRICS = ("valid_acc_12ep", "test_acc_12ep", "test_acc_200ep", "params_m", "flops_m")
+#: the search signal: the one accuracy a search may see
+SIGNAL = "valid_acc_12ep"
+#: the costs of a cell, which a search may see too (constraints, several objectives)
+COSTS = ("params_m", "flops_m")
+#: what ``NB201Objective`` returns: the search signal and the costs, nothing else
+OBJECTIVE_METRICS = (SIGNAL, *COSTS)
 _ALIASES = {"imagenet16-120": "imagenet16", "imagenet": "imagenet16", "cifar-10": "cifar10",
             "cifar-100": "cifar100"}
 
@@ -219,7 +231,8 @@ class NB201:
         return out
 
     def objective(self, dataset: str = "cifar10") -> NB201Objective:
-        """A ``Search(objective=...)`` function: arch -> ``lookup(arch, dataset)``."""
+        """A ``Search(objective=...)`` function: arch -> the search signal and the costs
+        (``OBJECTIVE_METRICS``) of ``lookup(arch, dataset)``."""
         return NB201Objective(self, _dataset(dataset))
 
     def best(self, dataset: str = "cifar10", metric: str = "test_acc_200ep") -> tuple[int, float]:
@@ -231,19 +244,27 @@ class NB201:
 
 
 class NB201Objective:
-    """``arch -> metrics`` of one dataset of an ``NB201`` table (picklable).
+    """``arch -> {valid_acc_12ep, params_m, flops_m}`` of one dataset of an ``NB201`` table
+    (picklable).
+
+    It returns only what a real search may see: the search signal and the costs. The test
+    accuracies (``test_acc_12ep``, ``test_acc_200ep``) are not returned, so neither the
+    strategy nor the store ever holds them; a benchmark looks them up with
+    ``NB201.lookup`` after the search.
 
     Example:
         >>> objective = NB201().objective()  # doctest: +SKIP
-        >>> objective({e: "nor_conv_3x3" for e in EDGES})["valid_acc_12ep"]  # doctest: +SKIP
-        84.13
+        >>> objective({e: "nor_conv_3x3" for e in EDGES})  # doctest: +SKIP
+        {'valid_acc_12ep': 69.078, 'params_m': 1.531546, 'flops_m': 222.860992}
     """
 
     def __init__(self, bench: NB201, dataset: str) -> None:
         self.bench, self.dataset = bench, dataset
 
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
-        return self.bench.lookup(arch, self.dataset)
+        """The search signal and the costs of ``arch`` (``OBJECTIVE_METRICS``)."""
+        row = self.bench.lookup(arch, self.dataset)
+        return {m: row[m] for m in OBJECTIVE_METRICS}
 
     def __repr__(self) -> str:
         return f"NB201Objective({str(self.bench.path)!r}, {self.dataset!r})"

@@ -3,7 +3,8 @@ checks that can be made before any training.
 
 ``ModelFactory`` builds the user's LightningModule for an architecture, ``DataFactory`` its
 data, ``ConfigBuilder`` a LightningCLI config section with the architecture's values set at
-their dotted paths; ``check_trainer_kwargs`` names an unknown Trainer argument.
+their dotted paths; ``check_trainer_kwargs`` names an unknown Trainer argument or one whose
+value does not fit the Trainer's annotation (``trainer.max_epochs='abc'``).
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -14,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,9 +25,12 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
+    check_init_args,
+    check_value,
     import_object,
     instantiate,
     object_path,
+    short,
 )
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -32,14 +38,27 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs"]
 
 
+@functools.lru_cache(maxsize=1)
+def _trainer_hints() -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(pl.Trainer.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
+        return {}
+
+
 def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take."""
+    """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take, and
+    for values that do not fit the Trainer's annotations (``class_path`` specs are built
+    and checked later)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
-    for key in kwargs:
+    hints = _trainer_hints()
+    for key, value in kwargs.items():
         if key not in names:
             hint = did_you_mean(key, names)
             raise ConfigError(f"unknown Trainer argument {key!r}; {hint}valid arguments: "
                               f"{', '.join(sorted(names))}")
+        if key in hints:
+            check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
 
 
 class ModelFactory:
@@ -59,7 +78,7 @@ class ModelFactory:
 
     def __init__(self, model: type[pl.LightningModule] | Callable[..., pl.LightningModule] | str,
                  init_args: Mapping[str, Any] | None = None) -> None:
-        self.target = import_object(model) if isinstance(model, str) else model
+        self.target = _import("model", model) if isinstance(model, str) else model
         self.init_args = dict(init_args or {})
         self.is_class = inspect.isclass(self.target)
         if self.is_class and not issubclass(self.target, pl.LightningModule):
@@ -69,8 +88,10 @@ class ModelFactory:
             raise ConfigError(f"model must be a LightningModule class, a callable arch -> "
                               f"LightningModule, or an import path; got {model!r}")
         if not self.is_class and self.init_args:
-            raise ConfigError("model init_args are only supported for LightningModule classes; "
-                              "a builder callable receives the architecture dict only")
+            raise ConfigError(f"model {getattr(self.target, '__name__', model)!r} is not a "
+                              f"class: init_args are only supported for LightningModule "
+                              f"classes; a builder callable receives the architecture dict "
+                              f"only")
         self.path = model if isinstance(model, str) else object_path(self.target)
 
     @property
@@ -81,18 +102,20 @@ class ModelFactory:
         return getattr(self.target, "__qualname__", repr(self.target))
 
     def check(self, names: list[str]) -> None:
-        """Raise ``ConfigError`` if the model's ``__init__`` cannot take these keys."""
+        """Raise ``ConfigError`` if the model's ``__init__`` cannot take these keys, or an
+        ``init_args`` value does not fit its annotation (``model.depth='abc'``)."""
+        if isinstance(self.target, ConfigBuilder):
+            self.target.check()
         if not self.is_class:
             return
         accepted, var_kw = accepted_kwargs(self.target.__init__)
-        if var_kw:
-            return
         for kind, keys in (("space key", names), ("model init_args key", self.init_args)):
             for key in keys:
-                if key not in accepted:
+                if key not in accepted and not var_kw:
                     hint = did_you_mean(key, accepted)
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
                                       f"__init__; {hint}accepted: {', '.join(accepted)}")
+        check_init_args(self.target, self.init_args, "model", nested=False)
 
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
         """A new model for ``arch``."""
@@ -116,14 +139,24 @@ class DataFactory:
     """
 
     def __init__(self, data: Any = None, init_args: Mapping[str, Any] | None = None) -> None:
-        self.target = import_object(data) if isinstance(data, str) else data
+        self.target = _import("data", data) if isinstance(data, str) else data
         self.init_args = dict(init_args or {})
         self.path = data if isinstance(data, str) else (
             object_path(data) if inspect.isclass(data) else None)
         if inspect.isclass(self.target) and not issubclass(self.target, pl.LightningDataModule):
             raise ConfigError(f"data {self.target.__name__} is not a LightningDataModule")
         if not inspect.isclass(self.target) and self.init_args:
-            raise ConfigError("data init_args need a LightningDataModule class or import path")
+            raise ConfigError(f"data {getattr(self.target, '__name__', data)!r} is not a "
+                              f"class: init_args need a LightningDataModule class or import "
+                              f"path")
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` if the data class does not take an ``init_args`` key or a
+        value does not fit its annotation (``data.batch_size='abc'``)."""
+        if isinstance(self.target, ConfigBuilder):
+            self.target.check()
+        elif inspect.isclass(self.target):
+            check_init_args(self.target, self.init_args, "data", nested=False)
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
@@ -163,6 +196,13 @@ class ConfigBuilder:
     def __call__(self, arch: Mapping[str, Any]) -> Any:
         return instantiate(self.config(arch))
 
+    def check(self) -> None:
+        """Check the section's classes, argument names and values (nested ``class_path``
+        specs too) before anything is built."""
+        target = _import(self.name, self.section.get("class_path"))
+        if callable(target):
+            check_init_args(target, dict(self.section.get("init_args") or {}), self.name)
+
     @property
     def class_name(self) -> str:
         """The name of the class the section configures (``DigitsCNN``)."""
@@ -170,3 +210,11 @@ class ConfigBuilder:
 
     def __repr__(self) -> str:
         return f"ConfigBuilder({self.section.get('class_path')!r})"
+
+
+def _import(section: str, path: Any) -> Any:
+    """``import_object(path)``, its error naming the config section."""
+    try:
+        return import_object(path)
+    except ConfigError as err:
+        raise ConfigError(f"{section}={short(path)}: {err}") from None

@@ -1,29 +1,58 @@
-"""Build objects from what users write: import paths and LightningCLI ``class_path`` specs.
+"""Build objects from what users write: import paths and LightningCLI ``class_path`` specs,
+and check what is written against the signatures before anything is built.
 
 No Lightning here: these helpers build any class (models, callbacks, loggers, optimizers).
+``matches`` tells whether a value fits an annotation (``Optional[int]``, ``Literal``, unions,
+lists, mappings; a ``class_path`` spec fits anything: it is built later);
+``check_init_args`` checks the names and values given to a class, as LightningCLI checks a
+config; ``blame`` finds the argument whose removal lets a failing build succeed.
 
 Example:
     >>> import_object("collections.OrderedDict").__name__
     'OrderedDict'
     >>> instantiate({"class_path": "datetime.timedelta", "init_args": {"seconds": 3}}).seconds
     3
+    >>> from typing import Optional
+    >>> matches("abc", Optional[int]), matches(None, Optional[int]), matches(3, float)
+    (False, True, True)
+    >>> class Net:
+    ...     def __init__(self, depth: int = 1) -> None: ...
+    >>> check_init_args(Net, {"depth": "abc"}, "model")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: model.depth='abc': expected int ...
 """
 
 from __future__ import annotations
 
 import collections.abc
+import collections.abc as cabc
 import copy
 import difflib
 import functools
 import importlib
 import inspect
+import os
+import types
 import typing
 from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import Any
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["accepted_kwargs", "import_object", "instantiate", "object_path"]
+__all__ = [
+    "accepted_kwargs",
+    "blame",
+    "check_init_args",
+    "check_value",
+    "import_object",
+    "instantiate",
+    "matches",
+    "object_path",
+    "short",
+    "type_name",
+]
 
 
 def import_object(path: str) -> Any:
@@ -113,3 +142,154 @@ def accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
              and p.name != "self"]
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+_SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
+              cabc.Collection, cabc.Set)
+_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut at ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _is_spec(value: Any) -> bool:
+    return isinstance(value, Mapping) and "class_path" in value
+
+
+def matches(value: Any, hint: Any, strict: bool = False) -> bool:
+    """Whether ``value`` fits the annotation ``hint``.
+
+    Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
+    a ``class_path`` spec fits anything. Other classes are checked with ``isinstance`` when
+    ``strict``, else accepted (a model argument may take objects the check cannot know).
+    """
+    if hint is Any or hint is inspect.Parameter.empty or _is_spec(value):
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(matches(value, arg, strict) for arg in args)
+    if origin is typing.Literal:
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if inspect.isclass(hint) and issubclass(hint, (PurePath, os.PathLike)):
+        return isinstance(value, (str, os.PathLike))
+    if origin in _SEQUENCES or hint in _SEQUENCES:
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(
+                matches(v, a, strict) for v, a in zip(value, args, strict=True))
+        return not args or all(matches(v, args[0], strict) for v in value)
+    if origin in _MAPPINGS or hint in _MAPPINGS:
+        if not isinstance(value, Mapping):
+            return False
+        return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
+                                     for k, v in value.items())
+    if strict and inspect.isclass(hint) and origin is None:
+        return isinstance(value, hint)
+    return True  # callables, type variables, classes when not strict: cannot tell
+
+
+def type_name(hint: Any) -> str:
+    """A readable name of an annotation (``int or null``)."""
+    if hint is None or hint is type(None):
+        return "null"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        names = [type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names + (["null"] if type(None) in args else []))
+    if origin is typing.Literal:
+        return " or ".join(repr(a) for a in args)
+    if inspect.isclass(hint) and origin is None:
+        return hint.__name__
+    if origin is not None and args:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return str(hint).replace("typing.", "").replace("collections.abc.", "")
+
+
+def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
+    """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``."""
+    if not matches(value, hint, strict):
+        raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
+                          f"of {owner})")
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
+        return {}
+
+
+def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
+                    nested: bool = True) -> None:
+    """Check the names and the values of ``init_args`` against ``cls.__init__`` (``cls`` may
+    be a function); with ``nested``, ``class_path`` specs among them are checked the same
+    way (``where.arg.inner``).
+
+    Raises:
+        ConfigError: naming the path (``model.net.width``) of an unknown argument, a value of
+            the wrong type, or a class that cannot be imported.
+    """
+    fn = cls.__init__ if inspect.isclass(cls) else cls
+    name = f"{getattr(cls, '__name__', repr(cls))}.__init__" if inspect.isclass(cls) else \
+        getattr(cls, "__name__", repr(cls))
+    names, var_kw = accepted_kwargs(fn)
+    hints = _hints(fn)
+    for key, value in init_args.items():
+        if key not in names and not var_kw:
+            raise ConfigError(f"{where}.{key}: not an argument of {name}; "
+                              f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
+        if nested and _is_spec(value):
+            try:
+                inner = import_object(value["class_path"])
+            except ConfigError as err:
+                raise ConfigError(f"{where}.{key}.class_path: {err}") from None
+            if callable(inner):
+                check_init_args(inner, dict(value.get("init_args") or {}), f"{where}.{key}")
+        elif key in hints:
+            check_value(f"{where}.{key}", value, hints[key], name)
+
+
+def blame(attempt: Callable[[dict[str, Any]], BaseException | None], args: Mapping[str, Any],
+          where: str) -> tuple[str, Any] | None:
+    """The argument at fault when a build fails: the first one of ``args`` whose removal
+    lets ``attempt(rest)`` succeed, looking into the arguments of ``class_path`` specs first
+    (``model.net.dropout`` rather than ``model.net``).
+
+    Args:
+        attempt: builds with the given arguments; returns the error, or None on success.
+        args: the arguments that may be left out.
+        where: the path of ``args`` (``model``, ``trainer``).
+
+    Returns:
+        ``(path, value)``, e.g. ``("model.depth", "abc")``, or None.
+
+    Example:
+        >>> def attempt(args):
+        ...     return None if args.get("depth", 1) > 0 else ValueError("depth must be > 0")
+        >>> blame(attempt, {"width": 8, "depth": -1}, "model")
+        ('model.depth', -1)
+    """
+    for key, value in args.items():
+        if _is_spec(value):  # an argument of a nested object, even a required one's
+            def inner(init_args: dict[str, Any], key: str = key, value: Any = value) -> Any:
+                return attempt({**args, key: {**value, "init_args": init_args}})
+            found = blame(inner, dict(value.get("init_args") or {}), f"{where}.{key}")
+            if found is not None:
+                return found
+        if attempt({k: v for k, v in args.items() if k != key}) is None:
+            return f"{where}.{key}", value
+    return None

@@ -41,23 +41,28 @@ def load_config(paths: str | Path | Sequence[str | Path],
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        part = load_yaml(path.read_text()) or {}
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} "
+                                    f"{'is a folder' if path.is_dir() else 'does not exist'}")
+        part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
         cfg = deep_merge(cfg, part)
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
-    space = cfg.get("search", {}).get("space")
-    if isinstance(space, str):  # a path to a space YAML, relative to the config file
-        space_path = Path(space) if Path(space).exists() else path.parent / space
-        if not space_path.exists():
+    search = cfg.get("search")
+    space = search.get("space") if isinstance(search, Mapping) else None
+    if isinstance(space, str) and space.strip():  # a space YAML, relative to the config file
+        space_path = Path(space) if Path(space).is_file() else path.parent / space
+        if not space_path.is_file():
             raise FileNotFoundError(f"search.space file {space} not found (looked in the "
                                     f"current folder and beside {path})")
-        cfg["search"]["space"] = load_yaml(space_path.read_text())
+        cfg["search"]["space"] = load_yaml(space_path.read_text(), source=str(space_path))
     block = "oneshot" if "oneshot" in cfg else "search"
-    cfg.setdefault(block, {}).setdefault("run_dir", f"runs/{path.stem}")
+    if cfg.get(block) is None:
+        cfg[block] = {}
+    if isinstance(cfg[block], Mapping):  # else block_settings names it
+        cfg[block].setdefault("run_dir", f"runs/{path.stem}")
     return cfg
 
 
@@ -93,9 +98,9 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
         if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
             # a space key that is itself a path (--search.space.model.net.width=...)
             space = cfg.setdefault("search", {}).setdefault("space", {})
-            space[key[len("search.space."):]] = load_yaml(text)
+            space[key[len("search.space."):]] = load_yaml(text, source=f"--{key}")
         else:
-            set_dotted(cfg, key, load_yaml(text))
+            set_dotted(cfg, key, load_yaml(text, source=f"--{key}"))
     return cfg
 
 
@@ -122,7 +127,10 @@ def block_settings(cfg: Mapping[str, Any], block: str,
     for key in cfg:
         if key not in TOP_KEYS or key == other:
             raise unknown("config section", key, [k for k in TOP_KEYS if k != other])
-    given = dict(cfg.get(block) or {})
+    given = cfg.get(block) or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"`{block}` must be a mapping of {block} settings, got {given!r}")
+    given = dict(given)
     for key in given:
         if key not in defaults:
             raise unknown(f"{block} setting", key, list(defaults))
@@ -130,10 +138,17 @@ def block_settings(cfg: Mapping[str, Any], block: str,
 
 
 def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
-    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one)."""
+    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one).
+
+    Raises:
+        ConfigError: when ``seed_everything`` is neither an int, a bool nor null.
+    """
+    seed_everything = cfg.get("seed_everything")
+    if seed_everything is not None and not isinstance(seed_everything, (bool, int)):
+        raise ConfigError(f"`seed_everything` must be an integer, true or false, got "
+                          f"{seed_everything!r}")
     if seed is not None:
         return seed
-    seed_everything = cfg.get("seed_everything")
     if seed_everything is True:
         return random.randrange(2**31)
     if isinstance(seed_everything, int) and not isinstance(seed_everything, bool):

@@ -2,10 +2,16 @@
 
 PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-4``) and ``1e-4`` is a string;
 every YAML that lightning_nas reads (spaces, configs, overrides) goes through ``load_yaml``.
+Given a ``source`` (a file name, an override), a syntax error is a ``ConfigError`` that says
+where: ``search.yaml:3:5: expected ',' or ']', but got '}'``.
 
 Example:
     >>> load_yaml("lr: 1e-4")
     {'lr': 0.0001}
+    >>> load_yaml("a: [1", source="nas.yaml")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: nas.yaml:1:6: expected ',' or ']', but got '<stream end>' ...
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import re
 from typing import Any
 
 import yaml
+
+from lightning_nas.errors import ConfigError
 
 __all__ = ["load_yaml"]
 
@@ -34,6 +42,27 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def load_yaml(text: str) -> Any:
-    """Parse YAML text safely, reading exponent numbers without a dot as floats."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+def load_yaml(text: str, source: str | None = None) -> Any:
+    """Parse YAML text safely, reading exponent numbers without a dot as floats.
+
+    Args:
+        text: the YAML text.
+        source: where the text comes from; when given, a syntax error is a ``ConfigError``
+            ``source:line:column: problem`` (else PyYAML's error propagates).
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        if source is None:
+            raise
+        raise ConfigError(_where(source, err)) from None
+
+
+def _where(source: str, err: yaml.YAMLError) -> str:
+    """``source:line:column: problem (context)`` of a YAML error, on one line."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    problem = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    text = f"{problem} ({context})" if context else problem
+    return f"{source}{at}: {' '.join(str(text).split())}"

@@ -7,6 +7,9 @@ and broadcasts it before the forward pass (single-path one-shot). At the end of 
 and every ``search_every_n_epochs`` if set, rank 0 asks nevergrad for subnets; every rank
 evaluates each one with the shared weights (BatchNorm statistics recalibrated on a few
 training batches, a torchmetrics metric synced across ranks), and rank 0 tells the score.
+A search leaves the supernet as it was (BatchNorm statistics, active path, mode, torch's
+random state). The exported winner is calibrated again on the very batches it was scored
+with, so ``subnet.pt`` scores what ``best_arch.yaml`` says.
 The history and the sampler's random state live in ``state_dict``, so
 ``trainer.fit(ckpt_path=...)`` resumes the search.
 
@@ -34,7 +37,16 @@ from torch import nn
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, check_mode
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
-from lightning_nas.oneshot.scoring import Forward, default_forward, loaders, score_subnet
+from lightning_nas.oneshot.scoring import (
+    Forward,
+    calibrate_batchnorm,
+    default_forward,
+    loaders,
+    preserved_batchnorm,
+    preserved_rng,
+    score_subnet,
+    take_calibration_batches,
+)
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import check_optimizer_name, make_optimizer
 
@@ -50,7 +62,9 @@ class OneShotNAS(pl.Callback):
         search_every_n_epochs: also search (``num_candidates`` subnets) after every ``n``
             epochs; the history keeps the epoch of each evaluation.
         calibration_batches: training batches that recompute BatchNorm statistics for each
-            subnet before it is scored (0: keep the supernet's statistics).
+            subnet before it is scored (0: keep the supernet's statistics); the first ones
+            of the train dataloader, taken once per search (per rank under DDP, where the
+            statistics are averaged over the ranks).
         num_classes: classes of the default metric (multiclass accuracy); inferred from the
             predictions when None.
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy.
@@ -114,33 +128,43 @@ class OneShotNAS(pl.Callback):
             self.search(trainer, pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.search(trainer, pl_module, trainer.current_epoch)
-        self._export(trainer, pl_module)
+        with preserved_rng(pl_module.device):
+            calibration = take_calibration_batches(trainer, self.calibration_batches)
+            self.search(trainer, pl_module, trainer.current_epoch, calibration)
+            self._export(trainer, pl_module, calibration)
 
     # ----------------------------------------------------------------- the search
-    def search(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-               epoch: int) -> dict[str, Any]:
+    def search(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int,
+               calibration: list[Any] | None = None) -> dict[str, Any]:
         """Score ``num_candidates`` subnets with the shared weights after ``epoch`` epochs;
-        return the best architecture of this search (also ``best_arch`` / ``best_score``)."""
+        return the best architecture of this search (also ``best_arch`` / ``best_score``).
+
+        Every candidate is calibrated on the same ``calibration`` batches (default: the
+        first ``calibration_batches`` training batches, taken once). The supernet's
+        BatchNorm statistics, active path, mode and torch's random state are kept.
+        """
         opt = make_optimizer(self.optimizer, self.space, self.num_candidates,
                              seed=self.seed + epoch) if trainer.is_global_zero else None
         scores: dict[str, float] = {}
         best: tuple[float, dict[str, Any]] | None = None
         was_training = pl_module.training
         previous = get_path(pl_module)
-        for _ in range(self.num_candidates):
-            candidate = opt.ask() if opt is not None else None
-            arch = trainer.strategy.broadcast(
-                None if candidate is None else self.space.validate(candidate.value), src=0)
-            key = arch_key(arch)
-            if key not in scores:  # each subnet is evaluated once per search
-                scores[key] = self.evaluate(trainer, pl_module, arch)
-                self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
-            score = scores[key]
-            if opt is not None:
-                opt.tell(candidate, -score if self.mode == "max" else score)
-            if best is None or self._better(score, best[0]):
-                best = (score, arch)
+        with preserved_rng(pl_module.device), preserved_batchnorm(pl_module):
+            if calibration is None:
+                calibration = take_calibration_batches(trainer, self.calibration_batches)
+            for _ in range(self.num_candidates):
+                candidate = opt.ask() if opt is not None else None
+                arch = trainer.strategy.broadcast(
+                    None if candidate is None else self.space.validate(candidate.value), src=0)
+                key = arch_key(arch)
+                if key not in scores:  # each subnet is evaluated once per search
+                    scores[key] = self.evaluate(trainer, pl_module, arch, calibration)
+                    self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
+                score = scores[key]
+                if opt is not None:
+                    opt.tell(candidate, -score if self.mode == "max" else score)
+                if best is None or self._better(score, best[0]):
+                    best = (score, arch)
         set_path(pl_module, previous)
         pl_module.train(was_training)
         self.best_score, self.best_arch = best
@@ -152,12 +176,15 @@ class OneShotNAS(pl.Callback):
         return a > b if self.mode == "max" else a < b
 
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                 arch: dict[str, Any]) -> float:
+                 arch: dict[str, Any], calibration: list[Any] | None = None) -> float:
         """The metric of subnet ``arch`` on the validation data, with shared weights, after
-        recalibrating BatchNorm statistics; synced over ranks (same value on every rank)."""
+        recalibrating BatchNorm statistics on ``calibration`` (default: the first
+        ``calibration_batches`` training batches); synced over ranks (same value on every
+        rank). The supernet's statistics are restored afterwards; ``arch`` stays active."""
         set_path(pl_module, arch)
-        return score_subnet(trainer, pl_module, self.forward, self._metric,
-                            self.calibration_batches)
+        if calibration is None:
+            calibration = take_calibration_batches(trainer, self.calibration_batches)
+        return score_subnet(trainer, pl_module, self.forward, self._metric, calibration)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.metric_factory is not None:
@@ -170,12 +197,20 @@ class OneShotNAS(pl.Callback):
         """The network that is exported (``pl_module.<net_attr>``, else the module)."""
         return getattr(pl_module, self.net_attr, pl_module)
 
-    def _export(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _export(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                calibration: list[Any]) -> None:
+        """Export the winner with the BatchNorm statistics it was scored with: calibrated
+        again on the same batches; the supernet's own are restored afterwards."""
         example = None
         for loader in loaders(trainer.val_dataloaders):
             example = trainer.strategy.batch_to_device(next(iter(loader)))[0]
             break
-        self.subnet = export_subnet(self.network(pl_module), example, self.best_arch)
+        previous = get_path(pl_module)
+        with preserved_batchnorm(pl_module):
+            set_path(pl_module, self.best_arch)
+            calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
+            self.subnet = export_subnet(self.network(pl_module), example, self.best_arch)
+        set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return
         out = Path(self.export_dir)

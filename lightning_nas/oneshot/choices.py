@@ -11,6 +11,8 @@ chosen ops with their (shared, inherited) weights.
 - ``ChoiceLinear(in_max, [64, 128], label="fc")``, ``ChoiceBatchNorm2d(max_channels)``: slices
   that follow the width of their input.
 - ``Repeat(make_block, [1, 2, 3], label="depth")``: the first ``d`` of 3 blocks.
+- Inside ``lightning_nas.oneshot.mixed.mixed(model, weights)`` they run every value at
+  once, weighted (differentiable NAS: DARTS, GDAS).
 
 Example:
     >>> import torch
@@ -37,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import SpaceError
+from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
 from lightning_nas.space import Choice, Ordered, Param, SearchSpace
 
 __all__ = [
@@ -54,9 +57,10 @@ __all__ = [
 ]
 
 
-class ChoiceModule(nn.Module):
+class ChoiceModule(nn.Module, Mixable):
     """A module with decisions: ``decisions()`` maps labels to their parameters, and
-    ``activate(arch)`` reads this module's labels from an architecture."""
+    ``activate(arch)`` reads this module's labels from an architecture (``mixing``: see
+    ``lightning_nas.oneshot.mixed``)."""
 
     def decisions(self) -> dict[str, Param]:
         """``{label: Choice/Ordered}`` of this module's own decisions."""
@@ -109,6 +113,10 @@ class LayerChoice(ChoiceModule):
         return {self.label: self.chosen}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        mix = self.mixing
+        if mix is not None and self.label in mix.weights:
+            return mix.combine(self.label, [lambda op=op: op(*args, **kwargs)
+                                            for op in self.candidates.values()])
         return self.candidates[self.chosen](*args, **kwargs)
 
     def export(self) -> nn.Module:
@@ -189,8 +197,30 @@ class ChoiceConv2d(ChoiceModule, _Follows):
         return weight, None if self.bias is None else self.bias[:out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mixing is not None:
+            return self._mixed(x, self._seen(x.shape[1]), self.mixing)
         weight, bias = self._sliced(self._seen(x.shape[1]))
         return F.conv2d(x, weight, bias, self.stride, self.kernel // 2)
+
+    def _mixed(self, x: torch.Tensor, c_in: int, mix: Mixing) -> torch.Tensor:
+        """Kernel sizes as one masked largest kernel, widths as a mask on the widest."""
+        wide = self.widths is not None and len(self.widths) > 1 and self.label in mix.weights
+        out = c_in if self.widths is None else (self.weight.shape[0] if wide else self.width)
+        weight, k_label = self.weight[:out, :c_in], f"{self.label}_kernel"
+        if len(self.kernels) > 1 and k_label in mix.weights:
+            kernel = weight.shape[-1]
+            weight = weight * kernel_mask(self.kernels, mix.weights[k_label], kernel)
+        else:
+            kernel, start = self.kernel, (weight.shape[-1] - self.kernel) // 2
+            weight = weight[..., start:start + kernel, start:start + kernel]
+        bias = None if self.bias is None else self.bias[:out]
+        y = F.conv2d(x, weight, bias, self.stride, kernel // 2)
+        if wide:
+            return mix.widen(y, self.widths, self.label)
+        if self.widths is None:
+            return mix.follow(y)
+        mix.mask = None
+        return y
 
     def export(self) -> nn.Module:
         if self.last_in is None:
@@ -243,9 +273,16 @@ class ChoiceLinear(ChoiceModule, _Follows):
         return {self.label: self.width} if len(self.widths) > 1 else {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c_in = self._seen(x.shape[-1])
-        bias = None if self.bias is None else self.bias[:self.width]
-        return F.linear(x, self.weight[:self.width, :c_in], bias)
+        c_in, mix = self._seen(x.shape[-1]), self.mixing
+        wide = mix is not None and len(self.widths) > 1 and self.label in mix.weights
+        width = self.weight.shape[0] if wide else self.width
+        bias = None if self.bias is None else self.bias[:width]
+        out = F.linear(x, self.weight[:width, :c_in], bias)
+        if wide:
+            return mix.widen(out, self.widths, self.label, dim=-1)
+        if mix is not None:
+            mix.mask = None  # a fixed width ends the mask
+        return out
 
     def export(self) -> nn.Module:
         if self.last_in is None:
@@ -258,9 +295,9 @@ class ChoiceLinear(ChoiceModule, _Follows):
         return linear
 
 
-class ChoiceBatchNorm2d(nn.BatchNorm2d, _Follows):
+class ChoiceBatchNorm2d(nn.BatchNorm2d, _Follows, Mixable):
     """``BatchNorm2d`` over the first ``C`` channels of its statistics, ``C`` being the
-    width of the input (it follows a ``ChoiceConv2d``)."""
+    width of the input (it follows a ``ChoiceConv2d``); run mixed, it re-applies the mask."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self._seen(x.shape[1])
@@ -270,12 +307,13 @@ class ChoiceBatchNorm2d(nn.BatchNorm2d, _Follows):
         if momentum is None:  # cumulative average (used to recalibrate statistics)
             momentum = 1.0 / float(self.num_batches_tracked)
         use_batch = self.training or self.running_mean is None
-        return F.batch_norm(
+        out = F.batch_norm(
             x, None if self.running_mean is None else self.running_mean[:c],
             None if self.running_var is None else self.running_var[:c],
             None if self.weight is None else self.weight[:c],
             None if self.bias is None else self.bias[:c],
             use_batch, momentum, self.eps)
+        return out if self.mixing is None else self.mixing.follow(out)
 
     def export(self) -> nn.Module:
         c = self.last_in if self.last_in is not None else self.num_features
@@ -322,6 +360,9 @@ class Repeat(ChoiceModule):
         return {self.label: self.depth} if len(self.depths) > 1 else {}
 
     def forward(self, x: Any) -> Any:
+        mix = self.mixing
+        if mix is not None and len(self.depths) > 1 and self.label in mix.weights:
+            return mix.stack(self.label, self.depths, self.blocks, x)
         for block in self.blocks[:self.depth]:
             x = block(x)
         return x

@@ -1,9 +1,15 @@
-"""``lightning-nas oneshot``: train a config's supernet with ``OneShotNAS`` in one
-``Trainer.fit``, export the best subnet and fine-tune it.
+"""``lightning-nas oneshot``: train a config's supernet once, export the best subnet and
+fine-tune it. ``oneshot.algorithm`` picks the search: ``spos`` (the ``OneShotNAS``
+callback: a random path per step, then nevergrad over the subnets), ``darts`` or ``gdas``
+(``DifferentiableNAS`` around the config's model, bilevel on its train/val split).
 
 Example:
     >>> sorted(ONESHOT_KEYS)[:3]
-    ['calibration_batches', 'finetune_epochs', 'finetune_lr']
+    ['algorithm', 'arch_lr', 'arch_weight_decay']
+    >>> check_algorithm({"algorithm": "darts", "num_candidates": 5})
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: oneshot setting 'num_candidates' applies to ... spos only, ...
 """
 
 from __future__ import annotations
@@ -14,33 +20,99 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from torch import nn
 
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
-__all__ = ["ONESHOT_KEYS", "run_oneshot"]
+__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "check_algorithm",
+           "run_oneshot"]
 
-#: keys of the ``oneshot:`` block: ``OneShotNAS`` arguments plus where to write and the
+#: the values of ``oneshot.algorithm``
+ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
+
+#: keys of the ``oneshot:`` block: the algorithm, its settings, where to write and the
 #: fine-tune of the winner
 ONESHOT_KEYS: dict[str, Any] = {
-    "optimizer": "RandomSearch", "num_candidates": 30, "search_every_n_epochs": None,
+    "algorithm": "spos", "optimizer": "RandomSearch", "num_candidates": 30,
+    "search_every_n_epochs": None, "arch_lr": 3e-3, "arch_weight_decay": 1e-3,
+    "warmup_epochs": 0, "top_k": 1, "tau_max": 10.0, "tau_min": 0.1,
     "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": "net",
     "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
 }
 
+#: keys that only some algorithms read
+ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
+    "optimizer": ("spos",), "num_candidates": ("spos",), "search_every_n_epochs": ("spos",),
+    "arch_lr": ("darts", "gdas"), "arch_weight_decay": ("darts", "gdas"),
+    "warmup_epochs": ("darts", "gdas"), "top_k": ("darts", "gdas"), "tau_max": ("gdas",),
+    "tau_min": ("gdas",),
+}
+
+
+def check_algorithm(given: Mapping[str, Any]) -> str:
+    """The algorithm of a ``oneshot:`` block (default ``spos``), checked with the keys given.
+
+    Raises:
+        ConfigError: an unknown algorithm (listing the valid ones), or a key another
+            algorithm reads.
+    """
+    algorithm = given.get("algorithm", ONESHOT_KEYS["algorithm"])
+    if algorithm not in ONESHOT_ALGORITHMS:
+        raise ConfigError(f"unknown oneshot algorithm {algorithm!r}; "
+                          f"{did_you_mean(str(algorithm), ONESHOT_ALGORITHMS)}valid: "
+                          f"{', '.join(ONESHOT_ALGORITHMS)}")
+    for key in given:
+        if algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS):
+            raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
+                              f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}")
+    return algorithm
+
+
+def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
+          trainer_kwargs: dict[str, Any], run_dir: Path) -> tuple[Any, Any, nn.Module, str]:
+    keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
+            "num_classes", "mode", "net_attr", "seed")
+    callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
+    trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), callback]
+    pl.Trainer(**trainer_kwargs).fit(module, datamodule=datamodule)
+    return callback.best_arch, callback.best_score, callback.subnet, (
+        f"One-shot search: {len(callback.history)} subnets scored; best "
+        f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
+        f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}")
+
+
+def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
+                    trainer_kwargs: dict[str, Any], run_dir: Path
+                    ) -> tuple[Any, Any, nn.Module, str]:
+    keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
+            "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
+    nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
+                            gradient_clip_val=trainer_kwargs.pop("gradient_clip_val", None))
+    pl.Trainer(**trainer_kwargs).fit(nas, datamodule=BilevelData(datamodule))
+    score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
+    return nas.best_arch, nas.best_score, nas.subnet, (
+        f"{opts['algorithm'].upper()} search: derived {nas.best_arch} (probability "
+        f"{nas.scored[0]['probability']:.3f} for the most probable); {score} with shared "
+        f"weights\nWrote {run_dir / 'best_arch.yaml'}, {run_dir / 'subnet.pt'} and "
+        f"{run_dir / 'alphas.json'}")
+
 
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
-    """Train the config's supernet with ``OneShotNAS``, export the best subnet into
+    """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
     ``oneshot.run_dir`` and fine-tune it for ``oneshot.finetune_epochs``.
 
     Returns:
-        ``{"arch", "score", "finetune": metrics or None, "run_dir"}``.
+        ``{"arch", "score", "algorithm", "finetune": metrics or None, "run_dir"}``.
     """
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
+    algorithm = check_algorithm(cfg.get("oneshot") or {})
     opts["seed"] = config_seed(cfg, opts["seed"])
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
@@ -48,24 +120,22 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     data, data_args = section_target(cfg.get("data"), "data")
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
-    callback = OneShotNAS(**opts, export_dir=str(run_dir))
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = ModelFactory(model, model_args).build({})
         datamodule = DataFactory(data, data_args).build()
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
-        trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), callback]
-        pl.Trainer(**trainer_kwargs).fit(module, datamodule=datamodule)
-        out = {"arch": callback.best_arch, "score": callback.best_score, "finetune": None,
+        search = _spos if algorithm == "spos" else _differentiable
+        arch, score, subnet, message = search(opts, module, datamodule, dict(trainer_kwargs),
+                                              run_dir)
+        out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
         if verbose:
-            print(f"One-shot search: {len(callback.history)} subnets scored; best "
-                  f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
-                  f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}", flush=True)
+            print(message, flush=True)
         if finetune_epochs:
             tuned, metrics = finetune_subnet(
-                callback.subnet, datamodule, finetune_epochs,
+                subnet, datamodule, finetune_epochs,
                 trainer={k: v for k, v in trainer_kwargs.items()
                          if k in ("accelerator", "devices", "precision")},
                 num_classes=opts["num_classes"], lr=finetune_lr)

@@ -1,27 +1,52 @@
 """Score a subnet of a supernet with the shared weights: recalibrate its BatchNorm statistics
 on a few training batches, then evaluate a torchmetrics metric on the validation data.
 
+Scoring leaves no trace on the supernet: its BatchNorm buffers are saved before the
+calibration and restored after (``preserved_batchnorm``), and a search keeps torch's
+random state as it was (``preserved_rng``). The calibration batches are taken once per search
+(``take_calibration_batches``), so every candidate and the export are calibrated on the
+same batches in the same order: a subnet calibrated again for export gets exactly the
+statistics it was scored with.
+
 Example:
     >>> import torch
     >>> preds, target = default_forward(torch.nn.Identity(), (torch.ones(2, 3), torch.zeros(2)))
     >>> preds.shape
     torch.Size([2, 3])
+    >>> bn = torch.nn.BatchNorm1d(3)
+    >>> with preserved_batchnorm(bn):
+    ...     calibrate_batchnorm(bn, default_forward, [(torch.randn(4, 3) + 5, None)])
+    ...     bool(bn.running_mean.mean() > 1)
+    True
+    >>> bn.running_mean.tolist(), int(bn.num_batches_tracked)
+    ([0.0, 0.0, 0.0], 0)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import torchmetrics
+from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["Forward", "calibrate_batchnorm", "default_forward", "loaders", "score_subnet"]
+__all__ = [
+    "Forward",
+    "calibrate_batchnorm",
+    "default_forward",
+    "loaders",
+    "preserved_batchnorm",
+    "preserved_rng",
+    "score_subnet",
+    "take_calibration_batches",
+]
 
 #: ``(module, batch) -> (predictions, targets)``
 Forward = Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor]]
@@ -40,51 +65,131 @@ def loaders(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-@torch.no_grad()
-def calibrate_batchnorm(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
-                        batches: int) -> None:
-    """Recompute the running statistics of every BatchNorm as a plain average over the first
-    ``batches`` training batches, in train mode (nothing is learnt: no gradients)."""
-    norms = [m for m in pl_module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
-    if not norms or batches <= 0:
-        return
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # a plain average over the calibration batches
-    pl_module.train()
-    seen = 0
+def _norms(module: nn.Module) -> list[_BatchNorm]:
+    """The BatchNorm layers of ``module`` that keep running statistics (``ChoiceBatchNorm2d``
+    included: it is a ``BatchNorm2d``)."""
+    return [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+
+
+@contextmanager
+def preserved_batchnorm(module: nn.Module) -> Iterator[None]:
+    """Restore, on exit, the running statistics (``running_mean``, ``running_var``,
+    ``num_batches_tracked``) and momentum of every BatchNorm of ``module``."""
+    saved = [(m, m.momentum, {name: buf.clone() for name, buf in m.named_buffers(recurse=False)})
+             for m in _norms(module)]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for m, momentum, buffers in saved:
+                m.momentum = momentum
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)
+
+
+@contextmanager
+def preserved_rng(device: torch.device | str = "cpu") -> Iterator[None]:
+    """Restore torch's global random state (CPU, and ``device``'s if it has one) on exit, so
+    a search draws no number the training would have drawn (shuffles, dropout).
+
+    Example:
+        >>> state = torch.get_rng_state()
+        >>> with preserved_rng():
+        ...     _ = torch.rand(3)
+        >>> torch.equal(torch.get_rng_state(), state)
+        True
+    """
+    device = torch.device(device)
+    backend = getattr(torch, device.type, None) if device.type != "cpu" else None
+    if backend is not None and not hasattr(backend, "get_rng_state"):
+        backend = None
+    cpu_state = torch.get_rng_state()
+    device_state = None if backend is None else backend.get_rng_state(device)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu_state)
+        if backend is not None:
+            backend.set_rng_state(device_state, device)
+
+
+def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
+    """The first ``batches`` training batches, on the device: taken once per search, so every
+    candidate (and the export) is calibrated on the same batches in the same order (they are
+    held in memory while the search runs)."""
+    out: list[Any] = []
+    if batches <= 0:
+        return out
     for loader in loaders(trainer.train_dataloader):
         for batch in loader:
-            forward(pl_module, trainer.strategy.batch_to_device(batch))
-            seen += 1
-            if seen >= batches:
-                break
-        if seen >= batches:
-            break
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
+            out.append(trainer.strategy.batch_to_device(batch))
+            if len(out) >= batches:
+                return out
+    return out
+
+
+@torch.no_grad()
+def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[Any],
+                        strategy: Strategy | None = None) -> None:
+    """Recompute the running statistics of every BatchNorm of ``module`` as a plain average
+    over ``batches`` (nothing is learnt: no gradients).
+
+    Only the BatchNorm layers run in train mode; the rest of the network runs in eval mode
+    (no dropout), so the same batches always give the same statistics. With a multi-process
+    ``strategy`` the statistics are averaged over the ranks, so every rank holds the same
+    ones (those of all ranks' batches). The module's train/eval mode is kept.
+    """
+    norms = _norms(module)
+    if not norms or not batches:
+        return
+    was_training, momenta = module.training, [m.momentum for m in norms]
+    try:
+        module.eval()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the calibration batches
+            m.train()
+        for batch in batches:
+            forward(module, batch)
+        if strategy is not None and strategy.world_size > 1:
+            stats = [buf for m in norms for buf in (m.running_mean, m.running_var)]
+            flat = strategy.reduce(torch.cat([b.flatten() for b in stats]), reduce_op="mean")
+            for buf, value in zip(stats, flat.split([b.numel() for b in stats]), strict=True):
+                buf.copy_(value.view_as(buf))
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        module.train(was_training)
 
 
 @torch.no_grad()
 def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
                  metric: Callable[[torch.Tensor], torchmetrics.Metric],
-                 calibration_batches: int) -> float:
+                 calibration: int | Sequence[Any]) -> float:
     """The metric of the active subnet on the validation data, in eval mode, after
     recalibrating BatchNorm; synced over ranks by torchmetrics (same value on every rank).
+    The supernet's BatchNorm statistics and train/eval mode are restored afterwards.
 
     Args:
         metric: makes the metric from the first batch's predictions.
+        calibration: the calibration batches (see ``take_calibration_batches``), or how many
+            training batches to take.
     """
-    calibrate_batchnorm(trainer, pl_module, forward, calibration_batches)
-    pl_module.eval()
-    scorer = None
-    for loader in loaders(trainer.val_dataloaders):
-        for batch in loader:
-            preds, target = forward(pl_module, trainer.strategy.batch_to_device(batch))
-            if scorer is None:
-                scorer = metric(preds).to(preds.device)
-            scorer.update(preds, target)
+    if isinstance(calibration, int):
+        calibration = take_calibration_batches(trainer, calibration)
+    was_training, scorer = pl_module.training, None
+    try:
+        with preserved_batchnorm(pl_module):
+            calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
+            pl_module.eval()
+            for loader in loaders(trainer.val_dataloaders):
+                for batch in loader:
+                    preds, target = forward(pl_module, trainer.strategy.batch_to_device(batch))
+                    if scorer is None:
+                        scorer = metric(preds).to(preds.device)
+                    scorer.update(preds, target)
+    finally:
+        pl_module.train(was_training)
     if scorer is None:
         raise ConfigError("OneShotNAS needs validation data to score subnets")
     return float(scorer.compute())

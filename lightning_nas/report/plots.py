@@ -18,7 +18,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["PLOT_HINT", "log_scaled", "plot_choices", "plot_progress", "write_report"]
+__all__ = ["PLOT_HINT", "log_scaled", "plot_alphas", "plot_choices", "plot_progress",
+           "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -137,6 +138,32 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return scales
+
+
+def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
+    """Architecture probabilities of a differentiable one-shot search per epoch: a panel per
+    decision, a line per value (``alphas.json``: ``{"values", "history"}``)."""
+    plt = _pyplot()
+    values, history = alphas["values"], alphas["history"]
+    labels, epochs = list(values), [h["epoch"] for h in history]
+    cols = min(3, max(1, len(labels)))
+    rows = max(1, -(-len(labels) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, label in zip(axes.flat, labels, strict=False):
+        for i, value in enumerate(values[label]):
+            ax.plot(epochs, [h["probs"][label][i] for h in history], marker="o", ms=3,
+                    label=str(value))
+        ax.set_title(label)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("softmax(alpha)")
+    fig.suptitle(f"{alphas.get('algorithm', '')} architecture probabilities per epoch")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:

@@ -46,7 +46,10 @@ from lightning_nas.store import RunStore
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
 
-__all__ = ["Search", "SearchResult"]
+__all__ = ["DRY_BUILD_ARCHS", "Search", "SearchResult"]
+
+#: sampled architectures a dry build tries before a model or data error is a config error
+DRY_BUILD_ARCHS = 5
 
 
 @dataclass
@@ -138,16 +141,32 @@ class Search:
             cost_names=tuple(sorted(wanted)) if self.objective is None else ())
 
     def _check(self) -> None:
-        """Everything that can be checked before a trial trains."""
-        self.model.check([k for k in self.space.names() if not is_dotted(k)])
-        if self.template.cost_names:  # counting works: check it now
-            self.template.costs(self.space.sample(seed=0))
+        """Everything that can be checked before a trial trains, then a dry build of a
+        trial's model, data and Trainer (nothing trains, nothing is written)."""
         check_trainer_kwargs(self.trainer)
-        check_strategy(self.trainer)
-        if isinstance(self.settings.execution.executor, str):  # starts nothing
+        archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
+                 for i in range(DRY_BUILD_ARCHS)]
+        for key, value in archs[0].items():  # a searched Trainer argument
+            if key.startswith("trainer."):
+                try:
+                    check_trainer_kwargs({key.split(".", 1)[1]: value})
+                except ConfigError as err:
+                    raise ConfigError(f"space key {key!r}: {err}") from None
+        try:
+            check_strategy(self.trainer)
+        except ConfigError as err:
+            raise ConfigError(f"trainer.strategy={self.trainer['strategy']!r}: {err}") from None
+        self.model.check([k for k in self.space.names() if not is_dotted(k)])
+        self.data.check()
+        executor = self.settings.execution.executor
+        if isinstance(executor, str):  # starts nothing
             if not isinstance(self._executor(), InlineExecutor):
                 self._check_picklable()
         self._rule()
+        # trials that run here or in local worker processes: the Trainer is built here too
+        self.template.dry_build(archs, trainer=executor in ("auto", "inline", "process"))
+        if self.template.cost_names:  # counting works: check it now
+            self.template.costs(archs[0])
 
     def _check_picklable(self) -> None:
         """Worker processes receive the trial spec pickled: fail now, not in a worker."""
@@ -173,20 +192,27 @@ class Search:
     def run(self) -> SearchResult:
         """Run (or resume) the search until the budget or the time limit is reached."""
         goal = self.settings.goal
-        store = self._open_store()
+        executor = self._executor()
+        owned = executor is not self.settings.execution.executor  # a user's is theirs
+        try:  # connect (e.g. to a Ray cluster) before anything is written to the store
+            executor.start()
+            store = self._open_store()
+        except BaseException:
+            if owned:
+                executor.shutdown()
+            raise
         try:
-            executor = self._executor()
-            optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
-                                       num_workers=executor.num_workers, seed=goal.seed)
-            loop = SearchLoop(self.settings, self.space, self.template, store, executor,
-                              optimizer, self._rule(), on_trial_end=self.on_trial_end)
-            if not loop.resuming:
-                loop.say(self._header())
             try:
+                optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
+                                           num_workers=executor.num_workers, seed=goal.seed)
+                loop = SearchLoop(self.settings, self.space, self.template, store, executor,
+                                  optimizer, self._rule(), on_trial_end=self.on_trial_end)
+                if not loop.resuming:
+                    loop.say(self._header())
                 loop.run()
             finally:
-                if executor is not self.settings.execution.executor:
-                    executor.shutdown()  # a user's executor is theirs to shut down
+                if owned:
+                    executor.shutdown()
             best, trials = finish(self.settings, store, self.trainer,
                                   time.monotonic() - loop.start)
             return SearchResult(best=best, trials=trials, run_dir=self.run_dir,

@@ -41,10 +41,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     settings["seed"] = config_seed(cfg, settings["seed"])
-    if isinstance(settings["constraints"], (str, Mapping)):
-        settings["constraints"] = [settings["constraints"]]
-    settings["constraints"] = [import_object(c) if isinstance(c, str) else instantiate(c)
-                               for c in settings["constraints"] or []]
+    settings["constraints"] = _constraints(settings["constraints"])
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
@@ -63,3 +60,21 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
             ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
                   trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)
+
+
+def _constraints(given: Any) -> list[Any]:
+    """``search.constraints``: import paths or ``class_path`` specs of callables."""
+    if given is None:
+        return []
+    if isinstance(given, (str, Mapping)):
+        given = [given]
+    if not isinstance(given, (list, tuple)):
+        raise ConfigError(f"`constraints` must be a list of import paths or class_path specs "
+                          f"of callables arch -> bool, got {given!r}")
+    out = []
+    for i, spec in enumerate(given):
+        try:
+            out.append(import_object(spec) if isinstance(spec, str) else instantiate(spec))
+        except ConfigError as err:
+            raise ConfigError(f"search.constraints[{i}]={spec!r}: {err}") from None
+    return out

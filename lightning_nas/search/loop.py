@@ -66,6 +66,8 @@ class SearchLoop:
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
+        #: (trial id, first error line) when the last result failed before fit started
+        self.last_build_error: tuple[int, str] | None = None
         self.asking = True
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget,
@@ -288,12 +290,21 @@ class SearchLoop:
                 Path(trial.checkpoint).unlink(missing_ok=True)
 
     def _check_failures(self, result: TrialResult) -> None:
-        if result.status is not TrialStatus.FAILED:
-            return
+        """Stop on a fatal error, on the same build error in two trials in a row, or once
+        more than ``max_failures`` trials failed."""
+        failed = result.status is TrialStatus.FAILED
         first_line = (result.error or "").splitlines()[0] if result.error else ""
+        previous, self.last_build_error = self.last_build_error, (
+            (result.trial_id, first_line) if failed and result.build_failed else None)
+        if not failed:
+            return
         if result.fatal:
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {first_line}")
+        if result.build_failed and previous is not None and previous[1] == first_line:
+            raise SearchError(f"trials {previous[0]} and {result.trial_id} failed the same way "
+                              f"while building their model, data or Trainer, before training "
+                              f"(every trial would): {first_line}")
         failed = self.store.count(TrialStatus.FAILED)
         if failed > self.goal.max_failures:
             raise SearchError(f"{failed} trials failed (max_failures={self.goal.max_failures}); "

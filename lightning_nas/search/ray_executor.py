@@ -1,15 +1,28 @@
 """``RayExecutor``: trials as calls on reused Ray actors, on a local or an existing cluster.
 
+``start`` connects to the cluster (``search.ray.address``) and checks that one trial's
+``num_cpus``/``num_gpus`` fit on one of its nodes before the search writes anything, so an
+unreachable or too small cluster is one ``ConfigError`` that nothing is lost by.
+
 Example:
     >>> RayExecutor(num_workers=2, num_cpus=1).num_workers  # doctest: +SKIP
     2
+    >>> split_address("ray://10.0.0.5:10001")
+    ('10.0.0.5', 10001)
+    >>> split_address("auto") is None
+    True
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import socket
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from lightning_nas.errors import ConfigError
@@ -18,7 +31,58 @@ from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayExecutor", "split_address"]
+
+#: seconds to wait for the cluster's address to accept a connection
+CONNECT_TIMEOUT = 5.0
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a cluster address (``host:port``, ``[v6]:port``, ``ray://...``),
+    or None for ``auto``/``local`` and addresses without a port.
+
+    Example:
+        >>> split_address("127.0.0.1:6390")
+        ('127.0.0.1', 6390)
+        >>> split_address("[::1]:6390")
+        ('::1', 6390)
+    """
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def _keep_loopback(ray: Any, host: str) -> Iterator[None]:
+    """Let ``ray.init`` connect to a loopback address as given.
+
+    Ray replaces ``127.0.0.1``/``localhost`` by the node's network address before it
+    connects (ray-project/ray#59110), so a cluster started with
+    ``ray start --head --node-ip-address=127.0.0.1`` (which listens on the loopback only)
+    cannot be reached by its own address. Only while connecting to such an address, which
+    was just seen to answer, the replacement is turned off.
+    """
+    services = getattr(getattr(ray, "_private", None), "services", None)
+    original = getattr(services, "resolve_ip_for_localhost", None)
+    if not _is_loopback(host) or original is None:
+        yield
+        return
+    services.resolve_ip_for_localhost = lambda host: host
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = original
 
 
 class _RayTrialActor:
@@ -61,19 +125,72 @@ class RayExecutor(TrialExecutor):
         self._owns_ray = False
 
     def start(self) -> None:
+        """Connect to the cluster (or start a local one), check that one trial fits on one
+        of its nodes, and start the actors.
+
+        Raises:
+            ConfigError: the cluster's address does not answer, or no node has the
+                ``num_cpus``/``num_gpus`` of one trial.
+        """
         ray = self._ray
         if not ray.is_initialized():
-            kwargs = dict(self.init_kwargs)
-            runtime_env = dict(kwargs.pop("runtime_env", {}) or {})
-            env_vars = dict(runtime_env.get("env_vars", {}))
-            env_vars.setdefault("PYTHONPATH", os.pathsep.join(
-                [os.getcwd(), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-            runtime_env["env_vars"] = env_vars
-            kwargs.setdefault("log_to_driver", False)
-            ray.init(runtime_env=runtime_env, **kwargs)
-            self._owns_ray = True
+            self._connect()
+        try:
+            self._check_resources()
+        except ConfigError:
+            self.shutdown()
+            raise
         while len(self._actors) < self.num_workers:
             self._actors.append(self._new_actor())
+
+    def _connect(self) -> None:
+        """``ray.init`` with the ``init`` arguments; a cluster given by address is reached
+        first with a plain connection, so that a wrong address fails at once."""
+        ray = self._ray
+        kwargs = dict(self.init_kwargs)
+        address = kwargs.get("address")
+        where = split_address(address) if isinstance(address, str) else None
+        if where is not None:
+            _check_reachable(address, *where)
+        runtime_env = dict(kwargs.pop("runtime_env", {}) or {})
+        env_vars = dict(runtime_env.get("env_vars", {}))
+        env_vars.setdefault("PYTHONPATH", os.pathsep.join(
+            [os.getcwd(), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        runtime_env["env_vars"] = env_vars
+        kwargs.setdefault("log_to_driver", False)
+        try:
+            with _keep_loopback(ray, where[0] if where else ""):
+                ray.init(runtime_env=runtime_env, **kwargs)
+        except (ConnectionError, TimeoutError) as err:
+            ray.shutdown()
+            raise ConfigError(f"cannot connect to the Ray cluster at search.ray.address="
+                              f"{address!r}: {err}. Check the address with `ray status` on "
+                              f"the head node") from err
+        self._owns_ray = True
+
+    def _check_resources(self) -> None:
+        """One trial must fit on one node; fewer than ``num_workers`` at once is a warning
+        (the other actors wait for resources, e.g. for an autoscaler)."""
+        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        fits = sum(self._trials_on(resources) for resources in nodes)
+        if fits == 0:
+            have = "; ".join(f"CPU {r.get('CPU', 0):g}, GPU {r.get('GPU', 0):g}"
+                             for r in nodes) or "no nodes"
+            raise ConfigError(
+                f"no node of the Ray cluster has the resources of one trial "
+                f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus={self.num_gpus:g}); its "
+                f"nodes have: {have}. Lower search.ray.num_cpus/num_gpus or add nodes")
+        if fits < self.num_workers:
+            warnings.warn(f"the Ray cluster fits {fits} trial(s) at once "
+                          f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
+                          f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
+                          f"workers wait until the cluster has room", stacklevel=2)
+
+    def _trials_on(self, resources: Mapping[str, float]) -> int:
+        """How many trials fit on a node with ``resources`` at once."""
+        counts = [math.floor(resources.get(name, 0.0) / need + 1e-9)
+                  for name, need in (("CPU", self.num_cpus), ("GPU", self.num_gpus)) if need > 0]
+        return min(counts) if counts else self.num_workers
 
     def _new_actor(self) -> Any:
         remote = self._ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
@@ -109,3 +226,17 @@ class RayExecutor(TrialExecutor):
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
+
+
+def _check_reachable(address: str, host: str, port: int) -> None:
+    """Raise ``ConfigError`` unless ``host:port`` accepts a connection (Ray itself retries
+    an unreachable address for minutes)."""
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"no Ray cluster answers at search.ray.address={address!r} ({err}); start one "
+            f"with `ray start --head --port={port}` (add --node-ip-address=127.0.0.1 for "
+            f"this machine only), give the address `ray start` printed, or leave "
+            f"search.ray.address out to start a local cluster") from err

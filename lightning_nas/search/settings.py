@@ -207,6 +207,11 @@ class Limits:
     constraints: Sequence[Callable[[dict[str, Any]], Any]] = ()
 
     def __post_init__(self) -> None:
+        _number("max_params", self.max_params)
+        _number("max_flops", self.max_flops)
+        if not isinstance(self.constraints, (list, tuple)) and self.constraints is not None:
+            raise ConfigError(f"`constraints` must be a list of callables arch -> bool, got "
+                              f"{self.constraints!r}")
         object.__setattr__(self, "constraints", tuple(self.constraints or ()))
         self.build()  # checks the values
 

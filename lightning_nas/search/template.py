@@ -3,7 +3,10 @@ needs from the search besides its settings.
 
 It holds the model and data factories, the Trainer settings, what is monitored and the
 seed; ``spec(trial_id, arch)`` makes the picklable ``TrialSpec`` of one trial, ``costs``
-counts a candidate's parameters and FLOPs without training.
+counts a candidate's parameters and FLOPs without training, and ``dry_build`` builds the
+model (on the meta device where it can), the data and the Trainer of a trial the way a trial
+builds them, so that an error every trial would hit is a ``ConfigError`` naming its config
+path (``trainer.max_epochs=-5: ...``) before anything trains.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -16,14 +19,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.factories import DataFactory, ModelFactory
+import torch
+
+from lightning_nas.arch import format_arch
+from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
+from lightning_nas.config.instantiate import blame, instantiate, short
+from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import model_costs
-from lightning_nas.search.trial import TrialSpec, quiet_lightning
+from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
 __all__ = ["TrialTemplate"]
 
@@ -82,3 +95,117 @@ class TrialTemplate:
             return {}
         with quiet_lightning():
             return model_costs(self.model.build, arch, flops="flops" in self.cost_names)
+
+    def dry_build(self, archs: Sequence[dict[str, Any]], trainer: bool = True) -> None:
+        """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
+        them, without training, starting processes or writing into the run folder.
+
+        The model is built on the meta device (on CPU if it cannot be). The model and the
+        data must build for one of ``archs`` (an architecture the model rejects is a failed
+        trial, not a config error); the Trainer is built for the first.
+
+        Raises:
+            ConfigError: naming the config path at fault and its value
+                (``trainer.max_epochs=-5: ...``, ``model.depth='abc': ...``), else the
+                section (``model``, ``data``, ``trainer``).
+        """
+        if self.objective is not None or not archs:
+            return
+        with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+            for name, factory in (("model", self.model), ("data", self.data)):
+                first = None
+                for arch in archs:
+                    error = _attempt(lambda a=arch, f=factory: f.build(a), name == "model")
+                    if error is None:
+                        break
+                    first = first or error
+                else:
+                    path, value = self._blame(name, factory, archs[0]) or (None, None)
+                    raise _config_error(name, path, value, first, archs[0])
+            if trainer:
+                spec = dataclasses.replace(self.spec(0, archs[0]),
+                                           trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
+
+                def build(settings: dict[str, Any]) -> BaseException | None:
+                    changed = dataclasses.replace(spec, trainer=settings)
+                    return _attempt(lambda: build_trainer(changed, []), meta=False)
+
+                error = build(spec.trainer)
+                if error is not None:
+                    path, value = blame(build, spec.trainer, "trainer") or (None, None)
+                    raise _config_error("trainer", path, value, error, archs[0])
+
+    def _blame(self, name: str, factory: ModelFactory | DataFactory,
+               arch: dict[str, Any]) -> tuple[str, Any] | None:
+        """The configured argument (or space key) whose removal lets the build succeed."""
+        meta, target = name == "model", factory.target
+        if isinstance(target, ConfigBuilder):
+            section = target.config(arch)
+
+            def section_build(init_args: dict[str, Any]) -> BaseException | None:
+                return _attempt(lambda: instantiate({**section, "init_args": init_args}), meta)
+            return blame(section_build, dict(section.get("init_args") or {}), name)
+        if not isinstance(target, type):
+            return None
+        fixed = {k: v for k, v in factory.init_args.items() if not (meta and k in arch)}
+        searched = arch if meta else {}
+
+        def with_args(init_args: dict[str, Any]) -> BaseException | None:
+            return _attempt(lambda: target(**init_args, **searched), meta)
+
+        def with_arch(values: dict[str, Any]) -> BaseException | None:
+            return _attempt(lambda: target(**{**factory.init_args, **values}), meta)
+        return blame(with_args, fixed, name) or (blame(with_arch, arch, "search.space")
+                                                 if meta else None)
+
+
+def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
+    """Run ``build`` (on the meta device first when ``meta``); its error, or None."""
+    if meta:
+        try:
+            with torch.device("meta"):
+                build()
+            return None
+        except Exception:  # noqa: BLE001 - some modules cannot be built on meta: try CPU
+            pass
+    try:
+        build()
+    except Exception as err:  # noqa: BLE001 - a user's constructor may raise anything
+        return err
+    return None
+
+
+def _config_error(section: str, path: str | None, value: Any, error: BaseException,
+                  arch: dict[str, Any]) -> ConfigError:
+    what = {"model": "the model", "data": "the data", "trainer": "the Trainer"}[section]
+    where = f"{path}={short(value)}" if path else f"{section} (for {format_arch(arch)})"
+    return ConfigError(f"{where}: {one_line(error)}; found building {what} of a trial before "
+                       f"any training (every trial would fail)")
+
+
+@contextmanager
+def _global_state_kept() -> Iterator[None]:
+    """Quiet Lightning, no warnings, and the global flags a Trainer's constructor sets
+    (determinism, cuDNN benchmark, the rank-zero rank) restored afterwards."""
+    from lightning.pytorch.utilities import rank_zero
+    from lightning_utilities.core import rank_zero as utils_rank_zero
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    ranks = [getattr(m.rank_zero_only, "rank", None) for m in (rank_zero, utils_rank_zero)]
+    try:
+        with quiet_lightning(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
+        if cublas is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
+        for module, rank in zip((rank_zero, utils_rank_zero), ranks, strict=True):
+            if rank is not None:
+                module.rank_zero_only.rank = rank

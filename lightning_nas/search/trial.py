@@ -165,8 +165,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     """Train ``spec.arch`` once; never raises for errors of the trial itself.
 
     A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
-    error text. ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the
-    trial is re-run on resume).
+    error text (``build_failed`` when it raised before ``fit`` started: building the model,
+    the data or the Trainer). ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search
+    stops and the trial is re-run on resume).
     """
     started = time.time()
     result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
@@ -190,6 +191,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
                                save_last=spec.rule is not None)
         callbacks.append(ckpt)
+    building = True  # until fit starts: an error is a build failure
     try:
         with quiet_lightning(spec.quiet):
             if spec.seed is not None:
@@ -200,6 +202,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 model.load_state_dict(state["state_dict"])
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             trainer = build_trainer(spec, callbacks)
+            building = False
             t0 = time.perf_counter()
             try:
                 trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path)
@@ -209,6 +212,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, MonitorError)
+        result.build_failed = building
         result.curve = reporter.curve()
         result.finished = time.time()
         return result

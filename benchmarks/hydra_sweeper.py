@@ -1,0 +1,166 @@
+"""What a Hydra sweeper costs beside its jobs: ``hydra/sweeper: lightning_nas`` against
+Hydra's Optuna sweeper, on the example project (``examples/hydra``).
+
+Each sweep is the example's command (``python examples/hydra/src/train.py -m
+hparams_search=nas|optuna``) in its own process, with the same budget, epochs and seed for
+both sweepers and the same search space (the two ``hparams_search`` files hold the same
+``params``). A Hydra callback (``JobTimer`` below, added with ``+hydra.callbacks``) times
+the multirun (from ``on_multirun_start`` to ``on_multirun_end``: the sweeper's import,
+set-up, proposals, bookkeeping and every job) and each job (``on_job_start`` to
+``on_job_end``: the task function). The figure is ``wall / Σ(job time)``: 1.0 would be a
+free sweeper. It is split into ``start s`` (from the multirun's start to the first job's:
+importing and setting up the sweeper, once per sweep) and ``ms/job`` (the time between
+jobs, per job: proposing, storing, launching). Runs alternate between the sweepers, seed
+after seed, so drift in the machine's load hits both alike.
+
+The Optuna sweeper runs with the Python that has ``hydra-optuna-sweeper`` installed:
+this one if it imports ``hydra_plugins.hydra_optuna_sweeper``, or ``--optuna-python PATH``
+(e.g. a virtual environment made with ``--system-site-packages`` and ``pip install
+hydra-optuna-sweeper``); without one the Optuna half is skipped with a message.
+
+Run:    python benchmarks/hydra_sweeper.py [--budget 20] [--epochs 3] [--seeds 5]
+Quick:  python benchmarks/hydra_sweeper.py --quick   (budget 4, 1 epoch, 3 batches, 5 seeds)
+Prints ``mean ± std`` over the seeds per sweeper; the last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
+#: the seed setting of each sweeper
+SEED_KEY = {"nas": "hydra.sweeper.seed", "optuna": "hydra.sweeper.sampler.seed"}
+BUDGET_KEY = {"nas": "hydra.sweeper.budget", "optuna": "hydra.sweeper.n_trials"}
+
+
+class JobTimer(Callback):
+    """Times a multirun and each of its jobs; writes them as JSON to ``path`` at the end.
+
+    Args:
+        path: the JSON file: ``{"wall": seconds, "jobs": [[start, end], ...], "scores":
+            [...]}``, times in seconds from the multirun's start (jobs in launch order).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path, self.jobs, self.scores = path, [], []
+        self.start = self.job_start = 0.0
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.start = time.perf_counter()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.job_start = time.perf_counter() - self.start
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        self.jobs.append([self.job_start, time.perf_counter() - self.start])
+        if job_return.status.name == "COMPLETED":
+            self.scores.append(job_return.return_value)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        wall = time.perf_counter() - self.start
+        Path(self.path).write_text(json.dumps({"wall": wall, "jobs": self.jobs,
+                                               "scores": self.scores}))
+
+
+def run_sweep(python: str, sweeper: str, seed: int, args: argparse.Namespace,
+              folder: Path) -> dict[str, Any]:
+    """One sweep of the example in its own process; its timings and scores."""
+    times = folder / f"{sweeper}_{seed}.json"
+    command = [python, str(TRAIN), "-m", f"hparams_search={sweeper}",
+               f"{SEED_KEY[sweeper]}={seed}", f"{BUDGET_KEY[sweeper]}={args.budget}",
+               f"trainer.max_epochs={args.epochs}", f"hydra.sweep.dir={folder / times.stem}",
+               "+hydra.callbacks.timer._target_=benchmarks.hydra_sweeper.JobTimer",
+               f"+hydra.callbacks.timer.path={times}"]
+    if args.limit_batches:
+        command += [f"+trainer.limit_train_batches={args.limit_batches}",
+                    f"+trainer.limit_val_batches={args.limit_batches}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not times.exists():
+        raise RuntimeError(f"{sweeper} seed {seed} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(times.read_text())
+    spans = out["jobs"]
+    jobs = sum(end - start for start, end in spans)
+    between = spans[-1][1] - spans[0][0] - jobs  # after the first job starts
+    return {"ratio": out["wall"] / jobs, "wall": out["wall"], "jobs": jobs,
+            "start_s": spans[0][0], "ms_per_job": 1000 * between / max(1, len(spans) - 1),
+            "best": max(out["scores"]), "n_jobs": len(spans)}
+
+
+def optuna_python(given: str | None) -> str | None:
+    """The Python with the Optuna sweeper, or None."""
+    for python in ([given] if given else [sys.executable]):
+        probe = subprocess.run([python, "-c", "import hydra_plugins.hydra_optuna_sweeper"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return python
+    return None
+
+
+def mean_std(values: list[float], digits: int = 3) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=20, help="jobs per sweep (default 20)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per job (default 3)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per sweeper (default 5)")
+    parser.add_argument("--limit-batches", type=int, default=None,
+                        help="train/val batches per epoch (default: all)")
+    parser.add_argument("--optuna-python", default=None,
+                        help="a Python with hydra-optuna-sweeper installed")
+    parser.add_argument("--quick", action="store_true",
+                        help="budget 4, 1 epoch, 3 batches (5 seeds)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.budget, args.epochs, args.limit_batches = 4, 1, 3
+    pythons = {"nas": sys.executable, "optuna": optuna_python(args.optuna_python)}
+    if pythons["optuna"] is None:
+        print("Optuna sweeper not installed (pip install hydra-optuna-sweeper, or pass "
+              "--optuna-python PATH): measuring lightning_nas only.", flush=True)
+        del pythons["optuna"]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in pythons}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            order = list(pythons) if seed % 2 == 0 else list(reversed(pythons))
+            for name in order:
+                runs[name].append(run_sweep(pythons[name], name, seed, args, Path(tmp)))
+                r = runs[name][-1]
+                print(f"  {name:<7} seed {seed}: wall/Σjob {r['ratio']:.3f}  wall "
+                      f"{r['wall']:.1f}s  Σjob {r['jobs']:.1f}s  start {r['start_s']:.1f}s  "
+                      f"{r['ms_per_job']:.0f} ms/job  best {r['best']:.4f}", flush=True)
+    print(f"\n{args.seeds} seeds, budget {args.budget}, {args.epochs} epoch(s)"
+          f"{f', {args.limit_batches} batches' if args.limit_batches else ''} per job")
+    print(f"{'sweeper':<15}{'wall / Σjob':<17}{'start s':<14}{'ms/job':<14}{'wall s':<16}"
+          f"{'Σjob s':<16}best score")
+    summary: dict[str, Any] = {}
+    for name, results in runs.items():
+        label = "lightning_nas" if name == "nas" else "optuna"
+        col = {k: [r[k] for r in results] for k in results[0]}
+        print(f"{label:<15}{mean_std(col['ratio']):<17}{mean_std(col['start_s'], 1):<14}"
+              f"{mean_std(col['ms_per_job'], 0):<14}{mean_std(col['wall'], 1):<16}"
+              f"{mean_std(col['jobs'], 1):<16}{mean_std(col['best'], 4)}")
+        summary[label] = {k: [statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0]
+                          for k, v in col.items() if k != "n_jobs"}
+    print(json.dumps({"budget": args.budget, "epochs": args.epochs, "seeds": args.seeds,
+                      **summary}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

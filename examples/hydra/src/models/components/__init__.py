@@ -1,0 +1,1 @@
+"""Plain ``torch.nn`` networks the LightningModules take as ``net``."""

@@ -1,0 +1,207 @@
+"""Train one LightningCLI-shaped config, no search: ``lightning-nas fit CONFIG``.
+
+A fresh Trainer, the config's ``seed_everything``, and the search's reporting: the
+monitored value at the best validation epoch and the best checkpoint. Trained on an
+exported ``best_config.yaml`` it reproduces the trial it came from (same seed, same Trainer
+settings, same code path as a trial), so a search's winner can be checked without
+``search:``.
+
+Example:
+    >>> cfg = {"seed_everything": 3, "trainer": {"max_epochs": 2},
+    ...        "model": {"class_path": "lightning.pytorch.demos.boring_classes.BoringModel"}}
+    >>> spec = fit_spec(cfg, out_dir="runs/fit/net")
+    >>> spec.seed, spec.trainer, spec.monitor, spec.mode
+    (3, {'max_epochs': 2}, 'val_acc', 'max')
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.config.factories import ConfigBuilder, check_trainer_kwargs
+from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.config.load import config_seed, load_config
+from lightning_nas.errors import ConfigError, check_mode, did_you_mean, unknown
+from lightning_nas.export import FIT_DIRECTIVE
+from lightning_nas.results import TrialResult
+from lightning_nas.search.runner import check_strategy, run_trial
+from lightning_nas.search.trial import TrialSpec, logger_defaults
+
+__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
+
+#: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
+#: ``monitor`` and ``mode``)
+FIT_KEYS = ("model", "data", "trainer", "seed_everything", "search")
+
+_DIRECTIVE_VALUE = re.compile(r"(monitor|mode)=(\S+)")
+
+
+def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
+    """``monitor`` and ``mode`` from a ``# lightning-nas fit: monitor=... mode=...`` comment
+    line of a config (``lightning-nas export`` writes one into ``best_config.yaml``).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "best_config.yaml"
+        >>> _ = path.write_text("# lightning-nas fit: monitor=val_loss mode=min\\nmodel: m.M\\n")
+        >>> fit_defaults(path)
+        {'monitor': 'val_loss', 'mode': 'min'}
+    """
+    found: dict[str, str] = {}
+    path = Path(path)
+    if not path.is_file():
+        return found
+    for line in path.read_text().splitlines():
+        if line.startswith(FIT_DIRECTIVE):
+            found.update(_DIRECTIVE_VALUE.findall(line[len(FIT_DIRECTIVE):]))
+    return found
+
+
+def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The ``model`` or ``data`` section as ``{class_path, init_args}``, its class imported
+    and its top-level ``init_args`` checked against ``__init__`` (before any training)."""
+    section = cfg.get(name)
+    if section is None:
+        return None
+    if isinstance(section, str):
+        section = {"class_path": section}
+    if not isinstance(section, Mapping) or "class_path" not in section:
+        raise ConfigError(f"`{name}` must be an import path or a mapping with class_path and "
+                          f"init_args, got {section!r}")
+    target = import_object(section["class_path"])
+    init_args = section.get("init_args") or {}
+    if inspect.isclass(target) and isinstance(init_args, Mapping):
+        accepted, var_kw = accepted_kwargs(target.__init__)
+        for key in [] if var_kw else init_args:
+            if key not in accepted:
+                raise ConfigError(f"`{name}.init_args.{key}` is not an argument of "
+                                  f"{target.__name__}.__init__; {did_you_mean(key, accepted)}"
+                                  f"accepted: {', '.join(accepted)}")
+    return dict(section)
+
+
+def _seed(cfg: Mapping[str, Any]) -> int | None:
+    """LightningCLI's rule: an int, ``true`` for a random one, ``false`` for no seeding; a
+    config without ``seed_everything`` gets 0, like a search."""
+    if cfg.get("seed_everything") is False:
+        return None
+    return config_seed(cfg, None)
+
+
+def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
+             monitor: str | None = None, mode: str | None = None) -> TrialSpec:
+    """Check a loaded config and make the ``TrialSpec`` that trains it once.
+
+    Args:
+        cfg: a LightningCLI-shaped config (``model``, ``data``, ``trainer``,
+            ``seed_everything``); a ``search:`` block gives only default ``monitor``/``mode``.
+        out_dir: where the checkpoint and the logs go.
+        monitor, mode: the metric read at the best epoch (default: the ``search:`` block's,
+            else ``val_acc``, ``max``).
+
+    Returns:
+        The spec; ``run_trial(spec)`` trains it (in its own process for DDP).
+    """
+    for key in cfg:
+        if key not in FIT_KEYS:
+            raise unknown("config section", key, FIT_KEYS)
+    search = cfg.get("search") if isinstance(cfg.get("search"), Mapping) else {}
+    monitor = monitor or search.get("monitor") or "val_acc"
+    mode = mode or search.get("mode") or "max"
+    check_mode(mode)
+    model = _section(cfg, "model")
+    if model is None:
+        raise ConfigError("the config needs `model` (class_path and init_args)")
+    data = _section(cfg, "data")
+    if not isinstance(cfg.get("trainer") or {}, Mapping):
+        raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got "
+                          f"{cfg.get('trainer')!r}")
+    trainer = dict(cfg.get("trainer") or {})
+    check_trainer_kwargs(trainer)
+    check_strategy(trainer)
+    if "logger" in trainer:  # the user's logger writes beside the checkpoint
+        trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs")
+    return TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
+                     model=ConfigBuilder(model, "model", plain_keys=True),
+                     data=None if data is None else ConfigBuilder(data, "data", plain_keys=False),
+                     trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg))
+
+
+def _free_dir(path: Path) -> Path:
+    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist."""
+    free, n = path, 0
+    while free.exists():
+        n += 1
+        free = path.with_name(f"{path.name}_{n}")
+    return free
+
+
+def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
+             overrides: Sequence[str] = (), *, monitor: str | None = None,
+             mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialSpec:
+    """Read config files (merged in order, then ``overrides``) and make the spec that
+    trains them once; ``monitor``/``mode`` default to the last file's
+    ``# lightning-nas fit:`` comment, then as in ``fit_spec``; ``out_dir`` to
+    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another)."""
+    paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
+    if not paths:
+        raise ConfigError("fit needs a config file")
+    cfg = load_config(paths, overrides)
+    search = cfg.get("search")
+    if isinstance(search, dict):
+        search.pop("run_dir", None)  # load_config's default for a search, not the config's
+        if not search:
+            cfg.pop("search")
+    recorded = fit_defaults(paths[-1])
+    out = Path(out_dir) if out_dir is not None else _free_dir(
+        Path("runs") / "fit" / Path(paths[-1]).stem)
+    return fit_spec(cfg, out_dir=out, monitor=monitor or recorded.get("monitor"),
+                    mode=mode or recorded.get("mode"))
+
+
+def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
+               overrides: Sequence[str] = (), *, monitor: str | None = None,
+               mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialResult:
+    """Train a config once with a fresh Trainer and report it like a trial.
+
+    Args:
+        configs: one YAML config or several merged in order (as ``lightning-nas search``).
+        overrides: dotted overrides (``--trainer.max_epochs=3``).
+        monitor, mode: the metric read at the best epoch (see ``load_fit``).
+        out_dir: checkpoint and logs (see ``load_fit``).
+
+    Returns:
+        The result: ``score`` at the best ``epoch``, ``metrics``, ``curve``, ``checkpoint``;
+        a run that fails is returned FAILED with its ``error``.
+
+    Example:
+        >>> result = fit_config("runs/digits/best_config.yaml")  # doctest: +SKIP
+        >>> result.score, result.checkpoint  # doctest: +SKIP
+        (0.992, '.../runs/fit/best_config/best.ckpt')
+    """
+    return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode, out_dir=out_dir))
+
+
+def describe(spec: TrialSpec, result: TrialResult) -> str:
+    """The lines ``lightning-nas fit`` prints for a finished fit.
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> model = "lightning.pytorch.demos.boring_classes.BoringModel"
+        >>> spec = fit_spec({"seed_everything": 0, "model": model}, out_dir="runs/f")
+        >>> result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=0.5,
+        ...                      epoch=1, curve=[0.4, 0.5], checkpoint="runs/f/best.ckpt")
+        >>> print(describe(spec, result))
+        Trained BoringModel (seed 0): val_acc=0.5 (max) at epoch 1 (epochs 0..1 trained)
+        checkpoint: runs/f/best.ckpt
+    """
+    name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else spec.model
+    return (f"Trained {name} (seed {spec.seed}): {spec.monitor}={result.score:.6g} "
+            f"({spec.mode}) at epoch {result.epoch} (epochs 0..{len(result.curve) - 1} "
+            f"trained)\n"
+            f"checkpoint: {result.checkpoint}")

@@ -1,0 +1,46 @@
+"""Integrations with other tools: the Hydra sweeper ``hydra/sweeper: lightning_nas``.
+
+Hydra finds the sweeper through the ``hydra_plugins.lightning_nas_sweeper`` namespace
+package, which only imports from here:
+
+- ``hydra_config``: ``LightningNASSweeperConf``, the sweeper's settings (stored in Hydra's
+  ``ConfigStore``; imports nothing heavy, since Hydra scans plugins at every start);
+- ``hydra_grammar``: Hydra's sweep grammar (``choice``, ``range``, ``interval``, tags) as a
+  ``SearchSpace``, and an architecture back as a job's overrides;
+- ``hydra_executor``: ``HydraLauncherExecutor``, the search loop's executor that runs each
+  batch of trials as Hydra jobs through the project's launcher;
+- ``hydra_sweeper``: ``HydraSweep``, the sweep itself: settings, the run store, the loop.
+
+Names load on first use.
+
+Example:
+    >>> from lightning_nas.integrations import LightningNASSweeperConf
+    >>> LightningNASSweeperConf().budget
+    20
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lightning_nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from lightning_nas.integrations.hydra_config import LightningNASSweeperConf
+    from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
+    from lightning_nas.integrations.hydra_grammar import SweepParams, format_value, parse_params
+    from lightning_nas.integrations.hydra_sweeper import HydraSweep
+
+_EXPORTS = {
+    "LightningNASSweeperConf": "lightning_nas.integrations.hydra_config",
+    "HydraLauncherExecutor": "lightning_nas.integrations.hydra_executor",
+    "SweepParams": "lightning_nas.integrations.hydra_grammar",
+    "format_value": "lightning_nas.integrations.hydra_grammar",
+    "parse_params": "lightning_nas.integrations.hydra_grammar",
+    "HydraSweep": "lightning_nas.integrations.hydra_sweeper",
+}
+
+__all__ = ["HydraLauncherExecutor", "HydraSweep", "LightningNASSweeperConf", "SweepParams",
+           "format_value", "parse_params"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,90 @@
+"""The settings of the Hydra sweeper ``hydra/sweeper: lightning_nas``, as the structured
+config that ``hydra_plugins.lightning_nas_sweeper`` stores in Hydra's ``ConfigStore``.
+
+This module imports nothing heavy (no torch, Lightning or nevergrad): Hydra imports every
+plugin's modules each time an application starts.
+
+A project that sweeps with the Optuna sweeper switches by changing its ``hparams_search``
+file only::
+
+    # @package _global_
+    defaults:
+      - override /hydra/sweeper: lightning_nas
+    optimized_metric: val/acc_best
+    hydra:
+      mode: MULTIRUN
+      sweeper:
+        optimizer: SurrogateEvolution
+        budget: 20
+        direction: maximize
+        params:
+          model.optimizer.lr: tag(log, interval(0.0001, 0.1))
+          data.batch_size: choice(32, 64, 128, 256)
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> conf = OmegaConf.structured(LightningNASSweeperConf)
+    >>> conf._target_
+    'hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper'
+    >>> conf.budget, conf.direction, conf.num_workers
+    (20, 'maximize', 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DIRECTIONS", "SWEEPER_NAME", "SWEEPER_TARGET", "LightningNASSweeperConf"]
+
+#: the name users write in ``override /hydra/sweeper: <name>``
+SWEEPER_NAME = "lightning_nas"
+#: the sweeper class Hydra instantiates (plugins must live under ``hydra_plugins``)
+SWEEPER_TARGET = "hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper"
+#: ``direction`` (and ``objectives`` values) as Optuna's sweeper words them, or ours
+DIRECTIONS = {"maximize": "max", "minimize": "min", "max": "max", "min": "min"}
+
+
+@dataclass
+class LightningNASSweeperConf:
+    """Settings of ``hydra/sweeper: lightning_nas``.
+
+    Args:
+        optimizer: any name of nevergrad's optimizer registry, including lightning_nas's
+            NAS strategies (``SurrogateEvolution``, ``RegularizedEvolution``, ...).
+        budget: jobs to complete (failed and rejected ones do not count).
+        direction: ``maximize`` or ``minimize`` (``max`` / ``min`` too) the task's return
+            value.
+        monitor: the name the score is stored under (``lightning-nas show``); default: the
+            config's ``optimized_metric``, else ``score``.
+        objectives: several objectives ``{name: maximize|minimize}``; the task function
+            then returns a dict holding them, and the first is the one ranked.
+        seed: seeds the optimizer (the same seed proposes the same jobs).
+        num_workers: jobs handed to the Hydra launcher at once (a batch ends when its
+            slowest job does).
+        run_dir: where ``search.db`` and ``optimization_results.yaml`` go; default: the
+            sweep dir. Running the same command on the same folder resumes the sweep.
+        max_failures: the sweep stops once more jobs failed.
+        time_limit: seconds after which no new batch starts.
+        constraints: callables ``arch -> bool`` (import paths, or ``_target_`` nodes),
+            checked before a job is launched; a rejected candidate is never run.
+        verbose: one line per job and a summary.
+        params: the search space in Hydra's sweep grammar, as the Optuna and Nevergrad
+            sweepers read it (``choice``, ``range``, ``interval``, ``int(...)``,
+            ``tag(log, ...)``, ``tag(ordered, ...)``); a plain value is fixed.
+    """
+
+    _target_: str = SWEEPER_TARGET
+    optimizer: str = "SurrogateEvolution"
+    budget: int | None = 20
+    direction: str = "maximize"
+    monitor: str | None = None
+    objectives: dict[str, str] | None = None
+    seed: int | None = 0
+    num_workers: int = 1
+    run_dir: str | None = None
+    max_failures: int = 5
+    time_limit: float | None = None
+    constraints: list[Any] = field(default_factory=list)
+    verbose: bool = True
+    params: dict[str, Any] | None = None

@@ -1,0 +1,165 @@
+"""``HydraLauncherExecutor``: the search loop's executor for a Hydra sweep. Each batch of
+trials runs as Hydra jobs through the project's own launcher (basic, joblib, submitit,
+Ray, ...), and each ``JobReturn`` becomes a ``TrialResult``.
+
+The launcher API is synchronous: ``launch`` returns when the batch's slowest job ends, so
+``wait`` hands the loop the whole batch at once (``num_workers`` jobs).
+
+Example:
+    >>> result = job_result(1, {"lr": 0.1}, {"val/acc": 0.9, "loss": 0.3}, "val/acc")
+    >>> result.status.value, result.score, result.metrics
+    ('COMPLETED', 0.9, {'val/acc': 0.9, 'loss': 0.3})
+    >>> job_result(2, {"lr": 0.1}, None, "val/acc").fatal
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.trial import TrialSpec
+
+__all__ = ["HydraLauncherExecutor", "job_result"]
+
+
+class HydraLauncherExecutor(TrialExecutor):
+    """Runs the submitted trials as one batch of Hydra jobs when the loop waits.
+
+    Args:
+        launcher: the project's Hydra launcher, set up for the task function.
+        overrides: ``arch -> [override, ...]``: the job's command line.
+        num_workers: jobs handed to the launcher at once.
+        monitor: the name of the score; a task returning a float scores ``{monitor: value}``.
+        names: every objective the task must return (a dict holding them); default
+            ``[monitor]``.
+        check: called with a batch of one job's overrides (Hydra's
+            ``Sweeper.validate_batch_is_legal``) when the launcher raises: the jobs whose
+            overrides do not compose are FAILED, the others launched again.
+        first_job: the ``hydra.job.num`` of the first job (a resumed sweep continues after
+            the jobs of the earlier invocations, so no job folder is overwritten).
+    """
+
+    def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
+                 num_workers: int = 1, monitor: str = "score",
+                 names: Sequence[str] | None = None,
+                 check: Callable[[Sequence[Sequence[str]]], None] | None = None,
+                 first_job: int = 0) -> None:
+        self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
+        self.monitor, self.names = monitor, list(names or [monitor])
+        self.check, self.next_job = check, first_job
+        self._queue: list[TrialSpec] = []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.launcher).__name__})"
+
+    def submit(self, spec: TrialSpec) -> None:
+        """Queue a trial; it is launched with the others of its batch in ``wait``."""
+        self._queue.append(spec)
+
+    def wait(self) -> list[TrialResult]:
+        """Launch the queued trials as one batch; return every result when it ends."""
+        batch, self._queue = self._queue, []
+        started = time.time()
+        jobs = [(spec, tuple(self.overrides(spec.arch))) for spec in batch]
+        results: dict[int, TrialResult] = {}
+        try:
+            returns = self._launch([o for _, o in jobs])
+        except Exception:
+            # the launcher composes each job's config first: find the jobs that do not
+            # compose (checked only now, so that a sweep does not compose every config twice)
+            results = self._not_composing(jobs, started)
+            if not results:
+                raise
+            jobs = [(spec, o) for spec, o in jobs if spec.trial_id not in results]
+            returns = self._launch([o for _, o in jobs]) if jobs else []
+        finished = time.time()
+        for (spec, _), ret in zip(jobs, returns, strict=True):
+            results[spec.trial_id] = self._result(spec, ret, started, finished)
+        return [results[spec.trial_id] for spec in batch]
+
+    def _launch(self, overrides: list[tuple[str, ...]]) -> Sequence[JobReturn]:
+        first, self.next_job = self.next_job, self.next_job + len(overrides)
+        return self.launcher.launch(overrides, initial_job_idx=first)
+
+    def _not_composing(self, jobs: list[tuple[TrialSpec, tuple[str, ...]]],
+                       started: float) -> dict[int, TrialResult]:
+        """FAILED results for the jobs whose overrides do not compose with the config."""
+        failed = {}
+        for spec, overrides in jobs if self.check is not None else ():
+            try:
+                self.check([overrides])
+            except Exception as err:  # noqa: BLE001 - any composition error fails this job
+                failed[spec.trial_id] = failed_result(
+                    spec, f"the job's overrides {list(overrides)} do not compose with the "
+                          f"config: {err}", started)
+        return failed
+
+    def _result(self, spec: TrialSpec, ret: JobReturn, started: float,
+                finished: float) -> TrialResult:
+        if ret.status is JobStatus.COMPLETED:
+            result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
+                                self.names)
+        else:
+            try:
+                ret.return_value  # noqa: B018 - raises the job's exception
+                error = f"the launcher returned status {ret.status.name} without an error"
+            except Exception as err:  # noqa: BLE001 - the job's own exception
+                error = "".join(traceback.format_exception(err)).rstrip()
+            result = failed_result(spec, error, started)
+        result.started, result.finished = started, finished
+        return result
+
+
+def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
+               names: Sequence[str] | None = None) -> TrialResult:
+    """The ``TrialResult`` of a job whose task function returned ``value``: a number
+    (the score, stored as ``monitor``) or a mapping holding every name of ``names``.
+
+    A missing or non-numeric score is an error every job would repeat (``fatal``: the sweep
+    stops); a NaN or infinite score fails this job only.
+    """
+    names = list(names or [monitor])
+    if isinstance(value, Mapping):
+        numbers = {str(k): _number(v) for k, v in value.items()}
+    else:
+        numbers = {monitor: _number(value)}
+    metrics = {k: v for k, v in numbers.items() if v is not None}
+    if not isinstance(value, Mapping) and not metrics:
+        return TrialResult(
+            trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
+            finished=time.time(),
+            error=f"the task function returned {value!r}; return the score ({monitor}) as "
+                  f"a float, or a dict holding {names}")
+    missing = [n for n in names if n not in metrics]
+    if missing:
+        return TrialResult(
+            trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
+            finished=time.time(),
+            error=f"the task function returned no {missing} (numbers it returned: "
+                  f"{sorted(metrics)}); return a dict holding {names}")
+    score = metrics[names[0]]
+    if not math.isfinite(score):
+        return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED,
+                           metrics=metrics, finished=time.time(),
+                           error=f"{names[0]} is {score}")
+    return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.COMPLETED,
+                       score=score, metrics=metrics, finished=time.time())
+
+
+def _number(value: Any) -> float | None:
+    """``float(value)`` for numbers, 0-d tensors and numpy scalars; None otherwise."""
+    if isinstance(value, (bool, str)) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None

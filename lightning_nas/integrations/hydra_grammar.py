@@ -1,0 +1,219 @@
+"""Hydra's sweep grammar as a lightning_nas search space, and an architecture back as the
+overrides of one Hydra job.
+
+The sweeper's ``params`` and the command line's overrides are parsed by Hydra's own
+``OverridesParser``, as the Optuna and Nevergrad sweepers read them; each entry becomes one
+parameter of a ``SearchSpace`` whose key is the override's key (``model.net.lin1_size``):
+
+=====================================  ==============================================
+Hydra                                  space kind
+=====================================  ==============================================
+``choice(relu, gelu)``, ``a,b``        ``choice`` (``ordered``, sorted, when every value
+                                       is a number)
+``tag(ordered, choice(s, m, l))``      ``ordered``, in the order given
+``range(1, 5)``                        ``ordered`` ``[1, 2, 3, 4]``
+``interval(0.0001, 0.1)``              ``float``
+``int(interval(16, 512))``             ``int``
+``tag(log, ...)``                      the range on a log scale
+a plain value (``0.1``, ``adam``)      ``fixed``
+=====================================  ==============================================
+
+A command-line override of a params key wins over the config file; other command-line
+overrides (``experiment=x``, ``trainer.max_epochs=3``) are passed to every job as written.
+
+Example:
+    >>> sweep = parse_params({"lr": "tag(log, interval(1e-4, 1e-1))",
+    ...                       "bs": "choice(64, 32)", "act": "relu,gelu"}, ["bs=16", "seed=1"])
+    >>> sweep.space.to_dict()
+    {'lr': {'float': [0.0001, 0.1], 'log': True}, 'bs': {'fixed': 16},
+     'act': {'choice': ['relu', 'gelu']}}
+    >>> sweep.overrides({"lr": 0.01, "bs": 16, "act": "gelu"})
+    ['seed=1', 'lr=0.01', 'bs=16', "act='gelu'"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    IntervalSweep,
+    Override,
+    Quote,
+    QuotedString,
+    RangeSweep,
+)
+from hydra.errors import HydraException
+
+from lightning_nas.errors import SpaceError
+from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
+
+__all__ = ["TAGS", "SweepParams", "format_value", "param_of", "parse_params"]
+
+#: the tags of Hydra's grammar that the sweeper reads
+TAGS = ("log", "ordered")
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    """What a sweep searches, and what every job gets besides.
+
+    Args:
+        space: one parameter per params key (dotted config paths or config groups).
+        passthrough: command-line overrides that are not params, passed to every job as
+            written (before the architecture's).
+    """
+
+    space: SearchSpace
+    passthrough: tuple[str, ...] = ()
+
+    def overrides(self, arch: Mapping[str, Any]) -> list[str]:
+        """The overrides of the job that evaluates ``arch``.
+
+        Example:
+            >>> SweepParams(SearchSpace({"m.w": Choice(["a b", "c"])})).overrides({"m.w": "a b"})
+            ["m.w='a b'"]
+        """
+        return [*self.passthrough, *(f"{key}={format_value(value)}"
+                                     for key, value in arch.items())]
+
+
+def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = (),
+                 config_loader: Any = None) -> SweepParams:
+    """The search space of the sweeper's ``params`` and the command line's ``arguments``.
+
+    Args:
+        params: ``{key: grammar text or plain value}`` (the ``hydra.sweeper.params`` node).
+        arguments: the command line's task overrides; an override of a params key, or a
+            sweep, replaces or adds that parameter; the others are passed through.
+        config_loader: Hydra's config loader, needed only to expand ``glob(...)`` over a
+            config group's options.
+
+    Raises:
+        SpaceError: naming the key, for a grammar error, an unknown tag, an empty range or
+            bounds the space kinds refuse; also when nothing is searched.
+    """
+    parser = OverridesParser.create(config_loader=config_loader)
+    entries: dict[str, Override] = {}
+    for key, value in (params or {}).items():
+        text = value if isinstance(value, str) else format_value(value)
+        override = _parse(parser, f"{key}={text}", str(key))
+        entries[_name(override)] = override
+    passthrough = []
+    for line in arguments:
+        override = _parse(parser, line, line.split("=", 1)[0])
+        if _name(override) in entries or override.is_sweep_override():
+            entries[_name(override)] = override  # the command line wins
+        else:
+            passthrough.append(line)
+    space = {o.get_key_element(): param_of(o) for o in entries.values()}
+    if not space:
+        raise SpaceError("the sweep has nothing to search: give hydra.sweeper.params (e.g. "
+                         "model.lr: interval(0.001, 0.1)) or a sweep on the command line")
+    return SweepParams(SearchSpace(space), tuple(passthrough))
+
+
+def param_of(override: Override) -> Param:
+    """The space parameter of one parsed override (see the module's table).
+
+    Example:
+        >>> parser = OverridesParser.create()
+        >>> param_of(parser.parse_overrides(["w=tag(log, int(interval(16, 512)))"])[0])
+        Int([16, 512], log=True)
+    """
+    key = override.get_key_element()
+    try:
+        return _param(override)
+    except (SpaceError, HydraException) as err:
+        raise SpaceError(f"sweep parameter '{key}': {err}") from None
+
+
+def format_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar; parsing the text gives ``value`` back
+    (strings are quoted, floats written exactly).
+
+    Example:
+        >>> format_value([1, 1e-05, None, True, "it's"])
+        "[1,1e-05,null,true,'it\\\\'s']"
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return QuotedString(value, Quote.single).with_quotes()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+    raise SpaceError(f"{value!r} ({type(value).__name__}) cannot be written as a Hydra "
+                     f"override; use numbers, strings, booleans, null, lists or mappings")
+
+
+# ----------------------------------------------------------------- helpers
+def _parse(parser: OverridesParser, line: str, key: str) -> Override:
+    try:
+        return parser.parse_overrides([line])[0]
+    except HydraException as err:
+        raise SpaceError(f"sweep parameter '{key}': {err}") from None
+
+
+def _name(override: Override) -> str:
+    """The key without ``+``/``++``, so that ``+x=1`` on the command line replaces ``x``."""
+    package = f"@{override.package}" if override.package is not None else ""
+    return f"{override.key_or_group}{package}"
+
+
+def _param(override: Override) -> Param:
+    if override.is_delete():
+        raise SpaceError("a deletion (~key) cannot be searched")
+    value = override.value()
+    if not override.is_sweep_override():
+        return Fixed(value)
+    tags = set(getattr(value, "tags", ()) or ())
+    unknown = sorted(tags - set(TAGS))
+    if unknown:
+        raise SpaceError(f"unknown tag(s) {unknown}; valid tags: {', '.join(TAGS)}")
+    if isinstance(value, IntervalSweep):
+        if "ordered" in tags:
+            raise SpaceError("tag 'ordered' applies to choice(...) and range(...), not "
+                             "interval(...) (already ordered)")
+        log = "log" in tags
+        if isinstance(value.start, int) and isinstance(value.end, int):
+            return Int(value.start, value.end, log=log)
+        return Float(float(value.start), float(value.end), log=log)
+    if "log" in tags:
+        raise SpaceError("tag 'log' applies to interval(...) only; a choice or range is "
+                         "searched by its values")
+    if isinstance(value, RangeSweep):
+        values = list(value.range())  # shuffle(...) does not matter to a search
+        if not values:
+            raise SpaceError(f"{override.get_value_string()} holds no value")
+        return Ordered(values)
+    if isinstance(value, ChoiceSweep):
+        values = [_plain(v) for v in value.list]
+    else:  # glob(...): the options of a config group
+        values = list(override.sweep_iterator())
+    if "ordered" in tags:
+        return Ordered(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return Ordered(sorted(values))
+    return Choice(values)
+
+
+def _plain(value: Any) -> Any:
+    """A parsed element as plain data (quoted strings nested in lists and dicts too)."""
+    if isinstance(value, QuotedString):
+        return value.text
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value

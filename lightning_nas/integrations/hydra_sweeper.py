@@ -1,0 +1,265 @@
+"""``HydraSweep``: the Hydra sweeper ``hydra/sweeper: lightning_nas``, on the search loop
+of ``lightning-nas search``.
+
+``hydra_plugins.lightning_nas_sweeper.LightningNASSweeper`` (what Hydra instantiates) is a
+shell that forwards ``setup`` and ``sweep`` here. A sweep:
+
+1. parses ``params`` and the command line with Hydra's grammar into a ``SearchSpace``
+   (``hydra_grammar``);
+2. opens (or resumes) the run store ``search.db`` in ``run_dir`` (default: the sweep dir);
+3. runs a ``SearchLoop`` whose executor is a ``HydraLauncherExecutor``: every trial is one
+   job of the project's own task function, run by the project's launcher; its return
+   value is the score;
+4. writes ``optimization_results.yaml`` (the best params and value, as the Optuna sweeper
+   does) and prints a summary.
+
+So the store, ``lightning-nas show``/``report``, deduplication, failure handling
+(``max_failures``), constraints, several objectives and resume after a kill are those of
+``lightning-nas search``. What it cannot do: stop weak trials early (schedulers) or run
+DDP trials safely, because the launcher owns the job processes: a job cannot be paused and
+promoted from its checkpoint, nor re-launched once per rank. Use ``lightning-nas search``
+for those.
+
+Example (a Hydra application; see ``examples/hydra``)::
+
+    python examples/hydra/src/train.py -m hparams_search=nas hydra.sweeper.budget=5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lightning_nas.arch import format_arch
+from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.errors import ConfigError, SearchError, unknown
+from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
+from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
+from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.loop import SearchLoop
+from lightning_nas.search.objectives import pareto_front
+from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.template import TrialTemplate
+from lightning_nas.store import RunStore
+from lightning_nas.strategies import make_optimizer
+from lightning_nas.versions import package_versions
+
+__all__ = ["RESULTS_FILE", "HydraSweep"]
+
+#: written to ``run_dir`` at the end of a sweep (the Optuna sweeper's file name)
+RESULTS_FILE = "optimization_results.yaml"
+
+
+class HydraSweep(Sweeper):
+    """A lightning_nas search whose trials are the jobs of a Hydra application.
+
+    Args:
+        **settings: the fields of ``LightningNASSweeperConf`` (``optimizer``, ``budget``,
+            ``direction``, ``params``, ...), as Hydra passes them.
+
+    Example:
+        >>> HydraSweep(budget=5, direction="minimize").settings["budget"]
+        5
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        valid = [f.name for f in dataclasses.fields(LightningNASSweeperConf)
+                 if f.name != "_target_"]
+        for key in settings:
+            if key not in valid:
+                raise unknown("hydra.sweeper setting", key, valid)
+        defaults = LightningNASSweeperConf()
+        self.settings = {k: _plain(settings.get(k, getattr(defaults, k))) for k in valid}
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher: Any = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        """Keep the config and set up the project's launcher for the task function."""
+        self.config, self.hydra_context = config, hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+
+    # ----------------------------------------------------------------- the sweep
+    def sweep(self, arguments: list[str]) -> list[TrialResult]:
+        """Run (or resume) the sweep; return every trial of the run, in id order.
+
+        Args:
+            arguments: the command line's task overrides (Hydra passes them).
+        """
+        if self.config is None or self.hydra_context is None:
+            raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
+        sweep = parse_params(self.settings["params"], arguments,
+                             self.hydra_context.config_loader)
+        settings = self._search_settings()
+        self._check_composes(sweep)
+        store = self._open_store(settings, sweep)
+        try:
+            executor = HydraLauncherExecutor(
+                self.launcher, sweep.overrides, settings.execution.num_workers,
+                monitor=settings.goal.monitor, names=self._names(settings),
+                check=self.validate_batch_is_legal, first_job=len(store))
+            settings = settings.replace(executor=executor)
+            store.set_meta("settings", settings.flat())
+            goal = settings.goal
+            optimizer = make_optimizer(goal.optimizer, sweep.space, goal.budget,
+                                       num_workers=executor.num_workers, seed=goal.seed)
+            template = TrialTemplate(ModelFactory(_built_by_the_task), DataFactory(), {},
+                                     monitor=goal.monitor, mode=goal.mode, seed=goal.seed,
+                                     run_dir=settings.run_dir)
+            loop = SearchLoop(settings, sweep.space, template, store, executor, optimizer,
+                              rule=None)
+            if not loop.resuming:
+                loop.say(self._header(settings, sweep, executor))
+            loop.run()
+            self._finish(settings, store, sweep, time.monotonic() - loop.start)
+            return store.trials()
+        finally:
+            store.close()
+
+    def _search_settings(self) -> SearchSettings:
+        """The sweeper's settings as ``SearchSettings`` (checked: a wrong one fails here)."""
+        s = self.settings
+        objectives = s["objectives"]
+        if objectives:
+            if not isinstance(objectives, Mapping):
+                raise ConfigError(f"hydra.sweeper.objectives must map names to maximize or "
+                                  f"minimize, got {objectives!r}")
+            objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
+        run_dir = s["run_dir"] or self.config.hydra.sweep.dir
+        return SearchSettings.from_options(
+            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
+            monitor=s["monitor"] or self.config.get("optimized_metric") or "score",
+            mode=_mode(s["direction"], "direction"), objectives=objectives or None,
+            seed=s["seed"], max_failures=s["max_failures"], num_workers=s["num_workers"],
+            constraints=[_constraint(c) for c in s["constraints"] or []],
+            run_dir=Path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+
+    @staticmethod
+    def _names(settings: SearchSettings) -> list[str]:
+        objectives = settings.goal.objectives
+        return objectives.names if objectives is not None else [settings.goal.monitor]
+
+    def _check_composes(self, sweep: SweepParams) -> None:
+        """A sampled job's overrides must compose with the config (a misspelt key fails
+        here, before anything is stored)."""
+        overrides = sweep.overrides(sweep.space.sample(seed=0))
+        try:
+            self.validate_batch_is_legal([overrides])
+        except Exception as err:  # noqa: BLE001 - Hydra's composition errors
+            raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
+                              f"config: {err}") from err
+
+    def _open_store(self, settings: SearchSettings, sweep: SweepParams) -> RunStore:
+        """The run store; a resumed one must hold the same space, monitor and objectives."""
+        goal = settings.goal
+        store = RunStore(settings.run_dir / "search.db")
+        objectives = None if goal.objectives is None else goal.objectives.to_dict()
+        fixed = {"space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+                 "objectives": objectives}
+        if store.get_meta("space") is not None:
+            for key, new in fixed.items():
+                old = store.get_meta(key)
+                if old != new:
+                    store.close()
+                    raise ConfigError(
+                        f"{settings.run_dir} holds a sweep with a different {key} (stored "
+                        f"{old!r}, now {new!r}); resume with the same {key}, or choose another "
+                        f"hydra.sweeper.run_dir")
+        else:
+            store.set_meta("created", time.time())
+            for key, value in fixed.items():
+                store.set_meta(key, value)
+        store.set_meta("seed", goal.seed)
+        store.set_meta("versions", package_versions())
+        store.set_meta("hydra", {"task": self.config.hydra.job.name,
+                                 "sweep_dir": str(self.config.hydra.sweep.dir),
+                                 "launcher": type(self.launcher).__name__,
+                                 "overrides": list(sweep.passthrough)})
+        return store
+
+    # ----------------------------------------------------------------- output
+    def _header(self, settings: SearchSettings, sweep: SweepParams,
+                executor: HydraLauncherExecutor) -> str:
+        goal, size = settings.goal, sweep.space.size()
+        return (f"Sweeping {self.config.hydra.job.name} with lightning_nas in "
+                f"{settings.run_dir}: {goal.optimizer}, budget {goal.budget} jobs, "
+                f"{executor.num_workers} job(s) per batch on {type(self.launcher).__name__}, "
+                f"space of {'infinitely many' if size == math.inf else int(size)} "
+                f"architectures, {goal.monitor} ({goal.mode})")
+
+    def _finish(self, settings: SearchSettings, store: RunStore, sweep: SweepParams,
+                elapsed: float) -> None:
+        """Write ``optimization_results.yaml`` and print the summary."""
+        goal = settings.goal
+        best = store.best(goal.mode)
+        results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
+                                   "best_value": None, "best_trial": None}
+        if best is not None:
+            results.update(best_params=best.arch, best_value=best.score,
+                           best_trial=best.trial_id, overrides=sweep.overrides(best.arch))
+        if goal.objectives is not None and goal.objectives.multi:
+            results["solutions"] = [
+                {"trial": t.trial_id, "params": t.arch,
+                 "values": {n: t.metrics.get(n) for n in goal.objectives.names}}
+                for t in pareto_front(store.leaderboard(goal.mode), goal.objectives)]
+        path = settings.run_dir / RESULTS_FILE
+        path.write_text(yaml.safe_dump(results, sort_keys=False))
+        if not settings.verbose:
+            return
+        count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED)}
+        line = (f"Sweep finished in {elapsed:.1f}s: {count[TrialStatus.COMPLETED]} completed, "
+                f"{count[TrialStatus.FAILED]} failed.")
+        if best is not None:
+            line += (f" Best {goal.monitor}={best.score:.4f} (trial {best.trial_id}): "
+                     f"{format_arch(best.arch)}")
+        print(f"{line}\nWrote {path} and {settings.run_dir / 'search.db'}", flush=True)
+
+
+# ----------------------------------------------------------------- helpers
+def _built_by_the_task(arch: dict[str, Any]) -> Any:
+    """Stands in for the model: in a Hydra sweep the task function builds its own."""
+    raise SearchError("a Hydra sweep's model is built by the task function, not by "
+                      "lightning_nas")
+
+
+def _mode(direction: Any, name: str) -> str:
+    """``max`` or ``min`` from Optuna's ``maximize``/``minimize`` (or ours)."""
+    if isinstance(direction, (list, tuple)):
+        raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
+                          f"several objectives give hydra.sweeper.objectives: {{name: "
+                          f"maximize|minimize, ...}} and return a dict from the task")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
+                          f"{direction!r}")
+    return DIRECTIONS[direction]
+
+
+def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
+    """A constraint from an import path, a ``_target_`` node or a callable."""
+    try:
+        if isinstance(spec, str):
+            return get_object(spec)
+        if isinstance(spec, Mapping):
+            return instantiate(spec)
+    except Exception as err:  # noqa: BLE001 - import and instantiation errors
+        raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
+    return spec
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers as plain Python data (resolved)."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value

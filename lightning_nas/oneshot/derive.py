@@ -1,0 +1,155 @@
+"""The end of a differentiable search: derive architectures from the logits, score them with
+the shared weights and export the winner as single-path one-shot NAS does.
+
+``top_archs`` ranks architectures by their probability under the per-decision softmax
+(the first is the argmax of every decision). ``export_derived`` scores each with the shared
+weights after recalibrating BatchNorm on a fixed set of training batches
+(``oneshot.scoring``), then exports the best through ``export_subnet``, calibrated again on
+the very same batches, so the exported subnet scores what the search reports; the
+supernet's statistics, path, mode and torch's random state are left as they were.
+``write_export`` writes ``best_arch.yaml``, ``subnet.pt`` (a whole ``torch.nn`` module),
+``alphas.json`` (the logits and probabilities per epoch) and, with matplotlib,
+``alphas.png`` (``lightning_nas.report.plots.plot_alphas``).
+
+Example:
+    >>> ranked = top_archs({"act": ["relu", "tanh"], "width": [4, 8]},
+    ...                    {"act": [0.3, 0.7], "width": [0.6, 0.4]}, k=2)
+    >>> [(arch, round(p, 2)) for arch, p in ranked]
+    [({'act': 'tanh', 'width': 4}, 0.42), ({'act': 'tanh', 'width': 8}, 0.28)]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+import yaml
+from torch import nn
+
+from lightning_nas.oneshot.choices import export_subnet, get_path, set_path
+from lightning_nas.oneshot.scoring import (
+    Forward,
+    calibrate_batchnorm,
+    default_forward,
+    loaders,
+    preserved_batchnorm,
+    preserved_rng,
+    score_subnet,
+)
+
+__all__ = ["calibration_batches", "export_derived", "top_archs", "write_export"]
+
+
+def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence[float]],
+              k: int = 1) -> list[tuple[dict[str, Any], float]]:
+    """The ``k`` most probable architectures, most probable first, with their probability
+    (the product over decisions; ties keep the order of the values).
+
+    Args:
+        choices: ``{decision: values}``.
+        probs: ``{decision: probability of each value}``.
+    """
+    beams: list[tuple[dict[str, Any], float]] = [({}, 0.0)]
+    for label, values in choices.items():
+        logs = [math.log(p) if p > 0 else -math.inf for p in probs[label]]
+        grown = [({**arch, label: value}, score + lp) for arch, score in beams
+                 for value, lp in zip(values, logs, strict=True)]
+        beams = sorted(grown, key=lambda b: -b[1])[:k]
+    return [(arch, math.exp(score)) for arch, score in beams]
+
+
+def calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
+    """The first ``batches`` training batches on the device (of a ``BilevelData`` batch,
+    the training part)."""
+    source = trainer.train_dataloader
+    if isinstance(source, Mapping):
+        source = source.get("train")
+    out: list[Any] = []
+    for loader in loaders(source) if batches > 0 else []:
+        for batch in loader:
+            out.append(trainer.strategy.batch_to_device(batch))
+            if len(out) >= batches:
+                return out
+    return out
+
+
+def _best(scored: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    best = scored[0]
+    for entry in scored[1:]:
+        a, b = entry["score"], best["score"]
+        if a is None or math.isnan(a):
+            continue
+        if b is None or math.isnan(b) or (a > b if mode == "max" else a < b):
+            best = entry
+    return best
+
+
+def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: nn.Module,
+                   ranked: Sequence[tuple[dict[str, Any], float]],
+                   metric: Callable[[torch.Tensor], torchmetrics.Metric], calibration: int,
+                   mode: str = "max", forward: Forward = default_forward,
+                   ) -> tuple[dict[str, Any], float | None, nn.Module, list[dict[str, Any]]]:
+    """Score each ranked architecture, export the best.
+
+    Every candidate is calibrated on the same ``calibration`` training batches and scored on
+    the validation data (synced over ranks; no score without validation data); the best
+    (ties and missing scores: the more probable) is calibrated again on those batches and
+    exported from ``network`` (inside ``pl_module``) by ``export_subnet``.
+
+    Returns:
+        ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate])``.
+    """
+    has_val = bool(loaders(trainer.val_dataloaders))
+    previous, was_training = get_path(pl_module), pl_module.training
+    scored: list[dict[str, Any]] = []
+    with preserved_rng(pl_module.device), preserved_batchnorm(pl_module):
+        batches = calibration_batches(trainer, calibration)
+        for arch, probability in ranked:
+            set_path(pl_module, arch)
+            score = score_subnet(trainer, pl_module, forward, metric, batches) if has_val \
+                else None
+            scored.append({"arch": arch, "probability": probability, "score": score})
+        best = _best(scored, mode)
+        example = None
+        for loader in loaders(trainer.val_dataloaders):
+            example = trainer.strategy.batch_to_device(next(iter(loader)))[0]
+            break
+        if example is None and batches:
+            example = batches[0][0]
+        set_path(pl_module, best["arch"])
+        calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
+        subnet = export_subnet(network, example, best["arch"])
+    set_path(pl_module, previous)
+    pl_module.train(was_training)
+    return best["arch"], best["score"], subnet, scored
+
+
+def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
+                 subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
+                 alphas: Mapping[str, Any]) -> dict[str, Path]:
+    """Write ``best_arch.yaml``, ``subnet.pt``, ``alphas.json`` and (with matplotlib)
+    ``alphas.png`` into ``export_dir``; return the paths written, by stem."""
+    out = Path(export_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
+             "alphas": out / "alphas.json"}
+    files["best_arch"].write_text(yaml.safe_dump(
+        {"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
+         "candidates": [dict(c) for c in scored]}, sort_keys=False))
+    torch.save(copy.deepcopy(subnet).cpu(), files["subnet"])
+    files["alphas"].write_text(json.dumps(alphas, indent=1))
+    try:
+        from lightning_nas.report.plots import plot_alphas
+
+        plot_alphas(alphas, out / "alphas.png")
+        files["alphas_plot"] = out / "alphas.png"
+    except ImportError:  # matplotlib is the optional ``plot`` extra
+        pass
+    return files

@@ -1,0 +1,424 @@
+"""Differentiable one-shot NAS (DARTS, GDAS): a LightningModule around a supernet built from
+the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
+
+- One architecture logit vector per decision of ``space_of(supernet)`` (``alphas``, an
+  ``nn.ParameterDict``: checkpointed, all-reduced under DDP like every parameter, and kept
+  out of the weight optimizer).
+- DARTS: every forward runs all values mixed with ``softmax(alpha)``. GDAS: a
+  straight-through Gumbel-softmax one-hot sample per decision at temperature ``tau``
+  (decayed from ``tau_max`` to ``tau_min`` over the epochs; the buffer ``tau``); only the
+  sampled candidate of a ``LayerChoice`` / depth of a ``Repeat`` runs. Widths and kernel
+  sizes of ``ChoiceConv2d`` / ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
+- First-order bilevel optimization by manual optimization: per training step the logits
+  take a step on a held-out ("arch") batch, then the weights on a training batch. The
+  batches come from ``BilevelData(datamodule)``: its train loader zips the datamodule's
+  train loader with its validation loader (cycled) in a ``CombinedLoader``, so Lightning
+  moves both to the device and gives each rank its shard under DDP.
+- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): ``val_loss`` and,
+  with ``num_classes`` or ``metric``, ``val_acc``. Each epoch logs the softmax probability
+  of every value as ``alpha/<decision>/<value>`` and appends the logits to ``history``.
+- At the end of training the ``top_k`` most probable architectures are scored with the
+  shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
+  by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
+  ``best_score``; files in ``export_dir``: see ``oneshot.derive``).
+- State: logits, both optimizers, ``tau``, ``history`` and torch's random state (restored
+  when training resumes) are in the checkpoint: ``trainer.fit(ckpt_path=...)`` continues
+  the same search. GDAS noise is drawn from ``(seed, epoch, batch)``: identical on every
+  rank and after a resume.
+
+The loss: a name of ``lightning_nas.module.LOSSES`` or a callable ``(preds, target)``;
+``None`` with a LightningModule supernet reuses its ``training_step`` (its ``self.log``
+calls are dropped; its ``configure_optimizers`` gives the weight optimizer when
+``optimizer`` is None, learning-rate schedulers are not used). Batches are ``(x, y, ...)``.
+GDAS leaves candidates unused in a step: under DDP use ``ddp_find_unused_parameters_true``.
+
+Example:
+    >>> from torch import nn
+    >>> from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
+    >>> net = nn.Sequential(ChoiceLinear(8, [4, 16], label="hidden"),
+    ...                     LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+    ...                     ChoiceLinear(16, 3, label="out"))
+    >>> nas = DifferentiableNAS(net, algorithm="gdas", num_classes=3)
+    >>> sorted(nas.probabilities())
+    ['act', 'hidden']
+    >>> sorted(nas.derived_arch())
+    ['act', 'hidden']
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+from lightning.pytorch.utilities import CombinedLoader
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.module import LOSSES
+from lightning_nas.oneshot.choices import space_of
+from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
+from lightning_nas.oneshot.mixed import mixed
+
+__all__ = ["ALGORITHMS", "TAU_SCHEDULES", "BilevelData", "DifferentiableNAS"]
+
+#: the differentiable algorithms
+ALGORITHMS = ("darts", "gdas")
+#: GDAS temperature schedules from ``tau_max`` to ``tau_min``
+TAU_SCHEDULES = ("exponential", "linear")
+
+
+class BilevelData(pl.LightningDataModule):
+    """A datamodule's training batches zipped with its validation batches (cycled) for the
+    architecture step: ``{"train": batch, "arch": batch}``; validation and test as before.
+
+    Args:
+        datamodule: the user's datamodule (its ``prepare_data`` / ``setup`` run as usual;
+            its batch-transfer hooks do not).
+    """
+
+    def __init__(self, datamodule: pl.LightningDataModule) -> None:
+        super().__init__()
+        self.datamodule = datamodule
+
+    def prepare_data(self) -> None:
+        self.datamodule.prepare_data()
+
+    def setup(self, stage: str) -> None:
+        self.datamodule.trainer = self.trainer
+        self.datamodule.setup(stage)
+
+    def train_dataloader(self) -> CombinedLoader:
+        return CombinedLoader({"train": self.datamodule.train_dataloader(),
+                               "arch": self.datamodule.val_dataloader()}, "max_size_cycle")
+
+    def val_dataloader(self) -> Any:
+        return self.datamodule.val_dataloader()
+
+    def test_dataloader(self) -> Any:
+        return self.datamodule.test_dataloader()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.datamodule.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.datamodule.load_state_dict(state_dict)
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    table = {n.lower(): c for n, c in vars(torch.optim).items()
+             if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
+             and c is not torch.optim.Optimizer}
+    if name.lower() not in table:
+        raise unknown("optimizer", name, sorted(table))
+    return table[name.lower()]
+
+
+def _first_optimizer(value: Any) -> torch.optim.Optimizer | None:
+    """The optimizer of a ``configure_optimizers`` result (the first one; schedulers are
+    dropped)."""
+    if isinstance(value, torch.optim.Optimizer):
+        return value
+    if isinstance(value, Mapping):
+        return _first_optimizer(value.get("optimizer"))
+    if isinstance(value, (list, tuple)) and value:
+        return _first_optimizer(value[0])
+    return None
+
+
+class DifferentiableNAS(pl.LightningModule):
+    """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
+
+    Args:
+        supernet: an ``nn.Module`` with choice modules, or a LightningModule holding one.
+        algorithm: ``"darts"`` or ``"gdas"``.
+        loss: a ``LOSSES`` name or ``(preds, target) -> loss``; None: the LightningModule's
+            ``training_step``, else cross-entropy.
+        num_classes: classes of the accuracy metric (``val_acc``, and the export's score).
+        metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy (logged as
+            ``val_metric``).
+        mode: ``"max"`` or ``"min"`` for the metric (which of the ``top_k`` wins).
+        net_attr: attribute of a LightningModule supernet holding the network to export.
+        optimizer: weight optimizer, a ``torch.optim`` name; None: the LightningModule's
+            own, else Adam.
+        lr, weight_decay: of a named weight optimizer.
+        arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS.
+        gradient_clip_val: clip the weights' gradient norm (manual optimization ignores the
+            Trainer's setting).
+        tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
+            first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``).
+        warmup_epochs: epochs that train only the weights.
+        top_k: architectures (most probable first) scored at the end; the best is exported.
+        calibration_batches: training batches of the BatchNorm calibration.
+        export_dir: where rank 0 writes the export (None: nothing).
+        seed: seeds the logits' initial values and the Gumbel noise.
+    """
+
+    def __init__(self, supernet: nn.Module, algorithm: str = "darts",
+                 loss: str | Callable[..., torch.Tensor] | None = None,
+                 num_classes: int | None = None,
+                 metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
+                 net_attr: str = "net", optimizer: str | None = None, lr: float = 1e-3,
+                 weight_decay: float = 0.0, arch_lr: float = 3e-3,
+                 arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
+                 tau_max: float = 10.0, tau_min: float = 0.1,
+                 tau_schedule: str = "exponential", tau_epochs: int | None = None,
+                 warmup_epochs: int = 0, top_k: int = 1, calibration_batches: int = 5,
+                 export_dir: str | None = None, seed: int = 0) -> None:
+        super().__init__()
+        if algorithm not in ALGORITHMS:
+            raise unknown("algorithm", algorithm, ALGORITHMS)
+        if tau_schedule not in TAU_SCHEDULES:
+            raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
+        if not 0 < tau_min <= tau_max:
+            raise ConfigError(f"need 0 < tau_min <= tau_max, got {tau_min} and {tau_max}")
+        if top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {top_k}")
+        check_mode(mode)
+        if isinstance(loss, str) and loss not in LOSSES:
+            raise unknown("loss", loss, LOSSES)
+        if optimizer is not None:
+            _optimizer_class(optimizer)
+        self.save_hyperparameters(ignore=["supernet", "metric"] + (
+            [] if loss is None or isinstance(loss, str) else ["loss"]))
+        self.automatic_optimization = False
+        self.supernet = supernet
+        space = space_of(supernet)
+        self.choices = {label: list(space.params[label].values) for label in space.names()}
+        self._keys = {label: label.replace(".", "__") for label in self.choices}
+        generator = torch.Generator().manual_seed(seed)
+        self.alphas = nn.ParameterDict({
+            self._keys[label]: nn.Parameter(1e-3 * torch.randn(len(values), generator=generator))
+            for label, values in self.choices.items()})
+        self.register_buffer("tau", torch.tensor(float(tau_max)))
+        lightning_supernet = isinstance(supernet, pl.LightningModule)
+        if loss is None and not lightning_supernet:
+            loss = "cross_entropy"
+        self.loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
+        self.metric_name = "val_metric" if metric is not None else "val_acc"
+        self.val_metric = metric() if metric is not None else (
+            torchmetrics.classification.MulticlassAccuracy(num_classes=num_classes)
+            if num_classes else None)
+        self.history: list[dict[str, Any]] = []
+        self.best_arch: dict[str, Any] | None = None
+        self.best_score: float | None = None
+        self.subnet: nn.Module | None = None
+        self.scored: list[dict[str, Any]] = []
+        self._resume_rng: dict[str, torch.Tensor] | None = None
+
+    @property
+    def network(self) -> nn.Module:
+        """The network that is exported (``supernet.<net_attr>`` of a LightningModule)."""
+        if isinstance(self.supernet, pl.LightningModule):
+            return getattr(self.supernet, self.hparams.net_attr, self.supernet)
+        return self.supernet
+
+    # ----------------------------------------------------------------- logits
+    def logits(self, label: str) -> torch.Tensor:
+        """The architecture logits of decision ``label`` (one per value)."""
+        return self.alphas[self._keys[label]]
+
+    def probabilities(self) -> dict[str, list[float]]:
+        """``softmax(alpha)`` per decision, in the order of its values."""
+        return {label: F.softmax(self.logits(label).detach().float(), -1).tolist()
+                for label in self.choices}
+
+    def derived_arch(self, k: int = 1) -> dict[str, Any] | list[dict[str, Any]]:
+        """The argmax value of every decision (``k`` > 1: the ``k`` most probable
+        architectures, most probable first)."""
+        archs = [arch for arch, _ in top_archs(self.choices, self.probabilities(), k)]
+        return archs[0] if k == 1 else archs
+
+    def mixing_weights(self, sample: bool, key: int = 0
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """``(weights, index)`` of one mixed forward (``oneshot.mixed``): DARTS the softmax;
+        GDAS a straight-through Gumbel one-hot sample drawn from ``key`` when ``sample``,
+        else the argmax one-hot."""
+        weights: dict[str, torch.Tensor] = {}
+        index: dict[str, int] = {}
+        gdas = self.hparams.algorithm == "gdas"
+        generator = torch.Generator().manual_seed(key) if gdas and sample else None
+        for label in self.choices:
+            alpha = self.logits(label)
+            if not gdas:
+                weights[label] = F.softmax(alpha, -1)
+                continue
+            if generator is not None:
+                u = torch.rand(alpha.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
+                soft = F.softmax((alpha - torch.log(-torch.log(u)).to(alpha)) / self.tau, -1)
+            else:
+                soft = F.softmax(alpha, -1)
+            index[label] = int(soft.detach().argmax())
+            hard = F.one_hot(torch.tensor(index[label]), alpha.numel()).to(soft)
+            weights[label] = hard - soft.detach() + soft if generator is not None else hard
+        return weights, index
+
+    def temperature(self, epoch: int, epochs: int) -> float:
+        """GDAS temperature in (0-based) ``epoch`` of ``epochs``."""
+        hp = self.hparams
+        frac = min(1.0, epoch / max(1, epochs - 1))
+        if hp.tau_schedule == "linear":
+            return hp.tau_max + (hp.tau_min - hp.tau_max) * frac
+        return hp.tau_max * (hp.tau_min / hp.tau_max) ** frac
+
+    # ----------------------------------------------------------------- forward and loss
+    def forward(self, x: Any) -> Any:
+        """The supernet on its active path (single path, as ``set_path`` left it)."""
+        return self.supernet(x)
+
+    def _plain_loss(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.loss_fn is not None:
+            return self.loss_fn(self.supernet(batch[0]), batch[1])
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # not attached
+            trainer = None
+        self.supernet.trainer = None  # its self.log calls are dropped (they would raise)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = self.supernet.training_step(batch, batch_idx)
+        finally:
+            self.supernet.trainer = trainer
+        return out["loss"] if isinstance(out, Mapping) else out
+
+    def _step_key(self, batch_idx: int, phase: int) -> int:
+        seed, epoch = int(self.hparams.seed), self.current_epoch
+        return (((seed * 1_000_003 + epoch) * 1_000_003 + batch_idx) * 2 + phase) % 2 ** 62
+
+    def _mixed_loss(self, batch: Any, batch_idx: int, phase: int) -> torch.Tensor:
+        weights, index = self.mixing_weights(True, self._step_key(batch_idx, phase))
+        with mixed(self.supernet, weights, index):
+            return self._plain_loss(batch, batch_idx)
+
+    # ----------------------------------------------------------------- training
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        weights = None
+        if hp.optimizer is None and isinstance(self.supernet, pl.LightningModule) and (
+                type(self.supernet).configure_optimizers
+                is not pl.LightningModule.configure_optimizers):
+            weights = _first_optimizer(self.supernet.configure_optimizers())
+        if weights is None:
+            weights = _optimizer_class(hp.optimizer or "adam")(
+                self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        alphas = {id(p) for p in self.alphas.parameters()}
+        if any(id(p) in alphas for group in weights.param_groups for p in group["params"]):
+            raise ConfigError("the weight optimizer must not hold the architecture logits")
+        arch = torch.optim.Adam(self.alphas.parameters(), lr=hp.arch_lr, betas=(0.5, 0.999),
+                                weight_decay=hp.arch_weight_decay)
+        return [weights, arch]
+
+    def on_fit_start(self) -> None:
+        if self.hparams.algorithm == "gdas" and not (
+                self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
+            raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
+
+    def on_train_start(self) -> None:
+        if self._resume_rng is not None:  # continue the search with the same random numbers
+            torch.set_rng_state(self._resume_rng["torch"])
+            if "cuda" in self._resume_rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(self._resume_rng["cuda"], self.device)
+            self._resume_rng = None
+
+    def on_train_epoch_start(self) -> None:
+        epochs = self.hparams.tau_epochs or self.trainer.max_epochs or 1
+        self.tau.fill_(self.temperature(self.current_epoch, epochs))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if not (isinstance(batch, Mapping) and "train" in batch and "arch" in batch):
+            raise ConfigError("DifferentiableNAS trains on {'train': batch, 'arch': batch}: "
+                              "fit it with datamodule=BilevelData(your_datamodule)")
+        opt_weights, opt_arch = self.optimizers()
+        if self.current_epoch >= self.hparams.warmup_epochs:
+            opt_arch.zero_grad()
+            arch_loss = self._mixed_loss(batch["arch"], batch_idx, phase=1)
+            self.manual_backward(arch_loss)
+            opt_arch.step()
+            self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True)
+        opt_weights.zero_grad()
+        loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
+        self.manual_backward(loss)
+        if self.hparams.gradient_clip_val:
+            self.clip_gradients(opt_weights, gradient_clip_val=self.hparams.gradient_clip_val,
+                                gradient_clip_algorithm="norm")
+        opt_weights.step()
+        self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
+        return loss.detach()
+
+    def on_train_epoch_end(self) -> None:
+        self._record()
+        for label, probs in self.probabilities().items():
+            for value, p in zip(self.choices[label], probs, strict=True):
+                self.log(f"alpha/{label}/{value}", p)
+        if self.hparams.algorithm == "gdas":
+            self.log("tau", float(self.tau))
+
+    def _record(self) -> None:
+        """This epoch's logits and probabilities in ``history`` (replaced if recorded)."""
+        entry = {"epoch": self.current_epoch + 1, "tau": float(self.tau),
+                 "logits": {label: self.logits(label).detach().float().tolist()
+                            for label in self.choices},
+                 "probs": self.probabilities()}
+        if self.history and self.history[-1]["epoch"] == entry["epoch"]:
+            self.history[-1] = entry
+        else:
+            self.history.append(entry)
+
+    # ----------------------------------------------------------------- validation
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        weights, index = self.mixing_weights(sample=False)
+        with mixed(self.supernet, weights, index):
+            preds = self.supernet(batch[0])
+            loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
+                    else self._plain_loss(batch, batch_idx))
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
+        if self.val_metric is not None:
+            self.val_metric(preds, batch[1])
+            self.log(self.metric_name, self.val_metric, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._record()  # a checkpoint saved after validation holds this epoch
+
+    # ----------------------------------------------------------------- export
+    def on_train_end(self) -> None:
+        hp = self.hparams
+        ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
+        self.best_arch, self.best_score, self.subnet, self.scored = export_derived(
+            self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
+            hp.mode)
+        if hp.export_dir is not None and self.trainer.is_global_zero:
+            write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
+                         self.scored, self.alpha_history())
+
+    def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
+        if self.val_metric is not None:
+            metric = self.val_metric.clone()
+            metric.reset()
+            return metric
+        return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]))
+
+    def alpha_history(self) -> dict[str, Any]:
+        """``{"algorithm", "values": {decision: values}, "history": [per epoch]}`` (the
+        content of ``alphas.json``)."""
+        return {"algorithm": self.hparams.algorithm, "values": self.choices,
+                "history": copy.deepcopy(self.history)}
+
+    # ----------------------------------------------------------------- state
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
+                                            "rng": rng}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("differentiable_nas") or {}
+        self.history = list(state.get("history", []))
+        self._resume_rng = state.get("rng")

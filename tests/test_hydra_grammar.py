@@ -1,0 +1,170 @@
+"""Hydra's sweep grammar as a search space (``lightning_nas.integrations.hydra_grammar``),
+architectures back as overrides, and the sweeper's config as Hydra composes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
+from hydra.core.plugins import Plugins  # noqa: E402
+from hydra.plugins.sweeper import Sweeper  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
+from lightning_nas.integrations.hydra_config import (  # noqa: E402
+    SWEEPER_TARGET,
+    LightningNASSweeperConf,
+)
+from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
+from lightning_nas.integrations.hydra_sweeper import HydraSweep  # noqa: E402
+from lightning_nas.space import Choice, Fixed, Float, Int, Ordered  # noqa: E402
+from lightning_nas.strategies import DEFAULT_OPTIMIZER  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "hydra" / "configs"
+
+
+def _space(params: dict, arguments: tuple[str, ...] = ()) -> dict:
+    return parse_params(params, arguments).space.params
+
+
+# ----------------------------------------------------------------- grammar -> space kinds
+@pytest.mark.parametrize(("text", "param"), [
+    ("choice(relu, gelu)", Choice(["relu", "gelu"])),
+    ("relu,gelu", Choice(["relu", "gelu"])),
+    ("choice(256, 32, 64.5)", Ordered([32, 64.5, 256])),           # numbers: ordered, sorted
+    ("tag(ordered, choice(s, m, l))", Ordered(["s", "m", "l"])),    # as given
+    ("choice(true, false)", Choice([True, False])),                # booleans are not numbers
+    ("choice([1, 2], [3])", Choice([[1, 2], [3]])),
+    ("range(1, 5)", Ordered([1, 2, 3, 4])),
+    ("range(8, 0, -4)", Ordered([8, 4])),
+    ("interval(0.0001, 0.1)", Float(0.0001, 0.1)),
+    ("interval(1, 3)", Float(1.0, 3.0)),                           # Hydra's interval is float
+    ("int(interval(16, 512))", Int(16, 512)),
+    ("tag(log, interval(1e-4, 1e-1))", Float(1e-4, 1e-1, log=True)),
+    ("tag(log, int(interval(16, 512)))", Int(16, 512, log=True)),
+    ("0.5", Fixed(0.5)),
+    ("adam", Fixed("adam")),
+    ("'quoted, with a comma'", Fixed("quoted, with a comma")),
+])
+def test_each_sweep_maps_to_its_space_kind(text, param):
+    assert _space({"model.x": text}) == {"model.x": param}
+
+
+def test_plain_yaml_values_are_fixed_and_keys_keep_their_order():
+    space = _space({"b.lr": 0.01, "a.n": 3, "c.act": None, "d.on": True, "e.l": [1, 2]})
+    assert list(space) == ["b.lr", "a.n", "c.act", "d.on", "e.l"]
+    assert [p.value for p in space.values()] == [0.01, 3, None, True, [1, 2]]
+
+
+def test_config_groups_and_add_prefixes_are_keys():
+    space = _space({"model": "choice(digits, cnn)", "+extra.k": "choice(1, 2)",
+                    "db@backup": "choice(a, b)"})
+    assert list(space) == ["model", "+extra.k", "db@backup"]
+
+
+def test_command_line_overrides_win_over_the_config_file():
+    sweep = parse_params({"data.batch_size": "choice(32, 64)", "model.lr": "interval(0.1, 1)"},
+                         ["hparams_search=nas", "data.batch_size=16",
+                          "model.lr=tag(log, interval(0.01, 1))", "model.depth=range(1, 4)",
+                          "trainer.max_epochs=1"])
+    assert sweep.space.params == {"data.batch_size": Fixed(16),
+                                  "model.lr": Float(0.01, 1.0, log=True),
+                                  "model.depth": Ordered([1, 2, 3])}
+    # the other arguments go to every job as written, before the architecture's values
+    assert sweep.passthrough == ("hparams_search=nas", "trainer.max_epochs=1")
+    assert sweep.overrides({"data.batch_size": 16, "model.lr": 0.05, "model.depth": 2}) == [
+        "hparams_search=nas", "trainer.max_epochs=1", "data.batch_size=16", "model.lr=0.05",
+        "model.depth=2"]
+
+
+def test_an_add_override_on_the_command_line_replaces_the_params_key():
+    sweep = parse_params({"x": "choice(1, 2)"}, ["+x=3"])
+    assert sweep.space.params == {"+x": Fixed(3)}
+
+
+# ----------------------------------------------------------------- errors name the key
+@pytest.mark.parametrize(("params", "arguments", "message"), [
+    ({"model.lr": "interval(1)"}, (), r"(?s)sweep parameter 'model\.lr': .*interval"),
+    ({"model.act": "choice()"}, (), r"(?s)sweep parameter 'model\.act': .*empty choice"),
+    ({"model.lr": "tag(log, interval(0, 1))"}, (), r"'model\.lr': `float` with log.*low > 0"),
+    ({"model.w": "int(interval(8, 8))"}, (), r"'model\.w': `int` needs low < high"),
+    ({"model.w": "tag(log, choice(1, 2))"}, (), r"'model\.w': tag 'log' applies to interval"),
+    ({"model.w": "tag(ordered, interval(1, 2))"}, (), r"'model\.w': tag 'ordered' applies"),
+    ({"model.w": "tag(fast, choice(1, 2))"}, (), r"'model\.w': unknown tag\(s\) \['fast'\]; "
+                                                 r"valid tags: log, ordered"),
+    ({"model.w": "range(5, 5)"}, (), r"'model\.w': range\(5, 5\) holds no value"),
+    ({"model.w": "choice(1, 1)"}, (), r"'model\.w': `ordered` values must be distinct"),
+    ({"model.w": "choice(1, 2)"}, ("data.bs=choice(1,",), r"sweep parameter 'data\.bs'"),
+    ({"model.w": "choice(1, 2)"}, ("~model.w",), r"'~model\.w': a deletion"),
+])
+def test_grammar_errors_name_the_key(params, arguments, message):
+    with pytest.raises(SpaceError, match=message):
+        parse_params(params, arguments)
+
+
+def test_nothing_to_search_says_what_to_give():
+    with pytest.raises(SpaceError, match="nothing to search: give hydra.sweeper.params"):
+        parse_params(None, ["trainer.max_epochs=1"])
+
+
+# ----------------------------------------------------------------- arch -> overrides
+@pytest.mark.parametrize("value", [
+    0, -3, 0.1, 1e-05, 0.30000000000000004, 1e20, float("inf"), True, False, None, "relu",
+    "a b", "it's", "back\\slash", "${x}", "3", "true", "null", "a,b", "choice(1,2)",
+    [1, "x", [2.5, None]], {"k": 1, "j": ["a"]},
+])
+def test_formatted_values_parse_back_to_themselves(value):
+    parsed = OverridesParser.create().parse_overrides([f"key={format_value(value)}"])[0]
+    assert not parsed.is_sweep_override()
+    back = parsed.value()
+    assert back == value and type(back) is type(value)
+
+
+def test_an_object_that_is_not_data_cannot_be_an_override():
+    with pytest.raises(SpaceError, match="cannot be written as a Hydra override"):
+        format_value(object())
+
+
+# ----------------------------------------------------------------- the plugin and its config
+def test_hydra_discovers_the_sweeper_plugin():
+    names = [f"{c.__module__}.{c.__name__}" for c in Plugins.instance().discover(Sweeper)]
+    assert SWEEPER_TARGET in names
+
+
+def test_the_default_optimizer_is_lightning_nas_default():
+    assert LightningNASSweeperConf().optimizer == DEFAULT_OPTIMIZER
+
+
+def test_the_example_config_composes_with_the_sweeper_and_its_space():
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=nas"], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_ == SWEEPER_TARGET and cfg.optimized_metric == "val/acc_best"
+    assert (sweeper.optimizer, sweeper.budget, sweeper.direction) == (
+        "SurrogateEvolution", 20, "maximize")
+    params = OmegaConf.to_container(sweeper.params)
+    space = parse_params(params).space.params
+    assert space == {"model.optimizer.lr": Float(0.0001, 0.1),
+                     "data.batch_size": Ordered([32, 64, 128, 256]),
+                     "model.net.lin1_size": Ordered([64, 128, 256]),
+                     "model.net.lin2_size": Int(16, 512, log=True),
+                     "model.net.lin3_size": Ordered([32, 64, 128, 256])}
+    # the searched keys exist in the composed config: model and data nodes stay plain
+    for key in space:
+        assert OmegaConf.select(cfg, key) is not None, key
+
+
+def test_unknown_sweeper_settings_and_directions_are_named():
+    with pytest.raises(ConfigError, match="unknown hydra.sweeper setting 'budgt'; did you "
+                                          "mean 'budget'"):
+        HydraSweep(budgt=3)
+    sweep = HydraSweep(direction="maximise", params={"x": "choice(1, 2)"})
+    sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+    with pytest.raises(ConfigError, match="direction can be maximize, minimize, max, min; "
+                                          "got 'maximise'"):
+        sweep._search_settings()

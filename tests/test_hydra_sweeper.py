@@ -1,0 +1,272 @@
+"""The Hydra sweeper ``hydra/sweeper: lightning_nas`` with the real Hydra: the example
+project swept as its README says (a subprocess, reduced), a kill -9 and a resume, and
+small task functions run in-process through Hydra's own sweep runner (failures, dedup,
+constraints, several objectives, a changed space)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from lightning_nas.arch import arch_key  # noqa: E402
+from lightning_nas.cli import main as cli  # noqa: E402
+from lightning_nas.errors import ConfigError, SearchError  # noqa: E402
+from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
+from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
+from lightning_nas.store import RunStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
+#: the example's sweep, reduced: few jobs, one short epoch each
+REDUCED = ["hparams_search=nas", "hydra.sweeper.seed=0", "trainer.max_epochs=1",
+           "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+#: generous: several Python processes import torch and Lightning on 2 shared cores
+TIMEOUT = 600
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
+
+
+def _example(run: Path, *overrides: str) -> list[str]:
+    return [sys.executable, str(TRAIN), "-m", *REDUCED, *overrides, f"hydra.sweep.dir={run}"]
+
+
+def _count(db: Path, status: TrialStatus) -> int:
+    """Trials of ``status`` in a store another process is writing (read-only)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials WHERE status = ?",
+                                (status.value,)).fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+# ----------------------------------------------------------------- the example, as a user runs it
+@dataclass
+class KilledSweep:
+    """The example's sweep, killed (-9) after its first stored job and run again."""
+
+    run: Path
+    budget: int
+    done_before_kill: int
+    resumed: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def killed_sweep(tmp_path_factory: pytest.TempPathFactory) -> KilledSweep:
+    folder = tmp_path_factory.mktemp("example")
+    run, budget = folder / "sweep", 3
+    # data.batch_size on the command line wins over the params' choice(32, 64, 128, 256)
+    command = _example(run, f"hydra.sweeper.budget={budget}", "data.batch_size=32")
+    with (folder / "first.log").open("w") as log:
+        proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + TIMEOUT
+        while _count(run / "search.db", TrialStatus.COMPLETED) < 1:
+            assert proc.poll() is None, (folder / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no job finished in time"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, mid-sweep
+        proc.wait()
+    done = _count(run / "search.db", TrialStatus.COMPLETED)
+    resumed = subprocess.run(command, cwd=folder, env=_env(), capture_output=True, text=True,
+                             timeout=TIMEOUT)
+    return KilledSweep(run, budget, done, resumed)
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_to_exactly_budget_completed_jobs(killed_sweep):
+    run, budget, again = killed_sweep.run, killed_sweep.budget, killed_sweep.resumed
+    assert 1 <= killed_sweep.done_before_kill < budget
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"Resuming {run}: {killed_sweep.done_before_kill} completed" in again.stdout
+    assert "Sweep finished in" in again.stdout and f"{budget} completed, 0 failed" in again.stdout
+    with RunStore(run / "search.db") as store:
+        trials = store.trials()
+        assert store.count(TrialStatus.COMPLETED) == budget
+        assert store.count(TrialStatus.RUNNING) == 0
+    assert len({arch_key(t.arch) for t in trials}) == len(trials)  # nothing ran twice
+    assert len(trials) <= budget + 1  # at most the interrupted job was started again
+
+
+@pytest.mark.slow
+def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, capsys):
+    run = killed_sweep.run
+    with RunStore(run / "search.db") as store:
+        trials = store.trials(TrialStatus.COMPLETED)
+        assert store.get_meta("monitor") == "val/acc_best" and store.get_meta("mode") == "max"
+        space = store.get_meta("space")
+    assert len(trials) == killed_sweep.budget
+    assert space["data.batch_size"] == {"fixed": 32}  # the command line won over params
+    assert space["model.net.lin2_size"] == {"int": [16, 512], "log": True}
+    assert all(0.0 < t.score <= 1.0 and t.metrics == {"val/acc_best": t.score} for t in trials)
+
+    # each trial is a job that ran exactly its architecture (Hydra's record of the job)
+    jobs = [yaml.safe_load(path.read_text()) for path in run.glob("*/.hydra/config.yaml")]
+    ran = {(j["model"]["optimizer"]["lr"], j["model"]["net"]["lin2_size"]) for j in jobs}
+    assert all(j["data"]["batch_size"] == 32 and j["trainer"]["max_epochs"] == 1 for j in jobs)
+    for trial in trials:
+        assert (trial.arch["model.optimizer.lr"], trial.arch["model.net.lin2_size"]) in ran
+
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert results["best_value"] == max(t.score for t in trials)
+    assert "model.optimizer.lr=" in " ".join(results["overrides"])
+
+    assert cli(["show", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(trials)} completed, 0 failed" in out and "monitor val/acc_best (max)" in out
+    for trial in trials:
+        assert f"model.net.lin2_size={trial.arch['model.net.lin2_size']}" in out
+
+
+# ----------------------------------------------------------------- small tasks, in-process
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """Hydra's launcher configures logging for its jobs; leave the root logger as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
+           overrides: tuple[str, ...] = ()) -> list[TrialResult]:
+    """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x`` and
+    a config group ``model`` (options ``a`` and ``b``)."""
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True, exist_ok=True)
+    for option in ("a", "b"):
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\n")
+    config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
+                           "_self_"], "x": 0,
+              "hydra": {"job": {"chdir": False},
+                        "sweeper": {"run_dir": str(tmp_path / "run"), **sweeper}}}
+    (conf / "config.yaml").write_text(yaml.safe_dump(config))
+    runner = SweepTaskFunction()
+    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
+    runner.config_path, runner.config_name = str(conf), "config"
+    runner.task_function, runner.overrides = task, list(overrides)
+    runner.temp_dir = str(tmp_path / "jobs")
+    with runner:
+        return runner.returns
+
+
+def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        if len(calls) == 1:
+            raise RuntimeError("the first job fails")
+        return float(cfg.x)
+
+    trials = _sweep(tmp_path, task, {"budget": 3, "params": {"x": "range(0, 20)"}})
+    assert [t.status for t in trials] == [TrialStatus.FAILED] + [TrialStatus.COMPLETED] * 3
+    assert "RuntimeError: the first job fails" in trials[0].error
+    assert [t.arch["x"] for t in trials] == calls  # each trial is the job that ran
+    assert [t.score for t in trials[1:]] == [float(x) for x in calls[1:]]
+
+
+def test_config_groups_are_searched_and_a_job_that_does_not_compose_is_failed(tmp_path):
+    params = {"model": "choice(a, b, nosuch)"}
+    # the check before the sweep composes the first sample; it must be a real option here
+    assert parse_params(params).space.sample(seed=0)["model"] != "nosuch"
+    ran = []
+    trials = _sweep(tmp_path, lambda cfg: ran.append(cfg.model.name) or 1.0,
+                    {"budget": 3, "params": params})
+    status = {t.arch["model"]: t.status for t in trials}
+    assert status == {"a": TrialStatus.COMPLETED, "b": TrialStatus.COMPLETED,
+                      "nosuch": TrialStatus.FAILED}
+    assert sorted(ran) == ["a", "b"]
+    error = next(t.error for t in trials if t.arch["model"] == "nosuch")
+    assert "do not compose with the config" in error and "nosuch" in error
+
+
+def test_too_many_failures_stop_the_sweep(tmp_path):
+    def task(cfg: DictConfig) -> float:
+        raise ValueError(f"x={cfg.x} diverged")
+
+    with pytest.raises(SearchError, match=r"3 trials failed \(max_failures=2\); last error"):
+        _sweep(tmp_path, task, {"budget": 5, "max_failures": 2, "params": {"x": "range(0, 9)"}})
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.count(TrialStatus.FAILED) == 3
+        assert "ValueError: x=" in store.trials()[0].error
+
+
+def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
+    with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
+        _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})
+
+
+def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, capsys):
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        return 1.0 / (1 + abs(cfg.x - 2))
+
+    trials = _sweep(tmp_path, task, {"budget": 6, "num_workers": 2, "direction": "minimize",
+                                     "params": {"x": "choice(1, 2, 3)"}})
+    assert sorted(calls) == [1, 2, 3]
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    assert "All 3 architectures of the space are evaluated" in capsys.readouterr().out
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert results["best_params"] == {"x": 1} or results["best_params"] == {"x": 3}
+
+
+def multiple_of_four(arch: dict[str, Any]) -> bool:
+    """A constraint the sweeper loads by its import path."""
+    return arch["x"] % 4 == 0
+
+
+def test_constraints_and_several_objectives(tmp_path, capsys):
+    calls = []
+
+    def task(cfg: DictConfig) -> dict[str, float]:
+        calls.append(cfg.x)
+        return {"acc": 1.0 - 1.0 / (1 + cfg.x), "cost": float(cfg.x), "note": "text"}
+
+    trials = _sweep(tmp_path, task, {
+        "budget": 3, "objectives": {"acc": "maximize", "cost": "minimize"},
+        "constraints": [f"{__name__}.multiple_of_four"], "params": {"x": "range(0, 12)"}})
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED]
+    rejected = [t for t in trials if t.status is TrialStatus.REJECTED]
+    assert sorted(t.arch["x"] for t in done) == sorted(calls) == [0, 4, 8]
+    assert rejected and all(t.arch["x"] % 4 for t in rejected)  # never launched
+    assert all(set(t.metrics) == {"acc", "cost"} and t.score == t.metrics["acc"] for t in done)
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert sorted(s["params"]["x"] for s in results["solutions"]) == [0, 4, 8]  # all optimal
+    capsys.readouterr()
+    assert cli(["show", str(tmp_path / "run"), "--format", "json"]) == 0
+    assert '"acc"' in capsys.readouterr().out
+
+
+def test_resuming_with_another_space_is_refused(tmp_path):
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
+    with pytest.raises(ConfigError, match="holds a sweep with a different space"):
+        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
+
+
+def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match=r"(?s)do not compose with the config.*nosuch"):
+        _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": {"nosuch": "choice(1, 2)"}})
+    assert not (tmp_path / "run" / "search.db").exists()

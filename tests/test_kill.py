@@ -1,0 +1,457 @@
+"""Kill at random: ``SIGKILL`` a running search 20 times at moments drawn from a seeded RNG
+(at start-up, mid-fit, right after a store write, between trials, during an ASHA
+promotion; one worker in the search process, and two worker processes) and resume it each
+time by running the same command again.
+
+After every kill the store must still hold every trial that was COMPLETED before it,
+unchanged; at the end exactly the budget is used, no architecture is trained twice, and
+every completed trial trained each of its epochs once.
+
+Each search process is ``lightning_nas.cli.main(["search", CONFIG])`` (what
+``python -m lightning_nas search CONFIG`` runs) in a process forked from a helper that has
+imported torch and Lightning once, so that 23 launches fit in the test's time on two cores.
+The process executor's workers are real spawned processes, as in any search.
+
+Two kills found bugs, each pinned by a strict ``xfail`` test below (remove the marker, and
+the tolerance in ``_check_end`` / ``_kill_at``, when fixed): a trial FAILED for two deaths
+is trained again as a new trial, and workers still starting up outlive a killed driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20
+POLL = 0.01  # seconds between reads of the store
+
+#: a finite space (the optimizer proposes repeats, which must not be trained again)
+SPACE = {"width": {"choice": [4, 6, 8, 12, 16, 24, 32, 48]},
+         "activation": {"choice": ["relu", "tanh"]}, "depth": {"choice": [1, 2]}}
+
+#: what each launch waits for before its kill, per configuration (20 kills in all)
+PLANS = {
+    "inline": ["start", "fit", "write", "between", "fit", "write", "between", "fit"],
+    "process": ["write", "fit", "start", "between"],
+    "asha": ["write", "fit", "promotion", "between", "promotion", "write", "promotion",
+             "start"],
+}
+
+_ZYGOTE = '''
+import os, sys, traceback
+
+if __name__ == "__main__":
+    sys.path.insert(0, sys.argv[1])
+    import torch
+    import lightning.pytorch
+    import nevergrad
+    import lightning_nas.cli
+    import lightning_nas.search.facade
+    import tests.helpers
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        log, *argv = line.split()
+        pid = os.fork()
+        if pid == 0:  # the search process
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            code = 1
+            try:
+                code = lightning_nas.cli.main(argv) or 0
+            except SystemExit as err:
+                code = err.code if isinstance(err.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        print(f"pid {pid}", flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
+'''
+
+_COLUMNS = "id, arch, arch_key, status, score, metrics, started, finished, curve, epochs, " \
+           "error, attempts"
+
+
+class Launcher:
+    """Forks search processes from a helper that imported the heavy modules once."""
+
+    def __init__(self, folder: Path) -> None:
+        script = folder / "zygote.py"
+        script.write_text(_ZYGOTE)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT)], cwd=ROOT,
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.pidfd: int | None = None  # of the running search (signals reach no other)
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self._next(300) == "ready"
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put("eof")
+
+    def _next(self, timeout: float) -> str:
+        line = self.lines.get(timeout=timeout)
+        assert line != "eof", "the launcher died"
+        return line
+
+    def launch(self, cfg: Path, log: Path) -> int:
+        """Start ``search CONFIG``; its output goes to ``log``; returns its pid."""
+        self.proc.stdin.write(f"{log} search {cfg}\n")
+        self.proc.stdin.flush()
+        kind, pid = self._next(60).split()
+        assert kind == "pid"
+        self.pidfd = _pidfd(int(pid), self.proc.pid)
+        return int(pid)
+
+    def kill(self) -> int:
+        """SIGKILL the running search; its exit code."""
+        signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        return self.wait(30)
+
+    def _ended(self, line: str) -> int:
+        kind, code = line.split()
+        assert kind == "exit"
+        os.close(self.pidfd)
+        self.pidfd = None
+        return int(code)
+
+    def exited(self) -> int | None:
+        """The exit code of the search process if it has ended, else None."""
+        try:
+            return self._ended(self.lines.get_nowait())
+        except queue.Empty:
+            return None
+
+    def wait(self, timeout: float) -> int:
+        return self._ended(self._next(timeout))
+
+    def close(self) -> None:
+        if self.pidfd is not None:  # a search left running by a failed test
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            os.close(self.pidfd)
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory) -> Iterator[Launcher]:
+    zygote = Launcher(tmp_path_factory.mktemp("launcher"))
+    yield zygote
+    zygote.close()
+
+
+def _rows(db: Path) -> dict[int, dict[str, Any]]:
+    """The store's trials, read-only (empty before the driver created its tables)."""
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        cur = con.execute(f"SELECT {_COLUMNS} FROM trials ORDER BY id")
+        names = [d[0] for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        con.close()
+
+
+def _done(row: dict[str, Any]) -> dict[str, Any]:
+    """What must never change once a trial is COMPLETED (its checkpoint may be removed)."""
+    return {k: row[k] for k in ("arch", "status", "score", "metrics", "started", "finished",
+                                "curve", "epochs", "attempts")}
+
+
+def _trained_since(run_dir: Path, trial_id: int, since: float) -> bool:
+    """Whether trial ``trial_id`` started an epoch after ``since``."""
+    path = run_dir / "trials" / f"trial_{trial_id:04d}" / "epochs.jsonl"
+    try:
+        return path.stat().st_mtime >= since
+    except FileNotFoundError:
+        return False
+
+
+class _Moment:
+    """When to kill, judged on the store's rows (polled) and the time since the launch."""
+
+    def __init__(self, kind: str, run_dir: Path, rng: random.Random) -> None:
+        self.kind, self.run_dir, self.launched = kind, run_dir, time.time()
+        self.base = _rows(run_dir / "search.db")
+        self.delay = rng.uniform(0.0, 0.5)  # start: while it opens the store, replays, ...
+        # after the moment: a little more (fit: into the epochs; write: into the writes)
+        self.then = {"fit": rng.uniform(0.0, 0.25), "write": rng.uniform(0.0, 0.03),
+                     "between": rng.uniform(0.0, 0.01)}.get(kind, 0.0)
+        self.completed = sum(r["status"] == "COMPLETED" for r in self.base.values())
+        self.paused = {i for i, r in self.base.items() if r["status"] == "PAUSED"}
+
+    def __call__(self, rows: dict[int, dict]) -> bool:
+        if self.kind == "start":
+            return time.time() - self.launched >= self.delay
+        if self.kind == "fit":  # a trial is training (it started an epoch in this launch)
+            return any(r["status"] == "RUNNING"
+                       and _trained_since(self.run_dir, i, self.launched)
+                       for i, r in rows.items())
+        if self.kind == "write":  # the first row this launch changed: amid its writes
+            return rows != self.base
+        if self.kind == "between":  # a trial of this launch was just stored COMPLETED
+            return sum(r["status"] == "COMPLETED" for r in rows.values()) > self.completed
+        if self.kind == "promotion":  # a paused trial is running again
+            promoted = any(rows[i]["status"] == "RUNNING" for i in self.paused if i in rows)
+            self.paused |= {i for i, r in rows.items() if r["status"] == "PAUSED"}
+            return promoted
+        raise ValueError(self.kind)
+
+
+def _stat(pid: int) -> list[str]:
+    """``/proc/PID/stat`` after the command name: state, ppid, ... (empty if gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _pidfd(pid: int, parent: int) -> int:
+    """A pidfd of ``pid``, checked to be a child of ``parent`` (not a reused pid)."""
+    fd = os.pidfd_open(pid)
+    if _stat(pid)[1:2] != [str(parent)]:
+        os.close(fd)
+        raise AssertionError(f"process {pid} is not a child of {parent}")
+    return fd
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes (``spawn_main``) whose parent is ``pid``."""
+    out = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and _stat(int(proc.name))[1:2] == [str(pid)]:
+            out.append(int(proc.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _kill_workers(pid: int) -> Callable[[], None]:
+    """Hold the worker processes of search ``pid``; the returned function SIGKILLs those
+    still running (once the search is dead, as ``PR_SET_PDEATHSIG`` should have done)."""
+    fds = []
+    for worker in _children(pid):
+        try:
+            fds.append(_pidfd(worker, pid))
+        except (ProcessLookupError, AssertionError):
+            continue
+
+    def kill() -> None:
+        for fd in fds:
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.close(fd)
+    return kill
+
+
+def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: random.Random,
+             log: Path) -> dict[int, dict]:
+    """Launch the search, wait for ``kind``'s moment, SIGKILL it; the rows after the kill.
+
+    Its worker processes are killed with it, as ``PR_SET_PDEATHSIG`` should do; a worker
+    still starting up escapes that (``test_workers_die_with_a_driver_killed_while_they_start``).
+    """
+    db = run_dir / "search.db"
+    moment = _Moment(kind, run_dir, rng)
+    pid = launcher.launch(cfg, log)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        code = launcher.exited()
+        assert code is None, (f"the search ended (exit {code}) before the {kind!r} kill:\n"
+                              f"{log.read_text()[-3000:]}")
+        if moment(_rows(db)):
+            time.sleep(moment.then)
+            kill_workers = _kill_workers(pid)
+            assert launcher.kill() == -signal.SIGKILL
+            kill_workers()
+            after = _rows(db)
+            if kind == "promotion":  # killed while a promoted trial ran (it keeps the
+                assert any(r["status"] == "RUNNING" and r["epochs"]  # epochs it trained)
+                           for r in after.values())
+            return after
+        time.sleep(POLL)
+    kill_workers = _kill_workers(pid)
+    launcher.kill()
+    kill_workers()
+    raise AssertionError(f"the {kind!r} moment never came:\n{log.read_text()[-3000:]}")
+
+
+def _epochs(run_dir: Path, trial_id: int) -> list[int]:
+    path = run_dir / "trials" / f"trial_{trial_id:04d}" / "epochs.jsonl"
+    return [json.loads(line)["epoch"] for line in path.read_text().splitlines()]
+
+
+def _config(tmp_path: Path, name: str, budget: int, **search: Any) -> tuple[Path, Path]:
+    run_dir = tmp_path / name
+    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False,
+               "enable_progress_bar": False, "enable_model_summary": False,
+               "callbacks": [{"class_path": "tests.helpers.EpochLog"}]}
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData",
+                 "init_args": {"n": 128, "batch_size": 32}},
+        "trainer": trainer,
+        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": budget, "seed": 7,
+                   "run_dir": str(run_dir), "progress": False, **search}}))
+    return cfg, run_dir
+
+
+def _kill_and_resume(launcher: Launcher, cfg: Path, run_dir: Path, plan: list[str],
+                     rng: random.Random) -> tuple[dict[int, dict], Counter]:
+    """Launch, kill at each moment of ``plan``, check the store after every kill; then
+    run to the end. Returns the final rows and how many kills each trial was running at."""
+    db, log = run_dir / "search.db", run_dir.parent / f"{run_dir.name}.log"
+    completed: dict[int, dict] = {}  # trial id -> its row when first seen COMPLETED
+    trained: dict[int, list[int]] = {}  # trial id -> its epochs when first seen COMPLETED
+    killed_running: Counter = Counter()
+    for kind in plan:
+        rows = _kill_at(kind, launcher, cfg, run_dir, rng, log)
+        for trial_id, row in completed.items():  # nothing completed before is lost
+            assert trial_id in rows and _done(rows[trial_id]) == _done(row), (kind, trial_id)
+        for trial_id, row in rows.items():
+            if row["status"] == "RUNNING":
+                killed_running[trial_id] += 1
+            elif row["status"] == "COMPLETED" and trial_id not in completed:
+                completed[trial_id] = row
+                trained[trial_id] = _epochs(run_dir, trial_id)
+    launcher.launch(cfg, log)
+    code = launcher.wait(300)
+    assert code == 0, log.read_text()[-3000:]
+    assert "Search finished" in log.read_text()
+    rows = _rows(db)
+    for trial_id, row in completed.items():  # completed before a kill: row and score kept,
+        assert _done(rows[trial_id]) == _done(row)
+        assert _epochs(run_dir, trial_id) == trained[trial_id]  # and never trained again
+    return rows, killed_running
+
+
+def _check_end(rows: dict[int, dict], killed_running: Counter, run_dir: Path,
+               epochs: int) -> None:
+    """No architecture twice; FAILED only for trials killed twice while running."""
+    first: dict[str, int] = {}
+    for trial_id, row in sorted(rows.items()):
+        earlier = first.setdefault(row["arch_key"], trial_id)
+        if earlier != trial_id:  # only after the known bug (test_a_trial_failed_by_...)
+            assert rows[earlier]["status"] == "FAILED", f"trials {earlier} and {trial_id}"
+            assert "died 2 times" in rows[earlier]["error"]
+    assert not any(r["status"] in ("RUNNING", "PAUSED") for r in rows.values())
+    for trial_id, row in rows.items():
+        if row["status"] == "FAILED":  # the search process died twice while running it
+            assert killed_running[trial_id] >= 2, row["error"]
+            assert "died 2 times" in row["error"]
+        elif row["status"] == "COMPLETED":  # each epoch trained once, by its last run
+            assert _epochs(run_dir, trial_id) == list(range(epochs)), trial_id
+            assert row["score"] is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["inline", "process"])
+def test_kill_at_random_and_resume(tmp_path, launcher, name):
+    rng = random.Random(f"{SEED}-{name}")
+    budget = 12 if name == "inline" else 8  # each process launch starts two workers
+    options = {"num_workers": 2, "executor": "process", "threads_per_trial": 1} \
+        if name == "process" else {"executor": "inline"}
+    cfg, run_dir = _config(tmp_path, name, budget, **options)
+    rows, killed_running = _kill_and_resume(launcher, cfg, run_dir, PLANS[name], rng)
+    statuses = Counter(r["status"] for r in rows.values())
+    assert statuses["COMPLETED"] == budget  # exactly the budget
+    assert set(statuses) <= {"COMPLETED", "FAILED"}
+    _check_end(rows, killed_running, run_dir, epochs=3)
+
+
+@pytest.mark.slow
+def test_kill_at_random_with_asha_promotions(tmp_path, launcher):
+    rng = random.Random(f"{SEED}-asha")
+    budget = 20
+    cfg, run_dir = _config(tmp_path, "asha", budget, executor="inline", scheduler="asha",
+                           min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min")
+    rows, killed_running = _kill_and_resume(launcher, cfg, run_dir, PLANS["asha"], rng)
+    statuses = Counter(r["status"] for r in rows.values())
+    # with a scheduler the budget counts the architectures started (FAILED ones do not)
+    assert statuses["COMPLETED"] + statuses["PRUNED"] == budget
+    assert statuses["COMPLETED"] >= 1 and set(statuses) <= {"COMPLETED", "PRUNED", "FAILED"}
+    _check_end(rows, killed_running, run_dir, epochs=4)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="SearchLoop.__init__ replays the store before "
+                   "_interrupted() stores a twice-interrupted trial FAILED, so that run never "
+                   "tells the optimizer about it and may train the architecture again")
+def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
+    rng = random.Random(f"{SEED}-twice")
+    cfg, run_dir = _config(tmp_path, "twice", 1, executor="inline")
+    db, log = run_dir / "search.db", tmp_path / "twice.log"
+    for _ in range(2):  # the search dies twice while trial 1 trains
+        rows = _kill_at("fit", launcher, cfg, run_dir, rng, log)
+        assert [(i, r["status"]) for i, r in rows.items()] == [(1, "RUNNING")]
+    launcher.launch(cfg, log)
+    assert launcher.wait(300) == 0, log.read_text()[-3000:]
+    rows = _rows(db)
+    assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
+    assert rows[2]["status"] == "COMPLETED"
+    assert rows[2]["arch_key"] != rows[1]["arch_key"]  # fails: the same architecture again
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.xfail(strict=True, reason="workers.py: a worker sets PR_SET_PDEATHSIG only in "
+                   "_worker_main, after importing torch and Lightning; a driver killed before "
+                   "that leaves it running, and it trains the spec already in its pipe")
+def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
+    cfg, run_dir = _config(tmp_path, "orphans", 2, executor="process", num_workers=2,
+                           threads_per_trial=1)
+    db, log = run_dir / "search.db", tmp_path / "orphans.log"
+    pid = launcher.launch(cfg, log)
+    deadline = time.monotonic() + 60
+    while sum(r["status"] == "RUNNING" for r in _rows(db).values()) < 2:  # both submitted
+        assert time.monotonic() < deadline and launcher.exited() is None
+        time.sleep(POLL)
+    workers = _children(pid)
+    assert len(workers) == 2
+    kill_workers = _kill_workers(pid)
+    assert launcher.kill() == -signal.SIGKILL
+    time.sleep(1.0)
+    left = [w for w in workers if _alive(w)]
+    kill_workers()  # what the search left behind
+    assert left == []

@@ -1,0 +1,133 @@
+"""Trials on an existing Ray cluster given by address: a real two-node cluster on the
+loopback address (Ray's own ``cluster_utils.Cluster``), and an address nobody answers at,
+which is one ``ConfigError`` before anything is stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
+from tests.helpers import TinyNet
+
+ray = pytest.importorskip("ray")
+
+SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
+LOOPBACK = "127.0.0.1"
+
+
+class NodeNet(TinyNet):
+    """``TinyNet`` that writes where its trial ran (Ray node, process, and whether the
+    process has the run store's file open) to ``<trial dir>/where.json``."""
+
+    def on_fit_end(self) -> None:
+        fds = Path("/proc/self/fd")
+        links = [os.path.realpath(fd) for fd in fds.iterdir()] if fds.exists() else []
+        record = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                  "store_open": any("search.db" in link for link in links)}
+        path = Path(self.trainer.default_root_dir) / "where.json"
+        path.write_text(json.dumps(record))
+
+
+def _objective(arch: dict) -> dict[str, float]:
+    return {"val_acc": arch["width"] / 32}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_tmpdir(monkeypatch) -> Iterator[str]:
+    """A Ray temp folder of the test's own (short: Ray's socket paths have a length limit),
+    so the cluster's address file does not redirect other ``ray.init()`` calls."""
+    folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def two_nodes(ray_tmpdir) -> Iterator[object]:
+    """A head and a worker node of one CPU each, both on the loopback address only."""
+    from ray.cluster_utils import Cluster
+
+    local = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={**local, "include_dashboard": False})
+    try:
+        cluster.add_node(**local)
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.slow  # a two-node cluster and a search: about a minute on two cores
+def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, tiny_trainer,
+                                                          monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    address = two_nodes.address
+    assert address.startswith(f"{LOOPBACK}:")
+    nodes = {two_nodes.head_node.node_id, *(n.node_id for n in two_nodes.worker_nodes)}
+    assert len(nodes) == 2
+    # two CPUs in all, but no node has the two of one trial: refused before the store
+    with pytest.raises(ConfigError, match=r"search\.ray\.num_cpus=2.*CPU 1, GPU 0; CPU 1"):
+        Search(NodeNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+               executor="ray", ray={"address": address, "num_cpus": 2}, run_dir=tmp_path,
+               verbose=False).run()
+    assert not ray.is_initialized() and not (tmp_path / "search.db").exists()
+    result = Search(NodeNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                    budget=4, executor="ray", num_workers=2, optimizer="RandomSearch", seed=1,
+                    ray={"address": address, "num_cpus": 1}, run_dir=tmp_path,
+                    verbose=False).run()
+    assert not ray.is_initialized()  # the search connected, and disconnected at its end
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 4
+    where = [json.loads((tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "where.json")
+                        .read_text()) for t in result.trials]
+    assert {w["node"] for w in where} == nodes  # one actor per one-CPU node, both used
+    assert all(w["pid"] != os.getpid() for w in where)
+    # the driver is the store's only writer: no trial process has its file open
+    assert not any(w["store_open"] for w in where)
+    with RunStore(tmp_path / "search.db") as store:
+        rows = store.trials()
+    assert [(t.trial_id, t.status, t.score) for t in rows] == [
+        (t.trial_id, TrialStatus.COMPLETED, t.score) for t in result.trials]
+    assert all(t.score is not None for t in rows)
+
+
+def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray_tmpdir):
+    address = f"{LOOPBACK}:{_free_port()}"
+    fresh = tmp_path / "fresh"
+    began = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"search\.ray\.address='{address}'.*ray start"):
+        Search(None, SPACE, objective=_objective, budget=2, executor="ray", num_workers=2,
+               ray={"address": address}, run_dir=fresh, verbose=False).run()
+    assert time.monotonic() - began < 20
+    assert not ray.is_initialized()
+    assert not (fresh / "search.db").exists()
+
+    # an existing run is left byte for byte as it was
+    existing = tmp_path / "existing"
+    Search(None, SPACE, objective=_objective, budget=2, run_dir=existing, verbose=False).run()
+    before = {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()}
+    assert "search.db" in before
+    with pytest.raises(ConfigError, match=r"search\.ray\.address"):
+        Search(None, SPACE, objective=_objective, budget=4, executor="ray", num_workers=2,
+               ray={"address": address}, run_dir=existing, verbose=False).run()
+    assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
