@@ -18,13 +18,14 @@ from typing import Any
 import yaml
 
 from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "load_best"]
+__all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -75,6 +76,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             "model": (trained["model"] if trained is not None
                       else _model_section(store.get_meta("model") or {}, best.arch)),
         }
+        hydra = store.get_meta("hydra")
+        if hydra is not None:  # a Hydra sweep: the project's task builds the model
+            out["model"] = None
+            out["hydra"] = {**hydra, "rerun": "the best job's overrides are in "
+                            "optimization_results.yaml of the sweep"}
         if best.checkpoint and Path(best.checkpoint).exists():
             tmp = run_dir / "best.ckpt.tmp"
             shutil.copyfile(best.checkpoint, tmp)
@@ -83,7 +89,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         _write_atomic(run_dir / "best.yaml", yaml.safe_dump(out, sort_keys=False))
         if trained is not None:
             _write_atomic(run_dir / "best_config.yaml",
-                          _config_header(run_dir, best, monitor, mode)
+                          _config_header(run_dir, best, monitor, mode,
+                                         hydra=any(is_hydra(trained.get(k))
+                                                   for k in ("model", "data")))
                           + yaml.safe_dump(trained, sort_keys=False))
         return out
     finally:
@@ -144,23 +152,30 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
     return settings.get("max_epochs")
 
 
-def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str) -> str:
+def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
+                   hydra: bool = False) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again;
     the last one gives ``lightning-nas fit`` its monitor and mode."""
+    other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
+             else "or plain LightningCLI: fit --config best_config.yaml")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
             f"epoch {best.epoch}.\n"
-            f"# Train it again: lightning-nas fit {run_dir / 'best_config.yaml'} (or plain "
-            f"LightningCLI: fit --config best_config.yaml)\n"
+            f"# Train it again: lightning-nas fit {run_dir / 'best_config.yaml'} ({other})\n"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
 
-def _free_dir(parent: Path, name: str) -> Path:
-    """``parent/name``, else the first of ``name_1``, ``name_2``, ... that does not exist."""
-    path, n = parent / name, 0
-    while path.exists():
+def free_dir(path: Path) -> Path:
+    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist.
+
+    Example:
+        >>> free_dir(Path("no/such/folder"))
+        PosixPath('no/such/folder')
+    """
+    free, n = path, 0
+    while free.exists():
         n += 1
-        path = parent / f"{name}_{n}"
-    return path
+        free = path.with_name(f"{path.name}_{n}")
+    return free
 
 
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -195,6 +210,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     """
     run_dir = Path(run_dir)
     with open_run(run_dir) as store:
+        if store.get_meta("hydra") is not None:
+            raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
+                              f"model; train the best job again with the overrides in "
+                              f"optimization_results.yaml (python <task>.py <overrides>)")
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
         trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
@@ -220,7 +239,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             raise FileNotFoundError(f"{run_dir} has no best.ckpt; use from_checkpoint=False")
         weights = str(run_dir / best["checkpoint"])
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"],
-                     trial_dir=str(Path(out_dir) if out_dir else _free_dir(run_dir, "finetune")),
+                     trial_dir=str(Path(out_dir) if out_dir else free_dir(run_dir / "finetune")),
                      model=model, model_init_args=stored_model.get("init_args") or {},
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder, check_trainer_kwargs
-from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.load import config_seed, load_config
-from lightning_nas.errors import ConfigError, check_mode, did_you_mean, unknown
-from lightning_nas.export import FIT_DIRECTIVE
+from lightning_nas.config.nodes import is_node
+from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.export import FIT_DIRECTIVE, free_dir
 from lightning_nas.results import TrialResult
 from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.trial import TrialSpec, logger_defaults
@@ -63,25 +62,18 @@ def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
 
 
 def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-    """The ``model`` or ``data`` section as ``{class_path, init_args}``, its class imported
-    and its top-level ``init_args`` checked against ``__init__`` (before any training)."""
+    """The ``model`` or ``data`` section as a node (a ``class_path`` spec or a Hydra node),
+    its classes imported and its arguments checked against their ``__init__`` (before any
+    training)."""
     section = cfg.get(name)
     if section is None:
         return None
     if isinstance(section, str):
         section = {"class_path": section}
-    if not isinstance(section, Mapping) or "class_path" not in section:
-        raise ConfigError(f"`{name}` must be an import path or a mapping with class_path and "
-                          f"init_args, got {section!r}")
-    target = import_object(section["class_path"])
-    init_args = section.get("init_args") or {}
-    if inspect.isclass(target) and isinstance(init_args, Mapping):
-        accepted, var_kw = accepted_kwargs(target.__init__)
-        for key in [] if var_kw else init_args:
-            if key not in accepted:
-                raise ConfigError(f"`{name}.init_args.{key}` is not an argument of "
-                                  f"{target.__name__}.__init__; {did_you_mean(key, accepted)}"
-                                  f"accepted: {', '.join(accepted)}")
+    if not is_node(section):
+        raise ConfigError(f"`{name}` must be an import path, a mapping with class_path and "
+                          f"init_args, or a Hydra node with _target_; got {section!r}")
+    ConfigBuilder(section, name, plain_keys=False).check()
     return dict(section)
 
 
@@ -132,15 +124,6 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg))
 
 
-def _free_dir(path: Path) -> Path:
-    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist."""
-    free, n = path, 0
-    while free.exists():
-        n += 1
-        free = path.with_name(f"{path.name}_{n}")
-    return free
-
-
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
              overrides: Sequence[str] = (), *, monitor: str | None = None,
              mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialSpec:
@@ -158,7 +141,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         if not search:
             cfg.pop("search")
     recorded = fit_defaults(paths[-1])
-    out = Path(out_dir) if out_dir is not None else _free_dir(
+    out = Path(out_dir) if out_dir is not None else free_dir(
         Path("runs") / "fit" / Path(paths[-1]).stem)
     return fit_spec(cfg, out_dir=out, monitor=monitor or recorded.get("monitor"),
                     mode=mode or recorded.get("mode"))

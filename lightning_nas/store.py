@@ -19,14 +19,15 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["RunStore", "open_run"]
+__all__ = ["RunStore", "open_run", "open_search_store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -202,6 +203,34 @@ class RunStore:
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], checkpoint=rec["checkpoint"], error=rec["error"],
                 curve=json.loads(rec["curve"] or "[]"), epochs=rec["epochs"])
+
+
+def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
+                      run_dir_key: str = "run_dir") -> RunStore:
+    """Open (or start) the store of a search in ``run_dir``. ``fixed`` holds what a run must
+    keep across resumes (space, monitor, mode, objectives): a new store records it, an
+    existing one must hold the same, or nothing is written and ``ConfigError`` says which
+    differs.
+
+    Args:
+        run_dir: the run folder.
+        fixed: meta keys and the values this invocation has.
+        run_dir_key: how the user names the run folder (for the message).
+    """
+    store = RunStore(Path(run_dir) / "search.db")
+    if store.get_meta("space") is None:
+        store.set_meta("created", time.time())
+        for key, value in fixed.items():
+            store.set_meta(key, value)
+        return store
+    for key, new in fixed.items():
+        old = store.get_meta(key)
+        if old != new:
+            store.close()
+            raise ConfigError(f"{run_dir} holds a search with a different {key} (stored "
+                              f"{old!r}, now {new!r}); resume with the same {key}, or choose "
+                              f"another {run_dir_key}")
+    return store
 
 
 def open_run(run_dir: str | Path) -> RunStore:

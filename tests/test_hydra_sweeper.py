@@ -138,6 +138,16 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
 
 
 # ----------------------------------------------------------------- small tasks, in-process
+def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.export import export_best, finetune
+
+    best = export_best(killed_sweep.run)
+    assert best["model"] is None and "optimization_results.yaml" in best["hydra"]["rerun"]
+    with pytest.raises(ConfigError, match="is a Hydra sweep.*optimization_results.yaml"):
+        finetune(killed_sweep.run)
+
+
 @pytest.fixture(autouse=True)
 def _keep_logging() -> Iterator[None]:
     """Hydra's launcher configures logging for its jobs; leave the root logger as it was."""
@@ -262,7 +272,7 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
 
 def test_resuming_with_another_space_is_refused(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
-    with pytest.raises(ConfigError, match="holds a sweep with a different space"):
+    with pytest.raises(ConfigError, match="holds a search with a different space.*hydra.sweeper.run_dir"):
         _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
 
 

@@ -12,9 +12,8 @@ Each search process is ``lightning_nas.cli.main(["search", CONFIG])`` (what
 imported torch and Lightning once, so that 23 launches fit in the test's time on two cores.
 The process executor's workers are real spawned processes, as in any search.
 
-Two kills found bugs, each pinned by a strict ``xfail`` test below (remove the marker, and
-the tolerance in ``_check_end`` / ``_kill_at``, when fixed): a trial FAILED for two deaths
-is trained again as a new trial, and workers still starting up outlive a killed driver.
+Two kills found bugs, each pinned by a test below: a trial FAILED for two deaths was
+trained again as a new trial, and workers still starting up outlived a killed driver.
 """
 
 from __future__ import annotations
@@ -414,9 +413,6 @@ def test_kill_at_random_with_asha_promotions(tmp_path, launcher):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="SearchLoop.__init__ replays the store before "
-                   "_interrupted() stores a twice-interrupted trial FAILED, so that run never "
-                   "tells the optimizer about it and may train the architecture again")
 def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     rng = random.Random(f"{SEED}-twice")
     cfg, run_dir = _config(tmp_path, "twice", 1, executor="inline")
@@ -429,15 +425,12 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     rows = _rows(db)
     assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
     assert rows[2]["status"] == "COMPLETED"
-    assert rows[2]["arch_key"] != rows[1]["arch_key"]  # fails: the same architecture again
+    assert rows[2]["arch_key"] != rows[1]["arch_key"]  # not the same architecture again
 
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
-@pytest.mark.xfail(strict=True, reason="workers.py: a worker sets PR_SET_PDEATHSIG only in "
-                   "_worker_main, after importing torch and Lightning; a driver killed before "
-                   "that leaves it running, and it trains the spec already in its pipe")
 def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     cfg, run_dir = _config(tmp_path, "orphans", 2, executor="process", num_workers=2,
                            threads_per_trial=1)

@@ -32,6 +32,7 @@ from lightning_nas.config.instantiate import (
     object_path,
     short,
 )
+from lightning_nas.config.nodes import check_node_keys, node_args, target_path
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, did_you_mean
 
@@ -106,6 +107,15 @@ class ModelFactory:
         ``init_args`` value does not fit its annotation (``model.depth='abc'``)."""
         if isinstance(self.target, ConfigBuilder):
             self.target.check()
+            cls = self.target.target()
+            if inspect.isclass(cls):  # the arch's plain keys are arguments of the node's class
+                accepted, var_kw = accepted_kwargs(cls.__init__)
+                for key in names:
+                    if key not in accepted and not var_kw:
+                        raise ConfigError(f"space key {key!r} is not an argument of "
+                                          f"{cls.__name__}.__init__; "
+                                          f"{did_you_mean(key, accepted)}accepted: "
+                                          f"{', '.join(accepted)}")
         if not self.is_class:
             return
         accepted, var_kw = accepted_kwargs(self.target.__init__)
@@ -169,13 +179,15 @@ class DataFactory:
 
 
 class ConfigBuilder:
-    """Builds a config section for an architecture: plain keys go to the section's
-    ``init_args``, dotted keys under the section to their paths; then ``instantiate``.
+    """Builds a config section for an architecture: plain keys go to the section's arguments
+    (its ``init_args``, or beside a Hydra node's ``_target_``), dotted keys under the section
+    to their paths; then ``instantiate``.
 
     Picklable (plain data), so it crosses to worker processes.
 
     Args:
-        section: the config section (``{"class_path": ..., "init_args": ...}``).
+        section: the config section (``{"class_path": ..., "init_args": ...}`` or a Hydra
+            node ``{"_target_": ..., ...}``).
         name: ``"model"`` or ``"data"``.
         plain_keys: whether undotted architecture keys belong to this section.
     """
@@ -194,22 +206,27 @@ class ConfigBuilder:
         return cfg[self.name]
 
     def __call__(self, arch: Mapping[str, Any]) -> Any:
-        return instantiate(self.config(arch))
+        return instantiate(self.config(arch), self.name)
+
+    def target(self) -> Any:
+        """The class (or function) the section builds."""
+        return _import(self.name, target_path(self.section))
 
     def check(self) -> None:
-        """Check the section's classes, argument names and values (nested ``class_path``
-        specs too) before anything is built."""
-        target = _import(self.name, self.section.get("class_path"))
+        """Check the section's classes, argument names and values (nested nodes too) before
+        anything is built."""
+        check_node_keys(self.section, self.name)
+        target = self.target()
         if callable(target):
-            check_init_args(target, dict(self.section.get("init_args") or {}), self.name)
+            check_init_args(target, node_args(self.section), self.name)
 
     @property
     def class_name(self) -> str:
         """The name of the class the section configures (``DigitsCNN``)."""
-        return str(self.section.get("class_path", "?")).replace(":", ".").rsplit(".", 1)[-1]
+        return str(target_path(self.section) or "?").replace(":", ".").rsplit(".", 1)[-1]
 
     def __repr__(self) -> str:
-        return f"ConfigBuilder({self.section.get('class_path')!r})"
+        return f"ConfigBuilder({target_path(self.section)!r})"
 
 
 def _import(section: str, path: Any) -> Any:

@@ -39,6 +39,14 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
+from lightning_nas.config.nodes import (
+    check_node_keys,
+    is_hydra,
+    is_node,
+    node_args,
+    target_path,
+    with_args,
+)
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = [
@@ -90,33 +98,70 @@ def object_path(obj: Any) -> str | None:
         return None
 
 
-def instantiate(spec: Any) -> Any:
-    """Build LightningCLI-style ``{class_path, init_args}`` specs, recursively.
+def instantiate(spec: Any, path: str = "") -> Any:
+    """Build ``{class_path, init_args}`` specs and Hydra ``_target_`` nodes, recursively, as
+    LightningCLI and Hydra's ``instantiate`` do.
 
     Lists and mappings are walked; other values are returned deep-copied, so every trial
-    gets fresh callback and logger objects.
+    gets fresh callback and logger objects. ``_partial_: true`` builds a
+    ``functools.partial``; a ``Callable``-annotated argument given as a ``class_path`` spec
+    becomes one too (LightningCLI's ``OptimizerCallable``).
+
+    Args:
+        spec: what the config says.
+        path: where ``spec`` stands in the config (``model``), for error messages.
+
+    Raises:
+        ConfigError: for a node that cannot be imported or whose keys are wrong, and for a
+            target called without a required argument, with a hint to ``_partial_``.
+
+    Example:
+        >>> adam = instantiate({"_target_": "collections.Counter", "_partial_": True, "a": 1})
+        >>> adam(b=2)
+        Counter({'b': 2, 'a': 1})
     """
-    if isinstance(spec, Mapping) and "class_path" in spec:
-        extra = sorted(set(spec) - {"class_path", "init_args"})
-        if extra:
-            raise ConfigError(f"unknown key(s) {extra} beside class_path {spec['class_path']!r}; "
-                              f"valid keys: class_path, init_args")
-        cls = import_object(spec["class_path"])
+    if is_node(spec):
+        check_node_keys(spec, path or "node")
+        target = import_object(target_path(spec))
+        recursive = spec.get("_recursive_", True)
         kwargs = {}
-        for key, value in dict(spec.get("init_args") or {}).items():
-            if _wants_callable(cls, key) and isinstance(value, Mapping) and "class_path" in value:
+        for key, value in node_args(spec).items():
+            where = f"{path}.{key}" if path else key
+            if not recursive:
+                kwargs[key] = copy.deepcopy(value)
+            elif (not is_hydra(spec) and _wants_callable(target, key)
+                  and isinstance(value, Mapping) and "class_path" in value):
                 # like jsonargparse for a Callable-typed argument (LightningCLI's
                 # OptimizerCallable): the class with its init_args, called later
-                inner = {k: instantiate(v) for k, v in dict(value.get("init_args") or {}).items()}
-                kwargs[key] = functools.partial(import_object(value["class_path"]), **inner)
+                kwargs[key] = instantiate({**value, "_partial_": True}, where)
             else:
-                kwargs[key] = instantiate(value)
-        return cls(**kwargs)
+                kwargs[key] = instantiate(value, where)
+        args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
+                for a in spec.get("_args_", [])]
+        if spec.get("_partial_"):
+            return functools.partial(target, *args, **kwargs)
+        return _call(target, args, kwargs, path)
     if isinstance(spec, Mapping):
-        return {k: instantiate(v) for k, v in spec.items()}
+        return {k: instantiate(v, f"{path}.{k}" if path else str(k)) for k, v in spec.items()}
     if isinstance(spec, list):
-        return [instantiate(v) for v in spec]
+        return [instantiate(v, f"{path}[{i}]") for i, v in enumerate(spec)]
     return copy.deepcopy(spec)
+
+
+def _call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str) -> Any:
+    """``target(*args, **kwargs)``; a missing required argument of a nested object gets the
+    hint a Hydra user needs (an optimizer's ``params`` come later: ``_partial_: true``)."""
+    try:
+        return target(*args, **kwargs)
+    except TypeError as err:
+        text = str(err)
+        if "missing" not in text or "required" not in text:
+            raise
+        name = getattr(target, "__qualname__", repr(target))
+        raise ConfigError(f"{path or 'node'}: {name}: {text}; if it is to be called later "
+                          f"with that argument (an optimizer with the model's parameters, a "
+                          f"scheduler with its optimizer), add `_partial_: true` to its node"
+                          ) from err
 
 
 def _wants_callable(cls: type, name: str) -> bool:
@@ -154,10 +199,6 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _is_spec(value: Any) -> bool:
-    return isinstance(value, Mapping) and "class_path" in value
-
-
 def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     """Whether ``value`` fits the annotation ``hint``.
 
@@ -165,7 +206,7 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     a ``class_path`` spec fits anything. Other classes are checked with ``isinstance`` when
     ``strict``, else accepted (a model argument may take objects the check cannot know).
     """
-    if hint is Any or hint is inspect.Parameter.empty or _is_spec(value):
+    if hint is Any or hint is inspect.Parameter.empty or is_node(value):
         return True
     if hint is None or hint is type(None):
         return value is None
@@ -252,13 +293,14 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}; "
                               f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
-        if nested and _is_spec(value):
+        if nested and is_node(value):
+            kind = "_target_" if is_hydra(value) else "class_path"
             try:
-                inner = import_object(value["class_path"])
+                inner = import_object(target_path(value))
             except ConfigError as err:
-                raise ConfigError(f"{where}.{key}.class_path: {err}") from None
+                raise ConfigError(f"{where}.{key}.{kind}: {err}") from None
             if callable(inner):
-                check_init_args(inner, dict(value.get("init_args") or {}), f"{where}.{key}")
+                check_init_args(inner, node_args(value), f"{where}.{key}")
         elif key in hints:
             check_value(f"{where}.{key}", value, hints[key], name)
 
@@ -284,10 +326,10 @@ def blame(attempt: Callable[[dict[str, Any]], BaseException | None], args: Mappi
         ('model.depth', -1)
     """
     for key, value in args.items():
-        if _is_spec(value):  # an argument of a nested object, even a required one's
+        if is_node(value):  # an argument of a nested object, even a required one's
             def inner(init_args: dict[str, Any], key: str = key, value: Any = value) -> Any:
-                return attempt({**args, key: {**value, "init_args": init_args}})
-            found = blame(inner, dict(value.get("init_args") or {}), f"{where}.{key}")
+                return attempt({**args, key: with_args(value, init_args)})
+            found = blame(inner, node_args(value), f"{where}.{key}")
             if found is not None:
                 return found
         if attempt({k: v for k, v in args.items() if k != key}) is None:

@@ -18,7 +18,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.paths import deep_merge, is_dotted, set_dotted
+from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.nodes import (
+    check_node_keys,
+    contains_node,
+    is_hydra,
+    is_node,
+    node_args,
+)
+from lightning_nas.config.paths import SECTIONS, deep_merge, is_dotted, set_dotted
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 
@@ -47,7 +55,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        cfg = deep_merge(cfg, part)
+        cfg = deep_merge(cfg, _inline_sections(part, path))
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
     search = cfg.get("search")
@@ -64,6 +72,23 @@ def load_config(paths: str | Path | Sequence[str | Path],
     if isinstance(cfg[block], Mapping):  # else block_settings names it
         cfg[block].setdefault("run_dir", f"runs/{path.stem}")
     return cfg
+
+
+def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Sections given as a YAML file (``model: configs/model/digits.yaml``, a Hydra
+    project's config group file, unchanged) replaced by the file's content; the file is
+    looked for in the current folder, then beside ``path``."""
+    out = dict(part)
+    for name in SECTIONS:
+        value = out.get(name)
+        if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
+            continue
+        found = next((p for p in (Path(value), path.parent / value) if p.is_file()), None)
+        if found is None:
+            raise ConfigError(f"{name}={value!r}: no such YAML file (looked in the current "
+                              f"folder and beside {path})")
+        out[name] = load_yaml(found.read_text(), source=str(found))
+    return out
 
 
 def _split_overrides(args: Sequence[str]) -> list[tuple[str, str]]:
@@ -105,18 +130,26 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
 
 
 def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    """What builds a config section (``model``, ``data``): ``(import path, init_args)`` for a
+    plain ``class_path`` spec; ``(ConfigBuilder, {})`` for a Hydra node, a ``_partial_``
+    node, or a spec whose arguments hold nodes (nested objects), which are built as
+    LightningCLI or Hydra would build them; ``(None, {})`` for nothing.
+
+    Raises:
+        ConfigError: for a section that is not an import path or a node, or a node with
+            keys it does not take.
+    """
     if section is None:
         return None, {}
     if isinstance(section, str):
         return section, {}
-    if isinstance(section, Mapping) and "class_path" in section:
-        extra = sorted(set(section) - {"class_path", "init_args"})
-        if extra:
-            raise ConfigError(f"unknown key(s) {extra} in `{name}`; valid keys: "
-                              f"class_path, init_args")
-        return section["class_path"], dict(section.get("init_args") or {})
-    raise ConfigError(f"`{name}` must be an import path or a mapping with class_path and "
-                      f"init_args, got {section!r}")
+    if not is_node(section):
+        raise ConfigError(f"`{name}` must be an import path, a mapping with class_path and "
+                          f"init_args, or a Hydra node with _target_; got {section!r}")
+    check_node_keys(section, name)
+    if is_hydra(section) or section.get("_partial_") or contains_node(node_args(section)):
+        return ConfigBuilder(section, name, plain_keys=name == "model"), {}
+    return section["class_path"], node_args(section)
 
 
 def block_settings(cfg: Mapping[str, Any], block: str,

@@ -1,5 +1,6 @@
-"""Dotted paths into LightningCLI-shaped configs: ``model.net.lin1_size`` is
-``model.init_args.net.init_args.lin1_size`` (the ``init_args`` level may be left out).
+"""Dotted paths into configs: ``model.net.lin1_size`` is
+``model.init_args.net.init_args.lin1_size`` in a LightningCLI config (the ``init_args`` level
+may be left out) and ``model.net.lin1_size`` in a Hydra node (arguments beside ``_target_``).
 
 Search spaces may name such paths, so nested objects are searched without a factory; each
 trial builds its model and data from the config with its architecture's values set there.
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "check_dotted", "deep_merge", "is_dotted", "set_dotted"]
@@ -73,17 +75,17 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
     for part in parts[1:]:
         if isinstance(node, str):
             node = {"class_path": node}
-        if not (isinstance(node, Mapping) and "class_path" in node):
+        if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
                 return  # Trainer arguments are checked with the trainer settings
-            raise ConfigError(f"space key {key!r}: {where} has no class_path in the config, "
-                              f"so {part!r} cannot be checked; write {where} as "
-                              f"class_path + init_args")
-        cls = import_object(node["class_path"])
+            raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
+                              f"the config, so {part!r} cannot be checked; write {where} as "
+                              f"class_path + init_args, or as a Hydra node with _target_")
+        cls = import_object(target_path(node))
         names, var_kw = accepted_kwargs(cls.__init__)
         if part not in names and not var_kw:
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
                               f"{cls.__name__} ({where}); {did_you_mean(part, names)}accepted: "
                               f"{', '.join(names)}")
-        node = (node.get("init_args") or {}).get(part)
+        node = node_args(node).get(part)
         where = f"{where}.{part}"

@@ -52,7 +52,7 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
-from lightning_nas.store import RunStore
+from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
 
@@ -166,23 +166,10 @@ class HydraSweep(Sweeper):
     def _open_store(self, settings: SearchSettings, sweep: SweepParams) -> RunStore:
         """The run store; a resumed one must hold the same space, monitor and objectives."""
         goal = settings.goal
-        store = RunStore(settings.run_dir / "search.db")
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
-        fixed = {"space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-                 "objectives": objectives}
-        if store.get_meta("space") is not None:
-            for key, new in fixed.items():
-                old = store.get_meta(key)
-                if old != new:
-                    store.close()
-                    raise ConfigError(
-                        f"{settings.run_dir} holds a sweep with a different {key} (stored "
-                        f"{old!r}, now {new!r}); resume with the same {key}, or choose another "
-                        f"hydra.sweeper.run_dir")
-        else:
-            store.set_meta("created", time.time())
-            for key, value in fixed.items():
-                store.set_meta(key, value)
+        store = open_search_store(settings.run_dir, {
+            "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+            "objectives": objectives}, run_dir_key="hydra.sweeper.run_dir")
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_meta("hydra", {"task": self.config.hydra.job.name,

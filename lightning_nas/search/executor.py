@@ -39,6 +39,8 @@ class TrialExecutor(ABC):
     """
 
     num_workers: int = 1
+    #: trials run in processes of their own, so a trial cannot kill the search process
+    isolates_trials: bool = False
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Start workers ahead of the first trial (optional; ``submit`` starts them too)."""

@@ -42,7 +42,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore
+from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
 
@@ -233,23 +233,10 @@ class Search:
 
     def _open_store(self) -> RunStore:
         goal = self.settings.goal
-        store = RunStore(self.run_dir / "search.db")
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
-        fixed = {"space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-                 "objectives": objectives}
-        if store.get_meta("space") is not None:
-            for key, new in fixed.items():
-                old = store.get_meta(key)
-                if old != new:
-                    store.close()
-                    raise ConfigError(
-                        f"{self.run_dir} holds a search with a different {key} (stored "
-                        f"{old!r}, now {new!r}); resume with the same {key}, or choose "
-                        f"another run_dir")
-        else:
-            store.set_meta("created", time.time())
-            for key, value in fixed.items():
-                store.set_meta(key, value)
+        store = open_search_store(self.run_dir, {
+            "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+            "objectives": objectives})
         store.set_meta("settings", self.settings.flat())
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())

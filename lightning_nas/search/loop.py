@@ -72,8 +72,8 @@ class SearchLoop:
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget,
                                  settings.progress if settings.verbose else False)
+        self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
         self._replay()
-        self.interrupted = self._interrupted()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
         self.completed = store.count(TrialStatus.COMPLETED)
         self.resuming = len(store) > 0
@@ -98,10 +98,13 @@ class SearchLoop:
 
     def _interrupted(self) -> list[TrialResult]:
         """Trials that were running when an earlier process died; a trial that was already
-        re-run ``MAX_ATTEMPTS`` times (it kills the process running it) becomes FAILED."""
+        re-run ``MAX_ATTEMPTS`` times in the search process (it may be what kills it) becomes
+        FAILED. Trials of executors that isolate them (worker processes, Ray) die with the
+        search only when it is killed from outside: they are always re-run."""
         out = []
+        isolated = self.executor.isolates_trials
         for trial in self.store.trials(TrialStatus.RUNNING):
-            if self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
+            if not isolated and self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
                 trial.status = TrialStatus.FAILED
                 trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
                                f"this trial; use executor 'process' to isolate trials")

@@ -109,6 +109,8 @@ class RayExecutor(TrialExecutor):
             workers' ``PYTHONPATH`` so configs' class paths import there too.
     """
 
+    isolates_trials = True
+
     def __init__(self, num_workers: int = 2, num_cpus: float = 1, num_gpus: float = 0,
                  init: Mapping[str, Any] | None = None) -> None:
         try:

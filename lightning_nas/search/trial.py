@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialReporter
@@ -104,18 +105,19 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str) -> Any:
-    """Fill ``save_dir``/``name``/``version`` of LightningCLI-style logger specs that leave
-    them out, so every trial of a search logs to its own version under the run folder."""
+    """Fill ``save_dir``/``name``/``version`` of logger nodes (``class_path`` specs or Hydra
+    nodes) that leave them out, so every trial of a search logs to its own version under the
+    run folder."""
     if isinstance(spec, list):
         return [logger_defaults(s, save_dir, name, version) for s in spec]
-    if not (isinstance(spec, dict) and "class_path" in spec):
+    if not is_node(spec):
         return spec
-    accepted, _ = accepted_kwargs(import_object(spec["class_path"]).__init__)
-    init_args = dict(spec.get("init_args") or {})
+    accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
+    args = node_args(spec)
     for key, value in (("save_dir", save_dir), ("name", name), ("version", version)):
         if key in accepted:
-            init_args.setdefault(key, value)
-    return {**spec, "init_args": init_args}
+            args.setdefault(key, value)
+    return with_args(spec, args)
 
 
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-import traceback
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
-from lightning_nas.search.runner import describe_exit, run_trial
+from lightning_nas.search.runner import describe_exit
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.worker_entry import worker_main
 
 __all__ = ["ProcessExecutor", "assign_devices"]
 
@@ -84,40 +84,6 @@ def _environ(patch: Mapping[str, str]):
                 os.environ[k] = v
 
 
-def _die_with_parent() -> None:
-    """On Linux, have the kernel kill this worker when the driver dies (e.g. ``kill -9``)."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers end at their next recv()
-        pass
-
-
-def _worker_main(conn: Connection) -> None:
-    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it."""
-    _die_with_parent()
-    threads = os.environ.get("LNAS_NUM_THREADS")
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    while True:
-        try:
-            spec = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if spec is None:
-            return
-        try:
-            result = run_trial(spec)
-        except Exception:  # noqa: BLE001 - report, keep the worker alive
-            result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
-        conn.send(result)
-
-
 @dataclass
 class _Worker:
     env: dict[str, str]
@@ -145,6 +111,8 @@ class ProcessExecutor(TrialExecutor):
         max_trials_per_worker: replace a worker after this many trials (None: never).
     """
 
+    isolates_trials = True
+
     def __init__(self, num_workers: int = 2, devices_per_trial: int = 1,
                  accelerator: str | None = "auto", threads_per_trial: int | None = None,
                  max_trials_per_worker: int | None = None) -> None:
@@ -159,7 +127,7 @@ class ProcessExecutor(TrialExecutor):
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._ctx.Pipe()
         with _environ(worker.env):
-            process = self._ctx.Process(target=_worker_main, args=(child,),
+            process = self._ctx.Process(target=worker_main, args=(child, os.getpid()),
                                         name="lightning-nas-worker")
             process.start()
         child.close()

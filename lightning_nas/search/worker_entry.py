@@ -1,0 +1,65 @@
+"""The first code a worker process runs: tie its life to the search process, then import
+the training stack and serve trials.
+
+It lives apart from ``workers`` so that a spawned worker imports nothing heavy before it
+asks the kernel to kill it with its parent (``PR_SET_PDEATHSIG``): importing torch and
+Lightning takes seconds, and a search killed in that window must not leave a worker behind
+that trains the spec already waiting in its pipe.
+
+Example:
+    >>> import os
+    >>> parent_alive(os.getppid())
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from multiprocessing.connection import Connection
+
+__all__ = ["die_with_parent", "parent_alive", "worker_main"]
+
+
+def die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent dies (e.g. ``kill -9``)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end at their next recv()
+        pass
+
+
+def parent_alive(parent_pid: int) -> bool:
+    """Whether the process that started this one is still its parent."""
+    return os.getppid() == parent_pid
+
+
+def worker_main(conn: Connection, parent_pid: int) -> None:
+    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it."""
+    die_with_parent()
+    if not parent_alive(parent_pid):  # the search died before the death signal was set
+        os._exit(0)
+    threads = os.environ.get("LNAS_NUM_THREADS")
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    from lightning_nas.search.executor import failed_result
+    from lightning_nas.search.runner import run_trial
+
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if spec is None:
+            return
+        try:
+            result = run_trial(spec)
+        except Exception:  # noqa: BLE001 - report, keep the worker alive
+            result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
+        conn.send(result)

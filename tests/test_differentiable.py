@@ -1,0 +1,370 @@
+"""Differentiable one-shot NAS (DARTS, GDAS) with real Trainers: the mixed forward of the
+choice modules, bilevel manual optimization, the GDAS temperature and sampling, the export
+with calibrated BatchNorm, resume from a mid-search checkpoint, 2-rank DDP agreement, the
+CLI and the logits plot."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.choices import (
+    ChoiceBatchNorm2d,
+    ChoiceConv2d,
+    ChoiceLinear,
+    ChoiceModule,
+    LayerChoice,
+    Repeat,
+    export_subnet,
+    set_path,
+    space_of,
+)
+from lightning_nas.oneshot.derive import top_archs
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.mixed import Mixable, mixed
+from lightning_nas.report.plots import plot_alphas
+from tests.helpers import BlobData, TinySupernet
+from tests.test_oneshot import BatchNormSupernet, BlobImages, _val_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _net() -> nn.Sequential:
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c1"), ChoiceBatchNorm2d(8),
+        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
+                                       ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1, 2],
+               label="depth"),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
+        nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+
+
+def _one_hot(space, arch):
+    index = {label: space.params[label].values.index(arch[label]) for label in space.names()}
+    weights = {label: F.one_hot(torch.tensor(i), len(space.params[label].values)).float()
+               for label, i in index.items()}
+    return weights, index
+
+
+def _trainer(tmp_path, max_epochs=3, **kw) -> pl.Trainer:
+    kw = {"logger": False, "enable_checkpointing": False, **kw}
+    return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1,
+                      enable_progress_bar=False, enable_model_summary=False,
+                      default_root_dir=tmp_path, **kw)
+
+
+# ----------------------------------------------------------------- mixed forward
+@pytest.mark.parametrize("train", [True, False])
+def test_one_hot_mixing_runs_exactly_the_single_path(train):
+    torch.manual_seed(0)
+    net, x = _net().train(train), torch.rand(5, 1, 8, 8)
+    space = space_of(net)
+    for seed in range(8):
+        arch = space.sample(seed=seed)
+        set_path(net, arch)
+        single = net(x)
+        weights, index = _one_hot(space, arch)
+        for picked in ({}, index):  # DARTS runs every candidate, GDAS only the sampled one
+            with mixed(net, weights, picked):
+                out = net(x)
+            assert out.shape == single.shape
+            assert torch.allclose(out, single, atol=1e-5), arch
+
+
+def test_soft_mixing_is_the_weighted_sum_of_each_values_output():
+    torch.manual_seed(0)
+    w = torch.tensor([0.3, 0.7])
+    act = LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act")
+    x = torch.randn(4, 6)
+    with mixed(act, {"act": w}):
+        assert torch.allclose(act(x), 0.3 * F.relu(x) + 0.7 * torch.tanh(x))
+    fc = ChoiceLinear(6, [2, 4], label="fc")
+    outs = []
+    for width in (2, 4):
+        set_path(fc, {"fc": width})
+        outs.append(F.pad(fc(x), (0, 4 - width)))  # zero-padded to the widest
+    with mixed(fc, {"fc": w}):
+        assert torch.allclose(fc(x), 0.3 * outs[0] + 0.7 * outs[1], atol=1e-6)
+    conv, img = ChoiceConv2d(2, 3, kernel_size=[1, 3], label="c"), torch.randn(2, 2, 5, 5)
+    outs = []
+    for k in (1, 3):
+        set_path(conv, {"c_kernel": k})
+        outs.append(conv(img))
+    with mixed(conv, {"c_kernel": w}):
+        assert torch.allclose(conv(img), 0.3 * outs[0] + 0.7 * outs[1], atol=1e-5)
+    blocks = Repeat(lambda i: nn.Linear(6, 6), [0, 1, 2], label="d")
+    x1 = blocks.blocks[0](x)
+    x2 = blocks.blocks[1](x1)
+    with mixed(blocks, {"d": torch.tensor([0.2, 0.3, 0.5])}):
+        assert torch.allclose(blocks(x), 0.2 * x + 0.3 * x1 + 0.5 * x2, atol=1e-6)
+    # single path again: nothing holds the weights, the export is plain torch.nn
+    assert all(m.mixing is None for m in (act, fc, conv, blocks))
+    sub = export_subnet(_net(), torch.rand(1, 1, 8, 8), space_of(_net()).sample(seed=0))
+    assert not any(isinstance(m, (ChoiceModule, Mixable)) for m in sub.modules())
+
+
+def test_a_width_mask_survives_batchnorm():
+    """BatchNorm normalises a channel's scale away; the mask is applied after it again, so
+    the width logits still get a gradient through a conv -> BatchNorm pair."""
+    torch.manual_seed(0)
+    net = nn.Sequential(ChoiceConv2d(1, [2, 4], 3, label="w"), ChoiceBatchNorm2d(4),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    x, alpha = torch.randn(8, 1, 6, 6), torch.zeros(2, requires_grad=True)
+    set_path(net, {"w": 4})
+    widest = net(x).detach()
+    with mixed(net, {"w": F.softmax(alpha, -1)}):
+        out = net(x)
+    # channels 0-1 are in both widths (weight 1), channels 2-3 only in the wider (0.5)
+    assert torch.allclose(out.detach(), widest * torch.tensor([1.0, 1.0, 0.5, 0.5]), atol=1e-3)
+    (out[:, 2:] ** 2).sum().backward()
+    assert alpha.grad.abs().min() > 0
+
+
+# ----------------------------------------------------------------- the module
+def test_every_decision_has_logits_out_of_the_weight_optimizer():
+    nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3)
+    assert {k: tuple(v.shape) for k, v in nas.alphas.items()} == {
+        "c1": (2,), "c1_kernel": (2,), "act": (2,), "depth": (2,)}
+    assert {f"alphas.{k}" for k in nas.alphas} <= set(nas.state_dict())  # checkpointed
+    weights, arch = nas.configure_optimizers()
+    alphas = {id(p) for p in nas.alphas.parameters()}
+    in_weights = {id(p) for g in weights.param_groups for p in g["params"]}
+    assert not alphas & in_weights and in_weights == {id(p) for p in nas.supernet.parameters()}
+    assert {id(p) for g in arch.param_groups for p in g["params"]} == alphas
+    assert isinstance(weights, torch.optim.SGD)  # the wrapped module's own optimizer
+    x, y = torch.rand(6, 2, 2, 2), torch.randint(0, 3, (6,))
+    for algorithm in ("darts", "gdas"):  # softmax; straight-through Gumbel sample
+        nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm)
+        weights_now, index = nas.mixing_weights(sample=True, key=7)
+        assert len(index) == (4 if algorithm == "gdas" else 0)
+        with mixed(nas.supernet, weights_now, index):
+            F.cross_entropy(nas.supernet(x), y).backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in nas.alphas.values())
+
+
+def test_bad_settings_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown algorithm 'drats'; did you mean 'darts'"):
+        DifferentiableNAS(TinySupernet(), algorithm="drats")
+    with pytest.raises(ConfigError, match="tau_min <= tau_max"):
+        DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_min=5.0, tau_max=1.0)
+    with pytest.raises(ConfigError, match="BilevelData"):  # plain data: no arch batches
+        _trainer(None, max_epochs=1).fit(DifferentiableNAS(TinySupernet()),
+                                         datamodule=BlobData())
+
+
+def test_top_archs_are_the_most_probable_architectures():
+    choices = {"a": [1, 2, 3], "b": ["x", "y"], "c": [4, 5]}
+    probs = {"a": [0.2, 0.5, 0.3], "b": [0.45, 0.55], "c": [0.9, 0.1]}
+    every = sorted(((dict(zip(choices, v, strict=True)),
+                     math.prod(probs[k][choices[k].index(x)] for k, x in zip(choices, v,
+                                                                              strict=True)))
+                    for v in itertools.product(*choices.values())), key=lambda t: -t[1])
+    ranked = top_archs(choices, probs, k=4)
+    assert [a for a, _ in ranked] == [a for a, _ in every[:4]]
+    assert all(math.isclose(p, q) for (_, p), (_, q) in zip(ranked, every[:4], strict=True))
+
+
+def test_darts_learns_logits_logs_them_and_exports_the_calibrated_argmax(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05, top_k=3,
+                            export_dir=str(tmp_path / "out"))
+    initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
+    data = BlobImages()
+    _trainer(tmp_path, logger=CSVLogger(tmp_path, name="log")).fit(
+        nas, datamodule=BilevelData(data))
+    assert [h["epoch"] for h in nas.history] == [1, 2, 3]
+    assert all(not torch.allclose(v, initial[k]) for k, v in nas.alphas.items())
+    with open(next((tmp_path / "log").rglob("metrics.csv"))) as f:  # the Trainer's logger
+        rows = [r for r in csv.DictReader(f) if r.get("alpha/act/relu")]
+    assert len(rows) == 3 and all(
+        abs(float(r["alpha/act/relu"]) + float(r["alpha/act/tanh"]) - 1) < 1e-6 for r in rows)
+    assert float(rows[-1]["alpha/c1/8"]) == pytest.approx(nas.probabilities()["c1"][1])
+    # the three most probable architectures were scored; the best one is exported
+    probs = [c["probability"] for c in nas.scored]
+    assert len(nas.scored) == 3 and probs == sorted(probs, reverse=True)
+    assert nas.scored[0]["arch"] == nas.derived_arch()
+    assert nas.best_score == max(c["score"] for c in nas.scored)
+    assert not any(isinstance(m, ChoiceModule) for m in nas.subnet.modules())
+    saved = torch.load(tmp_path / "out" / "subnet.pt", weights_only=False)
+    for subnet in (nas.subnet, saved):  # scores what the search reports (own BN statistics)
+        assert abs(_val_accuracy(subnet, data) - nas.best_score) <= 1 / len(data.val_set)
+    best = yaml.safe_load((tmp_path / "out" / "best_arch.yaml").read_text())
+    assert best["arch"] == nas.best_arch and best["algorithm"] == "darts"
+    alphas = json.loads((tmp_path / "out" / "alphas.json").read_text())
+    assert alphas["history"] == nas.history and alphas["values"]["c1"] == [4, 8]
+    assert (tmp_path / "out" / "alphas.png").stat().st_size > 1000
+
+
+def test_gdas_runs_one_sampled_candidate_and_anneals_tau(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    model = TinySupernet()
+    calls = {name: 0 for name in model.net[1].candidates}
+    for name, op in model.net[1].candidates.items():  # training forwards only
+        op.register_forward_hook(lambda m, i, o, name=name: calls.__setitem__(
+            name, calls[name] + m.training))
+    nas = DifferentiableNAS(model, algorithm="gdas", num_classes=3, arch_lr=0.05)
+    _trainer(tmp_path, limit_val_batches=0).fit(nas, datamodule=BilevelData(BlobData()))
+    assert sum(calls.values()) == 3 * 3 * 2  # 3 epochs x 3 steps x (arch + weights) forwards
+    assert all(n > 0 for n in calls.values())  # sampled, not always the same
+    assert [round(h["tau"], 4) for h in nas.history] == [10.0, 1.0, 0.1]
+    linear = DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_schedule="linear")
+    assert [linear.temperature(e, 3) for e in range(3)] == pytest.approx([10.0, 5.05, 0.1])
+    weights, index = nas.mixing_weights(sample=True, key=3)
+    again = nas.mixing_weights(sample=True, key=3)[1]
+    assert index == again  # a step's sample depends on (seed, epoch, batch) only
+    assert all(torch.equal(weights[k].detach(), F.one_hot(torch.tensor(i), len(weights[k]))
+                           .float()) for k, i in index.items())
+
+
+def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
+    class Counting(TinySupernet):
+        steps = 0
+
+        def training_step(self, batch, batch_idx):
+            Counting.steps += 1
+            self.log("its_own_loss", 1.0)  # dropped, not an error
+            return {"loss": super().training_step(batch, batch_idx)}
+
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(Counting(), num_classes=3)
+    trainer = _trainer(tmp_path, max_epochs=1, limit_val_batches=0)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert Counting.steps == 3 * 2  # its training_step is the loss of both updates
+    assert isinstance(nas.optimizers()[0].optimizer, torch.optim.SGD)
+    assert nas.optimizers()[0].optimizer.param_groups[0]["lr"] == 0.05
+    assert "its_own_loss" not in trainer.logged_metrics and "train_loss" in trainer.logged_metrics
+    plain = DifferentiableNAS(nn.Sequential(*TinySupernet().net), optimizer="adam", lr=0.01)
+    assert plain.loss_fn is F.cross_entropy
+    assert isinstance(plain.configure_optimizers()[0], torch.optim.Adam)
+
+
+def test_bf16_mixed_precision_trains_the_logits(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05)
+    initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
+    _trainer(tmp_path, max_epochs=1, precision="bf16-mixed").fit(
+        nas, datamodule=BilevelData(BlobImages()))
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all()
+               and not torch.equal(v, initial[k]) for k, v in nas.alphas.items())
+    assert nas.best_score is not None
+
+
+# ----------------------------------------------------------------- resume
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(tmp_path, algorithm):
+    def run(ckpt_path=None):
+        pl.seed_everything(0, verbose=False)
+        nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm, num_classes=3,
+                                arch_lr=0.05)
+        ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1, filename="{epoch}")
+        _trainer(tmp_path, max_epochs=4, enable_checkpointing=True, callbacks=[ckpt]).fit(
+            nas, datamodule=BilevelData(BlobImages()), ckpt_path=ckpt_path)  # shuffled data
+        return nas
+
+    full = run()
+    resumed = run(ckpt_path=tmp_path / "ckpt" / "epoch=1.ckpt")
+    assert resumed.best_arch == full.best_arch
+    for key, value in full.alphas.items():
+        assert torch.allclose(resumed.alphas[key], value, atol=1e-6), key
+    assert resumed.history == full.history and len(full.history) == 4
+    assert float(resumed.tau) == float(full.tau)
+
+
+# ----------------------------------------------------------------- DDP
+DDP_SCRIPT = """
+import json, os, sys
+import lightning.pytorch as pl
+import torch
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from tests.test_oneshot import BatchNormSupernet, BlobImages
+
+
+class FirstArchBatch(pl.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == 0 and trainer.current_epoch == 0:
+            self.x = float(batch["arch"][0].sum())
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    # DARTS uses every parameter in every step (plain ddp); GDAS leaves candidates unused
+    for algorithm, strategy in (("darts", "ddp"), ("gdas", "ddp_find_unused_parameters_true")):
+        pl.seed_everything(0, verbose=False)
+        nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm, num_classes=3,
+                                arch_lr=0.05, seed=1)
+        seen = FirstArchBatch()
+        trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy=strategy,
+                             logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             callbacks=[seen])
+        trainer.fit(nas, datamodule=BilevelData(BlobImages()))
+        with open(os.path.join(sys.argv[1], f"{algorithm}{trainer.global_rank}.json"), "w") as f:
+            json.dump({"logits": {k: v.tolist() for k, v in nas.alphas.items()},
+                       "arch": nas.best_arch, "score": nas.best_score, "x": seen.x,
+                       "initial": DifferentiableNAS(BatchNormSupernet(), seed=1).probabilities(),
+                       "probs": nas.probabilities()}, f)
+"""
+
+
+def test_ddp_ranks_hold_identical_logits_and_derive_the_same_architecture(tmp_path):
+    script = tmp_path / "differentiable_ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=600)
+    for algorithm in ("darts", "gdas"):
+        r0, r1 = (json.loads((tmp_path / f"{algorithm}{r}.json").read_text()) for r in (0, 1))
+        assert r0["x"] != r1["x"]  # each rank trained on its own shard ...
+        assert r0["logits"] == r1["logits"]  # ... and holds the same logits (all-reduced)
+        assert r0["probs"] != r0["initial"]  # which did move
+        assert r0["arch"] == r1["arch"] and r0["score"] == r1["score"]
+
+
+# ----------------------------------------------------------------- CLI and plot
+def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    config = "examples/oneshot_digits/darts.yaml"
+    tiny = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+            "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1"]
+    assert main(["oneshot", config, *tiny, "--oneshot.finetune_epochs=1",
+                 f"--oneshot.run_dir={tmp_path / 'darts'}"]) == 0
+    out = capsys.readouterr().out
+    assert "DARTS search: derived {" in out and "Fine-tuned 1 epochs: val_acc=" in out
+    for name in ("best_arch.yaml", "alphas.json", "alphas.png", "subnet.pt",
+                 "subnet_finetuned.pt"):
+        assert (tmp_path / "darts" / name).exists(), name
+    assert main(["oneshot", config, *tiny, "--oneshot.algorithm=gdas", "--oneshot.top_k=2",
+                 f"--oneshot.run_dir={tmp_path / 'gdas'}"]) == 0
+    best = yaml.safe_load((tmp_path / "gdas" / "best_arch.yaml").read_text())
+    assert best["algorithm"] == "gdas" and len(best["candidates"]) == 2
+    assert main(["oneshot", config, "--oneshot.algorithm=dart"]) == 2
+    assert ("unknown oneshot algorithm 'dart'; did you mean 'darts'? valid: spos, darts, gdas"
+            in capsys.readouterr().err)
+    assert main(["oneshot", config, "--oneshot.num_candidates=5"]) == 2
+    assert "'num_candidates' applies to algorithm spos only" in capsys.readouterr().err
+
+
+def test_plot_alphas_draws_a_panel_per_decision(tmp_path):
+    alphas = {"algorithm": "darts", "values": {"act": ["relu", "tanh"], "w": [4, 8, 16]},
+              "history": [{"epoch": e, "probs": {"act": [0.5, 0.5], "w": [0.2, 0.3, 0.5]}}
+                          for e in (1, 2)]}
+    plot_alphas(alphas, tmp_path / "alphas.png")
+    assert (tmp_path / "alphas.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,144 @@
+"""Hydra nodes (``_target_``, ``_partial_``, ``_args_``, nested nodes) wherever a config
+names an object: built as Hydra's ``instantiate`` builds them, searched through dotted keys,
+checked before training, exported in their own shape (``lightning_nas.config.nodes``)."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.load import load_config, section_target
+from lightning_nas.config.nodes import check_node_keys, contains_node, node_args, with_args
+from lightning_nas.config.paths import check_dotted, set_dotted
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
+from lightning_nas.search.trial import logger_defaults
+
+ROOT = Path(__file__).resolve().parents[1]
+HYDRA = ROOT / "examples" / "hydra"
+MODEL = yaml.safe_load((HYDRA / "configs" / "model" / "digits.yaml").read_text())
+NODES = [
+    {"_target_": "collections.OrderedDict", "a": 1, "b": {"_target_": "datetime.timedelta",
+                                                          "seconds": 3}},
+    {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01},
+    {"_target_": "builtins.dict", "_args_": [[["k", 1]]], "z": 2},
+    {"_target_": "builtins.dict", "_recursive_": False,
+     "inner": {"_target_": "datetime.timedelta", "seconds": 3}},
+    {"_target_": "builtins.list", "_args_": [[{"_target_": "datetime.timedelta", "days": 1}]]},
+]
+
+
+def _same(a, b) -> bool:
+    """Equal objects, partials compared by function and arguments."""
+    if isinstance(a, functools.partial):
+        return (isinstance(b, functools.partial) and a.func is b.func and a.args == b.args
+                and a.keywords == b.keywords)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("node", NODES, ids=["nested", "partial", "args", "not-recursive",
+                                             "args-nested"])
+def test_nodes_build_what_hydra_builds(node):
+    ours = instantiate(node)
+    hydra_utils = pytest.importorskip("hydra.utils")
+    theirs = hydra_utils.instantiate(node, _convert_="all")
+    assert _same(ours, theirs), (ours, theirs)
+
+
+def test_partial_also_works_in_class_path_specs():
+    built = instantiate({"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01},
+                         "_partial_": True})
+    assert isinstance(built, functools.partial) and built.func is torch.optim.Adam
+    optimizer = built([torch.nn.Parameter(torch.zeros(1))])
+    assert optimizer.defaults["lr"] == 0.01
+
+
+def test_a_missing_partial_is_named_with_a_hint():
+    node = {"_target_": "torch.optim.Adam", "lr": 0.01}
+    with pytest.raises(ConfigError, match="model.optimizer: Adam: .*params.*add `_partial_: "
+                                          "true` to its node"):
+        instantiate({"_target_": "builtins.dict", "optimizer": node}, "model")
+
+
+def test_node_helpers_and_key_checks():
+    assert node_args(MODEL)["compile"] is False and "_target_" not in node_args(MODEL)
+    assert with_args(MODEL["net"], {"lin1_size": 8})["_target_"] == MODEL["net"]["_target_"]
+    assert contains_node({"x": [1, {"class_path": "a.B"}]}) and not contains_node({"x": [1]})
+    with pytest.raises(ConfigError, match="model.optimizer._partial_: expected true or false"):
+        check_node_keys({"_target_": "a.B", "_partial_": "yes"}, "model.optimizer")
+    with pytest.raises(ConfigError, match="either class_path .* or _target_"):
+        check_node_keys({"_target_": "a.B", "class_path": "a.B"}, "model")
+
+
+def test_dotted_keys_reach_into_hydra_nodes():
+    cfg = {"model": yaml.safe_load(yaml.safe_dump(MODEL))}
+    set_dotted(cfg, "model.optimizer.lr", 0.05)
+    set_dotted(cfg, "model.net.lin1_size", 32)
+    assert cfg["model"]["optimizer"]["lr"] == 0.05 and cfg["model"]["net"]["lin1_size"] == 32
+    assert "init_args" not in cfg["model"]["net"]
+    check_dotted(cfg, "model.net.lin1_size")
+    with pytest.raises(ConfigError, match="'lin1_sise' is not an argument of DenseNet.*"
+                                          "did you mean 'lin1_size'"):
+        check_dotted(cfg, "model.net.lin1_sise")
+
+
+def test_a_hydra_section_is_built_by_a_config_builder():
+    builder, args = section_target(MODEL, "model")
+    assert args == {} and builder.class_name == "DigitsLitModule"
+    module = builder({"optimizer.lr": 0.5}) if False else builder({})
+    assert isinstance(module.net, torch.nn.Module)
+    assert isinstance(module.hparams.optimizer, functools.partial)
+
+
+def test_a_hydra_logger_node_gets_its_trial_folder():
+    spec = {"_target_": "lightning.pytorch.loggers.CSVLogger", "flush_logs_every_n_steps": 5}
+    filled = logger_defaults(spec, "runs/x/logs", "trials", "trial_0001")
+    assert filled == {**spec, "save_dir": "runs/x/logs", "name": "trials",
+                      "version": "trial_0001"}
+
+
+def test_a_model_without_partial_fails_before_any_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = load_config(HYDRA / "search.yaml", [f"--search.run_dir={tmp_path / 'run'}"])
+    del cfg["model"]["optimizer"]["_partial_"]
+    with pytest.raises(ConfigError, match="optimizer.*_partial_: true"):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_sections_may_name_the_projects_yaml_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = load_config(HYDRA / "search.yaml")
+    assert cfg["model"] == MODEL  # configs/model/digits.yaml, unchanged
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: configs/model/nope.yaml\n")
+    with pytest.raises(ConfigError, match="model='configs/model/nope.yaml': no such YAML file"):
+        load_config(bad)
+
+
+def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "run"
+    assert main(["search", str(HYDRA / "search.yaml"), "--search.budget=2",
+                 "--search.scheduler=none", "--trainer.max_epochs=1",
+                 "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    trained = yaml.safe_load((run / "best_config.yaml").read_text())
+    model = trained["model"]  # the Hydra node shape, with the winner's values
+    assert model["_target_"] == MODEL["_target_"] and "init_args" not in model
+    assert model["optimizer"]["_partial_"] is True
+    assert model["optimizer"]["lr"] == best["arch"]["model.optimizer.lr"]
+    assert model["net"]["lin1_size"] == best["arch"]["model.net.lin1_size"]
+    assert trained["data"]["batch_size"] == best["arch"]["data.batch_size"]
+    capsys.readouterr()
+    assert main(["fit", str(run / "best_config.yaml"), "--out", str(tmp_path / "fit")]) == 0
+    out = capsys.readouterr().out
+    assert f"val/acc={best['score']:.6f}" in out  # the trial, trained again as is
+    shutil.rmtree(tmp_path / "fit")
