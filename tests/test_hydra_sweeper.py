@@ -272,7 +272,8 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
 
 def test_resuming_with_another_space_is_refused(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
-    with pytest.raises(ConfigError, match="holds a search with a different space.*hydra.sweeper.run_dir"):
+    with pytest.raises(ConfigError,
+                       match="holds a search with a different space.*hydra.sweeper.run_dir"):
         _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
 
 
