@@ -120,7 +120,8 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
 @pytest.mark.parametrize("args, message", [
     (["missing.yaml"], "config file missing.yaml does not exist"),
     (["{cfg}", "--trainer.max_epoch=1"], "unknown Trainer argument 'max_epoch'"),
-    (["{cfg}", "--model.widht=8"], "`model.init_args.widht` is not an argument of TinyNet"),
+    (["{cfg}", "--model.widht=8"], "model.widht: not an argument of TinyNet.__init__; did you "
+                                   "mean 'width'?"),
     (["{cfg}", "--model.class_path=tests.helpers.NoNet"],
      "module 'tests.helpers' has no attribute 'NoNet'"),
     (["{bad}"], "unknown config section 'oneshot'"),

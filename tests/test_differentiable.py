@@ -268,13 +268,29 @@ def test_bf16_mixed_precision_trains_the_logits(tmp_path):
 
 
 # ----------------------------------------------------------------- resume
-@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
-def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(tmp_path, algorithm):
+@pytest.mark.parametrize(("algorithm", "at_train_epoch_end"),
+                         [("darts", None), ("gdas", None), ("darts", False)])
+def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(
+        tmp_path, algorithm, at_train_epoch_end):
+    if os.environ.get("LNAS_FRESH_PROCESS") != "1":
+        # an exactness check: run it in a fresh interpreter, so that no process-wide state
+        # left by earlier tests (threads, backends flags, RNG streams) decides it
+        name = "test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search"
+        node = f"{Path(__file__).resolve()}::{name}[{algorithm}-{at_train_epoch_end}]"
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               node], env={**os.environ, "LNAS_FRESH_PROCESS": "1"},
+                              capture_output=True, text=True, timeout=900,
+                              cwd=Path(__file__).resolve().parents[1])
+        assert done.returncode == 0, done.stdout[-4000:]
+        assert "1 passed" in done.stdout
+        return
+
     def run(ckpt_path=None):
         pl.seed_everything(0, verbose=False)
         nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm, num_classes=3,
                                 arch_lr=0.05)
-        ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1, filename="{epoch}")
+        ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1, filename="{epoch}",
+                               save_on_train_epoch_end=at_train_epoch_end)  # or after val
         _trainer(tmp_path, max_epochs=4, enable_checkpointing=True, callbacks=[ckpt]).fit(
             nas, datamodule=BilevelData(BlobImages()), ckpt_path=ckpt_path)  # shuffled data
         return nas

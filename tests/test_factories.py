@@ -178,7 +178,7 @@ def test_model_factory_callable_builder():
     factory.check(["whatever"])  # a builder takes the arch dict: nothing to check
     model = factory.build({"width": 6})
     assert isinstance(model, TinyNet) and model.hparams.width == 6
-    assert factory.path == "tests.test_builders.build_tiny"
+    assert factory.path == "tests.test_factories.build_tiny"
     assert factory.name == "build_tiny"
     with pytest.raises(ConfigError, match="init_args are only supported"):
         ModelFactory(build_tiny, {"lr": 0.1})
@@ -218,7 +218,7 @@ def test_data_factory():
 # ---------------------------------------------------------------- object_path
 def test_object_path():
     assert object_path(TinyNet) == "tests.helpers.TinyNet"
-    assert object_path(KwargsNet) == "tests.test_builders.KwargsNet"
+    assert object_path(KwargsNet) == "tests.test_factories.KwargsNet"
     assert object_path(collections.OrderedDict) == "collections.OrderedDict"
 
     def local() -> None:

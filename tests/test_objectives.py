@@ -64,7 +64,7 @@ def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trai
 
 
 def test_constraint_settings_are_checked():
-    with pytest.raises(ConfigError, match="max_params must be a positive number"):
+    with pytest.raises(ConfigError, match="`max_params` must be a positive number"):
         Constraints(max_params=-1)
     with pytest.raises(ConfigError, match="constraints must be callables"):
         Constraints(checks=["not callable"])

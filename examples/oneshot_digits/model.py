@@ -3,7 +3,9 @@
 Every decision is a choice module inside ``self.net``: the widths and kernel sizes of two
 convolutions (slices of shared weights), their activations, and how many extra
 width-keeping blocks follow. ``OneShotNAS`` trains it with one random path per step and
-searches its subnets; the winner is exported from ``self.net`` as a plain ``nn.Sequential``.
+searches its subnets (``oneshot.yaml``); ``DifferentiableNAS`` wraps it for DARTS or GDAS,
+reusing its ``training_step`` and optimizer (``darts.yaml``). Either way the winner is
+exported from ``self.net`` as a plain ``nn.Sequential``.
 
 Example:
     >>> import torch

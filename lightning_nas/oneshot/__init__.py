@@ -1,9 +1,9 @@
 """One-shot NAS: choice modules of a weight-sharing supernet and subnet export (``choices``),
 the ``OneShotNAS`` callback (``callback``: single-path one-shot, SPOS), differentiable NAS
 (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS over the same choice modules,
-run mixed by ``mixed``, derived and exported by ``derive``), subnet scoring with BatchNorm
-calibration (``scoring``), fine-tuning (``finetune``) and the ``lightning-nas oneshot``
-command (``run``).
+run mixed by ``mixed``, fed by ``bilevel``, derived and exported by ``derive``), subnet
+scoring with BatchNorm calibration (``scoring``), fine-tuning (``finetune``) and the
+``lightning-nas oneshot`` command (``run``).
 
 Example:
     >>> from lightning_nas.oneshot import LayerChoice, OneShotNAS
@@ -11,6 +11,7 @@ Example:
     5
 """
 
+from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import (
     ChoiceBatchNorm2d,
@@ -24,7 +25,7 @@ from lightning_nas.oneshot.choices import (
     set_path,
     space_of,
 )
-from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 
 __all__ = [

@@ -11,9 +11,10 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   sizes of ``ChoiceConv2d`` / ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
 - First-order bilevel optimization by manual optimization: per training step the logits
   take a step on a held-out ("arch") batch, then the weights on a training batch. The
-  batches come from ``BilevelData(datamodule)``: its train loader zips the datamodule's
-  train loader with its validation loader (cycled) in a ``CombinedLoader``, so Lightning
-  moves both to the device and gives each rank its shard under DDP.
+  batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader
+  zips the datamodule's train loader with its validation loader (cycled) in a
+  ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
+  under DDP.
 - Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): ``val_loss`` and,
   with ``num_classes`` or ``metric``, ``val_acc``. Each epoch logs the softmax probability
   of every value as ``alpha/<decision>/<value>`` and appends the logits to ``history``.
@@ -21,10 +22,12 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
   ``best_score``; files in ``export_dir``: see ``oneshot.derive``).
-- State: logits, both optimizers, ``tau``, ``history`` and torch's random state (restored
-  when training resumes) are in the checkpoint: ``trainer.fit(ckpt_path=...)`` continues
-  the same search. GDAS noise is drawn from ``(seed, epoch, batch)``: identical on every
-  rank and after a resume.
+- State: logits, both optimizers, ``tau``, ``history`` and torch's random state are in the
+  checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search. ``BilevelData``
+  sets that random state before the training iterators of the resumed run, so a search
+  resumed from a checkpoint saved at the end of an epoch draws the same shuffles and ends
+  exactly as an uninterrupted one. GDAS noise is drawn from ``(seed, epoch, batch)``:
+  identical on every rank and after a resume.
 
 The loss: a name of ``lightning_nas.module.LOSSES`` or a callable ``(preds, target)``;
 ``None`` with a LightningModule supernet reuses its ``training_step`` (its ``self.log``
@@ -55,59 +58,22 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torchmetrics
-from lightning.pytorch.utilities import CombinedLoader
 from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.module import LOSSES
+from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
 
-__all__ = ["ALGORITHMS", "TAU_SCHEDULES", "BilevelData", "DifferentiableNAS"]
+__all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
 #: the differentiable algorithms
 ALGORITHMS = ("darts", "gdas")
 #: GDAS temperature schedules from ``tau_max`` to ``tau_min``
 TAU_SCHEDULES = ("exponential", "linear")
-
-
-class BilevelData(pl.LightningDataModule):
-    """A datamodule's training batches zipped with its validation batches (cycled) for the
-    architecture step: ``{"train": batch, "arch": batch}``; validation and test as before.
-
-    Args:
-        datamodule: the user's datamodule (its ``prepare_data`` / ``setup`` run as usual;
-            its batch-transfer hooks do not).
-    """
-
-    def __init__(self, datamodule: pl.LightningDataModule) -> None:
-        super().__init__()
-        self.datamodule = datamodule
-
-    def prepare_data(self) -> None:
-        self.datamodule.prepare_data()
-
-    def setup(self, stage: str) -> None:
-        self.datamodule.trainer = self.trainer
-        self.datamodule.setup(stage)
-
-    def train_dataloader(self) -> CombinedLoader:
-        return CombinedLoader({"train": self.datamodule.train_dataloader(),
-                               "arch": self.datamodule.val_dataloader()}, "max_size_cycle")
-
-    def val_dataloader(self) -> Any:
-        return self.datamodule.val_dataloader()
-
-    def test_dataloader(self) -> Any:
-        return self.datamodule.test_dataloader()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.datamodule.state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.datamodule.load_state_dict(state_dict)
 
 
 def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -148,8 +114,8 @@ class DifferentiableNAS(pl.LightningModule):
             own, else Adam.
         lr, weight_decay: of a named weight optimizer.
         arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS.
-        gradient_clip_val: clip the weights' gradient norm (manual optimization ignores the
-            Trainer's setting).
+        gradient_clip_val: clip the weights' gradient norm (with manual optimization the
+            Trainer's ``gradient_clip_val`` is an error).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``).
         warmup_epochs: epochs that train only the weights.
@@ -209,7 +175,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
         self.scored: list[dict[str, Any]] = []
-        self._resume_rng: dict[str, torch.Tensor] | None = None
+        self._resume_rng: dict[str, Any] | None = None
 
     @property
     def network(self) -> nn.Module:
@@ -318,13 +284,15 @@ class DifferentiableNAS(pl.LightningModule):
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
             raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
+        data = self.trainer.datamodule
+        if self._resume_rng is not None and isinstance(data, BilevelData):
+            data.resume_rng = self._resume_rng  # set before each training iterator Lightning
+        self._resume_rng = None  # makes while resuming, until the first training batch
 
-    def on_train_start(self) -> None:
-        if self._resume_rng is not None:  # continue the search with the same random numbers
-            torch.set_rng_state(self._resume_rng["torch"])
-            if "cuda" in self._resume_rng and self.device.type == "cuda":
-                torch.cuda.set_rng_state(self._resume_rng["cuda"], self.device)
-            self._resume_rng = None
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        data = self.trainer.datamodule
+        if isinstance(data, BilevelData):
+            data.resume_rng = None
 
     def on_train_epoch_start(self) -> None:
         epochs = self.hparams.tau_epochs or self.trainer.max_epochs or 1
@@ -412,9 +380,9 @@ class DifferentiableNAS(pl.LightningModule):
 
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        rng = {"torch": torch.get_rng_state()}
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["cuda"], rng["device"] = torch.cuda.get_rng_state(self.device), self.device.index
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
                                             "rng": rng}
 

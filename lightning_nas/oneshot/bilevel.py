@@ -1,0 +1,90 @@
+"""The data of a bilevel (differentiable NAS) search: a datamodule's training batches for the
+weights zipped with its validation batches for the architecture logits.
+
+``BilevelData(datamodule)`` keeps the datamodule's validation and test loaders; its train
+loader is a ``CombinedLoader`` (``max_size_cycle``: the validation loader is cycled) that
+yields ``{"train": batch, "arch": batch}``, so Lightning moves both parts to the device and
+gives each rank its shard under DDP. When a search resumes, it sets the checkpoint's random
+state before each training iterator Lightning makes until the first batch, so the resumed
+run draws the shuffles the uninterrupted one drew.
+
+Example:
+    >>> from lightning.pytorch.demos.boring_classes import BoringDataModule
+    >>> data = BilevelData(BoringDataModule())
+    >>> data.setup("fit")
+    >>> sorted(next(iter(data.train_dataloader()))[0])
+    ['arch', 'train']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+
+__all__ = ["BilevelData"]
+
+
+def _set_rng(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"], state.get("device"))
+
+
+class _TrainLoader(CombinedLoader):
+    """The zipped loader; sets a resumed search's random state before making its iterators
+    (so the first epoch after a resume draws the data order the search would have drawn)."""
+
+    def __init__(self, iterables: dict[str, Any], data: BilevelData) -> None:
+        super().__init__(iterables, "max_size_cycle")
+        self.data = data
+
+    def __iter__(self) -> Any:
+        if self.data.resume_rng is not None:
+            _set_rng(self.data.resume_rng)
+        return super().__iter__()
+
+
+class BilevelData(pl.LightningDataModule):
+    """A datamodule's training batches zipped with its validation batches (cycled) for the
+    architecture step: ``{"train": batch, "arch": batch}``; validation and test as before.
+
+    Args:
+        datamodule: the user's datamodule (its ``prepare_data`` / ``setup`` run as usual;
+            its batch-transfer hooks do not).
+
+    Attributes:
+        resume_rng: torch's random state set before each new training iterator until the
+            first training batch of a resumed search (set by ``DifferentiableNAS``).
+    """
+
+    def __init__(self, datamodule: pl.LightningDataModule) -> None:
+        super().__init__()
+        self.datamodule = datamodule
+        self.resume_rng: dict[str, Any] | None = None
+
+    def prepare_data(self) -> None:
+        self.datamodule.prepare_data()
+
+    def setup(self, stage: str) -> None:
+        self.datamodule.trainer = self.trainer
+        self.datamodule.setup(stage)
+
+    def train_dataloader(self) -> CombinedLoader:
+        return _TrainLoader({"train": self.datamodule.train_dataloader(),
+                             "arch": self.datamodule.val_dataloader()}, self)
+
+    def val_dataloader(self) -> Any:
+        return self.datamodule.val_dataloader()
+
+    def test_dataloader(self) -> Any:
+        return self.datamodule.test_dataloader()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.datamodule.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.datamodule.load_state_dict(state_dict)
