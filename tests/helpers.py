@@ -209,3 +209,25 @@ class TinySupernet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def choice_net() -> nn.Sequential:
+    """A small supernet with every kind of choice module and BatchNorm: widths and kernels
+    (``c1``), a layer choice (``act``), a repeated block (``depth``), linear widths (``fc``)."""
+    from lightning_nas.oneshot.choices import (
+        ChoiceBatchNorm2d,
+        ChoiceConv2d,
+        ChoiceLinear,
+        LayerChoice,
+        Repeat,
+    )
+
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c1"), ChoiceBatchNorm2d(8),
+        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
+                                       ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1, 2],
+               label="depth"),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
+        nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+

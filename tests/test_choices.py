@@ -12,27 +12,16 @@ from torch import nn
 
 from lightning_nas.errors import SpaceError
 from lightning_nas.oneshot.choices import (
-    ChoiceBatchNorm2d,
     ChoiceConv2d,
-    ChoiceLinear,
     LayerChoice,
-    Repeat,
     export_subnet,
     get_path,
     set_path,
     space_of,
 )
+from tests.helpers import choice_net
 
-
-def _net() -> nn.Sequential:
-    return nn.Sequential(
-        ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c1"), ChoiceBatchNorm2d(8),
-        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
-        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
-                                       ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1, 2],
-               label="depth"),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
-        nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+_net = choice_net  # every kind of choice module, with BatchNorm
 
 
 def test_derived_space_equals_the_choice_modules():

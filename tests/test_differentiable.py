@@ -40,21 +40,13 @@ from lightning_nas.oneshot.derive import top_archs
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.mixed import Mixable, mixed
 from lightning_nas.report.plots import plot_alphas
-from tests.helpers import BlobData, TinySupernet
+from tests.helpers import BlobData, TinySupernet, choice_net
 from tests.test_oneshot import BatchNormSupernet, BlobImages, _val_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _net() -> nn.Sequential:
-    return nn.Sequential(
-        ChoiceConv2d(1, [4, 8], kernel_size=[3, 5], label="c1"), ChoiceBatchNorm2d(8),
-        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
-        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
-                                       ChoiceBatchNorm2d(8), nn.ReLU()), [0, 1, 2],
-               label="depth"),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
-        nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+_net = choice_net  # every kind of choice module, with BatchNorm
 
 
 def _one_hot(space, arch):
