@@ -164,3 +164,26 @@ def test_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path, capsy
     err = capsys.readouterr().err
     assert err == (f"lightning-nas search: error: {path}:3:29: expected ',' or ']', but got "
                    f"'}}' (while parsing a flow sequence)\n")
+
+
+def test_show_into_a_pipe_that_closes_early_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import RunStore
+
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        for i in range(3000):  # more than a pipe buffer holds
+            tid = store.start_trial({"k": i})
+            store.finish_trial(TrialResult(trial_id=tid, arch={"k": i}, score=i / 3000,
+                                           status=TrialStatus.COMPLETED))
+    show = subprocess.Popen([sys.executable, "-m", "lightning_nas", "show", str(tmp_path),
+                             "--top", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = show.stdout.readline()  # `lightning-nas show RUN | head -1`
+    show.stdout.close()
+    err = show.stderr.read().decode()
+    assert show.wait(timeout=60) == 0
+    assert first.startswith(b"3000 completed") and "Traceback" not in err and err == ""

@@ -79,6 +79,10 @@ def test_show_lists_failed_trials_with_their_error(tmp_path, tiny_trainer, capsy
     assert main(["show", str(run), "--status", "failed", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["trials"]
     assert [r["error"] for r in rows] == ["RuntimeError: width 4 is broken on purpose"]
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(run)]) == 0
+    page = (run / "report" / "report.html").read_text()
+    assert "Failed and rejected trials" in page and "width 4 is broken on purpose" in page
 
 
 def test_show_contains_the_best_score(finished_run, capsys):
