@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lightning.pytorch as pl  # noqa: E402
 
+from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
@@ -64,12 +65,6 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS 
 from lightning_nas.oneshot.finetune import finetune_subnet  # noqa: E402
 from lightning_nas.search.trial import quiet_lightning  # noqa: E402
 
-TRAINER = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_progress_bar": False,
-           "enable_model_summary": False, "enable_checkpointing": False}
-MID = {"conv1": 32, "conv1_kernel": 3, "act1": "relu", "conv2": 32, "conv2_kernel": 3,
-       "act2": "relu", "blocks": 1}
-MULTI_INIT = {"builder": "examples.oneshot_digits.model.build_standalone", "num_classes": 10,
-              "lr": 3e-3}
 ALGORITHMS = ("spos", "darts", "gdas")
 #: the held-out test split: its share of the digits and the permutation that picks it
 TEST_FRACTION, SPLIT_SEED = 0.2, 12345
