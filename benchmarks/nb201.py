@@ -236,7 +236,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--overhead_trials", type=int, default=500)
     parser.add_argument("--overhead_rounds", type=int, default=5,
                         help="rounds of the ms_per_trial measurement (seeds 0..R-1)")
+    parser.add_argument("--warm_start", default=None, metavar="SOURCE_DATASET",
+                        choices=["cifar10", "cifar100", "imagenet16"],
+                        help="warm starts: search SOURCE_DATASET, then --dataset warm, cold and "
+                             "with the simple baselines (benchmarks/nb201_warm.py)")
+    parser.add_argument("--budgets", default="10,20,30,50",
+                        help="--warm_start: target budgets (comma-separated)")
+    parser.add_argument("--source_budget", type=int, default=100)
+    parser.add_argument("--top_k", default="1,5,10",
+                        help="--warm_start: the top-k-first baselines (comma-separated)")
     args = parser.parse_args(argv)
+    if args.warm_start:
+        return _warm_main(args)
     import torch  # the driver imports it anyway; one thread, like the other benchmarks
 
     torch.set_num_threads(1)
@@ -272,6 +283,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if heldout is not None and heldout_seeds is not None:
         summary["heldout"] = _summary(heldout, args.strategy, heldout_seeds)
+    print(json.dumps(summary))
+    return summary
+
+
+def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
+    """``--warm_start SOURCE``: the warm-start table(s) and JSON line."""
+    import torch
+
+    from benchmarks.nb201_warm import run_warm_benchmark, warm_table
+
+    torch.set_num_threads(1)
+    if args.dataset == args.warm_start:
+        raise SystemExit("--warm_start names the target --dataset; choose another target")
+    bench = NB201(find_table(args.table))
+    budgets = [int(b) for b in args.budgets.split(",")]
+    top_k = [int(k) for k in args.top_k.split(",")]
+    summary: dict[str, Any] = {"source": args.warm_start, "target": args.dataset,
+                               "source_budget": args.source_budget, "budgets": budgets}
+    sets = [("seeds", parse_seeds(args.seeds, args.seed_start))]
+    if args.heldout_seeds:
+        sets.append(("heldout", parse_seeds(args.heldout_seeds)))
+    for name, seeds in sets:
+        results = run_warm_benchmark(bench, args.warm_start, args.dataset, seeds, budgets,
+                                     args.source_budget, top_k)
+        print(warm_table(results, budgets, f"NB201 {args.warm_start} (budget "
+                         f"{args.source_budget}) -> {args.dataset}, {name} {seed_label(seeds)} "
+                         f"(n={len(seeds)})"))
+        summary[name] = {"range": seed_label(seeds), **{
+            method: {str(b): {"mean": round(r[b]["mean"], 3), "std": round(r[b]["std"], 3),
+                              "valid": round(r[b]["valid"], 3)} for b in budgets}
+            for method, r in results.items()}}
     print(json.dumps(summary))
     return summary
 

@@ -1,7 +1,10 @@
 """The run store: one SQLite file (``search.db``) per run directory.
 
-It holds the run's settings, space, seed and package versions (table ``meta``) and one
-row per trial (table ``trials``). The search driver is its only writer, and every state
+It holds the run's settings, space, seed and package versions (table ``meta``), one
+row per trial (table ``trials``), the results of earlier runs a warm start imported, with
+where each came from (table ``priors``), and every ask and tell of the optimizer in order
+(table ``events``: a resumed search replays them, so it goes on exactly as if it had not
+stopped). The search driver is its only writer, and every state
 change is committed at once (autocommit, WAL journal, ``synchronous=NORMAL``), so a
 ``kill -9`` at any moment loses at most the trial that was running.
 
@@ -20,6 +23,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,24 @@ CREATE TABLE IF NOT EXISTS trials (
     epochs INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
+CREATE TABLE IF NOT EXISTS priors (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_trial INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    score REAL,
+    loss REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    ask INTEGER NOT NULL,
+    trial_id INTEGER,
+    arch_key TEXT,
+    loss TEXT,
+    violation REAL
+);
 """
 
 #: columns added after the first release, with their declarations (for ``ALTER TABLE``)
@@ -192,6 +214,59 @@ class RunStore:
         top = self.leaderboard(mode, k=1)
         return top[0] if top else None
 
+    # ----------------------------------------------------------------- warm start
+    def add_priors(self, rows: list[dict[str, Any]], report: Any) -> None:
+        """Store imported results of earlier runs and the import's ``report`` (meta
+        ``warm_start``) in one transaction: a kill leaves all of them or none.
+
+        Args:
+            rows: ``{"source", "source_trial", "task", "arch", "score", "loss"}`` each.
+            report: what was imported and skipped (JSON data).
+        """
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO priors (source, source_trial, task, arch, score, loss) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r["source"], r["source_trial"], r["task"], json.dumps(r["arch"]), r["score"],
+                  r["loss"]) for r in rows])
+            self.set_meta("warm_start", report)
+
+    def priors(self) -> list[dict[str, Any]]:
+        """The imported results of earlier runs, in import order."""
+        cols = ("source", "source_trial", "task", "arch", "score", "loss")
+        rows = self._db.execute(f"SELECT {', '.join(cols)} FROM priors ORDER BY id").fetchall()
+        return [{**dict(zip(cols, row, strict=True)), "arch": json.loads(row[3])}
+                for row in rows]
+
+    # ----------------------------------------------------------------- optimizer events
+    def log_events(self, events: list[dict[str, Any]]) -> None:
+        """Append optimizer events (``kind`` ask/tell, ``ask`` number, ``trial_id``,
+        ``arch_key``, ``loss``, ``violation``) in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO events (kind, ask, trial_id, arch_key, loss, violation) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(e["kind"], e["ask"], e.get("trial_id"), e.get("arch_key"),
+                  None if e.get("loss") is None else json.dumps(e["loss"]), e.get("violation"))
+                 for e in events])
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every optimizer event, in order."""
+        cols = ("kind", "ask", "trial_id", "arch_key", "loss", "violation")
+        rows = self._db.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq").fetchall()
+        return [{**dict(zip(cols, row, strict=True)),
+                 "loss": None if row[4] is None else json.loads(row[4])} for row in rows]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM trials {where}"
         for row in self._db.execute(sql, args).fetchall():
@@ -227,8 +302,9 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         old = store.get_meta(key)
         if old != new:
             store.close()
-            raise ConfigError(f"{run_dir} holds a search with a different {key} (stored "
-                              f"{old!r}, now {new!r}); resume with the same {key}, or choose "
+            held = (f"a search started without {key}" if old is None else
+                    f"a search with a different {key} (stored {old!r}, now {new!r})")
+            raise ConfigError(f"{run_dir} holds {held}; resume with the same {key}, or choose "
                               f"another {run_dir_key}")
     return store
 

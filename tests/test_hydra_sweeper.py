@@ -281,3 +281,19 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     with pytest.raises(ConfigError, match=r"(?s)do not compose with the config.*nosuch"):
         _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": {"nosuch": "choice(1, 2)"}})
     assert not (tmp_path / "run" / "search.db").exists()
+
+
+def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) + (cfg.model.name == "b")
+
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {"x": "range(0, 12)"}})
+    earlier_best = max(first, key=lambda t: t.score).arch["x"]
+    trials = _sweep(tmp_path / "second", task, {
+        "budget": 3, "warm_start": [str(tmp_path / "first" / "run")],
+        "params": {"x": "range(0, 12)", "model": "choice(a, b)"}})
+    assert len(trials) == 3  # the 6 earlier results are not counted
+    assert trials[0].arch == {"x": earlier_best, "model": "a"}  # filled: the first choice
+    with RunStore(tmp_path / "second" / "run" / "search.db") as store:
+        assert len(store.priors()) == 6
+        assert store.get_meta("warm_start")["sources"][0]["filled"] == {"model": "a"}

@@ -69,6 +69,9 @@ class LightningNASSweeperConf:
         constraints: callables ``arch -> bool`` (import paths, or ``_target_`` nodes),
             checked before a job is launched; a rejected candidate is never run.
         verbose: one line per job and a summary.
+        warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
+            completed results feed the optimizer first; never counted in ``budget``.
+        retrain_top_k: run the ``k`` best earlier architectures first (counted).
         params: the search space in Hydra's sweep grammar, as the Optuna and Nevergrad
             sweepers read it (``choice``, ``range``, ``interval``, ``int(...)``,
             ``tag(log, ...)``, ``tag(ordered, ...)``); a plain value is fixed.
@@ -87,4 +90,6 @@ class LightningNASSweeperConf:
     time_limit: float | None = None
     constraints: list[Any] = field(default_factory=list)
     verbose: bool = True
+    warm_start: list[str] = field(default_factory=list)
+    retrain_top_k: int = 0
     params: dict[str, Any] | None = None

@@ -146,6 +146,7 @@ class HydraSweep(Sweeper):
             mode=_mode(s["direction"], "direction"), objectives=objectives or None,
             seed=s["seed"], max_failures=s["max_failures"], num_workers=s["num_workers"],
             constraints=[_constraint(c) for c in s["constraints"] or []],
+            warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
             run_dir=Path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
 
     @staticmethod
@@ -169,7 +170,8 @@ class HydraSweep(Sweeper):
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-            "objectives": objectives}, run_dir_key="hydra.sweeper.run_dir")
+            "objectives": objectives, **settings.transfer.fixed()},
+            run_dir_key="hydra.sweeper.run_dir")
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_meta("hydra", {"task": self.config.hydra.job.name,

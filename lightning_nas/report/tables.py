@@ -67,10 +67,13 @@ def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor and the best score."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
+    warm = store.get_meta("warm_start") or {"sources": []}
     return {"monitor": store.get_meta("monitor"), "mode": mode,
             **{s.value.lower(): store.count(s) for s in TrialStatus},
             "best_trial": best.trial_id if best else None,
-            "best_score": best.score if best else None}
+            "best_score": best.score if best else None,
+            "warm_start": [{k: src[k] for k in ("source", "trials", "used")}
+                           for src in warm["sources"]]}
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -134,6 +137,9 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
             f"({s['mode']})")
     if s["best_trial"] is not None:
         head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"
+    for src in s["warm_start"]:
+        head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
+                 f"(not counted in the budget)")
     text = head + "\n" + format_table(rows)
     if front:
         spec = store.get_meta("objectives")

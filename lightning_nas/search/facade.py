@@ -41,6 +41,7 @@ from lightning_nas.search.schedulers import Rule, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
@@ -144,6 +145,7 @@ class Search:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
         check_trainer_kwargs(self.trainer)
+        check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
         for key, value in archs[0].items():  # a searched Trainer argument
@@ -236,7 +238,7 @@ class Search:
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
         store = open_search_store(self.run_dir, {
             "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-            "objectives": objectives})
+            "objectives": objectives, **self.settings.transfer.fixed()})
         store.set_meta("settings", self.settings.flat())
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())

@@ -22,13 +22,16 @@ from typing import Any
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.progress import Progress
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
+from lightning_nas.strategies.transfer import tell_priors
 
 __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
@@ -72,28 +75,66 @@ class SearchLoop:
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget,
                                  settings.progress if settings.verbose else False)
+        self.log = AskTell(optimizer, space, store)
         self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
+        self.retrain = self._warm_start()
         self._replay()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
         self.completed = store.count(TrialStatus.COMPLETED)
         self.resuming = len(store) > 0
 
     # ----------------------------------------------------------------- resume
+    def _warm_start(self) -> list[dict[str, Any]]:
+        """Tell the optimizer the results of earlier runs (imported into the store on the
+        first start, read from it on a resume); the architectures to re-train first."""
+        warm = self.settings.transfer
+        priors = self.store.priors()
+        if warm.warm_start and self.store.get_meta("warm_start") is None:
+            if self.goal.objectives is not None and self.goal.objectives.multi:
+                raise SearchError("warm_start needs a single objective (monitor and mode)")
+            found, report = load_priors(warm.warm_start, self.space, warm.warm_start_fill)
+            self.store.add_priors([p.row() for p in found], report.to_dict())
+            self.say(report.describe())
+            priors = self.store.priors()
+        if not priors:
+            return []
+        tell_priors(self.optimizer, [(p["arch"], p["loss"], p["task"]) for p in priors])
+        ranked: dict[str, list[dict[str, Any]]] = {}
+        for prior in sorted(priors, key=lambda p: p["loss"]):
+            ranked.setdefault(prior["task"], []).append(prior["arch"])
+        order = [rows[i] for i in range(warm.retrain_top_k) for rows in ranked.values()
+                 if i < len(rows)]
+        return order[:warm.retrain_top_k]
+
     def _replay(self) -> None:
-        """Tell finished trials to the fresh optimizer and the rule; reload paused ones."""
+        """Replay the optimizer's asks and tells on the fresh optimizer (a store written
+        before they were logged: tell its finished trials); reload paused trials."""
         for old in self.store.trials():
-            if old.status is TrialStatus.RUNNING:
-                continue
-            if self.rule is not None and old.curve:
-                self.rule.record(old.trial_id, old.curve)
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
+            if self.rule is not None and old.curve and old.status is not TrialStatus.RUNNING:
+                self.rule.record(old.trial_id, old.curve)
+        if self.log.replay():
+            if self.log.diverged_at is not None:
+                self.say(f"The optimizer proposed another architecture than before at ask "
+                         f"{self.log.diverged_at} of the replay; the search goes on from the "
+                         f"stored results, no longer exactly as before.")
+            self.seen.update(self.log.seen)
+            for old in self.store.trials():  # stored FAILED by _interrupted: tell it now
+                if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending:
+                    loss = self._loss(old)
+                    self.log.tell([self.log.pending_trial(old.trial_id)], loss)
+                    self.seen[arch_key(old.arch)] = loss
+            return
+        for old in self.store.trials():  # logs the replay: later resumes replay events
+            if old.status is TrialStatus.RUNNING:
+                continue
             loss = self._loss(old)
-            child = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            candidate = self.log.given(old.arch, old.trial_id)
             if old.status is TrialStatus.REJECTED:
-                self.optimizer.tell(child, loss, constraint_violation=[1.0])
+                self.log.tell([candidate], loss, violation=1.0)
             else:
-                self.optimizer.tell(child, loss)
+                self.log.tell([candidate], loss)
             self.seen[arch_key(old.arch)] = loss
 
     def _interrupted(self) -> list[TrialResult]:
@@ -155,8 +196,12 @@ class SearchLoop:
         if self.interrupted:
             old = self.interrupted.pop(0)
             self.store.restart_trial(old.trial_id)
-            candidate = self.optimizer.parametrization.spawn_child(new_value=old.arch)
+            candidate = self.log.pending_trial(old.trial_id)
+            if candidate is None:
+                candidate = self.log.given(old.arch, old.trial_id)
             self._submit(old.trial_id, old.arch, candidate)
+            key = arch_key(old.arch)
+            self.twins[key] += self.log.twins_of(key)
             return True
         promoted = None
         if self.rule is not None and self.paused:
@@ -169,6 +214,13 @@ class SearchLoop:
             return True
         if not self._may_ask():
             return False
+        while self.retrain:  # warm start: earlier best architectures, trained again first
+            arch = self.space.validate(self.retrain.pop(0))
+            if arch_key(arch) not in self.seen and arch_key(arch) not in self.twins:
+                trial_id = self.store.start_trial(arch)
+                self._submit(trial_id, arch, self.log.given(arch, trial_id))
+                self.used += 1
+                return True
         proposal = self._propose()
         if proposal is None:  # only repeats: wait for running trials, or stop
             if not self.running:
@@ -177,7 +229,9 @@ class SearchLoop:
                 self.asking = False
             return False
         arch, candidate = proposal
-        self._submit(self.store.start_trial(arch), arch, candidate)
+        trial_id = self.store.start_trial(arch)
+        self.log.started(candidate, trial_id)
+        self._submit(trial_id, arch, candidate)
         self.used += 1
         return True
 
@@ -185,12 +239,13 @@ class SearchLoop:
         """Ask until a new architecture comes; repeats are told their score (or wait for
         the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
         for _ in range(MAX_REPEATS):
-            candidate = self.optimizer.ask()
+            candidate = self.log.ask()
             arch = self.space.validate(candidate.value)
             key = arch_key(arch)
             if key in self.seen:
-                self.optimizer.tell(candidate, self.seen[key])
+                self.log.repeated(candidate, self.seen[key])
             elif key in self.twins:
+                self.log.twin(candidate)
                 self.twins[key].append(candidate)
             elif self._feasible(arch, key, candidate):
                 return arch, candidate
@@ -211,7 +266,7 @@ class SearchLoop:
                                metrics=self.costs.get(key, {}), finished=time.time())
         self.store.finish_trial(rejected)
         loss = self._loss(rejected)
-        self.optimizer.tell(candidate, loss, constraint_violation=[amount])
+        self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
         self.seen[key] = loss
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
@@ -258,8 +313,7 @@ class SearchLoop:
         key = arch_key(arch)
         if candidate is not None:  # told once: when the trial first stops
             loss = self._loss(result)
-            for told in [candidate, *self.twins.get(key, [])]:
-                self.optimizer.tell(told, loss)
+            self.log.tell([candidate, *self.twins.get(key, [])], loss)
             self.seen[key] = loss
         self.twins.pop(key, None)
         if result.status is TrialStatus.FAILED:

@@ -7,7 +7,8 @@ of a config groups them.
 - ``EarlyStopping``: the scheduler that stops weak trials (rungs: ``min_epochs``,
   ``max_epochs``, ``eta``);
 - ``Limits``: constraints checked before a candidate trains;
-- ``SearchSettings``: the four groups plus the run folder and what is printed.
+- ``Transfer``: warm starts from earlier runs (``warm_start``, ``retrain_top_k``);
+- ``SearchSettings``: the five groups plus the run folder and what is printed.
 
 Every setting has one flat name (the key of the ``search:`` block, the keyword of
 ``Search``); ``SearchSettings.from_options(**flat)`` routes each to its group and names an
@@ -39,7 +40,8 @@ from lightning_nas.search.objectives import Constraints, Objectives
 from lightning_nas.search.schedulers import SCHEDULERS, Rule
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
-__all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings"]
+__all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
+           "Transfer"]
 
 #: executor names (any object with ``submit(fn, *args)`` is accepted too)
 EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
@@ -220,8 +222,53 @@ class Limits:
         return Constraints(self.max_params, self.max_flops, self.constraints)
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """What a search learns from earlier runs (``lightning_nas.search.warm``).
+
+    Args:
+        warm_start: run directories of earlier searches on this space, or on one that
+            shares keys; their completed results feed the optimizer before the first ask.
+            They never count against the budget and are not trained again unless asked.
+        retrain_top_k: train the ``k`` best earlier architectures first (these trials count
+            against the budget; the optimizer is told their results here).
+        warm_start_fill: values for keys the earlier spaces lack (default: the first value
+            of a choice, the middle of an ordered choice or a range).
+    """
+
+    warm_start: Sequence[str | Path] = ()
+    retrain_top_k: int = 0
+    warm_start_fill: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        sources = self.warm_start
+        if isinstance(sources, (str, Path)):
+            sources = [sources]
+        if sources is None:
+            sources = ()
+        if not isinstance(sources, (list, tuple)) or \
+                not all(isinstance(p, (str, Path)) and str(p) for p in sources):
+            raise ConfigError(f"`warm_start` must be a list of run directories, got "
+                              f"{self.warm_start!r}")
+        object.__setattr__(self, "warm_start", tuple(str(p) for p in sources))
+        _int("retrain_top_k", self.retrain_top_k, 0)
+        if self.retrain_top_k and not self.warm_start:
+            raise ConfigError("`retrain_top_k` re-trains the best results of `warm_start` "
+                              "runs; give `warm_start` too")
+        if self.warm_start_fill is not None and not isinstance(self.warm_start_fill, Mapping):
+            raise ConfigError(f"`warm_start_fill` must map space keys to values, got "
+                              f"{self.warm_start_fill!r}")
+
+    def fixed(self) -> dict[str, Any]:
+        """What a resume must keep (``open_search_store``): the source folders, as absolute
+        paths, when there are any."""
+        if not self.warm_start:
+            return {}
+        return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start]}
+
+
 _GROUPS = {"goal": Goal, "execution": Execution, "early_stopping": EarlyStopping,
-           "limits": Limits}
+           "limits": Limits, "transfer": Transfer}
 
 
 @dataclass(frozen=True)
@@ -230,7 +277,8 @@ class SearchSettings:
     say where it writes and what it prints.
 
     Args:
-        goal, execution, early_stopping, limits: the groups (defaults when left out).
+        goal, execution, early_stopping, limits, transfer: the groups (defaults when left
+            out).
         run_dir: where ``search.db``, trial folders and ``best.*`` go; the same folder resumes.
         verbose: print one line per trial and a summary.
         progress: a search-level progress bar: ``True``, ``False`` or ``"auto"`` (only when
@@ -241,6 +289,7 @@ class SearchSettings:
     execution: Execution = field(default_factory=Execution)
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     limits: Limits = field(default_factory=Limits)
+    transfer: Transfer = field(default_factory=Transfer)
     run_dir: Path = Path("runs/nas")
     verbose: bool = True
     progress: bool | str = "auto"
@@ -253,6 +302,10 @@ class SearchSettings:
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if self.progress not in (True, False, "auto"):
             raise ConfigError(f"`progress` can be true, false, auto; got {self.progress!r}")
+        if self.transfer.warm_start:
+            from lightning_nas.search.warm import check_sources
+
+            check_sources(self.transfer.warm_start, self.run_dir)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -295,5 +348,8 @@ class SearchSettings:
             out["scheduler"] = type(out["scheduler"]).__name__
         out["constraints"] = [getattr(c, "__name__", repr(c)) for c in out["constraints"]]
         out["ray"] = None if out["ray"] is None else dict(out["ray"])
+        out["warm_start"] = list(out["warm_start"])
+        out["warm_start_fill"] = (None if out["warm_start_fill"] is None
+                                  else dict(out["warm_start_fill"]))
         return {**out, "run_dir": str(self.run_dir), "verbose": self.verbose,
                 "progress": self.progress}

@@ -34,6 +34,9 @@ class NASOptimizer(base.Optimizer):
         self.told: dict[Geno, float] = {}  # genotype -> best loss told
         self.pending: dict[str, Geno] = {}  # candidate uid -> genotype asked, not told
         self.history: list[tuple[Geno, float]] = []  # first tell of each genotype, in order
+        #: results of earlier searches: (genotype, loss on its task, task), as told
+        self.priors: list[tuple[Geno, float, str]] = []
+        self.prior_ranking: list[Geno] = []  # best first, the tasks' rankings interleaved
 
     # ----------------------------------------------------------------- nevergrad hooks
     def _internal_ask_candidate(self) -> ng.p.Parameter:
@@ -60,6 +63,40 @@ class NASOptimizer(base.Optimizer):
         else:
             self.told[geno] = min(self.told[geno], loss)
         self._observe(geno, loss, asked, first)
+
+    # ----------------------------------------------------------------- warm start
+    def tell_priors(self, priors: list[tuple[dict[str, Any], float, str]]) -> None:
+        """Learn from results of earlier searches before the first ask.
+
+        Each prior is ``(architecture, loss on its own task, task)``; losses of different
+        tasks are on different scales. The priors are ranked within their task and the
+        rankings interleaved (``prior_ranking``: each task's best, then each task's second,
+        ...); ``_use_priors`` decides what the strategy does with them. The default (used by
+        ``Reinforce``) tells them as they are, like any nevergrad optimizer.
+        """
+        by_task: dict[str, list[tuple[float, Geno]]] = {}
+        for arch, loss, task in priors:
+            geno = self.codec.encode(arch)
+            loss = math.inf if math.isnan(float(loss)) else float(loss)
+            self.priors.append((geno, loss, task))
+            by_task.setdefault(task, []).append((loss, geno))
+        ranked = [[g for _, g in sorted(rows, key=lambda r: r[0])] for rows in by_task.values()]
+        order = [g for rank in range(max(map(len, ranked), default=0))
+                 for rows in ranked if rank < len(rows) for g in (rows[rank],)]
+        self.prior_ranking = list(dict.fromkeys(order))
+        self._use_priors()
+
+    def _use_priors(self) -> None:
+        for geno, loss, _ in self.priors:
+            self._record(geno, loss, False)
+
+    def next_prior(self) -> Geno | None:
+        """The best-ranked prior architecture neither told nor pending, or None."""
+        pending = self._pending_set()
+        for geno in self.prior_ranking:
+            if geno not in self.told and geno not in pending:
+                return geno
+        return None
 
     # ----------------------------------------------------------------- for subclasses
     def _propose(self) -> Geno:

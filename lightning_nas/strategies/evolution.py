@@ -25,7 +25,9 @@ class RegularizedEvolution(NASOptimizer):
     The population is the ``population_size`` latest results. Until it is full, children
     are random; then a tournament of ``sample_size`` random members picks the best as the
     parent, whose child differs by one mutation. The oldest member leaves as a new one
-    comes, whatever its loss.
+    comes, whatever its loss. A warm start (``tell_priors``) fills the first population
+    with the earlier searches' best architectures (each evaluated here), best first,
+    instead of random ones.
 
     Example:
         >>> import nevergrad as ng
@@ -43,10 +45,13 @@ class RegularizedEvolution(NASOptimizer):
         super().__init__(parametrization, budget=budget, num_workers=num_workers)
         self.population: deque[tuple[Geno, float]] = deque(maxlen=self.population_size)
 
+    def _use_priors(self) -> None:
+        """Earlier results only seed the first population (see ``_propose``)."""
+
     def _propose(self) -> Geno:
         if len(self.population) + len(self.pending) < self.population_size or \
                 not self.population:
-            return self.random_new()
+            return self.next_prior() or self.random_new()
         pop = list(self.population)
         idx = self._rng.choice(len(pop), size=min(self.sample_size, len(pop)), replace=False)
         parent = min((pop[int(i)] for i in idx), key=lambda m: m[1])[0]
@@ -65,7 +70,8 @@ class LocalSearch(NASOptimizer):
     current one. When all neighbours are evaluated without improvement (a local optimum),
     the search restarts from a random architecture. With several workers, several
     neighbours are out at once. A better result told without being asked (a replayed
-    store) also moves the search there.
+    store) also moves the search there. After a warm start (``tell_priors``), the first
+    start and each restart is the best earlier architecture not yet evaluated here.
 
     Example:
         >>> import nevergrad as ng
@@ -91,9 +97,12 @@ class LocalSearch(NASOptimizer):
             if any(g != self.restart for g in pending):  # neighbours out: wait for them
                 return self.random_new()
             self.current = None  # local optimum: restart
-        geno = self.random_new()
+        geno = self.next_prior() or self.random_new()
         self.restart = geno
         return geno
+
+    def _use_priors(self) -> None:
+        """Earlier results are only starting points (see ``_propose``)."""
 
     def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
         if self.current is None or geno == self.restart or loss < self.current[1]:

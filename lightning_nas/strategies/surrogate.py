@@ -77,6 +77,17 @@ class SurrogateEvolution(NASOptimizer):
     so workers get different proposals. The fit uses at most ``max_points`` results (the
     best half and the latest), keeping each ask in milliseconds.
 
+    Warm start (``tell_priors``: results of earlier searches, each task on its own scale):
+    the earlier best architecture is evaluated first; then the model is fitted on this
+    task's results and the earlier ones together, with a task kernel (the covariance of
+    two results of different tasks is the architecture kernel times ``rho``, chosen with
+    the other hyperparameters from ``rhos``). Each earlier task's losses are normal scores
+    by rank within it; this task's keep their order but take the mean and spread the
+    earlier tasks' model predicts at the same architectures (``_calibrated``). The earlier
+    best architectures not yet evaluated join the pool, and the earlier best are parents
+    too. For the first ``num_init`` results here (the random start of a cold search), the
+    candidate with the best predicted value is proposed; expected improvement after that.
+
     Example:
         >>> import nevergrad as ng
         >>> opt = ng.optimizers.registry["SurrogateEvolution"](
@@ -97,6 +108,8 @@ class SurrogateEvolution(NASOptimizer):
     mixes = (0.5, 0.9)
     noises = (1e-4, 1e-2, 1e-1)
     degree = 2
+    rhos = (0.5, 0.8, 0.95)
+    num_prior_candidates = 20
 
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:
@@ -105,6 +118,8 @@ class SurrogateEvolution(NASOptimizer):
         self._fitted_at = -math.inf
         self._improved_at = 0  # len(history) when the best loss last improved
         self._best_loss = math.inf
+        self.rho = 1.0  # correlation between this task and earlier ones (warm start)
+        self._prior_points: list[tuple[Geno, float, int]] = []  # (geno, score, task)
 
     def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
         if loss < self._best_loss:
@@ -143,36 +158,47 @@ class SurrogateEvolution(NASOptimizer):
             k = (1 - mix) * k + mix * overlap ** self.degree
         return k
 
-    def _fit(self, dist: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Choose (theta, mix, noise) by marginal likelihood when due; return the inverse of
-        the Cholesky factor and alpha = K^-1 y."""
+    def _fit(self, dist: np.ndarray, y: np.ndarray, same: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Choose (theta, mix, noise) and, with priors, ``rho`` by marginal likelihood when
+        due; return the inverse of the Cholesky factor and alpha = K^-1 y. ``same`` marks
+        the pairs of points of the same task (None: all one task)."""
         n = len(y)
         eye = np.eye(n)
+        rhos = self.rhos if same is not None else (1.0,)
         if n - self._fitted_at >= self.refit_every:
-            best, best_ll = self.hyper, -math.inf
+            best, best_ll = (*self.hyper, self.rho), -math.inf
             for theta in self.thetas:
                 for mix in self.mixes:
-                    k = self._kernel(dist, theta, mix)
-                    for noise in self.noises:
-                        try:
-                            chol = np.linalg.cholesky(k + noise * eye)
-                        except np.linalg.LinAlgError:
-                            continue
-                        inv = np.linalg.inv(chol)
-                        alpha = inv.T @ (inv @ y)
-                        ll = -0.5 * y @ alpha - np.log(np.diag(chol)).sum()
-                        if ll > best_ll:
-                            best, best_ll = (theta, mix, noise), ll
-            self.hyper, self._fitted_at = best, n
+                    base_k = self._kernel(dist, theta, mix)
+                    for rho in rhos:
+                        k = base_k if same is None else base_k * np.where(same, 1.0, rho)
+                        for noise in self.noises:
+                            try:
+                                chol = np.linalg.cholesky(k + noise * eye)
+                            except np.linalg.LinAlgError:
+                                continue
+                            inv = np.linalg.inv(chol)
+                            alpha = inv.T @ (inv @ y)
+                            ll = -0.5 * y @ alpha - np.log(np.diag(chol)).sum()
+                            if ll > best_ll:
+                                best, best_ll = (theta, mix, noise, rho), ll
+            self.hyper, self.rho, self._fitted_at = best[:3], best[3], n
         theta, mix, noise = self.hyper
-        k = self._kernel(dist, theta, mix) + (noise + 1e-8) * eye
-        inv_chol = np.linalg.inv(np.linalg.cholesky(k))
+        k = self._kernel(dist, theta, mix)
+        if same is not None:
+            k = k * np.where(same, 1.0, self.rho)
+        inv_chol = np.linalg.inv(np.linalg.cholesky(k + (noise + 1e-8) * eye))
         alpha = inv_chol.T @ (inv_chol @ y)
         return inv_chol, alpha
 
-    def _predict(self, inv_chol: np.ndarray, alpha: np.ndarray,
-                 cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _predict(self, inv_chol: np.ndarray, alpha: np.ndarray, cross: np.ndarray,
+                 same: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sd at new points of this task; ``same`` (points x data) marks the data
+        of this task."""
         k = self._kernel(cross, self.hyper[0], self.hyper[1])
+        if same is not None:
+            k = k * np.where(same, 1.0, self.rho)
         mean = k @ alpha
         v = inv_chol @ k.T
         var = np.maximum(1.0 - (v * v).sum(0), 1e-12)
@@ -193,10 +219,32 @@ class SurrogateEvolution(NASOptimizer):
 
     def _propose(self) -> Geno:
         finite = [(g, v) for g, v in self.history if math.isfinite(self.told[g])]
-        if len(finite) < self.num_init:
+        if self._prior_points:  # warm: the earlier best first, then the model at once
+            if not finite and (first := self.next_prior()) is not None:
+                return first
+        elif len(finite) < self.num_init:
             return self.random_new()
         with _one_blas_thread():
             return self._model_propose(finite)
+
+    def _use_priors(self) -> None:
+        """Earlier results become data of other tasks: normal scores by rank within their
+        task (scales differ between tasks), at most ``max_points`` per task (the best half
+        and an even spread of the rest)."""
+        by_task: dict[str, list[tuple[Geno, float]]] = {}
+        for geno, loss, task in self.priors:
+            if math.isfinite(loss):
+                by_task.setdefault(task, []).append((geno, loss))
+        points: list[tuple[Geno, float, int]] = []
+        for index, rows in enumerate(by_task.values(), start=1):
+            rows = sorted(rows, key=lambda r: r[1])
+            if len(rows) > self.max_points:
+                half, rest = self.max_points // 2, rows[self.max_points // 2:]
+                step = len(rest) / (self.max_points - half)
+                rows = rows[:half] + [rest[int(i * step)] for i in range(self.max_points - half)]
+            scores = self._scores(np.array([loss for _, loss in rows]))
+            points += [(g, float(v), index) for (g, _), v in zip(rows, scores, strict=True)]
+        self._prior_points = points
 
     def _model_propose(self, finite: list[tuple[Geno, float]]) -> Geno:
         if len(finite) > self.max_points:  # the best half and the latest
@@ -209,36 +257,75 @@ class SurrogateEvolution(NASOptimizer):
                 keep.setdefault(g)
             finite = [(g, self.told[g]) for g in keep]
         genos = [g for g, _ in finite]
-        losses = np.array([self.told[g] for g in genos])
-        y = self._scores(losses)
+        y = self._scores(np.array([self.told[g] for g in genos])) if genos else np.zeros(0)
+        tasks = np.zeros(len(genos), dtype=int)
+        if self._prior_points:  # this task is 0, earlier ones 1, 2, ...
+            genos += [g for g, _, _ in self._prior_points]
+            y = np.concatenate([y, [v for _, v, _ in self._prior_points]])
+            tasks = np.concatenate([tasks, [t for _, _, t in self._prior_points]])
+        same = tasks[:, None] == tasks[None, :] if self._prior_points else None
         feats = self.codec.features(genos)
         dist = self._distance(feats, feats)
-        chol, alpha = self._fit(dist, y)
+        if self._prior_points and (tasks == 0).any():
+            y[tasks == 0] = self._calibrated(y[tasks == 0], dist, tasks)
+        chol, alpha = self._fit(dist, y, same)
         pending = list(dict.fromkeys(g for g in self.pending.values() if g not in self.told))
         if pending:  # kriging believer: pending candidates at their predicted value
             pfeats = self.codec.features(pending)
-            mean, _ = self._predict(chol, alpha, self._distance(pfeats, feats))
+            mean, _ = self._predict(chol, alpha, self._distance(pfeats, feats),
+                                    self._here(len(pending), tasks))
             genos = genos + pending
             y = np.concatenate([y, mean])
+            tasks = np.concatenate([tasks, np.zeros(len(pending), dtype=int)])
+            same = tasks[:, None] == tasks[None, :] if self._prior_points else None
             feats = self.codec.features(genos)
             dist = self._distance(feats, feats)
-            chol, alpha = self._fit(dist, y)
+            chol, alpha = self._fit(dist, y, same)
         parents = [g for g, _ in sorted(finite, key=lambda item: self.told[item[0]])]
-        if self.patience and len(self.history) - self._improved_at >= self.patience:
+        if parents and self.patience and len(self.history) - self._improved_at >= self.patience:
             # stalled: search around the best architectures far from the incumbent
             pf = self.codec.features(parents)
             far = self._distance((pf[0][:1], pf[1][:1]), pf)[0]
             parents = [g for g, d in zip(parents, far, strict=True)
                        if d >= self.far * len(self.codec.leaves)] or parents
-        pool = self._pool(parents[:self.num_parents])
+        parents = parents[:self.num_parents]
+        pool = []
+        if self._prior_points:  # the earlier best, and mutations of them
+            parents += [g for g in self.prior_ranking[:self.num_parents] if g not in parents]
+            pool = [g for g in self.prior_ranking[:self.num_prior_candidates]
+                    if g not in self.told and g not in self._pending_set()]
+        pool = list(dict.fromkeys(pool + self._pool(parents)))
         if not pool:
             return self.random_new()
         cfeats = self.codec.features(pool)
-        mean, sd = self._predict(chol, alpha, self._distance(cfeats, feats))
-        best = float(np.min(y))
+        mean, sd = self._predict(chol, alpha, self._distance(cfeats, feats),
+                                 self._here(len(pool), tasks))
+        if self._prior_points and len(finite) < self.num_init:
+            return pool[int(np.argmin(mean))]  # warm: the earlier tasks replace random starts
+        best = float(np.min(y[tasks == 0])) if (tasks == 0).any() else float(np.min(y))
         z = (best - mean) / sd
         ei = sd * (z * _Phi(z) + _phi(z))
         return pool[int(np.argmax(ei))]
 
+    def _calibrated(self, z: np.ndarray, dist: np.ndarray, tasks: np.ndarray) -> np.ndarray:
+        """This task's scores on the earlier tasks' scale. Normal scores by rank among a few
+        results say nothing of how good they are in the whole space (one result scores 0,
+        average, even when it is the earlier best); so they keep their order but take the
+        mean and spread of what the earlier tasks' model predicts at the same
+        architectures (a spread of at least 0.1)."""
+        here, prior = tasks == 0, tasks != 0
+        k = self._kernel(dist[np.ix_(prior, prior)], self.hyper[0], self.hyper[1])
+        same = tasks[prior][:, None] == tasks[prior][None, :]
+        k = k * np.where(same, 1.0, self.rho) + (self.hyper[2] + 1e-8) * np.eye(int(prior.sum()))
+        y_prior = np.array([v for _, v, _ in self._prior_points])
+        cross = self._kernel(dist[np.ix_(here, prior)], self.hyper[0], self.hyper[1])
+        predicted = cross @ np.linalg.solve(k, y_prior)
+        spread = z.std()
+        unit = (z - z.mean()) / spread if spread > 0 else np.zeros_like(z)
+        return predicted.mean() + max(float(predicted.std()), 0.1) * unit
 
-#: the strategies this module registers, by name
+    def _here(self, rows: int, tasks: np.ndarray) -> np.ndarray | None:
+        """Which data points are of this task, for ``rows`` new points (None: no priors)."""
+        if not self._prior_points:
+            return None
+        return np.broadcast_to(tasks[None, :] == 0, (rows, len(tasks)))

@@ -1,0 +1,158 @@
+"""Warm starts on NAS-Bench-201: a search of the source data set feeds a search of the
+target, against a cold search and the simple baselines; ``benchmarks/nb201.py
+--warm_start SOURCE`` runs it.
+
+Per seed ``s``: the default strategy searches the source data set (``--source_budget``,
+default 100 distinct architectures, seed ``s``, scored by the source's
+``valid_acc_12ep``); its results are the priors (``-valid_acc_12ep`` as losses, one task).
+Then each method searches the target data set with seed ``s`` up to the largest budget,
+and after each distinct evaluation the chosen architecture (best target
+``valid_acc_12ep`` so far; ties: the first) is noted, so one run gives every budget. What
+is reported is the chosen architecture's target ``test_acc_200ep`` (looked up after the
+search; no search sees it), mean ± std over the seeds, at each budget.
+
+Methods, all through the fast ask/tell path of ``benchmarks/nb201.py`` (the driver's
+rules: a repeat is told its loss again and not counted; 200 repeats in a row stop):
+
+- ``warm``: the default strategy told the priors (``tell_priors``: its task-aware model);
+- ``cold``: the default strategy, no priors;
+- ``tell-all <name>``: a plain nevergrad optimizer (``--plain``, default ``NGOpt``) told
+  every prior as it is, as if evaluated on the target;
+- ``top-<k> first``: the source's ``k`` best architectures evaluated first (by source
+  score), then the default strategy (told those results, no priors), for each
+  ``--top_k``.
+
+``--seeds`` and ``--heldout_seeds`` as in ``nb201.py``; the target's table column comes
+from the same table. Last line: JSON with, per seed set, per method, per budget, the mean
+and std of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_nas.arch import arch_key
+from lightning_nas.benchmarks.nb201 import NB201
+from lightning_nas.search.loop import MAX_REPEATS
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
+from lightning_nas.strategies.transfer import tell_priors
+
+__all__ = ["run_warm_benchmark", "trace", "warm_table"]
+
+Prior = tuple[dict[str, Any], float, str]
+
+
+def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
+          priors: Sequence[Prior] = (), first: Sequence[dict[str, Any]] = ()
+          ) -> list[tuple[float, float]]:
+    """One search of ``dataset``; after each distinct evaluation, the chosen architecture's
+    ``(test_acc_200ep, valid_acc_12ep)``. ``priors`` are told first; ``first`` are
+    architectures evaluated before the optimizer's own proposals (told as not asked)."""
+    opt = make_optimizer(strategy, bench.space, budget, seed=seed)
+    if priors:
+        tell_priors(opt, list(priors))
+    objective = bench.objective(dataset)
+    seen: dict[str, float] = {}
+    best: tuple[float, float] | None = None  # (valid, test) of the chosen
+    out: list[tuple[float, float]] = []
+    queue, repeats = list(first), 0
+    while len(seen) < budget and repeats < MAX_REPEATS:
+        if queue:
+            arch = bench.space.validate(queue.pop(0))
+            candidate = opt.parametrization.spawn_child(new_value=arch)
+        else:
+            candidate = opt.ask()
+            arch = bench.space.validate(candidate.value)
+        key = arch_key(arch)
+        if key in seen:
+            opt.tell(candidate, seen[key])
+            repeats += 1
+            continue
+        repeats = 0
+        valid = objective(arch)["valid_acc_12ep"]
+        seen[key] = -valid
+        opt.tell(candidate, -valid)
+        if best is None or valid > best[0]:
+            best = (valid, bench.lookup(arch, dataset)["test_acc_200ep"])
+        out.append((best[1], best[0]))
+    return out
+
+
+def _source(bench: NB201, dataset: str, budget: int, seed: int) -> list[Prior]:
+    """The default strategy's results on the source: ``(arch, -valid, task)`` in order."""
+    opt = make_optimizer(DEFAULT_OPTIMIZER, bench.space, budget, seed=seed)
+    objective = bench.objective(dataset)
+    seen: dict[str, float] = {}
+    out: list[Prior] = []
+    repeats = 0
+    while len(seen) < budget and repeats < MAX_REPEATS:
+        candidate = opt.ask()
+        arch = bench.space.validate(candidate.value)
+        key = arch_key(arch)
+        if key in seen:
+            opt.tell(candidate, seen[key])
+            repeats += 1
+            continue
+        repeats = 0
+        seen[key] = -objective(arch)["valid_acc_12ep"]
+        opt.tell(candidate, seen[key])
+        out.append((arch, seen[key], dataset))
+    return out
+
+
+def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[int],
+                       budgets: Sequence[int], source_budget: int = 100,
+                       top_k: Sequence[int] = (1, 5, 10), plain: str = "NGOpt"
+                       ) -> dict[str, Any]:
+    """Every method on every seed; per method and budget: test accuracy mean, std, the
+    values, and the chosen's mean target valid accuracy; ``seconds`` per method."""
+    horizon = max(budgets)
+    runs: dict[str, list[list[tuple[float, float]]]] = {}
+    seconds: dict[str, float] = {}
+
+    for seed in seeds:
+        priors = _source(bench, source, source_budget, seed)
+        ranked = [arch for arch, _, _ in sorted(priors, key=lambda p: p[1])]
+        methods = {"warm": (DEFAULT_OPTIMIZER, priors, []), "cold": (DEFAULT_OPTIMIZER, [], []),
+                   f"tell-all {plain}": (plain, priors, [])}
+        methods.update({f"top-{k} first": (DEFAULT_OPTIMIZER, [], ranked[:k]) for k in top_k})
+        for name, (strategy, told, first) in methods.items():
+            t0 = time.perf_counter()
+            runs.setdefault(name, []).append(
+                trace(bench, target, strategy, horizon, seed, told, first))
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+    out: dict[str, Any] = {}
+    for name, traces in runs.items():
+        out[name] = {"seconds": seconds[name]}
+        for b in budgets:
+            tests = [t[min(b, len(t)) - 1][0] for t in traces]
+            valids = [t[min(b, len(t)) - 1][1] for t in traces]
+            out[name][b] = {"mean": statistics.fmean(tests), "std": statistics.pstdev(tests),
+                            "valid": statistics.fmean(valids), "tests": tests}
+    return out
+
+
+def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> str:
+    """Methods by row, budgets by column: ``mean ± std`` of the test accuracy (and, in
+    brackets, the chosen's mean target valid accuracy)."""
+    lines = [f"{label}: test_acc_200ep of the chosen, mean ± std [mean valid_acc_12ep]",
+             f"{'method':<22}" + "".join(f"{'budget ' + str(b):>24}" for b in budgets)]
+    for name, r in results.items():
+        lines.append(f"{name:<22}" + "".join(
+            f"{r[b]['mean']:>10.2f} ± {r[b]['std']:<4.2f} [{r[b]['valid']:5.2f}]"
+            for b in budgets))
+    warm = results["warm"]
+    lines.append("warm minus each method, paired by seed: mean difference ± its standard error")
+    for name, r in results.items():
+        if name == "warm":
+            continue
+        cells = []
+        for b in budgets:
+            diffs = [w - o for w, o in zip(warm[b]["tests"], r[b]["tests"], strict=True)]
+            se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+            cells.append(f"{statistics.fmean(diffs):>+10.3f} ± {se:<5.3f}  ")
+        lines.append(f"{'- ' + name:<22}" + "".join(f"{c:>24}" for c in cells))
+    return "\n".join(lines)

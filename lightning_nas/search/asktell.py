@@ -1,0 +1,165 @@
+"""``AskTell``: the optimizer's asks and tells, numbered and logged in the run store, so that
+a resumed search replays them and goes on exactly as if it had not stopped.
+
+Every candidate gets a number in the order it was made: ``ask`` (proposed by the
+optimizer) or ``given`` (spawned from a known architecture: a re-trained prior, or an
+architecture whose replay diverged). Events are logged with the store's table ``events``:
+
+- ``ask`` / ``given``: candidate ``n``, the trial it started (or None: a repeat or a twin
+  of a running trial), its architecture key;
+- ``tell``: candidate ``n`` was told ``loss`` (and a constraint ``violation``).
+
+A repeat (an architecture already evaluated, told its loss again at once) logs its ask
+and tell in one transaction; an ask that starts a trial is logged with the trial's id
+once the trial is in the store. So a kill between two writes never leaves an ask whose
+effect the store does not show.
+
+``replay(events)`` makes the same calls on a fresh optimizer with the same seed and the
+same priors: the same proposals come back (each checked against the logged key), so the
+optimizer's state, random state included, is what it was when the search stopped. An
+optimizer that is not deterministic diverges: from there on the logged architectures are
+told as not asked (the search goes on, no longer exactly).
+
+Example:
+    >>> import tempfile
+    >>> from lightning_nas.space import SearchSpace
+    >>> from lightning_nas.store import RunStore
+    >>> from lightning_nas.strategies import make_optimizer
+    >>> space = SearchSpace.from_dict({"k": {"choice": [1, 2, 3, 4]}})
+    >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+    >>> first = AskTell(make_optimizer("RandomSearch", space, seed=0), space, store)
+    >>> c = first.ask()
+    >>> first.started(c, trial_id=1)
+    >>> first.tell([c], 0.5)
+    >>> again = AskTell(make_optimizer("RandomSearch", space, seed=0), space, store)
+    >>> again.replay() and again.ask().value == first.ask().value
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lightning_nas.arch import arch_key
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import RunStore
+
+__all__ = ["AskTell"]
+
+
+class AskTell:
+    """Numbered, logged asks and tells of one optimizer.
+
+    Args:
+        optimizer: a nevergrad optimizer (priors already told, if any).
+        space: validates the proposals.
+        store: where events are logged.
+    """
+
+    def __init__(self, optimizer: Any, space: SearchSpace, store: RunStore) -> None:
+        self.optimizer, self.space, self.store = optimizer, space, store
+        self.count = 0
+        self._number: dict[str, int] = {}  # candidate uid -> its number
+        self.diverged_at: int | None = None  # the candidate whose replay diverged
+        self.seen: dict[str, Any] = {}  # replayed: arch key -> the loss last told
+        #: replayed candidates asked, not told: trial id (twins: -number-1) -> (cand, key)
+        self.pending: dict[int, tuple[Any, str]] = {}
+
+    # ----------------------------------------------------------------- live
+    def ask(self) -> Any:
+        """A new candidate from the optimizer (its event is logged by ``started``,
+        ``repeated`` or ``twin``)."""
+        return self._numbered(self.optimizer.ask())
+
+    def given(self, arch: dict[str, Any], trial_id: int) -> Any:
+        """A candidate for a known architecture (not asked), starting trial ``trial_id``."""
+        candidate = self._numbered(self.optimizer.parametrization.spawn_child(new_value=arch))
+        self.store.log_events([self._event("given", candidate, trial_id, arch_key(arch))])
+        return candidate
+
+    def started(self, candidate: Any, trial_id: int) -> None:
+        """``candidate`` (asked) started trial ``trial_id``."""
+        key = arch_key(self.space.validate(candidate.value))
+        self.store.log_events([self._event("ask", candidate, trial_id, key)])
+
+    def twin(self, candidate: Any) -> None:
+        """``candidate`` repeats a running trial's architecture: told when that one ends."""
+        key = arch_key(self.space.validate(candidate.value))
+        self.store.log_events([self._event("ask", candidate, None, key)])
+
+    def repeated(self, candidate: Any, loss: Any, trial_id: int | None = None,
+                 violation: float | None = None) -> None:
+        """Tell ``candidate`` its ``loss`` at once (an evaluated architecture, or a
+        rejected one: ``trial_id`` and ``violation``); ask and tell logged together."""
+        key = arch_key(self.space.validate(candidate.value))
+        self._tell(candidate, loss, violation)
+        self.store.log_events([self._event("ask", candidate, trial_id, key),
+                               self._tell_event(candidate, loss, violation)])
+
+    def tell(self, candidates: list[Any], loss: Any, violation: float | None = None) -> None:
+        """Tell each of ``candidates`` (a trial's and its twins') the trial's ``loss``."""
+        for candidate in candidates:
+            self._tell(candidate, loss, violation)
+        self.store.log_events([self._tell_event(c, loss, violation) for c in candidates])
+
+    # ----------------------------------------------------------------- resume
+    def replay(self) -> bool:
+        """Replay the store's events on this (fresh) optimizer; the candidates of trials
+        still running or of their twins stay asked, not told (``pending``). Returns whether
+        the store had events (stores written before events were logged have none)."""
+        events = self.store.events()
+        made: dict[int, tuple[Any, str]] = {}  # number -> (candidate, arch key)
+        for event in events:
+            n = event["ask"]
+            if event["kind"] == "tell":
+                candidate, key = made[n]
+                self._tell(candidate, event["loss"], event["violation"])
+                self.seen[key] = event["loss"]
+                self.pending = {t: c for t, c in self.pending.items() if c[0] is not candidate}
+                continue
+            made[n] = (self._replayed(event), event["arch_key"])
+            self.pending[event["trial_id"] if event["trial_id"] is not None else -n - 1] = made[n]
+        return bool(events)
+
+    def twins_of(self, key: str) -> list[Any]:
+        """The replayed candidates waiting for a running trial with architecture ``key``
+        (removed from ``pending``)."""
+        twins = [t for t, (_, k) in self.pending.items() if t < 0 and k == key]
+        return [self.pending.pop(t)[0] for t in twins]
+
+    def pending_trial(self, trial_id: int) -> Any | None:
+        """The replayed candidate of a trial still running (removed from ``pending``)."""
+        entry = self.pending.pop(trial_id, None)
+        return None if entry is None else entry[0]
+
+    def _replayed(self, event: dict[str, Any]) -> Any:
+        arch = json.loads(event["arch_key"])
+        if event["kind"] == "ask" and self.diverged_at is None:
+            candidate = self.optimizer.ask()
+            if arch_key(self.space.validate(candidate.value)) == event["arch_key"]:
+                return self._numbered(candidate)
+            self.diverged_at = event["ask"]
+        return self._numbered(self.optimizer.parametrization.spawn_child(new_value=arch))
+
+    # ----------------------------------------------------------------- helpers
+    def _numbered(self, candidate: Any) -> Any:
+        self._number[candidate.uid] = self.count
+        self.count += 1
+        return candidate
+
+    def _tell(self, candidate: Any, loss: Any, violation: float | None) -> None:
+        if violation is None:
+            self.optimizer.tell(candidate, loss)
+        else:
+            self.optimizer.tell(candidate, loss, constraint_violation=[violation])
+
+    def _event(self, kind: str, candidate: Any, trial_id: int | None, key: str
+               ) -> dict[str, Any]:
+        return {"kind": kind, "ask": self._number[candidate.uid], "trial_id": trial_id,
+                "arch_key": key}
+
+    def _tell_event(self, candidate: Any, loss: Any, violation: float | None
+                    ) -> dict[str, Any]:
+        return {"kind": "tell", "ask": self._number[candidate.uid], "loss": loss,
+                "violation": violation}

@@ -1,0 +1,271 @@
+"""Warm starts: the results of earlier runs, mapped onto this search's space.
+
+``load_priors(sources, space)`` reads the COMPLETED trials of each earlier run directory
+(its ``search.db``) and maps each architecture onto the current space: a key the earlier
+space lacked takes a fill value (``fill[key]``, else ``fill_value(param)``), a key the
+current space lacks is dropped, and an architecture with a value outside the current
+space is skipped. Each result keeps its score on its own task (its run's monitor and
+mode): the loss told is ``-score`` for a maximised monitor, ``score`` otherwise, and
+``task`` (the source folder) tells a strategy which results share a scale.
+
+``WarmStartReport`` says, per source, how many results were read, used, merged (two
+mapped to the same architecture: the better one is kept) and skipped, and which keys were
+filled or dropped. The search stores the priors and the report in its own ``search.db``
+(tables ``priors`` and meta ``warm_start``) on its first start and reads them from there
+when it resumes, so a resumed search sees exactly the priors the first start saw.
+
+Example:
+    >>> import tempfile
+    >>> from lightning_nas.results import TrialResult, TrialStatus
+    >>> from lightning_nas.space import SearchSpace
+    >>> from lightning_nas.store import open_search_store
+    >>> old = tempfile.mkdtemp()
+    >>> store = open_search_store(old, {"space": {}, "monitor": "acc", "mode": "max"})
+    >>> for arch, acc in (({"k": 3, "act": "relu"}, 0.9), ({"k": 9, "act": "gelu"}, 0.8)):
+    ...     store.finish_trial(TrialResult(store.start_trial(arch), arch,
+    ...                                    TrialStatus.COMPLETED, score=acc))
+    >>> store.close()
+    >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5]}, "w": {"choice": [8, 16]}})
+    >>> priors, report = load_priors([old], space)
+    >>> [(p.arch, p.loss) for p in priors]
+    [({'k': 3, 'w': 8}, -0.9)]
+    >>> report.sources[0].dropped, report.sources[0].filled
+    (['act'], {'w': 8})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.arch import arch_key, flatten_arch
+from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.results import TrialStatus
+from lightning_nas.space import SearchSpace
+from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
+from lightning_nas.store import RunStore, open_run
+
+__all__ = ["Prior", "SourceReport", "WarmStartReport", "check_fill", "check_sources",
+           "fill_value", "load_priors"]
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One result of an earlier run, mapped onto the current space.
+
+    Args:
+        arch: the architecture in the current space.
+        loss: what a minimising optimizer is told (``-score`` when its run maximised).
+        score: the monitor's value in its run.
+        task: which results share a scale (the source run's folder).
+        source: the source run's folder; ``source_trial`` its trial id there.
+    """
+
+    arch: dict[str, Any]
+    loss: float
+    score: float | None
+    task: str
+    source: str
+    source_trial: int
+
+    def row(self) -> dict[str, Any]:
+        """The store's row of this prior."""
+        return asdict(self)
+
+
+@dataclass
+class SourceReport:
+    """What one source run gave: counts, filled and dropped keys, skipped trials."""
+
+    source: str
+    monitor: str | None = None
+    mode: str | None = None
+    trials: int = 0
+    used: int = 0
+    not_completed: int = 0
+    merged: int = 0
+    filled: dict[str, Any] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
+
+    def describe(self) -> str:
+        """One paragraph for the search's output."""
+        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
+                f"{self.used} of {self.trials} trials used")
+        skipped = []
+        if self.not_completed:
+            skipped.append(f"{self.not_completed} not completed")
+        if self.out_of_space:
+            reasons = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
+            more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
+            skipped.append(f"{len(self.out_of_space)} outside this space ({reasons}{more})")
+        if self.merged:
+            skipped.append(f"{self.merged} merged into a better one with the same mapped "
+                           f"architecture")
+        if skipped:
+            text += "; skipped: " + ", ".join(skipped)
+        if self.filled:
+            text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
+        if self.dropped:
+            text += "; keys dropped: " + ", ".join(self.dropped)
+        return text
+
+
+@dataclass
+class WarmStartReport:
+    """The reports of every source, in the order given."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data (stored as meta ``warm_start``)."""
+        return {"sources": [asdict(s) for s in self.sources]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WarmStartReport:
+        """The report stored by ``to_dict``."""
+        return cls([SourceReport(**s) for s in data.get("sources", [])])
+
+    def describe(self) -> str:
+        """One line per source."""
+        return "\n".join(s.describe() for s in self.sources)
+
+    @property
+    def used(self) -> int:
+        """Results used, over every source."""
+        return sum(s.used for s in self.sources)
+
+
+def fill_value(param: Param) -> Any:
+    """The value a key missing from an earlier space takes: a fixed value; the first value
+    of a choice; the middle value of an ordered choice; the middle of a range (geometric
+    for a log scale, rounded for integers).
+
+    Example:
+        >>> fill_value(Int(16, 64, log=True)), fill_value(Ordered([1, 2, 4]))
+        (32, 2)
+    """
+    if isinstance(param, Fixed):
+        return param.value
+    if isinstance(param, Ordered):
+        return param.values[(len(param.values) - 1) // 2]
+    if isinstance(param, Choice):
+        return param.values[0]
+    if isinstance(param, (Int, Float)):
+        low, high = param.low, param.high
+        mid = math.sqrt(low * high) if param.log else (low + high) / 2
+        return int(round(mid)) if isinstance(param, Int) else float(mid)
+    raise TypeError(f"no fill value for {param!r}")
+
+
+def _flat_params(space: SearchSpace, prefix: str = "") -> dict[str, Param]:
+    """Every parameter by its dotted path (nested groups joined with dots)."""
+    out: dict[str, Param] = {}
+    for name, param in space.params.items():
+        if isinstance(param, SearchSpace):
+            out.update(_flat_params(param, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = param
+    return out
+
+
+def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict[str, Any]:
+    """The architecture of ``space`` whose dotted paths hold ``flat``'s values."""
+    return {name: _nest(flat, param, f"{prefix}{name}.") if isinstance(param, SearchSpace)
+            else flat[f"{prefix}{name}"] for name, param in space.params.items()}
+
+
+def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
+    """Raise ``ConfigError`` unless every source is an earlier run's folder other than
+    ``run_dir`` (this search's own)."""
+    own = None if run_dir is None else Path(run_dir).resolve()
+    for source in sources:
+        if own is not None and Path(source).resolve() == own:
+            raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
+                              f"same command again to resume it instead")
+        if not (Path(source) / "search.db").is_file():
+            raise ConfigError(f"warm_start source {source} is not a run directory (no "
+                              f"search.db); give folders of earlier searches")
+
+
+def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None) -> None:
+    """Raise ``ConfigError`` unless every key of ``fill`` is a (dotted) key of ``space``
+    with a value inside it."""
+    params = _flat_params(space)
+    for key, value in (fill or {}).items():
+        if key not in params:
+            raise ConfigError(f"warm_start_fill key {key!r} is not a key of the search space; "
+                              f"keys: {', '.join(params)}")
+        if not params[key].contains(value):
+            raise ConfigError(f"warm_start_fill {key}={value!r} is outside the space "
+                              f"({params[key].describe()})")
+
+
+def load_priors(sources: Sequence[str | Path], space: SearchSpace,
+                fill: Mapping[str, Any] | None = None) -> tuple[list[Prior], WarmStartReport]:
+    """The COMPLETED results of earlier runs, mapped onto ``space``.
+
+    Args:
+        sources: run directories (each with a ``search.db``).
+        space: the current search space.
+        fill: values for keys the earlier spaces lack (default: ``fill_value``).
+
+    Raises:
+        ConfigError: a source is not a run directory, or ``fill`` names a key the space
+            lacks or a value outside it.
+    """
+    params = _flat_params(space)
+    fill = dict(fill or {})
+    check_fill(space, fill)
+    check_sources(sources)
+    priors: list[Prior] = []
+    report = WarmStartReport()
+    for source in sources:
+        path = Path(source).resolve()
+        with open_run(path) as store:
+            found, rep = _from_store(store, str(path), space, params, fill)
+        priors += found
+        report.sources.append(rep)
+    return priors, report
+
+
+def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[str, Param],
+                fill: dict[str, Any]) -> tuple[list[Prior], SourceReport]:
+    mode = store.get_meta("mode", "max")
+    rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
+    trials = store.trials()
+    rep.trials = len(trials)
+    kept: dict[str, Prior] = {}
+    for trial in trials:
+        if trial.status is not TrialStatus.COMPLETED or trial.score is None:
+            rep.not_completed += 1
+            continue
+        flat = flatten_arch(trial.arch)
+        mapped: dict[str, Any] = {}
+        for key in params:
+            if key in flat:
+                mapped[key] = flat[key]
+            else:
+                mapped[key] = fill[key] if key in fill else fill_value(params[key])
+                rep.filled.setdefault(key, mapped[key])
+        for key in flat:
+            if key not in params and key not in rep.dropped:
+                rep.dropped.append(key)
+        try:
+            arch = space.validate(_nest(mapped, space))
+        except SpaceError as err:
+            rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
+            continue
+        loss = -trial.score if mode == "max" else trial.score
+        prior = Prior(arch, float(loss), trial.score, source, source, trial.trial_id)
+        key = arch_key(arch)
+        if key in kept:
+            rep.merged += 1
+            if prior.loss >= kept[key].loss:
+                continue
+        kept[key] = prior
+    rep.used = len(kept)
+    return list(kept.values()), rep

@@ -1,0 +1,40 @@
+"""``tell_priors``: give an optimizer the results of earlier searches before its first ask.
+
+The NAS strategies of this package use them as their docstrings say
+(``NASOptimizer.tell_priors``): ``SurrogateEvolution`` models the earlier tasks as related
+ones, ``RegularizedEvolution`` and ``LocalSearch`` start from the earlier best
+architectures. Any other nevergrad optimizer is told each prior as it is (its loss on its
+own task, as if evaluated here): the simple baseline.
+
+Example:
+    >>> from lightning_nas.space import SearchSpace
+    >>> from lightning_nas.strategies import make_optimizer
+    >>> space = SearchSpace.from_dict({"k": {"choice": [1, 2, 3]}})
+    >>> opt = make_optimizer("SurrogateEvolution", space, budget=3, seed=0)
+    >>> tell_priors(opt, [({"k": 3}, -0.9, "earlier"), ({"k": 1}, -0.5, "earlier")])
+    >>> opt.ask().value  # the earlier best first
+    {'k': 3}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_nas.strategies.base import NASOptimizer
+
+__all__ = ["tell_priors"]
+
+
+def tell_priors(optimizer: Any, priors: Sequence[tuple[dict[str, Any], float, str]]) -> None:
+    """Tell ``optimizer`` the results of earlier searches.
+
+    Args:
+        optimizer: a nevergrad optimizer over the search space.
+        priors: ``(architecture, loss on its own task, task)`` each; lower losses are better.
+    """
+    if isinstance(optimizer, NASOptimizer):
+        optimizer.tell_priors(list(priors))
+        return
+    for arch, loss, _ in priors:
+        optimizer.tell(optimizer.parametrization.spawn_child(new_value=arch), loss)

@@ -1,0 +1,180 @@
+"""Tests of ``benchmarks/digits_space.py`` (the digits table) and ``benchmarks/small_space.py``
+(hit rates of the strategies on a small table).
+
+The digits tests train three tiny architectures for real (in this process and in two
+spawned workers); the small-space tests run this package's default strategy and nevergrad's
+RandomSearch on a 27-architecture synthetic table and check the figures against a hand
+count. The TPE half runs only where optuna imports, or with ``$LIGHTNING_NAS_OPTUNA_PYTHON``
+naming an interpreter that has it.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import digits_space, small_space
+from lightning_nas.search.loop import MAX_REPEATS
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def test_digits_space_builds_a_deterministic_table(tmp_path, capsys):
+    assert len(digits_space.architectures()) == 432
+    one = digits_space.main(["--limit", "3", "--out", str(tmp_path / "a.csv")])
+    two = digits_space.main(["--limit", "3", "--workers", "2", "--out", str(tmp_path / "b.csv")])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == two
+    assert one["archs"] == two["archs"] == 3
+    fields, rows = _read(tmp_path / "a.csv")
+    assert tuple(fields) == digits_space.COLUMNS
+    assert [int(r["index"]) for r in rows] == [0, 1, 2]
+    for row, arch in zip(rows, digits_space.architectures()[:3], strict=True):
+        assert {k: str(v) for k, v in arch.items()} == {k: row[k] for k in arch}
+        for split in ("val_acc", "test_acc"):
+            assert 0.0 <= float(row[split]) <= 1.0
+        assert float(row["val_acc"]) > 0.3  # trained: far above chance (0.1)
+        assert int(row["params"]) > 0 and float(row["seconds"]) > 0
+    # the same numbers again, here in two spawned workers
+    _, again = _read(tmp_path / "b.csv")
+    keep = ("index", *digits_space.SPACE, "val_acc", "test_acc", "params")
+    assert [{k: r[k] for k in keep} for r in again] == [{k: r[k] for k in keep} for r in rows]
+
+
+# ----------------------------------------------------------------- small_space.py
+VALUES = {"a": [0, 1, 2], "b": ["x", "y", "z"], "c": [0.1, 0.2, 0.3]}
+
+
+def _synthetic(tmp_path: Path) -> Path:
+    """27 architectures; val grows with every knob, from 0 to 1; (0, x, 0.1), the worst,
+    is set to 1.0 too: two tie for the best val, far apart; test = val - 0.001 * index, so
+    the two tied bests have different tests."""
+    path = tmp_path / "synthetic.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "a", "b", "c", "val_acc", "test_acc"])
+        for i, (a, b, c) in enumerate(itertools.product(*VALUES.values())):
+            val = (a + "xyz".index(b) + round(c * 10) - 1) / 6
+            if (a, b, c) == (0, "x", 0.1):
+                val = 1.0
+            writer.writerow([i, a, b, c, round(val, 6), round(val - 0.001 * i, 6)])
+    return path
+
+
+def _hand(table_rows: dict, runs: list[dict]) -> tuple[float, float, list[int]]:
+    """Top-1 and top-3 hit rates and ranks, counted by hand."""
+    ranks = []
+    for run in runs:
+        best = max(table_rows[k][0] for k in run["evaluated"])
+        ranks.append(1 + sum(v > best for v, _ in table_rows.values()))
+    return (sum(r == 1 for r in ranks) / len(runs), sum(r <= 3 for r in ranks) / len(runs),
+            ranks)
+
+
+def test_table_reads_knobs_and_ranks_ties_as_the_better_rank(tmp_path):
+    table = small_space.Table.from_csv(_synthetic(tmp_path))
+    assert table.knobs == VALUES and len(table) == 27
+    assert table.rank((2, "z", 0.3)) == table.rank((0, "x", 0.1)) == 1
+    assert table.best_ties() == 2
+    # the next val, 5/6, is shared by the three archs one step from (2, z, 0.3)
+    assert {table.rank(k) for k in [(1, "z", 0.3), (2, "y", 0.3), (2, "z", 0.2)]} == {3}
+    assert table.rank((0, "x", 0.2)) == 25  # val 1/6, the lowest, shared by three archs
+    assert small_space.MAX_REPEATS == MAX_REPEATS
+    bad = tmp_path / "partial.csv"
+    bad.write_text("\n".join(_synthetic(tmp_path).read_text().splitlines()[:-1]) + "\n")
+    with pytest.raises(ValueError, match="whole product"):
+        small_space.Table.from_csv(bad)
+
+
+@pytest.mark.parametrize("name", [DEFAULT_OPTIMIZER, "RandomSearch"])
+def test_nevergrad_runs_match_a_hand_count(tmp_path, name):
+    table = small_space.Table.from_csv(_synthetic(tmp_path))
+    runs = [small_space.run_nevergrad(table, name, 14, seed) for seed in range(3)]
+    for run in runs:
+        assert len(run["evaluated"]) == len(set(run["evaluated"])) == 14
+        assert run["asks"] >= 14
+    top1, top3, ranks = _hand(table.rows, runs)
+    summary = small_space.summarize(table, runs)
+    assert (summary["top1"], summary["top3"], summary["ranks"]) == (top1, top3, ranks)
+    assert summary["median_rank"] == sorted(ranks)[1]
+    # the same seed proposes the same architectures
+    assert small_space.run_nevergrad(table, name, 14, 0) == runs[0]
+
+
+def test_whole_space_budget_finds_the_best_and_stops_on_repeats(tmp_path):
+    table = small_space.Table.from_csv(_synthetic(tmp_path))
+    run = small_space.run_nevergrad(table, "RandomSearch", 30, seed=0)
+    assert sorted(run["evaluated"], key=str) == sorted(table.rows, key=str)
+    assert run["asks"] >= 27 + MAX_REPEATS
+    summary = small_space.summarize(table, [run])
+    assert summary["top1"] == summary["top3"] == 1.0
+    first = next(k for k in run["evaluated"] if table.val(k) == 1.0)  # ties: first evaluated
+    assert summary["tests"] == [table.test(first)]
+
+
+def test_uniform_is_exact_on_hand_cases(tmp_path):
+    table = small_space.Table.from_csv(_synthetic(tmp_path))
+    whole = small_space.uniform(table, 27)
+    assert whole["top1"] == pytest.approx(1.0) and whole["rank_mean"] == pytest.approx(1.0)
+    one = small_space.uniform(table, 1)  # one draw: each arch with probability 1/27
+    ranks = [table.rank(k) for k in table.rows]
+    assert one["top1"] == pytest.approx(2 / 27)
+    assert one["top3"] == pytest.approx(sum(r <= 3 for r in ranks) / 27)
+    assert one["rank_mean"] == pytest.approx(sum(ranks) / 27)
+    assert one["test_mean"] == pytest.approx(sum(t for _, t in table.rows.values()) / 27)
+    # two draws: miss both tied bests with probability C(25, 2) / C(27, 2)
+    assert small_space.uniform(table, 2)["top1"] == pytest.approx(
+        1 - math.comb(25, 2) / math.comb(27, 2))
+
+
+def _optuna_python() -> str | None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return os.environ.get("LIGHTNING_NAS_OPTUNA_PYTHON")
+    return "in-process"
+
+
+def test_main_prints_the_table_and_json(tmp_path, capsys):
+    path = _synthetic(tmp_path)
+    out = small_space.main(["--table", str(path), "--budget", "12", "--seeds", "2",
+                            "--heldout_seeds", "5-6", "--optuna-python", ""])
+    text = capsys.readouterr().out
+    assert json.loads(text.strip().splitlines()[-1]) == out
+    digits = out["digits"]
+    assert digits["archs"] == 27 and digits["best_ties"] == 2
+    assert (digits["seeds"]["range"], digits["heldout"]["range"]) == ("0-1", "5-6")
+    names = set(digits["seeds"]["results"])
+    assert {DEFAULT_OPTIMIZER, "RandomSearch", "uniform, 12 distinct (exact)"} <= names
+    for figures in digits["seeds"]["results"].values():
+        assert 0.0 <= figures["top1"] <= figures["top3"] <= 1.0
+        assert figures["evaluated_min"] == 12
+    if _optuna_python() != "in-process":
+        assert "skipped: optuna not installed" in text and out["tpe"].startswith("skipped")
+
+
+@pytest.mark.skipif(_optuna_python() is None,
+                    reason="optuna not importable and $LIGHTNING_NAS_OPTUNA_PYTHON unset")
+def test_tpe_half_follows_the_same_rules(tmp_path):
+    table = small_space.Table.from_csv(_synthetic(tmp_path))
+    python = _optuna_python()
+    runs, label = small_space.tpe_runs(table, [0, 1], 14,
+                                       None if python == "in-process" else python)
+    assert label.startswith("optuna ")
+    assert [r["seed"] for r in runs] == [0, 1]
+    for run in runs:
+        assert len(run["evaluated"]) == len(set(run["evaluated"])) == 14
+        assert all(k in table.rows for k in run["evaluated"])
+    top1, top3, ranks = _hand(table.rows, runs)
+    summary = small_space.summarize(table, runs)
+    assert (summary["top1"], summary["top3"], summary["ranks"]) == (top1, top3, ranks)

@@ -1,0 +1,231 @@
+"""Warm starts (``search.warm_start``) and exact resume: real stores, real nevergrad, real
+Trainers for the end-to-end case, a real ``kill -9`` for the resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from lightning_nas import Search
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.warm import fill_value, load_priors
+from lightning_nas.space import SearchSpace
+from lightning_nas.space.params import Choice, Fixed, Float, Ordered
+from lightning_nas.store import open_run
+from lightning_nas.strategies import make_optimizer
+from lightning_nas.strategies.transfer import tell_priors
+from tests.helpers import BlobData, TinyNet
+
+SPACE = {"a": {"choice": [0, 1, 2, 3]}, "b": {"choice": [0, 1, 2, 3]},
+         "c": {"ordered": [1, 2, 4, 8]}}
+
+
+def score(arch: dict) -> dict:
+    """A deterministic score with structure (a, b matter most) and a little noise."""
+    noise = zlib.crc32(repr(sorted(arch.items())).encode()) % 100 / 1000
+    return {"acc": arch["a"] * 0.3 + (arch["b"] == 2) * 0.5 + arch.get("c", 1) / 80 + noise}
+
+
+def _search(run_dir: Path, budget: int, space: dict = SPACE, **kw) -> Search:
+    kw.setdefault("verbose", False)
+    return Search(None, space, objective=score, monitor="acc", mode="max", budget=budget,
+                  seed=kw.pop("seed", 3), run_dir=run_dir, **kw)
+
+
+def test_priors_from_another_space_are_mapped_and_reported(tmp_path):
+    source = tmp_path / "source"
+    _search(source, 12, {**SPACE, "extra": {"choice": ["x", "y"]}}).run()
+    target = {"a": {"choice": [0, 1, 2]}, "b": SPACE["b"], "d": {"choice": [0.0, 0.5]},
+              "c": SPACE["c"]}
+    priors, report = load_priors([source], SearchSpace.from_dict(target))
+    rep = report.sources[0]
+    trials = open_run(source).trials()
+    outside = [t for t in trials if t.arch["a"] == 3]
+    assert rep.trials == 12 and rep.dropped == ["extra"] and rep.filled == {"d": 0.0}
+    assert [t for t, _ in rep.out_of_space] == [t.trial_id for t in outside]
+    assert all("a=3" in reason for _, reason in rep.out_of_space)
+    # 'extra' dropped: archs equal but for it merge, the better kept
+    assert rep.used + rep.merged + len(outside) == 12 and len(priors) == rep.used
+    by_trial = {t.trial_id: t for t in trials}
+    for prior in priors:
+        old = by_trial[prior.source_trial]
+        assert prior.arch == {"a": old.arch["a"], "b": old.arch["b"], "d": 0.0,
+                              "c": old.arch["c"]}
+        assert prior.loss == -old.score and prior.source == str(source.resolve())
+    text = report.describe()
+    assert "keys added with d=0.0" in text and "keys dropped: extra" in text
+    assert f"{len(outside)} outside this space" in text
+
+
+def test_fill_values():
+    assert fill_value(Fixed(3)) == 3 and fill_value(Choice(["x", "y"])) == "x"
+    assert fill_value(Ordered([1, 2, 4, 8])) == 2
+    assert fill_value(Float(1e-4, 1e-2, log=True)) == pytest.approx(1e-3)
+
+
+def test_warm_search_counts_no_prior_and_records_provenance(tmp_path, capsys):
+    _search(tmp_path / "source", 16).run()
+    result = _search(tmp_path / "warm", 5, warm_start=[str(tmp_path / "source")],
+                     verbose=True).run()
+    out = capsys.readouterr().out
+    assert "warm start from" in out and "16 of 16 trials used" in out
+    assert len(result.trials) == 5  # priors never count against the budget
+    assert all(t.status is TrialStatus.COMPLETED for t in result.trials)
+    with open_run(tmp_path / "warm") as store:
+        priors = store.priors()
+        assert len(priors) == 16
+        assert {p["source"] for p in priors} == {str((tmp_path / "source").resolve())}
+        assert sorted(p["source_trial"] for p in priors) == list(range(1, 17))
+        assert store.get_meta("warm_start")["sources"][0]["used"] == 16
+    # the default strategy evaluates the earlier best first
+    source_best = open_run(tmp_path / "source").best("max")
+    assert result.trials[0].arch == source_best.arch
+    assert main(["show", str(tmp_path / "warm")]) == 0
+    assert f"warm start: 16 of 16 results of {(tmp_path / 'source').resolve()}" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("optimizer", ["RegularizedEvolution", "LocalSearch"])
+def test_evolution_and_local_search_start_from_the_earlier_best(tmp_path, optimizer):
+    _search(tmp_path / "source", 16).run()
+    top = [t.arch for t in open_run(tmp_path / "source").leaderboard("max", k=3)]
+    result = _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "source")],
+                     optimizer=optimizer).run()
+    first = [t.arch for t in result.trials]
+    assert first[0] == top[0]
+    if optimizer == "RegularizedEvolution":  # the first population: the earlier best
+        assert first == top
+
+
+def test_other_optimizers_are_told_priors_as_they_are():
+    space = SearchSpace.from_dict(SPACE)
+    opt = make_optimizer("NGOpt", space, budget=5, seed=0)
+    tell_priors(opt, [({"a": 1, "b": 2, "c": 4}, -0.9, "t"), ({"a": 0, "b": 0, "c": 1}, 0.1, "t")])
+    assert opt.num_tell == 2 and opt.num_ask == 0
+
+
+def test_retrain_top_k_trains_the_earlier_best_first_within_the_budget(tmp_path):
+    _search(tmp_path / "source", 12).run()
+    top = [t.arch for t in open_run(tmp_path / "source").leaderboard("max", k=2)]
+    result = _search(tmp_path / "warm", 4, warm_start=[str(tmp_path / "source")],
+                     retrain_top_k=2, optimizer="RandomSearch").run()
+    assert [t.arch for t in result.trials[:2]] == top and len(result.trials) == 4
+
+
+def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
+    with pytest.raises(ConfigError, match="missing is not a run directory"):
+        _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "missing")])
+    assert not (tmp_path / "warm").exists()
+    with pytest.raises(ConfigError, match="retrain_top_k"):
+        _search(tmp_path / "w2", 3, retrain_top_k=2)
+    _search(tmp_path / "source", 3).run()
+    with pytest.raises(ConfigError, match="own run_dir"):
+        _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "source")])
+    with pytest.raises(ConfigError, match="warm_start_fill key 'zz'.*keys: a, b, c"):
+        _search(tmp_path / "w3", 3, warm_start=[str(tmp_path / "source")],
+                warm_start_fill={"zz": 1})
+    _search(tmp_path / "w4", 2, warm_start=[str(tmp_path / "source")]).run()
+    _search(tmp_path / "w5", 2).run()
+    with pytest.raises(ConfigError, match="different warm_start_sources"):
+        _search(tmp_path / "w4", 3, warm_start=[str(tmp_path / "w5")]).run()
+    with pytest.raises(ConfigError, match="started without warm_start_sources"):
+        _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after(n: int):
+    seen = []
+
+    def on_trial_end(result):
+        seen.append(result)
+        if len(seen) == n:
+            raise _Stop
+
+    return on_trial_end
+
+
+@pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "RegularizedEvolution",
+                                       "LocalSearch", "Reinforce", "NGOpt"])
+def test_warm_started_search_stopped_and_resumed_makes_the_same_choices(tmp_path, optimizer):
+    _search(tmp_path / "source", 14, seed=9).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": optimizer}
+    straight = _search(tmp_path / "straight", 12, **warm).run()
+    with pytest.raises(_Stop):
+        _search(tmp_path / "stopped", 12, on_trial_end=_stop_after(5), **warm).run()
+    resumed = _search(tmp_path / "stopped", 12, **warm).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from tests.test_warm import _search, score
+
+    def slow(arch):
+        time.sleep(0.4)
+        return score(arch)
+
+    from lightning_nas import Search
+    Search(None, {space!r}, objective=slow, monitor="acc", mode="max", budget=10, seed=3,
+           run_dir={run_dir!r}, verbose=False, warm_start=[{source!r}]).run()
+""")
+
+
+def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
+    source = tmp_path / "source"
+    _search(source, 14, seed=9).run()
+    straight = _search(tmp_path / "straight", 10, warm_start=[str(source)]).run()
+    script = tmp_path / "run.py"
+    root = str(Path(__file__).resolve().parents[1])
+    script.write_text(KILLED.format(root=root, space=SPACE, run_dir=str(tmp_path / "killed"),
+                                    source=str(source)))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    deadline = time.monotonic() + 120
+    db = tmp_path / "killed" / "search.db"
+    while time.monotonic() < deadline:  # kill once 4 trials finished, the 5th running
+        if db.exists():
+            with open_run(tmp_path / "killed") as store:
+                if store.count(TrialStatus.COMPLETED) >= 4 and \
+                        store.count(TrialStatus.RUNNING) == 1:
+                    break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with open_run(tmp_path / "killed") as store:
+        assert store.count(TrialStatus.COMPLETED) < 10
+    resumed = _search(tmp_path / "killed", 10, warm_start=[str(source)]).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    assert [t.status for t in resumed.trials] == [TrialStatus.COMPLETED] * 10
+
+
+def test_real_trainer_warm_start_from_a_space_with_other_keys(tmp_path, tiny_trainer):
+    source_space = {"width": {"choice": [4, 8, 16]}, "activation": {"choice": ["relu", "tanh"]}}
+    Search(TinyNet, source_space, data=BlobData, trainer=tiny_trainer, budget=3, seed=0,
+           run_dir=tmp_path / "source", verbose=False).run()
+    target_space = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.02, 0.3], "log": True}}
+    result = Search(TinyNet, target_space, data=BlobData, trainer=tiny_trainer, budget=2,
+                    seed=0, run_dir=tmp_path / "target", verbose=False,
+                    warm_start=[str(tmp_path / "source")]).run()
+    with open_run(tmp_path / "target") as store:
+        report = store.get_meta("warm_start")["sources"][0]
+        priors = store.priors()
+    source = open_run(tmp_path / "source").trials()
+    assert report["dropped"] == ["activation"] and "lr" in report["filled"]
+    assert report["used"] + report["merged"] + len(report["out_of_space"]) == 3
+    assert {t for t, _ in report["out_of_space"]} == \
+        {t.trial_id for t in source if t.arch["width"] == 4}
+    assert all(p["arch"]["lr"] == pytest.approx(report["filled"]["lr"]) for p in priors)
+    assert len(result.trials) == 2 and result.best is not None
