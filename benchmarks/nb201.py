@@ -53,11 +53,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.nb201_warm import evaluations  # noqa: E402
 from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
-from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
-from lightning_nas.search.loop import MAX_REPEATS  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
 
@@ -87,29 +86,17 @@ def run_fast(bench: NB201, dataset: str, strategy: str, budget: int, seed: int
     """One search by ask/tell with the driver's rules, no store; the chosen architecture's
     metrics (its test accuracies looked up after the search) plus ``evaluated`` (distinct
     architectures) and ``asks``."""
-    objective = bench.objective(dataset)
     opt = make_optimizer(strategy, bench.space, budget, num_workers=1, seed=seed)
-    seen: dict[str, float] = {}
-    best: tuple[float, dict[str, Any], dict[str, float]] | None = None
-    asks, repeats = 0, 0
-    while len(seen) < budget and repeats < MAX_REPEATS:
-        candidate = opt.ask()
-        asks += 1
-        arch = bench.space.validate(candidate.value)
-        key = arch_key(arch)
-        if key in seen:
-            opt.tell(candidate, seen[key])
-            repeats += 1
-            continue
-        repeats = 0
-        metrics = objective(arch)
-        score = metrics["valid_acc_12ep"]
-        seen[key] = -score
-        opt.tell(candidate, -score)
+    best: tuple[float, dict[str, Any]] | None = None
+    evaluated = 0
+    for arch, score in evaluations(opt, bench, dataset, budget):
+        evaluated += 1
         if best is None or score > best[0]:
-            best = (score, arch, metrics)
+            best = (score, arch)
     assert best is not None
-    return {**_chosen(bench, dataset, best[1], best[2]), "evaluated": len(seen), "asks": asks}
+    metrics = bench.objective(dataset)(best[1])
+    return {**_chosen(bench, dataset, best[1], metrics), "evaluated": evaluated,
+            "asks": opt.num_ask}
 
 
 def run_driver(bench: NB201, dataset: str, strategy: str, budget: int, seed: int

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lightning_nas.arch import arch_key
@@ -40,24 +40,19 @@ from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 
-__all__ = ["run_warm_benchmark", "trace", "warm_table"]
+__all__ = ["evaluations", "run_warm_benchmark", "trace", "warm_table"]
 
 Prior = tuple[dict[str, Any], float, str]
 
 
-def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
-          priors: Sequence[Prior] = (), first: Sequence[dict[str, Any]] = ()
-          ) -> list[tuple[float, float]]:
-    """One search of ``dataset``; after each distinct evaluation, the chosen architecture's
-    ``(test_acc_200ep, valid_acc_12ep)``. ``priors`` are told first; ``first`` are
-    architectures evaluated before the optimizer's own proposals (told as not asked)."""
-    opt = make_optimizer(strategy, bench.space, budget, seed=seed)
-    if priors:
-        tell_priors(opt, list(priors))
+def evaluations(opt: Any, bench: NB201, dataset: str, budget: int,
+                first: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[dict[str, Any], float]]:
+    """Ask/tell ``opt`` with the driver's rules until ``budget`` distinct architectures are
+    evaluated (a repeat is told its loss again, 200 repeats in a row stop); yields each
+    new ``(arch, valid_acc_12ep)``. ``first`` are evaluated before the optimizer's own
+    proposals (told as not asked)."""
     objective = bench.objective(dataset)
     seen: dict[str, float] = {}
-    best: tuple[float, float] | None = None  # (valid, test) of the chosen
-    out: list[tuple[float, float]] = []
     queue, repeats = list(first), 0
     while len(seen) < budget and repeats < MAX_REPEATS:
         if queue:
@@ -75,6 +70,21 @@ def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
         valid = objective(arch)["valid_acc_12ep"]
         seen[key] = -valid
         opt.tell(candidate, -valid)
+        yield arch, valid
+
+
+def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
+          priors: Sequence[Prior] = (), first: Sequence[dict[str, Any]] = ()
+          ) -> list[tuple[float, float]]:
+    """One search of ``dataset``; after each distinct evaluation, the chosen architecture's
+    ``(test_acc_200ep, valid_acc_12ep)``. ``priors`` are told first; ``first`` are
+    architectures evaluated before the optimizer's own proposals (told as not asked)."""
+    opt = make_optimizer(strategy, bench.space, budget, seed=seed)
+    if priors:
+        tell_priors(opt, list(priors))
+    best: tuple[float, float] | None = None  # (valid, test) of the chosen
+    out: list[tuple[float, float]] = []
+    for arch, valid in evaluations(opt, bench, dataset, budget, first):
         if best is None or valid > best[0]:
             best = (valid, bench.lookup(arch, dataset)["test_acc_200ep"])
         out.append((best[1], best[0]))
@@ -84,23 +94,7 @@ def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
 def _source(bench: NB201, dataset: str, budget: int, seed: int) -> list[Prior]:
     """The default strategy's results on the source: ``(arch, -valid, task)`` in order."""
     opt = make_optimizer(DEFAULT_OPTIMIZER, bench.space, budget, seed=seed)
-    objective = bench.objective(dataset)
-    seen: dict[str, float] = {}
-    out: list[Prior] = []
-    repeats = 0
-    while len(seen) < budget and repeats < MAX_REPEATS:
-        candidate = opt.ask()
-        arch = bench.space.validate(candidate.value)
-        key = arch_key(arch)
-        if key in seen:
-            opt.tell(candidate, seen[key])
-            repeats += 1
-            continue
-        repeats = 0
-        seen[key] = -objective(arch)["valid_acc_12ep"]
-        opt.tell(candidate, seen[key])
-        out.append((arch, seen[key], dataset))
-    return out
+    return [(arch, -valid, dataset) for arch, valid in evaluations(opt, bench, dataset, budget)]
 
 
 def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[int],
