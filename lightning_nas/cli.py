@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    default="completed",
                    help="the leaderboard (default; failed and rejected trials follow it with "
                         "their errors), or the trials of one status")
-    p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run")
+    p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run, or of a "
+                       "DARTS/GDAS one-shot export folder (alphas.json)")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
     p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
@@ -149,15 +150,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lightning_nas.report.plots import write_report
+    from lightning_nas.report.plots import write_oneshot_report, write_report
     from lightning_nas.store import open_run
 
-    with open_run(args.run_dir) as store:
-        try:
-            files = write_report(store, args.out or Path(args.run_dir) / "report")
-        except ImportError as err:
-            print(f"lightning-nas report: error: {err}", file=sys.stderr)
-            return 2
+    out = args.out or Path(args.run_dir) / "report"
+    try:
+        if not (Path(args.run_dir) / "search.db").exists():  # a one-shot export folder
+            files = write_oneshot_report(args.run_dir, out)
+        else:
+            with open_run(args.run_dir) as store:
+                files = write_report(store, out)
+    except ImportError as err:
+        print(f"lightning-nas report: error: {err}", file=sys.stderr)
+        return 2
     print(f"Wrote {files['html']} and {', '.join(p.name for p in files['plots'])}")
     return 0
 

@@ -359,6 +359,13 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
     for name in ("best_arch.yaml", "alphas.json", "alphas.png", "subnet.pt",
                  "subnet_finetuned.pt"):
         assert (tmp_path / "darts" / name).exists(), name
+    assert main(["report", str(tmp_path / "darts")]) == 0  # draws the logits per epoch
+    report = tmp_path / "darts" / "report"
+    assert (report / "alphas.png").read_bytes()[:4] == b"\x89PNG"
+    page = (report / "report.html").read_text()
+    assert "darts one-shot search" in page and "conv1" in page and "base64," in page
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no alphas.json" in capsys.readouterr().err
     assert main(["oneshot", config, *tiny, "--oneshot.algorithm=gdas", "--oneshot.top_k=2",
                  f"--oneshot.run_dir={tmp_path / 'gdas'}"]) == 0
     best = yaml.safe_load((tmp_path / "gdas" / "best_arch.yaml").read_text())

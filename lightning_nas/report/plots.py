@@ -213,6 +213,41 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
     return {"html": out / "report.html", "plots": plots}
 
 
+def write_oneshot_report(export_dir: Any, out_dir: Any) -> dict[str, Any]:
+    """The report of a differentiable one-shot search (DARTS, GDAS): its ``alphas.json``
+    drawn (``alphas.png``) and a page with the derived architecture (``best_arch.yaml``).
+
+    Raises:
+        FileNotFoundError: when ``export_dir`` holds no ``alphas.json``.
+        ImportError: with the install hint when matplotlib is missing.
+    """
+    import base64
+    import html
+    import json
+    from pathlib import Path
+
+    source = Path(export_dir) / "alphas.json"
+    if not source.is_file():
+        raise FileNotFoundError(f"{export_dir} is neither a run directory (no search.db) nor a "
+                                f"differentiable one-shot export (no alphas.json)")
+    alphas = json.loads(source.read_text())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot = out / "alphas.png"
+    plot_alphas(alphas, plot)
+    best = Path(export_dir) / "best_arch.yaml"
+    derived = html.escape(best.read_text()) if best.is_file() else "(no best_arch.yaml)"
+    image = base64.b64encode(plot.read_bytes()).decode()
+    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
+            f'one-shot report</title></head><body><h1>{html.escape(alphas.get("algorithm", ""))}'
+            f' one-shot search</h1><figure><img alt="alphas" style="max-width:100%" '
+            f'src="data:image/png;base64,{image}"><figcaption>architecture probabilities per '
+            f'epoch</figcaption></figure><h2>Derived architecture</h2><pre>{derived}</pre>'
+            f"</body></html>\n")
+    (out / "report.html").write_text(page)
+    return {"html": out / "report.html", "plots": [plot]}
+
+
 def _extra_plots(store: RunStore, out: Any) -> list[Any]:
     """Plots that only some runs have: the Pareto front of a 2-objective run."""
     spec = store.get_meta("objectives")
