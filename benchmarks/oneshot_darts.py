@@ -27,8 +27,8 @@ Per seed (it seeds the supernet, the searches, the fine-tunes and every training
 - ``gap_<algo>`` = ``test_multitrial - test_<algo>`` (positive: the multi-trial best is
   better).
 
-Run:   python benchmarks/oneshot_darts.py [--seeds 5] [--epochs 15] [--finetune 10]
-           [--spos_epochs 15] [--darts_epochs 4] [--gdas_epochs 8] [--arch_lr 0.01]
+Run:   python benchmarks/oneshot_darts.py [--seeds 5] [--seed_start 0] [--epochs 15]
+           [--finetune 10] [--spos_epochs 15] [--darts_epochs 4] [--gdas_epochs 7] [--arch_lr 0.01]
            [--candidates 30] [--trials 10] [--per_trial 15] [--algorithms spos,darts,gdas]
 Check: python benchmarks/oneshot_darts.py --quick   (1-epoch everything, 1 seed)
 Prints each seed's figures, then ``mean ± std`` and ``median [min, max]`` of each figure
@@ -198,12 +198,13 @@ def summary(values: list[float]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict:
     """Parse the arguments, run every seed, print the figures, verdicts and JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds S..S+N-1")
+    parser.add_argument("--seed_start", type=int, default=0, help="the first seed S")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of one training")
     parser.add_argument("--finetune", type=int, default=10)
     parser.add_argument("--spos_epochs", type=int, default=15)
     parser.add_argument("--darts_epochs", type=int, default=4)
-    parser.add_argument("--gdas_epochs", type=int, default=8)
+    parser.add_argument("--gdas_epochs", type=int, default=7)
     parser.add_argument("--arch_lr", type=float, default=0.01)
     parser.add_argument("--candidates", type=int, default=30, help="SPOS subnets scored")
     parser.add_argument("--trials", type=int, default=10, help="multi-trial budget")
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     with quiet_lightning(), tempfile.TemporaryDirectory() as tmp:
         one_training(1, 0)  # warm-up: imports and first-call costs are not one training's
-        for seed in range(args.seeds):
+        for seed in range(args.seed_start, args.seed_start + args.seeds):
             rows.append(one_seed(seed, args, Path(tmp)))
     settings = {k: v for k, v in vars(args).items() if k != "quick"}
     print(f"over {args.seeds} seeds ({settings}):")

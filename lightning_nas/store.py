@@ -298,11 +298,12 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         for key, value in fixed.items():
             store.set_meta(key, value)
         return store
+    missing = object()
     for key, new in fixed.items():
-        old = store.get_meta(key)
+        old = store.get_meta(key, missing)
         if old != new:
             store.close()
-            held = (f"a search started without {key}" if old is None else
+            held = (f"a search started without {key}" if old is missing else
                     f"a search with a different {key} (stored {old!r}, now {new!r})")
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {key}, or choose "
                               f"another {run_dir_key}")

@@ -31,7 +31,7 @@ from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
-from lightning_nas.strategies.transfer import tell_priors
+from lightning_nas.strategies.transfer import rank_priors, tell_priors
 
 __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
@@ -98,13 +98,9 @@ class SearchLoop:
             priors = self.store.priors()
         if not priors:
             return []
-        tell_priors(self.optimizer, [(p["arch"], p["loss"], p["task"]) for p in priors])
-        ranked: dict[str, list[dict[str, Any]]] = {}
-        for prior in sorted(priors, key=lambda p: p["loss"]):
-            ranked.setdefault(prior["task"], []).append(prior["arch"])
-        order = [rows[i] for i in range(warm.retrain_top_k) for rows in ranked.values()
-                 if i < len(rows)]
-        return order[:warm.retrain_top_k]
+        told = [(p["arch"], p["loss"], p["task"]) for p in priors]
+        tell_priors(self.optimizer, told)
+        return rank_priors(told)[:warm.retrain_top_k]
 
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written

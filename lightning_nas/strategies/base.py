@@ -16,6 +16,7 @@ import nevergrad as ng
 from nevergrad.optimization import base
 
 from lightning_nas.strategies.codec import Codec, Geno
+from lightning_nas.strategies.transfer import rank_priors
 
 __all__ = ["NASOptimizer"]
 
@@ -74,16 +75,10 @@ class NASOptimizer(base.Optimizer):
         ...); ``_use_priors`` decides what the strategy does with them. The default (used by
         ``Reinforce``) tells them as they are, like any nevergrad optimizer.
         """
-        by_task: dict[str, list[tuple[float, Geno]]] = {}
         for arch, loss, task in priors:
-            geno = self.codec.encode(arch)
             loss = math.inf if math.isnan(float(loss)) else float(loss)
-            self.priors.append((geno, loss, task))
-            by_task.setdefault(task, []).append((loss, geno))
-        ranked = [[g for _, g in sorted(rows, key=lambda r: r[0])] for rows in by_task.values()]
-        order = [g for rank in range(max(map(len, ranked), default=0))
-                 for rows in ranked if rank < len(rows) for g in (rows[rank],)]
-        self.prior_ranking = list(dict.fromkeys(order))
+            self.priors.append((self.codec.encode(arch), loss, task))
+        self.prior_ranking = list(dict.fromkeys(rank_priors(self.priors)))
         self._use_priors()
 
     def _use_priors(self) -> None:

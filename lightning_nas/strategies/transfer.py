@@ -19,11 +19,27 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from lightning_nas.strategies.base import NASOptimizer
+__all__ = ["rank_priors", "tell_priors"]
 
-__all__ = ["tell_priors"]
+T = TypeVar("T")
+
+
+def rank_priors(priors: Sequence[tuple[T, float, str]]) -> list[T]:
+    """The priors' architectures ranked within their task (lowest loss first) and the
+    tasks' rankings interleaved: each task's best, then each task's second, ...
+
+    Example:
+        >>> rank_priors([("a", 0.3, "t1"), ("b", 0.1, "t1"), ("c", 5.0, "t2")])
+        ['b', 'c', 'a']
+    """
+    by_task: dict[str, list[tuple[float, T]]] = {}
+    for item, loss, task in priors:
+        by_task.setdefault(task, []).append((loss, item))
+    ranked = [[item for _, item in sorted(rows, key=lambda r: r[0])] for rows in by_task.values()]
+    return [rows[rank] for rank in range(max(map(len, ranked), default=0))
+            for rows in ranked if rank < len(rows)]
 
 
 def tell_priors(optimizer: Any, priors: Sequence[tuple[dict[str, Any], float, str]]) -> None:
@@ -33,7 +49,7 @@ def tell_priors(optimizer: Any, priors: Sequence[tuple[dict[str, Any], float, st
         optimizer: a nevergrad optimizer over the search space.
         priors: ``(architecture, loss on its own task, task)`` each; lower losses are better.
     """
-    if isinstance(optimizer, NASOptimizer):
+    if callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
         optimizer.tell_priors(list(priors))
         return
     for arch, loss, _ in priors:
