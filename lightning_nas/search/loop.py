@@ -105,7 +105,8 @@ class SearchLoop:
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written
         before they were logged: tell its finished trials); reload paused trials."""
-        for old in self.store.trials():
+        trials = self.store.trials()
+        for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
             if self.rule is not None and old.curve and old.status is not TrialStatus.RUNNING:
@@ -116,13 +117,13 @@ class SearchLoop:
                          f"{self.log.diverged_at} of the replay; the search goes on from the "
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
-            for old in self.store.trials():  # stored FAILED by _interrupted: tell it now
+            for old in trials:  # stored FAILED by _interrupted: tell it now
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending:
                     loss = self._loss(old)
                     self.log.tell([self.log.pending_trial(old.trial_id)], loss)
                     self.seen[arch_key(old.arch)] = loss
             return
-        for old in self.store.trials():  # logs the replay: later resumes replay events
+        for old in trials:  # logs the replay: later resumes replay events
             if old.status is TrialStatus.RUNNING:
                 continue
             loss = self._loss(old)
