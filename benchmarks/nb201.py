@@ -128,10 +128,15 @@ def measure_ms_per_trial(bench: NB201, strategy: str, trials: int = 500,
 
 
 def seed_label(seeds: list[int]) -> str:
-    """``"0-29"`` for a contiguous range, else the seeds joined by commas."""
-    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-        return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
-    return ",".join(map(str, seeds))
+    """``"0-29"`` for a contiguous range; runs of seeds joined by commas otherwise
+    (``"100-129,200-299"``)."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def run_benchmark(table: str | Path | None, dataset: str = "cifar10", budget: int = 100,
@@ -278,7 +283,7 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     """``--warm_start SOURCE``: the warm-start table(s) and JSON line."""
     import torch
 
-    from benchmarks.nb201_warm import run_warm_benchmark, warm_table
+    from benchmarks.nb201_warm import pool_results, run_warm_benchmark, warm_table
 
     torch.set_num_threads(1)
     if args.dataset == args.warm_start:
@@ -291,18 +296,31 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     sets = [("seeds", parse_seeds(args.seeds, args.seed_start))]
     if args.heldout_seeds:
         sets.append(("heldout", parse_seeds(args.heldout_seeds)))
+    every = []
     for name, seeds in sets:
         results = run_warm_benchmark(bench, args.warm_start, args.dataset, seeds, budgets,
                                      args.source_budget, top_k)
+        every.append(results)
         print(warm_table(results, budgets, f"NB201 {args.warm_start} (budget "
                          f"{args.source_budget}) -> {args.dataset}, {name} {seed_label(seeds)} "
                          f"(n={len(seeds)})"))
-        summary[name] = {"range": seed_label(seeds), **{
-            method: {str(b): {"mean": round(r[b]["mean"], 3), "std": round(r[b]["std"], 3),
-                              "valid": round(r[b]["valid"], 3)} for b in budgets}
-            for method, r in results.items()}}
+        summary[name] = _warm_summary(results, budgets, seeds)
+    if len(every) > 1:
+        seeds = [seed for _, chunk in sets for seed in chunk]
+        pooled = pool_results(*every)
+        print(warm_table(pooled, budgets, f"all seeds {seed_label(seeds)} (n={len(seeds)})"))
+        summary["all"] = _warm_summary(pooled, budgets, seeds)
     print(json.dumps(summary))
     return summary
+
+
+def _warm_summary(results: dict[str, Any], budgets: list[int], seeds: list[int]
+                  ) -> dict[str, Any]:
+    """One seed set's JSON: per method and budget, mean, std and mean valid accuracy."""
+    return {"range": seed_label(seeds), **{
+        method: {str(b): {"mean": round(r[b]["mean"], 3), "std": round(r[b]["std"], 3),
+                          "valid": round(r[b]["valid"], 3)} for b in budgets}
+        for method, r in results.items()}}
 
 
 if __name__ == "__main__":

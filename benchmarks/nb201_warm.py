@@ -40,7 +40,7 @@ from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 
-__all__ = ["evaluations", "run_warm_benchmark", "trace", "warm_table"]
+__all__ = ["evaluations", "pool_results", "run_warm_benchmark", "trace", "warm_table"]
 
 Prior = tuple[dict[str, Any], float, str]
 
@@ -126,6 +126,29 @@ def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[i
             valids = [t[min(b, len(t)) - 1][1] for t in traces]
             out[name][b] = {"mean": statistics.fmean(tests), "std": statistics.pstdev(tests),
                             "valid": statistics.fmean(valids), "tests": tests}
+    return out
+
+
+def pool_results(*results: dict[str, Any]) -> dict[str, Any]:
+    """``run_warm_benchmark`` results of several seed sets as one (per method and budget,
+    the values joined and mean, std and mean valid accuracy recomputed over them).
+
+    Example:
+        >>> a = {"warm": {"seconds": 1.0, 10: {"tests": [1.0], "valid": 2.0}}}
+        >>> b = {"warm": {"seconds": 2.0, 10: {"tests": [3.0, 5.0], "valid": 5.0}}}
+        >>> pooled = pool_results(a, b)["warm"]
+        >>> pooled[10]["mean"], pooled[10]["valid"], pooled["seconds"]
+        (3.0, 4.0, 3.0)
+    """
+    out: dict[str, Any] = {}
+    for name in results[0]:
+        rows = [r[name] for r in results]
+        out[name] = {"seconds": sum(r["seconds"] for r in rows)}
+        for b in (k for k in rows[0] if k != "seconds"):
+            tests = [t for r in rows for t in r[b]["tests"]]
+            valid = sum(r[b]["valid"] * len(r[b]["tests"]) for r in rows) / len(tests)
+            out[name][b] = {"mean": statistics.fmean(tests), "std": statistics.pstdev(tests),
+                            "valid": valid, "tests": tests}
     return out
 
 

@@ -46,16 +46,20 @@ def describe(name: str, values: Sequence[float], digits: int = 3, unit: str = ""
 
 
 def parse_seeds(text: str, start: int = 0) -> list[int]:
-    """Seeds from ``"30"`` (``start .. start+29``), ``"100-129"`` (inclusive) or
-    ``"0,5,7"``.
+    """Seeds from ``"30"`` (``start .. start+29``), ``"100-129"`` (inclusive), ``"0,5,7"``
+    or ranges and seeds joined by commas (``"100-129,200-299"``).
 
     Example:
         >>> parse_seeds("3"), parse_seeds("3", start=100), parse_seeds("100-102")
         ([0, 1, 2], [100, 101, 102], [100, 101, 102])
+        >>> parse_seeds("1-2,7")
+        [1, 2, 7]
     """
     text = str(text).strip()
     if "," in text:
-        return [int(s) for s in text.split(",") if s.strip()]
+        return [seed for part in text.split(",") if part.strip()
+                for seed in (parse_seeds(part) if "-" in part.strip().lstrip("-")
+                             else [int(part)])]
     if "-" in text.lstrip("-"):
         lo, hi = (int(s) for s in text.split("-", 1))
         if hi < lo:

@@ -192,3 +192,36 @@ def test_find_table_names_where_it_looked_and_how_to_point_at_it(tmp_path, monke
     table.write_text("index,arch\n")
     monkeypatch.setenv("LIGHTNING_NAS_NB201", str(table))
     assert find_table() == table
+
+
+def test_seed_sets_join_ranges_and_seeds():
+    from benchmarks.spread import parse_seeds
+
+    script = _script()
+    seeds = parse_seeds("100-102,7,200-201")
+    assert seeds == [100, 101, 102, 7, 200, 201]
+    assert script.seed_label(seeds) == "100-102,7,200-201"
+    assert script.seed_label([0, 5, 6]) == "0,5-6"
+    with pytest.raises(ValueError, match="empty seed range"):
+        parse_seeds("5-3,1")
+
+
+@needs_table
+def test_warm_start_benchmark_pools_its_seed_sets():
+    script = _script()
+    summary = script.main(["--warm_start", "cifar10", "--dataset", "cifar100", "--table",
+                           str(TABLE), "--seeds", "1", "--heldout_seeds", "100-101",
+                           "--budgets", "1,6", "--source_budget", "12", "--top_k", "1,3"])
+    methods = {"warm", "cold", "tell-all NGOpt", "top-1 first", "top-3 first"}
+    assert summary["seeds"]["range"] == "0" and summary["heldout"]["range"] == "100-101"
+    assert summary["all"]["range"] == "0,100-101"
+    for name in ("seeds", "heldout", "all"):
+        assert methods <= set(summary[name])
+    for method in methods:  # the pooled mean is the mean over all three seeds
+        pooled = summary["all"][method]["6"]["mean"]
+        parts = summary["seeds"][method]["6"]["mean"] + 2 * summary["heldout"][method]["6"]["mean"]
+        assert pooled == pytest.approx(parts / 3, abs=2e-3)
+    # the warm search evaluates the source's best first, as top-1 first does
+    for name in ("seeds", "heldout"):
+        assert summary[name]["warm"]["1"] == summary[name]["top-1 first"]["1"]
+        assert summary[name]["warm"]["6"]["valid"] >= summary[name]["warm"]["1"]["valid"]
