@@ -58,7 +58,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import describe, spearman, spread  # noqa: E402
 
 __all__ = ["COLUMNS", "DEFAULT_OUT", "SPACE", "architectures", "build_table", "train_arch"]
 
@@ -197,30 +197,6 @@ def build_table(out: str | Path = DEFAULT_OUT, workers: int = 1, limit: int | No
         writer.writeheader()
         writer.writerows(rows)
     return rows
-
-
-def _ranks(values: list[float]) -> list[float]:
-    """Ranks (1 = smallest), ties sharing their mean rank."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (ties: mean ranks); nan when a side is constant."""
-    ra, rb = _ranks(a), _ranks(b)
-    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
-    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
-    return cov / var if var else float("nan")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -283,7 +283,7 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     """``--warm_start SOURCE``: the warm-start table(s) and JSON line."""
     import torch
 
-    from benchmarks.nb201_warm import pool_results, run_warm_benchmark, warm_table
+    from benchmarks.nb201_warm import pool_results, proxy_agreement, run_warm_benchmark, warm_table
 
     torch.set_num_threads(1)
     if args.dataset == args.warm_start:
@@ -310,6 +310,15 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
         pooled = pool_results(*every)
         print(warm_table(pooled, budgets, f"all seeds {seed_label(seeds)} (n={len(seeds)})"))
         summary["all"] = _warm_summary(pooled, budgets, seeds)
+    seeds = [seed for _, chunk in sets for seed in chunk]
+    agree = proxy_agreement(bench, args.warm_start, args.dataset, seeds, args.source_budget)
+    print(f"Among the source search's {agree['k']} best architectures (mean over "
+          f"{agree['seeds']} seeds), Spearman with the target's test_acc_200ep: the "
+          f"target's valid_acc_12ep {agree['target_signal']:.3f}, the source's "
+          f"{agree['source_signal']:.3f}; target test of the source's best minus that of "
+          f"the {agree['k']} best's best by target validation: {agree['gap']:+.3f} ± "
+          f"{agree['gap_se']:.3f}")
+    summary["proxy_agreement"] = agree
     print(json.dumps(summary))
     return summary
 

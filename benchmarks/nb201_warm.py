@@ -34,13 +34,15 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from benchmarks.spread import spearman
 from lightning_nas.arch import arch_key
 from lightning_nas.benchmarks.nb201 import NB201
 from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 
-__all__ = ["evaluations", "pool_results", "run_warm_benchmark", "trace", "warm_table"]
+__all__ = ["evaluations", "pool_results", "proxy_agreement", "run_warm_benchmark", "trace",
+           "warm_table"]
 
 Prior = tuple[dict[str, Any], float, str]
 
@@ -91,10 +93,45 @@ def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
     return out
 
 
+_SOURCES: dict[tuple[int, str, int, int], list[Prior]] = {}
+
+
 def _source(bench: NB201, dataset: str, budget: int, seed: int) -> list[Prior]:
-    """The default strategy's results on the source: ``(arch, -valid, task)`` in order."""
-    opt = make_optimizer(DEFAULT_OPTIMIZER, bench.space, budget, seed=seed)
-    return [(arch, -valid, dataset) for arch, valid in evaluations(opt, bench, dataset, budget)]
+    """The default strategy's results on the source: ``(arch, -valid, task)`` in order
+    (computed once per table, data set, budget and seed)."""
+    key = (id(bench), dataset, budget, seed)
+    if key not in _SOURCES:
+        opt = make_optimizer(DEFAULT_OPTIMIZER, bench.space, budget, seed=seed)
+        _SOURCES[key] = [(arch, -valid, dataset)
+                         for arch, valid in evaluations(opt, bench, dataset, budget)]
+    return _SOURCES[key]
+
+
+def proxy_agreement(bench: NB201, source: str, target: str, seeds: Sequence[int],
+                    source_budget: int = 100, k: int = 10) -> dict[str, Any]:
+    """How well each search signal ranks the target's test accuracy among the source
+    search's ``k`` best architectures (what the top-k-first baselines and a warm search
+    choose among), per seed: Spearman of the target's ``valid_acc_12ep`` with its
+    ``test_acc_200ep`` (``target_signal``), and of the source's ``valid_acc_12ep`` with the
+    target's ``test_acc_200ep`` (``source_signal``); and ``gap``, the target test accuracy
+    of the source's best minus that of the ``k`` best's best by target validation. Means
+    over the seeds (constant lists skipped), and the gap's standard error."""
+    target_rho, source_rho, gaps = [], [], []
+    for seed in seeds:
+        top = sorted(_source(bench, source, source_budget, seed), key=lambda p: p[1])[:k]
+        valid = [bench.lookup(arch, target)["valid_acc_12ep"] for arch, _, _ in top]
+        test = [bench.lookup(arch, target)["test_acc_200ep"] for arch, _, _ in top]
+        target_rho.append(spearman(valid, test))
+        source_rho.append(spearman([-loss for _, loss, _ in top], test))
+        gaps.append(test[0] - test[max(range(len(top)), key=valid.__getitem__)])
+
+    def mean(values: list[float]) -> float:  # nan when every list was constant
+        kept = [v for v in values if v == v]
+        return statistics.fmean(kept) if kept else float("nan")
+
+    se = statistics.stdev(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else 0.0
+    return {"k": k, "seeds": len(gaps), "target_signal": mean(target_rho),
+            "source_signal": mean(source_rho), "gap": statistics.fmean(gaps), "gap_se": se}
 
 
 def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[int],

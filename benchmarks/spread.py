@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["describe", "parse_seeds", "spread"]
+__all__ = ["describe", "parse_seeds", "spearman", "spread"]
 
 
 def spread(values: Sequence[float], digits: int = 4) -> dict[str, float | int]:
@@ -69,3 +69,32 @@ def parse_seeds(text: str, start: int = 0) -> list[int]:
     if count < 1:
         raise ValueError(f"need at least one seed, got {text!r}")
     return list(range(start, start + count))
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks (1 = smallest), ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation (ties: mean ranks); nan when a side is constant.
+
+    Example:
+        >>> spearman([1, 2, 3], [10, 30, 20]), spearman([1, 2, 3], [3, 2, 1])
+        (0.5, -1.0)
+    """
+    ra, rb = _ranks(a), _ranks(b)
+    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+    return cov / var if var else float("nan")

@@ -225,3 +225,10 @@ def test_warm_start_benchmark_pools_its_seed_sets():
     for name in ("seeds", "heldout"):
         assert summary[name]["warm"]["1"] == summary[name]["top-1 first"]["1"]
         assert summary[name]["warm"]["6"]["valid"] >= summary[name]["warm"]["1"]["valid"]
+    agree = summary["proxy_agreement"]
+    assert agree["seeds"] == 3 and agree["k"] == 10
+    assert -1 <= agree["target_signal"] <= 1 and -1 <= agree["source_signal"] <= 1
+    from benchmarks.nb201_warm import proxy_agreement
+
+    alone = proxy_agreement(NB201(TABLE), "cifar10", "cifar100", [0, 100], 12, k=1)
+    assert alone["gap"] == 0 and alone["seeds"] == 2  # the source's best is the 1 best's best
