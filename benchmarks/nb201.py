@@ -315,7 +315,8 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     print(f"Among the source search's {agree['k']} best architectures (mean over "
           f"{agree['seeds']} seeds), Spearman with the target's test_acc_200ep: the "
           f"target's valid_acc_12ep {agree['target_signal']:.3f}, the source's "
-          f"{agree['source_signal']:.3f}; target test of the source's best minus that of "
+          f"{agree['source_signal']:.3f} (and the two validations with each other "
+          f"{agree['signals']:.3f}); target test of the source's best minus that of "
           f"the {agree['k']} best's best by target validation: {agree['gap']:+.3f} ± "
           f"{agree['gap_se']:.3f}")
     summary["proxy_agreement"] = agree

@@ -22,9 +22,13 @@ rules: a repeat is told its loss again and not counted; 200 repeats in a row sto
   score), then the default strategy (told those results, no priors), for each
   ``--top_k``.
 
-``--seeds`` and ``--heldout_seeds`` as in ``nb201.py``; the target's table column comes
-from the same table. Last line: JSON with, per seed set, per method, per budget, the mean
-and std of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``.
+``--seeds`` and ``--heldout_seeds`` as in ``nb201.py`` (with both, a third table pools
+them); the target's table column comes from the same table. Then ``proxy_agreement``: how
+well the target's and the source's validation accuracies rank the target's test accuracy
+among the source search's 10 best, which decides whether evaluating more of them helps.
+Last line: JSON with, per seed set (and ``all``), per method, per budget, the mean and std
+of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``, and
+``proxy_agreement``.
 """
 
 from __future__ import annotations
@@ -112,17 +116,19 @@ def proxy_agreement(bench: NB201, source: str, target: str, seeds: Sequence[int]
     """How well each search signal ranks the target's test accuracy among the source
     search's ``k`` best architectures (what the top-k-first baselines and a warm search
     choose among), per seed: Spearman of the target's ``valid_acc_12ep`` with its
-    ``test_acc_200ep`` (``target_signal``), and of the source's ``valid_acc_12ep`` with the
-    target's ``test_acc_200ep`` (``source_signal``); and ``gap``, the target test accuracy
-    of the source's best minus that of the ``k`` best's best by target validation. Means
-    over the seeds (constant lists skipped), and the gap's standard error."""
-    target_rho, source_rho, gaps = [], [], []
+    ``test_acc_200ep`` (``target_signal``), of the source's ``valid_acc_12ep`` with the
+    target's ``test_acc_200ep`` (``source_signal``), and of the two validation accuracies
+    (``signals``: what a search can see); and ``gap``, the target test accuracy of the
+    source's best minus that of the ``k`` best's best by target validation. Means over the
+    seeds (constant lists skipped), and the gap's standard error."""
+    target_rho, source_rho, signals, gaps = [], [], [], []
     for seed in seeds:
         top = sorted(_source(bench, source, source_budget, seed), key=lambda p: p[1])[:k]
         valid = [bench.lookup(arch, target)["valid_acc_12ep"] for arch, _, _ in top]
         test = [bench.lookup(arch, target)["test_acc_200ep"] for arch, _, _ in top]
         target_rho.append(spearman(valid, test))
         source_rho.append(spearman([-loss for _, loss, _ in top], test))
+        signals.append(spearman([-loss for _, loss, _ in top], valid))
         gaps.append(test[0] - test[max(range(len(top)), key=valid.__getitem__)])
 
     def mean(values: list[float]) -> float:  # nan when every list was constant
@@ -131,7 +137,8 @@ def proxy_agreement(bench: NB201, source: str, target: str, seeds: Sequence[int]
 
     se = statistics.stdev(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else 0.0
     return {"k": k, "seeds": len(gaps), "target_signal": mean(target_rho),
-            "source_signal": mean(source_rho), "gap": statistics.fmean(gaps), "gap_se": se}
+            "source_signal": mean(source_rho), "signals": mean(signals),
+            "gap": statistics.fmean(gaps), "gap_se": se}
 
 
 def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[int],
