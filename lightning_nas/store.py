@@ -154,10 +154,12 @@ class RunStore:
              result.finished or time.time(), result.fit_time, result.checkpoint, result.error,
              json.dumps(result.curve), result.epochs, result.trial_id))
 
-    def resume_trial(self, trial_id: int) -> None:
-        """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint)."""
-        self._db.execute("UPDATE trials SET status = ?, finished = NULL WHERE id = ?",
-                         (TrialStatus.RUNNING.value, trial_id))
+    def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
+        """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
+        ``attempt``: a promoted trial interrupted by a crash, started once more (counted)."""
+        self._db.execute("UPDATE trials SET status = ?, finished = NULL, "
+                         "attempts = attempts + ? WHERE id = ?",
+                         (TrialStatus.RUNNING.value, int(attempt), trial_id))
 
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only (e.g. PAUSED trials become PRUNED at the end)."""

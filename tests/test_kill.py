@@ -378,8 +378,12 @@ def _check_end(rows: dict[int, dict], killed_running: Counter, run_dir: Path,
         if row["status"] == "FAILED":  # the search process died twice while running it
             assert killed_running[trial_id] >= 2, row["error"]
             assert "died 2 times" in row["error"]
-        elif row["status"] == "COMPLETED":  # each epoch trained once, by its last run
-            assert _epochs(run_dir, trial_id) == list(range(epochs)), trial_id
+        elif row["status"] == "COMPLETED":  # each epoch trained once, by its last run; a
+            trained = _epochs(run_dir, trial_id)  # promoted trial killed mid-way goes on
+            assert sorted(set(trained)) == list(range(epochs)), trial_id  # from last.ckpt:
+            assert trained == sorted(trained), trial_id  # the epoch it died in trains again
+            assert len(trained) - epochs <= killed_running[trial_id], trial_id
+            assert len(json.loads(row["curve"])) == epochs, trial_id  # one value an epoch
             assert row["score"] is not None
 
 
@@ -410,6 +414,37 @@ def test_kill_at_random_with_asha_promotions(tmp_path, launcher):
     assert statuses["COMPLETED"] + statuses["PRUNED"] == budget
     assert statuses["COMPLETED"] >= 1 and set(statuses) <= {"COMPLETED", "PRUNED", "FAILED"}
     _check_end(rows, killed_running, run_dir, epochs=4)
+
+
+@pytest.mark.slow
+def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_path,
+                                                                            launcher):
+    rng = random.Random(f"{SEED}-promoted")
+    cfg, run_dir = _config(tmp_path, "promoted", 16, executor="inline", scheduler="asha",
+                           min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min")
+    config = yaml.safe_load(cfg.read_text())
+    config["data"]["init_args"]["n"] = 4096  # epochs long enough to be killed in
+    cfg.write_text(yaml.safe_dump(config))
+    db, log = run_dir / "search.db", tmp_path / "promoted.log"
+    rows = _kill_at("promotion", launcher, cfg, run_dir, rng, log)
+    (trial_id,) = [i for i, r in rows.items() if r["status"] == "RUNNING" and r["epochs"]]
+    kept = json.loads(rows[trial_id]["curve"])  # the epochs before its pause
+    path = run_dir / "trials" / f"trial_{trial_id:04d}" / "epochs.jsonl"
+    before = [json.loads(line) for line in path.read_text().splitlines()]
+    launcher.launch(cfg, log)
+    assert launcher.wait(300) == 0, log.read_text()[-3000:]
+    after = [json.loads(line) for line in path.read_text().splitlines()]
+    assert after[:len(before)] == before  # its folder was kept, not wiped
+    resumed = [e["epoch"] for e in after[len(before):]]
+    pids = {e["pid"] for e in before}
+    assert resumed and not pids & {e["pid"] for e in after[len(before):]}
+    assert resumed[0] >= len(kept) >= 1  # not from epoch 0: from its last checkpoint
+    final = _rows(db)[trial_id]
+    assert final["status"] in ("COMPLETED", "PRUNED") and final["attempts"] == 2
+    trained = sorted({e["epoch"] for e in after})
+    assert trained == list(range(len(trained)))
+    curve = json.loads(final["curve"])
+    assert len(curve) == len(trained) and curve[:len(kept)] == kept  # one value an epoch
 
 
 @pytest.mark.slow

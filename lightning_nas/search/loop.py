@@ -109,7 +109,7 @@ class SearchLoop:
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
-            if self.rule is not None and old.curve and old.status is not TrialStatus.RUNNING:
+            if self.rule is not None and old.curve:  # RUNNING with a curve: promoted
                 self.rule.record(old.trial_id, old.curve)
         if self.log.replay():
             if self.log.diverged_at is not None:
@@ -192,6 +192,13 @@ class SearchLoop:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
         if self.interrupted:
             old = self.interrupted.pop(0)
+            last = self.template.trial_dir(old.trial_id) / "last.ckpt"
+            if old.curve and self.rule is not None and last.is_file():
+                # a promoted trial (its curve kept from before its pause): it continues
+                # from its latest checkpoint, as a promotion does; it was told already
+                self.store.resume_trial(old.trial_id, attempt=True)
+                self._submit(old.trial_id, old.arch, None, ckpt_path=str(last))
+                return True
             self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
             if candidate is None:
