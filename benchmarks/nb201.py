@@ -305,12 +305,11 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
                          f"{args.source_budget}) -> {args.dataset}, {name} {seed_label(seeds)} "
                          f"(n={len(seeds)})"))
         summary[name] = _warm_summary(results, budgets, seeds)
+    seeds = [seed for _, chunk in sets for seed in chunk]
     if len(every) > 1:
-        seeds = [seed for _, chunk in sets for seed in chunk]
         pooled = pool_results(*every)
         print(warm_table(pooled, budgets, f"all seeds {seed_label(seeds)} (n={len(seeds)})"))
         summary["all"] = _warm_summary(pooled, budgets, seeds)
-    seeds = [seed for _, chunk in sets for seed in chunk]
     agree = proxy_agreement(bench, args.warm_start, args.dataset, seeds, args.source_budget)
     print(f"Among the source search's {agree['k']} best architectures (mean over "
           f"{agree['seeds']} seeds), Spearman with the target's test_acc_200ep: the "

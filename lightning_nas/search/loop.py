@@ -109,7 +109,8 @@ class SearchLoop:
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
-            if self.rule is not None and old.curve:  # RUNNING with a curve: promoted
+            if self.rule is not None and old.curve and (
+                    old.status is not TrialStatus.RUNNING or self._promoted_ckpt(old)):
                 self.rule.record(old.trial_id, old.curve)
         if self.log.replay():
             if self.log.diverged_at is not None:
@@ -192,11 +193,9 @@ class SearchLoop:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
         if self.interrupted:
             old = self.interrupted.pop(0)
-            last = self.template.trial_dir(old.trial_id) / "last.ckpt"
-            if old.curve and self.rule is not None and last.is_file():
-                # a promoted trial (its curve kept from before its pause): it continues
-                # from its latest checkpoint, as a promotion does; it was told already
-                self.store.resume_trial(old.trial_id, attempt=True)
+            last = self._promoted_ckpt(old)
+            if last is not None:  # it continues from there, as its promotion did; it was
+                self.store.resume_trial(old.trial_id, attempt=True)  # told already
                 self._submit(old.trial_id, old.arch, None, ckpt_path=str(last))
                 return True
             self.store.restart_trial(old.trial_id)
@@ -238,6 +237,14 @@ class SearchLoop:
         self._submit(trial_id, arch, candidate)
         self.used += 1
         return True
+
+    def _promoted_ckpt(self, trial: TrialResult) -> Path | None:
+        """The latest ``last.ckpt`` of a promoted trial that was running when the process
+        died (RUNNING with the curve of its epochs before its pause), else None."""
+        last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
+        if self.rule is None or not trial.curve or not last.is_file():
+            return None
+        return last
 
     def _propose(self) -> tuple[dict[str, Any], Any] | None:
         """Ask until a new architecture comes; repeats are told their score (or wait for
