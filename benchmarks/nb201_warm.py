@@ -97,13 +97,13 @@ def trace(bench: NB201, dataset: str, strategy: str, budget: int, seed: int,
     return out
 
 
-_SOURCES: dict[tuple[int, str, int, int], list[Prior]] = {}
+_SOURCES: dict[tuple[NB201, str, int, int], list[Prior]] = {}
 
 
 def _source(bench: NB201, dataset: str, budget: int, seed: int) -> list[Prior]:
     """The default strategy's results on the source: ``(arch, -valid, task)`` in order
     (computed once per table, data set, budget and seed)."""
-    key = (id(bench), dataset, budget, seed)
+    key = (bench, dataset, budget, seed)  # the table itself: an id could be reused
     if key not in _SOURCES:
         opt = make_optimizer(DEFAULT_OPTIMIZER, bench.space, budget, seed=seed)
         _SOURCES[key] = [(arch, -valid, dataset)

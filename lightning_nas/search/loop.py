@@ -193,10 +193,8 @@ class SearchLoop:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
         if self.interrupted:
             old = self.interrupted.pop(0)
-            last = self._promoted_ckpt(old)
-            if last is not None:  # it continues from there, as its promotion did; it was
-                self.store.resume_trial(old.trial_id, attempt=True)  # told already
-                self._submit(old.trial_id, old.arch, None, ckpt_path=str(last))
+            if self._promoted_ckpt(old) is not None:  # it goes on as its promotion did
+                self._continue(old, attempt=True)
                 return True
             self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
@@ -210,10 +208,7 @@ class SearchLoop:
         if self.rule is not None and self.paused:
             promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()})
         if promoted is not None:
-            trial = self.paused.pop(promoted)
-            self.store.resume_trial(promoted)
-            last = self.template.trial_dir(promoted) / "last.ckpt"
-            self._submit(promoted, trial.arch, None, ckpt_path=str(last))
+            self._continue(self.paused.pop(promoted))
             return True
         if not self._may_ask():
             return False
@@ -237,6 +232,13 @@ class SearchLoop:
         self._submit(trial_id, arch, candidate)
         self.used += 1
         return True
+
+    def _continue(self, trial: TrialResult, attempt: bool = False) -> None:
+        """Run a paused (promoted) trial on from its ``last.ckpt``; it was told already.
+        ``attempt``: it was interrupted by a crash (the start is counted)."""
+        self.store.resume_trial(trial.trial_id, attempt=attempt)
+        last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
+        self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last))
 
     def _promoted_ckpt(self, trial: TrialResult) -> Path | None:
         """The latest ``last.ckpt`` of a promoted trial that was running when the process
