@@ -417,8 +417,11 @@ def test_kill_at_random_with_asha_promotions(tmp_path, launcher):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut_ckpt"])
 def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_path,
-                                                                            launcher):
+                                                                            launcher, cut):
+    """It goes on from its ``last.ckpt``; from its first epoch when that file was cut off
+    mid-write (not FAILED). Either way the optimizer is told of it once, at its pause."""
     rng = random.Random(f"{SEED}-promoted")
     cfg, run_dir = _config(tmp_path, "promoted", 16, executor="inline", scheduler="asha",
                            min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min")
@@ -431,19 +434,35 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     kept = json.loads(rows[trial_id]["curve"])  # the epochs before its pause
     path = run_dir / "trials" / f"trial_{trial_id:04d}" / "epochs.jsonl"
     before = [json.loads(line) for line in path.read_text().splitlines()]
+    if cut:
+        last = path.parent / "last.ckpt"
+        last.write_bytes(last.read_bytes()[:last.stat().st_size // 2])
     launcher.launch(cfg, log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     after = [json.loads(line) for line in path.read_text().splitlines()]
+    final = _rows(db)[trial_id]
+    assert final["attempts"] == 2
+    con = sqlite3.connect(db)
+    given = con.execute("SELECT COUNT(*) FROM events WHERE kind = 'given' AND trial_id = ?",
+                        (trial_id,)).fetchone()[0]
+    con.close()
+    assert given == 0  # not told a second time as a new candidate
+    curve = json.loads(final["curve"])
+    if cut:
+        assert "was cut off mid-write" in log.read_text()
+        assert final["status"] in ("COMPLETED", "PRUNED", "PAUSED")  # a fresh run, not FAILED
+        assert [e["epoch"] for e in after] == list(range(len(after)))  # from epoch 0, once
+        assert not {e["pid"] for e in before} & {e["pid"] for e in after}
+        assert len(curve) == len(after)
+        return
     assert after[:len(before)] == before  # its folder was kept, not wiped
     resumed = [e["epoch"] for e in after[len(before):]]
     pids = {e["pid"] for e in before}
     assert resumed and not pids & {e["pid"] for e in after[len(before):]}
     assert resumed[0] >= len(kept) >= 1  # not from epoch 0: from its last checkpoint
-    final = _rows(db)[trial_id]
-    assert final["status"] in ("COMPLETED", "PRUNED") and final["attempts"] == 2
+    assert final["status"] in ("COMPLETED", "PRUNED")
     trained = sorted({e["epoch"] for e in after})
     assert trained == list(range(len(trained)))
-    curve = json.loads(final["curve"])
     assert len(curve) == len(trained) and curve[:len(kept)] == kept  # one value an epoch
 
 

@@ -15,6 +15,7 @@ The loop, in short::
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ class SearchLoop:
                                  settings.progress if settings.verbose else False)
         self.log = AskTell(optimizer, space, store)
         self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
+        #: interrupted promoted trials -> the ``last.ckpt`` they continue from
+        self.promoted = {t.trial_id: ckpt for t in self.interrupted
+                         if (ckpt := self._promoted_ckpt(t)) is not None}
         self.retrain = self._warm_start()
         self._replay()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
@@ -110,7 +114,7 @@ class SearchLoop:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
             if self.rule is not None and old.curve and (
-                    old.status is not TrialStatus.RUNNING or self._promoted_ckpt(old)):
+                    old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
                 self.rule.record(old.trial_id, old.curve)
         if self.log.replay():
             if self.log.diverged_at is not None:
@@ -193,13 +197,13 @@ class SearchLoop:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
         if self.interrupted:
             old = self.interrupted.pop(0)
-            if self._promoted_ckpt(old) is not None:  # it goes on as its promotion did
+            if self.promoted.pop(old.trial_id, None) is not None:  # on as its promotion did
                 self._continue(old, attempt=True)
                 return True
             self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
-            if candidate is None:
-                candidate = self.log.given(old.arch, old.trial_id)
+            if candidate is None and not (self.rule is not None and old.curve):
+                candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
             self._submit(old.trial_id, old.arch, candidate)
             key = arch_key(old.arch)
             self.twins[key] += self.log.twins_of(key)
@@ -245,6 +249,10 @@ class SearchLoop:
         died (RUNNING with the curve of its epochs before its pause), else None."""
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         if self.rule is None or not trial.curve or not last.is_file():
+            return None
+        if not _complete(last):
+            self.say(f"Trial {trial.trial_id}'s {last.name} was cut off mid-write; the trial "
+                     f"trains again from its first epoch.")
             return None
         return last
 
@@ -407,3 +415,11 @@ class SearchLoop:
         took = (result.finished or 0) - (result.started or 0)
         self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} "
                  f"{best_txt:<20} {took:6.1f}s  {format_arch(result.arch)}")
+
+
+def _complete(path: Path) -> bool:
+    """False for an empty file or a zip checkpoint (``torch.save``'s format) cut off before
+    its end-of-archive record; other formats (a custom ``CheckpointIO``) count as whole."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
