@@ -246,7 +246,8 @@ class SearchLoop:
 
     def _promoted_ckpt(self, trial: TrialResult) -> Path | None:
         """The latest ``last.ckpt`` of a promoted trial that was running when the process
-        died (RUNNING with the curve of its epochs before its pause), else None."""
+        died (RUNNING with the curve of its epochs before its pause), else None; None too
+        when that file was cut off mid-write (the trial then trains again from epoch 0)."""
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         if self.rule is None or not trial.curve or not last.is_file():
             return None
