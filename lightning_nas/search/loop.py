@@ -78,9 +78,8 @@ class SearchLoop:
                                  settings.progress if settings.verbose else False)
         self.log = AskTell(optimizer, space, store)
         self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
-        #: interrupted promoted trials -> the ``last.ckpt`` they continue from
-        self.promoted = {t.trial_id: ckpt for t in self.interrupted
-                         if (ckpt := self._promoted_ckpt(t)) is not None}
+        #: interrupted promoted trials that continue from their ``last.ckpt``
+        self.promoted = {t.trial_id for t in self.interrupted if self._continues(t)}
         self.retrain = self._warm_start()
         self._replay()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
@@ -197,7 +196,7 @@ class SearchLoop:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
         if self.interrupted:
             old = self.interrupted.pop(0)
-            if self.promoted.pop(old.trial_id, None) is not None:  # on as its promotion did
+            if old.trial_id in self.promoted:  # it goes on as its promotion did
                 self._continue(old, attempt=True)
                 return True
             self.store.restart_trial(old.trial_id)
@@ -244,18 +243,18 @@ class SearchLoop:
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last))
 
-    def _promoted_ckpt(self, trial: TrialResult) -> Path | None:
-        """The latest ``last.ckpt`` of a promoted trial that was running when the process
-        died (RUNNING with the curve of its epochs before its pause), else None; None too
-        when that file was cut off mid-write (the trial then trains again from epoch 0)."""
+    def _continues(self, trial: TrialResult) -> bool:
+        """Whether a promoted trial that was running when the process died (RUNNING with
+        the curve of its epochs before its pause) continues from its latest ``last.ckpt``;
+        not when that file is missing or was cut off mid-write (it trains from epoch 0)."""
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         if self.rule is None or not trial.curve or not last.is_file():
-            return None
+            return False
         if not _complete(last):
             self.say(f"Trial {trial.trial_id}'s {last.name} was cut off mid-write; the trial "
                      f"trains again from its first epoch.")
-            return None
-        return last
+            return False
+        return True
 
     def _propose(self) -> tuple[dict[str, Any], Any] | None:
         """Ask until a new architecture comes; repeats are told their score (or wait for
