@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS priors (
     task TEXT NOT NULL,
     arch TEXT NOT NULL,
     score REAL,
-    loss REAL NOT NULL
+    loss REAL NOT NULL,
+    losses TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -73,9 +74,11 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-#: columns added after the first release, with their declarations (for ``ALTER TABLE``)
-_ADDED_COLUMNS = {"curve": "TEXT NOT NULL DEFAULT '[]'",
-                  "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"}
+#: columns added after the first release, per table, with their declarations (for
+#: ``ALTER TABLE``)
+_ADDED_COLUMNS = {"trials": {"curve": "TEXT NOT NULL DEFAULT '[]'",
+                             "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"},
+                  "priors": {"losses": "TEXT"}}
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
             "fit_time", "checkpoint", "error", "curve", "epochs")
@@ -101,10 +104,11 @@ class RunStore:
 
     def _migrate(self) -> None:
         """Add columns that stores written by older versions lack."""
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
-        for name, decl in _ADDED_COLUMNS.items():
-            if name not in have:
-                self._db.execute(f"ALTER TABLE trials ADD COLUMN {name} {decl}")
+        for table, added in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, decl in added.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -222,22 +226,25 @@ class RunStore:
         ``warm_start``) in one transaction: a kill leaves all of them or none.
 
         Args:
-            rows: ``{"source", "source_trial", "task", "arch", "score", "loss"}`` each.
+            rows: ``{"source", "source_trial", "task", "arch", "score", "loss"}`` each,
+                and ``"losses"`` (one per objective) with several objectives.
             report: what was imported and skipped (JSON data).
         """
         with self._transaction():
             self._db.executemany(
-                "INSERT INTO priors (source, source_trial, task, arch, score, loss) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO priors (source, source_trial, task, arch, score, loss, losses) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(r["source"], r["source_trial"], r["task"], json.dumps(r["arch"]), r["score"],
-                  r["loss"]) for r in rows])
+                  r["loss"], json.dumps(r.get("losses"))) for r in rows])
             self.set_meta("warm_start", report)
 
     def priors(self) -> list[dict[str, Any]]:
-        """The imported results of earlier runs, in import order."""
-        cols = ("source", "source_trial", "task", "arch", "score", "loss")
+        """The imported results of earlier runs, in import order (``losses``: None with a
+        single objective)."""
+        cols = ("source", "source_trial", "task", "arch", "score", "loss", "losses")
         rows = self._db.execute(f"SELECT {', '.join(cols)} FROM priors ORDER BY id").fetchall()
-        return [{**dict(zip(cols, row, strict=True)), "arch": json.loads(row[3])}
+        return [{**dict(zip(cols, row, strict=True)), "arch": json.loads(row[3]),
+                 "losses": json.loads(row[6]) if row[6] is not None else None}
                 for row in rows]
 
     # ----------------------------------------------------------------- optimizer events

@@ -8,6 +8,7 @@ connection (a resumed process) sees every change at once.
 from __future__ import annotations
 
 import math
+import sqlite3
 
 import pytest
 
@@ -202,3 +203,31 @@ def test_reopened_store_keeps_everything(tmp_path):
         assert s.get_meta("space") == {"k": {"choice": [1, 2]}}
         assert [t.trial_id for t in s.leaderboard()] == [ids[1], ids[0]]
         assert s.start_trial({"k": 9}) > max(ids)
+
+
+def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
+    path = tmp_path / "search.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE trials (id INTEGER PRIMARY KEY, arch TEXT NOT NULL,
+            arch_key TEXT NOT NULL, status TEXT NOT NULL, score REAL,
+            metrics TEXT NOT NULL DEFAULT '{}', epoch INTEGER, started REAL, finished REAL,
+            fit_time REAL, checkpoint TEXT, error TEXT);
+        CREATE TABLE priors (id INTEGER PRIMARY KEY, source TEXT NOT NULL,
+            source_trial INTEGER NOT NULL, task TEXT NOT NULL, arch TEXT NOT NULL,
+            score REAL, loss REAL NOT NULL);
+        INSERT INTO trials (arch, arch_key, status, score) VALUES
+            ('{"k": 3}', 'k=3', 'COMPLETED', 0.5);
+        INSERT INTO priors (source, source_trial, task, arch, score, loss) VALUES
+            ('runs/a', 4, 'runs/a', '{"k": 1}', 0.7, -0.7);
+    """)
+    old.close()
+    with RunStore(path) as s:
+        trial = s.get(1)
+        assert (trial.arch, trial.score, trial.curve, trial.epochs) == ({"k": 3}, 0.5, [], None)
+        assert s.priors() == [{"source": "runs/a", "source_trial": 4, "task": "runs/a",
+                               "arch": {"k": 1}, "score": 0.7, "loss": -0.7, "losses": None}]
+        s.add_priors([{"source": "runs/b", "source_trial": 1, "task": "runs/b",
+                       "arch": {"k": 2}, "score": 0.9, "loss": -0.9, "losses": [-0.9, 12.0]}],
+                     {"sources": []})
+        assert s.priors()[1]["losses"] == [-0.9, 12.0]

@@ -18,6 +18,7 @@ from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm import fill_value, load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Ordered
@@ -38,7 +39,8 @@ def score(arch: dict) -> dict:
 
 def _search(run_dir: Path, budget: int, space: dict = SPACE, **kw) -> Search:
     kw.setdefault("verbose", False)
-    return Search(None, space, objective=score, monitor="acc", mode="max", budget=budget,
+    kw.setdefault("objective", score)
+    return Search(None, space, monitor="acc", mode="max", budget=budget,
                   seed=kw.pop("seed", 3), run_dir=run_dir, **kw)
 
 
@@ -142,6 +144,60 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
 
 
+def _sized(arch: dict) -> dict:
+    return {**score(arch), "size": float(arch["a"] * arch["c"])}
+
+
+def _unsized_a0(arch: dict) -> dict:
+    """A source run that logged ``size`` only where ``a`` is not 0."""
+    out = _sized(arch)
+    return {k: v for k, v in out.items() if k != "size" or arch["a"]}
+
+
+@pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "NGOpt"])
+def test_several_objectives_take_each_priors_losses_and_resume_exactly(tmp_path, optimizer):
+    _search(tmp_path / "source", 14, seed=9, objective=_unsized_a0).run()
+    source = open_run(tmp_path / "source").trials()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": optimizer,
+            "objective": _sized, "objectives": {"acc": "max", "size": "min"}}
+    straight = _search(tmp_path / "straight", 10, **warm).run()
+    with open_run(tmp_path / "straight") as store:
+        report = store.get_meta("warm_start")["sources"][0]
+        priors = store.priors()
+    unsized = [t for t in source if t.arch["a"] == 0]
+    assert report["lacking"] == {"size": len(unsized)} and unsized
+    assert report["used"] + report["merged"] + len(unsized) == 14
+    by_trial = {t.trial_id: t for t in source}
+    for prior in priors:  # the monitor on its own task, then the source's size
+        old = by_trial[prior["source_trial"]]
+        assert prior["losses"] == [-old.score, old.metrics["size"]]
+    with pytest.raises(_Stop):
+        _search(tmp_path / "stopped", 10, on_trial_end=_stop_after(4), **warm).run()
+    resumed = _search(tmp_path / "stopped", 10, **warm).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    assert len(resumed.pareto_front()) >= 1
+
+
+def test_costs_of_priors_are_counted_in_this_search_never_taken_from_the_source(tmp_path):
+    def with_params(arch: dict) -> dict:
+        return {**score(arch), "params": 1.0}  # the source's model: another size
+
+    def count(arch: dict) -> dict:
+        if arch["a"] == 0:
+            raise ValueError("this model cannot be built with a=0")
+        return {"params": 100.0 * arch["a"] + arch["c"]}
+
+    _search(tmp_path / "source", 10, objective=with_params).run()
+    priors, report = load_priors([tmp_path / "source"], SearchSpace.from_dict(SPACE),
+                                 objectives=Objectives({"acc": "max", "params": "min"}),
+                                 count=count)
+    unbuilt = [t for t in open_run(tmp_path / "source").trials() if t.arch["a"] == 0]
+    assert unbuilt and report.sources[0].lacking == {"params": len(unbuilt)}
+    assert f"{len(unbuilt)} without objective 'params'" in report.describe()
+    assert priors and all(p.losses == [p.loss, 100.0 * p.arch["a"] + p.arch["c"]]
+                          for p in priors)
+
+
 class _Stop(Exception):
     pass
 
@@ -211,13 +267,14 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
     assert [t.status for t in resumed.trials] == [TrialStatus.COMPLETED] * 10
 
 
-def test_real_trainer_warm_start_from_a_space_with_other_keys(tmp_path, tiny_trainer):
+def test_real_trainer_warm_start_from_other_keys_with_two_objectives(tmp_path, tiny_trainer):
     source_space = {"width": {"choice": [4, 8, 16]}, "activation": {"choice": ["relu", "tanh"]}}
     Search(TinyNet, source_space, data=BlobData, trainer=tiny_trainer, budget=3, seed=0,
            run_dir=tmp_path / "source", verbose=False).run()
     target_space = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.02, 0.3], "log": True}}
     result = Search(TinyNet, target_space, data=BlobData, trainer=tiny_trainer, budget=2,
                     seed=0, run_dir=tmp_path / "target", verbose=False,
+                    objectives={"val_acc": "max", "params": "min"},
                     warm_start=[str(tmp_path / "source")]).run()
     with open_run(tmp_path / "target") as store:
         report = store.get_meta("warm_start")["sources"][0]
@@ -228,4 +285,7 @@ def test_real_trainer_warm_start_from_a_space_with_other_keys(tmp_path, tiny_tra
     assert {t for t, _ in report["out_of_space"]} == \
         {t.trial_id for t in source if t.arch["width"] == 4}
     assert all(p["arch"]["lr"] == pytest.approx(report["filled"]["lr"]) for p in priors)
+    for prior in priors:  # params counted for the mapped architecture, in this search's model
+        params = sum(p.numel() for p in TinyNet(**prior["arch"]).parameters())
+        assert prior["losses"] == [prior["loss"], float(params)]
     assert len(result.trials) == 2 and result.best is not None

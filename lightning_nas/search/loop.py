@@ -93,17 +93,18 @@ class SearchLoop:
         warm = self.settings.transfer
         priors = self.store.priors()
         if warm.warm_start and self.store.get_meta("warm_start") is None:
-            if self.goal.objectives is not None and self.goal.objectives.multi:
-                raise SearchError("warm_start needs a single objective (monitor and mode)")
-            found, report = load_priors(warm.warm_start, self.space, warm.warm_start_fill)
+            found, report = load_priors(warm.warm_start, self.space, warm.warm_start_fill,
+                                        self.goal.objectives, self.template.costs)
             self.store.add_priors([p.row() for p in found], report.to_dict())
             self.say(report.describe())
             priors = self.store.priors()
         if not priors:
             return []
-        told = [(p["arch"], p["loss"], p["task"]) for p in priors]
-        tell_priors(self.optimizer, told)
-        return rank_priors(told)[:warm.retrain_top_k]
+        # several objectives: each prior's losses, told as they are
+        tell_priors(self.optimizer, [(p["arch"], p["losses"] or p["loss"], p["task"])
+                                     for p in priors])
+        return rank_priors([(p["arch"], p["loss"], p["task"])
+                            for p in priors])[:warm.retrain_top_k]
 
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written

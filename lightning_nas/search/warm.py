@@ -8,6 +8,12 @@ space is skipped. Each result keeps its score on its own task (its run's monitor
 mode): the loss told is ``-score`` for a maximised monitor, ``score`` otherwise, and
 ``task`` (the source folder) tells a strategy which results share a scale.
 
+With several objectives (``objectives``), each result also gets ``losses``, one per
+objective: the first is its ``loss`` (the source run's monitor, on its own task), the others
+are costs counted for the mapped architecture in this search (``count``: ``params``,
+``flops``) or, for any other metric, the source trial's value at its best epoch; a trial
+that lacks one is skipped (reported per objective).
+
 ``WarmStartReport`` says, per source, how many results were read, used, merged (two
 mapped to the same architecture: the better one is kept) and skipped, and which keys were
 filled or dropped. The search stores the priors and the report in its own ``search.db``
@@ -36,14 +42,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key, flatten_arch
 from lightning_nas.errors import ConfigError, SpaceError
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
 from lightning_nas.store import RunStore, open_run
@@ -62,6 +69,7 @@ class Prior:
         score: the monitor's value in its run.
         task: which results share a scale (the source run's folder).
         source: the source run's folder; ``source_trial`` its trial id there.
+        losses: with several objectives, one loss per objective (the first is ``loss``).
     """
 
     arch: dict[str, Any]
@@ -70,6 +78,7 @@ class Prior:
     task: str
     source: str
     source_trial: int
+    losses: list[float] | None = None
 
     def row(self) -> dict[str, Any]:
         """The store's row of this prior."""
@@ -87,6 +96,7 @@ class SourceReport:
     used: int = 0
     not_completed: int = 0
     merged: int = 0
+    lacking: dict[str, int] = field(default_factory=dict)  # objective -> trials without it
     filled: dict[str, Any] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
@@ -102,6 +112,9 @@ class SourceReport:
             reasons = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
             more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
             skipped.append(f"{len(self.out_of_space)} outside this space ({reasons}{more})")
+        if self.lacking:
+            skipped.append(", ".join(f"{n} without objective {k!r}"
+                                     for k, n in self.lacking.items()))
         if self.merged:
             skipped.append(f"{self.merged} merged into a better one with the same mapped "
                            f"architecture")
@@ -204,14 +217,21 @@ def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None) -> None:
                               f"({params[key].describe()})")
 
 
+Count = Callable[[dict[str, Any]], Mapping[str, float]]
+
+
 def load_priors(sources: Sequence[str | Path], space: SearchSpace,
-                fill: Mapping[str, Any] | None = None) -> tuple[list[Prior], WarmStartReport]:
+                fill: Mapping[str, Any] | None = None, objectives: Objectives | None = None,
+                count: Count | None = None) -> tuple[list[Prior], WarmStartReport]:
     """The COMPLETED results of earlier runs, mapped onto ``space``.
 
     Args:
         sources: run directories (each with a ``search.db``).
         space: the current search space.
         fill: values for keys the earlier spaces lack (default: ``fill_value``).
+        objectives: this search's objectives; with several, each prior gets ``losses``.
+        count: the costs (``params``, ``flops``) of an architecture of this search,
+            counted without training; they win over the source trial's metrics.
 
     Raises:
         ConfigError: a source is not a run directory, or ``fill`` names a key the space
@@ -221,19 +241,23 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
     fill = dict(fill or {})
     check_fill(space, fill)
     check_sources(sources)
+    if objectives is not None and not objectives.multi:
+        objectives = None
     priors: list[Prior] = []
     report = WarmStartReport()
     for source in sources:
         path = Path(source).resolve()
         with open_run(path) as store:
-            found, rep = _from_store(store, str(path), space, params, fill)
+            found, rep = _from_store(store, str(path), space, params, fill,
+                                     (objectives, count or (lambda arch: {})))
         priors += found
         report.sources.append(rep)
     return priors, report
 
 
 def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[str, Param],
-                fill: dict[str, Any]) -> tuple[list[Prior], SourceReport]:
+                fill: dict[str, Any], goal: tuple[Objectives | None, Count]
+                ) -> tuple[list[Prior], SourceReport]:
     mode = store.get_meta("mode", "max")
     rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
     trials = store.trials()
@@ -259,8 +283,12 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         except SpaceError as err:
             rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
             continue
-        loss = -trial.score if mode == "max" else trial.score
-        prior = Prior(arch, float(loss), trial.score, source, source, trial.trial_id)
+        loss = float(-trial.score if mode == "max" else trial.score)
+        losses = _losses(trial, arch, loss, *goal)
+        if isinstance(losses, str):
+            rep.lacking[losses] = rep.lacking.get(losses, 0) + 1
+            continue
+        prior = Prior(arch, loss, trial.score, source, source, trial.trial_id, losses)
         key = arch_key(arch)
         if key in kept:
             rep.merged += 1
@@ -269,3 +297,23 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         kept[key] = prior
     rep.used = len(kept)
     return list(kept.values()), rep
+
+
+def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
+            objectives: Objectives | None, count: Count) -> list[float] | str | None:
+    """A prior's loss per objective (the first: ``loss``), or the name of an objective that
+    neither ``count`` (an architecture this search's model cannot build counts nothing) nor
+    the trial's metrics give."""
+    if objectives is None:
+        return None
+    metrics = dict(trial.metrics)
+    try:
+        metrics.update(count(arch))
+    except Exception:  # noqa: BLE001 - the model rejects it: no cost of another model either
+        metrics = {k: v for k, v in metrics.items() if k not in COSTS}
+    out = [loss]
+    for name, mode in list(objectives.modes.items())[1:]:
+        if name not in metrics:
+            return name
+        out.append(-float(metrics[name]) if mode == "max" else float(metrics[name]))
+    return out

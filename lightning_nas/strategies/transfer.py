@@ -4,7 +4,8 @@ The NAS strategies of this package use them as their docstrings say
 (``NASOptimizer.tell_priors``): ``SurrogateEvolution`` models the earlier tasks as related
 ones, ``RegularizedEvolution`` and ``LocalSearch`` start from the earlier best
 architectures. Any other nevergrad optimizer is told each prior as it is (its loss on its
-own task, as if evaluated here): the simple baseline.
+own task, as if evaluated here): the simple baseline. With several objectives every
+optimizer is told each prior's losses as they are.
 
 Example:
     >>> from lightning_nas.space import SearchSpace
@@ -42,14 +43,18 @@ def rank_priors(priors: Sequence[tuple[T, float, str]]) -> list[T]:
             for rows in ranked if rank < len(rows)]
 
 
-def tell_priors(optimizer: Any, priors: Sequence[tuple[dict[str, Any], float, str]]) -> None:
+def tell_priors(optimizer: Any,
+                priors: Sequence[tuple[dict[str, Any], float | list[float], str]]) -> None:
     """Tell ``optimizer`` the results of earlier searches.
 
     Args:
         optimizer: a nevergrad optimizer over the search space.
         priors: ``(architecture, loss on its own task, task)`` each; lower losses are better.
+            A list of losses (several objectives) is told as it is to any optimizer
+            (nevergrad's Pareto handling): the NAS strategies' transfer models take one loss.
     """
-    if callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
+    multi = any(isinstance(loss, (list, tuple)) for _, loss, _ in priors)
+    if not multi and callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
         optimizer.tell_priors(list(priors))
         return
     for arch, loss, _ in priors:
