@@ -122,9 +122,10 @@ class RunStore:
 
     # ----------------------------------------------------------------- meta
     def set_meta(self, key: str, value: Any) -> None:
-        """Store a JSON-serialisable value under ``key``."""
+        """Store a JSON-serialisable value under ``key`` (mappings keep their order: the
+        first of several objectives is the primary one)."""
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                         (key, json.dumps(value, sort_keys=True)))
+                         (key, json.dumps(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default``."""

@@ -96,17 +96,17 @@ def test_pareto_front_of_a_known_toy_objective(tmp_path):
 
 def test_show_prints_the_front_and_export_picks_a_point(tmp_path, capsys):
     def toy(arch):
-        return {"acc": arch["x"] / 10, "size": float(arch["x"])}
+        return {"val_acc": arch["x"] / 10, "size": float(arch["x"])}
 
     space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
-    Search(None, space, objective=toy, objectives={"acc": "max", "size": "min"}, budget=12,
-           run_dir=tmp_path, verbose=False).run()
+    Search(None, space, objective=toy, objectives={"val_acc": "max", "size": "min"},
+           budget=12, run_dir=tmp_path, verbose=False).run()
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     front = json.loads(capsys.readouterr().out)["pareto_front"]
-    accs = [p["acc"] for p in front]  # best first by the primary objective
+    accs = [p["val_acc"] for p in front]  # best first by the primary objective
     assert front and accs == sorted(accs, reverse=True) and len(set(accs)) == 6
-    assert main(["show", str(tmp_path)]) == 0
-    assert "Pareto front (acc max, size min)" in capsys.readouterr().out
+    assert main(["show", str(tmp_path)]) == 0  # in the order given: the primary first
+    assert "Pareto front (val_acc max, size min)" in capsys.readouterr().out
     pick = front[0]["trial"]
     assert main(["export", str(tmp_path), "--trial", str(pick)]) == 0
     with RunStore(tmp_path / "search.db") as store:
