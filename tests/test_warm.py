@@ -130,6 +130,8 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     assert not (tmp_path / "warm").exists()
     with pytest.raises(ConfigError, match="retrain_top_k"):
         _search(tmp_path / "w2", 3, retrain_top_k=2)
+    with pytest.raises(ConfigError, match="`retrain_top_k`=4 is more than `budget`=3"):
+        _search(tmp_path / "w2", 3, retrain_top_k=4, warm_start=[str(tmp_path / "missing")])
     _search(tmp_path / "source", 3).run()
     with pytest.raises(ConfigError, match="own run_dir"):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "source")])

@@ -302,6 +302,11 @@ class SearchSettings:
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if self.progress not in (True, False, "auto"):
             raise ConfigError(f"`progress` can be true, false, auto; got {self.progress!r}")
+        budget, top_k = self.goal.budget, self.transfer.retrain_top_k
+        if budget is not None and top_k > budget:
+            raise ConfigError(f"`retrain_top_k`={top_k} is more than `budget`={budget}: the "
+                              f"re-trained architectures are trials of this search and count "
+                              f"against its budget; lower one or raise the other")
         if self.transfer.warm_start:
             from lightning_nas.search.warm import check_sources
 
