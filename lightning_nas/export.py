@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, SearchError
@@ -231,6 +231,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                           "locally?); pass model= to finetune()")
     if data is None and stored_data.get("class_path") is None and stored_data.get("init_args"):
         raise ConfigError("the search's data has no import path; pass data= to finetune()")
+    # a path that no longer imports is a config error, said before any folder or training
+    ModelFactory(model, stored_model.get("init_args") or {})
+    if data is None:
+        DataFactory(stored_data.get("class_path"), stored_data.get("init_args") or {})
     if max_epochs is not None:
         trainer_cfg["max_epochs"] = max_epochs
     weights = None

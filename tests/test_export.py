@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from lightning_nas import Search, export_best, finetune, load_best
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
@@ -38,12 +39,18 @@ def test_finetune_starts_from_the_best_checkpoint(finished_run, tmp_path):
     assert all(torch.equal(start[k], saved[k]) for k in saved)
 
 
-def test_a_second_finetune_keeps_the_first(finished_run):
+def test_a_second_finetune_keeps_the_first_and_a_lost_import_path_fails_first(finished_run):
     first = finetune(finished_run, max_epochs=1)
     second = finetune(finished_run, max_epochs=1)
     assert Path(first.checkpoint).parent != Path(second.checkpoint).parent
     assert Path(first.checkpoint).exists() and Path(second.checkpoint).exists()
     assert Path(second.checkpoint).parent.name.startswith("finetune_")
+    with RunStore(finished_run / "search.db") as store:  # the project moved its module
+        store.set_meta("model", {**store.get_meta("model"), "class_path": "gone.Net"})
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match="model='gone.Net': cannot import module 'gone'"):
+        finetune(finished_run, max_epochs=1)
+    assert sorted(finished_run.iterdir()) == folders  # no folder, no training
 
 
 def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):
