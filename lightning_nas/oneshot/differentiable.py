@@ -58,6 +58,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torchmetrics
+from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 from torch.nn import functional as F
 
@@ -308,7 +309,8 @@ class DifferentiableNAS(pl.LightningModule):
             arch_loss = self._mixed_loss(batch["arch"], batch_idx, phase=1)
             self.manual_backward(arch_loss)
             opt_arch.step()
-            self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True)
+            self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True,
+                     batch_size=extract_batch_size(batch["arch"]))
         opt_weights.zero_grad()
         loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
         self.manual_backward(loss)
@@ -316,7 +318,9 @@ class DifferentiableNAS(pl.LightningModule):
             self.clip_gradients(opt_weights, gradient_clip_val=self.hparams.gradient_clip_val,
                                 gradient_clip_algorithm="norm")
         opt_weights.step()
-        self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
+        # each loss by its own batch's size (the pair's sizes differ at a split's last batch)
+        self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=extract_batch_size(batch["train"]))
         return loss.detach()
 
     def on_train_epoch_end(self) -> None:
