@@ -283,7 +283,13 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     """``--warm_start SOURCE``: the warm-start table(s) and JSON line."""
     import torch
 
-    from benchmarks.nb201_warm import pool_results, proxy_agreement, run_warm_benchmark, warm_table
+    from benchmarks.nb201_warm import (
+        disagreements,
+        pool_results,
+        proxy_agreement,
+        run_warm_benchmark,
+        warm_table,
+    )
 
     torch.set_num_threads(1)
     if args.dataset == args.warm_start:
@@ -306,10 +312,14 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
                          f"(n={len(seeds)})"))
         summary[name] = _warm_summary(results, budgets, seeds)
     seeds = [seed for _, chunk in sets for seed in chunk]
+    pooled = pool_results(*every)
     if len(every) > 1:
-        pooled = pool_results(*every)
         print(warm_table(pooled, budgets, f"all seeds {seed_label(seeds)} (n={len(seeds)})"))
         summary["all"] = _warm_summary(pooled, budgets, seeds)
+    summary["disagreements"] = [disagreements(pooled, f"top-{k} first", budgets[0])
+                                for k in top_k]
+    for d in summary["disagreements"]:
+        print(_describe_disagreement(d))
     agree = proxy_agreement(bench, args.warm_start, args.dataset, seeds, args.source_budget)
     print(f"Among the source search's {agree['k']} best architectures (mean over "
           f"{agree['seeds']} seeds), Spearman with the target's test_acc_200ep: the "
@@ -321,6 +331,19 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     summary["proxy_agreement"] = agree
     print(json.dumps(summary))
     return summary
+
+
+def _describe_disagreement(d: dict[str, Any], shown: int = 3) -> str:
+    """``disagreements`` in words, with its largest pairs."""
+    text = (f"warm vs {d['other']} at {d['budget']} queries ({d['seeds']} seeds): the same "
+            f"choice in {d['same']}; warm's tests better in {d['better']}, worse in "
+            f"{d['worse']}, over {len(d['pairs'])} distinct pairs of choices (mean "
+            f"difference {d['mean']:+.3f}); largest:")
+    for pair in d["pairs"][:shown]:
+        (w, wv), (o, ov) = pair["warm"], pair["other"]
+        text += (f"\n  warm {w:.2f} [{wv:.2f}] vs {o:.2f} [{ov:.2f}] in {pair['seeds']} "
+                 f"seeds: {pair['share']:+.3f}")
+    return text
 
 
 def _warm_summary(results: dict[str, Any], budgets: list[int], seeds: list[int]

@@ -45,8 +45,8 @@ from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 
-__all__ = ["evaluations", "pool_results", "proxy_agreement", "run_warm_benchmark", "trace",
-           "warm_table"]
+__all__ = ["disagreements", "evaluations", "pool_results", "proxy_agreement",
+           "run_warm_benchmark", "trace", "warm_table"]
 
 Prior = tuple[dict[str, Any], float, str]
 
@@ -169,7 +169,8 @@ def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[i
             tests = [t[min(b, len(t)) - 1][0] for t in traces]
             valids = [t[min(b, len(t)) - 1][1] for t in traces]
             out[name][b] = {"mean": statistics.fmean(tests), "std": statistics.pstdev(tests),
-                            "valid": statistics.fmean(valids), "tests": tests}
+                            "valid": statistics.fmean(valids), "tests": tests,
+                            "valids": valids}
     return out
 
 
@@ -178,8 +179,8 @@ def pool_results(*results: dict[str, Any]) -> dict[str, Any]:
     the values joined and mean, std and mean valid accuracy recomputed over them).
 
     Example:
-        >>> a = {"warm": {"seconds": 1.0, 10: {"tests": [1.0], "valid": 2.0}}}
-        >>> b = {"warm": {"seconds": 2.0, 10: {"tests": [3.0, 5.0], "valid": 5.0}}}
+        >>> a = {"warm": {"seconds": 1.0, 10: {"tests": [1.0], "valids": [2.0]}}}
+        >>> b = {"warm": {"seconds": 2.0, 10: {"tests": [3.0, 5.0], "valids": [5.0, 5.0]}}}
         >>> pooled = pool_results(a, b)["warm"]
         >>> pooled[10]["mean"], pooled[10]["valid"], pooled["seconds"]
         (3.0, 4.0, 3.0)
@@ -190,10 +191,42 @@ def pool_results(*results: dict[str, Any]) -> dict[str, Any]:
         out[name] = {"seconds": sum(r["seconds"] for r in rows)}
         for b in (k for k in rows[0] if k != "seconds"):
             tests = [t for r in rows for t in r[b]["tests"]]
-            valid = sum(r[b]["valid"] * len(r[b]["tests"]) for r in rows) / len(tests)
+            valids = [v for r in rows for v in r[b]["valids"]]
             out[name][b] = {"mean": statistics.fmean(tests), "std": statistics.pstdev(tests),
-                            "valid": valid, "tests": tests}
+                            "valid": statistics.fmean(valids), "tests": tests,
+                            "valids": valids}
     return out
+
+
+def disagreements(results: dict[str, Any], other: str, budget: int) -> dict[str, Any]:
+    """Where ``warm`` and ``other`` choose differently at ``budget``, paired by seed: how
+    many seeds choose the same architecture, in how many warm's choice tests better or
+    worse, and the distinct pairs of choices (an architecture is known by its target
+    ``(test_acc_200ep, valid_acc_12ep)``) with their seeds and their share of the mean
+    difference, largest first. Seeds are not independent draws here: many reach the same
+    pair, so a few pairs can carry the whole difference.
+
+    Example:
+        >>> r = {"warm": {10: {"tests": [72.0, 71.0, 71.0], "valids": [60.0, 59.0, 59.0]}},
+        ...      "top-1 first": {10: {"tests": [72.0, 72.0, 72.0], "valids": [60.0] * 3}}}
+        >>> d = disagreements(r, "top-1 first", 10)
+        >>> d["same"], d["worse"], d["pairs"][0]["seeds"], d["pairs"][0]["share"]
+        (1, 2, 2, -0.6666666666666666)
+    """
+    warm, them = results["warm"][budget], results[other][budget]
+    seeds = len(warm["tests"])
+    pairs: dict[tuple[float, ...], int] = {}
+    for w, wv, o, ov in zip(warm["tests"], warm["valids"], them["tests"], them["valids"],
+                            strict=True):
+        if (w, wv) != (o, ov):
+            pairs[(w, wv, o, ov)] = pairs.get((w, wv, o, ov), 0) + 1
+    diffs = [w - o for w, o in zip(warm["tests"], them["tests"], strict=True)]
+    rows = [{"warm": [w, wv], "other": [o, ov], "seeds": n, "share": (w - o) * n / seeds}
+            for (w, wv, o, ov), n in pairs.items()]
+    rows.sort(key=lambda r: -abs(r["share"]))
+    return {"other": other, "budget": budget, "seeds": seeds,
+            "same": seeds - sum(pairs.values()), "better": sum(d > 0 for d in diffs),
+            "worse": sum(d < 0 for d in diffs), "mean": statistics.fmean(diffs), "pairs": rows}
 
 
 def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> str:

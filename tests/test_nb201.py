@@ -211,7 +211,7 @@ def test_warm_start_benchmark_pools_its_seed_sets():
     script = _script()
     summary = script.main(["--warm_start", "cifar10", "--dataset", "cifar100", "--table",
                            str(TABLE), "--seeds", "1", "--heldout_seeds", "100-101",
-                           "--budgets", "1,6", "--source_budget", "12", "--top_k", "1,3"])
+                           "--budgets", "6,1", "--source_budget", "12", "--top_k", "1,3"])
     methods = {"warm", "cold", "tell-all NGOpt", "top-1 first", "top-3 first"}
     assert summary["seeds"]["range"] == "0" and summary["heldout"]["range"] == "100-101"
     assert summary["all"]["range"] == "0,100-101"
@@ -225,6 +225,14 @@ def test_warm_start_benchmark_pools_its_seed_sets():
     for name in ("seeds", "heldout"):
         assert summary[name]["warm"]["1"] == summary[name]["top-1 first"]["1"]
         assert summary[name]["warm"]["6"]["valid"] >= summary[name]["warm"]["1"]["valid"]
+    assert any(d["pairs"] for d in summary["disagreements"])  # these seeds do disagree
+    for d, name in zip(summary["disagreements"], ("top-1 first", "top-3 first"), strict=True):
+        assert d["other"] == name and d["budget"] == 6 and d["seeds"] == 3  # the first budget
+        assert d["same"] + sum(p["seeds"] for p in d["pairs"]) == 3
+        assert d["better"] + d["worse"] <= 3 - d["same"]
+        warm, them = summary["all"]["warm"]["6"]["mean"], summary["all"][name]["6"]["mean"]
+        assert sum(p["share"] for p in d["pairs"]) == pytest.approx(d["mean"])
+        assert d["mean"] == pytest.approx(warm - them, abs=2e-3)
     agree = summary["proxy_agreement"]
     assert agree["seeds"] == 3 and agree["k"] == 10
     for key in ("target_signal", "source_signal", "signals"):
