@@ -336,9 +336,9 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
 def _describe_disagreement(d: dict[str, Any], shown: int = 3) -> str:
     """``disagreements`` in words, with its largest pairs."""
     text = (f"warm vs {d['other']} at {d['budget']} queries ({d['seeds']} seeds): the same "
-            f"choice in {d['same']}; warm's tests better in {d['better']}, worse in "
-            f"{d['worse']}, over {len(d['pairs'])} distinct pairs of choices (mean "
-            f"difference {d['mean']:+.3f}); largest:")
+            f"choice in {d['same']}; warm's validates higher in {d['higher_valid']}, tests "
+            f"better in {d['better']}, worse in {d['worse']}, over {len(d['pairs'])} "
+            f"distinct pairs of choices (mean difference {d['mean']:+.3f}); largest:")
     for pair in d["pairs"][:shown]:
         (w, wv), (o, ov) = pair["warm"], pair["other"]
         text += (f"\n  warm {w:.2f} [{wv:.2f}] vs {o:.2f} [{ov:.2f}] in {pair['seeds']} "

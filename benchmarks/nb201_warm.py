@@ -201,7 +201,8 @@ def pool_results(*results: dict[str, Any]) -> dict[str, Any]:
 def disagreements(results: dict[str, Any], other: str, budget: int) -> dict[str, Any]:
     """Where ``warm`` and ``other`` choose differently at ``budget``, paired by seed: how
     many seeds choose the same architecture, in how many warm's choice tests better or
-    worse, and the distinct pairs of choices (an architecture is known by its target
+    worse and validates higher (the target ``valid_acc_12ep`` both choose by), and the
+    distinct pairs of choices (an architecture is known by its target
     ``(test_acc_200ep, valid_acc_12ep)``) with their seeds and their share of the mean
     difference, largest first. Seeds are not independent draws here: many reach the same
     pair, so a few pairs can carry the whole difference.
@@ -226,7 +227,10 @@ def disagreements(results: dict[str, Any], other: str, budget: int) -> dict[str,
     rows.sort(key=lambda r: -abs(r["share"]))
     return {"other": other, "budget": budget, "seeds": seeds,
             "same": seeds - sum(pairs.values()), "better": sum(d > 0 for d in diffs),
-            "worse": sum(d < 0 for d in diffs), "mean": statistics.fmean(diffs), "pairs": rows}
+            "worse": sum(d < 0 for d in diffs),
+            "higher_valid": sum(w > o for w, o in zip(warm["valids"], them["valids"],
+                                                      strict=True)),
+            "mean": statistics.fmean(diffs), "pairs": rows}
 
 
 def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> str:
