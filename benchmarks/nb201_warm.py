@@ -25,7 +25,9 @@ rules: a repeat is told its loss again and not counted; 200 repeats in a row sto
 ``--seeds`` and ``--heldout_seeds`` as in ``nb201.py`` (with both, a third table pools
 them); the target's table column comes from the same table. Then ``proxy_agreement``: how
 well the target's and the source's validation accuracies rank the target's test accuracy
-among the source search's 10 best, which decides whether evaluating more of them helps.
+among the source search's 10 best, which decides whether evaluating more of them helps;
+and ``disagreements`` of warm with each top-k-first baseline at the first budget: where
+the two choose differently, by pair of chosen architectures.
 Last line: JSON with, per seed set (and ``all``), per method, per budget, the mean and std
 of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``, and
 ``proxy_agreement``.
@@ -146,7 +148,8 @@ def run_warm_benchmark(bench: NB201, source: str, target: str, seeds: Sequence[i
                        top_k: Sequence[int] = (1, 5, 10), plain: str = "NGOpt"
                        ) -> dict[str, Any]:
     """Every method on every seed; per method and budget: test accuracy mean, std, the
-    values, and the chosen's mean target valid accuracy; ``seconds`` per method."""
+    values (``tests``), the chosen's mean target valid accuracy and its values
+    (``valids``), in seed order; ``seconds`` per method."""
     horizon = max(budgets)
     runs: dict[str, list[list[tuple[float, float]]]] = {}
     seconds: dict[str, float] = {}
