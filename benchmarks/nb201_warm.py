@@ -29,8 +29,8 @@ among the source search's 10 best, which decides whether evaluating more of them
 and ``disagreements`` of warm with each top-k-first baseline at the first budget: where
 the two choose differently, by pair of chosen architectures.
 Last line: JSON with, per seed set (and ``all``), per method, per budget, the mean and std
-of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``, and
-``proxy_agreement``.
+of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``,
+``proxy_agreement`` and ``disagreements``.
 """
 
 from __future__ import annotations
