@@ -248,15 +248,15 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
     for source in sources:
         path = Path(source).resolve()
         with open_run(path) as store:
-            found, rep = _from_store(store, str(path), space, params, fill,
-                                     (objectives, count or (lambda arch: {})))
+            found, rep = _from_store(store, str(path), space, params, fill, objectives,
+                                     count)
         priors += found
         report.sources.append(rep)
     return priors, report
 
 
 def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[str, Param],
-                fill: dict[str, Any], goal: tuple[Objectives | None, Count]
+                fill: dict[str, Any], objectives: Objectives | None, count: Count | None
                 ) -> tuple[list[Prior], SourceReport]:
     mode = store.get_meta("mode", "max")
     rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
@@ -284,7 +284,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
             continue
         loss = float(-trial.score if mode == "max" else trial.score)
-        losses = _losses(trial, arch, loss, *goal)
+        losses = _losses(trial, arch, loss, objectives, count)
         if isinstance(losses, str):
             rep.lacking[losses] = rep.lacking.get(losses, 0) + 1
             continue
@@ -300,7 +300,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
-            objectives: Objectives | None, count: Count) -> list[float] | str | None:
+            objectives: Objectives | None, count: Count | None) -> list[float] | str | None:
     """A prior's loss per objective (the first: ``loss``), or the name of an objective that
     neither ``count`` (an architecture this search's model cannot build counts nothing) nor
     the trial's metrics give."""
@@ -308,7 +308,7 @@ def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
         return None
     metrics = dict(trial.metrics)
     try:
-        metrics.update(count(arch))
+        metrics.update(count(arch) if count is not None else {})
     except Exception:  # noqa: BLE001 - the model rejects it: no cost of another model either
         metrics = {k: v for k, v in metrics.items() if k not in COSTS}
     out = [loss]
