@@ -3,6 +3,8 @@ multi-objective searches with their Pareto front."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 
@@ -107,10 +109,30 @@ def test_show_prints_the_front_and_export_picks_a_point(tmp_path, capsys):
     assert front and accs == sorted(accs, reverse=True) and len(set(accs)) == 6
     assert main(["show", str(tmp_path)]) == 0  # in the order given: the primary first
     assert "Pareto front (val_acc max, size min)" in capsys.readouterr().out
+    assert main(["show", str(tmp_path), "--format", "csv", "--top", "3"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[:4] == ["rank", "trial", "score", "size"]  # each objective a column
+    assert all(float(r["size"]) == 10 * float(r["score"]) for r in rows) and len(rows) == 3
+    assert main(["show", str(tmp_path), "--status", "all", "--format", "csv", "--top", "50"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 12 and all(float(r["size"]) == 10 * float(r["score"]) for r in rows)
     pick = front[0]["trial"]
     assert main(["export", str(tmp_path), "--trial", str(pick)]) == 0
     with RunStore(tmp_path / "search.db") as store:
         assert store.get(pick).arch == json.loads(json.dumps(front[0]["arch"]))
+
+
+def test_an_objective_named_like_a_column_keeps_its_own_values(tmp_path, capsys):
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "epochs": float(arch["x"] + 100)}
+
+    Search(None, {"x": {"int": [1, 6]}}, objective=toy,
+           objectives={"acc": "max", "epochs": "min"}, budget=3, run_dir=tmp_path,
+           verbose=False).run()
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["leaderboard"]
+    assert [r["epochs (objective)"] - 100 for r in rows] == [r["arch"]["x"] for r in rows]
+    assert all(r["epochs"] != r["epochs (objective)"] for r in rows)
 
 
 def test_pareto_front_function_on_points():

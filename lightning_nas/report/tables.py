@@ -29,13 +29,28 @@ __all__ = ["STATUSES", "error_line", "format_table", "front_rows", "leaderboard_
 STATUSES = ("completed", "failed", "rejected", "pruned", "all")
 
 
+#: columns of the rows; an objective of the same name is shown as ``NAME (objective)``
+_COLUMNS = ("rank", "trial", "score", "status", "epochs", "best_epoch", "time_s", "error",
+            "arch")
+
+
+def _objective_columns(store: RunStore) -> dict[str, str]:
+    """Column name -> objective, for each objective after the first (the monitor, shown as
+    ``score``); empty with one objective."""
+    names = list(store.get_meta("objectives") or {})[1:]
+    return {f"{n} (objective)" if n in _COLUMNS else n: n for n in names}
+
+
 def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]]:
-    """The best ``k`` COMPLETED trials as flat rows, best first."""
+    """The best ``k`` COMPLETED trials as flat rows, best first; a run with several
+    objectives gets a column for each objective after the monitor."""
     mode = store.get_meta("mode", "max")
+    columns = _objective_columns(store)
     rows = []
     for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
         took = (t.finished - t.started) if t.finished and t.started else None
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
+                     **{c: t.metrics.get(n) for c, n in columns.items()},
                      "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,
                      "time_s": None if took is None else round(took, 2),
                      "arch": t.arch})
@@ -58,7 +73,9 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
     if status not in STATUSES:
         raise ConfigError(f"status can be {', '.join(STATUSES)}; got {status!r}")
     trials = store.trials(None if status == "all" else TrialStatus(status.upper()))
+    columns = _objective_columns(store)
     return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
+             **{c: t.metrics.get(n) for c, n in columns.items()},
              "epochs": t.epochs, "error": error_line(t.error), "arch": t.arch}
             for t in trials[:k]]
 
