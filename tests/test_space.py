@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -351,6 +352,25 @@ def test_to_nevergrad_is_reproducible(space):
 
     assert draws(1) == draws(1)
     assert draws(1) != draws(2)
+
+
+@pytest.mark.parametrize("optimizer", ["NGOpt", "SurrogateEvolution", "RegularizedEvolution"])
+def test_a_one_value_choice_is_searched_as_a_constant(optimizer):
+    import nevergrad as ng
+
+    import lightning_nas.strategies  # noqa: F401  (registers the NAS strategies)
+
+    space = SearchSpace.from_dict({"a": {"choice": ["x"]}, "o": {"ordered": [4]},
+                                   "b": {"choice": [1, 2, 3]}})
+    opt = ng.optimizers.registry[optimizer](space.to_nevergrad(), budget=10)
+    opt.parametrization.random_state = np.random.RandomState(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: a division by zero in the evolutions' mutation
+        for _ in range(10):  # NGOpt's mutation failed an assert on the one-value `ordered`
+            cand = opt.ask()
+            assert space.validate(cand.value) == cand.value
+            assert cand.value["a"] == "x" and cand.value["o"] == 4
+            opt.tell(cand, -float(cand.value["b"]))
 
 
 def test_float_value_given_as_int_is_stored_as_float():

@@ -104,7 +104,11 @@ class Choice(Param):
         return {self.kind: list(self.values)}
 
     def to_nevergrad(self) -> ng.p.Parameter:
-        return ng.p.Choice(list(self.values))
+        if len(self.values) == 1:  # nevergrad's mutations need two values (one crashes NGOpt)
+            return ng.p.Constant(self.values[0])
+        return self._choice(list(self.values))
+
+    _choice = ng.p.Choice
 
 
 class Ordered(Choice):
@@ -120,8 +124,7 @@ class Ordered(Choice):
     def describe(self) -> str:
         return super().describe() + " (ordered)"
 
-    def to_nevergrad(self) -> ng.p.Parameter:
-        return ng.p.TransitionChoice(list(self.values))
+    _choice = ng.p.TransitionChoice
 
 
 class _Range(Param):
