@@ -178,13 +178,13 @@ def describe(spec: TrialSpec, result: TrialResult) -> str:
         >>> model = "lightning.pytorch.demos.boring_classes.BoringModel"
         >>> spec = fit_spec({"seed_everything": 0, "model": model}, out_dir="runs/f")
         >>> result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=0.5,
-        ...                      epoch=1, curve=[0.4, 0.5], checkpoint="runs/f/best.ckpt")
+        ...                      epoch=1, epochs=2, checkpoint="runs/f/best.ckpt")
         >>> print(describe(spec, result))
         Trained BoringModel (seed 0): val_acc=0.5 (max) at epoch 1 (epochs 0..1 trained)
         checkpoint: runs/f/best.ckpt
     """
     name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else spec.model
     return (f"Trained {name} (seed {spec.seed}): {spec.monitor}={result.score:.6g} "
-            f"({spec.mode}) at epoch {result.epoch} (epochs 0..{len(result.curve) - 1} "
+            f"({spec.mode}) at epoch {result.epoch} (epochs 0..{result.epochs - 1} "
             f"trained)\n"
             f"checkpoint: {result.checkpoint}")

@@ -115,6 +115,9 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
     out = capsys.readouterr().out
     assert "val_acc=" in out and "(max) at epoch 0 (epochs 0..0 trained)" in out
     assert f"checkpoint: {ckpt.parent.with_name('best_config_1') / 'best.ckpt'}" in out
+    assert main(["fit", str(run / "best_config.yaml"), "--trainer.max_epochs=3",
+                 "--trainer.check_val_every_n_epoch=2"]) == 0  # validated after epoch 1 only
+    assert "at epoch 1 (epochs 0..2 trained)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,6 +82,24 @@ def test_make_rule_errors():
     assert make_rule("none") is None
 
 
+@pytest.mark.parametrize(("setting", "scheduler"), [
+    ({"check_val_every_n_epoch": 2}, "asha"), ({"val_check_interval": 0.5}, "median"),
+    ({"val_check_interval": 10}, MedianRule())])
+def test_a_scheduler_refuses_validation_other_than_once_per_epoch(tmp_path, setting, scheduler):
+    """Its rule reads the curve by epoch: with validation every 2 epochs no ASHA rung ever
+    saw a value (nothing was paused), and the rule was told values under the wrong epochs."""
+    (key, value), = setting.items()
+    with pytest.raises(ConfigError, match=rf"trainer\.{key}={value!r} does not validate once "
+                                          rf"per epoch.*search\.scheduler: none"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer={"max_epochs": 4, key: value}, scheduler=scheduler,
+               run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()  # refused before anything trained or was written
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=1,
+           trainer={"max_epochs": 1, key: value}, scheduler="none",
+           run_dir=tmp_path / "plain", verbose=False).run()  # without a scheduler: fine
+
+
 # --------------------------------------------------------------------- the callback alone
 def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
     rule = MedianRule(min_epochs=2, min_trials=2)
@@ -108,6 +126,18 @@ def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path
                                            "'val_acc'.*logged keys: \\[.*'val_acc'"):
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
     assert trainer.current_epoch == 0  # stopped at the first validation, not after 3 epochs
+
+
+def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
+    callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         check_val_every_n_epoch=2, callbacks=[callback],
+                         default_root_dir=tmp_path)
+    with pytest.raises(ConfigError, match="'ASHARule' judges each trial by its validation after "
+                                          "every epoch, but trainer.check_val_every_n_epoch=2"):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0  # refused before training
 
 
 # --------------------------------------------------------------------- in the driver

@@ -22,7 +22,7 @@ import torch
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
-from lightning_nas.search.schedulers import Decision, Rule
+from lightning_nas.search.schedulers import Decision, Rule, check_validates_each_epoch
 
 __all__ = ["PruningCallback", "TrialReporter", "logged_metrics"]
 
@@ -155,6 +155,13 @@ class PruningCallback(pl.Callback):
     @property
     def state_key(self) -> str:
         return f"PruningCallback{{'monitor': '{self.monitor}', 'key': '{self.trial_key}'}}"
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Refuse a Trainer that does not validate once per epoch (the rule judges by epoch)."""
+        if stage == "fit":
+            check_validates_each_epoch(
+                {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
+                 "val_check_interval": trainer.val_check_interval}, self.rule)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.decision is not None:

@@ -37,7 +37,7 @@ from lightning_nas.search.executors import make_executor
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.runner import check_strategy
-from lightning_nas.search.schedulers import Rule, make_rule
+from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
@@ -181,9 +181,12 @@ class Search:
 
     def _rule(self) -> Rule | None:
         stopping = self.settings.early_stopping
-        return make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
+        rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
                          max_epochs=stopping.max_epochs or self.trainer.get("max_epochs"),
                          eta=stopping.eta, mode=self.settings.goal.mode)
+        if rule is not None:
+            check_validates_each_epoch(self.trainer, stopping.scheduler)
+        return rule
 
     def _executor(self) -> TrialExecutor:
         ex = self.settings.execution

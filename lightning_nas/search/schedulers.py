@@ -42,6 +42,7 @@ __all__ = [
     "HyperbandRule",
     "MedianRule",
     "Rule",
+    "check_validates_each_epoch",
     "make_rule",
 ]
 
@@ -250,3 +251,31 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
                           f"trainer.max_epochs), got {max_epochs!r}")
     cls = ASHARule if scheduler == "asha" else HyperbandRule
     return cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
+
+
+def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
+    """Refuse Trainer settings under which validation does not run exactly once per epoch:
+    a rule judges each trial by its monitored value after every epoch.
+
+    Example:
+        >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
+        >>> check_validates_each_epoch({"check_val_every_n_epoch": 2}, "asha")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: scheduler 'asha' judges each trial by its ...
+
+    Raises:
+        ConfigError: naming the setting and its value, and what works instead.
+    """
+    every = trainer.get("check_val_every_n_epoch", 1)
+    interval = trainer.get("val_check_interval")
+    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 else []
+    if interval is not None and (isinstance(interval, (bool, int)) or interval != 1.0):
+        bad.append(f"trainer.val_check_interval={interval!r}")
+    if bad:
+        name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
+        raise ConfigError(
+            f"scheduler {name!r} judges each trial by its validation after every epoch, but "
+            f"{' and '.join(bad)} does not validate once per epoch; leave "
+            f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
+            f"val_check_interval=1.0) or search without a scheduler (search.scheduler: none)")
