@@ -80,6 +80,8 @@ class Choice(Param):
     """
 
     kind = "choice"
+    #: the nevergrad parameter of two values or more
+    _choice = ng.p.Choice
 
     def __init__(self, values: Sequence[Any]) -> None:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
@@ -108,8 +110,6 @@ class Choice(Param):
             return ng.p.Constant(self.values[0])
         return self._choice(list(self.values))
 
-    _choice = ng.p.Choice
-
 
 class Ordered(Choice):
     """Ordered choice: neighbouring values are alike (nevergrad ``TransitionChoice``).
@@ -120,11 +120,10 @@ class Ordered(Choice):
     """
 
     kind = "ordered"
+    _choice = ng.p.TransitionChoice
 
     def describe(self) -> str:
         return super().describe() + " (ordered)"
-
-    _choice = ng.p.TransitionChoice
 
 
 class _Range(Param):
