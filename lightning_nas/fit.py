@@ -22,7 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.factories import ConfigBuilder, check_trainer_kwargs
+from lightning_nas.config.factories import (
+    ConfigBuilder,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.config.load import config_seed, load_config
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
@@ -115,6 +119,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                           f"{cfg.get('trainer')!r}")
     trainer = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer)
+    check_validation_runs(trainer, monitor)
     check_strategy(trainer)
     if "logger" in trainer:  # the user's logger writes beside the checkpoint
         trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs")

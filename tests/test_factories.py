@@ -14,7 +14,13 @@ import types
 import lightning.pytorch as pl
 import pytest
 
-from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas import Search
+from lightning_nas.config.factories import (
+    DataFactory,
+    ModelFactory,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
 from tests.helpers import BlobData, TinyNet
@@ -133,6 +139,21 @@ def test_check_trainer_kwargs():
     assert "unknown Trainer argument 'max_epoch'" in msg
     assert "did you mean 'max_epochs'" in msg
     assert "accelerator" in msg  # lists the valid arguments
+
+
+@pytest.mark.parametrize(("trainer", "why"), [
+    ({"limit_val_batches": 0}, "trainer.limit_val_batches=0 "),
+    ({"limit_val_batches": 0.0, "max_epochs": 3}, "trainer.limit_val_batches=0.0 "),
+    ({"check_val_every_n_epoch": 4, "max_epochs": 3},
+     "trainer.check_val_every_n_epoch=4 with max_epochs=3 ")])
+def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trainer, why):
+    """Before, each trial trained in full and failed, until max_failures stopped the search."""
+    with pytest.raises(ConfigError, match=why + "runs no validation, so the monitor 'val_acc' "
+                                                "would never be logged"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+               budget=2, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+    check_validation_runs({**trainer, "limit_val_batches": 2, "max_epochs": 4}, "val_acc")
 
 
 # ---------------------------------------------------------------- ModelFactory

@@ -4,7 +4,8 @@ checks that can be made before any training.
 ``ModelFactory`` builds the user's LightningModule for an architecture, ``DataFactory`` its
 data, ``ConfigBuilder`` a LightningCLI config section with the architecture's values set at
 their dotted paths; ``check_trainer_kwargs`` names an unknown Trainer argument or one whose
-value does not fit the Trainer's annotation (``trainer.max_epochs='abc'``).
+value does not fit the Trainer's annotation (``trainer.max_epochs='abc'``);
+``check_validation_runs`` one under which no validation runs, so no monitor is ever logged.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -36,7 +37,8 @@ from lightning_nas.config.nodes import check_node_keys, node_args, target_path
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs"]
+__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs",
+           "check_validation_runs"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,6 +62,29 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
                               f"{', '.join(sorted(names))}")
         if key in hints:
             check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
+
+
+def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
+    """Raise ``ConfigError`` for Trainer settings under which validation never runs: a
+    trial is scored by ``monitor`` after validation, so every trial would fail.
+
+    Example:
+        >>> check_validation_runs({"max_epochs": 4, "check_val_every_n_epoch": 2}, "val_acc")
+        >>> check_validation_runs({"limit_val_batches": 0}, "val_acc")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.limit_val_batches=0 runs no validation, ...
+    """
+    limit = kwargs.get("limit_val_batches")
+    every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit == 0:
+        why = f"trainer.limit_val_batches={limit!r}"
+    elif isinstance(every, int) and isinstance(epochs, int) and 0 <= epochs < every:
+        why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
+    else:
+        return
+    raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
+                      f"logged and every trial would fail; let validation run at least once")
 
 
 class ModelFactory:

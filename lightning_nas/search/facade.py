@@ -28,7 +28,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.config.factories import (
+    DataFactory,
+    ModelFactory,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -145,6 +150,7 @@ class Search:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
         check_trainer_kwargs(self.trainer)
+        check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
