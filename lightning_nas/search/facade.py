@@ -236,8 +236,10 @@ class Search:
         goal, size = self.settings.goal, self.space.size()
         scheduler = self.settings.early_stopping.scheduler
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
-        return (f"Searching {self.model.name} in {self.run_dir}: {goal.optimizer}{sched}, budget "
-                f"{goal.budget or '-'} trials, time limit {goal.time_limit or '-'}s, "
+        budget = f"budget {goal.budget} trials" if goal.budget else "no budget"
+        limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
+        return (f"Searching {self.model.name} in {self.run_dir}: {goal.optimizer}{sched}, "
+                f"{budget}, {limit}, "
                 f"{self.settings.execution.num_workers} worker(s), space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
                 f"{goal.monitor} ({goal.mode})")
