@@ -17,7 +17,13 @@ from typing import Any
 
 import yaml
 
-from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
+from lightning_nas.config.factories import (
+    ConfigBuilder,
+    DataFactory,
+    ModelFactory,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, SearchError
@@ -237,6 +243,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         DataFactory(stored_data.get("class_path"), stored_data.get("init_args") or {})
     if max_epochs is not None:
         trainer_cfg["max_epochs"] = max_epochs
+    check_trainer_kwargs(trainer_cfg)
+    check_validation_runs(trainer_cfg, monitor)
     weights = None
     if from_checkpoint:
         if not best.get("checkpoint"):

@@ -53,6 +53,15 @@ def test_a_second_finetune_keeps_the_first_and_a_lost_import_path_fails_first(fi
     assert sorted(finished_run.iterdir()) == folders  # no folder, no training
 
 
+def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match="trainer.max_epochs=0 runs no validation"):
+        finetune(finished_run, max_epochs=0)  # was: a finetune folder, "no validation ran"
+    with pytest.raises(ConfigError, match="unknown Trainer argument 'max_epoch'"):
+        finetune(finished_run, trainer={"max_epoch": 2})  # was: FAILED with a TypeError
+    assert sorted(finished_run.iterdir()) == folders
+
+
 def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):
     result = finetune(finished_run, max_epochs=1, from_checkpoint=False, out_dir=tmp_path / "s",
                       trainer={"callbacks": _start_weights_callback(tmp_path / "w.pt")})

@@ -66,7 +66,8 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
 
 def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     """Raise ``ConfigError`` for Trainer settings under which validation never runs: a
-    trial is scored by ``monitor`` after validation, so every trial would fail.
+    trial (or a fit, or a fine-tune) is scored by ``monitor`` after validation, so it would
+    fail after training.
 
     Example:
         >>> check_validation_runs({"max_epochs": 4, "check_val_every_n_epoch": 2}, "val_acc")
@@ -79,12 +80,15 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
     if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit == 0:
         why = f"trainer.limit_val_batches={limit!r}"
-    elif isinstance(every, int) and isinstance(epochs, int) and 0 <= epochs < every:
+    elif epochs == 0 and not isinstance(epochs, bool):
+        why = "trainer.max_epochs=0"
+    elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
     else:
         return
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
-                      f"logged and every trial would fail; let validation run at least once")
+                      f"logged (a trial is scored after validation); let validation run at "
+                      f"least once")
 
 
 class ModelFactory:
