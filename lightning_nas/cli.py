@@ -125,11 +125,15 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.fit import describe, load_fit
+    from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
     spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
                     out_dir=args.out)
-    result = run_trial(spec)
+    try:
+        result = run_trial(spec)
+    finally:
+        close_rank_groups()
     if result.error:
         if result.fatal:  # the monitor is never logged: bad input, one line
             raise ConfigError(result.error.splitlines()[0].removeprefix("MonitorError: "))

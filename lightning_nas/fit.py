@@ -32,6 +32,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, free_dir
 from lightning_nas.results import TrialResult
+from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.trial import TrialSpec, logger_defaults
 
@@ -172,7 +173,11 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
         >>> result.score, result.checkpoint  # doctest: +SKIP
         (0.992, '.../runs/fit/best_config/best.ckpt')
     """
-    return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode, out_dir=out_dir))
+    try:
+        return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode,
+                                  out_dir=out_dir))
+    finally:
+        close_rank_groups()  # one trial: nothing to reuse the DDP ranks for
 
 
 def describe(spec: TrialSpec, result: TrialResult) -> str:

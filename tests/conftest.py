@@ -17,6 +17,15 @@ TINY_SPACE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_ranks_left():
+    """DDP ranks a test kept (``run_trial`` outside a search) end with the test."""
+    yield
+    from lightning_nas.search.ranks import close_rank_groups
+
+    close_rank_groups()
+
+
 @pytest.fixture
 def tiny_trainer() -> dict:
     return dict(TINY_TRAINER)

@@ -134,6 +134,26 @@ class SyncedTinyNet(TinyNet):
         self.log("val_acc_local", acc)
 
 
+class RankFaults(SyncedTinyNet):
+    """Prints ``rank R pid P fits <trial dir>`` when it starts; ``fault="raise"`` makes rank 1
+    alone raise in its first step (rank 0 then waits in a collective), ``fault="exit"``
+    ends rank 1 hard (``os._exit(3)``)."""
+
+    def __init__(self, width: int = 16, fault: str = "") -> None:
+        super().__init__(width=width)
+        self.save_hyperparameters()
+
+    def on_fit_start(self) -> None:
+        print(f"rank {self.global_rank} pid {os.getpid()} fits {self.trainer.default_root_dir}")
+
+    def training_step(self, batch, batch_idx):
+        if self.global_rank == 1 and self.hparams.fault == "raise":
+            raise RuntimeError("rank 1 breaks on purpose")
+        if self.global_rank == 1 and self.hparams.fault == "exit":
+            os._exit(3)
+        return super().training_step(batch, batch_idx)
+
+
 class RankRecorder(pl.Callback):
     """Each rank writes what it trained and logged to ``<trial dir>/rank<global rank>.json``."""
 
@@ -153,16 +173,21 @@ class RankRecorder(pl.Callback):
 
 
 class EpochLog(pl.Callback):
-    """Appends each training epoch's number (and this process id) to
-    ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as ``w<epoch>.pt``,
-    so a test sees which epochs each segment trained and from what."""
+    """Appends each training epoch's number (with this process id and a token of this
+    ``fit`` call) to ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as
+    ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import uuid
+
+        self.fit = uuid.uuid4().hex
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_rank != 0:
             return
         folder, epoch = trainer.default_root_dir, trainer.current_epoch
         with open(os.path.join(folder, "epochs.jsonl"), "a") as f:
-            f.write(json.dumps({"epoch": epoch, "pid": os.getpid()}) + "\n")
+            f.write(json.dumps({"epoch": epoch, "pid": os.getpid(), "fit": self.fit}) + "\n")
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
 

@@ -250,7 +250,7 @@ def test_asha_over_ddp_trials_promotes_from_last_ckpt(tmp_path):
                     run_dir=tmp_path, verbose=False).run()
     trials = result.trials
     assert len(trials) == 4 and not [t for t in trials if t.status is TrialStatus.FAILED]
-    pids = {}
+    fits = {}
     for t in trials:
         lines = (tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "epochs.jsonl").read_text()
         log = [json.loads(line) for line in lines.splitlines()]
@@ -258,12 +258,12 @@ def test_asha_over_ddp_trials_promotes_from_last_ckpt(tmp_path):
         assert len(t.curve) == t.epochs
         if t.status is TrialStatus.COMPLETED:
             assert t.epochs == 3 and len(t.curve) == 3
-        pids[t.trial_id] = [e["pid"] for e in log]
-    # trained by two processes: paused after epoch 1 (rung 1), promoted, resumed
-    promoted = [t for t in trials if len(set(pids[t.trial_id])) > 1]
+        fits[t.trial_id] = [e["fit"] for e in log]
+    # trained by two fits: paused after epoch 1 (rung 1), promoted, resumed
+    promoted = [t for t in trials if len(set(fits[t.trial_id])) > 1]
     assert promoted, "the seed must promote a trial paused at rung 1"
     for t in promoted:
-        first, *rest = pids[t.trial_id]
+        first, *rest = fits[t.trial_id]
         assert t.status is TrialStatus.COMPLETED and first not in rest and len(set(rest)) == 1
         assert t.curve[0] < max(o.curve[0] for o in trials if o.trial_id < t.trial_id)
     assert not list(tmp_path.glob("trials/*/last.ckpt"))  # only kept while paused

@@ -41,6 +41,7 @@ from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import make_executor
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
@@ -224,6 +225,7 @@ class Search:
             finally:
                 if owned:
                     executor.shutdown()
+                close_rank_groups()  # DDP ranks this process kept for the search's trials
             best, trials = finish(self.settings, store, self.trainer,
                                   time.monotonic() - loop.start)
             return SearchResult(best=best, trials=trials, run_dir=self.run_dir,

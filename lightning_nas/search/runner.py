@@ -1,10 +1,13 @@
-"""Run a trial in its own process: ``python -m lightning_nas.search.runner TRIAL_DIR/spec.pkl``.
+"""Run a trial where its Trainer needs it: here, or on other processes.
 
-A trial whose Trainer uses several processes (``strategy="ddp"``, ``devices=2``, several
-nodes) must not run inside the search driver or a worker: Lightning's launcher re-executes
-the *current command* once per rank. Started through this entry point, the command it
-re-executes is this one, so every rank reads the same spec (the same architecture, chosen
-by the driver), trains, and rank 0 writes ``result.json``; the driver is never re-run.
+A trial whose Trainer uses several processes (``strategy="ddp"``, ``devices=2``) must not
+run inside the search driver or a worker: Lightning's launcher would re-execute the *current
+command* once per rank. On one machine such trials run on a long-lived group of rank
+processes (``lightning_nas.search.ranks``) that is reused trial after trial; over several
+nodes each trial runs ``python -m lightning_nas.search.runner TRIAL_DIR/spec.pkl``, the
+command the launcher re-executes. Either way every rank reads the same spec (the
+architecture the driver chose), trains, and rank 0 writes ``result.json``; the driver is
+never re-run.
 
 Example:
     >>> needs_own_process({"accelerator": "cpu", "devices": 2, "strategy": "ddp"})
@@ -29,10 +32,14 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.ranks import run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
-__all__ = ["check_strategy", "run_trial", "needs_own_process", "run_in_own_process"]
+__all__ = ["FRESH_RANKS", "check_strategy", "execute_spec", "needs_own_process",
+           "run_in_own_process", "run_on_ranks", "run_trial"]
 
+#: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
+FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
 _SPAWNING = ("ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp_spawn")
 _LOG_TAIL = 3000
 
@@ -83,13 +90,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_in_own_process(spec: TrialSpec) -> TrialResult:
-    """Run ``spec`` through ``python -m lightning_nas.search.runner`` and wait for it.
-
-    Any rank that is still alive when rank 0 ends is killed with its process group. A
-    process that dies without a result gives a FAILED result with its exit code and the
-    end of its output (``trial.log`` in the trial folder).
-    """
+def _prepare(spec: TrialSpec) -> Path:
+    """Make the trial's folder ready for other processes; return its ``spec.pkl``."""
     trial_dir = Path(spec.trial_dir)
     if spec.clear_dir and trial_dir.exists():  # a promotion keeps its folder (last.ckpt)
         shutil.rmtree(trial_dir)
@@ -97,13 +99,43 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     (trial_dir / "result.json").unlink(missing_ok=True)  # a promotion's earlier segment
     spec_path = trial_dir / "spec.pkl"
     spec_path.write_bytes(pickle.dumps(spec))
-    started = time.time()
+    return spec_path
+
+
+def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) -> TrialResult:
+    """Rank 0's ``result.json`` (a failed one led by ``failure`` when a rank failed), or a
+    FAILED result saying ``failure`` and ending with the end of ``trial.log``."""
+    trial_dir = Path(spec.trial_dir)
+    result_path = trial_dir / "result.json"
+    if result_path.exists():
+        data = json.loads(result_path.read_text())
+        data["status"] = TrialStatus(data["status"])
+        data["started"] = started  # the trial's time includes starting its processes
+        if ranks_failed and data["status"] is TrialStatus.FAILED:
+            data["error"] = f"{failure}; rank 0: {data['error']}"  # the cause, then the echo
+        return TrialResult(**data)
+    tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
+    return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
+                       started=started, finished=time.time(),
+                       error=f"{failure} before reporting a result; end of "
+                             f"{trial_dir / 'trial.log'}:\n{tail}")
+
+
+def run_in_own_process(spec: TrialSpec) -> TrialResult:
+    """Run ``spec`` through ``python -m lightning_nas.search.runner`` and wait for it.
+
+    Lightning's launcher starts the other ranks (several nodes). Any rank that is still
+    alive when rank 0 ends is killed with its process group. A process that dies without a
+    result gives a FAILED result with its exit code and the end of its output
+    (``trial.log`` in the trial folder).
+    """
+    spec_path, started = _prepare(spec), time.time()
     env = dict(os.environ)
     # the trial imports the user's model as the caller does (the CLI adds the current folder)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
     for key in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)  # a fresh group of ranks, not the caller's
-    with open(trial_dir / "trial.log", "wb") as log:
+    with open(spec_path.parent / "trial.log", "wb") as log:
         command = [sys.executable, "-m", "lightning_nas.search.runner", str(spec_path)]
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
@@ -111,17 +143,21 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
             code = proc.wait()
         finally:
             _kill_group(proc)
-    result_path = trial_dir / "result.json"
-    if result_path.exists():
-        data = json.loads(result_path.read_text())
-        data["status"] = TrialStatus(data["status"])
-        data["started"] = started  # the trial's time includes starting its processes
-        return TrialResult(**data)
-    tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
-    return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
-                       started=started, finished=time.time(),
-                       error=f"trial process died ({describe_exit(code)}) before reporting a "
-                             f"result; end of {trial_dir / 'trial.log'}:\n{tail}")
+    return _collect(spec, started, f"trial process died ({describe_exit(code)})", False)
+
+
+def run_on_ranks(spec: TrialSpec) -> TrialResult:
+    """Run ``spec`` on this thread's long-lived group of rank processes (``ranks``), one
+    rank per device; the group is started on the first such trial and reused."""
+    spec_path, started = _prepare(spec), time.time()
+    world_size = _device_count(spec.trainer.get("devices", "auto"))
+    if world_size == -1:
+        import torch
+
+        world_size = torch.cuda.device_count()
+    with open(spec_path.parent / "trial.log", "wb") as log:
+        failure = run_in_group(spec_path, spec.trainer, world_size, log)
+    return _collect(spec, started, failure or "rank 0 wrote no result", failure is not None)
 
 
 def describe_exit(code: int | None) -> str:
@@ -139,16 +175,22 @@ def describe_exit(code: int | None) -> str:
 
 
 def run_trial(spec: TrialSpec) -> TrialResult:
-    """Run a trial here, or in its own process when its Trainer starts several processes.
+    """Run a trial here, or on other processes when its Trainer starts several: on one
+    machine a reused group of ranks (``run_on_ranks``), over nodes (or with the environment
+    variable ``LIGHTNING_NAS_FRESH_RANKS=1``) fresh processes started by Lightning's launcher
+    (``run_in_own_process``).
 
     This is the function executors and workers call for every trial.
     """
-    if needs_own_process(spec.trainer):
+    if not needs_own_process(spec.trainer):
+        return fit_trial(spec)
+    if int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
         return run_in_own_process(spec)
-    return fit_trial(spec)
+    return run_on_ranks(spec)
 
 
-def _main(spec_path: str) -> int:
+def execute_spec(spec_path: Path) -> TrialResult:
+    """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it."""
     spec: TrialSpec = pickle.loads(Path(spec_path).read_bytes())
     spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
     result = fit_trial(spec)
@@ -157,8 +199,8 @@ def _main(spec_path: str) -> int:
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(result.to_dict()))
         os.replace(tmp, out)
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))
+    execute_spec(Path(sys.argv[1]))

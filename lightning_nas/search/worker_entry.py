@@ -49,6 +49,7 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
     if threads:
         torch.set_num_threads(int(threads))
     from lightning_nas.search.executor import failed_result
+    from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
     while True:
@@ -57,6 +58,7 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
         except (EOFError, KeyboardInterrupt):
             return
         if spec is None:
+            close_rank_groups()
             return
         try:
             result = run_trial(spec)

@@ -1,0 +1,104 @@
+"""What a DDP trial costs beside its training: reused ranks against fresh processes.
+
+Both sides run the same search: the digits example, ``--trials`` architectures (nevergrad
+RandomSearch, the round's seed, so the same proposals), each trained for ``--epochs`` by a
+fresh Trainer with ``accelerator="cpu", devices=2, strategy="ddp"`` (gloo). *Reused*
+is the default (``lightning_nas.search.ranks``: two rank processes started with the first
+trial and kept); *fresh* sets ``LIGHTNING_NAS_FRESH_RANKS=1``: every trial starts a process
+from which Lightning's launcher starts the second rank (what every DDP trial did before).
+Both sides start from no process at all, so *reused* pays its start-up once per search.
+
+Each round runs both sides, reused first in even rounds, fresh first in odd ones. The wall
+clock covers ``Search(...).run()`` whole. A trial's own ``fit_time`` (inside ``trainer.fit``
+on rank 0) is no common yardstick: on the fresh side ``fit`` also starts the second rank
+and waits for it, so the figures compare walls, and give the reused side's ``fit`` of its
+later trials as their training alone.
+
+Run:  python benchmarks/ddp_trials.py [--trials 6] [--epochs 1] [--rounds 5]
+Quick check:  python benchmarks/ddp_trials.py --quick   (2 trials, 1 round)
+Every figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
+Last line: JSON with ``speedup`` (fresh wall / reused wall), ``fresh_s_per_trial`` and
+``reused_s_per_trial`` (wall / trials, start-up included), ``reused_s_per_later_trial``
+(trials 2.. of the reused side, from submission to result: start-up excluded) and
+``reused_fit_s_per_later_trial`` (their ``fit`` alone), each with ``<name>_spread``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.spread import describe, spread  # noqa: E402
+from lightning_nas import Search  # noqa: E402
+from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
+
+SPACE = {"kernel_size": {"choice": [3, 5]}, "num_layers": {"choice": [2, 3]},
+         "width": {"int": [16, 64], "log": True}, "lr": {"float": [1.0e-3, 3.0e-2], "log": True}}
+
+
+def run_side(fresh: bool, trials: int, epochs: int, seed: int, root: Path) -> dict:
+    """One search of ``trials`` DDP trials; its wall clock and its trials' times."""
+    if fresh:
+        os.environ[FRESH_RANKS] = "1"
+    else:
+        os.environ.pop(FRESH_RANKS, None)
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": epochs}
+    start = time.perf_counter()
+    result = Search("examples.digits.model.DigitsCNN", SPACE,
+                    data="examples.digits.data.DigitsDataModule", trainer=trainer,
+                    budget=trials, optimizer="RandomSearch", seed=seed, run_dir=root,
+                    verbose=False).run()
+    wall = time.perf_counter() - start
+    done = [t for t in result.trials if t.fit_time is not None]
+    if len(done) != trials:
+        raise RuntimeError(f"{trials - len(done)} trials did not finish: "
+                           f"{[t.error for t in result.trials if t.fit_time is None]}")
+    later = done[1:] or done
+    return {"wall": wall, "later": sum(t.finished - t.started for t in later) / len(later),
+            "later_fit": sum(t.fit_time for t in later) / len(later)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 trials, 1 round")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials, args.rounds = 2, 1
+    warnings.filterwarnings("ignore")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rnd in range(args.rounds):
+            order = [False, True] if rnd % 2 == 0 else [True, False]
+            got = {fresh: run_side(fresh, args.trials, args.epochs, rnd,
+                                   Path(tmp) / f"r{rnd}_{'fresh' if fresh else 'reused'}")
+                   for fresh in order}
+            rows.append({
+                "speedup": got[True]["wall"] / got[False]["wall"],
+                "fresh_s_per_trial": got[True]["wall"] / args.trials,
+                "reused_s_per_trial": got[False]["wall"] / args.trials,
+                "reused_s_per_later_trial": got[False]["later"],
+                "reused_fit_s_per_later_trial": got[False]["later_fit"]})
+            print(f"round {rnd}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[-1].items()),
+                  flush=True)
+    out: dict = {"trials": args.trials, "epochs": args.epochs, "rounds": args.rounds}
+    for name in rows[0]:
+        values = [row[name] for row in rows]
+        print(describe(name, values))
+        out[name], out[f"{name}_spread"] = spread(values)["median"], spread(values)
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

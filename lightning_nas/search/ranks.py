@@ -1,0 +1,256 @@
+"""Long-lived rank processes for multi-process (DDP) trials on one machine.
+
+Started from scratch, a DDP trial costs a process per rank that imports torch and Lightning
+and joins a process group: seconds per trial, often more than a short trial trains. A
+``RankGroup`` starts its ranks once, the way ``torchrun`` does (``RANK``, ``LOCAL_RANK``,
+``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``, ``TORCHELASTIC_RUN_ID``: Lightning then
+launches nothing and keeps the process group), and sends every trial's ``spec.pkl`` to all
+of them: each rank builds a fresh Trainer and fits the architecture the driver chose; rank 0
+writes ``result.json``. Everything a rank prints during a trial goes to ``trial.log``.
+
+A trial that fails on any rank, or a rank that dies, ends the group (another rank may be
+waiting in a collective that will never complete); the next trial starts a new one. Ranks
+die with the process that started them (``PR_SET_PDEATHSIG``). ``LIGHTNING_NAS_FRESH_RANKS=1``
+goes back to fresh processes for every trial (``runner.run_in_own_process``).
+
+Example:
+    >>> group_key({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, world_size=2)
+    (2, 'cpu', 'ddp')
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["RankGroup", "close_rank_groups", "group_key", "run_in_group"]
+
+#: seconds the other ranks get to finish after one rank failed or died
+_GRACE_S = 10.0
+_groups: list[RankGroup] = []
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def group_key(trainer: Mapping[str, Any], world_size: int) -> tuple[int, str, str]:
+    """Trials whose keys are equal can share a group of ranks."""
+    return (world_size, str(trainer.get("accelerator", "auto")),
+            str(trainer.get("strategy", "auto")))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RankGroup:
+    """``world_size`` rank processes on this machine that train trial after trial.
+
+    Args:
+        world_size: ranks (the Trainer's ``devices`` on one node).
+        key: what trials must agree on to share the group (``group_key``).
+    """
+
+    def __init__(self, world_size: int, key: tuple = ()) -> None:
+        self.world_size, self.key = world_size, key
+        self.procs: list[subprocess.Popen] = []
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.procs) and all(p.poll() is None for p in self.procs)
+
+    def start(self, log: IO[bytes]) -> None:
+        """Start the ranks; what they print before their first trial goes to ``log``."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "RANK")}
+        # ranks import the user's model as the caller does (the CLI adds the current folder)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
+        env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
+                   GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+                   TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
+        command = [sys.executable, "-m", "lightning_nas.search.ranks", str(os.getpid())]
+        for rank in range(self.world_size):
+            self.procs.append(subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                start_new_session=True))
+
+    def run(self, spec_path: Path) -> str | None:
+        """Send a trial to every rank and wait for them.
+
+        Returns:
+            ``None`` when every rank finished the trial (the group stays up), else why not
+            (the group is closed).
+        """
+        try:
+            failure = self._send(f"{spec_path}\n".encode()) or self._wait()
+        except BaseException:  # interrupted: leave no rank behind
+            self.close(kill=True)
+            raise
+        if failure is not None:
+            self.close(kill=True)
+        return failure
+
+    def _send(self, line: bytes) -> str | None:
+        for rank, proc in enumerate(self.procs):
+            try:
+                proc.stdin.write(line)
+                proc.stdin.flush()
+            except OSError:  # it died since the last trial
+                return f"rank {rank} died ({_exit(proc)})"
+        return None
+
+    def _wait(self) -> str | None:
+        """Wait for every rank's answer; after the first bad one, ``_GRACE_S`` more. A rank
+        that died is named before one that failed (its peers fail because it died), else
+        the first that failed."""
+        died, failed = [], []
+        with selectors.DefaultSelector() as sel:
+            for rank, proc in enumerate(self.procs):
+                sel.register(proc.stdout, selectors.EVENT_READ, rank)
+            pending, deadline = set(range(self.world_size)), None
+            while pending and (deadline is None or time.time() < deadline):
+                for event, _ in sel.select(timeout=0.2):
+                    rank = event.data
+                    answer = self.procs[rank].stdout.readline().decode().strip()
+                    sel.unregister(event.fileobj)
+                    pending.discard(rank)
+                    if answer == "failed":
+                        failed.append(f"rank {rank} failed the trial")
+                    elif answer != "ok":
+                        died.append(f"rank {rank} died ({_exit(self.procs[rank])})")
+                if (died or failed) and deadline is None:
+                    deadline = time.time() + _GRACE_S
+        return (died + failed)[0] if died or failed else None
+
+    def close(self, kill: bool = False) -> None:
+        """End the ranks: ask them to stop (or kill them), never leave one behind."""
+        for proc in self.procs:
+            if not kill and proc.poll() is None:
+                try:
+                    proc.stdin.close()  # end of input: a rank leaves its loop
+                except OSError:
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=0 if kill else 10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # the rank and anything it started (data loader workers)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self.procs = []
+        with _lock:
+            if self in _groups:
+                _groups.remove(self)
+
+
+def _exit(proc: subprocess.Popen) -> str:
+    from lightning_nas.search.runner import describe_exit
+
+    try:
+        return describe_exit(proc.wait(timeout=5))
+    except subprocess.TimeoutExpired:
+        return "no answer"
+
+
+def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
+                 log: IO[bytes]) -> str | None:
+    """Run the trial in ``spec_path`` on this thread's group (started, or replaced, when
+    needed); ``None`` when it ran on every rank, else why not."""
+    key = group_key(trainer, world_size)
+    group: RankGroup | None = getattr(_local, "group", None)
+    if group is not None and (group.key != key or not group.alive):
+        group.close(kill=not group.alive)
+        group = None
+    if group is None:
+        group = RankGroup(world_size, key)
+        group.start(log)
+        with _lock:
+            _groups.append(group)
+    _local.group = group
+    failure = group.run(spec_path)
+    if failure is not None:
+        _local.group = None  # closed by ``run``
+    return failure
+
+
+def close_rank_groups() -> None:
+    """Close every group of ranks this process started (executors call it when a search
+    ends; it also runs at exit)."""
+    with _lock:
+        groups = list(_groups)
+    for group in groups:
+        group.close()
+    _local.group = None
+
+
+atexit.register(close_rank_groups)
+
+
+@contextmanager
+def _output_to(path: Path):
+    """Send this process's stdout and stderr (file descriptors 1 and 2) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _serve(parent_pid: int) -> int:
+    """A rank's loop: read a ``spec.pkl`` path per line, train it, answer ``ok``/``failed``."""
+    from lightning_nas.search.worker_entry import die_with_parent, parent_alive
+
+    die_with_parent()
+    if not parent_alive(parent_pid):
+        return 0
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # prints go to the first trial's log, never into the answers
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.search.runner import execute_spec
+
+    quiet = os.open(os.devnull, os.O_WRONLY)  # between trials: nothing belongs to a trial
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+
+    for line in sys.stdin:
+        spec_path = Path(line.strip())
+        with _output_to(spec_path.parent / "trial.log"):
+            result = execute_spec(spec_path)
+            if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
+                print(f"rank {os.environ['RANK']}: {result.error}", file=sys.stderr)
+        answers.write("failed\n" if result.status is TrialStatus.FAILED else "ok\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(int(sys.argv[1])))

@@ -1,0 +1,74 @@
+"""DDP trials on a reused group of rank processes: real gloo ranks on CPU."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from lightning_nas.results import TrialStatus
+from lightning_nas.search import ranks
+from lightning_nas.search.runner import FRESH_RANKS, run_trial
+from lightning_nas.search.trial import TrialSpec
+from tests.helpers import BlobData
+
+DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
+
+
+def _trial(tmp_path, trial_id: int, **arch):
+    spec = TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(tmp_path / f"t{trial_id}"),
+                     model="tests.helpers.RankFaults", data=BlobData, trainer=DDP)
+    result = run_trial(spec)
+    log = (tmp_path / f"t{trial_id}" / "trial.log").read_text()
+    pids = {int(r): int(p) for r, p in re.findall(r"rank (\d) pid (\d+) fits", log)}
+    return result, log, pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"
+
+
+def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path):
+    try:
+        first, log1, pids1 = _trial(tmp_path, 1, width=8)
+        second, log2, pids2 = _trial(tmp_path, 2, width=32)
+    finally:
+        ranks.close_rank_groups()
+    assert first.status is second.status is TrialStatus.COMPLETED
+    assert sorted(pids1) == [0, 1] and pids1[0] != pids1[1] != os.getpid()
+    assert pids2 == pids1  # the same two processes trained both trials
+    assert str(tmp_path / "t2") not in log1 and str(tmp_path / "t1") not in log2
+    assert not any(_alive(pid) for pid in pids1.values())  # closed: no rank left behind
+
+
+def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(ranks, "_GRACE_S", 2.0)  # rank 0 waits in a collective meanwhile
+    try:
+        raised, log, first = _trial(tmp_path, 1, width=8, fault="raise")
+        died, _, second = _trial(tmp_path, 2, width=8, fault="exit")
+        after, _, third = _trial(tmp_path, 3, width=8)
+    finally:
+        ranks.close_rank_groups()
+    assert raised.status is died.status is TrialStatus.FAILED
+    assert raised.error.startswith("rank 1 failed the trial")
+    assert "rank 1 breaks on purpose" in log  # the failing rank's error, in the trial's log
+    assert "rank 1 breaks on purpose" in raised.error  # whose end the result quotes
+    assert died.error.startswith("rank 1 died (exit code 3)")
+    assert after.status is TrialStatus.COMPLETED
+    groups = [set(pids.values()) for pids in (first, second, third)]
+    assert all(len(g) == 2 for g in groups)
+    assert not groups[0] & groups[1] and not groups[1] & groups[2]  # fresh ranks each time
+    assert not any(_alive(pid) for g in groups for pid in g)
+
+
+def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(FRESH_RANKS, "1")
+    result, log, pids = _trial(tmp_path, 1, width=8)
+    assert result.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
+    assert not ranks._groups  # no group kept: both processes were this trial's own
+    assert not any(_alive(pid) for pid in pids.values())
