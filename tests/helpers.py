@@ -137,10 +137,10 @@ class SyncedTinyNet(TinyNet):
 class RankFaults(SyncedTinyNet):
     """Prints ``rank R pid P fits <trial dir>`` when it starts; ``fault="raise"`` makes rank 1
     alone raise in its first step (rank 0 then waits in a collective), ``fault="exit"``
-    ends rank 1 hard (``os._exit(3)``)."""
+    ends rank 1 hard (``os._exit(3)``); ``sleep`` seconds per training step."""
 
-    def __init__(self, width: int = 16, fault: str = "") -> None:
-        super().__init__(width=width)
+    def __init__(self, width: int = 16, fault: str = "", sleep: float = 0.0) -> None:
+        super().__init__(width=width, sleep=sleep)
         self.save_hyperparameters()
 
     def on_fit_start(self) -> None:

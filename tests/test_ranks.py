@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
@@ -24,11 +28,12 @@ def _trial(tmp_path, trial_id: int, **arch):
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead and not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
         return False
-    return not open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"
+    return state != "Z"
 
 
 def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path):
@@ -72,3 +77,24 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
     assert result.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
     assert not ranks._groups  # no group kept: both processes were this trial's own
     assert not any(_alive(pid) for pid in pids.values())
+
+
+def test_ranks_die_with_the_process_that_started_them(tmp_path):
+    """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
+    script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
+              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=0.5)")
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
+    log = tmp_path / "t1" / "trial.log"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        pids = re.findall(r"rank \d pid (\d+) fits", log.read_text() if log.exists() else "")
+        if len(pids) == 2:
+            break
+        time.sleep(0.2)
+    assert len(pids) == 2, "both ranks must start training"
+    driver.kill()
+    driver.wait()
+    deadline = time.time() + 10
+    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(int(pid)) for pid in pids)

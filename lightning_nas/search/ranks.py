@@ -21,7 +21,9 @@ Example:
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import pickle
 import selectors
 import signal
 import socket
@@ -32,9 +34,15 @@ import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-__all__ = ["RankGroup", "close_rank_groups", "group_key", "run_in_group"]
+from lightning_nas.search.lifetime import die_with_parent, parent_alive
+
+if TYPE_CHECKING:
+    from lightning_nas.results import TrialResult
+
+__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_spec", "group_key",
+           "run_in_group"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
@@ -165,12 +173,39 @@ class RankGroup:
 
 
 def _exit(proc: subprocess.Popen) -> str:
-    from lightning_nas.search.runner import describe_exit
-
     try:
         return describe_exit(proc.wait(timeout=5))
     except subprocess.TimeoutExpired:
         return "no answer"
+
+
+def describe_exit(code: int | None) -> str:
+    """``exit code 3`` or ``killed by SIGKILL (out of memory?)``."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+def execute_spec(spec_path: Path) -> TrialResult:
+    """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it."""
+    from lightning_nas.search.trial import fit_trial  # torch and Lightning: only in ranks
+
+    spec = pickle.loads(Path(spec_path).read_bytes())
+    spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
+    result = fit_trial(spec)
+    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+        out = Path(spec.trial_dir) / "result.json"
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result.to_dict()))
+        os.replace(tmp, out)
+    return result
 
 
 def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
@@ -228,15 +263,12 @@ def _output_to(path: Path):
 
 def _serve(parent_pid: int) -> int:
     """A rank's loop: read a ``spec.pkl`` path per line, train it, answer ``ok``/``failed``."""
-    from lightning_nas.search.worker_entry import die_with_parent, parent_alive
-
     die_with_parent()
     if not parent_alive(parent_pid):
         return 0
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # prints go to the first trial's log, never into the answers
     from lightning_nas.results import TrialStatus
-    from lightning_nas.search.runner import execute_spec
 
     quiet = os.open(os.devnull, os.O_WRONLY)  # between trials: nothing belongs to a trial
     os.dup2(quiet, 1)

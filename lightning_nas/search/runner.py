@@ -32,11 +32,11 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.ranks import run_in_group
+from lightning_nas.search.ranks import describe_exit, execute_spec, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
-__all__ = ["FRESH_RANKS", "check_strategy", "execute_spec", "needs_own_process",
-           "run_in_own_process", "run_on_ranks", "run_trial"]
+__all__ = ["FRESH_RANKS", "check_strategy", "needs_own_process", "run_in_own_process",
+           "run_on_ranks", "run_trial"]
 
 #: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
 FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
@@ -160,20 +160,6 @@ def run_on_ranks(spec: TrialSpec) -> TrialResult:
     return _collect(spec, started, failure or "rank 0 wrote no result", failure is not None)
 
 
-def describe_exit(code: int | None) -> str:
-    """``exit code 3`` or ``killed by SIGKILL (out of memory?)``."""
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"killed by {name}{hint}"
-    return f"exit code {code}"
-
-
 def run_trial(spec: TrialSpec) -> TrialResult:
     """Run a trial here, or on other processes when its Trainer starts several: on one
     machine a reused group of ranks (``run_on_ranks``), over nodes (or with the environment
@@ -187,19 +173,6 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     if int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
         return run_in_own_process(spec)
     return run_on_ranks(spec)
-
-
-def execute_spec(spec_path: Path) -> TrialResult:
-    """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it."""
-    spec: TrialSpec = pickle.loads(Path(spec_path).read_bytes())
-    spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
-    result = fit_trial(spec)
-    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
-        out = Path(spec.trial_dir) / "result.json"
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result.to_dict()))
-        os.replace(tmp, out)
-    return result
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ Lightning takes seconds, and a search killed in that window must not leave a wor
 that trains the spec already waiting in its pipe.
 
 Example:
-    >>> import os
-    >>> parent_alive(os.getppid())
+    >>> from lightning_nas.search import workers
+    >>> workers.worker_main is worker_main  # what each ProcessExecutor worker runs
     True
 """
 
@@ -18,24 +18,9 @@ import os
 import traceback
 from multiprocessing.connection import Connection
 
-__all__ = ["die_with_parent", "parent_alive", "worker_main"]
+from lightning_nas.search.lifetime import die_with_parent, parent_alive
 
-
-def die_with_parent() -> None:
-    """On Linux, have the kernel kill this process when its parent dies (e.g. ``kill -9``)."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers end at their next recv()
-        pass
-
-
-def parent_alive(parent_pid: int) -> bool:
-    """Whether the process that started this one is still its parent."""
-    return os.getppid() == parent_pid
+__all__ = ["worker_main"]
 
 
 def worker_main(conn: Connection, parent_pid: int) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
-from lightning_nas.search.runner import describe_exit
+from lightning_nas.search.ranks import describe_exit
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import worker_main
 
