@@ -82,7 +82,7 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
 def test_ranks_die_with_the_process_that_started_them(tmp_path):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
     script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
-              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=0.5)")
+              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")  # a trial of a minute
     driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
     log = tmp_path / "t1" / "trial.log"
     deadline = time.time() + 120
