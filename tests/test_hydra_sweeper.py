@@ -159,15 +159,15 @@ def _keep_logging() -> Iterator[None]:
 
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
-           overrides: tuple[str, ...] = ()) -> list[TrialResult]:
-    """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x`` and
-    a config group ``model`` (options ``a`` and ``b``)."""
+           overrides: tuple[str, ...] = (), **extra: Any) -> list[TrialResult]:
+    """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
+    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
         (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\n")
     config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
-                           "_self_"], "x": 0,
+                           "_self_"], "x": 0, **extra,
               "hydra": {"job": {"chdir": False},
                         "sweeper": {"run_dir": str(tmp_path / "run"), **sweeper}}}
     (conf / "config.yaml").write_text(yaml.safe_dump(config))
@@ -281,6 +281,26 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     with pytest.raises(ConfigError, match=r"(?s)do not compose with the config.*nosuch"):
         _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": {"nosuch": "choice(1, 2)"}})
     assert not (tmp_path / "run" / "search.db").exists()
+
+
+def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(tmp_path):
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        return 1.0
+
+    # the other keys may hold what only a job resolves (lightning-hydra-template's output dir)
+    ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp",
+           "default_root_dir": "${hydra:runtime.output_dir}"}
+    with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes per "
+                                          r"job.*re-running the command line.*lightning-nas"):
+        _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}}, trainer=ddp)
+    assert not calls and not (tmp_path / "run" / "search.db").exists()
+    # one device per job sweeps as usual
+    trials = _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}},
+                    trainer={**ddp, "devices": 1})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] and len(calls) == 1
 
 
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):

@@ -17,8 +17,8 @@ So the store, ``lightning-nas show``/``report``, deduplication, failure handling
 (``max_failures``), constraints, several objectives and resume after a kill are those of
 ``lightning-nas search``. What it cannot do: stop weak trials early (schedulers) or run
 DDP trials safely, because the launcher owns the job processes: a job cannot be paused and
-promoted from its checkpoint, nor re-launched once per rank. Use ``lightning-nas search``
-for those.
+promoted from its checkpoint, nor re-launched once per rank (a job whose ``trainer`` starts
+several processes is refused before the first job). Use ``lightning-nas search`` for those.
 
 Example (a Hydra application; see ``examples/hydra``)::
 
@@ -50,6 +50,7 @@ from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
+from lightning_nas.search.runner import needs_own_process
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.store import RunStore, open_search_store
@@ -60,6 +61,8 @@ __all__ = ["RESULTS_FILE", "HydraSweep"]
 
 #: written to ``run_dir`` at the end of a sweep (the Optuna sweeper's file name)
 RESULTS_FILE = "optimization_results.yaml"
+#: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
+_RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
 
 
 class HydraSweep(Sweeper):
@@ -106,6 +109,7 @@ class HydraSweep(Sweeper):
                              self.hydra_context.config_loader)
         settings = self._search_settings()
         self._check_composes(sweep)
+        self._check_one_process_per_job(sweep)
         store = self._open_store(settings, sweep)
         try:
             executor = HydraLauncherExecutor(
@@ -163,6 +167,37 @@ class HydraSweep(Sweeper):
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors
             raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
                               f"config: {err}") from err
+
+    def _check_one_process_per_job(self, sweep: SweepParams) -> None:
+        """A job whose Trainer starts several processes (``trainer.devices: 2``, DDP) is
+        refused before any job runs, unless SLURM starts the ranks: Lightning's launcher
+        starts the other ranks by re-running the command line, and under ``-m`` that line is
+        the whole sweep, which would start again in every rank."""
+        if type(self.launcher).__name__ in _RANKS_FROM_OUTSIDE:
+            return
+        overrides = list(sweep.overrides(sweep.space.sample(seed=0)))
+        job = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        trainer = job.get("trainer")
+        if not isinstance(trainer, DictConfig):
+            return
+        settings: dict[str, Any] = {}
+        for key in ("accelerator", "devices", "num_nodes", "strategy"):
+            try:  # these keys alone: others may hold what only a job resolves (output dir)
+                value = trainer.get(key)
+            except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
+                return
+            if value is not None:
+                settings[key] = _plain(value)
+        if not needs_own_process(settings):
+            return
+        shown = ", ".join(f"trainer.{k}={settings[k]!r}" for k in
+                          ("accelerator", "devices", "num_nodes", "strategy") if k in settings)
+        raise ConfigError(
+            f"{shown} starts several processes per job; Lightning starts the other ranks by "
+            f"re-running the command line, which under a Hydra multirun is the whole sweep "
+            f"(Lightning issue #15689), so the {type(self.launcher).__name__} cannot run "
+            f"these jobs. Sweep with trainer.devices=1, or search with `lightning-nas "
+            f"search` (its DDP trials run on rank processes of their own)")
 
     def _open_store(self, settings: SearchSettings, sweep: SweepParams) -> RunStore:
         """The run store; a resumed one must hold the same space, monitor and objectives."""
