@@ -190,8 +190,7 @@ class HydraSweep(Sweeper):
                 settings[key] = _plain(value)
         if not needs_own_process(settings):
             return
-        shown = ", ".join(f"trainer.{k}={settings[k]!r}" for k in
-                          ("accelerator", "devices", "num_nodes", "strategy") if k in settings)
+        shown = ", ".join(f"trainer.{k}={v!r}" for k, v in settings.items())
         raise ConfigError(
             f"{shown} starts several processes per job; Lightning starts the other ranks by "
             f"re-running the command line, which under a Hydra multirun is the whole sweep "

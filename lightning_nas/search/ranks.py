@@ -266,11 +266,10 @@ def _serve(parent_pid: int) -> int:
     die_with_parent()
     if not parent_alive(parent_pid):
         return 0
-    answers = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # prints go to the first trial's log, never into the answers
-    from lightning_nas.results import TrialStatus
+    from lightning_nas.results import TrialStatus  # a failure here shows in the first log
 
-    quiet = os.open(os.devnull, os.O_WRONLY)  # between trials: nothing belongs to a trial
+    answers = os.fdopen(os.dup(1), "w", buffering=1)  # prints never reach the answers:
+    quiet = os.open(os.devnull, os.O_WRONLY)  # between trials they belong to no trial
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
 
