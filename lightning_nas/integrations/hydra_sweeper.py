@@ -194,7 +194,7 @@ class HydraSweep(Sweeper):
         raise ConfigError(
             f"{shown} starts several processes per job; Lightning starts the other ranks by "
             f"re-running the command line, which under a Hydra multirun is the whole sweep "
-            f"(Lightning issue #15689), so the {type(self.launcher).__name__} cannot run "
+            f"(Lightning issue #11300), so the {type(self.launcher).__name__} cannot run "
             f"these jobs. Sweep with trainer.devices=1, or search with `lightning-nas "
             f"search` (its DDP trials run on rank processes of their own)")
 
