@@ -28,7 +28,9 @@ from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.search.ranks import close_rank_groups
+from lightning_nas.search.runner import run_trial
+from lightning_nas.search.trial import TrialSpec
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best"]
@@ -257,4 +259,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights)
-    return fit_trial(spec)
+    try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
+        return run_trial(spec)
+    finally:
+        close_rank_groups()

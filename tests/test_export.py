@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,19 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
         trial = store.get(best["trial"])
     assert [r["val_acc"] for r in rows] == trial.curve
     assert rows[best["epoch"]]["val_loss"] == best["metrics"]["val_loss"]
+
+
+def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(finished_run):
+    """Run in-process, Lightning's launcher re-ran the ``finetune`` command for rank 1: the
+    result was printed twice and rank 1 made a ``finetune_1`` folder of its own."""
+    ddp = ["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
+           "--trainer.callbacks=[{class_path: tests.helpers.RankRecorder}]"]
+    done = subprocess.run([sys.executable, "-m", "lightning_nas", "finetune", str(finished_run),
+                           "--max_epochs=1", *ddp], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("Fine-tuned") == 1
+    assert [p.name for p in finished_run.glob("finetune*")] == ["finetune"]
+    for rank in (0, 1):  # both ranks trained in the one folder
+        record = json.loads((finished_run / "finetune" / f"rank{rank}.json").read_text())
+        assert record["world_size"] == 2 and len(record["epochs"]) == 1
