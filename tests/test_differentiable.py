@@ -377,6 +377,12 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
             in capsys.readouterr().err)
     assert main(["oneshot", config, "--oneshot.num_candidates=5"]) == 2
     assert "'num_candidates' applies to algorithm spos only" in capsys.readouterr().err
+    # one path per step leaves parameters unused: plain DDP would stop in the first step
+    for path, algorithm in ((config, "gdas"), ("examples/oneshot_digits/oneshot.yaml", "spos")):
+        assert main(["oneshot", path, f"--oneshot.algorithm={algorithm}",
+                     "--trainer.strategy=ddp", f"--oneshot.run_dir={tmp_path / 'ddp'}"]) == 2
+        assert (f"trainer.strategy='ddp' cannot train {algorithm}" in capsys.readouterr().err)
+    assert not (tmp_path / "ddp").exists()
 
 
 def test_plot_alphas_draws_a_panel_per_decision(tmp_path):

@@ -32,10 +32,12 @@ from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "check_algorithm",
-           "run_oneshot"]
+           "check_oneshot_strategy", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
+#: algorithms whose training step trains one sampled path of the supernet
+_ONE_PATH_PER_STEP = ("spos", "gdas")
 
 #: keys of the ``oneshot:`` block: the algorithm, its settings, where to write and the
 #: fine-tune of the winner
@@ -73,6 +75,20 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
             raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
                               f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}")
     return algorithm
+
+
+def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
+    """SPOS and GDAS train one sampled path per step, leaving the other candidates'
+    parameters unused, which ``strategy="ddp"`` stops at in the first step: said now.
+
+    Example:
+        >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
+    """
+    if algorithm in _ONE_PATH_PER_STEP and trainer.get("strategy") == "ddp":
+        raise ConfigError(f"trainer.strategy='ddp' cannot train {algorithm}: each step trains "
+                          f"one sampled path and leaves the other candidates' parameters "
+                          f"unused, which DDP stops at; use "
+                          f"trainer.strategy=ddp_find_unused_parameters_true")
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
@@ -120,6 +136,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     data, data_args = section_target(cfg.get("data"), "data")
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
+    check_oneshot_strategy(trainer_cfg, algorithm)
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = ModelFactory(model, model_args).build({})
