@@ -108,8 +108,7 @@ class HydraSweep(Sweeper):
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = self._search_settings()
-        self._check_composes(sweep)
-        self._check_one_process_per_job(sweep)
+        self._check_one_process_per_job(self._check_composes(sweep))
         store = self._open_store(settings, sweep)
         try:
             executor = HydraLauncherExecutor(
@@ -158,25 +157,23 @@ class HydraSweep(Sweeper):
         objectives = settings.goal.objectives
         return objectives.names if objectives is not None else [settings.goal.monitor]
 
-    def _check_composes(self, sweep: SweepParams) -> None:
+    def _check_composes(self, sweep: SweepParams) -> DictConfig:
         """A sampled job's overrides must compose with the config (a misspelt key fails
-        here, before anything is stored)."""
-        overrides = sweep.overrides(sweep.space.sample(seed=0))
-        try:
-            self.validate_batch_is_legal([overrides])
+        here, before anything is stored); returns that job's config."""
+        overrides = list(sweep.overrides(sweep.space.sample(seed=0)))
+        try:  # what ``validate_batch_is_legal`` does for each job of a batch
+            return self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors
             raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
                               f"config: {err}") from err
 
-    def _check_one_process_per_job(self, sweep: SweepParams) -> None:
+    def _check_one_process_per_job(self, job: DictConfig) -> None:
         """A job whose Trainer starts several processes (``trainer.devices: 2``, DDP) is
         refused before any job runs, unless SLURM starts the ranks: Lightning's launcher
         starts the other ranks by re-running the command line, and under ``-m`` that line is
         the whole sweep, which would start again in every rank."""
         if type(self.launcher).__name__ in _RANKS_FROM_OUTSIDE:
             return
-        overrides = list(sweep.overrides(sweep.space.sample(seed=0)))
-        job = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         trainer = job.get("trainer")
         if not isinstance(trainer, DictConfig):
             return

@@ -1,4 +1,5 @@
-"""Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``).
+"""Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
+give it a clean environment, and end it with everything it started.
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -13,8 +14,15 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
-__all__ = ["die_with_parent", "parent_alive"]
+__all__ = ["child_env", "die_with_parent", "kill_group", "parent_alive"]
+
+#: what a launcher of ranks (torchrun, Lightning, a rank group) sets; a child starts without
+_DISTRIBUTED = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
+                "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 
 
 def die_with_parent() -> None:
@@ -32,3 +40,21 @@ def die_with_parent() -> None:
 def parent_alive(parent_pid: int) -> bool:
     """Whether the process that started this one is still its parent."""
     return os.getppid() == parent_pid
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment for a child that trains: none of the caller's rank
+    variables (a fresh group of ranks), and ``PYTHONPATH`` so that the child imports the
+    user's model as the caller does (the CLI adds the current folder)."""
+    env = {k: v for k, v in os.environ.items() if k not in _DISTRIBUTED}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
+    return env
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc``'s process group (it was started with ``start_new_session=True``):
+    the process and anything it started, such as data loader workers."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

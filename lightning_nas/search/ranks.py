@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from lightning_nas.search.lifetime import die_with_parent, parent_alive
+from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group, parent_alive
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
@@ -81,10 +81,7 @@ class RankGroup:
 
     def start(self, log: IO[bytes]) -> None:
         """Start the ranks; what they print before their first trial goes to ``log``."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "RANK")}
-        # ranks import the user's model as the caller does (the CLI adds the current folder)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
+        env = child_env()
         env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
                    GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
                    TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
@@ -156,10 +153,7 @@ class RankGroup:
                 proc.wait(timeout=0 if kill else 10)
             except subprocess.TimeoutExpired:
                 pass
-            try:  # the rank and anything it started (data loader workers)
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(proc)
             proc.wait()
             for pipe in (proc.stdin, proc.stdout):
                 try:

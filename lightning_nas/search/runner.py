@@ -22,7 +22,6 @@ import json
 import os
 import pickle
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.lifetime import child_env, kill_group
 from lightning_nas.search.ranks import describe_exit, execute_spec, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
@@ -83,13 +83,6 @@ def check_strategy(trainer: Mapping[str, Any]) -> None:
                           f"own process, so the launcher re-runs the trial, not the search)")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _prepare(spec: TrialSpec) -> Path:
     """Make the trial's folder ready for other processes; return its ``spec.pkl``."""
     trial_dir = Path(spec.trial_dir)
@@ -130,19 +123,14 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     (``trial.log`` in the trial folder).
     """
     spec_path, started = _prepare(spec), time.time()
-    env = dict(os.environ)
-    # the trial imports the user's model as the caller does (the CLI adds the current folder)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
-    for key in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(key, None)  # a fresh group of ranks, not the caller's
     with open(spec_path.parent / "trial.log", "wb") as log:
         command = [sys.executable, "-m", "lightning_nas.search.runner", str(spec_path)]
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                env=child_env(), start_new_session=True)
         try:
             code = proc.wait()
         finally:
-            _kill_group(proc)
+            kill_group(proc)
     return _collect(spec, started, f"trial process died ({describe_exit(code)})", False)
 
 
