@@ -36,6 +36,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _gone(pids, within: float = 10.0) -> bool:
+    """Whether every process in ``pids`` has ended within ``within`` seconds (a SIGKILL
+    takes effect a moment after it is sent)."""
+    deadline = time.time() + within
+    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(int(pid)) for pid in pids)
+
+
 def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path):
     try:
         first, log1, pids1 = _trial(tmp_path, 1, width=8)
@@ -46,7 +55,7 @@ def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path
     assert sorted(pids1) == [0, 1] and pids1[0] != pids1[1] != os.getpid()
     assert pids2 == pids1  # the same two processes trained both trials
     assert str(tmp_path / "t2") not in log1 and str(tmp_path / "t1") not in log2
-    assert not any(_alive(pid) for pid in pids1.values())  # closed: no rank left behind
+    assert _gone(pids1.values())  # closed: no rank left behind
 
 
 def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
@@ -67,7 +76,7 @@ def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_
     groups = [set(pids.values()) for pids in (first, second, third)]
     assert all(len(g) == 2 for g in groups)
     assert not groups[0] & groups[1] and not groups[1] & groups[2]  # fresh ranks each time
-    assert not any(_alive(pid) for g in groups for pid in g)
+    assert _gone([pid for g in groups for pid in g])
 
 
 def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
@@ -76,7 +85,7 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
     result, log, pids = _trial(tmp_path, 1, width=8)
     assert result.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
     assert not ranks._groups  # no group kept: both processes were this trial's own
-    assert not any(_alive(pid) for pid in pids.values())
+    assert _gone(pids.values())  # rank 1 was the launcher's child: killed with its group
 
 
 def test_ranks_die_with_the_process_that_started_them(tmp_path):
@@ -94,7 +103,4 @@ def test_ranks_die_with_the_process_that_started_them(tmp_path):
     assert len(pids) == 2, "both ranks must start training"
     driver.kill()
     driver.wait()
-    deadline = time.time() + 10
-    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(int(pid)) for pid in pids)
+    assert _gone(pids)
