@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
-    p = sub.add_parser("show", help="leaderboard of a run")
+    p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir")
     p.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the leaderboard (default; failed and rejected trials follow it with "
                         "their errors), or the trials of one status")
     p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run, or of a "
-                       "DARTS/GDAS one-shot export folder (alphas.json)")
+                       "one-shot run folder")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
     p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
@@ -144,9 +144,17 @@ def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from lightning_nas.report.oneshot import render_oneshot
     from lightning_nas.report.tables import render
     from lightning_nas.store import open_run
 
+    if not (Path(args.run_dir) / "search.db").exists():  # a one-shot run folder
+        if args.status != "completed":
+            print("lightning-nas show: error: --status applies to a search run, "
+                  f"{args.run_dir} is a one-shot run folder", file=sys.stderr)
+            return 2
+        print(render_oneshot(args.run_dir, args.format, args.top), flush=True)
+        return 0
     with open_run(args.run_dir) as store:
         text = render(store, args.format, args.top, status=args.status)
     print(text, flush=True)
@@ -154,12 +162,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lightning_nas.report.plots import write_oneshot_report, write_report
+    from lightning_nas.report.oneshot import write_oneshot_report
+    from lightning_nas.report.plots import write_report
     from lightning_nas.store import open_run
 
     out = args.out or Path(args.run_dir) / "report"
     try:
-        if not (Path(args.run_dir) / "search.db").exists():  # a one-shot export folder
+        if not (Path(args.run_dir) / "search.db").exists():  # a one-shot run folder
             files = write_oneshot_report(args.run_dir, out)
         else:
             with open_run(args.run_dir) as store:

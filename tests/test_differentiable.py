@@ -367,7 +367,13 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
     page = (report / "report.html").read_text()
     assert "darts one-shot search" in page and "conv1" in page and "base64," in page
     assert main(["report", str(tmp_path)]) == 2
-    assert "no alphas.json" in capsys.readouterr().err
+    assert "nor a one-shot run folder (no best_arch.yaml)" in capsys.readouterr().err
+    best = yaml.safe_load((tmp_path / "darts" / "best_arch.yaml").read_text())
+    assert main(["show", str(tmp_path / "darts"), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["algorithm"] == "darts" and shown["finetune"]["epochs"] == 1
+    assert shown["leaderboard"][0]["arch"] == best["arch"]
+    assert len(shown["leaderboard"]) == len(best["candidates"])
     assert main(["oneshot", config, *tiny, "--oneshot.algorithm=gdas", "--oneshot.top_k=2",
                  f"--oneshot.run_dir={tmp_path / 'gdas'}"]) == 0
     best = yaml.safe_load((tmp_path / "gdas" / "best_arch.yaml").read_text())

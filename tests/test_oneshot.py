@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -248,5 +249,21 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     assert "One-shot search: " in out and "Fine-tuned 1 epochs: val_acc=" in out
     for name in ("best_arch.yaml", "history.json", "subnet.pt", "subnet_finetuned.pt"):
         assert (tmp_path / name).exists(), name
+    # show and report read the folder like a search run
+    tuned = re.search(r"Fine-tuned 1 epochs: val_acc=(\S+);", out).group(1)
+    best = yaml.safe_load((tmp_path / "best_arch.yaml").read_text())
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [row["rank"] for row in shown["leaderboard"]] == [1, 2, 3]
+    assert shown["leaderboard"][0]["arch"] == best["arch"] == shown["best"]["arch"]
+    assert shown["leaderboard"][0]["score"] == best["score"] > shown["leaderboard"][2]["score"]
+    assert main(["show", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith(f"spos one-shot: 3 subnets scored after epoch 1; best "
+                            f"{best['score']:.4f} (max)")
+    assert "fine-tuned 1 epochs: " in table and f"val_acc={tuned}" in table
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report" / "subnets.png").read_bytes()[:4] == b"\x89PNG"
+    assert "spos one-shot search" in (tmp_path / "report" / "report.html").read_text()
     assert main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--oneshot.budget=3"]) == 2
     assert "unknown oneshot setting 'budget'" in capsys.readouterr().err

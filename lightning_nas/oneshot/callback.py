@@ -216,7 +216,8 @@ class OneShotNAS(pl.Callback):
         out = Path(self.export_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "best_arch.yaml").write_text(yaml.safe_dump(
-            {"arch": self.best_arch, "score": self.best_score}, sort_keys=False))
+            {"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
+             "mode": self.mode}, sort_keys=False))
         (out / "history.json").write_text(json.dumps(self.history, indent=1))
         torch.save(self.subnet.cpu(), out / "subnet.pt")
 

@@ -133,15 +133,16 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
-                 alphas: Mapping[str, Any]) -> dict[str, Path]:
-    """Write ``best_arch.yaml``, ``subnet.pt``, ``alphas.json`` and (with matplotlib)
-    ``alphas.png`` into ``export_dir``; return the paths written, by stem."""
+                 alphas: Mapping[str, Any], mode: str = "max") -> dict[str, Path]:
+    """Write ``best_arch.yaml`` (with the candidates' scores and ``mode``), ``subnet.pt``,
+    ``alphas.json`` and (with matplotlib) ``alphas.png`` into ``export_dir``; return the
+    paths written, by stem."""
     out = Path(export_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
     files["best_arch"].write_text(yaml.safe_dump(
-        {"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
+        {"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"), "mode": mode,
          "candidates": [dict(c) for c in scored]}, sort_keys=False))
     torch.save(copy.deepcopy(subnet).cpu(), files["subnet"])
     files["alphas"].write_text(json.dumps(alphas, indent=1))

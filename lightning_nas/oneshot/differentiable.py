@@ -367,7 +367,7 @@ class DifferentiableNAS(pl.LightningModule):
             hp.mode)
         if hp.export_dir is not None and self.trainer.is_global_zero:
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
-                         self.scored, self.alpha_history())
+                         self.scored, self.alpha_history(), hp.mode)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:

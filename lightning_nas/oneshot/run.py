@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                "run_dir": str(run_dir)}
         if verbose:
             print(message, flush=True)
+        (run_dir / "finetune.json").unlink(missing_ok=True)  # an earlier run's
         if finetune_epochs:
             tuned, metrics = finetune_subnet(
                 subnet, datamodule, finetune_epochs,
@@ -157,6 +159,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                          if k in ("accelerator", "devices", "precision")},
                 num_classes=opts["num_classes"], lr=finetune_lr)
             torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
+            (run_dir / "finetune.json").write_text(json.dumps(  # for lightning-nas show
+                {"epochs": finetune_epochs, "lr": finetune_lr, "metrics": metrics}, indent=1))
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {finetune_epochs} epochs: "

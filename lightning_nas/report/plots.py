@@ -19,7 +19,7 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
 __all__ = ["PLOT_HINT", "log_scaled", "plot_alphas", "plot_choices", "plot_progress",
-           "write_report"]
+           "plot_subnet_scores", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -166,6 +166,27 @@ def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
     plt.close(fig)
 
 
+def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "max") -> None:
+    """The subnets a single-path one-shot search scored with shared weights, one column of
+    points per search (``history.json``: ``[{"epoch", "score", "arch"}]``), the best of
+    each search marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = sorted({h["epoch"] for h in history})
+    pick = max if mode == "max" else min
+    for epoch in epochs:
+        scores = [h["score"] for h in history if h["epoch"] == epoch]
+        ax.scatter([epoch] * len(scores), scores, s=14, color="0.6")
+        ax.scatter([epoch], [pick(scores)], s=40, color="C3")
+    ax.set_xlabel("search after epoch")
+    ax.set_ylabel(f"score with shared weights ({mode})")
+    ax.set_xticks(epochs)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     """Write the plots (PNG) and one self-contained HTML page into ``out_dir``.
 
@@ -211,41 +232,6 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 """
     (out / "report.html").write_text(page)
     return {"html": out / "report.html", "plots": plots}
-
-
-def write_oneshot_report(export_dir: Any, out_dir: Any) -> dict[str, Any]:
-    """The report of a differentiable one-shot search (DARTS, GDAS): its ``alphas.json``
-    drawn (``alphas.png``) and a page with the derived architecture (``best_arch.yaml``).
-
-    Raises:
-        FileNotFoundError: when ``export_dir`` holds no ``alphas.json``.
-        ImportError: with the install hint when matplotlib is missing.
-    """
-    import base64
-    import html
-    import json
-    from pathlib import Path
-
-    source = Path(export_dir) / "alphas.json"
-    if not source.is_file():
-        raise FileNotFoundError(f"{export_dir} is neither a run directory (no search.db) nor a "
-                                f"differentiable one-shot export (no alphas.json)")
-    alphas = json.loads(source.read_text())
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    plot = out / "alphas.png"
-    plot_alphas(alphas, plot)
-    best = Path(export_dir) / "best_arch.yaml"
-    derived = html.escape(best.read_text()) if best.is_file() else "(no best_arch.yaml)"
-    image = base64.b64encode(plot.read_bytes()).decode()
-    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
-            f'one-shot report</title></head><body><h1>{html.escape(alphas.get("algorithm", ""))}'
-            f' one-shot search</h1><figure><img alt="alphas" style="max-width:100%" '
-            f'src="data:image/png;base64,{image}"><figcaption>architecture probabilities per '
-            f'epoch</figcaption></figure><h2>Derived architecture</h2><pre>{derived}</pre>'
-            f"</body></html>\n")
-    (out / "report.html").write_text(page)
-    return {"html": out / "report.html", "plots": [plot]}
 
 
 def _extra_plots(store: RunStore, out: Any) -> list[Any]:

@@ -1,0 +1,164 @@
+"""A one-shot run folder seen the way a search run is: ``lightning-nas show`` and
+``lightning-nas report`` of the folder that ``lightning-nas oneshot`` (or ``OneShotNAS`` /
+``DifferentiableNAS`` with ``export_dir``) writes.
+
+The folder holds ``best_arch.yaml`` (the winner, its score, ``algorithm`` and ``mode``);
+SPOS adds ``history.json`` (every subnet scored, with the epoch of its search), DARTS and
+GDAS list their scored candidates in ``best_arch.yaml`` and add ``alphas.json``; a
+fine-tune adds ``finetune.json``. Reads files only: no torch, no Lightning.
+
+Example:
+    >>> load_oneshot("runs/no_such_folder")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: runs/no_such_folder is neither a run directory ... (no best_arch.yaml)
+    >>> print(render_oneshot("runs/oneshot_digits", k=2))  # doctest: +SKIP
+    spos one-shot: 50 subnets scored after epoch 15 (earlier searches after epochs 5, 10); ...
+    rank  score   arch
+    1     0.9421  conv1=32 conv1_kernel=5 ...
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lightning_nas.report.tables import format_table
+
+__all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
+           "write_oneshot_report"]
+
+
+def load_oneshot(folder: str | Path) -> dict[str, Any]:
+    """The folder's files as one dict: ``best_arch.yaml``'s keys (``arch``, ``score``,
+    ``algorithm``, ``mode``, ``candidates``) plus ``history`` (SPOS), ``alphas`` (DARTS,
+    GDAS) and ``finetune``, each None when its file is absent.
+
+    Raises:
+        FileNotFoundError: when ``folder`` is no one-shot run folder.
+    """
+    folder = Path(folder)
+    if not (folder / "best_arch.yaml").is_file():
+        raise FileNotFoundError(f"{folder} is neither a run directory (no search.db) nor a "
+                                f"one-shot run folder (no best_arch.yaml)")
+    info = {"history": None, "alphas": None, "finetune": None, "candidates": None,
+            **(yaml.safe_load((folder / "best_arch.yaml").read_text()) or {})}
+    for key, name in (("history", "history.json"), ("alphas", "alphas.json"),
+                      ("finetune", "finetune.json")):
+        if (folder / name).is_file():
+            info[key] = json.loads((folder / name).read_text())
+    # written before algorithm and mode were recorded: SPOS had no candidates, all maximised
+    info.setdefault("algorithm", "spos" if info["candidates"] is None else "darts")
+    info.setdefault("mode", "max")
+    if info["algorithm"] != "spos":
+        info["history"] = None  # an earlier SPOS run's file in the same folder
+    return info
+
+
+def _order(score: float | None, mode: str) -> tuple[int, float]:
+    """Sort key: best first, no score (or NaN) last."""
+    if score is None or math.isnan(score):
+        return (1, 0.0)
+    return (0, -score if mode == "max" else score)
+
+
+def oneshot_rows(info: dict[str, Any], k: int | None = 10) -> list[dict[str, Any]]:
+    """The subnets of the search that chose the winner, best first: SPOS's last search
+    (``epoch``, ``score``), or the DARTS/GDAS candidates (``score``, ``probability``; equal
+    scores keep the more probable first, as the export does)."""
+    mode = info["mode"]
+    if info["history"] is not None:
+        last = max(h["epoch"] for h in info["history"]) if info["history"] else None
+        found = [{"epoch": h["epoch"], "score": h["score"], "arch": h["arch"]}
+                 for h in info["history"] if h["epoch"] == last]
+    else:
+        found = [{"score": c.get("score"), "probability": c.get("probability"),
+                  "arch": c["arch"]} for c in info["candidates"] or []]
+    found.sort(key=lambda row: _order(row["score"], mode))
+    return [{"rank": i + 1, **row} for i, row in enumerate(found[:k])]
+
+
+def _head(info: dict[str, Any]) -> str:
+    name = info["algorithm"]
+    if info["history"] is not None:
+        epochs = sorted({h["epoch"] for h in info["history"]})
+        head = (f"{name} one-shot: {sum(h['epoch'] == epochs[-1] for h in info['history'])} "
+                f"subnets scored after epoch {epochs[-1]}" if epochs else f"{name} one-shot")
+        if len(epochs) == 2:
+            head += f" (an earlier search after epoch {epochs[0]})"
+        elif len(epochs) > 2:
+            head += f" (earlier searches after epochs {', '.join(map(str, epochs[:-1]))})"
+    else:
+        head = f"{name} one-shot: {len(info['candidates'] or [])} derived candidates scored"
+    score = info.get("score")
+    head += (f"; best {score:.4f} ({info['mode']}) with shared weights" if score is not None
+             else "; no validation score")
+    tuned = info["finetune"]
+    if tuned:
+        values = ", ".join(f"{k}={v:.4f}" for k, v in sorted(tuned["metrics"].items()))
+        head += f"\nfine-tuned {tuned['epochs']} epochs: {values}"
+    return head
+
+
+def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -> str:
+    """The leaderboard of a one-shot run folder as ``table``, ``csv`` or ``json``."""
+    info = load_oneshot(folder)
+    rows = oneshot_rows(info, k)
+    if fmt == "json":
+        return json.dumps({"algorithm": info["algorithm"], "mode": info["mode"],
+                           "best": {"arch": info.get("arch"), "score": info.get("score")},
+                           "finetune": info["finetune"], "leaderboard": rows}, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "arch": json.dumps(row["arch"])})
+        return out.getvalue().rstrip("\n")
+    return _head(info) + "\n" + format_table(rows)
+
+
+def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """The report of a one-shot run folder: a plot (``alphas.png``, the DARTS/GDAS
+    architecture probabilities per epoch; ``subnets.png``, the SPOS subnets' scores per
+    search) and a page with the leaderboard and the winner.
+
+    Raises:
+        FileNotFoundError: when ``folder`` is no one-shot run folder.
+        ImportError: with the install hint when matplotlib is missing.
+    """
+    import base64
+    import html
+
+    from lightning_nas.report.plots import plot_alphas, plot_subnet_scores
+
+    info = load_oneshot(folder)
+    if info["algorithm"] != "spos" and info["alphas"] is None:
+        raise FileNotFoundError(f"{folder}: a {info['algorithm']} run folder without "
+                                f"alphas.json")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if info["alphas"] is not None:
+        plot, caption = out / "alphas.png", "architecture probabilities per epoch"
+        plot_alphas(info["alphas"], plot)
+    else:
+        plot, caption = out / "subnets.png", "subnet scores with shared weights per search"
+        plot_subnet_scores(info["history"] or [], plot, info["mode"])
+    image = base64.b64encode(plot.read_bytes()).decode()
+    best = yaml.safe_dump({"arch": info.get("arch"), "score": info.get("score")},
+                          sort_keys=False)
+    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
+            f'one-shot report</title></head><body><h1>{html.escape(info["algorithm"])} one-shot '
+            f'search</h1><p>{html.escape(_head(info))}</p><figure><img alt="{plot.stem}" '
+            f'style="max-width:100%" src="data:image/png;base64,{image}"><figcaption>{caption}'
+            f"</figcaption></figure><h2>Best architecture</h2><pre>{html.escape(best)}</pre>"
+            f"<h2>Leaderboard</h2><pre>{html.escape(format_table(oneshot_rows(info, 20)))}</pre>"
+            f"</body></html>\n")
+    (out / "report.html").write_text(page)
+    return {"html": out / "report.html", "plots": [plot]}
