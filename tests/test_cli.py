@@ -86,7 +86,8 @@ def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, overri
 
 def test_show_of_a_folder_without_a_run(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 2
-    assert "is not a run directory (no search.db)" in capsys.readouterr().err
+    assert "is neither a run directory (no search.db) nor a one-shot run folder" in \
+        capsys.readouterr().err
 
 
 def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, capsys,
