@@ -203,3 +203,16 @@ def test_small_space_is_exhausted_without_repeats(tmp_path):
                     run_dir=tmp_path, verbose=False).run()
     assert sorted(t.arch["a"] for t in result.trials) == [1, 2, 3]
     assert result.best.arch == {"a": 3}
+
+
+def test_log_int_ranges_reach_both_bounds(tmp_path):
+    # nevergrad gives a log range's bounds back as exp(log(b)): 15.999999999999998 and
+    # 127.99999999999991 for [16, 128]; the codec keeps the declared integers
+    codec = Codec(SearchSpace.from_dict({"w": {"int": [16, 128], "log": True},
+                                         "v": {"int": [32, 512], "log": True}}).to_nevergrad())
+    assert [(leaf.low, leaf.high) for leaf in codec.leaves] == [(16, 128), (32, 512)]
+    space = {"k": {"int": [1, 4], "log": True}}
+    result = Search(None, space, objective=lambda arch: {"score": float(arch["k"])},
+                    optimizer=DEFAULT_OPTIMIZER, budget=4, monitor="score",
+                    run_dir=tmp_path, verbose=False).run()
+    assert sorted(t.arch["k"] for t in result.trials) == [1, 2, 3, 4]

@@ -12,6 +12,7 @@ import pickle
 import random
 import warnings
 
+import nevergrad as ng
 import numpy as np
 import pytest
 
@@ -195,6 +196,15 @@ def test_validate_returns_plain_data(space):
     assert type(out["lr"]) is float
 
 
+def test_a_log_range_takes_its_bounds_back_from_nevergrad():
+    # what a log range's bound becomes through nevergrad: exp(log(1e-3))
+    space = SearchSpace({"lr": Float(1e-3, 3e-2, log=True)})
+    low = float(ng.p.Log(lower=1e-3, upper=3e-2).bounds[0][0])
+    assert low < 1e-3 and space.validate({"lr": low}) == {"lr": 1e-3}
+    with pytest.raises(SpaceError, match="not in the space"):
+        space.validate({"lr": 0.99e-3})
+
+
 def test_validate_accepts_numpy_scalars_for_ranges():
     space = SearchSpace({"w": Int(1, 10), "p": Float(0, 1)})
     out = space.validate({"w": np.int64(3), "p": np.float32(0.5)})
@@ -300,6 +310,7 @@ def test_plain_scalar_instead_of_a_mapping():
     ("k: {int: [1.5, 8]}", ["bounds must be integers"]),
     ("k: {int: [1, 2, 3]}", ["expects [low, high]"]),
     ("k: {float: [a, 1]}", ["must be a number"]),
+    ("k: {float: [0, .inf]}", ["'k'", "high bound must be finite", "inf"]),
     ("k: {choice: []}", ["'k'", "non-empty list"]),
     ("k: {ordered: 3}", ["non-empty list"]),
     ("k: {choice: [1, 2, 1]}", ["'k'", "distinct", "[1, 2, 1]"]),

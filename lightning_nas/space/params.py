@@ -133,6 +133,8 @@ class _Range(Param):
         for name, bound in (("low", low), ("high", high)):
             if isinstance(bound, bool) or not isinstance(bound, (int, float)):
                 raise SpaceError(f"`{self.kind}` {name} bound must be a number, got {bound!r}")
+            if math.isinf(bound):
+                raise SpaceError(f"`{self.kind}` {name} bound must be finite, got {bound!r}")
         if not low < high:
             raise SpaceError(f"`{self.kind}` needs low < high, got [{low}, {high}]")
         if log and low <= 0:
@@ -226,10 +228,18 @@ class Float(_Range):
 
     def contains(self, value: Any) -> bool:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return ok and self.low <= value <= self.high
+        return ok and self.low <= self._snap(value) <= self.high
 
     def plain(self, value: Any) -> float:
-        return float(value)
+        return float(self._snap(value))
+
+    def _snap(self, value: float) -> float:
+        """A value just outside a bound by rounding error is that bound: a log range comes
+        back from nevergrad as ``exp(log(bound))``, ``0.0009999999999999998`` for 1e-3."""
+        for bound in (self.low, self.high):
+            if not self.low <= value <= self.high and math.isclose(value, bound, rel_tol=1e-12):
+                return float(bound)
+        return value
 
     def describe(self) -> str:
         return f"a float in [{self.low}, {self.high}]{' (log)' if self.log else ''}"

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,14 @@ class _Leaf:
         if self.kind == INT:
             return int(min(int(self.high), max(int(self.low), round(x))))
         return float(min(self.high, max(self.low, x)))
+
+
+def _integer_bound(bound: float, inward: Callable[[float], int]) -> int:
+    """An integer range's bound: the integer it is within rounding error of, else the
+    nearest integer inside the range (``inward``: ``math.ceil`` for the low bound)."""
+    nearest = round(bound)
+    return int(nearest) if math.isclose(bound, nearest, rel_tol=1e-9, abs_tol=1e-9) \
+        else inward(bound)
 
 
 class Codec:
@@ -129,8 +137,8 @@ class Codec:
                 raise SpaceError(f"NAS strategies need bounds on the range '{where}'")
             low, high = float(bounds[0][0]), float(bounds[1][0])
             kind = INT if param.integer else FLOAT
-            if kind == INT:
-                low, high = math.ceil(low), math.floor(high)
+            if kind == INT:  # a log range's bounds come back as exp(log(b)): 127.99999...
+                low, high = _integer_bound(low, math.ceil), _integer_bound(high, math.floor)
             self.leaves.append(_Leaf(path, kind, (), low, high, isinstance(param, ng.p.Log)))
             return None
         raise SpaceError(f"NAS strategies do not support the parameter '{where}' of type "
