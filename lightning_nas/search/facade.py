@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import time
@@ -42,6 +43,7 @@ from lightning_nas.search.executors import make_executor
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
+from lightning_nas.search.resume import check_resume, plain_part
 from lightning_nas.search.runner import check_strategy
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
@@ -252,17 +254,33 @@ class Search:
         store = open_search_store(self.run_dir, {
             "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **self.settings.transfer.fixed()})
-        store.set_meta("settings", self.settings.flat())
+        # objects given from Python (callbacks, a partial) cannot be stored or compared;
+        # fine-tune takes them again
+        current = {"settings": self.settings.flat(),
+                   "model": {"class_path": self.model.path,
+                             "init_args": plain_part(self.model.init_args)},
+                   "data": {"class_path": self.data.path,
+                            "init_args": plain_part(self.data.init_args)},
+                   "trainer": plain_part(self.trainer), "config": self.config}
+        try:
+            check_resume(self.run_dir, {k: v for k in current
+                                        if (v := store.get_meta(k)) is not None}, current)
+        except ConfigError:
+            store.close()
+            raise
+        self._keep_stored_order(store.get_meta("space"))
+        for key, value in current.items():
+            if value is not None:
+                store.set_meta(key, value)
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
-        store.set_meta("model", {"class_path": self.model.path,
-                                 "init_args": self.model.init_args})
-        store.set_meta("data", {"class_path": self.data.path, "init_args": self.data.init_args})
-        # objects (callbacks given from Python) cannot be stored; fine-tune takes them again
-        store.set_meta("trainer", {k: v for k, v in self.trainer.items() if _is_plain(v)})
-        if self.config is not None:
-            store.set_meta("config", self.config)
         return store
+
+    def _keep_stored_order(self, stored: dict[str, Any]) -> None:
+        """Resume with the stored order of the space's keys (the same space written in
+        another order would give nevergrad another parametrization, and other proposals)."""
+        if json.dumps(stored) != json.dumps(self.space.to_dict()):
+            self.space = SearchSpace.from_dict(stored)
 
 
 class _NoModel(pl.LightningModule):
@@ -270,12 +288,3 @@ class _NoModel(pl.LightningModule):
 
     def __init__(self, **arch: Any) -> None:
         super().__init__()
-
-
-def _is_plain(value: Any) -> bool:
-    """Whether ``value`` is JSON data (mappings, lists, str, numbers, bools, None)."""
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, bool))

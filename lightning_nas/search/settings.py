@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,7 +352,9 @@ class SearchSettings:
         out["executor"] = self.execution.executor_name
         if isinstance(out["scheduler"], Rule):
             out["scheduler"] = type(out["scheduler"]).__name__
-        out["constraints"] = [getattr(c, "__name__", repr(c)) for c in out["constraints"]]
+        out["constraints"] = [getattr(c, "__name__", None) or re.sub(r" at 0x[0-9a-f]+", "",
+                                                                    repr(c))
+                              for c in out["constraints"]]  # no address: compared on resume
         out["ray"] = None if out["ray"] is None else dict(out["ray"])
         out["warm_start"] = list(out["warm_start"])
         out["warm_start_fill"] = (None if out["warm_start_fill"] is None

@@ -1,0 +1,107 @@
+"""What a resumed search must keep besides its space, monitor and mode: the settings that
+decide which architectures are proposed, how each trial trains and which trials are
+stopped or rejected, and the model, data and Trainer settings of its trials.
+
+A resume that changes one of them would put trials of two setups in one leaderboard (and
+``finetune`` would train the best one with the new setup), or replay into other proposals.
+``check_resume`` refuses it before anything is written, naming every difference. The
+budget, time limit, failures tolerated, workers, executor and output settings may change.
+
+Example:
+    >>> old = {"settings": {"seed": 0}, "trainer": {"max_epochs": 1, "logger": False}}
+    >>> new = {"settings": {"seed": 5}, "trainer": {"max_epochs": 1, "logger": True}}
+    >>> differences(old, new)
+    ['search.seed: 0, now 5']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+
+__all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
+           "plain_part"]
+
+#: search settings a resume keeps: proposals, replay, early stopping and rejections
+FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
+                  "max_params", "max_flops", "constraints", "retrain_top_k")
+#: Trainer settings that change what a trial shows or keeps, not what it trains
+OUTPUT_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "logger",
+                       "log_every_n_steps", "enable_checkpointing", "default_root_dir")
+
+
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON data (mappings with str keys, lists, str, numbers, bools,
+    None)."""
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that are JSON data (objects given from Python, such as
+    callbacks or a ``functools.partial``, cannot be stored or compared)."""
+    return {k: v for k, v in values.items() if is_plain(v)}
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value))  # tuples become lists, as in the store
+
+
+def _flat(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            _flat(item, f"{prefix}.{key}", out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def _changes(old: Any, new: Any, prefix: str) -> list[str]:
+    """``prefix.key: old, now new`` for each leaf that differs (nested mappings by path)."""
+    was, now = _flat(old, prefix, {}), _flat(new, prefix, {})
+    return [f"{key}: {was.get(key, 'unset')!r}, now {now.get(key, 'unset')!r}"
+            for key in sorted({*was, *now}) if was.get(key, "unset") != now.get(key, "unset")]
+
+
+def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between a run's stored setup and this invocation's, one line each.
+
+    Both are ``{"settings": flat settings, "model" and "data": {"class_path",
+    "init_args"}, "trainer": {...}, "config": the config or None}``; a part the store lacks
+    (a run of an older version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
+    """
+    current = _json(current)
+    out: list[str] = []
+    if "settings" in stored:
+        out += _changes({k: stored["settings"][k] for k in FIXED_SETTINGS
+                         if k in stored["settings"]},
+                        {k: current["settings"][k] for k in FIXED_SETTINGS
+                         if k in stored["settings"]}, "search")
+    config = stored.get("config") or {}
+    for part in ("model", "data"):
+        if part in stored:
+            out += _changes(stored[part], current[part], part)
+        if part in config and current.get("config"):  # paths into it are searched
+            out += _changes(config[part], current["config"].get(part), part)
+    if "trainer" in stored:
+        out += _changes(*({k: v for k, v in trainer.items() if k not in OUTPUT_TRAINER_KEYS}
+                          for trainer in (stored["trainer"], current["trainer"])), "trainer")
+    return list(dict.fromkeys(out))
+
+
+def check_resume(run_dir: str | Path, stored: Mapping[str, Any],
+                 current: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` naming every difference (``differences``) between the run in
+    ``run_dir`` and this invocation."""
+    found = differences(stored, current)
+    if found:
+        raise ConfigError(f"{run_dir} holds a search whose trials ran with other settings: "
+                          f"{'; '.join(found)}. Resume with the settings it ran with, or "
+                          f"choose another run_dir")
