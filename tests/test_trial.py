@@ -32,6 +32,17 @@ def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
     assert ckpt["hyper_parameters"]["width"] == 16
 
 
+def test_a_users_checkpoint_on_the_same_monitor_sits_beside_the_trials(tmp_path):
+    # LightningCLI's usual checkpoint: the same monitor and mode as the search's
+    user = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_acc", "mode": "max", "save_top_k": 2}}
+    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "callbacks": [user]}
+    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, trainer=trainer))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert torch.load(result.checkpoint, weights_only=False)["epoch"] == result.epoch
+    assert len(list((tmp_path / "t1").rglob("epoch=*.ckpt"))) == 2  # the user's top 2
+
+
 def test_mode_min_picks_the_lowest_value(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, monitor="val_loss",
                              mode="min"))

@@ -3,7 +3,8 @@
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
 score is the monitored value at its best epoch, and fails fast (``MonitorError``) when the
 monitored key is never logged. ``PruningCallback`` stops a run that a scheduler rule
-(``lightning_nas.schedulers``) judges weak; it works in any Trainer.
+(``lightning_nas.schedulers``) judges weak; it works in any Trainer. ``TrialCheckpoint``
+keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's.
 
 Example:
     >>> reporter = TrialReporter(monitor="val_acc", mode="max")
@@ -19,12 +20,24 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
 from lightning_nas.search.schedulers import Decision, Rule, check_validates_each_epoch
 
-__all__ = ["PruningCallback", "TrialReporter", "logged_metrics"]
+__all__ = ["PruningCallback", "TrialCheckpoint", "TrialReporter", "logged_metrics"]
+
+
+class TrialCheckpoint(ModelCheckpoint):
+    """The trial's ``ModelCheckpoint`` (``best.ckpt`` on the search's monitor), under a
+    state key of its own: Lightning keys a checkpoint callback's state by its monitor and
+    mode, so a user's ``ModelCheckpoint(monitor="val_acc", mode="max")`` would otherwise
+    collide with it ("Found more than one stateful callback") and fail every trial."""
+
+    @property
+    def state_key(self) -> str:
+        return f"lightning_nas.{super().state_key}"
 
 
 def _to_float(value: Any) -> float | None:

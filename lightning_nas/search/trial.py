@@ -27,7 +27,6 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas.config.factories import DataFactory, ModelFactory
@@ -35,7 +34,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, ins
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.callbacks import PruningCallback, TrialReporter
+from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.schedulers import Decision
 
 __all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "fit_trial", "logger_defaults",
@@ -189,7 +188,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     ckpt = None
     if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
         # with a scheduler, last.ckpt lets a paused trial resume where it stopped
-        ckpt = ModelCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
+        ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
                                save_last=spec.rule is not None)
         callbacks.append(ckpt)
