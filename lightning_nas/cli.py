@@ -107,7 +107,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
-    from lightning_nas.export import finetune
+    from lightning_nas.export import finetune, load_best
 
     given = apply_overrides({}, overrides)
     if set(given) - {"trainer"}:
@@ -118,8 +118,12 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if result.error:
         print(f"Fine-tune failed: {result.error}", file=sys.stderr)
         return 1
-    print(f"Fine-tuned {format_arch(result.arch)}: {result.metrics}\n"
-          f"checkpoint: {result.checkpoint}")
+    best = load_best(args.run_dir)
+    start = ("fresh weights" if args.from_scratch else
+             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={best['score']:.4f})")
+    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {result.epochs} epochs: "
+          f"best {best['monitor']}={result.score:.4f} at epoch {result.epoch}\n"
+          f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
     return 0
 
 

@@ -30,7 +30,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import run_trial
-from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial import TrialSpec, logger_defaults
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best"]
@@ -94,6 +94,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             shutil.copyfile(best.checkpoint, tmp)
             os.replace(tmp, run_dir / "best.ckpt")
             out["checkpoint"] = "best.ckpt"
+        else:  # an earlier export's best.ckpt is another trial's
+            (run_dir / "best.ckpt").unlink(missing_ok=True)
         _write_atomic(run_dir / "best.yaml", yaml.safe_dump(out, sort_keys=False))
         if trained is not None:
             _write_atomic(run_dir / "best_config.yaml",
@@ -202,7 +204,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
 
     Args:
         run_dir: a finished (or interrupted) search's run directory.
-        max_epochs: epochs of the fine-tune (default: the search's ``max_epochs``).
+        max_epochs: epochs of the fine-tune (default: the search's ``max_epochs``); the
+            search's ``max_steps`` and ``max_time`` are dropped with it unless ``trainer``
+            gives them.
         trainer: Trainer settings that override the search's.
         from_checkpoint: start from the best trial's weights (``best.ckpt``) instead of
             from scratch.
@@ -243,17 +247,26 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     ModelFactory(model, stored_model.get("init_args") or {})
     if data is None:
         DataFactory(stored_data.get("class_path"), stored_data.get("init_args") or {})
-    if max_epochs is not None:
+    if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs
+        for key in ("max_steps", "max_time"):
+            if key not in (trainer or {}):
+                trainer_cfg.pop(key, None)
     check_trainer_kwargs(trainer_cfg)
     check_validation_runs(trainer_cfg, monitor)
     weights = None
     if from_checkpoint:
         if not best.get("checkpoint"):
-            raise FileNotFoundError(f"{run_dir} has no best.ckpt; use from_checkpoint=False")
+            raise FileNotFoundError(
+                f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
+                f"(trainer.enable_checkpointing false, or not among search.keep_top_k); train "
+                f"it from fresh weights with from_checkpoint=False (lightning-nas finetune "
+                f"--from_scratch)")
         weights = str(run_dir / best["checkpoint"])
-    spec = TrialSpec(trial_id=best["trial"], arch=best["arch"],
-                     trial_dir=str(Path(out_dir) if out_dir else free_dir(run_dir / "finetune")),
+    out = Path(out_dir) if out_dir else free_dir(run_dir / "finetune")
+    if "logger" in trainer_cfg:  # the user's logger writes beside the checkpoint, as in fit
+        trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs")
+    spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=stored_model.get("init_args") or {},
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},

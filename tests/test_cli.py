@@ -57,7 +57,9 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
     assert best_cfg["trainer"]["max_epochs"] == 2  # the override is part of the run's config
 
     assert main(["finetune", str(run), "--max_epochs", "3"]) == 0
-    assert "Fine-tuned" in capsys.readouterr().out
+    tuned = capsys.readouterr().out
+    assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f}) for 3 "
+            f"epochs: best val_acc=") in tuned
     assert (run / "finetune" / "best.ckpt").exists()
 
 

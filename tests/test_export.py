@@ -74,6 +74,26 @@ def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):
     assert not all(torch.equal(start[k], saved[k]) for k in saved)
 
 
+def test_export_and_finetune_of_a_run_with_a_step_limit_a_logger_and_one_checkpoint(
+        tmp_path, tiny_space, tiny_trainer):
+    run = tmp_path / "run"
+    trainer = {**tiny_trainer, "max_steps": 3,
+               "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
+    result = Search(TinyNet, tiny_space, data=BlobData, trainer=trainer, budget=2,
+                    keep_top_k=1, run_dir=run, verbose=False).run()
+    other = next(t for t in result.trials if t.trial_id != result.best.trial_id)
+    # a trial whose checkpoint keep_top_k removed: no best.ckpt of another trial stays
+    assert export_best(run, trial_id=other.trial_id)["checkpoint"] is None
+    assert not (run / "best.ckpt").exists()
+    with pytest.raises(FileNotFoundError, match="lightning-nas finetune --from_scratch"):
+        finetune(run)
+    assert export_best(run)["checkpoint"] == "best.ckpt"
+    tuned = finetune(run, max_epochs=3)  # not cut short by the search's max_steps
+    assert tuned.status is TrialStatus.COMPLETED and tuned.epochs == 3
+    logs = run / "finetune" / "logs" / "metrics.csv"  # the user's logger, in its folder
+    assert logs.exists() and not (tmp_path / "logs").exists()
+
+
 def test_export_writes_best_yaml_and_checkpoint(finished_run):
     (finished_run / "best.yaml").unlink()
     (finished_run / "best.ckpt").unlink()
