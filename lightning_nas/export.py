@@ -199,7 +199,8 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
              trainer: Mapping[str, Any] | None = None, from_checkpoint: bool = True,
              model: Any = None, data: Any = None, seed: int | None = None,
-             out_dir: str | os.PathLike | None = None) -> TrialResult:
+             out_dir: str | os.PathLike | None = None,
+             model_init_args: Mapping[str, Any] | None = None) -> TrialResult:
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
@@ -216,6 +217,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         out_dir: where its checkpoint and logs go (default: ``RUN_DIR/finetune``, or
             ``finetune_1``, ``finetune_2``, ... when earlier fine-tunes are there: a new
             fine-tune never overwrites one).
+        model_init_args: model arguments over the search's; required for those the search
+            was given as objects (a backbone, a ``functools.partial``), which the store
+            cannot keep.
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
@@ -243,8 +247,17 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                           "locally?); pass model= to finetune()")
     if data is None and stored_data.get("class_path") is None and stored_data.get("init_args"):
         raise ConfigError("the search's data has no import path; pass data= to finetune()")
+    missing = [k for k in stored_model.get("objects", []) if k not in (model_init_args or {})]
+    if missing:
+        raise ConfigError(f"the search gave the model objects the store cannot keep "
+                          f"({', '.join(missing)}); pass them again: finetune(..., "
+                          f"model_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}})")
+    if data is None and stored_data.get("objects"):
+        raise ConfigError(f"the search gave the data objects the store cannot keep "
+                          f"({', '.join(stored_data['objects'])}); pass data= to finetune()")
+    init_args = {**(stored_model.get("init_args") or {}), **(model_init_args or {})}
     # a path that no longer imports is a config error, said before any folder or training
-    ModelFactory(model, stored_model.get("init_args") or {})
+    ModelFactory(model, init_args)
     if data is None:
         DataFactory(stored_data.get("class_path"), stored_data.get("init_args") or {})
     if max_epochs is not None:  # the search's step or time limit would cut it short
@@ -267,7 +280,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if "logger" in trainer_cfg:  # the user's logger writes beside the checkpoint, as in fit
         trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
-                     model=model, model_init_args=stored_model.get("init_args") or {},
+                     model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args={} if data is not None else stored_data.get("init_args") or {},
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -9,11 +10,29 @@ import pytest
 import torch
 import yaml
 
-from lightning_nas import Search
+from lightning_nas import Search, finetune
 from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet, tiny_model
+
+
+class WithBackbone(TinyNet):
+    """A project that passes a backbone module and a partial optimizer to its model."""
+
+    starts: list[torch.Tensor] = []  # the backbone's weights each model was built with
+
+    def __init__(self, backbone: torch.nn.Module, optimizer: functools.partial,
+                 width: int = 16) -> None:
+        super().__init__(width=width)
+        self.backbone, self.optimizer = backbone, optimizer
+        WithBackbone.starts.append(backbone.weight.detach().clone())
+
+    def forward(self, x):
+        return self.net(self.backbone(x))
+
+    def configure_optimizers(self):
+        return self.optimizer(self.parameters())
 
 
 def _search(run_dir: Path, space: dict, trainer: dict, **kw) -> Search:
@@ -240,3 +259,24 @@ def test_fit_trial_marks_build_failures(tmp_path, tiny_trainer):
     broke_in_fit = fit_trial(spec("b", model_init_args={"fail_width": 4}))
     assert built_badly.build_failed and "max_epochs" in built_badly.error
     assert not broke_in_fit.build_failed and "broken on purpose" in broke_in_fit.error
+
+
+@pytest.mark.filterwarnings("ignore:Attribute 'backbone' is an instance")
+def test_objects_in_model_init_args_start_fresh_in_each_trial_and_finetune_asks_again(
+        tmp_path, tiny_trainer):
+    backbone = torch.nn.Linear(8, 8)
+    original = backbone.weight.detach().clone()
+    objects = {"backbone": backbone,
+               "optimizer": functools.partial(torch.optim.SGD, lr=0.1)}
+    WithBackbone.starts.clear()
+    result = _search(tmp_path, {"width": {"choice": [4, 8]}}, tiny_trainer, budget=2,
+                     model=WithBackbone, model_init_args=objects).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2  # was TypeError
+    assert len(WithBackbone.starts) >= 3  # dry builds and two trials, all from the given
+    assert all(torch.equal(w, original) for w in WithBackbone.starts)  # weights
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.get_meta("model")["objects"] == ["backbone", "optimizer"]
+    with pytest.raises(ConfigError, match=r"\(backbone, optimizer\); pass them again"):
+        finetune(tmp_path, max_epochs=1)
+    tuned = finetune(tmp_path, max_epochs=1, model_init_args=objects)
+    assert tuned.status is TrialStatus.COMPLETED and tuned.arch == result.best.arch

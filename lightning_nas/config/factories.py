@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+from torch import nn
 
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
@@ -157,9 +158,12 @@ class ModelFactory:
         check_init_args(self.target, self.init_args, "model", nested=False)
 
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
-        """A new model for ``arch``."""
+        """A new model for ``arch``; a ``torch.nn.Module`` in ``init_args`` (a backbone) is
+        copied, so every trial starts from its weights as given, not from the last trial's."""
         if self.is_class:
-            return self.target(**{**self.init_args, **arch})
+            fixed = {k: copy.deepcopy(v) if isinstance(v, nn.Module) else v
+                     for k, v in self.init_args.items()}
+            return self.target(**{**fixed, **arch})
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "

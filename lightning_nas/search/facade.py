@@ -43,7 +43,7 @@ from lightning_nas.search.executors import make_executor
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
-from lightning_nas.search.resume import check_resume, plain_part
+from lightning_nas.search.resume import check_resume, plain_part, stored_init
 from lightning_nas.search.runner import check_strategy
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
@@ -257,10 +257,8 @@ class Search:
         # objects given from Python (callbacks, a partial) cannot be stored or compared;
         # fine-tune takes them again
         current = {"settings": self.settings.flat(),
-                   "model": {"class_path": self.model.path,
-                             "init_args": plain_part(self.model.init_args)},
-                   "data": {"class_path": self.data.path,
-                            "init_args": plain_part(self.data.init_args)},
+                   "model": stored_init(self.model.path, self.model.init_args),
+                   "data": stored_init(self.data.path, self.data.init_args),
                    "trainer": plain_part(self.trainer), "config": self.config}
         try:
             check_resume(self.run_dir, {k: v for k in current

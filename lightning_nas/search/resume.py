@@ -24,7 +24,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 
 __all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
-           "plain_part"]
+           "plain_part", "stored_init"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -48,6 +48,14 @@ def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of ``values`` that are JSON data (objects given from Python, such as
     callbacks or a ``functools.partial``, cannot be stored or compared)."""
     return {k: v for k, v in values.items() if is_plain(v)}
+
+
+def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any]:
+    """What the store keeps of a model's or data's class and arguments: the plain ones, and
+    the names of the others under ``objects`` (``finetune`` asks for them again)."""
+    out = {"class_path": path, "init_args": plain_part(init_args)}
+    objects = sorted(k for k in init_args if k not in out["init_args"])
+    return {**out, "objects": objects} if objects else out
 
 
 def _json(value: Any) -> Any:
