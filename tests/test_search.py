@@ -97,7 +97,8 @@ def test_too_many_failures_stop_the_search(tmp_path, tiny_trainer):
 
 def test_unlogged_monitor_fails_after_first_trial(tmp_path, tiny_space, tiny_trainer):
     search = _search(tmp_path, tiny_space, tiny_trainer, budget=5, monitor="val_accuracy")
-    with pytest.raises(SearchError, match=r"'val_accuracy' was never logged.*val_acc.*val_loss"):
+    with pytest.raises(SearchError, match=r"'val_accuracy' was never logged by validation"
+                                          r".*val_acc.*val_loss"):
         search.run()
     with RunStore(tmp_path / "search.db") as store:
         trials = store.trials()

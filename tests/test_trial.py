@@ -15,8 +15,8 @@ from tests.helpers import BlobData, TinyNet
 
 def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:
     kw.setdefault("trainer", {"max_epochs": 3, "accelerator": "cpu", "devices": 1})
-    return TrialSpec(trial_id=1, arch=arch, trial_dir=str(tmp_path / "t1"), model=TinyNet,
-                     data=BlobData, **kw)
+    kw.setdefault("model", TinyNet)
+    return TrialSpec(trial_id=1, arch=arch, trial_dir=str(tmp_path / "t1"), data=BlobData, **kw)
 
 
 def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
@@ -67,8 +67,27 @@ def test_nan_trial_is_failed(tmp_path):
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED
-    assert "monitor 'val_accuracy' was never logged; did you mean 'val_acc'?" in result.error
+    assert ("monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"
+            in result.error)
     assert "'val_loss'" in result.error
+
+
+class StepLogged(TinyNet):
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.log("loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+
+def test_a_monitor_logged_in_training_is_fatal_with_the_reason(tmp_path):
+    # logged per step: it would score the last training step's value (it did)
+    result = fit_trial(_spec(tmp_path, {"width": 4}, model=StepLogged, monitor="loss",
+                             mode="min"))
+    assert result.fatal and result.status is TrialStatus.FAILED
+    assert "'loss' is logged in training_step" in result.error
+    # logged per epoch only: it is not known when validation ends (it said "never logged")
+    result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="train_loss", mode="min"))
+    assert result.fatal and "not known when validation ends" in result.error
 
 
 def test_rerun_clears_the_interrupted_trial_folder(tmp_path):

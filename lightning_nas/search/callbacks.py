@@ -59,9 +59,15 @@ def logged_metrics(trainer: pl.Trainer, monitor: str) -> dict[str, float]:
               if v is not None}
     if monitor not in logged:
         keys = sorted(logged)
-        raise MonitorError(f"monitor {monitor!r} was never logged; {did_you_mean(monitor, keys)}"
-                           f"logged keys: {keys}")
+        raise MonitorError(f"monitor {monitor!r} was never logged by validation; "
+                           f"{did_you_mean(monitor, keys)}logged keys: {keys} (a trial is "
+                           f"scored on what validation logs: {_VALIDATION_ONLY})")
     return logged
+
+
+#: why a metric logged in training cannot score a trial
+_VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
+                    "is the previous epoch's then")
 
 
 class TrialReporter(pl.Callback):
@@ -87,10 +93,21 @@ class TrialReporter(pl.Callback):
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
+        self._first_batch = True
 
     @property
     def state_key(self) -> str:
         return f"TrialReporter{{'monitor': '{self.monitor}', 'mode': '{self.mode}'}}"
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._first_batch:  # only training has logged since the sanity check
+            self._first_batch = False
+            if self.monitor in trainer.callback_metrics:
+                raise MonitorError(f"monitor {self.monitor!r} is logged in training_step, so "
+                                   f"at the end of validation it holds the last training "
+                                   f"step's value; monitor a metric that validation logs "
+                                   f"({_VALIDATION_ONLY})")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
