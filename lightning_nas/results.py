@@ -55,8 +55,9 @@ class TrialResult:
     epochs: int | None = None
     #: the error would repeat for every trial (e.g. an unlogged monitor): stop the search
     fatal: bool = False
-    #: the trial failed while building its model, data or Trainer, before ``fit`` started
-    #: (not stored: the search loop stops when two trials in a row fail so the same way)
+    #: the trial failed while building its model, data or Trainer, or in Lightning's own
+    #: checks before the first training step (not stored: the search loop stops when two
+    #: trials in a row fail so the same way)
     build_failed: bool = False
 
     def to_dict(self) -> dict[str, Any]:

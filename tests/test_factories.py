@@ -141,6 +141,21 @@ def test_check_trainer_kwargs():
     assert "accelerator" in msg  # lists the valid arguments
 
 
+def test_counts_the_trainer_takes_unchecked_are_checked():
+    # Lightning takes them and fails in the first step (ZeroDivisionError), in every trial
+    for kwargs, needle in (({"accumulate_grad_batches": 0}, "=0: must be >= 1"),
+                           ({"val_check_interval": 1.5}, "=1.5: a fraction of an epoch in"),
+                           ({"val_check_interval": 0}, "=0: a fraction")):
+        with pytest.raises(ConfigError, match=needle):
+            check_trainer_kwargs(kwargs)
+    check_trainer_kwargs({"accumulate_grad_batches": 2, "val_check_interval": 0.25})
+    check_trainer_kwargs({"val_check_interval": 30})
+    steps = {"val_check_interval": 50, "check_val_every_n_epoch": None, "max_steps": 46}
+    with pytest.raises(ConfigError, match="max_steps=46 runs no validation"):
+        check_validation_runs(steps, "val_acc")
+    check_validation_runs({**steps, "max_steps": 50}, "val_acc")
+
+
 @pytest.mark.parametrize(("trainer", "why"), [
     ({"limit_val_batches": 0}, "trainer.limit_val_batches=0 "),
     ({"limit_val_batches": 0.0, "max_epochs": 3}, "trainer.limit_val_batches=0.0 "),

@@ -255,6 +255,25 @@ def test_the_same_build_error_twice_in_a_row_stops_the_search(tmp_path, tiny_spa
         assert [t.status for t in store.trials()] == [TrialStatus.FAILED] * 2
 
 
+def test_lightnings_check_before_training_stops_the_search_after_two_trials(
+        tmp_path, tiny_space, tiny_trainer):
+    # more batches between validations than an epoch has: Lightning's check in fit
+    search = _search(tmp_path, tiny_space, {**tiny_trainer, "val_check_interval": 50},
+                     budget=5, max_failures=10)
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way .*Lightning's "
+                                          r"checks before training.*val_check_interval"):
+        search.run()
+
+
+def test_a_trial_that_trains_to_its_end_without_validation_stops_the_search(
+        tmp_path, tiny_space, tiny_trainer):
+    trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 50}
+    search = _search(tmp_path, tiny_space, trainer, budget=5, max_failures=10)
+    with pytest.raises(SearchError, match=r"trial 1 failed with an error every trial would "
+                                          r"hit: no validation ran in the 2 epochs"):
+        search.run()
+
+
 def test_fit_trial_marks_build_failures(tmp_path, tiny_trainer):
     from lightning_nas.search.trial import TrialSpec, fit_trial
 

@@ -63,6 +63,19 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
                               f"{', '.join(sorted(names))}")
         if key in hints:
             check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
+        _check_counts(key, value)
+
+
+def _check_counts(key: str, value: Any) -> None:
+    """Counts the Trainer takes without checking them (it fails in the first step)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key == "accumulate_grad_batches" and number and value < 1:
+        raise ConfigError(f"trainer.accumulate_grad_batches={value!r}: must be >= 1 (the "
+                          f"batches whose gradients one optimizer step sums)")
+    if key == "val_check_interval" and number and (
+            value < 1 if isinstance(value, int) else not 0 < value <= 1):
+        raise ConfigError(f"trainer.val_check_interval={value!r}: a fraction of an epoch in "
+                          f"(0, 1], or an int >= 1 of training batches")
 
 
 def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
@@ -85,11 +98,19 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
         why = "trainer.max_epochs=0"
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
+    elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
+            steps := kwargs.get("max_steps")) and 0 < steps < interval:
+        why = (f"trainer.val_check_interval={interval} with check_val_every_n_epoch=None and "
+               f"max_steps={steps}")
     else:
         return
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
                       f"logged (a trial is scored after validation); let validation run at "
                       f"least once")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class ModelFactory:

@@ -94,10 +94,16 @@ class TrialReporter(pl.Callback):
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
+        #: a training step began (an error before it is the setup's, not the architecture's)
+        self.training_started = False
 
     @property
     def state_key(self) -> str:
         return f"TrialReporter{{'monitor': '{self.monitor}', 'mode': '{self.mode}'}}"
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        self.training_started = True
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:

@@ -158,7 +158,9 @@ class SearchLoop:
         if failed > self.goal.max_failures:
             run_dir = self.settings.run_dir
             raise SearchError(f"{failed} trials of {run_dir} failed (max_failures="
-                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`")
+                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`. "
+                              f"To go on, raise search.max_failures (the failed architectures "
+                              f"stay failed), or start another run_dir")
         return out
 
     # ----------------------------------------------------------------- the loop
@@ -382,8 +384,8 @@ class SearchLoop:
                               f"hit: {first_line}")
         if result.build_failed and previous is not None and previous[1] == first_line:
             raise SearchError(f"trials {previous[0]} and {result.trial_id} failed the same way "
-                              f"while building their model, data or Trainer, before training "
-                              f"(every trial would): {first_line}")
+                              f"while building their model, data or Trainer, or in Lightning's "
+                              f"checks before training (every trial would): {first_line}")
         failed = self.store.count(TrialStatus.FAILED)
         if failed > self.goal.max_failures:
             raise SearchError(f"{failed} trials failed (max_failures={self.goal.max_failures}); "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import time
 import traceback
@@ -167,8 +168,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
 
     A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
     error text (``build_failed`` when it raised before ``fit`` started: building the model,
-    the data or the Trainer). ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search
-    stops and the trial is re-run on resume).
+    the data or the Trainer; or in Lightning's own code before the first training step).
+    One that trained to its end without a validation is FAILED and ``fatal``.
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the trial is
+    re-run on resume).
     """
     started = time.time()
     result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
@@ -213,7 +216,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, MonitorError)
-        result.build_failed = building
+        # Lightning's own checks before the first step (val_check_interval above the
+        # batches of an epoch) reject the setup, not the architecture
+        result.build_failed = building or (not reporter.training_started
+                                           and _raised_by_lightning(err))
         result.curve = reporter.curve()
         result.finished = time.time()
         return result
@@ -225,8 +231,13 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if bad or best is None:
         epoch, value = bad[0] if bad else (None, None)
         result.error = (f"monitored {spec.monitor!r} is {value} at epoch {epoch}"
-                        if bad else f"no validation ran, so {spec.monitor!r} was never logged "
-                                    f"(check limit_val_batches / check_val_every_n_epoch)")
+                        if bad else f"no validation ran in the {trainer.current_epoch} epochs "
+                                    f"({trainer.global_step} steps) this trial trained, so "
+                                    f"{spec.monitor!r} was never logged (check "
+                                    f"limit_val_batches, check_val_every_n_epoch, and "
+                                    f"val_check_interval against the batches of an epoch)")
+        # it trained to its end: every trial would (a time limit or a callback may not)
+        result.fatal = not bad and _ran_to_its_end(trainer)
         return result
     result.status = TrialStatus.COMPLETED
     if pruning is not None and pruning.decision is not None:
@@ -239,3 +250,17 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         result.checkpoint = str(Path(ckpt.best_model_path).resolve())
     return result
 
+
+def _raised_by_lightning(err: BaseException) -> bool:
+    """Whether ``err`` was raised in Lightning's own code, not in the model's or torch's."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}lightning{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
+def _ran_to_its_end(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer`` trained its ``max_steps`` or ``max_epochs``."""
+    steps, epochs = trainer.max_steps, trainer.max_epochs
+    return ((steps is not None and 0 < steps <= trainer.global_step)
+            or (epochs is not None and 0 < epochs <= trainer.current_epoch))
