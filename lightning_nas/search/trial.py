@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 import time
 import traceback
@@ -52,7 +53,6 @@ _NOISE = (
     r".*does not have many workers.*",
     r".*LeafSpec.*",
     r".*smaller than the logging interval.*",
-    r".*Checkpoint directory .* exists and is not empty.*",
 )
 
 
@@ -198,6 +198,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     building = True  # until fit starts: an error is a build failure
     try:
         with quiet_lightning(spec.quiet):
+            # the trial's own folder holds its logs; a user's checkpoint folder is news
+            warnings.filterwarnings("ignore", message=f"Checkpoint directory "
+                                    f"{re.escape(str(trial_dir.resolve()))} exists")
             if spec.seed is not None:
                 pl.seed_everything(spec.seed, workers=True, verbose=False)
             model = ModelFactory(spec.model, spec.model_init_args).build(spec.arch)
