@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from lightning_nas.arch import arch_key
+from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, NASError, SpaceError
 from lightning_nas.space import KINDS, Choice, Fixed, Float, Int, Ordered, SearchSpace
 
@@ -321,6 +322,13 @@ def test_loading_errors(text, needles):
     msg = _error(text)
     for needle in needles:
         assert needle in msg
+
+
+def test_a_key_written_twice_is_an_error_not_the_last_one():
+    with pytest.raises(ConfigError, match="the space:2:1: found the key 'w' twice"):
+        SearchSpace.from_yaml("w: {choice: [1, 2]}\nw: {choice: [3, 4]}")
+    # a key a YAML merge brought in may be overridden
+    assert load_yaml("b: &b {x: 1, y: 2}\nd: {<<: *b, x: 3}")["d"] == {"x": 3, "y": 2}
 
 
 def test_empty_or_non_mapping_space():

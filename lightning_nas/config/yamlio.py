@@ -8,6 +8,10 @@ where: ``search.yaml:3:5: expected ',' or ']', but got '}'``.
 Example:
     >>> load_yaml("lr: 1e-4")
     {'lr': 0.0001}
+    >>> load_yaml("{lr: 1, lr: 2}", source="nas.yaml")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: nas.yaml:1:9: found the key 'lr' twice (while reading ...
     >>> load_yaml("a: [1", source="nas.yaml")
     Traceback (most recent call last):
     ...
@@ -27,7 +31,25 @@ __all__ = ["load_yaml"]
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose float resolver also matches ``1e-4``, ``3E5`` and ``.5``."""
+    """SafeLoader whose float resolver also matches ``1e-4``, ``3E5`` and ``.5``, and that
+    refuses a key written twice in one mapping (PyYAML keeps the last one without a word;
+    keys a ``<<`` merge brings in may be overridden)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"found the key {key!r} twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 _Loader.yaml_implicit_resolvers = {k: list(v) for k, v in

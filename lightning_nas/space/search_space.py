@@ -96,8 +96,9 @@ class SearchSpace:
             >>> SearchSpace.from_yaml("k: {choice: [3, 5, 7]}").size()
             3
         """
-        text = Path(source).read_text() if _is_file(source) else str(source)
-        return cls.from_dict(load_yaml(text))
+        is_file = _is_file(source)
+        text = Path(source).read_text() if is_file else str(source)
+        return cls.from_dict(load_yaml(text, source=str(source) if is_file else "the space"))
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML mapping form; ``SearchSpace.from_dict(s.to_dict()) == s``."""
