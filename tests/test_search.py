@@ -255,6 +255,15 @@ def test_the_same_build_error_twice_in_a_row_stops_the_search(tmp_path, tiny_spa
         assert [t.status for t in store.trials()] == [TrialStatus.FAILED] * 2
 
 
+def test_a_searched_trainer_argument_with_a_model_class(tmp_path, tiny_trainer):
+    space = {"width": {"choice": [4, 8]}, "trainer.max_epochs": {"choice": [1, 3]}}
+    result = _search(tmp_path, space, tiny_trainer, budget=3).run()  # was a TypeError
+    assert all(t.epochs == t.arch["trainer.max_epochs"] for t in result.trials)
+    with pytest.raises(ConfigError, match="'model.lr' is a path into a config, and TinyNet "
+                                          "is a class: search its argument by its name"):
+        _search(tmp_path / "b", {**space, "model.lr": {"choice": [0.1, 0.2]}}, tiny_trainer)
+
+
 def test_lightnings_check_before_training_stops_the_search_after_two_trials(
         tmp_path, tiny_space, tiny_trainer):
     # more batches between validations than an epoch has: Lightning's check in fit

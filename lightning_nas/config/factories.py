@@ -161,7 +161,7 @@ class ModelFactory:
             cls = self.target.target()
             if inspect.isclass(cls):  # the arch's plain keys are arguments of the node's class
                 accepted, var_kw = accepted_kwargs(cls.__init__)
-                for key in names:
+                for key in (k for k in names if not is_dotted(k)):
                     if key not in accepted and not var_kw:
                         raise ConfigError(f"space key {key!r} is not an argument of "
                                           f"{cls.__name__}.__init__; "
@@ -169,8 +169,16 @@ class ModelFactory:
                                           f"{', '.join(accepted)}")
         if not self.is_class:
             return
+        for key in names:
+            if is_dotted(key) and not key.startswith("trainer."):
+                raise ConfigError(f"space key {key!r} is a path into a config, and {self.name} "
+                                  f"is a class: search its argument by its name (a nested "
+                                  f"mapping for a dict argument), or search from a config "
+                                  f"(lightning-nas search); trainer.* keys are Trainer "
+                                  f"arguments")
         accepted, var_kw = accepted_kwargs(self.target.__init__)
-        for kind, keys in (("space key", names), ("model init_args key", self.init_args)):
+        for kind, keys in (("space key", [k for k in names if not is_dotted(k)]),
+                           ("model init_args key", self.init_args)):
             for key in keys:
                 if key not in accepted and not var_kw:
                     hint = did_you_mean(key, accepted)
@@ -184,7 +192,8 @@ class ModelFactory:
         if self.is_class:
             fixed = {k: copy.deepcopy(v) if isinstance(v, nn.Module) else v
                      for k, v in self.init_args.items()}
-            return self.target(**{**fixed, **arch})
+            return self.target(**{**fixed, **{k: v for k, v in arch.items()
+                                              if not k.startswith("trainer.")}})
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "

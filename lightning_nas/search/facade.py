@@ -35,7 +35,6 @@ from lightning_nas.config.factories import (
     check_trainer_kwargs,
     check_validation_runs,
 )
-from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
@@ -171,7 +170,7 @@ class Search:
             check_strategy(self.trainer)
         except ConfigError as err:
             raise ConfigError(f"trainer.strategy={self.trainer['strategy']!r}: {err}") from None
-        self.model.check([k for k in self.space.names() if not is_dotted(k)])
+        self.model.check(self.space.names())
         self.data.check()
         executor = self.settings.execution.executor
         if isinstance(executor, str):  # starts nothing
