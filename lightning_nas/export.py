@@ -29,6 +29,7 @@ from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.ranks import close_rank_groups
+from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec, logger_defaults
 from lightning_nas.store import RunStore, open_run
@@ -247,19 +248,15 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                           "locally?); pass model= to finetune()")
     if data is None and stored_data.get("class_path") is None and stored_data.get("init_args"):
         raise ConfigError("the search's data has no import path; pass data= to finetune()")
-    missing = [k for k in stored_model.get("objects", []) if k not in (model_init_args or {})]
-    if missing:
-        raise ConfigError(f"the search gave the model objects the store cannot keep "
-                          f"({', '.join(missing)}); pass them again: finetune(..., "
-                          f"model_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}})")
-    if data is None and stored_data.get("objects"):
-        raise ConfigError(f"the search gave the data objects the store cannot keep "
-                          f"({', '.join(stored_data['objects'])}); pass data= to finetune()")
-    init_args = {**(stored_model.get("init_args") or {}), **(model_init_args or {})}
+    init_args = restore_init(stored_model, model_init_args, "model")
+    try:
+        data_args = {} if data is not None else restore_init(stored_data, None, "data")
+    except ConfigError as err:
+        raise ConfigError(f"{err}; or pass data= to finetune()") from None
     # a path that no longer imports is a config error, said before any folder or training
     ModelFactory(model, init_args)
     if data is None:
-        DataFactory(stored_data.get("class_path"), stored_data.get("init_args") or {})
+        DataFactory(stored_data.get("class_path"), data_args)
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs
         for key in ("max_steps", "max_time"):
@@ -282,7 +279,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),
-                     data_init_args={} if data is not None else stored_data.get("init_args") or {},
+                     data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights)
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller

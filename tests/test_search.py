@@ -17,19 +17,24 @@ from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet, tiny_model
 
 
+def halve(x: torch.Tensor) -> torch.Tensor:
+    return x / 2
+
+
 class WithBackbone(TinyNet):
     """A project that passes a backbone module and a partial optimizer to its model."""
 
     starts: list[torch.Tensor] = []  # the backbone's weights each model was built with
 
     def __init__(self, backbone: torch.nn.Module, optimizer: functools.partial,
-                 width: int = 16) -> None:
+                 width: int = 16, squash=torch.relu) -> None:
         super().__init__(width=width)
-        self.backbone, self.optimizer = backbone, optimizer
+        self.backbone, self.optimizer, self.squash = backbone, optimizer, squash
         WithBackbone.starts.append(backbone.weight.detach().clone())
+        WithBackbone.last_squash = squash
 
     def forward(self, x):
-        return self.net(self.backbone(x))
+        return self.net(self.squash(self.backbone(x)))
 
     def configure_optimizers(self):
         return self.optimizer(self.parameters())
@@ -306,13 +311,16 @@ def test_objects_in_model_init_args_start_fresh_in_each_trial_and_finetune_asks_
                "optimizer": functools.partial(torch.optim.SGD, lr=0.1)}
     WithBackbone.starts.clear()
     result = _search(tmp_path, {"width": {"choice": [4, 8]}}, tiny_trainer, budget=2,
-                     model=WithBackbone, model_init_args=objects).run()
+                     model=WithBackbone, model_init_args={**objects, "squash": halve}
+                     ).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2  # was TypeError
     assert len(WithBackbone.starts) >= 3  # dry builds and two trials, all from the given
     assert all(torch.equal(w, original) for w in WithBackbone.starts)  # weights
     with RunStore(tmp_path / "search.db") as store:
-        assert store.get_meta("model")["objects"] == ["backbone", "optimizer"]
+        assert store.get_meta("model")["objects"] == {  # a function by its import path
+            "backbone": None, "optimizer": None, "squash": "tests.test_search.halve"}
     with pytest.raises(ConfigError, match=r"\(backbone, optimizer\); pass them again"):
         finetune(tmp_path, max_epochs=1)
     tuned = finetune(tmp_path, max_epochs=1, model_init_args=objects)
     assert tuned.status is TrialStatus.COMPLETED and tuned.arch == result.best.arch
+    assert WithBackbone.last_squash is halve  # imported again, not the default

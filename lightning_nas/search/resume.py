@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
 __all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
-           "plain_part", "stored_init"]
+           "plain_part", "restore_init", "stored_init"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -52,10 +53,39 @@ def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any]:
     """What the store keeps of a model's or data's class and arguments: the plain ones, and
-    the names of the others under ``objects`` (``finetune`` asks for them again)."""
+    the others under ``objects``, by import path for a module-level function or class (a
+    builder), else None (a module, a ``functools.partial``: ``finetune`` asks for them).
+
+    Example:
+        >>> import functools, math
+        >>> stored = stored_init("m.Net", {"lr": 0.1, "act": math.tanh,
+        ...                                "opt": functools.partial(max)})
+        >>> stored["init_args"], stored["objects"]
+        ({'lr': 0.1}, {'act': 'math.tanh', 'opt': None})
+    """
     out = {"class_path": path, "init_args": plain_part(init_args)}
-    objects = sorted(k for k in init_args if k not in out["init_args"])
+    objects = {k: object_path(v) for k, v in sorted(init_args.items())
+               if k not in out["init_args"]}
     return {**out, "objects": objects} if objects else out
+
+
+def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
+                 name: str) -> dict[str, Any]:
+    """The init args ``stored_init`` kept, with its objects imported again, under ``given``.
+
+    Raises:
+        ConfigError: naming the objects that have no import path and are not ``given``.
+    """
+    given = dict(given or {})
+    objects = stored.get("objects") or {}
+    missing = [k for k, path in objects.items() if path is None and k not in given]
+    if missing:
+        raise ConfigError(f"the search gave the {name} objects the store cannot keep "
+                          f"({', '.join(missing)}); pass them again: "
+                          f"{name}_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}}")
+    imported = {k: import_object(path) for k, path in objects.items()
+                if path is not None and k not in given}
+    return {**(stored.get("init_args") or {}), **imported, **given}
 
 
 def _json(value: Any) -> Any:
