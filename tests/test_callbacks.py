@@ -189,6 +189,28 @@ def test_reporter_records_each_validation_epoch_in_a_real_trainer():
     assert _plain(reporter.state_dict())
 
 
+class EpochLogged(ScriptedModel):
+    """Also logs its epoch as the training epoch metric ``trained``."""
+
+    def training_step(self, batch, batch_idx):
+        self.log("trained", float(self.current_epoch), on_step=False, on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+
+def test_every_metric_of_an_entry_is_of_its_epoch_with_two_validations_per_epoch():
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, callbacks=[reporter],
+                         enable_progress_bar=False, enable_model_summary=False, logger=False,
+                         enable_checkpointing=False, limit_train_batches=4,
+                         limit_val_batches=1, val_check_interval=0.5)
+    trainer.fit(EpochLogged())
+    history = reporter.history
+    assert [h["epoch"] for h in history] == [0, 0, 1, 1, 2, 2]
+    # the epoch's last validation gets its training metrics at the epoch's end; the one
+    # before it has none (it had the previous epoch's "trained")
+    assert [h["metrics"].get("trained") for h in history] == [None, 0.0, None, 1.0, None, 2.0]
+
+
 def test_reporter_names_an_unlogged_monitor():
     reporter = TrialReporter(monitor="val_accuracy", mode="max")
     with pytest.raises(MonitorError, match="val_accuracy") as info:

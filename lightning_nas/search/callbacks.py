@@ -75,7 +75,9 @@ class TrialReporter(pl.Callback):
 
     Each entry holds the metrics of its own epoch: validation ends before the training
     epoch's own epoch-level metrics are logged, so the entry is completed with them when
-    that epoch ends (at the next epoch's start, or at the end of training).
+    that epoch ends (at the next epoch's start, or at the end of training). An entry of a
+    validation that another one follows in the same epoch (``val_check_interval < 1``)
+    holds no training epoch metrics: the earlier epoch's are not its.
 
     At the end of training it logs the architecture as hyperparameters with the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
@@ -96,6 +98,7 @@ class TrialReporter(pl.Callback):
         self._first_batch = True
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
+        self._train_keys: set[str] | None = None  # known at the first training epoch's end
 
     @property
     def state_key(self) -> str:
@@ -119,8 +122,19 @@ class TrialReporter(pl.Callback):
         if trainer.sanity_checking:
             return
         logged = logged_metrics(trainer, self.monitor)
-        self.history.append({"epoch": trainer.current_epoch, "metrics": logged})
+        # an earlier epoch's training metrics are still there when validation runs before
+        # this epoch's end (val_check_interval < 1): they are not this entry's
+        stale = self._train_keys or set()
+        self.history.append({"epoch": trainer.current_epoch,
+                             "metrics": {k: v for k, v in logged.items() if k not in stale}})
         self._open = True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._train_keys is None:  # the first epoch's end: what training logs per epoch
+            last = self.history[-1] if self.history else None
+            validated = set(last["metrics"]) if last and last["epoch"] == trainer.current_epoch \
+                else set()
+            self._train_keys = set(trainer.callback_metrics) - validated - {self.monitor}
 
     def _complete(self, trainer: pl.Trainer) -> None:
         """Add the epoch-level training metrics of the epoch the last validation ran in
