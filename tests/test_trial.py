@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -75,6 +76,37 @@ def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
     assert ("monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"
             in result.error)
     assert "'val_loss'" in result.error
+
+
+class NoHparams(pl.LightningModule):
+    """A project's module that never calls ``save_hyperparameters``."""
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
+        super().__init__()
+        act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
+        self.net, self.lr = torch.nn.Sequential(torch.nn.Linear(8, width), act(),
+                                                torch.nn.Linear(width, 3)), lr
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self.net(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self.net(x).argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_trial(tmp_path):
+    arch = {"width": 8, "activation": "tanh"}
+    result = fit_trial(_spec(tmp_path, arch, model=NoHparams, model_init_args={"lr": 0.1}))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert saved == {"lr": 0.1, **arch}
+    loaded = NoHparams.load_from_checkpoint(result.checkpoint)  # was the defaults: width 16
+    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 
 class StepLogged(TinyNet):

@@ -87,12 +87,18 @@ class TrialReporter(pl.Callback):
         monitor: the metric that scores the trial (any key logged with ``self.log``).
         mode: ``"max"`` or ``"min"``.
         arch: the trial's architecture (logged as hyperparameters).
+        init_args: the model's ``__init__`` arguments (architecture included), written as
+            the ``hyper_parameters`` of every checkpoint whose model saved none, so that
+            ``Model.load_from_checkpoint(path)`` builds the trial's architecture, not the
+            model's defaults.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
-                 arch: dict[str, Any] | None = None) -> None:
+                 arch: dict[str, Any] | None = None,
+                 init_args: dict[str, Any] | None = None) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
+        self.init_args = dict(init_args or {})
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
@@ -147,6 +153,11 @@ class TrialReporter(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if self.init_args and not checkpoint.get("hyper_parameters"):
+            checkpoint["hyper_parameters"] = dict(self.init_args)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)

@@ -34,9 +34,11 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
+from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 
 __all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "fit_trial", "logger_defaults",
@@ -203,7 +205,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                     f"{re.escape(str(trial_dir.resolve()))} exists")
             if spec.seed is not None:
                 pl.seed_everything(spec.seed, workers=True, verbose=False)
-            model = ModelFactory(spec.model, spec.model_init_args).build(spec.arch)
+            factory = ModelFactory(spec.model, spec.model_init_args)
+            model = factory.build(spec.arch)
+            reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
                 state = torch.load(spec.init_weights, map_location="cpu", weights_only=False)
                 model.load_state_dict(state["state_dict"])
@@ -267,3 +271,13 @@ def _ran_to_its_end(trainer: pl.Trainer) -> bool:
     steps, epochs = trainer.max_steps, trainer.max_epochs
     return ((steps is not None and 0 < steps <= trainer.global_step)
             or (epochs is not None and 0 < epochs <= trainer.current_epoch))
+
+
+def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
+    """The plain ``__init__`` arguments a model class is built with (the architecture's
+    ``trainer.*`` keys are the Trainer's); empty when they are not keywords of a class (a
+    builder function, a config whose space holds paths into it)."""
+    keys = [k for k in arch if not k.startswith("trainer.")]
+    if not factory.is_class or any(is_dotted(k) for k in keys):
+        return {}
+    return {**plain_part(factory.init_args), **{k: arch[k] for k in keys}}
