@@ -14,6 +14,7 @@ The loop, in short::
 
 from __future__ import annotations
 
+import textwrap
 import time
 import zipfile
 from collections.abc import Callable
@@ -409,7 +410,8 @@ class SearchLoop:
         done = f"{stopped:>{len(str(s.budget or ''))}}{of}"
         status = result.status
         if status is TrialStatus.FAILED:
-            outcome = f"FAILED ({(result.error or '').splitlines()[0][:100]})"
+            first = (result.error or "").splitlines()[0] if result.error else ""
+            outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
         elif status is TrialStatus.COMPLETED:
             outcome = f"{s.monitor}={result.score:.4f}"
         else:
