@@ -111,7 +111,8 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
     ckpt = tmp_path / "runs" / "fit" / "best_config" / "best.ckpt"
     assert f"checkpoint: {ckpt}" in out
     state = torch.load(ckpt, weights_only=False)["callbacks"]
-    (checkpoint,) = [v for k, v in state.items() if k.startswith("ModelCheckpoint")]
+    (checkpoint,) = [v for k, v in state.items()
+                     if k.startswith("lightning_nas.TrialCheckpoint")]  # the trial's own
     assert float(checkpoint["best_model_score"]) == pytest.approx(best["score"], abs=1e-7)
     assert main(["fit", str(run / "best_config.yaml"), "--trainer.max_epochs=1",
                  "--monitor", "val_acc", "--mode=max"]) == 0  # a second fit keeps the first
@@ -152,7 +153,7 @@ def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, mes
     (["--trainer.accelerator=tpu"], "trainer.accelerator='tpu': ModuleNotFoundError"),
     (["--trainer.strategy=foo"], "trainer.strategy='foo': ValueError: You selected an invalid"),
     (["--model.depth=abc"], "model.depth='abc': expected int"),
-    (["--model.activation=gelu", "--search.space={width: {choice: [8]}}"],
+    (["--model.activation=gelu", "--search.space={width: {choice: [8, 16]}}"],
      "model.activation='gelu': KeyError: 'gelu'"),
     (["--search.seed=abc"], "`seed` must be an integer >= 0 or null, got 'abc'"),
 ])

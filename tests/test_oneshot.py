@@ -113,7 +113,8 @@ def test_callback_searches_subnets_and_exports_the_best(tmp_path):
     best = max(callback.history, key=lambda h: h["score"])
     assert callback.best_arch == best["arch"] and callback.best_score == best["score"]
     saved = yaml.safe_load((tmp_path / "best_arch.yaml").read_text())
-    assert saved == {"arch": callback.best_arch, "score": callback.best_score}
+    assert saved == {"arch": callback.best_arch, "score": callback.best_score,
+                     "algorithm": "spos", "mode": "max"}
     subnet = torch.load(tmp_path / "subnet.pt", weights_only=False)
     assert subnet[0].out_features == callback.best_arch["hidden"]
 
