@@ -65,10 +65,19 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
 
 def test_print_config_applies_overrides(config, capsys):
     assert main(["search", str(config), "--print_config", "--search.budget=2",
-                 "--model.width=64"]) == 0
+                 "--model.depth=2"]) == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["search"]["budget"] == 2
-    assert cfg["model"]["init_args"] == {"depth": 1, "width": 64}
+    assert cfg["model"]["init_args"] == {"depth": 2}
+
+
+@pytest.mark.parametrize("override", ["--model.width=64", "--model.init_args.width=64"])
+def test_an_override_of_a_searched_key_is_refused(config, capsys, override):
+    # every trial took the space's value: the override was ignored without a word
+    assert main(["search", str(config), override]) == 2
+    err = capsys.readouterr().err
+    assert "sets a key the search space searches ('width')" in err
+    assert "--search.space.width={fixed: 64}" in err
 
 
 @pytest.mark.parametrize("override, message", [

@@ -27,7 +27,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
-from lightning_nas.errors import ConfigError, SearchError  # noqa: E402
+from lightning_nas.errors import ConfigError, SearchError, SpaceError  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
@@ -275,6 +275,37 @@ def test_resuming_with_another_space_is_refused(tmp_path):
     with pytest.raises(ConfigError,
                        match="holds a search with a different space.*hydra.sweeper.run_dir"):
         _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
+
+
+def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
+    def sweep(seed: int, epochs: int, budget: int = 1) -> list[TrialResult]:
+        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": seed, "params": {"x": "range(0, 9)"}},
+            (f"epochs={epochs}",), epochs=1)
+
+    sweep(seed=0, epochs=1)
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: search.seed: 0, now "
+                                          r"5; the job overrides: \['epochs=1'\], now "
+                                          r"\['epochs=2'\]"):
+        sweep(seed=5, epochs=2, budget=2)
+    assert len(sweep(seed=0, epochs=1, budget=2)) == 2  # the same setup resumes
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert results["rerun"].endswith(" hydra.mode=RUN") and "epochs=1" in results["rerun"]
+
+
+def test_a_config_node_that_fails_to_build_in_two_jobs_stops_the_sweep(tmp_path):
+    from hydra.utils import instantiate
+
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way.*"
+                                          r"InstantiationException: Error in call to target"):
+        _sweep(tmp_path, lambda cfg: instantiate({"_target_": "math.sqrt", "nosuch": cfg.x}),
+               {"budget": 5, "max_failures": 9, "params": {"x": "range(0, 9)"}})
+
+
+def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_path):
+    with pytest.raises(SpaceError, match="single architecture.*hydra.mode=RUN"):
+        _sweep(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {"x": "choice(1)"}})
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_misspelt_key_fails_before_anything_runs(tmp_path):

@@ -184,7 +184,7 @@ _EARLY = "found building the"
 
 def test_a_space_of_one_architecture_is_refused_before_anything_is_written(tmp_path):
     for space in ({"k": {"choice": [3]}}, {"k": {"fixed": 3}, "j": {"choice": ["a"]}}):
-        with pytest.raises(ConfigError, match=r"single architecture \(\{'k': 3"):
+        with pytest.raises(SpaceError, match=r"single architecture \(\{'k': 3"):
             Search(None, space, objective=lambda arch: {"val_acc": 1.0}, run_dir=tmp_path)
     assert not any(tmp_path.iterdir())
 

@@ -33,6 +33,8 @@ def test_defaults():
     assert s.execution.executor_name == "auto"
     assert s.execution.devices_per_trial is None and s.execution.ray is None
     assert s.early_stopping.scheduler == "none" and not s.early_stopping.active
+    # YAML's null (--search.scheduler=null) means none, as it reads
+    assert SearchSettings.from_options(scheduler=None).early_stopping.scheduler == "none"
     assert (s.early_stopping.min_epochs, s.early_stopping.max_epochs, s.early_stopping.eta) == (
         1, None, 3)
     assert (s.limits.max_params, s.limits.max_flops, s.limits.constraints) == (None, None, ())

@@ -66,12 +66,29 @@ def load_config(paths: str | Path | Sequence[str | Path],
             raise FileNotFoundError(f"search.space file {space} not found (looked in the "
                                     f"current folder and beside {path})")
         cfg["search"]["space"] = load_yaml(space_path.read_text(), source=str(space_path))
+    _check_not_searched(overrides, cfg.get("search"))
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
     if isinstance(cfg[block], Mapping):  # else block_settings names it
         cfg[block].setdefault("run_dir", f"runs/{path.stem}")
     return cfg
+
+
+def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
+    """Refuse an override of a key the space searches: every trial would take the space's
+    value, and the override would be ignored without a word."""
+    space = search.get("space") if isinstance(search, Mapping) else None
+    if not isinstance(space, Mapping):
+        return
+    searched = {key if is_dotted(key) else f"model.{key}": key for key in space}
+    for key, text in _split_overrides(overrides):
+        path = ".".join(part for part in key.split(".") if part != "init_args")
+        if path in searched:
+            raise ConfigError(f"--{key}={text} sets a key the search space searches "
+                              f"({searched[path]!r}): every trial takes the space's value. "
+                              f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
+                              f"else leave the override out")
 
 
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:

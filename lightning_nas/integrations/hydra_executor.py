@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
 from lightning_nas.results import TrialResult, TrialStatus
@@ -109,12 +110,17 @@ class HydraLauncherExecutor(TrialExecutor):
             result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
                                 self.names)
         else:
+            built = False
             try:
                 ret.return_value  # noqa: B018 - raises the job's exception
                 error = f"the launcher returned status {ret.status.name} without an error"
             except Exception as err:  # noqa: BLE001 - the job's own exception
-                error = "".join(traceback.format_exception(err)).rstrip()
+                # the cause on the first line (Hydra's messages span lines: "full_key: ...")
+                error = (f"{type(err).__name__}: {' '.join(str(err).split())}\n"
+                         + "".join(traceback.format_exception(err)).rstrip())
+                built = isinstance(err, InstantiationException)  # a config node's error
             result = failed_result(spec, error, started)
+            result.build_failed = built
         result.started, result.finished = started, finished
         return result
 

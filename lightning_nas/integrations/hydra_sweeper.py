@@ -50,6 +50,7 @@ from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
+from lightning_nas.search.resume import differences
 from lightning_nas.search.runner import needs_own_process
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -108,6 +109,7 @@ class HydraSweep(Sweeper):
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = self._search_settings()
+        sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         self._check_one_process_per_job(self._check_composes(sweep))
         store = self._open_store(settings, sweep)
         try:
@@ -203,6 +205,17 @@ class HydraSweep(Sweeper):
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},
             run_dir_key="hydra.sweeper.run_dir")
+        hydra = store.get_meta("hydra") or {}
+        found = differences({k: v for k in ("settings",) if (v := store.get_meta(k))},
+                            {"settings": settings.flat()})
+        if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
+            found.append(f"the job overrides: {hydra['overrides']}, now "
+                         f"{list(sweep.passthrough)}")
+        if found:  # one leaderboard never mixes jobs of two setups
+            store.close()
+            raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
+                              f"settings: {'; '.join(found)}. Resume with the settings it ran "
+                              f"with, or choose another hydra.sweep.dir")
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_meta("hydra", {"task": self.config.hydra.job.name,
@@ -229,8 +242,11 @@ class HydraSweep(Sweeper):
         results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
                                    "best_value": None, "best_trial": None}
         if best is not None:
+            overrides = list(sweep.overrides(best.arch))
             results.update(best_params=best.arch, best_value=best.score,
-                           best_trial=best.trial_id, overrides=sweep.overrides(best.arch))
+                           best_trial=best.trial_id, overrides=overrides,
+                           # the best job once: the sweep's config group sets MULTIRUN
+                           rerun=f"python <task>.py {' '.join(overrides)} hydra.mode=RUN")
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "params": t.arch,

@@ -58,9 +58,10 @@ def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]
 
 
 def error_line(error: str | None) -> str | None:
-    """The last non-empty line of a trial's error text (the exception), whole."""
+    """The first non-empty line of a trial's error text (the cause: ``Type: message``),
+    whole."""
     lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
-    return lines[-1] if lines else None
+    return lines[0] if lines else None
 
 
 def trial_rows(store: RunStore, status: str = "all", k: int | None = None

@@ -151,10 +151,7 @@ class Search:
     def _check(self) -> None:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
-        if self.space.size() == 1:  # nevergrad has no variable to optimize
-            raise ConfigError(f"the space holds a single architecture "
-                              f"({self.space.sample(seed=0)}): nothing to search; give a key "
-                              f"two or more values, or train it with lightning-nas fit")
+        self.space.check_searchable("or train it with lightning-nas fit")
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_fill(self.space, self.settings.transfer.warm_start_fill)

@@ -180,6 +180,8 @@ class EarlyStopping:
     eta: int = 3
 
     def __post_init__(self) -> None:
+        if self.scheduler is None:  # YAML's null
+            object.__setattr__(self, "scheduler", "none")
         if isinstance(self.scheduler, str) and self.scheduler not in SCHEDULERS:
             raise unknown("scheduler", self.scheduler, SCHEDULERS)
         if not isinstance(self.scheduler, (str, Rule)):

@@ -113,6 +113,13 @@ class SearchSpace:
         """Top-level names (the keyword arguments a model receives)."""
         return list(self.params)
 
+    def check_searchable(self, hint: str) -> None:
+        """Raise ``SpaceError`` when the space holds a single architecture: nothing to
+        search (nevergrad has no variable to optimize); ``hint`` says what to do instead."""
+        if self.size() == 1:
+            raise SpaceError(f"the space holds a single architecture ({self.sample(seed=0)}): "
+                             f"nothing to search; give a key two or more values, {hint}")
+
     def size(self) -> float:
         """Number of distinct architectures, ``math.inf`` if any range is continuous."""
         return math.prod(p.size() for p in self.params.values())
