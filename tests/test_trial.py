@@ -109,6 +109,22 @@ def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_tr
     assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 
+def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
+    from lightning_nas.search.schedulers import MedianRule
+
+    def run(epochs: int):
+        rule = MedianRule(min_epochs=2, min_trials=1)
+        rule.values = {2: {"other": 2.0}}  # a run no accuracy beats: stop at epoch 2
+        trainer = {"max_epochs": epochs, "accelerator": "cpu", "devices": 1}
+        return fit_trial(_spec(tmp_path / str(epochs), {"width": 4}, rule=rule,
+                               trainer=trainer))
+
+    stopped = run(3)
+    assert stopped.status is TrialStatus.PRUNED and stopped.epochs == 2
+    full = run(2)  # the verdict came at its last epoch: it was PRUNED, checkpoint deleted
+    assert full.status is TrialStatus.COMPLETED and full.epochs == 2 and full.checkpoint
+
+
 class StepLogged(TinyNet):
     def training_step(self, batch, batch_idx):
         loss = super().training_step(batch, batch_idx)

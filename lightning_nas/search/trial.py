@@ -247,7 +247,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         result.fatal = not bad and _ran_to_its_end(trainer)
         return result
     result.status = TrialStatus.COMPLETED
-    if pruning is not None and pruning.decision is not None:
+    # a rule's verdict at the last epoch stops nothing: the trial trained in full
+    if pruning is not None and pruning.decision is not None and not _ran_to_its_end(trainer):
         paused = pruning.decision is Decision.PAUSE
         result.status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
     result.score = best["metrics"][spec.monitor]
