@@ -243,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `lightning-nas show RUN | head`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback
+        print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

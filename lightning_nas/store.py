@@ -170,6 +170,12 @@ class RunStore:
         """Change a trial's status only (e.g. PAUSED trials become PRUNED at the end)."""
         self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
 
+    def uncount_attempt(self, trial_id: int) -> None:
+        """Take back the count of this start of trial ``trial_id`` (it was interrupted by
+        the user, not killed by the trial)."""
+        self._db.execute("UPDATE trials SET attempts = MAX(attempts - 1, 0) WHERE id = ?",
+                         (trial_id,))
+
     def attempts(self, trial_id: int) -> int:
         """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
         row = self._db.execute("SELECT attempts FROM trials WHERE id = ?", (trial_id,)).fetchone()

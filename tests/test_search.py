@@ -136,6 +136,32 @@ def test_resume_continues_and_keeps_earlier_trials(tmp_path, tiny_space, tiny_tr
     assert again.trials == second.trials  # budget reached: nothing trains
 
 
+class Interrupted(TinyNet):
+    """Its first ``left`` fits are interrupted (Ctrl-C) in the first training step."""
+
+    left = 0
+
+    def training_step(self, batch, batch_idx):
+        if Interrupted.left:
+            Interrupted.left -= 1
+            raise KeyboardInterrupt
+        return super().training_step(batch, batch_idx)
+
+
+def test_a_trial_interrupted_by_the_user_twice_is_run_again_not_failed(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    Interrupted.left = 2
+    for _ in range(2):  # Lightning turns Ctrl-C into exit(1) after its graceful shutdown
+        with pytest.raises((KeyboardInterrupt, SystemExit)):
+            _search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted,
+                    verbose=True).run()
+        assert "Interrupted: 0 completed, 1 running (re-run on resume); run the same " \
+               "command again to resume." in capsys.readouterr().out
+    result = _search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]  # was FAILED: "the
+    # search process died 2 times while running this trial"
+
+
 def test_resume_with_another_space_is_refused(tmp_path, tiny_space, tiny_trainer):
     _search(tmp_path, tiny_space, tiny_trainer, budget=1).run()
     other = {**tiny_space, "width": {"choice": [64]}}

@@ -171,13 +171,21 @@ class SearchLoop:
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      f"{self.store.count(TrialStatus.FAILED)} failed, {len(self.interrupted)} "
                      f"to re-run, {len(self.paused)} paused")
-        while True:
-            while len(self.running) < self.executor.num_workers and self._start_one():
-                pass
-            if not self.running:
-                break
-            for result in self.executor.wait():
-                self._record(result)
+        try:
+            while True:
+                while len(self.running) < self.executor.num_workers and self._start_one():
+                    pass
+                if not self.running:
+                    break
+                for result in self.executor.wait():
+                    self._record(result)
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into exit(1))
+            for trial_id in self.running:  # a user's interrupt is not a crash of the trial
+                self.store.uncount_attempt(trial_id)
+            self.progress.close()
+            self.say(f"Interrupted: {self.completed} completed, {len(self.running)} running "
+                     f"(re-run on resume); run the same command again to resume.")
+            raise
         for trial in self.paused.values():  # never promoted: pruned at their rung
             self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
             self._drop_checkpoints(trial, keep_best=False)
