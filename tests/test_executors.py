@@ -94,6 +94,24 @@ def test_device_assignment():
         assign_devices(2, accelerator="gpu")
 
 
+def test_threads_per_trial_hold_in_the_searchs_own_process_too(tmp_path):
+    import torch
+
+    before, seen = torch.get_num_threads(), []
+
+    def objective(arch: dict) -> dict:
+        seen.append(torch.get_num_threads())
+        return {"val_acc": float(arch["a"])}
+
+    torch.set_num_threads(2)
+    try:
+        Search(None, {"a": {"choice": [1, 2]}}, objective=objective, budget=2,
+               threads_per_trial=1, run_dir=tmp_path, verbose=False).run()  # was ignored
+        assert seen == [1, 1] and torch.get_num_threads() == 2  # set for trials only
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_executor_names_and_objects():
     assert isinstance(make_executor("auto", 1), InlineExecutor)
     assert isinstance(make_executor("auto", 2, {"accelerator": "cpu"}), ProcessExecutor)

@@ -135,6 +135,9 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     _search(tmp_path / "source", 3).run()
     with pytest.raises(ConfigError, match="own run_dir"):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "source")])
+    with pytest.raises(ConfigError, match="names the folder .*source/ twice"):  # counted twice
+        _search(tmp_path / "w1", 3, warm_start=[str(tmp_path / "source"),
+                                                 f"{tmp_path / 'source'}/"])
     with pytest.raises(ConfigError, match="warm_start_fill key 'zz'.*keys: a, b, c"):
         _search(tmp_path / "w3", 3, warm_start=[str(tmp_path / "source")],
                 warm_start_fill={"zz": 1})

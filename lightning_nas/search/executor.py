@@ -64,17 +64,26 @@ class TrialExecutor(ABC):
 
 
 class InlineExecutor(TrialExecutor):
-    """Runs each trial in the calling process, one at a time (the cheapest per trial)."""
+    """Runs each trial in the calling process, one at a time (the cheapest per trial);
+    with ``threads``, under ``torch.set_num_threads(threads)`` (restored after)."""
 
-    def __init__(self) -> None:
-        self.num_workers = 1
+    def __init__(self, threads: int | None = None) -> None:
+        self.num_workers, self.threads = 1, threads
         self._queue: list[TrialSpec] = []
 
     def submit(self, spec: TrialSpec) -> None:
         self._queue.append(spec)
 
     def wait(self) -> list[TrialResult]:
-        return [run_trial(self._queue.pop(0))]
+        import torch
+
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            return [run_trial(self._queue.pop(0))]
+        finally:
+            torch.set_num_threads(before)
 
 
 class FuturesExecutor(TrialExecutor):

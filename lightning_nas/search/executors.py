@@ -62,7 +62,7 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
         if num_workers != 1:
             raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
                               "or executor 'process'")
-        return InlineExecutor()
+        return InlineExecutor(threads_per_trial)
     if executor == "process":
         return ProcessExecutor(num_workers, devices_per_trial, trainer.get("accelerator"),
                                threads_per_trial, max_trials_per_worker)

@@ -126,7 +126,8 @@ class Execution:
         executor: ``auto`` (in the search process for one worker, else worker processes),
             ``inline``, ``process``, ``ray``, or an object with ``submit(fn, *args)``.
         devices_per_trial: GPUs per trial; each worker gets its own slice.
-        threads_per_trial: torch threads per CPU worker (default: cores / workers).
+        threads_per_trial: torch threads per trial: per worker process (default: cores /
+            workers on CPU), or around each trial run in the search's own process.
         max_trials_per_worker: recycle a worker process after this many trials.
         ray: for ``executor="ray"``: ``ray.init`` arguments (``address``, ...) and per-trial
             ``num_cpus`` / ``num_gpus``.

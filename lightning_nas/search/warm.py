@@ -193,9 +193,14 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 
 def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
     """Raise ``ConfigError`` unless every source is an earlier run's folder other than
-    ``run_dir`` (this search's own)."""
+    ``run_dir`` (this search's own), each named once."""
     own = None if run_dir is None else Path(run_dir).resolve()
+    named: dict[Path, str | Path] = {}
     for source in sources:
+        if Path(source).resolve() in named:  # its results would count twice
+            raise ConfigError(f"warm_start names the folder {source} twice (also as "
+                              f"{named[Path(source).resolve()]}); give each earlier run once")
+        named[Path(source).resolve()] = source
         if own is not None and Path(source).resolve() == own:
             raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
                               f"same command again to resume it instead")

@@ -61,9 +61,11 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
             raise ConfigError(f"num_workers={num_workers} x devices_per_trial="
                               f"{devices_per_trial} needs {need} GPUs; {len(gpus)} visible "
                               f"({','.join(gpus)})")
+        threads = {"OMP_NUM_THREADS": str(threads_per_trial),
+                   "LNAS_NUM_THREADS": str(threads_per_trial)} if threads_per_trial else {}
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i * devices_per_trial:
-                                                        (i + 1) * devices_per_trial])}
-                for i in range(num_workers)]
+                                                        (i + 1) * devices_per_trial]),
+                 **threads} for i in range(num_workers)]
     threads = threads_per_trial or max(1, (os.cpu_count() or 1) // num_workers)
     return [{"OMP_NUM_THREADS": str(threads), "LNAS_NUM_THREADS": str(threads)}
             for _ in range(num_workers)]
