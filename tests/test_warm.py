@@ -69,6 +69,38 @@ def test_priors_from_another_space_are_mapped_and_reported(tmp_path):
     assert f"{len(outside)} outside this space" in text
 
 
+def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    store = open_search_store(tmp_path / "old", {"space": {}, "monitor": "acc", "mode": "max"})
+    store.set_meta("config", {"data": {"class_path": "d.Data", "init_args": {"batch_size": 64}},
+                              "model": {"class_path": "m.Net", "init_args": {
+                                  "head": {"class_path": "m.Head", "init_args": {"w": 48}}}}})
+    store.set_meta("model", {"class_path": "m.Net", "init_args": {"dropout": 0.2}})
+    for k, acc in ((3, 0.9), (5, 0.8)):
+        store.finish_trial(TrialResult(store.start_trial({"k": k}), {"k": k},
+                                       TrialStatus.COMPLETED, score=acc))
+    store.close()
+    space = SearchSpace.from_dict({"k": {"choice": [3, 5]},
+                                   "data.batch_size": {"choice": [32, 64]},
+                                   "dropout": {"choice": [0.1, 0.2]},
+                                   "model.head.w": {"choice": [32, 48]}})
+    priors, report = load_priors([tmp_path / "old"], space)
+    # was the first value of each choice (batch_size 32, dropout 0.1, w 32): runs never run
+    assert [p.arch for p in priors] == [
+        {"k": k, "data.batch_size": 64, "dropout": 0.2, "model.head.w": 48} for k in (3, 5)]
+    assert report.sources[0].recorded == {"data.batch_size": 64, "dropout": 0.2,
+                                          "model.head.w": 48}
+    assert "keys added with the earlier run's values data.batch_size=64" in report.describe()
+    priors, _ = load_priors([tmp_path / "old"], space, fill={"dropout": 0.1})  # fill wins
+    assert {p.arch["dropout"] for p in priors} == {0.1}
+    narrow = SearchSpace.from_dict({"k": {"choice": [3, 5]},
+                                    "data.batch_size": {"choice": [16, 32]}})
+    priors, report = load_priors([tmp_path / "old"], narrow)  # 64 is not in it: skipped
+    assert not priors and len(report.sources[0].out_of_space) == 2
+
+
 def test_fill_values():
     assert fill_value(Fixed(3)) == 3 and fill_value(Choice(["x", "y"])) == "x"
     assert fill_value(Ordered([1, 2, 4, 8])) == 2

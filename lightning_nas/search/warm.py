@@ -4,7 +4,9 @@
 (its ``search.db``) and maps each architecture onto the current space: a key the earlier
 space lacked takes a fill value (``fill[key]``, else ``fill_value(param)``), a key the
 current space lacks is dropped, and an architecture with a value outside the current
-space is skipped. Each result keeps its score on its own task (its run's monitor and
+space is skipped. A key the earlier space lacked but its run had a value for (its config,
+its model's or data's arguments, its Trainer settings) takes that value unless ``fill``
+names it. Each result keeps its score on its own task (its run's monitor and
 mode): the loss told is ``-score`` for a maximised monitor, ``score`` otherwise, and
 ``task`` (the source folder) tells a strategy which results share a scale.
 
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key, flatten_arch
+from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
@@ -98,6 +101,8 @@ class SourceReport:
     merged: int = 0
     lacking: dict[str, int] = field(default_factory=dict)  # objective -> trials without it
     filled: dict[str, Any] = field(default_factory=dict)
+    #: keys the earlier space lacked, at the value its run had (its config or init args)
+    recorded: dict[str, Any] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
 
@@ -120,6 +125,9 @@ class SourceReport:
                            f"architecture")
         if skipped:
             text += "; skipped: " + ", ".join(skipped)
+        if self.recorded:
+            text += "; keys added with the earlier run's values " + ", ".join(
+                f"{k}={v!r}" for k, v in self.recorded.items())
         if self.filled:
             text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
         if self.dropped:
@@ -189,6 +197,41 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
     """The architecture of ``space`` whose dotted paths hold ``flat``'s values."""
     return {name: _nest(flat, param, f"{prefix}{name}.") if isinstance(param, SearchSpace)
             else flat[f"{prefix}{name}"] for name, param in space.params.items()}
+
+
+def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
+    """The values an earlier run had for keys of ``space``, read from its config (a config
+    run) or its stored model, data and Trainer settings: a plain key (or a group's) is a
+    model argument, a dotted top-level key a path into the config."""
+    config = store.get_meta("config") or {}
+    stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
+              "trainer": store.get_meta("trainer") or {}}
+    out: dict[str, Any] = {}
+    for key in _flat_params(space):
+        name = next(n for n in space.params if key == n or key.startswith(f"{n}."))
+        rest = key[len(name):].split(".")[1:]
+        parts = [*name.split("."), *rest] if is_dotted(name) else ["model", name, *rest]
+        for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
+            value = _lookup(root, path)
+            if value is not _MISSING:
+                out[key] = value
+                break
+    return out
+
+
+_MISSING = object()
+
+
+def _lookup(node: Any, parts: Sequence[str]) -> Any:
+    """``node``'s value at ``parts``, through ``init_args`` levels (LightningCLI specs)."""
+    for part in parts:
+        if isinstance(node, Mapping) and part not in node \
+                and isinstance(node.get("init_args"), Mapping):
+            node = node["init_args"]
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
 
 
 def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
@@ -268,6 +311,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     trials = store.trials()
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
+    recorded = _recorded(store, space)
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
@@ -277,6 +321,9 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         for key in params:
             if key in flat:
                 mapped[key] = flat[key]
+            elif key not in fill and key in recorded:  # what its trials ran with
+                mapped[key] = recorded[key]
+                rep.recorded.setdefault(key, mapped[key])
             else:
                 mapped[key] = fill[key] if key in fill else fill_value(params[key])
                 rep.filled.setdefault(key, mapped[key])
