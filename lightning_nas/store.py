@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -169,6 +171,24 @@ class RunStore:
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only (e.g. PAUSED trials become PRUNED at the end)."""
         self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
+
+    def set_driver(self) -> None:
+        """Record this process as the search's driver (``driver_gone`` asks about it)."""
+        self.set_meta("driver", {"pid": os.getpid(), "host": socket.gethostname()})
+
+    def driver_gone(self) -> bool:
+        """Whether the process that last drove this search ran on this machine and is no
+        longer alive (its RUNNING trials are not running: a resume re-runs them)."""
+        driver = self.get_meta("driver")
+        if not driver or driver.get("host") != socket.gethostname():
+            return False
+        try:
+            os.kill(int(driver["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
 
     def uncount_attempt(self, trial_id: int) -> None:
         """Take back the count of this start of trial ``trial_id`` (it was interrupted by

@@ -125,3 +125,24 @@ def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
     rows = (summary / "metrics.csv").read_text().splitlines()
     assert {"trial_score", "best_so_far", "step"} <= set(rows[0].split(","))
     assert len(rows) == 3  # a row per completed trial
+
+
+def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    from lightning_nas.store import open_search_store
+
+    store = open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                         "mode": "max"})
+    store.start_trial({"k": 1})  # RUNNING
+    store.set_driver()  # this process: alive
+    assert main(["show", str(tmp_path)]) == 0
+    assert "1 running; monitor acc" in capsys.readouterr().out
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a search process killed on this machine
+    store.set_meta("driver", {"pid": dead.pid, "host": socket.gethostname()})
+    store.close()
+    assert main(["show", str(tmp_path)]) == 0
+    assert "1 running (its search is gone: a resume re-runs them)" in capsys.readouterr().out

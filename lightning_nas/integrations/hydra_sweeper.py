@@ -218,6 +218,7 @@ class HydraSweep(Sweeper):
                               f"with, or choose another hydra.sweep.dir")
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
+        store.set_driver()
         store.set_meta("hydra", {"task": self.config.hydra.job.name,
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,

@@ -88,6 +88,7 @@ def summary(store: RunStore) -> dict[str, Any]:
     warm = store.get_meta("warm_start") or {"sources": []}
     return {"monitor": store.get_meta("monitor"), "mode": mode,
             **{s.value.lower(): store.count(s) for s in TrialStatus},
+            "driver_gone": store.driver_gone(),
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
             "warm_start": [{k: src[k] for k in ("source", "trials", "used")}
@@ -150,8 +151,10 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
+    gone = " (its search is gone: a resume re-runs them)" if s["running"] and \
+        s["driver_gone"] else ""
     head = (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
-            f"{s['pruned']} pruned, {s['running']} running; monitor {s['monitor']} "
+            f"{s['pruned']} pruned, {s['running']} running{gone}; monitor {s['monitor']} "
             f"({s['mode']})")
     if s["best_trial"] is not None:
         head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"

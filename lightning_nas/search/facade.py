@@ -272,6 +272,7 @@ class Search:
                 store.set_meta(key, value)
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
+        store.set_driver()
         return store
 
     def _keep_stored_order(self, stored: dict[str, Any]) -> None:
