@@ -22,7 +22,7 @@ from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm import fill_value, load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Ordered
-from lightning_nas.store import open_run
+from lightning_nas.store import RunStore, open_run
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 from tests.helpers import BlobData, TinyNet
@@ -99,6 +99,13 @@ def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
                                     "data.batch_size": {"choice": [16, 32]}})
     priors, report = load_priors([tmp_path / "old"], narrow)  # 64 is not in it: skipped
     assert not priors and len(report.sources[0].out_of_space) == 2
+    with RunStore(tmp_path / "old" / "search.db") as store:  # a model left at its default
+        store.set_meta("model", {"class_path": "tests.helpers.TinyNet", "init_args": {}})
+        store.set_meta("config", None)
+    act = SearchSpace.from_dict({"k": {"choice": [3, 5]},
+                                 "activation": {"choice": ["tanh", "relu"]}})
+    priors, report = load_priors([tmp_path / "old"], act)
+    assert {p.arch["activation"] for p in priors} == {"relu"}  # TinyNet's, not "tanh"
 
 
 def test_fill_values():

@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key, flatten_arch
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import target_path
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -201,8 +204,9 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 
 def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
-    run) or its stored model, data and Trainer settings: a plain key (or a group's) is a
-    model argument, a dotted top-level key a path into the config."""
+    run) or its stored model, data and Trainer settings, else the default of its model's
+    argument: a plain key (or a group's) is a model argument, a dotted top-level key a path
+    into the config."""
     config = store.get_meta("config") or {}
     stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
               "trainer": store.get_meta("trainer") or {}}
@@ -216,7 +220,27 @@ def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
             if value is not _MISSING:
                 out[key] = value
                 break
+        else:  # left at the model's default: its class says it
+            if parts[0] == "model" and len(parts) == 2:
+                value = _default(config.get("model") or stored["model"], parts[1])
+                if value is not _MISSING:
+                    out[key] = value
     return out
+
+
+def _default(node: Any, name: str) -> Any:
+    """The default of argument ``name`` of the class ``node`` builds (``_MISSING`` when it
+    has none or the class does not import here)."""
+    path = target_path(node) if isinstance(node, Mapping) else node
+    if not isinstance(path, str):
+        return _MISSING
+    try:
+        parameter = inspect.signature(import_object(path)).parameters.get(name)
+    except (ConfigError, TypeError, ValueError):
+        return _MISSING
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return _MISSING
+    return parameter.default
 
 
 _MISSING = object()
