@@ -324,11 +324,12 @@ def test_real_trainer_warm_start_from_other_keys_with_two_objectives(tmp_path, t
         report = store.get_meta("warm_start")["sources"][0]
         priors = store.priors()
     source = open_run(tmp_path / "source").trials()
-    assert report["dropped"] == ["activation"] and "lr" in report["filled"]
+    # lr: TinyNet's default, which the source's trials ran with
+    assert report["dropped"] == ["activation"] and report["recorded"] == {"lr": 0.05}
     assert report["used"] + report["merged"] + len(report["out_of_space"]) == 3
     assert {t for t, _ in report["out_of_space"]} == \
         {t.trial_id for t in source if t.arch["width"] == 4}
-    assert all(p["arch"]["lr"] == pytest.approx(report["filled"]["lr"]) for p in priors)
+    assert all(p["arch"]["lr"] == 0.05 for p in priors)
     for prior in priors:  # params counted for the mapped architecture, in this search's model
         params = sum(p.numel() for p in TinyNet(**prior["arch"]).parameters())
         assert prior["losses"] == [prior["loss"], float(params)]
