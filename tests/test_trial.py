@@ -132,12 +132,25 @@ class StepLogged(TinyNet):
         return loss
 
 
+class BothLogged(StepLogged):
+    """Logs ``loss`` in validation too (a shared step without a prefix)."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        x, y = batch
+        self.log("loss", torch.nn.functional.cross_entropy(self(x), y))
+
+
 def test_a_monitor_logged_in_training_is_fatal_with_the_reason(tmp_path):
     # logged per step: it would score the last training step's value (it did)
     result = fit_trial(_spec(tmp_path, {"width": 4}, model=StepLogged, monitor="loss",
                              mode="min"))
     assert result.fatal and result.status is TrialStatus.FAILED
     assert "'loss' is logged in training_step" in result.error
+    # validation logs it too (the sanity check sees it): it scores validation's value
+    both = fit_trial(_spec(tmp_path / "b", {"width": 4}, model=BothLogged, monitor="loss",
+                           mode="min"))
+    assert both.status is TrialStatus.COMPLETED, both.error
     # logged per epoch only: it is not known when validation ends (it said "never logged")
     result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="train_loss", mode="min"))
     assert result.fatal and "not known when validation ends" in result.error

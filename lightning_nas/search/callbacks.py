@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable
 from typing import Any
 
@@ -102,6 +103,7 @@ class TrialReporter(pl.Callback):
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
+        self._validation_logs: set[str] | None = None  # seen in the sanity check
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
         self._train_keys: set[str] | None = None  # known at the first training epoch's end
@@ -116,16 +118,23 @@ class TrialReporter(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self._first_batch:  # only training has logged since the sanity check
-            self._first_batch = False
-            if self.monitor in trainer.callback_metrics:
-                raise MonitorError(f"monitor {self.monitor!r} is logged in training_step, so "
-                                   f"at the end of validation it holds the last training "
-                                   f"step's value; monitor a metric that validation logs "
-                                   f"({_VALIDATION_ONLY})")
+        if not self._first_batch:
+            return
+        self._first_batch = False  # only training has logged since the sanity check
+        if self.monitor not in trainer.callback_metrics:
+            return
+        message = (f"monitor {self.monitor!r} is logged in training_step, so at the end of "
+                   f"validation it holds the last training step's value")
+        if self._validation_logs is None:  # no sanity check: validation may log it too
+            warnings.warn(f"{message} unless validation logs it too; monitor a metric that "
+                          f"validation logs", UserWarning, stacklevel=1)
+        elif self.monitor not in self._validation_logs:
+            raise MonitorError(f"{message}; monitor a metric that validation logs "
+                               f"({_VALIDATION_ONLY})")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking:  # what validation logs, before any training step
+            self._validation_logs = set(trainer.callback_metrics)
             return
         logged = logged_metrics(trainer, self.monitor)
         # an earlier epoch's training metrics are still there when validation runs before
