@@ -21,7 +21,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["SECTIONS", "check_dotted", "deep_merge", "is_dotted", "set_dotted"]
+__all__ = ["SECTIONS", "check_dotted", "deep_merge", "get_dotted", "is_dotted", "set_dotted"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -53,6 +53,26 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
         node = _descend(node, parts[-1])
     node[parts[-1]] = value
     return cfg
+
+
+def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """The value at ``key`` (``a.b.c``) in ``cfg``, through ``init_args`` levels as
+    ``set_dotted`` implies them; ``default`` where there is none.
+
+    Example:
+        >>> get_dotted({"data": {"class_path": "D", "init_args": {"batch_size": 64}}},
+        ...            "data.batch_size")
+        64
+    """
+    node: Any = cfg
+    for part in key.split("."):
+        if isinstance(node, Mapping) and part not in node \
+                and isinstance(node.get("init_args"), Mapping):
+            node = node["init_args"]
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

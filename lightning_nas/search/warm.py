@@ -53,7 +53,7 @@ from typing import Any
 from lightning_nas.arch import arch_key, flatten_arch
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import target_path
-from lightning_nas.config.paths import is_dotted
+from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
@@ -216,7 +216,7 @@ def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
         rest = key[len(name):].split(".")[1:]
         parts = [*name.split("."), *rest] if is_dotted(name) else ["model", name, *rest]
         for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
-            value = _lookup(root, path)
+            value = get_dotted(root, ".".join(path), _MISSING)
             if value is not _MISSING:
                 out[key] = value
                 break
@@ -244,18 +244,6 @@ def _default(node: Any, name: str) -> Any:
 
 
 _MISSING = object()
-
-
-def _lookup(node: Any, parts: Sequence[str]) -> Any:
-    """``node``'s value at ``parts``, through ``init_args`` levels (LightningCLI specs)."""
-    for part in parts:
-        if isinstance(node, Mapping) and part not in node \
-                and isinstance(node.get("init_args"), Mapping):
-            node = node["init_args"]
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
 
 
 def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
