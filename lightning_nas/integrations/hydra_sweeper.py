@@ -206,7 +206,8 @@ class HydraSweep(Sweeper):
             "objectives": objectives, **settings.transfer.fixed()},
             run_dir_key="hydra.sweeper.run_dir")
         hydra = store.get_meta("hydra") or {}
-        found = differences({k: v for k in ("settings",) if (v := store.get_meta(k))},
+        stored = store.get_meta("settings")
+        found = differences({"settings": stored} if stored else {},
                             {"settings": settings.flat()})
         if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
             found.append(f"the job overrides: {hydra['overrides']}, now "

@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 from concurrent import futures
 from typing import Any
 
+import torch
+
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.runner import run_trial
@@ -75,8 +77,6 @@ class InlineExecutor(TrialExecutor):
         self._queue.append(spec)
 
     def wait(self) -> list[TrialResult]:
-        import torch
-
         before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
