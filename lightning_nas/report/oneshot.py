@@ -20,8 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from lightning_nas.report.tables import format_table
+from lightning_nas.report.tables import format_csv, format_table
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
            "write_oneshot_report"]
@@ -115,12 +113,7 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
                            "best": {"arch": info.get("arch"), "score": info.get("score")},
                            "finetune": info["finetune"], "leaderboard": rows}, indent=2)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "arch": json.dumps(row["arch"])})
-        return out.getvalue().rstrip("\n")
+        return format_csv(rows, sort_keys=False)
     return _head(info) + "\n" + format_table(rows)
 
 

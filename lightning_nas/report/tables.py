@@ -22,8 +22,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["STATUSES", "error_line", "format_table", "front_rows", "leaderboard_rows", "render",
-           "summary", "trial_rows"]
+__all__ = ["STATUSES", "error_line", "format_csv", "format_table", "front_rows",
+           "leaderboard_rows", "render", "summary", "trial_rows"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "all")
@@ -108,6 +108,16 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True) -> str:
+    """Rows as CSV, each architecture as one JSON cell."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "arch": json.dumps(row["arch"], sort_keys=sort_keys)})
+    return out.getvalue().rstrip("\n")
+
+
 def _cell(value: Any, column: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if column.endswith("_s") else f"{value:.4f}"
@@ -142,12 +152,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
                            else "trials": rows, "pareto_front": front, "failures": failures},
                           indent=2)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "arch": json.dumps(row["arch"], sort_keys=True)})
-        return out.getvalue().rstrip("\n")
+        return format_csv(rows)
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)

@@ -252,11 +252,12 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
     own = None if run_dir is None else Path(run_dir).resolve()
     named: dict[Path, str | Path] = {}
     for source in sources:
-        if Path(source).resolve() in named:  # its results would count twice
+        path = Path(source).resolve()
+        if path in named:  # its results would count twice
             raise ConfigError(f"warm_start names the folder {source} twice (also as "
-                              f"{named[Path(source).resolve()]}); give each earlier run once")
-        named[Path(source).resolve()] = source
-        if own is not None and Path(source).resolve() == own:
+                              f"{named[path]}); give each earlier run once")
+        named[path] = source
+        if path == own:
             raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
                               f"same command again to resume it instead")
         if not (Path(source) / "search.db").is_file():
