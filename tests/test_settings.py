@@ -222,3 +222,15 @@ def test_keys_are_the_search_block_keys():
     assert set(keys) == set(SEARCH_KEYS) - {"space"}
     assert keys[:2] == ["optimizer", "budget"]
     assert keys[-3:] == ["run_dir", "verbose", "progress"]
+
+
+@pytest.mark.parametrize("options", [
+    {"max_trials_per_worker": 2},
+    {"max_trials_per_worker": 2, "executor": "inline"},
+    {"max_trials_per_worker": 2, "executor": "ray", "num_workers": 2},
+])
+def test_max_trials_per_worker_without_worker_processes_is_refused(options):
+    with pytest.raises(ConfigError, match="max_trials_per_worker recycles worker processes"):
+        SearchSettings.from_options(**options)
+    assert SearchSettings.from_options(max_trials_per_worker=2, num_workers=2)
+    assert SearchSettings.from_options(max_trials_per_worker=2, executor="process")

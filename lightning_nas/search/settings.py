@@ -154,8 +154,23 @@ class Execution:
         _int("devices_per_trial", self.devices_per_trial, 1, optional=True)
         _int("threads_per_trial", self.threads_per_trial, 1, optional=True)
         _int("max_trials_per_worker", self.max_trials_per_worker, 1, optional=True)
+        if self.max_trials_per_worker is not None and not self.runs_in_processes:
+            raise ConfigError(
+                f"max_trials_per_worker recycles worker processes, and executor "
+                f"{self.executor_name!r} with num_workers={self.num_workers} starts none; "
+                f"use executor 'process' or num_workers > 1 (or drop max_trials_per_worker)")
         if self.ray is not None and not isinstance(self.ray, Mapping):
             raise ConfigError(f"`ray` must be a mapping of ray.init arguments, got {self.ray!r}")
+
+    @property
+    def runs_in_processes(self) -> bool:
+        """Whether trials run in this package's worker processes (``process``, or ``auto``
+        with several workers)."""
+        if not isinstance(self.executor, str):
+            return False
+        if self.executor == "auto":
+            return self.num_workers > 1
+        return self.executor == "process"
 
     @property
     def executor_name(self) -> str:
