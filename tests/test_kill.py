@@ -478,6 +478,7 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     rows = _rows(db)
     assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
+    assert not list((run_dir / "trials" / "trial_0001").glob("*.ckpt"))  # no stale weights
     assert rows[2]["status"] == "COMPLETED"
     assert rows[2]["arch_key"] != rows[1]["arch_key"]  # not the same architecture again
 

@@ -93,6 +93,25 @@ def test_failed_and_nan_trials_are_recorded_and_search_goes_on(tmp_path, tiny_tr
         assert store.count(TrialStatus.FAILED) == len(by_status[TrialStatus.FAILED]) >= 2
 
 
+class FailsInSecondEpoch(TinyNet):
+    def training_step(self, batch, batch_idx):
+        if self.hparams.width == 4 and self.current_epoch == 1:
+            raise RuntimeError("width 4 breaks in its second epoch")
+        return super().training_step(batch, batch_idx)
+
+
+def test_a_failed_trial_keeps_no_checkpoint(tmp_path, tiny_trainer):
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.02, 0.3]}}
+    result = _search(tmp_path, space, {**tiny_trainer, "max_epochs": 2}, budget=2, seed=1,
+                     optimizer="RandomSearch", model=FailsInSecondEpoch, keep_top_k=5).run()
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    assert failed and all("second epoch" in t.error for t in failed)
+    for t in result.trials:  # its first epoch's best.ckpt was no result, and not kept
+        ckpts = sorted(p.name for p in (tmp_path / "trials" / f"trial_{t.trial_id:04d}")
+                       .glob("*.ckpt"))
+        assert ckpts == ([] if t.status is TrialStatus.FAILED else ["best.ckpt"]), t
+
+
 def test_too_many_failures_stop_the_search(tmp_path, tiny_trainer):
     space = {"width": {"fixed": 4}, "lr": {"float": [0.02, 0.3]}}
     with pytest.raises(SearchError, match="3 trials failed .*max_failures=2.*broken on purpose"):

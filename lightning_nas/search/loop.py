@@ -153,6 +153,7 @@ class SearchLoop:
                 trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
                                f"this trial; use executor 'process' to isolate trials")
                 self.store.finish_trial(trial)
+                self._drop_checkpoints(trial, keep_best=False)
             else:
                 out.append(trial)
         failed = self.store.count(TrialStatus.FAILED)
@@ -351,6 +352,7 @@ class SearchLoop:
         self.twins.pop(key, None)
         if result.status is TrialStatus.FAILED:
             self.used -= 1
+            self._drop_checkpoints(result, keep_best=False)
         elif result.status is TrialStatus.PAUSED:
             self.paused[result.trial_id] = result
         elif result.status is TrialStatus.PRUNED:
@@ -365,12 +367,16 @@ class SearchLoop:
         self._check_failures(result)
 
     def _drop_checkpoints(self, trial: TrialResult, keep_best: bool) -> None:
-        """``last.ckpt`` is only for resuming; a pruned trial keeps no weights."""
+        """``last.ckpt`` is only for resuming; a pruned or failed trial keeps no weights
+        (a failed one's ``best.ckpt`` is of epochs before its failure, and no result)."""
         trial_dir = self.template.trial_dir(trial.trial_id)
         (trial_dir / "last.ckpt").unlink(missing_ok=True)
-        if not keep_best and trial.checkpoint:
+        if keep_best:
+            return
+        if trial.checkpoint:
             self.store.clear_checkpoint(trial.trial_id)
             Path(trial.checkpoint).unlink(missing_ok=True)
+        (trial_dir / "best.ckpt").unlink(missing_ok=True)
 
     def _keep_top_checkpoints(self) -> None:
         top = {t.trial_id for t in self.store.leaderboard(self.goal.mode, k=self.goal.keep_top_k)}
