@@ -191,6 +191,37 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path):
     assert all(torch.equal(start[k], saved[k]) for k in saved)  # from last.ckpt's weights
 
 
+class WorseEachEpoch(TinyNet):
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", 0.9 - 0.1 * self.current_epoch)
+
+
+def test_a_trial_paused_at_an_epoch_that_did_not_improve_resumes_after_it(tmp_path):
+    """Lightning 2.6 writes ``save_last`` only when a top-k checkpoint is saved at the same
+    step: ``last.ckpt`` must still be the pause epoch's, or the promoted trial trains an
+    epoch again."""
+    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
+    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
+        rule.record(key, [0.99, 0.99])
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
+                     model=WorseEachEpoch, data=BlobData,
+                     trainer={"max_epochs": 4, "callbacks": EPOCH_LOG}, rule=rule.snapshot())
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2
+    last = tmp_path / "t1" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["epoch"] == 1  # the pause epoch's
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):
+        rule.record(key, [0.0, 0.0])
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(last), False
+    second = fit_trial(spec)
+    assert _epochs(tmp_path / "t1") == [0, 1, 2, 3]  # each epoch trained once
+    assert second.curve == pytest.approx([0.9, 0.8, 0.7, 0.6])
+    assert second.score == pytest.approx(0.9) and second.epoch == 0
+    best = torch.load(tmp_path / "t1" / "best.ckpt", weights_only=False)
+    assert best["epoch"] == 0  # still the best epoch's weights
+
+
 def test_hyperband_and_median_in_the_driver(tmp_path):
     space = {"lr": {"float": [1e-6, 0.3], "log": True}, "width": {"choice": [8, 16]}}
     hb = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4}, budget=6,

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Hashable
 from typing import Any
@@ -34,11 +35,32 @@ class TrialCheckpoint(ModelCheckpoint):
     """The trial's ``ModelCheckpoint`` (``best.ckpt`` on the search's monitor), under a
     state key of its own: Lightning keys a checkpoint callback's state by its monitor and
     mode, so a user's ``ModelCheckpoint(monitor="val_acc", mode="max")`` would otherwise
-    collide with it ("Found more than one stateful callback") and fail every trial."""
+    collide with it ("Found more than one stateful callback") and fail every trial.
+
+    ``keep_last`` writes ``last.ckpt`` at the end of every training epoch, after
+    ``best.ckpt`` (so it holds this callback's up-to-date best): a paused trial resumes
+    after the epoch it stopped at. Lightning's own ``save_last`` writes it only when a
+    top-k checkpoint is saved at the same step (2.6): it lagged behind an epoch that did
+    not improve.
+
+    Example:
+        >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
+        >>> ckpt.state_key.startswith("lightning_nas.TrialCheckpoint{'monitor': 'val_acc'")
+        True
+    """
+
+    def __init__(self, *args: Any, keep_last: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_last = keep_last
 
     @property
     def state_key(self) -> str:
         return f"lightning_nas.{super().state_key}"
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self.keep_last and not trainer.fast_dev_run:
+            trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
 
 
 def _to_float(value: Any) -> float | None:
