@@ -16,8 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 
 __all__ = ["main"]
@@ -87,7 +86,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 
     cfg = load_config(args.config, overrides)
     if args.print_config:
-        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        print(dump_yaml(cfg), end="")
         return 0
     result = search_from_config(cfg).run()
     return 0 if result.best is not None else 1
@@ -99,7 +98,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
     cfg = load_config(args.config, overrides)
     if args.print_config:
-        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        print(dump_yaml(cfg), end="")
         return 0
     return 0 if run_oneshot(cfg)["arch"] is not None else 1
 
@@ -231,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lightning_nas.export import export_best
 
             best = export_best(args.run_dir, trial_id=args.trial)
-            print(yaml.safe_dump(best, sort_keys=False), end="")
+            print(dump_yaml(best), end="")
             return 0
         if args.command == "report":
             return _cmd_report(args)

@@ -26,6 +26,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.ranks import close_rank_groups
@@ -97,13 +98,13 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["checkpoint"] = "best.ckpt"
         else:  # an earlier export's best.ckpt is another trial's
             (run_dir / "best.ckpt").unlink(missing_ok=True)
-        _write_atomic(run_dir / "best.yaml", yaml.safe_dump(out, sort_keys=False))
+        _write_atomic(run_dir / "best.yaml", dump_yaml(out))
         if trained is not None:
             _write_atomic(run_dir / "best_config.yaml",
                           _config_header(run_dir, best, monitor, mode,
                                          hydra=any(is_hydra(trained.get(k))
                                                    for k in ("model", "data")))
-                          + yaml.safe_dump(trained, sort_keys=False))
+                          + dump_yaml(trained))
         return out
     finally:
         if own:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from lightning_nas.cli import main
+from lightning_nas.config.yamlio import load_yaml
 
 
 @pytest.fixture
@@ -69,6 +70,20 @@ def test_print_config_applies_overrides(config, capsys):
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["search"]["budget"] == 2
     assert cfg["model"]["init_args"] == {"depth": 2}
+
+
+def test_print_config_writes_no_anchors_and_quotes_number_like_strings(tmp_path, capsys):
+    path = tmp_path / "anchors.yaml"
+    path.write_text("model: tests.helpers.TinyNet\ndata: tests.helpers.BlobData\n"
+                    "trainer: {max_epochs: 1, accelerator: cpu, devices: 1}\n"
+                    "search: {space: {width: {choice: &w [8, 16]}, depth: {choice: *w}},\n"
+                    f"         run_dir: '{tmp_path / '1e-3'}', optimizer: RandomSearch}}\n")
+    assert main(["search", str(path), "--print_config", "--search.monitor='1e-3'"]) == 0
+    out = capsys.readouterr().out
+    assert "&id" not in out and "*id" not in out  # was: choice: &id001 ... choice: *id001
+    cfg = load_yaml(out)
+    assert cfg["search"]["space"]["depth"] == {"choice": [8, 16]}
+    assert cfg["search"]["monitor"] == "1e-3"  # was: read back as 0.001
 
 
 @pytest.mark.parametrize("override", ["--model.width=64", "--model.init_args.width=64"])

@@ -12,8 +12,9 @@ import torch
 import yaml
 
 from lightning_nas import Search, export_best, finetune, load_best
+from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -104,6 +105,23 @@ def test_export_writes_best_yaml_and_checkpoint(finished_run):
     assert out["model"]["init_args"] == out["arch"]
     ckpt = torch.load(finished_run / out["checkpoint"], weights_only=False)
     assert ckpt["hyper_parameters"]["width"] == out["arch"]["width"]
+
+
+def test_export_quotes_strings_that_look_like_numbers(tmp_path):
+    # a `tag: 1e-3` string came back as 0.001 and `fit` refused it ("expected str")
+    run = tmp_path / "run"
+    arch = {"tag": "1e-3", "name": "1E5"}
+    with RunStore(run / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("config", {"model": {"class_path": "m.Net"}, "search": {}})
+        trial_id = store.start_trial(arch)
+        store.finish_trial(TrialResult(trial_id=trial_id, arch=arch,
+                                       status=TrialStatus.COMPLETED, score=0.5))
+    export_best(run)
+    assert load_yaml((run / "best.yaml").read_text())["arch"] == arch
+    config = load_yaml((run / "best_config.yaml").read_text())
+    assert config["model"]["init_args"] == arch
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):

@@ -101,6 +101,15 @@ def test_yaml_and_dict_round_trips(space):
     assert SearchSpace.from_yaml(_python_space().to_yaml()) == space
 
 
+def test_strings_that_look_like_numbers_survive_the_yaml_round_trip():
+    # PyYAML's (YAML 1.1) dumper left 1e-3 unquoted, which load_yaml reads as 0.001
+    odd = ["1e-3", "1E5", ".5", "+1e3", "1.0", "7", "yes", "null", "~", "relu"]
+    space = SearchSpace({"tag": Choice(odd), "k": Fixed("3e4")})
+    text = space.to_yaml()
+    assert SearchSpace.from_yaml(text) == space
+    assert load_yaml(text)["tag"]["choice"] == odd
+
+
 def test_from_yaml_reads_a_file(tmp_path, space):
     path = tmp_path / "space.yaml"
     path.write_text(space.to_yaml())

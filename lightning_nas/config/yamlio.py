@@ -1,7 +1,11 @@
-"""YAML reading with YAML 1.2 numbers: ``1e-4`` is a float, as users mean it.
+"""YAML reading with YAML 1.2 numbers: ``1e-4`` is a float, as users mean it; and writing
+that reads back the same.
 
 PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-4``) and ``1e-4`` is a string;
-every YAML that lightning_nas reads (spaces, configs, overrides) goes through ``load_yaml``.
+every YAML that lightning_nas reads (spaces, configs, overrides) goes through ``load_yaml``,
+and every YAML it writes (``to_yaml``, ``best.yaml``, ``best_config.yaml``,
+``--print_config``) through ``dump_yaml``, which quotes a string ``load_yaml`` would read as
+something else (``'1e-3'``) and writes no anchors or aliases (``&id001``).
 Given a ``source`` (a file name, an override), a syntax error is a ``ConfigError`` that says
 where: ``search.yaml:3:5: expected ',' or ']', but got '}'``.
 
@@ -12,6 +16,9 @@ Example:
     Traceback (most recent call last):
     ...
     lightning_nas.errors.ConfigError: nas.yaml:1:9: found the key 'lr' twice (while reading ...
+    >>> print(dump_yaml({"tag": "1e-3", "lr": 1e-3}), end="")
+    tag: '1e-3'
+    lr: 0.001
     >>> load_yaml("a: [1", source="nas.yaml")
     Traceback (most recent call last):
     ...
@@ -27,7 +34,7 @@ import yaml
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["load_yaml"]
+__all__ = ["dump_yaml", "load_yaml"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -62,6 +69,28 @@ _Loader.add_implicit_resolver(
                  |[-+]?\.(?:inf|Inf|INF)
                  |\.(?:nan|NaN|NAN))$""", re.X),
     list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that resolves plain scalars as ``_Loader`` does (so it quotes a string
+    ``_Loader`` would read as a number) and writes a repeated object in full each time."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_Dumper.yaml_implicit_resolvers = {k: list(v) for k, v in
+                                   _Loader.yaml_implicit_resolvers.items()}
+
+
+def dump_yaml(data: Any, **kwargs: Any) -> str:
+    """YAML text of plain data that ``load_yaml`` reads back as ``data``.
+
+    Args:
+        data: plain data (mappings, lists, strings, numbers, bools, None).
+        **kwargs: options of ``yaml.dump`` (default ``sort_keys=False``).
+    """
+    return yaml.dump(data, Dumper=_Dumper, **{"sort_keys": False, **kwargs})
 
 
 def load_yaml(text: str, source: str | None = None) -> Any:

@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import nevergrad as ng
-import yaml
 
 from lightning_nas.arch import plain as _plain
-from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import SpaceError
 from lightning_nas.space.params import KINDS, Param, param_from_dict
 
@@ -106,7 +105,7 @@ class SearchSpace:
 
     def to_yaml(self) -> str:
         """YAML text; ``SearchSpace.from_yaml(s.to_yaml()) == s``."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        return dump_yaml(self.to_dict(), default_flow_style=None)
 
     # ----------------------------------------------------------------- queries
     def names(self) -> list[str]:
