@@ -110,6 +110,21 @@ def test_strings_that_look_like_numbers_survive_the_yaml_round_trip():
     assert load_yaml(text)["tag"]["choice"] == odd
 
 
+def test_kind_objects_in_a_plain_dict_and_in_groups():
+    # was: "unknown space kind 'w'" / "must be a mapping with one of the kinds"
+    space = SearchSpace.from_dict({"k": {"choice": [3, 5]}, "w": Int(4, 6),
+                                   "g": {"w": Int(4, 6), "a": Choice(["x", "y"])}})
+    assert space == SearchSpace({"k": Choice([3, 5]), "w": Int(4, 6),
+                                 "g": {"w": Int(4, 6), "a": Choice(["x", "y"])}})
+    assert space.size() == 2 * 3 * 3 * 2
+
+
+def test_numpy_bounds_are_plain_numbers():
+    assert Int(np.int64(1), np.int32(5), step=np.int64(2)) == Int(1, 5, step=2)
+    assert Float(np.float32(0.5), np.int64(2)) == Float(0.5, 2.0)
+    assert isinstance(Int(np.int64(1), 5).low, int)
+
+
 def test_from_yaml_reads_a_file(tmp_path, space):
     path = tmp_path / "space.yaml"
     path.write_text(space.to_yaml())

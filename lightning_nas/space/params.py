@@ -165,6 +165,7 @@ class Int(_Range):
     kind = "int"
 
     def __init__(self, low: int, high: int, log: bool = False, step: int | None = None) -> None:
+        low, high, step = _plain(low), _plain(high), _plain(step)  # numpy integers
         if not (isinstance(low, int) and isinstance(high, int)):
             raise SpaceError(f"`int` bounds must be integers, got [{low!r}, {high!r}]")
         super().__init__(low, high, log)
@@ -217,6 +218,7 @@ class Float(_Range):
     kind = "float"
 
     def __init__(self, low: float, high: float, log: bool = False) -> None:
+        low, high = _plain(low), _plain(high)  # numpy numbers
         super().__init__(float(low) if isinstance(low, int) else low,
                          float(high) if isinstance(high, int) else high, log)
 

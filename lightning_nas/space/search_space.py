@@ -72,16 +72,25 @@ class SearchSpace:
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], _prefix: str = "") -> SearchSpace:
-        """Build from the YAML mapping form (see the module docstring)."""
+        """Build from the YAML mapping form (see the module docstring); a value may also be
+        a parameter object (``Int(4, 6)``) or a ``SearchSpace``, in a group too.
+
+        Example:
+            >>> from lightning_nas.space import Int
+            >>> SearchSpace.from_dict({"k": {"choice": [3, 5]}, "g": {"w": Int(4, 6)}}).size()
+            6
+        """
         if not isinstance(spec, Mapping) or not spec:
             where = f" at '{_prefix.rstrip('.')}'" if _prefix else ""
             raise SpaceError(f"a search space{where} must be a non-empty mapping, got {spec!r}")
         params: dict[str, Param | SearchSpace] = {}
         for name, value in spec.items():
             path = f"{_prefix}{name}"
-            if not isinstance(value, Mapping):
+            if isinstance(value, (Param, SearchSpace)):  # a kind object: Int(4, 6)
+                params[str(name)] = value
+            elif not isinstance(value, Mapping):
                 raise SpaceError(_not_a_param_message(path, name, value))
-            if any(k in KINDS for k in value):
+            elif any(k in KINDS for k in value):
                 params[str(name)] = param_from_dict(path, value)
             else:
                 params[str(name)] = cls.from_dict(value, _prefix=f"{path}.")
