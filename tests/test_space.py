@@ -125,6 +125,22 @@ def test_numpy_bounds_are_plain_numbers():
     assert isinstance(Int(np.int64(1), 5).low, int)
 
 
+@pytest.mark.parametrize("spec, needles", [
+    ({"act": Choice([random.Random, random.SystemRandom])},
+     ["space key 'act'", "<class 'random.Random'>", "import path ('random.Random')"]),
+    ({"g": {"rng": Fixed(random.Random(0))}},
+     ["space key 'g.rng'", "random.Random object", "import path ('random.Random')"]),
+    ({"f": {"choice": ["x", print]}}, ["space key 'f'", "import path ('builtins.print')"]),
+])
+def test_values_json_cannot_store_are_refused_when_the_space_is_made(spec, needles):
+    # was: accepted, then run() raised "Object of type type is not JSON serializable"
+    with pytest.raises(SpaceError) as info:
+        SearchSpace.from_dict(spec)
+    message = str(info.value)
+    assert all(n in message for n in needles), message
+    assert "None, bool, int, float, str or lists/mappings of them" in message
+
+
 def test_from_yaml_reads_a_file(tmp_path, space):
     path = tmp_path / "space.yaml"
     path.write_text(space.to_yaml())

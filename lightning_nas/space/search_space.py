@@ -55,17 +55,20 @@ class SearchSpace:
         ['act', 'head']
     """
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], *, _prefix: str = "") -> None:
         self.params: dict[str, Param | SearchSpace] = {}
         if not isinstance(params, Mapping) or not params:
             raise SpaceError(f"a search space must be a non-empty mapping, got {params!r}")
         for name, value in params.items():
             if not isinstance(name, str) or not name:
                 raise SpaceError(f"space keys must be non-empty strings, got {name!r}")
-            if isinstance(value, (Param, SearchSpace)):
+            if isinstance(value, Param):
+                _check_storable(f"{_prefix}{name}", value.to_dict())
+                self.params[name] = value
+            elif isinstance(value, SearchSpace):
                 self.params[name] = value
             elif isinstance(value, Mapping):
-                self.params[name] = SearchSpace(value)
+                self.params[name] = SearchSpace(value, _prefix=f"{_prefix}{name}.")
             else:
                 raise SpaceError(f"space key '{name}' must be a parameter, got {value!r}")
 
@@ -94,7 +97,7 @@ class SearchSpace:
                 params[str(name)] = param_from_dict(path, value)
             else:
                 params[str(name)] = cls.from_dict(value, _prefix=f"{path}.")
-        return cls(params)
+        return cls(params, _prefix=_prefix)
 
     @classmethod
     def from_yaml(cls, source: str | Path) -> SearchSpace:
@@ -185,6 +188,27 @@ class SearchSpace:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.params = SearchSpace.from_dict(state["spec"]).params
+
+
+def _check_storable(path: str, value: Any) -> None:
+    """Raise ``SpaceError`` when ``value`` holds something JSON cannot store (a class, a
+    module): architectures go into the run store and ``save_hyperparameters`` as JSON."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_storable(path, item)
+        return
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        for item in value.values():
+            _check_storable(path, item)
+        return
+    target = value if hasattr(value, "__qualname__") else type(value)  # a class, a function
+    where = f"{target.__module__}.{target.__qualname__}"
+    raise SpaceError(f"space key '{path}': the value {value!r} cannot be stored (an "
+                     f"architecture is JSON); values must be None, bool, int, float, str or "
+                     f"lists/mappings of them: give a name (e.g. 'relu') or an import path "
+                     f"('{where}') and build the object in the model")
 
 
 def _is_file(source: str | Path) -> bool:
