@@ -135,11 +135,14 @@ class _Range(Param):
                 raise SpaceError(f"`{self.kind}` {name} bound must be a number, got {bound!r}")
             if math.isinf(bound):
                 raise SpaceError(f"`{self.kind}` {name} bound must be finite, got {bound!r}")
+        log = _plain(log)  # numpy bool
+        if not isinstance(log, bool):  # the string 'false' is truthy: it turned log on
+            raise SpaceError(f"`{self.kind}` log must be true or false, got {log!r}")
         if not low < high:
             raise SpaceError(f"`{self.kind}` needs low < high, got [{low}, {high}]")
         if log and low <= 0:
             raise SpaceError(f"`{self.kind}` with log: true needs low > 0, got {low}")
-        self.low, self.high, self.log = low, high, bool(log)
+        self.low, self.high, self.log = low, high, log
 
     def _uniform(self, rng: random.Random) -> float:
         if self.log:
@@ -169,7 +172,8 @@ class Int(_Range):
         if not (isinstance(low, int) and isinstance(high, int)):
             raise SpaceError(f"`int` bounds must be integers, got [{low!r}, {high!r}]")
         super().__init__(low, high, log)
-        if step is not None and (not isinstance(step, int) or step < 1):
+        if step is not None and (not isinstance(step, int) or isinstance(step, bool)
+                                 or step < 1):
             raise SpaceError(f"`int` step must be a positive integer, got {step!r}")
         if step is not None and log:
             raise SpaceError("`int` takes either log: true or step, not both")

@@ -1,0 +1,34 @@
+"""Tests of the ``int`` and ``float`` ranges of ``lightning_nas.space``: their options
+(``log``, ``step``), their bounds and how they are sampled."""
+
+from __future__ import annotations
+
+import pytest
+
+from lightning_nas.errors import SpaceError
+from lightning_nas.space import Float, Int, SearchSpace
+
+
+def _error(text: str) -> str:
+    with pytest.raises(SpaceError) as info:
+        SearchSpace.from_yaml(text)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("text, needles", [
+    # was: the string 'false' is truthy and turned the log scale on
+    ("lr: {float: [0.1, 1], log: 'false'}", ["space key 'lr'", "log must be true or false",
+                                             "'false'"]),
+    ("w: {int: [1, 8], log: 1}", ["space key 'w'", "log must be true or false, got 1"]),
+    # was: true taken for step 1
+    ("w: {int: [1, 8], step: true}", ["space key 'w'", "step must be a positive integer",
+                                      "got True"]),
+])
+def test_log_needs_a_bool_and_step_an_int(text, needles):
+    message = _error(text)
+    assert all(n in message for n in needles), message
+
+
+def test_log_and_step_of_the_right_type_are_taken():
+    assert not Float(0.1, 1, log=False).log and Int(1, 8, log=True).log
+    assert Int(1, 9, step=2).size() == 5
