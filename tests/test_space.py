@@ -180,7 +180,7 @@ def test_sizes_of_each_kind():
     assert Int(2, 4).size() == 3
     assert Int(16, 128, log=True).size() == 113
     assert Int(0, 10, step=5).size() == 3
-    assert Int(0, 10, step=3).size() == 4
+    assert Int(0, 9, step=3).size() == 4
     assert Fixed("x").size() == 1
     assert Float(0, 1).size() == math.inf
 

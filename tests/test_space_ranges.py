@@ -32,3 +32,11 @@ def test_log_needs_a_bool_and_step_an_int(text, needles):
 def test_log_and_step_of_the_right_type_are_taken():
     assert not Float(0.1, 1, log=False).log and Int(1, 8, log=True).log
     assert Int(1, 9, step=2).size() == 5
+
+
+def test_a_step_that_does_not_reach_high_is_refused():
+    # was: [0, 10] step 3 searched 0, 3, 6, 9 while describe() said "[0, 10] step 3"
+    message = _error("units: {int: [0, 10], step: 3}")
+    assert "space key 'units'" in message and "never reaches 10" in message
+    assert "use high 9 or 12" in message
+    assert Int(0, 9, step=3).size() == 4 and Int(2, 12, step=5).size() == 3

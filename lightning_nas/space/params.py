@@ -177,6 +177,11 @@ class Int(_Range):
             raise SpaceError(f"`int` step must be a positive integer, got {step!r}")
         if step is not None and log:
             raise SpaceError("`int` takes either log: true or step, not both")
+        if step is not None and (high - low) % step:  # high would be left out
+            below = low + (high - low) // step * step
+            raise SpaceError(f"`int` [{low}, {high}] step {step} never reaches {high}: "
+                             f"high - low must be a multiple of step; use high {below} or "
+                             f"{below + step}")
         self.step = step
 
     def _values(self) -> range:
