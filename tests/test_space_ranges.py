@@ -40,3 +40,13 @@ def test_a_step_that_does_not_reach_high_is_refused():
     assert "space key 'units'" in message and "never reaches 10" in message
     assert "use high 9 or 12" in message
     assert Int(0, 9, step=3).size() == 4 and Int(2, 12, step=5).size() == 3
+
+
+def test_a_huge_range_is_refused_clearly_and_the_largest_one_works():
+    # was: a raw OverflowError from size() (and a float cast above high from nevergrad)
+    message = _error(f"w: {{int: [0, {10**30}]}}")
+    assert "space key 'w'" in message and f"within +-2**53 = {2**53}" in message
+    assert "{float: [low, high]}" in message
+    assert SearchSpace({"w": Int(-2**53, 2**53)}).size() == 2**54 + 1
+    message = _error(f"w: {{float: [0, {10**400}]}}")
+    assert "space key 'w'" in message and "bounds must be finite floats" in message

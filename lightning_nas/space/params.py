@@ -24,6 +24,8 @@ from lightning_nas.errors import SpaceError
 __all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "param_from_dict"]
 
 KINDS = ("choice", "ordered", "int", "float", "fixed")
+#: the largest ``int`` bound: every integer up to it is a float (nevergrad's numbers)
+INT_LIMIT = 2**53
 
 
 class Param(ABC):
@@ -171,6 +173,10 @@ class Int(_Range):
         low, high, step = _plain(low), _plain(high), _plain(step)  # numpy integers
         if not (isinstance(low, int) and isinstance(high, int)):
             raise SpaceError(f"`int` bounds must be integers, got [{low!r}, {high!r}]")
+        if max(abs(low), abs(high)) > INT_LIMIT:  # size() overflowed; floats lose digits
+            raise SpaceError(f"`int` bounds must lie within +-2**53 = {INT_LIMIT} (the "
+                             f"optimizers work with floats), got [{low}, {high}]; for a huge "
+                             f"range use {{float: [low, high]}} (log: true when low > 0)")
         super().__init__(low, high, log)
         if step is not None and (not isinstance(step, int) or isinstance(step, bool)
                                  or step < 1):
@@ -228,8 +234,12 @@ class Float(_Range):
 
     def __init__(self, low: float, high: float, log: bool = False) -> None:
         low, high = _plain(low), _plain(high)  # numpy numbers
-        super().__init__(float(low) if isinstance(low, int) else low,
-                         float(high) if isinstance(high, int) else high, log)
+        try:
+            low, high = (float(b) if isinstance(b, int) and not isinstance(b, bool) else b
+                         for b in (low, high))
+        except OverflowError:
+            raise SpaceError(f"`float` bounds must be finite floats, got [{low}, {high}]") from None
+        super().__init__(low, high, log)
 
     def size(self) -> float:
         return math.inf
