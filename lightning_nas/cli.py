@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="LightningCLI-style YAML with a search: block; several files are "
                         "merged in order (e.g. your LightningCLI config, then search.yaml)")
     p.add_argument("--print_config", action="store_true",
-                   help="print the config after overrides and exit")
+                   help="check the config as a run does, print it after overrides and exit")
     p = sub.add_parser("oneshot", help="train a supernet once and search its subnets",
                        description="A config with model (a supernet with choice modules), "
                                    "data, trainer and a oneshot: block; overrides as for "
@@ -85,10 +85,12 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.search.from_config import search_from_config
 
     cfg = load_config(args.config, overrides)
+    text = dump_yaml(cfg)
+    search = search_from_config(cfg)  # every check of a run before training, also here
     if args.print_config:
-        print(dump_yaml(cfg), end="")
+        print(text, end="")
         return 0
-    result = search_from_config(cfg).run()
+    result = search.run()
     return 0 if result.best is not None else 1
 
 

@@ -72,6 +72,21 @@ def test_print_config_applies_overrides(config, capsys):
     assert cfg["model"]["init_args"] == {"depth": 2}
 
 
+@pytest.mark.parametrize("override, message", [
+    ("--search.budjet=5", "unknown search setting 'budjet'; did you mean 'budget'?"),
+    ("--model.dept=2", "init_args key 'dept' is not an argument of TinyNet.__init__; "
+                        "did you mean 'depth'?"),
+    ("--search.budget=five", "`budget` must be a positive integer or null, got 'five'"),
+])
+def test_print_config_checks_the_config_as_a_run_does(config, tmp_path, capsys, override,
+                                                      message):
+    # was: printed and exit 0, while the run itself refused the config
+    assert main(["search", str(config), "--print_config", override]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
 def test_print_config_writes_no_anchors_and_quotes_number_like_strings(tmp_path, capsys):
     path = tmp_path / "anchors.yaml"
     path.write_text("model: tests.helpers.TinyNet\ndata: tests.helpers.BlobData\n"
