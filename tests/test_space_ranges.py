@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from lightning_nas.errors import SpaceError
@@ -50,3 +52,15 @@ def test_a_huge_range_is_refused_clearly_and_the_largest_one_works():
     assert SearchSpace({"w": Int(-2**53, 2**53)}).size() == 2**54 + 1
     message = _error(f"w: {{float: [0, {10**400}]}}")
     assert "space key 'w'" in message and "bounds must be finite floats" in message
+
+
+def test_int_samples_are_uniform():
+    # was: rounding a uniform float drew 1, 2, 3 of Int(1, 3) at about 25/50/25 %
+    space = SearchSpace({"k": Int(1, 3), "s": Int(0, 10, step=5)})
+    rng = random.Random(0)
+    draws = [space.sample(rng=rng) for _ in range(3000)]
+    for key, values in (("k", (1, 2, 3)), ("s", (0, 5, 10))):
+        shares = [sum(d[key] == v for d in draws) / len(draws) for v in values]
+        assert all(0.3 < share < 0.37 for share in shares), (key, shares)
+    logs = {Int(1, 4, log=True).sample(rng) for _ in range(200)}
+    assert logs == {1, 2, 3, 4}

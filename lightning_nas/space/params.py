@@ -197,9 +197,14 @@ class Int(_Range):
         return len(self._values())
 
     def sample(self, rng: random.Random) -> int:
+        """Each integer equally likely (rounding a uniform float gave both ends half as
+        much); with ``log``, each ``k`` as likely as ``[k - 0.5, k + 0.5]`` log-uniformly."""
         if self.step:
-            return rng.choice(self._values())
-        return min(int(self.high), max(int(self.low), round(self._uniform(rng))))
+            return self.low + rng.randrange(len(self._values())) * self.step
+        if not self.log:
+            return rng.randint(self.low, self.high)
+        value = math.exp(rng.uniform(math.log(self.low - 0.5), math.log(self.high + 0.5)))
+        return min(self.high, max(self.low, round(value)))
 
     def contains(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value in self._values()
