@@ -268,3 +268,27 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     assert "spos one-shot search" in (tmp_path / "report" / "report.html").read_text()
     assert main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--oneshot.budget=3"]) == 2
     assert "unknown oneshot setting 'budget'" in capsys.readouterr().err
+
+
+TINY_CLI = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=null",
+            "--oneshot.calibration_batches=1", "--oneshot.finetune_epochs=0"]
+
+
+def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    stale = ("subnet_finetuned.pt", "finetune.json", "alphas.json", "alphas.png",
+             "report/subnets.png", "report/report.html")
+    (tmp_path / "report").mkdir()
+    for name in stale:  # as an earlier (DARTS, fine-tuned, reported) run left them
+        (tmp_path / name).write_text("earlier run")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "keep.ckpt").write_text("a resume reads it")
+    assert main([*TINY_CLI, f"--oneshot.run_dir={tmp_path}"]) == 0
+    assert [name for name in stale if (tmp_path / name).exists()] == []
+    for name in ("best_arch.yaml", "history.json", "subnet.pt", "checkpoints/keep.ckpt"):
+        assert (tmp_path / name).exists(), name
+    capsys.readouterr()
+    assert main(["show", str(tmp_path)]) == 0
+    assert "fine-tuned" not in capsys.readouterr().out  # no earlier finetune.json

@@ -32,8 +32,8 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
-__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "check_algorithm",
-           "check_oneshot_strategy", "run_oneshot"]
+__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
+           "check_algorithm", "check_oneshot_strategy", "clear_outputs", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -49,6 +49,11 @@ ONESHOT_KEYS: dict[str, Any] = {
     "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": "net",
     "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
 }
+
+#: the files a run writes into its ``run_dir`` (``report/``: those of ``lightning-nas report``)
+RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "alphas.png",
+               "finetune.json", "subnet_finetuned.pt", "report/report.html",
+               "report/subnets.png", "report/alphas.png")
 
 #: keys that only some algorithms read
 ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
@@ -90,6 +95,19 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"one sampled path and leaves the other candidates' parameters "
                           f"unused, which DDP stops at; use "
                           f"trainer.strategy=ddp_find_unused_parameters_true")
+
+
+def clear_outputs(run_dir: Path) -> None:
+    """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
+    stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
+    ``subnet.pt``, an old ``history.json`` next to a new DARTS run's ``alphas.json``).
+    Lightning's ``checkpoints/`` stay: ``trainer.fit(ckpt_path=...)`` resumes from them.
+
+    Example:
+        >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
+    """
+    for name in RUN_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
@@ -138,6 +156,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
+    clear_outputs(run_dir)  # before training: a failed run leaves no earlier result behind
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = ModelFactory(model, model_args).build({})
@@ -151,7 +170,6 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                "run_dir": str(run_dir)}
         if verbose:
             print(message, flush=True)
-        (run_dir / "finetune.json").unlink(missing_ok=True)  # an earlier run's
         if finetune_epochs:
             tuned, metrics = finetune_subnet(
                 subnet, datamodule, finetune_epochs,
