@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pytest
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -21,6 +22,7 @@ from torch.utils.data import TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import (
     ChoiceBatchNorm2d,
@@ -31,6 +33,7 @@ from lightning_nas.oneshot.choices import (
     get_path,
     space_of,
 )
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
@@ -144,6 +147,7 @@ import json, os, sys
 import lightning.pytorch as pl
 import torch
 from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from tests.test_oneshot import BatchNormSupernet, BlobImages
 
 if __name__ == "__main__":
@@ -292,3 +296,21 @@ def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, cap
     capsys.readouterr()
     assert main(["show", str(tmp_path)]) == 0
     assert "fine-tuned" not in capsys.readouterr().out  # no earlier finetune.json
+
+
+def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, capsys):
+    said = "net_attr 'netz': TinySupernet has no nn.Module attribute of that name; did you " \
+           "mean 'net'? its nn.Module attributes: net"
+    callback = OneShotNAS(net_attr="netz", record_paths=True, export_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        _trainer(tmp_path, [callback]).fit(TinySupernet(), datamodule=BlobData())
+    assert callback.paths == [] and not (tmp_path / "subnet.pt").exists()  # nothing trained
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        DifferentiableNAS(TinySupernet(), net_attr="netz")
+    bare = nn.Sequential(nn.Linear(8, 3))
+    assert OneShotNAS().network(bare) is bare  # not set: ``net``, else the whole module
+    assert DifferentiableNAS(TinySupernet()).network is not None
+    monkeypatch.chdir(ROOT)
+    assert main([*TINY_CLI, "--oneshot.net_attr=netz", f"--oneshot.run_dir={tmp_path}"]) == 2
+    assert "net_attr 'netz': DigitsSupernet has no nn.Module attribute" in \
+        capsys.readouterr().err

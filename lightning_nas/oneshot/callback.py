@@ -42,6 +42,7 @@ from lightning_nas.oneshot.scoring import (
     calibrate_batchnorm,
     default_forward,
     loaders,
+    network_of,
     preserved_batchnorm,
     preserved_rng,
     score_subnet,
@@ -70,8 +71,9 @@ class OneShotNAS(pl.Callback):
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy.
         mode: ``"max"`` or ``"min"`` for the metric.
         forward: ``(module, batch) -> (predictions, targets)`` (default: ``module(x), y``).
-        net_attr: attribute of the LightningModule that holds the network to export
-            (default ``"net"``; the whole module if it has none).
+        net_attr: attribute of the LightningModule that holds the network to export (None:
+            ``net`` if it has one, else the whole module); a name it lacks is a
+            ``ConfigError`` before training.
         export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
             ``history.json`` at the end (None: write nothing).
         seed: seeds the path sampler and nevergrad.
@@ -82,7 +84,7 @@ class OneShotNAS(pl.Callback):
                  search_every_n_epochs: int | None = None, calibration_batches: int = 5,
                  num_classes: int | None = None,
                  metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
-                 forward: Forward = default_forward, net_attr: str = "net",
+                 forward: Forward = default_forward, net_attr: str | None = None,
                  export_dir: str | None = None, seed: int = 0,
                  record_paths: bool = False) -> None:
         check_optimizer_name(optimizer)
@@ -111,6 +113,7 @@ class OneShotNAS(pl.Callback):
 
     # ----------------------------------------------------------------- training
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
@@ -194,8 +197,8 @@ class OneShotNAS(pl.Callback):
 
     # ----------------------------------------------------------------- export
     def network(self, pl_module: pl.LightningModule) -> nn.Module:
-        """The network that is exported (``pl_module.<net_attr>``, else the module)."""
-        return getattr(pl_module, self.net_attr, pl_module)
+        """The network that is exported (``network_of(pl_module, net_attr)``)."""
+        return network_of(pl_module, self.net_attr)
 
     def _export(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                 calibration: list[Any]) -> None:

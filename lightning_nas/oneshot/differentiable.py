@@ -68,6 +68,7 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
+from lightning_nas.oneshot.scoring import network_of
 
 __all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -110,7 +111,9 @@ class DifferentiableNAS(pl.LightningModule):
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy (logged as
             ``val_metric``).
         mode: ``"max"`` or ``"min"`` for the metric (which of the ``top_k`` wins).
-        net_attr: attribute of a LightningModule supernet holding the network to export.
+        net_attr: attribute of a LightningModule supernet holding the network to export
+            (None: ``net`` if it has one, else the whole module); a name it lacks is a
+            ``ConfigError``.
         optimizer: weight optimizer, a ``torch.optim`` name; None: the LightningModule's
             own, else Adam.
         lr, weight_decay: of a named weight optimizer.
@@ -130,7 +133,7 @@ class DifferentiableNAS(pl.LightningModule):
                  loss: str | Callable[..., torch.Tensor] | None = None,
                  num_classes: int | None = None,
                  metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
-                 net_attr: str = "net", optimizer: str | None = None, lr: float = 1e-3,
+                 net_attr: str | None = None, optimizer: str | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, arch_lr: float = 3e-3,
                  arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
                  tau_max: float = 10.0, tau_min: float = 0.1,
@@ -155,6 +158,7 @@ class DifferentiableNAS(pl.LightningModule):
             [] if loss is None or isinstance(loss, str) else ["loss"]))
         self.automatic_optimization = False
         self.supernet = supernet
+        _ = self.network  # a misspelt net_attr: said now
         space = space_of(supernet)
         self.choices = {label: list(space.params[label].values) for label in space.names()}
         self._keys = {label: label.replace(".", "__") for label in self.choices}
@@ -182,7 +186,7 @@ class DifferentiableNAS(pl.LightningModule):
     def network(self) -> nn.Module:
         """The network that is exported (``supernet.<net_attr>`` of a LightningModule)."""
         if isinstance(self.supernet, pl.LightningModule):
-            return getattr(self.supernet, self.hparams.net_attr, self.supernet)
+            return network_of(self.supernet, self.hparams.net_attr)
         return self.supernet
 
     # ----------------------------------------------------------------- logits

@@ -30,6 +30,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
@@ -46,7 +47,7 @@ ONESHOT_KEYS: dict[str, Any] = {
     "algorithm": "spos", "optimizer": "RandomSearch", "num_candidates": 30,
     "search_every_n_epochs": None, "arch_lr": 3e-3, "arch_weight_decay": 1e-3,
     "warmup_epochs": 0, "top_k": 1, "tau_max": 10.0, "tau_min": 0.1,
-    "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": "net",
+    "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": None,
     "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
 }
 
@@ -160,6 +161,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = ModelFactory(model, model_args).build({})
+        network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = DataFactory(data, data_args).build()
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}

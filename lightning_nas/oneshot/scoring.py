@@ -35,13 +35,14 @@ from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
     "default_forward",
     "loaders",
+    "network_of",
     "preserved_batchnorm",
     "preserved_rng",
     "score_subnet",
@@ -63,6 +64,32 @@ def loaders(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
+    """The network of ``module`` that is exported: ``module.<net_attr>``; with ``net_attr``
+    None, ``module.net`` if it is an ``nn.Module``, else ``module`` itself.
+
+    Raises:
+        ConfigError: ``net_attr`` names no ``nn.Module`` attribute of ``module`` (the error
+            lists those it has).
+
+    Example:
+        >>> network_of(nn.Sequential(nn.ReLU()), "nett")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: net_attr 'nett': Sequential has no nn.Module ...
+    """
+    if net_attr is None:
+        net = getattr(module, "net", None)
+        return net if isinstance(net, nn.Module) else module
+    net = getattr(module, str(net_attr), None)
+    if not isinstance(net, nn.Module):
+        names = [name for name, _ in module.named_children()]
+        raise ConfigError(f"net_attr {net_attr!r}: {type(module).__name__} has no nn.Module "
+                          f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
+                          f"nn.Module attributes: {', '.join(names) or 'none'}")
+    return net
 
 
 def _norms(module: nn.Module) -> list[_BatchNorm]:
