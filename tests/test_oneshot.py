@@ -82,9 +82,9 @@ class BatchNormSupernet(pl.LightningModule):
 
 
 def _val_accuracy(net: nn.Module, data: BlobData) -> float:
-    """The callback's default metric (multiclass accuracy) of ``net`` in eval mode."""
+    """The callback's default metric (plain accuracy) of ``net`` in eval mode."""
     net.eval()
-    metric = MulticlassAccuracy(num_classes=3)
+    metric = MulticlassAccuracy(num_classes=3, average="micro")
     with torch.no_grad():
         for x, y in data.val_dataloader():
             metric.update(net(x), y)
@@ -314,3 +314,29 @@ def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, 
     assert main([*TINY_CLI, "--oneshot.net_attr=netz", f"--oneshot.run_dir={tmp_path}"]) == 2
     assert "net_attr 'netz': DigitsSupernet has no nn.Module attribute" in \
         capsys.readouterr().err
+
+
+class SkewedBlobs(BlobData):
+    """The blobs with a validation split of mostly class 0 (plain and per-class-mean
+    accuracy differ there)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        x, y = self.val_set.tensors
+        keep = torch.cat([torch.nonzero(y == 0).flatten(), torch.nonzero(y != 0).flatten()[:4]])
+        self.val_set = TensorDataset(x[keep], y[keep])
+
+
+def test_the_search_scores_plain_accuracy_as_the_finetune_does(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=3, calibration_batches=0, num_classes=3)
+    data = SkewedBlobs()
+    _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=1,
+             enable_checkpointing=False).fit(TinySupernet(lr=0.0), datamodule=data)
+    with torch.no_grad():  # untrained: neither 0 nor 1
+        x, y = data.val_set.tensors
+        plain = float((callback.subnet.eval()(x).argmax(-1) == y).float().mean())
+    assert 0 < plain < 1 and callback.best_score == pytest.approx(plain)
+    for nas in (DifferentiableNAS(TinySupernet(), num_classes=3),
+                DifferentiableNAS(TinySupernet())):  # val_acc and the export's score
+        assert nas._metric(torch.zeros(1, 3)).average == "micro"

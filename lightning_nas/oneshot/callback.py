@@ -66,8 +66,9 @@ class OneShotNAS(pl.Callback):
             subnet before it is scored (0: keep the supernet's statistics); the first ones
             of the train dataloader, taken once per search (per rank under DDP, where the
             statistics are averaged over the ranks).
-        num_classes: classes of the default metric (multiclass accuracy); inferred from the
-            predictions when None.
+        num_classes: classes of the default metric, plain accuracy (the fraction of correct
+            predictions: torchmetrics ``average="micro"``, as the fine-tune's ``val_acc``);
+            inferred from the predictions when None.
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy.
         mode: ``"max"`` or ``"min"`` for the metric.
         forward: ``(module, batch) -> (predictions, targets)`` (default: ``module(x), y``).
@@ -193,7 +194,8 @@ class OneShotNAS(pl.Callback):
         if self.metric_factory is not None:
             return self.metric_factory()
         classes = self.num_classes or int(preds.shape[-1])
-        return torchmetrics.classification.MulticlassAccuracy(num_classes=classes)
+        return torchmetrics.classification.MulticlassAccuracy(num_classes=classes,
+                                                              average="micro")
 
     # ----------------------------------------------------------------- export
     def network(self, pl_module: pl.LightningModule) -> nn.Module:

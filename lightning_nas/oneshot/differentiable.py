@@ -107,7 +107,9 @@ class DifferentiableNAS(pl.LightningModule):
         algorithm: ``"darts"`` or ``"gdas"``.
         loss: a ``LOSSES`` name or ``(preds, target) -> loss``; None: the LightningModule's
             ``training_step``, else cross-entropy.
-        num_classes: classes of the accuracy metric (``val_acc``, and the export's score).
+        num_classes: classes of the accuracy metric (``val_acc``, and the export's score):
+            plain accuracy, the fraction of correct predictions (torchmetrics
+            ``average="micro"``, as the fine-tune's ``val_acc``).
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy (logged as
             ``val_metric``).
         mode: ``"max"`` or ``"min"`` for the metric (which of the ``top_k`` wins).
@@ -173,7 +175,8 @@ class DifferentiableNAS(pl.LightningModule):
         self.loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
         self.metric_name = "val_metric" if metric is not None else "val_acc"
         self.val_metric = metric() if metric is not None else (
-            torchmetrics.classification.MulticlassAccuracy(num_classes=num_classes)
+            torchmetrics.classification.MulticlassAccuracy(num_classes=num_classes,
+                                                           average="micro")
             if num_classes else None)
         self.history: list[dict[str, Any]] = []
         self.best_arch: dict[str, Any] | None = None
@@ -378,7 +381,8 @@ class DifferentiableNAS(pl.LightningModule):
             metric = self.val_metric.clone()
             metric.reset()
             return metric
-        return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]))
+        return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]),
+                                                              average="micro")
 
     def alpha_history(self) -> dict[str, Any]:
         """``{"algorithm", "values": {decision: values}, "history": [per epoch]}`` (the
