@@ -340,3 +340,16 @@ def test_the_search_scores_plain_accuracy_as_the_finetune_does(tmp_path):
     for nas in (DifferentiableNAS(TinySupernet(), num_classes=3),
                 DifferentiableNAS(TinySupernet())):  # val_acc and the export's score
         assert nas._metric(torch.zeros(1, 3)).average == "micro"
+
+
+def test_subnets_are_scored_on_limit_val_batches(tmp_path):
+    scored = []
+
+    def forward(module, batch):
+        scored.append(len(batch[0]))
+        return module(batch[0]), batch[1]
+
+    callback = OneShotNAS(num_candidates=1, calibration_batches=0, forward=forward)
+    _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=1, limit_val_batches=2,
+             enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData(batch_size=16))
+    assert scored == [16, 16]  # 2 of the 4 validation batches, as validation runs

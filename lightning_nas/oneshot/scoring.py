@@ -193,8 +193,10 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
 def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
                  metric: Callable[[torch.Tensor], torchmetrics.Metric],
                  calibration: int | Sequence[Any]) -> float:
-    """The metric of the active subnet on the validation data, in eval mode, after
-    recalibrating BatchNorm; synced over ranks by torchmetrics (same value on every rank).
+    """The metric of the active subnet on the validation data (the batches the Trainer
+    validates: ``limit_val_batches`` holds, as ``trainer.num_val_batches`` says), in eval
+    mode, after recalibrating BatchNorm; synced over ranks by torchmetrics (same value on
+    every rank).
     The supernet's BatchNorm statistics and train/eval mode are restored afterwards.
 
     Args:
@@ -209,8 +211,12 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
         with preserved_batchnorm(pl_module):
             calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
             pl_module.eval()
-            for loader in loaders(trainer.val_dataloaders):
-                for batch in loader:
+            limits = list(trainer.num_val_batches or [])
+            for i, loader in enumerate(loaders(trainer.val_dataloaders)):
+                limit = limits[i] if i < len(limits) else float("inf")
+                for j, batch in enumerate(loader):
+                    if j >= limit:  # the Trainer's limit_val_batches
+                        break
                     preds, target = forward(pl_module, trainer.strategy.batch_to_device(batch))
                     if scorer is None:
                         scorer = metric(preds).to(preds.device)
