@@ -33,7 +33,7 @@ from lightning_nas.oneshot.choices import (
     get_path,
     space_of,
 )
-from lightning_nas.oneshot.differentiable import DifferentiableNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
@@ -147,7 +147,7 @@ import json, os, sys
 import lightning.pytorch as pl
 import torch
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.differentiable import DifferentiableNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.test_oneshot import BatchNormSupernet, BlobImages
 
 if __name__ == "__main__":
@@ -353,3 +353,23 @@ def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=1, limit_val_batches=2,
              enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData(batch_size=16))
     assert scored == [16, 16]  # 2 of the 4 validation batches, as validation runs
+
+
+def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    for setting, said in (
+            ("finetune_epochs=ten", "oneshot.finetune_epochs must be an integer >= 0, got 'ten'"),
+            ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0, got 'abc'"),
+            ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
+            ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),
+            ("num_classes=3", "num_classes=3 does not fit the data: the network predicts 10 "
+                              "classes and the targets reach class 9; set num_classes=10")):
+        assert main([*TINY_CLI, f"--oneshot.{setting}", f"--oneshot.run_dir={tmp_path}"]) == 2
+        assert said in capsys.readouterr().err, setting
+        assert not (tmp_path / "subnet.pt").exists()
+    with pytest.raises(ConfigError, match="calibration_batches must be >= 0, got -1"):
+        OneShotNAS(calibration_batches=-1)
+    nas = DifferentiableNAS(TinySupernet(), num_classes=2)  # the sanity check says it
+    with pytest.raises(ConfigError, match="num_classes=2 does not fit the data"):
+        _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))

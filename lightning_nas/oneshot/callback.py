@@ -40,6 +40,7 @@ from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, spa
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
+    check_num_classes,
     default_forward,
     loaders,
     network_of,
@@ -92,6 +93,8 @@ class OneShotNAS(pl.Callback):
         check_mode(mode)
         if num_candidates < 1:
             raise ConfigError(f"num_candidates must be >= 1, got {num_candidates}")
+        if calibration_batches < 0:
+            raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
         if search_every_n_epochs is not None and search_every_n_epochs < 1:
             raise ConfigError(f"search_every_n_epochs must be >= 1, got {search_every_n_epochs}")
         self.optimizer, self.num_candidates = optimizer, num_candidates
@@ -116,6 +119,20 @@ class OneShotNAS(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A ``num_classes`` that does not fit the data is said now, not after training."""
+        if self.metric_factory is not None or self.num_classes is None:
+            return
+        was_training = pl_module.training
+        try:
+            with preserved_rng(pl_module.device), torch.no_grad():
+                for loader in loaders(trainer.train_dataloader)[:1]:
+                    pl_module.eval()
+                    batch = trainer.strategy.batch_to_device(next(iter(loader)))
+                    check_num_classes(*self.forward(pl_module, batch), self.num_classes)
+        finally:
+            pl_module.train(was_training)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:

@@ -68,7 +68,7 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.oneshot.scoring import check_num_classes, network_of
 
 __all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -149,6 +149,8 @@ class DifferentiableNAS(pl.LightningModule):
             raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
         if not 0 < tau_min <= tau_max:
             raise ConfigError(f"need 0 < tau_min <= tau_max, got {tau_min} and {tau_max}")
+        if calibration_batches < 0:
+            raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
         if top_k < 1:
             raise ConfigError(f"top_k must be >= 1, got {top_k}")
         check_mode(mode)
@@ -358,6 +360,8 @@ class DifferentiableNAS(pl.LightningModule):
                     else self._plain_loss(batch, batch_idx))
         self.log("val_loss", loss, prog_bar=True, sync_dist=True)
         if self.val_metric is not None:
+            if batch_idx == 0:  # the sanity check's: before training
+                check_num_classes(preds, batch[1], self.hparams.num_classes)
             self.val_metric(preds, batch[1])
             self.log(self.metric_name, self.val_metric, prog_bar=True)
 

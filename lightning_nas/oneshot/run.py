@@ -26,7 +26,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
@@ -34,7 +34,8 @@ from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
-           "check_algorithm", "check_oneshot_strategy", "clear_outputs", "run_oneshot"]
+           "check_algorithm", "check_oneshot_settings", "check_oneshot_strategy", "clear_outputs",
+           "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -82,6 +83,61 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
             raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
                               f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}")
     return algorithm
+
+
+#: ``(kind, bound, None allowed)`` of the numeric settings: an int at least ``bound``, a
+#: float above it (``arch_weight_decay``: at least 0)
+_NUMBERS: dict[str, tuple[type, float | None, bool]] = {
+    "num_candidates": (int, 1, False), "search_every_n_epochs": (int, 1, True),
+    "top_k": (int, 1, False), "warmup_epochs": (int, 0, False),
+    "calibration_batches": (int, 0, False), "num_classes": (int, 2, True),
+    "seed": (int, None, True), "finetune_epochs": (int, 0, False),
+    "arch_lr": (float, 0, False), "arch_weight_decay": (float, 0, False),
+    "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
+}
+#: settings that must be strings (or null)
+_STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
+
+
+def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a ``oneshot:`` block checked for type and range before any training
+    (a numeric string such as ``"1e-3"`` becomes a float).
+
+    Raises:
+        ConfigError: naming the key, the value and what it must be.
+
+    Example:
+        >>> check_oneshot_settings({"finetune_epochs": "ten"})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: oneshot.finetune_epochs must be an integer >= 0, got 'ten'
+    """
+    out = dict(opts)
+    for key, (kind, low, nullable) in _NUMBERS.items():
+        value = out.get(key)
+        if key not in out or (value is None and nullable):
+            continue
+        if kind is float and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        strict = kind is float and key != "arch_weight_decay"
+        number = isinstance(value, int if kind is int else (int, float)) and not isinstance(
+            value, bool)
+        if not number or (low is not None and (value <= low if strict else value < low)):
+            bound = "" if low is None else f" {'>' if strict else '>='} {low}"
+            raise ConfigError(f"oneshot.{key} must be {'an integer' if kind is int else 'a number'}"
+                              f"{bound}{' or null' if nullable else ''}, got {value!r}")
+        out[key] = kind(value)
+    for key, nullable in _STRINGS.items():
+        value = out.get(key)
+        if key in out and not (isinstance(value, str) or (value is None and nullable)):
+            raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
+                              f", got {value!r}")
+    if out.get("mode") is not None:
+        check_mode(out["mode"], "oneshot.mode")
+    return out
 
 
 def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
@@ -149,6 +205,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     """
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
+    opts = check_oneshot_settings(opts)
     opts["seed"] = config_seed(cfg, opts["seed"])
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")

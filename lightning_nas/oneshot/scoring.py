@@ -40,6 +40,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
+    "check_num_classes",
     "default_forward",
     "loaders",
     "network_of",
@@ -90,6 +91,27 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
                           f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
                           f"nn.Module attributes: {', '.join(names) or 'none'}")
     return net
+
+
+def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
+                      num_classes: int | None) -> None:
+    """Raise ``ConfigError`` when ``num_classes`` does not fit a batch: the network predicts
+    another number of classes or a target is a class beyond it.
+
+    Example:
+        >>> check_num_classes(torch.zeros(2, 10), torch.tensor([0, 9]), 3)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: num_classes=3 does not fit the data: the network ...
+    """
+    if num_classes is None or preds.ndim < 2 or not torch.is_floating_point(preds):
+        return
+    width = int(preds.shape[-1])
+    top = int(target.max()) + 1 if target.numel() and not torch.is_floating_point(target) else 0
+    if width != num_classes or top > num_classes:
+        raise ConfigError(f"num_classes={num_classes} does not fit the data: the network "
+                          f"predicts {width} classes and the targets reach class {top - 1}; "
+                          f"set num_classes={max(width, top)}")
 
 
 def _norms(module: nn.Module) -> list[_BatchNorm]:
