@@ -353,6 +353,12 @@ def open_run(run_dir: str | Path) -> RunStore:
         FileNotFoundError: when ``run_dir`` holds no ``search.db``.
     """
     db = Path(run_dir) / "search.db"
+    if not db.exists() and (Path(run_dir) / "best_arch.yaml").is_file():
+        raise FileNotFoundError(
+            f"{run_dir} is a one-shot run folder, not a search run (no search.db): its export "
+            f"is there already (subnet.pt, the winner in best_arch.yaml; subnet_finetuned.pt "
+            f"with oneshot.finetune_epochs, or finetune_subnet(torch.load(subnet.pt), ...)); "
+            f"`lightning-nas show` and `report` read it")
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
     return RunStore(db)

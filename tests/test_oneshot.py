@@ -373,3 +373,12 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
     nas = DifferentiableNAS(TinySupernet(), num_classes=2)  # the sanity check says it
     with pytest.raises(ConfigError, match="num_classes=2 does not fit the data"):
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
+
+
+def test_export_and_finetune_point_a_one_shot_folder_to_its_outputs(tmp_path, capsys):
+    (tmp_path / "best_arch.yaml").write_text(yaml.safe_dump({"arch": {"hidden": 4}}))
+    for command in ("export", "finetune"):
+        assert main([command, str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path} is a one-shot run folder" in err and "subnet.pt" in err
+        assert "`lightning-nas show` and `report` read it" in err
