@@ -382,3 +382,38 @@ def test_export_and_finetune_point_a_one_shot_folder_to_its_outputs(tmp_path, ca
         err = capsys.readouterr().err
         assert f"{tmp_path} is a one-shot run folder" in err and "subnet.pt" in err
         assert "`lightning-nas show` and `report` read it" in err
+
+
+CLI_DDP_SCRIPT = """
+import json, os, sys
+import torch
+from lightning_nas.oneshot.run import run_oneshot
+from lightning_nas.config.load import load_config
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    out = sys.argv[1]
+    cfg = load_config("examples/oneshot_digits/oneshot.yaml", [
+        "--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true",
+        "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=2", "--oneshot.num_candidates=2",
+        "--oneshot.search_every_n_epochs=null", "--oneshot.calibration_batches=1",
+        "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={out}/run"])
+    result = run_oneshot(cfg)
+    with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
+        json.dump(result["finetune"], f)
+"""
+
+
+def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path):
+    script = tmp_path / "oneshot_cli_ddp.py"
+    script.write_text(CLI_DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
+                          check=True, capture_output=True, text=True, timeout=300)
+    assert done.stdout.count("One-shot search: ") == 1, done.stdout
+    assert done.stdout.count("Fine-tuned 1 epochs: ") == 1, done.stdout
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
+    saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
+    assert saved == r0

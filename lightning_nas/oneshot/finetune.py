@@ -34,11 +34,19 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         metrics, module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
     Returns:
-        The trained ``NASModule`` and the logged metrics after the last epoch.
+        The trained ``NASModule`` and the logged metrics after the last epoch; under DDP
+        averaged over the ranks (``val_loss`` is logged per rank's shard), the same on every
+        rank.
     """
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
     fit = pl.Trainer(**kwargs)
     fit.fit(module, datamodule=datamodule)
-    return module, {k: float(v) for k, v in fit.callback_metrics.items()}
+    metrics = {}
+    for key, value in fit.callback_metrics.items():  # the same keys in order on every rank
+        if fit.world_size > 1:
+            value = fit.strategy.reduce(value.detach().float().to(fit.strategy.root_device),
+                                        reduce_op="mean")
+        metrics[key] = float(value)
+    return module, metrics

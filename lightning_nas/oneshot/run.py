@@ -168,32 +168,35 @@ def clear_outputs(run_dir: Path) -> None:
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-          trainer_kwargs: dict[str, Any], run_dir: Path) -> tuple[Any, Any, nn.Module, str]:
+          trainer_kwargs: dict[str, Any], run_dir: Path
+          ) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
     callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
     trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), callback]
-    pl.Trainer(**trainer_kwargs).fit(module, datamodule=datamodule)
+    trainer = pl.Trainer(**trainer_kwargs)
+    trainer.fit(module, datamodule=datamodule)
     return callback.best_arch, callback.best_score, callback.subnet, (
         f"One-shot search: {len(callback.history)} subnets scored; best "
         f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
-        f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}")
+        f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}"), trainer.is_global_zero
 
 
 def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
                     trainer_kwargs: dict[str, Any], run_dir: Path
-                    ) -> tuple[Any, Any, nn.Module, str]:
+                    ) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
             "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
                             gradient_clip_val=trainer_kwargs.pop("gradient_clip_val", None))
-    pl.Trainer(**trainer_kwargs).fit(nas, datamodule=BilevelData(datamodule))
+    trainer = pl.Trainer(**trainer_kwargs)
+    trainer.fit(nas, datamodule=BilevelData(datamodule))
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: derived {nas.best_arch} (probability "
         f"{nas.scored[0]['probability']:.3f} for the most probable); {score} with shared "
         f"weights\nWrote {run_dir / 'best_arch.yaml'}, {run_dir / 'subnet.pt'} and "
-        f"{run_dir / 'alphas.json'}")
+        f"{run_dir / 'alphas.json'}"), trainer.is_global_zero
 
 
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
@@ -223,8 +226,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
         search = _spos if algorithm == "spos" else _differentiable
-        arch, score, subnet, message = search(opts, module, datamodule, dict(trainer_kwargs),
-                                              run_dir)
+        arch, score, subnet, message, rank_zero = search(
+            opts, module, datamodule, dict(trainer_kwargs), run_dir)
+        verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
         if verbose:
@@ -235,9 +239,11 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                 trainer={k: v for k, v in trainer_kwargs.items()
                          if k in ("accelerator", "devices", "precision")},
                 num_classes=opts["num_classes"], lr=finetune_lr)
-            torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
-            (run_dir / "finetune.json").write_text(json.dumps(  # for lightning-nas show
-                {"epochs": finetune_epochs, "lr": finetune_lr, "metrics": metrics}, indent=1))
+            if rank_zero:
+                torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
+                (run_dir / "finetune.json").write_text(json.dumps(  # for lightning-nas show
+                    {"epochs": finetune_epochs, "lr": finetune_lr, "metrics": metrics},
+                    indent=1))
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {finetune_epochs} epochs: "
