@@ -216,3 +216,18 @@ def test_log_int_ranges_reach_both_bounds(tmp_path):
                     optimizer=DEFAULT_OPTIMIZER, budget=4, monitor="score",
                     run_dir=tmp_path, verbose=False).run()
     assert sorted(t.arch["k"] for t in result.trials) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name", NAS_OPTIMIZERS)
+def test_options_equal_in_python_stay_apart(tmp_path, name):
+    # 0 == False == 0.0 in Python; nevergrad's spawn_child(new_value=...) found a choice's
+    # option by ==, so the NAS strategies never proposed False or 0.0
+    space = {"x": {"choice": [0, False, 0.0]}, "y": {"choice": ["a", "b"]}}
+    result = Search(None, space, objective=lambda arch: {"score": float(arch["y"] == "a")},
+                    optimizer=name, budget=6, monitor="score", run_dir=tmp_path,
+                    verbose=False).run()
+    proposed = {(type(t.arch["x"]).__name__, t.arch["y"]) for t in result.trials}
+    assert proposed == {(k, y) for k in ("int", "bool", "float") for y in "ab"}
+    again = Search(None, space, objective=lambda arch: {"score": 0.0}, optimizer=name,
+                   budget=6, monitor="score", run_dir=tmp_path, verbose=False).run()
+    assert [t.arch for t in again.trials] == [t.arch for t in result.trials]  # replayed

@@ -44,6 +44,7 @@ from typing import Any
 from lightning_nas.arch import arch_key
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
+from lightning_nas.strategies.codec import candidate_of
 
 __all__ = ["AskTell"]
 
@@ -74,7 +75,7 @@ class AskTell:
 
     def given(self, arch: dict[str, Any], trial_id: int) -> Any:
         """A candidate for a known architecture (not asked), starting trial ``trial_id``."""
-        candidate = self._numbered(self.optimizer.parametrization.spawn_child(new_value=arch))
+        candidate = self._numbered(candidate_of(self.optimizer.parametrization, arch))
         self.store.log_events([self._event("given", candidate, trial_id, arch_key(arch))])
         return candidate
 
@@ -140,7 +141,7 @@ class AskTell:
             if arch_key(self.space.validate(candidate.value)) == event["arch_key"]:
                 return self._numbered(candidate)
             self.diverged_at = event["ask"]
-        return self._numbered(self.optimizer.parametrization.spawn_child(new_value=arch))
+        return self._numbered(candidate_of(self.optimizer.parametrization, arch))
 
     # ----------------------------------------------------------------- helpers
     def _numbered(self, candidate: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import nevergrad as ng
 from nevergrad.optimization import base
 
-from lightning_nas.strategies.codec import Codec, Geno
+from lightning_nas.strategies.codec import Codec, Geno, candidate_of
 from lightning_nas.strategies.transfer import rank_priors
 
 __all__ = ["NASOptimizer"]
@@ -42,7 +42,7 @@ class NASOptimizer(base.Optimizer):
     # ----------------------------------------------------------------- nevergrad hooks
     def _internal_ask_candidate(self) -> ng.p.Parameter:
         geno = self._propose()
-        candidate = self.parametrization.spawn_child(new_value=self.codec.decode(geno))
+        candidate = candidate_of(self.parametrization, self.codec.decode(geno))
         self.pending[candidate.uid] = geno
         return candidate
 

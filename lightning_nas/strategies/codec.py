@@ -22,7 +22,7 @@ import numpy as np
 from lightning_nas.arch import same_value
 from lightning_nas.errors import SpaceError
 
-__all__ = ["CAT", "FLOAT", "INT", "ORD", "Codec", "Geno"]
+__all__ = ["CAT", "FLOAT", "INT", "ORD", "Codec", "Geno", "candidate_of"]
 
 Geno = tuple  # one entry per searchable leaf: choice index, int value or float value
 
@@ -66,6 +66,41 @@ class _Leaf:
         if self.kind == INT:
             return int(min(int(self.high), max(int(self.low), round(x))))
         return float(min(self.high, max(self.low, x)))
+
+
+def candidate_of(parametrization: ng.p.Parameter, value: Any) -> ng.p.Parameter:
+    """A child of ``parametrization`` holding the architecture ``value``.
+
+    Unlike nevergrad's ``spawn_child(new_value=value)``, which finds a choice's option with
+    ``==`` and so takes ``1`` for ``True`` (and ``0.0`` for ``False``), a choice's option is
+    found by ``same_value``: type and value.
+
+    Example:
+        >>> import nevergrad as ng
+        >>> param = ng.p.Dict(x=ng.p.Choice([1, True]), y=ng.p.Scalar(lower=0, upper=1))
+        >>> candidate_of(param, {"x": True, "y": 0.5}).value
+        {'x': True, 'y': 0.5}
+    """
+    child = parametrization.spawn_child()
+    _set_value(child, value, ())
+    return child
+
+
+def _set_value(param: ng.p.Parameter, value: Any, path: tuple[str, ...]) -> None:
+    if isinstance(param, ng.p.Dict):
+        for key, sub in param.items():
+            _set_value(sub, value[key], (*path, key))
+    elif isinstance(param, ng.p.Constant):
+        return
+    elif isinstance(param, (ng.p.Choice, ng.p.TransitionChoice)):
+        index = next((i for i, c in enumerate(param.choices) if same_value(c.value, value)),
+                     None)
+        if index is None:
+            raise SpaceError(f"{value!r} is not an option of '{'.'.join(path)}': "
+                             f"{[c.value for c in param.choices]}")
+        param.indices.value = np.array([index])
+    else:
+        param.value = value
 
 
 def _integer_bound(bound: float, inward: Callable[[float], int]) -> int:

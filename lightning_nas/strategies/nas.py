@@ -24,7 +24,7 @@ integer; a Gaussian step in (log) space within the bounds for a float. All strat
 their randomness from the parametrization's random state (``make_optimizer(seed=...)``),
 never propose an architecture already told or still pending when another is left, accept
 several asks before the tells (``num_workers`` > 1), and learn from candidates they did
-not ask for (``tell`` of ``parametrization.spawn_child(new_value=arch)``: a resumed search
+not ask for (``tell`` of ``codec.candidate_of(parametrization, arch)``: a resumed search
 replays its store this way).
 
 Example:

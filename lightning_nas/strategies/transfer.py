@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from lightning_nas.strategies.codec import candidate_of
+
 __all__ = ["rank_priors", "tell_priors"]
 
 T = TypeVar("T")
@@ -58,4 +60,4 @@ def tell_priors(optimizer: Any,
         optimizer.tell_priors(list(priors))
         return
     for arch, loss, _ in priors:
-        optimizer.tell(optimizer.parametrization.spawn_child(new_value=arch), loss)
+        optimizer.tell(candidate_of(optimizer.parametrization, arch), loss)
