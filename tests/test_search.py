@@ -296,10 +296,11 @@ def test_the_same_build_error_twice_in_a_row_stops_the_search(tmp_path, tiny_spa
 
     # a user's executor may run trials elsewhere: the Trainer is not dry-built here
     with ThreadPoolExecutor(max_workers=1) as pool:
-        search = _search(tmp_path, tiny_space, {**tiny_trainer, "max_epochs": -5}, budget=5,
+        search = _search(tmp_path, tiny_space, {**tiny_trainer, "accelerator": "cpu",
+                                                "devices": 0}, budget=5,
                          max_failures=10, executor=pool)
         with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way while "
-                                              r"building .*`max_epochs` must be a non-neg"):
+                                              r"building .*`Trainer\(devices=0\)` value is not"):
             search.run()
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.FAILED] * 2
@@ -312,6 +313,24 @@ def test_a_searched_trainer_argument_with_a_model_class(tmp_path, tiny_trainer):
     with pytest.raises(ConfigError, match="'model.lr' is a path into a config, and TinyNet "
                                           "is a class: search its argument by its name"):
         _search(tmp_path / "b", {**space, "model.lr": {"choice": [0.1, 0.2]}}, tiny_trainer)
+
+
+@pytest.mark.parametrize(("key", "param", "needle"), [
+    ("trainer.limit_val_batches", {"choice": [1, 0]},
+     "space key 'trainer.limit_val_batches' may take 0: trainer.limit_val_batches=0 runs no "
+     "validation"),
+    ("trainer.max_epochs", {"int": [0, 2]},
+     "space key 'trainer.max_epochs' may take 0: trainer.max_epochs=0 runs no validation"),
+    ("trainer.max_epochs", {"choice": [2, -3]},
+     "space key 'trainer.max_epochs' may take -3: trainer.max_epochs=-3: must be >= 0"),
+])
+def test_every_value_of_a_searched_trainer_argument_is_checked_first(
+        tmp_path, tiny_trainer, key, param, needle):
+    space = {"width": {"choice": [4, 8]}, key: param}
+    with pytest.raises(ConfigError) as info:  # the first sampled value may well be fine
+        _search(tmp_path, space, tiny_trainer, budget=2).run()
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
 
 
 def test_lightnings_check_before_training_stops_the_search_after_two_trials(

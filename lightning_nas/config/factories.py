@@ -72,6 +72,8 @@ def _check_counts(key: str, value: Any) -> None:
     if key == "accumulate_grad_batches" and number and value < 1:
         raise ConfigError(f"trainer.accumulate_grad_batches={value!r}: must be >= 1 (the "
                           f"batches whose gradients one optimizer step sums)")
+    if key == "max_epochs" and number and value < -1:
+        raise ConfigError(f"trainer.max_epochs={value!r}: must be >= 0, or -1 (no limit)")
     if key == "val_check_interval" and number and (
             value < 1 if isinstance(value, int) else not 0 < value <= 1):
         raise ConfigError(f"trainer.val_check_interval={value!r}: a fraction of an epoch in "

@@ -49,7 +49,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
-from lightning_nas.space import SearchSpace
+from lightning_nas.space import Choice, Fixed, SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
@@ -157,12 +157,7 @@ class Search:
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
-        for key, value in archs[0].items():  # a searched Trainer argument
-            if key.startswith("trainer."):
-                try:
-                    check_trainer_kwargs({key.split(".", 1)[1]: value})
-                except ConfigError as err:
-                    raise ConfigError(f"space key {key!r}: {err}") from None
+        self._check_searched_trainer()
         try:
             check_strategy(self.trainer)
         except ConfigError as err:
@@ -178,6 +173,23 @@ class Search:
         self.template.dry_build(archs, trainer=executor in ("auto", "inline", "process"))
         if self.template.cost_names:  # counting works: check it now
             self.template.costs(archs[0])
+
+    def _check_searched_trainer(self) -> None:
+        """Every value a searched Trainer argument may take (each option of a choice, the
+        bounds of a range) is checked as a fixed one is: no trial fails for a value the
+        search chose, as ``limit_val_batches: {choice: [0, 1]}`` did."""
+        for key, param in self.space.params.items():
+            if not key.startswith("trainer."):
+                continue
+            values = ([param.value] if isinstance(param, Fixed) else list(param.values)
+                      if isinstance(param, Choice) else [param.low, param.high])
+            for value in values:
+                setting = {key.split(".", 1)[1]: value}
+                try:
+                    check_trainer_kwargs(setting)
+                    check_validation_runs({**self.trainer, **setting}, self.settings.goal.monitor)
+                except ConfigError as err:
+                    raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
 
     def _check_picklable(self) -> None:
         """Worker processes receive the trial spec pickled: fail now, not in a worker."""
