@@ -108,6 +108,20 @@ def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
     assert search.space.params["lr"].low == 1e-4
 
 
+@pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])
+def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
+    # the group's value replaced the config's whole dict: both overrides were lost
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = {"head": {"hidden": {"choice": [2, 3]}, "p": {"fixed": 0.5}}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="sets a key inside 'head', which the search space "
+                                          "gives every trial as a whole") as info:
+        load_config(path, [override])
+    inner, value = override.rsplit(".", 1)[1].split("=")
+    assert f"--search.space.head.{inner}={{fixed: {value}}}" in str(info.value)
+
+
 def test_load_config_default_run_dir_and_errors(tmp_path):
     path = tmp_path / "exp1.yaml"
     cfg = _config(tmp_path / "run")

@@ -89,6 +89,13 @@ def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
                               f"({searched[path]!r}): every trial takes the space's value. "
                               f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
                               f"else leave the override out")
+        group = next((p for p in searched if path.startswith(f"{p}.")), None)
+        if group is not None:  # a group's value is one dict: it replaces the config's
+            inner = f"{searched[group]}.{path[len(group) + 1:]}"
+            raise ConfigError(f"--{key}={text} sets a key inside {searched[group]!r}, which "
+                              f"the search space gives every trial as a whole (a group): "
+                              f"the override would be lost. To fix it, "
+                              f"--search.space.{inner}={{fixed: {text}}}; else leave it out")
 
 
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
