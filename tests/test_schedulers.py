@@ -15,7 +15,14 @@ from lightning_nas.errors import ConfigError, MonitorError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.callbacks import PruningCallback
 from lightning_nas.search.runner import run_trial
-from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, MedianRule, make_rule
+from lightning_nas.search.schedulers import (
+    ASHARule,
+    Decision,
+    HyperbandRule,
+    MedianRule,
+    Rule,
+    make_rule,
+)
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -130,6 +137,18 @@ def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path
     assert trainer.current_epoch == 0  # stopped at the first validation, not after 3 epochs
 
 
+@pytest.mark.parametrize("trainer", [{"max_time": "00:00:00:04"}, {"max_steps": 5}])
+def test_a_scheduler_refuses_trainer_limits_that_end_trials_early(tmp_path, trainer):
+    # a trial cut off by max_time counted as COMPLETED at whatever epoch it reached
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
+    key = next(iter(trainer))
+    with pytest.raises(ConfigError, match=f"scheduler 'asha' stops and promotes trials at "
+                                          f"epochs up to max_epochs, but trainer.{key}"):
+        Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 9, **trainer}, budget=2,
+               scheduler="asha", run_dir=tmp_path, verbose=False).run()
+    assert not (tmp_path / "search.db").exists()
+
+
 def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
     callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
     trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,
@@ -220,6 +239,27 @@ def test_a_trial_paused_at_an_epoch_that_did_not_improve_resumes_after_it(tmp_pa
     assert second.score == pytest.approx(0.9) and second.epoch == 0
     best = torch.load(tmp_path / "t1" / "best.ckpt", weights_only=False)
     assert best["epoch"] == 0  # still the best epoch's weights
+
+
+class PauseAtFirstEpoch(Rule):
+    def decide(self, key, epoch, value):
+        return Decision.PAUSE if epoch == 1 else Decision.CONTINUE
+
+    def _observe(self, key, epoch, value):
+        pass
+
+    def promotion(self, paused):
+        return next(iter(paused), None)
+
+
+def test_no_promotion_starts_after_the_time_limit(tmp_path):
+    # trial 1's first epoch (4 steps of 0.4 s) outlasts the time limit; its promotion
+    # started after it all the same
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
+    result = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3}, budget=4,
+                    model_init_args={"sleep": 0.4}, scheduler=PauseAtFirstEpoch(),
+                    time_limit=1.0, run_dir=tmp_path, verbose=False).run()
+    assert [(t.status, t.epochs) for t in result.trials] == [(TrialStatus.PRUNED, 1)]
 
 
 def test_hyperband_and_median_in_the_driver(tmp_path):

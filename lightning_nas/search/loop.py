@@ -192,14 +192,21 @@ class SearchLoop:
             self._drop_checkpoints(trial, keep_best=False)
         self.progress.close()
 
+    def _time_up(self) -> bool:
+        """Whether ``time_limit`` has passed: no trial starts, new or promoted."""
+        limit = self.goal.time_limit
+        if limit is None or time.monotonic() - self.start < limit:
+            return False
+        if self.asking:
+            self.say(f"Time limit of {limit:g}s reached.")
+        self.asking = False
+        return True
+
     def _may_ask(self) -> bool:
         s = self.goal
         if s.budget is not None and self.used >= s.budget:
             return False
-        if s.time_limit is not None and time.monotonic() - self.start >= s.time_limit:
-            if self.asking:
-                self.say(f"Time limit of {s.time_limit:g}s reached.")
-            self.asking = False
+        self._time_up()
         if self.asking and len(self.seen) + len(self.running) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
             self.asking = False
@@ -221,7 +228,7 @@ class SearchLoop:
             self.twins[key] += self.log.twins_of(key)
             return True
         promoted = None
-        if self.rule is not None and self.paused:
+        if self.rule is not None and self.paused and not self._time_up():
             promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()})
         if promoted is not None:
             self._continue(self.paused.pop(promoted))

@@ -254,8 +254,9 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
 
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
-    """Refuse Trainer settings under which validation does not run exactly once per epoch:
-    a rule judges each trial by its monitored value after every epoch.
+    """Refuse Trainer settings under which validation does not run exactly once per epoch
+    (a rule judges each trial by its monitored value after every epoch), or that end a
+    trial before ``max_epochs`` (``max_time``, ``max_steps``).
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -272,8 +273,16 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
     bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 else []
     if interval is not None and (isinstance(interval, (bool, int)) or interval != 1.0):
         bad.append(f"trainer.val_check_interval={interval!r}")
+    name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
+    ends = [f"trainer.{key}={trainer[key]!r}" for key in ("max_time", "max_steps")
+            if trainer.get(key) not in (None, -1)]
+    if ends:  # a trial cut off by them would count as complete, at any epoch
+        raise ConfigError(
+            f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "
+            f"{' and '.join(ends)} would end a trial at another epoch and count it as "
+            f"complete; leave {'them' if len(ends) > 1 else 'it'} out (search.time_limit "
+            f"bounds the search's time) or search without a scheduler")
     if bad:
-        name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
             f"{' and '.join(bad)} does not validate once per epoch; leave "
