@@ -236,7 +236,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
-        config = store.get_meta("config")
+        config, data_object = store.get_meta("config"), store.get_meta("data_object")
     best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
     if model is None and stored_model.get("class_path") is None and config is not None:
         # a config whose space names paths into it: build from the config, as the search did
@@ -247,8 +247,12 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if model is None:
         raise ConfigError("the search's model has no import path (defined in __main__ or "
                           "locally?); pass model= to finetune()")
-    if data is None and stored_data.get("class_path") is None and stored_data.get("init_args"):
-        raise ConfigError("the search's data has no import path; pass data= to finetune()")
+    if data is None and stored_data.get("class_path") is None and (
+            stored_data.get("init_args") or data_object):
+        given = f" (a {data_object} object)" if data_object else ""
+        raise ConfigError(f"the search's data{given} has no import path; pass data= to "
+                          f"finetune() (from the command line, search with data given as a "
+                          f"class or import path)")
     init_args = restore_init(stored_model, model_init_args, "model")
     try:
         data_args = {} if data is not None else restore_init(stored_data, None, "data")

@@ -66,6 +66,19 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     assert sorted(finished_run.iterdir()) == folders
 
 
+def test_a_search_given_a_datamodule_object_finetunes_with_data_given_again(
+        tmp_path, tiny_space, tiny_trainer):
+    run = tmp_path / "run"
+    Search(TinyNet, tiny_space, data=BlobData(), trainer=tiny_trainer, budget=2, run_dir=run,
+           verbose=False).run()
+    folders = sorted(run.iterdir())
+    with pytest.raises(ConfigError, match=r"the search's data \(a BlobData object\) has no "
+                                          r"import path; pass data= to finetune\(\)"):
+        finetune(run, max_epochs=1)  # was: a folder, then Lightning's "no train_dataloader"
+    assert sorted(run.iterdir()) == folders
+    assert finetune(run, max_epochs=1, data=BlobData()).status is TrialStatus.COMPLETED
+
+
 def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):
     result = finetune(finished_run, max_epochs=1, from_checkpoint=False, out_dir=tmp_path / "s",
                       trainer={"callbacks": _start_weights_callback(tmp_path / "w.pt")})

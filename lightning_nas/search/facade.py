@@ -283,6 +283,8 @@ class Search:
             if value is not None:
                 store.set_meta(key, value)
         store.set_meta("seed", goal.seed)
+        if self.data.target is not None and self.data.path is None:  # finetune asks for it
+            store.set_meta("data_object", type(self.data.target).__name__)
         store.set_meta("versions", package_versions())
         store.set_driver()
         return store
