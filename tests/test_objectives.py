@@ -155,3 +155,16 @@ def test_report_of_a_two_objective_run_has_the_front(tmp_path, capsys):
     pareto = tmp_path / "report" / "pareto.png"
     assert pareto.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 'href="pareto.png"' in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_every_point_of_the_front_keeps_its_checkpoint(tmp_path, tiny_trainer):
+    # keep_top_k ranked by the first objective only: the front's other points lost their
+    # weights, and `export --trial N` of them had no best.ckpt
+    result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=5, seed=3,
+                    objectives={"val_acc": "max", "params": "min"}, keep_top_k=1,
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False).run()
+    front = {t.trial_id for t in result.pareto_front()}
+    assert len(front) >= 2
+    for t in result.trials:
+        kept = (tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "best.ckpt").exists()
+        assert kept == (t.trial_id in front or t.trial_id == result.best.trial_id), t

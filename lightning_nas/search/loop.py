@@ -25,6 +25,7 @@ from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
+from lightning_nas.search.checkpoints import drop_checkpoints, keep_top_checkpoints
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.progress import Progress
 from lightning_nas.search.schedulers import Rule
@@ -153,7 +154,7 @@ class SearchLoop:
                 trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
                                f"this trial; use executor 'process' to isolate trials")
                 self.store.finish_trial(trial)
-                self._drop_checkpoints(trial, keep_best=False)
+                self._drop(trial, False)
             else:
                 out.append(trial)
         failed = self.store.count(TrialStatus.FAILED)
@@ -189,7 +190,7 @@ class SearchLoop:
             raise
         for trial in self.paused.values():  # never promoted: pruned at their rung
             self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
-            self._drop_checkpoints(trial, keep_best=False)
+            self._drop(trial, False)
         self.progress.close()
 
     def _time_up(self) -> bool:
@@ -359,38 +360,23 @@ class SearchLoop:
         self.twins.pop(key, None)
         if result.status is TrialStatus.FAILED:
             self.used -= 1
-            self._drop_checkpoints(result, keep_best=False)
+            self._drop(result, False)
         elif result.status is TrialStatus.PAUSED:
             self.paused[result.trial_id] = result
         elif result.status is TrialStatus.PRUNED:
-            self._drop_checkpoints(result, keep_best=False)
+            self._drop(result, False)
         elif result.status is TrialStatus.COMPLETED:
             self.completed += 1
-            self._drop_checkpoints(result, keep_best=True)
-            self._keep_top_checkpoints()
+            self._drop(result, True)
+            keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
+                                 self.goal.objectives)
         self._report(result)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
         self._check_failures(result)
 
-    def _drop_checkpoints(self, trial: TrialResult, keep_best: bool) -> None:
-        """``last.ckpt`` is only for resuming; a pruned or failed trial keeps no weights
-        (a failed one's ``best.ckpt`` is of epochs before its failure, and no result)."""
-        trial_dir = self.template.trial_dir(trial.trial_id)
-        (trial_dir / "last.ckpt").unlink(missing_ok=True)
-        if keep_best:
-            return
-        if trial.checkpoint:
-            self.store.clear_checkpoint(trial.trial_id)
-            Path(trial.checkpoint).unlink(missing_ok=True)
-        (trial_dir / "best.ckpt").unlink(missing_ok=True)
-
-    def _keep_top_checkpoints(self) -> None:
-        top = {t.trial_id for t in self.store.leaderboard(self.goal.mode, k=self.goal.keep_top_k)}
-        for trial in self.store.with_checkpoint(TrialStatus.COMPLETED):
-            if trial.trial_id not in top:
-                self.store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
-                Path(trial.checkpoint).unlink(missing_ok=True)
+    def _drop(self, trial: TrialResult, keep_best: bool) -> None:
+        drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
 
     def _check_failures(self, result: TrialResult) -> None:
         """Stop on a fatal error, on the same build error in two trials in a row, or once
