@@ -166,6 +166,7 @@ class RankRecorder(pl.Callback):
         self.epochs.append({k: float(v) for k, v in trainer.callback_metrics.items()})
         record = {"rank": trainer.global_rank, "world_size": trainer.world_size,
                   "pid": os.getpid(), "hparams": dict(pl_module.hparams),
+                  "threads": torch.get_num_threads(),
                   "epochs": self.epochs}
         path = os.path.join(trainer.default_root_dir, f"rank{trainer.global_rank}.json")
         with open(path, "w") as f:

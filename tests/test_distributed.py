@@ -18,7 +18,7 @@ SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
 def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tmp_path):
     result = Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, trainer=DDP,
-                    budget=2, run_dir=tmp_path, optimizer="RandomSearch",
+                    budget=2, run_dir=tmp_path, optimizer="RandomSearch", threads_per_trial=2,
                     verbose=False).run()
     with RunStore(tmp_path / "search.db") as store:
         trials = store.trials()
@@ -27,6 +27,7 @@ def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tm
         trial_dir = tmp_path / "trials" / f"trial_{trial.trial_id:04d}"
         ranks = [json.loads((trial_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
         assert [r["world_size"] for r in ranks] == [2, 2]
+        assert [r["threads"] for r in ranks] == [2, 2]  # threads_per_trial (was Lightning's)
         assert ranks[0]["pid"] != ranks[1]["pid"]
         for rank in ranks:  # both ranks built the architecture the driver chose
             assert {k: rank["hparams"][k] for k in trial.arch} == trial.arch

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC, abstractmethod
 from concurrent import futures
@@ -67,7 +68,9 @@ class TrialExecutor(ABC):
 
 class InlineExecutor(TrialExecutor):
     """Runs each trial in the calling process, one at a time (the cheapest per trial);
-    with ``threads``, under ``torch.set_num_threads(threads)`` (restored after)."""
+    with ``threads``, under ``torch.set_num_threads(threads)`` (restored after), and with
+    ``OMP_NUM_THREADS`` set to it, so that the rank processes a DDP trial starts (a group
+    kept for the search) run with as many threads each."""
 
     def __init__(self, threads: int | None = None) -> None:
         self.num_workers, self.threads = 1, threads
@@ -78,12 +81,18 @@ class InlineExecutor(TrialExecutor):
 
     def wait(self) -> list[TrialResult]:
         before = torch.get_num_threads()
-        if self.threads:
+        omp = os.environ.get("OMP_NUM_THREADS")
+        if self.threads:  # rank processes of DDP trials start with it too
             torch.set_num_threads(self.threads)
+            os.environ["OMP_NUM_THREADS"] = str(self.threads)
         try:
             return [run_trial(self._queue.pop(0))]
         finally:
             torch.set_num_threads(before)
+            if omp is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = omp
 
 
 class FuturesExecutor(TrialExecutor):
