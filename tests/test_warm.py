@@ -69,6 +69,20 @@ def test_priors_from_another_space_are_mapped_and_reported(tmp_path):
     assert f"{len(outside)} outside this space" in text
 
 
+def test_a_dict_valued_choice_is_one_value_and_a_group_is_keys(tmp_path):
+    # a choice's dict value was flattened like a group: 'extra.k' dropped, 'extra' filled,
+    # and earlier results attached to architectures that never ran
+    space = {"extra": {"choice": [{"k": 1}, {"k": 2}, {"k": 3}]}, "a": {"choice": [0, 1]},
+             "g": {"b": {"choice": [0, 1, 2, 3]}}}
+    source = tmp_path / "source"
+    _search(source, 6, space, objective=lambda arch: {"acc": arch["extra"]["k"] / 10}).run()
+    priors, report = load_priors([source], SearchSpace.from_dict(space))
+    rep = report.sources[0]
+    assert (rep.used, rep.merged, rep.dropped, rep.filled) == (6, 0, [], {})
+    runs = {t.trial_id: t.arch for t in open_run(source).trials()}
+    assert all(p.arch == runs[p.source_trial] for p in priors)
+
+
 def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
     from lightning_nas.results import TrialResult
     from lightning_nas.store import open_search_store

@@ -196,6 +196,33 @@ def _flat_params(space: SearchSpace, prefix: str = "") -> dict[str, Param]:
     return out
 
 
+def _flat_arch(arch: Mapping[str, Any], stored_space: Any) -> dict[str, Any]:
+    """``arch`` with the groups of the space it ran in (``stored_space``, a store's meta)
+    as dotted keys; a dict that is a choice's value stays one value."""
+    try:
+        groups = _groups(SearchSpace.from_dict(stored_space))
+    except (SpaceError, TypeError, AttributeError):  # no stored space: every dict a group
+        return flatten_arch(arch)
+
+    def flat(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            out.update(flat(value, f"{path}.") if isinstance(value, Mapping) and path in groups
+                       else {path: value})
+        return out
+
+    return flat(arch, "")
+
+
+def _groups(space: SearchSpace, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for name, param in space.params.items():
+        if isinstance(param, SearchSpace):
+            out |= {f"{prefix}{name}", *_groups(param, f"{prefix}{name}.")}
+    return out
+
+
 def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict[str, Any]:
     """The architecture of ``space`` whose dotted paths hold ``flat``'s values."""
     return {name: _nest(flat, param, f"{prefix}{name}.") if isinstance(param, SearchSpace)
@@ -325,11 +352,12 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
     recorded = _recorded(store, space)
+    stored_space = store.get_meta("space")
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
             continue
-        flat = flatten_arch(trial.arch)
+        flat = _flat_arch(trial.arch, stored_space)
         mapped: dict[str, Any] = {}
         for key in params:
             if key in flat:
