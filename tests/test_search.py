@@ -235,7 +235,7 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_written(tmp_p
 
 
 @pytest.mark.parametrize(("trainer", "options", "needles"), [
-    ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5", "MisconfigurationException", _EARLY]),
+    ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"]),
     ({"accelerator": "tpu"}, {}, ["trainer.accelerator='tpu'", "torch_xla", _EARLY]),
     ({"gradient_clip_algorithm": "x"}, {}, ["trainer.gradient_clip_algorithm='x'", _EARLY]),
     ({"max_epochs": "abc"}, {}, ["trainer.max_epochs='abc'", "expected int or null"]),
@@ -329,6 +329,23 @@ def test_every_value_of_a_searched_trainer_argument_is_checked_first(
     space = {"width": {"choice": [4, 8]}, key: param}
     with pytest.raises(ConfigError) as info:  # the first sampled value may well be fine
         _search(tmp_path, space, tiny_trainer, budget=2).run()
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+
+
+@pytest.mark.parametrize(("space", "needle"), [
+    ({"width": {"choice": [8, "16"]}}, "space key 'width' may take '16': model.width='16': "
+                                       "expected int (the annotation of TinyNet.__init__)"),
+    ({"width": {"float": [4, 16]}}, "space key 'width' may take 4.0: model.width=4.0: "
+                                    "expected int"),
+])
+def test_every_value_of_a_model_argument_fits_its_annotation_first(
+        tmp_path, tiny_trainer, space, needle):
+    # was: trials failed, or trained with a value of another type that `fit` of the
+    # winner's best_config.yaml then refused
+    with pytest.raises(ConfigError) as info:
+        _search(tmp_path, {**space, "lr": {"float": [0.01, 0.1]}}, tiny_trainer,
+                budget=2).run()
     assert needle in str(info.value)
     assert not tmp_path.joinpath("search.db").exists()
 

@@ -188,6 +188,15 @@ class ModelFactory:
                                       f"__init__; {hint}accepted: {', '.join(accepted)}")
         check_init_args(self.target, self.init_args, "model", nested=False)
 
+    def check_arch(self, arch: Mapping[str, Any]) -> None:
+        """Raise ``ConfigError`` if a value of ``arch`` does not fit the annotation of the
+        argument it is passed to (``model.width='4': expected int``)."""
+        if isinstance(self.target, ConfigBuilder):
+            self.target.check(arch)
+        elif self.is_class:
+            check_init_args(self.target, {k: v for k, v in arch.items() if not is_dotted(k)},
+                            "model", nested=False)
+
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
         """A new model for ``arch``; a ``torch.nn.Module`` in ``init_args`` (a backbone) is
         copied, so every trial starts from its weights as given, not from the last trial's."""
@@ -233,6 +242,11 @@ class DataFactory:
         elif inspect.isclass(self.target):
             check_init_args(self.target, self.init_args, "data", nested=False)
 
+    def check_arch(self, arch: Mapping[str, Any]) -> None:
+        """A config-built data section checked as ``arch`` sets it (``data.batch_size``)."""
+        if isinstance(self.target, ConfigBuilder):
+            self.target.check(arch)
+
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
         config-built data section (``ConfigBuilder``) receives the architecture."""
@@ -277,13 +291,14 @@ class ConfigBuilder:
         """The class (or function) the section builds."""
         return _import(self.name, target_path(self.section))
 
-    def check(self) -> None:
+    def check(self, arch: Mapping[str, Any] | None = None) -> None:
         """Check the section's classes, argument names and values (nested nodes too) before
-        anything is built."""
-        check_node_keys(self.section, self.name)
+        anything is built; with ``arch``, as that architecture sets them."""
+        section = self.section if arch is None else self.config(arch)
+        check_node_keys(section, self.name)
         target = self.target()
         if callable(target):
-            check_init_args(target, node_args(self.section), self.name)
+            check_init_args(target, node_args(section), self.name)
 
     @property
     def class_name(self) -> str:

@@ -157,13 +157,13 @@ class Search:
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
-        self._check_searched_trainer()
         try:
             check_strategy(self.trainer)
         except ConfigError as err:
             raise ConfigError(f"trainer.strategy={self.trainer['strategy']!r}: {err}") from None
         self.model.check(self.space.names())
         self.data.check()
+        self._check_space_values(archs[0])
         executor = self.settings.execution.executor
         if isinstance(executor, str):  # starts nothing
             if not isinstance(self._executor(), InlineExecutor):
@@ -174,20 +174,27 @@ class Search:
         if self.template.cost_names:  # counting works: check it now
             self.template.costs(archs[0])
 
-    def _check_searched_trainer(self) -> None:
-        """Every value a searched Trainer argument may take (each option of a choice, the
-        bounds of a range) is checked as a fixed one is: no trial fails for a value the
-        search chose, as ``limit_val_batches: {choice: [0, 1]}`` did."""
+    def _check_space_values(self, arch: dict[str, Any]) -> None:
+        """Every value a space key may take (each option of a choice, the bounds of a
+        range), set into ``arch``, is checked as a fixed setting is: a Trainer argument as
+        the Trainer's, a model or data argument against its annotation. No trial fails for
+        a value the search chose (``limit_val_batches: {choice: [0, 1]}``), and the winner
+        trains again with ``lightning-nas fit``, which checks the same."""
         for key, param in self.space.params.items():
-            if not key.startswith("trainer."):
-                continue
+            if isinstance(param, SearchSpace):
+                continue  # a group: checked at its sampled value
             values = ([param.value] if isinstance(param, Fixed) else list(param.values)
                       if isinstance(param, Choice) else [param.low, param.high])
             for value in values:
-                setting = {key.split(".", 1)[1]: value}
                 try:
-                    check_trainer_kwargs(setting)
-                    check_validation_runs({**self.trainer, **setting}, self.settings.goal.monitor)
+                    if key.startswith("trainer."):
+                        setting = {key.split(".", 1)[1]: value}
+                        check_trainer_kwargs(setting)
+                        check_validation_runs({**self.trainer, **setting},
+                                              self.settings.goal.monitor)
+                    elif self.objective is None:
+                        self.model.check_arch({**arch, key: value})
+                        self.data.check_arch({**arch, key: value})
                 except ConfigError as err:
                     raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
 
