@@ -34,7 +34,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
@@ -43,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
@@ -255,7 +255,7 @@ class HydraSweep(Sweeper):
                  "values": {n: t.metrics.get(n) for n in goal.objectives.names}}
                 for t in pareto_front(store.leaderboard(goal.mode), goal.objectives)]
         path = settings.run_dir / RESULTS_FILE
-        path.write_text(yaml.safe_dump(results, sort_keys=False))
+        path.write_text(dump_yaml(results))
         if not settings.verbose:
             return
         count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED)}

@@ -31,10 +31,10 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torchmetrics
-import yaml
 from torch import nn
 
 from lightning_nas.arch import arch_key
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, check_mode
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
 from lightning_nas.oneshot.scoring import (
@@ -237,9 +237,9 @@ class OneShotNAS(pl.Callback):
             return
         out = Path(self.export_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "best_arch.yaml").write_text(yaml.safe_dump(
+        (out / "best_arch.yaml").write_text(dump_yaml(
             {"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-             "mode": self.mode}, sort_keys=False))
+             "mode": self.mode}))
         (out / "history.json").write_text(json.dumps(self.history, indent=1))
         torch.save(self.subnet.cpu(), out / "subnet.pt")
 

@@ -30,9 +30,9 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torchmetrics
-import yaml
 from torch import nn
 
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -141,9 +141,9 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
     out.mkdir(parents=True, exist_ok=True)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
-    files["best_arch"].write_text(yaml.safe_dump(
+    files["best_arch"].write_text(dump_yaml(
         {"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"), "mode": mode,
-         "candidates": [dict(c) for c in scored]}, sort_keys=False))
+         "candidates": [dict(c) for c in scored]}))
     torch.save(copy.deepcopy(subnet).cpu(), files["subnet"])
     files["alphas"].write_text(json.dumps(alphas, indent=1))
     try:

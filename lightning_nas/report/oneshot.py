@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.report.tables import format_csv, format_table
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
@@ -144,8 +145,7 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
         plot, caption = out / "subnets.png", "subnet scores with shared weights per search"
         plot_subnet_scores(info["history"] or [], plot, info["mode"])
     image = base64.b64encode(plot.read_bytes()).decode()
-    best = yaml.safe_dump({"arch": info.get("arch"), "score": info.get("score")},
-                          sort_keys=False)
+    best = dump_yaml({"arch": info.get("arch"), "score": info.get("score")})
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
             f'one-shot report</title></head><body><h1>{html.escape(info["algorithm"])} one-shot '
             f'search</h1><p>{html.escape(_head(info))}</p><figure><img alt="{plot.stem}" '
