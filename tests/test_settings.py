@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -169,10 +170,6 @@ def test_objectives_set_monitor_and_mode_to_the_first():
     assert isinstance(s.goal.objectives, Objectives)
     assert s.goal.objectives.names == ["val_loss", "params"]
     assert (s.goal.monitor, s.goal.mode) == ("val_loss", "min")
-    # the objectives win over a monitor given with them
-    s = SearchSettings.from_options(monitor="val_acc", mode="max",
-                                    objectives={"val_f1": "max", "flops": "min"})
-    assert (s.goal.monitor, s.goal.mode) == ("val_f1", "max")
     goal = Goal(objectives=Objectives({"loss": "min"}))
     assert (goal.monitor, goal.mode) == ("loss", "min")
 
@@ -234,3 +231,20 @@ def test_max_trials_per_worker_without_worker_processes_is_refused(options):
         SearchSettings.from_options(**options)
     assert SearchSettings.from_options(max_trials_per_worker=2, num_workers=2)
     assert SearchSettings.from_options(max_trials_per_worker=2, executor="process")
+
+
+@pytest.mark.parametrize(("given", "needle"), [
+    ({"monitor": "val_acc", "mode": "max", "objectives": {"val_acc": "min", "params": "min"}},
+     "monitor='val_acc', mode='max' disagrees with the first objective (val_acc: min)"),
+    ({"monitor": "val_acc", "objectives": {"val_loss": "min", "params": "min"}},
+     "monitor='val_acc' disagrees with the first objective (val_loss: min)"),
+])
+def test_a_monitor_given_with_objectives_must_be_the_first(given, needle):
+    # was: the objectives replaced the explicit monitor and mode without a word
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        SearchSettings.from_options(**given)
+    agreeing = {"monitor": "val_acc", "mode": "max",
+                "objectives": {"val_acc": "max", "params": "min"}}
+    assert SearchSettings.from_options(**agreeing).goal.monitor == "val_acc"
+    assert SearchSettings.from_options(monitor="val_acc", objectives={
+        "val_acc": "max", "params": "min"}).goal.mode == "max"

@@ -145,10 +145,13 @@ class HydraSweep(Sweeper):
                                   f"minimize, got {objectives!r}")
             objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         run_dir = s["run_dir"] or self.config.hydra.sweep.dir
+        # several objectives: the first is the monitor (a `monitor` given must be it)
+        goal = ({"objectives": objectives, **({"monitor": s["monitor"]} if s["monitor"] else {})}
+                if objectives else
+                {"monitor": s["monitor"] or self.config.get("optimized_metric") or "score",
+                 "mode": _mode(s["direction"], "direction")})
         return SearchSettings.from_options(
-            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
-            monitor=s["monitor"] or self.config.get("optimized_metric") or "score",
-            mode=_mode(s["direction"], "direction"), objectives=objectives or None,
+            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"], **goal,
             seed=s["seed"], max_failures=s["max_failures"], num_workers=s["num_workers"],
             constraints=[_constraint(c) for c in s["constraints"] or []],
             warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],

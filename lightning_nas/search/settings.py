@@ -67,6 +67,22 @@ def _number(name: str, value: Any, optional: bool = True) -> None:
                           f"got {value!r}")
 
 
+def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
+    """A ``monitor`` or ``mode`` given with ``objectives`` must be the first objective's
+    (it is the monitor): an explicit ``mode: max`` was replaced by ``{val_acc: min}``."""
+    objectives = goal["objectives"]
+    if not isinstance(objectives, Objectives):
+        objectives = Objectives(objectives)
+    first = objectives.names[0]
+    given = {k: goal[k] for k in ("monitor", "mode") if k in goal}
+    implied = {"monitor": first, "mode": objectives.modes[first]}
+    if any(value != implied[key] for key, value in given.items()):
+        said = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise ConfigError(f"{said} disagrees with the first objective ({first}: "
+                          f"{objectives.modes[first]}), which is the monitor; leave monitor "
+                          f"and mode out, or list the objectives with the monitor first")
+
+
 @dataclass(frozen=True)
 class Goal:
     """What to optimise and how long.
@@ -356,6 +372,8 @@ class SearchSettings:
             if name == "goal" and "objectives" not in mine and group.objectives is not None \
                     and ("monitor" in mine or "mode" in mine):
                 mine["objectives"] = None  # an explicit monitor replaces earlier objectives
+            if name == "goal" and mine.get("objectives") is not None:
+                _check_monitor_agrees(mine)
             groups[name] = dataclasses.replace(group, **mine) if mine else group
         top = {k: options[k] for k in ("run_dir", "verbose", "progress") if k in options}
         return dataclasses.replace(self, **groups, **top)
