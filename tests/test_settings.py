@@ -248,3 +248,11 @@ def test_a_monitor_given_with_objectives_must_be_the_first(given, needle):
     assert SearchSettings.from_options(**agreeing).goal.monitor == "val_acc"
     assert SearchSettings.from_options(monitor="val_acc", objectives={
         "val_acc": "max", "params": "min"}).goal.mode == "max"
+
+
+def test_search_max_epochs_without_a_scheduler_is_refused():
+    # was: accepted, and every trial trained the Trainer's max_epochs
+    with pytest.raises(ConfigError, match=r"`max_epochs` \(2\) is a scheduler's complete trial, "
+                                          r"and no scheduler is set"):
+        SearchSettings.from_options(max_epochs=2)
+    assert SearchSettings.from_options(max_epochs=2, scheduler="asha").early_stopping.active

@@ -222,6 +222,10 @@ class EarlyStopping:
         _int("min_epochs", self.min_epochs, 1)
         _int("max_epochs", self.max_epochs, 1, optional=True)
         _int("eta", self.eta, 2)
+        if self.max_epochs is not None and not self.active:
+            raise ConfigError(f"`max_epochs` ({self.max_epochs}) is a scheduler's complete "
+                              f"trial, and no scheduler is set: trials train the Trainer's "
+                              f"max_epochs; set trainer.max_epochs, or a scheduler")
 
     @property
     def active(self) -> bool:
