@@ -188,7 +188,7 @@ def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, mes
 
 @pytest.mark.parametrize("args, needle", [
     (["--trainer.max_epochs=abc"], "trainer.max_epochs='abc': expected int or null"),
-    (["--trainer.max_epochs=-5"], "trainer.max_epochs=-5: MisconfigurationException"),
+    (["--trainer.max_epochs=-5"], "trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"),
     (["--trainer.accelerator=tpu"], "trainer.accelerator='tpu': ModuleNotFoundError"),
     (["--trainer.strategy=foo"], "trainer.strategy='foo': ValueError: You selected an invalid"),
     (["--model.depth=abc"], "model.depth='abc': expected int"),
