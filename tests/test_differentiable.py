@@ -296,6 +296,10 @@ def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(
         assert torch.allclose(resumed.alphas[key], value, atol=1e-6), key
     assert resumed.history == full.history and len(full.history) == 4
     assert float(resumed.tau) == float(full.tau)
+    if at_train_epoch_end is None:  # the last epoch's checkpoint, saved at its very end
+        with pytest.raises(ConfigError, match="DifferentiableNAS's final search and export "
+                                              "did not run"):  # was: no export, no word
+            run(ckpt_path=tmp_path / "ckpt" / "epoch=3.ckpt")
 
 
 # ----------------------------------------------------------------- DDP

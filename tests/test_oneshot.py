@@ -140,6 +140,11 @@ def test_resume_from_a_mid_search_checkpoint_continues_the_history(tmp_path):
     assert resumed.history[:len(first)] == first  # restored from the checkpoint
     assert sorted({h["epoch"] for h in resumed.history}) == [1, 2, 3]  # and continued
     assert len(resumed.history) == len(full.history)
+    # from the last epoch's checkpoint Lightning trains nothing and skipped on_train_end:
+    # no final search, no export, exit 0
+    with pytest.raises(ConfigError, match=r"trained nothing \(epoch 3 of max_epochs=3: .*"
+                                          r"OneShotNAS's final search and export did not run"):
+        run(ckpt_path=tmp_path / "ckpt" / "epoch=2.ckpt")
 
 
 DDP_SCRIPT = """

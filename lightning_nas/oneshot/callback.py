@@ -41,6 +41,7 @@ from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
     check_num_classes,
+    check_trained,
     default_forward,
     loaders,
     network_of,
@@ -98,6 +99,7 @@ class OneShotNAS(pl.Callback):
         if search_every_n_epochs is not None and search_every_n_epochs < 1:
             raise ConfigError(f"search_every_n_epochs must be >= 1, got {search_every_n_epochs}")
         self.optimizer, self.num_candidates = optimizer, num_candidates
+        self._ended = False  # on_train_end ran in this fit
         self.search_every_n_epochs = search_every_n_epochs
         self.calibration_batches, self.num_classes = calibration_batches, num_classes
         self.metric_factory, self.mode, self.forward = metric, mode, forward
@@ -119,6 +121,12 @@ class OneShotNAS(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._ended = False
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        check_trained(trainer, self._ended, "OneShotNAS")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A ``num_classes`` that does not fit the data is said now, not after training."""
@@ -153,6 +161,7 @@ class OneShotNAS(pl.Callback):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
             self.search(trainer, pl_module, trainer.current_epoch, calibration)
             self._export(trainer, pl_module, calibration)
+        self._ended = True
 
     # ----------------------------------------------------------------- the search
     def search(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int,

@@ -68,7 +68,7 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.scoring import check_num_classes, network_of
+from lightning_nas.oneshot.scoring import check_num_classes, check_trained, network_of
 
 __all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -181,6 +181,7 @@ class DifferentiableNAS(pl.LightningModule):
                                                            average="micro")
             if num_classes else None)
         self.history: list[dict[str, Any]] = []
+        self._ended = False  # on_train_end ran in this fit
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
@@ -291,6 +292,7 @@ class DifferentiableNAS(pl.LightningModule):
         return [weights, arch]
 
     def on_fit_start(self) -> None:
+        self._ended = False
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
             raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
@@ -379,6 +381,10 @@ class DifferentiableNAS(pl.LightningModule):
         if hp.export_dir is not None and self.trainer.is_global_zero:
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode)
+        self._ended = True
+
+    def on_fit_end(self) -> None:
+        check_trained(self.trainer, self._ended, "DifferentiableNAS")
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:

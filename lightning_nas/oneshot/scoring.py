@@ -40,6 +40,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
+    "check_trained",
     "check_num_classes",
     "default_forward",
     "loaders",
@@ -91,6 +92,18 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
                           f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
                           f"nn.Module attributes: {', '.join(names) or 'none'}")
     return net
+
+
+def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
+    """At the end of a fit, raise ``ConfigError`` when training never ran to its end
+    (``ended``: ``on_train_end`` ran): a fit resumed from a checkpoint of its last epoch
+    trains nothing and Lightning skips ``on_train_end``, where ``who`` searches and exports,
+    so it would end without a word and without an export."""
+    if not ended:
+        raise ConfigError(f"this fit trained nothing (epoch {trainer.current_epoch} of "
+                          f"max_epochs={trainer.max_epochs}: resumed from a checkpoint of its "
+                          f"last epoch?), so {who}'s final search and export did not run; "
+                          f"resume from an earlier checkpoint, or raise max_epochs")
 
 
 def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
