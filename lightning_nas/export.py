@@ -103,7 +103,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             _write_atomic(run_dir / "best_config.yaml",
                           _config_header(run_dir, best, monitor, mode,
                                          hydra=any(is_hydra(trained.get(k))
-                                                   for k in ("model", "data")))
+                                                   for k in ("model", "data")),
+                                         threads=(store.get_meta("settings") or {}).get(
+                                             "threads_per_trial"))
                           + dump_yaml(trained))
         return out
     finally:
@@ -165,14 +167,20 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
 
 
 def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
-                   hydra: bool = False) -> str:
-    """Comment lines of ``best_config.yaml``: which trial it is and how to train it again;
-    the last one gives ``lightning-nas fit`` its monitor and mode."""
+                   hydra: bool = False, threads: int | None = None) -> str:
+    """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
+    (with the torch threads of the trials, when the search set them: on CPU another count
+    sums in another order); the last one gives ``lightning-nas fit`` its monitor and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
+    env = f"OMP_NUM_THREADS={threads} " if threads else ""
+    same = (f"# Its trials ran with {threads} torch thread{'s' * (threads != 1)} "
+            f"(threads_per_trial): on CPU the same count gives the same score.\n"
+            if threads else "")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
-            f"epoch {best.epoch}.\n"
-            f"# Train it again: lightning-nas fit {run_dir / 'best_config.yaml'} ({other})\n"
+            f"epoch {best.epoch}.\n{same}"
+            f"# Train it again: {env}lightning-nas fit {run_dir / 'best_config.yaml'} "
+            f"({other})\n"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
 

@@ -135,6 +135,12 @@ def test_export_quotes_strings_that_look_like_numbers(tmp_path):
     assert load_yaml((run / "best.yaml").read_text())["arch"] == arch
     config = load_yaml((run / "best_config.yaml").read_text())
     assert config["model"]["init_args"] == arch
+    with RunStore(run / "search.db") as store:  # a search with threads_per_trial
+        store.set_meta("settings", {"threads_per_trial": 1})
+    export_best(run)  # the trials' thread count, without which fit's sums differ on CPU
+    header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+    assert "# Its trials ran with 1 torch thread (threads_per_trial)" in header
+    assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):
