@@ -85,7 +85,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.search.from_config import search_from_config
 
     cfg = load_config(args.config, overrides)
-    text = dump_yaml(cfg)
+    text = dump_yaml(cfg) if args.print_config else ""  # as loaded, before it is built
     search = search_from_config(cfg)  # every check of a run before training, also here
     if args.print_config:
         print(text, end="")
