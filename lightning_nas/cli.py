@@ -122,7 +122,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     best = load_best(args.run_dir)
     start = ("fresh weights" if args.from_scratch else
              f"trial {best['trial']}'s best.ckpt ({best['monitor']}={best['score']:.4f})")
-    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {result.epochs} epochs: "
+    epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
+    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {epochs}: "
           f"best {best['monitor']}={result.score:.4f} at epoch {result.epoch}\n"
           f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
     return 0
