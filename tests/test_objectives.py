@@ -168,3 +168,14 @@ def test_every_point_of_the_front_keeps_its_checkpoint(tmp_path, tiny_trainer):
     for t in result.trials:
         kept = (tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "best.ckpt").exists()
         assert kept == (t.trial_id in front or t.trial_id == result.best.trial_id), t
+
+
+def test_a_misspelt_objective_names_the_close_cost(tmp_path):
+    from lightning_nas.errors import SearchError
+
+    space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
+    with pytest.raises(SearchError, match=r"objective 'parms' is neither logged nor a cost; "
+                                          r"did you mean 'params'\?"):
+        Search(None, space, objective=lambda arch: {"val_acc": arch["x"] / 10},
+               objectives={"val_acc": "max", "parms": "min"}, budget=2, verbose=False,
+               run_dir=tmp_path).run()

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import SearchError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import drop_checkpoints, keep_top_checkpoints
 from lightning_nas.search.executor import TrialExecutor
+from lightning_nas.search.objectives import COSTS
 from lightning_nas.search.progress import Progress
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -332,8 +333,10 @@ class SearchLoop:
                 try:
                     return objectives.losses(result.metrics)
                 except KeyError as err:
-                    raise SearchError(f"objective {err} is neither logged nor a cost; logged: "
-                                      f"{sorted(result.metrics)}") from None
+                    names = sorted({*result.metrics, *COSTS})
+                    raise SearchError(f"objective {err} is neither logged nor a cost; "
+                                      f"{did_you_mean(str(err.args[0]), names)}logged or "
+                                      f"counted: {names}") from None
             seen = [v for v in self.seen.values() if isinstance(v, list)]
             return [max((v[i] for v in seen), default=0.0) + 1.0
                     for i in range(len(objectives.names))]
