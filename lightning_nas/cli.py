@@ -96,10 +96,11 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
-    from lightning_nas.oneshot.run import run_oneshot
+    from lightning_nas.oneshot.run import check_oneshot, run_oneshot
 
     cfg = load_config(args.config, overrides)
     if args.print_config:
+        check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
         return 0
     return 0 if run_oneshot(cfg)["arch"] is not None else 1

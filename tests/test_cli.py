@@ -235,3 +235,15 @@ def test_show_into_a_pipe_that_closes_early_ends_quietly(tmp_path):
     err = show.stderr.read().decode()
     assert show.wait(timeout=60) == 0
     assert first.startswith(b"3000 completed") and "Traceback" not in err and err == ""
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("--model.widht=3", "model init_args key 'widht' is not an argument of DigitsSupernet"),
+    ("--oneshot.seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
+])
+def test_oneshot_print_config_checks_the_config_as_a_run_does(capsys, override, message):
+    # was: printed and exit 0 (a run raised a raw TypeError for the model's argument)
+    config = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    assert main(["oneshot", str(config), "--print_config", override]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and not captured.out

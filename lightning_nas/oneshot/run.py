@@ -34,8 +34,8 @@ from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
-           "check_algorithm", "check_oneshot_settings", "check_oneshot_strategy", "clear_outputs",
-           "run_oneshot"]
+           "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
+           "clear_outputs", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -199,6 +199,36 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
         f"{run_dir / 'alphas.json'}"), trainer.is_global_zero
 
 
+def check_oneshot(cfg: Mapping[str, Any]
+                  ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
+    """Every check of a one-shot config that needs no training (the ``oneshot:`` settings,
+    the model's and data's classes and arguments, the Trainer's); ``run_oneshot`` and
+    ``lightning-nas oneshot --print_config`` make them.
+
+    Returns:
+        The algorithm, the checked settings (``seed`` resolved), the model and data
+        factories, and the Trainer settings.
+
+    Example:
+        >>> check_oneshot({"model": "m.Net", "oneshot": {"algorithm": "dart"}})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: unknown oneshot algorithm 'dart'; did you mean ...
+    """
+    opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
+    algorithm = check_algorithm(cfg.get("oneshot") or {})
+    opts = check_oneshot_settings(opts)
+    opts["seed"] = config_seed(cfg, opts["seed"])
+    trainer_cfg = dict(cfg.get("trainer") or {})
+    check_trainer_kwargs(trainer_cfg)
+    check_oneshot_strategy(trainer_cfg, algorithm)
+    model = ModelFactory(*section_target(cfg.get("model"), "model"))
+    model.check([])
+    data = DataFactory(*section_target(cfg.get("data"), "data"))
+    data.check()
+    return algorithm, opts, model, data, trainer_cfg
+
+
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
     ``oneshot.run_dir`` and fine-tune it for ``oneshot.finetune_epochs``.
@@ -206,23 +236,15 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     Returns:
         ``{"arch", "score", "algorithm", "finetune": metrics or None, "run_dir"}``.
     """
-    opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
-    algorithm = check_algorithm(cfg.get("oneshot") or {})
-    opts = check_oneshot_settings(opts)
-    opts["seed"] = config_seed(cfg, opts["seed"])
+    algorithm, opts, model, data, trainer_cfg = check_oneshot(cfg)
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
-    model, model_args = section_target(cfg.get("model"), "model")
-    data, data_args = section_target(cfg.get("data"), "data")
-    trainer_cfg = dict(cfg.get("trainer") or {})
-    check_trainer_kwargs(trainer_cfg)
-    check_oneshot_strategy(trainer_cfg, algorithm)
     clear_outputs(run_dir)  # before training: a failed run leaves no earlier result behind
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
-        module = ModelFactory(model, model_args).build({})
+        module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
-        datamodule = DataFactory(data, data_args).build()
+        datamodule = data.build()
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
         search = _spos if algorithm == "spos" else _differentiable
