@@ -129,6 +129,7 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     assert results["best_value"] == max(t.score for t in trials)
     assert "model.optimizer.lr=" in " ".join(results["overrides"])
+    assert results["rerun"].startswith(f"python {TRAIN} ")  # the task's script, as started
 
     assert cli(["show", str(run)]) == 0
     out = capsys.readouterr().out

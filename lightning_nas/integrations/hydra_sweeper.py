@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -251,7 +253,8 @@ class HydraSweep(Sweeper):
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
                            # the best job once: the sweep's config group sets MULTIRUN
-                           rerun=f"python <task>.py {' '.join(overrides)} hydra.mode=RUN")
+                           rerun=f"python {_task_script()} {' '.join(overrides)} "
+                                 f"hydra.mode=RUN")
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "params": t.arch,
@@ -304,3 +307,12 @@ def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
 def _plain(value: Any) -> Any:
     """OmegaConf containers as plain Python data (resolved)."""
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _task_script() -> str:
+    """The task's script as the sweep was started (``src/train.py``), else ``<task>.py``."""
+    script = sys.argv[0] if sys.argv else ""
+    if not (script.endswith(".py") and os.path.isfile(script)):
+        return "<task>.py"
+    path = os.path.abspath(script)
+    return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
