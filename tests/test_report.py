@@ -146,3 +146,11 @@ def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     store.close()
     assert main(["show", str(tmp_path)]) == 0
     assert "1 running (its search is gone: a resume re-runs them)" in capsys.readouterr().out
+
+
+def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():
+    from lightning_nas.report.tables import _cell
+
+    # was: params 11264.0000
+    assert [_cell(11264.0, "params"), _cell(1.0, "score"), _cell(0.98765, "val_acc"),
+            _cell(12.34, "fit_s")] == ["11264", "1.0000", "0.9877", "12.3"]

@@ -120,7 +120,10 @@ def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True) -> str
 
 def _cell(value: Any, column: str = "") -> str:
     if isinstance(value, float):
-        return f"{value:.1f}" if column.endswith("_s") else f"{value:.4f}"
+        if column.endswith("_s"):
+            return f"{value:.1f}"
+        # a count (params, flops) is a whole number: 11264, not 11264.0000
+        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.4f}"
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
