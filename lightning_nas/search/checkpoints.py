@@ -42,9 +42,10 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
                          objectives: Objectives | None = None) -> None:
     """Remove the checkpoints of completed trials outside the best ``keep_top_k`` (by the
     first objective) and, with ``objectives``, outside the Pareto front."""
-    keep = {t.trial_id for t in store.leaderboard(mode, k=keep_top_k)}
-    if objectives is not None:
-        keep |= {t.trial_id for t in pareto_front(store.leaderboard(mode), objectives)}
+    board = store.leaderboard(mode, k=None if objectives is not None else keep_top_k)
+    keep = {t.trial_id for t in board[:keep_top_k]}
+    if objectives is not None:  # the front needs every completed trial: one query for both
+        keep |= {t.trial_id for t in pareto_front(board, objectives)}
     for trial in store.with_checkpoint(TrialStatus.COMPLETED):
         if trial.trial_id not in keep:
             store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
