@@ -44,6 +44,16 @@ def test_a_step_that_does_not_reach_high_is_refused():
     assert Int(0, 9, step=3).size() == 4 and Int(2, 12, step=5).size() == 3
 
 
+def test_a_stepped_range_of_too_many_values_is_refused_and_the_largest_one_works():
+    # was: {int: [0, 2**53], step: 1} hung building the optimizer (every value listed)
+    message = _error(f"w: {{int: [0, {2**53}], step: 1}}")
+    assert "space key 'w'" in message and f"has {2**53 + 1} values" in message
+    assert "at most 1000" in message and "drop step" in message
+    assert "step of at least" in _error("w: {int: [0, 9990], step: 5}")
+    largest = SearchSpace.from_yaml("w: {int: [0, 9990], step: 10}")
+    assert largest.size() == 1000 and largest.to_nevergrad().value["w"] in range(0, 9991, 10)
+
+
 def test_a_huge_range_is_refused_clearly_and_the_largest_one_works():
     # was: a raw OverflowError from size() (and a float cast above high from nevergrad)
     message = _error(f"w: {{int: [0, {10**30}]}}")

@@ -26,6 +26,9 @@ __all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "para
 KINDS = ("choice", "ordered", "int", "float", "fixed")
 #: the largest ``int`` bound: every integer up to it is a float (nevergrad's numbers)
 INT_LIMIT = 2**53
+#: the most values of a stepped ``int``: the optimizers hold it as a list of its values, and
+#: each proposal takes longer with every value (seconds at 10 000, a hang at 2**53)
+STEP_LIMIT = 1000
 
 
 class Param(ABC):
@@ -188,6 +191,12 @@ class Int(_Range):
             raise SpaceError(f"`int` [{low}, {high}] step {step} never reaches {high}: "
                              f"high - low must be a multiple of step; use high {below} or "
                              f"{below + step}")
+        if step is not None and (high - low) // step + 1 > STEP_LIMIT:
+            raise SpaceError(f"`int` [{low}, {high}] step {step} has {(high - low) // step + 1} "
+                             f"values; a stepped range may have at most {STEP_LIMIT} (the "
+                             f"optimizers list every value): use a step of at least "
+                             f"{-(-(high - low) // (STEP_LIMIT - 1))}, or drop step to search "
+                             f"every integer in the range")
         self.step = step
 
     def _values(self) -> range:
