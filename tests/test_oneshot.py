@@ -122,6 +122,17 @@ def test_callback_searches_subnets_and_exports_the_best(tmp_path):
     assert subnet[0].out_features == callback.best_arch["hidden"]
 
 
+def test_periodic_searches_run_when_max_steps_bounds_training(tmp_path):
+    # was: with max_epochs=None (max_steps only) no periodic search ran, only the final one
+    callback = OneShotNAS(num_candidates=2, search_every_n_epochs=1, calibration_batches=1,
+                          seed=3)
+    trainer = _trainer(tmp_path, [callback], max_epochs=None, max_steps=9,  # 3 batches/epoch
+                       enable_checkpointing=False)
+    trainer.fit(TinySupernet(), datamodule=BlobData())
+    assert trainer.current_epoch == 3
+    assert sorted({h["epoch"] for h in callback.history}) == [1, 2, 3]  # the last once
+
+
 def test_resume_from_a_mid_search_checkpoint_continues_the_history(tmp_path):
     def run(ckpt_path=None):
         pl.seed_everything(0, verbose=False)

@@ -153,7 +153,7 @@ class OneShotNAS(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         n = self.search_every_n_epochs
         epoch = trainer.current_epoch + 1
-        if n and epoch % n == 0 and epoch < (trainer.max_epochs or 0):
+        if n and epoch % n == 0 and not _training_ends(trainer, epoch):
             self.search(trainer, pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -265,3 +265,12 @@ class OneShotNAS(pl.Callback):
             self.rng.setstate((version, tuple(internal), gauss))
         self.best_arch = state_dict.get("best_arch")
         self.best_score = state_dict.get("best_score")
+
+
+def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:
+    """Whether the fit ends after ``epoch`` (counted from 1), so ``on_train_end``'s final
+    search covers it: ``max_epochs`` reached, ``max_steps`` reached (training bounded by
+    steps alone has ``max_epochs`` -1), or a callback asked to stop."""
+    if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= epoch:
+        return True
+    return 0 <= trainer.max_steps <= trainer.global_step or trainer.should_stop
