@@ -18,20 +18,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.utilities import CombinedLoader
 
+from lightning_nas.oneshot.scoring import set_rng_state
+
 __all__ = ["BilevelData"]
-
-
-def _set_rng(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"], state.get("device"))
 
 
 class _TrainLoader(CombinedLoader):
@@ -44,7 +38,7 @@ class _TrainLoader(CombinedLoader):
 
     def __iter__(self) -> Any:
         if self.data.resume_rng is not None:
-            _set_rng(self.data.resume_rng)
+            set_rng_state(self.data.resume_rng)
         return super().__iter__()
 
 

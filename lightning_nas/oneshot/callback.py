@@ -10,8 +10,9 @@ training batches, a torchmetrics metric synced across ranks), and rank 0 tells t
 A search leaves the supernet as it was (BatchNorm statistics, active path, mode, torch's
 random state). The exported winner is calibrated again on the very batches it was scored
 with, so ``subnet.pt`` scores what ``best_arch.yaml`` says.
-The history and the sampler's random state live in ``state_dict``, so
-``trainer.fit(ckpt_path=...)`` resumes the search.
+The history, the sampler's random state and torch's live in ``state_dict``, so
+``trainer.fit(ckpt_path=...)`` resumes the search; from a checkpoint saved at an epoch's end
+it goes on exactly as the uninterrupted fit (the same shuffles, paths and searches).
 
 Example:
     >>> callback = OneShotNAS(num_candidates=20, num_classes=10)
@@ -47,7 +48,9 @@ from lightning_nas.oneshot.scoring import (
     network_of,
     preserved_batchnorm,
     preserved_rng,
+    rng_state,
     score_subnet,
+    set_rng_state,
     take_calibration_batches,
 )
 from lightning_nas.space import SearchSpace
@@ -112,6 +115,7 @@ class OneShotNAS(pl.Callback):
         self.subnet: nn.Module | None = None
         self.paths: list[dict[str, Any]] = []  # the path of each training step (this rank)
         self.record_paths = record_paths
+        self._device = torch.device("cpu")
 
     @property
     def state_key(self) -> str:
@@ -124,6 +128,7 @@ class OneShotNAS(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._ended = False
+        self._device = pl_module.device  # whose random state a checkpoint keeps
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         check_trained(trainer, self._ended, "OneShotNAS")
@@ -256,7 +261,8 @@ class OneShotNAS(pl.Callback):
     def state_dict(self) -> dict[str, Any]:
         version, internal, gauss = self.rng.getstate()
         return {"history": self.history, "rng": [version, list(internal), gauss],
-                "best_arch": self.best_arch, "best_score": self.best_score}
+                "best_arch": self.best_arch, "best_score": self.best_score,
+                "torch_rng": rng_state(self._device)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
@@ -265,6 +271,11 @@ class OneShotNAS(pl.Callback):
             self.rng.setstate((version, tuple(internal), gauss))
         self.best_arch = state_dict.get("best_arch")
         self.best_score = state_dict.get("best_score")
+        if state_dict.get("torch_rng") is not None:
+            # Lightning restores callbacks before it makes the first training iterator (the
+            # sanity check in between keeps the random state): the resumed fit draws the
+            # shuffles, dropout masks and calibration batches the uninterrupted one drew
+            set_rng_state(state_dict["torch_rng"])
 
 
 def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:

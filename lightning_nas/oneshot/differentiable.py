@@ -68,7 +68,12 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.scoring import check_num_classes, check_trained, network_of
+from lightning_nas.oneshot.scoring import (
+    check_num_classes,
+    check_trained,
+    network_of,
+    rng_state,
+)
 
 __all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -402,11 +407,8 @@ class DifferentiableNAS(pl.LightningModule):
 
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"], rng["device"] = torch.cuda.get_rng_state(self.device), self.device.index
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
-                                            "rng": rng}
+                                            "rng": rng_state(self.device)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("differentiable_nas") or {}

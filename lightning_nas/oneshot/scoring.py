@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,7 +47,9 @@ __all__ = [
     "network_of",
     "preserved_batchnorm",
     "preserved_rng",
+    "rng_state",
     "score_subnet",
+    "set_rng_state",
     "take_calibration_batches",
 ]
 
@@ -147,6 +149,31 @@ def preserved_batchnorm(module: nn.Module) -> Iterator[None]:
                 m.momentum = momentum
                 for name, value in buffers.items():
                     getattr(m, name).copy_(value)
+
+
+def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """torch's global random state, the CPU's and a CUDA ``device``'s, as a checkpoint keeps
+    it for ``set_rng_state`` (so a resumed search draws the shuffles it would have drawn).
+
+    Example:
+        >>> state = rng_state()
+        >>> first = torch.rand(2)
+        >>> set_rng_state(state)
+        >>> torch.equal(torch.rand(2), first)
+        True
+    """
+    device = torch.device(device)
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"], state["device"] = torch.cuda.get_rng_state(device), device.index
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Set torch's global random state to a ``rng_state``."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"], state.get("device"))
 
 
 @contextmanager
