@@ -25,12 +25,12 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
+from lightning_nas.config.hparams import build_section
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
     check_init_args,
     check_value,
     import_object,
-    instantiate,
     object_path,
     short,
 )
@@ -285,7 +285,7 @@ class ConfigBuilder:
         return cfg[self.name]
 
     def __call__(self, arch: Mapping[str, Any]) -> Any:
-        return instantiate(self.config(arch), self.name)
+        return build_section(self.config(arch), self.name)
 
     def target(self) -> Any:
         """The class (or function) the section builds."""

@@ -1,0 +1,100 @@
+"""Build a config section the way LightningCLI builds it, so that what the module's
+``save_hyperparameters()`` keeps is the section's config, not the objects built from it.
+
+A ``class_path`` section whose ``init_args`` hold objects (``net: {class_path: ...}``, an
+``OptimizerCallable``) is built as LightningCLI builds it: the nested objects first, then
+the class, with Lightning's given-hyperparameters context set to the section's config and
+``lightning.pytorch.cli.instantiate_module`` as the instantiator. A checkpoint of the module
+then holds the config (``net: {class_path, init_args}``), and
+``MyModule.load_from_checkpoint(path)`` rebuilds it, as a LightningCLI checkpoint does
+(``instantiate_module`` needs jsonargparse, which LightningCLI needs too). Sections of plain
+values, Hydra nodes, or without jsonargparse are built as they are.
+
+Example:
+    >>> section = {"class_path": "datetime.timedelta", "init_args": {"seconds": 3}}
+    >>> lightningcli_hparams(section) is None  # plain values: built as it is
+    True
+    >>> build_section(section, "model").seconds
+    3
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.instantiate import import_object, instantiate, object_path
+from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
+
+try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
+    from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters_context
+except ImportError:  # pragma: no cover - a Lightning without it: objects saved as found
+    _given_hyperparameters_context = None
+
+__all__ = ["CLI_INSTANTIATOR", "build_section", "lightningcli_hparams"]
+
+#: what ``load_from_checkpoint`` calls to rebuild a module from its saved config
+CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
+
+
+def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The hyperparameters LightningCLI gives the class of a ``class_path`` section whose
+    ``init_args`` hold objects (``_class_path`` and the arguments, nested nodes as config);
+    ``None`` for any other section, or without jsonargparse or Lightning's context."""
+    if (_given_hyperparameters_context is None or not is_node(section) or is_hydra(section)
+            or section.get("_partial_")):
+        return None
+    args = node_args(section)
+    if not contains_node(args) or importlib.util.find_spec("jsonargparse") is None:
+        return None
+    target = import_object(section["class_path"])
+    return {"_class_path": section["class_path"], **_defaults(target), **copy.deepcopy(dict(args))}
+
+
+def _defaults(target: Any) -> dict[str, Any]:
+    """The defaults of ``target``'s arguments as config, as LightningCLI's config has them
+    (so ``self.hparams.name`` of an argument left out works): plain values as they are, a
+    class or function as its import path; others (objects) are left out."""
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for p in parameters:
+        if p.default is inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if _plain(p.default):
+            out[p.name] = copy.deepcopy(p.default)
+        elif (inspect.isclass(p.default) or inspect.isfunction(p.default)) \
+                and object_path(p.default) is not None:
+            out[p.name] = object_path(p.default)
+    return out
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def build_section(section: Mapping[str, Any], name: str) -> Any:
+    """``instantiate(section)``; a section ``lightningcli_hparams`` gives hyperparameters is
+    built as LightningCLI builds it (nested objects first, then the class in the context).
+
+    Args:
+        section: the config section with the architecture's values set.
+        name: ``"model"`` or ``"data"`` (where errors point).
+    """
+    hparams = lightningcli_hparams(section)
+    if hparams is None:
+        return instantiate(section, name)
+    build = instantiate({**section, "_partial_": True}, name)  # the nested objects, built
+    with _given_hyperparameters_context(hparams=hparams, instantiator=CLI_INSTANTIATOR):
+        return build()

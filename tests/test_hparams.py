@@ -1,0 +1,82 @@
+"""Tests of ``config.hparams``: a config section with objects in its ``init_args`` is built
+as LightningCLI builds it, so ``save_hyperparameters()`` keeps config and
+``load_from_checkpoint`` rebuilds the module."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.hparams import CLI_INSTANTIATOR, lightningcli_hparams
+from tests.helpers import BlobData
+
+
+class Body(nn.Module):
+    """The injected network."""
+
+    def __init__(self, hidden: int = 8) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(8, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class SavesItsArgs(pl.LightningModule):
+    """A LightningCLI-shaped module (network and optimizer injected) that saves its
+    arguments, as LightningCLI users write them."""
+
+    def __init__(self, net: nn.Module, optimizer: OptimizerCallable = torch.optim.Adam,
+                 scale: float = 1.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net, self.optimizer = net, optimizer
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self.net(x) * self.hparams.scale, y)
+
+    def configure_optimizers(self):
+        return self.optimizer(self.parameters())
+
+
+SECTION = {"class_path": "tests.test_hparams.SavesItsArgs",
+           "init_args": {"net": {"class_path": "tests.test_hparams.Body"},
+                         "optimizer": {"class_path": "torch.optim.SGD",
+                                       "init_args": {"lr": 0.1}}}}
+
+
+def test_a_module_built_from_nodes_saves_config_and_loads_from_its_checkpoint(tmp_path):
+    # was: its hparams held the Body object and the optimizer partial, so its checkpoint
+    # failed to load ("Weights only load failed ... GLOBAL tests.test_hparams.Body")
+    model = ConfigBuilder(SECTION, "model", plain_keys=True)({"model.net.hidden": 5})
+    assert model.hparams["net"] == {"class_path": "tests.test_hparams.Body",
+                                    "init_args": {"hidden": 5}}
+    assert model.hparams["_instantiator"] == CLI_INSTANTIATOR
+    assert model.hparams["scale"] == 1.0  # a default, as LightningCLI's config has it
+    assert isinstance(model.net, Body) and model.optimizer.keywords == {"lr": 0.1}
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(model, datamodule=BlobData())
+    trainer.save_checkpoint(tmp_path / "best.ckpt")
+    loaded = SavesItsArgs.load_from_checkpoint(tmp_path / "best.ckpt")
+    assert loaded.net.layers[0].out_features == 5 and loaded.optimizer.keywords["lr"] == 0.1
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 loaded.state_dict().values(), strict=True))
+
+
+def test_sections_of_plain_values_and_hydra_nodes_are_built_as_they_are():
+    plain = {"class_path": "tests.test_hparams.Body", "init_args": {"hidden": 4}}
+    hydra = {"_target_": "tests.test_hparams.SavesItsArgs",
+             "net": {"_target_": "tests.test_hparams.Body"}}
+    assert lightningcli_hparams(plain) is None and lightningcli_hparams(hydra) is None
+    assert lightningcli_hparams(SECTION)["_class_path"] == SECTION["class_path"]
+    no_optimizer = {**SECTION, "init_args": {"net": SECTION["init_args"]["net"]}}
+    assert lightningcli_hparams(no_optimizer)["optimizer"] == "torch.optim.adam.Adam"
+    model = ConfigBuilder(hydra, "model", plain_keys=True)({})
+    assert isinstance(model.hparams["net"], Body)  # Hydra's way: what save_hyperparameters found
