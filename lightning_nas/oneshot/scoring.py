@@ -152,8 +152,9 @@ def preserved_batchnorm(module: nn.Module) -> Iterator[None]:
 
 
 def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
-    """torch's global random state, the CPU's and a CUDA ``device``'s, as a checkpoint keeps
-    it for ``set_rng_state`` (so a resumed search draws the shuffles it would have drawn).
+    """torch's global random state, the CPU's and a CUDA ``device``'s, as plain lists (a
+    callback's ``state_dict`` stays JSON), for ``set_rng_state``: a resumed search draws
+    the shuffles it would have drawn.
 
     Example:
         >>> state = rng_state()
@@ -163,17 +164,20 @@ def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
         True
     """
     device = torch.device(device)
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    state: dict[str, Any] = {"torch": torch.get_rng_state().tolist()}
     if device.type == "cuda":
-        state["cuda"], state["device"] = torch.cuda.get_rng_state(device), device.index
+        state["cuda"] = torch.cuda.get_rng_state(device).tolist()
+        state["device"] = device.index
     return state
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Set torch's global random state to a ``rng_state``."""
-    torch.set_rng_state(state["torch"])
+    """Set torch's global random state to a ``rng_state`` (lists of bytes, or the tensors
+    earlier DARTS/GDAS checkpoints hold)."""
+    torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"], state.get("device"))
+        torch.cuda.set_rng_state(torch.as_tensor(state["cuda"], dtype=torch.uint8),
+                                 state.get("device"))
 
 
 @contextmanager
