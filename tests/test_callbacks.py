@@ -10,7 +10,10 @@ import pickle
 import cloudpickle
 import lightning.pytorch as pl
 import pytest
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.demos.boring_classes import BoringModel
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas.errors import ConfigError, MonitorError
 from lightning_nas.oneshot.callback import OneShotNAS
@@ -209,6 +212,27 @@ def test_every_metric_of_an_entry_is_of_its_epoch_with_two_validations_per_epoch
     # the epoch's last validation gets its training metrics at the epoch's end; the one
     # before it has none (it had the previous epoch's "trained")
     assert [h["metrics"].get("trained") for h in history] == [None, 0.0, None, 1.0, None, 2.0]
+
+
+class StepLRLogged(EpochLogged):
+    """Halves its learning rate (0.1) after every epoch."""
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+
+def test_a_user_callback_logging_at_the_next_epoch_start_does_not_overwrite_an_entry(tmp_path):
+    # was: LearningRateMonitor (a user callback, so before the reporter) logs the next
+    # epoch's rate at its start, which the entry of the epoch before took: epoch 0 had 0.05
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1,
+                         callbacks=[LearningRateMonitor(), reporter], logger=CSVLogger(tmp_path),
+                         enable_progress_bar=False, enable_model_summary=False,
+                         enable_checkpointing=False, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(StepLRLogged())
+    assert [h["metrics"]["lr-SGD"] for h in reporter.history] == pytest.approx([0.1, 0.05, 0.025])
+    assert [h["metrics"]["trained"] for h in reporter.history] == [0.0, 1.0, 2.0]
 
 
 def test_reporter_names_an_unlogged_monitor():

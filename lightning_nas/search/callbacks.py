@@ -175,11 +175,12 @@ class TrialReporter(pl.Callback):
 
     def _complete(self, trainer: pl.Trainer) -> None:
         """Add the epoch-level training metrics of the epoch the last validation ran in
-        (logged after it); the validation metrics stay as they were."""
+        (logged after it); what the entry holds stays as it was: by the next epoch's start,
+        callbacks before this one may have logged that epoch's values (LearningRateMonitor's
+        next rate)."""
         if self._open:
             entry = self.history[-1]
-            entry["metrics"] = {**entry["metrics"], **logged_metrics(trainer, self.monitor),
-                                self.monitor: entry["metrics"][self.monitor]}
+            entry["metrics"] = {**logged_metrics(trainer, self.monitor), **entry["metrics"]}
             self._open = False
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
