@@ -202,6 +202,19 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert isinstance(seed, int) and not isinstance(seed, bool)
 
 
+def test_seed_everything_true_resumes_with_the_seed_its_run_drew(tmp_path):
+    # was: each invocation drew another seed, so the same command with a larger budget (or
+    # after a crash) was refused: "search.seed: 1754834900, now 990750371"
+    cfg = {**_config(tmp_path), "seed_everything": True}
+    cfg["search"]["budget"] = 1
+    first = search_from_config(cfg)
+    first.run()
+    cfg["search"]["budget"] = 2
+    again = search_from_config(cfg)
+    assert again.settings.goal.seed == first.settings.goal.seed
+    assert len(again.run().trials) == 2  # resumed: one more trial
+
+
 # ---------------------------------------------------------------- issue 11: found before training
 @pytest.mark.parametrize(("text", "where"), [
     ("model: tests.helpers.TinyNet\nsearch: {budget: [3}\n", ":2:20: expected ',' or ']'"),

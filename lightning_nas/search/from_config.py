@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
@@ -19,6 +20,7 @@ from lightning_nas.config.paths import check_dotted, is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.facade import Search
 from lightning_nas.search.settings import SearchSettings
+from lightning_nas.store import RunStore
 
 __all__ = ["SEARCH_KEYS", "search_from_config"]
 
@@ -40,10 +42,12 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     trainer = cfg.get("trainer") or {}
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
-    settings["seed"] = config_seed(cfg, settings["seed"])
-    settings["constraints"] = _constraints(settings["constraints"])
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
+    if settings["seed"] is None and cfg.get("seed_everything") is True:
+        settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew
+    settings["seed"] = config_seed(cfg, settings["seed"])
+    settings["constraints"] = _constraints(settings["constraints"])
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
     if dotted:  # paths into the config: each trial builds model and data from it
         for key in dotted:
@@ -60,6 +64,17 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
             ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
                   trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)
+
+
+def _stored_seed(run_dir: str) -> int | None:
+    """The seed of the search stored in ``run_dir`` (None for a new run): with
+    ``seed_everything: true`` each invocation would draw another, and a resume must keep
+    the seed its trials ran with."""
+    path = Path(run_dir) / "search.db"
+    if not path.is_file():
+        return None
+    with RunStore(path) as store:
+        return (store.get_meta("settings") or {}).get("seed")
 
 
 def _constraints(given: Any) -> list[Any]:
