@@ -202,6 +202,24 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert isinstance(seed, int) and not isinstance(seed, bool)
 
 
+def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(tmp_path):
+    # was: "unknown config section 'optimizer'" for the null keys LightningCLI writes
+    # (fit --print_config, every run's config.yaml)
+    written = {**_config(tmp_path), "optimizer": None, "lr_scheduler": None,
+               "ckpt_path": None, "weights_only": None}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(written))
+    cfg = load_config(path)
+    assert not {"optimizer", "lr_scheduler", "ckpt_path", "weights_only"} & set(cfg)
+    assert search_from_config(cfg).settings.goal.budget == 2
+    with pytest.raises(ConfigError, match=r"`ckpt_path: 'last.ckpt'` is the checkpoint "
+                                          r"LightningCLI's fit resumes from.*leave it null"):
+        load_config(path, ["--ckpt_path=last.ckpt"])
+    path.write_text(yaml.safe_dump({**written, "optimizer": {"class_path": "torch.optim.Adam"}}))
+    with pytest.raises(ConfigError, match="automatic configure_optimizers.*give the model"):
+        load_config(path)
+
+
 def test_seed_everything_true_resumes_with_the_seed_its_run_drew(tmp_path):
     # was: each invocation drew another seed, so the same command with a larger budget (or
     # after a crash) was refused: "search.seed: 1754834900, now 990750371"

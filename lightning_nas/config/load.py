@@ -31,6 +31,7 @@ from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 
 __all__ = [
+    "LIGHTNINGCLI_KEYS",
     "TOP_KEYS",
     "apply_overrides",
     "block_settings",
@@ -40,6 +41,19 @@ __all__ = [
 ]
 
 TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+#: keys of the config LightningCLI writes (``fit --print_config``, every run's
+#: ``config.yaml``) taken only as null, and why another value cannot be
+LIGHTNINGCLI_KEYS = {
+    "optimizer": "LightningCLI's automatic configure_optimizers, which lightning-nas does not "
+                 "apply: give the model its optimizer (an OptimizerCallable init argument is "
+                 "built and searched like any other)",
+    "lr_scheduler": "LightningCLI's automatic configure_optimizers, which lightning-nas does "
+                    "not apply: give the model its scheduler",
+    "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
+                 "trains from the start, and a search resumes from its run folder with the "
+                 "same command",
+    "weights_only": "how LightningCLI's fit loads ckpt_path, which lightning-nas does not take",
+}
 
 
 def load_config(paths: str | Path | Sequence[str | Path],
@@ -58,6 +72,10 @@ def load_config(paths: str | Path | Sequence[str | Path],
         cfg = deep_merge(cfg, _inline_sections(part, path))
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
+    for key, why in LIGHTNINGCLI_KEYS.items():
+        if cfg.get(key, None) is not None:
+            raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
+        cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
     search = cfg.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     if isinstance(space, str) and space.strip():  # a space YAML, relative to the config file
@@ -142,7 +160,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
     """
     cfg = copy.deepcopy(dict(cfg))
     for key, text in _split_overrides(overrides):
-        if key.split(".")[0] not in TOP_KEYS:
+        if key.split(".")[0] not in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):  # those: load_config
             raise unknown("config section", key.split(".")[0], TOP_KEYS)
         if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
             # a space key that is itself a path (--search.space.model.net.width=...)
