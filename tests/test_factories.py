@@ -57,6 +57,20 @@ def test_import_object_needs_a_module_part():
             import_object(bad)
 
 
+def test_a_class_name_alone_is_found_where_lightningcli_finds_it():
+    # was: "import path 'EarlyStopping' needs a module part", where LightningCLI trains
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.loggers import CSVLogger
+    from torch.optim import Adam
+    from torch.optim.lr_scheduler import StepLR
+    assert [import_object(n) for n in ("EarlyStopping", "CSVLogger", "Adam", "StepLR")] == [
+        EarlyStopping, CSVLogger, Adam, StepLR]
+    with pytest.raises(ConfigError) as info:  # the message says where the node is
+        instantiate([{"class_path": "EarlyStoping"}], "trainer.callbacks")
+    assert str(info.value).startswith("trainer.callbacks[0]: import path 'EarlyStoping'")
+    assert "looked up in lightning.pytorch.callbacks" in str(info.value)
+
+
 def test_import_object_missing_module():
     with pytest.raises(ConfigError, match="cannot import module 'no_such_pkg_xyz.models'") as info:
         import_object("no_such_pkg_xyz.models.Net")

@@ -50,6 +50,7 @@ from lightning_nas.config.nodes import (
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = [
+    "SHORT_NAME_MODULES",
     "accepted_kwargs",
     "blame",
     "check_init_args",
@@ -63,8 +64,15 @@ __all__ = [
 ]
 
 
+#: where a class given by its name alone is found, as LightningCLI finds Lightning's
+#: callbacks and loggers and torch's optimizers and schedulers (``class_path: EarlyStopping``)
+SHORT_NAME_MODULES = ("lightning.pytorch.callbacks", "lightning.pytorch.loggers", "torch.optim",
+                      "torch.optim.lr_scheduler")
+
+
 def import_object(path: str) -> Any:
-    """Import ``"package.module.Name"`` (or ``"package.module:Name"``).
+    """Import ``"package.module.Name"`` (or ``"package.module:Name"``); a class name alone
+    is looked up in ``SHORT_NAME_MODULES``.
 
     Raises:
         ConfigError: when the module or the name cannot be found.
@@ -72,8 +80,13 @@ def import_object(path: str) -> Any:
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"expected an import path like 'package.module.Class', got {path!r}")
     module_name, _, attr = path.replace(":", ".").rpartition(".")
-    if not module_name:
-        raise ConfigError(f"import path {path!r} needs a module part, e.g. 'mypkg.models.{path}'")
+    if not module_name:  # a class by its name alone, as LightningCLI takes Lightning's own
+        for candidate in SHORT_NAME_MODULES:
+            found = getattr(importlib.import_module(candidate), attr, None)
+            if inspect.isclass(found):
+                return found
+        raise ConfigError(f"import path {path!r} needs a module part, e.g. 'mypkg.models.{path}' "
+                          f"(a name alone is looked up in {', '.join(SHORT_NAME_MODULES)})")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -122,7 +135,10 @@ def instantiate(spec: Any, path: str = "") -> Any:
     """
     if is_node(spec):
         check_node_keys(spec, path or "node")
-        target = import_object(target_path(spec))
+        try:
+            target = import_object(target_path(spec))
+        except ConfigError as err:  # say where the node is
+            raise ConfigError(f"{path or 'node'}: {err}") from None
         recursive = spec.get("_recursive_", True)
         kwargs = {}
         for key, value in node_args(spec).items():
