@@ -218,7 +218,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         max_epochs: epochs of the fine-tune (default: the search's ``max_epochs``); the
             search's ``max_steps`` and ``max_time`` are dropped with it unless ``trainer``
             gives them.
-        trainer: Trainer settings that override the search's.
+        trainer: Trainer settings that override the search's; required for those the
+            search was given as objects (callbacks, a logger), which the store cannot keep.
         from_checkpoint: start from the best trial's weights (``best.ckpt``) instead of
             from scratch.
         model, data: the model and data of the search, needed when the search was given
@@ -242,6 +243,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                               f"optimization_results.yaml (python <task>.py <overrides>)")
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
         trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
+        trainer_objects = store.get_meta("trainer_objects") or []
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
         config, data_object = store.get_meta("config"), store.get_meta("data_object")
@@ -261,6 +263,12 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"the search's data{given} has no import path; pass data= to "
                           f"finetune() (from the command line, search with data given as a "
                           f"class or import path)")
+    missing = [key for key in trainer_objects if key not in (trainer or {})]
+    if missing:  # the search trained with them: leaving them out would change the training
+        wanted = ", ".join(f"{key!r}: ..." for key in missing)
+        raise ConfigError(f"the search gave the Trainer objects the store cannot keep "
+                          f"({', '.join(missing)}); pass them again, or what the fine-tune "
+                          f"uses instead: trainer={{{wanted}}}")
     init_args = restore_init(stored_model, model_init_args, "model")
     try:
         data_args = {} if data is not None else restore_init(stored_data, None, "data")

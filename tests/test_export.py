@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import EarlyStopping
 
 from lightning_nas import Search, export_best, finetune, load_best
 from lightning_nas.config.yamlio import load_yaml
@@ -66,17 +67,23 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     assert sorted(finished_run.iterdir()) == folders
 
 
-def test_a_search_given_a_datamodule_object_finetunes_with_data_given_again(
+def test_a_search_given_objects_finetunes_with_them_given_again(
         tmp_path, tiny_space, tiny_trainer):
     run = tmp_path / "run"
-    Search(TinyNet, tiny_space, data=BlobData(), trainer=tiny_trainer, budget=2, run_dir=run,
-           verbose=False).run()
+    stop = EarlyStopping(monitor="val_acc", mode="max", patience=3)
+    Search(TinyNet, tiny_space, data=BlobData(), trainer={**tiny_trainer, "callbacks": [stop]},
+           budget=2, run_dir=run, verbose=False).run()
     folders = sorted(run.iterdir())
     with pytest.raises(ConfigError, match=r"the search's data \(a BlobData object\) has no "
                                           r"import path; pass data= to finetune\(\)"):
         finetune(run, max_epochs=1)  # was: a folder, then Lightning's "no train_dataloader"
+    # was: trained without the search's callbacks, without a word
+    with pytest.raises(ConfigError, match=r"Trainer objects the store cannot keep \(callbacks\)"
+                                          r".*trainer=\{'callbacks': \.\.\.\}"):
+        finetune(run, max_epochs=1, data=BlobData())
     assert sorted(run.iterdir()) == folders
-    assert finetune(run, max_epochs=1, data=BlobData()).status is TrialStatus.COMPLETED
+    assert finetune(run, max_epochs=1, data=BlobData(),
+                    trainer={"callbacks": [stop]}).status is TrialStatus.COMPLETED
 
 
 def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):

@@ -274,7 +274,7 @@ class Search:
             "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **self.settings.transfer.fixed()})
         # objects given from Python (callbacks, a partial) cannot be stored or compared;
-        # fine-tune takes them again
+        # fine-tune asks for them again (meta trainer_objects names the Trainer's)
         current = {"settings": self.settings.flat(),
                    "model": stored_init(self.model.path, self.model.init_args),
                    "data": stored_init(self.data.path, self.data.init_args),
@@ -290,6 +290,7 @@ class Search:
             if value is not None:
                 store.set_meta(key, value)
         store.set_meta("seed", goal.seed)
+        store.set_meta("trainer_objects", sorted(set(self.trainer) - set(current["trainer"])))
         if self.data.target is not None and self.data.path is None:  # finetune asks for it
             store.set_meta("data_object", type(self.data.target).__name__)
         store.set_meta("versions", package_versions())
