@@ -27,7 +27,7 @@ from lightning_nas.config.factories import (
     check_trainer_kwargs,
     check_validation_runs,
 )
-from lightning_nas.config.load import config_seed, load_config
+from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, free_dir
@@ -124,9 +124,14 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     check_strategy(trainer)
     if "logger" in trainer:  # the user's logger writes beside the checkpoint
         trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs")
+    # built as a search builds them: a plain class_path spec by its class and init_args (so
+    # a model that saves no hyperparameters gets them written into its checkpoint, as a
+    # trial's), nodes with nested objects or Hydra nodes by a ConfigBuilder
+    model_target, model_args = section_target(model, "model")
+    data_target, data_args = section_target(data, "data")
     return TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
-                     model=ConfigBuilder(model, "model", plain_keys=True),
-                     data=None if data is None else ConfigBuilder(data, "data", plain_keys=False),
+                     model=model_target, model_init_args=model_args,
+                     data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg))
 
 
@@ -193,7 +198,8 @@ def describe(spec: TrialSpec, result: TrialResult) -> str:
         Trained BoringModel (seed 0): val_acc=0.5 (max) at epoch 1 (epochs 0..1 trained)
         checkpoint: runs/f/best.ckpt
     """
-    name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else spec.model
+    name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else \
+        str(spec.model).replace(":", ".").rsplit(".", 1)[-1]
     return (f"Trained {name} (seed {spec.seed}): {spec.monitor}={result.score:.6g} "
             f"({spec.mode}) at epoch {result.epoch} (epochs 0..{result.epochs - 1} "
             f"trained)\n"

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
+from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers import BlobData, TinyNet
@@ -107,6 +108,12 @@ def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_tr
     assert saved == {"lr": 0.1, **arch}
     loaded = NoHparams.load_from_checkpoint(result.checkpoint)  # was the defaults: width 16
     assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
+    # `lightning-nas fit` of such a config writes them too (was: hyper_parameters None)
+    fitted = fit_trial(fit_spec({
+        "model": {"class_path": "tests.test_trial.NoHparams", "init_args": {"lr": 0.1, **arch}},
+        "data": "tests.helpers.BlobData", "trainer": {"max_epochs": 1, "accelerator": "cpu"}},
+        out_dir=tmp_path / "fit"))
+    assert torch.load(fitted.checkpoint, weights_only=False)["hyper_parameters"] == saved
 
 
 def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
