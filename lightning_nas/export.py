@@ -177,6 +177,11 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     same = (f"# Its trials ran with {threads} torch thread{'s' * (threads != 1)} "
             f"(threads_per_trial): on CPU the same count gives the same score.\n"
             if threads else "")
+    trial_dir = run_dir / "trials" / f"trial_{best.trial_id:04d}"
+    if any(trial_dir.glob("logs_resumed_*")):  # promoted by a scheduler (or crash-resumed)
+        same += ("# It was paused and resumed from its checkpoint, its resumed part from a "
+                 "freshly seeded random state: trained in one go it scores close to this, "
+                 "not the same.\n")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
             f"epoch {best.epoch}.\n{same}"
             f"# Train it again: {env}lightning-nas fit {run_dir / 'best_config.yaml'} "

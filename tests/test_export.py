@@ -226,3 +226,15 @@ def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(finished_run):
     for rank in (0, 1):  # both ranks trained in the one folder
         record = json.loads((finished_run / "finetune" / f"rank{rank}.json").read_text())
         assert record["world_size"] == 2 and len(record["epochs"]) == 1
+
+
+def test_the_header_of_a_paused_and_resumed_winner_says_it_scores_close_not_the_same(tmp_path):
+    # was: "Train it again" as for any trial, though its resumed part was seeded afresh
+    from lightning_nas.export import _config_header
+
+    best = TrialResult(trial_id=3, arch={}, status=TrialStatus.COMPLETED, score=0.9, epoch=2)
+    assert "paused and resumed" not in _config_header(tmp_path, best, "val_acc", "max")
+    (tmp_path / "trials" / "trial_0003" / "logs_resumed_1").mkdir(parents=True)
+    header = _config_header(tmp_path, best, "val_acc", "max")
+    assert "It was paused and resumed" in header and "scores close to this" in header
+    assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
