@@ -108,8 +108,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         if key not in FIT_KEYS:
             raise unknown("config section", key, FIT_KEYS)
     search = cfg.get("search") if isinstance(cfg.get("search"), Mapping) else {}
-    monitor = monitor or search.get("monitor") or "val_acc"
-    mode = mode or search.get("mode") or "max"
+    monitor, mode = _monitor_and_mode(monitor, mode, search.get("monitor") or "val_acc",
+                                      search.get("mode") or "max")
     check_mode(mode)
     model = _section(cfg, "model")
     if model is None:
@@ -154,8 +154,23 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     recorded = fit_defaults(paths[-1])
     out = Path(out_dir) if out_dir is not None else free_dir(
         Path("runs") / "fit" / Path(paths[-1]).stem)
-    return fit_spec(cfg, out_dir=out, monitor=monitor or recorded.get("monitor"),
-                    mode=mode or recorded.get("mode"))
+    if recorded.get("monitor") and recorded.get("mode"):
+        monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
+                                          strict=False)
+    return fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+
+
+def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_mode: str,
+                      strict: bool = True) -> tuple[str | None, str | None]:
+    """``monitor`` and ``mode`` as given, else the ``known`` pair's; a known mode is only
+    taken for its own monitor (``val_acc``'s ``max`` would keep ``val_loss``'s worst epoch):
+    ``strict``, another monitor without ``mode`` is a ``ConfigError``."""
+    if monitor is None or monitor == known:
+        return known, mode or known_mode
+    if mode is None and strict:
+        raise ConfigError(f"--monitor {monitor} needs --mode min or max: the config's mode "
+                          f"{known_mode} is for {known}")
+    return monitor, mode
 
 
 def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],

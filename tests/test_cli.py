@@ -171,10 +171,13 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
     (["{cfg}", "--model.class_path=tests.helpers.NoNet"],
      "module 'tests.helpers' has no attribute 'NoNet'"),
     (["{bad}"], "unknown config section 'oneshot'"),
-    (["{cfg}", "--monitor", "val_accuracy", "--trainer.max_epochs=1"],
+    (["{cfg}", "--monitor", "val_accuracy", "--mode=max", "--trainer.max_epochs=1"],
      "monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"),
     (["{cfg}", "--trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 runs no "
                                                   "validation, so the monitor 'val_acc'"),
+    # was: val_acc's mode max taken for val_loss, keeping its worst epoch
+    (["{cfg}", "--monitor", "val_loss"], "--monitor val_loss needs --mode min or max: the "
+                                         "config's mode max is for val_acc"),
 ])
 def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, message):
     bad = tmp_path / "bad.yaml"
