@@ -328,9 +328,11 @@ def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, 
     assert OneShotNAS().network(bare) is bare  # not set: ``net``, else the whole module
     assert DifferentiableNAS(TinySupernet()).network is not None
     monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
     assert main([*TINY_CLI, "--oneshot.net_attr=netz", f"--oneshot.run_dir={tmp_path}"]) == 2
     assert "net_attr 'netz': DigitsSupernet has no nn.Module attribute" in \
         capsys.readouterr().err
+    assert (tmp_path / "best_arch.yaml").exists()  # was: removed before the check
 
 
 class SkewedBlobs(BlobData):

@@ -201,9 +201,11 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
 
 def check_oneshot(cfg: Mapping[str, Any]
                   ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
-    """Every check of a one-shot config that needs no training (the ``oneshot:`` settings,
-    the model's and data's classes and arguments, the Trainer's); ``run_oneshot`` and
-    ``lightning-nas oneshot --print_config`` make them.
+    """Every check of a one-shot config that needs nothing built (the ``oneshot:``
+    settings, the model's and data's classes and arguments, the Trainer's);
+    ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
+    an attribute of the built module, is checked when a run builds it, before it removes
+    or trains anything).
 
     Returns:
         The algorithm, the checked settings (``seed`` resolved), the model and data
@@ -239,7 +241,6 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     algorithm, opts, model, data, trainer_cfg = check_oneshot(cfg)
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
-    clear_outputs(run_dir)  # before training: a failed run leaves no earlier result behind
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = model.build({})
@@ -247,6 +248,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
         datamodule = data.build()
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
+        # after the checks (bad input loses nothing), before training (a run that fails
+        # while training leaves no earlier result behind)
+        clear_outputs(run_dir)
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
             opts, module, datamodule, dict(trainer_kwargs), run_dir)
@@ -268,7 +272,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
                     indent=1))
             out["finetune"] = metrics
             if verbose:
-                print(f"Fine-tuned {finetune_epochs} epochs: "
+                print(f"Fine-tuned {finetune_epochs} epoch{'s' * (finetune_epochs != 1)}: "
                       f"val_acc={metrics.get('val_acc', float('nan')):.4f}; wrote "
                       f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
     return out
