@@ -106,6 +106,11 @@ def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
     search = search_from_config(loaded)
     assert search.space.size() == float("inf")
     assert search.space.params["lr"].low == 1e-4
+    # a second config merged over it: still beside the file that names it (was: looked
+    # for beside the second one only, "not found")
+    (tmp_path / "over.yaml").write_text("search: {budget: 5}\n")
+    merged = load_config([folder / "nas.yaml", tmp_path / "over.yaml"])
+    assert merged["search"]["space"]["width"] == {"choice": [4, 8]}
 
 
 @pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])

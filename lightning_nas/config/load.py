@@ -69,7 +69,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        cfg = deep_merge(cfg, _inline_sections(part, path))
+        cfg = deep_merge(cfg, _inline_sections(_space_beside(part, path), path))
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
     for key, why in LIGHTNINGCLI_KEYS.items():
@@ -114,6 +114,18 @@ def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
                               f"the search space gives every trial as a whole (a group): "
                               f"the override would be lost. To fix it, "
                               f"--search.space.{inner}={{fixed: {text}}}; else leave it out")
+
+
+def _space_beside(part: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
+    """``part`` with a ``search.space`` file name found beside ``path``, the file that names
+    it, given as that path (a base config's space file, with a second config merged over
+    it, is not looked for beside the second)."""
+    search = part.get("search")
+    space = search.get("space") if isinstance(search, Mapping) else None
+    if not (isinstance(space, str) and space.strip()) or Path(space).is_file() \
+            or not (path.parent / space).is_file():
+        return part
+    return {**part, "search": {**search, "space": str(path.parent / space)}}
 
 
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
