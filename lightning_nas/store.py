@@ -27,11 +27,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+
+try:  # POSIX file locks: one search drives a run folder at a time
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 __all__ = ["RunStore", "open_run", "open_search_store"]
 
@@ -96,6 +101,7 @@ class RunStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._held: IO[str] | None = None  # the run folder's lock file, while held
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: every commit survives the process being killed (kill -9); only an
@@ -113,8 +119,34 @@ class RunStore:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and let go of the run folder, if this store held it)."""
         self._db.close()
+        if self._held is not None:
+            self._held.close()  # closing the file releases its lock
+            self._held = None
+
+    def hold(self) -> None:
+        """Hold the run folder for this process until the store is closed or the process
+        ends (however it ends: the system releases the lock), so that a second search
+        started on the folder meanwhile is refused instead of re-running the live trials.
+
+        Raises:
+            SearchError: naming the process that holds it, and closing this store.
+        """
+        if fcntl is None:  # no POSIX locks (Windows): not checked
+            return
+        held = open(self.path.parent / "search.lock", "a")  # noqa: SIM115 - kept open
+        try:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            held.close()
+            driver = self.get_meta("driver") or {}
+            self.close()
+            raise SearchError(f"{self.path.parent} is being searched by another process "
+                              f"(pid {driver.get('pid', '?')} on {driver.get('host', '?')}): "
+                              f"wait for it to end, or stop it; the same command then "
+                              f"resumes the search") from None
+        self._held = held
 
     def __enter__(self) -> RunStore:
         return self
@@ -158,7 +190,8 @@ class RunStore:
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
             "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
-             result.finished or time.time(), result.fit_time, result.checkpoint, result.error,
+             result.finished or time.time(), result.fit_time,
+             self._relative(result.checkpoint), result.error,
              json.dumps(result.curve), result.epochs, result.trial_id))
 
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
@@ -303,6 +336,32 @@ class RunStore:
             raise
         self._db.execute("COMMIT")
 
+    def _relative(self, checkpoint: str | None) -> str | None:
+        """A checkpoint inside the run folder as a path relative to it (the folder may be
+        moved or copied: the store never points into another one)."""
+        if checkpoint is None:
+            return None
+        try:
+            return Path(checkpoint).resolve().relative_to(self.path.parent.resolve()).as_posix()
+        except ValueError:  # outside the run folder (a Hydra job's): kept as it is
+            return checkpoint
+
+    def _absolute(self, stored: str | None) -> str | None:
+        """A stored checkpoint path as an absolute one in this run folder; an absolute path
+        of a store written before paths were relative, into its ``trials/trial_N/``, is
+        taken in this folder's (a copied run must not remove the original's files)."""
+        if stored is None:
+            return None
+        path = Path(stored)
+        parts = path.parts
+        if path.is_absolute():
+            found = [i for i in range(len(parts) - 1)
+                     if parts[i] == "trials" and parts[i + 1].startswith("trial_")]
+            if not found:
+                return stored
+            path = Path(*parts[found[-1]:])
+        return str(self.path.parent.resolve() / path)
+
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM trials {where}"
         for row in self._db.execute(sql, args).fetchall():
@@ -312,7 +371,8 @@ class RunStore:
                 status=TrialStatus(rec["status"]),
                 score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
-                fit_time=rec["fit_time"], checkpoint=rec["checkpoint"], error=rec["error"],
+                fit_time=rec["fit_time"], checkpoint=self._absolute(rec["checkpoint"]),
+                error=rec["error"],
                 curve=json.loads(rec["curve"] or "[]"), epochs=rec["epochs"])
 
 

@@ -8,6 +8,7 @@ connection (a resumed process) sees every change at once.
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
 
 import pytest
@@ -160,6 +161,32 @@ def test_clear_checkpoint(store):
     assert store.get(ids[1]).checkpoint == f"/c/{ids[1]}.ckpt"
 
 
+def test_checkpoints_go_with_a_copied_or_moved_run_folder(tmp_path):
+    # was: stored as absolute paths, so a copy's keep_top_k removed the original's files
+    # and a moved run's export dropped best.ckpt
+    run = tmp_path / "run"
+    with RunStore(run / "search.db") as store:
+        for tid in (store.start_trial({"k": 0}), store.start_trial({"k": 1})):
+            ckpt = run / "trials" / f"trial_{tid:04d}" / "best.ckpt"
+            ckpt.parent.mkdir(parents=True)
+            ckpt.write_text("weights")
+            _finish(store, tid, 0.5, checkpoint=str(ckpt))
+        assert store.get(1).checkpoint == str((run / "trials/trial_0001/best.ckpt").resolve())
+        raw = store._db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
+        assert raw == "trials/trial_0001/best.ckpt"
+        # a store of an earlier version holds the absolute path of its own folder
+        store._db.execute("UPDATE trials SET checkpoint = ? WHERE id = 2",
+                          (str((run / "trials/trial_0002/best.ckpt").resolve()),))
+    shutil.copytree(run, tmp_path / "copy")
+    with RunStore(tmp_path / "copy" / "search.db") as copy:
+        assert [t.checkpoint for t in copy.trials()] == [
+            str((tmp_path / f"copy/trials/trial_000{i}/best.ckpt").resolve()) for i in (1, 2)]
+    outside = "/elsewhere/job/best.ckpt"  # a checkpoint outside the folder (a Hydra job's)
+    with RunStore(run / "search.db") as store:
+        _finish(store, 2, 0.5, checkpoint=outside)
+        assert store.get(2).checkpoint == outside
+
+
 def test_get_of_a_missing_id_raises_key_error(store):
     with pytest.raises(KeyError, match="no trial 42"):
         store.get(42)
@@ -231,3 +258,36 @@ def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
                        "arch": {"k": 2}, "score": 0.9, "loss": -0.9, "losses": [-0.9, 12.0]}],
                      {"sources": []})
         assert s.priors()[1]["losses"] == [-0.9, 12.0]
+
+
+def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_ends(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: the second one re-ran the live trial in its folder (both failed) and every
+    # later architecture was trained twice
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from lightning_nas import Search
+    from lightning_nas.errors import SearchError
+    from tests.helpers import BlobData, TinyNet
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lightning_nas.store import RunStore; "
+         "s = RunStore(sys.argv[1]); s.set_driver(); s.hold(); print('held', flush=True); "
+         "time.sleep(120)", str(run / "search.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        search = Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
+                        run_dir=run, verbose=False)
+        with pytest.raises(SearchError, match=rf"{run} is being searched by another process "
+                                              rf"\(pid {holder.pid} on .*\): wait for it"):
+            search.run()
+        with RunStore(run / "search.db") as store:
+            assert store.trials() == []  # nothing started
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # however the driver ends, the folder is free
+        holder.wait()
+    assert len(search.run().trials) == 1

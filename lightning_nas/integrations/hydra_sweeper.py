@@ -210,6 +210,7 @@ class HydraSweep(Sweeper):
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},
             run_dir_key="hydra.sweeper.run_dir")
+        store.hold()  # a second sweep on the folder meanwhile is refused
         hydra = store.get_meta("hydra") or {}
         stored = store.get_meta("settings")
         found = differences({"settings": stored} if stored else {},

@@ -273,6 +273,7 @@ class Search:
         store = open_search_store(self.run_dir, {
             "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **self.settings.transfer.fixed()})
+        store.hold()  # a second search on the folder meanwhile is refused
         # objects given from Python (callbacks, a partial) cannot be stored or compared;
         # fine-tune asks for them again (meta trainer_objects names the Trainer's)
         current = {"settings": self.settings.flat(),
