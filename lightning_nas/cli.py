@@ -249,6 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback
         print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as err:
+        if err.code is not None:
+            raise
+        # Lightning's SIGTERMException (no code: exit status 0): `timeout`, a job scheduler's
+        # pre-emption or `docker stop` ended the run, which must not read as finished
+        print(f"lightning-nas {args.command}: interrupted (SIGTERM)", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -5,13 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
+
+
+class SigtermAtFirstBatch(pl.Callback):
+    """Sends this process SIGTERM during training (as `timeout` or a job scheduler does)."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 @pytest.fixture
@@ -250,3 +261,13 @@ def test_oneshot_print_config_checks_the_config_as_a_run_does(capsys, override, 
     assert main(["oneshot", str(config), "--print_config", override]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and not captured.out
+
+
+def test_a_search_ended_by_sigterm_exits_143(config, capsys):
+    # was: exit status 0 (Lightning's SIGTERMException is a SystemExit without a code), so
+    # `lightning-nas search ... && next` and a scheduler's requeue took it as finished
+    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.SigtermAtFirstBatch}]"
+    assert main(["search", str(config), "--search.budget=1", callbacks]) == 143
+    captured = capsys.readouterr()
+    assert "Interrupted: 0 completed, 1 running" in captured.out
+    assert "lightning-nas search: interrupted (SIGTERM)" in captured.err
