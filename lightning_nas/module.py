@@ -52,6 +52,8 @@ METRICS: dict[str, type[torchmetrics.Metric]] = {
     "mae": torchmetrics.MeanAbsoluteError,
 }
 _TASK_METRICS = ("accuracy", "f1", "recall", "precision", "auroc")
+#: averaged over classes (macro, as torchmetrics' Multiclass classes are by default)
+_AVERAGED = ("f1", "recall", "precision")
 
 
 def _lookup(kind: str, name: str, table: Mapping[str, Any]) -> Any:
@@ -80,7 +82,9 @@ class NASModule(pl.LightningModule):
         loss: a name from ``LOSSES`` or a callable ``(output, target) -> loss``.
         metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
             ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``.
-            Default ``{"acc": "accuracy"}`` (logs ``val_acc``).
+            Default ``{"acc": "accuracy"}`` (logs ``val_acc``). ``f1``, ``recall`` and
+            ``precision`` of a multiclass task are macro-averaged (the mean over classes;
+            micro-averaged they equal accuracy).
         num_classes: classes of a classification task (needed by named class metrics).
         task: torchmetrics task of named class metrics (``multiclass``, ``binary``, ...).
         optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``.
@@ -141,6 +145,8 @@ class NASModule(pl.LightningModule):
         kwargs: dict[str, Any] = {"task": task}
         if task == "multiclass":
             kwargs["num_classes"] = num_classes
+            if spec in _AVERAGED:  # torchmetrics' task wrapper averages micro: = accuracy
+                kwargs["average"] = "macro"
         return cls(**kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,11 @@ def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
     logged = trainer.callback_metrics
     assert {"val_acc", "val_f1", "val_recall", "val_loss", "train_loss"} <= set(logged)
     assert 0.0 <= float(logged["val_acc"]) <= 1.0
+    # was: micro-averaged, so f1 and recall were accuracy again
+    assert module.val_metrics["f1"].average == module.val_metrics["recall"].average == "macro"
+    preds, target = torch.tensor([0, 0, 0, 1]), torch.tensor([0, 0, 1, 2])
+    f1 = NASModule._metric("f1", 3, "multiclass")(preds, target)
+    assert float(f1) == pytest.approx((0.8 + 0.0 + 0.0) / 3)  # accuracy would be 0.5
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
     reloaded = NASModule.load_from_checkpoint(path)
