@@ -281,7 +281,7 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     assert shown["leaderboard"][0]["score"] == best["score"] > shown["leaderboard"][2]["score"]
     assert main(["show", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert table.startswith(f"spos one-shot: 3 subnets scored after epoch 1; best "
+    assert table.startswith(f"spos one-shot: 3 subnets scored after 1 epoch; best "
                             f"{best['score']:.4f} (max)")
     assert "fine-tuned 1 epochs: " in table and f"val_acc={tuned}" in table
     assert main(["report", str(tmp_path)]) == 0

@@ -13,7 +13,7 @@ Example:
     ...
     FileNotFoundError: runs/no_such_folder is neither a run directory ... (no best_arch.yaml)
     >>> print(render_oneshot("runs/oneshot_digits", k=2))  # doctest: +SKIP
-    spos one-shot: 50 subnets scored after epoch 15 (earlier searches after epochs 5, 10); ...
+    spos one-shot: 50 subnets scored after 15 epochs (earlier searches after 5, 10 epochs); ...
     rank  score   arch
     1     0.9421  conv1=32 conv1_kernel=5 ...
 """
@@ -83,16 +83,20 @@ def oneshot_rows(info: dict[str, Any], k: int | None = 10) -> list[dict[str, Any
     return [{"rank": i + 1, **row} for i, row in enumerate(found[:k])]
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' * (n != 1)}"
+
+
 def _head(info: dict[str, Any]) -> str:
     name = info["algorithm"]
     if info["history"] is not None:
         epochs = sorted({h["epoch"] for h in info["history"]})
         head = (f"{name} one-shot: {sum(h['epoch'] == epochs[-1] for h in info['history'])} "
-                f"subnets scored after epoch {epochs[-1]}" if epochs else f"{name} one-shot")
-        if len(epochs) == 2:
-            head += f" (an earlier search after epoch {epochs[0]})"
+                f"subnets scored after {_epochs(epochs[-1])}" if epochs else f"{name} one-shot")
+        if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
+            head += f" (an earlier search after {_epochs(epochs[0])})"
         elif len(epochs) > 2:
-            head += f" (earlier searches after epochs {', '.join(map(str, epochs[:-1]))})"
+            head += f" (earlier searches after {', '.join(map(str, epochs[:-1]))} epochs)"
     else:
         head = f"{name} one-shot: {len(info['candidates'] or [])} derived candidates scored"
     score = info.get("score")
