@@ -361,7 +361,7 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
     assert main(["oneshot", config, *tiny, "--oneshot.finetune_epochs=1",
                  f"--oneshot.run_dir={tmp_path / 'darts'}"]) == 0
     out = capsys.readouterr().out
-    assert "DARTS search: derived {" in out and "Fine-tuned 1 epochs: val_acc=" in out
+    assert "DARTS search: derived {" in out and "Fine-tuned 1 epoch: val_acc=" in out
     for name in ("best_arch.yaml", "alphas.json", "alphas.png", "subnet.pt",
                  "subnet_finetuned.pt"):
         assert (tmp_path / "darts" / name).exists(), name

@@ -268,11 +268,11 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
                  "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={tmp_path}"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "One-shot search: " in out and "Fine-tuned 1 epochs: val_acc=" in out
+    assert "One-shot search: " in out and "Fine-tuned 1 epoch: val_acc=" in out
     for name in ("best_arch.yaml", "history.json", "subnet.pt", "subnet_finetuned.pt"):
         assert (tmp_path / name).exists(), name
     # show and report read the folder like a search run
-    tuned = re.search(r"Fine-tuned 1 epochs: val_acc=(\S+);", out).group(1)
+    tuned = re.search(r"Fine-tuned 1 epoch: val_acc=(\S+);", out).group(1)
     best = yaml.safe_load((tmp_path / "best_arch.yaml").read_text())
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -431,7 +431,7 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path):
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
                           check=True, capture_output=True, text=True, timeout=300)
     assert done.stdout.count("One-shot search: ") == 1, done.stdout
-    assert done.stdout.count("Fine-tuned 1 epochs: ") == 1, done.stdout
+    assert done.stdout.count("Fine-tuned 1 epoch: ") == 1, done.stdout
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
     saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
