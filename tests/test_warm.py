@@ -177,6 +177,38 @@ def test_retrain_top_k_trains_the_earlier_best_first_within_the_budget(tmp_path)
     assert [t.arch for t in result.trials[:2]] == top and len(result.trials) == 4
 
 
+def test_retrain_top_k_trains_k_distinct_architectures_that_meet_the_limits(tmp_path):
+    # was: the best prior of two sources (the same architecture) took both places of
+    # retrain_top_k=2, and a retrained architecture skipped the limits proposals meet
+    _search(tmp_path / "s1", 12).run()
+    _search(tmp_path / "s2", 12).run()  # the same search: the same best
+    ranked = [t.arch for t in open_run(tmp_path / "s1").leaderboard("max", k=3)]
+    result = _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "s1"),
+                                                       str(tmp_path / "s2")],
+                     retrain_top_k=2, optimizer="RandomSearch").run()
+    assert [t.arch for t in result.trials[:2]] == ranked[:2]
+    forbidden = ranked[0]
+    limited = _search(tmp_path / "limited", 3, warm_start=[str(tmp_path / "s1")],
+                      retrain_top_k=2, optimizer="RandomSearch",
+                      constraints=[lambda arch: arch != forbidden]).run()
+    assert [t.arch for t in limited.trials[:2]] == ranked[1:3]  # the next ones instead
+    assert forbidden not in [t.arch for t in limited.trials]
+
+
+def test_retrained_architectures_get_their_costs_counted(tmp_path, tiny_trainer):
+    # was: several objectives with a cost and retrain_top_k stopped after the first
+    # retrained trial ("objective 'params' is neither logged nor a cost"), on every resume
+    space = {"width": {"choice": [4, 8, 16]}}
+    Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2,
+           run_dir=tmp_path / "source", verbose=False).run()
+    result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2,
+                    objectives={"val_acc": "max", "params": "min"}, retrain_top_k=1,
+                    warm_start=[str(tmp_path / "source")], run_dir=tmp_path / "warm",
+                    verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    assert all(t.metrics["params"] > 0 for t in result.trials)
+
+
 def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     with pytest.raises(ConfigError, match="missing is not a run directory"):
         _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "missing")])

@@ -1,5 +1,6 @@
 """Which trial checkpoints stay on disk.
 
+``checkpoint_complete``: whether a checkpoint file was written to its end.
 ``drop_checkpoints``: a trial that stopped needs no ``last.ckpt`` (it is only for resuming a
 paused trial), and a pruned or failed one keeps no ``best.ckpt`` either.
 ``keep_top_checkpoints``: the best ``keep_top_k`` completed trials by the first objective
@@ -16,13 +17,22 @@ Example:
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["drop_checkpoints", "keep_top_checkpoints"]
+__all__ = ["checkpoint_complete", "drop_checkpoints", "keep_top_checkpoints"]
+
+
+def checkpoint_complete(path: Path) -> bool:
+    """False for an empty file or a zip checkpoint (``torch.save``'s format) cut off before
+    its end-of-archive record; other formats (a custom ``CheckpointIO``) count as whole."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
 
 
 def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import textwrap
 import time
-import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import SearchError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
-from lightning_nas.search.checkpoints import drop_checkpoints, keep_top_checkpoints
+from lightning_nas.search.checkpoints import (
+    checkpoint_complete,
+    drop_checkpoints,
+    keep_top_checkpoints,
+)
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.objectives import COSTS
 from lightning_nas.search.progress import Progress
@@ -84,6 +86,7 @@ class SearchLoop:
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in self.interrupted if self._continues(t)}
         self.retrain = self._warm_start()
+        self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
         self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
         self.completed = store.count(TrialStatus.COMPLETED)
@@ -106,8 +109,8 @@ class SearchLoop:
         # several objectives: each prior's losses, told as they are
         tell_priors(self.optimizer, [(p["arch"], p["losses"] or p["loss"], p["task"])
                                      for p in priors])
-        return rank_priors([(p["arch"], p["loss"], p["task"])
-                            for p in priors])[:warm.retrain_top_k]
+        ranked = rank_priors([(p["arch"], p["loss"], p["task"]) for p in priors])
+        return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
 
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written
@@ -237,11 +240,18 @@ class SearchLoop:
             return True
         if not self._may_ask():
             return False
-        while self.retrain:  # warm start: earlier best architectures, trained again first
+        while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
             arch = self.space.validate(self.retrain.pop(0))
-            if arch_key(arch) not in self.seen and arch_key(arch) not in self.twins:
-                trial_id = self.store.start_trial(arch)
-                self._submit(trial_id, arch, self.log.given(arch, trial_id))
+            key = arch_key(arch)
+            amount, reason = (0.0, "") if key in self.seen or key in self.twins else \
+                self._violation(arch, key)  # (seen: retrained before a resume)
+            if amount > 0:  # never trained, as a proposal would not be
+                self.say(f"[warm start] not trained again: {reason}  {format_arch(arch)}")
+                continue
+            self.retrain_left -= 1
+            if key not in self.seen and key not in self.twins:
+                self._submit(trial_id := self.store.start_trial(arch), arch,
+                             self.log.given(arch, trial_id))
                 self.used += 1
                 return True
         proposal = self._propose()
@@ -272,7 +282,7 @@ class SearchLoop:
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         if self.rule is None or not trial.curve or not last.is_file():
             return False
-        if not _complete(last):
+        if not checkpoint_complete(last):
             self.say(f"Trial {trial.trial_id}'s {last.name} was cut off mid-write; the trial "
                      f"trains again from its first epoch.")
             return False
@@ -294,14 +304,18 @@ class SearchLoop:
                 return arch, candidate
         return None
 
-    def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
-        """Count the candidate's costs (if needed) and check the constraints; a violating
-        candidate is told to nevergrad as a violation, stored REJECTED, never trained."""
+    def _violation(self, arch: dict[str, Any], key: str) -> tuple[float, str]:
+        """Count the architecture's costs (if needed); how far it violates the limits, why."""
         if self.template.cost_names:
             self.costs[key] = self.template.costs(arch)
         if not self.constraints:
-            return True
-        amount, reason = self.constraints.violation(arch, self.costs.get(key, {}))
+            return 0.0, ""
+        return self.constraints.violation(arch, self.costs.get(key, {}))
+
+    def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
+        """Check the candidate (``_violation``); a violating one is told to nevergrad as a
+        violation, stored REJECTED, never trained."""
+        amount, reason = self._violation(arch, key)
         if amount <= 0:
             return True
         rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
@@ -427,14 +441,6 @@ class SearchLoop:
         else:
             outcome = f"{status.value} @{result.epochs} {s.monitor}={result.score:.4f}"
         best_txt = f"best={best.score:.4f} (#{best.trial_id})" if best else "best=-"
-        took = (result.finished or 0) - (result.started or 0)
-        self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} "
-                 f"{best_txt:<20} {took:6.1f}s  {format_arch(result.arch)}")
-
-
-def _complete(path: Path) -> bool:
-    """False for an empty file or a zip checkpoint (``torch.save``'s format) cut off before
-    its end-of-archive record; other formats (a custom ``CheckpointIO``) count as whole."""
-    with path.open("rb") as f:
-        head = f.read(4)
-    return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
+        self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
+                 f"{(result.finished or 0) - (result.started or 0):6.1f}s  "
+                 f"{format_arch(result.arch)}")
