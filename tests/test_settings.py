@@ -187,6 +187,14 @@ def test_bad_objective_mode_names_it():
         SearchSettings.from_options(objectives={"val_acc": "max", "params": "smallest"})
 
 
+def test_a_cost_as_the_first_objective_is_refused_before_training():
+    # was: taken as the monitor; the first trial trained, then "'params' was never logged"
+    with pytest.raises(ConfigError, match=r"'params' is counted, not logged: list a logged "
+                                          r"metric first, e\.g\. objectives: \{val_acc: max, "
+                                          r"params: min\}"):
+        SearchSettings.from_options(objectives={"params": "min", "val_acc": "max"})
+
+
 @pytest.mark.parametrize("options", [
     {},
     {"budget": 7, "seed": 3, "num_workers": 2, "executor": "process", "scheduler": "asha",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
-from lightning_nas.search.objectives import Constraints, Objectives
+from lightning_nas.search.objectives import COSTS, Constraints, Objectives
 from lightning_nas.search.schedulers import SCHEDULERS, Rule
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
@@ -125,6 +125,12 @@ class Goal:
             objectives = self.objectives
             if not isinstance(objectives, Objectives):
                 objectives = Objectives(objectives)
+            first = objectives.names[0]
+            if first in COSTS:  # it would be the monitor, read from validation's logs
+                raise ConfigError(f"the first objective is the monitor, a metric validation "
+                                  f"logs; {first!r} is counted, not logged: list a logged "
+                                  f"metric first, e.g. objectives: {{val_acc: max, "
+                                  f"{first}: {objectives.modes[first]}}}")
             object.__setattr__(self, "objectives", objectives)
             object.__setattr__(self, "monitor", objectives.names[0])
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
