@@ -339,13 +339,17 @@ def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")
 
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {"x": "range(0, 12)"}})
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {"x": "range(0, 12)"}},
+                   lr=0.3)
     earlier_best = max(first, key=lambda t: t.score).arch["x"]
     trials = _sweep(tmp_path / "second", task, {
         "budget": 3, "warm_start": [str(tmp_path / "first" / "run")],
-        "params": {"x": "range(0, 12)", "model": "choice(a, b)"}})
+        "params": {"x": "range(0, 12)", "model": "choice(a, b)", "lr": "choice(0.1, 0.3)"}},
+        lr=0.1)
     assert len(trials) == 3  # the 6 earlier results are not counted
-    assert trials[0].arch == {"x": earlier_best, "model": "a"}  # filled: the first choice
+    # filled with what the earlier jobs ran with (was: lr 0.1, a setup they never ran)
+    assert trials[0].arch == {"x": earlier_best, "model": "a", "lr": 0.3}
     with RunStore(tmp_path / "second" / "run" / "search.db") as store:
         assert len(store.priors()) == 6
-        assert store.get_meta("warm_start")["sources"][0]["filled"] == {"model": "a"}
+        source = store.get_meta("warm_start")["sources"][0]
+        assert source["recorded"] == {"model": "a", "lr": 0.3} and source["filled"] == {}

@@ -28,6 +28,7 @@ Example (a Hydra application; see ``examples/hydra``)::
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -226,6 +227,11 @@ class HydraSweep(Sweeper):
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_driver()
+        job = OmegaConf.to_container(self.config, resolve=False)  # as its jobs compose it
+        hydra = job.pop("hydra", {})  # a later warm start reads a key its space lacked here
+        choices = {k: v for k, v in (hydra.get("runtime", {}).get("choices") or {}).items()
+                   if not k.startswith("hydra/")}  # config groups: the option, by name
+        store.set_meta("job_config", json.loads(json.dumps({**job, **choices}, default=str)))
         store.set_meta("hydra", {"task": self.config.hydra.job.name,
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,

@@ -231,17 +231,19 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 
 def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
-    run) or its stored model, data and Trainer settings, else the default of its model's
-    argument: a plain key (or a group's) is a model argument, a dotted top-level key a path
-    into the config."""
-    config = store.get_meta("config") or {}
+    run; a Hydra sweep's composed job config) or its stored model, data and Trainer
+    settings, else the default of its model's argument: a plain key (or a group's) is a
+    model argument, a dotted top-level key a path into the config."""
+    hydra = store.get_meta("hydra") is not None
+    config = store.get_meta("job_config" if hydra else "config") or {}
     stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
               "trainer": store.get_meta("trainer") or {}}
     out: dict[str, Any] = {}
     for key in _flat_params(space):
         name = next(n for n in space.params if key == n or key.startswith(f"{n}."))
         rest = key[len(name):].split(".")[1:]
-        parts = [*name.split("."), *rest] if is_dotted(name) else ["model", name, *rest]
+        parts = [*name.split("."), *rest] if is_dotted(name) or hydra else \
+            ["model", name, *rest]  # a sweep's keys are all paths into its job config
         for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
             value = get_dotted(root, ".".join(path), _MISSING)
             if value is not _MISSING:
