@@ -15,7 +15,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.report.plots import plot_choices
+from lightning_nas.report.plots import choice_options, choice_order, plot_choices
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -61,6 +61,20 @@ def test_report_draws_log_ranges_on_a_log_axis(tmp_path, tiny_trainer):
         scales = plot_choices(store, tmp_path / "choices.png")
     assert scales["lr"] == "log"  # declared log: true, although it spans only 15x
     assert all(scale == "linear" for knob, scale in scales.items() if knob != "lr")
+
+
+def test_a_choice_axis_follows_the_values_or_the_declared_order():
+    # was: sorted as text by length, so lr 0.1, 0.01, 0.001 read reversed and
+    # [0.1, 0.25, 0.5] plotted as 0.1, 0.5, 0.25
+    assert choice_order([0.1, 0.01, 0.001]) == [0.001, 0.01, 0.1]
+    assert choice_order([0.5, 0.25, 0.1]) == [0.1, 0.25, 0.5]
+    assert choice_order([10, -1, 2]) == [-1, 2, 10]
+    space = {"act": {"choice": ["tanh", "relu", "gelu"]}, "head": {"norm": {"ordered":
+                                                                             ["none", "bn"]}}}
+    options = choice_options(space)
+    assert options == {"act": ["tanh", "relu", "gelu"], "head.norm": ["none", "bn"]}
+    assert choice_order(["gelu", "relu", "tanh"], options["act"]) == ["tanh", "relu", "gelu"]
+    assert choice_order([True, False], None) == [False, True]  # not numbers: by text
 
 
 def test_show_lists_failed_trials_with_their_error(tmp_path, tiny_trainer, capsys):

@@ -18,8 +18,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["PLOT_HINT", "log_scaled", "plot_alphas", "plot_choices", "plot_progress",
-           "plot_subnet_scores", "write_report"]
+__all__ = ["PLOT_HINT", "choice_options", "choice_order", "log_scaled", "plot_alphas",
+           "plot_choices", "plot_progress", "plot_subnet_scores", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -98,6 +98,43 @@ def log_scaled(space: dict[str, Any], prefix: str = "") -> set[str]:
     return out
 
 
+def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+    """The options of a stored space's choices, by (dotted) key, in their declared order.
+
+    Example:
+        >>> choice_options({"act": {"choice": ["relu", "gelu"]}, "h": {"w": {"ordered": [8, 4]}},
+        ...                 "lr": {"float": [0.1, 1.0]}})
+        {'act': ['relu', 'gelu'], 'h.w': [8, 4]}
+    """
+    out: dict[str, list[Any]] = {}
+    for key, spec in space.items():
+        if not isinstance(spec, dict):
+            continue
+        kind = next((k for k in ("choice", "ordered") if k in spec), None)
+        if kind is not None:
+            out[f"{prefix}{key}"] = list(spec[kind])
+        elif not any(k in spec for k in ("int", "float", "fixed")):
+            out |= choice_options(spec, f"{prefix}{key}.")
+    return out
+
+
+def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[Any]:
+    """The distinct ``values`` in the order of an axis: numbers by value, others as the
+    space declares them (then by their text).
+
+    Example:
+        >>> choice_order([0.1, 0.001, 0.01, 0.1])
+        [0.001, 0.01, 0.1]
+        >>> choice_order(["tanh", "relu", "gelu"], declared=["relu", "gelu", "tanh"])
+        ['relu', 'gelu', 'tanh']
+    """
+    distinct = list({json.dumps(v): v for v in values}.values())
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in distinct):
+        return sorted(distinct)
+    place = {json.dumps(v): i for i, v in enumerate(declared or [])}
+    return sorted(distinct, key=lambda v: (place.get(json.dumps(v), len(place)), json.dumps(v)))
+
+
 def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     """Score per value of each architecture knob: which values win. Returns each plotted
     knob's x-axis scale (``log`` for ranges declared ``log: true``)."""
@@ -108,6 +145,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     knobs = [k for k in (flat[0][0] if flat else {})
              if len({json.dumps(a[k]) for a, _ in flat}) > 1]
     log_knobs = log_scaled(store.get_meta("space") or {})
+    declared = choice_options(store.get_meta("space") or {})
     scales: dict[str, str] = {}
     cols = min(3, max(1, len(knobs)))
     rows = max(1, -(-len(knobs) // cols))
@@ -121,7 +159,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
             if knob in log_knobs or (min(values) > 0 and max(values) / min(values) > 20):
                 ax.set_xscale("log")
         else:  # a choice: one column of points per value, with the mean
-            labels = sorted({json.dumps(v) for v in values}, key=lambda x: (len(x), x))
+            labels = [json.dumps(v) for v in choice_order(values, declared.get(knob))]
             for i, label in enumerate(labels):
                 ys = [s for v, s in zip(values, scores, strict=True) if json.dumps(v) == label]
                 ax.scatter([i] * len(ys), ys, s=16, alpha=0.7)
