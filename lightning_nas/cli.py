@@ -22,6 +22,17 @@ from lightning_nas.errors import ConfigError, NASError
 __all__ = ["main"]
 
 
+def _count(text: str) -> int:
+    """A ``--top`` count: a whole number >= 0 (a negative one cut rows off the end)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from lightning_nas.report.tables import STATUSES
 
@@ -45,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the config after overrides and exit")
     p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir")
-    p.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
+    p.add_argument("--top", type=_count, default=10, help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--status", choices=STATUSES,
                    default="completed",

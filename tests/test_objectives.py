@@ -43,7 +43,7 @@ def test_flops_need_an_example_input():
         model_costs(lambda a: TinyNet(width=8), {}, flops=True)
 
 
-def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer):
+def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 
     def no_tanh(arch):
@@ -53,10 +53,12 @@ def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trai
     limit = sum(p.numel() for p in TinyNet(width=16, depth=1).parameters())
     result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=5,
                     max_params=limit, constraints=[no_tanh], optimizer="RandomSearch",
-                    seed=0, run_dir=tmp_path, verbose=False).run()
+                    seed=0, run_dir=tmp_path).run()
     trained = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
     rejected = [t for t in result.trials if t.status is TrialStatus.REJECTED]
     assert len(trained) == 5 and rejected and seen_by_check
+    # the summary line counts them (was: "5 completed, 0 failed" only)
+    assert f"5 completed, {len(rejected)} rejected, 0 failed" in capsys.readouterr().out
     for t in trained:
         assert t.metrics["params"] <= limit and t.arch["width"] != 4
     for t in rejected:  # never trained: no folder, no fit

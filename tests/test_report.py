@@ -168,3 +168,29 @@ def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():
     # was: params 11264.0000
     assert [_cell(11264.0, "params"), _cell(1.0, "score"), _cell(0.98765, "val_acc"),
             _cell(12.34, "fit_s")] == ["11264", "1.0000", "0.9877", "12.3"]
+
+
+def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
+    # was: no paused count, --status paused refused, a negative --top cut rows off the
+    # end, params of 771 shown as 771.0000, and empty failures in a trial list's JSON
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2, 3]}}, "monitor": "acc",
+                                      "mode": "max",
+                                      "objectives": {"acc": "max", "params": "min"}}) as store:
+        for k, status in ((1, TrialStatus.COMPLETED), (2, TrialStatus.PAUSED)):
+            store.finish_trial(TrialResult(trial_id=store.start_trial({"k": k}), arch={"k": k},
+                                           status=status, score=0.5, epoch=0, epochs=1,
+                                           metrics={"acc": 0.5, "params": 771.0}))
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 pruned, 1 paused, 0 running" in out and "771 " in out and "771.0" not in out
+    assert main(["show", str(tmp_path), "--status", "paused"]) == 0
+    assert "PAUSED" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["show", str(tmp_path), "--top", "-1"])
+    assert "--top: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
+    assert main(["show", str(tmp_path), "--status", "all", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["trials"]) == 2 and "failures" not in shown

@@ -19,14 +19,14 @@ from typing import Any
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.store import RunStore
 
 __all__ = ["STATUSES", "error_line", "format_csv", "format_table", "front_rows",
            "leaderboard_rows", "render", "summary", "trial_rows"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
-STATUSES = ("completed", "failed", "rejected", "pruned", "all")
+STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
 
 
 #: columns of the rows; an objective of the same name is shown as ``NAME (objective)``
@@ -122,8 +122,9 @@ def _cell(value: Any, column: str = "") -> str:
     if isinstance(value, float):
         if column.endswith("_s"):
             return f"{value:.1f}"
-        # a count (params, flops) is a whole number: 11264, not 11264.0000
-        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.4f}"
+        # a count (params, flops) is a whole number: 11264 or 771, not 771.0000
+        count = column in COSTS or (value.is_integer() and abs(value) >= 1000)
+        return f"{value:.0f}" if count and value.is_integer() else f"{value:.4f}"
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
@@ -150,10 +151,10 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     front = front_rows(store) if status == "completed" else []
     failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")] \
         if status == "completed" else []
-    if fmt == "json":
+    if fmt == "json":  # the front and the failures follow the leaderboard only
+        extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
         return json.dumps({"summary": summary(store), "leaderboard" if status == "completed"
-                           else "trials": rows, "pareto_front": front, "failures": failures},
-                          indent=2)
+                           else "trials": rows, **extra}, indent=2)
     if fmt == "csv":
         return format_csv(rows)
     if fmt != "table":
@@ -162,7 +163,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     gone = " (its search is gone: a resume re-runs them)" if s["running"] and \
         s["driver_gone"] else ""
     head = (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
-            f"{s['pruned']} pruned, {s['running']} running{gone}; monitor {s['monitor']} "
+            f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}; "
+            f"monitor {s['monitor']} "
             f"({s['mode']})")
     if s["best_trial"] is not None:
         head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"

@@ -35,7 +35,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
-              else "")
+              else "") + (f"{counts[TrialStatus.REJECTED]} rejected, "
+                          if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
     if best is not None:
         epochs = sum(t.epochs or 0 for t in trials)
         print(f"Search finished in {elapsed:.1f}s: {counts[TrialStatus.COMPLETED]} completed, "
