@@ -121,6 +121,7 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
     from lightning_nas.export import finetune, load_best
+    from lightning_nas.results import format_score
 
     given = apply_overrides({}, overrides)
     if set(given) - {"trainer"}:
@@ -133,10 +134,10 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
         return 1
     best = load_best(args.run_dir)
     start = ("fresh weights" if args.from_scratch else
-             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={best['score']:.4f})")
+             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
     epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
     print(f"Fine-tuned {format_arch(result.arch)} from {start} for {epochs}: "
-          f"best {best['monitor']}={result.score:.4f} at epoch {result.epoch}\n"
+          f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
     return 0
 

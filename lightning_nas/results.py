@@ -12,10 +12,24 @@ Example:
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["TrialResult", "TrialStatus"]
+__all__ = ["TrialResult", "TrialStatus", "format_score"]
+
+
+def format_score(value: float) -> str:
+    """A score as printed: four decimals, or four significant digits where four decimals
+    would hide it (a loss of 3.2e-05 is not 0.0000).
+
+    Example:
+        >>> format_score(0.99504), format_score(3.2e-05), format_score(0.0), format_score(12.5)
+        ('0.9950', '3.2e-05', '0.0000', '12.5000')
+    """
+    if value != 0 and math.isfinite(value) and abs(value) < 0.01:
+        return f"{value:.4g}"
+    return f"{value:.4f}"
 
 
 class TrialStatus(str, enum.Enum):

@@ -194,3 +194,19 @@ def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
     assert main(["show", str(tmp_path), "--status", "all", "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert len(shown["trials"]) == 2 and "failures" not in shown
+
+
+def tiny_losses(arch: dict) -> dict:
+    """Losses far below 0.0001, apart from one another."""
+    return {"val_loss": 3.2e-05 * (arch["k"] + 1)}
+
+
+def test_scores_that_four_decimals_would_hide_print_with_their_digits(tmp_path, capsys):
+    # was: every line, the summary and show said val_loss=0.0000 while the best moved
+    Search(None, {"k": {"choice": [0, 1, 2]}}, objective=tiny_losses, monitor="val_loss",
+           mode="min", budget=3, optimizer="RandomSearch", run_dir=tmp_path).run()
+    out = capsys.readouterr().out
+    assert "=0.0000" not in out and "Best val_loss=3.2e-05 (trial" in out
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "best 3.2e-05" in shown and all(f"{v:.4g}" in shown for v in (3.2e-05, 6.4e-05))

@@ -50,7 +50,7 @@ from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.resume import differences
@@ -275,7 +275,7 @@ class HydraSweep(Sweeper):
         line = (f"Sweep finished in {elapsed:.1f}s: {count[TrialStatus.COMPLETED]} completed, "
                 f"{count[TrialStatus.FAILED]} failed.")
         if best is not None:
-            line += (f" Best {goal.monitor}={best.score:.4f} (trial {best.trial_id}): "
+            line += (f" Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
                      f"{format_arch(best.arch)}")
         print(f"{line}\nWrote {path} and {settings.run_dir / 'search.db'}", flush=True)
 

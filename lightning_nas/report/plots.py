@@ -14,7 +14,7 @@ from typing import Any
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.report.tables import format_table, leaderboard_rows, summary, trial_rows
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
@@ -255,7 +255,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
         f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
         f"</figure>" for p in plots)
-    best = (f"best {html.escape(str(s['monitor']))} = {s['best_score']:.4f} "
+    best = (f"best {html.escape(str(s['monitor']))} = {format_score(s['best_score'])} "
             f"(trial {s['best_trial']})" if s["best_trial"] is not None else "no completed trial")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lightning-nas report</title>

@@ -18,7 +18,7 @@ from typing import Any
 
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.store import RunStore
 
@@ -124,7 +124,7 @@ def _cell(value: Any, column: str = "") -> str:
             return f"{value:.1f}"
         # a count (params, flops) is a whole number: 11264 or 771, not 771.0000
         count = column in COSTS or (value.is_integer() and abs(value) >= 1000)
-        return f"{value:.0f}" if count and value.is_integer() else f"{value:.4f}"
+        return f"{value:.0f}" if count and value.is_integer() else format_score(value)
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
@@ -167,7 +167,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
             f"monitor {s['monitor']} "
             f"({s['mode']})")
     if s["best_trial"] is not None:
-        head += f"; best {s['best_score']:.4f} (trial {s['best_trial']})"
+        head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
     for src in s["warm_start"]:
         head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
                  f"(not counted in the budget)")

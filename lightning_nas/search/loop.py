@@ -21,7 +21,7 @@ from typing import Any
 
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import SearchError, did_you_mean
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
     checkpoint_complete,
@@ -437,10 +437,10 @@ class SearchLoop:
             first = (result.error or "").splitlines()[0] if result.error else ""
             outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
         elif status is TrialStatus.COMPLETED:
-            outcome = f"{s.monitor}={result.score:.4f}"
+            outcome = f"{s.monitor}={format_score(result.score)}"
         else:
-            outcome = f"{status.value} @{result.epochs} {s.monitor}={result.score:.4f}"
-        best_txt = f"best={best.score:.4f} (#{best.trial_id})" if best else "best=-"
+            outcome = f"{status.value} @{result.epochs} {s.monitor}={format_score(result.score)}"
+        best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
         self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
                  f"{(result.finished or 0) - (result.started or 0):6.1f}s  "
                  f"{format_arch(result.arch)}")

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.results import format_score
 
 __all__ = ["Progress"]
 
@@ -55,7 +56,7 @@ class Progress:
             return
         self.bar.n = done
         if best is not None:
-            self.bar.set_postfix_str(f"best {name}={best:.4f}", refresh=False)
+            self.bar.set_postfix_str(f"best {name}={format_score(best)}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.export import export_best
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import logger_defaults
 from lightning_nas.store import RunStore
@@ -41,7 +41,7 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         epochs = sum(t.epochs or 0 for t in trials)
         print(f"Search finished in {elapsed:.1f}s: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {epochs} epochs trained. Best "
-              f"{goal.monitor}={best.score:.4f} (trial {best.trial_id}): "
+              f"{goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
               f"{format_arch(best.arch)}\nWrote {run_dir / 'best.yaml'} and "
               f"{run_dir / 'search.db'}", flush=True)
     else:
