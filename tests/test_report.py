@@ -210,3 +210,13 @@ def test_scores_that_four_decimals_would_hide_print_with_their_digits(tmp_path, 
     assert main(["show", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
     assert "best 3.2e-05" in shown and all(f"{v:.4g}" in shown for v in (3.2e-05, 6.4e-05))
+
+
+def test_the_last_line_of_a_resumed_search_says_whose_time_it_is(tmp_path, capsys):
+    # was: this invocation's seconds beside the whole run's counts, as if one
+    def run(budget):
+        Search(None, {"k": {"choice": [0, 1, 2]}}, objective=tiny_losses, monitor="val_loss",
+               mode="min", budget=budget, optimizer="RandomSearch", run_dir=tmp_path).run()
+        return capsys.readouterr().out
+    assert "s: 2 completed" in run(2)
+    assert "s (this invocation; the counts are the run's): 3 completed" in run(3)

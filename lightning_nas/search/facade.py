@@ -248,7 +248,7 @@ class Search:
                     executor.shutdown()
                 close_rank_groups()  # DDP ranks this process kept for the search's trials
             best, trials = finish(self.settings, store, self.trainer,
-                                  time.monotonic() - loop.start)
+                                  time.monotonic() - loop.start, resumed=loop.resuming)
             return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
                                 monitor=goal.monitor, mode=goal.mode,
                                 objectives=goal.objectives)

@@ -22,9 +22,11 @@ __all__ = ["finish", "log_summary"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
-           elapsed: float) -> tuple[TrialResult | None, list[TrialResult]]:
+           elapsed: float, resumed: bool = False) -> tuple[TrialResult | None, list[TrialResult]]:
     """Export the best trial (``best.yaml``, ``best.ckpt``, ``best_config.yaml``), log the
-    search and print its summary; return the best trial and all trials."""
+    search and print its summary (``elapsed``: this invocation's seconds, said as such when
+    it ``resumed`` a run, whose counts are the whole run's); return the best trial and all
+    trials."""
     goal, run_dir = settings.goal, settings.run_dir
     trials = store.trials()
     best = store.best(goal.mode)
@@ -39,7 +41,9 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
                           if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
     if best is not None:
         epochs = sum(t.epochs or 0 for t in trials)
-        print(f"Search finished in {elapsed:.1f}s: {counts[TrialStatus.COMPLETED]} completed, "
+        took = f"{elapsed:.1f}s" + (" (this invocation; the counts are the run's)" if resumed
+                                    else "")
+        print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {epochs} epochs trained. Best "
               f"{goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
               f"{format_arch(best.arch)}\nWrote {run_dir / 'best.yaml'} and "
