@@ -45,7 +45,7 @@ def plot_progress(store: RunStore, path: Any) -> None:
     plt = _pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
     trials = sorted(_scored(store), key=lambda t: t.finished or 0)
-    start = min((t.started for t in trials if t.started), default=0.0)
+    start = min((t.started for t in store.trials() if t.started), default=0.0)  # any trial
     best, curve = None, []
     for t in trials:
         if t.status is TrialStatus.COMPLETED and (
@@ -53,9 +53,10 @@ def plot_progress(store: RunStore, path: Any) -> None:
             best = t.score
         curve.append(best)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, xs, label in ((axes[0], range(1, len(trials) + 1), "trials finished"),
+    for ax, xs, label in ((axes[0], range(1, len(trials) + 1), "scored trials finished"),
                           (axes[1], [((t.finished or start) - start) / 60 for t in trials],
-                           "minutes")):
+                           "minutes since the first trial started (wall clock, pauses "
+                           "between resumes included)")):
         xs = list(xs)
         done = [(x, t.score) for x, t in zip(xs, trials, strict=True)
                 if t.status is TrialStatus.COMPLETED]
