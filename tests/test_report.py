@@ -194,6 +194,8 @@ def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
     assert main(["show", str(tmp_path), "--status", "all", "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert len(shown["trials"]) == 2 and "failures" not in shown
+    assert main(["show", str(tmp_path), "--status", "failed", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.strip() == "trial,status,score,params,epochs,error,arch"
 
 
 def tiny_losses(arch: dict) -> dict:

@@ -66,7 +66,7 @@ def error_line(error: str | None) -> str | None:
 
 def trial_rows(store: RunStore, status: str = "all", k: int | None = None
                ) -> list[dict[str, Any]]:
-    """Trials of ``status`` (``all``: every trial) in id order, with their error's last line.
+    """Trials of ``status`` (``all``: every trial) in id order, with their error's first line.
 
     Raises:
         ConfigError: for a status not in ``STATUSES``.
@@ -108,10 +108,11 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True) -> str:
-    """Rows as CSV, each architecture as one JSON cell."""
+def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True,
+               columns: Sequence[str] = ("rank",)) -> str:
+    """Rows as CSV, each architecture as one JSON cell; no rows: the header ``columns``."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["rank"])
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else list(columns))
     writer.writeheader()
     for row in rows:
         writer.writerow({**row, "arch": json.dumps(row["arch"], sort_keys=sort_keys)})
@@ -156,7 +157,11 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
         return json.dumps({"summary": summary(store), "leaderboard" if status == "completed"
                            else "trials": rows, **extra}, indent=2)
     if fmt == "csv":
-        return format_csv(rows)
+        objectives = list(_objective_columns(store))
+        header = (["rank", "trial", "score", *objectives, "status", "epochs", "best_epoch",
+                   "time_s", "arch"] if status == "completed" else
+                  ["trial", "status", "score", *objectives, "epochs", "error", "arch"])
+        return format_csv(rows, columns=header)  # no rows: the header they would have
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
