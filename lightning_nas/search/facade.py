@@ -261,7 +261,9 @@ class Search:
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
         budget = f"budget {goal.budget} trials" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
-        return (f"Searching {self.model.name} in {self.run_dir}: {goal.optimizer}{sched}, "
+        name = self.model.name if self.objective is None else \
+            getattr(self.objective, "__name__", "the objective")  # no model: a function
+        return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
                 f"{budget}, {limit}, "
                 f"{self.settings.execution.num_workers} worker(s), space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
