@@ -262,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
         return 130
     except SystemExit as err:
+        if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
+            # Ctrl-C in a trial: Lightning's own handler ended it with exit(1)
+            print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
+            return 130
         if err.code is not None:
             raise
         # Lightning's SIGTERMException (no code: exit status 0): `timeout`, a job scheduler's

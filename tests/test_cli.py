@@ -17,6 +17,13 @@ from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
 
 
+class CtrlCAtFirstBatch(pl.Callback):
+    """Ctrl-C during training (what SIGINT raises in the main thread)."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        raise KeyboardInterrupt
+
+
 class SigtermAtFirstBatch(pl.Callback):
     """Sends this process SIGTERM during training (as `timeout` or a job scheduler does)."""
 
@@ -271,3 +278,10 @@ def test_a_search_ended_by_sigterm_exits_143(config, capsys):
     captured = capsys.readouterr()
     assert "Interrupted: 0 completed, 1 running" in captured.out
     assert "lightning-nas search: interrupted (SIGTERM)" in captured.err
+
+
+def test_a_search_stopped_by_ctrl_c_in_a_trial_exits_130(config, capsys):
+    # was: 1, from Lightning's own handler (exit(1) after a KeyboardInterrupt in fit)
+    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtFirstBatch}]"
+    assert main(["search", str(config), "--search.budget=1", callbacks]) == 130
+    assert "lightning-nas search: interrupted" in capsys.readouterr().err
