@@ -192,7 +192,8 @@ class RunStore:
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
              result.finished or time.time(), result.fit_time,
              self._relative(result.checkpoint), result.error,
-             json.dumps(result.curve), result.epochs, result.trial_id))
+             json.dumps([v if math.isfinite(v) else None for v in result.curve]),  # JSON: no NaN
+             result.epochs, result.trial_id))
 
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
         """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
@@ -373,7 +374,8 @@ class RunStore:
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], checkpoint=self._absolute(rec["checkpoint"]),
                 error=rec["error"],
-                curve=json.loads(rec["curve"] or "[]"), epochs=rec["epochs"])
+                curve=[math.nan if v is None else v for v in json.loads(rec["curve"] or "[]")],
+                epochs=rec["epochs"])
 
 
 def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],

@@ -199,6 +199,17 @@ def test_curve_round_trip(store):
     assert store.get(tid).curve == curve
 
 
+def test_a_curve_with_nan_is_json_that_sqlite_reads(store):
+    # was: stored as [NaN, 0.5], which SQLite's json_extract refuses ("malformed JSON")
+    tid = store.start_trial({"k": 1})
+    _finish(store, tid, 0.5, curve=[math.nan, 0.5])
+    raw = store._db.execute("SELECT json_extract(curve, '$[1]') FROM trials WHERE id = ?",
+                            (tid,)).fetchone()[0]
+    assert raw == 0.5
+    first, second = store.get(tid).curve
+    assert math.isnan(first) and second == 0.5  # read back as it was
+
+
 def test_second_connection_sees_every_change_at_once(tmp_path):
     path = tmp_path / "search.db"
     writer = RunStore(path)
