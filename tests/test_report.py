@@ -16,6 +16,7 @@ from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.plots import choice_options, choice_order, plot_choices
+from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -223,3 +224,18 @@ def test_the_last_line_of_a_resumed_search_says_whose_time_it_is(tmp_path, capsy
         return capsys.readouterr().out
     assert "s: 2 completed" in run(2)
     assert "s (this invocation; the counts are the run's): 3 completed" in run(3)
+
+
+def test_the_html_report_says_when_its_leaderboard_is_cut_and_counts_rejected(tmp_path):
+    # was: 20 rows of 22 with no word, and rejected trials left out of the counts
+    pytest.importorskip("matplotlib")
+    from lightning_nas.report.plots import write_report
+
+    Search(None, {"k": {"int": [0, 40]}}, objective=tiny_losses, monitor="val_loss",
+           mode="min", budget=22, optimizer="RandomSearch", constraints=[lambda a: a["k"] > 0],
+           run_dir=tmp_path / "run", verbose=False).run()
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        rejected = len(store.trials(TrialStatus.REJECTED))
+        page = write_report(store, tmp_path / "report")["html"].read_text()
+    assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
+    assert f"{rejected}\nrejected;" in page

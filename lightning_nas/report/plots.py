@@ -248,6 +248,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     plots += extra
     s = summary(store)
     rows = leaderboard_rows(store, k=20)
+    shown = f" (the best 20 of {s['completed']})" if s["completed"] > len(rows) else ""
     table = format_table(rows)
     failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]
     failed = (f"<h2>Failed and rejected trials</h2><pre>{html.escape(format_table(failures))}"
@@ -263,9 +264,10 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
 img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head>
 <body><h1>Search report</h1>
-<p>{s['completed']} completed, {s['pruned']} pruned, {s['failed']} failed; {best}</p>
+<p>{s['completed']} completed, {s['pruned']} pruned, {s['failed']} failed, {s['rejected']}
+rejected; {best}</p>
 {images}
-<h2>Leaderboard</h2><pre>{html.escape(table)}</pre>
+<h2>Leaderboard{shown}</h2><pre>{html.escape(table)}</pre>
 {failed}
 </body></html>
 """
