@@ -67,6 +67,10 @@ def test_priors_from_another_space_are_mapped_and_reported(tmp_path):
     text = report.describe()
     assert "keys added with d=0.0" in text and "keys dropped: extra" in text
     assert f"{len(outside)} outside this space" in text
+    # a fill for a key the source had is not used, and said (was: without a word)
+    _, again = load_priors([source], SearchSpace.from_dict(target), {"b": 1, "d": 0.5})
+    assert again.sources[0].fill_unused == ["b"] and again.sources[0].filled == {"d": 0.5}
+    assert "warm_start_fill not used for b (its trials had them)" in again.describe()
 
 
 def test_a_dict_valued_choice_is_one_value_and_a_group_is_keys(tmp_path):

@@ -108,6 +108,8 @@ class SourceReport:
     recorded: dict[str, Any] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
+    #: ``warm_start_fill`` keys this source's trials had: their own values were taken
+    fill_unused: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One paragraph for the search's output."""
@@ -135,6 +137,9 @@ class SourceReport:
             text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
         if self.dropped:
             text += "; keys dropped: " + ", ".join(self.dropped)
+        if self.fill_unused:
+            text += ("; warm_start_fill not used for " + ", ".join(self.fill_unused)
+                     + " (its trials had them)")
         return text
 
 
@@ -355,6 +360,8 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     kept: dict[str, Prior] = {}
     recorded = _recorded(store, space)
     stored_space = store.get_meta("space")
+    had = _flat_params(SearchSpace.from_dict(stored_space)) if stored_space else set()
+    rep.fill_unused = sorted(k for k in fill if k in had)
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
