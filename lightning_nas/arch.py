@@ -17,12 +17,27 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["arch_key", "flatten_arch", "format_arch", "plain", "same_value"]
+__all__ = ["arch_key", "flatten_arch", "format_arch", "is_plain", "plain", "same_value"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
     """Canonical text of an architecture, equal for equal architectures."""
     return json.dumps(arch, sort_keys=True, separators=(",", ":"))
+
+
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON data (mappings with str keys, lists, str, numbers, bools,
+    None).
+
+    Example:
+        >>> is_plain({"w": [1, 2.5, None]}), is_plain({"f": max})
+        (True, False)
+    """
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def plain(value: Any) -> Any:

@@ -26,6 +26,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
 
@@ -66,22 +67,12 @@ def _defaults(target: Any) -> dict[str, Any]:
     for p in parameters:
         if p.default is inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        if _plain(p.default):
+        if is_plain(p.default):
             out[p.name] = copy.deepcopy(p.default)
         elif (inspect.isclass(p.default) or inspect.isfunction(p.default)) \
                 and object_path(p.default) is not None:
             out[p.name] = object_path(p.default)
     return out
-
-
-def _plain(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
 
 
 def build_section(section: Mapping[str, Any], name: str) -> Any:

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
@@ -87,16 +88,18 @@ def log_scaled(space: dict[str, Any], prefix: str = "") -> set[str]:
         ...                    "k": {"choice": [3, 5]}}))
         ['head.w', 'lr']
     """
-    out: set[str] = set()
+    return {key for key, spec in _params(space, prefix) if spec.get("log")}
+
+
+def _params(space: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(dotted key, mapping)`` of each parameter of a stored space, groups walked."""
     for key, spec in space.items():
         if not isinstance(spec, dict):
             continue
         if any(kind in spec for kind in ("choice", "ordered", "int", "float", "fixed")):
-            if spec.get("log"):
-                out.add(f"{prefix}{key}")
+            yield f"{prefix}{key}", spec
         else:
-            out |= log_scaled(spec, f"{prefix}{key}.")
-    return out
+            yield from _params(spec, f"{prefix}{key}.")
 
 
 def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
@@ -107,16 +110,8 @@ def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[An
         ...                 "lr": {"float": [0.1, 1.0]}})
         {'act': ['relu', 'gelu'], 'h.w': [8, 4]}
     """
-    out: dict[str, list[Any]] = {}
-    for key, spec in space.items():
-        if not isinstance(spec, dict):
-            continue
-        kind = next((k for k in ("choice", "ordered") if k in spec), None)
-        if kind is not None:
-            out[f"{prefix}{key}"] = list(spec[kind])
-        elif not any(k in spec for k in ("int", "float", "fixed")):
-            out |= choice_options(spec, f"{prefix}{key}.")
-    return out
+    return {key: list(spec.get("choice", spec.get("ordered")))
+            for key, spec in _params(space, prefix) if "choice" in spec or "ordered" in spec}
 
 
 def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[Any]:

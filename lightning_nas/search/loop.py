@@ -243,17 +243,18 @@ class SearchLoop:
         while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
             arch = self.space.validate(self.retrain.pop(0))
             key = arch_key(arch)
-            amount, reason = (0.0, "") if key in self.seen or key in self.twins else \
-                self._violation(arch, key)  # (seen: retrained before a resume)
+            if key in self.seen or key in self.twins:  # trained again before a resume
+                self.retrain_left -= 1
+                continue
+            amount, reason = self._violation(arch, key)
             if amount > 0:  # never trained, as a proposal would not be
                 self.say(f"[warm start] not trained again: {reason}  {format_arch(arch)}")
                 continue
             self.retrain_left -= 1
-            if key not in self.seen and key not in self.twins:
-                self._submit(trial_id := self.store.start_trial(arch), arch,
-                             self.log.given(arch, trial_id))
-                self.used += 1
-                return True
+            trial_id = self.store.start_trial(arch)
+            self._submit(trial_id, arch, self.log.given(arch, trial_id))
+            self.used += 1
+            return True
         proposal = self._propose()
         if proposal is None:  # only repeats: wait for running trials, or stop
             if not self.running:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
@@ -33,16 +34,6 @@ FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", 
 #: Trainer settings that change what a trial shows or keeps, not what it trains
 OUTPUT_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "logger",
                        "log_every_n_steps", "enable_checkpointing", "default_root_dir")
-
-
-def is_plain(value: Any) -> bool:
-    """Whether ``value`` is JSON data (mappings with str keys, lists, str, numbers, bools,
-    None)."""
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(is_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:

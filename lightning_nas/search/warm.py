@@ -201,12 +201,18 @@ def _flat_params(space: SearchSpace, prefix: str = "") -> dict[str, Param]:
     return out
 
 
-def _flat_arch(arch: Mapping[str, Any], stored_space: Any) -> dict[str, Any]:
-    """``arch`` with the groups of the space it ran in (``stored_space``, a store's meta)
-    as dotted keys; a dict that is a choice's value stays one value."""
+def _stored_space(store: RunStore) -> SearchSpace | None:
+    """The space a source run searched (None for a store that holds none)."""
     try:
-        groups = _groups(SearchSpace.from_dict(stored_space))
-    except (SpaceError, TypeError, AttributeError):  # no stored space: every dict a group
+        return SearchSpace.from_dict(store.get_meta("space"))
+    except (SpaceError, TypeError, AttributeError):
+        return None
+
+
+def _flat_arch(arch: Mapping[str, Any], groups: set[str] | None) -> dict[str, Any]:
+    """``arch`` with the ``groups`` of the space it ran in as dotted keys; a dict that is a
+    choice's value stays one value (no stored space, ``None``: every dict is a group)."""
+    if groups is None:
         return flatten_arch(arch)
 
     def flat(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -359,14 +365,15 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
     recorded = _recorded(store, space)
-    stored_space = store.get_meta("space")
-    had = _flat_params(SearchSpace.from_dict(stored_space)) if stored_space else set()
+    stored = _stored_space(store)  # read once per source, not per trial
+    groups = None if stored is None else _groups(stored)
+    had = set() if stored is None else set(_flat_params(stored))
     rep.fill_unused = sorted(k for k in fill if k in had)
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
             continue
-        flat = _flat_arch(trial.arch, stored_space)
+        flat = _flat_arch(trial.arch, groups)
         mapped: dict[str, Any] = {}
         for key in params:
             if key in flat:
