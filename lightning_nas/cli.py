@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "data, trainer and a oneshot: block; overrides as for "
                                    "search.")
     p.add_argument("config")
+    p.add_argument("--ckpt_path", default=None,
+                   help="resume an interrupted run: 'last' (RUN_DIR/checkpoints/last.ckpt, "
+                        "written at each training epoch's end) or a checkpoint file")
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
     p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
@@ -114,7 +117,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
         check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
         return 0
-    return 0 if run_oneshot(cfg)["arch"] is not None else 1
+    return 0 if run_oneshot(cfg, ckpt_path=args.ckpt_path)["arch"] is not None else 1
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:

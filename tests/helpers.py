@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 __all__ = [
     "BlobData",
+    "CrashAt",
     "EpochLog",
     "RankRecorder",
     "SaveInitialWeights",
@@ -191,6 +192,18 @@ class EpochLog(pl.Callback):
             f.write(json.dumps({"epoch": epoch, "pid": os.getpid(), "fit": self.fit}) + "\n")
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
+
+
+class CrashAt(pl.Callback):
+    """Raises ``RuntimeError`` when training epoch ``epoch`` (counted from 0) starts: a run
+    that dies part-way, after the checkpoints of the epochs before it."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"crash at epoch {self.epoch}")
 
 
 class StopAt:

@@ -21,6 +21,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
@@ -30,6 +31,7 @@ from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 
@@ -158,7 +160,7 @@ def clear_outputs(run_dir: Path) -> None:
     """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
     stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
     ``subnet.pt``, an old ``history.json`` next to a new DARTS run's ``alphas.json``).
-    Lightning's ``checkpoints/`` stay: ``trainer.fit(ckpt_path=...)`` resumes from them.
+    ``checkpoints/`` stays: ``--ckpt_path`` resumes from it.
 
     Example:
         >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
@@ -167,15 +169,37 @@ def clear_outputs(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
+class _ClearOutputs(pl.Callback):
+    """Rank 0 removes the earlier run's outputs when training starts: after every check
+    (the sanity check's too) and a resume's restore, so a run refused for bad input, or
+    resumed from a checkpoint with nothing left to train, removes nothing."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            clear_outputs(self.run_dir)
+
+
+def _callbacks(trainer_kwargs: dict[str, Any], run_dir: Path, *search: pl.Callback
+               ) -> list[pl.Callback]:
+    """The user's callbacks, the search's, the clearing of outputs after them, and, unless
+    checkpointing is off, the epoch-end checkpoint a resume reads."""
+    checkpoint = ([epoch_end_checkpoint(run_dir)]
+                  if trainer_kwargs.get("enable_checkpointing", True) else [])
+    return [*trainer_kwargs.get("callbacks", []), *search, _ClearOutputs(run_dir), *checkpoint]
+
+
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-          trainer_kwargs: dict[str, Any], run_dir: Path
+          trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None
           ) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
     callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
-    trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), callback]
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, callback)
     trainer = pl.Trainer(**trainer_kwargs)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
         f"One-shot search: {len(callback.history)} subnets scored; best "
         f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
@@ -183,14 +207,15 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
 
 
 def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-                    trainer_kwargs: dict[str, Any], run_dir: Path
+                    trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None
                     ) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
             "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
                             gradient_clip_val=trainer_kwargs.pop("gradient_clip_val", None))
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir)
     trainer = pl.Trainer(**trainer_kwargs)
-    trainer.fit(nas, datamodule=BilevelData(datamodule))
+    trainer.fit(nas, datamodule=BilevelData(datamodule), ckpt_path=ckpt_path)
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: derived {nas.best_arch} (probability "
@@ -231,9 +256,16 @@ def check_oneshot(cfg: Mapping[str, Any]
     return algorithm, opts, model, data, trainer_cfg
 
 
-def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
+def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
+                ckpt_path: str | Path | None = None) -> dict[str, Any]:
     """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
     ``oneshot.run_dir`` and fine-tune it for ``oneshot.finetune_epochs``.
+
+    Args:
+        cfg: the config (model, data, trainer, ``oneshot:``).
+        verbose: print what the run found and wrote (rank 0 only).
+        ckpt_path: resume an interrupted run from this checkpoint, or ``"last"``: the run
+            folder's ``checkpoints/last.ckpt``, written at each training epoch's end.
 
     Returns:
         ``{"arch", "score", "algorithm", "finetune": metrics or None, "run_dir"}``.
@@ -241,6 +273,14 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
     algorithm, opts, model, data, trainer_cfg = check_oneshot(cfg)
     run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
+    ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
+    if ckpt_path is not None:
+        random_seed = (cfg.get("seed_everything") is True
+                       and (cfg.get("oneshot") or {}).get("seed") is None)
+        opts, epochs = check_resume(ckpt_path, algorithm, opts, random_seed)
+        if verbose and rank_zero_only.rank == 0:
+            print(f"Resuming the {algorithm} search from {ckpt_path} ({epochs} training "
+                  f"epoch{'s' * (epochs != 1)} done, seed {opts['seed']})", flush=True)
     with quiet_lightning():
         pl.seed_everything(opts["seed"], verbose=False)
         module = model.build({})
@@ -248,12 +288,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True) -> dict[str, Any]:
         datamodule = data.build()
         trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
                           "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
-        # after the checks (bad input loses nothing), before training (a run that fails
-        # while training leaves no earlier result behind)
-        clear_outputs(run_dir)
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
-            opts, module, datamodule, dict(trainer_kwargs), run_dir)
+            opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}

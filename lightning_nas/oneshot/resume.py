@@ -1,0 +1,129 @@
+"""Resume of ``lightning-nas oneshot``: the checkpoint the command writes at each training
+epoch's end (``RUN_DIR/checkpoints/last.ckpt``, after the epoch's search), and the check of
+a checkpoint named by ``--ckpt_path`` against the config, before anything is built, trained
+or removed.
+
+A resumed run goes on as the uninterrupted one: the search's state (SPOS: its history,
+sampler and random state; DARTS/GDAS: the logits' history and random state) is in the
+checkpoint, and the algorithm, seed and (SPOS) optimizer it was written with must be the
+config's, or the resumed fit would train the weights on with another search. With
+``seed_everything: true`` (a new seed each run) and no ``oneshot.seed`` the checkpoint's
+seed is taken.
+
+Example:
+    >>> resolve_ckpt_path(None, Path("runs/x")) is None  # no resume: a fresh run
+    True
+    >>> resolve_ckpt_path("last", Path("runs/no_such_run"))
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: --ckpt_path last: runs/no_such_run/checkpoints/last.ckpt ...
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from lightning_nas.errors import ConfigError
+
+__all__ = ["LAST", "checkpoint_settings", "check_resume", "epoch_end_checkpoint",
+           "resolve_ckpt_path"]
+
+#: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
+LAST = "last"
+_SPOS_KEY = "OneShotNAS"
+
+
+def epoch_end_checkpoint(run_dir: Path) -> ModelCheckpoint:
+    """The checkpoint callback of a ``lightning-nas oneshot`` run: ``last.ckpt`` in
+    ``run_dir/checkpoints``, overwritten at each training epoch's end, after that epoch's
+    search (Lightning calls checkpoint callbacks last), so a resume from it goes on exactly.
+
+    Example:
+        >>> epoch_end_checkpoint(Path("runs/x")).filename
+        'last'
+    """
+    # the one kept checkpoint is named last.ckpt, overwritten (no last-v1.ckpt beside an
+    # earlier run's); Lightning's save_last would write it as a second copy of each
+    return ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False, save_on_train_epoch_end=True)
+
+
+def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | None:
+    """The checkpoint file ``ckpt_path`` names (``last``: the run folder's ``last.ckpt``),
+    None when there is none to resume from.
+
+    Raises:
+        ConfigError: when the file does not exist.
+    """
+    if ckpt_path is None:
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if str(ckpt_path) == LAST else Path(ckpt_path)
+    if not path.is_file():
+        where = (f"{path} does not exist (a run writes it at each training epoch's end unless "
+                 f"trainer.enable_checkpointing is false)" if str(ckpt_path) == LAST
+                 else f"no checkpoint file {path}")
+        raise ConfigError(f"--ckpt_path {ckpt_path}: {where}; without --ckpt_path the run "
+                          f"starts afresh")
+    return path
+
+
+def checkpoint_settings(path: Path) -> dict[str, Any]:
+    """``{"algorithm", "seed", "epoch"}`` (SPOS also ``"optimizer"``) of a one-shot run's
+    checkpoint, read without loading its tensors.
+
+    Raises:
+        ConfigError: when the file is not a checkpoint of a one-shot search.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same answer
+        raise ConfigError(f"--ckpt_path {path}: not a readable checkpoint ({err})") from None
+    epoch = ckpt.get("epoch") if isinstance(ckpt, Mapping) else None
+    for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
+        if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
+            settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
+            return {"algorithm": "spos", **settings, "epoch": epoch}
+    if isinstance(ckpt, Mapping) and "differentiable_nas" in ckpt:
+        hparams = ckpt.get("hyper_parameters") or {}
+        return {"algorithm": hparams.get("algorithm"), "seed": hparams.get("seed"),
+                "epoch": epoch}
+    raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
+                      f"no OneShotNAS callback state and no DifferentiableNAS module)")
+
+
+def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool
+                 ) -> tuple[dict[str, Any], int | None]:
+    """Check the checkpoint at ``path`` against the run's ``algorithm`` and settings
+    (``opts``: ``seed``, SPOS ``optimizer``).
+
+    Returns:
+        The settings, with the checkpoint's seed when the config's is a fresh random one
+        (``seed_is_random``), and the number of training epochs the checkpoint holds.
+
+    Raises:
+        ConfigError: naming each setting that differs, with the checkpoint's value.
+    """
+    stored = checkpoint_settings(path)
+    if stored["algorithm"] != algorithm:
+        raise ConfigError(f"--ckpt_path {path} is a checkpoint of a {stored['algorithm']} "
+                          f"search; this config's oneshot.algorithm is {algorithm!r}")
+    opts = dict(opts)
+    if seed_is_random:
+        opts["seed"] = stored["seed"]
+    keys = ("seed", "optimizer") if algorithm == "spos" else ("seed",)
+    differ = [f"oneshot.{key}={opts[key]!r} (the checkpoint's: {stored[key]!r})"
+              for key in keys if stored.get(key) != opts[key]]
+    if differ:
+        fix = " ".join(f"--oneshot.{key}={stored[key]}" for key in keys
+                       if stored.get(key) != opts[key])
+        raise ConfigError(f"--ckpt_path {path} was written by a search with other settings: "
+                          f"{'; '.join(differ)}; a resume goes on with the checkpoint's "
+                          f"search, so resume with {fix}")
+    epoch = stored["epoch"]
+    return opts, None if epoch is None else epoch + 1  # saved at an epoch's end

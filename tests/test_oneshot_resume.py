@@ -1,0 +1,102 @@
+"""``lightning-nas oneshot --ckpt_path``: a run that died part-way goes on from its last
+epoch-end checkpoint as the uninterrupted run, with real Trainers on the digits example;
+checkpoints of another search, or none, are refused before anything is trained or removed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.resume import checkpoint_settings, resolve_ckpt_path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "oneshot_digits"
+TINY = ["--trainer.max_epochs=3", "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1",
+        "--oneshot.finetune_epochs=0"]
+CRASH = "--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=False).state_dict()
+
+
+def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) -> Path:
+    """Run ``config`` uninterrupted into ``tmp_path/full`` and, into ``tmp_path/resumed``,
+    a run that dies when its third epoch starts; return the dead run's folder."""
+    args = ["oneshot", str(config), *TINY, *extra]
+    assert main([*args, f"--oneshot.run_dir={tmp_path / 'full'}"]) == 0
+    dead = tmp_path / "resumed"
+    with pytest.raises(RuntimeError, match="crash at epoch 2"):
+        main([*args, f"--oneshot.run_dir={dead}", CRASH])
+    assert sorted(p.name for p in dead.rglob("*")) == ["checkpoints", "last.ckpt"]
+    capsys.readouterr()
+    return dead
+
+
+def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_run(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    spos = ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
+    dead = _crash_and_resume(EXAMPLE / "oneshot.yaml", tmp_path, spos, capsys)
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, *spos,
+            f"--oneshot.run_dir={dead}", "--ckpt_path", "last"]
+    # another seed or optimizer would go on with another search: refused, nothing written
+    assert main([*args, "--oneshot.seed=5", "--oneshot.optimizer=OnePlusOne"]) == 2
+    err = capsys.readouterr().err
+    assert ("other settings: oneshot.seed=5 (the checkpoint's: 0); oneshot.optimizer="
+            "'OnePlusOne' (the checkpoint's: 'RandomSearch')") in err
+    assert "resume with --oneshot.seed=0 --oneshot.optimizer=RandomSearch" in err
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Resuming the spos search from {dead / 'checkpoints' / 'last.ckpt'}"
+                          f" (2 training epochs done, seed 0)\n")
+    full = tmp_path / "full"
+    history = json.loads((dead / "history.json").read_text())
+    assert sorted({h["epoch"] for h in history}) == [1, 2, 3]  # the searches before the crash
+    assert history == json.loads((full / "history.json").read_text())
+    assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+    resumed, uninterrupted = _weights(dead / "subnet.pt"), _weights(full / "subnet.pt")
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+    # the last checkpoint is now the last epoch's: nothing left to train, said, and the
+    # run's outputs stay (they are removed only when training starts)
+    assert main(args) == 2
+    assert "this fit trained nothing (epoch 3 of max_epochs=3" in capsys.readouterr().err
+    assert (dead / "history.json").read_text() == (full / "history.json").read_text()
+
+
+def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    dead = _crash_and_resume(EXAMPLE / "darts.yaml", tmp_path, [], capsys)
+    last = dead / "checkpoints" / "last.ckpt"
+    assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "epoch": 1}
+    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
+            f"--ckpt_path={last}"]
+    assert main([*args, "--oneshot.algorithm=gdas"]) == 2
+    assert (f"--ckpt_path {last} is a checkpoint of a darts search; this config's "
+            f"oneshot.algorithm is 'gdas'") in capsys.readouterr().err
+    assert main(args) == 0
+    full = tmp_path / "full"
+    assert (json.loads((dead / "alphas.json").read_text())
+            == json.loads((full / "alphas.json").read_text()))
+    assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+
+
+def test_a_missing_or_foreign_checkpoint_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match=r"--ckpt_path last: .*last.ckpt does not exist \(a "
+                                          r"run writes it at each training epoch's end"):
+        resolve_ckpt_path("last", tmp_path)
+    with pytest.raises(ConfigError, match=r"--ckpt_path nope.ckpt: no checkpoint file"):
+        resolve_ckpt_path("nope.ckpt", tmp_path)
+    torch.save({"state_dict": {}, "callbacks": {"EarlyStopping{}": {}}}, tmp_path / "a.ckpt")
+    with pytest.raises(ConfigError, match="not a checkpoint of a one-shot search"):
+        checkpoint_settings(tmp_path / "a.ckpt")
+    (tmp_path / "b.ckpt").write_text("not a checkpoint")
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+        checkpoint_settings(tmp_path / "b.ckpt")
