@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.report.plots import choice_options, choice_order, plot_choices
+from lightning_nas.report.plots import PLOT_HINT, choice_options, choice_order, plot_choices
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
@@ -51,6 +52,17 @@ def test_report_writes_plots_and_a_self_contained_page(finished_run, capsys):
     with RunStore(finished_run / "search.db") as store:
         best = store.best("max")
     assert f"{best.score:.4f}" in page and "pruned" in page
+
+
+def test_without_matplotlib_report_says_how_to_get_it_and_makes_no_folder(
+        finished_run, tmp_path, monkeypatch, capsys):
+    for name in ("matplotlib", "matplotlib.pyplot"):  # as if the plot extra were not installed
+        monkeypatch.setitem(sys.modules, name, None)
+    (tmp_path / "best_arch.yaml").write_text("arch: {a: 1}\nscore: 0.5\nalgorithm: spos\n")
+    for folder in (finished_run, tmp_path):  # a search run, a one-shot run folder
+        assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == f"lightning-nas report: error: {PLOT_HINT}\n"
+        assert not (tmp_path / "out").exists()
 
 
 def test_report_draws_log_ranges_on_a_log_axis(tmp_path, tiny_trainer):

@@ -134,12 +134,13 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
     import base64
     import html
 
-    from lightning_nas.report.plots import plot_alphas, plot_subnet_scores
+    from lightning_nas.report.plots import plot_alphas, plot_subnet_scores, pyplot
 
     info = load_oneshot(folder)
     if info["algorithm"] != "spos" and info["alphas"] is None:
         raise FileNotFoundError(f"{folder}: a {info['algorithm']} run folder without "
                                 f"alphas.json")
+    pyplot()  # no matplotlib: said before the folder is made
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if info["alphas"] is not None:

@@ -20,12 +20,17 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
 __all__ = ["PLOT_HINT", "choice_options", "choice_order", "log_scaled", "plot_alphas",
-           "plot_choices", "plot_progress", "plot_subnet_scores", "write_report"]
+           "plot_choices", "plot_progress", "plot_subnet_scores", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend.
+
+    Raises:
+        ImportError: with the install hint (``PLOT_HINT``) when matplotlib is missing.
+    """
     try:
         import matplotlib
 
@@ -43,7 +48,7 @@ def _scored(store: RunStore) -> list[Any]:
 
 def plot_progress(store: RunStore, path: Any) -> None:
     """Best so far against trials and against time (completed trials; pruned ones grey)."""
-    plt = _pyplot()
+    plt = pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
     trials = sorted(_scored(store), key=lambda t: t.finished or 0)
     start = min((t.started for t in store.trials() if t.started), default=0.0)  # any trial
@@ -134,7 +139,7 @@ def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[A
 def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     """Score per value of each architecture knob: which values win. Returns each plotted
     knob's x-axis scale (``log`` for ranges declared ``log: true``)."""
-    plt = _pyplot()
+    plt = pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
     flat = [(flatten_arch(t.arch), t.score) for t in trials]
@@ -177,7 +182,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
 def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
     """Architecture probabilities of a differentiable one-shot search per epoch: a panel per
     decision, a line per value (``alphas.json``: ``{"values", "history"}``)."""
-    plt = _pyplot()
+    plt = pyplot()
     values, history = alphas["values"], alphas["history"]
     labels, epochs = list(values), [h["epoch"] for h in history]
     cols = min(3, max(1, len(labels)))
@@ -204,7 +209,7 @@ def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "ma
     """The subnets a single-path one-shot search scored with shared weights, one column of
     points per search (``history.json``: ``[{"epoch", "score", "arch"}]``), the best of
     each search marked."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = sorted({h["epoch"] for h in history})
     pick = max if mode == "max" else min
@@ -234,6 +239,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     import html
     from pathlib import Path
 
+    pyplot()  # no matplotlib: said before the folder is made
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
@@ -275,7 +281,7 @@ def _extra_plots(store: RunStore, out: Any) -> list[Any]:
     spec = store.get_meta("objectives")
     if not spec or len(spec) != 2:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     objectives = Objectives(spec)
     (x_name, y_name), done = objectives.names, store.trials(TrialStatus.COMPLETED)
     points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
