@@ -87,6 +87,18 @@ def test_make_rule_errors():
     with pytest.raises(ConfigError, match="eta >= 2"):
         make_rule("hyperband", max_epochs=9, eta=1)
     assert make_rule("none") is None
+    rule = MedianRule(min_epochs=1, mode="min")
+    assert make_rule(rule, mode="min") is rule
+
+
+def test_a_rule_object_whose_mode_is_not_the_searchs_is_refused_before_training(tmp_path):
+    # was: MedianRule's default mode="max" in a mode="min" search stopped the best trials
+    with pytest.raises(ConfigError, match="scheduler MedianRule has mode='max' but the "
+                                          "search's mode is 'min'; build it with mode='min'"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, monitor="val_loss",
+               mode="min", scheduler=MedianRule(min_epochs=1), budget=2,
+               trainer={"max_epochs": 2}, run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("setting", "scheduler"), [

@@ -258,6 +258,8 @@ class Search:
     def _header(self) -> str:
         goal, size = self.settings.goal, self.space.size()
         scheduler = self.settings.early_stopping.scheduler
+        if isinstance(scheduler, Rule):
+            scheduler = type(scheduler).__name__
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
         budget = f"budget {goal.budget} trials" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"

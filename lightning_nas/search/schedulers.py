@@ -233,11 +233,16 @@ class HyperbandRule(ASHARule):
 def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
               max_epochs: int | None = None, eta: int = 3, mode: str = "max",
               min_trials: int = 2) -> Rule | None:
-    """The rule for ``search.scheduler`` (None for ``none``).
+    """The rule for ``search.scheduler`` (None for ``none``); a ``Rule`` given as it is.
 
     Raises:
-        ConfigError: for an unknown name (listing the valid ones) or bad settings.
+        ConfigError: for an unknown name (listing the valid ones), bad settings, or a
+            ``Rule`` whose ``mode`` is not the search's.
     """
+    if isinstance(scheduler, Rule) and scheduler.mode != mode:
+        # a rule judges which trials are better: the other way round it stops the best
+        raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
+                          f"but the search's mode is {mode!r}; build it with mode={mode!r}")
     if scheduler is None or isinstance(scheduler, Rule):
         return scheduler
     if scheduler not in SCHEDULERS:
