@@ -56,9 +56,23 @@ def test_each_sweep_maps_to_its_space_kind(text, param):
 
 
 def test_plain_yaml_values_are_fixed_and_keys_keep_their_order():
-    space = _space({"b.lr": 0.01, "a.n": 3, "c.act": None, "d.on": True, "e.l": [1, 2]})
-    assert list(space) == ["b.lr", "a.n", "c.act", "d.on", "e.l"]
-    assert [p.value for p in space.values()] == [0.01, 3, None, True, [1, 2]]
+    space = _space({"b.lr": 0.01, "a.n": 3, "c.act": None, "d.on": True, "e.l": "[1, 2]",
+                    "f.m": {"a": 1}})
+    assert list(space) == ["b.lr", "a.n", "c.act", "d.on", "e.l", "f.m"]
+    assert [p.value for p in space.values()] == [0.01, 3, None, True, [1, 2], {"a": 1}]
+
+
+def test_the_nevergrad_sweepers_range_is_a_range_and_a_yaml_list_is_refused():
+    # was: both fixed, so every job trained the list (or failed on the mapping)
+    space = _space({"lr": {"lower": 0.001, "upper": 0.1, "log": True},
+                    "width": {"lower": 8, "upper": 64, "integer": True}})
+    assert space == {"lr": Float(0.001, 0.1, log=True), "width": Int(8, 64)}
+    with pytest.raises(SpaceError, match=r"params key 'width': a list is either a choice of "
+                                         r"its values or one fixed value; write choice\(8, 16\)"
+                                         r" to search it, or the string '\[8,16\]' to fix it"):
+        _space({"width": [8, 16]})
+    with pytest.raises(SpaceError, match="a range takes lower, upper, log, integer, not step"):
+        _space({"lr": {"lower": 0.1, "upper": 1.0, "step": 0.1}})
 
 
 def test_config_groups_and_add_prefixes_are_keys():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -166,7 +167,7 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
-        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\n")
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: 1\n")
     config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
                            "_self_"], "x": 0, **extra,
               "hydra": {"job": {"chdir": False},
@@ -256,9 +257,11 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
         calls.append(cfg.x)
         return {"acc": 1.0 - 1.0 / (1 + cfg.x), "cost": float(cfg.x), "note": "text"}
 
-    trials = _sweep(tmp_path, task, {
-        "budget": 3, "objectives": {"acc": "maximize", "cost": "minimize"},
-        "constraints": [f"{__name__}.multiple_of_four"], "params": {"x": "range(0, 12)"}})
+    trials = _sweep(tmp_path, task, {  # objectives from the command line (was: an error)
+        "budget": 3, "constraints": [f"{__name__}.multiple_of_four"],
+        "params": {"x": "range(0, 12)"}},
+        overrides=("+hydra.sweeper.objectives.acc=maximize",
+                   "+hydra.sweeper.objectives.cost=minimize"))
     done = [t for t in trials if t.status is TrialStatus.COMPLETED]
     rejected = [t for t in trials if t.status is TrialStatus.REJECTED]
     assert sorted(t.arch["x"] for t in done) == sorted(calls) == [0, 4, 8]
@@ -292,6 +295,14 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
     assert len(sweep(seed=0, epochs=1, budget=2)) == 2  # the same setup resumes
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     assert results["rerun"].endswith(" hydra.mode=RUN") and "epochs=1" in results["rerun"]
+
+
+def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
+           ("+note='a, b'",))
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    # was: joined with spaces, so a shell split "+note='a, b'" and dropped its quotes
+    assert "+note='a, b'" in shlex.split(results["rerun"])
 
 
 def test_a_config_node_that_fails_to_build_in_two_jobs_stops_the_sweep(tmp_path):
@@ -344,12 +355,15 @@ def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     earlier_best = max(first, key=lambda t: t.score).arch["x"]
     trials = _sweep(tmp_path / "second", task, {
         "budget": 3, "warm_start": [str(tmp_path / "first" / "run")],
-        "params": {"x": "range(0, 12)", "model": "choice(a, b)", "lr": "choice(0.1, 0.3)"}},
+        "params": {"x": "range(0, 12)", "model": "choice(a, b)", "lr": "choice(0.1, 0.3)",
+                   "model.depth": "choice(3, 2, 1)"}},
         lr=0.1)
     assert len(trials) == 3  # the 6 earlier results are not counted
-    # filled with what the earlier jobs ran with (was: lr 0.1, a setup they never ran)
-    assert trials[0].arch == {"x": earlier_best, "model": "a", "lr": 0.3}
+    # filled with what the earlier jobs ran with (was: lr 0.1, a setup they never ran; and
+    # model.depth missing: the group's option name stood in for its whole subtree)
+    assert trials[0].arch == {"x": earlier_best, "model": "a", "lr": 0.3, "model.depth": 1}
     with RunStore(tmp_path / "second" / "run" / "search.db") as store:
         assert len(store.priors()) == 6
         source = store.get_meta("warm_start")["sources"][0]
-        assert source["recorded"] == {"model": "a", "lr": 0.3} and source["filled"] == {}
+        assert source["recorded"] == {"model": "a", "lr": 0.3, "model.depth": 1}
+        assert source["filled"] == {}

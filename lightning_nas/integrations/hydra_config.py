@@ -74,7 +74,9 @@ class LightningNASSweeperConf:
         retrain_top_k: run the ``k`` best earlier architectures first (counted).
         params: the search space in Hydra's sweep grammar, as the Optuna and Nevergrad
             sweepers read it (``choice``, ``range``, ``interval``, ``int(...)``,
-            ``tag(log, ...)``, ``tag(ordered, ...)``); a plain value is fixed.
+            ``tag(log, ...)``, ``tag(ordered, ...)``), or the Nevergrad sweeper's range
+            (``{lower, upper, log, integer}``); a plain value is fixed, a YAML list refused
+            (``choice(...)`` searches its values, ``'[...]'`` fixes it).
     """
 
     _target_: str = SWEEPER_TARGET
@@ -82,7 +84,8 @@ class LightningNASSweeperConf:
     budget: int | None = 20
     direction: str = "maximize"
     monitor: str | None = None
-    objectives: dict[str, str] | None = None
+    # a dict, not None: a command-line hydra.sweeper.objectives={acc:maximize} merges into it
+    objectives: dict[str, str] = field(default_factory=dict)
     seed: int | None = 0
     num_workers: int = 1
     run_dir: str | None = None

@@ -99,8 +99,7 @@ def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()
     parser = OverridesParser.create(config_loader=config_loader)
     entries: dict[str, Override] = {}
     for key, value in (params or {}).items():
-        text = value if isinstance(value, str) else format_value(value)
-        override = _parse(parser, f"{key}={text}", str(key))
+        override = _parse(parser, f"{key}={_grammar(key, value)}", str(key))
         entries[_name(override)] = override
     passthrough = []
     for line in arguments:
@@ -158,6 +157,41 @@ def format_value(value: Any) -> str:
 
 
 # ----------------------------------------------------------------- helpers
+#: keys of a Nevergrad-sweeper scalar spec (``{lower, upper, log, integer}``) read here
+_SCALAR_KEYS = ("lower", "upper", "log", "integer")
+
+
+def _grammar(key: str, value: Any) -> str:
+    """A params value as sweep grammar: a string as it is, a plain value fixed, the
+    Nevergrad sweeper's range (a mapping of ``lower``, ``upper``, ``log``, ``integer``) as
+    a range. A list is refused: the Optuna sweeper fixes it, the Nevergrad one chooses
+    among its values; the grammar says which.
+
+    Example:
+        >>> _grammar("lr", {"lower": 0.001, "upper": 0.1, "log": True})
+        'tag(log,interval(0.001,0.1))'
+        >>> _grammar("width", [8, 16])
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: params key 'width': a list is either a choice ...
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        raise SpaceError(f"params key {key!r}: a list is either a choice of its values or "
+                         f"one fixed value; write choice({', '.join(map(str, value))}) to "
+                         f"search it, or the string '{format_value(list(value))}' to fix it")
+    if isinstance(value, Mapping) and {"lower", "upper"} <= set(value):
+        unknown = sorted(set(value) - set(_SCALAR_KEYS))
+        if unknown:
+            raise SpaceError(f"params key {key!r}: a range takes {', '.join(_SCALAR_KEYS)}, "
+                             f"not {', '.join(map(str, unknown))}")
+        text = f"interval({format_value(value['lower'])},{format_value(value['upper'])})"
+        text = f"int({text})" if value.get("integer") else text
+        return f"tag(log,{text})" if value.get("log") else text
+    return format_value(value)
+
+
 def _parse(parser: OverridesParser, line: str, key: str) -> Override:
     try:
         return parser.parse_overrides([line])[0]

@@ -31,6 +31,7 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -227,11 +228,18 @@ class HydraSweep(Sweeper):
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_driver()
-        job = OmegaConf.to_container(self.config, resolve=False)  # as its jobs compose it
-        hydra = job.pop("hydra", {})  # a later warm start reads a key its space lacked here
+        # a later warm start reads a key its space lacked here: the job config as its jobs
+        # compose it (interpolations resolved where they resolve here), the config groups'
+        # options by name beside it (a group's name is also the key of its subtree)
+        try:
+            job = OmegaConf.to_container(self.config, resolve=True)
+        except Exception:  # noqa: BLE001 - e.g. an interpolation only a job resolves
+            job = OmegaConf.to_container(self.config, resolve=False)
+        hydra = job.pop("hydra", {})
         choices = {k: v for k, v in (hydra.get("runtime", {}).get("choices") or {}).items()
-                   if not k.startswith("hydra/")}  # config groups: the option, by name
-        store.set_meta("job_config", json.loads(json.dumps({**job, **choices}, default=str)))
+                   if not k.startswith("hydra/")}
+        store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
+        store.set_meta("job_choices", choices)
         store.set_meta("hydra", {"task": self.config.hydra.job.name,
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
@@ -260,7 +268,7 @@ class HydraSweep(Sweeper):
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
                            # the best job once: the sweep's config group sets MULTIRUN
-                           rerun=f"python {_task_script()} {' '.join(overrides)} "
+                           rerun=f"python {shlex.join([_task_script(), *overrides])} "
                                  f"hydra.mode=RUN")
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [

@@ -247,6 +247,7 @@ def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
     model argument, a dotted top-level key a path into the config."""
     hydra = store.get_meta("hydra") is not None
     config = store.get_meta("job_config" if hydra else "config") or {}
+    choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
     stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
               "trainer": store.get_meta("trainer") or {}}
     out: dict[str, Any] = {}
@@ -255,6 +256,9 @@ def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
         rest = key[len(name):].split(".")[1:]
         parts = [*name.split("."), *rest] if is_dotted(name) or hydra else \
             ["model", name, *rest]  # a sweep's keys are all paths into its job config
+        if key in choices:
+            out[key] = choices[key]
+            continue
         for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
             value = get_dotted(root, ".".join(path), _MISSING)
             if value is not _MISSING:
