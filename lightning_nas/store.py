@@ -419,8 +419,8 @@ def open_run(run_dir: str | Path) -> RunStore:
         raise FileNotFoundError(
             f"{run_dir} is a one-shot run folder, not a search run (no search.db): its export "
             f"is there already (subnet.pt, the winner in best_arch.yaml; subnet_finetuned.pt "
-            f"with oneshot.finetune_epochs, or finetune_subnet(torch.load(subnet.pt), ...)); "
-            f"`lightning-nas show` and `report` read it")
+            f"with oneshot.finetune_epochs, or finetune_subnet(torch.load('subnet.pt', "
+            f"weights_only=False), ...)); `lightning-nas show` and `report` read it")
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
     return RunStore(db)

@@ -35,6 +35,7 @@ from lightning_nas.oneshot.choices import (
 )
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.run import check_oneshot_settings, check_oneshot_strategy
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,18 +378,39 @@ def test_subnets_are_scored_on_limit_val_batches(tmp_path):
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
+    earlier = {"best_arch.yaml": "arch: {}\nscore: 0.5\n", "history.json": "[]",
+               "subnet.pt": "an earlier run's", "finetune.json": "{}"}
+    for name, text in earlier.items():
+        (tmp_path / name).write_text(text)
     for setting, said in (
             ("finetune_epochs=ten", "oneshot.finetune_epochs must be an integer >= 0, got 'ten'"),
             ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0, got 'abc'"),
             ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
             ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),
+            # was: accepted, and the run picked the subnet of the lowest accuracy
+            ("mode=min", "oneshot.mode='min' would pick the subnet of the lowest accuracy"),
+            # was: said after the search, by the fine-tune
+            ("finetune_epochs=1 --oneshot.num_classes=null",
+             "oneshot.finetune_epochs=1 needs oneshot.num_classes"),
+            ("optimizer=RandomSearc", "RandomSearch"),  # was: after the earlier run was removed
             ("num_classes=3", "num_classes=3 does not fit the data: the network predicts 10 "
                               "classes and the targets reach class 9; set num_classes=10")):
-        assert main([*TINY_CLI, f"--oneshot.{setting}", f"--oneshot.run_dir={tmp_path}"]) == 2
+        args = [f"--oneshot.{part}" for part in setting.split(" --oneshot.")]
+        assert main([*TINY_CLI, *args, f"--oneshot.run_dir={tmp_path}"]) == 2
         assert said in capsys.readouterr().err, setting
-        assert not (tmp_path / "subnet.pt").exists()
+        # a run refused for bad input removes nothing (was: the earlier run's outputs)
+        assert {n: (tmp_path / n).read_text() for n in earlier} == earlier, setting
+    with pytest.raises(ConfigError, match=r"oneshot.tau_min \(20.0\) must be at most tau_max"):
+        check_oneshot_settings({"tau_min": 20.0, "tau_max": 10.0})
+    with pytest.raises(ConfigError, match="'ddp_spawn' runs the ranks in child processes, "
+                                          "whose search result this command never sees"):
+        check_oneshot_strategy({"strategy": "ddp_spawn"}, "darts")
     with pytest.raises(ConfigError, match="calibration_batches must be >= 0, got -1"):
         OneShotNAS(calibration_batches=-1)
+    for who in (lambda: OneShotNAS(mode="min"),
+                lambda: DifferentiableNAS(TinySupernet(), mode="min")):
+        with pytest.raises(ConfigError, match=r"\(mode='min'\) without a metric would pick"):
+            who()
     nas = DifferentiableNAS(TinySupernet(), num_classes=2)  # the sanity check says it
     with pytest.raises(ConfigError, match="num_classes=2 does not fit the data"):
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))

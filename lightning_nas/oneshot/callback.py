@@ -41,6 +41,7 @@ from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, spa
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
+    check_metric_mode,
     check_num_classes,
     check_trained,
     default_forward,
@@ -95,6 +96,7 @@ class OneShotNAS(pl.Callback):
                  record_paths: bool = False) -> None:
         check_optimizer_name(optimizer)
         check_mode(mode)
+        check_metric_mode(metric, mode, "OneShotNAS")
         if num_candidates < 1:
             raise ConfigError(f"num_candidates must be >= 1, got {num_candidates}")
         if calibration_batches < 0:

@@ -69,6 +69,7 @@ from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import (
+    check_metric_mode,
     check_num_classes,
     check_trained,
     network_of,
@@ -159,6 +160,7 @@ class DifferentiableNAS(pl.LightningModule):
         if top_k < 1:
             raise ConfigError(f"top_k must be >= 1, got {top_k}")
         check_mode(mode)
+        check_metric_mode(metric, mode, "DifferentiableNAS")
         if isinstance(loss, str) and loss not in LOSSES:
             raise unknown("loss", loss, LOSSES)
         if optimizer is not None:

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
+from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
            "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
@@ -139,6 +141,19 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
                               f", got {value!r}")
     if out.get("mode") is not None:
         check_mode(out["mode"], "oneshot.mode")
+        if out["mode"] == "min":  # the command has no metric setting: accuracy it is
+            raise ConfigError("oneshot.mode='min' would pick the subnet of the lowest "
+                              "accuracy: the command scores subnets by accuracy (higher is "
+                              "better); a metric where lower is better needs Python "
+                              "(OneShotNAS or DifferentiableNAS with metric= and mode='min')")
+    if out.get("finetune_epochs") and out.get("num_classes") is None:
+        raise ConfigError(f"oneshot.finetune_epochs={out['finetune_epochs']} needs "
+                          f"oneshot.num_classes (the fine-tune's accuracy metric)")
+    if out.get("optimizer") is not None:
+        check_optimizer_name(out["optimizer"])
+    if out.get("tau_min", 0) > out.get("tau_max", math.inf):
+        raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
+                          f"({out['tau_max']})")
     return out
 
 
@@ -149,7 +164,13 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
     Example:
         >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
     """
-    if algorithm in _ONE_PATH_PER_STEP and trainer.get("strategy") == "ddp":
+    strategy = trainer.get("strategy")
+    if isinstance(strategy, str) and any(w in strategy for w in ("spawn", "fork", "notebook")):
+        raise ConfigError(f"trainer.strategy={strategy!r} runs the ranks in child processes, "
+                          f"whose search result this command never sees; use "
+                          f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
+                          f" (Lightning starts each rank as a process of its own)")
+    if algorithm in _ONE_PATH_PER_STEP and strategy == "ddp":
         raise ConfigError(f"trainer.strategy='ddp' cannot train {algorithm}: each step trains "
                           f"one sampled path and leaves the other candidates' parameters "
                           f"unused, which DDP stops at; use "

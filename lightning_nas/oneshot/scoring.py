@@ -40,6 +40,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
+    "check_metric_mode",
     "check_trained",
     "check_num_classes",
     "default_forward",
@@ -94,6 +95,23 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
                           f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
                           f"nn.Module attributes: {', '.join(names) or 'none'}")
     return net
+
+
+def check_metric_mode(metric: Any, mode: str, who: str) -> None:
+    """``mode="min"`` needs a ``metric`` whose lower values are better: the default score,
+    accuracy, would pick the worst subnet.
+
+    Example:
+        >>> check_metric_mode(None, "min", "OneShotNAS")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: OneShotNAS(mode='min') without a metric ...
+    """
+    if mode == "min" and metric is None:
+        raise ConfigError(f"{who}(mode='min') without a metric would pick the subnet of the "
+                          f"lowest accuracy (the default score, higher is better); give "
+                          f"metric= (a loss or an error rate) with mode='min', or leave "
+                          f"mode='max'")
 
 
 def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
