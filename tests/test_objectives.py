@@ -16,6 +16,7 @@ from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.costs import model_costs
+from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -65,6 +66,19 @@ def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trai
         assert t.fit_time is None and not (tmp_path / "trials" / f"trial_{t.trial_id:04d}").exists()
         assert "params" in t.error or "no_tanh rejected it" in t.error
     assert any(t.metrics["params"] > limit for t in rejected)
+
+
+def test_a_search_whose_every_proposal_breaks_a_constraint_says_so(tmp_path, tiny_trainer,
+                                                                   capsys):
+    result = Search(TinyNet, {"lr": {"float": [0.01, 0.3]}}, data=BlobData,
+                    trainer=tiny_trainer, budget=2, constraints=[lambda arch: False],
+                    run_dir=tmp_path).run()
+    assert result.best is None
+    assert [t.status for t in result.trials] == [TrialStatus.REJECTED] * MAX_REPEATS
+    # was: "proposed 200 evaluated architectures in a row", none of them evaluated
+    assert (f"proposed {MAX_REPEATS} architectures in a row that were evaluated already or, "
+            f"{MAX_REPEATS} of them, broke the limits or constraints (REJECTED); stopping."
+            in capsys.readouterr().out)
 
 
 def test_constraint_settings_are_checked():

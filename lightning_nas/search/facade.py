@@ -180,23 +180,41 @@ class Search:
         the Trainer's, a model or data argument against its annotation. No trial fails for
         a value the search chose (``limit_val_batches: {choice: [0, 1]}``), and the winner
         trains again with ``lightning-nas fit``, which checks the same."""
-        for key, param in self.space.params.items():
-            if isinstance(param, SearchSpace):
-                continue  # a group: checked at its sampled value
-            values = ([param.value] if isinstance(param, Fixed) else list(param.values)
-                      if isinstance(param, Choice) else [param.low, param.high])
-            for value in values:
+        values = {key: ([param.value] if isinstance(param, Fixed) else list(param.values)
+                        if isinstance(param, Choice) else [param.low, param.high])
+                  for key, param in self.space.params.items()
+                  if not isinstance(param, SearchSpace)}  # a group: checked at its sample
+        said = self._arch_error(arch)
+        if said is not None:  # the sample itself: blame the key whose value it is
+            # (one whose other values fit, else one that fails alone)
+            key = next((k for k, options in values.items()
+                        if any(self._arch_error({**arch, k: v}) is None for v in options)),
+                       next((k for k in values if self._arch_error({k: arch[k]})), None))
+            raise ConfigError(said if key is None else
+                              f"space key {key!r} may take {arch[key]!r}: {said}")
+        for key, options in values.items():
+            for value in options:
                 try:
                     if key.startswith("trainer."):
                         setting = {key.split(".", 1)[1]: value}
                         check_trainer_kwargs(setting)
                         check_validation_runs({**self.trainer, **setting},
                                               self.settings.goal.monitor)
-                    elif self.objective is None:
-                        self.model.check_arch({**arch, key: value})
-                        self.data.check_arch({**arch, key: value})
+                    elif (said := self._arch_error({**arch, key: value})) is not None:
+                        raise ConfigError(said)
                 except ConfigError as err:
                     raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
+
+    def _arch_error(self, arch: dict[str, Any]) -> str | None:
+        """What the model's or the data's annotations say against ``arch``, or None."""
+        if self.objective is not None:
+            return None
+        try:
+            self.model.check_arch(arch)
+            self.data.check_arch(arch)
+        except ConfigError as err:
+            return str(err)
+        return None
 
     def _check_picklable(self) -> None:
         """Worker processes receive the trial spec pickled: fail now, not in a worker."""

@@ -1,9 +1,8 @@
 """The search loop: keep ``num_workers`` trials running, store and tell their results.
 
 ``SearchLoop`` is the state of one invocation of a search: the optimizer (replayed from the
-store), the scheduler rule, the trials in flight and the paused ones. It receives the
-search's settings and a ``TrialTemplate`` that makes each trial's spec; ``Search.run``
-makes one and calls ``run``.
+store), the scheduler rule, the trials in flight and the paused ones. It gets the settings
+and a ``TrialTemplate`` (each trial's spec); ``Search.run`` makes one and calls ``run``.
 
 The loop, in short::
 
@@ -77,7 +76,7 @@ class SearchLoop:
         self.paused: dict[int, TrialResult] = {}
         #: (trial id, first error line) when the last result failed before fit started
         self.last_build_error: tuple[int, str] | None = None
-        self.asking = True
+        self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget,
                                  settings.progress if settings.verbose else False)
@@ -256,10 +255,11 @@ class SearchLoop:
             self.used += 1
             return True
         proposal = self._propose()
-        if proposal is None:  # only repeats: wait for running trials, or stop
+        if proposal is None:  # only repeats or rejected: wait for running trials, or stop
             if not self.running:
-                self.say(f"The optimizer proposed {MAX_REPEATS} evaluated architectures in "
-                         f"a row; stopping.")
+                self.say(f"The optimizer proposed {MAX_REPEATS} architectures in a row that "
+                         f"were evaluated already or, {self.rejected} of them, broke the "
+                         f"limits or constraints (REJECTED); stopping.")
                 self.asking = False
             return False
         arch, candidate = proposal
@@ -291,7 +291,8 @@ class SearchLoop:
 
     def _propose(self) -> tuple[dict[str, Any], Any] | None:
         """Ask until a new architecture comes; repeats are told their score (or wait for
-        the running twin's). None after ``MAX_REPEATS`` repeats in a row."""
+        the running twin's). None after ``MAX_REPEATS`` repeats or rejected in a row."""
+        self.rejected = 0
         for _ in range(MAX_REPEATS):
             candidate = self.log.ask()
             arch = self.space.validate(candidate.value)
@@ -303,6 +304,8 @@ class SearchLoop:
                 self.twins[key].append(candidate)
             elif self._feasible(arch, key, candidate):
                 return arch, candidate
+            else:
+                self.rejected += 1
         return None
 
     def _violation(self, arch: dict[str, Any], key: str) -> tuple[float, str]:
