@@ -307,6 +307,23 @@ def test_the_same_build_error_twice_in_a_row_stops_the_search(tmp_path, tiny_spa
         assert [t.status for t in store.trials()] == [TrialStatus.FAILED] * 2
 
 
+def test_the_same_build_error_after_a_completed_trial_does_not_stop_the_search(
+        tmp_path, tiny_space, tiny_trainer):
+    done, failed = [], []
+
+    def build(arch):  # an error that depends on the architecture, the same words each time
+        if done and len(failed) < 2:
+            failed.append(arch)
+            raise ValueError("hidden must be divisible by heads")
+        return TinyNet(width=arch["width"])
+
+    result = _search(tmp_path, tiny_space, tiny_trainer, model=build, budget=3,
+                     on_trial_end=done.append).run()
+    # was: trials 2 and 3 stopped the search, "every trial would", though trial 1 completed
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] + [
+        TrialStatus.FAILED] * 2 + [TrialStatus.COMPLETED] * 2
+
+
 def test_a_searched_trainer_argument_with_a_model_class(tmp_path, tiny_trainer):
     space = {"width": {"choice": [4, 8]}, "trainer.max_epochs": {"choice": [1, 3]}}
     result = _search(tmp_path, space, tiny_trainer, budget=3).run()  # was a TypeError
