@@ -84,7 +84,7 @@ class LightningNASSweeperConf:
     budget: int | None = 20
     direction: str = "maximize"
     monitor: str | None = None
-    # a dict, not None: a command-line hydra.sweeper.objectives={acc:maximize} merges into it
+    # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to it
     objectives: dict[str, str] = field(default_factory=dict)
     seed: int | None = 0
     num_workers: int = 1
