@@ -470,6 +470,9 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
 def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     rng = random.Random(f"{SEED}-twice")
     cfg, run_dir = _config(tmp_path, "twice", 1, executor="inline")
+    config = yaml.safe_load(cfg.read_text())  # a fit that outlasts the kill's delay (0.25 s
+    config["model"]["init_args"] = {"sleep": 0.03}  # at most), on a fast machine too
+    cfg.write_text(yaml.safe_dump(config))
     db, log = run_dir / "search.db", tmp_path / "twice.log"
     for _ in range(2):  # the search dies twice while trial 1 trains
         rows = _kill_at("fit", launcher, cfg, run_dir, rng, log)

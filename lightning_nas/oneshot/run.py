@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -302,7 +303,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         if verbose and rank_zero_only.rank == 0:
             print(f"Resuming the {algorithm} search from {ckpt_path} ({epochs} training "
                   f"epoch{'s' * (epochs != 1)} done, seed {opts['seed']})", flush=True)
-    with quiet_lightning():
+    with quiet_lightning(), warnings.catch_warnings():
+        # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
         pl.seed_everything(opts["seed"], verbose=False)
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training

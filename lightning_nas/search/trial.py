@@ -55,7 +55,6 @@ _NOISE = (
     r".*does not have many workers.*",
     r".*LeafSpec.*",
     r".*smaller than the logging interval.*",
-    r"Checkpoint directory .* exists and is not empty.*",  # a resume's, or a re-run's
 )
 
 
