@@ -34,6 +34,7 @@ from lightning_nas.export import FIT_DIRECTIVE, free_dir
 from lightning_nas.results import TrialResult
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
+from lightning_nas.search.settings import mode_for
 from lightning_nas.search.trial import TrialSpec, logger_defaults
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
@@ -108,8 +109,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         if key not in FIT_KEYS:
             raise unknown("config section", key, FIT_KEYS)
     search = cfg.get("search") if isinstance(cfg.get("search"), Mapping) else {}
-    monitor, mode = _monitor_and_mode(monitor, mode, search.get("monitor") or "val_acc",
-                                      search.get("mode") or "max")
+    known = search.get("monitor") or "val_acc"
+    monitor, mode = _monitor_and_mode(monitor, mode, known, search.get("mode") or mode_for(known))
     check_mode(mode)
     model = _section(cfg, "model")
     if model is None:
@@ -164,12 +165,16 @@ def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_m
                       strict: bool = True) -> tuple[str | None, str | None]:
     """``monitor`` and ``mode`` as given, else the ``known`` pair's; a known mode is only
     taken for its own monitor (``val_acc``'s ``max`` would keep ``val_loss``'s worst epoch):
-    ``strict``, another monitor without ``mode`` is a ``ConfigError``."""
+    ``strict``, another monitor without ``mode`` takes the mode its name says (``mode_for``,
+    a ``ConfigError`` when it says none)."""
     if monitor is None or monitor == known:
         return known, mode or known_mode
     if mode is None and strict:
-        raise ConfigError(f"--monitor {monitor} needs --mode min or max: the config's mode "
-                          f"{known_mode} is for {known}")
+        try:
+            return monitor, mode_for(monitor)
+        except ConfigError as err:
+            raise ConfigError(f"--monitor {monitor} needs --mode min or max (the config's mode "
+                              f"{known_mode} is for {known}): {err}") from None
     return monitor, mode
 
 

@@ -193,9 +193,10 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
      "monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"),
     (["{cfg}", "--trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 runs no "
                                                   "validation, so the monitor 'val_acc'"),
-    # was: val_acc's mode max taken for val_loss, keeping its worst epoch
-    (["{cfg}", "--monitor", "val_loss"], "--monitor val_loss needs --mode min or max: the "
-                                         "config's mode max is for val_acc"),
+    # was: val_acc's mode max taken for a monitor whose name says nothing
+    (["{cfg}", "--monitor", "val_score"], "--monitor val_score needs --mode min or max (the "
+                                          "config's mode max is for val_acc): `monitor: "
+                                          "'val_score'` needs a `mode`"),
 ])
 def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, message):
     bad = tmp_path / "bad.yaml"

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,7 @@ from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
+ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
 
@@ -46,6 +51,37 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
     assert failed and all("trial process died (exit code 3)" in t.error for t in failed)
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 0
+
+
+_SCRIPT = """
+from lightning_nas import Search
+from tests.helpers import BlobData, TinyNet
+{guard}Search(TinyNet, {{"width": {{"choice": [4, 8]}}}}, data=BlobData, budget=2, num_workers=2,
+{indent}trainer={{"max_epochs": 1}}, run_dir={run_dir!r}, verbose=False).run()
+"""
+
+
+def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_nothing(tmp_path):
+    # was: each worker died re-running the script, every trial was FAILED "trial process
+    # died (exit code 1)" and the search ended "with no completed trial"
+    run_dir, env = str(tmp_path / "run"), {**os.environ, "PYTHONPATH": str(ROOT)}
+    for guard in ("", 'if __name__ == "__main__":\n    '):
+        script = tmp_path / f"search{len(guard)}.py"
+        script.write_text(_SCRIPT.format(guard=guard, indent=" " * len(guard.split("\n")[-1]),
+                                         run_dir=run_dir))
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=300)
+        if not guard:
+            assert out.returncode == 1
+            assert ("SearchError: a worker process died while starting (exit code 1), before "
+                    "it ran trial ") in out.stderr
+            assert 'needs `if __name__ == "__main__":` around it' in out.stderr
+            with RunStore(tmp_path / "run" / "search.db") as store:  # nothing counted
+                assert store.count(TrialStatus.FAILED) == 0
+                assert store.count(TrialStatus.COMPLETED) == 0
+    assert out.returncode == 0, out.stderr  # guarded, the same folder resumes and completes
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 
 
 def test_process_executor_recycles_and_replaces_workers(tmp_path):

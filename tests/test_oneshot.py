@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+import torchmetrics
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
@@ -20,6 +21,7 @@ from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.regression import MeanSquaredError
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
@@ -362,6 +364,23 @@ def test_the_search_scores_plain_accuracy_as_the_finetune_does(tmp_path):
         assert nas._metric(torch.zeros(1, 3)).average == "micro"
 
 
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+def test_subnets_are_scored_in_the_trainers_precision(tmp_path, precision):
+    # was: the search ran float32 batches through a float64 / bfloat16 network: "Input type
+    # (float) and bias type (double) should be the same", before training or at the search
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3)
+    _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2, precision=precision,
+             enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData())
+    assert 0 <= callback.best_score <= 1
+    assert callback.subnet(torch.zeros(2, 8)).shape == (2, 3)  # exported as float32
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3, calibration_batches=1)
+    _trainer(tmp_path, [], max_epochs=1, limit_train_batches=2, precision=precision,
+             enable_checkpointing=False).fit(nas, datamodule=BilevelData(BlobData()))
+    assert 0 <= nas.best_score <= 1
+    assert nas.subnet(torch.zeros(2, 8)).shape == (2, 3)
+
+
 def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     scored = []
 
@@ -411,6 +430,17 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
                 lambda: DifferentiableNAS(TinySupernet(), mode="min")):
         with pytest.raises(ConfigError, match=r"\(mode='min'\) without a metric would pick"):
             who()
+    # a metric's own direction: was mode='max' for any metric, so an error rate picked the
+    # subnet of the highest error without a word
+    assert OneShotNAS(metric=MeanSquaredError).mode == "min"
+    assert DifferentiableNAS(TinySupernet(), metric=MeanSquaredError).hparams.mode == "min"
+    for who in (OneShotNAS, lambda **kw: DifferentiableNAS(TinySupernet(), **kw)):
+        with pytest.raises(ConfigError, match=r"\(metric=MeanSquaredError, mode='max'\) would "
+                                              r"pick the worst subnet: the metric's "
+                                              r"higher_is_better is False; give mode='min'"):
+            who(metric=MeanSquaredError, mode="max")
+        with pytest.raises(ConfigError, match=r"\(metric=MeanMetric\) needs mode='max' or 'min'"):
+            who(metric=torchmetrics.MeanMetric)
     nas = DifferentiableNAS(TinySupernet(), num_classes=2)  # the sanity check says it
     with pytest.raises(ConfigError, match="num_classes=2 does not fit the data"):
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))

@@ -182,6 +182,29 @@ def test_an_explicit_monitor_replaces_earlier_objectives():
     assert s.goal.objectives is not None  # the old settings keep theirs
 
 
+@pytest.mark.parametrize("monitor, mode", [
+    ("val_loss", "min"), ("train/loss_epoch", "min"), ("val_error", "min"), ("val_mse", "min"),
+    ("val_acc", "max"), ("val/acc_best", "max"), ("val_f1", "max"), ("val_auroc", "max"),
+])
+def test_a_monitor_without_a_mode_takes_the_mode_its_name_says(monitor, mode):
+    # was: mode max for any monitor, so `monitor: val_loss` kept the worst epoch of each
+    # trial and the search chased the highest loss, without a word
+    assert SearchSettings.from_options(monitor=monitor).goal.mode == mode
+    assert Goal(monitor=monitor).mode == mode
+    # a new monitor on settings that had another one takes its own mode, not the old one
+    assert SearchSettings.from_options().replace(monitor=monitor).goal.mode == mode
+    other = "max" if mode == "min" else "min"
+    assert SearchSettings.from_options(monitor=monitor, mode=other).goal.mode == other
+
+
+@pytest.mark.parametrize("monitor", ["val_score", "val_loss_acc", "objective"])
+def test_a_monitor_whose_name_says_no_mode_needs_one(monitor):
+    with pytest.raises(ConfigError, match=rf"`monitor: '{monitor}'` needs a `mode` \(max or "
+                                          rf"min\) beside it"):
+        SearchSettings.from_options(monitor=monitor)
+    assert SearchSettings.from_options(monitor=monitor, mode="min").goal.mode == "min"
+
+
 def test_bad_objective_mode_names_it():
     with pytest.raises(ConfigError, match="objectives.params"):
         SearchSettings.from_options(objectives={"val_acc": "max", "params": "smallest"})

@@ -36,22 +36,23 @@ from torch import nn
 
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, check_mode
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
-    check_metric_mode,
     check_num_classes,
     check_trained,
     default_forward,
     loaders,
+    metric_mode,
     network_of,
     preserved_batchnorm,
     preserved_rng,
     rng_state,
     score_subnet,
     set_rng_state,
+    step_batch,
     take_calibration_batches,
 )
 from lightning_nas.space import SearchSpace
@@ -76,7 +77,8 @@ class OneShotNAS(pl.Callback):
             predictions: torchmetrics ``average="micro"``, as the fine-tune's ``val_acc``);
             inferred from the predictions when None.
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy.
-        mode: ``"max"`` or ``"min"`` for the metric.
+        mode: ``"max"`` or ``"min"`` for the metric; None: the metric's
+            ``higher_is_better`` (``max`` for accuracy).
         forward: ``(module, batch) -> (predictions, targets)`` (default: ``module(x), y``).
         net_attr: attribute of the LightningModule that holds the network to export (None:
             ``net`` if it has one, else the whole module); a name it lacks is a
@@ -90,13 +92,13 @@ class OneShotNAS(pl.Callback):
     def __init__(self, optimizer: str = "RandomSearch", num_candidates: int = 30,
                  search_every_n_epochs: int | None = None, calibration_batches: int = 5,
                  num_classes: int | None = None,
-                 metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
+                 metric: Callable[[], torchmetrics.Metric] | None = None,
+                 mode: str | None = None,
                  forward: Forward = default_forward, net_attr: str | None = None,
                  export_dir: str | None = None, seed: int = 0,
                  record_paths: bool = False) -> None:
         check_optimizer_name(optimizer)
-        check_mode(mode)
-        check_metric_mode(metric, mode, "OneShotNAS")
+        mode = metric_mode(metric, mode, "OneShotNAS")
         if num_candidates < 1:
             raise ConfigError(f"num_candidates must be >= 1, got {num_candidates}")
         if calibration_batches < 0:
@@ -144,8 +146,10 @@ class OneShotNAS(pl.Callback):
             with preserved_rng(pl_module.device), torch.no_grad():
                 for loader in loaders(trainer.train_dataloader)[:1]:
                     pl_module.eval()
-                    batch = trainer.strategy.batch_to_device(next(iter(loader)))
-                    check_num_classes(*self.forward(pl_module, batch), self.num_classes)
+                    with trainer.precision_plugin.val_step_context():
+                        preds, target = self.forward(pl_module,
+                                                     step_batch(trainer, next(iter(loader))))
+                    check_num_classes(preds, target, self.num_classes)
         finally:
             pl_module.train(was_training)
 
@@ -241,7 +245,7 @@ class OneShotNAS(pl.Callback):
         again on the same batches; the supernet's own are restored afterwards."""
         example = None
         for loader in loaders(trainer.val_dataloaders):
-            example = trainer.strategy.batch_to_device(next(iter(loader)))[0]
+            example = step_batch(trainer, next(iter(loader)))[0]
             break
         previous = get_path(pl_module)
         with preserved_batchnorm(pl_module):

@@ -42,6 +42,7 @@ from lightning_nas.oneshot.scoring import (
     preserved_batchnorm,
     preserved_rng,
     score_subnet,
+    step_batch,
 )
 
 __all__ = ["calibration_batches", "export_derived", "top_archs", "write_export"]
@@ -74,7 +75,7 @@ def calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
     out: list[Any] = []
     for loader in loaders(source) if batches > 0 else []:
         for batch in loader:
-            out.append(trainer.strategy.batch_to_device(batch))
+            out.append(step_batch(trainer, batch))
             if len(out) >= batches:
                 return out
     return out
@@ -119,7 +120,7 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         best = _best(scored, mode)
         example = None
         for loader in loaders(trainer.val_dataloaders):
-            example = trainer.strategy.batch_to_device(next(iter(loader)))[0]
+            example = step_batch(trainer, next(iter(loader)))[0]
             break
         if example is None and batches:
             example = batches[0][0]

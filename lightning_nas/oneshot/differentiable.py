@@ -62,16 +62,16 @@ from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 from torch.nn import functional as F
 
-from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import (
-    check_metric_mode,
     check_num_classes,
     check_trained,
+    metric_mode,
     network_of,
     rng_state,
 )
@@ -118,7 +118,8 @@ class DifferentiableNAS(pl.LightningModule):
             ``average="micro"``, as the fine-tune's ``val_acc``).
         metric: a factory ``() -> torchmetrics.Metric`` instead of accuracy (logged as
             ``val_metric``).
-        mode: ``"max"`` or ``"min"`` for the metric (which of the ``top_k`` wins).
+        mode: ``"max"`` or ``"min"`` for the metric (which of the ``top_k`` wins); None:
+            the metric's ``higher_is_better`` (``max`` for accuracy).
         net_attr: attribute of a LightningModule supernet holding the network to export
             (None: ``net`` if it has one, else the whole module); a name it lacks is a
             ``ConfigError``.
@@ -140,7 +141,8 @@ class DifferentiableNAS(pl.LightningModule):
     def __init__(self, supernet: nn.Module, algorithm: str = "darts",
                  loss: str | Callable[..., torch.Tensor] | None = None,
                  num_classes: int | None = None,
-                 metric: Callable[[], torchmetrics.Metric] | None = None, mode: str = "max",
+                 metric: Callable[[], torchmetrics.Metric] | None = None,
+                 mode: str | None = None,
                  net_attr: str | None = None, optimizer: str | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, arch_lr: float = 3e-3,
                  arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
@@ -159,8 +161,7 @@ class DifferentiableNAS(pl.LightningModule):
             raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
         if top_k < 1:
             raise ConfigError(f"top_k must be >= 1, got {top_k}")
-        check_mode(mode)
-        check_metric_mode(metric, mode, "DifferentiableNAS")
+        mode = metric_mode(metric, mode, "DifferentiableNAS")
         if isinstance(loss, str) and loss not in LOSSES:
             raise unknown("loss", loss, LOSSES)
         if optimizer is not None:

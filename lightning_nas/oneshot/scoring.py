@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import lightning.pytorch as pl
@@ -35,22 +35,23 @@ from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
-    "check_metric_mode",
     "check_trained",
     "check_num_classes",
     "default_forward",
     "loaders",
+    "metric_mode",
     "network_of",
     "preserved_batchnorm",
     "preserved_rng",
     "rng_state",
     "score_subnet",
     "set_rng_state",
+    "step_batch",
     "take_calibration_batches",
 ]
 
@@ -97,21 +98,50 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
     return net
 
 
-def check_metric_mode(metric: Any, mode: str, who: str) -> None:
-    """``mode="min"`` needs a ``metric`` whose lower values are better: the default score,
-    accuracy, would pick the worst subnet.
+def metric_mode(metric: Any, mode: str | None, who: str) -> str:
+    """The mode a subnet's score is judged by: ``mode`` as given, else the ``metric``'s
+    ``higher_is_better`` (``max`` for the default score, accuracy). A mode against the
+    metric's direction, or ``min`` without a metric, would pick the worst subnet.
 
     Example:
-        >>> check_metric_mode(None, "min", "OneShotNAS")
+        >>> from torchmetrics.regression import MeanSquaredError
+        >>> metric_mode(None, None, "OneShotNAS"), metric_mode(MeanSquaredError, None, "X")
+        ('max', 'min')
+        >>> metric_mode(None, "min", "OneShotNAS")
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: OneShotNAS(mode='min') without a metric ...
+
+    Raises:
+        ConfigError: for a mode that is not max or min, one against the metric's
+            ``higher_is_better``, or no mode beside a metric that does not say it.
     """
-    if mode == "min" and metric is None:
-        raise ConfigError(f"{who}(mode='min') without a metric would pick the subnet of the "
-                          f"lowest accuracy (the default score, higher is better); give "
-                          f"metric= (a loss or an error rate) with mode='min', or leave "
-                          f"mode='max'")
+    if mode is not None:
+        check_mode(mode)
+    if metric is None:
+        if mode == "min":
+            raise ConfigError(f"{who}(mode='min') without a metric would pick the subnet of "
+                              f"the lowest accuracy (the default score, higher is better); "
+                              f"give metric= (a loss or an error rate) with mode='min', or "
+                              f"leave mode out")
+        return "max"
+    try:
+        higher = getattr(metric(), "higher_is_better", None)
+    except Exception as err:  # noqa: BLE001 - a factory that cannot build: say so now
+        raise ConfigError(f"{who}(metric=...) must build a torchmetrics Metric with no "
+                          f"arguments; metric() raised {type(err).__name__}: {err}") from err
+    name = getattr(metric, "__name__", type(metric).__name__)
+    if mode is None:
+        if higher is None:
+            raise ConfigError(f"{who}(metric={name}) needs mode='max' or 'min': the metric "
+                              f"does not say whether higher is better (higher_is_better is "
+                              f"None)")
+        return "max" if higher else "min"
+    if higher is not None and higher != (mode == "max"):
+        raise ConfigError(f"{who}(metric={name}, mode={mode!r}) would pick the worst subnet: "
+                          f"the metric's higher_is_better is {higher}; give mode="
+                          f"{'max' if higher else 'min'!r} or leave mode out")
+    return mode
 
 
 def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
@@ -224,6 +254,13 @@ def preserved_rng(device: torch.device | str = "cpu") -> Iterator[None]:
             backend.set_rng_state(device_state, device)
 
 
+def step_batch(trainer: pl.Trainer, batch: Any) -> Any:
+    """A batch as Lightning's loops hand it to a step: on the device, and its floating
+    tensors in the precision's dtype (``64-true``: double, ``bf16-true``: bfloat16), so a
+    network trained in that precision can run it."""
+    return trainer.precision_plugin.convert_input(trainer.strategy.batch_to_device(batch))
+
+
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
     """The first ``batches`` training batches, on the device: taken once per search, so every
     candidate (and the export) is calibrated on the same batches in the same order (they are
@@ -233,7 +270,7 @@ def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
         return out
     for loader in loaders(trainer.train_dataloader):
         for batch in loader:
-            out.append(trainer.strategy.batch_to_device(batch))
+            out.append(step_batch(trainer, batch))
             if len(out) >= batches:
                 return out
     return out
@@ -260,8 +297,10 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
             m.reset_running_stats()
             m.momentum = None  # a plain average over the calibration batches
             m.train()
-        for batch in batches:
-            forward(module, batch)
+        with strategy.precision_plugin.train_step_context() if strategy is not None \
+                else nullcontext():  # the autocast of mixed precision, as training runs
+            for batch in batches:
+                forward(module, batch)
         if strategy is not None and strategy.world_size > 1:
             stats = [buf for m in norms for buf in (m.running_mean, m.running_var)]
             flat = strategy.reduce(torch.cat([b.flatten() for b in stats]), reduce_op="mean")
@@ -301,7 +340,8 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
                 for j, batch in enumerate(loader):
                     if j >= limit:  # the Trainer's limit_val_batches
                         break
-                    preds, target = forward(pl_module, trainer.strategy.batch_to_device(batch))
+                    with trainer.precision_plugin.val_step_context():  # as validation runs
+                        preds, target = forward(pl_module, step_batch(trainer, batch))
                     if scorer is None:
                         scorer = metric(preds).to(preds.device)
                     scorer.update(preds, target)

@@ -236,13 +236,21 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
     """The rule for ``search.scheduler`` (None for ``none``); a ``Rule`` given as it is.
 
     Raises:
-        ConfigError: for an unknown name (listing the valid ones), bad settings, or a
-            ``Rule`` whose ``mode`` is not the search's.
+        ConfigError: for an unknown name (listing the valid ones), bad settings, a
+            ``Rule`` whose ``mode`` is not the search's, or a median rule that would decide
+            only at or after ``max_epochs``.
     """
     if isinstance(scheduler, Rule) and scheduler.mode != mode:
         # a rule judges which trials are better: the other way round it stops the best
         raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
                           f"but the search's mode is {mode!r}; build it with mode={mode!r}")
+    if scheduler == "median" or isinstance(scheduler, MedianRule):
+        first = scheduler.min_epochs if isinstance(scheduler, MedianRule) else min_epochs
+        if isinstance(max_epochs, int) and max_epochs > 0 and first >= max_epochs:
+            # it decides from min_epochs on: at the last epoch or later, it stops nothing
+            raise ConfigError(f"scheduler 'median' with min_epochs={first} would never stop a "
+                              f"trial before its end (max_epochs={max_epochs}); give "
+                              f"min_epochs below max_epochs, or search without a scheduler")
     if scheduler is None or isinstance(scheduler, Rule):
         return scheduler
     if scheduler not in SCHEDULERS:

@@ -42,7 +42,7 @@ from lightning_nas.search.schedulers import SCHEDULERS, Rule
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
-           "Transfer"]
+           "Transfer", "mode_for"]
 
 #: executor names (any object with ``submit(fn, *args)`` is accepted too)
 EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
@@ -65,6 +65,36 @@ def _number(name: str, value: Any, optional: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
                           f"got {value!r}")
+
+
+#: words of a metric's name that say which way is better (``val_loss`` -> min)
+_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity",
+                              "wer", "cer", "regret"})
+_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "f1", "auroc", "auc", "precision", "recall",
+                               "iou", "dice", "r2", "map", "reward"})
+
+
+def mode_for(monitor: str) -> str:
+    """The ``mode`` a monitor's name implies, for a monitor given without one.
+
+    Example:
+        >>> mode_for("val_loss"), mode_for("val/acc_best")
+        ('min', 'max')
+        >>> mode_for("val_score")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `monitor: 'val_score'` needs a `mode` (max or min) ...
+
+    Raises:
+        ConfigError: when the name says neither, or both.
+    """
+    words = set(re.split(r"[^a-z0-9]+", monitor.lower()))
+    lower, higher = bool(words & _LOWER_IS_BETTER), bool(words & _HIGHER_IS_BETTER)
+    if lower != higher:
+        return "min" if lower else "max"
+    raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
+                      f"does not say whether higher is better (a loss or error is taken as "
+                      f"min, an accuracy, F1, AUROC, ... as max)")
 
 
 def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
@@ -93,7 +123,8 @@ class Goal:
             the architectures started).
         time_limit: seconds after which no new trial starts (per invocation).
         monitor: the logged metric that scores a trial, read at its best epoch.
-        mode: ``"max"`` or ``"min"``.
+        mode: ``"max"`` or ``"min"``; left out, the monitor's name says it (``val_loss``:
+            min, ``val_acc``: max, see ``mode_for``) or the monitor is refused.
         objectives: several objectives ``{name: max|min}``; the first is the monitor.
         seed: seeds the optimizer and every trial.
         max_failures: the search stops once more trials failed.
@@ -104,7 +135,7 @@ class Goal:
     budget: int | None = 20
     time_limit: float | None = None
     monitor: str = "val_acc"
-    mode: str = "max"
+    mode: str | None = None
     objectives: Objectives | None = None
     seed: int | None = 0
     max_failures: int = 5
@@ -136,6 +167,8 @@ class Goal:
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}")
+        if self.mode is None:  # not given: never maximise a loss because max is a default
+            object.__setattr__(self, "mode", mode_for(self.monitor))
         check_mode(self.mode)
 
 
@@ -382,6 +415,9 @@ class SearchSettings:
             if name == "goal" and "objectives" not in mine and group.objectives is not None \
                     and ("monitor" in mine or "mode" in mine):
                 mine["objectives"] = None  # an explicit monitor replaces earlier objectives
+            if name == "goal" and "monitor" in mine and "mode" not in mine \
+                    and mine.get("objectives") is None:
+                mine["mode"] = None  # a new monitor without a mode: its name says it
             if name == "goal" and mine.get("objectives") is not None:
                 _check_monitor_agrees(mine)
             groups[name] = dataclasses.replace(group, **mine) if mine else group

@@ -20,7 +20,10 @@ from multiprocessing.connection import Connection
 
 from lightning_nas.search.lifetime import die_with_parent, parent_alive
 
-__all__ = ["worker_main"]
+__all__ = ["READY", "worker_main"]
+
+#: a worker's first message: it started (a worker that dies before it never ran a trial)
+READY = "lightning-nas-worker-ready"
 
 
 def worker_main(conn: Connection, parent_pid: int) -> None:
@@ -28,6 +31,7 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
     die_with_parent()
     if not parent_alive(parent_pid):  # the search died before the death signal was set
         os._exit(0)
+    conn.send(READY)
     threads = os.environ.get("LNAS_NUM_THREADS")
     import torch
 

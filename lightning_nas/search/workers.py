@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.ranks import describe_exit
 from lightning_nas.search.trial import TrialSpec
-from lightning_nas.search.worker_entry import worker_main
+from lightning_nas.search.worker_entry import READY, worker_main
 
 __all__ = ["ProcessExecutor", "assign_devices"]
 
@@ -94,6 +94,7 @@ class _Worker:
     spec: TrialSpec | None = None
     started: float = 0.0
     trials: int = 0
+    ready: bool = False  # its READY message came: it got as far as worker_main
 
 
 class ProcessExecutor(TrialExecutor):
@@ -103,7 +104,9 @@ class ProcessExecutor(TrialExecutor):
     (segfault, ``os._exit``, killed for memory) turns its trial into a FAILED result with
     the reason and is replaced; ``max_trials_per_worker`` recycles workers to bound leaks.
     Workers are started with the ``spawn`` method, so a script that creates a search needs
-    the usual ``if __name__ == "__main__":`` guard.
+    the usual ``if __name__ == "__main__":`` guard; a worker that dies before it starts
+    (without the guard it runs the script again and fails) stops the search with a
+    ``SearchError`` that says so, rather than failing trials it never ran.
 
     Args:
         num_workers: trials run at once.
@@ -133,7 +136,7 @@ class ProcessExecutor(TrialExecutor):
                                         name="lightning-nas-worker")
             process.start()
         child.close()
-        worker.process, worker.conn, worker.trials = process, parent, 0
+        worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
 
     def start(self) -> None:
         for worker in self._workers:
@@ -171,33 +174,55 @@ class ProcessExecutor(TrialExecutor):
         busy = [w for w in self._workers if w.spec is not None]
         if not busy:
             raise RuntimeError("no trial is running")
+        while True:  # a READY message alone wakes the wait: wait on for a result
+            results = [r for r in map(self._collect, self._woken(busy)) if r is not None]
+            if results:
+                return results
+
+    @staticmethod
+    def _woken(busy: list[_Worker]) -> list[_Worker]:
+        """The busy workers that sent something or died."""
         handles: dict[Any, _Worker] = {w.conn: w for w in busy}
         handles.update({w.process.sentinel: w for w in busy})  # an int file descriptor
         done: list[_Worker] = []
         for obj in wait(list(handles)):
             if handles[obj] not in done:
                 done.append(handles[obj])
-        results = []
-        for worker in done:
-            spec, worker.spec = worker.spec, None
-            result = None
-            if worker.conn.poll():
-                try:
-                    result = worker.conn.recv()
-                except (EOFError, OSError):
-                    result = None
-            if result is None:  # the process died mid-trial
-                worker.process.join(timeout=5)
-                reason = describe_exit(worker.process.exitcode)
-                result = failed_result(spec, f"trial process died ({reason})", worker.started)
-                worker.conn.close()
-                worker.process, worker.conn = None, None  # replaced at the next submit
+        return done
+
+    def _collect(self, worker: _Worker) -> TrialResult | None:
+        """The trial result of a woken worker (FAILED when it died mid-trial), or None when
+        it only said it is ready."""
+        result = None
+        while result is None and worker.conn.poll():
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                break
+            if message == READY:
+                worker.ready = True
             else:
-                worker.trials += 1
-                if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
-                    self._retire(worker)
-            results.append(result)
-        return results
+                result = message
+        if result is None and worker.process.is_alive():
+            return None
+        spec, worker.spec = worker.spec, None
+        if result is None:  # the process died
+            worker.process.join(timeout=5)
+            reason = describe_exit(worker.process.exitcode)
+            worker.conn.close()
+            worker.process, worker.conn = None, None  # replaced at the next submit
+            if not worker.ready:  # it never got to run the trial: no trial's fault
+                raise SearchError(
+                    f"a worker process died while starting ({reason}), before it ran trial "
+                    f"{spec.trial_id}; its error is printed above. A script that starts a "
+                    f"search at import needs `if __name__ == \"__main__\":` around it: "
+                    f"workers are started with spawn and import the script again. The "
+                    f"trial was not run; resume runs it")
+            return failed_result(spec, f"trial process died ({reason})", worker.started)
+        worker.trials += 1
+        if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
+            self._retire(worker)
+        return result
 
     def shutdown(self) -> None:
         for worker in self._workers:
