@@ -381,6 +381,24 @@ def test_subnets_are_scored_in_the_trainers_precision(tmp_path, precision):
     assert nas.subnet(torch.zeros(2, 8)).shape == (2, 3)
 
 
+class _NoValBlobs(BlobData):
+    val_dataloader = None
+
+
+@pytest.mark.parametrize("data, limit", [(_NoValBlobs, 1.0), (BlobData, 0)])
+def test_a_fit_without_validation_data_is_refused_before_training(tmp_path, data, limit):
+    # was: an epoch trained, then "OneShotNAS needs validation data" at the first search
+    steps = []
+    count = pl.callbacks.LambdaCallback(on_train_batch_start=lambda *_: steps.append(1))
+    with pytest.raises(ConfigError, match=rf"OneShotNAS scores subnets on the validation "
+                                          rf"data, and this fit has none \(limit_val_batches="
+                                          rf"{limit}, 0 val dataloader\(s\)\)"):
+        _trainer(tmp_path, [OneShotNAS(num_candidates=1), count], max_epochs=1,
+                 limit_val_batches=limit, enable_checkpointing=False).fit(
+            TinySupernet(), datamodule=data())
+    assert steps == []
+
+
 def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     scored = []
 

@@ -138,7 +138,13 @@ class OneShotNAS(pl.Callback):
         check_trained(trainer, self._ended, "OneShotNAS")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """A ``num_classes`` that does not fit the data is said now, not after training."""
+        """No validation data, or a ``num_classes`` that does not fit the data, is said now,
+        not after training."""
+        if not any(trainer.num_val_batches or []):
+            raise ConfigError(f"OneShotNAS scores subnets on the validation data, and this fit "
+                              f"has none (limit_val_batches={trainer.limit_val_batches}, "
+                              f"{len(loaders(trainer.val_dataloaders))} val dataloader(s)); "
+                              f"give the module or datamodule a val_dataloader")
         if self.metric_factory is not None or self.num_classes is None:
             return
         was_training = pl_module.training
