@@ -1,10 +1,14 @@
 """``lightning-nas oneshot --ckpt_path``: a run that died part-way goes on from its last
 epoch-end checkpoint as the uninterrupted run, with real Trainers on the digits example;
-checkpoints of another search, or none, are refused before anything is trained or removed."""
+checkpoints of another search, or none, are refused before anything is trained or removed;
+a DDP run resumes as the uninterrupted DDP run."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +104,48 @@ def test_a_missing_or_foreign_checkpoint_is_refused_before_anything_runs(tmp_pat
     (tmp_path / "b.ckpt").write_text("not a checkpoint")
     with pytest.raises(ConfigError, match="not a readable checkpoint"):
         checkpoint_settings(tmp_path / "b.ckpt")
+
+
+DDP_SCRIPT = """
+import sys
+
+import torch
+
+from lightning_nas.config.load import load_config
+from lightning_nas.oneshot.run import run_oneshot
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    run_dir, how = sys.argv[1], sys.argv[2]
+    crash = ["--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"]
+    cfg = load_config("examples/oneshot_digits/oneshot.yaml", [
+        *sys.argv[3:], "--trainer.devices=2", "--oneshot.num_candidates=2",
+        "--trainer.strategy=ddp_find_unused_parameters_true", "--oneshot.search_every_n_epochs=1",
+        f"--oneshot.run_dir={run_dir}", *(crash if how == "crash" else [])])
+    try:
+        run_oneshot(cfg, ckpt_path="last" if how == "resume" else None)
+    except RuntimeError as err:  # both ranks die at the crash
+        print("died:", err)
+"""
+
+
+def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path):
+    script = tmp_path / "oneshot_ddp_resume.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def run(run_dir: Path, how: str) -> str:
+        return subprocess.run([sys.executable, str(script), str(run_dir), how, *TINY],
+                              cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+                              timeout=300).stdout
+
+    full, dead = tmp_path / "full", tmp_path / "resumed"
+    run(full, "full")
+    assert run(dead, "crash").count("died: crash at epoch 2") == 2  # both ranks
+    out = run(dead, "resume")
+    assert out.count("Resuming the spos search from ") == 1  # rank 0 alone prints
+    history = json.loads((dead / "history.json").read_text())
+    assert sorted({h["epoch"] for h in history}) == [1, 2, 3]
+    assert history == json.loads((full / "history.json").read_text())
+    resumed, uninterrupted = _weights(dead / "subnet.pt"), _weights(full / "subnet.pt")
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
