@@ -161,9 +161,11 @@ def _keep_logging() -> Iterator[None]:
 
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
-           overrides: tuple[str, ...] = (), **extra: Any) -> list[TrialResult]:
+           overrides: tuple[str, ...] = (), direction: str | None = "maximize",
+           **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
-    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``."""
+    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
+    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
@@ -171,7 +173,9 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
     config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
                            "_self_"], "x": 0, **extra,
               "hydra": {"job": {"chdir": False},
-                        "sweeper": {"run_dir": str(tmp_path / "run"), **sweeper}}}
+                        "sweeper": {"run_dir": str(tmp_path / "run"),
+                                    **({} if "objectives" in sweeper or direction is None
+                                       else {"direction": direction}), **sweeper}}}
     (conf / "config.yaml").write_text(yaml.safe_dump(config))
     runner = SweepTaskFunction()
     runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
@@ -243,6 +247,31 @@ def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, 
     assert "All 3 architectures of the space are evaluated" in capsys.readouterr().out
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     assert results["best_params"] == {"x": 1} or results["best_params"] == {"x": 3}
+
+
+def test_without_direction_the_scores_name_says_it_or_the_sweep_is_refused(tmp_path):
+    # was: maximize by default, where Optuna's and Nevergrad's sweepers minimize: a project
+    # that switched sweepers and returned a loss had its highest loss chased without a word
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        return float(cfg.x)
+
+    sweep = {"budget": 1, "params": {"x": "choice(1, 2)"}}
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.direction is not set and the "
+                                          r"score's name 'score' does not say which way is "
+                                          r"better; set hydra.sweeper.direction: maximize or "
+                                          r"minimize"):
+        _sweep(tmp_path / "a", task, sweep, direction=None)
+    assert not calls and not (tmp_path / "a" / "run" / "search.db").exists()
+    for metric, best in (("val/loss", 1), ("val/acc_best", 2)):
+        folder = tmp_path / metric.replace("/", "_")
+        trials = _sweep(folder, task, {**sweep, "budget": 2}, direction=None,
+                        optimized_metric=metric)
+        assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+        results = yaml.safe_load((folder / "run" / "optimization_results.yaml").read_text())
+        assert results["best_params"] == {"x": best}, metric
 
 
 def multiple_of_four(arch: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@ Example:
     >>> conf._target_
     'hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper'
     >>> conf.budget, conf.direction, conf.num_workers
-    (20, 'maximize', 1)
+    (20, None, 1)
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ class LightningNASSweeperConf:
             NAS strategies (``SurrogateEvolution``, ``RegularizedEvolution``, ...).
         budget: jobs to complete (failed and rejected ones do not count).
         direction: ``maximize`` or ``minimize`` (``max`` / ``min`` too) the task's return
-            value.
+            value; not set, the score's name says it (``val/loss``: minimize, ``val/acc``:
+            maximize) or the sweep is refused (Optuna's and Nevergrad's sweepers minimize
+            then; lightning-nas does not guess).
         monitor: the name the score is stored under (``lightning-nas show``); default: the
             config's ``optimized_metric``, else ``score``.
         objectives: several objectives ``{name: maximize|minimize}``; the task function
@@ -82,7 +84,7 @@ class LightningNASSweeperConf:
     _target_: str = SWEEPER_TARGET
     optimizer: str = "SurrogateEvolution"
     budget: int | None = 20
-    direction: str = "maximize"
+    direction: str | None = None
     monitor: str | None = None
     # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to it
     objectives: dict[str, str] = field(default_factory=dict)

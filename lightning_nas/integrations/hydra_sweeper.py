@@ -56,7 +56,7 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.resume import differences
 from lightning_nas.search.runner import needs_own_process
-from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.settings import SearchSettings, mode_for
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
@@ -149,11 +149,12 @@ class HydraSweep(Sweeper):
                                   f"minimize, got {objectives!r}")
             objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         run_dir = s["run_dir"] or self.config.hydra.sweep.dir
+        monitor = s["monitor"] or self.config.get("optimized_metric") or "score"
         # several objectives: the first is the monitor (a `monitor` given must be it)
         goal = ({"objectives": objectives, **({"monitor": s["monitor"]} if s["monitor"] else {})}
                 if objectives else
-                {"monitor": s["monitor"] or self.config.get("optimized_metric") or "score",
-                 "mode": _mode(s["direction"], "direction")})
+                {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
+                 else _mode(s["direction"], "direction")})
         return SearchSettings.from_options(
             optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"], **goal,
             seed=s["seed"], max_failures=s["max_failures"], num_workers=s["num_workers"],
@@ -293,6 +294,20 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
                       "lightning_nas")
+
+
+def _named_mode(monitor: str) -> str:
+    """The mode ``monitor``'s name says, for a sweep without ``direction``: Optuna's and
+    Nevergrad's sweepers minimise then, so neither way is taken without a word."""
+    try:
+        return mode_for(monitor)
+    except ConfigError:
+        raise ConfigError(f"hydra.sweeper.direction is not set and the score's name "
+                          f"{monitor!r} does not say which way is better; set "
+                          f"hydra.sweeper.direction: maximize or minimize (Optuna's and "
+                          f"Nevergrad's sweepers minimize when it is not set), or name the "
+                          f"score (optimized_metric: val/loss is minimized, val/acc "
+                          f"maximized)") from None
 
 
 def _mode(direction: Any, name: str) -> str:
