@@ -203,18 +203,32 @@ def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
 
 
 def test_config_groups_are_searched_and_a_job_that_does_not_compose_is_failed(tmp_path):
-    params = {"model": "choice(a, b, nosuch)"}
+    params = {"model": "choice(a, b, broken)"}
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "model" / "broken.yaml").write_text("defaults:\n  - /nosuch: x\n")
     # the check before the sweep composes the first sample; it must be a real option here
-    assert parse_params(params).space.sample(seed=0)["model"] != "nosuch"
+    assert parse_params(params).space.sample(seed=0)["model"] != "broken"
     ran = []
     trials = _sweep(tmp_path, lambda cfg: ran.append(cfg.model.name) or 1.0,
                     {"budget": 3, "params": params})
     status = {t.arch["model"]: t.status for t in trials}
     assert status == {"a": TrialStatus.COMPLETED, "b": TrialStatus.COMPLETED,
-                      "nosuch": TrialStatus.FAILED}
+                      "broken": TrialStatus.FAILED}
     assert sorted(ran) == ["a", "b"]
-    error = next(t.error for t in trials if t.arch["model"] == "nosuch")
+    error = next(t.error for t in trials if t.arch["model"] == "broken")
     assert "do not compose with the config" in error and "nosuch" in error
+
+
+def test_every_searched_option_of_a_config_group_must_exist_before_any_job(tmp_path):
+    # was: checked for the first sample only; a misspelt option ran as a FAILED job
+    ran = []
+    params = {"model": "choice(a, b, bb)"}
+    assert parse_params(params).space.sample(seed=0)["model"] != "bb"
+    with pytest.raises(ConfigError, match=r"sweep parameter 'model': 'bb' is not an option of "
+                                          r"config group model; did you mean 'b'\? its "
+                                          r"options: a, b"):
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params})
+    assert not ran and not (tmp_path / "run" / "search.db").exists()
 
 
 def test_too_many_failures_stop_the_sweep(tmp_path):
@@ -368,6 +382,12 @@ def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(
     with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes per "
                                           r"job.*re-running the command line.*lightning-nas"):
         _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}}, trainer=ddp)
+    assert not calls and not (tmp_path / "run" / "search.db").exists()
+    # a searched device count is checked for each value (was: for the first sample only)
+    params = {"x": "choice(1, 2)", "trainer.devices": "choice(2, auto)"}  # auto: 1 CPU
+    assert parse_params(params).space.sample(seed=0)["trainer.devices"] == "auto"
+    with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes"):
+        _sweep(tmp_path, task, {"budget": 1, "params": params}, trainer={**ddp, "devices": 1})
     assert not calls and not (tmp_path / "run" / "search.db").exists()
     # one device per job sweeps as usual
     trials = _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}},

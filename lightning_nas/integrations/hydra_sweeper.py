@@ -47,7 +47,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, SearchError, unknown
+from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
@@ -58,6 +58,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.runner import needs_own_process
 from lightning_nas.search.settings import SearchSettings, mode_for
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.space.params import Choice
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
@@ -115,6 +116,7 @@ class HydraSweep(Sweeper):
         settings = self._search_settings()
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         self._check_one_process_per_job(self._check_composes(sweep))
+        self._check_options(sweep)
         store = self._open_store(settings, sweep)
         try:
             executor = HydraLauncherExecutor(
@@ -176,6 +178,30 @@ class HydraSweep(Sweeper):
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors
             raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
                               f"config: {err}") from err
+
+    def _check_options(self, sweep: SweepParams) -> None:
+        """Every option of a config group searched must exist, and no ``trainer`` value
+        searched may start several processes per job: checked for each value (the first
+        job's composition checks one sample)."""
+        loader, base = self.hydra_context.config_loader, sweep.space.sample(seed=0)
+        for key, param in sweep.space.params.items():
+            if not isinstance(param, Choice):
+                continue
+            options = loader.get_group_options(key)
+            missing = [v for v in param.values if options and str(v) not in options]
+            if missing:
+                raise ConfigError(f"sweep parameter {key!r}: {missing[0]!r} is not an option "
+                                  f"of config group {key}; "
+                                  f"{did_you_mean(str(missing[0]), options)}its options: "
+                                  f"{', '.join(options)}")
+            if key == "trainer" or key.startswith("trainer."):
+                for value in param.values:
+                    try:
+                        job = loader.load_sweep_config(
+                            self.config, sweep.overrides({**base, key: value}))
+                    except Exception:  # noqa: BLE001 - with the others' values: the job says
+                        continue
+                    self._check_one_process_per_job(job)
 
     def _check_one_process_per_job(self, job: DictConfig) -> None:
         """A job whose Trainer starts several processes (``trainer.devices: 2``, DDP) is
