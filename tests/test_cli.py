@@ -111,7 +111,8 @@ def test_print_config_writes_no_anchors_and_quotes_number_like_strings(tmp_path,
                     "trainer: {max_epochs: 1, accelerator: cpu, devices: 1}\n"
                     "search: {space: {width: {choice: &w [8, 16]}, depth: {choice: *w}},\n"
                     f"         run_dir: '{tmp_path / '1e-3'}', optimizer: RandomSearch}}\n")
-    assert main(["search", str(path), "--print_config", "--search.monitor='1e-3'"]) == 0
+    assert main(["search", str(path), "--print_config", "--search.monitor='1e-3'",
+                 "--search.mode=max"]) == 0
     out = capsys.readouterr().out
     assert "&id" not in out and "*id" not in out  # was: choice: &id001 ... choice: *id001
     cfg = load_yaml(out)

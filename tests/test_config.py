@@ -166,6 +166,26 @@ def test_search_seed_wins_over_seed_everything(tmp_path):
     assert search_from_config(cfg).settings.goal.seed == 0
 
 
+@pytest.mark.parametrize("block, goal", [
+    ({}, ("val_acc", "max", None)),
+    ({"monitor": "val_loss"}, ("val_loss", "min", None)),  # was: max, the highest loss won
+    ({"monitor": "val_loss", "mode": "max"}, ("val_loss", "max", None)),
+    # was: refused, "monitor='val_acc', mode='max' disagrees with the first objective"
+    ({"objectives": {"val_loss": "min", "params": "min"}}, ("val_loss", "min", ["val_loss",
+                                                                              "params"])),
+])
+def test_the_search_blocks_goal_is_what_it_gives(tmp_path, block, goal):
+    cfg = _config(tmp_path / "run")
+    cfg["search"].update(block)
+    settings = search_from_config(cfg).settings.goal
+    names = None if settings.objectives is None else settings.objectives.names
+    assert (settings.monitor, settings.mode, names) == goal
+    cfg["search"]["monitor"] = "val_score"  # its name says no mode: refused, not taken as max
+    cfg["search"].pop("mode", None), cfg["search"].pop("objectives", None)
+    with pytest.raises(ConfigError, match=r"`monitor: 'val_score'` needs a `mode`"):
+        search_from_config(cfg)
+
+
 def _broken(tmp_path: Path, change) -> tuple[str, Path]:
     cfg = copy.deepcopy(_config(tmp_path / "run"))
     change(cfg)

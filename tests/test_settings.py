@@ -205,6 +205,20 @@ def test_a_monitor_whose_name_says_no_mode_needs_one(monitor):
     assert SearchSettings.from_options(monitor=monitor, mode="min").goal.mode == "min"
 
 
+def test_a_mode_or_the_same_monitor_keeps_the_objectives():
+    # was: replace(mode=...) dropped the objectives; mode="max" then maximised the loss
+    s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})
+    for change in ({"mode": "min"}, {"monitor": "val_loss"}, {"monitor": "val_loss",
+                                                              "mode": "min"}):
+        goal = s.replace(**change).goal
+        assert goal.objectives.names == ["val_loss", "params"], change
+        assert (goal.monitor, goal.mode) == ("val_loss", "min")
+    with pytest.raises(ConfigError, match=r"mode='max' disagrees with the first objective "
+                                          r"\(val_loss: min\)"):
+        s.replace(mode="max")
+    assert s.replace(monitor="val_acc").goal.objectives is None  # another monitor replaces
+
+
 def test_bad_objective_mode_names_it():
     with pytest.raises(ConfigError, match="objectives.params"):
         SearchSettings.from_options(objectives={"val_acc": "max", "params": "smallest"})

@@ -48,6 +48,10 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
         settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew
     settings["seed"] = config_seed(cfg, settings["seed"])
     settings["constraints"] = _constraints(settings["constraints"])
+    # only what the block gives (and the seed): a default `monitor: val_acc, mode: max`
+    # passed as given would keep `monitor: val_loss` at max, and refuse `objectives`
+    given = {*(cfg.get("search") or {}), "seed", "constraints"}
+    settings = {key: value for key, value in settings.items() if key in given}
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
     if dotted:  # paths into the config: each trial builds model and data from it
         for key in dotted:

@@ -113,6 +113,23 @@ def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
                           f"and mode out, or list the objectives with the monitor first")
 
 
+def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
+    """The changes ``mine`` makes to ``goal``: another monitor replaces earlier objectives
+    (and, without a mode, takes its name's); a mode or the same monitor keeps them and must
+    agree with the first (was: the objectives were dropped without a word)."""
+    mine = dict(mine)
+    if "objectives" not in mine and goal.objectives is not None:
+        if mine.get("monitor", goal.monitor) != goal.monitor:
+            mine["objectives"] = None
+        elif "monitor" in mine or "mode" in mine:
+            mine["objectives"] = goal.objectives
+    if "monitor" in mine and "mode" not in mine and mine.get("objectives") is None:
+        mine["mode"] = None
+    if mine.get("objectives") is not None:
+        _check_monitor_agrees(mine)
+    return mine
+
+
 @dataclass(frozen=True)
 class Goal:
     """What to optimise and how long.
@@ -412,14 +429,8 @@ class SearchSettings:
             group = getattr(self, name)
             mine = {f.name: options[f.name] for f in dataclasses.fields(group_cls)
                     if f.name in options}
-            if name == "goal" and "objectives" not in mine and group.objectives is not None \
-                    and ("monitor" in mine or "mode" in mine):
-                mine["objectives"] = None  # an explicit monitor replaces earlier objectives
-            if name == "goal" and "monitor" in mine and "mode" not in mine \
-                    and mine.get("objectives") is None:
-                mine["mode"] = None  # a new monitor without a mode: its name says it
-            if name == "goal" and mine.get("objectives") is not None:
-                _check_monitor_agrees(mine)
+            if name == "goal":
+                mine = _goal_changes(group, mine)
             groups[name] = dataclasses.replace(group, **mine) if mine else group
         top = {k: options[k] for k in ("run_dir", "verbose", "progress") if k in options}
         return dataclasses.replace(self, **groups, **top)
