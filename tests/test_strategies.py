@@ -6,6 +6,8 @@ the reproducibility of a seeded sequence of proposals and ``available_optimizers
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from lightning_nas.errors import ConfigError
@@ -13,6 +15,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
     available_optimizers,
     check_optimizer_name,
+    check_optimizer_runs,
     make_optimizer,
 )
 
@@ -73,3 +76,22 @@ def test_available_optimizers():
     assert names == sorted(names)
     assert len(names) == len(set(names)) > 10
     check_optimizer_name("NGOpt")  # a registered name passes
+
+
+@pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("AX", "ax")])
+def test_an_optimizer_whose_package_is_missing_is_refused_before_the_run_folder(
+        tmp_path, name, module):
+    # was: accepted; the search wrote its store, then raised ModuleNotFoundError at the first
+    # proposal, and the folder then refused any other optimizer ("other settings")
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    with pytest.raises(ConfigError, match=rf"optimizer '{name}' needs a package that is not "
+                                          rf"installed \(ModuleNotFoundError: No module named "
+                                          rf"'{module}'\)"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, optimizer=name,
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    check_optimizer_runs("NGOpt", SPACE)  # one that runs passes

@@ -60,7 +60,7 @@ from lightning_nas.search.settings import SearchSettings, mode_for
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.space.params import Choice
 from lightning_nas.store import RunStore, open_search_store
-from lightning_nas.strategies import make_optimizer
+from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
 __all__ = ["RESULTS_FILE", "HydraSweep"]
@@ -115,6 +115,7 @@ class HydraSweep(Sweeper):
                              self.hydra_context.config_loader)
         settings = self._search_settings()
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
+        check_optimizer_runs(settings.goal.optimizer, sweep.space)
         self._check_one_process_per_job(self._check_composes(sweep))
         self._check_options(sweep)
         store = self._open_store(settings, sweep)

@@ -51,7 +51,7 @@ from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import Choice, Fixed, SearchSpace
 from lightning_nas.store import RunStore, open_search_store
-from lightning_nas.strategies import make_optimizer
+from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
 __all__ = ["DRY_BUILD_ARCHS", "Search", "SearchResult"]
@@ -152,6 +152,7 @@ class Search:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
         self.space.check_searchable("or train it with lightning-nas fit")
+        check_optimizer_runs(self.settings.goal.optimizer, self.space)
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_fill(self.space, self.settings.transfer.warm_start_fill)

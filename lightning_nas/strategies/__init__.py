@@ -12,8 +12,9 @@ from lightning_nas.strategies.registry import (
     NAS_OPTIMIZERS,
     available_optimizers,
     check_optimizer_name,
+    check_optimizer_runs,
     make_optimizer,
 )
 
 __all__ = ["DEFAULT_OPTIMIZER", "NAS_OPTIMIZERS", "available_optimizers", "check_optimizer_name",
-           "make_optimizer"]
+           "check_optimizer_runs", "make_optimizer"]

@@ -25,7 +25,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 
 __all__ = ["DEFAULT_OPTIMIZER", "NAS_OPTIMIZERS", "available_optimizers",
-           "check_optimizer_name", "make_optimizer"]
+           "check_optimizer_name", "check_optimizer_runs", "make_optimizer"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
 NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
@@ -65,6 +65,30 @@ def check_optimizer_name(name: str) -> None:
     raise ConfigError(f"unknown optimizer {name!r}; {hint} (see "
                       f"lightning_nas.strategies.available_optimizers() for all "
                       f"{len(ng.optimizers.registry)})")
+
+
+def check_optimizer_runs(name: str, space: SearchSpace) -> None:
+    """Build ``name`` over ``space`` and ask it once, on a throwaway copy: an optimizer whose
+    optional package is missing (``SMAC3``: ConfigSpace, ``AX``: ax) fails here, before a
+    run folder is written, not at the search's first proposal.
+
+    Example:
+        >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
+
+    Raises:
+        ConfigError: naming the missing module.
+    """
+    try:
+        make_optimizer(name, space, budget=1, seed=0).ask()
+    except Exception as err:  # noqa: BLE001 - only a missing module is ours to say
+        missing = err if isinstance(err, ImportError) else err.__cause__
+        if not isinstance(missing, ImportError):
+            missing = err if "No module named" in str(err) else None
+        if missing is None:
+            return
+        raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
+                          f"({type(missing).__name__}: {missing}); install it, or pick "
+                          f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
 
 
 def make_optimizer(name: str, space: SearchSpace, budget: int | None = None,
