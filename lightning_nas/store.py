@@ -399,7 +399,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
-        if old != new:
+        if old != new or (key == "objectives" and isinstance(old, Mapping)  # order: the
+                          and isinstance(new, Mapping) and list(old) != list(new)):  # tells
             store.close()
             held = (f"a search started without {key}" if old is missing else
                     f"a search with a different {key} (stored {old!r}, now {new!r})")

@@ -13,8 +13,9 @@ import sqlite3
 
 import pytest
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.store import RunStore
+from lightning_nas.store import RunStore, open_search_store
 
 
 @pytest.fixture
@@ -302,3 +303,17 @@ def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_
         os.kill(holder.pid, signal.SIGKILL)  # however the driver ends, the folder is free
         holder.wait()
     assert len(search.run().trials) == 1
+
+
+def test_a_resume_with_the_objectives_in_another_order_is_refused(tmp_path):
+    # was: accepted (dicts compare without order); the optimizer was then told loss vectors
+    # in the new order after ones in the old, cost against latency
+    fixed = {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+             "objectives": {"acc": "max", "cost": "min", "lat": "min"}}
+    open_search_store(tmp_path, fixed).close()
+    open_search_store(tmp_path, fixed).close()  # the same order resumes
+    reordered = {**fixed, "objectives": {"acc": "max", "lat": "min", "cost": "min"}}
+    with pytest.raises(ConfigError, match=r"holds a search with a different objectives \(stored "
+                                          r"\{'acc': 'max', 'cost': 'min', 'lat': 'min'\}, now "
+                                          r"\{'acc': 'max', 'lat': 'min', 'cost': 'min'\}\)"):
+        open_search_store(tmp_path, reordered)
