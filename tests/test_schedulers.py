@@ -168,6 +168,25 @@ def test_a_scheduler_refuses_trainer_limits_that_end_trials_early(tmp_path, trai
     assert not (tmp_path / "search.db").exists()
 
 
+@pytest.mark.parametrize("searched, needle", [
+    ({"trainer.max_steps": {"choice": [-1, 3]}}, r"space key 'trainer.max_steps' may take 3: "
+                                                 r"scheduler 'asha' stops and promotes trials"),
+    ({"trainer.check_val_every_n_epoch": {"choice": [1, 2]}},
+     r"space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'asha' judges"),
+    ({"trainer.max_epochs": {"choice": [2, 6]}}, r"space key 'trainer.max_epochs' is searched, "
+                                                 r"but scheduler 'asha' sets every trial's "
+                                                 r"epochs"),
+])
+def test_a_scheduler_refuses_searched_trainer_values_it_cannot_judge(tmp_path, searched, needle):
+    # was: accepted; a trial cut at 2 of 4 epochs by max_steps was COMPLETED, a searched
+    # max_epochs was overridden (two "different" trials trained the same), and a trial that
+    # validated every 2 epochs failed at fit, counted against max_failures
+    with pytest.raises(ConfigError, match=needle):
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **searched}, data=BlobData,
+               trainer={"max_epochs": 4}, budget=2, scheduler="asha", run_dir=tmp_path)
+    assert not (tmp_path / "search.db").exists()
+
+
 def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
     callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
     trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,

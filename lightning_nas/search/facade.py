@@ -193,6 +193,14 @@ class Search:
                        next((k for k in values if self._arch_error({k: arch[k]})), None))
             raise ConfigError(said if key is None else
                               f"space key {key!r} may take {arch[key]!r}: {said}")
+        scheduler = self.settings.early_stopping.scheduler
+        scheduler = None if scheduler in (None, "none") else scheduler
+        if scheduler is not None and "trainer.max_epochs" in values:
+            name = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
+            raise ConfigError(f"space key 'trainer.max_epochs' is searched, but scheduler "
+                              f"{name!r} sets every trial's epochs (its rungs, up to "
+                              f"search.max_epochs or trainer.max_epochs); search it without "
+                              f"a scheduler")
         for key, options in values.items():
             for value in options:
                 try:
@@ -201,6 +209,9 @@ class Search:
                         check_trainer_kwargs(setting)
                         check_validation_runs({**self.trainer, **setting},
                                               self.settings.goal.monitor)
+                        if scheduler is not None:  # rungs need validation every epoch
+                            check_validates_each_epoch({**self.trainer, **setting},
+                                                       scheduler)
                     elif (said := self._arch_error({**arch, key: value})) is not None:
                         raise ConfigError(said)
                 except ConfigError as err:
