@@ -87,12 +87,13 @@ def test_make_rule_errors():
     with pytest.raises(ConfigError, match="eta >= 2"):
         make_rule("hyperband", max_epochs=9, eta=1)
     assert make_rule("none") is None
-    # was: accepted, and a median rule that first decides at the last epoch stops nothing
-    for median in ("median", MedianRule(min_epochs=5)):
-        with pytest.raises(ConfigError, match=r"scheduler 'median' with min_epochs=5 would "
-                                              r"never stop a trial before its end "
-                                              r"\(max_epochs=3\)"):
-            make_rule(median, min_epochs=5, max_epochs=3)
+    # was: accepted, and a rule that first decides at the last epoch stops nothing
+    for scheduler, name in (("median", "median"), (MedianRule(min_epochs=5), "MedianRule"),
+                            ("asha", "asha"), ("hyperband", "hyperband")):
+        with pytest.raises(ConfigError, match=rf"scheduler '{name}' with min_epochs=5 would "
+                                              rf"never stop a trial before its end "
+                                              rf"\(max_epochs=5\)"):
+            make_rule(scheduler, min_epochs=5, max_epochs=5)
     assert isinstance(make_rule("median", min_epochs=2, max_epochs=3), MedianRule)
     rule = MedianRule(min_epochs=1, mode="min")
     assert make_rule(rule, mode="min") is rule

@@ -237,33 +237,43 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
 
     Raises:
         ConfigError: for an unknown name (listing the valid ones), bad settings, a
-            ``Rule`` whose ``mode`` is not the search's, or a median rule that would decide
-            only at or after ``max_epochs``.
+            ``Rule`` whose ``mode`` is not the search's, or a rule that would first decide
+            at or after ``max_epochs`` (it would stop nothing).
     """
     if isinstance(scheduler, Rule) and scheduler.mode != mode:
         # a rule judges which trials are better: the other way round it stops the best
         raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
                           f"but the search's mode is {mode!r}; build it with mode={mode!r}")
-    if scheduler == "median" or isinstance(scheduler, MedianRule):
-        first = scheduler.min_epochs if isinstance(scheduler, MedianRule) else min_epochs
-        if isinstance(max_epochs, int) and max_epochs > 0 and first >= max_epochs:
-            # it decides from min_epochs on: at the last epoch or later, it stops nothing
-            raise ConfigError(f"scheduler 'median' with min_epochs={first} would never stop a "
-                              f"trial before its end (max_epochs={max_epochs}); give "
-                              f"min_epochs below max_epochs, or search without a scheduler")
     if scheduler is None or isinstance(scheduler, Rule):
-        return scheduler
+        return _decides_before_the_end(scheduler, max_epochs, "a rule object")
     if scheduler not in SCHEDULERS:
         raise ConfigError(f"unknown scheduler {scheduler!r}; valid: {', '.join(SCHEDULERS)}")
     if scheduler == "none":
         return None
     if scheduler == "median":
-        return MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
+        return _decides_before_the_end(
+            MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode), max_epochs,
+            "median")
     if not isinstance(max_epochs, int) or max_epochs < 1:
         raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
                           f"trainer.max_epochs), got {max_epochs!r}")
     cls = ASHARule if scheduler == "asha" else HyperbandRule
-    return cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
+    return _decides_before_the_end(
+        cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode), max_epochs,
+        scheduler)
+
+
+def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:
+    """``rule``, unless it first decides at a trial's last epoch or later: a verdict there
+    stops nothing, so it would never stop a trial (``min_epochs >= max_epochs``)."""
+    first = getattr(rule, "min_epochs", None)
+    last = getattr(rule, "max_epochs", None) or max_epochs
+    if isinstance(first, int) and isinstance(last, int) and 0 < last <= first:
+        name = type(rule).__name__ if name == "a rule object" else name
+        raise ConfigError(f"scheduler {name!r} with min_epochs={first} would never stop a "
+                          f"trial before its end (max_epochs={last}); give min_epochs below "
+                          f"max_epochs, or search without a scheduler")
+    return rule
 
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
