@@ -190,8 +190,25 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
     from lightning_nas.errors import SearchError
 
     space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
-    with pytest.raises(SearchError, match=r"objective 'parms' is neither logged nor a cost; "
+    with pytest.raises(SearchError, match=r"objective 'parms' is neither logged nor counted; "
                                           r"did you mean 'params'\?"):
-        Search(None, space, objective=lambda arch: {"val_acc": arch["x"] / 10},
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+               trainer={"max_epochs": 1, "limit_train_batches": 1},
                objectives={"val_acc": "max", "parms": "min"}, budget=2, verbose=False,
-               run_dir=tmp_path).run()
+               run_dir=tmp_path / "model").run()
+    # an objective= search counts nothing: only what it returned is named (was: "did you
+    # mean 'params'? logged or counted: [..., 'flops', 'params']", neither of them counted)
+    with pytest.raises(SearchError, match=r"objective 'params' is neither logged nor counted; "
+                                          r"logged or counted: \['val_acc'\]"):
+        Search(None, space, objective=lambda arch: {"val_acc": arch["x"] / 10},
+               objectives={"val_acc": "max", "params": "min"}, budget=2, verbose=False,
+               run_dir=tmp_path / "objective").run()
+    # limits are counted on a model before it trains: with objective= they cannot hold
+    # (was: accepted, and every candidate ran)
+    for key in ("max_params", "max_flops"):
+        with pytest.raises(ConfigError, match=rf"{key} is checked before a candidate trains, "
+                                              rf"on its model; an objective= search has no "
+                                              rf"model to count"):
+            Search(None, space, objective=lambda arch: {"acc": 1.0}, monitor="acc",
+                   run_dir=tmp_path / "limits", **{key: 10})
+    assert not (tmp_path / "limits").exists()

@@ -123,6 +123,12 @@ class Search:
         if objective is not None and not callable(objective):
             raise ConfigError(f"objective must be callable arch -> metrics, got {objective!r}")
         self.objective = objective
+        limits = {k: getattr(self.settings.limits, k) for k in ("max_params", "max_flops")}
+        if objective is not None and any(v is not None for v in limits.values()):
+            key = next(k for k, v in limits.items() if v is not None)
+            raise ConfigError(f"{key} is checked before a candidate trains, on its model; an "
+                              f"objective= search has no model to count: leave {key} out, "
+                              f"and give a constraint on the architecture instead")
         self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
         self.data = DataFactory(data, data_init_args)
         self.trainer = dict(trainer or {})

@@ -349,8 +349,8 @@ class SearchLoop:
                 try:
                     return objectives.losses(result.metrics)
                 except KeyError as err:
-                    names = sorted({*result.metrics, *COSTS})
-                    raise SearchError(f"objective {err} is neither logged nor a cost; "
+                    names = sorted({*result.metrics, *(() if self.template.objective else COSTS)})
+                    raise SearchError(f"objective {err} is neither logged nor counted; "
                                       f"{did_you_mean(str(err.args[0]), names)}logged or "
                                       f"counted: {names}") from None
             seen = [v for v in self.seen.values() if isinstance(v, list)]
