@@ -340,6 +340,20 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
     assert results["rerun"].endswith(" hydra.mode=RUN") and "epochs=1" in results["rerun"]
 
 
+def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
+    # was: accepted; the jobs after the resume ran another setup into the same leaderboard
+    def sweep(budget: int, **config: Any) -> list[TrialResult]:
+        return _sweep(tmp_path, lambda cfg: float(cfg.x),
+                      {"budget": budget, "params": {"x": "range(0, 9)"}}, **config)
+
+    sweep(1, lr=0.1, out="${hydra:runtime.output_dir}")
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: lr: 0.1, now 0.2\. "
+                                          r"Resume with the settings it ran with"):
+        sweep(2, lr=0.2, out="${hydra:runtime.output_dir}")
+    # the searched key's default in the file is no setup: it resumes
+    assert len(sweep(2, lr=0.1, out="${hydra:runtime.output_dir}", x=5)) == 2
+
+
 def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
            ("+note='a, b'",))

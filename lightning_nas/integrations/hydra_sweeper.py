@@ -243,8 +243,13 @@ class HydraSweep(Sweeper):
         store.hold()  # a second sweep on the folder meanwhile is refused
         hydra = store.get_meta("hydra") or {}
         stored = store.get_meta("settings")
-        found = differences({"settings": stored} if stored else {},
-                            {"settings": settings.flat()})
+        # the config as written (interpolations kept: a sweep dir's time differs), without
+        # the searched and overridden paths: an edit of a config file before the resume
+        given = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
+        raw = _without(OmegaConf.to_container(self.config, resolve=False),
+                       [*sweep.space.names(), *given])
+        found = differences({"settings": stored, "job": store.get_meta("job_config_raw")}
+                            if stored else {}, {"settings": settings.flat(), "job": raw})
         if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
             found.append(f"the job overrides: {hydra['overrides']}, now "
                          f"{list(sweep.passthrough)}")
@@ -267,6 +272,7 @@ class HydraSweep(Sweeper):
         choices = {k: v for k, v in (hydra.get("runtime", {}).get("choices") or {}).items()
                    if not k.startswith("hydra/")}
         store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
+        store.set_meta("job_config_raw", raw)
         store.set_meta("job_choices", choices)
         store.set_meta("hydra", {"task": self.config.hydra.job.name,
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
@@ -321,6 +327,20 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
                       "lightning_nas")
+
+
+def _without(config: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """``config`` as JSON data without its ``hydra`` node and the searched ``paths`` (a
+    config group's name removes its subtree)."""
+    out = json.loads(json.dumps({k: v for k, v in config.items() if k != "hydra"}, default=str))
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
 
 
 def _named_mode(monitor: str) -> str:

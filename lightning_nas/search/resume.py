@@ -103,8 +103,9 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     """What differs between a run's stored setup and this invocation's, one line each.
 
     Both are ``{"settings": flat settings, "model" and "data": {"class_path",
-    "init_args"}, "trainer": {...}, "config": the config or None}``; a part the store lacks
-    (a run of an older version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
+    "init_args"}, "trainer": {...}, "config": the config or None}`` (a Hydra sweep's:
+    ``{"settings", "job": its config}``); a part the store lacks (a run of an older
+    version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
     """
     current = _json(current)
     out: list[str] = []
@@ -122,6 +123,10 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     if "trainer" in stored:
         out += _changes(*({k: v for k, v in trainer.items() if k not in OUTPUT_TRAINER_KEYS}
                           for trainer in (stored["trainer"], current["trainer"])), "trainer")
+    if stored.get("job") is not None:  # a Hydra sweep's config, searched paths left out
+        job, now = stored["job"], current.get("job") or {}
+        for key in sorted({*job, *now}):
+            out += _changes(job.get(key, "unset"), now.get(key, "unset"), key)
     return list(dict.fromkeys(out))
 
 
