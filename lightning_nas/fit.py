@@ -32,9 +32,9 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, free_dir
 from lightning_nas.results import TrialResult
+from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
-from lightning_nas.search.settings import mode_for
 from lightning_nas.search.trial import TrialSpec, logger_defaults
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]

@@ -23,6 +23,7 @@ import yaml
 
 pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
 
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
@@ -352,6 +353,28 @@ def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
         sweep(2, lr=0.2, out="${hydra:runtime.output_dir}")
     # the searched key's default in the file is no setup: it resumes
     assert len(sweep(2, lr=0.1, out="${hydra:runtime.output_dir}", x=5)) == 2
+
+
+def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
+    # was: the first job of a resume was numbered by the trial count; a trial re-run after a
+    # kill took a new number, so the next resume launched a new trial into an old job folder
+    jobs: dict[int, int] = {}  # hydra.job.num (the job's folder) -> x
+
+    def task(cfg: DictConfig) -> float:
+        assert HydraConfig.get().job.num not in jobs, "a job folder used twice"
+        jobs[HydraConfig.get().job.num] = cfg.x
+        return float(cfg.x)
+
+    def sweep(budget: int) -> dict[int, int]:
+        trials = _sweep(tmp_path, task, {"budget": budget, "params": {"x": "range(0, 9)"}})
+        return {t.trial_id: t.arch["x"] for t in trials}
+
+    sweep(2)
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        store.set_status(2, TrialStatus.RUNNING)  # killed while job 1 trained trial 2
+    sweep(2)  # trial 2 runs again, as job 2
+    trials = sweep(3)  # trial 3: job 3 (was: job 2 again)
+    assert jobs == {0: trials[1], 1: trials[2], 2: trials[2], 3: trials[3]}
 
 
 def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):

@@ -43,20 +43,22 @@ class HydraLauncherExecutor(TrialExecutor):
         names: every objective the task must return (a dict holding them); default
             ``[monitor]``.
         check: called with a batch of one job's overrides (Hydra's
-            ``Sweeper.validate_batch_is_legal``) when the launcher raises: the jobs whose
-            overrides do not compose are FAILED, the others launched again.
+            ``Sweeper.validate_batch_is_legal``) for each job before its batch is launched:
+            the jobs whose overrides do not compose are FAILED, not launched.
         first_job: the ``hydra.job.num`` of the first job (a resumed sweep continues after
             the jobs of the earlier invocations, so no job folder is overwritten).
+        on_launch: called with the next free job number before each batch is launched
+            (the sweeper stores it for the next resume).
     """
 
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
                  num_workers: int = 1, monitor: str = "score",
                  names: Sequence[str] | None = None,
                  check: Callable[[Sequence[Sequence[str]]], None] | None = None,
-                 first_job: int = 0) -> None:
+                 first_job: int = 0, on_launch: Callable[[int], None] | None = None) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
         self.monitor, self.names = monitor, list(names or [monitor])
-        self.check, self.next_job = check, first_job
+        self.check, self.next_job, self.on_launch = check, first_job, on_launch
         self._queue: list[TrialSpec] = []
 
     def __repr__(self) -> str:
@@ -71,17 +73,12 @@ class HydraLauncherExecutor(TrialExecutor):
         batch, self._queue = self._queue, []
         started = time.time()
         jobs = [(spec, tuple(self.overrides(spec.arch))) for spec in batch]
-        results: dict[int, TrialResult] = {}
-        try:
-            returns = self._launch([o for _, o in jobs])
-        except Exception:
-            # the launcher composes each job's config first: find the jobs that do not
-            # compose (checked only now, so that a sweep does not compose every config twice)
-            results = self._not_composing(jobs, started)
-            if not results:
-                raise
-            jobs = [(spec, o) for spec, o in jobs if spec.trial_id not in results]
-            returns = self._launch([o for _, o in jobs]) if jobs else []
+        # a job that does not compose is FAILED before the batch is launched: a launcher
+        # that raised at it mid-batch (the basic one composes and runs one job after the
+        # other) would have run the jobs before it, and launching again trained them twice
+        results = self._not_composing(jobs, started)
+        jobs = [(spec, o) for spec, o in jobs if spec.trial_id not in results]
+        returns = self._launch([o for _, o in jobs]) if jobs else []
         finished = time.time()
         for (spec, _), ret in zip(jobs, returns, strict=True):
             results[spec.trial_id] = self._result(spec, ret, started, finished)
@@ -89,6 +86,8 @@ class HydraLauncherExecutor(TrialExecutor):
 
     def _launch(self, overrides: list[tuple[str, ...]]) -> Sequence[JobReturn]:
         first, self.next_job = self.next_job, self.next_job + len(overrides)
+        if self.on_launch is not None:  # before the jobs run: a kill must not reuse them
+            self.on_launch(self.next_job)
         return self.launcher.launch(overrides, initial_job_idx=first)
 
     def _not_composing(self, jobs: list[tuple[TrialSpec, tuple[str, ...]]],

@@ -53,10 +53,10 @@ from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.loop import SearchLoop
-from lightning_nas.search.objectives import pareto_front
+from lightning_nas.search.objectives import mode_for, pareto_front
 from lightning_nas.search.resume import differences
 from lightning_nas.search.runner import needs_own_process
-from lightning_nas.search.settings import SearchSettings, mode_for
+from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.space.params import Choice
 from lightning_nas.store import RunStore, open_search_store
@@ -123,7 +123,8 @@ class HydraSweep(Sweeper):
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
-                check=self.validate_batch_is_legal, first_job=len(store))
+                check=self.validate_batch_is_legal, first_job=self._first_job(store),
+                on_launch=lambda n: store.set_meta("next_job", n))
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
             goal = settings.goal
@@ -179,6 +180,15 @@ class HydraSweep(Sweeper):
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors
             raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
                               f"config: {err}") from err
+
+    def _first_job(self, store: RunStore) -> int:
+        """The first free ``hydra.job.num``: after every job an earlier invocation launched
+        (a re-run trial took a new number, so the trial count is not enough), and after
+        the numbered job folders already in the sweep dir (stores of older versions)."""
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        taken = [int(p.name) + 1 for p in sweep_dir.iterdir()
+                 if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
+        return max(len(store), store.get_meta("next_job") or 0, *taken)
 
     def _check_options(self, sweep: SweepParams) -> None:
         """Every option of a config group searched must exist, and no ``trainer`` value

@@ -16,15 +16,46 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode
 
-__all__ = ["COSTS", "Constraints", "Objectives", "pareto_front"]
+__all__ = ["COSTS", "Constraints", "Objectives", "mode_for", "pareto_front"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
+
+
+#: words of a metric's name that say which way is better (``val_loss`` -> min)
+_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity",
+                              "wer", "cer", "regret"})
+_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "f1", "auroc", "auc", "precision", "recall",
+                               "iou", "dice", "r2", "map", "reward"})
+
+
+def mode_for(monitor: str) -> str:
+    """The ``mode`` a monitor's name implies, for a monitor given without one.
+
+    Example:
+        >>> mode_for("val_loss"), mode_for("val/acc_best")
+        ('min', 'max')
+        >>> mode_for("val_score")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `monitor: 'val_score'` needs a `mode` (max or min) ...
+
+    Raises:
+        ConfigError: when the name says neither, or both.
+    """
+    words = set(re.split(r"[^a-z0-9]+", monitor.lower()))
+    lower, higher = bool(words & _LOWER_IS_BETTER), bool(words & _HIGHER_IS_BETTER)
+    if lower != higher:
+        return "min" if lower else "max"
+    raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
+                      f"does not say whether higher is better (a loss or error is taken as "
+                      f"min, an accuracy, F1, AUROC, ... as max)")
 
 
 class Objectives:

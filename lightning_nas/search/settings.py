@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
-from lightning_nas.search.objectives import COSTS, Constraints, Objectives
+from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
 from lightning_nas.search.schedulers import SCHEDULERS, Rule
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
-           "Transfer", "mode_for"]
+           "Transfer"]
 
 #: executor names (any object with ``submit(fn, *args)`` is accepted too)
 EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
@@ -65,36 +65,6 @@ def _number(name: str, value: Any, optional: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
                           f"got {value!r}")
-
-
-#: words of a metric's name that say which way is better (``val_loss`` -> min)
-_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity",
-                              "wer", "cer", "regret"})
-_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "f1", "auroc", "auc", "precision", "recall",
-                               "iou", "dice", "r2", "map", "reward"})
-
-
-def mode_for(monitor: str) -> str:
-    """The ``mode`` a monitor's name implies, for a monitor given without one.
-
-    Example:
-        >>> mode_for("val_loss"), mode_for("val/acc_best")
-        ('min', 'max')
-        >>> mode_for("val_score")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: `monitor: 'val_score'` needs a `mode` (max or min) ...
-
-    Raises:
-        ConfigError: when the name says neither, or both.
-    """
-    words = set(re.split(r"[^a-z0-9]+", monitor.lower()))
-    lower, higher = bool(words & _LOWER_IS_BETTER), bool(words & _HIGHER_IS_BETTER)
-    if lower != higher:
-        return "min" if lower else "max"
-    raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
-                      f"does not say whether higher is better (a loss or error is taken as "
-                      f"min, an accuracy, F1, AUROC, ... as max)")
 
 
 def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
@@ -141,7 +111,7 @@ class Goal:
         time_limit: seconds after which no new trial starts (per invocation).
         monitor: the logged metric that scores a trial, read at its best epoch.
         mode: ``"max"`` or ``"min"``; left out, the monitor's name says it (``val_loss``:
-            min, ``val_acc``: max, see ``mode_for``) or the monitor is refused.
+            min, ``val_acc``: max, see ``objectives.mode_for``) or the monitor is refused.
         objectives: several objectives ``{name: max|min}``; the first is the monitor.
         seed: seeds the optimizer and every trial.
         max_failures: the search stops once more trials failed.
