@@ -75,6 +75,16 @@ def test_the_nevergrad_sweepers_range_is_a_range_and_a_yaml_list_is_refused():
         _space({"lr": {"lower": 0.1, "upper": 1.0, "step": 0.1}})
 
 
+def test_a_nested_mapping_that_searches_is_searched_by_its_dotted_keys():
+    # was: fixed as the literal text: every job got opt.name='choice(adam, sgd)'
+    space = _space({"opt": {"name": "choice(adam, sgd)", "beta": "interval(0.8, 0.99)",
+                            "eps": 1e-8, "sched": {"gamma": {"lower": 0.1, "upper": 0.9}}},
+                    "fixed": {"a": 1, "b": "adam"}})
+    assert space == {"opt.name": Choice(["adam", "sgd"]), "opt.beta": Float(0.8, 0.99),
+                     "opt.eps": Fixed(1e-8), "opt.sched.gamma": Float(0.1, 0.9),
+                     "fixed": Fixed({"a": 1, "b": "adam"})}  # nothing searched: one value
+
+
 def test_config_groups_and_add_prefixes_are_keys():
     space = _space({"model": "choice(digits, cnn)", "+extra.k": "choice(1, 2)",
                     "db@backup": "choice(a, b)"})

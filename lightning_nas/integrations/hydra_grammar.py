@@ -98,7 +98,7 @@ def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()
     """
     parser = OverridesParser.create(config_loader=config_loader)
     entries: dict[str, Override] = {}
-    for key, value in (params or {}).items():
+    for key, value in _flat(parser, params or {}).items():
         override = _parse(parser, f"{key}={_grammar(key, value)}", str(key))
         entries[_name(override)] = override
     passthrough = []
@@ -181,7 +181,7 @@ def _grammar(key: str, value: Any) -> str:
         raise SpaceError(f"params key {key!r}: a list is either a choice of its values or "
                          f"one fixed value; write choice({', '.join(map(str, value))}) to "
                          f"search it, or the string '{format_value(list(value))}' to fix it")
-    if isinstance(value, Mapping) and {"lower", "upper"} <= set(value):
+    if isinstance(value, Mapping) and _is_range(value):
         unknown = sorted(set(value) - set(_SCALAR_KEYS))
         if unknown:
             raise SpaceError(f"params key {key!r}: a range takes {', '.join(_SCALAR_KEYS)}, "
@@ -190,6 +190,33 @@ def _grammar(key: str, value: Any) -> str:
         text = f"int({text})" if value.get("integer") else text
         return f"tag(log,{text})" if value.get("log") else text
     return format_value(value)
+
+
+def _flat(parser: OverridesParser, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with each nested mapping that searches something (a grammar string or a
+    range inside) as dotted keys: ``opt: {name: choice(a, b)}`` is ``opt.name``; was fixed
+    as the literal text ``'choice(a, b)'``. A mapping of plain values stays one value."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping) and not _is_range(value) and _searches(parser, value):
+            out.update({f"{key}.{sub}": leaf for sub, leaf in _flat(parser, value).items()})
+        else:
+            out[str(key)] = value
+    return out
+
+
+def _is_range(value: Mapping[str, Any]) -> bool:
+    return {"lower", "upper"} <= set(value)
+
+
+def _searches(parser: OverridesParser, value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return _is_range(value) or any(_searches(parser, v) for v in value.values())
+    try:
+        return isinstance(value, str) and parser.parse_overrides(
+            [f"k={value}"])[0].is_sweep_override()
+    except HydraException:
+        return False
 
 
 def _parse(parser: OverridesParser, line: str, key: str) -> Override:
