@@ -88,9 +88,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         }
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
-            out["model"] = None
-            out["hydra"] = {**hydra, "rerun": "the best job's overrides are in "
-                            "optimization_results.yaml of the sweep"}
+            out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
         if best.checkpoint and Path(best.checkpoint).exists():
             tmp = run_dir / "best.ckpt.tmp"
             shutil.copyfile(best.checkpoint, tmp)
@@ -111,6 +109,18 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     finally:
         if own:
             store.close()
+
+
+def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+    """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
+    its architecture) and the command line that trains it once."""
+    try:
+        from lightning_nas.integrations.hydra_grammar import format_value, rerun_line
+    except ImportError:  # hydra-core is gone since the sweep ran
+        return {**hydra, "rerun": "see optimization_results.yaml of the sweep"}
+    job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
+    return {**hydra, "overrides": job,
+            "rerun": rerun_line(hydra.get("script", "<task>.py"), job)}
 
 
 def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,

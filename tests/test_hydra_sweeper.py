@@ -144,9 +144,24 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
 def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
     from lightning_nas.errors import ConfigError
     from lightning_nas.export import export_best, finetune
+    from lightning_nas.integrations.hydra_grammar import format_value
 
     best = export_best(killed_sweep.run)
-    assert best["model"] is None and "optimization_results.yaml" in best["hydra"]["rerun"]
+    results = yaml.safe_load((killed_sweep.run / "optimization_results.yaml").read_text())
+    assert best["model"] is None and best["trial"] == results["best_trial"]
+    assert best["hydra"]["overrides"] == results["overrides"]
+    assert best["hydra"]["rerun"] == results["rerun"]
+    # another trial exported: its own job (was: the sweep's overrides alone, and a pointer to
+    # optimization_results.yaml, which holds the best trial's)
+    with RunStore(killed_sweep.run / "search.db") as store:
+        other = next(t for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != best["trial"])
+    mine = export_best(killed_sweep.run, trial_id=other.trial_id)["hydra"]
+    assert mine["overrides"] == [*results["overrides"][:-len(other.arch)],
+                                 *(f"{k}={format_value(v)}" for k, v in other.arch.items())]
+    assert mine["rerun"].startswith(f"python {TRAIN} ") and " ".join(
+        mine["overrides"][-len(other.arch):]) in mine["rerun"]
+    export_best(killed_sweep.run)  # the best again, for the tests after this one
     with pytest.raises(ConfigError, match="is a Hydra sweep.*optimization_results.yaml"):
         finetune(killed_sweep.run)
 

@@ -33,7 +33,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ from hydra.errors import HydraException
 from lightning_nas.errors import SpaceError
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 
-__all__ = ["TAGS", "SweepParams", "format_value", "param_of", "parse_params"]
+__all__ = ["TAGS", "SweepParams", "format_value", "param_of", "parse_params", "rerun_line"]
 
 #: the tags of Hydra's grammar that the sweeper reads
 TAGS = ("log", "ordered")
@@ -79,6 +80,17 @@ class SweepParams:
         """
         return [*self.passthrough, *(f"{key}={format_value(value)}"
                                      for key, value in arch.items())]
+
+
+def rerun_line(script: str, overrides: Sequence[str]) -> str:
+    """The command line that trains one job of a sweep once (its config group sets
+    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell.
+
+    Example:
+        >>> rerun_line("src/train.py", ["model.lr=0.1", "seed=1"])
+        'python src/train.py model.lr=0.1 seed=1 hydra.mode=RUN'
+    """
+    return f"python {shlex.join([script, *overrides])} hydra.mode=RUN"
 
 
 def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = (),

@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -50,7 +49,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
-from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params
+from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import mode_for, pareto_front
@@ -284,7 +283,7 @@ class HydraSweep(Sweeper):
         store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
         store.set_meta("job_config_raw", raw)
         store.set_meta("job_choices", choices)
-        store.set_meta("hydra", {"task": self.config.hydra.job.name,
+        store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": _task_script(),
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
                                  "overrides": list(sweep.passthrough)})
@@ -311,9 +310,7 @@ class HydraSweep(Sweeper):
             overrides = list(sweep.overrides(best.arch))
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
-                           # the best job once: the sweep's config group sets MULTIRUN
-                           rerun=f"python {shlex.join([_task_script(), *overrides])} "
-                                 f"hydra.mode=RUN")
+                           rerun=rerun_line(_task_script(), overrides))
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "params": t.arch,
