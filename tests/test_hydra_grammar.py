@@ -192,3 +192,9 @@ def test_unknown_sweeper_settings_and_directions_are_named():
     with pytest.raises(ConfigError, match="direction can be maximize, minimize, max, min; "
                                           "got 'maximise'"):
         sweep._search_settings()
+    # a setting's error names it as the sweep's user writes it (was: `budget` must be ...)
+    for key, bad in (("budget", 0), ("max_failures", -1)):
+        sweep = HydraSweep(direction="maximize", params={"x": "choice(1, 2)"}, **{key: bad})
+        sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+        with pytest.raises(ConfigError, match=rf"`hydra.sweeper.{key}` must be"):
+            sweep._search_settings()

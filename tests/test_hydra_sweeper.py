@@ -347,8 +347,8 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
             (f"epochs={epochs}",), epochs=1)
 
     sweep(seed=0, epochs=1)
-    with pytest.raises(ConfigError, match=r"jobs ran with other settings: search.seed: 0, now "
-                                          r"5; the job overrides: \['epochs=1'\], now "
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: hydra.sweeper.seed: "
+                                          r"0, now 5; the job overrides: \['epochs=1'\], now "
                                           r"\['epochs=2'\]"):
         sweep(seed=5, epochs=2, budget=2)
     assert len(sweep(seed=0, epochs=1, budget=2)) == 2  # the same setup resumes

@@ -31,6 +31,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -158,12 +159,17 @@ class HydraSweep(Sweeper):
                 if objectives else
                 {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
                  else _mode(s["direction"], "direction")})
-        return SearchSettings.from_options(
-            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"], **goal,
-            seed=s["seed"], max_failures=s["max_failures"], num_workers=s["num_workers"],
-            constraints=[_constraint(c) for c in s["constraints"] or []],
-            warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
-            run_dir=Path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+        try:
+            return SearchSettings.from_options(
+                optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
+                **goal, seed=s["seed"], max_failures=s["max_failures"],
+                num_workers=s["num_workers"],
+                constraints=[_constraint(c) for c in s["constraints"] or []],
+                warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
+                run_dir=Path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+        except ConfigError as err:  # `budget` must be ...: the key as this user writes it
+            raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
+                                     if m[1] in self.settings else m[0], str(err))) from None
 
     @staticmethod
     def _names(settings: SearchSettings) -> list[str]:
@@ -262,6 +268,7 @@ class HydraSweep(Sweeper):
         if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
             found.append(f"the job overrides: {hydra['overrides']}, now "
                          f"{list(sweep.passthrough)}")
+        found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
         if found:  # one leaderboard never mixes jobs of two setups
             store.close()
             raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
