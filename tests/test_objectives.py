@@ -212,3 +212,17 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
             Search(None, space, objective=lambda arch: {"acc": 1.0}, monitor="acc",
                    run_dir=tmp_path / "limits", **{key: 10})
     assert not (tmp_path / "limits").exists()
+
+
+def needs_depth(arch: dict) -> bool:
+    """A constraint that reads a key the space lacks."""
+    return arch["depth"] < 3
+
+
+def test_a_constraint_that_raises_is_named_before_the_run_folder(tmp_path):
+    # was: a raw KeyError from inside the search loop, after search.db was created
+    with pytest.raises(ConfigError, match=r"constraint needs_depth raised KeyError: 'depth' for "
+                                          r"\{'width': \d+\}; it must return a bool or a number"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, constraints=[needs_depth],
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

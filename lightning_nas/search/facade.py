@@ -171,6 +171,7 @@ class Search:
         self.model.check(self.space.names())
         self.data.check()
         self._check_space_values(archs[0])
+        self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         executor = self.settings.execution.executor
         if isinstance(executor, str):  # starts nothing
             if not isinstance(self._executor(), InlineExecutor):

@@ -165,8 +165,14 @@ class Constraints:
                 amount += costs[name] / limit - 1.0
                 reasons.append(f"{name} {costs[name]:.4g} > max_{name} {limit:.4g}")
         for check in self.checks:
-            verdict = check(dict(arch))
-            over = (0.0 if verdict else 1.0) if isinstance(verdict, bool) else float(verdict)
+            try:
+                verdict = check(dict(arch))
+                over = (0.0 if verdict else 1.0) if isinstance(verdict, bool) else float(verdict)
+            except Exception as err:  # noqa: BLE001 - the user's constraint: name it
+                raise ConfigError(f"constraint {getattr(check, '__name__', repr(check))} "
+                                  f"raised {type(err).__name__}: {err} for {dict(arch)}; it "
+                                  f"must return a bool or a number for every architecture "
+                                  f"of the space") from err
             if over > 0 or math.isnan(over):
                 amount += 1.0 if math.isnan(over) else over
                 reasons.append(f"{getattr(check, '__name__', repr(check))} rejected it")
