@@ -52,7 +52,7 @@ def toy(arch: dict) -> dict[str, float]:
 
 def _search(name: str, run_dir, budget: int = 12, seed: int = 0, **kwargs) -> list[dict]:
     result = Search(None, SPACE, objective=toy, optimizer=name, budget=budget, seed=seed,
-                    monitor="score", run_dir=run_dir, verbose=False, **kwargs).run()
+                    monitor="score", mode="max", run_dir=run_dir, verbose=False, **kwargs).run()
     return [t.arch for t in sorted(result.trials, key=lambda t: t.trial_id)]
 
 
@@ -199,7 +199,7 @@ def test_unsupported_parametrization_is_named():
 def test_small_space_is_exhausted_without_repeats(tmp_path):
     space = {"a": {"choice": [1, 2, 3]}}
     result = Search(None, space, objective=lambda arch: {"score": float(arch["a"])},
-                    optimizer=DEFAULT_OPTIMIZER, budget=6, monitor="score",
+                    optimizer=DEFAULT_OPTIMIZER, budget=6, monitor="score", mode="max",
                     run_dir=tmp_path, verbose=False).run()
     assert sorted(t.arch["a"] for t in result.trials) == [1, 2, 3]
     assert result.best.arch == {"a": 3}
@@ -213,7 +213,7 @@ def test_log_int_ranges_reach_both_bounds(tmp_path):
     assert [(leaf.low, leaf.high) for leaf in codec.leaves] == [(16, 128), (32, 512)]
     space = {"k": {"int": [1, 4], "log": True}}
     result = Search(None, space, objective=lambda arch: {"score": float(arch["k"])},
-                    optimizer=DEFAULT_OPTIMIZER, budget=4, monitor="score",
+                    optimizer=DEFAULT_OPTIMIZER, budget=4, monitor="score", mode="max",
                     run_dir=tmp_path, verbose=False).run()
     assert sorted(t.arch["k"] for t in result.trials) == [1, 2, 3, 4]
 
@@ -224,10 +224,10 @@ def test_options_equal_in_python_stay_apart(tmp_path, name):
     # option by ==, so the NAS strategies never proposed False or 0.0
     space = {"x": {"choice": [0, False, 0.0]}, "y": {"choice": ["a", "b"]}}
     result = Search(None, space, objective=lambda arch: {"score": float(arch["y"] == "a")},
-                    optimizer=name, budget=6, monitor="score", run_dir=tmp_path,
+                    optimizer=name, budget=6, monitor="score", mode="max", run_dir=tmp_path,
                     verbose=False).run()
     proposed = {(type(t.arch["x"]).__name__, t.arch["y"]) for t in result.trials}
     assert proposed == {(k, y) for k in ("int", "bool", "float") for y in "ab"}
     again = Search(None, space, objective=lambda arch: {"score": 0.0}, optimizer=name,
-                   budget=6, monitor="score", run_dir=tmp_path, verbose=False).run()
+                   budget=6, monitor="score", mode="max", run_dir=tmp_path, verbose=False).run()
     assert [t.arch for t in again.trials] == [t.arch for t in result.trials]  # replayed

@@ -20,7 +20,7 @@ def _score(arch: dict) -> dict:
 
 def _objective_search(run_dir, space=SPACE, **kw) -> Search:
     kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, **kw}
-    return Search(None, space, objective=_score, monitor="score", run_dir=run_dir,
+    return Search(None, space, objective=_score, monitor="score", mode="max", run_dir=run_dir,
                   verbose=False, **kw)
 
 
