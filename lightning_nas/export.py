@@ -35,7 +35,8 @@ from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec, logger_defaults
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best"]
+__all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
+           "output_dir"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -213,6 +214,29 @@ def free_dir(path: Path) -> Path:
     return free
 
 
+def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
+    """The folder a fit or fine-tune writes into: ``given``, which must be new or empty
+    (nothing is deleted: ``--out RUN_DIR`` wiped the whole search), else a free name at
+    ``default`` (``free_dir``).
+
+    Example:
+        >>> output_dir(None, Path("no/such/finetune"))
+        PosixPath('no/such/finetune')
+
+    Raises:
+        ConfigError: for a file, or a folder that is not empty.
+    """
+    if given is None or str(given) == "":
+        return free_dir(default)
+    out = Path(given)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a folder that is not empty" if out.is_dir() else "a file"
+        raise ConfigError(f"the output folder {out} is {what}; give a new or empty folder "
+                          f"(nothing is deleted), or leave it out for a free name at "
+                          f"{default}")
+    return out
+
+
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``."""
     path = Path(run_dir) / "best.yaml"
@@ -257,12 +281,19 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                               f"model; train the best job again with the overrides in "
                               f"optimization_results.yaml (python <task>.py <overrides>)")
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
-        trainer_cfg = {**(store.get_meta("trainer") or {}), **dict(trainer or {})}
+        trainer_cfg = dict(store.get_meta("trainer") or {})
+        scheduler_epochs = _scheduler_epochs(store.get_meta("settings") or {})
         trainer_objects = store.get_meta("trainer_objects") or []
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
         config, data_object = store.get_meta("config"), store.get_meta("data_object")
     best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
+    # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
+    trainer_cfg.update({k.split(".", 1)[1]: v for k, v in best["arch"].items()
+                        if k.startswith("trainer.")})
+    if scheduler_epochs is not None:
+        trainer_cfg["max_epochs"] = scheduler_epochs
+    trainer_cfg.update(trainer or {})
     if model is None and stored_model.get("class_path") is None and config is not None:
         # a config whose space names paths into it: build from the config, as the search did
         model = ConfigBuilder(config["model"], "model", plain_keys=True)
@@ -309,7 +340,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 f"it from fresh weights with from_checkpoint=False (lightning-nas finetune "
                 f"--from_scratch)")
         weights = str(run_dir / best["checkpoint"])
-    out = Path(out_dir) if out_dir else free_dir(run_dir / "finetune")
+    out = output_dir(out_dir, run_dir / "finetune")
     if "logger" in trainer_cfg:  # the user's logger writes beside the checkpoint, as in fit
         trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
@@ -317,7 +348,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
-                     init_weights=weights)
+                     init_weights=weights, clear_dir=False)
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
         return run_trial(spec)
     finally:

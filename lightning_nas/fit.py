@@ -30,7 +30,7 @@ from lightning_nas.config.factories import (
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
-from lightning_nas.export import FIT_DIRECTIVE, free_dir
+from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.results import TrialResult
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
@@ -133,7 +133,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     return TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
-                     trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg))
+                     trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
+                     clear_dir=False)
 
 
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
@@ -153,8 +154,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         if not search:
             cfg.pop("search")
     recorded = fit_defaults(paths[-1])
-    out = Path(out_dir) if out_dir is not None else free_dir(
-        Path("runs") / "fit" / Path(paths[-1]).stem)
+    out = output_dir(out_dir, Path("runs") / "fit" / Path(paths[-1]).stem)
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)

@@ -209,6 +209,19 @@ def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, mes
     assert message in line and "Traceback" not in err
 
 
+def test_fit_into_a_folder_that_is_not_empty_is_refused_and_deletes_nothing(
+        config, tmp_path, capsys):
+    # was: `fit best_config.yaml --out RUN_DIR` wiped the folder, the search with it
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "search.db").write_text("a search")
+    assert main(["fit", str(config), "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"lightning-nas fit: error: the output folder {run} is a folder that is not empty" \
+        in err and "Traceback" not in err
+    assert (run / "search.db").read_text() == "a search"
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--trainer.max_epochs=abc"], "trainer.max_epochs='abc': expected int or null"),
     (["--trainer.max_epochs=-5"], "trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"),

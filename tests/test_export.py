@@ -238,3 +238,37 @@ def test_the_header_of_a_paused_and_resumed_winner_says_it_scores_close_not_the_
     header = _config_header(tmp_path, best, "val_acc", "max")
     assert "It was paused and resumed" in header and "scores close to this" in header
     assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
+
+
+def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(
+        finished_run, tmp_path):
+    # was: wiped before training; --out RUN_DIR deleted the whole search (search.db, trials)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "important.txt").write_text("keep")
+    for out in (precious, finished_run, precious / "important.txt"):
+        with pytest.raises(ConfigError, match=rf"the output folder {out} is (a folder that is "
+                                              rf"not empty|a file); give a new or empty "
+                                              rf"folder \(nothing is deleted\)"):
+            finetune(finished_run, max_epochs=1, out_dir=out)
+    assert (precious / "important.txt").read_text() == "keep"
+    assert (finished_run / "search.db").exists() and (finished_run / "trials").is_dir()
+    (tmp_path / "empty").mkdir()  # an empty folder is taken
+    assert finetune(finished_run, max_epochs=1, out_dir=tmp_path / "empty").checkpoint
+
+
+def test_finetune_trains_the_setup_the_best_trial_had(tmp_path):
+    # was: the searched trainer.* values and a scheduler's max_epochs were left out, so the
+    # fine-tune trained the Trainer's max_epochs (3) where the trial had trained 1 or 2
+    run = tmp_path / "run"
+    Search(TinyNet, {"width": {"choice": [4, 8]}, "trainer.max_epochs": {"choice": [1, 2]}},
+           data=BlobData, trainer={"max_epochs": 3, "limit_train_batches": 2}, budget=4,
+           run_dir=run, verbose=False).run()
+    best = load_best(run)
+    tuned = finetune(run, from_checkpoint=False)
+    assert tuned.epochs == best["arch"]["trainer.max_epochs"] == len(tuned.curve)
+    asha = tmp_path / "asha"
+    Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData, scheduler="asha",
+           max_epochs=2, trainer={"max_epochs": 3, "limit_train_batches": 2}, budget=3,
+           run_dir=asha, verbose=False).run()
+    assert finetune(asha, from_checkpoint=False).epochs == 2  # the scheduler's, as the trials
