@@ -57,7 +57,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
     the best architecture filled into ``model.init_args`` and no ``search`` block, so it
     trains the best model as is. ``trial_id`` exports that COMPLETED trial instead (e.g. a
-    point of a multi-objective run's Pareto front). Returns the content of ``best.yaml``.
+    point of a multi-objective run's Pareto front; ``best.yaml`` says ``chosen: true``, and
+    ``finetune`` takes it). Returns the content of ``best.yaml``.
     """
     run_dir = Path(run_dir)
     own = store is None
@@ -81,7 +82,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             config, best.arch, seed=store.get_meta("seed"),
             max_epochs=_scheduler_epochs(store.get_meta("settings") or {}))
         out: dict[str, Any] = {
-            "trial": best.trial_id, "arch": best.arch, "score": best.score,
+            "trial": best.trial_id, **({"chosen": True} if trial_id is not None else {}),
+            "arch": best.arch, "score": best.score,
             "monitor": monitor, "mode": mode, "epoch": best.epoch, "metrics": best.metrics,
             "checkpoint": None,
             "model": (trained["model"] if trained is not None
@@ -253,8 +255,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
-        run_dir: a finished (or interrupted) search's run directory.
-        max_epochs: epochs of the fine-tune (default: the search's ``max_epochs``); the
+        run_dir: a finished (or interrupted) search's run directory; its ``best.yaml`` is
+            written again when it is not the current best's (a resume stopped before its
+            export), unless ``export --trial`` chose it.
+        max_epochs: epochs of the fine-tune (default: the best trial's epochs); the
             search's ``max_steps`` and ``max_time`` are dropped with it unless ``trainer``
             gives them.
         trainer: Trainer settings that override the search's; required for those the
@@ -287,7 +291,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
         config, data_object = store.get_meta("config"), store.get_meta("data_object")
-    best = export_best(run_dir) if not (run_dir / "best.yaml").exists() else load_best(run_dir)
+        current = getattr(store.best(mode), "trial_id", None)
+    best = load_best(run_dir) if (run_dir / "best.yaml").exists() else None
+    if best is None or not best.get("chosen") and best["trial"] != current:
+        best = export_best(run_dir)  # none yet, or a stale one (a resume stopped early)
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
     trainer_cfg.update({k.split(".", 1)[1]: v for k, v in best["arch"].items()
                         if k.startswith("trainer.")})

@@ -272,3 +272,18 @@ def test_finetune_trains_the_setup_the_best_trial_had(tmp_path):
            max_epochs=2, trainer={"max_epochs": 3, "limit_train_batches": 2}, budget=3,
            run_dir=asha, verbose=False).run()
     assert finetune(asha, from_checkpoint=False).epochs == 2  # the scheduler's, as the trials
+
+
+def test_finetune_takes_the_current_best_not_a_stale_best_yaml(finished_run):
+    # was: a resume stopped before its export (Ctrl-C, max_failures) left the earlier
+    # best.yaml, and finetune trained that earlier winner, while `show` named another
+    with RunStore(finished_run / "search.db") as store:
+        current = store.best("max").trial_id
+        other = next(t.trial_id for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != current)
+    stale = load_best(finished_run)
+    (finished_run / "best.yaml").write_text(yaml.safe_dump({**stale, "trial": other}))
+    assert finetune(finished_run, max_epochs=1, out_dir=finished_run / "ft").trial_id == current
+    assert load_best(finished_run)["trial"] == current  # exported again
+    export_best(finished_run, trial_id=other)  # a trial chosen with export --trial is taken
+    assert finetune(finished_run, max_epochs=1, out_dir=finished_run / "ft2").trial_id == other
