@@ -125,7 +125,7 @@ if __name__ == "__main__":
     try:
         run_oneshot(cfg, ckpt_path="last" if how == "resume" else None)
     except RuntimeError as err:  # both ranks die at the crash
-        print("died:", err)
+        print(f"died: {err}", flush=True)  # one write per rank: the two may interleave
 """
 
 
