@@ -100,6 +100,25 @@ class NoHparams(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
+class SomeHparams(NoHparams):
+    """A project's module that saves only its learning rate."""
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
+        super().__init__(width, activation, lr)
+        self.save_hyperparameters("lr")
+
+
+def test_the_checkpoint_of_a_model_saving_some_hyperparameters_gets_the_rest(tmp_path):
+    # was: nothing added once the model saved anything: load_from_checkpoint built width 16
+    # and relu, and failed on the weights' shapes ("Error(s) in loading state_dict")
+    arch = {"width": 8, "activation": "tanh"}
+    result = fit_trial(_spec(tmp_path, arch, model=SomeHparams, model_init_args={"lr": 0.1}))
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert saved == {"lr": 0.1, **arch}
+    loaded = SomeHparams.load_from_checkpoint(result.checkpoint)
+    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
+
+
 def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_trial(tmp_path):
     arch = {"width": 8, "activation": "tanh"}
     result = fit_trial(_spec(tmp_path, arch, model=NoHparams, model_init_args={"lr": 0.1}))
@@ -114,6 +133,22 @@ def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_tr
         "data": "tests.helpers.BlobData", "trainer": {"max_epochs": 1, "accelerator": "cpu"}},
         out_dir=tmp_path / "fit"))
     assert torch.load(fitted.checkpoint, weights_only=False)["hyper_parameters"] == saved
+
+
+@pytest.mark.parametrize("key", ["model.activation", "model.init_args.activation"])
+def test_a_searched_path_into_the_config_is_written_into_the_checkpoint_too(tmp_path, key):
+    # was: a dotted space key wrote no hyperparameters at all: load_from_checkpoint built
+    # the defaults (relu, width 16), another model than the trial's, without a word
+    from lightning_nas.config.factories import ConfigBuilder
+
+    section = {"class_path": "tests.test_trial.NoHparams", "init_args": {"lr": 0.1, "width": 8}}
+    result = fit_trial(_spec(tmp_path, {key: "tanh"},
+                             model=ConfigBuilder(section, "model", plain_keys=True)))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert saved == {"lr": 0.1, "width": 8, "activation": "tanh"}
+    loaded = NoHparams.load_from_checkpoint(result.checkpoint)
+    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 
 def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):

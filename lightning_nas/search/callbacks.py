@@ -110,8 +110,9 @@ class TrialReporter(pl.Callback):
         monitor: the metric that scores the trial (any key logged with ``self.log``).
         mode: ``"max"`` or ``"min"``.
         arch: the trial's architecture (logged as hyperparameters).
-        init_args: the model's ``__init__`` arguments (architecture included), written as
-            the ``hyper_parameters`` of every checkpoint whose model saved none, so that
+        init_args: the model's ``__init__`` arguments (architecture included), written
+            into the ``hyper_parameters`` of every checkpoint where the model did not save
+            them (none saved, or ``save_hyperparameters("lr")``), so that
             ``Model.load_from_checkpoint(path)`` builds the trial's architecture, not the
             model's defaults.
     """
@@ -188,8 +189,9 @@ class TrialReporter(pl.Callback):
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
-        if self.init_args and not checkpoint.get("hyper_parameters"):
-            checkpoint["hyper_parameters"] = dict(self.init_args)
+        if self.init_args:  # what the model saved wins; the rest is the trial's
+            checkpoint["hyper_parameters"] = {**self.init_args,
+                                              **(checkpoint.get("hyper_parameters") or {})}
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)

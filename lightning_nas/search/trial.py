@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -31,7 +32,8 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.arch import is_plain
+from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.config.paths import is_dotted
@@ -276,8 +278,13 @@ def _ran_to_its_end(trainer: pl.Trainer) -> bool:
 
 def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
     """The plain ``__init__`` arguments a model class is built with (the architecture's
-    ``trainer.*`` keys are the Trainer's); empty when they are not keywords of a class (a
-    builder function, a config whose space holds paths into it)."""
+    ``trainer.*`` keys are the Trainer's): a config section's with ``arch`` at its paths
+    (``model.activation``) when they are all plain; empty when they are not keywords of a
+    class (a builder function, a section with nested objects)."""
+    if isinstance(factory.target, ConfigBuilder):
+        args = node_args(factory.target.config(arch))
+        plain = all(is_plain(v) and not is_node(v) for v in args.values())
+        return args if plain and inspect.isclass(factory.target.target()) else {}
     keys = [k for k in arch if not k.startswith("trainer.")]
     if not factory.is_class or any(is_dotted(k) for k in keys):
         return {}
