@@ -184,13 +184,15 @@ class RunStore:
             "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), trial_id))
 
     def finish_trial(self, result: TrialResult) -> None:
-        """Record the outcome of trial ``result.trial_id``."""
+        """Record the outcome of trial ``result.trial_id`` (its own start, when it has one: a
+        Hydra batch's jobs start one after the other, after the trial was stored)."""
         score = None if result.score is None or math.isnan(result.score) else result.score
         self._db.execute(
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
+            "started = COALESCE(?, started), "
             "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
-             result.finished or time.time(), result.fit_time,
+             result.finished or time.time(), result.started, result.fit_time,
              self._relative(result.checkpoint), result.error,
              json.dumps([v if math.isfinite(v) else None for v in result.curve]),  # JSON: no NaN
              result.epochs, result.trial_id))

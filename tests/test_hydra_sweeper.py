@@ -392,6 +392,20 @@ def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
     assert jobs == {0: trials[1], 1: trials[2], 2: trials[2], 3: trials[3]}
 
 
+def test_each_job_keeps_its_own_time_in_a_batch(tmp_path):
+    # was: every trial of a batch got the batch's start and end (two 0.3 s jobs run one
+    # after the other by the basic launcher were stored as 0.6 s each, at the same times)
+    def task(cfg: DictConfig) -> float:
+        time.sleep(0.3)
+        return float(cfg.x)
+
+    trials = _sweep(tmp_path, task, {"budget": 2, "num_workers": 2,
+                                     "params": {"x": "choice(1, 2)"}})
+    first, second = sorted(trials, key=lambda t: t.started)
+    assert all(0.3 <= t.finished - t.started < 0.5 for t in trials)
+    assert first.finished <= second.started  # one after the other, as they ran
+
+
 def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
            ("+note='a, b'",))

@@ -15,12 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
@@ -29,7 +32,40 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["HydraLauncherExecutor", "job_result"]
+__all__ = ["JOB_TIMES", "HydraLauncherExecutor", "TimedTask", "job_result"]
+
+#: each job's own start and end (epoch seconds), written into its output folder
+JOB_TIMES = "lightning_nas_job.json"
+
+
+class TimedTask:
+    """The project's task function, timing each job into its output folder: the launcher
+    returns a batch when its slowest job ends, and its jobs may run one after the other
+    (the basic launcher) or on other machines, so the batch's span is no job's time."""
+
+    def __init__(self, task_function: Callable[[Any], Any]) -> None:
+        self.task_function = task_function
+
+    def __call__(self, cfg: Any) -> Any:
+        started = time.time()
+        try:
+            return self.task_function(cfg)
+        finally:
+            try:
+                out = Path(HydraConfig.get().runtime.output_dir) / JOB_TIMES
+                out.write_text(json.dumps({"started": started, "finished": time.time()}))
+            except Exception:  # noqa: BLE001 - no output folder: the batch's times are used
+                pass
+
+
+def _job_times(ret: JobReturn) -> tuple[float, float] | None:
+    """The job's own ``(started, finished)``, as ``TimedTask`` wrote them."""
+    try:
+        times = json.loads((Path(ret.hydra_cfg.hydra.runtime.output_dir) / JOB_TIMES)
+                           .read_text())
+        return float(times["started"]), float(times["finished"])
+    except Exception:  # noqa: BLE001 - not written (another wrapper, no folder)
+        return None
 
 
 class HydraLauncherExecutor(TrialExecutor):
@@ -120,7 +156,7 @@ class HydraLauncherExecutor(TrialExecutor):
                 built = isinstance(err, InstantiationException)  # a config node's error
             result = failed_result(spec, error, started)
             result.build_failed = built
-        result.started, result.finished = started, finished
+        result.started, result.finished = _job_times(ret) or (started, finished)
         return result
 
 

@@ -49,7 +49,7 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
-from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor
+from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.loop import SearchLoop
@@ -100,7 +100,7 @@ class HydraSweep(Sweeper):
         """Keep the config and set up the project's launcher for the task function."""
         self.config, self.hydra_context = config, hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=TimedTask(task_function), config=config)
 
     # ----------------------------------------------------------------- the sweep
     def sweep(self, arguments: list[str]) -> list[TrialResult]:
