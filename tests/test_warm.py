@@ -319,6 +319,21 @@ def test_warm_started_search_stopped_and_resumed_makes_the_same_choices(tmp_path
     assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
 
 
+def test_a_warm_started_search_resumes_after_its_source_moved(tmp_path):
+    # was: refused, "warm_start source ... is not a run directory", though a resume reads
+    # the priors from its own store (the README's promise)
+    _search(tmp_path / "source", 8, seed=9).run()
+    warm = {"warm_start": [str(tmp_path / "source")]}
+    straight = _search(tmp_path / "straight", 10, **warm).run()
+    with pytest.raises(_Stop):
+        _search(tmp_path / "stopped", 10, on_trial_end=_stop_after(4), **warm).run()
+    (tmp_path / "source").rename(tmp_path / "moved")
+    resumed = _search(tmp_path / "stopped", 10, **warm).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    with pytest.raises(ConfigError, match="is not a run directory"):  # a new search reads it
+        _search(tmp_path / "new", 10, **warm)
+
+
 KILLED = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})

@@ -294,6 +294,9 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
     """Raise ``ConfigError`` unless every source is an earlier run's folder other than
     ``run_dir`` (this search's own), each named once."""
     own = None if run_dir is None else Path(run_dir).resolve()
+    # a resume reads its priors from its own store, never from the sources again: one
+    # that moved or disappeared since does not stop it (the README's promise)
+    read = own is not None and _priors_read(own / "search.db")
     named: dict[Path, str | Path] = {}
     for source in sources:
         path = Path(source).resolve()
@@ -304,9 +307,17 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
         if path == own:
             raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
                               f"same command again to resume it instead")
-        if not (Path(source) / "search.db").is_file():
+        if not read and not (Path(source) / "search.db").is_file():
             raise ConfigError(f"warm_start source {source} is not a run directory (no "
                               f"search.db); give folders of earlier searches")
+
+
+def _priors_read(db: Path) -> bool:
+    """Whether the run store ``db`` holds the priors of its warm start already."""
+    if not db.is_file():
+        return False
+    with open_run(db.parent) as store:
+        return store.get_meta("warm_start") is not None
 
 
 def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None) -> None:
