@@ -251,3 +251,23 @@ def test_the_html_report_says_when_its_leaderboard_is_cut_and_counts_rejected(tm
         page = write_report(store, tmp_path / "report")["html"].read_text()
     assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
     assert f"{rejected}\nrejected;" in page
+
+
+def test_the_report_plots_a_dict_valued_choice_as_one_knob(tmp_path):
+    # was: KeyError 'opt.lr' when the first trial's dict had a key another's lacked
+    pytest.importorskip("matplotlib")
+    from lightning_nas.report.plots import plot_choices
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import open_search_store
+
+    options = [{"name": "sgd", "lr": 0.1}, {"name": "adam"}]
+    space = {"opt": {"choice": options}, "head": {"w": {"choice": [4, 8]}}}
+    with open_search_store(tmp_path, {"space": space, "monitor": "acc", "mode": "max"}) as store:
+        for i, arch in enumerate([{"opt": options[0], "head": {"w": 4}},
+                                  {"opt": options[1], "head": {"w": 8}},
+                                  {"opt": options[1], "head": {"w": 4}}]):
+            store.finish_trial(TrialResult(trial_id=store.start_trial(arch), arch=arch,
+                                           status=TrialStatus.COMPLETED, score=0.1 * i,
+                                           epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
+        assert set(plot_choices(store, tmp_path / "choices.png")) <= {"opt", "head.w"}
+    assert (tmp_path / "choices.png").stat().st_size > 0

@@ -107,6 +107,14 @@ def _params(space: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict
             yield from _params(spec, f"{prefix}{key}.")
 
 
+def _at(arch: dict[str, Any], key: str) -> Any:
+    """The value of a (dotted) space key in an architecture, groups walked (None if absent)."""
+    if key in arch:
+        return arch[key]
+    head, _, rest = key.partition(".")
+    return _at(arch[head], rest) if rest and isinstance(arch.get(head), dict) else None
+
+
 def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
     """The options of a stored space's choices, by (dotted) key, in their declared order.
 
@@ -142,9 +150,13 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     plt = pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
-    flat = [(flatten_arch(t.arch), t.score) for t in trials]
-    knobs = [k for k in (flat[0][0] if flat else {})
-             if len({json.dumps(a[k]) for a, _ in flat}) > 1]
+    # one knob per parameter of the stored space: a dict-valued choice is one value, and
+    # every trial has every knob (was: the first trial's dict keys, a KeyError on another)
+    keys = [key for key, _ in _params(store.get_meta("space") or {})]
+    flat = [({k: _at(t.arch, k) for k in keys} if keys else flatten_arch(t.arch), t.score)
+            for t in trials]
+    knobs = [k for k in dict.fromkeys(k for a, _ in flat for k in a)
+             if len({json.dumps(a.get(k)) for a, _ in flat}) > 1]
     log_knobs = log_scaled(store.get_meta("space") or {})
     declared = choice_options(store.get_meta("space") or {})
     scales: dict[str, str] = {}
@@ -152,7 +164,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     rows = max(1, -(-len(knobs) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, knob in zip(axes.flat, knobs, strict=False):
-        values = [a[knob] for a, _ in flat]
+        values = [a.get(knob) for a, _ in flat]
         scores = [s for _, s in flat]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         if numeric and (len(set(values)) > 8 or knob in log_knobs):  # a range: scatter
