@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
 
@@ -13,7 +14,9 @@ from torch import nn
 from lightning_nas.errors import SpaceError
 from lightning_nas.oneshot.choices import (
     ChoiceConv2d,
+    ChoiceLinear,
     LayerChoice,
+    Repeat,
     export_subnet,
     get_path,
     set_path,
@@ -117,3 +120,18 @@ def test_choice_modules_pickle_and_print_readably():
     text = repr(net)
     assert "label='act', choices=['relu', 'tanh']" in text
     assert "widths=[4, 8], kernels=[3, 5]" in text and "depths=[0, 1, 2]" in text
+
+
+@pytest.mark.parametrize("build, needle", [
+    (lambda: Repeat(lambda i: nn.Identity(), [-1, 2], label="d"), "'d' takes integers >= 0"),
+    (lambda: ChoiceConv2d(3, [8], kernel_size=[-1, 3], label="c"),
+     "'c_kernel' takes integers >= 1"),
+    (lambda: ChoiceConv2d(3, [0, 4], label="c"), "'c' takes integers >= 1"),
+    (lambda: ChoiceLinear(8, [0, 4], label="w"), "'w' takes integers >= 1, got [0, 4]"),
+    (lambda: ChoiceLinear(8, 2.5, label="w"), "'w' takes integers >= 1"),
+])
+def test_widths_kernels_and_depths_below_one_or_zero_are_refused(build, needle):
+    # was: accepted; depth -1 kept all blocks but one (blocks[:-1]), a kernel of -1 passed
+    # the odd-size check and sliced an empty kernel, a width 0 trained nothing
+    with pytest.raises(SpaceError, match=re.escape(needle)):
+        build()

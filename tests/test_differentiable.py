@@ -160,6 +160,12 @@ def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError, match="BilevelData"):  # plain data: no arch batches
         _trainer(None, max_epochs=1).fit(DifferentiableNAS(TinySupernet()),
                                          datamodule=BlobData())
+    # was: trained, and "derived" the argmax of the logits' random start
+    nas = DifferentiableNAS(TinySupernet(), warmup_epochs=2)
+    with pytest.raises(ConfigError, match=r"warmup_epochs=2 trains only the weights in all 2 "
+                                          r"epochs \(max_epochs\)"):
+        _trainer(None, max_epochs=2).fit(nas, datamodule=BilevelData(BlobData()))
+    assert nas.global_step == 0
 
 
 def test_top_archs_are_the_most_probable_architectures():

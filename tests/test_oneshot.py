@@ -23,6 +23,7 @@ from torch.utils.data import TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.regression import MeanSquaredError
 
+from lightning_nas.arch import arch_key
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
@@ -381,8 +382,48 @@ def test_subnets_are_scored_in_the_trainers_precision(tmp_path, precision):
     assert nas.subnet(torch.zeros(2, 8)).shape == (2, 3)
 
 
-class _NoValBlobs(BlobData):
-    val_dataloader = None
+class _DoubledInput(TinySupernet):
+    """A supernet whose module prepares the input before its ``net`` (twice the features)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
+
+        self.net = nn.Sequential(ChoiceLinear(16, [4, 8], label="hidden"),
+                                 LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+                                 ChoiceLinear(8, 3, label="out"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, x], dim=-1))
+
+
+def test_the_export_runs_the_input_as_the_search_did(tmp_path):
+    # was: the export ran net(batch[0]) itself: the first layer followed the raw input's 8
+    # features, not the 16 the module gives its net, and subnet.pt failed on its own data
+    x = torch.randn(4, 8)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3)
+    _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2,
+             enable_checkpointing=False).fit(_DoubledInput(), datamodule=BlobData())
+    assert callback.subnet[0].in_features == 16
+    assert callback.subnet(torch.cat([x, x], dim=-1)).shape == (4, 3)
+    nas = DifferentiableNAS(_DoubledInput(), num_classes=3, calibration_batches=1)
+    _trainer(tmp_path, [], max_epochs=1, limit_train_batches=2,
+             enable_checkpointing=False).fit(nas, datamodule=BilevelData(BlobData()))
+    assert nas.subnet[0].in_features == 16
+
+
+class _NoValBlobs(pl.LightningDataModule):
+    """The blobs' training data alone: no val_dataloader."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blobs = BlobData()
+
+    def setup(self, stage: str | None = None) -> None:
+        self.blobs.setup(stage)
+
+    def train_dataloader(self):
+        return self.blobs.train_dataloader()
 
 
 @pytest.mark.parametrize("data, limit", [(_NoValBlobs, 1.0), (BlobData, 0)])
@@ -397,6 +438,28 @@ def test_a_fit_without_validation_data_is_refused_before_training(tmp_path, data
                  limit_val_batches=limit, enable_checkpointing=False).fit(
             TinySupernet(), datamodule=data())
     assert steps == []
+
+
+def test_validation_that_runs_later_than_the_first_epoch_is_not_taken_for_none(tmp_path):
+    # the loaders are set up at the first validation: without a sanity check, epoch 1 has
+    # none yet (a check at train start refused this valid fit)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0)
+    _trainer(tmp_path, [callback], max_epochs=2, limit_train_batches=1,
+             num_sanity_val_steps=0, check_val_every_n_epoch=2,
+             enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData())
+    assert callback.best_arch is not None and 0 <= callback.best_score <= 1
+
+
+def test_a_callback_that_stops_training_after_a_search_does_not_repeat_it(tmp_path):
+    # was: EarlyStopping stopped after the epoch's search, and the final search ran the same
+    # search again: every subnet twice in history.json, twice the cost
+    callback = OneShotNAS(num_candidates=3, search_every_n_epochs=1, calibration_batches=0)
+    stop = pl.callbacks.EarlyStopping(monitor="val_acc", mode="max", stopping_threshold=0.0)
+    _trainer(tmp_path, [callback, stop], max_epochs=3, limit_train_batches=1,
+             enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData())
+    searched = [(h["epoch"], arch_key(h["arch"])) for h in callback.history]
+    assert {epoch for epoch, _ in searched} == {1} and len(searched) == len(set(searched))
+    assert callback.best_arch is not None and callback.subnet is not None
 
 
 def test_subnets_are_scored_on_limit_val_batches(tmp_path):
@@ -424,6 +487,10 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
             ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0, got 'abc'"),
             ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
             ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),
+            # was: a SpaceError "no choice module" after training and the search
+            ("net_attr=val_acc", "net_attr 'val_acc': MulticlassAccuracy holds no choice "
+                                 "module, so its export would leave the search out; the "
+                                 "choice modules are in: net"),
             # was: accepted, and the run picked the subnet of the lowest accuracy
             ("mode=min", "oneshot.mode='min' would pick the subnet of the lowest accuracy"),
             # was: said after the search, by the fine-tune

@@ -44,6 +44,7 @@ from lightning_nas.oneshot.scoring import (
     check_num_classes,
     check_trained,
     default_forward,
+    forward_once,
     loaders,
     metric_mode,
     network_of,
@@ -140,7 +141,7 @@ class OneShotNAS(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """No validation data, or a ``num_classes`` that does not fit the data, is said now,
         not after training."""
-        if not any(trainer.num_val_batches or []):
+        if _no_val_data(trainer, pl_module):
             raise ConfigError(f"OneShotNAS scores subnets on the validation data, and this fit "
                               f"has none (limit_val_batches={trainer.limit_val_batches}, "
                               f"{len(loaders(trainer.val_dataloaders))} val dataloader(s)); "
@@ -176,7 +177,11 @@ class OneShotNAS(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         with preserved_rng(pl_module.device):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
-            self.search(trainer, pl_module, trainer.current_epoch, calibration)
+            epoch = trainer.current_epoch
+            if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:
+                # (a callback that stopped training after this epoch's search, such as
+                # EarlyStopping, would have the same search run twice)
+                self.search(trainer, pl_module, epoch, calibration)
             self._export(trainer, pl_module, calibration)
         self._ended = True
 
@@ -249,15 +254,12 @@ class OneShotNAS(pl.Callback):
                 calibration: list[Any]) -> None:
         """Export the winner with the BatchNorm statistics it was scored with: calibrated
         again on the same batches; the supernet's own are restored afterwards."""
-        example = None
-        for loader in loaders(trainer.val_dataloaders):
-            example = step_batch(trainer, next(iter(loader)))[0]
-            break
         previous = get_path(pl_module)
         with preserved_batchnorm(pl_module):
             set_path(pl_module, self.best_arch)
             calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
-            self.subnet = export_subnet(self.network(pl_module), example, self.best_arch)
+            forward_once(trainer, pl_module, self.forward, calibration)
+            self.subnet = export_subnet(self.network(pl_module), None, self.best_arch)
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return
@@ -288,6 +290,20 @@ class OneShotNAS(pl.Callback):
             # sanity check in between keeps the random state): the resumed fit draws the
             # shuffles, dropout masks and calibration batches the uninterrupted one drew
             set_rng_state(state_dict["torch_rng"])
+
+
+def _no_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule) -> bool:
+    """Whether the fit surely has no validation data. Its loaders are set up by the sanity
+    check or the first validation, so before them only a zero ``limit_val_batches`` or a
+    datamodule fit in which neither side defines ``val_dataloader`` says so."""
+    if trainer.limit_val_batches == 0:
+        return True
+    if trainer.num_val_batches:  # set up already
+        return not any(trainer.num_val_batches)
+    dm = trainer.datamodule
+    return dm is not None and (
+        type(dm).val_dataloader is pl.LightningDataModule.val_dataloader
+        and type(pl_module).val_dataloader is pl.LightningModule.val_dataloader)
 
 
 def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:

@@ -79,10 +79,14 @@ class ChoiceModule(nn.Module, Mixable):
         raise NotImplementedError
 
 
-def _check_values(label: str, values: Sequence[Any]) -> list[Any]:
-    values = list(values)
+def _check_values(label: str, values: Sequence[Any] | int, low: int | None = None) -> list[Any]:
+    values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) \
+        else [values]
     if not values:
         raise SpaceError(f"choice {label!r} needs at least one value")
+    if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
+                               for v in values):  # was: a depth -1 kept all but one block
+        raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}")
     return values
 
 
@@ -157,11 +161,8 @@ class ChoiceConv2d(ChoiceModule, _Follows):
                  label: str = "conv") -> None:
         super().__init__()
         self.label, self.stride = label, stride
-        self.widths = None if out_channels is None else (
-            [out_channels] if isinstance(out_channels, int) else _check_values(label,
-                                                                               out_channels))
-        self.kernels = [kernel_size] if isinstance(kernel_size, int) else _check_values(
-            f"{label}_kernel", kernel_size)
+        self.widths = None if out_channels is None else _check_values(label, out_channels, 1)
+        self.kernels = _check_values(f"{label}_kernel", kernel_size, 1)
         if any(k % 2 == 0 for k in self.kernels):
             raise SpaceError(f"kernel sizes of {label!r} must be odd, got {self.kernels}")
         out_max = in_channels if self.widths is None else max(self.widths)
@@ -255,8 +256,7 @@ class ChoiceLinear(ChoiceModule, _Follows):
                  label: str = "linear") -> None:
         super().__init__()
         self.label = label
-        self.widths = [out_features] if isinstance(out_features, int) else _check_values(
-            label, out_features)
+        self.widths = _check_values(label, out_features, 1)
         self.weight = nn.Parameter(torch.empty(max(self.widths), in_features))
         self.bias = nn.Parameter(torch.zeros(max(self.widths))) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
@@ -341,7 +341,7 @@ class Repeat(ChoiceModule):
     def __init__(self, block: Callable[[int], nn.Module] | Sequence[nn.Module],
                  depths: Sequence[int], label: str = "depth") -> None:
         super().__init__()
-        self.label, self.depths = label, _check_values(label, depths)
+        self.label, self.depths = label, _check_values(label, depths, 0)
         n = max(self.depths)
         blocks = [block(i) for i in range(n)] if callable(block) else list(block)[:n]
         if len(blocks) < n:

@@ -38,6 +38,7 @@ from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
     default_forward,
+    forward_once,
     loaders,
     preserved_batchnorm,
     preserved_rng,
@@ -118,15 +119,10 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
                 else None
             scored.append({"arch": arch, "probability": probability, "score": score})
         best = _best(scored, mode)
-        example = None
-        for loader in loaders(trainer.val_dataloaders):
-            example = step_batch(trainer, next(iter(loader)))[0]
-            break
-        if example is None and batches:
-            example = batches[0][0]
         set_path(pl_module, best["arch"])
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
-        subnet = export_subnet(network, example, best["arch"])
+        forward_once(trainer, pl_module, forward, batches)
+        subnet = export_subnet(network, None, best["arch"])
     set_path(pl_module, previous)
     pl_module.train(was_training)
     return best["arch"], best["score"], subnet, scored

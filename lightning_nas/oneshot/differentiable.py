@@ -304,6 +304,12 @@ class DifferentiableNAS(pl.LightningModule):
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
             raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
+        epochs, warmup = self.trainer.max_epochs or 0, self.hparams.warmup_epochs
+        if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
+            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
+                              f"{epochs} epochs (max_epochs): the architecture would never be "
+                              f"learnt and the derived one is random; give warmup_epochs "
+                              f"below max_epochs")
         data = self.trainer.datamodule
         if self._resume_rng is not None and isinstance(data, BilevelData):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning

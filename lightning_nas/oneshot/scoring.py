@@ -43,6 +43,7 @@ __all__ = [
     "check_trained",
     "check_num_classes",
     "default_forward",
+    "forward_once",
     "loaders",
     "metric_mode",
     "network_of",
@@ -86,15 +87,24 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
         ...
         lightning_nas.errors.ConfigError: net_attr 'nett': Sequential has no nn.Module ...
     """
+    from lightning_nas.oneshot.choices import choice_modules
+
     if net_attr is None:
         net = getattr(module, "net", None)
-        return net if isinstance(net, nn.Module) else module
-    net = getattr(module, str(net_attr), None)
+        net = net if isinstance(net, nn.Module) else module
+    else:
+        net = getattr(module, str(net_attr), None)
     if not isinstance(net, nn.Module):
         names = [name for name, _ in module.named_children()]
         raise ConfigError(f"net_attr {net_attr!r}: {type(module).__name__} has no nn.Module "
                           f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
                           f"nn.Module attributes: {', '.join(names) or 'none'}")
+    if net is not module and not any(choice_modules(net)) and any(choice_modules(module)):
+        # the export would drop every searched op (was: a SpaceError after training)
+        holding = [name for name, child in module.named_children() if any(choice_modules(child))]
+        raise ConfigError(f"net_attr {net_attr or 'net'!r}: {type(net).__name__} holds no "
+                          f"choice module, so its export would leave the search out; the "
+                          f"choice modules are in: {', '.join(holding) or 'the module itself'}")
     return net
 
 
@@ -259,6 +269,27 @@ def step_batch(trainer: pl.Trainer, batch: Any) -> Any:
     tensors in the precision's dtype (``64-true``: double, ``bf16-true``: bfloat16), so a
     network trained in that precision can run it."""
     return trainer.precision_plugin.convert_input(trainer.strategy.batch_to_device(batch))
+
+
+@torch.no_grad()
+def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
+                 fallback: Sequence[Any] = ()) -> None:
+    """Run the first validation batch (else the first of ``fallback``) through the active
+    path as the search did (``forward``, the module's own reshaping included), in eval
+    mode: the layers that follow their input width learn it before an export (was: the
+    network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches)."""
+    batch = next((step_batch(trainer, next(iter(loader)))
+                  for loader in loaders(trainer.val_dataloaders)), None)
+    batch = batch if batch is not None else next(iter(fallback), None)
+    if batch is None:
+        return
+    was_training = pl_module.training
+    pl_module.eval()
+    try:
+        with trainer.precision_plugin.val_step_context():
+            forward(pl_module, batch)
+    finally:
+        pl_module.train(was_training)
 
 
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
