@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,7 +172,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from lightning_nas.store import open_run
 
     if not (Path(args.run_dir) / "search.db").exists():  # a one-shot run folder
-        if args.status != "completed":
+        if args.status != "completed" and (Path(args.run_dir) / "best_arch.yaml").is_file():
             print("lightning-nas show: error: --status applies to a search run, "
                   f"{args.run_dir} is a one-shot run folder", file=sys.stderr)
             return 2
@@ -254,13 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _cmd_report(args)
         return _cmd_show(args)
-    except (NASError, FileNotFoundError) as err:
-        message = " ".join(str(err).split())  # one line, whatever the message holds
-        print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `lightning-nas show RUN | head`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (NASError, OSError, sqlite3.DatabaseError) as err:  # a path, a file, a store
+        message = " ".join(str(err).split())  # one line, whatever the message holds
+        print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback
         print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -98,10 +98,19 @@ class RunStore:
         path: the database file; created (with its folder) if missing.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._held: IO[str] | None = None  # the run folder's lock file, while held
+        if read_only:  # WAL read where the folder lets it, else the file as it is
+            uri = self.path.resolve().as_uri()
+            try:
+                self._db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+                self._db.execute("SELECT 1 FROM meta LIMIT 1")
+            except sqlite3.OperationalError:
+                self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
+                                           isolation_level=None)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: every commit survives the process being killed (kill -9); only an
@@ -426,4 +435,11 @@ def open_run(run_dir: str | Path) -> RunStore:
             f"weights_only=False), ...)); `lightning-nas show` and `report` read it")
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
-    return RunStore(db)
+    # a folder this process cannot write (a read-only mount, another user's run) is read
+    # as it is: opening for writing sets WAL and creates or migrates tables
+    store = RunStore(db, read_only=not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)))
+    if store.get_meta("space") is None:
+        store.close()
+        raise FileNotFoundError(f"{run_dir} is not a run directory (its search.db holds no "
+                                f"search)")
+    return store

@@ -271,3 +271,54 @@ def test_the_report_plots_a_dict_valued_choice_as_one_knob(tmp_path):
                                            epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
         assert set(plot_choices(store, tmp_path / "choices.png")) <= {"opt", "head.w"}
     assert (tmp_path / "choices.png").stat().st_size > 0
+
+
+def test_bad_run_folders_and_outputs_are_one_line_errors(tmp_path, capsys):
+    # was: tracebacks (a corrupt store, --out at a file), an empty store shown as a run
+    # ("monitor None"), and a missing folder with --status called a one-shot folder
+    import sqlite3
+
+    from lightning_nas.store import RunStore
+
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "search.db").write_text("garbage")
+    RunStore(tmp_path / "empty" / "search.db").close()
+    (tmp_path / "file").write_text("x")
+    for args, needle in (
+            (["show", str(tmp_path / "corrupt")], "file is not a database"),
+            (["report", str(tmp_path / "corrupt")], "file is not a database"),
+            (["show", str(tmp_path / "empty")], "is not a run directory (its search.db holds "
+                                                "no search)"),
+            (["show", str(tmp_path / "nowhere"), "--status", "all"], "is neither a run")):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+    with RunStore(tmp_path / "empty" / "search.db", read_only=True) as store:  # reads only
+        assert store.trials() == []
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.set_meta("space", {})
+
+
+def test_the_leaderboard_time_is_training_time_not_the_wait_of_a_paused_trial(tmp_path):
+    # was: finished - started, so a trial paused and promoted was charged for the time
+    # other trials trained meanwhile
+    from lightning_nas.report.tables import leaderboard_rows
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        store.finish_trial(TrialResult(trial_id=store.start_trial({"k": 1}), arch={"k": 1},
+                                       status=TrialStatus.COMPLETED, score=0.5, epoch=0,
+                                       epochs=4, started=100.0, finished=160.0,
+                                       fit_time=12.5, metrics={"acc": 0.5}))
+        assert [row["time_s"] for row in leaderboard_rows(store)] == [12.5]
+
+
+def test_a_report_into_a_file_is_a_one_line_error(finished_run, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "file").write_text("x")  # was: a FileExistsError traceback
+    assert main(["report", str(finished_run), "--out", str(tmp_path / "file")]) == 2
+    err = capsys.readouterr().err
+    assert "lightning-nas report: error: [Errno 17] File exists" in err
+    assert "Traceback" not in err
