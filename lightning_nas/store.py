@@ -402,7 +402,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         run_dir_key: how the user names the run folder (for the message).
     """
     store = RunStore(Path(run_dir) / "search.db")
-    if store.get_meta("space") is None:
+    if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.set_meta("created", time.time())
         for key, value in fixed.items():
             store.set_meta(key, value)
@@ -438,7 +438,7 @@ def open_run(run_dir: str | Path) -> RunStore:
     # a folder this process cannot write (a read-only mount, another user's run) is read
     # as it is: opening for writing sets WAL and creates or migrates tables
     store = RunStore(db, read_only=not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)))
-    if store.get_meta("space") is None:
+    if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.close()
         raise FileNotFoundError(f"{run_dir} is not a run directory (its search.db holds no "
                                 f"search)")
