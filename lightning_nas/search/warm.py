@@ -314,10 +314,11 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
 
 def _priors_read(db: Path) -> bool:
     """Whether the run store ``db`` holds the priors of its warm start already."""
-    if not db.is_file():
+    try:
+        with open_run(db.parent) as store:
+            return store.get_meta("warm_start") is not None
+    except FileNotFoundError:  # no store yet (a new search), or one that holds no search
         return False
-    with open_run(db.parent) as store:
-        return store.get_meta("warm_start") is not None
 
 
 def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None) -> None:
