@@ -46,6 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.paths import get_dotted
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
@@ -349,10 +350,8 @@ def _without(config: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     config group's name removes its subtree)."""
     out = json.loads(json.dumps({k: v for k, v in config.items() if k != "hydra"}, default=str))
     for path in paths:
-        *parents, last = path.split(".")
-        node = out
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
+        parent, _, last = path.rpartition(".")
+        node = get_dotted(out, parent) if parent else out
         if isinstance(node, dict):
             node.pop(last, None)
     return out

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
+from lightning_nas.config.paths import get_dotted
 from lightning_nas.report.tables import format_table, leaderboard_rows, summary, trial_rows
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import Objectives, pareto_front
@@ -108,11 +109,9 @@ def _params(space: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict
 
 
 def _at(arch: dict[str, Any], key: str) -> Any:
-    """The value of a (dotted) space key in an architecture, groups walked (None if absent)."""
-    if key in arch:
-        return arch[key]
-    head, _, rest = key.partition(".")
-    return _at(arch[head], rest) if rest and isinstance(arch.get(head), dict) else None
+    """The value of a space key in an architecture: a key of its own (a Hydra sweep's
+    ``model.lr``), else a path through its groups (None if absent)."""
+    return arch[key] if key in arch else get_dotted(arch, key)
 
 
 def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
