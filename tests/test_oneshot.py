@@ -301,6 +301,25 @@ TINY_CLI = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_ep
             "--oneshot.calibration_batches=1", "--oneshot.finetune_epochs=0"]
 
 
+def test_the_finetune_validates_on_the_batches_the_search_scored(tmp_path, monkeypatch):
+    # limit_val_batches=1: the fine-tune's val_acc is its subnet's accuracy on the first
+    # validation batch, as the search's scores were (not on the whole validation set)
+    from examples.digits.data import DigitsDataModule
+
+    monkeypatch.chdir(ROOT)
+    cli = [arg for arg in TINY_CLI if "limit_val" not in arg and "finetune" not in arg]
+    assert main([*cli, "--trainer.limit_val_batches=1",
+                 "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={tmp_path}"]) == 0
+    tuned = json.loads((tmp_path / "finetune.json").read_text())["metrics"]
+    net = torch.load(tmp_path / "subnet_finetuned.pt", weights_only=False).eval()
+    data = DigitsDataModule(batch_size=64)
+    data.setup("fit")
+    x, y = next(iter(data.val_dataloader()))
+    with torch.no_grad():
+        first_batch = (net(x).argmax(1) == y).float().mean().item()
+    assert tuned["val_acc"] == pytest.approx(first_batch, abs=1e-6)
+
+
 def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     stale = ("subnet_finetuned.pt", "finetune.json", "alphas.json", "alphas.png",

@@ -40,7 +40,7 @@ from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
            "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
-           "clear_outputs", "run_oneshot"]
+           "clear_outputs", "finetune_trainer", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -56,6 +56,12 @@ ONESHOT_KEYS: dict[str, Any] = {
     "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": None,
     "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
 }
+
+#: Trainer settings of the search that the fine-tune does not take (``finetune_trainer``)
+_NOT_FINETUNED = frozenset({
+    "max_epochs", "min_epochs", "max_steps", "min_steps", "max_time", "callbacks", "logger",
+    "enable_checkpointing", "default_root_dir", "check_val_every_n_epoch", "val_check_interval",
+    "num_sanity_val_steps"})
 
 #: the files a run writes into its ``run_dir`` (``report/``: those of ``lightning-nas report``)
 RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "alphas.png",
@@ -278,6 +284,20 @@ def check_oneshot(cfg: Mapping[str, Any]
     return algorithm, opts, model, data, trainer_cfg
 
 
+def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The search's Trainer settings the fine-tune of its winner keeps: hardware, strategy,
+    precision, ``limit_*`` batches, clipping, accumulation, determinism. Not its length
+    (``finetune_epochs`` sets it), validation schedule (the fine-tune validates after each
+    epoch, so its metrics are its last epoch's), callbacks, logger or checkpoints.
+
+    Example:
+        >>> finetune_trainer({"devices": 2, "limit_val_batches": 3, "max_steps": 50,
+        ...                   "callbacks": []})
+        {'devices': 2, 'limit_val_batches': 3}
+    """
+    return {key: value for key, value in trainer_kwargs.items() if key not in _NOT_FINETUNED}
+
+
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 ckpt_path: str | Path | None = None) -> dict[str, Any]:
     """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
@@ -323,8 +343,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         if finetune_epochs:
             tuned, metrics = finetune_subnet(
                 subnet, datamodule, finetune_epochs,
-                trainer={k: v for k, v in trainer_kwargs.items()
-                         if k in ("accelerator", "devices", "precision")},
+                trainer=finetune_trainer(trainer_kwargs),
                 num_classes=opts["num_classes"], lr=finetune_lr)
             if rank_zero:
                 torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
