@@ -72,6 +72,15 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     assert main(args) == 2
     assert "this fit trained nothing (epoch 3 of max_epochs=3" in capsys.readouterr().err
     assert (dead / "history.json").read_text() == (full / "history.json").read_text()
+    # a finished 2-epoch run goes on to max_epochs=3 as the 3-epoch run: the search after
+    # epoch 2 (its final one, after its last checkpoint) is an intermediate one there
+    short = tmp_path / "short"
+    args = [arg.replace(str(dead), str(short)) for arg in args]
+    assert main([*args[:-2], "--trainer.max_epochs=2"]) == 0
+    assert main(args) == 0
+    assert (short / "history.json").read_text() == (full / "history.json").read_text()
+    resumed = _weights(short / "subnet.pt")
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
 def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(

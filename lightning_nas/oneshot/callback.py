@@ -146,8 +146,11 @@ class OneShotNAS(pl.Callback):
                               f"has none (limit_val_batches={trainer.limit_val_batches}, "
                               f"{len(loaders(trainer.val_dataloaders))} val dataloader(s)); "
                               f"give the module or datamodule a val_dataloader")
-        if self.metric_factory is not None or self.num_classes is None:
-            return
+        if self.metric_factory is None and self.num_classes is not None:
+            self._check_num_classes(trainer, pl_module)
+        self._catch_up(trainer, pl_module)
+
+    def _check_num_classes(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         was_training = pl_module.training
         try:
             with preserved_rng(pl_module.device), torch.no_grad():
@@ -159,6 +162,15 @@ class OneShotNAS(pl.Callback):
                     check_num_classes(preds, target, self.num_classes)
         finally:
             pl_module.train(was_training)
+
+    def _catch_up(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A fit resumed from the last checkpoint of a finished one (to a higher
+        ``max_epochs``) runs the search after the epoch it resumes from, if that epoch was
+        due one: the finished fit ran it as its final search, after the checkpoint."""
+        n, epoch = self.search_every_n_epochs, trainer.current_epoch
+        if (n and epoch and epoch % n == 0 and not _training_ends(trainer, epoch)
+                and all(row["epoch"] != epoch for row in self.history)):
+            self.search(trainer, pl_module, epoch)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:
