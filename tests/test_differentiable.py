@@ -237,17 +237,23 @@ def test_gdas_runs_one_sampled_candidate_and_anneals_tau(tmp_path):
 def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     class Counting(TinySupernet):
         steps = 0
+        seen: list[tuple[int, int]] = []
 
         def training_step(self, batch, batch_idx):
             Counting.steps += 1
+            # its Trainer is the wrapper's: epoch and step read as in a plain fit
+            Counting.seen.append((self.current_epoch, self.trainer.current_epoch))
             self.log("its_own_loss", 1.0)  # dropped, not an error
+            self.log_dict({"its_own_dict": 2.0})
             return {"loss": super().training_step(batch, batch_idx)}
 
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(Counting(), num_classes=3)
-    trainer = _trainer(tmp_path, max_epochs=1, limit_val_batches=0)
+    trainer = _trainer(tmp_path, max_epochs=2, limit_val_batches=0)
     trainer.fit(nas, datamodule=BilevelData(BlobData()))
-    assert Counting.steps == 3 * 2  # its training_step is the loss of both updates
+    assert Counting.steps == 2 * 3 * 2  # its training_step is the loss of both updates
+    assert Counting.seen == [(0, 0)] * 6 + [(1, 1)] * 6
+    assert "its_own_dict" not in trainer.logged_metrics
     assert isinstance(nas.optimizers()[0].optimizer, torch.optim.SGD)
     assert nas.optimizers()[0].optimizer.param_groups[0]["lr"] == 0.05
     assert "its_own_loss" not in trainer.logged_metrics and "train_loss" in trainer.logged_metrics

@@ -51,7 +51,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -91,6 +90,10 @@ def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     if name.lower() not in table:
         raise unknown("optimizer", name, sorted(table))
     return table[name.lower()]
+
+
+def _drop_log(*args: Any, **kwargs: Any) -> None:
+    """``self.log`` of a wrapped LightningModule's ``training_step`` (``log_dict`` calls it)."""
 
 
 def _first_optimizer(value: Any) -> torch.optim.Optimizer | None:
@@ -259,17 +262,13 @@ class DifferentiableNAS(pl.LightningModule):
     def _plain_loss(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.loss_fn is not None:
             return self.loss_fn(self.supernet(batch[0]), batch[1])
+        # its self.log calls are dropped (Lightning logs the module it runs, the wrapper);
+        # its Trainer stays attached, so current_epoch, global_step, ... read as in a fit
+        self.supernet.log = _drop_log
         try:
-            trainer = self.trainer
-        except RuntimeError:  # not attached
-            trainer = None
-        self.supernet.trainer = None  # its self.log calls are dropped (they would raise)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out = self.supernet.training_step(batch, batch_idx)
+            out = self.supernet.training_step(batch, batch_idx)
         finally:
-            self.supernet.trainer = trainer
+            del self.supernet.log
         return out["loss"] if isinstance(out, Mapping) else out
 
     def _step_key(self, batch_idx: int, phase: int) -> int:
