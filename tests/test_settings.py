@@ -185,6 +185,11 @@ def test_an_explicit_monitor_replaces_earlier_objectives():
 @pytest.mark.parametrize("monitor, mode", [
     ("val_loss", "min"), ("train/loss_epoch", "min"), ("val_error", "min"), ("val_mse", "min"),
     ("val_acc", "max"), ("val/acc_best", "max"), ("val_f1", "max"), ("val_auroc", "max"),
+    # the names of common image, language and generative metrics (timm's top1/acc1, BLEU,
+    # PSNR, SSIM, FID, MAPE, bits per dimension)
+    ("val_top1", "max"), ("val/acc1", "max"), ("val_bleu", "max"), ("val_psnr", "max"),
+    ("val_ssim", "max"), ("val_miou", "max"), ("val_fid", "min"), ("val_mape", "min"),
+    ("val_bpd", "min"),
 ])
 def test_a_monitor_without_a_mode_takes_the_mode_its_name_says(monitor, mode):
     # was: mode max for any monitor, so `monitor: val_loss` kept the worst epoch of each

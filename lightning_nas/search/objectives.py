@@ -30,9 +30,11 @@ COSTS = ("params", "flops")
 
 #: words of a metric's name that say which way is better (``val_loss`` -> min)
 _LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity",
-                              "wer", "cer", "regret"})
-_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "f1", "auroc", "auc", "precision", "recall",
-                               "iou", "dice", "r2", "map", "reward"})
+                              "ppl", "wer", "cer", "regret", "mape", "smape", "fid", "bpd"})
+_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "acc1", "acc5", "top1", "top5", "f1",
+                               "auroc", "auc", "precision", "recall", "iou", "miou", "dice",
+                               "jaccard", "r2", "map", "reward", "bleu", "rouge", "psnr", "ssim",
+                               "ndcg", "mcc", "kappa"})
 
 
 def mode_for(monitor: str) -> str:
