@@ -235,6 +235,38 @@ def test_a_user_callback_logging_at_the_next_epoch_start_does_not_overwrite_an_e
     assert [h["metrics"]["trained"] for h in reporter.history] == [0.0, 1.0, 2.0]
 
 
+class EpochEndLogged(StepLRLogged):
+    """Also logs at its own ``on_train_epoch_end`` (after the callbacks' hook), and a
+    training loss both per step and per epoch."""
+
+    def training_step(self, batch, batch_idx):
+        self.log("step_and_epoch", float(10 * self.current_epoch + batch_idx), on_step=True,
+                 on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+    def on_train_epoch_end(self) -> None:
+        self.log("hooked", float(self.current_epoch))
+
+
+def test_an_entry_holds_what_the_module_logs_at_its_epoch_end_of_that_epoch(tmp_path):
+    # was: the module's on_train_epoch_end runs after the reporter's, so from epoch 1 on the
+    # entry kept the previous epoch's "hooked"; and the bare name of a metric logged per step
+    # and per epoch kept the last step's value, not the epoch's mean (what Lightning's
+    # callback_metrics, and a user's EarlyStopping on it, hold after the epoch)
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    csv = CSVLogger(tmp_path, name="", version="")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1,
+                         callbacks=[LearningRateMonitor(), reporter], logger=csv,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         enable_checkpointing=False, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(EpochEndLogged())
+    history = reporter.history
+    assert [h["metrics"]["hooked"] for h in history] == [0.0, 1.0, 2.0]
+    assert [h["metrics"]["step_and_epoch"] for h in history] == [0.5, 10.5, 20.5]
+    assert [h["metrics"]["lr-SGD"] for h in history] == pytest.approx([0.1, 0.05, 0.025])
+    assert [h["metrics"]["trained"] for h in history] == [0.0, 1.0, 2.0]
+
+
 def test_reporter_names_an_unlogged_monitor():
     reporter = TrialReporter(monitor="val_accuracy", mode="max")
     with pytest.raises(MonitorError, match="val_accuracy") as info:

@@ -97,8 +97,9 @@ class TrialReporter(pl.Callback):
     """Keeps the history of logged metrics, one entry per validation epoch.
 
     Each entry holds the metrics of its own epoch: validation ends before the training
-    epoch's own epoch-level metrics are logged, so the entry is completed with them when
-    that epoch ends (at the next epoch's start, or at the end of training). An entry of a
+    epoch's own epoch-level metrics are logged, so the entry is completed with the metrics
+    as they stand after that epoch (at the next epoch's start, by an ``_EpochBoundary`` that
+    ``setup`` puts first among the Trainer's callbacks, or at the end of training). An entry of a
     validation that another one follows in the same epoch (``val_check_interval < 1``)
     holds no training epoch metrics: the earlier epoch's are not its.
 
@@ -129,7 +130,7 @@ class TrialReporter(pl.Callback):
         self._validation_logs: set[str] | None = None  # seen in the sanity check
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
-        self._train_keys: set[str] | None = None  # known at the first training epoch's end
+        self._train_keys: set[str] | None = None  # logged after validation, at epoch end
 
     @property
     def state_key(self) -> str:
@@ -167,21 +168,26 @@ class TrialReporter(pl.Callback):
                              "metrics": {k: v for k, v in logged.items() if k not in stale}})
         self._open = True
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._train_keys is None:  # the first epoch's end: what training logs per epoch
-            last = self.history[-1] if self.history else None
-            validated = set(last["metrics"]) if last and last["epoch"] == trainer.current_epoch \
-                else set()
-            self._train_keys = set(trainer.callback_metrics) - validated - {self.monitor}
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Put an ``_EpochBoundary`` first among the Trainer's callbacks: it completes the
+        entry at the next epoch's start before any other callback logs that epoch's values
+        (``LearningRateMonitor``'s next rate)."""
+        if not any(isinstance(cb, _EpochBoundary) and cb.reporter is self
+                   for cb in trainer.callbacks):
+            trainer.callbacks.insert(0, _EpochBoundary(self))
 
     def _complete(self, trainer: pl.Trainer) -> None:
-        """Add the epoch-level training metrics of the epoch the last validation ran in
-        (logged after it); what the entry holds stays as it was: by the next epoch's start,
-        callbacks before this one may have logged that epoch's values (LearningRateMonitor's
-        next rate)."""
+        """Complete the entry of the epoch's last validation with the metrics as they stand
+        after the epoch: what training logged per epoch (the mean of a metric logged per
+        step and per epoch, what the module's ``on_train_epoch_end`` logged) replaces what
+        the entry held at validation (the last step's value, the previous epoch's)."""
         if self._open:
             entry = self.history[-1]
-            entry["metrics"] = {**logged_metrics(trainer, self.monitor), **entry["metrics"]}
+            logged = logged_metrics(trainer, self.monitor)
+            # logged after the validation: stale in a validation before the next epoch's end
+            self._train_keys = ((self._train_keys or set())
+                                | (set(logged) - set(entry["metrics"]) - {self.monitor}))
+            entry["metrics"] = {**entry["metrics"], **logged}
             self._open = False
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -221,6 +227,25 @@ class TrialReporter(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+class _EpochBoundary(pl.Callback):
+    """The first of a Trainer's callbacks (``TrialReporter.setup`` puts it there): at an
+    epoch's start and at the end of training it completes the reporter's last entry, while
+    the logged metrics are still those of the epoch that ended."""
+
+    def __init__(self, reporter: TrialReporter) -> None:
+        self.reporter = reporter
+
+    @property
+    def state_key(self) -> str:
+        return f"lightning_nas._EpochBoundary{{'monitor': '{self.reporter.monitor}'}}"
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.reporter._complete(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.reporter._complete(trainer)
 
 
 class PruningCallback(pl.Callback):
