@@ -90,6 +90,23 @@ def test_constraint_settings_are_checked():
         Objectives({"val_acc": "maximize"})
 
 
+def test_a_numpy_or_torch_boolean_verdict_means_what_a_bool_means():
+    # was: float(np.True_) = 1.0, a violation: the allowed architectures were rejected and
+    # the forbidden ones trained
+    import numpy as np
+
+    for true, false in ((np.True_, np.False_), (np.asarray(True), np.asarray(False)),
+                        (torch.tensor(True), torch.tensor(False))):
+        limits = Constraints(checks=[lambda arch, t=true, f=false: t if arch["w"] <= 8 else f])
+        assert limits.violation({"w": 8}, {}) == (0.0, "")
+        assert limits.violation({"w": 16}, {})[0] == 1.0
+    # numbers are amounts of violation, as before
+    assert Constraints(checks=[lambda arch: np.float64(0.5)]).violation({}, {})[0] == 0.5
+    # several verdicts at once say nothing: named
+    with pytest.raises(ConfigError, match="must return a bool or a number"):
+        Constraints(checks=[lambda arch: np.asarray([True, False])]).violation({}, {})
+
+
 def test_pareto_front_of_a_known_toy_objective(tmp_path):
     def toy(arch):  # accuracy grows with size, size costs: every x is a trade-off but
         x, waste = arch["x"], arch["waste"]  # waste > 0 is dominated by waste = 0

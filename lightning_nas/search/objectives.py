@@ -60,6 +60,15 @@ def mode_for(monitor: str) -> str:
                       f"min, an accuracy, F1, AUROC, ... as max)")
 
 
+def _is_boolean(value: Any) -> bool:
+    """A bool, or a boolean NumPy or torch scalar (``np.True_``, ``torch.tensor(True)``):
+    true means allowed, where a number is an amount of violation."""
+    if isinstance(value, bool):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and (getattr(dtype, "kind", None) == "b" or str(dtype) == "torch.bool")
+
+
 class Objectives:
     """Objective names with ``"max"`` or ``"min"``, in order (the first is primary).
 
@@ -169,7 +178,7 @@ class Constraints:
         for check in self.checks:
             try:
                 verdict = check(dict(arch))
-                over = (0.0 if verdict else 1.0) if isinstance(verdict, bool) else float(verdict)
+                over = (0.0 if verdict else 1.0) if _is_boolean(verdict) else float(verdict)
             except Exception as err:  # noqa: BLE001 - the user's constraint: name it
                 raise ConfigError(f"constraint {getattr(check, '__name__', repr(check))} "
                                   f"raised {type(err).__name__}: {err} for {dict(arch)}; it "
