@@ -174,7 +174,10 @@ def test_counts_the_trainer_takes_unchecked_are_checked():
     ({"limit_val_batches": 0}, "trainer.limit_val_batches=0 "),
     ({"limit_val_batches": 0.0, "max_epochs": 3}, "trainer.limit_val_batches=0.0 "),
     ({"check_val_every_n_epoch": 4, "max_epochs": 3},
-     "trainer.check_val_every_n_epoch=4 with max_epochs=3 ")])
+     "trainer.check_val_every_n_epoch=4 with max_epochs=3 "),
+    # was: each trial trained nothing and failed "no validation ran", until max_failures
+    ({"limit_train_batches": 0, "max_epochs": 1}, "trainer.limit_train_batches=0 "),
+    ({"max_steps": 0}, "trainer.max_steps=0 ")])
 def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trainer, why):
     """Before, each trial trained in full and failed, until max_failures stopped the search."""
     with pytest.raises(ConfigError, match=why + "runs no validation, so the monitor 'val_acc' "
@@ -182,7 +185,8 @@ def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trai
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
                budget=2, run_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()
-    check_validation_runs({**trainer, "limit_val_batches": 2, "max_epochs": 4}, "val_acc")
+    check_validation_runs({**trainer, "limit_val_batches": 2, "limit_train_batches": 2,
+                           "max_epochs": 4, "max_steps": -1}, "val_acc")
 
 
 # ---------------------------------------------------------------- ModelFactory

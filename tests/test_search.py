@@ -339,6 +339,9 @@ def test_a_searched_trainer_argument_with_a_model_class(tmp_path, tiny_trainer):
      "validation"),
     ("trainer.max_epochs", {"int": [0, 2]},
      "space key 'trainer.max_epochs' may take 0: trainer.max_epochs=0 runs no validation"),
+    ("trainer.limit_train_batches", {"choice": [2, 0]},
+     "space key 'trainer.limit_train_batches' may take 0: trainer.limit_train_batches=0 runs "
+     "no validation"),
     ("trainer.max_epochs", {"choice": [2, -3]},
      "space key 'trainer.max_epochs' may take -3: trainer.max_epochs=-3: must be >= 0"),
 ])

@@ -92,12 +92,11 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.limit_val_batches=0 runs no validation, ...
     """
-    limit = kwargs.get("limit_val_batches")
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
-    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit == 0:
-        why = f"trainer.limit_val_batches={limit!r}"
-    elif epochs == 0 and not isinstance(epochs, bool):
-        why = "trainer.max_epochs=0"
+    zero = [key for key in ("limit_val_batches", "limit_train_batches", "max_epochs", "max_steps")
+            if _is_number(kwargs.get(key)) and kwargs[key] == 0]
+    if zero:  # no training (a fit with no training batch or step runs no validation either)
+        why = f"trainer.{zero[0]}={kwargs[zero[0]]!r}"
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
     elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
@@ -109,6 +108,10 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
                       f"logged (a trial is scored after validation); let validation run at "
                       f"least once")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_int(value: Any) -> bool:
