@@ -270,10 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Ctrl-C in a trial: Lightning's own handler ended it with exit(1)
             print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
             return 130
-        if err.code is not None:
+        if err.code not in (None, 143):
             raise
-        # Lightning's SIGTERMException (no code: exit status 0): `timeout`, a job scheduler's
-        # pre-emption or `docker stop` ended the run, which must not read as finished
+        # Lightning's SIGTERMException (no code: exit status 0; a search makes it 143):
+        # `timeout`, a job scheduler's pre-emption or `docker stop` ended the run, which must
+        # not read as finished
         print(f"lightning-nas {args.command}: interrupted (SIGTERM)", file=sys.stderr)
         return 143
 

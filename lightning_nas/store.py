@@ -302,7 +302,7 @@ class RunStore:
                 and ``"losses"`` (one per objective) with several objectives.
             report: what was imported and skipped (JSON data).
         """
-        with self._transaction():
+        with self.transaction():
             self._db.executemany(
                 "INSERT INTO priors (source, source_trial, task, arch, score, loss, losses) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -323,7 +323,7 @@ class RunStore:
     def log_events(self, events: list[dict[str, Any]]) -> None:
         """Append optimizer events (``kind`` ask/tell, ``ask`` number, ``trial_id``,
         ``arch_key``, ``loss``, ``violation``) in one transaction."""
-        with self._transaction():
+        with self.transaction():
             self._db.executemany(
                 "INSERT INTO events (kind, ask, trial_id, arch_key, loss, violation) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -339,7 +339,12 @@ class RunStore:
                  "loss": None if row[4] is None else json.loads(row[4])} for row in rows]
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
+        """Commit the writes inside together: a kill leaves all of them or none (inside
+        another transaction: part of that one)."""
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN")
         try:
             yield

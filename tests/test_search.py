@@ -430,3 +430,16 @@ def test_objects_in_model_init_args_start_fresh_in_each_trial_and_finetune_asks_
     tuned = finetune(tmp_path, max_epochs=1, model_init_args=objects)
     assert tuned.status is TrialStatus.COMPLETED and tuned.arch == result.best.arch
     assert WithBackbone.last_squash is halve  # imported again, not the default
+
+
+def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_trainer):
+    # was: Lightning's SIGTERMException (a SystemExit without a code) went up unchanged, so a
+    # script calling Search(...).run() ended with status 0 under `timeout` or a pre-emption
+    from tests.test_cli import SigtermAtFirstBatch
+
+    trainer = {**tiny_trainer, "callbacks": [SigtermAtFirstBatch()]}
+    with pytest.raises(SystemExit) as info:
+        _search(tmp_path, tiny_space, trainer, budget=1).run()
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume

@@ -13,14 +13,15 @@ The loop, in short::
 
 from __future__ import annotations
 
-import textwrap
 import time
 from collections.abc import Callable
 from typing import Any
 
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import SearchError, did_you_mean
-from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
     checkpoint_complete,
@@ -29,7 +30,7 @@ from lightning_nas.search.checkpoints import (
 )
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.objectives import COSTS
-from lightning_nas.search.progress import Progress
+from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -182,12 +183,14 @@ class SearchLoop:
                     break
                 for result in self.executor.wait():
                     self._record(result)
-        except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into exit(1))
+        except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C: Lightning makes it exit(1)
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
                 self.store.uncount_attempt(trial_id)
             self.progress.close()
             self.say(f"Interrupted: {self.completed} completed, {len(self.running)} running "
                      f"(re-run on resume); run the same command again to resume.")
+            if isinstance(err, SIGTERMException):  # status 0 would read as finished: 128 + 15
+                raise SystemExit(143) from err
             raise
         for trial in self.paused.values():  # never promoted: pruned at their rung
             self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
@@ -248,8 +251,10 @@ class SearchLoop:
                 self.say(f"[warm start] not trained again: {reason}  {format_arch(arch)}")
                 continue
             self.retrain_left -= 1
-            trial_id = self.store.start_trial(arch)
-            self._submit(trial_id, arch, self.log.given(arch, trial_id))
+            with self.store.transaction():  # a kill leaves the trial with its event, or neither
+                trial_id = self.store.start_trial(arch)
+                candidate = self.log.given(arch, trial_id)
+            self._submit(trial_id, arch, candidate)
             self.used += 1
             return True
         proposal = self._propose()
@@ -261,8 +266,9 @@ class SearchLoop:
                 self.asking = False
             return False
         arch, candidate = proposal
-        trial_id = self.store.start_trial(arch)
-        self.log.started(candidate, trial_id)
+        with self.store.transaction():
+            trial_id = self.store.start_trial(arch)
+            self.log.started(candidate, trial_id)
         self._submit(trial_id, arch, candidate)
         self.used += 1
         return True
@@ -320,12 +326,13 @@ class SearchLoop:
         amount, reason = self._violation(arch, key)
         if amount <= 0:
             return True
-        rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
-                               status=TrialStatus.REJECTED, error=reason,
-                               metrics=self.costs.get(key, {}), finished=time.time())
-        self.store.finish_trial(rejected)
-        loss = self._loss(rejected)
-        self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
+        with self.store.transaction():
+            rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
+                                   status=TrialStatus.REJECTED, error=reason,
+                                   metrics=self.costs.get(key, {}), finished=time.time())
+            self.store.finish_trial(rejected)
+            loss = self._loss(rejected)
+            self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
         self.seen[key] = loss
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
@@ -432,19 +439,6 @@ class SearchLoop:
             return
         s = self.goal
         best = self.store.best(s.mode)
-        of = f"/{s.budget}" if s.budget else ""
         stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
         self.progress.update(stopped, None if best is None else best.score, s.monitor)
-        done = f"{stopped:>{len(str(s.budget or ''))}}{of}"
-        status = result.status
-        if status is TrialStatus.FAILED:
-            first = (result.error or "").splitlines()[0] if result.error else ""
-            outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
-        elif status is TrialStatus.COMPLETED:
-            outcome = f"{s.monitor}={format_score(result.score)}"
-        else:
-            outcome = f"{status.value} @{result.epochs} {s.monitor}={format_score(result.score)}"
-        best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
-        self.say(f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
-                 f"{(result.finished or 0) - (result.started or 0):6.1f}s  "
-                 f"{format_arch(result.arch)}")
+        self.say(trial_line(result, s.monitor, stopped, s.budget, best))

@@ -11,12 +11,14 @@ Example:
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import Any
 
+from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import format_score
+from lightning_nas.results import TrialResult, TrialStatus, format_score
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "trial_line"]
 
 
 class Progress:
@@ -64,3 +66,29 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | None,
+               best: TrialResult | None) -> str:
+    """The line a verbose search prints when a trial ends: its outcome, the best so far,
+    its wall time and architecture.
+
+    Example:
+        >>> done = TrialResult(trial_id=2, arch={"w": 8}, status=TrialStatus.COMPLETED,
+        ...                    score=0.9, started=0.0, finished=1.5)
+        >>> trial_line(done, "val_acc", 2, 10, done)
+        '[trial   2 |  2/10 done] val_acc=0.9000         best=0.9000 (#2)        1.5s  w=8'
+    """
+    done = f"{stopped:>{len(str(budget or ''))}}{f'/{budget}' if budget else ''}"
+    status = result.status
+    if status is TrialStatus.FAILED:
+        first = (result.error or "").splitlines()[0] if result.error else ""
+        outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
+    elif status is TrialStatus.COMPLETED:
+        outcome = f"{monitor}={format_score(result.score)}"
+    else:
+        outcome = f"{status.value} @{result.epochs} {monitor}={format_score(result.score)}"
+    best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
+    return (f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
+            f"{(result.finished or 0) - (result.started or 0):6.1f}s  "
+            f"{format_arch(result.arch)}")
