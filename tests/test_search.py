@@ -113,10 +113,37 @@ def test_a_failed_trial_keeps_no_checkpoint(tmp_path, tiny_trainer):
         assert ckpts == ([] if t.status is TrialStatus.FAILED else ["best.ckpt"]), t
 
 
+class DivergesAtItsRate(TinyNet):
+    """Fails in training with its own learning rate in the message."""
+
+    def training_step(self, batch, batch_idx):
+        raise RuntimeError(f"lr {self.hparams.lr:.6f} diverged")
+
+
 def test_too_many_failures_stop_the_search(tmp_path, tiny_trainer):
     space = {"width": {"fixed": 4}, "lr": {"float": [0.02, 0.3]}}
-    with pytest.raises(SearchError, match="3 trials failed .*max_failures=2.*broken on purpose"):
+    with pytest.raises(SearchError, match=r"3 trials failed .*max_failures=2.*lr 0\.\d+ diverged"):
         _search(tmp_path, space, tiny_trainer, budget=5, max_failures=2,
+                model=DivergesAtItsRate).run()
+
+
+def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: a user callback's misspelt monitor failed every trial after its first epoch, and
+    # the search trained max_failures + 1 trials before it stopped
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    trainer = {**tiny_trainer, "callbacks": [EarlyStopping(monitor="val_accuracy")]}
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in training "
+                                          r"\(every trial would; unless a value they share is "
+                                          r"the cause: .*\): .*val_accuracy"):
+        _search(tmp_path, tiny_space, trainer, budget=6, max_failures=5).run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.FAILED) == 2
+    space = {"width": {"fixed": 4}, "lr": {"float": [0.02, 0.3]}}  # the same width
+    with pytest.raises(SearchError, match=r"failed the same way in training .*width=4.*: "
+                                          r"RuntimeError: width 4 is broken on purpose"):
+        _search(tmp_path / "fixed", space, tiny_trainer, budget=5,
                 model_init_args={"fail_width": 4}).run()
 
 

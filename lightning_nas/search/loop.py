@@ -75,8 +75,8 @@ class SearchLoop:
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
-        #: (trial id, first error line, arch) when the last result failed before fit started
-        self.last_build_error: tuple[int, str, dict[str, Any]] | None = None
+        #: (trial id, first error line, arch) when the last result failed
+        self.last_error: tuple[int, str, dict[str, Any]] | None = None
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
@@ -405,23 +405,25 @@ class SearchLoop:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
 
     def _check_failures(self, result: TrialResult) -> None:
-        """Stop on a fatal error, on the same build error in two trials in a row while none
-        completed, or once more than ``max_failures`` trials failed."""
+        """Stop on a fatal error, on the same error in two trials in a row while none
+        completed (a user callback's misspelt monitor), or once more than ``max_failures``
+        trials failed."""
         failed = result.status is TrialStatus.FAILED
         first_line = (result.error or "").splitlines()[0] if result.error else ""
-        previous, self.last_build_error = self.last_build_error, (
-            (result.trial_id, first_line, result.arch) if failed and result.build_failed else None)
+        previous, self.last_error = self.last_error, (
+            (result.trial_id, first_line, result.arch) if failed else None)
         if not failed:
             return
         if result.fatal:
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {first_line}")
-        if result.build_failed and previous and previous[1] == first_line and not self.completed:
+        if previous and previous[1] == first_line and not self.completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
+            where = ("while building their model, data or Trainer, or in Lightning's checks "
+                     "before training" if result.build_failed else "in training")
             raise SearchError(f"trials {previous[0]} and {result.trial_id} failed the same way "
-                              f"while building their model, data or Trainer, or in Lightning's "
-                              f"checks before training (every trial would; unless a value they "
-                              f"share is the cause: {shared or 'none'}): {first_line}")
+                              f"{where} (every trial would; unless a value they share is the "
+                              f"cause: {shared or 'none'}): {first_line}")
         failed = self.store.count(TrialStatus.FAILED)
         if failed > self.goal.max_failures:
             raise SearchError(f"{failed} trials failed (max_failures={self.goal.max_failures}); "
