@@ -25,7 +25,7 @@ from lightning_nas.config.factories import (
     check_validation_runs,
 )
 from lightning_nas.config.nodes import is_hydra
-from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.config.paths import is_dotted, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -154,8 +154,9 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         cfg["data"] = {"class_path": cfg["data"]}
     if max_epochs is not None:
         cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
-    for key, value in arch.items():  # a searched trainer.max_epochs wins, as in the trial
-        set_dotted(cfg, key if is_dotted(key) else f"model.{key}", value)
+    # a searched trainer.max_epochs wins, as in the trial
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
+                    for key, value in arch.items()])
     order = ("seed_everything", "model", "data", "trainer")  # LightningCLI's order
     return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
 
@@ -166,9 +167,9 @@ def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[st
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     cfg = {"model": section}
-    for key, value in arch.items():
-        if not is_dotted(key) or key.startswith("model."):
-            set_dotted(cfg, key if is_dotted(key) else f"model.{key}", value)
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
+                    for key, value in arch.items()
+                    if not is_dotted(key) or key.startswith("model.")])
     return cfg["model"]
 
 

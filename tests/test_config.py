@@ -344,3 +344,20 @@ def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimiz
     with pytest.raises(ConfigError, match=pattern):
         search_from_config(_lightningcli(tmp_path, net, optimizer))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
+    # was: 'init_args' is not an argument of LitClassifier, though the init_args level is one
+    # a path *may* leave out (LightningCLI's own overrides take both spellings)
+    cfg = _lightningcli(tmp_path, {}, {"lr": 0.01})
+    cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
+    cfg["search"].update(budget=2, optimizer="RandomSearch", space={
+        "model.init_args.net.init_args.lin1_size": {"choice": [32, 64]},
+        "model.init_args.optimizer.init_args.lr": {"float": [0.001, 0.1], "log": True}})
+    result = search_from_config(cfg).run()
+    best = result.best
+    exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    net = exported["model"]["init_args"]["net"]["init_args"]
+    assert net["lin1_size"] == best.arch["model.init_args.net.init_args.lin1_size"]
+    optimizer = exported["model"]["init_args"]["optimizer"]["init_args"]
+    assert optimizer["lr"] == best.arch["model.init_args.optimizer.init_args.lr"]

@@ -80,3 +80,22 @@ def test_sections_of_plain_values_and_hydra_nodes_are_built_as_they_are():
     assert lightningcli_hparams(no_optimizer)["optimizer"] == "torch.optim.adam.Adam"
     model = ConfigBuilder(hydra, "model", plain_keys=True)({})
     assert isinstance(model.hparams["net"], Body)  # Hydra's way: what save_hyperparameters found
+
+
+def test_a_chosen_node_keeps_the_values_searched_under_it_whatever_the_key_order():
+    # was: keys applied in the space's order, so `model.optimizer.lr` before `model.optimizer`
+    # was overwritten by the chosen node's lr: the trial trained with 0.01 while the store
+    # and best.yaml said 0.5
+    from lightning_nas.config.paths import get_dotted
+    from lightning_nas.export import best_config
+
+    adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}}
+    for arch in ({"model.optimizer.lr": 0.5, "model.optimizer": adam},
+                 {"model.optimizer": adam, "model.optimizer.lr": 0.5}):
+        model = ConfigBuilder(SECTION, "model", plain_keys=True)(arch)
+        optimizer = model.configure_optimizers()
+        assert isinstance(optimizer, torch.optim.Adam)
+        assert optimizer.param_groups[0]["lr"] == 0.5
+        assert get_dotted(best_config({"model": SECTION}, arch), "model.optimizer") == {
+            "class_path": "torch.optim.Adam", "init_args": {"lr": 0.5}}
+        assert adam["init_args"]["lr"] == 0.01  # the space's option is left as it was

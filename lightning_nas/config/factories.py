@@ -35,7 +35,7 @@ from lightning_nas.config.instantiate import (
     short,
 )
 from lightning_nas.config.nodes import check_node_keys, node_args, target_path
-from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.config.paths import is_dotted, set_paths
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs",
@@ -280,11 +280,10 @@ class ConfigBuilder:
     def config(self, arch: Mapping[str, Any]) -> dict[str, Any]:
         """The section with ``arch``'s values set."""
         cfg = {self.name: copy.deepcopy(self.section)}
-        for key, value in arch.items():
-            if is_dotted(key) and key.startswith(f"{self.name}."):
-                set_dotted(cfg, key, value)
-            elif self.plain_keys and not is_dotted(key):
-                set_dotted(cfg, f"{self.name}.{key}", value)
+        mine = [(key, value) for key, value in arch.items()
+                if (key.startswith(f"{self.name}.") if is_dotted(key) else self.plain_keys)]
+        set_paths(cfg, [(key if is_dotted(key) else f"{self.name}.{key}", value)
+                        for key, value in mine])
         return cfg[self.name]
 
     def __call__(self, arch: Mapping[str, Any]) -> Any:

@@ -14,14 +14,15 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["SECTIONS", "check_dotted", "deep_merge", "get_dotted", "is_dotted", "set_dotted"]
+__all__ = ["SECTIONS", "check_dotted", "deep_merge", "get_dotted", "is_dotted", "set_dotted",
+           "set_paths"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -52,6 +53,21 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     if len(parts) > 1:
         node = _descend(node, parts[-1])
     node[parts[-1]] = value
+    return cfg
+
+
+def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """``set_dotted`` each ``(key, value)``, a key before the keys under it whatever their
+    order (``model.optimizer``, a chosen node, then ``model.optimizer.lr`` in it: the
+    searched value is not overwritten by the node's). Returns ``cfg``.
+
+    Example:
+        >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}}
+        >>> set_paths({}, [("model.opt.lr", 0.5), ("model.opt", adam)])["model"]["opt"]
+        {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.5}}
+    """
+    for key, value in sorted(values, key=lambda item: item[0].count(".")):  # stable
+        set_dotted(cfg, key, copy.deepcopy(value))
     return cfg
 
 
@@ -95,6 +111,8 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
     for part in parts[1:]:
         if isinstance(node, str):
             node = {"class_path": node}
+        if part == "init_args" and isinstance(node, Mapping) and "class_path" in node:
+            continue  # spelt out: the level a path may leave out
         if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
                 return  # Trainer arguments are checked with the trainer settings
