@@ -105,8 +105,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                           _config_header(run_dir, best, monitor, mode,
                                          hydra=any(is_hydra(trained.get(k))
                                                    for k in ("model", "data")),
-                                         threads=(store.get_meta("settings") or {}).get(
-                                             "threads_per_trial"))
+                                         threads=store.get_meta("trial_threads", (
+                                             store.get_meta("settings") or {}).get(
+                                             "threads_per_trial")))
                           + dump_yaml(trained))
         return out
     finally:
@@ -183,14 +184,14 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
 def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, threads: int | None = None) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
-    (with the torch threads of the trials, when the search set them: on CPU another count
-    sums in another order); the last one gives ``lightning-nas fit`` its monitor and mode."""
+    (with the torch threads of the trials when they ran with a count of their own, set or
+    shared out among workers: on CPU another count sums in another order); the last one
+    gives ``lightning-nas fit`` its monitor and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
-    same = (f"# Its trials ran with {threads} torch thread{'s' * (threads != 1)} "
-            f"(threads_per_trial): on CPU the same count gives the same score.\n"
-            if threads else "")
+    same = (f"# Its trials ran with {threads} torch thread{'s' * (threads != 1)}: on CPU "
+            f"the same count gives the same score.\n" if threads else "")
     trial_dir = run_dir / "trials" / f"trial_{best.trial_id:04d}"
     if any(trial_dir.glob("logs_resumed_*")):  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, its resumed part from a "
@@ -350,7 +351,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         weights = str(run_dir / best["checkpoint"])
     out = output_dir(out_dir, run_dir / "finetune")
     if "logger" in trainer_cfg:  # the user's logger writes beside the checkpoint, as in fit
-        trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs")
+        trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs",
+                                                f"{out.parent.name}_{out.name}")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),

@@ -124,7 +124,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     check_validation_runs(trainer, monitor)
     check_strategy(trainer)
     if "logger" in trainer:  # the user's logger writes beside the checkpoint
-        trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs")
+        trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs",
+                                            f"{Path(out_dir).parent.name}_{Path(out_dir).name}")
     # built as a search builds them: a plain class_path spec by its class and init_args (so
     # a model that saves no hyperparameters gets them written into its checkpoint, as a
     # trial's), nodes with nested objects or Hydra nodes by a ConfigBuilder

@@ -146,8 +146,23 @@ def test_export_quotes_strings_that_look_like_numbers(tmp_path):
         store.set_meta("settings", {"threads_per_trial": 1})
     export_best(run)  # the trials' thread count, without which fit's sums differ on CPU
     header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
-    assert "# Its trials ran with 1 torch thread (threads_per_trial)" in header
+    assert "# Its trials ran with 1 torch thread: on CPU the same count" in header
     assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
+
+
+def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path):
+    # was: only a set threads_per_trial was named; two workers on 2 cores (1 thread each)
+    # or Ray (num_cpus) wrote no note, and `lightning-nas fit` (2 threads) scored otherwise
+    import os
+
+    cfg = {**CONFIG, "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1},
+           "search": {"space": {"model.width": {"choice": [8, 16]}}, "budget": 2,
+                      "num_workers": 2, "run_dir": str(tmp_path / "run")}}
+    search_from_config(cfg).run()
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    header = (tmp_path / "run" / "best_config.yaml").read_text().split("\nmodel:")[0]
+    assert f"# Its trials ran with {threads} torch thread" in header
+    assert f"# Train it again: OMP_NUM_THREADS={threads} lightning-nas fit" in header
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):

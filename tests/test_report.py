@@ -154,6 +154,23 @@ def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
     assert len(rows) == 3  # a row per completed trial
 
 
+def test_searches_sharing_a_save_dir_keep_each_trials_logs(tmp_path):
+    # was: with the user's save_dir two searches wrote the same trials/trial_0001 (the second
+    # deleted the first one's metrics.csv); `version: null` (what LightningCLI prints) made
+    # the trials version_0, version_1 and the summary version_2; a fixed version sent every
+    # trial into one folder
+    shared = tmp_path / "tb"
+    for run, version in (("a", None), ("b", "v7")):
+        logger = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                  "init_args": {"save_dir": str(shared), "version": version}}
+        Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 1, "logger": logger},
+               budget=2, run_dir=tmp_path / run, verbose=False).run()
+    folders = sorted(p.parent.relative_to(shared).as_posix()
+                     for p in shared.rglob("metrics.csv"))
+    assert folders == ["search/a_summary", "search/b_v7_summary", "trials/a_trial_0001",
+                       "trials/a_trial_0002", "trials/b_v7_trial_0001", "trials/b_v7_trial_0002"]
+
+
 def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     import socket
     import subprocess

@@ -44,6 +44,9 @@ class TrialExecutor(ABC):
     num_workers: int = 1
     #: trials run in processes of their own, so a trial cannot kill the search process
     isolates_trials: bool = False
+    #: the torch threads a trial runs with on CPU (None: those of the search's process);
+    #: ``best_config.yaml`` names them, since on CPU another count sums in another order
+    cpu_threads: int | None = None
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Start workers ahead of the first trial (optional; ``submit`` starts them too)."""
@@ -73,7 +76,7 @@ class InlineExecutor(TrialExecutor):
     kept for the search) run with as many threads each."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.num_workers, self.threads = 1, threads
+        self.num_workers, self.threads, self.cpu_threads = 1, threads, threads
         self._queue: list[TrialSpec] = []
 
     def submit(self, spec: TrialSpec) -> None:

@@ -121,6 +121,7 @@ class RayExecutor(TrialExecutor):
         self._ray = ray
         self.num_workers = num_workers
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
+        self.cpu_threads = int(max(1, num_cpus))  # each actor's torch threads
         self.init_kwargs = dict(init or {})
         self._actors: list[Any] = []
         self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
@@ -196,7 +197,7 @@ class RayExecutor(TrialExecutor):
 
     def _new_actor(self) -> Any:
         remote = self._ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
-        return remote(_RayTrialActor).remote(int(max(1, self.num_cpus)))
+        return remote(_RayTrialActor).remote(self.cpu_threads)
 
     def submit(self, spec: TrialSpec) -> None:
         if not self._actors:

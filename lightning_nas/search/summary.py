@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import flatten_arch, format_arch
@@ -60,7 +61,8 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
     architecture and the counts as hyperparameters."""
     if not spec or spec is True or not isinstance(spec, (Mapping, list)):
         return  # no configured logger (or a logger object): nothing to add it to
-    loggers = instantiate(logger_defaults(spec, save_dir, "search", "summary"))
+    loggers = instantiate(logger_defaults(spec, save_dir, "search", "summary",
+                                          Path(save_dir).parent.name))
     for logger in loggers if isinstance(loggers, list) else [loggers]:
         best_so_far = None
         for trial in trials:

@@ -108,19 +108,33 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         log.setLevel(level)
 
 
-def logger_defaults(spec: Any, save_dir: str, name: str, version: str) -> Any:
-    """Fill ``save_dir``/``name``/``version`` of logger nodes (``class_path`` specs or Hydra
-    nodes) that leave them out, so every trial of a search logs to its own version under the
-    run folder."""
+def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
+                    label: str | None = None) -> Any:
+    """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
+    leave them out (or null), and give each its own ``version``, so every trial of a search
+    logs to its own folder: a version the node sets is kept in front of it, and under a
+    ``save_dir`` of the user's, which other searches share, ``label`` (the run folder's
+    name) too.
+
+    Example:
+        >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+        ...         "init_args": {"save_dir": "tb", "version": None}}
+        >>> logger_defaults(node, "runs/a/logs", "trials", "trial_0001", "a")["init_args"]
+        {'save_dir': 'tb', 'version': 'a_trial_0001', 'name': 'trials'}
+    """
     if isinstance(spec, list):
-        return [logger_defaults(s, save_dir, name, version) for s in spec]
+        return [logger_defaults(s, save_dir, name, version, label) for s in spec]
     if not is_node(spec):
         return spec
     accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
     args = node_args(spec)
-    for key, value in (("save_dir", save_dir), ("name", name), ("version", version)):
-        if key in accepted:
-            args.setdefault(key, value)
+    shared = "save_dir" in accepted and args.get("save_dir") is not None
+    for key, value in (("save_dir", save_dir), ("name", name)):
+        if key in accepted and args.get(key) is None:
+            args[key] = value
+    if "version" in accepted:
+        given = [str(args["version"])] if args.get("version") is not None else []
+        args["version"] = "_".join([*([label] if shared and label else []), *given, version])
     return with_args(spec, args)
 
 
@@ -129,9 +143,9 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     settings = dict(spec.trainer)
     if "logger" in settings:  # the user's logger: one version per trial (per segment)
         suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
-        settings["logger"] = logger_defaults(
-            settings["logger"], str(Path(spec.trial_dir).parent.parent / "logs"), "trials",
-            f"{Path(spec.trial_dir).name}{suffix}")
+        run = Path(spec.trial_dir).parent.parent
+        settings["logger"] = logger_defaults(settings["logger"], str(run / "logs"), "trials",
+                                             f"{Path(spec.trial_dir).name}{suffix}", run.name)
     kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(settings)}
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart

@@ -126,6 +126,8 @@ class ProcessExecutor(TrialExecutor):
         self.num_workers = num_workers
         self.max_trials_per_worker = max_trials_per_worker
         envs = assign_devices(num_workers, devices_per_trial, accelerator, threads_per_trial)
+        threads = envs[0].get("LNAS_NUM_THREADS") if envs else None
+        self.cpu_threads = int(threads) if threads else None
         self._workers = [_Worker(env=env) for env in envs]
         self._ctx = mp.get_context("spawn")
 
