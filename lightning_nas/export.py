@@ -32,7 +32,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
-from lightning_nas.search.trial import TrialSpec, logger_defaults
+from lightning_nas.search.trial import TrialSpec
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
@@ -350,15 +350,12 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 f"--from_scratch)")
         weights = str(run_dir / best["checkpoint"])
     out = output_dir(out_dir, run_dir / "finetune")
-    if "logger" in trainer_cfg:  # the user's logger writes beside the checkpoint, as in fit
-        trainer_cfg["logger"] = logger_defaults(trainer_cfg["logger"], str(out), "", "logs",
-                                                f"{out.parent.name}_{out.name}")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
-                     init_weights=weights, clear_dir=False)
+                     init_weights=weights, clear_dir=False, own_logs=True)
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
         return run_trial(spec)
     finally:

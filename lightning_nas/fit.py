@@ -35,7 +35,7 @@ from lightning_nas.results import TrialResult
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
-from lightning_nas.search.trial import TrialSpec, logger_defaults
+from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
 
@@ -123,9 +123,6 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     check_trainer_kwargs(trainer)
     check_validation_runs(trainer, monitor)
     check_strategy(trainer)
-    if "logger" in trainer:  # the user's logger writes beside the checkpoint
-        trainer["logger"] = logger_defaults(trainer["logger"], str(out_dir), "", "logs",
-                                            f"{Path(out_dir).parent.name}_{Path(out_dir).name}")
     # built as a search builds them: a plain class_path spec by its class and init_args (so
     # a model that saves no hyperparameters gets them written into its checkpoint, as a
     # trial's), nodes with nested objects or Hydra nodes by a ConfigBuilder
@@ -135,7 +132,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
-                     clear_dir=False)
+                     clear_dir=False, own_logs=True)
 
 
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],

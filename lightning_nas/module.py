@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -117,6 +118,13 @@ class NASModule(pl.LightningModule):
         ignore = [] if plain_metrics else ["metrics"]
         if builder_path is None:
             ignore.append("builder")
+            if not ready:
+                name = getattr(builder_fn, "__qualname__", repr(builder_fn))
+                warnings.warn(f"NASModule's builder {name} has no import path (defined in the "
+                              f"script that runs, or inside a function), so checkpoints do not "
+                              f"hold it: NASModule.load_from_checkpoint(path, builder="
+                              f"{name.rsplit('.', 1)[-1]}) takes it again; define it in a "
+                              f"module to have it saved", UserWarning, stacklevel=2)
         if callable(loss) and not isinstance(loss, str):
             ignore.append("loss")
         self.save_hyperparameters(ignore=ignore)

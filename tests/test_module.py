@@ -40,6 +40,26 @@ def test_builder_function_is_stored_by_import_path():
     assert module.net[0].out_features == 8
 
 
+def test_a_builder_without_an_import_path_is_said_and_given_back_at_load(tmp_path):
+    # was: a builder defined in the script (__main__) or a function was left out of the
+    # hyperparameters without a word, and load_from_checkpoint failed with a bare TypeError
+    def build(arch):
+        return build_mlp(arch)
+
+    with pytest.warns(UserWarning, match=r"NASModule's builder .*build has no import path.*"
+                                         r"load_from_checkpoint\(path, builder=build\)"):
+        module = NASModule(build, num_classes=3, width=8)
+    assert "builder" not in module.hparams
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=tmp_path,
+                         limit_train_batches=1, limit_val_batches=1, enable_progress_bar=False,
+                         enable_model_summary=False, logger=False)
+    trainer.fit(module, datamodule=BlobData())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    reloaded = NASModule.load_from_checkpoint(tmp_path / "m.ckpt", builder=build)
+    x = torch.randn(5, 8)
+    assert torch.allclose(reloaded(x), module(x))
+
+
 def test_arch_lr_and_weight_decay_win_over_arguments():
     module = NASModule(build_mlp, num_classes=3, lr=0.1, width=8, arch={"lr": 0.003,
                                                                          "weight_decay": 0.01})

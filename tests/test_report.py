@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_nas import Search
+from lightning_nas import Search, finetune
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.plots import PLOT_HINT, choice_options, choice_order, plot_choices
@@ -165,10 +165,13 @@ def test_searches_sharing_a_save_dir_keep_each_trials_logs(tmp_path):
                   "init_args": {"save_dir": str(shared), "version": version}}
         Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 1, "logger": logger},
                budget=2, run_dir=tmp_path / run, verbose=False).run()
+    for _ in range(2):  # and so do fine-tunes (finetune, finetune_1) under it
+        finetune(tmp_path / "a", max_epochs=1)
     folders = sorted(p.parent.relative_to(shared).as_posix()
                      for p in shared.rglob("metrics.csv"))
-    assert folders == ["search/a_summary", "search/b_v7_summary", "trials/a_trial_0001",
-                       "trials/a_trial_0002", "trials/b_v7_trial_0001", "trials/b_v7_trial_0002"]
+    assert folders == ["a_finetune_1_logs", "a_finetune_logs", "search/a_summary",
+                       "search/b_v7_summary", "trials/a_trial_0001", "trials/a_trial_0002",
+                       "trials/b_v7_trial_0001", "trials/b_v7_trial_0002"]
 
 
 def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):

@@ -88,6 +88,9 @@ class TrialSpec:
     #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
     #: benchmarks, cheap proxies); no Trainer, no folder
     objective: Any = None
+    #: the user's logger writes into ``trial_dir`` itself (``fit``, ``finetune``), not
+    #: into a version per trial under the run's ``logs``
+    own_logs: bool = False
 
 
 @contextmanager
@@ -141,7 +144,11 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
     settings = dict(spec.trainer)
-    if "logger" in settings:  # the user's logger: one version per trial (per segment)
+    if "logger" in settings and spec.own_logs:  # fit, finetune: beside the checkpoint
+        out = Path(spec.trial_dir)
+        settings["logger"] = logger_defaults(settings["logger"], str(out), "", "logs",
+                                             f"{out.parent.name}_{out.name}")
+    elif "logger" in settings:  # the user's logger: one version per trial (per segment)
         suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
         run = Path(spec.trial_dir).parent.parent
         settings["logger"] = logger_defaults(settings["logger"], str(run / "logs"), "trials",
