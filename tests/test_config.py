@@ -361,3 +361,23 @@ def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
     assert net["lin1_size"] == best.arch["model.init_args.net.init_args.lin1_size"]
     optimizer = exported["model"]["init_args"]["optimizer"]["init_args"]
     assert optimizer["lr"] == best.arch["model.init_args.optimizer.init_args.lr"]
+
+
+def test_a_group_at_a_node_sets_the_nodes_arguments(tmp_path):
+    # was: the group's values replaced the whole node with a plain dict, so `net` was a dict
+    # and every trial failed ("'dict' object is not callable") after the checks had passed
+    cfg = _lightningcli(tmp_path, {"lin2_size": 16}, {"lr": 0.01})
+    cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
+    cfg["search"].update(budget=2, optimizer="RandomSearch", space={
+        "model.net": {"lin1_size": {"choice": [32, 64]}, "dropout": {"float": [0.0, 0.5]}}})
+    result = search_from_config(cfg).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    net = exported["model"]["init_args"]["net"]
+    assert net == {"class_path": "examples.lightningcli.model.MLP",
+                   "init_args": {"lin2_size": 16, **result.best.arch["model.net"]}}
+    cfg["search"]["space"] = {"model.net": {"lin1_sze": {"choice": [32, 64]}}}
+    cfg["search"]["run_dir"] = str(tmp_path / "typo")
+    with pytest.raises(ConfigError, match="lin1_sze"):
+        search_from_config(cfg).run()
+    assert not (tmp_path / "typo").exists()

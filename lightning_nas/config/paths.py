@@ -40,7 +40,9 @@ def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
 
 def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
-    ``class_path`` the ``init_args`` level is implied. Returns ``cfg``."""
+    ``class_path`` the ``init_args`` level is implied. A mapping set where a node is (a
+    group of the space: ``model.net: {width: 8}``) sets the node's arguments, not the node.
+    Returns ``cfg``."""
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
@@ -52,6 +54,10 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
         node = child
     if len(parts) > 1:
         node = _descend(node, parts[-1])
+    if is_node(node.get(parts[-1])) and isinstance(value, Mapping) and not is_node(value):
+        for name, item in value.items():  # a group of values for a node's arguments
+            set_dotted(cfg, f"{key}.{name}", item)
+        return cfg
     node[parts[-1]] = value
     return cfg
 
