@@ -381,3 +381,26 @@ def test_a_group_at_a_node_sets_the_nodes_arguments(tmp_path):
     with pytest.raises(ConfigError, match="lin1_sze"):
         search_from_config(cfg).run()
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_class_given_as_a_bare_import_path_is_built_as_lightningcli_builds_it(tmp_path):
+    # was: the string went to the model as is ("'str' object is not callable" in every trial
+    # and in `fit`), and a key under it replaced it with a plain dict
+    path = tmp_path / "train.yaml"
+    cfg = _lightningcli(tmp_path, {}, {})
+    cfg["model"]["init_args"] = {"net": "examples.lightningcli.model.MLP",
+                                 "optimizer": "torch.optim.Adam"}
+    cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
+    cfg["search"].update(budget=2, optimizer="RandomSearch",
+                         space={"model.net.lin1_size": {"choice": [32, 64]}})
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path, ["--model.net.lin2_size=16"])
+    assert loaded["model"]["init_args"]["net"] == {
+        "class_path": "examples.lightningcli.model.MLP", "init_args": {"lin2_size": 16}}
+    assert loaded["model"]["init_args"]["optimizer"] == {"class_path": "torch.optim.Adam",
+                                                         "init_args": {}}
+    result = search_from_config(loaded).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    assert exported["model"]["init_args"]["net"]["init_args"] == {
+        "lin2_size": 16, "lin1_size": result.best.arch["model.net.lin1_size"]}

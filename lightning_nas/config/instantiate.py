@@ -53,6 +53,7 @@ __all__ = [
     "SHORT_NAME_MODULES",
     "accepted_kwargs",
     "blame",
+    "class_strings_as_nodes",
     "check_init_args",
     "check_value",
     "import_object",
@@ -162,6 +163,56 @@ def instantiate(spec: Any, path: str = "") -> Any:
     if isinstance(spec, list):
         return [instantiate(v, f"{path}[{i}]") for i, v in enumerate(spec)]
     return copy.deepcopy(spec)
+
+
+def class_strings_as_nodes(spec: Any) -> Any:
+    """``spec`` with each argument given as a bare import path of a class (``net:
+    mymod.MLP``), where its annotation takes no string, written as a ``class_path`` node, as
+    jsonargparse reads a LightningCLI config; nested nodes and lists too.
+
+    Example:
+        >>> node = {"class_path": "examples.lightningcli.model.LitClassifier",
+        ...         "init_args": {"net": "examples.lightningcli.model.MLP"}}
+        >>> class_strings_as_nodes(node)["init_args"]["net"]
+        {'class_path': 'examples.lightningcli.model.MLP', 'init_args': {}}
+    """
+    if isinstance(spec, list):
+        return [class_strings_as_nodes(item) for item in spec]
+    if not is_node(spec) or is_hydra(spec):
+        return spec
+    try:
+        target = import_object(target_path(spec))
+    except ConfigError:  # said where the node is checked
+        return spec
+    hints = _hints(target.__init__ if inspect.isclass(target) else target)
+    args = {}
+    for key, value in node_args(spec).items():
+        if isinstance(value, str) and key in hints and not _takes_str(hints[key]) \
+                and _is_class_path(value):
+            value = {"class_path": value}
+        args[key] = class_strings_as_nodes(value)
+    return with_args(spec, args)
+
+
+def _takes_str(hint: Any) -> bool:
+    """Whether an argument annotated ``hint`` may be given a string as it is."""
+    if hint is Any or hint is inspect.Parameter.empty or hint is str:
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_takes_str(arg) for arg in typing.get_args(hint))
+    if origin is typing.Literal:
+        return True
+    return inspect.isclass(hint) and issubclass(hint, (str, PurePath, os.PathLike))
+
+
+def _is_class_path(text: str) -> bool:
+    if "." not in text or any(c.isspace() for c in text):
+        return False
+    try:
+        return inspect.isclass(import_object(text))
+    except Exception:  # noqa: BLE001 - not an importable class: a string, as given
+        return False
 
 
 def _call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str) -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder
+from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
     contains_node,
@@ -72,6 +73,10 @@ def load_config(paths: str | Path | Sequence[str | Path],
         cfg = deep_merge(cfg, _inline_sections(_space_beside(part, path), path))
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
+    for section in ("model", "data", "trainer"):  # `net: mymod.MLP`, as jsonargparse reads it
+        if isinstance(cfg.get(section), Mapping):
+            cfg[section] = (class_strings_as_nodes(cfg[section]) if is_node(cfg[section]) else
+                            {k: class_strings_as_nodes(v) for k, v in cfg[section].items()})
     for key, why in LIGHTNINGCLI_KEYS.items():
         if cfg.get(key, None) is not None:
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")

@@ -49,7 +49,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
         if i > 0:
             node = _descend(node, part)
         child = node.get(part)
-        if not isinstance(child, dict):
+        if isinstance(child, str) and i > 0:  # keys under it: a class as its import path
+            child = node[part] = {"class_path": child}
+        elif not isinstance(child, dict):
             child = node[part] = {}
         node = child
     if len(parts) > 1:
