@@ -339,6 +339,9 @@ def _lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:
                             r"MLP.__init__\)"),
     ({"dropout": 5.0}, {}, r"^model\.net\.dropout=5\.0: ValueError: dropout probability has to "
                           r"be between 0 and 1, but got 5\.0; found building the model"),
+    # was: `float | Tensor` took any string (a Tensor "cannot be told"), so every trial
+    # failed in its first step ("'<' not supported between 'str' and 'float'")
+    ({}, {"lr": "fast"}, r"^model\.optimizer\.lr='fast': expected float or Tensor"),
 ])
 def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimizer, pattern):
     with pytest.raises(ConfigError, match=pattern):

@@ -170,6 +170,22 @@ def test_counts_the_trainer_takes_unchecked_are_checked():
     check_validation_runs({**steps, "max_steps": 50}, "val_acc")
 
 
+@pytest.mark.parametrize(("trainer", "needle"), [
+    ({"callbacks": [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                     "init_args": {"monitor": "val_acc", "patience": "abc"}}]},
+     "trainer.callbacks[0].patience='abc': expected int (the annotation of "
+     "EarlyStopping.__init__)"),
+    ({"logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                 "init_args": {"save_dir": "logs", "nme": "x"}}},
+     "trainer.logger.nme: not an argument of CSVLogger.__init__; did you mean 'name'?"),
+])
+def test_the_arguments_of_trainer_callbacks_and_loggers_are_checked(trainer, needle):
+    # was: never checked, so `patience: abc` trained until EarlyStopping compared it
+    with pytest.raises(ConfigError) as info:
+        check_trainer_kwargs(trainer)
+    assert needle in str(info.value)
+
+
 @pytest.mark.parametrize(("trainer", "why"), [
     ({"limit_val_batches": 0}, "trainer.limit_val_batches=0 "),
     ({"limit_val_batches": 0.0, "max_epochs": 3}, "trainer.limit_val_batches=0.0 "),

@@ -34,7 +34,7 @@ from lightning_nas.config.instantiate import (
     object_path,
     short,
 )
-from lightning_nas.config.nodes import check_node_keys, node_args, target_path
+from lightning_nas.config.nodes import check_node_keys, is_node, node_args, target_path
 from lightning_nas.config.paths import is_dotted, set_paths
 from lightning_nas.errors import ConfigError, did_you_mean
 
@@ -64,6 +64,11 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
         if key in hints:
             check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
         _check_counts(key, value)
+        nodes = value if isinstance(value, list) else [value]
+        for i, node in enumerate(nodes):  # callbacks, a logger, ...: their own arguments
+            if is_node(node):
+                where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
+                check_init_args(_import(where, target_path(node)), node_args(node), where)
 
 
 def _check_counts(key: str, value: Any) -> None:

@@ -29,6 +29,7 @@ import collections.abc
 import collections.abc as cabc
 import copy
 import difflib
+import enum
 import functools
 import importlib
 import inspect
@@ -270,8 +271,10 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     """Whether ``value`` fits the annotation ``hint``.
 
     Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
-    a ``class_path`` spec fits anything. Other classes are checked with ``isinstance`` when
-    ``strict``, else accepted (a model argument may take objects the check cannot know).
+    a ``class_path`` spec fits anything. A plain value (a string, a number) fits another
+    class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
+    member's name or value). Other values are checked with ``isinstance`` when ``strict``,
+    else accepted (a model argument may take objects the check cannot know).
     """
     if hint is Any or hint is inspect.Parameter.empty or is_node(value):
         return True
@@ -304,6 +307,10 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
             return False
         return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
                                      for k, v in value.items())
+    if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
+        if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
+            return any(value in (member.name, member.value) for member in hint)
+        return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
     if strict and inspect.isclass(hint) and origin is None:
         return isinstance(value, hint)
     return True  # callables, type variables, classes when not strict: cannot tell
