@@ -96,9 +96,9 @@ def test_trial_reporter_state_round_trips():
 
 def test_pruning_callback_state_round_trips():
     callback = PruningCallback(_rule(), trial_key="run-1")
-    callback.stopped_epoch = 4
+    callback.stopped_epoch, callback.decision = 4, Decision.PAUSE
     state = callback.state_dict()
-    assert state == {"stopped_epoch": 4} and _plain(state)
+    assert state == {"stopped_epoch": 4, "decision": "PAUSE"} and _plain(state)
     restored = PruningCallback(_rule(), trial_key="run-1")
     restored.load_state_dict(state)
     assert restored.stopped_epoch == 4
@@ -283,6 +283,6 @@ def test_pruning_callback_stops_a_weak_run_in_a_real_trainer():
     trainer = _fit([reporter, pruning])
     assert pruning.decision is Decision.STOP
     assert pruning.stopped_epoch == 1
-    assert pruning.state_dict() == {"stopped_epoch": 1}
+    assert pruning.state_dict() == {"stopped_epoch": 1, "decision": "STOP"}
     assert trainer.current_epoch == 1  # stopped after its first epoch
     assert len(reporter.history) == 1

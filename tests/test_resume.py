@@ -137,3 +137,64 @@ def test_a_kill_between_a_trial_and_its_ask_resumes_the_same_search(tmp_path):
     # the same trials from the same optimizer calls: trial 4 was asked, as it was uninterrupted
     # (not a "given" architecture whose ask the optimizer never made)
     assert trials_and_events(tmp_path / "killed") == trials_and_events(tmp_path / "full")
+
+
+KILL_AFTER_A_PROMOTED_PAUSE = """
+import os, sys
+
+import lightning.pytorch as pl
+import torch
+
+from lightning_nas import Search
+from tests.helpers import BlobData, TinyNet
+
+
+class DieOnceStoppedAgain(pl.Callback):
+    # ends the process once, when a promoted (resumed) fit was stopped again by the
+    # scheduler: after its last.ckpt, before the search stored the pause
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def on_train_end(self, trainer, pl_module):
+        stopped = trainer.current_epoch < trainer.max_epochs
+        if self.marker and trainer.ckpt_path and stopped and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(9)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    run_dir, marker = sys.argv[1], sys.argv[2]
+    space = {"width": {"choice": [4, 8, 16, 32, 64]}, "lr": {"float": [0.01, 0.5], "log": True},
+             "depth": {"choice": [1, 2]}}
+    Search(TinyNet, space, data=BlobData,
+           trainer={"max_epochs": 4, "accelerator": "cpu", "devices": 1,
+                    "callbacks": [DieOnceStoppedAgain(marker)]},
+           scheduler="asha", eta=2, min_epochs=1, budget=8, seed=0, optimizer="NGOpt",
+           run_dir=run_dir, verbose=False).run()
+"""
+
+
+def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_path):
+    # was: its last.ckpt (written after the rule paused it again) was taken as a promotion to
+    # continue: nothing judged it at that rung, and it trained on to max_epochs, COMPLETED
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_A_PROMOTED_PAUSE)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def run(run_dir, marker):
+        return subprocess.run([sys.executable, str(script), str(run_dir), marker], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=300).returncode
+
+    marker = tmp_path / "killed_once"
+    assert run(tmp_path / "full", "") == 0
+    assert run(tmp_path / "killed", str(marker)) == 9 and marker.exists()
+    assert run(tmp_path / "killed", str(marker)) == 0
+
+    def trials(run_dir):
+        with RunStore(run_dir / "search.db") as store:
+            return [(t.trial_id, t.arch, t.status, t.epochs, t.curve) for t in store.trials()]
+
+    assert trials(tmp_path / "killed") == trials(tmp_path / "full")

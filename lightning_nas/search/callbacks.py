@@ -267,10 +267,14 @@ class PruningCallback(pl.Callback):
         True
     """
 
-    def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0) -> None:
+    def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0,
+                 epochs_known: int | None = None) -> None:
         self.rule, self.monitor, self.trial_key = rule, monitor, trial_key
+        #: epochs of this run its search has stored (a promotion resumes after them)
+        self.epochs_known = epochs_known
         self.decision: Decision | None = None
         self.stopped_epoch: int | None = None
+        self._restored: str | None = None  # the decision a checkpoint holds
 
     @property
     def state_key(self) -> str:
@@ -282,6 +286,16 @@ class PruningCallback(pl.Callback):
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
                  "val_check_interval": trainer.val_check_interval}, self.rule)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A fit resumed from a checkpoint written after this callback stopped the run
+        again, later than the epochs its search stored (the process died before the search
+        heard of it), keeps that decision: it stops before training, as the run did."""
+        stopped, known = self.stopped_epoch, self.epochs_known
+        if (self._restored is not None and stopped is not None and known is not None
+                and known < stopped == trainer.current_epoch):
+            self.decision = Decision(self._restored)
+            trainer.should_stop = True
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.decision is not None:
@@ -297,7 +311,9 @@ class PruningCallback(pl.Callback):
             trainer.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"stopped_epoch": self.stopped_epoch}
+        return {"stopped_epoch": self.stopped_epoch,
+                "decision": None if self.decision is None else self.decision.value}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.stopped_epoch = state_dict.get("stopped_epoch")
+        self._restored = state_dict.get("decision")

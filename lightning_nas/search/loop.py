@@ -278,7 +278,8 @@ class SearchLoop:
         ``attempt``: it was interrupted by a crash (the start is counted)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
-        self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last))
+        self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last),
+                     known_epochs=len(trial.curve))
 
     def _continues(self, trial: TrialResult) -> bool:
         """Whether a promoted trial that was running when the process died (RUNNING with
@@ -338,11 +339,12 @@ class SearchLoop:
         return False
 
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
-                ckpt_path: str | None = None) -> None:
+                ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
         self.twins.setdefault(arch_key(arch), [])
         self.running[trial_id] = (arch, candidate)
         rule = None if self.rule is None else self.rule.snapshot()
-        self.executor.submit(self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path))
+        self.executor.submit(self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
+                                                known_epochs=known_epochs))
 
     # ----------------------------------------------------------------- results
     def _loss(self, result: TrialResult) -> Any:

@@ -74,7 +74,7 @@ class TrialTemplate:
         return self.run_dir / "trials" / f"trial_{trial_id:04d}"
 
     def spec(self, trial_id: int, arch: dict[str, Any], *, rule: Any = None,
-             ckpt_path: str | None = None) -> TrialSpec:
+             ckpt_path: str | None = None, known_epochs: int | None = None) -> TrialSpec:
         """What a worker needs to run trial ``trial_id`` (a promotion continues from
         ``ckpt_path`` in its existing folder)."""
         trainer = dict(self.trainer)
@@ -87,7 +87,7 @@ class TrialTemplate:
                          data=self.data.target, data_init_args=self.data.init_args,
                          trainer=trainer, monitor=self.monitor, mode=self.mode, seed=self.seed,
                          objective=self.objective, rule=rule, ckpt_path=ckpt_path,
-                         clear_dir=ckpt_path is None)
+                         known_epochs=known_epochs, clear_dir=ckpt_path is None)
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:
         """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""

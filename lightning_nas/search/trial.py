@@ -85,6 +85,8 @@ class TrialSpec:
     rule: Any = None
     #: resume training from this checkpoint (Lightning ``ckpt_path``): a promoted trial
     ckpt_path: str | None = None
+    #: the epochs of a promoted trial its search has stored (``PruningCallback``)
+    known_epochs: int | None = None
     #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
     #: benchmarks, cheap proxies); no Trainer, no folder
     objective: Any = None
@@ -211,7 +213,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     callbacks: list[pl.Callback] = [reporter]
     pruning = None
     if spec.rule is not None:
-        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id)
+        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
+                                  epochs_known=spec.known_epochs)
         callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
