@@ -54,9 +54,9 @@ __all__ = [
     "SHORT_NAME_MODULES",
     "accepted_kwargs",
     "blame",
-    "class_strings_as_nodes",
     "check_init_args",
     "check_value",
+    "class_strings_as_nodes",
     "import_object",
     "instantiate",
     "matches",
@@ -310,7 +310,10 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
         if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
             return any(value in (member.name, member.value) for member in hint)
-        return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
+        try:
+            return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
+        except TypeError:  # a Protocol that cannot be checked at run time
+            return True
     if strict and inspect.isclass(hint) and origin is None:
         return isinstance(value, hint)
     return True  # callables, type variables, classes when not strict: cannot tell
