@@ -73,6 +73,10 @@ def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     return _lookup("optimizer", name.lower(), table)
 
 
+#: builders without an import path that ``NASModule`` has warned about in this process
+_UNSAVED_BUILDERS: set[str] = set()
+
+
 class NASModule(pl.LightningModule):
     """A LightningModule around ``builder(arch) -> nn.Module``.
 
@@ -118,8 +122,9 @@ class NASModule(pl.LightningModule):
         ignore = [] if plain_metrics else ["metrics"]
         if builder_path is None:
             ignore.append("builder")
-            if not ready:
-                name = getattr(builder_fn, "__qualname__", repr(builder_fn))
+            name = getattr(builder_fn, "__qualname__", repr(builder_fn))
+            if not ready and name not in _UNSAVED_BUILDERS:  # said once, not every trial
+                _UNSAVED_BUILDERS.add(name)
                 warnings.warn(f"NASModule's builder {name} has no import path (defined in the "
                               f"script that runs, or inside a function), so checkpoints do not "
                               f"hold it: NASModule.load_from_checkpoint(path, builder="
