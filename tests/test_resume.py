@@ -139,7 +139,7 @@ def test_a_kill_between_a_trial_and_its_ask_resumes_the_same_search(tmp_path):
     assert trials_and_events(tmp_path / "killed") == trials_and_events(tmp_path / "full")
 
 
-KILL_AFTER_A_PROMOTED_PAUSE = """
+KILL_ONCE = """
 import os, sys
 
 import lightning.pytorch as pl
@@ -149,44 +149,55 @@ from lightning_nas import Search
 from tests.helpers import BlobData, TinyNet
 
 
-class DieOnceStoppedAgain(pl.Callback):
-    # ends the process once, when a promoted (resumed) fit was stopped again by the
-    # scheduler: after its last.ckpt, before the search stored the pause
+class DieOnce(pl.Callback):
+    # ends the process once: at the end of a promoted (resumed) fit the scheduler stopped
+    # again (after its last.ckpt, before the search stored the pause), or in the first epoch
 
-    def __init__(self, marker):
-        self.marker = marker
+    def __init__(self, marker, when):
+        self.marker, self.when = marker, when
 
-    def on_train_end(self, trainer, pl_module):
-        stopped = trainer.current_epoch < trainer.max_epochs
-        if self.marker and trainer.ckpt_path and stopped and not os.path.exists(self.marker):
+    def _die(self):
+        if self.marker and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os._exit(9)
+
+    def on_train_end(self, trainer, pl_module):
+        if self.when == "stopped_again" and trainer.ckpt_path \\
+                and trainer.current_epoch < trainer.max_epochs:
+            self._die()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.when == "first_epoch":
+            self._die()
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    run_dir, marker = sys.argv[1], sys.argv[2]
+    run_dir, marker, when = sys.argv[1:4]
     space = {"width": {"choice": [4, 8, 16, 32, 64]}, "lr": {"float": [0.01, 0.5], "log": True},
              "depth": {"choice": [1, 2]}}
+    how = ({"scheduler": "asha", "eta": 2, "min_epochs": 1, "budget": 8}
+           if when == "stopped_again" else
+           {"objectives": {"val_acc": "max", "params": "min"}, "budget": 3})
     Search(TinyNet, space, data=BlobData,
            trainer={"max_epochs": 4, "accelerator": "cpu", "devices": 1,
-                    "callbacks": [DieOnceStoppedAgain(marker)]},
-           scheduler="asha", eta=2, min_epochs=1, budget=8, seed=0, optimizer="NGOpt",
-           run_dir=run_dir, verbose=False).run()
+                    "callbacks": [DieOnce(marker, when)]},
+           seed=0, optimizer="NGOpt", run_dir=run_dir, verbose=False, **how).run()
 """
 
 
-def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_path):
-    # was: its last.ckpt (written after the rule paused it again) was taken as a promotion to
-    # continue: nothing judged it at that rung, and it trained on to max_epochs, COMPLETED
+def _killed_once_and_resumed(tmp_path, when):
+    """The stores of an uninterrupted run of ``KILL_ONCE`` and of one killed once ``when``
+    and resumed: ``(trial id, arch, status, epochs, curve, metrics)`` per trial."""
     script = tmp_path / "kill.py"
-    script.write_text(KILL_AFTER_A_PROMOTED_PAUSE)
+    script.write_text(KILL_ONCE)
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
 
     def run(run_dir, marker):
-        return subprocess.run([sys.executable, str(script), str(run_dir), marker], cwd=root,
-                              env=env, capture_output=True, text=True, timeout=300).returncode
+        return subprocess.run([sys.executable, str(script), str(run_dir), marker, when],
+                              cwd=root, env=env, capture_output=True, text=True,
+                              timeout=300).returncode
 
     marker = tmp_path / "killed_once"
     assert run(tmp_path / "full", "") == 0
@@ -195,6 +206,22 @@ def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_pa
 
     def trials(run_dir):
         with RunStore(run_dir / "search.db") as store:
-            return [(t.trial_id, t.arch, t.status, t.epochs, t.curve) for t in store.trials()]
+            return [(t.trial_id, t.arch, t.status, t.epochs, t.curve, t.metrics)
+                    for t in store.trials()]
 
-    assert trials(tmp_path / "killed") == trials(tmp_path / "full")
+    return trials(tmp_path / "full"), trials(tmp_path / "killed")
+
+
+def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_path):
+    # was: its last.ckpt (written after the rule paused it again) was taken as a promotion to
+    # continue: nothing judged it at that rung, and it trained on to max_epochs, COMPLETED
+    full, killed = _killed_once_and_resumed(tmp_path, "stopped_again")
+    assert killed == full
+
+
+def test_a_search_with_a_counted_objective_resumes_after_a_kill(tmp_path):
+    # was: the re-run trial was stored without its params (counted only when proposed), the
+    # search stopped ("objective 'params' is neither logged nor counted") and so did every
+    # later resume of the folder
+    full, killed = _killed_once_and_resumed(tmp_path, "first_epoch")
+    assert killed == full and all("params" in metrics for *_, metrics in killed)

@@ -41,7 +41,9 @@ class TrialCheckpoint(ModelCheckpoint):
     ``best.ckpt`` (so it holds this callback's up-to-date best): a paused trial resumes
     after the epoch it stopped at. Lightning's own ``save_last`` writes it only when a
     top-k checkpoint is saved at the same step (2.6): it lagged behind an epoch that did
-    not improve.
+    not improve. With the trial's ``reporter`` it completes the epoch's entry first (this
+    hook runs after the module's ``on_train_epoch_end``), so a checkpoint's history holds
+    the epoch's training metrics too.
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -49,15 +51,18 @@ class TrialCheckpoint(ModelCheckpoint):
         True
     """
 
-    def __init__(self, *args: Any, keep_last: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, keep_last: bool = False,
+                 reporter: TrialReporter | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.keep_last = keep_last
+        self.keep_last, self.reporter = keep_last, reporter
 
     @property
     def state_key(self) -> str:
         return f"lightning_nas.{super().state_key}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.reporter is not None:
+            self.reporter._complete(trainer)
         super().on_train_epoch_end(trainer, pl_module)
         if self.keep_last and not trainer.fast_dev_run:
             trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))

@@ -376,11 +376,13 @@ class SearchLoop:
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
             result.started = earlier.started
             result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
-        result.metrics = {**self.costs.get(arch_key(arch), {}), **result.metrics}
+        key = arch_key(arch)
+        if self.template.cost_names and key not in self.costs:  # re-run after a restart
+            self.costs[key] = self.template.costs(arch)
+        result.metrics = {**self.costs.get(key, {}), **result.metrics}
         self.store.finish_trial(result)
         if self.rule is not None and result.curve:
             self.rule.record(result.trial_id, result.curve)
-        key = arch_key(arch)
         if candidate is not None:  # told once: when the trial first stops
             loss = self._loss(result)
             self.log.tell([candidate, *self.twins.get(key, [])], loss)

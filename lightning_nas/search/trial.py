@@ -221,7 +221,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # with a scheduler, last.ckpt lets a paused trial resume where it stopped
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
-                               keep_last=spec.rule is not None)
+                               keep_last=spec.rule is not None, reporter=reporter)
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
