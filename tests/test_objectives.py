@@ -243,3 +243,47 @@ def test_a_constraint_that_raises_is_named_before_the_run_folder(tmp_path):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, constraints=[needs_depth],
                run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def _fails_small_x(arch):
+    if arch["x"] < 4:  # a broken part of the space, where a search may well start
+        raise RuntimeError(f"x={arch['x']} is broken")
+    return {"val_loss": 2.0 + arch["x"] / 10}
+
+
+def test_a_failure_before_any_result_is_told_as_worse_than_the_results(tmp_path):
+    # was: told 1.0 (worst seen + 1, with nothing seen), below every real val_loss (>= 2.4):
+    # the optimizer took the broken architecture for the best one
+    space = {"x": {"int": [0, 9]}, "y": {"choice": [0, 1, 2]}}
+
+    def search(run_dir, budget, objective=_fails_small_x):
+        return Search(None, space, objective=objective, monitor="val_loss", budget=budget,
+                      seed=5, optimizer="RandomSearch", max_failures=20, run_dir=run_dir,
+                      verbose=False)
+
+    search(tmp_path / "full", 6).run()
+    with RunStore(tmp_path / "full" / "search.db") as store:
+        status = {t.trial_id: t.status for t in store.trials()}
+        told = [(e["ask"], e["loss"]) for e in store.events() if e["kind"] == "tell"]
+        asked = {e["ask"]: e["trial_id"] for e in store.events() if e["kind"] == "ask"}
+    failed = [loss for n, loss in told if status.get(asked.get(n)) is TrialStatus.FAILED]
+    real = [loss for n, loss in told if status.get(asked.get(n)) is TrialStatus.COMPLETED]
+    assert failed and real and status[1] is TrialStatus.FAILED  # the search starts broken
+    assert min(failed) > max(real)
+    # a search stopped while its failures wait for a result to be told goes on as the
+    # uninterrupted one
+    calls = []
+
+    def stops_at_the_second_call(arch):
+        calls.append(arch)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return _fails_small_x(arch)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "resumed", 6, stops_at_the_second_call).run()
+    search(tmp_path / "resumed", 6).run()
+    with RunStore(tmp_path / "resumed" / "search.db") as resumed, \
+            RunStore(tmp_path / "full" / "search.db") as full:
+        assert ([(t.arch, t.status, t.score) for t in resumed.trials()]
+                == [(t.arch, t.status, t.score) for t in full.trials()])

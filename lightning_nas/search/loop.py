@@ -13,6 +13,7 @@ The loop, in short::
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import SearchError, did_you_mean
+from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
@@ -29,7 +30,7 @@ from lightning_nas.search.checkpoints import (
     keep_top_checkpoints,
 )
 from lightning_nas.search.executor import TrialExecutor
-from lightning_nas.search.objectives import COSTS
+from lightning_nas.search.objectives import told_loss
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -45,6 +46,8 @@ __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 MAX_REPEATS = 200
 #: runs of a trial that keep killing the search process before it is stored as FAILED
 MAX_ATTEMPTS = 2
+#: stored statuses whose loss the optimizer was told
+_TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses that use up the budget (a FAILED trial does not)
 _COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 
@@ -75,6 +78,11 @@ class SearchLoop:
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
+        #: failures before any result (no scale yet for "worse than anything"): told after
+        #: the first result; arch key -> (the failure, its candidates)
+        self.untold: dict[str, tuple[TrialResult, list[Any]]] = {}
+        self.told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
+                            for t in store.trials())
         #: (trial id, first error line, arch) when the last result failed
         self.last_error: tuple[int, str, dict[str, Any]] | None = None
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
@@ -126,11 +134,11 @@ class SearchLoop:
                          f"{self.log.diverged_at} of the replay; the search goes on from the "
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
-            for old in trials:  # stored FAILED by _interrupted: tell it now
+            for old in trials:  # FAILED (by _interrupted, or before any result): tell it now
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending:
-                    loss = self._loss(old)
-                    self.log.tell([self.log.pending_trial(old.trial_id)], loss)
-                    self.seen[arch_key(old.arch)] = loss
+                    key = arch_key(old.arch)
+                    self._tell(old, key, [self.log.pending_trial(old.trial_id),
+                                          *self.log.twins_of(key)])
             return
         for old in trials:  # logs the replay: later resumes replay events
             if old.status is TrialStatus.RUNNING:
@@ -189,8 +197,8 @@ class SearchLoop:
             self.progress.close()
             self.say(f"Interrupted: {self.completed} completed, {len(self.running)} running "
                      f"(re-run on resume); run the same command again to resume.")
-            if isinstance(err, SIGTERMException):  # status 0 would read as finished: 128 + 15
-                raise SystemExit(143) from err
+            if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM:
+                raise SystemExit(143) from err  # Lightning's (status 0) or Ray's SIGTERM exit
             raise
         for trial in self.paused.values():  # never promoted: pruned at their rung
             self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
@@ -304,9 +312,9 @@ class SearchLoop:
             key = arch_key(arch)
             if key in self.seen:
                 self.log.repeated(candidate, self.seen[key])
-            elif key in self.twins:
+            elif key in self.twins or key in self.untold:  # told with the trial's loss
                 self.log.twin(candidate)
-                self.twins[key].append(candidate)
+                (self.twins[key] if key in self.twins else self.untold[key][1]).append(candidate)
             elif self._feasible(arch, key, candidate):
                 return arch, candidate
             else:
@@ -348,27 +356,20 @@ class SearchLoop:
 
     # ----------------------------------------------------------------- results
     def _loss(self, result: TrialResult) -> Any:
-        """What nevergrad is told: the trial's best value so far (at its rung for paused and
-        pruned trials), or one value per objective; a failed or rejected trial is worse than
-        anything seen."""
-        objectives = self.goal.objectives
-        ok = result.status not in (TrialStatus.FAILED, TrialStatus.REJECTED)
-        if objectives is not None and objectives.multi:
-            if ok:
-                try:
-                    return objectives.losses(result.metrics)
-                except KeyError as err:
-                    names = sorted({*result.metrics, *(() if self.template.objective else COSTS)})
-                    raise SearchError(f"objective {err} is neither logged nor counted; "
-                                      f"{did_you_mean(str(err.args[0]), names)}logged or "
-                                      f"counted: {names}") from None
-            seen = [v for v in self.seen.values() if isinstance(v, list)]
-            return [max((v[i] for v in seen), default=0.0) + 1.0
-                    for i in range(len(objectives.names))]
-        if ok and result.score is not None:
-            return -result.score if self.goal.mode == "max" else result.score
-        seen = [v for v in self.seen.values() if not isinstance(v, list)]
-        return (max(seen) if seen else 0.0) + 1.0
+        """What nevergrad is told (``told_loss``): worse than anything seen for a failure."""
+        return told_loss(result, self.goal.objectives, self.goal.mode, list(self.seen.values()),
+                         counted=not self.template.objective)
+
+    def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
+        """Tell ``candidates`` the result's loss; a failure before any result waits for the
+        first one (``untold``), then is told as worse than it."""
+        if result.status is TrialStatus.FAILED and not self.told_any:
+            self.untold[key] = (result, candidates)
+            return
+        for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
+            self.seen[k] = self._loss(told)
+            self.log.tell(waiting, self.seen[k])
+        self.told_any, self.untold = True, {}
 
     def _record(self, result: TrialResult) -> None:
         arch, candidate = self.running.pop(result.trial_id)
@@ -384,9 +385,7 @@ class SearchLoop:
         if self.rule is not None and result.curve:
             self.rule.record(result.trial_id, result.curve)
         if candidate is not None:  # told once: when the trial first stops
-            loss = self._loss(result)
-            self.log.tell([candidate, *self.twins.get(key, [])], loss)
-            self.seen[key] = loss
+            self._tell(result, key, [candidate, *self.twins.get(key, [])])
         self.twins.pop(key, None)
         if result.status is TrialStatus.FAILED:
             self.used -= 1

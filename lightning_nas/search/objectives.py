@@ -20,9 +20,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_mode
+from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean
+from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["COSTS", "Constraints", "Objectives", "mode_for", "pareto_front"]
+__all__ = ["COSTS", "Constraints", "Objectives", "mode_for", "pareto_front", "told_loss"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
@@ -188,3 +189,39 @@ class Constraints:
                 amount += 1.0 if math.isnan(over) else over
                 reasons.append(f"{getattr(check, '__name__', repr(check))} rejected it")
         return amount, "; ".join(reasons)
+
+
+def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
+              seen: Sequence[Any], counted: bool = True) -> Any:
+    """What nevergrad is told for ``result``: its score (negated for ``max``), or with
+    several objectives one loss per objective; a failed or rejected trial is worse than
+    every loss in ``seen`` (by 1), 1.0 when none is.
+
+    Example:
+        >>> done = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.9)
+        >>> told_loss(done, None, "max", [])
+        -0.9
+        >>> failed = TrialResult(trial_id=2, arch={}, status=TrialStatus.FAILED)
+        >>> told_loss(failed, None, "max", [-0.9, 2.5])
+        3.5
+
+    Raises:
+        SearchError: an objective the result neither logged nor counted (``counted``:
+            the search counts ``params`` and ``flops``).
+    """
+    ok = result.status not in (TrialStatus.FAILED, TrialStatus.REJECTED)
+    if objectives is not None and objectives.multi:
+        if ok:
+            try:
+                return objectives.losses(result.metrics)
+            except KeyError as err:
+                names = sorted({*result.metrics, *(COSTS if counted else ())})
+                raise SearchError(f"objective {err} is neither logged nor counted; "
+                                  f"{did_you_mean(str(err.args[0]), names)}logged or "
+                                  f"counted: {names}") from None
+        vectors = [v for v in seen if isinstance(v, list)]
+        return [max((v[i] for v in vectors), default=0.0) + 1.0
+                for i in range(len(objectives.names))]
+    if ok and result.score is not None:
+        return -result.score if mode == "max" else result.score
+    return max((v for v in seen if not isinstance(v, list)), default=0.0) + 1.0
