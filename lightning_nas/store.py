@@ -415,14 +415,21 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
-        if old != new or (key == "objectives" and isinstance(old, Mapping)  # order: the
-                          and isinstance(new, Mapping) and list(old) != list(new)):  # tells
+        if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
+                key == "objectives" and isinstance(old, Mapping)  # order: the tells
+                and isinstance(new, Mapping) and list(old) != list(new)):
             store.close()
             held = (f"a search started without {key}" if old is missing else
                     f"a search with a different {key} (stored {old!r}, now {new!r})")
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {key}, or choose "
                               f"another {run_dir_key}")
     return store
+
+
+def _typed(value: Any) -> str:
+    """``value`` as JSON with sorted keys: equal for the same values in another key order,
+    not for ``1`` against ``1.0`` or ``True``."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def open_run(run_dir: str | Path) -> RunStore:

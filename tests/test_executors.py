@@ -168,3 +168,17 @@ def test_spawning_strategies_are_refused(tmp_path, tiny_trainer):
         Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "devices": 2,
                                                        "strategy": "ddp_spawn"},
                run_dir=tmp_path)
+
+
+@pytest.mark.parametrize("strategy", [
+    "ddp_spawn_find_unused_parameters_true", "ddp_fork_find_unused_parameters_false",
+    {"class_path": "lightning.pytorch.strategies.DDPStrategy",
+     "init_args": {"start_method": "spawn"}}])
+def test_spawning_variants_and_nodes_are_refused_too(tmp_path, tiny_trainer, strategy):
+    # was: only the exact names were refused; these failed every trial after ~30 s with an
+    # opaque ProcessRaisedException
+    with pytest.raises(ConfigError, match="is not supported for trials; use strategy='ddp'"):
+        Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "devices": 2,
+                                                       "strategy": strategy},
+               run_dir=tmp_path)
+    assert not (tmp_path / "search.db").exists()

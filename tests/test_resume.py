@@ -74,6 +74,14 @@ def test_the_same_space_in_another_key_order_resumes_exactly(tmp_path):
     assert [t.arch for t in resumed.trials] == [t.arch for t in whole.trials]
 
 
+def test_a_space_whose_values_changed_type_is_refused_on_resume(tmp_path):
+    # was: 1 == 1.0 == True to Python, so the resume went on and trained the stored values
+    _objective_search(tmp_path, budget=1).run()
+    floats = {**SPACE, "c": {"choice": [1.0, 2.0, 3.0]}}
+    with pytest.raises(ConfigError, match="a search with a different space"):
+        _objective_search(tmp_path, space=floats, budget=2).run()
+
+
 def test_differences_read_nested_nodes_and_skip_what_an_older_store_lacks():
     stored = {"config": {"model": {"class_path": "m.M", "init_args": {"net": {"w": 8}}}},
               "trainer": {"max_epochs": 3, "enable_progress_bar": True}}

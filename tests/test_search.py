@@ -470,3 +470,27 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
+
+
+def test_an_optimizer_that_needs_a_budget_is_refused_with_a_time_limit_alone(tmp_path):
+    # was: its check ran with budget=1, and the search failed at its first ask with a bare
+    # AssertionError from nevergrad, after the run folder was written
+    with pytest.raises(ConfigError, match="optimizer 'NGOpt' needs a `budget`"):
+        Search(None, {"a": {"choice": [1, 2, 3]}, "w": {"int": [1, 20]},
+                      "lr": {"float": [1e-4, 1e-1], "log": True}},
+               objective=lambda arch: {"val_acc": arch["a"]}, budget=None, time_limit=1.0,
+               optimizer="NGOpt", run_dir=tmp_path).run()
+    assert not (tmp_path / "search.db").exists()
+    Search(None, {"a": {"choice": [1, 2, 3]}}, objective=lambda arch: {"val_acc": arch["a"]},
+           budget=None, time_limit=0.5, optimizer="RandomSearch", run_dir=tmp_path,
+           verbose=False).run()  # one that needs none runs
+
+
+def test_an_objective_that_changes_its_arch_leaves_the_result_as_proposed(tmp_path):
+    def changes(arch):
+        arch["head"]["dropout"] = 0.5  # a model or objective may touch its arguments
+        return {"val_acc": arch["head"]["width"] / 10}
+
+    result = Search(None, {"head": {"width": {"choice": [1, 2]}}}, objective=changes, budget=2,
+                    run_dir=tmp_path, verbose=False).run()
+    assert all(t.arch["head"].keys() == {"width"} for t in result.trials)

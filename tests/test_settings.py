@@ -306,3 +306,9 @@ def test_search_max_epochs_without_a_scheduler_is_refused():
                                           r"and no scheduler is set"):
         SearchSettings.from_options(max_epochs=2)
     assert SearchSettings.from_options(max_epochs=2, scheduler="asha").early_stopping.active
+
+
+def test_a_seed_numpy_cannot_take_is_refused():
+    # was: accepted, then numpy refused it after the run folder was written
+    with pytest.raises(ConfigError, match=r"`seed` must be below 2\*\*32, got 4294967296"):
+        SearchSettings.from_options(seed=2**32)

@@ -442,3 +442,10 @@ def test_choice_values_differing_only_in_type_are_distinct_enough_to_refuse():
     with pytest.raises(SpaceError, match="must be distinct"):
         Choice([1, 1])
     assert Choice([1, True]).contains(True) and not Choice([1, 2]).contains(True)
+
+
+def test_a_nan_value_of_a_choice_is_refused():
+    # was: accepted, then the search failed at the first proposal of it ("a=nan is not in
+    # the space": NaN equals no value)
+    with pytest.raises(SpaceError, match="`choice` values must not be NaN"):
+        SearchSpace.from_dict({"a": {"choice": [float("nan"), 1.0]}})

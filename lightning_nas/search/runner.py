@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.lifetime import child_env, kill_group
@@ -77,7 +78,9 @@ def check_strategy(trainer: Mapping[str, Any]) -> None:
     """Reject strategies that fork/spawn from inside ``fit`` (their ranks' callbacks do not
     come back to the trial); ``ddp`` does the same job through a clean process per rank."""
     strategy = trainer.get("strategy")
-    if isinstance(strategy, str) and strategy in _SPAWNING:
+    spawning = (strategy.startswith(_SPAWNING) if isinstance(strategy, str) else  # variants too
+                is_node(strategy) and node_args(strategy).get("start_method", "popen") != "popen")
+    if spawning:
         raise ConfigError(f"strategy {strategy!r} is not supported for trials; use "
                           f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
                           f"own process, so the launcher re-runs the trial, not the search)")

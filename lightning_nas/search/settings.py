@@ -137,6 +137,8 @@ class Goal:
         _int("budget", self.budget, 1, optional=True)
         _number("time_limit", self.time_limit)
         _int("seed", self.seed, 0, optional=True)
+        if self.seed is not None and self.seed >= 2**32:  # numpy's RandomState takes no more
+            raise ConfigError(f"`seed` must be below 2**32, got {self.seed}")
         _int("max_failures", self.max_failures, 0)
         _int("keep_top_k", self.keep_top_k, 1)
         if self.objectives is not None:  # the first objective is the monitor

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import math
@@ -170,7 +171,7 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     """A trial of a function objective: call it, read the monitored value."""
     t0 = time.perf_counter()
     try:
-        metrics = {k: float(v) for k, v in dict(spec.objective(dict(spec.arch))).items()}
+        metrics = {k: float(v) for k, v in dict(spec.objective(copy.deepcopy(spec.arch))).items()}
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.finished = time.time()
@@ -201,7 +202,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     re-run on resume).
     """
     started = time.time()
-    result = TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch),
+    result = TrialResult(trial_id=spec.trial_id, arch=copy.deepcopy(spec.arch),
                          status=TrialStatus.FAILED, started=started)
     if spec.objective is not None:
         return _evaluate(spec, result)

@@ -92,6 +92,9 @@ class Choice(Param):
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise SpaceError(f"`{self.kind}` expects a non-empty list of values, got {values!r}")
         self.values = [_plain(v) for v in values]
+        if any(isinstance(v, float) and math.isnan(v) for v in self.values):
+            raise SpaceError(f"`{self.kind}` values must not be NaN (it equals no value, not "
+                             f"even itself), got {self.values!r}")
         if any(_same(a, b) for i, a in enumerate(self.values) for b in self.values[:i]):
             raise SpaceError(f"`{self.kind}` values must be distinct, got {self.values!r}")
 

@@ -67,10 +67,11 @@ def check_optimizer_name(name: str) -> None:
                       f"{len(ng.optimizers.registry)})")
 
 
-def check_optimizer_runs(name: str, space: SearchSpace) -> None:
+def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1) -> None:
     """Build ``name`` over ``space`` and ask it once, on a throwaway copy: an optimizer whose
     optional package is missing (``SMAC3``: ConfigSpace, ``AX``: ax) fails here, before a
-    run folder is written, not at the search's first proposal.
+    run folder is written, not at the search's first proposal; so does one that needs a
+    ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone).
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -79,8 +80,13 @@ def check_optimizer_runs(name: str, space: SearchSpace) -> None:
         ConfigError: naming the missing module.
     """
     try:
-        make_optimizer(name, space, budget=1, seed=0).ask()
+        make_optimizer(name, space, budget=budget, seed=0).ask()
     except Exception as err:  # noqa: BLE001 - only a missing module is ours to say
+        if budget is None and not isinstance(err, ImportError):
+            raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
+                              f"{type(err).__name__}: {err}); give a budget beside "
+                              f"time_limit, or an optimizer that needs none, e.g. "
+                              f"RandomSearch or SurrogateEvolution") from None
         missing = err if isinstance(err, ImportError) else err.__cause__
         if not isinstance(missing, ImportError):
             missing = err if "No module named" in str(err) else None
