@@ -52,3 +52,53 @@ def test_search_on_a_local_ray_cluster(tmp_path, tiny_trainer):
         ray.shutdown()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
     assert result.best is not None and (tmp_path / "best.yaml").exists()
+
+
+MAIN_MODEL = """
+import sys
+
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from tests.helpers import BlobData, TinyNet
+
+
+class MyNet(TinyNet):
+    pass
+
+
+if __name__ == "__main__":
+    try:
+        Search(MyNet, {"width": {"choice": [8, 16]}}, data=BlobData, budget=1,
+               trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp"},
+               run_dir=sys.argv[1])
+    except ConfigError as err:
+        print(err)
+"""
+
+
+def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path):
+    # was: a model of the script that runs (__main__) failed every DDP trial with an empty
+    # trial.log (the ranks could not unpickle it); a lambda callback crashed the search with
+    # a raw PicklingError and left its trial RUNNING
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lightning.pytorch.callbacks import LambdaCallback
+
+    from lightning_nas.errors import ConfigError
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "main_model.py"
+    script.write_text(MAIN_MODEL)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+                          text=True, timeout=120)
+    assert ("MyNet is defined in the script that runs (__main__): move it into a module"
+            in done.stdout), done.stdout + done.stderr
+    lam = LambdaCallback(on_fit_start=lambda trainer, module: None)
+    with pytest.raises(ConfigError, match="cannot be sent to the rank processes of DDP trials"):
+        Search("tests.helpers.TinyNet", SPACE, data=BlobData, budget=1,
+               trainer={**DDP, "callbacks": [lam]}, run_dir=tmp_path / "lambda")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "lambda").exists()

@@ -18,10 +18,12 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import pickle
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,7 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_resume, plain_part, stored_init
-from lightning_nas.search.runner import check_strategy
+from lightning_nas.search.runner import check_strategy, needs_own_process
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
@@ -173,9 +175,10 @@ class Search:
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         executor = self.settings.execution.executor
-        if isinstance(executor, str):  # starts nothing
-            if not isinstance(self._executor(), InlineExecutor):
-                self._check_picklable()
+        ranks = needs_own_process(self.trainer)  # DDP trials: rank processes of their own
+        if ranks or (isinstance(executor, str) and not isinstance(self._executor(),
+                                                                  InlineExecutor)):
+            self._check_picklable(ranks)
         self._rule()
         # trials that run here or in local worker processes: the Trainer is built here too
         self.template.dry_build(archs, trainer=executor in ("auto", "inline", "process"))
@@ -235,14 +238,23 @@ class Search:
             return str(err)
         return None
 
-    def _check_picklable(self) -> None:
-        """Worker processes receive the trial spec pickled: fail now, not in a worker."""
+    def _check_picklable(self, ranks: bool = False) -> None:
+        """Worker processes and the rank processes of DDP trials receive the trial spec
+        pickled: fail now, not in a worker. Ranks import what it refers to by module, so
+        nothing of the script that runs (``__main__``) can reach them."""
+        finder = _MainFinder(io.BytesIO())
         try:
-            pickle.dumps(self.template.spec(0, self.space.sample(seed=0)))
+            finder.dump(self.template.spec(0, self.space.sample(seed=0)))
         except Exception as err:  # noqa: BLE001 - any pickling error
-            raise ConfigError(f"the model or data cannot be sent to worker processes ({err}); "
-                              f"define them at module level in an importable module, or use "
-                              f"import paths") from err
+            where = "the rank processes of DDP trials" if ranks else "worker processes"
+            raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
+                              f"({type(err).__name__}: {err}); define them at module level "
+                              f"in an importable module, or use import paths") from err
+        if ranks and finder.found:
+            raise ConfigError(f"DDP trials run on rank processes that import what a trial "
+                              f"uses by its module; {', '.join(sorted(finder.found))} "
+                              f"{'is' if len(finder.found) == 1 else 'are'} defined in the "
+                              f"script that runs (__main__): move it into a module")
 
     def _rule(self) -> Rule | None:
         stopping = self.settings.early_stopping
@@ -345,6 +357,18 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
+
+
+class _MainFinder(pickle.Pickler):
+    """A pickler that notes the classes and functions of ``__main__`` it meets."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file)
+        self.found: set[str] = set()
+
+    def persistent_id(self, obj: Any) -> None:
+        if isinstance(obj, type | types.FunctionType) and obj.__module__ == "__main__":
+            self.found.add(obj.__qualname__)
 
 
 class _NoModel(pl.LightningModule):

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -270,10 +271,14 @@ def _serve(parent_pid: int) -> int:
     for line in sys.stdin:
         spec_path = Path(line.strip())
         with _output_to(spec_path.parent / "trial.log"):
-            result = execute_spec(spec_path)
-            if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
-                print(f"rank {os.environ['RANK']}: {result.error}", file=sys.stderr)
-        answers.write("failed\n" if result.status is TrialStatus.FAILED else "ok\n")
+            try:
+                result = execute_spec(spec_path)
+                failed, error = result.status is TrialStatus.FAILED, result.error
+            except Exception as err:  # noqa: BLE001 - before fit (the spec would not load)
+                failed, error = True, f"{type(err).__name__}: {err}\n{traceback.format_exc()}"
+            if failed:  # rank 0's result.json may never come
+                print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
+        answers.write("failed\n" if failed else "ok\n")
     return 0
 
 
