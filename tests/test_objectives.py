@@ -32,6 +32,40 @@ def test_model_costs_count_params_without_training():
     assert costs == {"params": float(expected)}
 
 
+class BuiltInConfigureModel(TinyNet):
+    """Makes its layers in Lightning's ``configure_model`` hook (as for FSDP), not in
+    ``__init__``."""
+
+    def __init__(self, width: int = 16, **kw):
+        super().__init__(width=width, **kw)
+        self.net = None
+
+    def configure_model(self):
+        if self.net is None:
+            self.net = torch.nn.Sequential(torch.nn.Linear(8, self.hparams.width),
+                                           torch.nn.Linear(self.hparams.width, 3))
+
+
+class Lazy(TinyNet):
+    def __init__(self, width: int = 16, example: bool = True, **kw):
+        super().__init__(width=width, **kw)
+        self.net = torch.nn.Sequential(torch.nn.LazyLinear(width), torch.nn.Linear(width, 3))
+        if example:
+            self.example_input_array = torch.zeros(1, 8)
+
+
+def test_params_count_layers_made_in_configure_model_and_lazy_modules():
+    # was: 0 for a configure_model model (max_params never rejected it, a params objective
+    # was 0 for every trial); a lazy module stopped the search with torch's raw ValueError
+    expected = (8 * 64 + 64) + (64 * 3 + 3)
+    assert model_costs(lambda a: BuiltInConfigureModel(width=a["w"]), {"w": 64}) == {
+        "params": float(expected)}
+    assert model_costs(lambda a: Lazy(width=a["w"]), {"w": 64}) == {"params": float(expected)}
+    with pytest.raises(ConfigError, match="counting the parameters of lazy modules needs the "
+                                          "model's example_input_array"):
+        model_costs(lambda a: Lazy(width=a["w"], example=False), {"w": 64})
+
+
 def test_flops_need_an_example_input():
     class WithExample(TinyNet):
         def __init__(self, **kw):
