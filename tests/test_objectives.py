@@ -321,3 +321,21 @@ def test_a_failure_before_any_result_is_told_as_worse_than_the_results(tmp_path)
             RunStore(tmp_path / "full" / "search.db") as full:
         assert ([(t.arch, t.status, t.score) for t in resumed.trials()]
                 == [(t.arch, t.status, t.score) for t in full.trials()])
+
+
+def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
+    # was: COMPLETED, told NaN, on the Pareto front for good (nothing dominates NaN), and
+    # `show --format json` printed a bare NaN, which is no JSON
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": float("nan") if arch["x"] == 2 else arch["x"]}
+
+    result = Search(None, {"x": {"choice": [1, 2, 3]}}, objective=toy, budget=3,
+                    objectives={"acc": "max", "size": "min"}, optimizer="RandomSearch",
+                    run_dir=tmp_path, verbose=False).run()
+    broken = [t for t in result.trials if t.arch["x"] == 2]
+    assert broken and broken[0].status is TrialStatus.FAILED
+    assert broken[0].error == "objective size=nan at the best epoch"
+    assert all(t.arch["x"] != 2 for t in result.pareto_front())
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)  # valid JSON
+    assert [f["trial"] for f in shown["failures"]] == [broken[0].trial_id]

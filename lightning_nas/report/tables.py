@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -156,8 +157,9 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
         if status == "completed" else []
     if fmt == "json":  # the front and the failures follow the leaderboard only
         extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
-        return json.dumps({"summary": summary(store), "leaderboard" if status == "completed"
-                           else "trials": rows, **extra}, indent=2)
+        return json.dumps(_json_safe({"summary": summary(store), "leaderboard"
+                                      if status == "completed" else "trials": rows, **extra}),
+                          indent=2)  # NaN and inf as null: JSON has neither
     if fmt == "csv":
         objectives = list(_objective_columns(store))
         header = (["rank", "trial", "score", *objectives, "status", "epochs", "best_epoch",
@@ -188,3 +190,14 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
             f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"
             for r in failures)
     return text
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats (in mappings and lists) as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -101,8 +101,7 @@ class SearchLoop:
 
     # ----------------------------------------------------------------- resume
     def _warm_start(self) -> list[dict[str, Any]]:
-        """Tell the optimizer the results of earlier runs (imported into the store on the
-        first start, read from it on a resume); the architectures to re-train first."""
+        """Tell the optimizer earlier runs' results; the architectures to re-train first."""
         warm = self.settings.transfer
         priors = self.store.priors()
         if warm.warm_start and self.store.get_meta("warm_start") is None:
@@ -282,8 +281,7 @@ class SearchLoop:
         return True
 
     def _continue(self, trial: TrialResult, attempt: bool = False) -> None:
-        """Run a paused (promoted) trial on from its ``last.ckpt``; it was told already.
-        ``attempt``: it was interrupted by a crash (the start is counted)."""
+        """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
         self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last),
@@ -381,6 +379,9 @@ class SearchLoop:
         if self.template.cost_names and key not in self.costs:  # re-run after a restart
             self.costs[key] = self.template.costs(arch)
         result.metrics = {**self.costs.get(key, {}), **result.metrics}
+        why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
+        if why and result.status in _TOLD:  # not to be told; it would stay on the front
+            result.status, result.error = TrialStatus.FAILED, why
         self.store.finish_trial(result)
         if self.rule is not None and result.curve:
             self.rule.record(result.trial_id, result.curve)

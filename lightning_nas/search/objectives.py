@@ -104,6 +104,12 @@ class Objectives:
         return [-float(metrics[n]) if m == "max" else float(metrics[n])
                 for n, m in self.modes.items()]
 
+    def not_finite(self, metrics: Mapping[str, float]) -> str | None:
+        """Why ``metrics`` cannot be told (an objective that is NaN or infinite), or None."""
+        bad = [f"{n}={metrics[n]}" for n in self.modes
+               if n in metrics and not math.isfinite(float(metrics[n]))]
+        return f"objective {', '.join(bad)} at the best epoch" if bad else None
+
     def to_dict(self) -> dict[str, str]:
         """The mapping form."""
         return dict(self.modes)
