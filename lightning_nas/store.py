@@ -32,6 +32,7 @@ from typing import IO, Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.store_schema import ADDED_COLUMNS, SCHEMA
 
 try:  # POSIX file locks: one search drives a run folder at a time
     import fcntl
@@ -39,53 +40,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["RunStore", "open_run", "open_search_store"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY,
-    arch TEXT NOT NULL,
-    arch_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    score REAL,
-    metrics TEXT NOT NULL DEFAULT '{}',
-    epoch INTEGER,
-    started REAL,
-    finished REAL,
-    fit_time REAL,
-    checkpoint TEXT,
-    error TEXT,
-    curve TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 1,
-    epochs INTEGER
-);
-CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
-CREATE TABLE IF NOT EXISTS priors (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    source_trial INTEGER NOT NULL,
-    task TEXT NOT NULL,
-    arch TEXT NOT NULL,
-    score REAL,
-    loss REAL NOT NULL,
-    losses TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    ask INTEGER NOT NULL,
-    trial_id INTEGER,
-    arch_key TEXT,
-    loss TEXT,
-    violation REAL
-);
-"""
-
-#: columns added after the first release, per table, with their declarations (for
-#: ``ALTER TABLE``)
-_ADDED_COLUMNS = {"trials": {"curve": "TEXT NOT NULL DEFAULT '[]'",
-                             "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"},
-                  "priors": {"losses": "TEXT"}}
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
             "fit_time", "checkpoint", "error", "curve", "epochs")
@@ -116,12 +70,12 @@ class RunStore:
         # WAL + NORMAL: every commit survives the process being killed (kill -9); only an
         # OS crash or power loss can lose the last commits
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
         """Add columns that stores written by older versions lack."""
-        for table, added in _ADDED_COLUMNS.items():
+        for table, added in ADDED_COLUMNS.items():
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             for name, decl in added.items():
                 if name not in have:
@@ -280,12 +234,18 @@ class RunStore:
                                 (status.value,)).fetchone()[0]
 
     def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
-        """COMPLETED trials, best first (ties: earlier trial first)."""
+        """COMPLETED trials, best first; ties go by the run's later objectives in order
+        (one missing them last), then to the earlier trial."""
         order = "DESC" if mode == "max" else "ASC"
         limit = "" if k is None else f" LIMIT {int(k)}"
+        ties, paths = "", []
+        for name, by in list((self.get_meta("objectives") or {}).items())[1:]:
+            ties += (f"json_extract(metrics, ?) IS NULL, json_extract(metrics, ?) "
+                     f"{'DESC' if by == 'max' else 'ASC'}, ")
+            paths += [f'$."{name}"'] * 2
         return list(self._select(f"WHERE status = ? AND score IS NOT NULL "
-                                 f"ORDER BY score {order}, id ASC{limit}",
-                                 (TrialStatus.COMPLETED.value,)))
+                                 f"ORDER BY score {order}, {ties}id ASC{limit}",
+                                 (TrialStatus.COMPLETED.value, *paths)))
 
     def best(self, mode: str = "max") -> TrialResult | None:
         """The best COMPLETED trial, or None."""

@@ -317,3 +317,17 @@ def test_a_resume_with_the_objectives_in_another_order_is_refused(tmp_path):
                                           r"\{'acc': 'max', 'cost': 'min', 'lat': 'min'\}, now "
                                           r"\{'acc': 'max', 'lat': 'min', 'cost': 'min'\}\)"):
         open_search_store(tmp_path, reordered)
+
+
+def test_ties_of_the_first_objective_go_by_the_later_ones(tmp_path):
+    # was: to the earlier trial, so best.yaml / best.ckpt could be a trial another one beats
+    # on every objective (val_acc in steps of 1/64 ties often)
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("objectives", {"val_acc": "max", "params": "min"})
+        for size, acc in ((500, 0.9), (300, 0.9), (100, 0.8), (None, 0.9)):
+            tid = store.start_trial({"size": size})
+            metrics = {"val_acc": acc, **({} if size is None else {"params": size})}
+            store.finish_trial(TrialResult(trial_id=tid, arch={"size": size}, score=acc,
+                                           metrics=metrics, status=TrialStatus.COMPLETED))
+        assert [t.arch["size"] for t in store.leaderboard("max")] == [300, 500, None, 100]
+        assert store.best("max").arch["size"] == 300
