@@ -102,3 +102,14 @@ def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path):
         Search("tests.helpers.TinyNet", SPACE, data=BlobData, budget=1,
                trainer={**DDP, "callbacks": [lam]}, run_dir=tmp_path / "lambda")
     assert not (tmp_path / "run").exists() and not (tmp_path / "lambda").exists()
+
+
+def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
+    # was: the score stored was rank 0's best, while best.ckpt was saved where all ranks
+    # agreed it improved: another epoch (TinyNet logs val_acc without sync_dist)
+    from lightning_nas.errors import SearchError
+
+    with pytest.raises(SearchError, match=r"monitor 'val_acc' differs across the 2 ranks .*: "
+                                          r"log it with sync_dist=True"):
+        Search("tests.helpers.TinyNet", SPACE, data=BlobData, trainer=DDP, budget=2,
+               run_dir=tmp_path, verbose=False).run()

@@ -227,9 +227,12 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
     assert rows[best["epoch"]]["val_loss"] == best["metrics"]["val_loss"]
 
 
-def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(finished_run):
+def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer):
     """Run in-process, Lightning's launcher re-ran the ``finetune`` command for rank 1: the
     result was printed twice and rank 1 made a ``finetune_1`` folder of its own."""
+    finished_run = tmp_path / "run"  # a model whose val_acc is synced over the ranks
+    Search("tests.helpers.SyncedTinyNet", tiny_space, data=BlobData, trainer=tiny_trainer,
+           budget=1, run_dir=finished_run, verbose=False).run()
     ddp = ["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
            "--trainer.callbacks=[{class_path: tests.helpers.RankRecorder}]"]
     done = subprocess.run([sys.executable, "-m", "lightning_nas", "finetune", str(finished_run),

@@ -166,6 +166,8 @@ class TrialReporter(pl.Callback):
             self._validation_logs = set(trainer.callback_metrics)
             return
         logged = logged_metrics(trainer, self.monitor)
+        if trainer.world_size > 1:
+            _check_synced(trainer, pl_module, self.monitor, logged[self.monitor])
         # an earlier epoch's training metrics are still there when validation runs before
         # this epoch's end (val_check_interval < 1): they are not this entry's
         stale = self._train_keys or set()
@@ -232,6 +234,20 @@ class TrialReporter(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+def _check_synced(trainer: pl.Trainer, pl_module: pl.LightningModule, monitor: str,
+                  value: float) -> None:
+    """Raise ``MonitorError`` when the ranks hold different values of ``monitor``: each
+    rank's ``ModelCheckpoint`` would decide on its own and ``best.ckpt`` could be another
+    epoch than the score stored (rank 0's)."""
+    values = trainer.strategy.all_gather(torch.tensor(float(value), device=pl_module.device))
+    low, high = float(values.min()), float(values.max())
+    if not math.isclose(low, high, rel_tol=1e-6, abs_tol=1e-9):
+        raise MonitorError(f"monitor {monitor!r} differs across the {trainer.world_size} ranks "
+                           f"({low:.6g} to {high:.6g}): log it with sync_dist=True (or log a "
+                           f"torchmetrics metric), so that the score, the best epoch and its "
+                           f"checkpoint are the same on every rank")
 
 
 class _EpochBoundary(pl.Callback):
