@@ -155,6 +155,14 @@ class RankFaults(SyncedTinyNet):
         return super().training_step(batch, batch_idx)
 
 
+class FailsOnRank1AtTheEnd(pl.Callback):
+    """Raises on rank 1 alone once training has ended (rank 0 has its result by then)."""
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank == 1:
+            raise RuntimeError("rank 1 fails after training on purpose")
+
+
 class RankRecorder(pl.Callback):
     """Each rank writes what it trained and logged to ``<trial dir>/rank<global rank>.json``."""
 

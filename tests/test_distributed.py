@@ -113,3 +113,20 @@ def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
                                           r"log it with sync_dist=True"):
         Search("tests.helpers.TinyNet", SPACE, data=BlobData, trainer=DDP, budget=2,
                run_dir=tmp_path, verbose=False).run()
+
+
+def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
+    # was: rank 0's COMPLETED result.json won and rank 1's error was dropped: the trial read
+    # COMPLETED, with no error anywhere
+    trainer = {**DDP, "callbacks": [{"class_path": "tests.helpers.FailsOnRank1AtTheEnd"}]}
+    result = Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, trainer=trainer,
+                    budget=1, max_failures=0, run_dir=tmp_path, verbose=False)
+    from lightning_nas.errors import SearchError
+
+    with pytest.raises(SearchError, match=r"max_failures=0"):
+        result.run()
+    with RunStore(tmp_path / "search.db") as store:
+        (trial,) = store.trials()
+    assert trial.status is TrialStatus.FAILED
+    assert "rank 1 fails after training on purpose" in (tmp_path / "trials" / "trial_0001"
+                                                        / "trial.log").read_text()

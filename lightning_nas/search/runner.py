@@ -107,8 +107,9 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
         data = json.loads(result_path.read_text())
         data["status"] = TrialStatus(data["status"])
         data["started"] = started  # the trial's time includes starting its processes
-        if ranks_failed and data["status"] is TrialStatus.FAILED:
-            data["error"] = f"{failure}; rank 0: {data['error']}"  # the cause, then the echo
+        if ranks_failed:  # the cause, then rank 0's echo; a failing rank fails the trial
+            data["error"] = f"{failure}; rank 0: {data['error'] or 'completed its part'}"
+            data["status"] = TrialStatus.FAILED
         return TrialResult(**data)
     tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
     return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
