@@ -378,11 +378,13 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
                 key == "objectives" and isinstance(old, Mapping)  # order: the tells
                 and isinstance(new, Mapping) and list(old) != list(new)):
+            done = store.count(TrialStatus.COMPLETED)
             store.close()
             held = (f"a search started without {key}" if old is missing else
                     f"a search with a different {key} (stored {old!r}, now {new!r})")
+            fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {key}, or choose "
-                              f"another {run_dir_key}")
+                              f"another {run_dir_key}{fresh}")
     return store
 
 

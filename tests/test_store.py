@@ -317,6 +317,11 @@ def test_a_resume_with_the_objectives_in_another_order_is_refused(tmp_path):
                                           r"\{'acc': 'max', 'cost': 'min', 'lat': 'min'\}, now "
                                           r"\{'acc': 'max', 'lat': 'min', 'cost': 'min'\}\)"):
         open_search_store(tmp_path, reordered)
+    # a folder whose search completed no trial (a misspelt objective stopped it) says how to
+    # start anew, where it only said to keep the same objectives
+    with pytest.raises(ConfigError, match=rf"\(it completed no trial: remove {tmp_path} to "
+                                          rf"start anew\)"):
+        open_search_store(tmp_path, reordered)
 
 
 def test_ties_of_the_first_objective_go_by_the_later_ones(tmp_path):

@@ -175,7 +175,10 @@ class Search:
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         executor = self.settings.execution.executor
-        ranks = needs_own_process(self.trainer)  # DDP trials: rank processes of their own
+        try:
+            ranks = needs_own_process(self.trainer)  # DDP trials: rank processes of their own
+        except (TypeError, ValueError):  # a bad `devices`: the dry build below names it
+            ranks = False
         if ranks or (isinstance(executor, str) and not isinstance(self._executor(),
                                                                   InlineExecutor)):
             self._check_picklable(ranks)
