@@ -482,3 +482,17 @@ def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
         source = store.get_meta("warm_start")["sources"][0]
         assert source["recorded"] == {"model": "a", "lr": 0.3, "model.depth": 1}
         assert source["filled"] == {}
+
+
+def test_a_direction_against_the_first_objective_is_refused(tmp_path):
+    # was: dropped without a word (a monitor against it was refused)
+    def task(cfg: DictConfig) -> dict[str, float]:
+        return {"acc": 1.0 / (1 + cfg.x), "cost": float(cfg.x)}
+
+    sweeper = {"budget": 1, "params": {"x": "range(0, 4)"},
+               "objectives": {"acc": "maximize", "cost": "minimize"}}
+    with pytest.raises(ConfigError, match="mode") as info:
+        _sweep(tmp_path, task, {**sweeper, "direction": "minimize"})
+    assert "acc" in str(info.value)
+    assert not (tmp_path / "run" / "search.db").exists()
+    _sweep(tmp_path, task, {**sweeper, "direction": "maximize"})  # the first one's: fine

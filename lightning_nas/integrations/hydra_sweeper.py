@@ -157,7 +157,9 @@ class HydraSweep(Sweeper):
         run_dir = s["run_dir"] or self.config.hydra.sweep.dir
         monitor = s["monitor"] or self.config.get("optimized_metric") or "score"
         # several objectives: the first is the monitor (a `monitor` given must be it)
-        goal = ({"objectives": objectives, **({"monitor": s["monitor"]} if s["monitor"] else {})}
+        given = {**({"monitor": s["monitor"]} if s["monitor"] else {}),
+                 **({"mode": _mode(s["direction"], "direction")} if s["direction"] else {})}
+        goal = ({"objectives": objectives, **given}  # a direction must be the first one's
                 if objectives else
                 {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
                  else _mode(s["direction"], "direction")})
