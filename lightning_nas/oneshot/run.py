@@ -35,6 +35,7 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.search.runner import spawns_ranks
 from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
 from lightning_nas.strategies import check_optimizer_name
 
@@ -172,7 +173,7 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
         >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
     """
     strategy = trainer.get("strategy")
-    if isinstance(strategy, str) and any(w in strategy for w in ("spawn", "fork", "notebook")):
+    if spawns_ranks(strategy):
         raise ConfigError(f"trainer.strategy={strategy!r} runs the ranks in child processes, "
                           f"whose search result this command never sees; use "
                           f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"

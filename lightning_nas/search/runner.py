@@ -37,7 +37,7 @@ from lightning_nas.search.ranks import describe_exit, execute_spec, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
 __all__ = ["FRESH_RANKS", "check_strategy", "needs_own_process", "run_in_own_process",
-           "run_on_ranks", "run_trial"]
+           "run_on_ranks", "run_trial", "spawns_ranks"]
 
 #: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
 FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
@@ -74,13 +74,25 @@ def needs_own_process(trainer: Mapping[str, Any]) -> bool:
     return devices > 1
 
 
+def spawns_ranks(strategy: Any) -> bool:
+    """Whether ``strategy`` starts its ranks as child processes from inside ``fit``: a
+    spawning name or one of its variants, or a strategy node whose ``start_method`` is not
+    ``popen``.
+
+    Example:
+        >>> spawns_ranks("ddp_spawn_find_unused_parameters_true"), spawns_ranks("ddp")
+        (True, False)
+    """
+    if isinstance(strategy, str):
+        return strategy.startswith(_SPAWNING)
+    return is_node(strategy) and node_args(strategy).get("start_method", "popen") != "popen"
+
+
 def check_strategy(trainer: Mapping[str, Any]) -> None:
     """Reject strategies that fork/spawn from inside ``fit`` (their ranks' callbacks do not
     come back to the trial); ``ddp`` does the same job through a clean process per rank."""
     strategy = trainer.get("strategy")
-    spawning = (strategy.startswith(_SPAWNING) if isinstance(strategy, str) else  # variants too
-                is_node(strategy) and node_args(strategy).get("start_method", "popen") != "popen")
-    if spawning:
+    if spawns_ranks(strategy):
         raise ConfigError(f"strategy {strategy!r} is not supported for trials; use "
                           f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
                           f"own process, so the launcher re-runs the trial, not the search)")
