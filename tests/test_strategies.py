@@ -95,3 +95,36 @@ def test_an_optimizer_whose_package_is_missing_is_refused_before_the_run_folder(
                run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
     check_optimizer_runs("NGOpt", SPACE)  # one that runs passes
+
+
+@pytest.mark.parametrize("budget,workers", [(200, 1), (60, 2)])
+def test_an_optimizer_that_cannot_finish_its_budget_is_refused_before_training(budget, workers):
+    # NGOpt picks nevergrad's MetaModel for a continuous space at these budgets and worker
+    # counts; under numpy >= 2.4 it failed at about the 13th proposal, after 12 trained
+    # trials. The check either refuses it up front, or the whole budget of asks and tells runs.
+    space = SearchSpace.from_dict({"lr": {"float": [1e-4, 1e-1], "log": True},
+                                   "dropout": {"float": [0.0, 0.5]}})
+    try:
+        check_optimizer_runs("NGOpt", space, budget, workers)
+    except ConfigError as err:
+        assert "MetaModel" in str(err) and "install numpy<2.4" in str(err)
+        assert f"budget {budget} and {workers} worker(s)" in str(err)
+        return
+    opt = make_optimizer("NGOpt", space, budget=budget, num_workers=workers, seed=0)
+    for i in range(40):  # MetaModel fits its surrogate from the 13th proposal on
+        candidate = opt.ask()
+        opt.tell(candidate, float(candidate.value["lr"] * (1 + i % 3)))
+
+
+def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
+    from lightning_nas import Search
+    from lightning_nas.strategies.registry import _scalar_of_one_element_array
+    from tests.helpers import BlobData, TinyNet
+
+    if _scalar_of_one_element_array():
+        pytest.skip("this numpy runs nevergrad's MetaModel")
+    space = {"lr": {"float": [1e-4, 1e-1], "log": True}, "sleep": {"float": [0.0, 0.001]}}
+    with pytest.raises(ConfigError, match=r"budget 60 and 2 worker\(s\)"):
+        Search(TinyNet, space, data=BlobData, optimizer="NGOpt", budget=60, num_workers=2,
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

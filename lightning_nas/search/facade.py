@@ -160,7 +160,8 @@ class Search:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
         self.space.check_searchable("or train it with lightning-nas fit")
-        check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget)
+        check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget,
+                             self.settings.execution.num_workers)
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_fill(self.space, self.settings.transfer.warm_start_fill)

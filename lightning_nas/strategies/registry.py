@@ -67,11 +67,14 @@ def check_optimizer_name(name: str) -> None:
                       f"{len(ng.optimizers.registry)})")
 
 
-def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1) -> None:
+def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
+                         num_workers: int = 1) -> None:
     """Build ``name`` over ``space`` and ask it once, on a throwaway copy: an optimizer whose
     optional package is missing (``SMAC3``: ConfigSpace, ``AX``: ax) fails here, before a
     run folder is written, not at the search's first proposal; so does one that needs a
-    ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone).
+    ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone), and one
+    that runs nevergrad's ``MetaModel`` (``NGOpt`` picks it for continuous spaces at some
+    budgets and worker counts) where numpy >= 2.4 makes that fail after a dozen trials.
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -80,7 +83,9 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1) 
         ConfigError: naming the missing module.
     """
     try:
-        make_optimizer(name, space, budget=budget, seed=0).ask()
+        optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers,
+                                   seed=0)
+        optimizer.ask()
     except Exception as err:  # noqa: BLE001 - only a missing module is ours to say
         if budget is None and not isinstance(err, ImportError):
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
@@ -95,6 +100,33 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1) 
         raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
                           f"({type(missing).__name__}: {missing}); install it, or pick "
                           f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
+    if _uses_metamodel(optimizer) and not _scalar_of_one_element_array():
+        raise ConfigError(
+            f"optimizer {name!r} runs nevergrad's MetaModel on this space with budget "
+            f"{budget} and {num_workers} worker(s), and that fails after about a dozen "
+            f"trials under numpy {np.__version__} (nevergrad {ng.__version__} calls float() on a one-element "
+            f"array, which numpy 2.4 refuses); pick another optimizer (e.g. "
+            f"{DEFAULT_OPTIMIZER}, CMA, TwoPointsDE) or install numpy<2.4")
+
+
+def _uses_metamodel(optimizer: ng.optimizers.base.Optimizer) -> bool:
+    """Whether ``optimizer`` or one it delegates to (``NGOpt``'s choice, a chain's or a
+    portfolio's parts) is nevergrad's surrogate-model ``MetaModel``."""
+    if type(optimizer).__name__ == "_MetaModel":
+        return True
+    parts = [getattr(optimizer, "optim", None), *getattr(optimizer, "optims", []),
+             *getattr(optimizer, "optimizers", [])]
+    return any(_uses_metamodel(part) for part in parts
+               if isinstance(part, ng.optimizers.base.Optimizer))
+
+
+def _scalar_of_one_element_array() -> bool:
+    """Whether this numpy converts a one-element array to a float (numpy < 2.4 does)."""
+    try:
+        float(np.zeros(1))
+    except TypeError:
+        return False
+    return True
 
 
 def make_optimizer(name: str, space: SearchSpace, budget: int | None = None,
