@@ -104,8 +104,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         raise ConfigError(
             f"optimizer {name!r} runs nevergrad's MetaModel on this space with budget "
             f"{budget} and {num_workers} worker(s), and that fails after about a dozen "
-            f"trials under numpy {np.__version__} (nevergrad {ng.__version__} calls float() on a one-element "
-            f"array, which numpy 2.4 refuses); pick another optimizer (e.g. "
+            f"trials under numpy {np.__version__} (nevergrad {ng.__version__} calls float() "
+            f"on a one-element array, which numpy 2.4 refuses); pick another optimizer (e.g. "
             f"{DEFAULT_OPTIMIZER}, CMA, TwoPointsDE) or install numpy<2.4")
 
 
