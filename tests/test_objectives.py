@@ -241,12 +241,15 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
     from lightning_nas.errors import SearchError
 
     space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
-    with pytest.raises(SearchError, match=r"objective 'parms' is neither logged nor counted; "
+    # stopped at the end of the first trial's first epoch (was: after the whole trial)
+    with pytest.raises(SearchError, match=r"objective 'parms' was not logged in epoch 0; "
                                           r"did you mean 'params'\?"):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
-               trainer={"max_epochs": 1, "limit_train_batches": 1},
+               trainer={"max_epochs": 3, "limit_train_batches": 1},
                objectives={"val_acc": "max", "parms": "min"}, budget=2, verbose=False,
                run_dir=tmp_path / "model").run()
+    trial, = RunStore(tmp_path / "model" / "search.db").trials()
+    assert len(trial.curve) == 1 and trial.status is TrialStatus.FAILED  # one epoch of three
     # an objective= search counts nothing: only what it returned is named (was: "did you
     # mean 'params'? logged or counted: [..., 'flops', 'params']", neither of them counted)
     with pytest.raises(SearchError, match=r"objective 'params' is neither logged nor counted; "

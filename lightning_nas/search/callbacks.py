@@ -121,14 +121,19 @@ class TrialReporter(pl.Callback):
             them (none saved, or ``save_hyperparameters("lr")``), so that
             ``Model.load_from_checkpoint(path)`` builds the trial's architecture, not the
             model's defaults.
+        logged: further metrics the search reads (the objectives after the monitor): one
+            not logged by the end of the first epoch stops the search there
+            (``MonitorError``), not after a whole trial.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
                  arch: dict[str, Any] | None = None,
-                 init_args: dict[str, Any] | None = None) -> None:
+                 init_args: dict[str, Any] | None = None,
+                 logged: tuple[str, ...] = ()) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
+        self.logged = tuple(logged)
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
@@ -196,6 +201,13 @@ class TrialReporter(pl.Callback):
                                 | (set(logged) - set(entry["metrics"]) - {self.monitor}))
             entry["metrics"] = {**entry["metrics"], **logged}
             self._open = False
+            missing = [name for name in self.logged if name not in entry["metrics"]]
+            if missing:
+                keys = sorted(entry["metrics"])
+                close = did_you_mean(missing[0], [*keys, "params", "flops"])
+                raise MonitorError(f"objective {missing[0]!r} was not logged in epoch "
+                                   f"{entry['epoch']}; {close}logged keys: {keys} (the "
+                                   f"search counts 'params' and 'flops' itself)")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)

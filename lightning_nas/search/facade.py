@@ -154,7 +154,9 @@ class Search:
             model=self.model, data=self.data, trainer=self.trainer, monitor=goal.monitor,
             mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
             max_epochs=stopping.max_epochs if stopping.active else None,
-            cost_names=tuple(sorted(wanted)) if self.objective is None else ())
+            cost_names=tuple(sorted(wanted)) if self.objective is None else (),
+            logged=tuple(name for name in goal.objectives.names[1:] if name not in wanted)
+            if goal.objectives is not None and self.objective is None else ())
 
     def _check(self) -> None:
         """Everything that can be checked before a trial trains, then a dry build of a

@@ -56,6 +56,8 @@ class TrialTemplate:
         objective: a function ``arch -> {metric: value}`` evaluated instead of training.
         max_epochs: epochs of a complete trial when a scheduler sets it (else the Trainer's).
         cost_names: costs counted for each candidate (``params``, ``flops``).
+        logged: objectives besides the monitor a trial must log (checked after its first
+            epoch: a misspelt one stops the search there).
     """
 
     model: ModelFactory
@@ -68,6 +70,7 @@ class TrialTemplate:
     objective: Callable[[dict[str, Any]], Mapping[str, float]] | None = None
     max_epochs: int | None = None
     cost_names: tuple[str, ...] = field(default=())
+    logged: tuple[str, ...] = field(default=())
 
     def trial_dir(self, trial_id: int) -> Path:
         """The folder of trial ``trial_id``."""
@@ -87,7 +90,8 @@ class TrialTemplate:
                          data=self.data.target, data_init_args=self.data.init_args,
                          trainer=trainer, monitor=self.monitor, mode=self.mode, seed=self.seed,
                          objective=self.objective, rule=rule, ckpt_path=ckpt_path,
-                         known_epochs=known_epochs, clear_dir=ckpt_path is None)
+                         known_epochs=known_epochs, clear_dir=ckpt_path is None,
+                         logged=self.logged)
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:
         """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""

@@ -94,6 +94,8 @@ class TrialSpec:
     #: the user's logger writes into ``trial_dir`` itself (``fit``, ``finetune``), not
     #: into a version per trial under the run's ``logs``
     own_logs: bool = False
+    #: metrics besides the monitor the search reads (objectives): checked after epoch one
+    logged: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -210,7 +212,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
         shutil.rmtree(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch)
+    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
     callbacks: list[pl.Callback] = [reporter]
     pruning = None
     if spec.rule is not None:
