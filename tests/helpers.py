@@ -110,6 +110,20 @@ def build_mlp(arch: dict) -> nn.Module:
     return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
 
 
+class ConfigureModelNet(TinyNet):
+    """Makes its layers in Lightning's ``configure_model`` hook (as for FSDP), not in
+    ``__init__``."""
+
+    def __init__(self, width: int = 16, **kw) -> None:
+        super().__init__(width=width, **kw)
+        self.net = None
+
+    def configure_model(self) -> None:
+        if self.net is None:
+            self.net = nn.Sequential(nn.Linear(8, self.hparams.width),
+                                     nn.Linear(self.hparams.width, 3))
+
+
 class SaveInitialWeights(pl.Callback):
     """Saves the model's weights when ``fit`` starts (to check what a fine-tune started from)."""
 

@@ -19,7 +19,7 @@ from lightning_nas.search.costs import model_costs
 from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "depth": {"choice": [1, 2]},
          "lr": {"float": [0.05, 0.3]}}
@@ -30,20 +30,6 @@ def test_model_costs_count_params_without_training():
                         {"width": 16, "depth": 2})
     expected = sum(p.numel() for p in TinyNet(width=16, depth=2).parameters())
     assert costs == {"params": float(expected)}
-
-
-class BuiltInConfigureModel(TinyNet):
-    """Makes its layers in Lightning's ``configure_model`` hook (as for FSDP), not in
-    ``__init__``."""
-
-    def __init__(self, width: int = 16, **kw):
-        super().__init__(width=width, **kw)
-        self.net = None
-
-    def configure_model(self):
-        if self.net is None:
-            self.net = torch.nn.Sequential(torch.nn.Linear(8, self.hparams.width),
-                                           torch.nn.Linear(self.hparams.width, 3))
 
 
 class Lazy(TinyNet):
@@ -58,7 +44,7 @@ def test_params_count_layers_made_in_configure_model_and_lazy_modules():
     # was: 0 for a configure_model model (max_params never rejected it, a params objective
     # was 0 for every trial); a lazy module stopped the search with torch's raw ValueError
     expected = (8 * 64 + 64) + (64 * 3 + 3)
-    assert model_costs(lambda a: BuiltInConfigureModel(width=a["w"]), {"w": 64}) == {
+    assert model_costs(lambda a: ConfigureModelNet(width=a["w"]), {"w": 64}) == {
         "params": float(expected)}
     assert model_costs(lambda a: Lazy(width=a["w"]), {"w": 64}) == {"params": float(expected)}
     with pytest.raises(ConfigError, match="counting the parameters of lazy modules needs the "

@@ -12,7 +12,7 @@ import torch
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 
 
 def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:
@@ -206,13 +206,18 @@ def test_rerun_clears_the_interrupted_trial_folder(tmp_path):
     assert result.status is TrialStatus.COMPLETED and not stale.exists()
 
 
-def test_init_weights_start_from_a_checkpoint(tmp_path):
-    first = fit_trial(_spec(tmp_path, {"width": 8}))
-    spec = _spec(tmp_path / "again", {"width": 8}, init_weights=first.checkpoint,
+@pytest.mark.parametrize("model", [TinyNet, ConfigureModelNet])
+def test_init_weights_start_from_a_checkpoint(tmp_path, model):
+    # a model that makes its layers in configure_model: was "Unexpected key(s) in
+    # state_dict" (the weights were loaded before the hook made the layers)
+    first = fit_trial(_spec(tmp_path, {"width": 8}, model=model))
+    assert first.status is TrialStatus.COMPLETED, first.error
+    spec = _spec(tmp_path / "again", {"width": 8}, init_weights=first.checkpoint, model=model,
                  trainer={"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu",
                           "callbacks": [{"class_path": "tests.helpers.SaveInitialWeights",
                                          "init_args": {"path": str(tmp_path / "w0.pt")}}]})
-    assert fit_trial(spec).status is TrialStatus.COMPLETED
+    again = fit_trial(spec)
+    assert again.status is TrialStatus.COMPLETED, again.error
     start = torch.load(tmp_path / "w0.pt")
     saved = torch.load(first.checkpoint, weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], saved[k]) for k in saved)

@@ -32,6 +32,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
@@ -238,8 +239,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             model = factory.build(spec.arch)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
-                state = torch.load(spec.init_weights, map_location="cpu", weights_only=False)
-                model.load_state_dict(state["state_dict"])
+                _load_weights(model, spec.init_weights)
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             trainer = build_trainer(spec, callbacks)
             building = False
@@ -286,6 +286,17 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if ckpt is not None and ckpt.best_model_path:
         result.checkpoint = str(Path(ckpt.best_model_path).resolve())
     return result
+
+
+def _load_weights(model: pl.LightningModule, path: str) -> None:
+    """Load the checkpoint's weights into ``model`` as ``load_from_checkpoint`` does: its
+    ``configure_model`` first (layers made there), then ``on_load_checkpoint``, then the
+    state dict with the model's ``strict_loading``."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if is_overridden("configure_model", model, pl.LightningModule):
+        model.configure_model()
+    model.on_load_checkpoint(checkpoint)
+    model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
 
 
 def _raised_by_lightning(err: BaseException) -> bool:
