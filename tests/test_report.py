@@ -342,3 +342,23 @@ def test_a_report_into_a_file_is_a_one_line_error(finished_run, tmp_path, capsys
     err = capsys.readouterr().err
     assert "lightning-nas report: error: [Errno 17] File exists" in err
     assert "Traceback" not in err
+
+
+def test_the_report_plots_the_knobs_of_a_group_at_a_config_node(tmp_path):
+    # a group at a config node (`model.net: {width: ..., depth: ...}`) is stored under its
+    # dotted key; was: only `model.lr` plotted (width and depth read as None everywhere)
+    pytest.importorskip("matplotlib")
+    from lightning_nas.report.plots import plot_choices
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import open_search_store
+
+    space = {"model.net": {"width": {"choice": [4, 16, 32]}, "depth": {"choice": [1, 2]}},
+             "model.lr": {"float": [0.05, 0.5], "log": True}}
+    with open_search_store(tmp_path, {"space": space, "monitor": "acc", "mode": "max"}) as store:
+        for i, (w, d, lr) in enumerate([(4, 1, 0.1), (16, 2, 0.2), (32, 1, 0.3)]):
+            arch = {"model.net": {"width": w, "depth": d}, "model.lr": lr}
+            store.finish_trial(TrialResult(trial_id=store.start_trial(arch), arch=arch,
+                                           status=TrialStatus.COMPLETED, score=0.1 * i,
+                                           epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
+        knobs = plot_choices(store, tmp_path / "choices.png")
+    assert set(knobs) == {"model.net.width", "model.net.depth", "model.lr"}

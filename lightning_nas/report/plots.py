@@ -110,8 +110,21 @@ def _params(space: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict
 
 def _at(arch: dict[str, Any], key: str) -> Any:
     """The value of a space key in an architecture: a key of its own (a Hydra sweep's
-    ``model.lr``), else a path through its groups (None if absent)."""
-    return arch[key] if key in arch else get_dotted(arch, key)
+    ``model.lr``), else a path through its groups, whose own keys may be dotted (a group at
+    a config node, ``model.net: {width: ...}``, gives ``model.net.width``); None if absent.
+
+    Example:
+        >>> _at({"model.net": {"width": 16}, "lr": 0.1}, "model.net.width")
+        16
+    """
+    if key in arch:
+        return arch[key]
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest dotted key of the arch first
+        head = ".".join(parts[:cut])
+        if isinstance(arch.get(head), dict):
+            return _at(arch[head], ".".join(parts[cut:]))
+    return get_dotted(arch, key)
 
 
 def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
