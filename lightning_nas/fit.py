@@ -99,8 +99,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         cfg: a LightningCLI-shaped config (``model``, ``data``, ``trainer``,
             ``seed_everything``); a ``search:`` block gives only default ``monitor``/``mode``.
         out_dir: where the checkpoint and the logs go.
-        monitor, mode: the metric read at the best epoch (default: the ``search:`` block's,
-            else ``val_acc``, ``max``).
+        monitor, mode: the metric read at the best epoch (default: the ``search:`` block's
+            monitor, or its first objective, else ``val_acc``, ``max``).
 
     Returns:
         The spec; ``run_trial(spec)`` trains it (in its own process for DDP).
@@ -109,8 +109,12 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         if key not in FIT_KEYS:
             raise unknown("config section", key, FIT_KEYS)
     search = cfg.get("search") if isinstance(cfg.get("search"), Mapping) else {}
-    known = search.get("monitor") or "val_acc"
-    monitor, mode = _monitor_and_mode(monitor, mode, known, search.get("mode") or mode_for(known))
+    objectives = search.get("objectives")
+    first = (next(iter(objectives.items()))  # a search's monitor is its first objective
+             if isinstance(objectives, Mapping) and objectives else (None, None))
+    known = search.get("monitor") or first[0] or "val_acc"
+    known_mode = search.get("mode") or (first[1] if known == first[0] else None)
+    monitor, mode = _monitor_and_mode(monitor, mode, known, known_mode or mode_for(known))
     check_mode(mode)
     model = _section(cfg, "model")
     if model is None:
@@ -139,8 +143,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
              overrides: Sequence[str] = (), *, monitor: str | None = None,
              mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialSpec:
     """Read config files (merged in order, then ``overrides``) and make the spec that
-    trains them once; ``monitor``/``mode`` default to the last file's
-    ``# lightning-nas fit:`` comment, then as in ``fit_spec``; ``out_dir`` to
+    trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
+    of the last file that has one, then as in ``fit_spec``; ``out_dir`` to
     ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another)."""
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
@@ -151,7 +155,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         search.pop("run_dir", None)  # load_config's default for a search, not the config's
         if not search:
             cfg.pop("search")
-    recorded = fit_defaults(paths[-1])
+    # the last file that says how its search scored (best_config.yaml with a file after it)
+    recorded = next((found for found in map(fit_defaults, reversed(paths)) if found), {})
     out = output_dir(out_dir, Path("runs") / "fit" / Path(paths[-1]).stem)
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
