@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sqlite3
 import sys
@@ -222,6 +223,40 @@ def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     return keep, overrides
 
 
+#: dotted overrides each command takes, for the error of a misspelt option
+_OVERRIDE_EXAMPLES = {"search": "--search.budget=5 or --trainer.max_epochs=2",
+                      "oneshot": "--trainer.max_epochs=2",
+                      "fit": "--trainer.max_epochs=2 or --model.width=64",
+                      "finetune": "--trainer.accelerator=cpu (Trainer values only)"}
+
+
+def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> None:
+    """Exit 2 for an option that is neither the command's nor a config override: a
+    misspelt flag (``--from-scratch``, ``--budget``) names the command's own flags and the
+    close ones, instead of failing later as an unknown config section."""
+    from lightning_nas.config.load import LIGHTNINGCLI_KEYS, TOP_KEYS
+    from lightning_nas.search.settings import SearchSettings
+
+    command_parser = next(action.choices[command] for action in parser._actions
+                          if isinstance(action, argparse._SubParsersAction))
+    flags = [flag for action in command_parser._actions for flag in action.option_strings
+             if flag.startswith("--") and flag != "--help"]
+    for arg in unknown:
+        name = arg.split("=", 1)[0]
+        if not name.startswith("--") or name[2:] in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):
+            continue
+        close = difflib.get_close_matches("--" + name[2:].replace("-", "_"), flags, n=1,
+                                          cutoff=0.6)
+        if not close and command == "search" and name[2:] in SearchSettings.keys():
+            close = [f"--search.{name[2:]}"]
+        hint = f"did you mean {close[0]}? " if close else ""
+        example = _OVERRIDE_EXAMPLES.get(command)
+        overrides = f"; config values are set with dotted overrides, e.g. {example}" \
+            if example else ""
+        command_parser.error(f"unrecognized option {name}; {hint}options of {command}: "
+                             f"{', '.join(flags) or 'none'}{overrides}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -230,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argparse would take an override holding a space (--search.space.x={choice: [8]})
         # for a positional: overrides are set apart first
         argv, rest = _split_overrides(argv)
-    args, unknown = _parser().parse_known_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    _check_flags(parser, args.command, unknown)
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")

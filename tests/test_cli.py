@@ -300,3 +300,25 @@ def test_a_search_stopped_by_ctrl_c_in_a_trial_exits_130(config, capsys):
     callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtFirstBatch}]"
     assert main(["search", str(config), "--search.budget=1", callbacks]) == 130
     assert "lightning-nas search: interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    # was: "override '--from-scratch' has no value; write --from-scratch=VALUE", and
+    # "unknown config section 'max-epochs' / 'monitr' / 'budget'; valid keys: model, ..."
+    (["finetune", "{run}", "--from-scratch"], "unrecognized option --from-scratch; did you "
+                                              "mean --from_scratch? options of finetune: "
+                                              "--max_epochs, --from_scratch"),
+    (["finetune", "{run}", "--max-epochs", "2"], "did you mean --max_epochs?"),
+    (["fit", "{cfg}", "--monitr", "val_acc"], "did you mean --monitor? options of fit: "
+                                              "--monitor, --mode, --out"),
+    (["search", "{cfg}", "--budget", "3"], "unrecognized option --budget; did you mean "
+                                           "--search.budget? options of search: --print_config"),
+    (["show", "{run}", "--topp", "3"], "did you mean --top?"),
+])
+def test_a_misspelt_option_names_the_commands_own(config, tmp_path, capsys, argv, message):
+    argv = [a.format(cfg=config, run=tmp_path / "none") for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
