@@ -362,3 +362,16 @@ def test_the_report_plots_the_knobs_of_a_group_at_a_config_node(tmp_path):
                                            epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
         knobs = plot_choices(store, tmp_path / "choices.png")
     assert set(knobs) == {"model.net.width", "model.net.depth", "model.lr"}
+
+
+def test_show_json_of_a_oneshot_folder_with_a_nan_score_is_valid_json(tmp_path, capsys):
+    # a diverged subnet's score is NaN in history.json (json.dump writes it bare); was:
+    # `show --format json` printed `"score": NaN`, which JSON parsers refuse
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\nalgorithm: spos\n"
+                                             "mode: min\n")
+    history = [{"epoch": 5, "arch": {"k": 3}, "score": 0.5},
+               {"epoch": 5, "arch": {"k": 5}, "score": float("nan")}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
+    assert [row["score"] for row in shown["leaderboard"]] == [0.5, None]

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.report.tables import format_csv, format_table
+from lightning_nas.report.tables import format_csv, format_table, json_safe
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
            "write_oneshot_report"]
@@ -114,9 +114,10 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
     info = load_oneshot(folder)
     rows = oneshot_rows(info, k)
     if fmt == "json":
-        return json.dumps({"algorithm": info["algorithm"], "mode": info["mode"],
-                           "best": {"arch": info.get("arch"), "score": info.get("score")},
-                           "finetune": info["finetune"], "leaderboard": rows}, indent=2)
+        return json.dumps(json_safe({
+            "algorithm": info["algorithm"], "mode": info["mode"],
+            "best": {"arch": info.get("arch"), "score": info.get("score")},
+            "finetune": info["finetune"], "leaderboard": rows}), indent=2)
     if fmt == "csv":
         return format_csv(rows, sort_keys=False)
     return _head(info) + "\n" + format_table(rows)

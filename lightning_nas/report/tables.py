@@ -23,7 +23,7 @@ from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["STATUSES", "error_line", "format_csv", "format_table", "front_rows",
+__all__ = ["STATUSES", "error_line", "format_csv", "format_table", "front_rows", "json_safe",
            "leaderboard_rows", "render", "summary", "trial_rows"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
@@ -157,7 +157,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
         if status == "completed" else []
     if fmt == "json":  # the front and the failures follow the leaderboard only
         extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
-        return json.dumps(_json_safe({"summary": summary(store), "leaderboard"
+        return json.dumps(json_safe({"summary": summary(store), "leaderboard"
                                       if status == "completed" else "trials": rows, **extra}),
                           indent=2)  # NaN and inf as null: JSON has neither
     if fmt == "csv":
@@ -192,12 +192,18 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     return text
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinite floats (in mappings and lists) as None."""
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats (in mappings and lists) as None: JSON has
+    neither.
+
+    Example:
+        >>> json_safe({"score": float("nan"), "curve": [0.5, float("inf")]})
+        {'score': None, 'curve': [0.5, None]}
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
