@@ -20,6 +20,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins import MixedPrecision
 from torch import nn
 from torch.nn import functional as F
 
@@ -271,6 +272,40 @@ def test_bf16_mixed_precision_trains_the_logits(tmp_path):
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all()
                and not torch.equal(v, initial[k]) for k, v in nas.alphas.items())
     assert nas.best_score is not None
+
+
+class _RecordingSGD(torch.optim.SGD):
+    """SGD that keeps the gradients of each of its steps (after unscaling and clipping)."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, lr=lr)
+        self.grads: list[list[torch.Tensor]] = []
+
+    def step(self, closure=None):
+        self.grads.append([p.grad.detach().float().clone() for group in self.param_groups
+                           for p in group["params"] if p.grad is not None])
+        return super().step(closure)
+
+
+class _RecordingSupernet(TinySupernet):
+    def configure_optimizers(self):
+        self.recorder = _RecordingSGD(self.parameters(), lr=self.hparams.lr)
+        return self.recorder
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_gradient_clipping_acts_on_the_unscaled_16_mixed_gradients(tmp_path, algorithm):
+    # was: clipped right after manual_backward, i.e. the gradients scaled by 65536, so the
+    # weights stepped with a norm of clip / 65536
+    pl.seed_everything(0, verbose=False)
+    model = _RecordingSupernet()
+    nas = DifferentiableNAS(model, algorithm=algorithm, num_classes=3, gradient_clip_val=0.01)
+    amp = MixedPrecision("16-mixed", device="cpu")
+    _trainer(tmp_path, max_epochs=1, limit_val_batches=1, plugins=[amp]).fit(
+        nas, datamodule=BilevelData(BlobData()))
+    norms = [float(torch.norm(torch.stack([g.norm() for g in grads])))
+             for grads in model.recorder.grads]
+    assert norms and all(n == pytest.approx(0.01, rel=1e-3) for n in norms), norms
 
 
 # ----------------------------------------------------------------- resume

@@ -130,8 +130,9 @@ class DifferentiableNAS(pl.LightningModule):
             own, else Adam.
         lr, weight_decay: of a named weight optimizer.
         arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS.
-        gradient_clip_val: clip the weights' gradient norm (with manual optimization the
-            Trainer's ``gradient_clip_val`` is an error).
+        gradient_clip_val: clip the weights' gradient norm, in the optimizer step (after a
+            ``16-mixed`` scaler unscaled them); with manual optimization the Trainer's
+            ``gradient_clip_val`` is an error.
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``).
         warmup_epochs: epochs that train only the weights.
@@ -338,14 +339,20 @@ class DifferentiableNAS(pl.LightningModule):
         opt_weights.zero_grad()
         loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
         self.manual_backward(loss)
-        if self.hparams.gradient_clip_val:
-            self.clip_gradients(opt_weights, gradient_clip_val=self.hparams.gradient_clip_val,
-                                gradient_clip_algorithm="norm")
-        opt_weights.step()
+        opt_weights.step()  # clipped in on_before_optimizer_step
         # each loss by its own batch's size (the pair's sizes differ at a split's last batch)
         self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=extract_batch_size(batch["train"]))
         return loss.detach()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip the weights' gradients (``gradient_clip_val``). Lightning calls this inside
+        ``opt.step()``, after a ``16-mixed`` scaler has unscaled them (clipped right after
+        ``manual_backward``, the scaled gradients were clipped: the weights barely moved)."""
+        hp = self.hparams
+        if hp.gradient_clip_val and optimizer is self.optimizers(use_pl_optimizer=False)[0]:
+            self.clip_gradients(optimizer, gradient_clip_val=hp.gradient_clip_val,
+                                gradient_clip_algorithm="norm")
 
     def on_train_epoch_end(self) -> None:
         self._record()
