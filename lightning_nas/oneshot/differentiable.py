@@ -75,12 +75,14 @@ from lightning_nas.oneshot.scoring import (
     rng_state,
 )
 
-__all__ = ["ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
+__all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
 #: the differentiable algorithms
 ALGORITHMS = ("darts", "gdas")
 #: GDAS temperature schedules from ``tau_max`` to ``tau_min``
 TAU_SCHEDULES = ("exponential", "linear")
+#: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
+CLIP_ALGORITHMS = ("norm", "value")
 
 
 def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -130,9 +132,10 @@ class DifferentiableNAS(pl.LightningModule):
             own, else Adam.
         lr, weight_decay: of a named weight optimizer.
         arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS.
-        gradient_clip_val: clip the weights' gradient norm, in the optimizer step (after a
+        gradient_clip_val: clip the weights' gradients, in the optimizer step (after a
             ``16-mixed`` scaler unscaled them); with manual optimization the Trainer's
             ``gradient_clip_val`` is an error.
+        gradient_clip_algorithm: ``"norm"`` (their total norm) or ``"value"`` (each entry).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``).
         warmup_epochs: epochs that train only the weights.
@@ -150,6 +153,7 @@ class DifferentiableNAS(pl.LightningModule):
                  net_attr: str | None = None, optimizer: str | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, arch_lr: float = 3e-3,
                  arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
+                 gradient_clip_algorithm: str = "norm",
                  tau_max: float = 10.0, tau_min: float = 0.1,
                  tau_schedule: str = "exponential", tau_epochs: int | None = None,
                  warmup_epochs: int = 0, top_k: int = 1, calibration_batches: int = 5,
@@ -157,6 +161,8 @@ class DifferentiableNAS(pl.LightningModule):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise unknown("algorithm", algorithm, ALGORITHMS)
+        if str(gradient_clip_algorithm).lower() not in CLIP_ALGORITHMS:
+            raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS)
         if tau_schedule not in TAU_SCHEDULES:
             raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
         if not 0 < tau_min <= tau_max:
@@ -352,7 +358,7 @@ class DifferentiableNAS(pl.LightningModule):
         hp = self.hparams
         if hp.gradient_clip_val and optimizer is self.optimizers(use_pl_optimizer=False)[0]:
             self.clip_gradients(optimizer, gradient_clip_val=hp.gradient_clip_val,
-                                gradient_clip_algorithm="norm")
+                                gradient_clip_algorithm=hp.gradient_clip_algorithm.lower())
 
     def on_train_epoch_end(self) -> None:
         self._record()

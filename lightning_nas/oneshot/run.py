@@ -31,7 +31,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
@@ -41,6 +41,7 @@ from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
            "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
+           "check_oneshot_trainer",
            "clear_outputs", "finetune_trainer", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
@@ -185,6 +186,30 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"trainer.strategy=ddp_find_unused_parameters_true")
 
 
+def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
+    """Trainer settings a one-shot search cannot take, said before training: a
+    ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
+    optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
+    in the first step.
+
+    Example:
+        >>> check_oneshot_trainer({"accumulate_grad_batches": 2}, "darts")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.accumulate_grad_batches=2 cannot train darts: ...
+    """
+    clip = trainer.get("gradient_clip_algorithm")
+    if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
+        raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
+                          f"{' or '.join(map(repr, CLIP_ALGORITHMS))}")
+    accumulate = trainer.get("accumulate_grad_batches", 1)
+    if algorithm != "spos" and accumulate != 1:
+        raise ConfigError(f"trainer.accumulate_grad_batches={accumulate!r} cannot train "
+                          f"{algorithm}: its step updates the logits and the weights by hand "
+                          f"(manual optimization), which Lightning does not accumulate; "
+                          f"leave it at 1 (a larger data batch_size gives larger steps)")
+
+
 def clear_outputs(run_dir: Path) -> None:
     """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
     stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
@@ -240,8 +265,12 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
                     ) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
             "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
+    # the module clips (manual optimization): the Trainer must not see either setting
+    clip = {"gradient_clip_val": trainer_kwargs.pop("gradient_clip_val", None),
+            "gradient_clip_algorithm": trainer_kwargs.pop("gradient_clip_algorithm", None)
+            or "norm"}
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
-                            gradient_clip_val=trainer_kwargs.pop("gradient_clip_val", None))
+                            **clip)
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir)
     trainer = pl.Trainer(**trainer_kwargs)
     trainer.fit(nas, datamodule=BilevelData(datamodule), ckpt_path=ckpt_path)
@@ -278,6 +307,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
+    check_oneshot_trainer(trainer_cfg, algorithm)
     model = ModelFactory(*section_target(cfg.get("model"), "model"))
     model.check([])
     data = DataFactory(*section_target(cfg.get("data"), "data"))
