@@ -469,6 +469,37 @@ def test_validation_that_runs_later_than_the_first_epoch_is_not_taken_for_none(t
     assert callback.best_arch is not None and 0 <= callback.best_score <= 1
 
 
+class _NoValidationStep(TinySupernet):
+    """Validated by no step: its fit never sets up the validation dataloaders."""
+
+    validation_step = pl.LightningModule.validation_step
+
+
+def _accuracy_on(net: nn.Module, data: BlobData, samples: int) -> float:
+    x, y = data.val_set[:samples]
+    with torch.no_grad():
+        return float((net.eval()(x).argmax(-1) == y).float().mean())
+
+
+@pytest.mark.parametrize(("module", "trainer"), [
+    (_NoValidationStep, {}),
+    (TinySupernet, {"num_sanity_val_steps": 0, "check_val_every_n_epoch": 5})])
+def test_subnets_are_scored_when_the_fit_set_up_no_validation_loader(tmp_path, module, trainer):
+    # the validation data is the datamodule's, on limit_val_batches (2 of 16); was: SPOS
+    # "OneShotNAS needs validation data to score subnets" after all the training, and
+    # DARTS/GDAS exported with score None
+    data = BlobData(batch_size=16)
+    kw = {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 2,
+          "enable_checkpointing": False, **trainer}
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0)
+    _trainer(tmp_path, [callback], **kw).fit(module(), datamodule=data)
+    assert callback.best_score == pytest.approx(_accuracy_on(callback.subnet, data, 32))
+    nas = DifferentiableNAS(module(), num_classes=3, top_k=2, calibration_batches=0)
+    _trainer(tmp_path, [], **kw).fit(nas, datamodule=BilevelData(data))
+    assert all(c["score"] is not None for c in nas.scored)
+    assert nas.best_score == pytest.approx(_accuracy_on(nas.subnet, data, 32))
+
+
 def test_a_callback_that_stops_training_after_a_search_does_not_repeat_it(tmp_path):
     # was: EarlyStopping stopped after the epoch's search, and the final search ran the same
     # search again: every subnet twice in history.json, twice the cost

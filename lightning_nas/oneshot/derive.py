@@ -44,6 +44,7 @@ from lightning_nas.oneshot.scoring import (
     preserved_rng,
     score_subnet,
     step_batch,
+    val_loaders,
 )
 
 __all__ = ["calibration_batches", "export_derived", "top_archs", "write_export"]
@@ -108,7 +109,7 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
     Returns:
         ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate])``.
     """
-    has_val = bool(loaders(trainer.val_dataloaders))
+    has_val = bool(val_loaders(trainer))
     previous, was_training = get_path(pl_module), pl_module.training
     scored: list[dict[str, Any]] = []
     with preserved_rng(pl_module.device), preserved_batchnorm(pl_module):

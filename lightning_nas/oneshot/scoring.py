@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = [
     "set_rng_state",
     "step_batch",
     "take_calibration_batches",
+    "val_loaders",
 ]
 
 #: ``(module, batch) -> (predictions, targets)``
@@ -71,6 +73,35 @@ def loaders(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def val_loaders(trainer: pl.Trainer) -> list[tuple[Any, float]]:
+    """The validation dataloaders subnets are scored on, each with the number of its batches
+    taken (``limit_val_batches``): the Trainer's, once the sanity check or a validation set
+    them up; before that (no sanity check, validation not run yet, or a module without
+    ``validation_step``, whose fit never sets them up) the datamodule's ``val_dataloader()``,
+    else the module's, as Lightning picks them. Those are not sharded under DDP: every rank
+    scores all their batches (the synced metric gives the same score, at more cost).
+    Loaders passed to ``fit(val_dataloaders=...)`` are known only once set up."""
+    if trainer.val_dataloaders is not None:
+        limits = list(trainer.num_val_batches or [])
+        return [(loader, limits[i] if i < len(limits) else math.inf)
+                for i, loader in enumerate(loaders(trainer.val_dataloaders))]
+    module, data, limit = trainer.lightning_module, trainer.datamodule, trainer.limit_val_batches
+    if limit == 0:
+        return []
+    if data is not None and type(data).val_dataloader is not pl.LightningDataModule.val_dataloader:
+        source = data.val_dataloader()
+    elif type(module).val_dataloader is not pl.LightningModule.val_dataloader:
+        source = module.val_dataloader()
+    else:
+        return []
+    out = []
+    for loader in loaders(source):
+        length = len(loader) if hasattr(loader, "__len__") else math.inf
+        out.append((loader, min(length, limit) if isinstance(limit, int) or length == math.inf
+                    else max(1, int(length * limit))))
+    return out
 
 
 def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
@@ -279,7 +310,7 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     mode: the layers that follow their input width learn it before an export (was: the
     network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches)."""
     batch = next((step_batch(trainer, next(iter(loader)))
-                  for loader in loaders(trainer.val_dataloaders)), None)
+                  for loader, _ in val_loaders(trainer)), None)
     batch = batch if batch is not None else next(iter(fallback), None)
     if batch is None:
         return
@@ -347,10 +378,9 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
 def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
                  metric: Callable[[torch.Tensor], torchmetrics.Metric],
                  calibration: int | Sequence[Any]) -> float:
-    """The metric of the active subnet on the validation data (the batches the Trainer
-    validates: ``limit_val_batches`` holds, as ``trainer.num_val_batches`` says), in eval
-    mode, after recalibrating BatchNorm; synced over ranks by torchmetrics (same value on
-    every rank).
+    """The metric of the active subnet on the validation data (``val_loaders``: the
+    batches the Trainer validates, ``limit_val_batches`` holds), in eval mode, after
+    recalibrating BatchNorm; synced over ranks by torchmetrics (same value on every rank).
     The supernet's BatchNorm statistics and train/eval mode are restored afterwards.
 
     Args:
@@ -365,9 +395,7 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
         with preserved_batchnorm(pl_module):
             calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
             pl_module.eval()
-            limits = list(trainer.num_val_batches or [])
-            for i, loader in enumerate(loaders(trainer.val_dataloaders)):
-                limit = limits[i] if i < len(limits) else float("inf")
+            for loader, limit in val_loaders(trainer):
                 for j, batch in enumerate(loader):
                     if j >= limit:  # the Trainer's limit_val_batches
                         break
