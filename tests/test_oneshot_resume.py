@@ -9,14 +9,23 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.resume import checkpoint_settings, resolve_ckpt_path
+from lightning_nas.oneshot.bilevel import BilevelData
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
+from lightning_nas.oneshot.resume import (
+    checkpoint_settings,
+    epoch_end_checkpoint,
+    resolve_ckpt_path,
+)
+from tests.helpers import BlobData, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "oneshot_digits"
@@ -99,6 +108,42 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     assert (json.loads((dead / "alphas.json").read_text())
             == json.loads((full / "alphas.json").read_text()))
     assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+
+
+def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
+        tmp_path, monkeypatch, capsys, recwarn):
+    # GDAS's temperature decays over max_epochs: was resumed without a word, as if the
+    # search were the one a run that long makes from the start
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "gdas"
+    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, "--oneshot.algorithm=gdas",
+            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=2"]
+    assert main(args) == 0
+    said = "GDAS resumed from a checkpoint whose temperature decayed over 2 epochs, now over 3"
+    assert not [w for w in recwarn if "GDAS resumed" in str(w.message)]
+    with pytest.warns(UserWarning, match=said) as caught:
+        assert main([*args, "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    assert ("the search is neither the checkpoint's nor the one a run of 3 epochs makes from "
+            "the start; DifferentiableNAS(tau_epochs=2) keeps the checkpoint's schedule"
+            in str(next(w for w in caught if "GDAS resumed" in str(w.message)).message))
+    nas = DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=2)
+    with warnings.catch_warnings():  # the same schedule: nothing to say
+        warnings.filterwarnings("error", message="GDAS resumed")
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path, limit_val_batches=0).fit(
+            nas, datamodule=BilevelData(BlobData()),
+            ckpt_path=_plain_gdas_checkpoint(tmp_path))
+    assert [round(h["tau"], 4) for h in nas.history] == [10.0, 0.1, 0.1]
+
+
+def _plain_gdas_checkpoint(tmp_path: Path) -> Path:
+    """The epoch-end checkpoint of a 2-epoch GDAS fit with ``tau_epochs=2``."""
+    pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, limit_val_batches=0,
+               enable_progress_bar=False, default_root_dir=tmp_path,
+               callbacks=[epoch_end_checkpoint(tmp_path)]).fit(
+        DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=2),
+        datamodule=BilevelData(BlobData()))
+    return tmp_path / "checkpoints" / "last.ckpt"
 
 
 def test_a_missing_or_foreign_checkpoint_is_refused_before_anything_runs(tmp_path):

@@ -67,6 +67,7 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
+from lightning_nas.oneshot.resume import check_tau_schedule
 from lightning_nas.oneshot.scoring import (
     check_num_classes,
     check_trained,
@@ -205,6 +206,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.subnet: nn.Module | None = None
         self.scored: list[dict[str, Any]] = []
         self._resume_rng: dict[str, Any] | None = None
+        self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
 
     @property
     def network(self) -> nn.Module:
@@ -320,15 +322,21 @@ class DifferentiableNAS(pl.LightningModule):
         if self._resume_rng is not None and isinstance(data, BilevelData):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning
         self._resume_rng = None  # makes while resuming, until the first training batch
+        if self.hparams.algorithm == "gdas":
+            check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(), self.trainer.max_epochs)
+        self._resume_tau_epochs = None
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule
         if isinstance(data, BilevelData):
             data.resume_rng = None
 
+    def _tau_epochs(self) -> int:
+        """The epochs GDAS's temperature decays over (``tau_epochs``, else ``max_epochs``)."""
+        return self.hparams.tau_epochs or self.trainer.max_epochs or 1
+
     def on_train_epoch_start(self) -> None:
-        epochs = self.hparams.tau_epochs or self.trainer.max_epochs or 1
-        self.tau.fill_(self.temperature(self.current_epoch, epochs))
+        self.tau.fill_(self.temperature(self.current_epoch, self._tau_epochs()))
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if not (isinstance(batch, Mapping) and "train" in batch and "arch" in batch):
@@ -429,9 +437,11 @@ class DifferentiableNAS(pl.LightningModule):
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
-                                            "rng": rng_state(self.device)}
+                                            "rng": rng_state(self.device),
+                                            "tau_epochs": self._tau_epochs()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("differentiable_nas") or {}
         self.history = list(state.get("history", []))
         self._resume_rng = state.get("rng")
+        self._resume_tau_epochs = state.get("tau_epochs")

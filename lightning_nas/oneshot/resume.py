@@ -28,11 +28,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["LAST", "checkpoint_settings", "check_resume", "epoch_end_checkpoint",
-           "resolve_ckpt_path"]
+__all__ = ["LAST", "checkpoint_settings", "check_resume", "check_tau_schedule",
+           "epoch_end_checkpoint", "resolve_ckpt_path"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -127,3 +128,22 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
                           f"search, so resume with {fix}")
     epoch = stored["epoch"]
     return opts, None if epoch is None else epoch + 1  # saved at an epoch's end
+
+
+def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> None:
+    """Warn when a resumed GDAS search anneals its temperature over another number of epochs
+    (``now``: ``tau_epochs``, else ``max_epochs``) than the checkpoint's search did
+    (``stored``; None for a checkpoint that does not say): the epochs left go on from
+    another point of another schedule, so the search is not the one a run that long makes
+    from the start.
+
+    Example:
+        >>> check_tau_schedule(4, 4, 4)  # the same schedule: nothing to say
+    """
+    if stored is None or stored == now:
+        return
+    rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over {stored} "
+                   f"epochs, now over {now} (max_epochs={max_epochs}): the epochs left "
+                   f"anneal on another schedule, so the search is neither the checkpoint's "
+                   f"nor the one a run of {now} epochs makes from the start; "
+                   f"DifferentiableNAS(tau_epochs={stored}) keeps the checkpoint's schedule")
