@@ -4,6 +4,7 @@ DDP agreement, fine-tune of the export, the export's BatchNorm statistics, and t
 from __future__ import annotations
 
 import json
+import warnings
 import os
 import re
 import subprocess
@@ -429,6 +430,34 @@ def test_the_export_runs_the_input_as_the_search_did(tmp_path):
     _trainer(tmp_path, [], max_epochs=1, limit_train_batches=2,
              enable_checkpointing=False).fit(nas, datamodule=BilevelData(BlobData()))
     assert nas.subnet[0].in_features == 16
+
+
+class _NormalizedInput(TinySupernet):
+    """A supernet whose module normalizes the input before its ``net`` (same shapes)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - 0.3) / 0.4)
+
+
+@pytest.mark.parametrize("model, warns", [(TinySupernet, False), (_NormalizedInput, True),
+                                          (_DoubledInput, True)])
+def test_an_export_that_drops_the_modules_input_step_is_warned_of(tmp_path, model, warns):
+    # was: subnet.pt (the net alone) scored far below best_arch.yaml's score, and the
+    # fine-tune trained the net on raw inputs, without a word
+    message = "the exported network alone does not compute what"
+    for algorithm in ("spos", "darts"):
+        callbacks = [OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3)]
+        module = model()
+        if algorithm == "darts":
+            callbacks, module = [], DifferentiableNAS(module, num_classes=3,
+                                                      calibration_batches=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _trainer(tmp_path, callbacks, max_epochs=1, limit_train_batches=2,
+                     enable_checkpointing=False).fit(
+                module, datamodule=BilevelData(BlobData()) if algorithm == "darts"
+                else BlobData())
+        assert any(message in str(w.message) for w in caught) == warns, algorithm
 
 
 class _NoValBlobs(pl.LightningDataModule):

@@ -41,6 +41,7 @@ from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, spa
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
+    check_network_alone,
     check_num_classes,
     check_trained,
     default_forward,
@@ -272,6 +273,7 @@ class OneShotNAS(pl.Callback):
             calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
             forward_once(trainer, pl_module, self.forward, calibration)
             self.subnet = export_subnet(self.network(pl_module), None, self.best_arch)
+            check_network_alone(trainer, pl_module, self.subnet, self.forward, calibration)
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return

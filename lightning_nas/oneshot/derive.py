@@ -37,6 +37,7 @@ from lightning_nas.oneshot.choices import export_subnet, get_path, set_path
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
+    check_network_alone,
     default_forward,
     forward_once,
     loaders,
@@ -124,6 +125,7 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
         forward_once(trainer, pl_module, forward, batches)
         subnet = export_subnet(network, None, best["arch"])
+        check_network_alone(trainer, pl_module, subnet, forward, batches)
     set_path(pl_module, previous)
     pl_module.train(was_training)
     return best["arch"], best["score"], subnet, scored

@@ -33,6 +33,7 @@ import lightning.pytorch as pl
 import torch
 import torchmetrics
 from lightning.pytorch.strategies import Strategy
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -41,6 +42,7 @@ from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
+    "check_network_alone",
     "check_trained",
     "check_num_classes",
     "default_forward",
@@ -309,9 +311,7 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     path as the search did (``forward``, the module's own reshaping included), in eval
     mode: the layers that follow their input width learn it before an export (was: the
     network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches)."""
-    batch = next((step_batch(trainer, next(iter(loader)))
-                  for loader, _ in val_loaders(trainer)), None)
-    batch = batch if batch is not None else next(iter(fallback), None)
+    batch = _first_batch(trainer, fallback)
     if batch is None:
         return
     was_training = pl_module.training
@@ -321,6 +321,45 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
             forward(pl_module, batch)
     finally:
         pl_module.train(was_training)
+
+
+def _first_batch(trainer: pl.Trainer, fallback: Sequence[Any] = ()) -> Any:
+    """The first validation batch on the device, else the first of ``fallback`` (None)."""
+    return next((step_batch(trainer, next(iter(loader))) for loader, _ in
+                 val_loaders(trainer)), next(iter(fallback), None))
+
+
+@torch.no_grad()
+def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Module,
+                        forward: Forward, fallback: Sequence[Any] = ()) -> None:
+    """Warn (rank 0) when the exported ``subnet`` alone does not compute what ``pl_module``
+    does on the first validation batch (its ``forward`` normalizes or reshapes the input):
+    ``subnet.pt`` needs that step, a fine-tune of the network alone lacks it. Only for the
+    default forward (``module(batch[0])``)."""
+    batch = _first_batch(trainer, fallback)
+    if forward is not default_forward or batch is None:
+        return
+    modes = pl_module.training, subnet.training
+    pl_module.eval()
+    subnet.eval()
+    try:
+        with trainer.precision_plugin.val_step_context():
+            whole, alone = pl_module(batch[0]), subnet(batch[0])
+    except Exception as err:  # noqa: BLE001 - the network takes another input: say so
+        whole, alone = None, err
+    finally:
+        pl_module.train(modes[0])
+        subnet.train(modes[1])
+    if (isinstance(whole, torch.Tensor) and isinstance(alone, torch.Tensor)
+            and whole.shape == alone.shape and torch.allclose(whole, alone, rtol=1e-4,
+                                                              atol=1e-5)):
+        return
+    rank_zero_warn(f"the exported network alone does not compute what "
+                   f"{type(pl_module).__name__}.forward computes on a validation batch (its "
+                   f"forward does more than call the network, e.g. normalizes or reshapes "
+                   f"the input): subnet.pt needs that step before it to score what the "
+                   f"search scored, and a fine-tune of the network alone trains without it; "
+                   f"move the step into the network (or into the data)")
 
 
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
