@@ -4,11 +4,11 @@ DDP agreement, fine-tune of the export, the export's BatchNorm statistics, and t
 from __future__ import annotations
 
 import json
-import warnings
 import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
