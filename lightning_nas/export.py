@@ -67,14 +67,16 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = store.best(mode)
         if trial_id is not None:
+            done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
+            valid = f"COMPLETED trials: {_ranges(done) or 'none'}"
             try:
                 best = store.get(trial_id)
             except KeyError:
-                raise ConfigError(f"{run_dir} has no trial {trial_id}; trials: 1 to "
-                                  f"{len(store)}") from None
+                raise ConfigError(f"{run_dir} has no trial {trial_id} (trials 1 to "
+                                  f"{len(store)}); {valid}") from None
             if best.status is not TrialStatus.COMPLETED:
                 raise ConfigError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
-                                  f"trials can be exported")
+                                  f"trials can be exported; {valid}")
         if best is None:
             raise SearchError(f"{run_dir} has no completed trial to export")
         config = store.get_meta("config")
@@ -172,6 +174,22 @@ def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[st
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
     return cfg["model"]
+
+
+def _ranges(ids: list[int]) -> str:
+    """Sorted trial ids as ranges.
+
+    Example:
+        >>> _ranges([1, 3, 4, 5, 7])
+        '1, 3-5, 7'
+    """
+    out: list[str] = []
+    for i in sorted(ids):
+        if out and out[-1].split("-")[-1] == str(i - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{i}"
+        else:
+            out.append(str(i))
+    return ", ".join(out)
 
 
 def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:

@@ -305,3 +305,26 @@ def test_finetune_takes_the_current_best_not_a_stale_best_yaml(finished_run):
     assert load_best(finished_run)["trial"] == current  # exported again
     export_best(finished_run, trial_id=other)  # a trial chosen with export --trial is taken
     assert finetune(finished_run, max_epochs=1, out_dir=finished_run / "ft2").trial_id == other
+
+
+def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
+    # was: "has no trial 99; trials: 1 to 11" and "trial 2 is REJECTED; only COMPLETED
+    # trials can be exported", neither naming a trial that can be exported
+    Search(None, {"k": {"int": [0, 40]}}, objective=lambda arch: {"val_acc": arch["k"] / 40},
+           budget=8, optimizer="RandomSearch", constraints=[lambda arch: arch["k"] > 25],
+           seed=0, run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
+        rejected = [t.trial_id for t in store.trials(TrialStatus.REJECTED)]
+        total = len(store)
+    assert rejected, "the seed gives no rejected trial: pick another"
+    with pytest.raises(ConfigError) as err:
+        export_best(tmp_path, trial_id=rejected[0])
+    assert f"trial {rejected[0]} is REJECTED; only COMPLETED trials can be exported; " \
+           f"COMPLETED trials: " in str(err.value)
+    listed = str(err.value).rsplit(": ", 1)[1]
+    assert sorted(int(i) for part in listed.split(", ") for i in range(
+        int(part.split("-")[0]), int(part.split("-")[-1]) + 1)) == sorted(done)
+    with pytest.raises(ConfigError, match=rf"has no trial 99 \(trials 1 to {total}\); "
+                                          rf"COMPLETED trials: "):
+        export_best(tmp_path, trial_id=99)
