@@ -21,7 +21,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm import fill_value, load_priors
 from lightning_nas.space import SearchSpace
-from lightning_nas.space.params import Choice, Fixed, Float, Ordered
+from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
@@ -130,6 +130,22 @@ def test_fill_values():
     assert fill_value(Fixed(3)) == 3 and fill_value(Choice(["x", "y"])) == "x"
     assert fill_value(Ordered([1, 2, 4, 8])) == 2
     assert fill_value(Float(1e-4, 1e-2, log=True)) == pytest.approx(1e-3)
+    # was 40 (outside the space: every prior skipped), inf and 0.0 (outside their ranges)
+    for param in (Int(16, 64, step=16), Int(0, 7, step=7), Int(1, 2**53, log=True),
+                  Float(1e300, 1.7e308), Float(1e-300, 1e-200, log=True)):
+        assert param.contains(fill_value(param)), param.describe()
+    assert fill_value(Int(16, 64, step=16)) == 32
+
+
+def test_a_stepped_int_key_the_earlier_space_lacked_keeps_every_prior(tmp_path):
+    # was: filled with 40, outside {16, 32, 48, 64}: every prior skipped, a cold start
+    _search(tmp_path / "source", 6).run()
+    space = {**SPACE, "w": {"int": [16, 64], "step": 16}}
+    _search(tmp_path / "warm", 2, space, warm_start=[str(tmp_path / "source")]).run()
+    with open_run(tmp_path / "warm") as store:
+        report = store.get_meta("warm_start")["sources"][0]
+        assert {p["arch"]["w"] for p in store.priors()} == {32}
+    assert (report["used"], report["out_of_space"], report["filled"]) == (6, [], {"w": 32})
 
 
 def test_warm_search_counts_no_prior_and_records_provenance(tmp_path, capsys):

@@ -170,12 +170,15 @@ class WarmStartReport:
 
 def fill_value(param: Param) -> Any:
     """The value a key missing from an earlier space takes: a fixed value; the first value
-    of a choice; the middle value of an ordered choice; the middle of a range (geometric
-    for a log scale, rounded for integers).
+    of a choice; the middle value of an ordered choice or a stepped integer range; the
+    middle of a range (geometric for a log scale, rounded for integers). It is always a
+    value of ``param``.
 
     Example:
         >>> fill_value(Int(16, 64, log=True)), fill_value(Ordered([1, 2, 4]))
         (32, 2)
+        >>> fill_value(Int(16, 64, step=16))
+        32
     """
     if isinstance(param, Fixed):
         return param.value
@@ -183,9 +186,12 @@ def fill_value(param: Param) -> Any:
         return param.values[(len(param.values) - 1) // 2]
     if isinstance(param, Choice):
         return param.values[0]
+    if isinstance(param, Int) and param.step:  # the middle of its values, like an ordered
+        return param.low + (param.high - param.low) // param.step // 2 * param.step
     if isinstance(param, (Int, Float)):
-        low, high = param.low, param.high
-        mid = math.sqrt(low * high) if param.log else (low + high) / 2
+        low, high = param.low, param.high  # no overflow for huge bounds, no 0 for tiny ones
+        mid = math.exp((math.log(low) + math.log(high)) / 2) if param.log else low / 2 + high / 2
+        mid = min(max(mid, low), high)  # rounding error past a bound is that bound
         return int(round(mid)) if isinstance(param, Int) else float(mid)
     raise TypeError(f"no fill value for {param!r}")
 
