@@ -50,11 +50,16 @@ class RunStore:
 
     Args:
         path: the database file; created (with its folder) if missing.
+        read_only: read the file as it is: nothing created or migrated (columns an older
+            version lacked read as their defaults).
     """
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         self._held: IO[str] | None = None  # the run folder's lock file, while held
+        #: "table.column" -> its SQL default, for columns of ADDED_COLUMNS that a store of an
+        #: older version read as it is (read-only: not migrated) lacks
+        self._absent: dict[str, str] = {}
         if read_only:  # WAL read where the folder lets it, else the file as it is
             uri = self.path.resolve().as_uri()
             try:
@@ -63,6 +68,10 @@ class RunStore:
             except sqlite3.OperationalError:
                 self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
                                            isolation_level=None)
+            for table, added in ADDED_COLUMNS.items():
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                self._absent.update({f"{table}.{name}": decl.partition(" DEFAULT ")[2] or "NULL"
+                                     for name, decl in added.items() if name not in have})
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -72,6 +81,11 @@ class RunStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._migrate()
+
+    def _col(self, table: str, name: str) -> str:
+        """What to select for column ``name`` of ``table``: its default where this store
+        lacks it."""
+        return self._absent.get(f"{table}.{name}", name)
 
     def _migrate(self) -> None:
         """Add columns that stores written by older versions lack."""
@@ -197,7 +211,8 @@ class RunStore:
 
     def attempts(self, trial_id: int) -> int:
         """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
-        row = self._db.execute("SELECT attempts FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        row = self._db.execute(f"SELECT {self._col('trials', 'attempts')} FROM trials "
+                               f"WHERE id = ?", (trial_id,)).fetchone()
         if row is None:
             raise KeyError(f"no trial {trial_id} in {self.path}")
         return int(row[0])
@@ -274,7 +289,8 @@ class RunStore:
         """The imported results of earlier runs, in import order (``losses``: None with a
         single objective)."""
         cols = ("source", "source_trial", "task", "arch", "score", "loss", "losses")
-        rows = self._db.execute(f"SELECT {', '.join(cols)} FROM priors ORDER BY id").fetchall()
+        rows = self._db.execute(f"SELECT {', '.join(self._col('priors', c) for c in cols)} "
+                                f"FROM priors ORDER BY id").fetchall()
         return [{**dict(zip(cols, row, strict=True)), "arch": json.loads(row[3]),
                  "losses": json.loads(row[6]) if row[6] is not None else None}
                 for row in rows]
@@ -340,7 +356,7 @@ class RunStore:
         return str(self.path.parent.resolve() / path)
 
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM trials {where}"
+        sql = f"SELECT {', '.join(self._col('trials', c) for c in _COLUMNS)} FROM trials {where}"
         for row in self._db.execute(sql, args).fetchall():
             rec = dict(zip(_COLUMNS, row, strict=False))
             yield TrialResult(

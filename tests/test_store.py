@@ -244,10 +244,11 @@ def test_reopened_store_keeps_everything(tmp_path):
         assert s.start_trial({"k": 9}) > max(ids)
 
 
-def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
-    path = tmp_path / "search.db"
+def _first_release_store(path) -> None:
+    """A store as the first release wrote it: no columns of ``ADDED_COLUMNS``."""
     old = sqlite3.connect(path)
     old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE trials (id INTEGER PRIMARY KEY, arch TEXT NOT NULL,
             arch_key TEXT NOT NULL, status TEXT NOT NULL, score REAL,
             metrics TEXT NOT NULL DEFAULT '{}', epoch INTEGER, started REAL, finished REAL,
@@ -261,6 +262,11 @@ def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
             ('runs/a', 4, 'runs/a', '{"k": 1}', 0.7, -0.7);
     """)
     old.close()
+
+
+def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
+    path = tmp_path / "search.db"
+    _first_release_store(path)
     with RunStore(path) as s:
         trial = s.get(1)
         assert (trial.arch, trial.score, trial.curve, trial.epochs) == ({"k": 3}, 0.5, [], None)
@@ -270,6 +276,22 @@ def test_a_store_of_the_first_release_gains_the_later_columns(tmp_path):
                        "arch": {"k": 2}, "score": 0.9, "loss": -0.9, "losses": [-0.9, 12.0]}],
                      {"sources": []})
         assert s.priors()[1]["losses"] == [-0.9, 12.0]
+
+
+def test_a_store_of_the_first_release_is_read_read_only_without_a_change(tmp_path):
+    # was: "no such column: curve" (a warm start from a run on a read-only mount, `show`
+    # of another user's run): the columns added since are read as their defaults
+    path = tmp_path / "search.db"
+    _first_release_store(path)
+    before = path.read_bytes()
+    with RunStore(path, read_only=True) as s:
+        trial = s.get(1)
+        assert (trial.arch, trial.score, trial.curve, trial.epochs) == ({"k": 3}, 0.5, [], None)
+        assert [t.trial_id for t in s.trials()] == [t.trial_id for t in s.leaderboard()] == [1]
+        assert s.attempts(1) == 1
+        assert s.priors() == [{"source": "runs/a", "source_trial": 4, "task": "runs/a",
+                               "arch": {"k": 1}, "score": 0.7, "loss": -0.7, "losses": None}]
+    assert path.read_bytes() == before  # not migrated
 
 
 def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_ends(
