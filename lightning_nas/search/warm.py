@@ -16,11 +16,12 @@ are costs counted for the mapped architecture in this search (``count``: ``param
 ``flops``) or, for any other metric, the source trial's value at its best epoch; a trial
 that lacks one is skipped (reported per objective).
 
-``WarmStartReport`` says, per source, how many results were read, used, merged (two
-mapped to the same architecture: the better one is kept) and skipped, and which keys were
-filled or dropped. The search stores the priors and the report in its own ``search.db``
-(tables ``priors`` and meta ``warm_start``) on its first start and reads them from there
-when it resumes, so a resumed search sees exactly the priors the first start saw.
+``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
+used, merged (two mapped to the same architecture: the better one is kept) and skipped,
+and which keys were filled or dropped. The search stores the priors and the report in its
+own ``search.db`` (tables ``priors`` and meta ``warm_start``) on its first start and reads
+them from there when it resumes, so a resumed search sees exactly the priors the first
+start saw.
 
 Example:
     >>> import tempfile
@@ -46,7 +47,6 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,115 +57,13 @@ from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
+from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["Prior", "SourceReport", "WarmStartReport", "check_fill", "check_sources",
            "fill_value", "load_priors"]
-
-
-@dataclass(frozen=True)
-class Prior:
-    """One result of an earlier run, mapped onto the current space.
-
-    Args:
-        arch: the architecture in the current space.
-        loss: what a minimising optimizer is told (``-score`` when its run maximised).
-        score: the monitor's value in its run.
-        task: which results share a scale (the source run's folder).
-        source: the source run's folder; ``source_trial`` its trial id there.
-        losses: with several objectives, one loss per objective (the first is ``loss``).
-    """
-
-    arch: dict[str, Any]
-    loss: float
-    score: float | None
-    task: str
-    source: str
-    source_trial: int
-    losses: list[float] | None = None
-
-    def row(self) -> dict[str, Any]:
-        """The store's row of this prior."""
-        return asdict(self)
-
-
-@dataclass
-class SourceReport:
-    """What one source run gave: counts, filled and dropped keys, skipped trials."""
-
-    source: str
-    monitor: str | None = None
-    mode: str | None = None
-    trials: int = 0
-    used: int = 0
-    not_completed: int = 0
-    merged: int = 0
-    lacking: dict[str, int] = field(default_factory=dict)  # objective -> trials without it
-    filled: dict[str, Any] = field(default_factory=dict)
-    #: keys the earlier space lacked, at the value its run had (its config or init args)
-    recorded: dict[str, Any] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)
-    out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
-    #: ``warm_start_fill`` keys this source's trials had: their own values were taken
-    fill_unused: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """One paragraph for the search's output."""
-        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
-                f"{self.used} of {self.trials} trials used")
-        skipped = []
-        if self.not_completed:
-            skipped.append(f"{self.not_completed} not completed")
-        if self.out_of_space:
-            reasons = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
-            more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
-            skipped.append(f"{len(self.out_of_space)} outside this space ({reasons}{more})")
-        if self.lacking:
-            skipped.append(", ".join(f"{n} without objective {k!r}"
-                                     for k, n in self.lacking.items()))
-        if self.merged:
-            skipped.append(f"{self.merged} merged into a better one with the same mapped "
-                           f"architecture")
-        if skipped:
-            text += "; skipped: " + ", ".join(skipped)
-        if self.recorded:
-            text += "; keys added with the earlier run's values " + ", ".join(
-                f"{k}={v!r}" for k, v in self.recorded.items())
-        if self.filled:
-            text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
-        if self.dropped:
-            text += "; keys dropped: " + ", ".join(self.dropped)
-        if self.fill_unused:
-            text += ("; warm_start_fill not used for " + ", ".join(self.fill_unused)
-                     + " (its trials had them)")
-        return text
-
-
-@dataclass
-class WarmStartReport:
-    """The reports of every source, in the order given."""
-
-    sources: list[SourceReport] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON data (stored as meta ``warm_start``)."""
-        return {"sources": [asdict(s) for s in self.sources]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WarmStartReport:
-        """The report stored by ``to_dict``."""
-        return cls([SourceReport(**s) for s in data.get("sources", [])])
-
-    def describe(self) -> str:
-        """One line per source."""
-        return "\n".join(s.describe() for s in self.sources)
-
-    @property
-    def used(self) -> int:
-        """Results used, over every source."""
-        return sum(s.used for s in self.sources)
 
 
 def fill_value(param: Param) -> Any:
