@@ -254,6 +254,28 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
 
 
+def test_a_source_whose_search_db_holds_no_search_is_refused_and_left_as_it_is(tmp_path):
+    # was: accepted; the error came after this run's folder was written, and opening the
+    # source for writing created the run tables in it (an empty file grew to 28 KB)
+    import sqlite3
+
+    for name in ("empty", "other", "garbage"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "empty" / "search.db").touch()
+    with sqlite3.connect(tmp_path / "other" / "search.db") as db:  # someone else's data
+        db.execute("CREATE TABLE notes (text TEXT)")
+    (tmp_path / "garbage" / "search.db").write_text("not a database")
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for name, why in (("empty", "its search.db holds no search"),
+                      ("other", "its search.db holds no search"),
+                      ("garbage", "its search.db cannot be read: file is not a database")):
+        with pytest.raises(ConfigError, match=f"warm_start source .*{name} is not a run "
+                                              f"directory \\({why}\\)"):
+            _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / name)])
+        assert not (tmp_path / "warm").exists()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
 def _sized(arch: dict) -> dict:
     return {**score(arch), "size": float(arch["a"] * arch["c"])}
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -211,9 +212,25 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
         if path == own:
             raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
                               f"same command again to resume it instead")
-        if not read and not (Path(source) / "search.db").is_file():
-            raise ConfigError(f"warm_start source {source} is not a run directory (no "
-                              f"search.db); give folders of earlier searches")
+        why = None if read else _no_search(Path(source) / "search.db")
+        if why is not None:
+            raise ConfigError(f"warm_start source {source} is not a run directory ({why}); "
+                              f"give folders of earlier searches")
+
+
+def _no_search(db: Path) -> str | None:
+    """Why ``db`` is not the store of an earlier search (None when it is one). It is read
+    as it is: opening it for writing would create tables in the user's file."""
+    if not db.is_file():
+        return "no search.db"
+    try:
+        with RunStore(db, read_only=True) as store:
+            if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
+                return None
+    except sqlite3.DatabaseError as err:  # not SQLite, or no meta table
+        if "no such table" not in str(err):
+            return f"its search.db cannot be read: {err}"
+    return "its search.db holds no search"
 
 
 def _priors_read(db: Path) -> bool:
