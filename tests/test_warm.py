@@ -3,12 +3,14 @@ Trainers for the end-to-end case, a real ``kill -9`` for the resume."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives
-from lightning_nas.search.warm import fill_value, load_priors
+from lightning_nas.search.warm import WarmStartReport, fill_value, load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered
 from lightning_nas.store import RunStore, open_run
@@ -284,6 +286,39 @@ def _unsized_a0(arch: dict) -> dict:
     """A source run that logged ``size`` only where ``a`` is not 0."""
     out = _sized(arch)
     return {k: v for k, v in out.items() if k != "size" or arch["a"]}
+
+
+def _nan_size_a3(arch: dict) -> dict:
+    """A source run whose ``size`` is NaN where ``a`` is 3."""
+    return {**_sized(arch), **({"size": math.nan} if arch["a"] == 3 else {})}
+
+
+def test_a_prior_with_a_nan_or_infinite_objective_is_skipped_and_said(tmp_path):
+    # was: used, and told to nevergrad as NaN (BadLossWarning: its Pareto front took it)
+    from nevergrad.common.errors import BadLossWarning, LossTooLargeWarning
+
+    _search(tmp_path / "source", 12, seed=9, objective=_nan_size_a3).run()
+    nan = [t for t in open_run(tmp_path / "source").trials() if t.arch["a"] == 3]
+    assert nan and all(t.status is TrialStatus.COMPLETED for t in nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BadLossWarning)
+        warnings.simplefilter("error", LossTooLargeWarning)
+        _search(tmp_path / "warm", 4, warm_start=[str(tmp_path / "source")], optimizer="NGOpt",
+                objective=_sized, objectives={"acc": "max", "size": "min"}, verbose=True).run()
+    with open_run(tmp_path / "warm") as store:
+        report = store.get_meta("warm_start")["sources"][0]
+        priors = store.priors()
+    assert report["not_finite"] == {"size": len(nan)} and report["used"] == len(priors)
+    assert all(math.isfinite(v) for p in priors for v in p["losses"])
+    assert {p["source_trial"] for p in priors}.isdisjoint(t.trial_id for t in nan)
+    text = WarmStartReport.from_dict({"sources": [report]}).describe()
+    assert f"skipped: {len(nan)} with objective 'size' NaN or infinite" in text
+    # the monitor itself (a store another tool wrote): skipped, never told
+    with RunStore(tmp_path / "source" / "search.db") as store:
+        store._db.execute("UPDATE trials SET score = ? WHERE id = 1", (math.inf,))
+    priors, report = load_priors([tmp_path / "source"], SearchSpace.from_dict(SPACE))
+    assert report.sources[0].not_finite == {"acc": 1} and 1 not in {
+        p.source_trial for p in priors}
 
 
 @pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "NGOpt"])

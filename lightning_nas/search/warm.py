@@ -14,7 +14,8 @@ With several objectives (``objectives``), each result also gets ``losses``, one 
 objective: the first is its ``loss`` (the source run's monitor, on its own task), the others
 are costs counted for the mapped architecture in this search (``count``: ``params``,
 ``flops``) or, for any other metric, the source trial's value at its best epoch; a trial
-that lacks one is skipped (reported per objective).
+that lacks one, or has a NaN or infinite value of one, is skipped (reported per
+objective).
 
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
 used, merged (two mapped to the same architecture: the better one is kept) and skipped,
@@ -330,9 +331,10 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
             continue
         loss = float(-trial.score if mode == "max" else trial.score)
-        losses = _losses(trial, arch, loss, objectives, count)
-        if isinstance(losses, str):
-            rep.lacking[losses] = rep.lacking.get(losses, 0) + 1
+        losses = _losses(trial, arch, loss, objectives, count, rep.monitor or "monitor")
+        if isinstance(losses, tuple):  # (the report's count: lacking or not_finite, name)
+            skipped = getattr(rep, losses[0])
+            skipped[losses[1]] = skipped.get(losses[1], 0) + 1
             continue
         prior = Prior(arch, loss, trial.score, source, source, trial.trial_id, losses)
         key = arch_key(arch)
@@ -346,10 +348,15 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
-            objectives: Objectives | None, count: Count | None) -> list[float] | str | None:
-    """A prior's loss per objective (the first: ``loss``), or the name of an objective that
-    neither ``count`` (an architecture this search's model cannot build counts nothing) nor
-    the trial's metrics give."""
+            objectives: Objectives | None, count: Count | None, monitor: str
+            ) -> list[float] | tuple[str, str] | None:
+    """A prior's loss per objective (the first: ``loss``, of the source's ``monitor``), or
+    why it is skipped: ``("lacking", name)`` for an objective that neither ``count`` (an
+    architecture this search's model cannot build counts nothing) nor the trial's metrics
+    give, ``("not_finite", name)`` for one that is NaN or infinite (nevergrad cannot be
+    told it)."""
+    if not math.isfinite(loss):
+        return "not_finite", monitor
     if objectives is None:
         return None
     metrics = dict(trial.metrics)
@@ -360,6 +367,9 @@ def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
     out = [loss]
     for name, mode in list(objectives.modes.items())[1:]:
         if name not in metrics:
-            return name
-        out.append(-float(metrics[name]) if mode == "max" else float(metrics[name]))
+            return "lacking", name
+        value = float(metrics[name])
+        if not math.isfinite(value):
+            return "not_finite", name
+        out.append(-value if mode == "max" else value)
     return out

@@ -55,6 +55,8 @@ class SourceReport:
     not_completed: int = 0
     merged: int = 0
     lacking: dict[str, int] = field(default_factory=dict)  # objective -> trials without it
+    #: objective -> trials whose value of it is NaN or infinite
+    not_finite: dict[str, int] = field(default_factory=dict)
     filled: dict[str, Any] = field(default_factory=dict)
     #: keys the earlier space lacked, at the value its run had (its config or init args)
     recorded: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +79,9 @@ class SourceReport:
         if self.lacking:
             skipped.append(", ".join(f"{n} without objective {k!r}"
                                      for k, n in self.lacking.items()))
+        if self.not_finite:
+            skipped.append(", ".join(f"{n} with objective {k!r} NaN or infinite"
+                                     for k, n in self.not_finite.items()))
         if self.merged:
             skipped.append(f"{self.merged} merged into a better one with the same mapped "
                            f"architecture")
