@@ -32,6 +32,13 @@ from typing import IO, Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.store_paths import (
+    FOLDER_KEYS,
+    absolute_checkpoint,
+    relative_checkpoint,
+    relative_folders,
+    same_folders,
+)
 from lightning_nas.store_schema import ADDED_COLUMNS, SCHEMA
 
 try:  # POSIX file locks: one search drives a run folder at a time
@@ -170,7 +177,7 @@ class RunStore:
             "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
             (result.status.value, score, json.dumps(result.metrics), result.epoch,
              result.finished or time.time(), result.started, result.fit_time,
-             self._relative(result.checkpoint), result.error,
+             relative_checkpoint(result.checkpoint, self.path.parent), result.error,
              json.dumps([v if math.isfinite(v) else None for v in result.curve]),  # JSON: no NaN
              result.epochs, result.trial_id))
 
@@ -329,32 +336,6 @@ class RunStore:
             raise
         self._db.execute("COMMIT")
 
-    def _relative(self, checkpoint: str | None) -> str | None:
-        """A checkpoint inside the run folder as a path relative to it (the folder may be
-        moved or copied: the store never points into another one)."""
-        if checkpoint is None:
-            return None
-        try:
-            return Path(checkpoint).resolve().relative_to(self.path.parent.resolve()).as_posix()
-        except ValueError:  # outside the run folder (a Hydra job's): kept as it is
-            return checkpoint
-
-    def _absolute(self, stored: str | None) -> str | None:
-        """A stored checkpoint path as an absolute one in this run folder; an absolute path
-        of a store written before paths were relative, into its ``trials/trial_N/``, is
-        taken in this folder's (a copied run must not remove the original's files)."""
-        if stored is None:
-            return None
-        path = Path(stored)
-        parts = path.parts
-        if path.is_absolute():
-            found = [i for i in range(len(parts) - 1)
-                     if parts[i] == "trials" and parts[i + 1].startswith("trial_")]
-            if not found:
-                return stored
-            path = Path(*parts[found[-1]:])
-        return str(self.path.parent.resolve() / path)
-
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         sql = f"SELECT {', '.join(self._col('trials', c) for c in _COLUMNS)} FROM trials {where}"
         for row in self._db.execute(sql, args).fetchall():
@@ -364,8 +345,8 @@ class RunStore:
                 status=TrialStatus(rec["status"]),
                 score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
-                fit_time=rec["fit_time"], checkpoint=self._absolute(rec["checkpoint"]),
-                error=rec["error"],
+                fit_time=rec["fit_time"], error=rec["error"],
+                checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
                 curve=[math.nan if v is None else v for v in json.loads(rec["curve"] or "[]")],
                 epochs=rec["epochs"])
 
@@ -387,20 +368,26 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         store.set_meta("created", time.time())
         for key, value in fixed.items():
             store.set_meta(key, value)
+            if key in FOLDER_KEYS:
+                store.set_meta(f"{key}_relative", relative_folders(value, run_dir))
         return store
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
+        if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
+                                                relative_folders(new, run_dir)):
+            continue
         if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
                 key == "objectives" and isinstance(old, Mapping)  # order: the tells
                 and isinstance(new, Mapping) and list(old) != list(new)):
             done = store.count(TrialStatus.COMPLETED)
             store.close()
-            held = (f"a search started without {key}" if old is missing else
-                    f"a search with a different {key} (stored {old!r}, now {new!r})")
+            name = FOLDER_KEYS.get(key, key)
+            held = (f"a search started without {name}" if old is missing else
+                    f"a search with a different {name} (stored {old!r}, now {new!r})")
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
-            raise ConfigError(f"{run_dir} holds {held}; resume with the same {key}, or choose "
-                              f"another {run_dir_key}{fresh}")
+            raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
+                              f"choose another {run_dir_key}{fresh}")
     return store
 
 

@@ -250,9 +250,11 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
                 warm_start_fill={"zz": 1})
     _search(tmp_path / "w4", 2, warm_start=[str(tmp_path / "source")]).run()
     _search(tmp_path / "w5", 2).run()
-    with pytest.raises(ConfigError, match="different warm_start_sources"):
+    # the user's setting is named (was: the store's key warm_start_sources)
+    with pytest.raises(ConfigError, match=r"a different warm_start \(stored \[.*source'\], now "
+                                          r"\[.*w5'\]\); resume with the same warm_start,"):
         _search(tmp_path / "w4", 3, warm_start=[str(tmp_path / "w5")]).run()
-    with pytest.raises(ConfigError, match="started without warm_start_sources"):
+    with pytest.raises(ConfigError, match="started without warm_start; resume with the same"):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
 
 
@@ -405,6 +407,33 @@ def test_a_warm_started_search_resumes_after_its_source_moved(tmp_path):
     assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
     with pytest.raises(ConfigError, match="is not a run directory"):  # a new search reads it
         _search(tmp_path / "new", 10, **warm)
+
+
+def test_a_warm_started_search_resumes_in_a_copy_of_its_project(tmp_path, monkeypatch):
+    # was: refused, "different warm_start_sources (stored ['/.../proj/runs/src'], now
+    # ['/.../copy/runs/src'])", though run folders may be moved or copied
+    import shutil
+
+    (tmp_path / "proj").mkdir()
+    monkeypatch.chdir(tmp_path / "proj")
+    _search(Path("runs/src"), 8, seed=9).run()
+    warm = {"warm_start": ["runs/src"]}
+    straight = _search(Path("runs/straight"), 10, **warm).run()
+    with pytest.raises(_Stop):
+        _search(Path("runs/warm"), 10, on_trial_end=_stop_after(4), **warm).run()
+    shutil.copytree(tmp_path / "proj", tmp_path / "copy")
+    monkeypatch.chdir(tmp_path / "copy")  # the same command, in the copy
+    resumed = _search(Path("runs/warm"), 10, **warm).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    # a run moved elsewhere while its source stayed resumes too (by the source's own path)
+    with pytest.raises(_Stop):
+        _search(Path("runs/again"), 10, on_trial_end=_stop_after(4), **warm).run()
+    (tmp_path / "copy" / "runs" / "again").rename(tmp_path / "again")
+    resumed = _search(tmp_path / "again", 10,
+                      warm_start=[str(tmp_path / "copy" / "runs" / "src")]).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    with pytest.raises(ConfigError, match="a different warm_start"):  # another source
+        _search(Path("runs/warm"), 10, warm_start=["runs/straight"]).run()
 
 
 KILLED = textwrap.dedent("""

@@ -328,7 +328,8 @@ class Transfer:
 
     def fixed(self) -> dict[str, Any]:
         """What a resume must keep (``open_search_store``): the source folders, as absolute
-        paths, when there are any."""
+        paths, when there are any (the store adds their paths relative to the run folder: a
+        resume matches a folder by either)."""
         if not self.warm_start:
             return {}
         return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start]}

@@ -1,0 +1,80 @@
+"""Paths a run store keeps so that its run folder may be moved or copied: checkpoints
+relative to the run folder, and the folders of settings (``FOLDER_KEYS``: a warm start's
+sources) by their absolute paths and their paths relative to the run folder.
+
+Example:
+    >>> relative_checkpoint("/runs/a/trials/trial_0001/best.ckpt", "/runs/a")
+    'trials/trial_0001/best.ckpt'
+    >>> absolute_checkpoint("trials/trial_0001/best.ckpt", "/runs/copy")
+    '/runs/copy/trials/trial_0001/best.ckpt'
+    >>> relative_folders(["/proj/runs/src"], "/proj/runs/warm")
+    ['../src']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FOLDER_KEYS", "absolute_checkpoint", "relative_checkpoint", "relative_folders",
+           "same_folders"]
+
+#: ``fixed`` keys of ``open_search_store`` that hold folders (absolute paths), with the
+#: setting that names them: stored with their paths relative to the run folder too
+#: (``<key>_relative``), a resume matches each folder by either path
+FOLDER_KEYS = {"warm_start_sources": "warm_start"}
+
+
+def relative_checkpoint(checkpoint: str | None, run_dir: str | Path) -> str | None:
+    """A checkpoint inside the run folder as a path relative to it (the folder may be
+    moved or copied: the store never points into another one)."""
+    if checkpoint is None:
+        return None
+    try:
+        return Path(checkpoint).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:  # outside the run folder (a Hydra job's): kept as it is
+        return checkpoint
+
+
+def absolute_checkpoint(stored: str | None, run_dir: str | Path) -> str | None:
+    """A stored checkpoint path as an absolute one in the run folder; an absolute path
+    of a store written before paths were relative, into its ``trials/trial_N/``, is
+    taken in this folder's (a copied run must not remove the original's files)."""
+    if stored is None:
+        return None
+    path = Path(stored)
+    parts = path.parts
+    if path.is_absolute():
+        found = [i for i in range(len(parts) - 1)
+                 if parts[i] == "trials" and parts[i + 1].startswith("trial_")]
+        if not found:
+            return stored
+        path = Path(*parts[found[-1]:])
+    return str(Path(run_dir).resolve() / path)
+
+
+def relative_folders(folders: list[str], run_dir: str | Path) -> list[str | None]:
+    """Each of ``folders`` (absolute paths) relative to the run folder (None where it has
+    no such path: another drive)."""
+    out: list[str | None] = []
+    for folder in folders:
+        try:
+            out.append(Path(os.path.relpath(folder, Path(run_dir).resolve())).as_posix())
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def same_folders(old: Any, relative: Any, new: list[str], new_relative: list[str | None]
+                 ) -> bool:
+    """Whether the folders stored as ``old`` (absolute paths) and ``relative`` (to the run
+    folder; None from an older version) are, one by one, ``new`` (``new_relative``): a
+    folder matches by either path, so a project moved or copied with its runs resumes, and
+    so does a run moved while its sources stayed."""
+    if not isinstance(old, list) or len(old) != len(new):
+        return False
+    if not isinstance(relative, list) or len(relative) != len(old):
+        relative = [None] * len(old)
+    return all(was == now or (rel is not None and rel == now_rel)
+               for was, rel, now, now_rel in zip(old, relative, new, new_relative, strict=True))
