@@ -128,6 +128,41 @@ def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
     assert {p.arch["activation"] for p in priors} == {"relu"}  # TinyNet's, not "tanh"
 
 
+def test_keys_that_name_one_config_path_another_way_are_one_key(tmp_path):
+    # was: 'width' and 'model.width' were other keys: the earlier 'width' dropped and every
+    # prior given the config's width 16, an architecture never trained, with its score
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    config = {"model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 16}}}
+    for name, key in (("plain", "width"), ("dotted", "model.width")):
+        space = {key: {"choice": [4, 32]}, "data.n": {"choice": [64, 96]}}
+        store = open_search_store(tmp_path / name, {"space": space, "monitor": "acc",
+                                                    "mode": "max"})
+        store.set_meta("config", config)
+        for width, n, acc in ((4, 64, 0.2), (32, 96, 0.9)):
+            arch = {key: width, "data.n": n}
+            store.finish_trial(TrialResult(store.start_trial(arch), arch,
+                                           TrialStatus.COMPLETED, score=acc))
+        store.close()
+    for key in ("width", "model.width", "model.init_args.width"):
+        space = SearchSpace.from_dict({key: {"choice": [4, 16, 32]},
+                                       "data.init_args.n": {"choice": [64, 96]}})
+        for name in ("plain", "dotted"):
+            priors, report = load_priors([tmp_path / name], space, fill={key: 16})
+            assert [(p.arch, p.score) for p in priors] == [
+                ({key: 4, "data.init_args.n": 64}, 0.2),
+                ({key: 32, "data.init_args.n": 96}, 0.9)], (key, name)
+            rep = report.sources[0]
+            assert (rep.filled, rep.recorded, rep.dropped) == ({}, {}, [])
+            assert rep.fill_unused == [key]  # its trials had the key, by another name
+    # 'data.width' is another path: not the model's width
+    space = SearchSpace.from_dict({"data.width": {"choice": [4, 16, 32]}})
+    priors, report = load_priors([tmp_path / "plain"], space, fill={"data.width": 16})
+    assert report.sources[0].dropped == ["width", "data.n"]
+    assert {p.arch["data.width"] for p in priors} == {16}
+
+
 def test_fill_values():
     assert fill_value(Fixed(3)) == 3 and fill_value(Choice(["x", "y"])) == "x"
     assert fill_value(Ordered([1, 2, 4, 8])) == 2

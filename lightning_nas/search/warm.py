@@ -1,14 +1,15 @@
 """Warm starts: the results of earlier runs, mapped onto this search's space.
 
 ``load_priors(sources, space)`` reads the COMPLETED trials of each earlier run directory
-(its ``search.db``) and maps each architecture onto the current space: a key the earlier
-space lacked takes a fill value (``fill[key]``, else ``fill_value(param)``), a key the
-current space lacks is dropped, and an architecture with a value outside the current
-space is skipped. A key the earlier space lacked but its run had a value for (its config,
-its model's or data's arguments, its Trainer settings) takes that value unless ``fill``
-names it. Each result keeps its score on its own task (its run's monitor and
-mode): the loss told is ``-score`` for a maximised monitor, ``score`` otherwise, and
-``task`` (the source folder) tells a strategy which results share a scale.
+(its ``search.db``) and maps each architecture onto the current space (keys that name one
+config path another way, ``width``, ``model.width``, ``model.init_args.width``, are one
+key): a key the earlier space lacked takes a fill value (``fill[key]``, else
+``fill_value(param)``), a key the current space lacks is dropped, and an architecture with
+a value outside the current space is skipped. A key the earlier space lacked but its run
+had a value for (its config, its model's or data's arguments, its Trainer settings) takes
+that value unless ``fill`` names it. Each result keeps its score on its own task (its
+run's monitor and mode): the loss told is ``-score`` for a maximised monitor, ``score``
+otherwise, and ``task`` (the source folder) tells a strategy which results share a scale.
 
 With several objectives (``objectives``), each result also gets ``losses``, one per
 objective: the first is its ``loss`` (the source run's monitor, on its own task), the others
@@ -48,7 +49,7 @@ from __future__ import annotations
 import inspect
 import math
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -305,13 +306,17 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     recorded = _recorded(store, space)
     stored = _stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else _groups(stored)
-    had = set() if stored is None else set(_flat_params(stored))
+    hydra = store.get_meta("hydra") is not None
+    named = {_config_path(k, space.params, hydra): k for k in params}  # this space's key
+    had = set() if stored is None else set(_renamed(_flat_params(stored), stored.params,
+                                                    named, hydra))
     rep.fill_unused = sorted(k for k in fill if k in had)
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
             continue
-        flat = _flat_arch(trial.arch, groups)
+        flat = _renamed(_flat_arch(trial.arch, groups),
+                        trial.arch if stored is None else stored.params, named, hydra)
         mapped: dict[str, Any] = {}
         for key in params:
             if key in flat:
@@ -345,6 +350,26 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         kept[key] = prior
     rep.used = len(kept)
     return list(kept.values()), rep
+
+
+def _config_path(key: str, top: Iterable[str], hydra: bool) -> str:
+    """The config path a space key names, as ``_recorded`` reads it: ``width`` (a model
+    argument), ``model.width`` and ``model.init_args.width`` are all ``model.width``; in a
+    Hydra sweep's run every key is a path into its job config."""
+    name = next((n for n in top if key == n or key.startswith(f"{n}.")), key)
+    path = key if hydra or is_dotted(name) else f"model.{key}"
+    return ".".join(part for part in path.split(".") if part != "init_args")
+
+
+def _renamed(flat: Mapping[str, Any], top: Iterable[str], named: Mapping[str, str],
+             hydra: bool) -> dict[str, Any]:
+    """``flat`` (an earlier run's keys, ``top``: its space's top-level names) with each key
+    that names a config path this space names another way under this space's key."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        alias = named.get(_config_path(key, top, hydra), key)
+        out[key if alias in flat or alias in out else alias] = value
+    return out
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
