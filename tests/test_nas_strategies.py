@@ -231,3 +231,20 @@ def test_options_equal_in_python_stay_apart(tmp_path, name):
     again = Search(None, space, objective=lambda arch: {"score": 0.0}, optimizer=name,
                    budget=6, monitor="score", mode="max", run_dir=tmp_path, verbose=False).run()
     assert [t.arch for t in again.trials] == [t.arch for t in result.trials]  # replayed
+
+
+@pytest.mark.parametrize("name", NAS_OPTIMIZERS)
+def test_with_several_objectives_a_strategy_learns_the_first_ones_losses(name):
+    # was: nevergrad's scalar for a loss vector, the gain in hypervolume: 0.0 for the first
+    # 15 results whatever they were, so the strategies searched blind at first
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))},
+                                   "b": {"choice": list(range(6))}})
+    opt = make_optimizer(name, space, budget=15, seed=0)
+    first: dict = {}
+    for _ in range(15):
+        candidate = opt.ask()
+        value = candidate.value
+        first[arch_key(value)] = float(value["a"] - 2 * value["b"])
+        opt.tell(candidate, [first[arch_key(value)], float(value["a"])])
+    learnt = {arch_key(opt.codec.decode(geno)): loss for geno, loss in opt.told.items()}
+    assert learnt == first

@@ -48,10 +48,20 @@ class NASOptimizer(base.Optimizer):
 
     def _internal_tell_candidate(self, candidate: ng.p.Parameter, loss: float) -> None:
         geno = self.pending.pop(candidate.uid, None)
-        self._record(self.codec.encode(candidate.value) if geno is None else geno, loss, True)
+        self._record(self.codec.encode(candidate.value) if geno is None else geno,
+                     self._primary(candidate, loss), True)
 
     def _internal_tell_not_asked(self, candidate: ng.p.Parameter, loss: float) -> None:
-        self._record(self.codec.encode(candidate.value), loss, False)
+        self._record(self.codec.encode(candidate.value), self._primary(candidate, loss), False)
+
+    def _primary(self, candidate: ng.p.Parameter, loss: float) -> float:
+        """The loss a strategy learns from. With several objectives: the first one's (the
+        objective that picks the best trial) plus the penalty nevergrad added for a
+        constraint violation; nevergrad's own scalar there is the candidate's gain in
+        hypervolume (0.0 until its reference point is set), which does not rank candidates."""
+        if self.num_objectives <= 1:
+            return loss
+        return float(candidate.losses[0]) + max(0.0, float(loss) - float(candidate.loss))
 
     def _record(self, geno: Geno, loss: float, asked: bool) -> None:
         loss = float(loss)
