@@ -70,6 +70,20 @@ def test_hyperband_brackets_share_trials():
     assert not rule.promotable(1, 1)
 
 
+def test_hyperband_deals_a_short_search_to_every_bracket():
+    # was: the cycle held 27 trials of bracket 0, then 12 of bracket 1, ...: a search of
+    # 20 trials with max_epochs 15 ran ASHA's most aggressive bracket alone
+    rule = HyperbandRule(min_epochs=1, max_epochs=15, eta=3)
+    counts = [rule.cycle.count(b) for b in range(len(rule.brackets))]
+    assert counts == sorted(counts, reverse=True) and counts[-1] >= 1
+    first = [rule.bracket_of(key) for key in range(1, 21)]
+    assert set(first) == set(range(len(rule.brackets)))
+    for n in (10, 20, len(rule.cycle)):  # every prefix keeps the proportions
+        share = [rule.cycle[:n].count(b) / n for b in range(len(counts))]
+        assert all(abs(x - c / len(rule.cycle)) <= 1 / n + 1e-9
+                   for x, c in zip(share, counts, strict=True))
+
+
 def test_median_rule():
     rule = MedianRule(min_epochs=2, min_trials=2)
     for key, curve in ((1, [0.5, 0.6, 0.7]), (2, [0.5, 0.8, 0.9])):

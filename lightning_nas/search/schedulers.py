@@ -198,7 +198,8 @@ class HyperbandRule(ASHARule):
 
     Trial ``key`` (an int: trials are numbered 1, 2, ...) goes to a bracket by a fixed
     cycle that gives the bracket starting at ``min_epochs * eta**b`` a share of new trials
-    proportional to ``eta**(s_max - b) / (s_max - b + 1)``, as Hyperband sizes its brackets.
+    proportional to ``eta**(s_max - b) / (s_max - b + 1)``, as Hyperband sizes its brackets,
+    the brackets interleaved along the cycle.
     """
 
     def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,
@@ -209,7 +210,7 @@ class HyperbandRule(ASHARule):
         self.brackets = [self._rungs(first) for first in firsts]
         counts = [math.ceil((s_max + 1) / (s_max - b + 1) * eta ** (s_max - b))
                   for b in range(len(firsts))]
-        self.cycle = [b for b, n in enumerate(counts) for _ in range(n)]
+        self.cycle = _interleaved(counts)
 
     def bracket_of(self, key: Hashable) -> int:
         """The bracket of trial ``key``."""
@@ -228,6 +229,24 @@ class HyperbandRule(ASHARule):
         ranked = sorted(values.values(), reverse=self.mode == "max")
         cut = ranked[max(1, len(ranked) // self.eta) - 1]
         return not self._better(cut, values[key])
+
+
+def _interleaved(counts: list[int]) -> list[int]:
+    """Indices ``b`` each ``counts[b]`` times, spread over the list (smooth weighted round
+    robin), so any run of trials meets every bracket in proportion, not the first bracket
+    alone for its whole share.
+
+    Example:
+        >>> _interleaved([3, 1])
+        [0, 0, 1, 0]
+    """
+    total, credit, out = sum(counts), [0] * len(counts), []
+    for _ in range(total):
+        credit = [c + n for c, n in zip(credit, counts, strict=True)]
+        pick = max(range(len(counts)), key=lambda b: (credit[b], -b))
+        credit[pick] -= total
+        out.append(pick)
+    return out
 
 
 def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
