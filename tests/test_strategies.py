@@ -78,7 +78,8 @@ def test_available_optimizers():
     check_optimizer_name("NGOpt")  # a registered name passes
 
 
-@pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("AX", "ax")])
+@pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("AX", "ax"),
+                                          ("PymooNSGA2", "pymoo")])  # pymoo: at the 2nd ask
 def test_an_optimizer_whose_package_is_missing_is_refused_before_the_run_folder(
         tmp_path, name, module):
     # was: accepted; the search wrote its store, then raised ModuleNotFoundError at the first

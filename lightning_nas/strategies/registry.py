@@ -69,7 +69,7 @@ def check_optimizer_name(name: str) -> None:
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                          num_workers: int = 1) -> None:
-    """Build ``name`` over ``space`` and ask it once, on a throwaway copy: an optimizer whose
+    """Build ``name`` over ``space`` and ask it twice, on a throwaway copy: an optimizer whose
     optional package is missing (``SMAC3``: ConfigSpace, ``AX``: ax) fails here, before a
     run folder is written, not at the search's first proposal; so does one that needs a
     ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone), and one
@@ -85,6 +85,9 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     try:
         optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers,
                                    seed=0)
+        # a second ask after a tell: recast optimizers (``PymooNSGA2``) start their
+        # optimizer thread, and import its package, only then
+        optimizer.tell(optimizer.ask(), 0.0)
         optimizer.ask()
     except Exception as err:  # noqa: BLE001 - only a missing module is ours to say
         if budget is None and not isinstance(err, ImportError):
