@@ -248,3 +248,22 @@ def test_with_several_objectives_a_strategy_learns_the_first_ones_losses(name):
         opt.tell(candidate, [first[arch_key(value)], float(value["a"])])
     learnt = {arch_key(opt.codec.decode(geno)): loss for geno, loss in opt.told.items()}
     assert learnt == first
+
+
+@pytest.mark.parametrize("name", NAS_OPTIMIZERS)
+def test_no_architecture_is_proposed_twice_while_another_is_left(name):
+    # four pending at a time over a space of 36 (a stepped int among them); was: Reinforce
+    # fell back to any random genotype after 100 misses and proposed one twice
+    space = SearchSpace.from_dict({"a": {"choice": [1, 2, 3]},
+                                   "b": {"int": [0, 9], "step": 3}, "c": {"int": [1, 3]}})
+    size = int(space.size())
+    for seed in range(3):
+        opt = make_optimizer(name, space, budget=size, num_workers=4, seed=seed)
+        pending, asked = [], []
+        while len(asked) < size:
+            while len(pending) < 4 and len(asked) < size:
+                pending.append(opt.ask())
+                asked.append(arch_key(pending[-1].value))
+            done = pending.pop(0)
+            opt.tell(done, float(done.value["a"] + done.value["b"]))
+        assert len(set(asked)) == size, (name, seed)

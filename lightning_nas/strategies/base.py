@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import math
 from typing import Any
 
@@ -18,7 +19,10 @@ from nevergrad.optimization import base
 from lightning_nas.strategies.codec import Codec, Geno, candidate_of
 from lightning_nas.strategies.transfer import rank_priors
 
-__all__ = ["NASOptimizer"]
+__all__ = ["NEAR_STEPS", "NASOptimizer"]
+
+#: genotypes ``random_new`` looks at, one-leaf step by step, for a new one after random misses
+NEAR_STEPS = 100_000
 
 
 class NASOptimizer(base.Optimizer):
@@ -122,13 +126,30 @@ class NASOptimizer(base.Optimizer):
         return len(self.told) + len(self._pending_set() - set(self.told)) >= self.codec.size
 
     def random_new(self, tries: int = 100) -> Geno:
-        """A random genotype neither told nor pending (any random one if none is found)."""
+        """A random genotype neither told nor pending; after ``tries`` random misses (a
+        nearly exhausted space), the nearest new one by one-leaf steps from the last miss;
+        that miss itself only when no new one is found (``NEAR_STEPS`` looked at)."""
         geno = self.codec.random(self._rng)
         for _ in range(tries):
             if self.is_new(geno):
                 return geno
             geno = self.codec.random(self._rng)
-        return geno
+        return self._nearest_new(geno) or geno
+
+    def _nearest_new(self, start: Geno) -> Geno | None:
+        """A new genotype reached from ``start`` by one-leaf steps, breadth first."""
+        if self.exhausted():
+            return None
+        told, pending = self.told, self._pending_set()
+        seen, queue = {start}, collections.deque([start])
+        while queue and len(seen) < NEAR_STEPS:
+            for near in self.codec.neighbours(queue.popleft(), self._rng):
+                if near not in told and near not in pending:
+                    return near
+                if near not in seen:
+                    seen.add(near)
+                    queue.append(near)
+        return None
 
     def mutate_new(self, parent: Geno, tries: int = 50) -> Geno:
         """A new mutation of ``parent`` (one leaf, more after failed tries), else random."""
