@@ -370,6 +370,37 @@ def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
     assert len(sweep(2, lr=0.1, out="${hydra:runtime.output_dir}", x=5)) == 2
 
 
+def test_an_edited_config_group_file_is_refused_when_its_group_is_chosen_or_searched(tmp_path):
+    # was: accepted; the key of a group chosen on the command line (model=c) or searched was
+    # left out whole, so its file's values were never compared and jobs of 1 and 2 epochs
+    # shared a leaderboard
+    def sweep(folder: str, budget: int, params: dict[str, Any], *overrides: str) -> None:
+        option = tmp_path / folder / "conf" / "model" / "c.yaml"
+        if not option.exists():
+            option.parent.mkdir(parents=True)
+            option.write_text("name: c\ndepth: 1\n")
+        _sweep(tmp_path / folder, lambda cfg: float(cfg.x) + cfg.model.depth,
+               {"budget": budget, "params": {"x": "range(0, 9)", **params}}, overrides)
+
+    def edit(folder: str, depth: int) -> None:
+        (tmp_path / folder / "conf" / "model" / "c.yaml").write_text(f"name: c\ndepth: {depth}\n")
+
+    for folder, params, overrides, shown in (
+            ("chosen", {}, ("model=c",), "model.depth"),
+            ("searched", {"model": "choice(a, c)"}, (), "model=c: model.depth")):
+        sweep(folder, 1, params, *overrides)
+        edit(folder, 2)
+        with pytest.raises(ConfigError, match=rf"jobs ran with other settings: {shown}: 1, "
+                                              rf"now 2\. Resume with"):
+            sweep(folder, 2, params, *overrides)
+        with RunStore(tmp_path / folder / "run" / "search.db") as store:
+            assert len(store) == 1
+        edit(folder, 1)  # as it was: resumes
+        sweep(folder, 2, params, *overrides)
+        with RunStore(tmp_path / folder / "run" / "search.db") as store:
+            assert store.count(TrialStatus.COMPLETED) == 2
+
+
 def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
     # was: the first job of a resume was numbered by the trial count; a trial re-run after a
     # kill took a new number, so the next resume launched a new trial into an old job folder

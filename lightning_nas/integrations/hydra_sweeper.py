@@ -46,12 +46,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
-from lightning_nas.config.paths import get_dotted
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
+from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import mode_for, pareto_front
@@ -255,6 +255,9 @@ class HydraSweep(Sweeper):
         """The run store; a resumed one must hold the same space, monitor and objectives."""
         goal = settings.goal
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
+        # the job config as written, and each searched config-group option's: an edit of a
+        # config file before the resume
+        setup = job_setup(self.config, self.hydra_context.config_loader, sweep)
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},
@@ -262,13 +265,10 @@ class HydraSweep(Sweeper):
         store.hold()  # a second sweep on the folder meanwhile is refused
         hydra = store.get_meta("hydra") or {}
         stored = store.get_meta("settings")
-        # the config as written (interpolations kept: a sweep dir's time differs), without
-        # the searched and overridden paths: an edit of a config file before the resume
-        given = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
-        raw = _without(OmegaConf.to_container(self.config, resolve=False),
-                       [*sweep.space.names(), *given])
-        found = differences({"settings": stored, "job": store.get_meta("job_config_raw")}
-                            if stored else {}, {"settings": settings.flat(), "job": raw})
+        found = differences({"settings": stored}, {"settings": settings.flat()}) if stored else []
+        if stored and store.get_meta("job_config_raw") is not None:
+            found += setup_differences({"job": store.get_meta("job_config_raw"),
+                                        "options": store.get_meta("job_options")}, setup)
         if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
             found.append(f"the job overrides: {hydra['overrides']}, now "
                          f"{list(sweep.passthrough)}")
@@ -292,7 +292,8 @@ class HydraSweep(Sweeper):
         choices = {k: v for k, v in (hydra.get("runtime", {}).get("choices") or {}).items()
                    if not k.startswith("hydra/")}
         store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
-        store.set_meta("job_config_raw", raw)
+        store.set_meta("job_config_raw", setup["job"])
+        store.set_meta("job_options", setup["options"])
         store.set_meta("job_choices", choices)
         store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": _task_script(),
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
@@ -345,18 +346,6 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
                       "lightning_nas")
-
-
-def _without(config: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-    """``config`` as JSON data without its ``hydra`` node and the searched ``paths`` (a
-    config group's name removes its subtree)."""
-    out = json.loads(json.dumps({k: v for k, v in config.items() if k != "hydra"}, default=str))
-    for path in paths:
-        parent, _, last = path.rpartition(".")
-        node = get_dotted(out, parent) if parent else out
-        if isinstance(node, dict):
-            node.pop(last, None)
-    return out
 
 
 def _named_mode(monitor: str) -> str:

@@ -1,0 +1,90 @@
+"""What a resumed Hydra sweep must keep of its jobs' config: ``job_setup`` records it,
+``setup_differences`` names every change before a resume launches a job.
+
+A job's config is composed from the config files, the command line and the searched
+values. A resume that trains its new jobs from edited files would put jobs of two setups
+in one leaderboard, so the record holds:
+
+- ``job``: the config as written (interpolations kept: a sweep dir's time differs),
+  without the ``hydra`` node, the searched paths and the command line's value overrides
+  (those are compared as override strings); a config group chosen on the command line
+  (``trainer=two``) keeps its subtree, which comes from its file;
+- ``options``: for each option of each searched config group (``data=synth,synth5``), the
+  top-level keys its jobs compose otherwise than ``job`` (the option's subtree, and what
+  an option of ``@package _global_`` sets), so an edit of any option's file shows.
+
+Example:
+    >>> setup_differences({"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 2}}}}},
+    ...                   {"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 3}}}}})
+    ['data=a: data.n: 2, now 3']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lightning_nas.config.paths import get_dotted
+from lightning_nas.integrations.hydra_grammar import SweepParams
+from lightning_nas.search.resume import differences
+from lightning_nas.space.params import Choice
+
+__all__ = ["job_setup", "setup_differences"]
+
+
+def job_setup(config: DictConfig, loader: Any, sweep: SweepParams) -> dict[str, Any]:
+    """The record of what the sweep's jobs compose (see the module): ``{"job": ...,
+    "options": {group: {option: ...}}}``.
+
+    Args:
+        config: the sweep's config (Hydra's, composed without the searched values).
+        loader: Hydra's config loader (composes a job's config, lists a group's options).
+        sweep: the searched space and the command line's other overrides.
+    """
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
+    values = [k for k in keys if not loader.get_group_options(k)]  # a group keeps its subtree
+    searched = sweep.space.names()
+    job = _without(OmegaConf.to_container(config, resolve=False), [*searched, *values])
+    options: dict[str, dict[str, Any]] = {}
+    base = sweep.space.sample(seed=0)
+    for key, param in sweep.space.params.items():
+        if not isinstance(param, Choice) or not loader.get_group_options(key):
+            continue
+        for value in param.values:
+            try:
+                composed = loader.load_sweep_config(config, sweep.overrides({**base, key: value}))
+            except Exception:  # noqa: BLE001 - its jobs fail (FAILED, not in the leaderboard)
+                continue
+            mine = _without(OmegaConf.to_container(composed, resolve=False),
+                            [*(n for n in searched if n != key), *values])
+            options.setdefault(key, {})[str(value)] = {
+                k: v for k, v in mine.items() if k not in job or job[k] != v}
+    return {"job": job, "options": options}
+
+
+def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between two ``job_setup`` records, one line each; an option is compared
+    where both records hold it (one that did not compose failed its jobs)."""
+    found = differences({"job": stored["job"]}, {"job": current["job"]})
+    now = current.get("options") or {}
+    for group, options in (stored.get("options") or {}).items():
+        for option, parts in options.items():
+            if option in now.get(group, {}):
+                found += [f"{group}={option}: {line}" for line in
+                          differences({"job": parts}, {"job": now[group][option]})]
+    return found
+
+
+def _without(config: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """``config`` as JSON data without its ``hydra`` node and the ``paths`` (a config
+    group's name removes its subtree)."""
+    out = json.loads(json.dumps({k: v for k, v in config.items() if k != "hydra"}, default=str))
+    for path in paths:
+        parent, _, last = path.rpartition(".")
+        node = get_dotted(out, parent) if parent else out
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
