@@ -126,7 +126,8 @@ def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, A
         return {**hydra, "rerun": "see optimization_results.yaml of the sweep"}
     job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
     return {**hydra, "overrides": job,
-            "rerun": rerun_line(hydra.get("script", "<task>.py"), job)}
+            "rerun": rerun_line(hydra.get("script", "<task>.py"), job,
+                                hydra.get("config_args", []))}
 
 
 def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,

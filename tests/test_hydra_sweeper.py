@@ -5,6 +5,7 @@ constraints, several objectives, a changed space)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -443,6 +444,48 @@ def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     # was: joined with spaces, so a shell split "+note='a, b'" and dropped its quotes
     assert "+note='a, b'" in shlex.split(results["rerun"])
+
+
+def test_the_rerun_line_trains_the_config_the_sweep_ran(tmp_path):
+    # was: the rerun line dropped --config-name and --config-dir, so it trained the
+    # script's default config (another data set) and not the best job
+    app = """import json, pathlib, hydra
+from hydra.core.hydra_config import HydraConfig
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg):
+    out = pathlib.Path(HydraConfig.get().runtime.output_dir, "ran.json")
+    out.write_text(json.dumps({"name": cfg.name, "n": cfg.data.n, "x": cfg.x}))
+    return float(cfg.x)
+main()
+"""
+    (tmp_path / "app.py").write_text(app)
+    for folder, text in (("conf/data/a.yaml", "n: 1\n"), ("extra/data/b.yaml", "n: 7\n")):
+        (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder).write_text(text)
+    for name in ("config", "other"):
+        (tmp_path / "conf" / f"{name}.yaml").write_text(yaml.safe_dump({
+            "defaults": ["_self_", {"data": "a"}, {"override hydra/sweeper": "lightning_nas"}],
+            "name": name, "x": 0, "hydra": {
+                "job": {"chdir": False}, "run": {"dir": "rerun"},
+                "sweep": {"dir": "sweep", "subdir": "${hydra.job.num}"},
+                "sweeper": {"budget": 2, "direction": "maximize",
+                            "params": {"x": "range(0, 9)"}}}}))
+    sweep = subprocess.run([sys.executable, "app.py", "--config-name", "other", "--config-dir",
+                            "extra", "-m", "data=b"], cwd=tmp_path, env=_env(),
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert shlex.split(results["rerun"])[2:6] == ["--config-name", "other", "--config-dir",
+                                                  str(tmp_path / "extra")]
+    rerun = subprocess.run(results["rerun"].replace("python", shlex.quote(sys.executable), 1),
+                           shell=True, cwd=tmp_path, env=_env(), capture_output=True,
+                           text=True, timeout=TIMEOUT)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    ran = json.loads((tmp_path / "rerun" / "ran.json").read_text())
+    assert ran == {"name": "other", "n": 7, "x": results["best_params"]["x"]}
+    from lightning_nas.export import export_best
+
+    assert export_best(tmp_path / "sweep")["hydra"]["rerun"] == results["rerun"]  # the same
 
 
 def test_a_config_node_that_fails_to_build_in_two_jobs_stops_the_sweep(tmp_path):

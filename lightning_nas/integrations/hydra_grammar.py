@@ -82,15 +82,16 @@ class SweepParams:
                                      for key, value in arch.items())]
 
 
-def rerun_line(script: str, overrides: Sequence[str]) -> str:
+def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str] = ()) -> str:
     """The command line that trains one job of a sweep once (its config group sets
-    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell.
+    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell; ``config_args`` are the
+    sweep's ``--config-name`` / ``--config-path`` / ``--config-dir`` options.
 
     Example:
-        >>> rerun_line("src/train.py", ["model.lr=0.1", "seed=1"])
-        'python src/train.py model.lr=0.1 seed=1 hydra.mode=RUN'
+        >>> rerun_line("src/train.py", ["model.lr=0.1", "seed=1"], ["--config-name", "big"])
+        'python src/train.py --config-name big model.lr=0.1 seed=1 hydra.mode=RUN'
     """
-    return f"python {shlex.join([script, *overrides])} hydra.mode=RUN"
+    return f"python {shlex.join([script, *config_args, *overrides])} hydra.mode=RUN"
 
 
 def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = (),

@@ -296,6 +296,7 @@ class HydraSweep(Sweeper):
         store.set_meta("job_options", setup["options"])
         store.set_meta("job_choices", choices)
         store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": _task_script(),
+                                 "config_args": _config_args(self.config),
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
                                  "overrides": list(sweep.passthrough)})
@@ -322,7 +323,8 @@ class HydraSweep(Sweeper):
             overrides = list(sweep.overrides(best.arch))
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
-                           rerun=rerun_line(_task_script(), overrides))
+                           rerun=rerun_line(_task_script(), overrides,
+                                            _config_args(self.config)))
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "params": t.arch,
@@ -398,3 +400,19 @@ def _task_script() -> str:
         return "<task>.py"
     path = os.path.abspath(script)
     return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
+
+
+def _config_args(config: DictConfig) -> list[str]:
+    """The sweep's primary config as the task's command line names it: ``--config-name``
+    (the script's default is not known here), each ``--config-dir``, and ``--config-path``
+    (absolute) where the sweep's command line gave one."""
+    name = config.hydra.job.config_name
+    args = [] if name is None else ["--config-name", str(name)]
+    given = any(a.startswith(("--config-path", "-cp")) for a in sys.argv[1:])
+    for source in config.hydra.runtime.config_sources:
+        path = source.path if source.schema == "file" else f"{source.schema}://{source.path}"
+        if source.provider == "command-line":
+            args += ["--config-dir", path]
+        elif source.provider == "main" and given:
+            args += ["--config-path", os.path.abspath(path) if source.schema == "file" else path]
+    return args
