@@ -264,6 +264,35 @@ def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
         _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})
 
 
+def test_a_float_returned_for_another_metric_than_the_monitor_stops_the_sweep(tmp_path):
+    # was: the float (the task's optimized_metric, val/acc) was stored as hydra.sweeper.monitor
+    # (val/loss) and minimised: the least accurate job was the best
+    calls = []
+
+    def task(cfg: DictConfig) -> Any:
+        calls.append(cfg.x)
+        metrics = {"val/acc": cfg.x / 10, "val/loss": 1 - cfg.x / 10}
+        return metrics if cfg.returns == "dict" else metrics[cfg.optimized_metric]
+
+    for folder, sweeper in (("monitor", {"monitor": "val/loss"}),
+                            ("objectives", {"objectives": {"val/loss": "minimize"}})):
+        with pytest.raises(SearchError, match=r"returned a float, which is the config's "
+                                              r"optimized_metric \(val/acc\), but the sweep's "
+                                              r"score is val/loss.*return a dict holding "
+                                              r"\['val/loss'\]"):
+            _sweep(tmp_path / folder, task, {"budget": 3, "params": {"x": "range(1, 9)"},
+                                             **sweeper}, direction=None,
+                   optimized_metric="val/acc", returns="float")
+        assert len(calls) == 1  # the first job stops it: none is told, none completed
+        with RunStore(tmp_path / folder / "run" / "search.db") as store:
+            assert store.count(TrialStatus.COMPLETED) == 0
+        calls.clear()
+    trials = _sweep(tmp_path / "dict", task, {"budget": 2, "monitor": "val/loss",
+                                              "params": {"x": "range(1, 9)"}},
+                    direction=None, optimized_metric="val/acc", returns="dict")
+    assert all(t.score == t.metrics["val/loss"] == 1 - t.arch["x"] / 10 for t in trials)
+
+
 def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, capsys):
     calls = []
 

@@ -58,7 +58,9 @@ class LightningNASSweeperConf:
             maximize) or the sweep is refused (Optuna's and Nevergrad's sweepers minimize
             then; lightning-nas does not guess).
         monitor: the name the score is stored under (``lightning-nas show``); default: the
-            config's ``optimized_metric``, else ``score``.
+            config's ``optimized_metric``, else ``score``. Another name than
+            ``optimized_metric`` needs a task that returns a dict holding it (a float is
+            ``optimized_metric``'s value: the first one stops the sweep).
         objectives: several objectives ``{name: maximize|minimize}``; the task function
             then returns a dict holding them, and the first is the one ranked.
         seed: seeds the optimizer (the same seed proposes the same jobs).

@@ -85,14 +85,18 @@ class HydraLauncherExecutor(TrialExecutor):
             the jobs of the earlier invocations, so no job folder is overwritten).
         on_launch: called with the next free job number before each batch is launched
             (the sweeper stores it for the next resume).
+        optimized_metric: the config's ``optimized_metric``: what a task returning a float
+            returns (``job_result``).
     """
 
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
                  num_workers: int = 1, monitor: str = "score",
                  names: Sequence[str] | None = None,
                  check: Callable[[Sequence[Sequence[str]]], None] | None = None,
-                 first_job: int = 0, on_launch: Callable[[int], None] | None = None) -> None:
+                 first_job: int = 0, on_launch: Callable[[int], None] | None = None,
+                 optimized_metric: str | None = None) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
+        self.optimized_metric = optimized_metric
         self.monitor, self.names = monitor, list(names or [monitor])
         self.check, self.next_job, self.on_launch = check, first_job, on_launch
         self._queue: list[TrialSpec] = []
@@ -143,7 +147,7 @@ class HydraLauncherExecutor(TrialExecutor):
                 finished: float) -> TrialResult:
         if ret.status is JobStatus.COMPLETED:
             result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
-                                self.names)
+                                self.names, self.optimized_metric)
         else:
             built = False
             try:
@@ -161,14 +165,26 @@ class HydraLauncherExecutor(TrialExecutor):
 
 
 def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
-               names: Sequence[str] | None = None) -> TrialResult:
+               names: Sequence[str] | None = None,
+               optimized_metric: str | None = None) -> TrialResult:
     """The ``TrialResult`` of a job whose task function returned ``value``: a number
     (the score, stored as ``monitor``) or a mapping holding every name of ``names``.
 
     A missing or non-numeric score is an error every job would repeat (``fatal``: the sweep
-    stops); a NaN or infinite score fails this job only.
+    stops), and so is a number when the config's ``optimized_metric`` (which a task returns
+    as a float) is not ``monitor``: it would be stored, and ranked, under the wrong name. A
+    NaN or infinite score fails this job only.
     """
     names = list(names or [monitor])
+    if (not isinstance(value, Mapping) and optimized_metric not in (None, monitor)
+            and _number(value) is not None):
+        return TrialResult(
+            trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
+            finished=time.time(),
+            error=f"the task function returned a float, which is the config's "
+                  f"optimized_metric ({optimized_metric}), but the sweep's score is {monitor} "
+                  f"(hydra.sweeper.monitor, or the first of hydra.sweeper.objectives); "
+                  f"return a dict holding {names}, or sweep on {optimized_metric}")
     if isinstance(value, Mapping):
         numbers = {str(k): _number(v) for k, v in value.items()}
     else:

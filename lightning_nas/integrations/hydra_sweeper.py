@@ -126,7 +126,8 @@ class HydraSweep(Sweeper):
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
                 check=self.validate_batch_is_legal, first_job=self._first_job(store),
-                on_launch=lambda n: store.set_meta("next_job", n))
+                on_launch=lambda n: store.set_meta("next_job", n),
+                optimized_metric=_optimized_metric(self.config))
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
             goal = settings.goal
@@ -155,7 +156,7 @@ class HydraSweep(Sweeper):
                                   f"minimize, got {objectives!r}")
             objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         run_dir = s["run_dir"] or self.config.hydra.sweep.dir
-        monitor = s["monitor"] or self.config.get("optimized_metric") or "score"
+        monitor = s["monitor"] or _optimized_metric(self.config) or "score"
         # several objectives: the first is the monitor (a `monitor` given must be it)
         given = {**({"monitor": s["monitor"]} if s["monitor"] else {}),
                  **({"mode": _mode(s["direction"], "direction")} if s["direction"] else {})}
@@ -391,6 +392,13 @@ def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
 def _plain(value: Any) -> Any:
     """OmegaConf containers as plain Python data (resolved)."""
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _optimized_metric(config: DictConfig) -> str | None:
+    """The config's ``optimized_metric`` (the name of what a task returning a float
+    returns, in the lightning-hydra-template's shape), if it names one."""
+    name = config.get("optimized_metric")
+    return name if isinstance(name, str) and name else None
 
 
 def _task_script() -> str:
