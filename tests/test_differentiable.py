@@ -187,8 +187,8 @@ def test_darts_learns_logits_logs_them_and_exports_the_calibrated_argmax(tmp_pat
                             export_dir=str(tmp_path / "out"))
     initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
     data = BlobImages(n=250)  # batches of 64 against the validation split's 63
-    _trainer(tmp_path, logger=CSVLogger(tmp_path, name="log")).fit(
-        nas, datamodule=BilevelData(data))
+    trainer = _trainer(tmp_path, logger=CSVLogger(tmp_path, name="log"))
+    trainer.fit(nas, datamodule=BilevelData(data))
     # each loss is logged with its own batch's size: Lightning need not guess from the pair
     assert not [w for w in recwarn if "ambiguous collection" in str(w.message)]
     assert [h["epoch"] for h in nas.history] == [1, 2, 3]
@@ -212,6 +212,12 @@ def test_darts_learns_logits_logs_them_and_exports_the_calibrated_argmax(tmp_pat
     alphas = json.loads((tmp_path / "out" / "alphas.json").read_text())
     assert alphas["history"] == nas.history and alphas["values"]["c1"] == [4, 8]
     assert (tmp_path / "out" / "alphas.png").stat().st_size > 1000
+    # a checkpoint saved after the fit loads into a fresh module (was: "Unexpected key(s) in
+    # state_dict: subnet.0.weight, ...": the exported subnet was registered as a submodule)
+    trainer.save_checkpoint(tmp_path / "after.ckpt")
+    state = torch.load(tmp_path / "after.ckpt", weights_only=False)["state_dict"]
+    assert not any(key.startswith("subnet.") for key in state)
+    DifferentiableNAS(BatchNormSupernet(), num_classes=3).load_state_dict(state)
 
 
 def test_gdas_runs_one_sampled_candidate_and_anneals_tau(tmp_path):

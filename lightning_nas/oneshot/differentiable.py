@@ -409,9 +409,10 @@ class DifferentiableNAS(pl.LightningModule):
     def on_train_end(self) -> None:
         hp = self.hparams
         ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
-        self.best_arch, self.best_score, self.subnet, self.scored = export_derived(
+        self.best_arch, self.best_score, subnet, self.scored = export_derived(
             self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
             hp.mode)
+        object.__setattr__(self, "subnet", subnet)  # not a submodule: not in checkpoints
         if hp.export_dir is not None and self.trainer.is_global_zero:
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode)
