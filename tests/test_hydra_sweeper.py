@@ -259,6 +259,24 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
         assert "ValueError: x=" in store.trials()[0].error
 
 
+def test_a_sweep_stopped_by_max_failures_writes_the_results_so_far(tmp_path, capsys):
+    # was: no optimization_results.yaml although jobs had completed
+    def task(cfg: DictConfig) -> float:
+        if cfg.x % 2:
+            raise ValueError(f"x={cfg.x} diverged")
+        return float(cfg.x)
+
+    with pytest.raises(SearchError, match=r"2 trials failed \(max_failures=1\)"):
+        _sweep(tmp_path, task, {"budget": 9, "max_failures": 1, "seed": 0,
+                                "optimizer": "RandomSearch", "params": {"x": "range(0, 9)"}})
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        best = store.best("max")
+    assert best is not None  # the seed completes a job before the second failure
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert results["best_trial"] == best.trial_id and results["best_value"] == best.score
+    assert "Sweep stopped in " in capsys.readouterr().out
+
+
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
     with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
         _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})

@@ -127,6 +127,19 @@ def test_too_many_failures_stop_the_search(tmp_path, tiny_trainer):
                 model=DivergesAtItsRate).run()
 
 
+def test_a_search_stopped_by_max_failures_exports_the_best_so_far(tmp_path, tiny_trainer):
+    # was: no best.yaml, best.ckpt or best_config.yaml although trials had completed
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.3]}}
+    with pytest.raises(SearchError, match=r"2 trials failed \(max_failures=1\)"):
+        _search(tmp_path, space, tiny_trainer, budget=8, max_failures=1, seed=0,
+                optimizer="RandomSearch", model_init_args={"fail_width": 8}).run()
+    with RunStore(tmp_path / "search.db") as store:
+        best = store.best("max")
+    assert best is not None  # the seed completes a trial before the second failure
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
+    assert (tmp_path / "best.ckpt").exists()
+
+
 def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
         tmp_path, tiny_space, tiny_trainer):
     # was: a user callback's misspelt monitor failed every trial after its first epoch, and

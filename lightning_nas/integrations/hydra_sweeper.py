@@ -140,7 +140,13 @@ class HydraSweep(Sweeper):
                               rule=None)
             if not loop.resuming:
                 loop.say(self._header(settings, sweep, executor))
-            loop.run()
+            try:
+                loop.run()
+            except SearchError:  # stopped (max_failures, ...): the results so far
+                if store.best(goal.mode) is not None:
+                    self._finish(settings, store, sweep, time.monotonic() - loop.start,
+                                 stopped=True)
+                raise
             self._finish(settings, store, sweep, time.monotonic() - loop.start)
             return store.trials()
         finally:
@@ -314,8 +320,9 @@ class HydraSweep(Sweeper):
                 f"architectures, {goal.monitor} ({goal.mode})")
 
     def _finish(self, settings: SearchSettings, store: RunStore, sweep: SweepParams,
-                elapsed: float) -> None:
-        """Write ``optimization_results.yaml`` and print the summary."""
+                elapsed: float, stopped: bool = False) -> None:
+        """Write ``optimization_results.yaml`` and print the summary (``stopped`` on an
+        error: the results so far)."""
         goal = settings.goal
         best = store.best(goal.mode)
         results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
@@ -336,7 +343,8 @@ class HydraSweep(Sweeper):
         if not settings.verbose:
             return
         count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED)}
-        line = (f"Sweep finished in {elapsed:.1f}s: {count[TrialStatus.COMPLETED]} completed, "
+        line = (f"Sweep {'stopped' if stopped else 'finished'} in {elapsed:.1f}s: "
+                f"{count[TrialStatus.COMPLETED]} completed, "
                 f"{count[TrialStatus.FAILED]} failed.")
         if best is not None:
             line += (f" Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "

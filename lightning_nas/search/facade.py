@@ -37,7 +37,8 @@ from lightning_nas.config.factories import (
     check_trainer_kwargs,
     check_validation_runs,
 )
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import make_executor
@@ -298,7 +299,11 @@ class Search:
                                   optimizer, self._rule(), on_trial_end=self.on_trial_end)
                 if not loop.resuming:
                     loop.say(self._header())
-                loop.run()
+                try:
+                    loop.run()
+                except SearchError:  # stopped (max_failures, an error every trial hits)
+                    self._export_so_far(store)
+                    raise
             finally:
                 if owned:
                     executor.shutdown()
@@ -310,6 +315,18 @@ class Search:
                                 objectives=goal.objectives)
         finally:
             store.close()
+
+    def _export_so_far(self, store: RunStore) -> None:
+        """Export the best of what completed before the search stopped on an error (the
+        files a finished search writes: ``best.yaml``, ``best.ckpt``, ``best_config.yaml``)."""
+        best = store.best(self.settings.goal.mode)
+        if best is None:
+            return
+        export_best(self.run_dir, store)
+        if self.settings.verbose:
+            print(f"Wrote {self.run_dir / 'best.yaml'}: the best of the "
+                  f"{store.count(TrialStatus.COMPLETED)} completed trials so far (trial "
+                  f"{best.trial_id}).", flush=True)
 
     def _header(self) -> str:
         goal, size = self.settings.goal, self.space.size()
