@@ -234,6 +234,8 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
     """Exit 2 for an option that is neither the command's nor a config override: a
     misspelt flag (``--from-scratch``, ``--budget``) names the command's own flags and the
     close ones, instead of failing later as an unknown config section."""
+    if not any(arg.startswith("--") for arg in unknown):
+        return  # nothing to check: `show` imports no training stack
     from lightning_nas.config.load import LIGHTNINGCLI_KEYS, TOP_KEYS
     from lightning_nas.search.settings import SearchSettings
 
