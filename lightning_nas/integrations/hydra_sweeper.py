@@ -342,9 +342,12 @@ class HydraSweep(Sweeper):
         path.write_text(dump_yaml(results))
         if not settings.verbose:
             return
-        count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED)}
+        count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED,
+                                             TrialStatus.REJECTED)}
+        rejected = count[TrialStatus.REJECTED]  # by a constraint: never run
         line = (f"Sweep {'stopped' if stopped else 'finished'} in {elapsed:.1f}s: "
                 f"{count[TrialStatus.COMPLETED]} completed, "
+                f"{f'{rejected} rejected, ' if rejected else ''}"
                 f"{count[TrialStatus.FAILED]} failed.")
         if best is not None:
             line += (f" Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
