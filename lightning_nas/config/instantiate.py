@@ -113,22 +113,18 @@ def object_path(obj: Any) -> str | None:
         return None
 
 
-def instantiate(spec: Any, path: str = "", convert: str = "none") -> Any:
+def instantiate(spec: Any, path: str = "") -> Any:
     """Build ``{class_path, init_args}`` specs and Hydra ``_target_`` nodes, recursively, as
     LightningCLI and Hydra's ``instantiate`` do.
 
     Lists and mappings are walked; other values are returned deep-copied, so every trial
     gets fresh callback and logger objects. ``_partial_: true`` builds a
     ``functools.partial``; a ``Callable``-annotated argument given as a ``class_path`` spec
-    becomes one too (LightningCLI's ``OptimizerCallable``). A Hydra node's mapping and list
-    arguments reach its target as Hydra passes them: ``DictConfig`` / ``ListConfig`` under
-    ``_convert_: none`` (Hydra's default; where omegaconf is installed), plain ``dict`` /
-    ``list`` under ``partial``, ``object`` and ``all``; a nested node inherits the mode.
+    becomes one too (LightningCLI's ``OptimizerCallable``).
 
     Args:
         spec: what the config says.
         path: where ``spec`` stands in the config (``model``), for error messages.
-        convert: the ``_convert_`` mode of the Hydra node ``spec`` stands in.
 
     Raises:
         ConfigError: for a node that cannot be imported or whose keys are wrong, and for a
@@ -146,7 +142,6 @@ def instantiate(spec: Any, path: str = "", convert: str = "none") -> Any:
         except ConfigError as err:  # say where the node is
             raise ConfigError(f"{path or 'node'}: {err}") from None
         recursive = spec.get("_recursive_", True)
-        convert = str(spec.get("_convert_", convert)).lower()
         kwargs = {}
         for key, value in node_args(spec).items():
             where = f"{path}.{key}" if path else key
@@ -158,33 +153,17 @@ def instantiate(spec: Any, path: str = "", convert: str = "none") -> Any:
                 # OptimizerCallable): the class with its init_args, called later
                 kwargs[key] = instantiate({**value, "_partial_": True}, where)
             else:
-                kwargs[key] = instantiate(value, where, convert)
-        args = [instantiate(a, f"{path}._args_", convert) if recursive else copy.deepcopy(a)
+                kwargs[key] = instantiate(value, where)
+        args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
                 for a in spec.get("_args_", [])]
-        if is_hydra(spec):
-            args = [_converted(a, convert) for a in args]
-            kwargs = {k: _converted(v, convert) for k, v in kwargs.items()}
         if spec.get("_partial_"):
             return functools.partial(target, *args, **kwargs)
         return _call(target, args, kwargs, path)
     if isinstance(spec, Mapping):
-        return {k: instantiate(v, f"{path}.{k}" if path else str(k), convert)
-                for k, v in spec.items()}
+        return {k: instantiate(v, f"{path}.{k}" if path else str(k)) for k, v in spec.items()}
     if isinstance(spec, list):
-        return [instantiate(v, f"{path}[{i}]", convert) for i, v in enumerate(spec)]
+        return [instantiate(v, f"{path}[{i}]") for i, v in enumerate(spec)]
     return copy.deepcopy(spec)
-
-
-def _converted(value: Any, convert: str) -> Any:
-    """A Hydra node's argument as Hydra passes it: a mapping or list as an OmegaConf
-    container under ``_convert_: none`` (plain where omegaconf is not installed)."""
-    if convert != "none" or type(value) not in (dict, list):  # a built dict subclass stays
-        return value
-    try:
-        from omegaconf import OmegaConf
-    except ImportError:  # no Hydra project can expect a DictConfig then
-        return value
-    return OmegaConf.create(value, flags={"allow_objects": True})
 
 
 def class_strings_as_nodes(spec: Any) -> Any:

@@ -3,10 +3,8 @@
 
 A Hydra node keeps its arguments beside ``_target_`` and may say ``_args_`` (positional
 arguments), ``_partial_: true`` (build ``functools.partial(target, ...)``, called later with
-the missing arguments, e.g. an optimizer with its parameters), ``_recursive_: false``
-(pass nested nodes unbuilt), and ``_convert_`` (``none``, Hydra's default: mappings and
-lists reach the target as ``DictConfig`` / ``ListConfig``; ``partial``, ``object``, ``all``:
-as plain ``dict`` / ``list``). A ``class_path`` spec takes ``_partial_`` too. Nothing here
+the missing arguments, e.g. an optimizer with its parameters) and ``_recursive_: false``
+(pass nested nodes unbuilt). A ``class_path`` spec takes ``_partial_`` too. Nothing here
 needs Hydra installed.
 
 Example:
@@ -25,7 +23,6 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 
 __all__ = [
-    "CONVERT_MODES",
     "HYDRA_KEYS",
     "SPEC_KEYS",
     "check_node_keys",
@@ -39,8 +36,6 @@ __all__ = [
 
 #: the reserved keys of a Hydra node
 HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
-#: Hydra's ``_convert_`` modes: ``none`` passes mappings and lists as OmegaConf containers
-CONVERT_MODES = ("none", "partial", "object", "all")
 #: the keys of a LightningCLI spec (``_partial_`` is ours)
 SPEC_KEYS = ("class_path", "init_args", "_partial_")
 
@@ -99,9 +94,6 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
             if flag in node and not isinstance(node[flag], bool):
                 raise ConfigError(f"{where}.{flag}: expected true or false, got "
                                   f"{node[flag]!r}")
-        if str(node.get("_convert_", "none")).lower() not in CONVERT_MODES:
-            raise ConfigError(f"{where}._convert_: expected one of {', '.join(CONVERT_MODES)}, "
-                              f"got {node['_convert_']!r}")
         return
     extra = sorted(set(node) - set(SPEC_KEYS))
     if extra:
