@@ -529,6 +529,31 @@ def test_subnets_are_scored_when_the_fit_set_up_no_validation_loader(tmp_path, m
     assert nas.best_score == pytest.approx(_accuracy_on(nas.subnet, data, 32))
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """Validation data without a length."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        return iter(zip(self.x, self.y, strict=True))
+
+
+class _StreamedVal(BlobData):
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(_Stream(*self.val_set.tensors), batch_size=16)
+
+
+def test_subnets_are_scored_on_all_of_a_validation_stream_without_a_length(tmp_path):
+    # was: TypeError "object of type '_Stream' has no len()" after all the training
+    data = _StreamedVal(batch_size=16)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0)
+    _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2,
+             enable_checkpointing=False).fit(_NoValidationStep(), datamodule=data)
+    assert callback.best_score == pytest.approx(
+        _accuracy_on(callback.subnet, data, len(data.val_set)))
+
+
 def test_a_callback_that_stops_training_after_a_search_does_not_repeat_it(tmp_path):
     # was: EarlyStopping stopped after the epoch's search, and the final search ran the same
     # search again: every subnet twice in history.json, twice the cost

@@ -66,8 +66,7 @@ Forward = Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor]]
 
 def default_forward(module: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """``(predictions, targets)`` of a batch ``(x, y)``: ``module(x), y``."""
-    x, y = batch[0], batch[1]
-    return module(x), y
+    return module(batch[0]), batch[1]
 
 
 def loaders(value: Any) -> list[Any]:
@@ -82,8 +81,7 @@ def val_loaders(trainer: pl.Trainer) -> list[tuple[Any, float]]:
     taken (``limit_val_batches``): the Trainer's, once the sanity check or a validation set
     them up; before that (no sanity check, validation not run yet, or a module without
     ``validation_step``, whose fit never sets them up) the datamodule's ``val_dataloader()``,
-    else the module's, as Lightning picks them. Those are not sharded under DDP: every rank
-    scores all their batches (the synced metric gives the same score, at more cost).
+    else the module's (unsharded under DDP: each rank scores all, the same synced score).
     Loaders passed to ``fit(val_dataloaders=...)`` are known only once set up."""
     if trainer.val_dataloaders is not None:
         limits = list(trainer.num_val_batches or [])
@@ -100,9 +98,12 @@ def val_loaders(trainer: pl.Trainer) -> list[tuple[Any, float]]:
         return []
     out = []
     for loader in loaders(source):
-        length = len(loader) if hasattr(loader, "__len__") else math.inf
-        out.append((loader, min(length, limit) if isinstance(limit, int) or length == math.inf
-                    else max(1, int(length * limit))))
+        try:
+            length = len(loader)
+        except TypeError:  # an iterable dataset without a length: all of it (as Lightning)
+            length = math.inf
+        out.append((loader, min(length, limit) if isinstance(limit, int)
+                    else length if length == math.inf else max(1, int(length * limit))))
     return out
 
 
@@ -355,10 +356,9 @@ def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Mo
                                                               atol=1e-5)):
         return
     rank_zero_warn(f"the exported network alone does not compute what "
-                   f"{type(pl_module).__name__}.forward computes on a validation batch (its "
-                   f"forward does more than call the network, e.g. normalizes or reshapes "
-                   f"the input): subnet.pt needs that step before it to score what the "
-                   f"search scored, and a fine-tune of the network alone trains without it; "
+                   f"{type(pl_module).__name__}.forward computes on a validation batch (it "
+                   f"normalizes or reshapes the input?): subnet.pt needs that step to score "
+                   f"what the search scored, and a fine-tune of the network alone lacks it; "
                    f"move the step into the network (or into the data)")
 
 
