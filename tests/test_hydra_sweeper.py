@@ -277,6 +277,20 @@ def test_a_sweep_stopped_by_max_failures_writes_the_results_so_far(tmp_path, cap
     assert "Sweep stopped in " in capsys.readouterr().out
 
 
+def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
+    # NGOpt over floats with 2 workers runs nevergrad's MetaModel; was: checked with 1
+    # worker, and (under numpy >= 2.4) failed inside nevergrad after 12 jobs
+    ran = []
+    params = {"x": "interval(0, 1)", "y": "interval(0, 1)"}
+    try:
+        _sweep(tmp_path, lambda cfg: ran.append(1) or float(cfg.x),
+               {"budget": 20, "num_workers": 2, "optimizer": "NGOpt", "params": params})
+    except ConfigError as err:  # this numpy: refused before any job
+        assert "with budget 20 and 2 worker(s) before any trial" in str(err) and not ran
+    else:  # a numpy under which MetaModel runs: the sweep finished
+        assert len(ran) == 20
+
+
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
     with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
         _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})

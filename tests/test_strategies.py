@@ -117,6 +117,25 @@ def test_an_optimizer_that_cannot_finish_its_budget_is_refused_before_training(b
         opt.tell(candidate, float(candidate.value["lr"] * (1 + i % 3)))
 
 
+def test_an_optimizer_is_checked_as_far_as_the_search_asks_it_and_with_its_workers():
+    space = SearchSpace.from_dict({"lr": {"float": [1e-4, 1e-1], "log": True},
+                                   "dropout": {"float": [0.0, 0.5]}})
+    # a budget that never reaches MetaModel's failing proposal passes (was: refused at
+    # any budget with 2 workers)
+    check_optimizer_runs("NGOpt", space, 5, 2)
+    opt = make_optimizer("NGOpt", space, budget=5, num_workers=2, seed=0)
+    for _ in range(5 + 2):
+        candidate = opt.ask()
+        opt.tell(candidate, float(candidate.value["lr"]))
+    # an optimizer that takes no parallel workers is refused naming them (was: "needs a
+    # `budget`" without one, and passed with one, to fail after the run folder was written)
+    for budget in (None, 5):
+        with pytest.raises(ConfigError, match=rf"optimizer 'Cobyla' fails on this space with "
+                                              rf"budget {budget} and 2 worker\(s\) before any "
+                                              rf"trial \(ValueError: .*parallelization\)"):
+            check_optimizer_runs("Cobyla", space, budget, 2)
+
+
 def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
     from lightning_nas import Search
     from lightning_nas.strategies.registry import _scalar_of_one_element_array
@@ -128,4 +147,14 @@ def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
     with pytest.raises(ConfigError, match=r"budget 60 and 2 worker\(s\)"):
         Search(TinyNet, space, data=BlobData, optimizer="NGOpt", budget=60, num_workers=2,
                run_dir=tmp_path / "run")
+    # a TrialExecutor given as the executor says the workers the optimizer is built for
+    # (was: checked with the settings' 1 worker, and failed after 12 trials)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lightning_nas.search.executor import FuturesExecutor
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(ConfigError,
+                                                      match=r"budget 60 and 2 worker\(s\)"):
+        Search(TinyNet, space, data=BlobData, optimizer="NGOpt", budget=60,
+               executor=FuturesExecutor(pool, 2), run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()

@@ -163,8 +163,11 @@ class Search:
         """Everything that can be checked before a trial trains, then a dry build of a
         trial's model, data and Trainer (nothing trains, nothing is written)."""
         self.space.check_searchable("or train it with lightning-nas fit")
+        executor = self.settings.execution.executor  # a TrialExecutor says its workers
+        workers = (executor.num_workers if isinstance(executor, TrialExecutor)
+                   else self.settings.execution.num_workers)
         check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget,
-                             self.settings.execution.num_workers)
+                             workers)
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_fill(self.space, self.settings.transfer.warm_start_fill)
@@ -178,7 +181,6 @@ class Search:
         self.data.check()
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
-        executor = self.settings.execution.executor
         try:
             ranks = needs_own_process(self.trainer)  # DDP trials: rank processes of their own
         except (TypeError, ValueError):  # a bad `devices`: the dry build below names it

@@ -24,7 +24,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 
-__all__ = ["DEFAULT_OPTIMIZER", "NAS_OPTIMIZERS", "available_optimizers",
+__all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
            "check_optimizer_name", "check_optimizer_runs", "make_optimizer"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
@@ -69,47 +69,69 @@ def check_optimizer_name(name: str) -> None:
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                          num_workers: int = 1) -> None:
-    """Build ``name`` over ``space`` and ask it twice, on a throwaway copy: an optimizer whose
-    optional package is missing (``SMAC3``: ConfigSpace, ``AX``: ax) fails here, before a
-    run folder is written, not at the search's first proposal; so does one that needs a
-    ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone), and one
-    that runs nevergrad's ``MetaModel`` (``NGOpt`` picks it for continuous spaces at some
-    budgets and worker counts) where numpy >= 2.4 makes that fail after a dozen trials.
+    """Build ``name`` over ``space`` and ask and tell it on a throwaway copy, so that an
+    optimizer that cannot run the search fails here, before a run folder is written, not
+    at a later proposal: one whose optional package is missing (``SMAC3``: ConfigSpace,
+    ``AX``: ax, ``PymooNSGA2``: pymoo, imported at the second ask), one that needs a
+    ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone) or takes no
+    ``num_workers`` > 1 (``Cobyla``), and one that runs nevergrad's ``MetaModel`` (``NGOpt``
+    picks it for spaces of floats), which numpy >= 2.4 makes fail at about the 14th
+    proposal: it is asked as often as the search may ask it (``budget`` plus the workers,
+    at most ``DRY_ASKS``).
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
 
     Raises:
-        ConfigError: naming the missing module.
+        ConfigError: naming the missing module, or the error and the budget and workers.
     """
     try:
-        optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers,
-                                   seed=0)
-        # a second ask after a tell: recast optimizers (``PymooNSGA2``) start their
-        # optimizer thread, and import its package, only then
-        optimizer.tell(optimizer.ask(), 0.0)
-        optimizer.ask()
-    except Exception as err:  # noqa: BLE001 - only a missing module is ours to say
-        if budget is None and not isinstance(err, ImportError):
+        _dry_run(name, space, budget, num_workers)
+    except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
+        missing = err if isinstance(err, ImportError) else err.__cause__
+        if not isinstance(missing, ImportError):
+            missing = err if "No module named" in str(err) else None
+        if missing is not None:
+            raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
+                              f"({type(missing).__name__}: {missing}); install it, or pick "
+                              f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
+        if budget is None and _runs(name, space, 100, num_workers):
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
                               f"{type(err).__name__}: {err}); give a budget beside "
                               f"time_limit, or an optimizer that needs none, e.g. "
                               f"RandomSearch or SurrogateEvolution") from None
-        missing = err if isinstance(err, ImportError) else err.__cause__
-        if not isinstance(missing, ImportError):
-            missing = err if "No module named" in str(err) else None
-        if missing is None:
-            return
-        raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
-                          f"({type(missing).__name__}: {missing}); install it, or pick "
-                          f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
-    if _uses_metamodel(optimizer) and not _scalar_of_one_element_array():
-        raise ConfigError(
-            f"optimizer {name!r} runs nevergrad's MetaModel on this space with budget "
-            f"{budget} and {num_workers} worker(s), and that fails after about a dozen "
-            f"trials under numpy {np.__version__} (nevergrad {ng.__version__} calls float() "
-            f"on a one-element array, which numpy 2.4 refuses); pick another optimizer (e.g. "
-            f"{DEFAULT_OPTIMIZER}, CMA, TwoPointsDE) or install numpy<2.4")
+        numpy = (f"; nevergrad {ng.__version__}'s MetaModel calls float() on a one-element "
+                 f"array, which numpy {np.__version__} refuses: install numpy<2.4"
+                 if "0-dimensional" in str(err) else "")
+        raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget} and "
+                          f"{num_workers} worker(s) before any trial ({type(err).__name__}: "
+                          f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
+                          f"CMA, TwoPointsDE)") from None
+
+
+#: proposals the check asks of an optimizer that runs nevergrad's MetaModel, at most
+DRY_ASKS = 40
+
+
+def _dry_run(name: str, space: SearchSpace, budget: int | None, num_workers: int) -> None:
+    """Ask and tell a throwaway optimizer: twice (recast optimizers start their thread and
+    import their package at the second ask), as often as the search may where it runs
+    nevergrad's MetaModel."""
+    optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
+    asks = (min(budget or DRY_ASKS, DRY_ASKS) + num_workers if _uses_metamodel(optimizer)
+            else 2)
+    losses = np.random.RandomState(0)
+    for _ in range(asks):
+        optimizer.tell(optimizer.ask(), float(losses.uniform()))
+
+
+def _runs(name: str, space: SearchSpace, budget: int, num_workers: int) -> bool:
+    """Whether the dry run passes with ``budget``."""
+    try:
+        _dry_run(name, space, budget, num_workers)
+    except Exception:  # noqa: BLE001 - it does not
+        return False
+    return True
 
 
 def _uses_metamodel(optimizer: ng.optimizers.base.Optimizer) -> bool:
