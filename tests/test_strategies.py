@@ -58,6 +58,15 @@ def test_wrong_name_suggests_the_close_one(wrong, close):
         check_optimizer_name(wrong)
 
 
+def test_an_unregistered_name_names_the_nas_strategies_and_how_to_register_one():
+    # was: "unknown optimizer 'MyCustom'; no close name" and nothing more to go on
+    with pytest.raises(ConfigError) as info:
+        check_optimizer_name("MyCustom")
+    message = str(info.value)
+    assert "no close name" in message and "SurrogateEvolution" in message
+    assert "registered in nevergrad.optimizers.registry" in message
+
+
 def test_unrelated_name_has_no_close_name():
     with pytest.raises(ConfigError, match="no close name"):
         check_optimizer_name("zzqqxx")

@@ -62,9 +62,11 @@ def check_optimizer_name(name: str) -> None:
     if not close:  # fall back to names that share a prefix, ignoring case
         close = [n for n in available_optimizers() if n.lower().startswith(name[:3].lower())][:6]
     hint = f"close names: {', '.join(close)}" if close else "no close name"
-    raise ConfigError(f"unknown optimizer {name!r}; {hint} (see "
-                      f"lightning_nas.strategies.available_optimizers() for all "
-                      f"{len(ng.optimizers.registry)})")
+    raise ConfigError(f"unknown optimizer {name!r}; {hint} (the NAS strategies: "
+                      f"{', '.join(NAS_OPTIMIZERS)}; lightning_nas.strategies."
+                      f"available_optimizers() lists all {len(ng.optimizers.registry)}; an "
+                      f"optimizer of your own is registered in nevergrad.optimizers.registry "
+                      f"by a module the search imports, e.g. the model's)")
 
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
