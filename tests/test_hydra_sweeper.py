@@ -133,6 +133,11 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
     assert results["best_value"] == max(t.score for t in trials)
     assert "model.optimizer.lr=" in " ".join(results["overrides"])
     assert results["rerun"].startswith(f"python {TRAIN} ")  # the task's script, as started
+    # the best job's folder (after the resume, trial N is no longer job N - 1; was: no
+    # record of which folder holds a trial's job)
+    job = Path(results["best_job_dir"])
+    ran_with = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+    assert job.parent == run.resolve() and set(results["overrides"]) <= set(ran_with)
 
     assert cli(["show", str(run)]) == 0
     out = capsys.readouterr().out

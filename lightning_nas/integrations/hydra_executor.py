@@ -87,6 +87,8 @@ class HydraLauncherExecutor(TrialExecutor):
             (the sweeper stores it for the next resume).
         optimized_metric: the config's ``optimized_metric``: what a task returning a float
             returns (``job_result``).
+        on_job_dir: called with a trial's id and its job's output folder when the job
+            returns (the sweeper stores it: trial N is not job N - 1 after a resume).
     """
 
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
@@ -94,9 +96,10 @@ class HydraLauncherExecutor(TrialExecutor):
                  names: Sequence[str] | None = None,
                  check: Callable[[Sequence[Sequence[str]]], None] | None = None,
                  first_job: int = 0, on_launch: Callable[[int], None] | None = None,
-                 optimized_metric: str | None = None) -> None:
+                 optimized_metric: str | None = None,
+                 on_job_dir: Callable[[int, str], None] | None = None) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
-        self.optimized_metric = optimized_metric
+        self.optimized_metric, self.on_job_dir = optimized_metric, on_job_dir
         self.monitor, self.names = monitor, list(names or [monitor])
         self.check, self.next_job, self.on_launch = check, first_job, on_launch
         self._queue: list[TrialSpec] = []
@@ -145,6 +148,9 @@ class HydraLauncherExecutor(TrialExecutor):
 
     def _result(self, spec: TrialSpec, ret: JobReturn, started: float,
                 finished: float) -> TrialResult:
+        folder = _job_dir(ret)
+        if folder is not None and self.on_job_dir is not None:
+            self.on_job_dir(spec.trial_id, folder)
         if ret.status is JobStatus.COMPLETED:
             result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
                                 self.names, self.optimized_metric)
@@ -162,6 +168,14 @@ class HydraLauncherExecutor(TrialExecutor):
             result.build_failed = built
         result.started, result.finished = _job_times(ret) or (started, finished)
         return result
+
+
+def _job_dir(ret: JobReturn) -> str | None:
+    """The job's output folder (``hydra.runtime.output_dir``), where the launcher says it."""
+    try:
+        return str(ret.hydra_cfg.hydra.runtime.output_dir)
+    except Exception:  # noqa: BLE001 - a launcher that returns no Hydra config
+        return None
 
 
 def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,

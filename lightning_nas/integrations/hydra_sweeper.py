@@ -128,7 +128,9 @@ class HydraSweep(Sweeper):
                 monitor=settings.goal.monitor, names=self._names(settings),
                 check=self.validate_batch_is_legal, first_job=self._first_job(store),
                 on_launch=lambda n: store.set_meta("next_job", n),
-                optimized_metric=_optimized_metric(self.config))
+                optimized_metric=_optimized_metric(self.config),
+                on_job_dir=lambda trial, folder: store.set_meta(
+                    "job_dirs", {**store.get_meta("job_dirs", {}), str(trial): folder}))
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
             goal = settings.goal
@@ -328,15 +330,17 @@ class HydraSweep(Sweeper):
         best = store.best(goal.mode)
         results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
                                    "best_value": None, "best_trial": None}
+        folders = store.get_meta("job_dirs", {})  # trial id -> its job's output folder
         if best is not None:
             overrides = list(sweep.overrides(best.arch))
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
+                           best_job_dir=folders.get(str(best.trial_id)),
                            rerun=rerun_line(_task_script(), overrides,
                                             _config_args(self.config)))
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
-                {"trial": t.trial_id, "params": t.arch,
+                {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,
                  "values": {n: t.metrics.get(n) for n in goal.objectives.names}}
                 for t in pareto_front(store.leaderboard(goal.mode), goal.objectives)]
         path = settings.run_dir / RESULTS_FILE
