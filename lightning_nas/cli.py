@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_flags(parser, args.command, unknown)
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
-        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     # like `python -m`, make the current folder importable for class paths in configs
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

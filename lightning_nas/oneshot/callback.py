@@ -271,9 +271,9 @@ class OneShotNAS(pl.Callback):
         with preserved_batchnorm(pl_module):
             set_path(pl_module, self.best_arch)
             calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
-            forward_once(trainer, pl_module, self.forward, calibration)
+            seen = forward_once(trainer, pl_module, self.forward, calibration)
             self.subnet = export_subnet(self.network(pl_module), None, self.best_arch)
-            check_network_alone(trainer, pl_module, self.subnet, self.forward, calibration)
+            check_network_alone(trainer, pl_module, self.subnet, self.forward, seen)
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return

@@ -123,9 +123,9 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         best = _best(scored, mode)
         set_path(pl_module, best["arch"])
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
-        forward_once(trainer, pl_module, forward, batches)
+        seen = forward_once(trainer, pl_module, forward, batches)
         subnet = export_subnet(network, None, best["arch"])
-        check_network_alone(trainer, pl_module, subnet, forward, batches)
+        check_network_alone(trainer, pl_module, subnet, forward, seen)
     set_path(pl_module, previous)
     pl_module.train(was_training)
     return best["arch"], best["score"], subnet, scored

@@ -307,50 +307,43 @@ def step_batch(trainer: pl.Trainer, batch: Any) -> Any:
 
 @torch.no_grad()
 def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
-                 fallback: Sequence[Any] = ()) -> None:
+                 fallback: Sequence[Any] = ()) -> tuple[Any, Any] | None:
     """Run the first validation batch (else the first of ``fallback``) through the active
     path as the search did (``forward``, the module's own reshaping included), in eval
     mode: the layers that follow their input width learn it before an export (was: the
-    network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches)."""
-    batch = _first_batch(trainer, fallback)
+    network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches).
+    Returns the batch and the predictions (``check_network_alone``), None without a batch."""
+    batch = next((step_batch(trainer, next(iter(loader))) for loader, _ in
+                  val_loaders(trainer)), next(iter(fallback), None))
     if batch is None:
-        return
+        return None
     was_training = pl_module.training
     pl_module.eval()
     try:
         with trainer.precision_plugin.val_step_context():
-            forward(pl_module, batch)
+            return batch, forward(pl_module, batch)[0]
     finally:
         pl_module.train(was_training)
 
 
-def _first_batch(trainer: pl.Trainer, fallback: Sequence[Any] = ()) -> Any:
-    """The first validation batch on the device, else the first of ``fallback`` (None)."""
-    return next((step_batch(trainer, next(iter(loader))) for loader, _ in
-                 val_loaders(trainer)), next(iter(fallback), None))
-
-
 @torch.no_grad()
 def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Module,
-                        forward: Forward, fallback: Sequence[Any] = ()) -> None:
+                        forward: Forward, seen: tuple[Any, Any] | None) -> None:
     """Warn (rank 0) when the exported ``subnet`` alone does not compute what ``pl_module``
-    does on the first validation batch (its ``forward`` normalizes or reshapes the input):
-    ``subnet.pt`` needs that step, a fine-tune of the network alone lacks it. Only for the
-    default forward (``module(batch[0])``)."""
-    batch = _first_batch(trainer, fallback)
-    if forward is not default_forward or batch is None:
+    computed on ``seen`` (``forward_once``'s batch and predictions; its ``forward``
+    normalizes or reshapes the input): ``subnet.pt`` needs that step, a fine-tune of the
+    network alone lacks it. Only for the default forward (``module(batch[0])``)."""
+    if forward is not default_forward or seen is None:
         return
-    modes = pl_module.training, subnet.training
-    pl_module.eval()
+    (batch, whole), was_training = seen, subnet.training
     subnet.eval()
     try:
         with trainer.precision_plugin.val_step_context():
-            whole, alone = pl_module(batch[0]), subnet(batch[0])
+            alone = subnet(batch[0])
     except Exception as err:  # noqa: BLE001 - the network takes another input: say so
-        whole, alone = None, err
+        alone = err
     finally:
-        pl_module.train(modes[0])
-        subnet.train(modes[1])
+        subnet.train(was_training)
     if (isinstance(whole, torch.Tensor) and isinstance(alone, torch.Tensor)
             and whole.shape == alone.shape and torch.allclose(whole, alone, rtol=1e-4,
                                                               atol=1e-5)):

@@ -147,15 +147,6 @@ def _uses_metamodel(optimizer: ng.optimizers.base.Optimizer) -> bool:
                if isinstance(part, ng.optimizers.base.Optimizer))
 
 
-def _scalar_of_one_element_array() -> bool:
-    """Whether this numpy converts a one-element array to a float (numpy < 2.4 does)."""
-    try:
-        float(np.zeros(1))
-    except TypeError:
-        return False
-    return True
-
-
 def make_optimizer(name: str, space: SearchSpace, budget: int | None = None,
                    num_workers: int = 1, seed: int | None = None) -> ng.optimizers.base.Optimizer:
     """Create nevergrad optimizer ``name`` over ``space``.
