@@ -50,7 +50,8 @@ class TrialResult:
     """What a trial produced. Plain data: it crosses processes and goes into the store.
 
     ``score`` is the monitored value at the best epoch and ``metrics`` every logged value at
-    that epoch; ``curve`` holds the monitored value at each validation.
+    that epoch; ``curve`` holds the monitored value at each validation (NaN where it was
+    not logged).
     """
 
     trial_id: int

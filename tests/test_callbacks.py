@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import cloudpickle
@@ -171,13 +172,14 @@ class ScriptedModel(BoringModel):
         self.log("val_acc", SCRIPT[self.current_epoch])
 
 
-def _fit(callbacks: list[pl.Callback], epochs: int = 3) -> pl.Trainer:
+def _fit(callbacks: list[pl.Callback], epochs: int = 3,
+         model: type[ScriptedModel] = ScriptedModel) -> pl.Trainer:
     pl.seed_everything(0, verbose=False)
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, callbacks=callbacks,
                          enable_progress_bar=False, enable_model_summary=False, logger=False,
                          enable_checkpointing=False, limit_train_batches=2,
                          limit_val_batches=1)
-    trainer.fit(ScriptedModel())
+    trainer.fit(model())
     return trainer
 
 
@@ -265,6 +267,43 @@ def test_an_entry_holds_what_the_module_logs_at_its_epoch_end_of_that_epoch(tmp_
     assert [h["metrics"]["step_and_epoch"] for h in history] == [0.5, 10.5, 20.5]
     assert [h["metrics"]["lr-SGD"] for h in history] == pytest.approx([0.1, 0.05, 0.025])
     assert [h["metrics"]["trained"] for h in history] == [0.0, 1.0, 2.0]
+
+
+class EvenEpochsLogged(ScriptedModel):
+    """Logs ``val_acc`` only in the validations of even epochs, ``val_loss`` in each."""
+
+    def on_validation_epoch_end(self) -> None:
+        if self.current_epoch % 2 == 0:
+            super().on_validation_epoch_end()
+        self.log("val_loss", 1.0 - SCRIPT[self.current_epoch])
+
+
+def test_an_entry_holds_no_value_a_validation_did_not_log():
+    # was: Lightning keeps the last logged value in callback_metrics, so epoch 1's entry
+    # and curve held epoch 0's val_acc (0.25) as if measured after epoch 1
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    _fit([reporter], model=EvenEpochsLogged)
+    history = reporter.history
+    assert [h["metrics"].get("val_acc") for h in history] == [0.25, None, 0.5]
+    assert [h["metrics"]["val_loss"] for h in history] == pytest.approx([0.75, 0.25, 0.5])
+    curve = reporter.curve()
+    assert curve[0] == 0.25 and math.isnan(curve[1]) and curve[2] == 0.5
+    assert reporter.best()["epoch"] == 2
+
+
+def test_an_objective_a_validation_did_not_log_stops_the_trial():
+    # was: the stale val_acc of epoch 0 was taken as epoch 1's objective
+    reporter = TrialReporter(monitor="val_loss", mode="min", logged=("val_acc",))
+    with pytest.raises(MonitorError, match="objective 'val_acc' was not logged in epoch 1"):
+        _fit([reporter], model=EvenEpochsLogged)
+
+
+def test_pruning_callback_refuses_a_monitor_a_validation_did_not_log():
+    # was: the rule judged epoch 2 by epoch 1's value
+    pruning = PruningCallback(_rule(), monitor="val_acc", trial_key="run-1")
+    with pytest.raises(MonitorError, match="validation of epoch 1 did not log it"):
+        _fit([pruning, TrialReporter(monitor="val_acc", mode="max")], model=EvenEpochsLogged)
+    assert pruning.decision is None
 
 
 def test_reporter_names_an_unlogged_monitor():

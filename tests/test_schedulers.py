@@ -4,6 +4,7 @@ Hyperband / median in the driver, promotion from a checkpoint, and DDP."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError, MonitorError
+from lightning_nas.errors import ConfigError, MonitorError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.callbacks import PruningCallback
 from lightning_nas.search.runner import run_trial
@@ -330,6 +331,31 @@ def test_hyperband_and_median_in_the_driver(tmp_path):
                  run_dir=tmp_path / "med", verbose=False).run()
     pruned = [t for t in med.trials if t.status is TrialStatus.PRUNED]
     assert pruned and all(t.epochs < 4 for t in pruned)
+
+
+class EvenEpochsNet(TinyNet):
+    """Logs ``val_acc`` only in the validations of even epochs."""
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch % 2 == 0:
+            return super().validation_step(batch, batch_idx)
+        return None
+
+
+def test_a_monitor_logged_in_some_epochs_stores_no_value_for_the_others(tmp_path):
+    # was: epoch 1 stored epoch 0's val_acc (Lightning keeps it in callback_metrics), and a
+    # scheduler judged the trial's epoch 2 by it
+    space = {"width": {"choice": [8, 16]}}
+    kw = dict(data=BlobData, trainer={"max_epochs": 3}, budget=1, verbose=False)
+    result = Search(EvenEpochsNet, space, run_dir=tmp_path / "plain", **kw).run()
+    with RunStore(tmp_path / "plain" / "search.db") as store:
+        curve = store.trials()[0].curve
+    assert [math.isnan(v) for v in curve] == [False, True, False]
+    assert result.best.score == curve[result.best.epoch] == max(curve[0], curve[2])
+    with pytest.raises(SearchError, match=r"'val_acc' after every epoch, but the validation "
+                                          r"of epoch 1 did not log it"):
+        Search(EvenEpochsNet, space, scheduler="median", run_dir=tmp_path / "median",
+               **kw).run()
 
 
 def test_resume_keeps_paused_trials_promotable(tmp_path):

@@ -68,6 +68,22 @@ class TrialCheckpoint(ModelCheckpoint):
             trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
 
 
+class _ValidationLogs:
+    """Which ``callback_metrics`` keys one validation logged: Lightning keeps a key's last
+    value in ``callback_metrics`` when a later validation does not log it (a metric logged
+    every other epoch), and only a key logged again gets a new value object."""
+
+    def __init__(self) -> None:
+        self._before: dict[str, Any] = {}
+
+    def start(self, trainer: pl.Trainer) -> None:
+        self._before = dict(trainer.callback_metrics)
+
+    def logged(self, trainer: pl.Trainer) -> set[str]:
+        """The keys logged since ``start`` (new, or holding a new value object)."""
+        return {k for k, v in trainer.callback_metrics.items() if self._before.get(k) is not v}
+
+
 def _to_float(value: Any) -> float | None:
     if isinstance(value, torch.Tensor):
         return float(value.detach().cpu()) if value.numel() == 1 else None
@@ -141,6 +157,9 @@ class TrialReporter(pl.Callback):
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
         self._train_keys: set[str] | None = None  # logged after validation, at epoch end
+        self._validation = _ValidationLogs()
+        self._val_keys: set[str] = set()  # logged by some validation
+        self._stale: set[str] = set()  # validation keys the last validation did not log
 
     @property
     def state_key(self) -> str:
@@ -166,16 +185,23 @@ class TrialReporter(pl.Callback):
             raise MonitorError(f"{message}; monitor a metric that validation logs "
                                f"({_VALIDATION_ONLY})")
 
+    def on_validation_epoch_start(self, trainer: pl.Trainer,
+                                  pl_module: pl.LightningModule) -> None:
+        self._validation.start(trainer)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)
             return
         logged = logged_metrics(trainer, self.monitor)
-        if trainer.world_size > 1:
+        fresh = self._validation.logged(trainer)
+        # what an earlier validation logged and this one did not is not this entry's
+        self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
+        if trainer.world_size > 1 and self.monitor in fresh:
             _check_synced(trainer, pl_module, self.monitor, logged[self.monitor])
         # an earlier epoch's training metrics are still there when validation runs before
         # this epoch's end (val_check_interval < 1): they are not this entry's
-        stale = self._train_keys or set()
+        stale = (self._train_keys or set()) | self._stale
         self.history.append({"epoch": trainer.current_epoch,
                              "metrics": {k: v for k, v in logged.items() if k not in stale}})
         self._open = True
@@ -198,11 +224,12 @@ class TrialReporter(pl.Callback):
             logged = logged_metrics(trainer, self.monitor)
             # logged after the validation: stale in a validation before the next epoch's end
             self._train_keys = ((self._train_keys or set())
-                                | (set(logged) - set(entry["metrics"]) - {self.monitor}))
-            entry["metrics"] = {**entry["metrics"], **logged}
+                                | (set(logged) - set(entry["metrics"]) - self._val_keys))
+            entry["metrics"] = {**entry["metrics"],
+                                **{k: v for k, v in logged.items() if k not in self._stale}}
             self._open = False
             missing = [name for name in self.logged if name not in entry["metrics"]]
-            if missing:
+            if missing and self.monitor in entry["metrics"]:
                 keys = sorted(entry["metrics"])
                 close = did_you_mean(missing[0], [*keys, "params", "flops"])
                 raise MonitorError(f"objective {missing[0]!r} was not logged in epoch "
@@ -230,12 +257,14 @@ class TrialReporter(pl.Callback):
             logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
 
     def curve(self) -> list[float]:
-        """The monitored value at each validation, in order."""
-        return [h["metrics"][self.monitor] for h in self.history]
+        """The monitored value at each validation, in order (NaN where a validation did
+        not log it)."""
+        return [h["metrics"].get(self.monitor, math.nan) for h in self.history]
 
     def best(self) -> dict[str, Any] | None:
         """The history entry with the best monitored value (first one on ties)."""
-        finite = [h for h in self.history if math.isfinite(h["metrics"][self.monitor])]
+        finite = [h for h in self.history
+                  if math.isfinite(h["metrics"].get(self.monitor, math.nan))]
         if not finite:
             return None
         pick = max if self.mode == "max" else min
@@ -308,6 +337,7 @@ class PruningCallback(pl.Callback):
         self.decision: Decision | None = None
         self.stopped_epoch: int | None = None
         self._restored: str | None = None  # the decision a checkpoint holds
+        self._validation = _ValidationLogs()
 
     @property
     def state_key(self) -> str:
@@ -330,11 +360,21 @@ class PruningCallback(pl.Callback):
             self.decision = Decision(self._restored)
             trainer.should_stop = True
 
+    def on_validation_epoch_start(self, trainer: pl.Trainer,
+                                  pl_module: pl.LightningModule) -> None:
+        self._validation.start(trainer)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
         value = logged_metrics(trainer, self.monitor)[self.monitor]  # every rank checks
+        if self.monitor not in self._validation.logged(trainer):
+            raise MonitorError(
+                f"the rule judges each run by {self.monitor!r} after every epoch, but the "
+                f"validation of epoch {trainer.current_epoch} did not log it (what an earlier "
+                f"validation logged is still in callback_metrics); log it in every "
+                f"validation, or search without a scheduler")
         decision = Decision.CONTINUE
         if trainer.is_global_zero:
             decision = self.rule.decide(self.trial_key, epochs, value)

@@ -262,7 +262,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     result.curve = reporter.curve()
     result.finished = time.time()
     bad = [(h["epoch"], h["metrics"][spec.monitor]) for h in reporter.history
-           if not math.isfinite(h["metrics"][spec.monitor])]
+           if not math.isfinite(h["metrics"].get(spec.monitor, 0.0))]
     best = reporter.best()
     if bad or best is None:
         epoch, value = bad[0] if bad else (None, None)
