@@ -140,13 +140,17 @@ def tiny_model(arch: dict) -> pl.LightningModule:
 
 
 class SyncedTinyNet(TinyNet):
-    """Logs ``val_acc`` synced over ranks and ``val_acc_local`` (this rank's own value)."""
+    """Logs ``val_acc`` synced over ranks (NaN for ``nan_width``), ``val_acc_local`` (this
+    rank's own value) and ``val_rank`` (the rank)."""
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         acc = (self(x).argmax(-1) == y).float().mean()
+        if self.hparams.width == self.hparams.nan_width:
+            acc = acc * float("nan")
         self.log("val_acc", acc, sync_dist=True)
         self.log("val_acc_local", acc)
+        self.log("val_rank", float(self.global_rank))
 
 
 class RankFaults(SyncedTinyNet):

@@ -115,6 +115,28 @@ def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
                run_dir=tmp_path, verbose=False).run()
 
 
+def test_a_diverged_ddp_trial_fails_alone_and_an_unsynced_objective_stops_the_search(tmp_path):
+    # was: NaN on both ranks "differed" (nan to nan), a fatal error that stopped the search
+    # at its first diverged trial; and an objective logged without sync_dist was stored
+    # as rank 0's shard, silently
+    from lightning_nas.errors import SearchError
+
+    trainer = {**DDP, "max_epochs": 1}
+    result = Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}},
+                    data=BlobData, trainer=trainer, model_init_args={"nan_width": 8},
+                    budget=2, run_dir=tmp_path / "nan", verbose=False).run()
+    by_width = {t.arch["width"]: t for t in result.trials}
+    assert by_width[8].status is TrialStatus.FAILED
+    assert "monitored 'val_acc' is nan" in by_width[8].error
+    assert by_width[16].status is TrialStatus.COMPLETED
+    assert result.best.trial_id == by_width[16].trial_id
+    with pytest.raises(SearchError, match=r"objective 'val_rank' differs across the 2 ranks "
+                                          r"\(0 to 1\)"):
+        Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}}, data=BlobData,
+               trainer=trainer, objectives={"val_acc": "max", "val_rank": "min"}, budget=2,
+               run_dir=tmp_path / "objective", verbose=False).run()
+
+
 def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
     # was: rank 0's COMPLETED result.json won and rank 1's error was dropped: the trial read
     # COMPLETED, with no error anywhere

@@ -197,8 +197,10 @@ class TrialReporter(pl.Callback):
         fresh = self._validation.logged(trainer)
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
-        if trainer.world_size > 1 and self.monitor in fresh:
-            _check_synced(trainer, pl_module, self.monitor, logged[self.monitor])
+        if trainer.world_size > 1:  # the same keys on every rank: one gather each
+            _check_synced(trainer, pl_module, {
+                name: logged[name] if name in fresh and name in logged else math.nan
+                for name in (self.monitor, *self.logged)})
         # an earlier epoch's training metrics are still there when validation runs before
         # this epoch's end (val_check_interval < 1): they are not this entry's
         stale = (self._train_keys or set()) | self._stale
@@ -277,18 +279,28 @@ class TrialReporter(pl.Callback):
         self.history = list(state_dict.get("history", []))
 
 
-def _check_synced(trainer: pl.Trainer, pl_module: pl.LightningModule, monitor: str,
-                  value: float) -> None:
-    """Raise ``MonitorError`` when the ranks hold different values of ``monitor``: each
-    rank's ``ModelCheckpoint`` would decide on its own and ``best.ckpt`` could be another
-    epoch than the score stored (rank 0's)."""
-    values = trainer.strategy.all_gather(torch.tensor(float(value), device=pl_module.device))
-    low, high = float(values.min()), float(values.max())
-    if not math.isclose(low, high, rel_tol=1e-6, abs_tol=1e-9):
-        raise MonitorError(f"monitor {monitor!r} differs across the {trainer.world_size} ranks "
-                           f"({low:.6g} to {high:.6g}): log it with sync_dist=True (or log a "
-                           f"torchmetrics metric), so that the score, the best epoch and its "
-                           f"checkpoint are the same on every rank")
+def _check_synced(trainer: pl.Trainer, pl_module: pl.LightningModule,
+                  values: dict[str, float]) -> None:
+    """Raise ``MonitorError`` when the ranks hold different values of the monitor or an
+    objective (NaN: not logged by this validation): each rank's ``ModelCheckpoint`` would
+    decide on its own and ``best.ckpt`` could be another epoch than the score stored (rank
+    0's), and an objective would be rank 0's shard. The same value on every rank, NaN
+    included (a diverged trial), is synced."""
+    local = torch.tensor(list(values.values()), dtype=torch.float64, device=pl_module.device)
+    gathered = trainer.strategy.all_gather(local).reshape(-1, len(values))
+    for index, name in enumerate(values):
+        kind = "objective" if index else "monitor"
+        column = [float(v) for v in gathered[:, index]]
+        if all(math.isnan(v) for v in column):
+            continue
+        low, high = min(column), max(column)
+        if any(math.isnan(v) for v in column) or not math.isclose(low, high, rel_tol=1e-6,
+                                                                  abs_tol=1e-9):
+            raise MonitorError(
+                f"{kind} {name!r} differs across the {trainer.world_size} ranks ({low:.6g} to "
+                f"{high:.6g}): log it with sync_dist=True (or log a torchmetrics metric), so "
+                f"that the score, the best epoch, its checkpoint and the objectives are the "
+                f"same on every rank")
 
 
 class _EpochBoundary(pl.Callback):
