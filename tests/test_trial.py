@@ -11,7 +11,7 @@ import torch
 
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
 from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 
 
@@ -245,3 +245,16 @@ def test_best_epoch_metrics_all_belong_to_that_epoch(tmp_path):
     assert result.metrics["val_epoch"] == 1.0
     assert result.metrics["train_epoch"] == 1.0  # logged after validation: still epoch 1's
     assert result.curve == pytest.approx([0.2, 0.9, 0.5])
+
+
+def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path):
+    # was: `enable_checkpointing: null` (LightningCLI's --print_config) kept no checkpoint,
+    # so finetune could not start from the search's weights; `enable_progress_bar: null`
+    # replaced the trials' quiet default
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "enable_checkpointing": None,
+               "enable_progress_bar": None, "enable_model_summary": None}
+    spec = _spec(tmp_path, {"width": 8}, trainer=trainer)
+    assert build_trainer(spec, []).progress_bar_callback is None
+    result = fit_trial(spec)
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.checkpoint is not None and Path(result.checkpoint).is_file()

@@ -36,7 +36,7 @@ from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.search.runner import spawns_ranks
-from lightning_nas.search.trial import TRIAL_TRAINER_DEFAULTS, quiet_lightning
+from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
@@ -240,8 +240,7 @@ def _callbacks(trainer_kwargs: dict[str, Any], run_dir: Path, *search: pl.Callba
                ) -> list[pl.Callback]:
     """The user's callbacks, the search's, the clearing of outputs after them, and, unless
     checkpointing is off, the epoch-end checkpoint a resume reads."""
-    checkpoint = ([epoch_end_checkpoint(run_dir)]
-                  if trainer_kwargs.get("enable_checkpointing", True) else [])
+    checkpoint = [epoch_end_checkpoint(run_dir)] if checkpointing(trainer_kwargs) else []
     return [*trainer_kwargs.get("callbacks", []), *search, _ClearOutputs(run_dir), *checkpoint]
 
 
@@ -361,8 +360,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = data.build()
-        trainer_kwargs = {**TRIAL_TRAINER_DEFAULTS, "logger": False,
-                          "default_root_dir": str(run_dir), **instantiate(trainer_cfg)}
+        trainer_kwargs = with_trial_defaults({"logger": False, "default_root_dir": str(run_dir),
+                                              **instantiate(trainer_cfg)})
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
             opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path)

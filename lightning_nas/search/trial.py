@@ -45,7 +45,8 @@ from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, Tri
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 
-__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "fit_trial", "logger_defaults",
+__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
+           "fit_trial", "logger_defaults", "with_trial_defaults",
            "quiet_lightning"]
 
 #: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
@@ -53,6 +54,33 @@ TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
     "enable_progress_bar": False,
     "enable_model_summary": False,
 }
+
+
+
+def with_trial_defaults(trainer: dict[str, Any]) -> dict[str, Any]:
+    """``trainer`` over ``TRIAL_TRAINER_DEFAULTS``; a ``None`` there (what LightningCLI's
+    ``--print_config`` writes for an argument left at its default) keeps the default.
+
+    Example:
+        >>> with_trial_defaults({"enable_progress_bar": None, "max_epochs": 2})
+        {'enable_progress_bar': False, 'enable_model_summary': False, 'max_epochs': 2}
+    """
+    given = {k: v for k, v in trainer.items() if not (v is None and k in TRIAL_TRAINER_DEFAULTS)}
+    return {**TRIAL_TRAINER_DEFAULTS, **given}
+
+
+def checkpointing(trainer: dict[str, Any]) -> bool:
+    """Whether the Trainer writes checkpoints: ``enable_checkpointing`` left out or ``None``
+    is Lightning's default, on.
+
+    Example:
+        >>> checkpointing({"enable_checkpointing": None}), checkpointing({})
+        (True, True)
+        >>> checkpointing({"enable_checkpointing": False})
+        False
+    """
+    return trainer.get("enable_checkpointing") is not False
+
 
 # Noise that is the same for every trial and says nothing about the architecture.
 _NOISE = (
@@ -159,7 +187,7 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
         run = Path(spec.trial_dir).parent.parent
         settings["logger"] = logger_defaults(settings["logger"], str(run / "logs"), "trials",
                                              f"{Path(spec.trial_dir).name}{suffix}", run.name)
-    kwargs = {**TRIAL_TRAINER_DEFAULTS, **instantiate(settings)}
+    kwargs = with_trial_defaults(instantiate(settings))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
         version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"
@@ -221,7 +249,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                   epochs_known=spec.known_epochs)
         callbacks.append(pruning)
     ckpt = None
-    if spec.checkpoint and spec.trainer.get("enable_checkpointing", True):
+    if spec.checkpoint and checkpointing(spec.trainer):
         # with a scheduler, last.ckpt lets a paused trial resume where it stopped
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
