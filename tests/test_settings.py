@@ -110,6 +110,17 @@ def test_time_limit_alone_is_enough():
     assert s.goal.budget is None and s.goal.time_limit == 30
 
 
+@pytest.mark.parametrize("inside", ["", "sub/run"])
+def test_a_run_dir_at_or_under_a_file_is_refused(tmp_path, inside):
+    # was: FileExistsError / NotADirectoryError from mkdir, naming neither setting nor cure
+    (tmp_path / "notes.txt").write_text("mine")
+    run_dir = tmp_path / "notes.txt" / inside
+    with pytest.raises(ConfigError, match=r"`run_dir` .* cannot be a folder: .*notes.txt is "
+                                          r"a file"):
+        SearchSettings.from_options(run_dir=run_dir)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_groups_validate_when_made():
     with pytest.raises(ConfigError, match="num_workers"):
         Execution(num_workers=0)
