@@ -203,6 +203,26 @@ def test_a_scheduler_refuses_searched_trainer_values_it_cannot_judge(tmp_path, s
     assert not (tmp_path / "search.db").exists()
 
 
+@pytest.mark.parametrize(("trainer", "searched", "scheduler", "needle"), [
+    ({"min_epochs": 5}, {}, "asha", "^scheduler 'asha' .*trainer.min_epochs=5"),
+    ({"min_steps": 40}, {}, "median", "^scheduler 'median' .*trainer.min_steps=40"),
+    ({}, {"trainer.min_epochs": {"choice": [1, 3]}}, "hyperband",
+     "^space key 'trainer.min_epochs' may take 3: scheduler 'hyperband' .*trainer.min_epochs=3"),
+])
+def test_a_scheduler_refuses_trainer_minimums_that_cancel_its_stops(tmp_path, trainer,
+                                                                    searched, scheduler, needle):
+    # was: accepted; Lightning ignored should_stop until min_epochs, so ASHA's pauses were
+    # cancelled, its paused trials landed on no rung and were never promoted
+    with pytest.raises(ConfigError, match=rf"{needle} makes Lightning ignore a stop.*"
+                                          rf"search\.min_epochs"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **searched}, data=BlobData,
+               trainer={"max_epochs": 9, **trainer}, budget=2, scheduler=scheduler,
+               run_dir=tmp_path, verbose=False)
+    assert not (tmp_path / "search.db").exists()
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2, scheduler=scheduler,
+           trainer={"max_epochs": 9, "min_epochs": 1}, run_dir=tmp_path, verbose=False)
+
+
 def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
     callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
     trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,

@@ -297,8 +297,9 @@ def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
     """Refuse Trainer settings under which validation does not run exactly once per epoch
-    (a rule judges each trial by its monitored value after every epoch), or that end a
-    trial before ``max_epochs`` (``max_time``, ``max_steps``).
+    (a rule judges each trial by its monitored value after every epoch), that end a
+    trial before ``max_epochs`` (``max_time``, ``max_steps``), or that make Lightning
+    ignore a rule's stop (``min_epochs``, ``min_steps`` above 1).
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -324,6 +325,17 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
             f"{' and '.join(ends)} would end a trial at another epoch and count it as "
             f"complete; leave {'them' if len(ends) > 1 else 'it'} out (search.time_limit "
             f"bounds the search's time) or search without a scheduler")
+    held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
+            if isinstance(trainer.get(key), int) and not isinstance(trainer[key], bool)
+            and trainer[key] > 1]
+    if held:  # Lightning trains on until then: the rule's pauses and stops are cancelled
+        raise ConfigError(
+            f"scheduler {name!r} stops (or pauses) a trial at the epoch it judges it, but "
+            f"{' and '.join(held)} makes Lightning ignore a stop until "
+            f"{'they are' if len(held) > 1 else 'it is'} reached; leave "
+            f"{'them' if len(held) > 1 else 'it'} out (the scheduler's own search.min_epochs "
+            f"sets the epochs a trial trains before it is judged) or search without a "
+            f"scheduler")
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
