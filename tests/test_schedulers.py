@@ -223,6 +223,41 @@ def test_a_scheduler_refuses_trainer_minimums_that_cancel_its_stops(tmp_path, tr
            trainer={"max_epochs": 9, "min_epochs": 1}, run_dir=tmp_path, verbose=False)
 
 
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband",
+                                       HyperbandRule(min_epochs=1, max_epochs=4, eta=2)])
+def test_a_pausing_scheduler_refuses_a_trainer_that_writes_no_checkpoint(tmp_path, scheduler):
+    # was: accepted; every promotion failed after training with FileNotFoundError for
+    # last.ckpt, and the paused trial's stored result was wiped
+    name = scheduler if isinstance(scheduler, str) else "HyperbandRule"
+    assert ASHARule().pauses and not MedianRule().pauses
+    with pytest.raises(ConfigError, match=rf"scheduler '{name}' pauses trials and continues "
+                                          rf"a promoted one from its last\.ckpt, but "
+                                          rf"trainer\.enable_checkpointing=False"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer={"max_epochs": 4, "enable_checkpointing": False}, scheduler=scheduler,
+               run_dir=tmp_path, verbose=False)
+    assert not (tmp_path / "search.db").exists()
+
+
+def test_a_resume_that_turns_checkpoints_off_under_asha_is_refused(tmp_path):
+    # enable_checkpointing may change on resume (an output setting), but not when paused
+    # trials need their last.ckpt to be promoted
+    kw = {"data": BlobData, "scheduler": "asha", "eta": 2, "run_dir": tmp_path / "run",
+          "verbose": False}
+    space = {"width": {"choice": [4, 8]}}
+    Search(TinyNet, space, budget=1, trainer={"max_epochs": 2}, **kw).run()
+    with pytest.raises(ConfigError, match=r"trainer\.enable_checkpointing=False"):
+        Search(TinyNet, space, budget=2, **kw,
+               trainer={"max_epochs": 2, "enable_checkpointing": False})
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert [t.trial_id for t in store.trials()] == [1]
+    # median only stops trials: it needs no checkpoint
+    done = Search(TinyNet, space, budget=2, scheduler="median", run_dir=tmp_path / "median",
+                  data=BlobData, trainer={"max_epochs": 2, "enable_checkpointing": False},
+                  verbose=False).run()
+    assert [t.status for t in done.trials] == [TrialStatus.COMPLETED] * 2
+
+
 def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
     callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
     trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,

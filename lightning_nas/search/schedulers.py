@@ -96,6 +96,12 @@ class Rule(ABC):
         """Epochs before a new trial's first decision (None: decide every epoch)."""
         return None
 
+    @property
+    def pauses(self) -> bool:
+        """Whether the rule pauses trials to promote later (it has a ``promotion``): a
+        promoted trial continues from its ``last.ckpt``."""
+        return type(self).promotion is not Rule.promotion
+
 
 class MedianRule(Rule):
     """Stop a trial worse than the median of earlier trials at the same epoch.
@@ -299,7 +305,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
     """Refuse Trainer settings under which validation does not run exactly once per epoch
     (a rule judges each trial by its monitored value after every epoch), that end a
     trial before ``max_epochs`` (``max_time``, ``max_steps``), or that make Lightning
-    ignore a rule's stop (``min_epochs``, ``min_steps`` above 1).
+    ignore a rule's stop (``min_epochs``, ``min_steps`` above 1), or, for a rule that
+    pauses trials, that write no ``last.ckpt`` to promote them from
+    (``enable_checkpointing: false``).
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -336,6 +344,14 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
             f"{'them' if len(held) > 1 else 'it'} out (the scheduler's own search.min_epochs "
             f"sets the epochs a trial trains before it is judged) or search without a "
             f"scheduler")
+    pauses = scheduler.pauses if isinstance(scheduler, Rule) else scheduler in (
+        "asha", "hyperband")
+    if pauses and trainer.get("enable_checkpointing") is False:
+        raise ConfigError(
+            f"scheduler {name!r} pauses trials and continues a promoted one from its "
+            f"last.ckpt, but trainer.enable_checkpointing=False writes none; leave it out "
+            f"(or true), or use scheduler 'median' (it stops trials, never pauses them) or "
+            f"none")
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
