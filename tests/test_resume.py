@@ -13,6 +13,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.resume import differences
+from lightning_nas.search.schedulers import ASHARule
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
@@ -64,6 +65,29 @@ def test_a_resume_with_other_model_arguments_is_refused(tmp_path, tiny_space, ti
     search(lr=0.05).run()
     with pytest.raises(ConfigError, match=r"model.init_args.lr: 0.05, now 0.1"):
         search(lr=0.1).run()
+
+
+def test_a_resume_with_a_rule_object_of_other_settings_is_refused(tmp_path, tiny_space,
+                                                                    tiny_trainer):
+    # was: only the rule's class name was stored, so another eta (other rungs, other
+    # pauses) resumed the search without a word
+    def search(rule):
+        return Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
+                      scheduler=rule, run_dir=tmp_path, verbose=False)
+
+    search(ASHARule(min_epochs=1, max_epochs=2, eta=2)).run()
+    before = _meta(tmp_path)
+    assert before["settings"]["scheduler"] == "ASHARule(min_epochs=1, max_epochs=2, eta=2, " \
+                                              "mode='max')"
+    with pytest.raises(ConfigError, match=r"search\.scheduler: .*eta=2.*, now .*eta=3"):
+        search(ASHARule(min_epochs=1, max_epochs=2, eta=3)).run()
+    assert _meta(tmp_path) == before
+    assert len(search(ASHARule(min_epochs=1, max_epochs=2, eta=2)).run().trials) == 1
+    # a store of an older version kept the class name alone: it resumes as before
+    old = {"settings": {"scheduler": "ASHARule"}}
+    assert differences(old, {"settings": {"scheduler": before["settings"]["scheduler"]}}) == []
+    assert differences(old, {"settings": {"scheduler": "MedianRule(min_epochs=1, "
+                                                       "min_trials=2, mode='max')"}})
 
 
 def test_the_same_space_in_another_key_order_resumes_exactly(tmp_path):

@@ -142,7 +142,7 @@ def test_a_rule_and_an_executor_object_are_accepted():
     assert s.early_stopping.scheduler is rule and s.early_stopping.active
     assert s.execution.executor_name.startswith("<") and "Submitter" in s.execution.executor_name
     flat = s.flat()
-    assert flat["scheduler"] == "MedianRule"
+    assert flat["scheduler"] == "MedianRule(min_epochs=1, min_trials=1, mode='max')"
     assert "Submitter" in flat["executor"]
     json.dumps(flat)
 

@@ -110,10 +110,11 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     current = _json(current)
     out: list[str] = []
     if "settings" in stored:
-        out += _changes({k: stored["settings"][k] for k in FIXED_SETTINGS
-                         if k in stored["settings"]},
-                        {k: current["settings"][k] for k in FIXED_SETTINGS
-                         if k in stored["settings"]}, "search")
+        was = {k: stored["settings"][k] for k in FIXED_SETTINGS if k in stored["settings"]}
+        now = {k: current["settings"][k] for k in was}
+        if "scheduler" in was and str(now["scheduler"]).startswith(f"{was['scheduler']}("):
+            now["scheduler"] = was["scheduler"]  # an older store kept a rule's class alone
+        out += _changes(was, now, "search")
     config = stored.get("config") or {}
     for part in ("model", "data"):
         if part in stored:

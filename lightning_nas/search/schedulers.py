@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import inspect
 import math
 import statistics
 from abc import ABC, abstractmethod
@@ -67,6 +68,16 @@ class Rule(ABC):
     def __init__(self, mode: str = "max") -> None:
         check_mode(mode)
         self.mode = mode
+
+    def __repr__(self) -> str:
+        """The class and the ``__init__`` settings the rule keeps, e.g.
+        ``ASHARule(min_epochs=1, max_epochs=9, eta=3, mode='max')`` (the search stores it
+        and a resume compares it)."""
+        names = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
+                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                 and hasattr(self, name)]
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({settings})"
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b

@@ -422,8 +422,8 @@ class SearchSettings:
             out.update({f.name: getattr(group, f.name) for f in dataclasses.fields(group)})
         out["objectives"] = None if out["objectives"] is None else out["objectives"].to_dict()
         out["executor"] = self.execution.executor_name
-        if isinstance(out["scheduler"], Rule):
-            out["scheduler"] = type(out["scheduler"]).__name__
+        if isinstance(out["scheduler"], Rule):  # its settings: a resume compares them
+            out["scheduler"] = re.sub(r" at 0x[0-9a-f]+", "", repr(out["scheduler"]))
         out["constraints"] = [getattr(c, "__name__", None) or re.sub(r" at 0x[0-9a-f]+", "",
                                                                     repr(c))
                               for c in out["constraints"]]  # no address: compared on resume
