@@ -124,6 +124,26 @@ def test_a_rule_object_whose_mode_is_not_the_searchs_is_refused_before_training(
     assert not (tmp_path / "run").exists()
 
 
+def test_a_rule_object_whose_max_epochs_is_not_the_trials_is_refused_before_training(tmp_path):
+    # was: accepted; trials trained trainer.max_epochs=9 and the rule's last rung (3) was
+    # never judged: every trial past rung 1 counted as a rung-1 winner and ran 9 epochs
+    space, kw = {"width": {"choice": [4, 8]}}, {"data": BlobData, "budget": 2, "verbose": False}
+    with pytest.raises(ConfigError, match=r"scheduler ASHARule has max_epochs=3 \(its last "
+                                          r"rung\) but the search's trials train max_epochs=9 "
+                                          r"\(search.max_epochs, else trainer.max_epochs\); "
+                                          r"build it with max_epochs=9, or set "
+                                          r"trainer.max_epochs: 3"):
+        Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3),
+               trainer={"max_epochs": 9}, run_dir=tmp_path / "run", **kw)
+    with pytest.raises(ConfigError, match=r"HyperbandRule has max_epochs=4 .* but neither "
+                                          r"search.max_epochs nor trainer.max_epochs is set"):
+        Search(TinyNet, space, scheduler=HyperbandRule(min_epochs=1, max_epochs=4, eta=2),
+               run_dir=tmp_path / "run", **kw)
+    assert not (tmp_path / "run").exists()
+    Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3), max_epochs=3,
+           trainer={"max_epochs": 9}, run_dir=tmp_path / "run", **kw)  # trials train 3
+
+
 @pytest.mark.parametrize(("setting", "scheduler"), [
     ({"check_val_every_n_epoch": 2}, "asha"), ({"val_check_interval": 0.5}, "median"),
     ({"val_check_interval": 2}, MedianRule())])

@@ -273,13 +273,23 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
 
     Raises:
         ConfigError: for an unknown name (listing the valid ones), bad settings, a
-            ``Rule`` whose ``mode`` is not the search's, or a rule that would first decide
+            ``Rule`` whose ``mode`` is not the search's or whose ``max_epochs`` is not
+            ``max_epochs`` (the epochs trials train), or a rule that would first decide
             at or after ``max_epochs`` (it would stop nothing).
     """
     if isinstance(scheduler, Rule) and scheduler.mode != mode:
         # a rule judges which trials are better: the other way round it stops the best
         raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
                           f"but the search's mode is {mode!r}; build it with mode={mode!r}")
+    last = getattr(scheduler, "max_epochs", None)
+    if isinstance(scheduler, Rule) and isinstance(last, int) and last != max_epochs:
+        # trials train max_epochs: the rule's last rung would be judged never, or too early
+        trials = ("neither search.max_epochs nor trainer.max_epochs is set"
+                  if max_epochs is None else f"the search's trials train max_epochs="
+                  f"{max_epochs} (search.max_epochs, else trainer.max_epochs)")
+        fix = "" if max_epochs is None else f"build it with max_epochs={max_epochs}, or "
+        raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
+                          f"last rung) but {trials}; {fix}set trainer.max_epochs: {last}")
     if scheduler is None or isinstance(scheduler, Rule):
         return _decides_before_the_end(scheduler, max_epochs, "a rule object")
     if scheduler not in SCHEDULERS:
