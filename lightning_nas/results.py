@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["TrialResult", "TrialStatus", "format_score"]
+__all__ = ["TrialResult", "TrialStatus", "format_score", "leaderboard"]
 
 
 def format_score(value: float) -> str:
@@ -80,3 +81,30 @@ class TrialResult:
         out = asdict(self)
         out["status"] = self.status.value
         return out
+
+
+def leaderboard(trials: Iterable[TrialResult], mode: str,
+                objectives: Mapping[str, str] | None = None) -> list[TrialResult]:
+    """The COMPLETED trials with a score, best first (``RunStore.leaderboard`` and
+    ``SearchResult.leaderboard``, so ``best.yaml`` is the first): by score, ties by the
+    later ``objectives`` in order (a trial missing one, or with NaN, after those that have
+    it), then the earlier trial.
+
+    Example:
+        >>> done = [TrialResult(i, {}, TrialStatus.COMPLETED, 0.9, {"params": p})
+        ...         for i, p in ((1, 500), (2, 300))]
+        >>> [t.trial_id for t in leaderboard(done, "max", {"acc": "max", "params": "min"})]
+        [2, 1]
+    """
+    ties = list((objectives or {}).items())[1:]
+
+    def key(trial: TrialResult) -> tuple[Any, ...]:
+        out: list[Any] = [-trial.score if mode == "max" else trial.score]  # type: ignore[operator]
+        for name, by in ties:
+            value = trial.metrics.get(name)
+            missing = not isinstance(value, (int, float)) or math.isnan(value)
+            out += [missing, 0.0 if missing else -value if by == "max" else value]
+        return (*out, trial.trial_id)
+
+    return sorted((t for t in trials if t.status is TrialStatus.COMPLETED
+                   and t.score is not None), key=key)

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -258,16 +258,9 @@ class RunStore:
     def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
         """COMPLETED trials, best first; ties go by the run's later objectives in order
         (one missing them last), then to the earlier trial."""
-        order = "DESC" if mode == "max" else "ASC"
-        limit = "" if k is None else f" LIMIT {int(k)}"
-        ties, paths = "", []
-        for name, by in list((self.get_meta("objectives") or {}).items())[1:]:
-            ties += (f"json_extract(metrics, ?) IS NULL, json_extract(metrics, ?) "
-                     f"{'DESC' if by == 'max' else 'ASC'}, ")
-            paths += [f'$."{name}"'] * 2
-        return list(self._select(f"WHERE status = ? AND score IS NOT NULL "
-                                 f"ORDER BY score {order}, {ties}id ASC{limit}",
-                                 (TrialStatus.COMPLETED.value, *paths)))
+        board = leaderboard(self.trials(TrialStatus.COMPLETED), mode,
+                            self.get_meta("objectives"))
+        return board if k is None else board[:int(k)]
 
     def best(self, mode: str = "max") -> TrialResult | None:
         """The best COMPLETED trial, or None."""

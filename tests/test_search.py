@@ -69,6 +69,23 @@ def test_search_trains_budget_and_exports_best(tmp_path, tiny_space, tiny_traine
     assert out.count("[trial ") == 4 and "best=" in out and "Search finished" in out
 
 
+def test_the_leaderboard_breaks_ties_as_best_and_the_store_do(tmp_path):
+    # was: ties went to the earlier trial, so result.leaderboard()[0] was not result.best
+    # (nor the store's and `show`'s first row) when later objectives break the tie
+    def toy(arch):
+        return {"acc": 0.9, "size": float(arch["size"])}
+
+    result = Search(None, {"size": {"choice": [50, 10, 30]}}, objective=toy,
+                    objectives={"acc": "max", "size": "min"}, budget=3, seed=0,
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False).run()
+    assert [t.arch["size"] for t in result.trials] != [10, 30, 50]  # ids alone would not do
+    board = result.leaderboard()
+    assert [t.arch["size"] for t in board] == [10, 30, 50]
+    assert board[0].trial_id == result.best.trial_id and result.leaderboard(1) == board[:1]
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.trial_id for t in store.leaderboard("max")] == [t.trial_id for t in board]
+
+
 @pytest.mark.parametrize("optimizer", ["RandomSearch", "NGOpt"])
 def test_same_seed_same_proposals_and_scores(tmp_path, tiny_space, tiny_trainer, optimizer):
     runs = [_search(tmp_path / name, tiny_space, tiny_trainer, budget=3, seed=seed,

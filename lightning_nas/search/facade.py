@@ -39,7 +39,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import make_executor
 from lightning_nas.search.loop import SearchLoop
@@ -75,9 +75,10 @@ class SearchResult:
     objectives: Objectives | None = None
 
     def leaderboard(self, k: int | None = None) -> list[TrialResult]:
-        """COMPLETED trials sorted best first."""
-        done = [t for t in self.trials if t.status is TrialStatus.COMPLETED]
-        done.sort(key=lambda t: (-t.score if self.mode == "max" else t.score, t.trial_id))
+        """COMPLETED trials, best first, in the store's order (``best`` first: ties by the
+        later objectives, then the earlier trial)."""
+        done = leaderboard(self.trials, self.mode,
+                           None if self.objectives is None else self.objectives.to_dict())
         return done if k is None else done[:k]
 
     def pareto_front(self) -> list[TrialResult]:
