@@ -70,7 +70,8 @@ def plot_progress(store: RunStore, path: Any) -> None:
         pruned = [(x, t.score) for x, t in zip(xs, trials, strict=True)
                   if t.status is TrialStatus.PRUNED]
         if pruned:
-            ax.scatter(*zip(*pruned, strict=True), s=14, color="0.7", label="pruned (at rung)")
+            ax.scatter(*zip(*pruned, strict=True), s=14, color="0.7",
+                       label="pruned (best until its stop)")  # its score, not the rung's
         if done:
             ax.scatter(*zip(*done, strict=True), s=18, color="C0", label="trial")
         ax.step(xs, curve, where="post", color="C3", lw=2, label="best so far")
