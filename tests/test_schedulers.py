@@ -290,6 +290,18 @@ def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(
     assert trainer.global_step == 0  # refused before training
 
 
+def test_pruning_callback_alone_refuses_a_trainer_with_min_epochs(tmp_path):
+    # was: Lightning ignored the callback's stop until epoch 3: a "stopped" run trained on
+    callback = PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=4, min_epochs=3, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[callback],
+                         default_root_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"trainer.min_epochs=3 makes Lightning ignore a stop"):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0
+
+
 # --------------------------------------------------------------------- in the driver
 def test_asha_stops_a_clearly_worse_trial_at_the_first_rung(tmp_path):
     space = {"lr": {"choice": [1e-6, 0.3]}, "width": {"choice": [8, 16, 32]}}
