@@ -13,6 +13,9 @@ import types
 
 import lightning.pytorch as pl
 import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 from lightning_nas import Search
 from lightning_nas.config.factories import (
@@ -34,6 +37,33 @@ class KwargsNet(pl.LightningModule):
     def __init__(self, width: int = 4, **kwargs) -> None:
         super().__init__()
         self.width, self.extra = width, kwargs
+
+
+class Pretrained(pl.LightningModule):
+    """Fine-tunes a weight tensor it is given (``nn.Embedding.from_pretrained`` style: the
+    parameter shares the tensor's storage) and the modules of a list it is given."""
+
+    starts: list[tuple[torch.Tensor, torch.Tensor]] = []  # (weight, extra) at each build
+
+    def __init__(self, weight: torch.Tensor, extra: list[nn.Module], width: int = 4) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8, bias=False)
+        self.proj.weight = nn.Parameter(weight)
+        self.extra = nn.ModuleList(extra)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 3))
+        Pretrained.starts.append((weight.detach().clone(), extra[0].weight.detach().clone()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.extra[0](self.proj(x)))
+
+    def training_step(self, batch, batch_idx):
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", (self(batch[0]).argmax(-1) == batch[1]).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.5)
 
 
 def build_tiny(arch: dict) -> TinyNet:
@@ -241,6 +271,25 @@ def test_model_factory_builds_a_class_with_init_args():
     assert isinstance(model, TinyNet)
     assert (model.hparams.width, model.hparams.lr, model.hparams.depth) == (4, 0.2, 2)
     assert factory.build({"width": 4}) is not model
+
+
+def test_tensors_and_modules_in_lists_in_init_args_start_fresh_in_each_trial(tmp_path):
+    # was: only a module given alone was copied; a tensor (or a module in a list) was
+    # trained in place by every trial, so later trials started from earlier trials' weights
+    weight, extra = torch.randn(8, 8), [nn.Linear(8, 8)]
+    given = (weight.clone(), extra[0].weight.detach().clone())
+    Pretrained.starts.clear()
+    result = Search(Pretrained, {"width": {"choice": [4, 8]}}, data=BlobData,
+                    trainer={"max_epochs": 1}, budget=2, optimizer="RandomSearch",
+                    model_init_args={"weight": weight, "extra": extra},
+                    run_dir=tmp_path, verbose=False).run()
+    assert len(result.trials) == 2 and len(Pretrained.starts) >= 3  # dry builds, trials
+    assert torch.equal(weight, given[0]) and torch.equal(extra[0].weight, given[1])
+    assert all(torch.equal(w, given[0]) and torch.equal(e, given[1])
+               for w, e in Pretrained.starts)
+    shared = nn.Parameter(torch.ones(8, 8))  # one object in two arguments stays one
+    model = ModelFactory(KwargsNet, {"a": shared, "b": [shared], "n": 3}).build({})
+    assert model.extra["a"] is model.extra["b"][0] and model.extra["a"] is not shared
 
 
 def test_model_factory_callable_builder():

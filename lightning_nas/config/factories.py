@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch import nn
 
 from lightning_nas.config.hparams import build_section
@@ -206,11 +207,14 @@ class ModelFactory:
                             "model", nested=False)
 
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
-        """A new model for ``arch``; a ``torch.nn.Module`` in ``init_args`` (a backbone) is
-        copied, so every trial starts from its weights as given, not from the last trial's."""
+        """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
+        tuple, set or dict) a ``torch.nn.Module`` or a ``torch.Tensor`` (a backbone,
+        pretrained weights) is copied, so every trial starts from its weights as given, not
+        from the last trial's, and the caller's objects are not trained in place."""
         if self.is_class:
-            fixed = {k: copy.deepcopy(v) if isinstance(v, nn.Module) else v
-                     for k, v in self.init_args.items()}
+            weights = {k: v for k, v in self.init_args.items() if _holds_weights(v)}
+            # one deepcopy of them all: weights shared between arguments stay shared
+            fixed = {**self.init_args, **copy.deepcopy(weights)}
             return self.target(**{**fixed, **{k: v for k, v in arch.items()
                                               if not k.startswith("trainer.")}})
         model = self.target(dict(arch))
@@ -218,6 +222,17 @@ class ModelFactory:
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
                             f"expected a LightningModule")
         return model
+
+
+def _holds_weights(value: Any) -> bool:
+    """Whether ``value`` is, or holds in a list, tuple, set or dict, a module or a tensor."""
+    if isinstance(value, nn.Module | torch.Tensor):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_weights(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_weights(v) for v in value)
+    return False
 
 
 class DataFactory:
