@@ -334,6 +334,37 @@ def test_data_factory():
         DataFactory(instance, {"n": 3})
 
 
+def build_of_width(arch: dict) -> TinyNet:
+    """A builder that reads the key it knows (the others are the data's)."""
+    return TinyNet(width=arch["width"])
+
+
+BATCH_SIZES: list[int] = []  # the batch size of each BlobData build_data built
+
+
+def build_data(arch: dict) -> BlobData:
+    """A data builder: receives the architecture, so ``data.*`` keys reach it."""
+    BATCH_SIZES.append(arch["data.batch_size"])
+    return BlobData(n=64, batch_size=arch["data.batch_size"])
+
+
+def test_a_data_path_the_data_never_receives_is_refused_with_a_builder_model(tmp_path):
+    # was: with a builder function, data.batch_size was accepted, stored with each trial
+    # and never applied (every trial ran with the DataModule's own batch size)
+    space = {"width": {"choice": [4, 8]}, "data.batch_size": {"choice": [16, 32]}}
+    for data, what in ((BlobData, "BlobData, a class"), (BlobData(), "a BlobData instance"),
+                       (None, "no data")):
+        with pytest.raises(ConfigError, match=rf"space key 'data.batch_size' is a path into "
+                                              rf"the data config, and the data \({what}.*never"):
+            Search(build_of_width, space, data=data, budget=2, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    BATCH_SIZES.clear()  # a data builder receives it: its trials run with the value
+    result = Search(build_of_width, space, data=build_data, trainer={"max_epochs": 1},
+                    budget=2, optimizer="RandomSearch", run_dir=tmp_path / "ok",
+                    verbose=False).run()
+    assert [t.arch["data.batch_size"] for t in result.trials] == BATCH_SIZES[-2:]
+
+
 # ---------------------------------------------------------------- object_path
 def test_object_path():
     assert object_path(TinyNet) == "tests.helpers.TinyNet"

@@ -19,7 +19,7 @@ import copy
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -257,9 +257,23 @@ class DataFactory:
                               f"class: init_args need a LightningDataModule class or import "
                               f"path")
 
-    def check(self) -> None:
+    def check(self, names: Sequence[str] = ()) -> None:
         """Raise ``ConfigError`` if the data class does not take an ``init_args`` key or a
-        value does not fit its annotation (``data.batch_size='abc'``)."""
+        value does not fit its annotation (``data.batch_size='abc'``), or a space key of
+        ``names`` is a ``data.*`` path the data never receives (only a callable, such as a
+        config's data section, is built from the architecture)."""
+        receives = callable(self.target) and not inspect.isclass(self.target) and not \
+            isinstance(self.target, pl.LightningDataModule)
+        for key in names:
+            if is_dotted(key) and key.startswith("data.") and not receives:
+                what = ("no data (the model's own loaders)" if self.target is None else
+                        f"{self.target.__name__}, a class" if inspect.isclass(self.target)
+                        else f"a {type(self.target).__name__} instance")
+                raise ConfigError(f"space key {key!r} is a path into the data config, and the "
+                                  f"data ({what}) is built without the architecture, so the "
+                                  f"value would never be applied: search it from a config "
+                                  f"(lightning-nas search), or give data= a callable "
+                                  f"arch -> LightningDataModule that reads it")
         if isinstance(self.target, ConfigBuilder):
             self.target.check()
         elif inspect.isclass(self.target):

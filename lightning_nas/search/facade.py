@@ -179,7 +179,7 @@ class Search:
         except ConfigError as err:
             raise ConfigError(f"trainer.strategy={self.trainer['strategy']!r}: {err}") from None
         self.model.check(self.space.names())
-        self.data.check()
+        self.data.check(self.space.names())
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         try:
