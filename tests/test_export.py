@@ -67,6 +67,14 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     assert sorted(finished_run.iterdir()) == folders
 
 
+def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finished_run):
+    folders = sorted(finished_run.iterdir())
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 8)))
+    with pytest.raises(ConfigError, match="is of type DataLoader, not data a trial can use"):
+        finetune(finished_run, max_epochs=1, data=loader)  # was: a folder, AttributeError
+    assert sorted(finished_run.iterdir()) == folders
+
+
 def test_a_search_given_objects_finetunes_with_them_given_again(
         tmp_path, tiny_space, tiny_trainer):
     run = tmp_path / "run"

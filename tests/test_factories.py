@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import datetime
 import fractions
+import re
 import types
 
 import lightning.pytorch as pl
@@ -16,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_nas import Search
 from lightning_nas.config.factories import (
@@ -26,7 +28,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, TinyNet, make_blobs
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -363,6 +365,28 @@ def test_a_data_path_the_data_never_receives_is_refused_with_a_builder_model(tmp
                     budget=2, optimizer="RandomSearch", run_dir=tmp_path / "ok",
                     verbose=False).run()
     assert [t.arch["data.batch_size"] for t in result.trials] == BATCH_SIZES[-2:]
+
+
+def loader_builder(arch: dict) -> DataLoader:
+    """A data builder that returns a DataLoader, not a DataModule."""
+    return DataLoader(TensorDataset(*make_blobs(32)), batch_size=8)
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (DataLoader(TensorDataset(*make_blobs(32)), batch_size=8), "is of type DataLoader, not data"),
+    (42, "data=42 is of type int, not data"), (TinyNet(), "is of type TinyNet, not data"),
+    (loader_builder, "data builder loader_builder returned DataLoader, expected a "
+                     "LightningDataModule")])
+def test_data_that_is_no_datamodule_is_refused_before_anything_is_written(
+        tmp_path, data, needle):
+    # was: accepted; every trial failed with AttributeError ('DataLoader' object has no
+    # attribute 'on_exception') after the run folder was written
+    with pytest.raises(ConfigError, match=re.escape(needle)) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=data, trainer={"max_epochs": 1},
+               budget=2, run_dir=tmp_path / "run", verbose=False)
+    if not callable(data):
+        assert "a LightningDataModule instance, class or import path" in str(info.value)
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- object_path

@@ -236,12 +236,13 @@ def _holds_weights(value: Any) -> bool:
 
 
 class DataFactory:
-    """Builds the data for a trial: nothing, a DataModule, or dataloaders.
+    """Builds the data for a trial: nothing or a DataModule.
 
     Args:
         data: ``None`` (the model has its own dataloaders), a ``LightningDataModule``
             instance (reused by every trial), its class or import path (a fresh one per
-            trial, built with ``init_args``).
+            trial, built with ``init_args``), or a callable ``arch -> LightningDataModule``
+            (a config's data section: a fresh one per trial, built from the architecture).
         init_args: keyword arguments for a class.
     """
 
@@ -252,6 +253,14 @@ class DataFactory:
             object_path(data) if inspect.isclass(data) else None)
         if inspect.isclass(self.target) and not issubclass(self.target, pl.LightningDataModule):
             raise ConfigError(f"data {self.target.__name__} is not a LightningDataModule")
+        if not (self.target is None or inspect.isclass(self.target)
+                or isinstance(self.target, pl.LightningDataModule)
+                or callable(self.target) and not isinstance(self.target, nn.Module)):
+            raise ConfigError(
+                f"data={short(data)} is of type {type(self.target).__name__}, not data a trial "
+                f"can use: give a LightningDataModule instance, class or import path, a callable "
+                f"arch -> LightningDataModule, or None (the model's own dataloaders); wrap "
+                f"datasets with LightningDataModule.from_datasets(train, val, batch_size=...)")
         if not inspect.isclass(self.target) and self.init_args:
             raise ConfigError(f"data {getattr(self.target, '__name__', data)!r} is not a "
                               f"class: init_args need a LightningDataModule class or import "
@@ -290,7 +299,12 @@ class DataFactory:
         if inspect.isclass(self.target):
             return self.target(**self.init_args)
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
-            return self.target(dict(arch or {}))
+            data = self.target(dict(arch or {}))
+            if not isinstance(data, pl.LightningDataModule):
+                raise TypeError(f"data builder {getattr(self.target, '__qualname__', self.target)}"
+                                f" returned "
+                                f"{type(data).__name__}, expected a LightningDataModule")
+            return data
         return self.target
 
 
