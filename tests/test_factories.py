@@ -23,6 +23,7 @@ from lightning_nas import Search
 from lightning_nas.config.factories import (
     DataFactory,
     ModelFactory,
+    check_search_trainer,
     check_trainer_kwargs,
     check_validation_runs,
 )
@@ -235,6 +236,23 @@ def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trai
     assert not (tmp_path / "run").exists()
     check_validation_runs({**trainer, "limit_val_batches": 2, "limit_train_batches": 2,
                            "max_epochs": 4, "max_steps": -1}, "val_acc")
+
+
+@pytest.mark.parametrize(("trainer", "space", "needle"), [
+    ({"fast_dev_run": True}, {}, "trainer.fast_dev_run=True runs 1 batch of training"),
+    ({"fast_dev_run": 3}, {}, "trainer.fast_dev_run=3 runs 3 batches of training"),
+    ({}, {"trainer.fast_dev_run": {"choice": [False, 2]}},
+     "space key 'trainer.fast_dev_run' may take 2: trainer.fast_dev_run=2 runs 2 batches")])
+def test_a_search_with_fast_dev_run_is_refused_before_training(tmp_path, trainer, space, needle):
+    # was: every trial trained one batch, was stored COMPLETED on that score with no
+    # checkpoint, and used up the budget
+    with pytest.raises(ConfigError, match=re.escape(needle)) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=BlobData,
+               trainer={"max_epochs": 2, **trainer}, budget=2, run_dir=tmp_path / "run")
+    assert "limit_train_batches and limit_val_batches" in str(info.value)
+    assert not (tmp_path / "run").exists()
+    check_search_trainer({"fast_dev_run": False})
+    check_search_trainer({"fast_dev_run": 0, "limit_train_batches": 2})
 
 
 # ---------------------------------------------------------------- ModelFactory

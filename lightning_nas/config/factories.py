@@ -5,7 +5,8 @@ checks that can be made before any training.
 data, ``ConfigBuilder`` a LightningCLI config section with the architecture's values set at
 their dotted paths; ``check_trainer_kwargs`` names an unknown Trainer argument or one whose
 value does not fit the Trainer's annotation (``trainer.max_epochs='abc'``);
-``check_validation_runs`` one under which no validation runs, so no monitor is ever logged.
+``check_validation_runs`` one under which no validation runs, so no monitor is ever logged;
+``check_search_trainer`` one a search's trials cannot run with (``fast_dev_run``).
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -39,8 +40,8 @@ from lightning_nas.config.nodes import check_node_keys, is_node, node_args, targ
 from lightning_nas.config.paths import is_dotted, set_paths
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_trainer_kwargs",
-           "check_validation_runs"]
+__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_search_trainer",
+           "check_trainer_kwargs", "check_validation_runs"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,6 +115,31 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
                       f"logged (a trial is scored after validation); let validation run at "
                       f"least once")
+
+
+def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` for Trainer settings a search's trials cannot run with:
+    ``fast_dev_run`` trains and validates a batch or a few, with no checkpoint and no
+    logger, so every trial would be stored as completed on a one-batch score and use up the
+    budget (one fit or fine-tune with it is a debugging run of its own, and allowed).
+
+    Example:
+        >>> check_search_trainer({"max_epochs": 2, "fast_dev_run": False})
+        >>> check_search_trainer({"fast_dev_run": True})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.fast_dev_run=True runs 1 batch of ...
+    """
+    value = kwargs.get("fast_dev_run")
+    if value is None or value is False or value == 0:
+        return
+    batches = 1 if value is True else value
+    raise ConfigError(f"trainer.fast_dev_run={value!r} runs {batches} batch"
+                      f"{'es' * (batches != 1)} of training and validation, with no checkpoint "
+                      f"and no logger: every trial would be stored as completed on that score "
+                      f"and use up the budget; search trials need real epochs: for a quick "
+                      f"search set limit_train_batches and limit_val_batches (and a small "
+                      f"max_epochs), or try one model with lightning-nas fit")
 
 
 def _is_number(value: Any) -> bool:

@@ -34,6 +34,7 @@ import lightning.pytorch as pl
 from lightning_nas.config.factories import (
     DataFactory,
     ModelFactory,
+    check_search_trainer,
     check_trainer_kwargs,
     check_validation_runs,
 )
@@ -171,6 +172,7 @@ class Search:
                              workers)
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
+        check_search_trainer(self.trainer)
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
@@ -229,6 +231,7 @@ class Search:
                         check_trainer_kwargs(setting)
                         check_validation_runs({**self.trainer, **setting},
                                               self.settings.goal.monitor)
+                        check_search_trainer(setting)
                         if scheduler is not None:  # rungs need validation every epoch
                             check_validates_each_epoch({**self.trainer, **setting},
                                                        scheduler)
