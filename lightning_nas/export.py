@@ -42,6 +42,12 @@ __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir"
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
 FIT_DIRECTIVE = "# lightning-nas fit:"
 
+#: the stored model of an ``objective=`` search: the placeholder ``Search`` stands in with
+#: (nothing is built; ``best.yaml`` says so instead of naming it)
+OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
+#: what ``best.yaml`` of an ``objective=`` search says in place of its model
+OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
+
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -58,7 +64,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     the best architecture filled into ``model.init_args`` and no ``search`` block, so it
     trains the best model as is. ``trial_id`` exports that COMPLETED trial instead (e.g. a
     point of a multi-objective run's Pareto front; ``best.yaml`` says ``chosen: true``, and
-    ``finetune`` takes it). Returns the content of ``best.yaml``.
+    ``finetune`` takes it). An ``objective=`` search trained no model: its ``best.yaml``
+    has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
+    Returns the content of ``best.yaml``.
     """
     run_dir = Path(run_dir)
     own = store is None
@@ -79,8 +87,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                                   f"trials can be exported; {valid}")
         if best is None:
             raise SearchError(f"{run_dir} has no completed trial to export")
-        config = store.get_meta("config")
-        trained = None if config is None else best_config(
+        config, objective = store.get_meta("config"), _objective_run(store.get_meta("model"))
+        trained = None if config is None or objective else best_config(
             config, best.arch, seed=store.get_meta("seed"),
             max_epochs=_scheduler_epochs(store.get_meta("settings") or {}))
         out: dict[str, Any] = {
@@ -91,6 +99,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             "model": (trained["model"] if trained is not None
                       else _model_section(store.get_meta("model") or {}, best.arch)),
         }
+        if objective:  # nothing to build or train again: no model, no best_config.yaml
+            out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
@@ -115,6 +125,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     finally:
         if own:
             store.close()
+
+
+def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:
+    """Whether a run's stored model is the placeholder of an ``objective=`` search."""
+    return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL
 
 
 def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
@@ -313,6 +328,11 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         seed = store.get_meta("seed") if seed is None else seed
         config, data_object = store.get_meta("config"), store.get_meta("data_object")
         current = getattr(store.best(mode), "trial_id", None)
+    if _objective_run(stored_model):
+        raise ConfigError(f"{run_dir} searched an objective function (Search(..., "
+                          f"objective=...)), not a model: it has no model to build and no "
+                          f"checkpoint to fine-tune; build your model of its best "
+                          f"architecture (best.yaml's arch) and train it")
     best = load_best(run_dir) if (run_dir / "best.yaml").exists() else None
     if best is None or not best.get("chosen") and best["trial"] != current:
         best = export_best(run_dir)  # none yet, or a stale one (a resume stopped early)

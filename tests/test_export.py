@@ -336,3 +336,24 @@ def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_pat
     with pytest.raises(ConfigError, match=rf"has no trial 99 \(trials 1 to {total}\); "
                                           rf"COMPLETED trials: "):
         export_best(tmp_path, trial_id=99)
+
+
+def test_an_objective_search_exports_no_model_and_is_not_finetuned(tmp_path, capsys):
+    # was: best.yaml named the placeholder lightning_nas.search.facade._NoModel as its
+    # model; finetune said the checkpoint "was not kept" and, with from_checkpoint=False,
+    # trained the placeholder (no training_step) into a finetune folder
+    from lightning_nas.cli import main
+
+    Search(None, {"x": {"int": [0, 6]}}, objective=lambda arch: {"val_loss": arch["x"]},
+           budget=3, monitor="val_loss", mode="min", run_dir=tmp_path, verbose=False).run()
+    best = load_best(tmp_path)
+    assert best["model"] is None and "objective function" in best["objective"]
+    assert best["checkpoint"] is None and not (tmp_path / "best_config.yaml").exists()
+    folders = sorted(tmp_path.iterdir())
+    for from_checkpoint in (True, False):
+        with pytest.raises(ConfigError, match="searched an objective function .*not a model: "
+                                              "it has no model to build"):
+            finetune(tmp_path, max_epochs=1, from_checkpoint=from_checkpoint)
+    assert sorted(tmp_path.iterdir()) == folders  # no folder, nothing built
+    assert main(["show", str(tmp_path)]) == 0 and "COMPLETED" in capsys.readouterr().out
+    assert main(["export", str(tmp_path)]) == 0 and "model: null" in capsys.readouterr().out
