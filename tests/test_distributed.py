@@ -104,6 +104,29 @@ def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path):
     assert not (tmp_path / "run").exists() and not (tmp_path / "lambda").exists()
 
 
+def test_a_searched_device_count_that_needs_rank_processes_is_checked_too(tmp_path):
+    # was: with devices 1 in the config and `trainer.devices: {choice: [1, 2]}` searched, a
+    # model of __main__ was let through and a trial on two ranks failed ("Can't get
+    # attribute 'MyNet'")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "main_model.py"
+    script.write_text(MAIN_MODEL.replace('"devices": 2', '"devices": 1').replace(
+        '{"width": {"choice": [8, 16]}}',
+        '{"width": {"choice": [8, 16]}, "trainer.devices": {"choice": [1, 2]}}'))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+                          text=True, timeout=120)
+    assert ("DDP trials (space key 'trainer.devices' may take 2) run on rank processes"
+            in done.stdout), done.stdout + done.stderr
+    assert "MyNet is defined in the script that runs (__main__)" in done.stdout
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
     # was: the score stored was rank 0's best, while best.ckpt was saved where all ranks
     # agreed it improved: another epoch (TinyNet logs val_acc without sync_dist)

@@ -182,3 +182,19 @@ def test_spawning_variants_and_nodes_are_refused_too(tmp_path, tiny_trainer, str
                                                        "strategy": strategy},
                run_dir=tmp_path)
     assert not (tmp_path / "search.db").exists()
+
+
+@pytest.mark.parametrize(("trainer", "space"), [
+    ({"devices": 2, "strategy": "ddp"}, {"trainer.strategy": {"choice": ["ddp_spawn", "ddp"]}}),
+    ({"devices": 1}, {"trainer.strategy": {"choice": [
+        "ddp", {"class_path": "lightning.pytorch.strategies.DDPStrategy",
+                "init_args": {"start_method": "fork"}}]}, "trainer.devices": {"choice": [2]}})])
+def test_spawning_strategies_a_search_may_choose_are_refused(tmp_path, tiny_trainer, trainer,
+                                                               space):
+    # was: only the config's strategy was checked; a searched one failed the trial after
+    # ~40 s with an opaque error
+    with pytest.raises(ConfigError, match=r"space key 'trainer\.strategy' may take .*"
+                                          r"is not supported for trials; use strategy='ddp'"):
+        Search(TinyNet, {**SPACE, **space}, data=BlobData, trainer={**tiny_trainer, **trainer},
+               run_dir=tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -47,7 +47,7 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_resume, plain_part, stored_init
-from lightning_nas.search.runner import check_strategy, needs_own_process
+from lightning_nas.search.runner import check_trial_processes
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
@@ -176,20 +176,16 @@ class Search:
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
-        try:
-            check_strategy(self.trainer)
-        except ConfigError as err:
-            raise ConfigError(f"trainer.strategy={self.trainer['strategy']!r}: {err}") from None
+        # DDP trials: rank processes of their own (the config's Trainer or a searched one)
+        ranks = check_trial_processes(self.trainer, {
+            key.split(".", 1)[1]: options for key, options in self._space_options().items()
+            if key.startswith("trainer.")})
         self.model.check(self.space.names())
         self.data.check(self.space.names())
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
-        try:
-            ranks = needs_own_process(self.trainer)  # DDP trials: rank processes of their own
-        except (TypeError, ValueError):  # a bad `devices`: the dry build below names it
-            ranks = False
-        if ranks or (isinstance(executor, str) and not isinstance(self._executor(),
-                                                                  InlineExecutor)):
+        if ranks is not None or (isinstance(executor, str) and not isinstance(
+                self._executor(), InlineExecutor)):
             self._check_picklable(ranks)
         self._rule()
         # trials that run here or in local worker processes: the Trainer is built here too
@@ -203,10 +199,7 @@ class Search:
         the Trainer's, a model or data argument against its annotation. No trial fails for
         a value the search chose (``limit_val_batches: {choice: [0, 1]}``), and the winner
         trains again with ``lightning-nas fit``, which checks the same."""
-        values = {key: ([param.value] if isinstance(param, Fixed) else list(param.values)
-                        if isinstance(param, Choice) else [param.low, param.high])
-                  for key, param in self.space.params.items()
-                  if not isinstance(param, SearchSpace)}  # a group: checked at its sample
+        values = self._space_options()
         said = self._arch_error(arch)
         if said is not None:  # the sample itself: blame the key whose value it is
             # (one whose other values fit, else one that fails alone)
@@ -240,6 +233,13 @@ class Search:
                 except ConfigError as err:
                     raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
 
+    def _space_options(self) -> dict[str, list[Any]]:
+        """Each space key's values to check: a choice's options, a range's bounds."""
+        return {key: ([param.value] if isinstance(param, Fixed) else list(param.values)
+                      if isinstance(param, Choice) else [param.low, param.high])
+                for key, param in self.space.params.items()
+                if not isinstance(param, SearchSpace)}  # a group: checked at its sample
+
     def _arch_error(self, arch: dict[str, Any]) -> str | None:
         """What the model's or the data's annotations say against ``arch``, or None."""
         if self.objective is not None:
@@ -251,21 +251,23 @@ class Search:
             return str(err)
         return None
 
-    def _check_picklable(self, ranks: bool = False) -> None:
-        """Worker processes and the rank processes of DDP trials receive the trial spec
-        pickled: fail now, not in a worker. Ranks import what it refers to by module, so
-        nothing of the script that runs (``__main__``) can reach them."""
+    def _check_picklable(self, ranks: str | None = None) -> None:
+        """Worker processes and the rank processes of DDP trials (``ranks``: not None, the
+        searched values that make them, or ``""``) receive the trial spec pickled: fail now,
+        not in a worker. Ranks import what it refers to by module, so nothing of the script
+        that runs (``__main__``) can reach them."""
         finder = _MainFinder(io.BytesIO())
         try:
             finder.dump(self.template.spec(0, self.space.sample(seed=0)))
         except Exception as err:  # noqa: BLE001 - any pickling error
-            where = "the rank processes of DDP trials" if ranks else "worker processes"
+            where = ("worker processes" if ranks is None else
+                     f"the rank processes of DDP trials{_because(ranks)}")
             raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
                               f"({type(err).__name__}: {err}); define them at module level "
                               f"in an importable module, or use import paths") from err
-        if ranks and finder.found:
-            raise ConfigError(f"DDP trials run on rank processes that import what a trial "
-                              f"uses by its module; {', '.join(sorted(finder.found))} "
+        if ranks is not None and finder.found:
+            raise ConfigError(f"DDP trials{_because(ranks)} run on rank processes that import "
+                              f"what a trial uses by its module; {', '.join(sorted(finder.found))} "
                               f"{'is' if len(finder.found) == 1 else 'are'} defined in the "
                               f"script that runs (__main__): move it into a module")
 
@@ -386,6 +388,11 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
+
+
+def _because(searched: str) -> str:
+    """`` (space key 'trainer.devices' may take 2)`` for searched values, else nothing."""
+    return f" ({searched})" if searched else ""
 
 
 class _MainFinder(pickle.Pickler):

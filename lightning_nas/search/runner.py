@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -25,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,15 @@ from lightning_nas.search.lifetime import child_env, kill_group
 from lightning_nas.search.ranks import describe_exit, execute_spec, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
-__all__ = ["FRESH_RANKS", "check_strategy", "needs_own_process", "run_in_own_process",
-           "run_on_ranks", "run_trial", "spawns_ranks"]
+__all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_process",
+           "run_in_own_process", "run_on_ranks", "run_trial", "spawns_ranks"]
 
 #: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
 FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
 _SPAWNING = ("ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp_spawn")
 _LOG_TAIL = 3000
+#: the Trainer arguments that decide whether a trial starts processes of its own
+_PROCESS_KEYS = ("strategy", "devices", "num_nodes", "accelerator")
 
 
 def _device_count(devices: Any) -> int:
@@ -96,6 +99,48 @@ def check_strategy(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"strategy {strategy!r} is not supported for trials; use "
                           f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
                           f"own process, so the launcher re-runs the trial, not the search)")
+
+
+def check_trial_processes(trainer: Mapping[str, Any],
+                          searched: Mapping[str, Sequence[Any]]) -> str | None:
+    """Check the Trainer of every trial as ``check_strategy`` checks one: the config's
+    ``trainer``, and it with each value a searched Trainer argument may take (``searched``:
+    ``{"strategy": [options...]}``, the space's ``trainer.*`` keys without the prefix);
+    say whether any of them starts processes of its own (their trial spec must reach rank
+    processes).
+
+    Returns:
+        None when no trial starts processes of its own, else what makes them: ``""`` for
+        the config's Trainer, else the searched values (``space key 'trainer.devices' may
+        take 2``).
+
+    Raises:
+        ConfigError: naming the setting (``trainer.strategy='ddp_spawn': ...``) or the space
+            key and its value (``space key 'trainer.strategy' may take 'ddp_spawn': ...``).
+
+    Example:
+        >>> check_trial_processes({"strategy": "ddp", "devices": 1}, {"devices": [1, 2]})
+        "space key 'trainer.devices' may take 2"
+    """
+    try:
+        check_strategy(trainer)
+    except ConfigError as err:
+        raise ConfigError(f"trainer.strategy={trainer['strategy']!r}: {err}") from None
+    for value in searched.get("strategy", ()):
+        try:
+            check_strategy({**trainer, "strategy": value})
+        except ConfigError as err:
+            raise ConfigError(f"space key 'trainer.strategy' may take {value!r}: {err}") from None
+    keys = [k for k in _PROCESS_KEYS if k in searched]
+    for values in [(), *itertools.product(*(searched[k] for k in keys))]:
+        try:  # a bad `devices`: the dry build of the Trainer names it
+            if needs_own_process({**trainer, **dict(zip(keys, values, strict=False))}):
+                return ", ".join(f"space key 'trainer.{k}' may take {v!r}"
+                                 for k, v in zip(keys, values, strict=False)
+                                 if trainer.get(k) != v)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _prepare(spec: TrialSpec) -> Path:
