@@ -175,3 +175,24 @@ def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
     assert trial.status is TrialStatus.FAILED
     assert "rank 1 fails after training on purpose" in (tmp_path / "trials" / "trial_0001"
                                                         / "trial.log").read_text()
+
+
+def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monkeypatch):
+    # was: the error's first line named the trial's own trial.log ("rank 1 failed the trial
+    # before reporting a result; end of /.../trial_0001/trial.log:"), not the exception, and
+    # differed in every trial, so the search never saw two trials fail the same way
+    from lightning_nas.errors import SearchError
+    from lightning_nas.search import ranks
+
+    monkeypatch.setattr(ranks, "_GRACE_S", 2.0)  # rank 0 waits in a collective meanwhile
+    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}}, data=BlobData,
+                    model_init_args={"fault": "raise"}, budget=4, max_failures=4,
+                    trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in training .*"
+                                          r": rank 1 failed the trial: RuntimeError: rank 1 "
+                                          r"breaks on purpose$"):
+        search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        errors = [t.error for t in store.trials()]
+    assert len(errors) == 2 and all("trial.log" in e.splitlines()[1] for e in errors)

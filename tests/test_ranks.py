@@ -68,7 +68,11 @@ def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_
     finally:
         ranks.close_rank_groups()
     assert raised.status is died.status is TrialStatus.FAILED
-    assert raised.error.startswith("rank 1 failed the trial")
+    # the first line (what a user reads, and what the loop compares across trials) names
+    # the rank and its exception, and no path of the trial (was: "rank 1 failed the trial
+    # before reporting a result; end of /.../t1/trial.log:")
+    assert raised.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
+                                            "breaks on purpose")
     assert "rank 1 breaks on purpose" in log  # the failing rank's error, in the trial's log
     assert "rank 1 breaks on purpose" in raised.error  # whose end the result quotes
     assert died.error.startswith("rank 1 died (exit code 3)")
@@ -77,6 +81,20 @@ def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_
     assert all(len(g) == 2 for g in groups)
     assert not groups[0] & groups[1] and not groups[1] & groups[2]  # fresh ranks each time
     assert _gone([pid for g in groups for pid in g])
+
+
+def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
+    peer = "RuntimeError: [pair.cc:534] Connection closed by peer [127.0.0.1]:41234"
+    own = {0: "ValueError: rank 0 own", 1: "RuntimeError: rank 1 own"}
+    for order in ((0, 1), (1, 0)):  # was: the first rank to answer
+        assert ranks._blame({}, {r: own[r] for r in order}) == (
+            "rank 0 failed the trial: ValueError: rank 0 own")
+        assert ranks._blame({}, {r: (peer if r == 0 else own[r]) for r in order}) == (
+            "rank 1 failed the trial: RuntimeError: rank 1 own")  # rank 0 failed because of it
+        assert ranks._blame({r: "exit code 3" for r in order}, own) == (
+            "rank 0 died (exit code 3)")
+    assert ranks._blame({}, {1: peer, 0: peer}) == f"rank 0 failed the trial: {peer}"
+    assert ranks._blame({}, {}) is None
 
 
 def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(

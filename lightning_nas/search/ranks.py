@@ -47,6 +47,8 @@ __all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_spec", "g
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
+#: what a rank's error says when a peer failed or died first (gloo): not the cause
+_PEER_SYMPTOMS = ("closed by peer", "reset by peer")
 _groups: list[RankGroup] = []
 _lock = threading.Lock()
 _local = threading.local()
@@ -119,10 +121,10 @@ class RankGroup:
         return None
 
     def _wait(self) -> str | None:
-        """Wait for every rank's answer; after the first bad one, ``_GRACE_S`` more. A rank
-        that died is named before one that failed (its peers fail because it died), else
-        the first that failed."""
-        died, failed = [], []
+        """Wait for every rank's answer; after the first bad one, ``_GRACE_S`` more; then
+        name the rank to blame (``_blame``)."""
+        died: dict[int, str] = {}
+        failed: dict[int, str] = {}
         with selectors.DefaultSelector() as sel:
             for rank, proc in enumerate(self.procs):
                 sel.register(proc.stdout, selectors.EVENT_READ, rank)
@@ -133,13 +135,13 @@ class RankGroup:
                     answer = self.procs[rank].stdout.readline().decode().strip()
                     sel.unregister(event.fileobj)
                     pending.discard(rank)
-                    if answer == "failed":
-                        failed.append(f"rank {rank} failed the trial")
+                    if answer.split(" ", 1)[0] == "failed":  # "failed <its error's line>"
+                        failed[rank] = answer[len("failed"):].strip()
                     elif answer != "ok":
-                        died.append(f"rank {rank} died ({_exit(self.procs[rank])})")
+                        died[rank] = _exit(self.procs[rank])
                 if (died or failed) and deadline is None:
                     deadline = time.time() + _GRACE_S
-        return (died + failed)[0] if died or failed else None
+        return _blame(died, failed)
 
     def close(self, kill: bool = False) -> None:
         """End the ranks: ask them to stop (or kill them), never leave one behind."""
@@ -165,6 +167,26 @@ class RankGroup:
         with _lock:
             if self in _groups:
                 _groups.remove(self)
+
+
+def _blame(died: Mapping[int, str], failed: Mapping[int, str]) -> str | None:
+    """The rank a trial failed for, and why, whatever order the answers came in: the lowest
+    that died (its peers fail because it died), else the lowest that failed with an error
+    of its own, not a peer's symptom (``Connection closed by peer``), else the lowest that
+    failed; None when none did.
+
+    Example:
+        >>> _blame({}, {0: "RuntimeError: Connection closed by peer", 1: "ValueError: x"})
+        'rank 1 failed the trial: ValueError: x'
+    """
+    if died:
+        return f"rank {min(died)} died ({died[min(died)]})"
+    if not failed:
+        return None
+    own = [rank for rank, error in failed.items()
+           if not any(symptom in error for symptom in _PEER_SYMPTOMS)]
+    rank = min(own or failed)
+    return f"rank {rank} failed the trial" + (f": {failed[rank]}" if failed[rank] else "")
 
 
 def _exit(proc: subprocess.Popen) -> str:
@@ -237,6 +259,12 @@ def close_rank_groups() -> None:
 atexit.register(close_rank_groups)
 
 
+def _first_line(error: str | None) -> str:
+    """The first line of a trial's error (``RuntimeError: boom``), cut at 300 characters."""
+    line = (error or "").strip().split("\n", 1)[0].strip()
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
 @contextmanager
 def _output_to(path: Path):
     """Send this process's stdout and stderr (file descriptors 1 and 2) to ``path``."""
@@ -278,7 +306,7 @@ def _serve(parent_pid: int) -> int:
                 failed, error = True, f"{type(err).__name__}: {err}\n{traceback.format_exc()}"
             if failed:  # rank 0's result.json may never come
                 print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
-        answers.write("failed\n" if failed else "ok\n")
+        answers.write(f"failed {_first_line(error)}\n" if failed else "ok\n")
     return 0
 
 

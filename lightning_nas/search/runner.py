@@ -157,7 +157,9 @@ def _prepare(spec: TrialSpec) -> Path:
 
 def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) -> TrialResult:
     """Rank 0's ``result.json`` (a failed one led by ``failure`` when a rank failed), or a
-    FAILED result saying ``failure`` and ending with the end of ``trial.log``."""
+    FAILED result saying ``failure`` and ending with the end of ``trial.log``. ``failure``
+    (``rank 1 failed the trial: RuntimeError: boom``) is the error's first line alone: the
+    line a user reads first, the same in every trial that fails the same way."""
     trial_dir = Path(spec.trial_dir)
     result_path = trial_dir / "result.json"
     if result_path.exists():
@@ -165,13 +167,13 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
         data["status"] = TrialStatus(data["status"])
         data["started"] = started  # the trial's time includes starting its processes
         if ranks_failed:  # the cause, then rank 0's echo; a failing rank fails the trial
-            data["error"] = f"{failure}; rank 0: {data['error'] or 'completed its part'}"
+            data["error"] = f"{failure}\nrank 0: {data['error'] or 'completed its part'}"
             data["status"] = TrialStatus.FAILED
         return TrialResult(**data)
     tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
     return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
                        started=started, finished=time.time(),
-                       error=f"{failure} before reporting a result; end of "
+                       error=f"{failure}\nno result was reported; end of "
                              f"{trial_dir / 'trial.log'}:\n{tail}")
 
 
