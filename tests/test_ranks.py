@@ -106,6 +106,19 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
     assert _gone(pids.values())  # rank 1 was the launcher's child: killed with its group
 
 
+def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials_error(
+        tmp_path, monkeypatch):
+    # was: rank 1's error was printed nowhere and the trial stored rank 0's symptom (gloo's
+    # "Connection closed by peer")
+    monkeypatch.setenv(FRESH_RANKS, "1")
+    result, log, pids = _trial(tmp_path, 1, width=8, fault="raise")
+    assert result.status is TrialStatus.FAILED and sorted(pids) == [0, 1]
+    assert "rank 1: RuntimeError: rank 1 breaks on purpose" in log
+    assert result.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
+                                            "breaks on purpose")
+    assert _gone(pids.values())
+
+
 def test_ranks_die_with_the_process_that_started_them(tmp_path):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
     script = (f"from tests.test_ranks import _trial; from pathlib import Path; "

@@ -42,8 +42,8 @@ from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
 
-__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_spec", "group_key",
-           "run_in_group"]
+__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_spec", "fresh_failure",
+           "group_key", "run_in_group"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
@@ -210,19 +210,51 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def execute_spec(spec_path: Path) -> TrialResult:
-    """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it."""
+def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
+    """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it. A
+    rank that fails prints its error (into ``trial.log``); with ``note_failure`` (fresh
+    processes: no answer of a rank reaches the driver) a rank other than 0 also writes it
+    to ``rank<R>.error`` beside the spec (``fresh_failure`` reads them)."""
+    from lightning_nas.results import TrialStatus
     from lightning_nas.search.trial import fit_trial  # torch and Lightning: only in ranks
 
     spec = pickle.loads(Path(spec_path).read_bytes())
     spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
     result = fit_trial(spec)
-    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+    rank = _global_rank(spec.trainer)
+    if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
+        if note_failure and rank != 0:  # before this rank ends (its peers fail then)
+            Path(spec.trial_dir, f"rank{rank}.error").write_text(result.error or "")
+        print(f"rank {rank}: {result.error}", file=sys.stderr, flush=True)
+    if rank == 0:
         out = Path(spec.trial_dir) / "result.json"
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(result.to_dict()))
         os.replace(tmp, out)
     return result
+
+
+def fresh_failure(trial_dir: Path) -> str | None:
+    """Which rank a trial of fresh processes failed for, as a group names it (``_blame``):
+    from the ``rank<R>.error`` files its ranks other than 0 wrote, and rank 0's
+    ``result.json``; None when no rank other than 0 failed."""
+    failed = {int(path.stem[len("rank"):]): _first_line(path.read_text(errors="replace"))
+              for path in Path(trial_dir).glob("rank*.error") if path.stem[4:].isdigit()}
+    result = Path(trial_dir) / "result.json"
+    if failed and result.exists():
+        data = json.loads(result.read_text())
+        if data.get("status") == "FAILED":
+            failed[0] = _first_line(data.get("error"))
+    return _blame({}, failed)
+
+
+def _global_rank(trainer: Mapping[str, Any]) -> int:
+    """This process's rank: ``RANK`` (a group's ranks, ``torchrun``), else from what
+    Lightning's launcher sets (``NODE_RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``)."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
+    per_node = int(os.environ.get("WORLD_SIZE", 1)) // max(int(trainer.get("num_nodes", 1)), 1)
+    return int(os.environ.get("NODE_RANK", 0)) * per_node + int(os.environ.get("LOCAL_RANK", 0))
 
 
 def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
@@ -300,11 +332,10 @@ def _serve(parent_pid: int) -> int:
         spec_path = Path(line.strip())
         with _output_to(spec_path.parent / "trial.log"):
             try:
-                result = execute_spec(spec_path)
+                result = execute_spec(spec_path)  # prints a failure into trial.log
                 failed, error = result.status is TrialStatus.FAILED, result.error
             except Exception as err:  # noqa: BLE001 - before fit (the spec would not load)
                 failed, error = True, f"{type(err).__name__}: {err}\n{traceback.format_exc()}"
-            if failed:  # rank 0's result.json may never come
                 print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
         answers.write(f"failed {_first_line(error)}\n" if failed else "ok\n")
     return 0

@@ -34,7 +34,12 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.lifetime import child_env, kill_group
-from lightning_nas.search.ranks import describe_exit, execute_spec, run_in_group
+from lightning_nas.search.ranks import (
+    describe_exit,
+    execute_spec,
+    fresh_failure,
+    run_in_group,
+)
 from lightning_nas.search.trial import TrialSpec, fit_trial
 
 __all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_process",
@@ -149,7 +154,8 @@ def _prepare(spec: TrialSpec) -> Path:
     if spec.clear_dir and trial_dir.exists():  # a promotion keeps its folder (last.ckpt)
         shutil.rmtree(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    (trial_dir / "result.json").unlink(missing_ok=True)  # a promotion's earlier segment
+    for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error")]:
+        earlier.unlink(missing_ok=True)  # a promotion's earlier segment
     spec_path = trial_dir / "spec.pkl"
     spec_path.write_bytes(pickle.dumps(spec))
     return spec_path
@@ -181,7 +187,9 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     """Run ``spec`` through ``python -m lightning_nas.search.runner`` and wait for it.
 
     Lightning's launcher starts the other ranks (several nodes). Any rank that is still
-    alive when rank 0 ends is killed with its process group. A process that dies without a
+    alive when rank 0 ends is killed with its process group. A rank other than 0 that
+    fails prints its error into ``trial.log`` and fails the trial, named as a group names
+    it (``rank 1 failed the trial: RuntimeError: ...``). A process that dies without a
     result gives a FAILED result with its exit code and the end of its output
     (``trial.log`` in the trial folder).
     """
@@ -194,6 +202,9 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
             code = proc.wait()
         finally:
             kill_group(proc)
+    failure = fresh_failure(spec_path.parent)
+    if failure is not None:
+        return _collect(spec, started, failure, True)
     return _collect(spec, started, f"trial process died ({describe_exit(code)})", False)
 
 
@@ -227,4 +238,4 @@ def run_trial(spec: TrialSpec) -> TrialResult:
 
 
 if __name__ == "__main__":
-    execute_spec(Path(sys.argv[1]))
+    execute_spec(Path(sys.argv[1]), note_failure=True)
