@@ -636,6 +636,39 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
 
 
+def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_step(
+        tmp_path, monkeypatch, capsys):
+    # was: only the exact string "ddp" was refused; a DDPStrategy node or
+    # "ddp_find_unused_parameters_false" passed and stopped at the first step on rank 1
+    # ("parameters that were not used")
+    from lightning.pytorch.strategies import DDPStrategy
+
+    node = {"class_path": "lightning.pytorch.strategies.DDPStrategy"}
+    for strategy in ("ddp", "ddp_find_unused_parameters_false", node,
+                     {**node, "init_args": {"find_unused_parameters": False,
+                                            "process_group_backend": "gloo"}},
+                     {"_target_": "lightning.pytorch.strategies.DDPStrategy"}):
+        for algorithm in ("spos", "gdas"):
+            with pytest.raises(ConfigError, match=rf"trainer.strategy=.* cannot train "
+                                                  rf"{algorithm}: each step trains one sampled "
+                                                  rf"path .* which DDP stops at"):
+                check_oneshot_strategy({"strategy": strategy}, algorithm)
+        check_oneshot_strategy({"strategy": strategy}, "darts")  # every path trains
+    for strategy in ("ddp_find_unused_parameters_true", "auto", "fsdp", None,
+                     {**node, "init_args": {"find_unused_parameters": True}},
+                     {"_target_": "lightning.pytorch.strategies.DDPStrategy",
+                      "find_unused_parameters": True},
+                     DDPStrategy(find_unused_parameters=True)):
+        check_oneshot_strategy({"strategy": strategy}, "spos")
+    monkeypatch.chdir(ROOT)
+    assert main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.devices=2",
+                 "--trainer.strategy={class_path: lightning.pytorch.strategies.DDPStrategy}",
+                 f"--oneshot.run_dir={tmp_path / 'run'}"]) == 2
+    assert ("trainer.strategy=lightning.pytorch.strategies.DDPStrategy(find_unused_parameters"
+            "=False) cannot train spos" in capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+
+
 def test_export_and_finetune_point_a_one_shot_folder_to_its_outputs(tmp_path, capsys):
     (tmp_path / "best_arch.yaml").write_text(yaml.safe_dump({"arch": {"hidden": 4}}))
     for command in ("export", "finetune"):

@@ -27,8 +27,9 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
-from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, DifferentiableNAS
@@ -168,7 +169,9 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
     """SPOS and GDAS train one sampled path per step, leaving the other candidates'
-    parameters unused, which ``strategy="ddp"`` stops at in the first step: said now.
+    parameters unused, which DDP without ``find_unused_parameters=True`` stops at in the
+    first step: said now, for a strategy name (``ddp``, ``ddp_find_unused_parameters_false``)
+    and a ``DDPStrategy`` node alike (an object is not looked into).
 
     Example:
         >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
@@ -179,11 +182,35 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"whose search result this command never sees; use "
                           f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
                           f" (Lightning starts each rank as a process of its own)")
-    if algorithm in _ONE_PATH_PER_STEP and strategy == "ddp":
-        raise ConfigError(f"trainer.strategy='ddp' cannot train {algorithm}: each step trains "
-                          f"one sampled path and leaves the other candidates' parameters "
-                          f"unused, which DDP stops at; use "
-                          f"trainer.strategy=ddp_find_unused_parameters_true")
+    if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(strategy):
+        shown = repr(strategy)
+        if is_node(strategy):  # its class and the argument at fault, not every default
+            unused = node_args(strategy).get("find_unused_parameters", False)
+            shown = f"{target_path(strategy)}(find_unused_parameters={unused!r})"
+        raise ConfigError(f"trainer.strategy={shown} cannot train {algorithm}: each step "
+                          f"trains one sampled path and leaves the other candidates' "
+                          f"parameters unused, which DDP stops at; use "
+                          f"trainer.strategy=ddp_find_unused_parameters_true (or "
+                          f"find_unused_parameters: true in a DDPStrategy's init_args)")
+
+
+def _stops_at_unused_parameters(strategy: Any) -> bool:
+    """Whether ``strategy`` is DDP without ``find_unused_parameters=True``: a registered
+    name of Lightning's (``ddp``) or a node of ``DDPStrategy`` or a subclass."""
+    from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+
+    if isinstance(strategy, str) and strategy in StrategyRegistry:
+        entry = StrategyRegistry[strategy]
+        target, args = entry["strategy"], entry["init_params"]
+    elif is_node(strategy):
+        try:
+            target, args = import_object(target_path(strategy)), node_args(strategy)
+        except ConfigError:  # the Trainer's check names a bad class path
+            return False
+    else:
+        return False
+    return (isinstance(target, type) and issubclass(target, DDPStrategy)
+            and args.get("find_unused_parameters") is not True)
 
 
 def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
