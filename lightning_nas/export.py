@@ -182,9 +182,12 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
 
 def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
-    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; an object
+    argument the store keeps by import path (a builder function) by that path, one it
+    cannot keep (a module instance) left out (``finetune`` asks for it)."""
+    objects = {k: path for k, path in (model.get("objects") or {}).items() if path is not None}
     section = {"class_path": model.get("class_path"),
-               "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
+               "init_args": {**copy.deepcopy(dict(model.get("init_args") or {})), **objects}}
     cfg = {"model": section}
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()

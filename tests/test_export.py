@@ -357,3 +357,20 @@ def test_an_objective_search_exports_no_model_and_is_not_finetuned(tmp_path, cap
     assert sorted(tmp_path.iterdir()) == folders  # no folder, nothing built
     assert main(["show", str(tmp_path)]) == 0 and "COMPLETED" in capsys.readouterr().out
     assert main(["export", str(tmp_path)]) == 0 and "model: null" in capsys.readouterr().out
+
+
+def test_best_yaml_names_a_builder_the_store_keeps_by_import_path(tmp_path, tiny_trainer):
+    # was: the model section left the builder out (the store keeps it under "objects"), so
+    # class_path + init_args could not build the winner; a module instance stays left out
+    from torch import nn
+
+    from lightning_nas.module import NASModule
+    from tests.helpers import build_mlp
+
+    Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
+           model_init_args={"builder": build_mlp, "num_classes": 3,
+                            "loss": nn.CrossEntropyLoss()},
+           budget=1, run_dir=tmp_path, verbose=False).run()
+    init_args = load_best(tmp_path)["model"]["init_args"]
+    assert init_args["builder"] == "tests.helpers.build_mlp"
+    assert "loss" not in init_args and init_args["width"] in (4, 8)
