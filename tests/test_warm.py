@@ -266,6 +266,29 @@ def test_retrained_architectures_get_their_costs_counted(tmp_path, tiny_trainer)
     assert all(t.metrics["params"] > 0 for t in result.trials)
 
 
+def test_a_retrained_architecture_that_failed_is_not_trained_again_on_resume(tmp_path):
+    # was: a failure before any result waits (untold) to be told; the resume replayed it
+    # there, and retrain_top_k skipped only told or running architectures: trained twice
+    _search(tmp_path / "source", 12).run()
+    top = [t.arch for t in open_run(tmp_path / "source").leaderboard("max", k=2)]
+    calls = []
+
+    def failing_best(arch: dict) -> dict:
+        calls.append(arch)
+        if arch == top[0]:
+            raise RuntimeError("this architecture is broken")
+        return score(arch)
+
+    warm = {"warm_start": [str(tmp_path / "source")], "retrain_top_k": 2,
+            "optimizer": "RandomSearch", "objective": failing_best}
+    with pytest.raises(_Stop):
+        _search(tmp_path / "warm", 4, on_trial_end=_stop_after(1), **warm).run()
+    result = _search(tmp_path / "warm", 4, **warm).run()
+    assert calls.count(top[0]) == 1 and calls[1] == top[1]
+    assert [t.arch for t in result.trials][:2] == top
+    assert [t.status for t in result.trials][:2] == [TrialStatus.FAILED, TrialStatus.COMPLETED]
+
+
 def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     with pytest.raises(ConfigError, match="missing is not a run directory"):
         _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "missing")])

@@ -250,7 +250,7 @@ class SearchLoop:
         while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
             arch = self.space.validate(self.retrain.pop(0))
             key = arch_key(arch)
-            if key in self.seen or key in self.twins:  # trained again before a resume
+            if key in self.seen or key in self.twins or key in self.untold:  # trained already
                 self.retrain_left -= 1
                 continue
             amount, reason = self._violation(arch, key)
