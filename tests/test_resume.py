@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.search.resume import differences
 from lightning_nas.search.schedulers import ASHARule
 from lightning_nas.store import RunStore
@@ -25,8 +26,8 @@ def _score(arch: dict) -> dict:
 
 
 def _objective_search(run_dir, space=SPACE, **kw) -> Search:
-    kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, **kw}
-    return Search(None, space, objective=_score, monitor="score", mode="max", run_dir=run_dir,
+    kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, "objective": _score, **kw}
+    return Search(None, space, monitor="score", mode="max", run_dir=run_dir,
                   verbose=False, **kw)
 
 
@@ -104,6 +105,38 @@ def test_a_space_whose_values_changed_type_is_refused_on_resume(tmp_path):
     floats = {**SPACE, "c": {"choice": [1.0, 2.0, 3.0]}}
     with pytest.raises(ConfigError, match="a search with a different space"):
         _objective_search(tmp_path, space=floats, budget=2).run()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resume_stopped_by_max_failures_exports_the_best_so_far(tmp_path):
+    # was: the check at resume raised before the search's export: no best.yaml, although
+    # a trial had completed (the README: a max_failures stop exports the best so far)
+    calls = []
+
+    def first_fails(arch: dict) -> dict:
+        calls.append(arch)
+        if len(calls) == 1:
+            raise RuntimeError("a broken first trial")
+        return _score(arch)
+
+    def stop_after_two(result) -> None:
+        if len(calls) == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        _objective_search(tmp_path, budget=4, objective=first_fails,
+                          on_trial_end=stop_after_two).run()
+    assert not (tmp_path / "best.yaml").exists()
+    with pytest.raises(SearchError, match=r"1 trials of .* failed \(max_failures=0\)"):
+        _objective_search(tmp_path, budget=4, objective=first_fails, max_failures=0).run()
+    assert len(calls) == 2  # nothing trained
+    with RunStore(tmp_path / "search.db") as store:
+        best = store.best("max")
+    assert best is not None and best.trial_id == 2
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
 
 
 def test_differences_read_nested_nodes_and_skip_what_an_older_store_lacks():

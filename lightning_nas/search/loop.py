@@ -166,18 +166,18 @@ class SearchLoop:
                 self._drop(trial, False)
             else:
                 out.append(trial)
-        failed = self.store.count(TrialStatus.FAILED)
-        if failed > self.goal.max_failures:
-            run_dir = self.settings.run_dir
-            raise SearchError(f"{failed} trials of {run_dir} failed (max_failures="
-                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`. "
-                              f"To go on, raise search.max_failures (the failed architectures "
-                              f"stay failed), or start another run_dir")
         return out
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> None:
         """Run until the budget is used, time is up, or the space is exhausted."""
+        failed = self.store.count(TrialStatus.FAILED)
+        if failed > self.goal.max_failures:  # a resume (here: its caller exports the best)
+            run_dir = self.settings.run_dir
+            raise SearchError(f"{failed} trials of {run_dir} failed (max_failures="
+                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`. "
+                              f"To go on, raise search.max_failures (the failed architectures "
+                              f"stay failed), or start another run_dir")
         if self.resuming:
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      f"{self.store.count(TrialStatus.FAILED)} failed, {len(self.interrupted)} "
