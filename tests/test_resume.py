@@ -91,6 +91,35 @@ def test_a_resume_with_a_rule_object_of_other_settings_is_refused(tmp_path, tiny
                                                        "min_trials=2, mode='max')"}})
 
 
+class OtherBlobs(BlobData):
+    """Another DataModule class (another task, to the search)."""
+
+
+def test_a_resume_with_a_data_object_of_another_class_is_refused(tmp_path, tiny_space,
+                                                                 tiny_trainer):
+    # was: a DataModule object is stored without import path, as {class_path: None}: any
+    # other object resumed the search silently, one leaderboard over two tasks
+    def search(data):
+        return Search(TinyNet, tiny_space, data=data, trainer=tiny_trainer, budget=1,
+                      run_dir=tmp_path, verbose=False)
+
+    search(BlobData(n=64)).run()
+    with pytest.raises(ConfigError, match=r"data.instance: 'tests.helpers.BlobData', now "
+                                          r"'tests.test_resume.OtherBlobs'"):
+        search(OtherBlobs(n=64)).run()
+    with pytest.raises(ConfigError, match=r"data.class_path: None, now 'tests.helpers"):
+        search(BlobData).run()
+    assert len(search(BlobData(n=128)).run().trials) == 1  # its arguments cannot be known
+    with RunStore(tmp_path / "search.db") as store:  # as a store of an older version
+        store.set_meta("data", {"class_path": None, "init_args": {}})
+    assert len(search(BlobData(n=64)).run().trials) == 1  # by the class name it kept
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("data", {"class_path": None, "init_args": {}})
+    with pytest.raises(ConfigError, match=r"data.instance: 'a BlobData object', now "
+                                          r"'tests.test_resume.OtherBlobs'"):
+        search(OtherBlobs(n=64)).run()
+
+
 def test_the_same_space_in_another_key_order_resumes_exactly(tmp_path):
     whole = _objective_search(tmp_path / "whole", budget=8).run()
     _objective_search(tmp_path / "cut", budget=4).run()

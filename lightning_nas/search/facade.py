@@ -365,9 +365,17 @@ class Search:
                    "model": stored_init(self.model.path, self.model.init_args),
                    "data": stored_init(self.data.path, self.data.init_args),
                    "trainer": plain_part(self.trainer), "config": self.config}
+        named = isinstance(self.data.target, pl.LightningDataModule)
+        if named:  # a DataModule object: its class is compared (its arguments cannot be)
+            cls = type(self.data.target)
+            current["data"]["instance"] = f"{cls.__module__}.{cls.__qualname__}"
+        stored = {k: v for k in current if (v := store.get_meta(k)) is not None}
+        old = store.get_meta("data_object")  # a store written before "instance": its name
+        if named and old and "instance" not in stored.get("data", {"instance": None}):
+            stored["data"]["instance"] = (current["data"]["instance"] if old == cls.__name__
+                                          else f"a {old} object")
         try:
-            check_resume(self.run_dir, {k: v for k in current
-                                        if (v := store.get_meta(k)) is not None}, current)
+            check_resume(self.run_dir, stored, current)
         except ConfigError:
             store.close()
             raise

@@ -103,7 +103,8 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     """What differs between a run's stored setup and this invocation's, one line each.
 
     Both are ``{"settings": flat settings, "model" and "data": {"class_path",
-    "init_args"}, "trainer": {...}, "config": the config or None}`` (a Hydra sweep's:
+    "init_args"} (a DataModule object: its class as ``"instance"``), "trainer": {...},
+    "config": the config or None}`` (a Hydra sweep's:
     ``{"settings", "job": its config}``); a part the store lacks (a run of an older
     version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
     """
