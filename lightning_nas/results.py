@@ -40,7 +40,7 @@ class TrialStatus(str, enum.Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     PRUNED = "PRUNED"
-    #: stopped at a rung by a scheduler; may be promoted (resumed) later, else PRUNED
+    #: stopped at a rung by a scheduler; may be promoted (resumed) later, by a resume too
     PAUSED = "PAUSED"
     #: violated a constraint (max_params, max_flops, a check): never trained
     REJECTED = "REJECTED"

@@ -189,7 +189,7 @@ class RunStore:
                          (TrialStatus.RUNNING.value, int(attempt), trial_id))
 
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
-        """Change a trial's status only (e.g. PAUSED trials become PRUNED at the end)."""
+        """Change a trial's status only."""
         self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
 
     def set_driver(self) -> None:

@@ -310,20 +310,19 @@ def test_asha_stops_a_clearly_worse_trial_at_the_first_rung(tmp_path):
                     budget=6, scheduler="asha", min_epochs=1, eta=2,
                     optimizer="RandomSearch", seed=4, run_dir=tmp_path, verbose=False).run()
     trials = result.trials
-    assert sum(t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED) for t in trials) == 6
+    assert sum(t.status in (TrialStatus.COMPLETED, TrialStatus.PAUSED) for t in trials) == 6
     good_first = next(t.trial_id for t in trials if t.arch["lr"] == 0.3)
     slow = [t for t in trials if t.arch["lr"] == 1e-6 and t.trial_id > good_first]
     assert slow, "the seed must propose a slow trial after a good one"
-    for t in slow:
-        assert t.status is TrialStatus.PRUNED and t.epochs == 1 and len(t.curve) == 1
+    for t in slow:  # never promoted: still paused at the end (a resume may promote it)
+        assert t.status is TrialStatus.PAUSED and t.epochs == 1 and len(t.curve) == 1
     assert result.best.status is TrialStatus.COMPLETED and result.best.epochs == 4
     for t in trials:  # epochs are counted once, also across promotions
         assert _epochs(tmp_path / "trials" / f"trial_{t.trial_id:04d}") == list(range(t.epochs))
         assert t.epochs == len(t.curve)
-    # pruned trials keep no weights; completed ones keep best.ckpt but not last.ckpt
-    assert not list((tmp_path / "trials").glob("*/last.ckpt"))
-    with RunStore(tmp_path / "search.db") as store:
-        assert all(t.checkpoint is None for t in store.trials(TrialStatus.PRUNED))
+    # paused trials keep last.ckpt (to be promoted); completed ones best.ckpt but not last
+    assert sorted(p.parent.name for p in (tmp_path / "trials").glob("*/last.ckpt")) == \
+        [f"trial_{t.trial_id:04d}" for t in trials if t.status is TrialStatus.PAUSED]
 
 
 def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path):
@@ -400,7 +399,7 @@ def test_no_promotion_starts_after_the_time_limit(tmp_path):
     result = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3}, budget=4,
                     model_init_args={"sleep": 0.4}, scheduler=PauseAtFirstEpoch(),
                     time_limit=1.0, run_dir=tmp_path, verbose=False).run()
-    assert [(t.status, t.epochs) for t in result.trials] == [(TrialStatus.PRUNED, 1)]
+    assert [(t.status, t.epochs) for t in result.trials] == [(TrialStatus.PAUSED, 1)]
 
 
 def test_hyperband_and_median_in_the_driver(tmp_path):
@@ -410,7 +409,7 @@ def test_hyperband_and_median_in_the_driver(tmp_path):
                 run_dir=tmp_path / "hb", verbose=False).run()
     rule = HyperbandRule(min_epochs=1, max_epochs=4, eta=2)
     for t in hb.trials:
-        assert t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
+        assert t.status in (TrialStatus.COMPLETED, TrialStatus.PAUSED)
         assert t.epochs in rule.rungs_of(t.trial_id)  # stopped only at its bracket's rungs
     assert any(t.status is TrialStatus.COMPLETED for t in hb.trials)
     med = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4}, budget=6,
@@ -455,6 +454,41 @@ def test_resume_keeps_paused_trials_promotable(tmp_path):
     for old in first.trials:  # finished trials are kept; pruned ones may come back promoted
         new = again.trials[old.trial_id - 1]
         assert new.arch == old.arch and new.epochs >= old.epochs
+
+
+class KnobNet(TinyNet):
+    """Its ``val_acc`` is its knob ``q`` (plus 0.01 an epoch): the rule's decisions are known."""
+
+    def __init__(self, q: float = 0.5, **kw) -> None:
+        super().__init__(**kw)
+        self.q = q
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", torch.tensor(self.q + 0.01 * self.current_epoch))
+
+
+def test_a_trial_paused_when_the_search_ends_is_promoted_by_a_resume(tmp_path):
+    # was: still paused at the end, it became PRUNED (its last.ckpt deleted), though its
+    # value still counted at its rung: a resume with a larger budget never promoted it, as
+    # the uninterrupted search with that budget did
+    space = {"q": {"choice": [0.9, 0.6, 0.5, 0.1, 0.11, 0.12, 0.13, 0.14]}}
+    kw = {"data": BlobData, "data_init_args": {"n": 64}, "trainer": {"max_epochs": 3},
+          "scheduler": "asha", "min_epochs": 1, "eta": 3, "optimizer": "RandomSearch",
+          "seed": 0, "verbose": False}
+
+    def run(run_dir, budget):
+        result = Search(KnobNet, space, budget=budget, run_dir=run_dir, **kw).run()
+        return [(t.arch["q"], t.status, t.epochs) for t in result.trials], result
+
+    whole, _ = run(tmp_path / "whole", 8)
+    assert (0.6, TrialStatus.COMPLETED, 3) in whole  # promoted by the later, weaker trials
+    cut, first = run(tmp_path / "cut", 5)
+    assert (0.6, TrialStatus.PAUSED, 1) in cut  # not complete: never the best or exported
+    paused = next(t for t in first.trials if t.arch["q"] == 0.6)
+    assert paused not in first.leaderboard() and first.best.arch["q"] == 0.9
+    assert (tmp_path / "cut" / "trials" / f"trial_{paused.trial_id:04d}" / "last.ckpt").exists()
+    resumed, _ = run(tmp_path / "cut", 8)
+    assert resumed == whole
 
 
 def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
@@ -504,4 +538,6 @@ def test_asha_over_ddp_trials_promotes_from_last_ckpt(tmp_path):
         first, *rest = fits[t.trial_id]
         assert t.status is TrialStatus.COMPLETED and first not in rest and len(set(rest)) == 1
         assert t.curve[0] < max(o.curve[0] for o in trials if o.trial_id < t.trial_id)
-    assert not list(tmp_path.glob("trials/*/last.ckpt"))  # only kept while paused
+    # last.ckpt is kept while a trial is paused, also when the search ends
+    assert sorted(p.parent.name for p in tmp_path.glob("trials/*/last.ckpt")) == \
+        [f"trial_{t.trial_id:04d}" for t in trials if t.status is TrialStatus.PAUSED]

@@ -44,11 +44,12 @@ def pyplot() -> Any:
 
 def _scored(store: RunStore) -> list[Any]:
     return [t for t in store.trials() if t.score is not None
-            and t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)]
+            and t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)]
 
 
 def plot_progress(store: RunStore, path: Any) -> None:
-    """Best so far against trials and against time (completed trials; pruned ones grey)."""
+    """Best so far against trials and against time (completed trials; pruned and paused
+    ones grey)."""
     plt = pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
     trials = sorted(_scored(store), key=lambda t: t.finished or 0)
@@ -68,10 +69,10 @@ def plot_progress(store: RunStore, path: Any) -> None:
         done = [(x, t.score) for x, t in zip(xs, trials, strict=True)
                 if t.status is TrialStatus.COMPLETED]
         pruned = [(x, t.score) for x, t in zip(xs, trials, strict=True)
-                  if t.status is TrialStatus.PRUNED]
+                  if t.status is not TrialStatus.COMPLETED]
         if pruned:
             ax.scatter(*zip(*pruned, strict=True), s=14, color="0.7",
-                       label="pruned (best until its stop)")  # its score, not the rung's
+                       label="pruned or paused (best until its stop)")  # its score
         if done:
             ax.scatter(*zip(*done, strict=True), s=18, color="C0", label="trial")
         ax.step(xs, curve, where="post", color="C3", lw=2, label="best so far")
@@ -290,8 +291,8 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
 img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head>
 <body><h1>Search report</h1>
-<p>{s['completed']} completed, {s['pruned']} pruned, {s['failed']} failed, {s['rejected']}
-rejected; {best}</p>
+<p>{s['completed']} completed, {s['pruned']} pruned, {s['paused']} paused, {s['failed']} failed,
+{s['rejected']} rejected; {best}</p>
 {images}
 <h2>Leaderboard{shown}</h2><pre>{html.escape(table)}</pre>
 {failed}

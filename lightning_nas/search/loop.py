@@ -199,9 +199,7 @@ class SearchLoop:
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM:
                 raise SystemExit(143) from err  # Lightning's (status 0) or Ray's SIGTERM exit
             raise
-        for trial in self.paused.values():  # never promoted: pruned at their rung
-            self.store.set_status(trial.trial_id, TrialStatus.PRUNED)
-            self._drop(trial, False)
+        # trials still paused stay PAUSED (last.ckpt kept): a resume may promote them
         self.progress.close()
 
     def _time_up(self) -> bool:

@@ -38,8 +38,10 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
-              else "") + (f"{counts[TrialStatus.REJECTED]} rejected, "
-                          if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
+              else "") + (f"{counts[TrialStatus.PAUSED]} paused (a resume may promote them), "
+                          if counts[TrialStatus.PAUSED] else "") + (
+        f"{counts[TrialStatus.REJECTED]} rejected, "
+        if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
     if best is not None:
         epochs = sum(t.epochs or 0 for t in trials)
         took = f"{elapsed:.1f}s" + (" (this invocation; the counts are the run's)" if resumed
