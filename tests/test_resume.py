@@ -26,9 +26,9 @@ def _score(arch: dict) -> dict:
 
 
 def _objective_search(run_dir, space=SPACE, **kw) -> Search:
-    kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, "objective": _score, **kw}
-    return Search(None, space, monitor="score", mode="max", run_dir=run_dir,
-                  verbose=False, **kw)
+    kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, "objective": _score,
+          "verbose": False, **kw}
+    return Search(None, space, monitor="score", mode="max", run_dir=run_dir, **kw)
 
 
 def _meta(run_dir) -> dict:
@@ -166,6 +166,34 @@ def test_a_resume_stopped_by_max_failures_exports_the_best_so_far(tmp_path):
         best = store.best("max")
     assert best is not None and best.trial_id == 2
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
+
+
+def _broken(calls: list, fixed: list | None = None):
+    """An objective that fails as a broken setup does, every trial the same way (until
+    ``fixed`` holds something)."""
+    def objective(arch: dict) -> dict:
+        calls.append(arch)
+        if not fixed:
+            raise RuntimeError("the setup is broken")
+        return {"score": float(sum(arch.values()))}
+    return objective
+
+
+def test_a_resumed_search_stops_at_its_first_repeat_of_the_last_error(tmp_path):
+    # was: the last failure's error was only in memory: a resume after a kill trained two
+    # more doomed trials before "trials 2 and 3 failed the same way"
+    calls = []
+
+    def stop_after_one(result) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        _objective_search(tmp_path, budget=4, objective=_broken(calls), max_failures=9,
+                          on_trial_end=stop_after_one).run()
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way .*the setup "
+                                          r"is broken"):
+        _objective_search(tmp_path, budget=4, objective=_broken(calls), max_failures=9).run()
+    assert len(calls) == 2
 
 
 def test_differences_read_nested_nodes_and_skip_what_an_older_store_lacks():

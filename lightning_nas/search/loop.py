@@ -21,7 +21,6 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
@@ -30,6 +29,7 @@ from lightning_nas.search.checkpoints import (
     keep_top_checkpoints,
 )
 from lightning_nas.search.executor import TrialExecutor
+from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.objectives import told_loss
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
@@ -83,12 +83,12 @@ class SearchLoop:
         self.untold: dict[str, tuple[TrialResult, list[Any]]] = {}
         self.told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
                             for t in store.trials())
-        #: (trial id, first error line, arch) when the last result failed
-        self.last_error: tuple[int, str, dict[str, Any]] | None = None
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
         self.log = AskTell(optimizer, space, store)
+        #: the stop rules (the last error read back at a resume)
+        self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in self.interrupted if self._continues(t)}
@@ -171,13 +171,7 @@ class SearchLoop:
     # ----------------------------------------------------------------- the loop
     def run(self) -> None:
         """Run until the budget is used, time is up, or the space is exhausted."""
-        failed = self.store.count(TrialStatus.FAILED)
-        if failed > self.goal.max_failures:  # a resume (here: its caller exports the best)
-            run_dir = self.settings.run_dir
-            raise SearchError(f"{failed} trials of {run_dir} failed (max_failures="
-                              f"{self.goal.max_failures}); see `lightning-nas show {run_dir}`. "
-                              f"To go on, raise search.max_failures (the failed architectures "
-                              f"stay failed), or start another run_dir")
+        self.failures.check_count()  # a resume (here: its caller exports the best so far)
         if self.resuming:
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      f"{self.store.count(TrialStatus.FAILED)} failed, {len(self.interrupted)} "
@@ -401,36 +395,10 @@ class SearchLoop:
         self._report(result)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
-        self._check_failures(result)
+        self.failures.check(result, self.completed)
 
     def _drop(self, trial: TrialResult, keep_best: bool) -> None:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
-
-    def _check_failures(self, result: TrialResult) -> None:
-        """Stop on a fatal error, on the same error in two trials in a row while none
-        completed (a user callback's misspelt monitor), or once more than ``max_failures``
-        trials failed."""
-        failed = result.status is TrialStatus.FAILED
-        first_line = (result.error or "").splitlines()[0] if result.error else ""
-        previous, self.last_error = self.last_error, (
-            (result.trial_id, first_line, result.arch) if failed else None)
-        if not failed:
-            return
-        if result.fatal:
-            raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {first_line}")
-        if previous and previous[1] == first_line and not self.completed:
-            shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
-            where = ("while building their model, data or Trainer, or in Lightning's checks "
-                     "before training" if result.build_failed else "in training")
-            raise SearchError(f"trials {previous[0]} and {result.trial_id} failed the same way "
-                              f"{where} (every trial would; unless a value they share is the "
-                              f"cause: {shared or 'none'}): {first_line}")
-        failed = self.store.count(TrialStatus.FAILED)
-        if failed > self.goal.max_failures:
-            raise SearchError(f"{failed} trials failed (max_failures={self.goal.max_failures}); "
-                              f"last error: {first_line}. See "
-                              f"`lightning-nas show {self.settings.run_dir}` for all errors.")
 
     # ----------------------------------------------------------------- output
     def say(self, text: str) -> None:
