@@ -158,14 +158,15 @@ class RunStore:
             (json.dumps(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
         return int(cur.lastrowid)
 
-    def restart_trial(self, trial_id: int) -> None:
-        """Mark an interrupted trial RUNNING again with a fresh start time."""
+    def restart_trial(self, trial_id: int, fresh: bool = False) -> None:
+        """Mark an interrupted trial RUNNING again with a fresh start time (``fresh``: a
+        failed one run again, its earlier runs not counted as attempts)."""
         self._db.execute(
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
-            "attempts = attempts + 1, "
+            "attempts = CASE WHEN ? THEN 1 ELSE attempts + 1 END, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
             "error = NULL, epochs = NULL "
-            "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), trial_id))
+            "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), fresh, trial_id))
 
     def finish_trial(self, result: TrialResult) -> None:
         """Record the outcome of trial ``result.trial_id`` (its own start, when it has one: a

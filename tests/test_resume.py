@@ -13,6 +13,7 @@ import yaml
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.results import TrialStatus
 from lightning_nas.search.resume import differences
 from lightning_nas.search.schedulers import ASHARule
 from lightning_nas.store import RunStore
@@ -194,6 +195,29 @@ def test_a_resumed_search_stops_at_its_first_repeat_of_the_last_error(tmp_path):
                                           r"is broken"):
         _objective_search(tmp_path, budget=4, objective=_broken(calls), max_failures=9).run()
     assert len(calls) == 2
+
+
+def test_the_trials_an_error_every_trial_hits_stopped_run_again_once_it_is_fixed(tmp_path,
+                                                                                    capsys):
+    # was: after the fix, a resume replayed them as failures of their architectures and
+    # never trained them ("All 4 architectures of the space are evaluated", best of 2)
+    space = {"c": {"choice": [1, 2, 3, 4]}}
+    kw = {"space": space, "budget": 4, "optimizer": "RandomSearch", "verbose": True}
+    straight = _objective_search(tmp_path / "straight", objective=_broken([], [True]), **kw).run()
+    calls, fixed = [], []
+    for _ in range(2):  # the cause still there: the resume stops at its first trial
+        with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way"):
+            _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
+    assert len(calls) == 3 and calls[2] == calls[0]  # trial 1 again, then the stop
+    assert "Trials 1, 2 run again: their error stopped the search" in capsys.readouterr().out
+    fixed.append(True)
+    resumed = _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
+    assert "Trials 1, 2 run again" in capsys.readouterr().out
+    assert [(t.trial_id, t.arch, t.status, t.score) for t in resumed.trials] == \
+        [(t.trial_id, t.arch, t.status, t.score) for t in straight.trials]
+    assert all(t.status is TrialStatus.COMPLETED for t in resumed.trials)
+    with RunStore(tmp_path / "run" / "search.db") as store:  # each a first attempt
+        assert [store.attempts(t.trial_id) for t in resumed.trials] == [1] * 4
 
 
 def test_differences_read_nested_nodes_and_skip_what_an_older_store_lacks():

@@ -2,16 +2,19 @@
 
 ``FailureWatch`` stops a search (``SearchError``) on a fatal error, on the same error in two
 trials in a row while none completed (a user callback's misspelt monitor: every trial would
-fail), and once more than ``max_failures`` trials failed. A resume starts with the error of
-the last finished trial read back from the store, so that the same error stops it at its
-first repeat (not two trials later).
+fail), and once more than ``max_failures`` trials failed. A stop of the first two kinds
+names its trials in the store (meta ``stopped_by``: the failed trials with that error). The
+next invocation, run once the user fixed the cause, runs them again under their ids, as
+trials a kill interrupted (each stays FAILED until it starts again); and it starts with the
+error of the last finished trial read back from the store, so that a cause still there
+stops the search at its first repeat.
 
 Example:
     >>> import tempfile
     >>> from lightning_nas.store import RunStore
     >>> watch = FailureWatch(RunStore(tempfile.mkdtemp() + "/search.db"), 5, "runs/nas")
-    >>> watch.last is None
-    True
+    >>> watch.last, watch.reopened
+    (None, [])
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def first_line(error: str | None) -> str:
 class FailureWatch:
     """The failure rules of one invocation of a search over ``store``.
 
-    Creating it reads back the last result's error (``last``).
+    Creating it reads back the last result's error (``last``) and the trials whose error
+    stopped the last invocation (``reopened``), to run again: ``waiting`` until started.
 
     Args:
         store: the run store.
@@ -50,6 +54,9 @@ class FailureWatch:
         self.store, self.max_failures, self.run_dir = store, max_failures, run_dir
         #: (trial id, first error line, arch) when the last result failed and none completed
         self.last: tuple[int, str, dict[str, Any]] | None = self._last_error()
+        ids = set(store.get_meta("stopped_by") or [])
+        self.reopened = [t for t in store.trials(TrialStatus.FAILED) if t.trial_id in ids]
+        self.waiting = {t.trial_id for t in self.reopened}  # FAILED in the store till started
 
     def _last_error(self) -> tuple[int, str, dict[str, Any]] | None:
         done = [t for t in self.store.trials() if t.status in _RESULTS]
@@ -59,9 +66,25 @@ class FailureWatch:
         failed = last.status is TrialStatus.FAILED
         return (last.trial_id, first_line(last.error), last.arch) if failed else None
 
+    def restart(self, trial_id: int) -> None:
+        """Start reopened trial ``trial_id`` again (RUNNING, its first attempt)."""
+        self.waiting.discard(trial_id)
+        with self.store.transaction():  # a kill leaves it RUNNING (re-run), or waiting
+            self.store.restart_trial(trial_id, fresh=True)
+            self.store.set_meta("stopped_by", sorted(self.waiting))
+
     def failed(self) -> int:
-        """The failed trials."""
-        return self.store.count(TrialStatus.FAILED)
+        """The failed trials, not counting those waiting to run again."""
+        return self.store.count(TrialStatus.FAILED) - len(self.waiting)
+
+    def describe(self) -> str:
+        """What the resume does with the reopened trials (one line), or ""."""
+        if not self.reopened:
+            return ""
+        ids = ", ".join(str(t.trial_id) for t in self.reopened)
+        return (f"Trials {ids} run again: their error stopped the search "
+                f"({first_line(self.reopened[-1].error)}); if its cause is still there, "
+                f"the search stops again.")
 
     def check_count(self) -> None:
         """Raise ``SearchError`` if more than ``max_failures`` trials failed (at a resume:
@@ -76,13 +99,14 @@ class FailureWatch:
     def check(self, result: TrialResult, completed: int) -> None:
         """Raise ``SearchError`` on a fatal error, on the same error in two trials in a row
         while none completed (``completed``: the trials completed so far), or once more than
-        ``max_failures`` trials failed."""
+        ``max_failures`` trials failed; the first two name their trials in the store."""
         failed = result.status is TrialStatus.FAILED
         line = first_line(result.error)
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
         if not failed:
             return
         if result.fatal:
+            self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {line}")
         if previous and previous[1] == line and previous[0] != result.trial_id \
@@ -91,6 +115,7 @@ class FailureWatch:
             where = ("while building their model, data or Trainer, or in Lightning's checks "
                      "before training" if result.build_failed else "in training")
             first, second = sorted((previous[0], result.trial_id))
+            self._stopped_by(line)
             raise SearchError(f"trials {first} and {second} failed the same way {where} "
                               f"(every trial would; unless a value they share is the cause: "
                               f"{shared or 'none'}): {line}")
@@ -99,3 +124,9 @@ class FailureWatch:
             raise SearchError(f"{count} trials failed (max_failures={self.max_failures}); "
                               f"last error: {line}. See `lightning-nas show {self.run_dir}` "
                               f"for all errors.")
+
+    def _stopped_by(self, line: str) -> None:
+        """Name the failed trials with the error ``line`` (a fix of its cause, then a
+        resume, runs them again)."""
+        self.store.set_meta("stopped_by", [t.trial_id for t in self.store.trials(
+            TrialStatus.FAILED) if first_line(t.error) == line])

@@ -87,15 +87,17 @@ class SearchLoop:
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
         self.log = AskTell(optimizer, space, store)
-        #: the stop rules (the last error read back at a resume)
+        #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
-        self.interrupted = self._interrupted()  # first: a trial it fails is replayed as such
+        interrupted = self._interrupted()  # first: a trial it fails is replayed as such
         #: interrupted promoted trials that continue from their ``last.ckpt``
-        self.promoted = {t.trial_id for t in self.interrupted if self._continues(t)}
+        self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
+        self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
         self.retrain = self._warm_start()
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
-        self.used = sum(store.count(s) for s in _COUNTED)  # budget used (RUNNING re-run)
+        #: budget used (RUNNING trials and reopened failures count: they are re-run)
+        self.used = sum(store.count(s) for s in _COUNTED) + len(self.failures.waiting)
         self.completed = store.count(TrialStatus.COMPLETED)
         self.resuming = len(store) > 0
 
@@ -124,8 +126,8 @@ class SearchLoop:
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
-            if self.rule is not None and old.curve and (
-                    old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
+            if self.rule is not None and old.curve and old.trial_id not in self.failures.waiting \
+                    and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
                 self.rule.record(old.trial_id, old.curve)
         if self.log.replay():
             if self.log.diverged_at is not None:
@@ -134,13 +136,14 @@ class SearchLoop:
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
             for old in trials:  # FAILED (by _interrupted, or before any result): tell it now
-                if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending:
+                if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
+                        and old.trial_id not in self.failures.waiting:
                     key = arch_key(old.arch)
                     self._tell(old, key, [self.log.pending_trial(old.trial_id),
                                           *self.log.twins_of(key)])
             return
         for old in trials:  # logs the replay: later resumes replay events
-            if old.status is TrialStatus.RUNNING:
+            if old.status is TrialStatus.RUNNING or old.trial_id in self.failures.waiting:
                 continue
             loss = self._loss(old)
             candidate = self.log.given(old.arch, old.trial_id)
@@ -174,8 +177,10 @@ class SearchLoop:
         self.failures.check_count()  # a resume (here: its caller exports the best so far)
         if self.resuming:
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
-                     f"{self.store.count(TrialStatus.FAILED)} failed, {len(self.interrupted)} "
+                     f"{self.failures.failed()} failed, {len(self.interrupted)} "
                      f"to re-run, {len(self.paused)} paused")
+            if self.failures.reopened:
+                self.say(self.failures.describe())
         try:
             while True:
                 while len(self.running) < self.executor.num_workers and self._start_one():
@@ -223,9 +228,14 @@ class SearchLoop:
             if old.trial_id in self.promoted:  # it goes on as its promotion did
                 self._continue(old, attempt=True)
                 return True
-            self.store.restart_trial(old.trial_id)
+            reopened = old.trial_id in self.failures.waiting  # its error stopped the search
+            if reopened:
+                self.failures.restart(old.trial_id)
+                self.seen.pop(arch_key(old.arch), None)  # told its failure: told again
+            else:
+                self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
-            if candidate is None and not (self.rule is not None and old.curve):
+            if candidate is None and (reopened or not (self.rule is not None and old.curve)):
                 candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
             self._submit(old.trial_id, old.arch, candidate)
             key = arch_key(old.arch)
