@@ -10,7 +10,8 @@ search driver gives each trial a snapshot of the rule and promotes paused trials
   (and ``max_epochs``); at a rung a trial goes on only if its value is in the top
   ``1/eta`` of the values seen at that rung (the first trial always goes on), else it is
   paused. A paused trial is promoted when it enters that top fraction as more trials
-  report, and resumes from its checkpoint; one left paused at the end is PRUNED.
+  report, and resumes from its checkpoint; one left paused at the end stays PAUSED (a resume
+  may promote it).
 - ``HyperbandRule``: brackets of ASHA with different first rungs (``min_epochs * eta**b``),
   trials assigned to brackets in turn, more trials to the aggressive brackets.
 - ``MedianRule``: stop a trial whose value at an epoch is worse than the median of the
