@@ -357,7 +357,14 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         fixed: meta keys and the values this invocation has.
         run_dir_key: how the user names the run folder (for the message).
     """
-    store = RunStore(Path(run_dir) / "search.db")
+    run_dir = Path(run_dir)
+    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
+                   None)
+    if blocked is not None:
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
+                          f"file; a search writes search.db, trials/ and best.* into a folder "
+                          f"there (give another path)")
+    store = RunStore(run_dir / "search.db")
     if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.set_meta("created", time.time())
         for key, value in fixed.items():

@@ -110,15 +110,12 @@ def test_time_limit_alone_is_enough():
     assert s.goal.budget is None and s.goal.time_limit == 30
 
 
-@pytest.mark.parametrize("inside", ["", "sub/run"])
-def test_a_run_dir_at_or_under_a_file_is_refused(tmp_path, inside):
-    # was: FileExistsError / NotADirectoryError from mkdir, naming neither setting nor cure
-    (tmp_path / "notes.txt").write_text("mine")
-    run_dir = tmp_path / "notes.txt" / inside
-    with pytest.raises(ConfigError, match=r"`run_dir` .* cannot be a folder: .*notes.txt is "
-                                          r"a file"):
-        SearchSettings.from_options(run_dir=run_dir)
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+def test_a_file_named_like_the_default_run_dir_does_not_block_settings(tmp_path, monkeypatch):
+    # was: the default SearchSettings() checked its runs/nas against a file named runs in
+    # the working directory before the user's run_dir replaced it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").write_text("mine")
+    assert SearchSettings.from_options(run_dir=tmp_path / "elsewhere").run_dir.name == "elsewhere"
 
 
 def test_groups_validate_when_made():

@@ -46,6 +46,17 @@ def test_creates_the_file_and_its_folder(tmp_path):
     assert path.is_file()
 
 
+@pytest.mark.parametrize("inside", ["", "sub/run"])
+def test_a_run_dir_at_or_under_a_file_is_refused(tmp_path, inside):
+    # was: FileExistsError / NotADirectoryError from mkdir, naming neither setting nor cure
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"`hydra.sweeper.run_dir` .* cannot be a folder: "
+                                          r".*notes.txt is a file"):
+        open_search_store(tmp_path / "notes.txt" / inside, {"monitor": "acc"},
+                          run_dir_key="hydra.sweeper.run_dir")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_trial_life_cycle(store):
     arch = {"k": 3, "head": {"w": 8}, "act": "relu"}
     tid = store.start_trial(arch)

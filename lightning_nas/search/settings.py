@@ -366,12 +366,6 @@ class SearchSettings:
         if not isinstance(self.run_dir, (str, Path)):
             raise ConfigError(f"`run_dir` must be a folder path, got {self.run_dir!r}")
         object.__setattr__(self, "run_dir", Path(self.run_dir))
-        blocked = next((p for p in (self.run_dir, *self.run_dir.parents)
-                        if p.exists() and not p.is_dir()), None)
-        if blocked is not None:
-            raise ConfigError(f"`run_dir` {str(self.run_dir)!r} cannot be a folder: {blocked} "
-                              f"is a file; a search writes search.db, trials/ and best.* into "
-                              f"a folder there (give another path)")
         if not isinstance(self.verbose, bool):
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if self.progress not in (True, False, "auto"):
