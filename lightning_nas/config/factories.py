@@ -295,14 +295,16 @@ class DataFactory:
     def check(self, names: Sequence[str] = ()) -> None:
         """Raise ``ConfigError`` if the data class does not take an ``init_args`` key or a
         value does not fit its annotation (``data.batch_size='abc'``), or a space key of
-        ``names`` is a ``data.*`` path the data never receives (only a callable, such as a
-        config's data section, is built from the architecture)."""
-        receives = callable(self.target) and not inspect.isclass(self.target) and not \
-            isinstance(self.target, pl.LightningDataModule)
+        ``names`` is a ``data.*`` path a DataModule class or instance never receives (a
+        callable, such as a config's data section, is built from the architecture; without
+        data, the model's own loaders may read it)."""
+        # a callable (a config's data section) is built from the architecture; without data,
+        # the model's own loaders may read the key (a builder gets every key)
+        receives = self.target is None or (callable(self.target) and not inspect.isclass(
+            self.target) and not isinstance(self.target, pl.LightningDataModule))
         for key in names:
             if is_dotted(key) and key.startswith("data.") and not receives:
-                what = ("no data (the model's own loaders)" if self.target is None else
-                        f"{self.target.__name__}, a class" if inspect.isclass(self.target)
+                what = (f"{self.target.__name__}, a class" if inspect.isclass(self.target)
                         else f"a {type(self.target).__name__} instance")
                 raise ConfigError(f"space key {key!r} is a path into the data config, and the "
                                   f"data ({what}) is built without the architecture, so the "
