@@ -660,6 +660,15 @@ def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_s
                       "find_unused_parameters": True},
                      DDPStrategy(find_unused_parameters=True)):
         check_oneshot_strategy({"strategy": strategy}, "spos")
+    # was: two devices with no strategy (Lightning picks DDP) passed and stopped at step 1
+    for trainer in ({"devices": 2}, {"devices": "0,1", "strategy": "auto"},
+                    {"devices": 1, "num_nodes": 2}):
+        with pytest.raises(ConfigError, match=r"trains with DDP, which stops at the parameters"):
+            check_oneshot_strategy(trainer, "spos")
+        check_oneshot_strategy(trainer, "darts")
+    for trainer in ({"devices": 1}, {"devices": "auto"}, {"devices": 2, "strategy": "deepspeed"},
+                    {"devices": 2, "strategy": "ddp_find_unused_parameters_true"}):
+        check_oneshot_strategy(trainer, "spos")
     monkeypatch.chdir(ROOT)
     assert main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.devices=2",
                  "--trainer.strategy={class_path: lightning.pytorch.strategies.DDPStrategy}",

@@ -182,6 +182,12 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"whose search result this command never sees; use "
                           f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
                           f" (Lightning starts each rank as a process of its own)")
+    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") and _ranks(trainer) > 1:
+        raise ConfigError(f"trainer.devices={trainer.get('devices')!r} (num_nodes="
+                          f"{trainer.get('num_nodes', 1)!r}) with trainer.strategy="
+                          f"{strategy!r} trains with DDP, which stops at the parameters that "
+                          f"{algorithm}'s one sampled path per step leaves unused; set "
+                          f"trainer.strategy=ddp_find_unused_parameters_true")
     if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(strategy):
         shown = repr(strategy)
         if is_node(strategy):  # its class and the argument at fault, not every default
@@ -192,6 +198,21 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"parameters unused, which DDP stops at; use "
                           f"trainer.strategy=ddp_find_unused_parameters_true (or "
                           f"find_unused_parameters: true in a DDPStrategy's init_args)")
+
+
+def _ranks(trainer: Mapping[str, Any]) -> int:
+    """The processes ``devices`` and ``num_nodes`` ask for, where they say (1 for ``auto``
+    and -1: how many there are is the machine's)."""
+    devices = trainer.get("devices", "auto")
+    if isinstance(devices, str) and devices.strip() not in ("auto", "-1"):
+        parts = [p for p in devices.split(",") if p.strip()]
+        devices = len(parts) if len(parts) > 1 or devices.strip().endswith(",") else (
+            int(parts[0]) if parts and parts[0].strip().isdigit() else 1)
+    count = len(devices) if isinstance(devices, (list, tuple)) else (
+        devices if isinstance(devices, int) and not isinstance(devices, bool) and devices > 0
+        else 1)
+    nodes = trainer.get("num_nodes", 1)
+    return count * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
 
 
 def _stops_at_unused_parameters(strategy: Any) -> bool:
@@ -209,7 +230,10 @@ def _stops_at_unused_parameters(strategy: Any) -> bool:
             return False
     else:
         return False
+    from lightning.pytorch.strategies import DeepSpeedStrategy  # a DDPStrategy that does not
+
     return (isinstance(target, type) and issubclass(target, DDPStrategy)
+            and not issubclass(target, DeepSpeedStrategy)
             and args.get("find_unused_parameters") is not True)
 
 
