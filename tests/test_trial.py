@@ -247,14 +247,19 @@ def test_best_epoch_metrics_all_belong_to_that_epoch(tmp_path):
     assert result.curve == pytest.approx([0.2, 0.9, 0.5])
 
 
-def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path):
+def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path, monkeypatch):
     # was: `enable_checkpointing: null` (LightningCLI's --print_config) kept no checkpoint,
     # so finetune could not start from the search's weights; `enable_progress_bar: null`
-    # replaced the trials' quiet default
+    # replaced the trials' quiet default; `logger: null` and `default_root_dir: null` sent
+    # the trial's logs to lightning_logs/ in the working directory
+    monkeypatch.chdir(tmp_path)
     trainer = {"max_epochs": 1, "accelerator": "cpu", "enable_checkpointing": None,
-               "enable_progress_bar": None, "enable_model_summary": None}
+               "enable_progress_bar": None, "enable_model_summary": None, "logger": None,
+               "default_root_dir": None}
     spec = _spec(tmp_path, {"width": 8}, trainer=trainer)
     assert build_trainer(spec, []).progress_bar_callback is None
     result = fit_trial(spec)
     assert result.status is TrialStatus.COMPLETED, result.error
     assert result.checkpoint is not None and Path(result.checkpoint).is_file()
+    assert (tmp_path / "t1" / "logs" / "metrics.csv").is_file()
+    assert not (tmp_path / "lightning_logs").exists()

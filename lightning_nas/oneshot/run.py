@@ -411,8 +411,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = data.build()
-        trainer_kwargs = with_trial_defaults({"logger": False, "default_root_dir": str(run_dir),
-                                              **instantiate(trainer_cfg)})
+        trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
+                                             default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
             opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path)

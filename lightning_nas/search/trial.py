@@ -57,16 +57,18 @@ TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
 
 
 
-def with_trial_defaults(trainer: dict[str, Any]) -> dict[str, Any]:
-    """``trainer`` over ``TRIAL_TRAINER_DEFAULTS``; a ``None`` there (what LightningCLI's
-    ``--print_config`` writes for an argument left at its default) keeps the default.
+def with_trial_defaults(trainer: dict[str, Any], **defaults: Any) -> dict[str, Any]:
+    """``trainer`` over ``TRIAL_TRAINER_DEFAULTS`` and the caller's ``defaults``; a ``None``
+    there (what LightningCLI's ``--print_config`` writes for an argument left at its
+    default: ``logger``, ``default_root_dir``, ``enable_checkpointing``) is left out, so
+    the default applies (lightning_nas's, else Lightning's).
 
     Example:
-        >>> with_trial_defaults({"enable_progress_bar": None, "max_epochs": 2})
-        {'enable_progress_bar': False, 'enable_model_summary': False, 'max_epochs': 2}
+        >>> with_trial_defaults({"logger": None, "max_epochs": 2}, logger=False)["logger"]
+        False
     """
-    given = {k: v for k, v in trainer.items() if not (v is None and k in TRIAL_TRAINER_DEFAULTS)}
-    return {**TRIAL_TRAINER_DEFAULTS, **given}
+    given = {k: v for k, v in trainer.items() if v is not None}
+    return {**TRIAL_TRAINER_DEFAULTS, **defaults, **given}
 
 
 def checkpointing(trainer: dict[str, Any]) -> bool:
