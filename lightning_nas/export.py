@@ -182,16 +182,17 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
 
 def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
-    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; an object
-    argument the store keeps by import path (a builder function) by that path, one it
-    cannot keep (a module instance) left out (``finetune`` asks for it)."""
-    objects = {k: path for k, path in (model.get("objects") or {}).items() if path is not None}
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; the object
+    arguments given from Python under ``objects``, by import path where the store keeps one
+    (a builder function), else null (a module instance: ``finetune`` asks for it)."""
     section = {"class_path": model.get("class_path"),
-               "init_args": {**copy.deepcopy(dict(model.get("init_args") or {})), **objects}}
+               "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     cfg = {"model": section}
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
+    if model.get("objects"):  # not init_args: a path is no argument the model takes
+        cfg["model"]["objects"] = dict(model["objects"])
     return cfg["model"]
 
 

@@ -359,9 +359,9 @@ def test_an_objective_search_exports_no_model_and_is_not_finetuned(tmp_path, cap
     assert main(["export", str(tmp_path)]) == 0 and "model: null" in capsys.readouterr().out
 
 
-def test_best_yaml_names_a_builder_the_store_keeps_by_import_path(tmp_path, tiny_trainer):
-    # was: the model section left the builder out (the store keeps it under "objects"), so
-    # class_path + init_args could not build the winner; a module instance stays left out
+def test_best_yaml_names_the_object_arguments_the_store_keeps(tmp_path, tiny_trainer):
+    # was: the model section left the object arguments out (the store keeps them under
+    # "objects"): nothing said the winner needs a builder; a module instance has no path
     from torch import nn
 
     from lightning_nas.module import NASModule
@@ -371,6 +371,6 @@ def test_best_yaml_names_a_builder_the_store_keeps_by_import_path(tmp_path, tiny
            model_init_args={"builder": build_mlp, "num_classes": 3,
                             "loss": nn.CrossEntropyLoss()},
            budget=1, run_dir=tmp_path, verbose=False).run()
-    init_args = load_best(tmp_path)["model"]["init_args"]
-    assert init_args["builder"] == "tests.helpers.build_mlp"
-    assert "loss" not in init_args and init_args["width"] in (4, 8)
+    model = load_best(tmp_path)["model"]
+    assert model["objects"] == {"builder": "tests.helpers.build_mlp", "loss": None}
+    assert model["init_args"]["width"] in (4, 8) and "builder" not in model["init_args"]
