@@ -205,19 +205,46 @@ def test_the_trials_an_error_every_trial_hits_stopped_run_again_once_it_is_fixed
     kw = {"space": space, "budget": 4, "optimizer": "RandomSearch", "verbose": True}
     straight = _objective_search(tmp_path / "straight", objective=_broken([], [True]), **kw).run()
     calls, fixed = [], []
-    for _ in range(2):  # the cause still there: the resume stops at its first trial
-        with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way"):
-            _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
-    assert len(calls) == 3 and calls[2] == calls[0]  # trial 1 again, then the stop
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way"):
+        _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
+    # the cause still there: trial 1 fails as before, which ends the re-runs (trial 2 is
+    # not run again), and the next new trial failing so stops the search
+    with pytest.raises(SearchError, match=r"trials 1 and 3 failed the same way"):
+        _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
+    assert len(calls) == 4 and calls[2] == calls[0]
     assert "Trials 1, 2 run again: their error stopped the search" in capsys.readouterr().out
     fixed.append(True)
     resumed = _objective_search(tmp_path / "run", objective=_broken(calls, fixed), **kw).run()
-    assert "Trials 1, 2 run again" in capsys.readouterr().out
-    assert [(t.trial_id, t.arch, t.status, t.score) for t in resumed.trials] == \
-        [(t.trial_id, t.arch, t.status, t.score) for t in straight.trials]
+    assert "Trials 1, 2, 3 run again" in capsys.readouterr().out
+    assert [t.arch for t in resumed.trials[:3]] == [calls[0], calls[1], calls[3]]
+    assert sorted(t.arch["c"] for t in resumed.trials) == sorted(
+        t.arch["c"] for t in straight.trials)  # every architecture, none twice
     assert all(t.status is TrialStatus.COMPLETED for t in resumed.trials)
     with RunStore(tmp_path / "run" / "search.db") as store:  # each a first attempt
         assert [store.attempts(t.trial_id) for t in resumed.trials] == [1] * 4
+
+
+def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path):
+    # was: two architectures that fail (not the setup) stopped the search as "the same
+    # way"; every resume ran them again and stopped again, for good
+    space = {"c": {"choice": [1, 2, 3, 4]}}
+    kw = {"space": space, "budget": 4, "optimizer": "RandomSearch"}
+    order = [t.arch["c"] for t in _objective_search(tmp_path / "straight", objective=_broken(
+        [], [True]), **kw).run().trials]
+
+    def objective(arch: dict) -> dict:
+        if arch["c"] in order[:2]:
+            raise ValueError("this value of c is not supported")
+        return {"score": float(arch["c"])}
+
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way"):
+        _objective_search(tmp_path / "run", objective=objective, **kw).run()
+    result = _objective_search(tmp_path / "run", objective=objective, **kw).run()
+    assert [t.status for t in result.trials] == [TrialStatus.FAILED] * 2 + \
+        [TrialStatus.COMPLETED] * 2
+    assert result.best.arch["c"] in order[2:]
+    again = _objective_search(tmp_path / "run", objective=objective, **kw).run()
+    assert [t.status for t in again.trials] == [t.status for t in result.trials]
 
 
 def test_differences_read_nested_nodes_and_skip_what_an_older_store_lacks():

@@ -5,9 +5,11 @@ trials in a row while none completed (a user callback's misspelt monitor: every 
 fail), and once more than ``max_failures`` trials failed. A stop of the first two kinds
 names its trials in the store (meta ``stopped_by``: the failed trials with that error). The
 next invocation, run once the user fixed the cause, runs them again under their ids, as
-trials a kill interrupted (each stays FAILED until it starts again); and it starts with the
-error of the last finished trial read back from the store, so that a cause still there
-stops the search at its first repeat.
+trials a kill interrupted (each stays FAILED until it starts again). The first of them
+that fails as before ends the re-runs (the cause is still there, or lies in those
+architectures): the search goes on with new ones, and the first of these that fails the
+same way stops it. It starts with the error of the last finished trial read back from the
+store, so that a cause still there stops the search at its first repeat.
 
 Example:
     >>> import tempfile
@@ -57,6 +59,8 @@ class FailureWatch:
         ids = set(store.get_meta("stopped_by") or [])
         self.reopened = [t for t in store.trials(TrialStatus.FAILED) if t.trial_id in ids]
         self.waiting = {t.trial_id for t in self.reopened}  # FAILED in the store till started
+        self._before = {t.trial_id: first_line(t.error) for t in self.reopened}
+        self._reopened_ids, self._started = set(self.waiting), set[int]()
 
     def _last_error(self) -> tuple[int, str, dict[str, Any]] | None:
         done = [t for t in self.store.trials() if t.status in _RESULTS]
@@ -66,8 +70,15 @@ class FailureWatch:
         failed = last.status is TrialStatus.FAILED
         return (last.trial_id, first_line(last.error), last.arch) if failed else None
 
+    def dropped(self, trial_id: int) -> bool:
+        """Whether reopened trial ``trial_id`` is no longer to run again (one that ran again
+        failed as before) and has not started."""
+        return trial_id in self._reopened_ids and trial_id not in self.waiting \
+            and trial_id not in self._started
+
     def restart(self, trial_id: int) -> None:
         """Start reopened trial ``trial_id`` again (RUNNING, its first attempt)."""
+        self._started.add(trial_id)
         self.waiting.discard(trial_id)
         with self.store.transaction():  # a kill leaves it RUNNING (re-run), or waiting
             self.store.restart_trial(trial_id, fresh=True)
@@ -105,11 +116,17 @@ class FailureWatch:
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
         if not failed:
             return
-        if result.fatal:
+        if self._before.get(result.trial_id) == line:  # run again, and failed as it did:
+            # the cause is still there or lies in the architectures; the others stay
+            # failures, the search goes on, and a new trial failing so stops it
+            self._before.clear()
+            self.waiting.clear()
+            self.store.set_meta("stopped_by", [])
+        elif result.fatal:
             self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {line}")
-        if previous and previous[1] == line and previous[0] != result.trial_id \
+        elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
             where = ("while building their model, data or Trainer, or in Lightning's checks "

@@ -223,6 +223,12 @@ class SearchLoop:
 
     def _start_one(self) -> bool:
         """Start one trial: an interrupted one, a promotion, or a new proposal."""
+        while self.interrupted and self.failures.dropped(self.interrupted[0].trial_id):
+            old = self.interrupted.pop(0)  # not run again: a failure, told as the replay would
+            self.used -= 1
+            key, pending = arch_key(old.arch), self.log.pending_trial(old.trial_id)
+            if pending is not None:
+                self._tell(old, key, [pending, *self.log.twins_of(key)])
         if self.interrupted:
             old = self.interrupted.pop(0)
             if old.trial_id in self.promoted:  # it goes on as its promotion did
