@@ -144,6 +144,29 @@ def test_a_rule_and_an_executor_object_are_accepted():
     json.dumps(flat)
 
 
+class _Thing:
+    def __repr__(self) -> str:
+        return "<Thing at 0x7F97A121F3E0>"  # an address, as some objects print it
+
+
+class _PatientMedian(MedianRule):
+    """A rule of a user's: its own setting, the base's passed on as **kwargs."""
+
+    def __init__(self, patience: int = 2, thing: object = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.patience, self.thing = patience, thing
+
+
+def test_a_rule_is_stored_with_its_bases_settings_and_no_address():
+    # was: a subclass passing **kwargs on was stored without the base's settings (a resume
+    # with another min_trials went on), and an upper-case address stayed in the text (every
+    # resume was refused)
+    flat = SearchSettings.from_options(scheduler=_PatientMedian(thing=_Thing(),
+                                                                min_trials=3)).flat()
+    assert flat["scheduler"] == ("_PatientMedian(patience=2, thing=<Thing>, min_epochs=1, "
+                                 "min_trials=3, mode='max')")
+
+
 def test_settings_are_frozen():
     s = SearchSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):

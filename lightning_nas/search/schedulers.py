@@ -74,9 +74,13 @@ class Rule(ABC):
         """The class and the ``__init__`` settings the rule keeps, e.g.
         ``ASHARule(min_epochs=1, max_epochs=9, eta=3, mode='max')`` (the search stores it
         and a resume compares it)."""
-        names = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
-                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-                 and hasattr(self, name)]
+        names: list[str] = []  # the class's and its bases' (a subclass passing **kwargs on)
+        for cls in type(self).__mro__:
+            if cls is Rule or not issubclass(cls, Rule):
+                break
+            names += [name for name, p in inspect.signature(cls.__init__).parameters.items()
+                      if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                      and hasattr(self, name) and name not in names]
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}({settings})"
 

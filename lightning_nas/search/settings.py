@@ -417,8 +417,8 @@ class SearchSettings:
         out["objectives"] = None if out["objectives"] is None else out["objectives"].to_dict()
         out["executor"] = self.execution.executor_name
         if isinstance(out["scheduler"], Rule):  # its settings: a resume compares them
-            out["scheduler"] = re.sub(r" at 0x[0-9a-f]+", "", repr(out["scheduler"]))
-        out["constraints"] = [getattr(c, "__name__", None) or re.sub(r" at 0x[0-9a-f]+", "",
+            out["scheduler"] = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(out["scheduler"]))
+        out["constraints"] = [getattr(c, "__name__", None) or re.sub(r" at 0x[0-9a-fA-F]+", "",
                                                                     repr(c))
                               for c in out["constraints"]]  # no address: compared on resume
         out["ray"] = None if out["ray"] is None else dict(out["ray"])
