@@ -14,6 +14,7 @@ import torch
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
+from lightning_nas.export import load_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.loop import MAX_REPEATS
@@ -64,6 +65,27 @@ def test_flops_need_an_example_input():
         model_costs(lambda a: TinyNet(width=8), {}, flops=True)
 
 
+class TwoInputs(TinyNet):
+    """``forward(x, scale)``; its example input a tuple, list or dict, as Lightning takes it."""
+
+    def __init__(self, kind: str = "tuple", **kw) -> None:
+        super().__init__(**kw)
+        x, scale = torch.zeros(1, 8), torch.ones(1, 3)
+        self.example_input_array = {"tuple": (x, scale), "list": [x, scale],
+                                    "dict": {"x": x, "scale": scale}}[kind]
+
+    def forward(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x) * (1.0 if scale is None else scale)
+
+
+@pytest.mark.parametrize("kind", ["tuple", "list", "dict"])
+def test_flops_of_an_example_input_given_as_lightning_takes_it(kind):
+    # was: a list or a dict was passed as one argument: a raw TypeError in Search()
+    costs = model_costs(lambda a: TwoInputs(kind=kind, width=a["width"]), {"width": 8},
+                        flops=True)
+    assert costs["flops"] == 2 * (8 * 8 + 8 * 3)
+
+
 def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 
@@ -86,6 +108,26 @@ def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trai
         assert t.fit_time is None and not (tmp_path / "trials" / f"trial_{t.trial_id:04d}").exists()
         assert "params" in t.error or "no_tanh rejected it" in t.error
     assert any(t.metrics["params"] > limit for t in rejected)
+
+
+def test_a_rejected_architecture_proposed_again_is_told_its_violation_again(tmp_path):
+    # was: its repeats were told the loss alone: nevergrad took the rejected architecture
+    # for a valid point (into its archive, ahead of real results)
+    from lightning_nas.arch import arch_key
+
+    space = {"c": {"choice": [1, 2, 3, 4]}, "d": {"choice": [0, 1]}}
+    kw = dict(monitor="score", mode="max", budget=6, optimizer="RandomSearch", seed=0,
+              constraints=[lambda arch: arch["c"] != 4], verbose=False)
+    for run in ("first", "resumed"):  # a resume keeps telling it as a violation
+        Search(None, space, objective=lambda a: {"score": float(a["c"] + a["d"])},
+               run_dir=tmp_path, **{**kw, "budget": 4 if run == "first" else 6}).run()
+    with RunStore(tmp_path / "search.db") as store:
+        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
+        events = store.events()
+    asks = {e["ask"] for e in events if e["kind"] == "ask" and e["arch_key"] in rejected}
+    tells = [e for e in events if e["kind"] == "tell" and e["ask"] in asks]
+    assert len(tells) > len(rejected)  # proposed again, after its rejection
+    assert all(e["violation"] for e in tells)
 
 
 def test_a_search_whose_every_proposal_breaks_a_constraint_says_so(tmp_path, tiny_trainer,
@@ -266,6 +308,23 @@ def test_a_constraint_that_raises_is_named_before_the_run_folder(tmp_path):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, constraints=[needs_depth],
                run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def picky(arch):
+    return {1: True, 2: True, 4: False}[arch["c"]]  # raises for c=3
+
+
+def test_a_constraint_that_raises_later_leaves_the_best_so_far_exported(tmp_path):
+    # was: the search stopped with the ConfigError and exported nothing, although trials
+    # had completed
+    space = {"c": {"choice": [1, 2, 3, 4]}, "d": {"int": [0, 9]}}
+    with pytest.raises(ConfigError, match=r"constraint picky raised KeyError: 3"):
+        Search(None, space, objective=lambda a: {"score": float(a["c"] + a["d"])},
+               monitor="score", mode="max", budget=40, optimizer="RandomSearch", seed=0,
+               constraints=[picky], run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        best = store.best("max")
+    assert best is not None and load_best(tmp_path)["trial"] == best.trial_id
 
 
 def _fails_small_x(arch):

@@ -145,7 +145,8 @@ class HydraSweep(Sweeper):
                 loop.say(self._header(settings, sweep, executor))
             try:
                 loop.run()
-            except SearchError:  # stopped (max_failures, ...): the results so far
+            except (SearchError, ConfigError):  # stopped (max_failures, a constraint that
+                # raised, ...): the results so far
                 if store.best(goal.mode) is not None:
                     self._finish(settings, store, sweep, time.monotonic() - loop.start,
                                  stopped=True)

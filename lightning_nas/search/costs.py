@@ -51,7 +51,12 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
 
         model.eval()
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(*example) if isinstance(example, tuple) else model(example)
+            if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
+                model(*example)
+            elif isinstance(example, dict):
+                model(**example)
+            else:
+                model(example)
     out = {"params": float(sum(p.numel() for p in model.parameters()))}
     if flops:
         out["flops"] = float(counter.get_total_flops())

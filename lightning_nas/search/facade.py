@@ -309,7 +309,8 @@ class Search:
                     loop.say(self._header())
                 try:
                     loop.run()
-                except SearchError:  # stopped (max_failures, an error every trial hits)
+                except (SearchError, ConfigError):  # stopped (max_failures, an error every
+                    # trial hits, a constraint that raised): the best so far is exported
                     self._export_so_far(store)
                     raise
             finally:

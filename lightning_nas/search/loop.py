@@ -74,6 +74,7 @@ class SearchLoop:
         self.optimizer, self.rule, self.on_trial_end = optimizer, rule, on_trial_end
         self.constraints = settings.limits.build()
         self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
+        self.violated: dict[str, float] = {}  # arch key -> violation of a REJECTED one
         self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
@@ -126,6 +127,8 @@ class SearchLoop:
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
+            if old.status is TrialStatus.REJECTED:  # its amount is in the log alone
+                self.violated[arch_key(old.arch)] = 1.0
             if self.rule is not None and old.curve and old.trial_id not in self.failures.waiting \
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
                 self.rule.record(old.trial_id, old.curve)
@@ -316,8 +319,8 @@ class SearchLoop:
             candidate = self.log.ask()
             arch = self.space.validate(candidate.value)
             key = arch_key(arch)
-            if key in self.seen:
-                self.log.repeated(candidate, self.seen[key])
+            if key in self.seen:  # a rejected one is told its violation again
+                self.log.repeated(candidate, self.seen[key], violation=self.violated.get(key))
             elif key in self.twins or key in self.untold:  # told with the trial's loss
                 self.log.twin(candidate)
                 (self.twins[key] if key in self.twins else self.untold[key][1]).append(candidate)
@@ -348,7 +351,7 @@ class SearchLoop:
             self.store.finish_trial(rejected)
             loss = self._loss(rejected)
             self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
-        self.seen[key] = loss
+        self.seen[key], self.violated[key] = loss, amount
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
 
