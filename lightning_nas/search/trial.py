@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import logging
 import math
@@ -59,16 +60,25 @@ TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
 
 def with_trial_defaults(trainer: dict[str, Any], **defaults: Any) -> dict[str, Any]:
     """``trainer`` over ``TRIAL_TRAINER_DEFAULTS`` and the caller's ``defaults``; a ``None``
-    there (what LightningCLI's ``--print_config`` writes for an argument left at its
-    default: ``logger``, ``default_root_dir``, ``enable_checkpointing``) is left out, so
-    the default applies (lightning_nas's, else Lightning's).
+    there for an argument whose default is ``None`` (what LightningCLI's ``--print_config``
+    writes for one left at its default: ``logger``, ``default_root_dir``,
+    ``enable_checkpointing``) is left out, so the default applies (lightning_nas's, else
+    Lightning's).
 
     Example:
         >>> with_trial_defaults({"logger": None, "max_epochs": 2}, logger=False)["logger"]
         False
     """
-    given = {k: v for k, v in trainer.items() if v is not None}
+    given = {k: v for k, v in trainer.items() if not (v is None and k in _none_default_args())}
     return {**TRIAL_TRAINER_DEFAULTS, **defaults, **given}
+
+
+@functools.lru_cache(maxsize=1)
+def _none_default_args() -> frozenset[str]:
+    """The Trainer arguments whose default is ``None`` (a ``None`` given is no setting;
+    ``check_val_every_n_epoch=None`` is one: its default is 1)."""
+    return frozenset(name for name, p in inspect.signature(pl.Trainer.__init__).parameters.items()
+                     if p.default is None)
 
 
 def checkpointing(trainer: dict[str, Any]) -> bool:
