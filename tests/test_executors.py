@@ -198,3 +198,13 @@ def test_spawning_strategies_a_search_may_choose_are_refused(tmp_path, tiny_trai
         Search(TinyNet, {**SPACE, **space}, data=BlobData, trainer={**tiny_trainer, **trainer},
                run_dir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_misspelt_ray_init_key_is_named_before_the_run_folder(tmp_path):
+    # was: ray.init's raw "RuntimeError: Unknown keyword argument(s): num_cpu", a traceback
+    pytest.importorskip("ray")
+    with pytest.raises(ConfigError, match=r"unknown search.ray key 'num_cpu'; did you mean "
+                                          r"'num_cpus'\? valid keys: address, num_cpus"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor="ray",
+               num_workers=2, ray={"num_cpu": 1}, run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from pathlib import Path
@@ -500,6 +501,43 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
+
+
+def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny_space):
+    # was: no Trainer runs in the driver, so nothing handled SIGTERM: the process died at
+    # once (no "Interrupted" line, no SystemExit(143) for a script's finally)
+    import signal
+    import threading
+    import time
+
+    def sigterm_once_a_trial_runs() -> None:
+        for _ in range(600):
+            db = tmp_path / "search.db"
+            if db.exists():
+                with RunStore(db, read_only=True) as store:
+                    if store.count(TrialStatus.RUNNING):
+                        break
+            time.sleep(0.1)
+        time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def too_early(signum, frame):
+        raise RuntimeError("SIGTERM came before the search loop")
+
+    search = Search(TinyNet, tiny_space, data=BlobData, budget=2, num_workers=2,
+                    executor="process", trainer={"max_epochs": 50}, model_init_args={
+                        "sleep": 0.05}, run_dir=tmp_path, verbose=False)
+    previous = signal.signal(signal.SIGTERM, too_early)
+    try:
+        threading.Thread(target=sigterm_once_a_trial_runs, daemon=True).start()
+        with pytest.raises(SystemExit) as info:
+            search.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        running = store.trials(TrialStatus.RUNNING)
+        assert running and all(store.attempts(t.trial_id) == 0 for t in running)
 
 
 def test_an_optimizer_that_needs_a_budget_is_refused_with_a_time_limit_alone(tmp_path):

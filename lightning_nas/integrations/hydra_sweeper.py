@@ -53,6 +53,7 @@ from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, Tim
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
 from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import mode_for, pareto_front
 from lightning_nas.search.resume import differences
@@ -144,7 +145,8 @@ class HydraSweep(Sweeper):
             if not loop.resuming:
                 loop.say(self._header(settings, sweep, executor))
             try:
-                loop.run()
+                with sigterm_exits(executor.isolates_trials):
+                    loop.run()
             except (SearchError, ConfigError):  # stopped (max_failures, a constraint that
                 # raised, ...): the results so far
                 if store.best(goal.mode) is not None:

@@ -43,6 +43,7 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import make_executor
+from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
@@ -308,7 +309,8 @@ class Search:
                 if not loop.resuming:
                     loop.say(self._header())
                 try:
-                    loop.run()
+                    with sigterm_exits(executor.isolates_trials):
+                        loop.run()
                 except (SearchError, ConfigError):  # stopped (max_failures, an error every
                     # trial hits, a constraint that raised): the best so far is exported
                     self._export_so_far(store)

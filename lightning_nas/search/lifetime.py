@@ -1,5 +1,6 @@
 """Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
-give it a clean environment, and end it with everything it started.
+give it a clean environment, and end it with everything it started; have SIGTERM stop a
+driver that trains nothing itself as it stops one that does (``sigterm_exits``).
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -17,8 +18,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["child_env", "die_with_parent", "kill_group", "parent_alive"]
+__all__ = ["child_env", "die_with_parent", "kill_group", "parent_alive", "sigterm_exits",
+           "sigterm_received"]
+
+_sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
 #: what a launcher of ranks (torchrun, Lightning, a rank group) sets; a child starts without
 _DISTRIBUTED = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
@@ -58,3 +65,36 @@ def kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@contextmanager
+def sigterm_exits(active: bool = True) -> Iterator[None]:
+    """While ``active`` (trials in worker processes or Ray actors: no Trainer in this
+    process, whose signal handling would stop the search), SIGTERM raises
+    ``SystemExit(143)`` in the main thread, so the search stops as on Ctrl-C (running
+    trials re-run on resume) and exits with the status a SIGTERM gives.
+
+    Example:
+        >>> with sigterm_exits():
+        ...     signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        True
+    """
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, frame: object) -> None:
+        _sigterm.set()  # Ray's wait() turns the exception into its own SystemExit(1)
+        raise SystemExit(128 + signal.SIGTERM)
+
+    _sigterm.clear()
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def sigterm_received() -> bool:
+    """Whether ``sigterm_exits``'s handler caught a SIGTERM (since it was last entered)."""
+    return _sigterm.is_set()

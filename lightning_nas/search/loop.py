@@ -30,6 +30,7 @@ from lightning_nas.search.checkpoints import (
 )
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import FailureWatch
+from lightning_nas.search.lifetime import sigterm_received
 from lightning_nas.search.objectives import told_loss
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
@@ -198,8 +199,9 @@ class SearchLoop:
             self.progress.close()
             self.say(f"Interrupted: {self.completed} completed, {len(self.running)} running "
                      f"(re-run on resume); run the same command again to resume.")
-            if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM:
-                raise SystemExit(143) from err  # Lightning's (status 0) or Ray's SIGTERM exit
+            if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
+                    or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
+                raise SystemExit(143) from err
             raise
         # trials still paused stay PAUSED (last.ckpt kept): a resume may promote them
         self.progress.close()

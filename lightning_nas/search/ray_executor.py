@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import math
 import os
@@ -25,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.runner import run_trial
@@ -119,6 +120,11 @@ class RayExecutor(TrialExecutor):
             raise ConfigError("executor 'ray' needs Ray: pip install 'lightning-nas[ray]'") \
                 from err
         self._ray = ray
+        params = inspect.signature(ray.init).parameters
+        valid = [name for name, p in params.items() if p.kind is not p.VAR_KEYWORD]
+        for key in init or {}:  # ray.init's **kwargs take its private _settings alone
+            if key not in valid and not str(key).startswith("_"):
+                raise unknown("search.ray key", key, valid)
         self.num_workers = num_workers
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
         self.cpu_threads = int(max(1, num_cpus))  # each actor's torch threads
