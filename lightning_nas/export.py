@@ -99,6 +99,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             "model": (trained["model"] if trained is not None
                       else _model_section(store.get_meta("model") or {}, best.arch)),
         }
+        objects = (store.get_meta("model") or {}).get("objects")
+        if trained is None and objects:  # beside the node: a path is no argument it takes
+            out["model_objects"] = dict(objects)
         if objective:  # nothing to build or train again: no model, no best_config.yaml
             out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
@@ -182,17 +185,13 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
 
 def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
-    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; the object
-    arguments given from Python under ``objects``, by import path where the store keeps one
-    (a builder function), else null (a module instance: ``finetune`` asks for it)."""
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     cfg = {"model": section}
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
-    if model.get("objects"):  # not init_args: a path is no argument the model takes
-        cfg["model"]["objects"] = dict(model["objects"])
     return cfg["model"]
 
 

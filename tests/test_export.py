@@ -371,6 +371,7 @@ def test_best_yaml_names_the_object_arguments_the_store_keeps(tmp_path, tiny_tra
            model_init_args={"builder": build_mlp, "num_classes": 3,
                             "loss": nn.CrossEntropyLoss()},
            budget=1, run_dir=tmp_path, verbose=False).run()
-    model = load_best(tmp_path)["model"]
-    assert model["objects"] == {"builder": "tests.helpers.build_mlp", "loss": None}
-    assert model["init_args"]["width"] in (4, 8) and "builder" not in model["init_args"]
+    best = load_best(tmp_path)
+    assert best["model_objects"] == {"builder": "tests.helpers.build_mlp", "loss": None}
+    model = best["model"]  # a node the config loader takes, as before
+    assert set(model) == {"class_path", "init_args"} and model["init_args"]["width"] in (4, 8)

@@ -224,11 +224,17 @@ def test_the_trials_an_error_every_trial_hits_stopped_run_again_once_it_is_fixed
         assert [store.attempts(t.trial_id) for t in resumed.trials] == [1] * 4
 
 
-def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path, workers):
     # was: two architectures that fail (not the setup) stopped the search as "the same
-    # way"; every resume ran them again and stopped again, for good
+    # way"; every resume ran them again and stopped again, for good (with 2 workers, both
+    # re-run at once, even after the first fix)
+    from concurrent.futures import ThreadPoolExecutor
+
     space = {"c": {"choice": [1, 2, 3, 4]}}
-    kw = {"space": space, "budget": 4, "optimizer": "RandomSearch"}
+    kw = {"space": space, "budget": 4, "optimizer": "RandomSearch", "num_workers": workers}
+    if workers > 1:
+        kw["executor"] = ThreadPoolExecutor(workers)
     order = [t.arch["c"] for t in _objective_search(tmp_path / "straight", objective=_broken(
         [], [True]), **kw).run().trials]
 

@@ -64,6 +64,7 @@ class AskTell:
         self._number: dict[str, int] = {}  # candidate uid -> its number
         self.diverged_at: int | None = None  # the candidate whose replay diverged
         self.seen: dict[str, Any] = {}  # replayed: arch key -> the loss last told
+        self.violated: dict[str, float] = {}  # replayed: arch key -> its violation told
         #: replayed candidates asked, not told: trial id (twins: -number-1) -> (cand, key)
         self.pending: dict[int, tuple[Any, str]] = {}
 
@@ -117,6 +118,8 @@ class AskTell:
                 candidate, key = made[n]
                 self._tell(candidate, event["loss"], event["violation"])
                 self.seen[key] = event["loss"]
+                if event["violation"]:  # a rejected one: told its violation again
+                    self.violated[key] = event["violation"]
                 self.pending = {t: c for t, c in self.pending.items() if c[0] is not candidate}
                 continue
             made[n] = (self._replayed(event), event["arch_key"])

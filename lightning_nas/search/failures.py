@@ -119,8 +119,7 @@ class FailureWatch:
         if self._before.get(result.trial_id) == line:  # run again, and failed as it did:
             # the cause is still there or lies in the architectures; the others stay
             # failures, the search goes on, and a new trial failing so stops it
-            self._before.clear()
-            self.waiting.clear()
+            self.waiting.clear()  # another one started already takes this branch too
             self.store.set_meta("stopped_by", [])
         elif result.fatal:
             self._stopped_by(line)

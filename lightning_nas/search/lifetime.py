@@ -93,8 +93,9 @@ def sigterm_exits(active: bool = True) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        _sigterm.clear()  # read in the context alone (the loop's stop runs inside it)
 
 
 def sigterm_received() -> bool:
-    """Whether ``sigterm_exits``'s handler caught a SIGTERM (since it was last entered)."""
+    """Whether ``sigterm_exits``'s handler caught a SIGTERM (in the context now open)."""
     return _sigterm.is_set()

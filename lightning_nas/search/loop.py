@@ -128,7 +128,7 @@ class SearchLoop:
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
-            if old.status is TrialStatus.REJECTED:  # its amount is in the log alone
+            if old.status is TrialStatus.REJECTED:  # its amount: the log's (replayed below)
                 self.violated[arch_key(old.arch)] = 1.0
             if self.rule is not None and old.curve and old.trial_id not in self.failures.waiting \
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
@@ -139,6 +139,7 @@ class SearchLoop:
                          f"{self.log.diverged_at} of the replay; the search goes on from the "
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
+            self.violated.update(self.log.violated)
             for old in trials:  # FAILED (by _interrupted, or before any result): tell it now
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
                         and old.trial_id not in self.failures.waiting:
