@@ -36,7 +36,7 @@ from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, D
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
-from lightning_nas.search.runner import spawns_ranks
+from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
@@ -182,7 +182,8 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"whose search result this command never sees; use "
                           f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
                           f" (Lightning starts each rank as a process of its own)")
-    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") and _ranks(trainer) > 1:
+    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") \
+            and needs_own_process(trainer):  # Lightning's auto strategy: DDP
         raise ConfigError(f"trainer.devices={trainer.get('devices')!r} (num_nodes="
                           f"{trainer.get('num_nodes', 1)!r}) with trainer.strategy="
                           f"{strategy!r} trains with DDP, which stops at the parameters that "
@@ -198,21 +199,6 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"parameters unused, which DDP stops at; use "
                           f"trainer.strategy=ddp_find_unused_parameters_true (or "
                           f"find_unused_parameters: true in a DDPStrategy's init_args)")
-
-
-def _ranks(trainer: Mapping[str, Any]) -> int:
-    """The processes ``devices`` and ``num_nodes`` ask for, where they say (1 for ``auto``
-    and -1: how many there are is the machine's)."""
-    devices = trainer.get("devices", "auto")
-    if isinstance(devices, str) and devices.strip() not in ("auto", "-1"):
-        parts = [p for p in devices.split(",") if p.strip()]
-        devices = len(parts) if len(parts) > 1 or devices.strip().endswith(",") else (
-            int(parts[0]) if parts and parts[0].strip().isdigit() else 1)
-    count = len(devices) if isinstance(devices, (list, tuple)) else (
-        devices if isinstance(devices, int) and not isinstance(devices, bool) and devices > 0
-        else 1)
-    nodes = trainer.get("num_nodes", 1)
-    return count * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
 
 
 def _stops_at_unused_parameters(strategy: Any) -> bool:

@@ -59,8 +59,9 @@ class FailureWatch:
         ids = set(store.get_meta("stopped_by") or [])
         self.reopened = [t for t in store.trials(TrialStatus.FAILED) if t.trial_id in ids]
         self.waiting = {t.trial_id for t in self.reopened}  # FAILED in the store till started
+        #: reopened trial id -> its error's first line (what "fails as before" compares)
         self._before = {t.trial_id: first_line(t.error) for t in self.reopened}
-        self._reopened_ids, self._started = set(self.waiting), set[int]()
+        self._started: set[int] = set()
 
     def _last_error(self) -> tuple[int, str, dict[str, Any]] | None:
         done = [t for t in self.store.trials() if t.status in _RESULTS]
@@ -73,7 +74,7 @@ class FailureWatch:
     def dropped(self, trial_id: int) -> bool:
         """Whether reopened trial ``trial_id`` is no longer to run again (one that ran again
         failed as before) and has not started."""
-        return trial_id in self._reopened_ids and trial_id not in self.waiting \
+        return trial_id in self._before and trial_id not in self.waiting \
             and trial_id not in self._started
 
     def restart(self, trial_id: int) -> None:
