@@ -273,7 +273,7 @@ def test_a_cost_as_the_first_objective_is_refused_before_training():
     {"budget": 7, "seed": 3, "num_workers": 2, "executor": "process", "scheduler": "asha",
      "eta": 2, "max_params": 1000.0, "run_dir": "runs/x", "verbose": False, "progress": True},
     {"budget": None, "time_limit": 12.5, "monitor": "val_loss", "mode": "min", "seed": None,
-     "ray": {"address": "auto"}, "devices_per_trial": 1},
+     "ray": {"address": "auto"}, "executor": "ray", "devices_per_trial": 1},
 ])
 def test_flat_is_json_and_round_trips(options):
     s = SearchSettings.from_options(**options)
@@ -312,6 +312,16 @@ def test_max_trials_per_worker_without_worker_processes_is_refused(options):
         SearchSettings.from_options(**options)
     assert SearchSettings.from_options(max_trials_per_worker=2, num_workers=2)
     assert SearchSettings.from_options(max_trials_per_worker=2, executor="process")
+
+
+@pytest.mark.parametrize("executor", ["auto", "process", "inline"])
+def test_ray_settings_without_the_ray_executor_are_refused(executor):
+    with pytest.raises(ConfigError, match=rf"`ray` \({{'address': 'auto'}}\) configures "
+                                          rf"executor 'ray', and executor is '{executor}'.*"
+                                          rf"set executor: ray \(or drop ray\)"):
+        SearchSettings.from_options(executor=executor, ray={"address": "auto"})
+    assert SearchSettings.from_options(executor="ray", ray={"address": "auto"})
+    assert SearchSettings.from_options(executor=executor, ray={})  # nothing to lose
 
 
 @pytest.mark.parametrize(("given", "needle"), [

@@ -205,6 +205,11 @@ class Execution:
                 f"use executor 'process' or num_workers > 1 (or drop max_trials_per_worker)")
         if self.ray is not None and not isinstance(self.ray, Mapping):
             raise ConfigError(f"`ray` must be a mapping of ray.init arguments, got {self.ray!r}")
+        if self.ray and self.executor != "ray":  # was: ignored, trials ran on this machine
+            raise ConfigError(
+                f"`ray` ({dict(self.ray)}) configures executor 'ray', and executor is "
+                f"{self.executor_name!r}: trials would not run on the Ray cluster; set "
+                f"executor: ray (or drop ray)")
 
     @property
     def runs_in_processes(self) -> bool:
