@@ -626,6 +626,31 @@ def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
         assert source["filled"] == {}
 
 
+def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path):
+    # was: the sweep's way of naming keys read this search's keys too: a plain search's
+    # 'depth' (the model's argument) dropped the sweep's model.depth and gave its scores
+    # to depth=1, architectures that never ran
+    from lightning_nas.search.warm import load_priors
+    from lightning_nas.space import SearchSpace
+
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.depth
+
+    first = _sweep(tmp_path, task, {"budget": 4, "params": {
+        "x": "range(0, 12)", "model.depth": "choice(1, 2, 3)"}})
+    ran = sorted((t.arch["model.depth"], t.arch["x"], t.score) for t in first)
+    assert len({depth for depth, _, _ in ran}) > 1
+    for key in ("depth", "model.depth", "model.init_args.depth"):
+        space = SearchSpace.from_dict({"x": {"int": [0, 11]}, key: {"choice": [1, 2, 3]}})
+        priors, report = load_priors([tmp_path / "run"], space)
+        assert sorted((p.arch[key], p.arch["x"], p.score) for p in priors) == ran, key
+        assert (report.sources[0].dropped, report.sources[0].filled) == ([], {})
+    # in a sweep every key is a path into the job config: 'depth' is not model.depth
+    space = SearchSpace.from_dict({"x": {"int": [0, 11]}, "depth": {"choice": [1, 2, 3]}})
+    _, report = load_priors([tmp_path / "run"], space, hydra=True)
+    assert report.sources[0].dropped == ["model.depth"]
+
+
 def test_a_direction_against_the_first_objective_is_refused(tmp_path):
     # was: dropped without a word (a monitor against it was refused)
     def task(cfg: DictConfig) -> dict[str, float]:

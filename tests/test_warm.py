@@ -126,6 +126,14 @@ def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
                                  "activation": {"choice": ["tanh", "relu"]}})
     priors, report = load_priors([tmp_path / "old"], act)
     assert {p.arch["activation"] for p in priors} == {"relu"}  # TinyNet's, not "tanh"
+    with RunStore(tmp_path / "old" / "search.db") as store:  # and data left at its default
+        store.set_meta("data", {"class_path": "tests.helpers.BlobData", "init_args": {}})
+    batch = SearchSpace.from_dict({"k": {"choice": [3, 5]},
+                                   "data.batch_size": {"choice": [32, 64]}})
+    priors, report = load_priors([tmp_path / "old"], batch)
+    # was 32 (the choice's first value) for data: only a model argument took its default
+    assert {p.arch["data.batch_size"] for p in priors} == {64}  # BlobData's
+    assert report.sources[0].recorded == {"data.batch_size": 64}
 
 
 def test_keys_that_name_one_config_path_another_way_are_one_key(tmp_path):
@@ -295,6 +303,10 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     assert not (tmp_path / "warm").exists()
     with pytest.raises(ConfigError, match="retrain_top_k"):
         _search(tmp_path / "w2", 3, retrain_top_k=2)
+    # was: accepted, and nothing filled
+    with pytest.raises(ConfigError, match="`warm_start_fill` fills keys of the `warm_start` "
+                                          "runs' results; give `warm_start` too"):
+        _search(tmp_path / "w2", 3, warm_start_fill={"a": 1})
     with pytest.raises(ConfigError, match="`retrain_top_k`=4 is more than `budget`=3"):
         _search(tmp_path / "w2", 3, retrain_top_k=4, warm_start=[str(tmp_path / "missing")])
     _search(tmp_path / "source", 3).run()
@@ -306,6 +318,12 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
     with pytest.raises(ConfigError, match="warm_start_fill key 'zz'.*keys: a, b, c"):
         _search(tmp_path / "w3", 3, warm_start=[str(tmp_path / "source")],
                 warm_start_fill={"zz": 1})
+    # was: nevergrad's bare TellNotAskedNotSupportedError, after the run folder was written
+    with pytest.raises(ConfigError, match="optimizer 'EDA' cannot be told results it did not "
+                                          "propose, so it cannot take the warm_start runs'"):
+        _search(tmp_path / "w6", 3, warm_start=[str(tmp_path / "source")], optimizer="EDA")
+    assert not (tmp_path / "w6").exists()
+    _search(tmp_path / "w6", 2, optimizer="EDA").run()  # cold: fine
     _search(tmp_path / "w4", 2, warm_start=[str(tmp_path / "source")]).run()
     _search(tmp_path / "w5", 2).run()
     # the user's setting is named (was: the store's key warm_start_sources)

@@ -118,7 +118,8 @@ class HydraSweep(Sweeper):
         settings = self._search_settings()
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
-                             settings.execution.num_workers)
+                             settings.execution.num_workers,
+                             warm=bool(settings.transfer.warm_start))
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         self._check_one_process_per_job(self._check_composes(sweep))
         self._check_options(sweep)

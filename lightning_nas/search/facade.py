@@ -170,7 +170,7 @@ class Search:
         workers = (executor.num_workers if isinstance(executor, TrialExecutor)
                    else self.settings.execution.num_workers)
         check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget,
-                             workers)
+                             workers, warm=bool(self.settings.transfer.warm_start))
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_search_trainer(self.trainer)

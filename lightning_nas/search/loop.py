@@ -110,7 +110,8 @@ class SearchLoop:
         priors = self.store.priors()
         if warm.warm_start and self.store.get_meta("warm_start") is None:
             found, report = load_priors(warm.warm_start, self.space, warm.warm_start_fill,
-                                        self.goal.objectives, self.template.costs)
+                                        self.goal.objectives, self.template.costs,
+                                        hydra=self.store.get_meta("hydra") is not None)
             self.store.add_priors([p.row() for p in found], report.to_dict())
             self.say(report.describe())
             priors = self.store.priors()

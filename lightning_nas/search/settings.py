@@ -326,10 +326,14 @@ class Transfer:
         _int("retrain_top_k", self.retrain_top_k, 0)
         if self.retrain_top_k and not self.warm_start:
             raise ConfigError("`retrain_top_k` re-trains the best results of `warm_start` "
-                              "runs; give `warm_start` too")
+                              "runs; give `warm_start` too (a resume of a search that "
+                              "re-trains them: the same warm_start it ran with)")
         if self.warm_start_fill is not None and not isinstance(self.warm_start_fill, Mapping):
             raise ConfigError(f"`warm_start_fill` must map space keys to values, got "
                               f"{self.warm_start_fill!r}")
+        if self.warm_start_fill and not self.warm_start:  # was: accepted, and did nothing
+            raise ConfigError("`warm_start_fill` fills keys of the `warm_start` runs' "
+                              "results; give `warm_start` too (or drop warm_start_fill)")
 
     def fixed(self) -> dict[str, Any]:
         """What a resume must keep (``open_search_store``): the source folders, as absolute

@@ -147,13 +147,14 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
             else flat[f"{prefix}{name}"] for name, param in space.params.items()}
 
 
-def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
+def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
     run; a Hydra sweep's composed job config) or its stored model, data and Trainer
-    settings, else the default of its model's argument: a plain key (or a group's) is a
-    model argument, a dotted top-level key a path into the config."""
-    hydra = store.get_meta("hydra") is not None
-    config = store.get_meta("job_config" if hydra else "config") or {}
+    settings, else the default of its model's or data's argument: a plain key
+    (or a group's) is a model argument, a dotted top-level key a path into the config; in
+    a Hydra sweep (``hydra``: this search is one) every key is a path into the config."""
+    config = store.get_meta("job_config" if store.get_meta("hydra") is not None
+                            else "config") or {}
     choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
     stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
               "trainer": store.get_meta("trainer") or {}}
@@ -171,9 +172,10 @@ def _recorded(store: RunStore, space: SearchSpace) -> dict[str, Any]:
             if value is not _MISSING:
                 out[key] = value
                 break
-        else:  # left at the model's default: its class says it
-            if parts[0] == "model" and len(parts) == 2:
-                value = _default(config.get("model") or stored["model"], parts[1])
+        else:  # left at the model's or data's default: its class says it (was: the
+            # model's only; a data argument took a fill value its trials never ran with)
+            if parts[0] in ("model", "data") and len(parts) == 2:
+                value = _default(config.get(parts[0]) or stored[parts[0]], parts[1])
                 if value is not _MISSING:
                     out[key] = value
     return out
@@ -262,7 +264,8 @@ Count = Callable[[dict[str, Any]], Mapping[str, float]]
 
 def load_priors(sources: Sequence[str | Path], space: SearchSpace,
                 fill: Mapping[str, Any] | None = None, objectives: Objectives | None = None,
-                count: Count | None = None) -> tuple[list[Prior], WarmStartReport]:
+                count: Count | None = None, hydra: bool = False
+                ) -> tuple[list[Prior], WarmStartReport]:
     """The COMPLETED results of earlier runs, mapped onto ``space``.
 
     Args:
@@ -272,6 +275,8 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
         objectives: this search's objectives; with several, each prior gets ``losses``.
         count: the costs (``params``, ``flops``) of an architecture of this search,
             counted without training; they win over the source trial's metrics.
+        hydra: this search is a Hydra sweep: its keys are paths into the job config (else
+            a plain key is a model argument), whatever the sources were.
 
     Raises:
         ConfigError: a source is not a run directory, or ``fill`` names a key the space
@@ -289,25 +294,27 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
         path = Path(source).resolve()
         with open_run(path) as store:
             found, rep = _from_store(store, str(path), space, params, fill, objectives,
-                                     count)
+                                     count, hydra)
         priors += found
         report.sources.append(rep)
     return priors, report
 
 
 def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[str, Param],
-                fill: dict[str, Any], objectives: Objectives | None, count: Count | None
-                ) -> tuple[list[Prior], SourceReport]:
+                fill: dict[str, Any], objectives: Objectives | None, count: Count | None,
+                here_hydra: bool = False) -> tuple[list[Prior], SourceReport]:
     mode = store.get_meta("mode", "max")
     rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
     trials = store.trials()
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
-    recorded = _recorded(store, space)
+    recorded = _recorded(store, space, here_hydra)
     stored = _stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else _groups(stored)
     hydra = store.get_meta("hydra") is not None
-    named = {_config_path(k, space.params, hydra): k for k in params}  # this space's key
+    named = {_config_path(k, space.params, here_hydra): k for k in params}  # this space's
+    # keys as this search means them; the source's as the source meant them (was: both
+    # the source's way, so a sweep's model.depth was dropped for a plain search's depth)
     had = set() if stored is None else set(_renamed(_flat_params(stored), stored.params,
                                                     named, hydra))
     rep.fill_unused = sorted(k for k in fill if k in had)

@@ -23,6 +23,7 @@ import numpy as np
 from lightning_nas.errors import ConfigError
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
+from lightning_nas.strategies.transfer import tell_priors
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
            "check_optimizer_name", "check_optimizer_runs", "make_optimizer"]
@@ -70,7 +71,7 @@ def check_optimizer_name(name: str) -> None:
 
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
-                         num_workers: int = 1) -> None:
+                         num_workers: int = 1, warm: bool = False) -> None:
     """Build ``name`` over ``space`` and ask and tell it on a throwaway copy, so that an
     optimizer that cannot run the search fails here, before a run folder is written, not
     at a later proposal: one whose optional package is missing (``SMAC3``: ConfigSpace,
@@ -79,7 +80,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     ``num_workers`` > 1 (``Cobyla``), and one that runs nevergrad's ``MetaModel`` (``NGOpt``
     picks it for spaces of floats), which numpy >= 2.4 makes fail at about the 14th
     proposal: it is asked as often as the search may ask it (``budget`` plus the workers,
-    at most ``DRY_ASKS``).
+    at most ``DRY_ASKS``). With ``warm`` (a warm start) it is also told an architecture it
+    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``).
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -87,6 +89,15 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     Raises:
         ConfigError: naming the missing module, or the error and the budget and workers.
     """
+    if warm:  # was: nevergrad's bare TellNotAskedNotSupportedError, with the folder written
+        try:
+            tell_priors(make_optimizer(name, space, budget=budget, num_workers=num_workers,
+                                       seed=0), [(space.sample(seed=0), 0.0, "earlier")])
+        except ng.errors.TellNotAskedNotSupportedError:
+            raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
+                              f"so it cannot take the warm_start runs' results; pick another "
+                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
+                              f"warm_start") from None
     try:
         _dry_run(name, space, budget, num_workers)
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
