@@ -49,10 +49,14 @@ OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path, Path]:
+    """``text`` (or a copy of ``source``) written beside ``path``; ``(that file, path)``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    if source is not None:
+        shutil.copyfile(source, tmp)
+    else:
+        tmp.write_text(text)
+    return tmp, path
 
 
 def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
@@ -107,23 +111,27 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
+        # every file is written beside its place first (an interruption there leaves the
+        # earlier export as it was), then moved in with best.yaml last: a best.yaml on disk
+        # always describes the best.ckpt beside it (was: best.ckpt first, so an export
+        # stopped before best.yaml left another trial's weights under the old best.yaml)
+        staged: list[tuple[Path, Path]] = []
         if best.checkpoint and Path(best.checkpoint).exists():
-            tmp = run_dir / "best.ckpt.tmp"
-            shutil.copyfile(best.checkpoint, tmp)
-            os.replace(tmp, run_dir / "best.ckpt")
+            staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
             out["checkpoint"] = "best.ckpt"
-        else:  # an earlier export's best.ckpt is another trial's
-            (run_dir / "best.ckpt").unlink(missing_ok=True)
-        _write_atomic(run_dir / "best.yaml", dump_yaml(out))
         if trained is not None:
-            _write_atomic(run_dir / "best_config.yaml",
-                          _config_header(run_dir, best, monitor, mode,
-                                         hydra=any(is_hydra(trained.get(k))
-                                                   for k in ("model", "data")),
-                                         threads=store.get_meta("trial_threads", (
-                                             store.get_meta("settings") or {}).get(
-                                             "threads_per_trial")))
-                          + dump_yaml(trained))
+            staged.append(_staged(run_dir / "best_config.yaml", _config_header(
+                run_dir, best, monitor, mode,
+                hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
+                threads=store.get_meta("trial_threads", (
+                    store.get_meta("settings") or {}).get("threads_per_trial")))
+                + dump_yaml(trained)))
+        staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
+        (run_dir / "best.yaml").unlink(missing_ok=True)
+        if out["checkpoint"] is None:  # an earlier export's best.ckpt is another trial's
+            (run_dir / "best.ckpt").unlink(missing_ok=True)
+        for tmp, path in staged:
+            os.replace(tmp, path)
         return out
     finally:
         if own:

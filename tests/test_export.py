@@ -315,6 +315,26 @@ def test_finetune_takes_the_current_best_not_a_stale_best_yaml(finished_run):
     assert finetune(finished_run, max_epochs=1, out_dir=finished_run / "ft2").trial_id == other
 
 
+def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finished_run):
+    # was: best.ckpt was replaced before best.yaml was written: an export stopped between
+    # the two left another trial's weights under best.yaml, and finetune started from them
+    with RunStore(finished_run / "search.db") as store:
+        current = store.best("max")
+        other = next(t for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != current.trial_id and t.checkpoint)
+    before = {name: (finished_run / name).read_bytes()
+              for name in ("best.yaml", "best.ckpt")}
+    assert before["best.ckpt"] == Path(current.checkpoint).read_bytes()
+    (finished_run / "best.yaml.tmp").mkdir()  # best.yaml cannot be written: a real OSError
+    with pytest.raises(IsADirectoryError):
+        export_best(finished_run, trial_id=other.trial_id)
+    assert {name: (finished_run / name).read_bytes() for name in before} == before
+    (finished_run / "best.yaml.tmp").rmdir()
+    assert export_best(finished_run, trial_id=other.trial_id)["trial"] == other.trial_id
+    assert (finished_run / "best.ckpt").read_bytes() == Path(other.checkpoint).read_bytes()
+    assert sorted(p.name for p in finished_run.glob("*.tmp")) == []
+
+
 def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
     # was: "has no trial 99; trials: 1 to 11" and "trial 2 is REJECTED; only COMPLETED
     # trials can be exported", neither naming a trial that can be exported
