@@ -76,6 +76,16 @@ class TrialResult:
     #: trials in a row fail so the same way)
     build_failed: bool = False
 
+    @property
+    def took(self) -> float | None:
+        """Its training time: ``fit_time`` (a paused and promoted trial's fits summed, not
+        the wait between), else the wall time from start to end, else None."""
+        if self.fit_time is not None:
+            return self.fit_time
+        if self.finished is None or self.started is None:
+            return None
+        return self.finished - self.started
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (status as its name)."""
         out = asdict(self)

@@ -73,7 +73,7 @@ def test_report_draws_log_ranges_on_a_log_axis(tmp_path, tiny_trainer):
     with RunStore(run / "search.db") as store:
         scales = plot_choices(store, tmp_path / "choices.png")
     assert scales["lr"] == "log"  # declared log: true, although it spans only 15x
-    assert all(scale == "linear" for knob, scale in scales.items() if knob != "lr")
+    assert all(scale == "choice" for knob, scale in scales.items() if knob != "lr")
 
 
 def test_a_choice_axis_follows_the_values_or_the_declared_order():
@@ -335,6 +335,20 @@ def test_the_leaderboard_time_is_training_time_not_the_wait_of_a_paused_trial(tm
         assert [row["time_s"] for row in leaderboard_rows(store)] == [12.5]
 
 
+def test_the_trial_line_of_a_promoted_trial_says_its_training_time(tmp_path):
+    # was: finished - started, where a promoted trial keeps its first start: a trial that
+    # trained 0.17 s was printed with the 1144.6 s between two invocations
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.search.progress import trial_line
+
+    promoted = TrialResult(trial_id=10, arch={"k": 1}, status=TrialStatus.COMPLETED,
+                           score=0.5, started=100.0, finished=1244.6, fit_time=0.17)
+    assert trial_line(promoted, "acc", 1, 2, promoted).split()[-2] == "0.2s"
+    unfit = TrialResult(trial_id=1, arch={"k": 1}, status=TrialStatus.FAILED, error="x",
+                        started=0.0, finished=2.5)
+    assert trial_line(unfit, "acc", 1, 2, None).split()[-2] == "2.5s"  # wall time
+
+
 def test_a_report_into_a_file_is_a_one_line_error(finished_run, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     (tmp_path / "file").write_text("x")  # was: a FileExistsError traceback
@@ -362,6 +376,25 @@ def test_the_report_plots_the_knobs_of_a_group_at_a_config_node(tmp_path):
                                            epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
         knobs = plot_choices(store, tmp_path / "choices.png")
     assert set(knobs) == {"model.net.width", "model.net.depth", "model.lr"}
+
+
+def test_a_range_of_few_values_is_drawn_against_its_value_not_as_choices(tmp_path):
+    # was: a float range with 8 or fewer trials drew each value as a column of its own,
+    # evenly spaced, with a "mean" bar over one point
+    pytest.importorskip("matplotlib")
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import open_search_store
+
+    space = {"dropout": {"float": [0.0, 0.3]}, "depth": {"int": [1, 6]},
+             "width": {"choice": [4, 16]}}
+    with open_search_store(tmp_path, {"space": space, "monitor": "acc", "mode": "max"}) as store:
+        for i, (p, d, w) in enumerate([(0.11, 1, 4), (0.13, 3, 16), (0.27, 6, 4)]):
+            arch = {"dropout": p, "depth": d, "width": w}
+            store.finish_trial(TrialResult(trial_id=store.start_trial(arch), arch=arch,
+                                           status=TrialStatus.COMPLETED, score=0.1 * i,
+                                           epoch=0, epochs=1, metrics={"acc": 0.1 * i}))
+        axes = plot_choices(store, tmp_path / "choices.png")
+    assert axes == {"dropout": "linear", "depth": "linear", "width": "choice"}
 
 
 def test_show_json_of_a_oneshot_folder_with_a_nan_score_is_valid_json(tmp_path, capsys):

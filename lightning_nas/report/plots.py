@@ -160,7 +160,9 @@ def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[A
 
 def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     """Score per value of each architecture knob: which values win. Returns each plotted
-    knob's x-axis scale (``log`` for ranges declared ``log: true``)."""
+    knob's x axis: a range's (an ``int``/``float`` of the space, or numbers of more than 8
+    values) scale, ``log`` for one declared ``log: true``, else ``linear``; ``choice``
+    for one column of points per value."""
     plt = pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
@@ -172,6 +174,8 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
     knobs = [k for k in dict.fromkeys(k for a, _ in flat for k in a)
              if len({json.dumps(a.get(k)) for a, _ in flat}) > 1]
     log_knobs = log_scaled(store.get_meta("space") or {})
+    ranges = {key for key, spec in _params(store.get_meta("space") or {})
+              if "int" in spec or "float" in spec}  # was: a range of <= 8 values a choice
     declared = choice_options(store.get_meta("space") or {})
     scales: dict[str, str] = {}
     cols = min(3, max(1, len(knobs)))
@@ -181,7 +185,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
         values = [a.get(knob) for a, _ in flat]
         scores = [s for _, s in flat]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        if numeric and (len(set(values)) > 8 or knob in log_knobs):  # a range: scatter
+        if numeric and (len(set(values)) > 8 or knob in ranges):  # a range: scatter
             ax.scatter(values, scores, s=16)
             if knob in log_knobs or (min(values) > 0 and max(values) / min(values) > 20):
                 ax.set_xscale("log")
@@ -192,9 +196,10 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
                 ax.scatter([i] * len(ys), ys, s=16, alpha=0.7)
                 ax.plot([i - 0.3, i + 0.3], [sum(ys) / len(ys)] * 2, color="C3", lw=2)
             ax.set_xticks(range(len(labels)), [json.loads(x) for x in labels])
+            scales[knob] = "choice"
         ax.set_title(knob)
         ax.grid(alpha=0.3)
-        scales[knob] = ax.get_xscale()
+        scales.setdefault(knob, ax.get_xscale())
     for ax in list(axes.flat)[len(knobs):]:
         ax.axis("off")
     axes[0][0].set_ylabel(monitor)

@@ -49,9 +49,7 @@ def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]
     columns = _objective_columns(store)
     rows = []
     for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
-        # training time: a paused and promoted trial's fits summed, not the wait between
-        took = t.fit_time if t.fit_time is not None else (
-            (t.finished - t.started) if t.finished and t.started else None)
+        took = t.took  # a paused and promoted trial's fits summed, not the wait between
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
                      **{c: t.metrics.get(n) for c, n in columns.items()},
                      "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,

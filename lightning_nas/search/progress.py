@@ -71,7 +71,8 @@ class Progress:
 def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | None,
                best: TrialResult | None) -> str:
     """The line a verbose search prints when a trial ends: its outcome, the best so far,
-    its wall time and architecture.
+    its training time (``TrialResult.took``: a promoted trial's fits summed, was the time
+    since its first start, waits between invocations included) and architecture.
 
     Example:
         >>> done = TrialResult(trial_id=2, arch={"w": 8}, status=TrialStatus.COMPLETED,
@@ -90,5 +91,5 @@ def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | No
         outcome = f"{status.value} @{result.epochs} {monitor}={format_score(result.score)}"
     best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
     return (f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
-            f"{(result.finished or 0) - (result.started or 0):6.1f}s  "
+            f"{result.took or 0.0:6.1f}s  "
             f"{format_arch(result.arch)}")
