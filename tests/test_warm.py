@@ -242,6 +242,17 @@ def test_retrain_top_k_trains_the_earlier_best_first_within_the_budget(tmp_path)
     assert [t.arch for t in result.trials[:2]] == top and len(result.trials) == 4
 
 
+def test_retrain_top_k_above_the_earlier_architectures_says_so(tmp_path, capsys):
+    # was: cut short to the architectures there were without a word
+    _search(tmp_path / "source", 2).run()
+    result = _search(tmp_path / "warm", 4, warm_start=[str(tmp_path / "source")],
+                     retrain_top_k=3, optimizer="RandomSearch", verbose=True).run()
+    out = capsys.readouterr().out
+    assert out.count("[warm start] retrain_top_k=3, and the earlier runs gave 2 distinct "
+                     "architectures: no more to train again") == 1
+    assert len(result.trials) == 4
+
+
 def test_retrain_top_k_trains_k_distinct_architectures_that_meet_the_limits(tmp_path):
     # was: the best prior of two sources (the same architecture) took both places of
     # retrain_top_k=2, and a retrained architecture skipped the limits proposals meet
