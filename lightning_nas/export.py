@@ -32,6 +32,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
+from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.store import RunStore, open_run
 
@@ -405,6 +406,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True)
+    check_trainer_builds(spec, "the fine-tune")  # before its folder is made, as a search
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
         return run_trial(spec)
     finally:

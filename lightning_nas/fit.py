@@ -35,6 +35,7 @@ from lightning_nas.results import TrialResult
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
+from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
@@ -93,7 +94,8 @@ def _seed(cfg: Mapping[str, Any]) -> int | None:
 
 def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
              monitor: str | None = None, mode: str | None = None) -> TrialSpec:
-    """Check a loaded config and make the ``TrialSpec`` that trains it once.
+    """Check a loaded config (its Trainer is built, without training, as a search builds
+    a trial's) and make the ``TrialSpec`` that trains it once.
 
     Args:
         cfg: a LightningCLI-shaped config (``model``, ``data``, ``trainer``,
@@ -132,11 +134,13 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     # trial's), nodes with nested objects or Hydra nodes by a ConfigBuilder
     model_target, model_args = section_target(model, "model")
     data_target, data_args = section_target(data, "data")
-    return TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
+    spec = TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
                      clear_dir=False, own_logs=True)
+    check_trainer_builds(spec)  # as a search does: a Trainer that cannot be built, no folder
+    return spec
 
 
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],

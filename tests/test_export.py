@@ -67,6 +67,28 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     assert sorted(finished_run.iterdir()) == folders
 
 
+def test_a_finetune_trainer_that_cannot_be_built_is_one_line_before_any_folder(
+        finished_run, capsys):
+    # was: "Fine-tune failed: MisconfigurationException" with a traceback, exit code 1, and
+    # an empty finetune_N folder left (each attempt took another name)
+    from lightning_nas.cli import main
+
+    folders = sorted(finished_run.iterdir())
+    for _ in range(2):
+        assert main(["finetune", str(finished_run),
+                     "--trainer.gradient_clip_algorithm=nrm"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith("lightning-nas finetune: error: "
+                              "trainer.gradient_clip_algorithm='nrm': "
+                              "MisconfigurationException: `gradient_clip_algorithm` nrm is "
+                              "invalid. Allowed algorithms: ['value', 'norm']")
+        assert "found building the Trainer of the fine-tune before any training" in err
+    with pytest.raises(ConfigError, match=r"trainer.gradient_clip_algorithm='nrm'"):
+        finetune(finished_run, trainer={"gradient_clip_algorithm": "nrm"})
+    assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
+
+
 def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finished_run):
     folders = sorted(finished_run.iterdir())
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 8)))

@@ -3,9 +3,12 @@ monitor and mode (the ones the search scored with)."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
-from lightning_nas.fit import load_fit
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.fit import fit_config, load_fit
 
 BASE = {"model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData"},
@@ -35,3 +38,43 @@ def test_a_search_config_with_objectives_is_scored_by_its_first_objective(tmp_pa
     assert (spec.monitor, spec.mode) == ("val_loss", "min")
     spec = load_fit(tmp_path / "search.yaml", monitor="val_acc", out_dir=tmp_path / "other")
     assert (spec.monitor, spec.mode) == ("val_acc", "max")
+
+
+def test_a_trainer_that_cannot_be_built_is_one_line_before_any_folder(
+        tmp_path, monkeypatch, capsys):
+    # was: "training failed: MisconfigurationException" with a traceback, exit code 1, and
+    # an empty output folder left behind (the search refuses the same setting up front)
+    config = _write(tmp_path / "best_config.yaml", BASE)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(["fit", str(config), "--trainer.gradient_clip_algorithm=nrm",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("lightning-nas fit: error: trainer.gradient_clip_algorithm='nrm': "
+                          "MisconfigurationException: `gradient_clip_algorithm` nrm is "
+                          "invalid. Allowed algorithms: ['value', 'norm']")
+    assert "found building the Trainer of the fit before any training" in err
+    assert main(["fit", str(config), "--trainer.gradient_clip_algorithm=nrm"]) == 2
+    assert not out.exists() and not (tmp_path / "runs").exists()  # nor the default folder
+    with pytest.raises(ConfigError, match=r"trainer.gradient_clip_algorithm='nrm'"):
+        fit_config(config, ["--trainer.gradient_clip_algorithm=nrm"], out_dir=out)
+    assert not out.exists()
+
+
+def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
+    # the Trainer is built to check it, as a search's dry build does: no rank processes, no
+    # process group, the rank and the global flags as they were, nothing written
+    import os
+
+    import torch
+    import torch.distributed as dist
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "deterministic": True}
+    config = _write(tmp_path / "ddp.yaml", {**BASE, "trainer": {**BASE["trainer"], **ddp}})
+    before = (dict(os.environ), rank_zero_only.rank, torch.are_deterministic_algorithms_enabled())
+    spec = load_fit(config, out_dir=tmp_path / "out")
+    after = (dict(os.environ), rank_zero_only.rank, torch.are_deterministic_algorithms_enabled())
+    assert spec.trainer["strategy"] == "ddp" and after == before
+    assert not dist.is_initialized() and not (tmp_path / "out").exists()

@@ -6,7 +6,8 @@ seed; ``spec(trial_id, arch)`` makes the picklable ``TrialSpec`` of one trial, `
 counts a candidate's parameters and FLOPs without training, and ``dry_build`` builds the
 model (on the meta device where it can), the data and the Trainer of a trial the way a trial
 builds them, so that an error every trial would hit is a ``ConfigError`` naming its config
-path (``trainer.max_epochs=-5: ...``) before anything trains.
+path (``trainer.max_epochs=-5: ...``) before anything trains; ``check_trainer_builds`` is
+its Trainer part for ``fit`` and ``finetune``.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -38,7 +39,7 @@ from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
-__all__ = ["TrialTemplate"]
+__all__ = ["TrialTemplate", "check_trainer_builds"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class TrialTemplate:
         """
         if self.objective is not None or not archs:
             return
-        with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+        with _global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
                 first = None
                 for arch in archs:
@@ -126,18 +127,9 @@ class TrialTemplate:
                 else:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0])
-            if trainer:
-                spec = dataclasses.replace(self.spec(0, archs[0]),
-                                           trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
-
-                def build(settings: dict[str, Any]) -> BaseException | None:
-                    changed = dataclasses.replace(spec, trainer=settings)
-                    return _attempt(lambda: build_trainer(changed, []), meta=False)
-
-                error = build(spec.trainer)
-                if error is not None:
-                    path, value = blame(build, spec.trainer, "trainer") or (None, None)
-                    raise _config_error("trainer", path, value, error, archs[0])
+        fault = _trainer_fault(self.spec(0, archs[0])) if trainer else None
+        if fault is not None:
+            raise _config_error("trainer", *fault, archs[0])
 
     def _blame(self, name: str, factory: ModelFactory | DataFactory,
                arch: dict[str, Any]) -> tuple[str, Any] | None:
@@ -161,6 +153,45 @@ class TrialTemplate:
             return _attempt(lambda: target(**{**factory.init_args, **values}), meta)
         return blame(with_args, fixed, name) or (blame(with_arch, arch, "search.space")
                                                  if meta else None)
+
+
+def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
+    """Build the Trainer of ``spec`` (a fit or a fine-tune) as ``fit_trial`` builds it, with
+    the user's callbacks and logger, in a temporary folder: without training, starting
+    processes (a DDP Trainer's ranks start in ``fit``) or writing into ``spec.trial_dir``.
+
+    Args:
+        spec: what is trained; only its Trainer settings are built.
+        of: what the Trainer is for, as the message says it (``"the fine-tune"``).
+
+    Raises:
+        ConfigError: naming the Trainer argument at fault and its value
+            (``trainer.gradient_clip_algorithm='nrm': ...``), else ``trainer``.
+    """
+    fault = _trainer_fault(spec)
+    if fault is not None:
+        path, value, error = fault
+        where = f"{path}={short(value)}" if path else "trainer"
+        raise ConfigError(f"{where}: {one_line(error)}; found building the Trainer of {of} "
+                          f"before any training (nothing was written)")
+
+
+def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | None:
+    """Build ``spec``'s Trainer in a temporary folder, global state kept: None when it
+    builds, else the argument at fault (``blame``; None, None when none alone is) and the
+    error."""
+    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
+
+        def build(settings: dict[str, Any]) -> BaseException | None:
+            changed = dataclasses.replace(spec, trainer=settings)
+            return _attempt(lambda: build_trainer(changed, []), meta=False)
+
+        error = build(spec.trainer)
+        if error is None:
+            return None
+        path, value = blame(build, spec.trainer, "trainer") or (None, None)
+        return path, value, error
 
 
 def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
