@@ -3,6 +3,7 @@ DDP agreement, fine-tune of the export, the export's BatchNorm statistics, and t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -357,6 +358,27 @@ def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, 
     assert "net_attr 'netz': DigitsSupernet has no nn.Module attribute" in \
         capsys.readouterr().err
     assert (tmp_path / "best_arch.yaml").exists()  # was: removed before the check
+
+
+@pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("PymooNSGA2", "pymoo")])
+def test_an_optimizer_that_cannot_run_is_refused_before_training(
+        tmp_path, monkeypatch, capsys, name, module):
+    # was: its registered name passed; the supernet trained, then the final search raised
+    # ModuleNotFoundError, the earlier run's outputs removed (pymoo: at its second ask)
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    said = (f"optimizer '{name}' needs a package that is not installed "
+            f"(ModuleNotFoundError: No module named '{module}')")
+    callback = OneShotNAS(optimizer=name, num_candidates=3, record_paths=True)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        _trainer(tmp_path, [callback], max_epochs=1).fit(TinySupernet(), datamodule=BlobData())
+    assert callback.paths == []  # nothing trained
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
+    assert main([*TINY_CLI, f"--oneshot.optimizer={name}", f"--oneshot.run_dir={tmp_path}"]) == 2
+    assert said in capsys.readouterr().err
+    assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+    assert not (tmp_path / "checkpoints").exists()
 
 
 class SkewedBlobs(BlobData):

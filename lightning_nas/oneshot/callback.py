@@ -58,7 +58,11 @@ from lightning_nas.oneshot.scoring import (
     take_calibration_batches,
 )
 from lightning_nas.space import SearchSpace
-from lightning_nas.strategies.registry import check_optimizer_name, make_optimizer
+from lightning_nas.strategies.registry import (
+    check_optimizer_name,
+    check_optimizer_runs,
+    make_optimizer,
+)
 
 __all__ = ["OneShotNAS"]
 
@@ -67,7 +71,9 @@ class OneShotNAS(pl.Callback):
     """Single-path one-shot search over the choice modules of the trained LightningModule.
 
     Args:
-        optimizer: nevergrad optimizer that searches the subnets (registry name).
+        optimizer: nevergrad optimizer that searches the subnets (registry name); one
+            that cannot run a search (its package missing: ``SMAC3``, ``AX``) is a
+            ``ConfigError`` when the fit sets up, before training.
         num_candidates: subnets evaluated by the final search.
         search_every_n_epochs: also search (``num_candidates`` subnets) after every ``n``
             epochs; the history keeps the epoch of each evaluation.
@@ -131,6 +137,9 @@ class OneShotNAS(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
+        # an optimizer that cannot run a search (a missing package: SMAC3, AX, Pymoo*) is
+        # said now, on a throwaway copy asked as a search asks it (was: after training)
+        check_optimizer_runs(self.optimizer, self.space, budget=self.num_candidates)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._ended = False
