@@ -658,6 +658,23 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
 
 
+def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    # was: -1 a raw ValueError of seed_everything; 2**32 - 1 trained, then the final search
+    # failed on seed + epoch with a raw ValueError
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
+    for arg, key, seed in (("--oneshot.seed=-1", "oneshot.seed", -1),
+                           ("--oneshot.seed=4294967295", "oneshot.seed", 2**32 - 1),
+                           ("--seed_everything=4294967295", "seed_everything", 2**32 - 1)):
+        args = [*TINY_CLI, "--oneshot.seed=null"] if key == "seed_everything" else TINY_CLI
+        assert main([*args, arg, f"--oneshot.run_dir={tmp_path}"]) == 2, arg
+        assert (f"{key} must be an integer from 0 to 2147483647 (2**31 - 1), got {seed}: "
+                f"it seeds torch, numpy and random") in capsys.readouterr().err, arg
+        assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+        assert not (tmp_path / "checkpoints").exists()
+    assert check_oneshot_settings({"seed": 2**31 - 1})["seed"] == 2**31 - 1
+
+
 def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_step(
         tmp_path, monkeypatch, capsys):
     # was: only the exact string "ddp" was refused; a DDPStrategy node or

@@ -40,9 +40,9 @@ from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
-__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS",
+__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS", "SEED_MAX",
            "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
-           "check_oneshot_trainer",
+           "check_oneshot_trainer", "check_seed",
            "clear_outputs", "finetune_trainer", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
@@ -111,6 +111,25 @@ _NUMBERS: dict[str, tuple[type, float | None, bool]] = {
 }
 #: settings that must be strings (or null)
 _STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
+#: the largest seed: ``seed_everything`` takes up to 2**32 - 1, and ``seed + epoch`` seeds
+#: each SPOS search (numpy: below 2**32), so 2**31 epochs fit
+SEED_MAX = 2**31 - 1
+
+
+def check_seed(seed: int, key: str) -> None:
+    """Raise ``ConfigError`` naming ``key`` when ``seed`` is outside ``0..SEED_MAX``.
+
+    Example:
+        >>> check_seed(2**32 - 1, "oneshot.seed")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: oneshot.seed must be an integer from 0 to 2147483647...
+    """
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"{key} must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
+                          f"{seed}: it seeds torch, numpy and random, which take 0 to "
+                          f"2**32 - 1, and seed + epoch seeds each SPOS search, which must "
+                          f"stay below 2**32")
 
 
 def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,6 +168,8 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         if key in out and not (isinstance(value, str) or (value is None and nullable)):
             raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
                               f", got {value!r}")
+    if out.get("seed") is not None:
+        check_seed(out["seed"], "oneshot.seed")
     if out.get("mode") is not None:
         check_mode(out["mode"], "oneshot.mode")
         if out["mode"] == "min":  # the command has no metric setting: accuracy it is
@@ -340,6 +361,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     algorithm = check_algorithm(cfg.get("oneshot") or {})
     opts = check_oneshot_settings(opts)
     opts["seed"] = config_seed(cfg, opts["seed"])
+    check_seed(opts["seed"], "seed_everything")  # (oneshot.seed is checked above)
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
