@@ -169,6 +169,28 @@ def test_bad_settings_are_config_errors():
     assert nas.global_step == 0
 
 
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_num_classes_is_checked_on_the_first_training_batch_before_training(
+        tmp_path, monkeypatch, capsys, algorithm):
+    # was: on the first validation batch only; with num_sanity_val_steps=0 a wrong
+    # num_classes trained a whole epoch first (the CLI: the earlier outputs removed)
+    nas = DifferentiableNAS(TinySupernet(), algorithm=algorithm, num_classes=2)
+    trainer = _trainer(tmp_path, max_epochs=1, num_sanity_val_steps=0)
+    with pytest.raises(ConfigError, match=r"num_classes=2 does not fit the data: the network "
+                                          r"predicts 3 classes and the targets reach class 2"):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and nas.history == []
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
+    assert main(["oneshot", "examples/oneshot_digits/darts.yaml", "--trainer.max_epochs=1",
+                 "--trainer.limit_train_batches=2", "--trainer.num_sanity_val_steps=0",
+                 f"--oneshot.algorithm={algorithm}", "--oneshot.num_classes=5",
+                 f"--oneshot.run_dir={tmp_path}"]) == 2
+    assert "num_classes=5 does not fit the data: the network predicts 10 classes" in \
+        capsys.readouterr().err
+    assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+
+
 def test_top_archs_are_the_most_probable_architectures():
     choices = {"a": [1, 2, 3], "b": ["x", "y"], "c": [4, 5]}
     probs = {"a": [0.2, 0.5, 0.3], "b": [0.45, 0.55], "c": [0.9, 0.1]}

@@ -64,6 +64,7 @@ from torch.nn import functional as F
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.bilevel import BilevelData
+from lightning_nas.oneshot.checks import check_training_start
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
@@ -312,12 +313,6 @@ class DifferentiableNAS(pl.LightningModule):
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
             raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
-        epochs, warmup = self.trainer.max_epochs or 0, self.hparams.warmup_epochs
-        if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
-            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
-                              f"{epochs} epochs (max_epochs): the architecture would never be "
-                              f"learnt and the derived one is random; give warmup_epochs "
-                              f"below max_epochs")
         data = self.trainer.datamodule
         if self._resume_rng is not None and isinstance(data, BilevelData):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning
@@ -325,6 +320,9 @@ class DifferentiableNAS(pl.LightningModule):
         if self.hparams.algorithm == "gdas":
             check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(), self.trainer.max_epochs)
         self._resume_tau_epochs = None
+
+    def on_train_start(self) -> None:
+        check_training_start(self)  # warmup against max_epochs, num_classes against a batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule
@@ -396,7 +394,7 @@ class DifferentiableNAS(pl.LightningModule):
                     else self._plain_loss(batch, batch_idx))
         self.log("val_loss", loss, prog_bar=True, sync_dist=True)
         if self.val_metric is not None:
-            if batch_idx == 0:  # the sanity check's: before training
+            if batch_idx == 0:  # the validation data's (the training data's: on_train_start)
                 check_num_classes(preds, batch[1], self.hparams.num_classes)
             self.val_metric(preds, batch[1])
             self.log(self.metric_name, self.val_metric, prog_bar=True)

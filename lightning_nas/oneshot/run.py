@@ -282,16 +282,18 @@ def clear_outputs(run_dir: Path) -> None:
 
 
 class _ClearOutputs(pl.Callback):
-    """Rank 0 removes the earlier run's outputs when training starts: after every check
-    (the sanity check's too) and a resume's restore, so a run refused for bad input, or
+    """Rank 0 removes the earlier run's outputs when the first training epoch starts: after
+    every check (the sanity check's, and DARTS/GDAS's ``on_train_start``, which Lightning
+    calls after the callbacks') and a resume's restore, so a run refused for bad input, or
     resumed from a checkpoint with nothing left to train, removes nothing."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
+        self.run_dir, self.cleared = run_dir, False
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero:
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero and not self.cleared:
             clear_outputs(self.run_dir)
+        self.cleared = True
 
 
 def _callbacks(trainer_kwargs: dict[str, Any], run_dir: Path, *search: pl.Callback
