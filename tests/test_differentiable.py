@@ -191,6 +191,45 @@ def test_num_classes_is_checked_on_the_first_training_batch_before_training(
     assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
 
 
+class _StopAfterFirstEpoch(pl.Callback):
+    """Stops training at the end of its first epoch (as EarlyStopping or a Timer may)."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
+def test_training_that_ends_within_the_warmup_is_refused(tmp_path, monkeypatch, capsys):
+    # was: max_steps (or max_time) ending training within warmup_epochs derived and
+    # exported the argmax of the logits' random start, with no word
+    nas = DifferentiableNAS(TinySupernet(), warmup_epochs=1, export_dir=str(tmp_path / "out"))
+    trainer = _trainer(tmp_path, max_epochs=3, max_steps=3)  # 3 batches: the warmup's steps
+    with pytest.raises(ConfigError, match=r"the Trainer's max_steps=3 ends training within "
+                                          r"warmup_epochs=1, which take 3 steps \(1 x 3 "
+                                          r"training batches, one step each"):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and not (tmp_path / "out").exists()
+    # stopped within the warmup later than the start knows (max_time, a callback)
+    nas = DifferentiableNAS(TinySupernet(), warmup_epochs=2, export_dir=str(tmp_path / "out"))
+    with pytest.raises(ConfigError, match=r"training stopped after 3 steps, before the "
+                                          r"architecture logits took a step \(warmup_epochs=2"):
+        _trainer(tmp_path, callbacks=[_StopAfterFirstEpoch()]).fit(
+            nas, datamodule=BilevelData(BlobData()))
+    assert nas.best_arch is None and not (tmp_path / "out").exists()
+    # one step past the warmup trains the logits: accepted
+    nas = DifferentiableNAS(TinySupernet(), warmup_epochs=1, num_classes=3)
+    initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
+    _trainer(tmp_path, max_steps=5).fit(nas, datamodule=BilevelData(BlobData()))
+    assert any(not torch.equal(v, initial[k]) for k, v in nas.alphas.items())
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
+    assert main(["oneshot", "examples/oneshot_digits/darts.yaml", "--trainer.max_epochs=3",
+                 "--trainer.max_steps=4", "--trainer.limit_train_batches=4",
+                 "--oneshot.warmup_epochs=1", "--oneshot.finetune_epochs=0",
+                 f"--oneshot.run_dir={tmp_path}"]) == 2
+    assert "max_steps=4 ends training within warmup_epochs=1" in capsys.readouterr().err
+    assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+
+
 def test_top_archs_are_the_most_probable_architectures():
     choices = {"a": [1, 2, 3], "b": ["x", "y"], "c": [4, 5]}
     probs = {"a": [0.2, 0.5, 0.3], "b": [0.45, 0.55], "c": [0.9, 0.1]}

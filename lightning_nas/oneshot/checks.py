@@ -1,12 +1,25 @@
 """Checks of a differentiable search (``DifferentiableNAS``: DARTS, GDAS) that need what the
-Trainer knows only once training starts, made in ``on_train_start``, before the first step
-(``check_training_start``): a ``max_epochs`` that ends training within ``warmup_epochs``,
-and a ``num_classes`` that does not fit the first training batch (the sanity check, which
-runs a validation batch, may be off: ``num_sanity_val_steps: 0``).
+Trainer knows only once training starts or ends, so that a setting which cannot work is
+said instead of an architecture derived from logits that never took a step (their random
+start).
+
+- ``check_training_start`` (``on_train_start``, before the first step): a ``max_epochs`` or
+  ``max_steps`` that ends training within ``warmup_epochs`` (the steps per epoch are the
+  Trainer's ``num_training_batches``), and a ``num_classes`` that does not fit the first
+  training batch (the sanity check, which runs a validation batch, may be off:
+  ``num_sanity_val_steps: 0``).
+- ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
+  logits that never took a step, training stopped within the warmup by ``max_time`` or a
+  callback.
+
+Example:
+    >>> logits_stepped(torch.optim.Adam([torch.zeros(2, requires_grad=True)]))
+    False
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -19,19 +32,41 @@ from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["check_training_start"]
+__all__ = ["check_logits_trained", "check_training_start", "logits_stepped"]
+
+
+def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer`` (the logits' Adam) has taken a step: it fills its state at the
+    first (which a checkpoint keeps, so a resumed search knows it too)."""
+    return any(optimizer.state.values())
+
+
+def _arch_optimizer(nas: DifferentiableNAS) -> torch.optim.Optimizer:
+    return nas.optimizers(use_pl_optimizer=False)[1]
 
 
 def check_training_start(nas: DifferentiableNAS) -> None:
-    """Raise ``ConfigError`` when ``max_epochs`` ends training within ``warmup_epochs``
-    (which train only the weights), or when ``num_classes`` does not fit the first training
-    batch."""
-    epochs, warmup = nas.trainer.max_epochs or 0, nas.hparams.warmup_epochs
-    if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
-        raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
-                          f"{epochs} epochs (max_epochs): the architecture would never be "
-                          f"learnt and the derived one is random; give warmup_epochs "
-                          f"below max_epochs")
+    """Raise ``ConfigError`` when training ends within ``warmup_epochs`` (which train only
+    the weights: one step per batch) by ``max_epochs`` or ``max_steps``, unless the logits
+    have stepped already (a resumed search), or when ``num_classes`` does not fit the first
+    training batch."""
+    trainer, warmup = nas.trainer, nas.hparams.warmup_epochs
+    if warmup and not logits_stepped(_arch_optimizer(nas)):
+        epochs, steps = trainer.max_epochs or 0, trainer.max_steps
+        if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
+            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
+                              f"{epochs} epochs (max_epochs): the architecture would never be "
+                              f"learnt and the derived one is random; give warmup_epochs "
+                              f"below max_epochs")
+        warmup_steps = warmup * trainer.num_training_batches  # inf: a loader without length
+        if 0 <= steps <= warmup_steps and math.isfinite(warmup_steps):
+            raise ConfigError(f"the Trainer's max_steps={steps} ends training within "
+                              f"warmup_epochs={warmup}, which take {int(warmup_steps)} steps "
+                              f"({warmup} x {trainer.num_training_batches} training batches, "
+                              f"one step each: the weights'): the architecture would never be "
+                              f"learnt and the derived one is random; give max_steps above "
+                              f"{int(warmup_steps)} (after the warmup each batch takes two: "
+                              f"the logits' and the weights') or lower warmup_epochs")
     if nas.val_metric is not None:
         _check_first_batch(nas)
 
@@ -60,3 +95,17 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     finally:
         nas.train(was_training)
     check_num_classes(preds, batch[1], num_classes)
+
+
+def check_logits_trained(nas: DifferentiableNAS) -> None:
+    """Raise ``ConfigError`` at the end of training when the logits never took a step
+    (training stopped within ``warmup_epochs`` by ``max_time`` or a callback), so no
+    architecture is derived from their random start."""
+    if logits_stepped(_arch_optimizer(nas)):
+        return
+    raise ConfigError(f"training stopped after {nas.trainer.global_step} steps, before the "
+                      f"architecture logits took a step (warmup_epochs="
+                      f"{nas.hparams.warmup_epochs} trains only the weights; stopped by "
+                      f"max_time, max_steps or a callback such as EarlyStopping): the derived "
+                      f"architecture would be their random start, so none is derived or "
+                      f"exported; train longer or lower warmup_epochs")

@@ -64,7 +64,7 @@ from torch.nn import functional as F
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.bilevel import BilevelData
-from lightning_nas.oneshot.checks import check_training_start
+from lightning_nas.oneshot.checks import check_logits_trained, check_training_start
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
@@ -140,7 +140,9 @@ class DifferentiableNAS(pl.LightningModule):
         gradient_clip_algorithm: ``"norm"`` (their total norm) or ``"value"`` (each entry).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``).
-        warmup_epochs: epochs that train only the weights.
+        warmup_epochs: epochs that train only the weights (a ``max_epochs`` or
+            ``max_steps`` that ends training within them is a ``ConfigError`` when training
+            starts; logits that never stepped, at its end: ``oneshot.checks``).
         top_k: architectures (most probable first) scored at the end; the best is exported.
         calibration_batches: training batches of the BatchNorm calibration.
         export_dir: where rank 0 writes the export (None: nothing).
@@ -322,7 +324,7 @@ class DifferentiableNAS(pl.LightningModule):
         self._resume_tau_epochs = None
 
     def on_train_start(self) -> None:
-        check_training_start(self)  # warmup against max_epochs, num_classes against a batch
+        check_training_start(self)  # warmup against the training's length, num_classes
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule
@@ -405,6 +407,7 @@ class DifferentiableNAS(pl.LightningModule):
 
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:
+        check_logits_trained(self)  # not an architecture derived from their random start
         hp = self.hparams
         ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
         self.best_arch, self.best_score, subnet, self.scored = export_derived(
