@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -251,6 +252,43 @@ def test_every_searched_option_of_a_config_group_must_exist_before_any_job(tmp_p
                                           r"options: a, b"):
         _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params})
     assert not ran and not (tmp_path / "run" / "search.db").exists()
+
+
+def test_a_group_searched_with_a_package_or_a_plus_is_checked_as_a_plain_one(tmp_path):
+    # was: `optim@model.optimizer=choice(...)` and `+extra=choice(...)` skipped every check
+    # of an option: a misspelt one FAILED each job that drew it, an edited option file was
+    # resumed without a word, a `+trainer.*` value starting several processes ran
+    ran = []
+    for folder in ("extra", "model"):
+        (tmp_path / "conf" / folder).mkdir(parents=True)
+    (tmp_path / "conf" / "extra" / "one.yaml").write_text("e: 1\n")
+    (tmp_path / "conf" / "model" / "c.yaml").write_text("name: c\ndepth: 1\n")
+    defaults = [{"model": "a"}, {"model@sub": "a"}, {"override hydra/sweeper": "lightning_nas"},
+                "_self_"]
+    for key, bad, good, group in (("model@sub", "bb", "a", "model"),
+                                  ("+extra", "onee", "one", "extra")):
+        params = {"x": "range(0, 9)", key: f"choice({bad}, {good})"}
+        assert parse_params(params).space.sample(seed=0)[key] == good  # the first job's
+        with pytest.raises(ConfigError, match=rf"sweep parameter '{re.escape(key)}': '{bad}' "
+                                              rf"is not an option of config group {group}; "
+                                              rf"did you mean"):
+            _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                   {"budget": 3, "params": params}, defaults=defaults)
+    params = {"x": "choice(1, 2)", "+trainer.devices": "choice(2, auto)"}
+    assert parse_params(params).space.sample(seed=0)["+trainer.devices"] == "auto"
+    with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes"):
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 1, "params": params},
+               trainer={"accelerator": "cpu"})
+    assert not ran and not (tmp_path / "run" / "search.db").exists()
+
+    params = {"x": "range(0, 9)", "model@sub": "choice(a, c)"}
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": params},
+           defaults=defaults)
+    (tmp_path / "conf" / "model" / "c.yaml").write_text("name: c\ndepth: 2\n")
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: model@sub=c: "
+                                          r"sub.depth: 1, now 2\. Resume with"):
+        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": params},
+               defaults=defaults)
 
 
 def test_too_many_failures_stop_the_sweep(tmp_path):

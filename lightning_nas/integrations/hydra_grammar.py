@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ from hydra.errors import HydraException
 from lightning_nas.errors import SpaceError
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 
-__all__ = ["TAGS", "SweepParams", "format_value", "param_of", "parse_params", "rerun_line"]
+__all__ = ["TAGS", "SweepParams", "format_value", "group_of", "param_of", "parse_params",
+           "rerun_line"]
 
 #: the tags of Hydra's grammar that the sweeper reads
 TAGS = ("log", "ordered")
@@ -143,6 +145,18 @@ def param_of(override: Override) -> Param:
         raise SpaceError(f"sweep parameter '{key}': {err}") from None
 
 
+def group_of(key: str) -> str:
+    """The config group that an override's key chooses an option of, if it names one:
+    the key without its ``+``/``++``/``~`` and its ``@package`` (Hydra's
+    ``Override.key_or_group``); a value's key comes back as its config path.
+
+    Example:
+        >>> group_of("optim@model.optimizer"), group_of("+extra"), group_of("++trainer.devices")
+        ('optim', 'extra', 'trainer.devices')
+    """
+    return _key_override(key).key_or_group
+
+
 def format_value(value: Any) -> str:
     """``value`` in Hydra's override grammar; parsing the text gives ``value`` back
     (strings are quoted, floats written exactly).
@@ -230,6 +244,12 @@ def _searches(parser: OverridesParser, value: Any) -> bool:
             [f"k={value}"])[0].is_sweep_override()
     except HydraException:
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _key_override(key: str) -> Override:
+    """``key`` parsed as the key of an override (of a placeholder value)."""
+    return OverridesParser.create().parse_overrides([f"{key}=_"])[0]
 
 
 def _parse(parser: OverridesParser, line: str, key: str) -> Override:

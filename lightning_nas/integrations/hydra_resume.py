@@ -28,7 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
-from lightning_nas.integrations.hydra_grammar import SweepParams
+from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
 from lightning_nas.search.resume import differences
 from lightning_nas.space.params import Choice
 
@@ -45,13 +45,14 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams) -> dict[str, 
         sweep: the searched space and the command line's other overrides.
     """
     keys = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
-    values = [k for k in keys if not loader.get_group_options(k)]  # a group keeps its subtree
+    # a group keeps its subtree (optim@model.optimizer=sgd is one of group optim)
+    values = [k for k in keys if not loader.get_group_options(group_of(k))]
     searched = sweep.space.names()
     job = _without(OmegaConf.to_container(config, resolve=False), [*searched, *values])
     options: dict[str, dict[str, Any]] = {}
     base = sweep.space.sample(seed=0)
     for key, param in sweep.space.params.items():
-        if not isinstance(param, Choice) or not loader.get_group_options(key):
+        if not isinstance(param, Choice) or not loader.get_group_options(group_of(key)):
             continue
         for value in param.values:
             try:

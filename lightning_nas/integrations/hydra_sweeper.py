@@ -50,7 +50,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
-from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
+from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, parse_params, rerun_line
 from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.lifetime import sigterm_exits
@@ -121,8 +121,8 @@ class HydraSweep(Sweeper):
                              settings.execution.num_workers,
                              warm=bool(settings.transfer.warm_start))
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
-        self._check_one_process_per_job(self._check_composes(sweep))
         self._check_options(sweep)
+        self._check_one_process_per_job(self._check_composes(sweep))
         store = self._open_store(settings, sweep)
         try:
             executor = HydraLauncherExecutor(
@@ -221,14 +221,15 @@ class HydraSweep(Sweeper):
         for key, param in sweep.space.params.items():
             if not isinstance(param, Choice):
                 continue
-            options = loader.get_group_options(key)
+            group = group_of(key)  # optim@model.optimizer, +extra: optim, extra
+            options = loader.get_group_options(group)
             missing = [v for v in param.values if options and str(v) not in options]
             if missing:
                 raise ConfigError(f"sweep parameter {key!r}: {missing[0]!r} is not an option "
-                                  f"of config group {key}; "
+                                  f"of config group {group}; "
                                   f"{did_you_mean(str(missing[0]), options)}its options: "
                                   f"{', '.join(options)}")
-            if key == "trainer" or key.startswith("trainer."):
+            if group == "trainer" or group.startswith("trainer."):
                 for value in param.values:
                     try:
                         job = loader.load_sweep_config(
