@@ -641,6 +641,26 @@ def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] and len(calls) == 1
 
 
+def test_a_searched_group_option_that_starts_several_processes_is_refused_before_any_job(
+        tmp_path):
+    # was: checked for `trainer` keys only; an experiment option of `@package _global_`
+    # setting devices 2 ran its DDP job, whose rank 1 re-ran the whole sweep (killed)
+    ran = []
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    for name, devices in (("one", 1), ("two", 2)):
+        (tmp_path / "conf" / "experiment" / f"{name}.yaml").write_text(
+            f"# @package _global_\ntrainer:\n  devices: {devices}\n  strategy: ddp\n")
+    defaults = [{"model": "a"}, "_self_", {"experiment": None},  # after _self_: it wins
+                {"override hydra/sweeper": "lightning_nas"}]
+    params = {"x": "choice(1, 2)", "experiment": "choice(two, one)"}
+    assert parse_params(params).space.sample(seed=0)["experiment"] == "one"  # the first job's
+    with pytest.raises(ConfigError, match=r"trainer.devices=2, trainer.strategy='ddp' \(the "
+                                          r"jobs of experiment=two\) starts several processes"):
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
+               defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    assert not ran and not (tmp_path / "run" / "search.db").exists()
+
+
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")

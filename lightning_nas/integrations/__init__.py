@@ -9,6 +9,8 @@ package, which only imports from here:
   ``SearchSpace``, and an architecture back as a job's overrides;
 - ``hydra_executor``: ``HydraLauncherExecutor``, the search loop's executor that runs each
   batch of trials as Hydra jobs through the project's launcher;
+- ``hydra_options``: each value of a searched config group (or Trainer argument) composed
+  once before the first job: its options exist, no job starts several processes;
 - ``hydra_resume``: what a resumed sweep must keep of its jobs' config (config files and
   config-group options included), and its differences named;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: settings, the run store, the loop.

@@ -30,19 +30,21 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
 from lightning_nas.search.resume import differences
-from lightning_nas.space.params import Choice
 
 __all__ = ["job_setup", "setup_differences"]
 
 
-def job_setup(config: DictConfig, loader: Any, sweep: SweepParams) -> dict[str, Any]:
+def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
+              jobs: Mapping[str, Mapping[str, DictConfig]]) -> dict[str, Any]:
     """The record of what the sweep's jobs compose (see the module): ``{"job": ...,
     "options": {group: {option: ...}}}``.
 
     Args:
         config: the sweep's config (Hydra's, composed without the searched values).
-        loader: Hydra's config loader (composes a job's config, lists a group's options).
+        loader: Hydra's config loader (lists a group's options).
         sweep: the searched space and the command line's other overrides.
+        jobs: each searched value's job config (``hydra_options.option_jobs``); an option
+            left out did not compose (its jobs fail: FAILED, not in the leaderboard).
     """
     keys = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
     # a group keeps its subtree (optim@model.optimizer=sgd is one of group optim)
@@ -50,18 +52,13 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams) -> dict[str, 
     searched = sweep.space.names()
     job = _without(OmegaConf.to_container(config, resolve=False), [*searched, *values])
     options: dict[str, dict[str, Any]] = {}
-    base = sweep.space.sample(seed=0)
-    for key, param in sweep.space.params.items():
-        if not isinstance(param, Choice) or not loader.get_group_options(group_of(key)):
+    for key, composed in jobs.items():
+        if not loader.get_group_options(group_of(key)):  # a Trainer argument's value
             continue
-        for value in param.values:
-            try:
-                composed = loader.load_sweep_config(config, sweep.overrides({**base, key: value}))
-            except Exception:  # noqa: BLE001 - its jobs fail (FAILED, not in the leaderboard)
-                continue
-            mine = _without(OmegaConf.to_container(composed, resolve=False),
+        for value, one in composed.items():
+            mine = _without(OmegaConf.to_container(one, resolve=False),
                             [*(n for n in searched if n != key), *values])
-            options.setdefault(key, {})[str(value)] = {
+            options.setdefault(key, {})[value] = {
                 k: v for k, v in mine.items() if k not in job or job[k] != v}
     return {"job": job, "options": options}
 

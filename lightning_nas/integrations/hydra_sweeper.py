@@ -47,20 +47,23 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, SearchError, did_you_mean, unknown
+from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
-from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, parse_params, rerun_line
+from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
+from lightning_nas.integrations.hydra_options import (
+    check_group_options,
+    check_one_process_per_job,
+    option_jobs,
+)
 from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import mode_for, pareto_front
 from lightning_nas.search.resume import differences
-from lightning_nas.search.runner import needs_own_process
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
-from lightning_nas.space.params import Choice
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -69,8 +72,6 @@ __all__ = ["RESULTS_FILE", "HydraSweep"]
 
 #: written to ``run_dir`` at the end of a sweep (the Optuna sweeper's file name)
 RESULTS_FILE = "optimization_results.yaml"
-#: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
-_RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
 
 
 class HydraSweep(Sweeper):
@@ -121,9 +122,14 @@ class HydraSweep(Sweeper):
                              settings.execution.num_workers,
                              warm=bool(settings.transfer.warm_start))
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
-        self._check_options(sweep)
-        self._check_one_process_per_job(self._check_composes(sweep))
-        store = self._open_store(settings, sweep)
+        loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
+        check_group_options(sweep, loader)
+        check_one_process_per_job(self._check_composes(sweep), launcher)
+        jobs = option_jobs(self.config, loader, sweep)  # each searched option composed once
+        for key, composed in jobs.items():  # any option may set the trainer (experiment=x)
+            for value, job in composed.items():
+                check_one_process_per_job(job, launcher, f"{key}={value}")
+        store = self._open_store(settings, sweep, jobs)
         try:
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
@@ -213,66 +219,15 @@ class HydraSweep(Sweeper):
                  if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
         return max(len(store), store.get_meta("next_job") or 0, *taken)
 
-    def _check_options(self, sweep: SweepParams) -> None:
-        """Every option of a config group searched must exist, and no ``trainer`` value
-        searched may start several processes per job: checked for each value (the first
-        job's composition checks one sample)."""
-        loader, base = self.hydra_context.config_loader, sweep.space.sample(seed=0)
-        for key, param in sweep.space.params.items():
-            if not isinstance(param, Choice):
-                continue
-            group = group_of(key)  # optim@model.optimizer, +extra: optim, extra
-            options = loader.get_group_options(group)
-            missing = [v for v in param.values if options and str(v) not in options]
-            if missing:
-                raise ConfigError(f"sweep parameter {key!r}: {missing[0]!r} is not an option "
-                                  f"of config group {group}; "
-                                  f"{did_you_mean(str(missing[0]), options)}its options: "
-                                  f"{', '.join(options)}")
-            if group == "trainer" or group.startswith("trainer."):
-                for value in param.values:
-                    try:
-                        job = loader.load_sweep_config(
-                            self.config, sweep.overrides({**base, key: value}))
-                    except Exception:  # noqa: BLE001 - with the others' values: the job says
-                        continue
-                    self._check_one_process_per_job(job)
-
-    def _check_one_process_per_job(self, job: DictConfig) -> None:
-        """A job whose Trainer starts several processes (``trainer.devices: 2``, DDP) is
-        refused before any job runs, unless SLURM starts the ranks: Lightning's launcher
-        starts the other ranks by re-running the command line, and under ``-m`` that line is
-        the whole sweep, which would start again in every rank."""
-        if type(self.launcher).__name__ in _RANKS_FROM_OUTSIDE:
-            return
-        trainer = job.get("trainer")
-        if not isinstance(trainer, DictConfig):
-            return
-        settings: dict[str, Any] = {}
-        for key in ("accelerator", "devices", "num_nodes", "strategy"):
-            try:  # these keys alone: others may hold what only a job resolves (output dir)
-                value = trainer.get(key)
-            except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
-                return
-            if value is not None:
-                settings[key] = _plain(value)
-        if not needs_own_process(settings):
-            return
-        shown = ", ".join(f"trainer.{k}={v!r}" for k, v in settings.items())
-        raise ConfigError(
-            f"{shown} starts several processes per job; Lightning starts the other ranks by "
-            f"re-running the command line, which under a Hydra multirun is the whole sweep "
-            f"(Lightning issue #11300), so the {type(self.launcher).__name__} cannot run "
-            f"these jobs. Sweep with trainer.devices=1, or search with `lightning-nas "
-            f"search` (its DDP trials run on rank processes of their own)")
-
-    def _open_store(self, settings: SearchSettings, sweep: SweepParams) -> RunStore:
-        """The run store; a resumed one must hold the same space, monitor and objectives."""
+    def _open_store(self, settings: SearchSettings, sweep: SweepParams,
+                    jobs: Mapping[str, Mapping[str, DictConfig]]) -> RunStore:
+        """The run store; a resumed one must hold the same space, monitor and objectives
+        (``jobs``: ``option_jobs``, what each searched option composes)."""
         goal = settings.goal
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
         # the job config as written, and each searched config-group option's: an edit of a
         # config file before the resume
-        setup = job_setup(self.config, self.hydra_context.config_loader, sweep)
+        setup = job_setup(self.config, self.hydra_context.config_loader, sweep, jobs)
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},

@@ -1,0 +1,115 @@
+"""The values of a sweep's searched config groups (and of its searched Trainer arguments),
+each composed once before the first job, as its jobs compose it.
+
+An option of a config group may set anything: an ``experiment`` option of ``# @package
+_global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first job:
+
+- ``check_group_options``: every searched option of a config group exists;
+- ``option_jobs``: each value of a searched config group or Trainer argument composed
+  once, the other searched keys at the first sample's values;
+- ``check_one_process_per_job``: no such job's Trainer starts several processes (each of
+  ``option_jobs``'s, and the first sample's);
+
+``hydra_resume.job_setup`` records what each option composes from the same jobs.
+
+Example:
+    >>> check_one_process_per_job(OmegaConf.create({"trainer": {"devices": 1}}), "BasicLauncher")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
+from lightning_nas.search.runner import needs_own_process
+from lightning_nas.space.params import Choice
+
+__all__ = ["check_group_options", "check_one_process_per_job", "option_jobs"]
+
+#: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
+_RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
+
+
+def check_group_options(sweep: SweepParams, loader: Any) -> None:
+    """Every searched option of a config group must exist (``optim@model.optimizer`` and
+    ``+extra`` are the groups ``optim`` and ``extra``).
+
+    Raises:
+        ConfigError: naming the key, the missing option, the closest one and the options.
+    """
+    for key, param in sweep.space.params.items():
+        if not isinstance(param, Choice):
+            continue
+        group = group_of(key)
+        options = loader.get_group_options(group)
+        missing = [v for v in param.values if options and str(v) not in options]
+        if missing:
+            raise ConfigError(f"sweep parameter {key!r}: {missing[0]!r} is not an option of "
+                              f"config group {group}; {did_you_mean(str(missing[0]), options)}"
+                              f"its options: {', '.join(options)}")
+
+
+def option_jobs(config: DictConfig, loader: Any,
+                sweep: SweepParams) -> dict[str, dict[str, DictConfig]]:
+    """``{key: {value: job config}}`` for each searched choice that picks a config group's
+    option or sets a Trainer argument (``trainer.devices``, ``+trainer.strategy``); the
+    other searched keys take the first sample's values. A value whose job does not compose
+    is left out: its jobs fail (FAILED, not in the leaderboard).
+
+    Args:
+        config: the sweep's config (Hydra's, composed without the searched values).
+        loader: Hydra's config loader.
+        sweep: the searched space and the command line's other overrides.
+    """
+    base, jobs = sweep.space.sample(seed=0), {}
+    for key, param in sweep.space.params.items():
+        group = group_of(key)
+        if not isinstance(param, Choice) or not (
+                group == "trainer" or group.startswith("trainer.")
+                or loader.get_group_options(group)):
+            continue
+        for value in param.values:
+            try:
+                composed = loader.load_sweep_config(config, sweep.overrides({**base, key: value}))
+            except Exception:  # noqa: BLE001 - with the others' values: the job says
+                continue
+            jobs.setdefault(key, {})[str(value)] = composed
+    return jobs
+
+
+def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -> None:
+    """A job whose Trainer starts several processes (``trainer.devices: 2``, DDP) is refused
+    before any job runs, unless SLURM starts the ranks (``launcher``, the launcher's class
+    name): Lightning's launcher starts the other ranks by re-running the command line, and
+    under ``-m`` that line is the whole sweep, which would start again in every rank.
+    ``where`` names the searched value whose jobs these are (``experiment=two``).
+
+    Raises:
+        ConfigError: naming the Trainer settings, why, and what to do instead.
+    """
+    if launcher in _RANKS_FROM_OUTSIDE:
+        return
+    trainer = job.get("trainer")
+    if not isinstance(trainer, DictConfig):
+        return
+    settings: dict[str, Any] = {}
+    for key in ("accelerator", "devices", "num_nodes", "strategy"):
+        try:  # these keys alone: others may hold what only a job resolves (output dir)
+            value = trainer.get(key)
+        except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
+            return
+        if value is not None:
+            settings[key] = (OmegaConf.to_container(value, resolve=True)
+                             if OmegaConf.is_config(value) else value)
+    if not needs_own_process(settings):
+        return
+    shown = ", ".join(f"trainer.{k}={v!r}" for k, v in settings.items())
+    raise ConfigError(
+        f"{shown}{f' (the jobs of {where})' if where else ''} starts several processes "
+        f"per job; Lightning starts the other ranks by re-running the command line, which "
+        f"under a Hydra multirun is the whole sweep (Lightning issue #11300), so the "
+        f"{launcher} cannot run these jobs. Sweep with trainer.devices=1, or search with "
+        f"`lightning-nas search` (its DDP trials run on rank processes of their own)")
