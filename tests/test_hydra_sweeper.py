@@ -209,6 +209,27 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
         return runner.returns
 
 
+def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_path):
+    # was: Hydra's "Key 'n_trials' not in 'LightningNASSweeperConf'", naming no valid key
+    # (the stored settings were closed, so the sweeper's own check never ran)
+    ran = []
+    for folder, sweeper, overrides, key, close in (
+            ("file", {"n_trials": 3}, (), "n_trials", r"'budget' \(the Optuna sweeper's "
+                                                      r"n_trials\)"),
+            ("line", {}, ("hydra.sweeper.budgt=3",), "budgt", "'budget'")):
+        with pytest.raises(Exception, match=rf"unknown hydra.sweeper setting '{key}'; did you "
+                                            rf"mean {close}\? valid keys: optimizer, budget, "):
+            _sweep(tmp_path / folder, lambda cfg: ran.append(1) or 1.0,
+                   {"params": {"x": "choice(1, 2)"}, **sweeper}, overrides)
+    # the known ones keep their types and defaults
+    with pytest.raises(Exception, match="hydra.sweeper.budget=abc") as info:
+        _sweep(tmp_path / "typed", lambda cfg: ran.append(1) or 1.0,
+               {"params": {"x": "choice(1, 2)"}}, ("hydra.sweeper.budget=abc",))
+    assert "'abc' of type 'str' could not be converted to Integer" in str(info.value.__cause__)
+    assert not ran
+    assert len(_sweep(tmp_path / "ok", lambda cfg: 1.0, {"params": {"x": "range(0, 30)"}})) == 20
+
+
 def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
     calls = []
 

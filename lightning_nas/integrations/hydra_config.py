@@ -33,9 +33,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DIRECTIONS", "SWEEPER_NAME", "SWEEPER_TARGET", "LightningNASSweeperConf"]
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+__all__ = ["DIRECTIONS", "FROM_OTHER_SWEEPERS", "SWEEPER_NAME", "SWEEPER_TARGET",
+           "LightningNASSweeperConf", "sweeper_node"]
 
 #: the name users write in ``override /hydra/sweeper: <name>``
 SWEEPER_NAME = "lightning_nas"
@@ -43,6 +47,11 @@ SWEEPER_NAME = "lightning_nas"
 SWEEPER_TARGET = "hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper"
 #: ``direction`` (and ``objectives`` values) as Optuna's sweeper words them, or ours
 DIRECTIONS = {"maximize": "max", "minimize": "min", "max": "max", "min": "min"}
+#: settings of the Optuna and Nevergrad sweepers: ``{their key: (sweeper, ours)}``
+FROM_OTHER_SWEEPERS = {"n_trials": ("Optuna", "budget"), "n_jobs": ("Optuna", "num_workers"),
+                       "sampler": ("Optuna", "optimizer"), "storage": ("Optuna", "run_dir"),
+                       "study_name": ("Optuna", "run_dir"),
+                       "parametrization": ("Nevergrad", "params")}
 
 
 @dataclass
@@ -100,3 +109,23 @@ class LightningNASSweeperConf:
     warm_start: list[str] = field(default_factory=list)
     retrain_top_k: int = 0
     params: dict[str, Any] | None = None
+
+
+def sweeper_node() -> DictConfig:
+    """``LightningNASSweeperConf`` as Hydra stores it: typed, with its defaults, but open
+    (not struct), so that an unknown key (``n_trials: 3``, ``hydra.sweeper.budgt=3``)
+    reaches ``HydraSweep``, whose error names it, the closest setting and the valid ones;
+    a closed node fails composing with Hydra's ``Key 'budgt' not in
+    'LightningNASSweeperConf'``, naming none.
+
+    Example:
+        >>> node = sweeper_node()
+        >>> node.budgt = 3  # kept for HydraSweep to refuse by name
+        >>> node.budget, node.budgt
+        (20, 3)
+    """
+    from omegaconf import OmegaConf  # Hydra has imported it already
+
+    node = OmegaConf.structured(LightningNASSweeperConf)
+    OmegaConf.set_struct(node, False)
+    return node

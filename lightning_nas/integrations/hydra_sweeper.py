@@ -48,7 +48,11 @@ from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, unknown
-from lightning_nas.integrations.hydra_config import DIRECTIONS, LightningNASSweeperConf
+from lightning_nas.integrations.hydra_config import (
+    DIRECTIONS,
+    FROM_OTHER_SWEEPERS,
+    LightningNASSweeperConf,
+)
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
 from lightning_nas.integrations.hydra_options import (
@@ -90,6 +94,11 @@ class HydraSweep(Sweeper):
         valid = [f.name for f in dataclasses.fields(LightningNASSweeperConf)
                  if f.name != "_target_"]
         for key in settings:
+            if key in FROM_OTHER_SWEEPERS:  # Optuna's n_trials, ...
+                sweeper, ours = FROM_OTHER_SWEEPERS[key]
+                raise ConfigError(f"unknown hydra.sweeper setting {key!r}; did you mean "
+                                  f"{ours!r} (the {sweeper} sweeper's {key})? valid keys: "
+                                  f"{', '.join(valid)}")
             if key not in valid:
                 raise unknown("hydra.sweeper setting", key, valid)
         defaults = LightningNASSweeperConf()
