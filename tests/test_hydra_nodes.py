@@ -8,6 +8,7 @@ import functools
 import shutil
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
@@ -142,3 +143,34 @@ def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert f"val/acc={best['score']:.6f}" in out  # the trial, trained again as is
     shutil.rmtree(tmp_path / "fit")
+
+
+class ProjectTrainer(pl.Trainer):
+    """A project's Trainer subclass, named by a trainer section's ``_target_``."""
+
+
+def test_a_trainer_section_may_name_the_projects_trainer_file(tmp_path, monkeypatch):
+    # was: "unknown Trainer argument '_target_'": a lightning-hydra-template project's
+    # configs/trainer/default.yaml could not be reused, as its model and data files can
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "trainer").mkdir()
+    (tmp_path / "trainer" / "default.yaml").write_text(
+        "_target_: lightning.pytorch.trainer.Trainer\nmax_epochs: 1\naccelerator: cpu\n"
+        "devices: 1\nenable_progress_bar: false\nenable_model_summary: false\n")
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"_target_": "tests.helpers.TinyNet"},
+        "data": {"_target_": "tests.helpers.BlobData", "n": 32},
+        "trainer": "trainer/default.yaml",
+        "search": {"budget": 2, "scheduler": "none", "monitor": "val_acc", "mode": "max",
+                   "run_dir": str(tmp_path / "run"),
+                   "space": {"model.width": {"choice": [4, 8]}}}}))
+    assert main(["search", str(config)]) == 0
+    trained = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())["trainer"]
+    assert "_target_" not in trained and trained["max_epochs"] == 1
+    # another class is refused by name before anything runs
+    for target, said in ((f"{__name__}.ProjectTrainer", "is a Trainer subclass, which "
+                                                        "lightning-nas cannot use"),
+                         ("tests.helpers.TinyNet", "is not lightning.pytorch.Trainer")):
+        with pytest.raises(ConfigError, match=rf"trainer._target_: '{target}' {said}"):
+            load_config(config, [f"--trainer._target_={target}"])
