@@ -5,6 +5,7 @@ CLI and the logits plot."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import itertools
 import json
@@ -80,6 +81,71 @@ def test_one_hot_mixing_runs_exactly_the_single_path(train):
                 out = net(x)
             assert out.shape == single.shape
             assert torch.allclose(out, single, atol=1e-5), arch
+
+
+def _sigmoid_net() -> nn.Sequential:
+    """Activations with f(0) != 0 after widths: in a LayerChoice (before a convolution, and
+    before a flatten into a linear layer) and a plain one between two linear layers."""
+    sig = {"sigmoid": nn.Sigmoid(), "relu": nn.ReLU()}
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], 3, label="c1"), ChoiceBatchNorm2d(8),
+        LayerChoice(sig, label="a1"), nn.MaxPool2d(2),
+        ChoiceConv2d(8, [4, 8], 3, label="c2"), ChoiceBatchNorm2d(8),
+        LayerChoice(copy.deepcopy(sig), label="a2"),
+        Repeat(lambda i: nn.Sequential(ChoiceConv2d(8, None, 3, label="blk"),
+                                       ChoiceBatchNorm2d(8), nn.Sigmoid()), [0, 1], label="d"),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
+        nn.Sigmoid(), ChoiceLinear(12, 3, label="out"))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_one_hot_mixing_is_the_sampled_subnet_whatever_the_activation(train):
+    """A width mask zeroes the channels past the sampled width; sigmoid(0) = 0.5 made them
+    constants the next layer read (was: GDAS trained and validated another network than
+    the one it derives and exports, off by up to 0.07). The single path (SPOS) and the
+    exported subnet read only the sampled width's channels."""
+    torch.manual_seed(0)
+    net, x = _sigmoid_net().train(train), torch.rand(6, 1, 8, 8)
+    space = space_of(net)
+    for seed in range(12):
+        arch = space.sample(seed=seed)
+        set_path(net, arch)
+        single = net(x).detach()
+        weights, index = _one_hot(space, arch)
+        for picked in ({}, index):
+            with mixed(net, weights, picked):
+                out = net(x)
+            assert torch.allclose(out, single, atol=1e-6), (arch, picked)
+        sub = export_subnet(net, x, arch).train(train)
+        assert torch.allclose(sub(x), single, atol=1e-6), arch
+    # soft weights keep the channels every width has a part in (no value is zeroed)
+    soft = {label: F.softmax(torch.randn(len(p.values)), -1) for label, p in space.params.items()}
+    set_path(net, {label: p.values[-1] for label, p in space.params.items()})
+    with mixed(net, soft) as mix:
+        net[:3](x)
+        assert mix.mask is not None and torch.equal(mix.confine(x.expand(6, 8, 8, 8)),
+                                                    x.expand(6, 8, 8, 8))
+
+
+def test_gdas_trains_the_sampled_subnet_with_a_sigmoid_after_a_width(tmp_path):
+    """GDAS's training forwards give the layer after a sampled width only that width's
+    channels (was: sigmoid(0) = 0.5 in every channel past it)."""
+    pl.seed_everything(0, verbose=False)
+    model = TinySupernet()
+    model.net[1] = LayerChoice({"sigmoid": nn.Sigmoid(), "hard": nn.Hardsigmoid()},
+                               label="act")  # both 0.5 at 0
+    seen: list[torch.Tensor] = []
+    model.net[2].register_forward_hook(
+        lambda m, i, o: seen.append(i[0].detach()) if m.training else None)
+    nas = DifferentiableNAS(model, algorithm="gdas", num_classes=3, arch_lr=0.05)
+    _trainer(tmp_path, limit_val_batches=0).fit(nas, datamodule=BilevelData(BlobData()))
+    assert len(seen) == 3 * 3 * 2
+    zero_tails = []
+    for inp in seen:  # the channels past the sampled width (4, 8 or 16 of 16) are zero
+        live = int((inp != 0).any(0).nonzero().max()) + 1
+        assert live in (4, 8, 16) and not (inp[:, live:] != 0).any()
+        zero_tails.append(16 - live)
+    assert any(zero_tails)  # a narrower width was sampled
 
 
 def test_soft_mixing_is_the_weighted_sum_of_each_values_output():

@@ -1,9 +1,8 @@
 """Weight-sharing supernets: choice modules, their search space, paths and subnet export.
 
-Write the network once with choice modules; its search space is derived from them
-(``space_of``), a path (an architecture) activates one choice per decision (``set_path``),
-and ``export_subnet`` turns the supernet into a plain ``torch.nn`` network holding only the
-chosen ops with their (shared, inherited) weights.
+Write the network once with choice modules: ``space_of`` derives its search space,
+``set_path`` activates a path (one value per decision), and ``export_subnet`` turns the
+supernet into a plain ``torch.nn`` network of the chosen ops with their shared weights.
 
 - ``LayerChoice({"relu": nn.ReLU(), "gelu": nn.GELU()}, label="act")``: one of named ops.
 - ``ChoiceConv2d(in_max, [16, 32, 64], kernel_size=[3, 5], label="conv1")``: widths and
@@ -59,8 +58,7 @@ __all__ = [
 
 class ChoiceModule(nn.Module, Mixable):
     """A module with decisions: ``decisions()`` maps labels to their parameters, and
-    ``activate(arch)`` reads this module's labels from an architecture (``mixing``: see
-    ``lightning_nas.oneshot.mixed``)."""
+    ``activate(arch)`` reads its labels from an architecture (``mixing``: ``oneshot.mixed``)."""
 
     def decisions(self) -> dict[str, Param]:
         """``{label: Choice/Ordered}`` of this module's own decisions."""
@@ -74,8 +72,8 @@ class ChoiceModule(nn.Module, Mixable):
         return {}
 
     def export(self) -> nn.Module:
-        """A plain ``torch.nn`` module doing what this one does on the active path (after
-        at least one forward pass with that path, for modules that follow their input)."""
+        """A plain ``torch.nn`` module of the active path (run it once first, if it follows
+        its input width)."""
         raise NotImplementedError
 
 
@@ -117,11 +115,12 @@ class LayerChoice(ChoiceModule):
         return {self.label: self.chosen}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        mix = self.mixing
-        if mix is not None and self.label in mix.weights:
-            return mix.combine(self.label, [lambda op=op: op(*args, **kwargs)
-                                            for op in self.candidates.values()])
-        return self.candidates[self.chosen](*args, **kwargs)
+        mix, ops = self.mixing, self.candidates.values()
+        if mix is None or self.label not in mix.weights:
+            out = self.candidates[self.chosen](*args, **kwargs)
+        else:
+            out = mix.combine(self.label, [lambda o=o: o(*args, **kwargs) for o in ops])
+        return out if mix is None else mix.confine(out)  # sigmoid(0) fills masked channels
 
     def export(self) -> nn.Module:
         return self.candidates[self.chosen]
@@ -198,8 +197,8 @@ class ChoiceConv2d(ChoiceModule, _Follows):
         return weight, None if self.bias is None else self.bias[:out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mixing is not None:
-            return self._mixed(x, self._seen(x.shape[1]), self.mixing)
+        if self.mixing is not None:  # (reading only the channels of the input's width)
+            return self._mixed(self.mixing.confine(x), self._seen(x.shape[1]), self.mixing)
         weight, bias = self._sliced(self._seen(x.shape[1]))
         return F.conv2d(x, weight, bias, self.stride, self.kernel // 2)
 
@@ -274,6 +273,7 @@ class ChoiceLinear(ChoiceModule, _Follows):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c_in, mix = self._seen(x.shape[-1]), self.mixing
+        x = x if mix is None else mix.confine(x, -1)  # the channels of the input's width
         wide = mix is not None and len(self.widths) > 1 and self.label in mix.weights
         width = self.weight.shape[0] if wide else self.width
         bias = None if self.bias is None else self.bias[:width]

@@ -17,10 +17,15 @@ active value (single path, as ``set_path`` left it). Outside the context nothing
   decision (in forward order) is applied again after every ``ChoiceBatchNorm2d`` and every
   width-following ``ChoiceConv2d`` whose channels it fits; a choice layer with a fixed
   width ends it. This assumes what the choice modules assume: layers that follow the width
-  of their input come after the layer whose width they follow.
+  of their input come after the layer whose width they follow. Ops between two layers see
+  the masked values (``f(m_c * y_c)``: the weighted sum for ReLU-like ops, an
+  approximation for others), and the channels that no weighted width covers (``m_c = 0``)
+  are zeroed again after a ``LayerChoice`` and before a ``ChoiceConv2d`` / ``ChoiceLinear``
+  reads them, so an op with ``f(0) != 0`` (a sigmoid) cannot turn them into constants.
 - Hard weights (GDAS: a straight-through one-hot sample, ``index`` names the sampled value)
   run only the sampled candidate of a ``LayerChoice`` and only the sampled depth of a
-  ``Repeat``; widths and kernels use the (one-hot) masks.
+  ``Repeat``; widths and kernels use the (one-hot) masks. One-hot weights (with or without
+  ``index``) compute exactly the single path of their values, whatever the activations.
 
 Example:
     >>> import torch
@@ -78,12 +83,27 @@ class Mixing:
 
     def follow(self, out: torch.Tensor, dim: int = 1) -> torch.Tensor:
         """``out`` times the current channel mask along ``dim`` if the mask fits it."""
+        shape = self._fits(out, dim)
+        return out if shape is None else out * self.mask.view(shape)
+
+    def confine(self, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+        """``x`` with the channels the current mask zeroes (``m_c == 0``) zeroed again along
+        ``dim``, if the mask fits it: an op with ``f(0) != 0`` after a width (a sigmoid)
+        fills them, and the next layer would read them. Only the mask's support applies, so
+        one-hot weights run exactly the sampled subnet and soft ones (``m > 0``) are kept."""
+        shape = self._fits(x, dim)
+        return x if shape is None else x * (self.mask != 0).to(x.dtype).view(shape)
+
+    def _fits(self, x: object, dim: int) -> list[int] | None:
+        """The shape to view the mask in to broadcast it along ``dim`` of ``x`` (None: no
+        mask, or it does not fit)."""
         mask = self.mask
-        if mask is None or out.dim() <= dim % out.dim() or mask.numel() != out.shape[dim]:
-            return out
-        shape = [1] * out.dim()
+        if (mask is None or not isinstance(x, torch.Tensor) or x.dim() <= dim % x.dim()
+                or mask.numel() != x.shape[dim]):
+            return None
+        shape = [1] * x.dim()
         shape[dim] = -1
-        return out * mask.view(shape)
+        return shape
 
     def combine(self, label: str, branches: Sequence[Callable[[], torch.Tensor]]
                 ) -> torch.Tensor:
