@@ -526,6 +526,60 @@ class _NoValidationStep(TinySupernet):
     validation_step = pl.LightningModule.validation_step
 
 
+def _fit_with_loaders(tmp_path, callback, module=TinySupernet, **kw) -> list[int]:
+    """Fit with train and validation loaders passed to ``fit()`` (no datamodule); returns
+    the training batches run."""
+    data, steps = BlobData(batch_size=64), []
+    data.setup()
+    count = pl.callbacks.LambdaCallback(on_train_batch_start=lambda *_: steps.append(1))
+    _trainer(tmp_path, [callback, count], **{"enable_checkpointing": False,
+                                              "num_sanity_val_steps": 0, **kw}).fit(
+        module(), data.train_dataloader(), data.val_dataloader())
+    return steps
+
+
+@pytest.mark.parametrize("kw", [{"search_every_n_epochs": 1, "max_epochs": 3},
+                                {"max_epochs": 1}, {"max_epochs": -1, "max_steps": 2}])
+def test_loaders_passed_to_fit_that_a_search_would_precede_are_refused_before_training(
+        tmp_path, kw):
+    # the Trainer sets the loaders given to fit() up at the first validation, here after
+    # epoch 2 (no public Lightning API gives them earlier); was: training, then "OneShotNAS
+    # needs validation data to score subnets" at the first search, though there was some
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0,
+                          search_every_n_epochs=kw.pop("search_every_n_epochs", None))
+    with pytest.raises(ConfigError, match=r"the validation dataloaders passed to "
+                       r"trainer.fit\(\) can be read only once Lightning's sanity check or "
+                       r"first validation has set them up, and the first search comes before "
+                       r"that \(num_sanity_val_steps=0, check_val_every_n_epoch=2, .*keep the "
+                       r"sanity check \(num_sanity_val_steps > 0\), or give the module or "
+                       r"datamodule a val_dataloader") as caught:
+        _fit_with_loaders(tmp_path, callback, check_val_every_n_epoch=2, **kw)
+    assert "has none" not in str(caught.value)
+    assert callback.history == []
+
+
+@pytest.mark.parametrize("kw", [{"search_every_n_epochs": 2, "max_epochs": 3},
+                                {"max_epochs": 2}, {"max_epochs": -1, "max_steps": 6},
+                                {"max_epochs": 3, "search_every_n_epochs": 1,
+                                 "num_sanity_val_steps": 1}])
+def test_loaders_passed_to_fit_are_scored_on_when_validation_sets_them_up_in_time(
+        tmp_path, kw):
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0,
+                          search_every_n_epochs=kw.pop("search_every_n_epochs", None))
+    steps = _fit_with_loaders(tmp_path, callback, check_val_every_n_epoch=2, **kw)
+    assert steps and callback.history and 0 <= callback.best_score <= 1
+
+
+def test_loaders_passed_to_fit_of_a_module_without_validation_step_are_refused(tmp_path):
+    # Lightning never sets them up, so no search could read them (was: "OneShotNAS needs
+    # validation data to score subnets" after all the training)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=0)
+    with pytest.raises(ConfigError, match=r"the module has no validation_step, so Lightning "
+                       r"never sets up loaders passed to trainer.fit\(val_dataloaders=...\)"):
+        _fit_with_loaders(tmp_path, callback, _NoValidationStep, max_epochs=1)
+    assert callback.history == []
+
+
 def _accuracy_on(net: nn.Module, data: BlobData, samples: int) -> float:
     x, y = data.val_set[:samples]
     with torch.no_grad():

@@ -149,16 +149,14 @@ class OneShotNAS(pl.Callback):
         check_trained(trainer, self._ended, "OneShotNAS")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """No validation data, or a ``num_classes`` that does not fit the data, is said now,
-        not after training."""
-        if _no_val_data(trainer, pl_module):
-            raise ConfigError(f"OneShotNAS scores subnets on the validation data, and this fit "
-                              f"has none (limit_val_batches={trainer.limit_val_batches}, "
-                              f"{len(loaders(trainer.val_dataloaders))} val dataloader(s)); "
-                              f"give the module or datamodule a val_dataloader")
+        """Validation data the searches could not read, or a ``num_classes`` that does not
+        fit the data, is said now, not after training."""
+        _check_val_data(trainer, pl_module, self._catch_up_due(trainer),
+                        self.search_every_n_epochs)
         if self.metric_factory is None and self.num_classes is not None:
             self._check_num_classes(trainer, pl_module)
-        self._catch_up(trainer, pl_module)
+        if self._catch_up_due(trainer):
+            self.search(trainer, pl_module, trainer.current_epoch)
 
     def _check_num_classes(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         was_training = pl_module.training
@@ -173,14 +171,14 @@ class OneShotNAS(pl.Callback):
         finally:
             pl_module.train(was_training)
 
-    def _catch_up(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """A fit resumed from the last checkpoint of a finished one (to a higher
-        ``max_epochs``) runs the search after the epoch it resumes from, if that epoch was
-        due one: the finished fit ran it as its final search, after the checkpoint."""
+    def _catch_up_due(self, trainer: pl.Trainer) -> bool:
+        """Whether a fit resumed from the last checkpoint of a finished one (to a higher
+        ``max_epochs``) runs the search after the epoch it resumes from at its start: that
+        epoch was due one, which the finished fit ran as its final search, after the
+        checkpoint."""
         n, epoch = self.search_every_n_epochs, trainer.current_epoch
-        if (n and epoch and epoch % n == 0 and not _training_ends(trainer, epoch)
-                and all(row["epoch"] != epoch for row in self.history)):
-            self.search(trainer, pl_module, epoch)
+        return bool(n and epoch and epoch % n == 0 and not _training_ends(trainer, epoch)
+                    and all(row["epoch"] != epoch for row in self.history))
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:
@@ -315,18 +313,68 @@ class OneShotNAS(pl.Callback):
             set_rng_state(state_dict["torch_rng"])
 
 
-def _no_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule) -> bool:
-    """Whether the fit surely has no validation data. Its loaders are set up by the sanity
-    check or the first validation, so before them only a zero ``limit_val_batches`` or a
-    datamodule fit in which neither side defines ``val_dataloader`` says so."""
-    if trainer.limit_val_batches == 0:
-        return True
-    if trainer.num_val_batches:  # set up already
-        return not any(trainer.num_val_batches)
-    dm = trainer.datamodule
-    return dm is not None and (
-        type(dm).val_dataloader is pl.LightningDataModule.val_dataloader
-        and type(pl_module).val_dataloader is pl.LightningModule.val_dataloader)
+def _check_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule, search_now: bool,
+                    every: int | None) -> None:
+    """Refuse, before training, a fit whose searches would find no validation data.
+
+    A search reads the Trainer's validation loaders once the sanity check or a validation
+    set them up, else a datamodule's or the module's ``val_dataloader()``. Loaders passed to
+    ``trainer.fit(val_dataloaders=...)`` are read only the first way (no public Lightning
+    API gives them earlier), so there the first search must come after a validation.
+
+    Raises:
+        ConfigError: the fit has no validation data, or the searches could not read it.
+    """
+    limit, mod, dm = trainer.limit_val_batches, type(pl_module), trainer.datamodule
+    none = (f"this fit has none (limit_val_batches={limit}, "
+            f"{len(loaders(trainer.val_dataloaders))} val dataloader(s))")
+    fix = "give the module or datamodule a val_dataloader"
+    if trainer.val_dataloaders is not None:  # set up already (by the sanity check)
+        if any(trainer.num_val_batches):
+            return
+        problem = none
+    elif limit == 0:
+        problem = none
+    elif (dm is not None and type(dm).val_dataloader is not pl.LightningDataModule.val_dataloader
+          or mod.val_dataloader is not pl.LightningModule.val_dataloader):
+        return  # (read from there)
+    elif mod.validation_step is pl.LightningModule.validation_step:
+        problem = ("the module has no validation_step, so Lightning never sets up loaders "
+                   "passed to trainer.fit(val_dataloaders=...) where OneShotNAS could read them")
+    elif not trainer.enable_validation:  # no loader given to fit() either
+        problem = none
+    elif _searches_before_validating(trainer, search_now, every):
+        problem = ("the validation dataloaders passed to trainer.fit() can be read only once "
+                   "Lightning's sanity check or first validation has set them up, and the "
+                   "first search comes before that (num_sanity_val_steps="
+                   f"{trainer.num_sanity_val_steps}, check_val_every_n_epoch="
+                   f"{trainer.check_val_every_n_epoch}, search_every_n_epochs={every})")
+        fix = f"keep the sanity check (num_sanity_val_steps > 0), or {fix}"
+    else:
+        return
+    raise ConfigError(f"OneShotNAS scores subnets on the validation data, and {problem}; {fix}")
+
+
+def _searches_before_validating(trainer: pl.Trainer, now: bool, every: int | None) -> bool:
+    """Whether the fit's first search (``now``: at its start) may come before its first
+    validation, counted in training batches from now (a validation due at the batch that
+    ends training or an epoch runs before the search; ``max_time`` and a time-based
+    ``val_check_interval`` are not foreseen)."""
+    epoch, batches = trainer.current_epoch, trainer.num_training_batches
+    if now or not batches or trainer.val_check_batch is None:  # (None: time-based)
+        return now
+    per_val = trainer.check_val_every_n_epoch
+    first_val = ((epoch // per_val + 1) * per_val - epoch) * batches if per_val \
+        else trainer.val_check_batch  # every that many batches, across epochs
+    last = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 \
+        else math.inf
+    search = (min(last, (epoch // every + 1) * every if every else math.inf) - epoch) * batches
+    if trainer.max_steps >= 0:  # (an optimizer step per accumulate_grad_batches batches)
+        acc = trainer.accumulate_grad_batches
+        full, rest = divmod(trainer.max_steps - trainer.global_step,
+                            math.ceil(batches / acc) if batches < math.inf else math.inf)
+        search = min(search, full * batches + rest * acc)
+    return first_val > search
 
 
 def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:

@@ -82,7 +82,9 @@ def val_loaders(trainer: pl.Trainer) -> list[tuple[Any, float]]:
     them up; before that (no sanity check, validation not run yet, or a module without
     ``validation_step``, whose fit never sets them up) the datamodule's ``val_dataloader()``,
     else the module's (unsharded under DDP: each rank scores all, the same synced score).
-    Loaders passed to ``fit(val_dataloaders=...)`` are known only once set up."""
+    Loaders passed to ``fit(val_dataloaders=...)`` are known only once set up (no public
+    Lightning API gives them earlier; ``OneShotNAS`` refuses a fit whose first search would
+    come before that)."""
     if trainer.val_dataloaders is not None:
         limits = list(trainer.num_val_batches or [])
         return [(loader, limits[i] if i < len(limits) else math.inf)
@@ -438,6 +440,10 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
                     scorer.update(preds, target)
     finally:
         pl_module.train(was_training)
-    if scorer is None:
-        raise ConfigError("OneShotNAS needs validation data to score subnets")
+    if scorer is None:  # (loaders passed to fit() are read once Lightning set them up)
+        unread = trainer.val_dataloaders is None and trainer.enable_validation
+        raise ConfigError("OneShotNAS needs validation data to score subnets" + (
+            ": the validation dataloaders passed to trainer.fit() are not set up yet (no "
+            "sanity check or validation ran before this search); give the module or "
+            "datamodule a val_dataloader" if unread else ""))
     return float(scorer.compute())
