@@ -15,10 +15,13 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+import torchmetrics
+from torch.nn import functional as F
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.bilevel import BilevelData
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.resume import (
     checkpoint_settings,
@@ -203,3 +206,35 @@ def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path):
     assert history == json.loads((full / "history.json").read_text())
     resumed, uninterrupted = _weights(dead / "subnet.pt"), _weights(full / "subnet.pt")
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_a_finished_spos_fit_resumed_further_runs_its_catch_up_search_as_the_uninterrupted(
+        tmp_path):
+    """The search after epoch 2, the final one of a 2-epoch fit (after its last checkpoint),
+    runs again when that fit goes on to 3 epochs; it is calibrated on the batches the 3-epoch
+    fit drew at that point (was: on others, so its scores differed: Lightning had drawn
+    from the restored random state, making the training iterator, before it ran)."""
+    from tests.test_oneshot import BatchNormSupernet, BlobImages
+
+    def fit(name: str, epochs: int, ckpt_path: Path | None = None) -> list[dict]:
+        pl.seed_everything(0, verbose=False)
+        callback = OneShotNAS(num_candidates=3, search_every_n_epochs=2,
+                              calibration_batches=2, metric=torchmetrics.MeanSquaredError,
+                              forward=lambda m, b: (F.softmax(m(b[0]), -1),
+                                                    F.one_hot(b[1], 3).float()))
+        pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   limit_train_batches=4, limit_val_batches=1, default_root_dir=tmp_path,
+                   callbacks=[callback, epoch_end_checkpoint(tmp_path / name)]).fit(
+            BatchNormSupernet(), datamodule=BlobImages(n=400, batch_size=32),
+            ckpt_path=ckpt_path)
+        return callback.history
+
+    full = fit("full", 3)
+    assert {h["epoch"] for h in full} == {2, 3}
+    short = fit("short", 2)
+    resumed = fit("short", 3, tmp_path / "short" / "checkpoints" / "last.ckpt")
+    assert [h["epoch"] for h in resumed] == [h["epoch"] for h in full]
+    assert [h["arch"] for h in resumed] == [h["arch"] for h in full]
+    assert [h["score"] for h in resumed] == [h["score"] for h in full]  # exactly
+    assert [h["arch"] for h in short] == [h["arch"] for h in full if h["epoch"] == 2]

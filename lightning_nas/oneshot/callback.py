@@ -128,6 +128,7 @@ class OneShotNAS(pl.Callback):
         self.paths: list[dict[str, Any]] = []  # the path of each training step (this rank)
         self.record_paths = record_paths
         self._device = torch.device("cpu")
+        self._loaded_rng: dict[str, Any] | None = None  # the checkpoint's torch random state
 
     @property
     def state_key(self) -> str:
@@ -156,7 +157,13 @@ class OneShotNAS(pl.Callback):
         if self.metric_factory is None and self.num_classes is not None:
             self._check_num_classes(trainer, pl_module)
         if self._catch_up_due(trainer):
-            self.search(trainer, pl_module, trainer.current_epoch)
+            # at the random state the uninterrupted fit searched at: the checkpoint's (since
+            # restored, Lightning has drawn from it making the training iterator)
+            with preserved_rng(pl_module.device):
+                if self._loaded_rng is not None:
+                    set_rng_state(self._loaded_rng)
+                self.search(trainer, pl_module, trainer.current_epoch)
+        self._loaded_rng = None
 
     def _check_num_classes(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         was_training = pl_module.training
@@ -306,7 +313,8 @@ class OneShotNAS(pl.Callback):
             self.rng.setstate((version, tuple(internal), gauss))
         self.best_arch = state_dict.get("best_arch")
         self.best_score = state_dict.get("best_score")
-        if state_dict.get("torch_rng") is not None:
+        self._loaded_rng = state_dict.get("torch_rng")
+        if self._loaded_rng is not None:
             # Lightning restores callbacks before it makes the first training iterator (the
             # sanity check in between keeps the random state): the resumed fit draws the
             # shuffles, dropout masks and calibration batches the uninterrupted one drew
