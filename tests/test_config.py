@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lightning_nas.cli import main
 from lightning_nas.config.load import apply_overrides, load_config
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.search.facade import Search
@@ -407,3 +408,41 @@ def test_a_class_given_as_a_bare_import_path_is_built_as_lightningcli_builds_it(
     exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
     assert exported["model"]["init_args"]["net"]["init_args"] == {
         "lin2_size": 16, "lin1_size": result.best.arch["model.net.lin1_size"]}
+
+
+# ---------------------------------------------------------------- space keys that clash
+@pytest.mark.parametrize(("space", "message"), [
+    ({"optimizer": {"fixed": {"class_path": "torch.optim.SGD"}},
+      "model.optimizer": {"fixed": {"class_path": "torch.optim.Adam"}}},
+     "space keys 'optimizer' and 'model.optimizer' both set model.optimizer"),
+    ({"model.net.lin1_size": {"choice": [4, 16]},
+      "model.init_args.net.init_args.lin1_size": {"choice": [6, 18]}},
+     "space keys 'model.net.lin1_size' and 'model.init_args.net.init_args.lin1_size' both "
+     "set model.net.lin1_size"),
+    ({"net": {"lin1_size": {"choice": [4, 16]}}, "model.net.lin1_size": {"choice": [6, 18]}},
+     "space keys 'net' and 'model.net.lin1_size' both set model.net.lin1_size"),
+])
+def test_two_space_keys_for_one_argument_are_refused(tmp_path, capsys, space, message):
+    # was: both searched, the arch stored both values (best.yaml: lin1_size=4) while the
+    # model got the one set last (18)
+    cfg = _lightningcli(tmp_path, {}, {})
+    cfg["search"]["space"] = space
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["search", str(tmp_path / "nas.yaml")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    # a whole-node choice with values searched under it is no clash
+    cfg["search"]["space"] = {
+        "model.optimizer": {"choice": [{"class_path": "torch.optim.Adam"},
+                                       {"class_path": "torch.optim.SGD"}]},
+        "model.optimizer.lr": {"float": [0.001, 0.1]}, "model.net": {"dropout": {"fixed": 0.1}},
+        "model.net.lin1_size": {"choice": [4, 16]}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["search", str(tmp_path / "nas.yaml"), "--print_config"]) == 0
+    capsys.readouterr()
+    # the fix a refused override suggests sets the value in the group, not beside it
+    assert main(["search", str(tmp_path / "nas.yaml"), "--print_config",
+                 "--search.space.model.init_args.net.dropout={fixed: 0.2}"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
+    assert printed["model.net"] == {"dropout": {"fixed": 0.2}}
+    assert "model.init_args.net.dropout" not in printed

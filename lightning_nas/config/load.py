@@ -29,7 +29,14 @@ from lightning_nas.config.nodes import (
     is_node,
     node_args,
 )
-from lightning_nas.config.paths import SECTIONS, deep_merge, is_dotted, set_dotted
+from lightning_nas.config.paths import (
+    SECTIONS,
+    deep_merge,
+    is_dotted,
+    is_space_group,
+    set_dotted,
+    space_path,
+)
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 
@@ -218,10 +225,28 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
         if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
             # a space key that is itself a path (--search.space.model.net.width=...)
             space = cfg.setdefault("search", {}).setdefault("space", {})
-            space[key[len("search.space."):]] = load_yaml(text, source=f"--{key}")
+            _set_space_key(space, key[len("search.space."):], load_yaml(text, source=f"--{key}"))
         else:
             set_dotted(cfg, key, load_yaml(text, source=f"--{key}"))
     return cfg
+
+
+def _set_space_key(space: dict[str, Any], key: str, value: Any) -> None:
+    """Set the space key ``key`` (a path) to ``value``; a path under a group of the space
+    (``model.net: {hidden: ...}`` and ``model.net.hidden``) is set in that group."""
+    path = space_path(key)
+    group = next((k for k in space if path.startswith(f"{space_path(k)}.")
+                  and is_space_group(space[k])), None)
+    if group is None:
+        space[key] = value
+        return
+    node = space[group]
+    *parts, last = path[len(space_path(group)) + 1:].split(".")
+    for part in parts:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[last] = value
 
 
 def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:

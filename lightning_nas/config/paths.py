@@ -21,8 +21,8 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["SECTIONS", "check_dotted", "deep_merge", "get_dotted", "is_dotted", "set_dotted",
-           "set_paths"]
+__all__ = ["SECTIONS", "check_dotted", "check_space_paths", "deep_merge", "get_dotted",
+           "is_dotted", "is_space_group", "set_dotted", "set_paths", "space_path"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -30,6 +30,48 @@ SECTIONS = ("model", "data", "trainer")
 def is_dotted(key: str) -> bool:
     """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
     return "." in key and key.split(".", 1)[0] in SECTIONS
+
+
+def space_path(key: str) -> str:
+    """The config path a space key sets: its ``init_args`` levels left out, and a plain key
+    (not a path) an argument of ``model``.
+
+    Example:
+        >>> space_path("width"), space_path("model.init_args.net.init_args.hidden")
+        ('model.width', 'model.net.hidden')
+    """
+    if not is_dotted(key):
+        return f"model.{key}"
+    return ".".join(part for part in key.split(".") if part != "init_args")
+
+
+def is_space_group(spec: Any) -> bool:
+    """Whether a space value is a group (a mapping with no kind key), not a parameter."""
+    from lightning_nas.space.params import KINDS  # the space imports nevergrad: when needed
+
+    return isinstance(spec, Mapping) and not any(kind in KINDS for kind in spec)
+
+
+def _space_leaves(path: str, spec: Any) -> list[str]:
+    if not is_space_group(spec):
+        return [path]
+    return [leaf for name, item in spec.items() for leaf in _space_leaves(f"{path}.{name}", item)]
+
+
+def check_space_paths(space: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` when two space keys set the same config path (``width`` and
+    ``model.width``; ``model.net.hidden`` and ``model.init_args.net.init_args.hidden``; a
+    group's ``model.net: {hidden: ...}`` and ``model.net.hidden``): a trial would store both
+    values while its model took one. A key may choose a whole node and others set values
+    inside it (``model.optimizer`` and ``model.optimizer.lr``)."""
+    seen: dict[str, str] = {}
+    for key, spec in space.items():
+        for leaf in _space_leaves(space_path(str(key)), spec):
+            if leaf in seen:
+                raise ConfigError(f"space keys {seen[leaf]!r} and {key!r} both set {leaf} (a "
+                                  f"path may leave out its init_args levels, a plain key is a "
+                                  f"model argument, a group sets the keys in it): keep one")
+            seen[leaf] = str(key)
 
 
 def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.paths import check_dotted, is_dotted
+from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.facade import Search
 from lightning_nas.search.settings import SearchSettings
@@ -52,6 +52,8 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     # passed as given would keep `monitor: val_loss` at max, and refuse `objectives`
     given = {*(cfg.get("search") or {}), "seed", "constraints"}
     settings = {key: value for key, value in settings.items() if key in given}
+    if isinstance(space, Mapping):
+        check_space_paths(space)
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
     if dotted:  # paths into the config: each trial builds model and data from it
         for key in dotted:
