@@ -446,3 +446,20 @@ def test_two_space_keys_for_one_argument_are_refused(tmp_path, capsys, space, me
     printed = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
     assert printed["model.net"] == {"dropout": {"fixed": 0.2}}
     assert "model.init_args.net.dropout" not in printed
+
+
+@pytest.mark.parametrize("key", ["model.net.lin1_size", "model.init_args.net.init_args.lin1_size",
+                                 "model.init_args.net.lin1_size"])
+@pytest.mark.parametrize("override", ["--model.net.lin1_size=5",
+                                      "--model.init_args.net.init_args.lin1_size=5"])
+def test_an_override_of_a_key_the_space_spells_out_is_refused(tmp_path, capsys, key, override):
+    # was: with init_args spelt out in the space key the override was taken, and lost:
+    # every trial took the space's value
+    cfg = _lightningcli(tmp_path, {}, {})
+    cfg["search"]["space"] = {key: {"choice": [4, 16]}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(tmp_path / "nas.yaml"), override]) == 2
+    err = capsys.readouterr().err
+    assert f"sets a key the search space searches ('{key}')" in err
+    assert f"--search.space.{key}={{fixed: 5}}" in err
+    assert not (tmp_path / "run").exists()

@@ -147,7 +147,7 @@ def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
     space = search.get("space") if isinstance(search, Mapping) else None
     if not isinstance(space, Mapping):
         return
-    searched = {key if is_dotted(key) else f"model.{key}": key for key in space}
+    searched = {space_path(key): key for key in space}  # init_args left out, as below
     for key, text in _split_overrides(overrides):
         path = ".".join(part for part in key.split(".") if part != "init_args")
         if path in searched:
