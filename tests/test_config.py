@@ -463,3 +463,24 @@ def test_an_override_of_a_key_the_space_spells_out_is_refused(tmp_path, capsys, 
     assert f"sets a key the search space searches ('{key}')" in err
     assert f"--search.space.{key}={{fixed: 5}}" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path, capsys):
+    # was: merged option by option: `log: true` kept from the first file, and a choice over
+    # an int range "names several kinds ['int', 'choice']"
+    cfg = _lightningcli(tmp_path, {}, {})
+    cfg["search"]["space"] = {"model.net.lin2_size": {"int": [4, 64], "log": True},
+                              "model.optimizer.lr": {"float": [0.001, 0.1], "log": True},
+                              "model.net": {"lin1_size": {"choice": [8, 16]}}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "over.yaml").write_text(
+        "search:\n  space:\n    model.net.lin2_size: {choice: [8, 16]}\n"
+        "    model.optimizer.lr: {float: [0.001, 0.01]}\n"
+        "    model.net: {dropout: {fixed: 0.5}}\n")
+    assert main(["search", str(tmp_path / "base.yaml"), str(tmp_path / "over.yaml"),
+                 "--print_config"]) == 0
+    space = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
+    assert space == {"model.net.lin2_size": {"choice": [8, 16]},
+                     "model.optimizer.lr": {"float": [0.001, 0.01]},
+                     "model.net": {"lin1_size": {"choice": [8, 16]},  # a group: merged
+                                   "dropout": {"fixed": 0.5}}}

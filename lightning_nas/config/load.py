@@ -34,6 +34,7 @@ from lightning_nas.config.paths import (
     deep_merge,
     is_dotted,
     is_space_group,
+    merge_space,
     set_dotted,
     space_path,
 )
@@ -85,7 +86,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        cfg = deep_merge(cfg, _inline_sections(_space_beside(part, path), path))
+        cfg = _merge(cfg, _inline_sections(_space_beside(part, path), path))
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
@@ -139,6 +140,17 @@ def _trainer_args(trainer: Any) -> Any:
                       f"arguments of the lightning.pytorch.Trainer that lightning-nas builds "
                       f"for each trial; a _target_ there may only name it (as a Hydra "
                       f"project's configs/trainer/*.yaml does), or leave it out")
+
+
+def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """A config file over the earlier ones: mappings merged key by key, but a search space's
+    parameter given again replaced as a whole (``merge_space``)."""
+    out = deep_merge(cfg, part)
+    spaces = [c["search"].get("space") if isinstance(c.get("search"), Mapping) else None
+              for c in (cfg, part)]
+    if all(isinstance(space, Mapping) for space in spaces):
+        out["search"]["space"] = merge_space(*spaces)
+    return out
 
 
 def _check_not_searched(overrides: Sequence[str], search: Any) -> None:

@@ -22,7 +22,7 @@ from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "check_dotted", "check_space_paths", "deep_merge", "get_dotted",
-           "is_dotted", "is_space_group", "set_dotted", "set_paths", "space_path"]
+           "is_dotted", "is_space_group", "merge_space", "set_dotted", "set_paths", "space_path"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -147,6 +147,24 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra``'s search space over ``base``'s (a later config file's): groups merged key by
+    key, a parameter given again replaced as a whole (its options are not mixed in).
+
+    Example:
+        >>> merge_space({"lr": {"float": [1e-3, 0.1], "log": True}, "g": {"a": {"fixed": 1}}},
+        ...             {"lr": {"float": [1e-3, 0.01]}, "g": {"b": {"fixed": 2}}})
+        {'lr': {'float': [0.001, 0.01]}, 'g': {'a': {'fixed': 1}, 'b': {'fixed': 2}}}
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if is_space_group(value) and is_space_group(out.get(key)):
+            out[key] = merge_space(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
