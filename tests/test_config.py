@@ -484,3 +484,30 @@ def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path,
                      "model.optimizer.lr": {"float": [0.001, 0.01]},
                      "model.net": {"lin1_size": {"choice": [8, 16]},  # a group: merged
                                    "dropout": {"fixed": 0.5}}}
+
+
+def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys):
+    # was: the overrides were applied to the file's name: "space key 'class_path' must be a
+    # mapping ... got 'sub/space.yaml'" (also for the fix the tool suggests), or a TypeError
+    # traceback for --search.space.trainer.max_epochs
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "space.yaml").write_text("width: {int: [4, 64], log: true}\n"
+                                       "activation: {choice: [relu, tanh]}\n")
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)  # the space file is found beside its config only
+    assert main(["search", "sub/nas.yaml", "--model.width=5"]) == 2
+    assert "--search.space.width={fixed: 5}" in capsys.readouterr().err
+    assert main(["search", "sub/nas.yaml", "--print_config", "--search.space.width={fixed: 5}",
+                 "--search.space.trainer.max_epochs={choice: [1, 2]}"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+        "width": {"fixed": 5}, "activation": {"choice": ["relu", "tanh"]},
+        "trainer.max_epochs": {"choice": [1, 2]}}
+    # a space file an override names: read before the keys set in it
+    assert main(["search", "sub/nas.yaml", "--print_config", "--search.space=sub/space.yaml",
+                 "--search.space.activation={fixed: relu}"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+        "width": {"int": [4, 64], "log": True}, "activation": {"fixed": "relu"}}
+    assert not (tmp_path / "run").exists()

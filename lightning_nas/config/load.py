@@ -86,9 +86,9 @@ def load_config(paths: str | Path | Sequence[str | Path],
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        cfg = _merge(cfg, _inline_sections(_space_beside(part, path), path))
+        cfg = _merge(cfg, _inline_sections(_space_read(part, path), path))
     path = paths[-1]
-    cfg = apply_overrides(cfg, overrides)
+    cfg = apply_overrides(cfg, overrides, config_path=path)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = _trainer_args(cfg["trainer"])
     for section in ("model", "data", "trainer"):  # `net: mymod.MLP`, as jsonargparse reads it
@@ -99,14 +99,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
         if cfg.get(key, None) is not None:
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
-    search = cfg.get("search")
-    space = search.get("space") if isinstance(search, Mapping) else None
-    if isinstance(space, str) and space.strip():  # a space YAML, relative to the config file
-        space_path = Path(space) if Path(space).is_file() else path.parent / space
-        if not space_path.is_file():
-            raise FileNotFoundError(f"search.space file {space} not found (looked in the "
-                                    f"current folder and beside {path})")
-        cfg["search"]["space"] = load_yaml(space_path.read_text(), source=str(space_path))
+    cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
     _check_not_searched(overrides, cfg.get("search"))
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
@@ -176,16 +169,23 @@ def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
                               f"--search.space.{inner}={{fixed: {text}}}; else leave it out")
 
 
-def _space_beside(part: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
-    """``part`` with a ``search.space`` file name found beside ``path``, the file that names
-    it, given as that path (a base config's space file, with a second config merged over
-    it, is not looked for beside the second)."""
+def _space_read(part: Mapping[str, Any], path: Path | None) -> dict[str, Any]:
+    """``part`` with a ``search.space`` given as a YAML file name replaced by the file's
+    content; the file is looked for in the current folder, then beside ``path``, the config
+    file that names it (read before any override, so ``--search.space.KEY=...`` sets a key
+    of the space, and before a later file is merged over it)."""
     search = part.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
-    if not (isinstance(space, str) and space.strip()) or Path(space).is_file() \
-            or not (path.parent / space).is_file():
-        return part
-    return {**part, "search": {**search, "space": str(path.parent / space)}}
+    if not (isinstance(space, str) and space.strip()):
+        return dict(part)
+    found = next((p for p in (Path(space), *([path.parent / space] if path else []))
+                  if p.is_file()), None)
+    if found is None:
+        beside = f" and beside {path}" if path else ""
+        raise FileNotFoundError(f"search.space file {space} not found (looked in the "
+                                f"current folder{beside})")
+    return {**part, "search": {**search, "space": load_yaml(found.read_text(),
+                                                            source=str(found))}}
 
 
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -224,16 +224,26 @@ def _split_overrides(args: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
+                    config_path: Path | None = None) -> dict[str, Any]:
     """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
 
     Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
-    ``--model.width=64`` sets ``model.init_args.width``.
+    ``--model.width=64`` sets ``model.init_args.width``. A key of a ``search.space`` given
+    as a file name (``--search.space=space.yaml --search.space.width=...``) is set in the
+    file's space, the file looked for as ``load_config`` does, beside ``config_path`` too.
     """
     cfg = copy.deepcopy(dict(cfg))
     for key, text in _split_overrides(overrides):
         if key.split(".")[0] not in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):  # those: load_config
             raise unknown("config section", key.split(".")[0], TOP_KEYS)
+        if key.startswith("search.space."):
+            cfg = _space_read(cfg, config_path)
+            space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) \
+                else None
+            if space is not None and not isinstance(space, Mapping):
+                raise ConfigError(f"--{key}: search.space must be a mapping of space keys, or "
+                                  f"the name of a YAML file of one; got {space!r}")
         if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
             # a space key that is itself a path (--search.space.model.net.width=...)
             space = cfg.setdefault("search", {}).setdefault("space", {})
