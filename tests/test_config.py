@@ -511,3 +511,27 @@ def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys
     assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
         "width": {"int": [4, 64], "log": True}, "activation": {"fixed": "relu"}}
     assert not (tmp_path / "run").exists()
+
+
+def test_an_argument_a_group_at_a_node_does_not_search_may_be_overridden(tmp_path, capsys):
+    # was: refused, "the search space gives every trial as a whole (a group): the override
+    # would be lost", though a group at a node sets only the arguments it names
+    cfg = _lightningcli(tmp_path, {}, {"lr": 0.01})
+    cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
+    cfg["search"].update(budget=1, optimizer="RandomSearch", verbose=False,
+                         space={"model.net": {"lin1_size": {"choice": [32, 64]}},
+                                "model.optimizer.lr": {"choice": [0.01, 0.02]}})
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(path), "--model.net.dropout=0.3"]) == 0
+    exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    assert exported["model"]["init_args"]["net"]["init_args"]["dropout"] == 0.3
+    capsys.readouterr()
+    # an argument the group searches is refused, and the fix it names sets it in the group
+    assert main(["search", str(path), "--print_config", "--model.init_args.net.lin1_size=5"]) == 2
+    err = capsys.readouterr().err
+    assert "sets a key the search space searches ('lin1_size' in the group 'model.net')" in err
+    assert main(["search", str(path), "--print_config",
+                 "--search.space.model.net.lin1_size={fixed: 5}"]) == 0
+    space = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
+    assert space["model.net"] == {"lin1_size": {"fixed": 5}}

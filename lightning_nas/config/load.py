@@ -32,6 +32,7 @@ from lightning_nas.config.nodes import (
 from lightning_nas.config.paths import (
     SECTIONS,
     deep_merge,
+    get_dotted,
     is_dotted,
     is_space_group,
     merge_space,
@@ -100,7 +101,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
     cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
-    _check_not_searched(overrides, cfg.get("search"))
+    _check_not_searched(overrides, cfg)
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
@@ -146,9 +147,11 @@ def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
-    """Refuse an override of a key the space searches: every trial would take the space's
-    value, and the override would be ignored without a word."""
+def _check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None:
+    """Refuse an override of a key the space searches, or of one inside a value the space
+    sets as a whole: every trial would take the space's value, and the override would be
+    ignored without a word. A group at a node sets only the node's arguments it names."""
+    search = cfg.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     if not isinstance(space, Mapping):
         return
@@ -160,13 +163,39 @@ def _check_not_searched(overrides: Sequence[str], search: Any) -> None:
                               f"({searched[path]!r}): every trial takes the space's value. "
                               f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
                               f"else leave the override out")
-        group = next((p for p in searched if path.startswith(f"{p}.")), None)
-        if group is not None:  # a group's value is one dict: it replaces the config's
-            inner = f"{searched[group]}.{path[len(group) + 1:]}"
-            raise ConfigError(f"--{key}={text} sets a key inside {searched[group]!r}, which "
-                              f"the search space gives every trial as a whole (a group): "
-                              f"the override would be lost. To fix it, "
-                              f"--search.space.{inner}={{fixed: {text}}}; else leave it out")
+        for prefix in sorted((p for p in searched if path.startswith(f"{p}.")), key=len):
+            name, spec = searched[prefix], space[searched[prefix]]
+            inner = _set_in(cfg, path, prefix, spec)
+            if inner:
+                raise ConfigError(f"--{key}={text} sets a key the search space searches "
+                                  f"({inner!r} in the group {name!r}): every trial takes the "
+                                  f"space's value. To fix it, --search.space.{name}.{inner}="
+                                  f"{{fixed: {text}}}; else leave the override out")
+            if inner is None:
+                continue  # a group at a node: the argument it does not search stays
+            rest = path[len(prefix) + 1:]
+            fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
+                   f"out" if is_space_group(spec) or is_dotted(name) else
+                   f"To fix it, give {rest} in each value the space gives {name!r}; else "
+                   f"leave it out")
+            whole = "a group" if is_space_group(spec) else "a value it chooses"
+            raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the search "
+                              f"space gives every trial as a whole ({whole}): the override "
+                              f"would be lost. {fix}")
+
+
+def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | None:
+    """How the value the space key at ``prefix`` gives (``spec``) meets an override of
+    ``path`` under it: ``None`` when the override stays (a group at a node sets the node's
+    other arguments), the key in the group that sets ``path`` (a searched argument), or
+    ``""`` when the value replaces the config's (a dict argument's group, a choice)."""
+    if not (is_space_group(spec) and is_node(get_dotted(cfg, prefix))):
+        return ""
+    name, _, rest = path[len(prefix) + 1:].partition(".")
+    if name not in spec:
+        return None
+    inner = _set_in(cfg, path, f"{prefix}.{name}", spec[name]) if rest else name
+    return f"{name}.{inner}" if inner and rest else inner
 
 
 def _space_read(part: Mapping[str, Any], path: Path | None) -> dict[str, Any]:
