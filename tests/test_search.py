@@ -452,6 +452,75 @@ def test_a_trial_that_trains_to_its_end_without_validation_stops_the_search(
         search.run()
 
 
+@pytest.mark.parametrize(("space", "needle"), [
+    ({"trainer.max_epochs": {"choice": [1, 3]},
+      "trainer.check_val_every_n_epoch": {"choice": [1, 2]}},
+     "space keys 'trainer.max_epochs' and 'trainer.check_val_every_n_epoch' may take 1 and 2 "
+     "in one trial: trainer.check_val_every_n_epoch=2 with max_epochs=1 runs no validation"),
+    ({"trainer.check_val_every_n_epoch": {"int": [1, 2]}, "trainer.max_epochs": {"int": [1, 6]},
+      "trainer.limit_val_batches": {"choice": [1, 2]}},
+     "space keys 'trainer.check_val_every_n_epoch' and 'trainer.max_epochs' may take 2 and 1 "
+     "in one trial"),
+    ({"trainer.check_val_every_n_epoch": {"choice": [None, 1]},
+      "trainer.val_check_interval": {"choice": [1.0, 5]}, "trainer.max_steps": {"choice": [3, 9]}},
+     "space keys 'trainer.check_val_every_n_epoch', 'trainer.val_check_interval' and "
+     "'trainer.max_steps' may take None, 5 and 3 in one trial"),
+])
+def test_searched_trainer_values_that_validate_only_apart_are_refused_first(
+        tmp_path, tiny_trainer, space, needle):
+    # was: each value passed alone, and the first trial drawing both trained without a
+    # validation and stopped the search as "an error every trial would hit"
+    with pytest.raises(ConfigError) as info:
+        _search(tmp_path, {"width": {"choice": [4, 8]}, **space}, tiny_trainer, budget=4)
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+    fine = {"trainer.max_epochs": {"choice": [2, 4]},
+            "trainer.check_val_every_n_epoch": {"choice": [1, 2]}}
+    _search(tmp_path / "fine", {"width": {"choice": [4, 8]}, **fine}, tiny_trainer, budget=4)
+
+
+def test_a_trial_whose_searched_trainer_values_skip_validation_is_an_ordinary_failure(
+        tmp_path, tiny_trainer):
+    # validation every 4 steps: 2 epochs of 1 batch never reach it, of 3 batches do (a
+    # count of the data's batches, not checked before training)
+    trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 4}
+    space = {"width": {"choice": [4, 8]}, "trainer.limit_train_batches": {"choice": [1, 3]}}
+    result = _search(tmp_path, space, trainer, budget=4, seed=1,
+                     optimizer="RandomSearch").run()  # was: SearchError "every trial would"
+    assert result.trials[0].arch["trainer.limit_train_batches"] == 1  # none completed yet
+    statuses = {t.arch["trainer.limit_train_batches"]: set() for t in result.trials}
+    for t in result.trials:
+        statuses[t.arch["trainer.limit_train_batches"]].add(t.status)
+    assert statuses == {1: {TrialStatus.FAILED}, 3: {TrialStatus.COMPLETED}}
+    assert all("no validation ran" in t.error for t in result.trials if t.error)
+
+
+def test_an_error_every_trial_would_hit_after_a_completed_trial_counts_as_a_failure(
+        tmp_path, tiny_space, tiny_trainer):
+    done, failed = [], []
+
+    def build(arch):  # the monitor is logged by some architectures only
+        if done and len(failed) < 2:
+            failed.append(arch)
+            return _NoValAcc(width=arch["width"])
+        return TinyNet(width=arch["width"])
+
+    result = _search(tmp_path, tiny_space, tiny_trainer, model=build, budget=2,
+                     on_trial_end=done.append).run()
+    # was: trial 2 stopped the search "with an error every trial would hit"
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] + [
+        TrialStatus.FAILED] * 2 + [TrialStatus.COMPLETED]
+    assert "'val_acc' was never logged" in result.trials[1].error
+
+
+class _NoValAcc(TinyNet):
+    """A model whose validation logs ``val_loss`` only."""
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.cross_entropy(self(x), y))
+
+
 def test_fit_trial_marks_build_failures(tmp_path, tiny_trainer):
     from lightning_nas.search.trial import TrialSpec, fit_trial
 

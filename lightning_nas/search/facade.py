@@ -51,10 +51,17 @@ from lightning_nas.search.resume import check_resume, plain_part, stored_init
 from lightning_nas.search.runner import check_trial_processes
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.space_values import (
+    check_trainer_combinations,
+    space_options,
+    trainer_options,
+    value_at,
+    with_value,
+)
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
-from lightning_nas.space import Choice, Fixed, SearchSpace
+from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -178,9 +185,8 @@ class Search:
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
         # DDP trials: rank processes of their own (the config's Trainer or a searched one)
-        ranks = check_trial_processes(self.trainer, {
-            key.split(".", 1)[1]: options for key, options in self._space_options().items()
-            if key.startswith("trainer.")})
+        ranks = check_trial_processes(self.trainer,
+                                      trainer_options(space_options(self.space)))
         self.model.check(self.space.names())
         self.data.check(self.space.names())
         self._check_space_values(archs[0])
@@ -196,31 +202,35 @@ class Search:
 
     def _check_space_values(self, arch: dict[str, Any]) -> None:
         """Every value a space key may take (each option of a choice, the bounds of a
-        range), set into ``arch``, is checked as a fixed setting is: a Trainer argument as
-        the Trainer's, a model or data argument against its annotation. No trial fails for
-        a value the search chose (``limit_val_batches: {choice: [0, 1]}``), and the winner
-        trains again with ``lightning-nas fit``, which checks the same."""
-        values = self._space_options()
+        range; in a group too), set into ``arch``, is checked as a fixed setting is: a
+        Trainer argument as the Trainer's, a model or data argument against its annotation;
+        then the searched Trainer values together. No trial fails for a value the search
+        chose (``limit_val_batches: {choice: [0, 1]}``), and the winner trains again with
+        ``lightning-nas fit``, which checks the same."""
+        values = space_options(self.space)
         said = self._arch_error(arch)
         if said is not None:  # the sample itself: blame the key whose value it is
             # (one whose other values fit, else one that fails alone)
-            key = next((k for k, options in values.items()
-                        if any(self._arch_error({**arch, k: v}) is None for v in options)),
-                       next((k for k in values if self._arch_error({k: arch[k]})), None))
-            raise ConfigError(said if key is None else
-                              f"space key {key!r} may take {arch[key]!r}: {said}")
+            path = next((p for p, options in values.items() if any(
+                self._arch_error(with_value(arch, p, v)) is None for v in options)),
+                next((p for p in values if len(p) == 1 and self._arch_error({p[0]: arch[p[0]]})),
+                     None))
+            raise ConfigError(said if path is None else f"space key {'.'.join(path)!r} may "
+                              f"take {value_at(arch, path)!r}: {said}")
         scheduler = self.settings.early_stopping.scheduler
         scheduler = None if scheduler in (None, "none") else scheduler
-        if scheduler is not None and "trainer.max_epochs" in values:
+        searched = trainer_options(values)
+        if scheduler is not None and "max_epochs" in searched:
             name = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
             raise ConfigError(f"space key 'trainer.max_epochs' is searched, but scheduler "
                               f"{name!r} sets every trial's epochs (its rungs, up to "
                               f"search.max_epochs or trainer.max_epochs); search it without "
                               f"a scheduler")
-        for key, options in values.items():
+        for path, options in values.items():
+            key = ".".join(path)  # a key of a group: checked as its dotted form is
             for value in options:
                 try:
-                    if key.startswith("trainer."):
+                    if len(path) == 1 and key.startswith("trainer."):
                         setting = {key.split(".", 1)[1]: value}
                         check_trainer_kwargs(setting)
                         check_validation_runs({**self.trainer, **setting},
@@ -229,17 +239,12 @@ class Search:
                         if scheduler is not None:  # rungs need validation every epoch
                             check_validates_each_epoch({**self.trainer, **setting},
                                                        scheduler)
-                    elif (said := self._arch_error({**arch, key: value})) is not None:
+                    elif (said := self._arch_error(with_value(arch, path, value))) is not None:
                         raise ConfigError(said)
                 except ConfigError as err:
                     raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
-
-    def _space_options(self) -> dict[str, list[Any]]:
-        """Each space key's values to check: a choice's options, a range's bounds."""
-        return {key: ([param.value] if isinstance(param, Fixed) else list(param.values)
-                      if isinstance(param, Choice) else [param.low, param.high])
-                for key, param in self.space.params.items()
-                if not isinstance(param, SearchSpace)}  # a group: checked at its sample
+        # values that each let validation run may not together
+        check_trainer_combinations(self.trainer, searched, self.settings.goal.monitor)
 
     def _arch_error(self, arch: dict[str, Any]) -> str | None:
         """What the model's or the data's annotations say against ``arch``, or None."""

@@ -240,7 +240,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
     error text (``build_failed`` when it raised before ``fit`` started: building the model,
     the data or the Trainer; or in Lightning's own code before the first training step).
-    One that trained to its end without a validation is FAILED and ``fatal``.
+    One that trained to its end without a validation is FAILED, and ``fatal`` unless its
+    architecture holds searched Trainer values (those of other trials may validate).
     ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the trial is
     re-run on resume).
     """
@@ -312,8 +313,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                     f"{spec.monitor!r} was never logged (check "
                                     f"limit_val_batches, check_val_every_n_epoch, and "
                                     f"val_check_interval against the batches of an epoch)")
-        # it trained to its end: every trial would (a time limit or a callback may not)
-        result.fatal = not bad and _ran_to_its_end(trainer)
+        # it trained to its end: every trial would (a time limit or a callback may not),
+        # unless searched Trainer values of its own are why (other trials' may validate)
+        result.fatal = not bad and _ran_to_its_end(trainer) and not any(
+            key.startswith("trainer.") for key in spec.arch)
         return result
     result.status = TrialStatus.COMPLETED
     # a rule's verdict at the last epoch stops nothing: the trial trained in full

@@ -1,0 +1,126 @@
+"""The values a search may give its space keys, as the checks before training see them:
+``space_options`` lists each key's values to check (in a group too), ``with_value`` puts
+one into an architecture, and ``check_trainer_combinations`` refuses searched Trainer
+values that each let validation run but not together (``trainer.max_epochs`` 1 with
+``trainer.check_val_every_n_epoch`` 2: every trial drawing both would train for nothing).
+
+Example:
+    >>> from lightning_nas.space import SearchSpace
+    >>> space = SearchSpace.from_dict({"w": {"int": [4, 8]}, "head": {"k": {"choice": [1, 2]}}})
+    >>> space_options(space)
+    {('w',): [4, 8]}
+    >>> with_value({"w": 4, "head": {"k": 1}}, ("head", "k"), 2)
+    {'w': 4, 'head': {'k': 2}}
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.factories import check_validation_runs
+from lightning_nas.errors import ConfigError
+from lightning_nas.space import Choice, Fixed, SearchSpace
+
+__all__ = ["COMBINATIONS", "check_trainer_combinations", "space_options", "trainer_options",
+           "with_value"]
+
+#: searched Trainer value combinations checked one by one; past it, each argument's
+#: extreme values only (smallest, smallest positive and largest number of each type)
+COMBINATIONS = 4096
+
+
+def space_options(space: SearchSpace,
+                  prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[Any]]:
+    """Each space key's values to check, by its path: a choice's options, a range's
+    bounds, a fixed value (a group's keys are checked at a sample)."""
+    out: dict[tuple[str, ...], list[Any]] = {}
+    for key, param in space.params.items():
+        path = (*prefix, key)
+        if isinstance(param, SearchSpace):
+            continue  # a group: checked at its sample
+        else:
+            out[path] = ([param.value] if isinstance(param, Fixed) else list(param.values)
+                         if isinstance(param, Choice) else [param.low, param.high])
+    return out
+
+
+def value_at(arch: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` of ``arch``."""
+    return arch[path[0]] if len(path) == 1 else value_at(arch[path[0]], path[1:])
+
+
+def with_value(arch: Mapping[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``arch`` holding ``value`` at ``path`` (groups along it copied too)."""
+    inner = value if len(path) == 1 else with_value(arch[path[0]], path[1:], value)
+    return {**arch, path[0]: inner}
+
+
+def trainer_options(options: Mapping[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
+    """The searched Trainer arguments (space keys ``trainer.NAME``) by their name."""
+    return {path[0].split(".", 1)[1]: values for path, values in options.items()
+            if len(path) == 1 and path[0].startswith("trainer.")}
+
+
+def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
+                               monitor: str) -> None:
+    """Raise ``ConfigError`` when searched Trainer values that each let validation run
+    (checked before) run none together: every combination of the searched values over
+    ``trainer`` is checked, or, past ``COMBINATIONS``, those of each argument's extreme
+    values. The error names the fewest searched values that run no validation.
+
+    Example:
+        >>> check_trainer_combinations({}, {"max_epochs": [1, 3],
+        ...                                 "check_val_every_n_epoch": [1, 2]}, "val_acc")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space keys 'trainer.max_epochs' and ...
+    """
+    names = [name for name, values in searched.items() if len(values) > 1]
+    if len(names) < 2:
+        return
+    options = [searched[name] for name in names]
+    if math.prod(len(values) for values in options) > COMBINATIONS:
+        options = [_extremes(values) for values in options]
+    for combination in itertools.product(*options):
+        setting = dict(zip(names, combination, strict=True))
+        if _refusal(trainer, setting, monitor) is None:
+            continue
+        for name in names:  # the fewest searched values that still run no validation
+            fewer = {k: v for k, v in setting.items() if k != name}
+            if _refusal(trainer, fewer, monitor) is not None:
+                setting = fewer
+        keys = _listed([f"'trainer.{name}'" for name in setting])
+        values = _listed([repr(value) for value in setting.values()])
+        raise ConfigError(f"space keys {keys} may take {values} in one trial: "
+                          f"{_refusal(trainer, setting, monitor)}")
+
+
+def _refusal(trainer: Mapping[str, Any], setting: Mapping[str, Any], monitor: str) -> str | None:
+    """What ``check_validation_runs`` says against ``setting`` over ``trainer``, or None."""
+    try:
+        check_validation_runs({**trainer, **setting}, monitor)
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
+def _listed(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def _extremes(values: list[Any]) -> list[Any]:
+    """``values`` with only the smallest, smallest positive and largest number of each
+    numeric type (the values that decide whether validation runs), others all kept."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    out = [value for value in values if not number(value)]
+    for kind in (int, float):
+        ordered = sorted(v for v in values if number(v) and type(v) is kind)
+        positive = [v for v in ordered if v > 0]
+        out += list(dict.fromkeys(ordered[:1] + positive[:1] + ordered[-1:]))
+    return out
