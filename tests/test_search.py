@@ -433,6 +433,28 @@ def test_every_value_of_a_model_argument_fits_its_annotation_first(
     assert not tmp_path.joinpath("search.db").exists()
 
 
+@pytest.mark.parametrize("space", [
+    {"model.net": {"lin1_size": {"choice": [*range(4, 15), "x"]}}},
+    {"model.net": {"lin1_size": {"choice": [*range(4, 15), "x"]}, "lin2_size": {"int": [8, 9]}}},
+    {"model.net": {"dropout": {"fixed": 0.1}, "lin1_size": {"choice": [*range(4, 15), "x"]}}},
+])
+def test_every_value_in_a_group_at_a_node_fits_its_annotation_first(tmp_path, space):
+    # was: refused as the dotted key model.net.lin1_size, but accepted in a group, and a
+    # trial drawing 'x' failed in training with a TypeError
+    from lightning_nas.search.from_config import search_from_config
+
+    config = {"model": {"class_path": "examples.lightningcli.model.LitClassifier",
+                        "init_args": {"net": {"class_path": "examples.lightningcli.model.MLP"}}},
+              "data": {"class_path": "examples.digits.data.DigitsDataModule"},
+              "trainer": {"max_epochs": 1},
+              "search": {"space": space, "run_dir": str(tmp_path / "run"), "seed": 0,
+                         "budget": 12, "optimizer": "RandomSearch"}}
+    with pytest.raises(ConfigError, match=r"^space key 'model\.net\.lin1_size' may take 'x': "
+                                          r"model\.net\.lin1_size='x': expected int"):
+        search_from_config(config)
+    assert not tmp_path.joinpath("run").exists()
+
+
 def test_lightnings_check_before_training_stops_the_search_after_two_trials(
         tmp_path, tiny_space, tiny_trainer):
     # more batches between validations than an epoch has: Lightning's check in fit

@@ -8,7 +8,7 @@ Example:
     >>> from lightning_nas.space import SearchSpace
     >>> space = SearchSpace.from_dict({"w": {"int": [4, 8]}, "head": {"k": {"choice": [1, 2]}}})
     >>> space_options(space)
-    {('w',): [4, 8]}
+    {('w',): [4, 8], ('head', 'k'): [1, 2]}
     >>> with_value({"w": 4, "head": {"k": 1}}, ("head", "k"), 2)
     {'w': 4, 'head': {'k': 2}}
 """
@@ -34,13 +34,13 @@ COMBINATIONS = 4096
 
 def space_options(space: SearchSpace,
                   prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[Any]]:
-    """Each space key's values to check, by its path: a choice's options, a range's
-    bounds, a fixed value (a group's keys are checked at a sample)."""
+    """Each space key's values to check, by its path (a key of a group: the group's key,
+    then the keys inside it): a choice's options, a range's bounds, a fixed value."""
     out: dict[tuple[str, ...], list[Any]] = {}
     for key, param in space.params.items():
         path = (*prefix, key)
         if isinstance(param, SearchSpace):
-            continue  # a group: checked at its sample
+            out.update(space_options(param, path))
         else:
             out[path] = ([param.value] if isinstance(param, Fixed) else list(param.values)
                          if isinstance(param, Choice) else [param.low, param.high])
