@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import math
 import random
 
+import numpy as np
 import pytest
 
 from lightning_nas.errors import SpaceError
 from lightning_nas.space import Float, Int, SearchSpace
+from lightning_nas.strategies.codec import Codec, candidate_of
+from lightning_nas.strategies.registry import make_optimizer
 
 
 def _error(text: str) -> str:
@@ -74,3 +78,55 @@ def test_int_samples_are_uniform():
         assert all(0.3 < share < 0.37 for share in shares), (key, shares)
     logs = {Int(1, 4, log=True).sample(rng) for _ in range(200)}
     assert logs == {1, 2, 3, 4}
+
+
+def _shares(values: list[int], low: int, high: int) -> list[float]:
+    return [values.count(k) / len(values) for k in range(low, high + 1)]
+
+
+def _log_shares(low: int, high: int) -> list[float]:
+    """Each k's share of a log-uniform over [low - 0.5, high + 0.5] (``Int.sample``)."""
+    span = math.log((high + 0.5) / (low - 0.5))
+    return [math.log((k + 0.5) / (k - 0.5)) / span for k in range(low, high + 1)]
+
+
+@pytest.mark.parametrize("optimizer", ["RandomSearch", "LHSSearch"])
+def test_the_optimizers_propose_each_integer_of_a_range_as_sample_does(optimizer):
+    # was: nevergrad rounded a uniform float on [1, 3]: 1, 2, 3 at about 25/50/25 %, and
+    # the ends of a log range got half their share too
+    space = SearchSpace.from_yaml("k: {int: [1, 3]}\nw: {int: [1, 4], log: true}\n"
+                                  "lr: {float: [1.0e-3, 1.0e-1]}")
+    opt = make_optimizer(optimizer, space, budget=900, seed=0)
+    archs = []
+    for _ in range(900):
+        candidate = opt.ask()
+        archs.append(space.validate(candidate.value))
+        opt.tell(candidate, random.random())
+    assert _shares([a["k"] for a in archs], 1, 3) == pytest.approx([1 / 3] * 3, abs=0.04)
+    assert _shares([a["w"] for a in archs], 1, 4) == pytest.approx(_log_shares(1, 4), abs=0.04)
+    rng = random.Random(0)  # the same shares as space.sample's
+    drawn = [Int(1, 4, log=True).sample(rng) for _ in range(3000)]
+    assert _shares(drawn, 1, 4) == pytest.approx(_log_shares(1, 4), abs=0.03)
+
+
+@pytest.mark.parametrize(("low", "high", "log"), [(1, 3, False), (-3, 2, False),
+                                                  (16, 128, True), (1, 4, True)])
+def test_a_told_integer_maps_back_inside_the_bounds_and_the_nas_strategies_draw_fairly(
+        low, high, log):
+    space = SearchSpace({"k": Int(low, high, log=log)})
+    param = space.to_nevergrad()
+    for k in (low, low + 1, high):  # a resumed search tells its stored values back
+        assert candidate_of(param, {"k": k}).value == {"k": k}
+    codec = Codec(param)
+    assert (codec.leaves[0].low, codec.leaves[0].high) == (low, high)
+    draws = [g[0] for g in codec.random_batch(3000, np.random.RandomState(0))]
+    draws += [codec.random(np.random.RandomState(i))[0] for i in range(3000)]
+    shares = _log_shares(low, high) if log else [1 / (high - low + 1)] * (high - low + 1)
+    if high - low < 10:
+        assert _shares(draws, low, high) == pytest.approx(shares, abs=0.03)
+    assert min(draws) == low and max(draws) == high
+    opt = make_optimizer("RegularizedEvolution", space, budget=20, seed=0)
+    for _ in range(20):
+        candidate = opt.ask()
+        assert low <= space.validate(candidate.value)["k"] <= high
+        opt.tell(candidate, random.random())

@@ -26,6 +26,9 @@ __all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "para
 KINDS = ("choice", "ordered", "int", "float", "fixed")
 #: the largest ``int`` bound: every integer up to it is a float (nevergrad's numbers)
 INT_LIMIT = 2**53
+#: the largest ``int`` bound widened by half a step for nevergrad (beyond, ``k +- 0.5`` of a
+#: log range comes back from ``exp(log(...))`` too far off to round back to ``k``)
+WIDEN_LIMIT = 2**40
 #: the most values of a stepped ``int``: the optimizers hold it as a list of its values, and
 #: each proposal takes longer with every value (seconds at 10 000, a hang at 2**53)
 STEP_LIMIT = 1000
@@ -234,9 +237,20 @@ class Int(_Range):
         return out
 
     def to_nevergrad(self) -> ng.p.Parameter:
+        """Every integer as likely as ``sample`` makes it: the bounds widened by half a
+        step, ``[low - 0.5, high + 0.5]``, so that rounding gives each ``k`` the share of
+        ``[k - 0.5, k + 0.5]`` (log-uniformly with ``log``; rounding ``[low, high]`` gave both
+        ends half as much). Nevergrad's integer casting keeps the rounded values within
+        ``[low, high]``; a told ``k`` is inside the widened bounds. Bounds beyond
+        ``+-WIDEN_LIMIT`` are not widened."""
         if self.step:
             return ng.p.TransitionChoice(list(self._values()))
-        return self._bounded().set_integer_casting()
+        if max(abs(self.low), abs(self.high)) > WIDEN_LIMIT:
+            return self._bounded().set_integer_casting()
+        low, high = self.low - 0.5, self.high + 0.5
+        bounded = ng.p.Log(lower=low, upper=high) if self.log else ng.p.Scalar(lower=low,
+                                                                                upper=high)
+        return bounded.set_integer_casting()
 
 
 class Float(_Range):

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,18 @@ class _Leaf:
         return float(min(self.high, max(self.low, x)))
 
 
+    def draw(self, u: float) -> float | int:
+        """The value a uniform ``u`` in [0, 1] draws: ``from_unit(u)``, but on an integer
+        log range each ``k`` as likely as ``[k - 0.5, k + 0.5]`` log-uniformly (as
+        ``Int.sample`` and ``Int.to_nevergrad``; ``from_unit`` gives both ends half as
+        much)."""
+        if self.kind != INT or not self.log or self.low < 1:
+            return self.from_unit(u)
+        low, high = math.log(self.low - 0.5), math.log(self.high + 0.5)
+        x = math.exp(low + min(1.0, max(0.0, float(u))) * (high - low))
+        return int(min(int(self.high), max(int(self.low), round(x))))
+
+
 def candidate_of(parametrization: ng.p.Parameter, value: Any) -> ng.p.Parameter:
     """A child of ``parametrization`` holding the architecture ``value``.
 
@@ -103,12 +115,13 @@ def _set_value(param: ng.p.Parameter, value: Any, path: tuple[str, ...]) -> None
         param.value = value
 
 
-def _integer_bound(bound: float, inward: Callable[[float], int]) -> int:
-    """An integer range's bound: the integer it is within rounding error of, else the
-    nearest integer inside the range (``inward``: ``math.ceil`` for the low bound)."""
-    nearest = round(bound)
-    return int(nearest) if math.isclose(bound, nearest, rel_tol=1e-9, abs_tol=1e-9) \
-        else inward(bound)
+def _integer_bounds(low: float, high: float) -> tuple[int, int]:
+    """The smallest and the largest integer an integer-cast range with the bounds ``low``
+    and ``high`` gives: those nevergrad's casting keeps its rounded values within (an
+    ``int`` range's bounds are widened by half a step, ``Int.to_nevergrad``; a log range's
+    come back as ``exp(log(bound))``: ``128.50000000000003``)."""
+    eps = 1e-12  # nevergrad's own (``ng.ops.Int``)
+    return int(np.round(low + 0.5 - eps)), int(np.round(high - 0.5 + eps))
 
 
 class Codec:
@@ -172,8 +185,8 @@ class Codec:
                 raise SpaceError(f"NAS strategies need bounds on the range '{where}'")
             low, high = float(bounds[0][0]), float(bounds[1][0])
             kind = INT if param.integer else FLOAT
-            if kind == INT:  # a log range's bounds come back as exp(log(b)): 127.99999...
-                low, high = _integer_bound(low, math.ceil), _integer_bound(high, math.floor)
+            if kind == INT:  # the range's integers
+                low, high = _integer_bounds(low, high)
             self.leaves.append(_Leaf(path, kind, (), low, high, isinstance(param, ng.p.Log)))
             return None
         raise SpaceError(f"NAS strategies do not support the parameter '{where}' of type "
@@ -207,14 +220,14 @@ class Codec:
 
     # ----------------------------------------------------------------- random moves
     def random(self, rng: np.random.RandomState) -> Geno:
-        """A genotype drawn uniformly (log-uniformly on log ranges)."""
+        """A genotype drawn uniformly (log-uniformly on log ranges, ``_Leaf.draw``)."""
         out: list[Any] = []
         for leaf in self.leaves:
             if leaf.kind in (CAT, ORD):
                 out.append(int(rng.randint(len(leaf.options))))
             elif leaf.kind == INT:
                 u = rng.uniform()
-                out.append(leaf.from_unit(u) if leaf.log else
+                out.append(leaf.draw(u) if leaf.log else
                            int(rng.randint(int(leaf.low), int(leaf.high) + 1)))
             else:
                 out.append(leaf.from_unit(rng.uniform()))
@@ -267,7 +280,7 @@ class Codec:
             elif leaf.kind == INT and not leaf.log:
                 columns.append(rng.randint(int(leaf.low), int(leaf.high) + 1, size=n).tolist())
             else:
-                columns.append([leaf.from_unit(u) for u in rng.uniform(size=n)])
+                columns.append([leaf.draw(u) for u in rng.uniform(size=n)])
         return list(zip(*columns, strict=True))
 
     def neighbours(self, geno: Geno, rng: np.random.RandomState) -> list[Geno]:
