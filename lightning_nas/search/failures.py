@@ -1,9 +1,8 @@
 """When failed trials stop a search, and how its resume goes on after such a stop.
 
-``FailureWatch`` stops a search (``SearchError``) on a fatal error or on the same error in
-two trials in a row (a user callback's misspelt monitor: every trial would fail), both
-while no trial completed (after one, a failure depends on the architecture), and once more
-than ``max_failures`` trials failed. A stop of the first two kinds
+``FailureWatch`` stops a search (``SearchError``) on a fatal error, on the same error in two
+trials in a row while none completed (a user callback's misspelt monitor: every trial would
+fail), and once more than ``max_failures`` trials failed. A stop of the first two kinds
 names its trials in the store (meta ``stopped_by``: the failed trials with that error). The
 next invocation, run once the user fixed the cause, runs them again under their ids, as
 trials a kill interrupted (each stays FAILED until it starts again). The first of them
@@ -110,9 +109,9 @@ class FailureWatch:
                               f"failed architectures stay failed), or start another run_dir")
 
     def check(self, result: TrialResult, completed: int) -> None:
-        """Raise ``SearchError`` on a fatal error or on the same error in two trials in a
-        row, while none completed (``completed``: the trials completed so far), or once more
-        than ``max_failures`` trials failed; the first two name their trials in the store."""
+        """Raise ``SearchError`` on a fatal error, on the same error in two trials in a row
+        while none completed (``completed``: the trials completed so far), or once more than
+        ``max_failures`` trials failed; the first two name their trials in the store."""
         failed = result.status is TrialStatus.FAILED
         line = first_line(result.error)
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
@@ -123,7 +122,7 @@ class FailureWatch:
             # failures, the search goes on, and a new trial failing so stops it
             self.waiting.clear()  # another one started already takes this branch too
             self.store.set_meta("stopped_by", [])
-        elif result.fatal and not completed:  # after a result, it lies in the architecture
+        elif result.fatal:
             self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {line}")
