@@ -117,17 +117,23 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         # always describes the best.ckpt beside it (was: best.ckpt first, so an export
         # stopped before best.yaml left another trial's weights under the old best.yaml)
         staged: list[tuple[Path, Path]] = []
-        if best.checkpoint and Path(best.checkpoint).exists():
-            staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
-            out["checkpoint"] = "best.ckpt"
-        if trained is not None:
-            staged.append(_staged(run_dir / "best_config.yaml", _config_header(
-                run_dir, best, monitor, mode,
-                hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
-                threads=store.get_meta("trial_threads", (
-                    store.get_meta("settings") or {}).get("threads_per_trial")))
-                + dump_yaml(trained)))
-        staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
+        try:
+            if best.checkpoint and Path(best.checkpoint).exists():
+                out["checkpoint"] = "best.ckpt"
+                staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
+            if trained is not None:
+                staged.append(_staged(run_dir / "best_config.yaml", _config_header(
+                    run_dir, best, monitor, mode,
+                    hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
+                    threads=store.get_meta("trial_threads", (
+                        store.get_meta("settings") or {}).get("threads_per_trial")))
+                    + dump_yaml(trained)))
+            staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
+        except BaseException:  # no checkpoint-sized copy left on a full disk
+            for name in ("best.ckpt", "best_config.yaml", "best.yaml"):
+                if (run_dir / f"{name}.tmp").is_file():
+                    (run_dir / f"{name}.tmp").unlink()
+            raise
         (run_dir / "best.yaml").unlink(missing_ok=True)
         if out["checkpoint"] is None:  # an earlier export's best.ckpt is another trial's
             (run_dir / "best.ckpt").unlink(missing_ok=True)

@@ -351,6 +351,7 @@ def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finis
     with pytest.raises(IsADirectoryError):
         export_best(finished_run, trial_id=other.trial_id)
     assert {name: (finished_run / name).read_bytes() for name in before} == before
+    assert not (finished_run / "best.ckpt.tmp").exists()  # no copy left on a full disk
     (finished_run / "best.yaml.tmp").rmdir()
     assert export_best(finished_run, trial_id=other.trial_id)["trial"] == other.trial_id
     assert (finished_run / "best.ckpt").read_bytes() == Path(other.checkpoint).read_bytes()

@@ -216,7 +216,10 @@ def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_p
     for folder, sweeper, overrides, key, close in (
             ("file", {"n_trials": 3}, (), "n_trials", r"'budget' \(the Optuna sweeper's "
                                                       r"n_trials\)"),
-            ("line", {}, ("hydra.sweeper.budgt=3",), "budgt", "'budget'")):
+            ("line", {}, ("hydra.sweeper.budgt=3",), "budgt", "'budget'"),
+            ("nevergrad", {"optim": {"budget": 5}}, (), "optim",
+             r"'optimizer', 'budget', 'num_workers', 'seed', 'direction' \(the Nevergrad "
+             r"sweeper's optim\)")):
         with pytest.raises(Exception, match=rf"unknown hydra.sweeper setting '{key}'; did you "
                                             rf"mean {close}\? valid keys: optimizer, budget, "):
             _sweep(tmp_path / folder, lambda cfg: ran.append(1) or 1.0,

@@ -3,6 +3,7 @@ Trainers for the end-to-end case, a real ``kill -9`` for the resume."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import signal
@@ -249,8 +250,15 @@ def test_retrain_top_k_above_the_earlier_architectures_says_so(tmp_path, capsys)
                      retrain_top_k=3, optimizer="RandomSearch", verbose=True).run()
     out = capsys.readouterr().out
     assert out.count("[warm start] retrain_top_k=3, and the earlier runs gave 2 distinct "
-                     "architectures: no more to train again") == 1
+                     "architectures within the limits: no more to train again") == 1
     assert len(result.trials) == 4
+    best = open_run(tmp_path / "source").leaderboard("max", k=1)[0].arch
+    _search(tmp_path / "warm2", 4, warm_start=[str(tmp_path / "source")], retrain_top_k=2,
+            optimizer="RandomSearch", verbose=True,
+            constraints=[lambda arch: arch != best]).run()
+    out = capsys.readouterr().out  # the one over a constraint is not counted as given
+    assert "[warm start] not trained again: " in out
+    assert "the earlier runs gave 1 distinct architectures within the limits" in out
 
 
 def test_retrain_top_k_trains_k_distinct_architectures_that_meet_the_limits(tmp_path):
@@ -335,6 +343,11 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
         _search(tmp_path / "w6", 3, warm_start=[str(tmp_path / "source")], optimizer="EDA")
     assert not (tmp_path / "w6").exists()
     _search(tmp_path / "w6", 2, optimizer="EDA").run()  # cold: fine
+    if importlib.util.find_spec("bayes_optim") is None:  # a missing package is said as such
+        with pytest.raises(ConfigError, match="optimizer 'PCABO' needs a package that is not "
+                                              "installed"):  # (was a raw ModuleNotFoundError)
+            _search(tmp_path / "w7", 3, warm_start=[str(tmp_path / "source")],
+                    optimizer="PCABO")
     _search(tmp_path / "w4", 2, warm_start=[str(tmp_path / "source")]).run()
     _search(tmp_path / "w5", 2).run()
     # the user's setting is named (was: the store's key warm_start_sources)

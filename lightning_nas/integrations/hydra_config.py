@@ -47,11 +47,13 @@ SWEEPER_NAME = "lightning_nas"
 SWEEPER_TARGET = "hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper"
 #: ``direction`` (and ``objectives`` values) as Optuna's sweeper words them, or ours
 DIRECTIONS = {"maximize": "max", "minimize": "min", "max": "max", "min": "min"}
-#: settings of the Optuna and Nevergrad sweepers: ``{their key: (sweeper, ours)}``
+#: settings of the Optuna and Nevergrad sweepers: ``{their key: (sweeper, ours)}`` (several
+#: of ours: Nevergrad's ``optim`` block holds what are top-level settings here)
 FROM_OTHER_SWEEPERS = {"n_trials": ("Optuna", "budget"), "n_jobs": ("Optuna", "num_workers"),
                        "sampler": ("Optuna", "optimizer"), "storage": ("Optuna", "run_dir"),
                        "study_name": ("Optuna", "run_dir"),
-                       "parametrization": ("Nevergrad", "params")}
+                       "parametrization": ("Nevergrad", "params"),
+                       "optim": ("Nevergrad", "optimizer budget num_workers seed direction")}
 
 
 @dataclass

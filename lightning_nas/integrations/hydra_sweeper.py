@@ -97,8 +97,8 @@ class HydraSweep(Sweeper):
             if key in FROM_OTHER_SWEEPERS:  # Optuna's n_trials, ...
                 sweeper, ours = FROM_OTHER_SWEEPERS[key]
                 raise ConfigError(f"unknown hydra.sweeper setting {key!r}; did you mean "
-                                  f"{ours!r} (the {sweeper} sweeper's {key})? valid keys: "
-                                  f"{', '.join(valid)}")
+                                  f"{', '.join(map(repr, ours.split()))} (the {sweeper} "
+                                  f"sweeper's {key})? valid keys: {', '.join(valid)}")
             if key not in valid:
                 raise unknown("hydra.sweeper setting", key, valid)
         defaults = LightningNASSweeperConf()

@@ -96,7 +96,7 @@ class SearchLoop:
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
         self.retrain = self._warm_start()
-        self.retrain_from = len(self.retrain)  # distinct earlier architectures
+        self.retrain_from = len(self.retrain)  # distinct earlier ones within the limits
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
         #: budget used (RUNNING trials and reopened failures count: they are re-run)
@@ -272,6 +272,7 @@ class SearchLoop:
             amount, reason = self._violation(arch, key)
             if amount > 0:  # never trained, as a proposal would not be
                 self.say(f"[warm start] not trained again: {reason}  {format_arch(arch)}")
+                self.retrain_from -= 1  # (said above)
                 continue
             self.retrain_left -= 1
             with self.store.transaction():  # a kill leaves the trial with its event, or neither
@@ -283,7 +284,7 @@ class SearchLoop:
         if self.retrain_left > 0:  # was: cut short without a word
             self.say(f"[warm start] retrain_top_k={self.settings.transfer.retrain_top_k}, and "
                      f"the earlier runs gave {self.retrain_from} distinct "
-                     f"architectures: no more to train again")
+                     f"architectures within the limits: no more to train again")
             self.retrain_left = 0
         proposal = self._propose()
         if proposal is None:  # only repeats or rejected: wait for running trials, or stop

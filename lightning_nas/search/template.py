@@ -173,7 +173,7 @@ def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
         path, value, error = fault
         where = f"{path}={short(value)}" if path else "trainer"
         raise ConfigError(f"{where}: {one_line(error)}; found building the Trainer of {of} "
-                          f"before any training (nothing was written)")
+                          f"before any training (no folder was made)")
 
 
 def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | None:

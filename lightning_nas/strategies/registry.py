@@ -89,15 +89,6 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     Raises:
         ConfigError: naming the missing module, or the error and the budget and workers.
     """
-    if warm:  # was: nevergrad's bare TellNotAskedNotSupportedError, with the folder written
-        try:
-            tell_priors(make_optimizer(name, space, budget=budget, num_workers=num_workers,
-                                       seed=0), [(space.sample(seed=0), 0.0, "earlier")])
-        except ng.errors.TellNotAskedNotSupportedError:
-            raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
-                              f"so it cannot take the warm_start runs' results; pick another "
-                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
-                              f"warm_start") from None
     try:
         _dry_run(name, space, budget, num_workers)
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
@@ -120,6 +111,20 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                           f"{num_workers} worker(s) before any trial ({type(err).__name__}: "
                           f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
                           f"CMA, TwoPointsDE)") from None
+    if warm:  # (after the dry run: a missing package is said as such) was: nevergrad's
+        # bare TellNotAskedNotSupportedError, with the run folder written
+        try:
+            tell_priors(make_optimizer(name, space, budget=budget, num_workers=num_workers,
+                                       seed=0), [(space.sample(seed=0), 0.0, "earlier")])
+        except ng.errors.TellNotAskedNotSupportedError:
+            raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
+                              f"so it cannot take the warm_start runs' results; pick another "
+                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
+                              f"warm_start") from None
+        except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
+            raise ConfigError(f"optimizer {name!r} fails when told an earlier result "
+                              f"({type(err).__name__}: {err}); pick another optimizer (e.g. "
+                              f"{DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop warm_start") from None
 
 
 #: proposals the check asks of an optimizer that runs nevergrad's MetaModel, at most
