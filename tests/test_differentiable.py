@@ -127,6 +127,68 @@ def test_one_hot_mixing_is_the_sampled_subnet_whatever_the_activation(train):
                                                     x.expand(6, 8, 8, 8))
 
 
+def _fixed_after_width() -> nn.Sequential:
+    """A width, then a LayerChoice of fixed-width convolutions (they end the mask)."""
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], 3, label="c1"), nn.ReLU(),
+        LayerChoice({"a": ChoiceConv2d(8, 8, 3, label="a"),
+                     "b": ChoiceConv2d(8, 8, 1, label="b")}, label="op"),
+        nn.Sigmoid(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, 3, label="fc"))
+
+
+def _identity_or_fixed() -> nn.Sequential:
+    """A LayerChoice whose values end different masks (one keeps it, one ends it), and a
+    Repeat of fixed-width blocks, each before a sigmoid and a convolution."""
+    return nn.Sequential(
+        ChoiceConv2d(1, [4, 8], 3, label="c1"), ChoiceBatchNorm2d(8),
+        LayerChoice({"id": nn.Identity(), "conv": ChoiceConv2d(8, 8, 1, label="fx")},
+                    label="op"), nn.Sigmoid(),
+        ChoiceConv2d(8, [4, 8], 3, label="c2"), nn.Sigmoid(),
+        Repeat(lambda i: ChoiceConv2d(8, 8, 1, label=f"r{i}"), [0, 1], label="d"),
+        nn.Sigmoid(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, 3, label="fc"))
+
+
+def _sequence_net() -> nn.Sequential:
+    """Linear widths on (batch, 16 steps, features): the mask lies along the last axis,
+    the steps axis has the widest width's size."""
+    return nn.Sequential(ChoiceLinear(4, [8, 16], label="l1"),
+                         LayerChoice({"relu": nn.ReLU(), "gelu": nn.GELU(),
+                                      "sigmoid": nn.Sigmoid()}, label="act"),
+                         ChoiceLinear(16, 3, label="out"))
+
+
+def _digits_net() -> nn.Module:
+    from examples.oneshot_digits.model import build_supernet
+
+    return build_supernet()
+
+
+@pytest.mark.parametrize("build,shape", [
+    (_fixed_after_width, (4, 1, 6, 6)), (_identity_or_fixed, (4, 1, 6, 6)),
+    (_sequence_net, (2, 16, 4)), (_digits_net, (4, 1, 8, 8))])
+@pytest.mark.parametrize("train", [True, False])
+def test_one_hot_mixing_is_the_exported_subnet_wherever_the_mask_goes(build, shape, train):
+    """The mask a LayerChoice's values end with is the one in force after it, and the mask
+    stays on the axis it was made along (was: the mask before the LayerChoice zeroed live
+    channels of a fixed-width convolution in it, off by 0.03; a linear layer's mask was
+    applied along dim 1 of (batch, steps, features) when steps had its size, off by 0.75)."""
+    torch.manual_seed(0)
+    net, x = build().train(train), torch.randn(*shape)
+    space = space_of(net)
+    for seed in range(16):
+        arch = space.sample(seed=seed)
+        set_path(net, arch)
+        with torch.no_grad():
+            single = net(x)
+            sub = export_subnet(net, x, arch).train(train)
+            assert torch.allclose(sub(x), single, atol=1e-6), arch
+            weights, index = _one_hot(space, arch)
+            for picked in ({}, index):
+                with mixed(net, weights, picked):
+                    out = net(x)
+                assert torch.allclose(out, single, atol=1e-5), (arch, picked)
+
+
 def test_gdas_trains_the_sampled_subnet_with_a_sigmoid_after_a_width(tmp_path):
     """GDAS's training forwards give the layer after a sampled width only that width's
     channels (was: sigmoid(0) = 0.5 in every channel past it)."""

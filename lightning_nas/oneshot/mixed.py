@@ -22,6 +22,10 @@ active value (single path, as ``set_path`` left it). Outside the context nothing
   approximation for others), and the channels that no weighted width covers (``m_c = 0``)
   are zeroed again after a ``LayerChoice`` and before a ``ChoiceConv2d`` / ``ChoiceLinear``
   reads them, so an op with ``f(0) != 0`` (a sigmoid) cannot turn them into constants.
+  The mask keeps the axis it was made along (dim 1 of a convolution's output, the last
+  one of a linear layer's) while the tensors keep their number of dims; after a flatten
+  or a view it goes along the channel axis of the layer that reads it. A ``LayerChoice``
+  or ``Repeat`` passes on the mask its weighted values end with (None where they differ).
 - Hard weights (GDAS: a straight-through one-hot sample, ``index`` names the sampled value)
   run only the sampled candidate of a ``LayerChoice`` and only the sampled depth of a
   ``Repeat``; widths and kernels use the (one-hot) masks. One-hot weights (with or without
@@ -62,6 +66,8 @@ class Mixing:
 
     Attributes:
         mask: the channel mask of the last width decision in forward order (None: none).
+        dim: the axis of ``mask`` in tensors of ``ndim`` dims (set where it is made or
+            applied: a view that changes the number of dims leaves the reader's axis).
     """
 
     def __init__(self, weights: Mapping[str, torch.Tensor],
@@ -69,6 +75,7 @@ class Mixing:
         self.weights = dict(weights)
         self.index = dict(index or {})
         self.mask: torch.Tensor | None = None
+        self.dim, self.ndim = 1, 0
 
     def picks(self, label: str, n: int) -> list[int]:
         """Positions of the values of ``label`` that run (the sampled one, or all ``n``)."""
@@ -77,59 +84,96 @@ class Mixing:
     def widen(self, out: torch.Tensor, widths: Sequence[int], label: str,
               dim: int = 1) -> torch.Tensor:
         """``out`` (the widest output) times the channel mask of ``label``'s weights along
-        ``dim``; the mask is kept for the layers that follow this width."""
-        self.mask = width_mask(widths, self.weights[label])
+        ``dim``; the mask (and its axis) is kept for the layers that follow this width."""
+        self.mask, self.dim, self.ndim = width_mask(widths, self.weights[label]), dim, out.dim()
         return self.follow(out, dim)
 
     def follow(self, out: torch.Tensor, dim: int = 1) -> torch.Tensor:
-        """``out`` times the current channel mask along ``dim`` if the mask fits it."""
-        shape = self._fits(out, dim)
-        return out if shape is None else out * self.mask.view(shape)
+        """``out`` times the current channel mask along ``dim`` (the channel axis of the
+        layer that returns ``out``, keeping its input's width) if the mask lies along that
+        axis and fits it."""
+        axis = self._axis(out, dim)
+        if axis is None or axis != dim % out.dim():
+            return out
+        return out * self.mask.view(self._shape(out, axis))
 
     def confine(self, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
         """``x`` with the channels the current mask zeroes (``m_c == 0``) zeroed again along
-        ``dim``, if the mask fits it: an op with ``f(0) != 0`` after a width (a sigmoid)
-        fills them, and the next layer would read them. Only the mask's support applies, so
-        one-hot weights run exactly the sampled subnet and soft ones (``m > 0``) are kept."""
-        shape = self._fits(x, dim)
-        return x if shape is None else x * (self.mask != 0).to(x.dtype).view(shape)
+        its axis (``dim`` after a view changed the number of dims), if the mask fits it: an
+        op with ``f(0) != 0`` after a width (a sigmoid) fills them, and the next layer would
+        read them. Only the mask's support applies, so one-hot weights run exactly the
+        sampled subnet and soft ones (``m > 0``) are kept."""
+        axis = self._axis(x, dim)
+        if axis is None:
+            return x
+        return x * (self.mask != 0).to(x.dtype).view(self._shape(x, axis))
 
-    def _fits(self, x: object, dim: int) -> list[int] | None:
-        """The shape to view the mask in to broadcast it along ``dim`` of ``x`` (None: no
-        mask, or it does not fit)."""
-        mask = self.mask
-        if (mask is None or not isinstance(x, torch.Tensor) or x.dim() <= dim % x.dim()
-                or mask.numel() != x.shape[dim]):
+    def _axis(self, x: object, dim: int) -> int | None:
+        """The axis of ``x`` the mask lies along: its own while ``x`` has the number of dims
+        of the tensor it was made or last applied on, else ``dim`` (None: no mask, or it
+        does not fit)."""
+        if self.mask is None or not isinstance(x, torch.Tensor) or x.dim() == 0:
             return None
+        axis = self.dim % x.dim() if x.dim() == self.ndim else dim
+        if not -x.dim() <= axis < x.dim() or x.shape[axis] != self.mask.numel():
+            return None
+        return axis % x.dim()
+
+    def _shape(self, x: torch.Tensor, axis: int) -> list[int]:
+        """The shape to view the mask in along ``axis`` of ``x``; the mask lies there now."""
+        self.dim, self.ndim = axis, x.dim()
         shape = [1] * x.dim()
-        shape[dim] = -1
+        shape[axis] = -1
         return shape
+
+    def _state(self) -> tuple[torch.Tensor | None, int, int]:
+        return self.mask, self.dim, self.ndim
+
+    def _settle(self, ends: Sequence[tuple[torch.Tensor, tuple]]) -> None:
+        """Keep the mask (with its axis) that the weighted values end with: ``ends`` holds
+        ``(weight, state)`` per value run. Values whose weight is 0 (one-hot) do not count;
+        where the others differ, no mask (a fixed width in one value makes every channel
+        live in the sum)."""
+        def same(a: tuple, b: tuple) -> bool:
+            if a[0] is None or b[0] is None:
+                return a[0] is b[0]
+            return a[1:] == b[1:] and (a[0] is b[0] or (a[0].shape == b[0].shape
+                                                        and torch.equal(a[0], b[0])))
+
+        states = [state for _, state in ends]
+        if any(not same(states[0], state) for state in states[1:]):
+            states = [state for weight, state in ends if bool(weight != 0)] or states
+        agree = all(same(states[0], state) for state in states[1:])
+        self.mask, self.dim, self.ndim = states[0] if agree else (None, 1, 0)
 
     def combine(self, label: str, branches: Sequence[Callable[[], torch.Tensor]]
                 ) -> torch.Tensor:
         """``sum_i w_i * branches[i]()`` over the picked values; each branch starts from the
-        channel mask in force before it."""
-        weights, start, out = self.weights[label], self.mask, None
+        channel mask in force before it, and the mask they end with is kept (``_settle``)."""
+        weights, start, out, ends = self.weights[label], self._state(), None, []
         for i in self.picks(label, len(branches)):
-            self.mask = start
+            self.mask, self.dim, self.ndim = start
             term = weights[i] * branches[i]()
             out = term if out is None else out + term
-        self.mask = start
+            ends.append((weights[i], self._state()))
+        self._settle(ends)
         return out
 
     def stack(self, label: str, depths: Sequence[int], blocks: Sequence[nn.Module],
               x: torch.Tensor) -> torch.Tensor:
         """``sum_d w_d * (x after the first d blocks)`` over the picked depths, in one pass
-        through the blocks."""
+        through the blocks; the mask they end with is kept (``_settle``)."""
         weights = self.weights[label]
         wanted = {depths[i]: i for i in self.picks(label, len(depths))}
-        last, out = max(wanted), None
+        last, out, ends = max(wanted), None, []
         for d in range(last + 1):
             if d in wanted:
                 term = weights[wanted[d]] * x
                 out = term if out is None else out + term
+                ends.append((weights[wanted[d]], self._state()))
             if d < last:
                 x = blocks[d](x)
+        self._settle(ends)
         return out
 
 
