@@ -539,7 +539,8 @@ def _fit_with_loaders(tmp_path, callback, module=TinySupernet, **kw) -> list[int
 
 
 @pytest.mark.parametrize("kw", [{"search_every_n_epochs": 1, "max_epochs": 3},
-                                {"max_epochs": 1}, {"max_epochs": -1, "max_steps": 2}])
+                                {"max_epochs": 1}, {"max_epochs": -1, "max_steps": 2},
+                                {"max_epochs": -1, "max_steps": 3, "val_check_interval": 0.5}])
 def test_loaders_passed_to_fit_that_a_search_would_precede_are_refused_before_training(
         tmp_path, kw):
     # the Trainer sets the loaders given to fit() up at the first validation, here after
@@ -561,9 +562,12 @@ def test_loaders_passed_to_fit_that_a_search_would_precede_are_refused_before_tr
 @pytest.mark.parametrize("kw", [{"search_every_n_epochs": 2, "max_epochs": 3},
                                 {"max_epochs": 2}, {"max_epochs": -1, "max_steps": 6},
                                 {"max_epochs": 3, "search_every_n_epochs": 1,
-                                 "num_sanity_val_steps": 1}])
+                                 "num_sanity_val_steps": 1},
+                                {"max_epochs": -1, "max_steps": 4, "val_check_interval": 0.5}])
 def test_loaders_passed_to_fit_are_scored_on_when_validation_sets_them_up_in_time(
         tmp_path, kw):
+    # val_check_interval=0.5 of 3 batches: the first validation after batch 1 of epoch 2, i.e.
+    # batch 4 (was: refused with max_steps=4 as if it came at the end of epoch 2, batch 6)
     callback = OneShotNAS(num_candidates=2, calibration_batches=0,
                           search_every_n_epochs=kw.pop("search_every_n_epochs", None))
     steps = _fit_with_loaders(tmp_path, callback, check_val_every_n_epoch=2, **kw)

@@ -371,9 +371,10 @@ def _searches_before_validating(trainer: pl.Trainer, now: bool, every: int | Non
     epoch, batches = trainer.current_epoch, trainer.num_training_batches
     if now or not batches or trainer.val_check_batch is None:  # (None: time-based)
         return now
-    per_val = trainer.check_val_every_n_epoch
-    first_val = ((epoch // per_val + 1) * per_val - epoch) * batches if per_val \
-        else trainer.val_check_batch  # every that many batches, across epochs
+    per_val, first_val = trainer.check_val_every_n_epoch, trainer.val_check_batch
+    if per_val:  # in epochs e with (e + 1) % per_val == 0, after val_check_batch of their
+        skipped = (epoch // per_val + 1) * per_val - 1 - epoch  # batches (else: across epochs)
+        first_val = min(first_val, batches) + (skipped * batches if skipped else 0)
     last = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 \
         else math.inf
     search = (min(last, (epoch // every + 1) * every if every else math.inf) - epoch) * batches
