@@ -733,6 +733,31 @@ def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, c
     assert check_oneshot_settings({"seed": 2**31 - 1})["seed"] == 2**31 - 1
 
 
+def test_the_seed_limit_of_spos_holds_for_oneshotnas_and_for_spos_only(
+        tmp_path, monkeypatch, capsys):
+    # was: OneShotNAS(seed=2**32 - 1) trained, then its final search failed on seed + epoch
+    # with a raw ValueError; and DARTS/GDAS, which add no epoch to it, refused 2**31..2**32-1
+    for seed in (-1, 2**32 - 1, 2**31, True):
+        with pytest.raises(ConfigError, match=rf"seed must be an integer from 0 to 2147483647 "
+                                              rf"\(2\*\*31 - 1\), got {seed}: seed \+ epoch seeds "
+                                              rf"each search's optimizer"):
+            OneShotNAS(num_candidates=2, seed=seed)
+    assert OneShotNAS(seed=2**31 - 1).seed == 2**31 - 1
+    monkeypatch.chdir(ROOT)
+    config = "examples/oneshot_digits/darts.yaml"
+    tiny = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+            "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1",
+            "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={tmp_path}"]
+    for args in (["--oneshot.seed=null", "--seed_everything=4294967295"],
+                 ["--oneshot.algorithm=gdas", "--oneshot.seed=4294967295"]):
+        assert main(["oneshot", config, *tiny, *args]) == 0, args
+        assert yaml.safe_load((tmp_path / "best_arch.yaml").read_text())["arch"]
+    for args in (["--oneshot.seed=4294967296"], ["--oneshot.seed=-1"]):
+        assert main(["oneshot", config, *tiny, *args]) == 2, args
+        assert ("oneshot.seed must be an integer from 0 to 4294967295 (2**32 - 1), got "
+                in capsys.readouterr().err)
+
+
 def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_step(
         tmp_path, monkeypatch, capsys):
     # was: only the exact string "ddp" was refused; a DDPStrategy node or

@@ -64,7 +64,11 @@ from lightning_nas.strategies.registry import (
     make_optimizer,
 )
 
-__all__ = ["OneShotNAS"]
+__all__ = ["SEED_MAX", "OneShotNAS"]
+
+#: the largest seed: ``seed + epoch`` seeds each search's optimizer (numpy: below 2**32),
+#: so 2**31 epochs fit
+SEED_MAX = 2**31 - 1
 
 
 class OneShotNAS(pl.Callback):
@@ -93,7 +97,8 @@ class OneShotNAS(pl.Callback):
             ``ConfigError`` before training.
         export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
             ``history.json`` at the end (None: write nothing).
-        seed: seeds the path sampler and nevergrad.
+        seed: seeds the path sampler and nevergrad (``seed + epoch`` each search): 0 to
+            ``SEED_MAX`` (2**31 - 1).
         record_paths: keep the path of every training step in ``paths`` (for checks).
     """
 
@@ -113,6 +118,10 @@ class OneShotNAS(pl.Callback):
             raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
         if search_every_n_epochs is not None and search_every_n_epochs < 1:
             raise ConfigError(f"search_every_n_epochs must be >= 1, got {search_every_n_epochs}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+            raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
+                              f"{seed!r}: seed + epoch seeds each search's optimizer, which "
+                              f"takes seeds below 2**32")
         self.optimizer, self.num_candidates = optimizer, num_candidates
         self._ended = False  # on_train_end ran in this fit
         self.search_every_n_epochs = search_every_n_epochs

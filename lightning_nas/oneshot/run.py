@@ -31,7 +31,7 @@ from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
-from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
@@ -111,25 +111,23 @@ _NUMBERS: dict[str, tuple[type, float | None, bool]] = {
 }
 #: settings that must be strings (or null)
 _STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
-#: the largest seed: ``seed_everything`` takes up to 2**32 - 1, and ``seed + epoch`` seeds
-#: each SPOS search (numpy: below 2**32), so 2**31 epochs fit
-SEED_MAX = 2**31 - 1
-
-
-def check_seed(seed: int, key: str) -> None:
-    """Raise ``ConfigError`` naming ``key`` when ``seed`` is outside ``0..SEED_MAX``.
+def check_seed(seed: int, key: str, spos: bool = True) -> None:
+    """Raise ``ConfigError`` naming ``key`` when ``seed`` is outside ``0..SEED_MAX`` (SPOS:
+    ``seed + epoch`` seeds each search) or ``0..2**32 - 1`` (DARTS, GDAS: Lightning's range).
 
     Example:
         >>> check_seed(2**32 - 1, "oneshot.seed")
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: oneshot.seed must be an integer from 0 to 2147483647...
+        >>> check_seed(2**32 - 1, "oneshot.seed", spos=False)
     """
-    if not 0 <= seed <= SEED_MAX:
-        raise ConfigError(f"{key} must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
+    top, bits = (SEED_MAX, 31) if spos else (2**32 - 1, 32)
+    if not 0 <= seed <= top:
+        raise ConfigError(f"{key} must be an integer from 0 to {top} (2**{bits} - 1), got "
                           f"{seed}: it seeds torch, numpy and random, which take 0 to "
-                          f"2**32 - 1, and seed + epoch seeds each SPOS search, which must "
-                          f"stay below 2**32")
+                          f"2**32 - 1" + (", and seed + epoch seeds each SPOS search, which "
+                                          "must stay below 2**32" if spos else ""))
 
 
 def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,8 +166,6 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         if key in out and not (isinstance(value, str) or (value is None and nullable)):
             raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
                               f", got {value!r}")
-    if out.get("seed") is not None:
-        check_seed(out["seed"], "oneshot.seed")
     if out.get("mode") is not None:
         check_mode(out["mode"], "oneshot.mode")
         if out["mode"] == "min":  # the command has no metric setting: accuracy it is
@@ -362,8 +358,9 @@ def check_oneshot(cfg: Mapping[str, Any]
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
     opts = check_oneshot_settings(opts)
+    key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
     opts["seed"] = config_seed(cfg, opts["seed"])
-    check_seed(opts["seed"], "seed_everything")  # (oneshot.seed is checked above)
+    check_seed(opts["seed"], key, spos=algorithm == "spos")
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
