@@ -574,14 +574,25 @@ def test_loaders_passed_to_fit_are_scored_on_when_validation_sets_them_up_in_tim
     assert steps and callback.history and 0 <= callback.best_score <= 1
 
 
-def test_loaders_passed_to_fit_of_a_module_without_validation_step_are_refused(tmp_path):
+@pytest.mark.parametrize("val_loader", [True, False])
+def test_loaders_passed_to_fit_of_a_module_without_validation_step_are_refused(
+        tmp_path, val_loader):
     # Lightning never sets them up, so no search could read them (was: "OneShotNAS needs
-    # validation data to score subnets" after all the training)
-    callback = OneShotNAS(num_candidates=2, calibration_batches=0)
-    with pytest.raises(ConfigError, match=r"the module has no validation_step, so Lightning "
-                       r"never sets up loaders passed to trainer.fit\(val_dataloaders=...\)"):
-        _fit_with_loaders(tmp_path, callback, _NoValidationStep, max_epochs=1)
-    assert callback.history == []
+    # validation data to score subnets" after all the training); without a validation
+    # loader the message spoke of the val_dataloaders passed to fit() all the same
+    callback, data, steps = OneShotNAS(num_candidates=2, calibration_batches=0), BlobData(), []
+    data.setup()
+    count = pl.callbacks.LambdaCallback(on_train_batch_start=lambda *_: steps.append(1))
+    loaders = [data.train_dataloader(), data.val_dataloader()][:1 + val_loader]
+    with pytest.raises(ConfigError, match=r"OneShotNAS scores subnets on the validation data, "
+                       r"and this fit has none it can read: the module has no validation_step "
+                       r"and no val_dataloader, nor a datamodule with one \(without "
+                       r"validation_step Lightning never sets up loaders passed to "
+                       r"trainer.fit\(val_dataloaders=...\)\); give the module or datamodule "
+                       r"a val_dataloader"):
+        _trainer(tmp_path, [callback, count], max_epochs=1,
+                 enable_checkpointing=False).fit(_NoValidationStep(), *loaders)
+    assert callback.history == [] and steps == []
 
 
 def _accuracy_on(net: nn.Module, data: BlobData, samples: int) -> float:

@@ -356,8 +356,9 @@ def _check_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule, search_n
           or mod.val_dataloader is not pl.LightningModule.val_dataloader):
         return  # (read from there)
     elif mod.validation_step is pl.LightningModule.validation_step:
-        problem = ("the module has no validation_step, so Lightning never sets up loaders "
-                   "passed to trainer.fit(val_dataloaders=...) where OneShotNAS could read them")
+        problem = ("this fit has none it can read: the module has no validation_step and "
+                   "no val_dataloader, nor a datamodule with one (without validation_step "
+                   "Lightning never sets up loaders passed to trainer.fit(val_dataloaders=...))")
     elif not trainer.enable_validation:  # no loader given to fit() either
         problem = none
     elif _searches_before_validating(trainer, search_now, every):
