@@ -67,7 +67,6 @@ class _Leaf:
             return int(min(int(self.high), max(int(self.low), round(x))))
         return float(min(self.high, max(self.low, x)))
 
-
     def draw(self, u: float) -> float | int:
         """The value a uniform ``u`` in [0, 1] draws: ``from_unit(u)``, but on an integer
         log range each ``k`` as likely as ``[k - 0.5, k + 0.5]`` log-uniformly (as
