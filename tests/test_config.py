@@ -465,6 +465,24 @@ def test_an_override_of_a_key_the_space_spells_out_is_refused(tmp_path, capsys, 
     assert not (tmp_path / "run").exists()
 
 
+def test_a_node_spelt_out_with_init_args_is_set_as_its_short_form():
+    # was: `model.init_args.net` came after `model.net.dropout` (more dots) and replaced
+    # the searched dropout; a group at `model.init_args.net.init_args` replaced the node's
+    # arguments whole (the config's and another key's `model.net.lin2_size` lost)
+    from lightning_nas.config.paths import check_space_paths, set_paths
+
+    node = {"class_path": "tests.helpers.Head", "init_args": {"w": 16}}
+    for values in ([("model.net.w", 4), ("model.init_args.net", node)],
+                   [("model.init_args.net", node), ("model.net.w", 4)]):
+        cfg = {"model": {"class_path": "tests.helpers.TinyNet", "init_args": {}}}
+        assert set_paths(cfg, values)["model"]["init_args"]["net"]["init_args"] == {"w": 4}
+    with pytest.raises(ConfigError, match=r"space key 'model.init_args.net.init_args' names a "
+                                          r"node's init_args; give its arguments as a group "
+                                          r"at the node: model.net: "):
+        check_space_paths({"model.init_args.net.init_args": {"w": {"choice": [4, 8]}},
+                           "model.net.lin2_size": {"choice": [16, 32]}})
+
+
 def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path, capsys):
     # was: merged option by option: `log: true` kept from the first file, and a choice over
     # an int range "names several kinds ['int', 'choice']"
@@ -484,6 +502,19 @@ def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path,
                      "model.optimizer.lr": {"float": [0.001, 0.01]},
                      "model.net": {"lin1_size": {"choice": [8, 16]},  # a group: merged
                                    "dropout": {"fixed": 0.5}}}
+    # a space named as a file replaces the earlier space whole, as --search.space=FILE
+    # does, and an earlier file's missing space file is no error once replaced
+    (tmp_path / "small.yaml").write_text("model.net.lin1_size: {choice: [4, 8]}\n")
+    (tmp_path / "named.yaml").write_text("search:\n  space: small.yaml\n")
+    (tmp_path / "missing.yaml").write_text(yaml.safe_dump({**cfg, "search": {
+        **cfg["search"], "space": "nowhere.yaml"}}))
+    for first in ("base.yaml", "missing.yaml"):
+        assert main(["search", str(tmp_path / first), str(tmp_path / "named.yaml"),
+                     "--print_config"]) == 0
+        assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+            "model.net.lin1_size": {"choice": [4, 8]}}
+    assert main(["search", str(tmp_path / "missing.yaml"), "--print_config"]) == 2
+    assert "search.space file nowhere.yaml not found" in capsys.readouterr().err
 
 
 def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys):

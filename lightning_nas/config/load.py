@@ -87,7 +87,10 @@ def load_config(paths: str | Path | Sequence[str | Path],
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        cfg = _merge(cfg, _inline_sections(_space_read(part, path), path))
+        search = part.get("search")  # a space file replaces the space whole, as its
+        named = isinstance(search, Mapping) and isinstance(search.get("space"), str)  # --flag
+        cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
+                     whole_space=named)
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides, config_path=path)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
@@ -136,13 +139,17 @@ def _trainer_args(trainer: Any) -> Any:
                       f"project's configs/trainer/*.yaml does), or leave it out")
 
 
-def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any],
+           whole_space: bool = False) -> dict[str, Any]:
     """A config file over the earlier ones: mappings merged key by key, but a search space's
-    parameter given again replaced as a whole (``merge_space``)."""
+    parameter given again replaced as a whole (``merge_space``), and a space the file names
+    as a file (``whole_space``) replacing the earlier space whole."""
     out = deep_merge(cfg, part)
     spaces = [c["search"].get("space") if isinstance(c.get("search"), Mapping) else None
               for c in (cfg, part)]
-    if all(isinstance(space, Mapping) for space in spaces):
+    if whole_space:
+        out["search"]["space"] = copy.deepcopy(spaces[1])
+    elif all(isinstance(space, Mapping) for space in spaces):
         out["search"]["space"] = merge_space(*spaces)
     return out
 
@@ -198,17 +205,21 @@ def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | 
     return f"{name}.{inner}" if inner and rest else inner
 
 
-def _space_read(part: Mapping[str, Any], path: Path | None) -> dict[str, Any]:
+def _space_read(part: Mapping[str, Any], path: Path | None,
+                missing_ok: bool = False) -> dict[str, Any]:
     """``part`` with a ``search.space`` given as a YAML file name replaced by the file's
     content; the file is looked for in the current folder, then beside ``path``, the config
     file that names it (read before any override, so ``--search.space.KEY=...`` sets a key
-    of the space, and before a later file is merged over it)."""
+    of the space, and before a later file is merged over it). ``missing_ok``: a file not
+    found stays a name (a later file or an override may replace it; else it is refused)."""
     search = part.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     if not (isinstance(space, str) and space.strip()):
         return dict(part)
     found = next((p for p in (Path(space), *([path.parent / space] if path else []))
                   if p.is_file()), None)
+    if found is None and missing_ok:
+        return dict(part)
     if found is None:
         beside = f" and beside {path}" if path else ""
         raise FileNotFoundError(f"search.space file {space} not found (looked in the "

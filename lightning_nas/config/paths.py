@@ -66,6 +66,12 @@ def check_space_paths(space: Mapping[str, Any]) -> None:
     inside it (``model.optimizer`` and ``model.optimizer.lr``)."""
     seen: dict[str, str] = {}
     for key, spec in space.items():
+        if str(key).split(".")[-1] in ("init_args", "class_path"):  # a plain dict: it would
+            # replace the node's arguments whole, the config's and other keys' with them
+            short = space_path(str(key).rsplit(".", 1)[0])
+            raise ConfigError(f"space key {key!r} names a node's {str(key).split('.')[-1]}; "
+                              f"give its arguments as a group at the node: {short}: "
+                              f"{{name: {{choice: [...]}}, ...}}")
         for leaf in _space_leaves(space_path(str(key)), spec):
             if leaf in seen:
                 raise ConfigError(f"space keys {seen[leaf]!r} and {key!r} both set {leaf} (a "
@@ -116,9 +122,15 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
         >>> set_paths({}, [("model.opt.lr", 0.5), ("model.opt", adam)])["model"]["opt"]
         {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.5}}
     """
-    for key, value in sorted(values, key=lambda item: item[0].count(".")):  # stable
+    for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
         set_dotted(cfg, key, copy.deepcopy(value))
     return cfg
+
+
+def _depth(key: str) -> int:
+    """The depth of the config path ``key`` sets: its ``init_args`` levels not counted (was:
+    every dot, so ``model.init_args.net`` came after ``model.net.dropout`` and replaced it)."""
+    return sum(part != "init_args" for part in key.split("."))
 
 
 def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:

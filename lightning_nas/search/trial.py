@@ -234,6 +234,12 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     return result
 
 
+#: searched Trainer values that decide whether (and when) a trial validates
+_VALIDATION_KEYS = frozenset(f"trainer.{key}" for key in (
+    "max_epochs", "max_steps", "max_time", "check_val_every_n_epoch", "val_check_interval",
+    "limit_val_batches", "limit_train_batches", "accumulate_grad_batches"))
+
+
 def fit_trial(spec: TrialSpec) -> TrialResult:
     """Train ``spec.arch`` once; never raises for errors of the trial itself.
 
@@ -241,7 +247,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     error text (``build_failed`` when it raised before ``fit`` started: building the model,
     the data or the Trainer; or in Lightning's own code before the first training step).
     One that trained to its end without a validation is FAILED, and ``fatal`` unless its
-    architecture holds searched Trainer values (those of other trials may validate).
+    architecture holds searched Trainer values that decide validation (other trials' may
+    validate).
     ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the trial is
     re-run on resume).
     """
@@ -316,7 +323,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # it trained to its end: every trial would (a time limit or a callback may not),
         # unless searched Trainer values of its own are why (other trials' may validate)
         result.fatal = not bad and _ran_to_its_end(trainer) and not any(
-            key.startswith("trainer.") for key in spec.arch)
+            key in _VALIDATION_KEYS for key in spec.arch)
         return result
     result.status = TrialStatus.COMPLETED
     # a rule's verdict at the last epoch stops nothing: the trial trained in full
