@@ -25,7 +25,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
 __all__ = ["COMBINATIONS", "check_trainer_combinations", "space_options", "trainer_options",
-           "with_value"]
+           "value_at", "with_value"]
 
 #: searched Trainer value combinations checked one by one; past it, each argument's
 #: extreme values only (smallest, smallest positive and largest number of each type)
