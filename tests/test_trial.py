@@ -151,6 +151,37 @@ def test_a_searched_path_into_the_config_is_written_into_the_checkpoint_too(tmp_
     assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 
+class WithBackbone(NoHparams):
+    """A project's module that takes an object (a config node) and saves nothing."""
+
+    def __init__(self, backbone: torch.nn.Module, width: int = 16, activation: str = "relu",
+                 lr: float = 0.05) -> None:
+        super().__init__(width, activation, lr)
+        self.backbone = backbone
+
+    def forward(self, x):
+        return self.net(self.backbone(x))
+
+
+def test_a_config_model_with_an_object_argument_gets_its_plain_ones_into_the_checkpoint(
+        tmp_path):
+    # was: one object among the section's arguments wrote none of them: the checkpoint's
+    # hyper_parameters were None and load_from_checkpoint(path, backbone=...) built the
+    # defaults (relu, width 16), failing on the weights' shapes
+    from lightning_nas.config.factories import ConfigBuilder
+
+    section = {"class_path": "tests.test_trial.WithBackbone", "init_args": {
+        "lr": 0.1, "backbone": {"class_path": "torch.nn.Identity"}}}
+    arch = {"model.width": 8, "model.activation": "tanh"}
+    result = fit_trial(_spec(tmp_path, arch, model=ConfigBuilder(section, "model",
+                                                                 plain_keys=True)))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert saved == {"lr": 0.1, "width": 8, "activation": "tanh"}
+    loaded = WithBackbone.load_from_checkpoint(result.checkpoint, backbone=torch.nn.Identity())
+    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
+
+
 def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
     from lightning_nas.search.schedulers import MedianRule
 
