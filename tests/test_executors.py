@@ -109,6 +109,17 @@ def test_process_executor_recycles_and_replaces_workers(tmp_path):
     assert pool.pids() == []
 
 
+def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
+    # was: a search with nothing left to train (a finished run resumed with num_workers 2)
+    # printed "Process lightning-nas-worker: ... BrokenPipeError" per worker: the pool was
+    # closed before the workers said they were ready
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.start()
+        workers = [w.process for w in pool._workers]
+    assert all(p.exitcode == 0 for p in workers), [p.exitcode for p in workers]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
         result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,

@@ -31,7 +31,10 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
     die_with_parent()
     if not parent_alive(parent_pid):  # the search died before the death signal was set
         os._exit(0)
-    conn.send(READY)
+    try:
+        conn.send(READY)
+    except OSError:  # BrokenPipeError: the pool was shut down before this worker started
+        return
     threads = os.environ.get("LNAS_NUM_THREADS")
     import torch
 
