@@ -293,7 +293,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             building = False
             t0 = time.perf_counter()
             try:
-                trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path)
+                trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path,
+                            **_trusted(spec.ckpt_path))
             finally:
                 result.fit_time = time.perf_counter() - t0
                 result.epochs = trainer.current_epoch
@@ -355,6 +356,16 @@ def _raised_by_lightning(err: BaseException) -> bool:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb is not None and f"{os.sep}lightning{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
+def _trusted(ckpt_path: str | None) -> dict[str, Any]:
+    """``weights_only=False`` for ``trainer.fit`` when it resumes ``ckpt_path``, the trial's
+    own ``last.ckpt`` that this search wrote: a module's ``save_hyperparameters()`` stores
+    objects torch's ``weights_only`` loading refuses (a Hydra ``_partial_: true`` optimizer's
+    ``functools.partial``). Empty for a Lightning whose ``fit`` has no such argument."""
+    if ckpt_path is None or "weights_only" not in inspect.signature(pl.Trainer.fit).parameters:
+        return {}
+    return {"weights_only": False}
 
 
 def _ran_to_its_end(trainer: pl.Trainer) -> bool:
