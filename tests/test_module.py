@@ -60,6 +60,21 @@ def test_a_builder_without_an_import_path_is_said_and_given_back_at_load(tmp_pat
     assert torch.allclose(reloaded(x), module(x))
 
 
+def test_a_search_says_its_builder_has_no_import_path_too(tmp_path, tiny_trainer):
+    # was: the search's dry build made the module first, with warnings silenced, and the
+    # warning (said once per builder) was used up there: nothing said it, best.yaml had
+    # model_objects {builder: null}
+    from lightning_nas import Search
+
+    def build(arch):
+        return build_mlp(arch)
+
+    with pytest.warns(UserWarning, match=r"NASModule's builder .*build has no import path"):
+        Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
+               model_init_args={"builder": build, "num_classes": 3}, budget=1,
+               run_dir=tmp_path, verbose=False).run()
+
+
 def test_arch_lr_and_weight_decay_win_over_arguments():
     module = NASModule(build_mlp, num_classes=3, lr=0.1, width=8, arch={"lr": 0.003,
                                                                          "weight_decay": 0.01})
