@@ -388,7 +388,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"{err}; or pass data= to finetune()") from None
     # a path that no longer imports is a config error, said before any folder or training
     ModelFactory(model, init_args)
-    DataFactory(stored_data.get("class_path") if data is None else data, data_args)
+    data_factory = DataFactory(stored_data.get("class_path") if data is None else data, data_args)
+    if data is not None:  # given: a DataModule instance that cannot be copied is said now
+        data_factory.check()
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs
         for key in ("max_steps", "max_time"):
