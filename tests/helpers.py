@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 __all__ = [
     "BlobData",
     "CrashAt",
+    "DictArgNet",
     "EpochLog",
     "RankRecorder",
     "SaveInitialWeights",
@@ -103,6 +104,18 @@ class TinyNet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class DictArgNet(TinyNet):
+    """A plain ``dict`` argument (the optimizer's settings), as many projects have one."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05,
+                 opt_cfg: dict | None = None) -> None:
+        super().__init__(width=width, lr=lr)
+        self.opt_cfg = dict(opt_cfg or {})
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, **self.opt_cfg)
 
 
 def build_mlp(arch: dict) -> nn.Module:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+import torch
 import yaml
 
 from lightning_nas.cli import main
@@ -127,6 +128,35 @@ def test_an_override_of_a_searched_key_is_refused(config, capsys, override):
     err = capsys.readouterr().err
     assert "sets a key the search space searches ('width')" in err
     assert "--search.space.width={fixed: 64}" in err
+
+
+def test_a_config_dict_whose_searched_group_drops_keys_is_refused_before_training(
+        tmp_path, capsys):
+    # was: trained, every trial (best_config.yaml, the checkpoint) without `nesterov: true`
+    run = tmp_path / "run"
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.DictArgNet",
+                  "init_args": {"opt_cfg": {"momentum": 0.9, "nesterov": True}}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu"},
+        "search": {"space": {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]}}}, "budget": 1,
+                   "monitor": "val_acc", "run_dir": str(run), "verbose": False},
+    }))
+    assert main(["search", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert ("model.init_args.opt_cfg has the key nesterov, which the search space's group "
+            "'opt_cfg' does not set: the group gives every trial model.init_args.opt_cfg as a "
+            "whole, so it would be lost. To fix it, add {nesterov: {fixed: true}} to the group "
+            "'opt_cfg' in search.space (--search.space.opt_cfg.nesterov={fixed: true})") in err
+    assert "Traceback" not in err and not run.exists()  # nothing trained, nothing written
+    # the fix it names: every trial keeps nesterov
+    assert main(["search", str(path), "--search.space.opt_cfg.nesterov={fixed: true}"]) == 0
+    opt_cfg = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"][
+        "opt_cfg"]
+    assert opt_cfg["nesterov"] is True and opt_cfg["momentum"] in (0.5, 0.8)
+    ckpt = torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["opt_cfg"] == opt_cfg
 
 
 @pytest.mark.parametrize("override, message", [

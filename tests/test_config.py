@@ -128,6 +128,63 @@ def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
     assert f"--search.space.head.{inner}={{fixed: {value}}}" in str(info.value)
 
 
+@pytest.mark.parametrize(("model", "space", "where", "keys", "fix"), [
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True}}}, {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]}}},
+     "model.init_args.opt_cfg", "the key nesterov", ["--search.space.opt_cfg.nesterov={fixed: "
+                                                     "true}"]),
+    ({"_target_": "tests.helpers.DictArgNet", "opt_cfg": {"momentum": 0.9, "nesterov": True,
+                                                          "dampening": 0.0}},
+     {"model.opt_cfg": {"nesterov": {"fixed": True}}}, "model.opt_cfg",
+     "the keys momentum, dampening", ["--search.space.model.opt_cfg.momentum={fixed: 0.9}",
+                                      "--search.space.model.opt_cfg.dampening={fixed: 0.0}"]),
+    # a dict inside the group's dict, and a dict argument of a node a group at the node sets
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "sub": {"a": 1, "b": 2}}}}, {"opt_cfg": {"sub": {"a": {"fixed": 3}}}},
+     "model.init_args.opt_cfg", "the key sub.b", ["--search.space.opt_cfg.sub.b={fixed: 2}"]),
+    ({"class_path": "tests.helpers.TinyNet", "init_args": {"net": {
+        "class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {"nesterov": True}}}}},
+     {"model.net": {"opt_cfg": {"momentum": {"fixed": 0.5}}}},
+     "model.init_args.net.init_args.opt_cfg", "the key nesterov",
+     ["--search.space.model.net.opt_cfg.nesterov={fixed: true}"]),
+])
+def test_a_config_dict_with_keys_its_searched_group_does_not_set_is_refused(
+        tmp_path, model, space, where, keys, fix):
+    # was: the group's value replaced the config's dict whole, so these keys were gone from
+    # every trial (and best_config.yaml, the checkpoint) without a word
+    cfg = _config(tmp_path / "run")
+    cfg["model"], cfg["search"]["space"] = model, space
+    base, search = tmp_path / "base.yaml", tmp_path / "search.yaml"  # merged before the check
+    base.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if k != "search"},
+                                   sort_keys=False))
+    search.write_text(yaml.safe_dump({"search": cfg["search"]}))
+    with pytest.raises(ConfigError) as info:
+        load_config([base, search])
+    message = str(info.value)
+    assert message.startswith(f"{where} has {keys}, which the search space's group "
+                              f"{next(iter(space))!r} does not set: the group gives every "
+                              f"trial {where} as a whole, so ")
+    them = "it" if len(fix) == 1 else "them"
+    assert f"({' '.join(fix)})" in message and f"else leave {them} out of {where}" in message
+    fixed = load_config([base, search], fix)  # the fix it names loads
+    assert fixed["search"]["space"][next(iter(space))] != space[next(iter(space))]
+
+
+def test_a_searched_group_that_sets_every_key_of_the_config_dict_loads(tmp_path):
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True}}}
+    cfg["search"]["space"] = {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]},
+                                          "nesterov": {"choice": [True, False]}}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["model"] == cfg["model"]
+    # a key set by a parameter (a chosen dict) is given whole, as documented: not refused
+    cfg["search"]["space"] = {"model.opt_cfg": {"choice": [{"momentum": 0.5}]}}
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["search"]["space"] == cfg["search"]["space"]
+
+
 def test_load_config_default_run_dir_and_errors(tmp_path):
     path = tmp_path / "exp1.yaml"
     cfg = _config(tmp_path / "run")

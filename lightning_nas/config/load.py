@@ -39,7 +39,7 @@ from lightning_nas.config.paths import (
     set_dotted,
     space_path,
 )
-from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError, unknown
 
 __all__ = [
@@ -105,6 +105,7 @@ def load_config(paths: str | Path | Sequence[str | Path],
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
     cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
     _check_not_searched(overrides, cfg)
+    _check_groups_keep(cfg)
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
@@ -203,6 +204,77 @@ def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | 
         return None
     inner = _set_in(cfg, path, f"{prefix}.{name}", spec[name]) if rest else name
     return f"{name}.{inner}" if inner and rest else inner
+
+
+def _check_groups_keep(cfg: Mapping[str, Any]) -> None:
+    """Refuse a dict the config gives (its files and overrides merged) at a key the space
+    searches as a group, when the dict has keys the group does not set: the group's value
+    replaces the dict whole, so they would be lost from every trial without a word. A group
+    at a node sets only the node's arguments it names: a dict among them is looked at."""
+    search = cfg.get("search")
+    space = search.get("space") if isinstance(search, Mapping) else None
+    for name, spec in space.items() if isinstance(space, Mapping) else ():
+        if is_space_group(spec):
+            _check_group(cfg, space_path(str(name)), str(name), spec)
+
+
+def _check_group(cfg: Mapping[str, Any], path: str, name: str, spec: Mapping[str, Any],
+                 inner: str = "") -> None:
+    """``_check_groups_keep`` for ``spec`` at ``path``: the space's group ``name``, or the
+    group at ``inner`` in it (an argument of a node it sets)."""
+    value = get_dotted(cfg, path)
+    if is_node(value):  # the node stays; set_dotted sets each argument the group names
+        for arg, item in spec.items():
+            if is_space_group(item):
+                _check_group(cfg, f"{path}.{arg}", name, item, f"{inner}{arg}.")
+        return
+    lost = _lost_keys(value, spec) if isinstance(value, Mapping) else {}
+    if not lost:
+        return
+    where, one = _spelt(cfg, path), len(lost) == 1
+    it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
+    added: dict[str, Any] = {}
+    for key, item in lost.items():  # the group's keys to add, nested as in the group
+        set_dotted(added, f"{inner}{key}", {"fixed": item})
+    flags = " ".join(f"--search.space.{name}.{inner}{key}={_flow({'fixed': item})}"
+                     for key, item in lost.items())
+    raise ConfigError(f"{where} has {keys} {', '.join(lost)}, which the search space's group "
+                      f"{name!r} does not set: the group gives every trial {where} as a "
+                      f"whole, so {it} would be lost. To fix it, add {_flow(added)} to the "
+                      f"group {name!r} in search.space ({flags}), or search {they} there; "
+                      f"else leave {they} out of {where}")
+
+
+def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
+               prefix: str = "") -> dict[str, Any]:
+    """The keys of the config's dict ``value`` (dotted, with their values) that the group
+    ``spec`` does not set; a key it sets with a parameter is set whole."""
+    lost: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in spec:
+            lost[f"{prefix}{key}"] = item
+        elif is_space_group(spec[key]) and isinstance(item, Mapping):
+            lost.update(_lost_keys(item, spec[key], f"{prefix}{key}."))
+    return lost
+
+
+def _spelt(cfg: Mapping[str, Any], path: str) -> str:
+    """``path`` as the config spells it: with the ``init_args`` levels it has."""
+    node: Any = cfg
+    out = []
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part not in node \
+                and isinstance(node.get("init_args"), Mapping):
+            node = node["init_args"]
+            out.append("init_args")
+        out.append(part)
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return ".".join(out)
+
+
+def _flow(value: Any) -> str:
+    """``value`` as one line of YAML (``{fixed: true}``)."""
+    return dump_yaml(value, default_flow_style=True, width=10**6).strip()
 
 
 def _space_read(part: Mapping[str, Any], path: Path | None,
