@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +125,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 staged.append(_staged(run_dir / "best_config.yaml", _config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
-                    threads=store.get_meta("trial_threads", (
-                        store.get_meta("settings") or {}).get("threads_per_trial")))
-                    + dump_yaml(trained)))
+                    fits=_fits(store, best.trial_id)) + dump_yaml(trained)))
             staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk
             for name in ("best.ckpt", "best_config.yaml", "best.yaml"):
@@ -233,17 +231,32 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
     return settings.get("max_epochs")
 
 
+def _fits(store: RunStore, trial_id: int) -> list[int | None]:
+    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``; a trial an
+    older version ran: the run's one count, of its latest invocation)."""
+    fits = store.fits(trial_id)
+    return fits if fits is not None else [store.get_meta("trial_threads", (
+        store.get_meta("settings") or {}).get("threads_per_trial"))]
+
+
 def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
-                   hydra: bool = False, threads: int | None = None) -> str:
+                   hydra: bool = False, fits: Sequence[int | None] = ()) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
-    (with the torch threads of the trials when they ran with a count of their own, set or
-    shared out among workers: on CPU another count sums in another order); the last one
-    gives ``lightning-nas fit`` its monitor and mode."""
+    (with the torch threads its fits ran with, ``_fits``, when they had a count of their
+    own, set or shared out among workers: on CPU another count sums in another order; those
+    of its latest fit on the command line); the last one gives ``lightning-nas fit`` its
+    monitor and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
+    threads = fits[-1] if fits else None
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
-    same = (f"# Its trials ran with {threads} torch thread{'s' * (threads != 1)}: on CPU "
-            f"the same count gives the same score.\n" if threads else "")
+    if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
+        said = " then ".join(str(t) if t else "its process's own" for t in fits)
+        same = (f"# Its fits ran with {said} torch threads (the first, then each resume from "
+                f"its checkpoint).\n")
+    else:
+        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}: on CPU the "
+                f"same count gives the same score.\n" if threads else "")
     trial_dir = run_dir / "trials" / f"trial_{best.trial_id:04d}"
     if any(trial_dir.glob("logs_resumed_*")):  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, its resumed part from a "

@@ -189,6 +189,21 @@ class RunStore:
                          "attempts = attempts + ? WHERE id = ?",
                          (TrialStatus.RUNNING.value, int(attempt), trial_id))
 
+    def note_fit(self, trial_id: int, threads: int | None, resumed: bool = False) -> None:
+        """Record the torch threads a fit of trial ``trial_id`` runs with (None: its
+        process's own) in meta ``fit_threads``: a first fit (or a re-run from scratch)
+        anew, a fit resumed from its checkpoint (a promotion) after the earlier ones."""
+        fits, key = self.get_meta("fit_threads") or {}, str(trial_id)
+        earlier = fits.get(key, [self.get_meta("trial_threads")])  # an older version's
+        fits[key] = [*(earlier if resumed else []), threads]
+        self.set_meta("fit_threads", fits)
+
+    def fits(self, trial_id: int) -> list[int | None] | None:
+        """The torch threads of each fit of trial ``trial_id`` (the first, then each resume
+        from its checkpoint), or None when the store has no record of them (the trial ran
+        under an older version)."""
+        return (self.get_meta("fit_threads") or {}).get(str(trial_id))
+
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only."""
         self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))

@@ -194,7 +194,7 @@ def test_export_quotes_strings_that_look_like_numbers(tmp_path):
         store.set_meta("settings", {"threads_per_trial": 1})
     export_best(run)  # the trials' thread count, without which fit's sums differ on CPU
     header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
-    assert "# Its trials ran with 1 torch thread: on CPU the same count" in header
+    assert "# It ran with 1 torch thread: on CPU the same count" in header
     assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
 
 
@@ -209,8 +209,30 @@ def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path)
     search_from_config(cfg).run()
     threads = max(1, (os.cpu_count() or 1) // 2)
     header = (tmp_path / "run" / "best_config.yaml").read_text().split("\nmodel:")[0]
-    assert f"# Its trials ran with {threads} torch thread" in header
+    assert f"# It ran with {threads} torch thread" in header
     assert f"# Train it again: OMP_NUM_THREADS={threads} lightning-nas fit" in header
+
+
+def test_best_config_names_the_threads_of_the_invocation_that_trained_the_trial(tmp_path):
+    # was: one count per run (meta trial_threads), overwritten by every resume: a resume
+    # with another threads_per_trial named its count for the trials of the first run too
+    run = tmp_path / "run"
+    for budget, threads in ((1, 2), (2, 1)):  # the resume trains trial 2 with 1 thread
+        search_from_config({**CONFIG, "trainer": {"max_epochs": 1, "accelerator": "cpu"},
+                            "search": {"space": {"model.width": {"choice": [8, 16]}},
+                                       "budget": budget, "threads_per_trial": threads,
+                                       "verbose": False, "run_dir": str(run)}}).run()
+    for trial, threads in ((1, 2), (2, 1)):
+        export_best(run, trial_id=trial)
+        header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+        assert f"# It ran with {threads} torch thread" in header
+        assert f"# Train it again: OMP_NUM_THREADS={threads} lightning-nas fit" in header
+    with RunStore(run / "search.db") as store:  # as an older version left it: one count
+        assert [store.fits(1), store.fits(2)] == [[2], [1]]
+        store.set_meta("fit_threads", None)
+        store.set_meta("trial_threads", 3)
+    export_best(run, trial_id=1)
+    assert "OMP_NUM_THREADS=3 lightning-nas fit" in (run / "best_config.yaml").read_text()
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):

@@ -123,6 +123,22 @@ def test_meta_round_trip(store):
     assert store.get_meta("missing", {"d": 1}) == {"d": 1}
 
 
+def test_the_threads_of_each_fit_of_a_trial(store):
+    # one count per fit: a re-run from scratch starts anew, a resume (promotion) adds one
+    first, second = store.start_trial({"k": 1}), store.start_trial({"k": 2})
+    assert store.fits(first) is None  # no record (an older version's trial)
+    store.note_fit(first, 2)
+    store.note_fit(second, None)
+    store.note_fit(first, 1, resumed=True)
+    assert [store.fits(first), store.fits(second)] == [[2, 1], [None]]
+    store.note_fit(first, 4)
+    assert store.fits(first) == [4]
+    store.set_meta("trial_threads", 3)  # an older version's one count, before a promotion
+    old = store.start_trial({"k": 3})
+    store.note_fit(old, 1, resumed=True)
+    assert store.fits(old) == [3, 1]
+
+
 def test_leaderboard_max_and_min(store):
     ids = _scored(store, [0.3, 0.9, 0.1, 0.5])
     assert [t.trial_id for t in store.leaderboard("max")] == [ids[1], ids[3], ids[0], ids[2]]

@@ -301,7 +301,6 @@ class Search:
         try:  # connect (e.g. to a Ray cluster) before anything is written to the store
             executor.start()
             store = self._open_store()
-            store.set_meta("trial_threads", executor.cpu_threads)
         except BaseException:
             if owned:
                 executor.shutdown()

@@ -370,6 +370,7 @@ class SearchLoop:
                 ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
         self.twins.setdefault(arch_key(arch), [])
         self.running[trial_id] = (arch, candidate)
+        self.store.note_fit(trial_id, self.executor.cpu_threads, resumed=ckpt_path is not None)
         rule = None if self.rule is None else self.rule.snapshot()
         self.executor.submit(self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
                                                 known_epochs=known_epochs))
