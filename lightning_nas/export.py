@@ -122,10 +122,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 out["checkpoint"] = "best.ckpt"
                 staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
             if trained is not None:
+                fits, resumed = _fits(store, run_dir, best.trial_id)
                 staged.append(_staged(run_dir / "best_config.yaml", _config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
-                    fits=_fits(store, best.trial_id)) + dump_yaml(trained)))
+                    fits=fits, resumed=resumed) + dump_yaml(trained)))
             staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk
             for name in ("best.ckpt", "best_config.yaml", "best.yaml"):
@@ -231,21 +232,27 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
     return settings.get("max_epochs")
 
 
-def _fits(store: RunStore, trial_id: int) -> list[int | None]:
-    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``; a trial an
-    older version ran: the run's one count, of its latest invocation)."""
+def _fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
+    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether
+    it was paused and resumed from its checkpoint (fits after its first); a trial an older
+    version ran: the run's one count, of its latest invocation, and its resumed logs."""
     fits = store.fits(trial_id)
-    return fits if fits is not None else [store.get_meta("trial_threads", (
-        store.get_meta("settings") or {}).get("threads_per_trial"))]
+    if fits is not None:
+        return fits, len(fits) > 1
+    trial_dir = run_dir / "trials" / f"trial_{trial_id:04d}"  # the default logger's only
+    return [store.get_meta("trial_threads", (store.get_meta("settings") or {}).get(
+        "threads_per_trial"))], any(trial_dir.glob("logs_resumed_*"))
 
 
 def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
-                   hydra: bool = False, fits: Sequence[int | None] = ()) -> str:
+                   hydra: bool = False, fits: Sequence[int | None] = (),
+                   resumed: bool = False) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
-    of its latest fit on the command line); the last one gives ``lightning-nas fit`` its
-    monitor and mode."""
+    of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
+    which no run in one go replays); the last one gives ``lightning-nas fit`` its monitor
+    and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
     threads = fits[-1] if fits else None
@@ -255,13 +262,13 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same = (f"# Its fits ran with {said} torch threads (the first, then each resume from "
                 f"its checkpoint).\n")
     else:
-        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}: on CPU the "
-                f"same count gives the same score.\n" if threads else "")
-    trial_dir = run_dir / "trials" / f"trial_{best.trial_id:04d}"
-    if any(trial_dir.glob("logs_resumed_*")):  # promoted by a scheduler (or crash-resumed)
+        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}"
+                f"{'.' if resumed else ': on CPU the same count gives the same score.'}\n"
+                if threads else "")
+    if resumed:  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, its resumed part from a "
-                 "freshly seeded random state: trained in one go it scores close to this, "
-                 "not the same.\n")
+                 "freshly seeded random state: trained in one go it is another run, not a "
+                 "replay of this one, and its score may differ widely.\n")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
             f"epoch {best.epoch}.\n{same}"
             f"# Train it again: {env}lightning-nas fit {run_dir / 'best_config.yaml'} "

@@ -316,16 +316,48 @@ def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, ti
         assert record["world_size"] == 2 and len(record["epochs"]) == 1
 
 
-def test_the_header_of_a_paused_and_resumed_winner_says_it_scores_close_not_the_same(tmp_path):
-    # was: "Train it again" as for any trial, though its resumed part was seeded afresh
+def test_the_header_of_a_paused_and_resumed_winner_says_it_is_no_replay(tmp_path):
+    # was: "trained in one go it scores close to this" (a tester saw 0.557 against 0.676)
     from lightning_nas.export import _config_header
 
     best = TrialResult(trial_id=3, arch={}, status=TrialStatus.COMPLETED, score=0.9, epoch=2)
     assert "paused and resumed" not in _config_header(tmp_path, best, "val_acc", "max")
-    (tmp_path / "trials" / "trial_0003" / "logs_resumed_1").mkdir(parents=True)
-    header = _config_header(tmp_path, best, "val_acc", "max")
-    assert "It was paused and resumed" in header and "scores close to this" in header
+    header = _config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed=True)
+    assert "It was paused and resumed" in header and "another run, not a replay" in header
+    assert "close" not in header and "# It ran with 1 torch thread.\n" in header
+    assert "OMP_NUM_THREADS=1 lightning-nas fit" in header
+    header = _config_header(tmp_path, best, "val_acc", "max", fits=[2, 1], resumed=True)
+    assert "# Its fits ran with 2 then 1 torch threads (the first, then each resume" in header
+    assert "OMP_NUM_THREADS=1 lightning-nas fit" in header  # its latest fit's
     assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
+
+
+def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_path):
+    # was: decided by trials/trial_N/logs_resumed_*, which only the default logger writes:
+    # with a logger of the search's own, best_config.yaml of a promoted trial said nothing
+    run = tmp_path / "run"
+    search = {**CONFIG["search"], "budget": 6, "threads_per_trial": 1, "verbose": False,
+              "space": {**CONFIG["search"]["space"], "lr": {"float": [0.001, 0.3], "log": True}},
+              "run_dir": str(run)}
+    search_from_config({**CONFIG, "search": search, "trainer": {
+        **CONFIG["trainer"], "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
+                        }).run()
+    # the logger's own record of the promotions: a version per resumed fit
+    promoted = {int(p.name[6:10]) for p in (run / "logs" / "trials").glob("trial_*_resumed_*")}
+    with RunStore(run / "search.db") as store:
+        done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
+    assert promoted and promoted < set(done)
+    for trial in done:
+        export_best(run, trial_id=trial)
+        header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+        assert ("# It was paused and resumed from its checkpoint" in header) == (
+            trial in promoted), header
+    with RunStore(run / "search.db") as store:  # as an older version left it: its logs
+        store.set_meta("fit_threads", None)
+    plain = min(set(done) - promoted)
+    (run / "trials" / f"trial_{plain:04d}" / "logs_resumed_1").mkdir(parents=True)
+    export_best(run, trial_id=plain)
+    assert "It was paused and resumed" in (run / "best_config.yaml").read_text()
 
 
 def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(
