@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: those the trial ran with, when it had a "
+                        "count of its own)")
     p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")
@@ -123,25 +126,34 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
+    import torch
+
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
-    from lightning_nas.export import finetune, load_best
+    from lightning_nas.export import finetune, load_best, trial_fits
     from lightning_nas.results import format_score
+    from lightning_nas.store import open_run
 
     given = apply_overrides({}, overrides)
     if set(given) - {"trainer"}:
         raise ConfigError("finetune takes only --trainer.* overrides")
     trainer = given.get("trainer", {})
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
-                      from_checkpoint=not args.from_scratch)
+                      from_checkpoint=not args.from_scratch, threads=args.threads)
     if result.error:
         print(f"Fine-tune failed: {result.error}", file=sys.stderr)
         return 1
-    best = load_best(args.run_dir)
+    best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
+    with open_run(args.run_dir) as store:
+        threads = args.threads or trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
+    said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
+            "this process's")
+    threads = threads or torch.get_num_threads()
     start = ("fresh weights" if args.from_scratch else
              f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
     epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
-    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {epochs}: "
+    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {epochs} with {threads} "
+          f"torch thread{'s' * (threads != 1)} ({said}): "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
     return 0

@@ -29,6 +29,7 @@ from lightning_nas.config.paths import is_dotted, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
@@ -37,7 +38,7 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
-           "output_dir"]
+           "output_dir", "trial_fits"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -122,7 +123,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 out["checkpoint"] = "best.ckpt"
                 staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
             if trained is not None:
-                fits, resumed = _fits(store, run_dir, best.trial_id)
+                fits, resumed = trial_fits(store, run_dir, best.trial_id)
                 staged.append(_staged(run_dir / "best_config.yaml", _config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
@@ -232,10 +233,10 @@ def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
     return settings.get("max_epochs")
 
 
-def _fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
-    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether
-    it was paused and resumed from its checkpoint (fits after its first); a trial an older
-    version ran: the run's one count, of its latest invocation, and its resumed logs."""
+def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
+    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether it
+    was paused and resumed from its checkpoint (fits after its first); a trial an older
+    version ran: the run's one count (its latest invocation's), and its resumed logs."""
     fits = store.fits(trial_id)
     if fits is not None:
         return fits, len(fits) > 1
@@ -248,7 +249,7 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: bool = False) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
-    (with the torch threads its fits ran with, ``_fits``, when they had a count of their
+    (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
     of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
     which no run in one go replays); the last one gives ``lightning-nas fit`` its monitor
@@ -325,7 +326,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
              trainer: Mapping[str, Any] | None = None, from_checkpoint: bool = True,
              model: Any = None, data: Any = None, seed: int | None = None,
              out_dir: str | os.PathLike | None = None,
-             model_init_args: Mapping[str, Any] | None = None) -> TrialResult:
+             model_init_args: Mapping[str, Any] | None = None,
+             threads: int | None = None) -> TrialResult:
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
@@ -348,11 +350,16 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         model_init_args: model arguments over the search's; required for those the search
             was given as objects (a backbone, a ``functools.partial``), which the store
             cannot keep.
+        threads: torch threads of the fine-tune and of each DDP rank (default: the trial's
+            latest fit's, ``trial_fits``; on CPU another count sums in another order).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
     """
     run_dir = Path(run_dir)
+    if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
+        raise ConfigError(f"threads must be a positive integer (torch threads of the "
+                          f"fine-tune), or None for the trial's own; got {threads!r}")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
@@ -435,7 +442,11 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True)
     check_trainer_builds(spec, "the fine-tune")  # before its folder is made, as a search
+    if threads is None:  # the trial's (per rank of a DDP one, as in the search)
+        with open_run(run_dir) as store:
+            threads = trial_fits(store, run_dir, best["trial"])[0][-1]
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
-        return run_trial(spec)
+        with torch_threads(threads):
+            return run_trial(spec)
     finally:
         close_rank_groups()

@@ -79,7 +79,7 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
     assert main(["finetune", str(run), "--max_epochs", "3"]) == 0
     tuned = capsys.readouterr().out
     assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f}) for 3 "
-            f"epochs: best val_acc=") in tuned
+            f"epochs with 1 torch thread (this process's): best val_acc=") in tuned
     assert (run / "finetune" / "best.ckpt").exists()
 
 

@@ -360,6 +360,38 @@ def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_pa
     assert "It was paused and resumed" in (run / "best_config.yaml").read_text()
 
 
+def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: the caller's threads (a tester's --from_scratch scored 0.7527 against the trial's
+    # 0.7431, which OMP_NUM_THREADS=1 reproduced); now the count the trial ran with
+    from lightning_nas.cli import main
+
+    run = tmp_path / "run"
+    Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1, run_dir=run,
+           threads_per_trial=2, verbose=False).run()
+    record = {"callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
+
+    def threads_of(result: TrialResult) -> list[int]:  # each rank's, as it trained
+        return [json.loads(p.read_text())["threads"]
+                for p in sorted(Path(result.checkpoint).parent.glob("rank*.json"))]
+
+    assert torch.get_num_threads() == 1  # the tests' (conftest)
+    tuned = finetune(run, from_checkpoint=False, trainer=record)
+    assert threads_of(tuned) == [2] and torch.get_num_threads() == 1  # restored
+    with RunStore(run / "search.db") as store:  # from scratch, as the trial trained
+        assert tuned.curve == store.get(1).curve
+    with pytest.raises(ConfigError, match="threads must be a positive integer .* got 0"):
+        finetune(run, threads=0)
+    assert [p.name for p in run.glob("finetune*")] == ["finetune"]  # no folder made
+    assert threads_of(finetune(run, from_checkpoint=False, trainer=record, threads=1)) == [1]
+    ddp = {**record, "devices": 2, "strategy": "ddp"}  # per rank process, as in a search
+    assert threads_of(finetune(run, max_epochs=1, trainer=ddp)) == [2, 2]
+    assert main(["finetune", str(run), "--from_scratch", "--max_epochs=1"]) == 0
+    assert "for 1 epoch with 2 torch threads (trial 1's): best" in capsys.readouterr().out
+    assert main(["finetune", str(run), "--max_epochs=1", "--threads=1"]) == 0
+    assert "with 1 torch thread (--threads): best" in capsys.readouterr().out
+
+
 def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(
         finished_run, tmp_path):
     # was: wiped before training; --out RUN_DIR deleted the whole search (search.db, trials)

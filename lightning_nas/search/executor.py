@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -26,7 +28,8 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result"]
+__all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result",
+           "torch_threads"]
 
 
 def failed_result(spec: TrialSpec, error: str, started: float | None = None) -> TrialResult:
@@ -69,11 +72,30 @@ class TrialExecutor(ABC):
         self.shutdown()
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the body under ``torch.set_num_threads(threads)`` and with ``OMP_NUM_THREADS``
+    set to it, so that the rank processes a DDP trial starts (a group kept for the search,
+    or a fine-tune's) run with as many threads each; both restored after (``None``: the
+    process's own, nothing set)."""
+    before = torch.get_num_threads()
+    omp = os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
+
+
 class InlineExecutor(TrialExecutor):
     """Runs each trial in the calling process, one at a time (the cheapest per trial);
-    with ``threads``, under ``torch.set_num_threads(threads)`` (restored after), and with
-    ``OMP_NUM_THREADS`` set to it, so that the rank processes a DDP trial starts (a group
-    kept for the search) run with as many threads each."""
+    with ``threads``, under ``torch_threads(threads)`` (DDP ranks with as many each)."""
 
     def __init__(self, threads: int | None = None) -> None:
         self.num_workers, self.threads, self.cpu_threads = 1, threads, threads
@@ -83,19 +105,8 @@ class InlineExecutor(TrialExecutor):
         self._queue.append(spec)
 
     def wait(self) -> list[TrialResult]:
-        before = torch.get_num_threads()
-        omp = os.environ.get("OMP_NUM_THREADS")
-        if self.threads:  # rank processes of DDP trials start with it too
-            torch.set_num_threads(self.threads)
-            os.environ["OMP_NUM_THREADS"] = str(self.threads)
-        try:
+        with torch_threads(self.threads):
             return [run_trial(self._queue.pop(0))]
-        finally:
-            torch.set_num_threads(before)
-            if omp is None:
-                os.environ.pop("OMP_NUM_THREADS", None)
-            else:
-                os.environ["OMP_NUM_THREADS"] = omp
 
 
 class FuturesExecutor(TrialExecutor):
