@@ -237,8 +237,7 @@ def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int 
     """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether it
     was paused and resumed from its checkpoint (fits after its first); a trial an older
     version ran: the run's one count (its latest invocation's), and its resumed logs."""
-    fits = store.fits(trial_id)
-    if fits is not None:
+    if (fits := store.fits(trial_id)) is not None:
         return fits, len(fits) > 1
     trial_dir = run_dir / "trials" / f"trial_{trial_id:04d}"  # the default logger's only
     return [store.get_meta("trial_threads", (store.get_meta("settings") or {}).get(
@@ -358,8 +357,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     """
     run_dir = Path(run_dir)
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
-        raise ConfigError(f"threads must be a positive integer (torch threads of the "
-                          f"fine-tune), or None for the trial's own; got {threads!r}")
+        raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
+                          f"), or None for the trial's own; got {threads!r}")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
@@ -413,8 +412,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         data_args = {} if data is not None else restore_init(stored_data, None, "data")
     except ConfigError as err:
         raise ConfigError(f"{err}; or pass data= to finetune()") from None
-    # a path that no longer imports is a config error, said before any folder or training
-    ModelFactory(model, init_args)
+    ModelFactory(model, init_args)  # a path that no longer imports: said before any folder
     data_factory = DataFactory(stored_data.get("class_path") if data is None else data, data_args)
     if data is not None:  # given: a DataModule instance that cannot be copied is said now
         data_factory.check()
