@@ -145,7 +145,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
         return 1
     best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
     with open_run(args.run_dir) as store:
-        threads = args.threads or trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
+        threads = args.threads or (trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
+                                   if args.from_scratch else None)
     said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
             "this process's")
     threads = threads or torch.get_num_threads()

@@ -237,11 +237,9 @@ def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int 
     """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether it
     was paused and resumed from its checkpoint (fits after its first); a trial an older
     version ran: the run's one count (its latest invocation's), and its resumed logs."""
-    if (fits := store.fits(trial_id)) is not None:
-        return fits, len(fits) > 1
-    trial_dir = run_dir / "trials" / f"trial_{trial_id:04d}"  # the default logger's only
-    return [store.get_meta("trial_threads", (store.get_meta("settings") or {}).get(
-        "threads_per_trial"))], any(trial_dir.glob("logs_resumed_*"))
+    fits, trial_dir = store.fits(trial_id), run_dir / "trials" / f"trial_{trial_id:04d}"
+    return fits, (len(fits) > 1 if store.fits_recorded(trial_id)
+                  else any(trial_dir.glob("logs_resumed_*")))  # the default logger's only
 
 
 def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
@@ -349,8 +347,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         model_init_args: model arguments over the search's; required for those the search
             was given as objects (a backbone, a ``functools.partial``), which the store
             cannot keep.
-        threads: torch threads of the fine-tune and of each DDP rank (default: the trial's
-            latest fit's, ``trial_fits``; on CPU another count sums in another order).
+        threads: torch threads of the fine-tune and of each DDP rank (default: from
+            scratch the trial's latest fit's, ``trial_fits``, as CPU sums in its order; from
+            the checkpoint the process's own).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
@@ -440,7 +439,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True)
     check_trainer_builds(spec, "the fine-tune")  # before its folder is made, as a search
-    if threads is None:  # the trial's (per rank of a DDP one, as in the search)
+    if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller

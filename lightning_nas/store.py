@@ -194,15 +194,20 @@ class RunStore:
         process's own) in meta ``fit_threads``: a first fit (or a re-run from scratch)
         anew, a fit resumed from its checkpoint (a promotion) after the earlier ones."""
         fits, key = self.get_meta("fit_threads") or {}, str(trial_id)
-        earlier = fits.get(key, [self.get_meta("trial_threads")])  # an older version's
-        fits[key] = [*(earlier if resumed else []), threads]
+        fits[key] = [*(self.fits(trial_id) if resumed else []), threads]
         self.set_meta("fit_threads", fits)
 
-    def fits(self, trial_id: int) -> list[int | None] | None:
+    def fits(self, trial_id: int) -> list[int | None]:
         """The torch threads of each fit of trial ``trial_id`` (the first, then each resume
-        from its checkpoint), or None when the store has no record of them (the trial ran
-        under an older version)."""
-        return (self.get_meta("fit_threads") or {}).get(str(trial_id))
+        from its checkpoint); for a trial an older version ran, which kept one count per
+        run, that count (its latest invocation's, else ``threads_per_trial``)."""
+        fits = (self.get_meta("fit_threads") or {}).get(str(trial_id))
+        return fits if fits is not None else [self.get_meta("trial_threads", (
+            self.get_meta("settings") or {}).get("threads_per_trial"))]
+
+    def fits_recorded(self, trial_id: int) -> bool:
+        """Whether the store recorded each fit of trial ``trial_id`` (not an older version's)."""
+        return str(trial_id) in (self.get_meta("fit_threads") or {})
 
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only."""

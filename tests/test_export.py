@@ -385,9 +385,14 @@ def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
     assert [p.name for p in run.glob("finetune*")] == ["finetune"]  # no folder made
     assert threads_of(finetune(run, from_checkpoint=False, trainer=record, threads=1)) == [1]
     ddp = {**record, "devices": 2, "strategy": "ddp"}  # per rank process, as in a search
-    assert threads_of(finetune(run, max_epochs=1, trainer=ddp)) == [2, 2]
+    assert threads_of(finetune(run, max_epochs=1, trainer=ddp, from_checkpoint=False)) == [2, 2]
+    # from the checkpoint nothing is replayed: the process's own threads (a reviewer's 8
+    # workers on 64 cores fine-tuned with 8)
+    assert threads_of(finetune(run, max_epochs=1, trainer=record)) == [1]
     assert main(["finetune", str(run), "--from_scratch", "--max_epochs=1"]) == 0
     assert "for 1 epoch with 2 torch threads (trial 1's): best" in capsys.readouterr().out
+    assert main(["finetune", str(run), "--max_epochs=1"]) == 0
+    assert "for 1 epoch with 1 torch thread (this process's): best" in capsys.readouterr().out
     assert main(["finetune", str(run), "--max_epochs=1", "--threads=1"]) == 0
     assert "with 1 torch thread (--threads): best" in capsys.readouterr().out
 

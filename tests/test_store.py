@@ -126,15 +126,24 @@ def test_meta_round_trip(store):
 def test_the_threads_of_each_fit_of_a_trial(store):
     # one count per fit: a re-run from scratch starts anew, a resume (promotion) adds one
     first, second = store.start_trial({"k": 1}), store.start_trial({"k": 2})
-    assert store.fits(first) is None  # no record (an older version's trial)
+    assert store.fits(first) == [None] and not store.fits_recorded(first)  # no record yet
     store.note_fit(first, 2)
+    assert store.fits_recorded(first)
     store.note_fit(second, None)
     store.note_fit(first, 1, resumed=True)
     assert [store.fits(first), store.fits(second)] == [[2, 1], [None]]
     store.note_fit(first, 4)
     assert store.fits(first) == [4]
-    store.set_meta("trial_threads", 3)  # an older version's one count, before a promotion
+    # an older version's one count per run: its trials read it, else threads_per_trial,
+    # the same before and after a promotion (was: threads_per_trial read None there)
+    store.set_meta("settings", {"threads_per_trial": 2})
+    older = store.start_trial({"k": 4})
+    assert store.fits(older) == [2]
+    store.note_fit(older, 1, resumed=True)
+    assert store.fits(older) == [2, 1]
+    store.set_meta("trial_threads", 3)
     old = store.start_trial({"k": 3})
+    assert store.fits(old) == [3]
     store.note_fit(old, 1, resumed=True)
     assert store.fits(old) == [3, 1]
 

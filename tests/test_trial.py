@@ -179,6 +179,15 @@ def test_a_config_model_with_an_object_argument_gets_its_plain_ones_into_the_che
     saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
     assert saved == {"lr": 0.1, "width": 8, "activation": "tanh"}
     loaded = WithBackbone.load_from_checkpoint(result.checkpoint, backbone=torch.nn.Identity())
+    # nodes inside a list or a dict are objects too: not written (a reviewer's
+    # `acts: [{class_path: torch.nn.Tanh}]` reached __init__ as a config dict)
+    from lightning_nas.config.factories import ModelFactory
+    from lightning_nas.search.trial import _init_args
+
+    listed = {**section, "init_args": {**section["init_args"],
+                                       "backbone": [{"class_path": "torch.nn.Identity"}]}}
+    factory = ModelFactory(ConfigBuilder(listed, "model", plain_keys=True))
+    assert _init_args(factory, arch) == {"lr": 0.1, "width": 8, "activation": "tanh"}
     assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 

@@ -38,7 +38,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from lightning_nas.arch import is_plain
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
-from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+from lightning_nas.config.nodes import contains_node, is_node, node_args, target_path, with_args
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -384,7 +384,7 @@ def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
         if not inspect.isclass(factory.target.target()):
             return {}
         args = node_args(factory.target.config(arch))
-        return {k: v for k, v in args.items() if is_plain(v) and not is_node(v)}
+        return {k: v for k, v in args.items() if is_plain(v) and not contains_node(v)}
     keys = [k for k in arch if not k.startswith("trainer.")]
     if not factory.is_class or any(is_dotted(k) for k in keys):
         return {}
