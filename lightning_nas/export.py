@@ -412,9 +412,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     except ConfigError as err:
         raise ConfigError(f"{err}; or pass data= to finetune()") from None
     ModelFactory(model, init_args)  # a path that no longer imports: said before any folder
-    data_factory = DataFactory(stored_data.get("class_path") if data is None else data, data_args)
-    if data is not None:  # given: a DataModule instance that cannot be copied is said now
-        data_factory.check()
+    DataFactory(stored_data.get("class_path") if data is None else data, data_args)
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs
         for key in ("max_steps", "max_time"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -95,23 +94,6 @@ def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finis
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 8)))
     with pytest.raises(ConfigError, match="is of type DataLoader, not data a trial can use"):
         finetune(finished_run, max_epochs=1, data=loader)  # was: a folder, AttributeError
-    assert sorted(finished_run.iterdir()) == folders
-
-
-class LockedBlobs(BlobData):
-    """Holds a lock, which cannot be copied (nor pickled)."""
-
-    def __init__(self) -> None:
-        super().__init__(n=32)
-        self.lock = threading.Lock()
-
-
-def test_finetune_given_a_datamodule_it_cannot_copy_fails_before_any_folder(finished_run):
-    # its instance is copied, as a trial's is: one that cannot be is said before the folder
-    folders = sorted(finished_run.iterdir())
-    with pytest.raises(ConfigError, match=r"data: the LockedBlobs instance cannot be copied "
-                                          r"\(TypeError: cannot pickle '_thread.lock'"):
-        finetune(finished_run, max_epochs=1, data=LockedBlobs())
     assert sorted(finished_run.iterdir()) == folders
 
 

@@ -10,7 +10,6 @@ import collections
 import datetime
 import fractions
 import re
-import threading
 import types
 
 import lightning.pytorch as pl
@@ -20,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_nas import Search, finetune
+from lightning_nas import Search
 from lightning_nas.config.factories import (
     DataFactory,
     ModelFactory,
@@ -348,67 +347,11 @@ def test_data_factory():
     assert isinstance(first, BlobData) and first.n == 32 and first is not second
     assert factory.path == "tests.helpers.BlobData"
     instance = BlobData(n=16)
-    copied = DataFactory(instance).build()
-    assert isinstance(copied, BlobData) and copied.n == 16 and copied is not instance
+    assert DataFactory(instance).build() is instance
     with pytest.raises(ConfigError, match="not a LightningDataModule"):
         DataFactory(TinyNet)
     with pytest.raises(ConfigError, match="init_args need"):
         DataFactory(instance, {"n": 3})
-
-
-class ShuffledBlobs(BlobData):
-    """Shuffles with a generator made in ``__init__``, whose state every trial advances;
-    notes that state at each ``setup()``."""
-
-    seen: list[torch.Tensor] = []
-
-    def __init__(self) -> None:
-        super().__init__(n=64, batch_size=16)
-        self.gen = torch.Generator().manual_seed(0)
-
-    def setup(self, stage: str | None = None) -> None:
-        ShuffledBlobs.seen.append(self.gen.get_state())
-        super().setup(stage)
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
-                          generator=self.gen)
-
-
-def test_a_datamodule_instance_starts_every_inline_trial_as_given(tmp_path):
-    # was: the instance itself was shared by the inline trials, so each started from the
-    # generator state (and datasets) the last one left: the same architecture scored
-    # otherwise than in worker processes (a pickled copy each) or in a fine-tune
-    ShuffledBlobs.seen.clear()
-    data = ShuffledBlobs()
-    given = data.gen.get_state()
-    result = Search(TinyNet, {"width": {"choice": [4, 8, 12]}}, data=data,
-                    trainer={"max_epochs": 2}, budget=3, optimizer="RandomSearch", seed=3,
-                    num_workers=1, run_dir=tmp_path, verbose=False).run()
-    assert len(result.trials) == 3 and len(ShuffledBlobs.seen) == 3
-    assert all(torch.equal(state, given) for state in ShuffledBlobs.seen)
-    assert torch.equal(data.gen.get_state(), given) and not hasattr(data, "train_set")
-    # the same instance trains the best architecture again to its stored score
-    again = finetune(tmp_path, from_checkpoint=False, data=data, out_dir=tmp_path / "again")
-    assert again.score == result.best.score and result.best.trial_id != 1
-
-
-class LockedData(BlobData):
-    """Holds a lock, which cannot be copied (nor pickled)."""
-
-    def __init__(self) -> None:
-        super().__init__(n=32)
-        self.lock = threading.Lock()
-
-
-def test_a_datamodule_instance_that_cannot_be_copied_is_refused_before_anything_runs(
-        tmp_path):
-    with pytest.raises(ConfigError, match=r"data: the LockedData instance cannot be copied "
-                                          r"\(TypeError: cannot pickle '_thread.lock'.*give its "
-                                          r"class"):
-        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=LockedData(),
-               trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "run", verbose=False)
-    assert not (tmp_path / "run").exists()
 
 
 def build_of_width(arch: dict) -> TinyNet:

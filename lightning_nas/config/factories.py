@@ -266,10 +266,9 @@ class DataFactory:
 
     Args:
         data: ``None`` (the model has its own dataloaders), a ``LightningDataModule``
-            instance (each trial gets its own deep copy of it as given), its class or import
-            path (a fresh one per trial, built with ``init_args``), or a callable
-            ``arch -> LightningDataModule`` (a config's data section: a fresh one per trial,
-            built from the architecture).
+            instance (reused by every trial), its class or import path (a fresh one per
+            trial, built with ``init_args``), or a callable ``arch -> LightningDataModule``
+            (a config's data section: a fresh one per trial, built from the architecture).
         init_args: keyword arguments for a class.
     """
 
@@ -316,8 +315,6 @@ class DataFactory:
             self.target.check()
         elif inspect.isclass(self.target):
             check_init_args(self.target, self.init_args, "data", nested=False)
-        elif isinstance(self.target, pl.LightningDataModule):
-            self._copy()  # every trial gets a copy: one that cannot be made is said now
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
         """A config-built data section checked as ``arch`` sets it (``data.batch_size``)."""
@@ -326,14 +323,7 @@ class DataFactory:
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
-        config-built data section (``ConfigBuilder``) receives the architecture. An instance
-        is deep-copied, so every trial starts from it as given (as a worker process's
-        pickled copy does), not from the state an earlier trial's ``setup()`` and loaders
-        left in it (a shuffling generator, datasets), and the caller's object is untouched.
-
-        Raises:
-            ConfigError: an instance that cannot be copied (an open file, a lock).
-        """
+        config-built data section (``ConfigBuilder``) receives the architecture."""
         if inspect.isclass(self.target):
             return self.target(**self.init_args)
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
@@ -343,19 +333,7 @@ class DataFactory:
                                 f" returned "
                                 f"{type(data).__name__}, expected a LightningDataModule")
             return data
-        return None if self.target is None else self._copy()
-
-    def _copy(self) -> pl.LightningDataModule:
-        """A deep copy of the DataModule instance, or a ``ConfigError`` saying why not."""
-        try:
-            return copy.deepcopy(self.target)
-        except Exception as err:  # noqa: BLE001 - whatever an attribute's copy raises
-            raise ConfigError(
-                f"data: the {type(self.target).__name__} instance cannot be copied "
-                f"({type(err).__name__}: {err}); every trial starts from its own copy of the "
-                f"instance as given (worker processes receive it pickled): give its class "
-                f"(data_init_args for its arguments) or a callable arch -> LightningDataModule "
-                f"for a new one per trial, or open what it holds in setup()") from None
+        return self.target
 
 
 class ConfigBuilder:

@@ -105,9 +105,8 @@ class Search:
         model: a LightningModule class (or import path) whose ``__init__`` takes the space's
             keys, or a callable ``arch -> LightningModule``.
         space: a ``SearchSpace`` or its YAML mapping form.
-        data: a LightningDataModule instance (each trial gets a deep copy of it as given),
-            class or import path, a callable ``arch -> LightningDataModule`` (or None when
-            the model has its own dataloaders).
+        data: a LightningDataModule instance, class or import path, a callable
+            ``arch -> LightningDataModule`` (or None when the model has its own dataloaders).
         trainer: ``lightning.pytorch.Trainer`` keyword arguments for every trial
             (LightningCLI ``class_path`` specs allowed for callbacks and loggers).
         settings: a ``SearchSettings``; ``**options`` change single settings of it.
