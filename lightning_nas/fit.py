@@ -153,7 +153,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
         raise ConfigError("fit needs a config file")
-    cfg = load_config(paths, overrides)
+    cfg = load_config(paths, overrides, searched=False)  # its search block: monitor, mode
     search = cfg.get("search")
     if isinstance(search, dict):
         search.pop("run_dir", None)  # load_config's default for a search, not the config's

@@ -150,6 +150,10 @@ def test_a_config_dict_whose_searched_group_drops_keys_is_refused_before_trainin
             "whole, so it would be lost. To fix it, add {nesterov: {fixed: true}} to the group "
             "'opt_cfg' in search.space (--search.space.opt_cfg.nesterov={fixed: true})") in err
     assert "Traceback" not in err and not run.exists()  # nothing trained, nothing written
+    # `fit` trains the config as it is (its space sets nothing): nothing to lose, no refusal
+    assert main(["fit", str(path), f"--out={tmp_path / 'fit'}"]) == 0
+    assert main(["fit", str(path), "--model.opt_cfg.nesterov=false",
+                 f"--out={tmp_path / 'fit2'}"]) == 0
     # the fix it names: every trial keeps nesterov
     assert main(["search", str(path), "--search.space.opt_cfg.nesterov={fixed: true}"]) == 0
     opt_cfg = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"][

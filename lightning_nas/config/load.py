@@ -74,10 +74,12 @@ LIGHTNINGCLI_KEYS = {
 }
 
 
-def load_config(paths: str | Path | Sequence[str | Path],
-                overrides: Sequence[str] = ()) -> dict[str, Any]:
+def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[str] = (),
+                searched: bool = True) -> dict[str, Any]:
     """Read YAML configs (later files merged over earlier ones, as LightningCLI does with
-    several ``--config``), then apply ``--a.b=value`` overrides."""
+    several ``--config``), then apply ``--a.b=value`` overrides; ``searched=False`` for a
+    config trained as it is (``lightning-nas fit``), whose search space sets nothing, so
+    neither an override of a searched key nor a dict a group would replace is refused."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
@@ -104,8 +106,9 @@ def load_config(paths: str | Path | Sequence[str | Path],
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
     cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
-    _check_not_searched(overrides, cfg)
-    _check_groups_keep(cfg)
+    if searched:
+        _check_not_searched(overrides, cfg)
+        _check_groups_keep(cfg)
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
