@@ -27,6 +27,7 @@ from lightning_nas.strategies.registry import (
     available_optimizers,
     make_optimizer,
 )
+from lightning_nas.strategies.transfer import tell_priors
 
 NAMES = list(NAS_OPTIMIZERS)
 
@@ -267,3 +268,29 @@ def test_no_architecture_is_proposed_twice_while_another_is_left(name):
             done = pending.pop(0)
             opt.tell(done, float(done.value["a"] + done.value["b"]))
         assert len(set(asked)) == size, (name, seed)
+
+
+@pytest.mark.parametrize("name", NAS_OPTIMIZERS)
+def test_priors_with_several_objectives_are_used_as_priors_as_with_one(name):
+    # was: a loss vector per prior was told as a result of this task (nevergrad's Pareto
+    # tell), so no earlier architecture was proposed again while another was left, not
+    # even the earlier best a warm start evaluates first
+    space = SearchSpace.from_dict({"a": {"choice": list(range(5))},
+                                   "b": {"choice": list(range(5))}})
+    earlier = [({"a": a, "b": b}, abs(a - 3) + abs(b - 1) / 2, float(a))
+               for a in range(5) for b in range(3)]
+    asked: dict[bool, list[str]] = {}
+    for multi in (False, True):
+        opt = make_optimizer(name, space, budget=10, seed=0)
+        tell_priors(opt, [(arch, [loss, cost] if multi else loss, "earlier")
+                          for arch, loss, cost in earlier])
+        asked[multi] = []
+        for _ in range(10):
+            candidate = opt.ask()
+            value = candidate.value
+            asked[multi].append(arch_key(value))
+            opt.tell(candidate, [abs(value["a"] - 3) + abs(value["b"] - 2) / 2,
+                                 float(value["a"])])
+    assert asked[True] == asked[False]
+    if name != "Reinforce":  # which is told the priors as results, whatever the objectives
+        assert asked[True][0] == arch_key({"a": 3, "b": 1})  # the earlier best first

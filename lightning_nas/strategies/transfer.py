@@ -4,8 +4,9 @@ The NAS strategies of this package use them as their docstrings say
 (``NASOptimizer.tell_priors``): ``SurrogateEvolution`` models the earlier tasks as related
 ones, ``RegularizedEvolution`` and ``LocalSearch`` start from the earlier best
 architectures. Any other nevergrad optimizer is told each prior as it is (its loss on its
-own task, as if evaluated here): the simple baseline. With several objectives every
-optimizer is told each prior's losses as they are.
+own task, as if evaluated here): the simple baseline. With several objectives any other
+optimizer is told each prior's losses as they are; the NAS strategies take its first loss
+(the objective that picks the best trial, the one they learn from), as with one objective.
 
 Example:
     >>> from lightning_nas.space import SearchSpace
@@ -52,12 +53,14 @@ def tell_priors(optimizer: Any,
     Args:
         optimizer: a nevergrad optimizer over the search space.
         priors: ``(architecture, loss on its own task, task)`` each; lower losses are better.
-            A list of losses (several objectives) is told as it is to any optimizer
-            (nevergrad's Pareto handling): the NAS strategies' transfer models take one loss.
+            A list of losses (several objectives) is told as it is to any other optimizer
+            (nevergrad's Pareto handling); the NAS strategies' transfer models take its
+            first loss, so they use these priors as priors, as with one objective (told as
+            evaluations here, they would never evaluate an earlier architecture again).
     """
-    multi = any(isinstance(loss, (list, tuple)) for _, loss, _ in priors)
-    if not multi and callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
-        optimizer.tell_priors(list(priors))
+    if callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
+        optimizer.tell_priors([(arch, loss[0] if isinstance(loss, (list, tuple)) else loss,
+                                task) for arch, loss, task in priors])
         return
     for arch, loss, _ in priors:
         optimizer.tell(candidate_of(optimizer.parametrization, arch), loss)
