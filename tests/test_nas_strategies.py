@@ -294,3 +294,20 @@ def test_priors_with_several_objectives_are_used_as_priors_as_with_one(name):
     assert asked[True] == asked[False]
     if name != "Reinforce":  # which is told the priors as results, whatever the objectives
         assert asked[True][0] == arch_key({"a": 3, "b": 1})  # the earlier best first
+
+
+def test_local_search_with_two_workers_starts_from_the_better_of_two_starts():
+    # was: each ask before a tell was a restart, and the last one asked became the current
+    # architecture whatever its loss: hill climbing went on from the worse start
+    space = SearchSpace.from_dict({"a": {"choice": list(range(8))},
+                                   "b": {"choice": list(range(8))}})
+    for seed in range(5):
+        for better_first in (True, False):
+            opt = make_optimizer("LocalSearch", space, budget=20, num_workers=2, seed=seed)
+            starts = sorted([opt.ask(), opt.ask()], key=lambda c: 8 * c.value["a"] + c.value["b"])
+            for candidate in starts if better_first else starts[::-1]:
+                opt.tell(candidate, float(8 * candidate.value["a"] + candidate.value["b"]))
+            best = starts[0].value
+            assert opt.codec.decode(opt.current[0]) == best, (seed, better_first)
+            step = opt.ask().value  # a neighbour of the better start
+            assert sum(step[k] != best[k] for k in best) == 1, (seed, better_first, step)

@@ -69,9 +69,11 @@ class LocalSearch(NASOptimizer):
     (``Codec.neighbours``) are tried in a random order; the first better one becomes the
     current one. When all neighbours are evaluated without improvement (a local optimum),
     the search restarts from a random architecture. With several workers, several
-    neighbours are out at once. A better result told without being asked (a replayed
-    store) also moves the search there. After a warm start (``tell_priors``), the first
-    start and each restart is the best earlier architecture not yet evaluated here.
+    neighbours are out at once, and several starts while none is told: the first told is
+    the current one until a better one comes, so the search never moves to a worse one. A
+    better result told without being asked (a replayed store) also moves the search there.
+    After a warm start (``tell_priors``), the first start and each restart is the best
+    earlier architecture not yet evaluated here.
 
     Example:
         >>> import nevergrad as ng
@@ -85,7 +87,7 @@ class LocalSearch(NASOptimizer):
         super().__init__(parametrization, budget=budget, num_workers=num_workers)
         self.current: tuple[Geno, float] | None = None
         self.queue: list[Geno] = []
-        self.restart: Geno | None = None  # the random start asked, not yet told
+        self.restarts: set[Geno] = set()  # the (random) starts asked, not yet told
 
     def _propose(self) -> Geno:
         if self.current is not None:
@@ -94,19 +96,18 @@ class LocalSearch(NASOptimizer):
                 geno = self.queue.pop()
                 if geno not in self.told and geno not in pending:
                     return geno
-            if any(g != self.restart for g in pending):  # neighbours out: wait for them
+            if any(g not in self.restarts for g in pending):  # neighbours out: wait for them
                 return self.random_new()
             self.current = None  # local optimum: restart
         geno = self.next_prior() or self.random_new()
-        self.restart = geno
+        self.restarts.add(geno)
         return geno
 
     def _use_priors(self) -> None:
         """Earlier results are only starting points (see ``_propose``)."""
 
     def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
-        if self.current is None or geno == self.restart or loss < self.current[1]:
-            if geno == self.restart:
-                self.restart = None
+        self.restarts.discard(geno)
+        if self.current is None or loss < self.current[1]:  # was: any start told moved there
             self.current = (geno, loss)
             self.queue = self.codec.neighbours(geno, self._rng)
