@@ -20,7 +20,7 @@ from lightning_nas import Search
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import SpaceError
 from lightning_nas.space import SearchSpace
-from lightning_nas.strategies.codec import Codec
+from lightning_nas.strategies.codec import Codec, candidate_of
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS
 from lightning_nas.strategies.registry import (
     DEFAULT_OPTIMIZER,
@@ -311,3 +311,29 @@ def test_local_search_with_two_workers_starts_from_the_better_of_two_starts():
             assert opt.codec.decode(opt.current[0]) == best, (seed, better_first)
             step = opt.ask().value  # a neighbour of the better start
             assert sum(step[k] != best[k] for k in best) == 1, (seed, better_first, step)
+
+
+def test_reinforce_learns_the_same_from_a_rejected_ones_penalty_as_from_a_worst_loss():
+    # was: past half the budget nevergrad adds a ~1e5-scale penalty to a rejected one's loss;
+    # on that raw scale the moving baseline sat far below every real loss, so each later
+    # result (the worst of the space too) was reinforced as good for ~100 results
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))},
+                                   "b": {"choice": list(range(6))}})
+    opts = [make_optimizer("Reinforce", space, budget=20, seed=0) for _ in range(2)]
+    for opt in opts:
+        for i in range(12):
+            candidate = opt.ask()
+            loss = (candidate.value["a"] + candidate.value["b"]) / 10
+            if i < 11:
+                opt.tell(candidate, loss)
+            elif opt is opts[0]:  # as the search tells a rejected one past half the budget
+                opt.tell(candidate, 2.0, constraint_violation=[1.0])
+            else:  # the same, without the violation: just worse than every result
+                opt.tell(candidate, 2.0)
+    assert max(opts[0].told.values()) > 1e4  # the penalty was told
+    before = opts[0]._probs(0)[5]
+    for opt in opts:
+        opt.tell(candidate_of(opt.parametrization, {"a": 5, "b": 5}), 1.0)  # the worst
+    assert opts[0]._probs(0)[5] < before
+    for mine, other in zip(opts[0].logits, opts[1].logits, strict=True):
+        np.testing.assert_allclose(mine, other)

@@ -8,7 +8,8 @@ by name like any nevergrad optimizer (``Search(..., optimizer="SurrogateEvolutio
 ``RegularizedEvolution``  aging evolution (Real et al. 2019): tournament in a population of
                           the latest results, one mutation per child, the oldest dies
 ``Reinforce``             REINFORCE policy gradient over the choices (softmax per choice,
-                          a Gaussian per numeric range), moving-average baseline
+                          a Gaussian per numeric range), rewards by rank among the results,
+                          moving-average baseline
 ``LocalSearch``           first-improvement hill climbing over one-parameter neighbours,
                           random restart at a local optimum
 ``SurrogateEvolution``    model-based: a Gaussian process (mismatch plus pairwise overlap

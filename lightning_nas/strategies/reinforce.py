@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -26,8 +27,12 @@ class Reinforce(NASOptimizer):
     The policy is a softmax over the options of each choice (ordered ones too) and a
     Gaussian on the [0, 1] (log) position of each numeric range (sd ``sigma``). After each
     result, the log-probability of the architecture is moved by ``learning_rate`` times its
-    advantage: minus its loss, less a moving-average baseline, over the spread of losses.
-    Samples already told are drawn again (up to 100 times).
+    advantage: its reward, less a moving-average baseline, over the moving spread of the
+    advantages. The reward is minus the loss's rank among the earlier results (0: better
+    than all, -1: worse than all), so one huge loss (a rejected candidate's penalty, a
+    failure told as worse than anything) counts as the worst, never as a new scale (was: the
+    loss itself, after which every later result seemed good). Samples already told are drawn
+    again (up to 100 times).
 
     Example:
         >>> import nevergrad as ng
@@ -49,6 +54,7 @@ class Reinforce(NASOptimizer):
         self.means = [0.5 if leaf.kind in (INT, FLOAT) else None for leaf in leaves]
         self.baseline: float | None = None
         self.scale: float | None = None
+        self.losses: list[float] = []  # the finite losses learnt from, sorted
 
     def _probs(self, i: int) -> np.ndarray:
         z = self.logits[i] - self.logits[i].max()
@@ -75,10 +81,13 @@ class Reinforce(NASOptimizer):
     def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
         if not first or not math.isfinite(loss):
             return
-        reward = -loss
-        if self.baseline is None:
-            self.baseline, self.scale = reward, 1.0
+        earlier = self.losses
+        rank = (bisect.bisect_left(earlier, loss) + bisect.bisect_right(earlier, loss)) / 2
+        bisect.insort(earlier, loss)
+        if len(earlier) == 1:
+            self.baseline, self.scale = -0.5, 1.0  # nothing to rank it against: the middle
             return
+        reward = -rank / (len(earlier) - 1)  # 0: better than all earlier ones, -1: worse
         advantage = reward - self.baseline
         self.scale = self.baseline_decay * self.scale + (1 - self.baseline_decay) * abs(advantage)
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
