@@ -49,7 +49,8 @@ class SpaceError(NASError):
 
 
 class SearchError(NASError):
-    """The search cannot go on (an error every trial would hit, too many failures)."""
+    """The search cannot go on (an error every trial would hit, too many failures, the
+    optimizer's own error)."""
 
 
 class MonitorError(NASError):

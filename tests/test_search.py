@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import nevergrad as ng
 import pytest
 import torch
 import yaml
@@ -627,3 +628,64 @@ def test_an_objective_that_changes_its_arch_leaves_the_result_as_proposed(tmp_pa
     result = Search(None, {"head": {"width": {"choice": [1, 2]}}}, objective=changes, budget=2,
                     run_dir=tmp_path, verbose=False).run()
     assert all(t.arch["head"].keys() == {"width"} for t in result.trials)
+
+
+def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tmp_path):
+    # was: LHSSearch passed the pre-check, then nevergrad's bare "Over the budget"
+    # AssertionError crashed the search part-way (a repeat is asked but not counted in the
+    # budget), nothing was exported, and a resume crashed the same way at once
+    for attempt in range(2):  # the run, then its resume: the same message, the same export
+        with pytest.raises(SearchError) as info:
+            Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
+                   objective=lambda arch: {"val_loss": arch["k"] + arch["w"] / 100},
+                   monitor="val_loss", optimizer="LHSSearch", budget=8, seed=0,
+                   run_dir=tmp_path, verbose=False).run()
+        with RunStore(tmp_path / "search.db") as store:
+            completed, best, events = (store.count(TrialStatus.COMPLETED), store.best("min"),
+                                       store.events())
+        assert re.fullmatch(
+            rf"optimizer 'LHSSearch' failed at its ask 9 \(AssertionError: Over the budget "
+            rf"\(reinitialize if you want to start over\)\) after {completed} completed "
+            rf"trial\(s\), the best of them exported: nevergrad's sequence and budget-bound "
+            rf"optimizers cannot propose more than `budget` \(8\) candidates, .*new run_dir "
+            rf"with the default optimizer \(SurrogateEvolution\) or one without a fixed "
+            rf"sequence, e.g. RandomSearch or NGOpt", str(info.value))
+        assert 0 < completed < 8
+        exported = yaml.safe_load((tmp_path / "best.yaml").read_text())
+        assert exported["trial"] == best.trial_id and exported["arch"] == best.arch
+        if attempt == 0:
+            first = events
+            (tmp_path / "best.yaml").unlink()  # the resume writes it again
+    assert events == first  # the resume replayed the log exactly, and added nothing
+
+
+class TellFailsOnBigLosses(ng.optimizers.base.Optimizer):
+    """Proposes at random; its ``tell`` raises when told a loss of 3 or more."""
+
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        return self.parametrization.sample()
+
+    def _internal_tell_candidate(self, candidate: ng.p.Parameter, loss: float) -> None:
+        if loss >= 3:
+            raise ValueError(f"cannot take loss {loss}")
+
+
+ng.optimizers.registry.setdefault("TellFailsOnBigLosses", TellFailsOnBigLosses)
+
+
+def test_an_optimizer_that_fails_when_told_stops_the_search_and_its_resume(tmp_path):
+    # was: the optimizer's own error went up as a bare traceback, nothing exported; a resume
+    # tells it the same result again while it replays the log, and failed the same way
+    for _ in range(2):  # the run, then its resume (failing as it replays the log)
+        with pytest.raises(SearchError, match=r"^optimizer 'TellFailsOnBigLosses' failed at "
+                           r"its tell \d+ \(ValueError: cannot take loss 3\.0\d\) after \d+ "
+                           r"completed trial\(s\), the best of them exported: an error of the "
+                           r"optimizer itself, not of a trial; search again in a new run_dir "
+                           r"with another optimizer"):
+            Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
+                   objective=lambda arch: {"val_loss": arch["k"] + arch["w"] / 100},
+                   monitor="val_loss", optimizer="TellFailsOnBigLosses", budget=12, seed=0,
+                   run_dir=tmp_path, verbose=False).run()
+        assert yaml.safe_load((tmp_path / "best.yaml").read_text())["arch"]["k"] < 3
+        (tmp_path / "best.yaml").unlink()  # the resume writes it again
+

@@ -20,6 +20,11 @@ optimizer's state, random state included, is what it was when the search stopped
 optimizer that is not deterministic diverges: from there on the logged architectures are
 told as not asked (the search goes on, no longer exactly).
 
+An error raised inside the optimizer's ``ask`` or ``tell`` (nevergrad's "Over the budget"
+of a sequence optimizer asked more than ``budget`` times, its ``MetaModel`` under a numpy
+it does not support) stops the search as a ``SearchError`` that names the optimizer, the
+call and its number (counted from the replay's first, so a resume says the same).
+
 Example:
     >>> import tempfile
     >>> from lightning_nas.space import SearchSpace
@@ -39,12 +44,16 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from lightning_nas.arch import arch_key
+from lightning_nas.errors import NASError, SearchError
+from lightning_nas.results import TrialStatus
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.codec import candidate_of
+from lightning_nas.strategies.registry import optimizer_failed
 
 __all__ = ["AskTell"]
 
@@ -56,11 +65,15 @@ class AskTell:
         optimizer: a nevergrad optimizer (priors already told, if any).
         space: validates the proposals.
         store: where events are logged.
+        name: the optimizer's registry name (for errors; default: its class name).
     """
 
-    def __init__(self, optimizer: Any, space: SearchSpace, store: RunStore) -> None:
+    def __init__(self, optimizer: Any, space: SearchSpace, store: RunStore,
+                 name: str | None = None) -> None:
         self.optimizer, self.space, self.store = optimizer, space, store
+        self.name = name or type(optimizer).__name__
         self.count = 0
+        self.calls = {"ask": 0, "tell": 0}  # the optimizer's asks and tells made
         self._number: dict[str, int] = {}  # candidate uid -> its number
         self.diverged_at: int | None = None  # the candidate whose replay diverged
         self.seen: dict[str, Any] = {}  # replayed: arch key -> the loss last told
@@ -72,7 +85,7 @@ class AskTell:
     def ask(self) -> Any:
         """A new candidate from the optimizer (its event is logged by ``started``,
         ``repeated`` or ``twin``)."""
-        return self._numbered(self.optimizer.ask())
+        return self._numbered(self._call("ask", self.optimizer.ask))
 
     def given(self, arch: dict[str, Any], trial_id: int) -> Any:
         """A candidate for a known architecture (not asked), starting trial ``trial_id``."""
@@ -140,7 +153,7 @@ class AskTell:
     def _replayed(self, event: dict[str, Any]) -> Any:
         arch = json.loads(event["arch_key"])
         if event["kind"] == "ask" and self.diverged_at is None:
-            candidate = self.optimizer.ask()
+            candidate = self._call("ask", self.optimizer.ask)
             if arch_key(self.space.validate(candidate.value)) == event["arch_key"]:
                 return self._numbered(candidate)
             self.diverged_at = event["ask"]
@@ -154,9 +167,24 @@ class AskTell:
 
     def _tell(self, candidate: Any, loss: Any, violation: float | None) -> None:
         if violation is None:
-            self.optimizer.tell(candidate, loss)
+            self._call("tell", lambda: self.optimizer.tell(candidate, loss))
         else:
-            self.optimizer.tell(candidate, loss, constraint_violation=[violation])
+            self._call("tell", lambda: self.optimizer.tell(
+                candidate, loss, constraint_violation=[violation]))
+
+    def _call(self, kind: str, call: Callable[[], Any]) -> Any:
+        """The optimizer's ``ask`` or ``tell`` (``kind``); an error it raises stops the
+        search (``SearchError``: the optimizer, its call, what to do)."""
+        self.calls[kind] += 1
+        try:
+            return call()
+        except NASError:  # said already (a NAS strategy's SpaceError)
+            raise
+        except Exception as err:  # noqa: BLE001 - raised inside the optimizer: any error
+            completed = self.store.count(TrialStatus.COMPLETED)
+            raise SearchError(optimizer_failed(
+                self.name, f"{kind} {self.calls[kind]}", err,
+                getattr(self.optimizer, "budget", None), completed)) from err
 
     def _event(self, kind: str, candidate: Any, trial_id: int | None, key: str
                ) -> dict[str, Any]:

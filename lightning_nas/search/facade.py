@@ -308,15 +308,17 @@ class Search:
             try:
                 optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
                                            num_workers=executor.num_workers, seed=goal.seed)
-                loop = SearchLoop(self.settings, self.space, self.template, store, executor,
-                                  optimizer, self._rule(), on_trial_end=self.on_trial_end)
-                if not loop.resuming:
-                    loop.say(self._header())
-                try:
+                try:  # (the replay of a resume tells the optimizer again: it may fail)
+                    loop = SearchLoop(self.settings, self.space, self.template, store,
+                                      executor, optimizer, self._rule(),
+                                      on_trial_end=self.on_trial_end)
+                    if not loop.resuming:
+                        loop.say(self._header())
                     with sigterm_exits(executor.isolates_trials):
                         loop.run()
                 except (SearchError, ConfigError):  # stopped (max_failures, an error every
-                    # trial hits, a constraint that raised): the best so far is exported
+                    # trial hits, a constraint or the optimizer that raised): the best so
+                    # far is exported
                     self._export_so_far(store)
                     raise
             finally:

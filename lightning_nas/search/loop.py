@@ -88,7 +88,7 @@ class SearchLoop:
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
-        self.log = AskTell(optimizer, space, store)
+        self.log = AskTell(optimizer, space, store, settings.goal.optimizer)
         #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         interrupted = self._interrupted()  # first: a trial it fails is replayed as such

@@ -20,13 +20,13 @@ import warnings
 import nevergrad as ng
 import numpy as np
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 from lightning_nas.strategies.transfer import tell_priors
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
-           "check_optimizer_name", "check_optimizer_runs", "make_optimizer"]
+           "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
 NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
@@ -79,8 +79,10 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     ``budget`` the search does not give (``NGOpt`` with a ``time_limit`` alone) or takes no
     ``num_workers`` > 1 (``Cobyla``), and one that runs nevergrad's ``MetaModel`` (``NGOpt``
     picks it for spaces of floats), which numpy >= 2.4 makes fail at about the 14th
-    proposal: it is asked as often as the search may ask it (``budget`` plus the workers,
-    at most ``DRY_ASKS``). With ``warm`` (a warm start) it is also told an architecture it
+    proposal: it is asked ``budget`` plus the workers times (at most ``DRY_ASKS``). The
+    search may ask more (a repeat, a FAILED or REJECTED trial is asked but not counted in
+    the budget): an optimizer that fails later stops it with a ``SearchError``
+    (``optimizer_failed``). With ``warm`` (a warm start) it is also told an architecture it
     did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``).
 
     Example:
@@ -104,9 +106,7 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                               f"{type(err).__name__}: {err}); give a budget beside "
                               f"time_limit, or an optimizer that needs none, e.g. "
                               f"RandomSearch or SurrogateEvolution") from None
-        numpy = (f"; nevergrad {ng.__version__}'s MetaModel calls float() on a one-element "
-                 f"array, which numpy {np.__version__} refuses: install numpy<2.4"
-                 if "0-dimensional" in str(err) else "")
+        numpy = _numpy_note(err)
         raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget} and "
                           f"{num_workers} worker(s) before any trial ({type(err).__name__}: "
                           f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
@@ -127,14 +127,46 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                               f"{DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop warm_start") from None
 
 
+def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
+                     completed: int) -> str:
+    """The message of a search stopped by its optimizer's own error: ``call`` (``"ask 9"``,
+    ``"tell 8"``) raised ``err`` after ``completed`` trials; what to do.
+
+    Example:
+        >>> print(optimizer_failed("LHSSearch", "ask 9", AssertionError("Over the budget"),
+        ...                        8, 7))  # doctest: +ELLIPSIS
+        optimizer 'LHSSearch' failed at its ask 9 (AssertionError: Over the budget) after 7 ...
+    """
+    said = f"optimizer {name!r} failed at its {call} ({one_line(err, 200)}) " + (
+        f"after {completed} completed trial(s), the best of them exported" if completed
+        else "before any trial completed")
+    if isinstance(err, AssertionError) and "budget" in str(err).lower():
+        return (f"{said}: nevergrad's sequence and budget-bound optimizers cannot propose more "
+                f"than `budget` ({budget}) candidates, and this search asked for more (a repeat "
+                f"of an evaluated architecture, a FAILED or REJECTED trial is asked but not "
+                f"counted); search again in a new run_dir with the default optimizer "
+                f"({DEFAULT_OPTIMIZER}) or one without a fixed sequence, e.g. RandomSearch "
+                f"or NGOpt")
+    return (f"{said}: an error of the optimizer itself, not of a trial{_numpy_note(err)}; "
+            f"search again in a new run_dir with another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
+            f"RandomSearch, NGOpt)")
+
+
+def _numpy_note(err: Exception) -> str:
+    """Why nevergrad's MetaModel fails under numpy >= 2.4 (``err`` says so), or ``""``."""
+    return (f"; nevergrad {ng.__version__}'s MetaModel calls float() on a one-element "
+            f"array, which numpy {np.__version__} refuses: install numpy<2.4"
+            if "0-dimensional" in str(err) else "")
+
+
 #: proposals the check asks of an optimizer that runs nevergrad's MetaModel, at most
 DRY_ASKS = 40
 
 
 def _dry_run(name: str, space: SearchSpace, budget: int | None, num_workers: int) -> None:
     """Ask and tell a throwaway optimizer: twice (recast optimizers start their thread and
-    import their package at the second ask), as often as the search may where it runs
-    nevergrad's MetaModel."""
+    import their package at the second ask), ``budget`` plus the workers times (at most
+    ``DRY_ASKS``) where it runs nevergrad's MetaModel."""
     optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
     asks = (min(budget or DRY_ASKS, DRY_ASKS) + num_workers if _uses_metamodel(optimizer)
             else 2)
