@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
 import nevergrad as ng
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -689,3 +691,35 @@ def test_an_optimizer_that_fails_when_told_stops_the_search_and_its_resume(tmp_p
         assert yaml.safe_load((tmp_path / "best.yaml").read_text())["arch"]["k"] < 3
         (tmp_path / "best.yaml").unlink()  # the resume writes it again
 
+
+def _fails(x: np.ndarray) -> float:
+    raise ValueError("no loss here")
+
+
+class RecastInsideFails(ng.optimizers.base.Optimizer):
+    """Proposes at random; from its third ask on it runs an inner recast optimizer on a
+    function that fails (as nevergrad's MetaModel runs one), whose thread then waits."""
+
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        if self.num_ask >= 2:
+            ng.optimizers.SQP(ng.p.Array(shape=(2,)), budget=4).minimize(_fails)
+        return self.parametrization.sample()
+
+
+ng.optimizers.registry.setdefault("RecastInsideFails", RecastInsideFails)
+
+
+def test_an_optimizer_that_fails_leaves_no_thread_that_keeps_the_process_alive(tmp_path):
+    # was: MetaModel's inner recast optimizer kept its (non-daemon) thread waiting while the
+    # error's frames held it: the command hung after the traceback instead of exiting
+    before = set(threading.enumerate())
+    with pytest.raises(SearchError, match=r"^optimizer 'RecastInsideFails' failed at its "
+                       r"ask 3 \(ValueError: no loss here\) after 2 completed trial") as info:
+        Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
+               objective=lambda arch: {"val_loss": arch["k"] + arch["w"] / 100},
+               monitor="val_loss", optimizer="RecastInsideFails", budget=6, seed=0,
+               run_dir=tmp_path, verbose=False).run()
+    deadline = time.monotonic() + 10
+    while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, info.value  # while the error is kept (as an uncaught one is, at exit)

@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -181,6 +182,9 @@ class AskTell:
         except NASError:  # said already (a NAS strategy's SpaceError)
             raise
         except Exception as err:  # noqa: BLE001 - raised inside the optimizer: any error
+            # its frames' objects go now: a recast optimizer among them (MetaModel's inner
+            # one) stops its thread when deleted, which would keep the process from exiting
+            traceback.clear_frames(err.__traceback__)
             completed = self.store.count(TrialStatus.COMPLETED)
             raise SearchError(optimizer_failed(
                 self.name, f"{kind} {self.calls[kind]}", err,
