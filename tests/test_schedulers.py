@@ -326,6 +326,28 @@ def test_asha_stops_a_clearly_worse_trial_at_the_first_rung(tmp_path):
         [f"trial_{t.trial_id:04d}" for t in trials if t.status is TrialStatus.PAUSED]
 
 
+class FailsOnResume(TinyNet):
+    def on_load_checkpoint(self, checkpoint):
+        raise RuntimeError("cannot resume")
+
+
+def test_a_promoted_trial_that_fails_to_resume_keeps_the_epochs_it_trained(tmp_path):
+    # was: stored FAILED with epochs 0 and an empty curve, as if it had never trained (a
+    # promoted trial of the Hydra example failed so on a weights_only checkpoint load)
+    space = {"lr": {"choice": [1e-6, 0.3]}, "width": {"choice": [8, 16, 32]}}
+    result = Search(FailsOnResume, space, data=BlobData,
+                    trainer={"max_epochs": 4, "callbacks": EPOCH_LOG},
+                    budget=6, scheduler="asha", min_epochs=1, eta=2, optimizer="RandomSearch",
+                    seed=4, run_dir=tmp_path, verbose=False).run()
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    assert failed, "the seed must promote a paused trial"
+    for t in failed:
+        assert "cannot resume" in t.error
+        assert t.epochs == len(t.curve) >= 1 and all(v is not None for v in t.curve)
+        events = _epochs(tmp_path / "trials" / f"trial_{t.trial_id:04d}")
+        assert events == list(range(t.epochs))  # the epochs it had trained, once each
+
+
 SGD = functools.partial(torch.optim.SGD)
 
 

@@ -398,6 +398,8 @@ class SearchLoop:
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
             result.started = earlier.started
             result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
+            if len(result.curve) < len(earlier.curve):  # failed before its epochs were back
+                result.curve, result.epochs = earlier.curve, earlier.epochs
         key = arch_key(arch)
         if self.template.cost_names and key not in self.costs:  # re-run after a restart
             self.costs[key] = self.template.costs(arch)
