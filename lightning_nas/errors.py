@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "MonitorError",
     "NASError",
+    "OptimizerError",
     "SearchError",
     "SpaceError",
     "check_mode",
@@ -51,6 +52,11 @@ class SpaceError(NASError):
 class SearchError(NASError):
     """The search cannot go on (an error every trial would hit, too many failures, the
     optimizer's own error)."""
+
+
+class OptimizerError(SearchError):
+    """The optimizer's own ``ask`` or ``tell`` raised: the search stops once the trials out
+    have finished (they are stored, not killed)."""
 
 
 class MonitorError(NASError):

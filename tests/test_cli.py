@@ -154,6 +154,8 @@ def test_a_config_dict_whose_searched_group_drops_keys_is_refused_before_trainin
     assert main(["fit", str(path), f"--out={tmp_path / 'fit'}"]) == 0
     assert main(["fit", str(path), "--model.opt_cfg.nesterov=false",
                  f"--out={tmp_path / 'fit2'}"]) == 0
+    assert main(["fit", str(path), "--search.space=missing_space.yaml",  # not read either
+                 f"--out={tmp_path / 'fit3'}"]) == 0
     # the fix it names: every trial keeps nesterov
     assert main(["search", str(path), "--search.space.opt_cfg.nesterov={fixed: true}"]) == 0
     opt_cfg = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"][

@@ -745,3 +745,19 @@ def test_a_direction_against_the_first_objective_is_refused(tmp_path):
     assert "acc" in str(info.value)
     assert not (tmp_path / "run" / "search.db").exists()
     _sweep(tmp_path, task, {**sweeper, "direction": "maximize"})  # the first one's: fine
+
+
+def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
+    # was: the resume's replay told the optimizer again outside the export: the same error,
+    # said with "the best exported", and no optimization_results.yaml written
+    from tests.test_search import TellFailsOnBigLosses  # noqa: F401 - registers it
+
+    sweeper = {"params": {"x": "range(0, 6)"}, "optimizer": "TellFailsOnBigLosses",
+               "budget": 12, "seed": 0}
+    results = tmp_path / "run" / "optimization_results.yaml"
+    for _ in range(2):  # the sweep, then its resume (failing as it replays the log)
+        with pytest.raises(SearchError, match="optimizer 'TellFailsOnBigLosses' failed at its "
+                                              "tell"):
+            _sweep(tmp_path, lambda cfg: float(cfg.x), sweeper, direction="minimize")
+        assert yaml.safe_load(results.read_text())["best_value"] in range(6)
+        results.unlink()

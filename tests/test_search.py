@@ -648,7 +648,8 @@ def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tm
         assert re.fullmatch(
             rf"optimizer 'LHSSearch' failed at its ask 9 \(AssertionError: Over the budget "
             rf"\(reinitialize if you want to start over\)\) after {completed} completed "
-            rf"trial\(s\), the best of them exported: nevergrad's sequence and budget-bound "
+            rf"trial\(s\) \(those running then were let finish\), the best exported: "
+            rf"nevergrad's sequence and budget-bound "
             rf"optimizers cannot propose more than `budget` \(8\) candidates, .*new run_dir "
             rf"with the default optimizer \(SurrogateEvolution\) or one without a fixed "
             rf"sequence, e.g. RandomSearch or NGOpt", str(info.value))
@@ -659,6 +660,29 @@ def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tm
             first = events
             (tmp_path / "best.yaml").unlink()  # the resume writes it again
     assert events == first  # the resume replayed the log exactly, and added nothing
+
+
+def test_an_optimizer_error_lets_the_trials_out_finish(tmp_path):
+    # was (2 workers): the trial out when the optimizer failed was killed with the executor,
+    # left RUNNING and out of the export; each resume started it again and killed it again
+    for _ in range(2):  # the run, then its resume
+        with pytest.raises(SearchError, match="optimizer 'LHSSearch' failed at its ask 9"):
+            Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
+                   objective=_slow_loss, monitor="val_loss", optimizer="LHSSearch", budget=8,
+                   seed=0, executor="process", num_workers=2, run_dir=tmp_path,
+                   verbose=False).run()
+        with RunStore(tmp_path / "search.db") as store:
+            assert store.count(TrialStatus.RUNNING) == 0
+            assert all(store.attempts(t.trial_id) <= 1 for t in store.trials())
+            best = store.best("min")
+        assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
+
+
+def _slow_loss(arch: dict) -> dict:
+    import time
+
+    time.sleep(0.3)  # still out when the other worker's next ask fails
+    return {"val_loss": arch["k"] + arch["w"] / 100}
 
 
 class TellFailsOnBigLosses(ng.optimizers.base.Optimizer):
@@ -681,9 +705,10 @@ def test_an_optimizer_that_fails_when_told_stops_the_search_and_its_resume(tmp_p
     for _ in range(2):  # the run, then its resume (failing as it replays the log)
         with pytest.raises(SearchError, match=r"^optimizer 'TellFailsOnBigLosses' failed at "
                            r"its tell \d+ \(ValueError: cannot take loss 3\.0\d\) after \d+ "
-                           r"completed trial\(s\), the best of them exported: an error of the "
-                           r"optimizer itself, not of a trial; search again in a new run_dir "
-                           r"with another optimizer"):
+                           r"completed trial\(s\) \(those running then were let finish\), "
+                           r"the best exported: an error of the optimizer itself, not of a "
+                           r"trial; search again in a new run_dir with another optimizer "
+                           r"\(e\.g\. SurrogateEvolution, RandomSearch, NGOpt\)$"):
             Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
                    objective=lambda arch: {"val_loss": arch["k"] + arch["w"] / 100},
                    monitor="val_loss", optimizer="TellFailsOnBigLosses", budget=12, seed=0,
@@ -707,6 +732,32 @@ class RecastInsideFails(ng.optimizers.base.Optimizer):
 
 
 ng.optimizers.registry.setdefault("RecastInsideFails", RecastInsideFails)
+
+
+class RecastFailsAtOnce(RecastInsideFails):
+    """As ``RecastInsideFails``, from its first ask: the check before the search fails."""
+
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        ng.optimizers.SQP(ng.p.Array(shape=(2,)), budget=4).minimize(_fails)
+        return self.parametrization.sample()
+
+
+ng.optimizers.registry.setdefault("RecastFailsAtOnce", RecastFailsAtOnce)
+
+
+def test_an_optimizer_refused_by_its_check_leaves_no_thread_alive_either(tmp_path):
+    # was: the check's ConfigError kept the error as its context, and with it the inner
+    # recast optimizer's waiting thread: a script hung after the message (MetaModel)
+    before = set(threading.enumerate())
+    with pytest.raises(ConfigError, match=r"optimizer 'RecastFailsAtOnce' fails on this space"
+                       ) as info:
+        Search(None, {"k": {"choice": [1, 2, 3]}}, objective=lambda arch: {"val_loss": 1.0},
+               monitor="val_loss", optimizer="RecastFailsAtOnce", budget=6, run_dir=tmp_path,
+               verbose=False).run()
+    deadline = time.monotonic() + 10
+    while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, info.value
 
 
 def test_an_optimizer_that_fails_leaves_no_thread_that_keeps_the_process_alive(tmp_path):

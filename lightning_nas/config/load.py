@@ -79,7 +79,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     """Read YAML configs (later files merged over earlier ones, as LightningCLI does with
     several ``--config``), then apply ``--a.b=value`` overrides; ``searched=False`` for a
     config trained as it is (``lightning-nas fit``), whose search space sets nothing, so
-    neither an override of a searched key nor a dict a group would replace is refused."""
+    neither an override of a searched key nor a dict a group would replace is refused, and
+    a space file is not read."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
@@ -105,8 +106,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         if cfg.get(key, None) is not None:
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
-    cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
     if searched:
+        cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
         _check_not_searched(overrides, cfg)
         _check_groups_keep(cfg)
     block = "oneshot" if "oneshot" in cfg else "search"

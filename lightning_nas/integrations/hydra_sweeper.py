@@ -156,18 +156,18 @@ class HydraSweep(Sweeper):
             template = TrialTemplate(ModelFactory(_built_by_the_task), DataFactory(), {},
                                      monitor=goal.monitor, mode=goal.mode, seed=goal.seed,
                                      run_dir=settings.run_dir)
-            loop = SearchLoop(settings, sweep.space, template, store, executor, optimizer,
-                              rule=None)
-            if not loop.resuming:
-                loop.say(self._header(settings, sweep, executor))
-            try:
+            start = time.monotonic()
+            try:  # (the replay of a resume tells the optimizer again: it may fail)
+                loop = SearchLoop(settings, sweep.space, template, store, executor, optimizer,
+                                  rule=None)
+                if not loop.resuming:
+                    loop.say(self._header(settings, sweep, executor))
                 with sigterm_exits(executor.isolates_trials):
                     loop.run()
-            except (SearchError, ConfigError):  # stopped (max_failures, a constraint that
-                # raised, ...): the results so far
+            except (SearchError, ConfigError):  # stopped (max_failures, a constraint or the
+                # optimizer that raised, ...): the results so far
                 if store.best(goal.mode) is not None:
-                    self._finish(settings, store, sweep, time.monotonic() - loop.start,
-                                 stopped=True)
+                    self._finish(settings, store, sweep, time.monotonic() - start, stopped=True)
                 raise
             self._finish(settings, store, sweep, time.monotonic() - loop.start)
             return store.trials()

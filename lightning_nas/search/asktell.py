@@ -49,7 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import NASError, SearchError
+from lightning_nas.errors import NASError, OptimizerError
 from lightning_nas.results import TrialStatus
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
@@ -175,7 +175,7 @@ class AskTell:
 
     def _call(self, kind: str, call: Callable[[], Any]) -> Any:
         """The optimizer's ``ask`` or ``tell`` (``kind``); an error it raises stops the
-        search (``SearchError``: the optimizer, its call, what to do)."""
+        search (``OptimizerError``: the optimizer, its call, what to do)."""
         self.calls[kind] += 1
         try:
             return call()
@@ -186,7 +186,7 @@ class AskTell:
             # one) stops its thread when deleted, which would keep the process from exiting
             traceback.clear_frames(err.__traceback__)
             completed = self.store.count(TrialStatus.COMPLETED)
-            raise SearchError(optimizer_failed(
+            raise OptimizerError(optimizer_failed(
                 self.name, f"{kind} {self.calls[kind]}", err,
                 getattr(self.optimizer, "budget", None), completed)) from err
 

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 
-__all__ = ["FailureWatch", "first_line"]
+__all__ = ["MAX_ATTEMPTS", "FailureWatch", "first_line"]
+
+#: runs of a trial that keep killing the search process before it is stored as FAILED
+MAX_ATTEMPTS = 2
 
 #: statuses of a trial's result (what the next failure is compared with)
 _RESULTS = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PAUSED, TrialStatus.PRUNED)
@@ -62,6 +66,25 @@ class FailureWatch:
         #: reopened trial id -> its error's first line (what "fails as before" compares)
         self._before = {t.trial_id: first_line(t.error) for t in self.reopened}
         self._started: set[int] = set()
+
+    def interrupted(self, isolated: bool,
+                    drop: Callable[[TrialResult], None]) -> list[TrialResult]:
+        """Trials that were running when an earlier process died; one already re-run
+        ``MAX_ATTEMPTS`` times in the search process (it may be what kills it) becomes
+        FAILED (``drop`` removes its checkpoints). Trials of executors that isolate them
+        (``isolated``: worker processes, Ray) die with the search only when it is killed from
+        outside: they are always re-run."""
+        out = []
+        for trial in self.store.trials(TrialStatus.RUNNING):
+            if not isolated and self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
+                trial.status = TrialStatus.FAILED
+                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
+                               f"this trial; use executor 'process' to isolate trials")
+                self.store.finish_trial(trial)
+                drop(trial)
+            else:
+                out.append(trial)
+        return out
 
     def _last_error(self) -> tuple[int, str, dict[str, Any]] | None:
         done = [t for t in self.store.trials() if t.status in _RESULTS]

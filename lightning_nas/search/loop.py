@@ -21,6 +21,7 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
+from lightning_nas.errors import OptimizerError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
@@ -29,7 +30,7 @@ from lightning_nas.search.checkpoints import (
     keep_top_checkpoints,
 )
 from lightning_nas.search.executor import TrialExecutor
-from lightning_nas.search.failures import FailureWatch
+from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
 from lightning_nas.search.objectives import told_loss
 from lightning_nas.search.progress import Progress, trial_line
@@ -45,8 +46,6 @@ __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
 #: consecutive proposals of already-evaluated architectures before the search gives up
 MAX_REPEATS = 200
-#: runs of a trial that keep killing the search process before it is stored as FAILED
-MAX_ATTEMPTS = 2
 #: stored statuses whose loss the optimizer was told
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses that use up the budget (a FAILED trial does not)
@@ -91,7 +90,8 @@ class SearchLoop:
         self.log = AskTell(optimizer, space, store, settings.goal.optimizer)
         #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
-        interrupted = self._interrupted()  # first: a trial it fails is replayed as such
+        interrupted = self.failures.interrupted(  # first: one it fails is replayed as such
+            self.executor.isolates_trials, lambda trial: self._drop(trial, False))
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
@@ -142,7 +142,7 @@ class SearchLoop:
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
             self.violated.update(self.log.violated)
-            for old in trials:  # FAILED (by _interrupted, or before any result): tell it now
+            for old in trials:  # FAILED (an interrupted one, or before any result): tell it
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
                         and old.trial_id not in self.failures.waiting:
                     key = arch_key(old.arch)
@@ -160,24 +160,6 @@ class SearchLoop:
                 self.log.tell([candidate], loss)
             self.seen[arch_key(old.arch)] = loss
 
-    def _interrupted(self) -> list[TrialResult]:
-        """Trials that were running when an earlier process died; a trial that was already
-        re-run ``MAX_ATTEMPTS`` times in the search process (it may be what kills it) becomes
-        FAILED. Trials of executors that isolate them (worker processes, Ray) die with the
-        search only when it is killed from outside: they are always re-run."""
-        out = []
-        isolated = self.executor.isolates_trials
-        for trial in self.store.trials(TrialStatus.RUNNING):
-            if not isolated and self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
-                trial.status = TrialStatus.FAILED
-                trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
-                               f"this trial; use executor 'process' to isolate trials")
-                self.store.finish_trial(trial)
-                self._drop(trial, False)
-            else:
-                out.append(trial)
-        return out
-
     # ----------------------------------------------------------------- the loop
     def run(self) -> None:
         """Run until the budget is used, time is up, or the space is exhausted."""
@@ -188,14 +170,22 @@ class SearchLoop:
                      f"to re-run, {len(self.paused)} paused")
             if self.failures.reopened:
                 self.say(self.failures.describe())
+        stopped: OptimizerError | None = None  # the trials out finish first, then it stops
         try:
             while True:
-                while len(self.running) < self.executor.num_workers and self._start_one():
-                    pass
+                try:
+                    while stopped is None and len(self.running) < self.executor.num_workers \
+                            and self._start_one():
+                        pass
+                except OptimizerError as err:
+                    stopped = err
                 if not self.running:
                     break
                 for result in self.executor.wait():
-                    self._record(result)
+                    try:
+                        self._record(result)
+                    except OptimizerError as err:
+                        stopped = stopped or err
         except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C: Lightning makes it exit(1)
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
                 self.store.uncount_attempt(trial_id)
@@ -208,6 +198,8 @@ class SearchLoop:
             raise
         # trials still paused stay PAUSED (last.ckpt kept): a resume may promote them
         self.progress.close()
+        if stopped is not None:
+            raise stopped
 
     def _time_up(self) -> bool:
         """Whether ``time_limit`` has passed: no trial starts, new or promoted."""

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import traceback
 import warnings
 
 import nevergrad as ng
@@ -94,6 +95,9 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     try:
         _dry_run(name, space, budget, num_workers)
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
+        # (its frames' objects go: MetaModel's inner recast optimizer, whose thread would
+        # keep the process from exiting while the error is kept as the ConfigError's context)
+        traceback.clear_frames(err.__traceback__)
         missing = err if isinstance(err, ImportError) else err.__cause__
         if not isinstance(missing, ImportError):
             missing = err if "No module named" in str(err) else None
@@ -138,8 +142,8 @@ def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
         optimizer 'LHSSearch' failed at its ask 9 (AssertionError: Over the budget) after 7 ...
     """
     said = f"optimizer {name!r} failed at its {call} ({one_line(err, 200)}) " + (
-        f"after {completed} completed trial(s), the best of them exported" if completed
-        else "before any trial completed")
+        f"after {completed} completed trial(s) (those running then were let finish), the best "
+        f"exported" if completed else "before any trial completed")
     if isinstance(err, AssertionError) and "budget" in str(err).lower():
         return (f"{said}: nevergrad's sequence and budget-bound optimizers cannot propose more "
                 f"than `budget` ({budget}) candidates, and this search asked for more (a repeat "
@@ -147,9 +151,9 @@ def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
                 f"counted); search again in a new run_dir with the default optimizer "
                 f"({DEFAULT_OPTIMIZER}) or one without a fixed sequence, e.g. RandomSearch "
                 f"or NGOpt")
+    others = ", ".join(o for o in (DEFAULT_OPTIMIZER, "RandomSearch", "NGOpt") if o != name)
     return (f"{said}: an error of the optimizer itself, not of a trial{_numpy_note(err)}; "
-            f"search again in a new run_dir with another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
-            f"RandomSearch, NGOpt)")
+            f"search again in a new run_dir with another optimizer (e.g. {others})")
 
 
 def _numpy_note(err: Exception) -> str:
