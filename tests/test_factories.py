@@ -29,7 +29,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
-from tests.helpers import BlobData, TinyNet, make_blobs
+from tests.helpers import BlobData, DictArgNet, TinyNet, make_blobs
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -256,6 +256,29 @@ def test_a_search_with_fast_dev_run_is_refused_before_training(tmp_path, trainer
 
 
 # ---------------------------------------------------------------- ModelFactory
+@pytest.mark.parametrize(("given", "group", "needle"), [
+    ({"momentum": 0.9, "nesterov": True}, {"momentum": {"choice": [0.5, 0.8]}},
+     "model init_args['opt_cfg'] has the key nesterov, which the search space's group "
+     "'opt_cfg' does not set: the group's dict is each trial's 'opt_cfg', whole, so it would "
+     "be lost. To fix it, add 'nesterov': Fixed(True) to the group 'opt_cfg'"),
+    ({"sub": {"a": 1, "b": 2}, "c": 3}, {"sub": {"a": {"choice": [5, 6]}}},
+     "has the keys sub.b, c, which the search space's group 'opt_cfg' does not set"),
+])
+def test_an_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(
+        tmp_path, given, group, needle):
+    # was: the group's dict replaced model_init_args' dict whole, so these keys were gone
+    # from every trial (its optimizer, best_config.yaml, the checkpoint) without a word
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        Search(DictArgNet, {"opt_cfg": group}, data=BlobData, model_init_args={"opt_cfg": given},
+               trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # a group that sets every key of the dict (or more) is what the dict would be
+    Search(DictArgNet, {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]}, "nesterov": {
+        "fixed": False}, "dampening": {"fixed": 0.0}}}, data=BlobData,
+        model_init_args={"opt_cfg": {"momentum": 0.9, "nesterov": True}},
+        trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "kept")
+
+
 def test_model_factory_check_accepts_init_args():
     ModelFactory(TinyNet).check(TINY_ARGS)
     ModelFactory("tests.helpers.TinyNet", {"lr": 0.1}).check(["width"])

@@ -232,6 +232,35 @@ class ModelFactory:
             check_init_args(self.target, {k: v for k, v in arch.items() if not is_dotted(k)},
                             "model", nested=False)
 
+    def check_groups(self, arch: Mapping[str, Any]) -> None:
+        """Raise ``ConfigError`` for an ``init_args`` dict at a key the space searches as a
+        group, when the dict has keys the group does not set: the group's dict is passed
+        whole, so they would be lost from every trial (as a config's dict would be).
+
+        Example:
+            >>> factory = ModelFactory(pl.LightningModule, {"opt": {"momentum": 0.9}})
+            >>> factory.check_groups({"opt": {"momentum": 0.5}})
+            >>> factory.check_groups({"opt": {"lr": 0.1}})
+            Traceback (most recent call last):
+            ...
+            lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
+        """
+        for key, value in arch.items() if self.is_class else ():
+            given = self.init_args.get(key)
+            lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
+                value, Mapping) else {}
+            if not lost:
+                continue
+            one = len(lost) == 1
+            it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
+            fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
+            raise ConfigError(f"model init_args[{key!r}] has {keys} {', '.join(lost)}, which "
+                              f"the search space's group {key!r} does not set: the group's "
+                              f"dict is each trial's {key!r}, whole, so {it} would be lost. To "
+                              f"fix it, add {fixed} to the group {key!r} (nested as in "
+                              f"init_args), or search {they} there; else leave {they} out of "
+                              f"init_args[{key!r}]")
+
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
         """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
         tuple, set or dict) a ``torch.nn.Module`` or a ``torch.Tensor`` (a backbone,
@@ -248,6 +277,19 @@ class ModelFactory:
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
                             f"expected a LightningModule")
         return model
+
+
+def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
+               prefix: str = "") -> dict[str, Any]:
+    """The keys of the dict ``given`` (dotted, with their values) that the group's dict
+    ``value`` lacks; a dict in both is looked into."""
+    lost: dict[str, Any] = {}
+    for key, item in given.items():
+        if key not in value:
+            lost[f"{prefix}{key}"] = item
+        elif isinstance(item, Mapping) and isinstance(value[key], Mapping):
+            lost.update(_lost_keys(item, value[key], f"{prefix}{key}."))
+    return lost
 
 
 def _holds_weights(value: Any) -> bool:

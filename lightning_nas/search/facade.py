@@ -188,6 +188,7 @@ class Search:
         ranks = check_trial_processes(self.trainer,
                                       trainer_options(space_options(self.space)))
         self.model.check(self.space.names())
+        self.model.check_groups(archs[0])
         self.data.check(self.space.names())
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
