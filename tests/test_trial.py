@@ -238,6 +238,18 @@ def test_a_monitor_logged_in_training_is_fatal_with_the_reason(tmp_path):
     assert result.fatal and "not known when validation ends" in result.error
 
 
+def test_a_profilers_report_the_settings_ask_for_is_printed(tmp_path, caplog):
+    # was: the quiet trial's Lightning log level dropped it (no report, no word)
+    spec = _spec(tmp_path, {"width": 4}, trainer={"max_epochs": 1, "accelerator": "cpu",
+                                                  "devices": 1, "profiler": "simple"})
+    assert spec.quiet
+    assert fit_trial(spec).status is TrialStatus.COMPLETED
+    assert "FIT Profiler Report" in caplog.text  # Lightning's log, on stderr outside pytest
+    caplog.clear()
+    fit_trial(_spec(tmp_path / "b", {"width": 4}, trainer={"max_epochs": 1}))
+    assert "Profiler Report" not in caplog.text and "GPU available" not in caplog.text
+
+
 def test_rerun_clears_the_interrupted_trial_folder(tmp_path):
     stale = tmp_path / "t1" / "stale.ckpt"
     stale.parent.mkdir(parents=True)

@@ -141,20 +141,25 @@ class TrialSpec:
 
 @contextmanager
 def quiet_lightning(enabled: bool = True) -> Iterator[None]:
-    """Silence Lightning's per-fit info lines and repeated warnings while a trial runs."""
+    """Silence Lightning's per-fit info lines and repeated warnings while a trial runs; a
+    profiler's report (``trainer.profiler: simple``), which the settings ask for, still
+    prints."""
     if not enabled:
         yield
         return
-    log = logging.getLogger("lightning.pytorch")
-    level = log.level
+    log, profilers = (logging.getLogger(name) for name in (
+        "lightning.pytorch", "lightning.pytorch.profilers"))
+    levels = log.level, profilers.level
     log.setLevel(logging.WARNING)
+    profilers.setLevel(min(levels[0] or logging.INFO, logging.INFO))
     try:
         with warnings.catch_warnings():
             for pattern in _NOISE:
                 warnings.filterwarnings("ignore", message=pattern)
             yield
     finally:
-        log.setLevel(level)
+        log.setLevel(levels[0])
+        profilers.setLevel(levels[1])
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
