@@ -135,15 +135,28 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
         Progress(total=1, enabled="yes")
 
 
+class ScoreArgNet(TinyNet):
+    """Has hyperparameters of its own named ``monitor`` and ``score`` (a scheduler's metric)."""
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05,
+                 monitor: str = "val_loss", score: str = "f1") -> None:
+        super().__init__(width=width, activation=activation, lr=lr)
+        self.save_hyperparameters()
+
+
 def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
     logger = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
-    result = Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 2, "logger": logger},
+    result = Search(ScoreArgNet, SPACE, data=BlobData, trainer={"max_epochs": 2,
+                                                                "logger": logger},
                     budget=2, run_dir=tmp_path, verbose=False).run()
     for trial in result.trials:
         version = tmp_path / "logs" / "trials" / f"trial_{trial.trial_id:04d}"
         hparams = yaml.safe_load((version / "hparams.yaml").read_text())
         assert {k: hparams[k] for k in trial.arch} == trial.arch
-        assert hparams["score"] == pytest.approx(trial.score)
+        # was: the search's score and monitor replaced the module's own (val_acc, a float)
+        assert hparams["monitor"] == "val_loss" and hparams["score"] == "f1"
+        assert hparams["search_score"] == pytest.approx(trial.score)
+        assert hparams["search_monitor"] == "val_acc"
         assert "hp_metric" in (version / "metrics.csv").read_text()
     summary = tmp_path / "logs" / "search" / "summary"  # and the search as a whole
     hparams = yaml.safe_load((summary / "hparams.yaml").read_text())

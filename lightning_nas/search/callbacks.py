@@ -253,7 +253,10 @@ class TrialReporter(pl.Callback):
         if best is None or not trainer.is_global_zero:
             return
         score = best["metrics"][self.monitor]
-        params = {**flatten_arch(self.arch), "score": score, "monitor": self.monitor}
+        # prefixed: a module's own ``score`` / ``monitor`` hyperparameters (the metric its
+        # scheduler watches) stay what it saved in the logger's hparams
+        params = {**flatten_arch(self.arch), "search_score": score,
+                  "search_monitor": self.monitor}
         for logger in trainer.loggers:
             logger.log_hyperparams(params)
             logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
