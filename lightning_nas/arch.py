@@ -41,14 +41,15 @@ def is_plain(value: Any) -> bool:
 
 
 def plain(value: Any) -> Any:
-    """Turn numpy scalars and tuples into plain JSON types.
+    """Turn numpy scalars and tuples into plain JSON types (a mapping's keys are kept:
+    ``{0: 1.0}`` turned into ``{"0": 1.0}`` would be another value).
 
     Example:
         >>> plain({"w": (1, 2)})
         {'w': [1, 2]}
     """
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if callable(getattr(value, "tolist", None)):  # numpy scalar or array, torch tensor

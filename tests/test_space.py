@@ -449,3 +449,19 @@ def test_a_nan_value_of_a_choice_is_refused():
     # the space": NaN equals no value)
     with pytest.raises(SpaceError, match="`choice` values must not be NaN"):
         SearchSpace.from_dict({"a": {"choice": [float("nan"), 1.0]}})
+
+
+@pytest.mark.parametrize("space", [
+    {"class_weights": Choice([{0: 1.0, 1: 3.0}, {0: 1.0, 1: 1.0}])},
+    {"class_weights": Fixed({"a": {2: 0.5}})},
+    "class_weights: {choice: [{0: 1.0, 1: 3.0}, {0: 1.0, 1: 1.0}]}",
+])
+def test_a_mapping_with_keys_json_would_turn_into_strings_is_refused(space):
+    # was: the keys became strings without a word ({'0': 1.0, '1': 3.0}), so a model
+    # indexing class_weights[1] got a KeyError or another behaviour
+    build = SearchSpace.from_yaml if isinstance(space, str) else SearchSpace
+    with pytest.raises(SpaceError, match="space key 'class_weights': the mapping .* has the key "
+                                         r"[02] \(int\), and an architecture is JSON"):
+        build(space)
+    assert SearchSpace({"w": Choice([{"0": 1.0}, {"0": 2.0}])}).sample(0)["w"] in (
+        {"0": 1.0}, {"0": 2.0})

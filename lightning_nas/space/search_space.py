@@ -199,7 +199,13 @@ def _check_storable(path: str, value: Any) -> None:
         for item in value:
             _check_storable(path, item)
         return
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+    if isinstance(value, dict):
+        key = next((k for k in value if not isinstance(k, str)), None)
+        if key is not None:  # JSON would store it as a string: another value
+            raise SpaceError(f"space key '{path}': the mapping {value!r} has the key {key!r} "
+                             f"({type(key).__name__}), and an architecture is JSON, whose "
+                             f"mapping keys are strings: a trial would get {str(key)!r}; use "
+                             f"string keys and convert them in the model, or a list")
         for item in value.values():
             _check_storable(path, item)
         return
