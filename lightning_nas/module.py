@@ -73,8 +73,43 @@ def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     return _lookup("optimizer", name.lower(), table)
 
 
-#: builders without an import path that ``NASModule`` has warned about in this process
-_UNSAVED_BUILDERS: set[str] = set()
+#: arguments without an import path that ``NASModule`` has warned about in this process
+_UNSAVED: set[tuple[str, str]] = set()
+
+
+def _warn_unsaved(arg: str, what: str, why: str, again: str, fix: str,
+                  default: str | None = None, it: str = "it") -> None:
+    """Warn once per process (not every trial) that checkpoints do not hold ``arg``, and how
+    ``load_from_checkpoint`` takes it again (without it, ``default`` is used).
+
+    The search's dry build lets these warnings through (``NASModule's ... so checkpoints do
+    not hold``): it makes the first module.
+    """
+    if (arg, what) not in _UNSAVED:
+        _UNSAVED.add((arg, what))
+        warnings.warn(f"NASModule's {arg} {what} {why}, so checkpoints do not hold {it}: "
+                      f"NASModule.load_from_checkpoint(path, {arg}={again}) takes {it} again"
+                      f"{f' (else {default})' if default else ''}; {fix}", UserWarning,
+                      stacklevel=3)
+
+
+def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """The loss function of a ``LOSSES`` name, an import path or a callable."""
+    if isinstance(loss, str) and loss not in LOSSES and "." in loss:
+        try:
+            fn = import_object(loss)
+        except ConfigError as err:
+            raise ConfigError(f"loss {loss!r}: {err}") from None
+    elif isinstance(loss, str):
+        fn = _lookup("loss", loss, LOSSES)
+    else:
+        fn = loss
+    if inspect.isclass(fn) or not callable(fn):
+        what = f"class {fn.__name__}" if inspect.isclass(fn) else repr(fn)
+        raise ConfigError(f"loss must be a name ({', '.join(LOSSES)}), an import path or a "
+                          f"callable (output, target) -> loss (a function, or an instance such "
+                          f"as CrossEntropyLoss()), got {what}")
+    return fn
 
 
 class NASModule(pl.LightningModule):
@@ -84,10 +119,15 @@ class NASModule(pl.LightningModule):
         builder: a callable ``arch -> nn.Module`` or its import path (an import path, or a
             module-level function, lets checkpoints reload without passing it again), or a
             ready ``nn.Module`` (e.g. an exported one-shot subnet) trained as it is.
-        loss: a name from ``LOSSES`` or a callable ``(output, target) -> loss``.
+        loss: a name from ``LOSSES``, or a callable ``(output, target) -> loss`` or its
+            import path (an import path, or a module-level function, is saved like the
+            builder; another callable, such as a lambda, is not: ``NASModule`` warns, and
+            ``load_from_checkpoint(path, loss=...)`` takes it again).
         metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
             ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``.
-            Default ``{"acc": "accuracy"}`` (logs ``val_acc``). ``f1``, ``recall`` and
+            Default ``{"acc": "accuracy"}`` (logs ``val_acc``). Names are saved; metric
+            objects are not (``NASModule`` warns: ``load_from_checkpoint(path,
+            metrics=...)`` takes them again). ``f1``, ``recall`` and
             ``precision`` of a multiclass task are macro-averaged (the mean over classes;
             micro-averaged they equal accuracy).
         num_classes: classes of a classification task (needed by named class metrics).
@@ -118,24 +158,37 @@ class NASModule(pl.LightningModule):
         metrics = {"acc": "accuracy"} if metrics is None else metrics
         if not isinstance(metrics, Mapping):
             metrics = {name: name for name in metrics}
-        plain_metrics = all(isinstance(m, str) for m in metrics.values())
-        ignore = [] if plain_metrics else ["metrics"]
+        ignore = []
+        if not all(isinstance(m, str) for m in metrics.values()):  # a torchmetrics object
+            ignore.append("metrics")
+            objects = ", ".join(f"{k}={type(m).__name__}" for k, m in metrics.items()
+                                if not isinstance(m, str))
+            _warn_unsaved("metrics", f"({objects})", "are torchmetrics objects", "{...}",
+                          f"metric names ({', '.join(METRICS)}) are saved",
+                          default="the default {'acc': 'accuracy'}", it="them")
         if builder_path is None:
             ignore.append("builder")
             name = getattr(builder_fn, "__qualname__", repr(builder_fn))
-            if not ready and name not in _UNSAVED_BUILDERS:  # said once, not every trial
-                _UNSAVED_BUILDERS.add(name)
-                warnings.warn(f"NASModule's builder {name} has no import path (defined in the "
-                              f"script that runs, or inside a function), so checkpoints do not "
-                              f"hold it: NASModule.load_from_checkpoint(path, builder="
-                              f"{name.rsplit('.', 1)[-1]}) takes it again; define it in a "
-                              f"module to have it saved", UserWarning, stacklevel=2)
-        if callable(loss) and not isinstance(loss, str):
+            if not ready:
+                _warn_unsaved("builder", name, "has no import path (defined in the script "
+                              "that runs, or inside a function)", name.rsplit(".", 1)[-1],
+                              "define it in a module to have it saved")
+        self.loss_fn = _loss_fn(loss)
+        loss_path = loss if isinstance(loss, str) else object_path(loss)
+        if loss_path is None:
             ignore.append("loss")
+            name = getattr(loss, "__qualname__", f"{type(loss).__name__}()")
+            short_name = name.rsplit(".", 1)[-1]
+            _warn_unsaved("loss", name, "has no import path (a lambda, an object, a "
+                          "functools.partial, or defined in the script that runs or inside "
+                          "a function)", short_name if short_name.isidentifier() else "...",
+                          "define it as a function in a module to have it saved",
+                          default="the default, cross_entropy")
         self.save_hyperparameters(ignore=ignore)
         if builder_path is not None:  # store the importable path, not the function object
             self.hparams["builder"] = builder_path
-        self.loss_fn = _lookup("loss", loss, LOSSES) if isinstance(loss, str) else loss
+        if loss_path is not None:  # a name of LOSSES, or the loss function's import path
+            self.hparams["loss"] = loss_path
         self.net = builder if ready else builder_fn(dict(self.arch))
         if not isinstance(self.net, nn.Module):
             raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")

@@ -24,6 +24,7 @@ __all__ = [
     "TinySupernet",
     "build_mlp",
     "make_blobs",
+    "smooth_ce",
     "tiny_model",
 ]
 
@@ -121,6 +122,11 @@ class DictArgNet(TinyNet):
 def build_mlp(arch: dict) -> nn.Module:
     """A network builder for ``NASModule``."""
     return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
+
+
+def smooth_ce(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A loss for ``NASModule(loss=...)`` with an import path (not ``cross_entropy``)."""
+    return F.cross_entropy(output, target, label_smoothing=0.3)
 
 
 class ConfigureModelNet(TinyNet):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
+from torch.nn import functional as F
+from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import NASModule
 from lightning_nas.errors import ConfigError
-from tests.helpers import BlobData, build_mlp
+from tests.helpers import BlobData, build_mlp, smooth_ce
 
 
 def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
@@ -75,6 +80,82 @@ def test_a_search_says_its_builder_has_no_import_path_too(tmp_path, tiny_trainer
                run_dir=tmp_path, verbose=False).run()
 
 
+def _validated(module: NASModule, root) -> dict[str, float]:
+    trainer = pl.Trainer(accelerator="cpu", default_root_dir=root, enable_progress_bar=False,
+                         enable_model_summary=False, logger=False)
+    return trainer.validate(module, datamodule=BlobData(), verbose=False)[0]
+
+
+@pytest.mark.parametrize("loss", [smooth_ce, "tests.helpers.smooth_ce"])
+def test_a_loss_with_an_import_path_is_saved_and_rebuilt_at_load(tmp_path, loss):
+    # was: a callable loss was always left out of the hyperparameters, without a word:
+    # load_from_checkpoint(path) built cross_entropy and scored another val_loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say: the checkpoint holds it
+        module = NASModule(build_mlp, loss=loss, num_classes=3, width=8)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=tmp_path,
+                         limit_train_batches=2, enable_progress_bar=False,
+                         enable_model_summary=False, logger=False)
+    trainer.fit(module, datamodule=BlobData())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    reloaded = NASModule.load_from_checkpoint(tmp_path / "m.ckpt")
+    assert reloaded.hparams.loss == "tests.helpers.smooth_ce" and reloaded.loss_fn is smooth_ce
+    scores = _validated(reloaded, tmp_path)
+    assert scores["val_loss"] == pytest.approx(_validated(module, tmp_path)["val_loss"])
+    assert scores["val_loss"] != pytest.approx(_validated(NASModule.load_from_checkpoint(
+        tmp_path / "m.ckpt", loss="cross_entropy"), tmp_path)["val_loss"])
+
+
+def test_a_loss_and_metrics_checkpoints_cannot_hold_are_said_and_given_back_at_load(tmp_path):
+    # was: a loss defined in a function (or a lambda) and metric objects were left out
+    # without a word: the reloaded module scored cross_entropy and top-1 accuracy
+    def loss(out, y):
+        return F.cross_entropy(out, y, label_smoothing=0.3)
+    top2 = {"acc": MulticlassAccuracy(num_classes=3, top_k=2)}
+    with pytest.warns(UserWarning) as said:
+        module = NASModule(build_mlp, loss=loss, metrics=top2,
+                           num_classes=3, width=8)
+    messages = [str(w.message) for w in said]
+    assert any(m.startswith("NASModule's loss ") and "load_from_checkpoint(path, loss=loss)" in m
+               and "cross_entropy" in m for m in messages), messages
+    assert any(m.startswith("NASModule's metrics (acc=MulticlassAccuracy) are torchmetrics")
+               and "load_from_checkpoint(path, metrics={...})" in m for m in messages), messages
+    assert "loss" not in module.hparams and "metrics" not in module.hparams
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=tmp_path,
+                         limit_train_batches=2, enable_progress_bar=False,
+                         enable_model_summary=False, logger=False)
+    trainer.fit(module, datamodule=BlobData())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    reloaded = NASModule.load_from_checkpoint(
+        tmp_path / "m.ckpt", loss=loss, metrics={"acc": MulticlassAccuracy(num_classes=3,
+                                                                           top_k=2)})
+    assert _validated(reloaded, tmp_path) == pytest.approx(_validated(module, tmp_path))
+
+
+def test_a_search_saves_its_loss_and_says_its_metrics_are_not(tmp_path, tiny_trainer):
+    # was: best.yaml said model_objects {loss: tests.helpers.smooth_ce} but best.ckpt held no
+    # loss (nor the metrics, without a word): load_from_checkpoint(best.ckpt) validated to
+    # another score than the search's
+    from lightning_nas import Search
+
+    top2 = {"top2": MulticlassAccuracy(num_classes=3, top_k=2)}  # said once per process
+    with pytest.warns(UserWarning, match=r"NASModule's metrics \(top2=MulticlassAccuracy\)"):
+        Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
+               model_init_args={"builder": build_mlp, "num_classes": 3, "loss": smooth_ce,
+                                "metrics": top2},
+               budget=1, monitor="val_loss", mode="min", run_dir=tmp_path, verbose=False).run()
+    best = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert best["model_objects"] == {"builder": "tests.helpers.build_mlp",
+                                     "loss": "tests.helpers.smooth_ce", "metrics": None}
+    saved = torch.load(tmp_path / "best.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["loss"] == "tests.helpers.smooth_ce" and "metrics" not in saved
+    reloaded = NASModule.load_from_checkpoint(
+        tmp_path / "best.ckpt", metrics={"top2": MulticlassAccuracy(num_classes=3, top_k=2)})
+    scores = _validated(reloaded, tmp_path)
+    assert set(scores) == {"val_loss", "val_top2"}
+    assert scores == pytest.approx({k: best["metrics"][k] for k in scores}, abs=1e-6)
+
+
 def test_arch_lr_and_weight_decay_win_over_arguments():
     module = NASModule(build_mlp, num_classes=3, lr=0.1, width=8, arch={"lr": 0.003,
                                                                          "weight_decay": 0.01})
@@ -86,6 +167,9 @@ def test_arch_lr_and_weight_decay_win_over_arguments():
     ({"loss": "crossentropy"}, "unknown loss 'crossentropy'; did you mean 'cross_entropy'?"),
     ({"metrics": ["acuracy"]}, "unknown metric 'acuracy'; did you mean 'accuracy'?"),
     ({"optimizer": "adamm"}, "unknown optimizer 'adamm'; did you mean 'adam'?"),
+    ({"loss": "tests.helpers.smooth_cee"}, "loss 'tests.helpers.smooth_cee': module "
+                                           "'tests.helpers' has no attribute 'smooth_cee'"),
+    ({"loss": "torch.nn.CrossEntropyLoss"}, r"loss must be .* got class CrossEntropyLoss"),
     ({"metrics": ["f1"], "num_classes": None}, "metric 'f1' needs num_classes"),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):

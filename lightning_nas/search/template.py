@@ -220,10 +220,10 @@ def _config_error(section: str, path: str | None, value: Any, error: BaseExcepti
 
 @contextmanager
 def _global_state_kept() -> Iterator[None]:
-    """Quiet Lightning, no warnings (but ``NASModule``'s about a builder checkpoints cannot
-    hold, said once per builder: the dry build makes the first module), and the global
-    flags a Trainer's constructor sets (determinism, cuDNN benchmark, the rank-zero rank)
-    restored afterwards."""
+    """Quiet Lightning, no warnings (but ``NASModule``'s about a builder, a loss or metrics
+    checkpoints cannot hold, said once each: the dry build makes the first module), and the
+    global flags a Trainer's constructor sets (determinism, cuDNN benchmark, the rank-zero
+    rank) restored afterwards."""
     from lightning.pytorch.utilities import rank_zero
     from lightning_utilities.core import rank_zero as utils_rank_zero
 
@@ -235,7 +235,7 @@ def _global_state_kept() -> Iterator[None]:
     try:
         with quiet_lightning(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            warnings.filterwarnings("always", message="NASModule's builder .* has no import")
+            warnings.filterwarnings("always", message="NASModule's .* so checkpoints do not hold")
             yield
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
