@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from typing import Any
 
 import cloudpickle
 import lightning.pytorch as pl
@@ -173,12 +174,12 @@ class ScriptedModel(BoringModel):
 
 
 def _fit(callbacks: list[pl.Callback], epochs: int = 3,
-         model: type[ScriptedModel] = ScriptedModel) -> pl.Trainer:
+         model: type[ScriptedModel] = ScriptedModel, **settings: Any) -> pl.Trainer:
     pl.seed_everything(0, verbose=False)
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, callbacks=callbacks,
                          enable_progress_bar=False, enable_model_summary=False, logger=False,
                          enable_checkpointing=False, limit_train_batches=2,
-                         limit_val_batches=1)
+                         limit_val_batches=1, **settings)
     trainer.fit(model())
     return trainer
 
@@ -311,6 +312,35 @@ def test_reporter_names_an_unlogged_monitor():
     with pytest.raises(MonitorError, match="val_accuracy") as info:
         _fit([reporter], epochs=1)
     assert "did you mean 'val_acc'?" in str(info.value)
+
+
+class TrainLossLogged(ScriptedModel):
+    """Logs ``loss`` in ``training_step`` (per step and per epoch)."""
+
+    def training_step(self, batch, batch_idx):
+        out = super().training_step(batch, batch_idx)
+        self.log("loss", out["loss"], on_step=True, on_epoch=True)
+        return out
+
+
+class LossLoggedByBoth(TrainLossLogged):
+    """Logs ``loss`` in validation too (a shared step without a prefix)."""
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self.log("loss", 1.0 - SCRIPT[self.current_epoch])
+
+
+def test_a_monitor_only_training_logs_is_refused_without_a_sanity_check():
+    # was: with num_sanity_val_steps=0 only a warning, and every trial was scored on the
+    # last training step's value
+    reporter = TrialReporter(monitor="loss", mode="min")
+    with pytest.raises(MonitorError, match="'loss' is logged in training_step"):
+        _fit([reporter], model=TrainLossLogged, num_sanity_val_steps=0)
+    assert reporter.history == []  # refused at the first validation's end, nothing scored
+    both = TrialReporter(monitor="loss", mode="min")  # validation logs it too: not refused
+    _fit([both], model=LossLoggedByBoth, num_sanity_val_steps=0)
+    assert [h["epoch"] for h in both.history] == [0, 1, 2]
 
 
 def test_pruning_callback_stops_a_weak_run_in_a_real_trainer():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Hashable
 from typing import Any
 
@@ -154,6 +153,8 @@ class TrialReporter(pl.Callback):
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
         self._validation_logs: set[str] | None = None  # seen in the sanity check
+        #: training logged the monitor and no sanity check said whether validation does
+        self._training_logs = False
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
         self._train_keys: set[str] | None = None  # logged after validation, at epoch end
@@ -176,14 +177,15 @@ class TrialReporter(pl.Callback):
         self._first_batch = False  # only training has logged since the sanity check
         if self.monitor not in trainer.callback_metrics:
             return
-        message = (f"monitor {self.monitor!r} is logged in training_step, so at the end of "
-                   f"validation it holds the last training step's value")
-        if self._validation_logs is None:  # no sanity check: validation may log it too
-            warnings.warn(f"{message} unless validation logs it too; monitor a metric that "
-                          f"validation logs", UserWarning, stacklevel=1)
+        if self._validation_logs is None:  # no sanity check: the first validation decides
+            self._training_logs = True
         elif self.monitor not in self._validation_logs:
-            raise MonitorError(f"{message}; monitor a metric that validation logs "
-                               f"({_VALIDATION_ONLY})")
+            self._refuse_training_monitor()
+
+    def _refuse_training_monitor(self) -> None:
+        raise MonitorError(f"monitor {self.monitor!r} is logged in training_step, so at the end "
+                           f"of validation it holds the last training step's value; monitor a "
+                           f"metric that validation logs ({_VALIDATION_ONLY})")
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
@@ -195,6 +197,9 @@ class TrialReporter(pl.Callback):
             return
         logged = logged_metrics(trainer, self.monitor)
         fresh = self._validation.logged(trainer)
+        if self._training_logs and self.monitor not in fresh:  # training's value, not its
+            self._refuse_training_monitor()
+        self._training_logs = False
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
         if trainer.world_size > 1:  # the same keys on every rank: one gather each
