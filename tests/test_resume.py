@@ -4,12 +4,15 @@ searches on real SQLite stores, refused before anything is written."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
@@ -119,6 +122,46 @@ def test_a_resume_with_a_data_object_of_another_class_is_refused(tmp_path, tiny_
     with pytest.raises(ConfigError, match=r"data.instance: 'a BlobData object', now "
                                           r"'tests.test_resume.OtherBlobs'"):
         search(OtherBlobs(n=64)).run()
+
+
+def test_a_resume_with_trainer_objects_of_other_classes_is_refused(tmp_path, tiny_space,
+                                                                    tiny_trainer):
+    # was: objects are not plain data, so they were left out of the comparison: a resume
+    # without the EarlyStopping mixed trials of both in one leaderboard, and rewrote meta
+    # trainer_objects (finetune no longer asked for the callbacks the best trial had)
+    def search(*callbacks, **trainer):
+        given = {"callbacks": list(callbacks)} if callbacks else {}
+        return Search(TinyNet, tiny_space, data=BlobData, budget=1, run_dir=tmp_path,
+                      trainer={**tiny_trainer, **given, **trainer}, verbose=False)
+
+    stop = EarlyStopping(monitor="val_acc", mode="max", patience=1)
+    search(stop).run()
+    before = _meta(tmp_path)
+    with RunStore(tmp_path / "search.db") as store:
+        objects = store.get_meta("trainer_objects")
+    assert objects == ["callbacks"]
+    early = "['lightning.pytorch.callbacks.early_stopping.EarlyStopping']"
+    with pytest.raises(ConfigError, match=re.escape(f"trainer.callbacks: {early}, now 'unset'")):
+        search().run()
+    with pytest.raises(ConfigError, match=re.escape(f"trainer.callbacks: {early}, now ['lightning"
+                                                    f".pytorch.callbacks.lr_monitor.")):
+        search(LearningRateMonitor()).run()
+    assert _meta(tmp_path) == before
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.get_meta("trainer_objects") == objects
+        assert store.count(TrialStatus.COMPLETED) == 1
+    # objects of the same classes (their arguments cannot be read back), and another logger
+    # (what a trial shows), resume
+    resumed = search(EarlyStopping(monitor="val_acc", mode="max", patience=3),
+                     logger=CSVLogger(tmp_path / "logs")).run()
+    assert len(resumed.trials) == 1
+    with RunStore(tmp_path / "search.db") as store:  # as a store of an older version
+        store.set_meta("trainer_classes", None)
+    assert len(search(stop).run().trials) == 1  # by the Trainer keys it kept
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("trainer_classes", None)
+    with pytest.raises(ConfigError, match=r"trainer.callbacks: 'an object', now 'unset'"):
+        search().run()
 
 
 def test_the_same_space_in_another_key_order_resumes_exactly(tmp_path):

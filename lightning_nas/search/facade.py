@@ -47,7 +47,12 @@ from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
-from lightning_nas.search.resume import check_resume, plain_part, stored_init
+from lightning_nas.search.resume import (
+    check_resume,
+    object_classes,
+    plain_part,
+    stored_init,
+)
 from lightning_nas.search.runner import check_trial_processes
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
@@ -369,12 +374,13 @@ class Search:
             "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **self.settings.transfer.fixed()})
         store.hold()  # a second search on the folder meanwhile is refused
-        # objects given from Python (callbacks, a partial) cannot be stored or compared;
-        # fine-tune asks for them again (meta trainer_objects names the Trainer's)
+        # objects given from Python (callbacks, a partial) cannot be stored, only their
+        # classes compared; fine-tune asks for them again (meta trainer_objects names them)
         current = {"settings": self.settings.flat(),
                    "model": stored_init(self.model.path, self.model.init_args),
                    "data": stored_init(self.data.path, self.data.init_args),
-                   "trainer": plain_part(self.trainer), "config": self.config}
+                   "trainer": plain_part(self.trainer),
+                   "trainer_classes": object_classes(self.trainer), "config": self.config}
         named = isinstance(self.data.target, pl.LightningDataModule)
         if named:  # a DataModule object: its class is compared (its arguments cannot be)
             cls = type(self.data.target)
@@ -384,6 +390,10 @@ class Search:
         if named and old and "instance" not in stored.get("data", {"instance": None}):
             stored["data"]["instance"] = (current["data"]["instance"] if old == cls.__name__
                                           else f"a {old} object")
+        keys = store.get_meta("trainer_objects")  # a store written before their classes
+        if "trainer_classes" not in stored and keys is not None:
+            stored["trainer_classes"] = {k: current["trainer_classes"].get(k, "an object")
+                                         for k in keys}
         try:
             check_resume(self.run_dir, stored, current)
         except ConfigError:

@@ -26,7 +26,7 @@ from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
 __all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
-           "plain_part", "restore_init", "stored_init"]
+           "object_classes", "plain_part", "restore_init", "stored_init"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -40,6 +40,29 @@ def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of ``values`` that are JSON data (objects given from Python, such as
     callbacks or a ``functools.partial``, cannot be stored or compared)."""
     return {k: v for k, v in values.items() if is_plain(v)}
+
+
+def object_classes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The classes of the entries ``plain_part`` leaves out (objects cannot be compared,
+    their classes can), by import path; a list keeps its order and its plain items.
+
+    Example:
+        >>> from fractions import Fraction
+        >>> object_classes({"max_epochs": 2, "callbacks": [Fraction(1, 2), "x"]})
+        {'callbacks': ['fractions.Fraction', 'x']}
+    """
+    return {k: _classes(v) for k, v in sorted(values.items()) if not is_plain(v)}
+
+
+def _classes(value: Any) -> Any:
+    if is_plain(value):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _classes(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_classes(v) for v in value]
+    cls = type(value)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,7 +127,8 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
 
     Both are ``{"settings": flat settings, "model" and "data": {"class_path",
     "init_args"} (a DataModule object: its class as ``"instance"``), "trainer": {...},
-    "config": the config or None}`` (a Hydra sweep's:
+    "trainer_classes": ``object_classes`` of the Trainer arguments, "config": the config or
+    None}`` (a Hydra sweep's:
     ``{"settings", "job": its config}``); a part the store lacks (a run of an older
     version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
     """
@@ -122,9 +146,11 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
             out += _changes(stored[part], current[part], part)
         if part in config and current.get("config"):  # paths into it are searched
             out += _changes(config[part], current["config"].get(part), part)
-    if "trainer" in stored:
-        out += _changes(*({k: v for k, v in trainer.items() if k not in OUTPUT_TRAINER_KEYS}
-                          for trainer in (stored["trainer"], current["trainer"])), "trainer")
+    for part in ("trainer", "trainer_classes"):  # the objects (callbacks) by their classes
+        if part in stored:
+            was, now = stored[part], current.get(part) or {}
+            for key in sorted({*was, *now} - set(OUTPUT_TRAINER_KEYS)):
+                out += _changes(was.get(key, "unset"), now.get(key, "unset"), f"trainer.{key}")
     if stored.get("job") is not None:  # a Hydra sweep's config, searched paths left out
         job, now = stored["job"], current.get("job") or {}
         for key in sorted({*job, *now}):
