@@ -343,6 +343,16 @@ def test_a_monitor_only_training_logs_is_refused_without_a_sanity_check():
     assert [h["epoch"] for h in both.history] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("sanity", [0, 2])
+def test_a_monitor_validation_and_training_both_log_scores_validations_value(sanity):
+    # was: training's epoch mean of the same name replaced it at the epoch's end, so the
+    # curve and the score were training's while the checkpoint was chosen by validation's
+    reporter = TrialReporter(monitor="loss", mode="min")
+    _fit([reporter], model=LossLoggedByBoth, num_sanity_val_steps=sanity)
+    assert reporter.curve() == pytest.approx([1.0 - v for v in SCRIPT])
+    assert reporter.best()["epoch"] == 1
+
+
 def test_pruning_callback_stops_a_weak_run_in_a_real_trainer():
     rule = _rule()
     for epoch in (1, 2, 3):

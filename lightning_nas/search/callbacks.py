@@ -161,6 +161,7 @@ class TrialReporter(pl.Callback):
         self._validation = _ValidationLogs()
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
+        self._fresh: set[str] = set()  # the keys the last validation logged
 
     @property
     def state_key(self) -> str:
@@ -202,6 +203,7 @@ class TrialReporter(pl.Callback):
         self._training_logs = False
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
+        self._fresh = fresh
         if trainer.world_size > 1:  # the same keys on every rank: one gather each
             _check_synced(trainer, pl_module, {
                 name: logged[name] if name in fresh and name in logged else math.nan
@@ -225,7 +227,9 @@ class TrialReporter(pl.Callback):
         """Complete the entry of the epoch's last validation with the metrics as they stand
         after the epoch: what training logged per epoch (the mean of a metric logged per
         step and per epoch, what the module's ``on_train_epoch_end`` logged) replaces what
-        the entry held at validation (the last step's value, the previous epoch's)."""
+        the entry held at validation (the last step's value, the previous epoch's); a key
+        the validation logged keeps validation's value (training may log the same name,
+        whose epoch mean would replace it after the checkpoint was chosen by it)."""
         if self._open:
             entry = self.history[-1]
             logged = logged_metrics(trainer, self.monitor)
@@ -233,7 +237,8 @@ class TrialReporter(pl.Callback):
             self._train_keys = ((self._train_keys or set())
                                 | (set(logged) - set(entry["metrics"]) - self._val_keys))
             entry["metrics"] = {**entry["metrics"],
-                                **{k: v for k, v in logged.items() if k not in self._stale}}
+                                **{k: v for k, v in logged.items()
+                                   if k not in self._stale and k not in self._fresh}}
             self._open = False
             missing = [name for name in self.logged if name not in entry["metrics"]]
             if missing and self.monitor in entry["metrics"]:
