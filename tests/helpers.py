@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
+from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -12,6 +14,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 __all__ = [
+    "Act",
     "BlobData",
     "CrashAt",
     "DictArgNet",
@@ -22,6 +25,8 @@ __all__ = [
     "SyncedTinyNet",
     "TinyNet",
     "TinySupernet",
+    "TypedNet",
+    "annotated",
     "build_mlp",
     "make_blobs",
     "smooth_ce",
@@ -105,6 +110,52 @@ class TinyNet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class Act(enum.Enum):
+    """An activation, given by name in a config (``act: tanh``)."""
+
+    relu = "relu"
+    tanh = "tanh"
+
+
+class TypedNet(pl.LightningModule):
+    """A model whose arguments are an ``Enum``, a ``Path`` and tuples, which refuses them
+    as YAML writes them (a ``str``, a ``list``): LightningCLI converts them."""
+
+    def __init__(self, act: Act = Act.relu, out_dir: Path | None = None,
+                 sizes: tuple[int, ...] = (8,), pair: tuple[int, int] | None = None,
+                 lr: float = 0.05) -> None:
+        super().__init__()
+        for name, value, kind in (("act", act, Act), ("out_dir", out_dir, (Path, type(None))),
+                                  ("sizes", sizes, tuple), ("pair", pair, (tuple, type(None)))):
+            if not isinstance(value, kind):
+                raise TypeError(f"{name}={value!r} is a {type(value).__name__}")
+        self.save_hyperparameters()
+        self.lr, layers, d = lr, [], 8
+        for width in sizes:
+            layers += [nn.Linear(d, width), nn.Tanh() if act is Act.tanh else nn.ReLU()]
+            d = width
+        self.net = nn.Sequential(*layers, nn.Linear(d, 3))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self.net(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self.net(x).argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+def annotated(act: Act = Act.relu, path: Path | None = None, sizes: tuple[int, ...] = (),
+              pair: tuple[int, int] | None = None, tags: set[str] | None = None,
+              either: str | Path = "", named: dict[str, Act] | None = None,
+              untyped=None) -> dict:
+    """Its arguments as it got them (what a config's values are converted to)."""
+    return dict(locals())
 
 
 class DictArgNet(TinyNet):

@@ -623,3 +623,36 @@ def test_an_argument_a_group_at_a_node_does_not_search_may_be_overridden(tmp_pat
                  "--search.space.model.net.lin1_size={fixed: 5}"]) == 0
     space = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
     assert space["model.net"] == {"lin1_size": {"fixed": 5}}
+
+
+# ---------------------------------------------------------------- values as jsonargparse
+def test_enum_path_and_tuple_values_are_converted_as_lightningcli_converts_them(tmp_path):
+    # was: checked as jsonargparse checks them, never converted: the model got 'tanh', a
+    # str path and lists, and every trial failed before training ("search.space.act='tanh':
+    # AttributeError: 'str' object has no attribute 'value'"), as did fit and finetune
+    import torch
+
+    from tests.helpers import Act, TypedNet
+
+    run = tmp_path / "run"
+    cfg = _config(run)
+    cfg["model"] = {"class_path": "tests.helpers.TypedNet",
+                    "init_args": {"out_dir": str(tmp_path), "sizes": [4, 4], "pair": [1, 2]}}
+    cfg["search"].update(space={"act": {"choice": ["relu", "tanh"]}}, optimizer="RandomSearch")
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(path)]) == 0  # TypedNet refuses a str, a list
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["arch"]["act"] in ("relu", "tanh")  # kept as the YAML wrote it
+    exported = yaml.safe_load((run / "best_config.yaml").read_text())
+    assert exported["model"]["init_args"] == {"out_dir": str(tmp_path), "sizes": [4, 4],
+                                              "pair": [1, 2], "act": best["arch"]["act"]}
+    # the checkpoint keeps the config's values, and is rebuilt converted, as LightningCLI's
+    hparams = torch.load(run / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert (hparams["act"], hparams["sizes"]) == (best["arch"]["act"], [4, 4])
+    model = TypedNet.load_from_checkpoint(run / "best.ckpt")
+    assert model.hparams.act is Act[best["arch"]["act"]]
+    assert main(["fit", str(run / "best_config.yaml"), "--out", str(tmp_path / "fit")]) == 0
+    assert main(["finetune", str(run), "--max_epochs", "1"]) == 0
+    with pytest.raises(ConfigError, match=r"model.act='gelu': expected Act \(the annotation"):
+        search_from_config(load_config(path, ["--search.space.act={choice: [gelu, tanh]}"])).run()

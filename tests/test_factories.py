@@ -168,6 +168,31 @@ def test_instantiate_bad_class_path():
         instantiate({"class_path": "datetime.timedelt"})
 
 
+def test_a_specs_values_are_converted_to_the_annotations_as_jsonargparse_converts_them():
+    # was: passed as YAML wrote them (a str for an Enum or a Path, a list for a tuple), so
+    # a model that used them failed in every trial
+    from pathlib import Path
+
+    from tests.helpers import Act
+
+    given = {"act": "tanh", "path": "/tmp", "sizes": [1, 2], "pair": [3, 4], "tags": ["a"],
+             "either": "/x", "named": {"k": "relu"}, "untyped": [1]}
+    got = instantiate({"class_path": "tests.helpers.annotated", "init_args": given})
+    assert got == {"act": Act.tanh, "path": Path("/tmp"), "sizes": (1, 2), "pair": (3, 4),
+                   "tags": {"a"}, "either": "/x", "named": {"k": Act.relu}, "untyped": [1]}
+    assert type(got["either"]) is str  # a Union takes its first type that fits
+    assert instantiate({"class_path": "tests.helpers.annotated",
+                        "init_args": {"pair": None}})["pair"] is None
+    # a value that does not fit stays as written (the checks say what is wrong with it)
+    assert instantiate({"class_path": "tests.helpers.annotated",
+                        "init_args": {"pair": [1, 2, 3]}})["pair"] == [1, 2, 3]
+    # Hydra's instantiate converts nothing: neither does a _target_ node
+    assert instantiate({"_target_": "tests.helpers.annotated", "act": "tanh"})["act"] == "tanh"
+    # a section of plain values, built by its class as a search and fit build it
+    model = ModelFactory("tests.helpers.TypedNet", {"sizes": [4]}).build({"act": "tanh"})
+    assert model.hparams.act == "tanh" and isinstance(model.net[1], nn.Tanh)
+
+
 def test_instantiate_dict_kwargs_are_not_silently_dropped():
     try:
         obj = instantiate({"class_path": "datetime.timedelta", "dict_kwargs": {"seconds": 3}})

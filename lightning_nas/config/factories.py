@@ -27,7 +27,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from lightning_nas.config.hparams import build_section
+from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
     check_init_args,
@@ -265,13 +265,14 @@ class ModelFactory:
         """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
         tuple, set or dict) a ``torch.nn.Module`` or a ``torch.Tensor`` (a backbone,
         pretrained weights) is copied, so every trial starts from its weights as given, not
-        from the last trial's, and the caller's objects are not trained in place."""
+        from the last trial's, and the caller's objects are not trained in place; values
+        are converted to the annotations as jsonargparse converts them (``build_class``)."""
         if self.is_class:
             weights = {k: v for k, v in self.init_args.items() if _holds_weights(v)}
             # one deepcopy of them all: weights shared between arguments stay shared
             fixed = {**self.init_args, **copy.deepcopy(weights)}
-            return self.target(**{**fixed, **{k: v for k, v in arch.items()
-                                              if not k.startswith("trainer.")}})
+            return build_class(self.target, {**fixed, **{k: v for k, v in arch.items()
+                                                      if not k.startswith("trainer.")}}, "model")
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
@@ -367,7 +368,7 @@ class DataFactory:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
         config-built data section (``ConfigBuilder``) receives the architecture."""
         if inspect.isclass(self.target):
-            return self.target(**self.init_args)
+            return build_class(self.target, self.init_args, "data")
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
             data = self.target(dict(arch or {}))
             if not isinstance(data, pl.LightningDataModule):

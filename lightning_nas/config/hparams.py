@@ -7,8 +7,11 @@ the class, with Lightning's given-hyperparameters context set to the section's c
 ``lightning.pytorch.cli.instantiate_module`` as the instantiator. A checkpoint of the module
 then holds the config (``net: {class_path, init_args}``), and
 ``MyModule.load_from_checkpoint(path)`` rebuilds it, as a LightningCLI checkpoint does
-(``instantiate_module`` needs jsonargparse, which LightningCLI needs too). Sections of plain
-values, Hydra nodes, or without jsonargparse are built as they are.
+(``instantiate_module`` needs jsonargparse, which LightningCLI needs too). A section of plain
+values that jsonargparse would convert (an ``Enum`` member's name, a ``Path``, a ``tuple``:
+``convert_args``) is built the same way, so the checkpoint keeps the config's values, as
+LightningCLI's does. Other sections of plain values, Hydra nodes, or without jsonargparse
+are built as they are; ``build_class`` builds a class from its arguments as a section.
 
 Example:
     >>> section = {"class_path": "datetime.timedelta", "init_args": {"seconds": 3}}
@@ -27,15 +30,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.arch import is_plain
+from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
+from lightning_nas.errors import ConfigError
 
 try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters_context
 except ImportError:  # pragma: no cover - a Lightning without it: objects saved as found
     _given_hyperparameters_context = None
 
-__all__ = ["CLI_INSTANTIATOR", "build_section", "lightningcli_hparams"]
+__all__ = ["CLI_INSTANTIATOR", "build_class", "build_section", "lightningcli_hparams"]
 
 #: what ``load_from_checkpoint`` calls to rebuild a module from its saved config
 CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
@@ -43,15 +48,19 @@ CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 
 def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
     """The hyperparameters LightningCLI gives the class of a ``class_path`` section whose
-    ``init_args`` hold objects (``_class_path`` and the arguments, nested nodes as config);
-    ``None`` for any other section, or without jsonargparse or Lightning's context."""
+    ``init_args`` hold objects, or values its annotations convert (``_class_path`` and the
+    arguments, as the config has them); ``None`` for any other section, or without
+    jsonargparse or Lightning's context."""
     if (_given_hyperparameters_context is None or not is_node(section) or is_hydra(section)
-            or section.get("_partial_")):
+            or section.get("_partial_") or importlib.util.find_spec("jsonargparse") is None):
         return None
     args = node_args(section)
-    if not contains_node(args) or importlib.util.find_spec("jsonargparse") is None:
+    try:
+        target = import_object(section["class_path"])
+    except ConfigError:  # said by instantiate, with where the section is
         return None
-    target = import_object(section["class_path"])
+    if not contains_node(args) and not converted(target, args):
+        return None
     return {"_class_path": section["class_path"], **_defaults(target), **copy.deepcopy(dict(args))}
 
 
@@ -89,3 +98,20 @@ def build_section(section: Mapping[str, Any], name: str) -> Any:
     build = instantiate({**section, "_partial_": True}, name)  # the nested objects, built
     with _given_hyperparameters_context(hparams=hparams, instantiator=CLI_INSTANTIATOR):
         return build()
+
+
+def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
+    """``target(**kwargs)``, the values converted to the annotations as jsonargparse converts
+    them (``convert_args``); when one is converted and all are plain, the class is built as
+    the section ``{class_path, init_args: kwargs}`` (``build_section``), so what its
+    ``save_hyperparameters()`` keeps is the values as given, as with LightningCLI.
+
+    Args:
+        target: a class or a function.
+        kwargs: its keyword arguments.
+        name: ``"model"`` or ``"data"`` (where errors point).
+    """
+    path = object_path(target) if inspect.isclass(target) else None
+    if path is not None and is_plain(dict(kwargs)) and converted(target, kwargs):
+        return build_section({"class_path": path, "init_args": dict(kwargs)}, name)
+    return target(**convert_args(target, kwargs))

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
+from lightning_nas.config.convert import convert_args
 from lightning_nas.config.nodes import (
     check_node_keys,
     is_hydra,
@@ -118,9 +119,11 @@ def instantiate(spec: Any, path: str = "") -> Any:
     LightningCLI and Hydra's ``instantiate`` do.
 
     Lists and mappings are walked; other values are returned deep-copied, so every trial
-    gets fresh callback and logger objects. ``_partial_: true`` builds a
-    ``functools.partial``; a ``Callable``-annotated argument given as a ``class_path`` spec
-    becomes one too (LightningCLI's ``OptimizerCallable``).
+    gets fresh callback and logger objects. A ``class_path`` spec's values are converted to
+    their arguments' annotations as jsonargparse converts them (``convert_args``: an
+    ``Enum`` by name, a ``Path``, a ``tuple``); a Hydra node's are passed as written.
+    ``_partial_: true`` builds a ``functools.partial``; a ``Callable``-annotated argument
+    given as a ``class_path`` spec becomes one too (LightningCLI's ``OptimizerCallable``).
 
     Args:
         spec: what the config says.
@@ -154,6 +157,8 @@ def instantiate(spec: Any, path: str = "") -> Any:
                 kwargs[key] = instantiate({**value, "_partial_": True}, where)
             else:
                 kwargs[key] = instantiate(value, where)
+        if not is_hydra(spec):  # values as the annotations take them, as jsonargparse
+            kwargs = convert_args(target, kwargs)
         args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
                 for a in spec.get("_args_", [])]
         if spec.get("_partial_"):

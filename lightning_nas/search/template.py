@@ -34,6 +34,7 @@ import torch
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
+from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import model_costs
@@ -147,10 +148,11 @@ class TrialTemplate:
         searched = arch if meta else {}
 
         def with_args(init_args: dict[str, Any]) -> BaseException | None:
-            return _attempt(lambda: target(**init_args, **searched), meta)
+            return _attempt(lambda: build_class(target, {**init_args, **searched}, name), meta)
 
         def with_arch(values: dict[str, Any]) -> BaseException | None:
-            return _attempt(lambda: target(**{**factory.init_args, **values}), meta)
+            return _attempt(lambda: build_class(target, {**factory.init_args, **values}, name),
+                            meta)
         return blame(with_args, fixed, name) or (blame(with_arch, arch, "search.space")
                                                  if meta else None)
 

@@ -1,0 +1,162 @@
+"""Convert a config's plain values to the types their arguments are annotated with, as
+jsonargparse does when LightningCLI reads a config.
+
+YAML gives strings, numbers, lists and mappings; an argument annotated with an ``Enum`` gets
+the member of that name (or value), a ``pathlib.Path`` (any ``PurePath`` or ``str``
+subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
+``frozenset`` one built from the list; lists and dicts have their items converted. A
+``Union`` takes the first of its types that fits, in order, as jsonargparse does
+(``Optional[Act]``: ``None`` stays ``None``). Nothing is converted where the annotation is
+absent, ``Any``, or not one of these (a ``Sequence``, ``os.PathLike``, a ``Protocol``): the
+value is passed as written. A value that does not fit is passed as written too (the checks
+before training say what is wrong with it).
+
+Example:
+    >>> import enum, pathlib
+    >>> class Act(enum.Enum):
+    ...     relu = "relu"
+    >>> convert("relu", Act), convert("/tmp", pathlib.Path), convert([8, 4], tuple[int, ...])
+    (<Act.relu: 'relu'>, PosixPath('/tmp'), (8, 4))
+    >>> convert("relu", typing.Union[str, Act]), convert("relu", typing.Optional[Act])
+    ('relu', <Act.relu: 'relu'>)
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import enum
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import PurePath
+from typing import Any
+
+from lightning_nas.config.nodes import is_node
+
+__all__ = ["convert", "convert_args", "converted"]
+
+_TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
+_LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
+_DICTS = (dict, cabc.Mapping, cabc.MutableMapping)
+
+
+class _NoFit(Exception):
+    """The value does not fit the annotation (in a ``Union``: try the next type)."""
+
+
+def convert(value: Any, hint: Any) -> Any:
+    """``value`` converted to the annotation ``hint`` (see the module); as given where it
+    cannot be, or need not be (the same object when nothing changes)."""
+    try:
+        return _convert(value, hint)
+    except _NoFit:
+        return value
+
+
+def convert_args(target: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with each value converted to the annotation of the argument of ``target``
+    (a class: its ``__init__``) it is passed to; keys without one (``**kwargs``) as given."""
+    hints = _hints(target)
+    return {key: convert(value, hints[key]) if key in hints else value
+            for key, value in kwargs.items()}
+
+
+def converted(target: Callable[..., Any], kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``convert_args`` changes a value of ``kwargs``."""
+    out = convert_args(target, kwargs)
+    return any(out[key] is not kwargs[key] for key in kwargs)
+
+
+def _hints(target: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing converted
+        return {}
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as ``hint`` takes it; ``_NoFit`` when it does not fit."""
+    if hint is Any or hint is inspect.Parameter.empty or is_node(value):
+        return value
+    if hint is None or hint is type(None):
+        return _fit(value is None, value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        for arg in args:  # the first that fits, as jsonargparse
+            try:
+                return _convert(value, arg)
+            except _NoFit:
+                continue
+        raise _NoFit
+    if origin is typing.Literal:
+        return _fit(any(value == a and type(value) is type(a) for a in args), value)
+    kind = origin or hint
+    if kind in _TUPLES or kind in _SETS or kind in _LISTS:
+        return _items(value, kind, args)
+    if kind in _DICTS:
+        if not isinstance(value, Mapping):
+            raise _NoFit
+        key_hint, item_hint = args if len(args) == 2 else (Any, Any)
+        pairs = [(_convert(k, key_hint), _convert(v, item_hint)) for k, v in value.items()]
+        return _same(value, dict(pairs), [*value, *value.values()],
+                     [k for k, _ in pairs] + [v for _, v in pairs])
+    if not inspect.isclass(hint) or origin is not None:
+        return value  # a callable, a type variable, a generic class: cannot tell
+    return _instance(value, hint)
+
+
+def _instance(value: Any, hint: type) -> Any:
+    """``value`` as an instance of the class ``hint``."""
+    if hint is bool:
+        return _fit(isinstance(value, bool), value)
+    if hint in (int, float):
+        return _fit(isinstance(value, (int, float if hint is float else int))
+                    and not isinstance(value, bool), value)
+    try:
+        if isinstance(value, hint):
+            return value
+    except TypeError:  # a Protocol that cannot be checked at run time
+        return value
+    if issubclass(hint, enum.Enum):  # by a member's name, as jsonargparse (or its value)
+        named = [m for m in hint if isinstance(value, str) and value == m.name]
+        found = named or [m for m in hint if value == m.value]
+        return _fit(bool(found), found[0] if found else None)
+    if issubclass(hint, (PurePath, str)) and isinstance(value, str):
+        try:
+            return hint(value)
+        except Exception:  # noqa: BLE001 - a class that does not take its text
+            raise _NoFit from None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        raise _NoFit  # a config's plain value is no Tensor, no Module
+    return value  # an object the config cannot have made: as given
+
+
+def _items(value: Any, kind: Any, args: tuple[Any, ...]) -> Any:
+    """A list, tuple or set ``value`` as the collection ``kind`` (``tuple[int, ...]``)."""
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise _NoFit
+    items = list(value)
+    if kind is tuple and args and args[-1] is not Ellipsis:
+        if len(items) != len(args):
+            raise _NoFit
+        out = [_convert(v, a) for v, a in zip(items, args, strict=True)]
+    else:
+        out = [_convert(v, args[0] if args else Any) for v in items]
+    if kind in _TUPLES:
+        return _same(value, tuple(out), items, out) if isinstance(value, tuple) else tuple(out)
+    if kind in _SETS:
+        want = frozenset if kind is frozenset else set
+        return _same(value, want(out), items, out) if type(value) is want else want(out)
+    return _same(value, type(value)(out), items, out)
+
+
+def _same(value: Any, new: Any, before: list[Any], after: list[Any]) -> Any:
+    """``value`` itself when no item changed, else ``new``."""
+    return value if all(a is b for a, b in zip(before, after, strict=True)) else new
+
+
+def _fit(fits: bool, value: Any) -> Any:
+    if not fits:
+        raise _NoFit
+    return value
