@@ -25,7 +25,7 @@ from lightning_nas.config.factories import (
     check_validation_runs,
 )
 from lightning_nas.config.nodes import is_hydra
-from lightning_nas.config.paths import is_dotted, set_paths
+from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -67,7 +67,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
 
     ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
     the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
-    the best architecture filled into ``model.init_args`` and no ``search`` block, so it
+    the best architecture in ``model.init_args`` (``dict_kwargs``) and no ``search`` block, so it
     trains the best model as is. ``trial_id`` exports that COMPLETED trial instead (e.g. a
     point of a multi-objective run's Pareto front; ``best.yaml`` says ``chosen: true``, and
     ``finetune`` takes it). An ``objective=`` search trained no model: its ``best.yaml``
@@ -167,7 +167,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
                 seed: int | None = None, max_epochs: int | None = None) -> dict[str, Any]:
     """The search config as the trial ran it: ``arch`` filled in, no ``search`` block.
 
-    Plain keys go to ``model.init_args``, dotted keys (``model.net.width``,
+    Plain keys go to ``model.init_args`` (``dict_kwargs``, where LightningCLI takes them,
+    when the class takes them only through ``**kwargs``), dotted keys (``model.net.width``,
     ``data.batch_size``, ``trainer.gradient_clip_val``) to their paths;
     ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
     the config's), and ``trainer.max_epochs`` the epochs of a complete trial when a
@@ -193,7 +194,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
     # a searched trainer.max_epochs wins, as in the trial
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
-                    for key, value in arch.items()])
+                    for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
+    cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
     order = ("seed_everything", "model", "data", "trainer")  # LightningCLI's order
     return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
 

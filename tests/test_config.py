@@ -656,3 +656,46 @@ def test_enum_path_and_tuple_values_are_converted_as_lightningcli_converts_them(
     assert main(["finetune", str(run), "--max_epochs", "1"]) == 0
     with pytest.raises(ConfigError, match=r"model.act='gelu': expected Act \(the annotation"):
         search_from_config(load_config(path, ["--search.space.act={choice: [gelu, tanh]}"])).run()
+
+
+# ---------------------------------------------------------------- dict_kwargs
+def test_dict_kwargs_beside_init_args_are_read_as_lightningcli_reads_them(tmp_path, capsys):
+    # was: "unknown key(s) ['dict_kwargs'] beside class_path", though LightningCLI takes
+    # there the arguments a class takes only through **kwargs (NASModule's arch keys)
+    import torch
+
+    run = tmp_path / "run"
+    cfg = _config(run)
+    cfg["model"] = {"class_path": "lightning_nas.NASModule",
+                    "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3},
+                    "dict_kwargs": {"width": 4}}
+    cfg["search"]["space"] = {"model.dict_kwargs.width": {"choice": [4, 8]},
+                              "lr": {"choice": [0.01, 0.1]}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    # an override or a space key reaches it with or without the dict_kwargs level
+    loaded = load_config(path, ["--search.space.model.dict_kwargs.width={choice: [5, 6]}",
+                                "--model.extra=1", "--model.dict_kwargs.more=2"],
+                         searched=False)
+    assert loaded["model"]["dict_kwargs"] == {"width": 4, "more": 2}
+    assert loaded["model"]["init_args"]["extra"] == 1
+    assert main(["search", str(path), "--model.width=6"]) == 2
+    assert "sets a key the search space searches ('model.dict_kwargs.width')" in \
+        capsys.readouterr().err
+    result = search_from_config(load_config(path)).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    exported = yaml.safe_load((run / "best_config.yaml").read_text())["model"]
+    assert exported["dict_kwargs"] == {"width": result.best.arch["model.dict_kwargs.width"]}
+    assert main(["fit", str(run / "best_config.yaml"), "--model.width=5",
+                 "--out", str(tmp_path / "fit")]) == 0
+    hparams = torch.load(tmp_path / "fit" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert hparams["width"] == 5
+    cfg["search"]["run_dir"] = str(tmp_path / "bad")
+    for bad, needle in (({"dict_kwargs": [4]}, "model.dict_kwargs: expected a mapping"),
+                        ({"dict_kwargs": {"num_classes": 3}},
+                         "model: num_classes given in both init_args and dict_kwargs")):
+        cfg["model"].update(bad)
+        path.write_text(yaml.safe_dump(cfg))
+        with pytest.raises(ConfigError, match=needle):
+            search_from_config(load_config(path)).run()
+        assert not (tmp_path / "bad").exists()

@@ -279,6 +279,40 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
     assert rows[best["epoch"]]["val_loss"] == best["metrics"]["val_loss"]
 
 
+def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightningcli(tmp_path):
+    # was: best_config.yaml put a NASModule's searched width into init_args, which plain
+    # LightningCLI refuses ("Option 'width' is not accepted"), though its header says
+    # "(or plain LightningCLI: fit --config best_config.yaml)"
+    pytest.importorskip("jsonargparse")
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    model = {"class_path": "lightning_nas.NASModule",
+             "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3}}
+    cfg = {"seed_everything": 0, "model": model,
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+           "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
+           "search": {"space": {"width": {"choice": [8, 16]}, "lr": {"float": [0.01, 0.1]}},
+                      "optimizer": "RandomSearch", "budget": 2, "seed": 1,
+                      "run_dir": str(run), "verbose": False}}
+    search_from_config(cfg).run()
+    best = load_best(run)
+    arch = best["arch"]
+    best_cfg = yaml.safe_load((run / "best_config.yaml").read_text())
+    assert best_cfg["model"] == best["model"] == {
+        "class_path": "lightning_nas.NASModule",
+        "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3, "lr": arch["lr"]},
+        "dict_kwargs": {"width": arch["width"]}}
+    # plain LightningCLI trains it as is and gets the trial's values at every epoch
+    subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", "--config",
+                    str(run / "best_config.yaml"), "--trainer.enable_progress_bar=false",
+                    "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+                    f"--trainer.logger.save_dir={tmp_path / 'cli'}"],
+                   cwd=root, check=True, capture_output=True, timeout=300)
+    with RunStore(run / "search.db") as store:
+        trial = store.get(best["trial"])
+    assert [r["val_acc"] for r in _csv_metrics(tmp_path / "cli")] == trial.curve
+
+
 def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer):
     """Run in-process, Lightning's launcher re-ran the ``finetune`` command for rank 1: the
     result was printed twice and rank 1 made a ``finetune_1`` folder of its own."""

@@ -169,7 +169,7 @@ def _check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> Non
         return
     searched = {space_path(key): key for key in space}  # init_args left out, as below
     for key, text in _split_overrides(overrides):
-        path = ".".join(part for part in key.split(".") if part != "init_args")
+        path = space_path(key) if is_dotted(key) else key
         if path in searched:
             raise ConfigError(f"--{key}={text} sets a key the search space searches "
                               f"({searched[path]!r}): every trial takes the space's value. "
@@ -263,14 +263,16 @@ def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
 
 
 def _spelt(cfg: Mapping[str, Any], path: str) -> str:
-    """``path`` as the config spells it: with the ``init_args`` levels it has."""
+    """``path`` as the config spells it: with the ``init_args`` (``dict_kwargs``) levels
+    it has."""
     node: Any = cfg
     out = []
     for part in path.split("."):
         if isinstance(node, Mapping) and part not in node \
                 and isinstance(node.get("init_args"), Mapping):
-            node = node["init_args"]
-            out.append("init_args")
+            level = "dict_kwargs" if part in (node.get("dict_kwargs") or {}) else "init_args"
+            node = node[level]
+            out.append(level)
         out.append(part)
         node = node.get(part) if isinstance(node, Mapping) else None
     return ".".join(out)

@@ -4,8 +4,9 @@
 A Hydra node keeps its arguments beside ``_target_`` and may say ``_args_`` (positional
 arguments), ``_partial_: true`` (build ``functools.partial(target, ...)``, called later with
 the missing arguments, e.g. an optimizer with its parameters) and ``_recursive_: false``
-(pass nested nodes unbuilt). A ``class_path`` spec takes ``_partial_`` too. Nothing here
-needs Hydra installed.
+(pass nested nodes unbuilt). A ``class_path`` spec takes ``_partial_`` too, and, as
+LightningCLI, ``dict_kwargs`` beside ``init_args``: keyword arguments its class takes only
+through ``**kwargs``, passed as ``init_args`` are. Nothing here needs Hydra installed.
 
 Example:
     >>> node = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01}
@@ -13,6 +14,8 @@ Example:
     (True, 'torch.optim.Adam', {'lr': 0.01})
     >>> with_args({"class_path": "m.Net", "init_args": {"w": 1}}, {"w": 2})
     {'class_path': 'm.Net', 'init_args': {'w': 2}}
+    >>> node_args({"class_path": "m.Net", "init_args": {"w": 1}, "dict_kwargs": {"d": 2}})
+    {'w': 1, 'd': 2}
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 
 __all__ = [
+    "ARGS_KEYS",
     "HYDRA_KEYS",
     "SPEC_KEYS",
     "check_node_keys",
@@ -37,7 +41,9 @@ __all__ = [
 #: the reserved keys of a Hydra node
 HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
 #: the keys of a LightningCLI spec (``_partial_`` is ours)
-SPEC_KEYS = ("class_path", "init_args", "_partial_")
+SPEC_KEYS = ("class_path", "init_args", "dict_kwargs", "_partial_")
+#: the levels of a spec that hold its arguments, which a path into a config may leave out
+ARGS_KEYS = ("init_args", "dict_kwargs")
 
 
 def is_hydra(value: Any) -> bool:
@@ -56,17 +62,26 @@ def target_path(node: Mapping[str, Any]) -> Any:
 
 
 def node_args(node: Mapping[str, Any]) -> dict[str, Any]:
-    """The node's keyword arguments (``init_args``, or a Hydra node's plain keys)."""
+    """The node's keyword arguments (``init_args`` and ``dict_kwargs``, or a Hydra node's
+    plain keys)."""
     if is_hydra(node):
         return {k: v for k, v in node.items() if k not in HYDRA_KEYS}
-    return dict(node.get("init_args") or {})
+    args: dict[str, Any] = {}
+    for key in ARGS_KEYS:  # not a mapping: check_node_keys says so
+        args.update(node[key] if isinstance(node.get(key), Mapping) else {})
+    return args
 
 
 def with_args(node: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``node`` with its keyword arguments replaced by ``args``."""
+    """A copy of ``node`` with its keyword arguments replaced by ``args`` (those in its
+    ``dict_kwargs`` kept there)."""
     if is_hydra(node):
         return {**{k: v for k, v in node.items() if k in HYDRA_KEYS}, **args}
-    return {**node, "init_args": dict(args)}
+    if not isinstance(node.get("dict_kwargs"), Mapping):
+        return {**node, "init_args": dict(args)}
+    extra, init = node["dict_kwargs"], node.get("init_args") or {}
+    return {**node, "init_args": {k: v for k, v in args.items() if k not in extra or k in init},
+            "dict_kwargs": {k: v for k, v in args.items() if k in extra}}  # both: refused
 
 
 def contains_node(value: Any) -> bool:
@@ -100,5 +115,10 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {extra} beside class_path "
                           f"{node.get('class_path')!r}; valid keys: {', '.join(SPEC_KEYS)} "
                           f"(or a Hydra node with _target_)")
-    if not isinstance(node.get("init_args") or {}, Mapping):
-        raise ConfigError(f"{where}.init_args: expected a mapping, got {node['init_args']!r}")
+    for key in ARGS_KEYS:
+        if not isinstance(node.get(key) or {}, Mapping):
+            raise ConfigError(f"{where}.{key}: expected a mapping, got {node[key]!r}")
+    twice = sorted(set(node.get("init_args") or {}) & set(node.get("dict_kwargs") or {}))
+    if twice:
+        raise ConfigError(f"{where}: {', '.join(twice)} given in both init_args and "
+                          f"dict_kwargs; give each argument once")

@@ -1,6 +1,7 @@
 """Dotted paths into configs: ``model.net.lin1_size`` is
 ``model.init_args.net.init_args.lin1_size`` in a LightningCLI config (the ``init_args`` level
-may be left out) and ``model.net.lin1_size`` in a Hydra node (arguments beside ``_target_``).
+may be left out; an argument the config gives in ``dict_kwargs`` is found there) and
+``model.net.lin1_size`` in a Hydra node (arguments beside ``_target_``).
 
 Search spaces may name such paths, so nested objects are searched without a factory; each
 trial builds its model and data from the config with its architecture's values set there.
@@ -18,11 +19,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
-from lightning_nas.config.nodes import is_node, node_args, target_path
+from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "check_dotted", "check_space_paths", "deep_merge", "get_dotted",
-           "is_dotted", "is_space_group", "merge_space", "set_dotted", "set_paths", "space_path"]
+           "is_dotted", "is_space_group", "kwargs_apart", "merge_space", "set_dotted",
+           "set_paths", "space_path"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -33,8 +35,8 @@ def is_dotted(key: str) -> bool:
 
 
 def space_path(key: str) -> str:
-    """The config path a space key sets: its ``init_args`` levels left out, and a plain key
-    (not a path) an argument of ``model``.
+    """The config path a space key sets: its ``init_args`` (``dict_kwargs``) levels left
+    out, and a plain key (not a path) an argument of ``model``.
 
     Example:
         >>> space_path("width"), space_path("model.init_args.net.init_args.hidden")
@@ -42,7 +44,7 @@ def space_path(key: str) -> str:
     """
     if not is_dotted(key):
         return f"model.{key}"
-    return ".".join(part for part in key.split(".") if part != "init_args")
+    return ".".join(part for part in key.split(".") if part not in ARGS_KEYS)
 
 
 def is_space_group(spec: Any) -> bool:
@@ -66,7 +68,7 @@ def check_space_paths(space: Mapping[str, Any]) -> None:
     inside it (``model.optimizer`` and ``model.optimizer.lr``)."""
     seen: dict[str, str] = {}
     for key, spec in space.items():
-        if str(key).split(".")[-1] in ("init_args", "class_path"):  # a plain dict: it would
+        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path"):  # a plain dict: it would
             # replace the node's arguments whole, the config's and other keys' with them
             short = space_path(str(key).rsplit(".", 1)[0])
             raise ConfigError(f"space key {key!r} names a node's {str(key).split('.')[-1]}; "
@@ -81,8 +83,11 @@ def check_space_paths(space: Mapping[str, Any]) -> None:
 
 
 def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
-    if "class_path" in node and part not in ("class_path", "init_args"):
-        node = node.setdefault("init_args", {})
+    """Where ``part`` of a node is: its ``dict_kwargs`` if they hold it, else ``init_args``."""
+    if "class_path" in node and part not in ("class_path", *ARGS_KEYS):
+        extra = node.get("dict_kwargs")
+        node = extra if isinstance(extra, dict) and part in extra else \
+            node.setdefault("init_args", {})
     return node
 
 
@@ -130,7 +135,7 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
 def _depth(key: str) -> int:
     """The depth of the config path ``key`` sets: its ``init_args`` levels not counted (was:
     every dot, so ``model.init_args.net`` came after ``model.net.dropout`` and replaced it)."""
-    return sum(part != "init_args" for part in key.split("."))
+    return sum(part not in ARGS_KEYS for part in key.split("."))
 
 
 def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -144,9 +149,9 @@ def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
     """
     node: Any = cfg
     for part in key.split("."):
-        if isinstance(node, Mapping) and part not in node \
-                and isinstance(node.get("init_args"), Mapping):
-            node = node["init_args"]
+        if isinstance(node, Mapping) and part not in node:
+            node = next((node[k] for k in reversed(ARGS_KEYS) if isinstance(node.get(k), Mapping)
+                         and part in node[k]), node.get("init_args", node))
         if not isinstance(node, Mapping) or part not in node:
             return default
         node = node[part]
@@ -191,7 +196,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
     for part in parts[1:]:
         if isinstance(node, str):
             node = {"class_path": node}
-        if part == "init_args" and isinstance(node, Mapping) and "class_path" in node:
+        if part in ARGS_KEYS and isinstance(node, Mapping) and "class_path" in node:
             continue  # spelt out: the level a path may leave out
         if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
@@ -207,3 +212,30 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
                               f"{', '.join(names)}")
         node = node_args(node).get(part)
         where = f"{where}.{part}"
+
+
+def kwargs_apart(node: Any) -> Any:
+    """``node`` (a ``class_path`` spec; lists and nested specs too) with the arguments its
+    class takes only through ``**kwargs`` under ``dict_kwargs``, the others in
+    ``init_args``: where LightningCLI takes them (it refuses the first in ``init_args``).
+
+    Example:
+        >>> kwargs_apart({"class_path": "lightning_nas.NASModule",
+        ...               "init_args": {"builder": "m.build", "width": 8}})
+        {'class_path': 'lightning_nas.NASModule', 'init_args': {'builder': 'm.build'}, \
+'dict_kwargs': {'width': 8}}
+    """
+    if isinstance(node, list):
+        return [kwargs_apart(item) for item in node]
+    if not is_node(node) or is_hydra(node):
+        return node
+    args = {key: kwargs_apart(value) for key, value in node_args(node).items()}
+    try:
+        target = import_object(target_path(node))
+        names, var_kw = accepted_kwargs(target.__init__ if isinstance(target, type) else target)
+    except Exception:  # noqa: BLE001 - not importable: as it is (its checks say so)
+        names, var_kw = list(args), False
+    out = {k: v for k, v in node.items() if k not in ARGS_KEYS}
+    out["init_args"] = {k: v for k, v in args.items() if k in names or not var_kw}
+    extra = {k: v for k, v in args.items() if k not in out["init_args"]}
+    return {**out, **({"dict_kwargs": extra} if extra else {})}

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from lightning_nas.arch import format_arch
+from lightning_nas.config import nodes
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
@@ -140,8 +141,8 @@ class TrialTemplate:
             section = target.config(arch)
 
             def section_build(init_args: dict[str, Any]) -> BaseException | None:
-                return _attempt(lambda: instantiate({**section, "init_args": init_args}), meta)
-            return blame(section_build, dict(section.get("init_args") or {}), name)
+                return _attempt(lambda: instantiate(nodes.with_args(section, init_args)), meta)
+            return blame(section_build, nodes.node_args(section), name)
         if not isinstance(target, type):
             return None
         fixed = {k: v for k, v in factory.init_args.items() if not (meta and k in arch)}

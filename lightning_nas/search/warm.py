@@ -55,7 +55,7 @@ from typing import Any
 
 from lightning_nas.arch import arch_key, flatten_arch
 from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.nodes import target_path
+from lightning_nas.config.nodes import ARGS_KEYS, target_path
 from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
@@ -365,7 +365,7 @@ def _config_path(key: str, top: Iterable[str], hydra: bool) -> str:
     Hydra sweep's run every key is a path into its job config."""
     name = next((n for n in top if key == n or key.startswith(f"{n}.")), key)
     path = key if hydra or is_dotted(name) else f"model.{key}"
-    return ".".join(part for part in path.split(".") if part != "init_args")
+    return ".".join(part for part in path.split(".") if part not in ARGS_KEYS)
 
 
 def _renamed(flat: Mapping[str, Any], top: Iterable[str], named: Mapping[str, str],
