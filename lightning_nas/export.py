@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.export_files import discard_staged, kept_checkpoint, move_in, staged
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
@@ -49,16 +49,6 @@ FIT_DIRECTIVE = "# lightning-nas fit:"
 OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 #: what ``best.yaml`` of an ``objective=`` search says in place of its model
 OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
-
-
-def _staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path, Path]:
-    """``text`` (or a copy of ``source``) written beside ``path``; ``(that file, path)``."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    if source is not None:
-        shutil.copyfile(source, tmp)
-    else:
-        tmp.write_text(text)
-    return tmp, path
 
 
 def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
@@ -117,28 +107,24 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         # earlier export as it was), then moved in with best.yaml last: a best.yaml on disk
         # always describes the best.ckpt beside it (was: best.ckpt first, so an export
         # stopped before best.yaml left another trial's weights under the old best.yaml)
-        staged: list[tuple[Path, Path]] = []
+        files: list[tuple[Path, Path]] = []
         try:
             if best.checkpoint and Path(best.checkpoint).exists():
                 out["checkpoint"] = "best.ckpt"
-                staged.append(_staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
+                files.append(staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
+            elif kept_checkpoint(run_dir, best.trial_id, best.arch, best.score):
+                out["checkpoint"] = "best.ckpt"  # its own, kept (was: removed with trials/)
             if trained is not None:
                 fits, resumed = trial_fits(store, run_dir, best.trial_id)
-                staged.append(_staged(run_dir / "best_config.yaml", _config_header(
+                files.append(staged(run_dir / "best_config.yaml", _config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
                     fits=fits, resumed=resumed) + dump_yaml(trained)))
-            staged.append(_staged(run_dir / "best.yaml", dump_yaml(out)))
+            files.append(staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk
-            for name in ("best.ckpt", "best_config.yaml", "best.yaml"):
-                if (run_dir / f"{name}.tmp").is_file():
-                    (run_dir / f"{name}.tmp").unlink()
+            discard_staged(run_dir)
             raise
-        (run_dir / "best.yaml").unlink(missing_ok=True)
-        if out["checkpoint"] is None:  # an earlier export's best.ckpt is another trial's
-            (run_dir / "best.ckpt").unlink(missing_ok=True)
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
         return out
     finally:
         if own:

@@ -483,6 +483,27 @@ def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finis
     assert sorted(p.name for p in finished_run.glob("*.tmp")) == []
 
 
+def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finished_run):
+    # was: with trials/ gone (disk freed; a folder copied with search.db and best.* only),
+    # a re-export (a no-op resume, `lightning-nas export`) removed best.ckpt of the very
+    # trial it exported, and finetune said its checkpoint "was not kept"
+    import shutil
+
+    weights = (finished_run / "best.ckpt").read_bytes()
+    trial = load_best(finished_run)["trial"]
+    shutil.rmtree(finished_run / "trials")
+    out = export_best(finished_run)
+    assert (out["trial"], out["checkpoint"]) == (trial, "best.ckpt")
+    assert (finished_run / "best.ckpt").read_bytes() == weights
+    assert load_best(finished_run)["checkpoint"] == "best.ckpt"
+    assert finetune(finished_run, max_epochs=1).status is TrialStatus.COMPLETED
+    with RunStore(finished_run / "search.db") as store:
+        other = next(t.trial_id for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != trial)
+    assert export_best(finished_run, trial_id=other)["checkpoint"] is None
+    assert not (finished_run / "best.ckpt").exists()  # another trial's: not left under it
+
+
 def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
     # was: "has no trial 99; trials: 1 to 11" and "trial 2 is REJECTED; only COMPLETED
     # trials can be exported", neither naming a trial that can be exported
