@@ -312,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (NASError, OSError, sqlite3.DatabaseError) as err:  # a path, a file, a store
         message = " ".join(str(err).split())  # one line, whatever the message holds
+        if isinstance(err, sqlite3.DatabaseError) and getattr(args, "run_dir", None):
+            from lightning_nas.store_errors import unusable_store  # damaged past its start
+
+            message = str(unusable_store(Path(args.run_dir) / "search.db", err, False))
         print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback

@@ -3,7 +3,8 @@
 The kinds say where to look: ``ConfigError`` (a setting, a config file, a class path),
 ``SpaceError`` (a search space or an architecture), ``SearchError`` (the search cannot go
 on: too many failures, an error every trial would hit), ``MonitorError`` (the monitored
-metric is never logged). Messages name the bad key or value and list the valid ones;
+metric is never logged), ``StoreError`` (a run's ``search.db`` cannot be opened or its
+folder locked). Messages name the bad key or value and list the valid ones;
 ``unknown`` and ``check_mode`` build the messages that many checks share.
 
 Example:
@@ -27,6 +28,7 @@ __all__ = [
     "OptimizerError",
     "SearchError",
     "SpaceError",
+    "StoreError",
     "check_mode",
     "did_you_mean",
     "one_line",
@@ -61,6 +63,11 @@ class OptimizerError(SearchError):
 
 class MonitorError(NASError):
     """The monitored metric was not logged; the message lists the keys that were."""
+
+
+class StoreError(NASError):
+    """A run's ``search.db`` cannot be used (corrupt, not a database, a folder that cannot be
+    written or locked); the message names the file, what is wrong and what to do."""
 
 
 def did_you_mean(key: str, valid: Iterable[str]) -> str:

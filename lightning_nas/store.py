@@ -32,6 +32,7 @@ from typing import IO, Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
+from lightning_nas.store_errors import unusable_store
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -39,7 +40,7 @@ from lightning_nas.store_paths import (
     relative_folders,
     same_folders,
 )
-from lightning_nas.store_schema import ADDED_COLUMNS, SCHEMA
+from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 
 try:  # POSIX file locks: one search drives a run folder at a time
     import fcntl
@@ -67,6 +68,17 @@ class RunStore:
         #: "table.column" -> its SQL default, for columns of ADDED_COLUMNS that a store of an
         #: older version read as it is (read-only: not migrated) lacks
         self._absent: dict[str, str] = {}
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._open(read_only)
+        except sqlite3.Error as err:  # was: SQLite's words alone, naming no file
+            if hasattr(self, "_db"):
+                self._db.close()
+            raise unusable_store(self.path, err, writing=not read_only) from err
+
+    def _open(self, read_only: bool) -> None:
+        """Connect (``read_only``: to the file as it is), and create or migrate the tables."""
         if read_only:  # WAL read where the folder lets it, else the file as it is
             uri = self.path.resolve().as_uri()
             try:
@@ -75,32 +87,22 @@ class RunStore:
             except sqlite3.OperationalError:
                 self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
                                            isolation_level=None)
-            for table, added in ADDED_COLUMNS.items():
-                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-                self._absent.update({f"{table}.{name}": decl.partition(" DEFAULT ")[2] or "NULL"
-                                     for name, decl in added.items() if name not in have})
+            self._absent = {f"{table}.{name}": decl.partition(" DEFAULT ")[2] or "NULL"
+                            for table, absent in absent_columns(self._db).items()
+                            for name, decl in absent.items()}
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: every commit survives the process being killed (kill -9); only an
         # OS crash or power loss can lose the last commits
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self._migrate()
+        migrate(self._db)  # the columns a store of an older version lacks
 
     def _col(self, table: str, name: str) -> str:
         """What to select for column ``name`` of ``table``: its default where this store
         lacks it."""
         return self._absent.get(f"{table}.{name}", name)
-
-    def _migrate(self) -> None:
-        """Add columns that stores written by older versions lack."""
-        for table, added in ADDED_COLUMNS.items():
-            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for name, decl in added.items():
-                if name not in have:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         """Close the connection (and let go of the run folder, if this store held it)."""

@@ -1,5 +1,6 @@
 """The tables of a run store (``search.db``) and the columns added since the first release,
-which ``RunStore`` adds to a store an older version wrote.
+which ``RunStore`` adds to a store an older version wrote (``migrate``), or reads as their
+defaults in one read as it is (``absent_columns``).
 
 Example:
     >>> import sqlite3
@@ -11,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["ADDED_COLUMNS", "SCHEMA"]
+import sqlite3
+
+__all__ = ["ADDED_COLUMNS", "SCHEMA", "absent_columns", "migrate"]
 
 #: the tables: ``meta`` (settings, space, seed, versions), ``trials`` (one row per trial),
 #: ``priors`` (results a warm start imported, with where each came from), ``events`` (the
@@ -62,3 +65,20 @@ CREATE TABLE IF NOT EXISTS events (
 ADDED_COLUMNS = {"trials": {"curve": "TEXT NOT NULL DEFAULT '[]'",
                             "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"},
                  "priors": {"losses": "TEXT"}}
+
+
+def absent_columns(db: sqlite3.Connection) -> dict[str, dict[str, str]]:
+    """The columns of ``ADDED_COLUMNS`` that the store ``db`` lacks, per table, with their
+    declarations."""
+    absent: dict[str, dict[str, str]] = {}
+    for table, added in ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        absent[table] = {name: decl for name, decl in added.items() if name not in have}
+    return absent
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Add the columns that a store written by an older version lacks."""
+    for table, absent in absent_columns(db).items():
+        for name, decl in absent.items():
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")

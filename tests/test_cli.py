@@ -358,3 +358,19 @@ def test_a_misspelt_option_names_the_commands_own(config, tmp_path, capsys, argv
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_a_store_damaged_past_its_start_is_named_by_show(tmp_path, capsys):
+    # was: "lightning-nas show: error: database disk image is malformed", no file named
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        store.start_trial({"k": 1})
+    db = tmp_path / "search.db"
+    data = db.read_bytes()  # its schema (page 1) is whole: it opens; its tables are garbage
+    db.write_bytes(data[:4096] + b"\x8f" * (len(data) - 4096))
+    assert main(["show", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lightning-nas show: error: {db} is corrupt (database disk image "
+                          f"is malformed): ") and len(err.splitlines()) == 1, err

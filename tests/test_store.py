@@ -394,3 +394,31 @@ def test_ties_of_the_first_objective_go_by_the_later_ones(tmp_path):
                                            metrics=metrics, status=TrialStatus.COMPLETED))
         assert [t.arch["size"] for t in store.leaderboard("max")] == [300, 500, None, 100]
         assert store.best("max").arch["size"] == 300
+
+
+def test_a_store_that_cannot_be_opened_names_its_file_and_what_is_wrong(tmp_path):
+    # was: SQLite's words alone ("database disk image is malformed", "file is not a
+    # database", "unable to open database file"), naming no file, in search, show, ...
+    from lightning_nas.errors import NASError, StoreError
+    from lightning_nas.store import open_run
+
+    fixed = {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc", "mode": "max"}
+    for name in ("trunc", "garbage", "blocked"):
+        with open_search_store(tmp_path / name, fixed) as s:
+            s.start_trial({"k": 1})
+    db = tmp_path / "trunc" / "search.db"
+    db.write_bytes(db.read_bytes()[:5000])  # a copy cut short
+    (tmp_path / "garbage" / "search.db").write_bytes(b"\x8f" * 28672)
+    for name, what in (("trunc", r"is corrupt \(database disk image is malformed\)"),
+                       ("garbage", r"is not an SQLite database \(file is not a database\)")):
+        path = tmp_path / name / "search.db"
+        with pytest.raises(StoreError, match=rf"^{path} {what}: .*give another run_dir"):
+            open_run(path.parent)  # show, report, export: read
+        with pytest.raises(StoreError, match=rf"^{path} {what}: .*give another run_dir"):
+            open_search_store(path.parent, fixed)  # search: written
+    # the files SQLite writes beside it cannot be made: it cannot be opened for writing
+    (tmp_path / "blocked" / "search.db-wal").mkdir()
+    with pytest.raises(NASError, match=rf"^{tmp_path / 'blocked' / 'search.db'} cannot be "
+                                       r"opened for writing \(unable to open database file\)"
+                                       r": SQLite cannot create or write it, or search.db-wal"):
+        open_search_store(tmp_path / "blocked", fixed)

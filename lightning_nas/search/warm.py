@@ -57,7 +57,7 @@ from lightning_nas.arch import arch_key, flatten_arch
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, target_path
 from lightning_nas.config.paths import get_dotted, is_dotted
-from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.errors import ConfigError, SpaceError, StoreError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
@@ -231,7 +231,9 @@ def _no_search(db: Path) -> str | None:
         with RunStore(db, read_only=True) as store:
             if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
                 return None
-    except sqlite3.DatabaseError as err:  # not SQLite, or no meta table
+    except StoreError as err:  # not SQLite, or damaged: SQLite's words (the source is named)
+        return f"its search.db cannot be read: {err.__cause__ or err}"
+    except sqlite3.DatabaseError as err:  # no meta table
         if "no such table" not in str(err):
             return f"its search.db cannot be read: {err}"
     return "its search.db holds no search"
