@@ -32,7 +32,7 @@ from typing import IO, Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
-from lightning_nas.store_errors import unusable_store
+from lightning_nas.store_errors import check_lockable, lock_held, unlockable, unusable_store
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -118,16 +118,19 @@ class RunStore:
 
         Raises:
             SearchError: naming the process that holds it, and closing this store.
+            StoreError: when the folder's file system takes no lock (``unlockable``).
         """
         if fcntl is None:  # no POSIX locks (Windows): not checked
             return
         held = open(self.path.parent / "search.lock", "a")  # noqa: SIM115 - kept open
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as err:
             held.close()
             driver = self.get_meta("driver") or {}
             self.close()
+            if not lock_held(err):  # was: any refusal "being searched by another process"
+                raise unlockable(self.path.parent, err) from None
             raise SearchError(f"{self.path.parent} is being searched by another process "
                               f"(pid {driver.get('pid', '?')} on {driver.get('host', '?')}): "
                               f"wait for it to end, or stop it; the same command then "
@@ -386,6 +389,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
                           f"file; a search writes search.db, trials/ and best.* into a folder "
                           f"there (give another path)")
+    check_lockable(run_dir)  # a file system that takes no lock: said before any file
     store = RunStore(run_dir / "search.db")
     if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.set_meta("created", time.time())

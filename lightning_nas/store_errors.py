@@ -1,22 +1,37 @@
 """Why a run's ``search.db`` cannot be used, said with its path and what to do: SQLite's
 errors on opening it (``unusable_store``: corrupt, not a database, a folder that cannot be
-written).
+written) and a run folder whose file system takes no lock (``check_lockable`` before a
+search writes there, ``lock_held``: whether a failed lock is another process's).
 
 Example:
     >>> print(unusable_store(Path("runs/a/search.db"), sqlite3.DatabaseError(
     ...     "file is not a database"), writing=False))  # doctest: +ELLIPSIS
     runs/a/search.db is not an SQLite database (file is not a database): ...
+    >>> import errno
+    >>> lock_held(OSError(errno.EWOULDBLOCK, "busy")), lock_held(OSError(errno.ENOLCK, "no"))
+    (True, False)
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from lightning_nas.errors import StoreError
 
-__all__ = ["unusable_store"]
+try:  # POSIX file locks: one search drives a run folder at a time
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["check_lockable", "lock_held", "unlockable", "unusable_store"]
+
+#: errnos of a non-blocking ``flock`` refused because another process holds the lock
+#: (``EACCES``: some systems)
+_HELD = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
 
 #: what to do with a store that cannot be read
 _ANEW = "restore it from a copy of the run folder, or give another run_dir to start anew"
@@ -49,3 +64,38 @@ def unusable_store(path: Path, err: sqlite3.Error, writing: bool) -> StoreError:
                 f"its folder")
     return StoreError(f"{path} {what}")
 
+
+
+def lock_held(err: OSError) -> bool:
+    """Whether a refused non-blocking ``flock`` (``err``) means that another process holds
+    the lock; else the file system takes none (``ENOLCK``, ``EOPNOTSUPP``, ``ENOSYS``:
+    some network mounts)."""
+    return err.errno in _HELD
+
+
+def unlockable(folder: Path, err: OSError) -> StoreError:
+    """The error for a run folder whose file system takes no lock (``lock_held`` false)."""
+    why = os.strerror(err.errno) if err.errno else str(err)
+    return StoreError(f"{folder} cannot be locked ({why}): its file system takes no flock() "
+                      f"lock (some network mounts: NFS, CIFS, Lustre); a search locks its run "
+                      f"folder so that a second search on it is refused: give a run_dir on a "
+                      f"local disk (to resume this run, copy its folder there)")
+
+
+def check_lockable(folder: Path) -> None:
+    """Raise ``StoreError`` (``unlockable``) when the file system of the run folder
+    ``folder`` takes no lock, before a search writes anything there: a temporary file in it,
+    or in the nearest folder above it that exists (where it would be made), is locked and
+    removed. A folder that cannot be written is left to the error of its first write."""
+    where = next((p for p in (folder, *folder.parents) if p.is_dir()), None)
+    if fcntl is None or where is None:  # no POSIX locks (Windows): not checked
+        return
+    try:
+        probe = tempfile.TemporaryFile(dir=where)
+    except OSError:
+        return
+    with probe:
+        try:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:  # nobody else has this file: not held
+            raise unlockable(folder, err) from None

@@ -422,3 +422,30 @@ def test_a_store_that_cannot_be_opened_names_its_file_and_what_is_wrong(tmp_path
                                        r"opened for writing \(unable to open database file\)"
                                        r": SQLite cannot create or write it, or search.db-wal"):
         open_search_store(tmp_path / "blocked", fixed)
+
+
+def test_only_a_lock_another_process_holds_reads_as_a_search_running_there(tmp_path):
+    # was: any refused flock (ENOLCK, EOPNOTSUPP of a network mount) read "being searched
+    # by another process (pid ? on ?)", and search.db with the setup was left behind
+    import errno
+    import fcntl
+    import os
+
+    from lightning_nas.store_errors import check_lockable, lock_held, unlockable
+
+    lock = tmp_path / "search.lock"
+    with open(lock, "a") as first, open(lock, "a") as second:
+        fcntl.flock(first.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OSError) as held:  # the system's own refusal of a held lock
+            fcntl.flock(second.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert lock_held(held.value)
+    assert lock_held(OSError(errno.EACCES, os.strerror(errno.EACCES)))
+    for code in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EBADF):
+        assert not lock_held(OSError(code, os.strerror(code)))
+    message = str(unlockable(tmp_path / "run", OSError(errno.ENOLCK, "No locks available")))
+    assert message.startswith(f"{tmp_path / 'run'} cannot be locked (No locks available): its "
+                              f"file system takes no flock() lock") and "local disk" in message
+    before = sorted(tmp_path.rglob("*"))
+    check_lockable(tmp_path / "new" / "run")  # a local disk locks: nothing is left
+    check_lockable(tmp_path)
+    assert sorted(tmp_path.rglob("*")) == before
