@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -257,7 +258,8 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                  "replay of this one, and its score may differ widely.\n")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
             f"epoch {best.epoch}.\n{same}"
-            f"# Train it again: {env}lightning-nas fit {run_dir / 'best_config.yaml'} "
+            f"# Train it again: {env}lightning-nas fit "
+            f"{shlex.quote(str(run_dir / 'best_config.yaml'))} "
             f"({other})\n"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
@@ -303,7 +305,8 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``."""
     path = Path(run_dir) / "best.yaml"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export {run_dir}`")
+        raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export "
+                                f"{shlex.quote(str(run_dir))}`")
     return yaml.safe_load(path.read_text())
 
 
@@ -415,7 +418,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
                 f"(trainer.enable_checkpointing false, or not among search.keep_top_k); train "
                 f"it from fresh weights with from_checkpoint=False (lightning-nas finetune "
-                f"--from_scratch)")
+                f"{shlex.quote(str(run_dir))} --from_scratch)")
         weights = str(run_dir / best["checkpoint"])
     out = output_dir(out_dir, run_dir / "finetune")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),

@@ -136,7 +136,7 @@ def test_export_and_finetune_of_a_run_with_a_step_limit_a_logger_and_one_checkpo
     # a trial whose checkpoint keep_top_k removed: no best.ckpt of another trial stays
     assert export_best(run, trial_id=other.trial_id)["checkpoint"] is None
     assert not (run / "best.ckpt").exists()
-    with pytest.raises(FileNotFoundError, match="lightning-nas finetune --from_scratch"):
+    with pytest.raises(FileNotFoundError, match=rf"lightning-nas finetune {run} --from_scratch"):
         finetune(run)
     assert export_best(run)["checkpoint"] == "best.ckpt"
     tuned = finetune(run, max_epochs=3)  # not cut short by the search's max_steps
@@ -178,6 +178,41 @@ def test_export_quotes_strings_that_look_like_numbers(tmp_path):
     header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
     assert "# It ran with 1 torch thread: on CPU the same count" in header
     assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
+
+
+def test_the_commands_export_prints_are_shell_quoted(tmp_path):
+    # was: "# Train it again: lightning-nas fit runs/my run/best_config.yaml", which a shell
+    # splits at the space; likewise `lightning-nas export RUN` and finetune --from_scratch
+    import shlex
+
+    run = tmp_path / "my run"
+    with RunStore(run / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("model", {"class_path": "tests.helpers.TinyNet"})
+        store.set_meta("config", {"model": {"class_path": "tests.helpers.TinyNet"},
+                                  "search": {}})
+        trial_id = store.start_trial({"width": 4})
+        store.finish_trial(TrialResult(trial_id=trial_id, arch={"width": 4},
+                                       status=TrialStatus.COMPLETED, score=0.5))
+    for threads in (None, 2):
+        if threads:
+            with RunStore(run / "search.db") as store:
+                store.set_meta("settings", {"threads_per_trial": threads})
+        export_best(run)
+        line = next(x for x in (run / "best_config.yaml").read_text().splitlines()
+                    if x.startswith("# Train it again: "))
+        command = line.removeprefix("# Train it again: ").split(" (")[0]
+        env = [f"OMP_NUM_THREADS={threads}"] if threads else []
+        assert shlex.split(command) == [*env, "lightning-nas", "fit",
+                                        str(run / "best_config.yaml")], line
+    with pytest.raises(FileNotFoundError) as err:  # no checkpoint was kept
+        finetune(run)
+    assert f"(lightning-nas finetune {shlex.quote(str(run))} --from_scratch)" in str(err.value)
+    (run / "best.yaml").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        load_best(run)
+    assert str(err.value).endswith(f"run `lightning-nas export {shlex.quote(str(run))}`")
 
 
 def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path):

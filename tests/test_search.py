@@ -774,3 +774,21 @@ def test_an_optimizer_that_fails_leaves_no_thread_that_keeps_the_process_alive(t
     while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, info.value  # while the error is kept (as an uncaught one is, at exit)
+
+
+def test_the_show_command_a_failure_stop_names_is_shell_quoted(tmp_path):
+    # was: "see `lightning-nas show runs/my run`", which a shell splits at the space
+    import shlex
+
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.failures import FailureWatch
+
+    run = tmp_path / "my run"
+    with RunStore(run / "search.db") as store:
+        for k in (1, 2):
+            tid = store.start_trial({"k": k})
+            store.finish_trial(TrialResult(trial_id=tid, arch={"k": k},
+                                           status=TrialStatus.FAILED, error="boom"))
+        with pytest.raises(SearchError) as err:
+            FailureWatch(store, 1, run).check_count()
+    assert f"see `lightning-nas show {shlex.quote(str(run))}`." in str(err.value)

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ class FailureWatch:
         if failed > self.max_failures:
             raise SearchError(f"{failed} trials of {self.run_dir} failed (max_failures="
                               f"{self.max_failures}); see `lightning-nas show "
-                              f"{self.run_dir}`. To go on, raise search.max_failures (the "
-                              f"failed architectures stay failed), or start another run_dir")
+                              f"{shlex.quote(str(self.run_dir))}`. To go on, raise "
+                              f"search.max_failures (the failed architectures stay failed), or "
+                              f"start another run_dir")
 
     def check(self, result: TrialResult, completed: int) -> None:
         """Raise ``SearchError`` on a fatal error, on the same error in two trials in a row
@@ -162,7 +164,8 @@ class FailureWatch:
         count = self.failed()
         if count > self.max_failures:
             raise SearchError(f"{count} trials failed (max_failures={self.max_failures}); "
-                              f"last error: {line}. See `lightning-nas show {self.run_dir}` "
+                              f"last error: {line}. See `lightning-nas show "
+                              f"{shlex.quote(str(self.run_dir))}` "
                               f"for all errors.")
 
     def _stopped_by(self, line: str) -> None:
