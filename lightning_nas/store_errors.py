@@ -65,7 +65,6 @@ def unusable_store(path: Path, err: sqlite3.Error, writing: bool) -> StoreError:
     return StoreError(f"{path} {what}")
 
 
-
 def lock_held(err: OSError) -> bool:
     """Whether a refused non-blocking ``flock`` (``err``) means that another process holds
     the lock; else the file system takes none (``ENOLCK``, ``EOPNOTSUPP``, ``ENOSYS``:
