@@ -53,7 +53,11 @@ def test_a_stepped_range_of_too_many_values_is_refused_and_the_largest_one_works
     message = _error(f"w: {{int: [0, {2**53}], step: 1}}")
     assert "space key 'w'" in message and f"has {2**53 + 1} values" in message
     assert "at most 1000" in message and "drop step" in message
-    assert "step of at least" in _error("w: {int: [0, 9990], step: 5}")
+    assert "use step 10 (1000 values)" in _error("w: {int: [0, 9990], step: 5}")
+    # was: "a step of at least 101", which the step-reaches-high rule then refused
+    message = _error("w: {int: [0, 100000], step: 50}")
+    assert "use step 125 (801 values), or step 101 with high 100091 (992 values)" in message
+    assert Int(0, 100000, step=125).size() == 801 and Int(0, 100091, step=101).size() == 992
     largest = SearchSpace.from_yaml("w: {int: [0, 9990], step: 10}")
     assert largest.size() == 1000 and largest.to_nevergrad().value["w"] in range(0, 9991, 10)
 

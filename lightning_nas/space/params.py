@@ -200,9 +200,8 @@ class Int(_Range):
         if step is not None and (high - low) // step + 1 > STEP_LIMIT:
             raise SpaceError(f"`int` [{low}, {high}] step {step} has {(high - low) // step + 1} "
                              f"values; a stepped range may have at most {STEP_LIMIT} (the "
-                             f"optimizers list every value): use a step of at least "
-                             f"{-(-(high - low) // (STEP_LIMIT - 1))}, or drop step to search "
-                             f"every integer in the range")
+                             f"optimizers list every value): use {_fewer_steps(low, high)}, or "
+                             f"drop step to search every integer in the range")
         self.step = step
 
     def _values(self) -> range:
@@ -251,6 +250,20 @@ class Int(_Range):
         bounded = ng.p.Log(lower=low, upper=high) if self.log else ng.p.Scalar(lower=low,
                                                                                 upper=high)
         return bounded.set_integer_casting()
+
+
+def _fewer_steps(low: int, high: int) -> str:
+    """Steps that give ``[low, high]`` at most ``STEP_LIMIT`` values: the smallest that
+    divides ``high - low`` (so ``high`` is reached), and the smallest of all with the
+    ``high`` it reaches, when that one is smaller."""
+    span = high - low
+    least = -(-span // (STEP_LIMIT - 1))
+    parts = next(q for q in range(STEP_LIMIT - 1, 0, -1) if span % q == 0)
+    hint = f"step {span // parts} ({parts + 1} values)"
+    if span // parts != least:
+        reached = low + -(-span // least) * least
+        hint += f", or step {least} with high {reached} ({(reached - low) // least + 1} values)"
+    return hint
 
 
 class Float(_Range):
