@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
+from lightning_nas.run_folder import user_path
 
 __all__ = ["main"]
 
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
     p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", type=user_path)
     p.add_argument("--top", type=_count, default=10, help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--status", choices=STATUSES,
@@ -69,16 +70,17 @@ def _parser() -> argparse.ArgumentParser:
                         "their errors), or the trials of one status")
     p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run, or of a "
                        "one-shot run folder")
-    p.add_argument("run_dir")
-    p.add_argument("--out", default=None, help="folder (default RUN_DIR/report)")
+    p.add_argument("run_dir", type=user_path)
+    p.add_argument("--out", type=user_path, default=None,
+                   help="folder (default RUN_DIR/report)")
     p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", type=user_path)
     p.add_argument("--trial", type=int, default=None,
                    help="export this trial (e.g. a point on the Pareto front) instead of the "
                         "best one")
     p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
                        description="Trainer overrides may follow, e.g. --trainer.accelerator=cpu")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", type=user_path)
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
@@ -94,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                         "'# lightning-nas fit:' comment or search: block, else val_acc)")
     p.add_argument("--mode", choices=("max", "min"), default=None,
                    help="direction of --monitor (default as for --monitor, else max)")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", type=user_path, default=None,
                    help="folder for the checkpoint and logs (default runs/fit/<config name>)")
     return parser
 

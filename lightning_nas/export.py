@@ -30,6 +30,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import discard_staged, kept_checkpoint, move_in, staged
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
@@ -65,7 +66,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
     Returns the content of ``best.yaml``.
     """
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     own = store is None
     store = store or open_run(run_dir)
     try:
@@ -292,7 +293,7 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
     """
     if given is None or str(given) == "":
         return free_dir(default)
-    out = Path(given)
+    out = user_path(given)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a folder that is not empty" if out.is_dir() else "a file"
         raise ConfigError(f"the output folder {out} is {what}; give a new or empty folder "
@@ -303,7 +304,7 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
 
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``."""
-    path = Path(run_dir) / "best.yaml"
+    path = user_path(run_dir) / "best.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export "
                                 f"{shlex.quote(str(run_dir))}`")
@@ -345,7 +346,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
     """
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")

@@ -32,6 +32,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.results import TrialResult
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
@@ -59,7 +60,7 @@ def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
         {'monitor': 'val_loss', 'mode': 'min'}
     """
     found: dict[str, str] = {}
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         return found
     for line in path.read_text().splitlines():

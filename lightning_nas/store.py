@@ -33,6 +33,7 @@ from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.store_errors import check_lockable, lock_held, unlockable, unusable_store
+from lightning_nas.run_folder import user_path
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -382,7 +383,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         fixed: meta keys and the values this invocation has.
         run_dir_key: how the user names the run folder (for the message).
     """
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
                    None)
     if blocked is not None:
@@ -430,8 +431,8 @@ def open_run(run_dir: str | Path) -> RunStore:
     Raises:
         FileNotFoundError: when ``run_dir`` holds no ``search.db``.
     """
-    db = Path(run_dir) / "search.db"
-    if not db.exists() and (Path(run_dir) / "best_arch.yaml").is_file():
+    db = user_path(run_dir) / "search.db"
+    if not db.exists() and (db.parent / "best_arch.yaml").is_file():
         raise FileNotFoundError(
             f"{run_dir} is a one-shot run folder, not a search run (no search.db): its export "
             f"is there already (subnet.pt, the winner in best_arch.yaml; subnet_finetuned.pt "

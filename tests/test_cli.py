@@ -83,6 +83,40 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
     assert (run / "finetune" / "best.ckpt").exists()
 
 
+def test_paths_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch, capsys):
+    # was: run_dir ~/nas/digits (as YAML, or any quoted path) stayed literal: search.db and
+    # best.* went into ./~/nas/digits while Lightning wrote the trials' checkpoints into
+    # $HOME/nas/digits, so best.yaml said checkpoint: null and finetune failed
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "cfg").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    (home / "cfg" / "space.yaml").write_text("width: {choice: [4, 8]}\n")
+    (home / "cfg" / "search.yaml").write_text(yaml.safe_dump({
+        "model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False},
+        "search": {"space": "~/cfg/space.yaml", "optimizer": "RandomSearch", "budget": 1,
+                   "run_dir": "~/nas/digits", "verbose": False}}))
+    assert main(["search", "~/cfg/search.yaml"]) == 0
+    run = home / "nas" / "digits"
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["checkpoint"] and (run / best["checkpoint"]).is_file()
+    assert (run / "search.db").is_file() and list(run.glob("trials/*/best.ckpt"))
+    capsys.readouterr()
+    assert main(["show", "~/nas/digits", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["leaderboard"][0]["arch"] == best["arch"]
+    assert main(["export", "~/nas/digits"]) == 0
+    assert main(["finetune", "~/nas/digits", "--max_epochs", "1"]) == 0
+    assert (run / "finetune" / "best.ckpt").is_file()
+    assert main(["fit", "~/nas/digits/best_config.yaml", "--out", "~/fit"]) == 0
+    assert (home / "fit" / "best.ckpt").is_file()
+    assert main(["report", "~/nas/digits", "--out", "~/report"]) == 0
+    assert (home / "report" / "report.html").is_file()
+    assert not (work / "~").exists()
+
+
 def test_print_config_applies_overrides(config, capsys):
     assert main(["search", str(config), "--print_config", "--search.budget=2",
                  "--model.depth=2"]) == 0

@@ -358,6 +358,17 @@ def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
         assert len(ran) == 20
 
 
+def test_a_run_dir_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    # was: Path("~/sweep").absolute(): the store went into ./~/sweep
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "run_dir": "~/sweep",
+                                                "params": {"x": "range(0, 9)"}})
+    with RunStore(tmp_path / "home" / "sweep" / "search.db") as store:
+        assert len(store.trials()) == 2
+    assert not (tmp_path / "~").exists()
+
+
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
     with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
         _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})

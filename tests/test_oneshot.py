@@ -303,6 +303,30 @@ TINY_CLI = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_ep
             "--oneshot.calibration_batches=1", "--oneshot.finetune_epochs=0"]
 
 
+def test_a_run_dir_with_a_tilde_is_in_the_home_folder_and_resumes(tmp_path, monkeypatch,
+                                                                   capsys):
+    # was: --oneshot.run_dir=~/os1 wrote best_arch.yaml and subnet.pt into ./~/os1, the
+    # epoch-end checkpoint (Lightning expands ~) into $HOME/os1: --ckpt_path last failed
+    from lightning_nas.oneshot.resume import resolve_ckpt_path
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    cli = [TINY_CLI[0], str(ROOT / TINY_CLI[1]), *TINY_CLI[2:], "--oneshot.run_dir=~/os1"]
+    assert main(cli) == 0
+    run = home / "os1"
+    assert (run / "best_arch.yaml").is_file() and (run / "subnet.pt").is_file()
+    last = run / "checkpoints" / "last.ckpt"
+    assert resolve_ckpt_path("~/os1/checkpoints/last.ckpt", Path("elsewhere")) == last
+    assert main([*cli, "--trainer.max_epochs=2", "--ckpt_path", "last"]) == 0
+    assert f"Resuming the spos search from {last} (1 training epoch done" in \
+        capsys.readouterr().out
+    assert main(["show", "~/os1"]) == 0 and "spos one-shot: " in capsys.readouterr().out
+    assert not (work / "~").exists()
+
+
 def test_the_finetune_validates_on_the_batches_the_search_scored(tmp_path, monkeypatch):
     # limit_val_batches=1: the fine-tune's val_acc is its subnet's accuracy on the first
     # validation batch, as the search's scores were (not on the whole validation set)

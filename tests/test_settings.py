@@ -118,6 +118,21 @@ def test_a_file_named_like_the_default_run_dir_does_not_block_settings(tmp_path,
     assert SearchSettings.from_options(run_dir=tmp_path / "elsewhere").run_dir.name == "elsewhere"
 
 
+def test_a_run_dir_and_warm_start_folders_with_a_tilde_are_in_the_home_folder(
+        tmp_path, monkeypatch):
+    # was: Path("~/nas/digits") as it is: search.db and best.* went into ./~/nas/digits,
+    # the trials' checkpoints and logs (Lightning expands ~) into $HOME/nas/digits
+    from lightning_nas.search.settings import Transfer
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = SearchSettings.from_options(run_dir="~/nas/digits")
+    assert settings.run_dir == tmp_path / "nas" / "digits"
+    assert settings.flat()["run_dir"] == str(tmp_path / "nas" / "digits")
+    transfer = Transfer(warm_start=["~/earlier", "runs/a"])
+    assert transfer.warm_start == (str(tmp_path / "earlier"), "runs/a")
+    assert transfer.fixed()["warm_start_sources"][0] == str(tmp_path / "earlier")
+
+
 def test_groups_validate_when_made():
     with pytest.raises(ConfigError, match="num_workers"):
         Execution(num_workers=0)

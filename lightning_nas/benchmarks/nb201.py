@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.run_folder import user_path
 from lightning_nas.space import Choice, SearchSpace
 
 __all__ = [
@@ -162,7 +163,7 @@ def find_table(path: str | os.PathLike | None = None) -> Path:
     Raises:
         FileNotFoundError: naming every place looked at, and how to point at the table.
     """
-    tried = [Path(p) for p in (path, os.environ.get(TABLE_ENV)) if p] or [default_table()]
+    tried = [user_path(p) for p in (path, os.environ.get(TABLE_ENV)) if p] or [default_table()]
     if tried[0].is_file():
         return tried[0]
     raise FileNotFoundError(f"no NB201 table at {tried[0]}; pass its path (--table PATH) or set "

@@ -41,6 +41,7 @@ from lightning_nas.config.paths import (
 )
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.run_folder import user_path
 
 __all__ = [
     "LIGHTNINGCLI_KEYS",
@@ -81,7 +82,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     config trained as it is (``lightning-nas fit``), whose search space sets nothing, so
     neither an override of a searched key nor a dict a group would replace is refused, and
     a space file is not read."""
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    paths = [user_path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
         if not path.is_file():
@@ -294,8 +295,9 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     space = search.get("space") if isinstance(search, Mapping) else None
     if not (isinstance(space, str) and space.strip()):
         return dict(part)
-    found = next((p for p in (Path(space), *([path.parent / space] if path else []))
-                  if p.is_file()), None)
+    name = user_path(space)  # ~/spaces/a.yaml: in the home folder, as the shell reads it
+    found = next((p for p in (name, *([path.parent / name] if path else [])) if p.is_file()),
+                 None)
     if found is None and missing_ok:
         return dict(part)
     if found is None:
@@ -315,7 +317,8 @@ def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
         value = out.get(name)
         if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
             continue
-        found = next((p for p in (Path(value), path.parent / value) if p.is_file()), None)
+        named = user_path(value)
+        found = next((p for p in (named, path.parent / named) if p.is_file()), None)
         if found is None:
             raise ConfigError(f"{name}={value!r}: no such YAML file (looked in the current "
                               f"folder and beside {path})")

@@ -62,6 +62,7 @@ from lightning_nas.integrations.hydra_options import (
 )
 from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import mode_for, pareto_front
@@ -199,7 +200,7 @@ class HydraSweep(Sweeper):
                 num_workers=s["num_workers"],
                 constraints=[_constraint(c) for c in s["constraints"] or []],
                 warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
-                run_dir=Path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+                run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
         except ConfigError as err:  # `budget` must be ...: the key as this user writes it
             raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
                                      if m[1] in self.settings else m[0], str(err))) from None

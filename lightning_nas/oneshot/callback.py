@@ -26,7 +26,6 @@ import json
 import math
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -57,6 +56,7 @@ from lightning_nas.oneshot.scoring import (
     step_batch,
     take_calibration_batches,
 )
+from lightning_nas.run_folder import user_path
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
     check_optimizer_name,
@@ -300,7 +300,7 @@ class OneShotNAS(pl.Callback):
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return
-        out = Path(self.export_dir)
+        out = user_path(self.export_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "best_arch.yaml").write_text(dump_yaml(
             {"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",

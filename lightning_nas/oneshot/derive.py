@@ -47,6 +47,7 @@ from lightning_nas.oneshot.scoring import (
     step_batch,
     val_loaders,
 )
+from lightning_nas.run_folder import user_path
 
 __all__ = ["calibration_batches", "export_derived", "top_archs", "write_export"]
 
@@ -137,7 +138,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
     """Write ``best_arch.yaml`` (with the candidates' scores and ``mode``), ``subnet.pt``,
     ``alphas.json`` and (with matplotlib) ``alphas.png`` into ``export_dir``; return the
     paths written, by stem."""
-    out = Path(export_dir)
+    out = user_path(export_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}

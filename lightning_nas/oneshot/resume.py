@@ -31,6 +31,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.run_folder import user_path
 
 __all__ = ["LAST", "checkpoint_settings", "check_resume", "check_tau_schedule",
            "epoch_end_checkpoint", "resolve_ckpt_path"]
@@ -64,7 +65,7 @@ def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | Non
     """
     if ckpt_path is None:
         return None
-    path = run_dir / "checkpoints" / "last.ckpt" if str(ckpt_path) == LAST else Path(ckpt_path)
+    path = run_dir / "checkpoints" / "last.ckpt" if str(ckpt_path) == LAST else user_path(ckpt_path)
     if not path.is_file():
         where = (f"{path} does not exist (a run writes it at each training epoch's end unless "
                  f"trainer.enable_checkpointing is false)" if str(ckpt_path) == LAST

@@ -36,6 +36,7 @@ from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, D
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
@@ -401,7 +402,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         ``{"arch", "score", "algorithm", "finetune": metrics or None, "run_dir"}``.
     """
     algorithm, opts, model, data, trainer_cfg = check_oneshot(cfg)
-    run_dir = Path(opts.pop("run_dir") or "runs/oneshot")
+    run_dir = user_path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     if ckpt_path is not None:

@@ -29,6 +29,7 @@ import yaml
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.report.tables import format_csv, format_table, json_safe
+from lightning_nas.run_folder import user_path
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
            "write_oneshot_report"]
@@ -42,7 +43,7 @@ def load_oneshot(folder: str | Path) -> dict[str, Any]:
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
     """
-    folder = Path(folder)
+    folder = user_path(folder)
     if not (folder / "best_arch.yaml").is_file():
         raise FileNotFoundError(f"{folder} is neither a run directory (no search.db) nor a "
                                 f"one-shot run folder (no best_arch.yaml)")
@@ -142,7 +143,7 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
         raise FileNotFoundError(f"{folder}: a {info['algorithm']} run folder without "
                                 f"alphas.json")
     pyplot()  # no matplotlib: said before the folder is made
-    out = Path(out_dir)
+    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if info["alphas"] is not None:
         plot, caption = out / "alphas.png", "architecture probabilities per epoch"

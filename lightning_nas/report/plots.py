@@ -17,6 +17,7 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.report.tables import format_table, leaderboard_rows, summary, trial_rows
 from lightning_nas.results import TrialStatus, format_score
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
@@ -268,10 +269,9 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     """
     import base64
     import html
-    from pathlib import Path
 
     pyplot()  # no matplotlib: said before the folder is made
-    out = Path(out_dir)
+    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
     plot_progress(store, plots[0])

@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
@@ -18,6 +17,7 @@ from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
 from lightning_nas.errors import ConfigError
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.facade import Search
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.store import RunStore
@@ -76,7 +76,7 @@ def _stored_seed(run_dir: str) -> int | None:
     """The seed of the search stored in ``run_dir`` (None for a new run): with
     ``seed_everything: true`` each invocation would draw another, and a resume must keep
     the seed its trials ran with."""
-    path = Path(run_dir) / "search.db"
+    path = user_path(run_dir) / "search.db"
     if not path.is_file():
         return None
     with RunStore(path) as store:

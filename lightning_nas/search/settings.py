@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
 from lightning_nas.search.schedulers import SCHEDULERS, Rule
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
@@ -322,7 +324,8 @@ class Transfer:
                 not all(isinstance(p, (str, Path)) and str(p) for p in sources):
             raise ConfigError(f"`warm_start` must be a list of run directories, got "
                               f"{self.warm_start!r}")
-        object.__setattr__(self, "warm_start", tuple(str(p) for p in sources))
+        # ~ expanded as user_path does; the rest as given (the messages name it so)
+        object.__setattr__(self, "warm_start", tuple(os.path.expanduser(p) for p in sources))
         _int("retrain_top_k", self.retrain_top_k, 0)
         if self.retrain_top_k and not self.warm_start:
             raise ConfigError("`retrain_top_k` re-trains the best results of `warm_start` "
@@ -374,7 +377,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, (str, Path)):
             raise ConfigError(f"`run_dir` must be a folder path, got {self.run_dir!r}")
-        object.__setattr__(self, "run_dir", Path(self.run_dir))
+        object.__setattr__(self, "run_dir", user_path(self.run_dir))  # ~ as Lightning takes it
         if not isinstance(self.verbose, bool):
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if self.progress not in (True, False, "auto"):

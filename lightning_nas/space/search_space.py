@@ -37,6 +37,7 @@ import nevergrad as ng
 from lightning_nas.arch import plain as _plain
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import SpaceError
+from lightning_nas.run_folder import user_path
 from lightning_nas.space.params import KINDS, Param, param_from_dict
 
 __all__ = ["SearchSpace"]
@@ -108,7 +109,7 @@ class SearchSpace:
             3
         """
         is_file = _is_file(source)
-        text = Path(source).read_text() if is_file else str(source)
+        text = user_path(source).read_text() if is_file else str(source)
         return cls.from_dict(load_yaml(text, source=str(source) if is_file else "the space"))
 
     def to_dict(self) -> dict[str, Any]:
