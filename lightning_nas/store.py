@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
-from lightning_nas.store_errors import check_lockable, lock_held, unlockable, unusable_store
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import hold_folder, user_path
+from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -42,11 +42,6 @@ from lightning_nas.store_paths import (
     same_folders,
 )
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
-
-try:  # POSIX file locks: one search drives a run folder at a time
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 __all__ = ["RunStore", "open_run", "open_search_store"]
 
@@ -118,25 +113,16 @@ class RunStore:
         started on the folder meanwhile is refused instead of re-running the live trials.
 
         Raises:
-            SearchError: naming the process that holds it, and closing this store.
+            SearchError: naming the process that holds it (``hold_folder``), and closing
+                this store.
             StoreError: when the folder's file system takes no lock (``unlockable``).
         """
-        if fcntl is None:  # no POSIX locks (Windows): not checked
-            return
-        held = open(self.path.parent / "search.lock", "a")  # noqa: SIM115 - kept open
         try:
-            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            held.close()
-            driver = self.get_meta("driver") or {}
+            self._held = hold_folder(self.path.parent, "the same command then resumes the "
+                                                       "search")
+        except NASError:  # held by another process, or a file system that takes no lock
             self.close()
-            if not lock_held(err):  # was: any refusal "being searched by another process"
-                raise unlockable(self.path.parent, err) from None
-            raise SearchError(f"{self.path.parent} is being searched by another process "
-                              f"(pid {driver.get('pid', '?')} on {driver.get('host', '?')}): "
-                              f"wait for it to end, or stop it; the same command then "
-                              f"resumes the search") from None
-        self._held = held
+            raise
 
     def __enter__(self) -> RunStore:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -26,6 +27,7 @@ __all__ = [
     "TinyNet",
     "TinySupernet",
     "TypedNet",
+    "WaitAtStart",
     "annotated",
     "build_mlp",
     "make_blobs",
@@ -300,6 +302,22 @@ class CrashAt(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             raise RuntimeError(f"crash at epoch {self.epoch}")
+
+
+class WaitAtStart(pl.Callback):
+    """Writes the file ``ready`` when training starts, then waits (a minute at most) until
+    the file ``go`` exists: a run that holds its folder while a test starts another."""
+
+    def __init__(self, ready: str, go: str) -> None:
+        self.ready, self.go = ready, go
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        with open(self.ready, "w"):
+            pass
+        for _ in range(1200):
+            if os.path.exists(self.go):
+                return
+            time.sleep(0.05)
 
 
 class StopAt:

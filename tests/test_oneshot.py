@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -325,6 +326,44 @@ def test_a_run_dir_with_a_tilde_is_in_the_home_folder_and_resumes(tmp_path, monk
         capsys.readouterr().out
     assert main(["show", "~/os1"]) == 0 and "spos one-shot: " in capsys.readouterr().out
     assert not (work / "~").exists()
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_before_it_writes_anything(
+        tmp_path, monkeypatch, capsys):
+    # was: no lock: two runs on one run_dir both exited 0 and left a mixed folder (the
+    # first's best_arch.yaml and subnet.pt beside the second's subnet_finetuned.pt)
+    monkeypatch.chdir(ROOT)
+    run, ready, go = tmp_path / "run", tmp_path / "ready", tmp_path / "go"
+    cli = [*TINY_CLI, f"--oneshot.run_dir={run}"]
+    wait = (f"--trainer.callbacks=[{{class_path: tests.helpers.WaitAtStart, init_args: "
+            f"{{ready: {ready}, go: {go}}}}}]")
+    first = subprocess.Popen([sys.executable, "-m", "lightning_nas", *cli, wait], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        while not ready.exists() and first.poll() is None:  # until the first run trains
+            time.sleep(0.05)
+        assert ready.exists(), first.stdout.read()
+        before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+        assert main([*cli, "--oneshot.finetune_epochs=1"]) == 2
+        err = capsys.readouterr().err
+        assert (f"lightning-nas oneshot: error: {run} is being searched by another process "
+                f"(pid {first.pid} on ") in err and "then run it again" in err
+        assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # nothing written
+    finally:
+        go.touch()
+        out = first.communicate(timeout=300)[0]
+    assert first.returncode == 0, out
+    # the folder is let go when a run ends: the first one's, and one in this process,
+    # also when it fails
+    from lightning_nas.run_folder import hold_folder
+
+    with pytest.raises(RuntimeError, match="crash at epoch 0"):
+        main([*cli, "--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: "
+                    "{epoch: 0}}]"])
+    hold_folder(run, "").close()
+    assert main(cli) == 0
+    hold_folder(run, "").close()
 
 
 def test_the_finetune_validates_on_the_batches_the_search_scored(tmp_path, monkeypatch):

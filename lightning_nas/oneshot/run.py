@@ -18,6 +18,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, D
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
@@ -409,16 +410,18 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         random_seed = (cfg.get("seed_everything") is True
                        and (cfg.get("oneshot") or {}).get("seed") is None)
         opts, epochs = check_resume(ckpt_path, algorithm, opts, random_seed)
-        if verbose and rank_zero_only.rank == 0:
-            print(f"Resuming the {algorithm} search from {ckpt_path} ({epochs} training "
-                  f"epoch{'s' * (epochs != 1)} done, seed {opts['seed']})", flush=True)
-    with quiet_lightning(), warnings.catch_warnings():
+    with quiet_lightning(), warnings.catch_warnings(), ExitStack() as held:
         # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
         pl.seed_everything(opts["seed"], verbose=False)
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = data.build()
+        held.enter_context(holding(run_dir, "then run it again (or resume a stopped run: "
+                                            "--ckpt_path last)"))  # a second run: refused
+        if ckpt_path is not None and verbose and rank_zero_only.rank == 0:
+            print(f"Resuming the {algorithm} search from {ckpt_path} ({epochs} training "
+                  f"epoch{'s' * (epochs != 1)} done, seed {opts['seed']})", flush=True)
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
