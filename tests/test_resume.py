@@ -72,6 +72,35 @@ def test_a_resume_with_other_model_arguments_is_refused(tmp_path, tiny_space, ti
         search(lr=0.1).run()
 
 
+def test_an_added_or_removed_model_argument_is_the_one_difference_named(tmp_path, tiny_space,
+                                                                        tiny_trainer):
+    # was: "model.init_args: {}, now 'unset'; model.init_args.lr: 'unset', now 0.1", a
+    # change of init_args itself that did not happen
+    def search(run_dir, **init_args):
+        return Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
+                      run_dir=tmp_path / run_dir, verbose=False, model_init_args=init_args)
+
+    search("none").run()
+    with pytest.raises(ConfigError, match=r"ran with other settings: model.init_args.lr: "
+                                          r"'unset', now 0.1\. Resume with"):
+        search("none", lr=0.1).run()
+    search("some", lr=0.1).run()
+    with pytest.raises(ConfigError, match=r"ran with other settings: model.init_args.lr: 0.1, "
+                                          r"now 'unset'\. Resume with"):
+        search("some").run()
+    # an argument given as {} is not one left out (its default would apply), nor one given
+    # keys; an empty init_args is no arguments, as none
+    def node(**init_args):
+        return {"model": {"class_path": "m.M", "init_args": init_args}}
+
+    assert differences(node(opts={}), node()) == ["model.init_args.opts: {}, now 'unset'"]
+    assert differences(node(opts={}), node(opts={"a": 1})) == [
+        "model.init_args.opts.a: 'unset', now 1"]
+    assert differences(node(opts=5), node(opts={"a": 1})) == [
+        "model.init_args.opts: 5, now 'unset'", "model.init_args.opts.a: 'unset', now 1"]
+    assert differences(node(), {"model": {"class_path": "m.M"}}) == []
+
+
 def test_a_resume_with_a_rule_object_of_other_settings_is_refused(tmp_path, tiny_space,
                                                                     tiny_trainer):
     # was: only the rule's class name was stored, so another eta (other rungs, other

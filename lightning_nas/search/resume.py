@@ -107,19 +107,31 @@ def _json(value: Any) -> Any:
 
 
 def _flat(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    """The leaves of ``value`` by dotted path under ``prefix``. An empty mapping is a leaf
+    (an argument given as ``{}`` is not one left out: its default would apply), except an
+    empty ``init_args``: no arguments, as when it is left out."""
     if isinstance(value, Mapping) and value:
         for key, item in value.items():
             _flat(item, f"{prefix}.{key}", out)
-    else:
+    elif not (isinstance(value, Mapping) and prefix.endswith(".init_args")):
         out[prefix] = value
     return out
 
 
 def _changes(old: Any, new: Any, prefix: str) -> list[str]:
-    """``prefix.key: old, now new`` for each leaf that differs (nested mappings by path)."""
+    """``prefix.key: old, now new`` for each leaf that differs (nested mappings by path; a
+    mapping empty on one side and filled on the other by the keys it gained or lost).
+
+    Example:
+        >>> _changes({"opts": {}}, {"opts": {"a": 1}}, "model.init_args")
+        ["model.init_args.opts.a: 'unset', now 1"]
+    """
     was, now = _flat(old, prefix, {}), _flat(new, prefix, {})
+    keys = {*was, *now}
+    filled = {key for key in keys if {} in (was.get(key), now.get(key))
+              and any(other.startswith(f"{key}.") for other in keys)}
     return [f"{key}: {was.get(key, 'unset')!r}, now {now.get(key, 'unset')!r}"
-            for key in sorted({*was, *now}) if was.get(key, "unset") != now.get(key, "unset")]
+            for key in sorted(keys - filled) if was.get(key, "unset") != now.get(key, "unset")]
 
 
 def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
