@@ -264,8 +264,7 @@ def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
 
 
 def _spelt(cfg: Mapping[str, Any], path: str) -> str:
-    """``path`` as the config spells it: with the ``init_args`` (``dict_kwargs``) levels
-    it has."""
+    """``path`` as the config spells it: with its ``init_args`` / ``dict_kwargs`` levels."""
     node: Any = cfg
     out = []
     for part in path.split("."):
@@ -317,8 +316,7 @@ def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
         value = out.get(name)
         if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
             continue
-        named = user_path(value)
-        found = next((p for p in (named, path.parent / named) if p.is_file()), None)
+        found = next((p for p in (user_path(value), path.parent / value) if p.is_file()), None)
         if found is None:
             raise ConfigError(f"{name}={value!r}: no such YAML file (looked in the current "
                               f"folder and beside {path})")
