@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import socket
 import sqlite3
 import time
@@ -362,7 +363,9 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     """Open (or start) the store of a search in ``run_dir``. ``fixed`` holds what a run must
     keep across resumes (space, monitor, mode, objectives): a new store records it, an
     existing one must hold the same, or nothing is written and ``ConfigError`` says which
-    differs.
+    differs. A new store also gets its ``log_label`` (``nas-3f9a0c``: the folder's name and
+    6 random hex digits), which names its trials' logger versions under a user's
+    ``save_dir``; a resume, or a moved or copied folder, keeps it.
 
     Args:
         run_dir: the run folder.
@@ -380,6 +383,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     store = RunStore(run_dir / "search.db")
     if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.set_meta("created", time.time())
+        # a logger's versions under a save_dir other searches share: this run's alone
+        store.set_meta("log_label", f"{run_dir.resolve().name}-{secrets.token_hex(3)}")
         for key, value in fixed.items():
             store.set_meta(key, value)
             if key in FOLDER_KEYS:

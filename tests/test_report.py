@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -180,11 +181,48 @@ def test_searches_sharing_a_save_dir_keep_each_trials_logs(tmp_path):
                budget=2, run_dir=tmp_path / run, verbose=False).run()
     for _ in range(2):  # and so do fine-tunes (finetune, finetune_1) under it
         finetune(tmp_path / "a", max_epochs=1)
+    a, b = (_log_label(tmp_path / run) for run in "ab")
     folders = sorted(p.parent.relative_to(shared).as_posix()
                      for p in shared.rglob("metrics.csv"))
-    assert folders == ["a_finetune_1_logs", "a_finetune_logs", "search/a_summary",
-                       "search/b_v7_summary", "trials/a_trial_0001", "trials/a_trial_0002",
-                       "trials/b_v7_trial_0001", "trials/b_v7_trial_0002"]
+    assert folders == sorted(["a_finetune_1_logs", "a_finetune_logs", f"search/{a}_summary",
+                              f"search/{b}_v7_summary", f"trials/{a}_trial_0001",
+                              f"trials/{a}_trial_0002", f"trials/{b}_v7_trial_0001",
+                              f"trials/{b}_v7_trial_0002"])
+
+
+def _log_label(run: Path) -> str:
+    with RunStore(run / "search.db") as store:
+        return store.get_meta("log_label")
+
+
+def test_searches_in_folders_of_one_name_under_a_shared_save_dir_never_share_a_version(
+        tmp_path):
+    # was: exp1/nas and exp2/nas both logged to trials/nas_trial_0001 (the second search
+    # overwrote the first one's metrics.csv, their checkpoints mixed) and search/nas_summary
+    shared = tmp_path / "tb"
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+              "init_args": {"save_dir": str(shared)}}
+    runs = [tmp_path / exp / "nas" for exp in ("exp1", "exp2")]
+    for run in runs:
+        Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 1, "logger": logger},
+               budget=1, run_dir=run, verbose=False).run()
+    labels = [_log_label(run) for run in runs]
+    assert all(re.fullmatch(r"nas-[0-9a-f]{6}", label) for label in labels)
+    assert labels[0] != labels[1]
+    # a resume keeps the run's label; a run folder of an older version (no label) its name
+    Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 1, "logger": logger},
+           budget=2, run_dir=runs[0], verbose=False).run()
+    with sqlite3.connect(runs[1] / "search.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'log_label'")
+    Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 1, "logger": logger},
+           budget=2, run_dir=runs[1], verbose=False).run()
+    folders = sorted(p.parent.relative_to(shared).as_posix()
+                     for p in shared.rglob("metrics.csv"))
+    one, two = labels
+    assert folders == sorted([f"trials/{one}_trial_0001", f"trials/{one}_trial_0002",
+                              f"trials/{two}_trial_0001", "trials/nas_trial_0002",
+                              f"search/{one}_summary", f"search/{two}_summary",
+                              "search/nas_summary"])
 
 
 def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):

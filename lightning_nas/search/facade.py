@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -409,6 +410,7 @@ class Search:
             store.set_meta("data_object", type(self.data.target).__name__)
         store.set_meta("versions", package_versions())
         store.set_driver()
+        self.template = dataclasses.replace(self.template, log_label=store.get_meta("log_label"))
         return store
 
     def _keep_stored_order(self, stored: dict[str, Any]) -> None:

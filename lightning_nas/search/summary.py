@@ -34,7 +34,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     if best is not None:
         export_best(run_dir, store)
     counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
-    log_summary(trainer.get("logger"), str(run_dir / "logs"), goal.mode, trials, best, counts)
+    log_summary(trainer.get("logger"), str(run_dir / "logs"), goal.mode, trials, best, counts,
+                store.get_meta("log_label"))
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
@@ -57,14 +58,16 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
 
 
 def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
-                best: TrialResult | None, counts: Mapping[TrialStatus, int]) -> None:
+                best: TrialResult | None, counts: Mapping[TrialStatus, int],
+                label: str | None = None) -> None:
     """Log the search to the user's configured logger (version ``summary`` under
-    ``save_dir/search``): each trial's score and the best so far by trial id, the best
-    architecture and the counts as hyperparameters."""
+    ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
+    ``log_label``, in front of it, else the run folder's name): each trial's score and the
+    best so far by trial id, the best architecture and the counts as hyperparameters."""
     if not spec or spec is True or not isinstance(spec, (Mapping, list)):
         return  # no configured logger (or a logger object): nothing to add it to
     loggers = instantiate(logger_defaults(spec, save_dir, "search", "summary",
-                                          Path(save_dir).parent.name))
+                                          label or Path(save_dir).parent.name))
     for logger in loggers if isinstance(loggers, list) else [loggers]:
         best_so_far = None
         for trial in trials:

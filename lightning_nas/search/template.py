@@ -61,6 +61,8 @@ class TrialTemplate:
         cost_names: costs counted for each candidate (``params``, ``flops``).
         logged: objectives besides the monitor a trial must log (checked after its first
             epoch: a misspelt one stops the search there).
+        log_label: the run's label in logger versions under a user's ``save_dir`` (the
+            store's meta ``log_label``; None: the run folder's name).
     """
 
     model: ModelFactory
@@ -74,6 +76,7 @@ class TrialTemplate:
     max_epochs: int | None = None
     cost_names: tuple[str, ...] = field(default=())
     logged: tuple[str, ...] = field(default=())
+    log_label: str | None = None
 
     def trial_dir(self, trial_id: int) -> Path:
         """The folder of trial ``trial_id``."""
@@ -94,7 +97,7 @@ class TrialTemplate:
                          trainer=trainer, monitor=self.monitor, mode=self.mode, seed=self.seed,
                          objective=self.objective, rule=rule, ckpt_path=ckpt_path,
                          known_epochs=known_epochs, clear_dir=ckpt_path is None,
-                         logged=self.logged)
+                         logged=self.logged, log_label=self.log_label)
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:
         """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""

@@ -137,6 +137,9 @@ class TrialSpec:
     own_logs: bool = False
     #: metrics besides the monitor the search reads (objectives): checked after epoch one
     logged: tuple[str, ...] = ()
+    #: the run's label in logger versions under a ``save_dir`` of the user's (meta
+    #: ``log_label``; None: the run folder's name, as a run of an older version had it)
+    log_label: str | None = None
 
 
 @contextmanager
@@ -167,8 +170,8 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
     leave them out (or null), and give each its own ``version``, so every trial of a search
     logs to its own folder: a version the node sets is kept in front of it, and under a
-    ``save_dir`` of the user's, which other searches share, ``label`` (the run folder's
-    name) too.
+    ``save_dir`` of the user's, which other searches share, ``label`` (the run's
+    ``log_label``) too.
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -203,7 +206,8 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
         suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
         run = Path(spec.trial_dir).parent.parent
         settings["logger"] = logger_defaults(settings["logger"], str(run / "logs"), "trials",
-                                             f"{Path(spec.trial_dir).name}{suffix}", run.name)
+                                             f"{Path(spec.trial_dir).name}{suffix}",
+                                             spec.log_label or run.name)
     kwargs = with_trial_defaults(instantiate(settings))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
