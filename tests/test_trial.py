@@ -9,9 +9,11 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
+from lightning_nas import Search
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
+from lightning_nas.search.trial import TrialSpec, build_trainer, clear_trial, fit_trial
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 
 
@@ -315,3 +317,72 @@ def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path
     assert result.checkpoint is not None and Path(result.checkpoint).is_file()
     assert (tmp_path / "t1" / "logs" / "metrics.csv").is_file()
     assert not (tmp_path / "lightning_logs").exists()
+
+
+class StopsOnce(pl.Callback):
+    """Stops the search process (SIGTERM's ``SystemExit(143)``) when epoch 1 of its first
+    fit starts: a search killed in the middle of a trial, after epoch 0's files."""
+
+    left = 0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == 1 and StopsOnce.left:
+            StopsOnce.left -= 1
+            raise SystemExit(143)
+
+
+def test_a_trial_run_again_from_scratch_starts_in_clean_versions_of_the_users_loggers(
+        tmp_path):
+    # was: the re-run kept the killed attempt's files in the user's logger versions: its
+    # ModelCheckpoint's last.ckpt (epoch 0) beside the re-run's last-v1.ckpt, and two
+    # attempts' TensorBoard event files in one version
+    pytest.importorskip("tensorboard")
+    loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger"},
+               {"class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                "init_args": {"save_dir": str(tmp_path / "tb")}}]
+    checkpoint = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                  "init_args": {"monitor": "val_acc", "mode": "max", "save_last": True}}
+    trainer = {"max_epochs": 2, "logger": loggers,
+               "callbacks": [checkpoint, {"class_path": "tests.test_trial.StopsOnce"}]}
+    run = tmp_path / "run"
+    StopsOnce.left = 1
+    with pytest.raises(SystemExit):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+               budget=1, run_dir=run, verbose=False).run()
+    version = run / "logs" / "trials" / "trial_0001"
+    assert sorted(p.name for p in (version / "checkpoints").iterdir()) == [
+        "epoch=0-step=3.ckpt", "last.ckpt"]  # the killed attempt's
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+                    budget=1, run_dir=run, verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    saved = sorted(p.name for p in (version / "checkpoints").iterdir())
+    assert "last.ckpt" in saved and not any("-v1" in name for name in saved), saved
+    with RunStore(run / "search.db") as store:
+        board = tmp_path / "tb" / "trials" / f"{store.get_meta('log_label')}_trial_0001"
+    assert len(list(board.glob("events.out.tfevents.*"))) == 1
+
+
+def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_path):
+    run = tmp_path / "run"
+    trials, shared = run / "logs" / "trials", tmp_path / "shared" / "trials"
+    folders = [trials / "trial_0001", trials / "trial_0001_resumed_17", trials / "trial_00010",
+               trials / "v2_trial_0001", shared / "old_trial_0001", shared / "run_trial_0001",
+               tmp_path / "lightning_logs" / "version_0"]
+    for folder in folders:
+        (folder / "checkpoints").mkdir(parents=True)
+    csv = "lightning.pytorch.loggers.CSVLogger"
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, trainer={"logger": [
+                         {"class_path": csv},
+                         {"class_path": csv, "init_args": {"save_dir": str(shared.parent)}},
+                         pl.loggers.CSVLogger(str(tmp_path))]})
+    clear_trial(spec)  # a run of an older version (no log_label): a shared save_dir's kept
+    assert [f.exists() for f in folders] == [False, False, True, True, True, True, True]
+    clear_trial(TrialSpec(**{**spec.__dict__, "log_label": "old"}))
+    assert [f.exists() for f in folders] == [False, False, True, True, False, True, True]
+    # a promotion (ckpt_path) and the ranks of a DDP trial (clear_dir off) remove nothing
+    for kept in ({"ckpt_path": "last.ckpt"}, {"clear_dir": False}):
+        (trials / "trial_0001").mkdir()
+        clear_trial(TrialSpec(**{**spec.__dict__, **kept}))
+        assert (trials / "trial_0001").exists()
+        (trials / "trial_0001").rmdir()

@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from lightning_nas.search.ranks import (
     fresh_failure,
     run_in_group,
 )
-from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.search.trial import TrialSpec, clear_trial, fit_trial
 
 __all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_process",
            "run_in_own_process", "run_on_ranks", "run_trial", "spawns_ranks"]
@@ -151,8 +150,7 @@ def check_trial_processes(trainer: Mapping[str, Any],
 def _prepare(spec: TrialSpec) -> Path:
     """Make the trial's folder ready for other processes; return its ``spec.pkl``."""
     trial_dir = Path(spec.trial_dir)
-    if spec.clear_dir and trial_dir.exists():  # a promotion keeps its folder (last.ckpt)
-        shutil.rmtree(trial_dir)
+    clear_trial(spec)  # a promotion keeps its folder (last.ckpt)
     trial_dir.mkdir(parents=True, exist_ok=True)
     for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error")]:
         earlier.unlink(missing_ok=True)  # a promotion's earlier segment

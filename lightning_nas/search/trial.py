@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import glob
 import inspect
 import logging
 import math
@@ -46,7 +47,7 @@ from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, Tri
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 
-__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
+__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing", "clear_trial",
            "fit_trial", "logger_defaults", "with_trial_defaults",
            "quiet_lightning"]
 
@@ -195,19 +196,53 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     return with_args(spec, args)
 
 
+def _placed_logger(spec: TrialSpec) -> Any:
+    """The user's ``trainer.logger`` of ``spec`` with the folders ``logger_defaults`` gives
+    it: a version per trial (per segment) under the run's ``logs``, or beside ``fit`` and
+    ``finetune``'s checkpoint (``own_logs``)."""
+    if spec.own_logs:
+        out = Path(spec.trial_dir)
+        return logger_defaults(spec.trainer["logger"], str(out), "", "logs",
+                               f"{out.parent.name}_{out.name}")
+    suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+    run = Path(spec.trial_dir).parent.parent
+    return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
+                           f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)
+
+
+def clear_trial(spec: TrialSpec) -> None:
+    """Remove what an earlier, interrupted or failed run of a trial that starts from scratch
+    (``clear_dir``, no ``ckpt_path``) left: its folder, and the versions the search gave its
+    configured loggers (``save_dir/name/version``, and that version's ``_resumed_``
+    segments), which are this trial's alone: under the run's ``logs``, or under a
+    ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
+    older version, they are left). A logger object's versions (the next free one) and
+    folders the user named are never removed."""
+    if not spec.clear_dir or spec.ckpt_path is not None:
+        return
+    trial_dir = Path(spec.trial_dir)
+    if trial_dir.exists():
+        shutil.rmtree(trial_dir)
+    if spec.own_logs or not spec.trainer.get("logger"):
+        return
+    given, placed = spec.trainer["logger"], _placed_logger(spec)
+    pairs = zip(given, placed, strict=True) if isinstance(given, list) else [(given, placed)]
+    for before, after in pairs:
+        args = node_args(after) if is_node(after) else {}
+        if args.get("save_dir") is None or args.get("version") is None or (
+                node_args(before).get("save_dir") is not None and spec.log_label is None):
+            continue
+        version = Path(str(args["save_dir"]), str(args.get("name") or ""), str(args["version"]))
+        for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+
+
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
     settings = dict(spec.trainer)
-    if "logger" in settings and spec.own_logs:  # fit, finetune: beside the checkpoint
-        out = Path(spec.trial_dir)
-        settings["logger"] = logger_defaults(settings["logger"], str(out), "", "logs",
-                                             f"{out.parent.name}_{out.name}")
-    elif "logger" in settings:  # the user's logger: one version per trial (per segment)
-        suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
-        run = Path(spec.trial_dir).parent.parent
-        settings["logger"] = logger_defaults(settings["logger"], str(run / "logs"), "trials",
-                                             f"{Path(spec.trial_dir).name}{suffix}",
-                                             spec.log_label or run.name)
+    if "logger" in settings:  # the user's: a version per trial, or beside fit's checkpoint
+        settings["logger"] = _placed_logger(spec)
     kwargs = with_trial_defaults(instantiate(settings))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
@@ -267,8 +302,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.objective is not None:
         return _evaluate(spec, result)
     trial_dir = Path(spec.trial_dir)
-    if spec.clear_dir and trial_dir.exists():  # left over by an interrupted run of this trial
-        shutil.rmtree(trial_dir)
+    clear_trial(spec)  # left over by an interrupted (or failed) run of this trial
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
     callbacks: list[pl.Callback] = [reporter]
