@@ -12,7 +12,8 @@ import torch
 from lightning_nas import Search
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.trial import TrialSpec, build_trainer, clear_trial, fit_trial
+from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
+from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 
@@ -386,3 +387,44 @@ def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_pat
         clear_trial(TrialSpec(**{**spec.__dict__, **kept}))
         assert (trials / "trial_0001").exists()
         (trials / "trial_0001").rmdir()
+
+
+class WorseEachEpoch(TinyNet):
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", 0.9 - 0.1 * self.current_epoch)
+
+
+def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp_path):
+    # was: the promoted segment's new logger version (_resumed_<ns>) gave the user's
+    # ModelCheckpoint (no dirpath) another folder: Lightning warned "The dirpath has
+    # changed" and forgot its best, so save_top_k=1 left two "top-1" files and the
+    # callback's best_model_path at the worse epoch 2
+    from lightning_nas.search.schedulers import ASHARule
+
+    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
+    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
+        rule.record(key, [0.99, 0.99])
+    user = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_acc", "mode": "max", "save_top_k": 1,
+                          "filename": "{epoch}"}}
+    trainer = {"max_epochs": 4, "callbacks": [user],
+               "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
+    trial_dir = tmp_path / "trials" / "trial_0001"
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
+                     model=WorseEachEpoch, data=BlobData, trainer=trainer, rule=rule.snapshot())
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
+        rule.record(key, [0.0, 0.0])
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
+    second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    versions = tmp_path / "logs" / "trials"
+    assert len(list(versions.glob("trial_0001_resumed_*"))) == 1  # its metrics apart
+    saved = sorted(p.relative_to(versions).as_posix() for p in versions.rglob("*.ckpt"))
+    assert saved == ["trial_0001/checkpoints/epoch=0.ckpt"]
+    states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
+    state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
+    assert Path(state["best_model_path"]) == versions / "trial_0001/checkpoints/epoch=0.ckpt"
+    assert float(state["best_model_score"]) == pytest.approx(0.9)

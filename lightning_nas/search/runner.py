@@ -39,7 +39,8 @@ from lightning_nas.search.ranks import (
     fresh_failure,
     run_in_group,
 )
-from lightning_nas.search.trial import TrialSpec, clear_trial, fit_trial
+from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.search.trial_logs import clear_trial
 
 __all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_process",
            "run_in_own_process", "run_on_ranks", "run_trial", "spawns_ranks"]

@@ -16,7 +16,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.settings import SearchSettings
-from lightning_nas.search.trial import logger_defaults
+from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
 
 __all__ = ["finish", "log_summary"]

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import copy
 import functools
-import glob
 import inspect
 import logging
 import math
 import os
 import re
-import shutil
 import time
 import traceback
 import warnings
@@ -38,16 +36,22 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
-from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
-from lightning_nas.config.nodes import contains_node, is_node, node_args, target_path, with_args
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
+from lightning_nas.search.trial_logs import (
+    clear_trial,
+    keep_checkpoint_dirs,
+    logger_defaults,
+    placed_logger,
+)
 
-__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing", "clear_trial",
+__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
            "fit_trial", "logger_defaults", "with_trial_defaults",
            "quiet_lightning"]
 
@@ -166,83 +170,11 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         profilers.setLevel(levels[1])
 
 
-def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
-                    label: str | None = None) -> Any:
-    """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
-    leave them out (or null), and give each its own ``version``, so every trial of a search
-    logs to its own folder: a version the node sets is kept in front of it, and under a
-    ``save_dir`` of the user's, which other searches share, ``label`` (the run's
-    ``log_label``) too.
-
-    Example:
-        >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
-        ...         "init_args": {"save_dir": "tb", "version": None}}
-        >>> logger_defaults(node, "runs/a/logs", "trials", "trial_0001", "a")["init_args"]
-        {'save_dir': 'tb', 'version': 'a_trial_0001', 'name': 'trials'}
-    """
-    if isinstance(spec, list):
-        return [logger_defaults(s, save_dir, name, version, label) for s in spec]
-    if not is_node(spec):
-        return spec
-    accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
-    args = node_args(spec)
-    shared = "save_dir" in accepted and args.get("save_dir") is not None
-    for key, value in (("save_dir", save_dir), ("name", name)):
-        if key in accepted and args.get(key) is None:
-            args[key] = value
-    if "version" in accepted:
-        given = [str(args["version"])] if args.get("version") is not None else []
-        args["version"] = "_".join([*([label] if shared and label else []), *given, version])
-    return with_args(spec, args)
-
-
-def _placed_logger(spec: TrialSpec) -> Any:
-    """The user's ``trainer.logger`` of ``spec`` with the folders ``logger_defaults`` gives
-    it: a version per trial (per segment) under the run's ``logs``, or beside ``fit`` and
-    ``finetune``'s checkpoint (``own_logs``)."""
-    if spec.own_logs:
-        out = Path(spec.trial_dir)
-        return logger_defaults(spec.trainer["logger"], str(out), "", "logs",
-                               f"{out.parent.name}_{out.name}")
-    suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
-    run = Path(spec.trial_dir).parent.parent
-    return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
-                           f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)
-
-
-def clear_trial(spec: TrialSpec) -> None:
-    """Remove what an earlier, interrupted or failed run of a trial that starts from scratch
-    (``clear_dir``, no ``ckpt_path``) left: its folder, and the versions the search gave its
-    configured loggers (``save_dir/name/version``, and that version's ``_resumed_``
-    segments), which are this trial's alone: under the run's ``logs``, or under a
-    ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
-    older version, they are left). A logger object's versions (the next free one) and
-    folders the user named are never removed."""
-    if not spec.clear_dir or spec.ckpt_path is not None:
-        return
-    trial_dir = Path(spec.trial_dir)
-    if trial_dir.exists():
-        shutil.rmtree(trial_dir)
-    if spec.own_logs or not spec.trainer.get("logger"):
-        return
-    given, placed = spec.trainer["logger"], _placed_logger(spec)
-    pairs = zip(given, placed, strict=True) if isinstance(given, list) else [(given, placed)]
-    for before, after in pairs:
-        args = node_args(after) if is_node(after) else {}
-        if args.get("save_dir") is None or args.get("version") is None or (
-                node_args(before).get("save_dir") is not None and spec.log_label is None):
-            continue
-        version = Path(str(args["save_dir"]), str(args.get("name") or ""), str(args["version"]))
-        for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
-            if folder.is_dir() and not folder.is_symlink():
-                shutil.rmtree(folder)
-
-
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
     settings = dict(spec.trainer)
     if "logger" in settings:  # the user's: a version per trial, or beside fit's checkpoint
-        settings["logger"] = _placed_logger(spec)
+        settings["logger"] = placed_logger(spec)
     kwargs = with_trial_defaults(instantiate(settings))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
@@ -333,6 +265,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 _load_weights(model, spec.init_weights)
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             trainer = build_trainer(spec, callbacks)
+            if spec.ckpt_path is not None:  # a promoted trial's next segment
+                keep_checkpoint_dirs(trainer, spec.ckpt_path)
             building = False
             t0 = time.perf_counter()
             try:

@@ -1,0 +1,120 @@
+"""The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
+trial, emptied when the trial starts from scratch again, and the folder a user's
+``ModelCheckpoint`` keeps across a promoted trial's segments.
+
+Example:
+    >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    >>> logger_defaults(node, "runs/a/logs", "trials", "trial_0001", "a")["init_args"]
+    {'save_dir': 'runs/a/logs', 'name': 'trials', 'version': 'trial_0001'}
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+
+__all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "placed_logger"]
+
+
+def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
+                    label: str | None = None) -> Any:
+    """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
+    leave them out (or null), and give each its own ``version``, so every trial of a search
+    logs to its own folder: a version the node sets is kept in front of it, and under a
+    ``save_dir`` of the user's, which other searches share, ``label`` (the run's
+    ``log_label``) too.
+
+    Example:
+        >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+        ...         "init_args": {"save_dir": "tb", "version": None}}
+        >>> logger_defaults(node, "runs/a/logs", "trials", "trial_0001", "a")["init_args"]
+        {'save_dir': 'tb', 'version': 'a_trial_0001', 'name': 'trials'}
+    """
+    if isinstance(spec, list):
+        return [logger_defaults(s, save_dir, name, version, label) for s in spec]
+    if not is_node(spec):
+        return spec
+    accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
+    args = node_args(spec)
+    shared = "save_dir" in accepted and args.get("save_dir") is not None
+    for key, value in (("save_dir", save_dir), ("name", name)):
+        if key in accepted and args.get(key) is None:
+            args[key] = value
+    if "version" in accepted:
+        given = [str(args["version"])] if args.get("version") is not None else []
+        args["version"] = "_".join([*([label] if shared and label else []), *given, version])
+    return with_args(spec, args)
+
+
+def placed_logger(spec: Any) -> Any:
+    """The user's ``trainer.logger`` of ``spec`` with the folders ``logger_defaults`` gives
+    it: a version per trial (per segment) under the run's ``logs``, or beside ``fit`` and
+    ``finetune``'s checkpoint (``own_logs``)."""
+    if spec.own_logs:
+        out = Path(spec.trial_dir)
+        return logger_defaults(spec.trainer["logger"], str(out), "", "logs",
+                               f"{out.parent.name}_{out.name}")
+    suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+    run = Path(spec.trial_dir).parent.parent
+    return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
+                           f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)
+
+
+def clear_trial(spec: Any) -> None:
+    """Remove what an earlier, interrupted or failed run of a trial that starts from scratch
+    (``clear_dir``, no ``ckpt_path``) left: its folder, and the versions the search gave its
+    configured loggers (``save_dir/name/version``, and that version's ``_resumed_``
+    segments), which are this trial's alone: under the run's ``logs``, or under a
+    ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
+    older version, they are left). A logger object's versions (the next free one) and
+    folders the user named are never removed."""
+    if not spec.clear_dir or spec.ckpt_path is not None:
+        return
+    trial_dir = Path(spec.trial_dir)
+    if trial_dir.exists():
+        shutil.rmtree(trial_dir)
+    if spec.own_logs or not spec.trainer.get("logger"):
+        return
+    given, placed = spec.trainer["logger"], placed_logger(spec)
+    pairs = zip(given, placed, strict=True) if isinstance(given, list) else [(given, placed)]
+    for before, after in pairs:
+        args = node_args(after) if is_node(after) else {}
+        if args.get("save_dir") is None or args.get("version") is None or (
+                node_args(before).get("save_dir") is not None and spec.log_label is None):
+            continue
+        version = Path(str(args["save_dir"]), str(args.get("name") or ""), str(args["version"]))
+        for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+
+
+def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
+    """Give each ``ModelCheckpoint`` of the user's without a ``dirpath`` of its own the one its
+    state in ``ckpt_path`` holds (matched by ``state_key``): a resumed segment logs to a new
+    version, from which Lightning would derive another folder, forget the callback's best
+    (``best_k_models``) and keep a second top-k there. A file that cannot be read is left
+    to ``fit``, which fails the trial naming it."""
+    try:  # the trial's own last.ckpt, written by this search (as _trusted)
+        states = torch.load(ckpt_path, map_location="cpu", weights_only=False,
+                            mmap=True).get("callbacks") or {}
+    except Exception:  # noqa: BLE001 - fit reports an unreadable checkpoint
+        return
+    for callback in trainer.checkpoint_callbacks:
+        state = states.get(getattr(callback, "state_key", None))
+        if (isinstance(callback, ModelCheckpoint) and callback.dirpath is None
+                and isinstance(state, dict) and state.get("dirpath")):
+            callback.dirpath = state["dirpath"]  # its earlier files: no news
+            warnings.filterwarnings("ignore", message=f"Checkpoint directory "
+                                    f"{re.escape(str(callback.dirpath))} exists")
