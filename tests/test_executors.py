@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
@@ -40,6 +41,28 @@ def test_two_workers_run_trials_at_once(tmp_path, tiny_trainer):
     # worker that started later still overlaps the other's)
     assert _overlap(done)
     assert len({tuple(sorted(t.arch.items())) for t in done}) == 4
+
+
+def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own(
+        tmp_path, tiny_trainer):
+    # was: each worker copied the objects and picked "the next free version" at the same
+    # moment, so two trials wrote into one TensorBoard (or CSV) version
+    pytest.importorskip("tensorboard")
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    loggers = [TensorBoardLogger(tmp_path / "tb"), CSVLogger(tmp_path / "csv")]
+    result = Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "logger": loggers},
+                    budget=4, num_workers=2, run_dir=tmp_path / "run", verbose=False).run()
+    archs = sorted((t.arch["width"], t.arch["lr"]) for t in result.trials)
+    assert len(archs) == 4
+    for name in ("tb", "csv"):
+        versions = sorted((tmp_path / name / "lightning_logs").iterdir())
+        trials = [yaml.safe_load((v / "hparams.yaml").read_text()) for v in versions]
+        trials = [h for h in trials if "completed" not in h]  # not the search's summary
+        assert sorted((h["width"], h["lr"]) for h in trials) == archs, name
+    events = [len(list(v.glob("events.out.tfevents.*")))
+              for v in (tmp_path / "tb" / "lightning_logs").iterdir()]
+    assert events == [1] * len(events)
 
 
 def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny_trainer):

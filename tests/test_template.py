@@ -55,6 +55,23 @@ def test_spec_copies_the_trainer_settings():
     assert template.spec(2, {"width": 4}).trainer["max_epochs"] == 2
 
 
+def test_each_spec_holds_a_copy_of_a_logger_object_with_a_version_of_its_own(tmp_path):
+    # was: every spec held the user's object; each trial's copy picked "the next free
+    # version" when it ran, so trials in parallel workers picked the same one
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path / "csv")
+    template = _template(trainer={**TRAINER, "logger": [logger]}, run_dir=tmp_path / "run")
+    checked = template.spec(0, {"width": 4}, dry=True)  # a check before training
+    assert checked.trainer["logger"] == [logger] and not (tmp_path / "csv").exists()
+    specs = [template.spec(trial_id, {"width": 4}) for trial_id in (1, 2)]
+    pinned = [spec.trainer["logger"][0] for spec in specs]
+    assert all(p is not logger for p in pinned)
+    assert [p.version for p in pinned] == [0, 1]
+    assert all(Path(p.log_dir).is_dir() for p in pinned)  # the next pick skips them
+    assert pickle.loads(pickle.dumps(specs[1])).trainer["logger"][0].version == 1  # a worker's
+
+
 def test_a_searched_trainer_key_overrides_the_trainer_setting():
     template = _template()
     spec = template.spec(1, {"width": 4, "trainer.max_epochs": 5,

@@ -271,7 +271,7 @@ class Search:
         that runs (``__main__``) can reach them."""
         finder = _MainFinder(io.BytesIO())
         try:
-            finder.dump(self.template.spec(0, self.space.sample(seed=0)))
+            finder.dump(self.template.spec(0, self.space.sample(seed=0), dry=True))
         except Exception as err:  # noqa: BLE001 - any pickling error
             where = ("worker processes" if ranks is None else
                      f"the rank processes of DDP trials{_because(ranks)}")

@@ -40,6 +40,7 @@ from lightning_nas.config.instantiate import blame, instantiate, short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
+from lightning_nas.search.trial_logs import pin_versions
 
 __all__ = ["TrialTemplate", "check_trainer_builds"]
 
@@ -83,14 +84,19 @@ class TrialTemplate:
         return self.run_dir / "trials" / f"trial_{trial_id:04d}"
 
     def spec(self, trial_id: int, arch: dict[str, Any], *, rule: Any = None,
-             ckpt_path: str | None = None, known_epochs: int | None = None) -> TrialSpec:
+             ckpt_path: str | None = None, known_epochs: int | None = None,
+             dry: bool = False) -> TrialSpec:
         """What a worker needs to run trial ``trial_id`` (a promotion continues from
-        ``ckpt_path`` in its existing folder)."""
+        ``ckpt_path`` in its existing folder): a TensorBoard or CSV logger object's copy has
+        its next free version picked and made here (``pin_versions``), unless ``dry`` (a
+        spec for a check before training, which writes nothing)."""
         trainer = dict(self.trainer)
         trainer.update({k.split(".", 1)[1]: v for k, v in arch.items()
                         if k.startswith("trainer.")})  # a searched Trainer argument
         if self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
+        if trainer.get("logger") and self.objective is None and not dry:
+            trainer["logger"] = pin_versions(trainer["logger"])
         return TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(self.trial_dir(trial_id)),
                          model=self.model.target, model_init_args=self.model.init_args,
                          data=self.data.target, data_init_args=self.data.init_args,
@@ -132,7 +138,7 @@ class TrialTemplate:
                 else:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0])
-        fault = _trainer_fault(self.spec(0, archs[0])) if trainer else None
+        fault = _trainer_fault(self.spec(0, archs[0], dry=True)) if trainer else None
         if fault is not None:
             raise _config_error("trainer", *fault, archs[0])
 

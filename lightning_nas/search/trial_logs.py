@@ -1,6 +1,7 @@
 """The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
-trial, emptied when the trial starts from scratch again, and the folder a user's
-``ModelCheckpoint`` keeps across a promoted trial's segments.
+trial, emptied when the trial starts from scratch again, a logger object's next free version
+picked in the search process, and the folder a user's ``ModelCheckpoint`` keeps across a
+promoted trial's segments.
 
 Example:
     >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -10,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import glob
 import re
 import shutil
@@ -20,12 +22,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 
-__all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "placed_logger"]
+__all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "pin_versions",
+           "placed_logger"]
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -118,3 +123,28 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
             callback.dirpath = state["dirpath"]  # its earlier files: no news
             warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                     f"{re.escape(str(callback.dirpath))} exists")
+
+
+def pin_versions(logger: Any) -> Any:
+    """``logger`` (a Trainer's ``logger`` setting) with a copy of each TensorBoard or CSV
+    logger *object* in it whose version is picked now, its folder made: called in the
+    search process for one trial at a time, so every trial gets the next free version of
+    its own (trials in parallel workers picked theirs at the same moment, the same one).
+    Only these loggers, whose version is a folder found by listing their root, read
+    through their public ``log_dir``; other objects, and config nodes (a version per trial
+    by ``logger_defaults``), are returned as they are.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> [pin_versions(CSVLogger(root)).version for _ in range(2)]
+        [0, 1]
+    """
+    if isinstance(logger, list):
+        return [pin_versions(item) for item in logger]
+    if not isinstance(logger, (TensorBoardLogger, CSVLogger)):
+        return logger
+    logger = copy.deepcopy(logger)  # the user's object keeps its version unpicked
+    log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
+    get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
+    return logger
