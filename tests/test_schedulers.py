@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, MonitorError, SearchError
@@ -202,6 +204,24 @@ def test_a_scheduler_refuses_trainer_limits_that_end_trials_early(tmp_path, trai
                                           f"epochs up to max_epochs, but trainer.{key}"):
         Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 9, **trainer}, budget=2,
                scheduler="asha", run_dir=tmp_path, verbose=False).run()
+    assert not (tmp_path / "search.db").exists()
+
+
+@pytest.mark.parametrize("callbacks, where", [
+    ({"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+      "init_args": {"monitor": "val_acc", "mode": "max", "patience": 1}},
+     "trainer.callbacks (EarlyStopping)"),
+    ([{"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"},
+      EarlyStopping(monitor="val_acc", mode="max")], "trainer.callbacks[1] (EarlyStopping)"),
+])
+def test_a_scheduler_refuses_an_early_stopping_callback(tmp_path, callbacks, where):
+    # was: a trial it stopped after 2 of 6 epochs was stored COMPLETED and could be the best
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"scheduler 'asha' stops and promotes trials at epochs up to max_epochs, but "
+            f"{where} would end a trial at another epoch")):
+        Search(TinyNet, space, data=BlobData, budget=2, scheduler="asha", run_dir=tmp_path,
+               trainer={"max_epochs": 6, "callbacks": callbacks}, verbose=False).run()
     assert not (tmp_path / "search.db").exists()
 
 

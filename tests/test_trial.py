@@ -210,6 +210,29 @@ def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
     assert full.status is TrialStatus.COMPLETED and full.epochs == 2 and full.checkpoint
 
 
+class StopsItself(TinyNet):
+    """Sets ``trainer.should_stop`` after its second epoch (as some modules do)."""
+
+    def on_train_epoch_end(self) -> None:
+        self.trainer.should_stop = self.current_epoch >= 1
+
+
+def test_a_trial_stopped_early_by_other_than_its_rule_is_failed(tmp_path):
+    # was: COMPLETED at 2 of 4 epochs, and it could be the best of a scheduled search
+    from lightning_nas.search.schedulers import MedianRule
+
+    rule = MedianRule(min_epochs=3, min_trials=1)
+    trainer = {"max_epochs": 4, "accelerator": "cpu", "devices": 1}
+    result = fit_trial(_spec(tmp_path, {"width": 4}, rule=rule, trainer=trainer,
+                             model=StopsItself))
+    assert result.status is TrialStatus.FAILED and result.epochs == 2
+    assert "stopped after 2 of max_epochs 4 epochs by the model or a callback" in result.error
+    assert len(result.curve) == 2 and not result.fatal
+    # without a scheduler the model's own stop is the user's: the trial is complete
+    assert fit_trial(_spec(tmp_path / "b", {"width": 4}, trainer=trainer,
+                           model=StopsItself)).status is TrialStatus.COMPLETED
+
+
 class StepLogged(TinyNet):
     def training_step(self, batch, batch_idx):
         loss = super().training_step(batch, batch_idx)

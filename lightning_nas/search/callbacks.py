@@ -369,14 +369,16 @@ class PruningCallback(pl.Callback):
         return f"PruningCallback{{'monitor': '{self.monitor}', 'key': '{self.trial_key}'}}"
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Refuse a Trainer that does not validate once per epoch (the rule judges by epoch)
-        or that ignores a stop until its ``min_epochs`` / ``min_steps``."""
+        """Refuse a Trainer that does not validate once per epoch (the rule judges by epoch),
+        that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
+        ``EarlyStopping`` callback (a trial it ends would count as complete)."""
         if stage == "fit":
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
                  "val_check_interval": trainer.val_check_interval,
                  "min_epochs": trainer.fit_loop.min_epochs,
-                 "min_steps": trainer.fit_loop.min_steps}, self.rule)
+                 "min_steps": trainer.fit_loop.min_steps, "callbacks": trainer.callbacks},
+                self.rule)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint written after this callback stopped the run

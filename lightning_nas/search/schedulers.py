@@ -327,10 +327,32 @@ def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str
     return rule
 
 
+def _early_stopping(callbacks: object) -> list[str]:
+    """The ``EarlyStopping`` callbacks (objects, or config nodes of its class or a subclass)
+    among a Trainer's ``callbacks``, as ``trainer.callbacks[i] (EarlyStopping)``."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from lightning_nas.config.instantiate import import_object
+    from lightning_nas.config.nodes import is_node, target_path
+
+    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    found = []
+    for i, item in enumerate(items):
+        try:
+            cls = import_object(target_path(item)) if is_node(item) else type(item)
+        except ConfigError:  # said by the checks of the callbacks' own arguments
+            continue
+        if inspect.isclass(cls) and issubclass(cls, EarlyStopping):
+            where = f"[{i}]" if isinstance(callbacks, (list, tuple)) else ""
+            found.append(f"trainer.callbacks{where} ({cls.__name__})")
+    return found
+
+
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
     """Refuse Trainer settings under which validation does not run exactly once per epoch
     (a rule judges each trial by its monitored value after every epoch), that end a
-    trial before ``max_epochs`` (``max_time``, ``max_steps``), or that make Lightning
+    trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
+    callback), or that make Lightning
     ignore a rule's stop (``min_epochs``, ``min_steps`` above 1), or, for a rule that
     pauses trials, that write no ``last.ckpt`` to promote them from
     (``enable_checkpointing: false``).
@@ -352,7 +374,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
         bad.append(f"trainer.val_check_interval={interval!r}")
     name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
     ends = [f"trainer.{key}={trainer[key]!r}" for key in ("max_time", "max_steps")
-            if trainer.get(key) not in (None, -1)]
+            if trainer.get(key) not in (None, -1)] + _early_stopping(trainer.get("callbacks"))
     if ends:  # a trial cut off by them would count as complete, at any epoch
         raise ConfigError(
             f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "

@@ -308,6 +308,14 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if pruning is not None and pruning.decision is not None and not _ran_to_its_end(trainer):
         paused = pruning.decision is Decision.PAUSE
         result.status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
+    elif pruning is not None and not _ran_to_its_end(trainer):  # complete: at max_epochs
+        result.status = TrialStatus.FAILED
+        result.error = (f"stopped after {trainer.current_epoch} of max_epochs "
+                        f"{trainer.max_epochs} epochs by the model or a callback "
+                        f"(trainer.should_stop), not by the scheduler: under a scheduler a "
+                        f"complete trial trains to max_epochs (the scheduler stops weak "
+                        f"trials itself)")
+        return result
     result.score = best["metrics"][spec.monitor]
     result.metrics = dict(best["metrics"])
     result.epoch = best["epoch"]
