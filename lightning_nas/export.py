@@ -35,6 +35,7 @@ from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
+from lightning_nas.search.schedulers import scheduler_epochs
 from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.store import RunStore, open_run
@@ -88,7 +89,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         config, objective = store.get_meta("config"), _objective_run(store.get_meta("model"))
         trained = None if config is None or objective else best_config(
             config, best.arch, seed=store.get_meta("seed"),
-            max_epochs=_scheduler_epochs(store.get_meta("settings") or {}))
+            max_epochs=scheduler_epochs(store.get_meta("settings") or {}))
         out: dict[str, Any] = {
             "trial": best.trial_id, **({"chosen": True} if trial_id is not None else {}),
             "arch": best.arch, "score": best.score,
@@ -214,13 +215,6 @@ def _ranges(ids: list[int]) -> str:
         else:
             out.append(str(i))
     return ", ".join(out)
-
-
-def _scheduler_epochs(settings: Mapping[str, Any]) -> int | None:
-    """The epochs of a complete trial when a scheduler set them (else the Trainer's)."""
-    if settings.get("scheduler", "none") == "none":
-        return None
-    return settings.get("max_epochs")
 
 
 def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
@@ -357,7 +351,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                               f"optimization_results.yaml (python <task>.py <overrides>)")
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
         trainer_cfg = dict(store.get_meta("trainer") or {})
-        scheduler_epochs = _scheduler_epochs(store.get_meta("settings") or {})
+        complete_epochs = scheduler_epochs(store.get_meta("settings") or {})
         trainer_objects = store.get_meta("trainer_objects") or []
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
         seed = store.get_meta("seed") if seed is None else seed
@@ -374,8 +368,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
     trainer_cfg.update({k.split(".", 1)[1]: v for k, v in best["arch"].items()
                         if k.startswith("trainer.")})
-    if scheduler_epochs is not None:
-        trainer_cfg["max_epochs"] = scheduler_epochs
+    if complete_epochs is not None:
+        trainer_cfg["max_epochs"] = complete_epochs
     trainer_cfg.update(trainer or {})
     if model is None and stored_model.get("class_path") is None and config is not None:
         # a config whose space names paths into it: build from the config, as the search did

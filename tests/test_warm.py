@@ -137,6 +137,31 @@ def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
     assert report.sources[0].recorded == {"data.batch_size": 64}
 
 
+def test_trainer_max_epochs_of_an_earlier_run_with_a_scheduler_is_its_schedulers(tmp_path):
+    from lightning_nas import SearchSettings
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    def source(name: str, **options) -> Path:
+        store = open_search_store(tmp_path / name, {"space": {}, "monitor": "acc",
+                                                    "mode": "max"})
+        store.set_meta("trainer", {"max_epochs": 1})
+        store.set_meta("settings", SearchSettings.from_options(**options).flat())
+        store.finish_trial(TrialResult(store.start_trial({"k": 3}), {"k": 3},
+                                       TrialStatus.COMPLETED, score=0.9, epochs=3))
+        store.close()
+        return tmp_path / name
+
+    space = SearchSpace.from_dict({"k": {"choice": [3, 5]},
+                                   "trainer.max_epochs": {"choice": [1, 3]}})
+    # was 1 (the Trainer's): its complete trials trained the scheduler's 3 epochs
+    priors, report = load_priors([source("asha", scheduler="asha", max_epochs=3)], space)
+    assert [p.arch for p in priors] == [{"k": 3, "trainer.max_epochs": 3}]
+    assert report.sources[0].recorded == {"trainer.max_epochs": 3}
+    priors, _ = load_priors([source("plain")], space)  # no scheduler: the Trainer's
+    assert [p.arch for p in priors] == [{"k": 3, "trainer.max_epochs": 1}]
+
+
 def test_keys_that_name_one_config_path_another_way_are_one_key(tmp_path):
     # was: 'width' and 'model.width' were other keys: the earlier 'width' dropped and every
     # prior given the config's width 16, an architecture never trained, with its score

@@ -46,9 +46,25 @@ __all__ = [
     "Rule",
     "check_validates_each_epoch",
     "make_rule",
+    "scheduler_epochs",
 ]
 
 SCHEDULERS = ("none", "asha", "hyperband", "median")
+
+
+def scheduler_epochs(settings: Mapping[str, object]) -> object:
+    """The epochs of a complete trial when a run's scheduler set them (its stored flat
+    ``settings``: ``max_epochs`` with a ``scheduler``), else None (the Trainer's).
+
+    Example:
+        >>> scheduler_epochs({"scheduler": "asha", "max_epochs": 9})
+        9
+        >>> scheduler_epochs({"scheduler": "none", "max_epochs": 9}) is None
+        True
+    """
+    if settings.get("scheduler", "none") in (None, "none"):
+        return None
+    return settings.get("max_epochs")
 
 
 class Decision(str, enum.Enum):

@@ -60,6 +60,7 @@ from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError, StoreError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
+from lightning_nas.search.schedulers import scheduler_epochs
 from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
@@ -150,7 +151,8 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
     run; a Hydra sweep's composed job config) or its stored model, data and Trainer
-    settings, else the default of its model's or data's argument: a plain key
+    settings (``trainer.max_epochs``: its scheduler's, which its complete trials trained),
+    else the default of its model's or data's argument: a plain key
     (or a group's) is a model argument, a dotted top-level key a path into the config; in
     a Hydra sweep (``hydra``: this search is one) every key is a path into the config."""
     config = store.get_meta("job_config" if store.get_meta("hydra") is not None
@@ -158,6 +160,7 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[
     choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
     stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
               "trainer": store.get_meta("trainer") or {}}
+    settings = store.get_meta("settings") or {}
     out: dict[str, Any] = {}
     for key in _flat_params(space):
         name = next(n for n in space.params if key == n or key.startswith(f"{n}."))
@@ -166,6 +169,9 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[
             ["model", name, *rest]  # a sweep's keys are all paths into its job config
         if key in choices:
             out[key] = choices[key]
+            continue
+        if key == "trainer.max_epochs" and (epochs := scheduler_epochs(settings)) is not None:
+            out[key] = epochs  # its scheduler's, which its complete trials trained
             continue
         for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
             value = get_dotted(root, ".".join(path), _MISSING)
