@@ -8,6 +8,7 @@ error ``search_from_config`` raises before any training, plus the seed default.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -699,3 +700,18 @@ def test_dict_kwargs_beside_init_args_are_read_as_lightningcli_reads_them(tmp_pa
         with pytest.raises(ConfigError, match=needle):
             search_from_config(load_config(path)).run()
         assert not (tmp_path / "bad").exists()
+
+
+def test_a_later_files_empty_section_is_refused_not_merged_as_nothing(tmp_path):
+    # was: `trainer:` with its keys commented out replaced the earlier trainer whole, so
+    # trials ran with Lightning's defaults (1000 epochs, any accelerator) without a word
+    base, later = tmp_path / "base.yaml", tmp_path / "later.yaml"
+    base.write_text(yaml.safe_dump(_config(tmp_path / "run")))
+    later.write_text("trainer:\n#   max_epochs: 3\n")
+    with pytest.raises(ConfigError, match=re.escape(
+            f"{later}: section 'trainer' is empty (null: its keys commented out?), and it "
+            f"would replace the trainer an earlier config file gives (limit_train_batches, "
+            f"max_epochs) with nothing")):
+        load_config([base, later])
+    later.write_text("trainer:\n  max_epochs: 3\n")  # keys: merged over the earlier ones
+    assert load_config([base, later])["trainer"] == {"max_epochs": 3, "limit_train_batches": 1}

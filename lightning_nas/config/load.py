@@ -31,6 +31,7 @@ from lightning_nas.config.nodes import (
 )
 from lightning_nas.config.paths import (
     SECTIONS,
+    check_no_empty_sections,
     deep_merge,
     get_dotted,
     is_dotted,
@@ -66,8 +67,7 @@ LIGHTNINGCLI_KEYS = {
     "optimizer": "LightningCLI's automatic configure_optimizers, which lightning-nas does not "
                  "apply: give the model its optimizer (an OptimizerCallable init argument is "
                  "built and searched like any other)",
-    "lr_scheduler": "LightningCLI's automatic configure_optimizers, which lightning-nas does "
-                    "not apply: give the model its scheduler",
+    "lr_scheduler": "LightningCLI's configure_optimizers, not applied: the model gives its own",
     "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
                  "trains from the start, and a search resumes from its run folder with the "
                  "same command",
@@ -91,10 +91,10 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
-        search = part.get("search")  # a space file replaces the space whole, as its
-        named = isinstance(search, Mapping) and isinstance(search.get("space"), str)  # --flag
+        check_no_empty_sections(cfg, part, path)  # `trainer:` with its keys commented out
+        search = part.get("search") if isinstance(part.get("search"), Mapping) else {}
         cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
-                     whole_space=named)
+                     whole_space=isinstance(search.get("space"), str))  # as --flag: whole
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides, config_path=path)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments

@@ -22,9 +22,9 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["SECTIONS", "check_dotted", "check_space_paths", "deep_merge", "get_dotted",
-           "is_dotted", "is_space_group", "kwargs_apart", "merge_space", "set_dotted",
-           "set_paths", "space_path"]
+__all__ = ["SECTIONS", "check_dotted", "check_no_empty_sections", "check_space_paths",
+           "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
+           "merge_space", "set_dotted", "set_paths", "space_path"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -156,6 +156,28 @@ def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
             return default
         node = node[part]
     return node
+
+
+def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
+                            path: Any) -> None:
+    """Refuse a config file ``part`` (at ``path``) whose section is empty (``trainer:`` with
+    every key commented out reads as null) where the earlier files ``cfg`` give it: it
+    would replace that section whole, with nothing (the Trainer's defaults: 1000 epochs,
+    any accelerator), as LightningCLI refuses it.
+
+    Example:
+        >>> check_no_empty_sections({"trainer": {"max_epochs": 1}}, {"model": None}, "b.yaml")
+        >>> check_no_empty_sections({"trainer": {"max_epochs": 1}}, {"trainer": None}, "b.yaml")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: b.yaml: section 'trainer' is empty ...
+    """
+    for key, value in part.items():
+        if value is None and isinstance(cfg.get(key), Mapping):
+            raise ConfigError(f"{path}: section {key!r} is empty (null: its keys commented "
+                              f"out?), and it would replace the {key} an earlier config file "
+                              f"gives ({', '.join(map(str, cfg[key]))}) with nothing; remove "
+                              f"the empty `{key}:` or give it keys")
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
