@@ -7,6 +7,9 @@ import csv
 import io
 import itertools
 import json
+import math
+import random
+import sqlite3
 
 import pytest
 import torch
@@ -15,7 +18,8 @@ from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import load_best
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.checkpoints import keep_top_checkpoints
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
@@ -235,6 +239,52 @@ def test_pareto_front_function_on_points():
     points = [{"a": a, "b": b} for a, b in itertools.product([1, 2, 3], [1, 2, 3])]
     front = pareto_front(points, objectives, metrics=lambda p: p)
     assert front == [{"a": 3, "b": 1}]
+
+
+def _front_by_every_pair(points, objectives):
+    """The front as defined: every point compared with every other."""
+    scored = []
+    for point in points:
+        try:
+            scored.append((point, objectives.losses(point)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return [p for p, loss in scored
+            if not any(all(o <= v for o, v in zip(other, loss, strict=True))
+                       and other != loss
+                       for _, other in scored)]
+
+
+def test_pareto_front_is_the_front_of_every_pair_compared():
+    # the front is found in sorted order (was: every pair compared, O(n^2) per trial);
+    # same points in the same order, with ties, duplicates, NaN, inf and missing values
+    rng = random.Random(0)
+    odd = [0.0, -0.0, 2.5, math.inf, -math.inf, math.nan, True, "3", "x", None]
+    for _ in range(1500):
+        names = ["a", "b", "c", "d"][:rng.randint(1, 4)]
+        objectives = Objectives({n: rng.choice(["max", "min"]) for n in names})
+        points = [{n: rng.choice(odd) if rng.random() < 0.15 else rng.randint(0, 3)
+                   for n in names if rng.random() > 0.05} for _ in range(rng.randint(0, 30))]
+        points += [rng.choice(points) for _ in range(3 if points else 0)]  # the same objects
+        front = pareto_front(points, objectives, metrics=lambda p: p)
+        assert [id(p) for p in front] == [id(p) for p in _front_by_every_pair(
+            points, objectives)], (objectives, points)
+
+
+def test_a_search_without_checkpoints_reads_no_board_after_each_trial(tmp_path):
+    # an objective= search keeps no checkpoint, yet each trial's end read every completed
+    # trial and compared all pairs for the front: O(n^2) per trial, 585 s for 1000 trials
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("objectives", {"acc": "max", "size": "min"})
+        for i in range(3):
+            tid = store.start_trial({"x": i})
+            store.finish_trial(TrialResult(tid, {"x": i}, TrialStatus.COMPLETED, i / 10,
+                                           {"acc": i / 10, "size": float(i)}))
+    with sqlite3.connect(tmp_path / "search.db") as db:  # a row that cannot be read
+        db.execute("UPDATE trials SET metrics = 'not JSON' WHERE id = 1")
+    with RunStore(tmp_path / "search.db") as store:
+        keep_top_checkpoints(store, "max", 1, Objectives({"acc": "max", "size": "min"}))
+        assert store.count(TrialStatus.COMPLETED) == 3
 
 
 def test_report_of_a_two_objective_run_has_the_front(tmp_path, capsys):

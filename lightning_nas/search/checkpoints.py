@@ -51,12 +51,15 @@ def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
 def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
                          objectives: Objectives | None = None) -> None:
     """Remove the checkpoints of completed trials outside the best ``keep_top_k`` (by the
-    first objective) and, with ``objectives``, outside the Pareto front."""
-    board = store.leaderboard(mode, k=None if objectives is not None else keep_top_k)
-    keep = {t.trial_id for t in board[:keep_top_k]}
-    if objectives is not None:  # the front needs every completed trial: one query for both
-        keep |= {t.trial_id for t in pareto_front(board, objectives)}
-    for trial in store.with_checkpoint(TrialStatus.COMPLETED):
+    first objective) and, with ``objectives``, outside the Pareto front (read only when a
+    checkpoint outside the best is left: not after every trial of a search without any)."""
+    held = store.with_checkpoint(TrialStatus.COMPLETED)
+    if not held:  # nothing to remove (an objective= search, checkpoints off)
+        return
+    keep = {t.trial_id for t in store.leaderboard(mode, k=keep_top_k)}
+    if objectives is not None and any(t.trial_id not in keep for t in held):
+        keep |= {t.trial_id for t in pareto_front(store.leaderboard(mode), objectives)}
+    for trial in held:
         if trial.trial_id not in keep:
             store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
             Path(trial.checkpoint).unlink(missing_ok=True)

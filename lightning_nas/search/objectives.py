@@ -130,21 +130,29 @@ def pareto_front(points: Sequence[Any], objectives: Objectives,
     """The non-dominated ``points`` (trials), in their order.
 
     A point dominates another when it is at least as good in every objective and better in
-    one; points missing an objective are left out.
+    one; points missing an objective are left out (one with a NaN objective dominates none
+    and none dominates it). In ``O(n log n + n * front)``: in sorted order, where only points
+    before a point can dominate it, a point is checked against the front so far (with two
+    objectives its last point alone: the one with the least second loss).
     """
-    scored = []
-    for point in points:
+    scored, front = [], set()
+    for i, point in enumerate(points):
         try:
-            scored.append((point, objectives.losses(metrics(point))))
+            loss = objectives.losses(metrics(point))
         except (KeyError, TypeError, ValueError):
             continue
-    front = []
-    for point, loss in scored:
-        dominated = any(all(o <= v for o, v in zip(other, loss, strict=True)) and other != loss
-                        for _, other in scored)
-        if not dominated:
-            front.append(point)
-    return front
+        if any(math.isnan(v) for v in loss):
+            front.add(i)
+        else:
+            scored.append((loss, i))
+    scored.sort()  # a dominating point sorts strictly before the points it dominates
+    kept: list[list[float]] = []
+    for loss, i in scored:
+        if not any(all(o <= v for o, v in zip(other, loss, strict=True)) and other != loss
+                   for other in (kept[-1:] if len(loss) <= 2 else kept)):
+            kept.append(loss)
+            front.add(i)
+    return [points[i] for i in sorted(front)]
 
 
 class Constraints:
