@@ -2,11 +2,12 @@
 
 It holds the run's settings, space, seed and package versions (table ``meta``), one
 row per trial (table ``trials``), the results of earlier runs a warm start imported, with
-where each came from (table ``priors``), and every ask and tell of the optimizer in order
-(table ``events``: a resumed search replays them, so it goes on exactly as if it had not
-stopped). The search driver is its only writer, and every state
-change is committed at once (autocommit, WAL journal, ``synchronous=NORMAL``), so a
-``kill -9`` at any moment loses at most the trial that was running.
+where each came from (table ``priors``), the torch threads of each fit (table ``fits``,
+``store_fits``) and every ask and tell of the optimizer in order (table ``events``: a
+resumed search replays them, so it goes on exactly as if it had not stopped). The search
+driver is its only writer, and every state change is committed at once (autocommit, WAL
+journal, ``synchronous=NORMAL``), so a ``kill -9`` at any moment loses at most the trial
+that was running.
 
 Example:
     >>> import tempfile
@@ -35,6 +36,7 @@ from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store_errors import check_lockable, unusable_store
+from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
     FOLDER_KEYS,
     absolute_checkpoint,
@@ -50,8 +52,8 @@ _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "fin
             "fit_time", "checkpoint", "error", "curve", "epochs")
 
 
-class RunStore:
-    """SQLite store of one search run.
+class RunStore(FitRecords):
+    """SQLite store of one search run (the torch threads of each fit: ``FitRecords``).
 
     Args:
         path: the database file; created (with its folder) if missing.
@@ -87,6 +89,8 @@ class RunStore:
             self._absent = {f"{table}.{name}": decl.partition(" DEFAULT ")[2] or "NULL"
                             for table, absent in absent_columns(self._db).items()
                             for name, decl in absent.items()}
+            self._fits_table = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = "
+                                                "'table' AND name = 'fits'").fetchone() is not None
             return
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -182,26 +186,6 @@ class RunStore:
                          "attempts = attempts + ? WHERE id = ?",
                          (TrialStatus.RUNNING.value, int(attempt), trial_id))
 
-    def note_fit(self, trial_id: int, threads: int | None, resumed: bool = False) -> None:
-        """Record the torch threads a fit of trial ``trial_id`` runs with (None: its
-        process's own) in meta ``fit_threads``: a first fit (or a re-run from scratch)
-        anew, a fit resumed from its checkpoint (a promotion) after the earlier ones."""
-        fits, key = self.get_meta("fit_threads") or {}, str(trial_id)
-        fits[key] = [*(self.fits(trial_id) if resumed else []), threads]
-        self.set_meta("fit_threads", fits)
-
-    def fits(self, trial_id: int) -> list[int | None]:
-        """The torch threads of each fit of trial ``trial_id`` (the first, then each resume
-        from its checkpoint); for a trial an older version ran, which kept one count per
-        run, that count (its latest invocation's, else ``threads_per_trial``)."""
-        fits = (self.get_meta("fit_threads") or {}).get(str(trial_id))
-        return fits if fits is not None else [self.get_meta("trial_threads", (
-            self.get_meta("settings") or {}).get("threads_per_trial"))]
-
-    def fits_recorded(self, trial_id: int) -> bool:
-        """Whether the store recorded each fit of trial ``trial_id`` (not an older version's)."""
-        return str(trial_id) in (self.get_meta("fit_threads") or {})
-
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only."""
         self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
@@ -271,10 +255,27 @@ class RunStore:
 
     def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
         """COMPLETED trials, best first; ties go by the run's later objectives in order
-        (one missing them last), then to the earlier trial."""
-        board = leaderboard(self.trials(TrialStatus.COMPLETED), mode,
+        (one missing them last), then to the earlier trial. With ``k``, only the trials
+        scored at least as well as the ``k``-th best are read (SQL finds its score)."""
+        where, args = "WHERE status = ? AND score IS NOT NULL", (TrialStatus.COMPLETED.value,)
+        if k is not None and int(k) > 0:  # ties at the cut are ranked below, in Python
+            cut = self._db.execute(
+                f"SELECT score FROM trials {where} ORDER BY score "
+                f"{'DESC' if mode == 'max' else 'ASC'} LIMIT 1 OFFSET ?",
+                (*args, int(k) - 1)).fetchone()
+            if cut is not None:
+                where, args = f"{where} AND score {'>=' if mode == 'max' else '<='} ?", (
+                    *args, cut[0])
+        board = leaderboard(self._select(f"{where} ORDER BY id", args), mode,
                             self.get_meta("objectives"))
         return board if k is None else board[:int(k)]
+
+    def scored_metrics(self) -> list[tuple[int, dict[str, float]]]:
+        """``(id, metrics)`` of the COMPLETED trials with a score (the leaderboard's), in id
+        order: the points of a Pareto front, read without the rest of each row."""
+        rows = self._db.execute("SELECT id, metrics FROM trials WHERE status = ? AND score IS "
+                                "NOT NULL ORDER BY id", (TrialStatus.COMPLETED.value,))
+        return [(tid, json.loads(metrics or "{}")) for tid, metrics in rows.fetchall()]
 
     def best(self, mode: str = "max") -> TrialResult | None:
         """The best COMPLETED trial, or None."""

@@ -7,7 +7,7 @@ Example:
     >>> db = sqlite3.connect(":memory:")
     >>> _ = db.executescript(SCHEMA)
     >>> sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-    ['events', 'meta', 'priors', 'trials']
+    ['events', 'fits', 'meta', 'priors', 'trials']
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import sqlite3
 __all__ = ["ADDED_COLUMNS", "SCHEMA", "absent_columns", "migrate"]
 
 #: the tables: ``meta`` (settings, space, seed, versions), ``trials`` (one row per trial),
-#: ``priors`` (results a warm start imported, with where each came from), ``events`` (the
-#: optimizer's asks and tells, in order)
+#: ``priors`` (results a warm start imported, with where each came from), ``fits`` (the
+#: torch threads of each fit of a trial, ``store_fits``; a store of an older version gains
+#: it when opened for writing), ``events`` (the optimizer's asks and tells, in order)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS trials (
     epochs INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
+-- the leaderboard's k-th score and the trials holding a checkpoint, found without a scan
+CREATE INDEX IF NOT EXISTS trials_score ON trials (status, score);
+CREATE INDEX IF NOT EXISTS trials_checkpoint ON trials (status) WHERE checkpoint IS NOT NULL;
 CREATE TABLE IF NOT EXISTS priors (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -49,6 +53,7 @@ CREATE TABLE IF NOT EXISTS priors (
     loss REAL NOT NULL,
     losses TEXT
 );
+CREATE TABLE IF NOT EXISTS fits (trial_id INTEGER PRIMARY KEY, threads TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -246,10 +247,16 @@ def test_best_config_names_the_threads_of_the_invocation_that_trained_the_trial(
         assert f"# Train it again: OMP_NUM_THREADS={threads} lightning-nas fit" in header
     with RunStore(run / "search.db") as store:  # as an older version left it: one count
         assert [store.fits(1), store.fits(2)] == [[2], [1]]
-        store.set_meta("fit_threads", None)
         store.set_meta("trial_threads", 3)
+    _forget_fits(run)
     export_best(run, trial_id=1)
     assert "OMP_NUM_THREADS=3 lightning-nas fit" in (run / "best_config.yaml").read_text()
+
+
+def _forget_fits(run) -> None:
+    """Leave ``run`` as a version older than the record of each fit left it."""
+    with sqlite3.connect(run / "search.db") as db:
+        db.execute("DELETE FROM fits")
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):
@@ -403,8 +410,7 @@ def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_pa
         header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
         assert ("# It was paused and resumed from its checkpoint" in header) == (
             trial in promoted), header
-    with RunStore(run / "search.db") as store:  # as an older version left it: its logs
-        store.set_meta("fit_threads", None)
+    _forget_fits(run)  # as an older version left it: its logs
     plain = min(set(done) - promoted)
     (run / "trials" / f"trial_{plain:04d}" / "logs_resumed_1").mkdir(parents=True)
     export_best(run, trial_id=plain)

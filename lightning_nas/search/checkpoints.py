@@ -58,7 +58,8 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
         return
     keep = {t.trial_id for t in store.leaderboard(mode, k=keep_top_k)}
     if objectives is not None and any(t.trial_id not in keep for t in held):
-        keep |= {t.trial_id for t in pareto_front(store.leaderboard(mode), objectives)}
+        keep |= {tid for tid, _ in pareto_front(store.scored_metrics(), objectives,
+                                                 metrics=lambda point: point[1])}
     for trial in held:
         if trial.trial_id not in keep:
             store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
