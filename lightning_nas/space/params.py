@@ -34,6 +34,37 @@ WIDEN_LIMIT = 2**40
 STEP_LIMIT = 1000
 
 
+#: tags of the lists and mappings in ``_value_key``: no value a user gives equals them
+_LIST, _MAPPING = object(), object()
+
+
+def _value_key(value: Any, top: bool = True) -> Any:
+    """A hashable key equal for two values exactly when ``same_value`` holds: a number
+    tagged with its type at the top (``True``, ``1`` and ``1.0`` are other values), inside
+    lists and mappings as ``==`` compares them there.
+
+    Raises:
+        TypeError: for a value that cannot be hashed (a set, an object without a hash).
+    """
+    if isinstance(value, list):
+        return (_LIST, tuple(_value_key(v, False) for v in value))
+    if isinstance(value, Mapping):
+        return (_MAPPING, frozenset((k, _value_key(v, False)) for k, v in value.items()))
+    if top and isinstance(value, (bool, int, float)):
+        return (type(value), value)
+    hash(value)
+    return value
+
+
+def _distinct(values: list[Any]) -> bool:
+    """Whether no two of ``values`` are the same (``same_value``): by their keys, in linear
+    time (was: every pair, 6.6 s for 8000 values); pairwise for values without a hash."""
+    try:
+        return len({_value_key(v) for v in values}) == len(values)
+    except TypeError:
+        return not any(_same(a, b) for i, a in enumerate(values) for b in values[:i])
+
+
 class Param(ABC):
     """One searchable knob. Subclasses know their size, how to sample and to validate."""
 
@@ -98,7 +129,7 @@ class Choice(Param):
         if any(isinstance(v, float) and math.isnan(v) for v in self.values):
             raise SpaceError(f"`{self.kind}` values must not be NaN (it equals no value, not "
                              f"even itself), got {self.values!r}")
-        if any(_same(a, b) for i, a in enumerate(self.values) for b in self.values[:i]):
+        if not _distinct(self.values):
             raise SpaceError(f"`{self.kind}` values must be distinct, got {self.values!r}")
 
     def size(self) -> float:
