@@ -202,14 +202,23 @@ class ASHARule(Rule):
             self.values.setdefault(epoch, {})[key] = value if math.isfinite(value) else (
                 -math.inf if self.mode == "max" else math.inf)
 
+    def _group(self, key: Hashable, rung: int) -> Hashable:
+        """What ``key`` is ranked among at ``rung`` (``_rivals``), as a key: the rung."""
+        return rung
+
+    def _rivals(self, key: Hashable, rung: int) -> dict[Hashable, float]:
+        """The values ``key``'s value at ``rung`` is ranked among: the whole rung's."""
+        return self.values.get(rung, {})
+
+    def _cut(self, values: Mapping[Hashable, float]) -> float:
+        """The worst value in the top ``1/eta`` of ``values`` (not empty)."""
+        ranked = sorted(values.values(), reverse=self.mode == "max")
+        return ranked[max(1, len(ranked) // self.eta) - 1]
+
     def promotable(self, key: Hashable, rung: int) -> bool:
         """Whether ``key``'s value at ``rung`` is in the top ``1/eta`` of that rung."""
-        values = self.values.get(rung, {})
-        if key not in values:
-            return False
-        ranked = sorted(values.values(), reverse=self.mode == "max")
-        cut = ranked[max(1, len(ranked) // self.eta) - 1]
-        return not self._better(cut, values[key])
+        values = self._rivals(key, rung)
+        return key in values and not self._better(self._cut(values), values[key])
 
     def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
         self._observe(key, epoch, value)
@@ -220,8 +229,17 @@ class ASHARule(Rule):
 
     def promotion(self, paused: Mapping[Hashable, int]) -> Hashable | None:
         best = None
+        cuts: dict[Hashable, tuple[dict[Hashable, float], float | None]] = {}  # each rung
+        # (bracket) ranked once per call (was: once per paused trial)
         for key, epochs in paused.items():  # highest rung first, then best value
-            if epochs in self.rungs_of(key) and self.promotable(key, epochs):
+            if epochs not in self.rungs_of(key):
+                continue
+            group = self._group(key, epochs)
+            if group not in cuts:
+                rivals = self._rivals(key, epochs)
+                cuts[group] = (rivals, self._cut(rivals) if rivals else None)
+            rivals, cut = cuts[group]
+            if key in rivals and not self._better(cut, rivals[key]):
                 value = self.values[epochs][key]
                 if best is None or (epochs, value if self.mode == "max" else -value) > best[0]:
                     best = ((epochs, value if self.mode == "max" else -value), key)
@@ -258,15 +276,14 @@ class HyperbandRule(ASHARule):
     def rungs_of(self, key: Hashable) -> list[int]:
         return self.brackets[self.bracket_of(key)]
 
-    def promotable(self, key: Hashable, rung: int) -> bool:
+    def _group(self, key: Hashable, rung: int) -> Hashable:
+        return rung, self.bracket_of(key)
+
+    def _rivals(self, key: Hashable, rung: int) -> dict[Hashable, float]:
+        """The values of ``key``'s bracket at ``rung``: promotion is judged inside it."""
         bracket = self.bracket_of(key)
-        values = {k: v for k, v in self.values.get(rung, {}).items()
-                  if self.bracket_of(k) == bracket}
-        if key not in values:
-            return False
-        ranked = sorted(values.values(), reverse=self.mode == "max")
-        cut = ranked[max(1, len(ranked) // self.eta) - 1]
-        return not self._better(cut, values[key])
+        return {k: v for k, v in self.values.get(rung, {}).items()
+                if self.bracket_of(k) == bracket}
 
 
 def _interleaved(counts: list[int]) -> list[int]:
