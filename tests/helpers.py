@@ -172,6 +172,13 @@ class DictArgNet(TinyNet):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, **self.opt_cfg)
 
 
+class NamedWidthNet(TinyNet):
+    """``width`` by name: an argument of ``TinyNet``'s name but not of its type."""
+
+    def __init__(self, width: str = "small", lr: float = 0.05) -> None:
+        super().__init__(width={"small": 4, "large": 16}[width], lr=lr)
+
+
 def build_mlp(arch: dict) -> nn.Module:
     """A network builder for ``NASModule``."""
     return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))

@@ -715,3 +715,106 @@ def test_a_later_files_empty_section_is_refused_not_merged_as_nothing(tmp_path):
         load_config([base, later])
     later.write_text("trainer:\n  max_epochs: 3\n")  # keys: merged over the earlier ones
     assert load_config([base, later])["trainer"] == {"max_epochs": 3, "limit_train_batches": 1}
+
+
+def _lightningcli_config(*args: str) -> dict:
+    """The config plain LightningCLI (``examples/lightningcli/main.py``) reads from ``args``."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", *args,
+                          "--print_config"], cwd=root, check=True, capture_output=True,
+                         text=True, timeout=300).stdout
+    return yaml.safe_load(out)
+
+
+def test_a_class_changed_by_an_override_or_a_later_file_keeps_its_arguments_as_lightningcli(
+        tmp_path, capsys):
+    # was: --model.optimizer=torch.optim.SGD over Adam {lr: 0.003} trained at SGD's default lr
+    # 0.001, and a later file's SGD over Adam {lr: 0.003, amsgrad: true} was refused ("amsgrad:
+    # not an argument of SGD.__init__"); LightningCLI keeps lr 0.003, drops amsgrad
+    pytest.importorskip("jsonargparse")
+    pytest.importorskip("sklearn")
+    import torch
+
+    train = Path(__file__).resolve().parents[1] / "examples" / "lightningcli" / "train.yaml"
+    ams, sgd, space = tmp_path / "adam_ams.yaml", tmp_path / "to_sgd.yaml", tmp_path / "s.yaml"
+    ams.write_text("model: {init_args: {optimizer: {class_path: torch.optim.Adam, "
+                   "init_args: {lr: 0.003, amsgrad: true}}}}\n")
+    sgd.write_text("model: {init_args: {optimizer: {class_path: torch.optim.SGD, "
+                   "init_args: {momentum: 0.9}}}}\n")
+    space.write_text(yaml.safe_dump({"search": {
+        "space": {"model.net.lin1_size": {"choice": [16, 32]}}, "budget": 1, "verbose": False,
+        "run_dir": str(tmp_path / "run")}}))
+
+    def optimizer(cfg: dict) -> dict:
+        return cfg["model"]["init_args"]["optimizer"]
+
+    files = [str(p) for p in (train, ams, sgd)]
+    plain = _lightningcli_config(*(arg for f in files for arg in ("--config", f)))
+    assert optimizer(load_config([*files, space])) == {
+        "class_path": "torch.optim.SGD", "init_args": {"lr": 0.003, "momentum": 0.9}}
+    assert optimizer(plain)["class_path"] == "torch.optim.SGD"
+    assert (optimizer(plain)["init_args"]["lr"], optimizer(plain)["init_args"]["momentum"],
+            "amsgrad" in optimizer(plain)["init_args"]) == (0.003, 0.9, False)
+    for override in ("--model.optimizer=torch.optim.SGD",
+                     "--model.init_args.optimizer.class_path=torch.optim.SGD",
+                     "--model.optimizer={class_path: torch.optim.SGD}"):
+        assert optimizer(load_config([train, space], [override])) == {
+            "class_path": "torch.optim.SGD", "init_args": {"lr": 0.003}}, override
+    plain = _lightningcli_config("--config", str(train), "--model.optimizer=torch.optim.SGD")
+    assert optimizer(plain)["class_path"] == "torch.optim.SGD"
+    assert optimizer(plain)["init_args"]["lr"] == 0.003
+    # the same class again keeps its arguments too (was: Adam at its default lr)
+    assert optimizer(load_config([train, space], ["--model.optimizer=torch.optim.Adam"])) == {
+        "class_path": "torch.optim.Adam", "init_args": {"lr": 0.003}}
+    # and the trial trains with them
+    assert main(["search", str(train), str(space), "--model.optimizer=torch.optim.SGD",
+                 "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+                 "--trainer.limit_val_batches=1"]) == 0, capsys.readouterr().err
+    ckpt = torch.load(tmp_path / "run" / "best.ckpt", weights_only=False)
+    group = ckpt["optimizer_states"][0]["param_groups"][0]
+    assert (group["lr"], "amsgrad" in group) == (0.003, False)
+
+
+@pytest.mark.parametrize(("model", "change", "kept"), [
+    # **kwargs passed on to TinyNet: its arguments kept, as jsonargparse follows them
+    ({"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8, "lr": 0.1, "depth": 2}},
+     ["--model=tests.helpers.ConfigureModelNet"], {"width": 8, "lr": 0.1, "depth": 2}),
+    # a name the new class takes, of another type (width: str), is dropped too
+    ({"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8, "lr": 0.1, "depth": 2}},
+     ["--model.class_path=tests.helpers.NamedWidthNet"], {"lr": 0.1}),
+    ({"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8, "lr": 0.1, "depth": 2}},
+     [{"model": {"class_path": "tests.helpers.NamedWidthNet",
+                 "init_args": {"width": "large"}}}], {"width": "large", "lr": 0.1}),
+    # dict_kwargs stay, those the new class names as its arguments, as jsonargparse moves them
+    ({"class_path": "lightning_nas.NASModule", "init_args": {
+        "builder": "tests.helpers.build_mlp", "lr": 0.01}, "dict_kwargs": {"width": 4}},
+     [{"model": "tests.helpers.TinyNet"}], {"lr": 0.01, "width": 4}),
+    ({"class_path": "lightning_nas.NASModule", "init_args": {
+        "builder": "tests.helpers.build_mlp", "lr": 0.01}, "dict_kwargs": {"width": 4}},
+     ["--model.class_path=tests.helpers.ConfigureModelNet"], {"lr": 0.01, "width": 4}),
+])
+def test_a_changed_class_keeps_the_arguments_jsonargparse_keeps(tmp_path, model, change, kept):
+    jsonargparse = pytest.importorskip("jsonargparse")
+    import lightning.pytorch as pl
+
+    first = tmp_path / "first.yaml"
+    first.write_text(yaml.safe_dump({"model": model}))
+    files, overrides = [first], [c for c in change if isinstance(c, str)]
+    for i, part in enumerate(c for c in change if isinstance(c, dict)):
+        files.append(tmp_path / f"later{i}.yaml")
+        files[-1].write_text(yaml.safe_dump(part))
+    ours = load_config(files, overrides, searched=False)["model"]
+    parser = jsonargparse.ArgumentParser(exit_on_error=False)
+    parser.add_argument("--config", action="config")
+    parser.add_argument("--model", type=pl.LightningModule)
+    theirs = yaml.safe_load(parser.dump(parser.parse_args(
+        [arg for f in files for arg in ("--config", str(f))] + overrides)))["model"]
+    assert ours["init_args"] == kept
+    assert ours["class_path"] == theirs["class_path"]
+    assert ours.get("dict_kwargs") == theirs.get("dict_kwargs")
+    for key, value in model["init_args"].items():  # kept with its value, or the default
+        assert (theirs["init_args"].get(key) == ours["init_args"][key] if key in kept else
+                theirs["init_args"].get(key) != value), key

@@ -368,7 +368,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             space = cfg.setdefault("search", {}).setdefault("space", {})
             _set_space_key(space, key[len("search.space."):], load_yaml(text, source=f"--{key}"))
         else:
-            set_dotted(cfg, key, load_yaml(text, source=f"--{key}"))
+            set_dotted(cfg, key, load_yaml(text, source=f"--{key}"), merge=True)
     return cfg
 
 

@@ -15,16 +15,19 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
+import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "check_dotted", "check_no_empty_sections", "check_space_paths",
            "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
-           "merge_space", "set_dotted", "set_paths", "space_path"]
+           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -91,11 +94,20 @@ def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
     return node
 
 
-def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+def set_dotted(cfg: dict[str, Any], key: str, value: Any,
+               merge: bool = False) -> dict[str, Any]:
     """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
     ``class_path`` the ``init_args`` level is implied. A mapping set where a node is (a
     group of the space: ``model.net: {width: 8}``) sets the node's arguments, not the node.
-    Returns ``cfg``."""
+    With ``merge`` (an override), a class given where a ``class_path`` node is (``--x=
+    torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path: ..., init_args: ...}``)
+    is merged over the node as ``merge_node`` merges a later file's. Returns ``cfg``."""
+    if merge and key.endswith(".class_path") and isinstance(value, str) \
+            and _is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
+        key, value = key.rsplit(".", 1)[0], {"class_path": value}
+    if merge and _is_spec(old := get_dotted(cfg, key)) and (
+            _is_spec(value) or isinstance(value, str) and _is_class(value)):
+        value = merge_node(old, value)
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
@@ -181,14 +193,97 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, mappings merged key by key (later config files win)."""
+    """``extra`` over ``base``, mappings merged key by key (later config files win), a
+    ``class_path`` node as ``merge_node`` merges it."""
     out = copy.deepcopy(dict(base))
     for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
+        if _is_spec(out.get(key)) and isinstance(value, str) and _is_class(value):
+            out[key] = merge_node(out[key], value)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(_keep_taken(out[key], value), value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
+    """``value`` (a ``class_path`` node, or a class as its import path) over the ``class_path``
+    node ``node``, as LightningCLI (jsonargparse) merges a later file or an override: for
+    another class, the ``init_args`` it takes (by name, a value its annotation takes; through
+    ``**kwargs`` those jsonargparse finds where they are passed on to) are kept, the others
+    dropped (``dict_kwargs`` kept, those it names moved into ``init_args``), then ``value``'s
+    arguments set over them; for the same class, ``value``'s arguments set over ``node``'s.
+
+    Example:
+        >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "amsgrad": True}}
+        >>> merge_node(adam, {"class_path": "torch.optim.SGD", "init_args": {"momentum": 0.9}})
+        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003, 'momentum': 0.9}}
+        >>> merge_node(adam, "torch.optim.SGD")
+        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003}}
+    """
+    value = {"class_path": value} if isinstance(value, str) else value
+    return deep_merge(_keep_taken(node, value), value)
+
+
+def _is_spec(value: Any) -> bool:
+    """Whether ``value`` is a ``class_path`` node (not a Hydra one) with a class path."""
+    return is_node(value) and not is_hydra(value) and isinstance(value.get("class_path"), str)
+
+
+def _is_class(text: str) -> bool:
+    """Whether ``text`` is the import path of a class (LightningCLI's ``--x=torch.optim.SGD``)."""
+    try:
+        return "." in text and inspect.isclass(import_object(text))
+    except Exception:  # noqa: BLE001 - not a class: a plain string
+        return False
+
+
+def _keep_taken(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
+    """``node`` with the ``init_args`` that the class of ``value`` (a ``class_path`` node of
+    another class) does not take dropped, and its ``dict_kwargs`` that the class names moved
+    into ``init_args`` (as jsonargparse moves them); else ``node`` as it is."""
+    if not (_is_spec(node) and _is_spec(value)) or node["class_path"] == value["class_path"]:
+        return node
+    taken = _taken_args(value["class_path"])
+    init, extra = (node.get(key) if isinstance(node.get(key), Mapping) else {}
+                   for key in ARGS_KEYS)
+    if taken is None or not (init or extra):  # not importable: its checks say so
+        return node
+    names, hints = taken
+    out = {**node, "init_args": {k: v for k, v in init.items() if (names is None or k in names)
+                                 and matches(v, hints.get(k, Any))}}
+    out["init_args"].update({k: v for k, v in extra.items() if names and k in names})
+    out["dict_kwargs"] = {k: v for k, v in extra.items() if not names or k not in names}
+    if not out["dict_kwargs"]:
+        del out["dict_kwargs"]
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]] | None:
+    """The arguments the class at ``class_path`` takes (``None``: any) and their annotations;
+    ``None`` when it cannot be imported. Its ``**kwargs`` are followed as LightningCLI follows
+    them (jsonargparse: to ``super().__init__(**kwargs)`` and the like); without jsonargparse
+    they take any name."""
+    try:
+        cls = import_object(class_path)
+        names, var_kw = accepted_kwargs(cls.__init__ if inspect.isclass(cls) else cls)
+    except Exception:  # noqa: BLE001 - not importable, no signature: its checks say so
+        return None
+    try:
+        hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
+        hints = {}
+    if not var_kw:
+        return frozenset(names), hints
+    try:
+        from jsonargparse import ArgumentParser
+
+        added = ArgumentParser(exit_on_error=False).add_class_arguments(
+            cls, fail_untyped=False, sub_configs=True)
+    except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot read the class
+        return None, hints
+    return frozenset(names) | {key.split(".")[0] for key in added}, hints
 
 
 def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
