@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_nas import Search
+from lightning_nas.config.convert import convert_args
 from lightning_nas.config.factories import (
     DataFactory,
     ModelFactory,
@@ -29,7 +30,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
-from tests.helpers import BlobData, DictArgNet, TinyNet, make_blobs
+from tests.helpers import BlobData, DictArgNet, TinyNet, TypedNet, make_blobs
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -191,6 +192,27 @@ def test_a_specs_values_are_converted_to_the_annotations_as_jsonargparse_convert
     # a section of plain values, built by its class as a search and fit build it
     model = ModelFactory("tests.helpers.TypedNet", {"sizes": [4]}).build({"act": "tanh"})
     assert model.hparams.act == "tanh" and isinstance(model.net[1], nn.Tanh)
+
+
+class ChildOfTyped(TypedNet):
+    """Passes every argument but ``depth`` on to ``TypedNet`` through ``**kwargs``."""
+
+    def __init__(self, depth: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+def test_a_bases_arguments_passed_on_by_kwargs_are_converted_and_kept_as_hyperparameters():
+    # was: a base's annotation (act: Act) was not looked at, so 'tanh' stayed a str and
+    # every trial failed; and a converted value (sizes [4] -> (4,)) built the class with
+    # hyperparameters of its own arguments only, so the base's self.hparams.lr was gone
+    from tests.helpers import Act
+
+    model = ModelFactory(ChildOfTyped, {"sizes": [4]}).build({"act": "tanh", "depth": 2})
+    assert isinstance(model.net[1], nn.Tanh)
+    assert model.hparams.lr == 0.05 and model.hparams.act == "tanh"
+    assert convert_args(ChildOfTyped, {"act": "relu"}) == {"act": Act.relu}
+    # an Enum's value is no member's name: passed as given, as jsonargparse refuses it
+    assert convert_args(TypedNet, {"act": 1}) == {"act": 1}
 
 
 def test_instantiate_dict_kwargs_are_not_silently_dropped():

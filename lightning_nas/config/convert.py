@@ -2,8 +2,8 @@
 jsonargparse does when LightningCLI reads a config.
 
 YAML gives strings, numbers, lists and mappings; an argument annotated with an ``Enum`` gets
-the member of that name (or value), a ``pathlib.Path`` (any ``PurePath`` or ``str``
-subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
+the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``PurePath``
+or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
 ``frozenset`` one built from the list; lists and dicts have their items converted. A
 ``Union`` takes the first of its types that fits, in order, as jsonargparse does
 (``Optional[Act]``: ``None`` stays ``None``). Nothing is converted where the annotation is
@@ -34,7 +34,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node
 
-__all__ = ["convert", "convert_args", "converted"]
+__all__ = ["convert", "convert_args", "converted", "kwargs_chain"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -68,11 +68,49 @@ def converted(target: Callable[..., Any], kwargs: Mapping[str, Any]) -> bool:
     return any(out[key] is not kwargs[key] for key in kwargs)
 
 
+def kwargs_chain(target: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """The ``__init__`` of class ``target`` and, while one takes ``**kwargs``, those of its
+    bases (as jsonargparse follows ``super().__init__(**kwargs)``), up to Lightning's and
+    torch's own; a function alone.
+
+    Example:
+        >>> class A:
+        ...     def __init__(self, lr: float = 0.1): ...
+        >>> class B(A):
+        ...     def __init__(self, width: int = 4, **kwargs): super().__init__(**kwargs)
+        >>> [f.__qualname__ for f in kwargs_chain(B)]
+        ['B.__init__', 'A.__init__']
+    """
+    if not inspect.isclass(target):
+        return [target]
+    chain: list[Callable[..., Any]] = []
+    for cls in target.__mro__:
+        if cls is object or cls.__module__.split(".")[0] in ("lightning", "torch"):
+            break
+        if "__init__" not in vars(cls):
+            continue
+        chain.append(cls.__init__)
+        try:
+            kinds = {p.kind for p in inspect.signature(cls.__init__).parameters.values()}
+        except (TypeError, ValueError):
+            break
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            break
+    return chain or [target.__init__]
+
+
 def _hints(target: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing converted
-        return {}
+    """The annotations of the arguments of ``target`` (``kwargs_chain``: a base's too)."""
+    hints: dict[str, Any] = {}
+    for init in kwargs_chain(target):
+        try:
+            found = typing.get_type_hints(init)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: nothing converted
+            continue
+        for key, hint in found.items():
+            hints.setdefault(key, hint)
+    hints.pop("return", None)
+    return hints
 
 
 def _convert(value: Any, hint: Any) -> Any:
@@ -118,9 +156,9 @@ def _instance(value: Any, hint: type) -> Any:
             return value
     except TypeError:  # a Protocol that cannot be checked at run time
         return value
-    if issubclass(hint, enum.Enum):  # by a member's name, as jsonargparse (or its value)
-        named = [m for m in hint if isinstance(value, str) and value == m.name]
-        found = named or [m for m in hint if value == m.value]
+    if issubclass(hint, enum.Enum):  # by a member's name, as jsonargparse (not its value:
+        # a checkpoint LightningCLI's instantiator reloads would be refused)
+        found = [m for m in hint if isinstance(value, str) and value == m.name]
         return _fit(bool(found), found[0] if found else None)
     if issubclass(hint, (PurePath, str)) and isinstance(value, str):
         try:

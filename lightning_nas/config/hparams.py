@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.arch import is_plain
-from lightning_nas.config.convert import convert_args, converted
+from lightning_nas.config.convert import convert_args, converted, kwargs_chain
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
 from lightning_nas.errors import ConfigError
@@ -67,20 +67,24 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
 def _defaults(target: Any) -> dict[str, Any]:
     """The defaults of ``target``'s arguments as config, as LightningCLI's config has them
     (so ``self.hparams.name`` of an argument left out works): plain values as they are, a
-    class or function as its import path; others (objects) are left out."""
-    try:
-        parameters = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return {}
+    class or function as its import path; others (objects) are left out. A base's arguments
+    that ``**kwargs`` passes on (``kwargs_chain``) are there too, as jsonargparse finds them
+    (was: left out, so a base reading ``self.hparams.lr`` failed)."""
     out: dict[str, Any] = {}
-    for p in parameters:
-        if p.default is inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    for init in kwargs_chain(target):
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
             continue
-        if is_plain(p.default):
-            out[p.name] = copy.deepcopy(p.default)
-        elif (inspect.isclass(p.default) or inspect.isfunction(p.default)) \
-                and object_path(p.default) is not None:
-            out[p.name] = object_path(p.default)
+        for p in parameters:
+            if p.default is inspect.Parameter.empty or p.name in out \
+                    or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if is_plain(p.default):
+                out[p.name] = copy.deepcopy(p.default)
+            elif (inspect.isclass(p.default) or inspect.isfunction(p.default)) \
+                    and object_path(p.default) is not None:
+                out[p.name] = object_path(p.default)
     return out
 
 
