@@ -399,9 +399,16 @@ def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_pat
                      model=TinyNet, trainer={"logger": [
                          {"class_path": csv},
                          {"class_path": csv, "init_args": {"save_dir": str(shared.parent)}},
-                         pl.loggers.CSVLogger(str(tmp_path))]})
+                         pl.loggers.CSVLogger(str(tmp_path))]}, log_label="run")
+    # a trial that never ran in this folder (a copy of the run folder, which keeps its
+    # log_label, may have written these versions): nothing is removed (was: all of them)
+    clear_trial(spec)
+    assert all(f.exists() for f in folders)
+    spec = TrialSpec(**{**spec.__dict__, "log_label": None})
+    Path(spec.trial_dir).mkdir(parents=True)  # an earlier attempt of this trial ran here
     clear_trial(spec)  # a run of an older version (no log_label): a shared save_dir's kept
     assert [f.exists() for f in folders] == [False, False, True, True, True, True, True]
+    Path(spec.trial_dir).mkdir(parents=True)
     clear_trial(TrialSpec(**{**spec.__dict__, "log_label": "old"}))
     assert [f.exists() for f in folders] == [False, False, True, True, False, True, True]
     # a promotion (ckpt_path) and the ranks of a DDP trial (clear_dir off) remove nothing
@@ -410,6 +417,22 @@ def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_pat
         clear_trial(TrialSpec(**{**spec.__dict__, **kept}))
         assert (trials / "trial_0001").exists()
         (trials / "trial_0001").rmdir()
+
+
+def test_a_checkpoint_folder_gone_since_the_run_folder_moved_is_not_taken(tmp_path):
+    # was: a promoted trial's ModelCheckpoint took the absolute folder its state held, so
+    # in a moved run folder it wrote to the old place again, or the trial failed
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from lightning_nas.search.trial_logs import keep_checkpoint_dirs
+
+    callback = ModelCheckpoint(monitor="val_acc")
+    trainer = pl.Trainer(callbacks=[callback], logger=False, enable_progress_bar=False)
+    last = tmp_path / "last.ckpt"
+    for folder, kept in ((tmp_path / "gone" / "checkpoints", None), (tmp_path, str(tmp_path))):
+        torch.save({"callbacks": {callback.state_key: {"dirpath": str(folder)}}}, last)
+        keep_checkpoint_dirs(trainer, str(last))
+        assert callback.dirpath == kept
 
 
 class WorseEachEpoch(TinyNet):

@@ -84,12 +84,15 @@ def clear_trial(spec: Any) -> None:
     segments), which are this trial's alone: under the run's ``logs``, or under a
     ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
     older version, they are left). A logger object's versions (the next free one) and
-    folders the user named are never removed."""
+    folders the user named are never removed. A trial that never ran in this run folder (no
+    folder of its own yet) removes nothing: a copy of the run folder, which keeps its
+    ``log_label``, may have written those versions (was: every new trial cleared them)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
-    if trial_dir.exists():
-        shutil.rmtree(trial_dir)
+    if not trial_dir.exists():  # its first run here: nothing of its own to clear
+        return
+    shutil.rmtree(trial_dir)
     if spec.own_logs or not spec.trainer.get("logger"):
         return
     given, placed = spec.trainer["logger"], placed_logger(spec)
@@ -110,7 +113,9 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
     state in ``ckpt_path`` holds (matched by ``state_key``): a resumed segment logs to a new
     version, from which Lightning would derive another folder, forget the callback's best
     (``best_k_models``) and keep a second top-k there. A file that cannot be read is left
-    to ``fit``, which fails the trial naming it."""
+    to ``fit``, which fails the trial naming it. A folder that is gone (the run folder was
+    moved since: the state holds its old absolute path) is not taken: Lightning derives one
+    in the moved folder (was: the old place written again, or the trial failed)."""
     try:  # the trial's own last.ckpt, written by this search (as _trusted)
         states = torch.load(ckpt_path, map_location="cpu", weights_only=False,
                             mmap=True).get("callbacks") or {}
@@ -119,7 +124,8 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
     for callback in trainer.checkpoint_callbacks:
         state = states.get(getattr(callback, "state_key", None))
         if (isinstance(callback, ModelCheckpoint) and callback.dirpath is None
-                and isinstance(state, dict) and state.get("dirpath")):
+                and isinstance(state, dict) and state.get("dirpath")
+                and Path(state["dirpath"]).is_dir()):
             callback.dirpath = state["dirpath"]  # its earlier files: no news
             warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                     f"{re.escape(str(callback.dirpath))} exists")
