@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import shlex
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
@@ -124,7 +126,60 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
         check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
         return 0
+    args.resume = _oneshot_resume(args.argv, cfg, args.ckpt_path)  # said if interrupted
     return 0 if run_oneshot(cfg, ckpt_path=args.ckpt_path)["arch"] is not None else 1
+
+
+def _oneshot_resume(argv: list[str], cfg: Mapping[str, Any],
+                    ckpt_path: str | None) -> Callable[[], str]:
+    """What an interrupted ``oneshot`` run says of its resume, read when it is interrupted:
+    the command again with ``--ckpt_path last`` once the run wrote its ``last.ckpt`` (or
+    with the checkpoint it resumed from), else that the same command starts anew."""
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.oneshot.resume import LAST, checkpoint_settings
+
+    block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
+    run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
+    last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
+        / "checkpoints" / "last.ckpt"
+    before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
+
+    def said() -> str:
+        from lightning.pytorch.utilities import rank_zero_only
+
+        if rank_zero_only.rank:  # under DDP rank 0 says it
+            return ""
+        written = last.is_file() and last.stat().st_mtime_ns != before
+        if not (written or ckpt_path):
+            return (f"; no training epoch of this run ended, so it wrote no {last} to resume "
+                    f"from: the same command starts it anew")
+        ckpt = LAST if written else str(ckpt_path)
+        try:
+            epoch = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))["epoch"]
+        except ConfigError:  # the resume names what is wrong with it
+            epoch = None
+        words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
+                 and not (i and argv[i - 1] in _CKPT_FLAGS)]
+        epochs = (cfg.get("trainer") or {}).get("max_epochs")
+        if epoch is not None and isinstance(epochs, int) and 0 < epochs <= epoch + 1:
+            return (f"; its training had ended ({epoch + 1} epochs) and its final search or "
+                    f"fine-tune was interrupted: the same command without --ckpt_path runs "
+                    f"it again (or resume with --ckpt_path {ckpt} and a higher "
+                    f"--trainer.max_epochs)")
+        done = "" if epoch is None else f" ({epoch + 1} training epoch{'s' * bool(epoch)} done)"
+        return (f"; resume it from its checkpoint{done} with:\n  "
+                f"{shlex.join(['lightning-nas', *words, '--ckpt_path', str(ckpt)])}")
+    return said
+
+
+#: what argparse takes for ``oneshot --ckpt_path`` (it takes a flag's unique prefixes)
+_CKPT_FLAGS = tuple("--ckpt_path"[:n] for n in range(3, len("--ckpt_path") + 1))
+
+
+def _ckpt_flag(word: str) -> bool:
+    """Whether ``word`` is ``--ckpt_path`` (or a prefix argparse takes for it), with its
+    value (``--ckpt_path=last``) or without."""
+    return word.split("=", 1)[0] in _CKPT_FLAGS
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -277,7 +332,7 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest: list[str] = []
+    given, rest = argv, []
     if argv and argv[0] in ("search", "oneshot", "finetune", "fit"):
         # argparse would take an override holding a space (--search.space.x={choice: [8]})
         # for a positional: overrides are set apart first
@@ -285,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     _check_flags(parser, args.command, unknown)
+    args.argv, args.resume = given, lambda: ""  # `oneshot` says how to resume it
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -321,19 +377,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback
-        print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
+        print(f"lightning-nas {args.command}: interrupted{args.resume()}", file=sys.stderr)
         return 130
     except SystemExit as err:
         if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
             # Ctrl-C in a trial: Lightning's own handler ended it with exit(1)
-            print(f"lightning-nas {args.command}: interrupted", file=sys.stderr)
+            print(f"lightning-nas {args.command}: interrupted{args.resume()}", file=sys.stderr)
             return 130
         if err.code not in (None, 143):
             raise
         # Lightning's SIGTERMException (no code: exit status 0; a search makes it 143):
         # `timeout`, a job scheduler's pre-emption or `docker stop` ended the run, which must
         # not read as finished
-        print(f"lightning-nas {args.command}: interrupted (SIGTERM)", file=sys.stderr)
+        print(f"lightning-nas {args.command}: interrupted (SIGTERM){args.resume()}",
+              file=sys.stderr)
         return 143
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import signal
 from pathlib import Path
 
@@ -23,6 +24,17 @@ class CtrlCAtFirstBatch(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         raise KeyboardInterrupt
+
+
+class CtrlCAtEpoch(pl.Callback):
+    """Ctrl-C when training epoch ``epoch`` (counted from 0) starts."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
 
 
 class SigtermAtFirstBatch(pl.Callback):
@@ -408,3 +420,33 @@ def test_a_store_damaged_past_its_start_is_named_by_show(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"lightning-nas show: error: {db} is corrupt (database disk image "
                           f"is malformed): ") and len(err.splitlines()) == 1, err
+
+
+def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    # was: "lightning-nas oneshot: interrupted" alone, and the same command again started
+    # over from epoch 0 (a resume needs --ckpt_path last)
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    run_dir = tmp_path / "my run"
+    args = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=3",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
+            "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run_dir}"]
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: " \
+             "{epoch: %d}}]"
+    assert main([*args, ctrl_c % 2]) == 130
+    err = capsys.readouterr().err
+    command = shlex.join(["lightning-nas", *args, ctrl_c % 2, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; resume it from its checkpoint (2 training "
+            f"epochs done) with:\n  {command}\n") in err, err
+    assert f"'--oneshot.run_dir={run_dir}'" in command  # the space in it: quoted
+    # a new run in the folder, stopped before an epoch ended: the last.ckpt is not its own
+    assert main([*args, ctrl_c % 0]) == 130
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert (f"lightning-nas oneshot: interrupted; no training epoch of this run ended, so it "
+            f"wrote no {last} to resume from: the same command starts it anew"
+            in capsys.readouterr().err)
+    # a resume stopped before an epoch ended: the same command resumes again
+    assert main([*args, ctrl_c % 2, "--ckpt", "last"]) == 130
+    assert f"with:\n  {command}\n" in capsys.readouterr().err
+    assert main([*args, "--ckpt_path", "last"]) == 0
+    assert capsys.readouterr().out.startswith("Resuming the spos search")
