@@ -111,6 +111,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     text = dump_yaml(cfg) if args.print_config else ""  # as loaded, before it is built
     search = search_from_config(cfg)  # every check of a run before training, also here
     if args.print_config:
+        search.check_run_dir()  # a search there this config may not resume, read as it is
         print(text, end="")
         return 0
     result = search.run()

@@ -46,7 +46,7 @@ from lightning_nas.store_paths import (
 )
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 
-__all__ = ["RunStore", "open_run", "open_search_store"]
+__all__ = ["RunStore", "check_same_search", "open_run", "open_search_store"]
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
             "fit_time", "checkpoint", "error", "curve", "epochs")
@@ -78,10 +78,12 @@ class RunStore(FitRecords):
 
     def _open(self, read_only: bool) -> None:
         """Connect (``read_only``: to the file as it is), and create or migrate the tables."""
-        if read_only:  # WAL read where the folder lets it, else the file as it is
-            uri = self.path.resolve().as_uri()
+        if read_only:  # WAL read while a process has it open (its -wal beside it) where the
+            # folder lets it, else the file as it is: no -wal or -shm is created beside it
+            uri, wal = self.path.resolve().as_uri(), Path(f"{self.path}-wal").exists()
             try:
-                self._db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+                self._db = sqlite3.connect(f"{uri}?{'mode=ro' if wal else 'immutable=1'}",
+                                           uri=True, isolation_level=None)
                 self._db.execute("SELECT 1 FROM meta LIMIT 1")
             except sqlite3.OperationalError:
                 self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
@@ -391,6 +393,14 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
             if key in FOLDER_KEYS:
                 store.set_meta(f"{key}_relative", relative_folders(value, run_dir))
         return store
+    check_same_search(store, run_dir, fixed, run_dir_key)
+    return store
+
+
+def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
+                      run_dir_key: str = "run_dir") -> None:
+    """Raise ``ConfigError`` (``store`` closed) naming the first of ``fixed`` (see
+    ``open_search_store``) that differs from what the search in ``store`` holds."""
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
@@ -408,7 +418,6 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
-    return store
 
 
 def _typed(value: Any) -> str:

@@ -450,3 +450,33 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
     assert f"with:\n  {command}\n" in capsys.readouterr().err
     assert main([*args, "--ckpt_path", "last"]) == 0
     assert capsys.readouterr().out.startswith("Resuming the spos search")
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_print_config_refuses_a_run_dir_the_run_would_not_resume_and_writes_nothing(
+        config, tmp_path, capsys):
+    # was: exit 0 (the check of the run folder's search was in run() only), and the run
+    # of the printed config then refused it before training
+    run, search = tmp_path / "run", ["search", str(config), "--search.budget=1",
+                                     "--trainer.max_epochs=1", "--seed_everything=true"]
+    assert main(search) == 0
+    capsys.readouterr()
+    before = _files(run)
+    assert main([*search, "--print_config"]) == 0  # the same settings: a resume
+    assert capsys.readouterr().out
+    for override, message in [
+        ("--trainer.max_epochs=2", f"{run} holds a search whose trials ran with other "
+                                   "settings: trainer.max_epochs: 1, now 2. Resume with"),
+        ("--search.monitor=val_loss", f"{run} holds a search with a different monitor "
+                                      "(stored 'val_acc', now 'val_loss')"),
+    ]:
+        assert main([*search, override, "--print_config"]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and not captured.out, captured.err
+    assert _files(run) == before  # no lock taken, no file written
+    assert main([*search, "--trainer.max_epochs=2"]) == 2  # as the run refuses it
+    assert "trainer.max_epochs: 1, now 2" in capsys.readouterr().err

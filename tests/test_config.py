@@ -620,8 +620,9 @@ def test_an_argument_a_group_at_a_node_does_not_search_may_be_overridden(tmp_pat
     assert main(["search", str(path), "--print_config", "--model.init_args.net.lin1_size=5"]) == 2
     err = capsys.readouterr().err
     assert "sets a key the search space searches ('lin1_size' in the group 'model.net')" in err
-    assert main(["search", str(path), "--print_config",
-                 "--search.space.model.net.lin1_size={fixed: 5}"]) == 0
+    assert main(["search", str(path), "--print_config",  # another space: another run_dir
+                 "--search.space.model.net.lin1_size={fixed: 5}",
+                 f"--search.run_dir={tmp_path / 'run2'}"]) == 0
     space = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
     assert space["model.net"] == {"lin1_size": {"fixed": 5}}
 

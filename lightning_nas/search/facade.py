@@ -50,9 +50,8 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import (
     check_resume,
-    object_classes,
-    plain_part,
-    stored_init,
+    current_setup,
+    stored_setup,
 )
 from lightning_nas.search.runner import check_trial_processes
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
@@ -68,7 +67,7 @@ from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore, open_search_store
+from lightning_nas.store import RunStore, check_same_search, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
@@ -368,35 +367,41 @@ class Search:
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
                 f"{goal.monitor} ({goal.mode})")
 
-    def _open_store(self) -> RunStore:
+    def check_run_dir(self) -> None:
+        """Refuse, as ``run`` would, a run folder holding a search this one may not resume
+        (another space, monitor or mode, trials that ran with other settings), reading it
+        as it is: nothing written, no lock taken (``lightning-nas search --print_config``).
+
+        Raises:
+            ConfigError: naming what differs.
+        """
+        if (self.run_dir / "search.db").is_file():
+            with RunStore(self.run_dir / "search.db", read_only=True) as store:
+                if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
+                    check_same_search(store, self.run_dir, self._fixed())
+                    current = self._current()
+                    check_resume(self.run_dir, stored_setup(store, current, self.data.target),
+                                 current)
+
+    def _fixed(self) -> dict[str, Any]:
+        """What a run keeps across resumes, as ``open_search_store`` takes it."""
         goal = self.settings.goal
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
-        store = open_search_store(self.run_dir, {
-            "space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-            "objectives": objectives, **self.settings.transfer.fixed()})
+        return {"space": self.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+                "objectives": objectives, **self.settings.transfer.fixed()}
+
+    def _current(self) -> dict[str, Any]:
+        """This invocation's setup, as ``check_resume`` compares it with the stored one."""
+        return current_setup(self.settings.flat(), self.model, self.data, self.trainer,
+                             self.config)
+
+    def _open_store(self) -> RunStore:
+        goal = self.settings.goal
+        store = open_search_store(self.run_dir, self._fixed())
         store.hold()  # a second search on the folder meanwhile is refused
-        # objects given from Python (callbacks, a partial) cannot be stored, only their
-        # classes compared; fine-tune asks for them again (meta trainer_objects names them)
-        current = {"settings": self.settings.flat(),
-                   "model": stored_init(self.model.path, self.model.init_args),
-                   "data": stored_init(self.data.path, self.data.init_args),
-                   "trainer": plain_part(self.trainer),
-                   "trainer_classes": object_classes(self.trainer), "config": self.config}
-        named = isinstance(self.data.target, pl.LightningDataModule)
-        if named:  # a DataModule object: its class is compared (its arguments cannot be)
-            cls = type(self.data.target)
-            current["data"]["instance"] = f"{cls.__module__}.{cls.__qualname__}"
-        stored = {k: v for k in current if (v := store.get_meta(k)) is not None}
-        old = store.get_meta("data_object")  # a store written before "instance": its name
-        if named and old and "instance" not in stored.get("data", {"instance": None}):
-            stored["data"]["instance"] = (current["data"]["instance"] if old == cls.__name__
-                                          else f"a {old} object")
-        keys = store.get_meta("trainer_objects")  # a store written before their classes
-        if "trainer_classes" not in stored and keys is not None:
-            stored["trainer_classes"] = {k: current["trainer_classes"].get(k, "an object")
-                                         for k in keys}
+        current = self._current()
         try:
-            check_resume(self.run_dir, stored, current)
+            check_resume(self.run_dir, stored_setup(store, current, self.data.target), current)
         except ConfigError:
             store.close()
             raise

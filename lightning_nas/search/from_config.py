@@ -79,7 +79,7 @@ def _stored_seed(run_dir: str) -> int | None:
     path = user_path(run_dir) / "search.db"
     if not path.is_file():
         return None
-    with RunStore(path) as store:
+    with RunStore(path, read_only=True) as store:  # (--print_config writes nothing)
         return (store.get_meta("settings") or {}).get("seed")
 
 

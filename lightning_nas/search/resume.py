@@ -21,12 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
+
 from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
 __all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
-           "object_classes", "plain_part", "restore_init", "stored_init"]
+           "object_classes", "plain_part", "restore_init", "stored_init", "current_setup",
+           "stored_setup"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -179,3 +182,36 @@ def check_resume(run_dir: str | Path, stored: Mapping[str, Any],
         raise ConfigError(f"{run_dir} holds a search whose trials ran with other settings: "
                           f"{'; '.join(found)}. Resume with the settings it ran with, or "
                           f"choose another run_dir")
+
+
+def current_setup(settings: Mapping[str, Any], model: Any, data: Any,
+                  trainer: Mapping[str, Any], config: Any) -> dict[str, Any]:
+    """A search's setup as the store keeps it and ``differences`` compares it: its flat
+    ``settings``, the ``model`` and ``data`` factories' classes and arguments (a DataModule
+    object: its class, its arguments cannot be read back), the ``trainer`` arguments and
+    the ``config``. Objects given from Python (callbacks, a partial) cannot be stored,
+    only their classes compared (``finetune`` asks for them again)."""
+    current = {"settings": dict(settings), "model": stored_init(model.path, model.init_args),
+               "data": stored_init(data.path, data.init_args), "trainer": plain_part(trainer),
+               "trainer_classes": object_classes(trainer), "config": config}
+    if isinstance(data.target, pl.LightningDataModule):
+        cls = type(data.target)
+        current["data"]["instance"] = f"{cls.__module__}.{cls.__qualname__}"
+    return current
+
+
+def stored_setup(store: Any, current: Mapping[str, Any], data: Any) -> dict[str, Any]:
+    """The setup the run in ``store`` (a ``RunStore``) keeps, to compare with ``current``
+    (``current_setup``; ``data``: the data factory's target): of a store written before
+    a DataModule's class or the Trainer objects' classes were kept, the names it has."""
+    stored = {k: v for k in current if (v := store.get_meta(k)) is not None}
+    old = store.get_meta("data_object")  # a store written before "instance": its name
+    if "instance" in current["data"] and old and "instance" not in stored.get(
+            "data", {"instance": None}):
+        stored["data"]["instance"] = (current["data"]["instance"]
+                                      if old == type(data).__name__ else f"a {old} object")
+    keys = store.get_meta("trainer_objects")  # a store written before their classes
+    if "trainer_classes" not in stored and keys is not None:
+        stored["trainer_classes"] = {k: current["trainer_classes"].get(k, "an object")
+                                     for k in keys}
+    return stored
