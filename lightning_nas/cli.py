@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="A config with model (a supernet with choice modules), "
                                    "data, trainer and a oneshot: block; overrides as for "
                                    "search.")
-    p.add_argument("config")
+    p.add_argument("config", help="one YAML file (search and fit merge several)")
     p.add_argument("--ckpt_path", default=None,
                    help="resume an interrupted run: 'last' (RUN_DIR/checkpoints/last.ckpt, "
                         "written at each training epoch's end) or a checkpoint file")
@@ -294,9 +294,9 @@ def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     return keep, overrides
 
 
-#: dotted overrides each command takes, for the error of a misspelt option
+#: dotted overrides each command takes, for the error of a misspelt option or another word
 _OVERRIDE_EXAMPLES = {"search": "--search.budget=5 or --trainer.max_epochs=2",
-                      "oneshot": "--trainer.max_epochs=2",
+                      "oneshot": "--oneshot.num_candidates=5 or --trainer.max_epochs=2",
                       "fit": "--trainer.max_epochs=2 or --model.width=64",
                       "finetune": "--trainer.accelerator=cpu (Trainer values only)"}
 
@@ -330,6 +330,23 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
                              f"{', '.join(flags) or 'none'}{overrides}")
 
 
+def _check_overrides(command: str, overrides: list[str]) -> None:
+    """Refuse, before any file is read, an argument among the overrides that is none: a
+    second config file of ``oneshot`` (it takes one; search and fit merge several), or any
+    other word, naming an override the command takes."""
+    from lightning_nas.config.paths import split_overrides
+
+    example = _OVERRIDE_EXAMPLES[command]
+    if command == "oneshot":
+        extra = [arg for i, arg in enumerate(overrides) if arg.endswith((".yaml", ".yml"))
+                 and not (i and overrides[i - 1].startswith("--") and "=" not in overrides[i - 1])]
+        if extra:
+            raise ConfigError(f"oneshot takes exactly one config file (search and fit merge "
+                              f"several), got also {', '.join(map(repr, extra))}; merge them "
+                              f"into one, or give their values as overrides, e.g. {example}")
+    split_overrides(overrides, example)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -349,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
+        if args.command in _OVERRIDE_EXAMPLES:
+            _check_overrides(args.command, rest)
         if args.command == "search":
             return _cmd_search(args, rest)
         if args.command == "oneshot":

@@ -480,3 +480,27 @@ def test_print_config_refuses_a_run_dir_the_run_would_not_resume_and_writes_noth
     assert _files(run) == before  # no lock taken, no file written
     assert main([*search, "--trainer.max_epochs=2"]) == 2  # as the run refuses it
     assert "trainer.max_epochs: 1, now 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    # was: "expected an override like --search.budget=5, got 'darts.yaml'" (an override
+    # oneshot refuses, and no word that oneshot takes one config file)
+    (["oneshot", "{os}/oneshot.yaml", "{os}/darts.yaml", "--trainer.max_epochs=1"],
+     "oneshot takes exactly one config file (search and fit merge several), got also "
+     "'{os}/darts.yaml'; merge them into one, or give their values as overrides, e.g. "
+     "--oneshot.num_candidates=5 or --trainer.max_epochs=2"),
+    (["oneshot", "{os}/oneshot.yaml", "budget"],
+     "expected an override like --oneshot.num_candidates=5 or --trainer.max_epochs=2, got "
+     "'budget'"),
+    (["finetune", "{run}", "epochs"],
+     "expected an override like --trainer.accelerator=cpu (Trainer values only), got "
+     "'epochs'"),
+])
+def test_a_word_that_is_no_override_names_one_the_command_takes(tmp_path, capsys, argv,
+                                                                 message):
+    examples = Path(__file__).resolve().parents[1] / "examples" / "oneshot_digits"
+    argv = [a.format(os=examples, run=tmp_path / "none") for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"lightning-nas {argv[0]}: error: {message.format(os=examples)}\n"
+    assert not captured.out and not (tmp_path / "none").exists()

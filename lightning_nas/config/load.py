@@ -39,6 +39,7 @@ from lightning_nas.config.paths import (
     merge_space,
     set_dotted,
     space_path,
+    split_overrides,
 )
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError, unknown
@@ -169,7 +170,7 @@ def _check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> Non
     if not isinstance(space, Mapping):
         return
     searched = {space_path(key): key for key in space}  # init_args left out, as below
-    for key, text in _split_overrides(overrides):
+    for key, text in split_overrides(overrides):
         path = space_path(key) if is_dotted(key) else key
         if path in searched:
             raise ConfigError(f"--{key}={text} sets a key the search space searches "
@@ -324,25 +325,6 @@ def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return out
 
 
-def _split_overrides(args: Sequence[str]) -> list[tuple[str, str]]:
-    pairs, i = [], 0
-    args = list(args)
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--") or len(arg) < 3:
-            raise ConfigError(f"expected an override like --search.budget=5, got {arg!r}")
-        if "=" in arg:
-            key, value = arg[2:].split("=", 1)
-        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
-            key, value = arg[2:], args[i + 1]
-            i += 1
-        else:
-            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
-        pairs.append((key, value))
-        i += 1
-    return pairs
-
-
 def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                     config_path: Path | None = None) -> dict[str, Any]:
     """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
@@ -353,7 +335,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
     file's space, the file looked for as ``load_config`` does, beside ``config_path`` too.
     """
     cfg = copy.deepcopy(dict(cfg))
-    for key, text in _split_overrides(overrides):
+    for key, text in split_overrides(overrides):
         if key.split(".")[0] not in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):  # those: load_config
             raise unknown("config section", key.split(".")[0], TOP_KEYS)
         if key.startswith("search.space."):

@@ -18,7 +18,7 @@ import copy
 import functools
 import inspect
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
@@ -27,7 +27,8 @@ from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "check_dotted", "check_no_empty_sections", "check_space_paths",
            "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
-           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path"]
+           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
+           "split_overrides"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -35,6 +36,36 @@ SECTIONS = ("model", "data", "trainer")
 def is_dotted(key: str) -> bool:
     """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
     return "." in key and key.split(".", 1)[0] in SECTIONS
+
+
+def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
+                    ) -> list[tuple[str, str]]:
+    """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.
+
+    Example:
+        >>> split_overrides(["--search.budget=5", "--trainer.max_epochs", "2"])
+        [('search.budget', '5'), ('trainer.max_epochs', '2')]
+
+    Raises:
+        ConfigError: for an argument that is no override, naming ``example`` (one the
+            command at hand takes), and for one without a value.
+    """
+    pairs, i = [], 0
+    args = list(args)
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"expected an override like {example}, got {arg!r}")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = arg[2:], args[i + 1]
+            i += 1
+        else:
+            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        pairs.append((key, value))
+        i += 1
+    return pairs
 
 
 def space_path(key: str) -> str:
