@@ -188,14 +188,20 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
+    from lightning_nas.config.paths import split_overrides
     from lightning_nas.export import finetune, load_best, trial_fits
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
-    given = apply_overrides({}, overrides)
-    if set(given) - {"trainer"}:
-        raise ConfigError("finetune takes only --trainer.* overrides")
-    trainer = given.get("trainer", {})
+    other = [f"--{key}={text}" for key, text in split_overrides(overrides)
+             if key.split(".")[0] != "trainer"]
+    if other:
+        raise ConfigError(f"finetune takes only --trainer.* overrides (it trains the best "
+                          f"trial's model on its data), got {', '.join(other)}")
+    trainer = apply_overrides({}, overrides).get("trainer", {})
+    if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
+        raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
+                          f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
                       from_checkpoint=not args.from_scratch, threads=args.threads)
     if result.error:

@@ -504,3 +504,25 @@ def test_a_word_that_is_no_override_names_one_the_command_takes(tmp_path, capsys
     captured = capsys.readouterr()
     assert captured.err == f"lightning-nas {argv[0]}: error: {message.format(os=examples)}\n"
     assert not captured.out and not (tmp_path / "none").exists()
+
+
+def test_finetune_names_the_overrides_it_refuses_and_one_epoch_count_of_two(config, tmp_path,
+                                                                            capsys):
+    # was: "finetune takes only --trainer.* overrides" naming none, and --max_epochs 1 with
+    # --trainer.max_epochs=2 trained 1 epoch without a word
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    for argv, message in [
+        (["--seed_everything", "4", "--trainer.max_epochs=1", "--model.width=3"],
+         "finetune takes only --trainer.* overrides (it trains the best trial's model on its "
+         "data), got --seed_everything=4, --model.width=3"),
+        (["--max_epochs", "1", "--trainer.max_epochs=2"],
+         "--max_epochs 1 and --trainer.max_epochs=2 both set the fine-tune's epochs; give one"),
+    ]:
+        assert main(["finetune", str(run), *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == f"lightning-nas finetune: error: {message}\n"
+        assert not (run / "finetune").exists()  # refused before training
+    assert main(["finetune", str(run), "--trainer.max_epochs=2"]) == 0
+    assert "for 2 epochs" in capsys.readouterr().out
