@@ -40,20 +40,21 @@ def is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def plain(value: Any) -> Any:
-    """Turn numpy scalars and tuples into plain JSON types (a mapping's keys are kept:
-    ``{0: 1.0}`` turned into ``{"0": 1.0}`` would be another value).
+def plain(value: Any, text_keys: bool = True) -> Any:
+    """Turn numpy scalars and tuples into plain JSON types, and a mapping's keys into text
+    unless ``text_keys`` is false (a space's value: ``{0: 1.0}`` turned into ``{"0": 1.0}``
+    would be another value, so its keys are kept for the check that refuses them).
 
     Example:
-        >>> plain({"w": (1, 2)})
-        {'w': [1, 2]}
+        >>> plain({"w": (1, 2), 3: 4}), plain({3: 4}, text_keys=False)
+        ({'w': [1, 2], '3': 4}, {3: 4})
     """
     if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+        return {str(k) if text_keys else k: plain(v, text_keys) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [plain(v, text_keys) for v in value]
     if callable(getattr(value, "tolist", None)):  # numpy scalar or array, torch tensor
-        return plain(value.tolist())
+        return plain(value.tolist(), text_keys)
     return value
 
 

@@ -125,7 +125,7 @@ class Choice(Param):
     def __init__(self, values: Sequence[Any]) -> None:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise SpaceError(f"`{self.kind}` expects a non-empty list of values, got {values!r}")
-        self.values = [_plain(v) for v in values]
+        self.values = [_plain(v, text_keys=False) for v in values]
         if any(isinstance(v, float) and math.isnan(v) for v in self.values):
             raise SpaceError(f"`{self.kind}` values must not be NaN (it equals no value, not "
                              f"even itself), got {self.values!r}")
@@ -361,7 +361,7 @@ class Fixed(Param):
     kind = "fixed"
 
     def __init__(self, value: Any) -> None:
-        self.value = _plain(value)
+        self.value = _plain(value, text_keys=False)
 
     def size(self) -> float:
         return 1
