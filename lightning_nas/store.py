@@ -58,8 +58,7 @@ class RunStore(FitRecords):
     Args:
         path: the database file; created (with its folder) if missing.
         read_only: read the file as it is: nothing created or migrated (columns an older
-            version lacked read as their defaults).
-    """
+            version lacked read as their defaults)."""
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
