@@ -115,7 +115,9 @@ def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
         kwargs: its keyword arguments.
         name: ``"model"`` or ``"data"`` (where errors point).
     """
+    args = convert_args(target, kwargs)  # once: a trial builds its model through here
     path = object_path(target) if inspect.isclass(target) else None
-    if path is not None and is_plain(dict(kwargs)) and converted(target, kwargs):
+    if path is not None and is_plain(dict(kwargs)) and any(
+            args[key] is not kwargs[key] for key in kwargs):
         return build_section({"class_path": path, "init_args": dict(kwargs)}, name)
-    return target(**convert_args(target, kwargs))
+    return target(**args)
