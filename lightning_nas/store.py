@@ -35,6 +35,7 @@ from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
+from lightning_nas.store_checks import check_same_search
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
@@ -42,12 +43,13 @@ from lightning_nas.store_paths import (
     absolute_checkpoint,
     relative_checkpoint,
     relative_folders,
-    same_folders,
 )
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 
 __all__ = ["RunStore", "check_same_search", "open_run", "open_search_store"]
 
+#: what to do once the process holding a run folder is gone (``hold_folder``'s message)
+_RESUMES = "the same command then resumes the search"
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
             "fit_time", "checkpoint", "error", "curve", "epochs")
 
@@ -124,8 +126,7 @@ class RunStore(FitRecords):
             StoreError: when the folder's file system takes no lock (``unlockable``).
         """
         try:
-            self._held = hold_folder(self.path.parent, "the same command then resumes the "
-                                                       "search")
+            self._held = hold_folder(self.path.parent, _RESUMES)
         except NASError:  # held by another process, or a file system that takes no lock
             self.close()
             raise
@@ -361,7 +362,7 @@ class RunStore(FitRecords):
 
 
 def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
-                      run_dir_key: str = "run_dir") -> RunStore:
+                      run_dir_key: str = "run_dir", hold: bool = False) -> RunStore:
     """Open (or start) the store of a search in ``run_dir``. ``fixed`` holds what a run must
     keep across resumes (space, monitor, mode, objectives): a new store records it, an
     existing one must hold the same, or nothing is written and ``ConfigError`` says which
@@ -373,6 +374,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         run_dir: the run folder.
         fixed: meta keys and the values this invocation has.
         run_dir_key: how the user names the run folder (for the message).
+        hold: hold the folder (``RunStore.hold``) before ``search.db`` is made or read.
     """
     run_dir = user_path(run_dir)
     blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
@@ -382,7 +384,16 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
                           f"file; a search writes search.db, trials/ and best.* into a folder "
                           f"there (give another path)")
     check_lockable(run_dir)  # a file system that takes no lock: said before any file
-    store = RunStore(run_dir / "search.db")
+    # was: held once search.db was made (a search refused on a live one-shot run's folder
+    # left one there, and `show` then read the folder as a search)
+    held = hold_folder(run_dir, _RESUMES) if hold else None
+    try:
+        store = RunStore(run_dir / "search.db")
+    except BaseException:
+        if held is not None:
+            held.close()
+        raise
+    store._held = held
     if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.set_meta("created", time.time())
         # a logger's versions under a save_dir other searches share: this run's alone
@@ -396,37 +407,9 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     return store
 
 
-def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
-                      run_dir_key: str = "run_dir") -> None:
-    """Raise ``ConfigError`` (``store`` closed) naming the first of ``fixed`` (see
-    ``open_search_store``) that differs from what the search in ``store`` holds."""
-    missing = object()
-    for key, new in fixed.items():
-        old = store.get_meta(key, missing)
-        if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
-                                                relative_folders(new, run_dir)):
-            continue
-        if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
-                key == "objectives" and isinstance(old, Mapping)  # order: the tells
-                and isinstance(new, Mapping) and list(old) != list(new)):
-            done = store.count(TrialStatus.COMPLETED)
-            store.close()
-            name = FOLDER_KEYS.get(key, key)
-            held = (f"a search started without {name}" if old is missing else
-                    f"a search with a different {name} (stored {old!r}, now {new!r})")
-            fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
-            raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
-                              f"choose another {run_dir_key}{fresh}")
-
-
-def _typed(value: Any) -> str:
-    """``value`` as JSON with sorted keys: equal for the same values in another key order,
-    not for ``1`` against ``1.0`` or ``True``."""
-    return json.dumps(value, sort_keys=True, default=str)
-
-
 def open_run(run_dir: str | Path) -> RunStore:
-    """The store of an existing run directory.
+    """The store of an existing run directory, read as it is: nothing is created or
+    migrated (``show``, ``report``, an export or a warm start write nothing into it).
 
     Raises:
         FileNotFoundError: when ``run_dir`` holds no ``search.db``.
@@ -440,9 +423,8 @@ def open_run(run_dir: str | Path) -> RunStore:
             f"weights_only=False), ...)); `lightning-nas show` and `report` read it")
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
-    # a folder this process cannot write (a read-only mount, another user's run) is read
-    # as it is: opening for writing sets WAL and creates or migrates tables
-    store = RunStore(db, read_only=not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)))
+    # was: opened to write where it could (set WAL, migrated an older version's tables)
+    store = RunStore(db, read_only=True)
     if store.get_meta("space") is None and store.get_meta("monitor") is None:
         store.close()
         raise FileNotFoundError(f"{run_dir} is not a run directory (its search.db holds no "

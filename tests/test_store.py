@@ -14,9 +14,10 @@ import sqlite3
 
 import pytest
 
+from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
-from lightning_nas.store import RunStore, open_search_store
+from lightning_nas.store import RunStore, open_run, open_search_store
 
 
 @pytest.fixture
@@ -400,6 +401,24 @@ def test_a_store_of_the_first_release_is_read_read_only_without_a_change(tmp_pat
     assert path.read_bytes() == before  # not migrated
 
 
+def test_show_and_open_run_of_an_older_version_run_write_nothing_into_it(tmp_path, capsys):
+    # was: open_run opened a writable folder to write (WAL, the fits table and the later
+    # columns added) although show, report, export and warm starts only read
+    path = tmp_path / "search.db"
+    _first_release_store(path)
+    with sqlite3.connect(path) as db:
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("monitor", '"val_acc"'), ("mode", '"max"'), ("space", '{"k": [1, 2, 3]}')])
+    db.close()
+    before, files = path.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
+    assert main(["show", str(tmp_path)]) == 0
+    assert "0.5" in capsys.readouterr().out
+    with open_run(tmp_path) as store:
+        assert store.best("max").arch == {"k": 3}
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+
+
 def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_ends(
         tmp_path, tiny_space, tiny_trainer):
     # was: the second one re-ran the live trial in its folder (both failed) and every
@@ -430,6 +449,25 @@ def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # however the driver ends, the folder is free
         holder.wait()
+    assert len(search.run().trials) == 1
+
+
+def test_a_search_refused_on_a_held_folder_makes_no_search_db_there(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: search.db was made before the hold was tried, so a search refused on a live
+    # one-shot run's folder left one there (and `show` then read the folder as a search)
+    from lightning_nas import Search
+    from lightning_nas.errors import SearchError
+    from lightning_nas.run_folder import hold_folder
+    from tests.helpers import BlobData, TinyNet
+
+    held = hold_folder(tmp_path, "then run it again")  # as a one-shot run holds its folder
+    search = Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
+                    run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError, match="is being searched by another process"):
+        search.run()
+    assert not (tmp_path / "search.db").exists()
+    held.close()
     assert len(search.run().trials) == 1
 
 

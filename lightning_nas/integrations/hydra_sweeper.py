@@ -241,8 +241,7 @@ class HydraSweep(Sweeper):
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},
-            run_dir_key="hydra.sweeper.run_dir")
-        store.hold()  # a second sweep on the folder meanwhile is refused
+            run_dir_key="hydra.sweeper.run_dir", hold=True)  # a second sweep meanwhile: refused
         hydra = store.get_meta("hydra") or {}
         stored = store.get_meta("settings")
         found = differences({"settings": stored}, {"settings": settings.flat()}) if stored else []

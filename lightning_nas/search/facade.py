@@ -397,8 +397,8 @@ class Search:
 
     def _open_store(self) -> RunStore:
         goal = self.settings.goal
-        store = open_search_store(self.run_dir, self._fixed())
-        store.hold()  # a second search on the folder meanwhile is refused
+        # held first: a second search (or a one-shot run) on the folder meanwhile is refused
+        store = open_search_store(self.run_dir, self._fixed(), hold=True)
         current = self._current()
         try:
             check_resume(self.run_dir, stored_setup(store, current, self.data.target), current)

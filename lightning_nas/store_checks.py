@@ -1,0 +1,60 @@
+"""Whether an existing run store holds the search an invocation describes: a resume
+must keep the space, monitor, mode and objectives (``check_same_search``); folders are
+compared as the run stored them, so a moved or copied run folder still resumes.
+
+Example:
+    >>> import tempfile
+    >>> from lightning_nas.store import open_search_store
+    >>> run = tempfile.mkdtemp()
+    >>> open_search_store(run, {"monitor": "val_acc", "mode": "max"}).close()
+    >>> try:
+    ...     open_search_store(run, {"monitor": "val_loss", "mode": "max"})
+    ... except ConfigError as err:
+    ...     print(str(err).split(" holds ")[1].split(";")[0])
+    a search with a different monitor (stored 'val_acc', now 'val_loss')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
+
+if TYPE_CHECKING:
+    from lightning_nas.store import RunStore
+
+__all__ = ["check_same_search"]
+
+
+def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
+                      run_dir_key: str = "run_dir") -> None:
+    """Raise ``ConfigError`` (``store`` closed) naming the first of ``fixed`` (see
+    ``open_search_store``) that differs from what the search in ``store`` holds."""
+    missing = object()
+    for key, new in fixed.items():
+        old = store.get_meta(key, missing)
+        if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
+                                                relative_folders(new, run_dir)):
+            continue
+        if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
+                key == "objectives" and isinstance(old, Mapping)  # order: the tells
+                and isinstance(new, Mapping) and list(old) != list(new)):
+            done = store.count(TrialStatus.COMPLETED)
+            store.close()
+            name = FOLDER_KEYS.get(key, key)
+            held = (f"a search started without {name}" if old is missing else
+                    f"a search with a different {name} (stored {old!r}, now {new!r})")
+            fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
+            raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
+                              f"choose another {run_dir_key}{fresh}")
+
+
+def _typed(value: Any) -> str:
+    """``value`` as JSON with sorted keys: equal for the same values in another key order,
+    not for ``1`` against ``1.0`` or ``True``."""
+    return json.dumps(value, sort_keys=True, default=str)
