@@ -344,6 +344,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
+    if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
+        raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
+                          f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; "
+                          f"give one")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "

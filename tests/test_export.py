@@ -65,6 +65,8 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
         finetune(finished_run, max_epochs=0)  # was: a finetune folder, "no validation ran"
     with pytest.raises(ConfigError, match="unknown Trainer argument 'max_epoch'"):
         finetune(finished_run, trainer={"max_epoch": 2})  # was: FAILED with a TypeError
+    with pytest.raises(ConfigError, match=r"max_epochs=1 and trainer=\{'max_epochs': 2\} both"):
+        finetune(finished_run, max_epochs=1, trainer={"max_epochs": 2})  # was: 1 won
     assert sorted(finished_run.iterdir()) == folders
 
 
