@@ -281,15 +281,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the config's top-level keys (``config.load.TOP_KEYS``, which imports the training stack):
+#: ``--seed_everything 3`` is an override as ``--a.b v`` is
+_TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+
+
 def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     """Arguments for argparse, and the ``--a.b=v`` / ``--a.b v`` overrides (a dot in the
-    option's name) wherever they stand, so flags may follow overrides."""
+    option's name, or a top-level key) wherever they stand, so flags may follow overrides."""
     keep: list[str] = []
     overrides: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg.startswith("--") and "." in arg.split("=", 1)[0]:
+        name = arg.split("=", 1)[0]
+        # was: `--seed_everything 3 CFG` gave its 3 to the config files ("no value")
+        if arg.startswith("--") and ("." in name or name[2:] in _TOP_KEYS):
             overrides.append(arg)
             if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
                 i += 1

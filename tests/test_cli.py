@@ -135,6 +135,17 @@ def test_print_config_applies_overrides(config, capsys):
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["search"]["budget"] == 2
     assert cfg["model"]["init_args"] == {"depth": 2}
+    # a top-level key before the config, its value apart: was "'--seed_everything' has no
+    # value" (argparse gave the 3 to the config files)
+    assert main(["search", "--seed_everything", "3", str(config), "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["seed_everything"] == 3
+
+
+def test_the_top_level_keys_the_command_line_splits_off_are_the_configs():
+    from lightning_nas.cli import _TOP_KEYS
+    from lightning_nas.config.load import TOP_KEYS
+
+    assert _TOP_KEYS == TOP_KEYS
 
 
 @pytest.mark.parametrize("override, message", [
