@@ -26,6 +26,23 @@ def _no_ranks_left():
     close_rank_groups()
 
 
+@pytest.fixture(scope="session")
+def _zygote(tmp_path_factory):
+    from tests.launcher import Launcher
+
+    zygote = Launcher(tmp_path_factory.mktemp("launcher"))
+    yield zygote
+    zygote.close()
+
+
+@pytest.fixture
+def launcher(_zygote):
+    """``tests.launcher.Launcher``: search processes forked from one that imported the
+    training stack once (started on first use, shared by the session)."""
+    yield _zygote
+    _zygote.reset()
+
+
 @pytest.fixture
 def tiny_trainer() -> dict:
     return dict(TINY_TRAINER)

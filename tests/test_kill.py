@@ -9,7 +9,8 @@ every completed trial trained each of its epochs once.
 
 Each search process is ``lightning_nas.cli.main(["search", CONFIG])`` (what
 ``python -m lightning_nas search CONFIG`` runs) in a process forked from a helper that has
-imported torch and Lightning once, so that 23 launches fit in the test's time on two cores.
+imported torch and Lightning once (``tests.launcher``), so that 23 launches fit in the
+test's time on two cores.
 The process executor's workers are real spawned processes, as in any search.
 
 Two kills found bugs, each pinned by a test below: a trial FAILED for two deaths was
@@ -20,23 +21,20 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launcher import Launcher, pidfd_of_child, stat
+
 SEED = 20
 POLL = 0.01  # seconds between reads of the store
 
@@ -52,119 +50,8 @@ PLANS = {
              "start"],
 }
 
-_ZYGOTE = '''
-import os, sys, traceback
-
-if __name__ == "__main__":
-    sys.path.insert(0, sys.argv[1])
-    import torch
-    import lightning.pytorch
-    import nevergrad
-    import lightning_nas.cli
-    import lightning_nas.search.facade
-    import tests.helpers
-
-    print("ready", flush=True)
-    for line in sys.stdin:
-        log, *argv = line.split()
-        pid = os.fork()
-        if pid == 0:  # the search process
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            code = 1
-            try:
-                code = lightning_nas.cli.main(argv) or 0
-            except SystemExit as err:
-                code = err.code if isinstance(err.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        print(f"pid {pid}", flush=True)
-        _, status = os.waitpid(pid, 0)
-        print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
-'''
-
 _COLUMNS = "id, arch, arch_key, status, score, metrics, started, finished, curve, epochs, " \
            "error, attempts"
-
-
-class Launcher:
-    """Forks search processes from a helper that imported the heavy modules once."""
-
-    def __init__(self, folder: Path) -> None:
-        script = folder / "zygote.py"
-        script.write_text(_ZYGOTE)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT)], cwd=ROOT,
-                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.pidfd: int | None = None  # of the running search (signals reach no other)
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self._next(300) == "ready"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put("eof")
-
-    def _next(self, timeout: float) -> str:
-        line = self.lines.get(timeout=timeout)
-        assert line != "eof", "the launcher died"
-        return line
-
-    def launch(self, cfg: Path, log: Path) -> int:
-        """Start ``search CONFIG``; its output goes to ``log``; returns its pid."""
-        self.proc.stdin.write(f"{log} search {cfg}\n")
-        self.proc.stdin.flush()
-        kind, pid = self._next(60).split()
-        assert kind == "pid"
-        self.pidfd = _pidfd(int(pid), self.proc.pid)
-        return int(pid)
-
-    def kill(self) -> int:
-        """SIGKILL the running search; its exit code."""
-        signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        return self.wait(30)
-
-    def _ended(self, line: str) -> int:
-        kind, code = line.split()
-        assert kind == "exit"
-        os.close(self.pidfd)
-        self.pidfd = None
-        return int(code)
-
-    def exited(self) -> int | None:
-        """The exit code of the search process if it has ended, else None."""
-        try:
-            return self._ended(self.lines.get_nowait())
-        except queue.Empty:
-            return None
-
-    def wait(self, timeout: float) -> int:
-        return self._ended(self._next(timeout))
-
-    def close(self) -> None:
-        if self.pidfd is not None:  # a search left running by a failed test
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-            os.close(self.pidfd)
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def launcher(tmp_path_factory) -> Iterator[Launcher]:
-    zygote = Launcher(tmp_path_factory.mktemp("launcher"))
-    yield zygote
-    zygote.close()
 
 
 def _rows(db: Path) -> dict[int, dict[str, Any]]:
@@ -228,23 +115,6 @@ class _Moment:
         raise ValueError(self.kind)
 
 
-def _stat(pid: int) -> list[str]:
-    """``/proc/PID/stat`` after the command name: state, ppid, ... (empty if gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def _pidfd(pid: int, parent: int) -> int:
-    """A pidfd of ``pid``, checked to be a child of ``parent`` (not a reused pid)."""
-    fd = os.pidfd_open(pid)
-    if _stat(pid)[1:2] != [str(parent)]:
-        os.close(fd)
-        raise AssertionError(f"process {pid} is not a child of {parent}")
-    return fd
-
-
 def _children(pid: int) -> list[int]:
     """The worker processes (``spawn_main``) whose parent is ``pid``."""
     out = []
@@ -253,13 +123,13 @@ def _children(pid: int) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in cmdline and _stat(int(proc.name))[1:2] == [str(pid)]:
+        if b"spawn_main" in cmdline and stat(int(proc.name))[1:2] == [str(pid)]:
             out.append(int(proc.name))
     return out
 
 
 def _alive(pid: int) -> bool:
-    return _stat(pid)[:1] not in ([], ["Z"])
+    return stat(pid)[:1] not in ([], ["Z"])
 
 
 def _kill_workers(pid: int) -> Callable[[], None]:
@@ -268,7 +138,7 @@ def _kill_workers(pid: int) -> Callable[[], None]:
     fds = []
     for worker in _children(pid):
         try:
-            fds.append(_pidfd(worker, pid))
+            fds.append(pidfd_of_child(worker, pid))
         except (ProcessLookupError, AssertionError):
             continue
 
@@ -291,7 +161,7 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
     """
     db = run_dir / "search.db"
     moment = _Moment(kind, run_dir, rng)
-    pid = launcher.launch(cfg, log)
+    pid = launcher.launch(["search", cfg], log)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         code = launcher.exited()
@@ -353,7 +223,7 @@ def _kill_and_resume(launcher: Launcher, cfg: Path, run_dir: Path, plan: list[st
             elif row["status"] == "COMPLETED" and trial_id not in completed:
                 completed[trial_id] = row
                 trained[trial_id] = _epochs(run_dir, trial_id)
-    launcher.launch(cfg, log)
+    launcher.launch(["search", cfg], log)
     code = launcher.wait(300)
     assert code == 0, log.read_text()[-3000:]
     assert "Search finished" in log.read_text()
@@ -438,7 +308,7 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     if cut:
         last = path.parent / "last.ckpt"
         last.write_bytes(last.read_bytes()[:last.stat().st_size // 2])
-    launcher.launch(cfg, log)
+    launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     after = [json.loads(line) for line in path.read_text().splitlines()]
     final = _rows(db)[trial_id]
@@ -478,7 +348,7 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     for _ in range(2):  # the search dies twice while trial 1 trains
         rows = _kill_at("fit", launcher, cfg, run_dir, rng, log)
         assert [(i, r["status"]) for i, r in rows.items()] == [(1, "RUNNING")]
-    launcher.launch(cfg, log)
+    launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     rows = _rows(db)
     assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
@@ -494,7 +364,7 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     cfg, run_dir = _config(tmp_path, "orphans", 2, executor="process", num_workers=2,
                            threads_per_trial=1)
     db, log = run_dir / "search.db", tmp_path / "orphans.log"
-    pid = launcher.launch(cfg, log)
+    pid = launcher.launch(["search", cfg], log)
     deadline = time.monotonic() + 60
     while sum(r["status"] == "RUNNING" for r in _rows(db).values()) < 2:  # both submitted
         assert time.monotonic() < deadline and launcher.exited() is None

@@ -6,9 +6,6 @@ a DDP run resumes as the uninterrupted DDP run."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -188,15 +185,14 @@ if __name__ == "__main__":
 """
 
 
-def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path):
+def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path, launcher):
     script = tmp_path / "oneshot_ddp_resume.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run(run_dir: Path, how: str) -> str:
-        return subprocess.run([sys.executable, str(script), str(run_dir), how, *TINY],
-                              cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-                              timeout=300).stdout
+        log = tmp_path / f"{run_dir.name}_{how}.log"
+        assert launcher.run([run_dir, how, *TINY], log, script) == 0, log.read_text()
+        return log.read_text()
 
     full, dead = tmp_path / "full", tmp_path / "resumed"
     run(full, "full")

@@ -3,11 +3,7 @@ searches on real SQLite stores, refused before anything is written."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -362,19 +358,14 @@ if __name__ == "__main__":
 """
 
 
-def test_a_kill_between_a_trial_and_its_ask_resumes_the_same_search(tmp_path):
+def test_a_kill_between_a_trial_and_its_ask_resumes_the_same_search(tmp_path, launcher):
     # was: the trial's row and the optimizer's ask were two commits; a kill between them left
     # a trial whose ask the resume never replayed, so every later proposal shifted
     script = tmp_path / "kill.py"
     script.write_text(KILL_BETWEEN_WRITES)
 
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-
     def run(run_dir, die_at):
-        return subprocess.run([sys.executable, str(script), str(run_dir), str(die_at)],
-                              cwd=root, env=env, capture_output=True, text=True,
-                              timeout=120).returncode
+        return launcher.run([run_dir, die_at], tmp_path / "log.txt", script, timeout=120)
 
     assert run(tmp_path / "full", 0) == 0
     assert run(tmp_path / "killed", 4) == 9
@@ -437,18 +428,14 @@ if __name__ == "__main__":
 """
 
 
-def _killed_once_and_resumed(tmp_path, when):
+def _killed_once_and_resumed(tmp_path, launcher, when):
     """The stores of an uninterrupted run of ``KILL_ONCE`` and of one killed once ``when``
     and resumed: ``(trial id, arch, status, epochs, curve, metrics)`` per trial."""
     script = tmp_path / "kill.py"
     script.write_text(KILL_ONCE)
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
 
     def run(run_dir, marker):
-        return subprocess.run([sys.executable, str(script), str(run_dir), marker, when],
-                              cwd=root, env=env, capture_output=True, text=True,
-                              timeout=300).returncode
+        return launcher.run([run_dir, marker, when], tmp_path / "log.txt", script)
 
     marker = tmp_path / "killed_once"
     assert run(tmp_path / "full", "") == 0
@@ -463,16 +450,16 @@ def _killed_once_and_resumed(tmp_path, when):
     return trials(tmp_path / "full"), trials(tmp_path / "killed")
 
 
-def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_path):
+def test_a_promoted_trial_killed_after_its_next_pause_is_paused_on_resume(tmp_path, launcher):
     # was: its last.ckpt (written after the rule paused it again) was taken as a promotion to
     # continue: nothing judged it at that rung, and it trained on to max_epochs, COMPLETED
-    full, killed = _killed_once_and_resumed(tmp_path, "stopped_again")
+    full, killed = _killed_once_and_resumed(tmp_path, launcher, "stopped_again")
     assert killed == full
 
 
-def test_a_search_with_a_counted_objective_resumes_after_a_kill(tmp_path):
+def test_a_search_with_a_counted_objective_resumes_after_a_kill(tmp_path, launcher):
     # was: the re-run trial was stored without its params (counted only when proposed), the
     # search stopped ("objective 'params' is neither logged nor counted") and so did every
     # later resume of the folder
-    full, killed = _killed_once_and_resumed(tmp_path, "first_epoch")
+    full, killed = _killed_once_and_resumed(tmp_path, launcher, "first_epoch")
     assert killed == full and all("params" in metrics for *_, metrics in killed)

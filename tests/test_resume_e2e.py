@@ -1,20 +1,20 @@
 """End to end: ``kill -9`` a running search mid-trial, twice, and resume it by running the
 same command again: exactly the budget completes and earlier trials stay untouched, and the
-optimizer's replay holds with two worker processes."""
+optimizer's replay holds with two worker processes. Each search is ``lightning-nas search
+CONFIG`` in a process of its own, forked by ``tests.launcher`` from one that imported the
+training stack once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launcher import Launcher
+
 BUDGET = 6
 
 
@@ -29,31 +29,25 @@ def _rows(db: Path) -> list[tuple]:
         con.close()
 
 
-def _start(cfg: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "lightning_nas", "search", str(cfg)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def _kill_mid_trial(proc: subprocess.Popen, db: Path, min_completed: int) -> list[tuple]:
-    """Wait until ``min_completed`` trials are done and another is running, then SIGKILL."""
+def _kill_mid_trial(launcher: Launcher, cfg: Path, log: Path, db: Path,
+                    min_completed: int) -> list[tuple]:
+    """Launch the search, wait until ``min_completed`` trials are done and another is
+    running, then SIGKILL it."""
+    launcher.launch(["search", cfg], log)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
+        assert launcher.exited() is None, log.read_text()
         rows = _rows(db) if db.exists() else []
         done = sum(r[2] == "COMPLETED" for r in rows)
         running = [r for r in rows if r[2] == "RUNNING" and time.time() - r[5] > 0.3]
         if done >= min_completed and running:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            assert launcher.kill() == -signal.SIGKILL
             return _rows(db)
         time.sleep(0.05)
-    proc.kill()
     raise AssertionError("the search never reached the point to kill it")
 
 
-def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
+def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, launcher):
     """Two worker processes (one trial at a time in the search process is killed at random
     in ``test_kill.py``, and its exact replay checked in ``test_warm.py``)."""
     run_dir = tmp_path / "run"
@@ -68,17 +62,18 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
     }))
     db = run_dir / "search.db"
 
-    before_1 = _kill_mid_trial(_start(cfg), db, min_completed=1)
+    log = tmp_path / "log.txt"
+    before_1 = _kill_mid_trial(launcher, cfg, log, db, min_completed=1)
     assert any(r[2] == "RUNNING" for r in before_1)  # killed mid-trial
-    before_2 = _kill_mid_trial(_start(cfg), db, min_completed=3)
+    before_2 = _kill_mid_trial(launcher, cfg, log, db, min_completed=3)
     assert any(r[2] == "RUNNING" for r in before_2)
     second = {r[0]: r for r in before_2}
     for row in (r for r in before_1 if r[2] == "COMPLETED"):
         assert second[row[0]][:7] == row[:7]  # the second run left them untouched
 
-    proc = _start(cfg)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0, out
+    log.unlink()
+    assert launcher.run(["search", cfg], log) == 0, log.read_text()
+    out = log.read_text()
     assert "Resuming" in out and "Search finished" in out
     assert "another architecture than before" not in out  # the replay held
     rows = _rows(db)
@@ -94,7 +89,8 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path):
     assert (run_dir / "best.yaml").exists()
 
 
-def test_a_trial_that_kills_the_search_process_is_failed_after_two_attempts(tmp_path):
+def test_a_trial_that_kills_the_search_process_is_failed_after_two_attempts(tmp_path,
+                                                                            launcher):
     run_dir = tmp_path / "run"
     cfg = tmp_path / "search.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -104,11 +100,11 @@ def test_a_trial_that_kills_the_search_process_is_failed_after_two_attempts(tmp_
         "search": {"space": {"width": {"fixed": 4}, "lr": {"float": [0.02, 0.3]}},
                    "budget": 1, "max_failures": 0, "run_dir": str(run_dir)},
     }))
-    codes = []
+    codes, log = [], tmp_path / "log.txt"
     for _ in range(3):
-        proc = _start(cfg)
-        out, _ = proc.communicate(timeout=120)
-        codes.append(proc.returncode)
+        log.unlink(missing_ok=True)
+        codes.append(launcher.run(["search", cfg], log, timeout=120))
+    out = log.read_text()
     assert codes[:2] == [3, 3]  # the trial's os._exit(3) ended the whole search, twice
     assert codes[2] == 2 and "1 trials of" in out and "max_failures=0" in out
     rows = _rows(run_dir / "search.db")
