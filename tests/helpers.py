@@ -46,11 +46,12 @@ def make_blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0):
 
 
 class BlobData(pl.LightningDataModule):
-    """Train/val split of ``make_blobs``."""
+    """Train/val split of ``make_blobs`` (``shuffle=False``: the same batches every epoch,
+    so a resumed fit trains what an uninterrupted one does)."""
 
-    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+    def __init__(self, n: int = 256, batch_size: int = 64, shuffle: bool = True) -> None:
         super().__init__()
-        self.n, self.batch_size = n, batch_size
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
 
     def setup(self, stage: str | None = None) -> None:
         x, y = make_blobs(self.n)
@@ -59,7 +60,7 @@ class BlobData(pl.LightningDataModule):
         self.val_set = TensorDataset(x[cut:], y[cut:])
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=self.shuffle)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)

@@ -37,12 +37,16 @@ class TrialCheckpoint(ModelCheckpoint):
     collide with it ("Found more than one stateful callback") and fail every trial.
 
     ``keep_last`` writes ``last.ckpt`` at the end of every training epoch, after
-    ``best.ckpt`` (so it holds this callback's up-to-date best): a paused trial resumes
-    after the epoch it stopped at. Lightning's own ``save_last`` writes it only when a
-    top-k checkpoint is saved at the same step (2.6): it lagged behind an epoch that did
-    not improve. With the trial's ``reporter`` it completes the epoch's entry first (this
-    hook runs after the module's ``on_train_epoch_end``), so a checkpoint's history holds
-    the epoch's training metrics too.
+    ``best.ckpt`` (so it holds this callback's up-to-date best), and again when the fit
+    ends: a paused trial resumes after the epoch it stopped at. Lightning's own
+    ``save_last`` writes it only when a top-k checkpoint is saved at the same step (2.6):
+    it lagged behind an epoch that did not improve. Lightning steps the epoch's
+    ``ReduceLROnPlateau`` schedulers after the epoch-end hooks, and not on a resume from a
+    checkpoint written in them: the file written at the fit's end holds that step, so a
+    promoted trial trains on with the schedulers, rate and optimizer of an uninterrupted
+    run (the epoch-end one is for a crash). With the trial's ``reporter`` it completes the
+    epoch's entry first (this hook runs after the module's ``on_train_epoch_end``), so a
+    checkpoint's history holds the epoch's training metrics too.
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -63,6 +67,16 @@ class TrialCheckpoint(ModelCheckpoint):
         if self.reporter is not None:
             self.reporter._complete(trainer)
         super().on_train_epoch_end(trainer, pl_module)
+        self._save_last(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if self.reporter is not None:
+            self.reporter._complete(trainer)
+        self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
+
+    def _save_last(self, trainer: pl.Trainer) -> None:
+        """Write ``last.ckpt`` with ``keep_last`` (on every rank: Lightning's rank 0 writes)."""
         if self.keep_last and not trainer.fast_dev_run:
             trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
 
