@@ -425,7 +425,11 @@ def open_run(run_dir: str | Path) -> RunStore:
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
     # was: opened to write where it could (set WAL, migrated an older version's tables)
     store = RunStore(db, read_only=True)
-    if store.get_meta("space") is None and store.get_meta("monitor") is None:
+    try:
+        empty = store.get_meta("space") is None and store.get_meta("monitor") is None
+    except sqlite3.OperationalError:  # no table yet: a search is making them (not read here)
+        empty = True
+    if empty:
         store.close()
         raise FileNotFoundError(f"{run_dir} is not a run directory (its search.db holds no "
                                 f"search)")

@@ -417,6 +417,11 @@ def test_show_and_open_run_of_an_older_version_run_write_nothing_into_it(tmp_pat
         assert store.best("max").arch == {"k": 3}
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == files
+    fresh = tmp_path / "fresh"  # a search that has made its file, not yet its tables
+    fresh.mkdir()
+    sqlite3.connect(fresh / "search.db").close()
+    with pytest.raises(FileNotFoundError, match="its search.db holds no search"):
+        open_run(fresh)  # was: "no such table: meta" (read-only: no tables made)
 
 
 def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_ends(

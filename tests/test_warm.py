@@ -588,11 +588,13 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
     deadline = time.monotonic() + 120
     db = tmp_path / "killed" / "search.db"
     while time.monotonic() < deadline:  # kill once 4 trials finished, the 5th running
-        if db.exists():
+        try:
             with open_run(tmp_path / "killed") as store:
                 if store.count(TrialStatus.COMPLETED) >= 4 and \
                         store.count(TrialStatus.RUNNING) == 1:
                     break
+        except FileNotFoundError:  # no search.db, or one still without its search
+            pass
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
