@@ -90,6 +90,60 @@ def test_flops_of_an_example_input_given_as_lightning_takes_it(kind):
     assert costs["flops"] == 2 * (8 * 8 + 8 * 3)
 
 
+class NeedsTrainerNet(TinyNet):
+    """``configure_model`` reads the input size from the Trainer's datamodule."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__(width=width)
+        self.net = None
+
+    def configure_model(self) -> None:
+        if self.net is None:
+            dim = self.trainer.datamodule.train_set.tensors[0].shape[1]
+            self.net = torch.nn.Sequential(torch.nn.Linear(dim, self.hparams.width),
+                                           torch.nn.Linear(self.hparams.width, 3))
+
+
+class SetupHeadNet(TinyNet):
+    """Its head is made in Lightning's ``setup`` hook, as Lightning's docs show."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__(width=width)
+        self.net, self.head = torch.nn.Linear(8, width), None
+        self.example_input_array = torch.zeros(1, 8)
+
+    def setup(self, stage: str) -> None:
+        if self.head is None:
+            self.head = torch.nn.Linear(self.hparams.width, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(x))
+
+
+def test_a_count_that_fails_is_a_config_error_naming_what_needs_it(tmp_path, tiny_trainer):
+    # was: a raw RuntimeError / TypeError from the user's module, out of Search()
+    space = {"width": {"choice": [4, 8]}}
+    with pytest.raises(ConfigError) as err:
+        Search(NeedsTrainerNet, space, data=BlobData, trainer=tiny_trainer, max_params=1000,
+               run_dir=tmp_path / "run")
+    assert str(err.value) == (
+        "max_params needs each candidate's costs counted before it trains: counting the costs "
+        "of NeedsTrainerNet before training runs its configure_model with no Trainer "
+        "attached, which raised RuntimeError: NeedsTrainerNet is not attached to a `Trainer`; "
+        "make configure_model build the layers without the Trainer (sizes from __init__ "
+        "arguments, not self.trainer), or leave max_params out")
+    with pytest.raises(ConfigError) as err:  # the flops' forward: only flops need it
+        Search(SetupHeadNet, space, data=BlobData, trainer=tiny_trainer, max_params=1000,
+               objectives={"val_acc": "max", "flops": "min"}, run_dir=tmp_path / "run")
+    assert str(err.value) == (
+        "the 'flops' objective needs each candidate's costs counted before it trains: "
+        "counting flops runs SetupHeadNet's forward on its example_input_array before "
+        "training (no Trainer attached, Lightning's setup not run), which raised TypeError: "
+        "'NoneType' object is not callable; make forward work on example_input_array with "
+        "the layers __init__ and configure_model build, or leave the 'flops' objective out")
+    assert not (tmp_path / "run").exists()
+
+
 def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 

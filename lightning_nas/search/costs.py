@@ -9,15 +9,59 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.nn.parameter import UninitializedParameter
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, one_line
 
-__all__ = ["model_costs"]
+if TYPE_CHECKING:
+    from lightning_nas.search.objectives import Constraints, Objectives
+
+__all__ = ["CountError", "check_counting", "cost_uses", "model_costs"]
+
+
+class CountError(ConfigError):
+    """Counting a candidate's costs failed; ``costs``: those it failed for."""
+
+    def __init__(self, message: str, costs: Sequence[str] = ("params", "flops")) -> None:
+        super().__init__(message)
+        self.costs = tuple(costs)
+
+
+def cost_uses(limits: Constraints, objectives: Objectives | None,
+              costs: Sequence[str] = ("params", "flops")) -> str:
+    """What a search counts ``costs`` for: ``max_params``, ``max_flops``, a cost objective
+    ("" for nothing).
+
+    Example:
+        >>> from lightning_nas.search.objectives import Constraints, Objectives
+        >>> cost_uses(Constraints(max_params=100), Objectives({"val_acc": "max", "flops": "min"}))
+        "max_params and the 'flops' objective"
+    """
+    uses = [f"max_{name}" for name in limits.needs() if name in costs]
+    uses += [f"the {name!r} objective" for name in
+             (objectives.costs() if objectives is not None else []) if name in costs]
+    return " and ".join([", ".join(uses[:-1]), *uses[-1:]] if len(uses) > 2 else uses)
+
+
+def check_counting(count: Callable[[dict[str, Any]], dict[str, float]], arch: dict[str, Any],
+                   limits: Constraints, objectives: Objectives | None) -> None:
+    """Count ``arch``'s costs (``count``: ``TrialTemplate.costs``) before a search starts.
+
+    Raises:
+        ConfigError: what the search counts for (``cost_uses``), why counting failed
+            (``model_costs``) and what to do.
+    """
+    try:
+        count(arch)
+    except CountError as err:
+        needs = cost_uses(limits, objectives, err.costs) or cost_uses(limits, objectives)
+        raise ConfigError(f"{needs} need{'' if ' and ' in needs else 's'} each candidate's "
+                          f"costs counted before it trains: {err}, or leave {needs} "
+                          f"out") from None
 
 
 def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Mapping[str, Any],
@@ -30,7 +74,8 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
 
     Raises:
         ConfigError: when FLOPs, or the parameters of lazy modules, are asked and the model
-            has no ``example_input_array``.
+            has no ``example_input_array``; when its ``configure_model`` or that forward pass
+            raises (with no Trainer attached), naming the model and the error.
     """
     real = None
     try:
@@ -42,21 +87,29 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
     if lazy or flops:
         model = real if real is not None else _configured(build(arch))
         example = getattr(model, "example_input_array", None)
+        need = "counting flops" if flops else "counting the parameters of lazy modules"
+        failing = ("flops",) if flops and not lazy else ("params", "flops")
         if example is None:
-            need = "counting flops" if flops else "counting the parameters of lazy modules"
-            raise ConfigError(f"{need} needs the model's example_input_array (set it in "
-                              f"{type(model).__name__}.__init__, as for Lightning's model "
-                              f"summary)")
+            raise CountError(f"{need} needs the model's example_input_array (set it in "
+                             f"{type(model).__name__}.__init__, as for Lightning's model "
+                             f"summary)", failing)
         from torch.utils.flop_counter import FlopCounterMode
 
         model.eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
-                model(*example)
-            elif isinstance(example, dict):
-                model(**example)
-            else:
-                model(example)
+        try:
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
+                    model(*example)
+                elif isinstance(example, dict):
+                    model(**example)
+                else:
+                    model(example)
+        except Exception as err:  # noqa: BLE001 - the user's forward: name it
+            raise CountError(f"{need} runs {type(model).__name__}'s forward on its "
+                             f"example_input_array before training (no Trainer attached, "
+                             f"Lightning's setup not run), which raised {_said(err)}; make "
+                             f"forward work on example_input_array with the layers __init__ "
+                             f"and configure_model build", failing) from err
     out = {"params": float(sum(p.numel() for p in model.parameters()))}
     if flops:
         out["flops"] = float(counter.get_total_flops())
@@ -67,5 +120,17 @@ def _configured(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` after its Lightning ``configure_model`` hook (layers made there count)."""
     hook = getattr(model, "configure_model", None)
     if callable(hook):
-        hook()
+        try:
+            hook()
+        except Exception as err:  # noqa: BLE001 - the user's hook: name it
+            raise CountError(f"counting the costs of {type(model).__name__} before training "
+                             f"runs its configure_model with no Trainer attached, which "
+                             f"raised {_said(err)}; make configure_model build the layers "
+                             f"without the Trainer (sizes from __init__ arguments, not "
+                             f"self.trainer)") from err
     return model
+
+
+def _said(err: BaseException) -> str:
+    """``err`` as one line, without a closing full stop (a clause of a longer message)."""
+    return one_line(err).rstrip(".")

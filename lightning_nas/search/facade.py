@@ -42,17 +42,14 @@ from lightning_nas.config.factories import (
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
+from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import make_executor
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
-from lightning_nas.search.resume import (
-    check_resume,
-    current_setup,
-    stored_setup,
-)
+from lightning_nas.search.resume import check_resume, current_setup, stored_setup
 from lightning_nas.search.runner import check_trial_processes
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
@@ -204,7 +201,8 @@ class Search:
         # trials that run here or in local worker processes: the Trainer is built here too
         self.template.dry_build(archs, trainer=executor in ("auto", "inline", "process"))
         if self.template.cost_names:  # counting works: check it now
-            self.template.costs(archs[0])
+            check_counting(self.template.costs, archs[0], self.settings.limits.build(),
+                           self.settings.goal.objectives)
 
     def _check_space_values(self, arch: dict[str, Any]) -> None:
         """Every value a space key may take (each option of a choice, the bounds of a
