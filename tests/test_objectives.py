@@ -144,6 +144,36 @@ def test_a_count_that_fails_is_a_config_error_naming_what_needs_it(tmp_path, tin
     assert not (tmp_path / "run").exists()
 
 
+def test_a_count_that_misses_layers_made_in_setup_stops_the_search(tmp_path):
+    # was: trials stored params 44 (width 4) while their checkpoints held 59, and max_params
+    # rejected or passed candidates on that count
+    from lightning_nas.errors import SearchError
+
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1}
+    space = {"width": {"choice": [4, 8]}}
+    with pytest.raises(SearchError) as err:
+        Search(SetupHeadNet, space, data=BlobData, trainer=trainer, max_params=10**6,
+               objectives={"val_acc": "max", "params": "min"}, budget=2, verbose=False,
+               optimizer="RandomSearch", seed=0, run_dir=tmp_path / "setup").run()
+    trial, = RunStore(tmp_path / "setup" / "search.db").trials()
+    width = trial.arch["width"]
+    real, counted = 8 * width + width + width * 3 + 3, 8 * width + width
+    assert str(err.value) == (
+        f"trial 1 failed with an error every trial would hit: CountMismatch: SetupHeadNet has "
+        f"{real} parameters once the Trainer set it up, but the search counted {counted} "
+        f"before training (for max_params and the 'params' objective): layers made in "
+        f"setup() are made after the count; build the layers in __init__ or configure_model")
+    assert trial.status is TrialStatus.FAILED and "params" not in trial.metrics
+    # layers of configure_model and lazy modules are counted right; without a cost the
+    # count is not compared
+    for model, options in ((ConfigureModelNet, {"max_params": 10**6}),
+                           (Lazy, {"objectives": {"val_acc": "max", "params": "min"}}),
+                           (SetupHeadNet, {})):
+        result = Search(model, space, data=BlobData, trainer=trainer, budget=1, verbose=False,
+                        run_dir=tmp_path / model.__name__, **options).run()
+        assert result.best is not None
+
+
 def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 

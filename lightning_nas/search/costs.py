@@ -1,6 +1,9 @@
 """Costs of a candidate counted without training: ``params`` (on the meta device: no memory,
 no initialisation) and ``flops`` (one forward pass of the model's ``example_input_array``).
 
+A count runs with no Trainer attached, before Lightning's ``setup`` hook: each trial of a
+search that counts compares it, once its Trainer set the model up (``ParamsCheck``).
+
 Example:
     >>> import torch
     >>> model_costs(lambda arch: torch.nn.Linear(4, arch["out"]), {"out": 2})
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import lightning.pytorch as pl
 import torch
 from torch.nn.parameter import UninitializedParameter
 
@@ -20,7 +24,8 @@ from lightning_nas.errors import ConfigError, one_line
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
 
-__all__ = ["CountError", "check_counting", "cost_uses", "model_costs"]
+__all__ = ["CountError", "CountMismatch", "ParamsCheck", "check_counting", "cost_uses",
+           "model_costs"]
 
 
 class CountError(ConfigError):
@@ -29,6 +34,11 @@ class CountError(ConfigError):
     def __init__(self, message: str, costs: Sequence[str] = ("params", "flops")) -> None:
         super().__init__(message)
         self.costs = tuple(costs)
+
+
+class CountMismatch(ConfigError):
+    """A trial's model, set up by its Trainer, has other parameters than its search counted
+    before training: every trial's count would be wrong (a fatal trial error)."""
 
 
 def cost_uses(limits: Constraints, objectives: Objectives | None,
@@ -134,3 +144,53 @@ def _configured(model: torch.nn.Module) -> torch.nn.Module:
 def _said(err: BaseException) -> str:
     """``err`` as one line, without a closing full stop (a clause of a longer message)."""
     return one_line(err).rstrip(".")
+
+
+class ParamsCheck(pl.Callback):
+    """Stops a trial (``CountMismatch``) whose model, once its Trainer set it up (its
+    ``setup`` and ``configure_model`` hooks ran), has other parameters than the search
+    counted before training: layers made in ``setup`` are not counted. Lazy modules are
+    compared after the first training batch (its forward made them); models a strategy
+    shards (FSDP, DeepSpeed) or a precision plugin packs (bitsandbytes) are not compared.
+
+    Args:
+        counted: the parameters the search counted.
+        uses: what the search counts costs for (``cost_uses``), named in the error.
+    """
+
+    def __init__(self, counted: float, uses: str = "") -> None:
+        self.counted, self.uses = counted, uses
+        self._pending = False  # compared when the model's parameters are all made
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._pending = _counts_whole(trainer)
+        self._compare(pl_module)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._compare(pl_module)
+
+    def _compare(self, model: pl.LightningModule) -> None:
+        if not self._pending or any(isinstance(p, UninitializedParameter)
+                                    for p in model.parameters()):
+            return
+        self._pending = False
+        real = sum(p.numel() for p in model.parameters())
+        if real != self.counted:
+            raise CountMismatch(
+                f"{type(model).__name__} has {real} parameters once the Trainer set it up, "
+                f"but the search counted {self.counted:.0f} before training (for "
+                f"{self.uses or 'its costs'}): layers made in setup() are made after the "
+                f"count; build the layers in __init__ or configure_model")
+
+
+def _counts_whole(trainer: pl.Trainer) -> bool:
+    """Whether the module's parameters are whole under ``trainer``: not sharded by its
+    strategy, not packed by its precision plugin."""
+    from lightning.pytorch.plugins.precision import BitsandbytesPrecision
+    from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
+
+    strategy = trainer.strategy
+    return (isinstance(strategy, (SingleDeviceStrategy, DDPStrategy))
+            and not isinstance(strategy, DeepSpeedStrategy)
+            and not isinstance(trainer.precision_plugin, BitsandbytesPrecision))

@@ -29,6 +29,7 @@ from lightning_nas.search.checkpoints import (
     drop_checkpoints,
     keep_top_checkpoints,
 )
+from lightning_nas.search.costs import cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
@@ -76,6 +77,7 @@ class SearchLoop:
         self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
         self.violated: dict[str, float] = {}  # arch key -> violation of a REJECTED one
         self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
+        self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
@@ -335,11 +337,14 @@ class SearchLoop:
 
     def _violation(self, arch: dict[str, Any], key: str) -> tuple[float, str]:
         """Count the architecture's costs (if needed); how far it violates the limits, why."""
-        if self.template.cost_names:
+        costs = self._counted(arch, key)
+        return self.constraints.violation(arch, costs) if self.constraints else (0.0, "")
+
+    def _counted(self, arch: dict[str, Any], key: str) -> dict[str, float]:
+        """The costs of ``arch`` (``key``), counted once ({} when the search counts none)."""
+        if self.template.cost_names and key not in self.costs:
             self.costs[key] = self.template.costs(arch)
-        if not self.constraints:
-            return 0.0, ""
-        return self.constraints.violation(arch, self.costs.get(key, {}))
+        return self.costs.get(key, {})
 
     def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
         """Check the candidate (``_violation``); a violating one is told to nevergrad as a
@@ -364,8 +369,12 @@ class SearchLoop:
         self.running[trial_id] = (arch, candidate)
         self.store.note_fit(trial_id, self.executor.cpu_threads, resumed=ckpt_path is not None)
         rule = None if self.rule is None else self.rule.snapshot()
-        self.executor.submit(self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
-                                                known_epochs=known_epochs))
+        spec = self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
+                                  known_epochs=known_epochs)
+        if self.template.cost_names:  # compared once the trial's Trainer set the model up
+            spec.counted_params = self._counted(arch, arch_key(arch))["params"]
+            spec.count_uses = self.uses
+        self.executor.submit(spec)
 
     # ----------------------------------------------------------------- results
     def _loss(self, result: TrialResult) -> Any:
@@ -393,9 +402,8 @@ class SearchLoop:
             if len(result.curve) < len(earlier.curve):  # failed before its epochs were back
                 result.curve, result.epochs = earlier.curve, earlier.epochs
         key = arch_key(arch)
-        if self.template.cost_names and key not in self.costs:  # re-run after a restart
-            self.costs[key] = self.template.costs(arch)
-        result.metrics = {**self.costs.get(key, {}), **result.metrics}
+        if not result.fatal:  # (a trial that found the count wrong stops the search)
+            result.metrics = {**self._counted(arch, key), **result.metrics}
         why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
         if why and result.status in _TOLD:  # not to be told; it would stay on the front
             result.status, result.error = TrialStatus.FAILED, why

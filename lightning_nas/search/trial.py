@@ -42,6 +42,7 @@ from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
+from lightning_nas.search.costs import CountMismatch, ParamsCheck
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_logs import (
@@ -145,6 +146,10 @@ class TrialSpec:
     #: the run's label in logger versions under a ``save_dir`` of the user's (meta
     #: ``log_label``; None: the run folder's name, as a run of an older version had it)
     log_label: str | None = None
+    #: the parameters the search counted before training (None: it counts no cost), and
+    #: what it counts them for: compared once the Trainer set the model up (``ParamsCheck``)
+    counted_params: float | None = None
+    count_uses: str = ""
 
 
 @contextmanager
@@ -224,7 +229,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     the data or the Trainer; or in Lightning's own code before the first training step).
     One that trained to its end without a validation is FAILED, and ``fatal`` unless its
     architecture holds searched Trainer values that decide validation (other trials' may
-    validate).
+    validate). One whose model, set up by the Trainer, has other parameters than its search
+    counted (``spec.counted_params``: layers made in ``setup``) is FAILED and ``fatal``.
     ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the trial is
     re-run on resume).
     """
@@ -238,6 +244,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
     callbacks: list[pl.Callback] = [reporter]
+    if spec.counted_params is not None:
+        callbacks.append(ParamsCheck(spec.counted_params, spec.count_uses))
     pruning = None
     if spec.rule is not None:
         pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
@@ -277,7 +285,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 result.epochs = trainer.current_epoch
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
-        result.fatal = isinstance(err, MonitorError)
+        result.fatal = isinstance(err, (MonitorError, CountMismatch))
         # Lightning's own checks before the first step (val_check_interval above the
         # batches of an epoch) reject the setup, not the architecture
         result.build_failed = building or (not reporter.training_started
