@@ -20,6 +20,7 @@ __all__ = [
     "CrashAt",
     "DictArgNet",
     "EpochLog",
+    "ManualTinyNet",
     "RankRecorder",
     "SaveInitialWeights",
     "StopAt",
@@ -178,6 +179,24 @@ class NamedWidthNet(TinyNet):
 
     def __init__(self, width: str = "small", lr: float = 0.05) -> None:
         super().__init__(width={"small": 4, "large": 16}[width], lr=lr)
+
+
+class ManualTinyNet(TinyNet):
+    """``TinyNet`` trained by manual optimization (``automatic_optimization = False``), as
+    GAN-style modules with several optimizers are."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(width=width, lr=lr)
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        optimizer = self.optimizers()
+        loss = F.cross_entropy(self(x), y)
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
 
 
 def build_mlp(arch: dict) -> nn.Module:

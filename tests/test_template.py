@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from lightning.pytorch.demos.boring_classes import BoringModel
 
+from lightning_nas import Search
 from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, ManualTinyNet, TinyNet
 
 TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1}
 
@@ -130,3 +133,38 @@ def test_template_with_a_boring_model_and_no_data():
     spec = template.spec(1, {})
     assert spec.model is BoringModel and spec.data is None
     assert template.costs({}) == {"params": 66.0}  # Linear(32, 2)
+
+
+_MANUAL = "the model (ManualTinyNet) sets automatic_optimization=False, and Lightning refuses "
+
+
+@pytest.mark.parametrize(("trainer", "space", "needle"), [
+    ({}, {"trainer.accumulate_grad_batches": {"choice": [1, 2, 4]}},
+     "space key 'trainer.accumulate_grad_batches' may take 2, 4: " + _MANUAL
+     + "accumulate_grad_batches other than 1 with manual optimization (valid: 1;"),
+    ({}, {"trainer.gradient_clip_val": {"choice": [0.0, None, 1.0]}},
+     "space key 'trainer.gradient_clip_val' may take 1.0: " + _MANUAL
+     + "gradient_clip_val above 0 with manual optimization (valid: None or 0;"),
+    ({"gradient_clip_val": 0.5}, {},
+     "trainer.gradient_clip_val=0.5: " + _MANUAL + "gradient_clip_val above 0"),
+    ({"accumulate_grad_batches": 2}, {"trainer.gradient_clip_val": {"choice": [0.0, None]}},
+     "trainer.accumulate_grad_batches=2: " + _MANUAL + "accumulate_grad_batches other than 1"),
+], ids=["searched-accumulate", "searched-clip", "set-clip", "set-accumulate"])
+def test_trainer_values_manual_optimization_cannot_take_are_refused_before_training(
+        tmp_path, trainer, space, needle):
+    # was: the trials drawing them failed when fit started ("Automatic gradient accumulation
+    # is not supported for manual optimization"), ate max_failures and stopped the search
+    with pytest.raises(ConfigError) as info:
+        Search(ManualTinyNet, {"width": {"choice": [4, 8]}, **space}, data=BlobData,
+               trainer={**TRAINER, **trainer}, budget=4, run_dir=tmp_path / "run",
+               optimizer="RandomSearch", verbose=False, progress=False).run()
+    assert needle in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_trainer_values_manual_optimization_takes_train_as_searched(tmp_path):
+    space = {"width": {"choice": [4, 8]}, "trainer.gradient_clip_val": {"choice": [0.0, None]},
+             "trainer.accumulate_grad_batches": {"choice": [1]}}
+    result = Search(ManualTinyNet, space, data=BlobData, trainer={**TRAINER, "max_epochs": 1},
+                    budget=1, run_dir=tmp_path, verbose=False, progress=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]

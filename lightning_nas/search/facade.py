@@ -186,9 +186,9 @@ class Search:
         check_fill(self.space, self.settings.transfer.warm_start_fill)
         archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
                  for i in range(DRY_BUILD_ARCHS)]
+        searched = trainer_options(space_options(self.space))  # trainer.* keys' values
         # DDP trials: rank processes of their own (the config's Trainer or a searched one)
-        ranks = check_trial_processes(self.trainer,
-                                      trainer_options(space_options(self.space)))
+        ranks = check_trial_processes(self.trainer, searched)
         self.model.check(self.space.names())
         self.model.check_groups(archs[0])
         self.data.check(self.space.names())
@@ -199,7 +199,7 @@ class Search:
             self._check_picklable(ranks)
         self._rule()
         # trials that run here or in local worker processes: the Trainer is built here too
-        self.template.dry_build(archs, trainer=executor in ("auto", "inline", "process"))
+        self.template.dry_build(archs, searched, trainer=executor in ("auto", "inline", "process"))
         if self.template.cost_names:  # counting works: check it now
             check_counting(self.template.costs, archs[0], self.settings.limits.build(),
                            self.settings.goal.objectives)

@@ -6,8 +6,10 @@ seed; ``spec(trial_id, arch)`` makes the picklable ``TrialSpec`` of one trial, `
 counts a candidate's parameters and FLOPs without training, and ``dry_build`` builds the
 model (on the meta device where it can), the data and the Trainer of a trial the way a trial
 builds them, so that an error every trial would hit is a ``ConfigError`` naming its config
-path (``trainer.max_epochs=-5: ...``) before anything trains; ``check_trainer_builds`` is
-its Trainer part for ``fit`` and ``finetune``.
+path (``trainer.max_epochs=-5: ...``) before anything trains, and a model of manual
+optimization is checked against the Trainer values Lightning refuses for it when ``fit``
+starts, set or searched; ``check_trainer_builds`` is its Trainer part for ``fit`` and
+``finetune``.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 
 from lightning_nas.arch import format_arch
@@ -112,35 +115,48 @@ class TrialTemplate:
         with quiet_lightning():
             return model_costs(self.model.build, arch, flops="flops" in self.cost_names)
 
-    def dry_build(self, archs: Sequence[dict[str, Any]], trainer: bool = True) -> None:
+    def dry_build(self, archs: Sequence[dict[str, Any]],
+                  searched: Mapping[str, Sequence[Any]] | None = None,
+                  trainer: bool = True) -> None:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
         them, without training, starting processes or writing into the run folder.
 
         The model is built on the meta device (on CPU if it cannot be). The model and the
         data must build for one of ``archs`` (an architecture the model rejects is a failed
-        trial, not a config error); the Trainer is built for the first.
+        trial, not a config error); the Trainer is built for the first. A model of manual
+        optimization (``automatic_optimization = False``) is checked against the Trainer
+        values Lightning refuses for it when ``fit`` starts, the Trainer's and each of
+        ``searched`` (the space's ``trainer.*`` keys without the prefix: their values).
 
         Raises:
             ConfigError: naming the config path at fault and its value
                 (``trainer.max_epochs=-5: ...``, ``model.depth='abc': ...``), else the
-                section (``model``, ``data``, ``trainer``).
+                section (``model``, ``data``, ``trainer``); or the space key and the values
+                manual optimization cannot take.
         """
         if self.objective is not None or not archs:
             return
+        built: list[Any] = []  # the model, then the data (each of the first arch it builds for)
         with _global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
                 first = None
                 for arch in archs:
-                    error = _attempt(lambda a=arch, f=factory: f.build(a), name == "model")
+                    error = _attempt(lambda a=arch, f=factory: built.append(f.build(a)),
+                                     name == "model")
                     if error is None:
                         break
                     first = first or error
                 else:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0])
-        fault = _trainer_fault(self.spec(0, archs[0], dry=True)) if trainer else None
+        if not trainer:
+            return
+        spec = self.spec(0, archs[0], dry=True)
+        fault = _trainer_fault(spec)
         if fault is not None:
             raise _config_error("trainer", *fault, archs[0])
+        if not getattr(built[0], "automatic_optimization", True):
+            _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
 
     def _blame(self, name: str, factory: ModelFactory | DataFactory,
                arch: dict[str, Any]) -> tuple[str, Any] | None:
@@ -204,6 +220,60 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
             return None
         path, value = blame(build, spec.trainer, "trainer") or (None, None)
         return path, value, error
+
+
+#: Trainer arguments Lightning refuses for manual optimization when ``fit`` starts
+#: (``configuration_validator.__verify_manual_optimization_support``), in its order: what
+#: it refuses, and what it takes
+_MANUAL_REFUSED = {
+    "gradient_clip_val": ("above 0", "None or 0; clip in training_step with "
+                                     "self.clip_gradients"),
+    "accumulate_grad_batches": ("other than 1", "1; accumulate in training_step"),
+}
+
+
+def _manual_refusals(trainer: pl.Trainer) -> list[str]:
+    """The arguments of ``trainer`` Lightning refuses for a model of manual optimization,
+    read as its rule reads them (the Trainer's own attributes)."""
+    clip = trainer.gradient_clip_val
+    return [name for name, refused in (("gradient_clip_val", clip is not None and clip > 0),
+                                       ("accumulate_grad_batches",
+                                        trainer.accumulate_grad_batches != 1)) if refused]
+
+
+def _check_manual_optimization(spec: TrialSpec, model: str,
+                               searched: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse the Trainer values Lightning refuses when ``fit`` starts for ``model``, which
+    sets ``automatic_optimization = False``: ``spec``'s (the config's, for an argument that
+    is not searched) and each value a searched one may take (each over ``spec``'s Trainer)."""
+    def why(name: str) -> str:
+        refused, valid = _MANUAL_REFUSED[name]
+        return (f"the model ({model}) sets automatic_optimization=False, and Lightning refuses "
+                f"{name} {refused} with manual optimization (valid: {valid}); found before "
+                f"any training")
+
+    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
+
+        def refusals(name: str | None = None, value: Any = None) -> list[str]:
+            settings = spec.trainer if name is None else {**spec.trainer, name: value}
+            try:
+                trainer = build_trainer(dataclasses.replace(spec, trainer=settings), [])
+            except Exception:  # noqa: BLE001 - a value the Trainer refuses: a failed trial
+                return []
+            return _manual_refusals(trainer)
+
+        for name in refusals():
+            if name not in searched:
+                raise ConfigError(f"trainer.{name}={short(spec.trainer.get(name))}: "
+                                  f"{why(name)} (every trial would fail)")
+        for name in _MANUAL_REFUSED:
+            values = [v for v in searched.get(name, ()) if name in refusals(name, v)]
+            if values:
+                raise ConfigError(f"space key 'trainer.{name}' may take "
+                                  f"{', '.join(short(v) for v in values)}: {why(name)} (every "
+                                  f"trial drawing {'it' if len(values) == 1 else 'them'} "
+                                  f"would fail)")
 
 
 def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
