@@ -37,7 +37,7 @@ from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.schedulers import scheduler_epochs
 from lightning_nas.search.template import check_trainer_builds
-from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial import TrialSpec, with_trial_defaults
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
@@ -46,6 +46,12 @@ __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir"
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
 FIT_DIRECTIVE = "# lightning-nas fit:"
+
+#: trial defaults (``TRIAL_TRAINER_DEFAULTS``) that change a trial's results, which
+#: ``best_config.yaml`` writes out for plain LightningCLI: Lightning's model summary runs
+#: the model's ``example_input_array`` through ``forward`` before training, which
+#: initialises lazy layers and draws random numbers (the progress bar changes nothing)
+_RESULT_DEFAULTS = ("enable_model_summary",)
 
 #: the stored model of an ``objective=`` search: the placeholder ``Search`` stands in with
 #: (nothing is built; ``best.yaml`` says so instead of naming it)
@@ -160,16 +166,17 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     when the class takes them only through ``**kwargs``), dotted keys (``model.net.width``,
     ``data.batch_size``, ``trainer.gradient_clip_val``) to their paths;
     ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
-    the config's), and ``trainer.max_epochs`` the epochs of a complete trial when a
-    scheduler set them. It trains the trial again as is (``LightningCLI`` or
-    ``lightning-nas fit``).
+    the config's), ``trainer.max_epochs`` the epochs of a complete trial when a
+    scheduler set them, and the trial defaults that change a trial's results written out
+    (``_RESULT_DEFAULTS``: ``enable_model_summary: false`` unless the config set it).
+    It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
 
     Example:
         >>> cfg = {"seed_everything": 1, "model": "m.Net", "trainer": {"max_epochs": 9},
         ...        "search": {"space": {}}}
         >>> out = best_config(cfg, {"width": 8, "trainer.max_epochs": 4}, seed=0)
         >>> out["seed_everything"], out["model"]["init_args"], out["trainer"], "search" in out
-        (0, {'width': 8}, {'max_epochs': 4}, False)
+        (0, {'width': 8}, {'max_epochs': 4, 'enable_model_summary': False}, False)
     """
     cfg = copy.deepcopy(dict(config))
     cfg.pop("search", None)
@@ -179,6 +186,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         cfg["model"] = {"class_path": cfg["model"]}
     if isinstance(cfg.get("data"), str):
         cfg["data"] = {"class_path": cfg["data"]}
+    ran = with_trial_defaults(dict(cfg.get("trainer") or {}))  # what a trial ran with
+    cfg["trainer"] = {**(cfg.get("trainer") or {}), **{k: ran[k] for k in _RESULT_DEFAULTS}}
     if max_epochs is not None:
         cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
     # a searched trainer.max_epochs wins, as in the trial

@@ -20,6 +20,7 @@ __all__ = [
     "CrashAt",
     "DictArgNet",
     "EpochLog",
+    "LazyNoisyNet",
     "ManualTinyNet",
     "RankRecorder",
     "SaveInitialWeights",
@@ -197,6 +198,39 @@ class ManualTinyNet(TinyNet):
         self.manual_backward(loss)
         optimizer.step()
         self.log("train_loss", loss, on_step=False, on_epoch=True)
+
+
+class LazyNoisyNet(pl.LightningModule):
+    """An MLP with a ``LazyLinear`` first layer (made at its first forward), a forward that
+    draws noise, and an ``example_input_array``: Lightning's model summary runs it through
+    ``forward`` before training unless ``enable_model_summary`` is off."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, depth: int = 1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        layers = [nn.LazyLinear(width), nn.ReLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(width, width), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(width, 3))
+        self.example_input_array = torch.zeros(2, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x + 0.1 * torch.randn_like(x))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self.log("val_loss", F.cross_entropy(logits, y))
+        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
 
 def build_mlp(arch: dict) -> nn.Module:
