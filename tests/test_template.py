@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 from lightning.pytorch.demos.boring_classes import BoringModel
 
 from lightning_nas import Search
@@ -168,3 +169,32 @@ def test_trainer_values_manual_optimization_takes_train_as_searched(tmp_path):
     result = Search(ManualTinyNet, space, data=BlobData, trainer={**TRAINER, "max_epochs": 1},
                     budget=1, run_dir=tmp_path, verbose=False, progress=False).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+
+
+def _cached_table(n: int) -> torch.Tensor:
+    return _TABLES.setdefault(n, torch.linspace(-1, 1, n * 2).reshape(2, n))
+
+
+_TABLES: dict[int, torch.Tensor] = {}  # a module-level cache, as functools.lru_cache keeps
+
+
+class CachedTableNet(TinyNet):
+    """A constant table from a module-level cache, registered as a buffer."""
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
+        super().__init__(width=width, activation=activation, lr=lr)
+        self.register_buffer("table", _cached_table(2).clone())
+
+
+@pytest.mark.parametrize("costs", [{}, {"max_params": 10_000}])
+def test_the_checks_before_training_leave_a_cached_tensor_of_the_model_alone(
+        tmp_path, tiny_space, tiny_trainer, costs):
+    # was: the model was built inside torch.device("meta"), so the cached table was made a
+    # meta tensor: every trial failed ("Cannot copy out of meta tensor") and so did the
+    # user's own models built afterwards; only parameters go to meta now
+    _TABLES.clear()
+    search = Search(CachedTableNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=2,
+                    run_dir=tmp_path, verbose=False, **costs)
+    assert _TABLES[2].device.type == "cpu"
+    assert [t.status for t in search.run().trials] == [TrialStatus.COMPLETED] * 2
+    assert CachedTableNet().table.device.type == "cpu"

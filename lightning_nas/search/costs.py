@@ -20,6 +20,7 @@ import torch
 from torch.nn.parameter import UninitializedParameter
 
 from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.search.meta_build import parameters_on_meta
 
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
@@ -89,7 +90,7 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
     """
     real = None
     try:
-        with torch.device("meta"):
+        with parameters_on_meta():  # was: torch.device("meta"), every tensor made on it
             model = _configured(build(arch))
     except Exception:  # noqa: BLE001 - some modules cannot be built on meta: count on CPU
         model = real = _configured(build(arch))

@@ -4,12 +4,12 @@ needs from the search besides its settings.
 It holds the model and data factories, the Trainer settings, what is monitored and the
 seed; ``spec(trial_id, arch)`` makes the picklable ``TrialSpec`` of one trial, ``costs``
 counts a candidate's parameters and FLOPs without training, and ``dry_build`` builds the
-model (on the meta device where it can), the data and the Trainer of a trial the way a trial
-builds them, so that an error every trial would hit is a ``ConfigError`` naming its config
-path (``trainer.max_epochs=-5: ...``) before anything trains, and a model of manual
-optimization is checked against the Trainer values Lightning refuses for it when ``fit``
-starts, set or searched; ``check_trainer_builds`` is its Trainer part for ``fit`` and
-``finetune``.
+model (its parameters on the meta device where it can), the data and the Trainer of a trial
+the way a trial builds them, so that an error every trial would hit is a ``ConfigError``
+naming its config path (``trainer.max_epochs=-5: ...``) before anything trains, and a model
+of manual optimization is checked against the Trainer values Lightning refuses for it when
+``fit`` starts, set or searched; ``check_trainer_builds`` is its Trainer part for ``fit``
+and ``finetune``.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -42,6 +42,7 @@ from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import model_costs
+from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
 
@@ -121,12 +122,13 @@ class TrialTemplate:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
         them, without training, starting processes or writing into the run folder.
 
-        The model is built on the meta device (on CPU if it cannot be). The model and the
-        data must build for one of ``archs`` (an architecture the model rejects is a failed
-        trial, not a config error); the Trainer is built for the first. A model of manual
-        optimization (``automatic_optimization = False``) is checked against the Trainer
-        values Lightning refuses for it when ``fit`` starts, the Trainer's and each of
-        ``searched`` (the space's ``trainer.*`` keys without the prefix: their values).
+        The model is built with its parameters on the meta device (``parameters_on_meta``;
+        on CPU if it cannot be). The model and the data must build for one of ``archs`` (an
+        architecture the model rejects is a failed trial, not a config error); the Trainer
+        is built for the first. A model of manual optimization (``automatic_optimization =
+        False``) is checked against the Trainer values Lightning refuses for it when ``fit``
+        starts, the Trainer's and each of ``searched`` (the space's ``trainer.*`` keys
+        without the prefix: their values).
 
         Raises:
             ConfigError: naming the config path at fault and its value
@@ -277,10 +279,11 @@ def _check_manual_optimization(spec: TrialSpec, model: str,
 
 
 def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
-    """Run ``build`` (on the meta device first when ``meta``); its error, or None."""
+    """Run ``build`` (its parameters on the meta device first when ``meta``:
+    ``parameters_on_meta``); its error, or None."""
     if meta:
         try:
-            with torch.device("meta"):
+            with parameters_on_meta():  # was: torch.device("meta"): a cached tensor too
                 build()
             return None
         except Exception:  # noqa: BLE001 - some modules cannot be built on meta: try CPU
