@@ -408,6 +408,23 @@ def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimiz
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("section", ["model", "data"])
+def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
+    # was: "data.batch_size=32: TypeError: ... returned partial": the blame rebuilt the
+    # section without the type check that failed, so leaving out any argument "worked"
+    cfg = {"model": {"_target_": "tests.helpers.TinyNet", "width": 8},
+           "data": {"_target_": "tests.helpers.BlobData", "batch_size": 32},
+           "trainer": {"max_epochs": 1},
+           "search": {"space": {"model.lr": {"choice": [0.05, 0.1]}},
+                      "run_dir": str(tmp_path / "run")}}
+    cfg[section]["_partial_"] = True
+    kind = {"model": "LightningModule", "data": "LightningDataModule"}[section]
+    with pytest.raises(ConfigError, match=rf"^{section} \(for model\.lr=.*\): TypeError: "
+                                          rf".* returned partial.*, expected a {kind}"):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
     # was: 'init_args' is not an argument of LitClassifier, though the init_args level is one
     # a path *may* leave out (LightningCLI's own overrides take both spellings)

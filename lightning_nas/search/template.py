@@ -166,9 +166,14 @@ class TrialTemplate:
         meta, target = name == "model", factory.target
         if isinstance(target, ConfigBuilder):
             section = target.config(arch)
+            kind = pl.LightningModule if meta else pl.LightningDataModule
+
+            def built(init_args: dict[str, Any]) -> None:  # checked as the factory checks it
+                if not isinstance(instantiate(nodes.with_args(section, init_args)), kind):
+                    raise TypeError(f"not a {kind.__name__}")  # was: any argument "at fault"
 
             def section_build(init_args: dict[str, Any]) -> BaseException | None:
-                return _attempt(lambda: instantiate(nodes.with_args(section, init_args)), meta)
+                return _attempt(lambda: built(init_args), meta)
             return blame(section_build, nodes.node_args(section), name)
         if not isinstance(target, type):
             return None
