@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 import warnings
@@ -31,7 +32,7 @@ from torch.nn import functional as F
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["LOSSES", "METRICS", "NASModule"]
+__all__ = ["LOSSES", "METRICS", "NASModule", "loader_metric"]
 
 #: loss names accepted by ``NASModule(loss=...)``
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
@@ -112,6 +113,25 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
     return fn
 
 
+def loader_metric(owner: pl.LightningModule, name: str, dataloader_idx: int) -> Any:
+    """``owner.<name>`` (a torchmetrics metric, a module of them, or None) for validation
+    loader ``dataloader_idx``: itself for the first loader, a fresh copy for each further one
+    (made at its first batch; not a submodule, so checkpoints do not change). Lightning logs
+    each loader's value as ``<key>/dataloader_idx_<i>``; one metric updated by every loader
+    would give each of those keys the value of all loaders together."""
+    metric = getattr(owner, name)
+    if not dataloader_idx or metric is None:
+        return metric
+    copies = owner.__dict__.setdefault("_loader_metrics", {})
+    if (name, dataloader_idx) not in copies:
+        fresh = copy.deepcopy(metric)
+        for part in fresh.modules():
+            if isinstance(part, torchmetrics.Metric):
+                part.reset()  # the first loader's updates of this epoch stay out
+        copies[name, dataloader_idx] = fresh
+    return copies[name, dataloader_idx].to(owner.device)
+
+
 class NASModule(pl.LightningModule):
     """A LightningModule around ``builder(arch) -> nn.Module``.
 
@@ -124,7 +144,9 @@ class NASModule(pl.LightningModule):
             builder; another callable, such as a lambda, is not: ``NASModule`` warns, and
             ``load_from_checkpoint(path, loss=...)`` takes it again).
         metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
-            ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``.
+            ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``
+            (with several validation loaders ``val_<name>/dataloader_idx_<i>``, as
+            Lightning names a loader's keys: each loader has its own metric objects).
             Default ``{"acc": "accuracy"}`` (logs ``val_acc``). Names are saved; metric
             objects are not (``NASModule`` warns: ``load_from_checkpoint(path,
             metrics=...)`` takes them again). ``f1``, ``recall`` and
@@ -224,13 +246,15 @@ class NASModule(pl.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log ``val_loss`` and ``val_<name>``; with several validation loaders Lightning
+        adds ``/dataloader_idx_<i>`` to each key, and each loader has its own metrics."""
         x, y = batch
         out = self(x)
         self.log("val_loss", self.loss_fn(out, y), prog_bar=True)
-        for name, metric in self.val_metrics.items():
+        for name, metric in loader_metric(self, "val_metrics", dataloader_idx).items():
             metric(out, y)
-            self.log(f"val_{name}", metric, prog_bar=True)
+            self.log(f"val_{name}", metric, prog_bar=True, metric_attribute=f"val_metrics.{name}")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.opt_cls(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,

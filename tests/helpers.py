@@ -12,7 +12,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 __all__ = [
     "Act",
@@ -28,6 +28,8 @@ __all__ = [
     "SyncedTinyNet",
     "TinyNet",
     "TinySupernet",
+    "TwoValBlobData",
+    "TwoValSupernet",
     "TypedNet",
     "WaitAtStart",
     "annotated",
@@ -66,6 +68,15 @@ class BlobData(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+class TwoValBlobData(BlobData):
+    """``BlobData`` with two validation loaders: the validation split and the first 32
+    training samples."""
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [super().val_dataloader(),
+                DataLoader(Subset(self.train_set, range(32)), batch_size=self.batch_size)]
 
 
 class TinyNet(pl.LightningModule):
@@ -423,6 +434,13 @@ class TinySupernet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class TwoValSupernet(TinySupernet):
+    """``TinySupernet`` validating on several loaders (its step takes ``dataloader_idx``)."""
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        super().validation_step(batch, batch_idx)
 
 
 def choice_net() -> nn.Sequential:

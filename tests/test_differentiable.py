@@ -42,8 +42,8 @@ from lightning_nas.oneshot.derive import top_archs
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.mixed import Mixable, mixed
 from lightning_nas.report.plots import plot_alphas
-from tests.helpers import BlobData, TinySupernet, choice_net
-from tests.test_oneshot import BatchNormSupernet, BlobImages, _val_accuracy
+from tests.helpers import BlobData, TinySupernet, TwoValBlobData, TwoValSupernet, choice_net
+from tests.test_oneshot import BatchNormSupernet, BlobImages, _two_val_config, _val_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -317,6 +317,39 @@ def test_num_classes_is_checked_on_the_first_training_batch_before_training(
     assert "num_classes=5 does not fit the data: the network predicts 10 classes" in \
         capsys.readouterr().err
     assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+
+
+@pytest.mark.parametrize("sanity", [2, 0])
+def test_several_validation_loaders_are_refused_before_training(tmp_path, capsys, sanity):
+    # was: "no `dataloader_idx` argument in `DifferentiableNAS.validation_step()`" at the
+    # sanity check; without it "'list' object has no attribute 'shape'" in the first step
+    # (the list of loaders zipped into the architecture's batches)
+    nas = DifferentiableNAS(TwoValSupernet(), num_classes=3, export_dir=str(tmp_path / "out"))
+    trainer = _trainer(tmp_path, max_epochs=1, num_sanity_val_steps=sanity)
+    with pytest.raises(ConfigError, match=r"data TwoValBlobData: val_dataloader\(\) returns 2 "
+                                          r"validation loaders, but a differentiable search"):
+        trainer.fit(nas, datamodule=BilevelData(TwoValBlobData(n=64)))
+    assert trainer.global_step == 0 and nas.history == [] and not (tmp_path / "out").exists()
+    config = _two_val_config(tmp_path, "darts")  # the command: refused, nothing written
+    assert main(["oneshot", str(config), f"--trainer.num_sanity_val_steps={sanity}"]) == 2
+    err = capsys.readouterr().err
+    assert "data TwoValBlobData: val_dataloader() returns 2 validation loaders" in err
+    assert "return a single loader" in err and "oneshot.algorithm: spos" in err
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["search.lock"]
+
+
+def test_validation_on_several_loaders_logs_each_loaders_metric(tmp_path):
+    # was: Lightning refused DifferentiableNAS.validation_step (no dataloader_idx); one
+    # metric updated by both loaders would log the accuracy of both for each
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3)
+    data = TwoValBlobData(n=128, batch_size=32)
+    data.setup("fit")
+    both = _trainer(tmp_path).validate(nas, dataloaders=data.val_dataloader(), verbose=False)
+    for i, loader in enumerate(data.val_dataloader()):
+        alone = _trainer(tmp_path).validate(nas, dataloaders=loader, verbose=False)[0]
+        assert both[i][f"val_acc/dataloader_idx_{i}"] == pytest.approx(alone["val_acc"])
+        assert both[i][f"val_loss/dataloader_idx_{i}"] == pytest.approx(alone["val_loss"])
+    assert both[0]["val_acc/dataloader_idx_0"] != both[1]["val_acc/dataloader_idx_1"]
 
 
 class _StopAfterFirstEpoch(pl.Callback):

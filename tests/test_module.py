@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import NASModule
 from lightning_nas.errors import ConfigError
-from tests.helpers import BlobData, build_mlp, smooth_ce
+from tests.helpers import BlobData, TwoValBlobData, build_mlp, smooth_ce
 
 
 def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
@@ -37,6 +37,25 @@ def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
     assert reloaded.arch == {"width": 16} and reloaded.hparams.builder == "tests.helpers.build_mlp"
     x = torch.randn(5, 8)
     assert torch.allclose(reloaded(x), module(x))
+
+
+def test_several_validation_loaders_log_each_loaders_metrics(tmp_path):
+    # was: "no `dataloader_idx` argument in `NASModule.validation_step()`" (the one-shot
+    # fine-tune of a datamodule with several validation loaders died after the search)
+    module = NASModule("tests.helpers.build_mlp", num_classes=3, width=8,
+                       metrics={"acc": "accuracy", "f1": "f1"})
+    data = TwoValBlobData(n=128, batch_size=32)
+    data.setup("fit")
+    trainer = pl.Trainer(accelerator="cpu", default_root_dir=tmp_path, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    both = trainer.validate(module, dataloaders=data.val_dataloader(), verbose=False)
+    for i, loader in enumerate(data.val_dataloader()):  # each its own metric objects
+        alone = trainer.validate(module, dataloaders=loader, verbose=False)[0]
+        assert both[i] == pytest.approx({f"{key}/dataloader_idx_{i}": value
+                                         for key, value in alone.items()})
+    assert both[0]["val_acc/dataloader_idx_0"] != both[1]["val_acc/dataloader_idx_1"]
+    assert set(module.state_dict()) == set(NASModule("tests.helpers.build_mlp", num_classes=3,
+                                                     width=8).state_dict())
 
 
 def test_builder_function_is_stored_by_import_path():

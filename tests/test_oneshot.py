@@ -385,6 +385,42 @@ def test_the_finetune_validates_on_the_batches_the_search_scored(tmp_path, monke
     assert tuned["val_acc"] == pytest.approx(first_batch, abs=1e-6)
 
 
+def _two_val_config(tmp_path: Path, algorithm: str) -> Path:
+    """A tiny one-shot config on a datamodule with two validation loaders."""
+    cfg = {"model": "tests.helpers.TwoValSupernet",
+           "data": {"class_path": "tests.helpers.TwoValBlobData",
+                    "init_args": {"n": 128, "batch_size": 32}},
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "limit_train_batches": 2},
+           "oneshot": {"algorithm": algorithm, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 0, "run_dir": str(tmp_path / "run"), "finetune_epochs": 1,
+                       **({"num_candidates": 2} if algorithm == "spos" else {})}}
+    path = tmp_path / f"{algorithm}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_spos_with_two_validation_loaders_fine_tunes_and_scores_each(tmp_path, capsys):
+    # was: the supernet trained and the search exported its winner, then the fine-tune died
+    # with "no `dataloader_idx` argument in `NASModule.validation_step()`" (exit 1)
+    from tests.helpers import TwoValBlobData
+
+    assert main(["oneshot", str(_two_val_config(tmp_path, "spos"))]) == 0
+    out = capsys.readouterr().out
+    assert "Fine-tuned 1 epoch: val_acc/dataloader_idx_0=" in out
+    tuned = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
+    net = torch.load(tmp_path / "run" / "subnet_finetuned.pt", weights_only=False).eval()
+    data = TwoValBlobData(n=128, batch_size=32)
+    data.setup("fit")
+    for i, loader in enumerate(data.val_dataloader()):  # each loader's own accuracy
+        x, y = (torch.cat(parts) for parts in zip(*loader, strict=True))
+        with torch.no_grad():
+            accuracy = (net(x).argmax(-1) == y).float().mean().item()
+        assert tuned[f"val_acc/dataloader_idx_{i}"] == pytest.approx(accuracy, abs=1e-6)
+        assert f"val_acc/dataloader_idx_{i}={accuracy:.4f}" in out
+    assert tuned["val_acc/dataloader_idx_0"] != tuned["val_acc/dataloader_idx_1"]
+
+
 def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     stale = ("subnet_finetuned.pt", "finetune.json", "alphas.json", "alphas.png",

@@ -18,11 +18,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import CombinedLoader
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.scoring import set_rng_state
 
 __all__ = ["BilevelData"]
@@ -45,6 +47,8 @@ class _TrainLoader(CombinedLoader):
 class BilevelData(pl.LightningDataModule):
     """A datamodule's training batches zipped with its validation batches (cycled) for the
     architecture step: ``{"train": batch, "arch": batch}``; validation and test as before.
+    The architecture's batches come from one validation loader: a ``val_dataloader()``
+    that returns several is a ``ConfigError`` when a fit sets up, before any training.
 
     Args:
         datamodule: the user's datamodule (its ``prepare_data`` / ``setup`` run as usual;
@@ -66,10 +70,32 @@ class BilevelData(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         self.datamodule.trainer = self.trainer
         self.datamodule.setup(stage)
+        if stage == "fit":  # several validation loaders: said before any training
+            self._arch_loader()
+
+    def _arch_loader(self) -> Any:
+        """The datamodule's one validation loader, whose batches train the architecture.
+
+        Raises:
+            ConfigError: ``val_dataloader()`` returns several loaders (or none), naming the
+                datamodule and their number.
+        """
+        value = self.datamodule.val_dataloader()
+        found = list(value.values()) if isinstance(value, Mapping) else (
+            list(value) if isinstance(value, (list, tuple)) else [value])
+        if len(found) != 1:
+            raise ConfigError(
+                f"data {type(self.datamodule).__name__}: val_dataloader() returns "
+                f"{len(found)} validation loaders, but a differentiable search (DARTS, GDAS; "
+                f"BilevelData) trains the architecture on the batches of one; return a single "
+                f"loader (e.g. over a torch.utils.data.ConcatDataset of the validation sets), "
+                f"or search with SPOS (oneshot.algorithm: spos, or the OneShotNAS callback), "
+                f"which scores subnets on every validation loader")
+        return found[0]
 
     def train_dataloader(self) -> CombinedLoader:
         return _TrainLoader({"train": self.datamodule.train_dataloader(),
-                             "arch": self.datamodule.val_dataloader()}, self)
+                             "arch": self._arch_loader()}, self)
 
     def val_dataloader(self) -> Any:
         return self.datamodule.val_dataloader()

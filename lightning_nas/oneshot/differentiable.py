@@ -62,7 +62,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import ConfigError, unknown
-from lightning_nas.module import LOSSES
+from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import check_logits_trained, check_training_start
 from lightning_nas.oneshot.choices import space_of
@@ -388,7 +388,7 @@ class DifferentiableNAS(pl.LightningModule):
             self.history.append(entry)
 
     # ----------------------------------------------------------------- validation
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         weights, index = self.mixing_weights(sample=False)
         with mixed(self.supernet, weights, index):
             preds = self.supernet(batch[0])
@@ -398,8 +398,9 @@ class DifferentiableNAS(pl.LightningModule):
         if self.val_metric is not None:
             if batch_idx == 0:  # the validation data's (the training data's: on_train_start)
                 check_num_classes(preds, batch[1], self.hparams.num_classes)
-            self.val_metric(preds, batch[1])
-            self.log(self.metric_name, self.val_metric, prog_bar=True)
+            metric = loader_metric(self, "val_metric", dataloader_idx)  # one per val loader
+            metric(preds, batch[1])
+            self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:

@@ -15,7 +15,7 @@ from torch import nn
 
 from lightning_nas.module import NASModule
 
-__all__ = ["finetune_subnet"]
+__all__ = ["accuracy_text", "finetune_subnet"]
 
 
 def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_epochs: int,
@@ -36,7 +36,8 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     Returns:
         The trained ``NASModule`` and the logged metrics after the last epoch; under DDP
         averaged over the ranks (``val_loss`` is logged per rank's shard), the same on every
-        rank.
+        rank. A datamodule with several validation loaders gives each loader's metrics as
+        Lightning names them (``val_acc/dataloader_idx_0``, ...).
     """
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
@@ -50,3 +51,16 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
                                         reduce_op="mean")
         metrics[key] = float(value)
     return module, metrics
+
+
+def accuracy_text(metrics: dict[str, float]) -> str:
+    """The fine-tune's accuracy as ``lightning-nas oneshot`` prints it: ``val_acc=...``, or
+    each validation loader's (``val_acc/dataloader_idx_0=..., ...``).
+
+    Example:
+        >>> accuracy_text({"val_loss": 0.3, "val_acc/dataloader_idx_0": 0.9,
+        ...                "val_acc/dataloader_idx_1": 0.8})
+        'val_acc/dataloader_idx_0=0.9000, val_acc/dataloader_idx_1=0.8000'
+    """
+    return ", ".join(f"{key}={value:.4f}" for key, value in metrics.items()
+                     if key.split("/")[0] == "val_acc") or "val_acc=nan"

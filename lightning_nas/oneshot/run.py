@@ -34,7 +34,7 @@ from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, DifferentiableNAS
-from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.run_folder import holding, user_path
@@ -445,6 +445,6 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {finetune_epochs} epoch{'s' * (finetune_epochs != 1)}: "
-                      f"val_acc={metrics.get('val_acc', float('nan')):.4f}; wrote "
+                      f"{accuracy_text(metrics)}; wrote "
                       f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
     return out
