@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import pytest
@@ -24,6 +25,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins import MixedPrecision
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
@@ -461,6 +463,88 @@ def test_gdas_runs_one_sampled_candidate_and_anneals_tau(tmp_path):
     assert index == again  # a step's sample depends on (seed, epoch, batch) only
     assert all(torch.equal(weights[k].detach(), F.one_hot(torch.tensor(i), len(weights[k]))
                            .float()) for k, i in index.items())
+
+
+def _as_dict(items: list) -> dict[str, torch.Tensor]:
+    return {"x": torch.stack([x for x, _ in items]), "y": torch.stack([y for _, y in items])}
+
+
+class _DictBlobs(BlobData):
+    """Blobs as ``{"x", "y"}`` batches that its own batch hooks turn into ``(x, y)`` on the
+    device; records the hooks Lightning calls on it (and the batches they get)."""
+
+    def __init__(self, n: int = 64, batch_size: int = 32, seed: int = 7) -> None:
+        super().__init__(n=n, batch_size=batch_size)
+        self.save_hyperparameters()
+        self.prepare_data_per_node = False
+        self.calls: list[tuple[str, Any]] = []
+
+    def setup(self, stage: str) -> None:
+        self.calls.append(("setup", stage))
+        super().setup(stage)
+
+    def teardown(self, stage: str) -> None:
+        self.calls.append(("teardown", stage))
+
+    def on_exception(self, exception: BaseException) -> None:
+        self.calls.append(("on_exception", type(exception).__name__))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, collate_fn=_as_dict)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size, collate_fn=_as_dict)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        self.calls.append(("before", sorted(batch)))
+        return batch
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device,
+                                 dataloader_idx: int) -> Any:
+        self.calls.append(("transfer", sorted(batch)))
+        return {key: value.to(device) for key, value in batch.items()}
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        self.calls.append(("after", sorted(batch)))
+        return batch["x"], batch["y"]
+
+
+class _FailInFirstStep(pl.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        raise RuntimeError("stopped by a test")
+
+
+def test_bilevel_data_passes_lightnings_datamodule_hooks_and_hparams_on(tmp_path):
+    # was: the user's datamodule got only setup (no teardown, no on_exception), its batch
+    # hooks were dropped (here: KeyError 0 on its dict batches) and a DARTS checkpoint had
+    # datamodule_hyper_parameters None where a plain fit's holds them
+    runs = {}
+    for name in ("plain", "darts"):
+        data = _DictBlobs()
+        model = TinySupernet() if name == "plain" else DifferentiableNAS(TinySupernet(),
+                                                                         num_classes=3)
+        trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=2)
+        trainer.fit(model, datamodule=data if name == "plain" else BilevelData(data))
+        trainer.save_checkpoint(tmp_path / f"{name}.ckpt")
+        runs[name] = data.calls, torch.load(tmp_path / f"{name}.ckpt", weights_only=False)
+    (plain, plain_ckpt), (darts, darts_ckpt) = runs["plain"], runs["darts"]
+    lifecycle = [call for call in darts if call[0] in ("setup", "teardown")]
+    assert lifecycle == [c for c in plain if c[0] in ("setup", "teardown")] == [
+        ("setup", "fit"), ("teardown", "fit")]
+    # every batch hook ran on the datamodule's own batches (each part of a training pair)
+    for hook in ("before", "transfer", "after"):
+        got = [batch for kind, batch in darts if kind == hook]
+        assert got and all(batch == ["x", "y"] for batch in got), hook
+        assert len(got) >= 2 * 2  # both parts of 2 training batches, and validation's
+    for key in ("datamodule_hyper_parameters", "datamodule_hparams_name"):
+        assert darts_ckpt[key] == plain_ckpt[key], key
+    assert darts_ckpt["datamodule_hyper_parameters"] == {"n": 64, "batch_size": 32, "seed": 7}
+    assert BilevelData(_DictBlobs()).prepare_data_per_node is False
+    data = _DictBlobs()
+    with pytest.raises(RuntimeError, match="stopped by a test"):
+        _trainer(tmp_path, max_epochs=1, callbacks=[_FailInFirstStep()]).fit(
+            DifferentiableNAS(TinySupernet(), num_classes=3), datamodule=BilevelData(data))
+    assert ("on_exception", "RuntimeError") in data.calls
 
 
 def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):

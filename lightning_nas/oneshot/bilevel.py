@@ -8,6 +8,12 @@ gives each rank its shard under DDP. When a search resumes, it sets the checkpoi
 state before each training iterator Lightning makes until the first batch, so the resumed
 run draws the shuffles the uninterrupted one drew.
 
+Lightning's datamodule hooks reach the wrapped datamodule as in a plain fit: ``setup``,
+``teardown``, ``on_exception``, ``state_dict`` / ``load_state_dict`` and the batch-transfer
+hooks (on each part of a training batch, in the datamodule's own batch format); a checkpoint
+holds its hyperparameters (``datamodule_hyper_parameters``) and its
+``prepare_data_per_node`` is kept.
+
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringDataModule
     >>> data = BilevelData(BoringDataModule())
@@ -18,10 +24,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities import CombinedLoader
 
 from lightning_nas.errors import ConfigError
@@ -51,8 +58,9 @@ class BilevelData(pl.LightningDataModule):
     that returns several is a ``ConfigError`` when a fit sets up, before any training.
 
     Args:
-        datamodule: the user's datamodule (its ``prepare_data`` / ``setup`` run as usual;
-            its batch-transfer hooks do not).
+        datamodule: the user's datamodule (its hooks run as in a plain fit; the loggers
+            get ``DifferentiableNAS``'s hyperparameters only: the datamodule's could clash
+            with its keys, such as ``seed`` or ``lr``).
 
     Attributes:
         resume_rng: torch's random state set before each new training iterator until the
@@ -63,8 +71,23 @@ class BilevelData(pl.LightningDataModule):
         super().__init__()
         self.datamodule = datamodule
         self.resume_rng: dict[str, Any] | None = None
+        self.prepare_data_per_node = datamodule.prepare_data_per_node
+        self.allow_zero_length_dataloader_with_multiple_devices = (
+            datamodule.allow_zero_length_dataloader_with_multiple_devices)
+
+    @property
+    def hparams(self) -> MutableMapping[str, Any]:
+        """The wrapped datamodule's hyperparameters (a checkpoint holds them)."""
+        return self.datamodule.hparams
+
+    @property
+    def _hparams_name(self) -> str | None:
+        """The wrapped datamodule's, which Lightning writes beside its hyperparameters
+        (``AttributeError`` where it saved none, as Lightning expects)."""
+        return self.datamodule._hparams_name
 
     def prepare_data(self) -> None:
+        self.datamodule.trainer = self.trainer
         self.datamodule.prepare_data()
 
     def setup(self, stage: str) -> None:
@@ -102,6 +125,38 @@ class BilevelData(pl.LightningDataModule):
 
     def test_dataloader(self) -> Any:
         return self.datamodule.test_dataloader()
+
+    def predict_dataloader(self) -> Any:
+        return self.datamodule.predict_dataloader()
+
+    def teardown(self, stage: str) -> None:
+        self.datamodule.teardown(stage)
+
+    def on_exception(self, exception: BaseException) -> None:
+        self.datamodule.on_exception(exception)
+
+    def _batch_hook(self, name: str, batch: Any, *args: Any) -> Any:
+        """The batch hook ``name`` as Lightning picks it in a plain fit: the wrapped
+        datamodule's where it has its own (on each part of a training batch
+        ``{"train", "arch"}``: each in the datamodule's batch format), else the
+        LightningModule's (on the batch as it is)."""
+        if getattr(type(self.datamodule), name) is getattr(pl.LightningDataModule, name):
+            return getattr(self.trainer.lightning_module, name)(batch, *args)
+        hook = getattr(self.datamodule, name)
+        if self.trainer.training and isinstance(batch, Mapping) and set(batch) == {"train",
+                                                                                   "arch"}:
+            return {key: hook(part, *args) for key, part in batch.items()}
+        return hook(batch, *args)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self._batch_hook("on_before_batch_transfer", batch, dataloader_idx)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device,
+                                 dataloader_idx: int) -> Any:
+        return self._batch_hook("transfer_batch_to_device", batch, device, dataloader_idx)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self._batch_hook("on_after_batch_transfer", batch, dataloader_idx)
 
     def state_dict(self) -> dict[str, Any]:
         return self.datamodule.state_dict()
