@@ -36,7 +36,7 @@ from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.schedulers import scheduler_epochs
-from lightning_nas.search.template import check_trainer_builds
+from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec, with_trial_defaults
 from lightning_nas.store import RunStore, open_run
 
@@ -435,7 +435,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True)
-    check_trainer_builds(spec, "the fine-tune")  # before its folder is made, as a search
+    check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]

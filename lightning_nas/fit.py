@@ -36,7 +36,7 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
-from lightning_nas.search.template import check_trainer_builds
+from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
@@ -140,7 +140,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
                      clear_dir=False, own_logs=True)
-    check_trainer_builds(spec)  # as a search does: a Trainer that cannot be built, no folder
+    check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
     return spec
 
 

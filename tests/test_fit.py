@@ -62,6 +62,25 @@ def test_a_trainer_that_cannot_be_built_is_one_line_before_any_folder(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("data, message", [
+    (BASE["data"], "model.width=-3: RuntimeError: Trying to create tensor with negative "
+                   "dimension -3"),
+    ({"_target_": "tests.helpers.BlobData", "_partial_": True},
+     "data: TypeError: data builder ConfigBuilder('tests.helpers.BlobData') returned partial"),
+])
+def test_a_model_or_data_that_cannot_be_built_is_one_line_before_any_folder(
+        tmp_path, capsys, data, message):
+    # was: a traceback out of the fit (or "training failed"), its output folder left behind
+    out = tmp_path / "out"
+    config = _write(tmp_path / "c.yaml", {**BASE, "data": data})
+    width = ["--model.width=-3"] if data is BASE["data"] else []
+    assert main(["fit", str(config), *width, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lightning-nas fit: error: {message}"), err
+    assert err.count("\n") == 1 and "before any training (no folder was made)" in err
+    assert not out.exists()
+
+
 def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
     # the Trainer is built to check it, as a search's dry build does: no rank processes, no
     # process group, the rank and the global flags as they were, nothing written

@@ -46,7 +46,7 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
 
-__all__ = ["TrialTemplate", "check_trainer_builds"]
+__all__ = ["TrialTemplate", "check_fit_builds", "check_trainer_builds"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class TrialTemplate:
 
     def dry_build(self, archs: Sequence[dict[str, Any]],
                   searched: Mapping[str, Sequence[Any]] | None = None,
-                  trainer: bool = True) -> None:
+                  trainer: bool = True, of: str | None = None) -> None:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
         them, without training, starting processes or writing into the run folder.
 
@@ -150,7 +150,7 @@ class TrialTemplate:
                     first = first or error
                 else:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
-                    raise _config_error(name, path, value, first, archs[0])
+                    raise _config_error(name, path, value, first, archs[0], of)
         if not trainer:
             return
         spec = self.spec(0, archs[0], dry=True)
@@ -188,6 +188,20 @@ class TrialTemplate:
                             meta)
         return blame(with_args, fixed, name) or (blame(with_arch, arch, "search.space")
                                                  if meta else None)
+
+
+def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> None:
+    """Build the model and data of ``spec`` (a fit or a fine-tune: one architecture) as
+    ``TrialTemplate.dry_build`` builds a trial's, then its Trainer (``check_trainer_builds``),
+    before any folder is made.
+
+    Raises:
+        ConfigError: naming the argument at fault and its value, else the section.
+    """
+    template = TrialTemplate(ModelFactory(spec.model, spec.model_init_args),
+                             DataFactory(spec.data, spec.data_init_args), spec.trainer)
+    template.dry_build([dict(spec.arch)], trainer=False, of=of)  # was: the fit's traceback
+    check_trainer_builds(spec, of)
 
 
 def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
@@ -301,11 +315,13 @@ def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
 
 
 def _config_error(section: str, path: str | None, value: Any, error: BaseException,
-                  arch: dict[str, Any]) -> ConfigError:
+                  arch: dict[str, Any], of: str | None = None) -> ConfigError:
     what = {"model": "the model", "data": "the data", "trainer": "the Trainer"}[section]
-    where = f"{path}={short(value)}" if path else f"{section} (for {format_arch(arch)})"
-    return ConfigError(f"{where}: {one_line(error)}; found building {what} of a trial before "
-                       f"any training (every trial would fail)")
+    where = f"{path}={short(value)}" if path else \
+        f"{section} (for {format_arch(arch)})" if arch else section
+    then = "(every trial would fail)" if of is None else "(no folder was made)"
+    return ConfigError(f"{where}: {one_line(error)}; found building {what} of "
+                       f"{of or 'a trial'} before any training {then}")
 
 
 @contextmanager
