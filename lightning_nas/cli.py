@@ -414,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as err:
         if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
-            # Ctrl-C in a trial: Lightning's own handler ended it with exit(1)
+            # Ctrl-C in a one-shot fit: Lightning's own handler ended it with exit(1)
             print(f"lightning-nas {args.command}: interrupted{args.resume()}", file=sys.stderr)
             return 130
         if err.code not in (None, 143):

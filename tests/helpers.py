@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ __all__ = [
     "ManualTinyNet",
     "RankRecorder",
     "SaveInitialWeights",
+    "SigintAtFirstBatch",
     "StopAt",
     "SyncedTinyNet",
     "TinyNet",
@@ -374,6 +376,15 @@ class CrashAt(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             raise RuntimeError(f"crash at epoch {self.epoch}")
+
+
+class SigintAtFirstBatch(pl.Callback):
+    """Sends this process SIGINT (the user's Ctrl-C) at the first training batch."""
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: object, batch_idx: int) -> None:
+        if batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 class WaitAtStart(pl.Callback):

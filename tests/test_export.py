@@ -19,7 +19,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet
 
 
 @pytest.fixture
@@ -43,6 +43,23 @@ def test_finetune_starts_from_the_best_checkpoint(finished_run, tmp_path):
     start = torch.load(tmp_path / "w.pt")
     saved = torch.load(finished_run / "best.ckpt", weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], saved[k]) for k in saved)
+
+
+def test_ctrl_c_in_a_python_finetune_raises_keyboard_interrupt(tmp_path, tiny_space,
+                                                                tiny_trainer):
+    # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
+    # KeyboardInterrupt:` never ran and it exited with status 1, not 130
+    import signal
+
+    run = tmp_path / "run"
+    Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1, run_dir=run,
+           verbose=False).run()
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            finetune(run, max_epochs=1, trainer={"callbacks": [SigintAtFirstBatch()]})
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_second_finetune_keeps_the_first_and_a_lost_import_path_fails_first(finished_run):

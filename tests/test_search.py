@@ -19,7 +19,7 @@ from lightning_nas import Search, finetune
 from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet, tiny_model
+from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet, tiny_model
 
 
 def halve(x: torch.Tensor) -> torch.Tensor:
@@ -569,6 +569,26 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
+
+
+def test_ctrl_c_in_a_trial_of_a_python_search_raises_keyboard_interrupt(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
+    # KeyboardInterrupt:` never ran and it exited with status 1, not 130 (between trials,
+    # or with worker processes, it was a KeyboardInterrupt)
+    import signal
+
+    trainer = {**tiny_trainer, "callbacks": [SigintAtFirstBatch()]}
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _search(tmp_path, tiny_space, trainer, budget=1, verbose=True).run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert "Interrupted: 0 completed, 1 running" in capsys.readouterr().out
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+        assert store.attempts(1) == 0
 
 
 def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny_space):

@@ -1,6 +1,7 @@
 """Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
 give it a clean environment, and end it with everything it started; have SIGTERM stop a
-driver that trains nothing itself as it stops one that does (``sigterm_exits``).
+driver that trains nothing itself as it stops one that does (``sigterm_exits``), and Ctrl-C
+in a fit stop the caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``).
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -22,8 +23,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["child_env", "die_with_parent", "kill_group", "parent_alive", "sigterm_exits",
-           "sigterm_received"]
+__all__ = ["child_env", "ctrl_c_raised", "die_with_parent", "kill_group", "parent_alive",
+           "sigterm_exits", "sigterm_received"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -94,6 +95,32 @@ def sigterm_exits(active: bool = True) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         _sigterm.clear()  # read in the context alone (the loop's stop runs inside it)
+
+
+@contextmanager
+def ctrl_c_raised() -> Iterator[None]:
+    """Lightning ends a ``fit`` that Ctrl-C interrupted with ``sys.exit(1)`` after its
+    graceful shutdown; in the body that exit is raised as the ``KeyboardInterrupt`` it came
+    from, so a script's ``except KeyboardInterrupt:`` runs and the interpreter exits with
+    status 130, as on Ctrl-C anywhere else (SIGTERM's exit is left as it is).
+
+    Example:
+        >>> try:
+        ...     with ctrl_c_raised():
+        ...         try:
+        ...             raise KeyboardInterrupt
+        ...         except KeyboardInterrupt:
+        ...             sys.exit(1)
+        ... except KeyboardInterrupt:
+        ...     print("interrupted")
+        interrupted
+    """
+    try:
+        yield
+    except SystemExit as err:
+        if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
+            raise err.__context__ from None  # its traceback: where the Ctrl-C came
+        raise
 
 
 def sigterm_received() -> bool:

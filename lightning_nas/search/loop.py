@@ -188,7 +188,7 @@ class SearchLoop:
                         self._record(result)
                     except OptimizerError as err:
                         stopped = stopped or err
-        except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C: Lightning makes it exit(1)
+        except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C (run_trial's), or SIGTERM
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
                 self.store.uncount_attempt(trial_id)
             self.progress.close()

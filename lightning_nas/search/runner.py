@@ -32,7 +32,7 @@ from typing import Any
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.lifetime import child_env, kill_group
+from lightning_nas.search.lifetime import child_env, ctrl_c_raised, kill_group
 from lightning_nas.search.ranks import (
     describe_exit,
     execute_spec,
@@ -227,10 +227,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     variable ``LIGHTNING_NAS_FRESH_RANKS=1``) fresh processes started by Lightning's launcher
     (``run_in_own_process``).
 
-    This is the function executors and workers call for every trial.
+    This is the function executors and workers call for every trial. Ctrl-C in a trial
+    that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``).
     """
     if not needs_own_process(spec.trainer):
-        return fit_trial(spec)
+        with ctrl_c_raised():
+            return fit_trial(spec)
     if int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
         return run_in_own_process(spec)
     return run_on_ranks(spec)

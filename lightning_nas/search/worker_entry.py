@@ -54,6 +54,8 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
             return
         try:
             result = run_trial(spec)
+        except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did
+            raise SystemExit(1) from None  # (no traceback from each worker)
         except Exception:  # noqa: BLE001 - report, keep the worker alive
             result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
         conn.send(result)
