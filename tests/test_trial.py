@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
 
-from lightning_nas import Search
+from lightning_nas import Search, finetune
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
@@ -474,3 +475,31 @@ def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp
     state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
     assert Path(state["best_model_path"]) == versions / "trial_0001/checkpoints/epoch=0.ckpt"
     assert float(state["best_model_score"]) == pytest.approx(0.9)
+
+
+class SeedEnv(pl.Callback):
+    """Notes the seed variables a fit trains under (its copies note into the class)."""
+
+    seen: list[tuple[str | None, str | None]] = []
+
+    def on_train_start(self, trainer, pl_module):
+        SeedEnv.seen.append((os.environ.get("PL_GLOBAL_SEED"),
+                             os.environ.get("PL_SEED_WORKERS")))
+
+
+def test_a_search_and_a_finetune_leave_the_seed_variables_as_they_were(tmp_path, monkeypatch):
+    # was: PL_GLOBAL_SEED and PL_SEED_WORKERS=1 stayed set, so a later DDP Trainer of the
+    # caller was seeded again with the search's seed, its DataLoaders got Lightning's worker
+    # seeding, and the processes it started inherited both
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    monkeypatch.setenv("PL_SEED_WORKERS", "0")
+    SeedEnv.seen.clear()
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "callbacks": [SeedEnv()]}
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer, budget=1,
+           seed=7, run_dir=tmp_path / "run", verbose=False).run()
+    assert SeedEnv.seen == [("7", "1")]  # while the trial trains (its DDP ranks read them)
+    assert "PL_GLOBAL_SEED" not in os.environ and os.environ["PL_SEED_WORKERS"] == "0"
+    monkeypatch.setenv("PL_GLOBAL_SEED", "123")
+    finetune(tmp_path / "run", max_epochs=1, trainer={"callbacks": [SeedEnv()]}, seed=5)
+    assert SeedEnv.seen[1:] == [("5", "1")]
+    assert os.environ["PL_GLOBAL_SEED"] == "123" and os.environ["PL_SEED_WORKERS"] == "0"

@@ -175,6 +175,23 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         profilers.setLevel(levels[1])
 
 
+@contextmanager
+def _seed_env_kept() -> Iterator[None]:
+    """``PL_GLOBAL_SEED`` and ``PL_SEED_WORKERS``, which ``seed_everything`` sets, as they
+    were after the body (removed if unset): while a trial trains, its DDP strategy and the
+    ranks Lightning's launcher starts read them; after it, a Trainer of the caller's (its
+    ``reset_seed``, its DataLoaders' worker seeding) and the processes it starts must not."""
+    before = {key: os.environ.get(key) for key in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
     """A fresh Trainer from the user's settings plus ``extra_callbacks``."""
     settings = dict(spec.trainer)
@@ -260,7 +277,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with quiet_lightning(spec.quiet):
+        with quiet_lightning(spec.quiet), _seed_env_kept():
             # the trial's own folder holds its logs; a user's checkpoint folder is news
             warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                     f"{re.escape(str(trial_dir.resolve()))} exists")
