@@ -571,6 +571,26 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
 
 
+def test_logger_objects_alone_or_in_a_list_get_no_summary_among_the_users_versions(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: a list of logger objects got the search's summary as the next free version of
+    # the user's experiment (a `version_N` with hparams completed/failed/..., metrics
+    # best_so_far/trial_score), a single object none; a configured logger in the list still
+    # gets its `logs/search/summary`
+    from lightning.pytorch.loggers import CSVLogger
+
+    node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    for shape in ("single", "list", "mixed"):
+        logger = CSVLogger(tmp_path / shape, name="exp")
+        given = {"single": logger, "list": [logger], "mixed": [node, logger]}[shape]
+        run = tmp_path / f"run_{shape}"
+        _search(run, tiny_space, {**tiny_trainer, "logger": given}, budget=1).run()
+        versions = list((tmp_path / shape / "exp").iterdir())
+        assert [yaml.safe_load((v / "hparams.yaml").read_text()).get("width") is not None
+                for v in versions] == [True], shape  # the trial's version alone
+        assert (run / "logs" / "search" / "summary").is_dir() == (shape == "mixed"), shape
+
+
 def test_ctrl_c_in_a_trial_of_a_python_search_raises_keyboard_interrupt(
         tmp_path, tiny_space, tiny_trainer, capsys):
     # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except

@@ -13,6 +13,7 @@ from typing import Any
 
 from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.nodes import is_node
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.settings import SearchSettings
@@ -63,12 +64,14 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
     """Log the search to the user's configured logger (version ``summary`` under
     ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
     ``log_label``, in front of it, else the run folder's name): each trial's score and the
-    best so far by trial id, the best architecture and the counts as hyperparameters."""
-    if not spec or spec is True or not isinstance(spec, (Mapping, list)):
-        return  # no configured logger (or a logger object): nothing to add it to
-    loggers = instantiate(logger_defaults(spec, save_dir, "search", "summary",
-                                          label or Path(save_dir).parent.name))
-    for logger in loggers if isinstance(loggers, list) else [loggers]:
+    best so far by trial id, the best architecture and the counts as hyperparameters. Only
+    configured loggers (nodes) get it: a logger object, alone or in a list, has no version
+    of the search's own (a copy would take the next free one among the user's runs)."""
+    nodes = [item for item in (spec if isinstance(spec, list) else [spec]) if is_node(item)]
+    if not nodes:
+        return  # no configured logger (or logger objects alone): nothing to add it to
+    for logger in instantiate(logger_defaults(nodes, save_dir, "search", "summary",
+                                              label or Path(save_dir).parent.name)):
         best_so_far = None
         for trial in trials:
             if trial.status is not TrialStatus.COMPLETED or trial.score is None:
