@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import lightning.pytorch as pl
 import nevergrad as ng
 import numpy as np
 import pytest
@@ -569,6 +570,31 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
+
+
+class Collects(pl.Callback):
+    """Appends the epochs each fit trained to the list it was given."""
+
+    def __init__(self, into: list) -> None:
+        self.into = into
+
+    def on_train_end(self, trainer, pl_module):
+        self.into.append(trainer.current_epoch)
+
+
+def test_callback_objects_are_copied_per_trial_and_on_trial_end_gets_each_result(
+        tmp_path, tiny_space, tiny_trainer):
+    # pins what the README says: a callback object (and a list it holds) is copied for each
+    # trial, so what it collects never reaches the user's; on_trial_end and the trial's
+    # own files are where per-trial results are
+    collected, ended = [], []
+    callback = Collects(collected)
+    _search(tmp_path, tiny_space, {**tiny_trainer, "callbacks": [callback]}, budget=2,
+            on_trial_end=ended.append).run()
+    assert collected == [] and callback.into is collected  # the trials' copies collected
+    assert [(t.trial_id, t.status, len(t.curve)) for t in ended] == [
+        (1, TrialStatus.COMPLETED, 2), (2, TrialStatus.COMPLETED, 2)]
+    assert (tmp_path / "trials" / "trial_0001" / "logs" / "metrics.csv").is_file()
 
 
 def test_logger_objects_alone_or_in_a_list_get_no_summary_among_the_users_versions(
