@@ -586,7 +586,6 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
                                     source=str(source)))
     proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
     deadline = time.monotonic() + 120
-    db = tmp_path / "killed" / "search.db"
     while time.monotonic() < deadline:  # kill once 4 trials finished, the 5th running
         try:
             with open_run(tmp_path / "killed") as store:
