@@ -442,10 +442,10 @@ def test_a_data_path_the_data_never_receives_is_refused_with_a_builder_model(tmp
     # was: with a builder function, data.batch_size was accepted, stored with each trial
     # and never applied (every trial ran with the DataModule's own batch size)
     space = {"width": {"choice": [4, 8]}, "data.batch_size": {"choice": [16, 32]}}
-    for data, what in ((BlobData, "BlobData, a class"), (BlobData(), "a BlobData instance")):
-        with pytest.raises(ConfigError, match=rf"space key 'data.batch_size' is a path into "
-                                              rf"the data config, and the data \({what}.*never"):
-            Search(build_of_width, space, data=data, budget=2, run_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"space key 'data.batch_size' is a path into the "
+                                          r"data config, and the data \(a BlobData instance\)"
+                                          r".*never be applied"):
+        Search(build_of_width, space, data=BlobData(), budget=2, run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
     # without data a builder's model brings its loaders, which may read the key: accepted
     Search(build_of_width, space, data=None, budget=2, run_dir=tmp_path / "own")
@@ -454,6 +454,86 @@ def test_a_data_path_the_data_never_receives_is_refused_with_a_builder_model(tmp
                     budget=2, optimizer="RandomSearch", run_dir=tmp_path / "ok",
                     verbose=False).run()
     assert [t.arch["data.batch_size"] for t in result.trials] == BATCH_SIZES[-2:]
+
+
+class SizedData(BlobData):
+    """``BlobData`` that records the batch size of each one built, and of each loader."""
+
+    built: list[int] = []
+    loaded: list[int] = []
+
+    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+        super().__init__(n=n, batch_size=batch_size)
+        SizedData.built.append(batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        loader = super().train_dataloader()
+        SizedData.loaded.append(loader.batch_size)
+        return loader
+
+
+def sized_data(arch: dict) -> SizedData:
+    """A data builder that reads the architecture's ``data.batch_size``."""
+    return SizedData(n=64, batch_size=arch["data.batch_size"])
+
+
+@pytest.mark.parametrize("key", ["data.batch_size", "data.init_args.batch_size"])
+def test_a_data_key_from_python_is_an_argument_of_a_data_class_each_trial_builds(tmp_path, key):
+    # was: with a model class, "space key 'data.batch_size' is a path into a config, and
+    # TinyNet is a class: search its argument by its name" (batch_size is no argument of
+    # the model), and a callable data= (the data's own advice) was refused the same way
+    space = {"width": {"choice": [4, 8]}, key: {"choice": [16, 32]}}
+    for data, init_args in ((SizedData, {"n": 64}), (sized_data, None)):
+        if data is sized_data and key != "data.batch_size":
+            continue
+        SizedData.built.clear()
+        SizedData.loaded.clear()
+        result = Search(TinyNet, space, data=data, data_init_args=init_args,
+                        trainer={"max_epochs": 1}, budget=3, optimizer="RandomSearch",
+                        seed=0, run_dir=tmp_path / data.__name__, verbose=False).run()
+        sizes = [t.arch[key] for t in result.trials]
+        assert result.best.score is not None and len(set(sizes)) == 2, sizes
+        # each trial's data was built with its value, and its loader used it
+        assert SizedData.built[-3:] == sizes and SizedData.loaded[-3:] == sizes
+        # the model took its own arguments only (its checkpoint's too)
+        best = torch.load(result.best.checkpoint, weights_only=False)
+        assert "data.batch_size" not in best["hyper_parameters"]
+        assert best["hyper_parameters"]["width"] == result.best.arch["width"]
+
+
+@pytest.mark.parametrize(("space", "data", "needle"), [
+    ({"data.batchsize": {"choice": [16]}}, SizedData,
+     r"space key 'data.batchsize' is not an argument of SizedData.__init__ \(from Python, a "
+     r"data class takes data.<argument> keys.*did you mean 'batch_size'\? accepted: n, "
+     r"batch_size"),
+    ({"data.batch_size": {"choice": [16]}, "data.init_args.batch_size": {"choice": [8]}},
+     SizedData, r"space keys 'data.batch_size' and 'data.init_args.batch_size' both set "
+                r"data.batch_size"),
+    ({"data.batch_size.x": {"choice": [16]}}, SizedData,
+     r"space key 'data.batch_size.x' is not an argument of SizedData.__init__"),
+    ({"data.batch_size": {"choice": ["16x", 32]}}, SizedData,
+     r"space key 'data.batch_size' may take '16x': data.batch_size='16x'"),
+    ({"data.batch_size": {"choice": [16, 32]}}, SizedData(),
+     r"the data \(a SizedData instance\) is built once, without the architecture, so the "
+     r"value would never be applied: give data= its class, SizedData \(data_init_args= its "
+     r"other arguments; each trial builds one with data.batch_size\), or a callable arch -> "
+     r"LightningDataModule that reads arch\['data.batch_size'\]"),
+    ({"data.batch_size": {"choice": [16, 32]}},
+     pl.LightningDataModule.from_datasets(TensorDataset(*make_blobs(32)), batch_size=8),
+     r"the data \(a LightningDataModule instance\) is built once, without the architecture, "
+     r"so the value would never be applied: give data= a callable arch -> "
+     r"LightningDataModule that reads arch\['data.batch_size'\]$"),
+    ({"data.batch_size": {"choice": [16, 32]}}, None,
+     r"there is no data= \(the model's own dataloaders\) and the model TinyNet is a class, "
+     r"which takes no data.\* key, so the value would never be applied: give data= a "
+     r"LightningDataModule class that takes 'batch_size'"),
+])
+def test_a_data_key_no_data_can_take_is_refused_naming_what_takes_it(tmp_path, space, data,
+                                                                     needle):
+    with pytest.raises(ConfigError, match=needle):
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=data,
+               trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
 
 
 def loader_builder(arch: dict) -> DataLoader:

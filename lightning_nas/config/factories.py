@@ -32,7 +32,7 @@ from lightning_nas.config.instantiate import (
     short,
 )
 from lightning_nas.config.nodes import check_node_keys, node_args, target_path
-from lightning_nas.config.paths import is_dotted, set_paths
+from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
@@ -101,12 +101,12 @@ class ModelFactory:
         if not self.is_class:
             return
         for key in names:
-            if is_dotted(key) and not key.startswith("trainer."):
+            if is_dotted(key) and not key.startswith(("trainer.", "data.")):
                 raise ConfigError(f"space key {key!r} is a path into a config, and {self.name} "
                                   f"is a class: search its argument by its name (a nested "
                                   f"mapping for a dict argument), or search from a config "
                                   f"(lightning-nas search); trainer.* keys are Trainer "
-                                  f"arguments")
+                                  f"arguments, data.* keys the data's")
         accepted, var_kw = accepted_kwargs(self.target.__init__)
         for kind, keys in (("space key", [k for k in names if not is_dotted(k)]),
                            ("model init_args key", self.init_args)):
@@ -166,7 +166,7 @@ class ModelFactory:
             # one deepcopy of them all: weights shared between arguments stay shared
             fixed = {**self.init_args, **copy.deepcopy(weights)}
             return build_class(self.target, {**fixed, **{k: v for k, v in arch.items()
-                                                      if not k.startswith("trainer.")}}, "model")
+                                                      if not is_dotted(k)}}, "model")
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
@@ -204,8 +204,9 @@ class DataFactory:
     Args:
         data: ``None`` (the model has its own dataloaders), a ``LightningDataModule``
             instance (reused by every trial), its class or import path (a fresh one per
-            trial, built with ``init_args``), or a callable ``arch -> LightningDataModule``
-            (a config's data section: a fresh one per trial, built from the architecture).
+            trial, built with ``init_args`` and the architecture's ``data.<argument>``
+            values), or a callable ``arch -> LightningDataModule`` (a config's data section:
+            a fresh one per trial, built from the architecture).
         init_args: keyword arguments for a class.
     """
 
@@ -229,40 +230,69 @@ class DataFactory:
                               f"class: init_args need a LightningDataModule class or import "
                               f"path")
 
-    def check(self, names: Sequence[str] = ()) -> None:
+    def check(self, names: Sequence[str] = (), model: ModelFactory | None = None) -> None:
         """Raise ``ConfigError`` if the data class does not take an ``init_args`` key or a
-        value does not fit its annotation (``data.batch_size='abc'``), or a space key of
-        ``names`` is a ``data.*`` path a DataModule class or instance never receives (a
-        callable, such as a config's data section, is built from the architecture; without
-        data, the model's own loaders may read it)."""
-        # a callable (a config's data section) is built from the architecture; without data,
-        # the model's own loaders may read the key (a builder gets every key)
-        receives = self.target is None or (callable(self.target) and not inspect.isclass(
-            self.target) and not isinstance(self.target, pl.LightningDataModule))
-        for key in names:
-            if is_dotted(key) and key.startswith("data.") and not receives:
-                what = (f"{self.target.__name__}, a class" if inspect.isclass(self.target)
-                        else f"a {type(self.target).__name__} instance")
-                raise ConfigError(f"space key {key!r} is a path into the data config, and the "
-                                  f"data ({what}) is built without the architecture, so the "
-                                  f"value would never be applied: search it from a config "
-                                  f"(lightning-nas search), or give data= a callable "
-                                  f"arch -> LightningDataModule that reads it")
+        ``data.<argument>`` space key of ``names`` (a class is built with it per trial, as a
+        config search builds its data section), a value does not fit its annotation
+        (``data.batch_size='abc'``), or a ``data.*`` key would never be applied: an instance
+        is built once; without data, only a ``model`` that is no class receives it."""
+        keys = [key for key in names if is_dotted(key) and key.startswith("data.")]
+        if keys and (unapplied := self._unapplied(keys[0], model)) is not None:
+            raise ConfigError(f"space key {keys[0]!r} is a path into the data config, and "
+                              f"{unapplied[0]}, so the value would never be applied: give "
+                              f"data= {unapplied[1]}a callable arch -> LightningDataModule "
+                              f"that reads arch[{keys[0]!r}]")
         if isinstance(self.target, ConfigBuilder):
             self.target.check()
         elif inspect.isclass(self.target):
+            check_space_paths(dict.fromkeys(keys))  # data.x and data.init_args.x: one
+            accepted, var_kw = _data_kwargs(self.target)
+            for key, arg in ((key, space_path(key).split(".")[1:]) for key in keys):
+                if len(arg) > 1 or arg[0] not in accepted and not var_kw:
+                    raise ConfigError(f"space key {key!r} is not an argument of "
+                                      f"{self.target.__name__}.__init__ (from Python, a data "
+                                      f"class takes data.<argument> keys; a dict argument as a "
+                                      f"group, passed whole); {did_you_mean(arg[0], accepted)}"
+                                      f"accepted: {', '.join(accepted)}")
             check_init_args(self.target, self.init_args, "data", nested=False)
 
+    def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
+        """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
+        it as an argument (None if it reaches the data)."""
+        arg = space_path(key).split(".")[1]
+        if isinstance(self.target, pl.LightningDataModule):
+            cls = type(self.target).__name__
+            accepted, var_kw = _data_kwargs(type(self.target))
+            return (f"the data (a {cls} instance) is built once, without the architecture",
+                    f"its class, {cls} (data_init_args= its other arguments; each trial builds "
+                    f"one with {key}), or " if arg in accepted or var_kw else "")
+        if self.target is None and model is not None and model.is_class:
+            return (f"there is no data= (the model's own dataloaders) and the model "
+                    f"{model.name} is a class, which takes no data.* key",
+                    f"a LightningDataModule class that takes {arg!r} (each trial builds one "
+                    f"with {key}), or ")
+        return None
+
+    def arch_args(self, arch: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The arguments ``arch``'s ``data.<argument>`` keys (an ``init_args`` level may be
+        left in) give a data class; they win over ``init_args``."""
+        return {space_path(key).split(".", 1)[1]: value for key, value in (arch or {}).items()
+                if is_dotted(key) and key.startswith("data.")}
+
     def check_arch(self, arch: Mapping[str, Any]) -> None:
-        """A config-built data section checked as ``arch`` sets it (``data.batch_size``)."""
+        """A config-built data section, or a data class's arguments, checked as ``arch``
+        sets them (``data.batch_size``)."""
         if isinstance(self.target, ConfigBuilder):
             self.target.check(arch)
+        elif inspect.isclass(self.target):
+            check_init_args(self.target, self.arch_args(arch), "data", nested=False)
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
-        config-built data section (``ConfigBuilder``) receives the architecture."""
+        class is built with ``arch``'s ``data.<argument>`` values, a callable (a config-built
+        data section, a ``ConfigBuilder``) receives the architecture."""
         if inspect.isclass(self.target):
-            return build_class(self.target, self.init_args, "data")
+            return build_class(self.target, {**self.init_args, **self.arch_args(arch)}, "data")
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
             data = self.target(dict(arch or {}))
             if not isinstance(data, pl.LightningDataModule):
@@ -271,6 +301,13 @@ class DataFactory:
                                 f"{type(data).__name__}, expected a LightningDataModule")
             return data
         return self.target
+
+
+def _data_kwargs(cls: type) -> tuple[list[str], bool]:
+    """``accepted_kwargs`` of a DataModule class's ``__init__``: LightningDataModule's own
+    ``**kwargs`` take nothing (it drops them)."""
+    accepted, var_kw = accepted_kwargs(cls.__init__)
+    return accepted, var_kw and cls.__init__ is not pl.LightningDataModule.__init__
 
 
 class ConfigBuilder:

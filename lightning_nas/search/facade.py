@@ -191,7 +191,7 @@ class Search:
         ranks = check_trial_processes(self.trainer, searched)
         self.model.check(self.space.names())
         self.model.check_groups(archs[0])
-        self.data.check(self.space.names())
+        self.data.check(self.space.names(), self.model)
         self._check_space_values(archs[0])
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         if ranks is not None or (isinstance(executor, str) and not isinstance(

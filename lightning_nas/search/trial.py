@@ -387,15 +387,16 @@ def _ran_to_its_end(trainer: pl.Trainer) -> bool:
 
 def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
     """The plain ``__init__`` arguments a model class is built with (the architecture's
-    ``trainer.*`` keys are the Trainer's): a config section's with ``arch`` at its paths
-    (``model.activation``), its nested objects left for ``load_from_checkpoint(path,
-    net=...)``; empty when they are not keywords of a class (a builder function)."""
+    ``trainer.*`` and ``data.*`` keys are the Trainer's and the data's): a config section's
+    with ``arch`` at its paths (``model.activation``), its nested objects left for
+    ``load_from_checkpoint(path, net=...)``; empty when they are not keywords of a class (a
+    builder function)."""
     if isinstance(factory.target, ConfigBuilder):
         if not inspect.isclass(factory.target.target()):
             return {}
         args = node_args(factory.target.config(arch))
         return {k: v for k, v in args.items() if is_plain(v) and not contains_node(v)}
-    keys = [k for k in arch if not k.startswith("trainer.")]
-    if not factory.is_class or any(is_dotted(k) for k in keys):
+    if not factory.is_class:
         return {}
-    return {**plain_part(factory.init_args), **{k: arch[k] for k in keys}}
+    return {**plain_part(factory.init_args), **{k: v for k, v in arch.items()
+                                                if not is_dotted(k)}}
