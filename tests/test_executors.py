@@ -10,8 +10,10 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import yaml
+from torch.utils.data import TensorDataset
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
@@ -20,7 +22,7 @@ from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, TinyNet, make_blobs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
@@ -80,7 +82,7 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
 
 _SCRIPT = """
 from lightning_nas import Search
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, TinyNet, make_blobs
 {guard}Search(TinyNet, {{"width": {{"choice": [4, 8]}}}}, data=BlobData, budget=2, num_workers=2,
 {indent}trainer={{"max_epochs": 1}}, run_dir={run_dir!r}, verbose=False).run()
 """
@@ -154,9 +156,40 @@ def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
     def local_builder(arch):  # a local function cannot reach a worker process
         return TinyNet(**arch)
 
-    with pytest.raises(ConfigError, match="cannot be sent to worker processes"):
+    with pytest.raises(ConfigError, match="cannot be sent to worker processes .*; test_unpick"
+                                          "lable_model_is_refused_before_training.<locals>."
+                                          "local_builder is made inside a function, which "
+                                          "pickle cannot send: define it at module level"):
         Search(local_builder, SPACE, data=BlobData, trainer=tiny_trainer, num_workers=2,
                run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="<lambda> is a lambda, which pickle cannot send"):
+        Search(TinyNet, SPACE, data=lambda arch: BlobData(), trainer=tiny_trainer,
+               num_workers=2, run_dir=tmp_path)
+    assert not tmp_path.joinpath("search.db").exists()
+
+
+def test_from_datasets_data_is_refused_for_other_processes_saying_why(tmp_path, tiny_trainer):
+    # was: "... (Can't pickle local object 'LightningDataModule.from_datasets.<locals>.
+    # train_dataloader'); define them at module level", which the user's objects already were
+    x, y = make_blobs(64)
+    data = pl.LightningDataModule.from_datasets(TensorDataset(x[:48], y[:48]),
+                                                TensorDataset(x[48:], y[48:]), batch_size=16)
+    why = (r"the data is LightningDataModule.from_datasets\(...\)'s, whose loaders are "
+           r"functions made inside it \(LightningDataModule.from_datasets.<locals>.train_"
+           r"dataloader\), which pickle cannot send: such data works for trials in the "
+           r"search's own process only \(num_workers 1, no DDP trials\); for these, give "
+           r"data= a LightningDataModule class defined at module level")
+    ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
+    for trainer, workers, where in ((tiny_trainer, 2, "worker processes"),
+                                    (ddp, 1, "the rank processes of DDP trials")):
+        with pytest.raises(ConfigError, match=f"cannot be sent to {where} .*; {why}"):
+            Search(TinyNet, SPACE, data=data, trainer=trainer, num_workers=workers,
+                   run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # in the search's own process it trains, as the README says
+    result = Search(TinyNet, SPACE, data=data, trainer=tiny_trainer, budget=2,
+                    run_dir=tmp_path / "inline", verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
 
 
 def test_device_assignment():

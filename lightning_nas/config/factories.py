@@ -224,7 +224,8 @@ class DataFactory:
                 f"data={short(data)} is of type {type(self.target).__name__}, not data a trial "
                 f"can use: give a LightningDataModule instance, class or import path, a callable "
                 f"arch -> LightningDataModule, or None (the model's own dataloaders); wrap "
-                f"datasets with LightningDataModule.from_datasets(train, val, batch_size=...)")
+                f"datasets with LightningDataModule.from_datasets(train, val, batch_size=...) "
+                f"(trials in the search's own process only)")
         if not inspect.isclass(self.target) and self.init_args:
             raise ConfigError(f"data {getattr(self.target, '__name__', data)!r} is not a "
                               f"class: init_args need a LightningDataModule class or import "

@@ -22,9 +22,7 @@ import dataclasses
 import io
 import json
 import math
-import pickle
 import time
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +48,7 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
-from lightning_nas.search.runner import check_trial_processes
+from lightning_nas.search.runner import SpecPickler, check_trial_processes, unsendable
 from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
@@ -266,15 +264,15 @@ class Search:
         searched values that make them, or ``""``) receive the trial spec pickled: fail now,
         not in a worker. Ranks import what it refers to by module, so nothing of the script
         that runs (``__main__``) can reach them."""
-        finder = _MainFinder(io.BytesIO())
+        finder = SpecPickler(io.BytesIO())
         try:
             finder.dump(self.template.spec(0, self.space.sample(seed=0), dry=True))
         except Exception as err:  # noqa: BLE001 - any pickling error
             where = ("worker processes" if ranks is None else
                      f"the rank processes of DDP trials{_because(ranks)}")
             raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
-                              f"({type(err).__name__}: {err}); define them at module level "
-                              f"in an importable module, or use import paths") from err
+                              f"({type(err).__name__}: {err}); "
+                              f"{unsendable(finder.local)}") from err
         if ranks is not None and finder.found:
             raise ConfigError(f"DDP trials{_because(ranks)} run on rank processes that import "
                               f"what a trial uses by its module; {', '.join(sorted(finder.found))} "
@@ -426,18 +424,6 @@ class Search:
 def _because(searched: str) -> str:
     """`` (space key 'trainer.devices' may take 2)`` for searched values, else nothing."""
     return f" ({searched})" if searched else ""
-
-
-class _MainFinder(pickle.Pickler):
-    """A pickler that notes the classes and functions of ``__main__`` it meets."""
-
-    def __init__(self, file: Any) -> None:
-        super().__init__(file)
-        self.found: set[str] = set()
-
-    def persistent_id(self, obj: Any) -> None:
-        if isinstance(obj, type | types.FunctionType) and obj.__module__ == "__main__":
-            self.found.add(obj.__qualname__)
 
 
 class _NoModel(pl.LightningModule):

@@ -25,6 +25,7 @@ import pickle
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,47 @@ def check_strategy(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"strategy {strategy!r} is not supported for trials; use "
                           f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
                           f"own process, so the launcher re-runs the trial, not the search)")
+
+
+class SpecPickler(pickle.Pickler):
+    """A pickler of a trial spec that notes what other processes cannot receive: the classes
+    and functions of ``__main__`` it meets (``found``: rank processes import them by module)
+    and a local one (``local``: made inside a function, or a lambda; pickle cannot send it,
+    so pickling stops there)."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file)
+        self.found: set[str] = set()
+        self.local: str | None = None
+
+    def persistent_id(self, obj: Any) -> None:
+        if isinstance(obj, type | types.FunctionType):
+            if obj.__module__ == "__main__":
+                self.found.add(obj.__qualname__)
+            if "<locals>" in obj.__qualname__ or obj.__name__ == "<lambda>":
+                self.local = obj.__qualname__
+
+
+def unsendable(local: str | None) -> str:
+    """What to do when a trial spec cannot be pickled; ``local``: the local object in it
+    (``SpecPickler.local``), if that is what failed.
+
+    Example:
+        >>> unsendable("main.<locals>.build")
+        'main.<locals>.build is made inside a function, which pickle cannot send: define ...'
+    """
+    if local is None:
+        return "define them at module level in an importable module, or use import paths"
+    if local.startswith("LightningDataModule.from_datasets."):
+        return ("the data is LightningDataModule.from_datasets(...)'s, whose loaders are "
+                f"functions made inside it ({local}), which pickle cannot send: such data "
+                f"works for trials in the search's own process only (num_workers 1, no DDP "
+                f"trials); for these, give data= a LightningDataModule class defined at module "
+                f"level in an importable module (data_init_args= its arguments)")
+    what = "a lambda" if local.endswith("<lambda>") else "made inside a function"
+    return (f"{local} is {what}, which pickle cannot send: define it at module level in an "
+            f"importable module (the data as a LightningDataModule class there), or use "
+            f"import paths")
 
 
 def check_trial_processes(trainer: Mapping[str, Any],
