@@ -137,6 +137,34 @@ def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
     assert report.sources[0].recorded == {"data.batch_size": 64}
 
 
+class SavedData(BlobData):
+    """``BlobData`` that keeps its arguments (``save_hyperparameters``)."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+        super().__init__(n=n, batch_size=batch_size)
+        self.save_hyperparameters()
+
+
+def test_a_datamodule_objects_saved_arguments_are_what_its_trials_ran_with(tmp_path):
+    # was: a run given SavedData(batch_size=16) mapped its trials to data.batch_size=64, the
+    # first value of the choice, which they never trained with (given its class: 16)
+    for name, data in (("saved", SavedData(n=64, batch_size=16)),
+                       ("plain", BlobData(n=64, batch_size=16))):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=data, trainer={"max_epochs": 1},
+               budget=2, optimizer="RandomSearch", run_dir=tmp_path / name, verbose=False).run()
+    space = SearchSpace.from_dict({"width": {"choice": [4, 8]},
+                                   "data.batch_size": {"choice": [64, 16, 32]}})
+    priors, report = load_priors([tmp_path / "saved", tmp_path / "plain"], space)
+    by_source = {p.source: p.arch["data.batch_size"] for p in priors}
+    assert by_source == {str(tmp_path / "saved"): 16, str(tmp_path / "plain"): 64}
+    saved, plain = report.sources
+    assert saved.recorded == {"data.batch_size": 16} and not saved.filled
+    assert "keys added with the earlier run's values data.batch_size=16" in saved.describe()
+    # no saved arguments: the default rule (a choice's first value), reported as such
+    assert plain.filled == {"data.batch_size": 64} and not plain.recorded
+    assert "keys added with data.batch_size=64" in plain.describe()
+
+
 def test_trainer_max_epochs_of_an_earlier_run_with_a_scheduler_is_its_schedulers(tmp_path):
     from lightning_nas import SearchSettings
     from lightning_nas.results import TrialResult

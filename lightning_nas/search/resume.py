@@ -190,13 +190,16 @@ def current_setup(settings: Mapping[str, Any], model: Any, data: Any,
     ``settings``, the ``model`` and ``data`` factories' classes and arguments (a DataModule
     object: its class, its arguments cannot be read back), the ``trainer`` arguments and
     the ``config``. Objects given from Python (callbacks, a partial) cannot be stored,
-    only their classes compared (``finetune`` asks for them again)."""
+    only their classes compared (``finetune`` asks for them again). A DataModule object's
+    plain ``hparams`` (what its ``save_hyperparameters()`` kept) are kept too, as
+    ``data_hparams``, for warm starts to read what its trials trained with (not compared)."""
     current = {"settings": dict(settings), "model": stored_init(model.path, model.init_args),
                "data": stored_init(data.path, data.init_args), "trainer": plain_part(trainer),
                "trainer_classes": object_classes(trainer), "config": config}
     if isinstance(data.target, pl.LightningDataModule):
         cls = type(data.target)
         current["data"]["instance"] = f"{cls.__module__}.{cls.__qualname__}"
+        current["data_hparams"] = plain_part(dict(data.target.hparams))
     return current
 
 

@@ -151,14 +151,18 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
     run; a Hydra sweep's composed job config) or its stored model, data and Trainer
-    settings (``trainer.max_epochs``: its scheduler's, which its complete trials trained),
-    else the default of its model's or data's argument: a plain key
+    settings (a DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept
+    them; ``trainer.max_epochs``: its scheduler's, which its complete trials trained),
+    else the default of its model's or data class's argument: a plain key
     (or a group's) is a model argument, a dotted top-level key a path into the config; in
     a Hydra sweep (``hydra``: this search is one) every key is a path into the config."""
     config = store.get_meta("job_config" if store.get_meta("hydra") is not None
                             else "config") or {}
     choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
-    stored = {"model": store.get_meta("model") or {}, "data": store.get_meta("data") or {},
+    data = store.get_meta("data") or {}
+    if "instance" in data:  # a DataModule object: what its save_hyperparameters() kept
+        data = {**data, "init_args": store.get_meta("data_hparams") or {}}
+    stored = {"model": store.get_meta("model") or {}, "data": data,
               "trainer": store.get_meta("trainer") or {}}
     settings = store.get_meta("settings") or {}
     out: dict[str, Any] = {}
