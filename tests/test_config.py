@@ -419,8 +419,10 @@ def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
                       "run_dir": str(tmp_path / "run")}}
     cfg[section]["_partial_"] = True
     kind = {"model": "LightningModule", "data": "LightningDataModule"}[section]
-    with pytest.raises(ConfigError, match=rf"^{section} \(for model\.lr=.*\): TypeError: "
-                                          rf".* returned partial.*, expected a {kind}"):
+    with pytest.raises(ConfigError, match=rf"^{section} \(for model\.lr=.*\): TypeError: .* "
+                                          rf"returned partial \(a functools.partial: the "
+                                          rf"section's `_partial_: true` makes one.*\), "
+                                          rf"expected a {kind}"):
         search_from_config(cfg)
     assert not (tmp_path / "run").exists()
 

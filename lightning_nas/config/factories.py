@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -169,7 +170,7 @@ class ModelFactory:
                                                       if not is_dotted(k)}}, "model")
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
-            raise TypeError(f"model builder {self.name} returned {type(model).__name__}, "
+            raise TypeError(f"model builder {self.name} returned {_returned(model)}, "
                             f"expected a LightningModule")
         return model
 
@@ -298,8 +299,7 @@ class DataFactory:
             data = self.target(dict(arch or {}))
             if not isinstance(data, pl.LightningDataModule):
                 raise TypeError(f"data builder {getattr(self.target, '__qualname__', self.target)}"
-                                f" returned "
-                                f"{type(data).__name__}, expected a LightningDataModule")
+                                f" returned {_returned(data)}, expected a LightningDataModule")
             return data
         return self.target
 
@@ -368,3 +368,12 @@ def _import(section: str, path: Any) -> Any:
         return import_object(path)
     except ConfigError as err:
         raise ConfigError(f"{section}={short(path)}: {err}") from None
+
+
+def _returned(built: Any) -> str:
+    """What a builder returned, for its error: a ``functools.partial`` says where one comes
+    from (was: "returned partial")."""
+    if isinstance(built, functools.partial):
+        return ("partial (a functools.partial: the section's `_partial_: true` makes one; a "
+                "trial needs the object itself, drop `_partial_`)")
+    return type(built).__name__
