@@ -42,3 +42,49 @@ def test_registration_is_restored_when_the_build_raises_and_when_nested():
         assert torch.nn.Linear(2, 2).weight.device.type == "meta"  # still the outer's
         raise ValueError("bad width")
     assert torch.nn.Module.register_parameter is original
+
+
+def test_other_threads_build_as_usual_meanwhile():
+    # was: the patch held for the whole process: a trial building its model in another
+    # thread (a ThreadPoolExecutor search counting the next candidate) got meta weights
+    import threading
+
+    inside, done, seen = threading.Event(), threading.Event(), []
+
+    def count() -> None:
+        with parameters_on_meta():
+            inside.set()
+            done.wait(30)
+            seen.append(torch.nn.Linear(2, 2).weight.device.type)
+
+    counting = threading.Thread(target=count)
+    counting.start()
+    inside.wait(30)
+    seen.append(torch.nn.Linear(2, 2).weight.device.type)  # a trial's model meanwhile
+    done.set()
+    counting.join(30)
+    assert seen == ["cpu", "meta"]
+
+
+class Tagged(torch.nn.Parameter):
+    def __new__(cls, data, tag):  # a subclass with a constructor of its own
+        out = super().__new__(cls, data)
+        out.tag = tag
+        return out
+
+
+def test_a_weight_tied_once_or_to_one_made_before_is_counted_once():
+    # was: each registration got a new meta copy: tied weights were counted twice (a
+    # pretrained backbone's embedding tied to a head), and ParamsCheck then stopped the search
+    backbone = torch.nn.Embedding(10, 4)  # made before the block: real
+    with parameters_on_meta() as copies:
+        head = torch.nn.Linear(4, 10)
+        head.weight = backbone.weight
+        shared = torch.nn.Parameter(torch.ones(3))
+        pair = torch.nn.ParameterList([shared, shared])
+        tagged = torch.nn.Module()
+        tagged.p = Tagged(torch.ones(2), tag="x")
+    assert pair[0] is pair[1] and pair[0].device.type == "meta"
+    assert copies.numel(torch.nn.ModuleList([backbone, head])) == 40 + 10
+    assert copies.numel(pair) == 3
+    assert tagged.p.device.type == "meta" and tagged.p.tag == "x"

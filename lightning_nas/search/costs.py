@@ -20,7 +20,7 @@ import torch
 from torch.nn.parameter import UninitializedParameter
 
 from lightning_nas.errors import ConfigError, one_line
-from lightning_nas.search.meta_build import parameters_on_meta
+from lightning_nas.search.meta_build import MetaCopies, parameters_on_meta
 
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
@@ -88,9 +88,9 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
             has no ``example_input_array``; when its ``configure_model`` or that forward pass
             raises (with no Trainer attached), naming the model and the error.
     """
-    real = None
+    real, copies = None, MetaCopies()
     try:
-        with parameters_on_meta():  # was: torch.device("meta"), every tensor made on it
+        with parameters_on_meta() as copies:  # was: torch.device("meta"), all tensors on it
             model = _configured(build(arch))
     except Exception:  # noqa: BLE001 - some modules cannot be built on meta: count on CPU
         model = real = _configured(build(arch))
@@ -121,7 +121,7 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
                              f"Lightning's setup not run), which raised {_said(err)}; make "
                              f"forward work on example_input_array with the layers __init__ "
                              f"and configure_model build", failing) from err
-    out = {"params": float(sum(p.numel() for p in model.parameters()))}
+    out = {"params": float(copies.numel(model))}  # a tied weight once
     if flops:
         out["flops"] = float(counter.get_total_flops())
     return out
