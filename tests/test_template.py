@@ -171,6 +171,32 @@ def test_trainer_values_manual_optimization_takes_train_as_searched(tmp_path):
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
 
 
+class MaybeManualNet(ManualTinyNet):
+    """Manual optimization only where its searched argument says so."""
+
+    def __init__(self, width: int = 16, manual: bool = True) -> None:
+        super().__init__(width=width)
+        self.automatic_optimization = not manual
+
+    def training_step(self, batch, batch_idx):
+        if self.automatic_optimization:
+            return TinyNet.training_step(self, batch, batch_idx)
+        return super().training_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_model_manual_only_for_some_architectures_is_not_refused(tmp_path, seed):
+    # was: the first architecture the check built decided: with seed 1 (manual=True drawn
+    # first) the whole search was refused, "every trial would fail"
+    space = {"width": {"choice": [4, 8]}, "manual": {"choice": [True, False]}}
+    Search(MaybeManualNet, space, data=BlobData, trainer={**TRAINER, "gradient_clip_val": 1.0},
+           budget=2, run_dir=tmp_path, seed=seed, verbose=False)  # checked here: no refusal
+    with pytest.raises(ConfigError, match="sets automatic_optimization=False"):
+        Search(MaybeManualNet, {**space, "manual": {"choice": [True]}}, data=BlobData,
+               trainer={**TRAINER, "gradient_clip_val": 1.0}, budget=2, run_dir=tmp_path,
+               seed=seed, verbose=False)
+
+
 def _cached_table(n: int) -> torch.Tensor:
     return _TABLES.setdefault(n, torch.linspace(-1, 1, n * 2).reshape(2, n))
 

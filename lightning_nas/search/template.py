@@ -157,8 +157,21 @@ class TrialTemplate:
         fault = _trainer_fault(spec)
         if fault is not None:
             raise _config_error("trainer", *fault, archs[0])
-        if not getattr(built[0], "automatic_optimization", True):
+        if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
+
+    def _all_manual(self, archs: Sequence[dict[str, Any]]) -> bool:
+        """Whether the model of each of ``archs`` that builds is of manual optimization (was:
+        the first one's alone decided, though a searched argument may set it)."""
+        for arch in archs[1:]:
+            with _global_state_kept(), parameters_on_meta():
+                try:
+                    model = self.model.build(arch)
+                except Exception:  # noqa: BLE001 - an architecture the model rejects: no say
+                    continue
+            if getattr(model, "automatic_optimization", True):
+                return False
+        return True
 
     def _blame(self, name: str, factory: ModelFactory | DataFactory,
                arch: dict[str, Any]) -> tuple[str, Any] | None:
