@@ -384,6 +384,9 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
                           f"file; a search writes search.db, trials/ and best.* into a folder "
                           f"there (give another path)")
     check_lockable(run_dir)  # a file system that takes no lock: said before any file
+    if not (run_dir / "search.db").exists() and (run_dir / "best_arch.yaml").is_file():
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
+                          f"(best_arch.yaml, no search.db); give a search another folder")
     # was: held once search.db was made (a search refused on a live one-shot run's folder
     # left one there, and `show` then read the folder as a search)
     held = hold_folder(run_dir, _RESUMES) if hold else None

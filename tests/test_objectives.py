@@ -162,7 +162,8 @@ def test_a_count_that_misses_layers_made_in_setup_stops_the_search(tmp_path):
         f"trial 1 failed with an error every trial would hit: CountMismatch: SetupHeadNet has "
         f"{real} parameters once the Trainer set it up, but the search counted {counted} "
         f"before training (for max_params and the 'params' objective): layers made in "
-        f"setup() are made after the count; build the layers in __init__ or configure_model")
+        f"setup() are made after the count, or the model is built otherwise in a trial; "
+        f"build the layers in __init__ or configure_model")
     assert trial.status is TrialStatus.FAILED and "params" not in trial.metrics
     # layers of configure_model and lazy modules are counted right; without a cost the
     # count is not compared

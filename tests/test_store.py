@@ -473,6 +473,11 @@ def test_a_search_refused_on_a_held_folder_makes_no_search_db_there(
         search.run()
     assert not (tmp_path / "search.db").exists()
     held.close()
+    (tmp_path / "best_arch.yaml").write_text("arch: {}\n")  # the one-shot run ended
+    with pytest.raises(ConfigError, match="is a one-shot run folder"):
+        search.run()  # was: a search.db beside the one-shot run's files
+    assert not (tmp_path / "search.db").exists()
+    (tmp_path / "best_arch.yaml").unlink()
     assert len(search.run().trials) == 1
 
 

@@ -182,7 +182,8 @@ class ParamsCheck(pl.Callback):
                 f"{type(model).__name__} has {real} parameters once the Trainer set it up, "
                 f"but the search counted {self.counted:.0f} before training (for "
                 f"{self.uses or 'its costs'}): layers made in setup() are made after the "
-                f"count; build the layers in __init__ or configure_model")
+                f"count, or the model is built otherwise in a trial; build the layers in "
+                f"__init__ or configure_model")
 
 
 def _counts_whole(trainer: pl.Trainer) -> bool:
