@@ -9,7 +9,7 @@ space and table files, and the folders ``show``, ``report``, ``export``, ``finet
 ``fit`` read and write.
 
 ``hold_folder`` holds a run folder for one process (a lock on its ``search.lock``, which
-names the holder): a search (``RunStore.hold``), a Hydra sweep and a one-shot run
+names the holder): a search (``open_search_store(hold=True)``), a Hydra sweep and a one-shot run
 (``holding``) take it, so a second run started on the folder meanwhile is refused before it
 writes anything, whichever kind either is.
 

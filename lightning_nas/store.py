@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError, NASError
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store_checks import check_same_search
@@ -114,22 +114,6 @@ class RunStore(FitRecords):
         if self._held is not None:
             self._held.close()  # closing the file releases its lock
             self._held = None
-
-    def hold(self) -> None:
-        """Hold the run folder for this process until the store is closed or the process
-        ends (however it ends: the system releases the lock), so that a second search
-        started on the folder meanwhile is refused instead of re-running the live trials.
-
-        Raises:
-            SearchError: naming the process that holds it (``hold_folder``), and closing
-                this store.
-            StoreError: when the folder's file system takes no lock (``unlockable``).
-        """
-        try:
-            self._held = hold_folder(self.path.parent, _RESUMES)
-        except NASError:  # held by another process, or a file system that takes no lock
-            self.close()
-            raise
 
     def __enter__(self) -> RunStore:
         return self
@@ -374,7 +358,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         run_dir: the run folder.
         fixed: meta keys and the values this invocation has.
         run_dir_key: how the user names the run folder (for the message).
-        hold: hold the folder (``RunStore.hold``) before ``search.db`` is made or read.
+        hold: hold the folder (``hold_folder``: a second search on it meanwhile is refused)
+            before ``search.db`` is made or read.
     """
     run_dir = user_path(run_dir)
     blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),

@@ -440,7 +440,8 @@ def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_
     run = tmp_path / "run"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from lightning_nas.store import RunStore; "
-         "s = RunStore(sys.argv[1]); s.set_driver(); s.hold(); print('held', flush=True); "
+         "from lightning_nas.run_folder import hold_folder; s = RunStore(sys.argv[1]); "
+         "s.set_driver(); h = hold_folder(s.path.parent, ''); print('held', flush=True); "
          "time.sleep(120)", str(run / "search.db")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
