@@ -505,31 +505,12 @@ def test_a_search_and_a_finetune_leave_the_seed_variables_as_they_were(tmp_path,
     assert os.environ["PL_GLOBAL_SEED"] == "123" and os.environ["PL_SEED_WORKERS"] == "0"
 
 
-class ArgsNet(pl.LightningModule):
-    """A model that keeps its arguments itself (no ``save_hyperparameters``)."""
-
-    def __init__(self, width: int = 4) -> None:
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 3))
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return torch.nn.functional.cross_entropy(self.net(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_acc", (self.net(x).argmax(-1) == y).float().mean())
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
 def test_a_trials_checkpoint_keeps_the_model_arguments_beside_searched_data_keys(tmp_path):
     # was: a data.* key made the model's arguments look like paths, so a model that saves
     # no hyperparameters got none in its checkpoint (load_from_checkpoint lost its width)
     space = {"width": {"choice": [6]}, "data.batch_size": {"choice": [16, 32]}}
-    result = Search(ArgsNet, space, data=BlobData, data_init_args={"n": 64},
+    result = Search(NoHparams, space, data=BlobData, data_init_args={"n": 64},
                     trainer={"max_epochs": 1}, budget=1, run_dir=tmp_path, verbose=False).run()
     ckpt = torch.load(result.best.checkpoint, weights_only=False)
     assert ckpt["hyper_parameters"] == {"width": 6}
-    assert ArgsNet.load_from_checkpoint(result.best.checkpoint).net[0].out_features == 6
+    assert NoHparams.load_from_checkpoint(result.best.checkpoint).net[0].out_features == 6
