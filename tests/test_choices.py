@@ -113,6 +113,63 @@ def test_exported_subnet_loads_without_lightning_nas(tmp_path):
         assert float(out.stdout) == pytest.approx(float(sub(x).sum()), abs=1e-5)
 
 
+_BLOCK_IMPORT = """
+import sys, torch
+class Block:  # lightning_nas cannot be imported: the file must be plain torch.nn
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "lightning_nas":
+            raise ImportError("blocked " + name)
+sys.meta_path.insert(0, Block())
+net = torch.load(sys.argv[1], weights_only=False)
+print(sorted({type(m).__module__.split(".")[0] for m in net.modules()}))
+"""
+
+
+def test_a_choice_module_used_twice_is_one_plain_module_in_the_export(tmp_path):
+    act = LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act")  # used twice
+    conv = ChoiceConv2d(16, None, [3, 5], label="sc")  # used twice: tied weights
+    block = nn.Sequential(ChoiceConv2d(16, None, 3, label="blk"), nn.ReLU())
+    net = nn.Sequential(ChoiceConv2d(1, [8, 16], 3, label="c1"), act, conv, act, conv,
+                        Repeat([block, block], [1, 2], label="depth"),  # one block twice
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(16, 10, label="fc"))
+    x = torch.rand(2, 1, 8, 8)
+    arch = {"c1": 8, "act": "tanh", "sc_kernel": 5, "depth": 2}
+    sub = export_subnet(net, x, arch).eval()
+    assert [type(m).__module__ for m in sub.modules()
+            if not type(m).__module__.startswith("torch.nn")] == []
+    assert sub[1] is sub[3] and sub[2] is sub[4] and sub[2].weight.shape == (8, 8, 5, 5)
+    assert sub[5][0] is sub[5][1] and sub[5][0][0].weight.shape == (8, 8, 3, 3)
+    tied = 8 + (8 * 8 * 25 + 8) + (8 * 8 * 9 + 8) + (8 * 10 + 10)  # c1 bias, sc, blk, fc
+    assert sum(p.numel() for p in sub.parameters()) == 8 * 9 + tied
+    net.eval()
+    set_path(net, arch)
+    with torch.no_grad():
+        assert torch.allclose(sub(x), net(x), atol=1e-6)
+    torch.save(sub, tmp_path / "subnet.pt")
+    out = subprocess.run([sys.executable, "-c", _BLOCK_IMPORT, str(tmp_path / "subnet.pt")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "['torch']", out.stderr[-2000:]
+
+
+def test_a_shared_choice_module_stays_tied_while_the_export_is_fine_tuned(tmp_path):
+    from lightning_nas.oneshot.finetune import finetune_subnet
+    from tests.helpers import BlobData
+
+    torch.manual_seed(0)
+    tied = ChoiceLinear(16, 16, label="tied")
+    net = nn.Sequential(ChoiceLinear(8, 16, label="in"),
+                        LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+                        tied, nn.ReLU(), tied, nn.ReLU(), ChoiceLinear(16, 3, label="out"))
+    sub = export_subnet(net, torch.rand(2, 8), {"act": "tanh"})
+    assert sub[2] is sub[4] and isinstance(sub[2], nn.Linear)
+    before = sub[2].weight.detach().clone()
+    finetune_subnet(sub, BlobData(n=64, batch_size=16), max_epochs=1, num_classes=3,
+                    lr=0.05, trainer={"accelerator": "cpu", "num_sanity_val_steps": 0})
+    assert sub[2] is sub[4] and not torch.equal(sub[2].weight, before)  # trained, still one
+    assert sum(p.numel() for p in sub.parameters()) == (8 * 16 + 16) + (16 * 16 + 16) + (
+        16 * 3 + 3)
+
+
 def test_choice_modules_pickle_and_print_readably():
     net = _net()
     clone = pickle.loads(pickle.dumps(net))

@@ -1,5 +1,6 @@
-"""One-shot NAS: choice modules of a weight-sharing supernet and subnet export (``choices``),
-the ``OneShotNAS`` callback (``callback``: single-path one-shot, SPOS), differentiable NAS
+"""One-shot NAS: choice modules of a weight-sharing supernet and subnet export (``choices``,
+over ``base``), the ``OneShotNAS`` callback (``callback``: single-path one-shot, SPOS),
+differentiable NAS
 (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS over the same choice modules,
 run mixed by ``mixed``, fed by ``bilevel``, checked by ``checks``, derived and exported by
 ``derive``), subnet scoring with BatchNorm calibration (``scoring``), fine-tuning

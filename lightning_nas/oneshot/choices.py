@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import SpaceError
+from lightning_nas.oneshot.base import ChoiceModule, FollowsInput, check_values
 from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
 from lightning_nas.space import Choice, Ordered, Param, SearchSpace
 
@@ -56,38 +57,6 @@ __all__ = [
 ]
 
 
-class ChoiceModule(nn.Module, Mixable):
-    """A module with decisions: ``decisions()`` maps labels to their parameters, and
-    ``activate(arch)`` reads its labels from an architecture (``mixing``: ``oneshot.mixed``)."""
-
-    def decisions(self) -> dict[str, Param]:
-        """``{label: Choice/Ordered}`` of this module's own decisions."""
-        return {}
-
-    def activate(self, arch: Mapping[str, Any]) -> None:
-        """Use the values of ``arch`` for this module's labels."""
-
-    def active(self) -> dict[str, Any]:
-        """The values in use, by label."""
-        return {}
-
-    def export(self) -> nn.Module:
-        """A plain ``torch.nn`` module of the active path (run it once first, if it follows
-        its input width)."""
-        raise NotImplementedError
-
-
-def _check_values(label: str, values: Sequence[Any] | int, low: int | None = None) -> list[Any]:
-    values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) \
-        else [values]
-    if not values:
-        raise SpaceError(f"choice {label!r} needs at least one value")
-    if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
-                               for v in values):  # was: a depth -1 kept all but one block
-        raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}")
-    return values
-
-
 class LayerChoice(ChoiceModule):
     """One of several candidate modules, by name.
 
@@ -103,7 +72,7 @@ class LayerChoice(ChoiceModule):
             candidates = {str(i): m for i, m in enumerate(candidates)}
         self.candidates = nn.ModuleDict(dict(candidates))
         self.label = label
-        self.chosen = _check_values(label, list(self.candidates))[0]
+        self.chosen = check_values(label, list(self.candidates))[0]
 
     def decisions(self) -> dict[str, Param]:
         return {self.label: Choice(list(self.candidates))}
@@ -129,17 +98,7 @@ class LayerChoice(ChoiceModule):
         return f"label={self.label!r}, choices={list(self.candidates)}, chosen={self.chosen!r}"
 
 
-class _Follows(nn.Module):
-    """Remembers the width of the last input (slices follow the previous layer's width)."""
-
-    last_in: int | None = None
-
-    def _seen(self, width: int) -> int:
-        self.last_in = width
-        return width
-
-
-class ChoiceConv2d(ChoiceModule, _Follows):
+class ChoiceConv2d(ChoiceModule, FollowsInput):
     """``Conv2d`` whose output width and kernel size are choices over one shared weight.
 
     The input width follows the input (``weight[:, :x.shape[1]]``); a smaller kernel is the
@@ -160,8 +119,8 @@ class ChoiceConv2d(ChoiceModule, _Follows):
                  label: str = "conv") -> None:
         super().__init__()
         self.label, self.stride = label, stride
-        self.widths = None if out_channels is None else _check_values(label, out_channels, 1)
-        self.kernels = _check_values(f"{label}_kernel", kernel_size, 1)
+        self.widths = None if out_channels is None else check_values(label, out_channels, 1)
+        self.kernels = check_values(f"{label}_kernel", kernel_size, 1)
         if any(k % 2 == 0 for k in self.kernels):
             raise SpaceError(f"kernel sizes of {label!r} must be odd, got {self.kernels}")
         out_max = in_channels if self.widths is None else max(self.widths)
@@ -240,7 +199,7 @@ class ChoiceConv2d(ChoiceModule, _Follows):
                 f"kernel={self.kernel}")
 
 
-class ChoiceLinear(ChoiceModule, _Follows):
+class ChoiceLinear(ChoiceModule, FollowsInput):
     """``Linear`` whose output width is a choice over one shared weight; the input width
     follows the input.
 
@@ -255,7 +214,7 @@ class ChoiceLinear(ChoiceModule, _Follows):
                  label: str = "linear") -> None:
         super().__init__()
         self.label = label
-        self.widths = _check_values(label, out_features, 1)
+        self.widths = check_values(label, out_features, 1)
         self.weight = nn.Parameter(torch.empty(max(self.widths), in_features))
         self.bias = nn.Parameter(torch.zeros(max(self.widths))) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
@@ -295,7 +254,7 @@ class ChoiceLinear(ChoiceModule, _Follows):
         return linear
 
 
-class ChoiceBatchNorm2d(nn.BatchNorm2d, _Follows, Mixable):
+class ChoiceBatchNorm2d(nn.BatchNorm2d, FollowsInput, Mixable):
     """``BatchNorm2d`` over the first ``C`` channels of its statistics, ``C`` being the
     width of the input (it follows a ``ChoiceConv2d``); run mixed, it re-applies the mask."""
 
@@ -341,7 +300,7 @@ class Repeat(ChoiceModule):
     def __init__(self, block: Callable[[int], nn.Module] | Sequence[nn.Module],
                  depths: Sequence[int], label: str = "depth") -> None:
         super().__init__()
-        self.label, self.depths = label, _check_values(label, depths, 0)
+        self.label, self.depths = label, check_values(label, depths, 0)
         n = max(self.depths)
         blocks = [block(i) for i in range(n)] if callable(block) else list(block)[:n]
         if len(blocks) < n:
@@ -437,14 +396,24 @@ def export_subnet(model: nn.Module, example_input: Any = None,
         with torch.no_grad():
             model(example_input)
         model.train(was_training)
-    return _replace(model)
+    return _replace(model, {})
 
 
-def _replace(module: nn.Module) -> nn.Module:
+def _replace(module: nn.Module, done: dict[int, nn.Module]) -> nn.Module:
+    """``module`` with its choice modules exported; ``done`` maps each module replaced so far
+    to its replacement, so a module held twice (a choice module used at two places, a block
+    twice in a ``Repeat``) is replaced everywhere by the same one: shared weights stay shared
+    (was: ``named_children`` gave a shared child once, its second place kept the choice module)."""
+    if id(module) in done:
+        return done[id(module)]
     if isinstance(module, ChoiceBatchNorm2d):
-        return module.export()
-    if isinstance(module, ChoiceModule):  # a chosen op may hold choice modules itself
-        return _replace(module.export())
-    for name, child in list(module.named_children()):
-        setattr(module, name, _replace(child))
-    return module
+        out = module.export()
+    elif isinstance(module, ChoiceModule):  # a chosen op may hold choice modules itself
+        out = _replace(module.export(), done)
+    else:
+        out = module
+        for name, child in list(module._modules.items()):  # each place, shared ones too
+            if child is not None:
+                setattr(module, name, _replace(child, done))
+    done[id(module)] = out
+    return out

@@ -1,0 +1,69 @@
+"""The base of the choice modules (``lightning_nas.oneshot.choices``): ``ChoiceModule`` (a
+module with decisions, activated from an architecture, exported as plain ``torch.nn``),
+``check_values`` (a decision's values checked when a module is built) and ``FollowsInput``
+(a layer that remembers the width of its last input, to slice and export by it).
+
+Example:
+    >>> check_values("depth", [1, 2], low=0)
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from lightning_nas.errors import SpaceError
+from lightning_nas.oneshot.mixed import Mixable
+from lightning_nas.space import Param
+
+__all__ = ["ChoiceModule", "FollowsInput", "check_values"]
+
+
+class ChoiceModule(nn.Module, Mixable):
+    """A module with decisions: ``decisions()`` maps labels to their parameters, and
+    ``activate(arch)`` reads its labels from an architecture (``mixing``: ``oneshot.mixed``)."""
+
+    def decisions(self) -> dict[str, Param]:
+        """``{label: Choice/Ordered}`` of this module's own decisions."""
+        return {}
+
+    def activate(self, arch: Mapping[str, Any]) -> None:
+        """Use the values of ``arch`` for this module's labels."""
+
+    def active(self) -> dict[str, Any]:
+        """The values in use, by label."""
+        return {}
+
+    def export(self) -> nn.Module:
+        """A plain ``torch.nn`` module of the active path (run it once first, if it follows
+        its input width)."""
+        raise NotImplementedError
+
+
+def check_values(label: str, values: Sequence[Any] | int, low: int | None = None) -> list[Any]:
+    """The values of decision ``label`` as a list (a single value: a list of one).
+
+    Raises:
+        SpaceError: no value, or (``low`` given) a value that is not an integer >= ``low``.
+    """
+    values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) \
+        else [values]
+    if not values:
+        raise SpaceError(f"choice {label!r} needs at least one value")
+    if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
+                               for v in values):  # was: a depth -1 kept all but one block
+        raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}")
+    return values
+
+
+class FollowsInput(nn.Module):
+    """Remembers the width of the last input (slices follow the previous layer's width)."""
+
+    last_in: int | None = None
+
+    def _seen(self, width: int) -> int:
+        self.last_in = width
+        return width
