@@ -45,7 +45,13 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.mixed import Mixable, mixed
 from lightning_nas.report.plots import plot_alphas
 from tests.helpers import BlobData, TinySupernet, TwoValBlobData, TwoValSupernet, choice_net
-from tests.test_oneshot import BatchNormSupernet, BlobImages, _two_val_config, _val_accuracy
+from tests.test_oneshot import (
+    BatchNormSupernet,
+    BlobImages,
+    UnusedChoice,
+    _two_val_config,
+    _val_accuracy,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -794,3 +800,13 @@ def test_plot_alphas_draws_a_panel_per_decision(tmp_path):
                           for e in (1, 2)]}
     plot_alphas(alphas, tmp_path / "alphas.png")
     assert (tmp_path / "alphas.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_a_choice_module_forward_never_calls_is_refused_before_training(tmp_path, algorithm):
+    nas = DifferentiableNAS(UnusedChoice(), algorithm=algorithm, export_dir=str(tmp_path / "o"))
+    trainer = _trainer(tmp_path, max_epochs=1)
+    with pytest.raises(ConfigError, match=rf"{algorithm.upper()} searches .* forward never "
+                                          r"called 'aux' \(net.aux: LayerChoice\)"):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and not (tmp_path / "o").exists()

@@ -553,6 +553,31 @@ def test_the_export_runs_the_input_as_the_search_did(tmp_path):
     assert nas.subnet[0].in_features == 16
 
 
+class UnusedChoice(TinySupernet):
+    """``TinySupernet`` holding a choice module its forward never calls (``aux``)."""
+
+    def __init__(self, kind: str = "layer") -> None:
+        super().__init__()
+        from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
+
+        self.net.aux = LayerChoice({"a": nn.Identity(), "b": nn.Tanh()}, label="aux") \
+            if kind == "layer" else ChoiceLinear(16, [4, 8], label="aux")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[2](self.net[1](self.net[0](x)))
+
+
+@pytest.mark.parametrize("kind", ["layer", "linear"])
+def test_a_choice_module_forward_never_calls_is_refused_before_training(tmp_path, kind):
+    callback = OneShotNAS(num_candidates=3, calibration_batches=1,
+                          export_dir=str(tmp_path / "out"))
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False)
+    with pytest.raises(ConfigError, match=r"forward never called 'aux' \(net.aux: "
+                                          r".*a decision the network never uses"):
+        trainer.fit(UnusedChoice(kind), datamodule=BlobData())
+    assert trainer.global_step == 0 and not (tmp_path / "out").exists()
+
+
 class _NormalizedInput(TinySupernet):
     """A supernet whose module normalizes the input before its ``net`` (same shapes)."""
 

@@ -36,6 +36,7 @@ from torch import nn
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.checks import check_choices_called
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -159,12 +160,12 @@ class OneShotNAS(pl.Callback):
         check_trained(trainer, self._ended, "OneShotNAS")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Validation data the searches could not read, or a ``num_classes`` that does not
-        fit the data, is said now, not after training."""
+        """Validation data the searches could not read, a choice module the forward never
+        calls, or a ``num_classes`` that does not fit the data, is said now, not after
+        training."""
         _check_val_data(trainer, pl_module, self._catch_up_due(trainer),
                         self.search_every_n_epochs)
-        if self.metric_factory is None and self.num_classes is not None:
-            self._check_num_classes(trainer, pl_module)
+        self._check_first_batch(trainer, pl_module)
         if self._catch_up_due(trainer):
             # at the random state the uninterrupted fit searched at: the checkpoint's (since
             # restored, Lightning has drawn from it making the training iterator)
@@ -174,16 +175,24 @@ class OneShotNAS(pl.Callback):
                 self.search(trainer, pl_module, trainer.current_epoch)
         self._loaded_rng = None
 
-    def _check_num_classes(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _check_first_batch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The first training batch through ``forward`` as a search runs it (eval mode, the
+        random state kept): every choice module called, and ``num_classes`` (with the
+        default metric) against it."""
         was_training = pl_module.training
         try:
             with preserved_rng(pl_module.device), torch.no_grad():
                 for loader in loaders(trainer.train_dataloader)[:1]:
+                    batch = next(iter(loader), None)
+                    if batch is None:
+                        return
+                    batch = step_batch(trainer, batch)
                     pl_module.eval()
                     with trainer.precision_plugin.val_step_context():
-                        preds, target = self.forward(pl_module,
-                                                     step_batch(trainer, next(iter(loader))))
-                    check_num_classes(preds, target, self.num_classes)
+                        preds, target = check_choices_called(
+                            pl_module, lambda b=batch: self.forward(pl_module, b), "OneShotNAS")
+                    if self.metric_factory is None and self.num_classes is not None:
+                        check_num_classes(preds, target, self.num_classes)
         finally:
             pl_module.train(was_training)
 

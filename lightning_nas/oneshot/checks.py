@@ -1,13 +1,14 @@
 """Checks of a differentiable search (``DifferentiableNAS``: DARTS, GDAS) that need what the
 Trainer knows only once training starts or ends, so that a setting which cannot work is
 said instead of an architecture derived from logits that never took a step (their random
-start).
+start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too.
 
 - ``check_training_start`` (``on_train_start``, before the first step): a ``max_epochs`` or
   ``max_steps`` that ends training within ``warmup_epochs`` (the steps per epoch are the
   Trainer's ``num_training_batches``), and a ``num_classes`` that does not fit the first
   training batch (the sanity check, which runs a validation batch, may be off:
-  ``num_sanity_val_steps: 0``).
+  ``num_sanity_val_steps: 0``), and a choice module that the forward of that batch never
+  calls (``check_choices_called``: a decision the network never uses).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
   logits that never took a step, training stopped within the warmup by ``max_time`` or a
   callback.
@@ -20,19 +21,22 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
 
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["check_logits_trained", "check_training_start", "logits_stepped"]
+__all__ = ["check_choices_called", "check_logits_trained", "check_training_start",
+           "logits_stepped"]
 
 
 def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
@@ -67,18 +71,18 @@ def check_training_start(nas: DifferentiableNAS) -> None:
                               f"learnt and the derived one is random; give max_steps above "
                               f"{int(warmup_steps)} (after the warmup each batch takes two: "
                               f"the logits' and the weights') or lower warmup_epochs")
-    if nas.val_metric is not None:
-        _check_first_batch(nas)
+    _check_first_batch(nas)
 
 
 def _check_first_batch(nas: DifferentiableNAS) -> None:
-    """``num_classes`` against the first batch of the ``"train"`` loader, run as validation
-    runs the supernet (in eval mode: no BatchNorm statistics change; torch's random state,
-    which the loader's shuffle draws from, is kept)."""
+    """The first batch of the ``"train"`` loader, run as validation runs the supernet (in
+    eval mode: no BatchNorm statistics change; torch's random state, which the loader's
+    shuffle draws from, is kept): every choice module called (``check_choices_called``),
+    and ``num_classes`` (with the default metric) against it."""
     trainer, num_classes = nas.trainer, nas.hparams.num_classes
     data = trainer.train_dataloader
     loader = data.get("train") if isinstance(data, Mapping) else None
-    if loader is None or num_classes is None:  # training_step says what the batches lack
+    if loader is None:  # training_step says what the batches lack
         return
     was_training = nas.training
     try:
@@ -91,10 +95,46 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
             weights, index = nas.mixing_weights(sample=False)
             with trainer.precision_plugin.val_step_context(), mixed(nas.supernet, weights,
                                                                      index):
-                preds = nas.supernet(batch[0])
+                preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
+                                             nas.hparams.algorithm.upper())
     finally:
         nas.train(was_training)
-    check_num_classes(preds, batch[1], num_classes)
+    if nas.val_metric is not None:
+        check_num_classes(preds, batch[1], num_classes)
+
+
+def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:
+    """Run ``run`` (a forward pass of one batch through ``model``) and return its result;
+    raise ``ConfigError`` naming the labels of the choice modules it never called.
+
+    Such a module's decisions would be searched (trained, sampled, scored, written to
+    ``best_arch``) though the network never uses them, and one that follows its input width
+    could not be exported after training. A choice module inside another (a candidate of a
+    ``LayerChoice``, a block of a ``Repeat``) runs only on some paths and is not asked for.
+    Said before training; under DDP every rank runs the same check.
+    """
+    names = {name: module for name, module in model.named_modules()
+             if isinstance(module, ChoiceModule)}
+    outer = {name: module for name, module in names.items()
+             if not any(other != name and (other == "" or name.startswith(f"{other}."))
+                        for other in names)}
+    called: set[int] = set()
+    hooks = [module.register_forward_pre_hook(lambda m, args: called.add(id(m)))
+             for module in outer.values()]
+    try:
+        out = run()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    unused = [f"{getattr(m, 'label', type(m).__name__)!r} ({name or 'the network'}: "
+              f"{type(m).__name__})" for name, m in outer.items() if id(m) not in called]
+    if unused:
+        raise ConfigError(f"{who} searches the choice modules of the network, and its forward "
+                          f"never called {', '.join(unused)}: the search would search a "
+                          f"decision the network never uses (and could not export the "
+                          f"module after training); call the module in forward, or remove "
+                          f"it from the network")
+    return out
 
 
 def check_logits_trained(nas: DifferentiableNAS) -> None:
