@@ -523,6 +523,25 @@ def test_subnets_are_scored_in_the_trainers_precision(tmp_path, precision):
     assert nas.subnet(torch.zeros(2, 8)).shape == (2, 3)
 
 
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+def test_the_finetuned_subnet_is_written_in_float32_as_the_subnet(tmp_path, precision):
+    # was: subnet_finetuned.pt kept the Trainer's dtype (float64, bfloat16) and failed on
+    # float32 input, beside a float32 subnet.pt
+    from lightning_nas.oneshot.run import run_oneshot
+
+    cfg = {"model": "tests.helpers.TinySupernet",
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "precision": precision, "enable_checkpointing": False},
+           "oneshot": {"num_candidates": 2, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 0, "run_dir": str(tmp_path / "run"), "finetune_epochs": 1}}
+    run_oneshot(cfg, verbose=False)
+    for name in ("subnet.pt", "subnet_finetuned.pt"):
+        net = torch.load(tmp_path / "run" / name, weights_only=False)
+        assert {t.dtype for t in net.state_dict().values()} == {torch.float32}, name
+        assert net(torch.zeros(2, 8)).dtype == torch.float32
+
+
 class _DoubledInput(TinySupernet):
     """A supernet whose module prepares the input before its ``net`` (twice the features)."""
 

@@ -28,17 +28,16 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
-from lightning_nas.config.instantiate import import_object, instantiate
+from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
-from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.oneshot.trainer_checks import check_oneshot_strategy, check_oneshot_trainer
 from lightning_nas.run_folder import holding, user_path
-from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
@@ -49,8 +48,6 @@ __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS"
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
-#: algorithms whose training step trains one sampled path of the supernet
-_ONE_PATH_PER_STEP = ("spos", "gdas")
 
 #: keys of the ``oneshot:`` block: the algorithm, its settings, where to write and the
 #: fine-tune of the winner
@@ -184,86 +181,6 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
                           f"({out['tau_max']})")
     return out
-
-
-def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
-    """SPOS and GDAS train one sampled path per step, leaving the other candidates'
-    parameters unused, which DDP without ``find_unused_parameters=True`` stops at in the
-    first step: said now, for a strategy name (``ddp``, ``ddp_find_unused_parameters_false``)
-    and a ``DDPStrategy`` node alike (an object is not looked into).
-
-    Example:
-        >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
-    """
-    strategy = trainer.get("strategy")
-    if spawns_ranks(strategy):
-        raise ConfigError(f"trainer.strategy={strategy!r} runs the ranks in child processes, "
-                          f"whose search result this command never sees; use "
-                          f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
-                          f" (Lightning starts each rank as a process of its own)")
-    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") \
-            and needs_own_process(trainer):  # Lightning's auto strategy: DDP
-        raise ConfigError(f"trainer.devices={trainer.get('devices')!r} (num_nodes="
-                          f"{trainer.get('num_nodes', 1)!r}) with trainer.strategy="
-                          f"{strategy!r} trains with DDP, which stops at the parameters that "
-                          f"{algorithm}'s one sampled path per step leaves unused; set "
-                          f"trainer.strategy=ddp_find_unused_parameters_true")
-    if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(strategy):
-        shown = repr(strategy)
-        if is_node(strategy):  # its class and the argument at fault, not every default
-            unused = node_args(strategy).get("find_unused_parameters", False)
-            shown = f"{target_path(strategy)}(find_unused_parameters={unused!r})"
-        raise ConfigError(f"trainer.strategy={shown} cannot train {algorithm}: each step "
-                          f"trains one sampled path and leaves the other candidates' "
-                          f"parameters unused, which DDP stops at; use "
-                          f"trainer.strategy=ddp_find_unused_parameters_true (or "
-                          f"find_unused_parameters: true in a DDPStrategy's init_args)")
-
-
-def _stops_at_unused_parameters(strategy: Any) -> bool:
-    """Whether ``strategy`` is DDP without ``find_unused_parameters=True``: a registered
-    name of Lightning's (``ddp``) or a node of ``DDPStrategy`` or a subclass."""
-    from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
-
-    if isinstance(strategy, str) and strategy in StrategyRegistry:
-        entry = StrategyRegistry[strategy]
-        target, args = entry["strategy"], entry["init_params"]
-    elif is_node(strategy):
-        try:
-            target, args = import_object(target_path(strategy)), node_args(strategy)
-        except ConfigError:  # the Trainer's check names a bad class path
-            return False
-    else:
-        return False
-    from lightning.pytorch.strategies import DeepSpeedStrategy  # a DDPStrategy that does not
-
-    return (isinstance(target, type) and issubclass(target, DDPStrategy)
-            and not issubclass(target, DeepSpeedStrategy)
-            and args.get("find_unused_parameters") is not True)
-
-
-def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
-    """Trainer settings a one-shot search cannot take, said before training: a
-    ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
-    optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
-    in the first step.
-
-    Example:
-        >>> check_oneshot_trainer({"accumulate_grad_batches": 2}, "darts")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: trainer.accumulate_grad_batches=2 cannot train darts: ...
-    """
-    clip = trainer.get("gradient_clip_algorithm")
-    if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
-        raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
-                          f"{' or '.join(map(repr, CLIP_ALGORITHMS))}")
-    accumulate = trainer.get("accumulate_grad_batches", 1)
-    if algorithm != "spos" and accumulate != 1:
-        raise ConfigError(f"trainer.accumulate_grad_batches={accumulate!r} cannot train "
-                          f"{algorithm}: its step updates the logits and the weights by hand "
-                          f"(manual optimization), which Lightning does not accumulate; "
-                          f"leave it at 1 (a larger data batch_size gives larger steps)")
 
 
 def clear_outputs(run_dir: Path) -> None:
@@ -438,7 +355,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 trainer=finetune_trainer(trainer_kwargs),
                 num_classes=opts["num_classes"], lr=finetune_lr)
             if rank_zero:
-                torch.save(tuned.net.cpu(), run_dir / "subnet_finetuned.pt")  # plain torch.nn
+                torch.save(tuned.net.cpu().float(),  # plain torch.nn, float32 as subnet.pt
+                           run_dir / "subnet_finetuned.pt")
                 (run_dir / "finetune.json").write_text(json.dumps(  # for lightning-nas show
                     {"epochs": finetune_epochs, "lr": finetune_lr, "metrics": metrics},
                     indent=1))

@@ -1,0 +1,105 @@
+"""Trainer settings a one-shot search (``lightning-nas oneshot``) cannot take, said before
+anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
+path per step leaves unused; strategies whose ranks are child processes) and
+``check_oneshot_trainer`` (clipping, accumulation).
+``lightning_nas.oneshot.run`` re-exports both.
+
+Example:
+    >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import is_node, node_args, target_path
+from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
+from lightning_nas.search.runner import needs_own_process, spawns_ranks
+
+__all__ = ["check_oneshot_strategy", "check_oneshot_trainer"]
+
+#: algorithms whose training step trains one sampled path of the supernet
+_ONE_PATH_PER_STEP = ("spos", "gdas")
+
+
+def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
+    """SPOS and GDAS train one sampled path per step, leaving the other candidates'
+    parameters unused, which DDP without ``find_unused_parameters=True`` stops at in the
+    first step: said now, for a strategy name (``ddp``, ``ddp_find_unused_parameters_false``)
+    and a ``DDPStrategy`` node alike (an object is not looked into).
+
+    Example:
+        >>> check_oneshot_strategy({"strategy": "ddp"}, "darts")  # every path trains
+    """
+    strategy = trainer.get("strategy")
+    if spawns_ranks(strategy):
+        raise ConfigError(f"trainer.strategy={strategy!r} runs the ranks in child processes, "
+                          f"whose search result this command never sees; use "
+                          f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
+                          f" (Lightning starts each rank as a process of its own)")
+    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") \
+            and needs_own_process(trainer):  # Lightning's auto strategy: DDP
+        raise ConfigError(f"trainer.devices={trainer.get('devices')!r} (num_nodes="
+                          f"{trainer.get('num_nodes', 1)!r}) with trainer.strategy="
+                          f"{strategy!r} trains with DDP, which stops at the parameters that "
+                          f"{algorithm}'s one sampled path per step leaves unused; set "
+                          f"trainer.strategy=ddp_find_unused_parameters_true")
+    if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(strategy):
+        shown = repr(strategy)
+        if is_node(strategy):  # its class and the argument at fault, not every default
+            unused = node_args(strategy).get("find_unused_parameters", False)
+            shown = f"{target_path(strategy)}(find_unused_parameters={unused!r})"
+        raise ConfigError(f"trainer.strategy={shown} cannot train {algorithm}: each step "
+                          f"trains one sampled path and leaves the other candidates' "
+                          f"parameters unused, which DDP stops at; use "
+                          f"trainer.strategy=ddp_find_unused_parameters_true (or "
+                          f"find_unused_parameters: true in a DDPStrategy's init_args)")
+
+
+def _stops_at_unused_parameters(strategy: Any) -> bool:
+    """Whether ``strategy`` is DDP without ``find_unused_parameters=True``: a registered
+    name of Lightning's (``ddp``) or a node of ``DDPStrategy`` or a subclass."""
+    from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+
+    if isinstance(strategy, str) and strategy in StrategyRegistry:
+        entry = StrategyRegistry[strategy]
+        target, args = entry["strategy"], entry["init_params"]
+    elif is_node(strategy):
+        try:
+            target, args = import_object(target_path(strategy)), node_args(strategy)
+        except ConfigError:  # the Trainer's check names a bad class path
+            return False
+    else:
+        return False
+    from lightning.pytorch.strategies import DeepSpeedStrategy  # a DDPStrategy that does not
+
+    return (isinstance(target, type) and issubclass(target, DDPStrategy)
+            and not issubclass(target, DeepSpeedStrategy)
+            and args.get("find_unused_parameters") is not True)
+
+
+def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
+    """Trainer settings a one-shot search cannot take, said before training: a
+    ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
+    optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
+    in the first step.
+
+    Example:
+        >>> check_oneshot_trainer({"accumulate_grad_batches": 2}, "darts")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.accumulate_grad_batches=2 cannot train darts: ...
+    """
+    clip = trainer.get("gradient_clip_algorithm")
+    if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
+        raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
+                          f"{' or '.join(map(repr, CLIP_ALGORITHMS))}")
+    accumulate = trainer.get("accumulate_grad_batches", 1)
+    if algorithm != "spos" and accumulate != 1:
+        raise ConfigError(f"trainer.accumulate_grad_batches={accumulate!r} cannot train "
+                          f"{algorithm}: its step updates the logits and the weights by hand "
+                          f"(manual optimization), which Lightning does not accumulate; "
+                          f"leave it at 1 (a larger data batch_size gives larger steps)")
