@@ -996,3 +996,15 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path):
     assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
     saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
     assert saved == r0
+
+
+@pytest.mark.parametrize("key", ["max_epochs", "max_steps"])
+def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(tmp_path, key, capsys):
+    # was: refused only after setup, "this fit trained nothing (... resumed from a checkpoint
+    # of its last epoch?)"
+    run = tmp_path / "run"
+    cli = [TINY_CLI[0], str(ROOT / TINY_CLI[1]), *TINY_CLI[2:]]
+    assert main([*cli, f"--trainer.{key}=0", f"--oneshot.run_dir={run}"]) == 2
+    err = capsys.readouterr().err
+    assert f"trainer.{key}=0 trains nothing" in err and f"trainer.{key} >= 1" in err
+    assert not run.exists()

@@ -1,7 +1,7 @@
 """Trainer settings a one-shot search (``lightning-nas oneshot``) cannot take, said before
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
-``check_oneshot_trainer`` (clipping, accumulation).
+``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch or step).
 ``lightning_nas.oneshot.run`` re-exports both.
 
 Example:
@@ -83,6 +83,7 @@ def _stops_at_unused_parameters(strategy: Any) -> bool:
 
 def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
     """Trainer settings a one-shot search cannot take, said before training: a
+    ``max_epochs`` or ``max_steps`` of 0 (nothing trained, nothing to search); a
     ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
     optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
     in the first step.
@@ -93,6 +94,11 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.accumulate_grad_batches=2 cannot train darts: ...
     """
+    for key in ("max_epochs", "max_steps"):  # was: refused after setup, as if resumed
+        if trainer.get(key) == 0 and not isinstance(trainer.get(key), bool):
+            raise ConfigError(f"trainer.{key}=0 trains nothing: a one-shot search trains its "
+                              f"supernet and searches it at the end of training, so it needs "
+                              f"trainer.{key} >= 1 (or -1: no limit)")
     clip = trainer.get("gradient_clip_algorithm")
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
         raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
