@@ -9,7 +9,9 @@ evaluates each one with the shared weights (BatchNorm statistics recalibrated on
 training batches, a torchmetrics metric synced across ranks), and rank 0 tells the score.
 A search leaves the supernet as it was (BatchNorm statistics, active path, mode, torch's
 random state). The exported winner is calibrated again on the very batches it was scored
-with, so ``subnet.pt`` scores what ``best_arch.yaml`` says.
+with, so ``subnet.pt`` scores what ``best_arch.yaml`` says (under DDP the score counts
+the validation samples Lightning's ``DistributedSampler`` repeats to even out the ranks:
+up to ``devices - 1``, so a fresh validation on one device may differ by that much).
 The history, the sampler's random state and torch's live in ``state_dict``, so
 ``trainer.fit(ckpt_path=...)`` resumes the search; from a checkpoint saved at an epoch's end
 it goes on exactly as the uninterrupted fit (the same shuffles, paths and searches).
