@@ -475,6 +475,34 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
     assert '"acc"' in capsys.readouterr().out
 
 
+class AtMost:
+    """A constraint object with an argument, built from a ``_target_`` node."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, arch: dict[str, Any]) -> bool:
+        return arch["x"] <= self.limit
+
+
+def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sweeper(tmp_path):
+    # was: Hydra built the sweeper's nodes first: a function node was called with no
+    # argument (TypeError "multiple_of_four() missing 1 required positional argument")
+    seen: list[Any] = []
+    for folder, node, allowed in (
+            ("function", {"_target_": f"{__name__}.multiple_of_four"}, {0, 4, 8}),
+            ("class", {"_target_": f"{__name__}.AtMost", "limit": 2}, {0, 1, 2})):
+        seen.clear()
+        trials = _sweep(tmp_path / folder, lambda cfg: seen.append(cfg.node) or float(cfg.x), {
+            "budget": 2, "constraints": [node], "params": {
+                "x": "range(0, 12)", "node": {"_target_": f"{__name__}.AtMost", "limit": 1}}},
+            node=None)
+        done = [t.arch["x"] for t in trials if t.status is TrialStatus.COMPLETED]
+        assert len(done) == 2 and set(done) <= allowed, folder
+        # a params node is a value the jobs get as written (was: built by Hydra, a dict)
+        assert dict(seen[0]) == {"_target_": f"{__name__}.AtMost", "limit": 1}
+
+
 def test_resuming_with_another_space_is_refused(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
     with pytest.raises(ConfigError,

@@ -81,8 +81,9 @@ class LightningNASSweeperConf:
             sweep dir. Running the same command on the same folder resumes the sweep.
         max_failures: the sweep stops once more jobs failed.
         time_limit: seconds after which no new batch starts.
-        constraints: callables ``arch -> bool`` (import paths, or ``_target_`` nodes),
-            checked before a job is launched; a rejected candidate is never run.
+        constraints: callables ``arch -> bool`` (import paths, or ``_target_`` nodes: a
+            function's alone is the function, a class's builds the object), checked
+            before a job is launched; a rejected candidate is never run.
         verbose: one line per job and a summary.
         warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
             completed results feed the optimizer first; never counted in ``budget``.
@@ -95,6 +96,10 @@ class LightningNASSweeperConf:
     """
 
     _target_: str = SWEEPER_TARGET
+    # Hydra builds the sweeper's nested `_target_` nodes before the sweeper sees them (a
+    # constraint function called with no argument, Optuna's sampler imported): the sweeper
+    # reads its nodes itself (a constraint node is built, another sweeper's key is named)
+    _recursive_: bool = False
     optimizer: str = "SurrogateEvolution"
     budget: int | None = 20
     direction: str | None = None

@@ -93,7 +93,7 @@ class HydraSweep(Sweeper):
 
     def __init__(self, **settings: Any) -> None:
         valid = [f.name for f in dataclasses.fields(LightningNASSweeperConf)
-                 if f.name != "_target_"]
+                 if not f.name.startswith("_")]  # _target_, _recursive_: Hydra's
         for key in settings:
             if key in FROM_OTHER_SWEEPERS:  # Optuna's n_trials, ...
                 sweeper, ours = FROM_OTHER_SWEEPERS[key]
@@ -363,12 +363,16 @@ def _mode(direction: Any, name: str) -> str:
 
 
 def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
-    """A constraint from an import path, a ``_target_`` node or a callable."""
+    """A constraint from an import path, a ``_target_`` node or a callable: a node of a
+    function alone (``{_target_: src.cons.small}``) is that function; any other node is
+    built as Hydra builds it (a class with its arguments, a factory's result)."""
     try:
         if isinstance(spec, str):
             return get_object(spec)
         if isinstance(spec, Mapping):
-            return instantiate(spec)
+            target = get_object(spec["_target_"]) if set(spec) == {"_target_"} else None
+            return target if callable(target) and not isinstance(target, type) else (
+                instantiate(spec))
     except Exception as err:  # noqa: BLE001 - import and instantiation errors
         raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
     return spec
