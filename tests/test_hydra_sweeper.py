@@ -503,6 +503,25 @@ def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sw
         assert dict(seen[0]) == {"_target_": f"{__name__}.AtMost", "limit": 1}
 
 
+def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
+    # the lightning-hydra-template's hparams_search/mnist_optuna.yaml sweeper block
+    optuna = {"storage": None, "study_name": None, "n_jobs": 1, "direction": "maximize",
+              "n_trials": 3, "sampler": {"_target_": "optuna.samplers.TPESampler",
+                                         "seed": 1234, "n_startup_trials": 10},
+              "params": {"x": "choice(1, 2, 3)"}}
+    # was: Hydra's "Error locating target 'optuna.samplers.TPESampler'" (full_key
+    # hydra.sweeper.sampler), before the sweeper could name it; each key left is named
+    with pytest.raises(Exception, match=r"setting 'sampler'; did you mean 'optimizer', 'seed' "
+                                        r"\(the Optuna sweeper's sampler\)\?") as info:
+        _sweep(tmp_path / "left", lambda cfg: float(cfg.x), optuna, direction=None)
+    assert all(f"setting {key!r}; did you mean" in str(info.value)
+               for key in ("storage", "study_name", "n_jobs", "n_trials"))
+    ours = {"optimizer": "RandomSearch", "seed": 1234, "num_workers": 1, "budget": 3,
+            **{k: optuna[k] for k in ("direction", "params")}}
+    trials = _sweep(tmp_path / "switched", lambda cfg: float(cfg.x), ours, direction=None)
+    assert sorted(t.arch["x"] for t in trials) == [1, 2, 3]
+
+
 def test_resuming_with_another_space_is_refused(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
     with pytest.raises(ConfigError,

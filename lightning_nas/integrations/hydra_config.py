@@ -50,7 +50,7 @@ DIRECTIONS = {"maximize": "max", "minimize": "min", "max": "max", "min": "min"}
 #: settings of the Optuna and Nevergrad sweepers: ``{their key: (sweeper, ours)}`` (several
 #: of ours: Nevergrad's ``optim`` block holds what are top-level settings here)
 FROM_OTHER_SWEEPERS = {"n_trials": ("Optuna", "budget"), "n_jobs": ("Optuna", "num_workers"),
-                       "sampler": ("Optuna", "optimizer"), "storage": ("Optuna", "run_dir"),
+                       "sampler": ("Optuna", "optimizer seed"), "storage": ("Optuna", "run_dir"),
                        "study_name": ("Optuna", "run_dir"),
                        "parametrization": ("Nevergrad", "params"),
                        "optim": ("Nevergrad", "optimizer budget num_workers seed direction")}

@@ -94,12 +94,14 @@ class HydraSweep(Sweeper):
     def __init__(self, **settings: Any) -> None:
         valid = [f.name for f in dataclasses.fields(LightningNASSweeperConf)
                  if not f.name.startswith("_")]  # _target_, _recursive_: Hydra's
+        # Optuna's n_trials, sampler, ...: every one left in a switched file, named at once
+        named = [f"unknown hydra.sweeper setting {key!r}; did you mean "
+                 f"{', '.join(map(repr, ours.split()))} (the {sweeper} sweeper's {key})? "
+                 for key in settings if key in FROM_OTHER_SWEEPERS
+                 for sweeper, ours in [FROM_OTHER_SWEEPERS[key]]]
+        if named:
+            raise ConfigError(f"{''.join(named)}valid keys: {', '.join(valid)}")
         for key in settings:
-            if key in FROM_OTHER_SWEEPERS:  # Optuna's n_trials, ...
-                sweeper, ours = FROM_OTHER_SWEEPERS[key]
-                raise ConfigError(f"unknown hydra.sweeper setting {key!r}; did you mean "
-                                  f"{', '.join(map(repr, ours.split()))} (the {sweeper} "
-                                  f"sweeper's {key})? valid keys: {', '.join(valid)}")
             if key not in valid:
                 raise unknown("hydra.sweeper setting", key, valid)
         defaults = LightningNASSweeperConf()
