@@ -75,6 +75,22 @@ def test_the_nevergrad_sweepers_range_is_a_range_and_a_yaml_list_is_refused():
         _space({"lr": {"lower": 0.1, "upper": 1.0, "step": 0.1}})
 
 
+def test_a_mapping_with_range_keys_that_is_not_a_range_is_refused_naming_the_key():
+    # was: {lowr, upper, log} was a fixed mapping; every job failed on it in the task
+    with pytest.raises(SpaceError, match=r"params key 'lr': \{lowr:0.001,upper:0.1,log:true\} "
+                                         r"has keys of the Nevergrad sweeper's range but is "
+                                         r"not one: a range takes lower, upper, log, integer, "
+                                         r"not lowr \(did you mean 'lower'\?\); it lacks "
+                                         r"lower\. To fix such a mapping as one value, write "
+                                         r"it as the string '\{lowr:0.001,upper:0.1,log:true\}'"):
+        _space({"lr": {"lowr": 0.001, "upper": 0.1, "log": True}})
+    with pytest.raises(SpaceError, match=r"params key 'opt.lr': .* it lacks lower and upper"):
+        _space({"opt": {"name": "adam", "lr": {"log": True}}})  # nested too
+    # a mapping without range keys is fixed, as before; one with them, fixed as a string
+    assert _space({"m": {"lowr": 1, "name": "a"}, "r": "{log:true}"}) == {
+        "m": Fixed({"lowr": 1, "name": "a"}), "r": Fixed({"log": True})}
+
+
 def test_a_nested_mapping_that_searches_is_searched_by_its_dotted_keys():
     # was: fixed as the literal text: every job got opt.name='choice(adam, sgd)'
     space = _space({"opt": {"name": "choice(adam, sgd)", "beta": "interval(0.8, 0.99)",

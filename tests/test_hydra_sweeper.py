@@ -695,6 +695,11 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     with pytest.raises(ConfigError, match=r"(?s)do not compose with the config.*nosuch"):
         _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": {"nosuch": "choice(1, 2)"}})
     assert not (tmp_path / "run" / "search.db").exists()
+    # a misspelt range key (was: a fixed mapping; the jobs launched and failed on it)
+    with pytest.raises(SpaceError, match=r"params key 'x': .*not lowr \(did you mean 'lower'"):
+        _sweep(tmp_path, lambda cfg: 1.0, {"params": {"x": {"lowr": 1, "upper": 9},
+                                                          "model": "choice(a, b)"}})
+    assert not (tmp_path / "run" / "search.db").exists()
 
 
 def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(tmp_path):

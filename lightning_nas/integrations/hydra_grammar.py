@@ -50,7 +50,7 @@ from hydra.core.override_parser.types import (
 )
 from hydra.errors import HydraException
 
-from lightning_nas.errors import SpaceError
+from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 
 __all__ = ["TAGS", "SweepParams", "format_value", "group_of", "param_of", "parse_params",
@@ -209,10 +209,18 @@ def _grammar(key: str, value: Any) -> str:
                          f"one fixed value; write choice({', '.join(map(str, value))}) to "
                          f"search it, or the string '{format_value(list(value))}' to fix it")
     if isinstance(value, Mapping) and _is_range(value):
-        unknown = sorted(set(value) - set(_SCALAR_KEYS))
-        if unknown:
-            raise SpaceError(f"params key {key!r}: a range takes {', '.join(_SCALAR_KEYS)}, "
-                             f"not {', '.join(map(str, unknown))}")
+        unknown = sorted(map(str, set(value) - set(_SCALAR_KEYS)))
+        missing = [k for k in ("lower", "upper") if k not in value]
+        if unknown or missing:  # a misspelt range key was a fixed mapping: jobs failed
+            hints = " ".join(did_you_mean(k, _SCALAR_KEYS).strip() for k in unknown).strip()
+            wrong = [f"it lacks {' and '.join(missing)}"] if missing else []
+            if unknown:
+                wrong.insert(0, f"a range takes {', '.join(_SCALAR_KEYS)}, not "
+                                f"{', '.join(unknown)}{f' ({hints})' if hints else ''}")
+            raise SpaceError(f"params key {key!r}: {format_value(value)} has keys of the "
+                             f"Nevergrad sweeper's range but is not one: {'; '.join(wrong)}. "
+                             f"To fix such a mapping as one value, write it as the string "
+                             f"'{format_value(value)}'")
         text = f"interval({format_value(value['lower'])},{format_value(value['upper'])})"
         text = f"int({text})" if value.get("integer") else text
         return f"tag(log,{text})" if value.get("log") else text
@@ -233,7 +241,9 @@ def _flat(parser: OverridesParser, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_range(value: Mapping[str, Any]) -> bool:
-    return {"lower", "upper"} <= set(value)
+    """Whether ``value`` is meant as the Nevergrad sweeper's range: it has one of its keys
+    (``step`` too, theirs); ``_grammar`` refuses one that is not a valid range."""
+    return any(k in value for k in (*_SCALAR_KEYS, "step"))
 
 
 def _searches(parser: OverridesParser, value: Any) -> bool:
