@@ -503,6 +503,22 @@ def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sw
         assert dict(seen[0]) == {"_target_": f"{__name__}.AtMost", "limit": 1}
 
 
+def test_resuming_with_a_constraint_object_of_other_arguments_is_refused(tmp_path):
+    # was: stored as '<tests.test_hydra_sweeper.AtMost object>': a resume with limit 4 was
+    # taken, and trials of both limits shared the leaderboard
+    def sweep(limit: int, budget: int) -> list[TrialResult]:
+        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "params": {"x": "range(0, 9)"},
+            "constraints": [{"_target_": f"{__name__}.AtMost", "limit": limit}]})
+
+    sweep(8, 1)
+    with pytest.raises(ConfigError, match=rf"hydra\.sweeper\.constraints: \['{__name__}\."
+                                          rf"AtMost\(limit=8\)'\], now \['{__name__}\.AtMost"
+                                          rf"\(limit=4\)'\]"):
+        sweep(4, 2)
+    assert len(sweep(8, 2)) >= 2  # the same one resumes
+
+
 def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
     # the lightning-hydra-template's hparams_search/mnist_optuna.yaml sweeper block
     optuna = {"storage": None, "study_name": None, "n_jobs": 1, "direction": "maximize",

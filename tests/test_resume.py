@@ -120,6 +120,36 @@ def test_a_resume_with_a_rule_object_of_other_settings_is_refused(tmp_path, tiny
                                                        "min_trials=2, mode='max')"}})
 
 
+class Cap:
+    """A constraint object with an argument."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, arch: dict) -> bool:
+        return arch["a"] <= self.limit
+
+
+def test_a_resume_with_a_constraint_object_of_other_arguments_is_refused(tmp_path):
+    # was: stored as '<tests.test_resume.Cap object>' (its address left out): Cap(10)
+    # resumed a Cap(40) search, trials of both in one leaderboard
+    _objective_search(tmp_path, budget=2, constraints=[Cap(40)]).run()
+    before = _meta(tmp_path)
+    assert before["settings"]["constraints"] == [f"{__name__}.Cap(limit=40)"]
+    with pytest.raises(ConfigError, match=rf"search\.constraints: \['{__name__}\.Cap\(limit=40"
+                                          rf"\)'\], now \['{__name__}\.Cap\(limit=10\)'\]"):
+        _objective_search(tmp_path, budget=3, constraints=[Cap(10)]).run()
+    assert _meta(tmp_path) == before
+    assert len(_objective_search(tmp_path, budget=3, constraints=[Cap(40)]).run().trials) >= 3
+    # a store of an older version kept the default repr alone: it resumes with that class
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("settings", {**store.get_meta("settings"),
+                                    "constraints": [f"<{__name__}.Cap object>"]})
+    assert len(_objective_search(tmp_path, budget=4, constraints=[Cap(40)]).run().trials) >= 4
+    assert differences({"settings": {"constraints": [f"<{__name__}.Cap object>"]}},
+                       {"settings": {"constraints": ["other.Cap(limit=40)"]}})
+
+
 class OtherBlobs(BlobData):
     """Another DataModule class (another task, to the search)."""
 

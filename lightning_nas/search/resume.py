@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "differences", "is_plain",
-           "object_classes", "plain_part", "restore_init", "stored_init", "current_setup",
-           "stored_setup"]
+__all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "constraint_record",
+           "differences", "is_plain", "object_classes", "plain_part", "restore_init",
+           "stored_init", "current_setup", "stored_setup"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -37,6 +38,40 @@ FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", 
 #: Trainer settings that change what a trial shows or keeps, not what it trains
 OUTPUT_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "logger",
                        "log_every_n_steps", "enable_checkpointing", "default_root_dir")
+
+
+def constraint_record(constraint: Any) -> str:
+    """What a run stores of a constraint, for a resume to compare: a function's (or
+    class's) name; an object's repr where its class has its own (a dataclass's shows its
+    fields); else its class by import path with its attributes (the default repr,
+    ``<src.cons.MaxHidden object at 0x...>``, shows no argument); no memory address.
+
+    Example:
+        >>> class Limit:
+        ...     def __init__(self, n: int) -> None:
+        ...         self.n = n
+        >>> constraint_record(Limit(4)), constraint_record(max)
+        ('lightning_nas.search.resume.Limit(n=4)', 'max')
+    """
+    name = getattr(constraint, "__name__", None)
+    if name:
+        return name
+    cls, attributes = type(constraint), getattr(constraint, "__dict__", None)
+    text = repr(constraint)
+    if cls.__repr__ is object.__repr__ and attributes:
+        text = (f"{cls.__module__}.{cls.__qualname__}("
+                f"{', '.join(f'{k}={v!r}' for k, v in attributes.items())})")
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+
+
+def _older_constraints(was: list[Any], now: list[Any]) -> list[Any]:
+    """``now``, with each object that an older store recorded by its default repr alone
+    (``<src.cons.MaxHidden object>``: no argument kept) as it was, if of that class."""
+    if len(was) != len(now):
+        return now
+    return [old if isinstance(old, str) and isinstance(new, str) and re.fullmatch(
+        rf"<{re.escape(new.split('(')[0])} object>", old) else new
+        for old, new in zip(was, now, strict=True)]
 
 
 def plain_part(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +189,8 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
         now = {k: current["settings"][k] for k in was}
         if "scheduler" in was and str(now["scheduler"]).startswith(f"{was['scheduler']}("):
             now["scheduler"] = was["scheduler"]  # an older store kept a rule's class alone
+        if isinstance(was.get("constraints"), list) and isinstance(now["constraints"], list):
+            now["constraints"] = _older_constraints(was["constraints"], now["constraints"])
         out += _changes(was, now, "search")
     config = stored.get("config") or {}
     for part in ("model", "data"):

@@ -430,9 +430,10 @@ class SearchSettings:
         out["executor"] = self.execution.executor_name
         if isinstance(out["scheduler"], Rule):  # its settings: a resume compares them
             out["scheduler"] = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(out["scheduler"]))
-        out["constraints"] = [getattr(c, "__name__", None) or re.sub(r" at 0x[0-9a-fA-F]+", "",
-                                                                    repr(c))
-                              for c in out["constraints"]]  # no address: compared on resume
+        from lightning_nas.search.resume import constraint_record  # (imports Lightning)
+
+        # an object with its arguments (not its address): compared on resume
+        out["constraints"] = [constraint_record(c) for c in out["constraints"]]
         out["ray"] = None if out["ray"] is None else dict(out["ray"])
         out["warm_start"] = list(out["warm_start"])
         out["warm_start_fill"] = (None if out["warm_start_fill"] is None
