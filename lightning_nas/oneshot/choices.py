@@ -399,13 +399,14 @@ def export_subnet(model: nn.Module, example_input: Any = None,
     return _replace(model, {})
 
 
-def _replace(module: nn.Module, done: dict[int, nn.Module]) -> nn.Module:
+def _replace(module: nn.Module, done: dict[int, tuple[nn.Module, nn.Module]]) -> nn.Module:
     """``module`` with its choice modules exported; ``done`` maps each module replaced so far
-    to its replacement, so a module held twice (a choice module used at two places, a block
-    twice in a ``Repeat``) is replaced everywhere by the same one: shared weights stay shared
-    (was: ``named_children`` gave a shared child once, its second place kept the choice module)."""
+    (kept, so that its id is not another's) to its replacement, so a module held twice (a
+    choice module used at two places, a block twice in a ``Repeat``) is replaced everywhere
+    by the same one: shared weights stay shared (was: ``named_children`` gave a shared child
+    once, its second place kept the choice module)."""
     if id(module) in done:
-        return done[id(module)]
+        return done[id(module)][1]
     if isinstance(module, ChoiceBatchNorm2d):
         out = module.export()
     elif isinstance(module, ChoiceModule):  # a chosen op may hold choice modules itself
@@ -415,5 +416,5 @@ def _replace(module: nn.Module, done: dict[int, nn.Module]) -> nn.Module:
         for name, child in list(module._modules.items()):  # each place, shared ones too
             if child is not None:
                 setattr(module, name, _replace(child, done))
-    done[id(module)] = out
+    done[id(module)] = (module, out)  # was: the module alone, freed: its id reused
     return out
