@@ -810,8 +810,9 @@ def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     callback = OneShotNAS(num_candidates=1, calibration_batches=0, forward=forward)
     _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=1, limit_val_batches=2,
              enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData(batch_size=16))
-    # 2 of the 4 validation batches, as validation runs; then the export's one batch
-    assert scored == [16, 16, 16]
+    # the first training batch at training start (every choice module called), 2 of the
+    # 4 validation batches, as validation runs; then the export's one batch
+    assert scored == [16, 16, 16, 16]
 
 
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
