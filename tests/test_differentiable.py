@@ -712,12 +712,11 @@ if __name__ == "__main__":
 """
 
 
-def test_ddp_ranks_hold_identical_logits_and_derive_the_same_architecture(tmp_path):
+def test_ddp_ranks_hold_identical_logits_and_derive_the_same_architecture(tmp_path, launcher):
     script = tmp_path / "differentiable_ddp.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=600)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path], log, script, timeout=600) == 0, log.read_text()
     for algorithm in ("darts", "gdas"):
         r0, r1 = (json.loads((tmp_path / f"{algorithm}{r}.json").read_text()) for r in (0, 1))
         assert r0["x"] != r1["x"]  # each rank trained on its own shard ...

@@ -76,27 +76,19 @@ if __name__ == "__main__":
 """
 
 
-def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path):
+def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path, launcher):
     # was: a model of the script that runs (__main__) failed every DDP trial with an empty
     # trial.log (the ranks could not unpickle it); a lambda callback crashed the search with
     # a raw PicklingError and left its trial RUNNING
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from lightning.pytorch.callbacks import LambdaCallback
 
     from lightning_nas.errors import ConfigError
 
-    root = Path(__file__).resolve().parents[1]
     script = tmp_path / "main_model.py"
     script.write_text(MAIN_MODEL)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
-                          text=True, timeout=120)
-    assert ("MyNet is defined in the script that runs (__main__): move it into a module"
-            in done.stdout), done.stdout + done.stderr
+    launcher.run([tmp_path / "run"], tmp_path / "log.txt", script, timeout=120)
+    out = (tmp_path / "log.txt").read_text()
+    assert "MyNet is defined in the script that runs (__main__): move it into a module" in out, out
     lam = LambdaCallback(on_fit_start=lambda trainer, module: None)
     with pytest.raises(ConfigError, match="cannot be sent to the rank processes of DDP trials"):
         Search("tests.helpers.TinyNet", SPACE, data=BlobData, budget=1,
@@ -104,26 +96,18 @@ def test_what_rank_processes_cannot_get_is_refused_before_training(tmp_path):
     assert not (tmp_path / "run").exists() and not (tmp_path / "lambda").exists()
 
 
-def test_a_searched_device_count_that_needs_rank_processes_is_checked_too(tmp_path):
+def test_a_searched_device_count_that_needs_rank_processes_is_checked_too(tmp_path, launcher):
     # was: with devices 1 in the config and `trainer.devices: {choice: [1, 2]}` searched, a
     # model of __main__ was let through and a trial on two ranks failed ("Can't get
     # attribute 'MyNet'")
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
     script = tmp_path / "main_model.py"
     script.write_text(MAIN_MODEL.replace('"devices": 2', '"devices": 1').replace(
         '{"width": {"choice": [8, 16]}}',
         '{"width": {"choice": [8, 16]}, "trainer.devices": {"choice": [1, 2]}}'))
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
-                          text=True, timeout=120)
-    assert ("DDP trials (space key 'trainer.devices' may take 2) run on rank processes"
-            in done.stdout), done.stdout + done.stderr
-    assert "MyNet is defined in the script that runs (__main__)" in done.stdout
+    launcher.run([tmp_path / "run"], tmp_path / "log.txt", script, timeout=120)
+    out = (tmp_path / "log.txt").read_text()
+    assert "DDP trials (space key 'trainer.devices' may take 2) run on rank processes" in out, out
+    assert "MyNet is defined in the script that runs (__main__)" in out
     assert not (tmp_path / "run").exists()
 
 

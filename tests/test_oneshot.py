@@ -190,12 +190,11 @@ if __name__ == "__main__":
 """
 
 
-def test_ddp_ranks_train_the_same_paths_and_agree_on_the_result(tmp_path):
+def test_ddp_ranks_train_the_same_paths_and_agree_on_the_result(tmp_path, launcher):
     script = tmp_path / "oneshot_ddp.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=300)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path], log, script) == 0, log.read_text()
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["paths"] and r0["paths"] == r1["paths"]  # the same path at every step
     assert r0["best"] == r1["best"] and r0["history"] == r1["history"]  # synced scores
@@ -985,14 +984,14 @@ if __name__ == "__main__":
 """
 
 
-def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path):
+def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, launcher):
     script = tmp_path / "oneshot_cli_ddp.py"
     script.write_text(CLI_DDP_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT, env=env,
-                          check=True, capture_output=True, text=True, timeout=300)
-    assert done.stdout.count("One-shot search: ") == 1, done.stdout
-    assert done.stdout.count("Fine-tuned 1 epoch: ") == 1, done.stdout
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path], log, script) == 0, log.read_text()
+    out = log.read_text()
+    assert out.count("One-shot search: ") == 1, out
+    assert out.count("Fine-tuned 1 epoch: ") == 1, out
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
     saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
