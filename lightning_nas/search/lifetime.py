@@ -20,11 +20,11 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["child_env", "ctrl_c_raised", "die_with_parent", "kill_group", "parent_alive",
-           "sigterm_exits", "sigterm_received"]
+__all__ = ["child_env", "ctrl_c_raised", "die_with_parent", "environ", "kill_group",
+           "parent_alive", "sigterm_exits", "sigterm_received"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -121,6 +121,29 @@ def ctrl_c_raised() -> Iterator[None]:
         if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
             raise err.__context__ from None  # its traceback: where the Ctrl-C came
         raise
+
+
+@contextmanager
+def environ(patch: Mapping[str, str], kept: Iterable[str] = ()) -> Iterator[None]:
+    """The environment variables of ``patch`` set while the body runs, and they and
+    ``kept`` (which the body may set) as they were afterwards (removed if unset).
+
+    Example:
+        >>> with environ({"LNAS_DEMO": "1"}, kept=["LNAS_DEMO_SET"]):
+        ...     os.environ["LNAS_DEMO_SET"] = "2"
+        >>> "LNAS_DEMO" in os.environ, "LNAS_DEMO_SET" in os.environ
+        (False, False)
+    """
+    old = {key: os.environ.get(key) for key in (*patch, *kept)}
+    os.environ.update(patch)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def sigterm_received() -> bool:

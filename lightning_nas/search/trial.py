@@ -43,6 +43,7 @@ from lightning_nas.errors import MonitorError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
+from lightning_nas.search.lifetime import environ
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_logs import (
@@ -175,21 +176,10 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         profilers.setLevel(levels[1])
 
 
-@contextmanager
-def _seed_env_kept() -> Iterator[None]:
-    """``PL_GLOBAL_SEED`` and ``PL_SEED_WORKERS``, which ``seed_everything`` sets, as they
-    were after the body (removed if unset): while a trial trains, its DDP strategy and the
-    ranks Lightning's launcher starts read them; after it, a Trainer of the caller's (its
-    ``reset_seed``, its DataLoaders' worker seeding) and the processes it starts must not."""
-    before = {key: os.environ.get(key) for key in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+#: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
+#: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
+#: its ``reset_seed`` and DataLoader worker seeding, and the processes it starts must not)
+SEED_VARIABLES = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
 
 
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -277,7 +267,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with quiet_lightning(spec.quiet), _seed_env_kept():
+        with quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES):
             # the trial's own folder holds its logs; a user's checkpoint folder is news
             warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                     f"{re.escape(str(trial_dir.resolve()))} exists")

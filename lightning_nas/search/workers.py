@@ -13,8 +13,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.lifetime import environ
 from lightning_nas.search.ranks import describe_exit
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
@@ -71,21 +70,6 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
             for _ in range(num_workers)]
 
 
-@contextmanager
-def _environ(patch: Mapping[str, str]):
-    """Set environment variables while a worker is started (spawned children copy them)."""
-    old = {k: os.environ.get(k) for k in patch}
-    os.environ.update(patch)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @dataclass
 class _Worker:
     env: dict[str, str]
@@ -133,7 +117,7 @@ class ProcessExecutor(TrialExecutor):
 
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._ctx.Pipe()
-        with _environ(worker.env):
+        with environ(worker.env):  # spawned children copy it
             process = self._ctx.Process(target=worker_main, args=(child, os.getpid()),
                                         name="lightning-nas-worker")
             process.start()
