@@ -36,6 +36,7 @@ from lightning_nas.oneshot.choices import (
     ChoiceLinear,
     LayerChoice,
     Repeat,
+    export_subnet,
     get_path,
     space_of,
 )
@@ -594,6 +595,51 @@ def test_a_choice_module_forward_never_calls_is_refused_before_training(tmp_path
                                           r".*a decision the network never uses"):
         trainer.fit(UnusedChoice(kind), datamodule=BlobData())
     assert trainer.global_step == 0 and not (tmp_path / "out").exists()
+
+
+class _SharedNet(nn.Module):
+    """A net calling one ``ChoiceLinear`` (``shared``) on the input (8 wide) and on the
+    hidden layer (4 or 16 wide)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from lightning_nas.oneshot.choices import ChoiceLinear
+
+        self.hidden = ChoiceLinear(8, [4, 16], label="hidden")
+        self.shared = ChoiceLinear(16, 8, label="shared")
+        self.out = ChoiceLinear(8, 3, label="out")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.shared(x) + self.shared(torch.relu(self.hidden(x))))
+
+
+class SharedAtTwoWidths(TinySupernet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = _SharedNet()
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_choice_module_called_at_two_input_widths_is_refused_before_training(
+        tmp_path, algorithm):
+    # was: the search trained and exported 'shared' sliced by its last input width, and
+    # subnet.pt failed on its first input
+    message = (r"one forward calls 'shared' \(net.shared: ChoiceLinear, input widths "
+               r"\[(4, 8|8, 16)\]\).*give each place its own choice module")
+    callbacks, module = [OneShotNAS(num_candidates=2, calibration_batches=1,
+                                    export_dir=str(tmp_path / "out"))], SharedAtTwoWidths()
+    if algorithm == "darts":
+        callbacks, module = [], DifferentiableNAS(module, num_classes=3,
+                                                  export_dir=str(tmp_path / "out"))
+    trainer = _trainer(tmp_path, callbacks, max_epochs=1, enable_checkpointing=False)
+    data = BlobData() if algorithm == "spos" else BilevelData(BlobData())
+    with pytest.raises(ConfigError, match=message):
+        trainer.fit(module, datamodule=data)
+    assert trainer.global_step == 0 and not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match=r"export_subnet: one forward calls 'shared'"):
+        export_subnet(_SharedNet(), torch.randn(2, 8), {"hidden": 4})
+    assert export_subnet(TinySupernet().net, torch.randn(2, 8),
+                         {"hidden": 4, "act": "relu"})[2].in_features == 4
 
 
 class _NormalizedInput(TinySupernet):

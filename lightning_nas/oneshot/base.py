@@ -1,7 +1,8 @@
 """The base of the choice modules (``lightning_nas.oneshot.choices``): ``ChoiceModule`` (a
 module with decisions, activated from an architecture, exported as plain ``torch.nn``),
 ``check_values`` (a decision's values checked when a module is built) and ``FollowsInput``
-(a layer that remembers the width of its last input, to slice and export by it).
+(a layer that remembers the width of its last input, to slice and export by it) and
+``one_width_each`` (refuses a pass that calls such a layer at two input widths).
 
 Example:
     >>> check_values("depth", [1, 2], low=0)
@@ -10,16 +11,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
 
-from lightning_nas.errors import SpaceError
+from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.oneshot.mixed import Mixable
 from lightning_nas.space import Param
 
-__all__ = ["ChoiceModule", "FollowsInput", "check_values"]
+__all__ = ["ChoiceModule", "FollowsInput", "check_values", "one_width_each"]
 
 
 class ChoiceModule(nn.Module, Mixable):
@@ -63,7 +65,33 @@ class FollowsInput(nn.Module):
     """Remembers the width of the last input (slices follow the previous layer's width)."""
 
     last_in: int | None = None
+    widths_seen: set[int] | None = None  # within ``one_width_each``
 
     def _seen(self, width: int) -> int:
         self.last_in = width
+        if self.widths_seen is not None:
+            self.widths_seen.add(width)
         return width
+
+
+@contextmanager
+def one_width_each(model: nn.Module, who: str) -> Iterator[None]:
+    """Raise ``ConfigError`` after the block (a forward pass through ``model``) when a layer
+    that follows its input width was called at two widths in it: a layer shared by two
+    places of other widths cannot become one plain ``torch.nn`` layer, so its export would
+    be sliced by the last width alone (was: ``subnet.pt`` failed on its first input)."""
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, FollowsInput)}
+    for layer in layers.values():
+        layer.widths_seen = set()
+    try:
+        yield
+        twice = [f"{getattr(m, 'label', type(m).__name__)!r} ({name or 'the network'}: "
+                 f"{type(m).__name__}, input widths {sorted(m.widths_seen or ())})"
+                 for name, m in layers.items() if len(m.widths_seen or ()) > 1]
+    finally:
+        for layer in layers.values():
+            layer.widths_seen = None
+    if twice:
+        raise ConfigError(f"{who}: one forward calls {', '.join(twice)}: a layer used at two "
+                          f"places takes one input width, else it cannot be exported as one "
+                          f"plain torch.nn layer; give each place its own choice module")

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.base import ChoiceModule
+from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
 
@@ -109,7 +109,8 @@ def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> 
 
     Such a module's decisions would be searched (trained, sampled, scored, written to
     ``best_arch``) though the network never uses them, and one that follows its input width
-    could not be exported after training. A choice module inside another (a candidate of a
+    could not be exported after training; nor could one called at two input widths
+    (``one_width_each``). A choice module inside another (a candidate of a
     ``LayerChoice``, a block of a ``Repeat``) runs only on some paths and is not asked for.
     Said before training; under DDP every rank runs the same check.
     """
@@ -122,7 +123,8 @@ def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> 
     hooks = [module.register_forward_pre_hook(lambda m, args: called.add(id(m)))
              for module in outer.values()]
     try:
-        out = run()
+        with one_width_each(model, who):
+            out = run()
     finally:
         for hook in hooks:
             hook.remove()

@@ -38,7 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import SpaceError
-from lightning_nas.oneshot.base import ChoiceModule, FollowsInput, check_values
+from lightning_nas.oneshot.base import ChoiceModule, FollowsInput, check_values, one_width_each
 from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
 from lightning_nas.space import Choice, Ordered, Param, SearchSpace
 
@@ -393,7 +393,7 @@ def export_subnet(model: nn.Module, example_input: Any = None,
     if example_input is not None:
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), one_width_each(model, "export_subnet"):
             model(example_input)
         model.train(was_training)
     return _replace(model, {})

@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
+from lightning_nas.oneshot.base import one_width_each
 
 __all__ = [
     "Forward",
@@ -322,7 +323,8 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     was_training = pl_module.training
     pl_module.eval()
     try:
-        with trainer.precision_plugin.val_step_context():
+        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module,
+                                                                          "the export"):
             return batch, forward(pl_module, batch)[0]
     finally:
         pl_module.train(was_training)
