@@ -358,6 +358,10 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
     (lambda c: c["search"].update(constraints=3), ["`constraints`", "got 3"]),
     (lambda c: c["search"].update(constraints=["tests.helpers.nope"]),
      ["search.constraints[0]='tests.helpers.nope'", "no attribute 'nope'"]),
+    (lambda c: c["search"].update(constraints=[{"class_path": "tests.helpers.CrashAt",
+                                                "init_args": {"epochz": 1}}]),
+     ["search.constraints[0]=", "epochz: not an argument of CrashAt; did you mean 'epoch'? "
+      "it takes ['epoch']"]),
     (lambda c: c["search"].update(max_params=True), ["`max_params`", "got True"]),
     (lambda c: c["model"]["init_args"].update(lr="abc"),
      ["model.lr='abc': expected float", "TinyNet.__init__"]),

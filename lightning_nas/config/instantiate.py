@@ -223,7 +223,19 @@ def _is_class_path(text: str) -> bool:
 
 def _call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str) -> Any:
     """``target(*args, **kwargs)``; a missing required argument of a nested object gets the
-    hint a Hydra user needs (an optimizer's ``params`` come later: ``_partial_: true``)."""
+    hint a Hydra user needs (an optimizer's ``params`` come later: ``_partial_: true``), and
+    an argument the target does not take is named with the valid ones (was: the raw
+    ``TypeError`` of a misspelt ``init_args`` key, as a traceback)."""
+    try:
+        names, any_kwargs = accepted_kwargs(target)
+    except (TypeError, ValueError):  # no signature to read (a builtin): as it is called
+        names, any_kwargs = [], True
+    unknown = [] if any_kwargs else [key for key in kwargs if key not in names]
+    if unknown:
+        name = getattr(target, "__qualname__", repr(target))
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ConfigError(f"{where}: not an argument of {name}; "
+                          f"{did_you_mean(unknown[0], names)}it takes {names}")
     try:
         return target(*args, **kwargs)
     except TypeError as err:
