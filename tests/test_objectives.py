@@ -16,7 +16,7 @@ import torch
 
 from lightning_nas import Search
 from lightning_nas.cli import main
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import load_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import keep_top_checkpoints
@@ -414,9 +414,10 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
     trial, = RunStore(tmp_path / "model" / "search.db").trials()
     assert len(trial.curve) == 1 and trial.status is TrialStatus.FAILED  # one epoch of three
     # an objective= search counts nothing: only what it returned is named (was: "did you
-    # mean 'params'? logged or counted: [..., 'flops', 'params']", neither of them counted)
-    with pytest.raises(SearchError, match=r"objective 'params' is neither logged nor counted; "
-                                          r"logged or counted: \['val_acc'\]"):
+    # mean 'params'? logged or counted: [..., 'flops', 'params']", neither of them counted),
+    # and the trial fails (was: stored COMPLETED without it, then told)
+    with pytest.raises(SearchError, match=r"objective 'params' was not returned; the "
+                                          r"objective returned \['val_acc'\]"):
         Search(None, space, objective=lambda arch: {"val_acc": arch["x"] / 10},
                objectives={"val_acc": "max", "params": "min"}, budget=2, verbose=False,
                run_dir=tmp_path / "objective").run()
@@ -522,3 +523,26 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)  # valid JSON
     assert [f["trial"] for f in shown["failures"]] == [broken[0].trial_id]
+
+
+def test_an_objective_function_that_leaves_out_an_objective_fails_and_the_run_resumes(
+        tmp_path):
+    # was: the trial was stored COMPLETED without 'cost', the search stopped telling it, and
+    # every resume stopped the same way, with the function fixed too
+    def some(arch):
+        return {"acc": arch["x"] / 10}
+
+    def every(arch):
+        return {"acc": arch["x"] / 10, "cost": float(arch["x"])}
+
+    space, objectives = {"x": {"choice": [1, 2]}}, {"acc": "max", "cost": "min"}
+    with pytest.raises(SearchError, match=r"objective 'cost' was not returned; the "
+                                          r"objective returned \['acc'\]"):
+        Search(None, space, objective=some, objectives=objectives, budget=2,
+               run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.FAILED]
+    result = Search(None, space, objective=every, objectives=objectives, budget=2,
+                    run_dir=tmp_path, verbose=False).run()
+    assert sorted(t.metrics["cost"] for t in result.trials
+                  if t.status is TrialStatus.COMPLETED) == [1.0, 2.0]

@@ -166,8 +166,9 @@ class Search:
             mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
             max_epochs=stopping.max_epochs if stopping.active else None,
             cost_names=tuple(sorted(wanted)) if self.objective is None else (),
-            logged=tuple(name for name in goal.objectives.names[1:] if name not in wanted)
-            if goal.objectives is not None and self.objective is None else ())
+            logged=() if goal.objectives is None else tuple(  # objective=: all returned
+                name for name in goal.objectives.names[1:]
+                if self.objective is not None or name not in wanted))
 
     def _check(self) -> None:
         """Everything that can be checked before a trial trains, then a dry build of a

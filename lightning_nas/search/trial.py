@@ -39,7 +39,7 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
-from lightning_nas.errors import MonitorError
+from lightning_nas.errors import MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
@@ -143,6 +143,7 @@ class TrialSpec:
     #: into a version per trial under the run's ``logs``
     own_logs: bool = False
     #: metrics besides the monitor the search reads (objectives): checked after epoch one
+    #: (an ``objective=`` function: in what it returns)
     logged: tuple[str, ...] = ()
     #: the run's label in logger versions under a ``save_dir`` of the user's (meta
     #: ``log_label``; None: the run folder's name, as a run of an older version had it)
@@ -211,6 +212,13 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     if spec.monitor not in metrics:
         result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; the "
                         f"objective returned {sorted(metrics)}")
+        result.fatal = True
+        return result
+    missing = [name for name in spec.logged if name not in metrics]
+    if missing:  # was: stored COMPLETED, and every resume failed telling it
+        result.error = (f"MonitorError: objective {missing[0]!r} was not returned; "
+                        f"{did_you_mean(missing[0], metrics)}the objective returned "
+                        f"{sorted(metrics)}")
         result.fatal = True
         return result
     value = metrics[spec.monitor]
