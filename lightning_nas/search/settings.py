@@ -76,13 +76,13 @@ def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
     if not isinstance(objectives, Objectives):
         objectives = Objectives(objectives)
     first = objectives.names[0]
-    given = {k: goal[k] for k in ("monitor", "mode") if k in goal}
+    given = {k: goal[k] for k in ("monitor", "mode") if goal.get(k) is not None}  # null: unset
     implied = {"monitor": first, "mode": objectives.modes[first]}
     if any(value != implied[key] for key, value in given.items()):
         said = ", ".join(f"{k}={v!r}" for k, v in given.items())
         raise ConfigError(f"{said} disagrees with the first objective ({first}: "
                           f"{objectives.modes[first]}), which is the monitor; leave monitor "
-                          f"and mode out, or list the objectives with the monitor first")
+                          f"and mode out (or null), or list the objectives with the monitor first")
 
 
 def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
