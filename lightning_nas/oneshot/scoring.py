@@ -323,8 +323,7 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     was_training = pl_module.training
     pl_module.eval()
     try:
-        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module,
-                                                                          "the export"):
+        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module, "export"):
             return batch, forward(pl_module, batch)[0]
     finally:
         pl_module.train(was_training)
