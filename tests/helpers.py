@@ -25,6 +25,7 @@ __all__ = [
     "ManualTinyNet",
     "RankRecorder",
     "SaveInitialWeights",
+    "SeqNet",
     "SigintAtFirstBatch",
     "StopAt",
     "SyncedTinyNet",
@@ -244,6 +245,35 @@ class LazyNoisyNet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class SeqNet(pl.LightningModule):
+    """A Transformer encoder over the 8 features as a sequence of 8 steps (``layers`` of
+    width ``d_model``), with an ``example_input_array``: costs counted before training."""
+
+    def __init__(self, d_model: int = 16, layers: int = 1, lr: float = 0.01) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.inp = nn.Linear(1, d_model)
+        self.enc = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, batch_first=True), layers,
+            enable_nested_tensor=False)
+        self.out = nn.Linear(d_model, 3)
+        self.example_input_array = torch.zeros(4, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.enc(self.inp(x.unsqueeze(-1))).mean(1))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
 def build_mlp(arch: dict) -> nn.Module:

@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from math import prod
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
@@ -104,17 +106,8 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
             raise CountError(f"{need} needs the model's example_input_array (set it in "
                              f"{type(model).__name__}.__init__, as for Lightning's model "
                              f"summary)", failing)
-        from torch.utils.flop_counter import FlopCounterMode
-
-        model.eval()
         try:
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
-                    model(*example)
-                elif isinstance(example, dict):
-                    model(**example)
-                else:
-                    model(example)
+            counted = _count_flops(model, example)  # lazy modules made too
         except Exception as err:  # noqa: BLE001 - the user's forward: name it
             raise CountError(f"{need} runs {type(model).__name__}'s forward on its "
                              f"example_input_array before training (no Trainer attached, "
@@ -123,8 +116,82 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
                              f"and configure_model build", failing) from err
     out = {"params": float(copies.numel(model))}  # a tied weight once
     if flops:
-        out["flops"] = float(counter.get_total_flops())
+        out["flops"] = float(counted)
     return out
+
+
+def _count_flops(model: torch.nn.Module, example: Any) -> int:
+    """FLOPs of ``model``'s forward on ``example`` (eval mode, no autograd), as the layers
+    compute them when they train: PyTorch's fused inference path of attention layers off
+    (``FlopCounterMode`` counts none of its kernels; the plain path runs the same matmuls),
+    and the CPU kernels it does not count (``_MISSED``) counted by their matmuls. Each
+    submodule's train/eval mode is restored afterwards (a ready module may be the user's).
+    """
+    from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+    mapping = {getattr(_aten, name): formula for name, formula in _MISSED
+               if hasattr(_aten, name) and getattr(_aten, name) not in flop_registry}
+    modes = [(module, module.training) for module in model.modules()]
+    mha = getattr(torch.backends, "mha", None)  # its switch: torch >= 2.3
+    with _FASTPATH_LOCK:
+        fast = mha.get_fastpath_enabled() if mha is not None else None
+        try:
+            model.eval()
+            if mha is not None:
+                mha.set_fastpath_enabled(False)
+            else:  # older torch: attention layers take the fused path in eval mode only
+                for module in model.modules():
+                    if isinstance(module, _FUSED):
+                        module.train()
+            with torch.no_grad(), FlopCounterMode(display=False,
+                                                  custom_mapping=mapping) as counter:
+                if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
+                    model(*example)
+                elif isinstance(example, dict):
+                    model(**example)
+                else:
+                    model(example)
+        finally:
+            if mha is not None:
+                mha.set_fastpath_enabled(fast)
+            for module, training in modes:
+                module.training = training
+    return counter.get_total_flops()
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    """A tensor's shape (a formula is given tensors or shapes, by torch version)."""
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else tuple(value)
+
+
+def _rnn_layer_flops(inputs: Any, w_ih: Any, w_hh: Any, *_: Any, **__: Any) -> int:
+    """``mkldnn_rnn_layer`` (an LSTM layer's CPU kernel, one direction): per step and batch
+    row, the input and hidden matmuls with the layer's gate weights (a multiply-add each),
+    as ``FlopCounterMode`` counts the GRU and RNN cells' matmuls."""
+    steps = _shape(inputs)
+    return 2 * prod(steps[:-1]) * (prod(_shape(w_ih)) + prod(_shape(w_hh)))
+
+
+def _cpu_attention_flops(query: Any, key: Any, value: Any, *_: Any, **__: Any) -> int:
+    """``scaled_dot_product_attention``'s CPU kernel: ``q @ k^T`` and ``weights @ v`` (a
+    causal mask counted whole, as ``FlopCounterMode`` counts the CUDA kernels)."""
+    q, k, v = _shape(query), _shape(key), _shape(value)
+    return 2 * prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
+
+
+_aten = torch.ops.aten
+#: CPU kernels ``FlopCounterMode`` does not count (torch 2.13), by aten name: their formulas
+_MISSED: tuple[tuple[str, Callable[..., int]], ...] = (
+    ("mkldnn_rnn_layer", _rnn_layer_flops),
+    ("_scaled_dot_product_flash_attention_for_cpu", _cpu_attention_flops))
+# given tensors, not shapes (``_get_raw``; torch < 2.2 always gives a custom formula tensors)
+_rnn_layer_flops._get_raw = True  # type: ignore[attr-defined]
+_cpu_attention_flops._get_raw = True  # type: ignore[attr-defined]
+#: layers with a fused inference path, before torch.backends.mha could turn it off
+_FUSED = (torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer,
+          torch.nn.TransformerEncoder)
+#: the MHA fast-path switch is global: one count at a time sets and restores it
+_FASTPATH_LOCK = threading.Lock()
 
 
 def _configured(model: torch.nn.Module) -> torch.nn.Module:

@@ -1,0 +1,103 @@
+"""FLOPs counted before training (``search/costs.py``): the matmuls of the layers whose
+kernels ``FlopCounterMode`` does not see (attention's fused inference path, the CPU LSTM and
+attention kernels), equal to the layers' formulas and to a training forward's count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.costs import model_costs
+from tests.helpers import BlobData, SeqNet
+
+B, T = 3, 5  # the example input's batch and sequence length
+
+
+class Wrapped(nn.Module):
+    """``layer`` called on ``example_input_array`` (its own input, or three times for
+    attention), as the count calls a model."""
+
+    def __init__(self, layer: nn.Module, dim: int = 16, attention: bool = False) -> None:
+        super().__init__()
+        self.layer, self.attention = layer, attention
+        self.example_input_array = torch.zeros(B, T, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layer(x, x, x) if self.attention else self.layer(x)
+        return out[0] if isinstance(out, tuple) else out
+
+
+class Attention(nn.Module):
+    """``scaled_dot_product_attention`` of ``heads`` heads of 4 (CPU: a kernel of its own)."""
+
+    def __init__(self, heads: int) -> None:
+        super().__init__()
+        self.example_input_array = torch.zeros(B, heads, T, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.scaled_dot_product_attention(x, x, x, is_causal=True)
+
+
+def _flops(model: nn.Module) -> float:
+    return model_costs(lambda arch: model, {}, flops=True)["flops"]
+
+
+def _attention(d: int, heads: int) -> int:
+    """Multi-head self-attention over T steps: in and out projections, q @ k^T, w @ v."""
+    return 2 * B * T * (3 * d * d + d * d) + 2 * 2 * B * heads * T * T * (d // heads)
+
+
+def test_lstm_flops_are_its_gate_matmuls():
+    # was: 0 (the CPU LSTM kernel, mkldnn_rnn_layer, is not counted by FlopCounterMode)
+    lstm = nn.LSTM(16, 8, num_layers=2, bidirectional=True, batch_first=True)
+    per_step = 2 * (4 * 8 * 16 + 4 * 8 * 8) + 2 * (4 * 8 * 16 + 4 * 8 * 8)  # 2 directions
+    assert _flops(Wrapped(lstm)) == 2 * B * T * per_step  # layer 2's input: 2 x 8 = 16
+    gru = nn.GRU(16, 8, batch_first=True)  # counted as FlopCounterMode counts its cells
+    assert _flops(Wrapped(gru)) == 2 * B * T * (3 * 8 * 16 + 3 * 8 * 8)
+
+
+def test_attention_flops_are_its_matmuls_as_in_training():
+    # was: 0 for attention layers (their fused eval-mode path) and for CPU attention
+    layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True)
+    expected = _attention(16, 4) + 2 * B * T * (16 * 32 + 32 * 16)
+    assert _flops(Wrapped(layer)) == expected
+    with FlopCounterMode(display=False) as counter:  # what a training step's forward does
+        layer.train()(torch.zeros(B, T, 16))
+    assert counter.get_total_flops() == expected
+    mha = nn.MultiheadAttention(16, 4, batch_first=True)
+    assert _flops(Wrapped(mha, attention=True)) == _attention(16, 4)
+    assert _flops(Attention(heads=2)) == 2 * 2 * B * 2 * T * T * 4  # a causal mask: whole
+
+
+def test_a_deeper_transformer_counts_its_layers():
+    # was: 1408 flops for both 1 and 4 layers (only the input and output layers counted)
+    one, four = (_flops(SeqNet(d_model=16, layers=n)) for n in (1, 4))
+    ends = 2 * 4 * 8 * 16 + 2 * 4 * 16 * 3  # SeqNet's input and output layers
+    assert four - ends == 4 * (one - ends)
+    assert four == pytest.approx(4 * one, rel=0.01)
+
+
+def test_the_count_leaves_the_models_modes_and_the_fast_path_as_they_were():
+    model = Wrapped(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True)).train()
+    model.layer.dropout.eval()  # one submodule's mode of its own
+    before = [m.training for m in model.modules()]
+    _flops(model)  # a builder that returns the user's module
+    assert [m.training for m in model.modules()] == before
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_max_flops_rejects_the_deeper_transformer(tmp_path):
+    # was: every depth passed max_flops (1 and 4 layers both counted 1408)
+    limit = (_flops(SeqNet(d_model=16, layers=1)) + _flops(SeqNet(d_model=16, layers=4))) / 2
+    result = Search(SeqNet, {"layers": {"choice": [1, 4]}}, data=BlobData,
+                    trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                             "limit_train_batches": 1, "limit_val_batches": 1},
+                    budget=2, optimizer="RandomSearch", seed=0, max_flops=limit, verbose=False,
+                    run_dir=tmp_path / "run").run()
+    status = {t.arch["layers"]: t.status for t in result.trials}
+    assert status == {1: TrialStatus.COMPLETED, 4: TrialStatus.REJECTED}
