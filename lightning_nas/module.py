@@ -160,6 +160,11 @@ class NASModule(pl.LightningModule):
         optimizer_kwargs: more optimizer arguments (e.g. ``momentum``).
         arch: the architecture as one dict; further keyword arguments are architecture keys
             too, so a search can fill them like any LightningModule's ``__init__`` arguments.
+        example_input_array: an input batch for ``forward`` (a tensor; a tuple or dict as
+            Lightning passes it), run by Lightning's model summary and by a search's count
+            of ``flops`` (and of lazy modules' ``params``). Default: the built network's own
+            ``example_input_array`` if it has one. Not an architecture key, and not saved
+            in the hyperparameters.
     """
 
     def __init__(self, builder: Callable[[dict[str, Any]], nn.Module] | str,
@@ -168,7 +173,8 @@ class NASModule(pl.LightningModule):
                  num_classes: int | None = None, task: str = "multiclass",
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
                  optimizer_kwargs: Mapping[str, Any] | None = None,
-                 arch: Mapping[str, Any] | None = None, **arch_kwargs: Any) -> None:
+                 arch: Mapping[str, Any] | None = None, example_input_array: Any = None,
+                 **arch_kwargs: Any) -> None:
         super().__init__()
         ready = isinstance(builder, nn.Module)  # an exported subnet: trained as it is
         builder_fn = import_object(builder) if isinstance(builder, str) else builder
@@ -180,7 +186,7 @@ class NASModule(pl.LightningModule):
         metrics = {"acc": "accuracy"} if metrics is None else metrics
         if not isinstance(metrics, Mapping):
             metrics = {name: name for name in metrics}
-        ignore = []
+        ignore = ["example_input_array"]  # an input batch, not a hyperparameter
         if not all(isinstance(m, str) for m in metrics.values()):  # a torchmetrics object
             ignore.append("metrics")
             objects = ", ".join(f"{k}={type(m).__name__}" for k, m in metrics.items()
@@ -214,6 +220,10 @@ class NASModule(pl.LightningModule):
         self.net = builder if ready else builder_fn(dict(self.arch))
         if not isinstance(self.net, nn.Module):
             raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")
+        if example_input_array is None:  # the network's own, as its builder set it
+            example_input_array = getattr(self.net, "example_input_array", None)
+        if example_input_array is not None:
+            self.example_input_array = example_input_array
         self.val_metrics = nn.ModuleDict({
             name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
         self.opt_cls = _optimizer_class(optimizer)

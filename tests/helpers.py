@@ -36,6 +36,7 @@ __all__ = [
     "TypedNet",
     "WaitAtStart",
     "annotated",
+    "build_lazy_mlp",
     "build_mlp",
     "make_blobs",
     "smooth_ce",
@@ -279,6 +280,14 @@ class SeqNet(pl.LightningModule):
 def build_mlp(arch: dict) -> nn.Module:
     """A network builder for ``NASModule``."""
     return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
+
+
+def build_lazy_mlp(arch: dict) -> nn.Module:
+    """A ``NASModule`` builder whose first layer is lazy, its network with an
+    ``example_input_array`` of its own (what its forward takes)."""
+    net = nn.Sequential(nn.LazyLinear(arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
+    net.example_input_array = torch.zeros(2, 8)
+    return net
 
 
 def smooth_ce(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import NASModule
 from lightning_nas.errors import ConfigError
-from tests.helpers import BlobData, TwoValBlobData, build_mlp, smooth_ce
+from tests.helpers import BlobData, TwoValBlobData, build_lazy_mlp, build_mlp, smooth_ce
 
 
 def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
@@ -195,3 +195,46 @@ def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
     with pytest.raises(ConfigError, match=message):
         NASModule(build_mlp, width=8, **kwargs).configure_optimizers()
+
+
+def _search(tmp_path, init_args: dict, **costs):
+    from lightning_nas import Search
+
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 1,
+               "limit_val_batches": 1}
+    return Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+                  model_init_args={"num_classes": 3, **init_args}, budget=2, seed=0,
+                  optimizer="RandomSearch", run_dir=tmp_path, verbose=False, **costs).run()
+
+
+def test_a_flops_objective_counts_the_example_input_given_to_nasmodule(tmp_path):
+    # was: refused ("set it in NASModule.__init__", the library's class), and
+    # NASModule(example_input_array=...) became an architecture key passed to the builder
+    result = _search(tmp_path, {"builder": build_mlp, "example_input_array": torch.zeros(2, 8)},
+                     objectives={"val_acc": "max", "flops": "min"})
+    flops = {t.arch["width"]: t.metrics["flops"] for t in result.trials}
+    assert flops == {w: 2 * 2 * (8 * w + w * 3) for w in (4, 8)}  # two linear layers
+    module = NASModule(build_mlp, num_classes=3, width=4, example_input_array=torch.ones(1, 8))
+    assert module.arch == {"width": 4} and "example_input_array" not in module.hparams
+    assert torch.equal(module.example_input_array, torch.ones(1, 8))
+
+
+def test_max_params_counts_lazy_layers_with_the_networks_own_example_input(tmp_path):
+    # was: refused (the network's own example_input_array was not used)
+    result = _search(tmp_path / "lazy", {"builder": build_lazy_mlp}, max_params=60)
+    params = {t.arch["width"]: (t.status.value, t.metrics["params"]) for t in result.trials}
+    assert params == {4: ("COMPLETED", 8 * 4 + 4 + 4 * 3 + 3.0),
+                      8: ("REJECTED", 8 * 8 + 8 + 8 * 3 + 3.0)}
+
+
+def test_a_nasmodule_without_an_example_input_is_told_how_to_give_one(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "run", {"builder": build_mlp},
+                objectives={"val_acc": "max", "flops": "min"})
+    assert str(err.value) == (
+        "the 'flops' objective needs each candidate's costs counted before it trains: "
+        "counting flops needs the model's example_input_array (as for Lightning's model "
+        "summary): pass example_input_array=<an input batch> to NASModule (in "
+        "model_init_args), or set example_input_array on the network the builder returns, "
+        "or leave the 'flops' objective out")
+    assert not (tmp_path / "run").exists()

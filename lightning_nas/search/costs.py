@@ -103,9 +103,8 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
         need = "counting flops" if flops else "counting the parameters of lazy modules"
         failing = ("flops",) if flops and not lazy else ("params", "flops")
         if example is None:
-            raise CountError(f"{need} needs the model's example_input_array (set it in "
-                             f"{type(model).__name__}.__init__, as for Lightning's model "
-                             f"summary)", failing)
+            raise CountError(f"{need} needs the model's example_input_array"
+                             f"{_how_to_give(model)}", failing)
         try:
             counted = _count_flops(model, example)  # lazy modules made too
         except Exception as err:  # noqa: BLE001 - the user's forward: name it
@@ -118,6 +117,17 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
     if flops:
         out["flops"] = float(counted)
     return out
+
+
+def _how_to_give(model: torch.nn.Module) -> str:
+    """How ``model``'s class takes an ``example_input_array`` (the error's end)."""
+    from lightning_nas.module import NASModule
+
+    if isinstance(model, NASModule):  # the library's class: its argument, or the network's
+        return (" (as for Lightning's model summary): pass example_input_array=<an input "
+                "batch> to NASModule (in model_init_args), or set example_input_array on the "
+                "network the builder returns")
+    return f" (set it in {type(model).__name__}.__init__, as for Lightning's model summary)"
 
 
 def _count_flops(model: torch.nn.Module, example: Any) -> int:
