@@ -231,7 +231,8 @@ def test_search_seed_wins_over_seed_everything(tmp_path):
     ({"monitor": "val_loss", "mode": "max"}, ("val_loss", "max", None)),
     # was: refused, "monitor='val_acc', mode='max' disagrees with the first objective"
     ({"objectives": {"val_loss": "min", "params": "min"}}, ("val_loss", "min", ["val_loss",
-                                                                              "params"])),    # was: refused, "monitor=None, mode=None disagrees" (a file's monitor nulled on the
+                                                                              "params"])),
+    # was: refused, "monitor=None, mode=None disagrees" (a file's monitor nulled on the
     # command line, as the error said to leave them out)
     ({"monitor": None, "mode": None, "objectives": {"val_loss": "min", "params": "min"}},
      ("val_loss", "min", ["val_loss", "params"])),
