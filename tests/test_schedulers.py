@@ -604,6 +604,62 @@ def test_a_trial_paused_when_the_search_ends_is_promoted_by_a_resume(tmp_path):
     assert resumed == whole
 
 
+def test_failed_trials_are_no_rung_members():
+    # was: a NaN was ranked as -inf, so each failure added a rung member: after five, the
+    # top third of rung 1 reached the paused 0.5 and promoted it
+    rule = ASHARule(min_epochs=1, max_epochs=3, eta=3)
+    rule.record(1, [0.9, 0.8, 0.7])
+    rule.record(2, [0.5])
+    for key in (3, 4, 5, 6, 7):
+        assert rule.decide(key, 1, math.nan) is Decision.PAUSE  # it stops (and fails)
+        rule.record(key, [math.nan])
+    assert rule.values[1] == {1: 0.9, 2: 0.5} and rule.promotion({2: 1}) is None
+    rule.record(8, [0.4, 0.3])  # paused and promoted, then failed: ranked no more
+    rule.forget(8)
+    assert 8 not in rule.values[1] and 8 not in rule.values[3]
+
+
+class NanKnobNet(KnobNet):
+    """``KnobNet`` whose ``val_acc`` is NaN for a knob below 0.1 (a diverging architecture)."""
+
+    def validation_step(self, batch, batch_idx):
+        q = self.q if self.q >= 0.1 else math.nan
+        self.log("val_acc", torch.tensor(q + 0.01 * self.current_epoch))
+
+
+class NanLossKnobNet(KnobNet):
+    """``KnobNet`` that logs a ``val_loss`` of NaN for a knob below 0.2: a trial paused with
+    a finite ``val_acc``, FAILED as its objective ``val_loss`` cannot be told."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log("val_loss", torch.tensor(math.nan if self.q < 0.2 else 1 - self.q))
+
+
+@pytest.mark.parametrize("model, low, seed, objectives", [
+    (NanKnobNet, [0.01, 0.02, 0.03, 0.04, 0.05], 7, None),  # 0.9, 0.5, then the five
+    (NanLossKnobNet, [0.11, 0.12, 0.13, 0.14], 3, {"val_acc": "max", "val_loss": "min"}),
+])  # seed 3: 0.9, 0.14, 0.5, then the other three
+def test_failed_trials_promote_no_paused_trial_live_or_on_resume(tmp_path, model, low, seed,
+                                                                objectives):
+    # was: each failure was a member of rung 1 (a NaN as -inf), so once there were six the
+    # top third reached the paused 0.5 and it was promoted and completed; a resume replayed
+    # them into the rule too
+    kw = {"data": BlobData, "data_init_args": {"n": 64}, "trainer": {"max_epochs": 3},
+          "scheduler": "asha", "min_epochs": 1, "eta": 3, "optimizer": "RandomSearch",
+          "seed": seed, "budget": 2 + len(low), "max_failures": 10, "objectives": objectives,
+          "run_dir": tmp_path, "verbose": False}
+    space = {"q": {"choice": [0.9, 0.5, *low]}}
+
+    def run():
+        return {t.arch["q"]: (t.status, t.epochs) for t in Search(model, space, **kw).run().trials}
+
+    first = run()
+    assert first == {0.9: (TrialStatus.COMPLETED, 3), 0.5: (TrialStatus.PAUSED, 1),
+                     **{q: (TrialStatus.FAILED, 1) for q in low}}
+    assert run() == first  # the resume replays no failure into the rule: 0.5 stays paused
+
+
 def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
     from tests.helpers import StopAt
 

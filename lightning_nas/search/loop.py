@@ -134,9 +134,9 @@ class SearchLoop:
                 self.paused[old.trial_id] = old
             if old.status is TrialStatus.REJECTED:  # its amount: the log's (replayed below)
                 self.violated[arch_key(old.arch)] = 1.0
-            if self.rule is not None and old.curve and old.trial_id not in self.failures.waiting \
+            if self.rule is not None and old.curve and old.status is not TrialStatus.FAILED \
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
-                self.rule.record(old.trial_id, old.curve)
+                self.rule.record(old.trial_id, old.curve)  # a FAILED one: none, as when live
         if self.log.replay():
             if self.log.diverged_at is not None:
                 self.say(f"The optimizer proposed another architecture than before at ask "
@@ -299,9 +299,8 @@ class SearchLoop:
     def _continue(self, trial: TrialResult, attempt: bool = False) -> None:
         """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
-        last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
-        self._submit(trial.trial_id, trial.arch, None, ckpt_path=str(last),
-                     known_epochs=len(trial.curve))
+        self._submit(trial.trial_id, trial.arch, None, known_epochs=len(trial.curve),
+                     ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"))
 
     def _continues(self, trial: TrialResult) -> bool:
         """Whether a promoted trial that was running when the process died (RUNNING with
@@ -408,7 +407,9 @@ class SearchLoop:
         if why and result.status in _TOLD:  # not to be told; it would stay on the front
             result.status, result.error = TrialStatus.FAILED, why
         self.store.finish_trial(result)
-        if self.rule is not None and result.curve:
+        if self.rule is not None and result.status is TrialStatus.FAILED:
+            self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
+        elif self.rule is not None:
             self.rule.record(result.trial_id, result.curve)
         if candidate is not None:  # told once: when the trial first stops
             self._tell(result, key, [candidate, *self.twins.get(key, [])])

@@ -2,9 +2,9 @@
 
 A *rule* sees the monitored value of a trial after each epoch and answers ``CONTINUE``,
 ``PAUSE`` (stop now; the trial may be promoted later and resumes from its checkpoint) or
-``STOP`` (pruned for good). The
-search driver gives each trial a snapshot of the rule and promotes paused trials
-(``lightning_nas.search.callbacks.PruningCallback`` asks a rule from inside any Trainer).
+``STOP`` (pruned for good). The search driver gives each trial a snapshot of the rule and
+promotes paused trials (``lightning_nas.search.callbacks.PruningCallback`` asks a rule from
+inside any Trainer); a FAILED trial's values are no member of any ranking (``forget``).
 
 - ``ASHARule``: asynchronous successive halving. Rungs at ``min_epochs * eta**k`` epochs
   (and ``max_epochs``); at a rung a trial goes on only if its value is in the top
@@ -116,6 +116,9 @@ class Rule(ABC):
     def _observe(self, key: Hashable, epoch: int, value: float) -> None:
         """Store a value without deciding."""
 
+    def forget(self, key: Hashable) -> None:  # noqa: B027 - a rule may keep no values
+        """Drop trial ``key``'s values: a failed trial is ranked at no rung or epoch."""
+
     def snapshot(self) -> Rule:
         """A copy to hand to a trial (it records its own values into the copy)."""
         return copy.deepcopy(self)
@@ -155,6 +158,10 @@ class MedianRule(Rule):
     def _observe(self, key: Hashable, epoch: int, value: float) -> None:
         if math.isfinite(value):
             self.values.setdefault(epoch, {})[key] = value
+
+    def forget(self, key: Hashable) -> None:
+        for values in self.values.values():
+            values.pop(key, None)
 
     def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
         others = [v for k, v in self.values.get(epoch, {}).items() if k != key]
@@ -198,9 +205,12 @@ class ASHARule(Rule):
         return self.rungs
 
     def _observe(self, key: Hashable, epoch: int, value: float) -> None:
-        if epoch in self.rungs_of(key):
-            self.values.setdefault(epoch, {})[key] = value if math.isfinite(value) else (
-                -math.inf if self.mode == "max" else math.inf)
+        if epoch in self.rungs_of(key) and math.isfinite(value):  # NaN: a failure, no member
+            self.values.setdefault(epoch, {})[key] = value
+
+    def forget(self, key: Hashable) -> None:
+        for values in self.values.values():
+            values.pop(key, None)
 
     def _group(self, key: Hashable, rung: int) -> Hashable:
         """What ``key`` is ranked among at ``rung`` (``_rivals``), as a key: the rung."""
@@ -385,10 +395,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object)
     """Refuse Trainer settings under which validation does not run exactly once per epoch
     (a rule judges each trial by its monitored value after every epoch), that end a
     trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
-    callback), or that make Lightning
-    ignore a rule's stop (``min_epochs``, ``min_steps`` above 1), or, for a rule that
-    pauses trials, that write no ``last.ckpt`` to promote them from
-    (``enable_checkpointing: false``).
+    callback), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
+    above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
+    them from (``enable_checkpointing: false``).
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
