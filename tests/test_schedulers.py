@@ -276,6 +276,54 @@ def test_a_scheduler_refuses_an_early_stopping_callback(tmp_path, callbacks, whe
     assert not (tmp_path / "search.db").exists()
 
 
+class EarlyStoppingNet(TinyNet):
+    """Brings its own ``EarlyStopping`` (``configure_callbacks``), as some projects do."""
+
+    def configure_callbacks(self):
+        return [EarlyStopping(monitor="val_acc", mode="max", patience=1)]
+
+
+class LateEarlyStoppingNet(TinyNet):
+    """Its ``configure_callbacks`` reads its Trainer: it says nothing before ``fit``."""
+
+    def configure_callbacks(self):
+        return EarlyStopping(monitor="val_acc", mode="max", patience=self.trainer.max_epochs)
+
+
+MODULE_STOPS = ("scheduler {!r} stops and promotes trials at epochs up to max_epochs, but the "
+                "module's configure_callbacks() (EarlyStopping) would end a trial")
+
+
+def test_a_scheduler_refuses_an_early_stopping_of_the_modules_configure_callbacks(tmp_path):
+    # was: every trial failed in setup ("scheduler 'ASHARule' ... trainer.callbacks[3]"),
+    # then "trials 1 and 2 failed the same way in training", two FAILED trials left
+    with pytest.raises(ConfigError, match=re.escape(MODULE_STOPS.format("asha"))):
+        Search(EarlyStoppingNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               scheduler="asha", trainer={"max_epochs": 3}, run_dir=tmp_path / "run",
+               verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_early_stopping_the_module_makes_in_fit_is_named_as_the_modules(tmp_path):
+    # the pre-flight cannot ask a module whose configure_callbacks needs its Trainer: the
+    # trial's check names it (and the rule: a rule object by its class, one a search made by
+    # its search.scheduler name), and the stop says the trials failed before training
+    callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=3), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=[callback],
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(MODULE_STOPS.format("ASHARule"))):
+        trainer.fit(LateEarlyStoppingNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0
+    search = Search(LateEarlyStoppingNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+                    budget=2, scheduler="asha", trainer={"max_epochs": 3},
+                    optimizer="RandomSearch", run_dir=tmp_path / "run", verbose=False)
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way while building "
+                                          r".*or in Lightning's checks before training .*"
+                                          + re.escape(MODULE_STOPS.format("asha"))):
+        search.run()
+
+
 @pytest.mark.parametrize("searched, needle", [
     ({"trainer.max_steps": {"choice": [-1, 3]}}, r"space key 'trainer.max_steps' may take 3: "
                                                  r"scheduler 'asha' stops and promotes trials"),

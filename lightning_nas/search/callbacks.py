@@ -25,7 +25,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
-from lightning_nas.search.schedulers import Decision, Rule, check_validates_each_epoch
+from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
+from lightning_nas.search.schedulers import Decision, Rule
 
 __all__ = ["PruningCallback", "TrialCheckpoint", "TrialReporter", "logged_metrics"]
 
@@ -385,14 +386,15 @@ class PruningCallback(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Refuse a Trainer that does not validate once per epoch (the rule judges by epoch),
         that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
-        ``EarlyStopping`` callback (a trial it ends would count as complete)."""
+        ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
+        (a trial it ends would count as complete)."""
         if stage == "fit":
+            own, module = split_callbacks(trainer.callbacks, pl_module)
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
                  "val_check_interval": trainer.val_check_interval,
                  "min_epochs": trainer.fit_loop.min_epochs,
-                 "min_steps": trainer.fit_loop.min_steps, "callbacks": trainer.callbacks},
-                self.rule)
+                 "min_steps": trainer.fit_loop.min_steps, "callbacks": own}, self.rule, module)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint written after this callback stopped the run

@@ -48,8 +48,9 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
+from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
 from lightning_nas.search.runner import SpecPickler, check_trial_processes, unsendable
-from lightning_nas.search.schedulers import Rule, check_validates_each_epoch, make_rule
+from lightning_nas.search.schedulers import Rule, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
     check_trainer_combinations,
@@ -196,9 +197,13 @@ class Search:
         if ranks is not None or (isinstance(executor, str) and not isinstance(
                 self._executor(), InlineExecutor)):
             self._check_picklable(ranks)
-        self._rule()
+        rule = self._rule()
         # trials that run here or in local worker processes: the Trainer is built here too
-        self.template.dry_build(archs, searched, trainer=executor in ("auto", "inline", "process"))
+        model = self.template.dry_build(archs, searched,
+                                        trainer=executor in ("auto", "inline", "process"))
+        if rule is not None and model is not None:  # its own EarlyStopping would end trials
+            check_validates_each_epoch({}, self.settings.early_stopping.scheduler,
+                                       module_callbacks(model))
         if self.template.cost_names:  # counting works: check it now
             check_counting(self.template.costs, archs[0], self.settings.limits.build(),
                            self.settings.goal.objectives)

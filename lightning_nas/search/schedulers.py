@@ -44,7 +44,6 @@ __all__ = [
     "HyperbandRule",
     "MedianRule",
     "Rule",
-    "check_validates_each_epoch",
     "make_rule",
     "scheduler_epochs",
 ]
@@ -81,6 +80,9 @@ class Rule(ABC):
     Args:
         mode: ``"max"`` or ``"min"`` (which values are better).
     """
+
+    #: the ``search.scheduler`` name it was made from by ``make_rule`` (None: an object's)
+    setting: str | None = None
 
     def __init__(self, mode: str = "max") -> None:
         check_mode(mode)
@@ -345,16 +347,15 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
     if scheduler == "none":
         return None
     if scheduler == "median":
-        return _decides_before_the_end(
-            MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode), max_epochs,
-            "median")
-    if not isinstance(max_epochs, int) or max_epochs < 1:
+        rule: Rule = MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
+    elif not isinstance(max_epochs, int) or max_epochs < 1:
         raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
                           f"trainer.max_epochs), got {max_epochs!r}")
-    cls = ASHARule if scheduler == "asha" else HyperbandRule
-    return _decides_before_the_end(
-        cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode), max_epochs,
-        scheduler)
+    else:
+        cls = ASHARule if scheduler == "asha" else HyperbandRule
+        rule = cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
+    rule.setting = scheduler  # a trial's checks name it so (its copy goes with the trial)
+    return _decides_before_the_end(rule, max_epochs, scheduler)
 
 
 def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:
@@ -369,82 +370,3 @@ def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str
                           f"max_epochs, or search without a scheduler")
     return rule
 
-
-def _early_stopping(callbacks: object) -> list[str]:
-    """The ``EarlyStopping`` callbacks (objects, or config nodes of its class or a subclass)
-    among a Trainer's ``callbacks``, as ``trainer.callbacks[i] (EarlyStopping)``."""
-    from lightning.pytorch.callbacks import EarlyStopping
-
-    from lightning_nas.config.instantiate import import_object
-    from lightning_nas.config.nodes import is_node, target_path
-
-    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
-    found = []
-    for i, item in enumerate(items):
-        try:
-            cls = import_object(target_path(item)) if is_node(item) else type(item)
-        except ConfigError:  # said by the checks of the callbacks' own arguments
-            continue
-        if inspect.isclass(cls) and issubclass(cls, EarlyStopping):
-            where = f"[{i}]" if isinstance(callbacks, (list, tuple)) else ""
-            found.append(f"trainer.callbacks{where} ({cls.__name__})")
-    return found
-
-
-def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object) -> None:
-    """Refuse Trainer settings under which validation does not run exactly once per epoch
-    (a rule judges each trial by its monitored value after every epoch), that end a
-    trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
-    callback), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
-    above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
-    them from (``enable_checkpointing: false``).
-
-    Example:
-        >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
-        >>> check_validates_each_epoch({"check_val_every_n_epoch": 2}, "asha")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: scheduler 'asha' judges each trial by its ...
-
-    Raises:
-        ConfigError: naming the setting and its value, and what works instead.
-    """
-    every = trainer.get("check_val_every_n_epoch", 1)
-    interval = trainer.get("val_check_interval")
-    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 else []
-    if interval is not None and (isinstance(interval, (bool, int)) or interval != 1.0):
-        bad.append(f"trainer.val_check_interval={interval!r}")
-    name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
-    ends = [f"trainer.{key}={trainer[key]!r}" for key in ("max_time", "max_steps")
-            if trainer.get(key) not in (None, -1)] + _early_stopping(trainer.get("callbacks"))
-    if ends:  # a trial cut off by them would count as complete, at any epoch
-        raise ConfigError(
-            f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "
-            f"{' and '.join(ends)} would end a trial at another epoch and count it as "
-            f"complete; leave {'them' if len(ends) > 1 else 'it'} out (search.time_limit "
-            f"bounds the search's time) or search without a scheduler")
-    held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
-            if isinstance(trainer.get(key), int) and not isinstance(trainer[key], bool)
-            and trainer[key] > 1]
-    if held:  # Lightning trains on until then: the rule's pauses and stops are cancelled
-        raise ConfigError(
-            f"scheduler {name!r} stops (or pauses) a trial at the epoch it judges it, but "
-            f"{' and '.join(held)} makes Lightning ignore a stop until "
-            f"{'they are' if len(held) > 1 else 'it is'} reached; leave "
-            f"{'them' if len(held) > 1 else 'it'} out (the scheduler's own search.min_epochs "
-            f"sets the epochs a trial trains before it is judged) or search without a "
-            f"scheduler")
-    pauses = scheduler.pauses if isinstance(scheduler, Rule) else scheduler in (
-        "asha", "hyperband")
-    if pauses and trainer.get("enable_checkpointing") is False:
-        raise ConfigError(
-            f"scheduler {name!r} pauses trials and continues a promoted one from its "
-            f"last.ckpt, but trainer.enable_checkpointing=False writes none; leave it out "
-            f"(or true), or use scheduler 'median' (it stops trials, never pauses them) or "
-            f"none")
-    if bad:
-        raise ConfigError(
-            f"scheduler {name!r} judges each trial by its validation after every epoch, but "
-            f"{' and '.join(bad)} does not validate once per epoch; leave "
-            f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
-            f"val_check_interval=1.0) or search without a scheduler (search.scheduler: none)")

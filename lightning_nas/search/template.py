@@ -118,9 +118,10 @@ class TrialTemplate:
 
     def dry_build(self, archs: Sequence[dict[str, Any]],
                   searched: Mapping[str, Sequence[Any]] | None = None,
-                  trainer: bool = True, of: str | None = None) -> None:
+                  trainer: bool = True, of: str | None = None) -> Any:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
-        them, without training, starting processes or writing into the run folder.
+        them, without training, starting processes or writing into the run folder; the model
+        built (None for an ``objective``), for checks of its own (``configure_callbacks``).
 
         The model is built with its parameters on the meta device (``parameters_on_meta``;
         on CPU if it cannot be). The model and the data must build for one of ``archs`` (an
@@ -137,7 +138,7 @@ class TrialTemplate:
                 manual optimization cannot take.
         """
         if self.objective is not None or not archs:
-            return
+            return None
         built: list[Any] = []  # the model, then the data (each of the first arch it builds for)
         with _global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
@@ -152,13 +153,14 @@ class TrialTemplate:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0], of)
         if not trainer:
-            return
+            return built[0]
         spec = self.spec(0, archs[0], dry=True)
         fault = _trainer_fault(spec)
         if fault is not None:
             raise _config_error("trainer", *fault, archs[0])
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
+        return built[0]
 
     def _all_manual(self, archs: Sequence[dict[str, Any]]) -> bool:
         """Whether the model of each of ``archs`` that builds is of manual optimization (was:

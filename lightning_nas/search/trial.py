@@ -39,7 +39,7 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
-from lightning_nas.errors import MonitorError, did_you_mean
+from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
@@ -302,9 +302,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, (MonitorError, CountMismatch))
         # Lightning's own checks before the first step (val_check_interval above the
-        # batches of an epoch) reject the setup, not the architecture
-        result.build_failed = building or (not reporter.training_started
-                                           and _raised_by_lightning(err))
+        # batches of an epoch), and the scheduler's when fit starts (a ConfigError: an
+        # EarlyStopping of the module's), reject the setup, not the architecture
+        result.build_failed = building or (not reporter.training_started and (
+            _raised_by_lightning(err) or isinstance(err, ConfigError)))
         result.curve = reporter.curve()
         result.finished = time.time()
         return result

@@ -1,0 +1,136 @@
+"""The Trainer settings a scheduler rule cannot judge trials under: refused before a search
+trains (``Search``) and when a judged ``fit`` starts (``PruningCallback``).
+
+A rule judges each trial by its monitored value after every epoch, and a trial that reached
+``max_epochs`` is complete: validation must run once per epoch, nothing else may end a trial
+at another epoch (``max_time``, ``max_steps``, an ``EarlyStopping`` callback of the Trainer's
+or of the module's ``configure_callbacks()``) or train on past a stop (``min_epochs``,
+``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from.
+
+Example:
+    >>> check_validates_each_epoch({"max_epochs": 9}, "asha")
+    >>> check_validates_each_epoch({"max_steps": 5}, "median")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: scheduler 'median' stops and promotes trials ...
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.schedulers import Rule
+
+__all__ = ["check_validates_each_epoch", "module_callbacks", "split_callbacks"]
+
+
+def module_callbacks(model: Any) -> list[Any]:
+    """The callbacks ``model.configure_callbacks()`` returns, as a list; ``[]`` when it
+    raises (e.g. on a module not attached to a Trainer yet: a trial's ``fit`` asks again)."""
+    try:
+        found = model.configure_callbacks()
+    except Exception:  # noqa: BLE001 - the module's own code: a trial's fit says its error
+        return []
+    return list(found) if isinstance(found, Sequence) else [] if found is None else [found]
+
+
+def split_callbacks(callbacks: Sequence[Any], model: Any) -> tuple[list[Any], list[Any]]:
+    """A fitting Trainer's ``callbacks``: its own, and those of ``model``'s
+    ``configure_callbacks()`` (Lightning put them among its own, in place of those of their
+    types); the module is asked again only when an ``EarlyStopping`` is among them."""
+    if not _early_stopping(list(callbacks)):
+        return list(callbacks), []
+    module = module_callbacks(model)
+    kinds = {type(callback) for callback in module}
+    return [c for c in callbacks if type(c) not in kinds], module
+
+
+def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> list[str]:
+    """The ``EarlyStopping`` callbacks (objects, or config nodes of its class or a subclass)
+    among ``callbacks``, as ``trainer.callbacks[i] (EarlyStopping)`` for a Trainer's, else
+    as ``<source> (EarlyStopping)``."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from lightning_nas.config.instantiate import import_object
+    from lightning_nas.config.nodes import is_node, target_path
+
+    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    found = []
+    for i, item in enumerate(items):
+        try:
+            cls = import_object(target_path(item)) if is_node(item) else type(item)
+        except ConfigError:  # said by the checks of the callbacks' own arguments
+            continue
+        if inspect.isclass(cls) and issubclass(cls, EarlyStopping):
+            indexed = isinstance(callbacks, (list, tuple)) and source == "trainer.callbacks"
+            where = f"[{i}]" if indexed else ""
+            found.append(f"{source}{where} ({cls.__name__})")
+    return found
+
+
+def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
+                               module_callbacks: object = None) -> None:
+    """Refuse Trainer settings under which validation does not run exactly once per epoch
+    (a rule judges each trial by its monitored value after every epoch), that end a
+    trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
+    callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
+    returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
+    above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
+    them from (``enable_checkpointing: false``).
+
+    Example:
+        >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
+        >>> check_validates_each_epoch({"check_val_every_n_epoch": 2}, "asha")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: scheduler 'asha' judges each trial by its ...
+
+    Raises:
+        ConfigError: naming the setting and its value, and what works instead.
+    """
+    every = trainer.get("check_val_every_n_epoch", 1)
+    interval = trainer.get("val_check_interval")
+    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 else []
+    if interval is not None and (isinstance(interval, (bool, int)) or interval != 1.0):
+        bad.append(f"trainer.val_check_interval={interval!r}")
+    # a trial's rule (an object) by the search.scheduler name it was made from, if any
+    name = scheduler if isinstance(scheduler, str) else getattr(
+        scheduler, "setting", None) or type(scheduler).__name__
+    ends = [f"trainer.{key}={trainer[key]!r}" for key in ("max_time", "max_steps")
+            if trainer.get(key) not in (None, -1)]
+    ends += _early_stopping(trainer.get("callbacks"))
+    ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
+    if ends:  # a trial cut off by them would count as complete, at any epoch
+        raise ConfigError(
+            f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "
+            f"{' and '.join(ends)} would end a trial at another epoch and count it as "
+            f"complete; leave {'them' if len(ends) > 1 else 'it'} out (search.time_limit "
+            f"bounds the search's time) or search without a scheduler")
+    held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
+            if isinstance(trainer.get(key), int) and not isinstance(trainer[key], bool)
+            and trainer[key] > 1]
+    if held:  # Lightning trains on until then: the rule's pauses and stops are cancelled
+        raise ConfigError(
+            f"scheduler {name!r} stops (or pauses) a trial at the epoch it judges it, but "
+            f"{' and '.join(held)} makes Lightning ignore a stop until "
+            f"{'they are' if len(held) > 1 else 'it is'} reached; leave "
+            f"{'them' if len(held) > 1 else 'it'} out (the scheduler's own search.min_epochs "
+            f"sets the epochs a trial trains before it is judged) or search without a "
+            f"scheduler")
+    pauses = scheduler.pauses if isinstance(scheduler, Rule) else scheduler in (
+        "asha", "hyperband")
+    if pauses and trainer.get("enable_checkpointing") is False:
+        raise ConfigError(
+            f"scheduler {name!r} pauses trials and continues a promoted one from its "
+            f"last.ckpt, but trainer.enable_checkpointing=False writes none; leave it out "
+            f"(or true), or use scheduler 'median' (it stops trials, never pauses them) or "
+            f"none")
+    if bad:
+        raise ConfigError(
+            f"scheduler {name!r} judges each trial by its validation after every epoch, but "
+            f"{' and '.join(bad)} does not validate once per epoch; leave "
+            f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
+            f"val_check_interval=1.0) or search without a scheduler (search.scheduler: none)")
