@@ -297,6 +297,19 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_written(tmp_p
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("scheduler", ["asha", "median"])
+def test_an_objective_search_refuses_a_scheduler(tmp_path, scheduler):
+    # was: accepted and announced ("scheduler asha"), but a function's trial has no epochs to
+    # stop between: the scheduler did nothing
+    with pytest.raises(ConfigError, match=rf"^scheduler '{scheduler}' stops weak trials between "
+                                          r"their epochs; an objective= search's trial .*"
+                                          r"leave scheduler out"):
+        Search(None, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
+               scheduler=scheduler, trainer={"max_epochs": 9}, budget=3, run_dir=tmp_path,
+               verbose=False)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("trainer", "options", "needles"), [
     ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"]),
     ({"accelerator": "tpu"}, {}, ["trainer.accelerator='tpu'", "torch_xla", _EARLY]),

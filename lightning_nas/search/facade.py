@@ -143,6 +143,12 @@ class Search:
             raise ConfigError(f"{key} is checked before a candidate trains, on its model; an "
                               f"objective= search has no model to count: leave {key} out, "
                               f"and give a constraint on the architecture instead")
+        scheduler = self.settings.early_stopping.scheduler
+        if objective is not None and scheduler not in (None, "none"):  # (was: a no-op)
+            name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
+            raise ConfigError(f"scheduler {name!r} stops weak trials between their epochs; an "
+                              f"objective= search's trial is one call of the function, with no "
+                              f"epochs: leave scheduler out (search.scheduler: none)")
         self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
         self.data = DataFactory(data, data_init_args)
         self.trainer = dict(trainer or {})
