@@ -84,11 +84,15 @@ def run(scheduler: str, seed: int, budget: int, root: Path, eta: int, min_epochs
     if max_epochs is not None:
         trainer["max_epochs"] = max_epochs
     data_init_args = {**(cfg["data"].get("init_args") or {}), "test_fraction": test_fraction}
+    # the settings the scheduler uses (the others are refused): none without one, no eta
+    # for median
+    uses = {} if scheduler == "none" else {"min_epochs": min_epochs} if \
+        scheduler == "median" else {"min_epochs": min_epochs, "eta": eta}
     t0 = time.perf_counter()
     result = Search(cfg["model"]["class_path"], cfg["search"]["space"],
                     data=cfg["data"]["class_path"], data_init_args=data_init_args,
                     trainer=trainer, optimizer="RandomSearch", budget=budget,
-                    seed=seed, scheduler=scheduler, eta=eta, min_epochs=min_epochs,
+                    seed=seed, scheduler=scheduler, **uses,
                     run_dir=root / f"{scheduler}-{seed}", verbose=False).run()
     wall = time.perf_counter() - t0
     best = result.best

@@ -130,6 +130,37 @@ class Cap:
         return arch["a"] <= self.limit
 
 
+def _store_settings(run_dir, **changed) -> None:
+    """Rewrite the stored settings as an older version (or another invocation) kept them."""
+    store = RunStore(run_dir / "search.db")
+    try:
+        store.set_meta("settings", {**store.get_meta("settings"), **changed})
+    finally:
+        store.close()
+
+
+def test_scheduler_settings_left_out_resume_a_store_that_kept_their_defaults(
+        tmp_path, tiny_space, tiny_trainer):
+    # min_epochs and eta left out are None now (was: 1 and 3, stored so, and refused on a
+    # resume had they changed): an older store's 1 and 3 are those defaults; a value its
+    # scheduler did not use (eta beside scheduler none: ignored then, refused now) is not
+    # compared; a value it used still is
+    def search(run_dir, **kw):
+        return Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer,
+                      run_dir=run_dir, verbose=False, **{"budget": 1, **kw})
+
+    search(tmp_path / "asha", scheduler="asha").run()
+    assert _meta(tmp_path / "asha")["settings"]["eta"] is None
+    _store_settings(tmp_path / "asha", min_epochs=1, eta=3)
+    assert len(search(tmp_path / "asha", scheduler="asha", budget=2).run().trials) == 2
+    _store_settings(tmp_path / "asha", eta=2)
+    with pytest.raises(ConfigError, match=r"search\.eta: 2, now 3"):
+        search(tmp_path / "asha", scheduler="asha").run()
+    _objective_search(tmp_path / "none").run()
+    _store_settings(tmp_path / "none", min_epochs=4, eta=2)
+    assert len(_objective_search(tmp_path / "none", budget=4).run().trials) == 4
+
+
 def test_a_resume_with_a_constraint_object_of_other_arguments_is_refused(tmp_path):
     # was: stored as '<tests.test_resume.Cap object>' (its address left out): Cap(10)
     # resumed a Cap(40) search, trials of both in one leaderboard

@@ -36,8 +36,9 @@ def test_defaults():
     assert s.early_stopping.scheduler == "none" and not s.early_stopping.active
     # YAML's null (--search.scheduler=null) means none, as it reads
     assert SearchSettings.from_options(scheduler=None).early_stopping.scheduler == "none"
+    # left out: None, the documented 1 and 3 where a scheduler uses them (make_rule's)
     assert (s.early_stopping.min_epochs, s.early_stopping.max_epochs, s.early_stopping.eta) == (
-        1, None, 3)
+        None, None, None)
     assert (s.limits.max_params, s.limits.max_flops, s.limits.constraints) == (None, None, ())
     assert s.run_dir == Path("runs/nas") and isinstance(s.run_dir, Path)
     assert s.verbose is True and s.progress == "auto"
@@ -362,6 +363,40 @@ def test_search_max_epochs_without_a_scheduler_is_refused():
                                           r"and no scheduler is set"):
         SearchSettings.from_options(max_epochs=2)
     assert SearchSettings.from_options(max_epochs=2, scheduler="asha").early_stopping.active
+
+
+@pytest.mark.parametrize(("options", "needle"), [
+    ({"min_epochs": 2}, r"`min_epochs` \(2\) is the epochs a scheduler trains a trial before it "
+                        r"first judges it, and no scheduler is set: nothing uses it"),
+    ({"min_epochs": 1, "scheduler": "none"}, r"`min_epochs` \(1\) .* no scheduler is set"),
+    ({"eta": 2}, r"`eta` \(2\) is the reduction factor of scheduler asha or hyperband, and no "
+                 r"scheduler is set: .*set a scheduler \(asha or hyperband\)"),
+    ({"eta": 9, "scheduler": "median"}, r"`eta` \(9\) is the reduction factor of scheduler "
+                                        r"asha or hyperband; scheduler 'median' has none"),
+    ({"eta": 2, "scheduler": MedianRule()}, r"`eta` \(2\) .* scheduler MedianRule is a rule "
+                                            r"object, which keeps its own: it has none"),
+    ({"min_epochs": 2, "scheduler": MedianRule()}, r"build it with min_epochs=2, and leave "
+                                                   r"`min_epochs` out"),
+])
+def test_scheduler_settings_the_scheduler_does_not_use_are_refused(tmp_path, options, needle):
+    # was: ignored without a word (max_epochs in the same place was refused)
+    from lightning_nas import Search
+
+    with pytest.raises(ConfigError, match=needle):
+        SearchSettings.from_options(**options)
+    with pytest.raises(ConfigError, match=needle):  # before anything is written
+        Search(None, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
+               run_dir=tmp_path / "run", **options)
+    assert not (tmp_path / "run").exists()
+
+
+def test_scheduler_settings_the_scheduler_uses_are_kept():
+    stopping = SearchSettings.from_options(scheduler="median", min_epochs=2).early_stopping
+    assert (stopping.min_epochs, stopping.eta) == (2, None)
+    stopping = SearchSettings.from_options(scheduler="hyperband", eta=2).early_stopping
+    assert (stopping.min_epochs, stopping.eta) == (None, 2)
+    stopping = SearchSettings.from_options(scheduler=MedianRule(), max_epochs=4).early_stopping
+    assert stopping.max_epochs == 4  # the epochs the rule object's trials train
 
 
 def test_a_seed_numpy_cannot_take_is_refused():

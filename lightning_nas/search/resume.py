@@ -27,6 +27,7 @@ import lightning.pytorch as pl
 from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
 
 __all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "constraint_record",
            "differences", "is_plain", "object_classes", "plain_part", "restore_init",
@@ -187,6 +188,12 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     if "settings" in stored:
         was = {k: stored["settings"][k] for k in FIXED_SETTINGS if k in stored["settings"]}
         now = {k: current["settings"][k] for k in was}
+        uses = rule_settings(was.get("scheduler"))
+        for key, default in RULE_DEFAULTS.items():  # left out (None): the default, which an
+            if key in was and key not in uses:  # older store kept; one the scheduler does
+                del was[key], now[key]  # not use is not compared (an older run ignored it)
+            elif key in was:
+                was[key], now[key] = (default if v is None else v for v in (was[key], now[key]))
         if "scheduler" in was and str(now["scheduler"]).startswith(f"{was['scheduler']}("):
             now["scheduler"] = was["scheduler"]  # an older store kept a rule's class alone
         if isinstance(was.get("constraints"), list) and isinstance(now["constraints"], list):

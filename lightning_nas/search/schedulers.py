@@ -38,17 +38,22 @@ from collections.abc import Hashable, Mapping, Sequence
 from lightning_nas.errors import ConfigError, check_mode
 
 __all__ = [
+    "RULE_DEFAULTS",
     "SCHEDULERS",
     "ASHARule",
     "Decision",
     "HyperbandRule",
     "MedianRule",
     "Rule",
+    "check_rule_settings",
     "make_rule",
+    "rule_settings",
     "scheduler_epochs",
 ]
 
 SCHEDULERS = ("none", "asha", "hyperband", "median")
+#: ``search.min_epochs`` and ``search.eta`` when left out (None)
+RULE_DEFAULTS = {"min_epochs": 1, "eta": 3}
 
 
 def scheduler_epochs(settings: Mapping[str, object]) -> object:
@@ -316,10 +321,63 @@ def _interleaved(counts: list[int]) -> list[int]:
     return out
 
 
-def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
-              max_epochs: int | None = None, eta: int = 3, mode: str = "max",
+def rule_settings(scheduler: object) -> tuple[str, ...]:
+    """The settings of ``min_epochs``, ``max_epochs`` and ``eta`` that ``scheduler`` (a name,
+    a rule object or a stored one's repr) uses: a rule object brings its own rungs, and its
+    ``max_epochs`` is checked against the trials'.
+
+    Example:
+        >>> rule_settings("median"), rule_settings("none"), rule_settings(MedianRule())
+        (('min_epochs', 'max_epochs'), (), ('max_epochs',))
+    """
+    if scheduler in (None, "none"):
+        return ()
+    if scheduler in ("asha", "hyperband"):
+        return "min_epochs", "max_epochs", "eta"
+    return ("min_epochs", "max_epochs") if scheduler == "median" else ("max_epochs",)
+
+
+def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
+    """Refuse a setting among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
+    out) that ``scheduler`` does not use (``rule_settings``): it would be ignored.
+
+    Example:
+        >>> check_rule_settings("median", min_epochs=2, max_epochs=None, eta=None)
+        >>> check_rule_settings("median", eta=2)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `eta` (2) is the reduction factor of scheduler ...
+    """
+    what = {"min_epochs": "the epochs a scheduler trains a trial before it first judges it",
+            "max_epochs": "a scheduler's complete trial",
+            "eta": "the reduction factor of scheduler asha or hyperband"}
+    for key, value in given.items():
+        if value is None or key in rule_settings(scheduler):
+            continue
+        if isinstance(scheduler, Rule):  # (a MedianRule has no eta)
+            own = f"build it with {key}={value}" if hasattr(scheduler, key) else "it has none"
+            raise ConfigError(f"`{key}` ({value}) is {what[key]}, but scheduler "
+                              f"{type(scheduler).__name__} is a rule object, which keeps its "
+                              f"own: {own}, and leave `{key}` out")
+        if scheduler == "median":
+            raise ConfigError(f"`{key}` ({value}) is {what[key]}; scheduler 'median' has none "
+                              f"(it stops a trial worse than the median of the others): leave "
+                              f"it out, or use scheduler asha or hyperband")
+        if key == "max_epochs":
+            raise ConfigError(f"`max_epochs` ({value}) is {what[key]}, and no scheduler is set: "
+                              f"trials train the Trainer's max_epochs; set trainer.max_epochs, "
+                              f"or a scheduler")
+        raise ConfigError(f"`{key}` ({value}) is {what[key]}, and no scheduler is set: nothing "
+                          f"uses it (every trial trains the Trainer's max_epochs); leave it "
+                          f"out, or set a scheduler"
+                          + (" (asha or hyperband)" if key == "eta" else ""))
+
+
+def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
+              max_epochs: int | None = None, eta: int | None = None, mode: str = "max",
               min_trials: int = 2) -> Rule | None:
     """The rule for ``search.scheduler`` (None for ``none``); a ``Rule`` given as it is.
+    ``min_epochs`` and ``eta`` left out (None) are ``RULE_DEFAULTS``'.
 
     Raises:
         ConfigError: for an unknown name (listing the valid ones), bad settings, a
@@ -327,6 +385,8 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int = 1,
             ``max_epochs`` (the epochs trials train), or a rule that would first decide
             at or after ``max_epochs`` (it would stop nothing).
     """
+    min_epochs = RULE_DEFAULTS["min_epochs"] if min_epochs is None else min_epochs
+    eta = RULE_DEFAULTS["eta"] if eta is None else eta
     if isinstance(scheduler, Rule) and scheduler.mode != mode:
         # a rule judges which trials are better: the other way round it stops the best
         raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "

@@ -40,7 +40,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
-from lightning_nas.search.schedulers import SCHEDULERS, Rule
+from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
@@ -236,15 +236,19 @@ class EarlyStopping:
     Args:
         scheduler: ``none``, ``asha``, ``hyperband`` or ``median`` (or a ``Rule``).
         min_epochs: the first rung (``asha``/``hyperband``), or the epochs before ``median``
-            may stop a trial.
+            may stop a trial (left out: 1).
         max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
-        eta: reduction factor of ``asha``/``hyperband``.
+        eta: reduction factor of ``asha``/``hyperband`` (left out: 3).
+
+    Each is refused where the scheduler does not use it (``check_rule_settings``): any
+    without a scheduler, ``eta`` with ``median``, ``min_epochs`` or ``eta`` beside a rule
+    object.
     """
 
     scheduler: str | Rule = "none"
-    min_epochs: int = 1
+    min_epochs: int | None = None  # None: RULE_DEFAULTS' (stored so: a resume compares it)
     max_epochs: int | None = None
-    eta: int = 3
+    eta: int | None = None
 
     def __post_init__(self) -> None:
         if self.scheduler is None:  # YAML's null
@@ -254,13 +258,11 @@ class EarlyStopping:
         if not isinstance(self.scheduler, (str, Rule)):
             raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
                               f"{self.scheduler!r}")
-        _int("min_epochs", self.min_epochs, 1)
+        _int("min_epochs", self.min_epochs, 1, optional=True)
         _int("max_epochs", self.max_epochs, 1, optional=True)
-        _int("eta", self.eta, 2)
-        if self.max_epochs is not None and not self.active:
-            raise ConfigError(f"`max_epochs` ({self.max_epochs}) is a scheduler's complete "
-                              f"trial, and no scheduler is set: trials train the Trainer's "
-                              f"max_epochs; set trainer.max_epochs, or a scheduler")
+        _int("eta", self.eta, 2, optional=True)
+        check_rule_settings(self.scheduler, min_epochs=self.min_epochs,
+                            max_epochs=self.max_epochs, eta=self.eta)
 
     @property
     def active(self) -> bool:
