@@ -70,7 +70,7 @@ def _search(tmp_path, *configs, extra=()) -> dict:
 def test_sequence_example(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     best = _search(tmp_path, "examples/sequence/search.yaml",
-                   extra=["--search.scheduler=none"])
+                   extra=["--search.scheduler=none", "--search.min_epochs=null"])
     assert best["arch"]["cell"] in ("gru", "lstm")
 
 

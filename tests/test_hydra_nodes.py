@@ -128,7 +128,8 @@ def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatc
     monkeypatch.chdir(ROOT)
     run = tmp_path / "run"
     assert main(["search", str(HYDRA / "search.yaml"), "--search.budget=2",
-                 "--search.scheduler=none", "--trainer.max_epochs=1",
+                 "--search.scheduler=none", "--search.min_epochs=null", "--search.eta=null",
+                 "--trainer.max_epochs=1",
                  "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
     best = yaml.safe_load((run / "best.yaml").read_text())
     trained = yaml.safe_load((run / "best_config.yaml").read_text())
