@@ -23,7 +23,10 @@ thread per process. ``seconds`` is the wall time of that training and evaluation
 Columns of the CSV: ``index``, the knobs (in ``SPACE``'s order), ``val_acc``, ``test_acc``
 (fractions of 449, 6 decimals), ``params`` (trainable parameters) and ``seconds``. Given
 the same torch build and CPU kind, the accuracies are the same on every run; ``seconds``
-is not.
+is not. On another CPU kind the kernels differ (ATen dispatches by the CPU's vector
+instructions: ``torch.backends.cpu.get_cpu_capability()``, e.g. AVX512, AVX2), and so do
+the accuracies, so the script prints the torch version and that capability beside the
+table it writes.
 
 Run (the full table, about 0.9 s an architecture on one busy core; the workers take the
 most expensive architectures first):
@@ -37,7 +40,8 @@ the top architectures by ``val_acc``, how many share the best ``val_acc`` and th
 correlation of ``val_acc`` and ``test_acc``. Last line: JSON with ``out``, ``archs``,
 ``workers``, ``epochs``, ``wall_s``, ``sec_per_arch`` (median) and
 ``sec_per_arch_spread``, ``best_val_acc``, ``best_ties``, ``best_test_acc`` (of the
-first architecture with the best ``val_acc``), ``max_test_acc`` and ``spearman``.
+first architecture with the best ``val_acc``), ``max_test_acc``, ``spearman``, ``torch``
+and ``cpu_capability`` (what the accuracies depend on besides the code).
 """
 
 from __future__ import annotations
@@ -223,8 +227,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ties = sum(v == best for v in vals)
     first_best = next(r for r in rows if r["val_acc"] == best)
     rho = spearman(vals, tests) if len(rows) > 1 else float("nan")
+    capability = torch.backends.cpu.get_cpu_capability()
     print(f"{len(rows)} archs -> {args.out} in {wall:.1f} s with {args.workers} worker(s), "
-          f"{args.epochs} epochs each")
+          f"{args.epochs} epochs each; torch {torch.__version__}, CPU capability {capability} "
+          f"(the accuracies depend on both)")
     print(describe("seconds per arch (one thread)", secs, 3, " s"))
     print(f"{'index':>5} " + " ".join(f"{k:>11}" for k in SPACE) + f" {'val_acc':>8} "
           f"{'test_acc':>8} {'params':>7}")
@@ -240,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "sec_per_arch": round(statistics.median(secs), 4), "sec_per_arch_spread": spread(secs),
         "best_val_acc": best, "best_ties": ties, "best_test_acc": first_best["test_acc"],
         "max_test_acc": max(tests), "spearman": None if rho != rho else round(rho, 4),
+        "torch": torch.__version__, "cpu_capability": capability,
     }
     print(json.dumps(summary))
     return summary

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import digits_space, small_space
 from lightning_nas.search.loop import MAX_REPEATS
@@ -34,8 +35,13 @@ def test_digits_space_builds_a_deterministic_table(tmp_path, capsys):
     assert len(digits_space.architectures()) == 432
     one = digits_space.main(["--limit", "3", "--out", str(tmp_path / "a.csv")])
     two = digits_space.main(["--limit", "3", "--workers", "2", "--out", str(tmp_path / "b.csv")])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == two
+    out = capsys.readouterr().out
+    assert json.loads(out.strip().splitlines()[-1]) == two
     assert one["archs"] == two["archs"] == 3
+    # what the accuracies depend on besides the code: printed and in the JSON
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert one["cpu_capability"] == capability and one["torch"] == torch.__version__
+    assert f"torch {torch.__version__}, CPU capability {capability}" in out
     fields, rows = _read(tmp_path / "a.csv")
     assert tuple(fields) == digits_space.COLUMNS
     assert [int(r["index"]) for r in rows] == [0, 1, 2]
