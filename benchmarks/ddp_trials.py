@@ -7,6 +7,9 @@ is the default (``lightning_nas.search.ranks``: two rank processes started with 
 trial and kept); *fresh* sets ``LIGHTNING_NAS_FRESH_RANKS=1``: every trial starts a process
 from which Lightning's launcher starts the second rank (what every DDP trial did before).
 Both sides start from no process at all, so *reused* pays its start-up once per search.
+One torch thread per process, as in the other benchmarks: the driver sets it, and
+``OMP_NUM_THREADS=1`` (unless set) gives every rank process one (what Lightning picks
+itself on two cores for two ranks; on more cores it would pick more).
 
 Each round runs both sides, reused first in even rounds, fresh first in odd ones. The wall
 clock covers ``Search(...).run()`` whole. A trial's own ``fit_time`` (inside ``trainer.fit``
@@ -33,6 +36,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.rounds = 2, 1
+    torch.set_num_threads(1)  # the driver
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by every rank process
     warnings.filterwarnings("ignore")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,7 +20,12 @@ hydra-optuna-sweeper``); without one the Optuna half is skipped with a message.
 
 Run:    python benchmarks/hydra_sweeper.py [--budget 20] [--epochs 3] [--seeds 5]
 Quick:  python benchmarks/hydra_sweeper.py --quick   (budget 4, 1 epoch, 3 batches, 5 seeds)
-Prints ``mean ± std`` over the seeds per sweeper; the last line is JSON.
+``--seeds`` is a count (seeds 0..N-1) or a range such as ``100-104``. Prints each sweep,
+then per sweeper each figure over the seeds as ``median [min, max]  mean ± std (n)``. Last
+line: JSON with ``budget``, ``epochs``, ``seeds`` (how many) and per sweeper
+(``lightning_nas``, ``optuna``) ``ratio``, ``start_s``, ``ms_per_job``, ``wall``, ``jobs``
+(Σ job seconds) and ``best``: the mean over the seeds (what the README's table shows),
+each with ``<name>_spread``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
+
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
 #: the seed setting of each sweeper
 SEED_KEY = {"nas": "hydra.sweeper.seed", "optuna": "hydra.sweeper.sampler.seed"}
@@ -110,16 +119,18 @@ def optuna_python(given: str | None) -> str | None:
     return None
 
 
-def mean_std(values: list[float], digits: int = 3) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
+#: the figures of a sweep and the decimals they are printed with
+FIGURES = {"ratio": 3, "start_s": 1, "ms_per_job": 0, "wall": 1, "jobs": 1, "best": 4}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse arguments, run the sweeps, print each and their spread, and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=20, help="jobs per sweep (default 20)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per job (default 3)")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per sweeper (default 5)")
+    parser.add_argument("--seeds", default="5",
+                        help="how many seeds per sweeper (0..N-1; default 5), or a range "
+                             "such as 100-104")
     parser.add_argument("--limit-batches", type=int, default=None,
                         help="train/val batches per epoch (default: all)")
     parser.add_argument("--optuna-python", default=None,
@@ -129,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.quick:
         args.budget, args.epochs, args.limit_batches = 4, 1, 3
+    seeds = parse_seeds(args.seeds)
     pythons = {"nas": sys.executable, "optuna": optuna_python(args.optuna_python)}
     if pythons["optuna"] is None:
         print("Optuna sweeper not installed (pip install hydra-optuna-sweeper, or pass "
@@ -136,28 +148,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         del pythons["optuna"]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in pythons}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
-            order = list(pythons) if seed % 2 == 0 else list(reversed(pythons))
+        for turn, seed in enumerate(seeds):
+            order = list(pythons) if turn % 2 == 0 else list(reversed(pythons))
             for name in order:
                 runs[name].append(run_sweep(pythons[name], name, seed, args, Path(tmp)))
                 r = runs[name][-1]
                 print(f"  {name:<7} seed {seed}: wall/Σjob {r['ratio']:.3f}  wall "
                       f"{r['wall']:.1f}s  Σjob {r['jobs']:.1f}s  start {r['start_s']:.1f}s  "
                       f"{r['ms_per_job']:.0f} ms/job  best {r['best']:.4f}", flush=True)
-    print(f"\n{args.seeds} seeds, budget {args.budget}, {args.epochs} epoch(s)"
+    print(f"\n{len(seeds)} seeds, budget {args.budget}, {args.epochs} epoch(s)"
           f"{f', {args.limit_batches} batches' if args.limit_batches else ''} per job")
-    print(f"{'sweeper':<15}{'wall / Σjob':<17}{'start s':<14}{'ms/job':<14}{'wall s':<16}"
-          f"{'Σjob s':<16}best score")
     summary: dict[str, Any] = {}
     for name, results in runs.items():
         label = "lightning_nas" if name == "nas" else "optuna"
-        col = {k: [r[k] for r in results] for k in results[0]}
-        print(f"{label:<15}{mean_std(col['ratio']):<17}{mean_std(col['start_s'], 1):<14}"
-              f"{mean_std(col['ms_per_job'], 0):<14}{mean_std(col['wall'], 1):<16}"
-              f"{mean_std(col['jobs'], 1):<16}{mean_std(col['best'], 4)}")
-        summary[label] = {k: [statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0]
-                          for k, v in col.items() if k != "n_jobs"}
-    print(json.dumps({"budget": args.budget, "epochs": args.epochs, "seeds": args.seeds,
+        print(f"{label}:")
+        summary[label] = {}
+        for figure, digits in FIGURES.items():
+            values = [r[figure] for r in results]
+            print("  " + describe(figure, values, digits))
+            summary[label][figure] = round(statistics.fmean(values), 4)
+            summary[label][f"{figure}_spread"] = spread(values)
+    print(json.dumps({"budget": args.budget, "epochs": args.epochs, "seeds": len(seeds),
                       **summary}))
     return summary
 

@@ -33,11 +33,15 @@ Quick check:  python benchmarks/nb201.py --budget 15 --seeds 2 --overhead_trials
 The table is ``--table PATH`` if given, else ``$LIGHTNING_NAS_NB201``, else
 ``../shared/benchmarks/nb201.csv`` next to the repository (``find_table`` in
 ``lightning_nas.benchmarks.nb201``; the README says where the table comes from).
+The table prints each strategy's test_acc_200ep as ``median [min, max]  mean ± std`` (the
+std is the population std over the seeds, as in the NB201 papers; n in the header).
 Last line: JSON with ``strategy``, ``mean``, ``std`` (population std over the seeds),
-``median``, ``min``, ``max``, ``baselines`` (the other strategies' mean and std),
-``ms_per_trial`` (and ``ms_per_trial_spread``), ``dataset``, ``budget``, ``seeds`` (how
-many), ``seed_range``, ``path``, and with ``--heldout_seeds`` a ``heldout`` object with the
-same figures on those seeds.
+``median``, ``min``, ``max``, ``test_acc_200ep_spread`` (the shared spread of
+``benchmarks/spread.py``: median, min, max, mean, sample std, n), ``baselines`` (the other
+strategies' mean and std, and their ``test_acc_200ep_spread``), ``ms_per_trial`` (and
+``ms_per_trial_spread``), ``dataset``, ``budget``, ``seeds`` (how many), ``seed_range``,
+``path``, and with ``--heldout_seeds`` a ``heldout`` object with the same figures on those
+seeds.
 """
 
 from __future__ import annotations
@@ -169,38 +173,42 @@ def run_benchmark(table: str | Path | None, dataset: str = "cifar10", budget: in
 def _table(results: dict[str, dict[str, Any]], dataset: str, budget: int, seeds: list[int],
            heldout: dict[str, dict[str, Any]] | None = None,
            heldout_seeds: list[int] | None = None) -> str:
-    """The strategies' test_acc_200ep (mean ± std, median [min, max], n), best mean first;
+    """The strategies' test_acc_200ep (median [min, max]  mean ± std, n), best mean first;
     with ``heldout`` a second column for the held-out seeds."""
     def cell(r: dict[str, Any]) -> str:
-        return (f"{r['mean']:6.2f} ± {r['std']:<4.2f} {r['median']:6.2f} "
-                f"[{r['min']:.2f}, {r['max']:.2f}]")
+        return (f"{r['median']:6.2f} [{r['min']:.2f}, {r['max']:.2f}]  {r['mean']:6.2f} ± "
+                f"{r['std']:<4.2f}")
 
     label = seed_label(seeds)
     lines = [f"NB201 {dataset}: chosen = best valid_acc_12ep of {budget} distinct archs; "
-             f"its test_acc_200ep (looked up after the search): mean ± std, median [min, max] "
-             f"over seeds {label} (n={len(seeds)})"
+             f"its test_acc_200ep (looked up after the search): median [min, max]  mean ± std "
+             f"(population) over seeds {label} (n={len(seeds)})"
              + (f" and held-out seeds {seed_label(heldout_seeds)} (n={len(heldout_seeds)})"
                 if heldout and heldout_seeds else ""),
-             f"{'strategy':<42} {'seeds ' + label:>36} {'valid_12ep':>11} {'s':>7}"
-             + (f" {'seeds ' + seed_label(heldout_seeds):>36} {'valid_12ep':>11}"
+             f"{'strategy':<42} {'seeds ' + label:>37} {'valid_12ep':>11} {'s':>7}"
+             + (f" {'seeds ' + seed_label(heldout_seeds):>37} {'valid_12ep':>11}"
                 if heldout and heldout_seeds else "")]
     for name, r in sorted(results.items(), key=lambda item: -item[1]["mean"]):
-        line = f"{name:<42} {cell(r):>36} {r['valid_mean']:>11.3f} {r['seconds']:>7.1f}"
+        line = f"{name:<42} {cell(r):>37} {r['valid_mean']:>11.3f} {r['seconds']:>7.1f}"
         if heldout and name in heldout:
-            line += f" {cell(heldout[name]):>36} {heldout[name]['valid_mean']:>11.3f}"
+            line += f" {cell(heldout[name]):>37} {heldout[name]['valid_mean']:>11.3f}"
         lines.append(line)
     for name, value in PAPER.get(dataset, []):
-        lines.append(f"{name:<42} {value:>36}")
+        lines.append(f"{name:<42} {value:>37}")
     return "\n".join(lines)
 
 
 def _summary(results: dict[str, dict[str, Any]], strategy: str, seeds: list[int]
              ) -> dict[str, Any]:
+    """One seed set's JSON: the strategy's figures (population std, as the table) and
+    ``test_acc_200ep_spread``; the baselines' mean, std and spread."""
     main_result = results[strategy]
     return {
         "seeds": len(seeds), "seed_range": seed_label(seeds),
         **{k: round(main_result[k], 4) for k in ("mean", "std", "median", "min", "max")},
-        "baselines": {n: {"mean": round(r["mean"], 4), "std": round(r["std"], 4)}
+        "test_acc_200ep_spread": spread(main_result["tests"]),
+        "baselines": {n: {"mean": round(r["mean"], 4), "std": round(r["std"], 4),
+                          "test_acc_200ep_spread": spread(r["tests"])}
                       for n, r in results.items() if n != strategy},
     }
 

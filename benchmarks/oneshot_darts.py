@@ -31,9 +31,10 @@ Run:   python benchmarks/oneshot_darts.py [--seeds 5] [--seed_start 0] [--epochs
            [--finetune 10] [--spos_epochs 15] [--darts_epochs 4] [--gdas_epochs 7] [--arch_lr 0.01]
            [--candidates 30] [--trials 10] [--per_trial 15] [--algorithms spos,darts,gdas]
 Check: python benchmarks/oneshot_darts.py --quick   (1-epoch everything, 1 seed)
-Prints each seed's figures, then ``mean ± std`` and ``median [min, max]`` of each figure
-over the seeds, a verdict per target (|gap| <= 0.01 and cost <= 3 for DARTS and GDAS, on
-the means), and a last line of JSON.
+Prints each seed's figures, then each figure over the seeds as ``median [min, max]  mean ±
+std (n)``, a verdict per target (|gap| <= 0.01 and cost <= 3 for DARTS and GDAS, on the
+means), and a last line of JSON: ``settings``, each figure's mean over the seeds (what the
+verdicts and the README's table use) and ``<name>_spread`` for each.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 
 from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
+from benchmarks.spread import describe, spread  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
@@ -187,14 +189,6 @@ def one_seed(seed: int, args: argparse.Namespace, root: Path) -> dict[str, float
     return row
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    """Mean, sample std (0 for one value), median, min, max and n."""
-    return {"mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "median": statistics.median(values), "min": min(values), "max": max(values),
-            "n": len(values)}
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Parse the arguments, run every seed, print the figures, verdicts and JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -232,12 +226,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"over {args.seeds} seeds ({settings}):")
     result: dict = {"settings": settings}
     for name in rows[0]:
-        s = summary([r[name] for r in rows])
-        result[name] = {k: round(v, 4) for k, v in s.items()}
-        print(f"  {name}: mean {s['mean']:.4f} ± {s['std']:.4f}  median {s['median']:.4f} "
-              f"[{s['min']:.4f}, {s['max']:.4f}]  (n={s['n']})")
+        values = [r[name] for r in rows]
+        print("  " + describe(name, values, 4))
+        result[name] = round(statistics.fmean(values), 4)
+    for name in rows[0]:
+        result[f"{name}_spread"] = spread([r[name] for r in rows])
     for algorithm in [a for a in args.algorithms if a != "spos"]:
-        gap, cost = result[f"gap_{algorithm}"]["mean"], result[f"cost_{algorithm}"]["mean"]
+        gap, cost = result[f"gap_{algorithm}"], result[f"cost_{algorithm}"]
         ok = gap <= 0.01  # better than the multi-trial best counts as within
         print(f"  {algorithm}: within 1 point of the multi-trial best: "
               f"{'yes' if ok else 'NO'} (mean gap {gap:+.4f}); cost <= 3x one training: "

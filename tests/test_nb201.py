@@ -8,6 +8,7 @@ without it; the string tests need nothing.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,14 @@ def test_benchmark_script_short_run(capsys):
     assert summary["min"] <= summary["median"] <= summary["max"]
     assert summary["seeds"] == 2 and summary["seed_range"] == "0-1"
     assert summary["ms_per_trial"] > 0 and summary["ms_per_trial_spread"]["n"] == 2
+    # the shared format: median [min, max]  mean ± std, and <name>_spread in the JSON
+    spread = summary["test_acc_200ep_spread"]
+    assert spread["n"] == 2 and spread["mean"] == pytest.approx(summary["mean"], abs=1e-4)
+    assert (spread["median"], spread["min"], spread["max"]) == pytest.approx(
+        (summary["median"], summary["min"], summary["max"]), abs=1e-4)
+    assert all(r["test_acc_200ep_spread"]["n"] == 2 for r in summary["baselines"].values())
+    row = next(line for line in out if line.startswith("SurrogateEvolution"))
+    assert re.search(r"\d\.\d\d \[\d+\.\d\d, \d+\.\d\d\]\s+\d+\.\d\d ± \d", row), row
 
 
 @needs_table
