@@ -41,8 +41,9 @@ Prints, for each table and each strategy, over ``--seeds`` (default 0-29) and
 ``--heldout_seeds`` (default 100-129): the top-1 and top-3 hit rates, the median rank of
 the chosen architecture, its mean ± std (sample std over the seeds) and the chosen's
 ``test_acc`` mean ± std (for the uniform line: the std of that exact distribution).
-Last line: JSON with ``strategy``, ``budget``, ``ordered``, ``tpe`` (optuna's
-version, or why it was skipped) and, per table (``digits``, ``nb201``), ``table``,
+Last line: JSON with ``strategy``, ``budget``, ``ordered``, ``tpe`` (optuna's version
+and its interpreter's numpy and Python, which TPE's draws depend on, also printed as
+``TPE: ...``; or why it was skipped) and, per table (``digits``, ``nb201``), ``table``,
 ``archs``, ``best_ties`` and per seed set (``seeds``, ``heldout``) ``range``, ``n`` and
 ``results``: per strategy ``top1``, ``top3``, ``median_rank``, ``rank_mean``,
 ``rank_std``, ``test_mean``, ``test_std``, ``evaluated_min`` and ``asks_mean``
@@ -242,7 +243,8 @@ def tpe_runs(table: Table, seeds: Sequence[int], budget: int,
     except ImportError:
         optuna = None
     if optuna is not None:
-        return [run_tpe(table, budget, s) for s in seeds], f"optuna {optuna.__version__}"
+        return ([run_tpe(table, budget, s) for s in seeds],
+                f"optuna {optuna.__version__} ({_versions()})")
     if not optuna_python:
         return None, TPE_SKIPPED
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,7 +258,14 @@ def tpe_runs(table: Table, seeds: Sequence[int], budget: int,
         raise RuntimeError(f"{optuna_python} --tpe-only failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     runs = [{**r, "evaluated": [tuple(k) for k in r["evaluated"]]} for r in out["runs"]]
-    return runs, f"optuna {out['optuna']} ({optuna_python})"
+    return runs, f"optuna {out['optuna']} ({out.get('versions', '?')}; {optuna_python})"
+
+
+def _versions() -> str:
+    """``numpy X, Python Y`` of this interpreter: TPE's draws depend on numpy's version."""
+    import numpy
+
+    return f"numpy {numpy.__version__}, Python {sys.version.split()[0]}"
 
 
 def summarize(table: Table, runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -410,7 +419,7 @@ def _tpe_only(args: argparse.Namespace) -> None:
 
     table = Table.from_csv(args.table)
     runs = [run_tpe(table, args.budget, s) for s in parse_seeds(args.seeds, args.seed_start)]
-    print(json.dumps({"optuna": optuna.__version__, "runs": runs}))
+    print(json.dumps({"optuna": optuna.__version__, "versions": _versions(), "runs": runs}))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
@@ -475,8 +484,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             tables["nb201"] = {"skipped": str(err)}
         else:
             tables["nb201"] = _run_table(table, args, seed_sets, tpe_note)
-    if tpe_note[0] == TPE_SKIPPED:
-        print(f"TPE: {TPE_SKIPPED}")
+    print(f"TPE: {tpe_note[0]}")
     summary["tpe"] = tpe_note[0]
     summary.update(tables)
     print(json.dumps(summary))
