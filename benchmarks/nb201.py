@@ -20,10 +20,10 @@ Two paths run a search:
   driver with its SQLite store in a temporary run_dir. ``tests/test_nb201.py`` checks that
   both paths choose the same architectures.
 
-``ms_per_trial`` is always measured through the real driver and store: the median time
-between consecutive ``on_trial_end`` calls over 500 trials (ask + lookup + store + tell),
-in ``--overhead_rounds`` rounds (default 5, seeds 0..4); the figure is the median of the
-rounds' medians, printed with its range.
+``ms_per_trial`` is always measured through the real driver and store, on ``--dataset``:
+the median time between consecutive ``on_trial_end`` calls over 500 trials (ask + lookup +
+store + tell), in ``--overhead_rounds`` rounds (default 5, seeds 0..4); the figure is the
+median of the rounds' medians, printed with its range.
 
 Run:  python benchmarks/nb201.py --dataset cifar10 --budget 100 --seeds 30 \\
           [--seed_start 0] [--heldout_seeds 100-129] [--table PATH] [--strategy NAME] \\
@@ -265,10 +265,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rounds = []
     if args.overhead_trials > 0:
         bench = NB201(table)
-        rounds = [measure_ms_per_trial(bench, args.strategy, args.overhead_trials, seed=r)
+        rounds = [measure_ms_per_trial(bench, args.strategy, args.overhead_trials,
+                                       args.dataset, seed=r)
                   for r in range(max(1, args.overhead_rounds))]
         medians = [r["median"] for r in rounds]
-        print(describe(f"ms_per_trial ({args.strategy}, driver + SQLite store, "
+        print(describe(f"ms_per_trial ({args.strategy} on {args.dataset}, driver + SQLite store, "
                        f"{args.overhead_trials} trials a round, median of each round)",
                        medians, 2)
               + f"; mean {statistics.fmean(r['mean'] for r in rounds):.2f} (of the rounds' "

@@ -164,6 +164,7 @@ def test_benchmark_script_short_run(capsys):
     assert summary["min"] <= summary["median"] <= summary["max"]
     assert summary["seeds"] == 2 and summary["seed_range"] == "0-1"
     assert summary["ms_per_trial"] > 0 and summary["ms_per_trial_spread"]["n"] == 2
+    assert any(line.startswith("ms_per_trial (SurrogateEvolution on cifar10,") for line in out)
     # the shared format: median [min, max]  mean ± std, and <name>_spread in the JSON
     spread = summary["test_acc_200ep_spread"]
     assert spread["n"] == 2 and spread["mean"] == pytest.approx(summary["mean"], abs=1e-4)
