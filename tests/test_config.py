@@ -568,6 +568,34 @@ def test_a_node_spelt_out_with_init_args_is_set_as_its_short_form():
                            "model.net.lin2_size": {"choice": [16, 32]}})
 
 
+@pytest.mark.parametrize(("key", "pattern"), [
+    ("model.net.class_path", r"^space key 'model.net.class_path' names a node's class_path, "
+     r"which a group at the node cannot change; choose the node whole, its classes as "
+     r"class_path nodes: model.net: \{choice: \[\{class_path: examples.lightningcli.model.MLP"
+     r"\}, \{class_path: torch.nn.Identity\}\]\}"),
+    ("model.class_path", r"^space key 'model.class_path': the class of the model section "
+     r"cannot be searched .*run one search per model class$"),
+    ("data.class_path", r"^space key 'data.class_path': the class of the data section "
+     r"cannot be searched .*run one search per data class$"),
+    ("model.init_args", r"^space key 'model.init_args' names the model section's init_args; "
+     r"give each argument a key of its own: model.<name>"),
+])
+def test_a_class_path_space_key_names_the_way_to_choose_the_class(tmp_path, key, pattern):
+    # was: "give its arguments as a group at the node: model.model: {...}" (the section
+    # read as a model argument; `model.net` for a nested node's class, though a group
+    # cannot change a class), and following it was refused again
+    cfg = _lightningcli(tmp_path, {}, {})
+    values = ["examples.lightningcli.model.MLP", "torch.nn.Identity"]
+    cfg["search"]["space"] = {key: {"choice": values}}
+    with pytest.raises(ConfigError, match=pattern):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    if key == "model.net.class_path":  # the advice is taken
+        cfg["search"]["space"] = {"model.net": {"choice": [{"class_path": v} for v in values]}}
+        (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+        assert main(["search", str(tmp_path / "nas.yaml"), "--print_config"]) == 0
+
+
 def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path, capsys):
     # was: merged option by option: `log: true` kept from the first file, and a choice over
     # an int range "names several kinds ['int', 'choice']"
