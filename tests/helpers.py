@@ -190,6 +190,14 @@ class DictArgNet(TinyNet):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, **self.opt_cfg)
 
 
+class ClassesNet(TinyNet):
+    """A required argument a LightningCLI project fills by ``link_arguments`` (from the data)."""
+
+    def __init__(self, num_classes: int, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(width=width, lr=lr)
+        self.num_classes = num_classes
+
+
 class NamedWidthNet(TinyNet):
     """``width`` by name: an argument of ``TinyNet``'s name but not of its type."""
 

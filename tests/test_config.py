@@ -435,6 +435,32 @@ def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("section", "pattern"), [
+    ({"class_path": "tests.helpers.ClassesNet"},
+     r"model: ClassesNet: the config does not give required argument 'num_classes'; set "
+     r"model.init_args.num_classes \(the link_arguments of your own LightningCLI are not "
+     r"applied: README, LightningCLI configs, 'Not taken from a LightningCLI project'\)"),
+    ({"class_path": "examples.lightningcli.model.LitClassifier",  # built as LightningCLI does
+      "init_args": {"optimizer": {"class_path": "torch.optim.SGD"}}},
+     r"model: LitClassifier: the config does not give required argument 'net'; set "
+     r"model.init_args.net \(the link_arguments"),
+    ({"_target_": "tests.helpers.ClassesNet"},
+     r"model: ClassesNet: the config does not give required argument 'num_classes'; set "
+     r"model.num_classes; found"),
+])
+def test_a_required_model_argument_left_out_names_where_to_set_it(tmp_path, section, pattern):
+    # was: "if it is to be called later ... add `_partial_: true` to its node", and with it
+    # the section was refused: "returned partial (...) drop `_partial_`"
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = section
+    cfg["search"]["space"] = {"model.optimizer.lr" if "optimizer" in str(section) else
+                              "model.lr": {"choice": [0.05, 0.1]}}
+    with pytest.raises(ConfigError, match=pattern) as info:
+        search_from_config(cfg)
+    assert "_partial_" not in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
     # was: 'init_args' is not an argument of LitClassifier, though the init_args level is one
     # a path *may* leave out (LightningCLI's own overrides take both spellings)

@@ -31,7 +31,7 @@ from typing import Any
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.convert import convert_args, converted, kwargs_chain
-from lightning_nas.config.instantiate import import_object, instantiate, object_path
+from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
 from lightning_nas.errors import ConfigError
 
@@ -101,7 +101,7 @@ def build_section(section: Mapping[str, Any], name: str) -> Any:
         return instantiate(section, name)
     build = instantiate({**section, "_partial_": True}, name)  # the nested objects, built
     with _given_hyperparameters_context(hparams=hparams, instantiator=CLI_INSTANTIATOR):
-        return build()
+        return call(build, [], {}, name)  # its errors as instantiate's
 
 
 def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:

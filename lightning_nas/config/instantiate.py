@@ -55,6 +55,7 @@ __all__ = [
     "SHORT_NAME_MODULES",
     "accepted_kwargs",
     "blame",
+    "call",
     "check_init_args",
     "check_value",
     "class_strings_as_nodes",
@@ -131,7 +132,7 @@ def instantiate(spec: Any, path: str = "") -> Any:
 
     Raises:
         ConfigError: for a node that cannot be imported or whose keys are wrong, and for a
-            target called without a required argument, with a hint to ``_partial_``.
+            target called without a required argument, naming where to set it (``call``).
 
     Example:
         >>> adam = instantiate({"_target_": "collections.Counter", "_partial_": True, "a": 1})
@@ -163,7 +164,7 @@ def instantiate(spec: Any, path: str = "") -> Any:
                 for a in spec.get("_args_", [])]
         if spec.get("_partial_"):
             return functools.partial(target, *args, **kwargs)
-        return _call(target, args, kwargs, path)
+        return call(target, args, kwargs, path, is_hydra(spec))
     if isinstance(spec, Mapping):
         return {k: instantiate(v, f"{path}.{k}" if path else str(k)) for k, v in spec.items()}
     if isinstance(spec, list):
@@ -221,32 +222,50 @@ def _is_class_path(text: str) -> bool:
         return False
 
 
-def _call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str) -> Any:
-    """``target(*args, **kwargs)``; a missing required argument of a nested object gets the
-    hint a Hydra user needs (an optimizer's ``params`` come later: ``_partial_: true``), and
-    an argument the target does not take is named with the valid ones (was: the raw
-    ``TypeError`` of a misspelt ``init_args`` key, as a traceback)."""
+def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
+         hydra: bool = False) -> Any:
+    """``target(*args, **kwargs)`` for the node at ``path`` (Hydra if ``hydra``): an argument
+    it does not take is named with the valid ones, a required one not given with where to set
+    it (a nested Hydra node's: ``_partial_: true``, an optimizer's ``params`` come later)."""
     try:
         names, any_kwargs = accepted_kwargs(target)
     except (TypeError, ValueError):  # no signature to read (a builtin): as it is called
         names, any_kwargs = [], True
     unknown = [] if any_kwargs else [key for key in kwargs if key not in names]
+    name = getattr(getattr(target, "func", target), "__qualname__", repr(target))
     if unknown:
-        name = getattr(target, "__qualname__", repr(target))
         where = f"{path}.{unknown[0]}" if path else unknown[0]
         raise ConfigError(f"{where}: not an argument of {name}; "
                           f"{did_you_mean(unknown[0], names)}it takes {names}")
     try:
         return target(*args, **kwargs)
     except TypeError as err:
-        text = str(err)
-        if "missing" not in text or "required" not in text:
+        text, missing = str(err), _missing(target, len(args), kwargs)
+        later = hydra and any(c in path for c in ".[")  # not a section: may come later
+        if "missing" not in text or "required" not in text or not (later or missing):
             raise
-        name = getattr(target, "__qualname__", repr(target))
-        raise ConfigError(f"{path or 'node'}: {name}: {text}; if it is to be called later "
-                          f"with that argument (an optimizer with the model's parameters, a "
-                          f"scheduler with its optimizer), add `_partial_: true` to its node"
-                          ) from err
+        if later:
+            raise ConfigError(f"{path or 'node'}: {name}: {text}; if it is to be called later with"
+                              f" that argument (an optimizer with the model's parameters, a "
+                              f"scheduler with its optimizer), add `_partial_: true` to its node"
+                              ) from err
+        keys = " and ".join(f"{path}.{'' if hydra else 'init_args.'}{m}" for m in missing)
+        link = "" if hydra else (" (the link_arguments of your own LightningCLI are not applied"
+                                 ": README, LightningCLI configs, 'Not taken from a LightningCLI"
+                                 " project')")
+        raise ConfigError(f"{path or 'node'}: {name}: the config does not give required argument"
+                          f" {', '.join(map(repr, missing))}; set {keys}{link}") from err
+
+
+def _missing(target: Any, n_args: int, kwargs: Mapping[str, Any]) -> list[str]:
+    """The required arguments of ``target`` that ``n_args`` values and ``kwargs`` leave out."""
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    given = {p.name for p in params[:n_args]} | set(kwargs)
+    return [p.name for p in params if p.default is p.empty and p.name not in given
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _wants_callable(cls: type, name: str) -> bool:
