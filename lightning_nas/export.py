@@ -246,6 +246,10 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
+    order = "" if hydra else (  # jsonargparse builds a link's source first
+        "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
+        "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
+        "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
     threads = fits[-1] if fits else None
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
     if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
@@ -264,7 +268,7 @@ def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
             f"epoch {best.epoch}.\n{same}"
             f"# Train it again: {env}lightning-nas fit "
             f"{shlex.quote(str(run_dir / 'best_config.yaml'))} "
-            f"({other})\n"
+            f"({other})\n{order}"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
 

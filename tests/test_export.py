@@ -200,6 +200,27 @@ def test_export_quotes_strings_that_look_like_numbers(tmp_path):
     assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
 
 
+@pytest.mark.parametrize("model", [{"class_path": "m.Net"}, {"_target_": "m.Net"}])
+def test_the_header_says_an_instantiate_link_changes_the_build_order(tmp_path, model):
+    # was: "(or plain LightningCLI: fit --config best_config.yaml)" only, though a CLI whose
+    # link_arguments(apply_on="instantiate") builds the data first (jsonargparse builds a
+    # link's source before its target) drew a random split otherwise: another score
+    run = tmp_path / "run"
+    with RunStore(run / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("config", {"model": model, "search": {}})
+        trial_id = store.start_trial({"width": 4})
+        store.finish_trial(TrialResult(trial_id=trial_id, arch={"width": 4},
+                                       status=TrialStatus.COMPLETED, score=0.5))
+    export_best(run)
+    header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+    said = ("# A trial builds the model, then the data, as plain LightningCLI does; a CLI of "
+            "yours\n# with link_arguments(apply_on='instantiate') builds the data first")
+    assert (said in header) is ("class_path" in model)  # a Hydra config: no LightningCLI
+    assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
+
+
 def test_the_commands_export_prints_are_shell_quoted(tmp_path):
     # was: "# Train it again: lightning-nas fit runs/my run/best_config.yaml", which a shell
     # splits at the space; likewise `lightning-nas export RUN` and finetune --from_scratch
