@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     if not paths:
         raise ConfigError("fit needs a config file")
     cfg = load_config(paths, overrides, searched=False)  # its search block: monitor, mode
+    _check_not_best_yaml(cfg, paths)
     search = cfg.get("search")
     if isinstance(search, dict):
         search.pop("run_dir", None)  # load_config's default for a search, not the config's
@@ -167,6 +169,22 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)
     return fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+
+
+def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:
+    """Refuse a search's ``best.yaml`` (its best trial's record: ``trial``, ``arch``, ...),
+    naming the config that trains it (was: "unknown config section 'trial'" alone)."""
+    if not {"trial", "arch"} <= set(cfg):
+        return
+    record = next((Path(p) for p in reversed(paths) if Path(p).name == "best.yaml"),
+                  Path(paths[-1]))
+    config = record.with_name("best_config.yaml")
+    fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
+           f"{shlex.quote(str(config))}" if user_path(config).is_file() else
+           "its run has no best_config.yaml (a search from Python, or a Hydra sweep: "
+           "best.yaml's rerun line); lightning-nas finetune RUN_DIR trains that trial again")
+    raise ConfigError(f"unknown config section 'trial': {record} is a search's best.yaml (the "
+                      f"best trial's record: arch, score, checkpoint), not a config; {fix}")
 
 
 def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_mode: str,

@@ -302,6 +302,34 @@ def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, mes
     assert message in line and "Traceback" not in err
 
 
+@pytest.mark.parametrize("config_run", [True, False])
+def test_fit_of_best_yaml_points_to_best_config(tmp_path, capsys, config_run):
+    # was: "unknown config section 'trial'", without a word of the run's best_config.yaml
+    from lightning_nas import export_best
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.store import RunStore
+
+    run = tmp_path / "my run"
+    with RunStore(run / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("model", {"class_path": "tests.helpers.TinyNet", "init_args": {}})
+        if config_run:
+            store.set_meta("config", {"model": {"class_path": "tests.helpers.TinyNet"},
+                                      "search": {}})
+        trial_id = store.start_trial({"width": 4})
+        store.finish_trial(TrialResult(trial_id=trial_id, arch={"width": 4},
+                                       status=TrialStatus.COMPLETED, score=0.5))
+    export_best(run)
+    assert (run / "best_config.yaml").exists() is config_run
+    assert main(["fit", str(run / "best.yaml"), "--out", str(tmp_path / "fit")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert f"unknown config section 'trial': {run / 'best.yaml'} is a search's best.yaml" in line
+    fix = (f"lightning-nas fit {shlex.quote(str(run / 'best_config.yaml'))}" if config_run
+           else "its run has no best_config.yaml")
+    assert fix in line and not (tmp_path / "fit").exists()
+
+
 def test_fit_into_a_folder_that_is_not_empty_is_refused_and_deletes_nothing(
         config, tmp_path, capsys):
     # was: `fit best_config.yaml --out RUN_DIR` wiped the folder, the search with it
