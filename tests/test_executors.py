@@ -271,7 +271,32 @@ def test_a_misspelt_ray_init_key_is_named_before_the_run_folder(tmp_path):
     # was: ray.init's raw "RuntimeError: Unknown keyword argument(s): num_cpu", a traceback
     pytest.importorskip("ray")
     with pytest.raises(ConfigError, match=r"unknown search.ray key 'num_cpu'; did you mean "
-                                          r"'num_cpus'\? valid keys: address, num_cpus"):
+                                          r"'num_cpus'\? valid keys: per trial num_cpus, "
+                                          r"num_gpus; for ray.init address, resources"):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor="ray",
                num_workers=2, ray={"num_cpu": 1}, run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("ray_options", "message"), [
+    ({"num_cpus": "two"}, r"search\.ray\.num_cpus must be a number >= 0 \(the CPUs each "
+                          r"trial reserves, e\.g\. 1 or 0\.5\), got 'two'"),
+    ({"num_cpus": -1}, r"search\.ray\.num_cpus must be a number >= 0 .*got -1"),
+    ({"num_gpus": True}, r"search\.ray\.num_gpus must be a number >= 0 .*got True"),
+    ({"address": "127.0.0.1:6391", "object_store_memory": 10**8},
+     r"search\.ray\.object_store_memory sets up a local cluster .* search\.ray\.address="
+     r"'127\.0\.0\.1:6391' connects to an existing one"),
+    ({"address": "auto", "resources": {"foo": 1}}, r"search\.ray\.resources sets up a local"),
+    ({"address": 6391}, r"search\.ray\.address must be a string .*got 6391"),
+    ({"runtime_env": ["pip"]}, r"search\.ray\.runtime_env must be a mapping .*got \['pip'\]"),
+])
+def test_bad_ray_values_are_named_before_a_cluster_starts(tmp_path, ray_options, message):
+    # was: a raw TypeError (num_cpus: two), or Ray's ValueError once a local cluster had
+    # started (num_cpus: -1) or the cluster was connected to (object_store_memory, resources
+    # beside an address)
+    ray = pytest.importorskip("ray")
+    with pytest.raises(ConfigError, match=message):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor="ray",
+               num_workers=2, ray=ray_options, run_dir=tmp_path / "run").run()
+    assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()

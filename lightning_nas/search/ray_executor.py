@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.runner import run_trial
@@ -36,6 +36,12 @@ __all__ = ["RayExecutor", "split_address"]
 
 #: seconds to wait for the cluster's address to accept a connection
 CONNECT_TIMEOUT = 5.0
+#: keys of ``search.ray`` that each trial reserves (the others are ``ray.init`` arguments)
+PER_TRIAL = ("num_cpus", "num_gpus")
+#: ``ray.init`` arguments of a local cluster the search starts (Ray refuses them with an
+#: address: an existing cluster's resources are those ``ray start`` gave it)
+LOCAL_ONLY = ("resources", "labels", "object_store_memory", "_system_config",
+              "_enable_object_reconstruction", "_node_name")
 
 
 def split_address(address: str) -> tuple[str, int] | None:
@@ -120,15 +126,22 @@ class RayExecutor(TrialExecutor):
             raise ConfigError("executor 'ray' needs Ray: pip install 'lightning-nas[ray]'") \
                 from err
         self._ray = ray
-        params = inspect.signature(ray.init).parameters
-        valid = [name for name, p in params.items() if p.kind is not p.VAR_KEYWORD]
-        for key in init or {}:  # ray.init's **kwargs take its private _settings alone
-            if key not in valid and not str(key).startswith("_"):
-                raise unknown("search.ray key", key, valid)
+        self.init_kwargs = dict(init or {})
+        _check_init(self.init_kwargs, inspect.signature(ray.init).parameters)
+        for key, value in zip(PER_TRIAL, (num_cpus, num_gpus), strict=True):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value < math.inf:
+                raise ConfigError(f"search.ray.{key} must be a number >= 0 (the "
+                                  f"{key[4:].upper()[:-1]}s each trial reserves, e.g. 1 or "
+                                  f"0.5), got {value!r}")
+        try:  # Ray's own checks of the values (no cluster is needed for them)
+            self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_RayTrialActor)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"search.ray.num_cpus={num_cpus!r}/num_gpus={num_gpus!r} "
+                              f"refused by Ray: {err}") from err
         self.num_workers = num_workers
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
         self.cpu_threads = int(max(1, num_cpus))  # each actor's torch threads
-        self.init_kwargs = dict(init or {})
         self._actors: list[Any] = []
         self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
         self._owns_ray = False
@@ -175,6 +188,10 @@ class RayExecutor(TrialExecutor):
             raise ConfigError(f"cannot connect to the Ray cluster at search.ray.address="
                               f"{address!r}: {err}. Check the address with `ray status` on "
                               f"the head node") from err
+        except (TypeError, ValueError) as err:  # a value only ray.init checks
+            ray.shutdown()
+            raise ConfigError(f"ray.init refused search.ray ({', '.join(self.init_kwargs)}): "
+                              f"{err}") from err
         self._owns_ray = True
 
     def _check_resources(self) -> None:
@@ -202,8 +219,7 @@ class RayExecutor(TrialExecutor):
         return min(counts) if counts else self.num_workers
 
     def _new_actor(self) -> Any:
-        remote = self._ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
-        return remote(_RayTrialActor).remote(self.cpu_threads)
+        return self._remote.remote(self.cpu_threads)
 
     def submit(self, spec: TrialSpec) -> None:
         if not self._actors:
@@ -235,6 +251,35 @@ class RayExecutor(TrialExecutor):
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
+
+
+def _check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter]) -> None:
+    """Raise ``ConfigError`` for a ``search.ray`` key that is neither per trial nor an
+    argument of ``ray.init``, an ``address`` or ``runtime_env`` of the wrong type, and a
+    local cluster's argument beside an address of an existing cluster."""
+    valid = [name for name, p in params.items()
+             if p.kind is not p.VAR_KEYWORD and name not in PER_TRIAL]
+    for key in init:  # ray.init's **kwargs take its private _settings alone
+        if key not in valid and not str(key).startswith("_"):
+            raise ConfigError(f"unknown search.ray key {key!r}; "
+                              f"{did_you_mean(key, [*PER_TRIAL, *valid])}valid keys: per "
+                              f"trial {', '.join(PER_TRIAL)}; for ray.init {', '.join(valid)}")
+    address = init.get("address")
+    if address is not None and not isinstance(address, str):
+        raise ConfigError(f"search.ray.address must be a string (host:port, ray://host:port "
+                          f"or auto), got {address!r}")
+    if not isinstance(init.get("runtime_env") or {}, Mapping):
+        raise ConfigError(f"search.ray.runtime_env must be a mapping (pip, env_vars, "
+                          f"working_dir, ...), got {init['runtime_env']!r}")
+    existing = address if "address" in init else os.environ.get("RAY_ADDRESS")
+    named = "search.ray.address" if "address" in init else "RAY_ADDRESS"
+    for key in LOCAL_ONLY:
+        if key in init and existing not in (None, "", "local"):
+            raise ConfigError(
+                f"search.ray.{key} sets up a local cluster the search starts, and "
+                f"{named}={existing!r} connects to an existing one (whose resources "
+                f"`ray start` set): drop search.ray.{key}, or {named} to start a local "
+                f"cluster")
 
 
 def _check_reachable(address: str, host: str, port: int) -> None:
