@@ -40,6 +40,18 @@ class NodeNet(TinyNet):
         path.write_text(json.dumps(record))
 
 
+class ThreadNet(TinyNet):
+    """``TinyNet`` that writes the torch threads (and ``OMP_NUM_THREADS``) its trial
+    trained with to ``<trial dir>/threads.json``."""
+
+    def on_train_start(self) -> None:
+        import torch
+
+        record = {"torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
+        path = Path(self.trainer.default_root_dir) / "threads.json"
+        path.write_text(json.dumps(record))
+
+
 def _objective(arch: dict) -> dict[str, float]:
     return {"val_acc": arch["width"] / 32}
 
@@ -131,3 +143,22 @@ def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray
         Search(None, SPACE, objective=_objective, budget=4, executor="ray", num_workers=2,
                ray={"address": address}, run_dir=existing, verbose=False).run()
     assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
+def test_threads_per_trial_sets_a_ray_trials_torch_threads(tmp_path, ray_tmpdir, tiny_trainer,
+                                                           monkeypatch):
+    # was: ignored beside search.ray.num_cpus, trials trained (and were recorded) with
+    # num_cpus torch threads
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    result = Search(ThreadNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                    budget=1, executor="ray", threads_per_trial=1, ray={"num_cpus": 2},
+                    run_dir=tmp_path, verbose=False).run()
+    assert not ray.is_initialized()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED
+    threads = json.loads((tmp_path / "trials" / f"trial_{trial.trial_id:04d}" / "threads.json")
+                         .read_text())
+    assert threads == {"torch": 1, "omp": "1"}
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.fits(trial.trial_id) == [1]  # the count best_config.yaml names

@@ -41,7 +41,8 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
         num_workers: trials at once.
         trainer: the trials' Trainer settings (accelerator and devices per trial).
         devices_per_trial: GPUs per trial (default: the Trainer's ``devices`` if an int).
-        threads_per_trial: torch threads per CPU worker.
+        threads_per_trial: torch threads per CPU worker or Ray trial (there also the default
+            of ``ray.num_cpus``).
         max_trials_per_worker: recycle process workers after this many trials.
         ray: ``ray.init`` keyword arguments and per-trial ``num_cpus``/``num_gpus``.
     """
@@ -70,4 +71,4 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
     cpus = ray.pop("num_cpus", threads_per_trial or 1)
     gpus = ray.pop("num_gpus", devices_per_trial if str(trainer.get("accelerator")) in
                    ("gpu", "cuda") else 0)
-    return RayExecutor(num_workers, cpus, gpus, init=ray)
+    return RayExecutor(num_workers, cpus, gpus, init=ray, threads=threads_per_trial)

@@ -99,6 +99,7 @@ class _RayTrialActor:
         import torch
 
         torch.set_num_threads(max(1, threads))
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
 
     def run(self, spec: TrialSpec) -> TrialResult:
         return run_trial(spec)
@@ -109,17 +110,18 @@ class RayExecutor(TrialExecutor):
 
     Args:
         num_workers: actors, i.e. trials at once.
-        num_cpus: CPUs each trial reserves (also its torch threads).
+        num_cpus: CPUs each trial reserves.
         num_gpus: GPUs each trial reserves (Ray sets ``CUDA_VISIBLE_DEVICES`` per actor).
         init: keyword arguments of ``ray.init`` (e.g. ``address: auto``) when Ray is not
             initialised yet; by default a local cluster. The current folder is put on the
             workers' ``PYTHONPATH`` so configs' class paths import there too.
+        threads: each trial's torch threads (default: ``num_cpus``, at least 1).
     """
 
     isolates_trials = True
 
     def __init__(self, num_workers: int = 2, num_cpus: float = 1, num_gpus: float = 0,
-                 init: Mapping[str, Any] | None = None) -> None:
+                 init: Mapping[str, Any] | None = None, threads: int | None = None) -> None:
         try:
             import ray
         except ImportError as err:
@@ -141,7 +143,7 @@ class RayExecutor(TrialExecutor):
                               f"refused by Ray: {err}") from err
         self.num_workers = num_workers
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
-        self.cpu_threads = int(max(1, num_cpus))  # each actor's torch threads
+        self.cpu_threads = threads or int(max(1, num_cpus))  # each actor's torch threads
         self._actors: list[Any] = []
         self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
         self._owns_ray = False
