@@ -162,3 +162,19 @@ def test_threads_per_trial_sets_a_ray_trials_torch_threads(tmp_path, ray_tmpdir,
     assert threads == {"torch": 1, "omp": "1"}
     with RunStore(tmp_path / "search.db") as store:
         assert store.fits(trial.trial_id) == [1]  # the count best_config.yaml names
+
+
+@pytest.mark.slow  # a local cluster: about twenty seconds on two cores
+def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_folder(
+        tmp_path, ray_tmpdir, tiny_trainer):
+    # was: two FAILED trials stored, "trials 1 and 2 failed the same way in training
+    # (every trial would; unless a value they share is the cause: ...)"
+    env = {"pip": ["nonexistent-pkg-zzz"]}
+    with pytest.raises(ConfigError, match=r"search\.ray\.runtime_env=\{'pip': "
+                                          r"\['nonexistent-pkg-zzz'\]\} cannot be set up on "
+                                          r"the Ray cluster: .+\. Fix it or leave it out"):
+        Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer, budget=2,
+               executor="ray", num_workers=2, ray={"runtime_env": env},
+               run_dir=tmp_path / "run", verbose=False).run()
+    assert not ray.is_initialized()
+    assert not (tmp_path / "run").exists()

@@ -1,8 +1,10 @@
 """``RayExecutor``: trials as calls on reused Ray actors, on a local or an existing cluster.
 
-``start`` connects to the cluster (``search.ray.address``) and checks that one trial's
-``num_cpus``/``num_gpus`` fit on one of its nodes before the search writes anything, so an
-unreachable or too small cluster is one ``ConfigError`` that nothing is lost by.
+``start`` connects to the cluster (``search.ray.address``), checks that one trial's
+``num_cpus``/``num_gpus`` fit on one of its nodes and waits until the actors answer (their
+``runtime_env`` built, the trial code imported) before the search writes anything, so an
+unreachable or too small cluster, or actors that cannot start, is one ``ConfigError`` that
+nothing is lost by.
 
 Example:
     >>> RayExecutor(num_workers=2, num_cpus=1).num_workers  # doctest: +SKIP
@@ -36,6 +38,8 @@ __all__ = ["RayExecutor", "split_address"]
 
 #: seconds to wait for the cluster's address to accept a connection
 CONNECT_TIMEOUT = 5.0
+#: seconds to wait for the trials' actors to answer (a ``runtime_env`` is built first)
+START_TIMEOUT = 300.0
 #: keys of ``search.ray`` that each trial reserves (the others are ``ray.init`` arguments)
 PER_TRIAL = ("num_cpus", "num_gpus")
 #: ``ray.init`` arguments of a local cluster the search starts (Ray refuses them with an
@@ -104,6 +108,10 @@ class _RayTrialActor:
     def run(self, spec: TrialSpec) -> TrialResult:
         return run_trial(spec)
 
+    def ping(self) -> bool:
+        """Answer once the actor is up (``RayExecutor.start`` waits for it)."""
+        return True
+
 
 class RayExecutor(TrialExecutor):
     """Trials as calls on Ray actors (one per worker, reused), with CPU/GPU resources.
@@ -150,22 +158,24 @@ class RayExecutor(TrialExecutor):
 
     def start(self) -> None:
         """Connect to the cluster (or start a local one), check that one trial fits on one
-        of its nodes, and start the actors.
+        of its nodes, start the actors and wait until those that fit answer.
 
         Raises:
-            ConfigError: the cluster's address does not answer, or no node has the
-                ``num_cpus``/``num_gpus`` of one trial.
+            ConfigError: the cluster's address does not answer, no node has the
+                ``num_cpus``/``num_gpus`` of one trial, or the actors cannot start (their
+                ``runtime_env`` not built, the trial code not imported).
         """
         ray = self._ray
         if not ray.is_initialized():
             self._connect()
         try:
-            self._check_resources()
+            fits = self._check_resources()
+            while len(self._actors) < self.num_workers:
+                self._actors.append(self._new_actor())
+            self._await_actors(min(fits, self.num_workers))
         except ConfigError:
             self.shutdown()
             raise
-        while len(self._actors) < self.num_workers:
-            self._actors.append(self._new_actor())
 
     def _connect(self) -> None:
         """``ray.init`` with the ``init`` arguments; a cluster given by address is reached
@@ -196,9 +206,10 @@ class RayExecutor(TrialExecutor):
                               f"{err}") from err
         self._owns_ray = True
 
-    def _check_resources(self) -> None:
-        """One trial must fit on one node; fewer than ``num_workers`` at once is a warning
-        (the other actors wait for resources, e.g. for an autoscaler)."""
+    def _check_resources(self) -> int:
+        """The trials that fit on the cluster at once; one trial must fit on one node, fewer
+        than ``num_workers`` at once is a warning (the other actors wait for resources,
+        e.g. for an autoscaler)."""
         nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
         fits = sum(self._trials_on(resources) for resources in nodes)
         if fits == 0:
@@ -213,6 +224,35 @@ class RayExecutor(TrialExecutor):
                           f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
                           f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
                           f"workers wait until the cluster has room", stacklevel=2)
+        return fits
+
+    def _await_actors(self, count: int) -> None:
+        """Wait (at most ``START_TIMEOUT`` seconds) until ``count`` actors answer a call: an
+        actor builds ``search.ray.runtime_env`` and imports the trial code as it starts, so
+        what fails there is one ``ConfigError`` before the run folder is written."""
+        ray = self._ray
+        pings = [actor.ping.remote() for actor in self._actors]
+        ready, _ = ray.wait(pings, num_returns=count, timeout=START_TIMEOUT)
+        for ref in ready:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RuntimeEnvSetupError as err:
+                raise ConfigError(
+                    f"search.ray.runtime_env={self.init_kwargs.get('runtime_env')!r} cannot "
+                    f"be set up on the Ray cluster: {_gist(err)}. Fix it or leave it out "
+                    f"(nothing ran, nothing was written)") from err
+            except ray.exceptions.RayError as err:
+                raise ConfigError(
+                    f"the Ray actors that run the trials cannot start on the cluster: "
+                    f"{_gist(err)}. Its nodes must import lightning_nas and the project's "
+                    f"modules (the current folder and PYTHONPATH are put on their path; "
+                    f"search.ray.runtime_env can install packages)") from err
+        if not ready:
+            raise ConfigError(
+                f"no Ray actor of the trials started within {START_TIMEOUT:g} s: the cluster "
+                f"has no room for one trial now (search.ray.num_cpus={self.num_cpus:g}, "
+                f"num_gpus={self.num_gpus:g}; see `ray status`), or search.ray.runtime_env "
+                f"takes longer to build")
 
     def _trials_on(self, resources: Mapping[str, float]) -> int:
         """How many trials fit on a node with ``resources`` at once."""
@@ -282,6 +322,12 @@ def _check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter]
                 f"{named}={existing!r} connects to an existing one (whose resources "
                 f"`ray start` set): drop search.ray.{key}, or {named} to start a local "
                 f"cluster")
+
+
+def _gist(err: BaseException) -> str:
+    """The last line of a Ray error (the cause, below Ray's own traceback), cut short."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[-1].rstrip(".") if lines else type(err).__name__)[:400]
 
 
 def _check_reachable(address: str, host: str, port: int) -> None:
