@@ -272,7 +272,8 @@ def test_a_misspelt_ray_init_key_is_named_before_the_run_folder(tmp_path):
     pytest.importorskip("ray")
     with pytest.raises(ConfigError, match=r"unknown search.ray key 'num_cpu'; did you mean "
                                           r"'num_cpus'\? valid keys: per trial num_cpus, "
-                                          r"num_gpus; for ray.init address, resources"):
+                                          r"num_gpus, runtime_env; for ray.init address, "
+                                          r"resources"):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor="ray",
                num_workers=2, ray={"num_cpu": 1}, run_dir=tmp_path / "run").run()
     assert not (tmp_path / "run").exists()

@@ -4,6 +4,7 @@ which is one ``ConfigError`` before anything is stored."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.ray_executor import _keep_loopback
 from lightning_nas.store import RunStore
 from tests.helpers import TinyNet
 
@@ -88,6 +90,37 @@ def two_nodes(ray_tmpdir) -> Iterator[object]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.fixture
+def one_node(ray_tmpdir) -> Iterator[object]:
+    """A head node of one CPU on the loopback address only."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False,
+        "include_dashboard": False})
+    try:
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+#: a project's module, importable from the search's current folder only
+PROJECT_MODULE = '''
+import os
+from pathlib import Path
+
+from tests.helpers import TinyNet
+
+
+class ProjectNet(TinyNet):
+    def on_fit_end(self) -> None:
+        path = Path(self.trainer.default_root_dir) / "flag.txt"
+        path.write_text(os.environ.get("LNAS_FLAG", "unset"))
+'''
 
 
 @pytest.mark.slow  # a two-node cluster and a search: about a minute on two cores
@@ -178,3 +211,43 @@ def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_fold
                run_dir=tmp_path / "run", verbose=False).run()
     assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # a one-node cluster and a trial: about half a minute on two cores
+def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_import_path(
+        tmp_path, one_node, tiny_trainer, monkeypatch):
+    # was: search.ray (address, every ray.init key) silently ignored, and the workers did
+    # not get the driver's current folder and PYTHONPATH: a project's module failed to
+    # import only in its trials, stored as FAILED
+    repo = Path(__file__).resolve().parents[1]
+    with _keep_loopback(ray, LOOPBACK):
+        ray.init(address=one_node.address, log_to_driver=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "lnas_ray_project.py").write_text(PROJECT_MODULE)
+    monkeypatch.chdir(project)  # the cluster started elsewhere: only the search's cwd has it
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # workers import tests.* from it
+        p for p in (str(repo), os.environ.get("PYTHONPATH")) if p))
+    net = importlib.import_module("lnas_ray_project").ProjectNet
+    run = tmp_path / "run"
+    elsewhere = f"{LOOPBACK}:{_free_port()}"
+    for options, message in [
+            ({"address": elsewhere}, rf"search\.ray\.address='{elsewhere}' is a ray\.init "
+                                     rf"argument, and Ray is already initialised in this "
+                                     rf"process \(connected to '{one_node.address}'\)"),
+            ({"log_to_driver": True}, r"search\.ray\.log_to_driver=True is a ray\.init "
+                                      r"argument.*Drop search\.ray\.log_to_driver")]:
+        with pytest.raises(ConfigError, match=message):
+            Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer, budget=1,
+                   executor="ray", ray=options, run_dir=run, verbose=False).run()
+        assert ray.is_initialized() and not run.exists()
+    # its own address, and a runtime_env: applied to each trial's actor
+    result = Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                    budget=1, executor="ray", run_dir=run, verbose=False,
+                    ray={"address": one_node.address, "num_cpus": 1,
+                         "runtime_env": {"env_vars": {"LNAS_FLAG": "1"}}}).run()
+    assert ray.is_initialized()  # the user's connection is theirs: left as it was
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert (run / "trials" / f"trial_{trial.trial_id:04d}" / "flag.txt").read_text() == "1"

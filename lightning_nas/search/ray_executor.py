@@ -1,10 +1,11 @@
 """``RayExecutor``: trials as calls on reused Ray actors, on a local or an existing cluster.
 
-``start`` connects to the cluster (``search.ray.address``), checks that one trial's
-``num_cpus``/``num_gpus`` fit on one of its nodes and waits until the actors answer (their
-``runtime_env`` built, the trial code imported) before the search writes anything, so an
-unreachable or too small cluster, or actors that cannot start, is one ``ConfigError`` that
-nothing is lost by.
+``start`` connects to the cluster (``search.ray.address``; with Ray initialised in the
+process already, it refuses a ``ray.init`` argument that would not apply), checks that one
+trial's ``num_cpus``/``num_gpus`` fit on one of its nodes and waits until the actors answer
+(their ``runtime_env`` built, the trial code imported) before the search writes anything,
+so an unreachable or too small cluster, or actors that cannot start, is one
+``ConfigError`` that nothing is lost by.
 
 Example:
     >>> RayExecutor(num_workers=2, num_cpus=1).num_workers  # doctest: +SKIP
@@ -120,9 +121,10 @@ class RayExecutor(TrialExecutor):
         num_workers: actors, i.e. trials at once.
         num_cpus: CPUs each trial reserves.
         num_gpus: GPUs each trial reserves (Ray sets ``CUDA_VISIBLE_DEVICES`` per actor).
-        init: keyword arguments of ``ray.init`` (e.g. ``address: auto``) when Ray is not
-            initialised yet; by default a local cluster. The current folder is put on the
-            workers' ``PYTHONPATH`` so configs' class paths import there too.
+        init: keyword arguments of ``ray.init`` (e.g. ``address: auto``; by default a local
+            cluster); with Ray initialised already, only those its connection has. Its
+            ``runtime_env`` is each actor's, with the current folder and ``PYTHONPATH`` put
+            on the workers' ``PYTHONPATH`` so configs' class paths import there too.
         threads: each trial's torch threads (default: ``num_cpus``, at least 1).
     """
 
@@ -153,6 +155,7 @@ class RayExecutor(TrialExecutor):
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
         self.cpu_threads = threads or int(max(1, num_cpus))  # each actor's torch threads
         self._actors: list[Any] = []
+        self._actor_env: dict[str, Any] = {}
         self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
         self._owns_ray = False
 
@@ -166,16 +169,55 @@ class RayExecutor(TrialExecutor):
                 ``runtime_env`` not built, the trial code not imported).
         """
         ray = self._ray
-        if not ray.is_initialized():
+        if ray.is_initialized():
+            self._check_live()
+        else:
             self._connect()
         try:
             fits = self._check_resources()
-            while len(self._actors) < self.num_workers:
-                self._actors.append(self._new_actor())
+            self._actor_env = self._runtime_env()
+            try:
+                while len(self._actors) < self.num_workers:
+                    self._actors.append(self._new_actor())
+            except (TypeError, ValueError) as err:  # e.g. a working_dir that is not there
+                raise ConfigError(f"search.ray.runtime_env="
+                                  f"{self.init_kwargs.get('runtime_env')!r} refused by Ray: "
+                                  f"{err}") from err
             self._await_actors(min(fits, self.num_workers))
         except ConfigError:
             self.shutdown()
             raise
+
+    def _check_live(self) -> None:
+        """Ray is initialised in this process already (the user's ``ray.init``): the
+        search runs its trials on that connection, so a ``ray.init`` argument of
+        ``search.ray`` would not apply; one other than ``runtime_env`` (each actor's) and
+        an ``address`` or ``namespace`` the connection has is refused."""
+        context = self._ray.get_runtime_context()
+        live = context.gcs_address
+        for key, value in self.init_kwargs.items():
+            if key in ("runtime_env", "ignore_reinit_error") \
+                    or (key == "address" and _same_cluster(value, live)) \
+                    or (key == "namespace" and value == context.namespace):
+                continue
+            raise ConfigError(
+                f"search.ray.{key}={value!r} is a ray.init argument, and Ray is already "
+                f"initialised in this process (connected to {live!r}): the search runs its "
+                f"trials on that connection, where {key} does not apply. Drop "
+                f"search.ray.{key} (num_cpus, num_gpus and runtime_env still apply to each "
+                f"trial), or call ray.shutdown() before the search")
+
+    def _runtime_env(self) -> dict[str, Any]:
+        """Each actor's ``runtime_env``: ``search.ray.runtime_env`` with the current folder
+        and ``PYTHONPATH`` (after those of the job's own ``runtime_env``) on
+        ``PYTHONPATH``, unless it sets one, so that a project's modules import there."""
+        runtime_env = dict(self.init_kwargs.get("runtime_env") or {})
+        env_vars = dict(runtime_env.get("env_vars") or {})
+        job = dict((self._ray.get_runtime_context().runtime_env or {}).get("env_vars") or {})
+        parts = [job.get("PYTHONPATH", ""), os.getcwd(), os.environ.get("PYTHONPATH", "")]
+        env_vars.setdefault("PYTHONPATH", os.pathsep.join(p for p in parts if p))
+        runtime_env["env_vars"] = env_vars
+        return runtime_env
 
     def _connect(self) -> None:
         """``ray.init`` with the ``init`` arguments; a cluster given by address is reached
@@ -186,15 +228,11 @@ class RayExecutor(TrialExecutor):
         where = split_address(address) if isinstance(address, str) else None
         if where is not None:
             _check_reachable(address, *where)
-        runtime_env = dict(kwargs.pop("runtime_env", {}) or {})
-        env_vars = dict(runtime_env.get("env_vars", {}))
-        env_vars.setdefault("PYTHONPATH", os.pathsep.join(
-            [os.getcwd(), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        runtime_env["env_vars"] = env_vars
+        kwargs.pop("runtime_env", None)  # each actor's (start)
         kwargs.setdefault("log_to_driver", False)
         try:
             with _keep_loopback(ray, where[0] if where else ""):
-                ray.init(runtime_env=runtime_env, **kwargs)
+                ray.init(**kwargs)
         except (ConnectionError, TimeoutError) as err:
             ray.shutdown()
             raise ConfigError(f"cannot connect to the Ray cluster at search.ray.address="
@@ -261,7 +299,7 @@ class RayExecutor(TrialExecutor):
         return min(counts) if counts else self.num_workers
 
     def _new_actor(self) -> Any:
-        return self._remote.remote(self.cpu_threads)
+        return self._remote.options(runtime_env=self._actor_env).remote(self.cpu_threads)
 
     def submit(self, spec: TrialSpec) -> None:
         if not self._actors:
@@ -299,13 +337,14 @@ def _check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter]
     """Raise ``ConfigError`` for a ``search.ray`` key that is neither per trial nor an
     argument of ``ray.init``, an ``address`` or ``runtime_env`` of the wrong type, and a
     local cluster's argument beside an address of an existing cluster."""
+    trial = [*PER_TRIAL, "runtime_env"]  # (runtime_env: each trial's actor's)
     valid = [name for name, p in params.items()
-             if p.kind is not p.VAR_KEYWORD and name not in PER_TRIAL]
+             if p.kind is not p.VAR_KEYWORD and name not in trial]
     for key in init:  # ray.init's **kwargs take its private _settings alone
-        if key not in valid and not str(key).startswith("_"):
+        if key not in (*trial, *valid) and not str(key).startswith("_"):
             raise ConfigError(f"unknown search.ray key {key!r}; "
-                              f"{did_you_mean(key, [*PER_TRIAL, *valid])}valid keys: per "
-                              f"trial {', '.join(PER_TRIAL)}; for ray.init {', '.join(valid)}")
+                              f"{did_you_mean(key, [*trial, *valid])}valid keys: per trial "
+                              f"{', '.join(trial)}; for ray.init {', '.join(valid)}")
     address = init.get("address")
     if address is not None and not isinstance(address, str):
         raise ConfigError(f"search.ray.address must be a string (host:port, ray://host:port "
@@ -322,6 +361,22 @@ def _check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter]
                 f"{named}={existing!r} connects to an existing one (whose resources "
                 f"`ray start` set): drop search.ray.{key}, or {named} to start a local "
                 f"cluster")
+
+
+def _same_cluster(address: str, live: str | None) -> bool:
+    """Whether ``address`` names the cluster at ``live`` (``auto``, ``local`` and client
+    ``ray://`` addresses: any)."""
+    where, there = split_address(address), split_address(live or "")
+    if where is None or address.startswith("ray://"):
+        return True
+    if there is None or where[1] != there[1]:
+        return False
+    if where[0] == there[0] or (_is_loopback(where[0]) and _is_loopback(there[0])):
+        return True
+    try:
+        return socket.gethostbyname(where[0]) == socket.gethostbyname(there[0])
+    except OSError:
+        return False
 
 
 def _gist(err: BaseException) -> str:
