@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
+from lightning_nas.config.calls import accepted_kwargs, call
 from lightning_nas.config.convert import convert_args
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -222,52 +223,6 @@ def _is_class_path(text: str) -> bool:
         return False
 
 
-def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
-         hydra: bool = False) -> Any:
-    """``target(*args, **kwargs)`` for the node at ``path`` (Hydra if ``hydra``): an argument
-    it does not take is named with the valid ones, a required one not given with where to set
-    it (a nested Hydra node's: ``_partial_: true``, an optimizer's ``params`` come later)."""
-    try:
-        names, any_kwargs = accepted_kwargs(target)
-    except (TypeError, ValueError):  # no signature to read (a builtin): as it is called
-        names, any_kwargs = [], True
-    unknown = [] if any_kwargs else [key for key in kwargs if key not in names]
-    name = getattr(getattr(target, "func", target), "__qualname__", repr(target))
-    if unknown:
-        where = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise ConfigError(f"{where}: not an argument of {name}; "
-                          f"{did_you_mean(unknown[0], names)}it takes {names}")
-    try:
-        return target(*args, **kwargs)
-    except TypeError as err:
-        text, missing = str(err), _missing(target, len(args), kwargs)
-        later = hydra and any(c in path for c in ".[")  # not a section: may come later
-        if "missing" not in text or "required" not in text or not (later or missing):
-            raise
-        if later:
-            raise ConfigError(f"{path or 'node'}: {name}: {text}; if it is to be called later with"
-                              f" that argument (an optimizer with the model's parameters, a "
-                              f"scheduler with its optimizer), add `_partial_: true` to its node"
-                              ) from err
-        keys = " and ".join(f"{path}.{'' if hydra else 'init_args.'}{m}" for m in missing)
-        link = "" if hydra else (" (the link_arguments of your own LightningCLI are not applied"
-                                 ": README, LightningCLI configs, 'Not taken from a LightningCLI"
-                                 " project')")
-        raise ConfigError(f"{path or 'node'}: {name}: the config does not give required argument"
-                          f" {', '.join(map(repr, missing))}; set {keys}{link}") from err
-
-
-def _missing(target: Any, n_args: int, kwargs: Mapping[str, Any]) -> list[str]:
-    """The required arguments of ``target`` that ``n_args`` values and ``kwargs`` leave out."""
-    try:
-        params = list(inspect.signature(target).parameters.values())
-    except (TypeError, ValueError):
-        return []
-    given = {p.name for p in params[:n_args]} | set(kwargs)
-    return [p.name for p in params if p.default is p.empty and p.name not in given
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-
 def _wants_callable(cls: type, name: str) -> bool:
     """Whether ``cls.__init__`` annotates argument ``name`` as a Callable."""
     try:
@@ -279,18 +234,6 @@ def _wants_callable(cls: type, name: str) -> bool:
     origins = {typing.get_origin(hint), *(typing.get_origin(a) for a in typing.get_args(hint))}
     return bool(origins & {collections.abc.Callable}) or hint is collections.abc.Callable
 
-
-def accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
-    """The keyword arguments ``fn`` takes (``self`` left out), and whether it takes ``**kwargs``.
-
-    Example:
-        >>> accepted_kwargs(lambda a, *, b=1, **rest: None)
-        (['a', 'b'], True)
-    """
-    params = list(inspect.signature(fn).parameters.values())
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-             and p.name != "self"]
-    return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 _SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
               cabc.Collection, cabc.Set)

@@ -188,7 +188,7 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     settings = dict(spec.trainer)
     if "logger" in settings:  # the user's: a version per trial, or beside fit's checkpoint
         settings["logger"] = placed_logger(spec)
-    kwargs = with_trial_defaults(instantiate(settings))
+    kwargs = with_trial_defaults(instantiate(settings, "trainer"))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
         version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"
