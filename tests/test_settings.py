@@ -368,11 +368,14 @@ def test_search_max_epochs_without_a_scheduler_is_refused():
 @pytest.mark.parametrize(("options", "needle"), [
     ({"min_epochs": 2}, r"`min_epochs` \(2\) is the epochs a scheduler trains a trial before it "
                         r"first judges it, and no scheduler is set: nothing uses it"),
-    ({"min_epochs": 1, "scheduler": "none"}, r"`min_epochs` \(1\) .* no scheduler is set"),
+    ({"min_epochs": 1, "scheduler": "none"}, r"`min_epochs` \(1\) .* no scheduler is set.*"
+                                             r"command line turns the scheduler off: "
+                                             r"--search.min_epochs=null\)"),
     ({"eta": 2}, r"`eta` \(2\) is the reduction factor of scheduler asha or hyperband, and no "
                  r"scheduler is set: .*set a scheduler \(asha or hyperband\)"),
     ({"eta": 9, "scheduler": "median"}, r"`eta` \(9\) is the reduction factor of scheduler "
-                                        r"asha or hyperband; scheduler 'median' has none"),
+                                        r"asha or hyperband; scheduler 'median' has none.*"
+                                        r"\(a file's: --search.eta=null\)"),
     ({"eta": 2, "scheduler": MedianRule()}, r"`eta` \(2\) .* scheduler MedianRule is a rule "
                                             r"object, which keeps its own: it has none"),
     ({"min_epochs": 2, "scheduler": MedianRule()}, r"build it with min_epochs=2, and leave "

@@ -362,14 +362,16 @@ def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
         if scheduler == "median":
             raise ConfigError(f"`{key}` ({value}) is {what[key]}; scheduler 'median' has none "
                               f"(it stops a trial worse than the median of the others): leave "
-                              f"it out, or use scheduler asha or hyperband")
+                              f"it out (a file's: --search.{key}=null), or use scheduler asha "
+                              f"or hyperband")
         if key == "max_epochs":
             raise ConfigError(f"`max_epochs` ({value}) is {what[key]}, and no scheduler is set: "
                               f"trials train the Trainer's max_epochs; set trainer.max_epochs, "
                               f"or a scheduler")
         raise ConfigError(f"`{key}` ({value}) is {what[key]}, and no scheduler is set: nothing "
                           f"uses it (every trial trains the Trainer's max_epochs); leave it "
-                          f"out, or set a scheduler"
+                          f"out (a file's, when the command line turns the scheduler off: "
+                          f"--search.{key}=null), or set a scheduler"
                           + (" (asha or hyperband)" if key == "eta" else ""))
 
 
