@@ -29,8 +29,8 @@ from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
 
-__all__ = ["FIXED_SETTINGS", "OUTPUT_TRAINER_KEYS", "check_resume", "constraint_record",
-           "differences", "is_plain", "object_classes", "plain_part", "restore_init",
+__all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
+           "constraint_record", "differences", "is_plain", "object_classes", "plain_part", "restore_init",
            "stored_init", "current_setup", "stored_setup"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
@@ -122,15 +122,22 @@ def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any
     return {**out, "objects": objects} if objects else out
 
 
+#: init args only Lightning's model summary and the search's cost count read (an input
+#: batch, not a hyperparameter): one the store could not keep is left out, not asked for
+INPUT_ONLY = ("example_input_array",)
+
+
 def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                  name: str) -> dict[str, Any]:
-    """The init args ``stored_init`` kept, with its objects imported again, under ``given``.
+    """The init args ``stored_init`` kept, with its objects imported again, under ``given``
+    (an ``INPUT_ONLY`` object the store could not keep is left out).
 
     Raises:
         ConfigError: naming the objects that have no import path and are not ``given``.
     """
     given = dict(given or {})
-    objects = stored.get("objects") or {}
+    objects = {k: path for k, path in (stored.get("objects") or {}).items()
+               if not (path is None and k in INPUT_ONLY)}  # not needed again: left out
     missing = [k for k, path in objects.items() if path is None and k not in given]
     if missing:
         raise ConfigError(f"the search gave the {name} objects the store cannot keep "
