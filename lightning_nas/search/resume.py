@@ -30,8 +30,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
-           "constraint_record", "differences", "is_plain", "object_classes", "plain_part", "restore_init",
-           "stored_init", "current_setup", "stored_setup"]
+           "constraint_record", "differences", "is_plain", "object_classes", "plain_part",
+           "restore_init", "stored_init", "current_setup", "stored_setup"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
