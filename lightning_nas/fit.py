@@ -181,8 +181,9 @@ def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLi
     config = record.with_name("best_config.yaml")
     fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
            f"{shlex.quote(str(config))}" if user_path(config).is_file() else
-           "its run has no best_config.yaml (a search from Python, or a Hydra sweep: "
-           "best.yaml's rerun line); lightning-nas finetune RUN_DIR trains that trial again")
+           f"its run has no best_config.yaml: a search from Python (lightning-nas finetune "
+           f"{shlex.quote(str(record.parent))} trains that trial on), or a Hydra sweep "
+           f"(its rerun line in best.yaml)")
     raise ConfigError(f"unknown config section 'trial': {record} is a search's best.yaml (the "
                       f"best trial's record: arch, score, checkpoint), not a config; {fix}")
 

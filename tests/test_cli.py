@@ -326,7 +326,8 @@ def test_fit_of_best_yaml_points_to_best_config(tmp_path, capsys, config_run):
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
     assert f"unknown config section 'trial': {run / 'best.yaml'} is a search's best.yaml" in line
     fix = (f"lightning-nas fit {shlex.quote(str(run / 'best_config.yaml'))}" if config_run
-           else "its run has no best_config.yaml")
+           else f"its run has no best_config.yaml: a search from Python (lightning-nas "
+                f"finetune {shlex.quote(str(run))} trains that trial on), or a Hydra sweep")
     assert fix in line and not (tmp_path / "fit").exists()
 
 
