@@ -179,6 +179,11 @@ def test_a_resume_with_a_constraint_object_of_other_arguments_is_refused(tmp_pat
     assert len(_objective_search(tmp_path, budget=4, constraints=[Cap(40)]).run().trials) >= 4
     assert differences({"settings": {"constraints": [f"<{__name__}.Cap object>"]}},
                        {"settings": {"constraints": ["other.Cap(limit=40)"]}})
+    # the oldest kept its address too (was: refused for ever, the address another each run)
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("settings", {**store.get_meta("settings"), "constraints": [
+            f"<{__name__}.Cap object at 0x7f16679bc910>"]})
+    assert len(_objective_search(tmp_path, budget=5, constraints=[Cap(40)]).run().trials) >= 5
 
 
 class OtherBlobs(BlobData):

@@ -67,11 +67,12 @@ def constraint_record(constraint: Any) -> str:
 
 def _older_constraints(was: list[Any], now: list[Any]) -> list[Any]:
     """``now``, with each object that an older store recorded by its default repr alone
-    (``<src.cons.MaxHidden object>``: no argument kept) as it was, if of that class."""
+    (``<src.cons.MaxHidden object>``, still with its address in the oldest: no argument
+    kept) as it was, if of that class."""
     if len(was) != len(now):
         return now
     return [old if isinstance(old, str) and isinstance(new, str) and re.fullmatch(
-        rf"<{re.escape(new.split('(')[0])} object>", old) else new
+        rf"<{re.escape(new.split('(')[0])} object( at 0x[0-9a-fA-F]+)?>", old) else new
         for old, new in zip(was, now, strict=True)]
 
 
