@@ -133,6 +133,15 @@ class RunStore(FitRecords):
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
+    def objectives(self) -> dict[str, str] | None:
+        """The stored objectives (meta ``objectives``), the monitor first: the earliest
+        versions stored them sorted by name (was: a 2-objective run of those showed its
+        monitor twice and could not be resumed)."""
+        spec, monitor = self.get_meta("objectives"), self.get_meta("monitor")
+        if isinstance(spec, dict) and monitor in spec and next(iter(spec)) != monitor:
+            spec = {monitor: spec[monitor], **{k: v for k, v in spec.items() if k != monitor}}
+        return spec
+
     # ----------------------------------------------------------------- trials
     def start_trial(self, arch: dict[str, Any]) -> int:
         """Insert a RUNNING trial for ``arch``; return its id."""
@@ -253,7 +262,7 @@ class RunStore(FitRecords):
                 where, args = f"{where} AND score {'>=' if mode == 'max' else '<='} ?", (
                     *args, cut[0])
         board = leaderboard(self._select(f"{where} ORDER BY id", args), mode,
-                            self.get_meta("objectives"))
+                            self.objectives())
         return board if k is None else board[:int(k)]
 
     def scored_metrics(self) -> list[tuple[int, dict[str, float]]]:

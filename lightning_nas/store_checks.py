@@ -38,6 +38,8 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
+        if key == "objectives" and isinstance(old, Mapping):
+            old = store.objectives()  # the monitor first, as the earliest stores did not
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
                                                 relative_folders(new, run_dir)):
             continue

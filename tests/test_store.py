@@ -568,3 +568,30 @@ def test_only_a_lock_another_process_holds_reads_as_a_search_running_there(tmp_p
     check_lockable(tmp_path / "new" / "run")  # a local disk locks: nothing is left
     check_lockable(tmp_path)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_objectives_an_early_store_kept_sorted_read_with_the_monitor_first(tmp_path, capsys):
+    # the earliest versions wrote meta sorted by key: {size: min, val_acc: max} for
+    # objectives {val_acc: max, size: min} (was: shown as val_acc twice without size, and a
+    # resume refused "a different objectives", whatever order it was given)
+    import json
+
+    from lightning_nas import Search
+
+    def toy(arch):
+        return {"val_acc": arch["x"] / 10, "size": float(arch["x"] % 3)}
+
+    def search(budget):
+        return Search(None, {"x": {"int": [1, 9]}}, objective=toy, budget=budget, seed=0,
+                      objectives={"val_acc": "max", "size": "min"}, run_dir=tmp_path,
+                      verbose=False).run()
+
+    search(3)
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("objectives", {"size": "min", "val_acc": "max"})
+        assert list(store.objectives()) == ["val_acc", "size"]
+    assert len(search(5).trials) == 5
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["leaderboard"]
+    assert all(r["size"] == r["arch"]["x"] % 3 and r["score"] == r["arch"]["x"] / 10
+               for r in rows)

@@ -309,7 +309,7 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 
 def _extra_plots(store: RunStore, out: Any) -> list[Any]:
     """Plots that only some runs have: the Pareto front of a 2-objective run."""
-    spec = store.get_meta("objectives")
+    spec = store.objectives()
     if not spec or len(spec) != 2:
         return []
     plt = pyplot()

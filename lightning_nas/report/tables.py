@@ -38,7 +38,7 @@ _COLUMNS = ("rank", "trial", "score", "status", "epochs", "best_epoch", "time_s"
 def _objective_columns(store: RunStore) -> dict[str, str]:
     """Column name -> objective, for each objective after the first (the monitor, shown as
     ``score``); empty with one objective."""
-    names = list(store.get_meta("objectives") or {})[1:]
+    names = list(store.objectives() or {})[1:]
     return {f"{n} (objective)" if n in _COLUMNS else n: n for n in names}
 
 
@@ -134,7 +134,7 @@ def _cell(value: Any, column: str = "") -> str:
 
 def front_rows(store: RunStore) -> list[dict[str, Any]]:
     """The Pareto front of a multi-objective run as rows (empty otherwise)."""
-    spec = store.get_meta("objectives")
+    spec = store.objectives()
     if not spec or len(spec) < 2:
         return []
     objectives = Objectives(spec)
@@ -180,7 +180,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
                  f"(not counted in the budget)")
     text = head + "\n" + format_table(rows)
     if front:
-        spec = store.get_meta("objectives")
+        spec = store.objectives()
         text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
                  f"{len(front)} trials\n" + format_table(front))
     if failures:
