@@ -1054,3 +1054,75 @@ def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(tmp_path, 
     err = capsys.readouterr().err
     assert f"trainer.{key}=0 trains nothing" in err and f"trainer.{key} >= 1" in err
     assert not run.exists()
+
+
+class _TextLikeData(BlobData):
+    """``BlobData`` batched as a text dataset's ``(input_ids, attention_mask, labels)``:
+    ``(x, mask, y)`` tuples, or ``{"x", "mask", "y"}`` dicts (``layout="dict"``)."""
+
+    def __init__(self, layout: str) -> None:
+        super().__init__(n=64, batch_size=16)
+        self.layout = layout
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        for name in ("train_set", "val_set"):
+            x, y = getattr(self, name).tensors
+            setattr(self, name, TensorDataset(x, torch.ones(len(x), 5, dtype=torch.long), y))
+
+    def _collate(self, rows):
+        batch = torch.utils.data.default_collate(rows)
+        return dict(zip(("x", "mask", "y"), batch, strict=True)) if self.layout == "dict" \
+            else batch
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(self.train_set, batch_size=16,
+                                           collate_fn=self._collate)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self.val_set, batch_size=16, collate_fn=self._collate)
+
+
+class _TextLikeSupernet(TinySupernet):
+    """``TinySupernet`` whose steps read ``_TextLikeData``'s batches."""
+
+    @staticmethod
+    def parts(batch):
+        return (batch["x"], batch["y"]) if isinstance(batch, dict) else (batch[0], batch[2])
+
+    def training_step(self, batch, batch_idx):
+        x, y = self.parts(batch)
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = self.parts(batch)
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
+
+
+def test_dict_batches_are_refused_at_the_first_batch_saying_how_to_read_them(tmp_path):
+    # was: a bare KeyError: 0 from the default forward (module(batch[0]), batch[1])
+    export = tmp_path / "export"
+    callback = OneShotNAS(num_candidates=2, num_classes=3, export_dir=str(export))
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False)
+    with pytest.raises(ConfigError, match=r"OneShotNAS reads each batch as \(x, y\): "
+                                          r"predictions module\(batch\[0\]\), targets "
+                                          r"batch\[1\]; its first batch is a dict with keys "
+                                          r"\['mask', 'x', 'y'\]; give OneShotNAS\(forward=.*"
+                                          r"`lightning-nas oneshot` has no forward key"):
+        trainer.fit(_TextLikeSupernet(), datamodule=_TextLikeData("dict"))
+    assert trainer.global_step == 0 and not export.exists()
+    for sanity in (2, 0):  # DARTS: at the sanity check's first batch, else the training's
+        nas = DifferentiableNAS(_TextLikeSupernet(), num_classes=3, export_dir=str(export))
+        trainer = _trainer(tmp_path, [], max_epochs=1, num_sanity_val_steps=sanity,
+                           enable_checkpointing=False)
+        with pytest.raises(ConfigError, match=r"DifferentiableNAS reads each batch as \(x, y\)"
+                                              r".*a dict with keys \['mask', 'x', 'y'\]; "
+                                              r"DifferentiableNAS has no forward option"):
+            trainer.fit(nas, datamodule=BilevelData(_TextLikeData("dict")))
+        assert trainer.global_step == 0 and not export.exists(), sanity
+    # a forward that reads them works, as before
+    callback = OneShotNAS(num_candidates=2, num_classes=3, export_dir=str(export),
+                          forward=lambda module, batch: (module(batch["x"]), batch["y"]))
+    _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False).fit(
+        _TextLikeSupernet(), datamodule=_TextLikeData("dict"))
+    assert (export / "best_arch.yaml").exists() and callback.best_arch is not None

@@ -38,7 +38,7 @@ from torch import nn
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.checks import check_choices_called
+from lightning_nas.oneshot.checks import SPOS_HINT, check_choices_called, check_pair
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -189,6 +189,8 @@ class OneShotNAS(pl.Callback):
                     if batch is None:
                         return
                     batch = step_batch(trainer, batch)
+                    if self.forward is default_forward:  # (was: a bare KeyError 0 on a dict)
+                        check_pair(batch, "OneShotNAS", SPOS_HINT)
                     pl_module.eval()
                     with trainer.precision_plugin.val_step_context():
                         preds, target = check_choices_called(

@@ -35,8 +35,43 @@ from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["check_choices_called", "check_logits_trained", "check_training_start",
-           "logits_stepped"]
+__all__ = ["DARTS_HINT", "SPOS_HINT", "check_choices_called", "check_logits_trained",
+           "check_pair", "check_training_start", "checked_preds", "logits_stepped"]
+
+#: how to give batches of another layout to a search whose forward reads ``(x, y)``
+SPOS_HINT = ("give OneShotNAS(forward=lambda module, batch: (module(<inputs>), <targets>)) "
+             "from Python; `lightning-nas oneshot` has no forward key (its oneshot: block "
+             "takes none): there its data must yield (x, y) batches")
+DARTS_HINT = ("DifferentiableNAS has no forward option (from Python as from `lightning-nas "
+              "oneshot`): give it data that yields (x, y) batches (the datamodule's "
+              "collate_fn or on_after_batch_transfer can make them)")
+
+
+def check_pair(batch: Any, who: str, hint: str) -> None:
+    """Raise ``ConfigError`` when ``batch`` is no ``(x, y)`` pair (a list or tuple of two or
+    more), which the default forward reads: predictions ``module(batch[0])``, targets
+    ``batch[1]`` (was: a bare ``KeyError: 0`` on a dict batch).
+
+    Example:
+        >>> check_pair({"ids": 0}, "OneShotNAS", "give forward=")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: OneShotNAS reads each batch as (x, y): ...
+    """
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return
+    kind = (f"a dict with keys {sorted(map(str, batch))}" if isinstance(batch, Mapping)
+            else f"a {type(batch).__name__}" + (f" of {len(batch)}"
+                                                 if isinstance(batch, (list, tuple)) else ""))
+    raise ConfigError(f"{who} reads each batch as (x, y): predictions module(batch[0]), "
+                      f"targets batch[1]; its first batch is {kind}; {hint}")
+
+
+def checked_preds(nas: DifferentiableNAS, batch: Any) -> torch.Tensor:
+    """``nas.supernet(batch[0])``, the predictions of a first batch, with the batch checked
+    first: an ``(x, y)`` pair (``check_pair``)."""
+    check_pair(batch, "DifferentiableNAS", DARTS_HINT)
+    return nas.supernet(batch[0])
 
 
 def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
@@ -91,6 +126,7 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
             if batch is None:
                 return
             batch = step_batch(trainer, batch)
+            check_pair(batch, "DifferentiableNAS", DARTS_HINT)
             nas.eval()
             weights, index = nas.mixing_weights(sample=False)
             with trainer.precision_plugin.val_step_context(), mixed(nas.supernet, weights,

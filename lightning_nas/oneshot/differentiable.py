@@ -64,7 +64,7 @@ from torch.nn import functional as F
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.bilevel import BilevelData
-from lightning_nas.oneshot.checks import check_logits_trained, check_training_start
+from lightning_nas.oneshot.checks import check_logits_trained, check_training_start, checked_preds
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
@@ -390,8 +390,8 @@ class DifferentiableNAS(pl.LightningModule):
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         weights, index = self.mixing_weights(sample=False)
-        with mixed(self.supernet, weights, index):
-            preds = self.supernet(batch[0])
+        with mixed(self.supernet, weights, index):  # the first batch checked: an (x, y) pair
+            preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
             loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
                     else self._plain_loss(batch, batch_idx))
         self.log("val_loss", loss, prog_bar=True, sync_dist=True)
