@@ -1126,3 +1126,33 @@ def test_dict_batches_are_refused_at_the_first_batch_saying_how_to_read_them(tmp
     _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False).fit(
         _TextLikeSupernet(), datamodule=_TextLikeData("dict"))
     assert (export / "best_arch.yaml").exists() and callback.best_arch is not None
+
+
+def test_targets_that_do_not_fit_the_predictions_are_refused_before_training(tmp_path):
+    # was: (x, mask, y) batches trained the whole supernet, then the final search crashed:
+    # "The preds and target should have the same shape" (the mask taken as the targets)
+    export = tmp_path / "export"
+    said = (r"scores subnets with MulticlassAccuracy on \(predictions, targets\), and the "
+            r"first training batch's do not fit it: predictions of shape \(16, 3\), targets "
+            r"of shape \(16, 5\) .*the default forward read the batch as \(x, y\): "
+            r"predictions module\(batch\[0\]\), targets batch\[1\].*; ")
+    callback = OneShotNAS(num_candidates=2, num_classes=3, export_dir=str(export))
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False)
+    with pytest.raises(ConfigError, match="OneShotNAS " + said + r"give OneShotNAS\(forward="
+                                          r".*`lightning-nas oneshot` has no forward key"):
+        trainer.fit(_TextLikeSupernet(), datamodule=_TextLikeData("tuple"))
+    assert trainer.global_step == 0 and callback.history == [] and not export.exists()
+    for sanity in (2, 0):  # DARTS: at the sanity check's first batch, else the training's
+        nas = DifferentiableNAS(_TextLikeSupernet(), num_classes=3, export_dir=str(export))
+        trainer = _trainer(tmp_path, [], max_epochs=1, num_sanity_val_steps=sanity,
+                           enable_checkpointing=False)
+        with pytest.raises(ConfigError, match="DifferentiableNAS " + said
+                                              + "DifferentiableNAS has no forward option"):
+            trainer.fit(nas, datamodule=BilevelData(_TextLikeData("tuple")))
+        assert trainer.global_step == 0 and not export.exists(), sanity
+    # a forward that takes the labels works
+    callback = OneShotNAS(num_candidates=2, num_classes=3, export_dir=str(export),
+                          forward=lambda module, batch: (module(batch[0]), batch[2]))
+    _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False).fit(
+        _TextLikeSupernet(), datamodule=_TextLikeData("tuple"))
+    assert (export / "best_arch.yaml").exists() and callback.best_score is not None

@@ -38,7 +38,13 @@ from torch import nn
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.checks import SPOS_HINT, check_choices_called, check_pair
+from lightning_nas.oneshot.checks import (
+    DEFAULT_LAYOUT,
+    SPOS_HINT,
+    check_choices_called,
+    check_pair,
+    check_targets,
+)
 from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -197,6 +203,11 @@ class OneShotNAS(pl.Callback):
                             pl_module, lambda b=batch: self.forward(pl_module, b), "OneShotNAS")
                     if self.metric_factory is None and self.num_classes is not None:
                         check_num_classes(preds, target, self.num_classes)
+                    default = self.forward is default_forward  # (was: a crash after training)
+                    check_targets(preds, target, self._metric(preds), "OneShotNAS",
+                                  DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) "
+                                  "returned them", SPOS_HINT if default else "give a forward "
+                                  "that returns targets the metric takes")
         finally:
             pl_module.train(was_training)
 

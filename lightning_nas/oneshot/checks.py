@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torchmetrics
 from torch import nn
 
 from lightning_nas.errors import ConfigError
@@ -35,8 +36,14 @@ from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["DARTS_HINT", "SPOS_HINT", "check_choices_called", "check_logits_trained",
-           "check_pair", "check_training_start", "checked_preds", "logits_stepped"]
+__all__ = ["DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT", "check_choices_called",
+           "check_logits_trained", "check_pair", "check_targets", "check_training_start",
+           "checked_preds", "logits_stepped"]
+
+#: the default forward's reading of a batch, as ``check_targets`` says it
+DEFAULT_LAYOUT = ("the default forward read the batch as (x, y): predictions "
+                  "module(batch[0]), targets batch[1] (of a batch (input_ids, attention_mask, "
+                  "labels), the mask)")
 
 #: how to give batches of another layout to a search whose forward reads ``(x, y)``
 SPOS_HINT = ("give OneShotNAS(forward=lambda module, batch: (module(<inputs>), <targets>)) "
@@ -67,11 +74,34 @@ def check_pair(batch: Any, who: str, hint: str) -> None:
                       f"targets batch[1]; its first batch is {kind}; {hint}")
 
 
+def check_targets(preds: Any, target: Any, metric: torchmetrics.Metric, who: str,
+                  layout: str, hint: str) -> None:
+    """Raise ``ConfigError`` when ``metric`` (the search's, fresh) refuses a first batch's
+    ``(preds, target)``: a target of another shape (the mask of ``(input_ids,
+    attention_mask, labels)`` read as ``(x, y)``) is said before training, not by the
+    search after it. ``layout`` says how the batch was read, ``hint`` how to read it."""
+    try:
+        metric.to(preds.device).update(preds, target)
+    except (ValueError, RuntimeError, TypeError, AttributeError) as err:
+        def shape(t: Any) -> Any:
+            return tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+        raise ConfigError(f"{who} scores subnets with {type(metric).__name__} on (predictions, "
+                          f"targets), and the first training batch's do not fit it: "
+                          f"predictions of shape {shape(preds)}, targets of shape "
+                          f"{shape(target)} ({err}); {layout}; class scores of shape (N, C) "
+                          f"need targets of class indices, of shape (N,); {hint}") from err
+
+
 def checked_preds(nas: DifferentiableNAS, batch: Any) -> torch.Tensor:
-    """``nas.supernet(batch[0])``, the predictions of a first batch, with the batch checked
-    first: an ``(x, y)`` pair (``check_pair``)."""
+    """``nas.supernet(batch[0])``, the predictions of a first batch, with the batch checked:
+    an ``(x, y)`` pair (``check_pair``) whose targets fit ``num_classes`` and the metric."""
     check_pair(batch, "DifferentiableNAS", DARTS_HINT)
-    return nas.supernet(batch[0])
+    preds = nas.supernet(batch[0])
+    if nas.val_metric is not None:
+        check_num_classes(preds, batch[1], nas.hparams.num_classes)
+    check_targets(preds, batch[1], nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
+                  DARTS_HINT)
+    return preds
 
 
 def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
@@ -137,6 +167,8 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
         nas.train(was_training)
     if nas.val_metric is not None:
         check_num_classes(preds, batch[1], num_classes)
+    check_targets(preds, batch[1], nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
+                  DARTS_HINT)
 
 
 def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:

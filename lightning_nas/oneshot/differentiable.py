@@ -70,7 +70,6 @@ from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import check_tau_schedule
 from lightning_nas.oneshot.scoring import (
-    check_num_classes,
     check_trained,
     metric_mode,
     network_of,
@@ -390,14 +389,12 @@ class DifferentiableNAS(pl.LightningModule):
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         weights, index = self.mixing_weights(sample=False)
-        with mixed(self.supernet, weights, index):  # the first batch checked: an (x, y) pair
+        with mixed(self.supernet, weights, index):  # the first checked: (x, y) fitting the metric
             preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
             loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
                     else self._plain_loss(batch, batch_idx))
         self.log("val_loss", loss, prog_bar=True, sync_dist=True)
         if self.val_metric is not None:
-            if batch_idx == 0:  # the validation data's (the training data's: on_train_start)
-                check_num_classes(preds, batch[1], self.hparams.num_classes)
             metric = loader_metric(self, "val_metric", dataloader_idx)  # one per val loader
             metric(preds, batch[1])
             self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
