@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.costs import model_costs
-from tests.helpers import BlobData, SeqNet
+from tests.helpers import BlobData, SeqNet, TinyNet
 
 B, T = 3, 5  # the example input's batch and sequence length
 
@@ -101,3 +101,34 @@ def test_max_flops_rejects_the_deeper_transformer(tmp_path):
                     run_dir=tmp_path / "run").run()
     status = {t.arch["layers"]: t.status for t in result.trials}
     assert status == {1: TrialStatus.COMPLETED, 4: TrialStatus.REJECTED}
+
+
+class PickyNet(TinyNet):
+    """``TinyNet`` whose ``__init__`` refuses width 4 (as attention refuses a ``d_model``
+    its heads do not divide)."""
+
+    def __init__(self, width: int = 16, **kwargs) -> None:
+        if width == 4:
+            raise ValueError("width 4 is refused")
+        super().__init__(width=width, **kwargs)
+
+
+def test_an_architecture_the_model_refuses_is_a_failed_trial_when_costs_are_counted(tmp_path):
+    # was: the model's ValueError escaped from counting max_params: the search crashed,
+    # nothing exported, and a resume crashed again
+    def search():
+        return Search(PickyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData,
+                      trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                               "limit_train_batches": 1, "limit_val_batches": 1},
+                      budget=5, optimizer="RandomSearch", seed=0, max_params=1e6,
+                      verbose=False, run_dir=tmp_path / "run").run()
+
+    result = search()
+    status = {t.arch["width"]: t.status for t in result.trials}
+    assert status == {4: TrialStatus.FAILED, 8: TrialStatus.COMPLETED,
+                      16: TrialStatus.COMPLETED}
+    failed = next(t for t in result.trials if t.arch["width"] == 4)
+    assert failed.error.startswith("ValueError: width 4 is refused")
+    assert result.best.arch["width"] in (8, 16) and (tmp_path / "run" / "best.yaml").is_file()
+    again = search()  # a resume: the same trials, nothing trained again
+    assert {t.arch["width"]: t.status for t in again.trials} == status

@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import threading
+import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import TYPE_CHECKING, Any
@@ -22,13 +24,14 @@ import torch
 from torch.nn.parameter import UninitializedParameter
 
 from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.meta_build import MetaCopies, parameters_on_meta
 
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
 
-__all__ = ["CountError", "CountMismatch", "ParamsCheck", "check_counting", "cost_uses",
-           "model_costs"]
+__all__ = ["CountError", "CountMismatch", "Counts", "ParamsCheck", "check_counting",
+           "cost_uses", "model_costs"]
 
 
 class CountError(ConfigError):
@@ -77,6 +80,44 @@ def check_counting(count: Callable[[dict[str, Any]], dict[str, float]], arch: di
                           f"out") from None
 
 
+class Counts:
+    """The costs of each architecture a search proposes, counted once (``count``:
+    ``TrialTemplate.costs``; None: the search counts none). An architecture whose model
+    raises as it is built (its ``__init__`` refuses it) is ``unbuilt``: the search stores it
+    FAILED with that error, as a trial that raises while building (``failed``).
+    """
+
+    def __init__(self, count: Callable[[dict[str, Any]], dict[str, float]] | None) -> None:
+        self.count = count
+        self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
+        self.unbuilt: dict[str, str] = {}  # arch key -> its model's error
+
+    def __call__(self, arch: dict[str, Any], key: str) -> dict[str, float]:
+        """The costs of ``arch`` (``key``: its ``arch_key``); {} when the search counts
+        none or its model raised when built.
+
+        Raises:
+            CountError: when counting fails for a model that builds (``model_costs``).
+        """
+        if self.count is not None and key not in self.costs and key not in self.unbuilt:
+            try:
+                self.costs[key] = self.count(arch)
+            except CountError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the user's model refuses the arch
+                self.unbuilt[key] = (f"{type(err).__name__}: {err}\n"
+                                     f"{traceback.format_exc(limit=-6)}")  # as fit_trial's
+        return self.costs.get(key, {})
+
+    def failed(self, trial_id: int, arch: dict[str, Any], key: str) -> TrialResult:
+        """Trial ``trial_id`` of unbuilt ``arch``: FAILED with its model's error, as a trial
+        that raised while building it (``build_failed``)."""
+        now = time.time()
+        return TrialResult(trial_id=trial_id, arch=arch, status=TrialStatus.FAILED,
+                           error=self.unbuilt[key], build_failed=True, started=now,
+                           finished=now)
+
+
 def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Mapping[str, Any],
                 flops: bool = False) -> dict[str, float]:
     """``params`` of the model built for ``arch`` (with the layers its Lightning
@@ -89,6 +130,8 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
         ConfigError: when FLOPs, or the parameters of lazy modules, are asked and the model
             has no ``example_input_array``; when its ``configure_model`` or that forward pass
             raises (with no Trainer attached), naming the model and the error.
+        Exception: what building the model for ``arch`` (off the meta device) raised, as it
+            is (``Counts``: a search's failed trial).
     """
     real, copies = None, MetaCopies()
     try:

@@ -29,7 +29,7 @@ from lightning_nas.search.checkpoints import (
     drop_checkpoints,
     keep_top_checkpoints,
 )
-from lightning_nas.search.costs import cost_uses
+from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
@@ -76,7 +76,7 @@ class SearchLoop:
         self.constraints = settings.limits.build()
         self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
         self.violated: dict[str, float] = {}  # arch key -> violation of a REJECTED one
-        self.costs: dict[str, dict[str, float]] = {}  # arch key -> counted costs
+        self.costs = Counts(template.costs if template.cost_names else None)
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
@@ -245,9 +245,9 @@ class SearchLoop:
             candidate = self.log.pending_trial(old.trial_id)
             if candidate is None and (reopened or not (self.rule is not None and old.curve)):
                 candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
-            self._submit(old.trial_id, old.arch, candidate)
             key = arch_key(old.arch)
-            self.twins[key] += self.log.twins_of(key)
+            self.twins.setdefault(key, []).extend(self.log.twins_of(key))  # (before a told
+            self._submit(old.trial_id, old.arch, candidate)  # failure of its count's build)
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
@@ -336,14 +336,8 @@ class SearchLoop:
 
     def _violation(self, arch: dict[str, Any], key: str) -> tuple[float, str]:
         """Count the architecture's costs (if needed); how far it violates the limits, why."""
-        costs = self._counted(arch, key)
+        costs = self.costs(arch, key)
         return self.constraints.violation(arch, costs) if self.constraints else (0.0, "")
-
-    def _counted(self, arch: dict[str, Any], key: str) -> dict[str, float]:
-        """The costs of ``arch`` (``key``), counted once ({} when the search counts none)."""
-        if self.template.cost_names and key not in self.costs:
-            self.costs[key] = self.template.costs(arch)
-        return self.costs.get(key, {})
 
     def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
         """Check the candidate (``_violation``); a violating one is told to nevergrad as a
@@ -354,7 +348,7 @@ class SearchLoop:
         with self.store.transaction():
             rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
                                    status=TrialStatus.REJECTED, error=reason,
-                                   metrics=self.costs.get(key, {}), finished=time.time())
+                                   metrics=self.costs(arch, key), finished=time.time())
             self.store.finish_trial(rejected)
             loss = self._loss(rejected)
             self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
@@ -364,14 +358,18 @@ class SearchLoop:
 
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
-        self.twins.setdefault(arch_key(arch), [])
+        key = arch_key(arch)
+        self.twins.setdefault(key, [])
         self.running[trial_id] = (arch, candidate)
+        counted = self.costs(arch, key)  # (counted here after a resume)
+        if key in self.costs.unbuilt:  # its model raised when built to count: failed so
+            return self._record(self.costs.failed(trial_id, arch, key))
         self.store.note_fit(trial_id, self.executor.cpu_threads, resumed=ckpt_path is not None)
         rule = None if self.rule is None else self.rule.snapshot()
         spec = self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
                                   known_epochs=known_epochs)
         if self.template.cost_names:  # compared once the trial's Trainer set the model up
-            spec.counted_params = self._counted(arch, arch_key(arch))["params"]
+            spec.counted_params = counted["params"]
             spec.count_uses = self.uses
         self.executor.submit(spec)
 
@@ -402,7 +400,7 @@ class SearchLoop:
                 result.curve, result.epochs = earlier.curve, earlier.epochs
         key = arch_key(arch)
         if not result.fatal:  # (a trial that found the count wrong stops the search)
-            result.metrics = {**self._counted(arch, key), **result.metrics}
+            result.metrics = {**self.costs(arch, key), **result.metrics}
         why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
         if why and result.status in _TOLD:  # not to be told; it would stay on the front
             result.status, result.error = TrialStatus.FAILED, why
