@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.costs import model_costs
+from lightning_nas.search.costs import CountError, model_costs
 from tests.helpers import BlobData, SeqNet, TinyNet
 
 B, T = 3, 5  # the example input's batch and sequence length
@@ -132,3 +132,34 @@ def test_an_architecture_the_model_refuses_is_a_failed_trial_when_costs_are_coun
     assert result.best.arch["width"] in (8, 16) and (tmp_path / "run" / "best.yaml").is_file()
     again = search()  # a resume: the same trials, nothing trained again
     assert {t.arch["width"]: t.status for t in again.trials} == status
+
+
+class MaskedNet(nn.Module):
+    """A forward of ``input_ids`` and the ``attention_mask`` its ``on_after_batch_transfer``
+    derives (Lightning's model summary applies that hook to ``example_input_array``)."""
+
+    def __init__(self, with_mask: bool = False) -> None:
+        super().__init__()
+        self.head = nn.Linear(4, 2)
+        ids = torch.ones(2, 4)
+        self.example_input_array = {"input_ids": ids, **({"attention_mask": ids}
+                                                         if with_mask else {})}
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        return {**batch, "attention_mask": torch.ones_like(batch["input_ids"])}
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(input_ids * attention_mask)
+
+
+def test_the_flops_count_passes_example_input_array_as_it_is():
+    # pins what the README says (was: "as Lightning's model summary passes it", which
+    # applies the module's batch-transfer hooks first; the count does not)
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "as Lightning's model summary passes it" not in text
+    assert "the count does not apply the module's batch-transfer hooks" in text
+    assert _flops(MaskedNet(with_mask=True)) == 2 * 2 * 4 * 2  # a dict: as keywords
+    with pytest.raises(CountError, match="attention_mask"):  # the hook is not applied
+        _flops(MaskedNet())

@@ -198,7 +198,7 @@ def _count_flops(model: torch.nn.Module, example: Any) -> int:
                         module.train()
             with torch.no_grad(), FlopCounterMode(display=False,
                                                   custom_mapping=mapping) as counter:
-                if isinstance(example, (tuple, list)):  # as Lightning's summary passes it
+                if isinstance(example, (tuple, list)):  # as it is: no batch-transfer hooks
                     model(*example)
                 elif isinstance(example, dict):
                     model(**example)
