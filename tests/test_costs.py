@@ -132,6 +132,13 @@ def test_an_architecture_the_model_refuses_is_a_failed_trial_when_costs_are_coun
     assert result.best.arch["width"] in (8, 16) and (tmp_path / "run" / "best.yaml").is_file()
     again = search()  # a resume: the same trials, nothing trained again
     assert {t.arch["width"]: t.status for t in again.trials} == status
+    # the check before the search counts the first architecture the model builds for (seed 1
+    # samples width 4 first; was: its ValueError escaped before anything was written)
+    result = Search(PickyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData,
+                    trainer={"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1},
+                    budget=2, optimizer="RandomSearch", seed=1, max_params=1e6, verbose=False,
+                    run_dir=tmp_path / "seed1").run()
+    assert result.best is not None
 
 
 class MaskedNet(nn.Module):

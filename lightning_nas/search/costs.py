@@ -63,16 +63,26 @@ def cost_uses(limits: Constraints, objectives: Objectives | None,
     return " and ".join([", ".join(uses[:-1]), *uses[-1:]] if len(uses) > 2 else uses)
 
 
-def check_counting(count: Callable[[dict[str, Any]], dict[str, float]], arch: dict[str, Any],
-                   limits: Constraints, objectives: Objectives | None) -> None:
-    """Count ``arch``'s costs (``count``: ``TrialTemplate.costs``) before a search starts.
+def check_counting(count: Callable[[dict[str, Any]], dict[str, float]],
+                   archs: Sequence[dict[str, Any]], limits: Constraints,
+                   objectives: Objectives | None) -> None:
+    """Count the costs (``count``: ``TrialTemplate.costs``) of the first of ``archs`` whose
+    model builds, before a search starts (one it refuses is a failed trial; was: its error
+    escaped when it came first).
 
     Raises:
         ConfigError: what the search counts for (``cost_uses``), why counting failed
             (``model_costs``) and what to do.
     """
     try:
-        count(arch)
+        for arch in archs:
+            try:
+                count(arch)
+                return
+            except CountError:
+                raise
+            except Exception:  # noqa: BLE001, S112 - the model refuses it: its trial fails
+                continue
     except CountError as err:
         needs = cost_uses(limits, objectives, err.costs) or cost_uses(limits, objectives)
         raise ConfigError(f"{needs} need{'' if ' and ' in needs else 's'} each candidate's "

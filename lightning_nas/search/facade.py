@@ -211,7 +211,7 @@ class Search:
             check_validates_each_epoch({}, self.settings.early_stopping.scheduler,
                                        module_callbacks(model))
         if self.template.cost_names:  # counting works: check it now
-            check_counting(self.template.costs, archs[0], self.settings.limits.build(),
+            check_counting(self.template.costs, archs, self.settings.limits.build(),
                            self.settings.goal.objectives)
 
     def _check_space_values(self, arch: dict[str, Any]) -> None:
