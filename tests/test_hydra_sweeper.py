@@ -813,17 +813,26 @@ def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path
 
 
 def test_a_direction_against_the_first_objective_is_refused(tmp_path):
-    # was: dropped without a word (a monitor against it was refused)
+    # was: dropped without a word (a monitor against it was refused); then refused as
+    # "mode='max' disagrees ...; leave monitor and mode out", and `mode` is no sweeper key
     def task(cfg: DictConfig) -> dict[str, float]:
-        return {"acc": 1.0 / (1 + cfg.x), "cost": float(cfg.x)}
+        return {"loss": float(cfg.x), "acc": 1.0 / (1 + cfg.x)}
 
-    sweeper = {"budget": 1, "params": {"x": "range(0, 4)"},
-               "objectives": {"acc": "maximize", "cost": "minimize"}}
-    with pytest.raises(ConfigError, match="mode") as info:
-        _sweep(tmp_path, task, {**sweeper, "direction": "minimize"})
-    assert "acc" in str(info.value)
+    sweeper = {"budget": 1, "params": {"x": "range(0, 4)"}, "direction": "maximize"}
+    with pytest.raises(ConfigError) as info:  # the file's direction, objectives on the line
+        _sweep(tmp_path, task, sweeper,
+               ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",))
+    assert str(info.value).startswith(
+        "hydra.sweeper.direction=maximize disagrees with the first objective (loss: minimize)")
+    assert "set hydra.sweeper.direction=null" in str(info.value)
+    assert "mode" not in str(info.value)
     assert not (tmp_path / "run" / "search.db").exists()
-    _sweep(tmp_path, task, {**sweeper, "direction": "maximize"})  # the first one's: fine
+    trials = _sweep(tmp_path, task, sweeper,  # as the error says: fine
+                    ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",
+                     "hydra.sweeper.direction=null"))
+    assert [t.score for t in trials] == [t.metrics["loss"] for t in trials]
+    _sweep(tmp_path / "acc", task, {**sweeper, "objectives": {"acc": "maximize",
+                                                              "loss": "minimize"}})
 
 
 def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):

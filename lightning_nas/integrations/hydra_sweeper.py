@@ -186,6 +186,7 @@ class HydraSweep(Sweeper):
                 raise ConfigError(f"hydra.sweeper.objectives must map names to maximize or "
                                   f"minimize, got {objectives!r}")
             objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
+            _check_direction(s["direction"], s["objectives"])
         run_dir = s["run_dir"] or self.config.hydra.sweep.dir
         monitor = s["monitor"] or _optimized_metric(self.config) or "score"
         # several objectives: the first is the monitor (a `monitor` given must be it)
@@ -362,6 +363,20 @@ def _mode(direction: Any, name: str) -> str:
         raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
                           f"{direction!r}")
     return DIRECTIONS[direction]
+
+
+def _check_direction(direction: Any, objectives: Mapping[str, str]) -> None:
+    """A ``direction`` beside ``objectives`` must be the first one's (it is the one ranked):
+    named as this user wrote it, with how to clear it (``mode`` is no sweeper key)."""
+    if direction is None:
+        return
+    first, its = next(iter(objectives.items()))
+    if _mode(direction, "direction") != _mode(its, f"objectives.{first}"):
+        raise ConfigError(f"hydra.sweeper.direction={direction} disagrees with the first "
+                          f"objective ({first}: {its}), which is the one ranked; set "
+                          f"hydra.sweeper.direction=null (or leave it out: the objectives say "
+                          f"each direction), or list the objectives with a {direction} one "
+                          f"first")
 
 
 def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
