@@ -503,6 +503,35 @@ def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sw
         assert dict(seen[0]) == {"_target_": f"{__name__}.AtMost", "limit": 1}
 
 
+def test_a_constraint_nodes_wrong_or_missing_argument_is_named_before_any_job(tmp_path):
+    # was: Hydra's "Error in call to target '...AtMost': TypeError(...unexpected keyword
+    # argument 'limt')", where lightning-nas search names the key and the valid ones
+    ran = []
+    good = {"_target_": f"{__name__}.AtMost", "limit": 8}
+    for folder, node, message in (
+            ("typo", {"_target_": f"{__name__}.AtMost", "limt": 16},
+             "hydra.sweeper.constraints[1].limt: not an argument of AtMost; did you mean "
+             "'limit'? it takes ['limit']"),
+            ("missing", {"_target_": f"{__name__}.AtMost"},
+             "hydra.sweeper.constraints[1]: AtMost: the config does not give required "
+             "argument 'limit'; set hydra.sweeper.constraints[1].limit")):
+        with pytest.raises(ConfigError) as info:
+            _sweep(tmp_path / folder, lambda cfg: ran.append(1) or 1.0, {
+                "budget": 1, "params": {"x": "range(0, 9)"}, "constraints": [good, node]})
+        assert str(info.value).startswith(message), str(info.value)
+        assert not (tmp_path / folder / "run").exists()
+    assert not ran
+    partial = {"_target_": f"{__name__}.below", "_partial_": True, "limit": 2}
+    trials = _sweep(tmp_path / "partial", lambda cfg: float(cfg.x), {
+        "budget": 2, "params": {"x": "range(0, 9)"}, "constraints": [good, partial]})
+    assert all(t.arch["x"] < 2 for t in trials if t.status is TrialStatus.COMPLETED)
+
+
+def below(arch: dict[str, Any], limit: int) -> bool:
+    """A constraint with an argument bound by a ``_partial_`` node."""
+    return arch["x"] < limit
+
+
 def test_resuming_with_a_constraint_object_of_other_arguments_is_refused(tmp_path):
     # was: stored as '<tests.test_hydra_sweeper.AtMost object>': a resume with limit 4 was
     # taken, and trials of both limits shared the leaderboard

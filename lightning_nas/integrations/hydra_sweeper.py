@@ -41,11 +41,12 @@ from typing import Any
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from hydra.utils import get_object, instantiate
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import (
@@ -201,7 +202,8 @@ class HydraSweep(Sweeper):
                 optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
                 **goal, seed=s["seed"], max_failures=s["max_failures"],
                 num_workers=s["num_workers"],
-                constraints=[_constraint(c) for c in s["constraints"] or []],
+                constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
+                             for i, c in enumerate(s["constraints"] or [])],
                 warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
                 run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
         except ConfigError as err:  # `budget` must be ...: the key as this user writes it
@@ -379,17 +381,21 @@ def _check_direction(direction: Any, objectives: Mapping[str, str]) -> None:
                           f"first")
 
 
-def _constraint(spec: Any) -> Callable[[dict[str, Any]], Any]:
+def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
     """A constraint from an import path, a ``_target_`` node or a callable: a node of a
     function alone (``{_target_: src.cons.small}``) is that function; any other node is
-    built as Hydra builds it (a class with its arguments, a factory's result)."""
+    built as Hydra builds it (a class with its arguments, a factory's result), by
+    lightning_nas's ``instantiate``: a wrong or missing argument is named at ``path``
+    (``hydra.sweeper.constraints[0].limt``), as ``lightning-nas search`` names it."""
     try:
         if isinstance(spec, str):
             return get_object(spec)
         if isinstance(spec, Mapping):
             target = get_object(spec["_target_"]) if set(spec) == {"_target_"} else None
             return target if callable(target) and not isinstance(target, type) else (
-                instantiate(spec))
+                instantiate(spec, path))
+    except ConfigError:  # names the key and the valid ones
+        raise
     except Exception as err:  # noqa: BLE001 - import and instantiation errors
         raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
     return spec
