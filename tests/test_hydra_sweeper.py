@@ -233,6 +233,23 @@ def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_p
     assert len(_sweep(tmp_path / "ok", lambda cfg: 1.0, {"params": {"x": "range(0, 30)"}})) == 20
 
 
+def test_a_setting_of_lightning_nas_search_says_what_a_sweep_does_instead(tmp_path):
+    # was: "unknown hydra.sweeper setting 'scheduler'; valid keys: ...", no word of why
+    ran = []
+    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
+               {"params": {"x": "choice(1, 2)"}, "scheduler": "asha", "eta": 2},
+               ("hydra.sweeper.executor=ray",))
+    text = str(info.value)
+    assert ("unknown hydra.sweeper settings 'eta', 'scheduler': of lightning-nas search, not "
+            "of a sweep; a sweep stops no job early (the launcher owns the job processes): "
+            "that needs lightning-nas search (README, 'Limits of a sweeper').") in text
+    assert ("unknown hydra.sweeper setting 'executor': of lightning-nas search, not of a "
+            "sweep; a sweep's jobs run on the project's Hydra launcher") in text
+    assert "valid keys: optimizer, budget, " in text
+    assert not ran and not (tmp_path / "run").exists()
+
+
 def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
     calls = []
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-__all__ = ["DIRECTIONS", "FROM_OTHER_SWEEPERS", "SWEEPER_NAME", "SWEEPER_TARGET",
+__all__ = ["DIRECTIONS", "FROM_OTHER_SWEEPERS", "FROM_SEARCH", "SWEEPER_NAME", "SWEEPER_TARGET",
            "LightningNASSweeperConf", "sweeper_node"]
 
 #: the name users write in ``override /hydra/sweeper: <name>``
@@ -54,6 +54,21 @@ FROM_OTHER_SWEEPERS = {"n_trials": ("Optuna", "budget"), "n_jobs": ("Optuna", "n
                        "study_name": ("Optuna", "run_dir"),
                        "parametrization": ("Nevergrad", "params"),
                        "optim": ("Nevergrad", "optimizer budget num_workers seed direction")}
+_EARLY = ("a sweep stops no job early (the launcher owns the job processes): that needs "
+          "lightning-nas search (README, 'Limits of a sweeper')")
+_LAUNCHER = ("a sweep's jobs run on the project's Hydra launcher (hydra/launcher: basic, "
+             "joblib, submitit, Ray), which says where and how; num_workers jobs are handed to "
+             "it at once")
+#: settings of ``lightning-nas search`` a sweep has not: ``{its key: what a sweep does}``
+FROM_SEARCH = {**dict.fromkeys(("scheduler", "min_epochs", "max_epochs", "eta"), _EARLY),
+               **dict.fromkeys(("executor", "ray", "threads_per_trial", "devices_per_trial",
+                                "max_trials_per_worker"), _LAUNCHER),
+               "mode": "a sweep's is direction (maximize or minimize)",
+               "keep_top_k": "a job's checkpoints are the task's own (its callbacks)",
+               **dict.fromkeys(("max_params", "max_flops"), (
+                   "the task builds the model, so lightning_nas cannot count it; bound the "
+                   "searched params with hydra.sweeper.constraints")),
+               "progress": "a sweep prints one line per job (verbose)"}
 
 
 @dataclass

@@ -52,6 +52,7 @@ from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import (
     DIRECTIONS,
     FROM_OTHER_SWEEPERS,
+    FROM_SEARCH,
     LightningNASSweeperConf,
 )
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
@@ -100,6 +101,12 @@ class HydraSweep(Sweeper):
                  f"{', '.join(map(repr, ours.split()))} (the {sweeper} sweeper's {key})? "
                  for key in settings if key in FROM_OTHER_SWEEPERS
                  for sweeper, ours in [FROM_OTHER_SWEEPERS[key]]]
+        theirs = {FROM_SEARCH[k]: [] for k in settings if k in FROM_SEARCH}  # scheduler, ...
+        for key in (k for k in settings if k in FROM_SEARCH):  # grouped by what a sweep does
+            theirs[FROM_SEARCH[key]].append(repr(key))
+        named += [f"unknown hydra.sweeper setting{'s' * (len(keys) > 1)} "
+                  f"{', '.join(sorted(keys))}: of lightning-nas search, not of a sweep; {does}. "
+                  for does, keys in theirs.items()]
         if named:
             raise ConfigError(f"{''.join(named)}valid keys: {', '.join(valid)}")
         for key in settings:
