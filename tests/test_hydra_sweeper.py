@@ -516,6 +516,10 @@ def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sw
             node=None)
         done = [t.arch["x"] for t in trials if t.status is TrialStatus.COMPLETED]
         assert len(done) == 2 and set(done) <= allowed, folder
+        # a rejected one names it with its arguments (was: '<...AtMost object at 0x...>')
+        assert {t.error for t in trials if t.status is TrialStatus.REJECTED} <= {
+            "multiple_of_four rejected it" if folder == "function" else
+            f"{__name__}.AtMost(limit=2) rejected it"}, folder
         # a params node is a value the jobs get as written (was: built by Hydra, a dict)
         assert dict(seen[0]) == {"_target_": f"{__name__}.AtMost", "limit": 1}
 

@@ -219,6 +219,38 @@ def test_a_rejected_architecture_proposed_again_is_told_its_violation_again(tmp_
     assert [e["violation"] for e in tells] == [2.5] * len(tells)  # its amount, resumed too
 
 
+class AtMost:
+    """A constraint object with an argument (its class has the default repr)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, arch: dict) -> bool:
+        return arch["c"] <= self.limit
+
+
+def test_a_rejected_candidates_reason_names_the_constraint_with_its_arguments(tmp_path,
+                                                                            capsys):
+    # was: "<tests.test_objectives.AtMost object at 0x7f...> rejected it", stored and shown
+    def odd(arch: dict) -> bool:
+        return arch["c"] % 2 == 1
+
+    Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, objective=lambda a: {"score": a["c"]},
+           monitor="score", mode="max", budget=2, optimizer="RandomSearch", seed=0,
+           constraints=[AtMost(3), odd], run_dir=tmp_path).run()
+    with RunStore(tmp_path / "search.db") as store:
+        reasons = {t.arch["c"]: t.error for t in store.trials(TrialStatus.REJECTED)}
+    assert reasons, "no candidate was rejected"
+    for c, reason in reasons.items():
+        assert reason == "; ".join(
+            [f"{__name__}.AtMost(limit=3) rejected it"] * (c > 3)
+            + ["odd rejected it"] * (c % 2 == 0)), reason
+    assert " at 0x" not in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=rf"constraint {__name__}\.AtMost\(limit=3\) raised "
+                                          r"KeyError"):
+        Constraints(checks=[AtMost(3)]).violation({}, {})
+
+
 def test_a_search_whose_every_proposal_breaks_a_constraint_says_so(tmp_path, tiny_trainer,
                                                                    capsys):
     result = Search(TinyNet, {"lr": {"float": [0.01, 0.3]}}, data=BlobData,

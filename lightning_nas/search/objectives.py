@@ -23,7 +23,8 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["COSTS", "Constraints", "Objectives", "mode_for", "pareto_front", "told_loss"]
+__all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "mode_for", "pareto_front",
+           "told_loss"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
@@ -195,14 +196,39 @@ class Constraints:
                 verdict = check(dict(arch))
                 over = (0.0 if verdict else 1.0) if _is_boolean(verdict) else float(verdict)
             except Exception as err:  # noqa: BLE001 - the user's constraint: name it
-                raise ConfigError(f"constraint {getattr(check, '__name__', repr(check))} "
+                raise ConfigError(f"constraint {constraint_record(check)} "
                                   f"raised {type(err).__name__}: {err} for {dict(arch)}; it "
                                   f"must return a bool or a number for every architecture "
                                   f"of the space") from err
             if over > 0 or math.isnan(over):
                 amount += 1.0 if math.isnan(over) else over
-                reasons.append(f"{getattr(check, '__name__', repr(check))} rejected it")
+                reasons.append(f"{constraint_record(check)} rejected it")
         return amount, "; ".join(reasons)
+
+
+def constraint_record(constraint: Any) -> str:
+    """What a run stores of a constraint, for a resume to compare, and how a rejected
+    candidate's reason names it: a function's (or class's) name; an object's repr where
+    its class has its own (a dataclass's shows its fields); else its class by import path
+    with its attributes (the default repr, ``<src.cons.MaxHidden object at 0x...>``, shows
+    no argument); no memory address.
+
+    Example:
+        >>> class Limit:
+        ...     def __init__(self, n: int) -> None:
+        ...         self.n = n
+        >>> constraint_record(Limit(4)), constraint_record(max)
+        ('lightning_nas.search.objectives.Limit(n=4)', 'max')
+    """
+    name = getattr(constraint, "__name__", None)
+    if name:
+        return name
+    cls, attributes = type(constraint), getattr(constraint, "__dict__", None)
+    text = repr(constraint)
+    if cls.__repr__ is object.__repr__ and attributes:
+        text = (f"{cls.__module__}.{cls.__qualname__}("
+                f"{', '.join(f'{k}={v!r}' for k, v in attributes.items())})")
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
 def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,

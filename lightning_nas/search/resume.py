@@ -27,6 +27,7 @@ import lightning.pytorch as pl
 from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.objectives import constraint_record  # (was here; also a reason's)
 from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
@@ -39,30 +40,6 @@ FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", 
 #: Trainer settings that change what a trial shows or keeps, not what it trains
 OUTPUT_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "logger",
                        "log_every_n_steps", "enable_checkpointing", "default_root_dir")
-
-
-def constraint_record(constraint: Any) -> str:
-    """What a run stores of a constraint, for a resume to compare: a function's (or
-    class's) name; an object's repr where its class has its own (a dataclass's shows its
-    fields); else its class by import path with its attributes (the default repr,
-    ``<src.cons.MaxHidden object at 0x...>``, shows no argument); no memory address.
-
-    Example:
-        >>> class Limit:
-        ...     def __init__(self, n: int) -> None:
-        ...         self.n = n
-        >>> constraint_record(Limit(4)), constraint_record(max)
-        ('lightning_nas.search.resume.Limit(n=4)', 'max')
-    """
-    name = getattr(constraint, "__name__", None)
-    if name:
-        return name
-    cls, attributes = type(constraint), getattr(constraint, "__dict__", None)
-    text = repr(constraint)
-    if cls.__repr__ is object.__repr__ and attributes:
-        text = (f"{cls.__module__}.{cls.__qualname__}("
-                f"{', '.join(f'{k}={v!r}' for k, v in attributes.items())})")
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
 def _older_constraints(was: list[Any], now: list[Any]) -> list[Any]:
