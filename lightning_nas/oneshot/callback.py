@@ -195,7 +195,8 @@ class OneShotNAS(pl.Callback):
                     if batch is None:
                         return
                     batch = step_batch(trainer, batch)
-                    if self.forward is default_forward:  # (was: a bare KeyError 0 on a dict)
+                    default = self.forward is default_forward
+                    if default:  # (was: a bare KeyError 0 on a dict)
                         check_pair(batch, "OneShotNAS", SPOS_HINT)
                     pl_module.eval()
                     with trainer.precision_plugin.val_step_context():
@@ -203,11 +204,11 @@ class OneShotNAS(pl.Callback):
                             pl_module, lambda b=batch: self.forward(pl_module, b), "OneShotNAS")
                     if self.metric_factory is None and self.num_classes is not None:
                         check_num_classes(preds, target, self.num_classes)
-                    default = self.forward is default_forward  # (was: a crash after training)
-                    check_targets(preds, target, self._metric(preds), "OneShotNAS",
-                                  DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) "
-                                  "returned them", SPOS_HINT if default else "give a forward "
-                                  "that returns targets the metric takes")
+                    check_targets(  # (was: a crash after training)
+                        preds, target, self._metric(preds), "OneShotNAS",
+                        DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) returned them",
+                        SPOS_HINT if default else "give a forward that returns targets the "
+                        "metric takes")
         finally:
             pl_module.train(was_training)
 

@@ -97,11 +97,17 @@ def checked_preds(nas: DifferentiableNAS, batch: Any) -> torch.Tensor:
     an ``(x, y)`` pair (``check_pair``) whose targets fit ``num_classes`` and the metric."""
     check_pair(batch, "DifferentiableNAS", DARTS_HINT)
     preds = nas.supernet(batch[0])
-    if nas.val_metric is not None:
-        check_num_classes(preds, batch[1], nas.hparams.num_classes)
-    check_targets(preds, batch[1], nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
-                  DARTS_HINT)
+    _check_fit(nas, preds, batch[1])
     return preds
+
+
+def _check_fit(nas: DifferentiableNAS, preds: torch.Tensor, target: Any) -> None:
+    """A first batch's targets against ``num_classes`` (with the default metric) and the
+    search's metric (``check_targets``)."""
+    if nas.val_metric is not None:
+        check_num_classes(preds, target, nas.hparams.num_classes)
+    check_targets(preds, target, nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
+                  DARTS_HINT)
 
 
 def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
@@ -144,7 +150,7 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     eval mode: no BatchNorm statistics change; torch's random state, which the loader's
     shuffle draws from, is kept): every choice module called (``check_choices_called``),
     and ``num_classes`` (with the default metric) against it."""
-    trainer, num_classes = nas.trainer, nas.hparams.num_classes
+    trainer = nas.trainer
     data = trainer.train_dataloader
     loader = data.get("train") if isinstance(data, Mapping) else None
     if loader is None:  # training_step says what the batches lack
@@ -165,10 +171,7 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
                                              nas.hparams.algorithm.upper())
     finally:
         nas.train(was_training)
-    if nas.val_metric is not None:
-        check_num_classes(preds, batch[1], num_classes)
-    check_targets(preds, batch[1], nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
-                  DARTS_HINT)
+    _check_fit(nas, preds, batch[1])
 
 
 def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:

@@ -27,11 +27,10 @@ import lightning.pytorch as pl
 from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.objectives import constraint_record  # (was here; also a reason's)
 from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
-           "constraint_record", "differences", "is_plain", "object_classes", "plain_part",
+           "differences", "is_plain", "object_classes", "plain_part",
            "restore_init", "stored_init", "current_setup", "stored_setup"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections

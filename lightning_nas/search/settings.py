@@ -39,7 +39,13 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.run_folder import user_path
-from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
+from lightning_nas.search.objectives import (
+    COSTS,
+    Constraints,
+    Objectives,
+    constraint_record,
+    mode_for,
+)
 from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
@@ -432,8 +438,6 @@ class SearchSettings:
         out["executor"] = self.execution.executor_name
         if isinstance(out["scheduler"], Rule):  # its settings: a resume compares them
             out["scheduler"] = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(out["scheduler"]))
-        from lightning_nas.search.resume import constraint_record  # (imports Lightning)
-
         # an object with its arguments (not its address): compared on resume
         out["constraints"] = [constraint_record(c) for c in out["constraints"]]
         out["ray"] = None if out["ray"] is None else dict(out["ray"])
