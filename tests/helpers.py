@@ -55,7 +55,7 @@ def make_blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0):
 
 class BlobData(pl.LightningDataModule):
     """Train/val split of ``make_blobs`` (``shuffle=False``: the same batches every epoch,
-    so a resumed fit trains what an uninterrupted one does)."""
+    in the same order)."""
 
     def __init__(self, n: int = 256, batch_size: int = 64, shuffle: bool = True) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import EarlyStopping
 
 from lightning_nas import Search
@@ -508,6 +509,46 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path, model):
     assert len(second.curve) == 4 and second.curve[0] == first.curve[0]
     start = torch.load(tmp_path / "t1" / "w1.pt")
     assert all(torch.equal(start[k], saved[k]) for k in saved)  # from last.ckpt's weights
+
+
+class DrawingNet(TinyNet):
+    """Draws from every random source a project may use: dropout (torch), NumPy and
+    ``random`` (and ``BlobData`` shuffles its batches)."""
+
+    def training_step(self, batch, batch_idx):
+        import numpy as np
+
+        x, y = batch
+        noise = 1.0 + 0.1 * random.random() + 0.1 * float(np.random.rand())
+        return F.cross_entropy(self(F.dropout(x, 0.3, self.training)), y) * noise
+
+
+def test_a_promoted_trial_trains_what_an_uninterrupted_one_does(tmp_path):
+    # was: each segment of a trial was seeded again, so the promoted part drew the first
+    # epochs' shuffles, dropout masks and NumPy / random values once more
+    trainer = {"max_epochs": 3, "callbacks": EPOCH_LOG}
+
+    def spec(name: str, rule=None) -> TrialSpec:
+        return TrialSpec(trial_id=1, arch={"width": 16}, trial_dir=str(tmp_path / name),
+                         model=DrawingNet, model_init_args={"lr": 0.2}, data=BlobData,
+                         trainer=trainer, rule=rule, seed=3)
+
+    straight = fit_trial(spec("straight"))
+    rule = ASHARule(min_epochs=1, max_epochs=3, eta=2)
+    rule.record(100, [0.99])
+    rule.record(101, [0.98])
+    paused = spec("paused", rule.snapshot())
+    assert fit_trial(paused).status is TrialStatus.PAUSED
+    for key in (102, 103, 104, 105):
+        rule.record(key, [0.0])
+    paused.rule, paused.clear_dir = rule.snapshot(), False
+    paused.ckpt_path = str(tmp_path / "paused" / "last.ckpt")
+    promoted = fit_trial(paused)
+    assert promoted.status is TrialStatus.COMPLETED, promoted.error
+    for epoch in (1, 2):  # the weights each epoch starts from
+        ours, theirs = (torch.load(tmp_path / d / f"w{epoch}.pt") for d in ("paused", "straight"))
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs), epoch
+    assert promoted.curve == straight.curve
 
 
 class WorseEachEpoch(TinyNet):

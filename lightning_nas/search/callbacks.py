@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
+from lightning_nas.search import random_state
 from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
 from lightning_nas.search.schedulers import Decision, Rule
 
@@ -301,10 +302,12 @@ class TrialReporter(pl.Callback):
         return pick(finite, key=lambda h: h["metrics"][self.monitor])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history}
+        return {"history": self.history, "random": random_state.capture()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+        if "random" in state_dict:  # draw on where the checkpointed fit left off
+            random_state.restore(state_dict["random"])
 
 
 def _check_synced(trainer: pl.Trainer, pl_module: pl.LightningModule,

@@ -1,0 +1,60 @@
+"""The process's random state, kept in a trial's checkpoints so that a promoted (or re-run)
+segment draws what an uninterrupted fit would have drawn.
+
+Lightning's checkpoints keep weights, optimizers and loops, not the random generators: a
+segment that starts from ``ckpt_path`` after ``seed_everything`` would draw the first
+epochs' shuffles, dropout masks and NumPy / ``random`` values once more. ``capture`` is what
+``TrialReporter`` saves with each checkpoint; ``restore`` sets it back when the checkpoint is
+loaded (after the module's ``setup``, which draws what it drew the first time; before the
+training data's iterator is made). Only plain values and tensors are stored, so the file
+still loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["capture", "restore"]
+
+
+def capture() -> dict[str, Any]:
+    """The random state of torch (and of CUDA, when it is in use), NumPy and ``random``.
+
+    Example:
+        >>> state = capture()
+        >>> a = torch.rand(1)
+        >>> restore(state)
+        >>> torch.equal(a, torch.rand(1))
+        True
+    """
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                  float(gauss)],
+        "random": [version, list(internal), gauss_next],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore(state: dict[str, Any]) -> None:
+    """Set the generators ``capture`` read back to ``state`` (missing parts are left alone;
+    CUDA's only when this process sees as many devices as the one that saved it)."""
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "numpy" in state:
+        kind, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "random" in state:
+        version, internal, gauss_next = state["random"]
+        random.setstate((version, tuple(internal), gauss_next))
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
