@@ -800,15 +800,12 @@ def test_a_later_files_empty_section_is_refused_not_merged_as_nothing(tmp_path):
 
 
 def _lightningcli_config(*args: str) -> dict:
-    """The config plain LightningCLI (``examples/lightningcli/main.py``) reads from ``args``."""
-    import subprocess
-    import sys
+    """The config plain LightningCLI (as ``examples/lightningcli/main.py`` runs it) reads from
+    ``args``, parsed in this process (``run=False``: no subcommand, nothing trained)."""
+    from lightning.pytorch.cli import LightningCLI
 
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", *args,
-                          "--print_config"], cwd=root, check=True, capture_output=True,
-                         text=True, timeout=300).stdout
-    return yaml.safe_load(out)
+    cli = LightningCLI(save_config_callback=None, run=False, args=list(args))
+    return yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))
 
 
 def test_a_class_changed_by_an_override_or_a_later_file_keeps_its_arguments_as_lightningcli(
