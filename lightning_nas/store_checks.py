@@ -50,10 +50,27 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             store.close()
             name = FOLDER_KEYS.get(key, key)
             held = (f"a search started without {name}" if old is missing else
-                    f"a search with a different {name} (stored {old!r}, now {new!r})")
+                    f"a search with a different {name} ({_what_differs(old, new)})")
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
+
+
+def _what_differs(old: Any, new: Any) -> str:
+    """The keys of two mappings that differ (``key: stored, now new``; ``unset`` for a key
+    one lacks), or both values whole when they are no mappings or differ in order alone.
+
+    Example:
+        >>> _what_differs({"a": {"choice": [1, 2]}, "b": 1}, {"a": {"choice": [1, 3]}, "b": 1})
+        "a: {'choice': [1, 2]}, now {'choice': [1, 3]}"
+    """
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        changed = [f"{key}: {old.get(key, 'unset')!r}, now {new.get(key, 'unset')!r}"
+                   for key in dict.fromkeys([*old, *new])
+                   if key not in old or key not in new or _typed(old[key]) != _typed(new[key])]
+        if changed:
+            return "; ".join(changed)
+    return f"stored {old!r}, now {new!r}"
 
 
 def _typed(value: Any) -> str:

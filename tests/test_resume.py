@@ -271,6 +271,18 @@ def test_a_space_whose_values_changed_type_is_refused_on_resume(tmp_path):
         _objective_search(tmp_path, space=floats, budget=2).run()
 
 
+def test_a_changed_space_on_resume_names_the_keys_that_differ(tmp_path):
+    # was: both whole spaces printed, "stored {...}, now {...}", left to diff by eye
+    _objective_search(tmp_path, budget=1).run()
+    changed = {**{k: v for k, v in SPACE.items() if k != "a"}, "c": {"choice": [1, 2]},
+               "d": {"choice": [0, 1]}}
+    with pytest.raises(ConfigError) as err:
+        _objective_search(tmp_path, space=changed, budget=2).run()
+    held = str(err.value).split("different space (")[1].split("); resume")[0]
+    assert held == (f"a: {SPACE['a']!r}, now 'unset'; c: {SPACE['c']!r}, now "
+                    "{'choice': [1, 2]}; d: 'unset', now {'choice': [0, 1]}"), held
+
+
 class _Stop(Exception):
     pass
 
