@@ -90,7 +90,7 @@ def test_trial_reporter_state_round_trips():
     reporter = TrialReporter("val_acc", "max")
     reporter.load_state_dict({"history": history})
     state = reporter.state_dict()
-    assert state == {"history": history} and _plain(state)
+    assert state["history"] == history and _plain(state)
     restored = TrialReporter("val_acc", "max")
     restored.load_state_dict(state)
     assert restored.curve() == [0.5, 0.75]

@@ -6,8 +6,8 @@ segment that starts from ``ckpt_path`` after ``seed_everything`` would draw the 
 epochs' shuffles, dropout masks and NumPy / ``random`` values once more. ``capture`` is what
 ``TrialReporter`` saves with each checkpoint; ``restore`` sets it back when the checkpoint is
 loaded (after the module's ``setup``, which draws what it drew the first time; before the
-training data's iterator is made). Only plain values and tensors are stored, so the file
-still loads with ``torch.load(weights_only=True)``.
+training data's iterator is made). The states are plain lists of numbers (what ``json``
+writes), so a checkpoint still loads with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ __all__ = ["capture", "restore"]
 
 
 def capture() -> dict[str, Any]:
-    """The random state of torch (and of CUDA, when it is in use), NumPy and ``random``.
+    """The random state of torch (and of CUDA, when it is in use), NumPy and ``random``, as
+    plain lists.
 
     Example:
         >>> state = capture()
@@ -34,13 +35,12 @@ def capture() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                  float(gauss)],
+        "torch": torch.get_rng_state().tolist(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
         "random": [version, list(internal), gauss_next],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
     return state
 
 
@@ -48,13 +48,13 @@ def restore(state: dict[str, Any]) -> None:
     """Set the generators ``capture`` read back to ``state`` (missing parts are left alone;
     CUDA's only when this process sees as many devices as the one that saved it)."""
     if "torch" in state:
-        torch.set_rng_state(state["torch"])
+        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
     if "numpy" in state:
         kind, keys, pos, has_gauss, gauss = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
     if "random" in state:
         version, internal, gauss_next = state["random"]
         random.setstate((version, tuple(internal), gauss_next))
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in cuda])
