@@ -190,10 +190,11 @@ def _count_flops(model: torch.nn.Module, example: Any) -> int:
     and the CPU kernels it does not count (``_MISSED``) counted by their matmuls. Each
     submodule's train/eval mode is restored afterwards (a ready module may be the user's).
     """
-    from torch.utils.flop_counter import FlopCounterMode, flop_registry
+    from torch.utils import flop_counter
 
+    counted = getattr(flop_counter, "flop_registry", {})  # its formulas; older torch: none
     mapping = {getattr(_aten, name): formula for name, formula in _MISSED
-               if hasattr(_aten, name) and getattr(_aten, name) not in flop_registry}
+               if hasattr(_aten, name) and getattr(_aten, name) not in counted}
     modes = [(module, module.training) for module in model.modules()]
     mha = getattr(torch.backends, "mha", None)  # its switch: torch >= 2.3
     with _FASTPATH_LOCK:
@@ -206,8 +207,8 @@ def _count_flops(model: torch.nn.Module, example: Any) -> int:
                 for module in model.modules():
                     if isinstance(module, _FUSED):
                         module.train()
-            with torch.no_grad(), FlopCounterMode(display=False,
-                                                  custom_mapping=mapping) as counter:
+            with torch.no_grad(), flop_counter.FlopCounterMode(
+                    display=False, custom_mapping=mapping) as counter:
                 if isinstance(example, (tuple, list)):  # as it is: no batch-transfer hooks
                     model(*example)
                 elif isinstance(example, dict):
