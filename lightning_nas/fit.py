@@ -179,11 +179,15 @@ def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLi
     record = next((Path(p) for p in reversed(paths) if Path(p).name == "best.yaml"),
                   Path(paths[-1]))
     config = record.with_name("best_config.yaml")
-    fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
-           f"{shlex.quote(str(config))}" if user_path(config).is_file() else
-           f"its run has no best_config.yaml: a search from Python (lightning-nas finetune "
-           f"{shlex.quote(str(record.parent))} trains that trial on), or a Hydra sweep "
-           f"(its rerun line in best.yaml)")
+    hydra = cfg.get("hydra")
+    if user_path(config).is_file():
+        fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
+               f"{shlex.quote(str(config))}")
+    elif isinstance(hydra, Mapping) and hydra.get("rerun"):  # its project's task trains it
+        fix = f"it is a Hydra sweep's: its task trains that trial again: {hydra['rerun']}"
+    else:
+        fix = (f"its run has no best_config.yaml: a search from Python (lightning-nas "
+               f"finetune {shlex.quote(str(record.parent))} trains that trial on)")
     raise ConfigError(f"unknown config section 'trial': {record} is a search's best.yaml (the "
                       f"best trial's record: arch, score, checkpoint), not a config; {fix}")
 

@@ -327,8 +327,21 @@ def test_fit_of_best_yaml_points_to_best_config(tmp_path, capsys, config_run):
     assert f"unknown config section 'trial': {run / 'best.yaml'} is a search's best.yaml" in line
     fix = (f"lightning-nas fit {shlex.quote(str(run / 'best_config.yaml'))}" if config_run
            else f"its run has no best_config.yaml: a search from Python (lightning-nas "
-                f"finetune {shlex.quote(str(run))} trains that trial on), or a Hydra sweep")
+                f"finetune {shlex.quote(str(run))} trains that trial on)")
     assert fix in line and not (tmp_path / "fit").exists()
+
+
+def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_line(tmp_path, capsys):
+    # was: it offered `lightning-nas finetune RUN_DIR`, which refuses a sweep's folder
+    record = tmp_path / "sweep" / "best.yaml"
+    record.parent.mkdir()
+    rerun = "python src/train.py model.lr=0.1"
+    record.write_text(yaml.safe_dump({"trial": 2, "arch": {"model.lr": 0.1}, "model": None,
+                                      "hydra": {"overrides": ["model.lr=0.1"], "rerun": rerun}}))
+    assert main(["fit", str(record), "--out", str(tmp_path / "fit")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert line.endswith(f"it is a Hydra sweep's: its task trains that trial again: {rerun}")
+    assert "finetune" not in line and not (tmp_path / "fit").exists()
 
 
 def test_fit_into_a_folder_that_is_not_empty_is_refused_and_deletes_nothing(
