@@ -41,19 +41,6 @@ def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tm
     assert result.best.score == max(t.score for t in trials)
 
 
-def test_search_on_a_local_ray_cluster(tmp_path, tiny_trainer):
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        result = Search("tests.helpers.TinyNet", SPACE, data=BlobData, trainer=tiny_trainer,
-                        budget=3, executor="ray", num_workers=2, run_dir=tmp_path,
-                        verbose=False).run()
-    finally:
-        ray.shutdown()
-    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
-    assert result.best is not None and (tmp_path / "best.yaml").exists()
-
-
 MAIN_MODEL = """
 import sys
 

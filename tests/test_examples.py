@@ -14,6 +14,8 @@ from examples.digits.data import DigitsDataModule
 from examples.digits.model import DigitsCNN
 from lightning_nas import SearchSpace
 from lightning_nas.cli import main
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "digits" / "search.yaml"
@@ -88,6 +90,8 @@ def test_distributed_example_ray(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml")
     assert 0.0 < best["score"] <= 1.0
+    with RunStore(tmp_path / "run" / "search.db") as store:  # both trials, on two actors
+        assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 
 
 def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, monkeypatch):

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
-import subprocess
-import sys
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -24,7 +20,6 @@ from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet, make_blobs
 
-ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
 
@@ -88,33 +83,33 @@ from tests.helpers import BlobData, TinyNet, make_blobs
 """
 
 
-def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_nothing(tmp_path):
+def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_nothing(
+        tmp_path, launcher):
     # was: each worker died re-running the script, every trial was FAILED "trial process
     # died (exit code 1)" and the search ended "with no completed trial"
-    run_dir, env = str(tmp_path / "run"), {**os.environ, "PYTHONPATH": str(ROOT)}
+    run_dir = str(tmp_path / "run")
     for guard in ("", 'if __name__ == "__main__":\n    '):
-        script = tmp_path / f"search{len(guard)}.py"
+        script, log = tmp_path / f"search{len(guard)}.py", tmp_path / f"log{len(guard)}.txt"
         script.write_text(_SCRIPT.format(guard=guard, indent=" " * len(guard.split("\n")[-1]),
                                          run_dir=run_dir))
-        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                             env=env, cwd=tmp_path, timeout=300)
+        code = launcher.run([], log, script)  # ``python search.py``, imports paid once
         if not guard:
-            assert out.returncode == 1
+            assert code == 1, log.read_text()
             assert ("SearchError: a worker process died while starting (exit code 1), before "
-                    "it ran trial ") in out.stderr
-            assert 'needs `if __name__ == "__main__":` around it' in out.stderr
+                    "it ran trial ") in log.read_text()
+            assert 'needs `if __name__ == "__main__":` around it' in log.read_text()
             with RunStore(tmp_path / "run" / "search.db") as store:  # nothing counted
                 assert store.count(TrialStatus.FAILED) == 0
                 assert store.count(TrialStatus.COMPLETED) == 0
-    assert out.returncode == 0, out.stderr  # guarded, the same folder resumes and completes
+    assert code == 0, log.read_text()  # guarded, the same folder resumes and completes
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 
 
-def test_process_executor_recycles_and_replaces_workers(tmp_path):
-    def spec(i: int, **init) -> TrialSpec:
+def test_process_executor_recycles_workers(tmp_path):
+    def spec(i: int) -> TrialSpec:
         return TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(tmp_path / f"t{i}"),
-                         model=TinyNet, model_init_args=init, data=BlobData,
+                         model=TinyNet, data=BlobData,
                          trainer={"max_epochs": 1})
 
     with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1,
@@ -126,12 +121,7 @@ def test_process_executor_recycles_and_replaces_workers(tmp_path):
         pool.submit(spec(2))
         assert pool.wait()[0].status is TrialStatus.COMPLETED
         assert pool.pids() != first  # recycled after one trial
-        pool.submit(spec(3, die_width=8))
-        dead = pool.wait()[0]
-        assert dead.status is TrialStatus.FAILED and "exit code 3" in dead.error
-        pool.submit(spec(4))  # a fresh worker replaces the dead one
-        assert pool.wait()[0].status is TrialStatus.COMPLETED
-    assert pool.pids() == []
+    assert pool.pids() == []  # (a dead worker's replacement: the dying-trial search above)
 
 
 def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
