@@ -90,6 +90,62 @@ def test_a_dict_valued_choice_is_one_value_and_a_group_is_keys(tmp_path):
     assert all(p.arch == runs[p.source_trial] for p in priors)
 
 
+def test_a_choice_of_dicts_and_a_group_of_its_keys_map_onto_each_other(tmp_path):
+    # was: every prior got the fill value extra.k=1 (or extra={'k': 1}) for the value its
+    # trial ran with, and retrain_top_k trained an architecture the scores never belonged to
+    dicts = {"extra": {"choice": [{"k": 1}, {"k": 2}, {"k": 3}]}, "a": {"choice": [0, 1]}}
+    group = {"extra": {"k": {"choice": [1, 2, 3]}}, "a": {"choice": [0, 1]}}
+    def objective(arch: dict) -> dict:
+        return {"acc": arch["extra"]["k"] / 10 + arch["a"] / 100}
+
+    for name, first, then in (("d2g", dicts, group), ("g2d", group, dicts)):
+        source = tmp_path / name / "source"
+        _search(source, 6, first, objective=objective).run()
+        runs = {t.trial_id: t.arch for t in open_run(source).trials()}
+        warm = _search(tmp_path / name / "warm", 1, then, objective=objective,
+                       warm_start=[source], retrain_top_k=1, optimizer="NGOpt").run()
+        with open_run(tmp_path / name / "warm") as store:
+            priors = store.priors()
+            rep = WarmStartReport.from_dict(store.get_meta("warm_start")).sources[0]
+        assert (rep.used, rep.merged, rep.filled, rep.dropped) == (6, 0, {}, []), name
+        assert sorted((p["source_trial"], p["arch"]) for p in priors) == sorted(runs.items())
+        assert warm.trials[0].arch == {"extra": {"k": 3}, "a": 1}  # the earlier best
+    # in a config: a chosen optimizer node, and the lr searched in the node the run had
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    def sgd(lr: float) -> dict:
+        return {"class_path": "torch.optim.SGD", "init_args": {"lr": lr}}
+
+    nodes = {"model.optimizer": {"choice": [sgd(0.1), sgd(0.3)]}}
+    config = {"model": {"class_path": "m.Net", "init_args": {"optimizer": sgd(0.05)}}}
+    for name, space, key in (("nodes", nodes, "model.optimizer"),
+                             ("lr", {"model.optimizer.lr": {"choice": [0.1, 0.3]}},
+                              "model.optimizer.lr")):
+        store = open_search_store(tmp_path / name, {"space": space, "monitor": "acc",
+                                                    "mode": "max"})
+        store.set_meta("config", config)
+        for lr, acc in ((0.1, 0.2), (0.3, 0.9)):
+            arch = {key: sgd(lr) if name == "nodes" else lr}
+            store.finish_trial(TrialResult(store.start_trial(arch), arch,
+                                           TrialStatus.COMPLETED, score=acc))
+        store.close()
+    lr = SearchSpace.from_dict({"model.optimizer.init_args.lr": {"choice": [0.1, 0.3]}})
+    priors, report = load_priors([tmp_path / "nodes"], lr, fill={
+        "model.optimizer.init_args.lr": 0.1})
+    assert [(p.arch, p.score) for p in priors] == [
+        ({"model.optimizer.init_args.lr": 0.1}, 0.2),
+        ({"model.optimizer.init_args.lr": 0.3}, 0.9)]
+    rep = report.sources[0]
+    assert (rep.filled, rep.recorded, rep.dropped) == ({}, {}, ["model.optimizer.class_path"])
+    assert rep.fill_unused == ["model.optimizer.init_args.lr"]
+    priors, report = load_priors([tmp_path / "lr"], SearchSpace.from_dict(nodes))
+    assert [(p.arch, p.score) for p in priors] == [({"model.optimizer": sgd(0.1)}, 0.2),
+                                                   ({"model.optimizer": sgd(0.3)}, 0.9)]
+    rep = report.sources[0]
+    assert (rep.used, rep.filled, rep.recorded, rep.dropped) == (2, {}, {}, [])
+
+
 def test_a_key_the_earlier_space_lacked_takes_the_value_its_run_had(tmp_path):
     from lightning_nas.results import TrialResult
     from lightning_nas.store import open_search_store

@@ -7,9 +7,11 @@ key): a key the earlier space lacked takes a fill value (``fill[key]``, else
 ``fill_value(param)``), a key the current space lacks is dropped, and an architecture with
 a value outside the current space is skipped. A key the earlier space lacked but its run
 had a value for (its config, its model's or data's arguments, its Trainer settings) takes
-that value unless ``fill`` names it. Each result keeps its score on its own task (its
-run's monitor and mode): the loss told is ``-score`` for a maximised monitor, ``score``
-otherwise, and ``task`` (the source folder) tells a strategy which results share a scale.
+that value unless ``fill`` names it. A dict one space chooses whole and the other
+searches as a group of keys maps key by key, either way (``warm_keys.py``). Each result
+keeps its score on its own task (its run's monitor and mode): the loss told is ``-score``
+for a maximised monitor, ``score`` otherwise, and ``task`` (the source folder) tells a
+strategy which results share a scale.
 
 With several objectives (``objectives``), each result also gets ``losses``, one per
 objective: the first is its ``loss`` (the source run's monitor, on its own task), the others
@@ -49,18 +51,27 @@ from __future__ import annotations
 import inspect
 import math
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.arch import arch_key, flatten_arch
+from lightning_nas.arch import arch_key
 from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.nodes import ARGS_KEYS, target_path
+from lightning_nas.config.nodes import target_path
 from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError, StoreError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.schedulers import scheduler_epochs
+from lightning_nas.search.warm_keys import (
+    config_path,
+    flat_arch,
+    group_paths,
+    holds_dicts,
+    join_dicts,
+    renamed,
+    split_dicts,
+)
 from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
@@ -115,31 +126,6 @@ def _stored_space(store: RunStore) -> SearchSpace | None:
         return SearchSpace.from_dict(store.get_meta("space"))
     except (SpaceError, TypeError, AttributeError):
         return None
-
-
-def _flat_arch(arch: Mapping[str, Any], groups: set[str] | None) -> dict[str, Any]:
-    """``arch`` with the ``groups`` of the space it ran in as dotted keys; a dict that is a
-    choice's value stays one value (no stored space, ``None``: every dict is a group)."""
-    if groups is None:
-        return flatten_arch(arch)
-
-    def flat(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            path = f"{prefix}{key}"
-            out.update(flat(value, f"{path}.") if isinstance(value, Mapping) and path in groups
-                       else {path: value})
-        return out
-
-    return flat(arch, "")
-
-
-def _groups(space: SearchSpace, prefix: str = "") -> set[str]:
-    out: set[str] = set()
-    for name, param in space.params.items():
-        if isinstance(param, SearchSpace):
-            out |= {f"{prefix}{name}", *_groups(param, f"{prefix}{name}.")}
-    return out
 
 
 def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict[str, Any]:
@@ -322,20 +308,30 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     kept: dict[str, Prior] = {}
     recorded = _recorded(store, space, here_hydra)
     stored = _stored_space(store)  # read once per source, not per trial
-    groups = None if stored is None else _groups(stored)
+    groups = None if stored is None else group_paths(stored)
     hydra = store.get_meta("hydra") is not None
-    named = {_config_path(k, space.params, here_hydra): k for k in params}  # this space's
+    named = {config_path(k, space.params, here_hydra): k for k in params}  # this space's
     # keys as this search means them; the source's as the source meant them (was: both
     # the source's way, so a sweep's model.depth was dropped for a plain search's depth)
-    had = set() if stored is None else set(_renamed(_flat_params(stored), stored.params,
-                                                    named, hydra))
+    dicts = {path: k for path, k in named.items() if holds_dicts(params[k])}
+    src = {} if stored is None else _flat_params(stored)
+    top = [] if stored is None else list(stored.params)
+    inside = {config_path(k, top, hydra): p for k, p in src.items()}
+    had = set(renamed(src, top, named, hydra)) | {  # or inside a dict, or around its keys
+        k for path, k in named.items() for s, p in inside.items()
+        if (path.startswith(f"{s}.") and holds_dicts(p))
+        or (path in dicts and s.startswith(f"{path}."))}
     rep.fill_unused = sorted(k for k in fill if k in had)
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
             continue
-        flat = _renamed(_flat_arch(trial.arch, groups),
-                        trial.arch if stored is None else stored.params, named, hydra)
+        names = trial.arch if stored is None else top
+        # a dict the trial chose, opened into this space's keys, or its group keys joined
+        # into the dict this space chooses (was: a fill value for a value the trial had)
+        flat = renamed(split_dicts(flat_arch(trial.arch, groups), names, named, hydra), names,
+                       named, hydra)
+        flat = join_dicts(flat, names, hydra, dicts, set(params), recorded)
         mapped: dict[str, Any] = {}
         for key in params:
             if key in flat:
@@ -369,26 +365,6 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         kept[key] = prior
     rep.used = len(kept)
     return list(kept.values()), rep
-
-
-def _config_path(key: str, top: Iterable[str], hydra: bool) -> str:
-    """The config path a space key names, as ``_recorded`` reads it: ``width`` (a model
-    argument), ``model.width`` and ``model.init_args.width`` are all ``model.width``; in a
-    Hydra sweep's run every key is a path into its job config."""
-    name = next((n for n in top if key == n or key.startswith(f"{n}.")), key)
-    path = key if hydra or is_dotted(name) else f"model.{key}"
-    return ".".join(part for part in path.split(".") if part not in ARGS_KEYS)
-
-
-def _renamed(flat: Mapping[str, Any], top: Iterable[str], named: Mapping[str, str],
-             hydra: bool) -> dict[str, Any]:
-    """``flat`` (an earlier run's keys, ``top``: its space's top-level names) with each key
-    that names a config path this space names another way under this space's key."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        alias = named.get(_config_path(key, top, hydra), key)
-        out[key if alias in flat or alias in out else alias] = value
-    return out
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
