@@ -556,6 +556,40 @@ def test_several_objectives_take_each_priors_losses_and_resume_exactly(tmp_path,
     assert len(resumed.pareto_front()) >= 1
 
 
+def _with_lat(arch: dict) -> dict:
+    return {**score(arch), "lat": float(arch["c"])}
+
+
+def test_each_objective_of_a_prior_is_its_trials_value_of_that_objective(tmp_path):
+    # was: the first loss was always the source's monitor, so with objectives lat (min),
+    # acc (max) every prior was told [-acc, -acc] and retrain_top_k=1 retrained the
+    # earlier architecture with the best acc, not the best lat
+    _search(tmp_path / "source", 8, objective=_with_lat).run()  # acc only, lat logged
+    source = {t.trial_id: t for t in open_run(tmp_path / "source").trials()}
+    warm = Search(None, SPACE, objectives={"lat": "min", "acc": "max"}, budget=1, seed=3,
+                  run_dir=tmp_path / "warm", objective=_with_lat, verbose=False,
+                  warm_start=[tmp_path / "source"], retrain_top_k=1, optimizer="NGOpt").run()
+    with open_run(tmp_path / "warm") as store:
+        priors = store.priors()
+        rep = WarmStartReport.from_dict(store.get_meta("warm_start")).sources[0]
+    assert len(priors) == 8
+    for prior in priors:
+        old = source[prior["source_trial"]]
+        assert prior["losses"] == [old.metrics["lat"], -old.score]
+        assert prior["loss"] == old.metrics["lat"] and prior["score"] == old.score
+    assert warm.trials[0].metrics["lat"] == min(t.metrics["lat"] for t in source.values())
+    assert rep.first_from_monitor is None
+    # a source that never logged this search's first objective: its monitor stands in
+    # (on its own task, as with one objective), and the report says so
+    objectives = Objectives({"size": "min", "acc": "max"})
+    priors, report = load_priors([tmp_path / "source"], SearchSpace.from_dict(SPACE),
+                                 objectives=objectives)
+    assert report.sources[0].first_from_monitor == "size" and len(priors) == 8
+    assert all(p.losses == [-p.score, -p.score] and p.loss == -p.score for p in priors)
+    assert ("first objective 'size' not logged there: its monitor acc (max) stands in"
+            in report.describe())
+
+
 def test_costs_of_priors_are_counted_in_this_search_never_taken_from_the_source(tmp_path):
     def with_params(arch: dict) -> dict:
         return {**score(arch), "params": 1.0}  # the source's model: another size

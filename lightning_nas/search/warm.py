@@ -14,11 +14,12 @@ for a maximised monitor, ``score`` otherwise, and ``task`` (the source folder) t
 strategy which results share a scale.
 
 With several objectives (``objectives``), each result also gets ``losses``, one per
-objective: the first is its ``loss`` (the source run's monitor, on its own task), the others
-are costs counted for the mapped architecture in this search (``count``: ``params``,
-``flops``) or, for any other metric, the source trial's value at its best epoch; a trial
+objective, in this search's modes, and its ``loss`` is the first: costs counted for the
+mapped architecture in this search (``count``: ``params``, ``flops``) or, for any other
+metric, the source trial's value at its best epoch (its monitor's: its score); a trial
 that lacks one, or has a NaN or infinite value of one, is skipped (reported per
-objective).
+objective). A source that never logged this search's first objective gives its monitor's
+loss for it instead (on its own task, as with one objective; the report says so).
 
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
 used, merged (two mapped to the same architecture: the better one is kept) and skipped,
@@ -322,6 +323,10 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         if (path.startswith(f"{s}.") and holds_dicts(p))
         or (path in dicts and s.startswith(f"{path}."))}
     rep.fill_unused = sorted(k for k in fill if k in had)
+    first = next(iter(objectives.modes)) if objectives is not None else None
+    if first is not None and first != rep.monitor and not (first in COSTS and count) and \
+            not any(first in t.metrics for t in trials):  # its monitor stands in for it
+        rep.first_from_monitor = first
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
@@ -351,12 +356,14 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
             continue
         loss = float(-trial.score if mode == "max" else trial.score)
-        losses = _losses(trial, arch, loss, objectives, count, rep.monitor or "monitor")
+        losses = _losses(trial, arch, loss, objectives, count, rep.monitor or "monitor",
+                         rep.first_from_monitor is None)
         if isinstance(losses, tuple):  # (the report's count: lacking or not_finite, name)
             skipped = getattr(rep, losses[0])
             skipped[losses[1]] = skipped.get(losses[1], 0) + 1
             continue
-        prior = Prior(arch, loss, trial.score, source, source, trial.trial_id, losses)
+        prior = Prior(arch, losses[0] if losses else loss, trial.score, source, source,
+                      trial.trial_id, losses)  # ranked by this run's first objective
         key = arch_key(arch)
         if key in kept:
             rep.merged += 1
@@ -368,24 +375,25 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,
-            objectives: Objectives | None, count: Count | None, monitor: str
-            ) -> list[float] | tuple[str, str] | None:
-    """A prior's loss per objective (the first: ``loss``, of the source's ``monitor``), or
-    why it is skipped: ``("lacking", name)`` for an objective that neither ``count`` (an
-    architecture this search's model cannot build counts nothing) nor the trial's metrics
-    give, ``("not_finite", name)`` for one that is NaN or infinite (nevergrad cannot be
-    told it)."""
+            objectives: Objectives | None, count: Count | None, monitor: str,
+            own_first: bool = True) -> list[float] | tuple[str, str] | None:
+    """A prior's loss per objective, each the trial's value of that objective, in this
+    search's mode (``own_first`` false: the first is ``loss``, of the source's ``monitor``,
+    which the source logged instead), or why it is skipped: ``("lacking", name)`` for an
+    objective that neither ``count`` (an architecture this search's model cannot build
+    counts nothing) nor the trial's metrics give, ``("not_finite", name)`` for one that is
+    NaN or infinite (nevergrad cannot be told it)."""
     if not math.isfinite(loss):
         return "not_finite", monitor
     if objectives is None:
         return None
-    metrics = dict(trial.metrics)
+    metrics = {monitor: trial.score, **trial.metrics}
     try:
         metrics.update(count(arch) if count is not None else {})
     except Exception:  # noqa: BLE001 - the model rejects it: no cost of another model either
         metrics = {k: v for k, v in metrics.items() if k not in COSTS}
-    out = [loss]
-    for name, mode in list(objectives.modes.items())[1:]:
+    out = [] if own_first else [loss]  # was: always the monitor's, whatever the first is
+    for name, mode in list(objectives.modes.items())[len(out):]:
         if name not in metrics:
             return "lacking", name
         value = float(metrics[name])

@@ -23,11 +23,13 @@ class Prior:
 
     Args:
         arch: the architecture in the current space.
-        loss: what a minimising optimizer is told (``-score`` when its run maximised).
+        loss: what a minimising optimizer is told (``-score`` when its run maximised;
+            with several objectives, the first of ``losses``).
         score: the monitor's value in its run.
         task: which results share a scale (the source run's folder).
         source: the source run's folder; ``source_trial`` its trial id there.
-        losses: with several objectives, one loss per objective (the first is ``loss``).
+        losses: with several objectives, one loss per objective (the trial's value of it,
+            in this search's mode; the first is ``loss``).
     """
 
     arch: dict[str, Any]
@@ -64,6 +66,8 @@ class SourceReport:
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
     #: ``warm_start_fill`` keys this source's trials had: their own values were taken
     fill_unused: list[str] = field(default_factory=list)
+    #: this search's first objective, which the source never logged: its monitor stands in
+    first_from_monitor: str | None = None
 
     def describe(self) -> str:
         """One paragraph for the search's output."""
@@ -94,6 +98,9 @@ class SourceReport:
             text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
         if self.dropped:
             text += "; keys dropped: " + ", ".join(self.dropped)
+        if self.first_from_monitor:
+            text += (f"; first objective {self.first_from_monitor!r} not logged there: its "
+                     f"monitor {self.monitor} ({self.mode}) stands in, on its own task")
         if self.fill_unused:
             text += ("; warm_start_fill not used for " + ", ".join(self.fill_unused)
                      + " (its trials had them)")
