@@ -28,7 +28,10 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folder
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["check_same_search"]
+__all__ = ["NEWER_KEYS", "check_same_search"]
+
+#: ``fixed`` keys that a store written by an older version lacks: not compared there
+NEWER_KEYS = ("warm_start_fill",)
 
 
 def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
@@ -38,6 +41,8 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
+        if old is missing and key in NEWER_KEYS:  # a store of an older version: resumes
+            continue
         if key == "objectives" and isinstance(old, Mapping):
             old = store.objectives()  # the monitor first, as the earliest stores did not
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,

@@ -467,6 +467,29 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
 
 
+def test_a_resume_with_another_warm_start_fill_is_refused_before_anything_runs(tmp_path):
+    # was: accepted without a word, the stored priors keeping the fill of the first start
+    _search(tmp_path / "source", 4, {"a": SPACE["a"], "b": SPACE["b"]}).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": "NGOpt"}
+    _search(tmp_path / "warm", 2, warm_start_fill={"c": 1}, **warm).run()
+    with open_run(tmp_path / "warm") as store:
+        priors = store.priors()
+    for fill, now in (({"c": 8}, "c: 1, now 8"), (None, "c: 1, now 'unset'")):
+        with pytest.raises(ConfigError, match=rf"a different warm_start_fill \({now}\); "
+                                              r"resume with the same warm_start_fill"):
+            _search(tmp_path / "warm", 3, warm_start_fill=fill, **warm).run()
+    with open_run(tmp_path / "warm") as store:
+        assert len(store.trials()) == 2 and store.priors() == priors
+    _search(tmp_path / "warm", 3, warm_start_fill={"c": 1}, **warm).run()
+    _search(tmp_path / "warm", 4, optimizer="NGOpt").run()  # left out: the stored priors
+    # a run stored by an older version, which kept no fill, resumes
+    with RunStore(tmp_path / "warm" / "search.db") as store:
+        store._db.execute("DELETE FROM meta WHERE key = 'warm_start_fill'")
+    _search(tmp_path / "warm", 5, warm_start_fill={"c": 8}, **warm).run()
+    with open_run(tmp_path / "warm") as store:
+        assert len(store.trials()) == 5 and store.priors() == priors
+
+
 def test_a_source_whose_search_db_holds_no_search_is_refused_and_left_as_it_is(tmp_path):
     # was: accepted; the error came after this run's folder was written, and opening the
     # source for writing created the run tables in it (an empty file grew to 28 KB)

@@ -349,10 +349,12 @@ class Transfer:
     def fixed(self) -> dict[str, Any]:
         """What a resume must keep (``open_search_store``): the source folders, as absolute
         paths, when there are any (the store adds their paths relative to the run folder: a
-        resume matches a folder by either)."""
+        resume matches a folder by either), and ``warm_start_fill``, which the stored
+        priors were filled with (was: a changed one was ignored without a word)."""
         if not self.warm_start:
             return {}
-        return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start]}
+        return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start],
+                "warm_start_fill": dict(self.warm_start_fill or {})}
 
 
 _GROUPS = {"goal": Goal, "execution": Execution, "early_stopping": EarlyStopping,
