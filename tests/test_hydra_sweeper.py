@@ -837,6 +837,37 @@ def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
         assert source["filled"] == {}
 
 
+def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_path):
+    # was: "unknown hydra.sweeper setting 'warm_start_fill'; did you mean 'warm_start'?"
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) + cfg.lr
+
+    _sweep(tmp_path / "first", task, {"budget": 4, "params": {"x": "range(0, 12)"}}, lr=0.3)
+    warm = {"budget": 2, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+        "x": "range(0, 12)", "lr": "choice(0.1, 0.3)", "model.depth": "choice(3, 2, 1)"}}
+    ran = []
+    for bad, message in (("{zz: 1}", "key 'zz' is not a key of the search space; keys: lr, "
+                                     "model.depth, x"),
+                         ("{lr: 0.2}", r"lr=0.2 is outside the space \(one of \[0.1, 0.3\]")):
+        with pytest.raises(Exception, match=f"hydra.sweeper.warm_start_fill {message}"):
+            _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, warm,
+                   (f"hydra.sweeper.warm_start_fill={bad}",), lr=0.3)
+    assert not ran and not (tmp_path / "bad" / "run").exists()
+    fill = "hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.1}"  # dotted: one key
+    trials = _sweep(tmp_path / "second", task, warm, (fill,), lr=0.3)
+    assert len(trials) == 2
+    with RunStore(tmp_path / "second" / "run" / "search.db") as store:
+        priors = store.priors()
+        source = store.get_meta("warm_start")["sources"][0]
+    assert len(priors) == 4 and all(p["arch"]["lr"] == 0.1 and p["arch"]["model.depth"] == 2
+                                    for p in priors)
+    assert (source["filled"], source["recorded"]) == ({"model.depth": 2, "lr": 0.1}, {})
+    # a resume with another fill is refused (the stored priors keep this one)
+    with pytest.raises(Exception, match=r"a different warm_start_fill \(lr: 0.1, now 0.3\)"):
+        _sweep(tmp_path / "second", task, {**warm, "budget": 3},
+               ("hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.3}",), lr=0.3)
+
+
 def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path):
     # was: the sweep's way of naming keys read this search's keys too: a plain search's
     # 'depth' (the model's argument) dropped the sweep's model.depth and gave its scores

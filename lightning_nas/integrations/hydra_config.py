@@ -103,6 +103,9 @@ class LightningNASSweeperConf:
         warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
             completed results feed the optimizer first; never counted in ``budget``.
         retrain_top_k: run the ``k`` best earlier architectures first (counted).
+        warm_start_fill: values for the keys (paths into the job config) the earlier
+            runs' spaces lack, as ``lightning-nas search``'s ``warm_start_fill``; a
+            dotted key is one key (``hydra.sweeper.warm_start_fill='{model.depth: 2}'``).
         params: the search space in Hydra's sweep grammar, as the Optuna and Nevergrad
             sweepers read it (``choice``, ``range``, ``interval``, ``int(...)``,
             ``tag(log, ...)``, ``tag(ordered, ...)``), or the Nevergrad sweeper's range
@@ -130,6 +133,7 @@ class LightningNASSweeperConf:
     verbose: bool = True
     warm_start: list[str] = field(default_factory=list)
     retrain_top_k: int = 0
+    warm_start_fill: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] | None = None
 
 

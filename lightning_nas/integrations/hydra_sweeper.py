@@ -71,6 +71,7 @@ from lightning_nas.search.objectives import mode_for, pareto_front
 from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.warm import check_fill
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -138,6 +139,7 @@ class HydraSweep(Sweeper):
                              self.hydra_context.config_loader)
         settings = self._search_settings()
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
+        check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
                              settings.execution.num_workers,
                              warm=bool(settings.transfer.warm_start))
@@ -212,6 +214,7 @@ class HydraSweep(Sweeper):
                 constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
                              for i, c in enumerate(s["constraints"] or [])],
                 warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
+                warm_start_fill=s["warm_start_fill"] or None,
                 run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
         except ConfigError as err:  # `budget` must be ...: the key as this user writes it
             raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"

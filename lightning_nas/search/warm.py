@@ -245,16 +245,17 @@ def _priors_read(db: Path) -> bool:
         return False
 
 
-def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None) -> None:
+def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None,
+               name: str = "warm_start_fill") -> None:
     """Raise ``ConfigError`` unless every key of ``fill`` is a (dotted) key of ``space``
-    with a value inside it."""
+    with a value inside it (``name``: the setting, as the user writes it)."""
     params = _flat_params(space)
     for key, value in (fill or {}).items():
         if key not in params:
-            raise ConfigError(f"warm_start_fill key {key!r} is not a key of the search space; "
+            raise ConfigError(f"{name} key {key!r} is not a key of the search space; "
                               f"keys: {', '.join(params)}")
         if not params[key].contains(value):
-            raise ConfigError(f"warm_start_fill {key}={value!r} is outside the space "
+            raise ConfigError(f"{name} {key}={value!r} is outside the space "
                               f"({params[key].describe()})")
 
 
