@@ -5,7 +5,7 @@ The kinds say where to look: ``ConfigError`` (a setting, a config file, a class 
 on: too many failures, an error every trial would hit), ``MonitorError`` (the monitored
 metric is never logged), ``StoreError`` (a run's ``search.db`` cannot be opened or its
 folder locked). Messages name the bad key or value and list the valid ones;
-``unknown`` and ``check_mode`` build the messages that many checks share.
+``unknown``, ``check_mode`` and ``check_number`` build the messages that many checks share.
 
 Example:
     >>> try:
@@ -30,6 +30,7 @@ __all__ = [
     "SpaceError",
     "StoreError",
     "check_mode",
+    "check_number",
     "did_you_mean",
     "one_line",
     "unknown",
@@ -112,3 +113,22 @@ def check_mode(mode: object, name: str = "mode") -> str:
     if mode not in MODES:
         raise ConfigError(f"`{name}` can be {', '.join(MODES)}; got {mode!r}")
     return mode  # type: ignore[return-value]
+
+
+def check_number(value: object, key: str, low: float | None = None, strict: bool = False,
+                 integer: bool = False, nullable: bool = False) -> None:
+    """Raise ``ConfigError`` naming ``key`` unless ``value`` is a number (an integer with
+    ``integer``; not a bool, not NaN) above ``low`` (``strict``) or at least ``low``.
+
+    Example:
+        >>> check_number(0, "arch_lr", 0, strict=True)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: arch_lr must be a number > 0, got 0
+    """
+    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    if not number or (low is not None and not (value > low if strict  # type: ignore[operator]
+                                               else value >= low)):  # type: ignore[operator]
+        bound = "" if low is None else f" {'>' if strict else '>='} {low}"
+        raise ConfigError(f"{key} must be {'an integer' if integer else 'a number'}{bound}"
+                          f"{' or null' if nullable else ''}, got {value!r}")

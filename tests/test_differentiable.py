@@ -305,6 +305,32 @@ def test_bad_settings_are_config_errors():
     assert nas.global_step == 0
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"arch_lr": 0}, "arch_lr must be a number > 0, got 0"),
+    ({"arch_lr": -0.01}, "arch_lr must be a number > 0, got -0.01"),
+    ({"arch_weight_decay": -1}, "arch_weight_decay must be a number >= 0, got -1"),
+    ({"lr": -1}, "lr must be a number > 0, got -1"),
+    ({"weight_decay": -0.5}, "weight_decay must be a number >= 0, got -0.5")])
+def test_rates_are_checked_when_built_as_from_yaml(kwargs, message):
+    # was: arch_lr=0 trained and exported the argmax of the logits' random start; a
+    # negative rate was torch's bare "Invalid learning rate" when the fit started
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        DifferentiableNAS(TinySupernet(), **kwargs)
+
+
+def test_logits_an_arch_lr_cannot_move_are_refused_at_the_end(tmp_path):
+    # was: Adam's state (filled at its first step, whatever it changed) counted as trained
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3, arch_lr=1e-30,
+                            export_dir=str(tmp_path / "out"))
+    initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
+    with pytest.raises(ConfigError, match=r"training stopped after 6 steps, before the "
+                                          r"architecture logits took a step \(arch_lr=1e-30 "
+                                          r"too small to move them\)"):
+        _trainer(tmp_path, max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
+    assert all(torch.equal(v, initial[k]) for k, v in nas.alphas.items())
+    assert nas.best_arch is None and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])
 def test_num_classes_is_checked_on_the_first_training_batch_before_training(
         tmp_path, monkeypatch, capsys, algorithm):

@@ -10,11 +10,16 @@ start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too.
   ``num_sanity_val_steps: 0``), and a choice module that the forward of that batch never
   calls (``check_choices_called``: a decision the network never uses).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
-  logits that never took a step, training stopped within the warmup by ``max_time`` or a
-  callback.
+  logits that never moved from their start: training stopped within the warmup by
+  ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
+- ``check_rates`` (when ``DifferentiableNAS`` is built): learning rates > 0, weight decays
+  >= 0, in the words of ``lightning-nas oneshot``'s settings check.
 
 Example:
-    >>> logits_stepped(torch.optim.Adam([torch.zeros(2, requires_grad=True)]))
+    >>> from torch import nn
+    >>> from lightning_nas.oneshot.choices import LayerChoice
+    >>> from lightning_nas.oneshot.differentiable import DifferentiableNAS
+    >>> logits_stepped(DifferentiableNAS(LayerChoice([nn.ReLU(), nn.Tanh()], label="act")))
     False
 """
 
@@ -28,7 +33,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
@@ -37,7 +42,8 @@ if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
 __all__ = ["DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT", "check_choices_called",
-           "check_logits_trained", "check_pair", "check_targets", "check_training_start",
+           "check_logits_trained", "check_pair", "check_rates", "check_targets",
+           "check_training_start",
            "checked_preds", "logits_stepped"]
 
 #: the default forward's reading of a batch, as ``check_targets`` says it
@@ -110,14 +116,26 @@ def _check_fit(nas: DifferentiableNAS, preds: torch.Tensor, target: Any) -> None
                   DARTS_HINT)
 
 
-def logits_stepped(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether ``optimizer`` (the logits' Adam) has taken a step: it fills its state at the
-    first (which a checkpoint keeps, so a resumed search knows it too)."""
-    return any(optimizer.state.values())
+def check_rates(**rates: float) -> None:
+    """Raise ``ConfigError`` naming a learning rate (``*lr``) that is not above 0 or a
+    weight decay below 0, in the words of ``lightning-nas oneshot``'s checks.
+
+    Example:
+        >>> check_rates(arch_lr=0)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: arch_lr must be a number > 0, got 0
+    """
+    for key, value in rates.items():
+        check_number(value, key, 0, strict=key.endswith("lr"))
 
 
-def _arch_optimizer(nas: DifferentiableNAS) -> torch.optim.Optimizer:
-    return nas.optimizers(use_pl_optimizer=False)[1]
+def logits_stepped(nas: DifferentiableNAS) -> bool:
+    """Whether the logits moved from their start (``start_logits``, drawn from ``seed``: the
+    same in a resumed search, whose checkpoint holds the moved ones). Was: whether their
+    Adam had a state, which it fills at its first step whatever it changed."""
+    return any(not torch.equal(p.detach().cpu(), nas.start_logits[key])
+               for key, p in nas.alphas.items())
 
 
 def check_training_start(nas: DifferentiableNAS) -> None:
@@ -126,7 +144,7 @@ def check_training_start(nas: DifferentiableNAS) -> None:
     have stepped already (a resumed search), or when ``num_classes`` does not fit the first
     training batch."""
     trainer, warmup = nas.trainer, nas.hparams.warmup_epochs
-    if warmup and not logits_stepped(_arch_optimizer(nas)):
+    if warmup and not logits_stepped(nas):
         epochs, steps = trainer.max_epochs or 0, trainer.max_steps
         if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
             raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
@@ -211,14 +229,16 @@ def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> 
 
 
 def check_logits_trained(nas: DifferentiableNAS) -> None:
-    """Raise ``ConfigError`` at the end of training when the logits never took a step
-    (training stopped within ``warmup_epochs`` by ``max_time`` or a callback), so no
-    architecture is derived from their random start."""
-    if logits_stepped(_arch_optimizer(nas)):
+    """Raise ``ConfigError`` at the end of training when the logits never moved from their
+    start (training stopped within ``warmup_epochs`` by ``max_time`` or a callback, an
+    ``arch_lr`` too small to change them), so no architecture is derived from it."""
+    if logits_stepped(nas):
         return
+    hp = nas.hparams
+    why = (f"warmup_epochs={hp.warmup_epochs} trains only the weights; stopped by max_time, "
+           f"max_steps or a callback such as EarlyStopping; or " if hp.warmup_epochs else "")
     raise ConfigError(f"training stopped after {nas.trainer.global_step} steps, before the "
-                      f"architecture logits took a step (warmup_epochs="
-                      f"{nas.hparams.warmup_epochs} trains only the weights; stopped by "
-                      f"max_time, max_steps or a callback such as EarlyStopping): the derived "
-                      f"architecture would be their random start, so none is derived or "
-                      f"exported; train longer or lower warmup_epochs")
+                      f"architecture logits took a step ({why}arch_lr={hp.arch_lr} too small "
+                      f"to move them): the derived architecture would be their random start, "
+                      f"so none is derived or exported; train longer, lower warmup_epochs or "
+                      f"raise arch_lr")

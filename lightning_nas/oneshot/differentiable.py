@@ -64,7 +64,12 @@ from torch.nn import functional as F
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.bilevel import BilevelData
-from lightning_nas.oneshot.checks import check_logits_trained, check_training_start, checked_preds
+from lightning_nas.oneshot.checks import (
+    check_logits_trained,
+    check_rates,
+    check_training_start,
+    checked_preds,
+)
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
@@ -75,6 +80,7 @@ from lightning_nas.oneshot.scoring import (
     network_of,
     rng_state,
 )
+from lightning_nas.oneshot.wrapped import drop_log, first_optimizer, optimizer_class
 
 __all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -84,31 +90,6 @@ ALGORITHMS = ("darts", "gdas")
 TAU_SCHEDULES = ("exponential", "linear")
 #: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
 CLIP_ALGORITHMS = ("norm", "value")
-
-
-def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
-    table = {n.lower(): c for n, c in vars(torch.optim).items()
-             if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
-             and c is not torch.optim.Optimizer}
-    if name.lower() not in table:
-        raise unknown("optimizer", name, sorted(table))
-    return table[name.lower()]
-
-
-def _drop_log(*args: Any, **kwargs: Any) -> None:
-    """``self.log`` of a wrapped LightningModule's ``training_step`` (``log_dict`` calls it)."""
-
-
-def _first_optimizer(value: Any) -> torch.optim.Optimizer | None:
-    """The optimizer of a ``configure_optimizers`` result (the first one; schedulers are
-    dropped)."""
-    if isinstance(value, torch.optim.Optimizer):
-        return value
-    if isinstance(value, Mapping):
-        return _first_optimizer(value.get("optimizer"))
-    if isinstance(value, (list, tuple)) and value:
-        return _first_optimizer(value[0])
-    return None
 
 
 class DifferentiableNAS(pl.LightningModule):
@@ -178,7 +159,9 @@ class DifferentiableNAS(pl.LightningModule):
         if isinstance(loss, str) and loss not in LOSSES:
             raise unknown("loss", loss, LOSSES)
         if optimizer is not None:
-            _optimizer_class(optimizer)
+            optimizer_class(optimizer)
+        check_rates(lr=lr, weight_decay=weight_decay, arch_lr=arch_lr,
+                    arch_weight_decay=arch_weight_decay)  # was: torch's error at fit start
         self.save_hyperparameters(ignore=["supernet", "metric"] + (
             [] if loss is None or isinstance(loss, str) else ["loss"]))
         self.automatic_optimization = False
@@ -191,6 +174,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.alphas = nn.ParameterDict({
             self._keys[label]: nn.Parameter(1e-3 * torch.randn(len(values), generator=generator))
             for label, values in self.choices.items()})
+        self.start_logits = {k: p.detach().clone() for k, p in self.alphas.items()}  # seeded
         self.register_buffer("tau", torch.tensor(float(tau_max)))
         lightning_supernet = isinstance(supernet, pl.LightningModule)
         if loss is None and not lightning_supernet:
@@ -275,7 +259,7 @@ class DifferentiableNAS(pl.LightningModule):
             return self.loss_fn(self.supernet(batch[0]), batch[1])
         # its self.log calls are dropped (Lightning logs the module it runs, the wrapper);
         # its Trainer stays attached, so current_epoch, global_step, ... read as in a fit
-        self.supernet.log = _drop_log
+        self.supernet.log = drop_log
         try:
             out = self.supernet.training_step(batch, batch_idx)
         finally:
@@ -298,9 +282,9 @@ class DifferentiableNAS(pl.LightningModule):
         if hp.optimizer is None and isinstance(self.supernet, pl.LightningModule) and (
                 type(self.supernet).configure_optimizers
                 is not pl.LightningModule.configure_optimizers):
-            weights = _first_optimizer(self.supernet.configure_optimizers())
+            weights = first_optimizer(self.supernet.configure_optimizers())
         if weights is None:
-            weights = _optimizer_class(hp.optimizer or "adam")(
+            weights = optimizer_class(hp.optimizer or "adam")(
                 self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         alphas = {id(p) for p in self.alphas.parameters()}
         if any(id(p) in alphas for group in weights.param_groups for p in group["params"]):

@@ -30,7 +30,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.errors import ConfigError, check_mode, did_you_mean
+from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
@@ -152,13 +152,8 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
                 value = float(value)
             except ValueError:
                 pass
-        strict = kind is float and key != "arch_weight_decay"
-        number = isinstance(value, int if kind is int else (int, float)) and not isinstance(
-            value, bool)
-        if not number or (low is not None and (value <= low if strict else value < low)):
-            bound = "" if low is None else f" {'>' if strict else '>='} {low}"
-            raise ConfigError(f"oneshot.{key} must be {'an integer' if kind is int else 'a number'}"
-                              f"{bound}{' or null' if nullable else ''}, got {value!r}")
+        check_number(value, f"oneshot.{key}", low, strict=kind is float
+                     and key != "arch_weight_decay", integer=kind is int, nullable=nullable)
         out[key] = kind(value)
     for key, nullable in _STRINGS.items():
         value = out.get(key)
