@@ -607,6 +607,38 @@ def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     assert isinstance(plain.configure_optimizers()[0], torch.optim.Adam)
 
 
+class _ManualSupernet(TinySupernet):
+    """``TinySupernet`` stepping its optimizer itself (manual optimization)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        loss = super().training_step(batch, batch_idx)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        return loss
+
+
+def test_a_module_of_manual_optimization_is_refused_before_training(tmp_path):
+    # was: autograd's "element 0 of tensors does not require grad" in the sanity check, or
+    # "backward through the graph a second time" in the first step
+    with pytest.raises(ConfigError, match=r"^_ManualSupernet sets automatic_optimization=False, "
+                                          r"but DifferentiableNAS \(DARTS, GDAS\) drives the "
+                                          r"optimization itself: .*search with SPOS"):
+        DifferentiableNAS(_ManualSupernet(), num_classes=3)
+    model = TinySupernet()  # switched after it was wrapped: said when the fit starts
+    nas = DifferentiableNAS(model, algorithm="gdas", num_classes=3)
+    model.automatic_optimization = False
+    trainer = _trainer(tmp_path, max_epochs=1, num_sanity_val_steps=0)
+    with pytest.raises(ConfigError, match="TinySupernet sets automatic_optimization=False"):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and nas.history == []
+
+
 def test_bf16_mixed_precision_trains_the_logits(tmp_path):
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05)

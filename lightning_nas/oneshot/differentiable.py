@@ -80,7 +80,12 @@ from lightning_nas.oneshot.scoring import (
     network_of,
     rng_state,
 )
-from lightning_nas.oneshot.wrapped import drop_log, first_optimizer, optimizer_class
+from lightning_nas.oneshot.wrapped import (
+    check_automatic,
+    drop_log,
+    first_optimizer,
+    optimizer_class,
+)
 
 __all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
 
@@ -165,6 +170,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.save_hyperparameters(ignore=["supernet", "metric"] + (
             [] if loss is None or isinstance(loss, str) else ["loss"]))
         self.automatic_optimization = False
+        check_automatic(supernet)  # its training_step is the loss: no optimizer of its own
         self.supernet = supernet
         _ = self.network  # a misspelt net_attr: said now
         space = space_of(supernet)
@@ -294,6 +300,7 @@ class DifferentiableNAS(pl.LightningModule):
         return [weights, arch]
 
     def on_fit_start(self) -> None:
+        check_automatic(self.supernet)  # set after it was wrapped: said before any step
         self._ended = False
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):

@@ -1,7 +1,8 @@
 """What ``DifferentiableNAS`` takes from the network it wraps: the weight optimizer (a
 ``torch.optim`` name, or the first optimizer of a LightningModule's
 ``configure_optimizers``), and the ``self.log`` that its ``training_step`` calls while it
-is the search's loss (dropped).
+is the search's loss (dropped); ``check_automatic`` refuses a LightningModule of manual
+optimization, whose ``training_step`` steps optimizers itself instead of returning a loss.
 
 Example:
     >>> optimizer_class("sgd").__name__
@@ -13,11 +14,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
+from torch import nn
 
-from lightning_nas.errors import unknown
+from lightning_nas.errors import ConfigError, unknown
 
-__all__ = ["drop_log", "first_optimizer", "optimizer_class"]
+__all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class"]
+
+
+def check_automatic(supernet: nn.Module) -> None:
+    """Raise ``ConfigError`` when ``supernet`` is a LightningModule of manual optimization
+    (``automatic_optimization = False``): ``DifferentiableNAS`` drives the optimization
+    (the module's ``training_step`` is the loss of its two steps), which such a module's
+    step would take over (was: autograd's "does not require grad" in the sanity check, or
+    "backward through the graph a second time"). SPOS (``OneShotNAS``), a callback that
+    leaves the optimization to the module, takes it."""
+    if isinstance(supernet, pl.LightningModule) and not supernet.automatic_optimization:
+        raise ConfigError(
+            f"{type(supernet).__name__} sets automatic_optimization=False, but "
+            f"DifferentiableNAS (DARTS, GDAS) drives the optimization itself: the module's "
+            f"training_step is the loss of its architecture and weight steps (it must return "
+            f"the loss, not step optimizers), and its configure_optimizers gives the weight "
+            f"optimizer; use automatic optimization, or search with SPOS (the OneShotNAS "
+            f"callback, oneshot.algorithm: spos), which leaves the optimization to the module")
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
