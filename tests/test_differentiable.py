@@ -639,6 +639,62 @@ def test_a_module_of_manual_optimization_is_refused_before_training(tmp_path):
     assert trainer.global_step == 0 and nas.history == []
 
 
+class _SmoothedSupernet(TinySupernet):
+    """A training loss of its own (label smoothing, an L2 penalty) and a validation_step
+    logging the plain cross-entropy as ``val_loss``."""
+
+    train_calls = 0
+
+    def training_step(self, batch, batch_idx):
+        _SmoothedSupernet.train_calls += 1
+        x, y = batch
+        self.log("inner_train_loss", 1.0)
+        l2 = sum((p ** 2).sum() for p in self.parameters())
+        return F.cross_entropy(self(x), y, label_smoothing=0.3) + 0.05 * l2
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self(x), y))
+        self.log("val_acc", 0.0)  # a key the wrapper logs itself (num_classes): the wrapper's
+        self.log("val_own", 7.0)
+
+
+def test_val_loss_is_the_modules_own_validation_loss(tmp_path, monkeypatch):
+    # was: its training_step's loss (label smoothing, L2 penalty) on validation batches,
+    # its own validation_step never ran
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(_SmoothedSupernet(), num_classes=3)
+    trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    _SmoothedSupernet.train_calls = 0
+    data = BlobData()
+    data.setup("fit")
+    got = trainer.validate(nas, dataloaders=data.val_dataloader(), verbose=False)[0]
+    assert _SmoothedSupernet.train_calls == 0 and "inner_train_loss" not in got
+    nas.eval()
+    weights, index = nas.mixing_weights(sample=False)
+    total = correct = count = 0.0
+    with torch.no_grad(), mixed(nas.supernet, weights, index):
+        for x, y in data.val_dataloader():
+            preds = nas.supernet(x)
+            total += float(F.cross_entropy(preds, y, reduction="sum"))
+            correct += float((preds.argmax(-1) == y).sum())
+            count += len(y)
+    assert got["val_loss"] == pytest.approx(total / count, rel=1e-5)
+    assert got["val_acc"] == pytest.approx(correct / count) and got["val_own"] == 7.0
+    # no validation_step of its own: val_loss is its training_step's loss, as documented
+    monkeypatch.setattr(_SmoothedSupernet, "validation_step", pl.LightningModule.validation_step)
+    l2 = float(sum((p ** 2).sum() for p in nas.supernet.parameters()))
+    with torch.no_grad(), mixed(nas.supernet, weights, index):
+        train_loss = [float(F.cross_entropy(nas.supernet(x), y, label_smoothing=0.3)) + 0.05 * l2
+                      for x, y in data.val_dataloader()]
+    got = _trainer(tmp_path).validate(nas, dataloaders=data.val_dataloader(), verbose=False)[0]
+    sizes = [len(b[1]) for b in data.val_dataloader()]
+    assert got["val_loss"] == pytest.approx(
+        sum(v * n for v, n in zip(train_loss, sizes, strict=True)) / sum(sizes), rel=1e-5)
+    assert "inner_train_loss" not in got
+
+
 def test_bf16_mixed_precision_trains_the_logits(tmp_path):
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05)

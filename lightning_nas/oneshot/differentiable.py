@@ -15,9 +15,11 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   zips the datamodule's train loader with its validation loader (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP.
-- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): ``val_loss`` and,
-  with ``num_classes`` or ``metric``, ``val_acc``. Each epoch logs the softmax probability
-  of every value as ``alpha/<decision>/<value>`` and appends the logits to ``history``.
+- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a LightningModule's
+  own ``validation_step`` (its logs; ``val_loss`` its own, else ``loss`` or, None, its
+  ``training_step``'s) and, with ``num_classes`` or ``metric``, ``val_acc``. Each epoch
+  logs the softmax probability of every value as ``alpha/<decision>/<value>`` and appends
+  the logits to ``history``.
 - At the end of training the ``top_k`` most probable architectures are scored with the
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
@@ -85,6 +87,7 @@ from lightning_nas.oneshot.wrapped import (
     drop_log,
     first_optimizer,
     optimizer_class,
+    own_validation,
 )
 
 __all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
@@ -382,9 +385,12 @@ class DifferentiableNAS(pl.LightningModule):
         weights, index = self.mixing_weights(sample=False)
         with mixed(self.supernet, weights, index):  # the first checked: (x, y) fitting the metric
             preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
-            loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
-                    else self._plain_loss(batch, batch_idx))
-        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
+            own = own_validation(self, batch, batch_idx, dataloader_idx,  # its metrics
+                                 {self.metric_name} if self.val_metric is not None else ())
+            if "val_loss" not in own:  # its own val_loss, else the loss of training
+                loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
+                        else self._plain_loss(batch, batch_idx))
+                self.log("val_loss", loss, prog_bar=True, sync_dist=True)
         if self.val_metric is not None:
             metric = loader_metric(self, "val_metric", dataloader_idx)  # one per val loader
             metric(preds, batch[1])

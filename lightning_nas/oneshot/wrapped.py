@@ -1,8 +1,10 @@
 """What ``DifferentiableNAS`` takes from the network it wraps: the weight optimizer (a
 ``torch.optim`` name, or the first optimizer of a LightningModule's
 ``configure_optimizers``), and the ``self.log`` that its ``training_step`` calls while it
-is the search's loss (dropped); ``check_automatic`` refuses a LightningModule of manual
-optimization, whose ``training_step`` steps optimizers itself instead of returning a loss.
+is the search's loss (dropped); ``own_validation`` runs its ``validation_step`` in the
+search's validation, its ``self.log`` calls logged by the search; ``check_automatic``
+refuses a LightningModule of manual optimization, whose ``training_step`` steps
+optimizers itself instead of returning a loss.
 
 Example:
     >>> optimizer_class("sgd").__name__
@@ -11,7 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -20,7 +23,8 @@ from torch import nn
 
 from lightning_nas.errors import ConfigError, unknown
 
-__all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class"]
+__all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class",
+           "own_validation"]
 
 
 def check_automatic(supernet: nn.Module) -> None:
@@ -65,3 +69,29 @@ def first_optimizer(value: Any) -> torch.optim.Optimizer | None:
     if isinstance(value, (list, tuple)) and value:
         return first_optimizer(value[0])
     return None
+
+
+def own_validation(wrapper: pl.LightningModule, batch: Any, batch_idx: int,
+                   dataloader_idx: int, skip: Collection[str]) -> set[str]:
+    """Run the wrapped LightningModule's own ``validation_step`` (``wrapper.supernet``; none
+    if it defines none) with its ``self.log`` calls logged by ``wrapper``, as in a plain fit,
+    except the keys in ``skip`` (those the wrapper logs itself); return the keys it logged."""
+    module = wrapper.supernet
+    if not isinstance(module, pl.LightningModule) or (
+            type(module).validation_step is pl.LightningModule.validation_step):
+        return set()
+    logged: set[str] = set()
+
+    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        logged.add(name)
+        if name not in skip:
+            wrapper.log(name, value, *args, **kwargs)
+
+    more = (dataloader_idx,) if "dataloader_idx" in inspect.signature(
+        module.validation_step).parameters else ()
+    module.log = log  # type: ignore[method-assign]
+    try:
+        module.validation_step(batch, batch_idx, *more)
+    finally:
+        del module.log
+    return logged
