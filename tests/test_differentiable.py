@@ -386,6 +386,52 @@ def test_validation_on_several_loaders_logs_each_loaders_metric(tmp_path):
     assert both[0]["val_acc/dataloader_idx_0"] != both[1]["val_acc/dataloader_idx_1"]
 
 
+class _LongValBlobData(BlobData):
+    """``BlobData`` with its splits swapped: 64 training samples (2 batches of 32), 192
+    validation samples (6 batches), unshuffled."""
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        self.train_set, self.val_set = self.val_set, self.train_set
+
+
+class _PairsSeen(pl.Callback):
+    def __init__(self) -> None:
+        self.pairs: list[tuple[float, float]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.pairs.append((float(batch["train"][0].sum()), float(batch["arch"][0].sum())))
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+@pytest.mark.parametrize("limit", [None, 1])
+def test_an_epoch_is_one_pass_over_the_training_batches(tmp_path, algorithm, limit):
+    # was: max_size_cycle cycled the training loader when the validation loader was
+    # longer: 6 weight steps per epoch over 2 training batches
+    data = _LongValBlobData(batch_size=32, shuffle=False)
+    data.setup("fit")
+    train = [float(x.sum()) for x, _ in data.train_dataloader()]
+    arch = [float(x.sum()) for x, _ in data.val_dataloader()]
+    assert (len(train), len(arch)) == (2, 6)
+    seen = _PairsSeen()
+    nas = DifferentiableNAS(TinySupernet(), algorithm=algorithm, num_classes=3)
+    trainer = _trainer(tmp_path, max_epochs=2, limit_val_batches=1, callbacks=[seen],
+                       **({} if limit is None else {"limit_train_batches": limit}))
+    trainer.fit(nas, datamodule=BilevelData(_LongValBlobData(batch_size=32, shuffle=False)))
+    per_epoch = list(zip(train, arch, strict=False))[:limit or 2]
+    assert trainer.num_training_batches == len(per_epoch)
+    assert seen.pairs == pytest.approx(per_epoch * 2)  # the validation loader restarts
+    # the training loader the shorter one: the validation loader is cycled within an epoch
+    seen = _PairsSeen()
+    data = BlobData(n=256, batch_size=32, shuffle=False)  # 6 training, 2 validation batches
+    data.setup("fit")
+    arch = [float(x.sum()) for x, _ in data.val_dataloader()]
+    _trainer(tmp_path, max_epochs=1, limit_val_batches=1, callbacks=[seen]).fit(
+        DifferentiableNAS(TinySupernet(), algorithm=algorithm, num_classes=3),
+        datamodule=BilevelData(BlobData(n=256, batch_size=32, shuffle=False)))
+    assert [a for _, a in seen.pairs] == pytest.approx(arch * 3)
+
+
 class _StopAfterFirstEpoch(pl.Callback):
     """Stops training at the end of its first epoch (as EarlyStopping or a Timer may)."""
 

@@ -2,11 +2,13 @@
 weights zipped with its validation batches for the architecture logits.
 
 ``BilevelData(datamodule)`` keeps the datamodule's validation and test loaders; its train
-loader is a ``CombinedLoader`` (``max_size_cycle``: the validation loader is cycled) that
-yields ``{"train": batch, "arch": batch}``, so Lightning moves both parts to the device and
-gives each rank its shard under DDP. When a search resumes, it sets the checkpoint's random
-state before each training iterator Lightning makes until the first batch, so the resumed
-run draws the shuffles the uninterrupted one drew.
+loader is a ``CombinedLoader`` that yields ``{"train": batch, "arch": batch}``, so Lightning
+moves both parts to the device and gives each rank its shard under DDP: an epoch is one
+pass over the training loader, and the validation loader is cycled, restarting with each
+epoch (one longer than the training loader, unshuffled, gives each epoch its first
+batches only). When a search resumes, it sets the checkpoint's random state before each
+training iterator Lightning makes until the first batch, so the resumed run draws the
+shuffles the uninterrupted one drew.
 
 Lightning's datamodule hooks reach the wrapped datamodule as in a plain fit: ``setup``,
 ``teardown``, ``on_exception``, ``state_dict`` / ``load_state_dict`` and the batch-transfer
@@ -24,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.data import sized_len
 from lightning.pytorch.utilities import CombinedLoader
 
 from lightning_nas.errors import ConfigError
@@ -38,22 +42,56 @@ __all__ = ["BilevelData"]
 
 
 class _TrainLoader(CombinedLoader):
-    """The zipped loader; sets a resumed search's random state before making its iterators
-    (so the first epoch after a resume draws the data order the search would have drawn)."""
+    """The zipped loader: an epoch is one pass over the training loader (``limits``, which
+    Lightning sets from ``limit_train_batches``, may end it sooner); the architecture's
+    loader is cycled, restarting with each epoch. It sets a resumed search's random state
+    before making its iterators (so the first epoch after a resume draws the data order
+    the search would have drawn). Was: ``max_size_cycle``, which cycled the training
+    loader when the validation loader was the longer one."""
 
     def __init__(self, iterables: dict[str, Any], data: BilevelData) -> None:
         super().__init__(iterables, "max_size_cycle")
         self.data = data
+        self._iters: list[Any] | None = None
+        self._index = 0
 
     def __iter__(self) -> Any:
         if self.data.resume_rng is not None:
             set_rng_state(self.data.resume_rng)
-        return super().__iter__()
+        self._iters = [iter(loader) for loader in self.flattened]  # train, then arch
+        self._index = 0
+        return self
+
+    def __next__(self) -> tuple[dict[str, Any], int, int]:
+        if self._iters is None or self._index >= self._length():
+            raise StopIteration
+        train = next(self._iters[0])
+        try:
+            arch = next(self._iters[1])
+        except StopIteration:  # cycled
+            self._iters[1] = iter(self.flattened[1])
+            arch = next(self._iters[1])
+        self._index += 1
+        return {"train": train, "arch": arch}, self._index - 1, 0
+
+    def _length(self) -> float:
+        """The training loader's length, within ``limits`` (inf: a loader without one)."""
+        length = sized_len(self.flattened[0])
+        return min(math.inf if length is None else length,
+                   self.limits[0] if self.limits else math.inf)
+
+    def __len__(self) -> int:
+        return self._length()  # type: ignore[return-value]  # inf: len() fails, as Lightning's
+
+    def reset(self) -> None:
+        self._iters = None
+        super().reset()
 
 
 class BilevelData(pl.LightningDataModule):
-    """A datamodule's training batches zipped with its validation batches (cycled) for the
-    architecture step: ``{"train": batch, "arch": batch}``; validation and test as before.
+    """A datamodule's training batches zipped with its validation batches (cycled; an epoch
+    is one pass over the training batches) for the architecture step: ``{"train": batch,
+    "arch": batch}``; validation and test as before.
     The architecture's batches come from one validation loader: a ``val_dataloader()``
     that returns several is a ``ConfigError`` when a fit sets up, before any training.
 

@@ -12,7 +12,7 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
 - First-order bilevel optimization by manual optimization: per training step the logits
   take a step on a held-out ("arch") batch, then the weights on a training batch. The
   batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader
-  zips the datamodule's train loader with its validation loader (cycled) in a
+  zips the datamodule's train loader (an epoch) with its validation loader (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP.
 - Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a LightningModule's
