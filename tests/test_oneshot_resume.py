@@ -99,7 +99,8 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     monkeypatch.chdir(ROOT)
     dead = _crash_and_resume(EXAMPLE / "darts.yaml", tmp_path, [], capsys)
     last = dead / "checkpoints" / "last.ckpt"
-    assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "epoch": 1}
+    assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
+                                         "arch_weight_decay": 0.001, "epoch": 1}
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
             f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
@@ -136,6 +137,47 @@ def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
             nas, datamodule=BilevelData(BlobData()),
             ckpt_path=_plain_gdas_checkpoint(tmp_path))
     assert [round(h["tau"], 4) for h in nas.history] == [10.0, 0.1, 0.1]
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
+        tmp_path, monkeypatch, capsys, algorithm):
+    # was: accepted, the checkpoint's hyper_parameters recording the new values while the
+    # optimizers' restored param_groups kept the old ones
+    def trainer(epochs: int) -> pl.Trainer:
+        return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
+                          limit_val_batches=0, enable_progress_bar=False,
+                          default_root_dir=tmp_path, callbacks=[epoch_end_checkpoint(tmp_path)])
+
+    trainer(1).fit(DifferentiableNAS(TinySupernet(), algorithm=algorithm),
+                   datamodule=BilevelData(BlobData()))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    nas = DifferentiableNAS(TinySupernet(lr=0.5), algorithm=algorithm, arch_lr=0.5,
+                            arch_weight_decay=0.1)
+    resumed = trainer(2)
+    with pytest.raises(ConfigError, match=r"other optimizer settings: the weight optimizer's "
+                                          r"lr: 0.05, now 0.5; arch_lr: 0.003, now 0.5; "
+                                          r"arch_weight_decay: 0.001, now 0.1; a resume goes"):
+        resumed.fit(nas, datamodule=BilevelData(BlobData()), ckpt_path=last)
+    assert checkpoint_settings(last)["epoch"] == 0 and len(nas.history) == 1  # no training
+    nas = DifferentiableNAS(TinySupernet(), algorithm=algorithm)  # the same settings: resumed
+    trainer(2).fit(nas, datamodule=BilevelData(BlobData()), ckpt_path=last)
+    assert len(nas.history) == 2
+    # the command: said before anything is built, in its settings' words
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "cli"
+    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.algorithm={algorithm}",
+            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--trainer.max_epochs=2", "--oneshot.arch_lr=0.5",
+                 "--ckpt_path", "last"]) == 2
+    assert ("oneshot.arch_lr=0.5 (the checkpoint's: 0.003); a resume goes on with the "
+            "checkpoint's search, so resume with --oneshot.arch_lr=0.003"
+            in capsys.readouterr().err)
+    assert main([*args, "--trainer.max_epochs=2", "--model.init_args.lr=0.5",
+                 "--ckpt_path", "last"]) == 2
+    assert "the weight optimizer's lr: 0.01, now 0.5" in capsys.readouterr().err
 
 
 def _plain_gdas_checkpoint(tmp_path: Path) -> Path:

@@ -75,7 +75,7 @@ from lightning_nas.oneshot.checks import (
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.resume import check_tau_schedule
+from lightning_nas.oneshot.resume import check_resumed_rates, check_tau_schedule
 from lightning_nas.oneshot.scoring import (
     check_trained,
     metric_mode,
@@ -202,6 +202,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.scored: list[dict[str, Any]] = []
         self._resume_rng: dict[str, Any] | None = None
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
+        self._resume_groups: list[dict[str, Any]] | None = None  # its optimizers' settings
 
     @property
     def network(self) -> nn.Module:
@@ -300,6 +301,8 @@ class DifferentiableNAS(pl.LightningModule):
             raise ConfigError("the weight optimizer must not hold the architecture logits")
         arch = torch.optim.Adam(self.alphas.parameters(), lr=hp.arch_lr, betas=(0.5, 0.999),
                                 weight_decay=hp.arch_weight_decay)
+        check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
+        self._resume_groups = None
         return [weights, arch]
 
     def on_fit_start(self) -> None:
@@ -442,3 +445,4 @@ class DifferentiableNAS(pl.LightningModule):
         self.history = list(state.get("history", []))
         self._resume_rng = state.get("rng")
         self._resume_tau_epochs = state.get("tau_epochs")
+        self._resume_groups = checkpoint.get("optimizer_states")  # configure_optimizers: after

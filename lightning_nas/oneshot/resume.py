@@ -5,8 +5,10 @@ or removed.
 
 A resumed run goes on as the uninterrupted one: the search's state (SPOS: its history,
 sampler and random state; DARTS/GDAS: the logits' history and random state) is in the
-checkpoint, and the algorithm, seed and (SPOS) optimizer it was written with must be the
-config's, or the resumed fit would train the weights on with another search. With
+checkpoint, and the algorithm, seed and (SPOS) optimizer, (DARTS/GDAS) ``arch_lr`` and
+``arch_weight_decay`` it was written with must be the config's, or the resumed fit would
+train the weights on with another search (``check_resumed_rates``: the weight optimizer's
+learning rate and weight decay too, once the module built it). With
 ``seed_everything: true`` (a new seed each run) and no ``oneshot.seed`` the checkpoint's
 seed is taken.
 
@@ -33,7 +35,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 
-__all__ = ["LAST", "checkpoint_settings", "check_resume", "check_tau_schedule",
+__all__ = ["LAST", "checkpoint_settings", "check_resume", "check_resumed_rates",
+           "check_tau_schedule",
            "epoch_end_checkpoint", "resolve_ckpt_path"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
@@ -76,7 +79,8 @@ def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | Non
 
 
 def checkpoint_settings(path: Path) -> dict[str, Any]:
-    """``{"algorithm", "seed", "epoch"}`` (SPOS also ``"optimizer"``) of a one-shot run's
+    """``{"algorithm", "seed", "epoch"}`` (SPOS also ``"optimizer"``, DARTS/GDAS
+    ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's
     checkpoint, read without loading its tensors.
 
     Raises:
@@ -94,7 +98,8 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
     if isinstance(ckpt, Mapping) and "differentiable_nas" in ckpt:
         hparams = ckpt.get("hyper_parameters") or {}
         return {"algorithm": hparams.get("algorithm"), "seed": hparams.get("seed"),
-                "epoch": epoch}
+                "arch_lr": hparams.get("arch_lr"),
+                "arch_weight_decay": hparams.get("arch_weight_decay"), "epoch": epoch}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
 
@@ -102,7 +107,8 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
 def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool
                  ) -> tuple[dict[str, Any], int | None]:
     """Check the checkpoint at ``path`` against the run's ``algorithm`` and settings
-    (``opts``: ``seed``, SPOS ``optimizer``).
+    (``opts``: ``seed``, SPOS ``optimizer``, DARTS/GDAS ``arch_lr`` and
+    ``arch_weight_decay``).
 
     Returns:
         The settings, with the checkpoint's seed when the config's is a fresh random one
@@ -118,7 +124,9 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
     opts = dict(opts)
     if seed_is_random:
         opts["seed"] = stored["seed"]
-    keys = ("seed", "optimizer") if algorithm == "spos" else ("seed",)
+    keys = ("seed", "optimizer") if algorithm == "spos" else tuple(
+        key for key in ("seed", "arch_lr", "arch_weight_decay") if stored.get(key) is not None
+        or key == "seed")  # the logits' optimizer: its checkpointed state keeps them
     differ = [f"oneshot.{key}={opts[key]!r} (the checkpoint's: {stored[key]!r})"
               for key in keys if stored.get(key) != opts[key]]
     if differ:
@@ -129,6 +137,40 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
                           f"search, so resume with {fix}")
     epoch = stored["epoch"]
     return opts, None if epoch is None else epoch + 1  # saved at an epoch's end
+
+
+def _values(groups: list[dict[str, Any]], key: str) -> Any:
+    values = [group.get(key) for group in groups]
+    return values[0] if len(values) == 1 else values
+
+
+def check_resumed_rates(states: list[dict[str, Any]] | None,
+                        optimizers: list[torch.optim.Optimizer]) -> None:
+    """Raise ``ConfigError`` when a resumed DARTS/GDAS search builds its optimizers (the
+    weights', the logits') with another learning rate or weight decay than its checkpoint's
+    (``states``: its ``optimizer_states``; None: no resume): Lightning loads the
+    checkpoint's ``param_groups`` over them, so the new values would be recorded in the
+    hyperparameters and ignored by the steps.
+
+    Example:
+        >>> arch = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.5)
+        >>> check_resumed_rates([arch.state_dict(), {"param_groups": [{"lr": 0.003,
+        ...                     "weight_decay": 0.0}]}], [arch, arch])
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: ... arch_lr: 0.003, now 0.5; ...
+    """
+    names = ("the weight optimizer's ", "arch_")
+    differ = [f"{name}{key}: {_values(state['param_groups'], key)}, now "
+              f"{_values(opt.param_groups, key)}"
+              for name, state, opt in zip(names, states or [], optimizers, strict=False)
+              for key in ("lr", "weight_decay")
+              if _values(state["param_groups"], key) != _values(opt.param_groups, key)]
+    if differ:
+        raise ConfigError(f"the checkpoint resumed from was written with other optimizer "
+                          f"settings: {'; '.join(differ)}; a resume goes on with the "
+                          f"checkpoint's optimizers (their state and these settings), so "
+                          f"resume with its values, or start a new search")
 
 
 def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> None:
