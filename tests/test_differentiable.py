@@ -653,6 +653,18 @@ def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     assert isinstance(plain.configure_optimizers()[0], torch.optim.Adam)
 
 
+def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
+    # was: each trainer.validate() appended a phantom epoch max_epochs + 1
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(tmp_path / "out"))
+    trainer = _trainer(tmp_path, max_epochs=2)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    fitted = copy.deepcopy(nas.history)
+    assert [h["epoch"] for h in fitted] == [1, 2]
+    for _ in range(2):
+        trainer.validate(nas, datamodule=BilevelData(BlobData()), verbose=False)
+    assert nas.history == fitted and nas.alpha_history()["history"] == fitted
+
+
 class _ManualSupernet(TinySupernet):
     """``TinySupernet`` stepping its optimizer itself (manual optimization)."""
 

@@ -399,8 +399,8 @@ class DifferentiableNAS(pl.LightningModule):
             metric(preds, batch[1])
             self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
 
-    def on_validation_epoch_end(self) -> None:
-        if not self.trainer.sanity_checking:
+    def on_validation_epoch_end(self) -> None:  # in a fit (not trainer.validate: no epoch)
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self._record()  # a checkpoint saved after validation holds this epoch
 
     # ----------------------------------------------------------------- export
