@@ -653,6 +653,23 @@ def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     assert isinstance(plain.configure_optimizers()[0], torch.optim.Adam)
 
 
+@pytest.mark.parametrize("sanity", [2, 0])
+def test_layer_choice_candidates_of_different_shapes_are_refused_before_training(
+        tmp_path, sanity):
+    # was: torch's "The size of tensor a (12) must match the size of tensor b (6)"
+    net = nn.Sequential(ChoiceLinear(8, 16, label="inp"),
+                        LayerChoice({"wide": nn.Linear(16, 12), "narrow": nn.Linear(16, 6)},
+                                    label="proj"),
+                        ChoiceLinear(12, 3, label="out"))
+    nas = DifferentiableNAS(net, num_classes=3)
+    trainer = _trainer(tmp_path, max_epochs=1, num_sanity_val_steps=sanity)
+    with pytest.raises(ConfigError, match=r"^choice 'proj': DARTS sums the outputs of its "
+                                          r"candidates, which must have one shape; got "
+                                          r"'wide': \(64, 12\), 'narrow': \(64, 6\); "):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and nas.history == []
+
+
 def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
     # was: each trainer.validate() appended a phantom epoch max_epochs + 1
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(tmp_path / "out"))

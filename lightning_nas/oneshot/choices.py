@@ -88,7 +88,8 @@ class LayerChoice(ChoiceModule):
         if mix is None or self.label not in mix.weights:
             out = self.candidates[self.chosen](*args, **kwargs)
         else:
-            out = mix.combine(self.label, [lambda o=o: o(*args, **kwargs) for o in ops])
+            out = mix.combine(self.label, [lambda o=o: o(*args, **kwargs) for o in ops],
+                              list(self.candidates))
         return out if mix is None else mix.confine(out)  # sigmoid(0) fills masked channels
 
     def export(self) -> nn.Module:

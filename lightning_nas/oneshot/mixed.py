@@ -6,7 +6,8 @@ all its values at once and returns their weighted sum; a decision without weight
 active value (single path, as ``set_path`` left it). Outside the context nothing changes:
 ``set_path``, ``get_path`` and ``export_subnet`` work as for single-path one-shot NAS.
 
-- ``LayerChoice``: ``sum_i w_i * candidate_i(x)``.
+- ``LayerChoice``: ``sum_i w_i * candidate_i(x)`` (candidates of different output shapes:
+  a ``ConfigError`` naming the choice, its values and their shapes).
 - ``Repeat``: ``sum_d w_d * (x after the first d blocks)``, one pass through the blocks.
 - ``ChoiceConv2d`` kernel sizes: one convolution with the largest kernel masked by
   ``sum_j w_j * centre_mask(k_j)`` (the same as the weighted sum of the outputs of each
@@ -48,9 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
+
+from lightning_nas.errors import ConfigError
 
 __all__ = ["Mixable", "Mixing", "kernel_mask", "mixed", "width_mask"]
 
@@ -146,17 +150,32 @@ class Mixing:
         agree = all(same(states[0], state) for state in states[1:])
         self.mask, self.dim, self.ndim = states[0] if agree else (None, 1, 0)
 
-    def combine(self, label: str, branches: Sequence[Callable[[], torch.Tensor]]
-                ) -> torch.Tensor:
+    def combine(self, label: str, branches: Sequence[Callable[[], torch.Tensor]],
+                values: Sequence[Any] | None = None) -> torch.Tensor:
         """``sum_i w_i * branches[i]()`` over the picked values; each branch starts from the
-        channel mask in force before it, and the mask they end with is kept (``_settle``)."""
-        weights, start, out, ends = self.weights[label], self._state(), None, []
+        channel mask in force before it, and the mask they end with is kept (``_settle``).
+
+        Raises:
+            ConfigError: the branches return tensors of different shapes, naming ``label``,
+                the ``values`` and their output shapes (was: torch's size error in the sum).
+        """
+        weights, start, terms, ends = self.weights[label], self._state(), {}, []
         for i in self.picks(label, len(branches)):
             self.mask, self.dim, self.ndim = start
-            term = weights[i] * branches[i]()
-            out = term if out is None else out + term
+            terms[i] = weights[i] * branches[i]()
             ends.append((weights[i], self._state()))
+        shapes = {i: tuple(term.shape) for i, term in terms.items()}
+        if len(set(shapes.values())) > 1:
+            names = list(values) if values is not None else list(range(len(branches)))
+            said = ", ".join(f"{names[i]!r}: {shape}" for i, shape in shapes.items())
+            raise ConfigError(f"choice {label!r}: DARTS sums the outputs of its candidates, "
+                              f"which must have one shape; got {said}; make them return one "
+                              f"shape (e.g. project to one width), or search with GDAS or "
+                              f"SPOS, which run one candidate at a time")
         self._settle(ends)
+        out = None
+        for term in terms.values():
+            out = term if out is None else out + term
         return out
 
     def stack(self, label: str, depths: Sequence[int], blocks: Sequence[nn.Module],
