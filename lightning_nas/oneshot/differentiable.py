@@ -120,8 +120,9 @@ class DifferentiableNAS(pl.LightningModule):
             ``ConfigError``.
         optimizer: weight optimizer, a ``torch.optim`` name; None: the LightningModule's
             own, else Adam.
-        lr, weight_decay: of a named weight optimizer.
-        arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS.
+        lr, weight_decay: of a named weight optimizer (above 0, at least 0).
+        arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS
+            (above 0, at least 0; a resume keeps these, and the weight optimizer's, settings).
         gradient_clip_val: clip the weights' gradients, in the optimizer step (after a
             ``16-mixed`` scaler unscaled them); with manual optimization the Trainer's
             ``gradient_clip_val`` is an error.
