@@ -38,6 +38,7 @@ __all__ = [
     "annotated",
     "build_lazy_mlp",
     "build_mlp",
+    "lightning_cli_fit",
     "make_blobs",
     "smooth_ce",
     "tiny_model",
@@ -521,3 +522,10 @@ def choice_net() -> nn.Sequential:
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
         nn.ReLU(), ChoiceLinear(12, 3, label="out"))
 
+
+def lightning_cli_fit(*args: str) -> None:
+    """What ``python -m examples.lightningcli.main fit ARGS`` (plain LightningCLI) trains,
+    in this process (a subprocess would import the training stack again: seconds)."""
+    from lightning.pytorch.cli import LightningCLI
+
+    LightningCLI(save_config_callback=None, args=["fit", *args])

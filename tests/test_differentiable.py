@@ -11,8 +11,6 @@ import itertools
 import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -828,18 +826,20 @@ def test_gradient_clipping_acts_on_the_unscaled_16_mixed_gradients(tmp_path, alg
 @pytest.mark.parametrize(("algorithm", "at_train_epoch_end"),
                          [("darts", None), ("gdas", None), ("darts", False)])
 def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(
-        tmp_path, algorithm, at_train_epoch_end):
+        request, tmp_path, algorithm, at_train_epoch_end):
     if os.environ.get("LNAS_FRESH_PROCESS") != "1":
-        # an exactness check: run it in a fresh interpreter, so that no process-wide state
-        # left by earlier tests (threads, backends flags, RNG streams) decides it
+        # an exactness check: run it in a process no earlier test ran in, so that no
+        # process-wide state they left (threads, backends flags, RNG streams) decides it
+        # (forked from the launcher's, which imported the training stack and ran nothing)
         name = "test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search"
         node = f"{Path(__file__).resolve()}::{name}[{algorithm}-{at_train_epoch_end}]"
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                               node], env={**os.environ, "LNAS_FRESH_PROCESS": "1"},
-                              capture_output=True, text=True, timeout=900,
-                              cwd=Path(__file__).resolve().parents[1])
-        assert done.returncode == 0, done.stdout[-4000:]
-        assert "1 passed" in done.stdout
+        script, log = tmp_path / "one_test.py", tmp_path / "one_test.log"
+        script.write_text("import os, sys\nimport pytest\n\nos.environ['LNAS_FRESH_PROCESS'] "
+                          f"= '1'\nsys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+                          f"{node!r}]))\n")
+        launcher = request.getfixturevalue("launcher")
+        assert launcher.run([], log, script, timeout=900) == 0, log.read_text()[-4000:]
+        assert "1 passed" in log.read_text()
         return
 
     def run(ckpt_path=None):

@@ -16,6 +16,7 @@ from lightning_nas import SearchSpace
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
+from tests.helpers import lightning_cli_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "digits" / "search.yaml"
@@ -96,9 +97,6 @@ def test_distributed_example_ray(tmp_path, monkeypatch):
 
 def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, monkeypatch):
     pytest.importorskip("jsonargparse")
-    import subprocess
-    import sys
-
     monkeypatch.chdir(ROOT)
     train = ROOT / "examples" / "lightningcli" / "train.yaml"
     search = ROOT / "examples" / "lightningcli" / "search.yaml"
@@ -107,9 +105,7 @@ def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, mo
              "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false"]
 
     def lightning_cli(config) -> None:
-        subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit",
-                        "--config", str(config), *plain], cwd=ROOT, check=True,
-                       capture_output=True, timeout=300)
+        lightning_cli_fit("--config", str(config), *plain)
 
     lightning_cli(train)  # the project's config, as is, under plain LightningCLI
     best = _search(tmp_path, train, search)

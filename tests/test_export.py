@@ -19,7 +19,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet
+from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet, lightning_cli_fit
 
 
 @pytest.fixture
@@ -334,10 +334,6 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
     # forward before training (lazy layers made, noise drawn), which trials do not: another
     # score, though best_config.yaml "trains it as is"
     pytest.importorskip("jsonargparse")
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
     run = tmp_path / "run"
     cfg = {**CONFIG, "model": {**CONFIG["model"], "class_path": model},
            "search": {**CONFIG["search"], "run_dir": str(run)}}
@@ -355,11 +351,10 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
     assert best_cfg["model"] == best["model"] and "search" not in best_cfg
     assert best_cfg["data"]["init_args"] == {"batch_size": arch["data.batch_size"]}
     # plain LightningCLI trains it as is and gets the trial's values at every epoch
-    subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", "--config",
-                    str(run / "best_config.yaml"), "--trainer.enable_progress_bar=false",
-                    "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
-                    f"--trainer.logger.save_dir={tmp_path / 'cli'}"],
-                   cwd=root, check=True, capture_output=True, timeout=300)
+    lightning_cli_fit("--config", str(run / "best_config.yaml"),
+                      "--trainer.enable_progress_bar=false",
+                      "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+                      f"--trainer.logger.save_dir={tmp_path / 'cli'}")
     rows = _csv_metrics(tmp_path / "cli")
     with RunStore(run / "search.db") as store:
         trial = store.get(best["trial"])
@@ -372,7 +367,6 @@ def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightnin
     # LightningCLI refuses ("Option 'width' is not accepted"), though its header says
     # "(or plain LightningCLI: fit --config best_config.yaml)"
     pytest.importorskip("jsonargparse")
-    root = Path(__file__).resolve().parents[1]
     run = tmp_path / "run"
     model = {"class_path": "lightning_nas.NASModule",
              "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3}}
@@ -391,11 +385,10 @@ def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightnin
         "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3, "lr": arch["lr"]},
         "dict_kwargs": {"width": arch["width"]}}
     # plain LightningCLI trains it as is and gets the trial's values at every epoch
-    subprocess.run([sys.executable, "-m", "examples.lightningcli.main", "fit", "--config",
-                    str(run / "best_config.yaml"), "--trainer.enable_progress_bar=false",
-                    "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
-                    f"--trainer.logger.save_dir={tmp_path / 'cli'}"],
-                   cwd=root, check=True, capture_output=True, timeout=300)
+    lightning_cli_fit("--config", str(run / "best_config.yaml"),
+                      "--trainer.enable_progress_bar=false",
+                      "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+                      f"--trainer.logger.save_dir={tmp_path / 'cli'}")
     with RunStore(run / "search.db") as store:
         trial = store.get(best["trial"])
     assert [r["val_acc"] for r in _csv_metrics(tmp_path / "cli")] == trial.curve
