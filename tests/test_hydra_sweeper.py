@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shlex
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -75,24 +74,27 @@ class KilledSweep:
 
 
 @pytest.fixture(scope="module")
-def killed_sweep(tmp_path_factory: pytest.TempPathFactory) -> KilledSweep:
+def killed_sweep(tmp_path_factory: pytest.TempPathFactory, _zygote) -> KilledSweep:
+    """``python examples/hydra/src/train.py -m ...``, forked from the launcher's process
+    (``tests.launcher``: the training stack imported once), killed and run again."""
     folder = tmp_path_factory.mktemp("example")
     run, budget = folder / "sweep", 3
     # data.batch_size on the command line wins over the params' choice(32, 64, 128, 256)
-    command = _example(run, f"hydra.sweeper.budget={budget}", "data.batch_size=32")
-    with (folder / "first.log").open("w") as log:
-        proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    argv = _example(run, f"hydra.sweeper.budget={budget}", "data.batch_size=32")[2:]
+    try:
+        _zygote.launch(argv, folder / "first.log", TRAIN, cwd=folder)
         deadline = time.monotonic() + TIMEOUT
         while _count(run / "search.db", TrialStatus.COMPLETED) < 1:
-            assert proc.poll() is None, (folder / "first.log").read_text()[-3000:]
+            assert _zygote.exited() is None, (folder / "first.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no job finished in time"
             time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, mid-sweep
-        proc.wait()
-    done = _count(run / "search.db", TrialStatus.COMPLETED)
-    resumed = subprocess.run(command, cwd=folder, env=_env(), capture_output=True, text=True,
-                             timeout=TIMEOUT)
+        _zygote.kill()  # kill -9, mid-sweep
+        done = _count(run / "search.db", TrialStatus.COMPLETED)
+        _zygote.launch(argv, folder / "resumed.log", TRAIN, cwd=folder)
+        code = _zygote.wait(TIMEOUT)
+    finally:
+        _zygote.reset()
+    resumed = subprocess.CompletedProcess(argv, code, (folder / "resumed.log").read_text(), "")
     return KilledSweep(run, budget, done, resumed)
 
 
