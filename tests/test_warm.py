@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
@@ -717,7 +714,7 @@ KILLED = textwrap.dedent("""
 """)
 
 
-def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
+def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path, launcher):
     source = tmp_path / "source"
     _search(source, 14, seed=9).run()
     straight = _search(tmp_path / "straight", 10, warm_start=[str(source)]).run()
@@ -725,7 +722,7 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
     root = str(Path(__file__).resolve().parents[1])
     script.write_text(KILLED.format(root=root, space=SPACE, run_dir=str(tmp_path / "killed"),
                                     source=str(source)))
-    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    launcher.launch([], tmp_path / "run.log", script)  # ``python run.py``, imports paid once
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill once 4 trials finished, the 5th running
         try:
@@ -736,8 +733,7 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path):
         except FileNotFoundError:  # no search.db, or one still without its search
             pass
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert launcher.kill() == -signal.SIGKILL, (tmp_path / "run.log").read_text()
     with open_run(tmp_path / "killed") as store:
         assert store.count(TrialStatus.COMPLETED) < 10
     resumed = _search(tmp_path / "killed", 10, warm_start=[str(source)]).run()
