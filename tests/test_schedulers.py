@@ -219,6 +219,21 @@ def test_a_scheduler_refuses_validation_other_than_once_per_epoch(tmp_path, sett
 
 
 # --------------------------------------------------------------------- the callback alone
+def test_a_rule_object_given_to_two_searches_judges_each_by_its_own_trials(tmp_path):
+    # was: the object recorded the first search's values, and the second search's first
+    # trials were pruned against them (no earlier trial of its own)
+    rule = MedianRule(min_epochs=1, mode="max")
+    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1}
+    Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer,
+           model_init_args={"lr": 0.3}, budget=2, scheduler=rule, seed=0,
+           run_dir=tmp_path / "a", verbose=False).run()
+    assert rule.values == {}  # the user's object: untouched
+    weak = Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer,
+                  model_init_args={"lr": 1e-6}, budget=2, scheduler=rule, seed=0,
+                  run_dir=tmp_path / "b", verbose=False).run()
+    assert [t.status for t in weak.trials] == [TrialStatus.COMPLETED] * 2
+
+
 def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
     rule = MedianRule(min_epochs=2, min_trials=2)
     stopped = {}

@@ -402,8 +402,9 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         fix = "" if max_epochs is None else f"build it with max_epochs={max_epochs}, or "
         raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
                           f"last rung) but {trials}; {fix}set trainer.max_epochs: {last}")
-    if scheduler is None or isinstance(scheduler, Rule):
-        return _decides_before_the_end(scheduler, max_epochs, "a rule object")
+    if scheduler is None or isinstance(scheduler, Rule):  # a copy: the values of this search
+        # alone (was: one object given to two searches judged the second by the first's)
+        return _decides_before_the_end(copy.deepcopy(scheduler), max_epochs, "a rule object")
     if scheduler not in SCHEDULERS:
         raise ConfigError(f"unknown scheduler {scheduler!r}; valid: {', '.join(SCHEDULERS)}")
     if scheduler == "none":
