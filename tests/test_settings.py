@@ -221,6 +221,13 @@ def test_objectives_set_monitor_and_mode_to_the_first():
     assert (goal.monitor, goal.mode) == ("loss", "min")
 
 
+def test_the_same_monitor_again_keeps_its_mode():
+    # was: "monitor: 'score' needs a mode" (a Search(settings=s, monitor=...) too)
+    s = SearchSettings.from_options(monitor="score", mode="max")
+    assert s.replace(monitor="score").goal.mode == "max"
+    assert s.replace(monitor="val_loss").goal.mode == "min"  # another one: its name's
+
+
 def test_an_explicit_monitor_replaces_earlier_objectives():
     s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})
     t = s.replace(monitor="val_acc", mode="max")

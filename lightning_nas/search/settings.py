@@ -93,15 +93,15 @@ def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
 
 def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
     """The changes ``mine`` makes to ``goal``: another monitor replaces earlier objectives
-    (and, without a mode, takes its name's); a mode or the same monitor keeps them and must
-    agree with the first (was: the objectives were dropped without a word)."""
+    (without a mode: its name's); a mode, or the same monitor, keeps them (and its mode)."""
     mine = dict(mine)
     if "objectives" not in mine and goal.objectives is not None:
         if mine.get("monitor", goal.monitor) != goal.monitor:
             mine["objectives"] = None
         elif "monitor" in mine or "mode" in mine:
             mine["objectives"] = goal.objectives
-    if "monitor" in mine and "mode" not in mine and mine.get("objectives") is None:
+    if ("monitor" in mine and mine["monitor"] != goal.monitor and "mode" not in mine
+            and mine.get("objectives") is None):
         mine["mode"] = None
     if mine.get("objectives") is not None:
         _check_monitor_agrees(mine)
