@@ -243,7 +243,8 @@ def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     store.set_meta("driver", {"pid": dead.pid, "host": socket.gethostname()})
     store.close()
     assert main(["show", str(tmp_path)]) == 0
-    assert "1 running (its search is gone: a resume re-runs them)" in capsys.readouterr().out
+    assert ("1 running (its search is gone: a resume re-runs them, but one the search process "
+            "ran itself and died in twice is FAILED)") in capsys.readouterr().out
 
 
 def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():

@@ -871,3 +871,25 @@ def test_the_show_command_a_failure_stop_names_is_shell_quoted(tmp_path):
         with pytest.raises(SearchError) as err:
             FailureWatch(store, 1, run).check_count()
     assert f"see `lightning-nas show {shlex.quote(str(run))}`." in str(err.value)
+
+
+@pytest.mark.parametrize("hydra", [False, True])
+def test_a_trial_the_search_process_died_in_twice_says_how_to_isolate_it(tmp_path, hydra):
+    # was: "use executor 'process'" in a Hydra sweep too, which has no executor setting, and
+    # no word that a kill from outside (OOM killer, a cluster's scheduler) counts
+    from lightning_nas.search.failures import FailureWatch
+
+    with RunStore(tmp_path / "search.db") as store:
+        if hydra:
+            store.set_meta("hydra", {"overrides": []})
+        tid = store.start_trial({"k": 1})
+        store.restart_trial(tid)  # its second run, when the process died again
+        assert FailureWatch(store, 5, tmp_path).interrupted(False, lambda r: None) == []
+        failed = store.get(tid)  # not re-run: FAILED
+    assert failed.status is TrialStatus.FAILED
+    assert failed.error.startswith("the search process died 2 times while running this trial "
+                                   "(it may be what kills it: out of memory, a crash in native "
+                                   "code; a kill from outside counts too); ")
+    assert ("Hydra launcher" in failed.error) is hydra
+    assert ("executor 'process'" in failed.error) is not hydra
+

@@ -167,8 +167,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
-    gone = " (its search is gone: a resume re-runs them)" if s["running"] and \
-        s["driver_gone"] else ""
+    gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
+            "itself and died in twice is FAILED)") if s["running"] and s["driver_gone"] else ""
     head = (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
             f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}; "
             f"monitor {s['monitor']} "

@@ -80,12 +80,22 @@ class FailureWatch:
             if not isolated and self.store.attempts(trial.trial_id) >= MAX_ATTEMPTS:
                 trial.status = TrialStatus.FAILED
                 trial.error = (f"the search process died {MAX_ATTEMPTS} times while running "
-                               f"this trial; use executor 'process' to isolate trials")
+                               f"this trial (it may be what kills it: out of memory, a crash "
+                               f"in native code; a kill from outside counts too); {self._fix}")
                 self.store.finish_trial(trial)
                 drop(trial)
             else:
                 out.append(trial)
         return out
+
+    @property
+    def _fix(self) -> str:
+        """How to keep a trial that kills the search from failing it (a Hydra sweep has no
+        executor setting: its launcher runs the jobs)."""
+        if self.store.get_meta("hydra") is not None:
+            return "a Hydra launcher that runs each job in a process of its own isolates them"
+        return ("use executor 'process' to isolate trials (a trial whose worker dies is "
+                "FAILED alone, and one killed with the search is always re-run)")
 
     def _last_error(self) -> tuple[int, str, dict[str, Any]] | None:
         done = [t for t in self.store.trials() if t.status in _RESULTS]
