@@ -79,10 +79,18 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     resumed, uninterrupted = _weights(dead / "subnet.pt"), _weights(full / "subnet.pt")
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
     # the last checkpoint is now the last epoch's: nothing left to train, said, and the
-    # run's outputs stay (they are removed only when training starts)
-    assert main(args) == 2
-    assert "this fit trained nothing (epoch 3 of max_epochs=3" in capsys.readouterr().err
+    # run's outputs stay (was: exit 2, "trained nothing ... resume from an earlier
+    # checkpoint", though the run had finished)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Nothing left to train: " in out and "(3 of max_epochs=3)" in out, out
+    assert "holds the finished run's outputs" in out
     assert (dead / "history.json").read_text() == (full / "history.json").read_text()
+    (dead / "best_arch.yaml").rename(dead / "kept.yaml")  # as if it died in its final search
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "lacks best_arch.yaml" in err and "without --ckpt_path to run it again" in err
+    (dead / "kept.yaml").rename(dead / "best_arch.yaml")
     # a finished 2-epoch run goes on to max_epochs=3 as the 3-epoch run: the search after
     # epoch 2 (its final one, after its last checkpoint) is an intermediate one there
     short = tmp_path / "short"

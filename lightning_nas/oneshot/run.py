@@ -24,6 +24,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
@@ -300,6 +301,34 @@ def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in trainer_kwargs.items() if key not in _NOT_FINETUNED}
 
 
+def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: Any,
+              finetune_epochs: int, verbose: bool) -> dict[str, Any] | None:
+    """A resume from a checkpoint of the run's last epoch trains nothing: the finished run's
+    outputs as ``run_oneshot`` returns them (said, exit 0; was: an error that advised
+    training again), or a ``ConfigError`` when they are incomplete (it died in its final
+    search or fine-tune); None for a checkpoint with epochs left."""
+    if not isinstance(max_epochs, int) or epochs is None or epochs < max_epochs:
+        return None
+    left = [name for name in ("best_arch.yaml", "finetune.json")[:1 + bool(finetune_epochs)]
+            if not (run_dir / name).is_file()]
+    last = f"{ckpt_path} is of the run's last epoch ({epochs} of max_epochs={max_epochs})"
+    if left:
+        raise ConfigError(f"{last}, so nothing is left to train, and {run_dir} lacks "
+                          f"{', '.join(left)} (the run died in its final search or fine-tune):"
+                          f" run the same command without --ckpt_path to run it again, or "
+                          f"resume with a higher --trainer.max_epochs")
+    best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
+    tuned = run_dir / "finetune.json"
+    if verbose and rank_zero_only.rank == 0:
+        print(f"Nothing left to train: {last}; {run_dir} holds the finished run's outputs "
+              f"(best_arch.yaml{', finetune.json' * tuned.is_file()}). Resume with a higher "
+              f"--trainer.max_epochs to train on.", flush=True)
+    return {"arch": best.get("arch"), "score": best.get("score"),
+            "algorithm": best.get("algorithm"), "run_dir": str(run_dir),
+            "finetune": json.loads(tuned.read_text()).get("metrics") if tuned.is_file()
+            else None}
+
+
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 ckpt_path: str | Path | None = None) -> dict[str, Any]:
     """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
@@ -322,6 +351,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         random_seed = (cfg.get("seed_everything") is True
                        and (cfg.get("oneshot") or {}).get("seed") is None)
         opts, epochs = check_resume(ckpt_path, algorithm, opts, random_seed)
+        done = _finished(run_dir, ckpt_path, epochs, trainer_cfg.get("max_epochs"),
+                         finetune_epochs, verbose)
+        if done is not None:  # nothing left to train: the finished run's outputs stand
+            return done
     with quiet_lightning(), warnings.catch_warnings(), ExitStack() as held:
         # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
