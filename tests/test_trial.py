@@ -326,6 +326,34 @@ def test_best_epoch_metrics_all_belong_to_that_epoch(tmp_path):
     assert result.curve == pytest.approx([0.2, 0.9, 0.5])
 
 
+class _SameName(TinyNet):
+    """Logs ``acc`` in validation (its accuracy) and in training (epoch-level, a scripted
+    value whose best is epoch 0), like a shared metric name without a prefix."""
+
+    def training_step(self, batch, batch_idx):
+        self.log("acc", [1.0, 0.0, 0.0, 0.0][self.current_epoch], on_step=False, on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("acc", (self(x).argmax(-1) == y).float().mean())
+
+
+def test_a_name_training_and_validation_both_log_chooses_the_checkpoint_by_validation(
+        tmp_path):
+    # was: best.ckpt chosen at the training epoch's end on training's mean (epoch 0), while
+    # the score, its epoch and the curve were validation's
+    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, model=_SameName,
+                             monitor="acc", trainer={"max_epochs": 4, "accelerator": "cpu"}))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.epoch > 0, result.curve  # not the epoch training's value picks
+    assert torch.load(result.checkpoint, weights_only=False)["epoch"] == result.epoch
+    model = _SameName.load_from_checkpoint(result.checkpoint)
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    again = trainer.validate(model, datamodule=BlobData(), verbose=False)[0]["acc"]
+    assert again == pytest.approx(result.score)
+
+
 def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path, monkeypatch):
     # was: `enable_checkpointing: null` (LightningCLI's --print_config) kept no checkpoint,
     # so finetune could not start from the search's weights; `enable_progress_bar: null`

@@ -38,8 +38,11 @@ class TrialCheckpoint(ModelCheckpoint):
     mode, so a user's ``ModelCheckpoint(monitor="val_acc", mode="max")`` would otherwise
     collide with it ("Found more than one stateful callback") and fail every trial.
 
-    ``keep_last`` writes ``last.ckpt`` at the end of every training epoch, after
-    ``best.ckpt`` (so it holds this callback's up-to-date best), and again when the fit
+    A trial's is made with ``save_on_train_epoch_end=False``: ``best.ckpt`` is chosen when
+    validation ends, on the value the reporter stores (a name training logs too holds
+    training's epoch mean at the epoch's end). ``keep_last`` writes ``last.ckpt`` at the end
+    of every training epoch, after ``best.ckpt`` (so it holds this callback's up-to-date
+    best), and again when the fit
     ends: a paused trial resumes after the epoch it stopped at. Lightning's own
     ``save_last`` writes it only when a top-k checkpoint is saved at the same step (2.6):
     it lagged behind an epoch that did not improve. Lightning steps the epoch's

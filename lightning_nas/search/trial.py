@@ -268,9 +268,12 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
-        # with a scheduler, last.ckpt lets a paused trial resume where it stopped
+        # with a scheduler, last.ckpt lets a paused trial resume where it stopped; best.ckpt
+        # is chosen when validation ends, on the value the reporter stores (at the training
+        # epoch's end, training's epoch mean of a name both log would have replaced it)
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
+                               save_on_train_epoch_end=False,
                                keep_last=spec.rule is not None, reporter=reporter)
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
