@@ -302,6 +302,24 @@ def test_an_objective_a_validation_did_not_log_stops_the_trial():
         _fit([reporter], model=EvenEpochsLogged)
 
 
+def test_an_objective_only_training_logs_is_refused_with_validations_within_an_epoch(
+        tmp_path):
+    from lightning_nas import Search
+    from lightning_nas.errors import SearchError
+    from lightning_nas.store import RunStore
+
+    # was: a trial whose best validation was within an epoch was stored COMPLETED without
+    # train_loss, then telling nevergrad raised, and so did every resume of the folder
+    with pytest.raises(SearchError, match=r"objective 'train_loss' is logged by training, "
+                                          r"once per epoch, .*val_check_interval=0.5"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+               trainer={"max_epochs": 2, "val_check_interval": 0.5},
+               objectives={"val_acc": "max", "train_loss": "min"}, budget=2, seed=0,
+               run_dir=tmp_path, verbose=False).run()
+    trial, = RunStore(tmp_path / "search.db").trials()
+    assert trial.status is TrialStatus.FAILED and len(trial.curve) == 3  # the first epoch's
+
+
 def test_pruning_callback_refuses_a_monitor_a_validation_did_not_log():
     # was: the rule judged epoch 2 by epoch 1's value
     pruning = PruningCallback(_rule(), monitor="val_acc", trial_key="run-1")

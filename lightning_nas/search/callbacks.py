@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode, did_you_mean
 from lightning_nas.search import random_state
+from lightning_nas.search.monitor_errors import check_objectives
 from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
 from lightning_nas.search.schedulers import Decision, Rule
 
@@ -140,7 +141,8 @@ class TrialReporter(pl.Callback):
     as they stand after that epoch (at the next epoch's start, by an ``_EpochBoundary`` that
     ``setup`` puts first among the Trainer's callbacks, or at the end of training). An entry of a
     validation that another one follows in the same epoch (``val_check_interval < 1``)
-    holds no training epoch metrics: the earlier epoch's are not its.
+    holds no training epoch metrics: the earlier epoch's are not its (an objective only
+    training logs per epoch is refused there, at the epoch's end).
 
     At the end of training it logs the architecture as hyperparameters with the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
@@ -259,13 +261,9 @@ class TrialReporter(pl.Callback):
                                 **{k: v for k, v in logged.items()
                                    if k not in self._stale and k not in self._fresh}}
             self._open = False
-            missing = [name for name in self.logged if name not in entry["metrics"]]
-            if missing and self.monitor in entry["metrics"]:
-                keys = sorted(entry["metrics"])
-                close = did_you_mean(missing[0], [*keys, "params", "flops"])
-                raise MonitorError(f"objective {missing[0]!r} was not logged in epoch "
-                                   f"{entry['epoch']}; {close}logged keys: {keys} (the "
-                                   f"search counts 'params' and 'flops' itself)")
+            for done in [h for h in self.history if h["epoch"] == entry["epoch"]]:
+                check_objectives(self.monitor, self.logged, done, entry, self._val_keys,
+                                 trainer.val_check_interval)  # the validations within it too
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)

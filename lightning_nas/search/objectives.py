@@ -106,9 +106,9 @@ class Objectives:
                 for n, m in self.modes.items()]
 
     def not_finite(self, metrics: Mapping[str, float]) -> str | None:
-        """Why ``metrics`` cannot be told (an objective that is NaN or infinite), or None."""
-        bad = [f"{n}={metrics[n]}" for n in self.modes
-               if n in metrics and not math.isfinite(float(metrics[n]))]
+        """Why ``metrics`` cannot be told (an objective missing, NaN or infinite), or None."""
+        bad = [f"{n}={metrics[n]}" if n in metrics else f"{n} not logged" for n in self.modes
+               if n not in metrics or not math.isfinite(float(metrics[n]))]
         return f"objective {', '.join(bad)} at the best epoch" if bad else None
 
     def to_dict(self) -> dict[str, str]:
