@@ -352,6 +352,24 @@ class LossLoggedByBoth(TrainLossLogged):
         self.log("loss", 1.0 - SCRIPT[self.current_epoch])
 
 
+class TrainEpochLossLogged(ScriptedModel):
+    """Logs ``loss`` in ``training_step`` per epoch only (known from the first epoch's end)."""
+
+    def training_step(self, batch, batch_idx):
+        out = super().training_step(batch, batch_idx)
+        self.log("loss", out["loss"], on_step=False, on_epoch=True)
+        return out
+
+
+def test_a_monitor_only_training_logs_per_epoch_is_refused_when_validation_comes_later():
+    # was: with check_val_every_n_epoch=2 the first validation (epoch 1) found epoch 0's
+    # training mean, and the checkpoint was chosen by the previous epoch's value each time
+    reporter = TrialReporter(monitor="loss", mode="min")
+    with pytest.raises(MonitorError, match="'loss' is logged in training_step"):
+        _fit([reporter], epochs=4, model=TrainEpochLossLogged, check_val_every_n_epoch=2)
+    assert reporter.history == []
+
+
 def test_a_monitor_only_training_logs_is_refused_without_a_sanity_check():
     # was: with num_sanity_val_steps=0 only a warning, and every trial was scored on the
     # last training step's value

@@ -166,7 +166,8 @@ def test_make_rule_errors():
             make_rule(scheduler, min_epochs=5, max_epochs=5)
     assert isinstance(make_rule("median", min_epochs=2, max_epochs=3), MedianRule)
     rule = MedianRule(min_epochs=1, mode="min")
-    assert make_rule(rule, mode="min") is rule
+    made = make_rule(rule, mode="min")  # a copy: the search's values are not the object's
+    assert repr(made) == repr(rule) and made is not rule
 
 
 def test_a_rule_object_whose_mode_is_not_the_searchs_is_refused_before_training(tmp_path):
