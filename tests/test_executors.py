@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import lightning.pytorch as pl
@@ -19,6 +22,7 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet, make_blobs
+from tests.launcher import ROOT
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -156,6 +160,39 @@ def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
         Search(TinyNet, SPACE, data=lambda arch: BlobData(), trainer=tiny_trainer,
                num_workers=2, run_dir=tmp_path)
     assert not tmp_path.joinpath("search.db").exists()
+
+
+_MAIN_CLASS = """
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from tests.helpers import BlobData, TinyNet
+class MyNet(TinyNet):
+    pass
+try:
+    Search(MyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2, num_workers=2,
+           trainer={"max_epochs": 1}, run_dir=RUN_DIR, verbose=False)
+    print("built")
+except ConfigError as err:
+    print(err)
+"""
+
+
+def test_a_model_of_a_main_without_a_file_is_refused_for_workers(tmp_path):
+    # was: with `python -c` (or a notebook) every spawned worker died "Can't get attribute
+    # 'MyNet' on <module '__main__' (built-in)>", each trial FAILED, a run folder was made
+    code = _MAIN_CLASS.replace("RUN_DIR", repr(str(tmp_path / "run")))
+    script = tmp_path / "search.py"
+    script.write_text(code)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=120)
+    assert ("worker processes import what a trial uses by its module; MyNet is defined in "
+            "__main__, which has no file to import (python -c, a notebook): move it into a "
+            "module") in out.stdout, out.stdout + out.stderr
+    assert not (tmp_path / "run").exists()
+    out = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=120)  # a file: workers re-import it
+    assert out.stdout.strip() == "built", out.stdout + out.stderr
 
 
 def test_from_datasets_data_is_refused_for_other_processes_saying_why(tmp_path, tiny_trainer):

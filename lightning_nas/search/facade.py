@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import time
@@ -49,7 +48,7 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
 from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
-from lightning_nas.search.runner import SpecPickler, check_trial_processes, unsendable
+from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule, make_rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
@@ -202,7 +201,8 @@ class Search:
         self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
         if ranks is not None or (isinstance(executor, str) and not isinstance(
                 self._executor(), InlineExecutor)):
-            self._check_picklable(ranks)
+            check_sendable(self.template.spec(0, self.space.sample(seed=0), dry=True), ranks,
+                           by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
         rule = self._rule()
         # trials that run here or in local worker processes: the Trainer is built here too
         model = self.template.dry_build(archs, searched,
@@ -270,26 +270,6 @@ class Search:
         except ConfigError as err:
             return str(err)
         return None
-
-    def _check_picklable(self, ranks: str | None = None) -> None:
-        """Worker processes and the rank processes of DDP trials (``ranks``: not None, the
-        searched values that make them, or ``""``) receive the trial spec pickled: fail now,
-        not in a worker. Ranks import what it refers to by module, so nothing of the script
-        that runs (``__main__``) can reach them."""
-        finder = SpecPickler(io.BytesIO())
-        try:
-            finder.dump(self.template.spec(0, self.space.sample(seed=0), dry=True))
-        except Exception as err:  # noqa: BLE001 - any pickling error
-            where = ("worker processes" if ranks is None else
-                     f"the rank processes of DDP trials{_because(ranks)}")
-            raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
-                              f"({type(err).__name__}: {err}); "
-                              f"{unsendable(finder.local)}") from err
-        if ranks is not None and finder.found:
-            raise ConfigError(f"DDP trials{_because(ranks)} run on rank processes that import "
-                              f"what a trial uses by its module; {', '.join(sorted(finder.found))} "
-                              f"{'is' if len(finder.found) == 1 else 'are'} defined in the "
-                              f"script that runs (__main__): move it into a module")
 
     def _rule(self) -> Rule | None:
         stopping = self.settings.early_stopping
@@ -431,11 +411,6 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
-
-
-def _because(searched: str) -> str:
-    """`` (space key 'trainer.devices' may take 2)`` for searched values, else nothing."""
-    return f" ({searched})" if searched else ""
 
 
 class _NoModel(pl.LightningModule):

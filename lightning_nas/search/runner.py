@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -146,6 +147,42 @@ def unsendable(local: str | None) -> str:
     return (f"{local} is {what}, which pickle cannot send: define it at module level in an "
             f"importable module (the data as a LightningDataModule class there), or use "
             f"import paths")
+
+
+def check_sendable(spec: Any, ranks: str | None = None, by_value: bool = False) -> None:
+    """Worker processes and the rank processes of DDP trials (``ranks``: not None, the
+    searched values that make them, or ``""``) receive the trial ``spec`` pickled: fail now,
+    not in a worker. Ranks import what it refers to by module, so nothing of the script that
+    runs (``__main__``) can reach them; spawned workers re-import the script by its file, so
+    a ``__main__`` without one (``python -c``, a notebook) cannot reach them either (unless
+    ``by_value``: Ray's cloudpickle sends ``__main__``'s classes and functions whole).
+
+    Raises:
+        ConfigError: naming what cannot be sent, and what to do.
+    """
+    finder = SpecPickler(io.BytesIO())
+    try:
+        finder.dump(spec)
+    except Exception as err:  # noqa: BLE001 - any pickling error
+        where = ("worker processes" if ranks is None else
+                 f"the rank processes of DDP trials{_because(ranks)}")
+        raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
+                          f"({type(err).__name__}: {err}); "
+                          f"{unsendable(finder.local)}") from err
+    found = f"{', '.join(sorted(finder.found))} {'is' if len(finder.found) == 1 else 'are'}"
+    if ranks is not None and finder.found:
+        raise ConfigError(f"DDP trials{_because(ranks)} run on rank processes that import "
+                          f"what a trial uses by its module; {found} defined in the "
+                          f"script that runs (__main__): move it into a module")
+    if finder.found and not by_value and not hasattr(sys.modules["__main__"], "__file__"):
+        raise ConfigError(f"worker processes import what a trial uses by its module; {found} "
+                          f"defined in __main__, which has no file to import (python -c, a "
+                          f"notebook): move it into a module")
+
+
+def _because(searched: str) -> str:
+    """`` (space key 'trainer.devices' may take 2)`` for searched values, else nothing."""
+    return f" ({searched})" if searched else ""
 
 
 def check_trial_processes(trainer: Mapping[str, Any],
