@@ -398,6 +398,19 @@ def test_model_factory_builder_must_return_a_lightning_module():
         ModelFactory(lambda arch: 3).build({})
 
 
+def test_a_model_instance_is_refused_saying_what_model_takes(tmp_path, tiny_trainer):
+    # was: Search(TinyNet(), ...) called the instance as a builder with the arch dict:
+    # "linear(): argument 'input' must be Tensor, not dict"
+    with pytest.raises(ConfigError, match=re.escape(
+            "model is a LightningModule instance (TinyNet); give its class, an import path, "
+            "or a builder arch -> LightningModule")):
+        Search(TinyNet(), {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
+               budget=1, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match=r"model is a Module instance \(Linear\)"):
+        ModelFactory(nn.Linear(2, 2))
+
+
 def test_model_factory_rejects_non_modules():
     with pytest.raises(ConfigError, match="dict is a class but not a"):
         ModelFactory(dict)

@@ -68,6 +68,10 @@ class ModelFactory:
         if self.is_class and not issubclass(self.target, pl.LightningModule):
             raise ConfigError(f"model {self.target.__name__} is a class but not a "
                               f"lightning.pytorch.LightningModule")
+        if isinstance(self.target, nn.Module):  # (was: called as a builder, with the arch)
+            kind = "LightningModule" if isinstance(self.target, pl.LightningModule) else "Module"
+            raise ConfigError(f"model is a {kind} instance ({type(self.target).__name__}); give "
+                              f"its class, an import path, or a builder arch -> LightningModule")
         if not self.is_class and not callable(self.target):
             raise ConfigError(f"model must be a LightningModule class, a callable arch -> "
                               f"LightningModule, or an import path; got {model!r}")
