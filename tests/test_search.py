@@ -332,6 +332,33 @@ def test_constructor_errors_are_config_errors_before_any_training(
     assert not tmp_path.joinpath("search.db").exists() and not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("argument, message", [
+    ("trainer", "trainer must be a mapping of Trainer keyword arguments (trainer={'max_epochs"
+                "': 3}), got Trainer <lightning.pytorch.trainer.trainer.Trainer object"),
+    ("settings", "settings must be a SearchSettings, got dict {'budget': 3}; give single "
+                 "settings as keyword arguments (Search(..., budget=3))"),
+    ("model_init_args", "model_init_args must be a mapping of keyword arguments for the "
+                        "model class, got list [1]"),
+    ("data_init_args", "data_init_args must be a mapping of keyword arguments for the data "
+                       "class, got list [1]"),
+    ("config", "config must be a mapping of the full config the search came from, got "
+               "list [1]"),
+    ("on_trial_end", "on_trial_end must be callable with each finished trial's TrialResult, "
+                     "got 5"),
+])
+def test_an_argument_of_the_wrong_kind_is_named_before_anything_is_built(
+        tmp_path, tiny_trainer, argument, message):
+    # was: "'Trainer' object is not iterable", an AttributeError for a settings dict, a
+    # TypeError of dict() for a list; on_trial_end=5 failed after the first trial trained
+    value = {"trainer": pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False),
+             "settings": {"budget": 3}, "on_trial_end": 5}.get(argument, [1])
+    kwargs = {"trainer": tiny_trainer, argument: value}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               run_dir=tmp_path / "run", **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
 def test_space_values_every_architecture_fails_with_name_the_space_key(tmp_path, tiny_trainer):
     space = {"width": {"choice": [8, 16]}, "activation": {"choice": ["gelu", "swish"]}}
     with pytest.raises(ConfigError, match=r"search\.space\.activation='(gelu|swish)': KeyError"):

@@ -36,6 +36,7 @@ from lightning_nas.config.factories import (
     check_trainer_kwargs,
     check_validation_runs,
 )
+from lightning_nas.config.instantiate import short
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
@@ -131,6 +132,9 @@ class Search:
                  data_init_args: Mapping[str, Any] | None = None,
                  on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None, **options: Any) -> None:
+        _check_arguments(trainer=trainer, model_init_args=model_init_args,
+                         data_init_args=data_init_args, config=config, settings=settings,
+                         on_trial_end=on_trial_end)
         self.settings = (settings or SearchSettings()).replace(**options)
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         if objective is not None and not callable(objective):
@@ -411,6 +415,29 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
+
+
+#: what each mapping argument of ``Search`` takes, for its error
+_MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
+             "model_init_args": "keyword arguments for the model class",
+             "data_init_args": "keyword arguments for the data class",
+             "config": "the full config the search came from"}
+
+
+def _check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
+    """Refuse an argument of ``Search`` of the wrong kind, naming it and what it takes
+    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable")."""
+    for name, value in mappings.items():
+        if value is not None and not isinstance(value, Mapping):
+            raise ConfigError(f"{name} must be a mapping of {_MAPPINGS[name]}, got "
+                              f"{type(value).__name__} {short(value)}")
+    if settings is not None and not isinstance(settings, SearchSettings):
+        raise ConfigError(f"settings must be a SearchSettings, got {type(settings).__name__} "
+                          f"{short(settings)}; give single settings as keyword arguments "
+                          f"(Search(..., budget=3))")
+    if on_trial_end is not None and not callable(on_trial_end):
+        raise ConfigError(f"on_trial_end must be callable with each finished trial's "
+                          f"TrialResult, got {short(on_trial_end)}")
 
 
 class _NoModel(pl.LightningModule):
