@@ -36,6 +36,7 @@ from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.schedulers import scheduler_epochs
+from lightning_nas.search.settings import Goal
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec, with_trial_defaults
 from lightning_nas.store import RunStore, open_run
@@ -335,11 +336,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             gives them.
         trainer: Trainer settings that override the search's; required for those the
             search was given as objects (callbacks, a logger), which the store cannot keep.
-        from_checkpoint: start from the best trial's weights (``best.ckpt``) instead of
-            from scratch.
+        from_checkpoint: start from the best trial's weights (``best.ckpt``), not scratch.
         model, data: the model and data of the search, needed when the search was given
             objects that cannot be imported by path (e.g. defined in ``__main__``).
-        seed: seed of the fine-tune (default: the search's).
+        seed: seed of the fine-tune, an integer >= 0 below 2**32 (default: the search's).
         out_dir: where its checkpoint and logs go (default: ``RUN_DIR/finetune``, or
             ``finetune_1``, ``finetune_2``, ... when earlier fine-tunes are there: a new
             fine-tune never overwrites one).
@@ -354,13 +354,13 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
     """
     run_dir = user_path(run_dir)
+    Goal(seed=seed)  # checked as Search's (integer >= 0, below 2**32): before any folder
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
-                          f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; "
-                          f"give one")
+                          f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
@@ -403,8 +403,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"the search's data{given} has no import path; pass data= to "
                           f"finetune() (from the command line, search with data given as a "
                           f"class or import path)")
-    missing = [key for key in trainer_objects if key not in (trainer or {})]
-    if missing:  # the search trained with them: leaving them out would change the training
+    if missing := [key for key in trainer_objects if key not in (trainer or {})]:
+        # the search trained with them: leaving them out would change the training
         wanted = ", ".join(f"{key!r}: ..." for key in missing)
         raise ConfigError(f"the search gave the Trainer objects the store cannot keep "
                           f"({', '.join(missing)}); pass them again, or what the fine-tune "

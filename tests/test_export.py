@@ -87,6 +87,18 @@ def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     assert sorted(finished_run.iterdir()) == folders
 
 
+def test_a_finetune_seed_out_of_range_is_refused_as_searchs_before_any_folder(
+        finished_run, tmp_path):
+    # was: a numpy traceback, a FAILED result and an empty output folder
+    folders = sorted(finished_run.iterdir())
+    for seed, message in ((-1, "`seed` must be an integer >= 0 or null, got -1"),
+                          (2**32, "`seed` must be below 2**32, got 4294967296"),
+                          ("1", "`seed` must be an integer >= 0 or null, got '1'")):
+        with pytest.raises(ConfigError, match=message.replace("*", r"\*")):
+            finetune(finished_run, max_epochs=1, seed=seed, out_dir=tmp_path / "ft")
+    assert sorted(finished_run.iterdir()) == folders and not (tmp_path / "ft").exists()
+
+
 def test_a_finetune_trainer_that_cannot_be_built_is_one_line_before_any_folder(
         finished_run, capsys):
     # was: "Fine-tune failed: MisconfigurationException" with a traceback, exit code 1, and
