@@ -304,6 +304,21 @@ def test_bad_settings_are_config_errors():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
+    ({"top_k": 1.5}, "top_k must be an integer >= 1, got 1.5"),
+    ({"top_k": "2"}, "top_k must be an integer >= 1, got '2'"),
+    ({"top_k": True}, "top_k must be an integer >= 1, got True"),
+    ({"calibration_batches": 1.5}, "calibration_batches must be an integer >= 0, got 1.5"),
+    ({"warmup_epochs": -1}, "warmup_epochs must be an integer >= 0, got -1"),
+    ({"warmup_epochs": 0.5}, "warmup_epochs must be an integer >= 0, got 0.5"),
+    ({"tau_epochs": 0}, "tau_epochs must be an integer >= 1 or null, got 0"),
+    ({"tau_epochs": 2.5}, "tau_epochs must be an integer >= 1 or null, got 2.5")])
+def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
+    # was: top_k=1.5 trained, then the end of the fit crashed; "2" a raw TypeError
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        DifferentiableNAS(TinySupernet(), **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
     ({"arch_lr": 0}, "arch_lr must be a number > 0, got 0"),
     ({"arch_lr": -0.01}, "arch_lr must be a number > 0, got -0.01"),
     ({"arch_weight_decay": -1}, "arch_weight_decay must be a number >= 0, got -1"),

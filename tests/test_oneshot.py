@@ -894,7 +894,7 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
     with pytest.raises(ConfigError, match="'ddp_spawn' runs the ranks in child processes, "
                                           "whose search result this command never sees"):
         check_oneshot_strategy({"strategy": "ddp_spawn"}, "darts")
-    with pytest.raises(ConfigError, match="calibration_batches must be >= 0, got -1"):
+    with pytest.raises(ConfigError, match="calibration_batches must be an integer >= 0, got -1"):
         OneShotNAS(calibration_batches=-1)
     for who in (lambda: OneShotNAS(mode="min"),
                 lambda: DifferentiableNAS(TinySupernet(), mode="min")):
@@ -931,6 +931,22 @@ def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, c
         assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
         assert not (tmp_path / "checkpoints").exists()
     assert check_oneshot_settings({"seed": 2**31 - 1})["seed"] == 2**31 - 1
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"num_candidates": 2.5}, "num_candidates must be an integer >= 1, got 2.5"),
+    ({"num_candidates": "5"}, "num_candidates must be an integer >= 1, got '5'"),
+    ({"num_candidates": True}, "num_candidates must be an integer >= 1, got True"),
+    ({"calibration_batches": 1.5}, "calibration_batches must be an integer >= 0, got 1.5"),
+    ({"search_every_n_epochs": 0}, "search_every_n_epochs must be an integer >= 1 or null, "
+                                   "got 0"),
+    ({"search_every_n_epochs": 1.5}, "search_every_n_epochs must be an integer >= 1 or "
+                                     "null, got 1.5")])
+def test_oneshotnas_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
+    # was: num_candidates=2.5 trained, then the final search crashed after training; a
+    # string was a raw TypeError
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        OneShotNAS(**kwargs)
 
 
 def test_the_seed_limit_of_spos_holds_for_oneshotnas_and_for_spos_only(

@@ -37,7 +37,7 @@ from torch import nn
 
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.checks import (
     DEFAULT_LAYOUT,
     SPOS_HINT,
@@ -121,12 +121,11 @@ class OneShotNAS(pl.Callback):
                  record_paths: bool = False) -> None:
         check_optimizer_name(optimizer)
         mode = metric_mode(metric, mode, "OneShotNAS")
-        if num_candidates < 1:
-            raise ConfigError(f"num_candidates must be >= 1, got {num_candidates}")
-        if calibration_batches < 0:
-            raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
-        if search_every_n_epochs is not None and search_every_n_epochs < 1:
-            raise ConfigError(f"search_every_n_epochs must be >= 1, got {search_every_n_epochs}")
+        check_number(num_candidates, "num_candidates", 1, integer=True)  # (was: 2.5 crashed
+        check_number(calibration_batches, "calibration_batches", 0, integer=True)  # after fit)
+        if search_every_n_epochs is not None:
+            check_number(search_every_n_epochs, "search_every_n_epochs", 1, integer=True,
+                         nullable=True)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
             raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
                               f"{seed!r}: seed + epoch seeds each search's optimizer, which "

@@ -63,7 +63,7 @@ from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 from torch.nn import functional as F
 
-from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.errors import ConfigError, check_number, unknown
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import (
@@ -160,10 +160,11 @@ class DifferentiableNAS(pl.LightningModule):
             raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
         if not 0 < tau_min <= tau_max:
             raise ConfigError(f"need 0 < tau_min <= tau_max, got {tau_min} and {tau_max}")
-        if calibration_batches < 0:
-            raise ConfigError(f"calibration_batches must be >= 0, got {calibration_batches}")
-        if top_k < 1:
-            raise ConfigError(f"top_k must be >= 1, got {top_k}")
+        check_number(calibration_batches, "calibration_batches", 0, integer=True)  # (was: 1.5
+        check_number(top_k, "top_k", 1, integer=True)  # crashed after training)
+        check_number(warmup_epochs, "warmup_epochs", 0, integer=True)
+        if tau_epochs is not None:
+            check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True)
         mode = metric_mode(metric, mode, "DifferentiableNAS")
         if isinstance(loss, str) and loss not in LOSSES:
             raise unknown("loss", loss, LOSSES)
