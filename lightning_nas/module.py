@@ -66,12 +66,43 @@ def _lookup(kind: str, name: str, table: Mapping[str, Any]) -> Any:
     return table[name]
 
 
-def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+def _optimizer_class(optimizer: str | type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """The optimizer class of a ``torch.optim`` name (case-insensitive), an import path, or
+    the class itself (``torch.optim.SGD``)."""
+    if isinstance(optimizer, str) and "." in optimizer:
+        try:
+            optimizer = import_object(optimizer)
+        except ConfigError as err:
+            raise ConfigError(f"optimizer {optimizer!r}: {err}") from None
+    if inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str):  # (was: an AttributeError, 'lower')
+        raise ConfigError(f"optimizer must be a torch.optim class name (adam, sgd, ...), an "
+                          f"import path or a torch.optim.Optimizer subclass, got {optimizer!r}")
     table = {n.lower(): getattr(torch.optim, n) for n in dir(torch.optim)
              if inspect.isclass(getattr(torch.optim, n))
              and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
              and n != "Optimizer"}
-    return _lookup("optimizer", name.lower(), table)
+    return _lookup("optimizer", optimizer.lower(), table)
+
+
+def _metric_names(metrics: Any) -> Mapping[str, Any]:
+    """``{name: metric}`` of ``NASModule``'s ``metrics``: a mapping, a list of names or one
+    name (was: a name taken character by character); a name a torch module cannot hold
+    (``'top.1'``: was a ``KeyError``) is refused."""
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    if not isinstance(metrics, Mapping):
+        if not isinstance(metrics, Sequence) or not all(isinstance(m, str) for m in metrics):
+            raise ConfigError(f"metrics must be {{name: metric}}, a list of metric names or one "
+                              f"name ({', '.join(METRICS)}), got {metrics!r}")
+        metrics = {name: name for name in metrics}
+    for name in metrics:
+        if not isinstance(name, str) or not name or "." in name:
+            fixed = str(name).replace(".", "_") or "acc"
+            raise ConfigError(f"metric name {name!r} must be a non-empty string without '.' "
+                              f"(it names a torch module and the logged val_<name>); e.g. "
+                              f"{fixed!r}")
+    return metrics
 
 
 #: arguments without an import path that ``NASModule`` has warned about in this process
@@ -144,7 +175,8 @@ class NASModule(pl.LightningModule):
             builder; another callable, such as a lambda, is not: ``NASModule`` warns, and
             ``load_from_checkpoint(path, loss=...)`` takes it again).
         metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
-            ``Metric``; a list of names uses the names as keys. Logged as ``val_<name>``
+            ``Metric``; a list of names (or one name) uses the names as keys, which hold no
+            ``.``. Logged as ``val_<name>``
             (with several validation loaders ``val_<name>/dataloader_idx_<i>``, as
             Lightning names a loader's keys: each loader has its own metric objects).
             Default ``{"acc": "accuracy"}`` (logs ``val_acc``). Names are saved; metric
@@ -154,7 +186,9 @@ class NASModule(pl.LightningModule):
             micro-averaged they equal accuracy).
         num_classes: classes of a classification task (needed by named class metrics).
         task: torchmetrics task of named class metrics (``multiclass``, ``binary``, ...).
-        optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``.
+        optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``,
+            an import path, or a ``torch.optim.Optimizer`` subclass (``torch.optim.SGD``;
+            saved by its import path).
         lr: learning rate; an ``lr`` key of the architecture wins.
         weight_decay: weight decay; a ``weight_decay`` key of the architecture wins.
         optimizer_kwargs: more optimizer arguments (e.g. ``momentum``).
@@ -169,9 +203,10 @@ class NASModule(pl.LightningModule):
 
     def __init__(self, builder: Callable[[dict[str, Any]], nn.Module] | str,
                  loss: str | Callable[..., torch.Tensor] = "cross_entropy",
-                 metrics: Mapping[str, Any] | Sequence[str] | None = None,
+                 metrics: Mapping[str, Any] | Sequence[str] | str | None = None,
                  num_classes: int | None = None, task: str = "multiclass",
-                 optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer: str | type[torch.optim.Optimizer] = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0,
                  optimizer_kwargs: Mapping[str, Any] | None = None,
                  arch: Mapping[str, Any] | None = None, example_input_array: Any = None,
                  **arch_kwargs: Any) -> None:
@@ -183,10 +218,15 @@ class NASModule(pl.LightningModule):
         if not callable(builder_fn):
             raise ConfigError(f"builder must be callable or an import path, got {builder!r}")
         self.arch = {**dict(arch or {}), **arch_kwargs}
-        metrics = {"acc": "accuracy"} if metrics is None else metrics
-        if not isinstance(metrics, Mapping):
-            metrics = {name: name for name in metrics}
+        metrics = _metric_names({"acc": "accuracy"} if metrics is None else metrics)
+        opt_cls = _optimizer_class(optimizer)
         ignore = ["example_input_array"]  # an input batch, not a hyperparameter
+        opt_path = optimizer if isinstance(optimizer, str) else object_path(optimizer)
+        if opt_path is None:
+            ignore.append("optimizer")
+            _warn_unsaved("optimizer", opt_cls.__qualname__, "has no import path (defined in "
+                          "the script that runs, or inside a function)", opt_cls.__name__,
+                          "define it in a module to have it saved", default="adam")
         if not all(isinstance(m, str) for m in metrics.values()):  # a torchmetrics object
             ignore.append("metrics")
             objects = ", ".join(f"{k}={type(m).__name__}" for k, m in metrics.items()
@@ -217,6 +257,8 @@ class NASModule(pl.LightningModule):
             self.hparams["builder"] = builder_path
         if loss_path is not None:  # a name of LOSSES, or the loss function's import path
             self.hparams["loss"] = loss_path
+        if opt_path is not None:  # a torch.optim name, or the class's import path
+            self.hparams["optimizer"] = opt_path
         self.net = builder if ready else builder_fn(dict(self.arch))
         if not isinstance(self.net, nn.Module):
             raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")
@@ -226,7 +268,7 @@ class NASModule(pl.LightningModule):
             self.example_input_array = example_input_array
         self.val_metrics = nn.ModuleDict({
             name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
-        self.opt_cls = _optimizer_class(optimizer)
+        self.opt_cls = opt_cls
         self.lr = float(self.arch.get("lr", lr))
         self.weight_decay = float(self.arch.get("weight_decay", weight_decay))
         self.optimizer_kwargs = dict(optimizer_kwargs or {})

@@ -183,6 +183,22 @@ def test_arch_lr_and_weight_decay_win_over_arguments():
     assert opt.param_groups[0]["lr"] == 0.003 and opt.param_groups[0]["weight_decay"] == 0.01
 
 
+def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
+    # was: metrics="accuracy" was taken character by character ("unknown metric 'a'") and
+    # optimizer=torch.optim.SGD an AttributeError ('type' object has no attribute 'lower')
+    module = NASModule(build_mlp, metrics="accuracy", optimizer=torch.optim.SGD,
+                       optimizer_kwargs={"momentum": 0.9}, num_classes=3, lr=0.05, width=8)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=tmp_path,
+                         enable_progress_bar=False, enable_model_summary=False, logger=False)
+    trainer.fit(module, datamodule=BlobData())
+    assert {"val_accuracy", "val_loss"} <= set(trainer.callback_metrics)
+    assert type(trainer.optimizers[0]) is torch.optim.SGD
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    reloaded = NASModule.load_from_checkpoint(tmp_path / "m.ckpt")
+    assert reloaded.hparams.optimizer == "torch.optim.sgd.SGD"
+    assert reloaded.opt_cls is torch.optim.SGD and list(reloaded.val_metrics) == ["accuracy"]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"loss": "crossentropy"}, "unknown loss 'crossentropy'; did you mean 'cross_entropy'?"),
     ({"metrics": ["acuracy"]}, "unknown metric 'acuracy'; did you mean 'accuracy'?"),
@@ -191,6 +207,12 @@ def test_arch_lr_and_weight_decay_win_over_arguments():
                                            "'tests.helpers' has no attribute 'smooth_cee'"),
     ({"loss": "torch.nn.CrossEntropyLoss"}, r"loss must be .* got class CrossEntropyLoss"),
     ({"metrics": ["f1"], "num_classes": None}, "metric 'f1' needs num_classes"),
+    # was: a KeyError of nn.ModuleDict; an AttributeError ('lower'); "unknown metric 'a'"
+    ({"metrics": {"top.1": "accuracy"}}, r"metric name 'top.1' must be a non-empty string "
+                                         r"without '\.' .*; e\.g\. 'top_1'"),
+    ({"optimizer": 5}, r"optimizer must be a torch.optim class name \(adam, sgd, ...\), an "
+                       r"import path or a torch.optim.Optimizer subclass, got 5"),
+    ({"metrics": 5}, r"metrics must be \{name: metric\}, a list of metric names or one name"),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
