@@ -783,6 +783,33 @@ def test_val_loss_is_the_modules_own_validation_loss(tmp_path, monkeypatch):
     assert "inner_train_loss" not in got
 
 
+class _CollectingSupernet(TinySupernet):
+    """Lightning 2.x's pattern: outputs collected per step, aggregated and cleared at the
+    validation epoch's end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[torch.Tensor] = []
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.outputs.append((self(x).argmax(-1) == y).float().mean())
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val_acc_mean", torch.stack(self.outputs).mean())
+        self.outputs.clear()
+
+
+def test_the_modules_validation_epoch_hooks_run_with_its_validation_step(tmp_path):
+    # was: only its validation_step ran, so its outputs piled up and its epoch-end metric
+    # was never logged
+    pl.seed_everything(0, verbose=False)
+    net = _CollectingSupernet()
+    trainer = _trainer(tmp_path, max_epochs=3)
+    trainer.fit(DifferentiableNAS(net, num_classes=3), datamodule=BilevelData(BlobData()))
+    assert net.outputs == [] and "val_acc_mean" in trainer.callback_metrics
+
+
 def test_bf16_mixed_precision_trains_the_logits(tmp_path):
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05)

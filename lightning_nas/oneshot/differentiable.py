@@ -15,27 +15,24 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   zips the datamodule's train loader (an epoch) with its validation loader (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP.
-- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a LightningModule's
-  own ``validation_step`` (its logs; ``val_loss`` its own, else ``loss`` or, None, its
-  ``training_step``'s) and, with ``num_classes`` or ``metric``, ``val_acc``. Each epoch
-  logs the softmax probability of every value as ``alpha/<decision>/<value>`` and appends
-  the logits to ``history``.
+- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a module's own
+  ``validation_step`` and epoch hooks (logged; ``val_loss`` its, else of ``loss`` or its
+  ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
+  ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``.
 - At the end of training the ``top_k`` most probable architectures are scored with the
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
   ``best_score``; files in ``export_dir``: see ``oneshot.derive``).
 - State: logits, both optimizers, ``tau``, ``history`` and torch's random state are in the
-  checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search. ``BilevelData``
-  sets that random state before the training iterators of the resumed run, so a search
-  resumed from a checkpoint saved at the end of an epoch draws the same shuffles and ends
-  exactly as an uninterrupted one. GDAS noise is drawn from ``(seed, epoch, batch)``:
-  identical on every rank and after a resume.
+  checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search (``BilevelData``
+  sets the random state before the resumed run's training iterators: one resumed from an
+  epoch's end draws the same shuffles and ends as an uninterrupted one). GDAS noise is
+  drawn from ``(seed, epoch, batch)``: identical on every rank and after a resume.
 
-The loss: a name of ``lightning_nas.module.LOSSES`` or a callable ``(preds, target)``;
-``None`` with a LightningModule supernet reuses its ``training_step`` (its ``self.log``
-calls are dropped; its ``configure_optimizers`` gives the weight optimizer when
-``optimizer`` is None, learning-rate schedulers are not used). Batches are ``(x, y, ...)``.
-GDAS leaves candidates unused in a step: under DDP use ``ddp_find_unused_parameters_true``.
+The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None
+with a LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
+``configure_optimizers`` optimizer, no schedulers, when ``optimizer`` is None). Batches are
+``(x, y, ...)``. GDAS leaves candidates unused: under DDP, ``ddp_find_unused_parameters_true``.
 
 Example:
     >>> from torch import nn
@@ -87,7 +84,7 @@ from lightning_nas.oneshot.wrapped import (
     drop_log,
     first_optimizer,
     optimizer_class,
-    own_validation,
+    own_hook,
 )
 
 __all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
@@ -390,8 +387,7 @@ class DifferentiableNAS(pl.LightningModule):
         weights, index = self.mixing_weights(sample=False)
         with mixed(self.supernet, weights, index):  # the first checked: (x, y) fitting the metric
             preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
-            own = own_validation(self, batch, batch_idx, dataloader_idx,  # its metrics
-                                 {self.metric_name} if self.val_metric is not None else ())
+            own = own_hook(self, "validation_step", batch, batch_idx, dataloader_idx=dataloader_idx)
             if "val_loss" not in own:  # its own val_loss, else the loss of training
                 loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
                         else self._plain_loss(batch, batch_idx))
@@ -401,7 +397,11 @@ class DifferentiableNAS(pl.LightningModule):
             metric(preds, batch[1])
             self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
 
+    def on_validation_epoch_start(self) -> None:
+        own_hook(self, "on_validation_epoch_start")  # the module's hooks, as in a plain fit
+
     def on_validation_epoch_end(self) -> None:  # in a fit (not trainer.validate: no epoch)
+        own_hook(self, "on_validation_epoch_end")
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self._record()  # a checkpoint saved after validation holds this epoch
 

@@ -1,10 +1,10 @@
 """What ``DifferentiableNAS`` takes from the network it wraps: the weight optimizer (a
 ``torch.optim`` name, or the first optimizer of a LightningModule's
 ``configure_optimizers``), and the ``self.log`` that its ``training_step`` calls while it
-is the search's loss (dropped); ``own_validation`` runs its ``validation_step`` in the
-search's validation, its ``self.log`` calls logged by the search; ``check_automatic``
-refuses a LightningModule of manual optimization, whose ``training_step`` steps
-optimizers itself instead of returning a loss.
+is the search's loss (dropped); ``own_hook`` runs its ``validation_step`` and validation
+epoch hooks in the search's validation, their ``self.log`` calls logged by the search;
+``check_automatic`` refuses a LightningModule of manual optimization, whose
+``training_step`` steps optimizers itself instead of returning a loss.
 
 Example:
     >>> optimizer_class("sgd").__name__
@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -24,7 +24,7 @@ from torch import nn
 from lightning_nas.errors import ConfigError, unknown
 
 __all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class",
-           "own_validation"]
+           "own_hook"]
 
 
 def check_automatic(supernet: nn.Module) -> None:
@@ -71,27 +71,30 @@ def first_optimizer(value: Any) -> torch.optim.Optimizer | None:
     return None
 
 
-def own_validation(wrapper: pl.LightningModule, batch: Any, batch_idx: int,
-                   dataloader_idx: int, skip: Collection[str]) -> set[str]:
-    """Run the wrapped LightningModule's own ``validation_step`` (``wrapper.supernet``; none
-    if it defines none) with its ``self.log`` calls logged by ``wrapper``, as in a plain fit,
-    except the keys in ``skip`` (those the wrapper logs itself); return the keys it logged."""
+def own_hook(wrapper: pl.LightningModule, name: str, *args: Any,
+             dataloader_idx: int | None = None) -> set[str]:
+    """Run the wrapped LightningModule's own validation hook ``name`` (``validation_step``,
+    ``on_validation_epoch_start`` or ``_end``; nothing if it defines none) with its
+    ``self.log`` calls logged by ``wrapper``, as in a plain fit, except the metric the
+    wrapper logs itself (``val_metric``'s name); return the keys it logged."""
     module = wrapper.supernet
     if not isinstance(module, pl.LightningModule) or (
-            type(module).validation_step is pl.LightningModule.validation_step):
+            getattr(type(module), name) is getattr(pl.LightningModule, name)):
         return set()
+    skip = {wrapper.metric_name} if getattr(wrapper, "val_metric", None) is not None else ()
     logged: set[str] = set()
 
-    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        logged.add(name)
-        if name not in skip:
-            wrapper.log(name, value, *args, **kwargs)
+    def log(key: str, value: Any, *more: Any, **kwargs: Any) -> None:
+        logged.add(key)
+        if key not in skip:
+            wrapper.log(key, value, *more, **kwargs)
 
-    more = (dataloader_idx,) if "dataloader_idx" in inspect.signature(
-        module.validation_step).parameters else ()
+    hook = getattr(module, name)
+    if dataloader_idx is not None and "dataloader_idx" in inspect.signature(hook).parameters:
+        args = (*args, dataloader_idx)
     module.log = log  # type: ignore[method-assign]
     try:
-        module.validation_step(batch, batch_idx, *more)
+        hook(*args)
     finally:
         del module.log
     return logged
