@@ -188,6 +188,32 @@ def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
     assert "the weight optimizer's lr: 0.01, now 0.5" in capsys.readouterr().err
 
 
+class _HalveWeightLr(pl.Callback):
+    """Schedules the weights' learning rate itself (DARTS/GDAS drop a module's schedulers)."""
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        for group in trainer.optimizers[0].param_groups:
+            group["lr"] /= 2
+
+
+def test_a_resume_after_a_callback_changed_the_lr_is_not_refused(tmp_path):
+    # was (review): refused, "the weight optimizer's lr: 0.025, now 0.05", comparing the live
+    # lr of the checkpoint with the one the same settings build
+    def trainer(epochs: int) -> pl.Trainer:
+        return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
+                          limit_val_batches=0, enable_progress_bar=False,
+                          default_root_dir=tmp_path,
+                          callbacks=[epoch_end_checkpoint(tmp_path), _HalveWeightLr()])
+
+    trainer(1).fit(DifferentiableNAS(TinySupernet()), datamodule=BilevelData(BlobData()))
+    nas = DifferentiableNAS(TinySupernet())
+    resumed = trainer(2)
+    resumed.fit(nas, datamodule=BilevelData(BlobData()),
+                ckpt_path=tmp_path / "checkpoints" / "last.ckpt")
+    assert len(nas.history) == 2
+    assert resumed.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.05 / 4)  # went on
+
+
 def _plain_gdas_checkpoint(tmp_path: Path) -> Path:
     """The epoch-end checkpoint of a 2-epoch GDAS fit with ``tau_epochs=2``."""
     pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, limit_val_batches=0,

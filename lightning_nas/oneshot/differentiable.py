@@ -72,7 +72,7 @@ from lightning_nas.oneshot.checks import (
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.resume import check_resumed_rates, check_tau_schedule
+from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, check_tau_schedule
 from lightning_nas.oneshot.scoring import (
     check_trained,
     metric_mode,
@@ -201,7 +201,7 @@ class DifferentiableNAS(pl.LightningModule):
         self.scored: list[dict[str, Any]] = []
         self._resume_rng: dict[str, Any] | None = None
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
-        self._resume_groups: list[dict[str, Any]] | None = None  # its optimizers' settings
+        self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
 
     @property
     def network(self) -> nn.Module:
@@ -301,7 +301,7 @@ class DifferentiableNAS(pl.LightningModule):
         arch = torch.optim.Adam(self.alphas.parameters(), lr=hp.arch_lr, betas=(0.5, 0.999),
                                 weight_decay=hp.arch_weight_decay)
         check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
-        self._resume_groups = None
+        self._resume_groups, self._rates = None, built_rates([weights, arch])
         return [weights, arch]
 
     def on_fit_start(self) -> None:
@@ -440,11 +440,11 @@ class DifferentiableNAS(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
                                             "rng": rng_state(self.device),
-                                            "tau_epochs": self._tau_epochs()}
+                                            "tau_epochs": self._tau_epochs(), "rates": self._rates}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("differentiable_nas") or {}
         self.history = list(state.get("history", []))
         self._resume_rng = state.get("rng")
         self._resume_tau_epochs = state.get("tau_epochs")
-        self._resume_groups = checkpoint.get("optimizer_states")  # configure_optimizers: after
+        self._resume_groups = state.get("rates")  # as built (a callback may change lr later)

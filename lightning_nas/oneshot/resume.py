@@ -35,7 +35,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 
-__all__ = ["LAST", "checkpoint_settings", "check_resume", "check_resumed_rates",
+__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "check_tau_schedule",
            "epoch_end_checkpoint", "resolve_ckpt_path"]
 
@@ -144,28 +144,35 @@ def _values(groups: list[dict[str, Any]], key: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def check_resumed_rates(states: list[dict[str, Any]] | None,
+def built_rates(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]:
+    """The learning rate and weight decay each optimizer was built with (its groups' list, or
+    the one value), kept in the checkpoint for ``check_resumed_rates``: the live
+    ``param_groups`` may have changed since (a callback scheduling the weights' lr)."""
+    return [{key: _values(opt.param_groups, key) for key in ("lr", "weight_decay")}
+            for opt in optimizers]
+
+
+def check_resumed_rates(stored: list[dict[str, Any]] | None,
                         optimizers: list[torch.optim.Optimizer]) -> None:
     """Raise ``ConfigError`` when a resumed DARTS/GDAS search builds its optimizers (the
-    weights', the logits') with another learning rate or weight decay than its checkpoint's
-    (``states``: its ``optimizer_states``; None: no resume): Lightning loads the
-    checkpoint's ``param_groups`` over them, so the new values would be recorded in the
-    hyperparameters and ignored by the steps.
+    weights', the logits') with another learning rate or weight decay than the run that
+    wrote its checkpoint built them with (``stored``: its ``built_rates``; None: no resume,
+    or a checkpoint of an older version): Lightning loads the checkpoint's ``param_groups``
+    over them, so the new values would be recorded in the hyperparameters and ignored.
 
     Example:
         >>> arch = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.5)
-        >>> check_resumed_rates([arch.state_dict(), {"param_groups": [{"lr": 0.003,
-        ...                     "weight_decay": 0.0}]}], [arch, arch])
+        >>> check_resumed_rates([*built_rates([arch]), {"lr": 0.003, "weight_decay": 0.0}],
+        ...                     [arch, arch])
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: ... arch_lr: 0.003, now 0.5; ...
     """
     names = ("the weight optimizer's ", "arch_")
-    differ = [f"{name}{key}: {_values(state['param_groups'], key)}, now "
-              f"{_values(opt.param_groups, key)}"
-              for name, state, opt in zip(names, states or [], optimizers, strict=False)
-              for key in ("lr", "weight_decay")
-              if _values(state["param_groups"], key) != _values(opt.param_groups, key)]
+    now = built_rates(optimizers)
+    differ = [f"{name}{key}: {was[key]}, now {new[key]}"
+              for name, was, new in zip(names, stored or [], now, strict=False)
+              for key in ("lr", "weight_decay") if was.get(key) != new[key]]
     if differ:
         raise ConfigError(f"the checkpoint resumed from was written with other optimizer "
                           f"settings: {'; '.join(differ)}; a resume goes on with the "
