@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable
 
 __all__ = [
@@ -126,7 +127,8 @@ def check_number(value: object, key: str, low: float | None = None, strict: bool
         ...
         lightning_nas.errors.ConfigError: arch_lr must be a number > 0, got 0
     """
-    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    kind = numbers.Integral if integer else numbers.Real  # NumPy's scalars too
+    number = isinstance(value, kind) and not isinstance(value, bool)
     if not number or (low is not None and not (value > low if strict  # type: ignore[operator]
                                                else value >= low)):  # type: ignore[operator]
         bound = "" if low is None else f" {'>' if strict else '>='} {low}"

@@ -20,7 +20,7 @@ import copy
 import difflib
 import inspect
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -91,8 +91,9 @@ def _metric_names(metrics: Any) -> Mapping[str, Any]:
     name (was: a name taken character by character); a name a torch module cannot hold
     (``'top.1'``: was a ``KeyError``) is refused."""
     metrics = [metrics] if isinstance(metrics, str) else metrics
-    if not isinstance(metrics, Mapping):
-        if not isinstance(metrics, Sequence) or not all(isinstance(m, str) for m in metrics):
+    if not isinstance(metrics, Mapping):  # any iterable of names: a list, a set, keys()
+        metrics = list(metrics) if isinstance(metrics, Iterable) else metrics
+        if not isinstance(metrics, Iterable) or not all(isinstance(m, str) for m in metrics):
             raise ConfigError(f"metrics must be {{name: metric}}, a list of metric names or one "
                               f"name ({', '.join(METRICS)}), got {metrics!r}")
         metrics = {name: name for name in metrics}

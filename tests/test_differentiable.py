@@ -331,6 +331,15 @@ def test_rates_are_checked_when_built_as_from_yaml(kwargs, message):
         DifferentiableNAS(TinySupernet(), **kwargs)
 
 
+def test_numpy_scalars_are_numbers_and_integers():
+    # was (review): np.int64(2) "must be an integer", np.float32(0.001) "must be a number"
+    import numpy as np
+
+    nas = DifferentiableNAS(TinySupernet(), top_k=np.int64(2), lr=np.float32(0.001),
+                            arch_lr=np.float64(0.01), calibration_batches=np.int32(1))
+    assert nas.hparams.top_k == 2 and nas.hparams.lr == pytest.approx(0.001)
+
+
 def test_logits_an_arch_lr_cannot_move_are_refused_at_the_end(tmp_path):
     # was: Adam's state (filled at its first step, whatever it changed) counted as trained
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, arch_lr=1e-30,

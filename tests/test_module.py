@@ -183,6 +183,13 @@ def test_arch_lr_and_weight_decay_win_over_arguments():
     assert opt.param_groups[0]["lr"] == 0.003 and opt.param_groups[0]["weight_decay"] == 0.01
 
 
+def test_metric_names_may_come_as_any_iterable():
+    # was (review): a set of names refused, "metrics must be {name: metric}, a list ..."
+    for names in ({"accuracy"}, {"accuracy": None}.keys(), ("accuracy",)):
+        module = NASModule(build_mlp, metrics=names, num_classes=3, width=8)
+        assert list(module.val_metrics) == ["accuracy"]
+
+
 def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     # was: metrics="accuracy" was taken character by character ("unknown metric 'a'") and
     # optimizer=torch.optim.SGD an AttributeError ('type' object has no attribute 'lower')

@@ -359,6 +359,14 @@ def test_an_argument_of_the_wrong_kind_is_named_before_anything_is_built(
     assert not (tmp_path / "run").exists()
 
 
+def test_a_trainer_namespace_with_keys_is_a_mapping(tmp_path, tiny_trainer):
+    # was (review): refused, "trainer must be a mapping", though dict() of it worked before
+    jsonargparse = pytest.importorskip("jsonargparse")
+    search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=1,
+                    trainer=jsonargparse.Namespace(**tiny_trainer), run_dir=tmp_path / "run")
+    assert search.trainer == tiny_trainer
+
+
 def test_space_values_every_architecture_fails_with_name_the_space_key(tmp_path, tiny_trainer):
     space = {"width": {"choice": [8, 16]}, "activation": {"choice": ["gelu", "swish"]}}
     with pytest.raises(ConfigError, match=r"search\.space\.activation='(gelu|swish)': KeyError"):

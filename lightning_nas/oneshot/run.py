@@ -314,9 +314,9 @@ def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: An
     last = f"{ckpt_path} is of the run's last epoch ({epochs} of max_epochs={max_epochs})"
     if left:
         raise ConfigError(f"{last}, so nothing is left to train, and {run_dir} lacks "
-                          f"{', '.join(left)} (the run died in its final search or fine-tune):"
-                          f" run the same command without --ckpt_path to run it again, or "
-                          f"resume with a higher --trainer.max_epochs")
+                          f"{', '.join(left)} (it died in its final search or fine-tune, or "
+                          f"fine-tuned nothing): run the same command without --ckpt_path to "
+                          f"run it again, or resume with a higher --trainer.max_epochs")
     best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
     tuned = run_dir / "finetune.json"
     if verbose and rank_zero_only.rank == 0:

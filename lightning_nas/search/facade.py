@@ -426,9 +426,10 @@ _MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
 
 def _check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
     """Refuse an argument of ``Search`` of the wrong kind, naming it and what it takes
-    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable")."""
+    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable"); a mapping is
+    anything with ``keys()`` (a jsonargparse ``Namespace`` too)."""
     for name, value in mappings.items():
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and not isinstance(value, Mapping) and not hasattr(value, "keys"):
             raise ConfigError(f"{name} must be a mapping of {_MAPPINGS[name]}, got "
                               f"{type(value).__name__} {short(value)}")
     if settings is not None and not isinstance(settings, SearchSettings):

@@ -22,8 +22,8 @@ __all__ = ["capture", "restore"]
 
 
 def capture() -> dict[str, Any]:
-    """The random state of torch (and of CUDA, when it is in use), NumPy and ``random``, as
-    plain lists.
+    """The random state of torch (and of the current CUDA device, when CUDA is in use), NumPy
+    and ``random``, as plain lists.
 
     Example:
         >>> state = capture()
@@ -39,14 +39,15 @@ def capture() -> dict[str, Any]:
         "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
         "random": [version, list(internal), gauss_next],
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # this process's device's
+        state["cuda"] = torch.cuda.get_rng_state().tolist()  # (a DDP rank's own)
     return state
 
 
 def restore(state: dict[str, Any]) -> None:
     """Set the generators ``capture`` read back to ``state`` (missing parts are left alone;
-    CUDA's only when this process sees as many devices as the one that saved it)."""
+    CUDA's into the current device: under DDP each rank's, from rank 0's checkpoint, as the
+    CPU's)."""
     if "torch" in state:
         torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
     if "numpy" in state:
@@ -56,5 +57,5 @@ def restore(state: dict[str, Any]) -> None:
         version, internal, gauss_next = state["random"]
         random.setstate((version, tuple(internal), gauss_next))
     cuda = state.get("cuda")
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in cuda])
+    if cuda and torch.cuda.is_available():  # into this process's current device
+        torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))
