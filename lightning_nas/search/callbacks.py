@@ -219,9 +219,9 @@ class TrialReporter(pl.Callback):
             return
         logged = logged_metrics(trainer, self.monitor)
         fresh = self._validation.logged(trainer)
-        if (self._training_logs and self.monitor not in fresh) or not (
-                self.monitor in fresh or any(self.monitor in h["metrics"] for h in self.history)):
-            self._refuse_training_monitor()  # training's value (an earlier epoch's), not its
+        if self.monitor not in fresh and (  # training's value (an earlier epoch's), not its
+                self._training_logs or not any(self.monitor in h["metrics"] for h in self.history)):
+            self._refuse_training_monitor()
         self._training_logs = False
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
