@@ -302,6 +302,41 @@ def test_an_objective_a_validation_did_not_log_stops_the_trial():
         _fit([reporter], model=EvenEpochsLogged)
 
 
+class OddEpochsLogged(EvenEpochsLogged):
+    """Logs ``val_acc`` only in the validations of odd epochs, ``val_loss`` in each."""
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val_loss", 1.0 - SCRIPT[self.current_epoch])
+        if self.current_epoch % 2 == 1:
+            self.log("val_acc", SCRIPT[self.current_epoch])
+
+
+def test_a_monitor_the_first_validation_did_not_log_is_named_with_its_epoch():
+    # was: "monitor 'val_acc' was never logged by validation", though odd epochs log it
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    with pytest.raises(MonitorError, match=r"monitor 'val_acc' was not logged by the "
+                                           r"validation of epoch 0; logged keys: \['val_loss'\]"):
+        _fit([reporter], model=OddEpochsLogged)
+
+
+def test_an_objective_named_with_the_epoch_suffix_is_pointed_to_the_logged_name():
+    # was: "did you mean 'train_loss_epoch'?" for 'val_loss_epoch', where 'val_loss' is logged
+    class TrainLogged(ScriptedModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            out = super().training_step(batch, batch_idx)
+            self.log("train_loss", out["loss"], on_step=True, on_epoch=True)
+            return out
+
+        def on_validation_epoch_end(self) -> None:
+            super().on_validation_epoch_end()
+            self.log("val_loss", 1.0 - SCRIPT[self.current_epoch])
+
+    reporter = TrialReporter(monitor="val_acc", mode="max", logged=("val_loss_epoch",))
+    with pytest.raises(MonitorError, match="objective 'val_loss_epoch' was not logged in "
+                                           "epoch 0; did you mean 'val_loss'[?]"):
+        _fit([reporter], model=TrainLogged)
+
+
 def test_an_objective_only_training_logs_is_refused_with_validations_within_an_epoch(
         tmp_path):
     from lightning_nas import Search

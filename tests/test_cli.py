@@ -284,7 +284,7 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
      "module 'tests.helpers' has no attribute 'NoNet'"),
     (["{bad}"], "unknown config section 'oneshot'"),
     (["{cfg}", "--monitor", "val_accuracy", "--mode=max", "--trainer.max_epochs=1"],
-     "monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"),
+     "monitor 'val_accuracy' was not logged by the validation of epoch 0; did you mean 'val_acc'?"),
     (["{cfg}", "--trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 runs no "
                                                   "validation, so the monitor 'val_acc'"),
     # was: val_acc's mode max taken for a monitor whose name says nothing

@@ -256,8 +256,8 @@ def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path
     trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[callback], default_root_dir=tmp_path)
-    with pytest.raises(MonitorError, match="'val_accuracy' was never logged by validation; "
-                                           "did you mean "
+    with pytest.raises(MonitorError, match="'val_accuracy' was not logged by the validation "
+                                           "of epoch 0; did you mean "
                                            "'val_acc'.*logged keys: \\[.*'val_acc'"):
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
     assert trainer.current_epoch == 0  # stopped at the first validation, not after 3 epochs

@@ -184,8 +184,8 @@ def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
 
 def test_unlogged_monitor_fails_after_first_trial(tmp_path, tiny_space, tiny_trainer):
     search = _search(tmp_path, tiny_space, tiny_trainer, budget=5, monitor="val_accuracy")
-    with pytest.raises(SearchError, match=r"'val_accuracy' was never logged by validation"
-                                          r".*val_acc.*val_loss"):
+    with pytest.raises(SearchError, match=r"'val_accuracy' was not logged by the validation "
+                                          r"of epoch 0.*val_acc.*val_loss"):
         search.run()
     with RunStore(tmp_path / "search.db") as store:
         trials = store.trials()

@@ -78,8 +78,8 @@ def test_nan_trial_is_failed(tmp_path):
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED
-    assert ("monitor 'val_accuracy' was never logged by validation; did you mean 'val_acc'?"
-            in result.error)
+    assert ("monitor 'val_accuracy' was not logged by the validation of epoch 0; did you mean "
+            "'val_acc'?" in result.error)
     assert "'val_loss'" in result.error
 
 

@@ -24,9 +24,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.arch import flatten_arch
-from lightning_nas.errors import MonitorError, check_mode, did_you_mean
+from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
-from lightning_nas.search.monitor_errors import check_objectives
+from lightning_nas.search.monitor_errors import check_objectives, metric_hint
 from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
 from lightning_nas.search.schedulers import Decision, Rule
 
@@ -122,9 +122,10 @@ def logged_metrics(trainer: pl.Trainer, monitor: str) -> dict[str, float]:
               if v is not None}
     if monitor not in logged:
         keys = sorted(logged)
-        raise MonitorError(f"monitor {monitor!r} was never logged by validation; "
-                           f"{did_you_mean(monitor, keys)}logged keys: {keys} (a trial is "
-                           f"scored on what validation logs: {_VALIDATION_ONLY})")
+        raise MonitorError(f"monitor {monitor!r} was not logged by the validation of epoch "
+                           f"{trainer.current_epoch}; {metric_hint(monitor, keys)}logged keys: "
+                           f"{keys} (a trial is scored on what every validation logs: "
+                           f"{_VALIDATION_ONLY})")
     return logged
 
 

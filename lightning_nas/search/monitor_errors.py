@@ -16,7 +16,29 @@ from typing import Any
 
 from lightning_nas.errors import MonitorError, did_you_mean
 
-__all__ = ["check_objectives"]
+__all__ = ["check_objectives", "metric_hint"]
+
+#: the suffixes Lightning adds to a metric logged both per step and per epoch
+_SUFFIXES = ("_epoch", "_step")
+
+
+def metric_hint(name: str, keys: Sequence[str]) -> str:
+    """``"did you mean 'x'? "`` for the logged key closest to metric ``name``, or ``""``.
+
+    A name that differs from a logged key by Lightning's ``_epoch`` / ``_step`` suffix
+    (``self.log(..., on_step=True, on_epoch=True)`` logs ``val_loss_step`` and
+    ``val_loss_epoch``; ``on_epoch=True`` alone logs ``val_loss``) is that key, before any
+    key that is merely spelt alike.
+
+    Example:
+        >>> metric_hint("val_loss_epoch", ["train_loss_epoch", "val_loss"])
+        "did you mean 'val_loss'? "
+    """
+    stem = next((name[:-len(s)] for s in _SUFFIXES if name.endswith(s)), name)
+    for candidate in (stem, f"{stem}_epoch"):
+        if candidate != name and candidate in keys:
+            return f"did you mean {candidate!r}? "
+    return did_you_mean(name, keys)
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],
@@ -50,6 +72,6 @@ def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, A
             f"validation is one of them could not be told; log {name!r} in validation, or "
             f"validate once per epoch (val_check_interval: 1.0)")
     keys = sorted(entry["metrics"])
-    close = did_you_mean(name, [*keys, "params", "flops"])
+    close = metric_hint(name, [*keys, "params", "flops"])
     raise MonitorError(f"objective {name!r} was not logged in epoch {epoch}; {close}logged "
                        f"keys: {keys} (the search counts 'params' and 'flops' itself)")
