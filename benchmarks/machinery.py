@@ -3,16 +3,19 @@
 An ``objective=`` search trains nothing (``objective(arch)`` returns the metrics at once), so
 the time between two trials' ends is the machinery's alone: ask, checks, store, tell,
 checkpoint bookkeeping, the verbose line (printed to nowhere). Each round runs a search of
-``--trials`` trials (nevergrad RandomSearch over two floats) with one objective (``val_loss``)
-and one with two conflicting objectives (``val_loss`` and ``cost``: many trials on the
-Pareto front), and takes the median ms per trial of its first and of its last 100 trials
-(``--window``). ``--rounds`` rounds (default 5) alternate which search runs first.
+``--trials`` trials (nevergrad RandomSearch over two floats) with one objective (``val_loss``),
+one with two conflicting objectives (``val_loss`` and ``cost``: many trials on the Pareto
+front) and one whose score saturates (``val_acc`` = min(1, 2x): half the trials tie at the
+best, as a validation accuracy that reaches 1.0 does), and takes the median ms per trial of
+its first and of its last 100 trials (``--window``). ``--rounds`` rounds (default 5) rotate
+which search runs first.
 
 Run:  python benchmarks/machinery.py [--trials 500] [--window 100] [--rounds 5]
 Quick check:  python benchmarks/machinery.py --quick   (200 trials, window 50, 2 rounds)
 Every figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
-Last line: JSON with ``single_first_ms``, ``single_last_ms``, ``multi_first_ms`` and
-``multi_last_ms`` (medians over the rounds), each with ``<name>_spread``.
+Last line: JSON with ``single_first_ms``, ``single_last_ms``, ``multi_first_ms``,
+``multi_last_ms``, ``tied_first_ms`` and ``tied_last_ms`` (medians over the rounds), each with
+``<name>_spread``.
 """
 
 from __future__ import annotations
@@ -36,12 +39,14 @@ from benchmarks.spread import describe, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 
 SPACE = {"x": {"float": [0.0, 1.0]}, "y": {"float": [0.0, 1.0]}}
-OBJECTIVES = {"single": {"val_loss": "min"}, "multi": {"val_loss": "min", "cost": "min"}}
+OBJECTIVES = {"single": {"val_loss": "min"}, "multi": {"val_loss": "min", "cost": "min"},
+              "tied": {"val_acc": "max"}}
 
 
 def objective(arch: dict) -> dict[str, float]:
-    """Two conflicting metrics: a lower ``val_loss`` costs more."""
-    return {"val_loss": arch["x"] + 0.01 * arch["y"], "cost": 1.0 - arch["x"] + 0.01 * arch["y"]}
+    """Two conflicting metrics (a lower ``val_loss`` costs more) and a saturating one."""
+    return {"val_loss": arch["x"] + 0.01 * arch["y"], "cost": 1.0 - arch["x"] + 0.01 * arch["y"],
+            "val_acc": min(1.0, 2.0 * arch["x"])}
 
 
 def per_trial_ms(kind: str, trials: int, run_dir: Path) -> list[float]:
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
                                          for end in ("first", "last")}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
-            order = list(OBJECTIVES) if round_ % 2 == 0 else list(reversed(OBJECTIVES))
+            order = list(OBJECTIVES)[round_ % 3:] + list(OBJECTIVES)[:round_ % 3]
             for kind in order:
                 ms = per_trial_ms(kind, args.trials, Path(tmp) / f"{kind}{round_}")
                 first = statistics.median(ms[:args.window])

@@ -251,16 +251,21 @@ class RunStore(FitRecords):
     def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
         """COMPLETED trials, best first; ties go by the run's later objectives in order
         (one missing them last), then to the earlier trial. With ``k``, only the trials
-        scored at least as well as the ``k``-th best are read (SQL finds its score)."""
+        scored at least as well as the ``k``-th best are read (SQL finds its score), and when
+        the monitor is the only objective, of those tied with it only the earliest: the ``k``
+        best alone (was: every trial tied at a saturated score, read at each call)."""
         where, args = "WHERE status = ? AND score IS NOT NULL", (TrialStatus.COMPLETED.value,)
-        if k is not None and int(k) > 0:  # ties at the cut are ranked below, in Python
-            cut = self._db.execute(
-                f"SELECT score FROM trials {where} ORDER BY score "
-                f"{'DESC' if mode == 'max' else 'ASC'} LIMIT 1 OFFSET ?",
-                (*args, int(k) - 1)).fetchone()
+        order, above = ("DESC", ">") if mode == "max" else ("ASC", "<")
+        if k is not None and int(k) > 0:  # ties at the cut are ranked below
+            cut = self._db.execute(f"SELECT score FROM trials {where} ORDER BY score {order} "
+                                   f"LIMIT 1 OFFSET ?", (*args, int(k) - 1)).fetchone()
+            if cut is not None and len(self.objectives() or {}) < 2:
+                top = list(self._select(f"{where} AND score {above} ? ORDER BY score {order}, "
+                                        f"id", (*args, cut[0])))
+                return top + list(self._select(f"{where} AND score = ? ORDER BY id LIMIT ?",
+                                               (*args, cut[0], int(k) - len(top))))
             if cut is not None:
-                where, args = f"{where} AND score {'>=' if mode == 'max' else '<='} ?", (
-                    *args, cut[0])
+                where, args = f"{where} AND score {above}= ?", (*args, cut[0])
         board = leaderboard(self._select(f"{where} ORDER BY id", args), mode,
                             self.objectives())
         return board if k is None else board[:int(k)]

@@ -186,10 +186,12 @@ def test_leaderboard_of_k_is_the_first_k_of_the_whole_board(tmp_path):
     # (SQL finds its score); the same trials in the same order as the whole board sorted
     rng = random.Random(0)
     odd = [math.nan, math.inf, -math.inf, None, True, "x", 0.0, -0.0]
-    for run in range(12):
-        objectives = {"s": "max", "a": rng.choice(["max", "min"]), "b": "min"}
+    for run in range(18):  # the monitor alone (SQL ranks ties too), or with others
+        objectives = [{"s": "max", "a": rng.choice(["max", "min"]), "b": "min"}, {"s": "max"},
+                      None][run % 3]
         with RunStore(tmp_path / f"r{run}" / "search.db") as store:
-            store.set_meta("objectives", objectives)
+            if objectives is not None:
+                store.set_meta("objectives", objectives)
             for i in range(40):
                 tid = store.start_trial({"i": i})
                 score = rng.choice([*odd[:4], 0.5, 1.0, rng.choice([0.1, 0.2, 0.3])])
@@ -217,6 +219,20 @@ def test_best_reads_only_the_trials_it_ranks(tmp_path):
     with RunStore(path) as store:
         assert store.best("max").trial_id == ids[1]
         assert [t.trial_id for t in store.leaderboard("max", k=2)] == [ids[1], ids[3]]
+
+
+def test_best_of_many_tied_trials_reads_only_the_earliest(tmp_path):
+    # was: every trial tied at the k-th score read and decoded at each call (a saturated
+    # val_acc: 358 ms per trial at 5000 tied trials)
+    path = tmp_path / "search.db"
+    with RunStore(path) as store:
+        ids = _scored(store, [0.5, 1.0, 1.0, 0.9, 1.0, 1.0])
+    with sqlite3.connect(path) as db:  # the later trials of the tie: unreadable
+        db.execute("UPDATE trials SET metrics = 'not JSON' WHERE id > ?", (ids[4],))
+    with RunStore(path) as store:
+        assert store.best("max").trial_id == ids[1]
+        assert [t.trial_id for t in store.leaderboard("max", k=3)] == [ids[1], ids[2], ids[4]]
+        assert [t.trial_id for t in store.leaderboard("min", k=2)] == [ids[0], ids[3]]
 
 
 def test_leaderboard_max_and_min(store):
