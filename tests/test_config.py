@@ -288,6 +288,11 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert search_from_config({**base, "seed_everything": 11}).settings.goal.seed == 11
     seed = search_from_config({**base, "seed_everything": True}).settings.goal.seed
     assert isinstance(seed, int) and not isinstance(seed, bool)
+    # was: seeded with 0, though LightningCLI (and `lightning-nas fit`) read false as none
+    assert search_from_config({**base, "seed_everything": False}).settings.goal.seed is None
+    assert search_from_config({**base, "seed_everything": False, "search": {
+        **base["search"], "seed": 3}}).settings.goal.seed == 3
+    assert search_from_config(base).settings.goal.seed == 0
 
 
 def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(tmp_path):

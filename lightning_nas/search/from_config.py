@@ -25,7 +25,8 @@ from lightning_nas.store import RunStore
 __all__ = ["SEARCH_KEYS", "search_from_config"]
 
 #: keys of the ``search:`` block, with their defaults (``seed``: the config's
-#: ``seed_everything``; ``run_dir``: ``runs/<config name>``)
+#: ``seed_everything``: an int, ``true`` for a drawn one, ``false`` for none, no key for 0;
+#: ``run_dir``: ``runs/<config name>``)
 SEARCH_KEYS: dict[str, Any] = {"space": None, **SearchSettings().flat(), "seed": None,
                                "run_dir": None}
 
@@ -46,7 +47,8 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     run_dir = settings.pop("run_dir") or "runs/nas"
     if settings["seed"] is None and cfg.get("seed_everything") is True:
         settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew
-    settings["seed"] = config_seed(cfg, settings["seed"])
+    if settings["seed"] is not None or cfg.get("seed_everything") is not False:
+        settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
     settings["constraints"] = _constraints(settings["constraints"])
     # only what the block gives (and the seed): a default `monitor: val_acc, mode: max`
     # passed as given would keep `monitor: val_loss` at max, and refuse `objectives`
