@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -446,6 +447,29 @@ def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_pat
         clear_trial(TrialSpec(**{**spec.__dict__, **kept}))
         assert (trials / "trial_0001").exists()
         (trials / "trial_0001").rmdir()
+
+
+def test_fine_tunes_and_fits_in_folders_of_one_name_keep_their_own_logs_in_a_shared_save_dir(
+        tmp_path):
+    # was: A/ft and B/ft's fine-tunes (and two fits --out A/x/fit, B/x/fit) both logged
+    # to version ft_finetune_logs (x_fit_logs) of the shared save_dir, the second deleting
+    # the first's metrics.csv ("Experiment logs directory ... exists and is not empty")
+    shared = tmp_path / "shared"
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+              "init_args": {"save_dir": str(shared)}}
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": logger}
+    for exp in ("A", "B"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+               budget=1, run_dir=tmp_path / exp / "ft", verbose=False).run()
+        finetune(tmp_path / exp / "ft", max_epochs=1)
+        config = {"model": {"class_path": "tests.helpers.TinyNet"},
+                  "data": "tests.helpers.BlobData", "trainer": trainer}
+        fitted = fit_trial(fit_spec(config, out_dir=tmp_path / exp / "x" / "fit"))
+        assert fitted.status is TrialStatus.COMPLETED, fitted.error
+    versions = sorted(p.parent.name for p in shared.glob("*/metrics.csv"))
+    assert len(versions) == 4, versions  # each kept its own
+    assert [re.sub("-[0-9a-f]{6}_", "-?_", v) for v in versions] == [
+        "ft_finetune-?_logs", "ft_finetune-?_logs", "x_fit-?_logs", "x_fit-?_logs"]
 
 
 def test_a_checkpoint_folder_gone_since_the_run_folder_moved_is_not_taken(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import hashlib
 import re
 import shutil
 import time
@@ -66,11 +67,16 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
 def placed_logger(spec: Any) -> Any:
     """The user's ``trainer.logger`` of ``spec`` with the folders ``logger_defaults`` gives
     it: a version per trial (per segment) under the run's ``logs``, or beside ``fit`` and
-    ``finetune``'s checkpoint (``own_logs``)."""
+    ``finetune``'s checkpoint (``own_logs``); under a ``save_dir`` of the user's, there
+    labelled by the output folder (its parent's and its own name, and 6 hex digits of its
+    resolved path: ``ft_finetune-3f9a0c``), so a fit or fine-tune in another folder of the
+    same names never writes into its version (was: ``A/ft`` and ``B/ft``'s fine-tunes both
+    wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``)."""
     if spec.own_logs:
         out = Path(spec.trial_dir)
+        digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
         return logger_defaults(spec.trainer["logger"], str(out), "", "logs",
-                               f"{out.parent.name}_{out.name}")
+                               f"{out.parent.name}_{out.name}-{digest[:6]}")
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
     run = Path(spec.trial_dir).parent.parent
     return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
