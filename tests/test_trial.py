@@ -373,6 +373,36 @@ def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path
     assert not (tmp_path / "lightning_logs").exists()
 
 
+def test_a_progress_bar_among_the_users_callbacks_turns_progress_bars_on(tmp_path):
+    # was: refused before any training ("Trainer was configured with
+    # `enable_progress_bar=False` but found `TQDMProgressBar` in callbacks list"), a false
+    # the user never wrote: the trials' default was applied whatever the callbacks held
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar
+
+    bar = {"class_path": "lightning.pytorch.callbacks.TQDMProgressBar",
+           "init_args": {"refresh_rate": 5}}
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "callbacks": [bar],
+               "enable_progress_bar": None}  # as LightningCLI's config.yaml has it
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+                    budget=1, run_dir=tmp_path / "run", verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    config = {"model": {"class_path": "tests.helpers.TinyNet"}, "data": "tests.helpers.BlobData",
+              "trainer": {**trainer, "callbacks": [TQDMProgressBar(refresh_rate=5)]}}
+    spec = fit_spec(config, out_dir=tmp_path / "fit")  # an object too, in `fit`
+    assert build_trainer(spec, []).progress_bar_callback.refresh_rate == 5
+    assert fit_trial(spec).status is TrialStatus.COMPLETED
+    # a false the user wrote still refuses it, as in Lightning; a ModelSummary callback of
+    # the user's runs with the trials' enable_model_summary default
+    with pytest.raises(MisconfigurationException, match="enable_progress_bar=False"):
+        build_trainer(_spec(tmp_path, {}, trainer={"callbacks": [bar],
+                                                  "enable_progress_bar": False}), [])
+    summary = {"class_path": "lightning.pytorch.callbacks.ModelSummary"}
+    built = build_trainer(_spec(tmp_path, {}, trainer={"callbacks": [summary]}), [])
+    assert built.progress_bar_callback is None
+    assert any(isinstance(c, ModelSummary) for c in built.callbacks)
+
+
 class StopsOnce(pl.Callback):
     """Stops the search process (SIGTERM's ``SystemExit(143)``) when epoch 1 of its first
     fit starts: a search killed in the middle of a trial, after epoch 0's files."""

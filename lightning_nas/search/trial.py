@@ -31,13 +31,14 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
-from lightning_nas.config.instantiate import instantiate
-from lightning_nas.config.nodes import contains_node, node_args
+from lightning_nas.config.instantiate import import_object, instantiate
+from lightning_nas.config.nodes import contains_node, is_node, node_args, target_path
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
@@ -70,14 +71,38 @@ def with_trial_defaults(trainer: dict[str, Any], **defaults: Any) -> dict[str, A
     there for an argument whose default is ``None`` (what LightningCLI's ``--print_config``
     writes for one left at its default: ``logger``, ``default_root_dir``,
     ``enable_checkpointing``) is left out, so the default applies (lightning_nas's, else
-    Lightning's).
+    Lightning's). A progress bar among the user's callbacks turns progress bars on, as in
+    Lightning: ``enable_progress_bar: false`` is then not a default (was: Lightning refused
+    a ``TQDMProgressBar`` the user gave for a ``false`` the user never wrote).
 
     Example:
         >>> with_trial_defaults({"logger": None, "max_epochs": 2}, logger=False)["logger"]
         False
+        >>> bar = {"class_path": "lightning.pytorch.callbacks.TQDMProgressBar"}
+        >>> "enable_progress_bar" in with_trial_defaults({"callbacks": [bar]})
+        False
     """
     given = {k: v for k, v in trainer.items() if not (v is None and k in _none_default_args())}
-    return {**TRIAL_TRAINER_DEFAULTS, **defaults, **given}
+    defaults = {**TRIAL_TRAINER_DEFAULTS, **defaults}
+    if _progress_bar_given(trainer.get("callbacks")):
+        defaults.pop("enable_progress_bar", None)
+    return {**defaults, **given}
+
+
+def _progress_bar_given(callbacks: Any) -> bool:
+    """Whether ``callbacks`` (a Trainer's ``callbacks`` setting: objects, or config nodes,
+    whose class is imported) hold a ``ProgressBar``; a node that does not import is left to
+    the Trainer's build, which names it."""
+    for item in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+        if is_node(item):
+            try:
+                item = import_object(target_path(item))
+            except ConfigError:
+                continue
+        if isinstance(item, ProgressBar) or (
+                inspect.isclass(item) and issubclass(item, ProgressBar)):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=1)
