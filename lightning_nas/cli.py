@@ -198,6 +198,10 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if other:
         raise ConfigError(f"finetune takes only --trainer.* overrides (it trains the best "
                           f"trial's model on its data), got {', '.join(other)}")
+    if added := next((key for key, _ in split_overrides(overrides) if key.endswith("+")), None):
+        raise ConfigError(f"finetune cannot append to the search's {added[:-1]} (--{added}=): "
+                          f"its --trainer.* values replace the search's; give the whole "
+                          f"list, --{added[:-1]}=[...]")
     trainer = apply_overrides({}, overrides).get("trainer", {})
     if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
         raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="

@@ -93,6 +93,34 @@ def test_override_without_value():
         apply_overrides(BASE, ["search.budget=3"])
 
 
+def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
+    # was: "unknown Trainer argument 'callbacks+'; did you mean 'callbacks'?" for
+    # LightningCLI's --trainer.callbacks+=LearningRateMonitor
+    cfg = _config(tmp_path / "run")
+    cfg["trainer"]["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                                    "init_args": {"monitor": "val_acc", "mode": "max"}}]
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path, ["--trainer.callbacks+=LearningRateMonitor",
+                                "--trainer.callbacks+=[{class_path: ModelSummary, init_args: "
+                                "{max_depth: 2}}]", "--trainer.logger+=CSVLogger"])
+    assert loaded["trainer"]["callbacks"] == [
+        cfg["trainer"]["callbacks"][0], {"class_path": "LearningRateMonitor", "init_args": {}},
+        {"class_path": "ModelSummary", "init_args": {"max_depth": 2}}]
+    assert loaded["trainer"]["logger"] == [{"class_path": "CSVLogger", "init_args": {}}]
+    result = search_from_config(loaded).run()  # the trials train with them
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    logs = (tmp_path / "run" / "logs" / "trials" / "trial_0001" / "metrics.csv").read_text()
+    assert "lr-SGD" in logs.splitlines()[0]  # LearningRateMonitor's
+    with pytest.raises(ConfigError, match=r"--trainer.logger\+=: trainer.logger is False, "
+                                          r"not a list to append to; give the whole value"):
+        apply_overrides({"trainer": {"logger": False}}, ["--trainer.logger+=CSVLogger"])
+    # a fine-tune's --trainer.* values replace the search's: an append is refused, named
+    assert main(["finetune", str(tmp_path / "run"), "--trainer.callbacks+=ModelSummary"]) == 2
+    assert ("finetune cannot append to the search's trainer.callbacks "
+            "(--trainer.callbacks+=)") in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- load_config
 def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
     folder = tmp_path / "conf"

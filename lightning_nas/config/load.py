@@ -31,6 +31,7 @@ from lightning_nas.config.nodes import (
 )
 from lightning_nas.config.paths import (
     SECTIONS,
+    appended,
     check_no_empty_sections,
     deep_merge,
     get_dotted,
@@ -171,7 +172,7 @@ def _check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> Non
         return
     searched = {space_path(key): key for key in space}  # init_args left out, as below
     for key, text in split_overrides(overrides):
-        path = space_path(key) if is_dotted(key) else key
+        path = space_path(key.rstrip("+")) if is_dotted(key) else key  # += appends there
         if path in searched:
             raise ConfigError(f"--{key}={text} sets a key the search space searches "
                               f"({searched[path]!r}): every trial takes the space's value. "
@@ -349,6 +350,9 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             # a space key that is itself a path (--search.space.model.net.width=...)
             space = cfg.setdefault("search", {}).setdefault("space", {})
             _set_space_key(space, key[len("search.space."):], load_yaml(text, source=f"--{key}"))
+        elif key.endswith("+"):  # LightningCLI's list append: --trainer.callbacks+=X
+            set_dotted(cfg, key[:-1], appended(get_dotted(cfg, key[:-1]), key[:-1],
+                                               load_yaml(text, source=f"--{key}")))
         else:
             set_dotted(cfg, key, load_yaml(text, source=f"--{key}"), merge=True)
     return cfg

@@ -25,7 +25,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, mat
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["SECTIONS", "check_dotted", "check_no_empty_sections", "check_space_paths",
+__all__ = ["SECTIONS", "appended", "check_dotted", "check_no_empty_sections", "check_space_paths",
            "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
            "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
            "split_overrides"]
@@ -66,6 +66,28 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
         pairs.append((key, value))
         i += 1
     return pairs
+
+
+def appended(old: Any, key: str, value: Any) -> list[Any]:
+    """The list an override ``--key+=value`` (LightningCLI's list append) sets: ``old`` (none:
+    an empty list; one node: a list of it) with ``value`` after it, a list's items each; a
+    class named by its import path or name (``LearningRateMonitor``, as ``class_path`` takes
+    it) as a ``class_path`` node.
+
+    Example:
+        >>> appended(None, "trainer.callbacks", "LearningRateMonitor")
+        [{'class_path': 'LearningRateMonitor'}]
+
+    Raises:
+        ConfigError: when ``old`` is neither a list nor a node (nothing to append to).
+    """
+    if old is not None and not isinstance(old, list) and not is_node(old):
+        raise ConfigError(f"--{key}+=: {key} is {old!r}, not a list to append to; give the "
+                          f"whole value (--{key}=[...])")
+    items = value if isinstance(value, list) else [value]
+    return [*([] if old is None else old if isinstance(old, list) else [old]),
+            *({"class_path": v} if isinstance(v, str) and _is_class(v, short=True) else v
+              for v in items)]
 
 
 def space_path(key: str) -> str:
@@ -296,10 +318,11 @@ def _is_spec(value: Any) -> bool:
     return is_node(value) and not is_hydra(value) and isinstance(value.get("class_path"), str)
 
 
-def _is_class(text: str) -> bool:
-    """Whether ``text`` is the import path of a class (LightningCLI's ``--x=torch.optim.SGD``)."""
+def _is_class(text: str, short: bool = False) -> bool:
+    """Whether ``text`` is the import path of a class (LightningCLI's ``--x=torch.optim.SGD``;
+    ``short``: or a name alone, looked up in ``SHORT_NAME_MODULES``)."""
     try:
-        return "." in text and inspect.isclass(import_object(text))
+        return (short or "." in text) and inspect.isclass(import_object(text))
     except Exception:  # noqa: BLE001 - not a class: a plain string
         return False
 
