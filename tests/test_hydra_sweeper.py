@@ -187,10 +187,11 @@ def _keep_logging() -> Iterator[None]:
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
            overrides: tuple[str, ...] = (), direction: str | None = "maximize",
-           **extra: Any) -> list[TrialResult]:
+           sort_keys: bool = True, **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
     config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
-    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise."""
+    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
+    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order)."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
@@ -201,7 +202,7 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
                         "sweeper": {"run_dir": str(tmp_path / "run"),
                                     **({} if "objectives" in sweeper or direction is None
                                        else {"direction": direction}), **sweeper}}}
-    (conf / "config.yaml").write_text(yaml.safe_dump(config))
+    (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=sort_keys))
     runner = SweepTaskFunction()
     runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
     runner.config_path, runner.config_name = str(conf), "config"
@@ -932,3 +933,21 @@ def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
             _sweep(tmp_path, lambda cfg: float(cfg.x), sweeper, direction="minimize")
         assert yaml.safe_load(results.read_text())["best_value"] in range(6)
         results.unlink()
+
+
+def test_a_resume_with_the_params_in_another_order_proposes_as_the_uninterrupted_sweep(
+        tmp_path):
+    # was: the space was accepted as the same one, but its new key order gave nevergrad
+    # another parametrization: "proposed another architecture than before at ask 0 of the
+    # replay", and other architectures than the uninterrupted sweep from then on
+    ordered = {"a": "int(interval(0, 9))", "b": "choice(w, x, y, z)", "c": "int(interval(0, 20))"}
+
+    def sweep(folder: str, budget: int, params: dict[str, str]) -> list[tuple[Any, ...]]:
+        trials = _sweep(tmp_path / folder, lambda cfg: float(
+            (cfg.a * 7 + "wxyz".index(cfg.b) * 3 + cfg.c) % 11 / 11),
+            {"budget": budget, "seed": 0, "params": params}, sort_keys=False, a=0, b=0, c=0)
+        return [(t.arch["a"], t.arch["b"], t.arch["c"]) for t in trials]
+
+    uninterrupted = sweep("fresh", 6, ordered)
+    sweep("resumed", 3, ordered)
+    assert sweep("resumed", 6, dict(reversed(ordered.items()))) == uninterrupted

@@ -72,6 +72,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
+from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -152,7 +153,9 @@ class HydraSweep(Sweeper):
             for value, job in composed.items():
                 check_one_process_per_job(job, launcher, f"{key}={value}")
         store = self._open_store(settings, sweep, jobs)
-        try:
+        try:  # a resume searches the stored key order (another order: other proposals)
+            if json.dumps(stored := store.get_meta("space")) != json.dumps(sweep.space.to_dict()):
+                sweep = dataclasses.replace(sweep, space=SearchSpace.from_dict(stored))
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
@@ -250,8 +253,7 @@ class HydraSweep(Sweeper):
         (``jobs``: ``option_jobs``, what each searched option composes)."""
         goal = settings.goal
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
-        # the job config as written, and each searched config-group option's: an edit of a
-        # config file before the resume
+        # the job config as written and each searched config-group option's (an edited file)
         setup = job_setup(self.config, self.hydra_context.config_loader, sweep, jobs)
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
