@@ -143,6 +143,34 @@ def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
     assert merged["search"]["space"]["width"] == {"choice": [4, 8]}
 
 
+def test_a_space_file_a_config_names_is_read_beside_it_not_from_the_current_folder(
+        tmp_path, monkeypatch, capsys):
+    # was: read from the current folder first: with a space.yaml there, another space was
+    # searched without a word, though the README says "relative to the config that names it"
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "space.yaml").write_text("width: {choice: [4, 8]}\n")
+    (tmp_path / "space.yaml").write_text("width: {choice: [64, 128]}\n")
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("conf/nas.yaml"))["search"]["space"] == {
+        "width": {"choice": [4, 8]}}
+    assert main(["search", "conf/nas.yaml", "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+        "width": {"choice": [4, 8]}}
+    # one an override names is the current folder's, as the shell reads it
+    assert load_config(Path("conf/nas.yaml"), ["--search.space=space.yaml"])["search"][
+        "space"] == {"width": {"choice": [64, 128]}}
+    # the config's file missing beside it: refused as that path, the current folder's unread
+    (folder / "space.yaml").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"search.space file {folder / 'space.yaml'} not found")):
+        load_config(Path("conf/nas.yaml"))
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])
 def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
     # the group's value replaced the config's whole dict: both overrides were lost
@@ -686,7 +714,7 @@ def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path,
         assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
             "model.net.lin1_size": {"choice": [4, 8]}}
     assert main(["search", str(tmp_path / "missing.yaml"), "--print_config"]) == 2
-    assert "search.space file nowhere.yaml not found" in capsys.readouterr().err
+    assert f"search.space file {tmp_path / 'nowhere.yaml'} not found" in capsys.readouterr().err
 
 
 def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys):

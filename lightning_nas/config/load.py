@@ -288,23 +288,31 @@ def _flow(value: Any) -> str:
 def _space_read(part: Mapping[str, Any], path: Path | None,
                 missing_ok: bool = False) -> dict[str, Any]:
     """``part`` with a ``search.space`` given as a YAML file name replaced by the file's
-    content; the file is looked for in the current folder, then beside ``path``, the config
-    file that names it (read before any override, so ``--search.space.KEY=...`` sets a key
-    of the space, and before a later file is merged over it). ``missing_ok``: a file not
-    found stays a name (a later file or an override may replace it; else it is refused)."""
+    content (read before any override, so ``--search.space.KEY=...`` sets a key of the
+    space, and before a later file is merged over it).
+
+    ``missing_ok``: ``part`` is the config file ``path`` (``load_config`` reads each file
+    so), whose name is relative to that file's folder alone; a file not found there stays
+    a name, made absolute (a later file or an override may replace it; else it is refused
+    as that path). Otherwise the name is an override's (``--search.space=space.yaml``):
+    looked for in the current folder, then beside ``path``.
+    """
     search = part.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     if not (isinstance(space, str) and space.strip()):
         return dict(part)
     name = user_path(space)  # ~/spaces/a.yaml: in the home folder, as the shell reads it
-    found = next((p for p in (name, *([path.parent / name] if path else [])) if p.is_file()),
-                 None)
-    if found is None and missing_ok:
-        return dict(part)
+    if missing_ok and path is not None:  # a config file's: beside it, never the current folder
+        found = (path.parent / name).absolute()
+        if not found.is_file():
+            return {**part, "search": {**search, "space": str(found)}}
+    else:
+        found = next((p for p in (name, *([path.parent / name] if path else []))
+                      if p.is_file()), None)
     if found is None:
-        beside = f" and beside {path}" if path else ""
-        raise FileNotFoundError(f"search.space file {space} not found (looked in the "
-                                f"current folder{beside})")
+        where = "" if name.is_absolute() else (
+            f" (looked in the current folder{f' and beside {path}' if path else ''})")
+        raise FileNotFoundError(f"search.space file {space} not found{where}")
     return {**part, "search": {**search, "space": load_yaml(found.read_text(),
                                                             source=str(found))}}
 
