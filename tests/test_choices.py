@@ -192,3 +192,19 @@ def test_widths_kernels_and_depths_below_one_or_zero_are_refused(build, needle):
     # the odd-size check and sliced an empty kernel, a width 0 trained nothing
     with pytest.raises(SpaceError, match=re.escape(needle)):
         build()
+
+
+@pytest.mark.parametrize("build, needle", [
+    (lambda: ChoiceLinear(16, [4, 4, 8], label="fc2"),
+     "choice 'fc2' takes each value once, got 4 more than once in [4, 4, 8]"),
+    (lambda: Repeat(lambda i: nn.Identity(), [1, 1, 2], label="d"),
+     "choice 'd' takes each value once, got 1 more than once in [1, 1, 2]"),
+    (lambda: ChoiceConv2d(3, [8, 16, 8], label="c"), "choice 'c' takes each value once, got 8"),
+    (lambda: ChoiceConv2d(3, [8], kernel_size=[3, 5, 3], label="c"),
+     "choice 'c_kernel' takes each value once, got 3"),
+])
+def test_a_choice_module_with_a_repeated_value_is_refused_when_built(build, needle):
+    # was: built without complaint and refused at OneShotNAS.setup, after the Trainer
+    # started, with "`ordered` values must be distinct, got [4, 4, 8]" naming no label
+    with pytest.raises(SpaceError, match=re.escape(needle)):
+        build()

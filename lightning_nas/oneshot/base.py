@@ -49,7 +49,8 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
     """The values of decision ``label`` as a list (a single value: a list of one).
 
     Raises:
-        SpaceError: no value, or (``low`` given) a value that is not an integer >= ``low``.
+        SpaceError: no value, a value given twice, or (``low`` given) a value that is not
+            an integer >= ``low``.
     """
     values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) \
         else [values]
@@ -58,6 +59,10 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
     if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
                                for v in values):  # was: a depth -1 kept all but one block
         raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}")
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
+    if repeated:  # was: refused at OneShotNAS.setup, not naming the label
+        raise SpaceError(f"choice {label!r} takes each value once, got {repeated[0]!r} more "
+                         f"than once in {values}")
     return values
 
 
