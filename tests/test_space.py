@@ -19,6 +19,7 @@ import pytest
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, NASError, SpaceError
+from lightning_nas.search.facade import Search
 from lightning_nas.space import KINDS, Choice, Fixed, Float, Int, Ordered, SearchSpace
 
 ALL_KINDS_YAML = """
@@ -497,6 +498,20 @@ def test_a_nan_value_of_a_choice_is_refused():
     # the space": NaN equals no value)
     with pytest.raises(SpaceError, match="`choice` values must not be NaN"):
         SearchSpace.from_dict({"a": {"choice": [float("nan"), 1.0]}})
+
+
+def test_a_nan_fixed_value_is_refused_before_the_search_writes_anything(tmp_path):
+    # was: accepted, the search wrote its run folder, then failed at the first proposal:
+    # "architecture value clip=nan is not in the space: expected the fixed value nan"
+    run = tmp_path / "run"
+    with pytest.raises(SpaceError, match=r"`fixed` value must not be NaN \(it equals no "
+                                         r"value, not even itself\), got nan"):
+        Search(None, {"clip": Fixed(float("nan")), "b": Choice([1, 2])},
+               objective=lambda arch: {"val_acc": float(arch["b"])}, budget=2, run_dir=run,
+               seed=0).run()
+    with pytest.raises(SpaceError, match="space key 'clip': `fixed` value must not be NaN"):
+        SearchSpace.from_yaml("clip: {fixed: .nan}\nb: {choice: [1, 2]}")
+    assert not run.exists()
 
 
 @pytest.mark.parametrize("space", [

@@ -362,6 +362,10 @@ class Fixed(Param):
 
     def __init__(self, value: Any) -> None:
         self.value = _plain(value, text_keys=False)
+        if isinstance(self.value, float) and math.isnan(self.value):  # was: refused later,
+            # at the first proposal, after the run folder was written
+            raise SpaceError(f"`{self.kind}` value must not be NaN (it equals no value, not "
+                             f"even itself), got {self.value!r}")
 
     def size(self) -> float:
         return 1
