@@ -122,6 +122,15 @@ def test_sections_may_name_the_projects_yaml_files(tmp_path, monkeypatch):
     bad.write_text("model: configs/model/nope.yaml\n")
     with pytest.raises(ConfigError, match="model='configs/model/nope.yaml': no such YAML file"):
         load_config(bad)
+    # was: a file of the same name in the current folder won over the one beside the config
+    for folder, target in (("cfg", "tests.helpers.TinyNet"), ("cwd", "tests.helpers.NoNet")):
+        (tmp_path / folder / "configs" / "model").mkdir(parents=True)
+        (tmp_path / folder / "configs" / "model" / "digits.yaml").write_text(
+            f"_target_: {target}\n")
+    (tmp_path / "cfg" / "search.yaml").write_text("model: configs/model/digits.yaml\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert load_config(tmp_path / "cfg" / "search.yaml")["model"] == {
+        "_target_": "tests.helpers.TinyNet"}
 
 
 def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatch, capsys):

@@ -320,16 +320,18 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Sections given as a YAML file (``model: configs/model/digits.yaml``, a Hydra
     project's config group file, unchanged) replaced by the file's content; the file is
-    looked for in the current folder, then beside ``path``."""
+    looked for beside ``path``, the config that names it, then in the current folder (was:
+    the current folder first, so a file of the same name there won without a word)."""
     out = dict(part)
     for name in SECTIONS:
         value = out.get(name)
         if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
             continue
-        found = next((p for p in (user_path(value), path.parent / value) if p.is_file()), None)
+        found = next((p for p in (path.parent / user_path(value), user_path(value))
+                      if p.is_file()), None)
         if found is None:
-            raise ConfigError(f"{name}={value!r}: no such YAML file (looked in the current "
-                              f"folder and beside {path})")
+            raise ConfigError(f"{name}={value!r}: no such YAML file (looked beside {path} and "
+                              f"in the current folder)")
         out[name] = load_yaml(found.read_text(), source=str(found))
     return out
 
