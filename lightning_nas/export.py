@@ -28,7 +28,13 @@ from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.export_files import discard_staged, kept_checkpoint, move_in, staged
+from lightning_nas.export_files import (
+    discard_staged,
+    held_for_export,
+    kept_checkpoint,
+    move_in,
+    staged,
+)
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.executor import torch_threads
@@ -72,12 +78,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     point of a multi-objective run's Pareto front; ``best.yaml`` says ``chosen: true``, and
     ``finetune`` takes it). An ``objective=`` search trained no model: its ``best.yaml``
     has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
-    Returns the content of ``best.yaml``.
+    The folder is held meanwhile (``held_for_export``: a second export waits for this one;
+    an export while a search holds it is refused). Returns the content of ``best.yaml``.
     """
     run_dir = user_path(run_dir)
-    own = store is None
-    store = store or open_run(run_dir)
-    try:
+    with held_for_export(run_dir, store) as store:  # one export at a time, no search
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = store.best(mode)
         if trial_id is not None:
@@ -113,10 +118,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
-        # every file is written beside its place first (an interruption there leaves the
-        # earlier export as it was), then moved in with best.yaml last: a best.yaml on disk
-        # always describes the best.ckpt beside it (was: best.ckpt first, so an export
-        # stopped before best.yaml left another trial's weights under the old best.yaml)
+        # each file staged beside its place (a name of this export's own), then moved in
+        # with best.yaml last: a best.yaml on disk always describes the best.ckpt beside it
         files: list[tuple[Path, Path]] = []
         try:
             if best.checkpoint and Path(best.checkpoint).exists():
@@ -136,9 +139,6 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             raise
         move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
         return out
-    finally:
-        if own:
-            store.close()
 
 
 def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:

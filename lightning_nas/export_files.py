@@ -1,7 +1,9 @@
-"""How an export writes its files into a run folder: each one beside its place first
-(``staged``), then moved in with ``best.yaml`` last (``move_in``), so that a ``best.yaml``
-on disk always describes the ``best.ckpt`` beside it; and which ``best.ckpt`` an export
-keeps when the trial's own checkpoint is gone (``kept_checkpoint``).
+"""How an export writes its files into a run folder: with the folder held
+(``held_for_export``: one export at a time, none while a search runs there), each one
+beside its place first under a name of its writer's own (``staged``), then moved in with
+``best.yaml`` last (``move_in``), so that a ``best.yaml`` on disk always describes the
+``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
+checkpoint is gone (``kept_checkpoint``).
 
 Example:
     >>> import tempfile
@@ -15,21 +17,87 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["EXPORT_FILES", "discard_staged", "kept_checkpoint", "move_in", "staged"]
+from lightning_nas.errors import StoreError
+from lightning_nas.run_folder import hold_folder
+from lightning_nas.store import RunStore, open_run
+
+__all__ = ["EXPORT_FILES", "discard_staged", "held_for_export", "kept_checkpoint", "move_in",
+           "staged", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
+#: what an export refused on a held folder does once the holder is gone
+_THEN = "then export again (a search exports its best trial itself when it ends)"
+
+
+@contextmanager
+def held_for_export(run_dir: Path, store: RunStore | None) -> Iterator[RunStore]:
+    """``store`` (else the run's, ``open_run``, closed at the end) with ``run_dir`` held for
+    one export (``hold_folder``: another export waits for it; one while a search, a sweep
+    or a one-shot run holds the folder is refused, naming the holder), and the files
+    earlier exports staged there and never moved in (killed on the way) removed. The
+    store of the search that holds the folder (its own export when it ends) holds it
+    already; a file system that takes no lock (some network mounts) leaves it unheld.
+
+    Raises:
+        SearchError: when another process, or a search of this one, holds the folder.
+        StoreError: when ``run_dir`` cannot be written (a read-only mount, another
+            user's folder), before anything is written there.
+    """
+    if store is None:  # not a run folder: said as open_run says it, before it is held
+        open_run(run_dir).close()
+    held, own = None, store is not None and store._held is not None  # the search's own
+    if not own:
+        if not os.access(run_dir, os.W_OK):
+            raise _unwritable(run_dir, "not writable")
+        try:
+            held = hold_folder(run_dir, _THEN, kind="export")
+        except StoreError:  # its file system takes no lock: not held (as on Windows)
+            pass
+        except OSError as err:  # search.lock cannot be opened for writing
+            raise _unwritable(run_dir, err.strerror or str(err)) from None
+    try:
+        if held is not None or own:  # no other export meanwhile: every staged file is old
+            for name in EXPORT_FILES:
+                for old in (*run_dir.glob(f"{name}.*-*.tmp"), run_dir / f"{name}.tmp"):
+                    if old.is_file():
+                        old.unlink()
+        if store is not None:
+            yield store
+        else:
+            with open_run(run_dir) as read:
+                yield read
+    finally:
+        if held is not None:
+            held.close()
+
+
+def _unwritable(run_dir: Path, why: str) -> StoreError:
+    """The error of an export in a run folder it cannot write."""
+    return StoreError(f"{run_dir} cannot be written ({why}: a read-only mount, another "
+                      f"user's run): an export writes best.yaml, best.ckpt and "
+                      f"best_config.yaml there; copy the run folder where it can be written "
+                      f"and export there (`lightning-nas show` and `report` read it as it is)")
+
+
+def staging_path(path: Path) -> Path:
+    """Where this thread of this process stages ``path`` (beside it: a name of its own, so
+    that two exports never move in each other's files)."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
 
 
 def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path, Path]:
-    """``text`` (or a copy of ``source``) written beside ``path``; ``(that file, path)``."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    """``text`` (or a copy of ``source``) written beside ``path`` (``staging_path``);
+    ``(that file, path)``."""
+    tmp = staging_path(path)
     if source is not None:
         shutil.copyfile(source, tmp)
     else:
@@ -38,11 +106,11 @@ def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path
 
 
 def discard_staged(run_dir: Path) -> None:
-    """Remove the files an export staged in ``run_dir`` (no checkpoint-sized copy is left
-    on a full disk)."""
+    """Remove the files this export staged in ``run_dir`` (no checkpoint-sized copy is
+    left on a full disk)."""
     for name in EXPORT_FILES:
-        if (run_dir / f"{name}.tmp").is_file():
-            (run_dir / f"{name}.tmp").unlink()
+        if staging_path(run_dir / name).is_file():
+            staging_path(run_dir / name).unlink()
 
 
 def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],

@@ -9,9 +9,10 @@ space and table files, and the folders ``show``, ``report``, ``export``, ``finet
 ``fit`` read and write.
 
 ``hold_folder`` holds a run folder for one process (a lock on its ``search.lock``, which
-names the holder): a search (``open_search_store(hold=True)``), a Hydra sweep and a one-shot run
-(``holding``) take it, so a second run started on the folder meanwhile is refused before it
-writes anything, whichever kind either is.
+names the holder and what it does): a search (``open_search_store(hold=True)``), a Hydra sweep
+and a one-shot run (``holding``) take it, so a second run started on the folder meanwhile is
+refused before it writes anything, whichever kind either is; an export takes it too
+(``kind="export"``), and whoever comes while an export holds it waits for it (``EXPORT_WAIT``).
 
 Example:
     >>> import os
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +40,13 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["LOCK_FILE", "hold_folder", "holding", "user_path"]
+__all__ = ["EXPORT_WAIT", "LOCK_FILE", "hold_folder", "holding", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
+#: seconds a process waits for an export holding a run folder (it copies a checkpoint and
+#: writes two small files) before it is refused
+EXPORT_WAIT = 60.0
 #: what launchers set to a process's rank: torchrun, Lightning's own, SLURM, LSF
 _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_PROCID",
                    "JSM_NAMESPACE_RANK")
@@ -53,14 +58,18 @@ def user_path(path: str | os.PathLike) -> Path:
     return Path(path).expanduser()
 
 
-def hold_folder(folder: str | os.PathLike, then: str) -> IO[str] | None:
+def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:
     """Hold ``folder`` (created if missing) for this process until the returned file is
     closed or the process ends, however it ends (the system releases the lock); None
-    without POSIX locks (Windows: not checked).
+    without POSIX locks (Windows: not checked). While an export holds it, wait for that
+    export to end (up to ``EXPORT_WAIT`` seconds).
 
     Args:
         folder: the run folder.
         then: what to do once the holder is gone, for the refusal's message.
+        kind: what holds it, written in ``search.lock`` for the message of a process
+            refused meanwhile: ``"search"`` (a search, a Hydra sweep, a one-shot run) or
+            ``"export"``.
 
     Raises:
         SearchError: when another process holds it, naming that process (pid and host).
@@ -71,19 +80,55 @@ def hold_folder(folder: str | os.PathLike, then: str) -> IO[str] | None:
     folder = user_path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
-    try:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as err:
-        held.close()
-        if not lock_held(err):  # was: any refusal "being searched by another process"
-            raise unlockable(folder, err) from None
-        holder = (folder / LOCK_FILE).read_text().strip() or "pid ? on ?"
-        raise SearchError(f"{folder} is being searched by another process ({holder}): wait "
-                          f"for it to end, or stop it; {then}") from None
+    waited_until = time.monotonic() + EXPORT_WAIT
+    while True:
+        try:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as err:
+            if not lock_held(err):  # was: any refusal "being searched by another process"
+                held.close()
+                raise unlockable(folder, err) from None
+            holder, holder_kind = _holder(folder)
+            # an export ends in seconds (a holder not yet named: one that just took it)
+            if holder_kind == "export" or not holder:
+                if time.monotonic() < waited_until:
+                    time.sleep(0.05)
+                    continue
+            held.close()
+            raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind,
+                                       then)) from None
     held.truncate(0)  # the holder, for the message of a process refused meanwhile
-    held.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    # what it does on a line of its own, a search's left out (as an older version reads it)
+    held.write(f"{_this_process()}\n" + ("" if kind == "search" else f"{kind}\n"))
     held.flush()
     return held
+
+
+def _this_process() -> str:
+    """This process as ``search.lock`` names its holder: ``pid 4242 on host``."""
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _holder(folder: Path) -> tuple[str, str]:
+    """The holder ``search.lock`` names (``""`` while it is not named yet) and what it
+    does (``"search"`` where it does not say: an older version's)."""
+    try:
+        lines = (folder / LOCK_FILE).read_text().splitlines()
+    except OSError:
+        lines = []
+    holder = lines[0].strip() if lines else ""
+    return holder, (lines[1].strip() if len(lines) > 1 and lines[1].strip() else "search")
+
+
+def _refusal(folder: Path, holder: str, holder_kind: str, then: str) -> str:
+    """The message of a process refused on ``folder``, which ``holder`` holds for a
+    ``holder_kind``: wait for it (or stop a search)."""
+    doing = "exported" if holder_kind == "export" else "searched"
+    wait = f" (still after {EXPORT_WAIT:g}s)" if holder_kind == "export" else ""
+    stop = ", or stop it" if holder_kind == "search" else ""
+    return (f"{folder} is being {doing} by another process ({holder}){wait}: wait for it to "
+            f"end{stop}; {then}")
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 
 from lightning_nas import Search, export_best, finetune, load_best
 from lightning_nas.config.yamlio import load_yaml
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
@@ -564,15 +564,71 @@ def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finis
     before = {name: (finished_run / name).read_bytes()
               for name in ("best.yaml", "best.ckpt")}
     assert before["best.ckpt"] == Path(current.checkpoint).read_bytes()
-    (finished_run / "best.yaml.tmp").mkdir()  # best.yaml cannot be written: a real OSError
+    from lightning_nas.export_files import staging_path
+
+    blocked = staging_path(finished_run / "best.yaml")  # where this thread stages it
+    blocked.mkdir()  # best.yaml cannot be written: a real OSError
     with pytest.raises(IsADirectoryError):
         export_best(finished_run, trial_id=other.trial_id)
     assert {name: (finished_run / name).read_bytes() for name in before} == before
-    assert not (finished_run / "best.ckpt.tmp").exists()  # no copy left on a full disk
-    (finished_run / "best.yaml.tmp").rmdir()
+    assert not staging_path(finished_run / "best.ckpt").exists()  # no copy on a full disk
+    blocked.rmdir()
     assert export_best(finished_run, trial_id=other.trial_id)["trial"] == other.trial_id
     assert (finished_run / "best.ckpt").read_bytes() == Path(other.checkpoint).read_bytes()
     assert sorted(p.name for p in finished_run.glob("*.tmp")) == []
+
+
+def test_exports_at_once_wait_for_each_other_and_one_during_a_search_is_refused(
+        finished_run):
+    # was: every export staged its files under one name (best.ckpt.tmp) and none held the
+    # folder: two at once (`export --trial N` per Pareto point, threads) left best.yaml
+    # over the other trial's best.ckpt, or no best.yaml with both "done", and the other
+    # failed "No such file or directory: 'best.ckpt.tmp' -> 'best.ckpt'"
+    import threading
+
+    with RunStore(finished_run / "search.db") as store:
+        a, b = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)][:2]
+    leftover = finished_run / "best.ckpt.4242-1.tmp"  # a copy of an export killed on the way
+    leftover.write_bytes(b"x" * 1000)
+
+    def export(trial: int, barrier: threading.Barrier, errors: list) -> None:
+        barrier.wait()  # both at once
+        try:
+            export_best(finished_run, trial_id=trial)
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            errors.append(err)
+
+    for _ in range(8):
+        barrier, errors = threading.Barrier(2), []
+        threads = [threading.Thread(target=export, args=(t, barrier, errors)) for t in (a, b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []  # the second waited for the first
+        best = load_best(finished_run)
+        held = torch.load(finished_run / "best.ckpt", weights_only=False)["hyper_parameters"]
+        assert best["trial"] in (a, b) and {k: held[k] for k in best["arch"]} == best["arch"]
+    assert list(finished_run.glob("*.tmp")) == []  # the killed export's copy removed too
+    # a search holds the folder (the fixture's own export at its end ran within its hold):
+    # an export meanwhile is refused, naming it, and writes nothing
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lightning_nas.run_folder import "
+         "hold_folder; h = hold_folder(sys.argv[1], ''); print('held', flush=True); "
+         "time.sleep(120)", str(finished_run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = {p: p.stat().st_mtime_ns for p in finished_run.iterdir()}
+        with pytest.raises(SearchError, match=rf"{finished_run} is being searched by another "
+                                              rf"process \(pid {holder.pid} on .*\): wait for "
+                                              rf"it to end, or stop it; then export again \(a "
+                                              rf"search exports its best trial itself"):
+            export_best(finished_run, trial_id=a)
+        assert {p: p.stat().st_mtime_ns for p in finished_run.iterdir()} == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert export_best(finished_run, trial_id=a)["trial"] == a  # once the search is gone
 
 
 def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finished_run):
