@@ -72,7 +72,8 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
             ``"export"``.
 
     Raises:
-        SearchError: when another process holds it, naming that process (pid and host).
+        SearchError: when another process, or another search or export of this process,
+            holds it, naming the holder (pid and host).
         StoreError: when the folder's file system takes no lock (``unlockable``).
     """
     if fcntl is None:
@@ -96,7 +97,7 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
                     time.sleep(0.05)
                     continue
             held.close()
-            raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind,
+            raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind, kind,
                                        then)) from None
     held.truncate(0)  # the holder, for the message of a process refused meanwhile
     # what it does on a line of its own, a search's left out (as an older version reads it)
@@ -121,11 +122,18 @@ def _holder(folder: Path) -> tuple[str, str]:
     return holder, (lines[1].strip() if len(lines) > 1 and lines[1].strip() else "search")
 
 
-def _refusal(folder: Path, holder: str, holder_kind: str, then: str) -> str:
-    """The message of a process refused on ``folder``, which ``holder`` holds for a
-    ``holder_kind``: wait for it (or stop a search)."""
+def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) -> str:
+    """The message of a ``kind`` refused on ``folder``, which ``holder`` holds for a
+    ``holder_kind``: another process (wait for it or stop it), or this one (was: "another
+    process", naming this process's own pid)."""
     doing = "exported" if holder_kind == "export" else "searched"
     wait = f" (still after {EXPORT_WAIT:g}s)" if holder_kind == "export" else ""
+    if holder == _this_process():  # a search or export in another thread of this process
+        both = "search" if kind == holder_kind == "search" else "search or export"
+        other = "another" if kind == holder_kind else "an" if holder_kind == "export" else "a"
+        return (f"{folder} is being {doing} by {other} {holder_kind} in this process (pid "
+                f"{os.getpid()}){wait}: one {both} per run folder at a time; wait for it to "
+                f"end; {then}")
     stop = ", or stop it" if holder_kind == "search" else ""
     return (f"{folder} is being {doing} by another process ({holder}){wait}: wait for it to "
             f"end{stop}; {then}")

@@ -474,6 +474,43 @@ def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_
     assert len(search.run().trials) == 1
 
 
+def test_a_second_search_in_another_thread_of_this_process_is_told_it_is_this_ones(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: "is being searched by another process (pid <this process's own>): wait for it to
+    # end, or stop it" (a notebook, a threaded script: there is no other process to stop)
+    import os
+    import threading
+
+    from lightning_nas import Search
+    from lightning_nas.errors import SearchError
+    from tests.helpers import BlobData, TinyNet
+
+    run, reached, go, first = tmp_path / "run", threading.Event(), threading.Event(), []
+
+    def hold_on(result: TrialResult) -> None:  # the first search holds the folder meanwhile
+        reached.set()
+        go.wait(120)
+
+    def search(**kwargs) -> Search:
+        return Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
+                      run_dir=run, verbose=False, **kwargs)
+
+    thread = threading.Thread(target=lambda: first.append(search(on_trial_end=hold_on).run()))
+    thread.start()
+    try:
+        assert reached.wait(300)
+        with pytest.raises(SearchError, match=rf"^{run} is being searched by another search in "
+                                              rf"this process \(pid {os.getpid()}\): one search "
+                                              rf"per run folder at a time; wait for it to end; "
+                                              rf"the same command then resumes the search$"):
+            search().run()
+    finally:
+        go.set()
+        thread.join()
+    assert len(first[0].trials) == 1  # the first search went on
+    assert len(search().run().trials) == 1  # once it ended: the same call resumes it
+
+
 def test_a_search_refused_on_a_held_folder_makes_no_search_db_there(
         tmp_path, tiny_space, tiny_trainer):
     # was: search.db was made before the hold was tried, so a search refused on a live
@@ -486,7 +523,7 @@ def test_a_search_refused_on_a_held_folder_makes_no_search_db_there(
     held = hold_folder(tmp_path, "then run it again")  # as a one-shot run holds its folder
     search = Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,
                     run_dir=tmp_path, verbose=False)
-    with pytest.raises(SearchError, match="is being searched by another process"):
+    with pytest.raises(SearchError, match="is being searched by another search in this process"):
         search.run()
     assert not (tmp_path / "search.db").exists()
     held.close()
