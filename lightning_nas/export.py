@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from lightning_nas.export_files import (
     move_in,
     staged,
 )
+from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
+from lightning_nas.search import random_state
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
@@ -49,10 +51,6 @@ from lightning_nas.store import RunStore, open_run
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
            "output_dir", "trial_fits"]
-
-#: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
-#: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
-FIT_DIRECTIVE = "# lightning-nas fit:"
 
 #: trial defaults (``TRIAL_TRAINER_DEFAULTS``) that change a trial's results, which
 #: ``best_config.yaml`` writes out for plain LightningCLI: Lightning's model summary runs
@@ -129,7 +127,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 out["checkpoint"] = "best.ckpt"  # its own, kept (was: removed with trials/)
             if trained is not None:
                 fits, resumed = trial_fits(store, run_dir, best.trial_id)
-                files.append(staged(run_dir / "best_config.yaml", _config_header(
+                resumed = resumed and ("replayed" if random_state.in_checkpoint(
+                    best.checkpoint) else "resumed")
+                files.append(staged(run_dir / "best_config.yaml", config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
                     fits=fits, resumed=resumed) + dump_yaml(trained)))
@@ -225,52 +225,6 @@ def _ranges(ids: list[int]) -> str:
         else:
             out.append(str(i))
     return ", ".join(out)
-
-
-def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
-    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether it
-    was paused and resumed from its checkpoint (fits after its first); a trial an older
-    version ran: the run's one count (its latest invocation's), and its resumed logs."""
-    fits, trial_dir = store.fits(trial_id), run_dir / "trials" / f"trial_{trial_id:04d}"
-    return fits, (len(fits) > 1 if store.fits_recorded(trial_id)
-                  else any(trial_dir.glob("logs_resumed_*")))  # the default logger's only
-
-
-def _config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
-                   hydra: bool = False, fits: Sequence[int | None] = (),
-                   resumed: bool = False) -> str:
-    """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
-    (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
-    own, set or shared out among workers: on CPU another count sums in another order; those
-    of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
-    which no run in one go replays); the last one gives ``lightning-nas fit`` its monitor
-    and mode."""
-    other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
-             else "or plain LightningCLI: fit --config best_config.yaml")
-    order = "" if hydra else (  # jsonargparse builds a link's source first
-        "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
-        "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
-        "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
-    threads = fits[-1] if fits else None
-    env = f"OMP_NUM_THREADS={threads} " if threads else ""
-    if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
-        said = " then ".join(str(t) if t else "its process's own" for t in fits)
-        same = (f"# Its fits ran with {said} torch threads (the first, then each resume from "
-                f"its checkpoint).\n")
-    else:
-        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}"
-                f"{'.' if resumed else ': on CPU the same count gives the same score.'}\n"
-                if threads else "")
-    if resumed:  # promoted by a scheduler (or crash-resumed)
-        same += ("# It was paused and resumed from its checkpoint, its resumed part from a "
-                 "freshly seeded random state: trained in one go it is another run, not a "
-                 "replay of this one, and its score may differ widely.\n")
-    return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
-            f"epoch {best.epoch}.\n{same}"
-            f"# Train it again: {env}lightning-nas fit "
-            f"{shlex.quote(str(run_dir / 'best_config.yaml'))} "
-            f"({other})\n{order}"
-            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
 
 
 def free_dir(path: Path) -> Path:

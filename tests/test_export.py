@@ -425,17 +425,23 @@ def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, ti
         assert record["world_size"] == 2 and len(record["epochs"]) == 1
 
 
-def test_the_header_of_a_paused_and_resumed_winner_says_it_is_no_replay(tmp_path):
-    # was: "trained in one go it scores close to this" (a tester saw 0.557 against 0.676)
-    from lightning_nas.export import _config_header
+def test_the_header_of_a_paused_and_resumed_winner_says_whether_it_is_a_replay(tmp_path):
+    # was: "trained in one go it scores close to this" (a tester saw 0.557 against 0.676);
+    # then "another run, not a replay" also where the checkpoint kept the random state, so
+    # that a fit trains the same epochs (a tester saw it do so, to the last digit)
+    from lightning_nas.export_header import config_header
 
     best = TrialResult(trial_id=3, arch={}, status=TrialStatus.COMPLETED, score=0.9, epoch=2)
-    assert "paused and resumed" not in _config_header(tmp_path, best, "val_acc", "max")
-    header = _config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed=True)
-    assert "It was paused and resumed" in header and "another run, not a replay" in header
+    assert "paused and resumed" not in config_header(tmp_path, best, "val_acc", "max")
+    header = config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed=True)
+    assert "kept no random state" in header and "another run, not a replay" in header
     assert "close" not in header and "# It ran with 1 torch thread.\n" in header
     assert "OMP_NUM_THREADS=1 lightning-nas fit" in header
-    header = _config_header(tmp_path, best, "val_acc", "max", fits=[2, 1], resumed=True)
+    header = config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed="replayed")
+    assert "which kept its random state: trained in one go it trains the same epochs" in header
+    assert "not a replay" not in header
+    assert "# It ran with 1 torch thread: on CPU the same count gives the same score.\n" in header
+    header = config_header(tmp_path, best, "val_acc", "max", fits=[2, 1], resumed=True)
     assert "# Its fits ran with 2 then 1 torch threads (the first, then each resume" in header
     assert "OMP_NUM_THREADS=1 lightning-nas fit" in header  # its latest fit's
     assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
@@ -459,8 +465,8 @@ def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_pa
     for trial in done:
         export_best(run, trial_id=trial)
         header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
-        assert ("# It was paused and resumed from its checkpoint" in header) == (
-            trial in promoted), header
+        assert ("# It was paused and resumed from its checkpoint, which kept its random "
+                "state" in header) == (trial in promoted), header
     _forget_fits(run)  # as an older version left it: its logs
     plain = min(set(done) - promoted)
     (run / "trials" / f"trial_{plain:04d}" / "logs_resumed_1").mkdir(parents=True)

@@ -12,13 +12,14 @@ writes), so a checkpoint still loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["capture", "restore"]
+__all__ = ["capture", "in_checkpoint", "restore"]
 
 
 def capture() -> dict[str, Any]:
@@ -59,3 +60,23 @@ def restore(state: dict[str, Any]) -> None:
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available():  # into this process's current device
         torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))
+
+
+def in_checkpoint(path: str | os.PathLike | None) -> bool:
+    """Whether the checkpoint at ``path`` holds a random state ``capture`` read (what a
+    trial's checkpoints hold since this module exists; not an older version's, nor a
+    missing file). Its tensors are mapped, not read.
+
+    Example:
+        >>> in_checkpoint(None)
+        False
+    """
+    if path is None or not os.path.isfile(path):
+        return False
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable: it proves nothing
+        return False
+    states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
+    return isinstance(states, dict) and any(isinstance(state, dict) and "random" in state
+                                            for state in states.values())

@@ -1,0 +1,77 @@
+"""The comment lines at the top of an exported ``best_config.yaml``: which trial it is, the
+torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
+go replays it), the command that trains it again, and the line that gives ``lightning-nas
+fit`` its monitor and mode (``FIT_DIRECTIVE``).
+
+Example:
+    >>> from lightning_nas.results import TrialResult, TrialStatus
+    >>> best = TrialResult(trial_id=3, arch={}, status=TrialStatus.COMPLETED, score=0.9, epoch=2)
+    >>> config_header(Path("runs/x"), best, "val_acc", "max").splitlines()[-1]
+    '# lightning-nas fit: monitor=val_acc mode=max'
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from lightning_nas.results import TrialResult
+from lightning_nas.store import RunStore
+
+__all__ = ["FIT_DIRECTIVE", "config_header", "trial_fits"]
+
+#: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
+#: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
+FIT_DIRECTIVE = "# lightning-nas fit:"
+
+
+def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
+    """The torch threads of each fit of trial ``trial_id`` (``RunStore.fits``), and whether it
+    was paused and resumed from its checkpoint (fits after its first); a trial an older
+    version ran: the run's one count (its latest invocation's), and its resumed logs."""
+    fits, trial_dir = store.fits(trial_id), run_dir / "trials" / f"trial_{trial_id:04d}"
+    return fits, (len(fits) > 1 if store.fits_recorded(trial_id)
+                  else any(trial_dir.glob("logs_resumed_*")))  # the default logger's only
+
+
+def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
+                   hydra: bool = False, fits: Sequence[int | None] = (),
+                   resumed: str | bool = False) -> str:
+    """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
+    (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
+    own, set or shared out among workers: on CPU another count sums in another order; those
+    of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
+    ``"replayed"`` where the checkpoint kept the random state: a run in one go trains the
+    same); the last one gives ``lightning-nas fit`` its monitor and mode."""
+    other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
+             else "or plain LightningCLI: fit --config best_config.yaml")
+    order = "" if hydra else (  # jsonargparse builds a link's source first
+        "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
+        "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
+        "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
+    threads, unreplayed = fits[-1] if fits else None, bool(resumed) and resumed != "replayed"
+    env = f"OMP_NUM_THREADS={threads} " if threads else ""
+    if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
+        said = " then ".join(str(t) if t else "its process's own" for t in fits)
+        same = (f"# Its fits ran with {said} torch threads (the first, then each resume from "
+                f"its checkpoint).\n")
+    else:
+        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}"
+                f"{'.' if unreplayed else ': on CPU the same count gives the same score.'}\n"
+                if threads else "")
+    if resumed == "replayed":  # promoted by a scheduler (or crash-resumed)
+        same += ("# It was paused and resumed from its checkpoint, which kept its random state:"
+                 " trained in one go it trains the same epochs (not under DDP, whose ranks "
+                 "resumed with rank 0's random state, nor with persistent_workers DataLoader "
+                 "workers, which may shuffle otherwise).\n")
+    elif unreplayed:  # a checkpoint an older version wrote, or one that is gone
+        same += ("# It was paused and resumed from its checkpoint, which kept no random state"
+                 " (an older version's, or gone): trained in one go it is another run, not a "
+                 "replay of this one, and its score may differ widely.\n")
+    return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
+            f"epoch {best.epoch}.\n{same}"
+            f"# Train it again: {env}lightning-nas fit "
+            f"{shlex.quote(str(run_dir / 'best_config.yaml'))} "
+            f"({other})\n{order}"
+            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
