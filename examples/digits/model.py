@@ -124,7 +124,7 @@ class DigitsCNN(LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         x, y = batch
         loss = F.cross_entropy(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
@@ -132,8 +132,9 @@ class DigitsCNN(LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         self.val_acc(logits, y)
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True)
-        self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True)
+        # sync_dist: under DDP each rank validates its share of the set (no-op on one device)
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True)  # synced torchmetric
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -27,6 +27,7 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
 from lightning_nas.search.monitor_errors import check_objectives, metric_hint
+from lightning_nas.search.rank_sync import RankSync
 from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
 from lightning_nas.search.schedulers import Decision, Rule
 
@@ -143,7 +144,9 @@ class TrialReporter(pl.Callback):
     ``setup`` puts first among the Trainer's callbacks, or at the end of training). An entry of a
     validation that another one follows in the same epoch (``val_check_interval < 1``)
     holds no training epoch metrics: the earlier epoch's are not its (an objective only
-    training logs per epoch is refused there, at the epoch's end).
+    training logs per epoch is refused there, at the epoch's end). Under DDP, a metric of a
+    validation whose value differs across the ranks is left out of its entry (``RankSync``:
+    a monitor or objective that does raises ``MonitorError``).
 
     At the end of training it logs the architecture as hyperparameters with the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
@@ -184,6 +187,7 @@ class TrialReporter(pl.Callback):
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
+        self._ranks = RankSync()  # under DDP: the metrics that differ across the ranks
 
     @property
     def state_key(self) -> str:
@@ -227,13 +231,16 @@ class TrialReporter(pl.Callback):
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
         self._fresh = fresh
-        if trainer.world_size > 1:  # the same keys on every rank: one gather each
-            _check_synced(trainer, pl_module, {
+        unsynced: set[str] = set()  # one rank's share of the validation set: left out
+        if trainer.world_size > 1:
+            scored = (self.monitor, *self.logged)
+            unsynced = self._ranks.check(trainer, pl_module, {
                 name: logged[name] if name in fresh and name in logged else math.nan
-                for name in (self.monitor, *self.logged)})
+                for name in scored}, {k: v for k, v in logged.items()
+                                      if k in fresh and k not in scored})
         # an earlier epoch's training metrics are still there when validation runs before
         # this epoch's end (val_check_interval < 1): they are not this entry's
-        stale = (self._train_keys or set()) | self._stale
+        stale = (self._train_keys or set()) | self._stale | unsynced
         self.history.append({"epoch": trainer.current_epoch,
                              "metrics": {k: v for k, v in logged.items() if k not in stale}})
         self._open = True
@@ -311,30 +318,6 @@ class TrialReporter(pl.Callback):
         self.history = list(state_dict.get("history", []))
         if "random" in state_dict:  # draw on where the checkpointed fit left off
             random_state.restore(state_dict["random"])
-
-
-def _check_synced(trainer: pl.Trainer, pl_module: pl.LightningModule,
-                  values: dict[str, float]) -> None:
-    """Raise ``MonitorError`` when the ranks hold different values of the monitor or an
-    objective (NaN: not logged by this validation): each rank's ``ModelCheckpoint`` would
-    decide on its own and ``best.ckpt`` could be another epoch than the score stored (rank
-    0's), and an objective would be rank 0's shard. The same value on every rank, NaN
-    included (a diverged trial), is synced."""
-    local = torch.tensor(list(values.values()), dtype=torch.float64, device=pl_module.device)
-    gathered = trainer.strategy.all_gather(local).reshape(-1, len(values))
-    for index, name in enumerate(values):
-        kind = "objective" if index else "monitor"
-        column = [float(v) for v in gathered[:, index]]
-        if all(math.isnan(v) for v in column):
-            continue
-        low, high = min(column), max(column)
-        if any(math.isnan(v) for v in column) or not math.isclose(low, high, rel_tol=1e-6,
-                                                                  abs_tol=1e-9):
-            raise MonitorError(
-                f"{kind} {name!r} differs across the {trainer.world_size} ranks ({low:.6g} to "
-                f"{high:.6g}): log it with sync_dist=True (or log a torchmetrics metric), so "
-                f"that the score, the best epoch, its checkpoint and the objectives are the "
-                f"same on every rank")
 
 
 class _EpochBoundary(pl.Callback):

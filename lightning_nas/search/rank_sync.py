@@ -1,0 +1,103 @@
+"""Whether the ranks of a DDP trial hold the same value of each metric a validation logged.
+
+A metric logged without ``sync_dist=True`` (or a torchmetrics object) holds each rank's
+own share of the validation set: rank 0's history entry would store its half as the
+trial's value. ``RankSync.check`` compares them all with one ``all_gather`` (after rank 0's
+keys are broadcast, so that every rank gathers the same columns): a monitor or objective
+that differs raises ``MonitorError``; any other metric that differs is left out of the
+entry, and named once per trial (a warning on rank 0, in the trial's log). A metric that
+rank 0 alone logged (``self.log(..., rank_zero_only=True)`` under ``if
+trainer.is_global_zero``, Lightning's way to log a value reduced by hand) is kept.
+
+Example:
+    >>> RankSync().named
+    set()
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+
+from lightning_nas.errors import MonitorError
+
+__all__ = ["RankSync"]
+
+#: what makes a metric's value the whole validation set's on every rank
+_FIX = "log it with sync_dist=True (or log a torchmetrics metric)"
+
+
+class RankSync:
+    """The cross-rank check of one trial's validations; ``named``: the metrics it has left
+    out of an entry and warned about (once each)."""
+
+    def __init__(self) -> None:
+        self.named: set[str] = set()
+
+    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+              scored: dict[str, float], others: dict[str, float]) -> set[str]:
+        """Compare this validation's metrics across the ranks (call it on every rank).
+
+        Args:
+            trainer: the trial's Trainer (``world_size > 1``).
+            pl_module: the module (its device holds the gathered tensor).
+            scored: the monitor, then the objectives: this rank's values (NaN: not logged by
+                this validation).
+            others: every other scalar metric this validation logged on this rank.
+
+        Returns:
+            The keys of rank 0's ``others`` whose values differ across the ranks (the same
+            set on every rank): not the whole validation set's value, to leave out.
+
+        Raises:
+            MonitorError: when the monitor or an objective differs across the ranks.
+        """
+        keys = trainer.strategy.broadcast(sorted(others) if trainer.is_global_zero else None,
+                                          src=0)
+        values = [*scored.values(), *(others.get(k, math.nan) for k in keys)]
+        present = [1.0] * len(scored) + [float(k in others) for k in keys]
+        local = torch.tensor([values, present], dtype=torch.float64, device=pl_module.device)
+        gathered = trainer.strategy.all_gather(local).reshape(-1, 2, len(values))
+        columns = [[float(v) for v in gathered[:, 0, i]] for i in range(len(values))]
+        for index, name in enumerate(scored):
+            if _differ(columns[index]):
+                _refuse("objective" if index else "monitor", name, columns[index],
+                        trainer.world_size)
+        unsynced: set[str] = set()
+        for index, name in enumerate(keys, start=len(scored)):
+            by_rank_0_alone = not bool(gathered[1:, 1, index].any())  # rank_zero_only
+            if not by_rank_0_alone and _differ(columns[index]):
+                unsynced.add(name)
+                if name not in self.named:
+                    self.named.add(name)
+                    rank_zero_warn(f"metric {name!r} differs across the {trainer.world_size} "
+                                   f"ranks ({_spread(columns[index])}): each rank holds its "
+                                   f"own share of the validation set, so the search leaves it "
+                                   f"out of the trial's stored metrics; {_FIX} to store it")
+        return unsynced
+
+
+def _differ(column: list[float]) -> bool:
+    """Whether the ranks' values differ (NaN: not logged; NaN on every rank is the same)."""
+    if all(math.isnan(v) for v in column):
+        return False
+    return any(math.isnan(v) for v in column) or not math.isclose(
+        min(column), max(column), rel_tol=1e-6, abs_tol=1e-9)
+
+
+def _spread(column: list[float]) -> str:
+    """The ranks' values as ``low to high``, and the ranks that did not log it."""
+    logged = [v for v in column if not math.isnan(v)]
+    missing = [str(rank) for rank, v in enumerate(column) if math.isnan(v)]
+    spread = f"{min(logged):.6g} to {max(logged):.6g}" if logged else "nan"
+    return f"{spread}; not logged on rank {', '.join(missing)}" if missing else spread
+
+
+def _refuse(kind: str, name: str, column: list[float], world_size: int) -> None:
+    raise MonitorError(
+        f"{kind} {name!r} differs across the {world_size} ranks ({_spread(column)}): "
+        f"{_FIX}, so that the score, the best epoch, its checkpoint and the objectives are "
+        f"the same on every rank")
