@@ -38,10 +38,9 @@ from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
-from lightning_nas.search.warm import load_priors
+from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
-from lightning_nas.strategies.transfer import rank_priors, tell_priors
 
 __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
@@ -97,7 +96,7 @@ class SearchLoop:
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
-        self.retrain = self._warm_start()
+        self.retrain = warm_start(settings, space, store, optimizer, template.costs, self.say)
         self.retrain_from = len(self.retrain)  # distinct earlier ones within the limits
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
@@ -107,24 +106,6 @@ class SearchLoop:
         self.resuming = len(store) > 0
 
     # ----------------------------------------------------------------- resume
-    def _warm_start(self) -> list[dict[str, Any]]:
-        """Tell the optimizer earlier runs' results; the architectures to re-train first."""
-        warm = self.settings.transfer
-        priors = self.store.priors()
-        if warm.warm_start and self.store.get_meta("warm_start") is None:
-            found, report = load_priors(warm.warm_start, self.space, warm.warm_start_fill,
-                                        self.goal.objectives, self.template.costs,
-                                        hydra=self.store.get_meta("hydra") is not None)
-            self.store.add_priors([p.row() for p in found], report.to_dict())
-            self.say(report.describe())
-            priors = self.store.priors()
-        if not priors:
-            return []
-        tell_priors(self.optimizer, [(p["arch"], p["losses"] or p["loss"], p["task"])
-                                     for p in priors])  # several objectives: each loss
-        ranked = rank_priors([(p["arch"], p["loss"], p["task"]) for p in priors])
-        return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
-
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written
         before they were logged: tell its finished trials); reload paused trials."""
