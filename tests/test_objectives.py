@@ -539,6 +539,87 @@ def test_a_failure_before_any_result_is_told_as_worse_than_the_results(tmp_path)
                 == [(t.arch, t.status, t.score) for t in full.trials()])
 
 
+def _early_val_loss(arch):
+    # a min-mode metric above 2 (a 10-class cross-entropy early on); with "size" too
+    return {"val_loss": 2.0 + 0.1 * arch["a"] + 0.05 * arch["b"], "size": 1.0 + 0.01 * arch["b"]}
+
+
+def _told_per_trial(store):
+    """Each trial's status with the losses its candidates were told (events)."""
+    status = {t.trial_id: t.status for t in store.trials()}
+    asked = {e["ask"]: e["trial_id"] for e in store.events() if e["kind"] == "ask"}
+    told = [(status[asked[e["ask"]]], e["loss"]) for e in store.events()
+            if e["kind"] == "tell" and asked[e["ask"]] is not None]
+    return ([loss for s, loss in told if s is TrialStatus.REJECTED],
+            [loss for s, loss in told if s is TrialStatus.COMPLETED])
+
+
+@pytest.mark.parametrize("objectives", [None, {"val_loss": "min", "size": "min"}])
+def test_a_rejection_before_any_result_is_told_as_worse_than_the_results(tmp_path,
+                                                                        objectives,
+                                                                        monkeypatch):
+    # was: told 1.0 (worst seen + 1, with nothing seen; [1.0, 1.0] with two objectives),
+    # below every real val_loss (>= 2): the rejected architecture was the strategy's best,
+    # and LocalSearch searched around it (9 of 17 proposals rejected)
+    from lightning_nas.arch import arch_key
+    from lightning_nas.search.asktell import AskTell
+    from lightning_nas.space import SearchSpace
+    from lightning_nas.strategies import make_optimizer
+
+    space = {"a": {"choice": list(range(8))}, "b": {"int": [0, 9]}}
+
+    def search(run_dir, objective=_early_val_loss):
+        return Search(None, space, objective=objective, monitor="val_loss", mode="min",
+                      objectives=objectives, optimizer="LocalSearch", budget=6, seed=0,
+                      constraints=[lambda arch: arch["a"] <= 2], run_dir=run_dir,
+                      verbose=False)
+
+    search(tmp_path / "full").run()
+    with RunStore(tmp_path / "full" / "search.db") as store:
+        trials = store.trials()
+        rejected, completed = _told_per_trial(store)
+        if objectives is None:  # a strategy replayed from the store ranks them so too
+            strategy = make_optimizer("LocalSearch", SearchSpace.from_dict(space), 6, seed=0)
+            AskTell(strategy, SearchSpace.from_dict(space), store).replay()
+            ranked = [arch_key(strategy.codec.decode(g)) for g, _ in strategy.best(99)]
+    assert trials[0].status is TrialStatus.REJECTED and rejected and completed
+    if objectives is None:
+        assert max(completed) < min(rejected)
+        done = {arch_key(t.arch) for t in trials if t.status is TrialStatus.COMPLETED}
+        assert set(ranked[:len(done)]) == done
+    else:  # every result dominates every rejection
+        assert all(r[i] > c[i] for r in rejected for c in completed for i in range(2))
+    # stopped while its first trial trains (the rejections wait for its result), resumed:
+    # the uninterrupted search's proposals, told the same
+    calls = []
+
+    def stops_at_the_first_call(arch):
+        calls.append(arch)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return _early_val_loss(arch)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "resumed", stops_at_the_first_call).run()
+    # and stopped after the first result was stored, before it and the rejections were told
+    told = AskTell.tell
+
+    def stops_at_the_first_tell(self, *args, **kwargs):
+        monkeypatch.setattr(AskTell, "tell", told)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(AskTell, "tell", stops_at_the_first_tell)
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "stored").run()
+    for run_dir in ("resumed", "stored"):
+        search(tmp_path / run_dir).run()
+        with RunStore(tmp_path / run_dir / "search.db") as resumed, \
+                RunStore(tmp_path / "full" / "search.db") as full:
+            assert ([(t.arch, t.status, t.score) for t in resumed.trials()]
+                    == [(t.arch, t.status, t.score) for t in full.trials()]), run_dir
+            assert resumed.events() == full.events(), run_dir
+
+
 def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
     # was: COMPLETED, told NaN, on the Pareto front for good (nothing dominates NaN), and
     # `show --format json` printed a bare NaN, which is no JSON

@@ -6,7 +6,8 @@ optimizer) or ``given`` (spawned from a known architecture: a re-trained prior, 
 architecture whose replay diverged). Events are logged with the store's table ``events``:
 
 - ``ask`` / ``given``: candidate ``n``, the trial it started (or None: a repeat or a twin
-  of a running trial), its architecture key;
+  of a running trial), its architecture key (a candidate rejected before any result, told
+  after the first: its ``violation``);
 - ``tell``: candidate ``n`` was told ``loss`` (and a constraint ``violation``).
 
 A repeat (an architecture already evaluated, told its loss again at once) logs its ask
@@ -94,10 +95,12 @@ class AskTell:
         self.store.log_events([self._event("given", candidate, trial_id, arch_key(arch))])
         return candidate
 
-    def started(self, candidate: Any, trial_id: int) -> None:
-        """``candidate`` (asked) started trial ``trial_id``."""
+    def started(self, candidate: Any, trial_id: int, violation: float | None = None) -> None:
+        """``candidate`` (asked) started trial ``trial_id`` (``violation``: a rejected one,
+        told later: its amount, for a replay)."""
         key = arch_key(self.space.validate(candidate.value))
-        self.store.log_events([self._event("ask", candidate, trial_id, key)])
+        self.store.log_events([{**self._event("ask", candidate, trial_id, key),
+                                "violation": violation}])
 
     def twin(self, candidate: Any) -> None:
         """``candidate`` repeats a running trial's architecture: told when that one ends."""
@@ -137,6 +140,8 @@ class AskTell:
                 self.pending = {t: c for t, c in self.pending.items() if c[0] is not candidate}
                 continue
             made[n] = (self._replayed(event), event["arch_key"])
+            if event["violation"]:  # a rejected one, not told yet
+                self.violated[event["arch_key"]] = event["violation"]
             self.pending[event["trial_id"] if event["trial_id"] is not None else -n - 1] = made[n]
         return bool(events)
 
