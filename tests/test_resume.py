@@ -315,6 +315,56 @@ def test_a_resume_stopped_by_max_failures_exports_the_best_so_far(tmp_path):
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
 
 
+@pytest.mark.parametrize("optimizer", ["EDA", "IsoEMNA"])
+def test_an_unseeded_run_of_an_optimizer_told_only_its_proposals_is_refused_on_resume(
+        tmp_path, optimizer):
+    # was: the replay (no seed: other proposals) told the optimizer architectures it had not
+    # proposed, and it failed "at its tell 1 (TellNotAskedNotSupportedError) after 2
+    # completed trial(s) (those running then were let finish) ... an error of the optimizer
+    # itself, not of a trial", though nothing was running, and without the cause
+    calls = []
+
+    def stops_at_the_third_call(arch: dict) -> dict:
+        calls.append(arch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return _score(arch)
+
+    def search(run_dir, seed):
+        return _objective_search(run_dir, budget=5, seed=seed, optimizer=optimizer,
+                                 objective=stops_at_the_third_call)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "unseeded", None).run()
+    with pytest.raises(ConfigError) as refused:
+        search(tmp_path / "unseeded", None).run()
+    assert len(calls) == 3  # nothing trained
+    run_dir = tmp_path / "unseeded"
+    assert re.fullmatch(
+        rf"cannot resume {re.escape(str(run_dir))} with optimizer '{optimizer}': the run has "
+        r"no seed \(`seed: null`\), so the replay of its optimizer proposed other architectures "
+        r"than the run did \(from ask \d+ of the replay on\), and .* cannot be told the "
+        r"results of architectures it did not propose; a search with a seed \(`seed: 0`.*"
+        r"`seed_everything: true`.*\) replays exactly and resumes; to go on from this run's "
+        r"results, search in a new run_dir with another optimizer \(e\.g\. "
+        rf"SurrogateEvolution, .*\) warm-started from it \(`warm_start: \[{re.escape(str(run_dir))}"
+        r"\]`\); nothing was trained", str(refused.value)), refused.value
+    with RunStore(run_dir / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED] * 2 + [
+            TrialStatus.RUNNING]
+    # seeded, the same stop resumes and makes the uninterrupted search's choices
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "seeded", 0).run()
+    search(tmp_path / "seeded", 0).run()
+    search(tmp_path / "full", 0).run()
+    with RunStore(tmp_path / "seeded" / "search.db") as seeded, \
+            RunStore(tmp_path / "full" / "search.db") as full:
+        assert [(t.arch, t.status) for t in seeded.trials()] == [
+            (t.arch, t.status) for t in full.trials()]
+        assert seeded.count(TrialStatus.COMPLETED) == 5
+
+
 def _broken(calls: list, fixed: list | None = None):
     """An objective that fails as a broken setup does, every trial the same way (until
     ``fixed`` holds something)."""

@@ -18,8 +18,9 @@ effect the store does not show.
 ``replay(events)`` makes the same calls on a fresh optimizer with the same seed and the
 same priors: the same proposals come back (each checked against the logged key), so the
 optimizer's state, random state included, is what it was when the search stopped. An
-optimizer that is not deterministic diverges: from there on the logged architectures are
-told as not asked (the search goes on, no longer exactly).
+optimizer that is not deterministic (or not seeded) diverges: from there on the logged
+architectures are told as not asked (the search goes on, no longer exactly); one that
+cannot be told what it did not propose (``EDA``) refuses the resume (``ConfigError``).
 
 An error raised inside the optimizer's ``ask`` or ``tell`` (nevergrad's "Over the budget"
 of a sequence optimizer asked more than ``budget`` times, its ``MetaModel`` under a numpy
@@ -50,12 +51,12 @@ from collections.abc import Callable
 from typing import Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import NASError, OptimizerError
+from lightning_nas.errors import ConfigError, NASError, OptimizerError
 from lightning_nas.results import TrialStatus
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.codec import candidate_of
-from lightning_nas.strategies.registry import optimizer_failed
+from lightning_nas.strategies.registry import optimizer_failed, replay_refused, tells_not_asked
 
 __all__ = ["AskTell"]
 
@@ -68,12 +69,14 @@ class AskTell:
         space: validates the proposals.
         store: where events are logged.
         name: the optimizer's registry name (for errors; default: its class name).
+        seeded: whether the search seeds the optimizer (for the error of a replay that
+            diverged).
     """
 
     def __init__(self, optimizer: Any, space: SearchSpace, store: RunStore,
-                 name: str | None = None) -> None:
+                 name: str | None = None, seeded: bool = True) -> None:
         self.optimizer, self.space, self.store = optimizer, space, store
-        self.name = name or type(optimizer).__name__
+        self.name, self.seeded = name or type(optimizer).__name__, seeded
         self.count = 0
         self.calls = {"ask": 0, "tell": 0}  # the optimizer's asks and tells made
         self._number: dict[str, int] = {}  # candidate uid -> its number
@@ -163,7 +166,22 @@ class AskTell:
             if arch_key(self.space.validate(candidate.value)) == event["arch_key"]:
                 return self._numbered(candidate)
             self.diverged_at = event["ask"]
+            self._check_not_asked()
         return self._numbered(candidate_of(self.optimizer.parametrization, arch))
+
+    def _check_not_asked(self) -> None:
+        """Refuse a replay that diverged (its candidates from here on are told as not asked)
+        with an optimizer that cannot be told what it did not propose: a ``ConfigError``
+        before any trial (was: its ``TellNotAskedNotSupportedError`` at a later tell, said
+        as an error of the optimizer itself)."""
+        try:
+            takes = tells_not_asked(self.name, self.space, getattr(self.optimizer, "budget", None),
+                                    getattr(self.optimizer, "num_workers", 1))
+        except Exception:  # noqa: BLE001 - not told here: its tell says what it raises
+            return
+        if not takes:
+            raise ConfigError(replay_refused(self.name, self.diverged_at, self.seeded,
+                                             str(self.store.path.parent)))
 
     # ----------------------------------------------------------------- helpers
     def _numbered(self, candidate: Any) -> Any:

@@ -89,7 +89,8 @@ class SearchLoop:
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
-        self.log = AskTell(optimizer, space, store, settings.goal.optimizer)
+        self.log = AskTell(optimizer, space, store, settings.goal.optimizer,
+                           seeded=settings.goal.seed is not None)
         #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         interrupted = self.failures.interrupted(  # first: one it fails is replayed as such

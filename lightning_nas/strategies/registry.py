@@ -27,7 +27,8 @@ from lightning_nas.strategies import nas as nas_strategies
 from lightning_nas.strategies.transfer import tell_priors
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
-           "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed"]
+           "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed",
+           "replay_refused", "tells_not_asked"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
 NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
@@ -118,17 +119,63 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     if warm:  # (after the dry run: a missing package is said as such) was: nevergrad's
         # bare TellNotAskedNotSupportedError, with the run folder written
         try:
-            tell_priors(make_optimizer(name, space, budget=budget, num_workers=num_workers,
-                                       seed=0), [(space.sample(seed=0), 0.0, "earlier")])
-        except ng.errors.TellNotAskedNotSupportedError:
-            raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
-                              f"so it cannot take the warm_start runs' results; pick another "
-                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
-                              f"warm_start") from None
+            takes = tells_not_asked(name, space, budget, num_workers)
         except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
             raise ConfigError(f"optimizer {name!r} fails when told an earlier result "
                               f"({type(err).__name__}: {err}); pick another optimizer (e.g. "
                               f"{DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop warm_start") from None
+        if not takes:
+            raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
+                              f"so it cannot take the warm_start runs' results; pick another "
+                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
+                              f"warm_start")
+
+
+def tells_not_asked(name: str, space: SearchSpace, budget: int | None = None,
+                    num_workers: int = 1) -> bool:
+    """Whether optimizer ``name`` can be told the result of an architecture it did not
+    propose (a throwaway copy is told one); ``EDA``, the ``EMNA`` family, ``Pymoo*`` cannot.
+
+    Example:
+        >>> space = SearchSpace.from_dict({"k": {"choice": [1, 2]}})
+        >>> tells_not_asked("RandomSearch", space), tells_not_asked("EDA", space)
+        (True, False)
+
+    Raises:
+        Exception: another error the optimizer raises when built or told, as it is.
+    """
+    try:
+        tell_priors(make_optimizer(name, space, budget=budget, num_workers=num_workers,
+                                   seed=0), [(space.sample(seed=0), 0.0, "earlier")])
+    except ng.errors.TellNotAskedNotSupportedError:
+        return False
+    return True
+
+
+def replay_refused(name: str, ask: int, seeded: bool, run_dir: str) -> str:
+    """The message of a resume refused because the replay of run ``run_dir``'s optimizer
+    ``name`` (one that ``tells_not_asked`` says cannot be told what it did not propose)
+    proposed another architecture than the run did at ``ask``; ``seeded``: the run has a
+    seed. What to do.
+
+    Example:
+        >>> print(replay_refused("EDA", 0, False, "runs/a"))  # doctest: +ELLIPSIS
+        cannot resume runs/a with optimizer 'EDA': the run has no seed (`seed: null`), so ...
+    """
+    why = ("the run has no seed (`seed: null`), so the replay of its optimizer proposed other "
+           "architectures than the run did" if not seeded else
+           "the replay of its optimizer proposed other architectures than the run did, though "
+           "the run is seeded (an optimizer that is not deterministic under its seed, or "
+           "another nevergrad version)")
+    seed = ("; a search with a seed (`seed: 0`, `Search(..., seed=0)`, or `seed_everything: "
+            "true`, whose drawn seed a resume takes) replays exactly and resumes" if not seeded
+            else "")
+    others = ", ".join(o for o in (DEFAULT_OPTIMIZER, "NGOpt", "CMA") if o != name)
+    return (f"cannot resume {run_dir} with optimizer {name!r}: {why} (from ask {ask} of the "
+            f"replay on), and {name!r} cannot be told the results of architectures it did not "
+            f"propose{seed}; to go on from this run's results, search in a new run_dir with "
+            f"another optimizer (e.g. {others}) warm-started from it (`warm_start: "
+            f"[{run_dir}]`); nothing was trained")
 
 
 def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
