@@ -459,6 +459,31 @@ def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, 
     assert (tmp_path / "best_arch.yaml").exists()  # was: removed before the check
 
 
+@pytest.mark.parametrize("override, said", [
+    ("max_time=abc", "trainer.max_time='abc': MisconfigurationException: `Timer(duration='abc')`"),
+    ("devices=0", "trainer.devices=0: MisconfigurationException: `Trainer(devices=0)`"),
+    ("strategy=foo", "trainer.strategy='foo': ValueError: You selected an invalid strategy"),
+    ("limit_val_batches=1.5", "trainer.limit_val_batches=1.5: MisconfigurationException"),
+    ("max_steps=-5", "trainer.max_steps=-5: MisconfigurationException: `max_steps` must be"),
+])
+def test_a_trainer_setting_its_constructor_refuses_is_said_before_the_run_folder(
+        tmp_path, monkeypatch, capsys, override, said):
+    # was: --print_config exit 0, then the run wrote RUN_DIR/search.lock and died with the
+    # Trainer's traceback (exit 1)
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "run"
+    cli = [*TINY_CLI, f"--oneshot.run_dir={run}", f"--trainer.{override}"]
+    for argv in ([*cli, "--print_config"], cli):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert said in captured.err and not captured.out
+        assert "found building the Trainer of the one-shot search before any training " \
+               "(no folder was made)" in captured.err
+        assert not run.exists()  # no folder, no search.lock
+    assert main(["oneshot", "examples/oneshot_digits/darts.yaml", "--print_config",
+                 "--trainer.gradient_clip_val=0.5"]) == 0  # built: the module clips
+
+
 @pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("PymooNSGA2", "pymoo")])
 def test_an_optimizer_that_cannot_run_is_refused_before_training(
         tmp_path, monkeypatch, capsys, name, module):

@@ -37,14 +37,18 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
-from lightning_nas.oneshot.trainer_checks import check_oneshot_strategy, check_oneshot_trainer
+from lightning_nas.oneshot.trainer_checks import (
+    check_oneshot_builds,
+    check_oneshot_strategy,
+    check_oneshot_trainer,
+)
 from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS", "SEED_MAX",
-           "check_algorithm", "check_oneshot", "check_oneshot_settings", "check_oneshot_strategy",
-           "check_oneshot_trainer", "check_seed",
+           "check_algorithm", "check_oneshot", "check_oneshot_builds", "check_oneshot_settings",
+           "check_oneshot_strategy", "check_oneshot_trainer", "check_seed",
            "clear_outputs", "finetune_trainer", "run_oneshot"]
 
 #: the values of ``oneshot.algorithm``
@@ -254,8 +258,9 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
 
 def check_oneshot(cfg: Mapping[str, Any]
                   ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
-    """Every check of a one-shot config that needs nothing built (the ``oneshot:``
-    settings, the model's and data's classes and arguments, the Trainer's);
+    """Every check of a one-shot config that needs no model or data built (the ``oneshot:``
+    settings, the model's and data's classes and arguments, the Trainer's, and the Trainer
+    built once in a temporary folder);
     ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
     an attribute of the built module, is checked when a run builds it, before it removes
     or trains anything).
@@ -284,6 +289,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     model.check([])
     data = DataFactory(*section_target(cfg.get("data"), "data"))
     data.check()
+    check_oneshot_builds(trainer_cfg, algorithm)  # before any folder or search.lock
     return algorithm, opts, model, data, trainer_cfg
 
 

@@ -1,8 +1,9 @@
 """Trainer settings a one-shot search (``lightning-nas oneshot``) cannot take, said before
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
-``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch or step).
-``lightning_nas.oneshot.run`` re-exports both.
+``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch or step), and
+``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
+constructor refuses). ``lightning_nas.oneshot.run`` re-exports them.
 
 Example:
     >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
@@ -18,8 +19,10 @@ from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
+from lightning_nas.search.template import check_trainer_builds
+from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["check_oneshot_strategy", "check_oneshot_trainer"]
+__all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer"]
 
 #: algorithms whose training step trains one sampled path of the supernet
 _ONE_PATH_PER_STEP = ("spos", "gdas")
@@ -109,3 +112,28 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"{algorithm}: its step updates the logits and the weights by hand "
                           f"(manual optimization), which Lightning does not accumulate; "
                           f"leave it at 1 (a larger data batch_size gives larger steps)")
+
+
+def check_oneshot_builds(trainer: Mapping[str, Any], algorithm: str) -> None:
+    """Build the search's Trainer once, as ``run_oneshot`` builds it (DARTS/GDAS: without
+    the clipping its module does), in a temporary folder, without training or starting
+    processes: a value the Trainer's constructor refuses (``trainer.max_time='abc'``,
+    ``trainer.devices=0``) is said before the run folder or its ``search.lock`` is made,
+    and by ``--print_config`` (was: a traceback after the lock was written).
+
+    Raises:
+        ConfigError: naming the Trainer argument at fault and its value.
+
+    Example:
+        >>> check_oneshot_builds({"max_time": "abc"}, "spos")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.max_time='abc': ... of the one-shot search ...
+    """
+    settings = dict(trainer)
+    if algorithm != "spos":  # DifferentiableNAS clips by hand: the Trainer never sees it
+        for key in ("gradient_clip_val", "gradient_clip_algorithm"):
+            settings.pop(key, None)
+    spec = TrialSpec(trial_id=0, arch={}, trial_dir="", model=None, trainer=settings,
+                     own_logs=True)
+    check_trainer_builds(spec, "the one-shot search")
