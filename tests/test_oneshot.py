@@ -484,6 +484,32 @@ def test_a_trainer_setting_its_constructor_refuses_is_said_before_the_run_folder
                  "--trainer.gradient_clip_val=0.5"]) == 0  # built: the module clips
 
 
+def test_a_files_algorithm_is_switched_by_setting_the_other_algorithms_keys_to_null(
+        tmp_path, monkeypatch, capsys):
+    # was: refused when null too ("oneshot setting 'optimizer' applies to algorithm spos
+    # only, not darts"), so a file's SPOS keys could not be dropped from the command line
+    monkeypatch.chdir(ROOT)
+    darts = ["--oneshot.algorithm=darts", f"--oneshot.run_dir={tmp_path}"]
+    assert main([*TINY_CLI, *darts]) == 2
+    assert capsys.readouterr().err == (
+        "lightning-nas oneshot: error: oneshot setting 'optimizer' applies to algorithm spos "
+        "only, not darts (so do 'num_candidates'); leave them out or set them to null, which "
+        "counts as not given (switching a file's algorithm on the command line: "
+        "--oneshot.optimizer=null --oneshot.num_candidates=null)\n")  # TINY_CLI nulls the 3rd
+    assert not tmp_path.joinpath("best_arch.yaml").exists()
+    nulls = ["--oneshot.optimizer=null", "--oneshot.num_candidates=null"]
+    assert main([*TINY_CLI, *darts, *nulls]) == 0
+    best = yaml.safe_load((tmp_path / "best_arch.yaml").read_text())
+    assert best["algorithm"] == "darts" and (tmp_path / "alphas.json").is_file()
+    assert "DARTS search: derived {" in capsys.readouterr().out
+    spos = ["oneshot", "examples/oneshot_digits/darts.yaml", "--print_config",
+            "--oneshot.algorithm=spos", "--oneshot.arch_lr=null", "--oneshot.top_k=null"]
+    assert main(spos) == 2
+    assert "(switching a file's algorithm on the command line: --oneshot.warmup_epochs=null)" \
+        in capsys.readouterr().err
+    assert main([*spos, "--oneshot.warmup_epochs=null"]) == 0
+
+
 @pytest.mark.parametrize("name, module", [("SMAC3", "ConfigSpace"), ("PymooNSGA2", "pymoo")])
 def test_an_optimizer_that_cannot_run_is_refused_before_training(
         tmp_path, monkeypatch, capsys, name, module):

@@ -86,20 +86,30 @@ ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
 
 def check_algorithm(given: Mapping[str, Any]) -> str:
     """The algorithm of a ``oneshot:`` block (default ``spos``), checked with the keys given.
+    A key another algorithm reads set to null counts as not given, so a file's algorithm
+    can be switched from the command line (``--oneshot.algorithm=darts
+    --oneshot.optimizer=null``).
 
     Raises:
         ConfigError: an unknown algorithm (listing the valid ones), or a key another
-            algorithm reads.
+            algorithm reads (naming each such key, and the ``=null`` that drops it).
     """
     algorithm = given.get("algorithm", ONESHOT_KEYS["algorithm"])
     if algorithm not in ONESHOT_ALGORITHMS:
         raise ConfigError(f"unknown oneshot algorithm {algorithm!r}; "
                           f"{did_you_mean(str(algorithm), ONESHOT_ALGORITHMS)}valid: "
                           f"{', '.join(ONESHOT_ALGORITHMS)}")
-    for key in given:
-        if algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS):
-            raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
-                              f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}")
+    other = [key for key, value in given.items() if value is not None
+             and algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS)]
+    if other:  # was: refused when null too, so a file's SPOS keys kept it SPOS
+        key, more = other[0], ", ".join(map(repr, other[1:]))
+        them = "them" if more else "it"
+        raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
+                          f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}"
+                          f"{f' (so do {more})' if more else ''}; leave {them} out or set "
+                          f"{them} to null, which counts as not given (switching a file's "
+                          f"algorithm on the command line: "
+                          f"{' '.join(f'--oneshot.{k}=null' for k in other)})")
     return algorithm
 
 
@@ -277,6 +287,9 @@ def check_oneshot(cfg: Mapping[str, Any]
     """
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
+    for key, algorithms in ALGORITHM_KEYS.items():  # another algorithm's, set to null
+        if algorithm not in algorithms and opts[key] is None:
+            opts[key] = ONESHOT_KEYS[key]  # not given
     opts = check_oneshot_settings(opts)
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
     opts["seed"] = config_seed(cfg, opts["seed"])
