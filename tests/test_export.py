@@ -121,6 +121,21 @@ def test_a_finetune_trainer_that_cannot_be_built_is_one_line_before_any_folder(
     assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
 
 
+def test_a_finetune_validating_every_0_epochs_is_one_line_before_any_folder(
+        finished_run, capsys):
+    # was: a bare "ZeroDivisionError: integer modulo by zero" (exit 1) after finetune_1/
+    # was made, so a refused fine-tune used up a name
+    from lightning_nas.cli import main
+
+    folders = sorted(finished_run.iterdir())
+    assert main(["finetune", str(finished_run), "--trainer.check_val_every_n_epoch=0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("lightning-nas finetune: error: trainer.check_val_every_n_epoch=0: "
+                          "must be an integer >= 1")
+    assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
+
+
 def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finished_run):
     folders = sorted(finished_run.iterdir())
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 8)))

@@ -250,6 +250,28 @@ def test_counts_the_trainer_takes_unchecked_are_checked():
     check_validation_runs({**steps, "max_steps": 50}, "val_acc")
 
 
+def test_validation_every_0_epochs_is_refused_set_or_searched_before_any_file(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: accepted, then every trial died in Lightning with "ZeroDivisionError: integer
+    # modulo by zero" after search.db and trials/ were written
+    needle = ("trainer.check_val_every_n_epoch=0: must be an integer >= 1 (validate every "
+              "that many epochs), or null")
+    for value in (0, -1):
+        with pytest.raises(ConfigError, match=f"check_val_every_n_epoch={value}: must be"):
+            check_trainer_kwargs({"check_val_every_n_epoch": value})
+    check_trainer_kwargs({"check_val_every_n_epoch": 2})
+    check_trainer_kwargs({"check_val_every_n_epoch": None})
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        Search(TinyNet, tiny_space, data=BlobData, run_dir=tmp_path / "set", budget=2,
+               trainer={**tiny_trainer, "check_val_every_n_epoch": 0})
+    searched = {**tiny_space, "trainer.check_val_every_n_epoch": {"choice": [0, 1]}}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"space key 'trainer.check_val_every_n_epoch' may take 0: {needle}")):
+        Search(TinyNet, searched, data=BlobData, run_dir=tmp_path / "searched", budget=2,
+               trainer=tiny_trainer)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("trainer", "needle"), [
     ({"callbacks": [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
                      "init_args": {"monitor": "val_acc", "patience": "abc"}}]},

@@ -70,6 +70,10 @@ def _check_counts(key: str, value: Any) -> None:
     if key == "accumulate_grad_batches" and number and value < 1:
         raise ConfigError(f"trainer.accumulate_grad_batches={value!r}: must be >= 1 (the "
                           f"batches whose gradients one optimizer step sums)")
+    if key == "check_val_every_n_epoch" and number and value < 1:
+        raise ConfigError(f"trainer.check_val_every_n_epoch={value!r}: must be an integer >= 1 "
+                          f"(validate every that many epochs), or null (validate by "
+                          f"val_check_interval in training batches alone)")
     if key == "max_epochs" and number and value < -1:
         raise ConfigError(f"trainer.max_epochs={value!r}: must be >= 0, or -1 (no limit)")
     if key == "val_check_interval" and number and (
