@@ -413,3 +413,43 @@ def test_a_seed_numpy_cannot_take_is_refused():
     # was: accepted, then numpy refused it after the run folder was written
     with pytest.raises(ConfigError, match=r"`seed` must be below 2\*\*32, got 4294967296"):
         SearchSettings.from_options(seed=2**32)
+
+
+def test_numpy_numbers_are_accepted_as_plain_ones_and_bools_are_not(tmp_path):
+    # was: "`budget` must be a positive integer or null, got np.int64(3)" (a value read from
+    # an array or a DataFrame); a resume must compare 3, not np.int64(3)
+    import numpy as np
+
+    from lightning_nas import Search
+    from lightning_nas.store import RunStore
+
+    numpy = {"budget": np.int64(3), "seed": np.int32(1), "keep_top_k": np.int64(2),
+             "time_limit": np.float32(60.0), "max_failures": np.int64(2),
+             "num_workers": np.int64(1), "threads_per_trial": np.int64(1),
+             "max_params": np.float64(1e6)}
+    flat = SearchSettings.from_options(**numpy, scheduler="asha", max_epochs=4,
+                                       eta=np.int64(2)).flat()
+    for key, value in {**numpy, "eta": 2}.items():
+        assert flat[key] == value and type(flat[key]) is (
+            float if isinstance(value, np.floating) else int), key
+    json.dumps(flat)
+    assert type(Goal(seed=np.uint8(7)).seed) is int
+    for key, value in (("budget", True), ("seed", np.bool_(True)), ("time_limit", False),
+                       ("keep_top_k", 2.0), ("budget", np.float64(3))):
+        with pytest.raises(ConfigError, match=f"`{key}` must be"):
+            SearchSettings.from_options(**{key: value})
+
+    def objective(arch):
+        return {"val_acc": arch["x"]}
+
+    space = {"x": {"float": [0, 1]}}
+    Search(None, space, objective=objective, run_dir=tmp_path, verbose=False,
+           budget=np.int64(2), seed=np.int64(1)).run()
+    with RunStore(tmp_path / "search.db") as store:
+        stored = store.get_meta("settings")
+    assert (stored["budget"], stored["seed"]) == (2, 1)
+    # a resume with plain numbers is the same search (and one with NumPy's, too)
+    assert len(Search(None, space, objective=objective, run_dir=tmp_path, verbose=False,
+                      budget=3, seed=1).run().trials) == 3
+    assert len(Search(None, space, objective=objective, run_dir=tmp_path, verbose=False,
+                      budget=np.int64(3), seed=np.int64(1)).run().trials) == 3

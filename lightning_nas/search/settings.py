@@ -47,6 +47,7 @@ from lightning_nas.search.objectives import (
     mode_for,
 )
 from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
+from lightning_nas.search.setting_checks import check_int, check_positive, plain_numbers
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
@@ -54,25 +55,6 @@ __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "Se
 
 #: executor names (any object with ``submit(fn, *args)`` is accepted too)
 EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
-
-
-def _int(name: str, value: Any, low: int, optional: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value`` is an int >= ``low`` (or None if optional)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"`{name}` must be {kind}{' or null' if optional else ''}, "
-                          f"got {value!r}")
-
-
-def _number(name: str, value: Any, optional: bool = True) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a positive number (or None)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
-                          f"got {value!r}")
 
 
 def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
@@ -137,18 +119,19 @@ class Goal:
     keep_top_k: int = 3
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy's scalars: Python's int and float
         if not isinstance(self.optimizer, str):
             raise ConfigError(f"`optimizer` must be a registry name, got {self.optimizer!r}")
         check_optimizer_name(self.optimizer)
         if self.budget is None and self.time_limit is None:
             raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
-        _int("budget", self.budget, 1, optional=True)
-        _number("time_limit", self.time_limit)
-        _int("seed", self.seed, 0, optional=True)
+        check_int("budget", self.budget, 1, optional=True)
+        check_positive("time_limit", self.time_limit)
+        check_int("seed", self.seed, 0, optional=True)
         if self.seed is not None and self.seed >= 2**32:  # numpy's RandomState takes no more
             raise ConfigError(f"`seed` must be below 2**32, got {self.seed}")
-        _int("max_failures", self.max_failures, 0)
-        _int("keep_top_k", self.keep_top_k, 1)
+        check_int("max_failures", self.max_failures, 0)
+        check_int("keep_top_k", self.keep_top_k, 1)
         if self.objectives is not None:  # the first objective is the monitor
             objectives = self.objectives
             if not isinstance(objectives, Objectives):
@@ -193,7 +176,8 @@ class Execution:
     ray: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        _int("num_workers", self.num_workers, 1)
+        plain_numbers(self)
+        check_int("num_workers", self.num_workers, 1)
         if isinstance(self.executor, str):
             if self.executor not in EXECUTOR_NAMES:
                 raise unknown("executor", self.executor, EXECUTOR_NAMES)
@@ -203,9 +187,9 @@ class Execution:
         elif not callable(getattr(self.executor, "submit", None)):
             raise ConfigError(f"executor must be one of {', '.join(EXECUTOR_NAMES)} or an "
                               f"object with submit(fn, *args), got {self.executor!r}")
-        _int("devices_per_trial", self.devices_per_trial, 1, optional=True)
-        _int("threads_per_trial", self.threads_per_trial, 1, optional=True)
-        _int("max_trials_per_worker", self.max_trials_per_worker, 1, optional=True)
+        check_int("devices_per_trial", self.devices_per_trial, 1, optional=True)
+        check_int("threads_per_trial", self.threads_per_trial, 1, optional=True)
+        check_int("max_trials_per_worker", self.max_trials_per_worker, 1, optional=True)
         if self.max_trials_per_worker is not None and not self.runs_in_processes:
             raise ConfigError(
                 f"max_trials_per_worker recycles worker processes, and executor "
@@ -257,6 +241,7 @@ class EarlyStopping:
     eta: int | None = None
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if self.scheduler is None:  # YAML's null
             object.__setattr__(self, "scheduler", "none")
         if isinstance(self.scheduler, str) and self.scheduler not in SCHEDULERS:
@@ -264,9 +249,9 @@ class EarlyStopping:
         if not isinstance(self.scheduler, (str, Rule)):
             raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
                               f"{self.scheduler!r}")
-        _int("min_epochs", self.min_epochs, 1, optional=True)
-        _int("max_epochs", self.max_epochs, 1, optional=True)
-        _int("eta", self.eta, 2, optional=True)
+        check_int("min_epochs", self.min_epochs, 1, optional=True)
+        check_int("max_epochs", self.max_epochs, 1, optional=True)
+        check_int("eta", self.eta, 2, optional=True)
         check_rule_settings(self.scheduler, min_epochs=self.min_epochs,
                             max_epochs=self.max_epochs, eta=self.eta)
 
@@ -291,8 +276,9 @@ class Limits:
     constraints: Sequence[Callable[[dict[str, Any]], Any]] = ()
 
     def __post_init__(self) -> None:
-        _number("max_params", self.max_params)
-        _number("max_flops", self.max_flops)
+        plain_numbers(self)
+        check_positive("max_params", self.max_params)
+        check_positive("max_flops", self.max_flops)
         if not isinstance(self.constraints, (list, tuple)) and self.constraints is not None:
             raise ConfigError(f"`constraints` must be a list of callables arch -> bool, got "
                               f"{self.constraints!r}")
@@ -323,6 +309,7 @@ class Transfer:
     warm_start_fill: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         sources = self.warm_start
         if isinstance(sources, (str, Path)):
             sources = [sources]
@@ -334,7 +321,7 @@ class Transfer:
                               f"{self.warm_start!r}")
         # ~ expanded as user_path does; the rest as given (the messages name it so)
         object.__setattr__(self, "warm_start", tuple(os.path.expanduser(p) for p in sources))
-        _int("retrain_top_k", self.retrain_top_k, 0)
+        check_int("retrain_top_k", self.retrain_top_k, 0)
         if self.retrain_top_k and not self.warm_start:
             raise ConfigError("`retrain_top_k` re-trains the best results of `warm_start` "
                               "runs; give `warm_start` too (a resume of a search that "

@@ -1,0 +1,57 @@
+"""Checks of one search setting's value, shared by the groups of ``search/settings.py``.
+
+``plain_numbers`` makes the NumPy integer and real scalars of a group's fields (a value read
+from an array or a DataFrame: ``budget=np.int64(3)``) Python's ``int`` and ``float``, so they
+are accepted as the numbers they are and the store's meta, a resume's comparisons and the
+messages see ``3``, not ``np.int64(3)``; a bool (NumPy's too) is never a number here.
+``check_int`` and ``check_positive`` then name a setting whose value does not fit.
+
+Example:
+    >>> check_int("budget", 3, 1)
+    >>> check_int("keep_top_k", True, 1)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: `keep_top_k` must be a positive integer, got True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+
+__all__ = ["check_int", "check_positive", "plain_numbers"]
+
+
+def plain_numbers(group: Any) -> None:
+    """Set each field of the frozen dataclass ``group`` that holds an integer or a real
+    number of another type than ``int`` / ``float`` (NumPy's scalars) to its plain value."""
+    for f in dataclasses.fields(group):
+        value = getattr(group, f.name)
+        if isinstance(value, bool) or type(value) in (int, float):
+            continue
+        if isinstance(value, numbers.Integral):
+            object.__setattr__(group, f.name, int(value))
+        elif isinstance(value, numbers.Real):
+            object.__setattr__(group, f.name, float(value))
+
+
+def check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
+    """Raise ``ConfigError`` unless ``value`` is an int >= ``low`` (or None if optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"`{name}` must be {kind}{' or null' if optional else ''}, "
+                          f"got {value!r}")
+
+
+def check_positive(name: str, value: Any, optional: bool = True) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a positive number (or None)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
+                          f"got {value!r}")
