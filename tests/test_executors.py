@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -242,6 +243,27 @@ def test_threads_per_trial_hold_in_the_searchs_own_process_too(tmp_path):
         assert seen == [1, 1] and torch.get_num_threads() == 2  # set for trials only
     finally:
         torch.set_num_threads(before)
+
+
+def test_devices_per_trial_that_cpu_trials_would_ignore_is_refused_first(tmp_path,
+                                                                         tiny_trainer):
+    # was: accepted, and the worker processes of CPU trials ignored it
+    needle = ("devices_per_trial=2 gives each worker its GPUs, and trainer.accelerator='cpu' "
+              "trains on none (with executor 'process'")
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=2, num_workers=2,
+               devices_per_trial=2, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        make_executor("auto", 2, tiny_trainer, devices_per_trial=2)
+    with pytest.raises(ConfigError, match=r"trainer.accelerator='auto' .* executor 'ray', "
+                                          r"GPUs are taken with accelerator gpu or cuda"):
+        make_executor("ray", 2, {"accelerator": "auto"}, devices_per_trial=1)
+    with pytest.raises(ConfigError, match=r"ray.num_gpus=1 sets a Ray trial's GPUs instead"):
+        make_executor("ray", 2, {"accelerator": "gpu"}, devices_per_trial=1,
+                      ray={"num_gpus": 1})
+    # the Trainer's devices are the default: nothing was given to ignore
+    assert isinstance(make_executor("process", 2, tiny_trainer), ProcessExecutor)
 
 
 def test_executor_names_and_objects():

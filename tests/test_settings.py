@@ -337,6 +337,23 @@ def test_max_trials_per_worker_without_worker_processes_is_refused(options):
     assert SearchSettings.from_options(max_trials_per_worker=2, executor="process")
 
 
+@pytest.mark.parametrize("options", [
+    {"devices_per_trial": 2},
+    {"devices_per_trial": 1, "executor": "inline"},
+    {"devices_per_trial": 1, "executor": "auto", "num_workers": 1},
+])
+def test_devices_per_trial_without_worker_processes_is_refused(options):
+    # was: accepted and ignored (the trials took trainer.devices in the search's process),
+    # while max_trials_per_worker was refused in the same place
+    with pytest.raises(ConfigError, match=re.escape(
+            "devices_per_trial gives each worker process (or Ray trial) its GPUs, and "
+            f"executor '{options.get('executor', 'auto')}' with num_workers=1 starts none")):
+        SearchSettings.from_options(**options)
+    assert SearchSettings.from_options(devices_per_trial=2, num_workers=2)
+    assert SearchSettings.from_options(devices_per_trial=2, executor="process")
+    assert SearchSettings.from_options(devices_per_trial=2, executor="ray")
+
+
 @pytest.mark.parametrize("executor", ["auto", "process", "inline"])
 def test_ray_settings_without_the_ray_executor_are_refused(executor):
     with pytest.raises(ConfigError, match=rf"`ray` \({{'address': 'auto'}}\) configures "

@@ -22,9 +22,40 @@ from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, Trial
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.workers import ProcessExecutor
 
-__all__ = ["EXECUTORS", "make_executor"]
+__all__ = ["EXECUTORS", "check_devices_per_trial", "make_executor"]
 
 EXECUTORS = ("auto", "inline", "process", "ray")
+
+
+def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: int | None,
+                            trainer: Mapping[str, Any],
+                            ray: Mapping[str, Any] | None = None) -> None:
+    """Raise ``ConfigError`` for a ``devices_per_trial`` the trials' workers would ignore
+    (``Execution`` refuses it where no worker process runs them): worker processes slice
+    the visible GPUs only for ``trainer.accelerator`` ``auto``, ``gpu`` or ``cuda``; Ray
+    gives a trial GPUs only for ``gpu`` or ``cuda``, and not when ``ray.num_gpus`` is set.
+
+    Example:
+        >>> check_devices_per_trial("process", 2, 1, {"accelerator": "cpu"})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: devices_per_trial=1 gives each worker its GPUs, ...
+    """
+    accelerator, ray = trainer.get("accelerator", "auto"), dict(ray or {})
+    if executor == "auto":
+        executor = "inline" if num_workers == 1 else "process"
+    if devices_per_trial is None or executor not in ("process", "ray"):
+        return
+    said = f"devices_per_trial={devices_per_trial} gives each worker its GPUs, and "
+    if executor == "ray" and "num_gpus" in ray:
+        raise ConfigError(f"{said}ray.num_gpus={ray['num_gpus']!r} sets a Ray trial's GPUs "
+                          f"instead; give one of them")
+    gpus = ("gpu", "cuda") if executor == "ray" else ("auto", "gpu", "cuda")
+    if isinstance(accelerator, str) and accelerator.lower() not in gpus:
+        raise ConfigError(f"{said}trainer.accelerator={accelerator!r} trains on none (with "
+                          f"executor {executor!r}, GPUs are taken with accelerator "
+                          f"{' or '.join(gpus)}); drop devices_per_trial, or set "
+                          f"accelerator: gpu")
 
 
 def make_executor(executor: Any = "auto", num_workers: int = 1,
@@ -54,6 +85,7 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}, "
                           f"or an object with submit(fn, *args)")
+    check_devices_per_trial(executor, num_workers, devices_per_trial, trainer, ray)
     if devices_per_trial is None:
         devices = trainer.get("devices")
         devices_per_trial = devices if isinstance(devices, int) and devices > 0 else 1

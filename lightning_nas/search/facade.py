@@ -42,7 +42,7 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
-from lightning_nas.search.executors import make_executor
+from lightning_nas.search.executors import check_devices_per_trial, make_executor
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
@@ -189,6 +189,8 @@ class Search:
                    else self.settings.execution.num_workers)
         check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget,
                              workers, warm=bool(self.settings.transfer.warm_start))
+        check_devices_per_trial(executor, workers, self.settings.execution.devices_per_trial,
+                                self.trainer, self.settings.execution.ray)  # CPU trials
         check_trainer_kwargs(self.trainer)
         check_validation_runs(self.trainer, self.settings.goal.monitor)
         check_search_trainer(self.trainer)

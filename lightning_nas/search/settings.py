@@ -160,7 +160,8 @@ class Execution:
         num_workers: trials at once.
         executor: ``auto`` (in the search process for one worker, else worker processes),
             ``inline``, ``process``, ``ray``, or an object with ``submit(fn, *args)``.
-        devices_per_trial: GPUs per trial; each worker gets its own slice.
+        devices_per_trial: GPUs per trial; each worker gets its own slice (refused where no
+            worker process or Ray trial takes it).
         threads_per_trial: torch threads per trial: per worker process (default: cores /
             workers on CPU), or around each trial run in the search's own process.
         max_trials_per_worker: recycle a worker process after this many trials.
@@ -195,6 +196,13 @@ class Execution:
                 f"max_trials_per_worker recycles worker processes, and executor "
                 f"{self.executor_name!r} with num_workers={self.num_workers} starts none; "
                 f"use executor 'process' or num_workers > 1 (or drop max_trials_per_worker)")
+        if self.devices_per_trial is not None and not (self.runs_in_processes
+                                                       or self.executor == "ray"):
+            raise ConfigError(  # was: accepted, and ignored (trials took the Trainer's devices)
+                f"devices_per_trial gives each worker process (or Ray trial) its GPUs, and "
+                f"executor {self.executor_name!r} with num_workers={self.num_workers} starts "
+                f"none: trials train on trainer.devices; use executor 'process' or "
+                f"num_workers > 1 (or drop devices_per_trial)")
         if self.ray is not None and not isinstance(self.ray, Mapping):
             raise ConfigError(f"`ray` must be a mapping of ray.init arguments, got {self.ray!r}")
         if self.ray and self.executor != "ray":  # was: ignored, trials ran on this machine
