@@ -351,6 +351,37 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert search_from_config(base).settings.goal.seed == 0
 
 
+def test_a_seed_out_of_range_names_the_key_the_user_wrote(tmp_path):
+    # was: "`seed` must be an integer >= 0 or null, got -1" for --seed_everything=-1 (no
+    # search.seed: the search's seed is seed_everything's)
+    path = tmp_path / "exp.yaml"
+    cfg = _config(tmp_path / "run")
+    path.write_text(yaml.safe_dump(cfg))
+    for value, needle in ((-1, "`seed_everything` must be an integer >= 0 or null, got -1"),
+                          (2**32, "`seed_everything` must be below 2**32, got 4294967296")):
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            search_from_config(load_config(path, [f"--seed_everything={value}"]))
+        with pytest.raises(ConfigError, match=re.escape(needle.replace("_everything", ""))):
+            search_from_config(load_config(path, [f"--search.seed={value}"]))
+    assert not (tmp_path / "run").exists()
+    assert search_from_config(load_config(path, ["--seed_everything=3"])).settings.goal.seed == 3
+
+
+def test_a_null_run_dir_is_the_documented_default(tmp_path):
+    # was: runs/nas (and runs/oneshot) for --search.run_dir=null, not runs/<config name>
+    path = tmp_path / "exp2.yaml"
+    cfg = _config(tmp_path / "run")
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path, ["--search.run_dir=null"])["search"]["run_dir"] == "runs/exp2"
+    cfg["search"]["run_dir"] = None
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["search"]["run_dir"] == "runs/exp2"
+    assert search_from_config(load_config(path)).settings.run_dir == Path("runs/exp2")
+    oneshot = {k: v for k, v in cfg.items() if k != "search"}
+    path.write_text(yaml.safe_dump({**oneshot, "oneshot": {"run_dir": None}}))
+    assert load_config(path)["oneshot"]["run_dir"] == "runs/exp2"
+
+
 def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(tmp_path):
     # was: "unknown config section 'optimizer'" for the null keys LightningCLI writes
     # (fit --print_config, every run's config.yaml)

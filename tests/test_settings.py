@@ -89,6 +89,8 @@ def test_unknown_key_in_replace():
     ({"max_params": -1}, ["max_params", "-1"]),
     ({"executor": "inline", "num_workers": 2}, ["inline", "num_workers"]),
     ({"progress": "sometimes"}, ["`progress`", "'sometimes'"]),
+    ({"progress": 1}, ["`progress`", "got 1"]),  # was: accepted (1 == True), verbose=1 not
+    ({"progress": 0}, ["`progress`", "got 0"]),
     ({"budget": None}, ["`budget`", "`time_limit`"]),
     ({"budget": None, "time_limit": None}, ["`budget`", "`time_limit`"]),
     ({"time_limit": 0}, ["`time_limit`"]),

@@ -116,8 +116,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
-    if isinstance(cfg[block], Mapping):  # else block_settings names it
-        cfg[block].setdefault("run_dir", f"runs/{path.stem}")
+    if isinstance(cfg[block], Mapping) and cfg[block].get("run_dir") is None:  # null too
+        cfg[block]["run_dir"] = f"runs/{path.stem}"  # (not a mapping: block_settings says so)
     return cfg
 
 

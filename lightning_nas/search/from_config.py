@@ -19,6 +19,7 @@ from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotte
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.facade import Search
+from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.store import RunStore
 
@@ -48,7 +49,10 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if settings["seed"] is None and cfg.get("seed_everything") is True:
         settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew
     if settings["seed"] is not None or cfg.get("seed_everything") is not False:
+        everything = settings["seed"] is None  # the seed is seed_everything's: name it
         settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
+        if everything:
+            check_seed(settings["seed"], "seed_everything")
     settings["constraints"] = _constraints(settings["constraints"])
     # only what the block gives (and the seed): a default `monitor: val_acc, mode: max`
     # passed as given would keep `monitor: val_loss` at max, and refuse `objectives`

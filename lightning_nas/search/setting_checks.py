@@ -4,7 +4,9 @@
 from an array or a DataFrame: ``budget=np.int64(3)``) Python's ``int`` and ``float``, so they
 are accepted as the numbers they are and the store's meta, a resume's comparisons and the
 messages see ``3``, not ``np.int64(3)``; a bool (NumPy's too) is never a number here.
-``check_int`` and ``check_positive`` then name a setting whose value does not fit.
+``check_int``, ``check_positive`` and ``check_seed`` then name a setting whose value does
+not fit (``check_seed`` under the key the user wrote: ``seed_everything`` when the search's
+seed is a config's).
 
 Example:
     >>> check_int("budget", 3, 1)
@@ -22,7 +24,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_int", "check_positive", "plain_numbers"]
+__all__ = ["check_int", "check_positive", "check_seed", "plain_numbers"]
 
 
 def plain_numbers(group: Any) -> None:
@@ -55,3 +57,11 @@ def check_positive(name: str, value: Any, optional: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
                           f"got {value!r}")
+
+
+def check_seed(value: Any, name: str = "seed") -> None:
+    """Raise ``ConfigError`` naming ``name`` unless ``value`` is an int from 0 to
+    ``2**32 - 1`` (numpy's RandomState takes no more), or None."""
+    check_int(name, value, 0, optional=True)
+    if value is not None and value >= 2**32:
+        raise ConfigError(f"`{name}` must be below 2**32, got {value}")

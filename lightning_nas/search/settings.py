@@ -47,7 +47,7 @@ from lightning_nas.search.objectives import (
     mode_for,
 )
 from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
-from lightning_nas.search.setting_checks import check_int, check_positive, plain_numbers
+from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
@@ -127,9 +127,7 @@ class Goal:
             raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
         check_int("budget", self.budget, 1, optional=True)
         check_positive("time_limit", self.time_limit)
-        check_int("seed", self.seed, 0, optional=True)
-        if self.seed is not None and self.seed >= 2**32:  # numpy's RandomState takes no more
-            raise ConfigError(f"`seed` must be below 2**32, got {self.seed}")
+        check_seed(self.seed)
         check_int("max_failures", self.max_failures, 0)
         check_int("keep_top_k", self.keep_top_k, 1)
         if self.objectives is not None:  # the first objective is the monitor
@@ -385,7 +383,7 @@ class SearchSettings:
         object.__setattr__(self, "run_dir", user_path(self.run_dir))  # ~ as Lightning takes it
         if not isinstance(self.verbose, bool):
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
-        if self.progress not in (True, False, "auto"):
+        if not isinstance(self.progress, bool) and self.progress != "auto":  # not 1, 0
             raise ConfigError(f"`progress` can be true, false, auto; got {self.progress!r}")
         budget, top_k = self.goal.budget, self.transfer.retrain_top_k
         if budget is not None and top_k > budget:
