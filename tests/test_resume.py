@@ -591,3 +591,17 @@ def test_a_search_with_a_counted_objective_resumes_after_a_kill(tmp_path, launch
     # later resume of the folder
     full, killed = _killed_once_and_resumed(tmp_path, launcher, "first_epoch")
     assert killed == full and all("params" in metrics for *_, metrics in killed)
+
+
+def test_a_resumed_searchs_progress_bar_starts_at_the_trials_done(tmp_path, capsys):
+    # was: 0/4 at the start of the resume, then the earlier trials counted as done within
+    # this invocation's first seconds (a rate far too high, a time left far too short)
+    def run(budget: int) -> None:
+        Search(None, {"x": {"choice": [1, 2, 3, 4, 5]}}, objective=lambda a: {"val_acc": a["x"]},
+               budget=budget, seed=0, run_dir=tmp_path, verbose=True, progress=True).run()
+
+    run(2)
+    capsys.readouterr()
+    run(4)
+    bars = [frame for frame in re.split(r"[\r\n]", capsys.readouterr().err) if "/4" in frame]
+    assert bars and "2/4" in bars[0] and not any(" 0/4" in b or "|0/4" in b for b in bars), bars

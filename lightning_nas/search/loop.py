@@ -50,6 +50,8 @@ MAX_REPEATS = 200
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses told as worse than every result (never before one)
 _UNSCORED = (TrialStatus.FAILED, TrialStatus.REJECTED)
+#: statuses of trials done: the progress bar's count
+_STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 #: statuses that use up the budget (a FAILED trial does not)
 _COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 
@@ -88,7 +90,8 @@ class SearchLoop:
         self.told_any = any(map(self._told, store.trials()))
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
-        self.progress = Progress(self.goal.budget, settings.verbose and settings.progress)
+        self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
+                                 initial=sum(map(store.count, _STOPPED)))  # (a resume's)
         self.log = AskTell(optimizer, space, store, settings.goal.optimizer,
                            seeded=settings.goal.seed is not None)
         #: the stop rules; the failed trials whose error stopped the last invocation
