@@ -120,15 +120,17 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         # with best.yaml last: a best.yaml on disk always describes the best.ckpt beside it
         files: list[tuple[Path, Path]] = []
         try:
+            held = None  # the trial's checkpoint
             if best.checkpoint and Path(best.checkpoint).exists():
-                out["checkpoint"] = "best.ckpt"
-                files.append(staged(run_dir / "best.ckpt", source=Path(best.checkpoint)))
+                held = Path(best.checkpoint)
+                files.append(staged(run_dir / "best.ckpt", source=held))
             elif kept_checkpoint(run_dir, best.trial_id, best.arch, best.score):
-                out["checkpoint"] = "best.ckpt"  # its own, kept (was: removed with trials/)
+                held = run_dir / "best.ckpt"  # its own, kept (was: removed with trials/)
+            out["checkpoint"] = "best.ckpt" if held else None
             if trained is not None:
                 fits, resumed = trial_fits(store, run_dir, best.trial_id)
-                resumed = resumed and ("replayed" if random_state.in_checkpoint(
-                    best.checkpoint) else "resumed")
+                resumed = resumed and ("gone" if held is None else "replayed"
+                                       if random_state.in_checkpoint(held) else "resumed")
                 files.append(staged(run_dir / "best_config.yaml", config_header(
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),

@@ -43,7 +43,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     own, set or shared out among workers: on CPU another count sums in another order; those
     of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
     ``"replayed"`` where the checkpoint kept the random state: a run in one go trains the
-    same); the last one gives ``lightning-nas fit`` its monitor and mode."""
+    same; ``"gone"``: its checkpoint is gone, so that is not known); the last one gives
+    ``lightning-nas fit`` its monitor and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
     order = "" if hydra else (  # jsonargparse builds a link's source first
@@ -65,9 +66,13 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                  " trained in one go it trains the same epochs (not under DDP, whose ranks "
                  "resumed with rank 0's random state, nor with persistent_workers DataLoader "
                  "workers, which may shuffle otherwise).\n")
-    elif unreplayed:  # a checkpoint an older version wrote, or one that is gone
+    elif resumed == "gone":  # its checkpoint removed (keep_top_k): which version wrote it?
+        same += ("# It was paused and resumed from its checkpoint, which is gone: a search of "
+                 "this version keeps the random state there, so trained in one go it trains "
+                 "the same epochs; one an older version ran did not, and may differ widely.\n")
+    elif unreplayed:  # a checkpoint an older version wrote
         same += ("# It was paused and resumed from its checkpoint, which kept no random state"
-                 " (an older version's, or gone): trained in one go it is another run, not a "
+                 " (an older version wrote it): trained in one go it is another run, not a "
                  "replay of this one, and its score may differ widely.\n")
     return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
             f"epoch {best.epoch}.\n{same}"

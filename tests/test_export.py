@@ -456,6 +456,8 @@ def test_the_header_of_a_paused_and_resumed_winner_says_whether_it_is_a_replay(t
     assert "which kept its random state: trained in one go it trains the same epochs" in header
     assert "not a replay" not in header
     assert "# It ran with 1 torch thread: on CPU the same count gives the same score.\n" in header
+    header = config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed="gone")
+    assert "which is gone: a search of this version keeps the random state there" in header
     header = config_header(tmp_path, best, "val_acc", "max", fits=[2, 1], resumed=True)
     assert "# Its fits ran with 2 then 1 torch threads (the first, then each resume" in header
     assert "OMP_NUM_THREADS=1 lightning-nas fit" in header  # its latest fit's
