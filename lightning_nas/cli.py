@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the config after overrides and exit")
     p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir", type=user_path)
-    p.add_argument("--top", type=_count, default=10, help="rows to show (default 10)")
+    p.add_argument("--top", type=_count, default=None,
+                   help="rows to show (default: 10 of the leaderboard, every trial of a "
+                        "--status)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--status", choices=STATUSES,
                    default="completed",
@@ -258,10 +260,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print("lightning-nas show: error: --status applies to a search run, "
                   f"{args.run_dir} is a one-shot run folder", file=sys.stderr)
             return 2
-        print(render_oneshot(args.run_dir, args.format, args.top), flush=True)
+        print(render_oneshot(args.run_dir, args.format, 10 if args.top is None else args.top),
+              flush=True)
         return 0
+    top = 10 if args.top is None and args.status == "completed" else args.top  # a leaderboard
     with open_run(args.run_dir) as store:
-        text = render(store, args.format, args.top, status=args.status)
+        text = render(store, args.format, top, status=args.status)
     print(text, flush=True)
     return 0
 

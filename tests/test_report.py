@@ -461,3 +461,37 @@ def test_show_json_of_a_oneshot_folder_with_a_nan_score_is_valid_json(tmp_path, 
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
     assert [row["score"] for row in shown["leaderboard"]] == [0.5, None]
+
+
+def mostly_failing(arch: dict) -> dict:
+    """Fails for 5 ``k`` in 6."""
+    if arch["k"] % 6:
+        raise ValueError(f"bad k={arch['k']}")
+    return {"val_acc": arch["k"] / 100}
+
+
+def test_a_status_view_lists_every_trial_and_a_cut_is_said(tmp_path, capsys):
+    # was: --status failed (or all, any format) silently listed only --top's default 10
+    Search(None, {"k": {"int": [0, 60]}}, objective=mostly_failing, monitor="val_acc",
+           mode="max", budget=5, seed=0, max_failures=40, optimizer="RandomSearch",
+           run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        failed, every = store.count(TrialStatus.FAILED), len(store)
+    assert failed > 10
+
+    def show(*args: str) -> str:
+        assert main(["show", str(tmp_path), *args]) == 0
+        return capsys.readouterr().out
+    table = show("--status", "failed")
+    assert table.count("FAILED") == failed and "the first" not in table
+    data = json.loads(show("--status", "failed", "--format", "json"))
+    assert len(data["trials"]) == data["shown"] == data["of"] == failed
+    assert len(show("--status", "all", "--format", "csv").splitlines()) == every + 1
+    table = show("--status", "failed", "--top", "4")
+    assert f"\nthe first 4 of {failed} failed trials (a higher --top shows more)\n" in table
+    assert table.count("FAILED") == 4
+    data = json.loads(show("--status", "all", "--format", "json", "--top", "4"))
+    assert (len(data["trials"]), data["shown"], data["of"]) == (4, 4, every)
+    assert "\nthe best 2 of 5 (a higher --top shows more)\n" in show("--top", "2")
+    data = json.loads(show("--format", "json"))  # the leaderboard keeps its 10
+    assert (data["shown"], data["of"], len(data["failures"])) == (5, 5, failed)

@@ -148,15 +148,19 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
            status: str = "completed") -> str:
     """The leaderboard (``status="completed"``; with the Pareto front of a multi-objective
     run, and the failed and rejected trials with their errors) or the trials of one status,
-    in ``table``, ``csv`` or ``json`` form."""
+    in ``table``, ``csv`` or ``json`` form; ``k`` rows at most (None: all). Rows that ``k``
+    cut are said: a line above the table (``the first 10 of 29 failed trials``) and the
+    JSON's ``shown`` and ``of`` (the rows before the cut)."""
     rows = leaderboard_rows(store, k) if status == "completed" else trial_rows(store, status, k)
+    total = _total(store, status, len(rows), k)
     front = front_rows(store) if status == "completed" else []
     failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")] \
         if status == "completed" else []
     if fmt == "json":  # the front and the failures follow the leaderboard only
         extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
         return json.dumps(json_safe({"summary": summary(store), "leaderboard"
-                                      if status == "completed" else "trials": rows, **extra}),
+                                      if status == "completed" else "trials": rows,
+                                      "shown": len(rows), "of": total, **extra}),
                           indent=2)  # NaN and inf as null: JSON has neither
     if fmt == "csv":
         objectives = list(_objective_columns(store))
@@ -178,6 +182,10 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     for src in s["warm_start"]:
         head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
                  f"(not counted in the budget)")
+    if total > len(rows):  # cut by k: said, as the report says it
+        what = {"completed": "", "all": " trials"}.get(status, f" {status} trials")
+        head += (f"\n{'the best' if status == 'completed' else 'the first'} {len(rows)} of "
+                 f"{total}{what} (a higher --top shows more)")
     text = head + "\n" + format_table(rows)
     if front:
         spec = store.objectives()
@@ -188,6 +196,16 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
             f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"
             for r in failures)
     return text
+
+
+def _total(store: RunStore, status: str, shown: int, k: int | None) -> int:
+    """How many rows ``status`` has before ``k`` cuts them: the leaderboard's scored
+    COMPLETED trials, or the trials of ``status`` (``all``: every trial)."""
+    if status == "all":
+        return len(store)
+    if status != "completed":
+        return store.count(TrialStatus(status.upper()))
+    return len(store.scored_metrics()) if k is not None and shown >= k else shown
 
 
 def json_safe(value: Any) -> Any:
