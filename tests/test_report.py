@@ -323,7 +323,7 @@ def test_the_html_report_says_when_its_leaderboard_is_cut_and_counts_rejected(tm
         rejected = len(store.trials(TrialStatus.REJECTED))
         page = write_report(store, tmp_path / "report")["html"].read_text()
     assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
-    assert re.search(rf"\b{rejected}\s+rejected;", page)
+    assert re.search(rf"\b{rejected} rejected, ", page)
 
 
 def test_the_report_plots_a_dict_valued_choice_as_one_knob(tmp_path):
@@ -495,3 +495,32 @@ def test_a_status_view_lists_every_trial_and_a_cut_is_said(tmp_path, capsys):
     assert "\nthe best 2 of 5 (a higher --top shows more)\n" in show("--top", "2")
     data = json.loads(show("--format", "json"))  # the leaderboard keeps its 10
     assert (data["shown"], data["of"], len(data["failures"])) == (5, 5, failed)
+
+
+def test_the_html_report_counts_running_trials_and_says_their_search_is_gone(tmp_path,
+                                                                              capsys):
+    # was: "1 completed, 0 pruned, 0 paused, 0 failed, 0 rejected" while show said 1 running
+    import html
+    import socket
+    import subprocess
+
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    pytest.importorskip("matplotlib")
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        store.finish_trial(TrialResult(trial_id=store.start_trial({"k": 1}), arch={"k": 1},
+                                       status=TrialStatus.COMPLETED, score=0.5, epoch=0,
+                                       epochs=1, metrics={"acc": 0.5}))
+        store.start_trial({"k": 2})  # RUNNING
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()  # a search process killed on this machine
+        store.set_meta("driver", {"pid": dead.pid, "host": socket.gethostname()})
+    assert main(["show", str(tmp_path)]) == 0
+    counts = capsys.readouterr().out.split("; monitor")[0]
+    assert counts.endswith("1 running (its search is gone: a resume re-runs them, but one the "
+                           "search process ran itself and died in twice is FAILED)")
+    assert main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert f"<p>{html.escape(counts)}; best acc = 0.5000 (trial 1)</p>" in page

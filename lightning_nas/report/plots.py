@@ -15,7 +15,13 @@ from typing import Any
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.config.paths import get_dotted
-from lightning_nas.report.tables import format_table, leaderboard_rows, summary, trial_rows
+from lightning_nas.report.tables import (
+    counts_line,
+    format_table,
+    leaderboard_rows,
+    summary,
+    trial_rows,
+)
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
@@ -296,8 +302,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
 img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head>
 <body><h1>Search report</h1>
-<p>{s['completed']} completed, {s['pruned']} pruned, {s['paused']} paused, {s['failed']} failed,
-{s['rejected']} rejected; {best}</p>
+<p>{html.escape(counts_line(s))}; {best}</p>
 {images}
 <h2>Leaderboard{shown}</h2><pre>{html.escape(table)}</pre>
 {failed}

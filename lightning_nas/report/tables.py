@@ -23,8 +23,8 @@ from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["STATUSES", "error_line", "format_csv", "format_table", "front_rows", "json_safe",
-           "leaderboard_rows", "render", "summary", "trial_rows"]
+__all__ = ["STATUSES", "counts_line", "error_line", "format_csv", "format_table", "front_rows",
+           "json_safe", "leaderboard_rows", "render", "summary", "trial_rows"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
@@ -94,6 +94,21 @@ def summary(store: RunStore) -> dict[str, Any]:
             "best_score": best.score if best else None,
             "warm_start": [{k: src[k] for k in ("source", "trials", "used")}
                            for src in warm["sources"]]}
+
+
+def counts_line(s: Mapping[str, Any]) -> str:
+    """The trials of each status in ``summary``'s ``s``, and whether the search of running
+    ones is gone (``show``'s and the report's words).
+
+    Example:
+        >>> counts_line({"completed": 3, "failed": 1, "rejected": 0, "pruned": 2, "paused": 0,
+        ...              "running": 0, "driver_gone": False})
+        '3 completed, 1 failed, 0 rejected, 2 pruned, 0 paused, 0 running'
+    """
+    gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
+            "itself and died in twice is FAILED)") if s["running"] and s["driver_gone"] else ""
+    return (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
+            f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}")
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -171,12 +186,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
-    gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
-            "itself and died in twice is FAILED)") if s["running"] and s["driver_gone"] else ""
-    head = (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
-            f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}; "
-            f"monitor {s['monitor']} "
-            f"({s['mode']})")
+    head = f"{counts_line(s)}; monitor {s['monitor']} ({s['mode']})"
     if s["best_trial"] is not None:
         head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
     for src in s["warm_start"]:
