@@ -524,3 +524,25 @@ def test_the_html_report_counts_running_trials_and_says_their_search_is_gone(tmp
     assert main(["report", str(tmp_path)]) == 0
     page = (tmp_path / "report" / "report.html").read_text()
     assert f"<p>{html.escape(counts)}; best acc = 0.5000 (trial 1)</p>" in page
+
+
+def costs_of(arch: dict) -> dict:
+    """A cost of 2 or 3001: whole, not a count."""
+    return {"val_loss": 0.1 + arch["x"], "cost": [2.0, 3001.0][arch["x"]]}
+
+
+def test_each_column_of_a_table_has_one_number_format(tmp_path, capsys):
+    # was: one objective column with 3001 (a whole float >= 1000 read as a count) beside 2.0000
+    Search(None, {"x": {"choice": [0, 1]}}, objective=costs_of, budget=2,
+           objectives={"val_loss": "min", "cost": "min"}, optimizer="RandomSearch",
+           run_dir=tmp_path, verbose=False).run()
+    assert main(["show", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    board = [line.split()[2:4] for line in lines[1:4]]
+    assert board == [["score", "cost"], ["0.1000", "2.0000"], ["1.1000", "3001.0000"]]
+    front = lines.index("Pareto front (val_loss min, cost min): 1 trials")
+    assert lines[front + 2].split()[1:3] == ["0.1000", "2.0000"]
+    from lightning_nas.report.tables import format_table
+
+    assert format_table([{"params": 771.0, "flops": 2.0}, {"params": 11264.0, "flops": 3001.0}]
+                        ).splitlines()[1:] == ["771     2", "11264   3001"]  # counts whole

@@ -112,7 +112,9 @@ def counts_line(s: Mapping[str, Any]) -> str:
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as an aligned text table (architectures as ``key=value``)."""
+    """Rows as an aligned text table (architectures as ``key=value``), each column's floats
+    in one format, whatever their values: a count's (``params``, ``flops``) whole, a time's
+    (``*_s``) with one decimal, any other's as scores (``format_score``)."""
     if not rows:
         return "(no trial)"
     cols = list(rows[0])
@@ -136,12 +138,14 @@ def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True,
 
 
 def _cell(value: Any, column: str = "") -> str:
+    """One cell; a float by its column's name alone, so a column has one format (was: a
+    whole float >= 1000 as a count, 3001 beside 2.0000)."""
     if isinstance(value, float):
         if column.endswith("_s"):
             return f"{value:.1f}"
         # a count (params, flops) is a whole number: 11264 or 771, not 771.0000
-        count = column in COSTS or (value.is_integer() and abs(value) >= 1000)
-        return f"{value:.0f}" if count and value.is_integer() else format_score(value)
+        count = column in COSTS and math.isfinite(value)
+        return f"{value:.0f}" if count else format_score(value)
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
