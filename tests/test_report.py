@@ -540,7 +540,7 @@ def test_each_column_of_a_table_has_one_number_format(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     board = [line.split()[2:4] for line in lines[1:4]]
     assert board == [["score", "cost"], ["0.1000", "2.0000"], ["1.1000", "3001.0000"]]
-    front = lines.index("Pareto front (val_loss min, cost min): 1 trials")
+    front = lines.index("Pareto front (val_loss min, cost min): 1 trial")
     assert lines[front + 2].split()[1:3] == ["0.1000", "2.0000"]
     from lightning_nas.report.tables import format_table
 
