@@ -593,6 +593,47 @@ def test_the_finetuned_subnet_is_written_in_float32_as_the_subnet(tmp_path, prec
         assert net(torch.zeros(2, 8)).dtype == torch.float32
 
 
+class _PlainLayers(TinySupernet):
+    """A supernet with weights outside the choice modules' rebuilt layers: a ``LayerChoice``
+    candidate and a plain head, which the export copies as trained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            ChoiceLinear(8, [4, 8], label="hidden"), nn.ReLU(), ChoiceLinear(8, 8, label="mid"),
+            LayerChoice({"fc": nn.Linear(8, 8), "id": nn.Identity()}, label="op"),
+            nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+def test_subnet_pt_is_float32_throughout_whatever_the_precision(tmp_path, precision):
+    # was: the choice modules' layers rebuilt in float32 beside LayerChoice candidates and
+    # plain layers in bfloat16 / float64: subnet.pt failed on any input ("mat1 and mat2 must
+    # have the same dtype"), and the export warned the module's forward reshapes the input
+    for algorithm in ("spos", "darts"):
+        out, module, callbacks = tmp_path / algorithm, _PlainLayers(), []
+        if algorithm == "spos":
+            callbacks = [OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3,
+                                    export_dir=str(out))]
+        else:
+            module = DifferentiableNAS(module, num_classes=3, calibration_batches=1,
+                                       export_dir=str(out))
+        pl.seed_everything(0, verbose=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _trainer(tmp_path, callbacks, max_epochs=1, limit_train_batches=2,
+                     precision=precision, enable_checkpointing=False).fit(
+                module, datamodule=BilevelData(BlobData()) if algorithm == "darts"
+                else BlobData())
+        assert not [w for w in caught if "exported network alone" in str(w.message)]
+        net = torch.load(out / "subnet.pt", weights_only=False)
+        assert {t.dtype for t in net.state_dict().values() if t.is_floating_point()} == {
+            torch.float32}, algorithm
+        assert net(torch.zeros(2, 8)).dtype == torch.float32
+        finetune_subnet(net, BlobData(), max_epochs=1, num_classes=3,  # as the README shows
+                        trainer={"limit_train_batches": 1, "limit_val_batches": 1})
+
+
 class _DoubledInput(TinySupernet):
     """A supernet whose module prepares the input before its ``net`` (twice the features)."""
 

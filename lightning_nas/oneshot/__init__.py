@@ -3,7 +3,8 @@ over ``base``), the ``OneShotNAS`` callback (``callback``: single-path one-shot,
 differentiable NAS (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS over the
 same choice modules, run mixed by ``mixed``, fed by ``bilevel``, checked by ``checks``,
 derived and exported by ``derive``), subnet scoring with BatchNorm calibration
-(``scoring``), fine-tuning (``finetune``) and the ``lightning-nas oneshot`` command (``run``).
+(``scoring``), the float32 export checked against the module's ``forward`` (``exported``),
+fine-tuning (``finetune``) and the ``lightning-nas oneshot`` command (``run``).
 
 Example:
     >>> from lightning_nas.oneshot import LayerChoice, OneShotNAS

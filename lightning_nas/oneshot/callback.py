@@ -45,15 +45,14 @@ from lightning_nas.oneshot.checks import (
     check_pair,
     check_targets,
 )
-from lightning_nas.oneshot.choices import export_subnet, get_path, set_path, space_of
+from lightning_nas.oneshot.choices import get_path, set_path, space_of
+from lightning_nas.oneshot.exported import export_checked
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
-    check_network_alone,
     check_num_classes,
     check_trained,
     default_forward,
-    forward_once,
     loaders,
     metric_mode,
     network_of,
@@ -318,9 +317,8 @@ class OneShotNAS(pl.Callback):
         with preserved_batchnorm(pl_module):
             set_path(pl_module, self.best_arch)
             calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
-            seen = forward_once(trainer, pl_module, self.forward, calibration)
-            self.subnet = export_subnet(self.network(pl_module), None, self.best_arch)
-            check_network_alone(trainer, pl_module, self.subnet, self.forward, seen)
+            self.subnet = export_checked(trainer, pl_module, self.network(pl_module),
+                                         self.best_arch, self.forward, calibration)
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return

@@ -4,8 +4,8 @@ the shared weights and export the winner as single-path one-shot NAS does.
 ``top_archs`` ranks architectures by their probability under the per-decision softmax
 (the first is the argmax of every decision). ``export_derived`` scores each with the shared
 weights after recalibrating BatchNorm on a fixed set of training batches
-(``oneshot.scoring``), then exports the best through ``export_subnet``, calibrated again on
-the very same batches, so the exported subnet scores what the search reports; the
+(``oneshot.scoring``), then exports the best in float32 (``oneshot.exported``), calibrated
+again on the very same batches, so the exported subnet scores what the search reports; the
 supernet's statistics, path, mode and torch's random state are left as they were.
 ``write_export`` writes ``best_arch.yaml``, ``subnet.pt`` (a whole ``torch.nn`` module),
 ``alphas.json`` (the logits and probabilities per epoch) and, with matplotlib,
@@ -33,13 +33,12 @@ import torchmetrics
 from torch import nn
 
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.oneshot.choices import export_subnet, get_path, set_path
+from lightning_nas.oneshot.choices import get_path, set_path
+from lightning_nas.oneshot.exported import export_checked
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
-    check_network_alone,
     default_forward,
-    forward_once,
     loaders,
     preserved_batchnorm,
     preserved_rng,
@@ -106,7 +105,7 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
     Every candidate is calibrated on the same ``calibration`` training batches and scored on
     the validation data (synced over ranks; no score without validation data); the best
     (ties and missing scores: the more probable) is calibrated again on those batches and
-    exported from ``network`` (inside ``pl_module``) by ``export_subnet``.
+    exported from ``network`` (inside ``pl_module``) in float32 by ``export_checked``.
 
     Returns:
         ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate])``.
@@ -124,9 +123,7 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         best = _best(scored, mode)
         set_path(pl_module, best["arch"])
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
-        seen = forward_once(trainer, pl_module, forward, batches)
-        subnet = export_subnet(network, None, best["arch"])
-        check_network_alone(trainer, pl_module, subnet, forward, seen)
+        subnet = export_checked(trainer, pl_module, network, best["arch"], forward, batches)
     set_path(pl_module, previous)
     pl_module.train(was_training)
     return best["arch"], best["score"], subnet, scored

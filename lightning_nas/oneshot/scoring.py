@@ -33,21 +33,17 @@ import lightning.pytorch as pl
 import torch
 import torchmetrics
 from lightning.pytorch.strategies import Strategy
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
-from lightning_nas.oneshot.base import one_width_each
 
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
-    "check_network_alone",
     "check_trained",
     "check_num_classes",
     "default_forward",
-    "forward_once",
     "loaders",
     "metric_mode",
     "network_of",
@@ -306,56 +302,6 @@ def step_batch(trainer: pl.Trainer, batch: Any) -> Any:
     tensors in the precision's dtype (``64-true``: double, ``bf16-true``: bfloat16), so a
     network trained in that precision can run it."""
     return trainer.precision_plugin.convert_input(trainer.strategy.batch_to_device(batch))
-
-
-@torch.no_grad()
-def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
-                 fallback: Sequence[Any] = ()) -> tuple[Any, Any] | None:
-    """Run the first validation batch (else the first of ``fallback``) through the active
-    path as the search did (``forward``, the module's own reshaping included), in eval
-    mode: the layers that follow their input width learn it before an export (was: the
-    network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches).
-    Returns the batch and the predictions (``check_network_alone``), None without a batch."""
-    batch = next((step_batch(trainer, next(iter(loader))) for loader, _ in
-                  val_loaders(trainer)), next(iter(fallback), None))
-    if batch is None:
-        return None
-    was_training = pl_module.training
-    pl_module.eval()
-    try:
-        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module, "export"):
-            return batch, forward(pl_module, batch)[0]
-    finally:
-        pl_module.train(was_training)
-
-
-@torch.no_grad()
-def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Module,
-                        forward: Forward, seen: tuple[Any, Any] | None) -> None:
-    """Warn (rank 0) when the exported ``subnet`` alone does not compute what ``pl_module``
-    computed on ``seen`` (``forward_once``'s batch and predictions; its ``forward``
-    normalizes or reshapes the input): ``subnet.pt`` needs that step, a fine-tune of the
-    network alone lacks it. Only for the default forward (``module(batch[0])``)."""
-    if forward is not default_forward or seen is None:
-        return
-    (batch, whole), was_training = seen, subnet.training
-    subnet.eval()
-    try:
-        with trainer.precision_plugin.val_step_context():
-            alone = subnet(batch[0])
-    except Exception as err:  # noqa: BLE001 - the network takes another input: say so
-        alone = err
-    finally:
-        subnet.train(was_training)
-    if (isinstance(whole, torch.Tensor) and isinstance(alone, torch.Tensor)
-            and whole.shape == alone.shape and torch.allclose(whole, alone, rtol=1e-4,
-                                                              atol=1e-5)):
-        return
-    rank_zero_warn(f"the exported network alone does not compute what "
-                   f"{type(pl_module).__name__}.forward computes on a validation batch (it "
-                   f"normalizes or reshapes the input?): subnet.pt needs that step to score "
-                   f"what the search scored, and a fine-tune of the network alone lacks it; "
-                   f"move the step into the network (or into the data)")
 
 
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:

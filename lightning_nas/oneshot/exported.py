@@ -1,0 +1,118 @@
+"""The exported subnet of a one-shot search (SPOS, DARTS, GDAS): plain ``torch.nn`` in
+float32, whatever the Trainer's precision, checked against the module's ``forward``.
+
+``export_subnet`` rebuilds the choice modules' layers in float32 and copies the rest of the
+network (``LayerChoice`` candidates, plain modules) as trained: under ``bf16-true`` or
+``64-true`` the copy mixed bfloat16 / float64 with float32 and failed on any input ("mat1
+and mat2 must have the same dtype"); ``export_checked`` casts it all to float32, as
+``subnet.pt`` and ``subnet_finetuned.pt`` are written. ``forward_once`` runs the winner
+through the module's ``forward`` before the export (layers that follow their input width
+learn it) and ``check_network_alone`` warns when the network alone computes something else
+(the module's ``forward`` normalizes or reshapes the input).
+
+Example:
+    >>> from torch import nn
+    >>> from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
+    >>> net = nn.Sequential(ChoiceLinear(4, [2, 4], label="w"),
+    ...                     LayerChoice({"id": nn.Identity(), "fc": nn.Linear(4, 4)}, label="op"))
+    >>> _ = net.double()(torch.zeros(1, 4, dtype=torch.float64))
+    >>> {p.dtype for p in export_float32(net, {"w": 4, "op": "fc"}).parameters()}
+    {torch.float32}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import nn
+
+from lightning_nas.oneshot.base import one_width_each
+from lightning_nas.oneshot.choices import export_subnet
+from lightning_nas.oneshot.scoring import Forward, default_forward, step_batch, val_loaders
+
+__all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once"]
+
+
+def export_float32(network: nn.Module, arch: Mapping[str, Any]) -> nn.Module:
+    """``export_subnet(network, None, arch)`` with every floating parameter and buffer in
+    float32 (the choice modules' layers are rebuilt in float32, the rest of the network is
+    copied in the Trainer's dtype). A forward pass of ``arch`` must have just run."""
+    return export_subnet(network, None, arch).float()
+
+
+@torch.no_grad()
+def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
+                 fallback: Sequence[Any] = ()) -> tuple[Any, Any] | None:
+    """Run the first validation batch (else the first of ``fallback``) through the active
+    path as the search did (``forward``, the module's own reshaping included), in eval
+    mode: the layers that follow their input width learn it before an export (was: the
+    network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches).
+    Returns the batch and the predictions (``check_network_alone``), None without a batch."""
+    batch = next((step_batch(trainer, next(iter(loader))) for loader, _ in
+                  val_loaders(trainer)), next(iter(fallback), None))
+    if batch is None:
+        return None
+    was_training = pl_module.training
+    pl_module.eval()
+    try:
+        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module, "export"):
+            return batch, forward(pl_module, batch)[0]
+    finally:
+        pl_module.train(was_training)
+
+
+def export_checked(trainer: pl.Trainer, pl_module: pl.LightningModule, network: nn.Module,
+                   arch: Mapping[str, Any], forward: Forward,
+                   calibration: Sequence[Any]) -> nn.Module:
+    """The subnet ``arch`` of ``network`` (inside ``pl_module``, its BatchNorm statistics
+    calibrated), exported in float32 (``export_float32``) after ``forward_once`` and
+    checked by ``check_network_alone``."""
+    seen = forward_once(trainer, pl_module, forward, calibration)
+    subnet = export_float32(network, arch)
+    check_network_alone(trainer, pl_module, subnet, forward, seen)
+    return subnet
+
+
+@torch.no_grad()
+def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Module,
+                        forward: Forward, seen: tuple[Any, Any] | None) -> None:
+    """Warn (rank 0) when the exported ``subnet`` alone does not compute what ``pl_module``
+    computed on ``seen`` (``forward_once``'s batch and predictions; its ``forward``
+    normalizes or reshapes the input): ``subnet.pt`` needs that step, a fine-tune of the
+    network alone lacks it. Only for the default forward (``module(batch[0])``).
+
+    The subnet (float32, as exported) runs as a copy in the dtype of the module's weights
+    (``64-true``: float64, ``bf16-true``: bfloat16), as the module ran; an error it raises
+    is quoted in the warning (was: a dtype mismatch blamed on the input)."""
+    if forward is not default_forward or seen is None:
+        return
+    (batch, whole), probe = seen, subnet
+    dtype = next((p.dtype for p in pl_module.parameters() if p.is_floating_point()), None)
+    if dtype is not None and any(t.is_floating_point() and t.dtype != dtype
+                                 for t in (*subnet.parameters(), *subnet.buffers())):
+        probe = copy.deepcopy(subnet).to(dtype)
+    was_training = probe.training
+    probe.eval()
+    try:
+        with trainer.precision_plugin.val_step_context():
+            alone = probe(batch[0])
+    except Exception as err:  # noqa: BLE001 - the network takes another input: say so
+        alone = err
+    finally:
+        probe.train(was_training)
+    if (isinstance(whole, torch.Tensor) and isinstance(alone, torch.Tensor)
+            and whole.shape == alone.shape and torch.allclose(whole, alone, rtol=1e-4,
+                                                              atol=1e-5)):
+        return
+    raised = (f" (alone, it raised {type(alone).__name__}: {str(alone)[:200]})"
+              if isinstance(alone, Exception) else "")
+    rank_zero_warn(f"the exported network alone does not compute what "
+                   f"{type(pl_module).__name__}.forward computes on a validation batch"
+                   f"{raised} (it normalizes or reshapes the input?): subnet.pt needs that "
+                   f"step to score what the search scored, and a fine-tune of the network "
+                   f"alone lacks it; move the step into the network (or into the data)")
