@@ -734,6 +734,44 @@ def test_a_choice_module_called_at_two_input_widths_is_refused_before_training(
                          {"hidden": 4, "act": "relu"})[2].in_features == 4
 
 
+def _with_net(*layers: nn.Module) -> TinySupernet:
+    module = TinySupernet()
+    module.net = nn.Sequential(ChoiceLinear(8, 16, label="inp"), *layers)
+    return module
+
+
+@pytest.mark.parametrize("ops, head, refused", [
+    ({"same": nn.Identity(), "wide": nn.Linear(16, 20)}, nn.Linear(16, 3), "wide"),
+    ({"wide": nn.Linear(16, 20), "same": nn.Identity()}, nn.Linear(16, 3), "wide"),  # active
+    ({"three": nn.Linear(16, 3), "four": nn.Linear(16, 4)}, nn.Identity(), "four"),
+    ({"wide": nn.Linear(16, 12), "narrow": nn.Linear(16, 6)}, ChoiceLinear(12, 3), None)])
+def test_a_layer_choice_candidate_that_does_not_fit_is_refused_before_training(
+        tmp_path, ops, head, refused):
+    # was: torch's "mat1 and mat2 shapes cannot be multiplied (64x20 and 16x3)", naming no
+    # label, at whichever step first sampled the candidate (after a whole epoch, or never)
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3,
+                          export_dir=str(tmp_path / "out"), record_paths=True)
+    trainer = _trainer(tmp_path, [callback], max_epochs=2, enable_checkpointing=False)
+    module = _with_net(LayerChoice(ops, label="op"), head)
+    if refused is None:  # the layers after it take each shape (a width-following head)
+        trainer.fit(module, datamodule=BlobData())
+        assert {p["op"] for p in callback.paths} == {"wide", "narrow"}
+        return
+    shapes = ", ".join(f"'{name}': \\(64, {op.out_features if isinstance(op, nn.Linear) else 16}"
+                       f"\\)" for name, op in ops.items())
+    for sanity in (2, 0):  # said before the sanity check runs the active path, or at the
+        trainer = _trainer(tmp_path, [callback], max_epochs=1,  # first training batch
+                           enable_checkpointing=False, num_sanity_val_steps=sanity)
+        with pytest.raises(ConfigError, match=rf"^choice 'op': OneShotNAS trains and scores "
+                                              rf"paths that pick any candidate, and candidate "
+                                              rf"'{refused}' does not fit the network: .*"
+                                              rf"output shapes on the first batch: "
+                                              rf"{shapes}\); "):
+            trainer.fit(module, datamodule=BlobData())
+        assert trainer.global_step == 0 and not (tmp_path / "out").exists()
+
+
 class _NormalizedInput(TinySupernet):
     """A supernet whose module normalizes the input before its ``net`` (same shapes)."""
 
@@ -947,9 +985,10 @@ def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     callback = OneShotNAS(num_candidates=1, calibration_batches=0, forward=forward)
     _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=1, limit_val_batches=2,
              enable_checkpointing=False).fit(TinySupernet(), datamodule=BlobData(batch_size=16))
+    # the first validation batch before the sanity check (each LayerChoice candidate fits),
     # the first training batch at training start (every choice module called), 2 of the
     # 4 validation batches, as validation runs; then the export's one batch
-    assert scored == [16, 16, 16, 16]
+    assert scored == [16, 16, 16, 16, 16]
 
 
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -41,6 +42,7 @@ from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.checks import (
     DEFAULT_LAYOUT,
     SPOS_HINT,
+    check_candidate_shapes,
     check_choices_called,
     check_pair,
     check_targets,
@@ -63,6 +65,7 @@ from lightning_nas.oneshot.scoring import (
     set_rng_state,
     step_batch,
     take_calibration_batches,
+    val_loaders,
 )
 from lightning_nas.run_folder import user_path
 from lightning_nas.space import SearchSpace
@@ -165,6 +168,25 @@ class OneShotNAS(pl.Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         check_trained(trainer, self._ended, "OneShotNAS")
 
+    def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A ``LayerChoice`` candidate that does not fit the network is said before the sanity
+        check runs the active path, on its first validation batch (one the default forward
+        cannot read is said at the first training batch)."""
+        was_training = pl_module.training
+        try:
+            with preserved_rng(pl_module.device), torch.no_grad():
+                batch = next((next(iter(loader), None) for loader, _ in val_loaders(trainer)),
+                             None)
+                if batch is None or self.forward is default_forward and not (
+                        isinstance(batch, (list, tuple)) and len(batch) >= 2):
+                    return
+                pl_module.eval()
+                run = functools.partial(self.forward, pl_module, step_batch(trainer, batch))
+                with trainer.precision_plugin.val_step_context():
+                    check_candidate_shapes(pl_module, run, "OneShotNAS")
+        finally:
+            pl_module.train(was_training)
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Validation data the searches could not read, a choice module the forward never
         calls, or a ``num_classes`` that does not fit the data, is said now, not after
@@ -183,8 +205,8 @@ class OneShotNAS(pl.Callback):
 
     def _check_first_batch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The first training batch through ``forward`` as a search runs it (eval mode, the
-        random state kept): every choice module called, and ``num_classes`` (with the
-        default metric) against it."""
+        random state kept): each choice module called, each candidate fitting (as at the
+        sanity check), and ``num_classes`` (with the default metric) against it."""
         was_training = pl_module.training
         try:
             with preserved_rng(pl_module.device), torch.no_grad():
@@ -197,9 +219,10 @@ class OneShotNAS(pl.Callback):
                     if default:  # (was: a bare KeyError 0 on a dict)
                         check_pair(batch, "OneShotNAS", SPOS_HINT)
                     pl_module.eval()
+                    run = functools.partial(self.forward, pl_module, batch)
                     with trainer.precision_plugin.val_step_context():
-                        preds, target = check_choices_called(
-                            pl_module, lambda b=batch: self.forward(pl_module, b), "OneShotNAS")
+                        preds, target = check_candidate_shapes(pl_module, functools.partial(
+                            check_choices_called, pl_module, run, "OneShotNAS"), "OneShotNAS")
                     if self.metric_factory is None and self.num_classes is not None:
                         check_num_classes(preds, target, self.num_classes)
                     check_targets(  # (was: a crash after training)

@@ -1,7 +1,9 @@
 """Checks of a differentiable search (``DifferentiableNAS``: DARTS, GDAS) that need what the
 Trainer knows only once training starts or ends, so that a setting which cannot work is
 said instead of an architecture derived from logits that never took a step (their random
-start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too.
+start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too, and
+``check_candidate_shapes`` (a ``LayerChoice`` candidate the rest of the network cannot
+take, before the sanity check and the first step) SPOS alone (DARTS's sum refuses any).
 
 - ``check_training_start`` (``on_train_start``, before the first step): a ``max_epochs`` or
   ``max_steps`` that ends training within ``warmup_epochs`` (the steps per epoch are the
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import torch
 import torchmetrics
@@ -35,13 +37,15 @@ from torch import nn
 
 from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
+from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
 
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT", "check_choices_called",
+__all__ = ["DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT", "check_candidate_shapes",
+           "check_choices_called",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
            "check_training_start",
            "checked_preds", "logits_stepped"]
@@ -226,6 +230,92 @@ def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> 
                           f"module after training); call the module in forward, or remove "
                           f"it from the network")
     return out
+
+
+def _signature(out: Any) -> Any:
+    """The shape of a module's output: a tensor's shape, those of a tuple or list of them."""
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape)
+    if isinstance(out, (list, tuple)):
+        return [_signature(item) for item in out]
+    return type(out).__name__
+
+
+def check_candidate_shapes(model: nn.Module, run: Callable[[], Any], who: str) -> Any:
+    """Return what ``run`` (the forward of one batch through ``model``, in eval mode,
+    without gradients) returns at the active path; raise ``ConfigError`` when a
+    ``LayerChoice`` candidate would crash the forward of a path that picks it, naming the
+    label and the candidates' output shapes.
+
+    ``run`` runs once at the active path; every ``LayerChoice`` it calls then runs each of
+    its candidates on the input it had. A candidate that raises there is refused; one whose
+    output shape differs from the active one's runs the whole forward again with it picked
+    (the rest of the path kept): refused if that raises or predicts another shape, kept if
+    the layers after it take its shape (a width-following ``ChoiceLinear``). Where the
+    active path itself raises, an active candidate is refused if another one runs. Said
+    before training (was: torch's size error at whichever step first sampled it).
+    """
+    seen: dict[int, tuple[LayerChoice, tuple, dict, Any]] = {}  # (its first call)
+
+    def record(module: LayerChoice, args: tuple, kwargs: dict, out: Any) -> None:
+        seen.setdefault(id(module), (module, args, kwargs, _signature(out)))
+
+    hooks = [m.register_forward_hook(record, with_kwargs=True)
+             for m in model.modules() if isinstance(m, LayerChoice)]
+    try:
+        result, failed = run(), None
+    except ConfigError:  # (said already)
+        raise
+    except Exception as err:  # noqa: BLE001 - an active candidate at fault is said below
+        result, failed = None, err
+    finally:
+        for hook in hooks:
+            hook.remove()
+    preds = _signature(result)
+    path = get_path(model)
+    for module, args, kwargs, active in seen.values():
+        label, shapes = module.label, {}
+        for name, op in module.candidates.items():
+            try:
+                shapes[name] = active if name == module.chosen else _signature(op(*args,
+                                                                                 **kwargs))
+            except Exception as err:  # noqa: BLE001 - said with the label and candidate
+                _refuse(who, label, name, shapes, f"on its input it raised "
+                        f"{type(err).__name__}: {err}", err)
+        for name in [n for n, shape in shapes.items() if shape != active]:
+            set_path(model, {**path, label: name})
+            try:
+                out = _signature(run())
+            except ConfigError:
+                raise
+            except Exception as err:  # noqa: BLE001 - said with the label and candidate
+                if failed is None:
+                    _refuse(who, label, name, shapes, f"the forward of a path that picks "
+                            f"it raised {type(err).__name__}: {err}", err)
+                continue
+            finally:
+                set_path(model, path)
+            if failed is not None:  # another candidate runs: the active one is at fault
+                _refuse(who, label, module.chosen, shapes, f"the forward of a path that "
+                        f"picks it raised {type(failed).__name__}: {failed}", failed)
+            if out != preds:
+                _refuse(who, label, name, shapes, f"a path that picks it predicts shape "
+                        f"{out}, not {preds}")
+    if failed is not None:
+        raise failed
+    return result
+
+
+def _refuse(who: str, label: str, name: str, shapes: Mapping[str, Any], why: str,
+            err: Exception | None = None) -> NoReturn:
+    """Raise the ``ConfigError`` of ``check_candidate_shapes`` for candidate ``name``."""
+    said = ", ".join(f"{n!r}: {shape}" for n, shape in shapes.items())
+    raise ConfigError(f"choice {label!r}: {who} trains and scores paths that pick any "
+                      f"candidate, and candidate {name!r} does not fit the network: "
+                      f"{why[:300]} (the candidates' output shapes on the first batch: "
+                      f"{said or 'none ran'}); make the candidates return one shape, "
+                      f"or follow the choice with layers that take each (a ChoiceLinear "
+                      f"follows its input width)") from err
 
 
 def check_logits_trained(nas: DifferentiableNAS) -> None:
