@@ -772,6 +772,30 @@ def test_a_layer_choice_candidate_that_does_not_fit_is_refused_before_training(
         assert trainer.global_step == 0 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("second, said", [
+    ("seed=7", r"OneShotNAS\{'optimizer': 'RandomSearch', 'seed': 0\}; OneShotNAS\{'optimizer': "
+               r"'RandomSearch', 'seed': 7\}; .*yet each would search and export\); keep one"),
+    ("darts", r"OneShotNAS\{'optimizer': 'RandomSearch', 'seed': 0\}; the module, "
+              r"DifferentiableNAS\(algorithm='darts'\); .*fit it without OneShotNAS")])
+def test_two_one_shot_searches_in_one_fit_are_refused_before_training(tmp_path, second, said):
+    # was: both accepted; the second set the path at every step over the first's, so the
+    # paths the first recorded never trained, yet both searched and exported
+    callbacks = [OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3,
+                            export_dir=str(tmp_path / "a"))]
+    module, data = TinySupernet(), BlobData()
+    if second == "darts":
+        module = DifferentiableNAS(module, num_classes=3, export_dir=str(tmp_path / "b"))
+        data = BilevelData(data)
+    else:
+        callbacks.append(OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3,
+                                    seed=int(second[5:]), export_dir=str(tmp_path / "b")))
+    trainer = _trainer(tmp_path, callbacks, max_epochs=1, enable_checkpointing=False)
+    with pytest.raises(ConfigError, match=rf"^this fit holds 2 one-shot searches: {said}"):
+        trainer.fit(module, datamodule=data)
+    assert trainer.global_step == 0
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 class _NormalizedInput(TinySupernet):
     """A supernet whose module normalizes the input before its ``net`` (same shapes)."""
 

@@ -67,6 +67,7 @@ from lightning_nas.oneshot.scoring import (
     take_calibration_batches,
     val_loaders,
 )
+from lightning_nas.oneshot.spos_checks import check_one_search, check_val_data
 from lightning_nas.run_folder import user_path
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
@@ -155,6 +156,7 @@ class OneShotNAS(pl.Callback):
 
     # ----------------------------------------------------------------- training
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        check_one_search(trainer, pl_module, OneShotNAS)  # (one would override the other)
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
         # an optimizer that cannot run a search (a missing package: SMAC3, AX, Pymoo*) is
@@ -191,8 +193,8 @@ class OneShotNAS(pl.Callback):
         """Validation data the searches could not read, a choice module the forward never
         calls, or a ``num_classes`` that does not fit the data, is said now, not after
         training."""
-        _check_val_data(trainer, pl_module, self._catch_up_due(trainer),
-                        self.search_every_n_epochs)
+        check_val_data(trainer, pl_module, self._catch_up_due(trainer),
+                       self.search_every_n_epochs)
         self._check_first_batch(trainer, pl_module)
         if self._catch_up_due(trainer):
             # at the random state the uninterrupted fit searched at: the checkpoint's (since
@@ -373,72 +375,6 @@ class OneShotNAS(pl.Callback):
             # sanity check in between keeps the random state): the resumed fit draws the
             # shuffles, dropout masks and calibration batches the uninterrupted one drew
             set_rng_state(state_dict["torch_rng"])
-
-
-def _check_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule, search_now: bool,
-                    every: int | None) -> None:
-    """Refuse, before training, a fit whose searches would find no validation data.
-
-    A search reads the Trainer's validation loaders once the sanity check or a validation
-    set them up, else a datamodule's or the module's ``val_dataloader()``. Loaders passed to
-    ``trainer.fit(val_dataloaders=...)`` are read only the first way (no public Lightning
-    API gives them earlier), so there the first search must come after a validation.
-
-    Raises:
-        ConfigError: the fit has no validation data, or the searches could not read it.
-    """
-    limit, mod, dm = trainer.limit_val_batches, type(pl_module), trainer.datamodule
-    none = (f"this fit has none (limit_val_batches={limit}, "
-            f"{len(loaders(trainer.val_dataloaders))} val dataloader(s))")
-    fix = "give the module or datamodule a val_dataloader"
-    if trainer.val_dataloaders is not None:  # set up already (by the sanity check)
-        if any(trainer.num_val_batches):
-            return
-        problem = none
-    elif limit == 0:
-        problem = none
-    elif (dm is not None and type(dm).val_dataloader is not pl.LightningDataModule.val_dataloader
-          or mod.val_dataloader is not pl.LightningModule.val_dataloader):
-        return  # (read from there)
-    elif mod.validation_step is pl.LightningModule.validation_step:
-        problem = ("this fit has none it can read: the module has no validation_step and "
-                   "no val_dataloader, nor a datamodule with one (without validation_step "
-                   "Lightning never sets up loaders passed to trainer.fit(val_dataloaders=...))")
-    elif not trainer.enable_validation:  # no loader given to fit() either
-        problem = none
-    elif _searches_before_validating(trainer, search_now, every):
-        problem = ("the validation dataloaders passed to trainer.fit() can be read only once "
-                   "Lightning's sanity check or first validation has set them up, and the "
-                   "first search comes before that (num_sanity_val_steps="
-                   f"{trainer.num_sanity_val_steps}, check_val_every_n_epoch="
-                   f"{trainer.check_val_every_n_epoch}, search_every_n_epochs={every})")
-        fix = f"keep the sanity check (num_sanity_val_steps > 0), or {fix}"
-    else:
-        return
-    raise ConfigError(f"OneShotNAS scores subnets on the validation data, and {problem}; {fix}")
-
-
-def _searches_before_validating(trainer: pl.Trainer, now: bool, every: int | None) -> bool:
-    """Whether the fit's first search (``now``: at its start) may come before its first
-    validation, counted in training batches from now (a validation due at the batch that
-    ends training or an epoch runs before the search; ``max_time`` and a time-based
-    ``val_check_interval`` are not foreseen)."""
-    epoch, batches = trainer.current_epoch, trainer.num_training_batches
-    if now or not batches or trainer.val_check_batch is None:  # (None: time-based)
-        return now
-    per_val, first_val = trainer.check_val_every_n_epoch, trainer.val_check_batch
-    if per_val:  # in epochs e with (e + 1) % per_val == 0, after val_check_batch of their
-        skipped = (epoch // per_val + 1) * per_val - 1 - epoch  # batches (else: across epochs)
-        first_val = min(first_val, batches) + (skipped * batches if skipped else 0)
-    last = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 \
-        else math.inf
-    search = (min(last, (epoch // every + 1) * every if every else math.inf) - epoch) * batches
-    if trainer.max_steps >= 0:  # (an optimizer step per accumulate_grad_batches batches)
-        acc = trainer.accumulate_grad_batches
-        full, rest = divmod(trainer.max_steps - trainer.global_step,
-                            math.ceil(batches / acc) if batches < math.inf else math.inf)
-        search = min(search, full * batches + rest * acc)
-    return first_val > search
 
 
 def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:
