@@ -796,6 +796,35 @@ def test_two_one_shot_searches_in_one_fit_are_refused_before_training(tmp_path, 
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+class _ValPaths(TinySupernet):
+    """``TinySupernet`` keeping the path of each validation run (its first batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.val_paths: list[dict] = []
+
+    def validation_step(self, batch, batch_idx):
+        if batch_idx == 0:
+            self.val_paths.append(get_path(self))
+        super().validation_step(batch, batch_idx)
+
+
+def test_validation_runs_the_path_the_last_training_batch_sampled(tmp_path):
+    # as the README says ("What validation runs"): the module's val metrics measure another
+    # random subnet each epoch, and OneShotNAS logs none of its own
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, num_classes=3,
+                          search_every_n_epochs=1, record_paths=True)
+    module = _ValPaths()
+    built = get_path(module)
+    trainer = _trainer(tmp_path, [callback], max_epochs=3, limit_train_batches=2,
+                       enable_checkpointing=False)
+    trainer.fit(module, datamodule=BlobData())
+    assert module.val_paths == [built, callback.paths[1], callback.paths[3], callback.paths[5]]
+    assert len({arch_key(p) for p in module.val_paths[1:]}) > 1
+    assert set(trainer.callback_metrics) == {"val_acc"}
+
+
 class _NormalizedInput(TinySupernet):
     """A supernet whose module normalizes the input before its ``net`` (same shapes)."""
 
