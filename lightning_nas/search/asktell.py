@@ -6,8 +6,7 @@ optimizer) or ``given`` (spawned from a known architecture: a re-trained prior, 
 architecture whose replay diverged). Events are logged with the store's table ``events``:
 
 - ``ask`` / ``given``: candidate ``n``, the trial it started (or None: a repeat or a twin
-  of a running trial), its architecture key (a candidate rejected before any result, told
-  after the first: its ``violation``);
+  of a running trial), its architecture key;
 - ``tell``: candidate ``n`` was told ``loss`` (and a constraint ``violation``).
 
 A repeat (an architecture already evaluated, told its loss again at once) logs its ask
@@ -98,12 +97,10 @@ class AskTell:
         self.store.log_events([self._event("given", candidate, trial_id, arch_key(arch))])
         return candidate
 
-    def started(self, candidate: Any, trial_id: int, violation: float | None = None) -> None:
-        """``candidate`` (asked) started trial ``trial_id`` (``violation``: a rejected one,
-        told later: its amount, for a replay)."""
+    def started(self, candidate: Any, trial_id: int) -> None:
+        """``candidate`` (asked) started trial ``trial_id``."""
         key = arch_key(self.space.validate(candidate.value))
-        self.store.log_events([{**self._event("ask", candidate, trial_id, key),
-                                "violation": violation}])
+        self.store.log_events([self._event("ask", candidate, trial_id, key)])
 
     def twin(self, candidate: Any) -> None:
         """``candidate`` repeats a running trial's architecture: told when that one ends."""
@@ -143,8 +140,6 @@ class AskTell:
                 self.pending = {t: c for t, c in self.pending.items() if c[0] is not candidate}
                 continue
             made[n] = (self._replayed(event), event["arch_key"])
-            if event["violation"]:  # a rejected one, not told yet
-                self.violated[event["arch_key"]] = event["violation"]
             self.pending[event["trial_id"] if event["trial_id"] is not None else -n - 1] = made[n]
         return bool(events)
 

@@ -48,8 +48,6 @@ __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 MAX_REPEATS = 200
 #: stored statuses whose loss the optimizer was told
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
-#: statuses told as worse than every result (never before one)
-_UNSCORED = (TrialStatus.FAILED, TrialStatus.REJECTED)
 #: statuses of trials done: the progress bar's count
 _STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 #: statuses that use up the budget (a FAILED trial does not)
@@ -84,10 +82,11 @@ class SearchLoop:
         self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
-        #: failures and rejections before any result (no scale yet for "worse than
-        #: anything"): told after the first result; arch key -> (the trial, its candidates)
+        #: failures before any result (no scale yet for "worse than anything"): told after
+        #: the first result; arch key -> (the failure, its candidates)
         self.untold: dict[str, tuple[TrialResult, list[Any]]] = {}
-        self.told_any = any(map(self._told, store.trials()))
+        self.told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
+                            for t in store.trials())
         self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
@@ -111,11 +110,6 @@ class SearchLoop:
         self.resuming = len(store) > 0
 
     # ----------------------------------------------------------------- resume
-    @staticmethod
-    def _told(trial: TrialResult) -> bool:
-        """Whether the optimizer was told ``trial``'s result (a promoted one: at its pause)."""
-        return trial.status in _TOLD or (trial.status is TrialStatus.RUNNING and bool(trial.curve))
-
     def _replay(self) -> None:
         """Replay the optimizer's asks and tells on the fresh optimizer (a store written
         before they were logged: tell its finished trials); reload paused trials."""
@@ -135,9 +129,7 @@ class SearchLoop:
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
             self.violated.update(self.log.violated)
-            self.told_any = any(self._told(t) and t.trial_id not in self.log.pending
-                                for t in trials)  # a result its tell logged (as when live)
-            for old in trials:  # FAILED (an interrupted one) or before any result: tell it
+            for old in trials:  # FAILED (an interrupted one, or before any result): tell it
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
                         and old.trial_id not in self.failures.waiting:
                     key = arch_key(old.arch)
@@ -211,8 +203,7 @@ class SearchLoop:
         if s.budget is not None and self.used >= s.budget:
             return False
         self._time_up()
-        if self.asking and len(self.seen) + len(self.untold) + len(self.running) \
-                >= self.space.size():
+        if self.asking and len(self.seen) + len(self.running) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
             self.asking = False
         return self.asking
@@ -335,8 +326,7 @@ class SearchLoop:
 
     def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
         """Check the candidate (``_violation``); a violating one is told to nevergrad as a
-        violation (worse than the results: before any, told after the first), stored
-        REJECTED, never trained."""
+        violation, stored REJECTED, never trained."""
         amount, reason = self._violation(arch, key)
         if amount <= 0:
             return True
@@ -345,14 +335,9 @@ class SearchLoop:
                                    status=TrialStatus.REJECTED, error=reason,
                                    metrics=self.costs(arch, key), finished=time.time())
             self.store.finish_trial(rejected)
-            self.violated[key] = amount
-            if self.told_any:
-                self.seen[key] = self._loss(rejected)
-                self.log.repeated(candidate, self.seen[key], trial_id=rejected.trial_id,
-                                  violation=amount)
-            else:  # its ask logs its amount, for a resume to tell it
-                self.log.started(candidate, rejected.trial_id, violation=amount)
-                self.untold[key] = (rejected, [candidate])
+            loss = self._loss(rejected)
+            self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
+        self.seen[key], self.violated[key] = loss, amount
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
 
@@ -380,15 +365,14 @@ class SearchLoop:
                          counted=not self.template.objective)
 
     def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
-        """Tell ``candidates`` the result's loss; a failure or rejection before any result
-        waits for the first one (``untold``), then is told as worse than it."""
-        if result.status in _UNSCORED and not self.told_any:
+        """Tell ``candidates`` the result's loss; a failure before any result waits for the
+        first one (``untold``), then is told as worse than it."""
+        if result.status is TrialStatus.FAILED and not self.told_any:
             self.untold[key] = (result, candidates)
             return
         for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
             self.seen[k] = self._loss(told)
-            self.log.tell(waiting, self.seen[k], violation=self.violated[k]
-                          if told.status is TrialStatus.REJECTED else None)
+            self.log.tell(waiting, self.seen[k])
         self.told_any, self.untold = True, {}
 
     def _record(self, result: TrialResult) -> None:

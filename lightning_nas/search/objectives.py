@@ -235,8 +235,7 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
               seen: Sequence[Any], counted: bool = True) -> Any:
     """What nevergrad is told for ``result``: its score (negated for ``max``), or with
     several objectives one loss per objective; a failed or rejected trial is worse than
-    every loss in ``seen`` (by 1), 1.0 when none is (a search tells no such trial before
-    its first result: ``SearchLoop`` holds it back until then).
+    every loss in ``seen`` (by 1), 1.0 when none is.
 
     Example:
         >>> done = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.9)
