@@ -19,6 +19,7 @@ from lightning_nas.config.load import apply_overrides, load_config
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.search.facade import Search
 from lightning_nas.search.from_config import search_from_config
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 
 BASE = {
@@ -349,6 +350,10 @@ def test_seed_everything_true_picks_a_seed_and_an_int_is_used(tmp_path):
     assert search_from_config({**base, "seed_everything": False, "search": {
         **base["search"], "seed": 3}}).settings.goal.seed == 3
     assert search_from_config(base).settings.goal.seed == 0
+    # a run an older version made with seed_everything false (seeded with 0) resumes with it
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("settings", {"seed": 0})
+    assert search_from_config({**base, "seed_everything": False}).settings.goal.seed == 0
 
 
 def test_a_seed_out_of_range_names_the_key_the_user_wrote(tmp_path):

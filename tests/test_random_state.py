@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
@@ -35,10 +36,17 @@ def _checkpoint(tmp_path, callbacks: list[pl.Callback]):
 def test_a_trials_checkpoint_holds_its_random_state_and_a_plain_one_does_not(tmp_path):
     # what the header of an exported best_config.yaml is decided by (was: "not a replay"
     # also for a promoted trial whose checkpoint kept its random state)
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+    for folder in "abc":
+        (tmp_path / folder).mkdir()
     assert in_checkpoint(_checkpoint(tmp_path / "a", [TrialReporter("val_acc", "max")]))
     assert not in_checkpoint(_checkpoint(tmp_path / "b", []))  # an older version's, say
     assert not in_checkpoint(tmp_path / "gone.ckpt") and not in_checkpoint(None)
+    # a hyperparameter weights_only loading refuses (a Path, as a config's annotation makes
+    # it): was "kept no random state" in the export's header
+    typed = tmp_path / "typed.ckpt"
+    checkpoint = torch.load(_checkpoint(tmp_path / "c", [TrialReporter("val_acc", "max")]),
+                            weights_only=False)
+    torch.save({**checkpoint, "hyper_parameters": {"data_dir": Path("data")}}, typed)
+    assert in_checkpoint(typed)
     (tmp_path / "bad.ckpt").write_text("not a checkpoint")
     assert not in_checkpoint(tmp_path / "bad.ckpt")

@@ -46,8 +46,9 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     space = settings.pop("space")
     run_dir = settings.pop("run_dir") or "runs/nas"
-    if settings["seed"] is None and cfg.get("seed_everything") is True:
-        settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew
+    if settings["seed"] is None and isinstance(cfg.get("seed_everything"), bool):
+        settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew (or,
+        # false, the 0 an older version seeded its run with: none for a new run)
     if settings["seed"] is not None or cfg.get("seed_everything") is not False:
         everything = settings["seed"] is None  # the seed is seed_everything's: name it
         settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
@@ -81,7 +82,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
 def _stored_seed(run_dir: str) -> int | None:
     """The seed of the search stored in ``run_dir`` (None for a new run): with
     ``seed_everything: true`` each invocation would draw another, and a resume must keep
-    the seed its trials ran with."""
+    the seed its trials ran with (with ``false``, an older version seeded with 0)."""
     path = user_path(run_dir) / "search.db"
     if not path.is_file():
         return None

@@ -65,7 +65,8 @@ def restore(state: dict[str, Any]) -> None:
 def in_checkpoint(path: str | os.PathLike | None) -> bool:
     """Whether the checkpoint at ``path`` holds a random state ``capture`` read (what a
     trial's checkpoints hold since this module exists; not an older version's, nor a
-    missing file). Its tensors are mapped, not read.
+    missing file). Its tensors are mapped, not read, where ``weights_only`` loads it (else
+    it is read whole: hyperparameters such as a ``Path`` need the full unpickler).
 
     Example:
         >>> in_checkpoint(None)
@@ -73,10 +74,13 @@ def in_checkpoint(path: str | os.PathLike | None) -> bool:
     """
     if path is None or not os.path.isfile(path):
         return False
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - unreadable: it proves nothing
-        return False
+    checkpoint = None
+    for options in ({"weights_only": True, "mmap": True}, {"weights_only": False}):
+        try:  # the run's own file; hyperparameters (a Path, an Enum) need the full unpickler
+            checkpoint = torch.load(path, map_location="cpu", **options)
+            break
+        except Exception:  # noqa: BLE001, S112 - unreadable: it proves nothing
+            continue
     states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
     return isinstance(states, dict) and any(isinstance(state, dict) and "random" in state
                                             for state in states.values())
