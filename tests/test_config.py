@@ -116,6 +116,11 @@ def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
     with pytest.raises(ConfigError, match=r"--trainer.logger\+=: trainer.logger is False, "
                                           r"not a list to append to; give the whole value"):
         apply_overrides({"trainer": {"logger": False}}, ["--trainer.logger+=CSVLogger"])
+    # a string appended to a list of strings stays one (was: Adam became a class_path
+    # node), and a lone string is a list of it (warm_start: one folder)
+    assert apply_overrides({"model": {"names": ["SGD"]}, "search": {"warm_start": "runs/a"}},
+                           ["--model.names+=Adam", "--search.warm_start+=runs/b"]) == {
+        "model": {"names": ["SGD", "Adam"]}, "search": {"warm_start": ["runs/a", "runs/b"]}}
     # a fine-tune's --trainer.* values replace the search's: an append is refused, named
     assert main(["finetune", str(tmp_path / "run"), "--trainer.callbacks+=ModelSummary"]) == 2
     assert ("finetune cannot append to the search's trainer.callbacks "

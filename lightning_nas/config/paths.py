@@ -69,25 +69,28 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
 
 
 def appended(old: Any, key: str, value: Any) -> list[Any]:
-    """The list an override ``--key+=value`` (LightningCLI's list append) sets: ``old`` (none:
-    an empty list; one node: a list of it) with ``value`` after it, a list's items each; a
-    class named by its import path or name (``LearningRateMonitor``, as ``class_path`` takes
-    it) as a ``class_path`` node.
+    """The list ``--key+=value`` (LightningCLI's list append) sets: ``old`` (none: empty; a
+    node or string: a list of it) and ``value`` (a list: its items); in the Trainer's lists
+    of objects (``callbacks``, ``logger``, ``plugins``) or a list holding nodes, a class named
+    by its path or name (``LearningRateMonitor``) as a ``class_path`` node.
 
     Example:
         >>> appended(None, "trainer.callbacks", "LearningRateMonitor")
         [{'class_path': 'LearningRateMonitor'}]
+        >>> appended(["SGD"], "model.init_args.names", "Adam")
+        ['SGD', 'Adam']
 
     Raises:
-        ConfigError: when ``old`` is neither a list nor a node (nothing to append to).
-    """
-    if old is not None and not isinstance(old, list) and not is_node(old):
+        ConfigError: ``old`` is no list, string or node (nothing to append to)."""
+    if old is not None and not isinstance(old, (list, str)) and not is_node(old):
         raise ConfigError(f"--{key}+=: {key} is {old!r}, not a list to append to; give the "
                           f"whole value (--{key}=[...])")
-    items = value if isinstance(value, list) else [value]
-    return [*([] if old is None else old if isinstance(old, list) else [old]),
-            *({"class_path": v} if isinstance(v, str) and _is_class(v, short=True) else v
-              for v in items)]
+    old = [] if old is None else old if isinstance(old, list) else [old]
+    objects = key in ("trainer.callbacks", "trainer.logger", "trainer.plugins") or any(map(
+        is_node, old))
+    return [*old, *({"class_path": v} if objects and isinstance(v, str)
+                    and _is_class(v, short=True) else v
+                    for v in (value if isinstance(value, list) else [value]))]
 
 
 def space_path(key: str) -> str:
