@@ -928,3 +928,27 @@ def test_a_trial_the_search_process_died_in_twice_says_how_to_isolate_it(tmp_pat
     assert ("Hydra launcher" in failed.error) is hydra
     assert ("executor 'process'" in failed.error) is not hydra
 
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_first_failure_is_told_at_once_to_an_optimizer_that_waits_for_each_tell(tmp_path):
+    # was: held until the first result, while Cobyla's next ask waited for that tell: the
+    # search hung for good (a daemon thread, so that a hang fails the test, not the suite)
+    calls: list[int] = []
+
+    def objective(arch: dict) -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the first trial fails")
+        return {"val_loss": 2.0 + arch["x"] / 1000}
+
+    done: list = []
+    search = Search(None, {"x": {"int": [0, 999]}}, objective=objective, monitor="val_loss",
+                    mode="min", optimizer="Cobyla", budget=2, seed=0, run_dir=tmp_path,
+                    verbose=False)
+    thread = threading.Thread(target=lambda: done.append(search.run()), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert done, "the search hung"
+    assert [t.status for t in done[0].trials] == [TrialStatus.FAILED, TrialStatus.COMPLETED,
+                                                  TrialStatus.COMPLETED]

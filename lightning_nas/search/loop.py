@@ -366,8 +366,11 @@ class SearchLoop:
 
     def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
         """Tell ``candidates`` the result's loss; a failure before any result waits for the
-        first one (``untold``), then is told as worse than it."""
-        if result.status is TrialStatus.FAILED and not self.told_any:
+        first one (``untold``), then is told as worse than it, except with an optimizer whose
+        next ask waits for its last candidate's tell (nevergrad's ``no_parallelization``:
+        Cobyla, SQP), which is told at once (was: the search hung at its next ask)."""
+        if result.status is TrialStatus.FAILED and not self.told_any and not getattr(
+                self.optimizer, "no_parallelization", False):
             self.untold[key] = (result, candidates)
             return
         for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
