@@ -692,6 +692,31 @@ def test_layer_choice_candidates_of_different_shapes_are_refused_before_training
     assert trainer.global_step == 0 and nas.history == []
 
 
+def test_gdas_refuses_a_layer_choice_candidate_the_network_cannot_take_before_any_step(
+        tmp_path):
+    # was: torch's "mat1 and mat2 shapes cannot be multiplied" at the first step that
+    # sampled 'narrow' (GDAS runs one candidate per step; DARTS's refusal points to it)
+    def net(tail):
+        return nn.Sequential(ChoiceLinear(8, 16, label="inp"),
+                             LayerChoice({"wide": nn.Linear(16, 12),
+                                          "narrow": nn.Linear(16, 6)}, label="proj"), tail)
+
+    nas = DifferentiableNAS(net(nn.Linear(12, 3)), num_classes=3, algorithm="gdas")
+    trainer = _trainer(tmp_path, max_epochs=1)
+    with pytest.raises(ConfigError, match=r"^choice 'proj': GDAS trains and scores paths that "
+                                          r"pick any candidate, and candidate 'narrow' does not "
+                                          r"fit the network: .*mat1 and mat2.*'wide': \(64, 12\), "
+                                          r"'narrow': \(64, 6\)\); "):
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0 and nas.history == []
+    # a tail that follows the width takes either: trained (two optimizer steps a batch)
+    nas = DifferentiableNAS(net(ChoiceLinear(12, 3, label="out")), num_classes=3,
+                            algorithm="gdas")
+    trainer = _trainer(tmp_path / "follows", max_epochs=2)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 2 * 3 * 2 and len(nas.history) == 2
+
+
 def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
     # was: each trainer.validate() appended a phantom epoch max_epochs + 1
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(tmp_path / "out"))

@@ -3,14 +3,17 @@ Trainer knows only once training starts or ends, so that a setting which cannot 
 said instead of an architecture derived from logits that never took a step (their random
 start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too, and
 ``check_candidate_shapes`` (a ``LayerChoice`` candidate the rest of the network cannot
-take, before the sanity check and the first step) SPOS alone (DARTS's sum refuses any).
+take, before the sanity check and the first step) SPOS alone (DARTS's sum refuses any;
+GDAS's are run at its first training batch, below).
 
 - ``check_training_start`` (``on_train_start``, before the first step): a ``max_epochs`` or
   ``max_steps`` that ends training within ``warmup_epochs`` (the steps per epoch are the
   Trainer's ``num_training_batches``), and a ``num_classes`` that does not fit the first
   training batch (the sanity check, which runs a validation batch, may be off:
   ``num_sanity_val_steps: 0``), and a choice module that the forward of that batch never
-  calls (``check_choices_called``: a decision the network never uses).
+  calls (``check_choices_called``: a decision the network never uses); GDAS: each
+  ``LayerChoice`` candidate run on that batch (the other decisions at their argmax) must
+  predict the argmax path's shape (``_check_gdas_candidates``).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
   logits that never moved from their start: training stopped within the warmup by
   ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
@@ -187,13 +190,54 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
             check_pair(batch, "DifferentiableNAS", DARTS_HINT)
             nas.eval()
             weights, index = nas.mixing_weights(sample=False)
-            with trainer.precision_plugin.val_step_context(), mixed(nas.supernet, weights,
-                                                                     index):
-                preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
-                                             nas.hparams.algorithm.upper())
+            with trainer.precision_plugin.val_step_context():
+                with mixed(nas.supernet, weights, index):
+                    preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
+                                                 nas.hparams.algorithm.upper())
+                if index:  # GDAS: one candidate of each decision per step
+                    _check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
     finally:
         nas.train(was_training)
     _check_fit(nas, preds, batch[1])
+
+
+def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch.Tensor],
+                           index: Mapping[str, int], preds: Any) -> None:
+    """Raise ``ConfigError`` (``_refuse``) when a GDAS step that samples a ``LayerChoice``
+    candidate (the other decisions at their argmax, as ``preds`` was made) would crash or
+    predict another shape than ``preds``, before any step (was: torch's size error at the
+    first step that sampled it)."""
+    layers: dict[str, LayerChoice] = {}
+    for module in model.modules():
+        if isinstance(module, LayerChoice) and module.label in index:
+            layers.setdefault(module.label, module)  # (a label shared: its first module)
+    for label, module in layers.items():
+        said: dict[str, Any] = {}  # each candidate's output shape, as it ran
+        running = [""]
+
+        def record(_module: nn.Module, _args: Any, out: Any, said: dict = said,
+                   running: list = running) -> None:
+            said.setdefault(running[0], _signature(out))
+
+        hook = module.register_forward_hook(record)
+        try:
+            for j, name in enumerate(module.candidates):
+                running[0] = name
+                one = torch.zeros_like(weights[label])
+                one[j] = 1.0
+                try:
+                    with mixed(model, {**weights, label: one}, {**index, label: j}):
+                        out = _signature(model(x))
+                except ConfigError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - said with the label and candidate
+                    _refuse("GDAS", label, name, said, f"the forward of a "
+                            f"path that picks it raised {type(err).__name__}: {err}", err)
+                if out != _signature(preds):
+                    _refuse("GDAS", label, name, said, f"a path that picks "
+                            f"it predicts shape {out}, not {_signature(preds)}")
+        finally:
+            hook.remove()
 
 
 def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:
