@@ -312,3 +312,22 @@ def test_a_finished_spos_fit_resumed_further_runs_its_catch_up_search_as_the_uni
     assert [h["arch"] for h in resumed] == [h["arch"] for h in full]
     assert [h["score"] for h in resumed] == [h["score"] for h in full]  # exactly
     assert [h["arch"] for h in short] == [h["arch"] for h in full if h["epoch"] == 2]
+
+
+def test_seed_everything_false_draws_a_seed_per_run_and_a_resume_takes_the_checkpoints(
+        tmp_path, monkeypatch, capsys):
+    # was: seed 0 in every run (LightningCLI's false is "no seed"; search and fit seed none)
+    monkeypatch.chdir(ROOT)
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--trainer.max_epochs=1",
+            "--seed_everything=false", "--oneshot.seed=null"]
+    seeds = []
+    for name in ("a", "b"):
+        assert main([*args, f"--oneshot.run_dir={tmp_path / name}"]) == 0
+        seeds.append(checkpoint_settings(tmp_path / name / "checkpoints" / "last.ckpt")["seed"])
+    assert seeds[0] != seeds[1], seeds
+    capsys.readouterr()
+    assert main([*args, f"--oneshot.run_dir={tmp_path / 'a'}", "--trainer.max_epochs=2",
+                 "--ckpt_path", "last"]) == 0, capsys.readouterr().err
+    assert checkpoint_settings(tmp_path / "a" / "checkpoints" / "last.ckpt") == {
+        **checkpoint_settings(tmp_path / "a" / "checkpoints" / "last.ckpt"), "seed": seeds[0],
+        "epoch": 1}

@@ -9,8 +9,8 @@ checkpoint, and the algorithm, seed and (SPOS) optimizer, (DARTS/GDAS) ``arch_lr
 ``arch_weight_decay`` it was written with must be the config's, or the resumed fit would
 train the weights on with another search (``check_resumed_rates``: the weight optimizer's
 learning rate and weight decay too, once the module built it). With
-``seed_everything: true`` (a new seed each run) and no ``oneshot.seed`` the checkpoint's
-seed is taken.
+``seed_everything: true`` or ``false`` (a new seed each run) and no ``oneshot.seed`` the
+checkpoint's seed is taken.
 
 Example:
     >>> resolve_ckpt_path(None, Path("runs/x")) is None  # no resume: a fresh run

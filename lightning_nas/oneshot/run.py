@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import warnings
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -292,6 +293,8 @@ def check_oneshot(cfg: Mapping[str, Any]
             opts[key] = ONESHOT_KEYS[key]  # not given
     opts = check_oneshot_settings(opts)
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
+    if opts["seed"] is None and cfg.get("seed_everything") is False:  # LightningCLI's "no
+        opts["seed"] = random.randrange(SEED_MAX + 1)  # seed": a drawn one (was: 0)
     opts["seed"] = config_seed(cfg, opts["seed"])
     check_seed(opts["seed"], key, spos=algorithm == "spos")
     trainer_cfg = dict(cfg.get("trainer") or {})
@@ -367,7 +370,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     if ckpt_path is not None:
-        random_seed = (cfg.get("seed_everything") is True
+        random_seed = (isinstance(cfg.get("seed_everything"), bool)  # true, false: drawn
                        and (cfg.get("oneshot") or {}).get("seed") is None)
         opts, epochs = check_resume(ckpt_path, algorithm, opts, random_seed)
         done = _finished(run_dir, ckpt_path, epochs, trainer_cfg.get("max_epochs"),
