@@ -162,6 +162,95 @@ def test_a_search_stopped_by_max_failures_exports_the_best_so_far(tmp_path, tiny
     assert (tmp_path / "best.ckpt").exists()
 
 
+def _objective_failing_after(first_waits: threading.Event, message: str):
+    """An objective whose first call completes once ``first_waits`` is set and whose later
+    calls raise ``message`` (``{c}``: the architecture's value)."""
+    calls, lock = [], threading.Lock()
+
+    def objective(arch: dict) -> dict:
+        with lock:
+            calls.append(arch)
+            first = len(calls) == 1
+        if not first:
+            raise RuntimeError(message.format(c=arch["c"]))
+        assert first_waits.wait(60), "the failure never came"
+        return {"score": float(arch["c"])}
+    return objective
+
+
+@pytest.mark.parametrize(("max_failures", "message", "stop", "failures"), [
+    (0, "broken at c={c}", r"1 trials failed \(max_failures=0\)", 1),
+    (9, "broken setup", r"trials [12] and 3 failed the same way in training", 2)],
+    ids=["max_failures", "same_error_twice"])
+def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
+        tmp_path, max_failures, message, stop, failures):
+    # was: max_failures (or the same error twice) stopped the search at once, and the trial
+    # running in the other worker was abandoned RUNNING: the best exported "so far" missed it
+    from concurrent.futures import ThreadPoolExecutor
+
+    failed, seen = threading.Event(), []  # the first call runs till the stop's failure
+
+    def on_trial_end(result) -> None:
+        seen.append(result.status)
+        if seen.count(TrialStatus.FAILED) == failures:
+            failed.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
+                        mode="max", objective=_objective_failing_after(failed, message),
+                        trainer={"max_epochs": 1}, budget=6, seed=0, run_dir=tmp_path,
+                        max_failures=max_failures, executor=pool, num_workers=2,
+                        on_trial_end=on_trial_end, verbose=False)
+        with pytest.raises(SearchError, match=stop) as info:
+            search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        statuses = sorted(t.status.value for t in store.trials())  # none started after
+        best = store.best("max")
+    assert statuses == sorted([TrialStatus.COMPLETED.value] + [TrialStatus.FAILED.value]
+                              * failures)
+    assert best is not None and best.status is TrialStatus.COMPLETED
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
+    assert str(info.value).endswith(" The 1 other trial(s) running then were let finish and "
+                                    "stored (not killed); no trial started after the stop.")
+
+
+class _RunsAtSubmit:
+    """An executor that runs each call as it is submitted (as Dask's synchronous scheduler
+    does): the trials submitted together are all done at the next wait, which returns them
+    in one list."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def test_a_stop_on_failures_stores_the_other_results_of_the_same_wait(tmp_path):
+    # was: the first result of a wait stopped the search, and the completed trial that came
+    # back with it stayed RUNNING in the store, missing from the best exported so far
+    calls = []
+
+    def first_fails(arch: dict) -> dict:
+        calls.append(arch)
+        if len(calls) == 1:
+            raise RuntimeError("a broken first trial")
+        return {"score": float(arch["c"])}
+
+    search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score", mode="max",
+                    objective=first_fails,
+                    trainer={"max_epochs": 1}, budget=6, seed=0, run_dir=tmp_path,
+                    max_failures=0, executor=_RunsAtSubmit(), num_workers=2, verbose=False)
+    with pytest.raises(SearchError, match=r"1 trials failed \(max_failures=0\)"):
+        search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        statuses = [t.status for t in store.trials()]
+    assert statuses == [TrialStatus.FAILED, TrialStatus.COMPLETED]  # none started after
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == 2
+
+
+
 def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
         tmp_path, tiny_space, tiny_trainer):
     # was: a user callback's misspelt monitor failed every trial after its first epoch, and

@@ -9,7 +9,8 @@ trials a kill interrupted (each stays FAILED until it starts again). The first o
 that fails as before ends the re-runs (the cause is still there, or lies in those
 architectures): the search goes on with new ones, and the first of these that fails the
 same way stops it. It starts with the error of the last finished trial read back from the
-store, so that a cause still there stops the search at its first repeat.
+store, so that a cause still there stops the search at its first repeat. On a stop the
+search loop starts no trial and stores those still running before it raises the error.
 
 Example:
     >>> import tempfile
@@ -38,6 +39,12 @@ MAX_ATTEMPTS = 2
 
 #: statuses of a trial's result (what the next failure is compared with)
 _RESULTS = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PAUSED, TrialStatus.PRUNED)
+
+
+def _let_finish(running: int) -> str:
+    """What a stop says of the ``running`` trials still out ("" for none): they finish."""
+    return (f" The {running} other trial(s) running then were let finish and stored (not "
+            f"killed); no trial started after the stop." if running else "")
 
 
 def first_line(error: str | None) -> str:
@@ -143,10 +150,12 @@ class FailureWatch:
                               f"search.max_failures (the failed architectures stay failed), or "
                               f"start another run_dir")
 
-    def check(self, result: TrialResult, completed: int) -> None:
+    def check(self, result: TrialResult, completed: int, running: int = 0) -> None:
         """Raise ``SearchError`` on a fatal error, on the same error in two trials in a row
         while none completed (``completed``: the trials completed so far), or once more than
-        ``max_failures`` trials failed; the first two name their trials in the store."""
+        ``max_failures`` trials failed; the first two name their trials in the store. The
+        error says that the ``running`` trials still out are let finish and stored first
+        (the search loop starts no more, waits for them, then raises it)."""
         failed = result.status is TrialStatus.FAILED
         line = first_line(result.error)
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
@@ -160,7 +169,7 @@ class FailureWatch:
         elif result.fatal:
             self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {line}")
+                              f"hit: {line}{_let_finish(running)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
@@ -170,13 +179,13 @@ class FailureWatch:
             self._stopped_by(line)
             raise SearchError(f"trials {first} and {second} failed the same way {where} "
                               f"(every trial would; unless a value they share is the cause: "
-                              f"{shared or 'none'}): {line}")
+                              f"{shared or 'none'}): {line}{_let_finish(running)}")
         count = self.failed()
         if count > self.max_failures:
             raise SearchError(f"{count} trials failed (max_failures={self.max_failures}); "
                               f"last error: {line}. See `lightning-nas show "
                               f"{shlex.quote(str(self.run_dir))}` "
-                              f"for all errors.")
+                              f"for all errors.{_let_finish(running)}")
 
     def _stopped_by(self, line: str) -> None:
         """Name the failed trials with the error ``line`` (a fix of its cause, then a

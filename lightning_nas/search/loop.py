@@ -21,7 +21,7 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import OptimizerError
+from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
@@ -157,21 +157,23 @@ class SearchLoop:
                      f"to re-run, {len(self.paused)} paused")
             if self.failures.reopened:
                 self.say(self.failures.describe())
-        stopped: OptimizerError | None = None  # the trials out finish first, then it stops
+        # a stop (the optimizer's error, failures: ``FailureWatch.check``) starts no more
+        # trials; those out finish and are stored (each of a wait's results), then it raises
+        stopped: SearchError | None = None
         try:
             while True:
                 try:
                     while stopped is None and len(self.running) < self.executor.num_workers \
                             and self._start_one():
                         pass
-                except OptimizerError as err:
+                except SearchError as err:
                     stopped = err
                 if not self.running:
                     break
                 for result in self.executor.wait():
                     try:
                         self._record(result)
-                    except OptimizerError as err:
+                    except SearchError as err:
                         stopped = stopped or err
         except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C (run_trial's), or SIGTERM
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
@@ -415,7 +417,7 @@ class SearchLoop:
         self._report(result)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
-        self.failures.check(result, self.completed)
+        self.failures.check(result, self.completed, running=len(self.running))
 
     def _drop(self, trial: TrialResult, keep_best: bool) -> None:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
