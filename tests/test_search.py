@@ -290,6 +290,22 @@ def test_evaluated_architectures_are_not_trained_again(tmp_path, tiny_trainer, c
     assert "All 4 architectures of the space are evaluated" in capsys.readouterr().out
 
 
+def test_a_space_used_up_by_failures_before_any_result_says_so_at_once(tmp_path, capsys):
+    # was: the failures waiting for a first result to be told were not counted, and the
+    # search asked 200 more proposals, then said "The optimizer proposed 200 architectures
+    # in a row that were evaluated already or, 0 of them, broke the limits ..."
+    def broken(arch: dict) -> dict:
+        raise RuntimeError(f"broken at c={arch['c']}")  # another error each: no stop
+
+    result = Search(None, {"c": {"choice": [1, 2, 3, 4]}}, monitor="score", mode="max",
+                    objective=broken, trainer={"max_epochs": 1}, budget=8, seed=0,
+                    max_failures=10, run_dir=tmp_path, verbose=True).run()
+    assert [t.status for t in result.trials] == [TrialStatus.FAILED] * 4
+    out = capsys.readouterr().out
+    assert "All 4 architectures of the space are evaluated." in out
+    assert "in a row" not in out
+
+
 def test_time_limit_stops_new_trials(tmp_path, tiny_space, tiny_trainer):
     started = time.monotonic()
     result = _search(tmp_path, tiny_space, {**tiny_trainer, "max_epochs": 1}, budget=None,

@@ -205,7 +205,9 @@ class SearchLoop:
         if s.budget is not None and self.used >= s.budget:
             return False
         self._time_up()
-        if self.asking and len(self.seen) + len(self.running) >= self.space.size():
+        # failures before any result wait in ``untold``; a promoted trial is seen and running
+        done = {*self.seen, *self.untold, *(arch_key(a) for a, _ in self.running.values())}
+        if self.asking and len(done) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
             self.asking = False
         return self.asking
