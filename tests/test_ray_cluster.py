@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.ray_executor import _keep_loopback
+from lightning_nas.search.ray_executor import RayExecutor, _keep_loopback
 from lightning_nas.store import RunStore
 from tests.helpers import TinyNet
 
@@ -251,3 +252,51 @@ def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_impor
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert (run / "trials" / f"trial_{trial.trial_id:04d}" / "flag.txt").read_text() == "1"
+
+
+#: a project's module the search's script finds through its own sys.path only
+HIDDEN_MODULE = '''
+from tests.helpers import TinyNet
+
+
+class HiddenNet(TinyNet):
+    pass
+'''
+
+
+@pytest.mark.slow  # a local cluster: about twenty seconds on two cores
+def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, ray_tmpdir,
+                                                                      tiny_trainer, monkeypatch):
+    # was: every trial FAILED with "Ray error: \x1b[36mray::_RayTrialActor.run()\x1b[39m
+    # (pid=..., actor_id=...)", another first line each time, so the search never stopped
+    # on the same error twice; the cause (No module named ...) deep inside each error
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    hidden = tmp_path / "mods"
+    hidden.mkdir()
+    (hidden / "lnas_hidden_mod.py").write_text(HIDDEN_MODULE)
+    monkeypatch.syspath_prepend(str(hidden))  # the driver's path only, as sys.path.insert
+    net = importlib.import_module("lnas_hidden_mod").HiddenNet
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    executor = RayExecutor(num_workers=2, num_cpus=0.5)  # two actors, as the search's
+    try:
+        search = Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                        budget=2, executor=executor, run_dir=tmp_path / "run", verbose=False)
+        # started without a probe (submit starts it so): each trial's error starts with
+        # the cause, alike on either actor
+        executor.start()
+        for trial_id in (1, 2):
+            executor.submit(search.template.spec(trial_id, search.space.sample(seed=trial_id)))
+        results = [*executor.wait(), *executor.wait()]
+        assert [r.status for r in results] == [TrialStatus.FAILED] * 2
+        first = "Ray error: ModuleNotFoundError: No module named 'lnas_hidden_mod'"
+        assert [r.error.splitlines()[0] for r in results] == [first, first]
+        assert not any("\x1b" in r.error for r in results)  # no terminal colours
+        # the search sends its actors a trial's spec as they start: refused before the run
+        folder = re.escape(str(hidden))
+        with pytest.raises(ConfigError, match=rf"cannot import module 'lnas_hidden_mod' \(here "
+                                              rf"from .+\).*PYTHONPATH={folder}\).*nothing ran"):
+            search.run()
+        assert not (tmp_path / "run").exists()
+    finally:
+        executor.shutdown()
+        ray.shutdown()

@@ -47,6 +47,7 @@ from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
+from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
 from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
 from lightning_nas.search.runner import check_sendable, check_trial_processes
@@ -298,6 +299,8 @@ class Search:
         executor = self._executor()
         owned = executor is not self.settings.execution.executor  # a user's is theirs
         try:  # connect (e.g. to a Ray cluster) before anything is written to the store
+            if isinstance(executor, RayExecutor):  # its actors import what a trial uses
+                executor.probe = self.template.spec(0, self.space.sample(seed=0), dry=True)
             executor.start()
             store = self._open_store()
         except BaseException:
@@ -336,8 +339,7 @@ class Search:
     def _export_so_far(self, store: RunStore) -> None:
         """Export the best of what completed before the search stopped on an error (the
         files a finished search writes: ``best.yaml``, ``best.ckpt``, ``best_config.yaml``)."""
-        best = store.best(self.settings.goal.mode)
-        if best is None:
+        if (best := store.best(self.settings.goal.mode)) is None:
             return
         export_best(self.run_dir, store)
         if self.settings.verbose:
@@ -348,16 +350,14 @@ class Search:
     def _header(self) -> str:
         goal, size = self.settings.goal, self.space.size()
         scheduler = self.settings.early_stopping.scheduler
-        if isinstance(scheduler, Rule):
-            scheduler = type(scheduler).__name__
+        scheduler = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
         budget = f"budget {goal.budget} trials" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function
         return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
-                f"{budget}, {limit}, "
-                f"{self.settings.execution.num_workers} worker(s), space of "
+                f"{budget}, {limit}, {self.settings.execution.num_workers} worker(s), space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
                 f"{goal.monitor} ({goal.mode})")
 

@@ -3,9 +3,10 @@
 ``start`` connects to the cluster (``search.ray.address``; with Ray initialised in the
 process already, it refuses a ``ray.init`` argument that would not apply), checks that one
 trial's ``num_cpus``/``num_gpus`` fit on one of its nodes and waits until the actors answer
-(their ``runtime_env`` built, the trial code imported) before the search writes anything,
-so an unreachable or too small cluster, or actors that cannot start, is one
-``ConfigError`` that nothing is lost by.
+(their ``runtime_env`` built, the trial code imported, and ``probe``, a trial's spec, unpickled:
+every module a trial uses imported there) before the search writes anything, so an
+unreachable or too small cluster, or actors that cannot start or import the trials' modules,
+is one ``ConfigError`` that nothing is lost by.
 
 Example:
     >>> RayExecutor(num_workers=2, num_cpus=1).num_workers  # doctest: +SKIP
@@ -22,7 +23,9 @@ import inspect
 import ipaddress
 import math
 import os
+import re
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -42,6 +45,8 @@ CONNECT_TIMEOUT = 5.0
 #: seconds to wait for the trials' actors to answer before the search goes on without
 #: them (a ``runtime_env`` is built first); an actor that fails in that time stops it
 START_TIMEOUT = 300.0
+#: a terminal colour code (Ray colours the first line of its errors)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: keys of ``search.ray`` that each trial reserves (the others are ``ray.init`` arguments)
 PER_TRIAL = ("num_cpus", "num_gpus")
 #: ``ray.init`` arguments of a local cluster the search starts (Ray refuses them with an
@@ -110,8 +115,9 @@ class _RayTrialActor:
     def run(self, spec: TrialSpec) -> TrialResult:
         return run_trial(spec)
 
-    def ping(self) -> bool:
-        """Answer once the actor is up (``RayExecutor.start`` waits for it)."""
+    def ping(self, probe: TrialSpec | None = None) -> bool:
+        """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the
+        modules of its model, data, callbacks imported); ``RayExecutor.start`` waits for it."""
         return True
 
 
@@ -127,6 +133,11 @@ class RayExecutor(TrialExecutor):
             ``runtime_env`` is each actor's, with the current folder and ``PYTHONPATH`` put
             on the workers' ``PYTHONPATH`` so configs' class paths import there too.
         threads: each trial's torch threads (default: ``num_cpus``, at least 1).
+
+    Attributes:
+        probe: a trial's spec (``Search.run`` sets a dry one before ``start``): each actor
+            unpickles it as it starts, so a module of the trials it cannot import (found
+            through the driver's ``sys.path`` only) is a ``ConfigError`` there.
     """
 
     isolates_trials = True
@@ -159,6 +170,7 @@ class RayExecutor(TrialExecutor):
         self._actor_env: dict[str, Any] = {}
         self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
         self._owns_ray = False
+        self.probe: TrialSpec | None = None
 
     def start(self) -> None:
         """Connect to the cluster (or start a local one), check that one trial fits on one
@@ -167,7 +179,8 @@ class RayExecutor(TrialExecutor):
         Raises:
             ConfigError: the cluster's address does not answer, no node has the
                 ``num_cpus``/``num_gpus`` of one trial, or the actors cannot start (their
-                ``runtime_env`` not built, the trial code not imported).
+                ``runtime_env`` not built, the trial code or a module ``probe`` needs not
+                imported).
         """
         ray = self._ray
         if ray.is_initialized():
@@ -267,11 +280,12 @@ class RayExecutor(TrialExecutor):
 
     def _await_actors(self, count: int) -> None:
         """Wait (at most ``START_TIMEOUT`` seconds, then warn and go on) until ``count``
-        actors answer a call: an actor builds ``search.ray.runtime_env`` and imports the trial
-        code as it starts, so what fails there is one ``ConfigError`` before the run folder
-        is written."""
+        actors answer a call: an actor builds ``search.ray.runtime_env``, imports the trial
+        code and unpickles ``probe`` as it starts, so what fails there is one
+        ``ConfigError`` before the run folder is written."""
         ray = self._ray
-        pings = [actor.ping.remote() for actor in self._actors]
+        probe = None if self.probe is None else ray.put(self.probe)  # sent once, for all
+        pings = [actor.ping.remote(probe) for actor in self._actors]
         ready, _ = ray.wait(pings, num_returns=count, timeout=START_TIMEOUT)
         for ref in ready:
             try:
@@ -282,6 +296,9 @@ class RayExecutor(TrialExecutor):
                     f"be set up on the Ray cluster: {_gist(err)}. Fix it or leave it out "
                     f"(nothing ran, nothing was written)") from err
             except ray.exceptions.RayError as err:
+                missing = re.search(r"No module named '([^']+)'", _gist(err))
+                if missing:
+                    raise ConfigError(_cannot_import(missing[1])) from err
                 raise ConfigError(
                     f"the Ray actors that run the trials cannot start on the cluster: "
                     f"{_gist(err)}. Its nodes must import lightning_nas and the project's "
@@ -321,8 +338,10 @@ class RayExecutor(TrialExecutor):
                 results.append(failed_result(spec, f"trial process died (Ray actor: {err})",
                                              started))
                 self._actors[index] = self._new_actor()
-            except self._ray.exceptions.RayError as err:
-                results.append(failed_result(spec, f"Ray error: {err}", started))
+            except self._ray.exceptions.RayError as err:  # first line: the cause, alike for
+                # each trial it fails (Ray's own names the actor's pid and id), no colours
+                results.append(failed_result(
+                    spec, f"Ray error: {_gist(err)}\n{_ANSI.sub('', str(err))}", started))
         return results
 
     def shutdown(self) -> None:
@@ -382,8 +401,23 @@ def _same_cluster(address: str, live: str | None) -> bool:
 
 def _gist(err: BaseException) -> str:
     """The last line of a Ray error (the cause, below Ray's own traceback), cut short."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip() for line in _ANSI.sub("", str(err)).splitlines() if line.strip()]
     return (lines[-1].rstrip(".") if lines else type(err).__name__)[:400]
+
+
+def _cannot_import(module: str) -> str:
+    """What to do about a ``module`` the trials use that the Ray actors cannot import."""
+    path = getattr(sys.modules.get(module.split(".")[0]), "__file__", None)
+    folder = None if path is None else os.path.dirname(path)
+    if path is not None and os.path.basename(path) == "__init__.py":  # a package's
+        folder = os.path.dirname(folder)
+    here = "" if folder is None else f" (here from {path})"
+    return (f"the Ray actors that run the trials cannot import module {module!r}{here}, "
+            f"which the trials use: the actors get the search's current folder and PYTHONPATH, "
+            f"not a sys.path change of the script; put its folder on PYTHONPATH"
+            f"{'' if folder is None else f' (PYTHONPATH={folder})'}, or install it on the "
+            f"cluster's nodes or with search.ray.runtime_env (pip; py_modules: a package's "
+            f"folder) (nothing ran, nothing was written)")
 
 
 def _check_reachable(address: str, host: str, port: int) -> None:
