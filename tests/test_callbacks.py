@@ -311,12 +311,86 @@ class OddEpochsLogged(EvenEpochsLogged):
             self.log("val_acc", SCRIPT[self.current_epoch])
 
 
-def test_a_monitor_the_first_validation_did_not_log_is_named_with_its_epoch():
-    # was: "monitor 'val_acc' was never logged by validation", though odd epochs log it
+def test_a_monitor_the_first_validation_did_not_log_is_scored_on_the_later_ones():
+    # was: "MonitorError: monitor 'val_acc' was not logged by the validation of epoch 0"
     reporter = TrialReporter(monitor="val_acc", mode="max")
+    _fit([reporter], model=OddEpochsLogged)
+    assert [h["metrics"].get("val_acc") for h in reporter.history] == [None, 0.75, None]
+    assert [math.isnan(v) for v in reporter.curve()] == [True, False, True]
+    assert reporter.best()["epoch"] == 1
+
+
+class LaterAcc(TinyNet):
+    """Logs ``val_acc`` from epoch ``first`` on, every ``every`` epochs (``val_loss`` in
+    every validation): an expensive metric, or one that means nothing before a warm-up."""
+
+    def __init__(self, width: int = 8, first: int = 1, every: int = 1) -> None:
+        super().__init__(width=width)
+        self.first, self.every = first, every
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y))
+        if self.current_epoch >= self.first and (self.current_epoch - self.first) % self.every == 0:
+            self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+
+
+@pytest.mark.parametrize("first, every, logs", [(1, 2, [1, 3]), (2, 1, [2, 3])],
+                         ids=["odd-epochs", "after-warm-up"])
+def test_a_trial_whose_monitor_is_first_logged_after_epoch_0_is_scored_on_those_epochs(
+        tmp_path, monkeypatch, first, every, logs):
+    # was: the trial failed (MonitorError at epoch 0's validation) and stopped the search,
+    # though the README says a metric only some validations log is scored where it was
+    from lightning.pytorch.utilities.rank_zero import WarningCache
+
+    from lightning_nas.search import callbacks
+
+    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())  # told once a process
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
+                     model=LaterAcc, model_init_args={"first": first, "every": every},
+                     data=BlobData, trainer={"max_epochs": 4})
+    with pytest.warns(UserWarning, match=r"monitor 'val_acc' was not logged by the "
+                                         r"validation of epoch 0; logged keys: \['val_loss'\]: "
+                                         r"the trial trains on"):
+        result = fit_trial(spec)
+    assert result.status is TrialStatus.COMPLETED and result.error is None, result.error
+    assert [e for e, v in enumerate(result.curve) if not math.isnan(v)] == logs
+    assert result.epoch in logs and result.score == max(result.curve[e] for e in logs)
+    assert result.metrics["val_acc"] == result.score
+    best = torch.load(result.checkpoint, weights_only=False)  # chosen among those epochs
+    assert best["epoch"] == result.epoch
+
+
+def test_a_monitor_no_validation_logs_fails_at_the_end_naming_the_closest_key(
+        tmp_path, monkeypatch):
+    from lightning.pytorch.utilities.rank_zero import WarningCache
+
+    from lightning_nas.search import callbacks
+
+    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
+                     model=TinyNet, data=BlobData, trainer={"max_epochs": 2},
+                     monitor="val_accuracy")
+    with pytest.warns(UserWarning, match="did you mean 'val_acc'[?]"):  # at epoch 0
+        result = fit_trial(spec)
+    assert result.status is TrialStatus.FAILED and result.fatal and result.epochs == 2
+    assert ("MonitorError: monitor 'val_accuracy' was not logged by the validation of epoch "
+            "0; did you mean 'val_acc'? logged keys: ['val_acc', 'val_loss']; nor did any of "
+            "the 1 after it (to epoch 1): a trial is scored on the validations that log its "
+            "monitor") in result.error
+    assert [math.isnan(v) for v in result.curve] == [True, True]
+
+
+def test_a_scheduler_refuses_a_monitor_the_first_validation_did_not_log():
+    # the rule judges every epoch (was: the reporter's "a trial is scored on what every
+    # validation logs", which a search without a scheduler does not ask)
+    pruning = PruningCallback(_rule(), monitor="val_acc", trial_key="run-1")
     with pytest.raises(MonitorError, match=r"monitor 'val_acc' was not logged by the "
-                                           r"validation of epoch 0; logged keys: \['val_loss'\]"):
-        _fit([reporter], model=OddEpochsLogged)
+                                           r"validation of epoch 0; .*\(the rule judges each "
+                                           r"epoch: log it in every validation, or search "
+                                           r"without a scheduler\)"):
+        _fit([TrialReporter(monitor="val_acc", mode="max"), pruning], model=OddEpochsLogged)
 
 
 def test_an_objective_named_with_the_epoch_suffix_is_pointed_to_the_logged_name():
@@ -403,6 +477,15 @@ def test_a_monitor_only_training_logs_per_epoch_is_refused_when_validation_comes
     with pytest.raises(MonitorError, match="'loss' is logged in training_step"):
         _fit([reporter], epochs=4, model=TrainEpochLossLogged, check_val_every_n_epoch=2)
     assert reporter.history == []
+
+
+def test_a_monitor_only_training_logs_per_epoch_is_refused_at_the_second_validation():
+    # the first validation comes before training's first epoch mean: it is not scored by
+    # the mean that the epoch's end logs (was: "not logged by the validation of epoch 0")
+    reporter = TrialReporter(monitor="loss", mode="min")
+    with pytest.raises(MonitorError, match="'loss' is logged in training_step"):
+        _fit([reporter], model=TrainEpochLossLogged)
+    assert [h["metrics"].get("loss") for h in reporter.history] == [None]
 
 
 def test_a_monitor_only_training_logs_is_refused_without_a_sanity_check():

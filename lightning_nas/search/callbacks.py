@@ -1,10 +1,11 @@
 """Callbacks that lightning_nas adds to every trial's Trainer.
 
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
-score is the monitored value at its best epoch, and fails fast (``MonitorError``) when the
-monitored key is never logged. ``PruningCallback`` stops a run that a scheduler rule
-(``lightning_nas.schedulers``) judges weak; it works in any Trainer. ``TrialCheckpoint``
-keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's.
+score is the monitored value at its best epoch (of those whose validation logged it), and
+fails (``MonitorError``) when no validation logs the monitored key. ``PruningCallback``
+stops a run that a scheduler rule (``lightning_nas.schedulers``) judges weak; it works in
+any Trainer. ``TrialCheckpoint`` keeps the trial's ``best.ckpt`` beside any
+``ModelCheckpoint`` of the user's.
 
 Example:
     >>> reporter = TrialReporter(monitor="val_acc", mode="max")
@@ -20,13 +21,21 @@ from collections.abc import Hashable
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.rank_zero import WarningCache
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
-from lightning_nas.search.monitor_errors import check_objectives, metric_hint
+from lightning_nas.search.monitor_errors import (
+    EVERY_EPOCH,
+    VALIDATION_ONLY,
+    check_monitor_logged,
+    check_objectives,
+    logged_metrics,
+    scalars,
+    unlogged_monitor,
+)
 from lightning_nas.search.rank_sync import RankSync
 from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
 from lightning_nas.search.schedulers import Decision, Rule
@@ -53,7 +62,9 @@ class TrialCheckpoint(ModelCheckpoint):
     promoted trial trains on with the schedulers, rate and optimizer of an uninterrupted
     run (the epoch-end one is for a crash). With the trial's ``reporter`` it completes the
     epoch's entry first (this hook runs after the module's ``on_train_epoch_end``), so a
-    checkpoint's history holds the epoch's training metrics too.
+    checkpoint's history holds the epoch's training metrics too, and a validation whose
+    entry holds no monitored value (it did not log it) is not a candidate for ``best.ckpt``
+    (Lightning's own refuses a validation without the monitor, or takes an earlier one's).
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -69,6 +80,11 @@ class TrialCheckpoint(ModelCheckpoint):
     @property
     def state_key(self) -> str:
         return f"lightning_nas.{super().state_key}"
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        history = self.reporter.history if self.reporter is not None else []
+        if trainer.sanity_checking or not history or self.monitor in history[-1]["metrics"]:
+            super().on_validation_end(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
@@ -104,35 +120,8 @@ class _ValidationLogs:
         return {k for k, v in trainer.callback_metrics.items() if self._before.get(k) is not v}
 
 
-def _to_float(value: Any) -> float | None:
-    if isinstance(value, torch.Tensor):
-        return float(value.detach().cpu()) if value.numel() == 1 else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def logged_metrics(trainer: pl.Trainer, monitor: str) -> dict[str, float]:
-    """The Trainer's scalar ``callback_metrics`` as floats.
-
-    Raises:
-        MonitorError: when ``monitor`` is not among them, naming the closest logged key and
-            listing all of them.
-    """
-    logged = {k: v for k, v in ((k, _to_float(v)) for k, v in trainer.callback_metrics.items())
-              if v is not None}
-    if monitor not in logged:
-        keys = sorted(logged)
-        raise MonitorError(f"monitor {monitor!r} was not logged by the validation of epoch "
-                           f"{trainer.current_epoch}; {metric_hint(monitor, keys)}logged keys: "
-                           f"{keys} (a trial is scored on what every validation logs: "
-                           f"{_VALIDATION_ONLY})")
-    return logged
-
-
-#: why a metric logged in training cannot score a trial
-_VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
-                    "is the previous epoch's then")
+#: a validation without a monitor no validation logged yet: told once a process
+_WARNINGS = WarningCache()
 
 
 class TrialReporter(pl.Callback):
@@ -148,6 +137,12 @@ class TrialReporter(pl.Callback):
     validation whose value differs across the ranks is left out of its entry (``RankSync``:
     a monitor or objective that does raises ``MonitorError``).
 
+    A validation that does not log the monitor (a metric logged every few epochs, or only
+    after a warm-up) has an entry without it (``NaN`` in ``curve``), and the trial is scored
+    on those that log it: a fit's first validation without it is a warning (once a process,
+    naming the closest logged key), and a fit that ends with no validation having logged it
+    raises ``MonitorError``: nothing tells a metric logged later from a misspelt one before.
+
     At the end of training it logs the architecture as hyperparameters with the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
     CSV logger's ``hparams.yaml``) compares the trials of a search.
@@ -162,8 +157,8 @@ class TrialReporter(pl.Callback):
             ``Model.load_from_checkpoint(path)`` builds the trial's architecture, not the
             model's defaults.
         logged: further metrics the search reads (the objectives after the monitor): one
-            not logged by the end of the first epoch stops the search there
-            (``MonitorError``), not after a whole trial.
+            that the first validation logging the monitor did not log stops the search at
+            that epoch's end (``MonitorError``), not after a whole trial.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
@@ -212,7 +207,7 @@ class TrialReporter(pl.Callback):
     def _refuse_training_monitor(self) -> None:
         raise MonitorError(f"monitor {self.monitor!r} is logged in training_step, so at the end "
                            f"of validation it holds the last training step's value; monitor a "
-                           f"metric that validation logs ({_VALIDATION_ONLY})")
+                           f"metric that validation logs ({VALIDATION_ONLY})")
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
@@ -222,14 +217,19 @@ class TrialReporter(pl.Callback):
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)
             return
-        logged = logged_metrics(trainer, self.monitor)
+        logged = scalars(trainer)
         fresh = self._validation.logged(trainer)
-        if self.monitor not in fresh and (  # training's value (an earlier epoch's), not its
-                self._training_logs or not any(self.monitor in h["metrics"] for h in self.history)):
-            self._refuse_training_monitor()
+        known = any(self.monitor in h["metrics"] for h in self.history)
+        if self.monitor not in fresh:  # an entry without it (it may be logged later)
+            if self._training_logs or (not known and self.monitor in trainer.callback_metrics):
+                self._refuse_training_monitor()  # training's value (an earlier epoch's), not its
         self._training_logs = False
         # what an earlier validation logged and this one did not is not this entry's
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
+        if self.monitor not in fresh and not self.history:  # the first: a misspelt monitor?
+            told = unlogged_monitor(self.monitor, trainer.current_epoch, self._val_keys)
+            _WARNINGS.warn(f"{told}: the trial trains on, scored on the validations that log "
+                           f"it, and fails at its end if none does")  # once a process
         self._fresh = fresh
         unsynced: set[str] = set()  # one rank's share of the validation set: left out
         if trainer.world_size > 1:
@@ -262,13 +262,13 @@ class TrialReporter(pl.Callback):
         whose epoch mean would replace it after the checkpoint was chosen by it)."""
         if self._open:
             entry = self.history[-1]
-            logged = logged_metrics(trainer, self.monitor)
+            logged = scalars(trainer)
             # logged after the validation: stale in a validation before the next epoch's end
             self._train_keys = ((self._train_keys or set())
                                 | (set(logged) - set(entry["metrics"]) - self._val_keys))
-            entry["metrics"] = {**entry["metrics"],
-                                **{k: v for k, v in logged.items()
-                                   if k not in self._stale and k not in self._fresh}}
+            entry["metrics"] = {**entry["metrics"],  # not the monitor: training's value
+                                **{k: v for k, v in logged.items() if k != self.monitor
+                                   and k not in self._stale and k not in self._fresh}}
             self._open = False
             for done in [h for h in self.history if h["epoch"] == entry["epoch"]]:
                 check_objectives(self.monitor, self.logged, done, entry, self._val_keys,
@@ -285,6 +285,7 @@ class TrialReporter(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._complete(trainer)
+        check_monitor_logged(self.monitor, self.history, self._val_keys)
         best = self.best()
         if best is None or not trainer.is_global_zero:
             return
@@ -403,7 +404,7 @@ class PruningCallback(pl.Callback):
         if trainer.sanity_checking or self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
-        value = logged_metrics(trainer, self.monitor)[self.monitor]  # every rank checks
+        value = logged_metrics(trainer, self.monitor, EVERY_EPOCH)[self.monitor]  # every rank
         if self.monitor not in self._validation.logged(trainer):
             raise MonitorError(
                 f"the rule judges each run by {self.monitor!r} after every epoch, but the "

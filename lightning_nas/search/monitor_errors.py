@@ -1,5 +1,8 @@
-"""Checks of what a trial's validations logged against the objectives it is told by.
+"""Checks of what a trial's validations logged against its monitor and objectives.
 
+``logged_metrics`` reads the Trainer's scalar metrics, naming the closest key to a monitor
+missing from them; ``check_monitor_logged`` raises at the end of a fit in which no
+validation logged the monitor (a metric logged every few epochs is scored on those).
 ``check_objectives`` raises the ``MonitorError`` of an objective that a validation holding
 the monitor has no value of, saying why where it can: an objective that only training logs,
 once per epoch, has none in the validations within an epoch (``val_check_interval < 1``).
@@ -12,11 +15,25 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from lightning_nas.errors import MonitorError, did_you_mean
 
-__all__ = ["check_objectives", "metric_hint"]
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
+__all__ = ["check_monitor_logged", "check_objectives", "logged_metrics", "metric_hint",
+           "scalars", "unlogged_monitor"]
+
+#: why a metric logged in training cannot score a trial
+VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
+                   "is the previous epoch's then")
+
+#: what a scheduler needs of the monitor
+EVERY_EPOCH = ("the rule judges each epoch: log it in every validation, or search without a "
+               "scheduler")
 
 #: the suffixes Lightning adds to a metric logged both per step and per epoch
 _SUFFIXES = ("_epoch", "_step")
@@ -39,6 +56,70 @@ def metric_hint(name: str, keys: Sequence[str]) -> str:
         if candidate != name and candidate in keys:
             return f"did you mean {candidate!r}? "
     return did_you_mean(name, keys)
+
+
+def _to_float(value: Any) -> float | None:
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().cpu()) if value.numel() == 1 else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def scalars(trainer: pl.Trainer) -> dict[str, float]:
+    """The Trainer's scalar ``callback_metrics`` as floats."""
+    return {k: v for k, v in ((k, _to_float(v)) for k, v in trainer.callback_metrics.items())
+            if v is not None}
+
+
+def logged_metrics(trainer: pl.Trainer, monitor: str, why: str = "") -> dict[str, float]:
+    """The Trainer's scalar ``callback_metrics`` as floats.
+
+    Args:
+        trainer: the Trainer, after a validation.
+        monitor: the key that must be among them.
+        why: why it must (ends the error); by default, that training's values do not count.
+
+    Raises:
+        MonitorError: when ``monitor`` is not among them, naming the closest logged key and
+            listing all of them.
+    """
+    logged = scalars(trainer)
+    if monitor not in logged:
+        keys = sorted(logged)
+        raise MonitorError(f"monitor {monitor!r} was not logged by the validation of epoch "
+                           f"{trainer.current_epoch}; {metric_hint(monitor, keys)}logged keys: "
+                           f"{keys} ({why or VALIDATION_ONLY})")
+    return logged
+
+
+def unlogged_monitor(monitor: str, epoch: int, keys: Set[str]) -> str:
+    """What a validation that did not log ``monitor`` is told, naming the closest of the
+    ``keys`` validations logged.
+
+    Example:
+        >>> unlogged_monitor("val_accuracy", 0, {"val_acc"})  # doctest: +ELLIPSIS
+        "monitor 'val_accuracy' was not logged by ... epoch 0; did you mean 'val_acc'? ..."
+    """
+    return (f"monitor {monitor!r} was not logged by the validation of epoch {epoch}; "
+            f"{metric_hint(monitor, sorted(keys))}logged keys: {sorted(keys)}")
+
+
+def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
+                         validation_keys: Set[str]) -> None:
+    """Raise when validations ran (``history``, one entry each) and none logged ``monitor``.
+
+    Raises:
+        MonitorError: naming the first validation's epoch, the closest of the
+            ``validation_keys`` and how many validations there were.
+    """
+    if not history or any(monitor in h["metrics"] for h in history):
+        return
+    first, last, count = history[0]["epoch"], history[-1]["epoch"], len(history)
+    later = (f"nor did any of the {count - 1} after it (to epoch {last})" if count > 1
+             else "it was the fit's only validation")
+    raise MonitorError(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: a trial "
+                       f"is scored on the validations that log its monitor ({VALIDATION_ONLY})")
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],
