@@ -135,9 +135,12 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
             else flat[f"{prefix}{name}"] for name, param in space.params.items()}
 
 
-def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[str, Any]:
+def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
+              chosen: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
-    run; a Hydra sweep's composed job config) or its stored model, data and Trainer
+    run; a Hydra sweep's composed job config, with the subtrees of the config-group options
+    a trial ran, ``chosen``: searched key to option, in place of the default's) or its
+    stored model, data and Trainer
     settings (a DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept
     them; ``trainer.max_epochs``: its scheduler's, which its complete trials trained),
     else the default of its model's or data class's argument: a plain key
@@ -145,6 +148,9 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[
     a Hydra sweep (``hydra``: this search is one) every key is a path into the config."""
     config = store.get_meta("job_config" if store.get_meta("hydra") is not None
                             else "config") or {}
+    options = store.get_meta("job_options") or {}  # each searched option's subtrees
+    for key, option in (chosen or {}).items():  # (was: the default option's, for every trial)
+        config = {**config, **options.get(key, {}).get(option, {})}
     choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
     data = store.get_meta("data") or {}
     if "instance" in data:  # a DataModule object: what its save_hyperparameters() kept
@@ -167,7 +173,7 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[
         for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
             value = get_dotted(root, ".".join(path), _MISSING)
             if value is not _MISSING:
-                out[key] = value
+                out[key] = _resolved(config, ".".join(path), value) if chosen else value
                 break
         else:  # left at the model's or data's default: its class says it (was: the
             # model's only; a data argument took a fill value its trials never ran with)
@@ -176,6 +182,22 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False) -> dict[
                 if value is not _MISSING:
                     out[key] = value
     return out
+
+
+def _resolved(config: Mapping[str, Any], path: str, value: Any) -> Any:
+    """``value`` at ``path`` in ``config`` with its interpolation resolved as its job
+    resolved it (an option's subtree is stored as written); as it is where it does not
+    resolve here (no ``omegaconf``, or one only a job resolves)."""
+    if not (isinstance(value, str) and "${" in value):
+        return value
+    try:
+        from omegaconf import OmegaConf
+
+        node = OmegaConf.select(OmegaConf.create(dict(config)), path)
+        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
+            else node
+    except Exception:  # noqa: BLE001 - OmegaConf's errors, or no omegaconf
+        return value
 
 
 def _default(node: Any, name: str) -> Any:
@@ -308,7 +330,8 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     trials = store.trials()
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
-    recorded = _recorded(store, space, here_hydra)
+    options = store.get_meta("job_options") or {}  # a sweep's searched config groups
+    by_option: dict[str, dict[str, Any]] = {}  # their options a trial ran: its values
     stored = _stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else group_paths(stored)
     hydra = store.get_meta("hydra") is not None
@@ -332,6 +355,10 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
             rep.not_completed += 1
             continue
+        chosen = {k: str(trial.arch[k]) for k in options if k in trial.arch}
+        if repr(chosen) not in by_option:  # each trial's own options' (was: the default's)
+            by_option[repr(chosen)] = _recorded(store, space, here_hydra, chosen)
+        recorded = by_option[repr(chosen)]
         names = trial.arch if stored is None else top
         # a dict the trial chose, opened into this space's keys, or its group keys joined
         # into the dict this space chooses (was: a fill value for a value the trial had)
@@ -345,6 +372,8 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             elif key not in fill and key in recorded:  # what its trials ran with
                 mapped[key] = recorded[key]
                 rep.recorded.setdefault(key, mapped[key])
+                values = rep.recorded_by_option.setdefault(key, [])
+                values += [] if mapped[key] in values else [mapped[key]]
             else:
                 mapped[key] = fill[key] if key in fill else fill_value(params[key])
                 rep.filled.setdefault(key, mapped[key])
@@ -372,6 +401,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
                 continue
         kept[key] = prior
     rep.used = len(kept)
+    rep.recorded_by_option = {k: v for k, v in rep.recorded_by_option.items() if len(v) > 1}
     return list(kept.values()), rep
 
 

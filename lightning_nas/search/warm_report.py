@@ -62,6 +62,8 @@ class SourceReport:
     filled: dict[str, Any] = field(default_factory=dict)
     #: keys the earlier space lacked, at the value its run had (its config or init args)
     recorded: dict[str, Any] = field(default_factory=dict)
+    #: of those, keys whose value differed by the trials' config-group options: each value
+    recorded_by_option: dict[str, list[Any]] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
     #: ``warm_start_fill`` keys this source's trials had: their own values were taken
@@ -93,7 +95,9 @@ class SourceReport:
             text += "; skipped: " + ", ".join(skipped)
         if self.recorded:
             text += "; keys added with the earlier run's values " + ", ".join(
-                f"{k}={v!r}" for k, v in self.recorded.items())
+                f"{k}={' or '.join(map(repr, self.recorded_by_option[k]))} (by each trial's "
+                f"config-group options)" if k in self.recorded_by_option else f"{k}={v!r}"
+                for k, v in self.recorded.items())
         if self.filled:
             text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
         if self.dropped:

@@ -1,0 +1,55 @@
+"""Warm starts from Hydra sweeps (``search/warm.py``, ``search/warm_keys.py``): real sweeps
+run in-process through Hydra's own sweep runner (``tests.test_hydra_sweeper._sweep``), their
+real stores read by a second real sweep."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from omegaconf import DictConfig  # noqa: E402
+
+from lightning_nas.search.warm_report import SourceReport  # noqa: E402
+from lightning_nas.store import RunStore  # noqa: E402
+from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+
+
+def _priors(run: str) -> tuple[list[dict], dict]:
+    """The priors a sweep's store holds and its first source's report."""
+    with RunStore(run) as store:
+        return store.priors(), store.get_meta("warm_start")["sources"][0]
+
+
+def test_a_key_the_sweep_lacked_takes_the_value_of_each_trials_config_group_option(tmp_path):
+    # was: every earlier trial took the default option's (a's) depth 1, also those that ran
+    # deep (depth 3): priors of configurations that never ran
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.depth / 10
+
+    for sweep in ("first", "second"):  # an option's value as a user writes it: interpolated
+        (tmp_path / sweep / "conf" / "model").mkdir(parents=True)
+        (tmp_path / sweep / "conf" / "model" / "deep.yaml").write_text(
+            "name: deep\ndepth: ${deep_depth}\n")
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+        "x": "range(0, 12)", "model": "choice(a, deep)"}}, deep_depth=3)
+    ran = {t.trial_id: t.arch["model"] for t in first}
+    assert set(ran.values()) == {"a", "deep"}
+    trials = _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+            "x": "range(0, 12)", "model": "choice(a, deep)",
+            "model.depth": "choice(1, 2, 3)"}}, deep_depth=3)
+    assert len(trials) == 1
+    priors, source = _priors(tmp_path / "second" / "run" / "search.db")
+    assert len(priors) == len(first)
+    for prior in priors:  # each trial's own option: a has depth 1, deep 3
+        model = ran[prior["source_trial"]]
+        assert (prior["arch"]["model"], prior["arch"]["model.depth"]) == \
+            (model, 3 if model == "deep" else 1)
+    depths = source["recorded_by_option"]["model.depth"]  # the report says both
+    assert sorted(depths) == [1, 3]
+    assert (f"keys added with the earlier run's values model.depth={depths[0]} or "
+            f"{depths[1]} (by each trial's config-group options)") in \
+        SourceReport(**source).describe()
+    assert source["filled"] == {} and source["dropped"] == []
+
