@@ -10,7 +10,9 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
+from lightning_nas.search.warm import load_priors  # noqa: E402
 from lightning_nas.search.warm_report import SourceReport  # noqa: E402
+from lightning_nas.space import SearchSpace  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
 
@@ -53,3 +55,35 @@ def test_a_key_the_sweep_lacked_takes_the_value_of_each_trials_config_group_opti
         SourceReport(**source).describe()
     assert source["filled"] == {} and source["dropped"] == []
 
+
+def test_a_key_added_with_plus_or_plus_plus_is_one_key(tmp_path):
+    # was: +model.dims (the earlier sweep) and ++model.dims (this one) were two keys: the
+    # first dropped, the second filled with [1, 2] for trials that ran [3, 4]
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - sum(cfg.model.dims) / 10
+
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+        "x": "range(0, 12)", "+model.dims": "choice([1, 2], [3, 4])"}}, net={"dims": [3, 4]})
+    ran = {t.trial_id: t.arch["+model.dims"] for t in first}
+    assert [3, 4] in ran.values() and [1, 2] in ran.values()
+    trials = _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+            "x": "range(0, 12)", "++model.dims": "choice([1, 2], [3, 4])"}})
+    assert len(trials) == 1
+    priors, source = _priors(tmp_path / "second" / "run" / "search.db")
+    assert len(priors) == len(first)
+    assert all(p["arch"]["++model.dims"] == ran[p["source_trial"]] for p in priors)
+    assert (source["dropped"], source["filled"], source["recorded"]) == ([], {}, {})
+    # the path without a + is the same key too
+    space = SearchSpace.from_dict({"x": {"int": [0, 11]},
+                                   "model.dims": {"choice": [[1, 2], [3, 4]]}})
+    found, report = load_priors([tmp_path / "first" / "run"], space, hydra=True)
+    assert {p.source_trial: p.arch["model.dims"] for p in found} == ran
+    assert (report.sources[0].dropped, report.sources[0].filled) == ([], {})
+    # a ++key the earlier sweep lacked takes the value its job config had (not a fill value)
+    space = SearchSpace.from_dict({"x": {"int": [0, 11]},
+                                   "++net.dims": {"choice": [[1, 2], [3, 4]]}})
+    found, report = load_priors([tmp_path / "first" / "run"], space, hydra=True)
+    assert found and all(p.arch["++net.dims"] == [3, 4] for p in found)
+    assert (report.sources[0].recorded, report.sources[0].filled) == (
+        {"++net.dims": [3, 4]}, {})

@@ -162,7 +162,7 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
     for key in _flat_params(space):
         name = next(n for n in space.params if key == n or key.startswith(f"{n}."))
         rest = key[len(name):].split(".")[1:]
-        parts = [*name.split("."), *rest] if is_dotted(name) or hydra else \
+        parts = [*name.lstrip("+").split("."), *rest] if is_dotted(name) or hydra else \
             ["model", name, *rest]  # a sweep's keys are all paths into its job config
         if key in choices:
             out[key] = choices[key]
