@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import re
@@ -19,6 +20,7 @@ from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make_executor
+from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
@@ -243,6 +245,43 @@ def test_threads_per_trial_hold_in_the_searchs_own_process_too(tmp_path):
         assert seen == [1, 1] and torch.get_num_threads() == 2  # set for trials only
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_inline_search_records_the_threads_its_trials_trained_with(tmp_path, monkeypatch):
+    # was: null (the process's own, no count), so best_config.yaml's command had no
+    # OMP_NUM_THREADS and `finetune --from_scratch` took the caller's count: a search run
+    # with OMP_NUM_THREADS=1 scored 0.835156, its header's command 0.850019
+    import torch
+
+    from lightning_nas.export import finetune
+
+    run, record = tmp_path / "run", {"class_path": "tests.helpers.RankRecorder"}
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "callbacks": [record]}
+    assert torch.get_num_threads() == 1  # the tests' (conftest), no threads_per_trial
+    result = search_from_config({
+        "model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData", "trainer": trainer,
+        "search": {"space": SPACE, "budget": 1, "run_dir": str(run), "verbose": False}}).run()
+    trained = json.loads((run / "trials" / "trial_0001" / "rank0.json").read_text())
+    with RunStore(run / "search.db") as store:
+        assert store.fits(1) == [trained["threads"]] == [1]
+    header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+    assert "# It ran with 1 torch thread: on CPU the same count gives the same score." in header
+    assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
+    torch.set_num_threads(2)  # a caller of another count trains it as the trial did
+    try:
+        tuned = finetune(run, from_checkpoint=False, out_dir=tmp_path / "ft")
+    finally:
+        torch.set_num_threads(1)
+    assert json.loads((tmp_path / "ft" / "rank0.json").read_text())["threads"] == 1
+    assert tuned.curve == result.trials[0].curve
+    # trials on rank processes start with OMP_NUM_THREADS; without it Lightning shares the
+    # cores out among them, as among a fit's ranks: no count of the search's
+    ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert make_executor("inline", trainer=ddp).cpu_threads == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert make_executor("inline", trainer=ddp).cpu_threads is None
+    assert make_executor("inline", trainer=ddp, threads_per_trial=2).cpu_threads == 2
 
 
 def test_devices_per_trial_that_cpu_trials_would_ignore_is_refused_first(tmp_path,

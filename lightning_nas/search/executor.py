@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent import futures
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +25,7 @@ import torch
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.runner import run_trial
+from lightning_nas.search.runner import needs_own_process, run_trial
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result",
@@ -95,11 +95,32 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 class InlineExecutor(TrialExecutor):
     """Runs each trial in the calling process, one at a time (the cheapest per trial);
-    with ``threads``, under ``torch_threads(threads)`` (DDP ranks with as many each)."""
+    with ``threads``, under ``torch_threads(threads)`` (DDP ranks with as many each).
 
-    def __init__(self, threads: int | None = None) -> None:
-        self.num_workers, self.threads, self.cpu_threads = 1, threads, threads
+    Args:
+        threads: torch threads of each trial (default: the process's own).
+        trainer: the trials' Trainer settings: whether they train on rank processes
+            (``cpu_threads``).
+    """
+
+    def __init__(self, threads: int | None = None,
+                 trainer: Mapping[str, Any] | None = None) -> None:
+        self.num_workers, self.threads, self.trainer = 1, threads, dict(trainer or {})
         self._queue: list[TrialSpec] = []
+
+    @property  # type: ignore[override]
+    def cpu_threads(self) -> int | None:
+        """The torch threads the next trial trains with: ``threads``, else this process's
+        count as it is now (``OMP_NUM_THREADS``, ``torch.set_num_threads``; was None, so
+        ``best_config.yaml`` named none and a fit with the default count scored otherwise);
+        on rank processes (DDP), those each starts with: ``OMP_NUM_THREADS``, else None
+        (Lightning shares the cores out among them, as among a fit's ranks)."""
+        if self.threads:
+            return self.threads
+        if not needs_own_process(self.trainer):
+            return torch.get_num_threads()
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        return int(omp) if omp.isdigit() and int(omp) > 0 else None
 
     def submit(self, spec: TrialSpec) -> None:
         self._queue.append(spec)

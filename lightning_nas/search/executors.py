@@ -73,7 +73,8 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
         trainer: the trials' Trainer settings (accelerator and devices per trial).
         devices_per_trial: GPUs per trial (default: the Trainer's ``devices`` if an int).
         threads_per_trial: torch threads per CPU worker or Ray trial (there also the default
-            of ``ray.num_cpus``).
+            of ``ray.num_cpus``), or around each inline trial (default there: the process's
+            own, which its ``cpu_threads`` names).
         max_trials_per_worker: recycle process workers after this many trials.
         ray: ``ray.init`` keyword arguments and per-trial ``num_cpus``/``num_gpus``.
     """
@@ -95,7 +96,7 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
         if num_workers != 1:
             raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
                               "or executor 'process'")
-        return InlineExecutor(threads_per_trial)
+        return InlineExecutor(threads_per_trial, trainer)
     if executor == "process":
         return ProcessExecutor(num_workers, devices_per_trial, trainer.get("accelerator"),
                                threads_per_trial, max_trials_per_worker)
