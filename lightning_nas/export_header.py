@@ -1,7 +1,8 @@
 """The comment lines at the top of an exported ``best_config.yaml``: which trial it is, the
 torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
-go replays it), the command that trains it again, and the line that gives ``lightning-nas
-fit`` its monitor and mode (``FIT_DIRECTIVE``).
+go replays it), whether the search was unseeded (then nothing replays it), the command that
+trains it again, and the line that gives ``lightning-nas fit`` its monitor and mode
+(``FIT_DIRECTIVE``).
 
 Example:
     >>> from lightning_nas.results import TrialResult, TrialStatus
@@ -37,21 +38,25 @@ def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int 
 
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
-                   resumed: str | bool = False) -> str:
+                   resumed: str | bool = False, seeded: bool = True) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
     of its latest fit on the command line; ``resumed``: a fit resumed from its checkpoint,
     ``"replayed"`` where the checkpoint kept the random state: a run in one go trains the
-    same; ``"gone"``: its checkpoint is gone, so that is not known); the last one gives
+    same; ``"gone"``: its checkpoint is gone, so that is not known; not ``seeded``: the
+    search seeded nothing, ``seed_everything: false``, so training it again is another run
+    whose score differs, and none of these is said to replay it); the last one gives
     ``lightning-nas fit`` its monitor and mode."""
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
-    order = "" if hydra else (  # jsonargparse builds a link's source first
+    order = "" if hydra or not seeded else (  # jsonargparse builds a link's source first
         "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
         "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
         "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
-    threads, unreplayed = fits[-1] if fits else None, bool(resumed) and resumed != "replayed"
+    resumed = resumed if seeded else False  # unseeded: nothing replays it, resumed or not
+    threads = fits[-1] if fits else None
+    unreplayed = not seeded or bool(resumed) and resumed != "replayed"
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
     if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
         said = " then ".join(str(t) if t else "its process's own" for t in fits)
@@ -61,6 +66,10 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}"
                 f"{'.' if unreplayed else ': on CPU the same count gives the same score.'}\n"
                 if threads else "")
+    if not seeded:  # was: "the same count gives the same score" (a fit gave 0.1, not 0.182)
+        same += ("# The search was unseeded (seed_everything: false): trained again it is "
+                 "another run,\n# with other random numbers, and its score will differ (give "
+                 "seed_everything an\n# integer for runs of your own that repeat).\n")
     if resumed == "replayed":  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, which kept its random state:"
                  " trained in one go it trains the same epochs (not under DDP, whose ranks "
@@ -70,7 +79,7 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same += ("# It was paused and resumed from its checkpoint, which is gone: a search of "
                  "this version keeps the random state there, so trained in one go it trains "
                  "the same epochs; one an older version ran did not, and may differ widely.\n")
-    elif unreplayed:  # a checkpoint an older version wrote
+    elif resumed:  # a checkpoint an older version wrote
         same += ("# It was paused and resumed from its checkpoint, which kept no random state"
                  " (an older version wrote it): trained in one go it is another run, not a "
                  "replay of this one, and its score may differ widely.\n")

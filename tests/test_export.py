@@ -464,6 +464,32 @@ def test_the_header_of_a_paused_and_resumed_winner_says_whether_it_is_a_replay(t
     assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
 
 
+def test_the_header_of_an_unseeded_search_promises_no_replay(tmp_path):
+    # was: "It ran with 1 torch thread: on CPU the same count gives the same score." and
+    # the command, though seed_everything: false seeded nothing (a fit gave 0.1, not 0.182)
+    from lightning_nas.export_header import config_header
+
+    run = tmp_path / "run"
+    search = {"space": CONFIG["search"]["space"], "budget": 1, "threads_per_trial": 1,
+              "verbose": False, "run_dir": str(run)}
+    search_from_config({**CONFIG, "seed_everything": False, "search": search,
+                        "trainer": {**CONFIG["trainer"], "max_epochs": 1}}).run()
+    text = (run / "best_config.yaml").read_text()
+    header = text.split("\nseed_everything:")[0]
+    assert load_yaml(text)["seed_everything"] is False
+    assert "# It ran with 1 torch thread.\n" in header and "same score" not in header
+    assert ("# The search was unseeded (seed_everything: false): trained again it is another "
+            "run,\n# with other random numbers, and its score will differ") in header
+    assert "A trial builds the model, then the data" not in header  # no order to keep
+    assert "paused and resumed" not in header
+    assert f"# Train it again: OMP_NUM_THREADS=1 lightning-nas fit {run}" in header
+    assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
+    best = TrialResult(trial_id=3, arch={}, status=TrialStatus.COMPLETED, score=0.9, epoch=2)
+    header = config_header(tmp_path, best, "val_acc", "max", fits=[1, 1], resumed="replayed",
+                           seeded=False)  # its checkpoint's random state replays no fit
+    assert "same" not in header and "unseeded" in header and "paused" not in header
+
+
 def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_path):
     # was: decided by trials/trial_N/logs_resumed_*, which only the default logger writes:
     # with a logger of the search's own, best_config.yaml of a promoted trial said nothing
