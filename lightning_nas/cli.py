@@ -231,18 +231,20 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
-    from lightning_nas.fit import describe, load_fit
+    from lightning_nas.fit import describe, load_fit, undo_fit
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
     spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
                     out_dir=args.out)
+    undo = undo_fit(spec.trial_dir)  # a refused fit leaves its folder as it found it
     try:
         result = run_trial(spec)
     finally:
         close_rank_groups()
     if result.error:
         if result.fatal:  # the monitor is never logged: bad input, one line
+            undo()  # was: its logs/ made the same command with the fixed monitor refused
             raise ConfigError(result.error.splitlines()[0].removeprefix("MonitorError: "))
         print(f"lightning-nas fit: training failed: {result.error}", file=sys.stderr)
         return 1

@@ -263,7 +263,7 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
         what = "a folder that is not empty" if out.is_dir() else "a file"
         raise ConfigError(f"the output folder {out} is {what}; give a new or empty folder "
                           f"(nothing is deleted), or leave it out for a free name at "
-                          f"{default}")
+                          f"{free_dir(default)}")
     return out
 
 

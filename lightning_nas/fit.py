@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit"]
+__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
+           "undo_fit"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
@@ -169,6 +171,36 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)
     return fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+
+
+def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
+    """What takes back, after a fit refused as bad input (a monitor never logged), what it
+    wrote into ``out_dir``, which ``output_dir`` gave new or empty: the folder it is about
+    to make (the first of ``out_dir``'s folders that does not exist yet) is removed, or
+    what it writes into the empty folder; nothing else is touched.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "fit" / "net"
+        >>> undo = undo_fit(out)
+        >>> out.mkdir(parents=True); _ = (out / "metrics.csv").write_text("epoch")
+        >>> undo(); out.parent.exists()
+        False
+    """
+    out = user_path(out_dir)
+    made = next((folder for folder in reversed((out, *out.parents)) if not folder.exists()),
+                None)
+
+    def undo() -> None:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+            return
+        for path in out.iterdir():  # it was empty
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return undo
 
 
 def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:

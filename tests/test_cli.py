@@ -300,6 +300,29 @@ def test_fit_bad_input_exits_2_with_one_line(config, tmp_path, capsys, args, mes
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("lightning-nas fit: error:")]
     assert message in line and "Traceback" not in err
+    assert not (tmp_path / "fit").exists()  # was: a monitor never logged left its logs/
+
+
+def test_a_fit_refused_for_its_monitor_leaves_its_folder_as_it_found_it(config, tmp_path,
+                                                                       capsys, monkeypatch):
+    # was: its logs/ (metrics.csv, hparams.yaml) stayed, so the same command with the monitor
+    # fixed was refused ("not empty"), naming a "free name" that was taken; without --out
+    # each refused fit left another runs/fit/<name>_N
+    monkeypatch.chdir(tmp_path)
+    typo = ["--monitor", "val_accuracy", "--mode=max", "--trainer.max_epochs=1"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (["--out", str(tmp_path / "new" / "fit")], ["--out", str(empty)], []):
+        assert main(["fit", str(config), *typo, *out]) == 2
+        assert "monitor 'val_accuracy' was not logged" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists() and not any(empty.iterdir())
+    assert not (tmp_path / "runs").exists()
+    assert main(["fit", str(config), "--trainer.max_epochs=1", "--out", str(empty)]) == 0
+    assert f"checkpoint: {empty / 'best.ckpt'}" in capsys.readouterr().out
+    (tmp_path / "runs" / "fit" / "search").mkdir(parents=True)
+    assert main(["fit", str(config), *typo[3:], "--out", str(empty)]) == 2
+    assert capsys.readouterr().err.endswith(  # the name a fit without --out takes
+        f"leave it out for a free name at {Path('runs/fit/search_1')}\n")
 
 
 @pytest.mark.parametrize("config_run", [True, False])
