@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import shlex
 import sqlite3
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
@@ -122,6 +120,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
+    from lightning_nas.oneshot.resume import resume_hint
     from lightning_nas.oneshot.run import check_oneshot, run_oneshot
 
     cfg = load_config(args.config, overrides)
@@ -129,60 +128,8 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
         check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
         return 0
-    args.resume = _oneshot_resume(args.argv, cfg, args.ckpt_path)  # said if interrupted
+    args.resume = resume_hint(args.argv, cfg, args.ckpt_path)  # said if interrupted
     return 0 if run_oneshot(cfg, ckpt_path=args.ckpt_path)["arch"] is not None else 1
-
-
-def _oneshot_resume(argv: list[str], cfg: Mapping[str, Any],
-                    ckpt_path: str | None) -> Callable[[], str]:
-    """What an interrupted ``oneshot`` run says of its resume, read when it is interrupted:
-    the command again with ``--ckpt_path last`` once the run wrote its ``last.ckpt`` (or
-    with the checkpoint it resumed from), else that the same command starts anew."""
-    from lightning_nas.errors import ConfigError
-    from lightning_nas.oneshot.resume import LAST, checkpoint_settings
-
-    block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
-    run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
-    last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
-        / "checkpoints" / "last.ckpt"
-    before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
-
-    def said() -> str:
-        from lightning.pytorch.utilities import rank_zero_only
-
-        if rank_zero_only.rank:  # under DDP rank 0 says it
-            return ""
-        written = last.is_file() and last.stat().st_mtime_ns != before
-        if not (written or ckpt_path):
-            return (f"; no training epoch of this run ended, so it wrote no {last} to resume "
-                    f"from: the same command starts it anew")
-        ckpt = LAST if written else str(ckpt_path)
-        try:
-            epoch = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))["epoch"]
-        except ConfigError:  # the resume names what is wrong with it
-            epoch = None
-        words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
-                 and not (i and argv[i - 1] in _CKPT_FLAGS)]
-        epochs = (cfg.get("trainer") or {}).get("max_epochs")
-        if epoch is not None and isinstance(epochs, int) and 0 < epochs <= epoch + 1:
-            return (f"; its training had ended ({epoch + 1} epochs) and its final search or "
-                    f"fine-tune was interrupted: the same command without --ckpt_path runs "
-                    f"it again (or resume with --ckpt_path {ckpt} and a higher "
-                    f"--trainer.max_epochs)")
-        done = "" if epoch is None else f" ({epoch + 1} training epoch{'s' * bool(epoch)} done)"
-        return (f"; resume it from its checkpoint{done} with:\n  "
-                f"{shlex.join(['lightning-nas', *words, '--ckpt_path', str(ckpt)])}")
-    return said
-
-
-#: what argparse takes for ``oneshot --ckpt_path`` (it takes a flag's unique prefixes)
-_CKPT_FLAGS = tuple("--ckpt_path"[:n] for n in range(3, len("--ckpt_path") + 1))
-
-
-def _ckpt_flag(word: str) -> bool:
-    """Whether ``word`` is ``--ckpt_path`` (or a prefix argparse takes for it), with its
-    value (``--ckpt_path=last``) or without."""
-    return word.split("=", 1)[0] in _CKPT_FLAGS
 
 
 def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:

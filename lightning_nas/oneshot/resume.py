@@ -24,20 +24,21 @@ Example:
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+import shlex
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "check_tau_schedule",
-           "epoch_end_checkpoint", "resolve_ckpt_path"]
+           "epoch_end_checkpoint", "resolve_ckpt_path", "resume_hint"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -197,3 +198,51 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> 
                    f"anneal on another schedule, so the search is neither the checkpoint's "
                    f"nor the one a run of {now} epochs makes from the start; "
                    f"DifferentiableNAS(tau_epochs={stored}) keeps the checkpoint's schedule")
+
+
+def resume_hint(argv: list[str], cfg: Mapping[str, Any],
+                ckpt_path: str | None) -> Callable[[], str]:
+    """What an interrupted ``lightning-nas oneshot`` run (its command line ``argv``) says
+    of its resume, read when it is interrupted: the command again with ``--ckpt_path last``
+    once the run wrote its ``last.ckpt`` (or with the checkpoint it resumed from), else that
+    the same command starts anew."""
+    block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
+    run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
+    last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
+        / "checkpoints" / "last.ckpt"
+    before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
+
+    def said() -> str:
+        if rank_zero_only.rank:  # under DDP rank 0 says it
+            return ""
+        written = last.is_file() and last.stat().st_mtime_ns != before
+        if not (written or ckpt_path):
+            return (f"; no training epoch of this run ended, so it wrote no {last} to resume "
+                    f"from: the same command starts it anew")
+        ckpt = LAST if written else str(ckpt_path)
+        try:
+            epoch = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))["epoch"]
+        except ConfigError:  # the resume names what is wrong with it
+            epoch = None
+        words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
+                 and not (i and argv[i - 1] in _CKPT_FLAGS)]
+        epochs = (cfg.get("trainer") or {}).get("max_epochs")
+        if epoch is not None and isinstance(epochs, int) and 0 < epochs <= epoch + 1:
+            return (f"; its training had ended ({epoch + 1} epochs) and its final search or "
+                    f"fine-tune was interrupted: the same command without --ckpt_path runs "
+                    f"it again (or resume with --ckpt_path {ckpt} and a higher "
+                    f"--trainer.max_epochs)")
+        done = "" if epoch is None else f" ({epoch + 1} training epoch{'s' * bool(epoch)} done)"
+        return (f"; resume it from its checkpoint{done} with:\n  "
+                f"{shlex.join(['lightning-nas', *words, '--ckpt_path', str(ckpt)])}")
+    return said
+
+
+#: what argparse takes for ``oneshot --ckpt_path`` (it takes a flag's unique prefixes)
+_CKPT_FLAGS = tuple("--ckpt_path"[:n] for n in range(3, len("--ckpt_path") + 1))
+
+
+def _ckpt_flag(word: str) -> bool:
+    """Whether ``word`` is ``--ckpt_path`` (or a prefix argparse takes for it), with its
+    value (``--ckpt_path=last``) or without."""
+    return word.split("=", 1)[0] in _CKPT_FLAGS
