@@ -271,6 +271,24 @@ _OVERRIDE_EXAMPLES = {"search": "--search.budget=5 or --trainer.max_epochs=2",
                       "finetune": "--trainer.accelerator=cpu (Trainer values only)"}
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``command`` (its errors print its own usage line)."""
+    return next(action.choices[command] for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction))
+
+
+def _check_config_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Exit 2 for LightningCLI's ``--config FILE`` (``-c``): config files are positional
+    (was: "unrecognized option --config; did you mean --print_config?")."""
+    flag = next((word.split("=", 1)[0] for word in argv[1:]
+                 if word.split("=", 1)[0] in ("--config", "-c")), None)
+    if flag and argv[0] in ("search", "oneshot", "fit"):
+        files = "FILE" if argv[0] == "oneshot" else "FILE [FILE ...]"
+        _subparser(parser, argv[0]).error(f"{flag} is not needed here: give config files as "
+                                          f"positional arguments (lightning-nas {argv[0]} "
+                                          f"{files})")
+
+
 def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> None:
     """Exit 2 for an option that is neither the command's nor a config override: a
     misspelt flag (``--from-scratch``, ``--budget``) names the command's own flags and the
@@ -280,8 +298,7 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
     from lightning_nas.config.load import LIGHTNINGCLI_KEYS, TOP_KEYS
     from lightning_nas.search.settings import SearchSettings
 
-    command_parser = next(action.choices[command] for action in parser._actions
-                          if isinstance(action, argparse._SubParsersAction))
+    command_parser = _subparser(parser, command)
     flags = [flag for action in command_parser._actions for flag in action.option_strings
              if flag.startswith("--") and flag != "--help"]
     for arg in unknown:
@@ -326,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # for a positional: overrides are set apart first
         argv, rest = _split_overrides(argv)
     parser = _parser()
+    _check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     _check_flags(parser, args.command, unknown)
     args.argv, args.resume = given, lambda: ""  # `oneshot` says how to resume it

@@ -482,6 +482,27 @@ def test_a_misspelt_option_names_the_commands_own(config, tmp_path, capsys, argv
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.parametrize("argv, files", [
+    # was: "unrecognized option --config; did you mean --print_config?", and fit's without
+    # a word that the files are positional (LightningCLI's `fit --config best_config.yaml`)
+    (["search", "--config", "{cfg}"], "search FILE [FILE ...]"),
+    (["search", "--config={cfg}"], "search FILE [FILE ...]"),
+    (["fit", "-c", "{cfg}", "--trainer.max_epochs=1"], "fit FILE [FILE ...]"),
+    (["oneshot", "--config", "{cfg}"], "oneshot FILE"),
+])
+def test_a_config_given_with_lightningclis_flag_says_files_are_positional(config, tmp_path,
+                                                                          capsys, argv, files):
+    argv = [a.format(cfg=config) for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    flag = argv[1].split("=")[0]
+    assert capsys.readouterr().err.endswith(
+        f"lightning-nas {argv[0]}: error: {flag} is not needed here: give config files as "
+        f"positional arguments (lightning-nas {files})\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_store_damaged_past_its_start_is_named_by_show(tmp_path, capsys):
     # was: "lightning-nas show: error: database disk image is malformed", no file named
     from lightning_nas.store import open_search_store
