@@ -138,7 +138,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
     from lightning_nas.config.paths import split_overrides
-    from lightning_nas.export import finetune, load_best, trial_fits
+    from lightning_nas.export import finetune, free_dir, load_best, trial_fits
+    from lightning_nas.fit import unfinished
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
@@ -155,8 +156,10 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
         raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
+    out = free_dir(Path(args.run_dir) / "finetune")  # its default, named if interrupted
+    args.resume = lambda: unfinished(out, "fine-tune")  # was: best.ckpt read as finished
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
-                      from_checkpoint=not args.from_scratch, threads=args.threads)
+                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out)
     if result.error:
         print(f"Fine-tune failed: {result.error}", file=sys.stderr)
         return 1
@@ -178,13 +181,14 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
-    from lightning_nas.fit import describe, load_fit, undo_fit
+    from lightning_nas.fit import describe, load_fit, undo_fit, unfinished
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
     spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
                     out_dir=args.out)
     undo = undo_fit(spec.trial_dir)  # a refused fit leaves its folder as it found it
+    args.resume = lambda: unfinished(spec.trial_dir)  # was: best.ckpt read as finished
     try:
         result = run_trial(spec)
     finally:
@@ -346,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     _check_flags(parser, args.command, unknown)
-    args.argv, args.resume = given, lambda: ""  # `oneshot` says how to resume it
+    args.argv, args.resume = given, lambda: ""  # `oneshot`: how to resume; fit: its folder
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

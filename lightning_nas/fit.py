@@ -42,7 +42,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "undo_fit"]
+           "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
@@ -201,6 +201,30 @@ def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
             else:
                 path.unlink(missing_ok=True)
     return undo
+
+
+def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:
+    """What an interrupted fit (or fine-tune: ``what``) says of its output folder, so that
+    its files are not taken for a finished run's: ``""`` while the folder holds nothing.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> unfinished(out)
+        ''
+        >>> _ = (out / "best.ckpt").write_bytes(b"")
+        >>> unfinished(out, "fine-tune") == (f"; the fine-tune is unfinished: {out} holds its "
+        ...     f"logs and a best.ckpt of its best epoch before the interrupt, not of a "
+        ...     f"finished fine-tune")
+        True
+    """
+    out = user_path(out_dir)
+    if not out.is_dir() or not any(out.iterdir()):
+        return ""
+    if not (out / "best.ckpt").is_file():
+        return f"; the {what} is unfinished: {out} holds its logs"
+    return (f"; the {what} is unfinished: {out} holds its logs and a best.ckpt of its best "
+            f"epoch before the interrupt, not of a finished {what}")
 
 
 def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:

@@ -460,6 +460,27 @@ def test_a_search_stopped_by_ctrl_c_in_a_trial_exits_130(config, capsys):
     assert "lightning-nas search: interrupted" in capsys.readouterr().err
 
 
+def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_path, capsys):
+    # was: "interrupted" alone, and the folder's best.ckpt and logs/ looked like a finished
+    # run's
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: " \
+             "{epoch: 1}}]"  # after epoch 0 validated: a best.ckpt is written
+    out = tmp_path / "fit"
+    assert main(["fit", str(config), "--trainer.max_epochs=2", ctrl_c, "--out", str(out)]) == 130
+    assert capsys.readouterr().err.endswith(
+        f"lightning-nas fit: interrupted; the fit is unfinished: {out} holds its logs and a "
+        f"best.ckpt of its best epoch before the interrupt, not of a finished fit\n")
+    assert (out / "best.ckpt").is_file()
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    finetune = tmp_path / "run" / "finetune"
+    assert main(["finetune", str(tmp_path / "run"), "--max_epochs=2", ctrl_c]) == 130
+    assert capsys.readouterr().err.endswith(
+        f"lightning-nas finetune: interrupted; the fine-tune is unfinished: {finetune} holds "
+        f"its logs and a best.ckpt of its best epoch before the interrupt, not of a finished "
+        f"fine-tune\n")
+
+
 @pytest.mark.parametrize("argv, message", [
     # was: "override '--from-scratch' has no value; write --from-scratch=VALUE", and
     # "unknown config section 'max-epochs' / 'monitr' / 'budget'; valid keys: model, ..."
