@@ -225,10 +225,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from lightning_nas.report.oneshot import write_oneshot_report
-    from lightning_nas.report.plots import write_report
+    from lightning_nas.report.plots import check_out_dir, write_report
     from lightning_nas.store import open_run
 
-    out = args.out or Path(args.run_dir) / "report"
+    out = check_out_dir(args.out, "--out") if args.out else Path(args.run_dir) / "report"
     try:
         if not (Path(args.run_dir) / "search.db").exists():  # a one-shot run folder
             files = write_oneshot_report(args.run_dir, out)

@@ -403,12 +403,36 @@ def test_the_trial_line_of_a_promoted_trial_says_its_training_time(tmp_path):
 
 
 def test_a_report_into_a_file_is_a_one_line_error(finished_run, tmp_path, capsys):
+    # was: a FileExistsError traceback, then "error: [Errno 17] File exists: '...'"
+    import shutil
+
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.report.oneshot import write_oneshot_report
+    from lightning_nas.report.plots import write_report
+    from lightning_nas.store import open_run
+
     pytest.importorskip("matplotlib")
-    (tmp_path / "file").write_text("x")  # was: a FileExistsError traceback
-    assert main(["report", str(finished_run), "--out", str(tmp_path / "file")]) == 2
-    err = capsys.readouterr().err
-    assert "lightning-nas report: error: [Errno 17] File exists" in err
-    assert "Traceback" not in err
+    file = tmp_path / "file"
+    file.write_text("x")
+    for out, said in ((file, f"--out {file} is a file"),
+                      (file / "sub", f"--out {file / 'sub'} is under {file}, which is a file")):
+        assert main(["report", str(finished_run), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"lightning-nas report: error: {said}; give a folder\n", err
+    run = shutil.copytree(finished_run, tmp_path / "run")
+    shutil.rmtree(run / "report", ignore_errors=True)  # an earlier test's report
+    (run / "report").write_text("x")  # its default folder
+    assert main(["report", str(run)]) == 2
+    assert capsys.readouterr().err == (f"lightning-nas report: error: the report folder "
+                                       f"{run / 'report'} is a file; give a folder\n")
+    with open_run(run) as store, pytest.raises(ConfigError, match="is a file; give a folder"):
+        write_report(store, file)
+    oneshot = tmp_path / "oneshot"
+    oneshot.mkdir()
+    (oneshot / "best_arch.yaml").write_text("arch: {a: 1}\nscore: 0.5\nalgorithm: spos\n")
+    with pytest.raises(ConfigError, match=f"the report folder {file} is a file; give a folder"):
+        write_oneshot_report(oneshot, file)
+    assert file.read_text() == "x" and (run / "report").read_text() == "x"
 
 
 def test_the_report_plots_the_knobs_of_a_group_at_a_config_node(tmp_path):

@@ -131,19 +131,25 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
+        ConfigError: when ``out_dir`` (or a folder above it) is a file.
         ImportError: with the install hint when matplotlib is missing.
     """
     import base64
     import html
 
-    from lightning_nas.report.plots import plot_alphas, plot_subnet_scores, pyplot
+    from lightning_nas.report.plots import (
+        check_out_dir,
+        plot_alphas,
+        plot_subnet_scores,
+        pyplot,
+    )
 
     info = load_oneshot(folder)
     if info["algorithm"] != "spos" and info["alphas"] is None:
         raise FileNotFoundError(f"{folder}: a {info['algorithm']} run folder without "
                                 f"alphas.json")
+    out = check_out_dir(out_dir)
     pyplot()  # no matplotlib: said before the folder is made
-    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if info["alphas"] is not None:
         plot, caption = out / "alphas.png", "architecture probabilities per epoch"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.config.paths import get_dotted
+from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import (
     counts_line,
     format_table,
@@ -27,10 +29,27 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["PLOT_HINT", "choice_options", "choice_order", "log_scaled", "plot_alphas",
-           "plot_choices", "plot_progress", "plot_subnet_scores", "pyplot", "write_report"]
+__all__ = ["PLOT_HINT", "check_out_dir", "choice_options", "choice_order", "log_scaled",
+           "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores", "pyplot",
+           "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
+
+
+def check_out_dir(out_dir: Any, name: str = "the report folder") -> Path:
+    """``out_dir`` as a path, refused (naming it as ``name``) when it, or a folder above it,
+    is a file (was: "[Errno 17] File exists").
+
+    Example:
+        >>> check_out_dir("runs/no_such_run/report")
+        PosixPath('runs/no_such_run/report')
+    """
+    out = user_path(out_dir)
+    found = next((path for path in (out, *out.parents) if path.exists()), None)
+    if found is not None and not found.is_dir():
+        under = "" if found == out else f" is under {found}, which"
+        raise ConfigError(f"{name} {out}{under} is a file; give a folder")
+    return out
 
 
 def pyplot() -> Any:
@@ -271,13 +290,14 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
         ``{"html": path, "plots": [paths]}``.
 
     Raises:
+        ConfigError: when ``out_dir`` (or a folder above it) is a file.
         ImportError: with the install hint when matplotlib is missing.
     """
     import base64
     import html
 
+    out = check_out_dir(out_dir)
     pyplot()  # no matplotlib: said before the folder is made
-    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
     plot_progress(store, plots[0])
