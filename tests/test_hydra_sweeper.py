@@ -951,3 +951,36 @@ def test_a_resume_with_the_params_in_another_order_proposes_as_the_uninterrupted
     uninterrupted = sweep("fresh", 6, ordered)
     sweep("resumed", 3, ordered)
     assert sweep("resumed", 6, dict(reversed(ordered.items()))) == uninterrupted
+
+
+def test_a_resume_with_the_sweeps_in_another_order_is_no_edited_config(tmp_path):
+    # was: refused, "jobs ran with other settings: model=a: model.extra: [1, 2], now [3, 4]":
+    # each option was composed at the first sample of the new order (the other searched
+    # keys at other values), and a `+key`'s or `group@package`'s value stayed in its record
+    for folder, searched, files in (
+            ("plus", "+model.extra=choice([1,2],[3,4])", {}),
+            ("package", "+optim@model.opt=choice(p,q)", {"optim/p": "lr: 1", "optim/q": "lr: 2"}),
+            ("global", "+exp=choice(e1,e2)", {"exp/e1": "# @package _global_\nepochs: 1",
+                                             "exp/e2": "# @package _global_\nepochs: 2"})):
+        order = ["model=choice(a,b)", "x=range(0,9)", searched]
+        key = searched.split("=", 1)[0]
+        assert (parse_params({}, order).space.sample(seed=0)[key]
+                != parse_params({}, order[::-1]).space.sample(seed=0)[key])
+        for name, text in files.items():
+            (tmp_path / folder / "conf" / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / folder / "conf" / f"{name}.yaml").write_text(f"{text}\n")
+        _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 1}, tuple(order),
+               epochs=0)
+        trials = _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 2},
+                        tuple(order[::-1]), epochs=0)
+        assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, folder
+    # a store of the version before: each option's record held the `+key`'s value; resumes
+    order = ["model=choice(a,b)", "x=range(0,9)", "+model.extra=choice([1,2],[3,4])"]
+    _sweep(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 1}, tuple(order))
+    with RunStore(tmp_path / "older" / "run" / "search.db") as store:
+        options = store.get_meta("job_options")
+        for record in options["model"].values():
+            record["model"]["extra"] = [1, 2]
+        store.set_meta("job_options", options)
+    trials = _sweep(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 2}, tuple(order))
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2

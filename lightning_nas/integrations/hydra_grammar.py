@@ -54,7 +54,7 @@ from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 
 __all__ = ["TAGS", "SweepParams", "format_value", "group_of", "param_of", "parse_params",
-           "rerun_line"]
+           "path_of", "rerun_line"]
 
 #: the tags of Hydra's grammar that the sweeper reads
 TAGS = ("log", "ordered")
@@ -155,6 +155,21 @@ def group_of(key: str) -> str:
         ('optim', 'extra', 'trainer.devices')
     """
     return _key_override(key).key_or_group
+
+
+def path_of(key: str) -> str:
+    """The config path that an override's key sets: a value's key without its ``+``/``++``;
+    a config group's option at its ``@package`` (``_global_``: the root, ``""``), else at
+    the group's path.
+
+    Example:
+        >>> path_of("+model.net.dims"), path_of("+optim@model.optimizer"), path_of("model/net")
+        ('model.net.dims', 'model.optimizer', 'model.net')
+    """
+    override = _key_override(key)
+    if override.package is None:
+        return override.key_or_group.replace("/", ".")
+    return override.package.removeprefix("_global_").lstrip(".")
 
 
 def format_value(value: Any) -> str:

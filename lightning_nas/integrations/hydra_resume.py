@@ -6,12 +6,15 @@ values. A resume that trains its new jobs from edited files would put jobs of tw
 in one leaderboard, so the record holds:
 
 - ``job``: the config as written (interpolations kept: a sweep dir's time differs),
-  without the ``hydra`` node, the searched paths and the command line's value overrides
+  without the ``hydra`` node, the searched paths (where ``+model.net.dims`` and
+  ``optim@model.optimizer`` put theirs) and the command line's value overrides
   (those are compared as override strings); a config group chosen on the command line
   (``trainer=two``) keeps its subtree, which comes from its file;
 - ``options``: for each option of each searched config group (``data=synth,synth5``), the
   top-level keys its jobs compose otherwise than ``job`` (the option's subtree, and what
-  an option of ``@package _global_`` sets), so an edit of any option's file shows.
+  an option of ``@package _global_`` sets), so an edit of any option's file shows. The
+  other searched keys take the first sample's values, of the stored key order on a resume
+  (``in_stored_order``): the same params in another order make the same record.
 
 Example:
     >>> setup_differences({"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 2}}}}},
@@ -21,17 +24,42 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
-from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
+from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.resume import differences
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import open_run
 
-__all__ = ["job_setup", "setup_differences"]
+__all__ = ["in_stored_order", "job_setup", "setup_differences"]
+
+
+def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
+    """``sweep`` with its keys in the order of the sweep stored in ``run_dir`` where that
+    holds the same space in another order (a resume searches the stored order: another
+    order proposes otherwise, and samples otherwise, so each option is composed as the
+    stored record's was); else ``sweep`` as it is (another space: the store refuses it)."""
+    try:
+        store = open_run(run_dir)
+    except (FileNotFoundError, sqlite3.Error):  # no sweep there yet (or not one to read)
+        return sweep
+    try:
+        stored = store.get_meta("space")
+    finally:
+        store.close()
+    now = sweep.space.to_dict()
+    if (not isinstance(stored, dict) or list(stored) == list(now) or set(stored) != set(now)
+            or any(json.dumps(stored[k]) != json.dumps(now[k]) for k in now)):
+        return sweep
+    return dataclasses.replace(sweep, space=SearchSpace.from_dict(stored))
 
 
 def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
@@ -50,33 +78,52 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
     # a group keeps its subtree (optim@model.optimizer=sgd is one of group optim)
     values = [k for k in keys if not loader.get_group_options(group_of(k))]
     searched = sweep.space.names()
-    job = _without(OmegaConf.to_container(config, resolve=False), [*searched, *values])
+    job = _without(OmegaConf.to_container(config, resolve=False), [*_paths(searched), *values])
     options: dict[str, dict[str, Any]] = {}
     for key, composed in jobs.items():
         if not loader.get_group_options(group_of(key)):  # a Trainer argument's value
             continue
         for value, one in composed.items():
-            mine = _without(OmegaConf.to_container(one, resolve=False),
-                            [*(n for n in searched if n != key), *values])
-            options.setdefault(key, {})[value] = {
-                k: v for k, v in mine.items() if k not in job or job[k] != v}
+            options.setdefault(key, {})[value] = _option(
+                OmegaConf.to_container(one, resolve=False), job,
+                [*_paths(n for n in searched if n != key), *values])
     return {"job": job, "options": options}
 
 
-def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
+                      searched: Iterable[str] = ()) -> list[str]:
     """What differs between two ``job_setup`` records, one line each; an option is compared
-    where both records hold it (one that did not compose failed its jobs)."""
-    found = differences({"job": stored["job"]}, {"job": current["job"]})
+    where both records hold it (one that did not compose failed its jobs). ``searched``:
+    the sweep's keys, left out of the stored record too (an older version kept the value of
+    a ``+key`` or a ``group@package`` there)."""
+    searched = list(searched)
+    job = _without(stored["job"], _paths(searched))
+    found = differences({"job": job}, {"job": current["job"]})
     now = current.get("options") or {}
     for group, options in (stored.get("options") or {}).items():
         for option, parts in options.items():
             if option in now.get(group, {}):
+                was = _option(parts, job, _paths(n for n in searched if n != group))
                 found += [f"{group}={option}: {line}" for line in
-                          differences({"job": parts}, {"job": now[group][option]})]
+                          differences({"job": was}, {"job": now[group][option]})]
     return found
 
 
-def _without(config: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+def _option(composed: dict[str, Any], job: Mapping[str, Any],
+            paths: list[str]) -> dict[str, Any]:
+    """The top-level keys of an option's job config, without ``paths``, that differ from
+    ``job`` (the record of one option)."""
+    mine = _without(composed, paths)
+    return {k: v for k, v in mine.items() if k not in job or job[k] != v}
+
+
+def _paths(keys: Iterable[str]) -> list[str]:
+    """The config paths that searched keys set (``+model.net.dims``: ``model.net.dims``,
+    ``optim@model.optimizer``: ``model.optimizer``)."""
+    return [path_of(key) for key in keys]
+
+
+def _without(config: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:
     """``config`` as JSON data without its ``hydra`` node and the ``paths`` (a config
     group's name removes its subtree)."""
     out = json.loads(json.dumps({k: v for k, v in config.items() if k != "hydra"}, default=str))

@@ -62,7 +62,7 @@ from lightning_nas.integrations.hydra_options import (
     check_one_process_per_job,
     option_jobs,
 )
-from lightning_nas.integrations.hydra_resume import job_setup, setup_differences
+from lightning_nas.integrations.hydra_resume import in_stored_order, job_setup, setup_differences
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.lifetime import sigterm_exits
@@ -72,7 +72,6 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
-from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -139,6 +138,8 @@ class HydraSweep(Sweeper):
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = self._search_settings()
+        # a resume: the stored key order (its samples, proposals and options' records)
+        sweep = in_stored_order(sweep, settings.run_dir)
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
@@ -153,9 +154,7 @@ class HydraSweep(Sweeper):
             for value, job in composed.items():
                 check_one_process_per_job(job, launcher, f"{key}={value}")
         store = self._open_store(settings, sweep, jobs)
-        try:  # a resume searches the stored key order (another order: other proposals)
-            if json.dumps(stored := store.get_meta("space")) != json.dumps(sweep.space.to_dict()):
-                sweep = dataclasses.replace(sweep, space=SearchSpace.from_dict(stored))
+        try:
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
@@ -264,7 +263,8 @@ class HydraSweep(Sweeper):
         found = differences({"settings": stored}, {"settings": settings.flat()}) if stored else []
         if stored and store.get_meta("job_config_raw") is not None:
             found += setup_differences({"job": store.get_meta("job_config_raw"),
-                                        "options": store.get_meta("job_options")}, setup)
+                                        "options": store.get_meta("job_options")}, setup,
+                                       sweep.space.names())
         if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
             found.append(f"the job overrides: {hydra['overrides']}, now "
                          f"{list(sweep.passthrough)}")
