@@ -269,21 +269,32 @@ def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
     assert [t.score for t in trials[1:]] == [float(x) for x in calls[1:]]
 
 
-def test_config_groups_are_searched_and_a_job_that_does_not_compose_is_failed(tmp_path):
-    params = {"model": "choice(a, b, broken)"}
+def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_path):
+    # was: left out when the options were composed before the first job, then every job
+    # that picked it FAILED mid-sweep ("In 'model/broken': Could not find 'nosuch/x'")
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "broken.yaml").write_text("defaults:\n  - /nosuch: x\n")
-    # the check before the sweep composes the first sample; it must be a real option here
-    assert parse_params(params).space.sample(seed=0)["model"] != "broken"
+    (tmp_path / "conf" / "model" / "c.yaml").write_text("name: c\n")  # no depth
     ran = []
+    for params, overrides, option, error in (
+            ({"model": "choice(a, b, broken)"}, (), "broken",
+             r"In 'model/broken': Could not find 'nosuch/x'"),
+            ({"model": "choice(c, a)", "x": "range(0, 9)"}, ("model.depth=2",), "c",
+             r"Could not override 'model.depth'")):
+        assert parse_params(params, overrides).space.sample(seed=0)["model"] != option
+        with pytest.raises(ConfigError, match=rf"sweep parameter 'model': model={option} does "
+                                              rf"not compose with the config, so every job "
+                                              rf"that picked it would fail: {error}.* \(the "
+                                              rf"job's overrides: .*\"model='{option}'\".*\]\); "
+                                              rf"fix it, or leave it out of the search") as info:
+            _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params},
+                   overrides)
+        assert "\n" not in str(info.value) and "Config search path" not in str(info.value)
+    assert not ran and not (tmp_path / "run" / "search.db").exists()
+    # the options that compose are searched
     trials = _sweep(tmp_path, lambda cfg: ran.append(cfg.model.name) or 1.0,
-                    {"budget": 3, "params": params})
-    status = {t.arch["model"]: t.status for t in trials}
-    assert status == {"a": TrialStatus.COMPLETED, "b": TrialStatus.COMPLETED,
-                      "broken": TrialStatus.FAILED}
-    assert sorted(ran) == ["a", "b"]
-    error = next(t.error for t in trials if t.arch["model"] == "broken")
-    assert "do not compose with the config" in error and "nosuch" in error
+                    {"budget": 2, "params": {"model": "choice(a, b)"}})
+    assert sorted(t.arch["model"] for t in trials) == sorted(ran) == ["a", "b"]
 
 
 def test_every_searched_option_of_a_config_group_must_exist_before_any_job(tmp_path):

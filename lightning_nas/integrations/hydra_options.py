@@ -6,7 +6,8 @@ _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first
 
 - ``check_group_options``: every searched option of a config group exists;
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
-  once, the other searched keys at the first sample's values;
+  once, the other searched keys at the first sample's values (one that does not compose
+  is refused: each job that picked it would fail);
 - ``check_one_process_per_job``: no such job's Trainer starts several processes (each of
   ``option_jobs``'s, and the first sample's);
 
@@ -56,13 +57,17 @@ def option_jobs(config: DictConfig, loader: Any,
                 sweep: SweepParams) -> dict[str, dict[str, DictConfig]]:
     """``{key: {value: job config}}`` for each searched choice that picks a config group's
     option or sets a Trainer argument (``trainer.devices``, ``+trainer.strategy``); the
-    other searched keys take the first sample's values. A value whose job does not compose
-    is left out: its jobs fail (FAILED, not in the leaderboard).
+    other searched keys take the first sample's values.
 
     Args:
         config: the sweep's config (Hydra's, composed without the searched values).
         loader: Hydra's config loader.
         sweep: the searched space and the command line's other overrides.
+
+    Raises:
+        ConfigError: for a value whose job does not compose (its defaults name a missing
+            file, a command-line override sets a key its file lacks, ...), naming it, the
+            job's overrides and Hydra's error.
     """
     base, jobs = sweep.space.sample(seed=0), {}
     for key, param in sweep.space.params.items():
@@ -72,12 +77,22 @@ def option_jobs(config: DictConfig, loader: Any,
                 or loader.get_group_options(group)):
             continue
         for value in param.values:
+            overrides = sweep.overrides({**base, key: value})
             try:
-                composed = loader.load_sweep_config(config, sweep.overrides({**base, key: value}))
-            except Exception:  # noqa: BLE001 - with the others' values: the job says
-                continue
+                composed = loader.load_sweep_config(config, overrides)
+            except Exception as err:  # noqa: BLE001 - Hydra's composition errors
+                raise ConfigError(
+                    f"sweep parameter {key!r}: {key}={value} does not compose with the "
+                    f"config, so every job that picked it would fail: "
+                    f"{_said(err)} (the job's overrides: {overrides}); fix "
+                    f"it, or leave it out of the search") from None
             jobs.setdefault(key, {})[str(value)] = composed
     return jobs
+
+
+def _said(err: BaseException) -> str:
+    """Hydra's composition error on one line, without the config search path it lists."""
+    return " ".join(str(err).split("Config search path:")[0].split())
 
 
 def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -> None:

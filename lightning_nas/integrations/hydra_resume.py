@@ -71,8 +71,7 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
         config: the sweep's config (Hydra's, composed without the searched values).
         loader: Hydra's config loader (lists a group's options).
         sweep: the searched space and the command line's other overrides.
-        jobs: each searched value's job config (``hydra_options.option_jobs``); an option
-            left out did not compose (its jobs fail: FAILED, not in the leaderboard).
+        jobs: each searched value's job config (``hydra_options.option_jobs``).
     """
     keys = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
     # a group keeps its subtree (optim@model.optimizer=sgd is one of group optim)
@@ -93,9 +92,9 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
 def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
                       searched: Iterable[str] = ()) -> list[str]:
     """What differs between two ``job_setup`` records, one line each; an option is compared
-    where both records hold it (one that did not compose failed its jobs). ``searched``:
-    the sweep's keys, left out of the stored record too (an older version kept the value of
-    a ``+key`` or a ``group@package`` there)."""
+    where both records hold it (an older version left out one that did not compose, and
+    failed its jobs). ``searched``: the sweep's keys, left out of the stored record too (an
+    older version kept the value of a ``+key`` or a ``group@package`` there)."""
     searched = list(searched)
     job = _without(stored["job"], _paths(searched))
     found = differences({"job": job}, {"job": current["job"]})
