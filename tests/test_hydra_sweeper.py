@@ -772,9 +772,27 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_pa
 
 
 def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
-    with pytest.raises(ConfigError, match=r"(?s)do not compose with the config.*nosuch"):
-        _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": {"nosuch": "choice(1, 2)"}})
-    assert not (tmp_path / "run" / "search.db").exists()
+    # was: Hydra's "Could not override 'net.widht'. To append to your config use
+    # +net.widht=4" in a long chained traceback; following it failed every job in the model
+    net = {"_target_": "tests.helpers.TinyNet", "width": 8, "depth": 1}
+    for params, error in (
+            ({"nosuch": "choice(1, 2)"}, "'nosuch': the config has no key 'nosuch'; accepted: "
+                                         "model, net, x"),
+            ({"net.widht": "choice(4, 8)"}, "'net.widht': net has no key 'widht'; did you mean "
+                                            "'width'? accepted: depth, width, activation, lr, "),
+            ({"model": "choice(a, b)", "model.dept": "choice(1, 2)"},
+             "'model.dept': model has no key 'dept'; did you mean 'depth'? accepted: name, "
+             "depth"),
+            ({"nett.width": "choice(4, 8)"}, "'nett.width': the config has no key 'nett'; did "
+                                             "you mean 'net'?"),
+            ({"net.lr": "choice(0.1, 0.2)"}, "'net.lr': net does not set 'lr' (an argument of "
+                                             "tests.helpers.TinyNet); search +net.lr to add it")):
+        with pytest.raises(ConfigError, match=f"^{re.escape(f'sweep parameter {error}')}") as info:
+            _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": params}, net=net)
+        assert "\n" not in str(info.value) and info.value.__cause__ is None
+        assert not (tmp_path / "run" / "search.db").exists()
+    _sweep(tmp_path / "plus", lambda cfg: float(cfg.net.lr),  # as the message says
+           {"budget": 1, "params": {"+net.lr": "choice(0.1, 0.2)"}}, net=net)
     # a misspelt range key (was: a fixed mapping; the jobs launched and failed on it)
     with pytest.raises(SpaceError, match=r"params key 'x': .*not lowr \(did you mean 'lower'"):
         _sweep(tmp_path, lambda cfg: 1.0, {"params": {"x": {"lowr": 1, "upper": 9},

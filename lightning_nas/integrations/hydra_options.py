@@ -5,6 +5,8 @@ An option of a config group may set anything: an ``experiment`` option of ``# @p
 _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first job:
 
 - ``check_group_options``: every searched option of a config group exists;
+- ``check_composes``: the first sample's job composes (a misspelt key is named with the
+  closest one and those at its level);
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
   once, the other searched keys at the first sample's values (one that does not compose
   is refused: each job that picked it would fail);
@@ -23,12 +25,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_nas.config.calls import accepted_kwargs
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import HYDRA_KEYS
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
 from lightning_nas.search.runner import needs_own_process
 from lightning_nas.space.params import Choice
 
-__all__ = ["check_group_options", "check_one_process_per_job", "option_jobs"]
+__all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
+           "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
@@ -51,6 +57,25 @@ def check_group_options(sweep: SweepParams, loader: Any) -> None:
             raise ConfigError(f"sweep parameter {key!r}: {missing[0]!r} is not an option of "
                               f"config group {group}; {did_you_mean(str(missing[0]), options)}"
                               f"its options: {', '.join(options)}")
+
+
+def check_composes(config: DictConfig, loader: Any, sweep: SweepParams) -> DictConfig:
+    """The first sample's job config: its overrides must compose with the config (what
+    ``validate_batch_is_legal`` checks for each job of a batch), before anything is stored.
+
+    Raises:
+        ConfigError: for a searched key the config lacks (a misspelt one), naming it, the
+            closest key at its level and the keys there; else Hydra's error.
+    """
+    overrides = sweep.overrides(sweep.space.sample(seed=0))
+    try:
+        return loader.load_sweep_config(config, overrides)
+    except Exception as err:  # noqa: BLE001 - Hydra's composition errors
+        missing = _missing_key(config, loader, sweep)
+        if missing is not None:  # Hydra's "use +key" would fail every job in the model
+            raise ConfigError(missing) from None
+        raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
+                          f"config: {err}") from err
 
 
 def option_jobs(config: DictConfig, loader: Any,
@@ -88,6 +113,45 @@ def option_jobs(config: DictConfig, loader: Any,
                     f"it, or leave it out of the search") from None
             jobs.setdefault(key, {})[str(value)] = composed
     return jobs
+
+
+def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | None:
+    """The error for the first searched key (not ``+``: an override sets a key there) that
+    the first sample's job config lacks, with the options it picks; ``None`` if none."""
+    arch = sweep.space.sample(seed=0)
+    groups = {k: v for k, v in arch.items() if loader.get_group_options(group_of(k))}
+    try:
+        tree = OmegaConf.to_container(loader.load_sweep_config(config, sweep.overrides(groups)),
+                                      resolve=False)
+    except Exception:  # noqa: BLE001 - an option or another override fails: Hydra's error
+        return None
+    tree.pop("hydra", None)
+    for key in (k for k in arch if k not in groups and not k.startswith("+")):
+        node, where = tree, "the config"
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                break
+            if part not in node:
+                names, takes_any = _arguments(node)
+                if part in names:  # an argument that the file leaves at its default
+                    return (f"sweep parameter {key!r}: {where} does not set {part!r} (an "
+                            f"argument of {node['_target_']}); search +{key} to add it")
+                valid = [str(k) for k in dict.fromkeys([*node, *names]) if k not in HYDRA_KEYS]
+                add = f" ({where} takes any key: +{key} adds it)" if takes_any else ""
+                return (f"sweep parameter {key!r}: {where} has no key {part!r}; "
+                        f"{did_you_mean(part, valid)}accepted: {', '.join(valid)}{add}")
+            node = node[part]
+            where = part if where == "the config" else f"{where}.{part}"
+    return None
+
+
+def _arguments(node: dict[str, Any]) -> tuple[list[str], bool]:
+    """The keyword arguments of what a ``_target_`` node builds, and whether it takes
+    ``**kwargs``; none where there is no such node (or it does not import here)."""
+    try:
+        return accepted_kwargs(import_object(node["_target_"]))
+    except Exception:  # noqa: BLE001 - no _target_, or one only a job imports
+        return [], False
 
 
 def _said(err: BaseException) -> str:

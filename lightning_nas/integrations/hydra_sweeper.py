@@ -58,6 +58,7 @@ from lightning_nas.integrations.hydra_config import (
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
 from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
 from lightning_nas.integrations.hydra_options import (
+    check_composes,
     check_group_options,
     check_one_process_per_job,
     option_jobs,
@@ -148,7 +149,7 @@ class HydraSweep(Sweeper):
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
         check_group_options(sweep, loader)
-        check_one_process_per_job(self._check_composes(sweep), launcher)
+        check_one_process_per_job(check_composes(self.config, loader, sweep), launcher)
         jobs = option_jobs(self.config, loader, sweep)  # each searched option composed once
         for key, composed in jobs.items():  # any option may set the trainer (experiment=x)
             for value, job in composed.items():
@@ -226,16 +227,6 @@ class HydraSweep(Sweeper):
     def _names(settings: SearchSettings) -> list[str]:
         objectives = settings.goal.objectives
         return objectives.names if objectives is not None else [settings.goal.monitor]
-
-    def _check_composes(self, sweep: SweepParams) -> DictConfig:
-        """A sampled job's overrides must compose with the config (a misspelt key fails
-        here, before anything is stored); returns that job's config."""
-        overrides = list(sweep.overrides(sweep.space.sample(seed=0)))
-        try:  # what ``validate_batch_is_legal`` does for each job of a batch
-            return self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        except Exception as err:  # noqa: BLE001 - Hydra's composition errors
-            raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
-                              f"config: {err}") from err
 
     def _first_job(self, store: RunStore) -> int:
         """The first free ``hydra.job.num``: after every job an earlier invocation launched
