@@ -119,6 +119,19 @@ def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials
     assert _gone(pids.values())
 
 
+def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_does(
+        tmp_path, monkeypatch):
+    # was: a dying rank wrote no rank<R>.error, so the trial stored rank 0's symptom
+    # ("RuntimeError: [.../pair.cc:537] Read error [127.0.0.1]:11946: ...", another port in
+    # every trial: two such trials never stopped the search)
+    monkeypatch.setenv(FRESH_RANKS, "1")
+    result, log, pids = _trial(tmp_path, 1, width=8, fault="exit")
+    assert result.status is TrialStatus.FAILED and sorted(pids) == [0, 1]
+    assert result.error.splitlines()[0] == "rank 1 died (exit code 3)"  # as on a group
+    assert (tmp_path / "t1" / "rank1.died").read_text() == "exit code 3"
+    assert _gone(pids.values())
+
+
 def test_ranks_die_with_the_process_that_started_them(tmp_path):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
     script = (f"from tests.test_ranks import _trial; from pathlib import Path; "

@@ -42,8 +42,8 @@ from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
 
-__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_spec", "fresh_failure",
-           "group_key", "run_in_group"]
+__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_fresh", "execute_spec",
+           "fresh_failure", "group_key", "run_in_group"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
@@ -234,18 +234,52 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     return result
 
 
+def execute_fresh(spec_path: Path) -> int:
+    """What each process of a trial of fresh processes runs (``python -m
+    lightning_nas.search.runner``): ``execute_spec`` with ``note_failure``. A rank other than
+    0 trains in a child process of its own and, when that child ends badly without noting
+    an error (``os._exit``, a signal), writes how in ``rank<R>.died`` (``exit code 3``) for
+    ``fresh_failure``: a rank that dies writes nothing itself.
+
+    Returns:
+        The exit status for this process: the rank's (``128 + N`` for signal ``N``).
+    """
+    spec = pickle.loads(Path(spec_path).read_bytes())
+    rank, watcher = _global_rank(spec.trainer), os.getpid()
+    if rank == 0 or not hasattr(os, "fork"):
+        execute_spec(spec_path, note_failure=True)
+        return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the rank: it trains, and dies with its watcher
+        die_with_parent()
+        if not parent_alive(watcher):
+            return 0
+        execute_spec(spec_path, note_failure=True)
+        return 0
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    trial_dir = Path(spec.trial_dir)
+    if code != 0 and not (trial_dir / f"rank{rank}.error").exists():
+        (trial_dir / f"rank{rank}.died").write_text(describe_exit(code))
+    return code if code >= 0 else 128 - code
+
+
 def fresh_failure(trial_dir: Path) -> str | None:
     """Which rank a trial of fresh processes failed for, as a group names it (``_blame``):
-    from the ``rank<R>.error`` files its ranks other than 0 wrote, and rank 0's
-    ``result.json``; None when no rank other than 0 failed."""
-    failed = {int(path.stem[len("rank"):]): _first_line(path.read_text(errors="replace"))
-              for path in Path(trial_dir).glob("rank*.error") if path.stem[4:].isdigit()}
+    from the ``rank<R>.died`` (how it ended: ``exit code 3``) and ``rank<R>.error`` files
+    of its ranks other than 0 (``runner``), and rank 0's ``result.json``; None when no rank
+    other than 0 failed or died."""
+    died, failed = (
+        {int(path.stem[len("rank"):]): _first_line(path.read_text(errors="replace"))
+         for path in Path(trial_dir).glob(f"rank*.{kind}") if path.stem[4:].isdigit()}
+        for kind in ("died", "error"))
     result = Path(trial_dir) / "result.json"
     if failed and result.exists():
         data = json.loads(result.read_text())
         if data.get("status") == "FAILED":
             failed[0] = _first_line(data.get("error"))
-    return _blame({}, failed)
+    return _blame(died, failed)
 
 
 def _global_rank(trainer: Mapping[str, Any]) -> int:

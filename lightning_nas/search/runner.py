@@ -37,7 +37,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.lifetime import child_env, ctrl_c_raised, kill_group
 from lightning_nas.search.ranks import (
     describe_exit,
-    execute_spec,
+    execute_fresh,
     fresh_failure,
     run_in_group,
 )
@@ -232,7 +232,8 @@ def _prepare(spec: TrialSpec) -> Path:
     trial_dir = Path(spec.trial_dir)
     clear_trial(spec)  # a promotion keeps its folder (last.ckpt)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error")]:
+    for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error"),
+                    *trial_dir.glob("rank*.died")]:
         earlier.unlink(missing_ok=True)  # a promotion's earlier segment
     spec_path = trial_dir / "spec.pkl"
     spec_path.write_bytes(pickle.dumps(spec))
@@ -267,7 +268,8 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     Lightning's launcher starts the other ranks (several nodes). Any rank that is still
     alive when rank 0 ends is killed with its process group. A rank other than 0 that
     fails prints its error into ``trial.log`` and fails the trial, named as a group names
-    it (``rank 1 failed the trial: RuntimeError: ...``). A process that dies without a
+    it (``rank 1 failed the trial: RuntimeError: ...``, ``rank 1 died (exit code 3)``:
+    ``execute_fresh``). A process that dies without a
     result gives a FAILED result with its exit code and the end of its output
     (``trial.log`` in the trial folder).
     """
@@ -318,4 +320,4 @@ def run_trial(spec: TrialSpec) -> TrialResult:
 
 
 if __name__ == "__main__":
-    execute_spec(Path(sys.argv[1]), note_failure=True)
+    sys.exit(execute_fresh(Path(sys.argv[1])))
