@@ -167,3 +167,24 @@ def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monke
     with RunStore(tmp_path / "search.db") as store:
         errors = [t.error for t in store.trials()]
     assert len(errors) == 2 and all("trial.log" in e.splitlines()[1] for e in errors)
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_a_spawning_ddp_strategy_object_is_refused_before_training(tmp_path, start_method):
+    # was: only names and nodes were refused; DDPStrategy(start_method="spawn") given as an
+    # object trained, and every trial failed with EADDRINUSE, shown as "rank 0 failed the
+    # trial: ProcessRaisedException:" (its message starts on a new line)
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from lightning_nas.errors import ConfigError
+
+    strategy = DDPStrategy(start_method=start_method)
+    with pytest.raises(ConfigError, match=rf"^trainer\.strategy=DDPStrategy\(start_method="
+                                          rf"'{start_method}'\): strategy DDPStrategy\("
+                                          rf"start_method='{start_method}'\) is not supported "
+                                          rf"for trials; use strategy='ddp'"):
+        Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, budget=1,
+               trainer={**DDP, "strategy": strategy}, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, budget=1,  # popen: as "ddp"
+           trainer={**DDP, "strategy": DDPStrategy()}, run_dir=tmp_path / "popen")

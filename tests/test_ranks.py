@@ -97,6 +97,17 @@ def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
     assert ranks._blame({}, {}) is None
 
 
+def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
+    # was: "rank 0 failed the trial: ProcessRaisedException:", empty after the colon
+    error = ("ProcessRaisedException: \n\n-- Process 0 terminated with the following error:\n"
+             "Traceback (most recent call last):\n  ...\nRuntimeError: EADDRINUSE\n")
+    assert ranks._blame({}, {0: ranks._first_line(error)}) == (
+        "rank 0 failed the trial: ProcessRaisedException: -- Process 0 terminated with the "
+        "following error:")
+    assert ranks._first_line("\n\nRuntimeError: boom\nTraceback") == "RuntimeError: boom"
+    assert ranks._first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
+
+
 def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
         tmp_path, monkeypatch):
     monkeypatch.setenv(FRESH_RANKS, "1")

@@ -24,6 +24,7 @@ import atexit
 import json
 import os
 import pickle
+import re
 import selectors
 import signal
 import socket
@@ -326,8 +327,17 @@ atexit.register(close_rank_groups)
 
 
 def _first_line(error: str | None) -> str:
-    """The first line of a trial's error (``RuntimeError: boom``), cut at 300 characters."""
-    line = (error or "").strip().split("\n", 1)[0].strip()
+    """The first line of a trial's error (``RuntimeError: boom``), cut at 300 characters;
+    an exception whose message starts on a new line gets that message's first line.
+
+    Example:
+        >>> _first_line("ProcessRaisedException: \\n\\n-- Process 0 failed:\\nTraceback")
+        'ProcessRaisedException: -- Process 0 failed:'
+    """
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if len(lines) > 1 and re.fullmatch(r"[\w.]+:", line):  # "Name: " then "\n..."
+        line = f"{line} {lines[1]}"
     return line if len(line) <= 300 else line[:297] + "..."
 
 

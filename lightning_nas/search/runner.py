@@ -84,10 +84,24 @@ def needs_own_process(trainer: Mapping[str, Any]) -> bool:
     return devices > 1
 
 
+def _start_method(strategy: Any) -> str | None:
+    """A ``DDPStrategy`` object's ``start_method`` argument, None for another value.
+
+    Lightning offers no public accessor for it (2.6: the constructor keeps it as
+    ``_start_method``; the public ``launcher`` is None until a Trainer configures it), so
+    it is read from there; should that attribute go, an object counts as ``popen``.
+    """
+    from lightning.pytorch.strategies import DDPStrategy
+
+    if not isinstance(strategy, DDPStrategy):
+        return None
+    return str(getattr(strategy, "_start_method", "popen"))
+
+
 def spawns_ranks(strategy: Any) -> bool:
     """Whether ``strategy`` starts its ranks as child processes from inside ``fit``: a
-    spawning name or one of its variants, or a strategy node whose ``start_method`` is not
-    ``popen``.
+    spawning name or one of its variants, or a strategy node or ``DDPStrategy`` object
+    whose ``start_method`` is not ``popen``.
 
     Example:
         >>> spawns_ranks("ddp_spawn_find_unused_parameters_true"), spawns_ranks("ddp")
@@ -95,7 +109,17 @@ def spawns_ranks(strategy: Any) -> bool:
     """
     if isinstance(strategy, str):
         return strategy.startswith(_SPAWNING)
-    return is_node(strategy) and node_args(strategy).get("start_method", "popen") != "popen"
+    if is_node(strategy):
+        return node_args(strategy).get("start_method", "popen") != "popen"
+    return _start_method(strategy) not in (None, "popen")
+
+
+def _shown(strategy: Any) -> str:
+    """``'ddp_spawn'``, a node as written, or ``DDPStrategy(start_method='spawn')``."""
+    method = _start_method(strategy)
+    if method is None:
+        return repr(strategy)
+    return f"{type(strategy).__name__}(start_method={method!r})"
 
 
 def check_strategy(trainer: Mapping[str, Any]) -> None:
@@ -103,7 +127,7 @@ def check_strategy(trainer: Mapping[str, Any]) -> None:
     come back to the trial); ``ddp`` does the same job through a clean process per rank."""
     strategy = trainer.get("strategy")
     if spawns_ranks(strategy):
-        raise ConfigError(f"strategy {strategy!r} is not supported for trials; use "
+        raise ConfigError(f"strategy {_shown(strategy)} is not supported for trials; use "
                           f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
                           f"own process, so the launcher re-runs the trial, not the search)")
 
@@ -209,7 +233,7 @@ def check_trial_processes(trainer: Mapping[str, Any],
     try:
         check_strategy(trainer)
     except ConfigError as err:
-        raise ConfigError(f"trainer.strategy={trainer['strategy']!r}: {err}") from None
+        raise ConfigError(f"trainer.strategy={_shown(trainer['strategy'])}: {err}") from None
     for value in searched.get("strategy", ()):
         try:
             check_strategy({**trainer, "strategy": value})
