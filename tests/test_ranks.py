@@ -159,3 +159,41 @@ def test_ranks_die_with_the_process_that_started_them(tmp_path):
     driver.kill()
     driver.wait()
     assert _gone(pids)
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs (Linux ``/proc``)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child} | _descendants(child)
+    return found
+
+
+def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path):
+    """``kill -9`` of the search mid-trial leaves neither the trial's own process nor a rank
+    that Lightning's launcher started from it training on."""
+    # was: the trial's process (its own session) and its ranks trained on and wrote into the
+    # run folder after the search was gone
+    script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
+              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")  # a trial of a minute
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
+                              env={**os.environ, FRESH_RANKS: "1"})
+    log = tmp_path / "t1" / "trial.log"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        pids = re.findall(r"rank \d pid (\d+) fits", log.read_text() if log.exists() else "")
+        if len(pids) == 2:
+            break
+        time.sleep(0.2)
+    assert len(pids) == 2, "both ranks must start training"
+    started = _descendants(driver.pid)
+    assert {int(pid) for pid in pids} <= started
+    driver.kill()
+    driver.wait()
+    assert _gone(started)
+    assert not (tmp_path / "t1" / "result.json").exists()

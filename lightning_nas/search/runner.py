@@ -34,7 +34,13 @@ from typing import Any
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.lifetime import child_env, ctrl_c_raised, kill_group
+from lightning_nas.search.lifetime import (
+    child_env,
+    ctrl_c_raised,
+    die_with_parent,
+    kill_group,
+    parent_alive,
+)
 from lightning_nas.search.ranks import (
     describe_exit,
     execute_fresh,
@@ -49,6 +55,8 @@ __all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_
 
 #: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
 FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
+#: the search's pid, for the trial process ``run_in_own_process`` starts (rank 0 alone reads it)
+_PARENT = "LIGHTNING_NAS_TRIAL_PARENT"
 _SPAWNING = ("ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp_spawn")
 _LOG_TAIL = 3000
 #: the Trainer arguments that decide whether a trial starts processes of its own
@@ -301,7 +309,8 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     with open(spec_path.parent / "trial.log", "wb") as log:
         command = [sys.executable, "-m", "lightning_nas.search.runner", str(spec_path)]
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                env=child_env(), start_new_session=True)
+                                env={**child_env(), _PARENT: str(os.getpid())},
+                                start_new_session=True)
         try:
             code = proc.wait()
         finally:
@@ -343,5 +352,16 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     return run_on_ranks(spec)
 
 
+def _main(spec_path: Path) -> int:
+    """What a trial's own process, and every rank Lightning's launcher starts from it, runs:
+    die with the process that started it (Linux ``PR_SET_PDEATHSIG``: a search killed with
+    ``kill -9`` or SIGTERM leaves none training), then ``execute_fresh``."""
+    die_with_parent()
+    parent = os.environ.pop(_PARENT, None)  # popped: the ranks rank 0 starts inherit none
+    if parent is not None and not parent_alive(int(parent)):  # it died while this started
+        return 0
+    return execute_fresh(spec_path)
+
+
 if __name__ == "__main__":
-    sys.exit(execute_fresh(Path(sys.argv[1])))
+    sys.exit(_main(Path(sys.argv[1])))
