@@ -219,6 +219,28 @@ def test_a_rejected_architecture_proposed_again_is_told_its_violation_again(tmp_
     assert [e["violation"] for e in tells] == [2.5] * len(tells)  # its amount, resumed too
 
 
+@pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "LocalSearch"])
+def test_a_rejection_before_any_result_is_told_worse_than_every_result(tmp_path, optimizer):
+    # was: told 1.0 (2.0 with nevergrad's penalty) before any result: with losses above
+    # that (mode min, a val_loss above 2) the rejected architecture was the strategy's best
+    # and it searched around it
+    from lightning_nas.arch import arch_key
+
+    space = {"c": {"choice": [1, 2, 3, 4, 5, 6]}, "d": {"choice": [0, 1, 2]}}
+    Search(None, space, objective=lambda a: {"loss": 10.0 + a["c"] + a["d"]}, monitor="loss",
+           mode="min", budget=3, optimizer=optimizer, seed=0, verbose=False,
+           constraints=[lambda arch: arch["c"] == 1], run_dir=tmp_path).run()
+    with RunStore(tmp_path / "search.db") as store:
+        first = store.trials()[0]
+        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
+        events = store.events()
+    assert first.status is TrialStatus.REJECTED  # before any result
+    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
+    told = [(asked[e["ask"]] in rejected, e["loss"]) for e in events if e["kind"] == "tell"]
+    worst_result = max(loss for was_rejected, loss in told if not was_rejected)
+    assert all(loss > worst_result for was_rejected, loss in told if was_rejected), told
+
+
 class AtMost:
     """A constraint object with an argument (its class has the default repr)."""
 

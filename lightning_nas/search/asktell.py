@@ -46,8 +46,11 @@ from __future__ import annotations
 
 import json
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
+
+import nevergrad as ng
 
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, NASError, OptimizerError
@@ -185,11 +188,14 @@ class AskTell:
         return candidate
 
     def _tell(self, candidate: Any, loss: Any, violation: float | None) -> None:
-        if violation is None:
-            self._call("tell", lambda: self.optimizer.tell(candidate, loss))
-        else:
-            self._call("tell", lambda: self.optimizer.tell(
-                candidate, loss, constraint_violation=[violation]))
+        with warnings.catch_warnings():  # the inf a strategy of ours is told for a failure
+            warnings.filterwarnings(  # before any result (nevergrad clips it to 5e20)
+                "ignore", category=ng.errors.LossTooLargeWarning, message=".* inf in tell")
+            if violation is None:
+                self._call("tell", lambda: self.optimizer.tell(candidate, loss))
+            else:
+                self._call("tell", lambda: self.optimizer.tell(
+                    candidate, loss, constraint_violation=[violation]))
 
     def _call(self, kind: str, call: Callable[[], Any]) -> Any:
         """The optimizer's ``ask`` or ``tell`` (``kind``); an error it raises stops the

@@ -13,6 +13,7 @@ The loop, in short::
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
+from lightning_nas.strategies.base import NASOptimizer
 
 __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
@@ -364,9 +366,11 @@ class SearchLoop:
 
     # ----------------------------------------------------------------- results
     def _loss(self, result: TrialResult) -> Any:
-        """What nevergrad is told (``told_loss``): worse than anything seen for a failure."""
+        """What nevergrad is told (``told_loss``): worse than anything seen for a failure
+        (with nothing seen: ``inf`` for this package's strategies, else 1.0)."""
         return told_loss(result, self.goal.objectives, self.goal.mode, list(self.seen.values()),
-                         counted=not self.template.objective)
+                         counted=not self.template.objective,
+                         unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else 1.0)
 
     def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
         """Tell ``candidates`` the result's loss; a failure before any result waits for the

@@ -232,10 +232,12 @@ def constraint_record(constraint: Any) -> str:
 
 
 def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
-              seen: Sequence[Any], counted: bool = True) -> Any:
+              seen: Sequence[Any], counted: bool = True, unseen: float = 1.0) -> Any:
     """What nevergrad is told for ``result``: its score (negated for ``max``), or with
     several objectives one loss per objective; a failed or rejected trial is worse than
-    every loss in ``seen`` (by 1), 1.0 when none is.
+    every loss in ``seen`` (by 1), ``unseen`` when none is (1.0; ``math.inf`` for this
+    package's strategies, which rank it below any result whatever its scale: 1.0 was below
+    losses above 1, so a rejected architecture was a strategy's best in ``mode: min``).
 
     Example:
         >>> done = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.9)
@@ -264,4 +266,4 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
                 for i in range(len(objectives.names))]
     if ok and result.score is not None:
         return -result.score if mode == "max" else result.score
-    return max((v for v in seen if not isinstance(v, list)), default=0.0) + 1.0
+    return max((v + 1.0 for v in seen if not isinstance(v, list)), default=unseen)
