@@ -244,7 +244,7 @@ def _grammar(key: str, value: Any) -> str:
 
 def _flat(parser: OverridesParser, params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` with each nested mapping that searches something (a grammar string or a
-    range inside) as dotted keys: ``opt: {name: choice(a, b)}`` is ``opt.name``; was fixed
+    range inside) as dotted keys: ``opt: {name: "choice(a, b)"}`` is ``opt.name``; was fixed
     as the literal text ``'choice(a, b)'``. A mapping of plain values stays one value."""
     out: dict[str, Any] = {}
     for key, value in params.items():
