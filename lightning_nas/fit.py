@@ -176,8 +176,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
 def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
     """What takes back, after a fit refused as bad input (a monitor never logged), what it
     wrote into ``out_dir``, which ``output_dir`` gave new or empty: the folder it is about
-    to make (the first of ``out_dir``'s folders that does not exist yet) is removed, or
-    what it writes into the empty folder; nothing else is touched.
+    to make is removed with the folders made for it that are still empty, or what it writes
+    into the empty folder; nothing else is touched.
 
     Example:
         >>> import tempfile
@@ -192,8 +192,12 @@ def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
                 None)
 
     def undo() -> None:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+        if made is not None:  # its folder, then the folders made for it while still empty
+            shutil.rmtree(out, ignore_errors=True)  # (was: all of ``made``, where other runs
+            for folder in out.parents:  # may have written meanwhile: runs/ of a new project)
+                if folder == made.parent or not folder.is_dir() or any(folder.iterdir()):
+                    break
+                folder.rmdir()
             return
         for path in out.iterdir():  # it was empty
             if path.is_dir() and not path.is_symlink():

@@ -621,3 +621,28 @@ def test_a_paused_and_promoted_trial_trains_on_as_an_uninterrupted_one(tmp_path)
              ["optimizer"]["param_groups"][0]["lr"] for e in range(4)]
     # the first step sets the plateau's best; it halves the rate from the second on
     assert rates == pytest.approx([0.1, 0.09, 0.1 * 0.9**2 / 2, 0.1 * 0.9**3 / 4])
+
+
+def test_a_trial_stopped_before_its_monitor_is_logged_fails_alone_not_the_search(tmp_path):
+    # was (review): fatal, "an error every trial would hit", though a searched max_epochs
+    # or an early stop ended it before the epochs that log the monitor (others log it)
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from lightning_nas.search.trial import TrialSpec, fit_trial
+
+    def trial(name, arch, **trainer):
+        spec = TrialSpec(trial_id=1, arch=arch, trial_dir=str(tmp_path / name), model=LaterAcc,
+                         model_init_args={"first": 2}, data=BlobData,
+                         trainer={"max_epochs": 2, "accelerator": "cpu", "logger": False,
+                                  **trainer})
+        return fit_trial(spec)
+
+    searched = trial("searched", {"width": 8, "trainer.max_epochs": 2})
+    stopped = trial("stopped", {"width": 8}, max_epochs=5, callbacks=[
+        EarlyStopping("val_loss", patience=0, mode="max", check_finite=False)])
+    full = trial("full", {"width": 8})  # fixed max_epochs 2: every trial ends so
+    for result in (searched, stopped, full):
+        assert result.status is TrialStatus.FAILED
+        assert "monitor 'val_acc' was not logged" in result.error
+    assert not searched.fatal and not stopped.fatal and stopped.epochs < 5
+    assert full.fatal

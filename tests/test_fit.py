@@ -3,6 +3,8 @@ monitor and mode (the ones the search scored with)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -97,3 +99,18 @@ def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
     after = (dict(os.environ), rank_zero_only.rank, torch.are_deterministic_algorithms_enabled())
     assert spec.trainer["strategy"] == "ddp" and after == before
     assert not dist.is_initialized() and not (tmp_path / "out").exists()
+
+
+def test_undo_of_a_refused_fit_removes_its_own_folder_only(tmp_path):
+    # was (review): it removed the first folder it made (runs/ of a new project) whole, with
+    # what other runs wrote there while the fit trained
+    from lightning_nas.fit import undo_fit
+
+    undo = undo_fit(tmp_path / "runs" / "fit" / "a")
+    (tmp_path / "runs" / "fit" / "a" / "logs").mkdir(parents=True)
+    (tmp_path / "runs" / "fit" / "a" / "logs" / "metrics.csv").write_text("epoch\n")
+    (tmp_path / "runs" / "digits").mkdir()
+    (tmp_path / "runs" / "digits" / "search.db").write_text("another run's")
+    undo()
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "runs", str(Path("runs/digits")), str(Path("runs/digits/search.db"))]

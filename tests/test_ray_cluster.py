@@ -300,3 +300,21 @@ def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, 
     finally:
         executor.shutdown()
         ray.shutdown()
+
+
+def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install(tmp_path,
+                                                                                monkeypatch):
+    # was (review): the sys.path advice for any module, lightning_nas or yaml too
+    # ("PYTHONPATH=<site-packages>")
+    import yaml  # noqa: F401 - installed: its folder is site-packages
+
+    from lightning_nas.search.ray_executor import _cannot_import
+
+    installed = _cannot_import("yaml")
+    assert "the cluster's nodes lack it; install it there" in installed
+    assert "PYTHONPATH" not in installed
+    (tmp_path / "only_here_mod.py").write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("only_here_mod")
+    assert f"put its folder on PYTHONPATH (PYTHONPATH={tmp_path})" in _cannot_import(
+        "only_here_mod")

@@ -214,6 +214,40 @@ def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
                                     "stored (not killed); no trial started after the stop.")
 
 
+def test_a_trial_let_finish_after_a_stop_that_stops_it_again_is_reopened_too(tmp_path):
+    # was (review): its fatal error replaced the store's stopped_by (the first stopping
+    # trial's), so a resume after the fix ran only one of the two again
+    from concurrent.futures import ThreadPoolExecutor
+
+    stopped, calls, lock = threading.Event(), [], threading.Lock()
+
+    def typos(arch: dict) -> dict:
+        with lock:
+            calls.append(arch)
+            first = len(calls) == 1
+        if first:  # runs till the other's fatal error, then fails with one of its own
+            assert stopped.wait(60)
+            return {"val_acc_typo_a": 1.0}
+        stopped.set()
+        return {"val_acc_typo_b": 1.0}
+
+    def run(objective):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
+                          mode="max", objective=objective, trainer={"max_epochs": 1},
+                          budget=6, seed=0, run_dir=tmp_path, executor=pool, num_workers=2,
+                          verbose=False).run()
+
+    with pytest.raises(SearchError, match="an error every trial would hit"):
+        run(typos)
+    with RunStore(tmp_path / "search.db") as store:
+        failed = sorted(t.trial_id for t in store.trials(TrialStatus.FAILED))
+        assert failed == [1, 2] and store.get_meta("stopped_by") == failed
+    result = run(lambda arch: {"score": float(arch["c"])})  # the cause fixed: both run again
+    assert {t.trial_id: t.status for t in result.trials if t.trial_id in failed} == {
+        1: TrialStatus.COMPLETED, 2: TrialStatus.COMPLETED}
+
+
 class _RunsAtSubmit:
     """An executor that runs each call as it is submitted (as Dask's synchronous scheduler
     does): the trials submitted together are all done at the next wait, which returns them

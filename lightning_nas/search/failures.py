@@ -189,6 +189,8 @@ class FailureWatch:
 
     def _stopped_by(self, line: str) -> None:
         """Name the failed trials with the error ``line`` (a fix of its cause, then a
-        resume, runs them again)."""
-        self.store.set_meta("stopped_by", [t.trial_id for t in self.store.trials(
-            TrialStatus.FAILED) if first_line(t.error) == line])
+        resume, runs them again), beside those named already: a trial let finish after a
+        stop may stop it again with another error (was: it replaced the first's)."""
+        named = set(self.store.get_meta("stopped_by") or [])
+        self.store.set_meta("stopped_by", sorted(named | {t.trial_id for t in self.store.trials(
+            TrialStatus.FAILED) if first_line(t.error) == line}))

@@ -24,8 +24,8 @@ from lightning_nas.errors import MonitorError, did_you_mean
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
-__all__ = ["check_monitor_logged", "check_objectives", "logged_metrics", "metric_hint",
-           "scalars", "unlogged_monitor"]
+__all__ = ["MonitorNeverLogged", "check_monitor_logged", "check_objectives", "logged_metrics",
+           "metric_hint", "scalars", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
@@ -105,6 +105,12 @@ def unlogged_monitor(monitor: str, epoch: int, keys: Set[str]) -> str:
             f"{metric_hint(monitor, sorted(keys))}logged keys: {sorted(keys)}")
 
 
+class MonitorNeverLogged(MonitorError):
+    """No validation of a fit logged the monitor (``check_monitor_logged``): every trial
+    would fail so, unless this one ended before the epochs that log it (searched Trainer
+    values, a time limit or a callback stopped it early)."""
+
+
 def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
                          validation_keys: Set[str]) -> None:
     """Raise when validations ran (``history``, one entry each) and none logged ``monitor``.
@@ -118,8 +124,9 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
     first, last, count = history[0]["epoch"], history[-1]["epoch"], len(history)
     later = (f"nor did any of the {count - 1} after it (to epoch {last})" if count > 1
              else "it was the fit's only validation")
-    raise MonitorError(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: a trial "
-                       f"is scored on the validations that log its monitor ({VALIDATION_ONLY})")
+    raise MonitorNeverLogged(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: "
+                             f"a trial is scored on the validations that log its monitor "
+                             f"({VALIDATION_ONLY})")
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],

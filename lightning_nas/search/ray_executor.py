@@ -24,8 +24,10 @@ import ipaddress
 import math
 import os
 import re
+import site
 import socket
 import sys
+import sysconfig
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -412,12 +414,25 @@ def _cannot_import(module: str) -> str:
     if path is not None and os.path.basename(path) == "__init__.py":  # a package's
         folder = os.path.dirname(folder)
     here = "" if folder is None else f" (here from {path})"
+    shared = {os.path.realpath(p) for p in (os.getcwd(), *os.environ.get(
+        "PYTHONPATH", "").split(os.pathsep), *_installed()) if p}
+    if folder is None or os.path.realpath(folder) in shared:  # installed, or on the path
+        return (f"the Ray actors that run the trials cannot import module {module!r}{here}, "
+                f"which the trials use: the cluster's nodes lack it; install it there (the "
+                f"versions this process uses) or with search.ray.runtime_env (pip) (nothing "
+                f"ran, nothing was written)")
     return (f"the Ray actors that run the trials cannot import module {module!r}{here}, "
             f"which the trials use: the actors get the search's current folder and PYTHONPATH, "
             f"not a sys.path change of the script; put its folder on PYTHONPATH"
             f"{'' if folder is None else f' (PYTHONPATH={folder})'}, or install it on the "
             f"cluster's nodes or with search.ray.runtime_env (pip; py_modules: a package's "
             f"folder) (nothing ran, nothing was written)")
+
+
+def _installed() -> list[str]:
+    """The folders installed packages are imported from (site-packages)."""
+    paths = sysconfig.get_paths()
+    return [paths["purelib"], paths["platlib"], *getattr(site, "getsitepackages", list)()]
 
 
 def _check_reachable(address: str, host: str, port: int) -> None:
