@@ -143,11 +143,14 @@ def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_doe
     assert _gone(pids.values())
 
 
-def test_ranks_die_with_the_process_that_started_them(tmp_path):
-    """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
+def _training_trial(tmp_path: Path, env: dict[str, str] | None = None
+                    ) -> tuple[subprocess.Popen, list[str]]:
+    """A search process running a DDP trial of a minute, once both its ranks train, and
+    their pids."""
     script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
-              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")  # a trial of a minute
-    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
+              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
+                              env={**os.environ, **(env or {})})
     log = tmp_path / "t1" / "trial.log"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -156,6 +159,12 @@ def test_ranks_die_with_the_process_that_started_them(tmp_path):
             break
         time.sleep(0.2)
     assert len(pids) == 2, "both ranks must start training"
+    return driver, pids
+
+
+def test_ranks_die_with_the_process_that_started_them(tmp_path):
+    """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
+    driver, pids = _training_trial(tmp_path)
     driver.kill()
     driver.wait()
     assert _gone(pids)
@@ -179,18 +188,7 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path):
     that Lightning's launcher started from it training on."""
     # was: the trial's process (its own session) and its ranks trained on and wrote into the
     # run folder after the search was gone
-    script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
-              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")  # a trial of a minute
-    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
-                              env={**os.environ, FRESH_RANKS: "1"})
-    log = tmp_path / "t1" / "trial.log"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        pids = re.findall(r"rank \d pid (\d+) fits", log.read_text() if log.exists() else "")
-        if len(pids) == 2:
-            break
-        time.sleep(0.2)
-    assert len(pids) == 2, "both ranks must start training"
+    driver, pids = _training_trial(tmp_path, {FRESH_RANKS: "1"})
     started = _descendants(driver.pid)
     assert {int(pid) for pid in pids} <= started
     driver.kill()

@@ -24,7 +24,7 @@ from lightning_nas.errors import MonitorError, did_you_mean
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
-__all__ = ["MonitorNeverLogged", "check_monitor_logged", "check_objectives", "logged_metrics",
+__all__ = ["check_monitor_logged", "check_objectives", "logged_metrics",
            "metric_hint", "scalars", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
@@ -105,28 +105,24 @@ def unlogged_monitor(monitor: str, epoch: int, keys: Set[str]) -> str:
             f"{metric_hint(monitor, sorted(keys))}logged keys: {sorted(keys)}")
 
 
-class MonitorNeverLogged(MonitorError):
-    """No validation of a fit logged the monitor (``check_monitor_logged``): every trial
-    would fail so, unless this one ended before the epochs that log it (searched Trainer
-    values, a time limit or a callback stopped it early)."""
-
-
 def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
                          validation_keys: Set[str]) -> None:
     """Raise when validations ran (``history``, one entry each) and none logged ``monitor``.
 
     Raises:
         MonitorError: naming the first validation's epoch, the closest of the
-            ``validation_keys`` and how many validations there were.
+            ``validation_keys`` and how many validations there were (``never_logged``
+            set: ``fit_trial`` fails a trial that ended early alone).
     """
     if not history or any(monitor in h["metrics"] for h in history):
         return
     first, last, count = history[0]["epoch"], history[-1]["epoch"], len(history)
     later = (f"nor did any of the {count - 1} after it (to epoch {last})" if count > 1
              else "it was the fit's only validation")
-    raise MonitorNeverLogged(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: "
-                             f"a trial is scored on the validations that log its monitor "
-                             f"({VALIDATION_ONLY})")
+    err = MonitorError(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: a trial "
+                       f"is scored on the validations that log its monitor ({VALIDATION_ONLY})")
+    err.never_logged = True  # (every trial's error, unless this one ended early: fit_trial)
+    raise err
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],

@@ -45,7 +45,6 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
 from lightning_nas.search.lifetime import environ
-from lightning_nas.search.monitor_errors import MonitorNeverLogged
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_logs import (
@@ -330,7 +329,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, (MonitorError, CountMismatch))
-        if isinstance(err, MonitorNeverLogged):  # a trial stopped before the epochs that
+        if getattr(err, "never_logged", False):  # a trial stopped before the epochs that
             result.fatal = _ran_to_its_end(trainer) and not any(  # log it: not every trial
                 key in _VALIDATION_KEYS for key in spec.arch)
         # Lightning's own checks before the first step (val_check_interval above the
