@@ -207,7 +207,7 @@ def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch
     candidate (the other decisions at their argmax, as ``preds`` was made) would crash or
     predict another shape than ``preds``, before any step (was: torch's size error at the
     first step that sampled it)."""
-    layers: dict[str, LayerChoice] = {}
+    expected, layers = _signature(preds), {}
     for module in model.modules():
         if isinstance(module, LayerChoice) and module.label in index:
             layers.setdefault(module.label, module)  # (a label shared: its first module)
@@ -231,11 +231,11 @@ def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch
                 except ConfigError:
                     raise
                 except Exception as err:  # noqa: BLE001 - said with the label and candidate
-                    _refuse("GDAS", label, name, said, f"the forward of a "
-                            f"path that picks it raised {type(err).__name__}: {err}", err)
-                if out != _signature(preds):
-                    _refuse("GDAS", label, name, said, f"a path that picks "
-                            f"it predicts shape {out}, not {_signature(preds)}")
+                    _refuse("GDAS", label, name, said, f"the forward of a path that picks "
+                            f"it raised {type(err).__name__}: {err}", err)
+                if out != expected:
+                    _refuse("GDAS", label, name, said, f"a path that picks it predicts shape "
+                            f"{out}, not {expected}")
         finally:
             hook.remove()
 
