@@ -1223,10 +1223,11 @@ if __name__ == "__main__":
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
         "--trainer.limit_val_batches=2", "--oneshot.num_candidates=2",
         "--oneshot.search_every_n_epochs=null", "--oneshot.calibration_batches=1",
-        "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={out}/run"])
+        "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={out}/run",
+        "--seed_everything=false", "--oneshot.seed=null"])  # a drawn seed
     result = run_oneshot(cfg)
     with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
-        json.dump(result["finetune"], f)
+        json.dump({**result["finetune"], "seed": os.environ["PL_GLOBAL_SEED"]}, f)
 """
 
 
@@ -1239,6 +1240,8 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, la
     assert out.count("One-shot search: ") == 1, out
     assert out.count("Fine-tuned 1 epoch: ") == 1, out
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    # one drawn seed: rank 1 takes the one rank 0 drew (was: each rank drew its own)
+    assert r0.pop("seed") == r1.pop("seed")
     assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
     saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
     assert saved == r0

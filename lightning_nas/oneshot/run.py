@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import warnings
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_trainer,
 )
 from lightning_nas.run_folder import holding, user_path
+from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
 
@@ -51,6 +53,10 @@ __all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS"
            "check_algorithm", "check_oneshot", "check_oneshot_builds", "check_oneshot_settings",
            "check_oneshot_strategy", "check_oneshot_trainer", "check_seed",
            "clear_outputs", "finetune_trainer", "run_oneshot"]
+
+#: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
+#: seed, ``seed_everything: true`` or ``false``, is drawn once)
+_DRAWN_SEED = "LIGHTNING_NAS_ONESHOT_SEED"
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -293,8 +299,10 @@ def check_oneshot(cfg: Mapping[str, Any]
             opts[key] = ONESHOT_KEYS[key]  # not given
     opts = check_oneshot_settings(opts)
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
-    if opts["seed"] is None and cfg.get("seed_everything") is False:  # LightningCLI's "no
-        opts["seed"] = random.randrange(SEED_MAX + 1)  # seed": a drawn one (was: 0)
+    if opts["seed"] is None and isinstance(cfg.get("seed_everything"), bool):  # true, false
+        # ("no seed"): a drawn one; a DDP rank that rank 0's run launched takes rank 0's
+        inherited = os.environ.get(_DRAWN_SEED)  # (was: each rank drew its own)
+        opts["seed"] = int(inherited) if inherited else random.randrange(SEED_MAX + 1)
     opts["seed"] = config_seed(cfg, opts["seed"])
     check_seed(opts["seed"], key, spos=algorithm == "spos")
     trainer_cfg = dict(cfg.get("trainer") or {})
@@ -381,6 +389,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
         pl.seed_everything(opts["seed"], verbose=False)
+        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}))  # for launched ranks
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = data.build()
