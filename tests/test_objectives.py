@@ -10,6 +10,8 @@ import json
 import math
 import random
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -600,3 +602,41 @@ def test_an_objective_function_that_leaves_out_an_objective_fails_and_the_run_re
                     run_dir=tmp_path, verbose=False).run()
     assert sorted(t.metrics["cost"] for t in result.trials
                   if t.status is TrialStatus.COMPLETED) == [1.0, 2.0]
+
+
+class RaisesAfter:
+    """A constraint that raises from its ``n``-th call on (the driver calls it; it counts)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, arch: dict) -> bool:
+        self.calls += 1
+        if self.calls >= self.n:
+            raise RuntimeError(f"call {self.calls}")
+        return True
+
+
+def _slow_score(arch: dict) -> dict:
+    time.sleep(1.0)  # still out when the driver asks for the other worker's candidate
+    return {"score": float(arch["c"] + arch["d"])}
+
+
+def test_a_constraint_that_raises_lets_the_running_trials_finish(tmp_path):
+    # was (2 workers): the ConfigError killed the trial out, left it RUNNING and out of the
+    # export; now it stops as a failures stop does: the running ones finish, are stored
+    space = {"c": {"choice": [1, 2, 3, 4]}, "d": {"int": [0, 9]}}
+    constraint = RaisesAfter(10**9)  # counts the calls of the checks before the folder
+    Search(None, space, objective=_slow_score, monitor="score", mode="max",
+           constraints=[constraint], run_dir=tmp_path / "probe", budget=1, verbose=False)
+    first = constraint.calls + 2  # the checks before the run folder, then the first trial's
+    with pytest.raises(ConfigError, match=rf"constraint .*RaisesAfter.* raised RuntimeError: "
+                                          rf"call {first}"), ThreadPoolExecutor(2) as pool:
+        Search(None, space, objective=_slow_score, monitor="score", mode="max", budget=8,
+               optimizer="RandomSearch", seed=0, constraints=[RaisesAfter(first)],
+               executor=pool, num_workers=2, run_dir=tmp_path / "run", verbose=False).run()
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.count(TrialStatus.RUNNING) == 0
+        assert store.count(TrialStatus.COMPLETED) == 1
+        best = store.best("max")
+    assert load_best(tmp_path / "run")["trial"] == best.trial_id

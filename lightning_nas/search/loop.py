@@ -22,7 +22,7 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
@@ -159,16 +159,17 @@ class SearchLoop:
                      f"to re-run, {len(self.paused)} paused")
             if self.failures.reopened:
                 self.say(self.failures.describe())
-        # a stop (the optimizer's error, failures: ``FailureWatch.check``) starts no more
-        # trials; those out finish and are stored (each of a wait's results), then it raises
-        stopped: SearchError | None = None
+        # a stop (the optimizer's error, failures: ``FailureWatch.check``, a constraint that
+        # raised) starts no more trials; those out finish and are stored (each of a wait's
+        # results), then it raises
+        stopped: SearchError | ConfigError | None = None
         try:
             while True:
                 try:
                     while stopped is None and len(self.running) < self.executor.num_workers \
                             and self._start_one():
                         pass
-                except SearchError as err:
+                except (SearchError, ConfigError) as err:  # (was: a constraint's killed them)
                     stopped = err
                 if not self.running:
                     break
