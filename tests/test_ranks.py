@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
+import signal
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from lightning_nas.search import ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
 from tests.helpers import BlobData
+from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
 
@@ -143,17 +143,20 @@ def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_doe
     assert _gone(pids.values())
 
 
-def _training_trial(tmp_path: Path, env: dict[str, str] | None = None
-                    ) -> tuple[subprocess.Popen, list[str]]:
-    """A search process running a DDP trial of a minute, once both its ranks train, and
-    their pids."""
-    script = (f"from tests.test_ranks import _trial; from pathlib import Path; "
-              f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)")
-    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
-                              env={**os.environ, **(env or {})})
+def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = False
+                    ) -> tuple[int, list[str]]:
+    """A search process running a DDP trial of a minute, once both its ranks train: its pid
+    (forked by ``launcher``: the imports paid once, not by a fresh ``python -c``) and its
+    ranks' pids."""
+    script = tmp_path / "driver.py"
+    script.write_text(f"import os; from pathlib import Path; from tests.test_ranks import _trial\n"
+                      f"if {fresh_ranks}: os.environ[{FRESH_RANKS!r}] = '1'\n"
+                      f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)\n")
+    driver = launcher.launch([], tmp_path / "driver.log", script)
     log = tmp_path / "t1" / "trial.log"
     deadline = time.time() + 120
     while time.time() < deadline:
+        assert launcher.exited() is None, (tmp_path / "driver.log").read_text()
         pids = re.findall(r"rank \d pid (\d+) fits", log.read_text() if log.exists() else "")
         if len(pids) == 2:
             break
@@ -162,11 +165,10 @@ def _training_trial(tmp_path: Path, env: dict[str, str] | None = None
     return driver, pids
 
 
-def test_ranks_die_with_the_process_that_started_them(tmp_path):
+def test_ranks_die_with_the_process_that_started_them(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
-    driver, pids = _training_trial(tmp_path)
-    driver.kill()
-    driver.wait()
+    _, pids = _training_trial(tmp_path, launcher)
+    assert launcher.kill() == -signal.SIGKILL
     assert _gone(pids)
 
 
@@ -183,15 +185,14 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path):
+def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves neither the trial's own process nor a rank
     that Lightning's launcher started from it training on."""
     # was: the trial's process (its own session) and its ranks trained on and wrote into the
     # run folder after the search was gone
-    driver, pids = _training_trial(tmp_path, {FRESH_RANKS: "1"})
-    started = _descendants(driver.pid)
+    driver, pids = _training_trial(tmp_path, launcher, fresh_ranks=True)
+    started = _descendants(driver)
     assert {int(pid) for pid in pids} <= started
-    driver.kill()
-    driver.wait()
+    assert launcher.kill() == -signal.SIGKILL
     assert _gone(started)
     assert not (tmp_path / "t1" / "result.json").exists()
