@@ -388,6 +388,26 @@ def test_the_leaderboard_time_is_training_time_not_the_wait_of_a_paused_trial(tm
         assert [row["time_s"] for row in leaderboard_rows(store)] == [12.5]
 
 
+def test_show_rounds_a_trials_time_once_as_its_progress_line_does(tmp_path, capsys):
+    # was: 1.5486 s rounded to 1.55 for the rows, then printed 1.6 (the progress line: 1.5s)
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.progress import trial_line
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        done = TrialResult(trial_id=store.start_trial({"k": 1}), arch={"k": 1},
+                           status=TrialStatus.COMPLETED, score=0.5, epoch=0, epochs=1,
+                           started=100.0, finished=102.0, fit_time=1.5486,
+                           metrics={"acc": 0.5})
+        store.finish_trial(done)
+    assert trial_line(done, "acc", 1, 2, done).split()[-2] == "1.5s"
+    assert main(["show", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[6] == "1.5"
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["leaderboard"][0]["time_s"] == 1.55
+
+
 def test_the_trial_line_of_a_promoted_trial_says_its_training_time(tmp_path):
     # was: finished - started, where a promoted trial keeps its first start: a trial that
     # trained 0.17 s was printed with the 1144.6 s between two invocations

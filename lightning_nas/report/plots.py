@@ -305,7 +305,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     extra = _extra_plots(store, out)
     plots += extra
     s = summary(store)
-    rows = leaderboard_rows(store, k=20)
+    rows = leaderboard_rows(store, k=20, digits=None)  # the table rounds time_s once
     shown = f" (the best 20 of {s['completed']})" if s["completed"] > len(rows) else ""
     table = format_table(rows)
     failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]

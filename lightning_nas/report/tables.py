@@ -42,9 +42,18 @@ def _objective_columns(store: RunStore) -> dict[str, str]:
     return {f"{n} (objective)" if n in _COLUMNS else n: n for n in names}
 
 
-def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]]:
+def leaderboard_rows(store: RunStore, k: int | None = 10, digits: int | None = 2
+                     ) -> list[dict[str, Any]]:
     """The best ``k`` COMPLETED trials as flat rows, best first; a run with several
-    objectives gets a column for each objective after the monitor."""
+    objectives gets a column for each objective after the monitor.
+
+    Args:
+        store: The run.
+        k: How many rows at most (None: all).
+        digits: The decimals ``time_s`` is rounded to (JSON, CSV); None keeps the stored
+            value, for a table that rounds it once to one decimal (rounded twice, 1.5486 s
+            was 1.55 then 1.6, where the trial's progress line said 1.5).
+    """
     mode = store.get_meta("mode", "max")
     columns = _objective_columns(store)
     rows = []
@@ -53,7 +62,7 @@ def leaderboard_rows(store: RunStore, k: int | None = 10) -> list[dict[str, Any]
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
                      **{c: t.metrics.get(n) for c, n in columns.items()},
                      "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,
-                     "time_s": None if took is None else round(took, 2),
+                     "time_s": took if took is None or digits is None else round(took, digits),
                      "arch": t.arch})
     return rows
 
@@ -170,7 +179,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     in ``table``, ``csv`` or ``json`` form; ``k`` rows at most (None: all). Rows that ``k``
     cut are said: a line above the table (``the first 10 of 29 failed trials``) and the
     JSON's ``shown`` and ``of`` (the rows before the cut)."""
-    rows = leaderboard_rows(store, k) if status == "completed" else trial_rows(store, status, k)
+    rows = (leaderboard_rows(store, k, digits=None if fmt == "table" else 2)
+            if status == "completed" else trial_rows(store, status, k))
     total = _total(store, status, len(rows), k)
     front = front_rows(store) if status == "completed" else []
     failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")] \
