@@ -507,6 +507,29 @@ def test_show_json_of_a_oneshot_folder_with_a_nan_score_is_valid_json(tmp_path, 
     assert [row["score"] for row in shown["leaderboard"]] == [0.5, None]
 
 
+def test_show_and_report_of_a_oneshot_folder_say_the_rows_top_cuts(tmp_path, capsys):
+    # was: --top 3 of 22 subnets (and the report's 20) cut silently, no shown/of in the JSON
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 21}\nscore: 0.21\nalgorithm: spos\n"
+                                             "mode: max\n")
+    history = [{"epoch": 4, "arch": {"k": k}, "score": k / 100} for k in range(22)]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+
+    def show(*args: str) -> str:
+        assert main(["show", str(tmp_path), *args]) == 0
+        return capsys.readouterr().out
+    table = show("--top", "3")
+    assert "\nthe best 3 of 22 (a higher --top shows more)\nrank  epoch  score" in table
+    assert "\nthe best 10 of 22 (a higher --top shows more)\n" in show()
+    assert "the best" not in show("--top", "30")
+    data = json.loads(show("--top", "3", "--format", "json"))
+    assert (len(data["leaderboard"]), data["shown"], data["of"]) == (3, 3, 22)
+    pytest.importorskip("matplotlib")
+    from lightning_nas.report.oneshot import write_oneshot_report
+
+    page = write_oneshot_report(tmp_path, tmp_path / "report")["html"].read_text()
+    assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
+
+
 def mostly_failing(arch: dict) -> dict:
     """Fails for 5 ``k`` in 6."""
     if arch["k"] % 6:

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.report.tables import format_csv, format_table, json_safe
+from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.run_folder import user_path
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
@@ -111,17 +111,22 @@ def _head(info: dict[str, Any]) -> str:
 
 
 def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -> str:
-    """The leaderboard of a one-shot run folder as ``table``, ``csv`` or ``json``."""
+    """The leaderboard of a one-shot run folder as ``table``, ``csv`` or ``json``; ``k``
+    rows at most (None: all). Rows that ``k`` cut are said as a search run's are: a line
+    above the table (``the best 3 of 8``) and the JSON's ``shown`` and ``of``."""
     info = load_oneshot(folder)
-    rows = oneshot_rows(info, k)
+    every = oneshot_rows(info, None)
+    rows = every[:k]
     if fmt == "json":
         return json.dumps(json_safe({
             "algorithm": info["algorithm"], "mode": info["mode"],
             "best": {"arch": info.get("arch"), "score": info.get("score")},
-            "finetune": info["finetune"], "leaderboard": rows}), indent=2)
+            "finetune": info["finetune"], "leaderboard": rows, "shown": len(rows),
+            "of": len(every)}), indent=2)
     if fmt == "csv":
         return format_csv(rows, sort_keys=False)
-    return _head(info) + "\n" + format_table(rows)
+    cut = cut_line(len(rows), len(every))
+    return _head(info) + ("\n" + cut if cut else "") + "\n" + format_table(rows)
 
 
 def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, Any]:
@@ -158,13 +163,16 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
         plot, caption = out / "subnets.png", "subnet scores with shared weights per search"
         plot_subnet_scores(info["history"] or [], plot, info["mode"])
     image = base64.b64encode(plot.read_bytes()).decode()
+    every = oneshot_rows(info, None)
+    rows = every[:20]
+    shown = f" (the best {len(rows)} of {len(every)})" if len(every) > len(rows) else ""
     best = dump_yaml({"arch": info.get("arch"), "score": info.get("score")})
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
             f'one-shot report</title></head><body><h1>{html.escape(info["algorithm"])} one-shot '
             f'search</h1><p>{html.escape(_head(info))}</p><figure><img alt="{plot.stem}" '
             f'style="max-width:100%" src="data:image/png;base64,{image}"><figcaption>{caption}'
             f"</figcaption></figure><h2>Best architecture</h2><pre>{html.escape(best)}</pre>"
-            f"<h2>Leaderboard</h2><pre>{html.escape(format_table(oneshot_rows(info, 20)))}</pre>"
+            f"<h2>Leaderboard{shown}</h2><pre>{html.escape(format_table(rows))}</pre>"
             f"</body></html>\n")
     (out / "report.html").write_text(page)
     return {"html": out / "report.html", "plots": [plot]}

@@ -23,8 +23,8 @@ from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["STATUSES", "counts_line", "error_line", "format_csv", "format_table", "front_rows",
-           "json_safe", "leaderboard_rows", "render", "summary", "trial_rows"]
+__all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "format_csv", "format_table",
+           "front_rows", "json_safe", "leaderboard_rows", "render", "summary", "trial_rows"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
@@ -206,10 +206,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     for src in s["warm_start"]:
         head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
                  f"(not counted in the budget)")
-    if total > len(rows):  # cut by k: said, as the report says it
-        what = {"completed": "", "all": " trials"}.get(status, f" {status} trials")
-        head += (f"\n{'the best' if status == 'completed' else 'the first'} {len(rows)} of "
-                 f"{total}{what} (a higher --top shows more)")
+    if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
+        head += "\n" + cut
     text = head + "\n" + format_table(rows)
     if front:
         spec = store.objectives()
@@ -220,6 +218,25 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
             f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"
             for r in failures)
     return text
+
+
+def cut_line(shown: int, total: int, status: str = "completed") -> str:
+    """The line above a table whose rows ``--top`` cut (a search run's or a one-shot
+    folder's), empty when none was cut.
+
+    Example:
+        >>> cut_line(3, 8)
+        'the best 3 of 8 (a higher --top shows more)'
+        >>> cut_line(10, 29, "failed")
+        'the first 10 of 29 failed trials (a higher --top shows more)'
+        >>> cut_line(8, 8)
+        ''
+    """
+    if total <= shown:
+        return ""
+    what = {"completed": "", "all": " trials"}.get(status, f" {status} trials")
+    return (f"{'the best' if status == 'completed' else 'the first'} {shown} of {total}{what} "
+            f"(a higher --top shows more)")
 
 
 def _total(store: RunStore, status: str, shown: int, k: int | None) -> int:
