@@ -530,6 +530,36 @@ def test_show_and_report_of_a_oneshot_folder_say_the_rows_top_cuts(tmp_path, cap
     assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
 
 
+def test_a_oneshot_folder_fine_tuned_one_epoch_says_1_epoch(tmp_path, capsys):
+    # was: "fine-tuned 1 epochs"
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\nalgorithm: spos\n")
+    (tmp_path / "history.json").write_text(json.dumps([{"epoch": 1, "arch": {"k": 3},
+                                                         "score": 0.5}]))
+    (tmp_path / "finetune.json").write_text(json.dumps({"epochs": 1, "lr": 0.003,
+                                                        "metrics": {"val_acc": 0.9}}))
+    assert main(["show", str(tmp_path)]) == 0
+    assert "\nfine-tuned 1 epoch: val_acc=0.9000\n" in capsys.readouterr().out
+
+
+def test_the_progress_plots_axis_labels_lie_within_the_figure(finished_run):
+    # was: "minutes since the first trial started (wall clock, pauses between resumes
+    # included)" in one line, wider than its panel: cut off at the right ("... includ")
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import progress_figure
+
+    with RunStore(finished_run / "search.db") as store:
+        fig = progress_figure(store)
+    fig.canvas.draw()
+    labels = [ax.xaxis.label for ax in fig.axes]
+    assert "pauses between resumes included" in " ".join(labels[1].get_text().split())
+    for label in labels:
+        box = label.get_window_extent()
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, label.get_text()
+    plt.close(fig)
+
+
 def mostly_failing(arch: dict) -> dict:
     """Fails for 5 ``k`` in 6."""
     if arch["k"] % 6:

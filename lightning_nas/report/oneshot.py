@@ -106,7 +106,7 @@ def _head(info: dict[str, Any]) -> str:
     tuned = info["finetune"]
     if tuned:
         values = ", ".join(f"{k}={v:.4f}" for k, v in sorted(tuned["metrics"].items()))
-        head += f"\nfine-tuned {tuned['epochs']} epochs: {values}"
+        head += f"\nfine-tuned {_epochs(tuned['epochs'])}: {values}"
     return head
 
 

@@ -30,8 +30,8 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
 __all__ = ["PLOT_HINT", "check_out_dir", "choice_options", "choice_order", "log_scaled",
-           "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores", "pyplot",
-           "write_report"]
+           "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
+           "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -75,7 +75,17 @@ def _scored(store: RunStore) -> list[Any]:
 
 def plot_progress(store: RunStore, path: Any) -> None:
     """Best so far against trials and against time (completed trials; pruned and paused
-    ones grey)."""
+    ones grey), drawn by ``progress_figure``, into ``path``."""
+    plt = pyplot()
+    fig = progress_figure(store)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def progress_figure(store: RunStore) -> Any:
+    """``plot_progress``'s figure (open: the caller closes it): best so far against trials
+    and against wall-clock minutes, each axis label within the figure (was: the minutes'
+    label in one line, cut off at the right edge)."""
     plt = pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
     trials = sorted(_scored(store), key=lambda t: t.finished or 0)
@@ -89,7 +99,7 @@ def plot_progress(store: RunStore, path: Any) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, xs, label in ((axes[0], range(1, len(trials) + 1), "scored trials finished"),
                           (axes[1], [((t.finished or start) - start) / 60 for t in trials],
-                           "minutes since the first trial started (wall clock, pauses "
+                           "minutes since the first trial started\n(wall clock, pauses "
                            "between resumes included)")):
         xs = list(xs)
         done = [(x, t.score) for x, t in zip(xs, trials, strict=True)
@@ -109,8 +119,7 @@ def plot_progress(store: RunStore, path: Any) -> None:
     axes[0].legend(loc="best", framealpha=0.9)
     fig.suptitle(f"{monitor} ({mode}) over the search")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def log_scaled(space: dict[str, Any], prefix: str = "") -> set[str]:
