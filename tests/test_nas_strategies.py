@@ -127,12 +127,15 @@ def test_tell_not_asked_is_learned(name):
     assert opt.ask().value == archs[-1]
 
 
-def _hits(name: str, seeds: int = 12, budget: int = 50) -> int:
-    """Seeds that find the optimum (4 ones) of a 4^4 * 2 = 512-architecture OneMax-like toy."""
+def _hits(name: str, seeds: int = 12, budget: int = 50, enough: int | None = None) -> int:
+    """Seeds that find the optimum (4 ones) of a 4^4 * 2 = 512-architecture OneMax-like toy;
+    with ``enough``, counted only until that many are found (the rest cannot lower it)."""
     space = SearchSpace.from_dict({f"x{i}": {"choice": [0, 1, 2, 3]} for i in range(4)}
                                   | {"o": {"ordered": [0, 1]}})
     hits = 0
     for seed in range(seeds):
+        if enough is not None and hits >= enough:
+            break
         opt = make_optimizer(name, space, budget=budget, seed=seed)
         seen: set[str] = set()
         while len(seen) < budget:
@@ -148,8 +151,8 @@ def _hits(name: str, seeds: int = 12, budget: int = 50) -> int:
 
 def test_strategies_find_the_optimum_more_often_than_random():
     random_hits = _hits("RandomSearch")
-    for name in NAMES:
-        assert _hits(name) > random_hits, name
+    for name in NAMES:  # the count stops once it beats random's: the same verdict, sooner
+        assert _hits(name, enough=random_hits + 1) > random_hits, name
 
 
 # --------------------------------------------------------------------- codec and moves
