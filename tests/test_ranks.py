@@ -60,7 +60,7 @@ def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path
 
 def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(ranks, "_GRACE_S", 2.0)  # rank 0 waits in a collective meanwhile
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
     try:
         raised, log, first = _trial(tmp_path, 1, width=8, fault="raise")
         died, _, second = _trial(tmp_path, 2, width=8, fault="exit")
