@@ -155,7 +155,7 @@ def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monke
     from lightning_nas.errors import SearchError
     from lightning_nas.search import ranks
 
-    monkeypatch.setattr(ranks, "_GRACE_S", 2.0)  # rank 0 waits in a collective meanwhile
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
     search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}}, data=BlobData,
                     model_init_args={"fault": "raise"}, budget=4, max_failures=4,
                     trainer={**DDP, "max_epochs": 1, "callbacks": None},
