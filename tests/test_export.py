@@ -421,7 +421,8 @@ def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightnin
     assert [r["val_acc"] for r in _csv_metrics(tmp_path / "cli")] == trial.curve
 
 
-def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer):
+def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer,
+                                                        launcher):
     """Run in-process, Lightning's launcher re-ran the ``finetune`` command for rank 1: the
     result was printed twice and rank 1 made a ``finetune_1`` folder of its own."""
     finished_run = tmp_path / "run"  # a model whose val_acc is synced over the ranks
@@ -429,11 +430,16 @@ def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, ti
            budget=1, run_dir=finished_run, verbose=False).run()
     ddp = ["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
            "--trainer.callbacks=[{class_path: tests.helpers.RankRecorder}]"]
-    done = subprocess.run([sys.executable, "-m", "lightning_nas", "finetune", str(finished_run),
-                           "--max_epochs=1", *ddp], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parents[1])
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("Fine-tuned") == 1
+    # ``python -m lightning_nas finetune ...``, forked by the launcher (its imports paid once,
+    # not by a fresh python), as a script whose sys.argv is that command: a Lightning launcher
+    # that started rank 1 from it would re-run the finetune command, as under ``python -m``
+    script = tmp_path / "lightning_nas_main.py"
+    script.write_text("import sys\nfrom lightning_nas.cli import main\nsys.exit(main())\n")
+    log = tmp_path / "finetune.log"
+    code = launcher.run(["finetune", finished_run, "--max_epochs=1", *ddp], log, script)
+    out = log.read_text()  # its stdout and stderr, and those of any rank it started
+    assert code == 0, out[-2000:]
+    assert out.count("Fine-tuned") == 1
     assert [p.name for p in finished_run.glob("finetune*")] == ["finetune"]
     for rank in (0, 1):  # both ranks trained in the one folder
         record = json.loads((finished_run / "finetune" / f"rank{rank}.json").read_text())
