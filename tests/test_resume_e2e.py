@@ -55,7 +55,7 @@ def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, launcher):
     cfg.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"sleep": 0.05}},
         "data": {"class_path": "tests.helpers.BlobData"},
-        "trainer": {"max_epochs": 4, "accelerator": "cpu", "devices": 1},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
         "search": {"space": {"width": {"int": [4, 64]}, "lr": {"float": [0.02, 0.3]}},
                    "budget": BUDGET, "seed": 3,  # the default strategy: tells steer it
                    "num_workers": 2, "run_dir": str(run_dir)},
