@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 from lightning_nas import Search
+from lightning_nas.arch import arch_key
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm import WarmStartReport, fill_value, load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered
-from lightning_nas.store import RunStore, open_run
+from lightning_nas.store import RunStore, open_run, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 from tests.helpers import BlobData, TinyNet
@@ -420,6 +421,36 @@ def test_a_retrained_architecture_that_failed_is_not_trained_again_on_resume(tmp
     assert calls.count(top[0]) == 1 and calls[1] == top[1]
     assert [t.arch for t in result.trials][:2] == top
     assert [t.status for t in result.trials][:2] == [TrialStatus.FAILED, TrialStatus.COMPLETED]
+
+
+def test_a_retrained_architecture_asked_again_is_a_repeat_not_a_trial(tmp_path, tiny_trainer):
+    # was: the retrained prior was stored and keyed as the source had it, but nevergrad's
+    # round trip of a log-scale float holds it an ulp off (0.24067051877668927 comes back
+    # 0.2406705187766893): the default strategy's ask of that point trained it again
+    lr = 0.24067051877668927
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.5], "log": True}}
+    with open_search_store(tmp_path / "source", {"space": space, "monitor": "val_acc",
+                                                 "mode": "max"}) as store:
+        for arch, acc in (({"width": 8, "lr": lr}, 0.9), ({"width": 4, "lr": 0.1}, 0.5)):
+            store.finish_trial(TrialResult(store.start_trial(arch), arch,
+                                           TrialStatus.COMPLETED, score=acc))
+
+    def search(run_dir: Path, **kw) -> Search:
+        return Search(TinyNet, space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
+                      budget=2, seed=3, retrain_top_k=1, warm_start=[str(tmp_path / "source")],
+                      run_dir=run_dir, verbose=False, **kw)
+
+    straight = search(tmp_path / "straight").run()
+    first, second = (t.arch for t in straight.trials)
+    assert first["width"] == 8 and math.isclose(first["lr"], lr, rel_tol=1e-12)
+    assert not (second["width"] == 8 and math.isclose(second["lr"], lr, rel_tol=1e-9))
+    with open_run(tmp_path / "straight") as store:  # the repeat: asked, told, not counted
+        assert [e["kind"] for e in store.events() if e["arch_key"] == arch_key(first)] == \
+            ["given", "ask"]
+    with pytest.raises(_Stop):  # stopped after the retrained trial, resumed: the same
+        search(tmp_path / "stopped", on_trial_end=_stop_after(1)).run()
+    resumed = search(tmp_path / "stopped").run()
+    assert [t.arch for t in resumed.trials] == [first, second]
 
 
 def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):

@@ -4,7 +4,9 @@
 in the run's store (table ``priors``, meta ``warm_start``), so a resume reads the priors
 the first start saw; it tells them to the optimizer (``tell_priors``) and returns the
 architectures a ``retrain_top_k`` trains again first, distinct, best first (each task's
-best, then each task's second, ...: ``rank_priors``).
+best, then each task's second, ...: ``rank_priors``), each as the optimizer holds it
+(``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
+its later ask of that point gives that value, which must be known as trained).
 """
 
 from __future__ import annotations
@@ -17,9 +19,25 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
+from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.transfer import rank_priors, tell_priors
 
-__all__ = ["warm_start"]
+__all__ = ["held", "warm_start"]
+
+
+def held(space: SearchSpace, optimizer: Any, arch: dict[str, Any]) -> dict[str, Any]:
+    """The architecture ``arch`` as ``optimizer`` holds it: the value of the candidate
+    nevergrad builds for it, which its ask of that point proposes (a float on a log scale
+    comes back an ulp off: ``0.24067051877668927`` is ``0.2406705187766893``).
+
+    Example:
+        >>> from lightning_nas.strategies import make_optimizer
+        >>> space = SearchSpace.from_dict({"lr": {"float": [0.01, 0.5], "log": True}})
+        >>> held(space, make_optimizer("RandomSearch", space, seed=0),
+        ...      {"lr": 0.24067051877668927})
+        {'lr': 0.2406705187766893}
+    """
+    return space.validate(candidate_of(optimizer.parametrization, arch).value)
 
 
 def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, optimizer: Any,
@@ -50,4 +68,7 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
     tell_priors(optimizer, [(p["arch"], p["losses"] or p["loss"], p["task"])
                             for p in priors])  # several objectives: each loss
     ranked = rank_priors([(p["arch"], p["loss"], p["task"]) for p in priors])
+    # as its trial and a later ask of it hold it (was: as stored: that ask, an ulp off,
+    # was no repeat and trained it again)
+    ranked = [held(space, optimizer, arch) for arch in ranked]
     return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
