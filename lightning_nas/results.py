@@ -75,6 +75,10 @@ class TrialResult:
     #: checks before the first training step (not stored: the search loop stops when two
     #: trials in a row fail so the same way)
     build_failed: bool = False
+    #: the error is an objective the trial did not log (or its function did not return):
+    #: ``fatal`` only while none of the search's trials completed, a misspelt name; after
+    #: one did, the name is right and this architecture fails alone (not stored)
+    objective_missing: bool = False
 
     @property
     def took(self) -> float | None:

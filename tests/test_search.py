@@ -149,6 +149,57 @@ def test_too_many_failures_stop_the_search(tmp_path, tiny_trainer):
                 model=DivergesAtItsRate).run()
 
 
+class LogsSomeWhenWide(TinyNet):
+    """Logs objective ``val_some`` only when wider than ``above``."""
+
+    above = 8
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        if self.hparams.width > self.above:
+            self.log("val_some", self.hparams.width / 100)
+
+
+def test_an_objective_only_some_architectures_log_fails_them_once_a_trial_completed(
+        tmp_path, monkeypatch):
+    # was: trial 2 (width 4) stopped the search "with an error every trial would hit"
+    # although trial 1 had completed with the objective, and max_failures was never consulted
+    space = {"width": {"choice": [16, 4]}, "lr": {"float": [0.02, 0.3]}}
+    trainer = {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1}
+    setup = dict(objectives={"val_acc": "max", "val_some": "max"}, seed=1,
+                 optimizer="RandomSearch")
+    result = _search(tmp_path, space, trainer, budget=2, max_failures=5,
+                     model=LogsSomeWhenWide, **setup).run()
+    first, *_ = result.trials
+    assert first.status is TrialStatus.COMPLETED and first.arch["width"] == 16
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    assert failed and all(t.arch["width"] == 4 for t in failed)
+    assert all(t.error.startswith("MonitorError: objective 'val_some' was not logged in "
+                                  "epoch 0") for t in failed)
+    assert sum(t.status is TrialStatus.COMPLETED for t in result.trials) == 2
+    # a resume counts the completed trials in its store: its trials that miss the objective
+    # are failures too, up to max_failures (was: the first of them stopped it)
+    count = len(failed)
+    monkeypatch.setattr(LogsSomeWhenWide, "above", 64)  # the module changed: none logs it
+    with pytest.raises(SearchError, match=rf"{count + 2} trials failed \(max_failures="
+                                          rf"{count + 1}\); last error: MonitorError: "
+                                          rf"objective 'val_some' was not logged"):
+        _search(tmp_path, space, trainer, budget=4, max_failures=count + 1,
+                model=LogsSomeWhenWide, **setup).run()
+
+    # so for an objective= search's function that returns it for some architectures only
+    def some(arch: dict) -> dict:
+        return {"val_acc": 0.5, **({"val_some": 1.0} if arch["x"] == 1 else {})}
+
+    result = Search(None, {"x": {"choice": [1, 2]}}, objective=some, budget=2, max_failures=5,
+                    run_dir=tmp_path / "objective", verbose=False, **setup).run()
+    first, *_ = result.trials
+    assert first.status is TrialStatus.COMPLETED and first.arch["x"] == 1
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    assert failed and all(t.error.startswith("MonitorError: objective 'val_some' was not "
+                                             "returned") for t in failed)
+
+
 def test_a_search_stopped_by_max_failures_exports_the_best_so_far(tmp_path, tiny_trainer):
     # was: no best.yaml, best.ckpt or best_config.yaml although trials had completed
     space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.3]}}

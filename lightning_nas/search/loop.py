@@ -396,6 +396,8 @@ class SearchLoop:
             if len(result.curve) < len(earlier.curve):  # failed before its epochs were back
                 result.curve, result.epochs = earlier.curve, earlier.epochs
         key = arch_key(arch)
+        if result.objective_missing and self.completed:  # a completed trial logged it: no
+            result.fatal = False  # misspelt name, this architecture's failure (max_failures)
         if not result.fatal:  # (a trial that found the count wrong stops the search)
             result.metrics = {**self.costs(arch, key), **result.metrics}
         why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)

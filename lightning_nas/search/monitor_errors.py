@@ -142,14 +142,15 @@ def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, A
     Raises:
         MonitorError: naming the objective, the epoch and the logged keys (the closest one
             first); for an objective only training logs per epoch and a validation within
-            the epoch, ``val_check_interval`` and what to change.
+            the epoch, ``val_check_interval`` and what to change (``objective_missing``
+            set: it stops the search only while none of its trials completed).
     """
     missing = [name for name in objectives if name not in entry["metrics"]]
     if not missing or monitor not in entry["metrics"]:
         return
     name, epoch = missing[0], entry["epoch"]
     if entry is not last and name in last["metrics"] and name not in validation_keys:
-        raise MonitorError(
+        raise _objective_missing(
             f"objective {name!r} is logged by training, once per epoch, but validation runs "
             f"several times per epoch (trainer.val_check_interval={interval}): the "
             f"validations within epoch {epoch} have no value of it, so a trial whose best "
@@ -157,5 +158,15 @@ def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, A
             f"validate once per epoch (val_check_interval: 1.0)")
     keys = sorted(entry["metrics"])
     close = metric_hint(name, [*keys, "params", "flops"])
-    raise MonitorError(f"objective {name!r} was not logged in epoch {epoch}; {close}logged "
-                       f"keys: {keys} (the search counts 'params' and 'flops' itself)")
+    raise _objective_missing(f"objective {name!r} was not logged in epoch {epoch}; {close}"
+                             f"logged keys: {keys} (the search counts 'params' and 'flops' "
+                             f"itself)")
+
+
+def _objective_missing(message: str) -> MonitorError:
+    """The ``MonitorError`` of an objective missing from a validation, ``objective_missing``
+    set: every trial's error (a misspelt name) while none of the search's trials completed;
+    after one did, it logged the objective, and this architecture fails alone."""
+    err = MonitorError(message)
+    err.objective_missing = True
+    return err

@@ -244,7 +244,7 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
         result.error = (f"MonitorError: objective {missing[0]!r} was not returned; "
                         f"{did_you_mean(missing[0], metrics)}the objective returned "
                         f"{sorted(metrics)}")
-        result.fatal = True
+        result.fatal = result.objective_missing = True  # fatal until a trial completed
         return result
     value = metrics[spec.monitor]
     if not math.isfinite(value):
@@ -329,6 +329,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, (MonitorError, CountMismatch))
+        # an objective this trial did not log: fatal only until a trial completed (loop)
+        result.objective_missing = getattr(err, "objective_missing", False)
         if getattr(err, "never_logged", False):  # a trial stopped before the epochs that
             result.fatal = _ran_to_its_end(trainer) and not any(  # log it: not every trial
                 key in _VALIDATION_KEYS for key in spec.arch)
