@@ -58,6 +58,22 @@ def test_asha_rungs_and_top_fraction():
     assert rule.promotable(7, 1) and rule.promotion({7: 1, 2: 1}) == 7
 
 
+def test_values_tied_with_a_rungs_cut_all_go_on():
+    # documented (README): a tie cannot be told apart, so every value equal to the worst of
+    # the top 1/eta goes on; a rung of ties lets more than 1/eta on (4 of 6 here, not 2)
+    rule = ASHARule(min_epochs=1, max_epochs=9, eta=3)
+    values = {1: 1.0, 2: 0.7, 3: 0.8, 4: 1.0, 5: 1.0, 6: 1.0}
+    decisions = {key: rule.decide(key, 1, value) for key, value in values.items()}
+    assert [k for k, d in decisions.items() if d is Decision.CONTINUE] == [1, 4, 5, 6]
+    assert decisions[2] is decisions[3] is Decision.PAUSE
+    rule = ASHARule(min_epochs=1, max_epochs=9, eta=3, mode="min")
+    for key, value in ((1, 0.2), (2, 0.9), (3, 0.5)):
+        rule.decide(key, 1, value)
+    assert rule.decide(4, 1, 0.5) is Decision.PAUSE  # 4 values: the top 1 (0.2) goes on
+    rule.record(5, [0.2])  # tied with the cut: promotable, as the first 0.2 is
+    assert rule.promotable(5, 1) and rule.promotion({5: 1, 3: 1}) == 5
+
+
 class _Value(float):
     """A monitored value that counts the comparisons made to rank it."""
 
