@@ -29,6 +29,7 @@ from lightning_nas.search.schedulers import (
     Rule,
     make_rule,
 )
+from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -184,6 +185,29 @@ def test_make_rule_errors():
     rule = MedianRule(min_epochs=1, mode="min")
     made = make_rule(rule, mode="min")  # a copy: the search's values are not the object's
     assert repr(made) == repr(rule) and made is not rule
+
+
+def test_every_scheduler_setting_the_scheduler_does_not_use_is_named_at_once(tmp_path):
+    # was: one key per error (`--search.scheduler=none` over a file with min_epochs,
+    # max_epochs and eta: three start-ups, and max_epochs's error gave no --search.*=null)
+    with pytest.raises(ConfigError) as refused:
+        Search(None, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
+               scheduler="none", min_epochs=1, max_epochs=4, eta=2, run_dir=tmp_path / "run")
+    said = str(refused.value)
+    assert said.startswith("`min_epochs` (1) is the epochs a scheduler trains a trial before "
+                           "it first judges it, `max_epochs` (4) is a scheduler's complete "
+                           "trial and `eta` (2) is the reduction factor of scheduler asha or "
+                           "hyperband, and no scheduler is set: nothing uses them"), said
+    assert ("--search.min_epochs=null --search.max_epochs=null --search.eta=null" in said
+            and "set trainer.max_epochs" in said), said
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match=r"--search\.max_epochs=null\), or set a scheduler$"):
+        SearchSettings.from_options(max_epochs=4)
+    with pytest.raises(ConfigError, match=r"`min_epochs` \(2\) .* and `eta` \(3\) .* "
+                                          r"MedianRule is a rule object, which keeps its own: "
+                                          r"build it with min_epochs=2 \(it has no eta\), and "
+                                          r"leave `min_epochs` and `eta` out"):
+        SearchSettings.from_options(scheduler=MedianRule(), min_epochs=2, eta=3)
 
 
 def test_a_rule_object_whose_mode_is_not_the_searchs_is_refused_before_training(tmp_path):

@@ -338,41 +338,46 @@ def rule_settings(scheduler: object) -> tuple[str, ...]:
 
 
 def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
-    """Refuse a setting among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
-    out) that ``scheduler`` does not use (``rule_settings``): it would be ignored.
+    """Refuse the settings among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
+    out) that ``scheduler`` does not use (``rule_settings``): they would be ignored. One error
+    names them all, each with its ``--search.KEY=null``.
 
     Example:
         >>> check_rule_settings("median", min_epochs=2, max_epochs=None, eta=None)
-        >>> check_rule_settings("median", eta=2)
+        >>> check_rule_settings("none", min_epochs=1, eta=2)
         Traceback (most recent call last):
         ...
-        lightning_nas.errors.ConfigError: `eta` (2) is the reduction factor of scheduler ...
+        lightning_nas.errors.ConfigError: `min_epochs` (1) is the epochs a scheduler ...
     """
     what = {"min_epochs": "the epochs a scheduler trains a trial before it first judges it",
             "max_epochs": "a scheduler's complete trial",
             "eta": "the reduction factor of scheduler asha or hyperband"}
-    for key, value in given.items():
-        if value is None or key in rule_settings(scheduler):
-            continue
-        if isinstance(scheduler, Rule):  # (a MedianRule has no eta)
-            own = f"build it with {key}={value}" if hasattr(scheduler, key) else "it has none"
-            raise ConfigError(f"`{key}` ({value}) is {what[key]}, but scheduler "
-                              f"{type(scheduler).__name__} is a rule object, which keeps its "
-                              f"own: {own}, and leave `{key}` out")
-        if scheduler == "median":
-            raise ConfigError(f"`{key}` ({value}) is {what[key]}; scheduler 'median' has none "
-                              f"(it stops a trial worse than the median of the others): leave "
-                              f"it out (a file's: --search.{key}=null), or use scheduler asha "
-                              f"or hyperband")
-        if key == "max_epochs":
-            raise ConfigError(f"`max_epochs` ({value}) is {what[key]}, and no scheduler is set: "
-                              f"trials train the Trainer's max_epochs; set trainer.max_epochs, "
-                              f"or a scheduler")
-        raise ConfigError(f"`{key}` ({value}) is {what[key]}, and no scheduler is set: nothing "
-                          f"uses it (every trial trains the Trainer's max_epochs); leave it "
-                          f"out (a file's, when the command line turns the scheduler off: "
-                          f"--search.{key}=null), or set a scheduler"
-                          + (" (asha or hyperband)" if key == "eta" else ""))
+    bad = {key: value for key, value in given.items()
+           if value is not None and key not in rule_settings(scheduler)}
+    if not bad:
+        return
+    said = [f"`{key}` ({value}) is {what[key]}" for key, value in bad.items()]
+    said = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+    them = "it" if len(bad) == 1 else "them"
+    flags = " ".join(f"--search.{key}=null" for key in bad)
+    if isinstance(scheduler, Rule):  # (a MedianRule has no eta)
+        builds = ", ".join(f"{k}={v}" for k, v in bad.items() if hasattr(scheduler, k))
+        lacks = " or ".join(k for k in bad if not hasattr(scheduler, k))
+        own = "it has none" if len(bad) == 1 else f"it has no {lacks}"
+        own = f"build it with {builds}" + (f" ({own})" if lacks else "") if builds else own
+        raise ConfigError(f"{said}, but scheduler {type(scheduler).__name__} is a rule "
+                          f"object, which keeps its own: {own}, and leave "
+                          f"{' and '.join(f'`{key}`' for key in bad)} out")
+    if scheduler == "median":
+        raise ConfigError(f"{said}; scheduler 'median' has none (it stops a trial worse than "
+                          f"the median of the others): leave {them} out (a file's: {flags}), "
+                          f"or use scheduler asha or hyperband")
+    epochs = ": set trainer.max_epochs instead" if "max_epochs" in bad else ""
+    raise ConfigError(f"{said}, and no scheduler is set: nothing uses {them} (every trial "
+                      f"trains the Trainer's max_epochs{epochs}); leave {them} out (a file's, "
+                      f"when the command line turns the scheduler off: "
+                      f"{flags}), or set a scheduler"
+                      + (" (asha or hyperband)" if "eta" in bad else ""))
 
 
 def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
