@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 from typing import Any
 
 import cloudpickle
@@ -522,6 +523,36 @@ def test_pruning_callback_stops_a_weak_run_in_a_real_trainer():
     assert pruning.state_dict() == {"stopped_epoch": 1, "decision": "STOP"}
     assert trainer.current_epoch == 1  # stopped after its first epoch
     assert len(reporter.history) == 1
+
+
+def test_pruning_callback_refuses_a_rule_whose_mode_is_not_the_monitors(tmp_path):
+    # was: a MedianRule (mode max by default) judging val_loss stopped the lowest losses
+    kw = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False,
+          "enable_checkpointing": False, "enable_progress_bar": False,
+          "enable_model_summary": False, "limit_train_batches": 2, "limit_val_batches": 1,
+          "default_root_dir": tmp_path}
+    for callback, needle in (
+            (PruningCallback(_rule(), monitor="val_loss"), "monitor 'val_loss' says by its "
+             "name mode 'min': the rule would stop the best runs; build it with mode='min', "
+             "e.g. MedianRule(..., mode='min')"),
+            (PruningCallback(_rule(), monitor="val_acc", mode="min"), "MedianRule has "
+             "mode='max', but monitor 'val_acc' is given as mode 'min'")):
+        trainer = pl.Trainer(callbacks=[callback], **kw)
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            trainer.fit(TinyNet(width=8), datamodule=BlobData())
+        assert trainer.global_step == 0  # refused before training
+    for callback in (PruningCallback(MedianRule(mode="min"), monitor="val_loss"),
+                     PruningCallback(_rule(), monitor="val_loss", mode="max")):  # as said
+        trainer = pl.Trainer(callbacks=[callback], **kw)
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+        assert trainer.current_epoch == 2
+    # a search's trials judge by the search's mode, given against the name's too
+    from lightning_nas import Search
+
+    done = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=1,
+                  monitor="val_loss", mode="max", scheduler="median", run_dir=tmp_path / "run",
+                  trainer={"max_epochs": 2, "limit_train_batches": 2}, verbose=False).run()
+    assert [t.status for t in done.trials] == [TrialStatus.COMPLETED], done.trials[0].error
 
 
 class PlateauNet(TinyNet):

@@ -37,7 +37,11 @@ from lightning_nas.search.monitor_errors import (
     unlogged_monitor,
 )
 from lightning_nas.search.rank_sync import RankSync
-from lightning_nas.search.rule_checks import check_validates_each_epoch, split_callbacks
+from lightning_nas.search.rule_checks import (
+    check_rule_mode,
+    check_validates_each_epoch,
+    split_callbacks,
+)
 from lightning_nas.search.schedulers import Decision, Rule
 
 __all__ = ["PruningCallback", "TrialCheckpoint", "TrialReporter", "logged_metrics"]
@@ -350,6 +354,9 @@ class PruningCallback(pl.Callback):
         rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
         monitor: the logged metric to judge.
         trial_key: this run's name in the rule (runs are compared by key).
+        mode: which values of ``monitor`` are better, ``"max"`` or ``"min"``: it must be the
+            rule's. Left out, the monitor's name says it (``val_loss``: min, ``val_acc``: max,
+            ``objectives.mode_for``), and a name that says neither is not checked.
 
     Example:
         >>> from lightning_nas.search.schedulers import MedianRule
@@ -360,8 +367,10 @@ class PruningCallback(pl.Callback):
     """
 
     def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0,
-                 epochs_known: int | None = None) -> None:
-        self.rule, self.monitor, self.trial_key = rule, monitor, trial_key
+                 epochs_known: int | None = None, mode: str | None = None) -> None:
+        if mode is not None:
+            check_mode(mode)
+        self.rule, self.monitor, self.trial_key, self.mode = rule, monitor, trial_key, mode
         #: epochs of this run its search has stored (a promotion resumes after them)
         self.epochs_known = epochs_known
         self.decision: Decision | None = None
@@ -374,11 +383,13 @@ class PruningCallback(pl.Callback):
         return f"PruningCallback{{'monitor': '{self.monitor}', 'key': '{self.trial_key}'}}"
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Refuse a Trainer that does not validate once per epoch (the rule judges by epoch),
+        """Refuse a rule whose ``mode`` is not the monitor's (it would stop the best runs), a
+        Trainer that does not validate once per epoch (the rule judges by epoch),
         that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
         ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
         (a trial it ends would count as complete)."""
         if stage == "fit":
+            check_rule_mode(self.rule, self.monitor, self.mode)
             own, module = split_callbacks(trainer.callbacks, pl_module)
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,

@@ -6,6 +6,8 @@ A rule judges each trial by its monitored value after every epoch, and a trial t
 at another epoch (``max_time``, ``max_steps``, an ``EarlyStopping`` callback of the Trainer's
 or of the module's ``configure_callbacks()``) or train on past a stop (``min_epochs``,
 ``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from.
+A rule's ``mode`` must be its monitor's (``check_rule_mode``): the other way round it stops
+the best runs.
 
 Example:
     >>> check_validates_each_epoch({"max_epochs": 9}, "asha")
@@ -22,9 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.schedulers import Rule
 
-__all__ = ["check_validates_each_epoch", "module_callbacks", "split_callbacks"]
+__all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks",
+           "split_callbacks"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -69,6 +73,38 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
             where = f"[{i}]" if indexed else ""
             found.append(f"{source}{where} ({cls.__name__})")
     return found
+
+
+def check_rule_mode(rule: Rule, monitor: str, mode: str | None = None) -> None:
+    """Refuse a ``rule`` whose ``mode`` is not ``monitor``'s: ``mode`` when given, else the
+    one its name says (``objectives.mode_for``; a name that says neither is not checked).
+
+    Example:
+        >>> from lightning_nas.search.schedulers import MedianRule
+        >>> check_rule_mode(MedianRule(mode="min"), "val_loss")
+        >>> check_rule_mode(MedianRule(), "val_score")
+        >>> check_rule_mode(MedianRule(), "val_loss")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: rule MedianRule has mode='max', but monitor ...
+
+    Raises:
+        ConfigError: naming the rule's mode, the monitor's, and how to build the rule.
+    """
+    said, name, ruled = "is given as", type(rule).__name__, getattr(rule, "mode", None)
+    if ruled is None:  # a duck-typed rule that keeps no mode: nothing to compare
+        return
+    if mode is None:
+        try:
+            mode, said = mode_for(monitor), "says by its name"
+        except ConfigError:  # the name says neither: the rule's mode is taken as meant
+            return
+    if mode != ruled:  # (a search refuses such a rule too)
+        raise ConfigError(
+            f"rule {name} has mode={ruled!r}, but monitor {monitor!r} {said} mode "
+            f"{mode!r}: the rule would stop the best runs; build it with mode={mode!r}, e.g. "
+            f"{name}(..., mode={mode!r}), or give PruningCallback(..., mode={ruled!r}) if "
+            f"{'higher' if mode == 'min' else 'lower'} {monitor!r} is better")
 
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,

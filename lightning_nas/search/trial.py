@@ -289,7 +289,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     pruning = None
     if spec.rule is not None:
         pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
-                                  epochs_known=spec.known_epochs)
+                                  epochs_known=spec.known_epochs, mode=spec.mode)
         callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
