@@ -377,7 +377,8 @@ def test_an_early_stopping_the_module_makes_in_fit_is_named_as_the_modules(tmp_p
                     optimizer="RandomSearch", run_dir=tmp_path / "run", verbose=False)
     with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way while building "
                                           r".*or in Lightning's checks before training .*"
-                                          + re.escape(MODULE_STOPS.format("asha"))):
+                                          + re.escape(MODULE_STOPS.format("asha"))
+                                          + r".* or search without a scheduler"):
         search.run()
 
 
@@ -476,6 +477,24 @@ def test_pruning_callback_alone_refuses_a_trainer_with_min_epochs(tmp_path):
                          default_root_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"trainer.min_epochs=3 makes Lightning ignore a stop"):
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0
+
+
+@pytest.mark.parametrize("setting", [{"val_check_interval": 0.5}, {"min_epochs": 3},
+                                     {"callbacks": [EarlyStopping(monitor="val_acc")]}])
+def test_pruning_callback_alone_says_to_leave_it_out_not_to_search_without_a_scheduler(
+        tmp_path, setting):
+    # was: "... or search without a scheduler (search.scheduler: none)" in a plain fit
+    callbacks = [PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_acc"),
+                 *setting.get("callbacks", [])]
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=callbacks,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         **{k: v for k, v in setting.items() if k != "callbacks"})
+    with pytest.raises(ConfigError, match=r"scheduler 'MedianRule' .* or leave the "
+                                          r"PruningCallback out$") as refused:
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert "search" not in str(refused.value)
     assert trainer.global_step == 0
 
 

@@ -357,6 +357,8 @@ class PruningCallback(pl.Callback):
         mode: which values of ``monitor`` are better, ``"max"`` or ``"min"``: it must be the
             rule's. Left out, the monitor's name says it (``val_loss``: min, ``val_acc``: max,
             ``objectives.mode_for``), and a name that says neither is not checked.
+        in_search: whether a search made it for a trial: its refusals then say to search
+            without a scheduler, else to leave the callback out.
 
     Example:
         >>> from lightning_nas.search.schedulers import MedianRule
@@ -367,12 +369,13 @@ class PruningCallback(pl.Callback):
     """
 
     def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0,
-                 epochs_known: int | None = None, mode: str | None = None) -> None:
+                 epochs_known: int | None = None, mode: str | None = None,
+                 in_search: bool = False) -> None:
         if mode is not None:
             check_mode(mode)
         self.rule, self.monitor, self.trial_key, self.mode = rule, monitor, trial_key, mode
         #: epochs of this run its search has stored (a promotion resumes after them)
-        self.epochs_known = epochs_known
+        self.epochs_known, self.in_search = epochs_known, in_search
         self.decision: Decision | None = None
         self.stopped_epoch: int | None = None
         self._restored: str | None = None  # the decision a checkpoint holds
@@ -395,7 +398,8 @@ class PruningCallback(pl.Callback):
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
                  "val_check_interval": trainer.val_check_interval,
                  "min_epochs": trainer.fit_loop.min_epochs,
-                 "min_steps": trainer.fit_loop.min_steps, "callbacks": own}, self.rule, module)
+                 "min_steps": trainer.fit_loop.min_steps, "callbacks": own}, self.rule, module,
+                alone=not self.in_search)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint written after this callback stopped the run

@@ -108,14 +108,15 @@ def check_rule_mode(rule: Rule, monitor: str, mode: str | None = None) -> None:
 
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
-                               module_callbacks: object = None) -> None:
+                               module_callbacks: object = None, *, alone: bool = False) -> None:
     """Refuse Trainer settings under which validation does not run exactly once per epoch
     (a rule judges each trial by its monitored value after every epoch), that end a
     trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
     callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
     returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
     above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
-    them from (``enable_checkpointing: false``).
+    them from (``enable_checkpointing: false``). ``alone``: for a ``PruningCallback`` in a
+    plain ``fit``, whose messages say to leave it out, not to search without a scheduler.
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -139,12 +140,13 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             if trainer.get(key) not in (None, -1)]
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
+    instead = "leave the PruningCallback out" if alone else "search without a scheduler"
     if ends:  # a trial cut off by them would count as complete, at any epoch
+        limit = "" if alone else " (search.time_limit bounds the search's time)"
         raise ConfigError(
             f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "
             f"{' and '.join(ends)} would end a trial at another epoch and count it as "
-            f"complete; leave {'them' if len(ends) > 1 else 'it'} out (search.time_limit "
-            f"bounds the search's time) or search without a scheduler")
+            f"complete; leave {'them' if len(ends) > 1 else 'it'} out{limit} or {instead}")
     held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
             if isinstance(trainer.get(key), int) and not isinstance(trainer[key], bool)
             and trainer[key] > 1]
@@ -153,9 +155,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"scheduler {name!r} stops (or pauses) a trial at the epoch it judges it, but "
             f"{' and '.join(held)} makes Lightning ignore a stop until "
             f"{'they are' if len(held) > 1 else 'it is'} reached; leave "
-            f"{'them' if len(held) > 1 else 'it'} out (the scheduler's own search.min_epochs "
-            f"sets the epochs a trial trains before it is judged) or search without a "
-            f"scheduler")
+            f"{'them' if len(held) > 1 else 'it'} out (the "
+            f"{'rule' if alone else 'scheduler'}'s own {'' if alone else 'search.'}min_epochs "
+            f"sets the epochs a trial trains before it is judged) or {instead}")
     pauses = scheduler.pauses if isinstance(scheduler, Rule) else scheduler in (
         "asha", "hyperband")
     if pauses and trainer.get("enable_checkpointing") is False:
@@ -169,4 +171,5 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
             f"{' and '.join(bad)} does not validate once per epoch; leave "
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
-            f"val_check_interval=1.0) or search without a scheduler (search.scheduler: none)")
+            f"val_check_interval=1.0) or {instead}"
+            + ("" if alone else " (search.scheduler: none)"))

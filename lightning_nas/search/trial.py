@@ -289,7 +289,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     pruning = None
     if spec.rule is not None:
         pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
-                                  epochs_known=spec.known_epochs, mode=spec.mode)
+                                  epochs_known=spec.known_epochs, mode=spec.mode,
+                                  in_search=True)
         callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
