@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
@@ -18,9 +19,11 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 __all__ = [
     "Act",
     "BlobData",
+    "CallableOptNet",
     "CrashAt",
     "DictArgNet",
     "EpochLog",
+    "KwargsCallableOptNet",
     "LazyNoisyNet",
     "ManualTinyNet",
     "RankRecorder",
@@ -222,6 +225,39 @@ class ManualTinyNet(TinyNet):
         self.manual_backward(loss)
         optimizer.step()
         self.log("train_loss", loss, on_step=False, on_epoch=True)
+
+
+class CallableOptNet(pl.LightningModule):
+    """A model given its network and, as LightningCLI's ``OptimizerCallable``, its optimizer
+    (``params -> Optimizer``)."""
+
+    def __init__(self, net: nn.Module, optimizer: OptimizerCallable = torch.optim.Adam) -> None:
+        super().__init__()
+        self.net, self.optimizer = net, optimizer
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(x))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return self.optimizer(self.parameters())
+
+
+class KwargsCallableOptNet(CallableOptNet):
+    """Takes ``net`` and ``optimizer`` only through ``**kwargs``, passed on to its base (as
+    jsonargparse follows ``super().__init__(**kwargs)``)."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.extra = extra
 
 
 class LazyNoisyNet(pl.LightningModule):

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lightning_nas.cli import main
+from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import apply_overrides, load_config
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.search.facade import Search
@@ -621,6 +623,29 @@ def test_a_class_given_as_a_bare_import_path_is_built_as_lightningcli_builds_it(
     exported = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
     assert exported["model"]["init_args"]["net"]["init_args"] == {
         "lin2_size": 16, "lin1_size": result.best.arch["model.net.lin1_size"]}
+
+
+def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(tmp_path):
+    # was: under a subclass taking them through **kwargs, an OptimizerCallable's class_path
+    # was built at once ("SGD: the config does not give required argument 'params'") and a
+    # bare import path went to the model as a string ("'str' object is not callable")
+    path = tmp_path / "train.yaml"
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.helpers.KwargsCallableOptNet", "init_args": {
+        "net": "torch.nn.Identity",
+        "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}}}
+    cfg["search"].update(space={"model.extra": {"choice": [0, 1]}}, optimizer="RandomSearch")
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path)
+    assert loaded["model"]["init_args"]["net"] == {"class_path": "torch.nn.Identity",
+                                                   "init_args": {}}
+    model = instantiate(loaded["model"], "model")
+    assert isinstance(model.net, torch.nn.Identity)
+    optimizer = model.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["lr"] == 0.1
+    assert optimizer.param_groups[0]["params"] == list(model.parameters())
+    result = search_from_config(loaded).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
 # ---------------------------------------------------------------- space keys that clash

@@ -34,7 +34,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node
 
-__all__ = ["convert", "convert_args", "converted", "kwargs_chain"]
+__all__ = ["convert", "convert_args", "converted", "init_hints", "kwargs_chain"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -57,7 +57,7 @@ def convert(value: Any, hint: Any) -> Any:
 def convert_args(target: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``kwargs`` with each value converted to the annotation of the argument of ``target``
     (a class: its ``__init__``) it is passed to; keys without one (``**kwargs``) as given."""
-    hints = _hints(target)
+    hints = init_hints(target)
     return {key: convert(value, hints[key]) if key in hints else value
             for key, value in kwargs.items()}
 
@@ -99,8 +99,9 @@ def kwargs_chain(target: Callable[..., Any]) -> list[Callable[..., Any]]:
     return chain or [target.__init__]
 
 
-def _hints(target: Callable[..., Any]) -> dict[str, Any]:
-    """The annotations of the arguments of ``target`` (``kwargs_chain``: a base's too)."""
+def init_hints(target: Callable[..., Any]) -> dict[str, Any]:
+    """The annotations of the arguments of ``target`` (``kwargs_chain``: a base's too, as
+    jsonargparse finds an argument passed on through ``**kwargs``)."""
     hints: dict[str, Any] = {}
     for init in kwargs_chain(target):
         try:

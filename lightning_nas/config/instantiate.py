@@ -41,7 +41,7 @@ from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
-from lightning_nas.config.convert import convert_args
+from lightning_nas.config.convert import convert_args, init_hints
 from lightning_nas.config.nodes import (
     check_node_keys,
     is_hydra,
@@ -192,7 +192,7 @@ def class_strings_as_nodes(spec: Any) -> Any:
         target = import_object(target_path(spec))
     except ConfigError:  # said where the node is checked
         return spec
-    hints = _hints(target.__init__ if inspect.isclass(target) else target)
+    hints = init_hints(target)  # a base's arguments too, passed on through **kwargs
     args = {}
     for key, value in node_args(spec).items():
         if isinstance(value, str) and key in hints and not _takes_str(hints[key]) \
@@ -224,11 +224,9 @@ def _is_class_path(text: str) -> bool:
 
 
 def _wants_callable(cls: type, name: str) -> bool:
-    """Whether ``cls.__init__`` annotates argument ``name`` as a Callable."""
-    try:
-        hint = typing.get_type_hints(cls.__init__).get(name)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: assume an object
-        return False
+    """Whether ``cls.__init__`` (or a base's that its ``**kwargs`` reaches) annotates
+    argument ``name`` as a Callable."""
+    hint = init_hints(cls).get(name)
     if hint is None:
         return False
     origins = {typing.get_origin(hint), *(typing.get_origin(a) for a in typing.get_args(hint))}
