@@ -37,7 +37,7 @@ from lightning_nas.export_files import (
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search import random_state
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.ranks import close_rank_groups
@@ -254,11 +254,12 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
         PosixPath('no/such/finetune')
 
     Raises:
-        ConfigError: for a file, or a folder that is not empty.
+        ConfigError: for a file, a folder that is not empty, or a path that holds a control
+            character (``new_folder``).
     """
     if given is None or str(given) == "":
         return free_dir(default)
-    out = user_path(given)
+    out = new_folder(given, "`out_dir` (--out)")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a folder that is not empty" if out.is_dir() else "a file"
         raise ConfigError(f"the output folder {out} is {what}; give a new or empty folder "

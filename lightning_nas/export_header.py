@@ -2,7 +2,9 @@
 torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
 go replays it), whether the search was unseeded (then nothing replays it), the command that
 trains it again, and the line that gives ``lightning-nas fit`` its monitor and mode
-(``FIT_DIRECTIVE``).
+(``FIT_DIRECTIVE``). It names the run folder by its absolute path (the command works from any
+folder), on one line: a folder whose path holds a control character (which a run no longer
+takes: ``new_folder``) escaped, in Python's quotes, and in the command in bash's ``$'...'``.
 
 Example:
     >>> from lightning_nas.results import TrialResult, TrialStatus
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_nas.results import TrialResult
+from lightning_nas.run_folder import CONTROL
 from lightning_nas.store import RunStore
 
 __all__ = ["FIT_DIRECTIVE", "config_header", "trial_fits"]
@@ -36,6 +39,36 @@ def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int 
                   else any(trial_dir.glob("logs_resumed_*")))  # the default logger's only
 
 
+def _one_line(path: Path) -> str:
+    """``path`` on one line: as is, or in Python's quotes with its control characters
+    escaped (``'/runs/a\\nb'``; was: written as is, and the comment went on to a line of
+    YAML)."""
+    return repr(str(path)) if CONTROL.search(str(path)) else str(path)
+
+
+def _shell_quoted(path: Path) -> str:
+    """``path`` shell-quoted on one line: ``shlex.quote``, or where it holds a control
+    character bash's ``$'...'`` with it escaped (``shlex.quote`` keeps a newline as is).
+
+    Example:
+        >>> _shell_quoted(Path("/runs/my run")), _shell_quoted(Path("/runs/a\\nb's"))
+        ("'/runs/my run'", "$'/runs/a\\\\nb\\\\'s'")
+    """
+    text = str(path)
+    if not CONTROL.search(text):
+        return shlex.quote(text)
+    return "$'" + "".join(map(_bash_escaped, text)) + "'"
+
+
+def _bash_escaped(char: str) -> str:
+    """One character as bash's ``$'...'`` writes it: a control character, a backslash and a
+    quote escaped (``\\n``, ``\\x1b``, ``\\u2028``), others as they are."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "'": "\\'"}
+    if char in named or not CONTROL.match(char):
+        return named.get(char, char)
+    return f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}"
+
+
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: str | bool = False, seeded: bool = True) -> str:
@@ -47,7 +80,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     same; ``"gone"``: its checkpoint is gone, so that is not known; not ``seeded``: the
     search seeded nothing, ``seed_everything: false``, so training it again is another run
     whose score differs, and none of these is said to replay it); the last one gives
-    ``lightning-nas fit`` its monitor and mode."""
+    ``lightning-nas fit`` its monitor and mode. ``run_dir`` is named absolute, on one line."""
+    run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
     order = "" if hydra or not seeded else (  # jsonargparse builds a link's source first
@@ -83,9 +117,9 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same += ("# It was paused and resumed from its checkpoint, which kept no random state"
                  " (an older version wrote it): trained in one go it is another run, not a "
                  "replay of this one, and its score may differ widely.\n")
-    return (f"# Trial {best.trial_id} of {run_dir}: {monitor}={best.score:.6g} ({mode}) at "
-            f"epoch {best.epoch}.\n{same}"
+    return (f"# Trial {best.trial_id} of {_one_line(run_dir)}: {monitor}={best.score:.6g} "
+            f"({mode}) at epoch {best.epoch}.\n{same}"
             f"# Train it again: {env}lightning-nas fit "
-            f"{shlex.quote(str(run_dir / 'best_config.yaml'))} "
+            f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")

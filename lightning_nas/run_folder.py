@@ -6,7 +6,10 @@ trials land in one folder. Every setting, argument and command-line value that t
 goes through it: a search's ``run_dir`` and ``warm_start`` folders, a one-shot run's
 ``run_dir``, its ``--ckpt_path`` and ``export_dir``, a Hydra sweep's ``run_dir``, config,
 space and table files, and the folders ``show``, ``report``, ``export``, ``finetune`` and
-``fit`` read and write.
+``fit`` read and write. ``new_folder`` is ``user_path`` for the folders a run makes (a
+search's and a one-shot run's ``run_dir``, a fit's and a fine-tune's ``--out``): one whose
+path holds a control character (a newline, a carriage return) is refused before anything is
+made, as ``best_config.yaml``'s header and the commands a run prints name it on one line.
 
 ``hold_folder`` holds a run folder for one process (a lock on its ``search.lock``, which
 names the holder and what it does): a search (``open_search_store(hold=True)``), a Hydra sweep
@@ -25,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -32,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.store_errors import lock_held, unlockable
 
 try:  # POSIX
@@ -40,13 +44,17 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["EXPORT_WAIT", "LOCK_FILE", "hold_folder", "holding", "user_path"]
+__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "hold_folder", "holding", "new_folder",
+           "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
 #: seconds a process waits for an export holding a run folder (it copies a checkpoint and
 #: writes two small files) before it is refused
 EXPORT_WAIT = 60.0
+#: control characters (newline, carriage return, tab, ...) and the line and paragraph
+#: separators YAML reads as line breaks: none of them in a folder a run makes
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: what launchers set to a process's rank: torchrun, Lightning's own, SLURM, LSF
 _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_PROCID",
                    "JSM_NAMESPACE_RANK")
@@ -56,6 +64,30 @@ def user_path(path: str | os.PathLike) -> Path:
     """``path`` as a ``Path`` with a leading ``~`` or ``~user`` expanded (a literal ``~``
     folder in the current one is written ``./~``)."""
     return Path(path).expanduser()
+
+
+def new_folder(path: str | os.PathLike, key: str) -> Path:
+    """``user_path`` of a folder a run makes, ``key`` naming its setting in the message.
+
+    Raises:
+        ConfigError: where its path holds a control character (``CONTROL``: was taken, and
+            the header of ``best_config.yaml``, which names the folder, spanned lines: the
+            file was other YAML, or none).
+
+    Example:
+        >>> new_folder("runs/a\\nseed_everything: 7", "`run_dir`")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `run_dir` must be a folder path of printable ...
+    """
+    text = os.fspath(path)
+    found = CONTROL.search(str(text))
+    if found:
+        raise ConfigError(f"{key} must be a folder path of printable characters (letters, "
+                          f"digits, spaces, punctuation), without control characters (a "
+                          f"newline, a carriage return, a tab); got {text!r}, which holds "
+                          f"{found.group()!r}")
+    return user_path(path)
 
 
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:

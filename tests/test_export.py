@@ -283,6 +283,47 @@ def test_the_commands_export_prints_are_shell_quoted(tmp_path):
     assert str(err.value).endswith(f"run `lightning-nas export {shlex.quote(str(run))}`")
 
 
+def test_best_config_names_its_run_folder_absolute_on_one_line(tmp_path, monkeypatch):
+    # was: "# Trial 1 of {run_dir}" and the command named the folder as given: a newline in
+    # its path (a folder an older version took) went on to a line of YAML: `fit` said
+    # "unknown config section 'x'", or it set a "seed_everything: 7" of its own; and the
+    # command of a relative run_dir trained it only from the folder the search ran in
+    import subprocess
+
+    from lightning_nas.export import output_dir
+
+    monkeypatch.chdir(tmp_path)
+    configs = {}
+    for given in ("runs/my run", "runs/nl\nx", "runs/a\nseed_everything: 7", "runs/q'\r\tb"):
+        run = Path(given)
+        with RunStore(run / "search.db") as store:
+            store.set_meta("mode", "max")
+            store.set_meta("monitor", "val_acc")
+            store.set_meta("settings", {"threads_per_trial": 1})
+            store.set_meta("config", {"model": {"class_path": "m.Net"}, "search": {}})
+            trial_id = store.start_trial({"width": 4})
+            store.finish_trial(TrialResult(trial_id=trial_id, arch={"width": 4},
+                                           status=TrialStatus.COMPLETED, score=0.5))
+        export_best(run)
+        text = (run / "best_config.yaml").read_text()
+        configs[given] = load_yaml(text)
+        header = text.split("\nmodel:")[0].splitlines()
+        assert all(line.startswith("#") for line in header), header
+        shown = str(tmp_path / run) if given == "runs/my run" else repr(str(tmp_path / run))
+        assert header[0] == f"# Trial 1 of {shown}: val_acc=0.5 (max) at epoch None.", given
+        line = next(x for x in header if x.startswith("# Train it again: "))
+        command = line.removeprefix("# Train it again: ").split(" (or plain")[0]
+        words = subprocess.run(["bash", "-c", f"printf '%s\\0' {command}"], check=True,
+                               capture_output=True).stdout.decode().split("\0")[:-1]
+        assert words == ["OMP_NUM_THREADS=1", "lightning-nas", "fit",  # as pasted, anywhere
+                         str(tmp_path / run / "best_config.yaml")], line
+    assert all(config == configs["runs/my run"] for config in configs.values()), configs
+    with pytest.raises(ConfigError, match=r"`out_dir` \(--out\) must be a folder path of "
+                                          r"printable characters .* got 'ft\\nx'"):
+        output_dir("ft\nx", Path("default"))  # a fit's or a fine-tune's
+    assert not Path("ft\nx").exists()
+
+
 def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path):
     # was: only a set threads_per_trial was named; two workers on 2 cores (1 thread each)
     # or Ray (num_cpus) wrote no note, and `lightning-nas fit` (2 threads) scored otherwise

@@ -1044,6 +1044,21 @@ def test_subnets_are_scored_on_limit_val_batches(tmp_path):
     assert scored == [16, 16, 16, 16, 16]
 
 
+def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, monkeypatch,
+                                                                  capsys):
+    # was: taken, a folder whose path spans lines (the commands a run prints name it)
+    monkeypatch.chdir(ROOT)
+    run = f"{tmp_path}/nl\nx"
+    assert main([*TINY_CLI, f'--oneshot.run_dir="{tmp_path}/nl\\nx"']) == 2  # YAML's \n
+    assert (f"oneshot.run_dir must be a folder path of printable characters (letters, digits, "
+            f"spaces, punctuation), without control characters (a newline, a carriage return, "
+            f"a tab); got {run!r}, which holds '\\n'") in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"oneshot.run_dir must be a folder path .* got "
+                                          r"'runs/a\\rb', which holds '\\r'"):
+        check_oneshot_settings({"run_dir": "runs/a\rb"})
+    assert list(tmp_path.iterdir()) == []  # nothing made
+
+
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)

@@ -136,6 +136,28 @@ def test_a_run_dir_and_warm_start_folders_with_a_tilde_are_in_the_home_folder(
     assert transfer.fixed()["warm_start_sources"][0] == str(tmp_path / "earlier")
 
 
+def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, tiny_space,
+                                                                  tiny_trainer):
+    # was: taken; best_config.yaml's header named it on two lines, and `lightning-nas fit` of
+    # it said "unknown config section 'x'" (with "\nseed_everything: 7": a key of its own)
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    for name in ("nl\nx", "nl\nseed_everything: 7", "cr\rx", "tab\tx", "sep\u2028x"):
+        run = tmp_path / name
+        for make in (lambda run: SearchSettings.from_options(run_dir=run),
+                     lambda run: Search(TinyNet, tiny_space, data=BlobData,
+                                        trainer=tiny_trainer, run_dir=str(run), verbose=False)):
+            with pytest.raises(ConfigError) as err:
+                make(run)
+            assert str(err.value).startswith(
+                f"`run_dir` must be a folder path of printable characters (letters, digits, "
+                f"spaces, punctuation), without control characters (a newline, a carriage "
+                f"return, a tab); got {str(run)!r}, which holds "), name
+    assert list(tmp_path.iterdir()) == []  # nothing made
+    assert SearchSettings.from_options(run_dir=tmp_path / "my run").run_dir.name == "my run"
+
+
 def test_groups_validate_when_made():
     with pytest.raises(ConfigError, match="num_workers"):
         Execution(num_workers=0)

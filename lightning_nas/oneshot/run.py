@@ -44,7 +44,7 @@ from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_strategy,
     check_oneshot_trainer,
 )
-from lightning_nas.run_folder import holding, user_path
+from lightning_nas.run_folder import holding, new_folder, user_path
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
 from lightning_nas.strategies import check_optimizer_name
@@ -182,6 +182,8 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         if key in out and not (isinstance(value, str) or (value is None and nullable)):
             raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
                               f", got {value!r}")
+    if out.get("run_dir"):  # no newline: the folder is named on one line
+        new_folder(out["run_dir"], "oneshot.run_dir")
     if out.get("mode") is not None:
         check_mode(out["mode"], "oneshot.mode")
         if out["mode"] == "min":  # the command has no metric setting: accuracy it is

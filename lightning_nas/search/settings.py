@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import new_folder
 from lightning_nas.search.objectives import (
     COSTS,
     Constraints,
@@ -380,7 +380,8 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, (str, Path)):
             raise ConfigError(f"`run_dir` must be a folder path, got {self.run_dir!r}")
-        object.__setattr__(self, "run_dir", user_path(self.run_dir))  # ~ as Lightning takes it
+        # ~ as Lightning takes it; no newline (was: taken, and best_config.yaml broke)
+        object.__setattr__(self, "run_dir", new_folder(self.run_dir, "`run_dir`"))
         if not isinstance(self.verbose, bool):
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if not isinstance(self.progress, bool) and self.progress != "auto":  # not 1, 0
