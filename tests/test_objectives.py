@@ -243,6 +243,46 @@ def test_a_rejection_before_any_result_is_told_worse_than_every_result(tmp_path,
     assert all(loss > worst_result for was_rejected, loss in told if was_rejected), told
 
 
+@pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "LocalSearch"])
+def test_with_several_objectives_a_rejection_before_any_result_is_told_worse_than_every_result(
+        tmp_path, optimizer):
+    # was: told [1.0, 1.0], then [2.0, 2.0], ... (worst seen + 1 with nothing seen): with a
+    # first objective above that the strategy ranked the rejected architecture its best
+    import warnings
+
+    from lightning_nas.arch import arch_key
+
+    space = {"c": {"choice": [1, 2, 3, 4, 5, 6]}, "d": {"choice": [0, 1, 2]}}
+
+    def search(run_dir, budget):
+        Search(None, space, objective=lambda a: {"loss": 10.0 + a["c"] + a["d"],
+                                                 "size": 100.0 + a["d"]},
+               objectives={"loss": "min", "size": "min"}, budget=budget, optimizer=optimizer,
+               seed=0, verbose=False, constraints=[lambda arch: arch["c"] <= 3],
+               run_dir=run_dir).run()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search(tmp_path / "full", 8)
+    with RunStore(tmp_path / "full" / "search.db") as store:
+        full = [(t.arch, t.status, t.score) for t in store.trials()]
+        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
+        events = store.events()
+    assert full[0][1] is TrialStatus.REJECTED  # before any result
+    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
+    told = [(asked[e["ask"]] in rejected, e["loss"]) for e in events if e["kind"] == "tell"]
+    for i in range(2):  # each objective: the strategies learn from the first one
+        worst_result = max(loss[i] for was_rejected, loss in told if not was_rejected)
+        assert all(loss[i] > worst_result for was_rejected, loss in told if was_rejected), told
+    # the inf in nevergrad's hypervolume bounds (its scalar unused here) warns nothing
+    assert not [w for w in caught if w.category is RuntimeWarning
+                or "nan value" in str(w.message)], [str(w.message) for w in caught]
+    search(tmp_path / "resumed", 4)  # a resume replays the told values: the same search
+    search(tmp_path / "resumed", 8)
+    with RunStore(tmp_path / "resumed" / "search.db") as store:
+        assert [(t.arch, t.status, t.score) for t in store.trials()] == full
+
+
 class AtMost:
     """A constraint object with an argument (its class has the default repr)."""
 

@@ -57,6 +57,7 @@ from lightning_nas.errors import ConfigError, NASError, OptimizerError
 from lightning_nas.results import TrialStatus
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
+from lightning_nas.strategies.base import NASOptimizer
 from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.registry import optimizer_failed, replay_refused, tells_not_asked
 
@@ -191,6 +192,12 @@ class AskTell:
         with warnings.catch_warnings():  # the inf a strategy of ours is told for a failure
             warnings.filterwarnings(  # before any result (nevergrad clips it to 5e20)
                 "ignore", category=ng.errors.LossTooLargeWarning, message=".* inf in tell")
+            if isinstance(self.optimizer, NASOptimizer):  # with several objectives: an inf
+                # in nevergrad's hypervolume bounds, whose scalar they do not learn from
+                warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                        module=r"nevergrad\.optimization\.multiobjective")
+                warnings.filterwarnings("ignore", category=ng.errors.BadLossWarning,
+                                        message="Updating fitness with nan value")
             if violation is None:
                 self._call("tell", lambda: self.optimizer.tell(candidate, loss))
             else:

@@ -235,9 +235,10 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
               seen: Sequence[Any], counted: bool = True, unseen: float = 1.0) -> Any:
     """What nevergrad is told for ``result``: its score (negated for ``max``), or with
     several objectives one loss per objective; a failed or rejected trial is worse than
-    every loss in ``seen`` (by 1), ``unseen`` when none is (1.0; ``math.inf`` for this
-    package's strategies, which rank it below any result whatever its scale: 1.0 was below
-    losses above 1, so a rejected architecture was a strategy's best in ``mode: min``).
+    every loss in ``seen`` (by 1; with several objectives, per objective), ``unseen`` when
+    none is (1.0; ``math.inf`` for this package's strategies, which rank it below any result
+    whatever its scale: 1.0 was below losses above 1, so a rejected architecture was a
+    strategy's best in ``mode: min``, with several objectives too).
 
     Example:
         >>> done = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.9)
@@ -246,6 +247,9 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
         >>> failed = TrialResult(trial_id=2, arch={}, status=TrialStatus.FAILED)
         >>> told_loss(failed, None, "max", [-0.9, 2.5])
         3.5
+        >>> both = Objectives({"val_loss": "min", "params": "min"})
+        >>> told_loss(failed, both, "min", [], unseen=math.inf)
+        [inf, inf]
 
     Raises:
         SearchError: an objective the result neither logged nor counted (``counted``:
@@ -262,7 +266,7 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
                                   f"{did_you_mean(str(err.args[0]), names)}logged or "
                                   f"counted: {names}") from None
         vectors = [v for v in seen if isinstance(v, list)]
-        return [max((v[i] for v in vectors), default=0.0) + 1.0
+        return [max((v[i] + 1.0 for v in vectors), default=unseen)
                 for i in range(len(objectives.names))]
     if ok and result.score is not None:
         return -result.score if mode == "max" else result.score
