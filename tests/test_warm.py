@@ -4,6 +4,7 @@ Trainers for the end-to-end case, a real ``kill -9`` for the resume."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import signal
 import textwrap
@@ -384,6 +385,26 @@ def test_retrain_top_k_trains_k_distinct_architectures_that_meet_the_limits(tmp_
                       constraints=[lambda arch: arch != forbidden]).run()
     assert [t.arch for t in limited.trials[:2]] == ranked[1:3]  # the next ones instead
     assert forbidden not in [t.arch for t in limited.trials]
+
+
+def test_retrain_top_k_breaks_ties_by_the_later_objectives_as_the_best_trial_does(tmp_path):
+    # was: two earlier results tied on the first objective were retrained earliest first,
+    # where show and best.yaml put the one with the better later objective first
+    calls = itertools.count()
+
+    def tied(arch: dict) -> dict:  # a=1 and a=2 tie on acc; the later trial is smaller
+        return {"acc": 0.9 if arch["a"] in (1, 2) else 0.5, "size": 100.0 - next(calls)}
+
+    kw = {"objective": tied, "objectives": {"acc": "max", "size": "min"},
+          "optimizer": "RandomSearch"}
+    _search(tmp_path / "source", 4, space={"a": {"choice": [0, 1, 2, 3]}}, **kw).run()
+    with open_run(tmp_path / "source") as store:
+        ranked = [t.arch for t in store.leaderboard("max")]
+        tied_first = [t.arch for t in store.trials() if t.arch["a"] in (1, 2)][0]
+    assert ranked[1] == tied_first  # the earlier of the tied ranks second
+    warm = _search(tmp_path / "warm", 2, space={"a": {"choice": [0, 1, 2, 3]}}, **kw,
+                   warm_start=[str(tmp_path / "source")], retrain_top_k=2).run()
+    assert [t.arch for t in warm.trials] == ranked[:2]
 
 
 def test_retrained_architectures_get_their_costs_counted(tmp_path, tiny_trainer):

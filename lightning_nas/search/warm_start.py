@@ -67,7 +67,8 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         return []
     tell_priors(optimizer, [(p["arch"], p["losses"] or p["loss"], p["task"])
                             for p in priors])  # several objectives: each loss
-    ranked = rank_priors([(p["arch"], p["loss"], p["task"]) for p in priors])
+    ranked = rank_priors([(p["arch"], p["losses"] or p["loss"], p["task"])
+                          for p in priors])  # ties on the first objective: the later ones
     # as its trial and a later ask of it hold it (was: as stored: that ask, an ulp off,
     # was no repeat and trained it again)
     ranked = [held(space, optimizer, arch) for arch in ranked]

@@ -30,17 +30,22 @@ __all__ = ["rank_priors", "tell_priors"]
 T = TypeVar("T")
 
 
-def rank_priors(priors: Sequence[tuple[T, float, str]]) -> list[T]:
-    """The priors' architectures ranked within their task (lowest loss first) and the
-    tasks' rankings interleaved: each task's best, then each task's second, ...
+def rank_priors(priors: Sequence[tuple[T, float | Sequence[float], str]]) -> list[T]:
+    """The priors' architectures ranked within their task (lowest loss first; with a loss
+    per objective, ties on the first go by the later ones in order, as the best trial's
+    do; then by the order given) and the tasks' rankings interleaved: each task's best,
+    then each task's second, ...
 
     Example:
         >>> rank_priors([("a", 0.3, "t1"), ("b", 0.1, "t1"), ("c", 5.0, "t2")])
         ['b', 'c', 'a']
+        >>> rank_priors([("a", [-0.9, 800.0], "t"), ("b", [-0.9, 300.0], "t")])
+        ['b', 'a']
     """
-    by_task: dict[str, list[tuple[float, T]]] = {}
+    by_task: dict[str, list[tuple[tuple[float, ...], T]]] = {}
     for item, loss, task in priors:
-        by_task.setdefault(task, []).append((loss, item))
+        key = tuple(loss) if isinstance(loss, (list, tuple)) else (loss,)
+        by_task.setdefault(task, []).append((key, item))
     ranked = [[item for _, item in sorted(rows, key=lambda r: r[0])] for rows in by_task.values()]
     return [rows[rank] for rank in range(max(map(len, ranked), default=0))
             for rows in ranked if rank < len(rows)]
