@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -514,7 +515,7 @@ def test_a_checkpoint_folder_gone_since_the_run_folder_moved_is_not_taken(tmp_pa
     last = tmp_path / "last.ckpt"
     for folder, kept in ((tmp_path / "gone" / "checkpoints", None), (tmp_path, str(tmp_path))):
         torch.save({"callbacks": {callback.state_key: {"dirpath": str(folder)}}}, last)
-        keep_checkpoint_dirs(trainer, str(last))
+        keep_checkpoint_dirs(trainer, str(last), tmp_path)
         assert callback.dirpath == kept
 
 
@@ -523,11 +524,13 @@ class WorseEachEpoch(TinyNet):
         self.log("val_acc", 0.9 - 0.1 * self.current_epoch)
 
 
-def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp_path):
+@pytest.mark.parametrize("copied", [False, True])
+def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp_path, copied):
     # was: the promoted segment's new logger version (_resumed_<ns>) gave the user's
     # ModelCheckpoint (no dirpath) another folder: Lightning warned "The dirpath has
     # changed" and forgot its best, so save_top_k=1 left two "top-1" files and the
-    # callback's best_model_path at the worse epoch 2
+    # callback's best_model_path at the worse epoch 2; in a copy of the run folder it went on
+    # in the original's folder (its top-k removing the original's files), its best there
     from lightning_nas.search.schedulers import ASHARule
 
     rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
@@ -538,7 +541,7 @@ def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp
                           "filename": "{epoch}"}}
     trainer = {"max_epochs": 4, "callbacks": [user],
                "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
-    trial_dir = tmp_path / "trials" / "trial_0001"
+    trial_dir = tmp_path / "run" / "trials" / "trial_0001"
     spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
                      model=WorseEachEpoch, data=BlobData, trainer=trainer, rule=rule.snapshot())
     first = fit_trial(spec)
@@ -546,10 +549,17 @@ def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp
     rule.record(1, first.curve)
     for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
         rule.record(key, [0.0, 0.0])
+    if copied:  # the paused trial resumed in a copy of its run folder
+        shutil.copytree(tmp_path / "run", tmp_path / "copy")
+        before = sorted(p for p in (tmp_path / "run").rglob("*") if p.is_file())
+        trial_dir = tmp_path / "copy" / "trials" / "trial_0001"
+        spec.trial_dir = str(trial_dir)
     spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
     second = fit_trial(spec)
     assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    versions = tmp_path / "logs" / "trials"
+    if copied:
+        assert sorted(p for p in (tmp_path / "run").rglob("*") if p.is_file()) == before
+    versions = trial_dir.parent.parent / "logs" / "trials"
     assert len(list(versions.glob("trial_0001_resumed_*"))) == 1  # its metrics apart
     saved = sorted(p.relative_to(versions).as_posix() for p in versions.rglob("*.ckpt"))
     assert saved == ["trial_0001/checkpoints/epoch=0.ckpt"]

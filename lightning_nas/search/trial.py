@@ -318,7 +318,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             trainer = build_trainer(spec, callbacks)
             if spec.ckpt_path is not None:  # a promoted trial's next segment
-                keep_checkpoint_dirs(trainer, spec.ckpt_path)
+                keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)
             building = False
             t0 = time.perf_counter()
             try:

@@ -12,12 +12,15 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import glob
 import hashlib
+import os
 import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,14 +117,18 @@ def clear_trial(spec: Any) -> None:
                 shutil.rmtree(folder)
 
 
-def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
+def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path) -> None:
     """Give each ``ModelCheckpoint`` of the user's without a ``dirpath`` of its own the one its
     state in ``ckpt_path`` holds (matched by ``state_key``): a resumed segment logs to a new
     version, from which Lightning would derive another folder, forget the callback's best
     (``best_k_models``) and keep a second top-k there. A file that cannot be read is left
-    to ``fit``, which fails the trial naming it. A folder that is gone (the run folder was
-    moved since: the state holds its old absolute path) is not taken: Lightning derives one
-    in the moved folder (was: the old place written again, or the trial failed)."""
+    to ``fit``, which fails the trial naming it. A folder outside ``run_dir`` (the run
+    folder was moved or copied since: the state holds its old path, absolute or relative to
+    the old working folder) is taken at the same place in ``run_dir`` where that holds it,
+    the state's files with it, so Lightning restores its best there (was: a copy wrote into
+    the original's folder and its top-k removed the original's files); one that is not
+    there is taken where it is when it exists (a ``save_dir`` of the user's), else left to
+    Lightning, which derives one in ``run_dir``."""
     try:  # the trial's own last.ckpt, written by this search (as _trusted)
         states = torch.load(ckpt_path, map_location="cpu", weights_only=False,
                             mmap=True).get("callbacks") or {}
@@ -129,12 +136,47 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str) -> None:
         return
     for callback in trainer.checkpoint_callbacks:
         state = states.get(getattr(callback, "state_key", None))
-        if (isinstance(callback, ModelCheckpoint) and callback.dirpath is None
-                and isinstance(state, dict) and state.get("dirpath")
-                and Path(state["dirpath"]).is_dir()):
-            callback.dirpath = state["dirpath"]  # its earlier files: no news
-            warnings.filterwarnings("ignore", message=f"Checkpoint directory "
-                                    f"{re.escape(str(callback.dirpath))} exists")
+        if not (isinstance(callback, ModelCheckpoint) and callback.dirpath is None
+                and isinstance(state, dict) and state.get("dirpath")):
+            continue
+        folder = _run_folder_place(str(state["dirpath"]), Path(run_dir))
+        if folder is None:
+            continue
+        if folder != state["dirpath"]:  # the state's files as this run folder's
+            callback.load_state_dict = functools.partial(  # type: ignore[method-assign]
+                _load_moved, callback.load_state_dict, str(state["dirpath"]), folder)
+        callback.dirpath = folder  # its earlier files: no news
+        warnings.filterwarnings("ignore", message=f"Checkpoint directory "
+                                f"{re.escape(str(callback.dirpath))} exists")
+
+
+def _run_folder_place(dirpath: str, run_dir: Path) -> str | None:
+    """``dirpath`` where it lies in ``run_dir``, else the folder at the same place in
+    ``run_dir`` (the longest trailing part of it there), else ``dirpath`` where it exists
+    outside (a folder of the user's), else None."""
+    run = Path(os.path.abspath(run_dir))
+    if Path(os.path.abspath(dirpath)).is_relative_to(run) and Path(dirpath).is_dir():
+        return dirpath
+    parts = Path(dirpath).parts
+    for start in range(len(parts) - 1):
+        if not Path(parts[start]).anchor and (run / Path(*parts[start:])).is_dir():
+            return str(run / Path(*parts[start:]))
+    return dirpath if Path(dirpath).is_dir() else None
+
+
+def _load_moved(load: Callable[[dict[str, Any]], None], old: str, new: str,
+                state: dict[str, Any]) -> None:
+    """``load`` (a ``ModelCheckpoint``'s ``load_state_dict``) of ``state`` with its paths
+    in ``old`` moved into ``new``."""
+    def moved(path: Any) -> Any:
+        inside = isinstance(path, str) and Path(path).parent == Path(old)
+        return str(Path(new, Path(path).name)) if inside else path
+
+    state = {key: moved(value) for key, value in state.items()}
+    state["dirpath"] = new
+    if isinstance(state.get("best_k_models"), dict):
+        state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
+    load(state)
 
 
 def pin_versions(logger: Any) -> Any:
