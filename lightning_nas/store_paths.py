@@ -28,13 +28,23 @@ FOLDER_KEYS = {"warm_start_sources": "warm_start"}
 
 def relative_checkpoint(checkpoint: str | None, run_dir: str | Path) -> str | None:
     """A checkpoint inside the run folder as a path relative to it (the folder may be
-    moved or copied: the store never points into another one)."""
+    moved or copied: the store never points into another one); also one in a folder of it
+    linked elsewhere (``trials`` a symlink to another disk: was kept as an absolute path
+    out of the folder, whose copy's ``keep_top_k`` removed the original's files)."""
     if checkpoint is None:
         return None
+    run = Path(os.path.abspath(run_dir))
     try:
-        return Path(checkpoint).resolve().relative_to(Path(run_dir).resolve()).as_posix()
-    except ValueError:  # outside the run folder (a Hydra job's): kept as it is
-        return checkpoint
+        linked = [entry for entry in run.iterdir() if entry.is_symlink()]
+    except OSError:
+        linked = []
+    paths = (Path(os.path.abspath(checkpoint)), Path(checkpoint).resolve())
+    for place in (run, *linked):
+        for base in (place, place.resolve()):
+            for path in paths:
+                if path.is_relative_to(base):
+                    return (place.relative_to(run) / path.relative_to(base)).as_posix()
+    return checkpoint  # outside the run folder (a Hydra job's): kept as it is
 
 
 def absolute_checkpoint(stored: str | None, run_dir: str | Path) -> str | None:

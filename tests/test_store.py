@@ -311,6 +311,27 @@ def test_checkpoints_go_with_a_copied_or_moved_run_folder(tmp_path):
         assert store.get(2).checkpoint == outside
 
 
+def test_a_checkpoint_in_trials_linked_to_another_disk_is_stored_relative(tmp_path):
+    # was: relative_to on the resolved path failed (the link led out of the folder), so the
+    # absolute path on the other disk was stored and a copy's keep_top_k removed its file
+    run, disk = tmp_path / "run", tmp_path / "disk"
+    disk.mkdir()
+    run.mkdir()
+    (run / "trials").symlink_to(disk)
+    with RunStore(run / "search.db") as store:
+        tid = store.start_trial({"k": 0})
+        ckpt = run / "trials" / f"trial_{tid:04d}" / "best.ckpt"
+        ckpt.parent.mkdir()
+        ckpt.write_text("weights")
+        _finish(store, tid, 0.5, checkpoint=str(ckpt.resolve()))  # as a trial gives it
+        raw = store._db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
+        assert raw == "trials/trial_0001/best.ckpt"
+    shutil.copytree(run, tmp_path / "copy")  # the link's files copied in
+    with RunStore(tmp_path / "copy" / "search.db") as copy:
+        assert copy.get(tid).checkpoint == str(
+            (tmp_path / "copy/trials/trial_0001/best.ckpt").resolve())
+
+
 def test_get_of_a_missing_id_raises_key_error(store):
     with pytest.raises(KeyError, match="no trial 42"):
         store.get(42)
