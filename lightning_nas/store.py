@@ -35,7 +35,7 @@ from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.store_checks import check_same_search
+from lightning_nas.store_checks import check_new_run_folder, check_same_search
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
@@ -386,6 +386,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     if not (run_dir / "search.db").exists() and (run_dir / "best_arch.yaml").is_file():
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
                           f"(best_arch.yaml, no search.db); give a search another folder")
+    if not (run_dir / "search.db").exists():  # a new search deletes nothing it did not write
+        check_new_run_folder(run_dir, run_dir_key)
     # was: held once search.db was made (a search refused on a live one-shot run's folder
     # left one there, and `show` then read the folder as a search)
     held = hold_folder(run_dir, _RESUMES) if hold else None

@@ -28,10 +28,35 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folder
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["NEWER_KEYS", "check_same_search"]
+__all__ = ["NEWER_KEYS", "SEARCH_WRITES", "check_new_run_folder", "check_same_search"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
+
+
+#: what a search writes into its run folder, which a new search there would empty or replace
+SEARCH_WRITES = ("trials", "logs", "best.yaml", "best.ckpt", "best_config.yaml")
+
+
+def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir") -> None:
+    """Raise ``ConfigError`` when ``run_dir``, which holds no ``search.db`` (a new search),
+    holds any of ``SEARCH_WRITES`` the search did not write (was: its ``trials/trial_0001/``
+    was removed, its ``best.yaml`` replaced, without a word); an empty folder of them (a
+    ``trials`` linked to another disk) and other files are let be."""
+    found = [f"{name}/" if (run_dir / name).is_dir() else name for name in SEARCH_WRITES
+             if _holds(run_dir / name)]
+    if found:
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds {', '.join(found)} but no "
+                          f"search.db: a new search would remove or replace them (it writes "
+                          f"{', '.join(SEARCH_WRITES)}); pick an empty or new `{run_dir_key}`, "
+                          f"or remove them")
+
+
+def _holds(path: Path) -> bool:
+    """Whether ``path`` holds anything: a file (or a broken link), or a folder not empty."""
+    if path.is_dir():
+        return any(path.iterdir())
+    return path.exists() or path.is_symlink()
 
 
 def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],

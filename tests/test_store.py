@@ -332,6 +332,25 @@ def test_a_checkpoint_in_trials_linked_to_another_disk_is_stored_relative(tmp_pa
             (tmp_path / "copy/trials/trial_0001/best.ckpt").resolve())
 
 
+def test_a_new_search_refuses_a_folder_holding_what_a_search_writes(tmp_path):
+    # was: its trials/trial_0001/ (the user's notes) was removed and best.yaml replaced
+    run = tmp_path / "run"
+    (run / "trials" / "trial_0001").mkdir(parents=True)
+    (run / "trials" / "trial_0001" / "notes.txt").write_text("precious")
+    (run / "best.yaml").write_text("mine")
+    (run / "notes.md").write_text("other files are let be")
+    fixed = {"monitor": "val_acc", "mode": "max"}
+    with pytest.raises(ConfigError, match=r"`run_dir` .* holds trials/, best.yaml but no "
+                       r"search.db.*pick an empty or new `run_dir`, or remove them"):
+        open_search_store(run, fixed)
+    assert sorted(p.name for p in run.rglob("*")) == [
+        "best.yaml", "notes.md", "notes.txt", "trial_0001", "trials"]  # nothing written
+    shutil.rmtree(run / "trials" / "trial_0001")
+    (run / "best.yaml").unlink()
+    open_search_store(run, fixed).close()  # an empty trials/ and other files: a new search
+    open_search_store(run, fixed).close()  # and its resume
+
+
 def test_get_of_a_missing_id_raises_key_error(store):
     with pytest.raises(KeyError, match="no trial 42"):
         store.get(42)
