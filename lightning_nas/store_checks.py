@@ -28,10 +28,14 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folder
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["NEWER_KEYS", "SEARCH_WRITES", "check_new_run_folder", "check_same_search"]
+__all__ = ["AS_THEN", "NEWER_KEYS", "SEARCH_WRITES", "check_new_run_folder",
+           "check_same_search"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
+#: ``fixed`` keys that the first releases never wrote, with what their stores then meant
+#: (a search without objectives): compared as that value
+AS_THEN: dict[str, Any] = {"objectives": None}
 
 
 #: what a search writes into its run folder, which a new search there would empty or replace
@@ -68,6 +72,8 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
         old = store.get_meta(key, missing)
         if old is missing and key in NEWER_KEYS:  # a store of an older version: resumes
             continue
+        if old is missing and key in AS_THEN:  # was: refused whatever a resume passed
+            old = AS_THEN[key]
         if key == "objectives" and isinstance(old, Mapping):
             old = store.objectives()  # the monitor first, as the earliest stores did not
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,

@@ -688,3 +688,22 @@ def test_objectives_an_early_store_kept_sorted_read_with_the_monitor_first(tmp_p
     rows = json.loads(capsys.readouterr().out)["leaderboard"]
     assert all(r["size"] == r["arch"]["x"] % 3 and r["score"] == r["arch"]["x"] / 10
                for r in rows)
+
+
+def test_a_first_release_store_without_objectives_resumes_as_a_search_without_them(tmp_path):
+    # the first release wrote no `objectives` meta key (was: every resume refused "holds a
+    # search started without objectives", whatever it was given)
+    from lightning_nas import Search
+
+    def search(budget, **kw):
+        return Search(None, {"x": {"int": [1, 9]}}, objective=lambda a: {"val_acc": a["x"] / 10},
+                      budget=budget, seed=0, run_dir=tmp_path, verbose=False, **kw).run()
+
+    search(2)
+    with sqlite3.connect(tmp_path / "search.db") as db:  # as the first release left it
+        db.execute("DELETE FROM meta WHERE key = 'objectives'")
+    db.close()
+    with pytest.raises(ConfigError, match=r"holds a search with a different objectives \(stored "
+                                          r"None, now \{'val_acc': 'max', 'size': 'min'\}\)"):
+        search(4, objectives={"val_acc": "max", "size": "min"})
+    assert len(search(4).trials) == 4
