@@ -605,3 +605,22 @@ def test_a_resumed_searchs_progress_bar_starts_at_the_trials_done(tmp_path, caps
     run(4)
     bars = [frame for frame in re.split(r"[\r\n]", capsys.readouterr().err) if "/4" in frame]
     assert bars and "2/4" in bars[0] and not any(" 0/4" in b or "|0/4" in b for b in bars), bars
+
+
+def test_a_store_written_before_events_were_logged_says_its_resume_cannot_choose_as_before(
+        tmp_path, capsys):
+    # such a store's trials are told as given, the fresh optimizer's random state never
+    # advances and later asks redraw the first trials' numbers (was: without a word)
+    import sqlite3
+
+    _objective_search(tmp_path, budget=2, verbose=True).run()
+    _objective_search(tmp_path, budget=3, verbose=True).run()  # events replayed: not said
+    assert "did not log the optimizer's asks" not in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "search.db") as db:  # as a version before events left it
+        db.execute("DELETE FROM events")
+    db.close()
+    assert len(_objective_search(tmp_path, budget=4, verbose=True).run().trials) == 4
+    out = capsys.readouterr().out
+    assert out.count("This run was written by a version that did not log the optimizer's "
+                     "asks; the search goes on from the stored results, but cannot make the "
+                     "choices the uninterrupted run would have.") == 1

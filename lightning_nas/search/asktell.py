@@ -61,7 +61,14 @@ from lightning_nas.strategies.base import NASOptimizer
 from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.registry import optimizer_failed, replay_refused, tells_not_asked
 
-__all__ = ["AskTell"]
+__all__ = ["UNLOGGED", "AskTell"]
+
+#: what a resume of a store written before the asks were logged says, once: its stored
+#: trials are told as given, so the fresh optimizer's state, random state included, is not
+#: the stopped run's (was: said nothing)
+UNLOGGED = ("This run was written by a version that did not log the optimizer's asks; the "
+            "search goes on from the stored results, but cannot make the choices the "
+            "uninterrupted run would have.")
 
 
 class AskTell:

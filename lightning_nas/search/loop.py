@@ -24,7 +24,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.asktell import AskTell
+from lightning_nas.search.asktell import UNLOGGED, AskTell
 from lightning_nas.search.checkpoints import (
     checkpoint_complete,
     drop_checkpoints,
@@ -138,6 +138,8 @@ class SearchLoop:
                     self._tell(old, key, [self.log.pending_trial(old.trial_id),
                                           *self.log.twins_of(key)])
             return
+        if trials:  # a store written before events were logged (was: nothing said)
+            self.say(UNLOGGED)
         for old in trials:  # logs the replay: later resumes replay events
             if old.status is TrialStatus.RUNNING or old.trial_id in self.failures.waiting:
                 continue
