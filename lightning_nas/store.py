@@ -27,7 +27,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -392,6 +392,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     # left one there, and `show` then read the folder as a search)
     held = hold_folder(run_dir, _RESUMES) if hold else None
     try:
+        _check_as_it_is(run_dir, fixed, run_dir_key)
         store = RunStore(run_dir / "search.db")
     except BaseException:
         if held is not None:
@@ -409,6 +410,16 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         return store
     check_same_search(store, run_dir, fixed, run_dir_key)
     return store
+
+
+def _check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str) -> None:
+    """``check_same_search`` on an existing store read as it is, not migrated (a refused
+    resume writes nothing; was: an older version's store was migrated first)."""
+    if (run_dir / "search.db").is_file():
+        with RunStore(run_dir / "search.db", read_only=True) as store:
+            with suppress(sqlite3.OperationalError):  # no table yet: a new store
+                if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
+                    check_same_search(store, run_dir, fixed, run_dir_key)
 
 
 def open_run(run_dir: str | Path) -> RunStore:

@@ -707,3 +707,27 @@ def test_a_first_release_store_without_objectives_resumes_as_a_search_without_th
                                           r"None, now \{'val_acc': 'max', 'size': 'min'\}\)"):
         search(4, objectives={"val_acc": "max", "size": "min"})
     assert len(search(4).trials) == 4
+
+
+def test_a_refused_resume_leaves_an_older_versions_store_as_it_was(tmp_path):
+    # the README: "nothing is written" (was: the store was migrated, tables and columns
+    # added, before the changed monitor was refused)
+    db = tmp_path / "search.db"
+    with sqlite3.connect(db) as old:  # the first release's tables
+        old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute("CREATE TABLE trials (id INTEGER PRIMARY KEY, arch TEXT NOT NULL, "
+                    "arch_key TEXT NOT NULL, status TEXT NOT NULL, score REAL, metrics TEXT "
+                    "NOT NULL DEFAULT '{}', epoch INTEGER, started REAL, finished REAL, "
+                    "fit_time REAL, checkpoint TEXT, error TEXT, curve TEXT NOT NULL "
+                    "DEFAULT '[]')")
+        old.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("space", '{"k": {"choice": [1, 2]}}'), ("monitor", '"acc"'), ("mode", '"max"')])
+    old.close()
+    before = db.read_bytes()
+    fixed = {"space": {"k": {"choice": [1, 2]}}, "monitor": "loss", "mode": "max"}
+    with pytest.raises(ConfigError, match=r"different monitor \(stored 'acc', now 'loss'\)"):
+        open_search_store(tmp_path, fixed, hold=True)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.db", "search.lock"]
+    open_search_store(tmp_path, {**fixed, "monitor": "acc"}, hold=True).close()  # migrated
+    assert db.read_bytes() != before
