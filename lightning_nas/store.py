@@ -388,9 +388,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
                           f"(best_arch.yaml, no search.db); give a search another folder")
     if not (run_dir / "search.db").exists():  # a new search deletes nothing it did not write
         check_new_run_folder(run_dir, run_dir_key)
-    # was: held once search.db was made (a search refused on a live one-shot run's folder
-    # left one there, and `show` then read the folder as a search)
-    held = hold_folder(run_dir, _RESUMES) if hold else None
+    held = hold_folder(run_dir, _RESUMES) if hold else None  # before search.db (was: after)
     try:
         _check_as_it_is(run_dir, fixed, run_dir_key)
         store = RunStore(run_dir / "search.db")
