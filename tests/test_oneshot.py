@@ -290,7 +290,7 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     table = capsys.readouterr().out
     assert table.startswith(f"spos one-shot: 3 subnets scored after 1 epoch; best "
                             f"{best['score']:.4f} (max)")
-    assert "fine-tuned 1 epochs: " in table and f"val_acc={tuned}" in table
+    assert "fine-tuned 1 epoch: " in table and f"val_acc={tuned}" in table
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report" / "subnets.png").read_bytes()[:4] == b"\x89PNG"
     assert "spos one-shot search" in (tmp_path / "report" / "report.html").read_text()
