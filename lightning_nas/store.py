@@ -383,14 +383,16 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
                           f"file; a search writes search.db, trials/ and best.* into a folder "
                           f"there (give another path)")
     check_lockable(run_dir)  # a file system that takes no lock: said before any file
-    if not (run_dir / "search.db").exists() and (run_dir / "best_arch.yaml").is_file():
+    new = not (run_dir / "search.db").exists()
+    if new and (run_dir / "best_arch.yaml").is_file():
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
                           f"(best_arch.yaml, no search.db); give a search another folder")
-    if not (run_dir / "search.db").exists():  # a new search deletes nothing it did not write
+    if new:  # a new search deletes nothing it did not write
         check_new_run_folder(run_dir, run_dir_key)
     held = hold_folder(run_dir, _RESUMES) if hold else None  # before search.db (was: after)
     try:
-        _check_as_it_is(run_dir, fixed, run_dir_key)
+        if not new:
+            _check_as_it_is(run_dir, fixed, run_dir_key)
         store = RunStore(run_dir / "search.db")
     except BaseException:
         if held is not None:
@@ -411,13 +413,12 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
 
 
 def _check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str) -> None:
-    """``check_same_search`` on an existing store read as it is, not migrated (a refused
-    resume writes nothing; was: an older version's store was migrated first)."""
-    if (run_dir / "search.db").is_file():
-        with RunStore(run_dir / "search.db", read_only=True) as store:
-            with suppress(sqlite3.OperationalError):  # no table yet: a new store
-                if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
-                    check_same_search(store, run_dir, fixed, run_dir_key)
+    """``check_same_search`` on the existing ``search.db`` read as it is, not migrated (a
+    refused resume writes nothing; was: an older version's store was migrated first)."""
+    with RunStore(run_dir / "search.db", read_only=True) as store:
+        with suppress(sqlite3.OperationalError):  # no table yet: a new store
+            if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
+                check_same_search(store, run_dir, fixed, run_dir_key)
 
 
 def open_run(run_dir: str | Path) -> RunStore:
