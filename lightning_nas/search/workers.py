@@ -143,6 +143,9 @@ class ProcessExecutor(TrialExecutor):
         worker.conn.send(spec)
 
     def _retire(self, worker: _Worker) -> None:
+        # a worker that ran no trial holds nothing: ending it at once spares waiting out its
+        # imports (seconds; more than the 10 s below on a loaded machine)
+        idle = worker.trials == 0
         if worker.conn is not None:
             try:
                 worker.conn.send(None)
@@ -150,6 +153,8 @@ class ProcessExecutor(TrialExecutor):
                 pass
             worker.conn.close()
         if worker.process is not None:
+            if idle:
+                worker.process.kill()
             worker.process.join(timeout=10)
             if worker.process.is_alive():
                 worker.process.kill()
