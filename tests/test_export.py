@@ -55,6 +55,8 @@ def test_ctrl_c_in_a_python_finetune_raises_keyboard_interrupt(tmp_path, tiny_sp
     Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1, run_dir=run,
            verbose=False).run()
     previous = signal.getsignal(signal.SIGINT)
+    # Ctrl-C as in a terminal: a job the shell started in the background ignores SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             finetune(run, max_epochs=1, trainer={"callbacks": [SigintAtFirstBatch()]})

@@ -864,6 +864,8 @@ def test_ctrl_c_in_a_trial_of_a_python_search_raises_keyboard_interrupt(
 
     trainer = {**tiny_trainer, "callbacks": [SigintAtFirstBatch()]}
     previous = signal.getsignal(signal.SIGINT)
+    # Ctrl-C as in a terminal: a job the shell started in the background ignores SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             _search(tmp_path, tiny_space, trainer, budget=1, verbose=True).run()
