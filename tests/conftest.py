@@ -17,6 +17,14 @@ TINY_SPACE = {
 }
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --maxschedchunk 1``, the README's test command), the
+    ``slow`` tests go first: each worker takes the next test when it is done, so both end
+    together instead of one running a minute-long test after the other ran out."""
+    if hasattr(config, "workerinput"):  # an xdist worker (every one sorts the same way)
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _no_ranks_left():
     """DDP ranks a test kept (``run_trial`` outside a search) end with the test."""

@@ -899,6 +899,7 @@ def test_gradient_clipping_acts_on_the_unscaled_16_mixed_gradients(tmp_path, alg
 
 
 # ----------------------------------------------------------------- resume
+@pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "at_train_epoch_end"),
                          [("darts", None), ("gdas", None), ("darts", False)])
 def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(
@@ -977,6 +978,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ddp_ranks_hold_identical_logits_and_derive_the_same_architecture(tmp_path, launcher):
     script = tmp_path / "differentiable_ddp.py"
     script.write_text(DDP_SCRIPT)

@@ -16,6 +16,7 @@ DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
 
+@pytest.mark.slow
 def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tmp_path):
     result = Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, trainer=DDP,
                     budget=2, run_dir=tmp_path, optimizer="RandomSearch", threads_per_trial=2,
@@ -98,6 +99,7 @@ def test_a_searched_device_count_that_needs_rank_processes_is_checked_too(tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
     # was: the score stored was rank 0's best, while best.ckpt was saved where all ranks
     # agreed it improved: another epoch (TinyNet logs val_acc without sync_dist)
@@ -109,6 +111,7 @@ def test_a_monitor_that_differs_across_ranks_stops_the_search(tmp_path):
                run_dir=tmp_path, verbose=False).run()
 
 
+@pytest.mark.slow
 def test_a_diverged_ddp_trial_fails_alone_and_an_unsynced_objective_stops_the_search(tmp_path):
     # was: NaN on both ranks "differed" (nan to nan), a fatal error that stopped the search
     # at its first diverged trial; and an objective logged without sync_dist was stored
@@ -131,6 +134,7 @@ def test_a_diverged_ddp_trial_fails_alone_and_an_unsynced_objective_stops_the_se
                run_dir=tmp_path / "objective", verbose=False).run()
 
 
+@pytest.mark.slow
 def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
     # was: rank 0's COMPLETED result.json won and rank 1's error was dropped: the trial read
     # COMPLETED, with no error anywhere
@@ -148,6 +152,7 @@ def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
                                                         / "trial.log").read_text()
 
 
+@pytest.mark.slow
 def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monkeypatch):
     # was: the error's first line named the trial's own trial.log ("rank 1 failed the trial
     # before reporting a result; end of /.../trial_0001/trial.log:"), not the exception, and

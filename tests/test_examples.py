@@ -77,6 +77,7 @@ def test_sequence_example(tmp_path, monkeypatch):
     assert best["arch"]["cell"] in ("gru", "lstm")
 
 
+@pytest.mark.slow
 def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     digits = "examples/digits/search.yaml"
@@ -88,6 +89,7 @@ def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
         assert "val_loss" in best["metrics"]
 
 
+@pytest.mark.slow
 def test_distributed_example_ray(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.chdir(ROOT)

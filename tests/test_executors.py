@@ -36,6 +36,7 @@ def _overlap(trials) -> bool:
     return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
+@pytest.mark.slow
 def test_two_workers_run_trials_at_once(tmp_path, tiny_trainer):
     result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=4,
                     num_workers=2, model_init_args={"sleep": 0.25}, run_dir=tmp_path,
@@ -70,6 +71,7 @@ def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own
     assert events == [1] * len(events)
 
 
+@pytest.mark.slow
 def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny_trainer):
     # seed 11 draws widths 4, 8, 8, 8: trial 1 kills its worker at once, its replacement
     # (a fresh spawn, a fresh `import lightning`) trains trial 3 (was seed 2: widths 8, 8,
@@ -94,6 +96,7 @@ from tests.helpers import BlobData, TinyNet, make_blobs
 """
 
 
+@pytest.mark.slow
 def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_nothing(
         tmp_path, launcher):
     # was: each worker died re-running the script, every trial was FAILED "trial process
@@ -118,6 +121,7 @@ def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_noth
         assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 
 
+@pytest.mark.slow
 def test_process_executor_recycles_workers(tmp_path):
     def spec(i: int) -> TrialSpec:
         return TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(tmp_path / f"t{i}"),
@@ -137,6 +141,7 @@ def test_process_executor_recycles_workers(tmp_path):
     assert pool.pids() == []  # (a dead worker's replacement: the dying-trial search above)
 
 
+@pytest.mark.slow
 def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
     # was: a search with nothing left to train (a finished run resumed with num_workers 2)
     # printed "Process lightning-nas-worker: ... BrokenPipeError" per worker: the pool was
@@ -151,6 +156,7 @@ def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
         result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,
@@ -189,6 +195,7 @@ except ConfigError as err:
 """
 
 
+@pytest.mark.slow
 def test_a_model_of_a_main_without_a_file_is_refused_for_workers(tmp_path, launcher):
     # was: with `python -c` (or a notebook) every spawned worker died "Can't get attribute
     # 'MyNet' on <module '__main__' (built-in)>", each trial FAILED, a run folder was made

@@ -326,6 +326,7 @@ def test_best_config_names_its_run_folder_absolute_on_one_line(tmp_path, monkeyp
     assert not Path("ft\nx").exists()
 
 
+@pytest.mark.slow
 def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path):
     # was: only a set threads_per_trial was named; two workers on 2 cores (1 thread each)
     # or Ray (num_cpus) wrote no note, and `lightning-nas fit` (2 threads) scored otherwise
@@ -464,6 +465,7 @@ def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightnin
     assert [r["val_acc"] for r in _csv_metrics(tmp_path / "cli")] == trial.curve
 
 
+@pytest.mark.slow
 def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer,
                                                         launcher):
     """Run in-process, Lightning's launcher re-ran the ``finetune`` command for rank 1: the
@@ -566,6 +568,7 @@ def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_pa
     assert "It was paused and resumed" in (run / "best_config.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
         tmp_path, tiny_space, tiny_trainer, capsys):
     # was: the caller's threads (a tester's --from_scratch scored 0.7527 against the trial's

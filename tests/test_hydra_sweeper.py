@@ -212,6 +212,7 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
         return runner.returns
 
 
+@pytest.mark.slow
 def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_path):
     # was: Hydra's "Key 'n_trials' not in 'LightningNASSweeperConf'", naming no valid key
     # (the stored settings were closed, so the sweeper's own check never ran)
@@ -983,6 +984,7 @@ def test_a_resume_with_the_params_in_another_order_proposes_as_the_uninterrupted
     assert sweep("resumed", 6, dict(reversed(ordered.items()))) == uninterrupted
 
 
+@pytest.mark.slow
 def test_a_resume_with_the_sweeps_in_another_order_is_no_edited_config(tmp_path):
     # was: refused, "jobs ran with other settings: model=a: model.extra: [1, 2], now [3, 4]":
     # each option was composed at the first sample of the new order (the other searched

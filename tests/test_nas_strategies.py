@@ -149,6 +149,7 @@ def _hits(name: str, seeds: int = 12, budget: int = 50, enough: int | None = Non
     return hits
 
 
+@pytest.mark.slow
 def test_strategies_find_the_optimum_more_often_than_random():
     random_hits = _hits("RandomSearch")
     for name in NAMES:  # the count stops once it beats random's: the same verdict, sooner

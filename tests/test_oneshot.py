@@ -191,6 +191,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ddp_ranks_train_the_same_paths_and_agree_on_the_result(tmp_path, launcher):
     script = tmp_path / "oneshot_ddp.py"
     script.write_text(DDP_SCRIPT)
@@ -328,6 +329,7 @@ def test_a_run_dir_with_a_tilde_is_in_the_home_folder_and_resumes(tmp_path, monk
     assert not (work / "~").exists()
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_folder_in_use_is_refused_before_it_writes_anything(
         tmp_path, monkeypatch, capsys):
     # was: no lock: two runs on one run_dir both exited 0 and left a mixed folder (the
@@ -1246,6 +1248,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, launcher):
     script = tmp_path / "oneshot_cli_ddp.py"
     script.write_text(CLI_DDP_SCRIPT)

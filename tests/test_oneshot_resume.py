@@ -261,6 +261,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path, launcher):
     script = tmp_path / "oneshot_ddp_resume.py"
     script.write_text(DDP_SCRIPT)
@@ -314,6 +315,7 @@ def test_a_finished_spos_fit_resumed_further_runs_its_catch_up_search_as_the_uni
     assert [h["arch"] for h in short] == [h["arch"] for h in full if h["epoch"] == 2]
 
 
+@pytest.mark.slow
 def test_seed_everything_false_draws_a_seed_per_run_and_a_resume_takes_the_checkpoints(
         tmp_path, monkeypatch, capsys):
     # was: seed 0 in every run (LightningCLI's false is "no seed"; search and fit seed none)

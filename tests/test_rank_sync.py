@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +31,7 @@ class ShareNet(TinyNet):
             self.log("val_ranks", ranks, rank_zero_only=True)
 
 
+@pytest.mark.slow
 def test_a_secondary_metric_that_differs_across_ranks_is_not_stored_and_is_named(tmp_path):
     # was: every metric besides the monitor and the objectives was stored as rank 0's value,
     # its share of the validation set (the digits example's val_loss under DDP), silently

@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
@@ -45,6 +47,7 @@ def _gone(pids, within: float = 10.0) -> bool:
     return not any(_alive(int(pid)) for pid in pids)
 
 
+@pytest.mark.slow
 def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path):
     try:
         first, log1, pids1 = _trial(tmp_path, 1, width=8)
@@ -58,6 +61,7 @@ def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path
     assert _gone(pids1.values())  # closed: no rank left behind
 
 
+@pytest.mark.slow
 def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
         tmp_path, monkeypatch):
     monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
@@ -108,6 +112,7 @@ def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
     assert ranks._first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
 
 
+@pytest.mark.slow
 def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
         tmp_path, monkeypatch):
     monkeypatch.setenv(FRESH_RANKS, "1")
@@ -117,6 +122,7 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
     assert _gone(pids.values())  # rank 1 was the launcher's child: killed with its group
 
 
+@pytest.mark.slow
 def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials_error(
         tmp_path, monkeypatch):
     # was: rank 1's error was printed nowhere and the trial stored rank 0's symptom (gloo's
@@ -130,6 +136,7 @@ def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials
     assert _gone(pids.values())
 
 
+@pytest.mark.slow
 def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_does(
         tmp_path, monkeypatch):
     # was: a dying rank wrote no rank<R>.error, so the trial stored rank 0's symptom
@@ -165,6 +172,7 @@ def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = Fals
     return driver, pids
 
 
+@pytest.mark.slow
 def test_ranks_die_with_the_process_that_started_them(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
     _, pids = _training_trial(tmp_path, launcher)
@@ -185,6 +193,7 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves neither the trial's own process nor a rank
     that Lightning's launcher started from it training on."""

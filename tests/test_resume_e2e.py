@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.launcher import Launcher
@@ -47,6 +48,7 @@ def _kill_mid_trial(launcher: Launcher, cfg: Path, log: Path, db: Path,
     raise AssertionError("the search never reached the point to kill it")
 
 
+@pytest.mark.slow
 def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, launcher):
     """Two worker processes (one trial at a time in the search process is killed at random
     in ``test_kill.py``, and its exact replay checked in ``test_warm.py``)."""

@@ -824,6 +824,7 @@ def test_failed_trials_promote_no_paused_trial_live_or_on_resume(tmp_path, model
     assert run() == first  # the resume replays no failure into the rule: 0.5 stays paused
 
 
+@pytest.mark.slow
 def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
     from tests.helpers import StopAt
 
@@ -841,6 +842,7 @@ def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
     assert not (trial_dir / "rule_calls_rank1").exists()
 
 
+@pytest.mark.slow
 def test_asha_over_ddp_trials_promotes_from_last_ckpt(tmp_path):
     """A promoted DDP trial resumes from the last.ckpt its kept folder holds: no FAILED
     trial, every epoch trained once, whole curves (issue 11)."""

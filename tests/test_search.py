@@ -968,6 +968,7 @@ def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tm
     assert events == first  # the resume replayed the log exactly, and added nothing
 
 
+@pytest.mark.slow
 def test_an_optimizer_error_lets_the_trials_out_finish(tmp_path):
     # was (2 workers): the trial out when the optimizer failed was killed with the executor,
     # left RUNNING and out of the export; each resume started it again and killed it again

@@ -94,6 +94,7 @@ def _log_shares(low: int, high: int) -> list[float]:
     return [math.log((k + 0.5) / (k - 0.5)) / span for k in range(low, high + 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["RandomSearch", "LHSSearch"])
 def test_the_optimizers_propose_each_integer_of_a_range_as_sample_does(optimizer):
     # was: nevergrad rounded a uniform float on [1, 3]: 1, 2, 3 at about 25/50/25 %, and
