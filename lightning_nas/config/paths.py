@@ -23,20 +23,13 @@ from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
+from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["SECTIONS", "appended", "check_dotted", "check_no_empty_sections", "check_space_paths",
            "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
            "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
            "split_overrides"]
-
-SECTIONS = ("model", "data", "trainer")
-
-
-def is_dotted(key: str) -> bool:
-    """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
-    return "." in key and key.split(".", 1)[0] in SECTIONS
-
 
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
                     ) -> list[tuple[str, str]]:
@@ -129,51 +122,13 @@ def check_space_paths(space: Mapping[str, Any]) -> None:
     for key, spec in space.items():
         if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path"):  # a plain dict: it would
             # replace the node's arguments whole, the config's and other keys' with them
-            raise ConfigError(_node_key_error(str(key), spec))
+            raise ConfigError(node_key_error(str(key), spec))
         for leaf in _space_leaves(space_path(str(key)), spec):
             if leaf in seen:
                 raise ConfigError(f"space keys {seen[leaf]!r} and {key!r} both set {leaf} (a "
                                   f"path may leave out its init_args levels, a plain key is a "
                                   f"model argument, a group sets the keys in it): keep one")
             seen[leaf] = str(key)
-
-
-def _node_key_error(key: str, spec: Any) -> str:
-    """Why a space key naming a node's ``class_path``, ``init_args`` or ``dict_kwargs`` is
-    refused, and what to write instead: a nested node's class is chosen with the node whole
-    (its classes as ``class_path`` nodes), its arguments set by a group at the node; a
-    section's (``model``, ``data``) class is not searched, its arguments are keys of their
-    own (was: the section read as a model argument, ``model.model: {...}``).
-
-    Example:
-        >>> print(_node_key_error("model.net.class_path", {"choice": ["m.A", "m.B"]}))
-        space key ... model.net: {choice: [{class_path: m.A}, {class_path: m.B}]} ...
-        >>> print(_node_key_error("data.class_path", {"choice": ["m.A", "m.B"]}))
-        space key 'data.class_path': the class of the data section cannot be searched ...
-    """
-    node, _, part = key.rpartition(".")
-    node = node if is_dotted(key) else ".".join(filter(None, ("model", node)))  # a plain
-    short = ".".join(name for name in node.split(".") if name not in ARGS_KEYS)  # key: model's
-    if short in SECTIONS:
-        section = short
-        if part != "class_path" or section == "trainer":
-            return (f"space key {key!r} names the {section} section's {part}; give each "
-                    f"argument a key of its own: {section}.<name>: {{choice: [...]}}")
-        return (f"space key {key!r}: the class of the {section} section cannot be searched "
-                f"(a space key sets the section's arguments, or chooses a nested node's "
-                f"class: {section}.<argument>: {{choice: [{{class_path: A}}, {{class_path: "
-                f"B}}]}}); run one search per {section} class")
-    if part != "class_path":
-        return (f"space key {key!r} names a node's {part}; give its arguments as a group at "
-                f"the node: {short}: {{name: {{choice: [...]}}, ...}}")
-    values = spec.get("choice") if isinstance(spec, Mapping) else None
-    names = values if isinstance(values, list) and values and all(
-        isinstance(value, str) for value in values) else ["A", "B"]
-    nodes = ", ".join(f"{{class_path: {name}}}" for name in names)
-    return (f"space key {key!r} names a node's class_path, which a group at the node cannot "
-            f"change; choose the node whole, its classes as class_path nodes: {short}: "
-            f"{{choice: [{nodes}]}} (keys under it, {short}.<name>, still set values in the "
-            f"chosen node)")
 
 
 def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""Why a search space key that names a config node's ``class_path``, ``init_args`` or
+``dict_kwargs`` is refused, and what to write instead (``node_key_error``); ``SECTIONS`` and
+``is_dotted``, which tell a path into a config from a plain key.
+
+Example:
+    >>> is_dotted("model.net.width"), is_dotted("width")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.nodes import ARGS_KEYS
+
+__all__ = ["SECTIONS", "is_dotted", "node_key_error"]
+
+SECTIONS = ("model", "data", "trainer")
+
+
+def is_dotted(key: str) -> bool:
+    """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
+    return "." in key and key.split(".", 1)[0] in SECTIONS
+
+
+def node_key_error(key: str, spec: Any) -> str:
+    """Why a space key naming a node's ``class_path``, ``init_args`` or ``dict_kwargs`` is
+    refused, and what to write instead: a nested node's class is chosen with the node whole
+    (its classes as ``class_path`` nodes), its arguments set by a group at the node; a
+    section's (``model``, ``data``) class is not searched, its arguments are keys of their
+    own (was: the section read as a model argument, ``model.model: {...}``).
+
+    Example:
+        >>> print(node_key_error("model.net.class_path", {"choice": ["m.A", "m.B"]}))
+        space key ... model.net: {choice: [{class_path: m.A}, {class_path: m.B}]} ...
+        >>> print(node_key_error("data.class_path", {"choice": ["m.A", "m.B"]}))
+        space key 'data.class_path': the class of the data section cannot be searched ...
+    """
+    node, _, part = key.rpartition(".")
+    node = node if is_dotted(key) else ".".join(filter(None, ("model", node)))  # a plain
+    short = ".".join(name for name in node.split(".") if name not in ARGS_KEYS)  # key: model's
+    if short in SECTIONS:
+        section = short
+        if part != "class_path" or section == "trainer":
+            return (f"space key {key!r} names the {section} section's {part}; give each "
+                    f"argument a key of its own: {section}.<name>: {{choice: [...]}}")
+        return (f"space key {key!r}: the class of the {section} section cannot be searched "
+                f"(a space key sets the section's arguments, or chooses a nested node's "
+                f"class: {section}.<argument>: {{choice: [{{class_path: A}}, {{class_path: "
+                f"B}}]}}); run one search per {section} class")
+    if part != "class_path":
+        return (f"space key {key!r} names a node's {part}; give its arguments as a group at "
+                f"the node: {short}: {{name: {{choice: [...]}}, ...}}")
+    values = spec.get("choice") if isinstance(spec, Mapping) else None
+    names = values if isinstance(values, list) and values and all(
+        isinstance(value, str) for value in values) else ["A", "B"]
+    nodes = ", ".join(f"{{class_path: {name}}}" for name in names)
+    return (f"space key {key!r} names a node's class_path, which a group at the node cannot "
+            f"change; choose the node whole, its classes as class_path nodes: {short}: "
+            f"{{choice: [{nodes}]}} (keys under it, {short}.<name>, still set values in the "
+            f"chosen node)")
