@@ -648,6 +648,67 @@ def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(t
     assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
+class Body(torch.nn.Module):
+    """A network of 8 features in and out with ``width`` hidden units."""
+
+    def __init__(self, width: int = 8, depth: int = 1) -> None:
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class KwBody(Body):
+    """Takes ``width`` and ``depth`` only through ``**kwargs``, passed on to ``Body``."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+KW_BODY = "tests.test_config.KwBody"
+
+
+def _net_config(run_dir: Path, space: dict) -> dict:
+    cfg = _config(run_dir)
+    cfg["model"] = {"class_path": "tests.helpers.CallableOptNet",
+                    "init_args": {"net": {"class_path": KW_BODY}}}
+    cfg["search"]["space"] = space
+    return cfg
+
+
+@pytest.mark.parametrize(("space", "message"), [
+    ({"model.net.widht": {"choice": [4, 8]}},
+     "space key 'model.net.widht': 'widht' is not an argument of KwBody (model.net); did you "
+     "mean 'width'? accepted: extra, width, depth"),
+    ({"model.net": {"choice": [{"class_path": KW_BODY, "init_args": {"width": 4}},
+                               {"class_path": KW_BODY, "init_args": {"widht": 8}}]}},
+     "space key 'model.net' may take {'class_path': 'tests.test_config.KwBody', 'init_args': "
+     "{'widht': 8}}: model.net.widht: not an argument of KwBody.__init__ nor of a base its "
+     "**kwargs passes them on to; did you mean 'width'? accepted: extra, width, depth"),
+])
+def test_a_misspelt_argument_a_subclass_passes_on_by_kwargs_is_named(tmp_path, space, message):
+    # was: accepted (the class takes **kwargs), then "TypeError: Body.__init__() got an
+    # unexpected keyword argument 'widht'" when a trial (or the dry build) built it
+    with pytest.raises(ConfigError) as info:
+        search_from_config(_net_config(tmp_path / "run", space))
+    assert message in str(info.value)
+    assert not (tmp_path / "run").exists()  # before any training
+
+
+def test_a_plain_space_key_a_config_model_passes_on_by_kwargs_is_checked(tmp_path):
+    # was: accepted (KwargsCallableOptNet takes **kwargs), then "CallableOptNet.__init__()
+    # got an unexpected keyword argument 'nett'" in the dry build
+    cfg = _net_config(tmp_path / "run", {"nett": {"choice": [None, None]}})
+    cfg["model"]["class_path"] = "tests.helpers.KwargsCallableOptNet"
+    cfg["search"]["space"] = {"nett": {"choice": [{"class_path": KW_BODY},
+                                                  {"class_path": "torch.nn.Identity"}]}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'nett' is not an argument of KwargsCallableOptNet.__init__; did you "
+            "mean 'net'? accepted: extra, net, optimizer")):
+        search_from_config(cfg)
+
+
 # ---------------------------------------------------------------- space keys that clash
 @pytest.mark.parametrize(("space", "message"), [
     ({"optimizer": {"fixed": {"class_path": "torch.optim.SGD"}},

@@ -34,7 +34,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node
 
-__all__ = ["convert", "convert_args", "converted", "init_hints", "kwargs_chain"]
+__all__ = ["convert", "convert_args", "converted", "init_hints", "init_kwargs", "kwargs_chain"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -112,6 +112,32 @@ def init_hints(target: Callable[..., Any]) -> dict[str, Any]:
             hints.setdefault(key, hint)
     hints.pop("return", None)
     return hints
+
+
+def init_kwargs(target: Callable[..., Any]) -> tuple[list[str], bool]:
+    """The keyword arguments ``target`` takes along its ``kwargs_chain`` (a base's too, as
+    jsonargparse finds them), and whether the chain ends in a ``**kwargs`` that may take any
+    name (one passed on to Lightning's or torch's own ``__init__``, or not passed on).
+
+    Example:
+        >>> class A:
+        ...     def __init__(self, lr: float = 0.1): ...
+        >>> class B(A):
+        ...     def __init__(self, width: int = 4, **kwargs): super().__init__(**kwargs)
+        >>> init_kwargs(B)
+        (['width', 'lr'], False)
+    """
+    names: list[str] = []
+    var_kw = False
+    for init in kwargs_chain(target):
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # unreadable: it may take any name
+            return names, True
+        names += [p.name for p in params if p.name != "self" and p.name not in names
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+    return names, var_kw
 
 
 def _convert(value: Any, hint: Any) -> Any:

@@ -24,6 +24,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from lightning_nas.config.convert import init_kwargs
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
@@ -32,7 +33,13 @@ from lightning_nas.config.instantiate import (
     object_path,
     short,
 )
-from lightning_nas.config.nodes import check_node_keys, node_args, target_path
+from lightning_nas.config.nodes import (
+    check_node_keys,
+    dict_kwargs_keys,
+    is_hydra,
+    node_args,
+    target_path,
+)
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
@@ -96,7 +103,7 @@ class ModelFactory:
             self.target.check()
             cls = self.target.target()
             if inspect.isclass(cls):  # the arch's plain keys are arguments of the node's class
-                accepted, var_kw = accepted_kwargs(cls.__init__)
+                accepted, var_kw = self.target.kwargs_of(cls)  # (along **kwargs, as LightningCLI)
                 for key in (k for k in names if not is_dotted(k)):
                     if key not in accepted and not var_kw:
                         raise ConfigError(f"space key {key!r} is not an argument of "
@@ -355,7 +362,17 @@ class ConfigBuilder:
         check_node_keys(section, self.name)
         target = self.target()
         if callable(target):
-            check_init_args(target, node_args(section), self.name)
+            check_init_args(target, node_args(section), self.name,
+                            dict_kwargs=dict_kwargs_keys(section))
+
+    def kwargs_of(self, cls: type) -> tuple[list[str], bool]:
+        """The arguments the section's class ``cls`` takes (``accepted_kwargs``): a
+        ``class_path`` node's along its ``**kwargs`` (``init_kwargs``), as LightningCLI
+        finds them, its ``dict_kwargs`` too; a Hydra node's as Python calls it."""
+        if is_hydra(self.section):
+            return accepted_kwargs(cls.__init__)
+        names, var_kw = init_kwargs(cls)
+        return [*names, *(dict_kwargs_keys(self.section) or ())], var_kw
 
     @property
     def class_name(self) -> str:

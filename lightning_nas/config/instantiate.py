@@ -36,14 +36,15 @@ import inspect
 import os
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
-from lightning_nas.config.convert import convert_args, init_hints
+from lightning_nas.config.convert import convert_args, init_hints, init_kwargs
 from lightning_nas.config.nodes import (
     check_node_keys,
+    dict_kwargs_keys,
     is_hydra,
     is_node,
     node_args,
@@ -329,10 +330,17 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
-                    nested: bool = True) -> None:
+                    nested: bool = True, dict_kwargs: Collection[str] | None = None) -> None:
     """Check the names and the values of ``init_args`` against ``cls.__init__`` (``cls`` may
-    be a function); with ``nested``, ``class_path`` specs among them are checked the same
+    be a function) and, as jsonargparse, the bases' its ``**kwargs`` passes them on to
+    (``init_kwargs``); with ``nested``, ``class_path`` specs among them are checked the same
     way (``where.arg.inner``).
+
+    Args:
+        dict_kwargs: for a ``class_path`` node, the keys it gives under ``dict_kwargs``
+            (taken by the class's own ``**kwargs``); its other keys are refused unless the
+            ``kwargs_chain`` takes them, as LightningCLI refuses them in ``init_args``.
+            ``None`` (a Python call, a Hydra node): a ``**kwargs`` takes any name.
 
     Raises:
         ConfigError: naming the path (``model.net.width``) of an unknown argument, a value of
@@ -342,11 +350,19 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
     name = f"{getattr(cls, '__name__', repr(cls))}.__init__" if inspect.isclass(cls) else \
         getattr(cls, "__name__", repr(cls))
     names, var_kw = accepted_kwargs(fn)
+    if dict_kwargs is not None:
+        chain, chain_var_kw = init_kwargs(cls)
     hints = _hints(fn)
     for key, value in init_args.items():
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}; "
                               f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
+        if dict_kwargs is not None and key not in dict_kwargs and key not in chain \
+                and not chain_var_kw:
+            raise ConfigError(f"{where}.{key}: not an argument of {name} nor of a base its "
+                              f"**kwargs passes them on to; {did_you_mean(key, chain)}"
+                              f"accepted: {', '.join(chain)} (one its own **kwargs takes "
+                              f"goes under {where}.dict_kwargs)")
         if nested and is_node(value):
             kind = "_target_" if is_hydra(value) else "class_path"
             try:
@@ -354,7 +370,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
             except ConfigError as err:
                 raise ConfigError(f"{where}.{key}.{kind}: {err}") from None
             if callable(inner):
-                check_init_args(inner, node_args(value), f"{where}.{key}")
+                check_init_args(inner, node_args(value), f"{where}.{key}",
+                                dict_kwargs=dict_kwargs_keys(value))
         elif key in hints:
             check_value(f"{where}.{key}", value, hints[key], name)
 

@@ -31,6 +31,7 @@ __all__ = [
     "SPEC_KEYS",
     "check_node_keys",
     "contains_node",
+    "dict_kwargs_keys",
     "is_hydra",
     "is_node",
     "node_args",
@@ -70,6 +71,15 @@ def node_args(node: Mapping[str, Any]) -> dict[str, Any]:
     for key in ARGS_KEYS:  # not a mapping: check_node_keys says so
         args.update(node[key] if isinstance(node.get(key), Mapping) else {})
     return args
+
+
+def dict_kwargs_keys(node: Mapping[str, Any]) -> frozenset[str] | None:
+    """The keys a ``class_path`` node gives under ``dict_kwargs`` (passed to its class's own
+    ``**kwargs`` as given); ``None`` for a Hydra node, whose arguments are a call's."""
+    if is_hydra(node):
+        return None
+    extra = node.get("dict_kwargs")
+    return frozenset(extra if isinstance(extra, Mapping) else ())
 
 
 def with_args(node: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:

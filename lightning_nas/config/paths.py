@@ -21,6 +21,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from lightning_nas.config.convert import init_kwargs
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -368,9 +369,9 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
             raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
                               f"the config, so {part!r} cannot be checked; write {where} as "
                               f"class_path + init_args, or as a Hydra node with _target_")
-        cls = import_object(target_path(node))
-        names, var_kw = accepted_kwargs(cls.__init__)
-        if part not in names and not var_kw:
+        cls = import_object(target_path(node))  # a class_path node's: along **kwargs, as
+        names, var_kw = accepted_kwargs(cls.__init__) if is_hydra(node) else init_kwargs(cls)
+        if part not in names and not var_kw and part not in (node.get("dict_kwargs") or {}):
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
                               f"{cls.__name__} ({where}); {did_you_mean(part, names)}accepted: "
                               f"{', '.join(names)}")

@@ -29,7 +29,7 @@ from lightning_nas.config.instantiate import (
     import_object,
     short,
 )
-from lightning_nas.config.nodes import is_node, node_args, target_path
+from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["check_search_trainer", "check_trainer_kwargs", "check_validation_runs"]
@@ -61,7 +61,8 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
         for i, node in enumerate(nodes):  # callbacks, a logger, ...: their own arguments
             if is_node(node):
                 where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
-                check_init_args(_import(where, target_path(node)), node_args(node), where)
+                check_init_args(_import(where, target_path(node)), node_args(node), where,
+                                dict_kwargs=dict_kwargs_keys(node))
 
 
 def _check_counts(key: str, value: Any) -> None:
