@@ -696,6 +696,20 @@ def test_a_misspelt_argument_a_subclass_passes_on_by_kwargs_is_named(tmp_path, s
     assert not (tmp_path / "run").exists()  # before any training
 
 
+def test_a_value_a_subclass_passes_on_by_kwargs_is_checked_against_the_bases_annotation(
+        tmp_path):
+    # was: only KwBody.__init__'s own annotations were read, so width='wide' went to
+    # Body.__init__ and failed in torch when a trial chose it
+    space = {"model.net": {"choice": [{"class_path": KW_BODY, "init_args": {"width": 4}},
+                                      {"class_path": KW_BODY, "init_args": {"width": "wide"}}]}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "model.net.width='wide': expected int (the annotation of KwBody.__init__)")):
+        search_from_config(_net_config(tmp_path / "run", space))
+    space = {"model.net.width": {"choice": [4, 6]}, "model.net.extra": {"choice": [0, 1]}}
+    result = search_from_config(_net_config(tmp_path / "ok", space)).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+
+
 def test_a_plain_space_key_a_config_model_passes_on_by_kwargs_is_checked(tmp_path):
     # was: accepted (KwargsCallableOptNet takes **kwargs), then "CallableOptNet.__init__()
     # got an unexpected keyword argument 'nett'" in the dry build
@@ -707,6 +721,26 @@ def test_a_plain_space_key_a_config_model_passes_on_by_kwargs_is_checked(tmp_pat
             "space key 'nett' is not an argument of KwargsCallableOptNet.__init__; did you "
             "mean 'net'? accepted: extra, net, optimizer")):
         search_from_config(cfg)
+
+
+class NamedBody(torch.nn.Module):
+    """Takes a ``width`` that is a name, not a number."""
+
+    def __init__(self, width: str = "wide") -> None:
+        super().__init__()
+
+
+def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningcli():
+    # was: a value for an argument KwBody passes on to Body was kept whatever its type
+    # (Body's annotation unread), so width='wide' went on to Linear(8, 'wide'); as for an
+    # argument of the class itself, a value its annotation does not take is dropped
+    from lightning_nas.config.paths import merge_node
+
+    named = {"class_path": "tests.test_config.NamedBody", "init_args": {"width": "wide"}}
+    for other in ("tests.test_config.Body", KW_BODY):
+        assert merge_node(named, other) == {"class_path": other, "init_args": {}}
+    assert merge_node({"class_path": "tests.test_config.Body", "init_args": {"width": 4}},
+                      KW_BODY) == {"class_path": KW_BODY, "init_args": {"width": 4}}
 
 
 # ---------------------------------------------------------------- space keys that clash

@@ -322,19 +322,12 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
                           f"of {owner})")
 
 
-def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
-        return {}
-
-
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
                     nested: bool = True, dict_kwargs: Collection[str] | None = None) -> None:
     """Check the names and the values of ``init_args`` against ``cls.__init__`` (``cls`` may
     be a function) and, as jsonargparse, the bases' its ``**kwargs`` passes them on to
-    (``init_kwargs``); with ``nested``, ``class_path`` specs among them are checked the same
-    way (``where.arg.inner``).
+    (``init_kwargs``, ``init_hints``); with ``nested``, ``class_path`` specs among them are
+    checked the same way (``where.arg.inner``).
 
     Args:
         dict_kwargs: for a ``class_path`` node, the keys it gives under ``dict_kwargs``
@@ -352,7 +345,7 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
     names, var_kw = accepted_kwargs(fn)
     if dict_kwargs is not None:
         chain, chain_var_kw = init_kwargs(cls)
-    hints = _hints(fn)
+    hints = init_hints(cls)  # a base's too, as jsonargparse
     for key, value in init_args.items():
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}; "

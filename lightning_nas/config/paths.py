@@ -17,11 +17,10 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.convert import init_kwargs
+from lightning_nas.config.convert import init_hints, init_kwargs
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -318,10 +317,7 @@ def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]]
         names, var_kw = accepted_kwargs(cls.__init__ if inspect.isclass(cls) else cls)
     except Exception:  # noqa: BLE001 - not importable, no signature: its checks say so
         return None
-    try:
-        hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
-        hints = {}
+    hints = init_hints(cls)  # a base's too, that its **kwargs passes them on to
     if not var_kw:
         return frozenset(names), hints
     try:
