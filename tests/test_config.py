@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from lightning.pytorch.cli import LRSchedulerCallable
 
 from lightning_nas.cli import main
 from lightning_nas.config.instantiate import instantiate
@@ -22,7 +23,7 @@ from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.search.facade import Search
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, CallableOptNet, TinyNet
 
 BASE = {
     "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
@@ -721,6 +722,69 @@ def test_a_plain_space_key_a_config_model_passes_on_by_kwargs_is_checked(tmp_pat
             "space key 'nett' is not an argument of KwargsCallableOptNet.__init__; did you "
             "mean 'net'? accepted: extra, net, optimizer")):
         search_from_config(cfg)
+
+
+class WideBody(Body):
+    """Requires its ``width``."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__(width=width)
+
+
+class SchedNet(CallableOptNet):
+    """``CallableOptNet`` with a learning-rate scheduler, LightningCLI's
+    ``LRSchedulerCallable`` (``optimizer -> scheduler``)."""
+
+    def __init__(self, scheduler: LRSchedulerCallable | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scheduler = scheduler
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.parameters())
+        return [optimizer], [self.scheduler(optimizer)] if self.scheduler else []
+
+
+STEP, COSINE = "torch.optim.lr_scheduler.StepLR", "torch.optim.lr_scheduler.CosineAnnealingLR"
+
+
+@pytest.mark.parametrize(("space", "message"), [
+    ({"model.scheduler": {"choice": [{"class_path": STEP, "init_args": {"step_size": 1}},
+                                     {"class_path": COSINE}]}},
+     f"space key 'model.scheduler' may take {{'class_path': '{COSINE}'}}: model.scheduler: "
+     f"CosineAnnealingLR lacks required argument 'T_max' (the node gives none), and building "
+     f"it would fail; set model.scheduler.init_args.T_max"),
+    ({"model.net": {"choice": [{"class_path": KW_BODY},
+                               {"class_path": "tests.test_config.WideBody"}]}},
+     "space key 'model.net' may take {'class_path': 'tests.test_config.WideBody'}: model.net: "
+     "WideBody lacks required argument 'width' (the node gives none), and building it would "
+     "fail; set model.net.init_args.width; or, if it is to be called later"),
+])
+def test_a_choice_option_whose_class_lacks_a_required_argument_is_refused_before_training(
+        tmp_path, space, message):
+    # was: accepted; the trial that chose it failed ("CosineAnnealingLR.__init__() missing 1
+    # required positional argument: 'T_max'")
+    cfg = _net_config(tmp_path / "run", space)
+    cfg["model"]["class_path"] = "tests.test_config.SchedNet"
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert message in str(info.value)
+
+
+def test_arguments_lightningcli_supplies_are_not_asked_of_a_choice_option(tmp_path):
+    # an OptimizerCallable's params, an LRSchedulerCallable's optimizer (given when the model
+    # calls them), a searched argument, one passed on by **kwargs (KwBody's width)
+    space = {"model.scheduler": {"choice": [{"class_path": STEP, "init_args": {"step_size": 1}},
+                                            {"class_path": COSINE, "init_args": {"T_max": 2}}]},
+             "model.optimizer": {"choice": [{"class_path": "torch.optim.SGD"},
+                                            {"class_path": "torch.optim.Adam"}]},
+             "model.net": {"choice": [{"class_path": KW_BODY, "init_args": {"width": 4}},
+                                      {"class_path": "tests.test_config.WideBody"}]},
+             "model.net.width": {"choice": [4, 6]}}
+    cfg = _net_config(tmp_path / "run", space)
+    cfg["model"]["class_path"] = "tests.test_config.SchedNet"
+    cfg["search"]["optimizer"] = "RandomSearch"
+    result = search_from_config(cfg).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
 class NamedBody(torch.nn.Module):

@@ -1,6 +1,6 @@
 """Calling a config node's target with errors that say what to change: ``call`` (an
 argument the target does not take, named with the valid ones; a required one the config
-does not give, named with where to set it) and ``accepted_kwargs``.
+does not give, named with where to set it), ``missing_args`` and ``accepted_kwargs``.
 
 Example:
     >>> call(dict, [], {"a": 1}, "node")
@@ -17,7 +17,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["accepted_kwargs", "call"]
+__all__ = ["accepted_kwargs", "call", "missing_args"]
 
 
 def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
@@ -36,7 +36,7 @@ def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
     try:
         return target(*args, **kwargs)
     except TypeError as err:
-        text, missing = str(err), _missing(target, len(args), kwargs)
+        text, missing = str(err), missing_args(target, len(args), kwargs)
         nested = any(c in path for c in ".[")  # not a section: may be called later
         if "missing" not in text or "required" not in text or not (nested or missing):
             raise
@@ -69,7 +69,7 @@ def _takes(target: Any, key: str) -> bool:
     return False
 
 
-def _missing(target: Any, n_args: int, kwargs: Mapping[str, Any]) -> list[str]:
+def missing_args(target: Any, n_args: int, kwargs: Mapping[str, Any]) -> list[str]:
     """The required arguments of ``target`` that ``n_args`` values and ``kwargs`` leave out."""
     try:
         params = list(inspect.signature(target).parameters.values())

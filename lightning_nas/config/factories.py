@@ -41,6 +41,7 @@ from lightning_nas.config.nodes import (
     target_path,
 )
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
+from lightning_nas.config.required import check_required
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
@@ -364,6 +365,8 @@ class ConfigBuilder:
         if callable(target):
             check_init_args(target, node_args(section), self.name,
                             dict_kwargs=dict_kwargs_keys(section))
+        if arch is not None:  # the nested nodes as a trial builds them: none lacks an argument
+            check_required(section, self.name)
 
     def kwargs_of(self, cls: type) -> tuple[list[str], bool]:
         """The arguments the section's class ``cls`` takes (``accepted_kwargs``): a

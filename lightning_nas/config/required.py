@@ -1,0 +1,122 @@
+"""Required arguments that a config's nested nodes leave out, found before any training.
+
+A trial builds a ``class_path`` (or ``_target_``) node with the arguments the config and
+the architecture give it; a choice option offered without one its class requires
+(``CosineAnnealingLR`` without ``T_max``, a backbone ``WideBackbone(width)`` without
+``width``) would fail only in the trial that chose it. ``check_required`` refuses it first,
+as jsonargparse refuses it when LightningCLI reads the config.
+
+Not asked for: what a node is called with later, the leading arguments a ``Callable``-typed
+argument's node gets when the model calls it (LightningCLI's ``OptimizerCallable``: the
+parameters; ``LRSchedulerCallable``: the optimizer), and any argument of a ``_partial_:
+true`` node another annotation does not count; the arguments of a section itself
+(``model``, ``data``: LightningCLI's ``link_arguments`` fill those, and the dry build builds
+the section with them); an argument that has a default, and one a base requires that the
+class passes on through ``**kwargs`` (only its own ``__init__`` is read).
+
+Example:
+    >>> net = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 64}}
+    >>> adam = {"class_path": "torch.optim.Adam"}  # an OptimizerCallable: params come later
+    >>> check_required({"class_path": "examples.lightningcli.model.LitClassifier",
+    ...                 "init_args": {"net": net, "optimizer": adam}}, "model")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: model.net: Linear lacks required argument 'out_features' ...
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.calls import missing_args
+from lightning_nas.config.convert import init_hints
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
+from lightning_nas.errors import ConfigError
+
+__all__ = ["check_required"]
+
+
+def check_required(section: Any, where: str) -> None:
+    """Raise ``ConfigError`` for a node nested in ``section`` (the config at ``where``: a
+    section, or a node in one) whose class lacks a required argument, naming the node, the
+    class, the arguments and where to set them; ``section`` itself is not asked.
+    """
+    if not is_node(section) or section.get("_recursive_") is False:  # built unbuilt
+        return
+    try:
+        target = import_object(target_path(section))
+    except ConfigError:  # the other checks say so, naming it
+        return
+    hints = {} if is_hydra(section) else init_hints(target)
+    for key, value in node_args(section).items():
+        _check(value, f"{where}.{key}", hints.get(key))
+
+
+def _check(value: Any, where: str, hint: Any) -> None:
+    """``value`` (an argument at ``where``, annotated ``hint``) and the nodes in it."""
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check(item, f"{where}[{i}]", None)
+    elif isinstance(value, Mapping) and not is_node(value):
+        for key, item in value.items():
+            _check(item, f"{where}.{key}", None)
+    elif is_node(value):
+        later = _later(value, hint)
+        if later is not None:
+            _check_node(value, where, later)
+        check_required(value, where)
+
+
+def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
+    """Refuse ``node`` if its target lacks a required argument; its first ``later`` ones
+    come when it is called later."""
+    try:
+        target = import_object(target_path(node))
+    except ConfigError:
+        return
+    given = node_args(node)
+    missing = missing_args(target, len(node.get("_args_") or []) + later, given)
+    if not missing:
+        return
+    name = getattr(target, "__qualname__", repr(target))
+    level = "" if is_hydra(node) else "init_args."
+    keys = " and ".join(f"{where}.{level}{m}" for m in missing)
+    what = "argument" if len(missing) == 1 else "arguments"
+    later_hint = "" if later or node.get("_partial_") else (
+        "; or, if it is to be called later with that argument (an optimizer with the model's "
+        "parameters, a scheduler with its optimizer), add `_partial_: true` to its node")
+    raise ConfigError(f"{where}: {name} lacks required {what} {', '.join(map(repr, missing))} "
+                      f"(the node gives {', '.join(given) or 'none'}), and building it would "
+                      f"fail; set {keys}{later_hint}")
+
+
+def _later(node: Mapping[str, Any], hint: Any) -> int | None:
+    """How many leading arguments ``node`` (at an argument annotated ``hint``) is called with
+    later: 0 when it is built as it is; ``None`` when that cannot be told (a ``_partial_``
+    node without a ``Callable[[...], ...]`` annotation)."""
+    count = _callable_args(hint)
+    partial = bool(node.get("_partial_")) or (not is_hydra(node) and count is not None)
+    if not partial:  # (a class_path node at a Callable argument: a partial, as jsonargparse)
+        return 0
+    return count if count is not None and count >= 0 else None
+
+
+def _callable_args(hint: Any) -> int | None:
+    """The number of arguments a ``Callable[[A, B], R]`` annotation (or one in a
+    ``Union``/``Optional``) passes; -1 for ``Callable`` or ``Callable[..., R]``; ``None``
+    for another annotation."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        counts = [c for c in map(_callable_args, typing.get_args(hint)) if c is not None]
+        return counts[0] if counts else None
+    if hint is collections.abc.Callable or hint is typing.Callable:
+        return -1
+    if origin is not collections.abc.Callable:
+        return None
+    args = typing.get_args(hint)
+    return len(args[0]) if args and isinstance(args[0], list) else -1
