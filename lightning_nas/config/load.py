@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
-
 from lightning_nas.config.factories import ConfigBuilder
-from lightning_nas.config.instantiate import class_strings_as_nodes, import_object
+from lightning_nas.config.forms import TRAINER_TARGETS, trainer_args
+from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
     contains_node,
@@ -58,11 +57,6 @@ __all__ = [
 ]
 
 TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
-#: what a ``trainer`` section's ``_target_`` may name (dropped: the section is the
-#: arguments of the Trainer each trial builds)
-TRAINER_TARGETS = frozenset({"lightning.Trainer", *(
-    f"{package}{module}.Trainer" for package in ("lightning.pytorch", "pytorch_lightning")
-    for module in ("", ".trainer", ".trainer.trainer"))})
 #: keys of the config LightningCLI writes (``fit --print_config``, every run's
 #: ``config.yaml``) taken only as null, and why another value cannot be
 LIGHTNINGCLI_KEYS = {
@@ -100,7 +94,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     path = paths[-1]
     cfg = apply_overrides(cfg, overrides, config_path=path)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
-        cfg["trainer"] = _trainer_args(cfg["trainer"])
+        cfg["trainer"] = trainer_args(cfg["trainer"])
     for section in ("model", "data", "trainer"):  # `net: mymod.MLP`, as jsonargparse reads it
         if isinstance(cfg.get(section), Mapping):
             cfg[section] = (class_strings_as_nodes(cfg[section]) if is_node(cfg[section]) else
@@ -119,32 +113,6 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     if isinstance(cfg[block], Mapping) and cfg[block].get("run_dir") is None:  # null too
         cfg[block]["run_dir"] = f"runs/{path.stem}"  # (not a mapping: block_settings says so)
     return cfg
-
-
-def _trainer_args(trainer: Any) -> Any:
-    """A ``trainer`` section that is a Hydra node of the Trainer (``_target_:
-    lightning.pytorch.Trainer``, as a project's ``configs/trainer/default.yaml`` is) as the
-    Trainer's arguments: lightning-nas builds the Trainer of each trial itself.
-
-    Raises:
-        ConfigError: for a ``_target_`` that names another class (a Trainer subclass too).
-    """
-    if not isinstance(trainer, Mapping) or "_target_" not in trainer:
-        return trainer
-    target = trainer["_target_"]
-    if target in TRAINER_TARGETS:
-        return {k: v for k, v in trainer.items() if k != "_target_"}
-    try:
-        subclass = issubclass(import_object(target), pl.Trainer)
-    except Exception:  # noqa: BLE001 - not importable, not a class: not the Trainer either
-        subclass = False
-    what = ("is a Trainer subclass, which lightning-nas cannot use: put what it adds into "
-            "callbacks (trainer.callbacks) or the LightningModule" if subclass else
-            "is not lightning.pytorch.Trainer")
-    raise ConfigError(f"trainer._target_: {target!r} {what}. The `trainer` section holds the "
-                      f"arguments of the lightning.pytorch.Trainer that lightning-nas builds "
-                      f"for each trial; a _target_ there may only name it (as a Hydra "
-                      f"project's configs/trainer/*.yaml does), or leave it out")
 
 
 def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any],
