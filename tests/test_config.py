@@ -807,6 +807,29 @@ def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningc
                       KW_BODY) == {"class_path": KW_BODY, "init_args": {"width": 4}}
 
 
+def test_a_config_for_lightningclis_top_level_config_is_read_from_its_fit_section(tmp_path):
+    # was: "unknown config section 'fit'" for `python main.py --config config.yaml fit`'s
+    # file, a section per subcommand
+    flat = _config(tmp_path / "run")
+    fit = {k: flat.pop(k) for k in ("model", "data", "trainer", "seed_everything")}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**flat, "fit": fit, "test": {"trainer": {"max_epochs": 9}}}))
+    loaded = load_config(path, ["--trainer.max_epochs=1"])
+    assert loaded["trainer"] == {"max_epochs": 1, "limit_train_batches": 1}
+    assert "fit" not in loaded and "test" not in loaded
+    assert loaded["model"] == fit["model"] and loaded["seed_everything"] == 7
+    search_from_config(loaded)  # checked as the flat config is
+    for part, message in (
+            ({"test": {"trainer": {}}}, "config.yaml: test is the config of LightningCLI's test "
+             "subcommand, and a search trains as `fit` does: give the `fit:` section, or its "
+             "keys (model, data, trainer, ...) at the top level"),
+            ({"fit": fit, "trainer": {}}, "config.yaml: trainer given both in `fit:` and at the "
+             "top level; give each once")):
+        path.write_text(yaml.safe_dump({**flat, **part}))
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(path)
+
+
 # ---------------------------------------------------------------- space keys that clash
 @pytest.mark.parametrize(("space", "message"), [
     ({"optimizer": {"fixed": {"class_path": "torch.optim.SGD"}},

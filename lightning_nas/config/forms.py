@@ -1,7 +1,10 @@
 """Config shapes that LightningCLI and Hydra projects write, read as a search config: a
-``trainer`` section that is a Hydra node of the Trainer read as its arguments.
+``fit:`` level (a config for LightningCLI's top-level ``--config``) lifted, a ``trainer``
+section that is a Hydra node of the Trainer read as its arguments.
 
 Example:
+    >>> lift_fit({"fit": {"trainer": {"max_epochs": 2}}, "test": {}}, "cfg.yaml")
+    {'trainer': {'max_epochs': 2}}
     >>> trainer_args({"_target_": "lightning.pytorch.Trainer", "max_epochs": 3})
     {'max_epochs': 3}
 """
@@ -16,13 +19,46 @@ import lightning.pytorch as pl
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.errors import ConfigError
 
-__all__ = ["TRAINER_TARGETS", "trainer_args"]
+__all__ = ["SUBCOMMANDS", "TRAINER_TARGETS", "lift_fit", "trainer_args"]
 
+#: LightningCLI's subcommands, the top-level keys of a config for its top-level ``--config``
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
 #: what a ``trainer`` section's ``_target_`` may name (dropped: the section is the
 #: arguments of the Trainer each trial builds)
 TRAINER_TARGETS = frozenset({"lightning.Trainer", *(
     f"{package}{module}.Trainer" for package in ("lightning.pytorch", "pytorch_lightning")
     for module in ("", ".trainer", ".trainer.trainer"))})
+
+
+def lift_fit(part: Mapping[str, Any], path: Any) -> dict[str, Any]:
+    """The config file ``part`` (at ``path``) with its ``fit:`` section's keys at the top
+    level, where a ``fit --config`` file has them: a file for LightningCLI's top-level
+    ``--config`` (``python main.py --config config.yaml fit``) holds a section per
+    subcommand. The other subcommands' (``validate``, ``test``, ``predict``) are dropped: a
+    search trains as ``fit`` does. A file without these keys is returned as it is.
+
+    Raises:
+        ConfigError: for ``fit:`` that is no mapping, a key both in it and beside it, or
+            another subcommand's section without ``fit:``.
+    """
+    found = [key for key in SUBCOMMANDS if key in part]
+    if not found:
+        return dict(part)
+    rest = {k: v for k, v in part.items() if k not in SUBCOMMANDS}
+    fit = part.get("fit")
+    if "fit" not in part:
+        raise ConfigError(f"{path}: {', '.join(found)} is the config of LightningCLI's "
+                          f"{found[0]} subcommand, and a search trains as `fit` does: give "
+                          f"the `fit:` section, or its keys (model, data, trainer, ...) at the "
+                          f"top level")
+    if not isinstance(fit, Mapping):
+        raise ConfigError(f"{path}: `fit` must be a mapping of the fit subcommand's config "
+                          f"(model, data, trainer, ...), got {fit!r}")
+    twice = sorted(set(fit) & set(rest))
+    if twice:
+        raise ConfigError(f"{path}: {', '.join(twice)} given both in `fit:` and at the top "
+                          f"level; give each once (the `fit:` level may be dropped)")
+    return {**rest, **fit}
 
 
 def trainer_args(trainer: Any) -> Any:

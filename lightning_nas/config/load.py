@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder
-from lightning_nas.config.forms import TRAINER_TARGETS, trainer_args
+from lightning_nas.config.forms import TRAINER_TARGETS, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -87,6 +87,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
+        part = lift_fit(part, path)  # a config for LightningCLI's top-level --config
         check_no_empty_sections(cfg, part, path)  # `trainer:` with its keys commented out
         search = part.get("search") if isinstance(part.get("search"), Mapping) else {}
         cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
