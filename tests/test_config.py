@@ -830,6 +830,32 @@ def test_a_config_for_lightningclis_top_level_config_is_read_from_its_fit_sectio
             load_config(path)
 
 
+@pytest.mark.parametrize(("section", "message"), [
+    ({"model": {"init_args": {"lr": 0.1}}},
+     "`model` names no class (keys: init_args): a LightningCLI made for a fixed class "
+     "(LightningCLI(MyModel, MyData)) takes it from its code, which lightning-nas does not "
+     "read; add class_path beside init_args, the import path of your class: model: "
+     "{class_path: package.module.MyClass, init_args: {lr: 0.1}} (valid keys of a section: "
+     "class_path, init_args, dict_kwargs, _partial_; or a Hydra node with _target_)"),
+    ({"data": {"n": 32}},
+     "`data` names no class (keys: n): a LightningCLI made for a fixed class"),
+    ({"data": {"n": 32}, "search": {"space": {"data.n": {"choice": [16, 32]}}}},
+     "move n under init_args and add class_path, the import path of your class: data: "
+     "{class_path: package.module.MyClass, init_args: {n: 32}}"),
+])
+def test_a_section_of_a_fixed_class_lightningcli_says_to_add_its_class_path(
+        tmp_path, section, message):
+    # was: "`model` must be an import path, a mapping with class_path and init_args, or a
+    # Hydra node with _target_; got {...}" (or, for a space key, "data has no class_path")
+    cfg = _config(tmp_path / "run")
+    search = section.pop("search", {})
+    cfg.update(section)
+    cfg["search"].update(search)
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert message in str(info.value)
+
+
 # ---------------------------------------------------------------- space keys that clash
 @pytest.mark.parametrize(("space", "message"), [
     ({"optimizer": {"fixed": {"class_path": "torch.optim.SGD"}},

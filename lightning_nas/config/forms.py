@@ -1,6 +1,7 @@
 """Config shapes that LightningCLI and Hydra projects write, read as a search config: a
 ``fit:`` level (a config for LightningCLI's top-level ``--config``) lifted, a ``trainer``
-section that is a Hydra node of the Trainer read as its arguments.
+section that is a Hydra node of the Trainer read as its arguments, and the error for a
+section without its class (a LightningCLI made for a fixed class fills it in from its code).
 
 Example:
     >>> lift_fit({"fit": {"trainer": {"max_epochs": 2}}, "test": {}}, "cfg.yaml")
@@ -17,9 +18,10 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import SPEC_KEYS
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SUBCOMMANDS", "TRAINER_TARGETS", "lift_fit", "trainer_args"]
+__all__ = ["SUBCOMMANDS", "TRAINER_TARGETS", "fixed_class_error", "lift_fit", "trainer_args"]
 
 #: LightningCLI's subcommands, the top-level keys of a config for its top-level ``--config``
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -85,3 +87,33 @@ def trainer_args(trainer: Any) -> Any:
                       f"arguments of the lightning.pytorch.Trainer that lightning-nas builds "
                       f"for each trial; a _target_ there may only name it (as a Hydra "
                       f"project's configs/trainer/*.yaml does), or leave it out")
+
+
+def fixed_class_error(section: Any, name: str) -> str:
+    """Why the config section ``name`` (``model``, ``data``) that names no class cannot be
+    built, and what to add: a LightningCLI made for a fixed class (``LightningCLI(MyModel,
+    MyData)``) takes the class from its code and the section's arguments alone, as plain
+    keys or under ``init_args``.
+
+    Example:
+        >>> print(fixed_class_error({"batch_size": 64}, "data"))
+        `data` names no class (keys: batch_size): ... move batch_size under init_args and
+        add class_path, ... data: {class_path: package.module.MyClass, init_args: {batch_size:
+        64}} ...
+    """
+    if not isinstance(section, Mapping):
+        return (f"`{name}` must be an import path, a mapping with class_path and init_args, or "
+                f"a Hydra node with _target_; got {section!r}")
+    args = section.get("init_args") if isinstance(section.get("init_args"), Mapping) else {
+        k: v for k, v in section.items() if k not in SPEC_KEYS}
+    plain = [k for k in section if k not in SPEC_KEYS]
+    where = (f"move {', '.join(plain)} under init_args and add class_path" if plain else
+             "add class_path beside init_args" if "init_args" in section else "add class_path")
+    shown = ", ".join(f"{k}: {v!r}" for k, v in list(args.items())[:3])
+    more = ", ..." if len(args) > 3 else ""
+    return (f"`{name}` names no class (keys: {', '.join(map(str, section)) or 'none'}): a "
+            f"LightningCLI made for a fixed class (LightningCLI(MyModel, MyData)) takes it from "
+            f"its code, which lightning-nas does not read; {where}, the import path of your "
+            f"class: {name}: {{class_path: package.module.MyClass, init_args: {{{shown}{more}}}}}"
+            f" (valid keys of a section: {', '.join(SPEC_KEYS)}; or a Hydra node with "
+            f"_target_)")

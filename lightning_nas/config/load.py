@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.factories import ConfigBuilder
-from lightning_nas.config.forms import TRAINER_TARGETS, lift_fit, trainer_args
+from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -370,8 +370,7 @@ def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
     if isinstance(section, str):
         return section, {}
     if not is_node(section):
-        raise ConfigError(f"`{name}` must be an import path, a mapping with class_path and "
-                          f"init_args, or a Hydra node with _target_; got {section!r}")
+        raise ConfigError(fixed_class_error(section, name))  # (LightningCLI(MyModel)'s)
     check_node_keys(section, name)
     if is_hydra(section) or section.get("_partial_") or contains_node(node_args(section)):
         return ConfigBuilder(section, name, plain_keys=name == "model"), {}
