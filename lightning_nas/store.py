@@ -26,8 +26,8 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,7 +35,7 @@ from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.store_checks import check_new_run_folder, check_same_search
+from lightning_nas.store_checks import check_as_it_is, check_new_run_folder, check_same_search
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
@@ -360,7 +360,8 @@ class RunStore(FitRecords):
 
 
 def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
-                      run_dir_key: str = "run_dir", hold: bool = False) -> RunStore:
+                      run_dir_key: str = "run_dir", hold: bool = False,
+                      check: Callable[[RunStore], None] | None = None) -> RunStore:
     """Open (or start) the store of a search in ``run_dir``. ``fixed`` holds what a run must
     keep across resumes (space, monitor, mode, objectives): a new store records it, an
     existing one must hold the same, or nothing is written and ``ConfigError`` says which
@@ -374,6 +375,9 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         run_dir_key: how the user names the run folder (for the message).
         hold: hold the folder (``hold_folder``: a second search on it meanwhile is refused)
             before ``search.db`` is made or read.
+        check: refuses (``ConfigError``) what else an existing store holds against this
+            invocation (its settings: ``check_resume``); called, as the ``fixed`` check is,
+            on ``search.db`` as it is, before anything is written or migrated.
     """
     run_dir = user_path(run_dir)
     blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
@@ -392,7 +396,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     held = hold_folder(run_dir, _RESUMES) if hold else None  # before search.db (was: after)
     try:
         if not new:
-            _check_as_it_is(run_dir, fixed, run_dir_key)
+            check_as_it_is(run_dir, fixed, run_dir_key, check)
         store = RunStore(run_dir / "search.db")
     except BaseException:
         if held is not None:
@@ -410,15 +414,6 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         return store
     check_same_search(store, run_dir, fixed, run_dir_key)
     return store
-
-
-def _check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str) -> None:
-    """``check_same_search`` on the existing ``search.db`` read as it is, not migrated (a
-    refused resume writes nothing; was: an older version's store was migrated first)."""
-    with RunStore(run_dir / "search.db", read_only=True) as store:
-        with suppress(sqlite3.OperationalError):  # no table yet: a new store
-            if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
-                check_same_search(store, run_dir, fixed, run_dir_key)
 
 
 def open_run(run_dir: str | Path) -> RunStore:

@@ -626,6 +626,25 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
     assert results["rerun"].endswith(" hydra.mode=RUN") and "epochs=1" in results["rerun"]
 
 
+def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):
+    # a refused resume writes nothing (was: the store of an older version was migrated,
+    # its column added, before the changed seed was refused)
+    def sweep(seed: int, budget: int = 1) -> list[TrialResult]:
+        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": seed, "params": {"x": "range(0, 9)"}})
+
+    sweep(seed=0)
+    db = tmp_path / "run" / "search.db"
+    with sqlite3.connect(db) as old:  # as a version before the `epochs` column left it
+        old.execute("ALTER TABLE trials DROP COLUMN epochs")
+    old.close()
+    before, mtime = db.read_bytes(), db.stat().st_mtime_ns
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: hydra.sweeper.seed"):
+        sweep(seed=5, budget=2)
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == (before, mtime)
+    assert len(sweep(seed=0, budget=2)) == 2  # the same setup resumes
+
+
 def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
     # was: accepted; the jobs after the resume ran another setup into the same leaderboard
     def sweep(budget: int, **config: Any) -> list[TrialResult]:

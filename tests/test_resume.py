@@ -4,6 +4,7 @@ searches on real SQLite stores, refused before anything is written."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 import yaml
@@ -56,6 +57,22 @@ def test_a_resume_that_changes_how_trials_run_is_refused_and_writes_nothing(tmp_
     resumed = _objective_search(tmp_path, budget=5, max_failures=0,
                                 trainer={"max_epochs": 1, "logger": False}).run()
     assert len(resumed.trials) == 5
+
+
+def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):
+    # the README: a refused resume writes nothing (was: the store of an older version was
+    # migrated, its column added, before the changed seed was refused)
+    _objective_search(tmp_path).run()
+    db = tmp_path / "search.db"
+    with sqlite3.connect(db) as old:  # as a version before the `epochs` column left it
+        old.execute("ALTER TABLE trials DROP COLUMN epochs")
+    old.close()
+    before, mtime, files = db.read_bytes(), db.stat().st_mtime_ns, sorted(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match=r"other settings: search\.seed: 0, now 5"):
+        _objective_search(tmp_path, seed=5).run()
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == (before, mtime)
+    assert sorted(tmp_path.iterdir()) == files
+    assert len(_objective_search(tmp_path, budget=4).run().trials) == 4  # resumes, migrated
 
 
 def test_a_resume_with_other_model_arguments_is_refused(tmp_path, tiny_space, tiny_trainer):

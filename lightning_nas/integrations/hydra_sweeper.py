@@ -245,26 +245,30 @@ class HydraSweep(Sweeper):
         objectives = None if goal.objectives is None else goal.objectives.to_dict()
         # the job config as written and each searched config-group option's (an edited file)
         setup = job_setup(self.config, self.hydra_context.config_loader, sweep, jobs)
+
+        def check(store: RunStore) -> None:  # on search.db as it is: a refusal writes nothing
+            hydra = store.get_meta("hydra") or {}
+            stored = store.get_meta("settings")
+            found = (differences({"settings": stored}, {"settings": settings.flat()})
+                     if stored else [])
+            if stored and store.get_meta("job_config_raw") is not None:
+                found += setup_differences({"job": store.get_meta("job_config_raw"),
+                                            "options": store.get_meta("job_options")}, setup,
+                                           sweep.space.names())
+            if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
+                found.append(f"the job overrides: {hydra['overrides']}, now "
+                             f"{list(sweep.passthrough)}")
+            found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
+            if found:  # one leaderboard never mixes jobs of two setups
+                raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
+                                  f"settings: {'; '.join(found)}. Resume with the settings it "
+                                  f"ran with, or choose another hydra.sweep.dir")
+
         store = open_search_store(settings.run_dir, {
             "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
             "objectives": objectives, **settings.transfer.fixed()},
-            run_dir_key="hydra.sweeper.run_dir", hold=True)  # a second sweep meanwhile: refused
-        hydra = store.get_meta("hydra") or {}
-        stored = store.get_meta("settings")
-        found = differences({"settings": stored}, {"settings": settings.flat()}) if stored else []
-        if stored and store.get_meta("job_config_raw") is not None:
-            found += setup_differences({"job": store.get_meta("job_config_raw"),
-                                        "options": store.get_meta("job_options")}, setup,
-                                       sweep.space.names())
-        if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
-            found.append(f"the job overrides: {hydra['overrides']}, now "
-                         f"{list(sweep.passthrough)}")
-        found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
-        if found:  # one leaderboard never mixes jobs of two setups
-            store.close()
-            raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
-                              f"settings: {'; '.join(found)}. Resume with the settings it ran "
-                              f"with, or choose another hydra.sweep.dir")
+            run_dir_key="hydra.sweeper.run_dir", hold=True,  # a second sweep meanwhile: refused
+            check=check)
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_driver()

@@ -64,7 +64,8 @@ from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore, check_same_search, open_search_store
+from lightning_nas.store import RunStore, open_search_store
+from lightning_nas.store_checks import check_as_it_is
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
@@ -370,12 +371,12 @@ class Search:
             ConfigError: naming what differs.
         """
         if (self.run_dir / "search.db").is_file():
-            with RunStore(self.run_dir / "search.db", read_only=True) as store:
-                if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
-                    check_same_search(store, self.run_dir, self._fixed())
-                    current = self._current()
-                    check_resume(self.run_dir, stored_setup(store, current, self.data.target),
-                                 current)
+            check_as_it_is(self.run_dir, self._fixed(), check=self._check_setup)
+
+    def _check_setup(self, store: RunStore) -> None:
+        """Refuse a resume of a run whose trials ran with other settings (``check_resume``)."""
+        current = self._current()
+        check_resume(self.run_dir, stored_setup(store, current, self.data.target), current)
 
     def _fixed(self) -> dict[str, Any]:
         """What a run keeps across resumes, as ``open_search_store`` takes it."""
@@ -392,13 +393,11 @@ class Search:
     def _open_store(self) -> RunStore:
         goal = self.settings.goal
         # held first: a second search (or a one-shot run) on the folder meanwhile is refused
-        store = open_search_store(self.run_dir, self._fixed(), hold=True)
+        # the settings too, on search.db as it is: a refused resume writes nothing (was:
+        # checked after an older version's store was migrated)
+        store = open_search_store(self.run_dir, self._fixed(), hold=True,
+                                  check=self._check_setup)
         current = self._current()
-        try:
-            check_resume(self.run_dir, stored_setup(store, current, self.data.target), current)
-        except ConfigError:
-            store.close()
-            raise
         self._keep_stored_order(store.get_meta("space"))
         for key, value in current.items():
             if value is not None:
