@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.store_checks import check_as_it_is, check_new_run_folder, check_same_search
+from lightning_nas.store_checks import check_as_it_is, check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
@@ -380,19 +379,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
             on ``search.db`` as it is, before anything is written or migrated.
     """
     run_dir = user_path(run_dir)
-    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
-                   None)
-    if blocked is not None:
-        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
-                          f"file; a search writes search.db, trials/ and best.* into a folder "
-                          f"there (give another path)")
+    new = check_search_folder(run_dir, run_dir_key)
     check_lockable(run_dir)  # a file system that takes no lock: said before any file
-    new = not (run_dir / "search.db").exists()
-    if new and (run_dir / "best_arch.yaml").is_file():
-        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
-                          f"(best_arch.yaml, no search.db); give a search another folder")
-    if new:  # a new search deletes nothing it did not write
-        check_new_run_folder(run_dir, run_dir_key)
     held = hold_folder(run_dir, _RESUMES) if hold else None  # before search.db (was: after)
     try:
         if not new:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
 __all__ = ["AS_THEN", "NEWER_KEYS", "SEARCH_WRITES", "check_as_it_is", "check_new_run_folder",
-           "check_same_search"]
+           "check_same_search", "check_search_folder"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
@@ -55,6 +55,29 @@ def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir") -> None:
                           f"search.db: a new search would remove or replace them (it writes "
                           f"{', '.join(SEARCH_WRITES)}); pick an empty or new `{run_dir_key}`, "
                           f"or remove them")
+
+
+def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir") -> bool:
+    """Raise ``ConfigError`` when a search may not write into ``run_dir``: a file in its
+    place (or above it), a one-shot run folder, a new search's folder holding what a search
+    writes (``check_new_run_folder``). Nothing is written (``--print_config`` checks it too).
+
+    Returns:
+        Whether the search is new (no ``search.db`` there).
+    """
+    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
+                   None)
+    if blocked is not None:
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
+                          f"file; a search writes search.db, trials/ and best.* into a folder "
+                          f"there (give another path)")
+    new = not (run_dir / "search.db").exists()
+    if new and (run_dir / "best_arch.yaml").is_file():
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
+                          f"(best_arch.yaml, no search.db); give a search another folder")
+    if new:  # a new search deletes nothing it did not write
+        check_new_run_folder(run_dir, run_dir_key)
+    return new
 
 
 def _holds(path: Path) -> bool:

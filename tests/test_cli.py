@@ -600,6 +600,30 @@ def test_print_config_refuses_a_run_dir_the_run_would_not_resume_and_writes_noth
     assert "trainer.max_epochs: 1, now 2" in capsys.readouterr().err
 
 
+def test_print_config_refuses_a_run_dir_a_new_search_would_not_write_into(config, tmp_path,
+                                                                         capsys):
+    # was: exit 0 and the config printed (only a stored search was checked), while the run
+    # of the printed config then refused the folder
+    taken, oneshot, file = tmp_path / "taken", tmp_path / "oneshot", tmp_path / "file"
+    (taken / "trials" / "trial_0001").mkdir(parents=True)
+    (taken / "trials" / "trial_0001" / "last.ckpt").write_text("")
+    (taken / "best.yaml").write_text("arch: {}\n")
+    oneshot.mkdir()
+    (oneshot / "best_arch.yaml").write_text("width: 8\n")
+    file.write_text("")
+    before = _files(tmp_path)
+    for run_dir, message in [
+        (taken, f"`run_dir` '{taken}' holds trials/, best.yaml but no search.db"),
+        (oneshot, f"`run_dir` '{oneshot}' is a one-shot run folder"),
+        (file / "run", f"`run_dir` '{file / 'run'}' cannot be a folder: {file} is a file"),
+    ]:
+        assert main(["search", str(config), f"--search.run_dir={run_dir}",
+                     "--print_config"]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and not captured.out, captured.err
+    assert _files(tmp_path) == before  # nothing written
+
+
 @pytest.mark.parametrize("argv, message", [
     # was: "expected an override like --search.budget=5, got 'darts.yaml'" (an override
     # oneshot refuses, and no word that oneshot takes one config file)

@@ -65,7 +65,7 @@ from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
-from lightning_nas.store_checks import check_as_it_is
+from lightning_nas.store_checks import check_as_it_is, check_search_folder
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
@@ -364,13 +364,14 @@ class Search:
 
     def check_run_dir(self) -> None:
         """Refuse, as ``run`` would, a run folder holding a search this one may not resume
-        (another space, monitor or mode, trials that ran with other settings), reading it
-        as it is: nothing written, no lock taken (``lightning-nas search --print_config``).
+        (another space, monitor or mode, trials that ran with other settings) or a search
+        may not write into (``check_search_folder``), reading it as it is: nothing written,
+        no lock taken (``lightning-nas search --print_config``).
 
         Raises:
             ConfigError: naming what differs.
         """
-        if (self.run_dir / "search.db").is_file():
+        if not check_search_folder(self.run_dir):  # (was: not checked, a new search's)
             check_as_it_is(self.run_dir, self._fixed(), check=self._check_setup)
 
     def _check_setup(self, store: RunStore) -> None:
