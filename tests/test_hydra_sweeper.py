@@ -481,6 +481,31 @@ def multiple_of_four(arch: dict[str, Any]) -> bool:
     return arch["x"] % 4 == 0
 
 
+def test_an_objective_a_job_does_not_return_fails_it_alone_once_a_job_completed(tmp_path):
+    # as a search's trial (was: the sweep stopped at the first such job, whatever had
+    # completed); before any job completed it stops the sweep: a misspelt name
+    calls = []
+
+    def task(cfg: DictConfig) -> dict[str, float]:
+        calls.append(cfg.x)
+        return {"acc": float(cfg.x), **({"cost": 1.0} if len(calls) == 1 else {})}
+
+    sweeper = {"budget": 5, "max_failures": 2, "optimizer": "RandomSearch",
+               "params": {"x": "range(0, 99)"}}
+    objectives = ("+hydra.sweeper.objectives.acc=maximize",
+                  "+hydra.sweeper.objectives.cost=minimize")
+    with pytest.raises(SearchError, match=r"3 trials failed \(max_failures=2\); last error: "
+                                          r"the task function returned no \['cost'\]"):
+        _sweep(tmp_path / "later", task, sweeper, overrides=objectives)
+    with RunStore(tmp_path / "later" / "run" / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED,
+                                                      *[TrialStatus.FAILED] * 3]
+    calls[:] = [0, 0]  # no job returns it: the first one stops the sweep
+    with pytest.raises(SearchError, match=r"the task function returned no \['cost'\]"):
+        _sweep(tmp_path / "first", task, sweeper, overrides=objectives)
+    assert len(calls) == 3
+
+
 def test_constraints_and_several_objectives(tmp_path, capsys):
     calls = []
 
