@@ -75,7 +75,8 @@ class TrialResult:
     #: checks before the first training step (not stored: the search loop stops when two
     #: trials in a row fail so the same way)
     build_failed: bool = False
-    #: the error is an objective the trial did not log (or its function did not return):
+    #: the error is an objective the trial did not log (or its function did not return;
+    #: the monitor, when no validation of a trial that ran to its end logged it):
     #: ``fatal`` only while none of the search's trials completed, a misspelt name; after
     #: one did, the name is right and this architecture fails alone (not stored)
     objective_missing: bool = False

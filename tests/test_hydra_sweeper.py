@@ -31,6 +31,7 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.errors import ConfigError, SearchError, SpaceError  # noqa: E402
+from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
@@ -504,6 +505,16 @@ def test_an_objective_a_job_does_not_return_fails_it_alone_once_a_job_completed(
     with pytest.raises(SearchError, match=r"the task function returned no \['cost'\]"):
         _sweep(tmp_path / "first", task, sweeper, overrides=objectives)
     assert len(calls) == 3
+
+
+def test_a_dict_without_the_score_is_fatal_only_until_a_job_completed():
+    # as a search's trial whose monitor was never logged (was: fatal whatever had
+    # completed); the loop makes it fail alone once a job completed (the test above)
+    missing = job_result(2, {"x": 1}, {"loss": 0.3}, "acc", ["acc", "loss"])
+    assert (missing.fatal, missing.objective_missing) == (True, True)
+    assert "returned no ['acc']" in missing.error
+    nothing = job_result(3, {"x": 1}, None, "acc")  # no dict, no number: every job's error
+    assert (nothing.fatal, nothing.objective_missing) == (True, False)
 
 
 def test_constraints_and_several_objectives(tmp_path, capsys):

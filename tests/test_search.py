@@ -366,6 +366,50 @@ def test_unlogged_monitor_fails_after_first_trial(tmp_path, tiny_space, tiny_tra
     assert [t.status for t in trials] == [TrialStatus.FAILED]
 
 
+class WideLogsAcc(TinyNet):
+    """Logs ``val_acc`` only when its width is above 8."""
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        if self.hparams.width > 8:
+            self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+        self.log("val_loss", torch.nn.functional.cross_entropy(logits, y))
+
+
+def test_a_monitor_an_architecture_never_logs_fails_it_alone_once_a_trial_completed(
+        tmp_path, tiny_trainer):
+    # was: the first width-4 trial stopped the search ("an error every trial would hit"),
+    # though trials of width 16 had completed, scored on the same monitor
+    space = {"width": {"choice": [4, 16]}, "lr": {"float": [0.05, 0.3]}}
+    search = _search(tmp_path, space, tiny_trainer, model=WideLogsAcc, budget=5, seed=2,
+                     optimizer="RandomSearch", max_failures=1)
+    with pytest.raises(SearchError, match=r"2 trials failed \(max_failures=1\); last error: "
+                                          r"MonitorError: monitor 'val_acc' was not logged"):
+        search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [(t.arch["width"], t.status) for t in store.trials()] == [
+            (16, TrialStatus.COMPLETED), (16, TrialStatus.COMPLETED),
+            (4, TrialStatus.FAILED), (4, TrialStatus.FAILED)]
+
+
+def test_a_monitor_an_objective_does_not_return_fails_the_call_alone_once_one_completed(
+        tmp_path):
+    # as a trained trial's (was: the first such call stopped the search); before any
+    # completed, it stops the search at once (a misspelt monitor)
+    def objective(arch: dict) -> dict:
+        return {"val_acc": arch["x"] / 10} if arch["x"] > 1 else {"acc": 0.0}
+
+    kw = {"budget": 3, "seed": 2, "optimizer": "RandomSearch", "verbose": False}
+    result = Search(None, {"x": {"choice": [1, 2, 3]}}, objective=objective,
+                    run_dir=tmp_path / "later", **kw).run()
+    assert [(t.arch["x"], t.status) for t in result.trials] == [
+        (2, TrialStatus.COMPLETED), (1, TrialStatus.FAILED), (3, TrialStatus.COMPLETED)]
+    with pytest.raises(SearchError, match=r"monitor 'val_acc' was never logged"):
+        Search(None, {"x": {"choice": [1, 2, 3]}}, objective=lambda arch: {"acc": 0.0},
+               run_dir=tmp_path / "first", **kw).run()
+
+
 def test_evaluated_architectures_are_not_trained_again(tmp_path, tiny_trainer, capsys):
     space = {"width": {"choice": [8, 16]}, "activation": {"choice": ["relu", "tanh"]}}
     result = _search(tmp_path, space, tiny_trainer, budget=10, verbose=True,

@@ -184,13 +184,13 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
     """The ``TrialResult`` of a job whose task function returned ``value``: a number
     (the score, stored as ``monitor``) or a mapping holding every name of ``names``.
 
-    A missing or non-numeric score is an error every job would repeat (``fatal``: the sweep
+    A non-numeric score is an error every job would repeat (``fatal``: the sweep
     stops), and so is a number when the config's ``optimized_metric`` (which a task returns
     as a float) is not ``monitor``: it would be stored, and ranked, under the wrong name. A
-    missing objective other than the score is fatal only until a job completed
-    (``objective_missing``: then the name is right and this job fails alone, counted
-    towards ``max_failures``, as a search's trial). A NaN or infinite score fails this
-    job only.
+    name missing from a returned mapping (the score's too) is fatal only until a job
+    completed (``objective_missing``: then the name is right and this job fails alone,
+    counted towards ``max_failures``, as a search's trial). A NaN or infinite score fails
+    this job only.
     """
     names = list(names or [monitor])
     if (not isinstance(value, Mapping) and optimized_metric not in (None, monitor)
@@ -214,10 +214,10 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
             error=f"the task function returned {value!r}; return the score ({monitor}) as "
                   f"a float, or a dict holding {names}")
     missing = [n for n in names if n not in metrics]
-    if missing:  # objectives but the score: fatal only until a job completed (the loop)
+    if missing:  # fatal only until a job completed (the loop)
         return TrialResult(
             trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
-            finished=time.time(), objective_missing=names[0] not in missing,
+            finished=time.time(), objective_missing=True,
             error=f"the task function returned no {missing} (numbers it returned: "
                   f"{sorted(metrics)}); return a dict holding {names}")
     score = metrics[names[0]]

@@ -112,7 +112,9 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
     Raises:
         MonitorError: naming the first validation's epoch, the closest of the
             ``validation_keys`` and how many validations there were (``never_logged``
-            set: ``fit_trial`` fails a trial that ended early alone).
+            set: ``fit_trial`` fails a trial that ended early alone; ``objective_missing``
+            set: after a trial of the search completed, scored on it, the name is right
+            and this architecture fails alone).
     """
     if not history or any(monitor in h["metrics"] for h in history):
         return
@@ -121,7 +123,8 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
              else "it was the fit's only validation")
     err = MonitorError(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: a trial "
                        f"is scored on the validations that log its monitor ({VALIDATION_ONLY})")
-    err.never_logged = True  # (every trial's error, unless this one ended early: fit_trial)
+    # every trial's error, unless this one ended early (fit_trial) or one completed (loop)
+    err.never_logged = err.objective_missing = True
     raise err
 
 

@@ -237,7 +237,7 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     if spec.monitor not in metrics:
         result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; the "
                         f"objective returned {sorted(metrics)}")
-        result.fatal = True
+        result.fatal = result.objective_missing = True  # fatal until a trial completed
         return result
     missing = [name for name in spec.logged if name not in metrics]
     if missing:  # was: stored COMPLETED, and every resume failed telling it
