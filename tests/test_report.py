@@ -530,7 +530,8 @@ def test_show_and_report_of_a_oneshot_folder_say_the_rows_top_cuts(tmp_path, cap
     assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
 
 
-def test_a_oneshot_folder_fine_tuned_one_epoch_says_1_epoch(tmp_path, capsys):
+def test_a_oneshot_folder_of_one_subnet_fine_tuned_one_epoch_says_each_in_the_singular(
+        tmp_path, capsys):
     # was: "fine-tuned 1 epochs"
     (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\nalgorithm: spos\n")
     (tmp_path / "history.json").write_text(json.dumps([{"epoch": 1, "arch": {"k": 3},
@@ -538,7 +539,13 @@ def test_a_oneshot_folder_fine_tuned_one_epoch_says_1_epoch(tmp_path, capsys):
     (tmp_path / "finetune.json").write_text(json.dumps({"epochs": 1, "lr": 0.003,
                                                         "metrics": {"val_acc": 0.9}}))
     assert main(["show", str(tmp_path)]) == 0
-    assert "\nfine-tuned 1 epoch: val_acc=0.9000\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "\nfine-tuned 1 epoch: val_acc=0.9000\n" in out
+    assert out.startswith("spos one-shot: 1 subnet scored after 1 epoch;")  # was: 1 subnets
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\nalgorithm: darts\n"
+                                              "candidates: [{arch: {k: 3}, score: 0.5}]\n")
+    assert main(["show", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("darts one-shot: 1 derived candidate scored;")
 
 
 def test_the_progress_plots_axis_labels_lie_within_the_figure(finished_run):

@@ -85,21 +85,28 @@ def oneshot_rows(info: dict[str, Any], k: int | None = 10) -> list[dict[str, Any
 
 
 def _epochs(n: int) -> str:
-    return f"{n} epoch{'s' * (n != 1)}"
+    return _count(n, "epoch")
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural but for one (``1 subnet``, ``3 subnets``)."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _head(info: dict[str, Any]) -> str:
     name = info["algorithm"]
     if info["history"] is not None:
         epochs = sorted({h["epoch"] for h in info["history"]})
-        head = (f"{name} one-shot: {sum(h['epoch'] == epochs[-1] for h in info['history'])} "
-                f"subnets scored after {_epochs(epochs[-1])}" if epochs else f"{name} one-shot")
+        scored = sum(h["epoch"] == epochs[-1] for h in info["history"]) if epochs else 0
+        head = (f"{name} one-shot: {_count(scored, 'subnet')} scored after "
+                f"{_epochs(epochs[-1])}" if epochs else f"{name} one-shot")
         if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
             head += f" (an earlier search after {_epochs(epochs[0])})"
         elif len(epochs) > 2:
             head += f" (earlier searches after {', '.join(map(str, epochs[:-1]))} epochs)"
     else:
-        head = f"{name} one-shot: {len(info['candidates'] or [])} derived candidates scored"
+        head = (f"{name} one-shot: {_count(len(info['candidates'] or []), 'derived candidate')}"
+                f" scored")
     score = info.get("score")
     head += (f"; best {score:.4f} ({info['mode']}) with shared weights" if score is not None
              else "; no validation score")
