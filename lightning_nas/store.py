@@ -34,7 +34,7 @@ from typing import IO, Any
 from lightning_nas.arch import arch_key
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.store_checks import check_as_it_is, check_same_search, check_search_folder
+from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_paths import (
@@ -45,7 +45,7 @@ from lightning_nas.store_paths import (
 )
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 
-__all__ = ["RunStore", "check_same_search", "open_run", "open_search_store"]
+__all__ = ["RunStore", "check_as_it_is", "check_same_search", "open_run", "open_search_store"]
 
 #: what to do once the process holding a run folder is gone (``hold_folder``'s message)
 _RESUMES = "the same command then resumes the search"
@@ -402,6 +402,22 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         return store
     check_same_search(store, run_dir, fixed, run_dir_key)
     return store
+
+
+def check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str = "run_dir",
+                   check: Callable[[RunStore], None] | None = None) -> None:
+    """``check_same_search``, then ``check`` (a resume's settings), on the existing
+    ``search.db`` read as it is, not migrated: a refused resume writes nothing (was: an
+    older version's store was migrated first, and still when its settings were refused)."""
+    with RunStore(run_dir / "search.db", read_only=True) as store:
+        try:
+            empty = store.get_meta("space") is None and store.get_meta("monitor") is None
+        except sqlite3.OperationalError:  # no table yet: a new store
+            empty = True
+        if not empty:
+            check_same_search(store, run_dir, fixed, run_dir_key)
+            if check is not None:
+                check(store)
 
 
 def open_run(run_dir: str | Path) -> RunStore:

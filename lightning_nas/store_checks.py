@@ -17,8 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folder
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["AS_THEN", "NEWER_KEYS", "SEARCH_WRITES", "check_as_it_is", "check_new_run_folder",
+__all__ = ["AS_THEN", "NEWER_KEYS", "SEARCH_WRITES", "check_new_run_folder",
            "check_same_search", "check_search_folder"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
@@ -114,24 +113,6 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
-
-
-def check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str = "run_dir",
-                   check: Callable[[RunStore], None] | None = None) -> None:
-    """``check_same_search``, then ``check`` (a resume's settings), on the existing
-    ``search.db`` read as it is, not migrated: a refused resume writes nothing (was: an
-    older version's store was migrated first, and still when its settings were refused)."""
-    from lightning_nas.store import RunStore  # (it imports this module)
-
-    with RunStore(run_dir / "search.db", read_only=True) as store:
-        try:
-            empty = store.get_meta("space") is None and store.get_meta("monitor") is None
-        except sqlite3.OperationalError:  # no table yet: a new store
-            empty = True
-        if not empty:
-            check_same_search(store, run_dir, fixed, run_dir_key)
-            if check is not None:
-                check(store)
 
 
 def _what_differs(old: Any, new: Any) -> str:

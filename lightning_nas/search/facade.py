@@ -64,8 +64,8 @@ from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore, open_search_store
-from lightning_nas.store_checks import check_as_it_is, check_search_folder
+from lightning_nas.store import RunStore, check_as_it_is, open_search_store
+from lightning_nas.store_checks import check_search_folder
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
 
