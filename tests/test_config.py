@@ -787,6 +787,38 @@ def test_arguments_lightningcli_supplies_are_not_asked_of_a_choice_option(tmp_pa
     assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
+class SchedTiny(TinyNet):
+    """``TinyNet`` with a learning-rate scheduler, LightningCLI's ``LRSchedulerCallable``;
+    its config section holds no node."""
+
+    def __init__(self, scheduler: LRSchedulerCallable | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scheduler = scheduler
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+        return [optimizer], [self.scheduler(optimizer)] if self.scheduler else []
+
+
+def test_a_plain_space_key_of_class_path_options_is_built_as_its_dotted_form(tmp_path):
+    # was: a model section without nodes went through ModelFactory(class), which passed
+    # each trial the option's dict: "TypeError: 'dict' object is not callable" in training
+    cfg = _config(tmp_path / "run")
+    cfg["model"]["class_path"] = "tests.test_config.SchedTiny"
+    cfg["search"]["optimizer"] = "RandomSearch"
+    cfg["search"]["space"] = {"scheduler": {"choice": [
+        {"class_path": STEP, "init_args": {"step_size": 1}},
+        {"class_path": "torch.optim.lr_scheduler.ExponentialLR", "init_args": {"gamma": 0.9}}]}}
+    result = search_from_config(cfg).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    cfg["search"]["run_dir"] = str(tmp_path / "bad")  # and checked as the dotted form is
+    cfg["search"]["space"]["scheduler"]["choice"][1] = {"class_path": COSINE}
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'scheduler' may take {'class_path': 'torch.optim.lr_scheduler.Cosine"
+            "AnnealingLR'}: model.scheduler: CosineAnnealingLR lacks required argument 'T_max'")):
+        search_from_config(cfg)
+
+
 class NamedBody(torch.nn.Module):
     """Takes a ``width`` that is a name, not a number."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.config.nodes import contains_node
 from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
@@ -62,7 +63,11 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if isinstance(space, Mapping):
         check_space_paths(space)
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
-    if dotted:  # paths into the config: each trial builds model and data from it
+    nodes = [k for k in (space if isinstance(space, Mapping) else {})
+             if not is_dotted(k) and contains_node(space[k])]
+    if dotted or nodes:  # paths into the config, or class_path values for the model's
+        # arguments (built as the dotted form builds them, not passed on as dicts): each
+        # trial builds model and data from the config
         for key in dotted:
             check_dotted(cfg, key)
         model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
