@@ -819,6 +819,59 @@ def test_a_plain_space_key_of_class_path_options_is_built_as_its_dotted_form(tmp
         search_from_config(cfg)
 
 
+class ActNet(TinyNet):
+    """``TinyNet`` whose activation is a class (``type[nn.Module]``), built by the model."""
+
+    def __init__(self, act: type[torch.nn.Module] = torch.nn.ReLU, **kwargs) -> None:
+        super().__init__(**kwargs)
+        assert isinstance(act, type), act  # the class itself, as jsonargparse gives it
+        self.net[1] = act()
+
+
+def test_a_type_annotated_argument_gets_the_class_given_or_searched(tmp_path):
+    # was: a given `act: torch.nn.GELU` became a class_path node, built into an instance
+    # (the model got GELU(), not GELU); a searched one stayed a string
+    path = tmp_path / "cfg.yaml"
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.test_config.ActNet",
+                    "init_args": {"act": "torch.nn.GELU"}}
+    cfg["search"]["space"] = {"width": {"choice": [4, 8]}}
+    cfg["search"]["budget"] = 1
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(str(path))
+    assert loaded["model"]["init_args"]["act"] == "torch.nn.GELU"
+    assert search_from_config(loaded).run().trials[0].status.value == "COMPLETED"
+    cfg["search"]["run_dir"] = str(tmp_path / "searched")
+    cfg["search"]["space"] = {"act": {"choice": ["torch.nn.Tanh", "torch.nn.GELU"]}}
+    cfg["search"].update(optimizer="RandomSearch", budget=2)
+    result = search_from_config(cfg).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    expected = "expected type[Module], a subclass of Module or its import path (the annotation"
+    cfg["search"]["space"]["act"]["choice"][1] = "torch.optim.SGD"
+    with pytest.raises(ConfigError, match=re.escape(
+            f"space key 'act' may take 'torch.optim.SGD': model.act='torch.optim.SGD': "
+            f"{expected}")):
+        search_from_config(cfg)
+    cfg["model"]["init_args"]["act"] = "torch.nn.Gelu"
+    with pytest.raises(ConfigError, match=re.escape(f"model.act='torch.nn.Gelu': {expected}")):
+        search_from_config(cfg)
+
+
+def test_type_and_typing_type_annotations_take_a_class_or_its_import_path():
+    from typing import Optional, Type  # noqa: UP035 - the old spelling is taken too
+
+    from lightning_nas.config.convert import convert
+    from lightning_nas.config.instantiate import matches
+    for hint in (type[torch.nn.Module], Type[torch.nn.Module],  # noqa: UP006
+                 Optional[type[torch.nn.Module]]):  # noqa: UP045
+        assert convert("torch.nn.GELU", hint) is torch.nn.GELU
+        assert convert(torch.nn.Tanh, hint) is torch.nn.Tanh
+        assert matches("torch.nn.GELU", hint) and matches(torch.nn.Tanh, hint)
+        assert not matches("torch.optim.SGD", hint) and not matches(torch.optim.SGD, hint)
+        assert not matches("torch.nn.Gelu", hint) and not matches(torch.nn.GELU(), hint)
+    assert convert("torch.optim.SGD", type[torch.nn.Module]) == "torch.optim.SGD"  # as given
+
+
 class NamedBody(torch.nn.Module):
     """Takes a ``width`` that is a name, not a number."""
 

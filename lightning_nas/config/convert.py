@@ -4,7 +4,9 @@ jsonargparse does when LightningCLI reads a config.
 YAML gives strings, numbers, lists and mappings; an argument annotated with an ``Enum`` gets
 the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``PurePath``
 or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
-``frozenset`` one built from the list; lists and dicts have their items converted. A
+``frozenset`` one built from the list; a ``type[Module]`` the class an import path names
+(``torch.nn.GELU``: the class, not an instance; a subclass of ``Module`` only); lists and
+dicts have their items converted. A
 ``Union`` takes the first of its types that fits, in order, as jsonargparse does
 (``Optional[Act]``: ``None`` stays ``None``). Nothing is converted where the annotation is
 absent, ``Any``, or not one of these (a ``Sequence``, ``os.PathLike``, a ``Protocol``): the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import enum
+import importlib
 import inspect
 import types
 import typing
@@ -34,7 +37,8 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node
 
-__all__ = ["convert", "convert_args", "converted", "init_hints", "init_kwargs", "kwargs_chain"]
+__all__ = ["convert", "convert_args", "converted", "import_class", "init_hints", "init_kwargs",
+           "kwargs_chain", "type_bound"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -156,6 +160,10 @@ def _convert(value: Any, hint: Any) -> Any:
         raise _NoFit
     if origin is typing.Literal:
         return _fit(any(value == a and type(value) is type(a) for a in args), value)
+    bound = type_bound(hint)
+    if bound is not None:  # type[Module]: the class itself, as jsonargparse gives it
+        found = import_class(value) if isinstance(value, str) else value
+        return _fit(inspect.isclass(found) and issubclass(found, bound), found)
     kind = origin or hint
     if kind in _TUPLES or kind in _SETS or kind in _LISTS:
         return _items(value, kind, args)
@@ -169,6 +177,28 @@ def _convert(value: Any, hint: Any) -> Any:
     if not inspect.isclass(hint) or origin is not None:
         return value  # a callable, a type variable, a generic class: cannot tell
     return _instance(value, hint)
+
+
+def type_bound(hint: Any) -> type | None:
+    """The class a ``type[...]`` (or ``Type[...]``, ``type``) annotation takes subclasses
+    of (``object`` for any class), or None for another annotation."""
+    if hint is type:
+        return object
+    if typing.get_origin(hint) is not type:
+        return None
+    args = typing.get_args(hint)
+    return args[0] if args and inspect.isclass(args[0]) else object
+
+
+def import_class(path: str) -> type | None:
+    """The class at the import path ``package.module.Name`` (or ``package.module:Name``),
+    or None where there is none."""
+    module_name, _, name = path.replace(":", ".").rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name) if module_name else None
+    except Exception:  # noqa: BLE001 - not an importable class: no class
+        return None
+    return found if inspect.isclass(found) else None
 
 
 def _instance(value: Any, hint: type) -> Any:

@@ -41,7 +41,13 @@ from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
-from lightning_nas.config.convert import convert_args, init_hints, init_kwargs
+from lightning_nas.config.convert import (
+    convert_args,
+    import_class,
+    init_hints,
+    init_kwargs,
+    type_bound,
+)
 from lightning_nas.config.nodes import (
     check_node_keys,
     dict_kwargs_keys,
@@ -207,6 +213,8 @@ def _takes_str(hint: Any) -> bool:
     """Whether an argument annotated ``hint`` may be given a string as it is."""
     if hint is Any or hint is inspect.Parameter.empty or hint is str:
         return True
+    if type_bound(hint) is not None:  # type[Module]: the path is imported when it is built
+        return True
     origin = typing.get_origin(hint)
     if origin is typing.Union or origin is types.UnionType:
         return any(_takes_str(arg) for arg in typing.get_args(hint))
@@ -263,6 +271,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
         return any(matches(value, arg, strict) for arg in args)
     if origin is typing.Literal:
         return any(value == arg and type(value) is type(arg) for arg in args)
+    if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
+        found = import_class(value) if isinstance(value, str) else value
+        return inspect.isclass(found) and issubclass(found, bound)
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -307,6 +318,8 @@ def type_name(hint: Any) -> str:
         return " or ".join(names + (["null"] if type(None) in args else []))
     if origin is typing.Literal:
         return " or ".join(repr(a) for a in args)
+    if (bound := type_bound(hint)) is not None:
+        return f"type[{bound.__name__}], a subclass of {bound.__name__} or its import path"
     if inspect.isclass(hint) and origin is None:
         return hint.__name__
     if origin is not None and args:
