@@ -277,6 +277,7 @@ def test_every_decision_has_logits_out_of_the_weight_optimizer():
     assert not alphas & in_weights and in_weights == {id(p) for p in nas.supernet.parameters()}
     assert {id(p) for g in arch.param_groups for p in g["params"]} == alphas
     assert isinstance(weights, torch.optim.SGD)  # the wrapped module's own optimizer
+    torch.manual_seed(0)  # (was: the global state, another per test order: failed under -n 2)
     x, y = torch.rand(6, 2, 2, 2), torch.randint(0, 3, (6,))
     for algorithm in ("darts", "gdas"):  # softmax; straight-through Gumbel sample
         nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm)
@@ -284,7 +285,12 @@ def test_every_decision_has_logits_out_of_the_weight_optimizer():
         assert len(index) == (4 if algorithm == "gdas" else 0)
         with mixed(nas.supernet, weights_now, index):
             F.cross_entropy(nas.supernet(x), y).backward()
-        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in nas.alphas.values())
+        assert all(p.grad is not None for p in nas.alphas.values())  # every logit reached
+        # GDAS runs the sampled option alone, scaled by its one-hot weight: a BatchNorm
+        # after it (c1's) undoes the scale, so that logit's gradient is zero or float noise
+        # (about half of the seeds gave exactly 0); the others' are not
+        moved = {k for k, p in nas.alphas.items() if p.grad.abs().sum() > 0}
+        assert moved >= ({"c1_kernel", "act", "depth"} if algorithm == "gdas" else set(nas.alphas))
 
 
 def test_bad_settings_are_config_errors():
