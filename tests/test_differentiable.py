@@ -286,11 +286,11 @@ def test_every_decision_has_logits_out_of_the_weight_optimizer():
         with mixed(nas.supernet, weights_now, index):
             F.cross_entropy(nas.supernet(x), y).backward()
         assert all(p.grad is not None for p in nas.alphas.values())  # every logit reached
-        # GDAS runs the sampled option alone, scaled by its one-hot weight: a BatchNorm
-        # after it (c1's) undoes the scale, so that logit's gradient is zero or float noise
-        # (about half of the seeds gave exactly 0); the others' are not
+        # GDAS: a step that samples c1's narrowest width tells its logits nothing (both
+        # weights scale the same channels: exactly 0); act and depth are scaled alone, and
+        # the BatchNorms after them undo it: float noise, which gdas_reach warns of
         moved = {k for k, p in nas.alphas.items() if p.grad.abs().sum() > 0}
-        assert moved >= ({"c1_kernel", "act", "depth"} if algorithm == "gdas" else set(nas.alphas))
+        assert moved >= ({"c1_kernel"} if algorithm == "gdas" else set(nas.alphas))
 
 
 def test_bad_settings_are_config_errors():

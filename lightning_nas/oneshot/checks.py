@@ -13,7 +13,9 @@ GDAS's are run at its first training batch, below).
   ``num_sanity_val_steps: 0``), and a choice module that the forward of that batch never
   calls (``check_choices_called``: a decision the network never uses); GDAS: each
   ``LayerChoice`` candidate run on that batch (the other decisions at their argmax) must
-  predict the argmax path's shape (``_check_gdas_candidates``).
+  predict the argmax path's shape (``_check_gdas_candidates``), and each ``LayerChoice``/
+  ``Repeat`` decision that GDAS cannot learn (a BatchNorm after it) is warned of
+  (``gdas_reach.check_gdas_reach``).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
   logits that never moved from their start: training stopped within the warmup by
   ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
@@ -41,6 +43,7 @@ from torch import nn
 from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
+from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
 
@@ -199,6 +202,9 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     finally:
         nas.train(was_training)
     _check_fit(nas, preds, batch[1])
+    if index:  # a warning: said after what refuses the fit
+        with torch.no_grad():
+            check_gdas_reach(nas.supernet, batch[0], weights, index)
 
 
 def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch.Tensor],
