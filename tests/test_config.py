@@ -731,6 +731,31 @@ class WideBody(Body):
         super().__init__(width=width)
 
 
+class KwWideBody(WideBody):
+    """Takes ``width`` only through ``**kwargs``, passed on to ``WideBody``, which requires it."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+class WideHolder(torch.nn.Module):
+    """Builds a ``WideBody`` with its ``**kwargs`` (so ``width`` is required)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.body = WideBody(**kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class FourWide(WideBody):
+    """Gives ``WideBody`` its ``width`` itself, the rest through ``**kwargs``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=4, **kwargs)
+
+
 class SchedNet(CallableOptNet):
     """``CallableOptNet`` with a learning-rate scheduler, LightningCLI's
     ``LRSchedulerCallable`` (``optimizer -> scheduler``)."""
@@ -768,6 +793,35 @@ def test_a_choice_option_whose_class_lacks_a_required_argument_is_refused_before
     with pytest.raises(ConfigError) as info:
         search_from_config(cfg)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("cls", ["KwWideBody", "WideHolder"])
+def test_a_required_argument_passed_on_by_kwargs_is_asked_of_a_choice_option(tmp_path, cls):
+    # was: accepted (the class's own __init__ requires nothing), then "WideBody.__init__()
+    # missing 1 required positional argument: 'width'" in the trial that chose it
+    path = f"tests.test_config.{cls}"
+    space = {"model.net": {"choice": [{"class_path": KW_BODY}, {"class_path": path}]}}
+    with pytest.raises(ConfigError) as info:
+        search_from_config(_net_config(tmp_path / "run", space))
+    assert (f"space key 'model.net' may take {{'class_path': '{path}'}}: model.net: {cls} "
+            f"lacks required argument 'width' (the node gives none; its **kwargs passes "
+            f"'width' on to a base or a class it builds, which requires it, as LightningCLI "
+            f"finds), and building it would fail; set model.net.init_args.width") \
+        in str(info.value)
+    assert not (tmp_path / "run").exists()  # before any training
+
+
+def test_a_required_argument_a_subclass_gives_its_base_itself_is_not_asked():
+    from lightning_nas.config.required import check_required
+
+    net = {"class_path": "tests.test_config.FourWide"}  # width given by FourWide itself
+    check_required({"class_path": "tests.helpers.CallableOptNet", "init_args": {"net": net}},
+                   "model")
+    holder = {"class_path": "tests.test_config.WideHolder", "init_args": {"width": 4}}
+    check_required({"class_path": "tests.helpers.CallableOptNet", "init_args": {"net": holder}},
+                   "model")
+    hydra = {"_target_": "tests.test_config.KwWideBody"}  # called as Python calls it
+    check_required({"_target_": "tests.helpers.CallableOptNet", "net": hydra}, "model")
 
 
 def test_arguments_lightningcli_supplies_are_not_asked_of_a_choice_option(tmp_path):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import enum
+import functools
 import importlib
 import inspect
 import types
@@ -37,8 +38,8 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node
 
-__all__ = ["convert", "convert_args", "converted", "import_class", "init_hints", "init_kwargs",
-           "kwargs_chain", "type_bound"]
+__all__ = ["chain_required", "convert", "convert_args", "converted", "import_class", "init_hints",
+           "init_kwargs", "kwargs_chain", "resolved_args", "type_bound"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -142,6 +143,62 @@ def init_kwargs(target: Callable[..., Any]) -> tuple[list[str], bool]:
                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
     return names, var_kw
+
+
+@functools.lru_cache(maxsize=256)
+def resolved_args(cls: type) -> dict[str, bool] | None:
+    """The arguments jsonargparse (LightningCLI) finds for class ``cls``, each with whether
+    it is required: its own and those its ``**kwargs`` passes on to, by
+    ``super().__init__(**kwargs)`` or by a call in its ``__init__`` (``WideBackbone(**kwargs)``),
+    less any that call gives itself; ``None`` without jsonargparse or where it cannot read
+    ``cls``."""
+    try:
+        from jsonargparse import ArgumentParser
+
+        parser = ArgumentParser(exit_on_error=False)
+        added = parser.add_class_arguments(cls, fail_untyped=False, sub_configs=True)
+    except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot read the class
+        return None
+    required = {action.dest for action in getattr(parser, "_actions", ())
+                if getattr(action, "required", False)}
+    return {key.split(".")[0]: key in required for key in added}
+
+
+def chain_required(cls: Any) -> list[str]:
+    """The required arguments of class ``cls`` that its own ``__init__`` does not name but
+    its ``**kwargs`` passes on to (a base's, or a class's it calls with them), so building it
+    without them fails: as jsonargparse finds them (``resolved_args``), else along
+    ``kwargs_chain``; none for a function or a class without ``**kwargs``.
+
+    Example:
+        >>> class A:
+        ...     def __init__(self, width: int, lr: float = 0.1): ...
+        >>> class B(A):
+        ...     def __init__(self, extra: int = 0, **kwargs): super().__init__(**kwargs)
+        >>> chain_required(B)
+        ['width']
+    """
+    if not inspect.isclass(cls):
+        return []
+    try:
+        own = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return []
+    if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
+        return []
+    found = resolved_args(cls)
+    if found is not None:
+        return [name for name, required in found.items() if required and name not in own]
+    out: list[str] = []
+    for init in kwargs_chain(cls)[1:]:
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            break
+        out += [p.name for p in params if p.default is p.empty and p.name != "self"
+                and p.name not in own and p.name not in out
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return out
 
 
 def _convert(value: Any, hint: Any) -> Any:

@@ -20,7 +20,7 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.convert import init_hints, init_kwargs
+from lightning_nas.config.convert import init_hints, init_kwargs, resolved_args
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -320,14 +320,10 @@ def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]]
     hints = init_hints(cls)  # a base's too, that its **kwargs passes them on to
     if not var_kw:
         return frozenset(names), hints
-    try:
-        from jsonargparse import ArgumentParser
-
-        added = ArgumentParser(exit_on_error=False).add_class_arguments(
-            cls, fail_untyped=False, sub_configs=True)
-    except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot read the class
+    found = resolved_args(cls) if inspect.isclass(cls) else None
+    if found is None:  # no jsonargparse, or it cannot read the class
         return None, hints
-    return frozenset(names) | {key.split(".")[0] for key in added}, hints
+    return frozenset(names) | set(found), hints
 
 
 def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

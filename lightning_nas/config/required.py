@@ -11,8 +11,11 @@ argument's node gets when the model calls it (LightningCLI's ``OptimizerCallable
 parameters; ``LRSchedulerCallable``: the optimizer), and any argument of a ``_partial_:
 true`` node another annotation does not count; the arguments of a section itself
 (``model``, ``data``: LightningCLI's ``link_arguments`` fill those, and the dry build builds
-the section with them); an argument that has a default, and one a base requires that the
-class passes on through ``**kwargs`` (only its own ``__init__`` is read).
+the section with them); an argument that has a default. One that a ``class_path`` node's
+class passes on through ``**kwargs`` to a base (``super().__init__(**kwargs)``) or to a class
+it builds (``WideBackbone(**kwargs)``) and that one requires is asked for, as jsonargparse
+finds it (``chain_required``); a Hydra node's target is called as Python calls it, so only
+its own ``__init__`` is read.
 
 Example:
     >>> net = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 64}}
@@ -33,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.calls import missing_args
-from lightning_nas.config.convert import init_hints
+from lightning_nas.config.convert import chain_required, init_hints
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
@@ -81,9 +84,16 @@ def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
         return
     given = node_args(node)
     missing = missing_args(target, len(node.get("_args_") or []) + later, given)
+    passed_on = [] if is_hydra(node) else [  # (a Hydra node's target is called as Python
+        # calls it: its **kwargs may give a base's argument itself)
+        m for m in chain_required(target) if m not in given and m not in missing]
+    missing += passed_on
     if not missing:
         return
     name = getattr(target, "__qualname__", repr(target))
+    through = (f"; its **kwargs passes {', '.join(map(repr, passed_on))} on to a base or a "
+               f"class it builds, which requires {'it' if len(passed_on) == 1 else 'them'}, "
+               f"as LightningCLI finds" if passed_on else "")
     level = "" if is_hydra(node) else "init_args."
     keys = " and ".join(f"{where}.{level}{m}" for m in missing)
     what = "argument" if len(missing) == 1 else "arguments"
@@ -91,8 +101,8 @@ def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
         "; or, if it is to be called later with that argument (an optimizer with the model's "
         "parameters, a scheduler with its optimizer), add `_partial_: true` to its node")
     raise ConfigError(f"{where}: {name} lacks required {what} {', '.join(map(repr, missing))} "
-                      f"(the node gives {', '.join(given) or 'none'}), and building it would "
-                      f"fail; set {keys}{later_hint}")
+                      f"(the node gives {', '.join(given) or 'none'}{through}), and building "
+                      f"it would fail; set {keys}{later_hint}")
 
 
 def _later(node: Mapping[str, Any], hint: Any) -> int | None:
