@@ -610,3 +610,50 @@ def test_object_path():
 def test_model_init_args_key_not_taken_by_the_model_is_named_as_such():
     with pytest.raises(ConfigError, match="model init_args key 'bogus' is not an argument"):
         ModelFactory(TinyNet, {"bogus": 1}).check(["width"])
+
+
+class KwTiny(TinyNet):
+    """``TinyNet`` taking its arguments only through ``**kwargs``, passed on to it."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+class KwBlobData(BlobData):
+    """``BlobData`` taking its arguments only through ``**kwargs``, passed on to it."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"model_init_args": {"widht": 8}},
+     "model init_args key 'widht' is not an argument of KwTiny.__init__ nor of a base its "
+     "**kwargs passes them on to; did you mean 'width'? accepted: extra, width, activation"),
+    ({"space": {"depht": {"choice": [1, 2]}}},
+     "space key 'depht' is not an argument of KwTiny.__init__ nor of a base its **kwargs "
+     "passes them on to; did you mean 'depth'?"),
+    ({"data": KwBlobData, "data_init_args": {"batch_sise": 8}},
+     "data init_args key 'batch_sise' is not an argument of KwBlobData.__init__ nor of a base "
+     "its **kwargs passes them on to; did you mean 'batch_size'? accepted: n, batch_size"),
+    ({"data": KwBlobData, "space": {"data.batchsize": {"choice": [8, 16]}}},
+     "space key 'data.batchsize' is not an argument of KwBlobData.__init__ nor of a base its "
+     "**kwargs passes them on to"),
+])
+def test_a_python_argument_passed_on_by_kwargs_is_checked_along_the_chain(tmp_path, kwargs,
+                                                                          message):
+    # was: accepted (the class's own __init__ takes **kwargs), then "TinyNet.__init__() got
+    # an unexpected keyword argument 'widht'" in every trial
+    args = {"space": {"width": {"choice": [4, 8]}}, "data": BlobData, **kwargs}
+    with pytest.raises(ConfigError) as info:
+        Search(KwTiny, args.pop("space"), trainer={"max_epochs": 1}, run_dir=tmp_path / "run",
+               verbose=False, **args)
+    assert message in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_python_arguments_passed_on_by_kwargs_are_taken():
+    ModelFactory(KwTiny, {"width": 4, "extra": 1}).check(["depth", "lr"])
+    DataFactory(KwBlobData, {"n": 32}).check(["data.batch_size"])
+    assert ModelFactory(KwTiny, {"width": 4}).build({"depth": 2}).hparams["depth"] == 2
+    ModelFactory(KwargsNet, {"anything": 1}).check(["goes"])  # **kwargs kept: any name

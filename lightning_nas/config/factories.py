@@ -24,7 +24,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from lightning_nas.config.convert import init_kwargs
+from lightning_nas.config.convert import init_kwargs, kwargs_chain
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
@@ -120,14 +120,15 @@ class ModelFactory:
                                   f"mapping for a dict argument), or search from a config "
                                   f"(lightning-nas search); trainer.* keys are Trainer "
                                   f"arguments, data.* keys the data's")
-        accepted, var_kw = accepted_kwargs(self.target.__init__)
+        accepted, var_kw = init_kwargs(self.target)  # along **kwargs, as from a config
+        bases = _bases_note(self.target)
         for kind, keys in (("space key", [k for k in names if not is_dotted(k)]),
                            ("model init_args key", self.init_args)):
             for key in keys:
                 if key not in accepted and not var_kw:
                     hint = did_you_mean(key, accepted)
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
-                                      f"__init__; {hint}accepted: {', '.join(accepted)}")
+                                      f"__init__{bases}; {hint}accepted: {', '.join(accepted)}")
         check_init_args(self.target, self.init_args, "model", nested=False)
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
@@ -264,11 +265,19 @@ class DataFactory:
             for key, arg in ((key, space_path(key).split(".")[1:]) for key in keys):
                 if len(arg) > 1 or arg[0] not in accepted and not var_kw:
                     raise ConfigError(f"space key {key!r} is not an argument of "
-                                      f"{self.target.__name__}.__init__ (from Python, a data "
+                                      f"{self.target.__name__}.__init__"
+                                      f"{_bases_note(self.target)} (from Python, a data "
                                       f"class takes data.<argument> keys; a dict argument as a "
                                       f"group, passed whole); {did_you_mean(arg[0], accepted)}"
                                       f"accepted: {', '.join(accepted)}")
             check_init_args(self.target, self.init_args, "data", nested=False)
+            for key in self.init_args:  # (and along **kwargs, as from a config)
+                if key not in accepted and not var_kw:
+                    raise ConfigError(f"data init_args key {key!r} is not an argument of "
+                                      f"{self.target.__name__}.__init__"
+                                      f"{_bases_note(self.target)}; "
+                                      f"{did_you_mean(key, accepted)}accepted: "
+                                      f"{', '.join(accepted)}")
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
         """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
@@ -317,10 +326,16 @@ class DataFactory:
 
 
 def _data_kwargs(cls: type) -> tuple[list[str], bool]:
-    """``accepted_kwargs`` of a DataModule class's ``__init__``: LightningDataModule's own
-    ``**kwargs`` take nothing (it drops them)."""
-    accepted, var_kw = accepted_kwargs(cls.__init__)
+    """``init_kwargs`` of a DataModule class (its ``__init__`` and the bases' its ``**kwargs``
+    passes them on to): LightningDataModule's own ``**kwargs`` take nothing (it drops them)."""
+    accepted, var_kw = init_kwargs(cls)
     return accepted, var_kw and cls.__init__ is not pl.LightningDataModule.__init__
+
+
+def _bases_note(cls: type) -> str:
+    """`` nor of a base its **kwargs passes them on to`` where ``cls``'s ``**kwargs`` reach a
+    base of the user's (``kwargs_chain``), for an error naming its arguments."""
+    return " nor of a base its **kwargs passes them on to" if len(kwargs_chain(cls)) > 1 else ""
 
 
 class ConfigBuilder:
