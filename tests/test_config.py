@@ -911,6 +911,50 @@ def test_a_type_annotated_argument_gets_the_class_given_or_searched(tmp_path):
         search_from_config(cfg)
 
 
+def test_a_class_path_node_for_a_type_argument_gives_the_class(tmp_path):
+    # was: {class_path: torch.nn.GELU} at act: type[nn.Module] was built into GELU(), so the
+    # model got an instance (its act() failed in every trial); one with init_args likewise
+    path = tmp_path / "cfg.yaml"
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.test_config.ActNet",
+                    "init_args": {"act": {"class_path": "torch.nn.GELU"}}}
+    cfg["search"].update(space={"width": {"choice": [4, 8]}}, budget=1)
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(str(path))
+    assert loaded["model"]["init_args"]["act"] == "torch.nn.GELU"  # LightningCLI's form
+    assert instantiate(cfg["model"], "model").net[1].__class__ is torch.nn.GELU
+    assert search_from_config(cfg).run().trials[0].status.value == "COMPLETED"
+    cfg["search"]["run_dir"] = str(tmp_path / "searched")
+    cfg["search"].update(optimizer="RandomSearch", budget=2, space={"act": {"choice": [
+        {"class_path": "torch.nn.Tanh"}, {"class_path": "torch.nn.GELU"}]}})
+    result = search_from_config(cfg).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    cfg["search"]["space"]["act"]["choice"][1] = {"class_path": "torch.nn.GELU",
+                                                  "init_args": {"approximate": "tanh"}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'act' may take {'class_path': 'torch.nn.GELU', 'init_args': "
+            "{'approximate': 'tanh'}}: model.act: its class_path node gives approximate, so "
+            "building it would give an object, and the argument is annotated type[Module]: "
+            "it takes a class, which the model builds; give the class by its import path "
+            "(model.act: torch.nn.GELU)")):
+        search_from_config(cfg)
+
+
+@pytest.mark.parametrize("act", ["GELU", {"class_path": "GELU"}])
+def test_a_class_name_alone_for_a_type_argument_is_refused_naming_its_import_path(tmp_path,
+                                                                                  act):
+    # was: "expected type[Module], ..." without the form to write (a node's: "import path
+    # 'GELU' needs a module part, e.g. 'mypkg.models.GELU'"); jsonargparse refuses it too
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.test_config.ActNet", "init_args": {"act": act}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "model.act='GELU': expected type[Module], a subclass of Module or its import path "
+            "(the annotation of ActNet.__init__); a class name alone is no import path "
+            "(LightningCLI refuses it too): write torch.nn.GELU")):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 def test_type_and_typing_type_annotations_take_a_class_or_its_import_path():
     from typing import Optional, Type  # noqa: UP035 - the old spelling is taken too
 

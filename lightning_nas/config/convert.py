@@ -36,10 +36,12 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.nodes import is_hydra, is_node, node_args
+from lightning_nas.errors import ConfigError
 
-__all__ = ["chain_required", "convert", "convert_args", "converted", "import_class", "init_hints",
-           "init_kwargs", "kwargs_chain", "resolved_args", "type_bound"]
+__all__ = ["chain_required", "class_bound", "class_node_path", "convert", "convert_args",
+           "converted", "import_class", "init_hints", "init_kwargs", "kwargs_chain",
+           "resolved_args", "short_class_note", "type_bound"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -245,6 +247,71 @@ def type_bound(hint: Any) -> type | None:
         return None
     args = typing.get_args(hint)
     return args[0] if args and inspect.isclass(args[0]) else object
+
+
+def class_bound(hint: Any) -> type | None:
+    """The class an annotation that takes only a class (``type[Module]``, or a ``Union`` of
+    such and ``None``: ``Optional[type[Module]]``) takes subclasses of; None for another
+    (one that may take an instance too)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        bounds = [class_bound(arg) for arg in typing.get_args(hint) if arg is not type(None)]
+        return bounds[0] if bounds and all(b is not None for b in bounds) else None
+    return type_bound(hint)
+
+
+def class_node_path(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as an argument annotated ``hint`` takes it: a ``{class_path: X}`` node where
+    ``hint`` takes only a class (``class_bound``) is the class, not an object built from it,
+    so its import path ``X`` (converted to the class as ``act: X`` is; jsonargparse takes only
+    that form); anything else as it is.
+
+    Example:
+        >>> class_node_path({"class_path": "torch.nn.GELU"}, type[object], "model.act")
+        'torch.nn.GELU'
+
+    Raises:
+        ConfigError: for such a node with arguments (``init_args``, ``dict_kwargs``, ``_args_``)
+            or ``_partial_``, which a class cannot keep: building it would give an object."""
+    if not is_node(value) or is_hydra(value) or class_bound(hint) is None:
+        return value
+    extra = [key for key in ("_partial_", "_args_") if value.get(key)]
+    if node_args(value) or extra or not isinstance(value.get("class_path"), str):
+        given = ", ".join([*map(str, node_args(value)), *extra]) or "no class path"
+        bound = class_bound(hint).__name__
+        raise ConfigError(f"{where}: its class_path node gives {given}, so building it would "
+                          f"give an object, and the argument is annotated type[{bound}]: it "
+                          f"takes a class, which the model builds; give the class by its "
+                          f"import path ({where}: "
+                          f"{value.get('class_path', 'package.module.Class')}), or annotate "
+                          f"the argument {bound} to take an object built from class_path + "
+                          f"init_args")
+    return value["class_path"]
+
+
+def short_class_note(value: Any, hint: Any) -> str:
+    """For a class name alone (``GELU``) where ``hint`` takes a class: what to write
+    instead (``torch.nn.GELU``, found beside the annotation's class), as jsonargparse refuses
+    it too; ``""`` for another value.
+
+    Example:
+        >>> import torch
+        >>> short_class_note("GELU", type[torch.nn.Module])
+        '; a class name alone is no import path (LightningCLI refuses it too): write torch.nn.GELU'
+    """
+    bound = class_bound(hint)
+    if bound is None or not isinstance(value, str) or "." in value or ":" in value:
+        return ""
+    parts = bound.__module__.split(".")
+    found = next((path for path in (".".join(parts[:i] + [value]) for i in range(
+        1, len(parts) + 1)) if bound is not object and _subclass(import_class(path), bound)),
+        f"package.module.{value}")
+    return (f"; a class name alone is no import path (LightningCLI refuses it too): write "
+            f"{found}")
+
+
+def _subclass(found: type | None, bound: type) -> bool:
+    return found is not None and issubclass(found, bound)
 
 
 def import_class(path: str) -> type | None:

@@ -42,10 +42,13 @@ from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
 from lightning_nas.config.convert import (
+    class_bound,
+    class_node_path,
     convert_args,
     import_class,
     init_hints,
     init_kwargs,
+    short_class_note,
     type_bound,
 )
 from lightning_nas.config.nodes import (
@@ -154,9 +157,11 @@ def instantiate(spec: Any, path: str = "") -> Any:
         except ConfigError as err:  # say where the node is
             raise ConfigError(f"{path or 'node'}: {err}") from None
         recursive = spec.get("_recursive_", True)
+        hints = {} if is_hydra(spec) else init_hints(target)
         kwargs = {}
         for key, value in node_args(spec).items():
             where = f"{path}.{key}" if path else key
+            value = class_node_path(value, hints.get(key), where)  # type[...]: the class
             if not recursive:
                 kwargs[key] = copy.deepcopy(value)
             elif (not is_hydra(spec) and _wants_callable(target, key)
@@ -202,6 +207,8 @@ def class_strings_as_nodes(spec: Any) -> Any:
     hints = init_hints(target)  # a base's arguments too, passed on through **kwargs
     args = {}
     for key, value in node_args(spec).items():
+        if is_node(value) and not node_args(value) and class_bound(hints.get(key)) is not None:
+            value = class_node_path(value, hints[key], key)  # as jsonargparse takes it
         if isinstance(value, str) and key in hints and not _takes_str(hints[key]) \
                 and _is_class_path(value):
             value = {"class_path": value}
@@ -332,7 +339,7 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
     """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``."""
     if not matches(value, hint, strict):
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
-                          f"of {owner})")
+                          f"of {owner}){short_class_note(value, hint)}")
 
 
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
@@ -360,6 +367,7 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
         chain, chain_var_kw = init_kwargs(cls)
     hints = init_hints(cls)  # a base's too, as jsonargparse
     for key, value in init_args.items():
+        value = class_node_path(value, hints.get(key), f"{where}.{key}")  # type[...]: a class
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}; "
                               f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
