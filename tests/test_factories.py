@@ -634,8 +634,8 @@ class KwBlobData(BlobData):
      "space key 'depht' is not an argument of KwTiny.__init__ nor of a base its **kwargs "
      "passes them on to; did you mean 'depth'?"),
     ({"data": KwBlobData, "data_init_args": {"batch_sise": 8}},
-     "data init_args key 'batch_sise' is not an argument of KwBlobData.__init__ nor of a base "
-     "its **kwargs passes them on to; did you mean 'batch_size'? accepted: n, batch_size"),
+     "data.batch_sise: not an argument of KwBlobData.__init__ nor of a base its **kwargs "
+     "passes them on to; did you mean 'batch_size'? accepted: n, batch_size, shuffle"),
     ({"data": KwBlobData, "space": {"data.batchsize": {"choice": [8, 16]}}},
      "space key 'data.batchsize' is not an argument of KwBlobData.__init__ nor of a base its "
      "**kwargs passes them on to"),
@@ -652,7 +652,18 @@ def test_a_python_argument_passed_on_by_kwargs_is_checked_along_the_chain(tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+class PoppingTiny(TinyNet):
+    """``TinyNet`` that takes ``note`` out of its ``**kwargs`` first: it may take any name."""
+
+    def __init__(self, **kwargs) -> None:
+        note = kwargs.pop("note", None)
+        super().__init__(**kwargs)
+        self.note = note
+
+
 def test_python_arguments_passed_on_by_kwargs_are_taken():
+    assert ModelFactory(PoppingTiny, {"note": "x"}).build({"width": 4}).note == "x"
+    ModelFactory(PoppingTiny, {"note": "x"}).check(["width"])
     ModelFactory(KwTiny, {"width": 4, "extra": 1}).check(["depth", "lr"])
     DataFactory(KwBlobData, {"n": 32}).check(["data.batch_size"])
     assert ModelFactory(KwTiny, {"width": 4}).build({"depth": 2}).hparams["depth"] == 2

@@ -184,3 +184,76 @@ def test_a_trainer_section_may_name_the_projects_trainer_file(tmp_path, monkeypa
                          ("tests.helpers.TinyNet", "is not lightning.pytorch.Trainer")):
         with pytest.raises(ConfigError, match=rf"trainer._target_: '{target}' {said}"):
             load_config(config, [f"--trainer._target_={target}"])
+
+
+class PoppingBody(torch.nn.Module):
+    """Takes ``note`` out of its ``**kwargs`` and reads ``width`` there: a Hydra node may
+    give it any name."""
+
+    def __init__(self, **kwargs) -> None:
+        self.note = kwargs.pop("note", None)
+        super().__init__()
+        width = kwargs.get("width", 8)
+        self.body = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class PassingBody(PoppingBody):
+    """Passes its ``**kwargs`` on whole to ``PoppingBody``, which pops ``note``."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+KW_BODY = "tests.test_config.KwBody"
+
+
+def _hydra_config(run_dir: Path, space: dict, net: dict | None = None) -> dict:
+    return {"seed_everything": 7,
+            "model": {"_target_": "tests.helpers.CallableOptNet",
+                      "net": net or {"_target_": KW_BODY},
+                      "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True,
+                                    "lr": 0.1}},
+            "data": {"_target_": "tests.helpers.BlobData", "n": 32},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1,
+                        "enable_checkpointing": False},
+            "search": {"space": space, "budget": 2, "optimizer": "RandomSearch",
+                       "run_dir": str(run_dir), "verbose": False}}
+
+
+def test_a_misspelt_name_a_hydra_node_passes_on_by_kwargs_is_refused_before_training(
+        tmp_path):
+    # was: accepted (KwBody takes **kwargs), then "TypeError: Body.__init__() got an
+    # unexpected keyword argument 'widht'" in the trial that chose the option
+    space = {"model.net": {"choice": [{"_target_": KW_BODY, "width": 4},
+                                      {"_target_": KW_BODY, "widht": 8}]}}
+    with pytest.raises(ConfigError) as info:
+        search_from_config(_hydra_config(tmp_path / "run", space))
+    assert ("space key 'model.net' may take {'_target_': 'tests.test_config.KwBody', 'widht': "
+            "8}: model.net.widht: not an argument of KwBody.__init__ nor of a base its "
+            "**kwargs passes them on to; did you mean 'width'? accepted: extra, width, "
+            "depth") in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_names_a_hydra_nodes_kwargs_may_take_are_not_refused(tmp_path):
+    # a **kwargs that keeps or pops a name (not only passed on whole) takes it, as Python
+    # calls the target; one passed on whole is followed to the base that pops it
+    for target in ("tests.test_hydra_nodes.PoppingBody", "tests.test_hydra_nodes.PassingBody"):
+        space = {"model.net.width": {"choice": [4, 6]}}
+        net = {"_target_": target, "note": "kept", "width": 4}
+        cfg = _hydra_config(tmp_path / target.rsplit(".", 1)[1], space, net)
+        result = search_from_config(cfg).run()
+        assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+
+
+def test_a_kwargs_chain_is_followed_for_a_python_call_only_where_passed_on_whole():
+    from lightning_nas.config.chain import forwards_whole, init_kwargs
+    from tests.test_config import KwBody
+
+    assert forwards_whole(KwBody.__init__) and forwards_whole(PassingBody.__init__)
+    assert not forwards_whole(PoppingBody.__init__)  # it pops a name: it may take any
+    assert init_kwargs(KwBody, forwarded=True) == (["extra", "width", "depth"], False)
+    assert init_kwargs(PassingBody, forwarded=True) == (["extra"], True)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import enum
-import functools
 import importlib
 import inspect
 import types
@@ -36,12 +35,12 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
+from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
 from lightning_nas.errors import ConfigError
 
-__all__ = ["chain_required", "class_bound", "class_node_path", "convert", "convert_args",
-           "converted", "import_class", "init_hints", "init_kwargs", "kwargs_chain",
-           "resolved_args", "short_class_note", "type_bound"]
+__all__ = ["class_bound", "class_node_path", "convert", "convert_args", "converted",
+           "import_class", "short_class_note", "type_bound"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -73,134 +72,6 @@ def converted(target: Callable[..., Any], kwargs: Mapping[str, Any]) -> bool:
     """Whether ``convert_args`` changes a value of ``kwargs``."""
     out = convert_args(target, kwargs)
     return any(out[key] is not kwargs[key] for key in kwargs)
-
-
-def kwargs_chain(target: Callable[..., Any]) -> list[Callable[..., Any]]:
-    """The ``__init__`` of class ``target`` and, while one takes ``**kwargs``, those of its
-    bases (as jsonargparse follows ``super().__init__(**kwargs)``), up to Lightning's and
-    torch's own; a function alone.
-
-    Example:
-        >>> class A:
-        ...     def __init__(self, lr: float = 0.1): ...
-        >>> class B(A):
-        ...     def __init__(self, width: int = 4, **kwargs): super().__init__(**kwargs)
-        >>> [f.__qualname__ for f in kwargs_chain(B)]
-        ['B.__init__', 'A.__init__']
-    """
-    if not inspect.isclass(target):
-        return [target]
-    chain: list[Callable[..., Any]] = []
-    for cls in target.__mro__:
-        if cls is object or cls.__module__.split(".")[0] in ("lightning", "torch"):
-            break
-        if "__init__" not in vars(cls):
-            continue
-        chain.append(cls.__init__)
-        try:
-            kinds = {p.kind for p in inspect.signature(cls.__init__).parameters.values()}
-        except (TypeError, ValueError):
-            break
-        if inspect.Parameter.VAR_KEYWORD not in kinds:
-            break
-    return chain or [target.__init__]
-
-
-def init_hints(target: Callable[..., Any]) -> dict[str, Any]:
-    """The annotations of the arguments of ``target`` (``kwargs_chain``: a base's too, as
-    jsonargparse finds an argument passed on through ``**kwargs``)."""
-    hints: dict[str, Any] = {}
-    for init in kwargs_chain(target):
-        try:
-            found = typing.get_type_hints(init)
-        except Exception:  # noqa: BLE001 - unresolvable annotations: nothing converted
-            continue
-        for key, hint in found.items():
-            hints.setdefault(key, hint)
-    hints.pop("return", None)
-    return hints
-
-
-def init_kwargs(target: Callable[..., Any]) -> tuple[list[str], bool]:
-    """The keyword arguments ``target`` takes along its ``kwargs_chain`` (a base's too, as
-    jsonargparse finds them), and whether the chain ends in a ``**kwargs`` that may take any
-    name (one passed on to Lightning's or torch's own ``__init__``, or not passed on).
-
-    Example:
-        >>> class A:
-        ...     def __init__(self, lr: float = 0.1): ...
-        >>> class B(A):
-        ...     def __init__(self, width: int = 4, **kwargs): super().__init__(**kwargs)
-        >>> init_kwargs(B)
-        (['width', 'lr'], False)
-    """
-    names: list[str] = []
-    var_kw = False
-    for init in kwargs_chain(target):
-        try:
-            params = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):  # unreadable: it may take any name
-            return names, True
-        names += [p.name for p in params if p.name != "self" and p.name not in names
-                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
-    return names, var_kw
-
-
-@functools.lru_cache(maxsize=256)
-def resolved_args(cls: type) -> dict[str, bool] | None:
-    """The arguments jsonargparse (LightningCLI) finds for class ``cls``, each with whether
-    it is required: its own and those its ``**kwargs`` passes on to, by
-    ``super().__init__(**kwargs)`` or by a call in its ``__init__`` (``WideBackbone(**kwargs)``),
-    less any that call gives itself; ``None`` without jsonargparse or where it cannot read
-    ``cls``."""
-    try:
-        from jsonargparse import ArgumentParser
-
-        parser = ArgumentParser(exit_on_error=False)
-        added = parser.add_class_arguments(cls, fail_untyped=False, sub_configs=True)
-    except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot read the class
-        return None
-    required = {action.dest for action in getattr(parser, "_actions", ())
-                if getattr(action, "required", False)}
-    return {key.split(".")[0]: key in required for key in added}
-
-
-def chain_required(cls: Any) -> list[str]:
-    """The required arguments of class ``cls`` that its own ``__init__`` does not name but
-    its ``**kwargs`` passes on to (a base's, or a class's it calls with them), so building it
-    without them fails: as jsonargparse finds them (``resolved_args``), else along
-    ``kwargs_chain``; none for a function or a class without ``**kwargs``.
-
-    Example:
-        >>> class A:
-        ...     def __init__(self, width: int, lr: float = 0.1): ...
-        >>> class B(A):
-        ...     def __init__(self, extra: int = 0, **kwargs): super().__init__(**kwargs)
-        >>> chain_required(B)
-        ['width']
-    """
-    if not inspect.isclass(cls):
-        return []
-    try:
-        own = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        return []
-    if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
-        return []
-    found = resolved_args(cls)
-    if found is not None:
-        return [name for name, required in found.items() if required and name not in own]
-    out: list[str] = []
-    for init in kwargs_chain(cls)[1:]:
-        try:
-            params = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):
-            break
-        out += [p.name for p in params if p.default is p.empty and p.name != "self"
-                and p.name not in own and p.name not in out
-                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return out
 
 
 def _convert(value: Any, hint: Any) -> Any:

@@ -24,10 +24,9 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from lightning_nas.config.convert import init_kwargs, kwargs_chain
+from lightning_nas.config.chain import init_kwargs, kwargs_chain
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
-    accepted_kwargs,
     check_init_args,
     import_object,
     object_path,
@@ -120,7 +119,7 @@ class ModelFactory:
                                   f"mapping for a dict argument), or search from a config "
                                   f"(lightning-nas search); trainer.* keys are Trainer "
                                   f"arguments, data.* keys the data's")
-        accepted, var_kw = init_kwargs(self.target)  # along **kwargs, as from a config
+        accepted, var_kw = init_kwargs(self.target, forwarded=True)  # along **kwargs
         bases = _bases_note(self.target)
         for kind, keys in (("space key", [k for k in names if not is_dotted(k)]),
                            ("model init_args key", self.init_args)):
@@ -270,14 +269,8 @@ class DataFactory:
                                       f"class takes data.<argument> keys; a dict argument as a "
                                       f"group, passed whole); {did_you_mean(arg[0], accepted)}"
                                       f"accepted: {', '.join(accepted)}")
-            check_init_args(self.target, self.init_args, "data", nested=False)
-            for key in self.init_args:  # (and along **kwargs, as from a config)
-                if key not in accepted and not var_kw:
-                    raise ConfigError(f"data init_args key {key!r} is not an argument of "
-                                      f"{self.target.__name__}.__init__"
-                                      f"{_bases_note(self.target)}; "
-                                      f"{did_you_mean(key, accepted)}accepted: "
-                                      f"{', '.join(accepted)}")
+            check_init_args(self.target, self.init_args, "data", nested=False)  # along
+            # **kwargs passed on whole too
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
         """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
@@ -327,15 +320,18 @@ class DataFactory:
 
 def _data_kwargs(cls: type) -> tuple[list[str], bool]:
     """``init_kwargs`` of a DataModule class (its ``__init__`` and the bases' its ``**kwargs``
-    passes them on to): LightningDataModule's own ``**kwargs`` take nothing (it drops them)."""
-    accepted, var_kw = init_kwargs(cls)
+    passes them on to whole, as Python calls it): LightningDataModule's own ``**kwargs`` take
+    nothing (it drops them)."""
+    accepted, var_kw = init_kwargs(cls, forwarded=True)
     return accepted, var_kw and cls.__init__ is not pl.LightningDataModule.__init__
 
 
 def _bases_note(cls: type) -> str:
     """`` nor of a base its **kwargs passes them on to`` where ``cls``'s ``**kwargs`` reach a
-    base of the user's (``kwargs_chain``), for an error naming its arguments."""
-    return " nor of a base its **kwargs passes them on to" if len(kwargs_chain(cls)) > 1 else ""
+    base of the user's (``kwargs_chain``, as Python passes them), for an error naming its
+    arguments."""
+    return " nor of a base its **kwargs passes them on to" if len(
+        kwargs_chain(cls, forwarded=True)) > 1 else ""
 
 
 class ConfigBuilder:
@@ -386,9 +382,10 @@ class ConfigBuilder:
     def kwargs_of(self, cls: type) -> tuple[list[str], bool]:
         """The arguments the section's class ``cls`` takes (``accepted_kwargs``): a
         ``class_path`` node's along its ``**kwargs`` (``init_kwargs``), as LightningCLI
-        finds them, its ``dict_kwargs`` too; a Hydra node's as Python calls it."""
-        if is_hydra(self.section):
-            return accepted_kwargs(cls.__init__)
+        finds them, its ``dict_kwargs`` too; a Hydra node's as Python calls it (along
+        ``**kwargs`` only where they are passed on whole to ``super().__init__``)."""
+        if is_hydra(self.section):  # a Python call: **kwargs passed on whole, for certain
+            return init_kwargs(cls, forwarded=True)
         names, var_kw = init_kwargs(cls)
         return [*names, *(dict_kwargs_keys(self.section) or ())], var_kw
 

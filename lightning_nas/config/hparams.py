@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.arch import is_plain
-from lightning_nas.config.convert import convert_args, converted, kwargs_chain
+from lightning_nas.config.chain import kwargs_chain
+from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
 from lightning_nas.errors import ConfigError

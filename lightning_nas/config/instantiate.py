@@ -41,13 +41,12 @@ from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
+from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain
 from lightning_nas.config.convert import (
     class_bound,
     class_node_path,
     convert_args,
     import_class,
-    init_hints,
-    init_kwargs,
     short_class_note,
     type_bound,
 )
@@ -353,7 +352,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
         dict_kwargs: for a ``class_path`` node, the keys it gives under ``dict_kwargs``
             (taken by the class's own ``**kwargs``); its other keys are refused unless the
             ``kwargs_chain`` takes them, as LightningCLI refuses them in ``init_args``.
-            ``None`` (a Python call, a Hydra node): a ``**kwargs`` takes any name.
+            ``None`` (a Python call, a Hydra node): a ``**kwargs`` takes the names of the
+            bases it is passed on to whole (``kwargs_chain(forwarded=True)``), else any.
 
     Raises:
         ConfigError: naming the path (``model.net.width``) of an unknown argument, a value of
@@ -363,13 +363,19 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
     name = f"{getattr(cls, '__name__', repr(cls))}.__init__" if inspect.isclass(cls) else \
         getattr(cls, "__name__", repr(cls))
     names, var_kw = accepted_kwargs(fn)
+    bases = ""
+    if dict_kwargs is None and inspect.isclass(cls):  # a Python call: along the **kwargs
+        # passed on whole to super().__init__, where a misspelt name fails for certain
+        names, var_kw = init_kwargs(cls, forwarded=True)
+        if len(kwargs_chain(cls, forwarded=True)) > 1:
+            bases = " nor of a base its **kwargs passes them on to"
     if dict_kwargs is not None:
         chain, chain_var_kw = init_kwargs(cls)
     hints = init_hints(cls)  # a base's too, as jsonargparse
     for key, value in init_args.items():
         value = class_node_path(value, hints.get(key), f"{where}.{key}")  # type[...]: a class
         if key not in names and not var_kw:
-            raise ConfigError(f"{where}.{key}: not an argument of {name}; "
+            raise ConfigError(f"{where}.{key}: not an argument of {name}{bases}; "
                               f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
         if dict_kwargs is not None and key not in dict_kwargs and key not in chain \
                 and not chain_var_kw:

@@ -20,7 +20,7 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.convert import init_hints, init_kwargs, resolved_args
+from lightning_nas.config.chain import init_hints, init_kwargs, resolved_args
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -361,8 +361,10 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
             raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
                               f"the config, so {part!r} cannot be checked; write {where} as "
                               f"class_path + init_args, or as a Hydra node with _target_")
-        cls = import_object(target_path(node))  # a class_path node's: along **kwargs, as
-        names, var_kw = accepted_kwargs(cls.__init__) if is_hydra(node) else init_kwargs(cls)
+        cls = import_object(target_path(node))  # along **kwargs, as LightningCLI (a Hydra
+        # node's: as Python calls it, only where they are passed on whole)
+        names, var_kw = (init_kwargs(cls, forwarded=True) if inspect.isclass(cls) else
+                         accepted_kwargs(cls)) if is_hydra(node) else init_kwargs(cls)
         if part not in names and not var_kw and part not in (node.get("dict_kwargs") or {}):
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
                               f"{cls.__name__} ({where}); {did_you_mean(part, names)}accepted: "

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.calls import missing_args
-from lightning_nas.config.convert import chain_required, init_hints
+from lightning_nas.config.chain import chain_required, init_hints
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError

@@ -25,7 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_nas.config.calls import accepted_kwargs
+from lightning_nas.config.chain import init_kwargs
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -149,7 +149,8 @@ def _arguments(node: dict[str, Any]) -> tuple[list[str], bool]:
     """The keyword arguments of what a ``_target_`` node builds, and whether it takes
     ``**kwargs``; none where there is no such node (or it does not import here)."""
     try:
-        return accepted_kwargs(import_object(node["_target_"]))
+        # a base's too, where its **kwargs are passed on whole to super().__init__
+        return init_kwargs(import_object(node["_target_"]), forwarded=True)
     except Exception:  # noqa: BLE001 - no _target_, or one only a job imports
         return [], False
 
