@@ -811,6 +811,37 @@ def test_a_required_argument_passed_on_by_kwargs_is_asked_of_a_choice_option(tmp
     assert not (tmp_path / "run").exists()  # before any training
 
 
+class ArgsSGD(torch.optim.SGD):
+    """Passes ``*args`` and ``**kwargs`` on to ``SGD`` (its ``params`` come positionally)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+class ArgsStepLR(torch.optim.lr_scheduler.StepLR):
+    """Passes ``*args`` and ``**kwargs`` on to ``StepLR`` (its optimizer comes first)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+def test_a_passed_on_argument_given_later_by_position_is_not_asked():
+    # an OptimizerCallable's params and an LRSchedulerCallable's optimizer come later as the
+    # first positional values, which *args passes on; StepLR's step_size does not
+    from lightning_nas.config.required import check_required
+
+    net = {"class_path": "torch.nn.Identity"}
+    sgd = {"class_path": "tests.test_config.ArgsSGD", "init_args": {"lr": 0.1}}
+    step = {"class_path": "tests.test_config.ArgsStepLR"}
+    check_required({"class_path": "tests.test_config.SchedNet", "init_args": {
+        "net": net, "optimizer": sgd,
+        "scheduler": {**step, "init_args": {"step_size": 1}}}}, "model")
+    with pytest.raises(ConfigError, match=re.escape(
+            "model.scheduler: ArgsStepLR lacks required argument 'step_size'")):
+        check_required({"class_path": "tests.test_config.SchedNet", "init_args": {
+            "net": net, "optimizer": sgd, "scheduler": step}}, "model")
+
+
 def test_a_required_argument_a_subclass_gives_its_base_itself_is_not_asked():
     from lightning_nas.config.required import check_required
 

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import collections.abc
+import inspect
 import types
 import typing
 from collections.abc import Mapping
@@ -83,10 +84,13 @@ def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
     except ConfigError:
         return
     given = node_args(node)
-    missing = missing_args(target, len(node.get("_args_") or []) + later, given)
+    n_args = len(node.get("_args_") or []) + later
+    missing = missing_args(target, n_args, given)
     passed_on = [] if is_hydra(node) else [  # (a Hydra node's target is called as Python
         # calls it: its **kwargs may give a base's argument itself)
         m for m in chain_required(target) if m not in given and m not in missing]
+    if _takes_args(target):  # *args passed on too: its first values fill the first ones
+        passed_on = passed_on[n_args:]
     missing += passed_on
     if not missing:
         return
@@ -103,6 +107,15 @@ def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
     raise ConfigError(f"{where}: {name} lacks required {what} {', '.join(map(repr, missing))} "
                       f"(the node gives {', '.join(given) or 'none'}{through}), and building "
                       f"it would fail; set {keys}{later_hint}")
+
+
+def _takes_args(target: Any) -> bool:
+    """Whether ``target`` (a class: its ``__init__``) takes ``*args``."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 def _later(node: Mapping[str, Any], hint: Any) -> int | None:
