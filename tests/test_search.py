@@ -265,6 +265,42 @@ def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
                                     "stored (not killed); no trial started after the stop.")
 
 
+def test_a_max_failures_stop_counts_the_trials_that_failed_after_it(tmp_path):
+    # was: the message counted the failures when the stop was decided ("1 trials failed"),
+    # while the trial running then failed after it and the store held 2
+    from concurrent.futures import ThreadPoolExecutor
+
+    stopped, calls, lock = threading.Event(), [], threading.Lock()
+
+    def objective(arch: dict) -> dict:
+        with lock:
+            calls.append(arch)
+            first = len(calls) == 1
+        if first:  # fails once the other's failure stopped the search
+            assert stopped.wait(60), "the stop never came"
+            raise RuntimeError(f"late failure at c={arch['c']}")
+        raise RuntimeError(f"early failure at c={arch['c']}")
+
+    def on_trial_end(result) -> None:
+        stopped.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
+                        mode="max", objective=objective, trainer={"max_epochs": 1},
+                        budget=6, seed=0, run_dir=tmp_path, max_failures=0, executor=pool,
+                        num_workers=2, on_trial_end=on_trial_end, verbose=False)
+        with pytest.raises(SearchError) as info:
+            search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        failed = store.count(TrialStatus.FAILED)
+    msg = str(info.value)
+    assert failed == 2 and len(calls) == 2  # none started after the stop
+    assert msg.startswith("2 trials failed (max_failures=0); last error: RuntimeError: late "
+                          "failure at c="), msg
+    assert msg.endswith("no trial started after the stop. 1 of them failed (counted "
+                        "above)."), msg
+
+
 def test_a_trial_let_finish_after_a_stop_that_stops_it_again_is_reopened_too(tmp_path):
     # was (review): its fatal error replaced the store's stopped_by (the first stopping
     # trial's), so a resume after the fix ran only one of the two again

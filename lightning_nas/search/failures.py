@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import format_arch
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 
@@ -74,6 +74,10 @@ class FailureWatch:
         #: reopened trial id -> its error's first line (what "fails as before" compares)
         self._before = {t.trial_id: first_line(t.error) for t in self.reopened}
         self._started: set[int] = set()
+        #: the max_failures stop raised (recounted by ``final``): the error, the trials
+        #: running then, the failures counted then
+        self._count_stop: tuple[SearchError, int, int] | None = None
+        self._last_line = ""  # the last failure's first error line (what the stop names)
 
     def interrupted(self, isolated: bool,
                     drop: Callable[[TrialResult], None]) -> list[TrialResult]:
@@ -161,6 +165,7 @@ class FailureWatch:
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
         if not failed:
             return
+        self._last_line = line
         if self._before.get(result.trial_id) == line:  # run again, and failed as it did:
             # the cause is still there or lies in the architectures; the others stay
             # failures, the search goes on, and a new trial failing so stops it
@@ -180,12 +185,32 @@ class FailureWatch:
             raise SearchError(f"trials {first} and {second} failed the same way {where} "
                               f"(every trial would; unless a value they share is the cause: "
                               f"{shared or 'none'}): {line}{_let_finish(running)}")
-        count = self.failed()
-        if count > self.max_failures:
-            raise SearchError(f"{count} trials failed (max_failures={self.max_failures}); "
-                              f"last error: {line}. See `lightning-nas show "
-                              f"{shlex.quote(str(self.run_dir))}` "
-                              f"for all errors.{_let_finish(running)}")
+        if self.failed() > self.max_failures:
+            stop = self._count_error(running)
+            if self._count_stop is None:  # (a trial let finish fails again: not this stop)
+                self._count_stop = (stop, running, self.failed())
+            raise stop
+
+    def _count_error(self, running: int, after: int = 0) -> SearchError:
+        """The max_failures stop: the failed trials counted now, the last one's error;
+        ``after`` of them failed among the ``running`` trials let finish after the stop."""
+        later = f" {after} of them failed (counted above)." if after else ""
+        return SearchError(f"{self.failed()} trials failed (max_failures="
+                           f"{self.max_failures}); last error: {self._last_line}. See "
+                           f"`lightning-nas show {shlex.quote(str(self.run_dir))}` for all "
+                           f"errors.{_let_finish(running)}{later}")
+
+    def final(self, stop: SearchError | ConfigError) -> SearchError | ConfigError:
+        """The error a stop raises once the trials still out were let finish and stored:
+        a max_failures stop counts the failures stored then (trials running at the stop
+        may have failed after it; was: the count when it was decided, so the message and
+        the store disagreed), other stops as they were."""
+        if self._count_stop is None or stop is not self._count_stop[0]:
+            return stop
+        _, running, counted = self._count_stop
+        final = self._count_error(running, after=self.failed() - counted)
+        final.__cause__, final.__context__ = stop.__cause__, stop.__context__
+        return final
 
     def _stopped_by(self, line: str) -> None:
         """Name the failed trials with the error ``line`` (a fix of its cause, then a

@@ -192,8 +192,8 @@ class SearchLoop:
             raise
         # trials still paused stay PAUSED (last.ckpt kept): a resume may promote them
         self.progress.close()
-        if stopped is not None:
-            raise stopped
+        if stopped is not None:  # (a max_failures stop: the failures stored by now)
+            raise self.failures.final(stopped)
 
     def _time_up(self) -> bool:
         """Whether ``time_limit`` has passed: no trial starts, new or promoted."""
