@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,13 +43,22 @@ AS_THEN: dict[str, Any] = {"objectives": None}
 SEARCH_WRITES = ("trials", "logs", "best.yaml", "best.ckpt", "best_config.yaml")
 
 
+#: a version folder a search's loggers write under its ``logs/``: a trial's (``trial_0001``,
+#: a segment's ``trial_0001_resumed_<ns>``) or the summary, after a version the node sets
+_SEARCH_VERSION = re.compile(r"(?:^|_)(?:trial_\d+(?:_resumed_\d+)?|summary)$")
+
+
 def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir") -> None:
     """Raise ``ConfigError`` when ``run_dir``, which holds no ``search.db`` (a new search),
     holds any of ``SEARCH_WRITES`` the search did not write (was: its ``trials/trial_0001/``
     was removed, its ``best.yaml`` replaced, without a word); an empty folder of them (a
-    ``trials`` linked to another disk) and other files are let be."""
+    ``trials`` linked to another disk) and other files are let be. A ``logs/`` counts only
+    where it holds a search's logger versions (``_search_logs``), which the new search's
+    would write into again (a ``CSVLogger`` deletes the ``metrics.csv`` it finds there):
+    what else a logger wrote there, or the folders an attempt that died before its
+    ``search.db`` made, hold no search (was: any ``logs/`` not empty refused the folder)."""
     found = [f"{name}/" if (run_dir / name).is_dir() else name for name in SEARCH_WRITES
-             if _holds(run_dir / name)]
+             if (_search_logs(run_dir / name) if name == "logs" else _holds(run_dir / name))]
     if found:
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds {', '.join(found)} but no "
                           f"search.db: a new search would remove or replace them (it writes "
@@ -84,6 +94,17 @@ def _holds(path: Path) -> bool:
     if path.is_dir():
         return any(path.iterdir())
     return path.exists() or path.is_symlink()
+
+
+def _search_logs(logs: Path) -> bool:
+    """Whether ``logs`` holds a file in a version folder a search's loggers write
+    (``_SEARCH_VERSION``): ``logs/<name>/<version>``, or ``logs/<version>`` for a logger
+    whose ``name`` is empty."""
+    if not logs.is_dir():
+        return logs.exists() or logs.is_symlink()  # a file in its place: replaced
+    versions = [*logs.glob("*"), *logs.glob("*/*")]
+    return any(v.is_dir() and _SEARCH_VERSION.search(v.name) and any(
+        f.is_file() for f in v.rglob("*")) for v in versions)
 
 
 def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],

@@ -351,6 +351,34 @@ def test_a_new_search_refuses_a_folder_holding_what_a_search_writes(tmp_path):
     open_search_store(run, fixed).close()  # and its resume
 
 
+@pytest.mark.slow
+def test_a_new_search_takes_a_logs_folder_unless_it_holds_a_searchs_logger_versions(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: any logs/ not empty refused a new search (a logger's own lightning_logs, the
+    # folders of an attempt that died before its search.db), although it holds no search
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    run, fixed = tmp_path / "run", {"monitor": "val_acc", "mode": "max"}
+    (run / "logs" / "lightning_logs" / "version_0").mkdir(parents=True)
+    (run / "logs" / "lightning_logs" / "version_0" / "metrics.csv").write_text("epoch\n0\n")
+    (run / "logs" / "trials" / "trial_0001").mkdir(parents=True)  # folders, no file
+    open_search_store(run, fixed).close()  # a new search
+    (run / "search.db").unlink()
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    Search(TinyNet, tiny_space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1,
+           "logger": logger}, run_dir=tmp_path / "real", budget=1, seed=0,
+           verbose=False).run()
+    real = tmp_path / "real"
+    assert (real / "logs" / "trials" / "trial_0001" / "metrics.csv").is_file()
+    for name in ("search.db", "best.yaml", "best.ckpt", "best_config.yaml"):
+        (real / name).unlink(missing_ok=True)
+    shutil.rmtree(real / "trials")
+    with pytest.raises(ConfigError, match=r"holds logs/ but no search\.db"):
+        open_search_store(real, fixed)  # its trial's metrics.csv would be written again
+    assert (real / "logs" / "trials" / "trial_0001" / "metrics.csv").is_file()
+
+
 def test_get_of_a_missing_id_raises_key_error(store):
     with pytest.raises(KeyError, match="no trial 42"):
         store.get(42)
