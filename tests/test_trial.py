@@ -6,6 +6,7 @@ import math
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -567,6 +568,45 @@ def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp
     state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
     assert Path(state["best_model_path"]) == versions / "trial_0001/checkpoints/epoch=0.ckpt"
     assert float(state["best_model_score"]) == pytest.approx(0.9)
+
+
+def test_a_promoted_trial_resumed_in_a_copy_of_its_run_folder_keeps_its_best(tmp_path):
+    # was: the trial's own checkpoint callback held the original folder's path: Lightning
+    # warned "The dirpath has changed" and forgot its best score, so the copy's first
+    # validation after the promotion (worse) replaced best.ckpt of the better epoch 0
+    from lightning_nas.search.schedulers import ASHARule
+
+    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
+    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
+        rule.record(key, [0.99, 0.99])
+    trial_dir = tmp_path / "run" / "trials" / "trial_0001"
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
+                     model=WorseEachEpoch, data=BlobData,
+                     trainer={"max_epochs": 4, "logger": False}, rule=rule.snapshot())
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
+        rule.record(key, [0.0, 0.0])
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    trial_dir = tmp_path / "copy" / "trials" / "trial_0001"
+    spec.trial_dir, spec.rule, spec.clear_dir = str(trial_dir), rule.snapshot(), False
+    spec.ckpt_path = str(trial_dir / "last.ckpt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    assert not [w for w in caught if "dirpath has changed" in str(w.message)]
+    assert torch.load(trial_dir / "best.ckpt", weights_only=False)["epoch"] == 0
+    states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
+    state = next(v for k, v in states.items() if k.startswith("lightning_nas.TrialCheckpoint"))
+    assert Path(state["best_model_path"]) == (trial_dir / "best.ckpt").resolve()
+    assert float(state["best_model_score"]) == pytest.approx(0.9)
+    assert second.checkpoint is not None and Path(second.checkpoint).parent == \
+        trial_dir.resolve()
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")
+            if p.is_file()} == before  # the original is left as it was
 
 
 class SeedEnv(pl.Callback):

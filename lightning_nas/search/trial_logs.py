@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+from lightning_nas.search.callbacks import TrialCheckpoint
 
 __all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "pin_versions",
            "placed_logger"]
@@ -118,7 +119,12 @@ def clear_trial(spec: Any) -> None:
 
 
 def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path) -> None:
-    """Give each ``ModelCheckpoint`` of the user's without a ``dirpath`` of its own the one its
+    """Restore the trial's ``TrialCheckpoint`` from a state in ``ckpt_path`` written at
+    another path of its trial folder (the run folder moved or copied since) as this folder's
+    (was: Lightning warned "The dirpath has changed" and forgot its best score, so the first
+    validation after a promotion, worse, replaced ``best.ckpt`` of a better epoch).
+
+    Give each ``ModelCheckpoint`` of the user's without a ``dirpath`` of its own the one its
     state in ``ckpt_path`` holds (matched by ``state_key``): a resumed segment logs to a new
     version, from which Lightning would derive another folder, forget the callback's best
     (``best_k_models``) and keep a second top-k there. A file that cannot be read is left
@@ -136,8 +142,16 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Pat
         return
     for callback in trainer.checkpoint_callbacks:
         state = states.get(getattr(callback, "state_key", None))
-        if not (isinstance(callback, ModelCheckpoint) and callback.dirpath is None
-                and isinstance(state, dict) and state.get("dirpath")):
+        if not (isinstance(callback, ModelCheckpoint) and isinstance(state, dict)
+                and state.get("dirpath")):
+            continue
+        if isinstance(callback, TrialCheckpoint):  # the trial's own, in its trial folder
+            old, new = str(state["dirpath"]), str(callback.dirpath)
+            if old != new and Path(old).name == Path(new).name:  # moved or copied since
+                callback.load_state_dict = functools.partial(  # type: ignore[method-assign]
+                    _load_moved, callback.load_state_dict, old, new)
+            continue
+        if callback.dirpath is not None:  # a folder the user named
             continue
         folder = _run_folder_place(str(state["dirpath"]), Path(run_dir))
         if folder is None:
