@@ -300,6 +300,21 @@ def test_priors_with_several_objectives_are_used_as_priors_as_with_one(name):
         assert asked[True][0] == arch_key({"a": 3, "b": 1})  # the earlier best first
 
 
+@pytest.mark.parametrize("name", [n for n in NAS_OPTIMIZERS if n != "Reinforce"])
+def test_priors_tied_on_the_first_objective_are_ranked_by_the_next_ones(name):
+    # was: the NAS strategies ranked the priors by the first loss alone, ties in the order
+    # given, so the earlier best they start from was the first of the tied, not the one the
+    # next objectives (as the best trial's ranking) put first
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))}})
+    earlier = [({"a": 0}, [-0.9, 5.0, 1.0]), ({"a": 1}, [-0.9, 3.0, 2.0]),
+               ({"a": 2}, [-0.9, 3.0, 0.5]), ({"a": 3}, [-0.5, 0.0, 0.0])]
+    opt = make_optimizer(name, space, budget=6, seed=0)
+    tell_priors(opt, [(arch, losses, "earlier") for arch, losses in earlier])
+    assert [opt.codec.decode(g) for g in opt.prior_ranking] == [
+        {"a": 2}, {"a": 1}, {"a": 0}, {"a": 3}]
+    assert opt.ask().value == {"a": 2}  # the earlier best first
+
+
 def test_local_search_with_two_workers_starts_from_the_better_of_two_starts():
     # was: each ask before a tell was a restart, and the last one asked became the current
     # architecture whatever its loss: hill climbing went on from the worse start

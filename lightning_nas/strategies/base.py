@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import nevergrad as ng
@@ -80,19 +81,27 @@ class NASOptimizer(base.Optimizer):
         self._observe(geno, loss, asked, first)
 
     # ----------------------------------------------------------------- warm start
-    def tell_priors(self, priors: list[tuple[dict[str, Any], float, str]]) -> None:
+    def tell_priors(self, priors: Sequence[tuple[dict[str, Any], float | Sequence[float],
+                                                 str]]) -> None:
         """Learn from results of earlier searches before the first ask.
 
-        Each prior is ``(architecture, loss on its own task, task)``; losses of different
-        tasks are on different scales. The priors are ranked within their task and the
-        rankings interleaved (``prior_ranking``: each task's best, then each task's second,
-        ...); ``_use_priors`` decides what the strategy does with them. The default (used by
-        ``Reinforce``) tells them as they are, like any nevergrad optimizer.
+        Each prior is ``(architecture, loss on its own task, task)``, a loss per objective
+        with several; losses of different tasks are on different scales. The priors are
+        ranked within their task (ties on the first loss by the later ones in order, as
+        the best trial's; was: by the first alone, then the order given) and the rankings
+        interleaved (``prior_ranking``: each task's best, then each task's second, ...);
+        ``_use_priors`` decides what the strategy does with them, learning from the first
+        loss (``priors``). The default (used by ``Reinforce``) tells them as they are, like
+        any nevergrad optimizer.
         """
+        ranked = []
         for arch, loss, task in priors:
-            loss = math.inf if math.isnan(float(loss)) else float(loss)
-            self.priors.append((self.codec.encode(arch), loss, task))
-        self.prior_ranking = list(dict.fromkeys(rank_priors(self.priors)))
+            losses = [math.inf if math.isnan(float(x)) else float(x)
+                      for x in (loss if isinstance(loss, (list, tuple)) else [loss])]
+            geno = self.codec.encode(arch)
+            self.priors.append((geno, losses[0], task))
+            ranked.append((geno, losses, task))
+        self.prior_ranking = list(dict.fromkeys(rank_priors(ranked)))
         self._use_priors()
 
     def _use_priors(self) -> None:

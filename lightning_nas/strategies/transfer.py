@@ -5,8 +5,9 @@ The NAS strategies of this package use them as their docstrings say
 ones, ``RegularizedEvolution`` and ``LocalSearch`` start from the earlier best
 architectures. Any other nevergrad optimizer is told each prior as it is (its loss on its
 own task, as if evaluated here): the simple baseline. With several objectives any other
-optimizer is told each prior's losses as they are; the NAS strategies take its first loss
-(the objective that picks the best trial, the one they learn from), as with one objective.
+optimizer is told each prior's losses as they are; the NAS strategies learn from its first
+loss (the objective that picks the best trial), as with one objective, and rank the priors
+they start from by all of them in order (ties on the first by the next).
 
 Example:
     >>> from lightning_nas.space import SearchSpace
@@ -59,13 +60,13 @@ def tell_priors(optimizer: Any,
         optimizer: a nevergrad optimizer over the search space.
         priors: ``(architecture, loss on its own task, task)`` each; lower losses are better.
             A list of losses (several objectives) is told as it is to any other optimizer
-            (nevergrad's Pareto handling); the NAS strategies' transfer models take its
+            (nevergrad's Pareto handling); the NAS strategies' transfer models learn from its
             first loss, so they use these priors as priors, as with one objective (told as
-            evaluations here, they would never evaluate an earlier architecture again).
+            evaluations here, they would never evaluate an earlier architecture again), and
+            break ties on it by the later losses when they rank the priors.
     """
     if callable(getattr(optimizer, "tell_priors", None)):  # the NAS strategies
-        optimizer.tell_priors([(arch, loss[0] if isinstance(loss, (list, tuple)) else loss,
-                                task) for arch, loss, task in priors])
+        optimizer.tell_priors(priors)  # (ranked by all losses, learnt from the first)
         return
     for arch, loss, _ in priors:
         optimizer.tell(candidate_of(optimizer.parametrization, arch), loss)
