@@ -283,6 +283,46 @@ def test_with_several_objectives_a_rejection_before_any_result_is_told_worse_tha
         assert [(t.arch, t.status, t.score) for t in store.trials()] == full
 
 
+@pytest.mark.parametrize("multi", [False, True], ids=["one_objective", "two_objectives"])
+def test_a_rejection_before_any_result_waits_for_nevergrads_own_optimizers(tmp_path, multi):
+    # was: told at once a made-up 1.0 ([1.0, 1.0] with two objectives, which nevergrad put
+    # on its Pareto front and into its hypervolume bounds, unpenalized: its scalar was 0.0
+    # as every point's before its bounds are set); now told with the first result, as a
+    # failure is, worse than it (per objective), with its violation
+    from lightning_nas.arch import arch_key
+
+    space = {"c": {"choice": [1, 2, 3, 4, 5, 6]}, "d": {"choice": [0, 1, 2]}}
+    goal = {"objectives": {"loss": "min", "size": "min"}} if multi else {
+        "monitor": "loss", "mode": "min"}
+
+    def search(run_dir, budget):
+        Search(None, space, objective=lambda a: {"loss": 10.0 + a["c"] + a["d"],
+                                                 "size": 100.0 + a["d"]},
+               budget=budget, optimizer="RandomSearch", seed=1, verbose=False,
+               constraints=[lambda arch: 2.0 if arch["c"] <= 4 else 0.0], run_dir=run_dir,
+               **goal).run()
+
+    search(tmp_path / "full", 4)
+    with RunStore(tmp_path / "full" / "search.db") as store:
+        full = [(t.arch, t.status, t.score) for t in store.trials()]
+        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
+        events = store.events()
+    assert full[0][1] is TrialStatus.REJECTED  # before any result
+    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
+    told = [(asked[e["ask"]] in rejected, e["loss"], e["violation"])
+            for e in events if e["kind"] == "tell"]
+    assert not told[0][0], told  # the first result first
+    first = told[0][1] if multi else [told[0][1]]
+    for was_rejected, loss, violation in told:
+        if was_rejected:
+            assert violation == 2.0
+            assert all(a > b for a, b in zip(loss if multi else [loss], first, strict=True))
+    search(tmp_path / "resumed", 2)  # a resume replays the told values: the same search
+    search(tmp_path / "resumed", 4)
+    with RunStore(tmp_path / "resumed" / "search.db") as store:
+        assert [(t.arch, t.status, t.score) for t in store.trials()] == full
+
+
 class AtMost:
     """A constraint object with an argument (its class has the default repr)."""
 

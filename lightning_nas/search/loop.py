@@ -34,7 +34,7 @@ from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
-from lightning_nas.search.objectives import told_loss
+from lightning_nas.search.objectives import told_loss, waits_for_a_result
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -131,10 +131,12 @@ class SearchLoop:
                          f"stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
             self.violated.update(self.log.violated)
-            for old in trials:  # FAILED (an interrupted one, or before any result): tell it
+            for old in trials:  # untold: FAILED (interrupted, or before any result), REJECTED
                 if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
                         and old.trial_id not in self.failures.waiting:
                     key = arch_key(old.arch)
+                    if old.status is TrialStatus.REJECTED:  # its amount, as live
+                        self.violated[key] = self._violation(old.arch, key)[0]
                     self._tell(old, key, [self.log.pending_trial(old.trial_id),
                                           *self.log.twins_of(key)])
             return
@@ -344,9 +346,14 @@ class SearchLoop:
                                    status=TrialStatus.REJECTED, error=reason,
                                    metrics=self.costs(arch, key), finished=time.time())
             self.store.finish_trial(rejected)
-            loss = self._loss(rejected)
-            self.log.repeated(candidate, loss, trial_id=rejected.trial_id, violation=amount)
-        self.seen[key], self.violated[key] = loss, amount
+            if waits_for_a_result(rejected, self.optimizer, self.told_any):  # asked now,
+                self.log.started(candidate, rejected.trial_id)  # told with the first result
+                self.untold[key] = (rejected, [candidate])
+            else:
+                self.seen[key] = self._loss(rejected)
+                self.log.repeated(candidate, self.seen[key], trial_id=rejected.trial_id,
+                                  violation=amount)
+        self.violated[key] = amount
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
 
@@ -376,17 +383,14 @@ class SearchLoop:
                          unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else 1.0)
 
     def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
-        """Tell ``candidates`` the result's loss; a failure before any result waits for the
-        first one (``untold``), then is told as worse than it, except with an optimizer whose
-        next ask waits for its last candidate's tell (nevergrad's ``no_parallelization``:
-        Cobyla, SQP), which is told at once (was: the search hung at its next ask)."""
-        if result.status is TrialStatus.FAILED and not self.told_any and not getattr(
-                self.optimizer, "no_parallelization", False):
+        """Tell ``candidates`` the result's loss; one that ``waits_for_a_result`` waits in
+        ``untold``, told as worse than the first result with it (a rejection: its violation)."""
+        if waits_for_a_result(result, self.optimizer, self.told_any):
             self.untold[key] = (result, candidates)
             return
         for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
             self.seen[k] = self._loss(told)
-            self.log.tell(waiting, self.seen[k])
+            self.log.tell(waiting, self.seen[k], violation=self.violated.get(k))  # (rejected)
         self.told_any, self.untold = True, {}
 
     def _record(self, result: TrialResult) -> None:
@@ -413,13 +417,11 @@ class SearchLoop:
         if candidate is not None:  # told once: when the trial first stops
             self._tell(result, key, [candidate, *self.twins.get(key, [])])
         self.twins.pop(key, None)
-        if result.status is TrialStatus.FAILED:
-            self.used -= 1
+        if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
+            self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)
             self._drop(result, False)
         elif result.status is TrialStatus.PAUSED:
             self.paused[result.trial_id] = result
-        elif result.status is TrialStatus.PRUNED:
-            self._drop(result, False)
         elif result.status is TrialStatus.COMPLETED:
             self.completed += 1
             self._drop(result, True)
@@ -442,8 +444,7 @@ class SearchLoop:
     def _report(self, result: TrialResult) -> None:
         if not self.settings.verbose:
             return
-        s = self.goal
-        best = self.store.best(s.mode)
+        s, best = self.goal, self.store.best(self.goal.mode)
         stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
         self.progress.update(stopped, None if best is None else best.score, s.monitor)
         self.say(trial_line(result, s.monitor, stopped, s.budget, best))

@@ -24,7 +24,7 @@ from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_m
 from lightning_nas.results import TrialResult, TrialStatus
 
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "mode_for", "pareto_front",
-           "told_loss"]
+           "told_loss", "waits_for_a_result"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
@@ -271,3 +271,26 @@ def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
     if ok and result.score is not None:
         return -result.score if mode == "max" else result.score
     return max((v + 1.0 for v in seen if not isinstance(v, list)), default=unseen)
+
+
+def waits_for_a_result(result: TrialResult, optimizer: Any, told_any: bool) -> bool:
+    """Whether a failure or rejection is told to ``optimizer`` only once the first result
+    (``told_any``: one was told) gives ``told_loss`` a scale to be worse than. Before any
+    result a failure waits, and so does a rejection to nevergrad's own optimizers (this
+    package's strategies take its ``inf`` at once), as ``told_loss`` would make up 1.0 (with
+    several objectives ``[1.0, ...]``, which nevergrad put on its Pareto front and into its
+    hypervolume bounds, unpenalized: was told so). An optimizer whose next ask waits for its
+    last candidate's tell (nevergrad's ``no_parallelization``: Cobyla, SQP) is told at once
+    (was: the search hung at its next ask).
+
+    Example:
+        >>> failed = TrialResult(trial_id=1, arch={}, status=TrialStatus.FAILED)
+        >>> waits_for_a_result(failed, object(), told_any=False)
+        True
+    """
+    from lightning_nas.strategies.base import NASOptimizer
+
+    if told_any or getattr(optimizer, "no_parallelization", False):
+        return False
+    return result.status is TrialStatus.FAILED or (
+        result.status is TrialStatus.REJECTED and not isinstance(optimizer, NASOptimizer))
