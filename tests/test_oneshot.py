@@ -1265,6 +1265,73 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, la
     assert saved == r0
 
 
+TORCHRUN_SCRIPT = """
+import json, os, random, socket, sys, traceback
+import torch
+
+if __name__ == "__main__":
+    out, algorithm, strategy, *extra = sys.argv[1:]
+    with socket.socket() as free:  # the rendezvous port, as torchrun's
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ranks = []
+    for rank in (0, 1):  # two processes started as torchrun starts them: its variables
+        pid = os.fork()
+        if pid:
+            ranks.append(pid)
+            continue
+        code = 1
+        try:
+            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
+                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "TORCHELASTIC_RUN_ID": "test"})
+            random.seed()  # a fresh interpreter's own random state
+            torch.set_num_threads(1)
+            from lightning_nas.config.load import load_config
+            from lightning_nas.oneshot.run import run_oneshot
+            cfg = load_config("examples/oneshot_digits/oneshot.yaml", [
+                "--trainer.devices=2", f"--trainer.strategy={strategy}",
+                "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+                "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1",
+                "--oneshot.finetune_epochs=0", f"--oneshot.algorithm={algorithm}",
+                f"--oneshot.run_dir={out}/run", "--seed_everything=true",
+                "--oneshot.seed=null", *extra])  # a drawn seed
+            result = run_oneshot(cfg, verbose=False)
+            with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+                json.dump({"seed": os.environ["PL_GLOBAL_SEED"], "arch": result["arch"]}, f)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
+    sys.exit(1 if any(codes) else 0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("algorithm", "strategy", "extra"), [
+    ("gdas", "ddp_find_unused_parameters_true", ["--oneshot.optimizer=null",
+                                                 "--oneshot.num_candidates=null",
+                                                 "--oneshot.search_every_n_epochs=null"]),
+    ("spos", "ddp_find_unused_parameters_true", ["--oneshot.num_candidates=2",
+                                                 "--oneshot.search_every_n_epochs=null"])])
+def test_ranks_torchrun_starts_take_rank_zeros_drawn_seed(tmp_path, launcher, algorithm,
+                                                          strategy, extra):
+    # was: each rank that torchrun or SLURM started (not Lightning's launcher, whose ranks
+    # inherit it) drew its own seed: the ranks' samplers, SPOS paths and GDAS draws differed
+    script = tmp_path / "oneshot_torchrun.py"
+    script.write_text(TORCHRUN_SCRIPT)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path, algorithm, strategy, *extra], log, script) == 0, \
+        log.read_text()
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0 == r1, (r0, r1)  # one seed (PL_GLOBAL_SEED, the samplers'), one result
+
+
 @pytest.mark.parametrize("key", ["max_epochs", "max_steps"])
 def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(tmp_path, key, capsys):
     # was: refused only after setup, "this fit trained nothing (... resumed from a checkpoint

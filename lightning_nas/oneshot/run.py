@@ -39,6 +39,7 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
 from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
@@ -239,12 +240,13 @@ def _callbacks(trainer_kwargs: dict[str, Any], run_dir: Path, *search: pl.Callba
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-          trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None
-          ) -> tuple[Any, Any, nn.Module, str, bool]:
+          trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None,
+          drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
     callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
-    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, callback)
+    shared = [SharedSeed(opts["seed"], adopt_spos(callback))] if drawn else []
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared, callback)
     trainer = pl.Trainer(**trainer_kwargs)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
@@ -254,8 +256,8 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
 
 
 def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-                    trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None
-                    ) -> tuple[Any, Any, nn.Module, str, bool]:
+                    trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None,
+                    drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
             "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
     # the module clips (manual optimization): the Trainer must not see either setting
@@ -264,7 +266,8 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
             or "norm"}
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
                             **clip)
-    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir)
+    shared = [SharedSeed(opts["seed"], adopt_differentiable(nas))] if drawn else []
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared)
     trainer = pl.Trainer(**trainer_kwargs)
     trainer.fit(nas, datamodule=BilevelData(datamodule), ckpt_path=ckpt_path)
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
@@ -379,10 +382,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     run_dir = user_path(opts.pop("run_dir") or "runs/oneshot")
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
+    drawn = (isinstance(cfg.get("seed_everything"), bool)  # true, false: a drawn seed, which
+             and (cfg.get("oneshot") or {}).get("seed") is None)  # ranks take from rank 0
     if ckpt_path is not None:
-        random_seed = (isinstance(cfg.get("seed_everything"), bool)  # true, false: drawn
-                       and (cfg.get("oneshot") or {}).get("seed") is None)
-        opts, epochs = check_resume(ckpt_path, algorithm, opts, random_seed)
+        opts, epochs = check_resume(ckpt_path, algorithm, opts, drawn)
         done = _finished(run_dir, ckpt_path, epochs, trainer_cfg.get("max_epochs"),
                          finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
@@ -404,7 +407,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
-            opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path)
+            opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path, drawn)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
