@@ -40,6 +40,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search import random_state
 from lightning_nas.search.executor import torch_threads
+from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
@@ -345,6 +346,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                         if k.startswith("trainer.")})
     if complete_epochs is not None:
         trainer_cfg["max_epochs"] = complete_epochs
+    searched = dict(trainer_cfg)  # the trial's (its validation schedule)
     trainer_cfg.update(trainer or {})
     if model is None and stored_model.get("class_path") is None and config is not None:
         # a config whose space names paths into it: build from the config, as the search did
@@ -381,6 +383,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 trainer_cfg.pop(key, None)
     check_trainer_kwargs(trainer_cfg)
     check_validation_runs(trainer_cfg, monitor)
+    with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
+        trial = store.get(best["trial"])
+    check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
+                          searched)
     weights = None
     if from_checkpoint:
         if not best.get("checkpoint"):

@@ -623,6 +623,35 @@ def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(
     assert finetune(finished_run, max_epochs=1, out_dir=tmp_path / "empty").checkpoint
 
 
+class AccAfterWarmup(TinyNet):
+    """Its validation logs ``val_acc`` from epoch 1 on (epoch 0: a warm-up)."""
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch >= 1:
+            return super().validation_step(batch, batch_idx)
+        self.log("val_warmup", 1.0)
+        return None
+
+
+def test_a_finetune_that_ends_before_the_monitor_is_logged_is_refused_before_training(
+        tmp_path):
+    # was: it trained all its epochs, none logged the monitor, and it failed (exit 1)
+    run = tmp_path / "run"
+    Search(AccAfterWarmup, {"width": {"choice": [4, 8]}}, data=BlobData, budget=1, seed=0,
+           trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, run_dir=run,
+           verbose=False).run()
+    for kw in ({"max_epochs": 1}, {"trainer": {"max_epochs": 1}, "from_checkpoint": False}):
+        with pytest.raises(ConfigError, match=r"trial 1 first logged monitor 'val_acc' in "
+                           r"epoch 1 .* give max_epochs 2 or more"):
+            finetune(run, **kw)
+    assert not (run / "finetune").exists()  # nothing trained or made
+    result = finetune(run, max_epochs=2)  # reaches it
+    assert result.status is TrialStatus.COMPLETED and result.epoch == 1, result.error
+    # another validation schedule than the trial's: not compared (it fails at its end)
+    other = finetune(run, max_epochs=1, trainer={"val_check_interval": 0.5})
+    assert other.status is TrialStatus.FAILED
+
+
 def test_finetune_trains_the_setup_the_best_trial_had(tmp_path):
     # was: the searched trainer.* values and a scheduler's max_epochs were left out, so the
     # fine-tune trained the Trainer's max_epochs (3) where the trial had trained 1 or 2

@@ -14,18 +14,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+import math
+from collections.abc import Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lightning_nas.errors import MonitorError, did_you_mean
+from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
-__all__ = ["check_monitor_logged", "check_objectives", "logged_metrics",
-           "metric_hint", "scalars", "unlogged_monitor"]
+__all__ = ["check_monitor_logged", "check_monitor_reached", "check_objectives",
+           "logged_metrics", "metric_hint", "scalars", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
@@ -126,6 +127,37 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
     # every trial's error, unless this one ended early (fit_trial) or one completed (loop)
     err.never_logged = err.objective_missing = True
     raise err
+
+
+def check_monitor_reached(monitor: str, curve: Sequence[float], epochs: int | None,
+                          trial: int, trainer: Mapping[str, Any],
+                          searched: Mapping[str, Any], what: str = "the fine-tune") -> None:
+    """Raise ``ConfigError`` before a fit that repeats trial ``trial`` (its Trainer settings
+    ``trainer``; the trial's ``searched``) would end before the first epoch in which the
+    trial's validation logged ``monitor`` (a warm-up: its ``curve`` holds NaN before), so
+    that none of its validations would log it and it would fail at its end (was: after
+    training all its epochs, exit 1). Only a trial that validated once per epoch (a value
+    per epoch in ``curve``) under the same validation schedule is compared.
+
+    Example:
+        >>> check_monitor_reached("val_acc", [math.nan, 0.8], 2, 1, {"max_epochs": 1}, {})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trial 1 first logged monitor 'val_acc' in epoch 1 ...
+    """
+    schedule = ("check_val_every_n_epoch", "val_check_interval")
+    if not curve or len(curve) != epochs or any(
+            trainer.get(key) != searched.get(key) for key in schedule):
+        return
+    first = next((i for i, value in enumerate(curve)
+                  if value is not None and not math.isnan(value)), None)
+    max_epochs = trainer.get("max_epochs")
+    if not first or type(max_epochs) is not int or max_epochs > first:
+        return
+    raise ConfigError(f"trial {trial} first logged monitor {monitor!r} in epoch {first} (its "
+                      f"validations before logged none: a warm-up), and {what} ends before "
+                      f"that (max_epochs={max_epochs}), so none of its validations would "
+                      f"score it; give max_epochs {first + 1} or more")
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],
