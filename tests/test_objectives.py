@@ -295,12 +295,17 @@ def test_a_rejection_before_any_result_waits_for_nevergrads_own_optimizers(tmp_p
     goal = {"objectives": {"loss": "min", "size": "min"}} if multi else {
         "monitor": "loss", "mode": "min"}
 
+    interrupt = []  # the next call raises KeyboardInterrupt (a Ctrl-C before any result)
+
+    def objective(arch: dict) -> dict:
+        if interrupt and interrupt.pop():
+            raise KeyboardInterrupt
+        return {"loss": 10.0 + arch["c"] + arch["d"], "size": 100.0 + arch["d"]}
+
     def search(run_dir, budget):
-        Search(None, space, objective=lambda a: {"loss": 10.0 + a["c"] + a["d"],
-                                                 "size": 100.0 + a["d"]},
-               budget=budget, optimizer="RandomSearch", seed=1, verbose=False,
-               constraints=[lambda arch: 2.0 if arch["c"] <= 4 else 0.0], run_dir=run_dir,
-               **goal).run()
+        Search(None, space, objective=objective, budget=budget, optimizer="RandomSearch",
+               seed=1, verbose=False, run_dir=run_dir, **goal,
+               constraints=[lambda arch: 2.0 if arch["c"] <= 4 else 0.0]).run()
 
     search(tmp_path / "full", 4)
     with RunStore(tmp_path / "full" / "search.db") as store:
@@ -319,8 +324,14 @@ def test_a_rejection_before_any_result_waits_for_nevergrads_own_optimizers(tmp_p
             assert all(a > b for a, b in zip(loss if multi else [loss], first, strict=True))
     search(tmp_path / "resumed", 2)  # a resume replays the told values: the same search
     search(tmp_path / "resumed", 4)
-    with RunStore(tmp_path / "resumed" / "search.db") as store:
-        assert [(t.arch, t.status, t.score) for t in store.trials()] == full
+    interrupt.append(True)  # stopped while its rejections wait: the resume tells them later
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "interrupted", 4)
+    search(tmp_path / "interrupted", 4)
+    for run in ("resumed", "interrupted"):
+        with RunStore(tmp_path / run / "search.db") as store:
+            assert [(t.arch, t.status, t.score) for t in store.trials()] == full
+            assert store.events() == events
 
 
 class AtMost:
