@@ -87,3 +87,39 @@ def test_a_key_added_with_plus_or_plus_plus_is_one_key(tmp_path):
     assert found and all(p.arch["++net.dims"] == [3, 4] for p in found)
     assert (report.sources[0].recorded, report.sources[0].filled) == (
         {"++net.dims": [3, 4]}, {})
+
+
+def test_a_nested_group_a_searched_option_chose_takes_each_trials_own_option(tmp_path):
+    # was: model/backbone (chosen by the defaults of the searched model option) took the
+    # config's option r1 for every earlier trial, also those whose model (e) chose r2:
+    # priors of configurations that never ran, and no word of those outside this space
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.backbone.width / 10
+
+    for sweep in ("first", "second"):
+        backbone = tmp_path / sweep / "conf" / "model" / "backbone"
+        backbone.mkdir(parents=True)
+        for option, width in (("r1", 1), ("r2", 3), ("r3", 5)):
+            (backbone / f"{option}.yaml").write_text(f"width: {width}\n")
+        for option, chosen in (("c", "r1"), ("e", "r2")):
+            (backbone.parent / f"{option}.yaml").write_text(
+                f"defaults:\n  - backbone: {chosen}\nname: {option}\n")
+    defaults = [{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"]
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+        "x": "range(0, 12)", "model": "choice(c, e)"}}, defaults=defaults)
+    ran = {t.trial_id: t.arch["model"] for t in first}
+    assert set(ran.values()) == {"c", "e"}
+    _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+            "x": "range(0, 12)", "model": "choice(c, e)", "model/backbone": "choice(r1, r3)"}},
+        defaults=defaults)
+    priors, source = _priors(tmp_path / "second" / "run" / "search.db")
+    # the trials of c ran r1 and are used; those of e ran r2, outside this space: skipped
+    assert sorted(p["source_trial"] for p in priors) == sorted(
+        t for t, model in ran.items() if model == "c")
+    assert all(p["arch"]["model/backbone"] == "r1" for p in priors)
+    assert sorted(t for t, _ in source["out_of_space"]) == sorted(
+        t for t, model in ran.items() if model == "e")
+    assert all("model/backbone='r2' is not in the space" in why
+               for _, why in source["out_of_space"])
+    assert f"{len(ran) - len(priors)} outside this space" in SourceReport(**source).describe()

@@ -78,9 +78,10 @@ class HydraLauncherExecutor(TrialExecutor):
         monitor: the name of the score; a task returning a float scores ``{monitor: value}``.
         names: every objective the task must return (a dict holding them); default
             ``[monitor]``.
-        check: called with a batch of one job's overrides (Hydra's
-            ``Sweeper.validate_batch_is_legal``) for each job before its batch is launched:
-            the jobs whose overrides do not compose are FAILED, not launched.
+        check: called with each job's trial id and overrides before its batch is
+            launched (the sweeper composes the job there, as Hydra's
+            ``Sweeper.validate_batch_is_legal`` does, and checks it): a job it raises at is
+            FAILED, not launched.
         first_job: the ``hydra.job.num`` of the first job (a resumed sweep continues after
             the jobs of the earlier invocations, so no job folder is overwritten).
         on_launch: called with the next free job number before each batch is launched
@@ -94,7 +95,7 @@ class HydraLauncherExecutor(TrialExecutor):
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
                  num_workers: int = 1, monitor: str = "score",
                  names: Sequence[str] | None = None,
-                 check: Callable[[Sequence[Sequence[str]]], None] | None = None,
+                 check: Callable[[int, Sequence[str]], None] | None = None,
                  first_job: int = 0, on_launch: Callable[[int], None] | None = None,
                  optimized_metric: str | None = None,
                  on_job_dir: Callable[[int, str], None] | None = None) -> None:
@@ -135,11 +136,12 @@ class HydraLauncherExecutor(TrialExecutor):
 
     def _not_composing(self, jobs: list[tuple[TrialSpec, tuple[str, ...]]],
                        started: float) -> dict[int, TrialResult]:
-        """FAILED results for the jobs whose overrides do not compose with the config."""
+        """FAILED results for the jobs whose overrides do not compose with the config (or
+        whose composed config ``check`` refuses)."""
         failed = {}
         for spec, overrides in jobs if self.check is not None else ():
             try:
-                self.check([overrides])
+                self.check(spec.trial_id, overrides)
             except Exception as err:  # noqa: BLE001 - any composition error fails this job
                 failed[spec.trial_id] = failed_result(
                     spec, f"the job's overrides {list(overrides)} do not compose with the "

@@ -34,7 +34,9 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 import shlex
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,12 +51,13 @@ from hydra.core.override_parser.types import (
     RangeSweep,
 )
 from hydra.errors import HydraException
+from omegaconf import DictConfig
 
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 
-__all__ = ["TAGS", "SweepParams", "format_value", "group_of", "param_of", "parse_params",
-           "path_of", "rerun_line"]
+__all__ = ["TAGS", "SweepParams", "config_args", "format_value", "group_of", "param_of",
+           "parse_params", "path_of", "rerun_line", "task_script"]
 
 #: the tags of Hydra's grammar that the sweeper reads
 TAGS = ("log", "ordered")
@@ -94,6 +97,31 @@ def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str]
         'python src/train.py --config-name big model.lr=0.1 seed=1 hydra.mode=RUN'
     """
     return f"python {shlex.join([script, *config_args, *overrides])} hydra.mode=RUN"
+
+
+def task_script() -> str:
+    """The task's script as the sweep was started (``src/train.py``), else ``<task>.py``."""
+    script = sys.argv[0] if sys.argv else ""
+    if not (script.endswith(".py") and os.path.isfile(script)):
+        return "<task>.py"
+    path = os.path.abspath(script)
+    return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
+
+
+def config_args(config: DictConfig) -> list[str]:
+    """The sweep's primary config as the task's command line names it: ``--config-name``
+    (the script's default is not known here), each ``--config-dir``, and ``--config-path``
+    (absolute) where the sweep's command line gave one."""
+    name = config.hydra.job.config_name
+    args = [] if name is None else ["--config-name", str(name)]
+    given = any(a.startswith(("--config-path", "-cp")) for a in sys.argv[1:])
+    for source in config.hydra.runtime.config_sources:
+        path = source.path if source.schema == "file" else f"{source.schema}://{source.path}"
+        if source.provider == "command-line":
+            args += ["--config-dir", path]
+        elif source.provider == "main" and given:
+            args += ["--config-path", os.path.abspath(path) if source.schema == "file" else path]
+    return args
 
 
 def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = (),

@@ -34,7 +34,7 @@ from lightning_nas.search.runner import needs_own_process
 from lightning_nas.space.params import Choice
 
 __all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
-           "option_jobs"]
+           "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
@@ -193,3 +193,13 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
         f"under a Hydra multirun is the whole sweep (Lightning issue #11300), so the "
         f"{launcher} cannot run these jobs. Sweep with trainer.devices=1, or search with "
         f"`lightning-nas search` (its DDP trials run on rank processes of their own)")
+
+
+def group_choices(config: DictConfig) -> dict[str, Any]:
+    """The option of each config group the config composed (``hydra.runtime.choices``),
+    Hydra's own groups left out."""
+    try:
+        choices = OmegaConf.to_container(config.hydra.runtime.choices, resolve=False)
+    except Exception:  # noqa: BLE001 - a config without Hydra's node
+        return {}
+    return {k: v for k, v in choices.items() if not k.startswith("hydra/")}

@@ -30,11 +30,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +54,18 @@ from lightning_nas.integrations.hydra_config import (
     LightningNASSweeperConf,
 )
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
-from lightning_nas.integrations.hydra_grammar import SweepParams, parse_params, rerun_line
+from lightning_nas.integrations.hydra_grammar import (
+    SweepParams,
+    config_args,
+    parse_params,
+    rerun_line,
+    task_script,
+)
 from lightning_nas.integrations.hydra_options import (
     check_composes,
     check_group_options,
     check_one_process_per_job,
+    group_choices,
     option_jobs,
 )
 from lightning_nas.integrations.hydra_resume import in_stored_order, job_setup, setup_differences
@@ -159,7 +164,8 @@ class HydraSweep(Sweeper):
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
-                check=self.validate_batch_is_legal, first_job=self._first_job(store),
+                check=lambda trial, overrides: self._check_job(store, trial, overrides),
+                first_job=self._first_job(store),
                 on_launch=lambda n: store.set_meta("next_job", n),
                 optimized_metric=_optimized_metric(self.config),
                 on_job_dir=lambda trial, folder: store.set_meta(
@@ -223,6 +229,19 @@ class HydraSweep(Sweeper):
             raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
                                      if m[1] in self.settings else m[0], str(err))) from None
 
+    def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str]) -> None:
+        """Compose the job of ``trial`` as its launcher will (Hydra's
+        ``validate_batch_is_legal``: raises where it does not compose) and store the options
+        of the config groups it composed otherwise than the sweep's config (``job_trials``:
+        a nested group that a searched option's defaults choose, ``model/backbone``), so a
+        later warm start reads the options each job ran."""
+        job = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        base = store.get_meta("job_choices") or {}
+        own = {k: v for k, v in group_choices(job).items() if k not in base or base[k] != v}
+        if own:
+            store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
+                                          str(trial): {"choices": own}})
+
     @staticmethod
     def _names(settings: SearchSettings) -> list[str]:
         objectives = settings.goal.objectives
@@ -279,15 +298,14 @@ class HydraSweep(Sweeper):
             job = OmegaConf.to_container(self.config, resolve=True)
         except Exception:  # noqa: BLE001 - e.g. an interpolation only a job resolves
             job = OmegaConf.to_container(self.config, resolve=False)
-        hydra = job.pop("hydra", {})
-        choices = {k: v for k, v in (hydra.get("runtime", {}).get("choices") or {}).items()
-                   if not k.startswith("hydra/")}
+        job.pop("hydra", None)
+        choices = group_choices(self.config)
         store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
         store.set_meta("job_config_raw", setup["job"])
         store.set_meta("job_options", setup["options"])
         store.set_meta("job_choices", choices)
-        store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": _task_script(),
-                                 "config_args": _config_args(self.config),
+        store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": task_script(),
+                                 "config_args": config_args(self.config),
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
                                  "overrides": list(sweep.passthrough)})
@@ -317,8 +335,8 @@ class HydraSweep(Sweeper):
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
                            best_job_dir=folders.get(str(best.trial_id)),
-                           rerun=rerun_line(_task_script(), overrides,
-                                            _config_args(self.config)))
+                           rerun=rerun_line(task_script(), overrides,
+                                            config_args(self.config)))
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,
@@ -418,28 +436,3 @@ def _optimized_metric(config: DictConfig) -> str | None:
     returns, in the lightning-hydra-template's shape), if it names one."""
     name = config.get("optimized_metric")
     return name if isinstance(name, str) and name else None
-
-
-def _task_script() -> str:
-    """The task's script as the sweep was started (``src/train.py``), else ``<task>.py``."""
-    script = sys.argv[0] if sys.argv else ""
-    if not (script.endswith(".py") and os.path.isfile(script)):
-        return "<task>.py"
-    path = os.path.abspath(script)
-    return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
-
-
-def _config_args(config: DictConfig) -> list[str]:
-    """The sweep's primary config as the task's command line names it: ``--config-name``
-    (the script's default is not known here), each ``--config-dir``, and ``--config-path``
-    (absolute) where the sweep's command line gave one."""
-    name = config.hydra.job.config_name
-    args = [] if name is None else ["--config-name", str(name)]
-    given = any(a.startswith(("--config-path", "-cp")) for a in sys.argv[1:])
-    for source in config.hydra.runtime.config_sources:
-        path = source.path if source.schema == "file" else f"{source.schema}://{source.path}"
-        if source.provider == "command-line":
-            args += ["--config-dir", path]
-        elif source.provider == "main" and given:
-            args += ["--config-path", os.path.abspath(path) if source.schema == "file" else path]
-    return args

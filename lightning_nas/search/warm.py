@@ -136,10 +136,13 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 
 
 def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
-              chosen: Mapping[str, str] | None = None) -> dict[str, Any]:
+              chosen: Mapping[str, str] | None = None,
+              groups: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
     run; a Hydra sweep's composed job config, with the subtrees of the config-group options
-    a trial ran, ``chosen``: searched key to option, in place of the default's) or its
+    a trial ran, ``chosen``: searched key to option, in place of the default's, and the
+    options its job composed otherwise than the config, ``groups``: a nested group that a
+    searched option's defaults choose, ``model/backbone``) or its
     stored model, data and Trainer
     settings (a DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept
     them; ``trainer.max_epochs``: its scheduler's, which its complete trials trained),
@@ -151,7 +154,8 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
     options = store.get_meta("job_options") or {}  # each searched option's subtrees
     for key, option in (chosen or {}).items():  # (was: the default option's, for every trial)
         config = {**config, **options.get(key, {}).get(option, {})}
-    choices = store.get_meta("job_choices") or {}  # a sweep's config groups: the option
+    choices = {**(store.get_meta("job_choices") or {}), **(groups or {})}  # a sweep's
+    # config groups: the option (was: the config's, also where a trial's option chose another)
     data = store.get_meta("data") or {}
     if "instance" in data:  # a DataModule object: what its save_hyperparameters() kept
         data = {**data, "init_args": store.get_meta("data_hparams") or {}}
@@ -332,6 +336,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     kept: dict[str, Prior] = {}
     options = store.get_meta("job_options") or {}  # a sweep's searched config groups
     by_option: dict[str, dict[str, Any]] = {}  # their options a trial ran: its values
+    jobs = store.get_meta("job_trials") or {}  # the config groups each job composed
     stored = _stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else group_paths(stored)
     hydra = store.get_meta("hydra") is not None
@@ -356,9 +361,12 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.not_completed += 1
             continue
         chosen = {k: str(trial.arch[k]) for k in options if k in trial.arch}
-        if repr(chosen) not in by_option:  # each trial's own options' (was: the default's)
-            by_option[repr(chosen)] = _recorded(store, space, here_hydra, chosen)
-        recorded = by_option[repr(chosen)]
+        groups = jobs.get(str(trial.trial_id), {}).get("choices", {})  # its nested groups'
+        if repr((chosen, groups)) not in by_option:  # each trial's own options' (was: the
+            # default's)
+            by_option[repr((chosen, groups))] = _recorded(store, space, here_hydra, chosen,
+                                                          groups)
+        recorded = by_option[repr((chosen, groups))]
         names = trial.arch if stored is None else top
         # a dict the trial chose, opened into this space's keys, or its group keys joined
         # into the dict this space chooses (was: a fill value for a value the trial had)
