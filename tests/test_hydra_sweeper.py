@@ -957,6 +957,33 @@ def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_pat
                ("hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.3}",), lr=0.3)
 
 
+def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
+    # was: "warm_start_fill key 'lr' is not a key of the search space; keys: ++lr, ..."
+    # (and '+lr' too): a ++key (or a key searched as model.depth, filled as ++model.depth)
+    # could be filled only as the space spelt it
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) + cfg.get("lr", 0.0)
+
+    _sweep(tmp_path / "first", task, {"budget": 3, "params": {"x": "range(0, 12)"}})
+    warm = {"budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+        "x": "range(0, 12)", "++lr": "choice(0.1, 0.3)", "model.depth": "choice(1, 2, 3)"}}
+    for folder, fill in (("plain", "{lr: 0.3, ++model.depth: 2}"),
+                         ("plus", "{+lr: 0.3, +model.depth: 2}")):
+        _sweep(tmp_path / folder, task, warm, (f"hydra.sweeper.warm_start_fill={fill}",))
+        with RunStore(tmp_path / folder / "run" / "search.db") as store:
+            priors = store.priors()
+            source = store.get_meta("warm_start")["sources"][0]
+        assert len(priors) == 3 and all(
+            (p["arch"]["++lr"], p["arch"]["model.depth"]) == (0.3, 2) for p in priors)
+        assert source["filled"] == {"++lr": 0.3, "model.depth": 2}
+    # one space key named twice is refused, naming both
+    with pytest.raises(Exception, match=r"names the space key '\+\+lr' twice \('lr' and "
+                                        r"'\+\+lr'\)"):
+        _sweep(tmp_path / "twice", task, warm,
+               ("hydra.sweeper.warm_start_fill={lr: 0.3, ++lr: 0.1}",))
+    assert not (tmp_path / "twice" / "run").exists()
+
+
 def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path):
     # was: the sweep's way of naming keys read this search's keys too: a plain search's
     # 'depth' (the model's argument) dropped the sweep's model.depth and gave its scores

@@ -57,6 +57,7 @@ from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, Tim
 from lightning_nas.integrations.hydra_grammar import (
     SweepParams,
     config_args,
+    fill_keys,
     parse_params,
     rerun_line,
     task_script,
@@ -143,7 +144,7 @@ class HydraSweep(Sweeper):
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
-        settings = self._search_settings()
+        settings = self._search_settings(sweep.space.names())
         # a resume: the stored key order (its samples, proposals and options' records)
         sweep = in_stored_order(sweep, settings.run_dir)
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
@@ -196,8 +197,9 @@ class HydraSweep(Sweeper):
         finally:
             store.close()
 
-    def _search_settings(self) -> SearchSettings:
-        """The sweeper's settings as ``SearchSettings`` (checked: a wrong one fails here)."""
+    def _search_settings(self, keys: Sequence[str] = ()) -> SearchSettings:
+        """The sweeper's settings as ``SearchSettings`` (checked: a wrong one fails here);
+        ``keys``: the space's, as ``warm_start_fill``'s keys are named (``lr`` is ``++lr``)."""
         s = self.settings
         objectives = s["objectives"]
         if objectives:
@@ -223,7 +225,7 @@ class HydraSweep(Sweeper):
                 constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
                              for i, c in enumerate(s["constraints"] or [])],
                 warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
-                warm_start_fill=s["warm_start_fill"] or None,
+                warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
                 run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
         except ConfigError as err:  # `budget` must be ...: the key as this user writes it
             raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
