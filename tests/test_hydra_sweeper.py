@@ -903,6 +903,33 @@ def test_a_searched_group_option_that_starts_several_processes_is_refused_before
     assert not ran and not (tmp_path / "run" / "search.db").exists()
 
 
+def test_a_job_that_another_choice_makes_start_several_processes_is_never_launched(tmp_path):
+    # was: each option was composed once, the other keys at the first sample's values
+    # (n=1): experiment=many passed, and its job with n=2 (devices 2) was launched, whose
+    # rank 1 re-runs the whole sweep; now each job is composed and checked before launch
+    ran = []
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    for name, devices in (("one", 1), ("many", "${n}")):
+        (tmp_path / "conf" / "experiment" / f"{name}.yaml").write_text(
+            f"# @package _global_\ntrainer:\n  devices: {devices}\n")
+    defaults = [{"model": "a"}, "_self_", {"experiment": "one"},
+                {"override hydra/sweeper": "lightning_nas"}]
+    params = {"experiment": "choice(one, many)", "n": "tag(ordered, choice(2, 1))"}
+    assert parse_params(params).space.sample(seed=0)["n"] == 1  # the options' composition
+
+    def task(cfg: DictConfig) -> float:
+        ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
+        return float(cfg.n)
+
+    trials = _sweep(tmp_path, task, {"budget": 4, "params": params}, n=1,
+                    defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    assert len(trials) == 4 and ("many", 2) not in ran and len(ran) == 3
+    [refused] = [t for t in trials if t.status is TrialStatus.FAILED]
+    assert refused.arch == {"experiment": "many", "n": 2}
+    assert ("trainer.devices=2 (the jobs of experiment='many' n=2) starts several processes "
+            "per job") in refused.error
+
+
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")

@@ -28,6 +28,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
@@ -81,7 +82,7 @@ class HydraLauncherExecutor(TrialExecutor):
         check: called with each job's trial id and overrides before its batch is
             launched (the sweeper composes the job there, as Hydra's
             ``Sweeper.validate_batch_is_legal`` does, and checks it): a job it raises at is
-            FAILED, not launched.
+            FAILED, not launched (a ``ConfigError``'s message is the job's error).
         first_job: the ``hydra.job.num`` of the first job (a resumed sweep continues after
             the jobs of the earlier invocations, so no job folder is overwritten).
         on_launch: called with the next free job number before each batch is launched
@@ -142,6 +143,8 @@ class HydraLauncherExecutor(TrialExecutor):
         for spec, overrides in jobs if self.check is not None else ():
             try:
                 self.check(spec.trial_id, overrides)
+            except ConfigError as err:  # the check's refusal of the composed job, worded
+                failed[spec.trial_id] = failed_result(spec, str(err), started)
             except Exception as err:  # noqa: BLE001 - any composition error fails this job
                 failed[spec.trial_id] = failed_result(
                     spec, f"the job's overrides {list(overrides)} do not compose with the "

@@ -11,7 +11,9 @@ _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first
   once, the other searched keys at the first sample's values (one that does not compose
   is refused: each job that picked it would fail);
 - ``check_one_process_per_job``: no such job's Trainer starts several processes (each of
-  ``option_jobs``'s, and the first sample's);
+  ``option_jobs``'s, and the first sample's); since a value's job may compose otherwise
+  with other values of the other keys, the sweeper runs it again on each job's own
+  composed config before that job is launched;
 
 ``hydra_resume.job_setup`` records what each option composes from the same jobs.
 

@@ -233,11 +233,15 @@ class HydraSweep(Sweeper):
 
     def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str]) -> None:
         """Compose the job of ``trial`` as its launcher will (Hydra's
-        ``validate_batch_is_legal``: raises where it does not compose) and store the options
-        of the config groups it composed otherwise than the sweep's config (``job_trials``:
-        a nested group that a searched option's defaults choose, ``model/backbone``), so a
-        later warm start reads the options each job ran."""
+        ``validate_batch_is_legal``: raises where it does not compose), refuse it where its
+        Trainer starts several processes (``ConfigError``: the options were composed once
+        each before the first job, the other keys at the first sample's values, so a
+        value that only another choice's value makes several processes shows here; was:
+        launched), and store the options of the config groups it composed otherwise than
+        the sweep's config (``job_trials``: a nested group that a searched option's
+        defaults choose, ``model/backbone``), so a later warm start reads each job's own."""
         job = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
         base = store.get_meta("job_choices") or {}
         own = {k: v for k, v in group_choices(job).items() if k not in base or base[k] != v}
         if own:
