@@ -726,6 +726,32 @@ def test_an_edited_config_group_file_is_refused_when_its_group_is_chosen_or_sear
             assert store.count(TrialStatus.COMPLETED) == 2
 
 
+def test_an_edited_nested_option_file_is_refused_on_resume(tmp_path):
+    # was: accepted; model/backbone's options were recorded without the model subtree (the
+    # path of the searched model), so nothing of their files was compared on a resume
+    backbone = tmp_path / "conf" / "model" / "backbone"
+    backbone.mkdir(parents=True)
+    for option, chosen in (("c", "r1"), ("e", "r2")):
+        (backbone.parent / f"{option}.yaml").write_text(
+            f"defaults:\n  - backbone: {chosen}\nname: {option}\n")
+
+    def sweep(budget: int, width: int) -> None:
+        (backbone / "r1.yaml").write_text("width: 1\n")
+        (backbone / "r2.yaml").write_text(f"width: {width}\n")
+        _sweep(tmp_path, lambda cfg: float(cfg.x) + cfg.model.backbone.width, {
+            "budget": budget, "params": {"x": "range(0, 9)", "model": "choice(c, e)",
+                                         "model/backbone": "choice(r1, r2)"}},
+            defaults=[{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"])
+
+    sweep(1, width=3)
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: model/backbone=r2: "
+                                          r"model.backbone.width: 3, now 4\. Resume with"):
+        sweep(2, width=4)
+    sweep(2, width=3)  # as it was: resumes
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 2
+
+
 def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
     # was: the first job of a resume was numbered by the trial count; a trial re-run after a
     # kill took a new number, so the next resume launched a new trial into an old job folder

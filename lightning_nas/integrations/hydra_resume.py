@@ -14,7 +14,10 @@ in one leaderboard, so the record holds:
   top-level keys its jobs compose otherwise than ``job`` (the option's subtree, and what
   an option of ``@package _global_`` sets), so an edit of any option's file shows. The
   other searched keys take the first sample's values, of the stored key order on a resume
-  (``in_stored_order``): the same params in another order make the same record.
+  (``in_stored_order``): the same params in another order make the same record;
+- ``nested``: for a searched group under another searched key's path (``model/backbone``
+  beside ``model``, whose subtree ``options`` leaves out of each other's record), each
+  option's own subtree at its path, so an edit of a nested option's file shows too.
 
 Example:
     >>> setup_differences({"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 2}}}}},
@@ -65,7 +68,7 @@ def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
 def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
               jobs: Mapping[str, Mapping[str, DictConfig]]) -> dict[str, Any]:
     """The record of what the sweep's jobs compose (see the module): ``{"job": ...,
-    "options": {group: {option: ...}}}``.
+    "options": {group: {option: ...}}, "nested": {group: {"path": ..., "options": ...}}}``.
 
     Args:
         config: the sweep's config (Hydra's, composed without the searched values).
@@ -79,14 +82,22 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
     searched = sweep.space.names()
     job = _without(OmegaConf.to_container(config, resolve=False), [*_paths(searched), *values])
     options: dict[str, dict[str, Any]] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for key, composed in jobs.items():
         if not loader.get_group_options(group_of(key)):  # a Trainer argument's value
             continue
+        others, path = [*_paths(n for n in searched if n != key), *values], path_of(key)
+        # under another searched key's path (model/backbone under model): left out of
+        # `options` with it, so its subtree is kept apart (was: no edit of its files showed)
+        hidden = bool(path) and any(path.startswith(f"{p}.") for p in others if p)
         for value, one in composed.items():
-            options.setdefault(key, {})[value] = _option(
-                OmegaConf.to_container(one, resolve=False), job,
-                [*_paths(n for n in searched if n != key), *values])
-    return {"job": job, "options": options}
+            tree = OmegaConf.to_container(one, resolve=False)
+            options.setdefault(key, {})[value] = _option(tree, job, others)
+            own = get_dotted(tree, path, _MISSING) if hidden else _MISSING
+            if own is not _MISSING:
+                nested.setdefault(key, {"path": path, "options": {}})["options"][value] = \
+                    _without(_at(path, own), [p for p in others if p.startswith(f"{path}.")])
+    return {"job": job, "options": options, "nested": nested}
 
 
 def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
@@ -105,6 +116,12 @@ def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
                 was = _option(parts, job, _paths(n for n in searched if n != group))
                 found += [f"{group}={option}: {line}" for line in
                           differences({"job": was}, {"job": now[group][option]})]
+    nested = current.get("nested") or {}  # not held by an older version's record
+    for group, record in (stored.get("nested") or {}).items():
+        for option, was in record["options"].items():
+            if option in nested.get(group, {}).get("options", {}):
+                found += [f"{group}={option}: {line}" for line in differences(
+                    {"job": was}, {"job": nested[group]["options"][option]})]
     return found
 
 
@@ -114,6 +131,16 @@ def _option(composed: dict[str, Any], job: Mapping[str, Any],
     ``job`` (the record of one option)."""
     mine = _without(composed, paths)
     return {k: v for k, v in mine.items() if k not in job or job[k] != v}
+
+
+def _at(path: str, value: Any) -> dict[str, Any]:
+    """``value`` at the dotted ``path`` of an otherwise empty tree."""
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value
+
+
+_MISSING = object()
 
 
 def _paths(keys: Iterable[str]) -> list[str]:

@@ -278,8 +278,9 @@ class HydraSweep(Sweeper):
                      if stored else [])
             if stored and store.get_meta("job_config_raw") is not None:
                 found += setup_differences({"job": store.get_meta("job_config_raw"),
-                                            "options": store.get_meta("job_options")}, setup,
-                                           sweep.space.names())
+                                            "options": store.get_meta("job_options"),
+                                            "nested": store.get_meta("job_nested_options")},
+                                           setup, sweep.space.names())
             if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
                 found.append(f"the job overrides: {hydra['overrides']}, now "
                              f"{list(sweep.passthrough)}")
@@ -309,6 +310,7 @@ class HydraSweep(Sweeper):
         store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
         store.set_meta("job_config_raw", setup["job"])
         store.set_meta("job_options", setup["options"])
+        store.set_meta("job_nested_options", setup["nested"])
         store.set_meta("job_choices", choices)
         store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": task_script(),
                                  "config_args": config_args(self.config),
