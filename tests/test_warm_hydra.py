@@ -123,3 +123,34 @@ def test_a_nested_group_a_searched_option_chose_takes_each_trials_own_option(tmp
     assert all("model/backbone='r2' is not in the space" in why
                for _, why in source["out_of_space"])
     assert f"{len(ran) - len(priors)} outside this space" in SourceReport(**source).describe()
+
+
+def test_a_key_under_a_nested_group_searched_with_its_parent_takes_its_trials_value(tmp_path):
+    # was: model/backbone searched beside model left model.backbone out of every option's
+    # record, so a key under it that this sweep adds (model.backbone.width) took a fill
+    # value for every earlier trial, whatever backbone the trial ran
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.backbone.width / 10
+
+    for sweep in ("first", "second"):
+        backbone = tmp_path / sweep / "conf" / "model" / "backbone"
+        backbone.mkdir(parents=True)
+        for option, width in (("r1", 1), ("r2", 3)):
+            (backbone / f"{option}.yaml").write_text(f"width: {width}\n")
+        for option in ("c", "e"):
+            (backbone.parent / f"{option}.yaml").write_text(
+                f"defaults:\n  - backbone: r1\nname: {option}\n")
+    defaults = [{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"]
+    params = {"x": "range(0, 12)", "model": "choice(c, e)", "model/backbone": "choice(r1, r2)"}
+    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": params}, defaults=defaults)
+    ran = {t.trial_id: t.arch["model/backbone"] for t in first}
+    assert set(ran.values()) == {"r1", "r2"}
+    _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")],
+        "params": {**params, "model.backbone.width": "choice(1, 2, 3)"}}, defaults=defaults)
+    priors, source = _priors(tmp_path / "second" / "run" / "search.db")
+    assert len(priors) == len(first)
+    assert all(p["arch"]["model.backbone.width"] == {"r1": 1, "r2": 3}[ran[p["source_trial"]]]
+               for p in priors)
+    assert source["filled"] == {} and sorted(source["recorded_by_option"][
+        "model.backbone.width"]) == [1, 3]

@@ -70,6 +70,7 @@ from lightning_nas.search.warm_keys import (
     group_paths,
     holds_dicts,
     join_dicts,
+    placed,
     renamed,
     split_dicts,
 )
@@ -154,6 +155,12 @@ def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
     options = store.get_meta("job_options") or {}  # each searched option's subtrees
     for key, option in (chosen or {}).items():  # (was: the default option's, for every trial)
         config = {**config, **options.get(key, {}).get(option, {})}
+    nested = store.get_meta("job_nested_options") or {}  # a group searched under a searched
+    for key, option in (chosen or {}).items():  # parent's path: its subtree (was: missing)
+        record = nested.get(key) or {}
+        if option in record.get("options", {}):
+            path = record["path"]
+            config = placed(config, path, get_dotted(record["options"][option], path))
     choices = {**(store.get_meta("job_choices") or {}), **(groups or {})}  # a sweep's
     # config groups: the option (was: the config's, also where a trial's option chose another)
     data = store.get_meta("data") or {}

@@ -28,7 +28,7 @@ from lightning_nas.config.paths import is_dotted, set_dotted
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Param
 
-__all__ = ["config_path", "flat_arch", "group_paths", "holds_dicts", "join_dicts",
+__all__ = ["config_path", "flat_arch", "group_paths", "holds_dicts", "join_dicts", "placed",
            "renamed", "split_dicts"]
 
 
@@ -130,3 +130,16 @@ def join_dicts(flat: Mapping[str, Any], top: Iterable[str], hydra: bool,
         if joined:
             out[key] = value["v"]
     return out
+
+
+def placed(config: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``config`` with ``value`` at the dotted ``path`` (``config`` unchanged).
+
+    Example:
+        >>> placed({"model": {"name": "c", "backbone": {"width": 1}}}, "model.backbone", {})
+        {'model': {'name': 'c', 'backbone': {}}}
+    """
+    head, _, rest = path.partition(".")
+    node = config.get(head)
+    return {**config, head: placed(node if isinstance(node, Mapping) else {}, rest, value)
+            if rest else value}
