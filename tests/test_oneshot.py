@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -331,7 +328,7 @@ def test_a_run_dir_with_a_tilde_is_in_the_home_folder_and_resumes(tmp_path, monk
 
 @pytest.mark.slow
 def test_a_second_run_on_a_folder_in_use_is_refused_before_it_writes_anything(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, launcher):
     # was: no lock: two runs on one run_dir both exited 0 and left a mixed folder (the
     # first's best_arch.yaml and subnet.pt beside the second's subnet_finetuned.pt)
     monkeypatch.chdir(ROOT)
@@ -339,23 +336,27 @@ def test_a_second_run_on_a_folder_in_use_is_refused_before_it_writes_anything(
     cli = [*TINY_CLI, f"--oneshot.run_dir={run}"]
     wait = (f"--trainer.callbacks=[{{class_path: tests.helpers.WaitAtStart, init_args: "
             f"{{ready: {ready}, go: {go}}}}}]")
-    first = subprocess.Popen([sys.executable, "-m", "lightning_nas", *cli, wait], cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # the first run: another process (``lightning-nas oneshot ...``, forked from the
+    # launcher's: its imports paid once, not by a fresh interpreter)
+    log = tmp_path / "first.log"
+    pid = launcher.launch([*cli, wait], log)
+    code = None
     try:
-        while not ready.exists() and first.poll() is None:  # until the first run trains
+        while not ready.exists() and code is None:  # until the first run trains
+            code = launcher.exited()
             time.sleep(0.05)
-        assert ready.exists(), first.stdout.read()
+        assert ready.exists(), log.read_text()
         before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
         assert main([*cli, "--oneshot.finetune_epochs=1"]) == 2
         err = capsys.readouterr().err
         assert (f"lightning-nas oneshot: error: {run} is being searched by another process "
-                f"(pid {first.pid} on ") in err and "then run it again" in err
+                f"(pid {pid} on ") in err and "then run it again" in err
         assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # nothing written
     finally:
         go.touch()
-        out = first.communicate(timeout=300)[0]
-    assert first.returncode == 0, out
+        if code is None:
+            code = launcher.wait(300)
+    assert code == 0, log.read_text()
     # the folder is let go when a run ends: the first one's, and one in this process,
     # also when it fails
     from lightning_nas.run_folder import hold_folder
