@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 
@@ -49,6 +57,54 @@ def launcher(_zygote):
     training stack once (started on first use, shared by the session)."""
     yield _zygote
     _zygote.reset()
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], tuple[Path, Any]]:
+    """``shared_run(NAME, MAKE)``: the folder where ``MAKE(folder)`` made run ``NAME``, and
+    what ``MAKE`` returned (JSON), made once per test session for the tests that each assert
+    one thing on it (a DDP search starts rank processes: seconds of imports each). Under
+    pytest-xdist those tests may run in either worker, so the first to ask makes it in the
+    session's folder that both see, under a lock, and the other waits for it and reads it;
+    nothing writes to it after. ``MAKE`` raising leaves no run: the next test to ask makes
+    it again (and fails alike)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+    def get(name: str, make: Callable[[Path], Any]) -> tuple[Path, Any]:
+        folder, done = root / f"shared-{name}", root / f"shared-{name}.json"
+        with open(root / f"shared-{name}.lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when closed
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # what a failed MAKE left
+                folder.mkdir()
+                made = make(folder)
+                done.write_text(json.dumps(made))
+        return folder, json.loads(done.read_text())
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def ddp_search(shared_run) -> tuple[Path, dict]:
+    """A search of two DDP trials (two gloo ranks on CPU, two epochs, ``threads_per_trial=2``)
+    of ``tests.helpers.ShareNet`` with ``tests.helpers.RankRecorder`` (each rank's
+    ``rank<R>.json`` in its trial's folder): its run folder and its result's best trial
+    (``trial_id``, ``score``), made once per session for the tests of ``test_distributed``
+    and ``test_rank_sync`` that assert on it."""
+    def make(folder: Path) -> dict:
+        from lightning_nas import Search
+        from tests.helpers import BlobData
+
+        trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
+                   "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
+        best = Search("tests.helpers.ShareNet", {"width": {"choice": [8, 16, 32]},
+                                                 "lr": {"float": [0.05, 0.3]}},
+                      data=BlobData, trainer=trainer, budget=2, run_dir=folder,
+                      optimizer="RandomSearch", threads_per_trial=2, verbose=False).run().best
+        return {"trial_id": best.trial_id, "score": best.score}
+
+    return shared_run("ddp_search", make)
 
 
 @pytest.fixture

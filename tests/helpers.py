@@ -29,6 +29,7 @@ __all__ = [
     "RankRecorder",
     "SaveInitialWeights",
     "SeqNet",
+    "ShareNet",
     "SigintAtFirstBatch",
     "StopAt",
     "SyncedTinyNet",
@@ -381,6 +382,24 @@ class SyncedTinyNet(TinyNet):
         self.log("val_acc", acc, sync_dist=True)
         self.log("val_acc_local", acc)
         self.log("val_rank", float(self.global_rank))
+
+
+class ShareNet(SyncedTinyNet):
+    """``SyncedTinyNet`` that also logs ``val_loss`` synced over the ranks, ``val_loss_shard``
+    (this rank's share of the validation set) unsynced, and ``val_ranks`` (the ranks' sum,
+    reduced by hand) on rank 0 alone with ``rank_zero_only=True``."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("val_loss", loss, sync_dist=True)
+        self.log("val_loss_shard", loss)
+
+    def on_validation_epoch_end(self):
+        ranks = self.all_gather(torch.tensor(float(self.global_rank))).sum()
+        if self.trainer.is_global_zero:
+            self.log("val_ranks", ranks, rank_zero_only=True)
 
 
 class RankFaults(SyncedTinyNet):

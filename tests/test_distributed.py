@@ -17,15 +17,13 @@ SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
 
 @pytest.mark.slow
-def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tmp_path):
-    result = Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, trainer=DDP,
-                    budget=2, run_dir=tmp_path, optimizer="RandomSearch", threads_per_trial=2,
-                    verbose=False).run()
-    with RunStore(tmp_path / "search.db") as store:
+def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(ddp_search):
+    run, best = ddp_search  # conftest: two DDP trials, RankRecorder, threads_per_trial=2
+    with RunStore(run / "search.db") as store:
         trials = store.trials()
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2  # one row per proposal
     for trial in trials:
-        trial_dir = tmp_path / "trials" / f"trial_{trial.trial_id:04d}"
+        trial_dir = run / "trials" / f"trial_{trial.trial_id:04d}"
         ranks = [json.loads((trial_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
         assert [r["world_size"] for r in ranks] == [2, 2]
         assert [r["threads"] for r in ranks] == [2, 2]  # threads_per_trial (was Lightning's)
@@ -33,13 +31,15 @@ def test_ddp_trials_train_one_arch_on_both_ranks_and_store_rank0_synced_score(tm
         for rank in ranks:  # both ranks built the architecture the driver chose
             assert {k: rank["hparams"][k] for k in trial.arch} == trial.arch
         epochs0, epochs1 = ranks[0]["epochs"], ranks[1]["epochs"]
+        assert len(epochs0) == 2
         for e0, e1 in zip(epochs0, epochs1, strict=True):
             assert e0["val_acc"] == pytest.approx(e1["val_acc"])  # synced: equal on ranks
             local_mean = (e0["val_acc_local"] + e1["val_acc_local"]) / 2
             assert e0["val_acc"] == pytest.approx(local_mean, abs=1e-6)
         # the stored score is rank 0's synced value at the best epoch
         assert trial.score == pytest.approx(max(e["val_acc"] for e in epochs0))
-    assert result.best.score == max(t.score for t in trials)
+    assert best["score"] == max(t.score for t in trials)  # the search's result.best
+    assert best["trial_id"] in [t.trial_id for t in trials if t.score == best["score"]]
 
 
 MAIN_MODEL = """
