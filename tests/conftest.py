@@ -107,6 +107,29 @@ def ddp_search(shared_run) -> tuple[Path, dict]:
     return shared_run("ddp_search", make)
 
 
+@pytest.fixture(scope="session")
+def two_worker_search(shared_run) -> Path:
+    """The run folder of a config search (``search_from_config``: it writes
+    ``best_config.yaml``) of four ``TinyNet`` trials of 0.25 s steps on two worker processes
+    (each a fresh interpreter), no ``threads_per_trial``: made once per session for the
+    tests of ``test_executors`` and ``test_export`` that assert on it."""
+    def make(folder: Path) -> None:
+        from lightning_nas.search.from_config import search_from_config
+
+        search_from_config({
+            "seed_everything": 5,
+            "model": {"class_path": "tests.helpers.TinyNet",
+                      "init_args": {"depth": 1, "sleep": 0.25}},
+            "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+            "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
+            "search": {"space": {"model.width": {"choice": [8, 16, 32]},
+                                 "lr": {"float": [0.05, 0.3]}},
+                       "optimizer": "NGOpt", "budget": 4, "num_workers": 2,
+                       "run_dir": str(folder), "verbose": False}}).run()
+
+    return shared_run("two_worker_search", make)[0]
+
+
 @pytest.fixture
 def tiny_trainer() -> dict:
     return dict(TINY_TRAINER)

@@ -37,12 +37,12 @@ def _overlap(trials) -> bool:
 
 
 @pytest.mark.slow
-def test_two_workers_run_trials_at_once(tmp_path, tiny_trainer):
-    result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=4,
-                    num_workers=2, model_init_args={"sleep": 0.25}, run_dir=tmp_path,
-                    optimizer="NGOpt", verbose=False).run()
-    done = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
-    assert len(done) == 4 == len(result.trials)
+def test_two_workers_run_trials_at_once(two_worker_search):
+    # conftest: TinyNet of 0.25 s steps, budget 4, num_workers 2, NGOpt
+    with RunStore(two_worker_search / "search.db") as store:
+        trials = store.trials()
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED]
+    assert len(done) == 4 == len(trials)
     # two trials were training at the same time (by their own starts: 1.5 s trials, so a
     # worker that started later still overlaps the other's)
     assert _overlap(done)

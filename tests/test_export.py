@@ -327,17 +327,14 @@ def test_best_config_names_its_run_folder_absolute_on_one_line(tmp_path, monkeyp
 
 
 @pytest.mark.slow
-def test_best_config_names_the_threads_of_trials_that_shared_the_cores(tmp_path):
+def test_best_config_names_the_threads_of_trials_that_shared_the_cores(two_worker_search):
     # was: only a set threads_per_trial was named; two workers on 2 cores (1 thread each)
     # or Ray (num_cpus) wrote no note, and `lightning-nas fit` (2 threads) scored otherwise
     import os
 
-    cfg = {**CONFIG, "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1},
-           "search": {"space": {"model.width": {"choice": [8, 16]}}, "budget": 2,
-                      "num_workers": 2, "run_dir": str(tmp_path / "run")}}
-    search_from_config(cfg).run()
+    # conftest: a config search on two worker processes, no threads_per_trial
     threads = max(1, (os.cpu_count() or 1) // 2)
-    header = (tmp_path / "run" / "best_config.yaml").read_text().split("\nmodel:")[0]
+    header = (two_worker_search / "best_config.yaml").read_text().split("\nmodel:")[0]
     assert f"# It ran with {threads} torch thread" in header
     assert f"# Train it again: OMP_NUM_THREADS={threads} lightning-nas fit" in header
 
