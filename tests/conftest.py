@@ -66,8 +66,8 @@ def shared_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], tuple
     one thing on it (a DDP search starts rank processes: seconds of imports each). Under
     pytest-xdist those tests may run in either worker, so the first to ask makes it in the
     session's folder that both see, under a lock, and the other waits for it and reads it;
-    nothing writes to it after. ``MAKE`` raising leaves no run: the next test to ask makes
-    it again (and fails alike)."""
+    what a test writes there must be what no other test reads. ``MAKE`` raising leaves no
+    run: the next test to ask makes it again (and fails alike)."""
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 

@@ -75,28 +75,39 @@ class KilledSweep:
 
 
 @pytest.fixture(scope="module")
-def killed_sweep(tmp_path_factory: pytest.TempPathFactory, _zygote) -> KilledSweep:
+def killed_sweep(shared_run, request: pytest.FixtureRequest) -> KilledSweep:
     """``python examples/hydra/src/train.py -m ...``, forked from the launcher's process
-    (``tests.launcher``: the training stack imported once), killed and run again."""
-    folder = tmp_path_factory.mktemp("example")
-    run, budget = folder / "sweep", 3
+    (``tests.launcher``: the training stack imported once), killed and run again: once per
+    session (conftest's ``shared_run``: under pytest-xdist its tests may run in either
+    worker)."""
+    budget = 3
     # data.batch_size on the command line wins over the params' choice(32, 64, 128, 256)
-    argv = _example(run, f"hydra.sweeper.budget={budget}", "data.batch_size=32")[2:]
-    try:
-        _zygote.launch(argv, folder / "first.log", TRAIN, cwd=folder)
-        deadline = time.monotonic() + TIMEOUT
-        while _count(run / "search.db", TrialStatus.COMPLETED) < 1:
-            assert _zygote.exited() is None, (folder / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no job finished in time"
-            time.sleep(0.1)
-        _zygote.kill()  # kill -9, mid-sweep
-        done = _count(run / "search.db", TrialStatus.COMPLETED)
-        _zygote.launch(argv, folder / "resumed.log", TRAIN, cwd=folder)
-        code = _zygote.wait(TIMEOUT)
-    finally:
-        _zygote.reset()
-    resumed = subprocess.CompletedProcess(argv, code, (folder / "resumed.log").read_text(), "")
-    return KilledSweep(run, budget, done, resumed)
+    args = [f"hydra.sweeper.budget={budget}", "data.batch_size=32"]
+
+    def make(folder: Path) -> dict:
+        zygote = request.getfixturevalue("_zygote")
+        run = folder / "sweep"
+        argv = _example(run, *args)[2:]
+        try:
+            zygote.launch(argv, folder / "first.log", TRAIN, cwd=folder)
+            deadline = time.monotonic() + TIMEOUT
+            while _count(run / "search.db", TrialStatus.COMPLETED) < 1:
+                assert zygote.exited() is None, (folder / "first.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no job finished in time"
+                time.sleep(0.1)
+            zygote.kill()  # kill -9, mid-sweep
+            done = _count(run / "search.db", TrialStatus.COMPLETED)
+            zygote.launch(argv, folder / "resumed.log", TRAIN, cwd=folder)
+            code = zygote.wait(TIMEOUT)
+        finally:
+            zygote.reset()
+        return {"done": done, "code": code}
+
+    folder, made = shared_run("killed_sweep", make)
+    run = folder / "sweep"
+    resumed = subprocess.CompletedProcess(_example(run, *args)[2:], made["code"],
+                                          (folder / "resumed.log").read_text(), "")
+    return KilledSweep(run, budget, made["done"], resumed)
 
 
 @pytest.mark.slow
