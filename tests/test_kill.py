@@ -294,8 +294,10 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     """It goes on from its ``last.ckpt``; from its first epoch when that file was cut off
     mid-write (not FAILED). Either way the optimizer is told of it once, at its pause."""
     rng = random.Random(f"{SEED}-promoted")
-    cfg, run_dir = _config(tmp_path, "promoted", 16, executor="inline", scheduler="asha",
-                           min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min")
+    # seed 3 promotes trial 2 once trial 4 is done (seed 7 paused trials until the 16th)
+    cfg, run_dir = _config(tmp_path, "promoted", 6, executor="inline", scheduler="asha",
+                           min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min",
+                           seed=3)
     config = yaml.safe_load(cfg.read_text())
     config["data"]["init_args"]["n"] = 4096  # epochs long enough to be killed in
     cfg.write_text(yaml.safe_dump(config))
