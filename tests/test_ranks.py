@@ -47,44 +47,68 @@ def _gone(pids, within: float = 10.0) -> bool:
     return not any(_alive(int(pid)) for pid in pids)
 
 
+@pytest.fixture(scope="module")
+def group_trials(shared_run) -> dict:
+    """Five trials on this process's groups of two ranks, once per session (conftest's
+    ``shared_run``): widths 8 and 32, then rank 1 raising, then rank 1 exiting
+    (``os._exit(3)``), then one more; the groups closed at the end. For each trial its
+    status, error, ``trial.log`` and ranks' pids (by trial id); and the pids of any rank
+    still alive after the close (``alive``)."""
+    def make(folder: Path) -> dict:
+        grace, ranks._GRACE_S = ranks._GRACE_S, 0.5  # rank 0 waits in a collective meanwhile
+        trials = [{"width": 8}, {"width": 32}, {"width": 8, "fault": "raise"},
+                  {"width": 8, "fault": "exit"}, {"width": 8}]
+        runs = {}
+        try:
+            for trial_id, arch in enumerate(trials, start=1):
+                result, log, pids = _trial(folder, trial_id, **arch)
+                runs[trial_id] = {"status": result.status.value, "error": result.error,
+                                  "log": log, "pids": pids}
+        finally:
+            ranks._GRACE_S = grace
+            ranks.close_rank_groups()
+        every = [pid for run in runs.values() for pid in run["pids"].values()]
+        _gone(every)
+        return {"runs": runs, "alive": [pid for pid in every if _alive(pid)]}
+
+    folder, made = shared_run("group_trials", make)
+    return {"folder": folder, "alive": made["alive"],
+            "runs": {int(i): {**run, "status": TrialStatus(run["status"]),
+                              "pids": {int(r): p for r, p in run["pids"].items()}}
+                     for i, run in made["runs"].items()}}
+
+
 @pytest.mark.slow
-def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(tmp_path):
-    try:
-        first, log1, pids1 = _trial(tmp_path, 1, width=8)
-        second, log2, pids2 = _trial(tmp_path, 2, width=32)
-    finally:
-        ranks.close_rank_groups()
-    assert first.status is second.status is TrialStatus.COMPLETED
+def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(group_trials):
+    first, second = group_trials["runs"][1], group_trials["runs"][2]
+    pids1, pids2, folder = first["pids"], second["pids"], group_trials["folder"]
+    assert first["status"] is second["status"] is TrialStatus.COMPLETED
     assert sorted(pids1) == [0, 1] and pids1[0] != pids1[1] != os.getpid()
     assert pids2 == pids1  # the same two processes trained both trials
-    assert str(tmp_path / "t2") not in log1 and str(tmp_path / "t1") not in log2
-    assert _gone(pids1.values())  # closed: no rank left behind
+    assert str(folder / "t2") not in first["log"] and str(folder / "t1") not in second["log"]
+    assert not set(pids1.values()) & set(group_trials["alive"])  # no rank left behind
 
 
 @pytest.mark.slow
 def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
-        tmp_path, monkeypatch):
-    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
-    try:
-        raised, log, first = _trial(tmp_path, 1, width=8, fault="raise")
-        died, _, second = _trial(tmp_path, 2, width=8, fault="exit")
-        after, _, third = _trial(tmp_path, 3, width=8)
-    finally:
-        ranks.close_rank_groups()
-    assert raised.status is died.status is TrialStatus.FAILED
+        group_trials):
+    # the trials after the two of the test above: rank 1 raising (on their group), rank 1
+    # exiting, then a plain one
+    raised, died, after = (group_trials["runs"][i] for i in (3, 4, 5))
+    assert raised["status"] is died["status"] is TrialStatus.FAILED
     # the first line (what a user reads, and what the loop compares across trials) names
     # the rank and its exception, and no path of the trial (was: "rank 1 failed the trial
     # before reporting a result; end of /.../t1/trial.log:")
-    assert raised.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
-                                            "breaks on purpose")
-    assert "rank 1 breaks on purpose" in log  # the failing rank's error, in the trial's log
-    assert "rank 1 breaks on purpose" in raised.error  # whose end the result quotes
-    assert died.error.startswith("rank 1 died (exit code 3)")
-    assert after.status is TrialStatus.COMPLETED
-    groups = [set(pids.values()) for pids in (first, second, third)]
+    assert raised["error"].splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
+                                               "breaks on purpose")
+    assert "rank 1 breaks on purpose" in raised["log"]  # the failing rank's error, in its log
+    assert "rank 1 breaks on purpose" in raised["error"]  # whose end the result quotes
+    assert died["error"].startswith("rank 1 died (exit code 3)")
+    assert after["status"] is TrialStatus.COMPLETED
+    groups = [set(run["pids"].values()) for run in (raised, died, after)]
     assert all(len(g) == 2 for g in groups)
     assert not groups[0] & groups[1] and not groups[1] & groups[2]  # fresh ranks each time
-    assert _gone([pid for g in groups for pid in g])
+    assert not set().union(*groups) & set(group_trials["alive"])
 
 
 def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
