@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib.util
 import json
 import os
 import signal
@@ -44,6 +45,7 @@ __all__ = [
     "build_mlp",
     "lightning_cli_fit",
     "make_blobs",
+    "needs_tensorboard",
     "smooth_ce",
     "tiny_model",
 ]
@@ -584,3 +586,13 @@ def lightning_cli_fit(*args: str) -> None:
     from lightning.pytorch.cli import LightningCLI
 
     LightningCLI(save_config_callback=None, args=["fit", *args])
+
+
+def needs_tensorboard() -> None:
+    """Skip the calling test unless Lightning's ``TensorBoardLogger`` can write: it takes
+    ``tensorboard`` or, without it, ``tensorboardX`` (the lighter one, in the ``dev``
+    extra, so CI runs these tests)."""
+    import pytest
+
+    if not any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")):
+        pytest.skip("TensorBoardLogger needs tensorboard or tensorboardX")

@@ -25,7 +25,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet, make_blobs
+from tests.helpers import BlobData, TinyNet, make_blobs, needs_tensorboard
 from tests.launcher import ROOT
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
@@ -53,7 +53,7 @@ def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own
         tmp_path, tiny_trainer):
     # was: each worker copied the objects and picked "the next free version" at the same
     # moment, so two trials wrote into one TensorBoard (or CSV) version
-    pytest.importorskip("tensorboard")
+    needs_tensorboard()
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     loggers = [TensorBoardLogger(tmp_path / "tb"), CSVLogger(tmp_path / "csv")]

@@ -19,7 +19,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, ConfigureModelNet, TinyNet
+from tests.helpers import BlobData, ConfigureModelNet, TinyNet, needs_tensorboard
 
 
 def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:
@@ -422,7 +422,7 @@ def test_a_trial_run_again_from_scratch_starts_in_clean_versions_of_the_users_lo
     # was: the re-run kept the killed attempt's files in the user's logger versions: its
     # ModelCheckpoint's last.ckpt (epoch 0) beside the re-run's last-v1.ckpt, and two
     # attempts' TensorBoard event files in one version
-    pytest.importorskip("tensorboard")
+    needs_tensorboard()
     loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger"},
                {"class_path": "lightning.pytorch.loggers.TensorBoardLogger",
                 "init_args": {"save_dir": str(tmp_path / "tb")}}]
