@@ -462,6 +462,37 @@ def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightnin
     assert [r["val_acc"] for r in _csv_metrics(tmp_path / "cli")] == trial.curve
 
 
+@pytest.mark.parametrize("node", [True, False])
+def test_a_searched_class_for_a_type_argument_is_exported_as_lightningcli_takes_it(tmp_path,
+                                                                                  node):
+    # was: a searched `act: {choice: [{class_path: torch.nn.Tanh}, ...]}` at an argument
+    # annotated type[nn.Module] was exported as {class_path: ..., init_args: {}}, which plain
+    # LightningCLI refuses ("Expected a dot import path string"); now its import path
+    from lightning.pytorch.cli import LightningCLI
+
+    pytest.importorskip("jsonargparse")
+    run = tmp_path / "run"
+    paths = ["torch.nn.Tanh", "torch.nn.GELU"]
+    cfg = {"seed_everything": 0,
+           "model": {"class_path": "tests.test_config.ActNet", "init_args": {"width": 4}},
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+           "trainer": {"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu"},
+           "search": {"space": {"act": {"choice": [{"class_path": p} for p in paths]
+                                        if node else paths}},
+                      "optimizer": "RandomSearch", "budget": 2, "seed": 1,
+                      "run_dir": str(run), "verbose": False}}
+    search_from_config(cfg).run()
+    best = load_best(run)
+    chosen = best["arch"]["act"]["class_path"] if node else best["arch"]["act"]
+    best_cfg = yaml.safe_load((run / "best_config.yaml").read_text())
+    assert best_cfg["model"]["init_args"]["act"] == chosen  # the import path, as jsonargparse
+    assert best["model"] == best_cfg["model"]
+    cli = LightningCLI(save_config_callback=None, args=[
+        "fit", "--config", str(run / "best_config.yaml"), "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false"])
+    assert type(cli.model.net[1]).__name__ == chosen.rsplit(".", 1)[1]  # ActNet built it
+
+
 @pytest.mark.slow
 def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, tiny_trainer,
                                                         launcher):

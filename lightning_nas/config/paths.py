@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.chain import init_hints, init_kwargs, resolved_args
+from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -376,7 +377,9 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
 def kwargs_apart(node: Any) -> Any:
     """``node`` (a ``class_path`` spec; lists and nested specs too) with the arguments its
     class takes only through ``**kwargs`` under ``dict_kwargs``, the others in
-    ``init_args``: where LightningCLI takes them (it refuses the first in ``init_args``).
+    ``init_args``: where LightningCLI takes them (it refuses the first in ``init_args``);
+    a ``{class_path: X}`` node at an argument that takes only a class (``type[Module]``)
+    as its import path ``X``, as jsonargparse takes it.
 
     Example:
         >>> kwargs_apart({"class_path": "lightning_nas.NASModule",
@@ -388,13 +391,24 @@ def kwargs_apart(node: Any) -> Any:
         return [kwargs_apart(item) for item in node]
     if not is_node(node) or is_hydra(node):
         return node
-    args = {key: kwargs_apart(value) for key, value in node_args(node).items()}
     try:
         target = import_object(target_path(node))
         names, var_kw = accepted_kwargs(target.__init__ if isinstance(target, type) else target)
+        hints = init_hints(target)
     except Exception:  # noqa: BLE001 - not importable: as it is (its checks say so)
-        names, var_kw = list(args), False
+        names, var_kw, hints = list(node_args(node)), False, {}
+    args = {key: kwargs_apart(_class_as_path(value, hints.get(key), key))
+            for key, value in node_args(node).items()}
     out = {k: v for k, v in node.items() if k not in ARGS_KEYS}
     out["init_args"] = {k: v for k, v in args.items() if k in names or not var_kw}
     extra = {k: v for k, v in args.items() if k not in out["init_args"]}
     return {**out, **({"dict_kwargs": extra} if extra else {})}
+
+
+def _class_as_path(value: Any, hint: Any, key: str) -> Any:
+    """A ``{class_path: X}`` node (no arguments) at an argument annotated to take only a
+    class (``type[Module]``) as its import path ``X``, the one form jsonargparse takes there
+    (it refuses the node); anything else as it is."""
+    if is_node(value) and not node_args(value) and class_bound(hint) is not None:
+        return class_node_path(value, hint, key)
+    return value
