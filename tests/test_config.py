@@ -756,6 +756,65 @@ class FourWide(WideBody):
         super().__init__(width=4, **kwargs)
 
 
+class FourBody(Body):
+    """Gives ``Body`` its ``width`` itself, the rest (``depth``) through ``**kwargs``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=4, **kwargs)
+
+
+class FourDeep(Body):
+    """Gives ``Body`` its first argument (``width``) by position."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(4, **kwargs)
+
+
+GIVEN = ("FourBody.__init__ gives it to Body.__init__ itself (its super().__init__ call), so "
+         "a value for it would be a second one; accepted: depth")
+
+
+@pytest.mark.parametrize(("space", "message"), [
+    ({"model.net.width": {"choice": [4, 8]}},
+     f"space key 'model.net.width': 'width' is not an argument of FourBody (model.net); "
+     f"{GIVEN}"),
+    ({"model.net": {"choice": [{"class_path": "tests.test_config.FourBody"},
+                               {"class_path": "tests.test_config.FourBody",
+                                "init_args": {"width": 8}}]}},
+     f"model.net.width: not an argument of FourBody.__init__ nor of a base its **kwargs "
+     f"passes them on to; {GIVEN}"),
+])
+def test_an_argument_a_subclass_gives_its_base_itself_is_refused(tmp_path, space, message):
+    # was: FourBody (super().__init__(width=4, **kwargs)) took `width` from the config, then
+    # "Body.__init__() got multiple values for keyword argument 'width'" building a trial's
+    # model (a choice option's: in the trial that chose it)
+    cfg = _net_config(tmp_path / "run", space)
+    cfg["model"]["init_args"]["net"] = {"class_path": "tests.test_config.FourBody"}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_python_call_takes_no_argument_a_subclass_gives_its_base_itself():
+    from lightning_nas.config.chain import init_kwargs
+
+    assert init_kwargs(FourBody) == (["depth"], False)  # as LightningCLI, and as Python
+    assert init_kwargs(FourBody, forwarded=True) == (["depth"], False)  # calls it (Hydra)
+    assert init_kwargs(FourDeep) == (["depth"], False)  # given by position: width
+    assert init_kwargs(FourWide) == ([], False)
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'width' is not an argument of FourTiny.__init__ nor of a base its "
+            "**kwargs passes them on to; FourTiny.__init__ gives it to TinyNet.__init__ itself")):
+        Search(FourTiny, {"width": {"choice": [4, 8]}}, data=BlobData)
+
+
+class FourTiny(TinyNet):
+    """``TinyNet`` of width 4, given by its ``super().__init__`` call."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=4, **kwargs)
+
+
 class SchedNet(CallableOptNet):
     """``CallableOptNet`` with a learning-rate scheduler, LightningCLI's
     ``LRSchedulerCallable`` (``optimizer -> scheduler``)."""

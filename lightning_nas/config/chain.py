@@ -3,7 +3,8 @@ finds them, and as a Python call (Hydra's ``_target_``, ``Search(Class, ...)``) 
 
 ``kwargs_chain`` follows ``super().__init__(**kwargs)`` along the bases (with ``forwarded``:
 only where the source passes ``**kwargs`` on whole, so Python would too); ``init_kwargs``
-and ``init_hints`` are the names and annotations along it; ``resolved_args`` and
+and ``init_hints`` are the names and annotations along it (``init_kwargs`` less those a
+``super().__init__(width=4, **kwargs)`` call gives itself: ``super_gives``); ``resolved_args`` and
 ``chain_required`` ask jsonargparse, which also follows a call in ``__init__``
 (``self.body = WideBackbone(**kwargs)``), and say which of those are required.
 
@@ -21,13 +22,16 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import itertools
 import textwrap
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from lightning_nas.errors import did_you_mean
+
 __all__ = ["chain_required", "forwards_whole", "init_hints", "init_kwargs", "kwargs_chain",
-           "resolved_args"]
+           "name_hint", "resolved_args", "super_gives"]
 
 
 def kwargs_chain(target: Callable[..., Any], forwarded: bool = False
@@ -75,20 +79,80 @@ def forwards_whole(init: Callable[..., Any]) -> bool:
     (``def __init__(self, **kwargs): super().__init__(**kwargs)``: True; with
     ``self.tag = kwargs.pop("tag")`` too: False.)
     """
-    if hasattr(init, "__wrapped__"):
-        return False
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    fn = tree.body[0] if tree.body else None
-    if not isinstance(fn, ast.FunctionDef) or fn.decorator_list or fn.args.kwarg is None:
+    fn = _init_source(init)
+    if fn is None or fn.decorator_list or fn.args.kwarg is None:
         return False
     name = fn.args.kwarg.arg
     uses = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == name]
-    passed = {id(kw.value) for call in ast.walk(fn) if isinstance(call, ast.Call)
-              and _is_super_init(call.func) for kw in call.keywords if kw.arg is None}
+    passed = {id(kw.value) for call in _super_calls(fn) for kw in call.keywords
+              if kw.arg is None}
     return bool(uses) and all(id(n) in passed for n in uses)
+
+
+@functools.lru_cache(maxsize=256)
+def super_gives(init: Callable[..., Any]) -> tuple[int, frozenset[str]]:
+    """What the ``super().__init__(...)`` calls in the source of ``init`` that pass its
+    ``**kwargs`` on give the next ``__init__`` themselves: how many arguments by position
+    (those before a ``*args``) and which by name, so that a ``**kwargs`` holding one of them
+    fails ("got multiple values"); none where the source cannot be read.
+
+    Example:
+        >>> class A:
+        ...     def __init__(self, width: int, depth: int = 1): ...
+        >>> class B(A):
+        ...     def __init__(self, **kwargs): super().__init__(4, depth=2, **kwargs)
+        >>> super_gives(B.__init__)
+        (1, frozenset({'depth'}))
+    """
+    fn = _init_source(init)
+    if fn is None or fn.args.kwarg is None:
+        return 0, frozenset()
+    calls = [call for call in _super_calls(fn) if any(
+        kw.arg is None and isinstance(kw.value, ast.Name) and kw.value.id == fn.args.kwarg.arg
+        for kw in call.keywords)]
+    positional = [next((i for i, a in enumerate(call.args) if isinstance(a, ast.Starred)),
+                       len(call.args)) for call in calls]
+    return max(positional, default=0), frozenset(
+        kw.arg for call in calls for kw in call.keywords if kw.arg is not None)
+
+
+def name_hint(target: Any, key: str, valid: Iterable[str]) -> str:
+    """What to say of ``key``, refused as no argument of ``target`` (which takes ``valid``):
+    that a ``super().__init__(...)`` call along its ``**kwargs`` gives it itself
+    (``super_gives``: a value for it would be a second one), else the closest valid name
+    (``did_you_mean``); ``"; "``-ended, or ``""``."""
+    chain = kwargs_chain(target) if inspect.isclass(target) else []
+    for init, after in itertools.pairwise(chain):
+        positional, names = super_gives(init)
+        try:
+            params = [p.name for p in inspect.signature(after).parameters.values()
+                      if p.name != "self" and p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            break
+        if key in names or key in params[:positional]:
+            return (f"{init.__qualname__} gives it to {after.__qualname__} itself (its "
+                    f"super().__init__ call), so a value for it would be a second one; ")
+    return did_you_mean(key, valid)
+
+
+def _init_source(init: Callable[..., Any]) -> ast.FunctionDef | None:
+    """The syntax tree of the function ``init`` (undecorated: a wrapper's source is not its
+    own), or None where it cannot be read."""
+    if hasattr(init, "__wrapped__"):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    fn = tree.body[0] if tree.body else None
+    return fn if isinstance(fn, ast.FunctionDef) else None
+
+
+def _super_calls(fn: ast.FunctionDef) -> list[ast.Call]:
+    """The ``super().__init__(...)`` calls in ``fn``."""
+    return [call for call in ast.walk(fn) if isinstance(call, ast.Call)
+            and _is_super_init(call.func)]
 
 
 def _is_super_init(func: ast.expr) -> bool:
@@ -116,7 +180,8 @@ def init_hints(target: Callable[..., Any]) -> dict[str, Any]:
 def init_kwargs(target: Callable[..., Any], forwarded: bool = False
                 ) -> tuple[list[str], bool]:
     """The keyword arguments ``target`` takes along its ``kwargs_chain`` (a base's too, as
-    jsonargparse finds them; ``forwarded``: as a Python call passes them for certain), and
+    jsonargparse finds them; ``forwarded``: as a Python call passes them for certain; not
+    one a ``super().__init__`` call gives itself, ``super_gives``: a second value fails), and
     whether the chain ends in a ``**kwargs`` that may take any name (one passed on to
     Lightning's or torch's own ``__init__``, or not passed on, or not only passed on).
 
@@ -130,15 +195,35 @@ def init_kwargs(target: Callable[..., Any], forwarded: bool = False
     """
     names: list[str] = []
     var_kw = False
-    for init in kwargs_chain(target, forwarded):
-        try:
-            params = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):  # unreadable: it may take any name
+    for params in _chain_params(kwargs_chain(target, forwarded)):
+        if params is None:  # unreadable: it may take any name
             return names, True
-        names += [p.name for p in params if p.name != "self" and p.name not in names
+        names += [p.name for p in params if p.name not in names
                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
     return names, var_kw
+
+
+def _chain_params(chain: list[Callable[..., Any]]
+                  ) -> Iterator[list[inspect.Parameter] | None]:
+    """The parameters (less ``self``) of each ``__init__`` of ``chain`` that its ``**kwargs``
+    may fill: less those an earlier one's ``super().__init__(...)`` call gives itself
+    (``super_gives``); None for one whose signature cannot be read."""
+    given: set[str] = set()
+    positional = 0
+    for init in chain:
+        try:
+            params = [p for p in inspect.signature(init).parameters.values()
+                      if p.name != "self"]
+        except (TypeError, ValueError):
+            yield None
+            return
+        by_position = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                            p.POSITIONAL_OR_KEYWORD)]
+        given.update(by_position[:positional])
+        yield [p for p in params if p.name not in given]
+        positional, names = super_gives(init)
+        given.update(names)
 
 
 @functools.lru_cache(maxsize=256)
@@ -186,12 +271,10 @@ def chain_required(cls: Any) -> list[str]:
     if found is not None:
         return [name for name, required in found.items() if required and name not in own]
     out: list[str] = []
-    for init in kwargs_chain(cls)[1:]:
-        try:
-            params = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):
+    for params in itertools.islice(_chain_params(kwargs_chain(cls)), 1, None):
+        if params is None:
             break
-        out += [p.name for p in params if p.default is p.empty and p.name != "self"
+        out += [p.name for p in params if p.default is p.empty
                 and p.name not in own and p.name not in out
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     return out

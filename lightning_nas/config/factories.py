@@ -24,7 +24,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from lightning_nas.config.chain import init_kwargs, kwargs_chain
+from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     check_init_args,
@@ -108,8 +108,8 @@ class ModelFactory:
                     if key not in accepted and not var_kw:
                         raise ConfigError(f"space key {key!r} is not an argument of "
                                           f"{cls.__name__}.__init__; "
-                                          f"{did_you_mean(key, accepted)}accepted: "
-                                          f"{', '.join(accepted)}")
+                                          f"{name_hint(cls, key, accepted)}accepted: "
+                                          f"{', '.join(accepted) or 'none'}")
         if not self.is_class:
             return
         for key in names:
@@ -125,9 +125,10 @@ class ModelFactory:
                            ("model init_args key", self.init_args)):
             for key in keys:
                 if key not in accepted and not var_kw:
-                    hint = did_you_mean(key, accepted)
+                    hint = name_hint(self.target, key, accepted)
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
-                                      f"__init__{bases}; {hint}accepted: {', '.join(accepted)}")
+                                      f"__init__{bases}; {hint}accepted: "
+                                      f"{', '.join(accepted) or 'none'}")
         check_init_args(self.target, self.init_args, "model", nested=False)
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:

@@ -41,7 +41,7 @@ from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
-from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain
+from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.convert import (
     class_bound,
     class_node_path,
@@ -59,7 +59,7 @@ from lightning_nas.config.nodes import (
     target_path,
     with_args,
 )
-from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.errors import ConfigError
 
 __all__ = [
     "SHORT_NAME_MODULES",
@@ -376,12 +376,13 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
         value = class_node_path(value, hints.get(key), f"{where}.{key}")  # type[...]: a class
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}{bases}; "
-                              f"{did_you_mean(key, names)}accepted: {', '.join(names)}")
+                              f"{name_hint(cls, key, names)}accepted: "
+                              f"{', '.join(names) or 'none'}")
         if dict_kwargs is not None and key not in dict_kwargs and key not in chain \
                 and not chain_var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name} nor of a base its "
-                              f"**kwargs passes them on to; {did_you_mean(key, chain)}"
-                              f"accepted: {', '.join(chain)} (one its own **kwargs takes "
+                              f"**kwargs passes them on to; {name_hint(cls, key, chain)}"
+                              f"accepted: {', '.join(chain) or 'none'} (one its own **kwargs takes "
                               f"goes under {where}.dict_kwargs)")
         if nested and is_node(value):
             kind = "_target_" if is_hydra(value) else "class_path"

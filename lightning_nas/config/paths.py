@@ -20,12 +20,12 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.chain import init_hints, init_kwargs, resolved_args
+from lightning_nas.config.chain import init_hints, init_kwargs, name_hint, resolved_args
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
-from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.errors import ConfigError
 
 __all__ = ["SECTIONS", "appended", "check_dotted", "check_no_empty_sections", "check_space_paths",
            "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
@@ -368,8 +368,8 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
                          accepted_kwargs(cls)) if is_hydra(node) else init_kwargs(cls)
         if part not in names and not var_kw and part not in (node.get("dict_kwargs") or {}):
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
-                              f"{cls.__name__} ({where}); {did_you_mean(part, names)}accepted: "
-                              f"{', '.join(names)}")
+                              f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
+                              f"accepted: {', '.join(names) or 'none'}")
         node = node_args(node).get(part)
         where = f"{where}.{part}"
 
