@@ -240,6 +240,10 @@ def resolved_args(cls: type) -> dict[str, bool] | None:
         added = parser.add_class_arguments(cls, fail_untyped=False, sub_configs=True)
     except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot read the class
         return None
+    # jsonargparse (4.53) has no public accessor for which arguments are required: its
+    # validate() names them only in the text of a TypeError, and get_defaults() gives None
+    # for one as for an Optional's default; its own check (iter_required_keys) reads the
+    # argparse actions, as here
     required = {action.dest for action in getattr(parser, "_actions", ())
                 if getattr(action, "required", False)}
     return {key.split(".")[0]: key in required for key in added}
