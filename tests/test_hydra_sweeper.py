@@ -967,6 +967,72 @@ def test_a_job_that_another_choice_makes_start_several_processes_is_never_launch
             "per job") in refused.error
 
 
+@pytest.mark.slow
+def test_an_option_that_works_with_other_values_of_the_other_keys_is_left_to_each_job(
+        tmp_path):
+    # was: each option was composed and checked beside the first sample's values of the
+    # other keys only, so one that failed there was refused for the whole sweep, although
+    # its jobs with other values work (and each job is composed and checked before launch)
+    ran = []
+    (tmp_path / "devices" / "conf" / "experiment").mkdir(parents=True)
+    for name, devices in (("one", 1), ("many", "${n}")):  # many: only n=1 runs
+        (tmp_path / "devices" / "conf" / "experiment" / f"{name}.yaml").write_text(
+            f"# @package _global_\ntrainer:\n  devices: {devices}\n")
+    defaults = [{"model": "a"}, "_self_", {"experiment": "one"},
+                {"override hydra/sweeper": "lightning_nas"}]
+    params = {"experiment": "choice(one, many)", "n": "choice(1, 2)"}
+    assert parse_params(params).space.sample(seed=0) == {"experiment": "many", "n": 2}
+
+    def task(cfg: DictConfig) -> float:
+        ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
+        return float(cfg.n)
+
+    trials = _sweep(tmp_path / "devices", task, {"budget": 4, "params": params}, n=1,
+                    defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    assert len(trials) == 4 and ("many", 1) in ran and ("many", 2) not in ran
+    [refused] = [t for t in trials if t.status is TrialStatus.FAILED]
+    assert refused.arch == {"experiment": "many", "n": 2}
+    assert "trainer.devices=2 (the jobs of experiment='many' n=2) starts" in refused.error
+    # experiment=plain composes only beside model=a: c has no depth, which deep sets
+    conf = tmp_path / "compose" / "conf"
+    for folder in ("experiment", "model"):
+        (conf / folder).mkdir(parents=True)
+    (conf / "model" / "c.yaml").write_text("name: c\n")
+    (conf / "experiment" / "plain.yaml").write_text("# @package _global_\nlr: 1\n")
+    (conf / "experiment" / "deep.yaml").write_text("# @package _global_\nmodel:\n  depth: 5\n")
+    defaults = [{"model": "a"}, "_self_", {"experiment": "plain"},
+                {"override hydra/sweeper": "lightning_nas"}]
+    params = {"experiment": "choice(plain, deep)", "model": "choice(a, c)",
+              "model.depth": "choice(1, 2)"}
+    assert parse_params(params).space.sample(seed=0)["model"] == "c"
+    trials = _sweep(tmp_path / "compose", lambda cfg: float(cfg.model.depth),
+                    {"budget": 8, "params": params}, defaults=defaults)
+    assert len(trials) == 8
+    for trial in trials:  # every combination: those of plain and c fail, unlaunched
+        bad = trial.arch["experiment"] == "plain" and trial.arch["model"] == "c"
+        assert (trial.status is TrialStatus.FAILED) == bad
+        assert not bad or "Could not override 'model.depth'" in trial.error
+    # an option that composes with no value of the other keys is refused before any job,
+    # naming the values it was composed with (each value of a short range, a long one's ends)
+    (tmp_path / "broken" / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "broken" / "conf" / "model" / "broken.yaml").write_text(
+        "defaults:\n  - /nosuch: x\n")
+    ran.clear()
+    for x, tried in (("range(0, 9)", "also with every other value of the other searched "
+                                     "key x (8 tried)"),
+                     ("range(0, 99)", "also with the 31 other combinations of the values "
+                                      "of the other searched key x tried")):
+        params = {"model": "choice(a, broken)", "x": x}
+        with pytest.raises(ConfigError, match=rf"model=broken does not compose with the "
+                                              rf"config, so every job that picked it would "
+                                              rf"fail: In 'model/broken': Could not find "
+                                              rf"'nosuch/x', {re.escape(tried)}.* \(the job's "
+                                              rf"overrides: \[\"model='broken'\", 'x=\d+'\]\)"):
+            _sweep(tmp_path / "broken", lambda cfg: ran.append(1) or 1.0,
+                   {"budget": 2, "params": params})
+    assert not ran and not (tmp_path / "broken" / "run" / "search.db").exists()
+
+
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")

@@ -5,15 +5,17 @@ An option of a config group may set anything: an ``experiment`` option of ``# @p
 _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first job:
 
 - ``check_group_options``: every searched option of a config group exists;
-- ``check_composes``: the first sample's job composes (a misspelt key is named with the
-  closest one and those at its level);
+- ``check_composes``: a job of the space composes and passes ``check`` (a misspelt key is
+  named with the closest one and those at its level);
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
-  once, the other searched keys at the first sample's values (one that does not compose
-  is refused: each job that picked it would fail);
-- ``check_one_process_per_job``: no such job's Trainer starts several processes (each of
-  ``option_jobs``'s, and the first sample's); since a value's job may compose otherwise
-  with other values of the other keys, the sweeper runs it again on each job's own
-  composed config before that job is launched;
+  and checked (``check_one_process_per_job``: no job's Trainer starts several processes)
+  once, beside the first sample's values of the other searched keys, or where those do not
+  work (an option that interpolates ``${n}``, or needs a key another searched option
+  sets), the first of at most ``COMBINATIONS`` others that does (each other key's values
+  one at a time, then two at a time, ...): one that works with none is refused (each job
+  that picked it would fail), naming the values it was composed with; one that works with
+  some is left to the check of each job's own composed config, which the sweeper runs
+  before that job is launched (FAILED unlaunched where it does not work);
 
 ``hydra_resume.job_setup`` records what each option composes from the same jobs.
 
@@ -23,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -33,13 +37,20 @@ from lightning_nas.config.nodes import HYDRA_KEYS
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
 from lightning_nas.search.runner import needs_own_process
-from lightning_nas.space.params import Choice
+from lightning_nas.space import SearchSpace
+from lightning_nas.space.params import Choice, Fixed, Float, Int
 
-__all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
+__all__ = ["COMBINATIONS", "check_composes", "check_group_options", "check_one_process_per_job",
            "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
+#: the most combinations of the other searched keys' values a value is composed with
+#: before it is refused (the first sample's, then others; each composition takes a while)
+COMBINATIONS = 32
+
+#: checks a composed job (raises ``ConfigError`` where it cannot run); ``where``: its values
+Check = Callable[[DictConfig, str], None]
 
 
 def check_group_options(sweep: SweepParams, loader: Any) -> None:
@@ -61,42 +72,53 @@ def check_group_options(sweep: SweepParams, loader: Any) -> None:
                               f"its options: {', '.join(options)}")
 
 
-def check_composes(config: DictConfig, loader: Any, sweep: SweepParams) -> DictConfig:
-    """The first sample's job config: its overrides must compose with the config (what
-    ``validate_batch_is_legal`` checks for each job of a batch), before anything is stored.
+def check_composes(config: DictConfig, loader: Any, sweep: SweepParams,
+                   check: Check | None = None) -> DictConfig:
+    """A job config of the space (the first sample's, or where it does not compose or
+    ``check`` refuses it, another's: ``_compose_any``): the overrides must compose with the
+    config (what ``validate_batch_is_legal`` checks for each job of a batch), before
+    anything is stored.
 
     Raises:
         ConfigError: for a searched key the config lacks (a misspelt one), naming it, the
-            closest key at its level and the keys there; else Hydra's error.
+            closest key at its level and the keys there; else Hydra's error (or
+            ``check``'s), naming the values it was composed with.
     """
-    overrides = sweep.overrides(sweep.space.sample(seed=0))
-    try:
-        return loader.load_sweep_config(config, overrides)
-    except Exception as err:  # noqa: BLE001 - Hydra's composition errors
-        missing = _missing_key(config, loader, sweep)
-        if missing is not None:  # Hydra's "use +key" would fail every job in the model
-            raise ConfigError(missing) from None
-        raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
-                          f"config: {err}") from err
+    found = _compose_any(config, loader, sweep, {}, check)
+    if isinstance(found, DictConfig):
+        return found
+    err, overrides, also = found
+    if isinstance(err, ConfigError):  # check's: the job composed, and cannot run
+        raise ConfigError(f"{err}{also}") from None
+    missing = _missing_key(config, loader, sweep)
+    if missing is not None:  # Hydra's "use +key" would fail every job in the model
+        raise ConfigError(missing) from None
+    raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
+                      f"config{also}: {err}") from err
 
 
-def option_jobs(config: DictConfig, loader: Any,
-                sweep: SweepParams) -> dict[str, dict[str, DictConfig]]:
+def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
+                check: Check | None = None) -> dict[str, dict[str, DictConfig]]:
     """``{key: {value: job config}}`` for each searched choice that picks a config group's
-    option or sets a Trainer argument (``trainer.devices``, ``+trainer.strategy``); the
-    other searched keys take the first sample's values.
+    option or sets a Trainer argument (``trainer.devices``, ``+trainer.strategy``): each
+    composed beside the first sample's values of the other searched keys, or where that
+    does not compose or ``check`` refuses it, beside the first other combination of their
+    values that works (``_compose_any``; was: refused, though its jobs with other values
+    work, and the per-job check before each launch fails those that do not).
 
     Args:
         config: the sweep's config (Hydra's, composed without the searched values).
         loader: Hydra's config loader.
         sweep: the searched space and the command line's other overrides.
+        check: run on each composed job with the value (``experiment=two``).
 
     Raises:
-        ConfigError: for a value whose job does not compose (its defaults name a missing
-            file, a command-line override sets a key its file lacks, ...), naming it, the
-            job's overrides and Hydra's error.
+        ConfigError: for a value whose job composes with none of the combinations tried (its
+            defaults name a missing file, a command-line override sets a key its file
+            lacks, ...) or that ``check`` refuses with each, naming it, the first job's
+            overrides and Hydra's (or ``check``'s) error, and the combinations tried.
     """
-    base, jobs = sweep.space.sample(seed=0), {}
+    jobs: dict[str, dict[str, DictConfig]] = {}
     for key, param in sweep.space.params.items():
         group = group_of(key)
         if not isinstance(param, Choice) or not (
@@ -104,17 +126,88 @@ def option_jobs(config: DictConfig, loader: Any,
                 or loader.get_group_options(group)):
             continue
         for value in param.values:
-            overrides = sweep.overrides({**base, key: value})
-            try:
-                composed = loader.load_sweep_config(config, overrides)
-            except Exception as err:  # noqa: BLE001 - Hydra's composition errors
-                raise ConfigError(
-                    f"sweep parameter {key!r}: {key}={value} does not compose with the "
-                    f"config, so every job that picked it would fail: "
-                    f"{_said(err)} (the job's overrides: {overrides}); fix "
-                    f"it, or leave it out of the search") from None
-            jobs.setdefault(key, {})[str(value)] = composed
+            found = _compose_any(config, loader, sweep, {key: value}, check)
+            if isinstance(found, DictConfig):
+                jobs.setdefault(key, {})[str(value)] = found
+                continue
+            err, overrides, also = found
+            if isinstance(err, ConfigError):  # check's: it composed, and cannot run
+                raise ConfigError(f"{err}{also}") from None
+            raise ConfigError(
+                f"sweep parameter {key!r}: {key}={value} does not compose with the "
+                f"config, so every job that picked it would fail: {_said(err)}{also} (the "
+                f"job's overrides: {overrides}); fix it, or leave it out of the search") \
+                from None
     return jobs
+
+
+def _compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
+                 fixed: Mapping[str, Any], check: Check | None
+                 ) -> DictConfig | tuple[BaseException, list[str], str]:
+    """The job config of the first of ``_combinations(fixed)`` that composes and that
+    ``check`` passes; else the first one's error, its overrides and what else was tried
+    (``, also with ...``: the clause an error message ends with)."""
+    archs, every = _combinations(sweep.space, fixed)
+    errors: list[tuple[BaseException, list[str]]] = []
+    for arch in archs:
+        overrides = sweep.overrides(arch)
+        try:
+            job = loader.load_sweep_config(config, overrides)
+            if check is not None:
+                check(job, " ".join(f"{k}={v}" for k, v in fixed.items()))
+            return job
+        except Exception as err:  # noqa: BLE001 - Hydra's composition errors, check's
+            errors.append((err, overrides))
+    others = [k for k in sweep.space.params if k not in fixed]
+    keys = f"key{'s' * (len(others) > 1)} {', '.join(others)}"
+    if len(archs) == 1:
+        also = ""
+    elif every:
+        what = "combination of the values" if len(others) > 1 else "value"
+        also = (f", also with every other {what} of the other searched {keys} "
+                f"({len(archs) - 1} tried)")
+    else:
+        also = (f", also with the {len(archs) - 1} other combinations of the values of the "
+                f"other searched {keys} tried (each key's values in turn, then two keys' at "
+                f"a time, ...; a range's ends; at most {COMBINATIONS} in all: not every one)")
+    return errors[0][0], errors[0][1], also  # the first sample's
+
+
+def _combinations(space: SearchSpace, fixed: Mapping[str, Any]
+                  ) -> tuple[list[dict[str, Any]], bool]:
+    """At most ``COMBINATIONS`` architectures of ``space`` holding ``fixed``: the first
+    sample's values of the other keys, then those with one other key's value changed
+    (each of its values in turn), then two keys', ...; and whether they are every
+    combination of the other keys' values."""
+    base = {**space.sample(seed=0), **fixed}
+    others = [k for k in base if k not in fixed]
+    values, every = {}, True
+    for key in others:
+        listed, complete = _values(space.params[key])
+        values[key] = [v for v in listed if v != base[key]]
+        every = every and complete
+    archs = [base]
+    for count in range(1, len(others) + 1):
+        for keys in itertools.combinations(others, count):
+            for picked in itertools.product(*(values[k] for k in keys)):
+                if len(archs) == COMBINATIONS:
+                    return archs, False
+                archs.append({**base, **dict(zip(keys, picked, strict=True))})
+    return archs, every
+
+
+def _values(param: Any) -> tuple[list[Any], bool]:
+    """The values of a searched key that ``_combinations`` tries, and whether they are all
+    of its values (a range's ends, where it has more than ``COMBINATIONS``)."""
+    if isinstance(param, Choice):
+        return list(param.values), True
+    if isinstance(param, Fixed):
+        return [param.value], True
+    if isinstance(param, Int) and param.size() <= COMBINATIONS:
+        return list(range(int(param.low), int(param.high) + 1, param.step or 1)), True
+    if isinstance(param, (Int, Float)):
+        return [param.low, param.high], False
+    return [], False
 
 
 def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | None:

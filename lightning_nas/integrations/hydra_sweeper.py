@@ -155,11 +155,14 @@ class HydraSweep(Sweeper):
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
         check_group_options(sweep, loader)
-        check_one_process_per_job(check_composes(self.config, loader, sweep), launcher)
-        jobs = option_jobs(self.config, loader, sweep)  # each searched option composed once
-        for key, composed in jobs.items():  # any option may set the trainer (experiment=x)
-            for value, job in composed.items():
-                check_one_process_per_job(job, launcher, f"{key}={value}")
+
+        def check(job: DictConfig, where: str) -> None:  # any option may set the trainer
+            check_one_process_per_job(job, launcher, where)  # (experiment=x)
+
+        # a job of the space, then each searched option: composed and checked once each,
+        # beside the first sample's values of the other keys or other ones that work
+        check_composes(self.config, loader, sweep, check)
+        jobs = option_jobs(self.config, loader, sweep, check)
         store = self._open_store(settings, sweep, jobs)
         try:
             executor = HydraLauncherExecutor(
@@ -234,12 +237,13 @@ class HydraSweep(Sweeper):
     def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str]) -> None:
         """Compose the job of ``trial`` as its launcher will (Hydra's
         ``validate_batch_is_legal``: raises where it does not compose), refuse it where its
-        Trainer starts several processes (``ConfigError``: the options were composed once
-        each before the first job, the other keys at the first sample's values, so a
-        value that only another choice's value makes several processes shows here; was:
-        launched), and store the options of the config groups it composed otherwise than
-        the sweep's config (``job_trials``: a nested group that a searched option's
-        defaults choose, ``model/backbone``), so a later warm start reads each job's own."""
+        Trainer starts several processes (``ConfigError``: each option was composed once
+        before the first job, beside one combination of the other keys' values that
+        works, so one that only some values of another key make several processes shows
+        here; was: launched), and store the options of the config groups it composed
+        otherwise than the sweep's config (``job_trials``: a nested group that a searched
+        option's defaults choose, ``model/backbone``), so a later warm start reads each
+        job's own."""
         job = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
         base = store.get_meta("job_choices") or {}
