@@ -154,3 +154,61 @@ def test_a_key_under_a_nested_group_searched_with_its_parent_takes_its_trials_va
                for p in priors)
     assert source["filled"] == {} and sorted(source["recorded_by_option"][
         "model.backbone.width"]) == [1, 3]
+
+
+def test_a_value_interpolating_a_searched_key_takes_each_trials_own(tmp_path):
+    # was: an option's subtree was read as composed for the first sample, and resolved with
+    # the config's value of the searched key it interpolates: deep's depth ${n} was 3 (the
+    # config's n) also for the trials that ran n=2, and the config's steps ${x} was 0 for all
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.depth / 10
+
+    for sweep in ("first", "second"):
+        (tmp_path / sweep / "conf" / "model").mkdir(parents=True)
+        (tmp_path / sweep / "conf" / "model" / "deep.yaml").write_text(
+            "name: deep\ndepth: ${n}\n")
+    params = {"x": "range(0, 12)", "n": "choice(2, 3)", "model": "choice(a, deep)"}
+    first = _sweep(tmp_path / "first", task, {"budget": 8, "params": params}, n=3,
+                   steps="${x}")
+    ran = {t.trial_id: t.arch for t in first}
+    assert {a["n"] for a in ran.values() if a["model"] == "deep"} == {2, 3}
+    _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+            **params, "model.depth": "choice(1, 2, 3)", "steps": "range(0, 12)"}},
+        n=3, steps="${x}")
+    priors, source = _priors(tmp_path / "second" / "run" / "search.db")
+    assert len(priors) == len(first)
+    for prior in priors:  # what each job ran: a has depth 1, deep its own n
+        arch = ran[prior["source_trial"]]
+        assert prior["arch"]["model.depth"] == (arch["n"] if arch["model"] == "deep" else 1)
+        assert prior["arch"]["steps"] == arch["x"]
+    assert sorted(source["recorded_by_option"]["model.depth"]) == [1, 2, 3]
+    assert source["filled"] == {} and source["dropped"] == []
+
+
+def test_a_value_another_searched_option_sets_takes_each_trials_own(tmp_path):
+    # was: model=a's subtree was read as composed beside the first sample's experiment:
+    # its depth was that experiment's for every trial of a, also those that ran the other
+    def task(cfg: DictConfig) -> float:
+        return -abs(cfg.x - 7) - cfg.model.depth / 10
+
+    for sweep in ("first", "second"):
+        (tmp_path / sweep / "conf" / "experiment").mkdir(parents=True)
+        for name, sets in (("plain", "lr: 1\n"), ("deep", "model:\n  depth: 5\n")):
+            (tmp_path / sweep / "conf" / "experiment" / f"{name}.yaml").write_text(
+                f"# @package _global_\n{sets}")
+    defaults = [{"model": "a"}, "_self_", {"experiment": "plain"},
+                {"override hydra/sweeper": "lightning_nas"}]
+    params = {"x": "range(0, 12)", "model": "choice(a, b)",
+              "experiment": "choice(plain, deep)"}
+    first = _sweep(tmp_path / "first", task, {"budget": 8, "params": params}, lr=0,
+                   defaults=defaults)
+    ran = {t.trial_id: t.arch for t in first}
+    assert {a["experiment"] for a in ran.values() if a["model"] == "a"} == {"plain", "deep"}
+    _sweep(tmp_path / "second", task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
+            **params, "model.depth": "choice(1, 5)"}}, lr=0, defaults=defaults)
+    priors, _ = _priors(tmp_path / "second" / "run" / "search.db")
+    assert len(priors) == len(first)
+    assert all(p["arch"]["model.depth"] == (5 if ran[p["source_trial"]]["experiment"] == "deep"
+                                            else 1) for p in priors)

@@ -19,6 +19,10 @@ in one leaderboard, so the record holds:
   beside ``model``, whose subtree ``options`` leaves out of each other's record), each
   option's own subtree at its path, so an edit of a nested option's file shows too.
 
+A warm start reads what each earlier job ran with: ``resolved`` is the sweep's config as
+plain data (``job_config``), ``job_values`` what a job's own composed config holds
+otherwise (an option's subtree, an interpolation of a searched key: ``depth: ${n}``).
+
 Example:
     >>> setup_differences({"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 2}}}}},
     ...                   {"job": {"seed": 1}, "options": {"data": {"a": {"data": {"n": 3}}}}})
@@ -42,7 +46,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
-__all__ = ["in_stored_order", "job_setup", "setup_differences"]
+__all__ = ["in_stored_order", "job_setup", "job_values", "resolved", "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -98,6 +102,65 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
                 nested.setdefault(key, {"path": path, "options": {}})["options"][value] = \
                     _without(_at(path, own), [p for p in others if p.startswith(f"{path}.")])
     return {"job": job, "options": options, "nested": nested}
+
+
+def resolved(config: DictConfig) -> dict[str, Any]:
+    """``config`` as JSON data without its ``hydra`` node, each interpolation resolved where
+    it resolves here (one only a job resolves kept as written; was: the whole config kept
+    as written where one did not resolve)."""
+    tree = OmegaConf.to_container(config, resolve=False)
+    tree.pop("hydra", None)
+    return json.loads(json.dumps(_resolve(config, tree, ""), default=str))
+
+
+def _resolve(config: DictConfig, node: Any, path: str) -> Any:
+    """``node`` (at ``path`` of ``config``, as written) with its interpolations resolved."""
+    if isinstance(node, dict):
+        return {k: _resolve(config, v, f"{path}.{k}" if path else str(k))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(config, v, f"{path}[{i}]") for i, v in enumerate(node)]
+    if not (isinstance(node, str) and "${" in node):
+        return node
+    try:
+        value = OmegaConf.select(config, path, default=node, throw_on_resolution_failure=True)
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) \
+            else value
+    except Exception:  # noqa: BLE001 - one only a job resolves (${hydra:...}), or none
+        return node
+
+
+def job_values(job: DictConfig, config: Mapping[str, Any], sweep: SweepParams,
+               loader: Any) -> dict[str, Any]:
+    """What the composed ``job`` holds otherwise than ``config`` (the sweep's, ``resolved``),
+    by dotted path: a value, or a whole subtree where its keys differ; without the values
+    the sweep's keys set (each trial's architecture holds them; a config group's subtree
+    is kept). A warm start reads an earlier trial's config from it (was: its options as
+    composed beside the first sample's values of the other searched keys, and the config's
+    value of a searched key that an option interpolates).
+
+    Example:
+        >>> sweep = SweepParams(SearchSpace.from_dict({"n": {"choice": [1, 2]}}))
+        >>> job_values(OmegaConf.create({"n": 2, "m": {"d": "${n}", "w": 1}}),
+        ...            {"n": 1, "m": {"d": 1, "w": 1}}, sweep, None)
+        {'m.d': 2}
+    """
+    found: dict[str, Any] = {}
+    tree = resolved(job)
+    for key, value in tree.items():
+        _differs(value, config.get(key, _MISSING), str(key), found)
+    values = [path_of(k) for k in sweep.space.names()
+              if not (loader and loader.get_group_options(group_of(k)))]
+    return {k: v for k, v in found.items() if k not in values}
+
+
+def _differs(new: Any, old: Any, path: str, found: dict[str, Any]) -> None:
+    """Put into ``found`` each path under ``path`` where ``new`` differs from ``old``."""
+    if isinstance(new, dict) and isinstance(old, dict) and new.keys() == old.keys():
+        for key, value in new.items():
+            _differs(value, old[key], f"{path}.{key}", found)
+    elif new != old:
+        found[path] = new
 
 
 def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],

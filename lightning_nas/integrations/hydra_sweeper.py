@@ -28,7 +28,6 @@ Example (a Hydra application; see ``examples/hydra``)::
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 import time
@@ -69,7 +68,13 @@ from lightning_nas.integrations.hydra_options import (
     group_choices,
     option_jobs,
 )
-from lightning_nas.integrations.hydra_resume import in_stored_order, job_setup, setup_differences
+from lightning_nas.integrations.hydra_resume import (
+    in_stored_order,
+    job_setup,
+    job_values,
+    resolved,
+    setup_differences,
+)
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.lifetime import sigterm_exits
@@ -168,7 +173,7 @@ class HydraSweep(Sweeper):
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
                 monitor=settings.goal.monitor, names=self._names(settings),
-                check=lambda trial, overrides: self._check_job(store, trial, overrides),
+                check=lambda trial, overrides: self._check_job(store, trial, overrides, sweep),
                 first_job=self._first_job(store),
                 on_launch=lambda n: store.set_meta("next_job", n),
                 optimized_metric=_optimized_metric(self.config),
@@ -234,23 +239,23 @@ class HydraSweep(Sweeper):
             raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
                                      if m[1] in self.settings else m[0], str(err))) from None
 
-    def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str]) -> None:
+    def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str],
+                   sweep: SweepParams) -> None:
         """Compose the job of ``trial`` as its launcher will (Hydra's
         ``validate_batch_is_legal``: raises where it does not compose), refuse it where its
-        Trainer starts several processes (``ConfigError``: each option was composed once
-        before the first job, beside one combination of the other keys' values that
-        works, so one that only some values of another key make several processes shows
-        here; was: launched), and store the options of the config groups it composed
-        otherwise than the sweep's config (``job_trials``: a nested group that a searched
-        option's defaults choose, ``model/backbone``), so a later warm start reads each
-        job's own."""
-        job = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        Trainer starts several processes (``ConfigError``: each option was checked beside
+        one combination of the other keys' values, so one that only some values of another
+        key make several processes shows here; was: launched), and store what it composed
+        otherwise than the sweep's config (``job_trials``: its config groups' options, a
+        nested group's, ``model/backbone``, and ``job_values``): a warm start reads them."""
+        loader = self.hydra_context.config_loader
+        job = loader.load_sweep_config(self.config, list(overrides))
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
         base = store.get_meta("job_choices") or {}
         own = {k: v for k, v in group_choices(job).items() if k not in base or base[k] != v}
-        if own:
-            store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
-                                          str(trial): {"choices": own}})
+        values = job_values(job, store.get_meta("job_config") or {}, sweep, loader)
+        store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
+                                      str(trial): {"choices": own, "values": values}})
 
     @staticmethod
     def _names(settings: SearchSettings) -> list[str]:
@@ -305,13 +310,8 @@ class HydraSweep(Sweeper):
         # a later warm start reads a key its space lacked here: the job config as its jobs
         # compose it (interpolations resolved where they resolve here), the config groups'
         # options by name beside it (a group's name is also the key of its subtree)
-        try:
-            job = OmegaConf.to_container(self.config, resolve=True)
-        except Exception:  # noqa: BLE001 - e.g. an interpolation only a job resolves
-            job = OmegaConf.to_container(self.config, resolve=False)
-        job.pop("hydra", None)
         choices = group_choices(self.config)
-        store.set_meta("job_config", json.loads(json.dumps(job, default=str)))
+        store.set_meta("job_config", resolved(self.config))
         store.set_meta("job_config_raw", setup["job"])
         store.set_meta("job_options", setup["options"])
         store.set_meta("job_nested_options", setup["nested"])

@@ -137,26 +137,29 @@ def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict
 
 
 def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
-              chosen: Mapping[str, str] | None = None,
-              groups: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              chosen: Mapping[str, str] | None = None, groups: Mapping[str, Any] | None = None,
+              values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The values an earlier run had for keys of ``space``, read from its config (a config
-    run; a Hydra sweep's composed job config, with the subtrees of the config-group options
-    a trial ran, ``chosen``: searched key to option, in place of the default's, and the
-    options its job composed otherwise than the config, ``groups``: a nested group that a
-    searched option's defaults choose, ``model/backbone``) or its
-    stored model, data and Trainer
-    settings (a DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept
-    them; ``trainer.max_epochs``: its scheduler's, which its complete trials trained),
-    else the default of its model's or data class's argument: a plain key
-    (or a group's) is a model argument, a dotted top-level key a path into the config; in
-    a Hydra sweep (``hydra``: this search is one) every key is a path into the config."""
+    run; a Hydra sweep's composed job config, with what a trial's job composed otherwise,
+    ``values`` by dotted path, or from a sweep that stored none, the subtrees of the
+    config-group options it ran, ``chosen``: searched key to option; and the options its job
+    composed otherwise than the config, ``groups``: a nested group that a searched option's
+    defaults choose, ``model/backbone``) or its stored model, data and Trainer settings (a
+    DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept them;
+    ``trainer.max_epochs``: its scheduler's, which its complete trials trained), else the
+    default of its model's or data class's argument: a plain key (or a group's) is a model
+    argument, a dotted top-level key a path into the config; in a Hydra sweep (``hydra``:
+    this search is one) every key is a path into the config."""
     config = store.get_meta("job_config" if store.get_meta("hydra") is not None
                             else "config") or {}
+    for path, value in (values or {}).items():  # its job's own (was: its options' records,
+        config = placed(config, path, value)  # composed beside the first sample's values)
+    chosen = dict(chosen or {}) if values is None else {}
     options = store.get_meta("job_options") or {}  # each searched option's subtrees
-    for key, option in (chosen or {}).items():  # (was: the default option's, for every trial)
+    for key, option in chosen.items():  # (was: the default option's, for every trial)
         config = {**config, **options.get(key, {}).get(option, {})}
     nested = store.get_meta("job_nested_options") or {}  # a group searched under a searched
-    for key, option in (chosen or {}).items():  # parent's path: its subtree (was: missing)
+    for key, option in chosen.items():  # parent's path: its subtree (was: missing)
         record = nested.get(key) or {}
         if option in record.get("options", {}):
             path = record["path"]
@@ -205,8 +208,7 @@ def _resolved(config: Mapping[str, Any], path: str, value: Any) -> Any:
         from omegaconf import OmegaConf
 
         node = OmegaConf.select(OmegaConf.create(dict(config)), path)
-        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
-            else node
+        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
     except Exception:  # noqa: BLE001 - OmegaConf's errors, or no omegaconf
         return value
 
@@ -368,12 +370,11 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.not_completed += 1
             continue
         chosen = {k: str(trial.arch[k]) for k in options if k in trial.arch}
-        groups = jobs.get(str(trial.trial_id), {}).get("choices", {})  # its nested groups'
-        if repr((chosen, groups)) not in by_option:  # each trial's own options' (was: the
-            # default's)
-            by_option[repr((chosen, groups))] = _recorded(store, space, here_hydra, chosen,
-                                                          groups)
-        recorded = by_option[repr((chosen, groups))]
+        job = jobs.get(str(trial.trial_id), {})  # its nested groups' options, its values
+        if (seen := repr((chosen, job))) not in by_option:  # its own (was: the default's)
+            by_option[seen] = _recorded(store, space, here_hydra, chosen,
+                                        job.get("choices", {}), job.get("values"))
+        recorded = by_option[seen]
         names = trial.arch if stored is None else top
         # a dict the trial chose, opened into this space's keys, or its group keys joined
         # into the dict this space chooses (was: a fill value for a value the trial had)
