@@ -139,7 +139,7 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import apply_overrides
     from lightning_nas.config.paths import split_overrides
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
-    from lightning_nas.fit import unfinished
+    from lightning_nas.fit import refusal, undo_fit, unfinished
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
@@ -157,11 +157,15 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
         raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     out = free_dir(Path(args.run_dir) / "finetune")  # its default, named if interrupted
+    undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
     args.resume = lambda: unfinished(out, "fine-tune")  # was: best.ckpt read as finished
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
                       from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out)
+    if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
+        undo()
+        raise error
     if result.error:
-        print(f"Fine-tune failed: {result.error}", file=sys.stderr)
+        print(f"lightning-nas finetune: training failed: {result.error}", file=sys.stderr)
         return 1
     best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
     with open_run(args.run_dir) as store:
@@ -181,7 +185,7 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
-    from lightning_nas.fit import describe, load_fit, undo_fit, unfinished
+    from lightning_nas.fit import describe, load_fit, refusal, undo_fit, unfinished
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
@@ -193,10 +197,10 @@ def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
         result = run_trial(spec)
     finally:
         close_rank_groups()
+    if error := refusal(result):  # bad input (a monitor never logged), one line
+        undo()  # was: its logs/ made the same command with the fixed monitor refused
+        raise error
     if result.error:
-        if result.fatal:  # the monitor is never logged: bad input, one line
-            undo()  # was: its logs/ made the same command with the fixed monitor refused
-            raise ConfigError(result.error.splitlines()[0].removeprefix("MonitorError: "))
         print(f"lightning-nas fit: training failed: {result.error}", file=sys.stderr)
         return 1
     print(describe(spec, result))

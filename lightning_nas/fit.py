@@ -31,7 +31,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
-from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import user_path
@@ -42,7 +42,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "undo_fit", "unfinished"]
+           "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
@@ -205,6 +205,41 @@ def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
             else:
                 path.unlink(missing_ok=True)
     return undo
+
+
+def _nas_errors(kind: type[NASError] = NASError) -> set[str]:
+    """The names of ``kind`` and of its subclasses (a trial's error names its type)."""
+    return {kind.__name__}.union(*(_nas_errors(sub) for sub in kind.__subclasses__()))
+
+
+def refusal(result: TrialResult) -> ConfigError | None:
+    """The one-line error of a fit or fine-tune that failed on bad input, which
+    ``lightning-nas fit`` and ``finetune`` print as every command prints a ``NASError``
+    (exit 2, no traceback), or None for a failure in training (its traceback is news).
+
+    Bad input is an error every trial would hit (``fatal``: a monitor never logged), one
+    found before training (``build_failed``: Lightning's checks of the setup, e.g.
+    ``val_check_interval`` above an epoch's batches, as a search stops on them) and any of
+    the project's own errors (a ``NASError``, named without its type).
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> failed = TrialResult(trial_id=0, arch={}, status=TrialStatus.FAILED, fatal=True,
+        ...                      error="MonitorError: monitor 'acc' was not logged\\n...")
+        >>> print(refusal(failed))
+        monitor 'acc' was not logged
+    """
+    if not result.error:
+        return None
+    line = result.error.splitlines()[0]
+    kind, _, message = line.partition(": ")
+    if kind in _nas_errors():
+        line = message
+    elif not (result.fatal or result.build_failed):
+        return None
+    if result.build_failed:
+        line += " (found before training: nothing was trained)"
+    return ConfigError(line)
 
 
 def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:

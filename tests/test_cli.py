@@ -17,6 +17,7 @@ import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
+from tests.helpers import TinyNet
 
 
 class CtrlCAtFirstBatch(pl.Callback):
@@ -35,6 +36,16 @@ class CtrlCAtEpoch(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module):
         if trainer.current_epoch == self.epoch:
             raise KeyboardInterrupt
+
+
+class AccAfterWarmup(TinyNet):
+    """Its validation logs ``val_acc`` from epoch 1 on (epoch 0: a warm-up)."""
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch >= 1:
+            return super().validation_step(batch, batch_idx)
+        self.log("val_warmup", 1.0)
+        return None
 
 
 class SigtermAtFirstBatch(pl.Callback):
@@ -668,3 +679,33 @@ def test_finetune_names_the_overrides_it_refuses_and_one_epoch_count_of_two(conf
         assert not (run / "finetune").exists()  # refused before training
     assert main(["finetune", str(run), "--trainer.max_epochs=2"]) == 0
     assert "for 2 epochs" in capsys.readouterr().out
+
+
+def test_fit_and_finetune_say_bad_input_found_in_training_in_one_line_as_search(
+        config, tmp_path, capsys):
+    # was: a traceback and exit 1 ("Fine-tune failed: MonitorError: ...", "training failed:
+    # ValueError: ...") where a search stops on the same error with one line, exit 2
+    cfg = yaml.safe_load(config.read_text())
+    cfg["model"]["class_path"] = "tests.test_cli.AccAfterWarmup"
+    config.write_text(yaml.safe_dump(cfg))
+    run, fit = tmp_path / "run", tmp_path / "fit"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=2"]) == 0
+    capsys.readouterr()
+    interval = ("ValueError: `val_check_interval` (1000) must be less than or equal to the "
+                "number of the training batches (6).")
+    for argv, message in [
+        (["finetune", str(run), "--trainer.val_check_interval=1000"], interval),
+        (["fit", str(run / "best_config.yaml"), "--trainer.val_check_interval=1000",
+          "--out", str(fit)], interval),
+        # a validation schedule other than the trial's: no validation of epoch 0 logs it
+        (["finetune", str(run), "--max_epochs=1", "--trainer.val_check_interval=0.5"],
+         "monitor 'val_acc' was not logged by the validation of epoch 0; logged keys: "
+         "['val_warmup']; nor did any of the 1 after it"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lightning-nas {argv[0]}: error: {message}"), err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert message != interval or err.endswith(" (found before training: nothing was "
+                                                   "trained)\n")
+        assert not (run / "finetune").exists() and not fit.exists()  # nothing left
