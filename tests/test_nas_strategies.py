@@ -315,6 +315,20 @@ def test_priors_tied_on_the_first_objective_are_ranked_by_the_next_ones(name):
     assert opt.ask().value == {"a": 2}  # the earlier best first
 
 
+def test_the_surrogate_keeps_the_priors_its_ranking_puts_first():
+    # was: SurrogateEvolution ordered each task's priors by the first loss alone, ties in
+    # the order given, so the best half it keeps of more than max_points priors held the
+    # first of the tied (a=0), not the one prior_ranking puts first (a=2, by the next loss)
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))}})
+    earlier = [({"a": 0}, [-0.9, 5.0]), ({"a": 1}, [-0.9, 3.0]), ({"a": 2}, [-0.9, 1.0]),
+               ({"a": 3}, [-0.5, 0.0]), ({"a": 4}, [-0.1, 0.0])]
+    opt = make_optimizer("SurrogateEvolution", space, budget=6, seed=0)
+    opt.max_points = 2  # the best one, and one of the rest spread evenly: its best
+    tell_priors(opt, [(arch, losses, "earlier") for arch, losses in earlier])
+    kept = [opt.codec.decode(g) for g, _, _ in opt._prior_points]
+    assert kept == [opt.codec.decode(g) for g in opt.prior_ranking[:2]] == [{"a": 2}, {"a": 1}]
+
+
 def test_local_search_with_two_workers_starts_from_the_better_of_two_starts():
     # was: each ask before a tell was a restart, and the last one asked became the current
     # architecture whatever its loss: hill climbing went on from the worse start

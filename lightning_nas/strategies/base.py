@@ -42,6 +42,8 @@ class NASOptimizer(base.Optimizer):
         self.history: list[tuple[Geno, float]] = []  # first tell of each genotype, in order
         #: results of earlier searches: (genotype, loss on its task, task), as told
         self.priors: list[tuple[Geno, float, str]] = []
+        #: every loss of each prior (``priors`` keeps the first), in the same order
+        self.prior_losses: list[tuple[float, ...]] = []
         self.prior_ranking: list[Geno] = []  # best first, the tasks' rankings interleaved
 
     # ----------------------------------------------------------------- nevergrad hooks
@@ -100,6 +102,7 @@ class NASOptimizer(base.Optimizer):
                       for x in (loss if isinstance(loss, (list, tuple)) else [loss])]
             geno = self.codec.encode(arch)
             self.priors.append((geno, losses[0], task))
+            self.prior_losses.append(tuple(losses))
             ranked.append((geno, losses, task))
         self.prior_ranking = list(dict.fromkeys(rank_priors(ranked)))
         self._use_priors()

@@ -20,6 +20,7 @@ import numpy as np
 
 from lightning_nas.strategies.base import NASOptimizer
 from lightning_nas.strategies.codec import Geno
+from lightning_nas.strategies.transfer import rank_priors
 
 __all__ = ["SurrogateEvolution"]
 
@@ -228,16 +229,20 @@ class SurrogateEvolution(NASOptimizer):
             return self._model_propose(finite)
 
     def _use_priors(self) -> None:
-        """Earlier results become data of other tasks: normal scores by rank within their
-        task (scales differ between tasks), at most ``max_points`` per task (the best half
-        and an even spread of the rest)."""
+        """Earlier results become data of other tasks: normal scores of the first loss by
+        rank within their task (scales differ between tasks), at most ``max_points`` per
+        task (the best half and an even spread of the rest), ranked as ``prior_ranking``
+        (``rank_priors``: ties on the first loss by the later ones; was: by the order
+        given, so which of them the best half kept did not follow the ranking)."""
+        finite = [(i, losses, task) for i, ((_, loss, task), losses)
+                  in enumerate(zip(self.priors, self.prior_losses, strict=True))
+                  if math.isfinite(loss)]
         by_task: dict[str, list[tuple[Geno, float]]] = {}
-        for geno, loss, task in self.priors:
-            if math.isfinite(loss):
-                by_task.setdefault(task, []).append((geno, loss))
+        for i in rank_priors(finite):  # each task's rows best first
+            geno, loss, task = self.priors[i]
+            by_task.setdefault(task, []).append((geno, loss))
         points: list[tuple[Geno, float, int]] = []
         for index, rows in enumerate(by_task.values(), start=1):
-            rows = sorted(rows, key=lambda r: r[1])
             if len(rows) > self.max_points:
                 half, rest = self.max_points // 2, rows[self.max_points // 2:]
                 step = len(rest) / (self.max_points - half)
