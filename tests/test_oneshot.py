@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import time
 import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
+import nevergrad as ng
 import pytest
 import torch
 import torchmetrics
@@ -1445,3 +1447,49 @@ def test_targets_that_do_not_fit_the_predictions_are_refused_before_training(tmp
     _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False).fit(
         _TextLikeSupernet(), datamodule=_TextLikeData("tuple"))
     assert (export / "best_arch.yaml").exists() and callback.best_score is not None
+
+
+class TellsRecorded(ng.optimization.base.Optimizer):
+    """Random proposals; keeps each ``(architecture, loss)`` it is told, as told."""
+
+    told: list = []
+
+    def _internal_ask_candidate(self):
+        return self.parametrization.sample()
+
+    def tell(self, candidate, loss, *args, **kwargs):
+        TellsRecorded.told.append((self, arch_key(candidate.value), float(loss)))
+        super().tell(candidate, loss, *args, **kwargs)
+
+
+ng.optimizers.registry.setdefault("TellsRecorded", TellsRecorded)
+
+
+def nan_for_tanh(module, batch):
+    """The first logit against the label as a float: NaN for the subnets with tanh."""
+    x, y = batch
+    preds = module(x)[:, 0]
+    return (preds * math.nan if get_path(module)["act"] == "tanh" else preds), y.float()
+
+
+def test_a_subnet_scored_nan_is_told_worse_than_every_scored_one(tmp_path):
+    # was: its NaN was told as it was (nevergrad clipped it to 5e20, with a warning: an
+    # outlier to CMA and DE); as a failed trial of a search, it now waits for the first
+    # finite score and is told worse than every loss told by 1
+    TellsRecorded.told.clear()
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(optimizer="TellsRecorded", num_candidates=12, calibration_batches=1,
+                          metric=MeanSquaredError, mode="min", forward=nan_for_tanh)
+    _trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False).fit(
+        TinySupernet(), datamodule=BlobData())
+    scores = {arch_key(h["arch"]): h["score"] for h in callback.history}
+    assert {math.isnan(v) for v in scores.values()} == {True, False}
+    search = TellsRecorded.told[-1][0]  # (the optimizer's check before training told others)
+    told = [(key, loss) for opt, key, loss in TellsRecorded.told if opt is search]
+    assert len(told) == 12 and all(math.isfinite(loss) for _, loss in told)
+    first = next(i for i, (key, _) in enumerate(told) if not math.isnan(scores[key]))
+    for i, (key, loss) in enumerate(told):
+        if math.isnan(scores[key]):  # after the first finite one: worse than all before by 1
+            assert loss == max(v for _, v in told[:max(i, first + 1)]) + 1.0
+        else:
+            assert loss == scores[key]

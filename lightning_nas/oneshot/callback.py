@@ -282,6 +282,7 @@ class OneShotNAS(pl.Callback):
         opt = make_optimizer(self.optimizer, self.space, self.num_candidates,
                              seed=self.seed + epoch) if trainer.is_global_zero else None
         scores: dict[str, float] = {}
+        told = _FailedLater(opt)
         best: tuple[float, dict[str, Any]] | None = None
         was_training = pl_module.training
         previous = get_path(pl_module)
@@ -298,7 +299,7 @@ class OneShotNAS(pl.Callback):
                     self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
                 score = scores[key]
                 if opt is not None:
-                    opt.tell(candidate, -score if self.mode == "max" else score)
+                    told.tell(candidate, -score if self.mode == "max" else score)
                 if best is None or self._better(score, best[0]):
                     best = (score, arch)
         set_path(pl_module, previous)
@@ -384,3 +385,31 @@ def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:
     if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= epoch:
         return True
     return 0 <= trainer.max_steps <= trainer.global_step or trainer.should_stop
+
+
+class _FailedLater:
+    """Tells a search's optimizer its subnets' losses as the search loop tells a trial's
+    (``told_loss``, ``waits_for_a_result``): a NaN or infinite score (a subnet whose
+    metric diverged) is worse than every loss told by 1, and before any finite loss it
+    waits for the first (was: told as it was, which nevergrad clipped to 5e20, an outlier
+    to CMA and DE), unless the optimizer's next ask waits for its tell (Cobyla: 1.0)."""
+
+    def __init__(self, optimizer: Any) -> None:
+        self.optimizer = optimizer
+        self.losses: list[float] = []  # told, failures' too: the next failure is worse
+        self.waiting: list[Any] = []  # failed before any finite loss
+
+    def tell(self, candidate: Any, loss: float) -> None:
+        """Tell ``candidate`` its ``loss``, or what a failure is told (see the class)."""
+        if math.isfinite(loss):
+            self.optimizer.tell(candidate, loss)
+            self.losses.append(loss)
+            waiting, self.waiting = self.waiting, []
+            for failed in waiting:
+                self.tell(failed, math.nan)
+        elif self.losses or getattr(self.optimizer, "no_parallelization", False):
+            worse = max(self.losses, default=0.0) + 1.0
+            self.optimizer.tell(candidate, worse)
+            self.losses.append(worse)
+        else:
+            self.waiting.append(candidate)
