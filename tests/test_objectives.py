@@ -731,3 +731,22 @@ def test_a_constraint_that_raises_lets_the_running_trials_finish(tmp_path):
         assert store.count(TrialStatus.COMPLETED) == 1
         best = store.best("max")
     assert load_best(tmp_path / "run")["trial"] == best.trial_id
+
+
+def test_a_nas_strategy_with_several_objectives_says_no_inf_nevergrad_made_itself(tmp_path):
+    # was: "BadLossWarning: Updating fitness with inf value" in a default search with two
+    # objectives: nevergrad's hypervolume scalar is inf for finite losses worse in each than
+    # the first ones, and the NAS strategies learn from the first loss, not that scalar
+    import warnings
+
+    def worse_in_both(arch):
+        return {"acc": -float(arch["x"]), "size": float(arch["x"])}
+
+    for seed in range(3):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            result = Search(None, {"x": {"choice": list(range(8))}}, objective=worse_in_both,
+                            objectives={"acc": "max", "size": "min"}, budget=8, seed=seed,
+                            run_dir=tmp_path / str(seed), verbose=False).run()
+        assert result.best.arch == {"x": 0}
+        assert not [w for w in said if "Updating fitness" in str(w.message)], seed

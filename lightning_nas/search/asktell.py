@@ -200,11 +200,12 @@ class AskTell:
             warnings.filterwarnings(  # before any result (nevergrad clips it to 5e20)
                 "ignore", category=ng.errors.LossTooLargeWarning, message=".* inf in tell")
             if isinstance(self.optimizer, NASOptimizer):  # with several objectives: an inf
-                # in nevergrad's hypervolume bounds, whose scalar they do not learn from
+                # in nevergrad's hypervolume bounds, whose scalar they do not learn from; its
+                # inf for finite losses worse in each than the first ones (was: said)
                 warnings.filterwarnings("ignore", category=RuntimeWarning,
                                         module=r"nevergrad\.optimization\.multiobjective")
                 warnings.filterwarnings("ignore", category=ng.errors.BadLossWarning,
-                                        message="Updating fitness with nan value")
+                                        message="Updating fitness with (nan|inf) value")
             if violation is None:
                 self._call("tell", lambda: self.optimizer.tell(candidate, loss))
             else:
