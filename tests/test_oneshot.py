@@ -1493,3 +1493,23 @@ def test_a_subnet_scored_nan_is_told_worse_than_every_scored_one(tmp_path):
             assert loss == max(v for _, v in told[:max(i, first + 1)]) + 1.0
         else:
             assert loss == scores[key]
+
+
+def test_a_setup_lightning_refuses_as_its_fit_starts_is_one_line(tmp_path, monkeypatch,
+                                                                  capsys):
+    # was: Lightning's ValueError with its traceback, exit 1, where a search, a fit and a
+    # fine-tune say it in one line, exit 2
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "best_arch.yaml").write_text("an earlier run's result")
+    darts = ["oneshot", "examples/oneshot_digits/darts.yaml", "--trainer.max_epochs=1",
+             "--trainer.limit_train_batches=2", "--oneshot.finetune_epochs=0"]
+    for argv in (TINY_CLI, darts):
+        assert main([*argv, "--trainer.val_check_interval=1000",
+                     f"--oneshot.run_dir={tmp_path}"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("lightning-nas oneshot: error: ValueError: `val_check_interval` "
+                              "(1000) must be less than or equal to the number of the "
+                              "training batches (2).")
+        assert err.count("\n") == 1
+        assert err.endswith(" (found before training: nothing was trained)\n")
+    assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"

@@ -44,6 +44,7 @@ from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
     check_oneshot_trainer,
+    fit_or_refuse,
 )
 from lightning_nas.run_folder import holding, new_folder, user_path
 from lightning_nas.search.lifetime import environ
@@ -248,7 +249,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     shared = [SharedSeed(opts["seed"], adopt_spos(callback))] if drawn else []
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared, callback)
     trainer = pl.Trainer(**trainer_kwargs)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    fit_or_refuse(trainer, module, datamodule, ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
         f"One-shot search: {len(callback.history)} subnets scored; best "
         f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
@@ -269,7 +270,7 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
     shared = [SharedSeed(opts["seed"], adopt_differentiable(nas))] if drawn else []
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared)
     trainer = pl.Trainer(**trainer_kwargs)
-    trainer.fit(nas, datamodule=BilevelData(datamodule), ckpt_path=ckpt_path)
+    fit_or_refuse(trainer, nas, BilevelData(datamodule), ckpt_path)
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: derived {nas.best_arch} (probability "

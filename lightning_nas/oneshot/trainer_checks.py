@@ -3,7 +3,8 @@ anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters 
 path per step leaves unused; strategies whose ranks are child processes) and
 ``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch or step), and
 ``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
-constructor refuses). ``lightning_nas.oneshot.run`` re-exports them.
+constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
+starts, said as they are. ``lightning_nas.oneshot.run`` re-exports the checks.
 
 Example:
     >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
@@ -14,15 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import lightning.pytorch as pl
+
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.template import check_trainer_builds
-from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial import TrialSpec, raised_by_lightning
 
-__all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer"]
+__all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer",
+           "fit_or_refuse"]
 
 #: algorithms whose training step trains one sampled path of the supernet
 _ONE_PATH_PER_STEP = ("spos", "gdas")
@@ -137,3 +141,30 @@ def check_oneshot_builds(trainer: Mapping[str, Any], algorithm: str) -> None:
     spec = TrialSpec(trial_id=0, arch={}, trial_dir="", model=None, trainer=settings,
                      own_logs=True)
     check_trainer_builds(spec, "the one-shot search")
+
+
+class _TrainingStarted(pl.Callback):
+    """Whether a training epoch started."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started = True
+
+
+def fit_or_refuse(trainer: pl.Trainer, module: pl.LightningModule, datamodule: Any,
+                  ckpt_path: Any) -> None:
+    """``trainer.fit``; an error raised in Lightning's own code before the first training
+    epoch (its checks of the setup: ``val_check_interval`` above an epoch's batches) is a
+    ``ConfigError`` in one line, as a search, a fit and a fine-tune say it (was: its
+    traceback, exit 1); any other error propagates as it is."""
+    started = _TrainingStarted()
+    trainer.callbacks.append(started)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except Exception as err:
+        if started.started or isinstance(err, NASError) or not raised_by_lightning(err):
+            raise
+        raise ConfigError(f"{one_line(err)} (found before training: nothing was trained)"
+                          ) from err

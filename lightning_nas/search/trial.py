@@ -55,8 +55,8 @@ from lightning_nas.search.trial_logs import (
 )
 
 __all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
-           "fit_trial", "logger_defaults", "with_trial_defaults",
-           "quiet_lightning"]
+           "fit_trial", "logger_defaults", "quiet_lightning", "raised_by_lightning",
+           "with_trial_defaults"]
 
 #: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
 TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
@@ -339,7 +339,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # batches of an epoch), and the scheduler's when fit starts (a ConfigError: an
         # EarlyStopping of the module's), reject the setup, not the architecture
         result.build_failed = building or (not reporter.training_started and (
-            _raised_by_lightning(err) or isinstance(err, ConfigError)))
+            raised_by_lightning(err) or isinstance(err, ConfigError)))
         result.curve = reporter.curve()
         result.finished = time.time()
         return result
@@ -393,7 +393,7 @@ def _load_weights(model: pl.LightningModule, path: str) -> None:
     model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
 
 
-def _raised_by_lightning(err: BaseException) -> bool:
+def raised_by_lightning(err: BaseException) -> bool:
     """Whether ``err`` was raised in Lightning's own code, not in the model's or torch's."""
     tb = err.__traceback__
     while tb is not None and tb.tb_next is not None:
