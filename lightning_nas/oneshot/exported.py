@@ -33,7 +33,13 @@ from torch import nn
 
 from lightning_nas.oneshot.base import one_width_each
 from lightning_nas.oneshot.choices import export_subnet
-from lightning_nas.oneshot.scoring import Forward, default_forward, step_batch, val_loaders
+from lightning_nas.oneshot.scoring import (
+    Forward,
+    default_forward,
+    step_batch,
+    val_loaders,
+    validation_stage,
+)
 
 __all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once"]
 
@@ -53,8 +59,10 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     mode: the layers that follow their input width learn it before an export (was: the
     network ran the raw ``batch[0]``, a wrong width or a ``KeyError`` on dict batches).
     Returns the batch and the predictions (``check_network_alone``), None without a batch."""
-    batch = next((step_batch(trainer, next(iter(loader))) for loader, _ in
-                  val_loaders(trainer)), next(iter(fallback), None))
+    with validation_stage(trainer):  # the batch hooks see validation (as a search scores)
+        batch = next((step_batch(trainer, next(iter(loader))) for loader, _ in
+                      val_loaders(trainer)), None)
+    batch = next(iter(fallback), None) if batch is None else batch
     if batch is None:
         return None
     was_training = pl_module.training

@@ -55,6 +55,7 @@ __all__ = [
     "step_batch",
     "take_calibration_batches",
     "val_loaders",
+    "validation_stage",
 ]
 
 #: ``(module, batch) -> (predictions, targets)``
@@ -297,11 +298,29 @@ def preserved_rng(device: torch.device | str = "cpu") -> Iterator[None]:
             backend.set_rng_state(device_state, device)
 
 
-def step_batch(trainer: pl.Trainer, batch: Any) -> Any:
-    """A batch as Lightning's loops hand it to a step: on the device, and its floating
-    tensors in the precision's dtype (``64-true``: double, ``bf16-true``: bfloat16), so a
-    network trained in that precision can run it."""
-    return trainer.precision_plugin.convert_input(trainer.strategy.batch_to_device(batch))
+def step_batch(trainer: pl.Trainer, batch: Any, dataloader_idx: int = 0) -> Any:
+    """A batch as Lightning's loops hand it to a step: through the batch-transfer hooks (of
+    loader ``dataloader_idx``), on the device, and its floating tensors in the precision's
+    dtype (``64-true``: double, ``bf16-true``: bfloat16), so a network trained in that
+    precision can run it."""
+    return trainer.precision_plugin.convert_input(
+        trainer.strategy.batch_to_device(batch, dataloader_idx=dataloader_idx))
+
+
+@contextmanager
+def validation_stage(trainer: pl.Trainer) -> Iterator[None]:
+    """The Trainer in its validating stage (``trainer.validating``), its stage restored on
+    exit: validation batches a search reads reach the batch-transfer hooks as in Lightning's
+    validation, so a hook that transforms training batches only (``if
+    self.trainer.training``, as Lightning's docs augment on the device) leaves them as they
+    are (was: a search in the training stage scored subnets on augmented validation
+    batches, a score the exported subnet does not reach on the validation data)."""
+    stage = trainer.state.stage
+    trainer.validating = True
+    try:
+        yield
+    finally:
+        trainer.state.stage = stage
 
 
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
@@ -376,15 +395,16 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
         with preserved_batchnorm(pl_module):
             calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
             pl_module.eval()
-            for loader, limit in val_loaders(trainer):
-                for j, batch in enumerate(loader):
-                    if j >= limit:  # the Trainer's limit_val_batches
-                        break
-                    with trainer.precision_plugin.val_step_context():  # as validation runs
-                        preds, target = forward(pl_module, step_batch(trainer, batch))
-                    if scorer is None:
-                        scorer = metric(preds).to(preds.device)
-                    scorer.update(preds, target)
+            with validation_stage(trainer):  # the hooks see validation, as it runs
+                for i, (loader, limit) in enumerate(val_loaders(trainer)):
+                    for j, batch in enumerate(loader):
+                        if j >= limit:  # the Trainer's limit_val_batches
+                            break
+                        with trainer.precision_plugin.val_step_context():
+                            preds, target = forward(pl_module, step_batch(trainer, batch, i))
+                        if scorer is None:
+                            scorer = metric(preds).to(preds.device)
+                        scorer.update(preds, target)
     finally:
         pl_module.train(was_training)
     if scorer is None:  # (loaders passed to fit() are read once Lightning set them up)

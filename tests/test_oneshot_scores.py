@@ -1,0 +1,87 @@
+"""One-shot scores are what they claim: the score a search reports for a subnet is the
+exported subnet's on the validation data as Lightning's validation hands it to the module
+(real Trainers, tiny supernets on the blobs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from tests.helpers import BlobData, TinySupernet, TwoValSupernet
+
+
+class TrainShiftedBlobs(BlobData):
+    """Blobs whose training batches a datamodule hook shifts, as Lightning's docs augment
+    on the device (``if self.trainer.training: x = transform(x)``): validation batches
+    reach the module as they are."""
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x, y = batch
+        return (x + 4.0 if self.trainer.training else x), y
+
+
+def _accuracy(net: torch.nn.Module, data: BlobData) -> float:
+    x, y = data.val_set.tensors
+    with torch.no_grad():
+        return float((net.eval()(x).argmax(-1) == y).float().mean())
+
+
+def _fit(tmp_path, module: pl.LightningModule, data: Any, callbacks: list) -> None:
+    pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, logger=False,
+               enable_progress_bar=False, enable_model_summary=False,
+               enable_checkpointing=False, default_root_dir=tmp_path,
+               callbacks=callbacks).fit(module, datamodule=data)
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_subnets_are_scored_on_validation_batches_as_validation_gets_them(tmp_path, algorithm):
+    # was: the searches ran in the training stage, so a datamodule hook that augments
+    # training batches only (trainer.training) augmented the validation batches they scored
+    # on too: a score the exported subnet does not reach on the validation data
+    pl.seed_everything(0, verbose=False)
+    data = TrainShiftedBlobs(n=512)
+    if algorithm == "spos":
+        found = OneShotNAS(num_candidates=4, calibration_batches=0, seed=1)
+        _fit(tmp_path, TinySupernet(), data, [found])
+        scores = [h["score"] for h in found.history]
+    else:
+        found = DifferentiableNAS(TinySupernet(), algorithm="darts", num_classes=3, top_k=2,
+                                  calibration_batches=0, arch_lr=0.05)
+        _fit(tmp_path, found, BilevelData(data), [])
+        scores = [c["score"] for c in found.scored]
+    data.setup()
+    assert found.best_score == pytest.approx(_accuracy(found.subnet, data))
+    assert max(scores) == found.best_score
+
+
+class OffsetSecondLoader(BlobData):
+    """Two validation loaders: the validation split, and the first 64 training samples stored
+    offset by 4, which the batch hook of loader 1 takes back (``dataloader_idx``)."""
+
+    def val_dataloader(self) -> list[DataLoader]:
+        x, y = self.train_set.tensors
+        return [super().val_dataloader(),
+                DataLoader(TensorDataset(x[:64] + 4.0, y[:64]), batch_size=self.batch_size)]
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x, y = batch
+        return (x - 4.0 if dataloader_idx == 1 else x), y
+
+
+def test_each_validation_loaders_batches_reach_its_batch_hook(tmp_path):
+    # was: every validation loader's batches reached the hooks as dataloader_idx 0
+    pl.seed_everything(0, verbose=False)
+    data = OffsetSecondLoader(n=512)
+    found = OneShotNAS(num_candidates=4, calibration_batches=0, seed=1)
+    _fit(tmp_path, TwoValSupernet(), data, [found])
+    data.setup()
+    (x, y), (x1, y1) = data.val_set.tensors, data.train_set.tensors
+    both = BlobData()
+    both.val_set = TensorDataset(torch.cat([x, x1[:64]]), torch.cat([y, y1[:64]]))
+    assert found.best_score == pytest.approx(_accuracy(found.subnet, both))
