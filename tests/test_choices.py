@@ -13,6 +13,7 @@ from torch import nn
 
 from lightning_nas.errors import SpaceError
 from lightning_nas.oneshot.choices import (
+    ChoiceBatchNorm2d,
     ChoiceConv2d,
     ChoiceLinear,
     LayerChoice,
@@ -208,3 +209,21 @@ def test_a_choice_module_with_a_repeated_value_is_refused_when_built(build, need
     # started, with "`ordered` values must be distinct, got [4, 4, 8]" naming no label
     with pytest.raises(SpaceError, match=re.escape(needle)):
         build()
+
+
+@pytest.mark.parametrize("options", [{"momentum": None}, {"track_running_stats": False},
+                                     {"momentum": None, "track_running_stats": False}])
+def test_choice_batchnorm_runs_as_torch_batchnorm_with_its_options(options):
+    # was: momentum=None (a cumulative average) raised ZeroDivisionError in eval mode before
+    # any training step (a sanity check), and beside track_running_stats=False a TypeError
+    choice, plain = ChoiceBatchNorm2d(4, **options), nn.BatchNorm2d(4, **options)
+    generator = torch.Generator().manual_seed(0)
+    for mode, shift in (("eval", 0.0), ("train", 1.0), ("train", 3.0), ("eval", 0.0)):
+        x = torch.randn(3, 4, 2, 2, generator=generator) + shift
+        choice.train(mode == "train")
+        plain.train(mode == "train")
+        assert torch.allclose(choice(x), plain(x), atol=1e-6), mode
+    assert all(torch.allclose(a, b) for a, b in zip(choice.buffers(), plain.buffers(),
+                                                     strict=True))
+    exported = choice.export().eval()
+    assert torch.allclose(exported(x), plain.eval()(x), atol=1e-6)

@@ -261,11 +261,12 @@ class ChoiceBatchNorm2d(nn.BatchNorm2d, FollowsInput, Mixable):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self._seen(x.shape[1])
+        momentum = 0.0 if self.momentum is None else self.momentum  # (unused: no update)
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-        momentum = self.momentum
-        if momentum is None:  # cumulative average (used to recalibrate statistics)
-            momentum = 1.0 / float(self.num_batches_tracked)
+            if self.momentum is None:  # cumulative average (used to recalibrate statistics)
+                momentum = 1.0 / float(self.num_batches_tracked)  # (was: also in eval mode,
+                # a ZeroDivisionError before the first training step, or without statistics)
         use_batch = self.training or self.running_mean is None
         out = F.batch_norm(
             x, None if self.running_mean is None else self.running_mean[:c],
