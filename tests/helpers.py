@@ -472,15 +472,21 @@ class EpochLog(pl.Callback):
 
 
 class CrashAt(pl.Callback):
-    """Raises ``RuntimeError`` when training epoch ``epoch`` (counted from 0) starts: a run
-    that dies part-way, after the checkpoints of the epochs before it."""
+    """Raises ``RuntimeError`` when training epoch ``epoch`` (counted from 0) starts, or with
+    ``batch`` when that batch of it starts: a run that dies part-way, after the checkpoints
+    of the epochs (and batches) before it."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, batch: int | None = None) -> None:
+        self.epoch, self.batch = epoch, batch
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch:
+        if trainer.current_epoch == self.epoch and self.batch is None:
             raise RuntimeError(f"crash at epoch {self.epoch}")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: object, batch_idx: int) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise RuntimeError(f"crash at epoch {self.epoch}, batch {self.batch}")
 
 
 class SigintAtFirstBatch(pl.Callback):

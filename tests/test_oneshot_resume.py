@@ -108,7 +108,8 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     dead = _crash_and_resume(EXAMPLE / "darts.yaml", tmp_path, [], capsys)
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
-                                         "arch_weight_decay": 0.001, "epoch": 1}
+                                         "arch_weight_decay": 0.001, "epoch": 1,
+                                         "batches": 0}
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
             f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
@@ -333,3 +334,31 @@ def test_seed_everything_false_draws_a_seed_per_run_and_a_resume_takes_the_check
     assert checkpoint_settings(tmp_path / "a" / "checkpoints" / "last.ckpt") == {
         **checkpoint_settings(tmp_path / "a" / "checkpoints" / "last.ckpt"), "seed": seeds[0],
         "epoch": 1}
+
+
+STEP_CHECKPOINTS = ("{class_path: lightning.pytorch.callbacks.ModelCheckpoint, init_args: "
+                    "{save_last: true, every_n_train_steps: 1}}")
+
+
+def test_a_checkpoint_saved_mid_epoch_is_counted_as_such_and_resumed_with_a_warning(
+        tmp_path, monkeypatch, capsys):
+    # a ModelCheckpoint of trainer.callbacks that saves last.ckpt every step writes it into
+    # the run's checkpoints/ too: a run killed in its last epoch was refused (`is of the
+    # run's last epoch (2 of max_epochs=2), so nothing is left to train`), its checkpoint's
+    # epoch taken for one that had ended; one killed earlier resumed "2 epochs done" after 1
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "run"
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--trainer.max_epochs=2",
+            "--trainer.limit_train_batches=3", "--oneshot.num_candidates=2",
+            "--oneshot.search_every_n_epochs=null", f"--oneshot.run_dir={run_dir}"]
+    crash = "{class_path: tests.helpers.CrashAt, init_args: {epoch: 1, batch: 2}}"
+    with pytest.raises(RuntimeError, match="crash at epoch 1, batch 2"):
+        main([*args, f"--trainer.callbacks=[{STEP_CHECKPOINTS}, {crash}]"])
+    last = run_dir / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="saved mid-epoch"):
+        assert main([*args, "--ckpt_path", "last"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Resuming the spos search from {last} (1 training epoch and 2 "
+                          f"batches of epoch 2 done, seed 0)"), out
+    assert (run_dir / "best_arch.yaml").is_file()

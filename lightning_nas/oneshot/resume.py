@@ -37,8 +37,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
-           "check_tau_schedule",
-           "epoch_end_checkpoint", "resolve_ckpt_path", "resume_hint"]
+           "check_tau_schedule", "epoch_end_checkpoint", "epochs_held", "held_text",
+           "resolve_ckpt_path", "resume_hint"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -79,10 +79,38 @@ def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | Non
     return path
 
 
+def _batches(ckpt: Mapping[str, Any]) -> int:
+    """The training batches a checkpoint holds of an epoch it was saved in before its end (a
+    ``ModelCheckpoint`` every ``n`` steps; the fit loop's progress says so), 0 for one saved
+    at an epoch's end (or one that does not say)."""
+    loops = ckpt.get("loops")
+    fit = loops.get("fit_loop") if isinstance(loops, Mapping) else None
+    progress = fit.get("epoch_loop.batch_progress") if isinstance(fit, Mapping) else None
+    if not isinstance(progress, Mapping) or progress.get("is_last_batch", True):
+        return 0
+    current = progress.get("current") or {}  # (saved in on_train_batch_end: "completed"
+    return int(current.get("processed") or current.get("completed") or 0)  # lags a batch)
+
+
+def epochs_held(settings: Mapping[str, Any]) -> int | None:
+    """The training epochs a checkpoint (its ``checkpoint_settings``) holds whole: its
+    ``epoch`` + 1 when saved at that epoch's end, its ``epoch`` when saved before (was:
+    + 1 for either, so a checkpoint of the last epoch's first steps read as of a finished
+    run).
+
+    Example:
+        >>> epochs_held({"epoch": 1, "batches": 0}), epochs_held({"epoch": 1, "batches": 2})
+        (2, 1)
+    """
+    epoch = settings.get("epoch")
+    return None if epoch is None else epoch + (not settings.get("batches"))
+
+
 def checkpoint_settings(path: Path) -> dict[str, Any]:
-    """``{"algorithm", "seed", "epoch"}`` (SPOS also ``"optimizer"``, DARTS/GDAS
-    ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's
-    checkpoint, read without loading its tensors.
+    """``{"algorithm", "seed", "epoch", "batches"}`` (SPOS also ``"optimizer"``, DARTS/GDAS
+    ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint, read without
+    loading its tensors; ``batches``: those of its ``epoch`` done when it was saved before
+    that epoch's end, else 0 (``epochs_held``).
 
     Raises:
         ConfigError: when the file is not a checkpoint of a one-shot search.
@@ -95,25 +123,28 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
             settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
-            return {"algorithm": "spos", **settings, "epoch": epoch}
+            return {"algorithm": "spos", **settings, "epoch": epoch, "batches": _batches(ckpt)}
     if isinstance(ckpt, Mapping) and "differentiable_nas" in ckpt:
         hparams = ckpt.get("hyper_parameters") or {}
         return {"algorithm": hparams.get("algorithm"), "seed": hparams.get("seed"),
                 "arch_lr": hparams.get("arch_lr"),
-                "arch_weight_decay": hparams.get("arch_weight_decay"), "epoch": epoch}
+                "arch_weight_decay": hparams.get("arch_weight_decay"), "epoch": epoch,
+                "batches": _batches(ckpt)}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
 
 
 def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool
-                 ) -> tuple[dict[str, Any], int | None]:
+                 ) -> tuple[dict[str, Any], int | None, int]:
     """Check the checkpoint at ``path`` against the run's ``algorithm`` and settings
     (``opts``: ``seed``, SPOS ``optimizer``, DARTS/GDAS ``arch_lr`` and
     ``arch_weight_decay``).
 
     Returns:
         The settings, with the checkpoint's seed when the config's is a fresh random one
-        (``seed_is_random``), and the number of training epochs the checkpoint holds.
+        (``seed_is_random``), the training epochs the checkpoint holds whole
+        (``epochs_held``), and the batches it holds of the next (0: saved at an epoch's end;
+        a resume from one saved mid-epoch is warned of).
 
     Raises:
         ConfigError: naming each setting that differs, with the checkpoint's value.
@@ -136,8 +167,30 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
         raise ConfigError(f"--ckpt_path {path} was written by a search with other settings: "
                           f"{'; '.join(differ)}; a resume goes on with the checkpoint's "
                           f"search, so resume with {fix}")
-    epoch = stored["epoch"]
-    return opts, None if epoch is None else epoch + 1  # saved at an epoch's end
+    if stored["batches"]:  # a ModelCheckpoint of trainer.callbacks every n steps wrote it
+        rank_zero_warn(
+            f"--ckpt_path {path} was saved mid-epoch ({_count(stored['batches'], 'batch', 'es')}"
+            f" of epoch {stored['epoch'] + 1} done): the run goes on from there, but Lightning "
+            f"restarts that epoch's data loader, so it is not the run an uninterrupted one "
+            f"makes; a checkpoint saved at an epoch's end resumes as that run (the run "
+            f"folder's last.ckpt, unless a ModelCheckpoint of trainer.callbacks with "
+            f"save_last writes its own last.ckpt there: give it another dirpath)")
+    return opts, epochs_held(stored), stored["batches"]
+
+
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    return f"{n} {noun}{plural * (n != 1)}"
+
+
+def held_text(epochs: int, batches: int) -> str:
+    """What a checkpoint holds, as a resume says it.
+
+    Example:
+        >>> held_text(1, 0), held_text(1, 2)
+        ('1 training epoch', '1 training epoch and 2 batches of epoch 2')
+    """
+    return _count(epochs, "training epoch") + (
+        f" and {_count(batches, 'batch', 'es')} of epoch {epochs + 1}" if batches else "")
 
 
 def _values(groups: list[dict[str, Any]], key: str) -> Any:
@@ -221,18 +274,19 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
                     f"from: the same command starts it anew")
         ckpt = LAST if written else str(ckpt_path)
         try:
-            epoch = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))["epoch"]
+            stored = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))
+            held, batches = epochs_held(stored), stored["batches"]
         except ConfigError:  # the resume names what is wrong with it
-            epoch = None
+            held, batches = None, 0
         words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
                  and not (i and argv[i - 1] in _CKPT_FLAGS)]
         epochs = (cfg.get("trainer") or {}).get("max_epochs")
-        if epoch is not None and isinstance(epochs, int) and 0 < epochs <= epoch + 1:
-            return (f"; its training had ended ({epoch + 1} epochs) and its final search or "
+        if held is not None and isinstance(epochs, int) and 0 < epochs <= held:
+            return (f"; its training had ended ({held} epochs) and its final search or "
                     f"fine-tune was interrupted: the same command without --ckpt_path runs "
                     f"it again (or resume with --ckpt_path {ckpt} and a higher "
                     f"--trainer.max_epochs)")
-        done = "" if epoch is None else f" ({epoch + 1} training epoch{'s' * bool(epoch)} done)"
+        done = "" if held is None else f" ({held_text(held, batches)} done)"
         return (f"; resume it from its checkpoint{done} with:\n  "
                 f"{shlex.join(['lightning-nas', *words, '--ckpt_path', str(ckpt)])}")
     return said

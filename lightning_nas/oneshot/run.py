@@ -37,7 +37,12 @@ from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
-from lightning_nas.oneshot.resume import check_resume, epoch_end_checkpoint, resolve_ckpt_path
+from lightning_nas.oneshot.resume import (
+    check_resume,
+    epoch_end_checkpoint,
+    held_text,
+    resolve_ckpt_path,
+)
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.trainer_checks import (
@@ -386,7 +391,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     drawn = (isinstance(cfg.get("seed_everything"), bool)  # true, false: a drawn seed, which
              and (cfg.get("oneshot") or {}).get("seed") is None)  # ranks take from rank 0
     if ckpt_path is not None:
-        opts, epochs = check_resume(ckpt_path, algorithm, opts, drawn)
+        opts, epochs, batches = check_resume(ckpt_path, algorithm, opts, drawn)
         done = _finished(run_dir, ckpt_path, epochs, trainer_cfg.get("max_epochs"),
                          finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
@@ -402,8 +407,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         held.enter_context(holding(run_dir, "then run it again (or resume a stopped run: "
                                             "--ckpt_path last)"))  # a second run: refused
         if ckpt_path is not None and verbose and rank_zero_only.rank == 0:
-            print(f"Resuming the {algorithm} search from {ckpt_path} ({epochs} training "
-                  f"epoch{'s' * (epochs != 1)} done, seed {opts['seed']})", flush=True)
+            print(f"Resuming the {algorithm} search from {ckpt_path} ("
+                  f"{held_text(epochs or 0, batches)} done, seed {opts['seed']})", flush=True)
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
