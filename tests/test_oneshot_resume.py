@@ -362,3 +362,20 @@ def test_a_checkpoint_saved_mid_epoch_is_counted_as_such_and_resumed_with_a_warn
     assert out.startswith(f"Resuming the spos search from {last} (1 training epoch and 2 "
                           f"batches of epoch 2 done, seed 0)"), out
     assert (run_dir / "best_arch.yaml").is_file()
+
+
+def test_a_finished_run_missing_an_output_is_not_taken_for_finished(tmp_path, monkeypatch,
+                                                                     capsys):
+    # was: best_arch.yaml alone marked a finished run: one killed before its subnet.pt was
+    # written "held the finished run's outputs" (exit 0)
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "run"
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--trainer.max_epochs=1",
+            "--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=null",
+            f"--oneshot.run_dir={run_dir}"]
+    assert main(args) == 0
+    (run_dir / "subnet.pt").unlink()
+    capsys.readouterr()
+    assert main([*args, "--ckpt_path", "last"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir} lacks subnet.pt" in err and "without --ckpt_path to run it again" in err

@@ -85,3 +85,23 @@ def test_each_validation_loaders_batches_reach_its_batch_hook(tmp_path):
     both = BlobData()
     both.val_set = TensorDataset(torch.cat([x, x1[:64]]), torch.cat([y, y1[:64]]))
     assert found.best_score == pytest.approx(_accuracy(found.subnet, both))
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_best_arch_yaml_is_written_after_the_subnet_it_describes(tmp_path, algorithm):
+    # was: best_arch.yaml first, then subnet.pt: a run killed (or failing) between them left
+    # a best_arch.yaml, which marks a finished run, beside no subnet.pt
+    pl.seed_everything(0, verbose=False)
+    (tmp_path / "subnet.pt").mkdir()  # subnet.pt cannot be written: the export fails there
+    if algorithm == "spos":
+        module, callbacks = TinySupernet(), [OneShotNAS(num_candidates=2, calibration_batches=0,
+                                                        export_dir=str(tmp_path))]
+        data: Any = BlobData()
+    else:
+        module, callbacks = DifferentiableNAS(TinySupernet(), num_classes=3,
+                                              export_dir=str(tmp_path)), []
+        data = BilevelData(BlobData())
+    with pytest.raises((OSError, RuntimeError)):  # (torch's, os.replace's)
+        _fit(tmp_path, module, data, callbacks)
+    assert not (tmp_path / "best_arch.yaml").exists()
+    assert not [p.name for p in tmp_path.iterdir() if "partial" in p.name]  # none half-written

@@ -48,7 +48,7 @@ from lightning_nas.oneshot.checks import (
     check_targets,
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
-from lightning_nas.oneshot.exported import export_checked
+from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
@@ -348,13 +348,12 @@ class OneShotNAS(pl.Callback):
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return
-        out = user_path(self.export_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "best_arch.yaml").write_text(dump_yaml(
-            {"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-             "mode": self.mode}))
-        (out / "history.json").write_text(json.dumps(self.history, indent=1))
-        torch.save(self.subnet.cpu(), out / "subnet.pt")
+        best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
+                          "mode": self.mode})
+        write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
+            "history.json": lambda path: path.write_text(json.dumps(self.history, indent=1)),
+            "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),
+            "best_arch.yaml": lambda path: path.write_text(best)})
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from torch import nn
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.oneshot.choices import get_path, set_path
-from lightning_nas.oneshot.exported import export_checked
+from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
@@ -132,18 +133,17 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max") -> dict[str, Path]:
-    """Write ``best_arch.yaml`` (with the candidates' scores and ``mode``), ``subnet.pt``,
-    ``alphas.json`` and (with matplotlib) ``alphas.png`` into ``export_dir``; return the
-    paths written, by stem."""
+    """Write ``alphas.json``, ``subnet.pt``, (with matplotlib) ``alphas.png`` and last
+    ``best_arch.yaml`` (with the candidates' scores and ``mode``) into ``export_dir``
+    (``write_outputs``); return the paths written, by stem."""
     out = user_path(export_dir)
-    out.mkdir(parents=True, exist_ok=True)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
-    files["best_arch"].write_text(dump_yaml(
-        {"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"), "mode": mode,
-         "candidates": [dict(c) for c in scored]}))
-    torch.save(copy.deepcopy(subnet).cpu(), files["subnet"])
-    files["alphas"].write_text(json.dumps(alphas, indent=1))
+    best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
+                      "mode": mode, "candidates": [dict(c) for c in scored]})
+    write_outputs(out, {
+        "alphas.json": lambda path: path.write_text(json.dumps(alphas, indent=1)),
+        "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu())})
     try:
         from lightning_nas.report.plots import plot_alphas
 
@@ -151,4 +151,5 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
         files["alphas_plot"] = out / "alphas.png"
     except ImportError:  # matplotlib is the optional ``plot`` extra
         pass
+    write_outputs(out, {"best_arch.yaml": lambda path: path.write_text(best)})  # a finished run
     return files

@@ -23,7 +23,9 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -41,7 +43,8 @@ from lightning_nas.oneshot.scoring import (
     validation_stage,
 )
 
-__all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once"]
+__all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once",
+           "write_outputs"]
 
 
 def export_float32(network: nn.Module, arch: Mapping[str, Any]) -> nn.Module:
@@ -124,3 +127,20 @@ def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Mo
                    f"{raised} (it normalizes or reshapes the input?): subnet.pt needs that "
                    f"step to score what the search scored, and a fine-tune of the network "
                    f"alone lacks it; move the step into the network (or into the data)")
+
+
+def write_outputs(out: Path, files: Mapping[str, Callable[[Path], Any]]) -> None:
+    """Write ``files`` (``{name: write(path)}``) into the folder ``out`` in their order, each
+    to a partial file beside its place (removed if it fails) and then moved in, so no file
+    stands there half-written; the callers give ``best_arch.yaml``, which marks a finished
+    run (``lightning-nas show``, a resume of a finished run), last (was: first, so a run
+    killed before its ``subnet.pt`` was written left a ``best_arch.yaml`` beside none)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, write in files.items():
+        partial = out / f".{name}.partial"
+        try:
+            write(partial)
+            os.replace(partial, out / name)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise

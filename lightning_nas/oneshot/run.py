@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from lightning_nas.config.load import block_settings, config_seed, section_targe
 from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import (
     check_resume,
@@ -218,8 +220,9 @@ def clear_outputs(run_dir: Path) -> None:
     Example:
         >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
     """
-    for name in RUN_OUTPUTS:
-        (run_dir / name).unlink(missing_ok=True)
+    for name in RUN_OUTPUTS:  # and what a run killed while writing it left (write_outputs)
+        for path in (run_dir / name, run_dir / f".{name}.partial"):
+            path.unlink(missing_ok=True)
 
 
 class _ClearOutputs(pl.Callback):
@@ -350,8 +353,9 @@ def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: An
     search or fine-tune); None for a checkpoint with epochs left."""
     if not isinstance(max_epochs, int) or epochs is None or epochs < max_epochs:
         return None
-    left = [name for name in ("best_arch.yaml", "finetune.json")[:1 + bool(finetune_epochs)]
-            if not (run_dir / name).is_file()]
+    outputs = ("best_arch.yaml", "subnet.pt", "subnet_finetuned.pt", "finetune.json")
+    left = [name for name in outputs[:2 + 2 * bool(finetune_epochs)]  # (was: best_arch.yaml
+            if not (run_dir / name).is_file()]  # alone, written first: beside no subnet.pt)
     last = f"{ckpt_path} is of the run's last epoch ({epochs} of max_epochs={max_epochs})"
     if left:
         raise ConfigError(f"{last}, so nothing is left to train, and {run_dir} lacks "
@@ -424,12 +428,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 subnet, datamodule, finetune_epochs,
                 trainer=finetune_trainer(trainer_kwargs),
                 num_classes=opts["num_classes"], lr=finetune_lr)
-            if rank_zero:
-                torch.save(tuned.net.cpu().float(),  # plain torch.nn, float32 as subnet.pt
-                           run_dir / "subnet_finetuned.pt")
-                (run_dir / "finetune.json").write_text(json.dumps(  # for lightning-nas show
-                    {"epochs": finetune_epochs, "lr": finetune_lr, "metrics": metrics},
-                    indent=1))
+            if rank_zero:  # plain torch.nn, float32 as subnet.pt; the json (show) last
+                tuned_json = json.dumps({"epochs": finetune_epochs, "lr": finetune_lr,
+                                         "metrics": metrics}, indent=1)
+                write_outputs(run_dir, {
+                    "subnet_finetuned.pt": functools.partial(torch.save, tuned.net.cpu().float()),
+                    "finetune.json": lambda path: path.write_text(tuned_json)})
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {finetune_epochs} epoch{'s' * (finetune_epochs != 1)}: "
