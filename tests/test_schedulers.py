@@ -4,6 +4,7 @@ Hyperband / median in the driver, promotion from a checkpoint, and DDP."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import random
@@ -73,6 +74,87 @@ def test_values_tied_with_a_rungs_cut_all_go_on():
     assert rule.decide(4, 1, 0.5) is Decision.PAUSE  # 4 values: the top 1 (0.2) goes on
     rule.record(5, [0.2])  # tied with the cut: promotable, as the first 0.2 is
     assert rule.promotable(5, 1) and rule.promotion({5: 1, 3: 1}) == 5
+
+
+@pytest.mark.parametrize("kind", [ASHARule, HyperbandRule])
+def test_a_promotion_among_tied_values_does_not_depend_on_the_order_paused(kind):
+    # a search keeps its paused trials in the order they paused (a promoted trial paused
+    # again goes last), a resume in trial order: the promotion among tied values (val_acc
+    # on a small validation set) went to whichever came first, so a resumed search
+    # promoted another trial than the uninterrupted one; the earlier trial goes now
+    rule = kind(min_epochs=1, max_epochs=9, eta=3)
+    keys = [1, 3, 5, 7, 9]  # (Hyperband's first bracket: rungs 1, 3, 9)
+    for key in keys:
+        rule.record(key, [0.5])
+    for order in itertools.permutations(keys):
+        assert rule.promotion(dict.fromkeys(order, 1)) == 1
+    rule.record(11, [0.5, 0.6, 0.7])  # a higher rung still goes first
+    assert rule.promotion({3: 1, 11: 3, 1: 1}) == 11
+
+
+#: val_acc at each of 8 epochs of the trials in the order they start (ASHA, eta 2: rungs
+#: 1, 2, 4, 8): trials 2 and 3 end up paused at rung 2, tied at 0.6, 3 before 2 (3 went on
+#: at rung 1, 2 was promoted from it later); trial 7's pause at rung 2 makes both promotable
+_TIED = [[0.9] * 8,
+         [0.5, 0.6, 0.6, 0.92, 0.9, 0.9, 0.9, 0.9],
+         [0.9, 0.6, 0.6, 0.91, 0.9, 0.9, 0.9, 0.9],
+         [0.1] * 8, [0.1] * 8, [0.1] * 8,
+         [0.95, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]]
+
+
+class _ScriptedSlot(TinyNet):
+    """Logs ``script[str(slot)][epoch]`` as ``val_acc``."""
+
+    def __init__(self, slot: int = 0, script: dict | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", self.hparams.script[str(self.hparams.slot)][self.current_epoch])
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_search_resumed_before_a_promotion_among_tied_trials_promotes_as_it_would_have(
+        tmp_path):
+    # was: the uninterrupted search promoted trial 3 first (paused first), the resumed one
+    # trial 2 (paused trials reloaded in trial order); trial 2 then reached rung 4 first,
+    # and trial 3, there after it with a lower value, paused where it had completed
+    space = {"slot": {"choice": list(range(7))}}
+    kw = {"optimizer": "RandomSearch", "seed": 0, "budget": 7, "verbose": False}
+    order = Search(None, space, objective=lambda arch: {"val_acc": 0.0},
+                   run_dir=tmp_path / "order", **kw).run()
+    slots = [t.arch["slot"] for t in sorted(order.trials, key=lambda t: t.trial_id)]
+    script = {str(slot): curve for slot, curve in zip(slots, _TIED, strict=True)}
+
+    def search(name: str, on_trial_end=None) -> Search:
+        return Search(_ScriptedSlot, space, model_init_args={"script": script},
+                      data=BlobData, data_init_args={"n": 64, "batch_size": 16},
+                      trainer={"max_epochs": 8, "limit_train_batches": 1,
+                               "limit_val_batches": 1, "logger": False},
+                      scheduler="asha", min_epochs=1, eta=2, max_epochs=8, monitor="val_acc",
+                      mode="max", run_dir=tmp_path / name, on_trial_end=on_trial_end, **kw)
+
+    def kill_after_7(result) -> None:
+        if result.trial_id == 7:
+            raise _Killed
+
+    def rows(name: str) -> list[tuple]:
+        with RunStore(tmp_path / name / "search.db") as store:
+            return [(t.trial_id, t.status.value, t.curve) for t in store.trials()]
+
+    search("straight").run()
+    with pytest.raises(_Killed):
+        search("resumed", kill_after_7).run()
+    assert rows("resumed")[6][1:] == ("PAUSED", pytest.approx([0.95, 0.1]))
+    search("resumed").run()
+    assert rows("resumed") == rows("straight")
+    # trial 2, the earlier of the tied, goes first: it reaches rung 4 first, so trial 3,
+    # there after it with a lower value, pauses
+    assert [(r[1], len(r[2])) for r in rows("straight")[1:3]] == [("COMPLETED", 8),
+                                                                  ("PAUSED", 4)]
 
 
 class _Value(float):

@@ -245,6 +245,9 @@ class ASHARule(Rule):
         return Decision.CONTINUE if self.promotable(key, epoch) else Decision.PAUSE
 
     def promotion(self, paused: Mapping[Hashable, int]) -> Hashable | None:
+        """The promotable one at the highest rung with the best value; of tied ones the
+        lowest key (an int: a search's trial number), in any order of ``paused`` (was: the
+        first listed, and a resumed search lists them by trial, not in the order paused)."""
         best = None
         cuts: dict[Hashable, tuple[dict[Hashable, float], float | None]] = {}  # each rung
         # (bracket) ranked once per call (was: once per paused trial)
@@ -258,8 +261,10 @@ class ASHARule(Rule):
             rivals, cut = cuts[group]
             if key in rivals and not self._better(cut, rivals[key]):
                 value = self.values[epochs][key]
-                if best is None or (epochs, value if self.mode == "max" else -value) > best[0]:
-                    best = ((epochs, value if self.mode == "max" else -value), key)
+                tie = -key if isinstance(key, (int, float)) else 0  # (a rule's own keys)
+                rank = (epochs, value if self.mode == "max" else -value, tie)
+                if best is None or rank > best[0]:
+                    best = (rank, key)
         return None if best is None else best[1]
 
     def first_epochs(self, key: Hashable) -> int | None:
