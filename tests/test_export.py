@@ -680,6 +680,42 @@ def test_a_finetune_that_ends_before_the_monitor_is_logged_is_refused_before_tra
     assert other.status is TrialStatus.FAILED
 
 
+class AccFromEpoch2(TinyNet):
+    """Its validation logs ``val_acc`` from epoch 2 on."""
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch >= 2:
+            return super().validation_step(batch, batch_idx)
+        self.log("val_warmup", 1.0)
+        return None
+
+
+@pytest.mark.parametrize("interval", [None, 0.5], ids=["every_2", "twice_in_every_2"])
+def test_a_finetune_reads_the_epoch_the_monitor_was_first_logged_in_by_its_schedule(
+        tmp_path, interval):
+    # validation every 2nd epoch (epochs 1 and 3; val_acc from epoch 3 on): was not
+    # compared (a curve of 2 values for 4 epochs), so max_epochs=2 trained and failed at its
+    # end; twice in those epochs (4 values, 4 epochs): its third value was taken for epoch
+    # 2's, so max_epochs=2 was refused asking for 3, which trained and failed alike
+    run = tmp_path / "run"
+    trainer = {"max_epochs": 4, "check_val_every_n_epoch": 2, "accelerator": "cpu",
+               "devices": 1, "logger": False}
+    if interval is not None:
+        trainer["val_check_interval"] = interval
+    Search(AccFromEpoch2, {"width": {"choice": [4, 8]}}, data=BlobData,
+           data_init_args={"batch_size": 48}, budget=1, seed=0, trainer=trainer, run_dir=run,
+           verbose=False).run()
+    if interval is None:
+        for max_epochs in (2, 3):
+            with pytest.raises(ConfigError, match=r"trial 1 first logged monitor 'val_acc' "
+                               r"in epoch 3 .* give max_epochs 4 or more"):
+                finetune(run, max_epochs=max_epochs)
+        assert not (run / "finetune").exists()
+        return
+    # several validations an epoch: which epoch a value is of is not known, not compared
+    assert finetune(run, max_epochs=2).status is TrialStatus.FAILED
+
+
 def test_finetune_trains_the_setup_the_best_trial_had(tmp_path):
     # was: the searched trainer.* values and a scheduler's max_epochs were left out, so the
     # fine-tune trained the Trainer's max_epochs (3) where the trial had trained 1 or 2

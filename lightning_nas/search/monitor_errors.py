@@ -136,8 +136,9 @@ def check_monitor_reached(monitor: str, curve: Sequence[float], epochs: int | No
     ``trainer``; the trial's ``searched``) would end before the first epoch in which the
     trial's validation logged ``monitor`` (a warm-up: its ``curve`` holds NaN before), so
     that none of its validations would log it and it would fail at its end (was: after
-    training all its epochs, exit 1). Only a trial that validated once per epoch (a value
-    per epoch in ``curve``) under the same validation schedule is compared.
+    training all its epochs, exit 1). Only a trial that validated once every
+    ``check_val_every_n_epoch`` epochs (a value per validated epoch in ``curve``) under the
+    same validation schedule is compared.
 
     Example:
         >>> check_monitor_reached("val_acc", [math.nan, 0.8], 2, 1, {"max_epochs": 1}, {})
@@ -146,12 +147,18 @@ def check_monitor_reached(monitor: str, curve: Sequence[float], epochs: int | No
         lightning_nas.errors.ConfigError: trial 1 first logged monitor 'val_acc' in epoch 1 ...
     """
     schedule = ("check_val_every_n_epoch", "val_check_interval")
-    if not curve or len(curve) != epochs or any(
+    every, interval = trainer.get(schedule[0]) or 1, trainer.get(schedule[1])
+    # one validation every ``every`` epochs (an int interval: every so many batches); was:
+    # any curve of a value an epoch, which several validations an epoch may give too
+    once = interval is None or (type(interval) is float and interval == 1.0)
+    if not curve or not once or type(every) is not int or type(epochs) is not int \
+            or len(curve) != epochs // every or any(
             trainer.get(key) != searched.get(key) for key in schedule):
         return
-    first = next((i for i, value in enumerate(curve)
+    index = next((i for i, value in enumerate(curve)
                   if value is not None and not math.isnan(value)), None)
     max_epochs = trainer.get("max_epochs")
+    first = 0 if not index else (index + 1) * every - 1  # the epoch of that validation
     if not first or type(max_epochs) is not int or max_epochs > first:
         return
     raise ConfigError(f"trial {trial} first logged monitor {monitor!r} in epoch {first} (its "
