@@ -205,6 +205,25 @@ class ClassesNet(TinyNet):
         self.num_classes = num_classes
 
 
+class AccAfterWarmup(TinyNet):
+    """Its validation logs ``val_acc`` from epoch ``first`` on (before: a warm-up, which
+    logs ``val_warmup`` only)."""
+
+    first = 1
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch >= self.first:
+            return super().validation_step(batch, batch_idx)
+        self.log("val_warmup", 1.0)
+        return None
+
+
+class AccFromEpoch2(AccAfterWarmup):
+    """Its validation logs ``val_acc`` from epoch 2 on."""
+
+    first = 2
+
+
 class NamedWidthNet(TinyNet):
     """``width`` by name: an argument of ``TinyNet``'s name but not of its type."""
 

@@ -17,7 +17,6 @@ import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
-from tests.helpers import TinyNet
 
 
 class CtrlCAtFirstBatch(pl.Callback):
@@ -36,16 +35,6 @@ class CtrlCAtEpoch(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module):
         if trainer.current_epoch == self.epoch:
             raise KeyboardInterrupt
-
-
-class AccAfterWarmup(TinyNet):
-    """Its validation logs ``val_acc`` from epoch 1 on (epoch 0: a warm-up)."""
-
-    def validation_step(self, batch, batch_idx):
-        if self.current_epoch >= 1:
-            return super().validation_step(batch, batch_idx)
-        self.log("val_warmup", 1.0)
-        return None
 
 
 class SigtermAtFirstBatch(pl.Callback):
@@ -686,7 +675,7 @@ def test_fit_and_finetune_say_bad_input_found_in_training_in_one_line_as_search(
     # was: a traceback and exit 1 ("Fine-tune failed: MonitorError: ...", "training failed:
     # ValueError: ...") where a search stops on the same error with one line, exit 2
     cfg = yaml.safe_load(config.read_text())
-    cfg["model"]["class_path"] = "tests.test_cli.AccAfterWarmup"
+    cfg["model"]["class_path"] = "tests.helpers.AccAfterWarmup"
     config.write_text(yaml.safe_dump(cfg))
     run, fit = tmp_path / "run", tmp_path / "fit"
     assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=2"]) == 0

@@ -470,7 +470,7 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
     (lambda c: c["search"].update(constraints=[{"class_path": "tests.helpers.CrashAt",
                                                 "init_args": {"epochz": 1}}]),
      ["search.constraints[0]=", "epochz: not an argument of CrashAt; did you mean 'epoch'? "
-      "it takes ['epoch']"]),
+      "it takes ['epoch', 'batch']"]),
     (lambda c: c["search"].update(max_params=True), ["`max_params`", "got True"]),
     (lambda c: c["model"]["init_args"].update(lr="abc"),
      ["model.lr='abc': expected float", "TinyNet.__init__"]),

@@ -19,7 +19,14 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet, lightning_cli_fit
+from tests.helpers import (
+    AccAfterWarmup,
+    AccFromEpoch2,
+    BlobData,
+    SigintAtFirstBatch,
+    TinyNet,
+    lightning_cli_fit,
+)
 
 
 @pytest.fixture
@@ -651,16 +658,6 @@ def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(
     assert finetune(finished_run, max_epochs=1, out_dir=tmp_path / "empty").checkpoint
 
 
-class AccAfterWarmup(TinyNet):
-    """Its validation logs ``val_acc`` from epoch 1 on (epoch 0: a warm-up)."""
-
-    def validation_step(self, batch, batch_idx):
-        if self.current_epoch >= 1:
-            return super().validation_step(batch, batch_idx)
-        self.log("val_warmup", 1.0)
-        return None
-
-
 def test_a_finetune_that_ends_before_the_monitor_is_logged_is_refused_before_training(
         tmp_path):
     # was: it trained all its epochs, none logged the monitor, and it failed (exit 1)
@@ -678,16 +675,6 @@ def test_a_finetune_that_ends_before_the_monitor_is_logged_is_refused_before_tra
     # another validation schedule than the trial's: not compared (it fails at its end)
     other = finetune(run, max_epochs=1, trainer={"val_check_interval": 0.5})
     assert other.status is TrialStatus.FAILED
-
-
-class AccFromEpoch2(TinyNet):
-    """Its validation logs ``val_acc`` from epoch 2 on."""
-
-    def validation_step(self, batch, batch_idx):
-        if self.current_epoch >= 2:
-            return super().validation_step(batch, batch_idx)
-        self.log("val_warmup", 1.0)
-        return None
 
 
 @pytest.mark.parametrize("interval", [None, 0.5], ids=["every_2", "twice_in_every_2"])

@@ -32,6 +32,20 @@ SPACE = {"width": {"choice": [4, 8, 16, 32]}, "depth": {"choice": [1, 2]},
          "lr": {"float": [0.05, 0.3]}}
 
 
+def _told_rejected(run_dir) -> tuple[list, list, list]:
+    """A search's trials ``(arch, status, score)`` and its tells in order ``(whether the told
+    architecture was rejected, loss, violation)``, and its events."""
+    from lightning_nas.arch import arch_key
+
+    with RunStore(run_dir / "search.db") as store:
+        full = [(t.arch, t.status, t.score) for t in store.trials()]
+        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
+        events = store.events()
+    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
+    return full, [(asked[e["ask"]] in rejected, e["loss"], e["violation"])
+                  for e in events if e["kind"] == "tell"], events
+
+
 def test_model_costs_count_params_without_training():
     costs = model_costs(lambda a: TinyNet(width=a["width"], depth=a["depth"]),
                         {"width": 16, "depth": 2})
@@ -250,7 +264,6 @@ def test_with_several_objectives_a_rejection_before_any_result_is_told_worse_tha
     # first objective above that the strategy ranked the rejected architecture its best
     import warnings
 
-    from lightning_nas.arch import arch_key
 
     space = {"c": {"choice": [1, 2, 3, 4, 5, 6]}, "d": {"choice": [0, 1, 2]}}
 
@@ -264,16 +277,11 @@ def test_with_several_objectives_a_rejection_before_any_result_is_told_worse_tha
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search(tmp_path / "full", 8)
-    with RunStore(tmp_path / "full" / "search.db") as store:
-        full = [(t.arch, t.status, t.score) for t in store.trials()]
-        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
-        events = store.events()
+    full, told, events = _told_rejected(tmp_path / "full")
     assert full[0][1] is TrialStatus.REJECTED  # before any result
-    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
-    told = [(asked[e["ask"]] in rejected, e["loss"]) for e in events if e["kind"] == "tell"]
     for i in range(2):  # each objective: the strategies learn from the first one
-        worst_result = max(loss[i] for was_rejected, loss in told if not was_rejected)
-        assert all(loss[i] > worst_result for was_rejected, loss in told if was_rejected), told
+        worst_result = max(loss[i] for was_rejected, loss, _ in told if not was_rejected)
+        assert all(loss[i] > worst_result for was_rejected, loss, _ in told if was_rejected), told
     # the inf in nevergrad's hypervolume bounds (its scalar unused here) warns nothing
     assert not [w for w in caught if w.category is RuntimeWarning
                 or "nan value" in str(w.message)], [str(w.message) for w in caught]
@@ -289,7 +297,6 @@ def test_a_rejection_before_any_result_waits_for_nevergrads_own_optimizers(tmp_p
     # on its Pareto front and into its hypervolume bounds, unpenalized: its scalar was 0.0
     # as every point's before its bounds are set); now told with the first result, as a
     # failure is, worse than it (per objective), with its violation
-    from lightning_nas.arch import arch_key
 
     space = {"c": {"choice": [1, 2, 3, 4, 5, 6]}, "d": {"choice": [0, 1, 2]}}
     goal = {"objectives": {"loss": "min", "size": "min"}} if multi else {
@@ -308,14 +315,8 @@ def test_a_rejection_before_any_result_waits_for_nevergrads_own_optimizers(tmp_p
                constraints=[lambda arch: 2.0 if arch["c"] <= 4 else 0.0]).run()
 
     search(tmp_path / "full", 4)
-    with RunStore(tmp_path / "full" / "search.db") as store:
-        full = [(t.arch, t.status, t.score) for t in store.trials()]
-        rejected = {arch_key(t.arch) for t in store.trials(TrialStatus.REJECTED)}
-        events = store.events()
+    full, told, events = _told_rejected(tmp_path / "full")
     assert full[0][1] is TrialStatus.REJECTED  # before any result
-    asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
-    told = [(asked[e["ask"]] in rejected, e["loss"], e["violation"])
-            for e in events if e["kind"] == "tell"]
     assert not told[0][0], told  # the first result first
     first = told[0][1] if multi else [told[0][1]]
     for was_rejected, loss, violation in told:
