@@ -68,7 +68,9 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
 )
 from lightning_nas.oneshot.spos_checks import check_one_search, check_val_data
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.objectives import told_loss, waits_for_a_result
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
     check_optimizer_name,
@@ -387,11 +389,13 @@ def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:
 
 
 class _FailedLater:
-    """Tells a search's optimizer its subnets' losses as the search loop tells a trial's
-    (``told_loss``, ``waits_for_a_result``): a NaN or infinite score (a subnet whose
-    metric diverged) is worse than every loss told by 1, and before any finite loss it
-    waits for the first (was: told as it was, which nevergrad clipped to 5e20, an outlier
-    to CMA and DE), unless the optimizer's next ask waits for its tell (Cobyla: 1.0)."""
+    """Tells a search's optimizer its subnets' losses as the search loop tells a trial's: a
+    NaN or infinite score (a subnet whose metric diverged) is a failure, told as
+    ``told_loss`` tells one (worse than every loss told by 1) once ``waits_for_a_result``
+    lets it (was: told as it was, which nevergrad clipped to 5e20, an outlier to CMA and
+    DE)."""
+
+    _FAILED = TrialResult(trial_id=0, arch={}, status=TrialStatus.FAILED)
 
     def __init__(self, optimizer: Any) -> None:
         self.optimizer = optimizer
@@ -406,9 +410,9 @@ class _FailedLater:
             waiting, self.waiting = self.waiting, []
             for failed in waiting:
                 self.tell(failed, math.nan)
-        elif self.losses or getattr(self.optimizer, "no_parallelization", False):
-            worse = max(self.losses, default=0.0) + 1.0
+        elif waits_for_a_result(self._FAILED, self.optimizer, bool(self.losses)):
+            self.waiting.append(candidate)
+        else:
+            worse = told_loss(self._FAILED, None, "min", self.losses)
             self.optimizer.tell(candidate, worse)
             self.losses.append(worse)
-        else:
-            self.waiting.append(candidate)
