@@ -981,6 +981,7 @@ if __name__ == "__main__":
                        "arch": nas.best_arch, "score": nas.best_score, "x": seen.x,
                        "initial": DifferentiableNAS(BatchNormSupernet(), seed=1).probabilities(),
                        "probs": nas.probabilities()}, f)
+        trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
 """
 
 

@@ -187,6 +187,7 @@ if __name__ == "__main__":
         json.dump({"paths": callback.paths, "best": callback.best_arch,
                    "score": callback.best_score, "history": callback.history}, f)
     torch.save(callback.subnet, os.path.join(out, f"subnet{trainer.global_rank}.pt"))
+    trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
 """
 
 
