@@ -290,9 +290,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         run_dir: a finished (or interrupted) search's run directory; its ``best.yaml`` is
             written again when it is not the current best's (a resume stopped before its
             export), unless ``export --trial`` chose it.
-        max_epochs: epochs of the fine-tune (default: the best trial's epochs); the
-            search's ``max_steps`` and ``max_time`` are dropped with it unless ``trainer``
-            gives them.
+        max_epochs: epochs of the fine-tune (default: the best trial's epochs), a positive
+            integer, or -1 (no limit) when ``trainer`` gives ``max_steps`` or ``max_time``;
+            the search's ``max_steps`` and ``max_time`` are dropped with it unless
+            ``trainer`` gives them.
         trainer: Trainer settings that override the search's; required for those the
             search was given as objects (callbacks, a logger), which the store cannot keep.
         from_checkpoint: start from the best trial's weights (``best.ckpt``), not scratch.
@@ -317,6 +318,13 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
+    limited = any(key in (trainer or {}) for key in ("max_steps", "max_time"))
+    if max_epochs is not None and not (type(max_epochs) is int and (
+            max_epochs >= 1 or max_epochs == -1 and limited)):  # was: -1 trained for ever
+        # (the search's step and time limits are dropped with max_epochs)
+        raise ConfigError(f"max_epochs must be a positive integer (the fine-tune's epochs), "
+                          f"or -1 (no limit) beside trainer max_steps or max_time; got "
+                          f"{max_epochs!r}")
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
                           f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")

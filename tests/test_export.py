@@ -145,6 +145,24 @@ def test_a_finetune_validating_every_0_epochs_is_one_line_before_any_folder(
     assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
 
 
+@pytest.mark.parametrize("epochs", [-1, 0, -2, True, 1.5])
+def test_a_finetune_of_no_epoch_limit_is_refused_before_any_folder(finished_run, epochs):
+    # was: max_epochs=-1 dropped the search's max_steps and max_time with the epochs, so the
+    # fine-tune trained for ever
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match=r"^max_epochs must be a positive integer \(the "
+                                          r"fine-tune's epochs\), or -1 \(no limit\) beside "
+                                          rf"trainer max_steps or max_time; got {epochs!r}$"):
+        finetune(finished_run, max_epochs=epochs)
+    assert sorted(finished_run.iterdir()) == folders
+
+
+def test_a_finetune_of_no_epoch_limit_ends_at_the_step_limit_given(finished_run):
+    result = finetune(finished_run, max_epochs=-1, trainer={"max_steps": 12})  # 3 an epoch
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.epochs == 4 and len(result.curve) == 4  # each epoch validated, then stopped
+
+
 def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finished_run):
     folders = sorted(finished_run.iterdir())
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 8)))
