@@ -319,9 +319,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
     limited = any(key in (trainer or {}) for key in ("max_steps", "max_time"))
-    if max_epochs is not None and not (type(max_epochs) is int and (
-            max_epochs >= 1 or max_epochs == -1 and limited)):  # was: -1 trained for ever
-        # (the search's step and time limits are dropped with max_epochs)
+    if type(max_epochs) is int and max_epochs < 0 and not (max_epochs == -1 and limited):
+        # was: -1 trained for ever (the search's step and time limits go with max_epochs);
+        # 0 and non-integers: check_validation_runs and check_trainer_kwargs refuse them
         raise ConfigError(f"max_epochs must be a positive integer (the fine-tune's epochs), "
                           f"or -1 (no limit) beside trainer max_steps or max_time; got "
                           f"{max_epochs!r}")

@@ -145,7 +145,7 @@ def test_a_finetune_validating_every_0_epochs_is_one_line_before_any_folder(
     assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
 
 
-@pytest.mark.parametrize("epochs", [-1, 0, -2, True, 1.5])
+@pytest.mark.parametrize("epochs", [-1, -2])
 def test_a_finetune_of_no_epoch_limit_is_refused_before_any_folder(finished_run, epochs):
     # was: max_epochs=-1 dropped the search's max_steps and max_time with the epochs, so the
     # fine-tune trained for ever
