@@ -315,6 +315,35 @@ def test_priors_tied_on_the_first_objective_are_ranked_by_the_next_ones(name):
     assert opt.ask().value == {"a": 2}  # the earlier best first
 
 
+@pytest.mark.parametrize("name", NAS_OPTIMIZERS)
+def test_priors_told_in_two_calls_act_as_one_call(name):
+    # was: a second tell_priors call ranked its own priors alone (the first call's best was
+    # no longer started from) and the default (Reinforce) told the first call's priors again
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))},
+                                   "b": {"choice": list(range(4))}})
+    earlier = [({"a": a, "b": b}, abs(a - 4) + abs(b - 2) / 3, f"t{a % 2}")
+               for a in range(6) for b in range(4)]
+    first, second = earlier[::2], earlier[1::2]  # the best, a=4 b=2, is in the first
+
+    def run(calls: list[list]) -> tuple[list, dict, list[str]]:
+        opt = make_optimizer(name, space, budget=8, seed=3)
+        for priors in calls:
+            tell_priors(opt, priors)
+        ranking = [arch_key(opt.codec.decode(g)) for g in opt.prior_ranking]
+        told = dict(opt.told)
+        asked = []
+        for _ in range(8):
+            candidate = opt.ask()
+            asked.append(arch_key(candidate.value))
+            opt.tell(candidate, float(candidate.value["a"] * 4 + candidate.value["b"]))
+        return ranking, told, asked
+
+    once, twice = run([first + second]), run([first, second])
+    assert twice == once
+    assert sorted(once[0]) == sorted(arch_key(arch) for arch, _, _ in earlier)  # both calls'
+    assert once[0][0] == arch_key({"a": 4, "b": 2})  # the earlier best
+
+
 def test_the_surrogate_keeps_the_priors_its_ranking_puts_first():
     # was: SurrogateEvolution ordered each task's priors by the first loss alone, ties in
     # the order given, so the best half it keeps of more than max_points priors held the

@@ -45,6 +45,7 @@ class NASOptimizer(base.Optimizer):
         #: every loss of each prior (``priors`` keeps the first), in the same order
         self.prior_losses: list[tuple[float, ...]] = []
         self.prior_ranking: list[Geno] = []  # best first, the tasks' rankings interleaved
+        self._priors_told = 0  # how many of ``priors`` the default ``_use_priors`` told
 
     # ----------------------------------------------------------------- nevergrad hooks
     def _internal_ask_candidate(self) -> ng.p.Parameter:
@@ -94,22 +95,24 @@ class NASOptimizer(base.Optimizer):
         interleaved (``prior_ranking``: each task's best, then each task's second, ...);
         ``_use_priors`` decides what the strategy does with them, learning from the first
         loss (``priors``). The default (used by ``Reinforce``) tells them as they are, like
-        any nevergrad optimizer.
+        any nevergrad optimizer. A second call adds its priors to the first's: the same
+        state as one call with both lists (was: the ranking held the second call's alone,
+        and the default told the first call's priors again).
         """
-        ranked = []
         for arch, loss, task in priors:
             losses = [math.inf if math.isnan(float(x)) else float(x)
                       for x in (loss if isinstance(loss, (list, tuple)) else [loss])]
-            geno = self.codec.encode(arch)
-            self.priors.append((geno, losses[0], task))
+            self.priors.append((self.codec.encode(arch), losses[0], task))
             self.prior_losses.append(tuple(losses))
-            ranked.append((geno, losses, task))
+        ranked = [(geno, losses, task) for (geno, _, task), losses
+                  in zip(self.priors, self.prior_losses, strict=True)]
         self.prior_ranking = list(dict.fromkeys(rank_priors(ranked)))
         self._use_priors()
 
     def _use_priors(self) -> None:
-        for geno, loss, _ in self.priors:
+        for geno, loss, _ in self.priors[self._priors_told:]:
             self._record(geno, loss, False)
+        self._priors_told = len(self.priors)
 
     def next_prior(self) -> Geno | None:
         """The best-ranked prior architecture neither told nor pending, or None."""
