@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import connection
 
 import lightning.pytorch as pl
 import pytest
@@ -18,7 +19,7 @@ import yaml
 from torch.utils.data import TensorDataset
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make_executor
 from lightning_nas.search.from_config import search_from_config
@@ -121,20 +122,49 @@ def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_noth
         assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 
 
+def _spec(tmp_path, trial_id: int) -> TrialSpec:
+    return TrialSpec(trial_id=trial_id, arch={"width": 8}, trial_dir=str(tmp_path / f"t{trial_id}"),
+                     model=TinyNet, data=BlobData, trainer={"max_epochs": 1})
+
+
+@pytest.mark.slow
+def test_a_result_woken_with_a_worker_dying_as_it_starts_is_returned_first(
+        tmp_path, monkeypatch):
+    # was: wait() raised the dying worker's SearchError from inside the loop over the woken
+    # workers, and the other worker's result, read in the same wait, was lost (the search
+    # stopped without storing it; a resume trained that trial again)
+    dying = tmp_path / "dying"
+    dying.mkdir()
+    (dying / "sitecustomize.py").write_text("import os\nos._exit(1)\n")  # before any import
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.submit(_spec(tmp_path, 1))  # worker 0 (worker 1 is started by the third submit)
+        assert pool.wait()[0].status is TrialStatus.COMPLETED  # worker 0 said it is ready
+        pool.submit(_spec(tmp_path, 2))  # worker 0 again
+        assert connection.wait([pool._workers[0].conn], timeout=300)  # trial 2's result
+        monkeypatch.setenv("PYTHONPATH", str(dying))
+        pool.submit(_spec(tmp_path, 3))  # worker 1, spawned now, dies as it starts
+        pool._workers[1].process.join(timeout=60)
+        assert pool._workers[1].process.exitcode == 1
+        results = pool.wait()  # both woken at once
+        assert [(r.trial_id, r.status) for r in results] == [(2, TrialStatus.COMPLETED)]
+        died = r"a worker process died while starting \(exit code 1\), before it ran trial 3"
+        with pytest.raises(SearchError, match=died):  # no new trial is started
+            pool.submit(_spec(tmp_path, 4))
+        with pytest.raises(SearchError, match=died):
+            pool.wait()
+        with pytest.raises(RuntimeError, match="no trial is running"):  # raised once
+            pool.wait()
+
+
 @pytest.mark.slow
 def test_process_executor_recycles_workers(tmp_path):
-    def spec(i: int) -> TrialSpec:
-        return TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(tmp_path / f"t{i}"),
-                         model=TinyNet, data=BlobData,
-                         trainer={"max_epochs": 1})
-
     with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1,
                          max_trials_per_worker=1) as pool:
         pool.start()
         first, ran_one = pool.pids(), pool._workers[0].process
-        pool.submit(spec(1))
+        pool.submit(_spec(tmp_path, 1))
         assert pool.wait()[0].status is TrialStatus.COMPLETED
-        pool.submit(spec(2))
+        pool.submit(_spec(tmp_path, 2))
         assert pool.wait()[0].status is TrialStatus.COMPLETED
         assert pool.pids() != first  # recycled after one trial
     assert ran_one.exitcode == 0  # a worker that ran a trial is asked to end, and ends itself
@@ -182,7 +212,7 @@ def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
 
 _MAIN_CLASS = """
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from tests.helpers import BlobData, TinyNet
 class MyNet(TinyNet):
     pass

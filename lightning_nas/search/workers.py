@@ -90,7 +90,8 @@ class ProcessExecutor(TrialExecutor):
     Workers are started with the ``spawn`` method, so a script that creates a search needs
     the usual ``if __name__ == "__main__":`` guard; a worker that dies before it starts
     (without the guard it runs the script again and fails) stops the search with a
-    ``SearchError`` that says so, rather than failing trials it never ran.
+    ``SearchError`` that says so, rather than failing trials it never ran (raised by the
+    next ``wait`` when other workers' results came with it: those are returned first).
 
     Args:
         num_workers: trials run at once.
@@ -114,6 +115,7 @@ class ProcessExecutor(TrialExecutor):
         self.cpu_threads = int(threads) if threads else None
         self._workers = [_Worker(env=env) for env in envs]
         self._ctx = mp.get_context("spawn")
+        self._died_starting: SearchError | None = None  # raised by the next wait()
 
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._ctx.Pipe()
@@ -134,6 +136,8 @@ class ProcessExecutor(TrialExecutor):
         return [w.process.pid for w in self._workers if w.process and w.process.is_alive()]
 
     def submit(self, spec: TrialSpec) -> None:
+        if self._died_starting is not None:  # no new trial once a worker died starting
+            raise self._died_starting  # (kept: the next wait raises it too)
         worker = next((w for w in self._workers if w.spec is None), None)
         if worker is None:
             raise RuntimeError("all workers are busy; wait() for a result first")
@@ -162,13 +166,30 @@ class ProcessExecutor(TrialExecutor):
         worker.process, worker.conn = None, None
 
     def wait(self) -> list[TrialResult]:
+        self._raise_died_starting()
         busy = [w for w in self._workers if w.spec is not None]
         if not busy:
             raise RuntimeError("no trial is running")
         while True:  # a READY message alone wakes the wait: wait on for a result
-            results = [r for r in map(self._collect, self._woken(busy)) if r is not None]
+            results = []
+            for worker in self._woken(busy):
+                try:
+                    result = self._collect(worker)
+                except SearchError as error:  # a worker died as it started: after the
+                    self._died_starting = error  # results woken with it (was: they were lost)
+                    continue
+                if result is not None:
+                    results.append(result)
             if results:
                 return results
+            self._raise_died_starting()
+
+    def _raise_died_starting(self) -> None:
+        """Raise the error of a worker that died as it started, kept by the ``wait`` that
+        returned the results woken with it."""
+        if self._died_starting is not None:
+            error, self._died_starting = self._died_starting, None
+            raise error
 
     @staticmethod
     def _woken(busy: list[_Worker]) -> list[_Worker]:
