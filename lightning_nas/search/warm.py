@@ -7,11 +7,11 @@ key): a key the earlier space lacked takes a fill value (``fill[key]``, else
 ``fill_value(param)``), a key the current space lacks is dropped, and an architecture with
 a value outside the current space is skipped. A key the earlier space lacked but its run
 had a value for (its config, its model's or data's arguments, its Trainer settings) takes
-that value unless ``fill`` names it. A dict one space chooses whole and the other
-searches as a group of keys maps key by key, either way (``warm_keys.py``). Each result
-keeps its score on its own task (its run's monitor and mode): the loss told is ``-score``
-for a maximised monitor, ``score`` otherwise, and ``task`` (the source folder) tells a
-strategy which results share a scale.
+that value unless ``fill`` names it (``warm_values.py``). A dict one space chooses whole
+and the other searches as a group of keys maps key by key, either way (``warm_keys.py``).
+Each result keeps its score on its own task (its run's monitor and mode): the loss told is
+``-score`` for a maximised monitor, ``score`` otherwise, and ``task`` (the source folder)
+tells a strategy which results share a scale.
 
 With several objectives (``objectives``), each result also gets ``losses``, one per
 objective, in this search's modes, and its ``loss`` is the first: costs counted for the
@@ -49,7 +49,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -57,24 +56,20 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.nodes import target_path
-from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError, StoreError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
-from lightning_nas.search.schedulers import scheduler_epochs
 from lightning_nas.search.warm_keys import (
     config_path,
     flat_arch,
     group_paths,
     holds_dicts,
     join_dicts,
-    placed,
     renamed,
     split_dicts,
 )
 from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
+from lightning_nas.search.warm_values import flat_params, nest, recorded_values, stored_space
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
 from lightning_nas.store import RunStore, open_run
@@ -109,126 +104,6 @@ def fill_value(param: Param) -> Any:
         mid = min(max(mid, low), high)  # rounding error past a bound is that bound
         return int(round(mid)) if isinstance(param, Int) else float(mid)
     raise TypeError(f"no fill value for {param!r}")
-
-
-def _flat_params(space: SearchSpace, prefix: str = "") -> dict[str, Param]:
-    """Every parameter by its dotted path (nested groups joined with dots)."""
-    out: dict[str, Param] = {}
-    for name, param in space.params.items():
-        if isinstance(param, SearchSpace):
-            out.update(_flat_params(param, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = param
-    return out
-
-
-def _stored_space(store: RunStore) -> SearchSpace | None:
-    """The space a source run searched (None for a store that holds none)."""
-    try:
-        return SearchSpace.from_dict(store.get_meta("space"))
-    except (SpaceError, TypeError, AttributeError):
-        return None
-
-
-def _nest(flat: Mapping[str, Any], space: SearchSpace, prefix: str = "") -> dict[str, Any]:
-    """The architecture of ``space`` whose dotted paths hold ``flat``'s values."""
-    return {name: _nest(flat, param, f"{prefix}{name}.") if isinstance(param, SearchSpace)
-            else flat[f"{prefix}{name}"] for name, param in space.params.items()}
-
-
-def _recorded(store: RunStore, space: SearchSpace, hydra: bool = False,
-              chosen: Mapping[str, str] | None = None, groups: Mapping[str, Any] | None = None,
-              values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The values an earlier run had for keys of ``space``, read from its config (a config
-    run; a Hydra sweep's composed job config, with what a trial's job composed otherwise,
-    ``values`` by dotted path, or from a sweep that stored none, the subtrees of the
-    config-group options it ran, ``chosen``: searched key to option; and the options its job
-    composed otherwise than the config, ``groups``: a nested group that a searched option's
-    defaults choose, ``model/backbone``) or its stored model, data and Trainer settings (a
-    DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept them;
-    ``trainer.max_epochs``: its scheduler's, which its complete trials trained), else the
-    default of its model's or data class's argument: a plain key (or a group's) is a model
-    argument, a dotted top-level key a path into the config; in a Hydra sweep (``hydra``:
-    this search is one) every key is a path into the config."""
-    config = store.get_meta("job_config" if store.get_meta("hydra") is not None
-                            else "config") or {}
-    for path, value in (values or {}).items():  # its job's own (was: its options' records,
-        config = placed(config, path, value)  # composed beside the first sample's values)
-    chosen = dict(chosen or {}) if values is None else {}
-    options = store.get_meta("job_options") or {}  # each searched option's subtrees
-    for key, option in chosen.items():  # (was: the default option's, for every trial)
-        config = {**config, **options.get(key, {}).get(option, {})}
-    nested = store.get_meta("job_nested_options") or {}  # a group searched under a searched
-    for key, option in chosen.items():  # parent's path: its subtree (was: missing)
-        record = nested.get(key) or {}
-        if option in record.get("options", {}):
-            path = record["path"]
-            config = placed(config, path, get_dotted(record["options"][option], path))
-    choices = {**(store.get_meta("job_choices") or {}), **(groups or {})}  # a sweep's
-    # config groups: the option (was: the config's, also where a trial's option chose another)
-    data = store.get_meta("data") or {}
-    if "instance" in data:  # a DataModule object: what its save_hyperparameters() kept
-        data = {**data, "init_args": store.get_meta("data_hparams") or {}}
-    stored = {"model": store.get_meta("model") or {}, "data": data,
-              "trainer": store.get_meta("trainer") or {}}
-    settings = store.get_meta("settings") or {}
-    out: dict[str, Any] = {}
-    for key in _flat_params(space):
-        name = next(n for n in space.params if key == n or key.startswith(f"{n}."))
-        rest = key[len(name):].split(".")[1:]
-        parts = [*name.lstrip("+").split("."), *rest] if is_dotted(name) or hydra else \
-            ["model", name, *rest]  # a sweep's keys are all paths into its job config
-        if key in choices:
-            out[key] = choices[key]
-            continue
-        if key == "trainer.max_epochs" and (epochs := scheduler_epochs(settings)) is not None:
-            out[key] = epochs  # its scheduler's, which its complete trials trained
-            continue
-        for root, path in ((config, parts), (stored.get(parts[0]) or {}, parts[1:])):
-            value = get_dotted(root, ".".join(path), _MISSING)
-            if value is not _MISSING:
-                out[key] = _resolved(config, ".".join(path), value) if chosen else value
-                break
-        else:  # left at the model's or data's default: its class says it (was: the
-            # model's only; a data argument took a fill value its trials never ran with)
-            if parts[0] in ("model", "data") and len(parts) == 2:
-                value = _default(config.get(parts[0]) or stored[parts[0]], parts[1])
-                if value is not _MISSING:
-                    out[key] = value
-    return out
-
-
-def _resolved(config: Mapping[str, Any], path: str, value: Any) -> Any:
-    """``value`` at ``path`` in ``config`` with its interpolation resolved as its job
-    resolved it (an option's subtree is stored as written); as it is where it does not
-    resolve here (no ``omegaconf``, or one only a job resolves)."""
-    if not (isinstance(value, str) and "${" in value):
-        return value
-    try:
-        from omegaconf import OmegaConf
-
-        node = OmegaConf.select(OmegaConf.create(dict(config)), path)
-        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    except Exception:  # noqa: BLE001 - OmegaConf's errors, or no omegaconf
-        return value
-
-
-def _default(node: Any, name: str) -> Any:
-    """The default of argument ``name`` of the class ``node`` builds (``_MISSING`` when it
-    has none or the class does not import here)."""
-    path = target_path(node) if isinstance(node, Mapping) else node
-    if not isinstance(path, str):
-        return _MISSING
-    try:
-        parameter = inspect.signature(import_object(path)).parameters.get(name)
-    except (ConfigError, TypeError, ValueError):
-        return _MISSING
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        return _MISSING
-    return parameter.default
-
-
-_MISSING = object()
 
 
 def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
@@ -284,7 +159,7 @@ def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None,
                name: str = "warm_start_fill") -> None:
     """Raise ``ConfigError`` unless every key of ``fill`` is a (dotted) key of ``space``
     with a value inside it (``name``: the setting, as the user writes it)."""
-    params = _flat_params(space)
+    params = flat_params(space)
     for key, value in (fill or {}).items():
         if key not in params:
             raise ConfigError(f"{name} key {key!r} is not a key of the search space; "
@@ -317,7 +192,7 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
         ConfigError: a source is not a run directory, or ``fill`` names a key the space
             lacks or a value outside it.
     """
-    params = _flat_params(space)
+    params = flat_params(space)
     fill = dict(fill or {})
     check_fill(space, fill)
     check_sources(sources)
@@ -346,14 +221,14 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     options = store.get_meta("job_options") or {}  # a sweep's searched config groups
     by_option: dict[str, dict[str, Any]] = {}  # their options a trial ran: its values
     jobs = store.get_meta("job_trials") or {}  # the config groups each job composed
-    stored = _stored_space(store)  # read once per source, not per trial
+    stored = stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else group_paths(stored)
     hydra = store.get_meta("hydra") is not None
     named = {config_path(k, space.params, here_hydra): k for k in params}  # this space's
     # keys as this search means them; the source's as the source meant them (was: both
     # the source's way, so a sweep's model.depth was dropped for a plain search's depth)
     dicts = {path: k for path, k in named.items() if holds_dicts(params[k])}
-    src = {} if stored is None else _flat_params(stored)
+    src = {} if stored is None else flat_params(stored)
     top = [] if stored is None else list(stored.params)
     inside = {config_path(k, top, hydra): p for k, p in src.items()}
     had = set(renamed(src, top, named, hydra)) | {  # or inside a dict, or around its keys
@@ -372,8 +247,8 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         chosen = {k: str(trial.arch[k]) for k in options if k in trial.arch}
         job = jobs.get(str(trial.trial_id), {})  # its nested groups' options, its values
         if (seen := repr((chosen, job))) not in by_option:  # its own (was: the default's)
-            by_option[seen] = _recorded(store, space, here_hydra, chosen,
-                                        job.get("choices", {}), job.get("values"))
+            by_option[seen] = recorded_values(store, space, here_hydra, chosen,
+                                              job.get("choices", {}), job.get("values"))
         recorded = by_option[seen]
         names = trial.arch if stored is None else top
         # a dict the trial chose, opened into this space's keys, or its group keys joined
@@ -397,7 +272,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             if key not in params and key not in rep.dropped:
                 rep.dropped.append(key)
         try:
-            arch = space.validate(_nest(mapped, space))
+            arch = space.validate(nest(mapped, space))
         except SpaceError as err:
             rep.out_of_space.append([trial.trial_id, str(err).splitlines()[0]])
             continue

@@ -66,10 +66,11 @@ def holds_dicts(param: Param) -> bool:
 
 
 def config_path(key: str, top: Iterable[str], hydra: bool) -> str:
-    """The config path a space key names, as ``_recorded`` reads it: ``width`` (a model
-    argument), ``model.width`` and ``model.init_args.width`` are all ``model.width``; in a
-    Hydra sweep's run every key is a path into its job config, ``+model.dims`` and
-    ``++model.dims`` (Hydra's override adding the key) too: ``model.dims``."""
+    """The config path a space key names, as ``recorded_values`` (``warm_values.py``) reads
+    it: ``width`` (a model argument), ``model.width`` and ``model.init_args.width`` are all
+    ``model.width``; in a Hydra sweep's run every key is a path into its job config,
+    ``+model.dims`` and ``++model.dims`` (Hydra's override adding the key) too:
+    ``model.dims``."""
     name = next((n for n in top if key == n or key.startswith(f"{n}.")), key)
     path = key.lstrip("+") if hydra or is_dotted(name) else f"model.{key}"  # was: kept +
     return ".".join(part for part in path.split(".") if part not in ARGS_KEYS)
