@@ -43,7 +43,7 @@ from typing import Any
 from benchmarks.spread import spearman
 from lightning_nas.arch import arch_key
 from lightning_nas.benchmarks.nb201 import NB201
-from lightning_nas.search.loop import MAX_REPEATS
+from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
 

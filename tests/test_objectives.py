@@ -23,8 +23,8 @@ from lightning_nas.export import load_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import keep_top_checkpoints
 from lightning_nas.search.costs import model_costs
-from lightning_nas.search.loop import MAX_REPEATS
 from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
+from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, ConfigureModelNet, TinyNet
 

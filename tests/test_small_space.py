@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from benchmarks import digits_space, small_space
-from lightning_nas.search.loop import MAX_REPEATS
+from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
 
 

@@ -3,6 +3,8 @@
 ``SearchLoop`` is the state of one invocation of a search: the optimizer (replayed from the
 store), the scheduler rule, the trials in flight and the paused ones. It gets the settings
 and a ``TrialTemplate`` (each trial's spec); ``Search.run`` makes one and calls ``run``.
+What the optimizer proposes and is told (repeats, twins, rejections, the losses told, the
+replay at a resume) is its ``Proposals`` (``search/proposals.py``).
 
 The loop, in short::
 
@@ -13,7 +15,6 @@ The loop, in short::
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.asktell import UNLOGGED, AskTell
+from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
     checkpoint_complete,
     drop_checkpoints,
@@ -34,20 +35,17 @@ from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
-from lightning_nas.search.objectives import told_loss, waits_for_a_result
 from lightning_nas.search.progress import Progress, trial_line
+from lightning_nas.search.proposals import MAX_REPEATS, Proposals
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
-from lightning_nas.strategies.base import NASOptimizer
 
 __all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
 
-#: consecutive proposals of already-evaluated architectures before the search gives up
-MAX_REPEATS = 200
 #: stored statuses whose loss the optimizer was told
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses of trials done: the progress bar's count
@@ -77,24 +75,21 @@ class SearchLoop:
         self.template, self.store, self.executor = template, store, executor
         self.optimizer, self.rule, self.on_trial_end = optimizer, rule, on_trial_end
         self.constraints = settings.limits.build()
-        self.seen: dict[str, Any] = {}  # arch key -> loss told (a list: multi-objective)
-        self.violated: dict[str, float] = {}  # arch key -> violation of a REJECTED one
         self.costs = Counts(template.costs if template.cost_names else None)
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
-        self.twins: dict[str, list[Any]] = {}  # running arch key -> repeated proposals
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
-        #: failures before any result (no scale yet for "worse than anything"): told after
-        #: the first result; arch key -> (the failure, its candidates)
-        self.untold: dict[str, tuple[TrialResult, list[Any]]] = {}
-        self.told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
-                            for t in store.trials())
-        self.asking, self.rejected = True, 0  # rejected: in the last proposals' streak
+        told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
+                       for t in store.trials())
+        self.asking = True
         self.start = time.monotonic()
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
                                  initial=sum(map(store.count, _STOPPED)))  # (a resume's)
         self.log = AskTell(optimizer, space, store, settings.goal.optimizer,
                            seeded=settings.goal.seed is not None)
+        #: the proposals, and what the optimizer was told of them
+        self.proposals = Proposals(self.log, optimizer, space, store, self.goal, self.costs,
+                                   self.constraints, not template.objective, told_any, self.say)
         #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         interrupted = self.failures.interrupted(  # first: one it fails is replayed as such
@@ -113,45 +108,16 @@ class SearchLoop:
 
     # ----------------------------------------------------------------- resume
     def _replay(self) -> None:
-        """Replay the optimizer's asks and tells on the fresh optimizer (a store written
-        before they were logged: tell its finished trials); reload paused trials."""
+        """Reload paused trials (and the scheduler rule's curves); replay the optimizer's
+        asks and tells on the fresh optimizer (``Proposals.replay``)."""
         trials = self.store.trials()
         for old in trials:
             if old.status is TrialStatus.PAUSED:
                 self.paused[old.trial_id] = old
-            if old.status is TrialStatus.REJECTED:  # its amount: the log's (replayed below)
-                self.violated[arch_key(old.arch)] = 1.0
             if self.rule is not None and old.curve and old.status is not TrialStatus.FAILED \
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
                 self.rule.record(old.trial_id, old.curve)  # a FAILED one: none, as when live
-        if self.log.replay():
-            if self.log.diverged_at is not None:
-                self.say(f"The optimizer proposed another architecture than before at ask "
-                         f"{self.log.diverged_at} of the replay; the search goes on from the "
-                         f"stored results, no longer exactly as before.")
-            self.seen.update(self.log.seen)
-            self.violated.update(self.log.violated)
-            for old in trials:  # untold: FAILED (interrupted, or before any result), REJECTED
-                if old.status is not TrialStatus.RUNNING and old.trial_id in self.log.pending \
-                        and old.trial_id not in self.failures.waiting:
-                    key = arch_key(old.arch)
-                    if old.status is TrialStatus.REJECTED:  # its amount, as live
-                        self.violated[key] = self._violation(old.arch, key)[0]
-                    self._tell(old, key, [self.log.pending_trial(old.trial_id),
-                                          *self.log.twins_of(key)])
-            return
-        if trials:  # a store written before events were logged (was: nothing said)
-            self.say(UNLOGGED)
-        for old in trials:  # logs the replay: later resumes replay events
-            if old.status is TrialStatus.RUNNING or old.trial_id in self.failures.waiting:
-                continue
-            loss = self._loss(old)
-            candidate = self.log.given(old.arch, old.trial_id)
-            if old.status is TrialStatus.REJECTED:
-                self.log.tell([candidate], loss, violation=1.0)
-            else:
-                self.log.tell([candidate], loss)
-            self.seen[arch_key(old.arch)] = loss
+        self.proposals.replay(trials, self.failures.waiting)
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> None:
@@ -213,7 +179,8 @@ class SearchLoop:
             return False
         self._time_up()
         # failures before any result wait in ``untold``; a promoted trial is seen and running
-        done = {*self.seen, *self.untold, *(arch_key(a) for a, _ in self.running.values())}
+        done = {*self.proposals.seen, *self.proposals.untold,
+                *(arch_key(a) for a, _ in self.running.values())}
         if self.asking and len(done) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
             self.asking = False
@@ -226,7 +193,7 @@ class SearchLoop:
             self.used -= 1
             key, pending = arch_key(old.arch), self.log.pending_trial(old.trial_id)
             if pending is not None:
-                self._tell(old, key, [pending, *self.log.twins_of(key)])
+                self.proposals.tell(old, key, [pending, *self.log.twins_of(key)])
         if self.interrupted:
             old = self.interrupted.pop(0)
             if old.trial_id in self.promoted:  # it goes on as its promotion did
@@ -235,15 +202,15 @@ class SearchLoop:
             reopened = old.trial_id in self.failures.waiting  # its error stopped the search
             if reopened:
                 self.failures.restart(old.trial_id)
-                self.seen.pop(arch_key(old.arch), None)  # told its failure: told again
+                self.proposals.seen.pop(arch_key(old.arch), None)  # told its failure: told again
             else:
                 self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
             if candidate is None and (reopened or not (self.rule is not None and old.curve)):
                 candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
             key = arch_key(old.arch)
-            self.twins.setdefault(key, []).extend(self.log.twins_of(key))  # (before a told
-            self._submit(old.trial_id, old.arch, candidate)  # failure of its count's build)
+            self.proposals.twins.setdefault(key, []).extend(self.log.twins_of(key))  # (before
+            self._submit(old.trial_id, old.arch, candidate)  # a told failure of its count's build)
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
@@ -256,10 +223,11 @@ class SearchLoop:
         while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
             arch = self.space.validate(self.retrain.pop(0))
             key = arch_key(arch)
-            if key in self.seen or key in self.twins or key in self.untold:  # trained already
+            if key in self.proposals.seen or key in self.proposals.twins \
+                    or key in self.proposals.untold:  # trained already
                 self.retrain_left -= 1
                 continue
-            amount, reason = self._violation(arch, key)
+            amount, reason = self.proposals.violation(arch, key)
             if amount > 0:  # never trained, as a proposal would not be
                 self.say(f"[warm start] not trained again: {reason}  {format_arch(arch)}")
                 self.retrain_from -= 1  # (said above)
@@ -276,11 +244,11 @@ class SearchLoop:
                      f"the earlier runs gave {self.retrain_from} distinct "
                      f"architectures within the limits: no more to train again")
             self.retrain_left = 0
-        proposal = self._propose()
+        proposal = self.proposals.propose()
         if proposal is None:  # only repeats or rejected: wait for running trials, or stop
             if not self.running:
                 self.say(f"The optimizer proposed {MAX_REPEATS} architectures in a row that "
-                         f"were evaluated already or, {self.rejected} of them, broke the "
+                         f"were evaluated already or, {self.proposals.rejected} of them, broke the "
                          f"limits or constraints (REJECTED); stopping.")
                 self.asking = False
             return False
@@ -311,56 +279,10 @@ class SearchLoop:
             return False
         return True
 
-    def _propose(self) -> tuple[dict[str, Any], Any] | None:
-        """Ask until a new architecture comes; repeats are told their score (or wait for
-        the running twin's). None after ``MAX_REPEATS`` repeats or rejected in a row."""
-        self.rejected = 0
-        for _ in range(MAX_REPEATS):
-            candidate = self.log.ask()
-            arch = self.space.validate(candidate.value)
-            key = arch_key(arch)
-            if key in self.seen:  # a rejected one is told its violation again
-                self.log.repeated(candidate, self.seen[key], violation=self.violated.get(key))
-            elif key in self.twins or key in self.untold:  # told with the trial's loss
-                self.log.twin(candidate)
-                (self.twins[key] if key in self.twins else self.untold[key][1]).append(candidate)
-            elif self._feasible(arch, key, candidate):
-                return arch, candidate
-            else:
-                self.rejected += 1
-        return None
-
-    def _violation(self, arch: dict[str, Any], key: str) -> tuple[float, str]:
-        """Count the architecture's costs (if needed); how far it violates the limits, why."""
-        costs = self.costs(arch, key)
-        return self.constraints.violation(arch, costs) if self.constraints else (0.0, "")
-
-    def _feasible(self, arch: dict[str, Any], key: str, candidate: Any) -> bool:
-        """Check the candidate (``_violation``); a violating one is told to nevergrad as a
-        violation, stored REJECTED, never trained."""
-        amount, reason = self._violation(arch, key)
-        if amount <= 0:
-            return True
-        with self.store.transaction():
-            rejected = TrialResult(trial_id=self.store.start_trial(arch), arch=arch,
-                                   status=TrialStatus.REJECTED, error=reason,
-                                   metrics=self.costs(arch, key), finished=time.time())
-            self.store.finish_trial(rejected)
-            if waits_for_a_result(rejected, self.optimizer, self.told_any):  # asked now,
-                self.log.started(candidate, rejected.trial_id)  # told with the first result
-                self.untold[key] = (rejected, [candidate])
-            else:
-                self.seen[key] = self._loss(rejected)
-                self.log.repeated(candidate, self.seen[key], trial_id=rejected.trial_id,
-                                  violation=amount)
-        self.violated[key] = amount
-        self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
-        return False
-
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
         key = arch_key(arch)
-        self.twins.setdefault(key, [])
+        self.proposals.twins.setdefault(key, [])
         self.running[trial_id] = (arch, candidate)
         counted = self.costs(arch, key)  # (counted here after a resume)
         if key in self.costs.unbuilt:  # its model raised when built to count: failed so
@@ -375,24 +297,6 @@ class SearchLoop:
         self.executor.submit(spec)
 
     # ----------------------------------------------------------------- results
-    def _loss(self, result: TrialResult) -> Any:
-        """What nevergrad is told (``told_loss``): worse than anything seen for a failure
-        (with nothing seen: ``inf`` for this package's strategies, else 1.0)."""
-        return told_loss(result, self.goal.objectives, self.goal.mode, list(self.seen.values()),
-                         counted=not self.template.objective,
-                         unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else 1.0)
-
-    def _tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
-        """Tell ``candidates`` the result's loss; one that ``waits_for_a_result`` waits in
-        ``untold``, told as worse than the first result with it (a rejection: its violation)."""
-        if waits_for_a_result(result, self.optimizer, self.told_any):
-            self.untold[key] = (result, candidates)
-            return
-        for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
-            self.seen[k] = self._loss(told)
-            self.log.tell(waiting, self.seen[k], violation=self.violated.get(k))  # (rejected)
-        self.told_any, self.untold = True, {}
-
     def _record(self, result: TrialResult) -> None:
         arch, candidate = self.running.pop(result.trial_id)
         earlier = self.store.get(result.trial_id) if candidate is None else None
@@ -415,8 +319,8 @@ class SearchLoop:
         elif self.rule is not None:
             self.rule.record(result.trial_id, result.curve)
         if candidate is not None:  # told once: when the trial first stops
-            self._tell(result, key, [candidate, *self.twins.get(key, [])])
-        self.twins.pop(key, None)
+            self.proposals.tell(result, key, [candidate, *self.proposals.twins.get(key, [])])
+        self.proposals.twins.pop(key, None)
         if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
             self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)
             self._drop(result, False)
