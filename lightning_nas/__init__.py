@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from lightning_nas.module import NASModule
     from lightning_nas.oneshot.callback import OneShotNAS
     from lightning_nas.search.callbacks import PruningCallback
-    from lightning_nas.search.facade import Search, SearchResult
+    from lightning_nas.search.facade import Search
+    from lightning_nas.search.search_result import SearchResult
     from lightning_nas.search.settings import SearchSettings
     from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, SearchSpace
 
 _EXPORTS = {
     "Search": "lightning_nas.search.facade",
-    "SearchResult": "lightning_nas.search.facade",
+    "SearchResult": "lightning_nas.search.search_result",
     "SearchSettings": "lightning_nas.search.settings",
     "SearchSpace": "lightning_nas.space",
     "Choice": "lightning_nas.space",

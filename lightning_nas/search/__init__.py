@@ -19,8 +19,9 @@ from lightning_nas._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import PruningCallback, TrialReporter
-    from lightning_nas.search.facade import Search, SearchResult
+    from lightning_nas.search.facade import Search
     from lightning_nas.search.from_config import search_from_config
+    from lightning_nas.search.search_result import SearchResult
     from lightning_nas.search.settings import (
         EarlyStopping,
         Execution,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "Search": "lightning_nas.search.facade",
-    "SearchResult": "lightning_nas.search.facade",
+    "SearchResult": "lightning_nas.search.search_result",
     "SearchSettings": "lightning_nas.search.settings",
     "Goal": "lightning_nas.search.settings",
     "Execution": "lightning_nas.search.settings",

@@ -1,9 +1,9 @@
-"""``Search``: a multi-trial architecture search over a user's LightningModule, and the
-``SearchResult`` it returns.
+"""``Search``: a multi-trial architecture search over a user's LightningModule; ``run``
+returns a ``SearchResult`` (``search_result``).
 
-``Search`` checks everything that can be checked before a trial trains, opens (or resumes)
-the run store, and hands a ``SearchLoop`` its settings, a ``TrialTemplate``, an executor and
-a nevergrad optimizer.
+``Search`` checks everything that can be checked before a trial trains (``facade_checks``),
+opens (or resumes) the run store, and hands a ``SearchLoop`` its settings, a
+``TrialTemplate``, an executor and a nevergrad optimizer.
 
 Example:
     >>> from lightning_nas import Search
@@ -23,83 +23,36 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 
-from lightning_nas.config.factories import (
-    DataFactory,
-    ModelFactory,
-    check_search_trainer,
-    check_trainer_kwargs,
-    check_validation_runs,
-)
-from lightning_nas.config.instantiate import short
+from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
-from lightning_nas.results import TrialResult, TrialStatus, leaderboard
-from lightning_nas.search.costs import check_counting
-from lightning_nas.search.executor import InlineExecutor, TrialExecutor
-from lightning_nas.search.executors import check_devices_per_trial, make_executor
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.executor import TrialExecutor
+from lightning_nas.search.executors import make_executor
+from lightning_nas.search.facade_checks import check_arguments, check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
-from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
-from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
-from lightning_nas.search.runner import check_sendable, check_trial_processes
+from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.search.schedulers import Rule, make_rule
+from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings
-from lightning_nas.search.space_values import (
-    check_trainer_combinations,
-    space_options,
-    trainer_options,
-    value_at,
-    with_value,
-)
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
-from lightning_nas.search.warm import check_fill
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, check_as_it_is, open_search_store
 from lightning_nas.store_checks import check_search_folder
-from lightning_nas.strategies import check_optimizer_runs, make_optimizer
+from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
 
-__all__ = ["DRY_BUILD_ARCHS", "Search", "SearchResult"]
-
-#: sampled architectures a dry build tries before a model or data error is a config error
-DRY_BUILD_ARCHS = 5
-
-
-@dataclass
-class SearchResult:
-    """What ``Search.run`` returns: the best trial and all trials, best first on request."""
-
-    best: TrialResult | None
-    trials: list[TrialResult]
-    run_dir: Path
-    monitor: str
-    mode: str
-    objectives: Objectives | None = None
-
-    def leaderboard(self, k: int | None = None) -> list[TrialResult]:
-        """COMPLETED trials, best first, in the store's order (``best`` first: ties by the
-        later objectives, then the earlier trial)."""
-        done = leaderboard(self.trials, self.mode,
-                           None if self.objectives is None else self.objectives.to_dict())
-        return done if k is None else done[:k]
-
-    def pareto_front(self) -> list[TrialResult]:
-        """The COMPLETED trials no other trial beats in every objective (multi-objective
-        searches; the leaderboard's best trial alone otherwise)."""
-        if self.objectives is None:
-            return self.leaderboard(1)
-        return pareto_front(self.leaderboard(), self.objectives)
-
+__all__ = ["Search"]
 
 class Search:
     """A multi-trial architecture search over a user's LightningModule.
@@ -134,9 +87,9 @@ class Search:
                  data_init_args: Mapping[str, Any] | None = None,
                  on_trial_end: Callable[[TrialResult], None] | None = None,
                  config: Mapping[str, Any] | None = None, **options: Any) -> None:
-        _check_arguments(trainer=trainer, model_init_args=model_init_args,
-                         data_init_args=data_init_args, config=config, settings=settings,
-                         on_trial_end=on_trial_end)
+        check_arguments(trainer=trainer, model_init_args=model_init_args,
+                        data_init_args=data_init_args, config=config, settings=settings,
+                        on_trial_end=on_trial_end)
         self.settings = (settings or SearchSettings()).replace(**options)
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         if objective is not None and not callable(objective):
@@ -160,14 +113,14 @@ class Search:
         self.on_trial_end = on_trial_end
         self.config = dict(config) if config else None
         self.template = self._template()
-        self._check()
+        check_search(self)
 
     @property
     def run_dir(self) -> Path:
         """The run folder."""
         return self.settings.run_dir
 
-    # ----------------------------------------------------------------- checks
+    # ----------------------------------------------------------------- parts
     def _template(self) -> TrialTemplate:
         goal, stopping = self.settings.goal, self.settings.early_stopping
         wanted = set(self.settings.limits.build().needs())
@@ -181,103 +134,6 @@ class Search:
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]
                 if self.objective is not None or name not in wanted))
-
-    def _check(self) -> None:
-        """Everything that can be checked before a trial trains, then a dry build of a
-        trial's model, data and Trainer (nothing trains, nothing is written)."""
-        self.space.check_searchable("or train it with lightning-nas fit")
-        executor = self.settings.execution.executor  # a TrialExecutor says its workers
-        workers = (executor.num_workers if isinstance(executor, TrialExecutor)
-                   else self.settings.execution.num_workers)
-        check_optimizer_runs(self.settings.goal.optimizer, self.space, self.settings.goal.budget,
-                             workers, warm=bool(self.settings.transfer.warm_start))
-        check_devices_per_trial(executor, workers, self.settings.execution.devices_per_trial,
-                                self.trainer, self.settings.execution.ray)  # CPU trials
-        check_trainer_kwargs(self.trainer)
-        check_validation_runs(self.trainer, self.settings.goal.monitor)
-        check_search_trainer(self.trainer)
-        check_fill(self.space, self.settings.transfer.warm_start_fill)
-        archs = [self.space.sample(seed=(self.settings.goal.seed or 0) + i)
-                 for i in range(DRY_BUILD_ARCHS)]
-        searched = trainer_options(space_options(self.space))  # trainer.* keys' values
-        # DDP trials: rank processes of their own (the config's Trainer or a searched one)
-        ranks = check_trial_processes(self.trainer, searched)
-        self.model.check(self.space.names())
-        self.model.check_groups(archs[0])
-        self.data.check(self.space.names(), self.model)
-        self._check_space_values(archs[0])
-        self.settings.limits.build().violation(archs[0], {})  # a constraint that raises
-        if ranks is not None or (isinstance(executor, str) and not isinstance(
-                self._executor(), InlineExecutor)):
-            check_sendable(self.template.spec(0, self.space.sample(seed=0), dry=True), ranks,
-                           by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
-        rule = self._rule()
-        # trials that run here or in local worker processes: the Trainer is built here too
-        model = self.template.dry_build(archs, searched,
-                                        trainer=executor in ("auto", "inline", "process"))
-        if rule is not None and model is not None:  # its own EarlyStopping would end trials
-            check_validates_each_epoch({}, self.settings.early_stopping.scheduler,
-                                       module_callbacks(model))
-        if self.template.cost_names:  # counting works: check it now
-            check_counting(self.template.costs, archs, self.settings.limits.build(),
-                           self.settings.goal.objectives)
-
-    def _check_space_values(self, arch: dict[str, Any]) -> None:
-        """Every value a space key may take (each option of a choice, the bounds of a
-        range; in a group too), set into ``arch``, is checked as a fixed setting is: a
-        Trainer argument as the Trainer's, a model or data argument against its annotation;
-        then the searched Trainer values together. No trial fails for a value the search
-        chose (``limit_val_batches: {choice: [0, 1]}``), and the winner trains again with
-        ``lightning-nas fit``, which checks the same."""
-        values = space_options(self.space)
-        said = self._arch_error(arch)
-        if said is not None:  # the sample itself: blame the key whose value it is
-            # (one whose other values fit, else one that fails alone)
-            path = next((p for p, options in values.items() if any(
-                self._arch_error(with_value(arch, p, v)) is None for v in options)),
-                next((p for p in values if len(p) == 1 and self._arch_error({p[0]: arch[p[0]]})),
-                     None))
-            raise ConfigError(said if path is None else f"space key {'.'.join(path)!r} may "
-                              f"take {value_at(arch, path)!r}: {said}")
-        scheduler = self.settings.early_stopping.scheduler
-        scheduler = None if scheduler in (None, "none") else scheduler
-        searched = trainer_options(values)
-        if scheduler is not None and "max_epochs" in searched:
-            name = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
-            raise ConfigError(f"space key 'trainer.max_epochs' is searched, but scheduler "
-                              f"{name!r} sets every trial's epochs (its rungs, up to "
-                              f"search.max_epochs or trainer.max_epochs); search it without "
-                              f"a scheduler")
-        for path, options in values.items():
-            key = ".".join(path)  # a key of a group: checked as its dotted form is
-            for value in options:
-                try:
-                    if len(path) == 1 and key.startswith("trainer."):
-                        setting = {key.split(".", 1)[1]: value}
-                        check_trainer_kwargs(setting)
-                        check_validation_runs({**self.trainer, **setting},
-                                              self.settings.goal.monitor)
-                        check_search_trainer(setting)
-                        if scheduler is not None:  # rungs need validation every epoch
-                            check_validates_each_epoch({**self.trainer, **setting},
-                                                       scheduler)
-                    elif (said := self._arch_error(with_value(arch, path, value))) is not None:
-                        raise ConfigError(said)
-                except ConfigError as err:
-                    raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
-        # values that each let validation run may not together
-        check_trainer_combinations(self.trainer, searched, self.settings.goal.monitor)
-
-    def _arch_error(self, arch: dict[str, Any]) -> str | None:
-        """What the model's or the data's annotations say against ``arch``, or None."""
-        if self.objective is not None:
-            return None
-        try:
-            self.model.check_arch(arch)
-            self.data.check_arch(arch)
-        except ConfigError as err:
-            return str(err)
-        return None
 
     def _rule(self) -> Rule | None:
         stopping = self.settings.early_stopping
@@ -417,30 +273,6 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
-
-
-#: what each mapping argument of ``Search`` takes, for its error
-_MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
-             "model_init_args": "keyword arguments for the model class",
-             "data_init_args": "keyword arguments for the data class",
-             "config": "the full config the search came from"}
-
-
-def _check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
-    """Refuse an argument of ``Search`` of the wrong kind, naming it and what it takes
-    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable"); a mapping is
-    anything with ``keys()`` (a jsonargparse ``Namespace`` too)."""
-    for name, value in mappings.items():
-        if value is not None and not isinstance(value, Mapping) and not hasattr(value, "keys"):
-            raise ConfigError(f"{name} must be a mapping of {_MAPPINGS[name]}, got "
-                              f"{type(value).__name__} {short(value)}")
-    if settings is not None and not isinstance(settings, SearchSettings):
-        raise ConfigError(f"settings must be a SearchSettings, got {type(settings).__name__} "
-                          f"{short(settings)}; give single settings as keyword arguments "
-                          f"(Search(..., budget=3))")
-    if on_trial_end is not None and not callable(on_trial_end):
-        raise ConfigError(f"on_trial_end must be callable with each finished trial's "
-                          f"TrialResult, got {short(on_trial_end)}")
 
 
 class _NoModel(pl.LightningModule):

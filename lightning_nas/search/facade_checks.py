@@ -1,0 +1,204 @@
+"""The checks ``Search`` runs before any trial trains: its arguments (``check_arguments``),
+then everything that can be checked of its settings, space, model, data and Trainer,
+ending in a dry build of a trial's model, data and Trainer (``check_search``), with every
+value a space key may take checked as a fixed setting is (``check_space_values``).
+
+Nothing trains and nothing is written; each refusal is a ``ConfigError`` naming what to
+change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lightning_nas.config.factories import (
+    check_search_trainer,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
+from lightning_nas.config.instantiate import short
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.costs import check_counting
+from lightning_nas.search.executor import InlineExecutor, TrialExecutor
+from lightning_nas.search.executors import check_devices_per_trial
+from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
+from lightning_nas.search.runner import check_sendable, check_trial_processes
+from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.space_values import (
+    check_trainer_combinations,
+    space_options,
+    trainer_options,
+    value_at,
+    with_value,
+)
+from lightning_nas.search.warm import check_fill
+from lightning_nas.strategies import check_optimizer_runs
+
+if TYPE_CHECKING:
+    from lightning_nas.search.facade import Search
+
+__all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_search",
+           "check_space_values"]
+
+#: sampled architectures a dry build tries before a model or data error is a config error
+DRY_BUILD_ARCHS = 5
+
+#: what each mapping argument of ``Search`` takes, for its error
+_MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
+             "model_init_args": "keyword arguments for the model class",
+             "data_init_args": "keyword arguments for the data class",
+             "config": "the full config the search came from"}
+
+
+def check_search(search: Search) -> None:
+    """Everything that can be checked before a trial trains, then a dry build of a
+    trial's model, data and Trainer (nothing trains, nothing is written).
+
+    Args:
+        search: the ``Search`` being made (its settings, space, factories, Trainer
+            arguments and template set).
+
+    Raises:
+        ConfigError: naming what to change.
+    """
+    search.space.check_searchable("or train it with lightning-nas fit")
+    executor = search.settings.execution.executor  # a TrialExecutor says its workers
+    workers = (executor.num_workers if isinstance(executor, TrialExecutor)
+               else search.settings.execution.num_workers)
+    check_optimizer_runs(search.settings.goal.optimizer, search.space,
+                         search.settings.goal.budget, workers,
+                         warm=bool(search.settings.transfer.warm_start))
+    check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
+                            search.trainer, search.settings.execution.ray)  # CPU trials
+    check_trainer_kwargs(search.trainer)
+    check_validation_runs(search.trainer, search.settings.goal.monitor)
+    check_search_trainer(search.trainer)
+    check_fill(search.space, search.settings.transfer.warm_start_fill)
+    archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
+             for i in range(DRY_BUILD_ARCHS)]
+    searched = trainer_options(space_options(search.space))  # trainer.* keys' values
+    # DDP trials: rank processes of their own (the config's Trainer or a searched one)
+    ranks = check_trial_processes(search.trainer, searched)
+    search.model.check(search.space.names())
+    search.model.check_groups(archs[0])
+    search.data.check(search.space.names(), search.model)
+    check_space_values(search, archs[0])
+    search.settings.limits.build().violation(archs[0], {})  # a constraint that raises
+    if ranks is not None or (isinstance(executor, str) and not isinstance(
+            search._executor(), InlineExecutor)):
+        check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
+                       by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
+    rule = search._rule()
+    # trials that run here or in local worker processes: the Trainer is built here too
+    model = search.template.dry_build(archs, searched,
+                                      trainer=executor in ("auto", "inline", "process"))
+    if rule is not None and model is not None:  # its own EarlyStopping would end trials
+        check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
+                                   module_callbacks(model))
+    if search.template.cost_names:  # counting works: check it now
+        check_counting(search.template.costs, archs, search.settings.limits.build(),
+                       search.settings.goal.objectives)
+
+
+def check_space_values(search: Search, arch: dict[str, Any]) -> None:
+    """Every value a space key may take (each option of a choice, the bounds of a
+    range; in a group too), set into ``arch``, is checked as a fixed setting is: a
+    Trainer argument as the Trainer's, a model or data argument against its annotation;
+    then the searched Trainer values together. No trial fails for a value the search
+    chose (``limit_val_batches: {choice: [0, 1]}``), and the winner trains again with
+    ``lightning-nas fit``, which checks the same.
+
+    Args:
+        search: the ``Search`` being made.
+        arch: a sampled architecture, the values of the other keys.
+
+    Raises:
+        ConfigError: naming the space key and the value it may take.
+    """
+    values = space_options(search.space)
+    said = arch_error(search, arch)
+    if said is not None:  # the sample itself: blame the key whose value it is
+        # (one whose other values fit, else one that fails alone)
+        path = next((p for p, options in values.items() if any(
+            arch_error(search, with_value(arch, p, v)) is None for v in options)),
+            next((p for p in values
+                  if len(p) == 1 and arch_error(search, {p[0]: arch[p[0]]})), None))
+        raise ConfigError(said if path is None else f"space key {'.'.join(path)!r} may "
+                          f"take {value_at(arch, path)!r}: {said}")
+    scheduler = search.settings.early_stopping.scheduler
+    scheduler = None if scheduler in (None, "none") else scheduler
+    searched = trainer_options(values)
+    if scheduler is not None and "max_epochs" in searched:
+        name = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
+        raise ConfigError(f"space key 'trainer.max_epochs' is searched, but scheduler "
+                          f"{name!r} sets every trial's epochs (its rungs, up to "
+                          f"search.max_epochs or trainer.max_epochs); search it without "
+                          f"a scheduler")
+    for path, options in values.items():
+        key = ".".join(path)  # a key of a group: checked as its dotted form is
+        for value in options:
+            try:
+                if len(path) == 1 and key.startswith("trainer."):
+                    setting = {key.split(".", 1)[1]: value}
+                    check_trainer_kwargs(setting)
+                    check_validation_runs({**search.trainer, **setting},
+                                          search.settings.goal.monitor)
+                    check_search_trainer(setting)
+                    if scheduler is not None:  # rungs need validation every epoch
+                        check_validates_each_epoch({**search.trainer, **setting},
+                                                   scheduler)
+                elif (said := arch_error(search, with_value(arch, path, value))) is not None:
+                    raise ConfigError(said)
+            except ConfigError as err:
+                raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
+    # values that each let validation run may not together
+    check_trainer_combinations(search.trainer, searched, search.settings.goal.monitor)
+
+
+def arch_error(search: Search, arch: dict[str, Any]) -> str | None:
+    """What the model's or the data's annotations say against ``arch``, or None.
+
+    Args:
+        search: the ``Search`` being made (an ``objective=`` search checks none).
+        arch: the architecture to check.
+
+    Returns:
+        The ``ConfigError``'s message, or None when the annotations accept ``arch``.
+    """
+    if search.objective is not None:
+        return None
+    try:
+        search.model.check_arch(arch)
+        search.data.check_arch(arch)
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
+def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
+    """Refuse an argument of ``Search`` of the wrong kind, naming it and what it takes
+    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable"); a mapping is
+    anything with ``keys()`` (a jsonargparse ``Namespace`` too).
+
+    Args:
+        settings: the ``settings`` argument (a ``SearchSettings`` or None).
+        on_trial_end: the ``on_trial_end`` argument (a callable or None).
+        **mappings: the mapping arguments by name (``trainer``, ``model_init_args``,
+            ``data_init_args``, ``config``), each a mapping or None.
+
+    Raises:
+        ConfigError: naming the argument, what it takes and what it got.
+    """
+    for name, value in mappings.items():
+        if value is not None and not isinstance(value, Mapping) and not hasattr(value, "keys"):
+            raise ConfigError(f"{name} must be a mapping of {_MAPPINGS[name]}, got "
+                              f"{type(value).__name__} {short(value)}")
+    if settings is not None and not isinstance(settings, SearchSettings):
+        raise ConfigError(f"settings must be a SearchSettings, got {type(settings).__name__} "
+                          f"{short(settings)}; give single settings as keyword arguments "
+                          f"(Search(..., budget=3))")
+    if on_trial_end is not None and not callable(on_trial_end):
+        raise ConfigError(f"on_trial_end must be callable with each finished trial's "
+                          f"TrialResult, got {short(on_trial_end)}")

@@ -1,0 +1,45 @@
+"""``SearchResult``: what ``Search.run`` returns, the best trial and all trials of a search,
+with its leaderboard and (multi-objective searches) its Pareto front.
+
+Example:
+    >>> from lightning_nas import SearchResult
+    >>> SearchResult(best=None, trials=[], run_dir="runs/demo", monitor="val_acc",
+    ...              mode="max").leaderboard()
+    []
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lightning_nas.results import TrialResult, leaderboard
+from lightning_nas.search.objectives import Objectives, pareto_front
+
+__all__ = ["SearchResult"]
+
+
+@dataclass
+class SearchResult:
+    """What ``Search.run`` returns: the best trial and all trials, best first on request."""
+
+    best: TrialResult | None
+    trials: list[TrialResult]
+    run_dir: Path
+    monitor: str
+    mode: str
+    objectives: Objectives | None = None
+
+    def leaderboard(self, k: int | None = None) -> list[TrialResult]:
+        """COMPLETED trials, best first, in the store's order (``best`` first: ties by the
+        later objectives, then the earlier trial)."""
+        done = leaderboard(self.trials, self.mode,
+                           None if self.objectives is None else self.objectives.to_dict())
+        return done if k is None else done[:k]
+
+    def pareto_front(self) -> list[TrialResult]:
+        """The COMPLETED trials no other trial beats in every objective (multi-objective
+        searches; the leaderboard's best trial alone otherwise)."""
+        if self.objectives is None:
+            return self.leaderboard(1)
+        return pareto_front(self.leaderboard(), self.objectives)
