@@ -21,6 +21,7 @@ from lightning_nas.integrations.hydra_config import (  # noqa: E402
     LightningNASSweeperConf,
 )
 from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
+from lightning_nas.integrations.hydra_settings import search_settings  # noqa: E402
 from lightning_nas.integrations.hydra_sweeper import HydraSweep  # noqa: E402
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered  # noqa: E402
 from lightning_nas.strategies import DEFAULT_OPTIMIZER  # noqa: E402
@@ -207,10 +208,10 @@ def test_unknown_sweeper_settings_and_directions_are_named():
     sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
     with pytest.raises(ConfigError, match="direction can be maximize, minimize, max, min; "
                                           "got 'maximise'"):
-        sweep._search_settings()
+        search_settings(sweep.settings, sweep.config)
     # a setting's error names it as the sweep's user writes it (was: `budget` must be ...)
     for key, bad in (("budget", 0), ("max_failures", -1)):
         sweep = HydraSweep(direction="maximize", params={"x": "choice(1, 2)"}, **{key: bad})
         sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
         with pytest.raises(ConfigError, match=rf"`hydra.sweeper.{key}` must be"):
-            sweep._search_settings()
+            search_settings(sweep.settings, sweep.config)

@@ -13,7 +13,9 @@ package, which only imports from here:
   once before the first job: its options exist, no job starts several processes;
 - ``hydra_resume``: what a resumed sweep must keep of its jobs' config (config files and
   config-group options included), and its differences named;
-- ``hydra_sweeper``: ``HydraSweep``, the sweep itself: settings, the run store, the loop.
+- ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
+  the ``SearchSettings`` of ``lightning-nas search``, checked;
+- ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop.
 
 Names load on first use.
 

@@ -6,7 +6,8 @@ shell that forwards ``setup`` and ``sweep`` here. A sweep:
 
 1. parses ``params`` and the command line with Hydra's grammar into a ``SearchSpace``
    (``hydra_grammar``);
-2. opens (or resumes) the run store ``search.db`` in ``run_dir`` (default: the sweep dir);
+2. checks its settings as ``SearchSettings`` (``hydra_settings``) and opens (or resumes) the
+   run store ``search.db`` in ``run_dir`` (default: the sweep dir);
 3. runs a ``SearchLoop`` whose executor is a ``HydraLauncherExecutor``: every trial is one
    job of the project's own task function, run by the project's launcher; its return
    value is the score;
@@ -31,23 +32,20 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
-from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, unknown
 from lightning_nas.integrations.hydra_config import (
-    DIRECTIONS,
     FROM_OTHER_SWEEPERS,
     FROM_SEARCH,
     LightningNASSweeperConf,
@@ -56,7 +54,6 @@ from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, Tim
 from lightning_nas.integrations.hydra_grammar import (
     SweepParams,
     config_args,
-    fill_keys,
     parse_params,
     rerun_line,
     task_script,
@@ -75,11 +72,11 @@ from lightning_nas.integrations.hydra_resume import (
     resolved,
     setup_differences,
 )
+from lightning_nas.integrations.hydra_settings import optimized_metric, search_settings
 from lightning_nas.results import TrialResult, TrialStatus, format_score
-from lightning_nas.run_folder import user_path
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
-from lightning_nas.search.objectives import mode_for, pareto_front
+from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -149,7 +146,7 @@ class HydraSweep(Sweeper):
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
-        settings = self._search_settings(sweep.space.names())
+        settings = search_settings(self.settings, self.config, sweep.space.names())
         # a resume: the stored key order (its samples, proposals and options' records)
         sweep = in_stored_order(sweep, settings.run_dir)
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
@@ -176,7 +173,7 @@ class HydraSweep(Sweeper):
                 check=lambda trial, overrides: self._check_job(store, trial, overrides, sweep),
                 first_job=self._first_job(store),
                 on_launch=lambda n: store.set_meta("next_job", n),
-                optimized_metric=_optimized_metric(self.config),
+                optimized_metric=optimized_metric(self.config),
                 on_job_dir=lambda trial, folder: store.set_meta(
                     "job_dirs", {**store.get_meta("job_dirs", {}), str(trial): folder}))
             settings = settings.replace(executor=executor)
@@ -204,40 +201,6 @@ class HydraSweep(Sweeper):
             return store.trials()
         finally:
             store.close()
-
-    def _search_settings(self, keys: Sequence[str] = ()) -> SearchSettings:
-        """The sweeper's settings as ``SearchSettings`` (checked: a wrong one fails here);
-        ``keys``: the space's, as ``warm_start_fill``'s keys are named (``lr`` is ``++lr``)."""
-        s = self.settings
-        objectives = s["objectives"]
-        if objectives:
-            if not isinstance(objectives, Mapping):
-                raise ConfigError(f"hydra.sweeper.objectives must map names to maximize or "
-                                  f"minimize, got {objectives!r}")
-            objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
-            _check_direction(s["direction"], s["objectives"])
-        run_dir = s["run_dir"] or self.config.hydra.sweep.dir
-        monitor = s["monitor"] or _optimized_metric(self.config) or "score"
-        # several objectives: the first is the monitor (a `monitor` given must be it)
-        given = {**({"monitor": s["monitor"]} if s["monitor"] else {}),
-                 **({"mode": _mode(s["direction"], "direction")} if s["direction"] else {})}
-        goal = ({"objectives": objectives, **given}  # a direction must be the first one's
-                if objectives else
-                {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
-                 else _mode(s["direction"], "direction")})
-        try:
-            return SearchSettings.from_options(
-                optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
-                **goal, seed=s["seed"], max_failures=s["max_failures"],
-                num_workers=s["num_workers"],
-                constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
-                             for i, c in enumerate(s["constraints"] or [])],
-                warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
-                warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
-                run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
-        except ConfigError as err:  # `budget` must be ...: the key as this user writes it
-            raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
-                                     if m[1] in self.settings else m[0], str(err))) from None
 
     def _check_job(self, store: RunStore, trial: int, overrides: Sequence[str],
                    sweep: SweepParams) -> None:
@@ -378,73 +341,7 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
                       "lightning_nas")
 
 
-def _named_mode(monitor: str) -> str:
-    """The mode ``monitor``'s name says, for a sweep without ``direction``: Optuna's and
-    Nevergrad's sweepers minimise then, so neither way is taken without a word."""
-    try:
-        return mode_for(monitor)
-    except ConfigError:
-        raise ConfigError(f"hydra.sweeper.direction is not set and the score's name "
-                          f"{monitor!r} does not say which way is better; set "
-                          f"hydra.sweeper.direction: maximize or minimize (Optuna's and "
-                          f"Nevergrad's sweepers minimize when it is not set), or name the "
-                          f"score (optimized_metric: val/loss is minimized, val/acc "
-                          f"maximized)") from None
-
-
-def _mode(direction: Any, name: str) -> str:
-    """``max`` or ``min`` from Optuna's ``maximize``/``minimize`` (or ours)."""
-    if isinstance(direction, (list, tuple)):
-        raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
-                          f"several objectives give hydra.sweeper.objectives: {{name: "
-                          f"maximize|minimize, ...}} and return a dict from the task")
-    if direction not in DIRECTIONS:
-        raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
-                          f"{direction!r}")
-    return DIRECTIONS[direction]
-
-
-def _check_direction(direction: Any, objectives: Mapping[str, str]) -> None:
-    """A ``direction`` beside ``objectives`` must be the first one's (it is the one ranked):
-    named as this user wrote it, with how to clear it (``mode`` is no sweeper key)."""
-    if direction is None:
-        return
-    first, its = next(iter(objectives.items()))
-    if _mode(direction, "direction") != _mode(its, f"objectives.{first}"):
-        raise ConfigError(f"hydra.sweeper.direction={direction} disagrees with the first "
-                          f"objective ({first}: {its}), which is the one ranked; set "
-                          f"hydra.sweeper.direction=null (or leave it out: the objectives say "
-                          f"each direction), or list the objectives with a {direction} one "
-                          f"first")
-
-
-def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
-    """A constraint from an import path, a ``_target_`` node or a callable: a node of a
-    function alone (``{_target_: src.cons.small}``) is that function; any other node is
-    built as Hydra builds it (a class with its arguments, a factory's result), by
-    lightning_nas's ``instantiate``: a wrong or missing argument is named at ``path``
-    (``hydra.sweeper.constraints[0].limt``), as ``lightning-nas search`` names it."""
-    try:
-        if isinstance(spec, str):
-            return get_object(spec)
-        if isinstance(spec, Mapping):
-            target = get_object(spec["_target_"]) if set(spec) == {"_target_"} else None
-            return target if callable(target) and not isinstance(target, type) else (
-                instantiate(spec, path))
-    except ConfigError:  # names the key and the valid ones
-        raise
-    except Exception as err:  # noqa: BLE001 - import and instantiation errors
-        raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
-    return spec
-
-
 def _plain(value: Any) -> Any:
     """OmegaConf containers as plain Python data (resolved)."""
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
-
-def _optimized_metric(config: DictConfig) -> str | None:
-    """The config's ``optimized_metric`` (the name of what a task returning a float
-    returns, in the lightning-hydra-template's shape), if it names one."""
-    name = config.get("optimized_metric")
-    return name if isinstance(name, str) and name else None

@@ -1,0 +1,162 @@
+"""The settings of ``hydra/sweeper: lightning_nas`` as ``SearchSettings``, checked.
+
+``search_settings`` turns ``HydraSweep``'s settings (``LightningNASSweeperConf``'s fields,
+as plain data) into the ``SearchSettings`` of ``lightning-nas search``: the score is the
+sweep's ``monitor``, else the job config's ``optimized_metric`` (the lightning-hydra-
+template's), else ``score``; its way (``direction``: Optuna's ``maximize``/``minimize`` or
+``max``/``min``) is said or read from its name; ``objectives`` map several scores to theirs
+(a ``direction`` beside them must be the first one's); ``constraints`` are import paths,
+``_target_`` nodes or callables. A wrong setting is named as the sweep's user writes it
+(``hydra.sweeper.budget``).
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> from lightning_nas.integrations.hydra_sweeper import HydraSweep
+    >>> config = OmegaConf.create({"hydra": {"sweep": {"dir": "multirun"}},
+    ...                            "optimized_metric": "val/acc"})
+    >>> goal = search_settings(HydraSweep(budget=5).settings, config).goal
+    >>> goal.monitor, goal.mode, goal.budget
+    ('val/acc', 'max', 5)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig
+
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.errors import ConfigError
+from lightning_nas.integrations.hydra_config import DIRECTIONS
+from lightning_nas.integrations.hydra_grammar import fill_keys
+from lightning_nas.run_folder import user_path
+from lightning_nas.search.objectives import mode_for
+from lightning_nas.search.settings import SearchSettings
+
+__all__ = ["optimized_metric", "search_settings"]
+
+
+def search_settings(settings: Mapping[str, Any], config: DictConfig,
+                    keys: Sequence[str] = ()) -> SearchSettings:
+    """The sweeper's settings as ``SearchSettings`` (checked: a wrong one fails here).
+
+    Args:
+        settings: ``HydraSweep.settings``: every field of ``LightningNASSweeperConf``, as
+            plain data.
+        config: the sweep's config (``hydra.sweep.dir``, ``optimized_metric``).
+        keys: the space's, as ``warm_start_fill``'s keys are named (``lr`` is ``++lr``).
+
+    Returns:
+        The settings of the search the sweep runs.
+
+    Raises:
+        ConfigError: a wrong setting, named as ``hydra.sweeper.<key>``.
+    """
+    s = settings
+    objectives = s["objectives"]
+    if objectives:
+        if not isinstance(objectives, Mapping):
+            raise ConfigError(f"hydra.sweeper.objectives must map names to maximize or "
+                              f"minimize, got {objectives!r}")
+        objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
+        _check_direction(s["direction"], s["objectives"])
+    run_dir = s["run_dir"] or config.hydra.sweep.dir
+    monitor = s["monitor"] or optimized_metric(config) or "score"
+    # several objectives: the first is the monitor (a `monitor` given must be it)
+    given = {**({"monitor": s["monitor"]} if s["monitor"] else {}),
+             **({"mode": _mode(s["direction"], "direction")} if s["direction"] else {})}
+    goal = ({"objectives": objectives, **given}  # a direction must be the first one's
+            if objectives else
+            {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
+             else _mode(s["direction"], "direction")})
+    try:
+        return SearchSettings.from_options(
+            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
+            **goal, seed=s["seed"], max_failures=s["max_failures"],
+            num_workers=s["num_workers"],
+            constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
+                         for i, c in enumerate(s["constraints"] or [])],
+            warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
+            warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
+            run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+    except ConfigError as err:  # `budget` must be ...: the key as this user writes it
+        raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
+                                 if m[1] in settings else m[0], str(err))) from None
+
+
+def optimized_metric(config: DictConfig) -> str | None:
+    """The config's ``optimized_metric`` (the name of what a task returning a float
+    returns, in the lightning-hydra-template's shape), if it names one.
+
+    Args:
+        config: the sweep's (or a job's) config.
+
+    Returns:
+        The name, or None where the config names none.
+    """
+    name = config.get("optimized_metric")
+    return name if isinstance(name, str) and name else None
+
+
+# ----------------------------------------------------------------- helpers
+def _named_mode(monitor: str) -> str:
+    """The mode ``monitor``'s name says, for a sweep without ``direction``: Optuna's and
+    Nevergrad's sweepers minimise then, so neither way is taken without a word."""
+    try:
+        return mode_for(monitor)
+    except ConfigError:
+        raise ConfigError(f"hydra.sweeper.direction is not set and the score's name "
+                          f"{monitor!r} does not say which way is better; set "
+                          f"hydra.sweeper.direction: maximize or minimize (Optuna's and "
+                          f"Nevergrad's sweepers minimize when it is not set), or name the "
+                          f"score (optimized_metric: val/loss is minimized, val/acc "
+                          f"maximized)") from None
+
+
+def _mode(direction: Any, name: str) -> str:
+    """``max`` or ``min`` from Optuna's ``maximize``/``minimize`` (or ours)."""
+    if isinstance(direction, (list, tuple)):
+        raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
+                          f"several objectives give hydra.sweeper.objectives: {{name: "
+                          f"maximize|minimize, ...}} and return a dict from the task")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
+                          f"{direction!r}")
+    return DIRECTIONS[direction]
+
+
+def _check_direction(direction: Any, objectives: Mapping[str, str]) -> None:
+    """A ``direction`` beside ``objectives`` must be the first one's (it is the one ranked):
+    named as this user wrote it, with how to clear it (``mode`` is no sweeper key)."""
+    if direction is None:
+        return
+    first, its = next(iter(objectives.items()))
+    if _mode(direction, "direction") != _mode(its, f"objectives.{first}"):
+        raise ConfigError(f"hydra.sweeper.direction={direction} disagrees with the first "
+                          f"objective ({first}: {its}), which is the one ranked; set "
+                          f"hydra.sweeper.direction=null (or leave it out: the objectives say "
+                          f"each direction), or list the objectives with a {direction} one "
+                          f"first")
+
+
+def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
+    """A constraint from an import path, a ``_target_`` node or a callable: a node of a
+    function alone (``{_target_: src.cons.small}``) is that function; any other node is
+    built as Hydra builds it (a class with its arguments, a factory's result), by
+    lightning_nas's ``instantiate``: a wrong or missing argument is named at ``path``
+    (``hydra.sweeper.constraints[0].limt``), as ``lightning-nas search`` names it."""
+    try:
+        if isinstance(spec, str):
+            return get_object(spec)
+        if isinstance(spec, Mapping):
+            target = get_object(spec["_target_"]) if set(spec) == {"_target_"} else None
+            return target if callable(target) and not isinstance(target, type) else (
+                instantiate(spec, path))
+    except ConfigError:  # names the key and the valid ones
+        raise
+    except Exception as err:  # noqa: BLE001 - import and instantiation errors
+        raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
+    return spec
