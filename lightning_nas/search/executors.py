@@ -22,7 +22,7 @@ from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, Trial
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.workers import ProcessExecutor
 
-__all__ = ["EXECUTORS", "check_devices_per_trial", "make_executor"]
+__all__ = ["EXECUTORS", "check_devices_per_trial", "executor_for", "make_executor"]
 
 EXECUTORS = ("auto", "inline", "process", "ray")
 
@@ -105,3 +105,16 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
     gpus = ray.pop("num_gpus", devices_per_trial if str(trainer.get("accelerator")) in
                    ("gpu", "cuda") else 0)
     return RayExecutor(num_workers, cpus, gpus, init=ray, threads=threads_per_trial)
+
+
+def executor_for(execution: Any, trainer: Mapping[str, Any]) -> TrialExecutor:
+    """``make_executor`` as a search's ``Execution`` settings give it (a fresh one each call;
+    an executor object of the settings is wrapped, not copied).
+
+    Args:
+        execution: the search's ``settings.execution``.
+        trainer: the search's Trainer arguments.
+    """
+    return make_executor(execution.executor, execution.num_workers, trainer,
+                         execution.devices_per_trial, execution.threads_per_trial,
+                         execution.max_trials_per_worker, execution.ray)

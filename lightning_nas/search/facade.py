@@ -32,16 +32,15 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.executor import TrialExecutor
-from lightning_nas.search.executors import make_executor
+from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import check_arguments, check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
-from lightning_nas.search.rule_checks import check_validates_each_epoch
-from lightning_nas.search.schedulers import Rule, make_rule
+from lightning_nas.search.rule_checks import rule_for
+from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.summary import finish
@@ -135,25 +134,11 @@ class Search:
                 name for name in goal.objectives.names[1:]
                 if self.objective is not None or name not in wanted))
 
-    def _rule(self) -> Rule | None:
-        stopping = self.settings.early_stopping
-        rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
-                         max_epochs=stopping.max_epochs or self.trainer.get("max_epochs"),
-                         eta=stopping.eta, mode=self.settings.goal.mode)
-        if rule is not None:
-            check_validates_each_epoch(self.trainer, stopping.scheduler)
-        return rule
-
-    def _executor(self) -> TrialExecutor:
-        ex = self.settings.execution
-        return make_executor(ex.executor, ex.num_workers, self.trainer, ex.devices_per_trial,
-                             ex.threads_per_trial, ex.max_trials_per_worker, ex.ray)
-
     # ----------------------------------------------------------------- running
     def run(self) -> SearchResult:
         """Run (or resume) the search until the budget or the time limit is reached."""
         goal = self.settings.goal
-        executor = self._executor()
+        executor = executor_for(self.settings.execution, self.trainer)
         owned = executor is not self.settings.execution.executor  # a user's is theirs
         try:  # connect (e.g. to a Ray cluster) before anything is written to the store
             if isinstance(executor, RayExecutor):  # its actors import what a trial uses
@@ -169,8 +154,9 @@ class Search:
                 optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
                                            num_workers=executor.num_workers, seed=goal.seed)
                 try:  # (the replay of a resume tells the optimizer again: it may fail)
+                    rule = rule_for(self.settings.early_stopping, goal.mode, self.trainer)
                     loop = SearchLoop(self.settings, self.space, self.template, store,
-                                      executor, optimizer, self._rule(),
+                                      executor, optimizer, rule,
                                       on_trial_end=self.on_trial_end)
                     if not loop.resuming:
                         loop.say(self._header())

@@ -21,8 +21,12 @@ from lightning_nas.config.instantiate import short
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
-from lightning_nas.search.executors import check_devices_per_trial
-from lightning_nas.search.rule_checks import check_validates_each_epoch, module_callbacks
+from lightning_nas.search.executors import check_devices_per_trial, executor_for
+from lightning_nas.search.rule_checks import (
+    check_validates_each_epoch,
+    module_callbacks,
+    rule_for,
+)
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -87,10 +91,10 @@ def check_search(search: Search) -> None:
     check_space_values(search, archs[0])
     search.settings.limits.build().violation(archs[0], {})  # a constraint that raises
     if ranks is not None or (isinstance(executor, str) and not isinstance(
-            search._executor(), InlineExecutor)):
+            executor_for(search.settings.execution, search.trainer), InlineExecutor)):
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
                        by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
-    rule = search._rule()
+    rule = rule_for(search.settings.early_stopping, search.settings.goal.mode, search.trainer)
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))

@@ -25,9 +25,9 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
-from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.schedulers import Rule, make_rule
 
-__all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks",
+__all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
            "split_callbacks"]
 
 
@@ -173,3 +173,21 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
             f"val_check_interval=1.0) or {instead}"
             + ("" if alone else " (search.scheduler: none)"))
+
+
+def rule_for(stopping: Any, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
+    """The rule a search's ``EarlyStopping`` settings name (``None``: no scheduler), its
+    ``max_epochs`` the Trainer's where the settings give none, checked against the Trainer
+    (``check_validates_each_epoch``).
+
+    Args:
+        stopping: the search's ``settings.early_stopping``.
+        mode: the search's ``goal.mode``.
+        trainer: the search's Trainer arguments.
+    """
+    rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
+                     max_epochs=stopping.max_epochs or trainer.get("max_epochs"),
+                     eta=stopping.eta, mode=mode)
+    if rule is not None:
+        check_validates_each_epoch(trainer, stopping.scheduler)
+    return rule
