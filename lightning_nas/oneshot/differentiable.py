@@ -3,12 +3,13 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
 
 - One architecture logit vector per decision of ``space_of(supernet)`` (``alphas``, an
   ``nn.ParameterDict``: checkpointed, all-reduced under DDP like every parameter, and kept
-  out of the weight optimizer).
-- DARTS: every forward runs all values mixed with ``softmax(alpha)``. GDAS: a
-  straight-through Gumbel-softmax one-hot sample per decision at temperature ``tau``
-  (decayed from ``tau_max`` to ``tau_min`` over the epochs; the buffer ``tau``); only the
-  sampled candidate of a ``LayerChoice`` / depth of a ``Repeat`` runs. Widths and kernel
-  sizes of ``ChoiceConv2d`` / ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
+  out of the weight optimizer); what the module answers of them (probabilities, derived
+  architectures, mixing weights, ``history``) comes from its base ``ArchLogits``
+  (``oneshot.arch_logits``).
+- Every forward is mixed with the weights ``oneshot.arch_weights`` computes from the
+  logits: DARTS all values, GDAS one sampled value per decision at temperature ``tau``
+  (the buffer ``tau``, set each epoch). Widths and kernel sizes of ``ChoiceConv2d`` /
+  ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
 - First-order bilevel optimization by manual optimization: per training step the logits
   take a step on a held-out ("arch") batch, then the weights on a training batch. The
   batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader
@@ -26,8 +27,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
 - State: logits, both optimizers, ``tau``, ``history`` and torch's random state are in the
   checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search (``BilevelData``
   sets the random state before the resumed run's training iterators: one resumed from an
-  epoch's end draws the same shuffles and ends as an uninterrupted one). GDAS noise is
-  drawn from ``(seed, epoch, batch)``: identical on every rank and after a resume.
+  epoch's end draws the same shuffles and ends as an uninterrupted one; GDAS's noise
+  depends on ``(seed, epoch, batch)`` alone: ``arch_weights.noise_key``).
 
 The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None
 with a LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
@@ -58,10 +59,11 @@ import torch
 import torchmetrics
 from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
-from torch.nn import functional as F
 
 from lightning_nas.errors import ConfigError, check_number, unknown
 from lightning_nas.module import LOSSES, loader_metric
+from lightning_nas.oneshot.arch_logits import ArchLogits
+from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES, initial_logits, noise_key
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import (
     check_logits_trained,
@@ -87,17 +89,13 @@ from lightning_nas.oneshot.wrapped import (
     own_hook,
 )
 
-__all__ = ["ALGORITHMS", "CLIP_ALGORITHMS", "TAU_SCHEDULES", "DifferentiableNAS"]
+__all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS"]
 
-#: the differentiable algorithms
-ALGORITHMS = ("darts", "gdas")
-#: GDAS temperature schedules from ``tau_max`` to ``tau_min``
-TAU_SCHEDULES = ("exponential", "linear")
 #: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
 CLIP_ALGORITHMS = ("norm", "value")
 
 
-class DifferentiableNAS(pl.LightningModule):
+class DifferentiableNAS(ArchLogits, pl.LightningModule):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
     Args:
@@ -178,10 +176,8 @@ class DifferentiableNAS(pl.LightningModule):
         space = space_of(supernet)
         self.choices = {label: list(space.params[label].values) for label in space.names()}
         self._keys = {label: label.replace(".", "__") for label in self.choices}
-        generator = torch.Generator().manual_seed(seed)
-        self.alphas = nn.ParameterDict({
-            self._keys[label]: nn.Parameter(1e-3 * torch.randn(len(values), generator=generator))
-            for label, values in self.choices.items()})
+        self.alphas = initial_logits(
+            {self._keys[label]: len(values) for label, values in self.choices.items()}, seed)
         self.start_logits = {k: p.detach().clone() for k, p in self.alphas.items()}  # seeded
         self.register_buffer("tau", torch.tensor(float(tau_max)))
         lightning_supernet = isinstance(supernet, pl.LightningModule)
@@ -210,54 +206,6 @@ class DifferentiableNAS(pl.LightningModule):
             return network_of(self.supernet, self.hparams.net_attr)
         return self.supernet
 
-    # ----------------------------------------------------------------- logits
-    def logits(self, label: str) -> torch.Tensor:
-        """The architecture logits of decision ``label`` (one per value)."""
-        return self.alphas[self._keys[label]]
-
-    def probabilities(self) -> dict[str, list[float]]:
-        """``softmax(alpha)`` per decision, in the order of its values."""
-        return {label: F.softmax(self.logits(label).detach().float(), -1).tolist()
-                for label in self.choices}
-
-    def derived_arch(self, k: int = 1) -> dict[str, Any] | list[dict[str, Any]]:
-        """The argmax value of every decision (``k`` > 1: the ``k`` most probable
-        architectures, most probable first)."""
-        archs = [arch for arch, _ in top_archs(self.choices, self.probabilities(), k)]
-        return archs[0] if k == 1 else archs
-
-    def mixing_weights(self, sample: bool, key: int = 0
-                       ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-        """``(weights, index)`` of one mixed forward (``oneshot.mixed``): DARTS the softmax;
-        GDAS a straight-through Gumbel one-hot sample drawn from ``key`` when ``sample``,
-        else the argmax one-hot."""
-        weights: dict[str, torch.Tensor] = {}
-        index: dict[str, int] = {}
-        gdas = self.hparams.algorithm == "gdas"
-        generator = torch.Generator().manual_seed(key) if gdas and sample else None
-        for label in self.choices:
-            alpha = self.logits(label)
-            if not gdas:
-                weights[label] = F.softmax(alpha, -1)
-                continue
-            if generator is not None:
-                u = torch.rand(alpha.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
-                soft = F.softmax((alpha - torch.log(-torch.log(u)).to(alpha)) / self.tau, -1)
-            else:
-                soft = F.softmax(alpha, -1)
-            index[label] = int(soft.detach().argmax())
-            hard = F.one_hot(torch.tensor(index[label]), alpha.numel()).to(soft)
-            weights[label] = hard - soft.detach() + soft if generator is not None else hard
-        return weights, index
-
-    def temperature(self, epoch: int, epochs: int) -> float:
-        """GDAS temperature in (0-based) ``epoch`` of ``epochs``."""
-        hp = self.hparams
-        frac = min(1.0, epoch / max(1, epochs - 1))
-        if hp.tau_schedule == "linear":
-            return hp.tau_max + (hp.tau_min - hp.tau_max) * frac
-        return hp.tau_max * (hp.tau_min / hp.tau_max) ** frac
-
     # ----------------------------------------------------------------- forward and loss
     def forward(self, x: Any) -> Any:
         """The supernet on its active path (single path, as ``set_path`` left it)."""
@@ -275,12 +223,9 @@ class DifferentiableNAS(pl.LightningModule):
             del self.supernet.log
         return out["loss"] if isinstance(out, Mapping) else out
 
-    def _step_key(self, batch_idx: int, phase: int) -> int:
-        seed, epoch = int(self.hparams.seed), self.current_epoch
-        return (((seed * 1_000_003 + epoch) * 1_000_003 + batch_idx) * 2 + phase) % 2 ** 62
-
     def _mixed_loss(self, batch: Any, batch_idx: int, phase: int) -> torch.Tensor:
-        weights, index = self.mixing_weights(True, self._step_key(batch_idx, phase))
+        key = noise_key(int(self.hparams.seed), self.current_epoch, batch_idx, phase)
+        weights, index = self.mixing_weights(True, key)
         with mixed(self.supernet, weights, index):
             return self._plain_loss(batch, batch_idx)
 
@@ -371,17 +316,6 @@ class DifferentiableNAS(pl.LightningModule):
         if self.hparams.algorithm == "gdas":
             self.log("tau", float(self.tau))
 
-    def _record(self) -> None:
-        """This epoch's logits and probabilities in ``history`` (replaced if recorded)."""
-        entry = {"epoch": self.current_epoch + 1, "tau": float(self.tau),
-                 "logits": {label: self.logits(label).detach().float().tolist()
-                            for label in self.choices},
-                 "probs": self.probabilities()}
-        if self.history and self.history[-1]["epoch"] == entry["epoch"]:
-            self.history[-1] = entry
-        else:
-            self.history.append(entry)
-
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         weights, index = self.mixing_weights(sample=False)
@@ -429,12 +363,6 @@ class DifferentiableNAS(pl.LightningModule):
             return metric
         return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]),
                                                               average="micro")
-
-    def alpha_history(self) -> dict[str, Any]:
-        """``{"algorithm", "values": {decision: values}, "history": [per epoch]}`` (the
-        content of ``alphas.json``)."""
-        return {"algorithm": self.hparams.algorithm, "values": self.choices,
-                "history": copy.deepcopy(self.history)}
 
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
