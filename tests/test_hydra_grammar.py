@@ -209,6 +209,14 @@ def test_unknown_sweeper_settings_and_directions_are_named():
     with pytest.raises(ConfigError, match="direction can be maximize, minimize, max, min; "
                                           "got 'maximise'"):
         search_settings(sweep.settings, sweep.config)
+    # a mapping too (was: TypeError: unhashable type: 'dict')
+    for key, bad in (("direction", {"max": 1}), ("objectives", {"acc": {"x": 1}})):
+        sweep = HydraSweep(params={"x": "choice(1, 2)"}, **{key: bad})
+        sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+        named = "direction" if key == "direction" else "objectives.acc"
+        with pytest.raises(ConfigError, match=rf"hydra.sweeper.{named} can be maximize, "
+                                              rf"minimize, max, min; got \{{'"):
+            search_settings(sweep.settings, sweep.config)
     # a setting's error names it as the sweep's user writes it (was: `budget` must be ...)
     for key, bad in (("budget", 0), ("max_failures", -1)):
         sweep = HydraSweep(direction="maximize", params={"x": "choice(1, 2)"}, **{key: bad})

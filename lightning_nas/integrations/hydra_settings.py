@@ -122,7 +122,8 @@ def _mode(direction: Any, name: str) -> str:
         raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
                           f"several objectives give hydra.sweeper.objectives: {{name: "
                           f"maximize|minimize, ...}} and return a dict from the task")
-    if direction not in DIRECTIONS:
+    # a mapping, too (was: TypeError, unhashable type: 'dict')
+    if not isinstance(direction, str) or direction not in DIRECTIONS:
         raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
                           f"{direction!r}")
     return DIRECTIONS[direction]
