@@ -33,7 +33,7 @@ from lightning_nas.search.checkpoints import (
 )
 from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
-from lightning_nas.search.failures import MAX_ATTEMPTS, FailureWatch
+from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.proposals import MAX_REPEATS, Proposals
@@ -44,7 +44,7 @@ from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 
-__all__ = ["MAX_ATTEMPTS", "MAX_REPEATS", "SearchLoop"]
+__all__ = ["SearchLoop"]
 
 #: stored statuses whose loss the optimizer was told
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
