@@ -733,6 +733,11 @@ def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
     for _ in range(2):
         trainer.validate(nas, datamodule=BilevelData(BlobData()), verbose=False)
     assert nas.history == fitted and nas.alpha_history()["history"] == fitted
+    # a copy: changing it changes nothing of the module (was: its values were the module's)
+    values = copy.deepcopy(nas.choices)
+    for decision in nas.alpha_history()["values"].values():
+        decision.clear()
+    assert nas.choices == values and all(values.values())
 
 
 class _ManualSupernet(TinySupernet):

@@ -94,6 +94,7 @@ class ArchLogits:
 
     def alpha_history(self) -> dict[str, Any]:
         """``{"algorithm", "values": {decision: values}, "history": [per epoch]}`` (the
-        content of ``alphas.json``)."""
-        return {"algorithm": self.hparams.algorithm, "values": self.choices,
-                "history": copy.deepcopy(self.history)}
+        content of ``alphas.json``), a copy: changing it changes nothing of the module
+        (was: ``values`` was the module's own ``choices``)."""
+        return copy.deepcopy({"algorithm": self.hparams.algorithm, "values": self.choices,
+                              "history": self.history})
