@@ -89,7 +89,8 @@ def check_search(search: Search) -> None:
     search.model.check_groups(archs[0])
     search.data.check(search.space.names(), search.model)
     check_space_values(search, archs[0])
-    search.settings.limits.build().violation(archs[0], {})  # a constraint that raises
+    limits = search.settings.limits.build()
+    limits.violation(archs[0], {})  # a constraint that raises
     if ranks is not None or (isinstance(executor, str) and not isinstance(
             executor_for(search.settings.execution, search.trainer), InlineExecutor)):
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
@@ -102,7 +103,7 @@ def check_search(search: Search) -> None:
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))
     if search.template.cost_names:  # counting works: check it now
-        check_counting(search.template.costs, archs, search.settings.limits.build(),
+        check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
 
 
