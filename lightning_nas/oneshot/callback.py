@@ -68,6 +68,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
 )
 from lightning_nas.oneshot.spos_checks import check_one_search, check_val_data
+from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import told_loss, waits_for_a_result
@@ -144,6 +145,7 @@ class OneShotNAS(pl.Callback):
         self.history: list[dict[str, Any]] = []
         self.rng = random.Random(seed)
         self.space: SearchSpace | None = None
+        self._norms: list[str] = []  # its ChoiceBatchNorm2d layers (setup)
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
@@ -161,11 +163,13 @@ class OneShotNAS(pl.Callback):
         check_one_search(trainer, pl_module, OneShotNAS)  # (one would override the other)
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
+        self._norms = choice_norms(pl_module)  # before a DDP strategy's sync_batchnorm swap
         # an optimizer that cannot run a search (a missing package: SMAC3, AX, Pymoo*) is
         # said now, on a throwaway copy asked as a search asks it (was: after training)
         check_optimizer_runs(self.optimizer, self.space, budget=self.num_candidates)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        check_norms_kept(pl_module, self._norms, "OneShotNAS")
         self._ended = False
         self._device = pl_module.device  # whose random state a checkpoint keeps
 

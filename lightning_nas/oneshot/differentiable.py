@@ -81,6 +81,7 @@ from lightning_nas.oneshot.scoring import (
     network_of,
     rng_state,
 )
+from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.wrapped import (
     check_automatic,
     drop_log,
@@ -174,6 +175,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         check_automatic(supernet)  # its training_step is the loss: no optimizer of its own
         self.supernet = supernet
         _ = self.network  # a misspelt net_attr: said now
+        self._norms = choice_norms(supernet)  # before a DDP strategy's sync_batchnorm swap
         space = space_of(supernet)
         self.choices = {label: list(space.params[label].values) for label in space.names()}
         self._keys = {label: label.replace(".", "__") for label in self.choices}
@@ -252,6 +254,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
+        check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
         self._ended = False
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
