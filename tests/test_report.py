@@ -17,7 +17,14 @@ import yaml
 from lightning_nas import Search, finetune
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.report.plots import PLOT_HINT, choice_options, choice_order, plot_choices
+from lightning_nas.report.plots import (
+    PLOT_HINT,
+    choice_options,
+    choice_order,
+    plain_log_ticks,
+    plot_choices,
+    pyplot,
+)
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
@@ -650,3 +657,23 @@ def test_each_column_of_a_table_has_one_number_format(tmp_path, capsys):
 
     assert format_table([{"params": 771.0, "flops": 2.0}, {"params": 11264.0, "flops": 3001.0}]
                         ).splitlines()[1:] == ["771     2", "11264   3001"]  # counts whole
+
+
+@pytest.mark.parametrize(("low", "high", "labels"), [
+    (0.003, 0.015, ["0.003", "0.005", "0.01"]),  # the digits run's lr (was: 3x10^-3,
+    (24, 100, ["30", "50", "100"]),  # 4x10^-3, ... overlapping); its width
+    (0.001, 0.05, ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05"]),
+    (1e-5, 0.1, ["1e-05", "0.0001", "0.001", "0.01", "0.1"]),  # over two decades: the powers
+    (0.003, 0.0045, ["0.003", "0.004"]),  # under half a decade: every multiple
+])
+def test_a_log_axis_is_labelled_with_plain_numbers_that_do_not_crowd(low, high, labels):
+    fig, ax = pyplot().subplots(figsize=(4.2, 3.2))
+    ax.scatter([low, high], [0, 1])
+    ax.set_xscale("log")
+    plain_log_ticks(ax, low, high)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_xticklabels()
+             if low * 0.999 <= t.get_position()[0] <= high * 1.001]
+    assert shown == labels
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    pyplot().close(fig)

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from lightning_nas.store import RunStore
 
 __all__ = ["PLOT_HINT", "check_out_dir", "choice_options", "choice_order", "log_scaled",
            "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
-           "progress_figure", "pyplot", "write_report"]
+           "plain_log_ticks", "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -50,6 +51,29 @@ def check_out_dir(out_dir: Any, name: str = "the report folder") -> Path:
         under = "" if found == out else f" is under {found}, which"
         raise ConfigError(f"{name} {out}{under} is a file; give a folder")
     return out
+
+
+def plain_log_ticks(ax: Any, low: float, high: float) -> None:
+    """Label a log-scaled x axis from ``low`` to ``high`` with plain numbers (``0.005``,
+    ``50``) at 1, 2 and 5 times the powers of ten (within a decade 3 times too, within half
+    a decade every multiple; over more than two decades the powers alone), minor ticks
+    unlabelled (was: matplotlib's minor labels, ``3x10^-3`` and ``4x10^-3``, overlapping).
+
+    Example:
+        >>> fig, ax = pyplot().subplots()
+        >>> _ = ax.scatter([0.003, 0.015], [0, 1]); ax.set_xscale("log")
+        >>> plain_log_ticks(ax, 0.003, 0.015); fig.canvas.draw()
+        >>> [t.get_text() for t in ax.get_xticklabels() if 0.003 <= t.get_position()[0] <= 0.015]
+        ['0.003', '0.005', '0.01']
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    decades = math.log10(high / low) if 0 < low < high else 0.0
+    subs = (1.0,) if decades > 2 else (1.0, 2.0, 5.0) if decades >= 1 else \
+        (1.0, 2.0, 3.0, 5.0) if decades >= 0.5 else tuple(float(i) for i in range(1, 10))
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def pyplot() -> Any:
@@ -224,6 +248,7 @@ def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
             ax.scatter(values, scores, s=16)
             if knob in log_knobs or (min(values) > 0 and max(values) / min(values) > 20):
                 ax.set_xscale("log")
+                plain_log_ticks(ax, min(values), max(values))
         else:  # a choice: one column of points per value, with the mean
             labels = [json.dumps(v) for v in choice_order(values, declared.get(knob))]
             for i, label in enumerate(labels):
