@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -1015,6 +1016,10 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
                  f"--oneshot.run_dir={tmp_path / 'darts'}"]) == 0
     out = capsys.readouterr().out
     assert "DARTS search: derived {" in out and "Fine-tuned 1 epoch: val_acc=" in out
+    # the derived architecture's own probability (was: the most probable's, whichever won)
+    assert re.search(r"DARTS search: derived \{.*\} \(probability 0\.\d{3}(, the most "
+                     r"probable|: the \d+(nd|rd|th) most probable of \d+, scored best; the "
+                     r"most probable has 0\.\d{3})\); ", out), out
     for name in ("best_arch.yaml", "alphas.json", "alphas.png", "subnet.pt",
                  "subnet_finetuned.pt"):
         assert (tmp_path / "darts" / name).exists(), name

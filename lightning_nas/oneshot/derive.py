@@ -49,7 +49,7 @@ from lightning_nas.oneshot.scoring import (
 )
 from lightning_nas.run_folder import user_path
 
-__all__ = ["calibration_batches", "export_derived", "top_archs", "write_export"]
+__all__ = ["calibration_batches", "derived_text", "export_derived", "top_archs", "write_export"]
 
 
 def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence[float]],
@@ -68,6 +68,27 @@ def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence
                  for value, lp in zip(values, logs, strict=True)]
         beams = sorted(grown, key=lambda b: -b[1])[:k]
     return [(arch, math.exp(score)) for arch, score in beams]
+
+
+def derived_text(arch: dict[str, Any], scored: Sequence[Mapping[str, Any]]) -> str:
+    """The summary's words for the derived ``arch`` among the ``scored`` candidates (most
+    probable first): its own probability, and which of them it was (was: the most
+    probable's probability, also when another of the ``top_k`` scored best).
+
+    Example:
+        >>> derived_text({"a": 1}, [{"arch": {"a": 0}, "probability": 0.5},
+        ...                         {"arch": {"a": 1}, "probability": 0.25}])[17:]
+        '(probability 0.250: the 2nd most probable of 2, scored best; the most probable has 0.500)'
+        >>> derived_text({"a": 0}, [{"arch": {"a": 0}, "probability": 0.5}])
+        "derived {'a': 0} (probability 0.500, the most probable)"
+    """
+    rank = next(i for i, entry in enumerate(scored) if entry["arch"] == arch)
+    said = f"derived {arch} (probability {scored[rank]['probability']:.3f}"
+    if rank == 0:
+        return f"{said}, the most probable)"
+    nth = f"{rank + 1}{'nd' if rank == 1 else 'rd' if rank == 2 else 'th'}"
+    return (f"{said}: the {nth} most probable of {len(scored)}, scored best; the most "
+            f"probable has {scored[0]['probability']:.3f})")
 
 
 def calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:

@@ -36,6 +36,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
+from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
@@ -281,10 +282,9 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
     fit_or_refuse(trainer, nas, BilevelData(datamodule), ckpt_path)
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
     return nas.best_arch, nas.best_score, nas.subnet, (
-        f"{opts['algorithm'].upper()} search: derived {nas.best_arch} (probability "
-        f"{nas.scored[0]['probability']:.3f} for the most probable); {score} with shared "
-        f"weights\nWrote {run_dir / 'best_arch.yaml'}, {run_dir / 'subnet.pt'} and "
-        f"{run_dir / 'alphas.json'}"), trainer.is_global_zero
+        f"{opts['algorithm'].upper()} search: {derived_text(nas.best_arch, nas.scored)}; "
+        f"{score} with shared weights\nWrote {run_dir / 'best_arch.yaml'}, "
+        f"{run_dir / 'subnet.pt'} and {run_dir / 'alphas.json'}"), trainer.is_global_zero
 
 
 def check_oneshot(cfg: Mapping[str, Any]
