@@ -1,4 +1,5 @@
-"""``lightning_nas.search.settings``: validated, frozen, grouped search settings."""
+"""``lightning_nas.search.settings`` and ``search.setting_groups``: validated, frozen, grouped
+search settings."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import SEARCH_KEYS
 from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.schedulers import MedianRule
-from lightning_nas.search.settings import (
-    EarlyStopping,
-    Execution,
-    Goal,
-    Limits,
-    SearchSettings,
-)
+from lightning_nas.search.setting_groups import EarlyStopping, Execution, Goal, Limits, Transfer
+from lightning_nas.search.settings import SearchSettings
 from lightning_nas.strategies import DEFAULT_OPTIMIZER
+
+
+def test_the_groups_stay_importable_from_settings():
+    # documented there, and the path that older pickles of a group name
+    from lightning_nas.search import settings
+
+    assert (settings.Goal, settings.Execution, settings.EarlyStopping, settings.Limits,
+            settings.Transfer) == (Goal, Execution, EarlyStopping, Limits, Transfer)
 
 
 def test_defaults():
@@ -125,8 +129,6 @@ def test_a_run_dir_and_warm_start_folders_with_a_tilde_are_in_the_home_folder(
         tmp_path, monkeypatch):
     # was: Path("~/nas/digits") as it is: search.db and best.* went into ./~/nas/digits,
     # the trials' checkpoints and logs (Lightning expands ~) into $HOME/nas/digits
-    from lightning_nas.search.settings import Transfer
-
     monkeypatch.setenv("HOME", str(tmp_path))
     settings = SearchSettings.from_options(run_dir="~/nas/digits")
     assert settings.run_dir == tmp_path / "nas" / "digits"

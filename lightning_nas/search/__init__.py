@@ -22,22 +22,17 @@ if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
     from lightning_nas.search.from_config import search_from_config
     from lightning_nas.search.search_result import SearchResult
-    from lightning_nas.search.settings import (
-        EarlyStopping,
-        Execution,
-        Goal,
-        Limits,
-        SearchSettings,
-    )
+    from lightning_nas.search.setting_groups import EarlyStopping, Execution, Goal, Limits
+    from lightning_nas.search.settings import SearchSettings
 
 _EXPORTS = {
     "Search": "lightning_nas.search.facade",
     "SearchResult": "lightning_nas.search.search_result",
     "SearchSettings": "lightning_nas.search.settings",
-    "Goal": "lightning_nas.search.settings",
-    "Execution": "lightning_nas.search.settings",
-    "EarlyStopping": "lightning_nas.search.settings",
-    "Limits": "lightning_nas.search.settings",
+    "Goal": "lightning_nas.search.setting_groups",
+    "Execution": "lightning_nas.search.setting_groups",
+    "EarlyStopping": "lightning_nas.search.setting_groups",
+    "Limits": "lightning_nas.search.setting_groups",
     "PruningCallback": "lightning_nas.search.callbacks",
     "TrialReporter": "lightning_nas.search.callbacks",
     "search_from_config": "lightning_nas.search.from_config",

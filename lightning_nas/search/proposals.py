@@ -26,7 +26,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import UNLOGGED, AskTell
 from lightning_nas.search.costs import Counts
 from lightning_nas.search.objectives import Constraints, told_loss, waits_for_a_result
-from lightning_nas.search.settings import Goal
+from lightning_nas.search.setting_groups import Goal
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.base import NASOptimizer

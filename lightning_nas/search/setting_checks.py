@@ -1,4 +1,4 @@
-"""Checks of one search setting's value, shared by the groups of ``search/settings.py``.
+"""Checks of one search setting's value, shared by the groups of ``search/setting_groups.py``.
 
 ``plain_numbers`` makes the NumPy integer and real scalars of a group's fields (a value read
 from an array or a DataFrame: ``budget=np.int64(3)``) Python's ``int`` and ``float``, so they

@@ -1,14 +1,9 @@
 """The settings of a multi-trial search: validated, frozen, grouped as the ``search:`` block
 of a config groups them.
 
-- ``Goal``: what to optimise and how long (optimizer, budget, time limit, monitor, mode,
-  objectives, seed, failures tolerated, checkpoints kept);
-- ``Execution``: where trials run (workers, executor, devices, threads, Ray);
-- ``EarlyStopping``: the scheduler that stops weak trials (rungs: ``min_epochs``,
-  ``max_epochs``, ``eta``);
-- ``Limits``: constraints checked before a candidate trains;
-- ``Transfer``: warm starts from earlier runs (``warm_start``, ``retrain_top_k``);
-- ``SearchSettings``: the five groups plus the run folder and what is printed.
+``SearchSettings`` holds the five groups of ``search/setting_groups.py`` (``Goal``,
+``Execution``, ``EarlyStopping``, ``Limits``, ``Transfer``; importable from here too) plus
+the run folder and what is printed.
 
 Every setting has one flat name (the key of the ``search:`` block, the keyword of
 ``Search``); ``SearchSettings.from_options(**flat)`` routes each to its group and names an
@@ -30,31 +25,27 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import new_folder
-from lightning_nas.search.objectives import (
-    COSTS,
-    Constraints,
-    Objectives,
-    constraint_record,
-    mode_for,
+from lightning_nas.search.objectives import Objectives, constraint_record
+from lightning_nas.search.schedulers import Rule
+
+# the groups: importable from here (documented so, and the path older pickles name)
+from lightning_nas.search.setting_groups import (
+    EarlyStopping,
+    Execution,
+    Goal,
+    Limits,
+    Transfer,
 )
-from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
-from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
-from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
-__all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings",
-           "Transfer"]
-
-#: executor names (any object with ``submit(fn, *args)`` is accepted too)
-EXECUTOR_NAMES = ("auto", "inline", "process", "ray")
+__all__ = ["EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings", "Transfer"]
 
 
 def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
@@ -88,266 +79,6 @@ def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
     if mine.get("objectives") is not None:
         _check_monitor_agrees(mine)
     return mine
-
-
-@dataclass(frozen=True)
-class Goal:
-    """What to optimise and how long.
-
-    Args:
-        optimizer: a name of nevergrad's optimizer registry (NAS strategies included).
-        budget: trials to train (failed and rejected trials do not count; with a scheduler,
-            the architectures started).
-        time_limit: seconds after which no new trial starts (per invocation).
-        monitor: the logged metric that scores a trial, read at its best epoch.
-        mode: ``"max"`` or ``"min"``; left out, the monitor's name says it (``val_loss``:
-            min, ``val_acc``: max, see ``objectives.mode_for``) or the monitor is refused.
-        objectives: several objectives ``{name: max|min}``; the first is the monitor.
-        seed: seeds the optimizer and every trial.
-        max_failures: the search stops once more trials failed.
-        keep_top_k: checkpoints kept on disk (the best ``k`` trials).
-    """
-
-    optimizer: str = DEFAULT_OPTIMIZER
-    budget: int | None = 20
-    time_limit: float | None = None
-    monitor: str = "val_acc"
-    mode: str | None = None
-    objectives: Objectives | None = None
-    seed: int | None = 0
-    max_failures: int = 5
-    keep_top_k: int = 3
-
-    def __post_init__(self) -> None:
-        plain_numbers(self)  # NumPy's scalars: Python's int and float
-        if not isinstance(self.optimizer, str):
-            raise ConfigError(f"`optimizer` must be a registry name, got {self.optimizer!r}")
-        check_optimizer_name(self.optimizer)
-        if self.budget is None and self.time_limit is None:
-            raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
-        check_int("budget", self.budget, 1, optional=True)
-        check_positive("time_limit", self.time_limit)
-        check_seed(self.seed)
-        check_int("max_failures", self.max_failures, 0)
-        check_int("keep_top_k", self.keep_top_k, 1)
-        if self.objectives is not None:  # the first objective is the monitor
-            objectives = self.objectives
-            if not isinstance(objectives, Objectives):
-                objectives = Objectives(objectives)
-            first = objectives.names[0]
-            if first in COSTS:  # it would be the monitor, read from validation's logs
-                raise ConfigError(f"the first objective is the monitor, a metric validation "
-                                  f"logs; {first!r} is counted, not logged: list a logged "
-                                  f"metric first, e.g. objectives: {{val_acc: max, "
-                                  f"{first}: {objectives.modes[first]}}}")
-            object.__setattr__(self, "objectives", objectives)
-            object.__setattr__(self, "monitor", objectives.names[0])
-            object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
-        if not isinstance(self.monitor, str) or not self.monitor:
-            raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}")
-        if self.mode is None:  # not given: never maximise a loss because max is a default
-            object.__setattr__(self, "mode", mode_for(self.monitor))
-        check_mode(self.mode)
-
-
-@dataclass(frozen=True)
-class Execution:
-    """Where trials run.
-
-    Args:
-        num_workers: trials at once.
-        executor: ``auto`` (in the search process for one worker, else worker processes),
-            ``inline``, ``process``, ``ray``, or an object with ``submit(fn, *args)``.
-        devices_per_trial: GPUs per trial; each worker gets its own slice (refused where no
-            worker process or Ray trial takes it).
-        threads_per_trial: torch threads per trial: per worker process (default: cores /
-            workers on CPU), or around each trial run in the search's own process.
-        max_trials_per_worker: recycle a worker process after this many trials.
-        ray: for ``executor="ray"``: ``ray.init`` arguments (``address``, ...) and per-trial
-            ``num_cpus`` / ``num_gpus``.
-    """
-
-    num_workers: int = 1
-    executor: Any = "auto"
-    devices_per_trial: int | None = None
-    threads_per_trial: int | None = None
-    max_trials_per_worker: int | None = None
-    ray: Mapping[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        plain_numbers(self)
-        check_int("num_workers", self.num_workers, 1)
-        if isinstance(self.executor, str):
-            if self.executor not in EXECUTOR_NAMES:
-                raise unknown("executor", self.executor, EXECUTOR_NAMES)
-            if self.executor == "inline" and self.num_workers != 1:
-                raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
-                                  "or executor 'process'")
-        elif not callable(getattr(self.executor, "submit", None)):
-            raise ConfigError(f"executor must be one of {', '.join(EXECUTOR_NAMES)} or an "
-                              f"object with submit(fn, *args), got {self.executor!r}")
-        check_int("devices_per_trial", self.devices_per_trial, 1, optional=True)
-        check_int("threads_per_trial", self.threads_per_trial, 1, optional=True)
-        check_int("max_trials_per_worker", self.max_trials_per_worker, 1, optional=True)
-        if self.max_trials_per_worker is not None and not self.runs_in_processes:
-            raise ConfigError(
-                f"max_trials_per_worker recycles worker processes, and executor "
-                f"{self.executor_name!r} with num_workers={self.num_workers} starts none; "
-                f"use executor 'process' or num_workers > 1 (or drop max_trials_per_worker)")
-        if self.devices_per_trial is not None and not (self.runs_in_processes
-                                                       or self.executor == "ray"):
-            raise ConfigError(  # was: accepted, and ignored (trials took the Trainer's devices)
-                f"devices_per_trial gives each worker process (or Ray trial) its GPUs, and "
-                f"executor {self.executor_name!r} with num_workers={self.num_workers} starts "
-                f"none: trials train on trainer.devices; use executor 'process' or "
-                f"num_workers > 1 (or drop devices_per_trial)")
-        if self.ray is not None and not isinstance(self.ray, Mapping):
-            raise ConfigError(f"`ray` must be a mapping of ray.init arguments, got {self.ray!r}")
-        if self.ray and self.executor != "ray":  # was: ignored, trials ran on this machine
-            raise ConfigError(
-                f"`ray` ({dict(self.ray)}) configures executor 'ray', and executor is "
-                f"{self.executor_name!r}: trials would not run on the Ray cluster; set "
-                f"executor: ray (or drop ray)")
-
-    @property
-    def runs_in_processes(self) -> bool:
-        """Whether trials run in this package's worker processes (``process``, or ``auto``
-        with several workers)."""
-        if not isinstance(self.executor, str):
-            return False
-        if self.executor == "auto":
-            return self.num_workers > 1
-        return self.executor == "process"
-
-    @property
-    def executor_name(self) -> str:
-        """The executor's name, or the repr of a user's executor object (for the store)."""
-        return self.executor if isinstance(self.executor, str) else repr(self.executor)
-
-
-@dataclass(frozen=True)
-class EarlyStopping:
-    """Stop weak trials early.
-
-    Args:
-        scheduler: ``none``, ``asha``, ``hyperband`` or ``median`` (or a ``Rule``).
-        min_epochs: the first rung (``asha``/``hyperband``), or the epochs before ``median``
-            may stop a trial (left out: 1).
-        max_epochs: epochs of a complete trial (default: the Trainer's ``max_epochs``).
-        eta: reduction factor of ``asha``/``hyperband`` (left out: 3).
-
-    Each is refused where the scheduler does not use it (``check_rule_settings``): any
-    without a scheduler, ``eta`` with ``median``, ``min_epochs`` or ``eta`` beside a rule
-    object.
-    """
-
-    scheduler: str | Rule = "none"
-    min_epochs: int | None = None  # None: RULE_DEFAULTS' (stored so: a resume compares it)
-    max_epochs: int | None = None
-    eta: int | None = None
-
-    def __post_init__(self) -> None:
-        plain_numbers(self)
-        if self.scheduler is None:  # YAML's null
-            object.__setattr__(self, "scheduler", "none")
-        if isinstance(self.scheduler, str) and self.scheduler not in SCHEDULERS:
-            raise unknown("scheduler", self.scheduler, SCHEDULERS)
-        if not isinstance(self.scheduler, (str, Rule)):
-            raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
-                              f"{self.scheduler!r}")
-        check_int("min_epochs", self.min_epochs, 1, optional=True)
-        check_int("max_epochs", self.max_epochs, 1, optional=True)
-        check_int("eta", self.eta, 2, optional=True)
-        check_rule_settings(self.scheduler, min_epochs=self.min_epochs,
-                            max_epochs=self.max_epochs, eta=self.eta)
-
-    @property
-    def active(self) -> bool:
-        """Whether a scheduler judges the trials."""
-        return self.scheduler != "none"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Limits a candidate must meet before it is trained (never trained otherwise).
-
-    Args:
-        max_params: most parameters (counted on the meta device).
-        max_flops: most FLOPs of one forward pass of ``example_input_array``.
-        constraints: callables ``arch -> bool`` (or a violation amount).
-    """
-
-    max_params: float | None = None
-    max_flops: float | None = None
-    constraints: Sequence[Callable[[dict[str, Any]], Any]] = ()
-
-    def __post_init__(self) -> None:
-        plain_numbers(self)
-        check_positive("max_params", self.max_params)
-        check_positive("max_flops", self.max_flops)
-        if not isinstance(self.constraints, (list, tuple)) and self.constraints is not None:
-            raise ConfigError(f"`constraints` must be a list of callables arch -> bool, got "
-                              f"{self.constraints!r}")
-        object.__setattr__(self, "constraints", tuple(self.constraints or ()))
-        self.build()  # checks the values
-
-    def build(self) -> Constraints:
-        """The ``Constraints`` these limits describe."""
-        return Constraints(self.max_params, self.max_flops, self.constraints)
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """What a search learns from earlier runs (``lightning_nas.search.warm``).
-
-    Args:
-        warm_start: run directories of earlier searches on this space, or on one that
-            shares keys; their completed results feed the optimizer before the first ask.
-            They never count against the budget and are not trained again unless asked.
-        retrain_top_k: train the ``k`` best earlier architectures first (these trials count
-            against the budget; the optimizer is told their results here).
-        warm_start_fill: values for keys the earlier spaces lack (default: the first value
-            of a choice, the middle of an ordered choice or a range).
-    """
-
-    warm_start: Sequence[str | Path] = ()
-    retrain_top_k: int = 0
-    warm_start_fill: Mapping[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        plain_numbers(self)
-        sources = self.warm_start
-        if isinstance(sources, (str, Path)):
-            sources = [sources]
-        if sources is None:
-            sources = ()
-        if not isinstance(sources, (list, tuple)) or \
-                not all(isinstance(p, (str, Path)) and str(p) for p in sources):
-            raise ConfigError(f"`warm_start` must be a list of run directories, got "
-                              f"{self.warm_start!r}")
-        # ~ expanded as user_path does; the rest as given (the messages name it so)
-        object.__setattr__(self, "warm_start", tuple(os.path.expanduser(p) for p in sources))
-        check_int("retrain_top_k", self.retrain_top_k, 0)
-        if self.retrain_top_k and not self.warm_start:
-            raise ConfigError("`retrain_top_k` re-trains the best results of `warm_start` "
-                              "runs; give `warm_start` too (a resume of a search that "
-                              "re-trains them: the same warm_start it ran with)")
-        if self.warm_start_fill is not None and not isinstance(self.warm_start_fill, Mapping):
-            raise ConfigError(f"`warm_start_fill` must map space keys to values, got "
-                              f"{self.warm_start_fill!r}")
-        if self.warm_start_fill and not self.warm_start:  # was: accepted, and did nothing
-            raise ConfigError("`warm_start_fill` fills keys of the `warm_start` runs' "
-                              "results; give `warm_start` too (or drop warm_start_fill)")
-
-    def fixed(self) -> dict[str, Any]:
-        """What a resume must keep (``open_search_store``): the source folders, as absolute
-        paths, when there are any (the store adds their paths relative to the run folder: a
-        resume matches a folder by either), and ``warm_start_fill``, which the stored
-        priors were filled with (was: a changed one was ignored without a word)."""
-        if not self.warm_start:
-            return {}
-        return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start],
-                "warm_start_fill": dict(self.warm_start_fill or {})}
 
 
 _GROUPS = {"goal": Goal, "execution": Execution, "early_stopping": EarlyStopping,
