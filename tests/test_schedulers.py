@@ -22,13 +22,13 @@ from lightning_nas.errors import ConfigError, MonitorError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.callbacks import PruningCallback
 from lightning_nas.search.runner import run_trial
+from lightning_nas.search.scheduler_settings import make_rule
 from lightning_nas.search.schedulers import (
     ASHARule,
     Decision,
     HyperbandRule,
     MedianRule,
     Rule,
-    make_rule,
 )
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import TrialSpec, fit_trial

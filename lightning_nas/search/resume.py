@@ -27,7 +27,7 @@ import lightning.pytorch as pl
 from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.schedulers import RULE_DEFAULTS, rule_settings
+from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
            "differences", "is_plain", "object_classes", "plain_part",

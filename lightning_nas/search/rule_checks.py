@@ -25,7 +25,8 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
-from lightning_nas.search.schedulers import Rule, make_rule
+from lightning_nas.search.scheduler_settings import make_rule
+from lightning_nas.search.schedulers import Rule
 
 __all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
            "split_callbacks"]

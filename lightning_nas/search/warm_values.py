@@ -27,7 +27,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import target_path
 from lightning_nas.config.paths import get_dotted, is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
-from lightning_nas.search.schedulers import scheduler_epochs
+from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.warm_keys import placed
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Param

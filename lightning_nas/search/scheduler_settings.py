@@ -1,0 +1,167 @@
+"""The ``search.scheduler`` setting and the rule it makes: which settings a scheduler uses.
+
+``make_rule`` turns ``search.scheduler`` (a name of ``SCHEDULERS``, or a rule object of
+``lightning_nas.search.schedulers``) with ``min_epochs``, ``max_epochs`` and ``eta`` into
+the search's rule (a copy of a rule object), refusing one that would first decide at the
+last epoch; ``rule_settings`` / ``check_rule_settings`` say which of those settings a
+scheduler uses and refuse the others; ``scheduler_epochs`` reads a stored run's complete
+trial epochs.
+
+Example:
+    >>> make_rule("asha", max_epochs=9).rungs
+    [1, 3, 9]
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
+
+__all__ = [
+    "RULE_DEFAULTS",
+    "SCHEDULERS",
+    "check_rule_settings",
+    "make_rule",
+    "rule_settings",
+    "scheduler_epochs",
+]
+
+SCHEDULERS = ("none", "asha", "hyperband", "median")
+#: ``search.min_epochs`` and ``search.eta`` when left out (None)
+RULE_DEFAULTS = {"min_epochs": 1, "eta": 3}
+
+
+def scheduler_epochs(settings: Mapping[str, object]) -> object:
+    """The epochs of a complete trial when a run's scheduler set them (its stored flat
+    ``settings``: ``max_epochs`` with a ``scheduler``), else None (the Trainer's).
+
+    Example:
+        >>> scheduler_epochs({"scheduler": "asha", "max_epochs": 9})
+        9
+        >>> scheduler_epochs({"scheduler": "none", "max_epochs": 9}) is None
+        True
+    """
+    if settings.get("scheduler", "none") in (None, "none"):
+        return None
+    return settings.get("max_epochs")
+
+
+def rule_settings(scheduler: object) -> tuple[str, ...]:
+    """The settings of ``min_epochs``, ``max_epochs`` and ``eta`` that ``scheduler`` (a name,
+    a rule object or a stored one's repr) uses: a rule object brings its own rungs, and its
+    ``max_epochs`` is checked against the trials'.
+
+    Example:
+        >>> rule_settings("median"), rule_settings("none"), rule_settings(MedianRule())
+        (('min_epochs', 'max_epochs'), (), ('max_epochs',))
+    """
+    if scheduler in (None, "none"):
+        return ()
+    if scheduler in ("asha", "hyperband"):
+        return "min_epochs", "max_epochs", "eta"
+    return ("min_epochs", "max_epochs") if scheduler == "median" else ("max_epochs",)
+
+
+def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
+    """Refuse the settings among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
+    out) that ``scheduler`` does not use (``rule_settings``): they would be ignored. One error
+    names them all, each with its ``--search.KEY=null``.
+
+    Example:
+        >>> check_rule_settings("median", min_epochs=2, max_epochs=None, eta=None)
+        >>> check_rule_settings("none", min_epochs=1, eta=2)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `min_epochs` (1) is the epochs a scheduler ...
+    """
+    what = {"min_epochs": "the epochs a scheduler trains a trial before it first judges it",
+            "max_epochs": "a scheduler's complete trial",
+            "eta": "the reduction factor of scheduler asha or hyperband"}
+    bad = {key: value for key, value in given.items()
+           if value is not None and key not in rule_settings(scheduler)}
+    if not bad:
+        return
+    said = [f"`{key}` ({value}) is {what[key]}" for key, value in bad.items()]
+    said = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+    them = "it" if len(bad) == 1 else "them"
+    flags = " ".join(f"--search.{key}=null" for key in bad)
+    if isinstance(scheduler, Rule):  # (a MedianRule has no eta)
+        builds = ", ".join(f"{k}={v}" for k, v in bad.items() if hasattr(scheduler, k))
+        lacks = " or ".join(k for k in bad if not hasattr(scheduler, k))
+        own = "it has none" if len(bad) == 1 else f"it has no {lacks}"
+        own = f"build it with {builds}" + (f" ({own})" if lacks else "") if builds else own
+        raise ConfigError(f"{said}, but scheduler {type(scheduler).__name__} is a rule "
+                          f"object, which keeps its own: {own}, and leave "
+                          f"{' and '.join(f'`{key}`' for key in bad)} out")
+    if scheduler == "median":
+        raise ConfigError(f"{said}; scheduler 'median' has none (it stops a trial worse than "
+                          f"the median of the others): leave {them} out (a file's: {flags}), "
+                          f"or use scheduler asha or hyperband")
+    epochs = ": set trainer.max_epochs instead" if "max_epochs" in bad else ""
+    raise ConfigError(f"{said}, and no scheduler is set: nothing uses {them} (every trial "
+                      f"trains the Trainer's max_epochs{epochs}); leave {them} out (a file's, "
+                      f"when the command line turns the scheduler off: "
+                      f"{flags}), or set a scheduler"
+                      + (" (asha or hyperband)" if "eta" in bad else ""))
+
+
+def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
+              max_epochs: int | None = None, eta: int | None = None, mode: str = "max",
+              min_trials: int = 2) -> Rule | None:
+    """The rule for ``search.scheduler`` (None for ``none``); a ``Rule`` given as it is.
+    ``min_epochs`` and ``eta`` left out (None) are ``RULE_DEFAULTS``'.
+
+    Raises:
+        ConfigError: for an unknown name (listing the valid ones), bad settings, a
+            ``Rule`` whose ``mode`` is not the search's or whose ``max_epochs`` is not
+            ``max_epochs`` (the epochs trials train), or a rule that would first decide
+            at or after ``max_epochs`` (it would stop nothing).
+    """
+    min_epochs = RULE_DEFAULTS["min_epochs"] if min_epochs is None else min_epochs
+    eta = RULE_DEFAULTS["eta"] if eta is None else eta
+    if isinstance(scheduler, Rule) and scheduler.mode != mode:
+        # a rule judges which trials are better: the other way round it stops the best
+        raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
+                          f"but the search's mode is {mode!r}; build it with mode={mode!r}")
+    last = getattr(scheduler, "max_epochs", None)
+    if isinstance(scheduler, Rule) and isinstance(last, int) and last != max_epochs:
+        # trials train max_epochs: the rule's last rung would be judged never, or too early
+        trials = ("neither search.max_epochs nor trainer.max_epochs is set"
+                  if max_epochs is None else f"the search's trials train max_epochs="
+                  f"{max_epochs} (search.max_epochs, else trainer.max_epochs)")
+        fix = "" if max_epochs is None else f"build it with max_epochs={max_epochs}, or "
+        raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
+                          f"last rung) but {trials}; {fix}set trainer.max_epochs: {last}")
+    if scheduler is None or isinstance(scheduler, Rule):  # a copy: the values of this search
+        # alone (was: one object given to two searches judged the second by the first's)
+        return _decides_before_the_end(copy.deepcopy(scheduler), max_epochs, "a rule object")
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"unknown scheduler {scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+    if scheduler == "none":
+        return None
+    if scheduler == "median":
+        rule: Rule = MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
+    elif not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
+                          f"trainer.max_epochs), got {max_epochs!r}")
+    else:
+        cls = ASHARule if scheduler == "asha" else HyperbandRule
+        rule = cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
+    rule.setting = scheduler  # a trial's checks name it so (its copy goes with the trial)
+    return _decides_before_the_end(rule, max_epochs, scheduler)
+
+
+def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:
+    """``rule``, unless it first decides at a trial's last epoch or later: a verdict there
+    stops nothing, so it would never stop a trial (``min_epochs >= max_epochs``)."""
+    first = getattr(rule, "min_epochs", None)
+    last = getattr(rule, "max_epochs", None) or max_epochs
+    if isinstance(first, int) and isinstance(last, int) and 0 < last <= first:
+        name = type(rule).__name__ if name == "a rule object" else name
+        raise ConfigError(f"scheduler {name!r} with min_epochs={first} would never stop a "
+                          f"trial before its end (max_epochs={last}); give min_epochs below "
+                          f"max_epochs, or search without a scheduler")
+    return rule
