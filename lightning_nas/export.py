@@ -44,10 +44,8 @@ from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import restore_init
 from lightning_nas.search.runner import run_trial
-from lightning_nas.search.schedulers import scheduler_epochs
-from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.scheduler_settings import scheduler_epochs
-from lightning_nas.search.settings import Goal
+from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec, with_trial_defaults
 from lightning_nas.store import RunStore, open_run

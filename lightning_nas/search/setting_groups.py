@@ -31,7 +31,8 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
-from lightning_nas.search.schedulers import SCHEDULERS, Rule, check_rule_settings
+from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings
+from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 

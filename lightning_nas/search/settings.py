@@ -44,10 +44,6 @@ from lightning_nas.search.setting_groups import (
     Limits,
     Transfer,
 )
-from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings
-from lightning_nas.search.schedulers import Rule
-from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
-from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EarlyStopping", "Execution", "Goal", "Limits", "SearchSettings", "Transfer"]
 
