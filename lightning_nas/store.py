@@ -1,26 +1,27 @@
 """The run store: one SQLite file (``search.db``) per run directory.
 
 It holds the run's settings, space, seed and package versions (table ``meta``), one
-row per trial (table ``trials``), the results of earlier runs a warm start imported, with
-where each came from (table ``priors``), the torch threads of each fit (table ``fits``,
-``store_fits``) and every ask and tell of the optimizer in order (table ``events``: a
-resumed search replays them, so it goes on exactly as if it had not stopped). The search
-driver is its only writer, and every state change is committed at once (autocommit, WAL
-journal, ``synchronous=NORMAL``), so a ``kill -9`` at any moment loses at most the trial
-that was running.
+row per trial (table ``trials``, ``store_trials``), the results of earlier runs a warm
+start imported, with where each came from (table ``priors``), the torch threads of each
+fit (table ``fits``, ``store_fits``) and every ask and tell of the optimizer in order
+(table ``events``: a resumed search replays them, so it goes on exactly as if it had not
+stopped). The search driver is its only writer, and every state change is committed at
+once (autocommit, WAL journal, ``synchronous=NORMAL``), so a ``kill -9`` at any moment
+loses at most the trial that was running. The functions below open a run's store: to
+search (``open_search_store``, its checks on the file as it is: ``check_as_it_is``) or
+to read (``open_run``).
 
 Example:
     >>> import tempfile
     >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
-    >>> tid = store.start_trial({"k": 3})
-    >>> store.get(tid).status.value
-    'RUNNING'
+    >>> store.set_meta("monitor", "val_acc")
+    >>> store.get_meta("monitor")
+    'val_acc'
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import socket
@@ -31,30 +32,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_nas.arch import arch_key
-from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
-from lightning_nas.store_paths import (
-    FOLDER_KEYS,
-    absolute_checkpoint,
-    relative_checkpoint,
-    relative_folders,
-)
+from lightning_nas.store_paths import FOLDER_KEYS, relative_folders
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
+from lightning_nas.store_trials import TrialRecords
 
 __all__ = ["RunStore", "check_as_it_is", "check_same_search", "open_run", "open_search_store"]
 
 #: what to do once the process holding a run folder is gone (``hold_folder``'s message)
 _RESUMES = "the same command then resumes the search"
-_COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
-            "fit_time", "checkpoint", "error", "curve", "epochs")
 
 
-class RunStore(FitRecords):
-    """SQLite store of one search run (the torch threads of each fit: ``FitRecords``).
+class RunStore(TrialRecords, FitRecords):
+    """SQLite store of one search run (its trials: ``TrialRecords``; the torch threads of
+    each fit: ``FitRecords``).
 
     Args:
         path: the database file; created (with its folder) if missing.
@@ -141,49 +135,7 @@ class RunStore(FitRecords):
             spec = {monitor: spec[monitor], **{k: v for k, v in spec.items() if k != monitor}}
         return spec
 
-    # ----------------------------------------------------------------- trials
-    def start_trial(self, arch: dict[str, Any]) -> int:
-        """Insert a RUNNING trial for ``arch``; return its id."""
-        cur = self._db.execute(
-            "INSERT INTO trials (arch, arch_key, status, started) VALUES (?, ?, ?, ?)",
-            (json.dumps(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
-        return int(cur.lastrowid)
-
-    def restart_trial(self, trial_id: int, fresh: bool = False) -> None:
-        """Mark an interrupted trial RUNNING again with a fresh start time (``fresh``: a
-        failed one run again, its earlier runs not counted as attempts)."""
-        self._db.execute(
-            "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
-            "attempts = CASE WHEN ? THEN 1 ELSE attempts + 1 END, "
-            "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
-            "error = NULL, epochs = NULL "
-            "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), fresh, trial_id))
-
-    def finish_trial(self, result: TrialResult) -> None:
-        """Record the outcome of trial ``result.trial_id`` (its own start, when it has one: a
-        Hydra batch's jobs start one after the other, after the trial was stored)."""
-        score = None if result.score is None or math.isnan(result.score) else result.score
-        self._db.execute(
-            "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
-            "started = COALESCE(?, started), "
-            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
-            (result.status.value, score, json.dumps(result.metrics), result.epoch,
-             result.finished or time.time(), result.started, result.fit_time,
-             relative_checkpoint(result.checkpoint, self.path.parent), result.error,
-             json.dumps([v if math.isfinite(v) else None for v in result.curve]),  # JSON: no NaN
-             result.epochs, result.trial_id))
-
-    def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
-        """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
-        ``attempt``: a promoted trial interrupted by a crash, started once more (counted)."""
-        self._db.execute("UPDATE trials SET status = ?, finished = NULL, "
-                         "attempts = attempts + ? WHERE id = ?",
-                         (TrialStatus.RUNNING.value, int(attempt), trial_id))
-
-    def set_status(self, trial_id: int, status: TrialStatus) -> None:
-        """Change a trial's status only."""
-        self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
-
+    # ----------------------------------------------------------------- driver
     def set_driver(self) -> None:
         """Record this process as the search's driver (``driver_gone`` asks about it)."""
         self.set_meta("driver", {"pid": os.getpid(), "host": socket.gethostname()})
@@ -201,85 +153,6 @@ class RunStore(FitRecords):
         except PermissionError:  # alive, another user's
             return False
         return False
-
-    def uncount_attempt(self, trial_id: int) -> None:
-        """Take back the count of this start of trial ``trial_id`` (it was interrupted by
-        the user, not killed by the trial)."""
-        self._db.execute("UPDATE trials SET attempts = MAX(attempts - 1, 0) WHERE id = ?",
-                         (trial_id,))
-
-    def attempts(self, trial_id: int) -> int:
-        """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
-        row = self._db.execute(f"SELECT {self._col('trials', 'attempts')} FROM trials "
-                               f"WHERE id = ?", (trial_id,)).fetchone()
-        if row is None:
-            raise KeyError(f"no trial {trial_id} in {self.path}")
-        return int(row[0])
-
-    def clear_checkpoint(self, trial_id: int) -> None:
-        """Forget a trial's checkpoint path (its file was removed to save disk)."""
-        self._db.execute("UPDATE trials SET checkpoint = NULL WHERE id = ?", (trial_id,))
-
-    def get(self, trial_id: int) -> TrialResult:
-        """One trial by id (``KeyError`` if absent)."""
-        rows = list(self._select("WHERE id = ?", (trial_id,)))
-        if not rows:
-            raise KeyError(f"no trial {trial_id} in {self.path}")
-        return rows[0]
-
-    def trials(self, status: TrialStatus | None = None) -> list[TrialResult]:
-        """All trials in id order, optionally only those with ``status``."""
-        if status is None:
-            return list(self._select("ORDER BY id"))
-        return list(self._select("WHERE status = ? ORDER BY id", (status.value,)))
-
-    def __len__(self) -> int:
-        """Number of trials of every status."""
-        return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-
-    def with_checkpoint(self, status: TrialStatus) -> list[TrialResult]:
-        """Trials with ``status`` that still have a checkpoint on disk."""
-        return list(self._select("WHERE status = ? AND checkpoint IS NOT NULL ORDER BY id",
-                                 (status.value,)))
-
-    def count(self, status: TrialStatus) -> int:
-        """Number of trials with ``status``."""
-        return self._db.execute("SELECT COUNT(*) FROM trials WHERE status = ?",
-                                (status.value,)).fetchone()[0]
-
-    def leaderboard(self, mode: str = "max", k: int | None = None) -> list[TrialResult]:
-        """COMPLETED trials, best first; ties go by the run's later objectives in order
-        (one missing them last), then to the earlier trial. With ``k``, only the trials
-        scored at least as well as the ``k``-th best are read (SQL finds its score), and when
-        the monitor is the only objective, of those tied with it only the earliest: the ``k``
-        best alone (was: every trial tied at a saturated score, read at each call)."""
-        where, args = "WHERE status = ? AND score IS NOT NULL", (TrialStatus.COMPLETED.value,)
-        order, above = ("DESC", ">") if mode == "max" else ("ASC", "<")
-        if k is not None and int(k) > 0:  # ties at the cut are ranked below
-            cut = self._db.execute(f"SELECT score FROM trials {where} ORDER BY score {order} "
-                                   f"LIMIT 1 OFFSET ?", (*args, int(k) - 1)).fetchone()
-            if cut is not None and len(self.objectives() or {}) < 2:
-                top = list(self._select(f"{where} AND score {above} ? ORDER BY score {order}, "
-                                        f"id", (*args, cut[0])))
-                return top + list(self._select(f"{where} AND score = ? ORDER BY id LIMIT ?",
-                                               (*args, cut[0], int(k) - len(top))))
-            if cut is not None:
-                where, args = f"{where} AND score {above}= ?", (*args, cut[0])
-        board = leaderboard(self._select(f"{where} ORDER BY id", args), mode,
-                            self.objectives())
-        return board if k is None else board[:int(k)]
-
-    def scored_metrics(self) -> list[tuple[int, dict[str, float]]]:
-        """``(id, metrics)`` of the COMPLETED trials with a score (the leaderboard's), in id
-        order: the points of a Pareto front, read without the rest of each row."""
-        rows = self._db.execute("SELECT id, metrics FROM trials WHERE status = ? AND score IS "
-                                "NOT NULL ORDER BY id", (TrialStatus.COMPLETED.value,))
-        return [(tid, json.loads(metrics or "{}")) for tid, metrics in rows.fetchall()]
-
-    def best(self, mode: str = "max") -> TrialResult | None:
-        """The best COMPLETED trial, or None."""
-        top = self.leaderboard(mode, k=1)
-        return top[0] if top else None
 
     # ----------------------------------------------------------------- warm start
     def add_priors(self, rows: list[dict[str, Any]], report: Any) -> None:
@@ -342,20 +215,6 @@ class RunStore(FitRecords):
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-
-    def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
-        sql = f"SELECT {', '.join(self._col('trials', c) for c in _COLUMNS)} FROM trials {where}"
-        for row in self._db.execute(sql, args).fetchall():
-            rec = dict(zip(_COLUMNS, row, strict=False))
-            yield TrialResult(
-                trial_id=rec["id"], arch=json.loads(rec["arch"]),
-                status=TrialStatus(rec["status"]),
-                score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
-                epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
-                fit_time=rec["fit_time"], error=rec["error"],
-                checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
-                curve=[math.nan if v is None else v for v in json.loads(rec["curve"] or "[]")],
-                epochs=rec["epochs"])
 
 
 def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
