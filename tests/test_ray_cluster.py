@@ -20,7 +20,8 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.ray_executor import RayExecutor, _keep_loopback
+from lightning_nas.search.ray_checks import keep_loopback
+from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
 from tests.helpers import TinyNet
 
@@ -221,7 +222,7 @@ def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_impor
     # not get the driver's current folder and PYTHONPATH: a project's module failed to
     # import only in its trials, stored as FAILED
     repo = Path(__file__).resolve().parents[1]
-    with _keep_loopback(ray, LOOPBACK):
+    with keep_loopback(ray, LOOPBACK):
         ray.init(address=one_node.address, log_to_driver=False)
     project = tmp_path / "project"
     project.mkdir()
@@ -308,13 +309,13 @@ def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install
     # ("PYTHONPATH=<site-packages>")
     import yaml  # noqa: F401 - installed: its folder is site-packages
 
-    from lightning_nas.search.ray_executor import _cannot_import
+    from lightning_nas.search.ray_checks import cannot_import
 
-    installed = _cannot_import("yaml")
+    installed = cannot_import("yaml")
     assert "the cluster's nodes lack it; install it there" in installed
     assert "PYTHONPATH" not in installed
     (tmp_path / "only_here_mod.py").write_text("x = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("only_here_mod")
-    assert f"put its folder on PYTHONPATH (PYTHONPATH={tmp_path})" in _cannot_import(
+    assert f"put its folder on PYTHONPATH (PYTHONPATH={tmp_path})" in cannot_import(
         "only_here_mod")

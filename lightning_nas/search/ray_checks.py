@@ -1,0 +1,189 @@
+"""The checks of ``search.ray`` and of the cluster that ``RayExecutor`` makes before any
+actor starts, and the wording of what Ray reports when one cannot.
+
+``check_init`` names a misspelt or bad ``search.ray`` key or value before a cluster starts;
+``check_reachable`` fails at once for a cluster address nobody answers at (Ray itself
+retries one for minutes); ``same_cluster`` tells whether an address names the cluster a
+``ray.init`` of the caller connected to; ``keep_loopback`` lets ``ray.init`` connect to a
+loopback address as given. ``gist`` is the cause in a Ray error, ``cannot_import`` what to
+do about a module of the trials the actors cannot import.
+
+Example:
+    >>> split_address("ray://10.0.0.5:10001")
+    ('10.0.0.5', 10001)
+    >>> split_address("auto") is None
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+import ipaddress
+import os
+import re
+import site
+import socket
+import sys
+import sysconfig
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from lightning_nas.errors import ConfigError, did_you_mean
+
+__all__ = ["ANSI", "CONNECT_TIMEOUT", "LOCAL_ONLY", "PER_TRIAL", "cannot_import", "check_init",
+           "check_reachable", "gist", "keep_loopback", "same_cluster", "split_address"]
+
+#: seconds to wait for the cluster's address to accept a connection
+CONNECT_TIMEOUT = 5.0
+#: a terminal colour code (Ray colours the first line of its errors)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: keys of ``search.ray`` that each trial reserves (the others are ``ray.init`` arguments)
+PER_TRIAL = ("num_cpus", "num_gpus")
+#: ``ray.init`` arguments of a local cluster the search starts (Ray refuses them with an
+#: address: an existing cluster's resources are those ``ray start`` gave it)
+LOCAL_ONLY = ("resources", "labels", "object_store_memory", "_system_config",
+              "_enable_object_reconstruction", "_node_name")
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a cluster address (``host:port``, ``[v6]:port``, ``ray://...``),
+    or None for ``auto``/``local`` and addresses without a port.
+
+    Example:
+        >>> split_address("127.0.0.1:6390")
+        ('127.0.0.1', 6390)
+        >>> split_address("[::1]:6390")
+        ('::1', 6390)
+    """
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback IP address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def keep_loopback(ray: Any, host: str) -> Iterator[None]:
+    """Let ``ray.init`` connect to a loopback address as given.
+
+    Ray replaces ``127.0.0.1``/``localhost`` by the node's network address before it
+    connects (ray-project/ray#59110), so a cluster started with
+    ``ray start --head --node-ip-address=127.0.0.1`` (which listens on the loopback only)
+    cannot be reached by its own address. Only while connecting to such an address, which
+    was just seen to answer, the replacement is turned off.
+    """
+    services = getattr(getattr(ray, "_private", None), "services", None)
+    original = getattr(services, "resolve_ip_for_localhost", None)
+    if not _is_loopback(host) or original is None:
+        yield
+        return
+    services.resolve_ip_for_localhost = lambda host: host
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = original
+
+
+def check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter]) -> None:
+    """Raise ``ConfigError`` for a ``search.ray`` key that is neither per trial nor an
+    argument of ``ray.init``, an ``address`` or ``runtime_env`` of the wrong type, and a
+    local cluster's argument beside an address of an existing cluster."""
+    trial = [*PER_TRIAL, "runtime_env"]  # (runtime_env: each trial's actor's)
+    valid = [name for name, p in params.items()
+             if p.kind is not p.VAR_KEYWORD and name not in trial]
+    for key in init:  # ray.init's **kwargs take its private _settings alone
+        if key not in (*trial, *valid) and not str(key).startswith("_"):
+            raise ConfigError(f"unknown search.ray key {key!r}; "
+                              f"{did_you_mean(key, [*trial, *valid])}valid keys: per trial "
+                              f"{', '.join(trial)}; for ray.init {', '.join(valid)}")
+    address = init.get("address")
+    if address is not None and not isinstance(address, str):
+        raise ConfigError(f"search.ray.address must be a string (host:port, ray://host:port "
+                          f"or auto), got {address!r}")
+    if not isinstance(init.get("runtime_env") or {}, Mapping):
+        raise ConfigError(f"search.ray.runtime_env must be a mapping (pip, env_vars, "
+                          f"working_dir, ...), got {init['runtime_env']!r}")
+    existing = address if "address" in init else os.environ.get("RAY_ADDRESS")
+    named = "search.ray.address" if "address" in init else "RAY_ADDRESS"
+    for key in LOCAL_ONLY:
+        if key in init and existing not in (None, "", "local"):
+            raise ConfigError(
+                f"search.ray.{key} sets up a local cluster the search starts, and "
+                f"{named}={existing!r} connects to an existing one (whose resources "
+                f"`ray start` set): drop search.ray.{key}, or {named} to start a local "
+                f"cluster")
+
+
+def same_cluster(address: str, live: str | None) -> bool:
+    """Whether ``address`` names the cluster at ``live`` (``auto``, ``local`` and client
+    ``ray://`` addresses: any)."""
+    where, there = split_address(address), split_address(live or "")
+    if where is None or address.startswith("ray://"):
+        return True
+    if there is None or where[1] != there[1]:
+        return False
+    if where[0] == there[0] or (_is_loopback(where[0]) and _is_loopback(there[0])):
+        return True
+    try:
+        return socket.gethostbyname(where[0]) == socket.gethostbyname(there[0])
+    except OSError:
+        return False
+
+
+def gist(err: BaseException) -> str:
+    """The last line of a Ray error (the cause, below Ray's own traceback), cut short."""
+    lines = [line.strip() for line in ANSI.sub("", str(err)).splitlines() if line.strip()]
+    return (lines[-1].rstrip(".") if lines else type(err).__name__)[:400]
+
+
+def cannot_import(module: str) -> str:
+    """What to do about a ``module`` the trials use that the Ray actors cannot import."""
+    path = getattr(sys.modules.get(module.split(".")[0]), "__file__", None)
+    folder = None if path is None else os.path.dirname(path)
+    if path is not None and os.path.basename(path) == "__init__.py":  # a package's
+        folder = os.path.dirname(folder)
+    here = "" if folder is None else f" (here from {path})"
+    shared = {os.path.realpath(p) for p in (os.getcwd(), *os.environ.get(
+        "PYTHONPATH", "").split(os.pathsep), *_installed()) if p}
+    if folder is None or os.path.realpath(folder) in shared:  # installed, or on the path
+        return (f"the Ray actors that run the trials cannot import module {module!r}{here}, "
+                f"which the trials use: the cluster's nodes lack it; install it there (the "
+                f"versions this process uses) or with search.ray.runtime_env (pip) (nothing "
+                f"ran, nothing was written)")
+    return (f"the Ray actors that run the trials cannot import module {module!r}{here}, "
+            f"which the trials use: the actors get the search's current folder and PYTHONPATH, "
+            f"not a sys.path change of the script; put its folder on PYTHONPATH"
+            f"{'' if folder is None else f' (PYTHONPATH={folder})'}, or install it on the "
+            f"cluster's nodes or with search.ray.runtime_env (pip; py_modules: a package's "
+            f"folder) (nothing ran, nothing was written)")
+
+
+def _installed() -> list[str]:
+    """The folders installed packages are imported from (site-packages)."""
+    paths = sysconfig.get_paths()
+    return [paths["purelib"], paths["platlib"], *getattr(site, "getsitepackages", list)()]
+
+
+def check_reachable(address: str, host: str, port: int) -> None:
+    """Raise ``ConfigError`` unless ``host:port`` accepts a connection (Ray itself retries
+    an unreachable address for minutes)."""
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"no Ray cluster answers at search.ray.address={address!r} ({err}); start one "
+            f"with `ray start --head --port={port}` (add --node-ip-address=127.0.0.1 for "
+            f"this machine only), give the address `ray start` printed, or leave "
+            f"search.ray.address out to start a local cluster") from err
