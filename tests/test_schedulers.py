@@ -7,8 +7,11 @@ import functools
 import itertools
 import json
 import math
+import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -237,6 +240,19 @@ def test_hyperband_deals_a_short_search_to_every_bracket():
         share = [rule.cycle[:n].count(b) / n for b in range(len(counts))]
         assert all(abs(x - c / len(rule.cycle)) <= 1 / n + 1e-9
                    for x, c in zip(share, counts, strict=True))
+
+
+def test_hyperband_puts_a_named_run_in_the_same_bracket_in_every_process():
+    # was: hash(key), which Python salts per process for a string (PYTHONHASHSEED), so a
+    # PruningCallback's trial_key="run-1" could land in another bracket after a restart
+    code = ("from lightning_nas.search.schedulers import HyperbandRule; "
+            "rule = HyperbandRule(min_epochs=1, max_epochs=27, eta=3); "
+            "print([rule.bracket_of(k) for k in ('run-1', 'run-2', 'run-3', ('a', 1))])")
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    rule = HyperbandRule(min_epochs=1, max_epochs=27, eta=3)
+    assert seen == {f"{[rule.bracket_of(k) for k in ('run-1', 'run-2', 'run-3', ('a', 1))]}\n"}
 
 
 def test_median_rule():

@@ -35,6 +35,7 @@ import enum
 import inspect
 import math
 import statistics
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 
@@ -269,8 +270,10 @@ class HyperbandRule(ASHARule):
         self.cycle = _interleaved(counts)
 
     def bracket_of(self, key: Hashable) -> int:
-        """The bracket of trial ``key``."""
-        index = key if isinstance(key, int) else hash(key)
+        """The bracket of trial ``key`` (another key than an int, ``"run-1"``: by a checksum
+        of its ``repr``, the same in every process; was: ``hash``, which differs between
+        processes for a string, so a rule resumed or shared elsewhere moved runs)."""
+        index = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
         return self.cycle[(index - 1) % len(self.cycle)]
 
     def rungs_of(self, key: Hashable) -> list[int]:
