@@ -41,7 +41,8 @@ from lightning_nas.oneshot.choices import (
 )
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from lightning_nas.oneshot.run import check_oneshot_settings, check_oneshot_strategy
+from lightning_nas.oneshot.run import check_oneshot_strategy
+from lightning_nas.oneshot.setting_checks import check_oneshot_settings
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,20 +3,15 @@ fine-tune it. ``oneshot.algorithm`` picks the search: ``spos`` (the ``OneShotNAS
 callback: a random path per step, then nevergrad over the subnets), ``darts`` or ``gdas``
 (``DifferentiableNAS`` around the config's model, bilevel on its train/val split).
 
-Example:
-    >>> sorted(ONESHOT_KEYS)[:3]
-    ['algorithm', 'arch_lr', 'arch_weight_decay']
-    >>> check_algorithm({"algorithm": "darts", "num_candidates": 5})
-    Traceback (most recent call last):
-    ...
-    lightning_nas.errors.ConfigError: oneshot setting 'num_candidates' applies to ... spos only, ...
+The ``oneshot:`` block's keys and the checks of its settings are in
+``oneshot/setting_checks.py``; ``check_oneshot`` here makes them with the model's, data's
+and Trainer's checks.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import random
 import warnings
@@ -34,7 +29,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
@@ -48,38 +43,30 @@ from lightning_nas.oneshot.resume import (
 )
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
+from lightning_nas.oneshot.setting_checks import (
+    ALGORITHM_KEYS,
+    ONESHOT_KEYS,
+    check_algorithm,
+    check_oneshot_settings,
+    check_seed,
+)
 from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
     check_oneshot_trainer,
     fit_or_refuse,
 )
-from lightning_nas.run_folder import holding, new_folder, user_path
+from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
-from lightning_nas.strategies import check_optimizer_name
 
-__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "RUN_OUTPUTS", "SEED_MAX",
-           "check_algorithm", "check_oneshot", "check_oneshot_builds", "check_oneshot_settings",
-           "check_oneshot_strategy", "check_oneshot_trainer", "check_seed",
-           "clear_outputs", "finetune_trainer", "run_oneshot"]
+__all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
+           "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
+           "finetune_trainer", "run_oneshot"]
 
 #: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
 #: seed, ``seed_everything: true`` or ``false``, is drawn once)
 _DRAWN_SEED = "LIGHTNING_NAS_ONESHOT_SEED"
-
-#: the values of ``oneshot.algorithm``
-ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
-
-#: keys of the ``oneshot:`` block: the algorithm, its settings, where to write and the
-#: fine-tune of the winner
-ONESHOT_KEYS: dict[str, Any] = {
-    "algorithm": "spos", "optimizer": "RandomSearch", "num_candidates": 30,
-    "search_every_n_epochs": None, "arch_lr": 3e-3, "arch_weight_decay": 1e-3,
-    "warmup_epochs": 0, "top_k": 1, "tau_max": 10.0, "tau_min": 0.1,
-    "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": None,
-    "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
-}
 
 #: Trainer settings of the search that the fine-tune does not take (``finetune_trainer``)
 _NOT_FINETUNED = frozenset({
@@ -91,125 +78,6 @@ _NOT_FINETUNED = frozenset({
 RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "alphas.png",
                "finetune.json", "subnet_finetuned.pt", "report/report.html",
                "report/subnets.png", "report/alphas.png")
-
-#: keys that only some algorithms read
-ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
-    "optimizer": ("spos",), "num_candidates": ("spos",), "search_every_n_epochs": ("spos",),
-    "arch_lr": ("darts", "gdas"), "arch_weight_decay": ("darts", "gdas"),
-    "warmup_epochs": ("darts", "gdas"), "top_k": ("darts", "gdas"), "tau_max": ("gdas",),
-    "tau_min": ("gdas",),
-}
-
-
-def check_algorithm(given: Mapping[str, Any]) -> str:
-    """The algorithm of a ``oneshot:`` block (default ``spos``), checked with the keys given.
-    A key another algorithm reads set to null counts as not given, so a file's algorithm
-    can be switched from the command line (``--oneshot.algorithm=darts
-    --oneshot.optimizer=null``).
-
-    Raises:
-        ConfigError: an unknown algorithm (listing the valid ones), or a key another
-            algorithm reads (naming each such key, and the ``=null`` that drops it).
-    """
-    algorithm = given.get("algorithm", ONESHOT_KEYS["algorithm"])
-    if algorithm not in ONESHOT_ALGORITHMS:
-        raise ConfigError(f"unknown oneshot algorithm {algorithm!r}; "
-                          f"{did_you_mean(str(algorithm), ONESHOT_ALGORITHMS)}valid: "
-                          f"{', '.join(ONESHOT_ALGORITHMS)}")
-    other = [key for key, value in given.items() if value is not None
-             and algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS)]
-    if other:  # was: refused when null too, so a file's SPOS keys kept it SPOS
-        key, more = other[0], ", ".join(map(repr, other[1:]))
-        them = "them" if more else "it"
-        raise ConfigError(f"oneshot setting {key!r} applies to algorithm "
-                          f"{' and '.join(ALGORITHM_KEYS[key])} only, not {algorithm}"
-                          f"{f' (so do {more})' if more else ''}; leave {them} out or set "
-                          f"{them} to null, which counts as not given (switching a file's "
-                          f"algorithm on the command line: "
-                          f"{' '.join(f'--oneshot.{k}=null' for k in other)})")
-    return algorithm
-
-
-#: ``(kind, bound, None allowed)`` of the numeric settings: an int at least ``bound``, a
-#: float above it (``arch_weight_decay``: at least 0)
-_NUMBERS: dict[str, tuple[type, float | None, bool]] = {
-    "num_candidates": (int, 1, False), "search_every_n_epochs": (int, 1, True),
-    "top_k": (int, 1, False), "warmup_epochs": (int, 0, False),
-    "calibration_batches": (int, 0, False), "num_classes": (int, 2, True),
-    "seed": (int, None, True), "finetune_epochs": (int, 0, False),
-    "arch_lr": (float, 0, False), "arch_weight_decay": (float, 0, False),
-    "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
-}
-#: settings that must be strings (or null)
-_STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
-def check_seed(seed: int, key: str, spos: bool = True) -> None:
-    """Raise ``ConfigError`` naming ``key`` when ``seed`` is outside ``0..SEED_MAX`` (SPOS:
-    ``seed + epoch`` seeds each search) or ``0..2**32 - 1`` (DARTS, GDAS: Lightning's range).
-
-    Example:
-        >>> check_seed(2**32 - 1, "oneshot.seed")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: oneshot.seed must be an integer from 0 to 2147483647...
-        >>> check_seed(2**32 - 1, "oneshot.seed", spos=False)
-    """
-    top, bits = (SEED_MAX, 31) if spos else (2**32 - 1, 32)
-    if not 0 <= seed <= top:
-        raise ConfigError(f"{key} must be an integer from 0 to {top} (2**{bits} - 1), got "
-                          f"{seed}: it seeds torch, numpy and random, which take 0 to "
-                          f"2**32 - 1" + (", and seed + epoch seeds each SPOS search, which "
-                                          "must stay below 2**32" if spos else ""))
-
-
-def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings of a ``oneshot:`` block checked for type and range before any training
-    (a numeric string such as ``"1e-3"`` becomes a float).
-
-    Raises:
-        ConfigError: naming the key, the value and what it must be.
-
-    Example:
-        >>> check_oneshot_settings({"finetune_epochs": "ten"})
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: oneshot.finetune_epochs must be an integer >= 0, got 'ten'
-    """
-    out = dict(opts)
-    for key, (kind, low, nullable) in _NUMBERS.items():
-        value = out.get(key)
-        if key not in out or (value is None and nullable):
-            continue
-        if kind is float and isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        check_number(value, f"oneshot.{key}", low, strict=kind is float
-                     and key != "arch_weight_decay", integer=kind is int, nullable=nullable)
-        out[key] = kind(value)
-    for key, nullable in _STRINGS.items():
-        value = out.get(key)
-        if key in out and not (isinstance(value, str) or (value is None and nullable)):
-            raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
-                              f", got {value!r}")
-    if out.get("run_dir"):  # no newline: the folder is named on one line
-        new_folder(out["run_dir"], "oneshot.run_dir")
-    if out.get("mode") is not None:
-        check_mode(out["mode"], "oneshot.mode")
-        if out["mode"] == "min":  # the command has no metric setting: accuracy it is
-            raise ConfigError("oneshot.mode='min' would pick the subnet of the lowest "
-                              "accuracy: the command scores subnets by accuracy (higher is "
-                              "better); a metric where lower is better needs Python "
-                              "(OneShotNAS or DifferentiableNAS with metric= and mode='min')")
-    if out.get("finetune_epochs") and out.get("num_classes") is None:
-        raise ConfigError(f"oneshot.finetune_epochs={out['finetune_epochs']} needs "
-                          f"oneshot.num_classes (the fine-tune's accuracy metric)")
-    if out.get("optimizer") is not None:
-        check_optimizer_name(out["optimizer"])
-    if out.get("tau_min", 0) > out.get("tau_max", math.inf):
-        raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
-                          f"({out['tau_max']})")
-    return out
 
 
 def clear_outputs(run_dir: Path) -> None:
