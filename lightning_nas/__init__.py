@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from lightning_nas.export import export_best, finetune, load_best
     from lightning_nas.module import NASModule
     from lightning_nas.oneshot.callback import OneShotNAS
-    from lightning_nas.search.callbacks import PruningCallback
     from lightning_nas.search.facade import Search
+    from lightning_nas.search.pruning import PruningCallback
     from lightning_nas.search.search_result import SearchResult
     from lightning_nas.search.settings import SearchSettings
     from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, SearchSpace
@@ -41,7 +41,7 @@ _EXPORTS = {
     "Fixed": "lightning_nas.space",
     "NASModule": "lightning_nas.module",
     "OneShotNAS": "lightning_nas.oneshot.callback",
-    "PruningCallback": "lightning_nas.search.callbacks",
+    "PruningCallback": "lightning_nas.search.pruning",
     "export_best": "lightning_nas.export",
     "load_best": "lightning_nas.export",
     "finetune": "lightning_nas.export",

@@ -21,7 +21,8 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning_nas.errors import ConfigError, MonitorError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.callbacks import PruningCallback, TrialReporter
+from lightning_nas.search.callbacks import TrialReporter
+from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.schedulers import Decision, MedianRule, Rule
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers import BlobData, TinyNet

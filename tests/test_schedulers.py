@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, MonitorError, SearchError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.callbacks import PruningCallback
+from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.scheduler_settings import make_rule
 from lightning_nas.search.schedulers import (

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from lightning_nas._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from lightning_nas.search.callbacks import PruningCallback, TrialReporter
+    from lightning_nas.search.callbacks import TrialReporter
     from lightning_nas.search.facade import Search
     from lightning_nas.search.from_config import search_from_config
+    from lightning_nas.search.pruning import PruningCallback
     from lightning_nas.search.search_result import SearchResult
     from lightning_nas.search.setting_groups import EarlyStopping, Execution, Goal, Limits
     from lightning_nas.search.settings import SearchSettings
@@ -33,7 +34,7 @@ _EXPORTS = {
     "Execution": "lightning_nas.search.setting_groups",
     "EarlyStopping": "lightning_nas.search.setting_groups",
     "Limits": "lightning_nas.search.setting_groups",
-    "PruningCallback": "lightning_nas.search.callbacks",
+    "PruningCallback": "lightning_nas.search.pruning",
     "TrialReporter": "lightning_nas.search.callbacks",
     "search_from_config": "lightning_nas.search.from_config",
 }

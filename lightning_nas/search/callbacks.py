@@ -2,10 +2,11 @@
 
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
 score is the monitored value at its best epoch (of those whose validation logged it), and
-fails (``MonitorError``) when no validation logs the monitored key. ``PruningCallback``
-stops a run that a scheduler rule (``lightning_nas.schedulers``) judges weak; it works in
-any Trainer. ``TrialCheckpoint`` keeps the trial's ``best.ckpt`` beside any
-``ModelCheckpoint`` of the user's.
+fails (``MonitorError``) when no validation logs the monitored key. ``TrialCheckpoint``
+keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's.
+``PruningCallback`` (a scheduler rule's stop) lives in ``lightning_nas.search.pruning`` and
+is re-exported here: the README documents this import path, and a LightningCLI config or a
+pickle of an earlier run may name ``lightning_nas.search.callbacks.PruningCallback``.
 
 Example:
     >>> reporter = TrialReporter(monitor="val_acc", mode="max")
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Hashable
 from typing import Any
 
 import lightning.pytorch as pl
@@ -28,7 +28,6 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
 from lightning_nas.search.monitor_errors import (
-    EVERY_EPOCH,
     VALIDATION_ONLY,
     check_monitor_logged,
     check_objectives,
@@ -36,13 +35,9 @@ from lightning_nas.search.monitor_errors import (
     scalars,
     unlogged_monitor,
 )
+from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
 from lightning_nas.search.rank_sync import RankSync
-from lightning_nas.search.rule_checks import (
-    check_rule_mode,
-    check_validates_each_epoch,
-    split_callbacks,
-)
-from lightning_nas.search.schedulers import Decision, Rule
+from lightning_nas.search.validation_logs import ValidationLogs
 
 __all__ = ["PruningCallback", "TrialCheckpoint", "TrialReporter", "logged_metrics"]
 
@@ -108,22 +103,6 @@ class TrialCheckpoint(ModelCheckpoint):
             trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
 
 
-class _ValidationLogs:
-    """Which ``callback_metrics`` keys one validation logged: Lightning keeps a key's last
-    value in ``callback_metrics`` when a later validation does not log it (a metric logged
-    every other epoch), and only a key logged again gets a new value object."""
-
-    def __init__(self) -> None:
-        self._before: dict[str, Any] = {}
-
-    def start(self, trainer: pl.Trainer) -> None:
-        self._before = dict(trainer.callback_metrics)
-
-    def logged(self, trainer: pl.Trainer) -> set[str]:
-        """The keys logged since ``start`` (new, or holding a new value object)."""
-        return {k for k, v in trainer.callback_metrics.items() if self._before.get(k) is not v}
-
-
 #: a validation without a monitor no validation logged yet: told once a process
 _WARNINGS = WarningCache()
 
@@ -182,7 +161,7 @@ class TrialReporter(pl.Callback):
         #: a training step began (an error before it is the setup's, not the architecture's)
         self.training_started = False
         self._train_keys: set[str] | None = None  # logged after validation, at epoch end
-        self._validation = _ValidationLogs()
+        self._validation = ValidationLogs()
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
@@ -342,102 +321,3 @@ class _EpochBoundary(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.reporter._complete(trainer)
-
-
-class PruningCallback(pl.Callback):
-    """Asks a rule after each validation whether the run goes on; stops it with
-    ``trainer.should_stop = True`` (never by raising; only a monitor that is never logged
-    raises ``MonitorError``, naming the logged keys). Under DDP, rank 0 decides and the
-    decision is broadcast, so every rank stops at the same epoch.
-
-    Args:
-        rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
-        monitor: the logged metric to judge.
-        trial_key: this run's name in the rule (runs are compared by key).
-        mode: which values of ``monitor`` are better, ``"max"`` or ``"min"``: it must be the
-            rule's. Left out, the monitor's name says it (``val_loss``: min, ``val_acc``: max,
-            ``objectives.mode_for``), and a name that says neither is not checked.
-        in_search: whether a search made it for a trial: its refusals then say to search
-            without a scheduler, else to leave the callback out.
-
-    Example:
-        >>> from lightning_nas.search.schedulers import MedianRule
-        >>> rule = MedianRule(min_epochs=1, min_trials=1)
-        >>> callback = PruningCallback(rule, monitor="val_acc", trial_key="run-1")
-        >>> callback.decision is None
-        True
-    """
-
-    def __init__(self, rule: Rule, monitor: str = "val_acc", trial_key: Hashable = 0,
-                 epochs_known: int | None = None, mode: str | None = None,
-                 in_search: bool = False) -> None:
-        if mode is not None:
-            check_mode(mode)
-        self.rule, self.monitor, self.trial_key, self.mode = rule, monitor, trial_key, mode
-        #: epochs of this run its search has stored (a promotion resumes after them)
-        self.epochs_known, self.in_search = epochs_known, in_search
-        self.decision: Decision | None = None
-        self.stopped_epoch: int | None = None
-        self._restored: str | None = None  # the decision a checkpoint holds
-        self._validation = _ValidationLogs()
-
-    @property
-    def state_key(self) -> str:
-        return f"PruningCallback{{'monitor': '{self.monitor}', 'key': '{self.trial_key}'}}"
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Refuse a rule whose ``mode`` is not the monitor's (it would stop the best runs), a
-        Trainer that does not validate once per epoch (the rule judges by epoch),
-        that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
-        ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
-        (a trial it ends would count as complete)."""
-        if stage == "fit":
-            check_rule_mode(self.rule, self.monitor, self.mode)
-            own, module = split_callbacks(trainer.callbacks, pl_module)
-            check_validates_each_epoch(
-                {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,
-                 "val_check_interval": trainer.val_check_interval,
-                 "min_epochs": trainer.fit_loop.min_epochs,
-                 "min_steps": trainer.fit_loop.min_steps, "callbacks": own}, self.rule, module,
-                alone=not self.in_search)
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """A fit resumed from a checkpoint written after this callback stopped the run
-        again, later than the epochs its search stored (the process died before the search
-        heard of it), keeps that decision: it stops before training, as the run did."""
-        stopped, known = self.stopped_epoch, self.epochs_known
-        if (self._restored is not None and stopped is not None and known is not None
-                and known < stopped == trainer.current_epoch):
-            self.decision = Decision(self._restored)
-            trainer.should_stop = True
-
-    def on_validation_epoch_start(self, trainer: pl.Trainer,
-                                  pl_module: pl.LightningModule) -> None:
-        self._validation.start(trainer)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.decision is not None:
-            return
-        epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
-        value = logged_metrics(trainer, self.monitor, EVERY_EPOCH)[self.monitor]  # every rank
-        if self.monitor not in self._validation.logged(trainer):
-            raise MonitorError(
-                f"the rule judges each run by {self.monitor!r} after every epoch, but the "
-                f"validation of epoch {trainer.current_epoch} did not log it (what an earlier "
-                f"validation logged is still in callback_metrics); log it in every "
-                f"validation, or search without a scheduler")
-        decision = Decision.CONTINUE
-        if trainer.is_global_zero:
-            decision = self.rule.decide(self.trial_key, epochs, value)
-        decision = Decision(trainer.strategy.broadcast(decision.value, src=0))
-        if decision is not Decision.CONTINUE:
-            self.decision, self.stopped_epoch = decision, epochs
-            trainer.should_stop = True
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"stopped_epoch": self.stopped_epoch,
-                "decision": None if self.decision is None else self.decision.value}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.stopped_epoch = state_dict.get("stopped_epoch")
-        self._restored = state_dict.get("decision")

@@ -42,9 +42,10 @@ from lightning_nas.config.nodes import contains_node, is_node, node_args, target
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.callbacks import PruningCallback, TrialCheckpoint, TrialReporter
+from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
 from lightning_nas.search.lifetime import environ
+from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_logs import (
