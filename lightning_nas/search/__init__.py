@@ -1,7 +1,8 @@
 """Multi-trial search: the ``Search`` façade and its ``SearchSettings``, the loop of one
-invocation (``loop``), one trial (``trial``, ``runner``: here or in its own process for
-DDP), executors (``executor``, ``workers``, ``ray_executor``, ``executors``), early stopping
-(``schedulers``, ``callbacks``), objectives, costs and constraints.
+invocation (``loop``, ``proposals``), one trial (``trial``, ``runner``: here or in its own
+process for DDP), executors (``executor``, ``workers``, ``ray_executor``, ``executors``),
+early stopping (``schedulers``, ``scheduler_settings``, ``pruning``, ``callbacks``),
+objectives, costs and constraints.
 
 Names load on first use (the report reads ``objectives`` without importing Lightning).
 

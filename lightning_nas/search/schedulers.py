@@ -3,7 +3,7 @@
 A *rule* sees the monitored value of a trial after each epoch and answers ``CONTINUE``,
 ``PAUSE`` (stop now; the trial may be promoted later and resumes from its checkpoint) or
 ``STOP`` (pruned for good). The search driver gives each trial a snapshot of the rule and
-promotes paused trials (``lightning_nas.search.callbacks.PruningCallback`` asks a rule from
+promotes paused trials (``lightning_nas.search.pruning.PruningCallback`` asks a rule from
 inside any Trainer); a FAILED trial's values are no member of any ranking (``forget``).
 
 - ``ASHARule``: asynchronous successive halving. Rungs at ``min_epochs * eta**k`` epochs
