@@ -1,8 +1,8 @@
 """The callback that stops a run a scheduler rule judges weak.
 
-``PruningCallback`` stops a run that a scheduler rule (``lightning_nas.schedulers``) judges
-weak; it works in any Trainer. A search adds one to each trial's Trainer when it has a
-scheduler. It is also importable from ``lightning_nas`` and, as before, from
+``PruningCallback`` stops a run that a scheduler rule (``lightning_nas.search.schedulers``)
+judges weak; it works in any Trainer. A search adds one to each trial's Trainer when it has
+a scheduler. It is also importable from ``lightning_nas`` and, as before, from
 ``lightning_nas.search.callbacks``.
 
 Example:
