@@ -34,14 +34,19 @@ __all__ = ["PruningCallback"]
 
 class PruningCallback(pl.Callback):
     """Asks a rule after each validation whether the run goes on; stops it with
-    ``trainer.should_stop = True`` (never by raising; only a monitor that is never logged
-    raises ``MonitorError``, naming the logged keys). Under DDP, rank 0 decides and the
-    decision is broadcast, so every rank stops at the same epoch.
+    ``trainer.should_stop = True`` (never by raising). A validation that did not log the
+    monitor raises ``MonitorError`` (naming the logged keys when none ever logged it), and
+    ``setup`` refuses, with a ``ConfigError``, a rule of the other mode or a Trainer the rule
+    cannot judge (``rule_checks.check_validates_each_epoch``). Under DDP, rank 0 decides and
+    the decision is broadcast, so every rank stops at the same epoch.
 
     Args:
         rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
         monitor: the logged metric to judge.
         trial_key: this run's name in the rule (runs are compared by key).
+        epochs_known: the epochs of this run its search has stored; a fit resumed from a
+            checkpoint written after the callback stopped the run later than that stops
+            again before training (``on_train_start``).
         mode: which values of ``monitor`` are better, ``"max"`` or ``"min"``: it must be the
             rule's. Left out, the monitor's name says it (``val_loss``: min, ``val_acc``: max,
             ``objectives.mode_for``), and a name that says neither is not checked.

@@ -54,7 +54,9 @@ class Goal:
         monitor: the logged metric that scores a trial, read at its best epoch.
         mode: ``"max"`` or ``"min"``; left out, the monitor's name says it (``val_loss``:
             min, ``val_acc``: max, see ``objectives.mode_for``) or the monitor is refused.
-        objectives: several objectives ``{name: max|min}``; the first is the monitor.
+        objectives: several objectives ``{name: max|min}``; the first is the monitor, and
+            its mode the mode, whatever ``monitor`` and ``mode`` say here
+            (``SearchSettings.from_options`` refuses a ``monitor`` given that differs).
         seed: seeds the optimizer and every trial.
         max_failures: the search stops once more trials failed.
         keep_top_k: checkpoints kept on disk (the best ``k`` trials).
