@@ -86,7 +86,9 @@ def derived_text(arch: dict[str, Any], scored: Sequence[Mapping[str, Any]]) -> s
     said = f"derived {arch} (probability {scored[rank]['probability']:.3f}"
     if rank == 0:
         return f"{said}, the most probable)"
-    nth = f"{rank + 1}{'nd' if rank == 1 else 'rd' if rank == 2 else 'th'}"
+    place = rank + 1  # 2nd, 3rd, ..., 11th, ..., 21st (was: "21th")
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    nth = f"{place}{suffix}"
     return (f"{said}: the {nth} most probable of {len(scored)}, scored best; the most "
             f"probable has {scored[0]['probability']:.3f})")
 
