@@ -15,12 +15,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.workers import ProcessExecutor
+
+if TYPE_CHECKING:
+    from lightning_nas.search.setting_groups import Execution
 
 __all__ = ["EXECUTORS", "check_devices_per_trial", "executor_for", "make_executor"]
 
@@ -107,7 +110,7 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
     return RayExecutor(num_workers, cpus, gpus, init=ray, threads=threads_per_trial)
 
 
-def executor_for(execution: Any, trainer: Mapping[str, Any]) -> TrialExecutor:
+def executor_for(execution: Execution, trainer: Mapping[str, Any]) -> TrialExecutor:
     """``make_executor`` as a search's ``Execution`` settings give it (a fresh one each call;
     an executor object of the settings is wrapped, not copied).
 

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.scheduler_settings import make_rule
 from lightning_nas.search.schedulers import Rule
+
+if TYPE_CHECKING:
+    from lightning_nas.search.setting_groups import EarlyStopping
 
 __all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
            "split_callbacks"]
@@ -176,7 +179,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             + ("" if alone else " (search.scheduler: none)"))
 
 
-def rule_for(stopping: Any, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
+def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
     """The rule a search's ``EarlyStopping`` settings name (``None``: no scheduler), its
     ``max_epochs`` the Trainer's where the settings give none, checked against the Trainer
     (``check_validates_each_epoch``).
