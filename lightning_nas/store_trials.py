@@ -140,6 +140,8 @@ class TrialRecords:
         scored at least as well as the ``k``-th best are read (SQL finds its score), and when
         the monitor is the only objective, of those tied with it only the earliest: the ``k``
         best alone (was: every trial tied at a saturated score, read at each call)."""
+        if k is not None and int(k) < 0:  # was: board[:-1], all but the worst
+            raise ValueError(f"leaderboard k must be None or a count >= 0, got {k!r}")
         where, args = "WHERE status = ? AND score IS NOT NULL", (TrialStatus.COMPLETED.value,)
         order, above = ("DESC", ">") if mode == "max" else ("ASC", "<")
         if k is not None and int(k) > 0:  # ties at the cut are ranked below

@@ -252,6 +252,14 @@ def test_leaderboard_ties_earlier_trial_first(store):
     assert store.best("min").trial_id == ids[0]
 
 
+def test_leaderboard_of_a_negative_count_is_refused_naming_it(store):
+    # was: k=-1 gave all but the worst trial (a Python slice)
+    _scored(store, [0.3, 0.9, 0.1])
+    with pytest.raises(ValueError, match=r"count >= 0, got -1"):
+        store.leaderboard("max", k=-1)
+    assert store.leaderboard("max", k=0) == []
+
+
 def test_leaderboard_only_completed_trials_with_a_score(store):
     ids = _scored(store, [0.2])
     failed = store.start_trial({"k": "f"})

@@ -48,18 +48,23 @@ LOCAL_ONLY = ("resources", "labels", "object_store_memory", "_system_config",
 
 def split_address(address: str) -> tuple[str, int] | None:
     """``(host, port)`` of a cluster address (``host:port``, ``[v6]:port``, ``ray://...``),
-    or None for ``auto``/``local`` and addresses without a port.
+    or None for ``auto``/``local`` and addresses without a port (a bare IPv6 address such
+    as ``::1`` is one: its port would need the brackets).
 
     Example:
         >>> split_address("127.0.0.1:6390")
         ('127.0.0.1', 6390)
         >>> split_address("[::1]:6390")
         ('::1', 6390)
+        >>> split_address("::1") is None
+        True
     """
     rest = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = rest.rpartition(":")
     if not sep or not host or not port.isdigit():
         return None
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return None  # a bare IPv6 address (was: "::1" read as host ":" and port 1)
     return host.strip("[]"), int(port)
 
 
