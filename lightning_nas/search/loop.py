@@ -179,8 +179,7 @@ class SearchLoop:
             return False
         self._time_up()
         # failures before any result wait in ``untold``; a promoted trial is seen and running
-        done = {*self.proposals.seen, *self.proposals.untold,
-                *(arch_key(a) for a, _ in self.running.values())}
+        done = self.proposals.evaluated() | {arch_key(a) for a, _ in self.running.values()}
         if self.asking and len(done) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
             self.asking = False
@@ -202,14 +201,14 @@ class SearchLoop:
             reopened = old.trial_id in self.failures.waiting  # its error stopped the search
             if reopened:
                 self.failures.restart(old.trial_id)
-                self.proposals.seen.pop(arch_key(old.arch), None)  # told its failure: told again
+                self.proposals.forget(arch_key(old.arch))  # told its failure: told again
             else:
                 self.store.restart_trial(old.trial_id)
             candidate = self.log.pending_trial(old.trial_id)
             if candidate is None and (reopened or not (self.rule is not None and old.curve)):
                 candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
             key = arch_key(old.arch)
-            self.proposals.twins.setdefault(key, []).extend(self.log.twins_of(key))  # (before
+            self.proposals.running(key, self.log.twins_of(key))  # (before
             self._submit(old.trial_id, old.arch, candidate)  # a told failure of its count's build)
             return True
         promoted = None
@@ -223,8 +222,7 @@ class SearchLoop:
         while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
             arch = self.space.validate(self.retrain.pop(0))
             key = arch_key(arch)
-            if key in self.proposals.seen or key in self.proposals.twins \
-                    or key in self.proposals.untold:  # trained already
+            if self.proposals.known(key):  # trained already
                 self.retrain_left -= 1
                 continue
             amount, reason = self.proposals.violation(arch, key)
@@ -282,7 +280,7 @@ class SearchLoop:
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
         key = arch_key(arch)
-        self.proposals.twins.setdefault(key, [])
+        self.proposals.running(key)
         self.running[trial_id] = (arch, candidate)
         counted = self.costs(arch, key)  # (counted here after a resume)
         if key in self.costs.unbuilt:  # its model raised when built to count: failed so
@@ -318,9 +316,7 @@ class SearchLoop:
             self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
         elif self.rule is not None:
             self.rule.record(result.trial_id, result.curve)
-        if candidate is not None:  # told once: when the trial first stops
-            self.proposals.tell(result, key, [candidate, *self.proposals.twins.get(key, [])])
-        self.proposals.twins.pop(key, None)
+        self.proposals.stopped(result, key, candidate)
         if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
             self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)
             self._drop(result, False)

@@ -11,7 +11,8 @@ It holds what the optimizer was told: each architecture's loss (``seen``), a rej
 one's violation (``violated``), and the failures before any result (``untold``: no scale
 yet for "worse than anything", told after the first result). Each trial is told once,
 when it first stops (``tell``). A resume replays the logged asks and tells on the fresh
-optimizer (``replay``).
+optimizer (``replay``). The loop reads and changes that state through ``evaluated``,
+``known``, ``running``, ``forget`` and ``stopped``.
 """
 
 from __future__ import annotations
@@ -154,6 +155,31 @@ class Proposals:
         self.violated[key] = amount
         self.say(f"[trial {rejected.trial_id:>3} | rejected] {reason}  {format_arch(arch)}")
         return False
+
+    # ----------------------------------------------------------------- the loop's view
+    def evaluated(self) -> set[str]:
+        """The keys of the architectures told a loss, or waiting to be (``untold``)."""
+        return {*self.seen, *self.untold}
+
+    def known(self, key: str) -> bool:
+        """Whether ``key`` was evaluated, waits to be told, or is running (a twin's)."""
+        return key in self.seen or key in self.twins or key in self.untold
+
+    def running(self, key: str, twins: list[Any] | None = None) -> None:
+        """``key`` starts (or goes on) running; ``twins``: repeated proposals of it that wait
+        for its loss (a resume's, from the log)."""
+        self.twins.setdefault(key, []).extend(twins or [])
+
+    def forget(self, key: str) -> None:
+        """``key``'s told loss is dropped: a failure run again is told again."""
+        self.seen.pop(key, None)
+
+    def stopped(self, result: TrialResult, key: str, candidate: Any) -> None:
+        """A trial of ``key`` stopped: ``candidate`` and its twins are told the result's
+        loss (None: told before, at its first stop), and ``key`` no longer runs."""
+        if candidate is not None:  # told once: when the trial first stops
+            self.tell(result, key, [candidate, *self.twins.get(key, [])])
+        self.twins.pop(key, None)
 
     # ----------------------------------------------------------------- results
     def loss(self, result: TrialResult) -> Any:
