@@ -271,13 +271,15 @@ def test_searches_leave_the_supernet_batchnorm_statistics_alone(tmp_path):
 
 def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
-    code = main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=1",
+    code = main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=2",
                  "--trainer.limit_train_batches=3", "--oneshot.num_candidates=3",
-                 "--oneshot.search_every_n_epochs=null", "--oneshot.calibration_batches=1",
+                 "--oneshot.search_every_n_epochs=1", "--oneshot.calibration_batches=1",
                  "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={tmp_path}"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "One-shot search: " in out and "Fine-tuned 1 epoch: val_acc=" in out
+    # the last search's subnets, as show says (was: "6 subnets scored", both searches')
+    assert "One-shot search: 3 subnets scored after 2 epochs (an earlier search after 1 " \
+           "epoch); best " in out and "Fine-tuned 1 epoch: val_acc=" in out
     for name in ("best_arch.yaml", "history.json", "subnet.pt", "subnet_finetuned.pt"):
         assert (tmp_path / name).exists(), name
     # show and report read the folder like a search run
@@ -290,8 +292,8 @@ def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     assert shown["leaderboard"][0]["score"] == best["score"] > shown["leaderboard"][2]["score"]
     assert main(["show", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert table.startswith(f"spos one-shot: 3 subnets scored after 1 epoch; best "
-                            f"{best['score']:.4f} (max)")
+    assert table.startswith(f"spos one-shot: 3 subnets scored after 2 epochs (an earlier "
+                            f"search after 1 epoch); best {best['score']:.4f} (max)")
     assert "fine-tuned 1 epoch: " in table and f"val_acc={tuned}" in table
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report" / "subnets.png").read_bytes()[:4] == b"\x89PNG"

@@ -56,6 +56,7 @@ from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_trainer,
     fit_or_refuse,
 )
+from lightning_nas.report.oneshot import scored_text
 from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
@@ -128,7 +129,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, module, datamodule, ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
-        f"One-shot search: {len(callback.history)} subnets scored; best "
+        f"One-shot search: {scored_text(callback.history) or 'no subnet scored'}; best "
         f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
         f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}"), trainer.is_global_zero
 

@@ -31,7 +31,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.run_folder import user_path
 
-__all__ = ["load_oneshot", "oneshot_rows", "render_oneshot",
+__all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
            "write_oneshot_report"]
 
 
@@ -93,17 +93,31 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
+def scored_text(history: list[dict[str, Any]]) -> str:
+    """What an SPOS history scored, said of its last search (the one that chose the
+    winner) and when the earlier ones ran; ``""`` for an empty history.
+
+    Example:
+        >>> scored_text([{"epoch": e, "arch": {}, "score": 0.5} for e in (1, 1, 2, 2)])
+        '2 subnets scored after 2 epochs (an earlier search after 1 epoch)'
+    """
+    epochs = sorted({h["epoch"] for h in history})
+    if not epochs:
+        return ""
+    scored = sum(h["epoch"] == epochs[-1] for h in history)
+    text = f"{_count(scored, 'subnet')} scored after {_epochs(epochs[-1])}"
+    if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
+        text += f" (an earlier search after {_epochs(epochs[0])})"
+    elif len(epochs) > 2:
+        text += f" (earlier searches after {', '.join(map(str, epochs[:-1]))} epochs)"
+    return text
+
+
 def _head(info: dict[str, Any]) -> str:
     name = info["algorithm"]
     if info["history"] is not None:
-        epochs = sorted({h["epoch"] for h in info["history"]})
-        scored = sum(h["epoch"] == epochs[-1] for h in info["history"]) if epochs else 0
-        head = (f"{name} one-shot: {_count(scored, 'subnet')} scored after "
-                f"{_epochs(epochs[-1])}" if epochs else f"{name} one-shot")
-        if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
-            head += f" (an earlier search after {_epochs(epochs[0])})"
-        elif len(epochs) > 2:
-            head += f" (earlier searches after {', '.join(map(str, epochs[:-1]))} epochs)"
+        scored = scored_text(info["history"])
+        head = f"{name} one-shot: {scored}" if scored else f"{name} one-shot"
     else:
         head = (f"{name} one-shot: {_count(len(info['candidates'] or []), 'derived candidate')}"
                 f" scored")
