@@ -87,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: those the trial ran with, when it had a "
-                        "count of its own)")
+                   help="torch threads (default: with --from_scratch, those the trial ran "
+                        "with, when it had a count of its own; from the checkpoint, this "
+                        "process's)")
     p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")

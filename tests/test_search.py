@@ -787,12 +787,15 @@ def test_lightnings_check_before_training_stops_the_search_after_two_trials(
         search.run()
 
 
+@pytest.mark.parametrize(("epochs", "said"), [(2, "2 epochs"), (1, "1 epoch")])
 def test_a_trial_that_trains_to_its_end_without_validation_stops_the_search(
-        tmp_path, tiny_space, tiny_trainer):
-    trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 50}
+        tmp_path, tiny_space, tiny_trainer, epochs, said):
+    trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 50,
+               "max_epochs": epochs}
     search = _search(tmp_path, tiny_space, trainer, budget=5, max_failures=10)
-    with pytest.raises(SearchError, match=r"trial 1 failed with an error every trial would "
-                                          r"hit: no validation ran in the 2 epochs"):
+    with pytest.raises(SearchError, match=rf"trial 1 failed with an error every trial would "
+                                          rf"hit: no validation ran in the {said} \(\d+ steps\) "
+                                          rf"it trained"):  # (was: "the 1 epochs")
         search.run()
 
 

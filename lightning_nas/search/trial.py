@@ -352,8 +352,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if bad or best is None:
         epoch, value = bad[0] if bad else (None, None)
         result.error = (f"monitored {spec.monitor!r} is {value} at epoch {epoch}"
-                        if bad else f"no validation ran in the {trainer.current_epoch} epochs "
-                                    f"({trainer.global_step} steps) this trial trained, so "
+                        if bad else f"no validation ran in the {trainer.current_epoch} "
+                                    f"epoch{'s' * (trainer.current_epoch != 1)} "
+                                    f"({trainer.global_step} steps) it trained, so "
                                     f"{spec.monitor!r} was never logged (check "
                                     f"limit_val_batches, check_val_every_n_epoch, and "
                                     f"val_check_interval against the batches of an epoch)")
