@@ -365,19 +365,25 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if model is None:
         raise ConfigError("the search's model has no import path (defined in __main__ or "
                           "locally?); pass model= to finetune()")
+    wanted = []  # what must be given again: all of it in one error (was: one per call)
     if data is None and stored_data.get("class_path") is None and (
             stored_data.get("init_args") or data_object):
         given = f" (a {data_object} object)" if data_object else ""
-        raise ConfigError(f"the search's data{given} has no import path; pass data= to "
-                          f"finetune() (from the command line, search with data given as a "
-                          f"class or import path)")
+        wanted.append(f"the search's data{given} has no import path; pass data= to "
+                      f"finetune() (from the command line, search with data given as a "
+                      f"class or import path)")
     if missing := [key for key in trainer_objects if key not in (trainer or {})]:
         # the search trained with them: leaving them out would change the training
-        wanted = ", ".join(f"{key!r}: ..." for key in missing)
-        raise ConfigError(f"the search gave the Trainer objects the store cannot keep "
-                          f"({', '.join(missing)}); pass them again, or what the fine-tune "
-                          f"uses instead: trainer={{{wanted}}}")
-    init_args = restore_init(stored_model, model_init_args, "model")
+        trainer_wanted = ", ".join(f"{key!r}: ..." for key in missing)
+        wanted.append(f"the search gave the Trainer objects the store cannot keep "
+                      f"({', '.join(missing)}); pass them again, or what the fine-tune "
+                      f"uses instead: trainer={{{trainer_wanted}}}")
+    try:
+        init_args = restore_init(stored_model, model_init_args, "model")
+    except ConfigError as err:
+        wanted.append(str(err))
+    if wanted:
+        raise ConfigError("; and ".join(wanted))
     try:
         data_args = {} if data is not None else restore_init(stored_data, None, "data")
     except ConfigError as err:
