@@ -1392,6 +1392,28 @@ def test_dict_kwargs_beside_init_args_are_read_as_lightningcli_reads_them(tmp_pa
         assert not (tmp_path / "bad").exists()
 
 
+def test_an_init_args_that_is_no_mapping_is_refused_not_dropped(tmp_path, capsys):
+    # was: `init_args: [1, 2]` (or a string, a number, true) was read as no arguments, and
+    # the search trained every trial without the model's, the data's or a callback's values
+    run = tmp_path / "run"
+    for section, bad, needle in (
+            ("model", [1, 2], "model.init_args: expected a mapping, got [1, 2]"),
+            ("model", "lr=0.1", "model.init_args: expected a mapping, got 'lr=0.1'"),
+            ("data", 32, "data.init_args: expected a mapping, got 32"),
+            ("trainer", ["val_acc"], "trainer.callbacks[0].init_args: expected a mapping")):
+        cfg = _config(run)
+        if section == "trainer":
+            cfg["trainer"]["callbacks"] = [{
+                "class_path": "lightning.pytorch.callbacks.EarlyStopping", "init_args": bad}]
+        else:
+            cfg[section]["init_args"] = bad
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        assert main(["search", str(path)]) == 2
+        assert needle in capsys.readouterr().err
+        assert not run.exists()
+
+
 def test_a_later_files_empty_section_is_refused_not_merged_as_nothing(tmp_path):
     # was: `trainer:` with its keys commented out replaced the earlier trainer whole, so
     # trials ran with Lightning's defaults (1000 epochs, any accelerator) without a word

@@ -51,6 +51,7 @@ from lightning_nas.config.convert import (
     type_bound,
 )
 from lightning_nas.config.nodes import (
+    ARGS_KEYS,
     check_node_keys,
     dict_kwargs_keys,
     is_hydra,
@@ -199,6 +200,8 @@ def class_strings_as_nodes(spec: Any) -> Any:
         return [class_strings_as_nodes(item) for item in spec]
     if not is_node(spec) or is_hydra(spec):
         return spec
+    if any(not isinstance(spec.get(key) or {}, Mapping) for key in ARGS_KEYS):
+        return spec  # kept as given for check_node_keys to name (was: dropped, silently)
     try:
         target = import_object(target_path(spec))
     except ConfigError:  # said where the node is checked
