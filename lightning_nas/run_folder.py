@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "hold_folder", "holding", "new_folder",
-           "user_path"]
+           "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -88,6 +88,29 @@ def new_folder(path: str | os.PathLike, key: str) -> Path:
                           f"newline, a carriage return, a tab); got {text!r}, which holds "
                           f"{found.group()!r}")
     return user_path(path)
+
+
+def run_dir_path(value: object) -> Path:
+    """A search's ``run_dir`` as ``new_folder`` takes it.
+
+    Raises:
+        ConfigError: for a value that is no path, or an empty one (was taken: ``Path("")``
+            is the current folder, which the search filled with its files, or, from a
+            config, ``runs/nas`` in place of ``runs/<config name>``).
+
+    Example:
+        >>> run_dir_path("")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `run_dir` must be a folder path, got '' (empty: ...
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"`run_dir` must be a folder path, got {value!r}")
+    if not os.fspath(value).strip():
+        raise ConfigError(f"`run_dir` must be a folder path, got {value!r} (empty: write '.' "
+                          f"for the current folder, or null for the default, "
+                          f"runs/<config name>, from Python runs/nas)")
+    return new_folder(value, "`run_dir`")
 
 
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:

@@ -160,6 +160,33 @@ def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, tiny
     assert SearchSettings.from_options(run_dir=tmp_path / "my run").run_dir.name == "my run"
 
 
+def test_an_empty_or_non_path_run_dir_is_refused_before_anything_is_read_or_made(
+        tmp_path, monkeypatch, capsys):
+    # was: run_dir='' was the current folder from Python (a search filled it with its files)
+    # and runs/nas from a config; run_dir: 5 beside seed_everything: true a raw TypeError
+    import yaml
+
+    from lightning_nas.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        with pytest.raises(ConfigError, match=r"`run_dir` must be a folder path, got '\s*' "
+                                              r"\(empty: write '\.' for the current folder"):
+            SearchSettings.from_options(run_dir=empty)
+    assert SearchSettings.from_options(run_dir=".").run_dir == Path(".")
+    for run_dir, shown in (("", "''"), (5, "5"), (["a"], "['a']")):
+        cfg = {"seed_everything": True,
+               "model": {"class_path": "tests.helpers.TinyNet"},
+               "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+               "trainer": {"max_epochs": 1, "limit_train_batches": 1},
+               "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 2,
+                          "run_dir": run_dir, "verbose": False}}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+        assert main(["search", str(tmp_path / "c.yaml")]) == 2, run_dir
+        assert f"`run_dir` must be a folder path, got {shown}" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs/nas, no store
+
+
 def test_groups_validate_when_made():
     with pytest.raises(ConfigError, match="num_workers"):
         Execution(num_workers=0)

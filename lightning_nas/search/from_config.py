@@ -18,7 +18,7 @@ from lightning_nas.config.load import block_settings, config_seed, section_targe
 from lightning_nas.config.nodes import contains_node
 from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
 from lightning_nas.errors import ConfigError
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search
 from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.settings import SearchSettings
@@ -46,7 +46,9 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     space = settings.pop("space")
-    run_dir = settings.pop("run_dir") or "runs/nas"
+    run_dir = settings.pop("run_dir")
+    run_dir = "runs/nas" if run_dir is None else run_dir
+    run_dir_path(run_dir)  # no path ('', 5) refused before its store is read
     if settings["seed"] is None and isinstance(cfg.get("seed_everything"), bool):
         settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew (or,
         # false, the 0 an older version seeded its run with: none for a new run)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, unknown
-from lightning_nas.run_folder import new_folder
+from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import Objectives, constraint_record
 from lightning_nas.search.schedulers import Rule
 
@@ -109,10 +109,8 @@ class SearchSettings:
     progress: bool | str = "auto"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.run_dir, (str, Path)):
-            raise ConfigError(f"`run_dir` must be a folder path, got {self.run_dir!r}")
         # ~ as Lightning takes it; no newline (was: taken, and best_config.yaml broke)
-        object.__setattr__(self, "run_dir", new_folder(self.run_dir, "`run_dir`"))
+        object.__setattr__(self, "run_dir", run_dir_path(self.run_dir))
         if not isinstance(self.verbose, bool):
             raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
         if not isinstance(self.progress, bool) and self.progress != "auto":  # not 1, 0
