@@ -180,6 +180,23 @@ def test_a_space_file_a_config_names_is_read_beside_it_not_from_the_current_fold
     assert not (tmp_path / "run").exists()
 
 
+def test_a_space_file_that_holds_no_mapping_is_refused_naming_it(tmp_path, capsys):
+    # was: a file holding a string ('other.yaml', 'hi') was read as the name of another space
+    # file ("search.space file hi not found"), an empty one as no space at all ("the config
+    # needs `search.space`"), a list as "a search space must be ..." without the file's name
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    for text, shown in (("hi\n", "'hi'"), ("", "None"), ("- 1\n- 2\n", "[1, 2]"),
+                        ("{}\n", "{}")):
+        (tmp_path / "space.yaml").write_text(text)
+        assert main(["search", str(tmp_path / "nas.yaml")]) == 2
+        assert (f"search.space file {tmp_path / 'space.yaml'} must hold a non-empty mapping "
+                f"of space keys (width: {{choice: [16, 32]}}), got {shown}") in \
+            capsys.readouterr().err, text
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])
 def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
     # the group's value replaced the config's whole dict: both overrides were lost

@@ -282,8 +282,11 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
         where = "" if name.is_absolute() else (
             f" (looked in the current folder{f' and beside {path}' if path else ''})")
         raise FileNotFoundError(f"search.space file {space} not found{where}")
-    return {**part, "search": {**search, "space": load_yaml(found.read_text(),
-                                                            source=str(found))}}
+    read = load_yaml(found.read_text(), source=str(found))
+    if not (isinstance(read, Mapping) and read):  # was: a string read as a file name again
+        raise ConfigError(f"search.space file {found} must hold a non-empty mapping of space "
+                          f"keys (width: {{choice: [16, 32]}}), got {read!r}")
+    return {**part, "search": {**search, "space": read}}
 
 
 def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
