@@ -344,6 +344,19 @@ def test_a_cost_as_the_first_objective_is_refused_before_training():
         SearchSettings.from_options(objectives={"params": "min", "val_acc": "max"})
 
 
+@pytest.mark.parametrize("cost", ["params", "flops"])
+def test_a_cost_as_the_monitor_is_refused_before_training(cost):
+    # was: taken; the first trial trained, then "monitor 'params' was not logged by the
+    # validation of epoch 0" stopped the search (as a first objective it was refused)
+    for mode in ("min", None):
+        with pytest.raises(ConfigError, match=(
+                rf"`monitor: '{cost}'` is counted, not logged: the monitor is a metric "
+                rf"validation logs; give one \(val_acc, val_loss\) and {cost} as a second "
+                rf"objective, e\.g\. objectives: \{{val_acc: max, {cost}: min\}}, or a "
+                rf"limit, max_{cost}")):
+            SearchSettings.from_options(monitor=cost, mode=mode)
+
+
 @pytest.mark.parametrize("options", [
     {},
     {"budget": 7, "seed": 3, "num_workers": 2, "executor": "process", "scheduler": "asha",

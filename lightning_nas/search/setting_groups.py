@@ -99,6 +99,12 @@ class Goal:
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}")
+        if self.monitor in COSTS:  # as a first objective (was: refused after trial 1 trained)
+            raise ConfigError(f"`monitor: {self.monitor!r}` is counted, not logged: the monitor "
+                              f"is a metric validation logs; give one (val_acc, val_loss) and "
+                              f"{self.monitor} as a second objective, e.g. objectives: "
+                              f"{{val_acc: max, {self.monitor}: min}}, or a limit, "
+                              f"max_{self.monitor}")
         if self.mode is None:  # not given: never maximise a loss because max is a default
             object.__setattr__(self, "mode", mode_for(self.monitor))
         check_mode(self.mode)
