@@ -488,6 +488,13 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
                                                 "init_args": {"epochz": 1}}]),
      ["search.constraints[0]=", "epochz: not an argument of CrashAt; did you mean 'epoch'? "
       "it takes ['epoch', 'batch']"]),
+    # was: "constraints must be callables arch -> bool/float, got 3.14159...", unnamed, and
+    # a cost limit written as a constraint got no word of max_params / max_flops
+    (lambda c: c["search"].update(constraints=["math.pi"]),
+     ["search.constraints[0]='math.pi' is no callable arch -> bool: give an import path"]),
+    (lambda c: c["search"].update(constraints={"params": 1000}),
+     ["search.constraints[0]={'params': 1000} is no callable arch -> bool",
+      "a limit on a cost is max_params or max_flops, beside constraints"]),
     (lambda c: c["search"].update(max_params=True), ["`max_params`", "got True"]),
     (lambda c: c["model"]["init_args"].update(lr="abc"),
      ["model.lr='abc': expected float", "TinyNet.__init__"]),

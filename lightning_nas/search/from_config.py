@@ -15,7 +15,7 @@ from typing import Any
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.nodes import contains_node
+from lightning_nas.config.nodes import contains_node, is_node
 from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import run_dir_path, user_path
@@ -109,7 +109,14 @@ def _constraints(given: Any) -> list[Any]:
     out = []
     for i, spec in enumerate(given):
         try:
-            out.append(import_object(spec) if isinstance(spec, str) else instantiate(spec))
+            built = import_object(spec) if isinstance(spec, str) else instantiate(spec)
         except ConfigError as err:
             raise ConfigError(f"search.constraints[{i}]={spec!r}: {err}") from None
+        if not callable(built):  # was: "constraints must be callables ..., got 3.14", unnamed
+            costs = ("; a limit on a cost is max_params or max_flops, beside constraints"
+                     if isinstance(spec, Mapping) and not is_node(spec) else "")
+            raise ConfigError(f"search.constraints[{i}]={spec!r} is no callable arch -> bool: "
+                              f"give an import path (mypkg.rules.fits) or a class_path spec of "
+                              f"one{costs}")
+        out.append(built)
     return out
