@@ -98,6 +98,8 @@ def test_unknown_key_in_replace():
     ({"budget": None}, ["`budget`", "`time_limit`"]),
     ({"budget": None, "time_limit": None}, ["`budget`", "`time_limit`"]),
     ({"time_limit": 0}, ["`time_limit`"]),
+    # was: accepted, "time limit infs", and with no budget a search without an end
+    ({"budget": None, "time_limit": float("inf")}, ["`time_limit`", "finite", "got inf"]),
     ({"keep_top_k": 0}, ["`keep_top_k`"]),
     ({"min_epochs": 0}, ["`min_epochs`"]),
     ({"monitor": ""}, ["`monitor`"]),

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,10 @@ class Goal:
             raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
         check_int("budget", self.budget, 1, optional=True)
         check_positive("time_limit", self.time_limit)
+        if self.time_limit is not None and math.isinf(self.time_limit):  # (was: a search
+            # without an end where no budget was given)
+            raise ConfigError(f"`time_limit` must be a finite number of seconds, got "
+                              f"{self.time_limit!r} (null: no time limit, beside a `budget`)")
         check_seed(self.seed)
         check_int("max_failures", self.max_failures, 0)
         check_int("keep_top_k", self.keep_top_k, 1)
