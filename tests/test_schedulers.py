@@ -325,10 +325,16 @@ def test_a_rule_object_whose_max_epochs_is_not_the_trials_is_refused_before_trai
     with pytest.raises(ConfigError, match=r"scheduler ASHARule has max_epochs=3 \(its last "
                                           r"rung\) but the search's trials train max_epochs=9 "
                                           r"\(search.max_epochs, else trainer.max_epochs\); "
-                                          r"build it with max_epochs=9, or set "
-                                          r"trainer.max_epochs: 3"):
+                                          r"build it with max_epochs=9, or make the "
+                                          r"trials train 3: search.max_epochs: 3 \(or, "
+                                          r"where it is not set, trainer.max_epochs: 3\)"):
         Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3),
                trainer={"max_epochs": 9}, run_dir=tmp_path / "run", **kw)
+    # search.max_epochs given: the advice is what overrides it (was: "set trainer.max_epochs:
+    # 3", which a search.max_epochs=9 overrides, refused again the same way)
+    with pytest.raises(ConfigError, match=r"train max_epochs=9 .*search.max_epochs: 3"):
+        Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3),
+               max_epochs=9, trainer={"max_epochs": 3}, run_dir=tmp_path / "run", **kw)
     with pytest.raises(ConfigError, match=r"HyperbandRule has max_epochs=4 .* but neither "
                                           r"search.max_epochs nor trainer.max_epochs is set"):
         Search(TinyNet, space, scheduler=HyperbandRule(min_epochs=1, max_epochs=4, eta=2),
@@ -402,14 +408,17 @@ def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path
 
 
 @pytest.mark.parametrize("trainer", [{"max_time": "00:00:00:04"}, {"max_steps": 5}])
-def test_a_scheduler_refuses_trainer_limits_that_end_trials_early(tmp_path, trainer):
+@pytest.mark.parametrize(("scheduler", "does"), [("asha", "stops and promotes"),
+                                                 ("median", "stops")])  # (was: "promotes")
+def test_a_scheduler_refuses_trainer_limits_that_end_trials_early(tmp_path, trainer, scheduler,
+                                                                  does):
     # a trial cut off by max_time counted as COMPLETED at whatever epoch it reached
     space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
     key = next(iter(trainer))
-    with pytest.raises(ConfigError, match=f"scheduler 'asha' stops and promotes trials at "
+    with pytest.raises(ConfigError, match=f"scheduler '{scheduler}' {does} trials at "
                                           f"epochs up to max_epochs, but trainer.{key}"):
         Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 9, **trainer}, budget=2,
-               scheduler="asha", run_dir=tmp_path, verbose=False).run()
+               scheduler=scheduler, run_dir=tmp_path, verbose=False).run()
     assert not (tmp_path / "search.db").exists()
 
 

@@ -14,7 +14,7 @@ Example:
     >>> check_validates_each_epoch({"max_steps": 5}, "median")
     Traceback (most recent call last):
     ...
-    lightning_nas.errors.ConfigError: scheduler 'median' stops and promotes trials ...
+    lightning_nas.errors.ConfigError: scheduler 'median' stops trials at epochs up to ...
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.scheduler_settings import make_rule
-from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.schedulers import MedianRule, Rule
 
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
@@ -145,10 +145,13 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
     instead = "leave the PruningCallback out" if alone else "search without a scheduler"
+    median = scheduler == "median" or isinstance(scheduler, MedianRule)  # (was: said to
+    # promote too)
     if ends:  # a trial cut off by them would count as complete, at any epoch
         limit = "" if alone else " (search.time_limit bounds the search's time)"
         raise ConfigError(
-            f"scheduler {name!r} stops and promotes trials at epochs up to max_epochs, but "
+            f"scheduler {name!r} stops {'' if median else 'and promotes '}trials at epochs up "
+            f"to max_epochs, but "
             f"{' and '.join(ends)} would end a trial at another epoch and count it as "
             f"complete; leave {'them' if len(ends) > 1 else 'it'} out{limit} or {instead}")
     held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
