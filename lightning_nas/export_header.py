@@ -16,18 +16,23 @@ Example:
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import CONTROL
 from lightning_nas.store import RunStore
 
-__all__ = ["FIT_DIRECTIVE", "config_header", "trial_fits"]
+__all__ = ["FIT_DIRECTIVE", "config_header", "floated_counts", "trial_fits"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
 FIT_DIRECTIVE = "# lightning-nas fit:"
+#: Trainer arguments whose int (a count of batches) and float (a fraction) differ
+_COUNT_OR_FRACTION = ("limit_train_batches", "limit_val_batches", "limit_test_batches",
+                      "limit_predict_batches", "val_check_interval", "overfit_batches")
 
 
 def trial_fits(store: RunStore, run_dir: Path, trial_id: int) -> tuple[list[int | None], bool]:
@@ -69,9 +74,39 @@ def _bash_escaped(char: str) -> str:
     return f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}"
 
 
+def floated_counts(trainer: Mapping[str, Any]) -> list[str]:
+    """The ``trainer`` values of one batch (the int 1) that plain LightningCLI reads here as
+    1.0, every batch: jsonargparse tries a ``Union``'s types in order, and where this
+    process's Trainer type hint lists ``float`` before ``int`` (``typing`` keeps the
+    first-made of two equal unions, Lightning-AI/pytorch-lightning#21259) an int becomes a
+    float; Lightning takes any other whole float (3.0) as the count it is.
+
+    Example:
+        >>> floated_counts({"max_epochs": 1, "limit_val_batches": 0.5, "limit_test_batches": 3})
+        []
+    """
+    counts = {key: value for key, value in trainer.items() if key in _COUNT_OR_FRACTION
+              and value == 1 and type(value) is int}
+    if not counts:
+        return []
+    try:
+        import lightning.pytorch as pl
+
+        hints = typing.get_type_hints(pl.Trainer.__init__)
+    except Exception:  # noqa: BLE001 - a hint that does not resolve here: nothing said
+        return []
+    out = []
+    for key, value in counts.items():
+        kinds = typing.get_args(hints.get(key))
+        if float in kinds and int in kinds and kinds.index(float) < kinds.index(int):
+            out.append(f"trainer.{key}: {value}")
+    return out
+
+
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
-                   resumed: str | bool = False, seeded: bool = True) -> str:
+                   resumed: str | bool = False, seeded: bool = True,
+                   trainer: Mapping[str, Any] | None = None) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
@@ -80,7 +115,9 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     same; ``"gone"``: its checkpoint is gone, so that is not known; not ``seeded``: the
     search seeded nothing, ``seed_everything: false``, so training it again is another run
     whose score differs, and none of these is said to replay it); the last one gives
-    ``lightning-nas fit`` its monitor and mode. ``run_dir`` is named absolute, on one line."""
+    ``lightning-nas fit`` its monitor and mode; ``trainer``'s values of one batch that plain
+    LightningCLI reads as every batch here (``floated_counts``) are named. ``run_dir`` is named
+    absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or plain LightningCLI: fit --config best_config.yaml")
@@ -88,6 +125,12 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
         "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
         "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
+    floated = [] if hydra else floated_counts(trainer or {})
+    if floated:  # (was: said to train the same under plain LightningCLI, on every batch)
+        order += (f"# Plain LightningCLI here reads {' and '.join(floated)} as 1.0, all the "
+                  f"batches,\n# not the one batch the trial ran with "
+                  f"(Lightning-AI/pytorch-lightning#21259);\n# lightning-nas fit reads "
+                  f"{'it' if len(floated) == 1 else 'them'} as the trial did.\n")
     resumed = resumed if seeded else False  # unseeded: nothing replays it, resumed or not
     threads = fits[-1] if fits else None
     unreplayed = not seeded or bool(resumed) and resumed != "replayed"

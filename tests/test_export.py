@@ -457,6 +457,34 @@ def test_best_config_is_the_trial_as_it_ran_and_lightningcli_reproduces_it(tmp_p
     assert rows[best["epoch"]]["val_loss"] == best["metrics"]["val_loss"]
 
 
+def test_the_header_names_a_one_batch_limit_plain_lightningcli_reads_as_every_batch(tmp_path):
+    # was: "(or plain LightningCLI: fit --config best_config.yaml)" alone, where plain
+    # LightningCLI (jsonargparse, Lightning-AI/pytorch-lightning#21259) reads the trial's
+    # limit_val_batches: 1 (one batch) as 1.0 (every batch) and trains another way
+    pytest.importorskip("jsonargparse")
+    from lightning.pytorch.cli import LightningCLI
+
+    run = tmp_path / "run"
+    trainer = {**CONFIG["trainer"], "limit_val_batches": 1, "limit_train_batches": 3,
+               "limit_test_batches": 0.5, "val_check_interval": 1.0}
+    cfg = {**CONFIG, "trainer": trainer, "search": {**CONFIG["search"], "run_dir": str(run),
+                                                    "budget": 1, "scheduler": "none"}}
+    cfg["search"] = {k: v for k, v in cfg["search"].items() if k not in ("max_epochs", "eta")}
+    search_from_config(cfg).run()
+    text = (run / "best_config.yaml").read_text()
+    assert yaml.safe_load(text)["trainer"]["limit_val_batches"] == 1  # as the trial ran
+    cli = LightningCLI(save_config_callback=None, run=False,
+                       args=["--config", str(run / "best_config.yaml")])
+    read = cli.trainer.limit_val_batches
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    said = "# Plain LightningCLI here reads trainer.limit_val_batches: 1 as 1.0, all the batches"
+    assert (said in "\n".join(header)) == isinstance(read, float), (read, header)
+    # a fraction already, and a count Lightning takes as one from 3.0 too
+    assert not any("limit_test_batches" in line or "limit_train_batches" in line
+                   for line in header)
+    assert cli.trainer.limit_train_batches == 3
+
+
 def test_arguments_only_kwargs_takes_are_exported_under_dict_kwargs_for_lightningcli(tmp_path):
     # was: best_config.yaml put a NASModule's searched width into init_args, which plain
     # LightningCLI refuses ("Option 'width' is not accepted"), though its header says
