@@ -673,6 +673,24 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
     assert results["rerun"].endswith(" hydra.mode=RUN") and "epochs=1" in results["rerun"]
 
 
+def test_a_resume_that_overrides_a_key_the_first_sweep_did_not_names_the_overrides(tmp_path):
+    # was: "...: epochs: 1, now 'unset'; the job overrides: [], now ['epochs=2']": the job's
+    # record leaves an overridden value out, so the key read as removed, not as now 2
+    def sweep(*overrides: str, budget: int = 1) -> list[TrialResult]:
+        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, overrides, epochs=1)
+
+    sweep()
+    with pytest.raises(ConfigError) as info:
+        sweep("epochs=2", budget=2)
+    assert "the job overrides: [], now ['epochs=2']" in str(info.value)
+    assert "unset" not in str(info.value)
+    with pytest.raises(ConfigError) as info:  # the other way round
+        sweep("epochs=1", budget=2)
+    assert "unset" not in str(info.value) and "now ['epochs=1']" in str(info.value)
+    assert len(sweep(budget=2)) == 2  # the same setup resumes
+
+
 def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):
     # a refused resume writes nothing (was: the store of an older version was migrated,
     # its column added, before the changed seed was refused)

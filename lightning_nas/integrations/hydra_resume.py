@@ -46,7 +46,8 @@ from lightning_nas.search.resume import differences
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
-__all__ = ["in_stored_order", "job_setup", "job_values", "resolved", "setup_differences"]
+__all__ = ["in_stored_order", "job_setup", "job_values", "override_values", "resolved",
+           "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -80,9 +81,7 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
         sweep: the searched space and the command line's other overrides.
         jobs: each searched value's job config (``hydra_options.option_jobs``).
     """
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in sweep.passthrough]
-    # a group keeps its subtree (optim@model.optimizer=sgd is one of group optim)
-    values = [k for k in keys if not loader.get_group_options(group_of(k))]
+    values = override_values(sweep.passthrough, loader)
     searched = sweep.space.names()
     job = _without(OmegaConf.to_container(config, resolve=False), [*_paths(searched), *values])
     options: dict[str, dict[str, Any]] = {}
@@ -102,6 +101,15 @@ def job_setup(config: DictConfig, loader: Any, sweep: SweepParams,
                 nested.setdefault(key, {"path": path, "options": {}})["options"][value] = \
                     _without(_at(path, own), [p for p in others if p.startswith(f"{path}.")])
     return {"job": job, "options": options, "nested": nested}
+
+
+def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
+    """The keys of the command line's overrides that set a value (``trainer.max_epochs=2``),
+    not a config group's option, which keeps its subtree (``optim@model.optimizer=sgd`` is
+    one of group ``optim``): a job record leaves their values out (the overrides are
+    compared as they are)."""
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    return [k for k in keys if not loader.get_group_options(group_of(k))]
 
 
 def resolved(config: DictConfig) -> dict[str, Any]:
@@ -164,14 +172,17 @@ def _differs(new: Any, old: Any, path: str, found: dict[str, Any]) -> None:
 
 
 def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
-                      searched: Iterable[str] = ()) -> list[str]:
+                      searched: Iterable[str] = (), overridden: Iterable[str] = ()) -> list[str]:
     """What differs between two ``job_setup`` records, one line each; an option is compared
     where both records hold it (an older version left out one that did not compose, and
     failed its jobs). ``searched``: the sweep's keys, left out of the stored record too (an
-    older version kept the value of a ``+key`` or a ``group@package`` there)."""
-    searched = list(searched)
-    job = _without(stored["job"], _paths(searched))
-    found = differences({"job": job}, {"job": current["job"]})
+    older version kept the value of a ``+key`` or a ``group@package`` there);
+    ``overridden``: the keys either sweep's overrides set (``override_values``), left out of
+    both (the overrides are compared as they are; was: a key one sweep overrode and the other
+    did not said ``trainer.max_epochs: 3, now 'unset'``)."""
+    searched, overridden = list(searched), _paths(overridden)
+    job = _without(stored["job"], [*_paths(searched), *overridden])
+    found = differences({"job": job}, {"job": _without(current["job"], overridden)})
     now = current.get("options") or {}
     for group, options in (stored.get("options") or {}).items():
         for option, parts in options.items():

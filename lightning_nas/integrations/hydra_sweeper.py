@@ -69,6 +69,7 @@ from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
     job_values,
+    override_values,
     resolved,
     setup_differences,
 )
@@ -249,10 +250,13 @@ class HydraSweep(Sweeper):
             found = (differences({"settings": stored}, {"settings": settings.flat()})
                      if stored else [])
             if stored and store.get_meta("job_config_raw") is not None:
+                overridden = override_values([*hydra.get("overrides", []), *sweep.passthrough],
+                                             self.hydra_context.config_loader) \
+                    if "overrides" in hydra else []  # (an older store: as before)
                 found += setup_differences({"job": store.get_meta("job_config_raw"),
                                             "options": store.get_meta("job_options"),
                                             "nested": store.get_meta("job_nested_options")},
-                                           setup, sweep.space.names())
+                                           setup, sweep.space.names(), overridden)
             if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
                 found.append(f"the job overrides: {hydra['overrides']}, now "
                              f"{list(sweep.passthrough)}")
