@@ -97,6 +97,31 @@ def test_override_without_value():
         apply_overrides(BASE, ["search.budget=3"])
 
 
+def test_a_trainer_object_named_by_its_class_is_a_node_as_lightningcli_reads_it(tmp_path):
+    # was: "trainer.callbacks='LearningRateMonitor': expected list[Callback] or Callback or
+    # null", from the command line or a file, though += took the same name
+    cfg = _config(tmp_path / "run")
+    cfg["trainer"]["logger"] = "lightning.pytorch.loggers.CSVLogger"  # in the file
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path, ["--trainer.callbacks=[LearningRateMonitor, ModelSummary]",
+                                f"--trainer.logger.save_dir={tmp_path / 'csv'}"])
+    assert loaded["trainer"]["callbacks"] == [
+        {"class_path": "LearningRateMonitor", "init_args": {}},
+        {"class_path": "ModelSummary", "init_args": {}}]
+    assert loaded["trainer"]["logger"] == {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                                           "init_args": {"save_dir": str(tmp_path / "csv")}}
+    assert load_config(path, ["--trainer.callbacks=LearningRateMonitor"])["trainer"][
+        "callbacks"] == {"class_path": "LearningRateMonitor", "init_args": {}}
+    result = search_from_config(loaded).run()  # the trials train with them
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    logs = sorted((tmp_path / "csv" / "trials").rglob("metrics.csv"))  # the CSVLogger's
+    assert len(logs) == 2 and "lr-SGD" in logs[0].read_text().splitlines()[0]
+    # a string that names no class stays a string, for the Trainer's check to name
+    with pytest.raises(ConfigError, match=r"trainer.callbacks='NoSuchCallback': expected"):
+        search_from_config(load_config(path, ["--trainer.callbacks=NoSuchCallback"]))
+
+
 def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
     # was: "unknown Trainer argument 'callbacks+'; did you mean 'callbacks'?" for
     # LightningCLI's --trainer.callbacks+=LearningRateMonitor

@@ -40,6 +40,7 @@ from lightning_nas.config.paths import (
     set_dotted,
     space_path,
     split_overrides,
+    trainer_classes_as_nodes,
 )
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError, unknown
@@ -96,6 +97,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     cfg = apply_overrides(cfg, overrides, config_path=path)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = trainer_args(cfg["trainer"])
+    if isinstance(cfg.get("trainer"), Mapping):  # callbacks: LearningRateMonitor, a node
+        cfg["trainer"] = trainer_classes_as_nodes(cfg["trainer"])
     for section in ("model", "data", "trainer"):  # `net: mymod.MLP`, as jsonargparse reads it
         if isinstance(cfg.get(section), Mapping):
             cfg[section] = (class_strings_as_nodes(cfg[section]) if is_node(cfg[section]) else

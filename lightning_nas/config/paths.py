@@ -27,10 +27,10 @@ from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, 
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SECTIONS", "appended", "check_dotted", "check_no_empty_sections", "check_space_paths",
-           "deep_merge", "get_dotted", "is_dotted", "is_space_group", "kwargs_apart",
-           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
-           "split_overrides"]
+__all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
+           "check_space_paths", "deep_merge", "get_dotted", "is_dotted", "is_space_group",
+           "kwargs_apart", "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
+           "split_overrides", "trainer_classes_as_nodes"]
 
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
                     ) -> list[tuple[str, str]]:
@@ -62,6 +62,10 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
     return pairs
 
 
+#: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
+TRAINER_OBJECTS = ("callbacks", "logger", "plugins")
+
+
 def appended(old: Any, key: str, value: Any) -> list[Any]:
     """The list ``--key+=value`` (LightningCLI's list append) sets: ``old`` (none: empty; a
     node or string: a list of it) and ``value`` (a list: its items); in the Trainer's lists
@@ -80,11 +84,36 @@ def appended(old: Any, key: str, value: Any) -> list[Any]:
         raise ConfigError(f"--{key}+=: {key} is {old!r}, not a list to append to; give the "
                           f"whole value (--{key}=[...])")
     old = [] if old is None else old if isinstance(old, list) else [old]
-    objects = key in ("trainer.callbacks", "trainer.logger", "trainer.plugins") or any(map(
-        is_node, old))
-    return [*old, *({"class_path": v} if objects and isinstance(v, str)
-                    and _is_class(v, short=True) else v
+    objects = key in (f"trainer.{k}" for k in TRAINER_OBJECTS) or any(map(is_node, old))
+    return [*old, *(_class_node(v) if objects else v
                     for v in (value if isinstance(value, list) else [value]))]
+
+
+def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """``trainer`` with a class named by its path or name in ``TRAINER_OBJECTS`` (alone or
+    in a list) as a ``class_path`` node, as LightningCLI reads ``--trainer.callbacks=
+    LearningRateMonitor`` (was: refused, "expected list[Callback] or Callback or null",
+    though ``+=`` took the same name).
+
+    Example:
+        >>> trainer_classes_as_nodes({"callbacks": "LearningRateMonitor", "logger": False})
+        {'callbacks': {'class_path': 'LearningRateMonitor'}, 'logger': False}
+    """
+    out = dict(trainer)
+    for key in TRAINER_OBJECTS:
+        value = out.get(key)
+        if isinstance(value, list):
+            out[key] = [_class_node(item) for item in value]
+        elif isinstance(value, str):
+            out[key] = _class_node(value)
+    return out
+
+
+def _class_node(value: Any) -> Any:
+    """``value`` as a ``class_path`` node where it names a class by its path or name, else
+    as it is."""
+    return {"class_path": value} if isinstance(value, str) and _is_class(value, short=True) \
+        else value
 
 
 def space_path(key: str) -> str:
