@@ -145,8 +145,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
     instead = "leave the PruningCallback out" if alone else "search without a scheduler"
-    median = scheduler == "median" or isinstance(scheduler, MedianRule)  # (was: said to
-    # promote too)
+    median = scheduler == "median" or isinstance(scheduler, MedianRule)  # never promotes
     if ends:  # a trial cut off by them would count as complete, at any epoch
         limit = "" if alone else " (search.time_limit bounds the search's time)"
         raise ConfigError(

@@ -133,11 +133,11 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
                   if max_epochs is None else f"the search's trials train max_epochs="
                   f"{max_epochs} (search.max_epochs, else trainer.max_epochs)")
         fix = "" if max_epochs is None else f"build it with max_epochs={max_epochs}, or "
+        # search.max_epochs first (was: trainer.max_epochs alone, which a given one overrides)
         raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
                           f"last rung) but {trials}; {fix}make the trials train {last}: "
                           f"search.max_epochs: {last} (or, where it is not set, "
-                          f"trainer.max_epochs: {last})")  # (was: trainer.max_epochs alone,
-        # which a search.max_epochs given overrides)
+                          f"trainer.max_epochs: {last})")
     if scheduler is None or isinstance(scheduler, Rule):  # a copy: the values of this search
         # alone (was: one object given to two searches judged the second by the first's)
         return _decides_before_the_end(copy.deepcopy(scheduler), max_epochs, "a rule object")
