@@ -219,6 +219,11 @@ def test_a_space_file_that_holds_no_mapping_is_refused_naming_it(tmp_path, capsy
         assert (f"search.space file {tmp_path / 'space.yaml'} must hold a non-empty mapping "
                 f"of space keys (width: {{choice: [16, 32]}}), got {shown}") in \
             capsys.readouterr().err, text
+    (tmp_path / "space.yaml").unlink()
+    (tmp_path / "space.yaml").mkdir()  # was: "not found", of a folder that is there
+    assert main(["search", str(tmp_path / "nas.yaml")]) == 2
+    assert (f"search.space file {tmp_path / 'space.yaml'} is a folder") in \
+        capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -284,6 +284,11 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     if found is None:
         where = "" if name.is_absolute() else (
             f" (looked in the current folder{f' and beside {path}' if path else ''})")
+        folder = next((p for p in (name, *([path.parent / name] if path else []))
+                       if p.is_dir()), None)  # (was: "not found", of a folder that is there)
+        if folder is not None:
+            raise ConfigError(f"search.space file {space} is a folder ({folder}); name the "
+                              f"YAML file of the space in it")
         raise FileNotFoundError(f"search.space file {space} not found{where}")
     read = load_yaml(found.read_text(), source=str(found))
     if not (isinstance(read, Mapping) and read):  # was: a string read as a file name again
