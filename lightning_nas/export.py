@@ -366,7 +366,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if model is None:
         raise ConfigError("the search's model has no import path (defined in __main__ or "
                           "locally?); pass model= to finetune()")
-    wanted = []  # what must be given again: all of it in one error (was: one per call)
+    wanted: list[str] = []  # what must be given again: all of it in one error (was: one per call)
     if data is None and stored_data.get("class_path") is None and (
             stored_data.get("init_args") or data_object):
         given = f" (a {data_object} object)" if data_object else ""

@@ -1,7 +1,8 @@
 """The comment lines at the top of an exported ``best_config.yaml``: which trial it is, the
 torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
 go replays it), whether the search was unseeded (then nothing replays it), the command that
-trains it again, and the line that gives ``lightning-nas fit`` its monitor and mode
+trains it again, a Trainer value of one batch that plain LightningCLI reads here as every
+batch (``floated_counts``), and the line that gives ``lightning-nas fit`` its monitor and mode
 (``FIT_DIRECTIVE``). It names the run folder by its absolute path (the command works from any
 folder), on one line: a folder whose path holds a control character (which a run no longer
 takes: ``new_folder``) escaped, in Python's quotes, and in the command in bash's ``$'...'``.
