@@ -90,13 +90,9 @@ def floated_counts(trainer: Mapping[str, Any]) -> list[str]:
               and value == 1 and type(value) is int}
     if not counts:
         return []
-    try:
-        import lightning.pytorch as pl
+    from lightning_nas.config.trainer_checks import trainer_hints  # Lightning: when needed
 
-        hints = typing.get_type_hints(pl.Trainer.__init__)
-    except Exception:  # noqa: BLE001 - a hint that does not resolve here: nothing said
-        return []
-    out = []
+    hints, out = trainer_hints(), []
     for key, value in counts.items():
         kinds = typing.get_args(hints.get(key))
         if float in kinds and int in kinds and kinds.index(float) < kinds.index(int):

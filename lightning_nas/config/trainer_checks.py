@@ -32,11 +32,14 @@ from lightning_nas.config.instantiate import (
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["check_search_trainer", "check_trainer_kwargs", "check_validation_runs"]
+__all__ = ["check_search_trainer", "check_trainer_kwargs", "check_validation_runs",
+           "trainer_hints"]
 
 
 @functools.lru_cache(maxsize=1)
-def _trainer_hints() -> dict[str, Any]:
+def trainer_hints() -> dict[str, Any]:
+    """The type hints of ``Trainer.__init__`` as this process resolves them (read once;
+    empty where they do not resolve)."""
     try:
         return typing.get_type_hints(pl.Trainer.__init__)
     except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
@@ -48,7 +51,7 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
     for values that do not fit the Trainer's annotations (``class_path`` specs are built
     and checked later)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
-    hints = _trainer_hints()
+    hints = trainer_hints()
     for key, value in kwargs.items():
         if key not in names:
             hint = did_you_mean(key, names)
