@@ -463,6 +463,21 @@ def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, 
     assert results["best_params"] == {"x": 1} or results["best_params"] == {"x": 3}
 
 
+def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp_path):
+    warned = []  # at each job: was the sweep's warning said already?
+
+    def task(cfg: DictConfig) -> float:
+        warned.append(any("'val/loss' is maximised" in str(w.message) for w in said))
+        return float(cfg.x)
+
+    with pytest.warns(UserWarning, match=r"'val/loss' is maximised, but its name says lower "
+                                         r"is better \(mode: min\)") as said:
+        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                        direction="maximize", optimized_metric="val/loss")
+    assert warned == [True, True]  # before the first job
+    assert max(trials, key=lambda t: t.score).arch == {"x": 2}  # taken as given
+
+
 def test_without_direction_the_scores_name_says_it_or_the_sweep_is_refused(tmp_path):
     # was: maximize by default, where Optuna's and Nevergrad's sweepers minimize: a project
     # that switched sweepers and returned a loss had its highest loss chased without a word

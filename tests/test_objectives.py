@@ -23,7 +23,7 @@ from lightning_nas.export import load_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import keep_top_checkpoints
 from lightning_nas.search.costs import model_costs
-from lightning_nas.search.objectives import Constraints, Objectives, pareto_front
+from lightning_nas.search.objectives import Constraints, Objectives, contrary_modes, pareto_front
 from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, ConfigureModelNet, TinyNet
@@ -44,6 +44,13 @@ def _told_rejected(run_dir) -> tuple[list, list, list]:
     asked = {e["ask"]: e["arch_key"] for e in events if e["kind"] == "ask"}
     return full, [(asked[e["ask"]] in rejected, e["loss"], e["violation"])
                   for e in events if e["kind"] == "tell"], events
+
+
+def test_a_mode_contrary_to_the_name_is_found_and_turned_or_silent_names_are_not():
+    assert contrary_modes({"val_loss": "max", "val/acc": "min", "val_acc": "max",
+                           "val_score": "max", "neg_loss": "max", "params": "max"}) == [
+        "'val_loss' is maximised, but its name says lower is better (mode: min)",
+        "'val/acc' is minimised, but its name says higher is better (mode: max)"]
 
 
 def test_model_costs_count_params_without_training():

@@ -74,6 +74,27 @@ def test_search_trains_budget_and_exports_best(tmp_path, tiny_space, tiny_traine
     assert out.count("[trial ") == 4 and "best=" in out and "Search finished" in out
 
 
+def test_a_search_warns_of_a_mode_contrary_to_its_objectives_name_before_any_trial(tmp_path):
+    # was: `monitor: val_loss, mode: max` (a mode copied from an accuracy's config) chased
+    # the highest loss and exported the worst architecture as the best, without a word
+    calls = []
+
+    def toy(arch):
+        calls.append(arch)
+        return {"val_loss": float(arch["x"]), "params": 1.0}
+
+    for name, options in (("a", {"monitor": "val_loss", "mode": "max"}),
+                          ("b", {"objectives": {"val_loss": "max", "params": "min"}})):
+        with pytest.warns(UserWarning, match=r"'val_loss' is maximised, but its name says "
+                                             r"lower is better \(mode: min\): the search "
+                                             r"ranks trials that way"):
+            search = Search(None, {"x": {"choice": [1, 2]}}, objective=toy, budget=2,
+                            run_dir=tmp_path / name, verbose=False, **options)
+        assert not calls  # said when the search is made, before any trial
+        assert search.run().best.arch == {"x": 2}  # taken as given
+        calls.clear()
+
+
 def test_the_leaderboard_breaks_ties_as_best_and_the_store_do(tmp_path):
     # was: ties went to the earlier trial, so result.leaderboard()[0] was not result.best
     # (nor the store's and `show`'s first row) when later objectives break the tie

@@ -151,6 +151,7 @@ class HydraSweep(Sweeper):
         # a resume: the stored key order (its samples, proposals and options' records)
         sweep = in_stored_order(sweep, settings.run_dir)
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
+        settings.goal.warn_contrary()
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
                              settings.execution.num_workers,

@@ -68,6 +68,7 @@ def check_search(search: Search) -> None:
         ConfigError: naming what to change.
     """
     search.space.check_searchable("or train it with lightning-nas fit")
+    search.settings.goal.warn_contrary()
     executor = search.settings.execution.executor  # a TrialExecutor says its workers
     workers = (executor.num_workers if isinstance(executor, TrialExecutor)
                else search.settings.execution.num_workers)

@@ -23,8 +23,8 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "mode_for", "pareto_front",
-           "told_loss", "waits_for_a_result"]
+__all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
+           "mode_for", "pareto_front", "told_loss", "waits_for_a_result"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
@@ -60,6 +60,36 @@ def mode_for(monitor: str) -> str:
     raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
                       f"does not say whether higher is better (a loss or error is taken as "
                       f"min, an accuracy, F1, AUROC, ... as max)")
+
+
+#: words that turn a name's way round (``neg_loss`` is maximised): such a name is not judged
+_TURNED = frozenset({"neg", "negative", "minus", "inv", "inverse"})
+
+
+def contrary_modes(modes: Mapping[str, str]) -> list[str]:
+    """What is searched the other way from what its name says (``val_loss: max``), one line
+    each, for a warning before any trial trains: a mode given by mistake (copied from an
+    accuracy's config) ranks the worst architecture best, and no error would catch it.
+    Names that say neither way (``val_score``), or that are turned round (``neg_loss``), and
+    the counted costs are not judged.
+
+    Example:
+        >>> contrary_modes({"val_loss": "max", "val_acc": "max", "params": "max"})
+        ["'val_loss' is maximised, but its name says lower is better (mode: min)"]
+    """
+    lines = []
+    for name, mode in modes.items():
+        if name in COSTS or set(re.split(r"[^a-z0-9]+", name.lower())) & _TURNED:
+            continue
+        try:
+            said = mode_for(name)
+        except ConfigError:  # the name says neither way (or both)
+            continue
+        if said != mode:
+            way = "lower" if said == "min" else "higher"
+            lines.append(f"{name!r} is {'maximised' if mode == 'max' else 'minimised'}, but "
+                         f"its name says {way} is better (mode: {said})")
+    return lines
 
 
 def _is_boolean(value: Any) -> bool:

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
-from lightning_nas.search.objectives import COSTS, Constraints, Objectives, mode_for
+from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
 from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
@@ -113,6 +114,15 @@ class Goal:
         if self.mode is None:  # not given: never maximise a loss because max is a default
             object.__setattr__(self, "mode", mode_for(self.monitor))
         check_mode(self.mode)
+
+    def warn_contrary(self) -> None:
+        """Warn, before any trial trains, of an objective searched the other way from what
+        its name says (``monitor: val_loss`` with ``mode: max``; ``contrary_modes``): taken as
+        given, since a name may mislead, but said, since a wrong mode ranks the worst best."""
+        modes = self.objectives.modes if self.objectives else {self.monitor: self.mode}
+        for line in contrary_modes(modes):
+            warnings.warn(f"{line}: the search ranks trials that way; if it is not meant, "
+                          f"give the other mode", UserWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
