@@ -161,6 +161,20 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
         assert f"model.net.lin2_size={trial.arch['model.net.lin2_size']}" in out
 
 
+@pytest.mark.slow
+def test_a_refused_setting_prints_as_hydras_own_errors_one_message_no_traceback(tmp_path):
+    # was: the ConfigError with Hydra's and lightning_nas's 30 lines of frames above it,
+    # read as a crash (Hydra strips frames only down to a job, and the check comes first)
+    run = tmp_path / "sweep"
+    env = {k: v for k, v in _env().items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run(_example(run, "hydra.sweeper.budget=-1"), env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.startswith("`hydra.sweeper.budget` must be a positive integer or "
+                                  "null, got -1\n"), done.stderr
+    assert "Traceback" not in done.stderr and not run.exists()
+
+
 # ----------------------------------------------------------------- small tasks, in-process
 def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
     from lightning_nas.errors import ConfigError

@@ -16,6 +16,7 @@ package, which only imports from here:
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
   the ``SearchSettings`` of ``lightning-nas search``, checked;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop.
+- ``hydra_errors``: a sweep's errors as Hydra prints its own, one line without a traceback.
 
 Names load on first use.
 
