@@ -62,7 +62,11 @@ from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
-from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
+from lightning_nas.strategies.registry import (  # noqa: E402
+    DEFAULT_OPTIMIZER,
+    check_optimizer_name,
+    make_optimizer,
+)
 
 __all__ = ["PAPER", "measure_ms_per_trial", "run_benchmark", "run_driver", "run_fast",
            "seed_label"]
@@ -245,6 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--source_budget", type=int, default=100)
     parser.add_argument("--top_k", default="1,5,10",
                         help="--warm_start: the top-k-first baselines (comma-separated)")
+    parser.add_argument("--plain", default="NGOpt",
+                        help="--warm_start: the nevergrad optimizer of the tell-all baseline")
     args = parser.parse_args(argv)
     if args.warm_start:
         return _warm_main(args)
@@ -303,6 +309,7 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     if args.dataset == args.warm_start:
         raise SystemExit("--warm_start names the target --dataset; choose another target")
+    check_optimizer_name(args.plain)  # before any search: a misspelt --plain named
     bench = NB201(find_table(args.table))
     budgets = [int(b) for b in args.budgets.split(",")]
     top_k = [int(k) for k in args.top_k.split(",")]
@@ -314,7 +321,7 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     every = []
     for name, seeds in sets:
         results = run_warm_benchmark(bench, args.warm_start, args.dataset, seeds, budgets,
-                                     args.source_budget, top_k)
+                                     args.source_budget, top_k, args.plain)
         every.append(results)
         print(warm_table(results, budgets, f"NB201 {args.warm_start} (budget "
                          f"{args.source_budget}) -> {args.dataset}, {name} {seed_label(seeds)} "

@@ -16,7 +16,7 @@ rules: a repeat is told its loss again and not counted; 200 repeats in a row sto
 
 - ``warm``: the default strategy told the priors (``tell_priors``: its task-aware model);
 - ``cold``: the default strategy, no priors;
-- ``tell-all <name>``: a plain nevergrad optimizer (``--plain``, default ``NGOpt``) told
+- ``tell-all <name>``: a plain nevergrad optimizer (``nb201.py --plain``, default ``NGOpt``) told
   every prior as it is, as if evaluated on the target;
 - ``top-<k> first``: the source's ``k`` best architectures evaluated first (by source
   score), then the default strategy (told those results, no priors), for each

@@ -236,17 +236,17 @@ def run_tpe(table: Table, budget: int, seed: int) -> dict[str, Any]:
 
 def tpe_runs(table: Table, seeds: Sequence[int], budget: int,
              optuna_python: str | None = None) -> tuple[list[dict[str, Any]] | None, str]:
-    """TPE runs of every seed: in this process if optuna imports, else in
-    ``optuna_python`` (this script with ``--tpe-only``); ``(None, why)`` if neither."""
-    try:
-        import optuna
-    except ImportError:
-        optuna = None
-    if optuna is not None:
+    """TPE runs of every seed: in ``optuna_python`` when given (this script with
+    ``--tpe-only``; was: ignored without a word where optuna also imports here, though the
+    TPE rows depend on the interpreter's numpy), else in this process if optuna imports;
+    ``(None, why)`` if neither."""
+    if not optuna_python:
+        try:
+            import optuna
+        except ImportError:
+            return None, TPE_SKIPPED
         return ([run_tpe(table, budget, s) for s in seeds],
                 f"optuna {optuna.__version__} ({_versions()})")
-    if not optuna_python:
-        return None, TPE_SKIPPED
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "table.csv"
         table.to_csv(path)
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                         help="comma-separated nevergrad strategies also run ('' for none)")
     parser.add_argument("--optuna-python", "--optuna_python", dest="optuna_python",
                         default=None, help="an interpreter with optuna, for the TPE half "
-                                           "when optuna is not importable here")
+                                           "(default: this one, where optuna imports)")
     parser.add_argument("--ordered", action="store_true",
                         help="numeric knobs as `ordered` (this package's side only)")
     parser.add_argument("--nb201", action="store_true",
