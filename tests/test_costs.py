@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from lightning_nas import Search
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.costs import CountError, model_costs
 from tests.helpers import BlobData, SeqNet, TinyNet
@@ -139,6 +140,69 @@ def test_an_architecture_the_model_refuses_is_a_failed_trial_when_costs_are_coun
                     budget=2, optimizer="RandomSearch", seed=1, max_params=1e6, verbose=False,
                     run_dir=tmp_path / "seed1").run()
     assert result.best is not None
+
+
+class ForwardPickyNet(TinyNet):
+    """``TinyNet`` with an ``example_input_array`` whose forward refuses the widths in
+    ``refused`` (as a reshape only some sizes fit); its ``__init__`` builds every width."""
+
+    def __init__(self, width: int = 16, refused: tuple[int, ...] = (4,), **kwargs) -> None:
+        super().__init__(width=width, **kwargs)
+        self.refused = tuple(refused)
+        self.example_input_array = torch.zeros(2, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.width in self.refused:
+            raise RuntimeError(f"width {self.hparams.width} does not fit the reshape")
+        return super().forward(x)
+
+
+def test_an_architecture_whose_forward_raises_in_the_count_is_a_failed_trial(tmp_path):
+    # was: its CountError stopped the whole search (after the run folder was written), or
+    # refused it before the start where the check happened to count that architecture first
+    trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1}
+    for seed in (0, 1):  # seed 1 proposes (and the check counts) width 4 first
+        result = Search(ForwardPickyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData,
+                        trainer=trainer, budget=5, optimizer="RandomSearch", seed=seed,
+                        max_flops=1e9, verbose=False, run_dir=tmp_path / str(seed)).run()
+        status = {t.arch["width"]: t.status for t in result.trials}
+        assert status == {4: TrialStatus.FAILED, 8: TrialStatus.COMPLETED,
+                          16: TrialStatus.COMPLETED}, seed
+        failed = next(t for t in result.trials if t.arch["width"] == 4)
+        assert "forward on its example_input_array before training" in failed.error
+        assert "raised RuntimeError: width 4 does not fit the reshape" in failed.error
+    # a forward that no architecture gets through is the setup's: refused before the start
+    with pytest.raises(ConfigError, match=r"max_flops needs each candidate's costs counted "
+                                          r"before it trains: counting flops runs "
+                                          r"ForwardPickyNet's forward .* raised RuntimeError: "
+                                          r"width \d+ does not fit"):
+        Search(ForwardPickyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData,
+               model_init_args={"refused": (4, 8, 16)}, trainer=trainer, budget=2,
+               max_flops=1e9, run_dir=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+
+
+class UnreachedLazyNet(TinyNet):
+    """``TinyNet`` with a lazy head its forward never reaches (one ``training_step`` would
+    use), and an ``example_input_array`` to count the lazy layers with."""
+
+    def __init__(self, width: int = 16, **kwargs) -> None:
+        super().__init__(width=width, **kwargs)
+        self.aux = nn.LazyLinear(3)
+        self.example_input_array = torch.zeros(2, 8)
+
+
+def test_a_lazy_layer_the_forward_does_not_reach_is_refused_before_the_search(tmp_path):
+    # was: a raw ValueError ("Attempted to use an uninitialized parameter") as each trial's
+    # model failing to build, the search stopped after two of them, the run folder written
+    with pytest.raises(ConfigError, match=r"counting the parameters of UnreachedLazyNet runs "
+                                          r"its forward on example_input_array, which leaves "
+                                          r"lazy parameters unmade: aux.weight, aux.bias \(a "
+                                          r"lazy module forward does not reach"):
+        Search(UnreachedLazyNet, {"width": {"choice": [8, 16]}}, data=BlobData,
+               trainer={"max_epochs": 1}, budget=2, max_params=1e6,
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 class MaskedNet(nn.Module):

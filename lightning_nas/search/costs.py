@@ -35,11 +35,15 @@ __all__ = ["CountError", "CountMismatch", "Counts", "ParamsCheck", "check_counti
 
 
 class CountError(ConfigError):
-    """Counting a candidate's costs failed; ``costs``: those it failed for."""
+    """Counting a candidate's costs failed; ``costs``: those it failed for; ``own``: the
+    candidate's own forward raised (another architecture's may work), where the other
+    failures (no ``example_input_array``, a ``configure_model`` that needs a Trainer, a lazy
+    module the forward leaves unmade) are the setup's, every candidate's."""
 
-    def __init__(self, message: str, costs: Sequence[str] = ("params", "flops")) -> None:
+    def __init__(self, message: str, costs: Sequence[str] = ("params", "flops"),
+                 own: bool = False) -> None:
         super().__init__(message)
-        self.costs = tuple(costs)
+        self.costs, self.own = tuple(costs), own
 
 
 class CountMismatch(ConfigError):
@@ -67,22 +71,29 @@ def check_counting(count: Callable[[dict[str, Any]], dict[str, float]],
                    archs: Sequence[dict[str, Any]], limits: Constraints,
                    objectives: Objectives | None) -> None:
     """Count the costs (``count``: ``TrialTemplate.costs``) of the first of ``archs`` whose
-    model builds, before a search starts (one it refuses is a failed trial; was: its error
-    escaped when it came first).
+    model builds and whose forward runs, before a search starts (one its model refuses, or
+    whose own forward raises, is a failed trial; was: its error escaped when it came first,
+    a forward's refusing the search though other architectures count). Where none of them
+    counts, the first forward's error is the setup's.
 
     Raises:
         ConfigError: what the search counts for (``cost_uses``), why counting failed
             (``model_costs``) and what to do.
     """
+    first: CountError | None = None
     try:
         for arch in archs:
             try:
                 count(arch)
                 return
-            except CountError:
-                raise
+            except CountError as err:
+                if not err.own:
+                    raise
+                first = first or err
             except Exception:  # noqa: BLE001, S112 - the model refuses it: its trial fails
                 continue
+        if first is not None:
+            raise first
     except CountError as err:
         needs = cost_uses(limits, objectives, err.costs) or cost_uses(limits, objectives)
         raise ConfigError(f"{needs} need{'' if ' and ' in needs else 's'} each candidate's "
@@ -93,8 +104,10 @@ def check_counting(count: Callable[[dict[str, Any]], dict[str, float]],
 class Counts:
     """The costs of each architecture a search proposes, counted once (``count``:
     ``TrialTemplate.costs``; None: the search counts none). An architecture whose model
-    raises as it is built (its ``__init__`` refuses it) is ``unbuilt``: the search stores it
-    FAILED with that error, as a trial that raises while building (``failed``).
+    raises as it is built (its ``__init__`` refuses it), or whose forward raises as its
+    costs are counted (``CountError.own``; ``check_counting`` found one that counts), is
+    ``unbuilt``: the search stores it FAILED with that error, as a trial that raises while
+    building or training (``failed``; was: the forward's error stopped the search).
     """
 
     def __init__(self, count: Callable[[dict[str, Any]], dict[str, float]] | None) -> None:
@@ -112,8 +125,10 @@ class Counts:
         if self.count is not None and key not in self.costs and key not in self.unbuilt:
             try:
                 self.costs[key] = self.count(arch)
-            except CountError:
-                raise
+            except CountError as err:
+                if not err.own:
+                    raise
+                self.unbuilt[key] = str(err)  # its forward: the trial's error
             except Exception as err:  # noqa: BLE001 - the user's model refuses the arch
                 self.unbuilt[key] = (f"{type(err).__name__}: {err}\n"
                                      f"{traceback.format_exc(limit=-6)}")  # as fit_trial's
@@ -165,7 +180,17 @@ def model_costs(build: Callable[[Mapping[str, Any]], torch.nn.Module], arch: Map
                              f"example_input_array before training (no Trainer attached, "
                              f"Lightning's setup not run), which raised {_said(err)}; make "
                              f"forward work on example_input_array with the layers __init__ "
-                             f"and configure_model build", failing) from err
+                             f"and configure_model build", failing, own=True) from err
+        unmade = [name for name, p in model.named_parameters()
+                  if isinstance(p, UninitializedParameter)]
+        if unmade:  # (was: a raw ValueError counting them, each trial failed "building")
+            raise CountError(f"counting the parameters of {type(model).__name__} runs its "
+                             f"forward on example_input_array, which leaves lazy parameters "
+                             f"unmade: {', '.join(unmade[:5])}{' ...' * (len(unmade) > 5)} "
+                             f"(a lazy module forward does not reach, e.g. one only "
+                             f"training_step uses); give that module its input size "
+                             f"(nn.Linear, not nn.LazyLinear), or reach it in forward",
+                             ("params",))
     out = {"params": float(copies.numel(model))}  # a tied weight once
     if flops:
         out["flops"] = float(counted)
