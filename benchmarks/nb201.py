@@ -61,6 +61,7 @@ from benchmarks.nb201_warm import evaluations  # noqa: E402
 from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
+from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
 from lightning_nas.strategies.registry import (  # noqa: E402
     DEFAULT_OPTIMIZER,
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--plain", default="NGOpt",
                         help="--warm_start: the nevergrad optimizer of the tell-all baseline")
     args = parser.parse_args(argv)
+    _check_arguments(parser, args)
     if args.warm_start:
         return _warm_main(args)
     import torch  # the driver imports it anyway; one thread, like the other benchmarks
@@ -294,6 +296,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return summary
 
 
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every argument, before any search: a bad one is argparse's usage error naming it
+    (was: a traceback, or a bare ``AssertionError`` for ``--budget 0``)."""
+    try:
+        for name in ("budget", "source_budget"):
+            if getattr(args, name) < 1:
+                raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+        for name in ("budgets", "top_k"):
+            if any(int(n) < 1 for n in getattr(args, name).split(",")):
+                raise ValueError(f"--{name} takes numbers of at least 1, got "
+                                 f"{getattr(args, name)!r}")
+        check_optimizer_name(args.strategy)
+        check_optimizer_name(args.plain)
+        parse_seeds(args.seeds, args.seed_start)
+        if args.heldout_seeds:
+            parse_seeds(args.heldout_seeds)
+        find_table(args.table)
+    except (ValueError, ConfigError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
 def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     """``--warm_start SOURCE``: the warm-start table(s) and JSON line."""
     import torch
@@ -309,7 +332,6 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     if args.dataset == args.warm_start:
         raise SystemExit("--warm_start names the target --dataset; choose another target")
-    check_optimizer_name(args.plain)  # before any search: a misspelt --plain named
     bench = NB201(find_table(args.table))
     budgets = [int(b) for b in args.budgets.split(",")]
     top_k = [int(k) for k in args.top_k.split(",")]

@@ -191,6 +191,27 @@ def test_benchmark_script_runs_held_out_seeds(bench):
     assert range_form["mean"] == summary["mean"]
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["--budget", "0"], "--budget must be at least 1, got 0"),
+    (["--seeds", "5-2"], "empty seed range '5-2'"),
+    (["--strategy", "SurrogateEvolutio"], "unknown optimizer 'SurrogateEvolutio'"),
+    (["--warm_start", "cifar10", "--dataset", "cifar100", "--plain", "NGOp"],
+     "unknown optimizer 'NGOp'"),
+    (["--warm_start", "cifar10", "--dataset", "cifar100", "--budgets", "0,5"],
+     "--budgets takes numbers of at least 1"),
+])
+def test_benchmark_script_names_a_bad_argument_before_any_search(argv, said, tmp_path, capsys):
+    # was: a traceback (an AssertionError alone for --budget 0), some after a search ran
+    table = tmp_path / "t.csv"
+    table.write_text("index,arch\n")
+    with pytest.raises(SystemExit) as exit_:
+        _script().main([*argv, "--table", str(table)])
+    assert exit_.value.code == 2 and f": error: {said}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the table is checked too, before any search
+        _script().main(["--table", str(tmp_path / "nope.csv")])
+    assert "no NB201 table at" in capsys.readouterr().err
+
+
 def test_find_table_names_where_it_looked_and_how_to_point_at_it(tmp_path, monkeypatch):
     missing = tmp_path / "nope.csv"
     with pytest.raises(FileNotFoundError, match=f"no NB201 table at {missing}.*LIGHTNING_NAS"):

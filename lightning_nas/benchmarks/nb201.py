@@ -161,12 +161,13 @@ def find_table(path: str | os.PathLike | None = None) -> Path:
     ``default_table()``.
 
     Raises:
-        FileNotFoundError: naming every place looked at, and how to point at the table.
+        FileNotFoundError: naming the place looked at (the first given: no other is
+            tried), and how to point at the table.
     """
-    tried = [user_path(p) for p in (path, os.environ.get(TABLE_ENV)) if p] or [default_table()]
-    if tried[0].is_file():
-        return tried[0]
-    raise FileNotFoundError(f"no NB201 table at {tried[0]}; pass its path (--table PATH) or set "
+    place = user_path(path or os.environ.get(TABLE_ENV) or default_table())
+    if place.is_file():
+        return place
+    raise FileNotFoundError(f"no NB201 table at {place}; pass its path (--table PATH) or set "
                             f"{TABLE_ENV} (see the README: NAS strategies and NAS-Bench-201)")
 
 
