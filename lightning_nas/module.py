@@ -296,7 +296,9 @@ class NASModule(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = self.loss_fn(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        # synced: a DDP trial's stored loss is the whole data's, and as a monitor the same on
+        # every rank (was: each rank's shard, so `monitor: val_loss` stopped a DDP search)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -304,7 +306,7 @@ class NASModule(pl.LightningModule):
         adds ``/dataloader_idx_<i>`` to each key, and each loader has its own metrics."""
         x, y = batch
         out = self(x)
-        self.log("val_loss", self.loss_fn(out, y), prog_bar=True)
+        self.log("val_loss", self.loss_fn(out, y), prog_bar=True, sync_dist=True)
         for name, metric in loader_metric(self, "val_metrics", dataloader_idx).items():
             metric(out, y)
             self.log(f"val_{name}", metric, prog_bar=True, metric_attribute=f"val_metrics.{name}")

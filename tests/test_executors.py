@@ -366,11 +366,19 @@ def test_executor_names_and_objects():
         make_executor("inline", 2)
 
 
-def test_spawning_strategies_are_refused(tmp_path, tiny_trainer):
-    with pytest.raises(ConfigError, match="strategy 'ddp_spawn' is not supported"):
+@pytest.mark.parametrize("name", ["ddp_spawn", "DDP_Spawn"])
+def test_spawning_strategies_are_refused(tmp_path, tiny_trainer, name):
+    # the message names the setting once and says why (was: "trainer.strategy='ddp_spawn':
+    # strategy 'ddp_spawn' is not supported ..., so the launcher re-runs the trial", which
+    # it does not; and "DDP_Spawn", which Lightning reads as ddp_spawn, was not refused:
+    # every trial failed after 16-47 s with EADDRINUSE)
+    with pytest.raises(ConfigError, match=rf"^trainer.strategy='{name}' is not supported for "
+                                          rf"trials; use strategy='ddp': it starts the ranks "
+                                          rf"from inside fit"):
         Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "devices": 2,
-                                                       "strategy": "ddp_spawn"},
+                                                       "strategy": name},
                run_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("strategy", [
@@ -396,8 +404,9 @@ def test_spawning_strategies_a_search_may_choose_are_refused(tmp_path, tiny_trai
                                                                space):
     # was: only the config's strategy was checked; a searched one failed the trial after
     # ~40 s with an opaque error
-    with pytest.raises(ConfigError, match=r"space key 'trainer\.strategy' may take .*"
-                                          r"is not supported for trials; use strategy='ddp'"):
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.strategy' may take "
+                                          r"strategy=.* is not supported for trials; use "
+                                          r"strategy='ddp'"):
         Search(TinyNet, {**SPACE, **space}, data=BlobData, trainer={**tiny_trainer, **trainer},
                run_dir=tmp_path)
     assert not any(tmp_path.iterdir())

@@ -59,6 +59,26 @@ def test_several_validation_loaders_log_each_loaders_metrics(tmp_path):
                                                      width=8).state_dict())
 
 
+@pytest.mark.slow
+def test_a_ddp_search_may_monitor_val_loss_and_stores_both_losses(tmp_path):
+    # was: NASModule logged its losses per rank, so `monitor: val_loss` stopped a DDP search
+    # at the first validation ("differs across the 2 ranks ... log it with sync_dist=True",
+    # in the library's own code) and with val_acc its losses were left out of the store
+    from lightning_nas import Search
+    from lightning_nas.results import TrialStatus
+
+    result = Search(NASModule, {"width": {"choice": [8, 16]}},
+                    model_init_args={"builder": "tests.helpers.build_mlp", "num_classes": 3},
+                    data=BlobData, trainer={"accelerator": "cpu", "devices": 2,
+                                            "strategy": "ddp", "max_epochs": 1},
+                    monitor="val_loss", budget=1, threads_per_trial=1, verbose=False,
+                    run_dir=tmp_path).run()
+    trial = result.trials[0]
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert {"val_loss", "train_loss", "val_acc"} <= set(trial.metrics)
+    assert trial.score == trial.metrics["val_loss"]
+
+
 def test_builder_function_is_stored_by_import_path():
     module = NASModule(build_mlp, num_classes=3, arch={"width": 8})
     assert module.hparams.builder == "tests.helpers.build_mlp"

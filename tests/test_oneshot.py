@@ -1190,7 +1190,8 @@ def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_s
     from lightning.pytorch.strategies import DDPStrategy
 
     node = {"class_path": "lightning.pytorch.strategies.DDPStrategy"}
-    for strategy in ("ddp", "ddp_find_unused_parameters_false", node,
+    for strategy in ("ddp", "ddp_find_unused_parameters_false", node, "DDP",  # (any case,
+                     "DDP_Find_Unused_Parameters_False",  # as Lightning reads it; was: passed)
                      {**node, "init_args": {"find_unused_parameters": False,
                                             "process_group_backend": "gloo"}},
                      {"_target_": "lightning.pytorch.strategies.DDPStrategy"}):
@@ -1208,6 +1209,7 @@ def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_s
         check_oneshot_strategy({"strategy": strategy}, "spos")
     # was: two devices with no strategy (Lightning picks DDP) passed and stopped at step 1
     for trainer in ({"devices": 2}, {"devices": "0,1", "strategy": "auto"},
+                    {"devices": 2, "strategy": "Auto"},
                     {"devices": 1, "num_nodes": 2}):
         with pytest.raises(ConfigError, match=r"trains with DDP, which stops at the parameters"):
             check_oneshot_strategy(trainer, "spos")

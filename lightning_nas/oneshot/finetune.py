@@ -35,9 +35,10 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
 
     Returns:
         The trained ``NASModule`` and the logged metrics after the last epoch; under DDP
-        averaged over the ranks (``val_loss`` is logged per rank's shard), the same on every
-        rank. A datamodule with several validation loaders gives each loader's metrics as
-        Lightning names them (``val_acc/dataloader_idx_0``, ...).
+        the same on every rank (its losses and metrics are synced as logged, and any other
+        value is averaged over the ranks). A datamodule with several validation loaders
+        gives each loader's metrics as Lightning names them (``val_acc/dataloader_idx_0``,
+        ...).
     """
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,

@@ -47,14 +47,15 @@ def check_oneshot_strategy(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"whose search result this command never sees; use "
                           f"{'ddp' if algorithm == 'darts' else 'ddp_find_unused_parameters_true'}"
                           f" (Lightning starts each rank as a process of its own)")
-    if algorithm in _ONE_PATH_PER_STEP and strategy in (None, "auto") \
+    name = strategy.lower() if isinstance(strategy, str) else strategy  # as Lightning reads it
+    if algorithm in _ONE_PATH_PER_STEP and name in (None, "auto") \
             and needs_own_process(trainer):  # Lightning's auto strategy: DDP
         raise ConfigError(f"trainer.devices={trainer.get('devices')!r} (num_nodes="
                           f"{trainer.get('num_nodes', 1)!r}) with trainer.strategy="
                           f"{strategy!r} trains with DDP, which stops at the parameters that "
                           f"{algorithm}'s one sampled path per step leaves unused; set "
                           f"trainer.strategy=ddp_find_unused_parameters_true")
-    if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(strategy):
+    if algorithm in _ONE_PATH_PER_STEP and _stops_at_unused_parameters(name):
         shown = repr(strategy)
         if is_node(strategy):  # its class and the argument at fault, not every default
             unused = node_args(strategy).get("find_unused_parameters", False)

@@ -114,9 +114,11 @@ def spawns_ranks(strategy: Any) -> bool:
     Example:
         >>> spawns_ranks("ddp_spawn_find_unused_parameters_true"), spawns_ranks("ddp")
         (True, False)
+        >>> spawns_ranks("DDP_Spawn")  # Lightning reads a name in any case
+        True
     """
-    if isinstance(strategy, str):
-        return strategy.startswith(_SPAWNING)
+    if isinstance(strategy, str):  # (was: case-sensitive, so "DDP_Spawn" was not refused)
+        return strategy.lower().startswith(_SPAWNING)
     if is_node(strategy):
         return node_args(strategy).get("start_method", "popen") != "popen"
     return _start_method(strategy) not in (None, "popen")
@@ -130,14 +132,24 @@ def _shown(strategy: Any) -> str:
     return f"{type(strategy).__name__}(start_method={method!r})"
 
 
-def check_strategy(trainer: Mapping[str, Any]) -> None:
+def check_strategy(trainer: Mapping[str, Any], where: str = "trainer.strategy") -> None:
     """Reject strategies that fork/spawn from inside ``fit`` (their ranks' callbacks do not
-    come back to the trial); ``ddp`` does the same job through a clean process per rank."""
+    come back to the trial); ``ddp`` does the same job on rank processes started as
+    ``torchrun`` starts them. ``where``: the setting, as the message names it.
+
+    Example:
+        >>> check_strategy({"strategy": "ddp_spawn"})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.strategy='ddp_spawn' is not supported for ...
+    """
     strategy = trainer.get("strategy")
-    if spawns_ranks(strategy):
-        raise ConfigError(f"strategy {_shown(strategy)} is not supported for trials; use "
-                          f"strategy='ddp' (lightning_nas runs each multi-process trial in its "
-                          f"own process, so the launcher re-runs the trial, not the search)")
+    if spawns_ranks(strategy):  # (was: "the launcher re-runs the trial", which it does not
+        # by default, and the strategy named twice)
+        raise ConfigError(f"{where}={_shown(strategy)} is not supported for trials; use "
+                          f"strategy='ddp': it starts the ranks from inside fit, and a "
+                          f"trial's ranks are started as torchrun starts them (reused rank "
+                          f"processes, or a process per trial), so Lightning launches none")
 
 
 class SpecPickler(pickle.Pickler):
@@ -231,22 +243,18 @@ def check_trial_processes(trainer: Mapping[str, Any],
         take 2``).
 
     Raises:
-        ConfigError: naming the setting (``trainer.strategy='ddp_spawn': ...``) or the space
-            key and its value (``space key 'trainer.strategy' may take 'ddp_spawn': ...``).
+        ConfigError: naming the setting (``trainer.strategy='ddp_spawn' ...``) or the space
+            key and its value (``space key 'trainer.strategy' may take
+            strategy='ddp_spawn' ...``).
 
     Example:
         >>> check_trial_processes({"strategy": "ddp", "devices": 1}, {"devices": [1, 2]})
         "space key 'trainer.devices' may take 2"
     """
-    try:
-        check_strategy(trainer)
-    except ConfigError as err:
-        raise ConfigError(f"trainer.strategy={_shown(trainer['strategy'])}: {err}") from None
+    check_strategy(trainer)
     for value in searched.get("strategy", ()):
-        try:
-            check_strategy({**trainer, "strategy": value})
-        except ConfigError as err:
-            raise ConfigError(f"space key 'trainer.strategy' may take {value!r}: {err}") from None
+        check_strategy({**trainer, "strategy": value}, "space key 'trainer.strategy' may take "
+                                                       "strategy")
     keys = [k for k in _PROCESS_KEYS if k in searched]
     for values in [(), *itertools.product(*(searched[k] for k in keys))]:
         try:  # a bad `devices`: the dry build of the Trainer names it
