@@ -125,6 +125,25 @@ def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
     assert ranks._blame({}, {}) is None
 
 
+def test_rank_0s_own_failure_is_said_once_and_another_ranks_with_rank_0s_echo(tmp_path):
+    # was: "rank 0 failed the trial: X" then "rank 0: X" again, where every rank failed alike
+    import json
+
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.runner import _collect
+
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path), model="m.Net")
+    nan = "monitored 'val_acc' is nan at epoch 0"
+    (tmp_path / "result.json").write_text(json.dumps(TrialResult(
+        trial_id=1, arch={"width": 8}, status=TrialStatus.FAILED,
+        error=f"{nan}\nTraceback ...").to_dict()))
+    said = _collect(spec, 0.0, f"rank 0 failed the trial: {nan}", True)
+    assert said.status is TrialStatus.FAILED
+    assert said.error == f"rank 0 failed the trial: {nan}\nTraceback ..."
+    other = _collect(spec, 0.0, "rank 1 failed the trial: ValueError: x", True)
+    assert other.error == f"rank 1 failed the trial: ValueError: x\nrank 0: {nan}\nTraceback ..."
+
+
 def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
     # was: "rank 0 failed the trial: ProcessRaisedException:", empty after the colon
     error = ("ProcessRaisedException: \n\n-- Process 0 terminated with the following error:\n"

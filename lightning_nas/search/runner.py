@@ -292,7 +292,11 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
         data["status"] = TrialStatus(data["status"])
         data["started"] = started  # the trial's time includes starting its processes
         if ranks_failed:  # the cause, then rank 0's echo; a failing rank fails the trial
-            data["error"] = f"{failure}\nrank 0: {data['error'] or 'completed its part'}"
+            echo = data["error"] or "completed its part"
+            first, _, rest = echo.partition("\n")
+            data["error"] = (f"{failure}\n{rest}".rstrip("\n")  # rank 0's own, said once
+                             if failure == f"rank 0 failed the trial: {first}" else  # (was:
+                             f"{failure}\nrank 0: {echo}")  # its line twice)
             data["status"] = TrialStatus.FAILED
         return TrialResult(**data)
     tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
