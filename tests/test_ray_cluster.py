@@ -180,6 +180,24 @@ def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray
     assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
 
 
+def test_a_cluster_that_refuses_the_connection_is_said_with_token_authentication(
+        monkeypatch):
+    # was: "Failed to connect ... Check the address" alone, where a cluster `ray start` made
+    # with token authentication (its default since Ray 2.59; measured by hand: `ray start
+    # --head --port=6393`, then the README's search command, InvalidAuthToken in Ray's
+    # warnings only) refused a search run without RAY_AUTH_MODE=token
+    from lightning_nas.search.ray_checks import unconnected
+
+    refused = ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6393.")
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    said = str(unconnected("127.0.0.1:6393", refused))
+    assert said.startswith("cannot connect to the Ray cluster at search.ray.address="
+                           "'127.0.0.1:6393': Failed to connect")
+    assert "InvalidAuthToken" in said and "run the search with RAY_AUTH_MODE=token" in said
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # sent already: the address is what is left
+    assert "RAY_AUTH_MODE" not in str(unconnected("127.0.0.1:6393", refused))
+
+
 @pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
 def test_threads_per_trial_sets_a_ray_trials_torch_threads(tmp_path, ray_tmpdir, tiny_trainer,
                                                            monkeypatch):

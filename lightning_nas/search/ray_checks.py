@@ -32,7 +32,8 @@ from typing import Any
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["ANSI", "CONNECT_TIMEOUT", "LOCAL_ONLY", "PER_TRIAL", "cannot_import", "check_init",
-           "check_reachable", "gist", "keep_loopback", "same_cluster", "split_address"]
+           "check_reachable", "gist", "keep_loopback", "same_cluster", "split_address",
+           "unconnected"]
 
 #: seconds to wait for the cluster's address to accept a connection
 CONNECT_TIMEOUT = 5.0
@@ -192,3 +193,25 @@ def check_reachable(address: str, host: str, port: int) -> None:
             f"with `ray start --head --port={port}` (add --node-ip-address=127.0.0.1 for "
             f"this machine only), give the address `ray start` printed, or leave "
             f"search.ray.address out to start a local cluster") from err
+
+
+def unconnected(address: object, err: BaseException) -> ConfigError:
+    """The error of a ``ray.init`` that did not connect to the cluster at ``address`` (its
+    port answered: ``check_reachable``), with what to check: the address, and, unless the
+    search already sends a token, token authentication, which ``ray start`` turns on for a
+    local cluster since Ray 2.59 and a plain ``ray.init(address=...)`` does not (Ray says
+    ``InvalidAuthToken`` only in its warnings; was: the address alone was blamed).
+
+    Example:
+        >>> import os
+        >>> os.environ.get("RAY_AUTH_MODE") != "token" and "RAY_AUTH_MODE=token" in str(
+        ...     unconnected("127.0.0.1:6390", ConnectionError("Failed to connect")))
+        True
+    """
+    token = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+        "; if Ray's messages above say InvalidAuthToken, the cluster takes token "
+        "authentication (`ray start`'s default for a local cluster since Ray 2.59): run the "
+        "search with RAY_AUTH_MODE=token, the cluster's token in ~/.ray/auth_token or "
+        "RAY_AUTH_TOKEN")
+    return ConfigError(f"cannot connect to the Ray cluster at search.ray.address={address!r}: "
+                       f"{err}. Check the address with `ray status` on the head node{token}")

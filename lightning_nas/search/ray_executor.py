@@ -40,6 +40,7 @@ from lightning_nas.search.ray_checks import (
     keep_loopback,
     same_cluster,
     split_address,
+    unconnected,
 )
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
@@ -196,9 +197,7 @@ class RayExecutor(TrialExecutor):
                 ray.init(**kwargs)
         except (ConnectionError, TimeoutError) as err:
             ray.shutdown()
-            raise ConfigError(f"cannot connect to the Ray cluster at search.ray.address="
-                              f"{address!r}: {err}. Check the address with `ray status` on "
-                              f"the head node") from err
+            raise unconnected(address, err) from err
         except (TypeError, ValueError) as err:  # a value only ray.init checks
             ray.shutdown()
             raise ConfigError(f"ray.init refused search.ray ({', '.join(self.init_kwargs)}): "
