@@ -477,6 +477,23 @@ def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, 
     assert results["best_params"] == {"x": 1} or results["best_params"] == {"x": 3}
 
 
+def test_a_params_key_given_nested_on_the_command_line_is_refused_before_any_job(tmp_path):
+    # was: hydra.sweeper.params.m.k=5 made a key 'm' ({k: 5}) beside the file's 'm.k': every
+    # job ran k=5 while the stored and told architecture claimed the searched value too
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.m.k)
+        return float(cfg.m.k)
+
+    with pytest.raises(SpaceError, match=r"hydra.sweeper.params: space keys 'm' \({'k': 5}\) "
+                                         r"and 'm.k' both set 'm.k'.*write it as a plain "
+                                         r"override, <key>.<sub>=VALUE"):
+        _sweep(tmp_path, task, {"budget": 2, "params": {"m.k": "choice(1, 2)"}},
+               overrides=("hydra.sweeper.params.m.k=5",), m={"k": 0})
+    assert not calls and not (tmp_path / "run" / "search.db").exists()
+
+
 def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp_path):
     warned = []  # at each job: was the sweep's warning said already?
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import re
 import warnings
 
 import nevergrad as ng
@@ -528,3 +529,29 @@ def test_a_mapping_with_keys_json_would_turn_into_strings_is_refused(space):
         build(space)
     assert SearchSpace({"w": Choice([{"0": 1.0}, {"0": 2.0}])}).sample(0)["w"] in (
         {"0": 1.0}, {"0": 2.0})
+
+
+@pytest.mark.parametrize("spec, pair", [
+    ({"data": {"fixed": {"batch_size": 16}}, "data.batch_size": {"choice": [32, 64]}},
+     "'data' ({'batch_size': 16}) and 'data.batch_size' both set 'data.batch_size'"),
+    ({"model.optimizer": {"choice": [{"lr": 0.5}, {"lr": 0.1}]},
+      "model.optimizer.lr": {"float": [0.01, 0.1]}},
+     "'model.optimizer' ({'lr': 0.5}) and 'model.optimizer.lr' both set 'model.optimizer.lr'"),
+    ({"head": {"hidden": {"choice": [8, 16]}}, "head.hidden.size": {"fixed": 4}},
+     "'head' (a group) and 'head.hidden.size' both set 'head.hidden'"),
+])
+def test_a_dotted_key_setting_what_a_mapping_sets_is_refused(spec, pair):
+    # was: accepted; the trial ran the dotted key's value while the stored and told
+    # architecture claimed the mapping's too (a Hydra sweep's nested command-line form)
+    with pytest.raises(SpaceError, match=rf"space keys {re.escape(pair)}: the architecture "
+                                         rf"would claim one value where the trial runs the "
+                                         rf"other"):
+        SearchSpace.from_dict(spec)
+
+
+def test_a_key_beneath_a_choice_of_names_or_class_path_options_stays():
+    # a config group's options, or classes whose searched argument goes into the chosen one
+    SearchSpace.from_dict({"model": {"choice": ["a", "b"]}, "model.lr": {"float": [0.1, 1]}})
+    SearchSpace.from_dict({"model.net": {"choice": [{"class_path": "m.A", "init_args": {
+        "width": 4}}, {"class_path": "m.B"}]}, "model.net.width": {"choice": [4, 6]},
+        "data": {"fixed": {"batch_size": 16}}, "data.num_workers": {"choice": [0, 1]}})

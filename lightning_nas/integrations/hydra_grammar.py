@@ -184,7 +184,15 @@ def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()
     if not space:
         raise SpaceError("the sweep has nothing to search: give hydra.sweeper.params (e.g. "
                          "model.lr: interval(0.001, 0.1)) or a sweep on the command line")
-    return SweepParams(SearchSpace(space), tuple(passthrough))
+    try:
+        return SweepParams(SearchSpace(space), tuple(passthrough))
+    except SpaceError as err:  # a nested key beside a dotted one: how it is usually made
+        if "both set" not in str(err):
+            raise
+        raise SpaceError(f"hydra.sweeper.params: {err} (a command line's hydra.sweeper."
+                         f"params.<key>.<sub>=VALUE makes such a nested key beside a file's "
+                         f"'<key>.<sub>'; to give every job one value, write it as a plain "
+                         f"override, <key>.<sub>=VALUE, which wins over the params)") from None
 
 
 def param_of(override: Override) -> Param:

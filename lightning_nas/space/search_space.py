@@ -38,7 +38,7 @@ from lightning_nas.arch import plain as _plain
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import SpaceError
 from lightning_nas.run_folder import user_path
-from lightning_nas.space.params import KINDS, Param, param_from_dict
+from lightning_nas.space.params import KINDS, Choice, Param, param_from_dict
 
 __all__ = ["SearchSpace"]
 
@@ -72,6 +72,7 @@ class SearchSpace:
                 self.params[name] = SearchSpace(value, _prefix=f"{_prefix}{name}.")
             else:
                 raise SpaceError(f"space key '{name}' must be a parameter, got {value!r}")
+        _check_overlaps(self.params, _prefix)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -189,6 +190,39 @@ class SearchSpace:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.params = SearchSpace.from_dict(state["spec"]).params
+
+
+def _check_overlaps(params: Mapping[str, Any], prefix: str = "") -> None:
+    """Refuse a dotted key that sets what a mapping of another key sets already: a group's
+    name, or a key of a ``fixed`` or ``choice`` mapping (``data: {fixed: {batch_size: 16}}``
+    beside ``data.batch_size``): the architecture stored and told would claim one value
+    where the trial ran the other (was: accepted without a word). A key beneath a choice of
+    names or of ``class_path`` options (``model.net`` and ``model.net.width``, which goes
+    into the chosen class's arguments) stays.
+
+    Example:
+        >>> from lightning_nas.space import Fixed
+        >>> _check_overlaps({"model": Choice(["a", "b"]), "model.lr": Fixed(0.1)})
+        >>> _check_overlaps({"data": Fixed({"batch_size": 16}), "data.batch_size": Fixed(64)})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: space keys 'data' ({'batch_size': 16}) and ...
+    """
+    for name, value in params.items():
+        if isinstance(value, SearchSpace):
+            mappings = [value.params]
+        else:
+            values = value.values if isinstance(value, Choice) else [getattr(value, "value", None)]
+            mappings = [v for v in values if isinstance(v, Mapping)]
+        for key in params:
+            first = key[len(name) + 1:].split(".")[0] if key.startswith(f"{name}.") else None
+            held = next((m for m in mappings if first in m), None)
+            if held is not None:
+                shown = "a group" if isinstance(value, SearchSpace) else repr(dict(held))
+                raise SpaceError(f"space keys '{prefix}{name}' ({shown}) and '{prefix}{key}' "
+                                 f"both set '{prefix}{name}.{first}': the architecture would "
+                                 f"claim one value where the trial runs the other; give it in "
+                                 f"one of them")
 
 
 def _check_storable(path: str, value: Any) -> None:
