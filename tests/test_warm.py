@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
+import re
 import signal
 import textwrap
 import time
@@ -472,6 +473,28 @@ def test_a_retrained_architecture_asked_again_is_a_repeat_not_a_trial(tmp_path, 
         search(tmp_path / "stopped", on_trial_end=_stop_after(1)).run()
     resumed = search(tmp_path / "stopped").run()
     assert [t.arch for t in resumed.trials] == [first, second]
+
+
+@pytest.mark.parametrize("damage, said", [
+    ("DROP TABLE trials", "no such table: trials"),
+    ("UPDATE trials SET arch = '{bad' WHERE id = 1", "a trial: JSONDecodeError"),
+    ("UPDATE trials SET score = 'abc' WHERE id = 1", "a trial: TypeError: trial 1 holds"),
+])
+def test_a_source_whose_trials_cannot_be_read_is_refused_before_the_store_is_made(
+        tmp_path, damage, said):
+    # was: only its meta was read before: the new search's store was made, then the source's
+    # trials raised ("no such table", a raw JSONDecodeError or TypeError), leaving a store
+    # with no priors and no trial, whose retry with a good source was refused
+    import sqlite3
+
+    _search(tmp_path / "source", 2).run()
+    with sqlite3.connect(tmp_path / "source" / "search.db") as db:
+        db.execute(damage)
+    with pytest.raises(ConfigError, match=rf"warm_start source .*source is not a run "
+                                          rf"directory \(its search.db cannot be read: "
+                                          rf"{re.escape(said)}"):
+        _search(tmp_path / "warm", 2, warm_start=[str(tmp_path / "source")])
+    assert not (tmp_path / "warm").exists()
 
 
 def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):

@@ -137,13 +137,27 @@ def _no_search(db: Path) -> str | None:
     try:
         with RunStore(db, read_only=True) as store:
             if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
-                return None
+                _readable(store.trials(TrialStatus.COMPLETED))  # what load_priors reads:
+                return None  # (was: read after this search's store was made, which a
+                # failure left half-written, its retry refused)
     except StoreError as err:  # not SQLite, or damaged: SQLite's words (the source is named)
         return f"its search.db cannot be read: {err.__cause__ or err}"
-    except sqlite3.DatabaseError as err:  # no meta table
-        if "no such table" not in str(err):
+    except sqlite3.DatabaseError as err:  # no meta table, or no trials table
+        if "no such table: meta" not in str(err):
             return f"its search.db cannot be read: {err}"
+    except (ValueError, TypeError) as err:  # a trial's JSON or score damaged
+        return f"its search.db cannot be read: a trial: {type(err).__name__}: {err}"
     return "its search.db holds no search"
+
+
+def _readable(trials: Sequence[TrialResult]) -> None:
+    """Raise ``TypeError`` for a completed trial whose score or arch is not what a store
+    writes (a damaged file: a prior's loss and keys come from them)."""
+    for trial in trials:
+        if not isinstance(trial.arch, dict) or not (
+                trial.score is None or isinstance(trial.score, (int, float))):
+            raise TypeError(f"trial {trial.trial_id} holds arch {trial.arch!r}, score "
+                            f"{trial.score!r}")
 
 
 def _priors_read(db: Path) -> bool:
