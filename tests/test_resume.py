@@ -437,6 +437,22 @@ def test_the_trials_an_error_every_trial_hits_stopped_run_again_once_it_is_fixed
         assert [store.attempts(t.trial_id) for t in resumed.trials] == [1] * 4
 
 
+def test_a_refused_resume_of_a_run_that_completed_no_trial_says_how_to_start_anew(tmp_path):
+    # was: a run whose every trial failed (a Trainer setting that cannot work, such as
+    # max_time 0) was refused on a rerun without that setting, with no way out named
+    with pytest.raises(SearchError, match=r"failed the same way"):
+        _objective_search(tmp_path / "run", objective=_broken([])).run()
+    with pytest.raises(ConfigError, match=rf"other settings: search\.seed: 0, now 5\. Resume "
+                                          rf"with the settings it ran with, or choose another "
+                                          rf"run_dir \(it completed no trial: remove "
+                                          rf"{re.escape(str(tmp_path / 'run'))} to start anew\)"):
+        _objective_search(tmp_path / "run", seed=5).run()
+    _objective_search(tmp_path / "done").run()
+    with pytest.raises(ConfigError, match=r"search\.seed: 0, now 5") as refused:
+        _objective_search(tmp_path / "done", seed=5).run()
+    assert "completed no trial" not in str(refused.value)  # its trials are worth keeping
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path, workers):
     # was: two architectures that fail (not the setup) stopped the search as "the same

@@ -219,7 +219,8 @@ class Search:
     def _check_setup(self, store: RunStore) -> None:
         """Refuse a resume of a run whose trials ran with other settings (``check_resume``)."""
         current = self._current()
-        check_resume(self.run_dir, stored_setup(store, current, self.data.target), current)
+        check_resume(self.run_dir, stored_setup(store, current, self.data.target), current,
+                     store.count(TrialStatus.COMPLETED))
 
     def _fixed(self) -> dict[str, Any]:
         """What a run keeps across resumes, as ``open_search_store`` takes it."""

@@ -202,14 +202,17 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
 
 
 def check_resume(run_dir: str | Path, stored: Mapping[str, Any],
-                 current: Mapping[str, Any]) -> None:
+                 current: Mapping[str, Any], completed: int | None = None) -> None:
     """Raise ``ConfigError`` naming every difference (``differences``) between the run in
-    ``run_dir`` and this invocation."""
+    ``run_dir`` and this invocation; of a run that ``completed`` no trial, say that removing
+    it starts anew (as the space's and monitor's refusals say; was: a run whose every trial
+    failed with a bad Trainer setting was refused without the setting, and no way out)."""
     found = differences(stored, current)
     if found:
+        fresh = f" (it completed no trial: remove {run_dir} to start anew)" * (completed == 0)
         raise ConfigError(f"{run_dir} holds a search whose trials ran with other settings: "
                           f"{'; '.join(found)}. Resume with the settings it ran with, or "
-                          f"choose another run_dir")
+                          f"choose another run_dir{fresh}")
 
 
 def current_setup(settings: Mapping[str, Any], model: Any, data: Any,
