@@ -76,6 +76,21 @@ def test_priors_from_another_space_are_mapped_and_reported(tmp_path):
     assert "warm_start_fill not used for b (its trials had them)" in again.describe()
 
 
+def test_a_source_sharing_no_key_with_the_space_gives_no_prior_and_says_so(tmp_path):
+    # was: each of its trials became a prior of fill values alone, an architecture nobody
+    # trained told with another task's score
+    _search(tmp_path / "source", 3).run()
+    priors, report = load_priors([tmp_path / "source"],
+                                 SearchSpace.from_dict({"x": {"choice": [1, 2]}}))
+    rep = report.sources[0]
+    assert priors == [] and rep.unrelated == 3 and rep.filled == {}
+    assert "3 sharing no key with this space" in rep.describe()
+    shared, report = load_priors([tmp_path / "source"], SearchSpace.from_dict(
+        {"a": SPACE["a"], "x": {"choice": [1, 2]}}))  # one key shared: taken, x filled
+    assert len(shared) == 3 and report.sources[0].unrelated == 0
+    assert report.sources[0].filled == {"x": 1}
+
+
 def test_a_dict_valued_choice_is_one_value_and_a_group_is_keys(tmp_path):
     # a choice's dict value was flattened like a group: 'extra.k' dropped, 'extra' filled,
     # and earlier results attached to architectures that never ran
@@ -274,11 +289,12 @@ def test_keys_that_name_one_config_path_another_way_are_one_key(tmp_path):
             rep = report.sources[0]
             assert (rep.filled, rep.recorded, rep.dropped) == ({}, {}, [])
             assert rep.fill_unused == [key]  # its trials had the key, by another name
-    # 'data.width' is another path: not the model's width
+    # 'data.width' is another path: not the model's width, so no key is shared (was: each
+    # trial a prior of the fill value alone, data.width 16, which none of them ran)
     space = SearchSpace.from_dict({"data.width": {"choice": [4, 16, 32]}})
     priors, report = load_priors([tmp_path / "plain"], space, fill={"data.width": 16})
     assert report.sources[0].dropped == ["width", "data.n"]
-    assert {p.arch["data.width"] for p in priors} == {16}
+    assert priors == [] and report.sources[0].unrelated == 2
 
 
 def test_fill_values():

@@ -271,6 +271,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
                        named, hydra)
         flat = join_dicts(flat, names, hydra, dicts, set(params), recorded)
         mapped: dict[str, Any] = {}
+        filled: dict[str, Any] = {}
         for key in params:
             if key in flat:
                 mapped[key] = flat[key]
@@ -280,11 +281,15 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
                 values = rep.recorded_by_option.setdefault(key, [])
                 values += [] if mapped[key] in values else [mapped[key]]
             else:
-                mapped[key] = fill[key] if key in fill else fill_value(params[key])
-                rep.filled.setdefault(key, mapped[key])
+                mapped[key] = filled[key] = fill[key] if key in fill else fill_value(params[key])
         for key in flat:
             if key not in params and key not in rep.dropped:
                 rep.dropped.append(key)
+        if len(filled) == len(params):  # nothing of it is the trial's: an architecture it
+            rep.unrelated += 1  # never ran, with its score (was: told as a prior)
+            continue
+        for key, value in filled.items():
+            rep.filled.setdefault(key, value)
         try:
             arch = space.validate(nest(mapped, space))
         except SpaceError as err:

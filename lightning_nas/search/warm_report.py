@@ -66,6 +66,8 @@ class SourceReport:
     recorded_by_option: dict[str, list[Any]] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     out_of_space: list[list[Any]] = field(default_factory=list)  # [trial id, reason]
+    #: trials of which no key of this space came (each would be all fill values)
+    unrelated: int = 0
     #: ``warm_start_fill`` keys this source's trials had: their own values were taken
     fill_unused: list[str] = field(default_factory=list)
     #: this search's first objective, which the source never logged: its monitor stands in
@@ -82,6 +84,9 @@ class SourceReport:
             reasons = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
             more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
             skipped.append(f"{len(self.out_of_space)} outside this space ({reasons}{more})")
+        if self.unrelated:
+            skipped.append(f"{self.unrelated} sharing no key with this space (every key "
+                           f"would be a fill value: an architecture the trial never ran)")
         if self.lacking:
             skipped.append(", ".join(f"{n} without objective {k!r}"
                                      for k, n in self.lacking.items()))
