@@ -494,6 +494,16 @@ def test_a_params_key_given_nested_on_the_command_line_is_refused_before_any_job
     assert not calls and not (tmp_path / "run" / "search.db").exists()
 
 
+def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path):
+    # was: '' silently meant the sweep dir, where `lightning-nas search` refuses it
+    calls = []
+    with pytest.raises(ConfigError, match=r"`hydra.sweeper.run_dir` must be a folder path, "
+                                          r"got '' \(empty"):
+        _sweep(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
+               {"budget": 2, "run_dir": "", "params": {"x": "choice(1, 2)"}})
+    assert not calls
+
+
 def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp_path):
     warned = []  # at each job: was the sweep's warning said already?
 

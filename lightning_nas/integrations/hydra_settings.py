@@ -32,7 +32,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.errors import ConfigError
 from lightning_nas.integrations.hydra_config import DIRECTIONS
 from lightning_nas.integrations.hydra_grammar import fill_keys
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.settings import SearchSettings
 
@@ -63,7 +63,8 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
                               f"minimize, got {objectives!r}")
         objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         _check_direction(s["direction"], s["objectives"])
-    run_dir = s["run_dir"] or config.hydra.sweep.dir
+    # '' is refused as `lightning-nas search` refuses it (was: the sweep dir, silently)
+    run_dir = config.hydra.sweep.dir if s["run_dir"] is None else s["run_dir"]
     monitor = s["monitor"] or optimized_metric(config) or "score"
     # several objectives: the first is the monitor (a `monitor` given must be it)
     given = {**({"monitor": s["monitor"]} if s["monitor"] else {}),
@@ -81,7 +82,8 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
                          for i, c in enumerate(s["constraints"] or [])],
             warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
             warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
-            run_dir=user_path(run_dir).absolute(), verbose=bool(s["verbose"]), progress=False)
+            run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
+            progress=False)
     except ConfigError as err:  # `budget` must be ...: the key as this user writes it
         raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
                                  if m[1] in settings else m[0], str(err))) from None
