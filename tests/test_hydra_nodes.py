@@ -133,6 +133,28 @@ def test_sections_may_name_the_projects_yaml_files(tmp_path, monkeypatch):
         "_target_": "tests.helpers.TinyNet"}
 
 
+def test_a_section_the_command_line_names_as_a_yaml_file_is_that_file(tmp_path, monkeypatch):
+    # was: taken for an import path: "cannot import module 'configs/model/digits'"
+    from lightning_nas.config.load import apply_overrides
+
+    monkeypatch.chdir(ROOT)
+    cfg = load_config(HYDRA / "search.yaml")
+    changed = apply_overrides(cfg, ["--model=configs/model/digits.yaml"],
+                              config_path=HYDRA / "search.yaml")  # found beside the config
+    assert changed["model"] == MODEL
+    with pytest.raises(ConfigError, match=r"model='configs/model/nope.yaml': no such YAML file "
+                                          r"\(looked in the current folder and beside "):
+        apply_overrides(cfg, ["--model=configs/model/nope.yaml"],
+                        config_path=HYDRA / "search.yaml")
+    # the current folder first, as --search.space=FILE
+    (tmp_path / "configs" / "model").mkdir(parents=True)
+    (tmp_path / "configs" / "model" / "digits.yaml").write_text("_target_: tests.helpers.NoNet\n")
+    monkeypatch.chdir(tmp_path)
+    assert apply_overrides(cfg, ["--model=configs/model/digits.yaml"],  # the file's node
+                           config_path=HYDRA / "search.yaml")["model"] == {
+        "_target_": "tests.helpers.NoNet"}
+
+
 def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     run = tmp_path / "run"

@@ -297,21 +297,29 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     return {**part, "search": {**search, "space": read}}
 
 
-def _inline_sections(part: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def _inline_sections(part: Mapping[str, Any], path: Path | None,
+                     command_line: bool = False) -> dict[str, Any]:
     """Sections given as a YAML file (``model: configs/model/digits.yaml``, a Hydra
     project's config group file, unchanged) replaced by the file's content; the file is
     looked for beside ``path``, the config that names it, then in the current folder (was:
-    the current folder first, so a file of the same name there won without a word)."""
+    the current folder first, so a file of the same name there won without a word); one the
+    command line names (``--model=configs/model/other.yaml``; was: taken for an import path,
+    "cannot import module 'configs/model/other'") in the current folder first, as
+    ``--search.space=FILE``."""
     out = dict(part)
     for name in SECTIONS:
         value = out.get(name)
         if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
             continue
-        found = next((p for p in (path.parent / user_path(value), user_path(value))
-                      if p.is_file()), None)
+        places = [user_path(value)] if path is None else [path.parent / user_path(value),
+                                                          user_path(value)]
+        found = next((p for p in (places[::-1] if command_line else places) if p.is_file()),
+                     None)
         if found is None:
-            raise ConfigError(f"{name}={value!r}: no such YAML file (looked beside {path} and "
-                              f"in the current folder)")
+            where = ("in the current folder" if path is None else
+                     f"in the current folder and beside {path}" if command_line else
+                     f"beside {path} and in the current folder")
+            raise ConfigError(f"{name}={value!r}: no such YAML file (looked {where})")
         out[name] = load_yaml(found.read_text(), source=str(found))
     return out
 
@@ -344,7 +352,10 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             set_dotted(cfg, key[:-1], appended(get_dotted(cfg, key[:-1]), key[:-1],
                                                load_yaml(text, source=f"--{key}")))
         else:
-            set_dotted(cfg, key, load_yaml(text, source=f"--{key}"), merge=True)
+            value = load_yaml(text, source=f"--{key}")
+            if key in SECTIONS:  # --model=configs/model/other.yaml: the file's node
+                value = _inline_sections({key: value}, config_path, command_line=True)[key]
+            set_dotted(cfg, key, value, merge=True)
     return cfg
 
 
