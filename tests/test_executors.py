@@ -404,8 +404,8 @@ def test_spawning_strategies_a_search_may_choose_are_refused(tmp_path, tiny_trai
                                                                space):
     # was: only the config's strategy was checked; a searched one failed the trial after
     # ~40 s with an opaque error
-    with pytest.raises(ConfigError, match=r"^space key 'trainer\.strategy' may take "
-                                          r"strategy=.* is not supported for trials; use "
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.strategy' may take .*, "
+                                          r"which is not supported for trials; use "
                                           r"strategy='ddp'"):
         Search(TinyNet, {**SPACE, **space}, data=BlobData, trainer={**tiny_trainer, **trainer},
                run_dir=tmp_path)

@@ -31,6 +31,7 @@ from lightning_nas.errors import NASError
 
 __all__ = ["compact_errors"]
 
+
 @contextmanager
 def compact_errors() -> Iterator[None]:
     """Raise a lightning_nas error of the block again as Hydra's compact kind of it."""

@@ -132,10 +132,11 @@ def _shown(strategy: Any) -> str:
     return f"{type(strategy).__name__}(start_method={method!r})"
 
 
-def check_strategy(trainer: Mapping[str, Any], where: str = "trainer.strategy") -> None:
+def check_strategy(trainer: Mapping[str, Any], searched: bool = False) -> None:
     """Reject strategies that fork/spawn from inside ``fit`` (their ranks' callbacks do not
     come back to the trial); ``ddp`` does the same job on rank processes started as
-    ``torchrun`` starts them. ``where``: the setting, as the message names it.
+    ``torchrun`` starts them. ``searched``: the strategy is a value of the space's
+    ``trainer.strategy``, so named.
 
     Example:
         >>> check_strategy({"strategy": "ddp_spawn"})
@@ -146,7 +147,9 @@ def check_strategy(trainer: Mapping[str, Any], where: str = "trainer.strategy") 
     strategy = trainer.get("strategy")
     if spawns_ranks(strategy):  # (was: "the launcher re-runs the trial", which it does not
         # by default, and the strategy named twice)
-        raise ConfigError(f"{where}={_shown(strategy)} is not supported for trials; use "
+        lead = (f"space key 'trainer.strategy' may take {_shown(strategy)}, which" if searched
+                else f"trainer.strategy={_shown(strategy)}")
+        raise ConfigError(f"{lead} is not supported for trials; use "
                           f"strategy='ddp': it starts the ranks from inside fit, and a "
                           f"trial's ranks are started as torchrun starts them (reused rank "
                           f"processes, or a process per trial), so Lightning launches none")
@@ -244,8 +247,8 @@ def check_trial_processes(trainer: Mapping[str, Any],
 
     Raises:
         ConfigError: naming the setting (``trainer.strategy='ddp_spawn' ...``) or the space
-            key and its value (``space key 'trainer.strategy' may take
-            strategy='ddp_spawn' ...``).
+            key and its value (``space key 'trainer.strategy' may take 'ddp_spawn', which
+            ...``).
 
     Example:
         >>> check_trial_processes({"strategy": "ddp", "devices": 1}, {"devices": [1, 2]})
@@ -253,8 +256,7 @@ def check_trial_processes(trainer: Mapping[str, Any],
     """
     check_strategy(trainer)
     for value in searched.get("strategy", ()):
-        check_strategy({**trainer, "strategy": value}, "space key 'trainer.strategy' may take "
-                                                       "strategy")
+        check_strategy({**trainer, "strategy": value}, searched=True)
     keys = [k for k in _PROCESS_KEYS if k in searched]
     for values in [(), *itertools.product(*(searched[k] for k in keys))]:
         try:  # a bad `devices`: the dry build of the Trainer names it
