@@ -14,7 +14,8 @@ made, as ``best_config.yaml``'s header and the commands a run prints name it on 
 ``hold_folder`` holds a run folder for one process (a lock on its ``search.lock``, which
 names the holder and what it does): a search (``open_search_store(hold=True)``), a Hydra sweep
 and a one-shot run (``holding``) take it, so a second run started on the folder meanwhile is
-refused before it writes anything, whichever kind either is; an export takes it too
+refused before it writes anything, whichever kind either is (a one-shot run refused before
+it trained leaves the folder as it was: ``holding(undone=...)``); an export takes it too
 (``kind="export"``), and whoever comes while an export holds it waits for it (``EXPORT_WAIT``).
 
 Example:
@@ -31,7 +32,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -134,16 +135,15 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
     if fcntl is None:
         return None
     folder = user_path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
     waited_until = time.monotonic() + EXPORT_WAIT
     while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
         except OSError as err:
+            held.close()
             if not lock_held(err):  # was: any refusal "being searched by another process"
-                held.close()
                 raise unlockable(folder, err) from None
             holder, holder_kind = _holder(folder)
             # an export ends in seconds (a holder not yet named: one that just took it)
@@ -151,9 +151,11 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
                 if time.monotonic() < waited_until:
                     time.sleep(0.05)
                     continue
-            held.close()
             raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind, kind,
                                        then)) from None
+        if _is_at(held, folder / LOCK_FILE):
+            break
+        held.close()  # a lock file its holder removed (``holding``): the one there now
     held.truncate(0)  # the holder, for the message of a process refused meanwhile
     # what it does on a line of its own, a search's left out (as an older version reads it)
     held.write(f"{_this_process()}\n" + ("" if kind == "search" else f"{kind}\n"))
@@ -194,15 +196,53 @@ def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) 
             f"end{stop}; {then}")
 
 
+def _is_at(held: IO[str], path: Path) -> bool:
+    """Whether the open file ``held`` is the file at ``path`` (not one removed since)."""
+    try:
+        return os.path.samestat(os.fstat(held.fileno()), os.stat(path))
+    except OSError:
+        return False
+
+
 @contextmanager
-def holding(folder: str | os.PathLike, then: str) -> Iterator[None]:
+def holding(folder: str | os.PathLike, then: str,
+            undone: Callable[[], bool] | None = None) -> Iterator[None]:
     """``hold_folder`` for a block, released when it ends (an error too), by the first
     process of a run only: the other ranks of a DDP run (each started with the same command
-    by Lightning's launcher, ``torchrun`` or SLURM) are processes of the same run."""
+    by Lightning's launcher, ``torchrun`` or SLURM) are processes of the same run.
+
+    Args:
+        folder: the run folder.
+        then: what to do once the holder is gone, for the refusal's message.
+        undone: asked when the block ends in an error: True where the run wrote nothing
+            (refused before it trained), so the hold leaves the folder as it was: the
+            ``search.lock`` it made is removed, and so are the folders it made (those still
+            empty); one that was there stays.
+    """
     first = all(os.environ.get(name, "0") == "0" for name in _RANK_VARIABLES)
+    folder = user_path(folder)
+    made: list[Path] = []  # the folders the hold makes, the deepest first
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        made.append(path)
+    lock = folder / LOCK_FILE
+    lock_made = not (lock.exists() or lock.is_symlink())
     held = hold_folder(folder, then) if first else None
     try:
         yield
+    except BaseException:
+        if held is not None and undone is not None and undone():
+            if lock_made:  # removed while held: whoever takes the folder next makes another
+                lock.unlink(missing_ok=True)
+            held.close()
+            held = None
+            for path in made:  # (was: a refused run left a new folder holding search.lock)
+                try:
+                    path.rmdir()
+                except OSError:  # not empty: what another process wrote meanwhile stays
+                    break
+        raise
     finally:
         if held is not None:
             held.close()

@@ -398,7 +398,7 @@ def test_several_validation_loaders_are_refused_before_training(tmp_path, capsys
     err = capsys.readouterr().err
     assert "data TwoValBlobData: val_dataloader() returns 2 validation loaders" in err
     assert "return a single loader" in err and "oneshot.algorithm: spos" in err
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["search.lock"]
+    assert not (tmp_path / "run").exists()  # was: made, holding the run's search.lock
 
 
 def test_validation_on_several_loaders_logs_each_loaders_metric(tmp_path):

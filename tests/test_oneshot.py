@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import re
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -1519,3 +1520,23 @@ def test_a_setup_lightning_refuses_as_its_fit_starts_is_one_line(tmp_path, monke
         assert err.count("\n") == 1
         assert err.endswith(" (found before training: nothing was trained)\n")
     assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
+    assert not (tmp_path / "search.lock").exists()  # was: left by the refused runs
+
+
+def test_a_run_refused_before_training_leaves_its_folder_as_it_was(tmp_path, monkeypatch,
+                                                                   capsys):
+    # was: the refused run left the folders it made, holding its search.lock
+    monkeypatch.chdir(ROOT)
+    new = tmp_path / "new" / "run"
+    darts = ["oneshot", "examples/oneshot_digits/darts.yaml", "--trainer.max_epochs=1",
+             "--trainer.limit_train_batches=2", "--oneshot.finetune_epochs=0"]
+    for argv, said in (([*TINY_CLI, "--oneshot.num_classes=5"], "num_classes=5 does not fit"),
+                       ([*darts, "--oneshot.warmup_epochs=5"], "warmup_epochs=5 trains only")):
+        assert main([*argv, f"--oneshot.run_dir={new}"]) == 2
+        assert said in capsys.readouterr().err
+        assert list(tmp_path.iterdir()) == []
+    earlier = tmp_path / "earlier"  # an earlier run's folder: its search.lock stays
+    earlier.mkdir()
+    (earlier / "search.lock").write_text(f"pid 1 on {socket.gethostname()}\n")
+    assert main([*TINY_CLI, "--oneshot.num_classes=5", f"--oneshot.run_dir={earlier}"]) == 2
+    assert [p.name for p in earlier.iterdir()] == ["search.lock"]

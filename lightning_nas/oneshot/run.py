@@ -99,7 +99,8 @@ class _ClearOutputs(pl.Callback):
     """Rank 0 removes the earlier run's outputs when the first training epoch starts: after
     every check (the sanity check's, and DARTS/GDAS's ``on_train_start``, which Lightning
     calls after the callbacks') and a resume's restore, so a run refused for bad input, or
-    resumed from a checkpoint with nothing left to train, removes nothing."""
+    resumed from a checkpoint with nothing left to train, removes nothing. ``cleared``:
+    whether a training epoch started (a run that ends before leaves its folder as it was)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir, self.cleared = run_dir, False
@@ -110,22 +111,23 @@ class _ClearOutputs(pl.Callback):
         self.cleared = True
 
 
-def _callbacks(trainer_kwargs: dict[str, Any], run_dir: Path, *search: pl.Callback
+def _callbacks(trainer_kwargs: dict[str, Any], clear: _ClearOutputs, *search: pl.Callback
                ) -> list[pl.Callback]:
     """The user's callbacks, the search's, the clearing of outputs after them, and, unless
     checkpointing is off, the epoch-end checkpoint a resume reads."""
-    checkpoint = [epoch_end_checkpoint(run_dir)] if checkpointing(trainer_kwargs) else []
-    return [*trainer_kwargs.get("callbacks", []), *search, _ClearOutputs(run_dir), *checkpoint]
+    checkpoint = [epoch_end_checkpoint(clear.run_dir)] if checkpointing(trainer_kwargs) else []
+    return [*trainer_kwargs.get("callbacks", []), *search, clear, *checkpoint]
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-          trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None,
+          trainer_kwargs: dict[str, Any], clear: _ClearOutputs, ckpt_path: Path | None,
           drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
+    run_dir = clear.run_dir
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
     callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
     shared = [SharedSeed(opts["seed"], adopt_spos(callback))] if drawn else []
-    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared, callback)
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared, callback)
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, module, datamodule, ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
@@ -135,8 +137,9 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
 
 
 def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-                    trainer_kwargs: dict[str, Any], run_dir: Path, ckpt_path: Path | None,
-                    drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
+                    trainer_kwargs: dict[str, Any], clear: _ClearOutputs,
+                    ckpt_path: Path | None, drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
+    run_dir = clear.run_dir
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
             "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
     # the module clips (manual optimization): the Trainer must not see either setting
@@ -146,7 +149,7 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
                             **clip)
     shared = [SharedSeed(opts["seed"], adopt_differentiable(nas))] if drawn else []
-    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, run_dir, *shared)
+    trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared)
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, nas, BilevelData(datamodule), ckpt_path)
     score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
@@ -277,8 +280,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         datamodule = data.build()
+        clear = _ClearOutputs(run_dir)
+        # a second run meanwhile is refused; this one, refused before it trained, leaves the
+        # folder as it was (was: a new folder holding search.lock, or a search.lock added)
         held.enter_context(holding(run_dir, "then run it again (or resume a stopped run: "
-                                            "--ckpt_path last)"))  # a second run: refused
+                                            "--ckpt_path last)",
+                                   undone=lambda: not clear.cleared))
         if ckpt_path is not None and verbose and rank_zero_only.rank == 0:
             print(f"Resuming the {algorithm} search from {ckpt_path} ("
                   f"{held_text(epochs or 0, batches)} done, seed {opts['seed']})", flush=True)
@@ -286,7 +293,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
-            opts, module, datamodule, dict(trainer_kwargs), run_dir, ckpt_path, drawn)
+            opts, module, datamodule, dict(trainer_kwargs), clear, ckpt_path, drawn)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
