@@ -295,7 +295,10 @@ def test_the_arguments_of_trainer_callbacks_and_loggers_are_checked(trainer, nee
      "trainer.check_val_every_n_epoch=4 with max_epochs=3 "),
     # was: each trial trained nothing and failed "no validation ran", until max_failures
     ({"limit_train_batches": 0, "max_epochs": 1}, "trainer.limit_train_batches=0 "),
-    ({"max_steps": 0}, "trainer.max_steps=0 ")])
+    ({"max_steps": 0}, "trainer.max_steps=0 "),
+    # was: taken, each trial failing "no validation ran in the 0 epochs"
+    ({"max_time": "00:00:00:00"}, "trainer.max_time='00:00:00:00' "),
+    ({"max_time": {"hours": 0}}, r"trainer.max_time=\{'hours': 0\} ")])
 def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trainer, why):
     """Before, each trial trained in full and failed, until max_failures stopped the search."""
     with pytest.raises(ConfigError, match=why + "runs no validation, so the monitor 'val_acc' "
@@ -304,7 +307,7 @@ def test_a_search_that_never_validates_is_refused_before_training(tmp_path, trai
                budget=2, run_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()
     check_validation_runs({**trainer, "limit_val_batches": 2, "limit_train_batches": 2,
-                           "max_epochs": 4, "max_steps": -1}, "val_acc")
+                           "max_epochs": 4, "max_steps": -1, "max_time": None}, "val_acc")
 
 
 @pytest.mark.parametrize(("trainer", "space", "needle"), [

@@ -10,6 +10,7 @@ import re
 import socket
 import time
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -42,7 +43,7 @@ from lightning_nas.oneshot.choices import (
 )
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from lightning_nas.oneshot.run import check_oneshot_strategy
+from lightning_nas.oneshot.run import check_oneshot_strategy, check_oneshot_trainer
 from lightning_nas.oneshot.setting_checks import check_oneshot_settings
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
@@ -1342,16 +1343,28 @@ def test_ranks_torchrun_starts_take_rank_zeros_drawn_seed(tmp_path, launcher, al
     assert r0 == r1, (r0, r1)  # one seed (PL_GLOBAL_SEED, the samplers'), one result
 
 
-@pytest.mark.parametrize("key", ["max_epochs", "max_steps"])
-def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(tmp_path, key, capsys):
+@pytest.mark.parametrize(("override", "said", "needs"), [
+    ("max_epochs=0", "max_epochs=0", ">= 1 (or -1: no limit)"),
+    ("max_steps=0", "max_steps=0", ">= 1 (or -1: no limit)"),
+    ("limit_train_batches=0", "limit_train_batches=0", "above 0"),
+    ("max_time=00:00:00:00", "max_time='00:00:00:00'", "above zero"),
+    ("max_time={minutes: 0, seconds: 0}", "max_time={'minutes': 0, 'seconds': 0}", "above zero"),
+])
+def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(
+        tmp_path, override, said, needs, capsys):
     # was: refused only after setup, "this fit trained nothing (... resumed from a checkpoint
-    # of its last epoch?)"
+    # of its last epoch?)"; limit_train_batches and max_time were, after this
     run = tmp_path / "run"
     cli = [TINY_CLI[0], str(ROOT / TINY_CLI[1]), *TINY_CLI[2:]]
-    assert main([*cli, f"--trainer.{key}=0", f"--oneshot.run_dir={run}"]) == 2
-    err = capsys.readouterr().err
-    assert f"trainer.{key}=0 trains nothing" in err and f"trainer.{key} >= 1" in err
-    assert not run.exists()
+    key = override.split("=")[0]
+    for argv in ([*cli, "--print_config"], cli):
+        assert main([*argv, f"--trainer.{override}", f"--oneshot.run_dir={run}"]) == 2
+        err = capsys.readouterr().err
+        assert f"trainer.{said} trains nothing" in err and f"trainer.{key} {needs}" in err
+        assert not run.exists()
+    with pytest.raises(ConfigError, match=r"max_time=datetime.timedelta\(0\) trains nothing"):
+        check_oneshot_trainer({"max_time": timedelta(0)}, "spos")
+    check_oneshot_trainer({"max_time": "00:00:00:01", "limit_train_batches": 0.5}, "spos")
 
 
 class _TextLikeData(BlobData):

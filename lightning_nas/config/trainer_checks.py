@@ -1,9 +1,10 @@
 """Checks of a trial's Trainer settings that can be made before any training.
 
 ``check_trainer_kwargs`` names an unknown Trainer argument or one whose value does not fit
-the Trainer's annotation (``trainer.max_epochs='abc'``); ``check_validation_runs`` one under
-which no validation runs, so no monitor is ever logged; ``check_search_trainer`` one a
-search's trials cannot run with (``fast_dev_run``).
+the Trainer's annotation (``trainer.max_epochs='abc'``); ``trains_nothing`` one under which
+a fit trains nothing (``limit_train_batches=0``, a ``max_time`` of zero); ``check_validation_runs``
+one under which no validation runs, so no monitor is ever logged; ``check_search_trainer``
+one a search's trials cannot run with (``fast_dev_run``).
 
 Example:
     >>> check_trainer_kwargs({"max_epochs": 2, "accelerator": "cpu"})
@@ -18,6 +19,7 @@ from __future__ import annotations
 import functools
 import typing
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import lightning.pytorch as pl
@@ -32,8 +34,15 @@ from lightning_nas.config.instantiate import (
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["check_search_trainer", "check_trainer_kwargs", "check_validation_runs",
-           "trainer_hints"]
+__all__ = ["TRAINING_NEEDS", "check_search_trainer", "check_trainer_kwargs",
+           "check_validation_runs", "trainer_hints", "trains_nothing"]
+
+#: the Trainer settings under which a fit may train nothing, and what each needs to train
+TRAINING_NEEDS = {
+    "limit_train_batches": "above 0 (batches, or a fraction of each epoch's)",
+    "max_epochs": ">= 1 (or -1: no limit)", "max_steps": ">= 1 (or -1: no limit)",
+    "max_time": "above zero (a 'DD:HH:MM:SS' string, a dict of timedelta arguments; or null: "
+                "no limit)"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,10 +108,11 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
         lightning_nas.errors.ConfigError: trainer.limit_val_batches=0 runs no validation, ...
     """
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
-    zero = [key for key in ("limit_val_batches", "limit_train_batches", "max_epochs", "max_steps")
-            if _is_number(kwargs.get(key)) and kwargs[key] == 0]
-    if zero:  # no training (a fit with no training batch or step runs no validation either)
-        why = f"trainer.{zero[0]}={kwargs[zero[0]]!r}"
+    nothing = trains_nothing(kwargs)  # (was: a max_time of zero taken: each trial failed)
+    if _is_number(kwargs.get("limit_val_batches")) and kwargs["limit_val_batches"] == 0:
+        why = f"trainer.limit_val_batches={kwargs['limit_val_batches']!r}"
+    elif nothing:  # no training (a fit with no training batch or step runs no validation)
+        why = f"trainer.{nothing}={kwargs[nothing]!r}"
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
     elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
@@ -139,6 +149,38 @@ def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
                       f"and use up the budget; search trials need real epochs: for a quick "
                       f"search set limit_train_batches and limit_val_batches (and a small "
                       f"max_epochs), or try one model with lightning-nas fit")
+
+
+def trains_nothing(kwargs: Mapping[str, Any]) -> str | None:
+    """The first of ``TRAINING_NEEDS`` under which a fit of the Trainer settings ``kwargs``
+    trains nothing (0; for ``max_time`` no time: ``"00:00:00:00"``, a dict of zeros, a
+    zero ``timedelta``), or None.
+
+    Example:
+        >>> trains_nothing({"max_epochs": 3, "max_time": {"minutes": 0}})
+        'max_time'
+        >>> trains_nothing({"max_time": "00:00:05:00", "limit_train_batches": 0.5}) is None
+        True
+    """
+    for key in TRAINING_NEEDS:
+        value = kwargs.get(key)
+        if _no_time(value) if key == "max_time" else _is_number(value) and value == 0:
+            return key
+    return None
+
+
+def _no_time(value: Any) -> bool:
+    """Whether a ``max_time``, as Lightning's ``Timer`` reads it, is no time at all (a value
+    it refuses is not: its constructor says why)."""
+    try:
+        if isinstance(value, str):
+            days, hours, minutes, seconds = (int(part) for part in value.strip().split(":"))
+            value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        elif isinstance(value, Mapping):
+            value = timedelta(**value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return isinstance(value, timedelta) and value <= timedelta(0)
 
 
 def _is_number(value: Any) -> bool:

@@ -1,8 +1,8 @@
 """Trainer settings a one-shot search (``lightning-nas oneshot``) cannot take, said before
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
-``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch or step), and
-``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
+``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch, step, batch or
+time), and ``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
 constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
 starts, said as they are. ``lightning_nas.oneshot.run`` re-exports the checks.
 
@@ -19,6 +19,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
+from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
@@ -90,8 +91,9 @@ def _stops_at_unused_parameters(strategy: Any) -> bool:
 
 
 def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
-    """Trainer settings a one-shot search cannot take, said before training: a
-    ``max_epochs`` or ``max_steps`` of 0 (nothing trained, nothing to search); a
+    """Trainer settings a one-shot search cannot take, said before training: one under
+    which it trains nothing, so has nothing to search (``trains_nothing``: a ``max_epochs``,
+    ``max_steps`` or ``limit_train_batches`` of 0, a ``max_time`` of zero); a
     ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
     optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
     in the first step.
@@ -102,11 +104,13 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.accumulate_grad_batches=2 cannot train darts: ...
     """
-    for key in ("max_epochs", "max_steps"):  # was: refused after setup, as if resumed
-        if trainer.get(key) == 0 and not isinstance(trainer.get(key), bool):
-            raise ConfigError(f"trainer.{key}=0 trains nothing: a one-shot search trains its "
-                              f"supernet and searches it at the end of training, so it needs "
-                              f"trainer.{key} >= 1 (or -1: no limit)")
+    # (was: refused after setup, "this fit trained nothing (... resumed from a checkpoint of
+    # its last epoch?)": limit_train_batches=0 and a max_time of zero, as 0 epochs or steps)
+    key = trains_nothing(trainer)
+    if key:
+        raise ConfigError(f"trainer.{key}={trainer[key]!r} trains nothing: a one-shot search "
+                          f"trains its supernet and searches it at the end of training, so "
+                          f"it needs trainer.{key} {TRAINING_NEEDS[key]}")
     clip = trainer.get("gradient_clip_algorithm")
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
         raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
