@@ -1070,6 +1070,23 @@ def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, monk
     assert list(tmp_path.iterdir()) == []  # nothing made
 
 
+def test_a_run_dir_that_is_a_file_or_under_one_is_refused_naming_it(tmp_path, monkeypatch,
+                                                                    capsys):
+    # was: "error: [Errno 17] File exists: ...", naming no setting
+    monkeypatch.chdir(ROOT)
+    file = tmp_path / "file"
+    file.write_text("a file of the user's")
+    for run_dir in (file, file / "run"):
+        for extra in (["--print_config"], []):
+            assert main([*TINY_CLI, f"--oneshot.run_dir={run_dir}", *extra]) == 2
+            captured = capsys.readouterr()
+            assert (f"error: oneshot.run_dir '{run_dir}' cannot be a folder: {file} is a file; "
+                    f"a one-shot run writes best_arch.yaml") in captured.err
+            assert captured.err.count("\n") == 1 and not captured.out
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    assert file.read_text() == "a file of the user's"
+
+
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)

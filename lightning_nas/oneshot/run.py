@@ -45,9 +45,11 @@ from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.setting_checks import (
     ALGORITHM_KEYS,
+    DEFAULT_RUN_DIR,
     ONESHOT_KEYS,
     check_algorithm,
     check_oneshot_settings,
+    check_run_folder,
     check_seed,
 )
 from lightning_nas.oneshot.trainer_checks import (
@@ -162,8 +164,8 @@ def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule
 def check_oneshot(cfg: Mapping[str, Any]
                   ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
     """Every check of a one-shot config that needs no model or data built (the ``oneshot:``
-    settings, the model's and data's classes and arguments, the Trainer's, and the Trainer
-    built once in a temporary folder);
+    settings, the run folder's (``check_run_folder``), the model's and data's classes and
+    arguments, the Trainer's, and the Trainer built once in a temporary folder);
     ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
     an attribute of the built module, is checked when a run builds it, before it removes
     or trains anything).
@@ -184,6 +186,7 @@ def check_oneshot(cfg: Mapping[str, Any]
         if algorithm not in algorithms and opts[key] is None:
             opts[key] = ONESHOT_KEYS[key]  # not given
     opts = check_oneshot_settings(opts)
+    check_run_folder(user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
     if opts["seed"] is None and isinstance(cfg.get("seed_everything"), bool):  # true, false
         # ("no seed"): a drawn one; a DDP rank that rank 0's run launched takes rank 0's
@@ -261,7 +264,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         ``{"arch", "score", "algorithm", "finetune": metrics or None, "run_dir"}``.
     """
     algorithm, opts, model, data, trainer_cfg = check_oneshot(cfg)
-    run_dir = user_path(opts.pop("run_dir") or "runs/oneshot")
+    run_dir = user_path(opts.pop("run_dir") or DEFAULT_RUN_DIR)
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     drawn = (isinstance(cfg.get("seed_everything"), bool)  # true, false: a drawn seed, which

@@ -2,8 +2,9 @@
 (``ONESHOT_KEYS``), the algorithms (``ONESHOT_ALGORITHMS``) and the keys only some of them
 read (``ALGORITHM_KEYS``), and the checks of its settings before any training:
 ``check_algorithm`` (the algorithm, with the keys given), ``check_oneshot_settings`` (type
-and range of each) and ``check_seed`` (the seed's range). ``oneshot/run.py``'s
-``check_oneshot`` makes them with the rest of a config's checks.
+and range of each), ``check_seed`` (the seed's range) and ``check_run_folder`` (a folder
+the run may write into). ``oneshot/run.py``'s ``check_oneshot`` makes them with the rest of
+a config's checks.
 
 Example:
     >>> sorted(ONESHOT_KEYS)[:3]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
@@ -25,8 +27,11 @@ from lightning_nas.oneshot.callback import SEED_MAX
 from lightning_nas.run_folder import new_folder
 from lightning_nas.strategies import check_optimizer_name
 
-__all__ = ["ALGORITHM_KEYS", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS", "check_algorithm",
-           "check_oneshot_settings", "check_seed"]
+__all__ = ["ALGORITHM_KEYS", "DEFAULT_RUN_DIR", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS",
+           "check_algorithm", "check_oneshot_settings", "check_run_folder", "check_seed"]
+
+#: the run folder of a config without ``oneshot.run_dir``
+DEFAULT_RUN_DIR = "runs/oneshot"
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
@@ -161,3 +166,19 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
                           f"({out['tau_max']})")
     return out
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """Raise ``ConfigError`` when a one-shot run may not write into ``run_dir``: a file in
+    its place (or above it). The folder is read as it is (``--print_config`` checks it
+    too).
+
+    Example:
+        >>> check_run_folder(Path("runs/no_such_folder"))  # a new folder: taken
+    """
+    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
+                   None)
+    if blocked is not None:  # (was: "[Errno 17] File exists", naming no setting)
+        raise ConfigError(f"oneshot.run_dir {str(run_dir)!r} cannot be a folder: {blocked} is "
+                          f"a file; a one-shot run writes best_arch.yaml, subnet.pt and "
+                          f"checkpoints/ into a folder there (give another path)")
