@@ -1087,6 +1087,26 @@ def test_a_run_dir_that_is_a_file_or_under_one_is_refused_naming_it(tmp_path, mo
     assert file.read_text() == "a file of the user's"
 
 
+def test_a_searchs_run_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch,
+                                                                    capsys):
+    # was: taken, and the search's report/report.html removed with the earlier outputs
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "search"
+    assert main(["search", "examples/digits/search.yaml", "--search.budget=1",
+                 "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+                 "--trainer.limit_val_batches=2", f"--search.run_dir={run}"]) == 0
+    assert main(["report", str(run)]) == 0
+    capsys.readouterr()
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*")}
+    assert run / "report" / "report.html" in before
+    for extra in (["--print_config"], []):
+        assert main([*TINY_CLI, f"--oneshot.run_dir={run}", *extra]) == 2
+        captured = capsys.readouterr()
+        assert (f"error: oneshot.run_dir '{run}' is a search's run folder (search.db); give a "
+                f"one-shot run another folder") in captured.err and not captured.out
+        assert {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*")} == before
+
+
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)

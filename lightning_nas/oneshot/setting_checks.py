@@ -170,8 +170,9 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_run_folder(run_dir: Path) -> None:
     """Raise ``ConfigError`` when a one-shot run may not write into ``run_dir``: a file in
-    its place (or above it). The folder is read as it is (``--print_config`` checks it
-    too).
+    its place (or above it), or a search's run folder (``search.db``: a search or a Hydra
+    sweep), whose ``report/`` a new run would remove and whose folder it would mix with its
+    own outputs. The folder is read as it is (``--print_config`` checks it too).
 
     Example:
         >>> check_run_folder(Path("runs/no_such_folder"))  # a new folder: taken
@@ -182,3 +183,6 @@ def check_run_folder(run_dir: Path) -> None:
         raise ConfigError(f"oneshot.run_dir {str(run_dir)!r} cannot be a folder: {blocked} is "
                           f"a file; a one-shot run writes best_arch.yaml, subnet.pt and "
                           f"checkpoints/ into a folder there (give another path)")
+    if (run_dir / "search.db").exists():  # (was: taken, its report/report.html removed)
+        raise ConfigError(f"oneshot.run_dir {str(run_dir)!r} is a search's run folder "
+                          f"(search.db); give a one-shot run another folder")
