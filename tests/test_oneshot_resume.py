@@ -189,6 +189,43 @@ def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
     assert "the weight optimizer's lr: 0.01, now 0.5" in capsys.readouterr().err
 
 
+def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
+        tmp_path, monkeypatch, capsys):
+    # was: resumed without a word, training on with the checkpoint's lr (Lightning loads its
+    # param_groups over the new one) while the new checkpoint's hyper_parameters said 0.5
+    def fit(module: TinySupernet, epochs: int, ckpt_path: Path | None = None,
+            callback: OneShotNAS | None = None) -> OneShotNAS:
+        callback = callback or OneShotNAS(num_candidates=1, calibration_batches=1,
+                                          record_paths=True)
+        pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
+                   enable_progress_bar=False, default_root_dir=tmp_path,
+                   callbacks=[callback, epoch_end_checkpoint(tmp_path), _HalveWeightLr()]
+                   ).fit(module, datamodule=BlobData(), ckpt_path=ckpt_path)
+        return callback
+
+    fit(TinySupernet(), 1)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    refused = OneShotNAS(num_candidates=1, calibration_batches=1, record_paths=True)
+    with pytest.raises(ConfigError, match=r"other optimizer settings: the weight optimizer's "
+                                          r"lr: 0.05, now 0.5; a resume goes on"):
+        fit(TinySupernet(lr=0.5), 2, last, refused)
+    assert checkpoint_settings(last)["epoch"] == 0 and refused.paths == []  # no training
+    assert len(fit(TinySupernet(), 2, last).paths) > 0  # the same lr (halved since): resumed
+    # the command, as DARTS says it
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "cli"
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--oneshot.num_candidates=1",
+            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.name != "search.lock"}
+    assert main([*args, "--trainer.max_epochs=2", "--model.init_args.lr=0.5",
+                 "--ckpt_path", "last"]) == 2
+    assert "the weight optimizer's lr: 0.01, now 0.5" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")
+            if p.name != "search.lock"} == before  # nothing written
+
+
 class _HalveWeightLr(pl.Callback):
     """Schedules the weights' learning rate itself (DARTS/GDAS drop a module's schedulers)."""
 

@@ -49,6 +49,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
+from lightning_nas.oneshot.resume import built_rates, check_resumed_rates
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
@@ -153,6 +154,7 @@ class OneShotNAS(pl.Callback):
         self.record_paths = record_paths
         self._device = torch.device("cpu")
         self._loaded_rng: dict[str, Any] | None = None  # the checkpoint's torch random state
+        self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
 
     @property
     def state_key(self) -> str:
@@ -170,6 +172,13 @@ class OneShotNAS(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         check_norms_kept(pl_module, self._norms, "OneShotNAS")
+        # the optimizers as the module built them: Lightning restores the checkpoint's
+        # param_groups over them after this hook (was: another lr taken and ignored)
+        optimizers = trainer.optimizers
+        check_resumed_rates(self._resume_rates, optimizers, ["the weight optimizer's "]
+                            if len(optimizers) == 1 else
+                            [f"optimizer {i}'s " for i in range(len(optimizers))])
+        self._resume_rates, self._rates = None, built_rates(optimizers)
         self._ended = False
         self._device = pl_module.device  # whose random state a checkpoint keeps
 
@@ -366,7 +375,7 @@ class OneShotNAS(pl.Callback):
         version, internal, gauss = self.rng.getstate()
         return {"history": self.history, "rng": [version, list(internal), gauss],
                 "best_arch": self.best_arch, "best_score": self.best_score,
-                "torch_rng": rng_state(self._device)}
+                "torch_rng": rng_state(self._device), "rates": self._rates}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
@@ -375,6 +384,7 @@ class OneShotNAS(pl.Callback):
             self.rng.setstate((version, tuple(internal), gauss))
         self.best_arch = state_dict.get("best_arch")
         self.best_score = state_dict.get("best_score")
+        self._resume_rates = state_dict.get("rates")  # as built (a callback may change lr)
         self._loaded_rng = state_dict.get("torch_rng")
         if self._loaded_rng is not None:
             # Lightning restores callbacks before it makes the first training iterator (the

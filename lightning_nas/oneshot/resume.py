@@ -8,7 +8,7 @@ sampler and random state; DARTS/GDAS: the logits' history and random state) is i
 checkpoint, and the algorithm, seed and (SPOS) optimizer, (DARTS/GDAS) ``arch_lr`` and
 ``arch_weight_decay`` it was written with must be the config's, or the resumed fit would
 train the weights on with another search (``check_resumed_rates``: the weight optimizer's
-learning rate and weight decay too, once the module built it). With
+learning rate and weight decay too, once the module built it, for SPOS as for DARTS/GDAS). With
 ``seed_everything: true`` or ``false`` (a new seed each run) and no ``oneshot.seed`` the
 checkpoint's seed is taken.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,12 +207,14 @@ def built_rates(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]
 
 
 def check_resumed_rates(stored: list[dict[str, Any]] | None,
-                        optimizers: list[torch.optim.Optimizer]) -> None:
-    """Raise ``ConfigError`` when a resumed DARTS/GDAS search builds its optimizers (the
-    weights', the logits') with another learning rate or weight decay than the run that
-    wrote its checkpoint built them with (``stored``: its ``built_rates``; None: no resume,
-    or a checkpoint of an older version): Lightning loads the checkpoint's ``param_groups``
-    over them, so the new values would be recorded in the hyperparameters and ignored.
+                        optimizers: list[torch.optim.Optimizer],
+                        names: Sequence[str] = ("the weight optimizer's ", "arch_")) -> None:
+    """Raise ``ConfigError`` when a resumed search builds its optimizers (DARTS/GDAS: the
+    weights', the logits'; SPOS: the module's) with another learning rate or weight decay
+    than the run that wrote its checkpoint built them with (``stored``: its ``built_rates``;
+    None: no resume, or a checkpoint of an older version): Lightning loads the checkpoint's
+    ``param_groups`` over them, so the new values would be recorded in the hyperparameters
+    and ignored. ``names``: each optimizer's, as the message says it.
 
     Example:
         >>> arch = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.5)
@@ -222,7 +224,6 @@ def check_resumed_rates(stored: list[dict[str, Any]] | None,
         ...
         lightning_nas.errors.ConfigError: ... arch_lr: 0.003, now 0.5; ...
     """
-    names = ("the weight optimizer's ", "arch_")
     now = built_rates(optimizers)
     differ = [f"{name}{key}: {was[key]}, now {new[key]}"
               for name, was, new in zip(names, stored or [], now, strict=False)
