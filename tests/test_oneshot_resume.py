@@ -226,6 +226,30 @@ def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
             if p.name != "search.lock"} == before  # nothing written
 
 
+@pytest.mark.parametrize(("config", "prefix"), [("oneshot.yaml", ""),
+                                               ("darts.yaml", "supernet.")])
+def test_a_resume_of_another_supernet_is_refused_before_the_folder_is_held(
+        tmp_path, monkeypatch, capsys, config, prefix):
+    # was: Lightning's "RuntimeError: Error(s) in loading state_dict for DigitsSupernet",
+    # with its traceback, once the fit started
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "run"
+    args = ["oneshot", str(EXAMPLE / config), *TINY, f"--oneshot.run_dir={run_dir}",
+            "--trainer.max_epochs=1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    assert main([*args, "--trainer.max_epochs=2", "--model.init_args.max_blocks=3",
+                 "--ckpt_path", "last"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lightning-nas oneshot: error: --ckpt_path {run_dir / 'checkpoints'}"
+                          f"/last.ckpt holds another supernet than the config's model builds: "
+                          f"the checkpoint lacks {prefix}net.7.blocks.2.0.weight, ")
+    assert err.endswith("; resume with the model arguments the checkpoint was written with, "
+                        "or start a new run without --ckpt_path\n") and err.count("\n") == 1
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before  # search.lock too
+
+
 class _HalveWeightLr(pl.Callback):
     """Schedules the weights' learning rate itself (DARTS/GDAS drop a module's schedulers)."""
 

@@ -37,8 +37,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
-           "check_tau_schedule", "epoch_end_checkpoint", "epochs_held", "held_text",
-           "resolve_ckpt_path", "resume_hint"]
+           "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
+           "epochs_held", "held_text", "resolve_ckpt_path", "resume_hint"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -176,6 +176,45 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
             f"folder's last.ckpt, unless a ModelCheckpoint of trainer.callbacks with "
             f"save_last writes its own last.ckpt there: give it another dirpath)")
     return opts, epochs_held(stored), stored["batches"]
+
+
+def check_resumed_supernet(path: Path, module: torch.nn.Module) -> None:
+    """Raise ``ConfigError`` when the checkpoint at ``path`` holds the weights of another
+    supernet than ``module``, the one the run fits (SPOS: the config's model; DARTS/GDAS:
+    the ``DifferentiableNAS`` around it): keys one of them lacks (not asked of a module
+    with ``strict_loading = False``, as Lightning loads it) or other shapes, which
+    Lightning's load refuses once the fit starts.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> torch.save({"state_dict": torch.nn.Linear(2, 3).state_dict()}, folder / "a.ckpt")
+        >>> check_resumed_supernet(folder / "a.ckpt", torch.nn.Linear(2, 4))
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: --ckpt_path ... holds another supernet than ...
+    """
+    ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    stored = ckpt.get("state_dict") if isinstance(ckpt, Mapping) else None
+    if not isinstance(stored, Mapping):
+        return
+    now = module.state_dict()
+    strict = getattr(module, "strict_loading", True) is not False
+    differ = []
+    for keys, where in (([k for k in now if k not in stored], "the checkpoint lacks"),
+                        ([k for k in stored if k not in now], "the model lacks")):
+        if keys and strict:
+            more = f" (and {len(keys) - 3} more)" if len(keys) > 3 else ""
+            differ.append(f"{where} {', '.join(keys[:3])}{more}")
+    shapes = [f"{k} is {tuple(stored[k].shape)} there, {tuple(now[k].shape)} now" for k in now
+              if k in stored and getattr(stored[k], "shape", None) is not None
+              and tuple(stored[k].shape) != tuple(now[k].shape)]
+    differ += shapes[:3]
+    if differ:
+        raise ConfigError(f"--ckpt_path {path} holds another supernet than the config's model "
+                          f"builds: {'; '.join(differ)}; resume with the model arguments the "
+                          f"checkpoint was written with, or start a new run without "
+                          f"--ckpt_path")
 
 
 def _count(n: int, noun: str, plural: str = "s") -> str:

@@ -37,6 +37,7 @@ from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import (
     check_resume,
+    check_resumed_supernet,
     epoch_end_checkpoint,
     held_text,
     resolve_ckpt_path,
@@ -138,18 +139,27 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
         f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}"), trainer.is_global_zero
 
 
-def _differentiable(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
+def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
+              trainer_cfg: Mapping[str, Any], run_dir: Path) -> pl.LightningModule:
+    """The module a run fits: SPOS the config's, DARTS/GDAS a ``DifferentiableNAS`` around
+    it (which clips: manual optimization)."""
+    if algorithm == "spos":
+        return module
+    keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
+            "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
+    clip = {"gradient_clip_val": trainer_cfg.get("gradient_clip_val"),
+            "gradient_clip_algorithm": trainer_cfg.get("gradient_clip_algorithm") or "norm"}
+    return DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
+                             **clip)
+
+
+def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: Any,
                     trainer_kwargs: dict[str, Any], clear: _ClearOutputs,
                     ckpt_path: Path | None, drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
     run_dir = clear.run_dir
-    keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
-            "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
-    # the module clips (manual optimization): the Trainer must not see either setting
-    clip = {"gradient_clip_val": trainer_kwargs.pop("gradient_clip_val", None),
-            "gradient_clip_algorithm": trainer_kwargs.pop("gradient_clip_algorithm", None)
-            or "norm"}
-    nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
-                            **clip)
+    # the module clips (``_searched``): the Trainer must not see either setting
+    for key in ("gradient_clip_val", "gradient_clip_algorithm"):
+        trainer_kwargs.pop(key, None)
     shared = [SharedSeed(opts["seed"], adopt_differentiable(nas))] if drawn else []
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared)
     trainer = pl.Trainer(**trainer_kwargs)
@@ -282,6 +292,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}))  # for launched ranks
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
+        searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
+        if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
+            check_resumed_supernet(ckpt_path, searched)
         datamodule = data.build()
         clear = _ClearOutputs(run_dir)
         # a second run meanwhile is refused; this one, refused before it trained, leaves the
@@ -296,7 +309,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
         arch, score, subnet, message, rank_zero = search(
-            opts, module, datamodule, dict(trainer_kwargs), clear, ckpt_path, drawn)
+            opts, searched, datamodule, dict(trainer_kwargs), clear, ckpt_path, drawn)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
