@@ -45,8 +45,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "hold_folder", "holding", "new_folder",
-           "run_dir_path", "user_path"]
+__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "file_in_place", "hold_folder", "holding",
+           "new_folder", "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -112,6 +112,17 @@ def run_dir_path(value: object) -> Path:
                           f"for the current folder, or null for the default, "
                           f"runs/<config name>, from Python runs/nas)")
     return new_folder(value, "`run_dir`")
+
+
+def file_in_place(folder: Path) -> Path | None:
+    """The file that stands where ``folder``, or a folder above it, would be (a run could
+    make no folder there), or None.
+
+    Example:
+        >>> file_in_place(Path("runs/no_such_run")) is None
+        True
+    """
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
 
 
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:

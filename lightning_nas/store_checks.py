@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from lightning_nas.run_folder import file_in_place
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir") -> bool:
     Returns:
         Whether the search is new (no ``search.db`` there).
     """
-    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
-                   None)
+    blocked = file_in_place(run_dir)
     if blocked is not None:
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
                           f"file; a search writes search.db, trials/ and best.* into a folder "

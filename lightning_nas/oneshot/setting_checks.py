@@ -24,7 +24,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
 from lightning_nas.oneshot.callback import SEED_MAX
-from lightning_nas.run_folder import new_folder
+from lightning_nas.run_folder import file_in_place, new_folder
 from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "DEFAULT_RUN_DIR", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS",
@@ -177,8 +177,7 @@ def check_run_folder(run_dir: Path) -> None:
     Example:
         >>> check_run_folder(Path("runs/no_such_folder"))  # a new folder: taken
     """
-    blocked = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()),
-                   None)
+    blocked = file_in_place(run_dir)
     if blocked is not None:  # (was: "[Errno 17] File exists", naming no setting)
         raise ConfigError(f"oneshot.run_dir {str(run_dir)!r} cannot be a folder: {blocked} is "
                           f"a file; a one-shot run writes best_arch.yaml, subnet.pt and "

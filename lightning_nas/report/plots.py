@@ -26,7 +26,7 @@ from lightning_nas.report.tables import (
     trial_rows,
 )
 from lightning_nas.results import TrialStatus, format_score
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import file_in_place, user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
@@ -46,8 +46,8 @@ def check_out_dir(out_dir: Any, name: str = "the report folder") -> Path:
         PosixPath('runs/no_such_run/report')
     """
     out = user_path(out_dir)
-    found = next((path for path in (out, *out.parents) if path.exists()), None)
-    if found is not None and not found.is_dir():
+    found = file_in_place(out)
+    if found is not None:
         under = "" if found == out else f" is under {found}, which"
         raise ConfigError(f"{name} {out}{under} is a file; give a folder")
     return out
