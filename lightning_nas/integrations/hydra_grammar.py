@@ -55,6 +55,7 @@ from omegaconf import DictConfig
 
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
+from lightning_nas.space.search_space import OverlappingKeys
 
 __all__ = ["TAGS", "SweepParams", "config_args", "fill_keys", "format_value", "group_of",
            "param_of", "parse_params", "path_of", "rerun_line", "task_script"]
@@ -186,9 +187,7 @@ def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()
                          "model.lr: interval(0.001, 0.1)) or a sweep on the command line")
     try:
         return SweepParams(SearchSpace(space), tuple(passthrough))
-    except SpaceError as err:  # a nested key beside a dotted one: how it is usually made
-        if "both set" not in str(err):
-            raise
+    except OverlappingKeys as err:  # a nested key beside a dotted one: how it is made
         raise SpaceError(f"hydra.sweeper.params: {err} (a command line's hydra.sweeper."
                          f"params.<key>.<sub>=VALUE makes such a nested key beside a file's "
                          f"'<key>.<sub>'; to give every job one value, write it as a plain "

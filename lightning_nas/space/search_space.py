@@ -40,7 +40,11 @@ from lightning_nas.errors import SpaceError
 from lightning_nas.run_folder import user_path
 from lightning_nas.space.params import KINDS, Choice, Param, param_from_dict
 
-__all__ = ["SearchSpace"]
+__all__ = ["OverlappingKeys", "SearchSpace"]
+
+
+class OverlappingKeys(SpaceError):
+    """Two keys of a space set the same setting (``_check_overlaps``)."""
 
 
 class SearchSpace:
@@ -206,7 +210,7 @@ def _check_overlaps(params: Mapping[str, Any], prefix: str = "") -> None:
         >>> _check_overlaps({"data": Fixed({"batch_size": 16}), "data.batch_size": Fixed(64)})
         Traceback (most recent call last):
         ...
-        lightning_nas.errors.SpaceError: space keys 'data' ({'batch_size': 16}) and ...
+        lightning_nas.space.search_space.OverlappingKeys: space keys 'data' ({'batch_size': 16}) ...
     """
     for name, value in params.items():
         if isinstance(value, SearchSpace):
@@ -219,10 +223,10 @@ def _check_overlaps(params: Mapping[str, Any], prefix: str = "") -> None:
             held = next((m for m in mappings if first in m), None)
             if held is not None:
                 shown = "a group" if isinstance(value, SearchSpace) else repr(dict(held))
-                raise SpaceError(f"space keys '{prefix}{name}' ({shown}) and '{prefix}{key}' "
-                                 f"both set '{prefix}{name}.{first}': the architecture would "
-                                 f"claim one value where the trial runs the other; give it in "
-                                 f"one of them")
+                raise OverlappingKeys(f"space keys '{prefix}{name}' ({shown}) and "
+                                      f"'{prefix}{key}' both set '{prefix}{name}.{first}': the "
+                                      f"architecture would claim one value where the trial "
+                                      f"runs the other; give it in one of them")
 
 
 def _check_storable(path: str, value: Any) -> None:
