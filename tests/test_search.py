@@ -914,6 +914,72 @@ def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_t
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
 
 
+class SigtermInSetup(BlobData):
+    """Sends this process SIGTERM in its ``setup``: in a fit, before Lightning's own SIGTERM
+    handler is in place (it is set after the data's and the model's setup)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGTERM)
+        super().setup(stage)
+
+
+class SigtermAtTrainEnd(pl.Callback):
+    """Sends this process SIGTERM in the first fit's ``on_train_end``: after Lightning's
+    last look at its SIGTERM flag, so the fit ends as usual."""
+
+    def on_train_end(self, trainer, pl_module):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _guarded(run) -> object:
+    """Run ``run()`` with a SIGTERM handler that raises ``RuntimeError`` (the default one
+    would end the test's process); a search handling SIGTERM puts its own in place."""
+    import signal
+
+    def not_the_searchs(signum, frame):
+        raise RuntimeError("the search did not handle SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, not_the_searchs)
+    try:
+        return run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_before_lightning_handles_it_exits_143_and_counts_no_attempt(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: with trials in the search's process only Lightning's handler took SIGTERM, set
+    # once fit has set the data and model up: a SIGTERM in the data's setup (or while the
+    # model was built, or between trials) killed the search at once, with no SystemExit(143)
+    # for a script's finally, and the trial counted as a crash: two of them in a row and a
+    # resume stored a sound trial FAILED ("the search process died 2 times")
+    with pytest.raises(SystemExit) as info:
+        _guarded(_search(tmp_path, tiny_space, tiny_trainer, budget=1, data=SigtermInSetup,
+                         verbose=True).run)
+    assert info.value.code == 143
+    assert "Interrupted: 0 completed, 1 running" in capsys.readouterr().out
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+        assert store.attempts(1) == 0
+
+
+def test_sigterm_after_a_fits_last_check_stops_the_search_after_that_trial(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: Lightning notes a SIGTERM and acts on it at its next check; one in the fit's
+    # last moments (on_train_end) let the fit end as usual and the search went on with the
+    # next trial as if nothing had come
+    trainer = {**tiny_trainer, "callbacks": [SigtermAtTrainEnd()]}
+    with pytest.raises(SystemExit) as info:
+        _guarded(_search(tmp_path, tiny_space, trainer, budget=3).run)
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
+
+
 class Collects(pl.Callback):
     """Appends the epochs each fit trained to the list it was given."""
 

@@ -160,7 +160,7 @@ class Search:
                                       on_trial_end=self.on_trial_end)
                     if not loop.resuming:
                         loop.say(self._header())
-                    with sigterm_exits(executor.isolates_trials):
+                    with sigterm_exits():  # (was: only for trials in other processes)
                         loop.run()
                 except (SearchError, ConfigError):  # stopped (max_failures, an error every
                     # trial hits, a constraint or the optimizer that raised): the best so

@@ -1,7 +1,7 @@
 """Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
 give it a clean environment, and end it with everything it started; have SIGTERM stop a
-driver that trains nothing itself as it stops one that does (``sigterm_exits``), and Ctrl-C
-in a fit stop the caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``).
+search at any moment, in a fit or not (``sigterm_exits``), and Ctrl-C in a fit stop the
+caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``).
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -70,10 +70,14 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def sigterm_exits(active: bool = True) -> Iterator[None]:
-    """While ``active`` (trials in worker processes or Ray actors: no Trainer in this
-    process, whose signal handling would stop the search), SIGTERM raises
-    ``SystemExit(143)`` in the main thread, so the search stops as on Ctrl-C (running
-    trials re-run on resume) and exits with the status a SIGTERM gives.
+    """While ``active``, SIGTERM raises ``SystemExit(143)`` in the main thread, so the search
+    stops as on Ctrl-C (running trials re-run on resume) and exits with the status a
+    SIGTERM gives. Inside a ``fit`` of this process Lightning's handler runs first and
+    calls this one: it only notes the signal (``sigterm_received``), and Lightning stops
+    the fit at its next check (``SIGTERMException``); was: left to Lightning's handler
+    alone where trials train in this process, so a SIGTERM outside its fits (building the
+    model, the data's ``setup``, between trials) killed the search at once, the running
+    trial counted as a crash of it.
 
     Example:
         >>> with sigterm_exits():
@@ -86,7 +90,8 @@ def sigterm_exits(active: bool = True) -> Iterator[None]:
 
     def _exit(signum: int, frame: object) -> None:
         _sigterm.set()  # Ray's wait() turns the exception into its own SystemExit(1)
-        raise SystemExit(128 + signal.SIGTERM)
+        if signal.getsignal(signal.SIGTERM) is _exit:  # else a fit's handler called it
+            raise SystemExit(128 + signal.SIGTERM)
 
     _sigterm.clear()
     previous = signal.signal(signal.SIGTERM, _exit)

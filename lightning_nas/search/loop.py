@@ -148,6 +148,8 @@ class SearchLoop:
                         self._record(result)
                     except SearchError as err:
                         stopped = stopped or err
+                if sigterm_received():  # a fit that took it after its last check ended
+                    raise SystemExit(128 + signal.SIGTERM)  # as usual (was: the search went on)
         except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C (run_trial's), or SIGTERM
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
                 self.store.uncount_attempt(trial_id)
