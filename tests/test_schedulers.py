@@ -395,6 +395,25 @@ def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
     assert stopped[2] == (Decision.STOP, 2)  # worse than the median at epoch 2: stopped
 
 
+@pytest.mark.parametrize(("rule", "says"), [
+    ("median", "got 'median', a search's search.scheduler name; build the rule it names: "
+               "MedianRule("),
+    (ASHARule, "got the class ASHARule; build one: ASHARule(...)"),
+    (None, "got None; build one"),
+])
+def test_pruning_callback_refuses_what_is_no_rule_object_before_training(rule, says):
+    # was: accepted; the first epoch trained, then its end raised Python's AttributeError
+    # ('str' object has no attribute 'decide'), or a TypeError for a class
+    with pytest.raises(ConfigError, match=r"PruningCallback's rule must be a rule object "
+                                          r"\(ASHARule, HyperbandRule or MedianRule") as err:
+        PruningCallback(rule, monitor="val_acc", trial_key=0)
+    assert says in str(err.value)
+    with pytest.raises(ConfigError, match=r"monitor must name a logged metric.*got None"):
+        PruningCallback(MedianRule(), monitor=None)  # was: AttributeError in fit's setup
+    with pytest.raises(ConfigError, match=r"trial_key names the run in the rule.*got \[1\]"):
+        PruningCallback(MedianRule(), trial_key=[1])  # was: TypeError after the 1st epoch
+
+
 def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path):
     callback = PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_accuracy")
     trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,

@@ -14,12 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Hashable
 from typing import Any
 
 import lightning.pytorch as pl
 
-from lightning_nas.errors import MonitorError, check_mode
+from lightning_nas.errors import ConfigError, MonitorError, check_mode
 from lightning_nas.search.monitor_errors import EVERY_EPOCH, logged_metrics
 from lightning_nas.search.rule_checks import (
     check_rule_mode,
@@ -30,6 +31,11 @@ from lightning_nas.search.schedulers import Decision, Rule
 from lightning_nas.search.validation_logs import ValidationLogs
 
 __all__ = ["PruningCallback"]
+
+#: the rule object a search's ``search.scheduler`` name stands for
+_RULES = {"asha": "ASHARule(min_epochs=..., max_epochs=..., eta=...)",
+          "hyperband": "HyperbandRule(min_epochs=..., max_epochs=..., eta=...)",
+          "median": "MedianRule(min_epochs=..., min_trials=...)"}
 
 
 class PruningCallback(pl.Callback):
@@ -66,6 +72,13 @@ class PruningCallback(pl.Callback):
                  in_search: bool = False) -> None:
         if mode is not None:
             check_mode(mode)
+        _check_rule(rule)
+        if not isinstance(monitor, str) or not monitor.strip():
+            raise ConfigError(f"PruningCallback's monitor must name a logged metric, such as "
+                              f"'val_acc', got {monitor!r}")
+        if not isinstance(trial_key, Hashable):  # the rule keeps values by it
+            raise ConfigError(f"PruningCallback's trial_key names the run in the rule: give a "
+                              f"number or a string, got {trial_key!r}")
         self.rule, self.monitor, self.trial_key, self.mode = rule, monitor, trial_key, mode
         #: epochs of this run its search has stored (a promotion resumes after them)
         self.epochs_known, self.in_search = epochs_known, in_search
@@ -134,3 +147,28 @@ class PruningCallback(pl.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.stopped_epoch = state_dict.get("stopped_epoch")
         self._restored = state_dict.get("decision")
+
+
+def _check_rule(rule: object) -> None:
+    """Refuse a ``rule`` that is no rule object (one with a ``decide`` method): a scheduler's
+    name, a rule class, None (was: accepted, and the first epoch's end raised Python's
+    ``AttributeError: 'str' object has no attribute 'decide'``, after training).
+
+    Example:
+        >>> _check_rule("median")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: PruningCallback's rule must be a rule object ...
+    """
+    if not inspect.isclass(rule) and callable(getattr(rule, "decide", None)):
+        return
+    if inspect.isclass(rule):
+        got, build = f"the class {rule.__name__}", f"build one: {rule.__name__}(...)"
+    elif isinstance(rule, str) and rule.strip().lower() in _RULES:
+        got = f"{rule!r}, a search's search.scheduler name"
+        build = f"build the rule it names: {_RULES[rule.strip().lower()]}"
+    else:
+        got, build = repr(rule), f"build one, e.g. {_RULES['median']}"
+    raise ConfigError(f"PruningCallback's rule must be a rule object (ASHARule, HyperbandRule "
+                      f"or MedianRule from lightning_nas.search.schedulers, or another Rule), "
+                      f"got {got}; {build}")
