@@ -264,6 +264,32 @@ def test_median_rule():
     assert rule.decide(4, 2, 0.75) is Decision.CONTINUE
 
 
+def test_a_rule_refuses_settings_that_are_no_whole_numbers():
+    # was: ASHARule(min_epochs=1.5) made rungs [1.5, 4.5, 9], which no epoch count reaches:
+    # the rule judged no trial there, silently (a search with it paused nothing); eta=2.5
+    # likewise; None or a string raised Python's TypeError ('<' not supported ...)
+    for cls, kwargs, says in (
+            (ASHARule, {"min_epochs": 1.5, "max_epochs": 9},
+             "ASHARule's min_epochs must be a whole number, got 1.5; build it with "
+             "min_epochs=2"),
+            (HyperbandRule, {"eta": 2.5, "max_epochs": 9},
+             "HyperbandRule's eta must be a whole number, got 2.5"),
+            (ASHARule, {"max_epochs": None}, "ASHARule's max_epochs must be a whole number, "
+                                             "got None"),
+            (MedianRule, {"min_trials": "2"}, "MedianRule's min_trials must be a whole "
+                                              "number, got '2'"),
+            (MedianRule, {"min_epochs": True}, "MedianRule's min_epochs must be a whole "
+                                               "number, got True")):
+        with pytest.raises(ConfigError) as err:
+            cls(**kwargs)
+        assert says in str(err.value), (cls, kwargs)
+    import numpy as np
+
+    rule = ASHARule(min_epochs=np.int64(1), max_epochs=np.int64(9))  # NumPy's: plain ints
+    assert rule.rungs == [1, 3, 9] and repr(rule) == "ASHARule(min_epochs=1, max_epochs=9, " \
+                                                     "eta=3, mode='max')"
+
+
 def test_make_rule_errors():
     with pytest.raises(ConfigError, match="unknown scheduler 'sha'; valid: none, asha"):
         make_rule("sha")

@@ -34,6 +34,7 @@ import copy
 import enum
 import inspect
 import math
+import numbers
 import statistics
 import zlib
 from abc import ABC, abstractmethod
@@ -135,6 +136,7 @@ class MedianRule(Rule):
 
     def __init__(self, min_epochs: int = 1, min_trials: int = 2, mode: str = "max") -> None:
         super().__init__(mode)
+        min_epochs, min_trials = _whole(self, min_epochs=min_epochs, min_trials=min_trials)
         if min_epochs < 1 or min_trials < 1:
             raise ConfigError(f"need min_epochs >= 1 and min_trials >= 1, got {min_epochs}, "
                               f"{min_trials}")
@@ -172,6 +174,8 @@ class ASHARule(Rule):
     def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,
                  mode: str = "max") -> None:
         super().__init__(mode)
+        min_epochs, max_epochs, eta = _whole(self, min_epochs=min_epochs,
+                                             max_epochs=max_epochs, eta=eta)
         if min_epochs < 1 or max_epochs < min_epochs or eta < 2:
             raise ConfigError(f"need 1 <= min_epochs <= max_epochs and eta >= 2, got "
                               f"min_epochs={min_epochs}, max_epochs={max_epochs}, eta={eta}")
@@ -287,6 +291,27 @@ class HyperbandRule(ASHARule):
         bracket = self.bracket_of(key)
         return {k: v for k, v in self.values.get(rung, {}).items()
                 if self.bracket_of(k) == bracket}
+
+
+def _whole(rule: Rule, **values: object) -> list[int]:
+    """``values`` as ints, each a whole number (NumPy's too; not a bool): epochs are counted
+    whole, so a rung at 1.5 epochs would never be reached (was: accepted, and such a rule
+    judged no trial there, silently; ``None`` or a string raised Python's ``TypeError``).
+
+    Example:
+        >>> _whole(MedianRule(), min_epochs=2, min_trials=1.5)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: MedianRule's min_trials must be a whole number, ...
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            real = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+                math.isfinite(value)
+            hint = f"; build it with {name}={max(1, round(value))}" if real else ""
+            raise ConfigError(f"{type(rule).__name__}'s {name} must be a whole number, got "
+                              f"{value!r}{hint}")
+    return [int(value) for value in values.values()]  # type: ignore[call-overload]
 
 
 def _interleaved(counts: list[int]) -> list[int]:
