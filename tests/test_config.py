@@ -575,6 +575,23 @@ def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimiz
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("fixed", "space"), [
+    (0.01, {}),  # the learning rate written where the optimizer goes
+    (None, {"model.optimizer": {"choice": [{"class_path": "torch.optim.SGD"}, 0.1]}}),
+])
+def test_a_number_for_an_optimizer_callable_is_refused_before_training(tmp_path, fixed, space):
+    # was: taken (a Callable "cannot be told"), so every trial failed in configure_optimizers
+    # ("'float' object is not callable") after the run folder was written
+    cfg = _lightningcli(tmp_path, {}, {})
+    if fixed is not None:
+        cfg["model"]["init_args"]["optimizer"] = fixed
+    cfg["search"]["space"].update(space)
+    with pytest.raises(ConfigError, match=r"model\.optimizer=0\.0?1: expected "
+                                          r"Callable\[\[Iterable\], Optimizer\]"):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("section", ["model", "data"])
 def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
     # was: "data.batch_size=32: TypeError: ... returned partial": the blame rebuilt the

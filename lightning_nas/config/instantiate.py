@@ -254,6 +254,8 @@ def _wants_callable(cls: type, name: str) -> bool:
 _SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
               cabc.Collection, cabc.Set)
 _MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
+#: values that are no callable, whatever a ``Callable[...]`` annotation asks
+_NO_CALLABLE = (bool, int, float, list, tuple, Mapping)
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -283,6 +285,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
         found = import_class(value) if isinstance(value, str) else value
         return inspect.isclass(found) and issubclass(found, bound)
+    if origin is cabc.Callable and isinstance(value, _NO_CALLABLE):
+        return False  # `optimizer: 0.01` for an OptimizerCallable, as jsonargparse refuses it
+        # (an import path or an object may be one; was: taken, and every trial failed)
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -332,9 +337,18 @@ def type_name(hint: Any) -> str:
     if inspect.isclass(hint) and origin is None:
         return hint.__name__
     if origin is not None and args:
-        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        inner = ", ".join(_arg_name(a) for a in args)
         return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
     return str(hint).replace("typing.", "").replace("collections.abc.", "")
+
+
+def _arg_name(arg: Any) -> str:
+    """One argument of a generic annotation: ``...``, a Callable's parameters, a type."""
+    if arg is Ellipsis:
+        return "..."
+    if isinstance(arg, list):  # Callable[[Iterable], Optimizer]: was "[<class 'Iterable'>]"
+        return f"[{', '.join(map(type_name, arg))}]"
+    return type_name(arg)
 
 
 def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
