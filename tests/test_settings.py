@@ -319,6 +319,16 @@ def test_a_monitor_whose_name_says_no_mode_needs_one(monitor):
     assert SearchSettings.from_options(monitor=monitor, mode="min").goal.mode == "min"
 
 
+@pytest.mark.parametrize("monitor", ["neg_loss", "val/neg_mse", "inv_ppl", "minus_val_loss"])
+def test_a_turned_monitor_name_needs_a_mode(monitor):
+    # was: the loss word alone decided, so `monitor: neg_loss` was minimised, without a word:
+    # the search ranked the highest loss best (the warning of a contrary mode skips such names)
+    with pytest.raises(ConfigError, match=rf"`monitor: '{monitor}'` needs a `mode` \(max or "
+                                          rf"min\) beside it"):
+        SearchSettings.from_options(monitor=monitor)
+    assert SearchSettings.from_options(monitor=monitor, mode="max").goal.mode == "max"
+
+
 def test_a_mode_or_the_same_monitor_keeps_the_objectives():
     # was: replace(mode=...) dropped the objectives; mode="max" then maximised the loss
     s = SearchSettings.from_options(objectives={"val_loss": "min", "params": "min"})

@@ -51,11 +51,12 @@ def mode_for(monitor: str) -> str:
         lightning_nas.errors.ConfigError: `monitor: 'val_score'` needs a `mode` (max or min) ...
 
     Raises:
-        ConfigError: when the name says neither, or both.
+        ConfigError: when the name says neither, or both, or is turned round (``neg_loss``).
     """
     words = set(re.split(r"[^a-z0-9]+", monitor.lower()))
     lower, higher = bool(words & _LOWER_IS_BETTER), bool(words & _HIGHER_IS_BETTER)
-    if lower != higher:
+    if lower != higher and not words & _TURNED:  # neg_loss is no loss (was: taken as min,
+        # which ranked the worst architecture best)
         return "min" if lower else "max"
     raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
                       f"does not say whether higher is better (a loss or error is taken as "
