@@ -340,6 +340,17 @@ def test_plain_scalar_instead_of_a_mapping():
     assert "'h'" in msg and "'g'" in msg
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("model.net.width: 3", "space key 'model.net.width' must be a mapping with one of the kinds"),
+    ("model.net: {lin.size: {choise: [8]}}", "unknown space kind 'choise' at 'model.net.lin.size'"),
+    ("a.b: {c.d: 3}", "unknown space kind 'c.d' at 'a.b';"),
+])
+def test_a_dotted_key_is_no_group(text, message):
+    # was: a dot anywhere in the path read as a group, so a config path given a bare value
+    # was "unknown space kind 'model.net.width' at 'model.net'", and parents were cut wrong
+    assert message in _error(text)
+
+
 @pytest.mark.parametrize(("text", "needles"), [
     ("k: {int: [1, 5], lg: true}", ["'k'", "['lg']", "valid options: log, step"]),
     ("k: {float: [0.1, 1], step: 2}", ["['step']", "valid options: log"]),

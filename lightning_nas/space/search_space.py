@@ -98,7 +98,7 @@ class SearchSpace:
             if isinstance(value, (Param, SearchSpace)):  # a kind object: Int(4, 6)
                 params[str(name)] = value
             elif not isinstance(value, Mapping):
-                raise SpaceError(_not_a_param_message(path, name, value))
+                raise SpaceError(_not_a_param_message(_prefix, name, value))
             elif any(k in KINDS for k in value):
                 params[str(name)] = param_from_dict(path, value)
             else:
@@ -262,9 +262,13 @@ def _is_file(source: str | Path) -> bool:
     return "\n" not in source and ":" not in source and Path(source).suffix in (".yaml", ".yml")
 
 
-def _not_a_param_message(path: str, name: Any, value: Any) -> str:
-    if "." in path:  # inside a mapping: most likely a misspelt kind, e.g. {choise: [...]}
-        parent = path.rsplit(".", 1)[0]
+def _not_a_param_message(prefix: str, name: Any, value: Any) -> str:
+    """Why ``name: value`` under ``prefix`` (``''`` at the top, ``'g.'`` in group ``g``) is no
+    parameter; a top-level key may hold dots, a path into a config (``model.net.width: 3``:
+    was "unknown space kind 'model.net.width' at 'model.net'")."""
+    path = f"{prefix}{name}"
+    if prefix:  # inside a mapping: most likely a misspelt kind, e.g. {choise: [...]}
+        parent = prefix[:-1]
         close = difflib.get_close_matches(str(name), KINDS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return (f"unknown space kind '{name}' at '{parent}'; {hint}valid kinds: {', '.join(KINDS)}"
