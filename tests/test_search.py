@@ -847,6 +847,34 @@ def test_searched_trainer_values_that_validate_only_apart_are_refused_first(
     _search(tmp_path / "fine", {"width": {"choice": [4, 8]}, **fine}, tiny_trainer, budget=4)
 
 
+@pytest.mark.parametrize(("fixed", "space"), [
+    # the config's max_epochs, which the space replaces in every trial
+    ({"max_epochs": 1, "check_val_every_n_epoch": 3},
+     {"trainer.max_epochs": {"choice": [3, 4]}}),
+    ({"max_epochs": 1, "check_val_every_n_epoch": 1},
+     {"trainer.max_epochs": {"choice": [3, 4]}, "trainer.check_val_every_n_epoch": {"choice":
+                                                                                 [1, 3]}}),
+])
+def test_a_trainer_value_the_space_replaces_is_not_judged(tmp_path, tiny_trainer, fixed, space):
+    # was: refused ("check_val_every_n_epoch=3 with max_epochs=1 runs no validation"),
+    # though no trial runs with the config's value of a searched key
+    result = _search(tmp_path, {"width": {"choice": [4, 8]}, **space},
+                     {**tiny_trainer, **fixed}, budget=1).run()
+    assert result.trials[0].status is TrialStatus.COMPLETED
+
+
+def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):
+    # was: taken (a key of one value was left out of the combinations, and each value
+    # alone was checked over the config's max_epochs), so every trial drawing 2 failed
+    space = {"width": {"choice": [4, 8]}, "trainer.max_epochs": {"fixed": 1},
+             "trainer.check_val_every_n_epoch": {"choice": [1, 2]}}
+    with pytest.raises(ConfigError, match=r"space keys 'trainer.max_epochs' and "
+                                          r"'trainer.check_val_every_n_epoch' may take 1 and 2 "
+                                          r"in one trial"):
+        _search(tmp_path, space, {**tiny_trainer, "max_epochs": 3}, budget=4)
+    assert not tmp_path.joinpath("search.db").exists()
+
+
 def test_a_trial_whose_searched_trainer_values_skip_validation_is_an_ordinary_failure(
         tmp_path, tiny_trainer):
     # validation every 4 steps: 2 epochs of 1 batch never reach it, of 3 batches do (a

@@ -34,6 +34,7 @@ from lightning_nas.search.space_values import (
     check_trainer_combinations,
     space_options,
     trainer_options,
+    unsearched,
     value_at,
     with_value,
 )
@@ -78,12 +79,13 @@ def check_search(search: Search) -> None:
     check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
                             search.trainer, search.settings.execution.ray)  # CPU trials
     check_trainer_kwargs(search.trainer)
-    check_validation_runs(search.trainer, search.settings.goal.monitor)
+    searched = trainer_options(space_options(search.space))  # trainer.* keys' values
+    # (a searched key's config value: no trial runs with it, was refused all the same)
+    check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor)
     check_search_trainer(search.trainer)
     check_fill(search.space, search.settings.transfer.warm_start_fill)
     archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
              for i in range(DRY_BUILD_ARCHS)]
-    searched = trainer_options(space_options(search.space))  # trainer.* keys' values
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)
     ranks = check_trial_processes(search.trainer, searched)
     search.model.check(search.space.names())
@@ -149,8 +151,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                 if len(path) == 1 and key.startswith("trainer."):
                     setting = {key.split(".", 1)[1]: value}
                     check_trainer_kwargs(setting)
-                    check_validation_runs({**search.trainer, **setting},
-                                          search.settings.goal.monitor)
+                    check_validation_runs({**unsearched(search.trainer, searched),
+                                           **setting}, search.settings.goal.monitor)
                     check_search_trainer(setting)
                     if scheduler is not None:  # rungs need validation every epoch
                         check_validates_each_epoch({**search.trainer, **setting},
@@ -160,7 +162,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
             except ConfigError as err:
                 raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
     # values that each let validation run may not together
-    check_trainer_combinations(search.trainer, searched, search.settings.goal.monitor)
+    check_trainer_combinations(unsearched(search.trainer, searched), searched,
+                               search.settings.goal.monitor)
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

@@ -25,7 +25,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
 __all__ = ["COMBINATIONS", "check_trainer_combinations", "space_options", "trainer_options",
-           "value_at", "with_value"]
+           "unsearched", "value_at", "with_value"]
 
 #: searched Trainer value combinations checked one by one; past it, each argument's
 #: extreme values only (smallest, smallest positive and largest number of each type)
@@ -64,6 +64,17 @@ def trainer_options(options: Mapping[tuple[str, ...], list[Any]]) -> dict[str, l
             if len(path) == 1 and path[0].startswith("trainer.")}
 
 
+def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[str, Any]:
+    """The Trainer arguments of ``trainer`` no space key searches: a searched one's config
+    value is one no trial runs with, so no check of what trials run may judge it.
+
+    Example:
+        >>> unsearched({"max_epochs": 1, "check_val_every_n_epoch": 3}, {"max_epochs": [3, 4]})
+        {'check_val_every_n_epoch': 3}
+    """
+    return {key: value for key, value in trainer.items() if key not in searched}
+
+
 def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
                                monitor: str) -> None:
     """Raise ``ConfigError`` when searched Trainer values that each let validation run
@@ -78,7 +89,7 @@ def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str
         ...
         lightning_nas.errors.ConfigError: space keys 'trainer.max_epochs' and ...
     """
-    names = [name for name, values in searched.items() if len(values) > 1]
+    names = list(searched)  # one of a single value too: ``trainer`` lacks it
     if len(names) < 2:
         return
     options = [searched[name] for name in names]
