@@ -351,6 +351,28 @@ def test_an_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(
         trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "kept")
 
 
+class LoaderCfgData(BlobData):
+    """``BlobData`` whose loader settings come as one dict (``{"batch_size": 16, ...}``)."""
+
+    def __init__(self, n: int = 256, loader: dict | None = None) -> None:
+        super().__init__(n=n, **(loader or {}))
+
+
+def test_a_data_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(tmp_path):
+    # was: the data.loader group's dict replaced data_init_args' dict whole, so shuffle was
+    # gone from every trial without a word (model_init_args' dicts were refused so)
+    space = {"width": {"choice": [4, 8]}, "data.loader": {"batch_size": {"choice": [8, 16]}}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "data init_args['loader'] has the key shuffle, which the search space's group "
+            "'data.loader' does not set: the group's dict is each trial's 'loader', whole")):
+        Search(TinyNet, space, data=LoaderCfgData, trainer={"max_epochs": 1}, budget=2,
+               data_init_args={"loader": {"batch_size": 32, "shuffle": False}},
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    Search(TinyNet, space, data=LoaderCfgData, trainer={"max_epochs": 1}, budget=2,
+           data_init_args={"loader": {"batch_size": 32}}, run_dir=tmp_path / "kept")
+
+
 def test_model_factory_check_accepts_init_args():
     ModelFactory(TinyNet).check(TINY_ARGS)
     ModelFactory("tests.helpers.TinyNet", {"lr": 0.1}).check(["width"])

@@ -154,20 +154,7 @@ class ModelFactory:
             lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
         """
         for key, value in arch.items() if self.is_class else ():
-            given = self.init_args.get(key)
-            lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
-                value, Mapping) else {}
-            if not lost:
-                continue
-            one = len(lost) == 1
-            it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
-            fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
-            raise ConfigError(f"model init_args[{key!r}] has {keys} {', '.join(lost)}, which "
-                              f"the search space's group {key!r} does not set: the group's "
-                              f"dict is each trial's {key!r}, whole, so {it} would be lost. To "
-                              f"fix it, add {fixed} to the group {key!r} (nested as in "
-                              f"init_args), or search {they} there; else leave {they} out of "
-                              f"init_args[{key!r}]")
+            _check_group_keeps("model", key, key, self.init_args.get(key), value)
 
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
         """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
@@ -186,6 +173,31 @@ class ModelFactory:
             raise TypeError(f"model builder {self.name} returned {_returned(model)}, "
                             f"expected a LightningModule")
         return model
+
+
+def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
+    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
+    keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
+    the group's dict is passed whole, so they would be lost from every trial.
+
+    Example:
+        >>> _check_group_keeps("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
+    """
+    lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
+        value, Mapping) else {}
+    if not lost:
+        return
+    one = len(lost) == 1
+    it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
+    fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
+    raise ConfigError(f"{section} init_args[{key!r}] has {keys} {', '.join(lost)}, which the "
+                      f"search space's group {group!r} does not set: the group's dict is each "
+                      f"trial's {key!r}, whole, so {it} would be lost. To fix it, add {fixed} "
+                      f"to the group {group!r} (nested as in init_args), or search {they} "
+                      f"there; else leave {they} out of init_args[{key!r}]")
 
 
 def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
@@ -295,6 +307,16 @@ class DataFactory:
         left in) give a data class; they win over ``init_args``."""
         return {space_path(key).split(".", 1)[1]: value for key, value in (arch or {}).items()
                 if is_dotted(key) and key.startswith("data.")}
+
+    def check_groups(self, arch: Mapping[str, Any]) -> None:
+        """``ModelFactory.check_groups`` for a data class: a ``data_init_args`` dict at a
+        ``data.<argument>`` key the space searches as a group (was: its other keys dropped
+        from every trial without a word)."""
+        if inspect.isclass(self.target):
+            for key, value in arch.items():
+                if is_dotted(key) and key.startswith("data."):
+                    arg = space_path(key).split(".", 1)[1]
+                    _check_group_keeps("data", arg, key, self.init_args.get(arg), value)
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
         """A config-built data section, or a data class's arguments, checked as ``arch``

@@ -91,6 +91,7 @@ def check_search(search: Search) -> None:
     search.model.check(search.space.names())
     search.model.check_groups(archs[0])
     search.data.check(search.space.names(), search.model)
+    search.data.check_groups(archs[0])
     check_space_values(search, archs[0])
     limits = search.settings.limits.build()
     limits.violation(archs[0], {})  # a constraint that raises
