@@ -863,6 +863,17 @@ def test_a_trainer_value_the_space_replaces_is_not_judged(tmp_path, tiny_trainer
     assert result.trials[0].status is TrialStatus.COMPLETED
 
 
+def test_a_scheduler_judges_the_trainer_values_trials_run_with(tmp_path, tiny_trainer):
+    # was: refused ("asha needs validation every epoch ... check_val_every_n_epoch=2"),
+    # though the space sets it to 1 in every trial
+    space = {"width": {"choice": [4, 8]}, "trainer.check_val_every_n_epoch": {"fixed": 1},
+             "trainer.gradient_clip_val": {"choice": [0.0, 1.0]}}
+    trainer = {**tiny_trainer, "max_epochs": 2, "check_val_every_n_epoch": 2}
+    result = _search(tmp_path, space, trainer, budget=2, scheduler="asha").run()
+    assert {t.status for t in result.trials} <= {TrialStatus.COMPLETED, TrialStatus.PRUNED}
+    assert len(result.trials) == 2
+
+
 def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):
     # was: taken (a key of one value was left out of the combinations, and each value
     # alone was checked over the config's max_epochs), so every trial drawing 2 failed

@@ -99,7 +99,8 @@ def check_search(search: Search) -> None:
             executor_for(search.settings.execution, search.trainer), InlineExecutor)):
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
                        by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
-    rule = rule_for(search.settings.early_stopping, search.settings.goal.mode, search.trainer)
+    rule = rule_for(search.settings.early_stopping, search.settings.goal.mode, search.trainer,
+                    searched)
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
@@ -156,8 +157,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                                            **setting}, search.settings.goal.monitor)
                     check_search_trainer(setting)
                     if scheduler is not None:  # rungs need validation every epoch
-                        check_validates_each_epoch({**search.trainer, **setting},
-                                                   scheduler)
+                        check_validates_each_epoch({**unsearched(search.trainer, searched),
+                                                    **setting}, scheduler)
                 elif (said := arch_error(search, with_value(arch, path, value))) is not None:
                     raise ConfigError(said)
             except ConfigError as err:
