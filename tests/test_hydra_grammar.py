@@ -139,6 +139,8 @@ def test_an_add_override_on_the_command_line_replaces_the_params_key():
     ({"model.w": "tag(fast, choice(1, 2))"}, (), r"'model\.w': unknown tag\(s\) \['fast'\]; "
                                                  r"valid tags: log, ordered"),
     ({"model.w": "range(5, 5)"}, (), r"'model\.w': range\(5, 5\) holds no value"),
+    # was: ValueError "range() arg 3 must not be zero", naming no key, with a traceback
+    ({"model.w": "range(1, 5, 0)"}, (), r"'model\.w': range\(1, 5, 0\): its step is 0"),
     ({"model.w": "choice(1, 1)"}, (), r"'model\.w': `ordered` values must be distinct"),
     ({"model.w": "choice(1, 2)"}, ("data.bs=choice(1,",), r"sweep parameter 'data\.bs'"),
     ({"model.w": "choice(1, 2)"}, ("~model.w",), r"'~model\.w': a deletion"),

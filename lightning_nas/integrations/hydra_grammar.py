@@ -376,6 +376,9 @@ def _param(override: Override) -> Param:
         raise SpaceError("tag 'log' applies to interval(...) only; a choice or range is "
                          "searched by its values")
     if isinstance(value, RangeSweep):
+        if value.step == 0:  # (was: Python's ValueError, naming no key)
+            raise SpaceError(f"{override.get_value_string()}: its step is 0; give a step "
+                             f"that is not 0 (range(start, stop) steps by 1)")
         values = list(value.range())  # shuffle(...) does not matter to a search
         if not values:
             raise SpaceError(f"{override.get_value_string()} holds no value")
