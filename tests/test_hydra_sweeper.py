@@ -504,6 +504,19 @@ def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path
     assert not calls
 
 
+def test_an_empty_monitor_is_refused_as_lightning_nas_search_refuses_it(tmp_path):
+    # was: '' silently meant the config's optimized_metric, where `lightning-nas search`
+    # refuses an empty monitor
+    calls = []
+    for direction in ("maximize", None):
+        with pytest.raises(ConfigError, match=r"`hydra.sweeper.monitor` must name the score "
+                                              r"the task returns, got ''"):
+            _sweep(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
+                   {"budget": 2, "monitor": "", "params": {"x": "choice(1, 2)"}},
+                   direction=direction, optimized_metric="val/acc")
+    assert not calls and not (tmp_path / "run").exists()
+
+
 def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp_path):
     warned = []  # at each job: was the sweep's warning said already?
 

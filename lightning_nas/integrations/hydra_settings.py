@@ -56,6 +56,11 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
         ConfigError: a wrong setting, named as ``hydra.sweeper.<key>``.
     """
     s = settings
+    if isinstance(s["monitor"], str) and not s["monitor"].strip():
+        # refused as `lightning-nas search` refuses it (was: optimized_metric, silently)
+        raise ConfigError(f"`hydra.sweeper.monitor` must name the score the task returns, "
+                          f"got {s['monitor']!r}; leave it out (null) to store the config's "
+                          f"optimized_metric")
     objectives = s["objectives"]
     if objectives:
         if not isinstance(objectives, Mapping):
