@@ -102,6 +102,17 @@ def test_a_nested_mapping_that_searches_is_searched_by_its_dotted_keys():
                      "fixed": Fixed({"a": 1, "b": "adam"})}  # nothing searched: one value
 
 
+def test_a_key_given_both_dotted_and_nested_is_refused_naming_it():
+    # was: the later one kept, the other dropped without a word: a command line's
+    # hydra.sweeper.params.m.k='choice(30,40)' beside a file's m.k and a nested m.j lost to
+    # the file's m.k, so the jobs searched what the command line had replaced
+    for params in ({"m": {"j": "choice(5, 6)", "k": "choice(30, 40)"}, "m.k": "choice(1, 2)"},
+                   {"m.k": "choice(1, 2)", "m": {"k": "choice(30, 40)"}}):
+        with pytest.raises(SpaceError, match=r"hydra.sweeper.params gives 'm.k' twice, as a "
+                                             r"dotted key and nested \('choice\(.*give it once"):
+            parse_params(params)
+
+
 def test_config_groups_and_add_prefixes_are_keys():
     space = _space({"model": "choice(digits, cnn)", "+extra.k": "choice(1, 2)",
                     "db@backup": "choice(a, b)"})

@@ -313,9 +313,18 @@ def _flat(parser: OverridesParser, params: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
         if isinstance(value, Mapping) and not _is_range(value) and _searches(parser, value):
-            out.update({f"{key}.{sub}": leaf for sub, leaf in _flat(parser, value).items()})
+            flat = {f"{key}.{sub}": leaf for sub, leaf in _flat(parser, value).items()}
         else:
-            out[str(key)] = value
+            flat = {str(key): value}
+        for name, leaf in flat.items():
+            if name in out:  # was: the later one kept, the other dropped without a word
+                raise SpaceError(
+                    f"hydra.sweeper.params gives {name!r} twice, as a dotted key and nested "
+                    f"({format_value(out[name])} and {format_value(leaf)}): give it once (a "
+                    f"command line's hydra.sweeper.params.<key>.<sub>=VALUE makes such a "
+                    f"nested key beside a file's '<key>.<sub>'; to search other values, write "
+                    f"<key>.<sub>=VALUE on the command line, which wins over the params)")
+            out[name] = leaf
     return out
 
 
