@@ -402,6 +402,23 @@ def test_a_sweep_stopped_by_max_failures_writes_the_results_so_far(tmp_path, cap
     assert "Sweep stopped in " in capsys.readouterr().out
 
 
+def test_a_resume_stopped_by_max_failures_names_the_sweepers_setting(tmp_path):
+    # was: "To go on, raise search.max_failures ..., or start another run_dir": keys a sweep
+    # has not (search.max_failures=9 on the command line is a job override, refused)
+    def task(cfg: DictConfig) -> float:
+        raise ValueError(f"x={cfg.x} diverged")
+
+    sweep = {"budget": 3, "max_failures": 0, "params": {"x": "range(0, 9)"}}
+    with pytest.raises(SearchError, match=r"1 trials failed \(max_failures=0\)"):
+        _sweep(tmp_path, task, sweep)
+    with pytest.raises(SearchError, match=r"To go on, raise hydra.sweeper.max_failures \(the "
+                                          r"failed architectures stay failed\), or choose "
+                                          r"another hydra.sweep.dir"):
+        _sweep(tmp_path, task, sweep)
+    results = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweep, "max_failures": 1})
+    assert [t.status for t in results].count(TrialStatus.COMPLETED) == 3  # as it said
+
+
 def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
     # NGOpt over floats with 2 workers runs nevergrad's MetaModel; was: checked with 1
     # worker, and (under numpy >= 2.4) failed inside nevergrad after 12 jobs

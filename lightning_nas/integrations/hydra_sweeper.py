@@ -194,11 +194,14 @@ class HydraSweep(Sweeper):
                     loop.say(self._header(settings, sweep, executor))
                 with sigterm_exits(executor.isolates_trials):
                     loop.run()
-            except (SearchError, ConfigError):  # stopped (max_failures, a constraint or the
-                # optimizer that raised, ...): the results so far
+            except (SearchError, ConfigError) as err:  # stopped (max_failures, a constraint
+                # or the optimizer that raised, ...): the results so far
                 if store.best(goal.mode) is not None:
                     self._finish(settings, store, sweep, time.monotonic() - start, stopped=True)
-                raise
+                worded = _sweep_words(str(err), self.settings)
+                if worded == str(err):
+                    raise
+                raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
             self._finish(settings, store, sweep, time.monotonic() - loop.start)
             return store.trials()
         finally:
@@ -344,6 +347,21 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
                       "lightning_nas")
+
+
+def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any]) -> str:
+    """``text``, an error of the search loop, with the settings it names as a sweep's user
+    writes them (was: ``raise search.max_failures ... or start another run_dir``, keys a
+    sweep has not).
+
+    Example:
+        >>> _sweep_words("raise search.max_failures, or start another run_dir (search.db)",
+        ...              ["max_failures"])
+        'raise hydra.sweeper.max_failures, or choose another hydra.sweep.dir (search.db)'
+    """
+    text = re.sub(r"\bsearch\.(\w+)",
+                  lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
+    return text.replace("start another run_dir", "choose another hydra.sweep.dir")
 
 
 def _plain(value: Any) -> Any:
