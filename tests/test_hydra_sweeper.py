@@ -1266,6 +1266,28 @@ def test_a_direction_against_the_first_objective_is_refused(tmp_path):
                                                               "loss": "minimize"}})
 
 
+def test_a_monitor_that_is_not_the_first_objective_is_refused_naming_the_sweepers_keys(
+        tmp_path):
+    # was: "monitor='acc' disagrees ...; leave monitor and mode out", and `mode` is no
+    # sweeper key
+    def task(cfg: DictConfig) -> dict[str, float]:
+        return {"loss": float(cfg.x), "acc": 1.0 / (1 + cfg.x)}
+
+    sweeper = {"budget": 1, "params": {"x": "range(0, 4)"}, "monitor": "acc",
+               "objectives": {"loss": "minimize", "acc": "maximize"}}
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, task, sweeper, sort_keys=False)
+    assert str(info.value).startswith(
+        "hydra.sweeper.monitor=acc is not the first objective (loss)")
+    assert "set hydra.sweeper.monitor=null" in str(info.value)
+    assert "mode" not in str(info.value)
+    assert not (tmp_path / "run" / "search.db").exists()
+    trials = _sweep(tmp_path, task, sweeper, ("hydra.sweeper.monitor=null",),  # as it says
+                    sort_keys=False)
+    assert [t.score for t in trials] == [t.metrics["loss"] for t in trials]
+    _sweep(tmp_path / "first", task, {**sweeper, "monitor": "loss"}, sort_keys=False)
+
+
 def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
     # was: the resume's replay told the optimizer again outside the export: the same error,
     # said with "the best exported", and no optimization_results.yaml written

@@ -68,6 +68,7 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
                               f"minimize, got {objectives!r}")
         objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         _check_direction(s["direction"], s["objectives"])
+        _check_monitor(s["monitor"], s["objectives"])
     # '' is refused as `lightning-nas search` refuses it (was: the sweep dir, silently)
     run_dir = config.hydra.sweep.dir if s["run_dir"] is None else s["run_dir"]
     monitor = s["monitor"] or optimized_metric(config) or "score"
@@ -148,6 +149,18 @@ def _check_direction(direction: Any, objectives: Mapping[str, str]) -> None:
                           f"hydra.sweeper.direction=null (or leave it out: the objectives say "
                           f"each direction), or list the objectives with a {direction} one "
                           f"first")
+
+
+def _check_monitor(monitor: str | None, objectives: Mapping[str, str]) -> None:
+    """A ``monitor`` beside ``objectives`` must be the first one (it is the one ranked):
+    named as this user wrote it (was: ``monitor='b' disagrees ...; leave monitor and mode
+    out``, and ``mode`` is no sweeper key)."""
+    first = next(iter(objectives))
+    if monitor is not None and monitor != first:
+        raise ConfigError(f"hydra.sweeper.monitor={monitor} is not the first objective "
+                          f"({first}), which is the one ranked and stored as the score; set "
+                          f"hydra.sweeper.monitor=null (or leave it out: the first objective "
+                          f"is the monitor), or list the objectives with {monitor} first")
 
 
 def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
