@@ -696,6 +696,18 @@ def test_a_constraint_nodes_wrong_or_missing_argument_is_named_before_any_job(tm
     assert all(t.arch["x"] < 2 for t in trials if t.status is TrialStatus.COMPLETED)
 
 
+def test_a_constraint_that_is_no_callable_is_named_before_any_job(tmp_path):
+    # was: "constraints must be callables arch -> bool/float, got 3.141592653589793",
+    # naming no key, where lightning-nas search names search.constraints[i]
+    ran = []
+    with pytest.raises(ConfigError, match=r"^hydra.sweeper.constraints\[1\]='math.pi' is no "
+                                          r"callable arch -> bool"):
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
+               {"budget": 1, "params": {"x": "range(0, 9)"},
+                "constraints": [f"{__name__}.multiple_of_four", "math.pi"]})
+    assert not ran and not (tmp_path / "run").exists()
+
+
 def below(arch: dict[str, Any], limit: int) -> bool:
     """A constraint with an argument bound by a ``_partial_`` node."""
     return arch["x"] < limit

@@ -171,13 +171,18 @@ def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
     (``hydra.sweeper.constraints[0].limt``), as ``lightning-nas search`` names it."""
     try:
         if isinstance(spec, str):
-            return get_object(spec)
-        if isinstance(spec, Mapping):
+            built = get_object(spec)
+        elif isinstance(spec, Mapping):
             target = get_object(spec["_target_"]) if set(spec) == {"_target_"} else None
-            return target if callable(target) and not isinstance(target, type) else (
+            built = target if callable(target) and not isinstance(target, type) else (
                 instantiate(spec, path))
+        else:
+            built = spec
     except ConfigError:  # names the key and the valid ones
         raise
     except Exception as err:  # noqa: BLE001 - import and instantiation errors
         raise ConfigError(f"hydra.sweeper.constraints: cannot load {spec!r}: {err}") from err
-    return spec
+    if not callable(built):  # was: "constraints must be callables ..., got 3.14", unnamed
+        raise ConfigError(f"{path}={spec!r} is no callable arch -> bool: give an import path "
+                          f"(src.cons.small) or a _target_ node of one")
+    return built
