@@ -236,3 +236,17 @@ def test_unknown_sweeper_settings_and_directions_are_named():
         sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
         with pytest.raises(ConfigError, match=rf"`hydra.sweeper.{key}` must be"):
             search_settings(sweep.settings, sweep.config)
+
+
+def test_every_optuna_sweeper_key_left_in_a_switched_file_is_named_at_once():
+    # was: search_space and custom_search_space (keys of the Optuna sweeper 1.2) were
+    # "unknown hydra.sweeper setting 'search_space'; valid keys: ...", naming none of ours,
+    # and only after the other Optuna keys had been removed
+    with pytest.raises(ConfigError) as info:
+        HydraSweep(n_trials=3, search_space={"lr": {"type": "float", "low": 0.1, "high": 1}},
+                   custom_search_space="src.space.configure")
+    text = str(info.value)
+    assert "'n_trials'; did you mean 'budget' (the Optuna sweeper's n_trials)?" in text
+    assert "'search_space'; did you mean 'params' (the Optuna sweeper's search_space)?" in text
+    assert ("'custom_search_space'; did you mean 'params', 'constraints' (the Optuna "
+            "sweeper's custom_search_space)?") in text

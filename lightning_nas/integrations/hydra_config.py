@@ -52,6 +52,9 @@ DIRECTIONS = {"maximize": "max", "minimize": "min", "max": "max", "min": "min"}
 FROM_OTHER_SWEEPERS = {"n_trials": ("Optuna", "budget"), "n_jobs": ("Optuna", "num_workers"),
                        "sampler": ("Optuna", "optimizer seed"), "storage": ("Optuna", "run_dir"),
                        "study_name": ("Optuna", "run_dir"),
+                       # (was: unknown, naming none of ours, and not beside the others)
+                       "search_space": ("Optuna", "params"),
+                       "custom_search_space": ("Optuna", "params constraints"),
                        "parametrization": ("Nevergrad", "params"),
                        "optim": ("Nevergrad", "optimizer budget num_workers seed direction")}
 _EARLY = ("a sweep stops no job early (the launcher owns the job processes): that needs "
