@@ -419,6 +419,31 @@ def test_a_resume_stopped_by_max_failures_names_the_sweepers_setting(tmp_path):
     assert [t.status for t in results].count(TrialStatus.COMPLETED) == 3  # as it said
 
 
+def test_sigterm_in_a_job_that_runs_in_the_sweeps_process_stops_it_with_143(tmp_path):
+    # was: the sweep left SIGTERM to Lightning's handler where jobs run in its process (the
+    # basic launcher), so one outside a fit killed the sweep at once, the job counted as a
+    # crash (here the test's own handler, which raises, made it an ordinary FAILED job)
+    import signal
+
+    def not_the_sweeps(signum, frame):
+        raise RuntimeError("the sweep did not handle SIGTERM")
+
+    def task(cfg: DictConfig) -> float:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 1.0
+
+    previous = signal.signal(signal.SIGTERM, not_the_sweeps)
+    try:
+        with pytest.raises(SystemExit) as info:
+            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert info.value.code == 143
+    with RunStore(tmp_path / "run" / "search.db") as store:  # re-run on resume
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+        assert store.attempts(1) == 0
+
+
 def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
     # NGOpt over floats with 2 workers runs nevergrad's MetaModel; was: checked with 1
     # worker, and (under numpy >= 2.4) failed inside nevergrad after 12 jobs

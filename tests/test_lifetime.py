@@ -20,5 +20,3 @@ def test_sigterm_in_the_context_exits_143_and_is_forgotten_after_it():
             pass
     assert info.value.code == 143
     assert not sigterm_received() and signal.getsignal(signal.SIGTERM) == before
-    with sigterm_exits(active=False):  # inline trials: Lightning's handler, not this one
-        assert signal.getsignal(signal.SIGTERM) == before

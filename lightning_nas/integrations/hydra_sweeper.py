@@ -192,7 +192,7 @@ class HydraSweep(Sweeper):
                                   rule=None)
                 if not loop.resuming:
                     loop.say(self._header(settings, sweep, executor))
-                with sigterm_exits(executor.isolates_trials):
+                with sigterm_exits():  # (was: only for jobs in other processes)
                     loop.run()
             except (SearchError, ConfigError) as err:  # stopped (max_failures, a constraint
                 # or the optimizer that raised, ...): the results so far

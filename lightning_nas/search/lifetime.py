@@ -69,8 +69,8 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def sigterm_exits(active: bool = True) -> Iterator[None]:
-    """While ``active``, SIGTERM raises ``SystemExit(143)`` in the main thread, so the search
+def sigterm_exits() -> Iterator[None]:
+    """In the body, SIGTERM raises ``SystemExit(143)`` in the main thread, so the search
     stops as on Ctrl-C (running trials re-run on resume) and exits with the status a
     SIGTERM gives. Inside a ``fit`` of this process Lightning's handler runs first and
     calls this one: it only notes the signal (``sigterm_received``), and Lightning stops
@@ -84,7 +84,7 @@ def sigterm_exits(active: bool = True) -> Iterator[None]:
         ...     signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
         True
     """
-    if not active or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
 
