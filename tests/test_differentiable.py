@@ -911,6 +911,21 @@ def test_gradient_clipping_acts_on_the_unscaled_16_mixed_gradients(tmp_path, alg
         DifferentiableNAS(TinySupernet(), gradient_clip_algorithm="nrom")
 
 
+@pytest.mark.parametrize("bound", [-1.0, float("nan")])
+def test_a_negative_gradient_clip_val_is_refused_when_built(bound):
+    # was: taken; torch clips by a negative bound by flipping the gradients' sign
+    # (clip_grad_norm_ scales them by bound / norm), so the weights stepped uphill
+    grad = torch.tensor([3.0, 4.0])
+    weight = nn.Parameter(torch.zeros(2))
+    weight.grad = grad.clone()
+    torch.nn.utils.clip_grad_norm_([weight], -1.0)
+    assert torch.allclose(weight.grad, -grad / 5)  # what it did
+    with pytest.raises(ConfigError, match=re.escape(
+            f"gradient_clip_val={bound!r}: must be a number >= 0 (0 or null: no clipping)")):
+        DifferentiableNAS(TinySupernet(), gradient_clip_val=bound)
+    DifferentiableNAS(TinySupernet(), gradient_clip_val=0)  # no clipping, as None
+
+
 # ----------------------------------------------------------------- resume
 @pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "at_train_epoch_end"),

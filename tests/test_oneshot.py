@@ -1404,6 +1404,24 @@ def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(
     check_oneshot_trainer({"max_time": "00:00:00:01", "limit_train_batches": 0.5}, "spos")
 
 
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_negative_gradient_clip_val_is_refused_before_the_run_folder(
+        tmp_path, monkeypatch, capsys, algorithm):
+    # was: taken (SPOS: by Lightning, DARTS/GDAS: by DifferentiableNAS), and torch clips by a
+    # negative bound by flipping the gradients' sign: the supernet trained uphill, rc 0
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "run"
+    darts = ["--oneshot.algorithm=darts", "--oneshot.optimizer=null",
+             "--oneshot.num_candidates=null"] if algorithm == "darts" else []
+    cli = [*TINY_CLI, *darts, f"--oneshot.run_dir={run}", "--trainer.gradient_clip_val=-1"]
+    for argv in ([*cli, "--print_config"], cli):
+        assert main(argv) == 2
+        assert ("trainer.gradient_clip_val=-1: must be a number >= 0 (0 or null: no "
+                "clipping)" in capsys.readouterr().err)
+        assert not run.exists()
+    check_oneshot_trainer({"gradient_clip_val": 0.5}, algorithm)
+
+
 class _TextLikeData(BlobData):
     """``BlobData`` batched as a text dataset's ``(input_ids, attention_mask, labels)``:
     ``(x, mask, y)`` tuples, or ``{"x", "mask", "y"}`` dicts (``layout="dict"``)."""

@@ -90,10 +90,33 @@ from lightning_nas.oneshot.wrapped import (
     own_hook,
 )
 
-__all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS"]
+__all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
 #: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
 CLIP_ALGORITHMS = ("norm", "value")
+
+
+def check_clip_val(value: Any, key: str) -> None:
+    """Raise ``ConfigError`` naming ``key`` unless the clipping bound ``value`` is None or a
+    number >= 0 (0 and None: no clipping). torch clips by a negative bound (or NaN) without
+    a word, and flips the gradients' sign doing it (``clip_grad_norm_`` scales them by
+    ``bound / norm``, ``clip_grad_value_`` sets each to ``bound``): the weights would step
+    uphill (was: taken, by ``DifferentiableNAS`` and, through Lightning, by SPOS).
+
+    Example:
+        >>> check_clip_val(-1, "trainer.gradient_clip_val")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.gradient_clip_val=-1: must be a number >= 0 ...
+    """
+    if value is None:
+        return
+    try:
+        check_number(value, key, 0)
+    except ConfigError:
+        raise ConfigError(f"{key}={value!r}: must be a number >= 0 (0 or null: no clipping); "
+                          f"torch clips by a negative bound by flipping the gradients' sign, "
+                          f"so the weights would step uphill") from None
 
 
 class DifferentiableNAS(ArchLogits, pl.LightningModule):
@@ -121,7 +144,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             (above 0, at least 0; a resume keeps these, and the weight optimizer's, settings).
         gradient_clip_val: clip the weights' gradients, in the optimizer step (after a
             ``16-mixed`` scaler unscaled them); with manual optimization the Trainer's
-            ``gradient_clip_val`` is an error.
+            ``gradient_clip_val`` is an error. None or 0: no clipping; below 0 is a
+            ``ConfigError`` (``check_clip_val``).
         gradient_clip_algorithm: ``"norm"`` (their total norm) or ``"value"`` (each entry).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``; a
@@ -151,6 +175,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise unknown("algorithm", algorithm, ALGORITHMS)
+        check_clip_val(gradient_clip_val, "gradient_clip_val")
         if str(gradient_clip_algorithm).lower() not in CLIP_ALGORITHMS:
             raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS)
         if tau_schedule not in TAU_SCHEDULES:
