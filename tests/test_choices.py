@@ -178,6 +178,10 @@ def test_choice_modules_pickle_and_print_readably():
     text = repr(net)
     assert "label='act', choices=['relu', 'tanh']" in text
     assert "widths=[4, 8], kernels=[3, 5]" in text and "depths=[0, 1, 2]" in text
+    # was: ChoiceLinear() alone, neither its label nor its widths nor the active one
+    assert "ChoiceLinear(8, widths=[6, 12], label='fc', width=12)" in text
+    assert repr(ChoiceLinear(16, 3, label="out")) == \
+        "ChoiceLinear(16, widths=[3], label='out', width=3)"
 
 
 @pytest.mark.parametrize("build, needle", [

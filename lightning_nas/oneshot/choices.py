@@ -254,6 +254,10 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
                 linear.bias.copy_(self.bias[:self.width])
         return linear
 
+    def extra_repr(self) -> str:
+        return (f"{self.weight.shape[1]}, widths={self.widths}, label={self.label!r}, "
+                f"width={self.width}")
+
 
 class ChoiceBatchNorm2d(nn.BatchNorm2d, FollowsInput, Mixable):
     """``BatchNorm2d`` over the first ``C`` channels of its statistics, ``C`` being the
