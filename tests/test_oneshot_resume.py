@@ -323,6 +323,57 @@ if __name__ == "__main__":
 """
 
 
+def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path):
+    """Lightning restarts a fit that has a max_steps (iteration-based training) from an
+    epoch-end checkpoint at that epoch's end: it runs the epoch's end hooks again, and makes
+    the next epoch's data iterator after a first one (was: the epoch's search ran again, two
+    rows of each of its subnets in the history, and the epochs after it trained on another
+    data order: other weights, other scores; with max_epochs -1 a CLI run was never resumed,
+    "nothing left to train")."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from tests.test_oneshot import BatchNormSupernet, BlobImages
+
+    def fit(ckpt_path: Path | None = None) -> tuple[OneShotNAS, dict[str, torch.Tensor]]:
+        pl.seed_everything(0, verbose=False)
+        callback = OneShotNAS(num_candidates=3, search_every_n_epochs=1, num_classes=3,
+                              calibration_batches=2, record_paths=True)
+        model = BatchNormSupernet()
+        pl.Trainer(max_epochs=-1, max_steps=12, accelerator="cpu", devices=1, logger=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   limit_train_batches=4, limit_val_batches=1, default_root_dir=tmp_path,
+                   callbacks=[callback, ModelCheckpoint(
+                       dirpath=tmp_path / "ckpt", filename="{epoch}", save_top_k=-1,
+                       save_on_train_epoch_end=True)]).fit(
+            model, datamodule=BlobImages(n=400, batch_size=32), ckpt_path=ckpt_path)
+        return callback, model.state_dict()
+
+    full, weights = fit()
+    assert sorted({h["epoch"] for h in full.history}) == [1, 2, 3]
+    resumed, resumed_weights = fit(tmp_path / "ckpt" / "epoch=0.ckpt")
+    assert resumed.history == full.history  # each search once, the same scores
+    assert resumed.paths == full.paths[4:]
+    assert all(torch.equal(resumed_weights[k], weights[k]) for k in weights)
+
+
+def test_a_cli_run_bounded_by_max_steps_alone_resumes(tmp_path, capsys):
+    # was: max_epochs -1 read as a bound every checkpoint reached: "Nothing left to train"
+    # (exit 0, the short run's outputs kept), or for a run that died, refused as one that
+    # died in its final search
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--trainer.max_epochs=-1",
+            "--oneshot.num_candidates=3", "--oneshot.search_every_n_epochs=1"]
+    assert main([*args, "--trainer.max_steps=6", f"--oneshot.run_dir={tmp_path / 'full'}"]) == 0
+    short = tmp_path / "short"
+    assert main([*args, "--trainer.max_steps=4", f"--oneshot.run_dir={short}"]) == 0
+    assert main([*args, "--trainer.max_steps=6", f"--oneshot.run_dir={short}",
+                 "--ckpt_path", "last"]) == 0
+    assert "Nothing left to train" not in capsys.readouterr().out
+    history = [json.loads((tmp_path / name / "history.json").read_text())
+               for name in ("full", "short")]
+    assert {row["epoch"] for row in history[1]} == {1, 2, 3}
+    assert history[1] == history[0]
+
+
 @pytest.mark.slow
 def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path, launcher):
     script = tmp_path / "oneshot_ddp_resume.py"

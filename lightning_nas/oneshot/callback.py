@@ -154,6 +154,11 @@ class OneShotNAS(pl.Callback):
         self.record_paths = record_paths
         self._device = torch.device("cpu")
         self._loaded_rng: dict[str, Any] | None = None  # the checkpoint's torch random state
+        # a resume that Lightning starts by running the checkpoint's epoch end again
+        # (training bounded by max_steps): that repeat is pending, and the random state the
+        # next epoch starts from (the checkpoint's)
+        self._repeated_end = False
+        self._epoch_rng: dict[str, Any] | None = None
         self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
 
     @property
@@ -207,7 +212,15 @@ class OneShotNAS(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Validation data the searches could not read, a choice module the forward never
         calls, or a ``num_classes`` that does not fit the data, is said now, not after
-        training."""
+        training.
+
+        A fit resumed from a checkpoint saved at an epoch's end whose training is bounded by
+        ``max_steps`` is restarted by Lightning at that epoch's end: it runs the epoch's end
+        hooks again and makes the next epoch's data iterator after them, its random state
+        moved on by the one it made first (was: that epoch's search ran twice, and the
+        epochs after it trained on another data order than the uninterrupted fit's)."""
+        self._repeated_end = bool(getattr(trainer.fit_loop, "restarted_on_epoch_end", False))
+        self._epoch_rng = self._loaded_rng if self._repeated_end else None
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
                        self.search_every_n_epochs)
         self._check_first_batch(trainer, pl_module)
@@ -217,7 +230,7 @@ class OneShotNAS(pl.Callback):
             with preserved_rng(pl_module.device):
                 if self._loaded_rng is not None:
                     set_rng_state(self._loaded_rng)
-                self.search(trainer, pl_module, trainer.current_epoch)
+                self.search(trainer, pl_module, trainer.current_epoch + self._repeated_end)
         self._loaded_rng = None
 
     def _check_first_batch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -255,7 +268,7 @@ class OneShotNAS(pl.Callback):
         ``max_epochs``) runs the search after the epoch it resumes from at its start: that
         epoch was due one, which the finished fit ran as its final search, after the
         checkpoint."""
-        n, epoch = self.search_every_n_epochs, trainer.current_epoch
+        n, epoch = self.search_every_n_epochs, trainer.current_epoch + self._repeated_end
         return bool(n and epoch and epoch % n == 0 and not _training_ends(trainer, epoch)
                     and all(row["epoch"] != epoch for row in self.history))
 
@@ -267,7 +280,15 @@ class OneShotNAS(pl.Callback):
         if self.record_paths:
             self.paths.append(arch)
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._epoch_rng is not None:  # after Lightning's repeat of the checkpoint's epoch
+            set_rng_state(self._epoch_rng)  # end: the state the next epoch started from
+            self._epoch_rng = None
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._repeated_end:  # the checkpoint's epoch end again: its search ran before the
+            self._repeated_end = False  # checkpoint, or as on_train_start's catch-up
+            return
         n = self.search_every_n_epochs
         epoch = trainer.current_epoch + 1
         if n and epoch % n == 0 and not _training_ends(trainer, epoch):
@@ -375,7 +396,8 @@ class OneShotNAS(pl.Callback):
         version, internal, gauss = self.rng.getstate()
         return {"history": self.history, "rng": [version, list(internal), gauss],
                 "best_arch": self.best_arch, "best_score": self.best_score,
-                "torch_rng": rng_state(self._device), "rates": self._rates}
+                "torch_rng": rng_state(self._device) if self._epoch_rng is None
+                else self._epoch_rng, "rates": self._rates}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))

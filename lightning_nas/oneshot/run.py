@@ -235,8 +235,11 @@ def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: An
     """A resume from a checkpoint of the run's last epoch trains nothing: the finished run's
     outputs as ``run_oneshot`` returns them (said, exit 0; was: an error that advised
     training again), or a ``ConfigError`` when they are incomplete (it died in its final
-    search or fine-tune); None for a checkpoint with epochs left."""
-    if not isinstance(max_epochs, int) or epochs is None or epochs < max_epochs:
+    search or fine-tune); None for a checkpoint with epochs left, or of a run whose epochs
+    are not bounded (``max_epochs`` -1 or null: ``max_steps`` or ``max_time`` ends it; was:
+    -1 read as a bound every checkpoint reached, so such a run was never resumed)."""
+    if not isinstance(max_epochs, int) or max_epochs < 0 or epochs is None \
+            or epochs < max_epochs:
         return None
     outputs = ("best_arch.yaml", "subnet.pt", "subnet_finetuned.pt", "finetune.json")
     left = [name for name in outputs[:2 + 2 * bool(finetune_epochs)]  # (was: best_arch.yaml

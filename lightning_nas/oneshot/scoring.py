@@ -194,10 +194,14 @@ def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
     trains nothing and Lightning skips ``on_train_end``, where ``who`` searches and exports,
     so it would end without a word and without an export."""
     if not ended:
-        raise ConfigError(f"this fit trained nothing (epoch {trainer.current_epoch} of "
-                          f"max_epochs={trainer.max_epochs}: resumed from a checkpoint of its "
-                          f"last epoch?), so {who}'s final search and export did not run; "
-                          f"resume from an earlier checkpoint, or raise max_epochs")
+        steps = 0 <= trainer.max_steps <= trainer.global_step  # (was: named max_epochs alone)
+        where, limit = (f"step {trainer.global_step} of max_steps={trainer.max_steps}",
+                        "max_steps") if steps else (
+            f"epoch {trainer.current_epoch} of max_epochs={trainer.max_epochs}", "max_epochs")
+        raise ConfigError(f"this fit trained nothing ({where}: resumed from a checkpoint of "
+                          f"its last {'step' if steps else 'epoch'}?), so {who}'s final search "
+                          f"and export did not run; resume from an earlier checkpoint, or "
+                          f"raise {limit}")
 
 
 def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
