@@ -323,13 +323,16 @@ if __name__ == "__main__":
 """
 
 
-def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path):
+@pytest.mark.parametrize("limits", [{"max_epochs": -1, "max_steps": 12},
+                                    {"max_epochs": 3, "max_steps": 100}])
+def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path, limits):
     """Lightning restarts a fit that has a max_steps (iteration-based training) from an
     epoch-end checkpoint at that epoch's end: it runs the epoch's end hooks again, and makes
     the next epoch's data iterator after a first one (was: the epoch's search ran again, two
     rows of each of its subnets in the history, and the epochs after it trained on another
     data order: other weights, other scores; with max_epochs -1 a CLI run was never resumed,
-    "nothing left to train")."""
+    "nothing left to train"; and it counted that epoch twice: with max_epochs too, the
+    resumed fit stopped one epoch early, its last search stored as of epoch 3)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from tests.test_oneshot import BatchNormSupernet, BlobImages
@@ -339,7 +342,7 @@ def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path):
         callback = OneShotNAS(num_candidates=3, search_every_n_epochs=1, num_classes=3,
                               calibration_batches=2, record_paths=True)
         model = BatchNormSupernet()
-        pl.Trainer(max_epochs=-1, max_steps=12, accelerator="cpu", devices=1, logger=False,
+        pl.Trainer(**limits, accelerator="cpu", devices=1, logger=False,
                    enable_progress_bar=False, enable_model_summary=False,
                    limit_train_batches=4, limit_val_batches=1, default_root_dir=tmp_path,
                    callbacks=[callback, ModelCheckpoint(
@@ -354,6 +357,31 @@ def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path):
     assert resumed.history == full.history  # each search once, the same scores
     assert resumed.paths == full.paths[4:]
     assert all(torch.equal(resumed_weights[k], weights[k]) for k in weights)
+
+
+def test_a_darts_fit_bounded_by_max_epochs_and_max_steps_resumes_as_the_uninterrupted(
+        tmp_path):
+    # was: Lightning counted the checkpoint's epoch twice when it restarted the fit (it has a
+    # max_steps) at that epoch's end, so the resumed fit stopped an epoch early: two
+    # epochs of logits' history, another architecture and score, without a word
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(ckpt_path: Path | None = None) -> DifferentiableNAS:
+        pl.seed_everything(0, verbose=False)
+        nas = DifferentiableNAS(TinySupernet(), num_classes=3, arch_lr=0.05)
+        pl.Trainer(max_epochs=3, max_steps=1000, accelerator="cpu", devices=1, logger=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   limit_train_batches=2, limit_val_batches=1, default_root_dir=tmp_path,
+                   callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{epoch}",
+                                              save_top_k=-1, save_on_train_epoch_end=True)]
+                   ).fit(nas, datamodule=BilevelData(BlobData()), ckpt_path=ckpt_path)
+        return nas
+
+    full = fit()
+    resumed = fit(tmp_path / "ckpt" / "epoch=0.ckpt")
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert resumed.history == full.history
+    assert (resumed.best_arch, resumed.best_score) == (full.best_arch, full.best_score)
 
 
 def test_a_cli_run_bounded_by_max_steps_alone_resumes(tmp_path, capsys):

@@ -49,7 +49,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
-from lightning_nas.oneshot.resume import built_rates, check_resumed_rates
+from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
@@ -154,9 +154,7 @@ class OneShotNAS(pl.Callback):
         self.record_paths = record_paths
         self._device = torch.device("cpu")
         self._loaded_rng: dict[str, Any] | None = None  # the checkpoint's torch random state
-        # a resume that Lightning starts by running the checkpoint's epoch end again
-        # (training bounded by max_steps): that repeat is pending, and the random state the
-        # next epoch starts from (the checkpoint's)
+        # Lightning's repeat of the checkpoint's epoch end pending; the next epoch's start state
         self._repeated_end = False
         self._epoch_rng: dict[str, Any] | None = None
         self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
@@ -214,11 +212,9 @@ class OneShotNAS(pl.Callback):
         calls, or a ``num_classes`` that does not fit the data, is said now, not after
         training.
 
-        A fit resumed from a checkpoint saved at an epoch's end whose training is bounded by
-        ``max_steps`` is restarted by Lightning at that epoch's end: it runs the epoch's end
-        hooks again and makes the next epoch's data iterator after them, its random state
-        moved on by the one it made first (was: that epoch's search ran twice, and the
-        epochs after it trained on another data order than the uninterrupted fit's)."""
+        Lightning restarts a fit with a ``max_steps`` from an epoch-end checkpoint at that
+        epoch's end, runs its end hooks again and draws the next data order after a first
+        (was: that epoch's search ran twice, the epochs after it on another data order)."""
         self._repeated_end = bool(getattr(trainer.fit_loop, "restarted_on_epoch_end", False))
         self._epoch_rng = self._loaded_rng if self._repeated_end else None
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
@@ -288,6 +284,7 @@ class OneShotNAS(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._repeated_end:  # the checkpoint's epoch end again: its search ran before the
             self._repeated_end = False  # checkpoint, or as on_train_start's catch-up
+            recount_repeated_epoch(trainer)  # (was: counted twice, one epoch fewer trained)
             return
         n = self.search_every_n_epochs
         epoch = trainer.current_epoch + 1
@@ -396,8 +393,7 @@ class OneShotNAS(pl.Callback):
         version, internal, gauss = self.rng.getstate()
         return {"history": self.history, "rng": [version, list(internal), gauss],
                 "best_arch": self.best_arch, "best_score": self.best_score,
-                "torch_rng": rng_state(self._device) if self._epoch_rng is None
-                else self._epoch_rng, "rates": self._rates}
+                "torch_rng": self._epoch_rng or rng_state(self._device), "rates": self._rates}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))

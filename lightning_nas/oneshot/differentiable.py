@@ -74,7 +74,12 @@ from lightning_nas.oneshot.checks import (
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, check_tau_schedule
+from lightning_nas.oneshot.resume import (
+    built_rates,
+    check_resumed_rates,
+    check_tau_schedule,
+    recount_repeated_epoch,
+)
 from lightning_nas.oneshot.scoring import (
     check_trained,
     metric_mode,
@@ -338,6 +343,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                                 gradient_clip_algorithm=hp.gradient_clip_algorithm.lower())
 
     def on_train_epoch_end(self) -> None:
+        recount_repeated_epoch(self.trainer)  # a resume bounded by max_steps: counted once
         self._record()
         for label, probs in self.probabilities().items():
             for value, p in zip(self.choices[label], probs, strict=True):

@@ -38,7 +38,8 @@ from lightning_nas.run_folder import user_path
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
-           "epochs_held", "held_text", "resolve_ckpt_path", "resume_hint"]
+           "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
+           "resume_hint"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -58,6 +59,26 @@ def epoch_end_checkpoint(run_dir: Path) -> ModelCheckpoint:
     # earlier run's); Lightning's save_last would write it as a second copy of each
     return ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                            enable_version_counter=False, save_on_train_epoch_end=True)
+
+
+def recount_repeated_epoch(trainer: Any) -> None:
+    """Take back the second count of an epoch Lightning (2.6) makes when it restarts a fit
+    with a ``max_steps`` (iteration-based training) from a checkpoint saved at an epoch's
+    end: it runs that epoch's end again and counts the epoch as processed twice, and the
+    processed epochs are what ``max_epochs`` stops at and what the samplers' ``set_epoch``
+    gets (was: such a fit bounded by ``max_epochs`` too stopped one epoch early, without a
+    word, its search stored as of the epochs it lacks, and a ``DistributedSampler`` shuffled
+    each later epoch as the next one). Called in ``on_train_epoch_end``, where a repeated
+    end has processed two epochs more than completed (any other end one); a Lightning that
+    counts it once is left as it is.
+
+    Args:
+        trainer: the fit's Trainer (its ``fit_loop.epoch_progress``).
+    """
+    progress = trainer.fit_loop.epoch_progress
+    if progress.current.processed - progress.current.completed == 2:
+        progress.current.processed -= 1
+        progress.total.processed -= 1
 
 
 def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | None:
