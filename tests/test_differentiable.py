@@ -911,6 +911,21 @@ def test_gradient_clipping_acts_on_the_unscaled_16_mixed_gradients(tmp_path, alg
         DifferentiableNAS(TinySupernet(), gradient_clip_algorithm="nrom")
 
 
+def test_an_lr_beside_the_modules_own_optimizer_is_refused_before_training(tmp_path):
+    # was: taken into the hyperparameters (logged as the lr) and ignored: the weights
+    # trained with the lr of the module's configure_optimizers
+    model = TinySupernet(lr=0.05)
+    before = [p.detach().clone() for p in model.parameters()]
+    nas = DifferentiableNAS(model, num_classes=3, lr=0.5)
+    with pytest.raises(ConfigError, match=re.escape(
+            "DifferentiableNAS(lr=0.5, weight_decay=0.0) sets the weight optimizer it builds, "
+            "but TinySupernet.configure_optimizers gives it (lr 0.05)")):
+        _trainer(tmp_path, max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    named = DifferentiableNAS(TinySupernet(), optimizer="sgd", lr=0.5)  # it builds that one
+    assert named.configure_optimizers()[0].param_groups[0]["lr"] == 0.5
+
+
 @pytest.mark.parametrize("bound", [-1.0, float("nan")])
 def test_a_negative_gradient_clip_val_is_refused_when_built(bound):
     # was: taken; torch clips by a negative bound by flipping the gradients' sign

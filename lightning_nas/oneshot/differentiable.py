@@ -144,7 +144,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             ``ConfigError``.
         optimizer: weight optimizer, a ``torch.optim`` name; None: the LightningModule's
             own, else Adam.
-        lr, weight_decay: of a named weight optimizer (above 0, at least 0).
+        lr, weight_decay: of a named weight optimizer, or the Adam of a network without
+            one (above 0, at least 0); other values than the defaults beside a
+            LightningModule's own optimizer are a ``ConfigError`` when the fit sets up.
         arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS
             (above 0, at least 0; a resume keeps these, and the weight optimizer's, settings).
         gradient_clip_val: clip the weights' gradients, in the optimizer step (after a
@@ -273,6 +275,12 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if weights is None:
             weights = optimizer_class(hp.optimizer or "adam")(
                 self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        elif (hp.lr, hp.weight_decay) != (1e-3, 0.0):  # (was: taken and ignored)
+            raise ConfigError(
+                f"DifferentiableNAS(lr={hp.lr!r}, weight_decay={hp.weight_decay!r}) sets the "
+                f"weight optimizer it builds, but {type(self.supernet).__name__}."
+                f"configure_optimizers gives it (lr {weights.param_groups[0]['lr']!r}); set "
+                f"them there, or pass optimizer= (e.g. 'adam') to build it with them")
         alphas = {id(p) for p in self.alphas.parameters()}
         if any(id(p) in alphas for group in weights.param_groups for p in group["params"]):
             raise ConfigError("the weight optimizer must not hold the architecture logits")
