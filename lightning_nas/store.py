@@ -277,6 +277,8 @@ def check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str = "
             check_same_search(store, run_dir, fixed, run_dir_key)
             if check is not None:
                 check(store)
+    if empty:  # a new search after all: the folder's checks of one (was: none)
+        check_search_folder(run_dir, run_dir_key, no_search=True)
 
 
 def open_run(run_dir: str | Path) -> RunStore:

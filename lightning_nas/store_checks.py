@@ -49,8 +49,10 @@ SEARCH_WRITES = ("trials", "logs", "best.yaml", "best.ckpt", "best_config.yaml")
 _SEARCH_VERSION = re.compile(r"(?:^|_)(?:trial_\d+(?:_resumed_\d+)?|summary)$")
 
 
-def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir") -> None:
-    """Raise ``ConfigError`` when ``run_dir``, which holds no ``search.db`` (a new search),
+def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir",
+                         store: str = "no search.db") -> None:
+    """Raise ``ConfigError`` when ``run_dir``, which holds no ``search.db`` (a new search;
+    ``store`` says so: or one that holds no search, an empty file),
     holds any of ``SEARCH_WRITES`` the search did not write (was: its ``trials/trial_0001/``
     was removed, its ``best.yaml`` replaced, without a word); an empty folder of them (a
     ``trials`` linked to another disk) and other files are let be. A ``logs/`` counts only
@@ -61,31 +63,36 @@ def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir") -> None:
     found = [f"{name}/" if (run_dir / name).is_dir() else name for name in SEARCH_WRITES
              if (_search_logs(run_dir / name) if name == "logs" else _holds(run_dir / name))]
     if found:
-        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds {', '.join(found)} but no "
-                          f"search.db: a new search would remove or replace them (it writes "
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds {', '.join(found)} but "
+                          f"{store}: a new search would remove or replace them (it writes "
                           f"{', '.join(SEARCH_WRITES)}); pick an empty or new `{run_dir_key}`, "
                           f"or remove them")
 
 
-def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir") -> bool:
+def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
+                        no_search: bool = False) -> bool:
     """Raise ``ConfigError`` when a search may not write into ``run_dir``: a file in its
     place (or above it), a one-shot run folder, a new search's folder holding what a search
     writes (``check_new_run_folder``). Nothing is written (``--print_config`` checks it too).
+    ``no_search``: its ``search.db`` holds no search (an empty file), so the search is a
+    new one (was: a 0-byte ``search.db`` let a new search replace the ``best.*`` and
+    ``trials/`` beside it).
 
     Returns:
-        Whether the search is new (no ``search.db`` there).
+        Whether the search is new (no ``search.db`` there, or ``no_search``).
     """
     blocked = file_in_place(run_dir)
     if blocked is not None:
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} cannot be a folder: {blocked} is a "
                           f"file; a search writes search.db, trials/ and best.* into a folder "
                           f"there (give another path)")
-    new = not (run_dir / "search.db").exists()
+    new = no_search or not (run_dir / "search.db").exists()
+    store = "a search.db that holds no search" if no_search else "no search.db"
     if new and (run_dir / "best_arch.yaml").is_file():
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
-                          f"(best_arch.yaml, no search.db); give a search another folder")
+                          f"(best_arch.yaml, {store}); give a search another folder")
     if new:  # a new search deletes nothing it did not write
-        check_new_run_folder(run_dir, run_dir_key)
+        check_new_run_folder(run_dir, run_dir_key, store)
     return new
 
 

@@ -359,6 +359,27 @@ def test_a_new_search_refuses_a_folder_holding_what_a_search_writes(tmp_path):
     open_search_store(run, fixed).close()  # and its resume
 
 
+def test_a_new_search_refuses_such_a_folder_also_beside_a_search_db_holding_no_search(
+        tmp_path):
+    # was: a 0-byte search.db (a copy cut short, a crash as it was made) read as a resume's
+    # store, so the new search replaced best.yaml, best.ckpt and trials/trial_0001/
+    run = tmp_path / "run"
+    (run / "trials" / "trial_0001").mkdir(parents=True)
+    (run / "trials" / "trial_0001" / "best.ckpt").write_text("weights")
+    (run / "best.yaml").write_text("trial: 1")
+    (run / "search.db").write_bytes(b"")
+    fixed = {"monitor": "val_acc", "mode": "max"}
+    with pytest.raises(ConfigError, match=r"`run_dir` .* holds trials/, best.yaml but a "
+                       r"search.db that holds no search: a new search would remove"):
+        open_search_store(run, fixed)
+    assert (run / "search.db").read_bytes() == b""  # nothing written
+    assert (run / "best.yaml").read_text() == "trial: 1"
+    shutil.rmtree(run / "trials")
+    (run / "best.yaml").unlink()
+    open_search_store(run, fixed).close()  # nothing beside it: a new search
+    open_search_store(run, fixed).close()  # and its resume
+
+
 @pytest.mark.slow
 def test_a_new_search_takes_a_logs_folder_unless_it_holds_a_searchs_logger_versions(
         tmp_path, tiny_space, tiny_trainer):
