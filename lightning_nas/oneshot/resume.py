@@ -70,7 +70,8 @@ def recount_repeated_epoch(trainer: Any) -> None:
     word, its search stored as of the epochs it lacks, and a ``DistributedSampler`` shuffled
     each later epoch as the next one). Called in ``on_train_epoch_end``, where a repeated
     end has processed two epochs more than completed (any other end one); a Lightning that
-    counts it once is left as it is.
+    counts it once is left as it is. Lightning-AI/pytorch-lightning#19617 (open) is this
+    restart; the counters are ``fit_loop``'s public progress, changed here alone.
 
     Args:
         trainer: the fit's Trainer (its ``fit_loop.epoch_progress``).
