@@ -250,6 +250,28 @@ def test_counts_the_trainer_takes_unchecked_are_checked():
     check_validation_runs({**steps, "max_steps": 50}, "val_acc")
 
 
+def test_a_negative_gradient_clip_val_is_refused_set_or_searched_before_any_file(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: taken (Lightning checks no sign), and torch clips by a negative bound by flipping
+    # the gradients' sign: every trial trained uphill without a word
+    for value in (-1, -0.5, float("nan")):
+        with pytest.raises(ConfigError, match=r"trainer.gradient_clip_val=(-1|-0.5|nan): must "
+                                              r"be a number >= 0 \(0 or null: no clipping\)"):
+            check_trainer_kwargs({"gradient_clip_val": value})
+    check_trainer_kwargs({"gradient_clip_val": 0})
+    check_trainer_kwargs({"gradient_clip_val": 0.5})
+    check_trainer_kwargs({"gradient_clip_val": None})
+    with pytest.raises(ConfigError, match="gradient_clip_val=-1: must be"):
+        Search(TinyNet, tiny_space, data=BlobData, run_dir=tmp_path / "set", budget=2,
+               trainer={**tiny_trainer, "gradient_clip_val": -1})
+    searched = {**tiny_space, "trainer.gradient_clip_val": {"choice": [-1.0, 1.0]}}
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'trainer.gradient_clip_val' may take -1.0: trainer.gradient_clip_val")):
+        Search(TinyNet, searched, data=BlobData, run_dir=tmp_path / "searched", budget=2,
+               trainer=tiny_trainer)
+    assert not list(tmp_path.iterdir())
+
+
 def test_validation_every_0_epochs_is_refused_set_or_searched_before_any_file(
         tmp_path, tiny_space, tiny_trainer):
     # was: accepted, then every trial died in Lightning with "ZeroDivisionError: integer

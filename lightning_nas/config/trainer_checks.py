@@ -87,6 +87,10 @@ def _check_counts(key: str, value: Any) -> None:
         raise ConfigError(f"trainer.check_val_every_n_epoch={value!r}: must be an integer >= 1 "
                           f"(validate every that many epochs), or null (validate by "
                           f"val_check_interval in training batches alone)")
+    if key == "gradient_clip_val" and number and not value >= 0:  # NaN too
+        raise ConfigError(f"trainer.gradient_clip_val={value!r}: must be a number >= 0 (0 or "
+                          f"null: no clipping); torch clips by a negative bound by flipping "
+                          f"the gradients' sign, so the weights would step uphill")
     if key == "max_epochs" and number and value < -1:
         raise ConfigError(f"trainer.max_epochs={value!r}: must be >= 0, or -1 (no limit)")
     if key == "val_check_interval" and number and (
