@@ -292,7 +292,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             written again when it is not the current best's (a resume stopped before its
             export), unless ``export --trial`` chose it.
         max_epochs: epochs of the fine-tune (default: the best trial's epochs), a positive
-            integer, or -1 (no limit) when ``trainer`` gives ``max_steps`` or ``max_time``;
+            integer, or -1 (no limit) when ``trainer`` gives ``max_steps`` or ``max_time``
+            that limits it (``max_steps: -1`` and ``max_time: None`` are none);
             the search's ``max_steps`` and ``max_time`` are dropped with it unless
             ``trainer`` gives them.
         trainer: Trainer settings that override the search's; required for those the
@@ -319,13 +320,19 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
-    limited = any(key in (trainer or {}) for key in ("max_steps", "max_time"))
+    given = trainer if isinstance(trainer, Mapping) else {}
+    # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
+    # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)
+    limits = {k: given[k] for k in ("max_steps", "max_time") if k in given}
+    unlimited = {k: v for k, v in limits.items() if v in (-1, None)}
+    limited = len(limits) > len(unlimited)
     if type(max_epochs) is int and max_epochs < 0 and not (max_epochs == -1 and limited):
         # was: -1 trained for ever (the search's step and time limits go with max_epochs);
         # 0 and non-integers: check_validation_runs and check_trainer_kwargs refuse them
+        none = "".join(f"; trainer {k}={v!r} is no limit" for k, v in unlimited.items())
         raise ConfigError(f"max_epochs must be a positive integer (the fine-tune's epochs), "
                           f"or -1 (no limit) beside trainer max_steps or max_time; got "
-                          f"{max_epochs!r}")
+                          f"{max_epochs!r}{none}")
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
                           f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")

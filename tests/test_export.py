@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from lightning_nas import Search, export_best, finetune, load_best
 from lightning_nas.config.yamlio import load_yaml
@@ -155,6 +155,32 @@ def test_a_finetune_of_no_epoch_limit_is_refused_before_any_folder(finished_run,
                                           rf"trainer max_steps or max_time; got {epochs!r}$"):
         finetune(finished_run, max_epochs=epochs)
     assert sorted(finished_run.iterdir()) == folders
+
+
+@pytest.mark.parametrize("limits", [{"max_steps": -1}, {"max_time": None},
+                                    {"max_steps": -1, "max_time": None}])
+def test_a_finetune_of_no_epoch_limit_beside_no_step_or_time_limit_is_refused(finished_run,
+                                                                              limits):
+    # was: any max_steps or max_time key passed for a limit, so max_epochs=-1 beside
+    # max_steps=-1 or max_time=None (Lightning's "no limit") trained for ever
+    folders = sorted(finished_run.iterdir())
+    said = "".join(f"; trainer {k}={v!r} is no limit" for k, v in limits.items())
+    with pytest.raises(ConfigError, match=r"^max_epochs must be a positive integer .*; got "
+                                          rf"-1{said}$"):
+        finetune(finished_run, max_epochs=-1,  # (the old code: stopped by the callback)
+                 trainer={**limits, "callbacks": [_StopAtEpoch(3)]})
+    assert sorted(finished_run.iterdir()) == folders
+
+
+class _StopAtEpoch(Callback):
+    """Fails a fit at the end of its epoch ``epoch`` (a test that would train for ever)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch >= self.epoch:
+            raise RuntimeError(f"still training at epoch {trainer.current_epoch}")
 
 
 def test_a_finetune_of_no_epoch_limit_ends_at_the_step_limit_given(finished_run):
