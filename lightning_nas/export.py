@@ -320,7 +320,13 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
                           f"), or None for the trial's own; got {threads!r}")
-    given = trainer if isinstance(trainer, Mapping) else {}
+    if trainer is not None and not isinstance(trainer, Mapping):  # was: a TypeError of dict()
+        raise ConfigError(f"trainer must map Trainer arguments to values (those over the "
+                          f"search's), or None; got {trainer!r}")
+    if not isinstance(from_checkpoint, bool):  # was: any truthy value, "no" too, loaded it
+        raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
+                          f"(fresh weights); got {from_checkpoint!r}")
+    given = trainer or {}
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
     # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)
     limits = {k: given[k] for k in ("max_steps", "max_time") if k in given}

@@ -172,6 +172,19 @@ def test_a_finetune_of_no_epoch_limit_beside_no_step_or_time_limit_is_refused(fi
     assert sorted(finished_run.iterdir()) == folders
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"trainer": [("max_epochs", 1)]}, r"^trainer must map Trainer arguments to values .*"
+                                       r"got \[\('max_epochs', 1\)\]$"),
+    ({"from_checkpoint": "no"}, r"^from_checkpoint must be True .* or False .*; got 'no'$")])
+def test_a_finetune_given_a_wrong_type_says_so_before_any_folder(finished_run, kwargs,
+                                                                message):
+    # was: a bare TypeError of dict() for the list; "no" was true, and loaded best.ckpt
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match=message):
+        finetune(finished_run, max_epochs=1, **kwargs)
+    assert sorted(finished_run.iterdir()) == folders
+
+
 class _StopAtEpoch(Callback):
     """Fails a fit at the end of its epoch ``epoch`` (a test that would train for ever)."""
 
