@@ -38,6 +38,7 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
+from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
@@ -93,7 +94,9 @@ def _seed(cfg: Mapping[str, Any]) -> int | None:
     config without ``seed_everything`` gets 0, like a search."""
     if cfg.get("seed_everything") is False:
         return None
-    return config_seed(cfg, None)
+    seed = config_seed(cfg, None)
+    check_seed(seed, "seed_everything")  # as a search's (was: Lightning's ValueError at the
+    return seed  # start of fit, "-3 is not in bounds", naming no key)
 
 
 def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,

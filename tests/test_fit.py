@@ -114,3 +114,16 @@ def test_undo_of_a_refused_fit_removes_its_own_folder_only(tmp_path):
     undo()
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "runs", str(Path("runs/digits")), str(Path("runs/digits/search.db"))]
+
+
+@pytest.mark.parametrize(("seed", "message"), [
+    (-3, "`seed_everything` must be an integer >= 0 or null, got -3"),
+    (2**32, "`seed_everything` must be below 2**32, got 4294967296")])
+def test_a_seed_out_of_range_is_named_before_any_folder(tmp_path, capsys, seed, message):
+    # was: Lightning's "ValueError: -3 is not in bounds, numpy accepts from 0 to 4294967295"
+    # at the start of fit, naming no key (a search names seed_everything)
+    config = _write(tmp_path / "c.yaml", {**BASE, "seed_everything": seed})
+    out = tmp_path / "out"
+    assert main(["fit", str(config), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"lightning-nas fit: error: {message}\n"
+    assert not out.exists()
