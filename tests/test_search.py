@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -872,6 +873,21 @@ def test_a_scheduler_judges_the_trainer_values_trials_run_with(tmp_path, tiny_tr
     result = _search(tmp_path, space, trainer, budget=2, scheduler="asha").run()
     assert {t.status for t in result.trials} <= {TrialStatus.COMPLETED, TrialStatus.PRUNED}
     assert len(result.trials) == 2
+
+
+def test_a_trial_without_an_end_is_warned_of_before_training(tmp_path, tiny_space, tiny_trainer):
+    # was: max_epochs -1 (Lightning's "no limit") and nothing else to end a fit: the first
+    # trial trained for ever without a word
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    endless = {**tiny_trainer, "max_epochs": -1}
+    with pytest.warns(UserWarning, match=r"trainer.max_epochs=-1 is Lightning's 'no limit'"):
+        _search(tmp_path / "a", tiny_space, endless, budget=1)
+    stopped = {**endless, "callbacks": [EarlyStopping("val_acc", mode="max", patience=0)]}
+    for trainer in ({**endless, "max_steps": 2}, stopped):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="trainer.max_epochs=-1")
+            _search(tmp_path / "b", tiny_space, trainer, budget=1)
 
 
 def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):

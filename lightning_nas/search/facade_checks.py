@@ -26,6 +26,7 @@ from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     module_callbacks,
     rule_for,
+    warn_endless,
 )
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule
@@ -104,6 +105,9 @@ def check_search(search: Search) -> None:
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
+    if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
+            searched):  # a trial that may never end (searched values: each trial's own)
+        warn_endless(search.trainer, module_callbacks(model))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
 
 __all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
+           "warn_endless",
            "split_callbacks"]
 
 
@@ -201,3 +203,29 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any],
         check_validates_each_epoch({key: value for key, value in trainer.items()
                                     if key not in searched}, stopping.scheduler)
     return rule
+
+
+def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None) -> bool:
+    """Warn (and return True) when ``trainer`` sets ``max_epochs: -1`` (Lightning's "no
+    limit") with no ``max_steps`` or ``max_time`` that limits a fit and no ``EarlyStopping``
+    among its callbacks or ``module_callbacks``: each trial would train until another
+    callback stops it, the first one for ever where none does (was: said nothing; a
+    callback of the user's own may stop a fit, so it is no error).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     warn_endless({"max_epochs": -1}), warn_endless({"max_epochs": -1, "max_steps": 9})
+        (True, False)
+    """
+    if trainer.get("max_epochs") != -1 or any(
+            trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
+        return False
+    if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks):
+        return False
+    warnings.warn("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
+                  "or EarlyStopping callback ends a trial: each trains until a callback of "
+                  "yours stops it, for ever where none does; give max_epochs a number or "
+                  "add one of them", UserWarning, stacklevel=2)
+    return True
