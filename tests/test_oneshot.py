@@ -1180,6 +1180,19 @@ def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, c
     assert check_oneshot_settings({"seed": 2**31 - 1})["seed"] == 2**31 - 1
 
 
+def test_a_seed_everything_out_of_range_is_refused_beside_a_oneshot_seed(
+        tmp_path, monkeypatch, capsys):
+    # was: with oneshot.seed set, seed_everything=-5 was silently ignored (the run trained
+    # and wrote its outputs); without it, it is refused
+    monkeypatch.chdir(ROOT)
+    for seed in (-5, 2**32):
+        assert main([*TINY_CLI, "--oneshot.seed=3", f"--seed_everything={seed}",
+                     f"--oneshot.run_dir={tmp_path / 'run'}"]) == 2, seed
+        assert (f"seed_everything must be an integer from 0 to 4294967295 (2**32 - 1), got "
+                f"{seed}: it seeds torch") in capsys.readouterr().err, seed
+        assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"num_candidates": 2.5}, "num_candidates must be an integer >= 1, got 2.5"),
     ({"num_candidates": "5"}, "num_candidates must be an integer >= 1, got '5'"),

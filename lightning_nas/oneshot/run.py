@@ -198,6 +198,10 @@ def check_oneshot(cfg: Mapping[str, Any]
     opts = check_oneshot_settings(opts)
     check_run_folder(user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
+    everything = cfg.get("seed_everything")
+    if opts["seed"] is not None and type(everything) is int:  # oneshot.seed wins, yet one
+        # out of Lightning's range is refused, as without it (was: -5 silently ignored)
+        check_seed(everything, "seed_everything", spos=False)
     if opts["seed"] is None and isinstance(cfg.get("seed_everything"), bool):  # true, false
         # ("no seed"): a drawn one; a DDP rank that rank 0's run launched takes rank 0's
         inherited = os.environ.get(_DRAWN_SEED)  # (was: each rank drew its own)
