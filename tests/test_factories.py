@@ -349,6 +349,25 @@ def test_a_search_with_fast_dev_run_is_refused_before_training(tmp_path, trainer
     check_search_trainer({"fast_dev_run": 0, "limit_train_batches": 2})
 
 
+@pytest.mark.parametrize("trainer", [
+    {"accelerator": "cpu", "strategy": "ddp", "devices": 2},
+    {"accelerator": "cpu", "strategy": "ddp_find_unused_parameters_true", "devices": 1},
+    {"accelerator": "cpu", "devices": 2, "strategy": {
+        "class_path": "lightning.pytorch.strategies.DDPStrategy"}}])
+def test_a_search_with_sync_batchnorm_under_ddp_on_cpu_is_refused_before_training(
+        tmp_path, trainer):
+    # was: every trial's DDP setup failed with torch's "SyncBatchNorm layers only work with
+    # GPU modules", after its processes started, until the search gave up
+    with pytest.raises(ConfigError, match=re.escape(
+            "trainer.sync_batchnorm=True needs CUDA devices: torch's SyncBatchNorm")):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+               trainer={"max_epochs": 1, "sync_batchnorm": True, **trainer}, budget=2,
+               run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    check_search_trainer({**trainer, "sync_batchnorm": False})
+    check_search_trainer({"accelerator": "cpu", "devices": 1, "sync_batchnorm": True})
+
+
 # ---------------------------------------------------------------- ModelFactory
 @pytest.mark.parametrize(("given", "group", "needle"), [
     ({"momentum": 0.9, "nesterov": True}, {"momentum": {"choice": [0.5, 0.8]}},

@@ -1193,6 +1193,20 @@ def test_a_seed_everything_out_of_range_is_refused_beside_a_oneshot_seed(
         assert not (tmp_path / "run").exists()
 
 
+def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_anything_is_written(
+        tmp_path, monkeypatch, capsys):
+    # was: the ranks started, then DDP's setup failed with torch's traceback, "ValueError:
+    # SyncBatchNorm layers only work with GPU modules", exit 1
+    monkeypatch.chdir(ROOT)
+    assert main([*TINY_CLI, "--trainer.accelerator=cpu", "--trainer.devices=2",
+                 "--trainer.strategy=ddp_find_unused_parameters_true",
+                 "--trainer.sync_batchnorm=true", f"--oneshot.run_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "trainer.sync_batchnorm=True needs CUDA devices" in err
+    assert "leave sync_batchnorm off on CPU" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"num_candidates": 2.5}, "num_candidates must be an integer >= 1, got 2.5"),
     ({"num_candidates": "5"}, "num_candidates must be an integer >= 1, got '5'"),

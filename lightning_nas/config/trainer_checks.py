@@ -4,7 +4,8 @@
 the Trainer's annotation (``trainer.max_epochs='abc'``); ``trains_nothing`` one under which
 a fit trains nothing (``limit_train_batches=0``, a ``max_time`` of zero); ``check_validation_runs``
 one under which no validation runs, so no monitor is ever logged; ``check_search_trainer``
-one a search's trials cannot run with (``fast_dev_run``).
+one a search's trials cannot run with (``fast_dev_run``); ``check_sync_batchnorm`` a
+``sync_batchnorm=True`` under DDP on CPU, which torch refuses when the strategy sets up.
 
 Example:
     >>> check_trainer_kwargs({"max_epochs": 2, "accelerator": "cpu"})
@@ -34,8 +35,8 @@ from lightning_nas.config.instantiate import (
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["TRAINING_NEEDS", "check_search_trainer", "check_trainer_kwargs",
-           "check_validation_runs", "trainer_hints", "trains_nothing"]
+__all__ = ["TRAINING_NEEDS", "check_search_trainer", "check_sync_batchnorm",
+           "check_trainer_kwargs", "check_validation_runs", "trainer_hints", "trains_nothing"]
 
 #: the Trainer settings under which a fit may train nothing, and what each needs to train
 TRAINING_NEEDS = {
@@ -143,6 +144,7 @@ def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.fast_dev_run=True runs 1 batch of ...
     """
+    check_sync_batchnorm(kwargs)  # (was: each DDP trial on CPU failed in torch's setup)
     value = kwargs.get("fast_dev_run")
     if value is None or value is False or value == 0:
         return
@@ -153,6 +155,76 @@ def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
                       f"and use up the budget; search trials need real epochs: for a quick "
                       f"search set limit_train_batches and limit_val_batches (and a small "
                       f"max_epochs), or try one model with lightning-nas fit")
+
+
+def check_sync_batchnorm(kwargs: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` for ``sync_batchnorm=True`` under DDP on CPU: torch's
+    ``SyncBatchNorm`` needs CUDA devices, and DDP refuses it on CPU when the strategy sets
+    up ("SyncBatchNorm layers only work with GPU modules"), so it is said before anything
+    is built or any process started. DDP: a DDP strategy (a registered name such as
+    ``ddp``, or a ``DDPStrategy`` node), or Lightning's auto strategy with several devices
+    or nodes; CPU: ``accelerator: cpu``, or an auto accelerator where CUDA is not available.
+
+    Example:
+        >>> check_sync_batchnorm({"sync_batchnorm": True, "accelerator": "gpu"})
+        >>> check_sync_batchnorm({"sync_batchnorm": True, "accelerator": "cpu",
+        ...                       "strategy": "ddp", "devices": 2})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.sync_batchnorm=True needs CUDA devices: ...
+    """
+    if kwargs.get("sync_batchnorm") is not True:
+        return
+    accelerator = kwargs.get("accelerator", "auto")
+    if not isinstance(accelerator, str) or accelerator.lower() not in ("cpu", "auto"):
+        return
+    if accelerator.lower() == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return
+    strategy = kwargs.get("strategy", "auto")
+    if not (_is_ddp(strategy) or (strategy in (None, "auto") and _several_cpu_ranks(kwargs))):
+        return
+    raise ConfigError(f"trainer.sync_batchnorm=True needs CUDA devices: torch's SyncBatchNorm "
+                      f"does not run on CPU, and DDP (trainer.strategy={strategy!r}, "
+                      f"accelerator={accelerator!r}) refuses it when it sets up; leave "
+                      f"sync_batchnorm off on CPU (each rank normalises its own batch), or "
+                      f"train on GPUs (trainer.accelerator=gpu)")
+
+
+def _several_cpu_ranks(kwargs: Mapping[str, Any]) -> bool:
+    """Whether Trainer settings on CPU start more than one process (Lightning's auto
+    strategy is then DDP): several nodes, or several devices (a count, a list, ``"0,1"``;
+    ``auto`` on CPU is one)."""
+    nodes, devices = kwargs.get("num_nodes", 1), kwargs.get("devices", "auto")
+    if _is_int(nodes) and nodes > 1:
+        return True
+    if isinstance(devices, (list, tuple)):
+        return len(devices) > 1
+    if isinstance(devices, str):
+        text = devices.strip()
+        if "," in text:
+            return len([part for part in text.split(",") if part.strip()]) > 1
+        return text.isdigit() and int(text) > 1
+    return _is_int(devices) and devices > 1
+
+
+def _is_ddp(strategy: Any) -> bool:
+    """Whether ``strategy`` is a registered name of Lightning's (``ddp``, ``ddp_spawn``) or
+    a node of a ``DDPStrategy`` (or a subclass)."""
+    from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+
+    if isinstance(strategy, str) and strategy.lower() in StrategyRegistry:
+        target = StrategyRegistry[strategy.lower()]["strategy"]
+    elif is_node(strategy):
+        try:
+            target = import_object(target_path(strategy))
+        except ConfigError:  # the Trainer's check names a bad class path
+            return False
+    else:
+        return False
+    return isinstance(target, type) and issubclass(target, DDPStrategy)
 
 
 def trains_nothing(kwargs: Mapping[str, Any]) -> str | None:

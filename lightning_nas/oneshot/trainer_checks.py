@@ -2,9 +2,10 @@
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
 ``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch, step, batch or
-time), and ``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
-constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
-starts, said as they are. ``lightning_nas.oneshot.run`` re-exports the checks.
+time, ``sync_batchnorm`` under DDP on CPU), and ``check_oneshot_builds`` (the Trainer
+built once, as a run builds it: a value its constructor refuses); ``fit_or_refuse``: what
+Lightning's own checks refuse when its fit starts, said as they are.
+``lightning_nas.oneshot.run`` re-exports the checks.
 
 Example:
     >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
@@ -19,7 +20,11 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
-from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
+from lightning_nas.config.trainer_checks import (
+    TRAINING_NEEDS,
+    check_sync_batchnorm,
+    trains_nothing,
+)
 from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, check_clip_val
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
@@ -111,6 +116,7 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
         raise ConfigError(f"trainer.{key}={trainer[key]!r} trains nothing: a one-shot search "
                           f"trains its supernet and searches it at the end of training, so "
                           f"it needs trainer.{key} {TRAINING_NEEDS[key]}")
+    check_sync_batchnorm(trainer)  # (was: torch's traceback when DDP set up on CPU)
     check_clip_val(trainer.get("gradient_clip_val"), "trainer.gradient_clip_val")
     clip = trainer.get("gradient_clip_algorithm")
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
