@@ -337,6 +337,17 @@ def test_search_seed_wins_over_seed_everything(tmp_path):
     assert search_from_config(cfg).settings.goal.seed == 0
 
 
+def test_a_seed_everything_out_of_range_is_refused_beside_a_search_seed(tmp_path):
+    # was: search.seed wins, and seed_everything -5 was ignored without a word (refused
+    # where it is the seed)
+    for value in (-5, 2**32):
+        cfg = _config(tmp_path / "run")
+        cfg["search"]["seed"], cfg["seed_everything"] = 3, value
+        with pytest.raises(ConfigError, match="seed_everything"):
+            search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("block, goal", [
     ({}, ("val_acc", "max", None)),
     ({"monitor": "val_loss"}, ("val_loss", "min", None)),  # was: max, the highest loss won

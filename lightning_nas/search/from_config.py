@@ -57,6 +57,9 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
         settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
         if everything:
             check_seed(settings["seed"], "seed_everything")
+        elif type(cfg.get("seed_everything")) is int:  # search.seed wins, yet one out of
+            check_seed(cfg["seed_everything"], "seed_everything")  # range is refused, as
+            # without it (was: -5 silently ignored)
     settings["constraints"] = _constraints(settings["constraints"])
     # only what the block gives (and the seed): a default `monitor: val_acc, mode: max`
     # passed as given would keep `monitor: val_loss` at max, and refuse `objectives`
