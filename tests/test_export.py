@@ -145,6 +145,19 @@ def test_a_finetune_validating_every_0_epochs_is_one_line_before_any_folder(
     assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
 
 
+def test_a_finetune_with_sync_batchnorm_under_ddp_on_cpu_is_refused_before_any_folder(
+        finished_run, capsys):
+    # was: torch's "SyncBatchNorm layers only work with GPU modules" in DDP's setup
+    from lightning_nas.cli import main
+
+    folders = sorted(finished_run.iterdir())
+    assert main(["finetune", str(finished_run), "--trainer.strategy=ddp", "--trainer.devices=2",
+                 "--trainer.accelerator=cpu", "--trainer.sync_batchnorm=true"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lightning-nas finetune: error: ") and "sync_batchnorm" in err
+    assert sorted(finished_run.iterdir()) == folders
+
+
 @pytest.mark.parametrize("epochs", [-1, -2])
 def test_a_finetune_of_no_epoch_limit_is_refused_before_any_folder(finished_run, epochs):
     # was: max_epochs=-1 dropped the search's max_steps and max_time with the epochs, so the

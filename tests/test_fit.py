@@ -116,6 +116,19 @@ def test_undo_of_a_refused_fit_removes_its_own_folder_only(tmp_path):
         "runs", str(Path("runs/digits")), str(Path("runs/digits/search.db"))]
 
 
+def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_any_folder(tmp_path, capsys):
+    # was: the ranks started, then torch's "SyncBatchNorm layers only work with GPU
+    # modules" traceback in DDP's setup
+    trainer = {**BASE.get("trainer", {}), "accelerator": "cpu", "strategy": "ddp",
+               "devices": 2, "sync_batchnorm": True}
+    config = _write(tmp_path / "c.yaml", {**BASE, "trainer": trainer})
+    out = tmp_path / "out"
+    assert main(["fit", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lightning-nas fit: error: ") and "sync_batchnorm" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(("seed", "message"), [
     (-3, "`seed_everything` must be an integer >= 0 or null, got -3"),
     (2**32, "`seed_everything` must be below 2**32, got 4294967296")])
