@@ -178,6 +178,21 @@ def test_scheduler_settings_left_out_resume_a_store_that_kept_their_defaults(
     assert len(_objective_search(tmp_path / "none", budget=4).run().trials) == 4
 
 
+def test_a_schedulers_max_epochs_left_out_resumes_with_the_trainers_same_epochs(
+        tmp_path, tiny_space, tiny_trainer):
+    # search.max_epochs left out is trainer.max_epochs (2), the epochs a trial trains:
+    # given as 2 on a resume it is no change (was: "search.max_epochs: None, now 2"); 3 is
+    def search(**kw):
+        return Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer,
+                      run_dir=tmp_path, verbose=False, scheduler="asha", **kw)
+
+    search(budget=1).run()
+    assert _meta(tmp_path)["settings"]["max_epochs"] is None
+    assert len(search(budget=2, max_epochs=tiny_trainer["max_epochs"]).run().trials) == 2
+    with pytest.raises(ConfigError, match=r"search\.max_epochs: 2, now 3"):
+        search(budget=3, max_epochs=3).run()
+
+
 def test_a_resume_with_a_constraint_object_of_other_arguments_is_refused(tmp_path):
     # was: stored as '<tests.test_resume.Cap object>' (its address left out): Cap(10)
     # resumed a Cap(40) search, trials of both in one leaderboard

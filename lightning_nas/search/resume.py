@@ -165,7 +165,9 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     "trainer_classes": ``object_classes`` of the Trainer arguments, "config": the config or
     None}`` (a Hydra sweep's:
     ``{"settings", "job": its config}``); a part the store lacks (a run of an older
-    version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``.
+    version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``. A scheduler's
+    ``max_epochs`` left out on one side is the ``trainer``'s there (the epochs a trial
+    trains).
     """
     current = _json(current)
     out: list[str] = []
@@ -178,6 +180,12 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
                 del was[key], now[key]  # not use is not compared (an older run ignored it)
             elif key in was:
                 was[key], now[key] = (default if v is None else v for v in (was[key], now[key]))
+        if "max_epochs" in {*was} & {*uses} and (was["max_epochs"] is None) != (
+                now["max_epochs"] is None):
+            # left out on one side: the trials train the Trainer's (was: refused as a change)
+            was["max_epochs"], now["max_epochs"] = (
+                (part.get("trainer") or {}).get("max_epochs") if v is None else v
+                for v, part in ((was["max_epochs"], stored), (now["max_epochs"], current)))
         if "scheduler" in was and str(now["scheduler"]).startswith(f"{was['scheduler']}("):
             now["scheduler"] = was["scheduler"]  # an older store kept a rule's class alone
         if isinstance(was.get("constraints"), list) and isinstance(now["constraints"], list):
