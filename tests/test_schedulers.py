@@ -291,7 +291,8 @@ def test_a_rule_refuses_settings_that_are_no_whole_numbers():
 
 
 def test_make_rule_errors():
-    with pytest.raises(ConfigError, match="unknown scheduler 'sha'; valid: none, asha"):
+    with pytest.raises(ConfigError, match="unknown scheduler 'sha'; did you mean 'asha'\\? "
+                                          "valid schedulers: none, asha"):
         make_rule("sha")
     with pytest.raises(ConfigError, match="needs max_epochs"):
         make_rule("asha", max_epochs=None)
@@ -332,6 +333,21 @@ def test_every_scheduler_setting_the_scheduler_does_not_use_is_named_at_once(tmp
                                           r"build it with min_epochs=2 \(it has no eta\), and "
                                           r"leave `min_epochs` and `eta` out"):
         SearchSettings.from_options(scheduler=MedianRule(), min_epochs=2, eta=3)
+
+
+def test_a_scheduler_name_in_another_case_is_read_as_its_name(tmp_path):
+    # was: "unknown scheduler 'ASHA'; valid keys: none, asha, ..." (values called keys, and
+    # no suggestion); a name in any case is read as optimizer names are, and stored so
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, scheduler="ASHA",
+                    budget=1, trainer={"max_epochs": 2}, run_dir=tmp_path / "run",
+                    verbose=False).run()
+    assert len(result.trials) == 1
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.get_meta("settings")["scheduler"] == "asha"
+    with pytest.raises(ConfigError, match="unknown scheduler 'Hyperbnd'; did you mean "
+                                          "'hyperband'\\? valid schedulers: none, asha"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, scheduler="Hyperbnd",
+               trainer={"max_epochs": 2}, run_dir=tmp_path / "other").run()
 
 
 def test_a_rule_object_whose_mode_is_not_the_searchs_is_refused_before_training(tmp_path):

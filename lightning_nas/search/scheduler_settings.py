@@ -3,9 +3,9 @@
 ``make_rule`` turns ``search.scheduler`` (a name of ``SCHEDULERS``, or a rule object of
 ``lightning_nas.search.schedulers``) with ``min_epochs``, ``max_epochs`` and ``eta`` into
 the search's rule (a copy of a rule object), refusing one that would first decide at the
-last epoch; ``rule_settings`` / ``check_rule_settings`` say which of those settings a
-scheduler uses and refuse the others; ``scheduler_epochs`` reads a stored run's complete
-trial epochs.
+last epoch; ``scheduler_name`` reads a name in any case; ``rule_settings`` /
+``check_rule_settings`` say which of those settings a scheduler uses and refuse the others;
+``scheduler_epochs`` reads a stored run's complete trial epochs.
 
 Example:
     >>> make_rule("asha", max_epochs=9).rungs
@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
 
 __all__ = [
@@ -27,11 +27,29 @@ __all__ = [
     "make_rule",
     "rule_settings",
     "scheduler_epochs",
+    "scheduler_name",
 ]
 
 SCHEDULERS = ("none", "asha", "hyperband", "median")
 #: ``search.min_epochs`` and ``search.eta`` when left out (None)
 RULE_DEFAULTS = {"min_epochs": 1, "eta": 3}
+
+
+def scheduler_name(name: str) -> str:
+    """``name`` as the ``SCHEDULERS`` value it names, in any case (as optimizer names are
+    read).
+
+    Raises:
+        ConfigError: for a name of none of them, with the closest one and the valid ones.
+
+    Example:
+        >>> scheduler_name("ASHA")
+        'asha'
+    """
+    if name.lower() in SCHEDULERS:
+        return name.lower()
+    raise ConfigError(f"unknown scheduler {name!r}; {did_you_mean(name.lower(), SCHEDULERS)}"
+                      f"valid schedulers: {', '.join(SCHEDULERS)}")
 
 
 def scheduler_epochs(settings: Mapping[str, object]) -> object:
@@ -141,8 +159,7 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
     if scheduler is None or isinstance(scheduler, Rule):  # a copy: the values of this search
         # alone (was: one object given to two searches judged the second by the first's)
         return _decides_before_the_end(copy.deepcopy(scheduler), max_epochs, "a rule object")
-    if scheduler not in SCHEDULERS:
-        raise ConfigError(f"unknown scheduler {scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+    scheduler = scheduler_name(scheduler)
     if scheduler == "none":
         return None
     if scheduler == "median":

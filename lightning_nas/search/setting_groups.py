@@ -33,7 +33,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, unknown
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
-from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings
+from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings, scheduler_name
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
@@ -225,8 +225,8 @@ class EarlyStopping:
         plain_numbers(self)
         if self.scheduler is None:  # YAML's null
             object.__setattr__(self, "scheduler", "none")
-        if isinstance(self.scheduler, str) and self.scheduler not in SCHEDULERS:
-            raise unknown("scheduler", self.scheduler, SCHEDULERS)
+        if isinstance(self.scheduler, str):  # in any case (was: 'ASHA' refused)
+            object.__setattr__(self, "scheduler", scheduler_name(self.scheduler))
         if not isinstance(self.scheduler, (str, Rule)):
             raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
                               f"{self.scheduler!r}")
