@@ -733,6 +733,22 @@ def test_a_constraint_that_is_no_callable_is_named_before_any_job(tmp_path):
     assert not ran and not (tmp_path / "run").exists()
 
 
+def test_one_constraint_alone_not_in_a_list_is_read_as_lightning_nas_search_reads_it(
+        tmp_path):
+    # was: Hydra's "AnyNode is not a ListConfig, list or tuple" composing the config, where
+    # lightning-nas search reads one import path (or node) alone as a list of it
+    for folder, alone in (("path", f"{__name__}.multiple_of_four"),
+                          ("node", {"_target_": f"{__name__}.AtMost", "limit": 2})):
+        trials = _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {
+            "budget": 2, "params": {"x": "range(0, 12)"}, "constraints": alone})
+        done = {t.arch["x"] for t in trials if t.status is TrialStatus.COMPLETED}
+        assert len(done) == 2 and done <= ({0, 4, 8} if folder == "path" else {0, 1, 2})
+    with pytest.raises(ConfigError, match=r"^hydra.sweeper.constraints must be a list of "
+                                          r"import paths or _target_ nodes .*, got 3"):
+        _sweep(tmp_path / "number", lambda cfg: 1.0,
+               {"budget": 1, "params": {"x": "range(0, 9)"}, "constraints": 3})
+
+
 def below(arch: dict[str, Any], limit: int) -> bool:
     """A constraint with an argument bound by a ``_partial_`` node."""
     return arch["x"] < limit

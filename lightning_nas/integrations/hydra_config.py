@@ -101,7 +101,8 @@ class LightningNASSweeperConf:
         time_limit: seconds after which no new batch starts.
         constraints: callables ``arch -> bool`` (import paths, or ``_target_`` nodes: a
             function's alone is the function, a class's builds the object), checked
-            before a job is launched; a rejected candidate is never run.
+            before a job is launched; a rejected candidate is never run. One alone (not
+            in a list) is read as a list of it.
         verbose: one line per job and a summary.
         warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
             completed results feed the optimizer first; never counted in ``budget``.
@@ -132,7 +133,10 @@ class LightningNASSweeperConf:
     run_dir: str | None = None
     max_failures: int = 5
     time_limit: float | None = None
-    constraints: list[Any] = field(default_factory=list)
+    # Any, None when left out: one import path or node alone is one constraint, as
+    # `lightning-nas search` reads it (was: list[Any], and Hydra's "AnyNode is not a
+    # ListConfig" composing a path alone; a default [] would not merge with a node alone)
+    constraints: Any = None
     verbose: bool = True
     warm_start: list[str] = field(default_factory=list)
     retrain_top_k: int = 0

@@ -85,7 +85,7 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             **goal, seed=s["seed"], max_failures=s["max_failures"],
             num_workers=s["num_workers"],
             constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
-                         for i, c in enumerate(s["constraints"] or [])],
+                         for i, c in enumerate(_constraint_list(s["constraints"]))],
             warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
             warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
             run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
@@ -161,6 +161,23 @@ def _check_monitor(monitor: str | None, objectives: Mapping[str, str]) -> None:
                           f"({first}), which is the one ranked and stored as the score; set "
                           f"hydra.sweeper.monitor=null (or leave it out: the first objective "
                           f"is the monitor), or list the objectives with {monitor} first")
+
+
+def _constraint_list(given: Any) -> list[Any]:
+    """``hydra.sweeper.constraints`` as a list: one import path or node alone is a list of it
+    (as ``lightning-nas search`` reads ``search.constraints``), None an empty one.
+
+    Raises:
+        ConfigError: for anything else, naming ``hydra.sweeper.constraints``.
+    """
+    if given is None:
+        return []
+    if isinstance(given, (str, Mapping)):
+        return [given]
+    if not isinstance(given, (list, tuple)):
+        raise ConfigError(f"hydra.sweeper.constraints must be a list of import paths or "
+                          f"_target_ nodes of callables arch -> bool, got {given!r}")
+    return list(given)
 
 
 def _constraint(spec: Any, path: str) -> Callable[[dict[str, Any]], Any]:
