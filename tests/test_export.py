@@ -929,8 +929,19 @@ def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finishe
     with RunStore(finished_run / "search.db") as store:
         other = next(t.trial_id for t in store.trials(TrialStatus.COMPLETED)
                      if t.trial_id != trial)
+    # was: `export --trial N` of another trial removed that best.ckpt, the only copy of the
+    # winner's weights, and a later plain export could not bring them back: refused
+    with pytest.raises(ConfigError, match=rf"holds the weights of trial {trial}, the run's "
+                                          rf"best, and is their only copy .* an export of "
+                                          rf"trial {other} would remove it; move it out"):
+        export_best(finished_run, trial_id=other)
+    assert (finished_run / "best.ckpt").read_bytes() == weights
+    assert load_best(finished_run)["trial"] == trial
+    assert list(finished_run.glob("*.tmp")) == []
+    kept = finished_run.parent / "winner.ckpt"
+    (finished_run / "best.ckpt").rename(kept)  # moved away as the error says: exported
     assert export_best(finished_run, trial_id=other)["checkpoint"] is None
-    assert not (finished_run / "best.ckpt").exists()  # another trial's: not left under it
+    assert not (finished_run / "best.ckpt").exists() and kept.read_bytes() == weights
 
 
 def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
