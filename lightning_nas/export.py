@@ -387,6 +387,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                           f"objective=...)), not a model: it has no model to build and no "
                           f"checkpoint to fine-tune; build your model of its best "
                           f"architecture (best.yaml's arch) and train it")
+    if current is None:  # was: export's "has no completed trial to export"
+        raise SearchError(f"{run_dir} has no completed trial to fine-tune; `lightning-nas "
+                          f"show {shlex.quote(str(run_dir))}` lists its trials")
     best = load_best(run_dir) if (run_dir / "best.yaml").exists() else None
     if best is None or not best.get("chosen") and best["trial"] != current:
         best = export_best(run_dir)  # none yet, or a stale one (a resume stopped early)

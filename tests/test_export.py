@@ -23,6 +23,7 @@ from tests.helpers import (
     AccAfterWarmup,
     AccFromEpoch2,
     BlobData,
+    CrashAt,
     SigintAtFirstBatch,
     TinyNet,
     lightning_cli_fit,
@@ -942,6 +943,19 @@ def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finishe
     (finished_run / "best.ckpt").rename(kept)  # moved away as the error says: exported
     assert export_best(finished_run, trial_id=other)["checkpoint"] is None
     assert not (finished_run / "best.ckpt").exists() and kept.read_bytes() == weights
+
+
+def test_a_finetune_of_a_run_with_no_completed_trial_says_fine_tune(tmp_path, tiny_space,
+                                                                    tiny_trainer):
+    # was: "has no completed trial to export", the wording of export
+    run = tmp_path / "run"
+    with pytest.raises(SearchError):  # its one trial failed
+        Search(TinyNet, tiny_space, data=BlobData, budget=1, max_failures=0, run_dir=run,
+               trainer={**tiny_trainer, "callbacks": [CrashAt(0)]}, verbose=False).run()
+    with pytest.raises(SearchError, match=rf"^{run} has no completed trial to fine-tune; "
+                                          rf"`lightning-nas show {run}` lists its trials$"):
+        finetune(run, max_epochs=1)
+    assert not (run / "finetune").exists() and not (run / "best.yaml").exists()
 
 
 def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
