@@ -958,6 +958,25 @@ def test_a_finetune_of_a_run_with_no_completed_trial_says_fine_tune(tmp_path, ti
     assert not (run / "finetune").exists() and not (run / "best.yaml").exists()
 
 
+def test_an_export_of_another_trial_never_replaces_the_only_copy_of_the_winners_weights(
+        finished_run):
+    # was: with the winner's trial folder gone, `export --trial N` of a trial that kept its
+    # checkpoint replaced best.ckpt, and no export brought the winner's weights back
+    import shutil
+
+    with RunStore(finished_run / "search.db") as store:
+        winner = store.best("max")
+        other = next(t for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != winner.trial_id and t.checkpoint)
+    weights = (finished_run / "best.ckpt").read_bytes()
+    shutil.rmtree(Path(winner.checkpoint).parent)
+    with pytest.raises(ConfigError, match=rf"an export of trial {other.trial_id} would "
+                                          rf"replace it; move it out of the run folder"):
+        export_best(finished_run, trial_id=other.trial_id)
+    assert (finished_run / "best.ckpt").read_bytes() == weights
+    assert export_best(finished_run)["checkpoint"] == "best.ckpt"  # the winner's, still
+
+
 def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_path):
     # was: "has no trial 99; trials: 1 to 11" and "trial 2 is REJECTED; only COMPLETED
     # trials can be exported", neither naming a trial that can be exported
