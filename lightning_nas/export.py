@@ -32,6 +32,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
     discard_staged,
     held_for_export,
+    keep_winners_weights,
     kept_checkpoint,
     move_in,
     staged,
@@ -119,7 +120,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
-            _keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
+            keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))
         # each file staged beside its place (a name of this export's own), then moved in
         # with best.yaml last: a best.yaml on disk always describes the best.ckpt beside it
@@ -148,29 +149,6 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             raise
         move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
         return out
-
-
-def _keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,
-                          replace: bool) -> None:
-    """Refuse an export of trial ``trial_id`` that would remove (or ``replace``) the
-    ``best.ckpt`` that is the only copy of the run's best trial's weights (its own
-    checkpoint gone: ``trials/`` removed); was: removed, and no export brought them back.
-
-    Raises:
-        ConfigError: naming the file to move away first.
-    """
-    if winner.checkpoint and Path(winner.checkpoint).exists():
-        return  # a copy: an export of the winner copies it again
-    if not kept_checkpoint(run_dir, winner.trial_id, winner.arch, winner.score):
-        return
-    ckpt = run_dir / "best.ckpt"
-    aside = run_dir.parent / f"{run_dir.name}_trial_{winner.trial_id}_best.ckpt"
-    raise ConfigError(f"{ckpt} holds the weights of trial {winner.trial_id}, the run's best, "
-                      f"and is their only copy (the trial's own checkpoint is gone): an "
-                      f"export of trial {trial_id} would {'replace' if replace else 'remove'}"
-                      f" it; move it out of the run folder first to keep them (mv "
-                      f"{shlex.quote(str(ckpt))} {shlex.quote(str(aside))}), then export "
-                      f"trial {trial_id} again")
 
 
 def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:

@@ -3,7 +3,8 @@
 beside its place first under a name of its writer's own (``staged``), then moved in with
 ``best.yaml`` last (``move_in``), so that a ``best.yaml`` on disk always describes the
 ``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
-checkpoint is gone (``kept_checkpoint``).
+checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
+of the best trial's weights (``keep_winners_weights``).
 
 Example:
     >>> import tempfile
@@ -16,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import threading
 from collections.abc import Iterator, Mapping
@@ -25,12 +27,13 @@ from typing import Any
 
 import yaml
 
-from lightning_nas.errors import StoreError
+from lightning_nas.errors import ConfigError, StoreError
+from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["EXPORT_FILES", "discard_staged", "held_for_export", "kept_checkpoint", "move_in",
-           "staged", "staging_path"]
+__all__ = ["EXPORT_FILES", "discard_staged", "held_for_export", "keep_winners_weights",
+           "kept_checkpoint", "move_in", "staged", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -129,6 +132,29 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
     return (isinstance(earlier, dict) and earlier.get("checkpoint") == "best.ckpt"
             and earlier.get("trial") == trial_id and earlier.get("arch") == dict(arch)
             and earlier.get("score") == score)
+
+
+def keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,
+                         replace: bool) -> None:
+    """Refuse an export of trial ``trial_id`` that would remove (or ``replace``) the
+    ``best.ckpt`` that is the only copy of the run's best trial's weights (its own
+    checkpoint gone: ``trials/`` removed); was: removed, and no export brought them back.
+
+    Raises:
+        ConfigError: naming the file to move away first.
+    """
+    if winner.checkpoint and Path(winner.checkpoint).exists():
+        return  # a copy: an export of the winner copies it again
+    if not kept_checkpoint(run_dir, winner.trial_id, winner.arch, winner.score):
+        return
+    ckpt = run_dir / "best.ckpt"
+    aside = run_dir.parent / f"{run_dir.name}_trial_{winner.trial_id}_best.ckpt"
+    raise ConfigError(f"{ckpt} holds the weights of trial {winner.trial_id}, the run's best, "
+                      f"and is their only copy (the trial's own checkpoint is gone): an "
+                      f"export of trial {trial_id} would {'replace' if replace else 'remove'}"
+                      f" it; move it out of the run folder first to keep them (mv "
+                      f"{shlex.quote(str(ckpt))} {shlex.quote(str(aside))}), then export "
+                      f"trial {trial_id} again")
 
 
 def move_in(run_dir: Path, files: list[tuple[Path, Path]], keep_checkpoint: bool) -> None:
