@@ -150,6 +150,21 @@ def test_from_yaml_reads_a_file(tmp_path, space):
     assert SearchSpace.from_yaml(str(path)) == space
 
 
+def test_from_yaml_names_the_file_or_folder(tmp_path, monkeypatch):
+    """A file holding no mapping is named; a folder is said to be one (was: "got [1, 2]"
+    without the file, and "got 'sub'", the folder's name read as YAML text)."""
+    path = tmp_path / "list.yaml"
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(SpaceError, match=rf"search space file {re.escape(str(path))} must "
+                                         r"hold a non-empty mapping .* got \[1, 2\]"):
+        SearchSpace.from_yaml(path)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for source in ("sub", tmp_path / "sub"):
+        with pytest.raises(SpaceError, match=r"sub is a folder; name the YAML file"):
+            SearchSpace.from_yaml(source)
+
+
 def test_yaml_1_1_exponent_is_a_float():
     lr = SearchSpace.from_yaml("lr: {float: [1e-4, 1e-1], log: true}").params["lr"]
     assert lr.low == 1e-4 and isinstance(lr.low, float)

@@ -113,9 +113,16 @@ class SearchSpace:
             >>> SearchSpace.from_yaml("k: {choice: [3, 5, 7]}").size()
             3
         """
+        if _is_folder(source):  # was: the folder's name read as YAML text ("got 'sub'")
+            raise SpaceError(f"search space file {source} is a folder; name the YAML file "
+                             f"(.yaml or .yml) of the space in it")
         is_file = _is_file(source)
         text = user_path(source).read_text() if is_file else str(source)
-        return cls.from_dict(load_yaml(text, source=str(source) if is_file else "the space"))
+        spec = load_yaml(text, source=str(source) if is_file else "the space")
+        if is_file and not (isinstance(spec, Mapping) and spec):  # was: no file named
+            raise SpaceError(f"search space file {source} must hold a non-empty mapping of "
+                             f"space keys (width: {{choice: [16, 32]}}), got {spec!r}")
+        return cls.from_dict(spec)
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML mapping form; ``SearchSpace.from_dict(s.to_dict()) == s``."""
@@ -260,6 +267,16 @@ def _is_file(source: str | Path) -> bool:
     if isinstance(source, Path):
         return True
     return "\n" not in source and ":" not in source and Path(source).suffix in (".yaml", ".yml")
+
+
+def _is_folder(source: str | Path) -> bool:
+    """Whether ``source`` (a path or YAML text) names a folder that exists."""
+    if isinstance(source, str) and (not source or "\n" in source or ": " in source):
+        return False
+    try:
+        return user_path(source).is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL: YAML text, not a folder
+        return False
 
 
 def _not_a_param_message(prefix: str, name: Any, value: Any) -> str:
