@@ -122,6 +122,21 @@ def test_a_trainer_object_named_by_its_class_is_a_node_as_lightningcli_reads_it(
         search_from_config(load_config(path, ["--trainer.callbacks=NoSuchCallback"]))
 
 
+def test_a_misspelt_trainer_callback_class_is_answered_with_close_names(tmp_path):
+    # was: "expected list[Callback] or Callback or null (the annotation of Trainer)", with
+    # no word of LearningRateMonitor
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(_config(tmp_path / "run")))
+    for given in ("LearningRateMonitr", "[ModelSummary, LearningRateMonitr]"):
+        with pytest.raises(ConfigError, match=r"expected list\[Callback\] or Callback or null "
+                                              r"\(the annotation of Trainer\); did you mean "
+                                              r"LearningRateMonitor\b"):
+            search_from_config(load_config(path, [f"--trainer.callbacks={given}"]))
+    with pytest.raises(ConfigError) as info:  # nothing close: no guess
+        search_from_config(load_config(path, ["--trainer.callbacks=NoSuchCallback"]))
+    assert "did you mean" not in str(info.value)
+
+
 def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
     # was: "unknown Trainer argument 'callbacks+'; did you mean 'callbacks'?" for
     # LightningCLI's --trainer.callbacks+=LearningRateMonitor

@@ -26,12 +26,13 @@ Example:
 from __future__ import annotations
 
 import collections.abc as cabc
+import difflib
 import enum
 import importlib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -39,8 +40,8 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
 from lightning_nas.errors import ConfigError
 
-__all__ = ["class_bound", "class_node_path", "convert", "convert_args", "converted",
-           "import_class", "short_class_note", "type_bound"]
+__all__ = ["class_bound", "class_node_path", "close_class_note", "convert", "convert_args",
+           "converted", "import_class", "short_class_note", "type_bound"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -179,6 +180,39 @@ def short_class_note(value: Any, hint: Any) -> str:
         f"package.module.{value}")
     return (f"; a class name alone is no import path (LightningCLI refuses it too): write "
             f"{found}")
+
+
+def close_class_note(value: Any, hint: Any, modules: Sequence[str]) -> str:
+    """For a misspelt class name alone (``LearningRateMonitr``, or in a list) where ``hint``
+    takes an object of a class: ``"; did you mean LearningRateMonitor?"``, naming the classes in
+    ``modules`` of close name that fit ``hint`` (its own classes, ``Callback``,
+    left out); else ``""``.
+
+    Example:
+        >>> from lightning.pytorch.callbacks import Callback
+        >>> close_class_note("LearningRateMonitr", list[Callback] | Callback | None,
+        ...                  ["lightning.pytorch.callbacks"])
+        '; did you mean LearningRateMonitor or LearningRateFinder?'
+    """
+    names = [v for v in (value if isinstance(value, list) else [value])
+             if isinstance(v, str) and v.isidentifier()]
+    bases = tuple(_hint_classes(hint))
+    if not (names and bases):
+        return ""
+    found: dict[str, None] = {}
+    for module in map(importlib.import_module, modules):
+        for name in (c for n in names for c in difflib.get_close_matches(n, dir(module), n=3)):
+            cls = getattr(module, name)
+            if inspect.isclass(cls) and issubclass(cls, bases) and cls not in bases:
+                found[name] = None
+    return f"; did you mean {' or '.join(found)}?" if found else ""
+
+
+def _hint_classes(hint: Any) -> list[type]:
+    """The classes (other than ``object`` and builtins) an annotation takes objects of."""
+    if inspect.isclass(hint) and typing.get_origin(hint) is None:
+        return [] if hint.__module__ == "builtins" else [hint]
+    return [cls for arg in typing.get_args(hint) for cls in _hint_classes(arg)]
 
 
 def _subclass(found: type | None, bound: type) -> bool:

@@ -45,6 +45,7 @@ from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, na
 from lightning_nas.config.convert import (
     class_bound,
     class_node_path,
+    close_class_note,
     convert_args,
     import_class,
     short_class_note,
@@ -354,8 +355,10 @@ def _arg_name(arg: Any) -> str:
 def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
     """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``."""
     if not matches(value, hint, strict):
+        note = short_class_note(value, hint) or close_class_note(value, hint,
+                                                             SHORT_NAME_MODULES)
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
-                          f"of {owner}){short_class_note(value, hint)}")
+                          f"of {owner}){note}")
 
 
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
