@@ -163,6 +163,22 @@ def test_trainer_values_manual_optimization_cannot_take_are_refused_before_train
     assert not (tmp_path / "run").exists()
 
 
+def test_a_searched_trainer_value_the_trainer_refuses_names_its_space_key(tmp_path):
+    # was: "trainer.accelerator='gpuu': ValueError: ... (every trial would fail)", without
+    # the "space key ... may take" other searched values' errors have; the first sampled
+    # architecture (seed 0) draws gpuu, the one the Trainer is built for
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]},
+                         "trainer.accelerator": {"choice": ["cpu", "gpuu"]}}, data=BlobData,
+               trainer=dict(TRAINER), budget=2, run_dir=tmp_path / "run", seed=0,
+               verbose=False, progress=False).run()
+    message = str(info.value)
+    assert message.startswith("space key 'trainer.accelerator' may take 'gpuu': ValueError: ")
+    assert message.endswith("found building the Trainer of a trial before any training "
+                            "(every trial drawing it would fail)")
+    assert not (tmp_path / "run").exists()
+
+
 def test_trainer_values_manual_optimization_takes_train_as_searched(tmp_path):
     space = {"width": {"choice": [4, 8]}, "trainer.gradient_clip_val": {"choice": [0.0, None]},
              "trainer.accumulate_grad_batches": {"choice": [1]}}

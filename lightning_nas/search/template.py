@@ -134,7 +134,8 @@ class TrialTemplate:
         Raises:
             ConfigError: naming the config path at fault and its value
                 (``trainer.max_epochs=-5: ...``, ``model.depth='abc': ...``), else the
-                section (``model``, ``data``, ``trainer``); or the space key and the values
+                section (``model``, ``data``, ``trainer``); or the space key and the value
+                (``space key 'trainer.accelerator' may take 'gpuu': ...``), or the values
                 manual optimization cannot take.
         """
         if self.objective is not None or not archs:
@@ -157,6 +158,12 @@ class TrialTemplate:
         spec = self.spec(0, archs[0], dry=True)
         fault = _trainer_fault(spec)
         if fault is not None:
+            path, value, error = fault
+            if path is not None and path.split(".")[1] in (searched or {}):  # the space's
+                raise ConfigError(f"space key 'trainer.{path.split('.')[1]}' may take "
+                                  f"{short(value)}: {one_line(error)}; found building the "
+                                  f"Trainer of a trial before any training (every trial "
+                                  f"drawing it would fail)")
             raise _config_error("trainer", *fault, archs[0])
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
