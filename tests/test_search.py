@@ -756,6 +756,28 @@ def test_every_value_of_a_searched_trainer_argument_is_checked_first(
     assert not tmp_path.joinpath("search.db").exists()
 
 
+@pytest.mark.parametrize(("trainer", "space", "needle"), [
+    ({"min_epochs": 3, "max_epochs": 2}, {},
+     "trainer.min_epochs=3 is above max_epochs=2: Lightning stops at max_epochs and ignores "
+     "min_epochs"),
+    ({"min_epochs": 2}, {"trainer.max_epochs": {"choice": [2, 1]}},
+     "space key 'trainer.max_epochs' may take 1: trainer.min_epochs=2 is above max_epochs=1"),
+    ({}, {"trainer.min_epochs": {"choice": [1, 4]}, "trainer.max_epochs": {"choice": [2, 5]}},
+     "space keys 'trainer.min_epochs' and 'trainer.max_epochs' may take 4 and 2 in one trial: "
+     "trainer.min_epochs=4 is above max_epochs=2"),
+], ids=["set", "searched", "both-searched"])
+def test_min_epochs_above_max_epochs_is_refused_before_training(
+        tmp_path, tiny_trainer, trainer, space, needle):
+    # was: taken without a word; Lightning stopped at max_epochs, min_epochs ignored
+    with pytest.raises(ConfigError) as info:
+        _search(tmp_path, {"width": {"choice": [4, 8]}, **space}, {**tiny_trainer, **trainer},
+                budget=2).run()
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+    _search(tmp_path, {"width": {"choice": [4, 8]}}, {**tiny_trainer, "min_epochs": 1,
+                                                      "max_epochs": 1}, budget=1).run()
+
+
 @pytest.mark.parametrize(("space", "needle"), [
     ({"width": {"choice": [8, "16"]}}, r"space key 'width' may take '16': model.width='16': "
                                        r"expected int \(the annotation of TinyNet.__init__\)"),

@@ -3,7 +3,8 @@
 ``check_trainer_kwargs`` names an unknown Trainer argument or one whose value does not fit
 the Trainer's annotation (``trainer.max_epochs='abc'``); ``trains_nothing`` one under which
 a fit trains nothing (``limit_train_batches=0``, a ``max_time`` of zero); ``check_validation_runs``
-one under which no validation runs, so no monitor is ever logged; ``check_search_trainer``
+one under which no validation runs, so no monitor is ever logged (and, with
+``check_epoch_bounds``, a ``min_epochs`` above ``max_epochs``); ``check_search_trainer``
 one a search's trials cannot run with (``fast_dev_run``); ``check_sync_batchnorm`` a
 ``sync_batchnorm=True`` under DDP on CPU, which torch refuses when the strategy sets up.
 
@@ -35,7 +36,7 @@ from lightning_nas.config.instantiate import (
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["TRAINING_NEEDS", "check_search_trainer", "check_sync_batchnorm",
+__all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_search_trainer", "check_sync_batchnorm",
            "check_trainer_kwargs", "check_validation_runs", "trainer_hints", "trains_nothing"]
 
 #: the Trainer settings under which a fit may train nothing, and what each needs to train
@@ -103,7 +104,8 @@ def _check_counts(key: str, value: Any) -> None:
 def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     """Raise ``ConfigError`` for Trainer settings under which validation never runs: a
     trial (or a fit, or a fine-tune) is scored by ``monitor`` after validation, so it would
-    fail after training.
+    fail after training. First ``check_epoch_bounds``: these settings are every check's
+    that judges one trial's Trainer as a whole.
 
     Example:
         >>> check_validation_runs({"max_epochs": 4, "check_val_every_n_epoch": 2}, "val_acc")
@@ -112,6 +114,7 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.limit_val_batches=0 runs no validation, ...
     """
+    check_epoch_bounds(kwargs)
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
     nothing = trains_nothing(kwargs)  # (was: a max_time of zero taken: each trial failed)
     if _is_number(kwargs.get("limit_val_batches")) and kwargs["limit_val_batches"] == 0:
@@ -129,6 +132,24 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
                       f"logged (a trial is scored after validation); let validation run at "
                       f"least once")
+
+
+def check_epoch_bounds(kwargs: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` for a ``min_epochs`` above ``max_epochs`` (both >= 1): Lightning
+    stops at ``max_epochs`` and ignores ``min_epochs`` without a word.
+
+    Example:
+        >>> check_epoch_bounds({"min_epochs": 2, "max_epochs": 3})
+        >>> check_epoch_bounds({"min_epochs": 5, "max_epochs": 3})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.min_epochs=5 is above max_epochs=3: ...
+    """
+    low, high = kwargs.get("min_epochs"), kwargs.get("max_epochs")
+    if _is_int(low) and _is_int(high) and 1 <= high < low:
+        raise ConfigError(f"trainer.min_epochs={low} is above max_epochs={high}: Lightning "
+                          f"stops at max_epochs and ignores min_epochs; set min_epochs <= "
+                          f"max_epochs (or leave min_epochs out)")
 
 
 def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
