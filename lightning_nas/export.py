@@ -26,7 +26,6 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
-from lightning_nas.config.trainer_checks import check_sync_batchnorm
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
@@ -419,7 +418,6 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 trainer_cfg.pop(key, None)
     check_trainer_kwargs(trainer_cfg)
     check_validation_runs(trainer_cfg, monitor)
-    check_sync_batchnorm(trainer_cfg)  # (was: torch's traceback in DDP's setup, on CPU)
     with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
         trial = store.get(best["trial"])
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,

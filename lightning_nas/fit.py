@@ -31,7 +31,6 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
-from lightning_nas.config.trainer_checks import check_sync_batchnorm
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.results import TrialResult
@@ -136,7 +135,6 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     trainer = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer)
     check_validation_runs(trainer, monitor)
-    check_sync_batchnorm(trainer)  # (was: torch's traceback in DDP's setup, on CPU)
     check_strategy(trainer)
     # built as a search builds them: a plain class_path spec by its class and init_args (so
     # a model that saves no hyperparameters gets them written into its checkpoint, as a

@@ -60,7 +60,8 @@ def trainer_hints() -> dict[str, Any]:
 def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take, and
     for values that do not fit the Trainer's annotations (``class_path`` specs are built
-    and checked later)."""
+    and checked later), and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's
+    too)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
     hints = trainer_hints()
     for key, value in kwargs.items():
@@ -77,6 +78,7 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
                 where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
                 check_init_args(_import(where, target_path(node)), node_args(node), where,
                                 dict_kwargs=dict_kwargs_keys(node))
+    check_sync_batchnorm(kwargs)  # (was: torch's traceback in DDP's setup, on CPU)
 
 
 def _check_counts(key: str, value: Any) -> None:
