@@ -20,13 +20,9 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
-from lightning_nas.config.trainer_checks import (
-    TRAINING_NEEDS,
-    check_sync_batchnorm,
-    trains_nothing,
-)
+from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
-from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS, check_clip_val
+from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
@@ -116,8 +112,6 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
         raise ConfigError(f"trainer.{key}={trainer[key]!r} trains nothing: a one-shot search "
                           f"trains its supernet and searches it at the end of training, so "
                           f"it needs trainer.{key} {TRAINING_NEEDS[key]}")
-    check_sync_batchnorm(trainer)  # (was: torch's traceback when DDP set up on CPU)
-    check_clip_val(trainer.get("gradient_clip_val"), "trainer.gradient_clip_val")
     clip = trainer.get("gradient_clip_algorithm")
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
         raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "

@@ -43,7 +43,7 @@ from lightning_nas.search.rule_checks import rule_for
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings
-from lightning_nas.search.space_values import space_options, trainer_options
+from lightning_nas.search.space_values import space_options, trainer_options, unsearched
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.space import SearchSpace
@@ -155,8 +155,8 @@ class Search:
                 optimizer = make_optimizer(goal.optimizer, self.space, goal.budget,
                                            num_workers=executor.num_workers, seed=goal.seed)
                 try:  # (the replay of a resume tells the optimizer again: it may fail)
-                    rule = rule_for(self.settings.early_stopping, goal.mode, self.trainer,
-                                    trainer_options(space_options(self.space)))
+                    rule = rule_for(self.settings.early_stopping, goal.mode, unsearched(
+                        self.trainer, trainer_options(space_options(self.space))))
                     loop = SearchLoop(self.settings, self.space, self.template, store,
                                       executor, optimizer, rule,
                                       on_trial_end=self.on_trial_end)

@@ -100,8 +100,8 @@ def check_search(search: Search) -> None:
             executor_for(search.settings.execution, search.trainer), InlineExecutor)):
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
                        by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
-    rule = rule_for(search.settings.early_stopping, search.settings.goal.mode, search.trainer,
-                    searched)
+    rule = rule_for(search.settings.early_stopping, search.settings.goal.mode,
+                    unsearched(search.trainer, searched))
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))

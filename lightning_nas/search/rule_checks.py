@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
@@ -183,8 +183,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             + ("" if alone else " (search.scheduler: none)"))
 
 
-def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any],
-             searched: Collection[str] = ()) -> Rule | None:
+def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
     """The rule a search's ``EarlyStopping`` settings name (``None``: no scheduler), its
     ``max_epochs`` the Trainer's where the settings give none, checked against the Trainer
     (``check_validates_each_epoch``).
@@ -192,16 +191,14 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any],
     Args:
         stopping: the search's ``settings.early_stopping``.
         mode: the search's ``goal.mode``.
-        trainer: the search's Trainer arguments.
-        searched: the Trainer arguments its space searches: their values in ``trainer`` are
-            none a trial runs with, so they are not judged (was: judged all the same).
+        trainer: the search's Trainer arguments that trials run with (``unsearched``: the
+            config's value of a searched key is none; was: judged all the same).
     """
     rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
                      max_epochs=stopping.max_epochs or trainer.get("max_epochs"),
                      eta=stopping.eta, mode=mode)
     if rule is not None:
-        check_validates_each_epoch({key: value for key, value in trainer.items()
-                                    if key not in searched}, stopping.scheduler)
+        check_validates_each_epoch(trainer, stopping.scheduler)
     return rule
 
 
