@@ -179,6 +179,42 @@ def test_a_searched_trainer_value_the_trainer_refuses_names_its_space_key(tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("space", "needle"), [
+    ({"trainer.accelerator": {"choice": ["cpu", "gpuu"]}},
+     "space key 'trainer.accelerator' may take 'gpuu': ValueError: "),
+    ({"trainer.devices": {"int": [0, 2]}},  # a range: its bounds
+     "space key 'trainer.devices' may take 0: MisconfigurationException: "),
+    ({"trainer.max_time": {"choice": ["00:00:01:00", "1 minute"]}},
+     "space key 'trainer.max_time' may take '1 minute': MisconfigurationException: "),
+], ids=["accelerator", "int-range", "max_time"])
+def test_every_value_of_a_searched_trainer_key_is_built_before_training(tmp_path, space, needle):
+    # was: the Trainer was built for the first sampled architecture's values alone; seed 1
+    # draws the good value first, and the bad one failed as trials, one by one, after others
+    # had trained
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=BlobData,
+               trainer=dict(TRAINER), budget=2, run_dir=tmp_path / "run", seed=1,
+               verbose=False, progress=False)
+    assert str(info.value).startswith(needle) and "\n" not in str(info.value)
+    assert str(info.value).endswith("(every trial drawing it would fail)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_building_each_searched_trainer_value_starts_and_writes_nothing(tmp_path, monkeypatch):
+    # DDP on 2 CPU devices, and loggers of their own folders: built, not launched or made
+    monkeypatch.chdir(tmp_path)
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+              "init_args": {"save_dir": "mylogs"}}
+    Search(TinyNet, {"width": {"choice": [4, 8]},
+                     "trainer.strategy": {"choice": ["auto", "ddp"]},
+                     "trainer.devices": {"choice": [1, 2]},
+                     "trainer.logger": {"choice": [True, logger]}}, data=BlobData,
+           trainer=dict(TRAINER), budget=2, run_dir=tmp_path / "run", seed=1,
+           verbose=False, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert torch.distributed.is_available() is False or not torch.distributed.is_initialized()
+
+
 def test_trainer_values_manual_optimization_takes_train_as_searched(tmp_path):
     space = {"width": {"choice": [4, 8]}, "trainer.gradient_clip_val": {"choice": [0.0, None]},
              "trainer.accumulate_grad_batches": {"choice": [1]}}

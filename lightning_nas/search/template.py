@@ -126,10 +126,11 @@ class TrialTemplate:
         The model is built with its parameters on the meta device (``parameters_on_meta``;
         on CPU if it cannot be). The model and the data must build for one of ``archs`` (an
         architecture the model rejects is a failed trial, not a config error); the Trainer
-        is built for the first. A model of manual optimization (``automatic_optimization =
-        False``) is checked against the Trainer values Lightning refuses for it when ``fit``
-        starts, the Trainer's and each of ``searched`` (the space's ``trainer.*`` keys
-        without the prefix: their values).
+        is built for the first, then once for each other value a searched Trainer argument
+        may take (``_check_searched_builds``). A model of manual optimization
+        (``automatic_optimization = False``) is checked against the Trainer values Lightning
+        refuses for it when ``fit`` starts, the Trainer's and each of ``searched`` (the
+        space's ``trainer.*`` keys without the prefix: their values).
 
         Raises:
             ConfigError: naming the config path at fault and its value
@@ -165,6 +166,7 @@ class TrialTemplate:
                                   f"Trainer of a trial before any training (every trial "
                                   f"drawing it would fail)")
             raise _config_error("trainer", *fault, archs[0])
+        _check_searched_builds([self.spec(0, arch, dry=True) for arch in archs], searched or {})
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
         return built[0]
@@ -263,6 +265,49 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
             return None
         path, value = blame(build, spec.trainer, "trainer") or (None, None)
         return path, value, error
+
+
+def _check_searched_builds(specs: Sequence[TrialSpec],
+                           searched: Mapping[str, Sequence[Any]]) -> None:
+    """Build the Trainer once for each value a searched Trainer argument may take (a
+    choice's options, a range's bounds) other than ``specs[0]``'s, set over ``specs[0]``'s
+    other values (over a later spec's where it fails there: a value that builds beside
+    some of the other keys' values is no config error), in a temporary folder, nothing
+    trained or launched (was: only the first sampled architecture's values were built, so
+    ``{choice: [gpuu, cpu]}`` with ``cpu`` drawn first failed as trials, one by one).
+
+    Args:
+        specs: dry specs of the sampled architectures (their Trainer settings).
+        searched: the space's ``trainer.*`` keys without the prefix: their values.
+
+    Raises:
+        ConfigError: naming the space key and the value its Trainer build refuses.
+    """
+    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+        specs = [dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
+                 for spec in specs]
+        for name, values in searched.items():
+            for value in values:
+                first = specs[0].trainer.get(name, _UNSET)
+                if type(first) is type(value) and first == value:  # built already
+                    continue
+                error: BaseException | None = None
+                for spec in specs:
+                    settings = {**spec.trainer, name: value}
+                    failed = _attempt(lambda s=settings, p=spec: build_trainer(
+                        dataclasses.replace(p, trainer=s), []), meta=False)
+                    if failed is None:
+                        break
+                    error = error or failed
+                else:
+                    raise ConfigError(f"space key 'trainer.{name}' may take {short(value)}: "
+                                      f"{one_line(error)}; found building the Trainer of a "
+                                      f"trial before any training (every trial drawing it "
+                                      f"would fail)")
+
+
+#: a Trainer argument a spec does not set
+_UNSET = object()
 
 
 #: Trainer arguments Lightning refuses for manual optimization when ``fit`` starts
