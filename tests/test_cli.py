@@ -148,6 +148,16 @@ def test_the_top_level_keys_the_command_line_splits_off_are_the_configs():
     assert _TOP_KEYS == TOP_KEYS
 
 
+def test_a_batch_size_of_0_is_refused_before_the_run_folder(config, tmp_path, capsys):
+    # was: trials 1 and 2 failed in their train_dataloader ("batch_size should be a
+    # positive integer value, but got batch_size=0"), then "failed the same way in
+    # training" stopped the search, its run folder and two failed trials written
+    assert main(["search", str(config), "--data.batch_size=0"]) == 2
+    assert "data.batch_size=0: a DataLoader's batch_size must be an integer >= 1" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("override, message", [
     ("--search.budjet=5", "unknown search setting 'budjet'; did you mean 'budget'?"),
     ("--model.dept=2", "init_args key 'dept' is not an argument of TinyNet.__init__; "

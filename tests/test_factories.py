@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lightning_nas import Search
 from lightning_nas.config.convert import convert_args
 from lightning_nas.config.factories import (
+    ConfigBuilder,
     DataFactory,
     ModelFactory,
     check_search_trainer,
@@ -635,6 +636,42 @@ def test_a_data_key_no_data_can_take_is_refused_naming_what_takes_it(tmp_path, s
         Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=data,
                trainer={"max_epochs": 1}, budget=2, run_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()
+
+
+_BATCH = "a DataLoader's batch_size must be an integer >= 1 (or null: no batching)"
+
+
+@pytest.mark.parametrize(("space", "init_args", "needle"), [
+    ({}, {"batch_size": 0}, "data.batch_size=0: " + _BATCH),
+    ({}, {"batch_size": -1}, "data.batch_size=-1: " + _BATCH),
+    ({"data.batch_size": {"choice": [16, 0]}}, {},
+     "space key 'data.batch_size' may take 0: data.batch_size=0: " + _BATCH),
+    ({"data.batch_size": {"int": [0, 16]}}, {},
+     "space key 'data.batch_size' may take 0: data.batch_size=0: " + _BATCH),
+], ids=["fixed-0", "fixed-negative", "searched-choice", "searched-range"])
+def test_a_batch_size_below_1_is_refused_before_training(tmp_path, space, init_args, needle):
+    # was: each trial failed in its train_dataloader ("batch_size should be a positive
+    # integer value, but got batch_size=0") until two in a row stopped the search, its run
+    # folder written
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=BlobData,
+               data_init_args=init_args, trainer={"max_epochs": 1}, budget=2,
+               run_dir=tmp_path / "run", verbose=False)
+    assert str(info.value).startswith(needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_data_section_batch_size_below_1_is_refused_before_training():
+    # a config's data section (lightning-nas search, fit): its arguments, and as an
+    # architecture sets them
+    section = {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 0}}
+    with pytest.raises(ConfigError, match=re.escape("data.batch_size=0: " + _BATCH)):
+        DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check()
+    section["init_args"]["batch_size"] = 8
+    DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check()
+    with pytest.raises(ConfigError, match=re.escape("data.batch_size=0: " + _BATCH)):
+        DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check_arch(
+            {"data.batch_size": 0})
 
 
 def loader_builder(arch: dict) -> DataLoader:

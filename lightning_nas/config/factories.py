@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
+from lightning_nas.config.data_checks import check_batch_size
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     check_init_args,
@@ -284,6 +285,7 @@ class DataFactory:
                                       f"accepted: {', '.join(accepted)}")
             check_init_args(self.target, self.init_args, "data", nested=False)  # along
             # **kwargs passed on whole too
+            check_batch_size(self.init_args, "data")  # (was: each trial's loaders refused it)
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
         """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
@@ -325,6 +327,7 @@ class DataFactory:
             self.target.check(arch)
         elif inspect.isclass(self.target):
             check_init_args(self.target, self.arch_args(arch), "data", nested=False)
+            check_batch_size(self.arch_args(arch), "data")
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
@@ -399,6 +402,8 @@ class ConfigBuilder:
         if callable(target):
             check_init_args(target, node_args(section), self.name,
                             dict_kwargs=dict_kwargs_keys(section))
+        if self.name == "data":  # a DataLoader's: refused only when a trial asks for it
+            check_batch_size(node_args(section), self.name)
         if arch is not None:  # the nested nodes as a trial builds them: none lacks an argument
             check_required(section, self.name)
 
