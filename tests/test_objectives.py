@@ -559,12 +559,22 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
     from lightning_nas.errors import SearchError
 
     space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
-    # stopped at the end of the first trial's first epoch (was: after the whole trial)
-    with pytest.raises(SearchError, match=r"objective 'parms' was not logged in epoch 0; "
+    # a cost misspelt (a letter missing, wrong or swapped; another case) is refused before
+    # anything is written (was: found unlogged at the end of trial 1's first epoch)
+    for name, cost in (("parms", "params"), ("FLOPs", "flops"), ("Params", "params")):
+        with pytest.raises(ConfigError, match=rf"objective '{name}' is not a cost the search "
+                                              rf"counts; did you mean '{cost}'\? counted "
+                                              rf"costs: \['params', 'flops'\]"):
+            Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+                   objectives={"val_acc": "max", name: "min"}, run_dir=tmp_path / "early")
+    assert not (tmp_path / "early").exists()
+    # a name a module may log (a letter added) is not refused: unlogged, it is stopped at the
+    # end of the first trial's first epoch (was: after the whole trial)
+    with pytest.raises(SearchError, match=r"objective 'nparams' was not logged in epoch 0; "
                                           r"did you mean 'params'\?"):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
                trainer={"max_epochs": 3, "limit_train_batches": 1},
-               objectives={"val_acc": "max", "parms": "min"}, budget=2, verbose=False,
+               objectives={"val_acc": "max", "nparams": "min"}, budget=2, verbose=False,
                run_dir=tmp_path / "model").run()
     trial, = RunStore(tmp_path / "model" / "search.db").trials()
     assert len(trial.curve) == 1 and trial.status is TrialStatus.FAILED  # one epoch of three

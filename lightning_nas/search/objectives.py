@@ -24,10 +24,34 @@ from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_m
 from lightning_nas.results import TrialResult, TrialStatus
 
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
-           "mode_for", "pareto_front", "told_loss", "waits_for_a_result"]
+           "misspelt_cost", "mode_for", "pareto_front", "told_loss", "waits_for_a_result"]
 
 #: objective / constraint names that lightning_nas counts itself when they are not logged
 COSTS = ("params", "flops")
+
+
+def misspelt_cost(name: str) -> str | None:
+    """The counted cost (``params``, ``flops``) that objective ``name`` misspells, or None:
+    the cost in other case (``FLOPs``), or, case aside, with one letter missing (``parms``),
+    one wrong (``parans``) or two swapped (``parmas``). A letter added is no misspelling
+    here (``gflops``, ``nparams``: metrics a module may log), nor is a cost itself.
+
+    Example:
+        >>> misspelt_cost("FLOPs"), misspelt_cost("parms"), misspelt_cost("gflops")
+        ('flops', 'params', None)
+    """
+    low = name.lower()
+    for cost in () if name in COSTS else COSTS:
+        if low == cost or (len(low) == len(cost) - 1 and any(
+                low == cost[:i] + cost[i + 1:] for i in range(len(cost)))):
+            return cost
+        if len(low) == len(cost):
+            wrong = [i for i in range(len(cost)) if low[i] != cost[i]]
+            if len(wrong) == 1 or (len(wrong) == 2 and wrong[1] == wrong[0] + 1
+                                   and low[wrong[0]] == cost[wrong[1]]
+                                   and low[wrong[1]] == cost[wrong[0]]):
+                return cost
+    return None
 
 
 #: words of a metric's name that say which way is better (``val_loss`` -> min)
