@@ -220,7 +220,7 @@ def test_asha_mode_min():
 def test_hyperband_brackets_share_trials():
     rule = HyperbandRule(min_epochs=1, max_epochs=9, eta=3)
     assert rule.brackets == [[1, 3, 9], [3, 9], [9]]
-    firsts = [rule.first_epochs(key) for key in range(1, len(rule.cycle) + 1)]
+    firsts = [rule.rungs_of(key)[0] for key in range(1, len(rule.cycle) + 1)]
     assert firsts.count(1) > firsts.count(3) > firsts.count(9) >= 1
     # promotion is judged inside a bracket only
     rule.decide(1, 1, 0.2)

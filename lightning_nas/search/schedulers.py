@@ -114,10 +114,6 @@ class Rule(ABC):
         """Which paused trial (``{key: epochs reached}``) to resume now, if any."""
         return None
 
-    def first_epochs(self, key: Hashable) -> int | None:
-        """Epochs before a new trial's first decision (None: decide every epoch)."""
-        return None
-
     @property
     def pauses(self) -> bool:
         """Whether the rule pauses trials to promote later (it has a ``promotion``): a
@@ -249,9 +245,6 @@ class ASHARule(Rule):
                 if best is None or rank > best[0]:
                     best = (rank, key)
         return None if best is None else best[1]
-
-    def first_epochs(self, key: Hashable) -> int | None:
-        return self.rungs_of(key)[0]
 
 
 class HyperbandRule(ASHARule):
