@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import nevergrad as ng
 import numpy as np
 import pytest
 
@@ -170,3 +171,43 @@ def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
         Search(TinyNet, space, data=BlobData, optimizer="NGOpt", budget=60,
                executor=FuturesExecutor(pool, 2), run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+class OneObjectiveOnly(ng.optimizers.base.Optimizer):
+    """A user's optimizer that takes one objective: after losses of several are told it
+    raises at its next ask, as nevergrad's ``PymooCMAES`` and ``PymooBIPOP`` do."""
+
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        if self.num_objectives > 1:
+            raise ValueError("this optimizer takes a single objective")
+        return self.parametrization.spawn_child()
+
+    def _internal_tell_candidate(self, candidate: ng.p.Parameter, loss: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize("name", ["OneObjectiveOnly", "PymooCMAES"])
+def test_an_optimizer_of_one_objective_is_refused_for_several_before_training(tmp_path, name):
+    # was: checked with one loss told, it passed; the search stopped at a later proposal
+    # (PymooCMAES: its third, two trials trained) with the optimizer's error
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    if name.startswith("Pymoo") and importlib.util.find_spec("pymoo") is None:
+        pytest.skip("pymoo is not installed here")
+    registry = ng.optimizers.registry
+    if name not in registry:
+        registry.register(OneObjectiveOnly)
+    try:
+        space = {"width": {"choice": [4, 8, 16]}}
+        Search(TinyNet, space, data=BlobData, optimizer=name, budget=4,
+               run_dir=tmp_path / "one")  # one objective: accepted
+        with pytest.raises(ConfigError, match=rf"optimizer '{name}' fails on this space with "
+                                              rf"budget 4, 2 objectives and 1 worker\(s\) "
+                                              rf"before any trial \(ValueError: "):
+            Search(TinyNet, space, data=BlobData, optimizer=name, budget=4,
+                   objectives={"val_acc": "max", "params": "min"}, run_dir=tmp_path / "run")
+        assert not (tmp_path / "run").exists()
+    finally:
+        if registry.get(name) is OneObjectiveOnly:
+            registry.unregister(name)

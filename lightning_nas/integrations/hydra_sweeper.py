@@ -153,9 +153,11 @@ class HydraSweep(Sweeper):
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         settings.goal.warn_contrary()
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
+        objectives = settings.goal.objectives
         check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
                              settings.execution.num_workers,
-                             warm=bool(settings.transfer.warm_start))
+                             warm=bool(settings.transfer.warm_start),
+                             objectives=len(objectives.names) if objectives else 1)
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
         check_group_options(sweep, loader)

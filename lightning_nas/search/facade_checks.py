@@ -85,7 +85,8 @@ def check_search(search: Search) -> None:
                else search.settings.execution.num_workers)
     check_optimizer_runs(search.settings.goal.optimizer, search.space,
                          search.settings.goal.budget, workers,
-                         warm=bool(search.settings.transfer.warm_start))
+                         warm=bool(search.settings.transfer.warm_start),
+                         objectives=len(objectives.names) if objectives else 1)
     check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
                             search.trainer, search.settings.execution.ray)  # CPU trials
     check_trainer_kwargs(search.trainer)

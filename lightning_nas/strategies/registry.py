@@ -73,7 +73,7 @@ def check_optimizer_name(name: str) -> None:
 
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
-                         num_workers: int = 1, warm: bool = False) -> None:
+                         num_workers: int = 1, warm: bool = False, objectives: int = 1) -> None:
     """Build ``name`` over ``space`` and ask and tell it on a throwaway copy, so that an
     optimizer that cannot run the search fails here, before a run folder is written, not
     at a later proposal: one whose optional package is missing (``SMAC3``: ConfigSpace,
@@ -85,7 +85,10 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     search may ask more (a repeat, a FAILED or REJECTED trial is asked but not counted in
     the budget): an optimizer that fails later stops it with a ``SearchError``
     (``optimizer_failed``). With ``warm`` (a warm start) it is also told an architecture it
-    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``).
+    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``). It is
+    told a loss per objective (``objectives``, the search's count): one that takes a single
+    objective only (``PymooCMAES``, ``PymooBIPOP``) fails here for several (was: told one
+    loss, it passed, and the search stopped at its third proposal, two trials trained).
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -94,7 +97,7 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         ConfigError: naming the missing module, or the error and the budget and workers.
     """
     try:
-        _dry_run(name, space, budget, num_workers)
+        _dry_run(name, space, budget, num_workers, objectives)
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
         # (its frames' objects go: MetaModel's inner recast optimizer, whose thread would
         # keep the process from exiting while the error is kept as the ConfigError's context)
@@ -106,14 +109,16 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
             raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
                               f"({type(missing).__name__}: {missing}); install it, or pick "
                               f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
-        if budget is None and _runs(name, space, 100, num_workers):
+        if budget is None and _runs(name, space, 100, num_workers, objectives):
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
                               f"{type(err).__name__}: {err}); give a budget beside "
                               f"time_limit, or an optimizer that needs none, e.g. "
                               f"RandomSearch or SurrogateEvolution") from None
         numpy = _numpy_note(err)
-        raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget} and "
-                          f"{num_workers} worker(s) before any trial ({type(err).__name__}: "
+        several = f", {objectives} objectives" if objectives > 1 else ""
+        raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
+                          f"{several} and {num_workers} worker(s) before any trial "
+                          f"({type(err).__name__}: "
                           f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
                           f"CMA, TwoPointsDE)") from None
     if warm:  # (after the dry run: a missing package is said as such) was: nevergrad's
@@ -214,22 +219,29 @@ def _numpy_note(err: Exception) -> str:
 DRY_ASKS = 40
 
 
-def _dry_run(name: str, space: SearchSpace, budget: int | None, num_workers: int) -> None:
-    """Ask and tell a throwaway optimizer: twice (recast optimizers start their thread and
-    import their package at the second ask), ``budget`` plus the workers times (at most
-    ``DRY_ASKS``) where it runs nevergrad's MetaModel."""
+def _dry_run(name: str, space: SearchSpace, budget: int | None, num_workers: int,
+             objectives: int = 1) -> None:
+    """Ask and tell a throwaway optimizer a loss per objective (several: its
+    ``num_objectives`` set first, as a ``Pymoo*`` optimizer spends its first ask on learning
+    it): twice (recast optimizers start their thread and import their package at the second
+    ask), ``budget`` plus the workers times (at most ``DRY_ASKS``) where it runs nevergrad's
+    MetaModel."""
     optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
+    if objectives > 1:
+        optimizer.num_objectives = objectives
     asks = (min(budget or DRY_ASKS, DRY_ASKS) + num_workers if _uses_metamodel(optimizer)
             else 2)
     losses = np.random.RandomState(0)
     for _ in range(asks):
-        optimizer.tell(optimizer.ask(), float(losses.uniform()))
+        loss = losses.uniform(size=objectives)
+        optimizer.tell(optimizer.ask(), float(loss[0]) if objectives == 1 else loss.tolist())
 
 
-def _runs(name: str, space: SearchSpace, budget: int, num_workers: int) -> bool:
+def _runs(name: str, space: SearchSpace, budget: int, num_workers: int,
+          objectives: int = 1) -> bool:
     """Whether the dry run passes with ``budget``."""
     try:
-        _dry_run(name, space, budget, num_workers)
+        _dry_run(name, space, budget, num_workers, objectives)
     except Exception:  # noqa: BLE001 - it does not
         return False
     return True
