@@ -100,6 +100,10 @@ __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 #: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
 CLIP_ALGORITHMS = ("norm", "value")
 
+#: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
+#: are refused (``configure_optimizers``)
+_LR, _WEIGHT_DECAY = 1e-3, 0.0
+
 
 def check_clip_val(value: Any, key: str) -> None:
     """Raise ``ConfigError`` naming ``key`` unless the clipping bound ``value`` is None or a
@@ -171,8 +175,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                  num_classes: int | None = None,
                  metric: Callable[[], torchmetrics.Metric] | None = None,
                  mode: str | None = None,
-                 net_attr: str | None = None, optimizer: str | None = None, lr: float = 1e-3,
-                 weight_decay: float = 0.0, arch_lr: float = 3e-3,
+                 net_attr: str | None = None, optimizer: str | None = None, lr: float = _LR,
+                 weight_decay: float = _WEIGHT_DECAY, arch_lr: float = 3e-3,
                  arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
                  gradient_clip_algorithm: str = "norm",
                  tau_max: float = 10.0, tau_min: float = 0.1,
@@ -275,7 +279,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if weights is None:
             weights = optimizer_class(hp.optimizer or "adam")(
                 self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        elif (hp.lr, hp.weight_decay) != (1e-3, 0.0):  # (was: taken and ignored)
+        elif (hp.lr, hp.weight_decay) != (_LR, _WEIGHT_DECAY):  # (was: taken and ignored)
             raise ConfigError(
                 f"DifferentiableNAS(lr={hp.lr!r}, weight_decay={hp.weight_decay!r}) sets the "
                 f"weight optimizer it builds, but {type(self.supernet).__name__}."
