@@ -137,7 +137,19 @@ class SearchSettings:
         return cls().replace(**options)
 
     def replace(self, **options: Any) -> SearchSettings:
-        """A copy with the flat settings ``options`` changed (validated again)."""
+        """A copy with the flat settings ``options`` changed (validated again).
+
+        A ``monitor`` other than the first objective replaces the objectives: the copy has
+        none, and the new monitor's ``mode`` (given, else its name's), as a later layer
+        (``Search(settings=..., monitor=...)``) sets what to optimise; the same monitor, or
+        a ``mode`` alone, keeps them (a mode that disagrees with the first objective's is a
+        ``ConfigError``); ``objectives`` given replace them.
+
+        Example:
+            >>> s = SearchSettings.from_options(objectives={"val_acc": "max", "params": "min"})
+            >>> s.replace(monitor="val_loss").goal.objectives is None
+            True
+        """
         valid = self.keys()
         for key in options:
             if key not in valid:
