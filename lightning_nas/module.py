@@ -273,6 +273,25 @@ class NASModule(pl.LightningModule):
         self.lr = float(self.arch.get("lr", lr))
         self.weight_decay = float(self.arch.get("weight_decay", weight_decay))
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
+        if type(self).configure_optimizers is NASModule.configure_optimizers:
+            self._check_optimizer()
+
+    def _check_optimizer(self) -> None:
+        """Build the optimizer once, so that an argument it refuses (an unknown
+        ``optimizer_kwargs`` key, a negative ``lr``) is a ``ConfigError`` when the module is
+        made, before any training (was: a ``TypeError`` or ``ValueError`` when each trial's
+        fit started, after the run folder was written)."""
+        try:
+            self.configure_optimizers()
+        except RuntimeError:  # a check of the device (older torch: fused=True on CPU
+            return  # parameters): the parameters are not yet where the fit puts them
+        except (TypeError, ValueError) as err:
+            takes = [n for n in inspect.signature(self.opt_cls).parameters if n != "params"]
+            raise ConfigError(
+                f"optimizer {self.opt_cls.__name__} refuses lr={self.lr!r}, weight_decay="
+                f"{self.weight_decay!r}, optimizer_kwargs={self.optimizer_kwargs!r}: {err}; it "
+                f"takes {', '.join(takes)} (lr and weight_decay as NASModule's own arguments, "
+                f"the others in optimizer_kwargs)") from None
 
     @staticmethod
     def _metric(spec: Any, num_classes: int | None, task: str) -> torchmetrics.Metric:

@@ -291,3 +291,18 @@ def test_a_nasmodule_without_an_example_input_is_told_how_to_give_one(tmp_path):
         "model_init_args), or set example_input_array on the network the builder returns, "
         "or leave the 'flops' objective out")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("init_args, refused", [
+    ({"optimizer_kwargs": {"momentum": 0.9}}, "unexpected keyword argument 'momentum'"),
+    ({"lr": -0.1}, "Invalid learning rate: -0.1"),
+])
+def test_optimizer_arguments_it_refuses_are_said_before_the_run_folder(tmp_path, init_args,
+                                                                        refused):
+    # was: the module built, and each trial's fit failed as it started (TypeError, ValueError)
+    # until the search stopped after two, with its run folder written
+    with pytest.raises(ConfigError, match=r"optimizer Adam refuses lr=.*" + refused
+                       + r".*; it takes lr, betas, eps, weight_decay") as err:
+        _search(tmp_path / "run", {"builder": build_mlp, **init_args})
+    assert "before any training" in str(err.value)
+    assert not (tmp_path / "run").exists()
