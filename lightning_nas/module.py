@@ -89,7 +89,8 @@ def _optimizer_class(optimizer: str | type[torch.optim.Optimizer]) -> type[torch
 def _metric_names(metrics: Any) -> Mapping[str, Any]:
     """``{name: metric}`` of ``NASModule``'s ``metrics``: a mapping, a list of names or one
     name (was: a name taken character by character); a name a torch module cannot hold
-    (``'top.1'``: was a ``KeyError``) is refused."""
+    (``'top.1'``: was a ``KeyError``), or a metric neither a name nor a torchmetrics
+    ``Metric``, is refused."""
     metrics = [metrics] if isinstance(metrics, str) else metrics
     if not isinstance(metrics, Mapping):  # any iterable of names: a list, a set, keys()
         metrics = list(metrics) if isinstance(metrics, Iterable) else metrics
@@ -97,12 +98,15 @@ def _metric_names(metrics: Any) -> Mapping[str, Any]:
             raise ConfigError(f"metrics must be {{name: metric}}, a list of metric names or one "
                               f"name ({', '.join(METRICS)}), got {metrics!r}")
         metrics = {name: name for name in metrics}
-    for name in metrics:
+    for name, metric in metrics.items():
         if not isinstance(name, str) or not name or "." in name:
             fixed = str(name).replace(".", "_") or "acc"
             raise ConfigError(f"metric name {name!r} must be a non-empty string without '.' "
                               f"(it names a torch module and the logged val_<name>); e.g. "
                               f"{fixed!r}")
+        if not isinstance(metric, (str, torchmetrics.Metric)):  # (was: a TypeError, 'int')
+            raise ConfigError(f"metric {name!r} must be a metric name ({', '.join(METRICS)}) "
+                              f"or a torchmetrics Metric, got {metric!r}")
     return metrics
 
 

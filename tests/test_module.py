@@ -240,6 +240,10 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     ({"optimizer": 5}, r"optimizer must be a torch.optim class name \(adam, sgd, ...\), an "
                        r"import path or a torch.optim.Optimizer subclass, got 5"),
     ({"metrics": 5}, r"metrics must be \{name: metric\}, a list of metric names or one name"),
+    # was: TypeError: 'int' object is not iterable (and a warning that called 5 a
+    # torchmetrics object)
+    ({"metrics": {"acc": 5}}, r"metric 'acc' must be a metric name \(accuracy, f1, .*\) or "
+                              r"a torchmetrics Metric, got 5"),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
