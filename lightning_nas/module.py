@@ -54,13 +54,15 @@ METRICS: dict[str, type[torchmetrics.Metric]] = {
     "mae": torchmetrics.MeanAbsoluteError,
 }
 _TASK_METRICS = ("accuracy", "f1", "recall", "precision", "auroc")
+#: the torchmetrics tasks of the metrics of ``_TASK_METRICS``
+_TASKS = ("binary", "multiclass", "multilabel")
 #: averaged over classes (macro, as torchmetrics' Multiclass classes are by default)
 _AVERAGED = ("f1", "recall", "precision")
 
 
 def _lookup(kind: str, name: str, table: Mapping[str, Any]) -> Any:
     if name not in table:
-        close = difflib.get_close_matches(name, list(table), n=1)
+        close = difflib.get_close_matches(name, list(table), n=1) if isinstance(name, str) else []
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(f"unknown {kind} {name!r}; {hint}valid: {', '.join(table)}")
     return table[name]
@@ -189,8 +191,10 @@ class NASModule(pl.LightningModule):
             metrics=...)`` takes them again). ``f1``, ``recall`` and
             ``precision`` of a multiclass task are macro-averaged (the mean over classes;
             micro-averaged they equal accuracy).
-        num_classes: classes of a classification task (needed by named class metrics).
-        task: torchmetrics task of named class metrics (``multiclass``, ``binary``, ...).
+        num_classes: classes of a classification task, labels of a ``multilabel`` one
+            (needed by named class metrics but for ``binary``).
+        task: torchmetrics task of named class metrics (``multiclass``, ``binary``,
+            ``multilabel``).
         optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``,
             an import path, or a ``torch.optim.Optimizer`` subclass (``torch.optim.SGD``;
             saved by its import path).
@@ -304,11 +308,12 @@ class NASModule(pl.LightningModule):
         cls = _lookup("metric", spec, METRICS)
         if spec not in _TASK_METRICS:
             return cls()
-        if task == "multiclass" and num_classes is None:
-            raise ConfigError(f"metric {spec!r} needs num_classes for task 'multiclass'")
+        _lookup("task", task, dict.fromkeys(_TASKS))  # (was: torchmetrics' error, 'replace')
+        if task != "binary" and num_classes is None:
+            raise ConfigError(f"metric {spec!r} needs num_classes for task {task!r}")
         kwargs: dict[str, Any] = {"task": task}
-        if task == "multiclass":
-            kwargs["num_classes"] = num_classes
+        if task != "binary":  # multilabel: num_classes labels (was: num_labels never given)
+            kwargs["num_classes" if task == "multiclass" else "num_labels"] = num_classes
             if spec in _AVERAGED:  # torchmetrics' task wrapper averages micro: = accuracy
                 kwargs["average"] = "macro"
         return cls(**kwargs)

@@ -196,6 +196,16 @@ def test_a_search_saves_its_loss_and_says_its_metrics_are_not(tmp_path, tiny_tra
     assert scores == pytest.approx({k: best["metrics"][k] for k in scores}, abs=1e-6)
 
 
+def test_a_multilabel_task_has_num_classes_labels():
+    # was: "Optional arg `num_labels` must be type `int`" (NASModule never passed it)
+    module = NASModule(build_mlp, task="multilabel", num_classes=3, width=8,
+                       metrics={"acc": "accuracy", "f1": "f1"})
+    f1 = module.val_metrics["f1"]
+    assert f1.num_labels == 3 and f1.average == "macro"
+    preds, target = torch.tensor([[5.0, -5, 5], [5, 5, -5]]), torch.tensor([[1, 0, 0], [1, 1, 0]])
+    assert float(f1(preds, target)) == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+
+
 def test_arch_lr_and_weight_decay_win_over_arguments():
     module = NASModule(build_mlp, num_classes=3, lr=0.1, width=8, arch={"lr": 0.003,
                                                                          "weight_decay": 0.01})
@@ -244,6 +254,12 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     # torchmetrics object)
     ({"metrics": {"acc": 5}}, r"metric 'acc' must be a metric name \(accuracy, f1, .*\) or "
                               r"a torchmetrics Metric, got 5"),
+    # was: torchmetrics' ValueError ("Invalid Classification") and an AttributeError
+    ({"task": "multiclas"}, r"unknown task 'multiclas'; did you mean 'multiclass'\? valid: "
+                            r"binary, multiclass, multilabel"),
+    ({"task": 3}, r"unknown task 3; valid: binary, multiclass, multilabel"),
+    ({"task": "multilabel", "num_classes": None}, "metric 'accuracy' needs num_classes for "
+                                                  "task 'multilabel'"),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
