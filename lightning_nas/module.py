@@ -132,6 +132,23 @@ def _warn_unsaved(arg: str, what: str, why: str, again: str, fix: str,
                       stacklevel=3)
 
 
+def _mapping(name: str, value: Any, example: str) -> dict[str, Any]:
+    """``value`` (a mapping, or None: empty) as a dict; anything else is refused, naming
+    ``name`` (was: a ``TypeError`` or ``ValueError`` of ``dict()``)."""
+    if value is not None and not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a mapping ({example}) or None, got {value!r}")
+    return dict(value or {})
+
+
+def _number(name: str, value: Any) -> float:
+    """``value`` as a float; anything ``float()`` cannot take is refused, naming ``name``
+    (was: ``could not convert string to float``, which named no argument)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
 def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     """The loss function of a ``LOSSES`` name, an import path or a callable."""
     if isinstance(loss, str) and loss not in LOSSES and "." in loss:
@@ -226,7 +243,7 @@ class NASModule(pl.LightningModule):
             builder if isinstance(builder, str) else object_path(builder))
         if not callable(builder_fn):
             raise ConfigError(f"builder must be callable or an import path, got {builder!r}")
-        self.arch = {**dict(arch or {}), **arch_kwargs}
+        self.arch = {**_mapping("arch", arch, "{'width': 64}"), **arch_kwargs}
         metrics = _metric_names({"acc": "accuracy"} if metrics is None else metrics)
         opt_cls = _optimizer_class(optimizer)
         ignore = ["example_input_array"]  # an input batch, not a hyperparameter
@@ -278,9 +295,10 @@ class NASModule(pl.LightningModule):
         self.val_metrics = nn.ModuleDict({
             name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
         self.opt_cls = opt_cls
-        self.lr = float(self.arch.get("lr", lr))
-        self.weight_decay = float(self.arch.get("weight_decay", weight_decay))
-        self.optimizer_kwargs = dict(optimizer_kwargs or {})
+        self.lr = _number("lr", self.arch.get("lr", lr))
+        self.weight_decay = _number("weight_decay", self.arch.get("weight_decay", weight_decay))
+        self.optimizer_kwargs = _mapping("optimizer_kwargs", optimizer_kwargs,
+                                         "{'momentum': 0.9}")
         if type(self).configure_optimizers is NASModule.configure_optimizers:
             self._check_optimizer()
 

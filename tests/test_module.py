@@ -258,6 +258,11 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     ({"task": "multiclas"}, r"unknown task 'multiclas'; did you mean 'multiclass'\? valid: "
                             r"binary, multiclass, multilabel"),
     ({"task": 3}, r"unknown task 3; valid: binary, multiclass, multilabel"),
+    # was: ValueError / TypeError of dict() and float(), naming no argument
+    ({"optimizer_kwargs": "momentum"}, r"optimizer_kwargs must be a mapping \(\{'momentum': "
+                                       r"0.9\}\) or None, got 'momentum'"),
+    ({"arch": ["width"]}, r"arch must be a mapping \(\{'width': 64\}\) or None, got \['width'\]"),
+    ({"lr": "fast"}, "lr must be a number, got 'fast'"),
     ({"task": "multilabel", "num_classes": None}, "metric 'accuracy' needs num_classes for "
                                                   "task 'multilabel'"),
 ])
