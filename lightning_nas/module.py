@@ -91,8 +91,8 @@ def _optimizer_class(optimizer: str | type[torch.optim.Optimizer]) -> type[torch
 def _metric_names(metrics: Any) -> Mapping[str, Any]:
     """``{name: metric}`` of ``NASModule``'s ``metrics``: a mapping, a list of names or one
     name (was: a name taken character by character); a name a torch module cannot hold
-    (``'top.1'``: was a ``KeyError``), or a metric neither a name nor a torchmetrics
-    ``Metric``, is refused."""
+    (``'top.1'``: was a ``KeyError``), ``'loss'`` (``val_loss`` is the loss), or a metric
+    neither a name nor a torchmetrics ``Metric``, is refused."""
     metrics = [metrics] if isinstance(metrics, str) else metrics
     if not isinstance(metrics, Mapping):  # any iterable of names: a list, a set, keys()
         metrics = list(metrics) if isinstance(metrics, Iterable) else metrics
@@ -106,6 +106,9 @@ def _metric_names(metrics: Any) -> Mapping[str, Any]:
             raise ConfigError(f"metric name {name!r} must be a non-empty string without '.' "
                               f"(it names a torch module and the logged val_<name>); e.g. "
                               f"{fixed!r}")
+        if name == "loss":  # (was: every trial failed, "self.log(val_loss, ...) twice")
+            raise ConfigError("metric name 'loss' would log val_loss, which NASModule logs as "
+                              "its loss; name it otherwise, e.g. 'loss_metric'")
         if not isinstance(metric, (str, torchmetrics.Metric)):  # (was: a TypeError, 'int')
             raise ConfigError(f"metric {name!r} must be a metric name ({', '.join(METRICS)}) "
                               f"or a torchmetrics Metric, got {metric!r}")

@@ -263,6 +263,9 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
                                        r"0.9\}\) or None, got 'momentum'"),
     ({"arch": ["width"]}, r"arch must be a mapping \(\{'width': 64\}\) or None, got \['width'\]"),
     ({"lr": "fast"}, "lr must be a number, got 'fast'"),
+    # was: each trial failed, "You called `self.log(val_loss, ...)` twice", folder written
+    ({"metrics": {"loss": "mse"}}, "metric name 'loss' would log val_loss, which NASModule "
+                                   "logs as its loss"),
     ({"task": "multilabel", "num_classes": None}, "metric 'accuracy' needs num_classes for "
                                                   "task 'multilabel'"),
 ])
