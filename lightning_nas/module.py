@@ -241,11 +241,16 @@ class NASModule(pl.LightningModule):
                  **arch_kwargs: Any) -> None:
         super().__init__()
         ready = isinstance(builder, nn.Module)  # an exported subnet: trained as it is
-        builder_fn = import_object(builder) if isinstance(builder, str) else builder
+        try:
+            builder_fn = import_object(builder) if isinstance(builder, str) else builder
+        except ConfigError as err:  # (was: the import's message alone, naming no builder)
+            raise ConfigError(f"builder {builder!r}: {err}") from None
         builder_path = None if ready else (
             builder if isinstance(builder, str) else object_path(builder))
-        if not callable(builder_fn):
-            raise ConfigError(f"builder must be callable or an import path, got {builder!r}")
+        if not callable(builder_fn):  # (was: 'math.pi' said to be no import path)
+            names = f" names {builder_fn!r}, which" if isinstance(builder, str) else ""
+            raise ConfigError(f"builder {builder!r}{names} is not callable: give a function "
+                              f"arch -> nn.Module, its import path or a ready nn.Module")
         self.arch = {**_mapping("arch", arch, "{'width': 64}"), **arch_kwargs}
         metrics = _metric_names({"acc": "accuracy"} if metrics is None else metrics)
         opt_cls = _optimizer_class(optimizer)
@@ -290,7 +295,9 @@ class NASModule(pl.LightningModule):
             self.hparams["optimizer"] = opt_path
         self.net = builder if ready else builder_fn(dict(self.arch))
         if not isinstance(self.net, nn.Module):
-            raise TypeError(f"builder returned {type(self.net).__name__}, expected nn.Module")
+            raise ConfigError(f"builder {getattr(builder_fn, '__qualname__', builder)!r} "
+                              f"returned {type(self.net).__name__} for {self.arch}, expected an "
+                              f"nn.Module")  # (was: a TypeError)
         if example_input_array is None:  # the network's own, as its builder set it
             example_input_array = getattr(self.net, "example_input_array", None)
         if example_input_array is not None:

@@ -275,6 +275,21 @@ def test_bad_settings_name_the_valid_ones(kwargs, message):
         NASModule(build_mlp, width=8, **kwargs).configure_optimizers()
 
 
+@pytest.mark.parametrize("builder, message", [
+    # was: "builder must be callable or an import path, got 'math.pi'" (it is one)
+    ("math.pi", r"builder 'math.pi' names 3.14159\d*, which is not callable: give a function "
+                r"arch -> nn.Module, its import path or a ready nn.Module"),
+    # was: TypeError: builder returned BlobData, expected nn.Module
+    ("tests.helpers.BlobData", r"builder 'BlobData' returned BlobData for \{'width': 8\}, "
+                               r"expected an nn.Module"),
+    # was: the import's message alone, naming no builder
+    ("build_mlp", r"builder 'build_mlp': import path 'build_mlp' needs a module part"),
+])
+def test_a_bad_builder_is_named(builder, message):
+    with pytest.raises(ConfigError, match=message):
+        NASModule(builder, num_classes=3, width=8)
+
+
 def _search(tmp_path, init_args: dict, **costs):
     from lightning_nas import Search
 
