@@ -344,7 +344,11 @@ class NASModule(pl.LightningModule):
             kwargs["num_classes" if task == "multiclass" else "num_labels"] = num_classes
             if spec in _AVERAGED:  # torchmetrics' task wrapper averages micro: = accuracy
                 kwargs["average"] = "macro"
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as err:  # (was: torchmetrics' error, naming no metric)
+            raise ConfigError(f"metric {spec!r} (task={task!r}, num_classes={num_classes!r}): "
+                              f"{err}") from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -268,6 +268,10 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
                                    "logs as its loss"),
     ({"task": "multilabel", "num_classes": None}, "metric 'accuracy' needs num_classes for "
                                                   "task 'multilabel'"),
+    # was: torchmetrics' ValueError, naming neither NASModule's metric nor a ConfigError
+    ({"num_classes": 1}, r"metric 'accuracy' \(task='multiclass', num_classes=1\): Expected "
+                         r"argument `num_classes` to be an integer larger than 1, but got 1"),
+    ({"num_classes": 2.5}, r"metric 'accuracy' \(task='multiclass', num_classes=2.5\): "),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
