@@ -75,6 +75,11 @@ class TrialResult:
     #: checks before the first training step (not stored: the search loop stops when two
     #: trials in a row fail so the same way)
     build_failed: bool = False
+    #: where a trial failed, as a stop on two trials that failed the same way says it:
+    #: "" in training (a training step had run), else e.g. ``before training started (in
+    #: NoData.train_dataloader)``, ``in the objective function`` or, for a Hydra job, ``in
+    #: the task function`` (not stored)
+    failed_in: str = ""
     #: the error is an objective the trial did not log (or its function did not return;
     #: the monitor, when no validation of a trial that ran to its end logged it):
     #: ``fatal`` only while none of the search's trials completed, a misspelt name; after

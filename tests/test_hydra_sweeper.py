@@ -1016,6 +1016,19 @@ def test_a_config_node_that_fails_to_build_in_two_jobs_stops_the_sweep(tmp_path)
                {"budget": 5, "max_failures": 9, "params": {"x": "range(0, 9)"}})
 
 
+def test_two_jobs_whose_task_function_fails_the_same_way_say_where(tmp_path):
+    # was: "trials 1 and 2 failed the same way in training", though the sweep sees no
+    # training in a job (this task function trains nothing)
+    def task(cfg):
+        raise FileNotFoundError("no such file: data/train.csv")
+
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in the task "
+                                          r"function \(every trial would; .*\): "
+                                          r"FileNotFoundError: no such file"):
+        _sweep(tmp_path, task, {"budget": 5, "max_failures": 9,
+                                "params": {"x": "range(0, 9)"}})
+
+
 def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_path):
     with pytest.raises(SpaceError, match="single architecture.*hydra.mode=RUN"):
         _sweep(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {"x": "choice(1)"}})

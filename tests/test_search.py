@@ -253,7 +253,8 @@ def _objective_failing_after(first_waits: threading.Event, message: str):
 
 @pytest.mark.parametrize(("max_failures", "message", "stop", "failures"), [
     (0, "broken at c={c}", r"1 trials failed \(max_failures=0\)", 1),
-    (9, "broken setup", r"trials [12] and 3 failed the same way in training", 2)],
+    (9, "broken setup", r"trials [12] and 3 failed the same way in the objective "
+                        r"function", 2)],  # was: "in training", though nothing trained
     ids=["max_failures", "same_error_twice"])
 def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
         tmp_path, max_failures, message, stop, failures):
@@ -412,6 +413,36 @@ def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
                                           r"RuntimeError: width 4 is broken on purpose"):
         _search(tmp_path / "fixed", space, tiny_trainer, budget=5,
                 model_init_args={"fail_width": 4}).run()
+
+
+class _MissingData(BlobData):
+    """A data module whose file is not there: its ``train_dataloader`` raises."""
+
+    def train_dataloader(self):
+        raise FileNotFoundError("no such file: data/train.csv")
+
+
+class _BrokenOptimizer(TinyNet):
+    def configure_optimizers(self):
+        raise ValueError("bad optimizer setting")
+
+
+@pytest.mark.parametrize(("model", "data", "where"), [
+    (TinyNet, _MissingData, "_MissingData.train_dataloader"),
+    (_BrokenOptimizer, BlobData, "_BrokenOptimizer.configure_optimizers")],
+    ids=["train_dataloader", "configure_optimizers"])
+def test_the_same_error_twice_before_the_first_step_says_so_and_where(tmp_path, model, data,
+                                                                      where):
+    # was: "trials 1 and 2 failed the same way in training", though no training step ran
+    # (the user's hook raised inside Lightning's fit, so not as a build failure either)
+    trainer = {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1}
+    with pytest.raises(SearchError, match=rf"trials 1 and 2 failed the same way before "
+                                          rf"training started \(in {where}\) \(every trial "
+                                          rf"would; .*\): (FileNotFound|Value)Error"):
+        _search(tmp_path, {"width": {"choice": [4, 8]}}, trainer, model=model, data=data,
+                budget=4, max_failures=5).run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.FAILED) == 2
 
 
 def test_unlogged_monitor_fails_after_first_trial(tmp_path, tiny_space, tiny_trainer):

@@ -171,6 +171,7 @@ class HydraLauncherExecutor(TrialExecutor):
                 built = isinstance(err, InstantiationException)  # a config node's error
             result = failed_result(spec, error, started)
             result.build_failed = built
+            result.failed_in = "in the task function"  # a job's training is not seen
         result.started, result.finished = _job_times(ret) or (started, finished)
         return result
 

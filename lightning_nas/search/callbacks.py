@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
+import lightning
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import WarningCache
 
@@ -175,6 +178,16 @@ class TrialReporter(pl.Callback):
                              batch: Any, batch_idx: int) -> None:
         self.training_started = True
 
+    def failed_in(self, err: BaseException) -> str:
+        """Where the fit this reporter watched raised ``err``, as a stop on two trials that
+        failed the same way says it: "" once a training step began (in training), else
+        ``before training started``, naming the outermost function outside Lightning and
+        torch that they called (``in NoData.train_dataloader``), where there is one."""
+        if self.training_started:
+            return ""
+        called = _called_by_lightning(err)
+        return "before training started" + (f" (in {called})" if called else "")
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
         if not self._first_batch:
@@ -302,6 +315,25 @@ class TrialReporter(pl.Callback):
         self.history = list(state_dict.get("history", []))
         if "random" in state_dict:  # draw on where the checkpointed fit left off
             random_state.restore(state_dict["random"])
+
+
+#: the folders of Lightning's and torch's code (a traceback's frames there are theirs)
+_LIBRARIES = tuple(str(Path(module.__file__).parent) + os.sep for module in (lightning, torch))
+
+
+def _called_by_lightning(err: BaseException) -> str:
+    """The qualified name of the outermost function in ``err``'s traceback, after one of
+    Lightning's, whose code is neither Lightning's nor torch's ("" for none): the user's
+    hook (``train_dataloader``, ``configure_optimizers``) or a function torch called
+    (a ``Dataset``'s ``__getitem__``)."""
+    tb, inside = err.__traceback__, False
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        theirs = code.co_filename.startswith(_LIBRARIES)
+        if inside and not theirs:
+            return getattr(code, "co_qualname", code.co_name)  # Python 3.10: no class
+        inside, tb = inside or theirs, tb.tb_next
+    return ""
 
 
 class _EpochBoundary(pl.Callback):

@@ -179,7 +179,8 @@ class FailureWatch:
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
             where = ("while building their model, data or Trainer, or in Lightning's checks "
-                     "before training" if result.build_failed else "in training")
+                     "before training" if result.build_failed
+                     else result.failed_in or "in training")
             first, second = sorted((previous[0], result.trial_id))
             self._stopped_by(line)
             raise SearchError(f"trials {first} and {second} failed the same way {where} "

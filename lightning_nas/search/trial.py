@@ -232,7 +232,7 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
         metrics = {k: float(v) for k, v in dict(spec.objective(copy.deepcopy(spec.arch))).items()}
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
-        result.finished = time.time()
+        result.finished, result.failed_in = time.time(), "in the objective function"
         return result
     result.fit_time, result.finished = time.perf_counter() - t0, time.time()
     if spec.monitor not in metrics:
@@ -341,6 +341,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # EarlyStopping of the module's), reject the setup, not the architecture
         result.build_failed = building or (not reporter.training_started and (
             raised_by_lightning(err) or isinstance(err, ConfigError)))
+        result.failed_in = reporter.failed_in(err)  # was: "in training" for any
         result.curve = reporter.curve()
         result.finished = time.time()
         return result
