@@ -1064,6 +1064,71 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     assert not (tmp_path / "run" / "search.db").exists()
 
 
+
+def test_a_key_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path):
+    # was: an added key (+/++), or one the file sets, that the node's _target_ does not
+    # take composed, and every job failed building the node (Hydra's InstantiationException)
+    # until the sweep stopped after two of them
+    from hydra.utils import instantiate
+
+    ran = []
+
+    def task(cfg: DictConfig) -> float:
+        ran.append(1)
+        for node in ("net", "opt", "free", "outer"):
+            instantiate(cfg[node])
+        return float(cfg.x)
+
+    nodes = {"net": {"_target_": "tests.helpers.TinyNet", "width": 8, "size": 2},
+             "opt": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+             "free": {"_target_": "builtins.dict"},  # **kwargs: any key
+             "outer": {"_target_": "builtins.dict", "_recursive_": False,  # built raw
+                       "inner": {"_target_": "tests.helpers.TinyNet"}}}
+    takes = ("it takes ['width', 'activation', 'lr', 'depth', 'fail_width', 'nan_width', "
+             "'die_width', 'sleep']")  # whatever x is: no other job composed, none named
+    for params, error in (
+            ({"+net.widht": "choice(4, 8)"}, "'+net.widht': 'widht' is not an argument of "
+                                             "tests.helpers.TinyNet (the _target_ of net), so "
+                                             "every job would fail to build net; did you mean "
+                                             f"'width'? {takes}"),
+            ({"++net.foo": "choice(1, 2)"}, "'++net.foo': 'foo' is not an argument of "
+                                            "tests.helpers.TinyNet (the _target_ of net)"),
+            ({"net.size": "choice(1, 2)"}, "'net.size': 'size' is not an argument of "
+                                           "tests.helpers.TinyNet"),  # set in the file
+            ({"+opt.momentm": "choice(0.5, 0.9)"}, "'+opt.momentm': 'momentm' is not an "
+                                                   "argument of torch.optim.SGD (the _target_ "
+                                                   "of opt), so every job would fail to build "
+                                                   "opt; did you mean 'momentum'? it takes "
+                                                   "['params', 'lr', 'momentum', ")):
+        with pytest.raises(ConfigError, match=f"^{re.escape(f'sweep parameter {error}')}") \
+                as info:
+            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)", **params}},
+                   **nodes)
+        assert "also with" not in str(info.value)
+        assert not ran and not (tmp_path / "run" / "search.db").exists()
+    # a config group's option whose target does not take the key: refused by name
+    (tmp_path / "conf" / "kind").mkdir(parents=True)
+    (tmp_path / "conf" / "kind" / "net.yaml").write_text("_target_: tests.helpers.TinyNet\n")
+    (tmp_path / "conf" / "kind" / "free.yaml").write_text("_target_: builtins.dict\n")
+    with pytest.raises(ConfigError, match=r"^sweep parameter '\+kind.foo': 'foo' is not an "
+                                          r"argument of tests.helpers.TinyNet \(the _target_ "
+                                          r"of kind\).*also with every other value of the "
+                                          r"other searched key \+kind.foo \(1 tried\)$"):
+        _sweep(tmp_path, task, {"budget": 2, "params": {"kind": "choice(free, net)",
+                                                        "+kind.foo": "choice(1, 2)"}},
+               defaults=[{"model": "a"}, {"kind": "free"}, "_self_",
+                         {"override hydra/sweeper": "lightning_nas"}], **nodes)
+    assert not ran and not (tmp_path / "run" / "search.db").exists()
+    del nodes["net"]["size"]
+    with pytest.warns(UserWarning, match=r"sweep parameter '\+gone.k' not checked: the "
+                                         r"_target_ of gone, nosuch_module.Thing, does not "
+                                         r"import here \(ImportError: "):
+        trials = _sweep(tmp_path, task, {"budget": 2, "params": {  # what the targets take
+            "+net.depth": "choice(1, 2)", "+opt.momentum": "choice(0.5, 0.9)",
+            "+free.anything": "choice(1, 2)", "+outer.inner.nosuch": "choice(1, 2)",
+            "+gone.k": "choice(1, 2)"}}, gone={"_target_": "nosuch_module.Thing"}, **nodes)
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2 and len(ran) == 2
+
 def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(tmp_path):
     calls = []
 

@@ -7,6 +7,8 @@ _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first
 - ``check_group_options``: every searched option of a config group exists;
 - ``check_composes``: a job of the space composes and passes ``check`` (a misspelt key is
   named with the closest one and those at its level);
+- ``check_target_arguments``: each searched key under a ``_target_`` node (added with
+  ``+``/``++`` or set by the file) is an argument of that target (the sweeper's ``check``);
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
   and checked (``check_one_process_per_job``: no job's Trainer starts several processes)
   once, beside the first sample's values of the other searched keys, or where those do not
@@ -25,23 +27,28 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_nas.config.chain import init_kwargs
+from lightning_nas.config.calls import accepted_kwargs
+from lightning_nas.config.chain import init_kwargs, name_hint
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS
-from lightning_nas.errors import ConfigError, did_you_mean
-from lightning_nas.integrations.hydra_grammar import SweepParams, group_of
+from lightning_nas.errors import ConfigError, did_you_mean, one_line
+from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.runner import needs_own_process
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 
 __all__ = ["COMBINATIONS", "check_composes", "check_group_options", "check_one_process_per_job",
-           "group_choices", "option_jobs"]
+           "check_target_arguments", "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
@@ -158,17 +165,19 @@ def _compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
             return job
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors, check's
             errors.append((err, overrides))
+            if isinstance(err, _EveryJob):  # no other value changes it
+                return err, overrides, ""
     others = [k for k in sweep.space.params if k not in fixed]
-    keys = f"key{'s' * (len(others) > 1)} {', '.join(others)}"
+    keys = f"{'other ' * bool(fixed)}searched key{'s' * (len(others) > 1)} {', '.join(others)}"
     if len(archs) == 1:
         also = ""
     elif every:
         what = "combination of the values" if len(others) > 1 else "value"
-        also = (f", also with every other {what} of the other searched {keys} "
+        also = (f", also with every other {what} of the {keys} "
                 f"({len(archs) - 1} tried)")
     else:
         also = (f", also with the {len(archs) - 1} other combinations of the values of the "
-                f"other searched {keys} tried (each key's values in turn, then two keys' at "
+                f"{keys} tried (each key's values in turn, then two keys' at "
                 f"a time, ...; a range's ends; at most {COMBINATIONS} in all: not every one)")
     return errors[0][0], errors[0][1], also  # the first sample's
 
@@ -248,6 +257,96 @@ def _arguments(node: dict[str, Any]) -> tuple[list[str], bool]:
         return init_kwargs(import_object(node["_target_"]), forwarded=True)
     except Exception:  # noqa: BLE001 - no _target_, or one only a job imports
         return [], False
+
+
+def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any) -> None:
+    """Each searched key of ``job`` (a composed job config) under a ``_target_`` node,
+    added with ``+``/``++`` or set by the config, must be an argument of the node's target,
+    which Hydra's ``instantiate`` passes it to (was: each job failed building the node):
+    the target's keyword arguments (a class's along its ``**kwargs`` passed on whole, as
+    Python calls it; ``_partial_`` nodes alike), any name where it takes ``**kwargs``. A
+    node under a ``_recursive_: false`` one is not built by Hydra and is not checked; a
+    target that does not import here is warned of, unchecked.
+
+    Raises:
+        ConfigError: naming the key, the argument, the target, the closest argument and
+            those the target takes.
+    """
+    tree = OmegaConf.to_container(job, resolve=False)
+    for key in sweep.space.params:
+        if "@" in key or key.startswith("~") or loader.get_group_options(group_of(key)):
+            continue  # a config group's option, a deletion
+        found = _owner(tree, path_of(key).split("."))
+        if found is None:
+            continue
+        where, part = found
+        target = OmegaConf.select(job, f"{where}._target_", default=None,
+                                  throw_on_resolution_failure=False)
+        if not isinstance(target, str):
+            continue
+        built, names, any_name = _takes(target)
+        if isinstance(built, BaseException):
+            warnings.warn(f"sweep parameter {key!r} not checked: the _target_ of {where}, "
+                          f"{target}, does not import here ({one_line(built)}); each job that "
+                          f"builds {where} fails where it does not import", stacklevel=2)
+            continue
+        if part in names or any_name:
+            continue
+        hint = name_hint(built, part, names) if inspect.isclass(built) else \
+            did_you_mean(part, names)
+        # the same in every job where no searched value sets the node, its _target_ (an
+        # interpolation) or a config group's option (which may set anything)
+        fixed = "${" not in str(_tree_target(tree, where)) and not any(
+            k != key and (loader.get_group_options(group_of(k)) or f"{where}.".startswith(
+                f"{path_of(k)}.")) for k in sweep.space.params)
+        raise (_EveryJob if fixed else ConfigError)(
+            f"sweep parameter {key!r}: {part!r} is not an argument of {target} (the _target_ "
+            f"of {where}), so every job would fail to build {where}; {hint}it takes {names}")
+
+
+class _EveryJob(ConfigError):
+    """``check_target_arguments``' refusal where no other value of the searched keys can
+    change it: no other combination of their values is tried."""
+
+
+def _tree_target(tree: Any, where: str) -> Any:
+    """The ``_target_`` of the node at dotted ``where`` of ``tree``, as written."""
+    for part in where.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree.get("_target_") if isinstance(tree, dict) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _takes(target: str) -> tuple[Any, list[str], bool]:
+    """What ``target`` names (found as Hydra's ``instantiate`` finds it; the error where it
+    does not import), the keyword arguments it takes and whether it takes any name (a
+    ``**kwargs``, or a signature that cannot be read). Once per target: Hydra logs each
+    failed look-up."""
+    try:
+        built = get_method(target)
+    except Exception as err:  # noqa: BLE001 - Hydra's ImportError, the module's own
+        return err, [], True
+    try:  # a class's along its **kwargs passed on whole, as Python calls it
+        names, any_name = (init_kwargs(built, forwarded=True) if inspect.isclass(built)
+                           else accepted_kwargs(built))
+    except (TypeError, ValueError):  # no signature to read: it may take any name
+        return built, [], True
+    return built, names, any_name
+
+
+def _owner(tree: Any, parts: list[str]) -> tuple[str, str] | None:
+    """The deepest ``_target_`` node that Hydra builds on the path ``parts`` (its dotted
+    path) and the argument of it that the path names; ``None`` where there is none."""
+    node, found = tree, None
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict):
+            break
+        if "_target_" in node:
+            found = (".".join(parts[:depth]), part)
+            if node.get("_recursive_") is False:  # its nodes reach it unbuilt
+                break
+        node = node.get(part)
+    return None if found is None or found[1] in HYDRA_KEYS or not found[0] else found
 
 
 def _said(err: BaseException) -> str:

@@ -62,6 +62,7 @@ from lightning_nas.integrations.hydra_options import (
     check_composes,
     check_group_options,
     check_one_process_per_job,
+    check_target_arguments,
     group_choices,
     option_jobs,
 )
@@ -164,6 +165,7 @@ class HydraSweep(Sweeper):
 
         def check(job: DictConfig, where: str) -> None:  # any option may set the trainer
             check_one_process_per_job(job, launcher, where)  # (experiment=x)
+            check_target_arguments(job, sweep, loader)  # or the node a searched key is in
 
         # a job of the space, then each searched option: composed and checked once each,
         # beside the first sample's values of the other keys or other ones that work
@@ -221,6 +223,7 @@ class HydraSweep(Sweeper):
         loader = self.hydra_context.config_loader
         job = loader.load_sweep_config(self.config, list(overrides))
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
+        check_target_arguments(job, sweep, loader)
         base = store.get_meta("job_choices") or {}
         own = {k: v for k, v in group_choices(job).items() if k not in base or base[k] != v}
         values = job_values(job, store.get_meta("job_config") or {}, sweep, loader)
