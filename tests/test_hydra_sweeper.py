@@ -1347,6 +1347,22 @@ def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
         _sweep(tmp_path / "twice", task, warm,
                ("hydra.sweeper.warm_start_fill={lr: 0.3, ++lr: 0.1}",))
     assert not (tmp_path / "twice" / "run").exists()
+    # a key as lightning-nas search names model.depth (its model argument 'depth', or
+    # model.init_args.depth): the first names the sweep's key (was: "not a key of the
+    # search space", naming no form), the second is that key, as a warm start reads it
+    with pytest.raises(Exception, match=r"hydra.sweeper.warm_start_fill key 'depth' is the "
+                                        r"config path depth in a sweep, no key of its space "
+                                        r"\(every key is a path into the job config; "
+                                        r"lightning-nas search reads 'depth' as model.depth\): "
+                                        r"write 'model.depth'"):
+        _sweep(tmp_path / "search", task, warm,
+               ("hydra.sweeper.warm_start_fill={lr: 0.3, depth: 2}",))
+    assert not (tmp_path / "search" / "run").exists()
+    _sweep(tmp_path / "args", task, warm,
+           ("hydra.sweeper.warm_start_fill={lr: 0.3, model.init_args.depth: 2}",))
+    with RunStore(tmp_path / "args" / "run" / "search.db") as store:
+        assert store.get_meta("warm_start")["sources"][0]["filled"] == {"++lr": 0.3,
+                                                                      "model.depth": 2}
 
 
 def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path):

@@ -555,6 +555,32 @@ def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
         _search(tmp_path / "source", 4, warm_start=[str(tmp_path / "w4")]).run()
 
 
+
+def test_a_warm_start_fill_key_may_name_the_space_keys_config_path_another_way(tmp_path):
+    # was: "warm_start_fill key 'model.c' is not a key of the search space; keys: a, b, c"
+    # (model.c and model.init_args.c, which a warm start reads as c, and a sweep's fill
+    # takes its keys' +/++ forms), and '+c' the same, naming no form this search takes
+    _search(tmp_path / "source", 3, {"a": SPACE["a"], "b": SPACE["b"]}).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": "NGOpt"}
+    for folder, key in (("path", "model.c"), ("args", "model.init_args.c")):
+        search = _search(tmp_path / folder, 1, warm_start_fill={key: 4}, **warm)
+        assert search.settings.transfer.warm_start_fill == {"c": 4}
+        search.run()
+        with open_run(tmp_path / folder) as store:
+            priors = store.priors()
+            assert store.get_meta("warm_start")["sources"][0]["filled"] == {"c": 4}
+        assert len(priors) == 3 and all(p["arch"]["c"] == 4 for p in priors)
+    _search(tmp_path / "args", 2, warm_start_fill={"c": 4}, **warm).run()  # the same fill
+    for fill, error in (({"+c": 4}, r"warm_start_fill key '\+c': \+ and \+\+ are the forms of "
+                                     r"Hydra's overrides, which a sweep's hydra.sweeper."
+                                     r"warm_start_fill takes; name the key as the space does: "
+                                     r"'c'"),
+                        ({"c": 4, "model.c": 2}, r"warm_start_fill names the space key 'c' "
+                                                 r"twice \('c' and 'model.c'\); give it once")):
+        with pytest.raises(ConfigError, match=f"^{error}$"):
+            _search(tmp_path / "bad", 1, warm_start_fill=fill, **warm)
+    assert not (tmp_path / "bad").exists()
+
 def test_a_resume_with_another_warm_start_fill_is_refused_before_anything_runs(tmp_path):
     # was: accepted without a word, the stored priors keeping the fill of the first start
     _search(tmp_path / "source", 4, {"a": SPACE["a"], "b": SPACE["b"]}).run()

@@ -57,7 +57,7 @@ from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.search_space import OverlappingKeys
 
-__all__ = ["TAGS", "SweepParams", "config_args", "fill_keys", "format_value", "group_of",
+__all__ = ["TAGS", "SweepParams", "config_args", "format_value", "group_of",
            "param_of", "parse_params", "path_of", "rerun_line", "task_script"]
 
 #: the tags of Hydra's grammar that the sweeper reads
@@ -98,35 +98,6 @@ def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str]
         'python src/train.py --config-name big model.lr=0.1 seed=1 hydra.mode=RUN'
     """
     return f"python {shlex.join([script, *config_args, *overrides])} hydra.mode=RUN"
-
-
-def fill_keys(fill: Any, keys: Iterable[str]) -> Any:
-    """``fill`` (``hydra.sweeper.warm_start_fill``) with each key that is not a space key
-    named as the space names the same config path: ``lr``, ``+lr`` and ``++lr`` (Hydra's
-    overrides that add the key) are one key; anything but a mapping comes back as it is.
-
-    Raises:
-        SpaceError: for two keys of ``fill`` that name one space key.
-
-    Example:
-        >>> fill_keys({"lr": 0.1, "+model.depth": 2}, ["++lr", "model.depth", "x"])
-        {'++lr': 0.1, 'model.depth': 2}
-    """
-    if not isinstance(fill, Mapping):
-        return fill
-    keys = list(keys)
-    by_path: dict[str, str] = {}
-    for key in keys:
-        by_path.setdefault(key.lstrip("+"), key)
-    out: dict[str, Any] = {}
-    given: dict[str, str] = {}
-    for key, value in fill.items():
-        name = key if key in keys else by_path.get(str(key).lstrip("+"), key)
-        if name in given:
-            raise SpaceError(f"warm_start_fill names the space key {name!r} twice "
-                             f"({given[name]!r} and {key!r}); give it once")
-        given[name], out[name] = str(key), value
-    return out
 
 
 def task_script() -> str:

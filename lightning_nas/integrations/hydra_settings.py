@@ -31,10 +31,10 @@ from omegaconf import DictConfig
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.errors import ConfigError
 from lightning_nas.integrations.hydra_config import DIRECTIONS
-from lightning_nas.integrations.hydra_grammar import fill_keys
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.settings import SearchSettings
+from lightning_nas.search.warm_keys import fill_keys
 
 __all__ = ["optimized_metric", "search_settings"]
 
@@ -87,7 +87,8 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
                          for i, c in enumerate(_constraint_list(s["constraints"]))],
             warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
-            warm_start_fill=fill_keys(s["warm_start_fill"], keys) or None,
+            warm_start_fill=fill_keys(s["warm_start_fill"], keys, keys, hydra=True,
+                                      name="hydra.sweeper.warm_start_fill") or None,
             run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
             progress=False)
     except ConfigError as err:  # `budget` must be ...: the key as this user writes it

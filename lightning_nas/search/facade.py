@@ -46,6 +46,8 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import space_options, trainer_options, unsearched
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.warm_keys import fill_keys
+from lightning_nas.search.warm_values import flat_params
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, check_as_it_is, open_search_store
 from lightning_nas.store_checks import check_search_folder
@@ -92,6 +94,10 @@ class Search:
                         on_trial_end=on_trial_end)
         self.settings = (settings or SearchSettings()).replace(**options)
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+        if self.settings.transfer.warm_start_fill:  # model.width, model.init_args.width: width
+            keys = list(flat_params(self.space))
+            self.settings = self.settings.replace(warm_start_fill=fill_keys(
+                self.settings.transfer.warm_start_fill, keys, self.space.params, hydra=False))
         if objective is not None and not callable(objective):
             raise ConfigError(f"objective must be callable arch -> metrics, got {objective!r}")
         self.objective = objective

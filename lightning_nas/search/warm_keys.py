@@ -19,17 +19,18 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.config.nodes import ARGS_KEYS, is_node
 from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.errors import ConfigError
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Param
 
-__all__ = ["config_path", "flat_arch", "group_paths", "holds_dicts", "join_dicts", "placed",
-           "renamed", "split_dicts"]
+__all__ = ["config_path", "fill_keys", "flat_arch", "group_paths", "holds_dicts", "join_dicts",
+           "placed", "renamed", "split_dicts"]
 
 
 def flat_arch(arch: Mapping[str, Any], groups: set[str] | None) -> dict[str, Any]:
@@ -74,6 +75,61 @@ def config_path(key: str, top: Iterable[str], hydra: bool) -> str:
     name = next((n for n in top if key == n or key.startswith(f"{n}.")), key)
     path = key.lstrip("+") if hydra or is_dotted(name) else f"model.{key}"  # was: kept +
     return ".".join(part for part in path.split(".") if part not in ARGS_KEYS)
+
+
+def fill_keys(fill: Any, keys: Sequence[str], top: Iterable[str], hydra: bool,
+              name: str = "warm_start_fill") -> Any:
+    """``fill`` (``warm_start_fill``) with each key that names the config path of a space
+    key (``keys``, dotted; ``top``: the space's top-level names) another way named as the
+    space names it (``config_path``, as a warm start reads an earlier run's keys): in a
+    search ``width``, ``model.width`` and ``model.init_args.width``, in a sweep (``hydra``)
+    ``lr``, ``+lr`` and ``++lr``; a key that names no space key comes back as it is (for
+    ``check_fill`` to refuse), anything but a mapping too.
+
+    Raises:
+        ConfigError: for two keys naming one space key; for a key that names one only as
+            the other kind of run reads it (a search's ``+lr``: the form of a sweep's
+            override; a sweep's ``width`` for ``model.width``: a model argument in a
+            search, a path into the job config in a sweep), naming the space key.
+
+    Example:
+        >>> fill_keys({"model.init_args.w": 2}, ["w", "x"], ["w", "x"], hydra=False)
+        {'w': 2}
+        >>> fill_keys({"lr": 0.1, "+model.depth": 2}, ["++lr", "model.depth"],
+        ...           ["++lr", "model.depth"], hydra=True)
+        {'++lr': 0.1, 'model.depth': 2}
+    """
+    if not isinstance(fill, Mapping):
+        return fill
+    top = list(top)
+    named: dict[str, str] = {}
+    for key in keys:
+        named.setdefault(config_path(key, top, hydra), key)
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in fill.items():
+        text = str(key)
+        space_key = text if text in keys else named.get(config_path(text, top, hydra))
+        if space_key is None:  # read as a search reads it, without a sweep's + or ++
+            read = config_path(text.lstrip("+"), top, False)
+            other = ({config_path(k, top, False): k for k in keys} if hydra else named)
+            if read in other and text.startswith("+") and not hydra:
+                raise ConfigError(
+                    f"{name} key {text!r}: + and ++ are the forms of Hydra's overrides, which "
+                    f"a sweep's hydra.sweeper.warm_start_fill takes; name the key as the "
+                    f"space does: {other[read]!r}")
+            if read in other and hydra and read != text.lstrip("+"):  # width: model.width
+                raise ConfigError(
+                    f"{name} key {text!r} is the config path {config_path(text, top, True)} "
+                    f"in a sweep, no key of its space (every key is a path into the job "
+                    f"config; lightning-nas search reads {text!r} as {read}): write "
+                    f"{other[read]!r}")
+            space_key = text
+        if space_key in given:
+            raise ConfigError(f"{name} names the space key {space_key!r} twice "
+                              f"({given[space_key]!r} and {text!r}); give it once")
+        given[space_key], out[space_key] = text, value
+    return out
 
 
 def renamed(flat: Mapping[str, Any], top: Iterable[str], named: Mapping[str, str],
