@@ -1038,15 +1038,17 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_pa
 def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     # was: Hydra's "Could not override 'net.widht'. To append to your config use
     # +net.widht=4" in a long chained traceback; following it failed every job in the model
+    # (then: a key of a plain node named the keys there, with no word of adding it with +)
     net = {"_target_": "tests.helpers.TinyNet", "width": 8, "depth": 1}
     for params, error in (
             ({"nosuch": "choice(1, 2)"}, "'nosuch': the config has no key 'nosuch'; accepted: "
-                                         "model, net, x"),
+                                         "model, net, x; search +nosuch to add it as a new "
+                                         "key"),
             ({"net.widht": "choice(4, 8)"}, "'net.widht': net has no key 'widht'; did you mean "
                                             "'width'? accepted: depth, width, activation, lr, "),
             ({"model": "choice(a, b)", "model.dept": "choice(1, 2)"},
              "'model.dept': model has no key 'dept'; did you mean 'depth'? accepted: name, "
-             "depth"),
+             "depth; search +model.dept to add it as a new key"),
             ({"nett.width": "choice(4, 8)"}, "'nett.width': the config has no key 'nett'; did "
                                              "you mean 'net'?"),
             ({"net.lr": "choice(0.1, 0.2)"}, "'net.lr': net does not set 'lr' (an argument of "

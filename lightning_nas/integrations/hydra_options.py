@@ -241,7 +241,9 @@ def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | N
                     return (f"sweep parameter {key!r}: {where} does not set {part!r} (an "
                             f"argument of {node['_target_']}); search +{key} to add it")
                 valid = [str(k) for k in dict.fromkeys([*node, *names]) if k not in HYDRA_KEYS]
-                add = f" ({where} takes any key: +{key} adds it)" if takes_any else ""
+                add = (f" ({where} takes any key: +{key} adds it)" if takes_any else
+                       "" if "_target_" in node else  # (a key its target takes: above)
+                       f"; search +{key} to add it as a new key")  # (was: no word of +)
                 return (f"sweep parameter {key!r}: {where} has no key {part!r}; "
                         f"{did_you_mean(part, valid)}accepted: {', '.join(valid)}{add}")
             node = node[part]
