@@ -409,6 +409,21 @@ def test_empty_or_non_mapping_space():
         SearchSpace({})
 
 
+def test_constructor_takes_the_yaml_form_as_from_dict_does():
+    # was: read as a group: "space key 'int' must be a parameter, got [1, 3]"
+    spec = {"w": {"int": [1, 3]}, "lr": {"float": [0.01, 0.1], "log": True},
+            "head": {"k": {"choice": [3, 5]}, "inner": {"d": Int(1, 2)}}}
+    space = SearchSpace(spec)
+    assert space == SearchSpace.from_dict(spec)
+    assert space.params["w"] == Int(1, 3) and isinstance(space.params["head"], SearchSpace)
+    assert SearchSpace.from_dict(space.to_dict()) == pickle.loads(pickle.dumps(space)) == space
+    with pytest.raises(SpaceError, match="space key 'head.k': unknown option"):
+        SearchSpace({"head": {"k": {"choice": [3, 5], "lg": True}}})
+    # a group keyed by a kind word could not round-trip (to_dict, pickle): refused at once
+    with pytest.raises(SpaceError, match="space key 'head': `choice` expects"):
+        SearchSpace({"head": {"choice": Choice([1, 2])}})
+
+
 def test_space_error_belongs_to_the_one_error_family():
     assert issubclass(SpaceError, NASError) and not issubclass(SpaceError, ConfigError)
 

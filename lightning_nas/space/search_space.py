@@ -51,7 +51,9 @@ class SearchSpace:
     """A named, possibly nested, set of parameters.
 
     Args:
-        params: name -> ``Param``, or a nested mapping (group) of the same.
+        params: name -> ``Param``, its YAML mapping form (``{"int": [8, 64]}``: a mapping
+            with a kind key is a parameter, as in ``from_dict``), or a nested mapping
+            (group) of the same.
 
     Example:
         >>> from lightning_nas.space import Choice, Int
@@ -67,6 +69,9 @@ class SearchSpace:
         for name, value in params.items():
             if not isinstance(name, str) or not name:
                 raise SpaceError(f"space keys must be non-empty strings, got {name!r}")
+            if isinstance(value, Mapping) and any(k in KINDS for k in value):
+                # was: read as a group ("space key 'int' must be a parameter")
+                value = param_from_dict(f"{_prefix}{name}", value)
             if isinstance(value, Param):
                 _check_storable(f"{_prefix}{name}", value.to_dict())
                 self.params[name] = value
