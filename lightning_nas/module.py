@@ -212,7 +212,9 @@ class NASModule(pl.LightningModule):
             ``precision`` of a multiclass task are macro-averaged (the mean over classes;
             micro-averaged they equal accuracy).
         num_classes: classes of a classification task, labels of a ``multilabel`` one
-            (needed by named class metrics but for ``binary``).
+            (needed by named class metrics but for ``binary``), the width of the network's
+            output they take (an output of another width is a ``ConfigError`` at the
+            first validation batch).
         task: torchmetrics task of named class metrics (``multiclass``, ``binary``,
             ``multilabel``).
         optimizer: a ``torch.optim`` class name (case-insensitive), e.g. ``adam``, ``sgd``,
@@ -304,6 +306,10 @@ class NASModule(pl.LightningModule):
             self.example_input_array = example_input_array
         self.val_metrics = nn.ModuleDict({
             name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
+        #: the named class metrics, which take an output num_classes wide (none for binary)
+        self._class_metrics = [k for k, m in metrics.items() if task != "binary"
+                               and isinstance(m, str) and m in _TASK_METRICS]
+        self._classes, self._task = num_classes, task
         self.opt_cls = opt_cls
         self.lr = _number("lr", self.arch.get("lr", lr))
         self.weight_decay = _number("weight_decay", self.arch.get("weight_decay", weight_decay))
@@ -366,10 +372,27 @@ class NASModule(pl.LightningModule):
         adds ``/dataloader_idx_<i>`` to each key, and each loader has its own metrics."""
         x, y = batch
         out = self(x)
+        self._check_width(out, y)
         self.log("val_loss", self.loss_fn(out, y), prog_bar=True, sync_dist=True)
         for name, metric in loader_metric(self, "val_metrics", dataloader_idx).items():
             metric(out, y)
             self.log(f"val_{name}", metric, prog_bar=True, metric_attribute=f"val_metrics.{name}")
+
+    def _check_width(self, out: Any, y: Any) -> None:
+        """Refuse an output of another width than ``num_classes`` for the class metrics (was:
+        torchmetrics' "preds.shape[1] should be equal to number of classes", naming no
+        argument); a multiclass output of class labels (no class dimension) passes."""
+        n = self._classes
+        if (not self._class_metrics or not isinstance(out, torch.Tensor) or out.ndim < 2
+                or out.shape[1] == n):
+            return
+        if self._task == "multiclass" and out.ndim != getattr(y, "ndim", -1) + 1:
+            return
+        raise ConfigError(f"NASModule's network outputs {out.shape[1]} values per sample "
+                          f"(output shape {tuple(out.shape)}), but num_classes={n}: the "
+                          f"metrics {self._class_metrics} of task {self._task!r} take one "
+                          f"score per class; give num_classes={out.shape[1]}, or a network "
+                          f"that ends in {n} outputs")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.opt_cls(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import NASModule
 from lightning_nas.cli import main
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from tests.helpers import BlobData, TwoValBlobData, build_lazy_mlp, build_mlp, smooth_ce
 
 
@@ -353,3 +353,22 @@ def test_optimizer_arguments_it_refuses_are_said_before_the_run_folder(tmp_path,
         _search(tmp_path / "run", {"builder": build_mlp, **init_args})
     assert "before any training" in str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_output_width_other_than_num_classes_is_named(tmp_path):
+    # was: torchmetrics' "`preds.shape[1]` should be equal to number of classes", which
+    # named neither num_classes nor the network's output width
+    with pytest.raises(SearchError, match=r"NASModule's network outputs 3 values per sample "
+                                          r"\(output shape \(64, 3\)\), but num_classes=2: "
+                                          r"the metrics \['acc'\] .*give num_classes=3"):
+        _search(tmp_path, {"builder": build_mlp, "num_classes": 2})
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1,
+                         accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(ConfigError, match=r"outputs 3 values .* num_classes=4"):
+        trainer.fit(NASModule(build_mlp, num_classes=4, width=4), datamodule=BlobData())
+    # labels, a binary task, or no class metric: no width to check
+    for init in ({"task": "binary", "metrics": "accuracy"}, {"metrics": "mae", "loss": "l1"}):
+        module = NASModule(build_mlp, num_classes=2, width=4, **init)
+        module._check_width(torch.zeros(64, 3), torch.zeros(64, 3))
+    NASModule(build_mlp, num_classes=2, width=4)._check_width(torch.zeros(64), torch.zeros(64))
