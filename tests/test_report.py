@@ -537,6 +537,26 @@ def test_show_and_report_of_a_oneshot_folder_say_the_rows_top_cuts(tmp_path, cap
     assert "<h2>Leaderboard (the best 20 of 22)</h2>" in page
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("best_arch.yaml", "arch: [1, 2\n"), ("best_arch.yaml", "- 1\n"),
+    ("history.json", '{"broken'), ("history.json", '[{"epoch": 1}]'), ("history.json", "5"),
+    ("finetune.json", '{"epochs": 1')])
+def test_show_and_report_of_a_oneshot_folder_with_a_damaged_file_name_it_in_one_line(
+        tmp_path, capsys, name, text):
+    # was: a traceback (yaml's ParserError, TypeError, JSONDecodeError, KeyError), exit
+    # status 1, and `report` left an empty report/ folder behind
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\nalgorithm: spos\n")
+    (tmp_path / "history.json").write_text(json.dumps([{"epoch": 1, "arch": {"k": 3},
+                                                         "score": 0.5}]))
+    (tmp_path / name).write_text(text)
+    for command in ("show", "report"):
+        assert main([command, str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lightning-nas {command}: error: {tmp_path / name} ")
+        assert err.count("\n") == 1 and "restore it from a copy" in err
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_oneshot_folder_of_one_subnet_fine_tuned_one_epoch_says_each_in_the_singular(
         tmp_path, capsys):
     # was: "fine-tuned 1 epochs"

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from lightning_nas.config.yamlio import dump_yaml
+from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.run_folder import user_path
 
@@ -42,23 +43,52 @@ def load_oneshot(folder: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
+        ConfigError: when one of its files is not what a one-shot run writes (not YAML or
+            JSON, or of another shape), naming it.
     """
     folder = user_path(folder)
     if not (folder / "best_arch.yaml").is_file():
         raise FileNotFoundError(f"{folder} is neither a run directory (no search.db) nor a "
                                 f"one-shot run folder (no best_arch.yaml)")
     info = {"history": None, "alphas": None, "finetune": None, "candidates": None,
-            **(yaml.safe_load((folder / "best_arch.yaml").read_text()) or {})}
-    for key, name in (("history", "history.json"), ("alphas", "alphas.json"),
-                      ("finetune", "finetune.json")):
+            **_read(folder / "best_arch.yaml", dict)}
+    for key, name, kind in (("history", "history.json", list), ("alphas", "alphas.json", dict),
+                            ("finetune", "finetune.json", dict)):
         if (folder / name).is_file():
-            info[key] = json.loads((folder / name).read_text())
+            info[key] = _read(folder / name, kind)
     # written before algorithm and mode were recorded: SPOS had no candidates, all maximised
     info.setdefault("algorithm", "spos" if info["candidates"] is None else "darts")
     info.setdefault("mode", "max")
     if info["algorithm"] != "spos":
         info["history"] = None  # an earlier SPOS run's file in the same folder
     return info
+
+
+def _read(path: Path, kind: type) -> Any:
+    """The content of a one-shot run folder's file (YAML or JSON by its suffix; an empty
+    YAML file an empty mapping), a ``kind`` (``dict`` or ``list``; a list's items mappings
+    with ``epoch``, ``arch`` and ``score``, as ``history.json``'s).
+
+    Raises:
+        ConfigError: naming the file and what is wrong (was: a traceback, exit status 1).
+    """
+    try:
+        text = path.read_text()
+        data = (yaml.safe_load(text) or {}) if path.suffix == ".yaml" else json.loads(text)
+    except (yaml.YAMLError, ValueError) as err:  # a JSON or decoding error is a ValueError
+        mark = getattr(err, "problem_mark", None)
+        reason = f"{getattr(err, 'problem', None) or err}" + (
+            f" at line {mark.line + 1}" if mark is not None else "")
+        raise ConfigError(f"{path} cannot be read as {path.suffix[1:].upper()} ({reason}); "
+                          f"restore it from a copy of the run folder, or run the one-shot "
+                          f"search again") from None
+    if not isinstance(data, kind) or kind is list and not all(
+            isinstance(item, dict) and {"epoch", "arch", "score"} <= item.keys() for item in data):
+        shape = "a mapping" if kind is dict else "a list of {epoch, arch, score} mappings"
+        raise ConfigError(f"{path} is not what a one-shot run writes there ({shape}); "
+                          f"restore it from a copy of the run folder, or run the one-shot "
+                          f"search again")
+    return data
 
 
 def _order(score: float | None, mode: str) -> tuple[int, float]:
