@@ -73,6 +73,21 @@ def test_without_matplotlib_report_says_how_to_get_it_and_makes_no_folder(
         assert not (tmp_path / "out").exists()
 
 
+def test_report_of_a_store_it_cannot_read_leaves_no_report_folder(finished_run, tmp_path,
+                                                                   capsys):
+    # was: the one-line error, and an empty RUN_DIR/report/ made before the store was read
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "search.db").write_bytes((finished_run / "search.db").read_bytes())
+    db = sqlite3.connect(run / "search.db")
+    db.execute("DROP TABLE trials")  # its meta says a search, its trials are gone
+    db.close()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lightning-nas report: error: {run / 'search.db'} cannot be read")
+    assert sorted(p.name for p in run.iterdir()) == ["search.db"]
+
+
 def test_report_draws_log_ranges_on_a_log_axis(tmp_path, tiny_trainer):
     pytest.importorskip("matplotlib")
     run = tmp_path / "run"

@@ -332,17 +332,19 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
 
     out = check_out_dir(out_dir)
     pyplot()  # no matplotlib: said before the folder is made
+    # the store read (its meta, every trial) before the folder is made: one that cannot be
+    # read is said with no folder left (was: an empty report/ beside the error)
+    s = summary(store)
+    rows = leaderboard_rows(store, k=20, digits=None)  # the table rounds time_s once
+    failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
     plot_progress(store, plots[0])
     plot_choices(store, plots[1])
     extra = _extra_plots(store, out)
     plots += extra
-    s = summary(store)
-    rows = leaderboard_rows(store, k=20, digits=None)  # the table rounds time_s once
     shown = f" (the best 20 of {s['completed']})" if s["completed"] > len(rows) else ""
     table = format_table(rows)
-    failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]
     failed = (f"<h2>Failed and rejected trials</h2><pre>{html.escape(format_table(failures))}"
               f"</pre>" if failures else "")
     images = "\n".join(
