@@ -590,6 +590,20 @@ def test_a_oneshot_folder_of_one_subnet_fine_tuned_one_epoch_says_each_in_the_si
     assert capsys.readouterr().out.startswith("darts one-shot: 1 derived candidate scored;")
 
 
+def test_a_oneshot_folders_head_line_prints_a_small_score_as_its_table_does(tmp_path, capsys):
+    # was: "best 0.0000 (min)" and "val_loss=0.0000" above a table that said 3.2e-05
+    (tmp_path / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 3.2e-05\nalgorithm: spos\n"
+                                             "mode: min\n")
+    (tmp_path / "history.json").write_text(json.dumps([{"epoch": 2, "arch": {"k": 3},
+                                                         "score": 3.2e-05}]))
+    (tmp_path / "finetune.json").write_text(json.dumps({"epochs": 1, "lr": 0.1,
+                                                        "metrics": {"val_loss": 2.1e-05}}))
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "; best 3.2e-05 (min) with shared weights\nfine-tuned 1 epoch: val_loss=2.1e-05\n" in out
+    assert "\n1     2      3.2e-05  k=3" in out
+
+
 def test_the_progress_plots_axis_labels_lie_within_the_figure(finished_run):
     # was: "minutes since the first trial started (wall clock, pauses between resumes
     # included)" in one line, wider than its panel: cut off at the right ("... includ")

@@ -30,6 +30,7 @@ import yaml
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
+from lightning_nas.results import format_score
 from lightning_nas.run_folder import user_path
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
@@ -152,11 +153,11 @@ def _head(info: dict[str, Any]) -> str:
         head = (f"{name} one-shot: {_count(len(info['candidates'] or []), 'derived candidate')}"
                 f" scored")
     score = info.get("score")
-    head += (f"; best {score:.4f} ({info['mode']}) with shared weights" if score is not None
-             else "; no validation score")
+    head += (f"; best {format_score(score)} ({info['mode']}) with shared weights"
+             if score is not None else "; no validation score")
     tuned = info["finetune"]
     if tuned:
-        values = ", ".join(f"{k}={v:.4f}" for k, v in sorted(tuned["metrics"].items()))
+        values = ", ".join(f"{k}={format_score(v)}" for k, v in sorted(tuned["metrics"].items()))
         head += f"\nfine-tuned {_epochs(tuned['epochs'])}: {values}"
     return head
 
