@@ -604,6 +604,21 @@ def test_a_oneshot_folders_head_line_prints_a_small_score_as_its_table_does(tmp_
     assert "\n1     2      3.2e-05  k=3" in out
 
 
+def test_show_and_report_of_a_killed_oneshot_run_folder_say_it_did_not_finish(tmp_path,
+                                                                               capsys):
+    # was: "... is neither a run directory (no search.db) nor a one-shot run folder"
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")  # all a kill left
+    for command in ("show", "report"):
+        assert main([command, str(tmp_path)]) == 2
+        assert capsys.readouterr().err == (
+            f"lightning-nas {command}: error: {tmp_path} holds checkpoints/last.ckpt but no "
+            f"best_arch.yaml yet: a one-shot run that did not finish? run the command that "
+            f"started it again with --ckpt_path last (lightning-nas oneshot CONFIG ... "
+            f"--ckpt_path last) to finish it, then show or report it\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]
+
+
 def test_the_progress_plots_axis_labels_lie_within_the_figure(finished_run):
     # was: "minutes since the first trial started (wall clock, pauses between resumes
     # included)" in one line, wider than its panel: cut off at the right ("... includ")

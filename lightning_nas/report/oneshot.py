@@ -48,6 +48,14 @@ def load_oneshot(folder: str | Path) -> dict[str, Any]:
             JSON, or of another shape), naming it.
     """
     folder = user_path(folder)
+    if not (folder / "best_arch.yaml").is_file() and (folder / "checkpoints" /
+                                                      "last.ckpt").is_file():
+        # was: "neither a run directory ... nor a one-shot run folder" of a killed one
+        raise FileNotFoundError(f"{folder} holds checkpoints/last.ckpt but no best_arch.yaml "
+                                f"yet: a one-shot run that did not finish? run the command "
+                                f"that started it again with --ckpt_path last (lightning-nas "
+                                f"oneshot CONFIG ... --ckpt_path last) to finish it, then "
+                                f"show or report it")
     if not (folder / "best_arch.yaml").is_file():
         raise FileNotFoundError(f"{folder} is neither a run directory (no search.db) nor a "
                                 f"one-shot run folder (no best_arch.yaml)")
