@@ -45,8 +45,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "file_in_place", "hold_folder", "holding",
-           "new_folder", "run_dir_path", "user_path"]
+__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_not_a_file", "file_in_place",
+           "hold_folder", "holding", "new_folder", "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -123,6 +123,23 @@ def file_in_place(folder: Path) -> Path | None:
         True
     """
     return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
+def check_not_a_file(run_dir: Path) -> None:
+    """Refuse a file given where a run folder is read (``show``, ``report``, ``export``):
+    ``RUN_DIR/search.db`` or ``best_arch.yaml`` names the folder that holds it.
+
+    Example:
+        >>> check_not_a_file(Path("runs/no_such_run"))  # a folder, or nothing: not refused
+
+    Raises:
+        FileNotFoundError: naming the file, as for a folder without a run (was: "... is not
+            a run directory (no search.db)", of search.db itself).
+    """
+    if run_dir.is_file():
+        hint = (f": give the folder that holds it, {run_dir.parent}"
+                if run_dir.name in ("search.db", "best_arch.yaml") else "")
+        raise FileNotFoundError(f"{run_dir} is a file, not a run folder{hint}")
 
 
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:

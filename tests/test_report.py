@@ -88,6 +88,22 @@ def test_report_of_a_store_it_cannot_read_leaves_no_report_folder(finished_run, 
     assert sorted(p.name for p in run.iterdir()) == ["search.db"]
 
 
+def test_a_file_given_for_the_run_folder_is_said_to_be_one(finished_run, tmp_path, capsys):
+    # was: "RUN/search.db is not a run directory (no search.db)" (export), "... is neither a
+    # run directory (no search.db) nor a one-shot run folder" (show, report)
+    db = finished_run / "search.db"
+    before = db.read_bytes(), sorted(finished_run.iterdir())
+    for command in ("show", "report", "export"):
+        assert main([command, str(db)]) == 2
+        assert capsys.readouterr().err == (f"lightning-nas {command}: error: {db} is a file, "
+                                           f"not a run folder: give the folder that holds "
+                                           f"it, {finished_run}\n")
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["show", str(tmp_path / "notes.txt")]) == 2
+    assert capsys.readouterr().err.endswith("notes.txt is a file, not a run folder\n")
+    assert (db.read_bytes(), sorted(finished_run.iterdir())) == before
+
+
 def test_report_draws_log_ranges_on_a_log_axis(tmp_path, tiny_trainer):
     pytest.importorskip("matplotlib")
     run = tmp_path / "run"
