@@ -90,9 +90,10 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             valid = f"COMPLETED trials: {_ranges(done) or 'none'}"
             try:
                 best = store.get(trial_id)
-            except KeyError:
-                raise ConfigError(f"{run_dir} has no trial {trial_id} (trials 1 to "
-                                  f"{len(store)}); {valid}") from None
+            except KeyError:  # was: "(trials 1 to 0)" of a run killed before its first trial
+                n = len(store)
+                ids = f"trials 1 to {n}" if n > 1 else "trial 1 only" if n else "no trial yet"
+                raise ConfigError(f"{run_dir} has no trial {trial_id} ({ids}); {valid}") from None
             if best.status is not TrialStatus.COMPLETED:
                 raise ConfigError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
                                   f"trials can be exported; {valid}")

@@ -1000,6 +1000,24 @@ def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_pat
         export_best(tmp_path, trial_id=99)
 
 
+def test_export_trial_of_a_run_with_no_trial_yet_says_so(tmp_path, capsys):
+    # was: "has no trial 1 (trials 1 to 0)" of a search killed before its first trial
+    from lightning_nas.cli import main
+
+    with RunStore(tmp_path / "search.db") as store:  # all such a search left
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("mode", "max")
+    assert main(["export", str(tmp_path), "--trial", "1"]) == 2
+    assert capsys.readouterr().err == (f"lightning-nas export: error: {tmp_path} has no trial "
+                                       f"1 (no trial yet); COMPLETED trials: none\n")
+    with RunStore(tmp_path / "search.db") as store:
+        store.start_trial({"k": 3})
+    with pytest.raises(ConfigError, match=r"has no trial 2 \(trial 1 only\); COMPLETED trials: "
+                                          r"none$"):
+        export_best(tmp_path, trial_id=2)
+    assert not (tmp_path / "best.yaml").exists()
+
+
 def test_an_objective_search_exports_no_model_and_is_not_finetuned(tmp_path, capsys):
     # was: best.yaml named the placeholder lightning_nas.search.facade._NoModel as its
     # model; finetune said the checkpoint "was not kept" and, with from_checkpoint=False,
