@@ -74,6 +74,19 @@ def test_unknown_key_names_the_key_and_suggests():
     assert "budget" in text  # the valid keys are listed
 
 
+@pytest.mark.parametrize(("name", "value"), [
+    ("goal", {"budget": 1}), ("execution", 3), ("early_stopping", "asha"), ("limits", {}),
+    ("transfer", None), ("goal", Execution()),
+])
+def test_a_group_of_another_kind_names_the_group_and_its_class(name, value):
+    # was: an AttributeError naming no argument ('dict' object has no attribute 'budget'),
+    # or (execution=3, limits={}) taken, to fail later inside Search
+    kinds = {"goal": "Goal", "execution": "Execution", "early_stopping": "EarlyStopping",
+             "limits": "Limits", "transfer": "Transfer"}
+    with pytest.raises(ConfigError, match=rf"`{name}` must be a {kinds[name]} .*from_options"):
+        SearchSettings(**{name: value})
+
+
 def test_unknown_key_in_replace():
     with pytest.raises(ConfigError, match="unknown search setting 'budgt'; did you mean 'budget'"):
         SearchSettings().replace(budgt=3)

@@ -109,6 +109,13 @@ class SearchSettings:
     progress: bool | str = "auto"
 
     def __post_init__(self) -> None:
+        for name, group_cls in _GROUPS.items():  # (was: AttributeError, or taken as given)
+            group = getattr(self, name)
+            if not isinstance(group, group_cls):
+                raise ConfigError(
+                    f"`{name}` must be a {group_cls.__name__} (lightning_nas.search.settings."
+                    f"{group_cls.__name__}), got {type(group).__name__} {group!r:.80}; give "
+                    f"single settings by name: SearchSettings.from_options(budget=10, ...)")
         # ~ as Lightning takes it; no newline (was: taken, and best_config.yaml broke)
         object.__setattr__(self, "run_dir", run_dir_path(self.run_dir))
         if not isinstance(self.verbose, bool):
