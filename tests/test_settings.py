@@ -27,6 +27,14 @@ def test_the_groups_stay_importable_from_settings():
             settings.Transfer) == (Goal, Execution, EarlyStopping, Limits, Transfer)
 
 
+def test_every_group_is_exported_by_the_search_package():
+    # was: Goal, Execution, EarlyStopping and Limits were, Transfer not
+    import lightning_nas.search as search
+
+    for group in (Goal, Execution, EarlyStopping, Limits, Transfer):
+        assert group.__name__ in search.__all__ and getattr(search, group.__name__) is group
+
+
 def test_defaults():
     s = SearchSettings()
     assert s.goal == Goal()

@@ -5,3 +5,5 @@ dotted paths into LightningCLI-shaped configs (``paths``), ``class_path`` instan
 Import from the modules: this package imports nothing itself, so reading a YAML space does
 not import Lightning.
 """
+
+__all__: list[str] = []

@@ -4,3 +4,5 @@ same for a one-shot run folder (``oneshot``).
 Nothing here imports torch or Lightning: reports read the run store (or a one-shot run's
 files).
 """
+
+__all__: list[str] = []

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.from_config import search_from_config
     from lightning_nas.search.pruning import PruningCallback
     from lightning_nas.search.search_result import SearchResult
-    from lightning_nas.search.setting_groups import EarlyStopping, Execution, Goal, Limits
+    from lightning_nas.search.setting_groups import EarlyStopping, Execution, Goal, Limits, Transfer
     from lightning_nas.search.settings import SearchSettings
 
 _EXPORTS = {
@@ -35,6 +35,7 @@ _EXPORTS = {
     "Execution": "lightning_nas.search.setting_groups",
     "EarlyStopping": "lightning_nas.search.setting_groups",
     "Limits": "lightning_nas.search.setting_groups",
+    "Transfer": "lightning_nas.search.setting_groups",
     "PruningCallback": "lightning_nas.search.pruning",
     "TrialReporter": "lightning_nas.search.callbacks",
     "search_from_config": "lightning_nas.search.from_config",
@@ -50,6 +51,7 @@ __all__ = [
     "SearchResult",
     "SearchSettings",
     "TrialReporter",
+    "Transfer",
     "search_from_config",
 ]
 

@@ -25,8 +25,8 @@ from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
-__all__ = ["check_monitor_logged", "check_monitor_reached", "check_objectives",
-           "logged_metrics", "metric_hint", "scalars", "unlogged_monitor"]
+__all__ = ["EVERY_EPOCH", "VALIDATION_ONLY", "check_monitor_logged", "check_monitor_reached",
+           "check_objectives", "logged_metrics", "metric_hint", "scalars", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "

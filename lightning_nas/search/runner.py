@@ -50,8 +50,9 @@ from lightning_nas.search.ranks import (
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 
-__all__ = ["FRESH_RANKS", "check_strategy", "check_trial_processes", "needs_own_process",
-           "run_in_own_process", "run_on_ranks", "run_trial", "spawns_ranks"]
+__all__ = ["FRESH_RANKS", "SpecPickler", "check_sendable", "check_strategy",
+           "check_trial_processes", "needs_own_process", "run_in_own_process", "run_on_ranks",
+           "run_trial", "spawns_ranks", "unsendable"]
 
 #: set to ``1``, every multi-process trial starts fresh processes (``run_in_own_process``)
 FRESH_RANKS = "LIGHTNING_NAS_FRESH_RANKS"
