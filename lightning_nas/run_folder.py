@@ -10,6 +10,8 @@ space and table files, and the folders ``show``, ``report``, ``export``, ``finet
 search's and a one-shot run's ``run_dir``, a fit's and a fine-tune's ``--out``): one whose
 path holds a control character (a newline, a carriage return) is refused before anything is
 made, as ``best_config.yaml``'s header and the commands a run prints name it on one line.
+``check_export_dir`` refuses, when it is made, the ``export_dir`` of a ``OneShotNAS`` or
+``DifferentiableNAS`` that could not be written when training ends.
 
 ``hold_folder`` holds a run folder for one process (a lock on its ``search.lock``, which
 names the holder and what it does): a search (``open_search_store(hold=True)``), a Hydra sweep
@@ -45,7 +47,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_not_a_file", "file_in_place",
+__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
+           "file_in_place",
            "hold_folder", "holding", "new_folder", "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
@@ -112,6 +115,30 @@ def run_dir_path(value: object) -> Path:
                           f"for the current folder, or null for the default, "
                           f"runs/<config name>, from Python runs/nas)")
     return new_folder(value, "`run_dir`")
+
+
+def check_export_dir(value: object, key: str) -> None:
+    """Raise ``ConfigError`` naming ``key`` unless ``value`` is None or a folder path a
+    one-shot search can write its export into when training ends: a non-empty path of
+    printable characters (``new_folder``) with no file in its place (``file_in_place``).
+    Checked when the search is made (was: ``export_dir=3``, or a file's path, trained, then
+    failed writing).
+
+    Example:
+        >>> check_export_dir(3, "OneShotNAS(export_dir=...)")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: OneShotNAS(export_dir=...) must be a folder path ...
+    """
+    if value is None:
+        return
+    if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
+        raise ConfigError(f"{key} must be a folder path (None: write nothing), got {value!r}")
+    blocked = file_in_place(new_folder(value, key))
+    if blocked is not None:
+        raise ConfigError(f"{key} {os.fspath(value)!r} cannot be a folder: {blocked} is a "
+                          f"file; the export (best_arch.yaml, subnet.pt) is written into a "
+                          f"folder there when training ends (give another path)")
 
 
 def file_in_place(folder: Path) -> Path | None:

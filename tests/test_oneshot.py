@@ -1227,6 +1227,26 @@ def test_oneshotnas_counts_that_are_no_integers_are_refused_when_built(kwargs, m
         OneShotNAS(**kwargs)
 
 
+@pytest.mark.parametrize("make", [
+    lambda out: OneShotNAS(export_dir=out),
+    lambda out: DifferentiableNAS(TinySupernet(), export_dir=out)], ids=["spos", "darts"])
+def test_an_export_dir_that_cannot_be_written_is_refused_when_made(tmp_path, make):
+    # was: export_dir=3 (or a file's path) was taken, the fit trained, and writing the
+    # export at its end raised a bare TypeError (FileExistsError), naming no argument
+    name = type(make(None)).__name__
+    with pytest.raises(ConfigError, match=rf"^{name}\(export_dir=\.\.\.\) must be a folder "
+                                          rf"path \(None: write nothing\), got 3$"):
+        make(3)
+    with pytest.raises(ConfigError, match=r"must be a folder path .* got ''"):
+        make("")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"export_dir=\.\.\.\) '.*file/out' cannot be a "
+                                          r"folder: .*file is a file"):
+        make(str(tmp_path / "file" / "out"))
+    make(tmp_path / "new")  # a folder path (a Path too) is taken
+    assert not (tmp_path / "new").exists()  # written when training ends, not when made
+
+
 def test_the_seed_limit_of_spos_holds_for_oneshotnas_and_for_spos_only(
         tmp_path, monkeypatch, capsys):
     # was: OneShotNAS(seed=2**32 - 1) trained, then its final search failed on seed + epoch

@@ -68,7 +68,7 @@ from lightning_nas.oneshot.scoring import (
     take_calibration_batches,
     val_loaders,
 )
-from lightning_nas.oneshot.spos_checks import check_one_search, check_val_data
+from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
@@ -112,7 +112,8 @@ class OneShotNAS(pl.Callback):
             ``net`` if it has one, else the whole module); a name it lacks is a
             ``ConfigError`` before training.
         export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
-            ``history.json`` at the end (None: write nothing).
+            ``history.json`` at the end (None: write nothing); a value that is no folder
+            path, or a file's, is a ``ConfigError`` when the callback is made.
         seed: seeds the path sampler and nevergrad (``seed + epoch`` each search): 0 to
             ``SEED_MAX`` (2**31 - 1).
         record_paths: keep the path of every training step in ``paths`` (for checks).
@@ -130,9 +131,7 @@ class OneShotNAS(pl.Callback):
         mode = metric_mode(metric, mode, "OneShotNAS")
         check_number(num_candidates, "num_candidates", 1, integer=True)  # (was: 2.5 crashed
         check_number(calibration_batches, "calibration_batches", 0, integer=True)  # after fit)
-        if search_every_n_epochs is not None:
-            check_number(search_every_n_epochs, "search_every_n_epochs", 1, integer=True,
-                         nullable=True)
+        check_spos_arguments(search_every_n_epochs, export_dir)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
             raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
                               f"{seed!r}: seed + epoch seeds each search's optimizer, which "

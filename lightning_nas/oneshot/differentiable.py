@@ -94,6 +94,7 @@ from lightning_nas.oneshot.wrapped import (
     optimizer_class,
     own_hook,
 )
+from lightning_nas.run_folder import check_export_dir
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
@@ -166,7 +167,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             starts; logits that never stepped, at its end: ``oneshot.checks``).
         top_k: architectures (most probable first) scored at the end; the best is exported.
         calibration_batches: training batches of the BatchNorm calibration.
-        export_dir: where rank 0 writes the export (None: nothing).
+        export_dir: where rank 0 writes the export (None: nothing); a value that is no
+            folder path, or a file's, is a ``ConfigError`` when it is made.
         seed: seeds the logits' initial values and the Gumbel noise.
     """
 
@@ -205,6 +207,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             optimizer_class(optimizer)
         check_rates(lr=lr, weight_decay=weight_decay, arch_lr=arch_lr,
                     arch_weight_decay=arch_weight_decay)  # was: torch's error at fit start
+        check_export_dir(export_dir, "DifferentiableNAS(export_dir=...)")  # (was: at its end)
         self.save_hyperparameters(ignore=["supernet", "metric"] + (
             [] if loss is None or isinstance(loss, str) else ["loss"]))
         self.automatic_optimization = False

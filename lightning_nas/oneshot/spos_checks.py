@@ -1,7 +1,8 @@
 """What ``OneShotNAS`` checks of its fit before training, beside the first batch's checks
 (``oneshot.checks``): one one-shot search per fit (``check_one_search``: a second
 ``OneShotNAS``, or one on a ``DifferentiableNAS``, would override the paths the other sets),
-and validation data its searches can read (``check_val_data``).
+and validation data its searches can read (``check_val_data``); and, when it is made, the
+arguments it would read only later (``check_spos_arguments``).
 
 Example:
     >>> from lightning_nas.oneshot.callback import OneShotNAS
@@ -19,10 +20,22 @@ import math
 
 import lightning.pytorch as pl
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.scoring import loaders
+from lightning_nas.run_folder import check_export_dir
 
-__all__ = ["check_one_search", "check_val_data"]
+__all__ = ["check_one_search", "check_spos_arguments", "check_val_data"]
+
+
+def check_spos_arguments(search_every_n_epochs: object, export_dir: object) -> None:
+    """Raise ``ConfigError`` naming the ``OneShotNAS`` argument that could not work, before
+    any fit: ``search_every_n_epochs`` (an integer >= 1 or None) and ``export_dir`` (a folder
+    path or None: ``run_folder.check_export_dir``; was: ``export_dir=3`` trained, then
+    failed writing the export)."""
+    if search_every_n_epochs is not None:
+        check_number(search_every_n_epochs, "search_every_n_epochs", 1, integer=True,
+                     nullable=True)
+    check_export_dir(export_dir, "OneShotNAS(export_dir=...)")
 
 
 def check_one_search(trainer: pl.Trainer, pl_module: pl.LightningModule,
