@@ -69,6 +69,19 @@ def test_an_unregistered_name_names_the_nas_strategies_and_how_to_register_one()
     assert "registered in nevergrad.optimizers.registry" in message
 
 
+@pytest.mark.parametrize("wrong", [3, ["NGOpt"], None])
+def test_a_name_that_is_no_string_is_a_config_error_naming_the_optimizer(wrong):
+    # was: a bare TypeError ("'int' object is not iterable"; a list unhashable), as
+    # OneShotNAS(optimizer=3) raised it
+    message = rf"^optimizer must be a nevergrad registry name .*got {type(wrong).__name__} "
+    with pytest.raises(ConfigError, match=message):
+        check_optimizer_name(wrong)
+    from lightning_nas.oneshot.callback import OneShotNAS
+
+    with pytest.raises(ConfigError, match=message):
+        OneShotNAS(optimizer=wrong)
+
+
 def test_unrelated_name_has_no_close_name():
     with pytest.raises(ConfigError, match="no close name"):
         check_optimizer_name("zzqqxx")

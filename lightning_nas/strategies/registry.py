@@ -51,7 +51,8 @@ def available_optimizers() -> list[str]:
 
 
 def check_optimizer_name(name: str) -> None:
-    """Raise ``ConfigError`` naming close registry names if ``name`` is not registered.
+    """Raise ``ConfigError`` naming close registry names if ``name`` is not registered (or
+    is no string: was a bare ``TypeError`` from ``OneShotNAS(optimizer=3)``).
 
     Example:
         >>> check_optimizer_name("NGOp")
@@ -59,6 +60,9 @@ def check_optimizer_name(name: str) -> None:
         ...
         lightning_nas.errors.ConfigError: unknown optimizer 'NGOp'; close names: NGOpt, ...
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"optimizer must be a nevergrad registry name (a string such as "
+                          f"'RandomSearch'), got {type(name).__name__} {name!r}")
     if name in ng.optimizers.registry:
         return
     close = difflib.get_close_matches(name, list(ng.optimizers.registry), n=6, cutoff=0.5)
