@@ -48,8 +48,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
-           "file_in_place",
-           "hold_folder", "holding", "new_folder", "run_dir_path", "user_path"]
+           "file_in_place", "hold_folder", "holding", "new_folder", "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
