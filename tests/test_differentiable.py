@@ -326,6 +326,24 @@ def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
+    ({"supernet": 3}, r"supernet must be an nn\.Module with choice modules .*got int"),
+    ({"loss": 3}, r"loss must be a name \(cross_entropy, .*got 3"),
+    ({"optimizer": 3}, r"optimizer must be a torch\.optim class name .*got 3"),
+    ({"tau_max": "10"}, "tau_max must be a number > 0, got '10'"),
+    ({"num_classes": "3"}, "num_classes must be an integer >= 2 or null, got '3'"),
+    ({"num_classes": 0}, "num_classes must be an integer >= 2 or null, got 0"),
+    ({"seed": "1"}, "seed must be an integer, got '1'")])
+def test_arguments_of_another_kind_are_config_errors_naming_them(kwargs, message):
+    # was: AttributeError ('int' object has no attribute 'named_modules', ... 'lower'), a
+    # TypeError of "<=" or "not callable" (loss=3: at the first training step), torch's
+    # "manual_seed expected a long", torchmetrics' "but got 3" for "3"; num_classes=0 taken
+    # as None (no accuracy metric)
+    kwargs = {"supernet": TinySupernet(), **kwargs}
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        DifferentiableNAS(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
     ({"arch_lr": 0}, "arch_lr must be a number > 0, got 0"),
     ({"arch_lr": -0.01}, "arch_lr must be a number > 0, got -0.01"),
     ({"arch_weight_decay": -1}, "arch_weight_decay must be a number >= 0, got -1"),

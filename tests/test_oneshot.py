@@ -1219,7 +1219,13 @@ def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_anything_is_written(
     ({"search_every_n_epochs": 0}, "search_every_n_epochs must be an integer >= 1 or null, "
                                    "got 0"),
     ({"search_every_n_epochs": 1.5}, "search_every_n_epochs must be an integer >= 1 or "
-                                     "null, got 1.5")])
+                                     "null, got 1.5"),
+    # was: refused when the fit started, as "num_classes=3 does not fit the data ...; set
+    # num_classes=3" for "3"; forward=3 a bare TypeError there
+    ({"num_classes": "3"}, "num_classes must be an integer >= 2 or null, got '3'"),
+    ({"num_classes": 1.5}, "num_classes must be an integer >= 2 or null, got 1.5"),
+    ({"forward": 3}, "forward must be a callable (module, batch) -> (predictions, targets), "
+                     "got 3")])
 def test_oneshotnas_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     # was: num_candidates=2.5 trained, then the final search crashed after training; a
     # string was a raw TypeError

@@ -131,7 +131,7 @@ class OneShotNAS(pl.Callback):
         mode = metric_mode(metric, mode, "OneShotNAS")
         check_number(num_candidates, "num_candidates", 1, integer=True)  # (was: 2.5 crashed
         check_number(calibration_batches, "calibration_batches", 0, integer=True)  # after fit)
-        check_spos_arguments(search_every_n_epochs, export_dir)
+        check_spos_arguments(search_every_n_epochs, export_dir, num_classes, forward)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
             raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
                               f"{seed!r}: seed + epoch seeds each search's optimizer, which "

@@ -129,6 +129,24 @@ def check_clip_val(value: Any, key: str) -> None:
                           f"so the weights would step uphill") from None
 
 
+def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, seed: Any) -> None:
+    """Raise ``ConfigError`` naming the ``DifferentiableNAS`` argument of a kind it cannot use
+    (was: an AttributeError or TypeError naming none, for ``loss`` at the first step, for a
+    ``num_classes`` of 0 none: no accuracy metric)."""
+    if not isinstance(supernet, nn.Module):
+        raise ConfigError(f"supernet must be an nn.Module with choice modules (or a "
+                          f"LightningModule holding one), got {type(supernet).__name__}")
+    if loss is not None and not isinstance(loss, str) and not callable(loss):
+        raise ConfigError(f"loss must be a name ({', '.join(LOSSES)}), a callable (preds, "
+                          f"target) -> loss or None, got {loss!r}")
+    if optimizer is not None and not isinstance(optimizer, str):
+        raise ConfigError(f"optimizer must be a torch.optim class name (adam, sgd, ...) or "
+                          f"None, got {optimizer!r}")
+    if num_classes is not None:
+        check_number(num_classes, "num_classes", 2, integer=True, nullable=True)
+    check_number(seed, "seed", integer=True)
+
+
 class DifferentiableNAS(ArchLogits, pl.LightningModule):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
@@ -186,6 +204,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                  warmup_epochs: int = 0, top_k: int = 1, calibration_batches: int = 5,
                  export_dir: str | None = None, seed: int = 0) -> None:
         super().__init__()
+        _check_types(supernet, loss, optimizer, num_classes, seed)
         if algorithm not in ALGORITHMS:
             raise unknown("algorithm", algorithm, ALGORITHMS)
         check_clip_val(gradient_clip_val, "gradient_clip_val")
@@ -193,6 +212,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS)
         if tau_schedule not in TAU_SCHEDULES:
             raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
+        check_number(tau_max, "tau_max", 0, strict=True)  # (was: a bare TypeError of "<=")
+        check_number(tau_min, "tau_min", 0, strict=True)
         if not 0 < tau_min <= tau_max:
             raise ConfigError(f"need 0 < tau_min <= tau_max, got {tau_min} and {tau_max}")
         check_number(calibration_batches, "calibration_batches", 0, integer=True)  # (was: 1.5

@@ -27,15 +27,23 @@ from lightning_nas.run_folder import check_export_dir
 __all__ = ["check_one_search", "check_spos_arguments", "check_val_data"]
 
 
-def check_spos_arguments(search_every_n_epochs: object, export_dir: object) -> None:
+def check_spos_arguments(search_every_n_epochs: object, export_dir: object,
+                         num_classes: object = None, forward: object = None) -> None:
     """Raise ``ConfigError`` naming the ``OneShotNAS`` argument that could not work, before
-    any fit: ``search_every_n_epochs`` (an integer >= 1 or None) and ``export_dir`` (a folder
+    any fit: ``search_every_n_epochs`` (an integer >= 1 or None), ``export_dir`` (a folder
     path or None: ``run_folder.check_export_dir``; was: ``export_dir=3`` trained, then
-    failed writing the export)."""
+    failed writing the export), ``num_classes`` (an integer >= 2 or None; was: ``"3"``
+    refused at the fit's start as "num_classes=3 does not fit ..., set num_classes=3") and
+    ``forward`` (a callable or None; was: a bare TypeError at the fit's start)."""
     if search_every_n_epochs is not None:
         check_number(search_every_n_epochs, "search_every_n_epochs", 1, integer=True,
                      nullable=True)
     check_export_dir(export_dir, "OneShotNAS(export_dir=...)")
+    if num_classes is not None:
+        check_number(num_classes, "num_classes", 2, integer=True, nullable=True)
+    if forward is not None and not callable(forward):
+        raise ConfigError(f"forward must be a callable (module, batch) -> (predictions, "
+                          f"targets), got {forward!r}")
 
 
 def check_one_search(trainer: pl.Trainer, pl_module: pl.LightningModule,
