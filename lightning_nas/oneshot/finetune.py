@@ -2,8 +2,15 @@
 
 Example:
     >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from lightning.pytorch import LightningDataModule
+    >>> pairs = TensorDataset(torch.randn(32, 8, 8), torch.randint(0, 10, (32,)))
+    >>> datamodule = LightningDataModule.from_datasets(pairs, pairs, batch_size=16)
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
-    >>> module, metrics = finetune_subnet(net, datamodule, max_epochs=2)  # doctest: +SKIP
+    >>> module, metrics = finetune_subnet(net, datamodule, max_epochs=1, num_classes=10,
+    ...                                   trainer={"accelerator": "cpu", "devices": 1})
+    >>> sorted(metrics)
+    ['train_loss', 'val_acc', 'val_loss']
 """
 
 from __future__ import annotations
