@@ -588,6 +588,27 @@ def test_show_and_report_of_a_oneshot_folder_with_a_damaged_file_name_it_in_one_
     assert not (tmp_path / "report").exists()
 
 
+def test_the_oneshot_module_example_shows_what_render_oneshot_prints(tmp_path):
+    # was: its leaderboard had no epoch column and no "the best 2 of 50" line
+    import doctest
+
+    from lightning_nas.report import oneshot
+
+    best = {"conv1": 32, "conv1_kernel": 5, "blocks": 2}
+    (tmp_path / "best_arch.yaml").write_text(yaml.safe_dump(
+        {"arch": best, "score": 0.9421, "algorithm": "spos", "mode": "max"}))
+    history = [{"epoch": e, "arch": {**best, "blocks": i % 3}, "score": 0.5}
+               for e in (5, 10) for i in range(3)]
+    history += [{"epoch": 15, "arch": {**best, "conv1": 16 + i}, "score": 0.9 - i / 1000}
+                for i in range(49)] + [{"epoch": 15, "arch": best, "score": 0.9421}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    example = next(e for e in doctest.DocTestParser().get_examples(oneshot.__doc__)
+                   if "render_oneshot" in e.source)
+    got = oneshot.render_oneshot(tmp_path, k=2) + "\n"
+    assert doctest.OutputChecker().check_output(
+        example.want, got, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE), got
+
+
 def test_a_oneshot_folder_of_one_subnet_fine_tuned_one_epoch_says_each_in_the_singular(
         tmp_path, capsys):
     # was: "fine-tuned 1 epochs"
