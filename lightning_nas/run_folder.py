@@ -48,7 +48,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
-           "file_in_place", "hold_folder", "holding", "new_folder", "run_dir_path", "user_path"]
+           "file_in_place", "hold_folder", "holding", "lock_kind", "new_folder", "run_dir_path",
+           "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -178,8 +179,9 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
         folder: the run folder.
         then: what to do once the holder is gone, for the refusal's message.
         kind: what holds it, written in ``search.lock`` for the message of a process
-            refused meanwhile: ``"search"`` (a search, a Hydra sweep, a one-shot run) or
-            ``"export"``.
+            refused meanwhile: ``"search"`` (a search, a Hydra sweep), ``"oneshot"`` (a
+            one-shot run: it stays written, so a search refuses the folder of one that has
+            not finished, ``lock_kind``) or ``"export"``.
 
     Raises:
         SearchError: when another process, or another search or export of this process,
@@ -233,10 +235,23 @@ def _holder(folder: Path) -> tuple[str, str]:
     return holder, (lines[1].strip() if len(lines) > 1 and lines[1].strip() else "search")
 
 
+def lock_kind(folder: Path) -> str | None:
+    """What the last holder of ``folder``'s ``search.lock`` did (``hold_folder``'s
+    ``kind``: ``"search"`` where it does not say), None where there is no ``search.lock``.
+
+    Example:
+        >>> lock_kind(Path("runs/no_such_run")) is None
+        True
+    """
+    lock = folder / LOCK_FILE
+    return _holder(folder)[1] if lock.is_file() else None
+
+
 def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) -> str:
     """The message of a ``kind`` refused on ``folder``, which ``holder`` holds for a
     ``holder_kind``: another process (wait for it or stop it), or this one (was: "another
-    process", naming this process's own pid)."""
+    process", naming this process's own pid). A one-shot run is said as a search is."""
+    kind, holder_kind = ("search" if k == "oneshot" else k for k in (kind, holder_kind))
     doing = "exported" if holder_kind == "export" else "searched"
     wait = f" (still after {EXPORT_WAIT:g}s)" if holder_kind == "export" else ""
     if holder == _this_process():  # a search or export in another thread of this process
@@ -261,9 +276,10 @@ def _is_at(held: IO[str], path: Path) -> bool:
 @contextmanager
 def holding(folder: str | os.PathLike, then: str,
             undone: Callable[[], bool] | None = None) -> Iterator[None]:
-    """``hold_folder`` for a block, released when it ends (an error too), by the first
-    process of a run only: the other ranks of a DDP run (each started with the same command
-    by Lightning's launcher, ``torchrun`` or SLURM) are processes of the same run.
+    """``hold_folder`` (``kind="oneshot"``) for a block of a one-shot run, released when it
+    ends (an error too), by the first process of a run only: the other ranks of a DDP run
+    (each started with the same command by Lightning's launcher, ``torchrun`` or SLURM) are
+    processes of the same run.
 
     Args:
         folder: the run folder.
@@ -282,13 +298,20 @@ def holding(folder: str | os.PathLike, then: str,
         made.append(path)
     lock = folder / LOCK_FILE
     lock_made = not (lock.exists() or lock.is_symlink())
-    held = hold_folder(folder, then) if first else None
+    try:  # an earlier holder's words, put back where this run is undone
+        earlier = "" if lock_made else lock.read_text()
+    except OSError:
+        earlier = ""
+    held = hold_folder(folder, then, kind="oneshot") if first else None
     try:
         yield
     except BaseException:
         if held is not None and undone is not None and undone():
             if lock_made:  # removed while held: whoever takes the folder next makes another
                 lock.unlink(missing_ok=True)
+            else:  # what its earlier holder wrote (was: this run's "oneshot", which made a
+                held.truncate(0)  # search refuse the folder as an unfinished one-shot run's)
+                held.write(earlier)
             held.close()
             held = None
             for path in made:  # (was: a refused run left a new folder holding search.lock)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.run_folder import file_in_place
+from lightning_nas.run_folder import file_in_place, lock_kind
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ def check_new_run_folder(run_dir: Path, run_dir_key: str = "run_dir",
 def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
                         no_search: bool = False) -> bool:
     """Raise ``ConfigError`` when a search may not write into ``run_dir``: a file in its
-    place (or above it), a one-shot run folder, a new search's folder holding what a search
+    place (or above it), a one-shot run folder (finished: ``best_arch.yaml``; or not: its
+    ``search.lock`` says ``oneshot``), a new search's folder holding what a search
     writes (``check_new_run_folder``). Nothing is written (``--print_config`` checks it too).
     ``no_search``: its ``search.db`` holds no search (an empty file), so the search is a
     new one (was: a 0-byte ``search.db`` let a new search replace the ``best.*`` and
@@ -91,6 +92,15 @@ def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
     if new and (run_dir / "best_arch.yaml").is_file():
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
                           f"(best_arch.yaml, {store}); give a search another folder")
+    if new and lock_kind(run_dir) == "oneshot":  # (was: taken, the run no longer resumed)
+        last = run_dir / "checkpoints" / "last.ckpt"
+        finish = (f"finish it with `lightning-nas oneshot CONFIG --oneshot.run_dir {run_dir} "
+                  f"--ckpt_path last` ({last} is there)" if last.is_file() else
+                  "run it again with `lightning-nas oneshot`")
+        raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds a one-shot run that has not "
+                          f"finished (its search.lock says oneshot, no best_arch.yaml: running, "
+                          f"or stopped before its end; {store}); {finish}, or give a search "
+                          f"another folder")
     if new:  # a new search deletes nothing it did not write
         check_new_run_folder(run_dir, run_dir_key, store)
     return new

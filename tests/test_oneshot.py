@@ -1665,3 +1665,5 @@ def test_a_run_refused_before_training_leaves_its_folder_as_it_was(tmp_path, mon
     (earlier / "search.lock").write_text(f"pid 1 on {socket.gethostname()}\n")
     assert main([*TINY_CLI, "--oneshot.num_classes=5", f"--oneshot.run_dir={earlier}"]) == 2
     assert [p.name for p in earlier.iterdir()] == ["search.lock"]
+    # its words too: not this run's "oneshot", which would make a search refuse the folder
+    assert (earlier / "search.lock").read_text() == f"pid 1 on {socket.gethostname()}\n"

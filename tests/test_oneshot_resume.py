@@ -102,6 +102,32 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
+def test_a_search_refuses_the_folder_of_a_one_shot_run_that_did_not_finish(
+        tmp_path, monkeypatch, capsys):
+    # was: `lightning-nas search --search.run_dir=D` ran a whole search in the folder of a
+    # one-shot run that died (checkpoints/last.ckpt, no best_arch.yaml yet), whose resume
+    # was then refused: "is a search's run folder (search.db)"
+    monkeypatch.chdir(ROOT)
+    dead = tmp_path / "dead"
+    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--oneshot.num_candidates=1",
+            f"--oneshot.run_dir={dead}"]
+    with pytest.raises(RuntimeError, match="crash at epoch 2"):
+        main([*args, CRASH])
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in dead.rglob("*")}
+    search = ["search", "examples/digits/search.yaml", f"--search.run_dir={dead}",
+              "--search.budget=1", "--trainer.max_epochs=1",
+              "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1"]
+    for extra in ([], ["--print_config"]):
+        assert main([*search, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{str(dead)!r} holds a one-shot run that has not finished" in err
+        assert f"--oneshot.run_dir {dead} --ckpt_path last` " in err and err.count("\n") == 1
+    assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before  # nothing written
+    assert main([*args, "--ckpt_path", "last"]) == 0  # the one-shot run still resumes
+    assert (dead / "best_arch.yaml").is_file() and not (dead / "search.db").exists()
+
+
 def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
