@@ -1131,6 +1131,69 @@ def test_a_key_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path
             "+gone.k": "choice(1, 2)"}}, gone={"_target_": "nosuch_module.Thing"}, **nodes)
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2 and len(ran) == 2
 
+def test_a_fixed_override_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path):
+    # was: a command-line override beside the sweep (+net.foo=3) under a _target_ node whose
+    # target does not take it was not checked (only searched keys were): every job failed
+    # building the node until two failures stopped the sweep; a file's key alike, unsaid
+    from hydra.utils import instantiate
+
+    ran = []
+
+    def task(cfg: DictConfig) -> float:
+        ran.append(1)
+        for node in ("net", "free", "outer"):
+            instantiate(cfg[node])
+        return float(cfg.x)
+
+    nodes = {"net": {"_target_": "tests.helpers.TinyNet", "width": 8, "size": 2},
+             "free": {"_target_": "builtins.dict"},  # **kwargs: any key
+             "outer": {"_target_": "builtins.dict", "_recursive_": False,  # built raw
+                       "inner": {"_target_": "tests.helpers.TinyNet", "bad": 1}},
+             "data_only": {"_target_": "tests.helpers.TinyNet", "nosuch": 1}}  # never built
+    for override, error in (("+net.widht=4", "'widht' is not an argument of tests.helpers."
+                                             "TinyNet (the _target_ of net), so every job "
+                                             "would fail to build net; did you mean 'width'?"),
+                            ("net.size=3", "'size' is not an argument of tests.helpers."
+                                           "TinyNet"),  # the file's key, set on the line
+                            ("++data_only.nosuch=2", "'nosuch' is not an argument of tests."
+                                                     "helpers.TinyNet (the _target_ of "
+                                                     "data_only)")):
+        said = f"command-line override {override!r}: {error}"
+        with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
+            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                   (override,), **nodes)
+        assert not ran and not (tmp_path / "run" / "search.db").exists()
+    # the file's own keys are warned of, not refused: a task function may not build a node
+    # (data_only); what the targets take, and a node under _recursive_: false, pass
+    del nodes["net"]["size"]
+    with pytest.warns(UserWarning, match=r"^config key 'data_only.nosuch': 'nosuch' is not an "
+                                         r"argument of tests.helpers.TinyNet \(the _target_ of "
+                                         r"data_only\), so every job would fail to build "
+                                         r"data_only; .*\(not refused: the task function may "
+                                         r"leave data_only unbuilt\)$") as said:
+        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                        ("+net.depth=2", "+free.anything=1", "+outer.inner.nosuch=1",
+                         "hydra.job.chdir=False"), **nodes)
+    # that key alone (not Hydra's own nodes, nor those under outer)
+    assert len([w for w in said if "config key" in str(w.message)]) == 1
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2 and len(ran) == 2
+
+
+@pytest.mark.slow
+def test_the_examples_fixed_override_its_target_does_not_take_is_refused(tmp_path):
+    # was: python train.py -m hparams_search=nas +model.net.foo=3 launched every job, each
+    # failing to build model.net (DenseNet takes no foo), until two failures stopped it
+    run = tmp_path / "sweep"
+    done = subprocess.run(_example(run, "+model.net.foo=3"), env=_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert ("ConfigError: command-line override '+model.net.foo=3': 'foo' is not an argument "
+            "of examples.hydra.src.models.components.dense_net.DenseNet (the _target_ of "
+            "model.net), so every job would fail to build model.net; it takes ['input_size', "
+            "'lin1_size', 'lin2_size', 'lin3_size', 'output_size']") in done.stderr
+    assert not run.exists()
+
+
 def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(tmp_path):
     calls = []
 

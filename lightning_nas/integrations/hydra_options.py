@@ -8,7 +8,8 @@ _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first
 - ``check_composes``: a job of the space composes and passes ``check`` (a misspelt key is
   named with the closest one and those at its level);
 - ``check_target_arguments``: each searched key under a ``_target_`` node (added with
-  ``+``/``++`` or set by the file) is an argument of that target (the sweeper's ``check``);
+  ``+``/``++`` or set by the file), and each other command-line override, is an argument
+  of that target (the sweeper's ``check``; the first job's other keys: warned of);
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
   and checked (``check_one_process_per_job``: no job's Trainer starts several processes)
   once, beside the first sample's values of the other searched keys, or where those do not
@@ -30,8 +31,9 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from hydra.utils import get_method
@@ -261,49 +263,91 @@ def _arguments(node: dict[str, Any]) -> tuple[list[str], bool]:
         return [], False
 
 
-def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any) -> None:
+def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any,
+                           warn_file: bool = False) -> None:
     """Each searched key of ``job`` (a composed job config) under a ``_target_`` node,
     added with ``+``/``++`` or set by the config, must be an argument of the node's target,
     which Hydra's ``instantiate`` passes it to (was: each job failed building the node):
     the target's keyword arguments (a class's along its ``**kwargs`` passed on whole, as
-    Python calls it; ``_partial_`` nodes alike), any name where it takes ``**kwargs``. A
-    node under a ``_recursive_: false`` one is not built by Hydra and is not checked; a
-    target that does not import here is warned of, unchecked.
+    Python calls it; ``_partial_`` nodes alike), any name where it takes ``**kwargs``. So
+    must each other override of the command line (``+model.net.foo=3``; was: launched). A
+    node under a ``_recursive_: false`` one is not built by Hydra and is not checked, nor
+    are Hydra's own (``hydra.``); a target that does not import here is warned of.
+
+    Args:
+        job: a composed job config; ``loader``: Hydra's config loader.
+        sweep: the searched space and the command line's other overrides.
+        warn_file: also warn of each other key of each ``_target_`` node of ``job`` that
+            its target does not take (not refused: the task may leave a node unbuilt).
 
     Raises:
-        ConfigError: naming the key, the argument, the target, the closest argument and
-            those the target takes.
+        ConfigError: naming the key (or override), the argument, the target, the closest
+            argument and those the target takes.
     """
     tree = OmegaConf.to_container(job, resolve=False)
-    for key in sweep.space.params:
-        if "@" in key or key.startswith("~") or loader.get_group_options(group_of(key)):
-            continue  # a config group's option, a deletion
+    lines = {line.split("=", 1)[0]: line for line in sweep.passthrough if "=" in line}
+    for key in [*sweep.space.params, *(k for k in lines if k not in sweep.space.params)]:
+        if "@" in key or key.startswith("~") or loader.get_group_options(group_of(key)) \
+                or path_of(key).split(".")[0] == "hydra":
+            continue  # a config group's option, a deletion, Hydra's own
         found = _owner(tree, path_of(key).split("."))
         if found is None:
             continue
         where, part = found
-        target = OmegaConf.select(job, f"{where}._target_", default=None,
-                                  throw_on_resolution_failure=False)
-        if not isinstance(target, str):
+        said = f"sweep parameter {key!r}" if key in sweep.space.params else \
+            f"command-line override {lines[key]!r}"
+        wrong, target = _refusal(job, where, part)
+        if isinstance(wrong, BaseException):
+            warnings.warn(f"{said} not checked: the _target_ of {where}, {target}, does not "
+                          f"import here ({one_line(wrong)}); each job that builds {where} "
+                          f"fails where it does not import", stacklevel=2)
+        if not isinstance(wrong, str):
             continue
-        built, names, any_name = _takes(target)
-        if isinstance(built, BaseException):
-            warnings.warn(f"sweep parameter {key!r} not checked: the _target_ of {where}, "
-                          f"{target}, does not import here ({one_line(built)}); each job that "
-                          f"builds {where} fails where it does not import", stacklevel=2)
-            continue
-        if part in names or any_name:
-            continue
-        hint = name_hint(built, part, names) if inspect.isclass(built) else \
-            did_you_mean(part, names)
         # the same in every job where no searched value sets the node, its _target_ (an
         # interpolation) or a config group's option (which may set anything)
         fixed = "${" not in str(_tree_target(tree, where)) and not any(
             k != key and (loader.get_group_options(group_of(k)) or f"{where}.".startswith(
                 f"{path_of(k)}.")) for k in sweep.space.params)
-        raise (_EveryJob if fixed else ConfigError)(
-            f"sweep parameter {key!r}: {part!r} is not an argument of {target} (the _target_ "
-            f"of {where}), so every job would fail to build {where}; {hint}it takes {names}")
+        raise (_EveryJob if fixed else ConfigError)(f"{said}: {wrong}")
+    given = {path_of(k) for k in [*sweep.space.params, *lines]}
+    for where, part in _node_keys(tree) if warn_file else ():
+        wrong, _ = _refusal(job, where, part)
+        if isinstance(wrong, str) and f"{where}.{part}" not in given:
+            warnings.warn(f"config key '{where}.{part}': {wrong} (not refused: the task "
+                          f"function may leave {where} unbuilt)", stacklevel=2)
+
+
+def _refusal(job: DictConfig, where: str, part: str) -> tuple[str | BaseException | None, Any]:
+    """Why ``part`` is not an argument of the ``_target_`` of the node at ``where``
+    (``None`` where it is one, or the node has no target name), or the error where the
+    target does not import here; and the target."""
+    target = OmegaConf.select(job, f"{where}._target_", default=None,
+                              throw_on_resolution_failure=False)
+    if not isinstance(target, str):
+        return None, target
+    built, names, any_name = _takes(target)
+    if isinstance(built, BaseException) or part in names or any_name:
+        return (built if isinstance(built, BaseException) else None), target
+    hint = name_hint(built, part, names) if inspect.isclass(built) else \
+        did_you_mean(part, names)
+    return (f"{part!r} is not an argument of {target} (the _target_ of {where}), so every "
+            f"job would fail to build {where}; {hint}it takes {names}"), target
+
+
+def _node_keys(tree: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """``(path, key)`` for each key (Hydra's own left out) of each ``_target_`` node that
+    Hydra builds in ``tree`` (not the root, nor ``hydra``, nor under ``_recursive_: false``)."""
+    items = tree.items() if isinstance(tree, dict) else \
+        enumerate(tree) if isinstance(tree, list) else ()
+    for name, value in items:
+        path = f"{where}.{name}" if where else str(name)
+        if path == "hydra":
+            continue
+        if isinstance(value, dict) and "_target_" in value:
+            yield from ((path, str(k)) for k in value if k not in HYDRA_KEYS)
+            if value.get("_recursive_") is False:
+                continue
+        yield from _node_keys(value, path)
 
 
 class _EveryJob(ConfigError):
@@ -322,12 +366,15 @@ def _tree_target(tree: Any, where: str) -> Any:
 def _takes(target: str) -> tuple[Any, list[str], bool]:
     """What ``target`` names (found as Hydra's ``instantiate`` finds it; the error where it
     does not import), the keyword arguments it takes and whether it takes any name (a
-    ``**kwargs``, or a signature that cannot be read). Once per target: Hydra logs each
-    failed look-up."""
+    ``**kwargs``, or a signature that cannot be read); once per target."""
+    quiet = logging.getLogger("hydra.utils")  # its error line: a key's warning says it, and
+    was, quiet.disabled = quiet.disabled, True  # a file's node the task may never build
     try:
         built = get_method(target)
     except Exception as err:  # noqa: BLE001 - Hydra's ImportError, the module's own
         return err, [], True
+    finally:
+        quiet.disabled = was
     try:  # a class's along its **kwargs passed on whole, as Python calls it
         names, any_name = (init_kwargs(built, forwarded=True) if inspect.isclass(built)
                            else accepted_kwargs(built))

@@ -169,7 +169,8 @@ class HydraSweep(Sweeper):
 
         # a job of the space, then each searched option: composed and checked once each,
         # beside the first sample's values of the other keys or other ones that work
-        check_composes(self.config, loader, sweep, check)
+        first = check_composes(self.config, loader, sweep, check)
+        check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
         jobs = option_jobs(self.config, loader, sweep, check)
         store = self._open_store(settings, sweep, jobs)
         try:
