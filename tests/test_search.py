@@ -633,6 +633,22 @@ def test_an_objective_search_refuses_a_scheduler(tmp_path, scheduler):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("given", [{"model": TinyNet}, {"data": BlobData},
+                                   {"model_init_args": {"width": 4}},
+                                   {"data_init_args": {"n": 8}}])
+def test_an_objective_search_refuses_a_model_or_data_it_would_ignore(tmp_path, given):
+    # was: accepted and silently dropped (the model replaced by a placeholder, best.yaml
+    # saying model: null)
+    name = next(iter(given))
+    model = given.pop("model", None)
+    with pytest.raises(ConfigError, match=rf"^an objective= search calls the function instead "
+                                          rf"of training: .* so {name} would be ignored; drop "
+                                          rf"{name} "):
+        Search(model, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
+               budget=2, run_dir=tmp_path, verbose=False, **given)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("trainer", "options", "needles"), [
     ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"]),
     ({"accelerator": "tpu"}, {}, ["trainer.accelerator='tpu'", "torch_xla", _EARLY]),

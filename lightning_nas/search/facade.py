@@ -69,7 +69,8 @@ class Search:
             (LightningCLI ``class_path`` specs allowed for callbacks and loggers).
         settings: a ``SearchSettings``; ``**options`` change single settings of it.
         objective: instead of training, evaluate ``objective(arch) -> {metric: value}``
-            (tabular benchmarks, cheap proxies); ``model`` may then be None.
+            (tabular benchmarks, cheap proxies); ``model``, ``data`` and their init args
+            are then None (others are refused).
         model_init_args: fixed keyword arguments for a model class.
         data_init_args: keyword arguments for a data class.
         on_trial_end: called with each finished trial's result, after it is stored.
@@ -100,6 +101,14 @@ class Search:
                 self.settings.transfer.warm_start_fill, keys, self.space.params, hydra=False))
         if objective is not None and not callable(objective):
             raise ConfigError(f"objective must be callable arch -> metrics, got {objective!r}")
+        given = {"model": model, "model_init_args": model_init_args, "data": data,
+                 "data_init_args": data_init_args}
+        unused = [k for k, v in given.items() if v is not None]
+        if objective is not None and unused:  # (was: dropped, best.yaml said model: null)
+            raise ConfigError(f"an objective= search calls the function instead of training: "
+                              f"it builds no model nor data, so {', '.join(unused)} would be "
+                              f"ignored; drop {', '.join(unused)} (Search(None, space, "
+                              f"objective=...)), or drop objective= to train the model")
         self.objective = objective
         limits = {k: getattr(self.settings.limits, k) for k in ("max_params", "max_flops")}
         if objective is not None and any(v is not None for v in limits.values()):
