@@ -81,7 +81,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     The folder is held meanwhile (``held_for_export``: a second export waits for this one;
     an export while a search holds it is refused). Returns the content of ``best.yaml``.
     """
-    run_dir = user_path(run_dir)
+    run_dir = user_path(run_dir, "export_best(run_dir=...)")
     with held_for_export(run_dir, store) as store:  # one export at a time, no search
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = winner = store.best(mode)
@@ -277,7 +277,7 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
 
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``."""
-    path = user_path(run_dir) / "best.yaml"
+    path = user_path(run_dir, "load_best(run_dir=...)") / "best.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export "
                                 f"{shlex.quote(str(run_dir))}`")
@@ -320,7 +320,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
     """
-    run_dir = user_path(run_dir)
+    run_dir = user_path(run_dir, "finetune(run_dir=...)")
     Goal(seed=seed)  # checked as Search's (integer >= 0, below 2**32): before any folder
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
         raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"

@@ -64,9 +64,28 @@ _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_PROCI
                    "JSM_NAMESPACE_RANK")
 
 
-def user_path(path: str | os.PathLike) -> Path:
+def user_path(path: str | os.PathLike, key: str | None = None) -> Path:
     """``path`` as a ``Path`` with a leading ``~`` or ``~user`` expanded (a literal ``~``
-    folder in the current one is written ``./~``)."""
+    folder in the current one is written ``./~``).
+
+    Args:
+        path: the path the user gave.
+        key: the argument or setting that took it, named in the error for a value that is
+            no path (None: Python's bare ``TypeError``).
+
+    Raises:
+        ConfigError: where ``key`` is given and ``path`` is no ``str`` or ``os.PathLike``
+            (was: ``export_best(3)``'s "expected str, bytes or os.PathLike object, not int").
+
+    Example:
+        >>> user_path(3, "load_best(run_dir=...)")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: load_best(run_dir=...) must be a path (str or ...
+    """
+    if key is not None and not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"{key} must be a path (str or os.PathLike), got "
+                          f"{type(path).__name__} {path!r}")
     return Path(path).expanduser()
 
 
@@ -74,9 +93,9 @@ def new_folder(path: str | os.PathLike, key: str) -> Path:
     """``user_path`` of a folder a run makes, ``key`` naming its setting in the message.
 
     Raises:
-        ConfigError: where its path holds a control character (``CONTROL``: was taken, and
-            the header of ``best_config.yaml``, which names the folder, spanned lines: the
-            file was other YAML, or none).
+        ConfigError: where it is no path, or its path holds a control character
+            (``CONTROL``: was taken, and the header of ``best_config.yaml``, which names the
+            folder, spanned lines: the file was other YAML, or none).
 
     Example:
         >>> new_folder("runs/a\\nseed_everything: 7", "`run_dir`")
@@ -84,6 +103,7 @@ def new_folder(path: str | os.PathLike, key: str) -> Path:
         ...
         lightning_nas.errors.ConfigError: `run_dir` must be a folder path of printable ...
     """
+    user_path(path, key)  # no path (out_dir=3): refused, naming key (was: a bare TypeError)
     text = os.fspath(path)
     found = CONTROL.search(str(text))
     if found:

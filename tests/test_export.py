@@ -189,10 +189,14 @@ def test_a_finetune_of_no_epoch_limit_beside_no_step_or_time_limit_is_refused(fi
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"trainer": [("max_epochs", 1)]}, r"^trainer must map Trainer arguments to values .*"
                                        r"got \[\('max_epochs', 1\)\]$"),
-    ({"from_checkpoint": "no"}, r"^from_checkpoint must be True .* or False .*; got 'no'$")])
+    ({"from_checkpoint": "no"}, r"^from_checkpoint must be True .* or False .*; got 'no'$"),
+    ({"out_dir": 3}, r"^`out_dir` \(--out\) must be a path \(str or os.PathLike\), got int 3$"),
+    ({"model_init_args": 3}, r"^model_init_args must be a mapping of keyword arguments for "
+                             r"the model class, got int 3$")])
 def test_a_finetune_given_a_wrong_type_says_so_before_any_folder(finished_run, kwargs,
                                                                 message):
-    # was: a bare TypeError of dict() for the list; "no" was true, and loaded best.ckpt
+    # was: a bare TypeError of dict() for the list; "no" was true, and loaded best.ckpt;
+    # out_dir=3 and model_init_args=3 were bare TypeErrors naming no argument
     folders = sorted(finished_run.iterdir())
     with pytest.raises(ConfigError, match=message):
         finetune(finished_run, max_epochs=1, **kwargs)
@@ -445,6 +449,14 @@ def _forget_fits(run) -> None:
     """Leave ``run`` as a version older than the record of each fit left it."""
     with sqlite3.connect(run / "search.db") as db:
         db.execute("DELETE FROM fits")
+
+
+@pytest.mark.parametrize("call", [export_best, load_best, finetune])
+def test_a_run_dir_of_another_kind_is_a_config_error_naming_it(call):
+    # was: a bare TypeError, "expected str, bytes or os.PathLike object, not int"
+    with pytest.raises(ConfigError, match=rf"^{call.__name__}\(run_dir=\.\.\.\) must be a "
+                                          r"path \(str or os.PathLike\), got int 3$"):
+        call(3)
 
 
 def test_export_of_a_missing_run_says_so(tmp_path):

@@ -103,6 +103,13 @@ def test_yaml_and_dict_round_trips(space):
     assert SearchSpace.from_yaml(_python_space().to_yaml()) == space
 
 
+def test_from_yaml_of_no_path_nor_text_is_a_config_error_naming_its_source():
+    # was: a bare TypeError, "expected str, bytes or os.PathLike object, not int"
+    with pytest.raises(ConfigError, match=r"^SearchSpace\.from_yaml\(source=\.\.\.\) must be "
+                                          r"a path \(str or os\.PathLike\), got int 3$"):
+        SearchSpace.from_yaml(3)
+
+
 def test_strings_that_look_like_numbers_survive_the_yaml_round_trip():
     # PyYAML's (YAML 1.1) dumper left 1e-3 unquoted, which load_yaml reads as 0.001
     odd = ["1e-3", "1E5", ".5", "+1e3", "1.0", "7", "yes", "null", "~", "relu"]

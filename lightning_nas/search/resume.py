@@ -110,8 +110,12 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
     (an ``INPUT_ONLY`` object the store could not keep is left out).
 
     Raises:
-        ConfigError: naming the objects that have no import path and are not ``given``.
+        ConfigError: naming the objects that have no import path and are not ``given``, or
+            ``given`` when it is no mapping.
     """
+    if given is not None and not isinstance(given, Mapping):  # was: dict()'s bare TypeError
+        raise ConfigError(f"{name}_init_args must be a mapping of keyword arguments for the "
+                          f"{name} class, got {type(given).__name__} {given!r}")
     given = dict(given or {})
     objects = {k: path for k, path in (stored.get("objects") or {}).items()
                if not (path is None and k in INPUT_ONLY)}  # not needed again: left out

@@ -118,6 +118,7 @@ class SearchSpace:
             >>> SearchSpace.from_yaml("k: {choice: [3, 5, 7]}").size()
             3
         """
+        user_path(source, "SearchSpace.from_yaml(source=...)")  # was: a bare TypeError
         if _is_folder(source):  # was: the folder's name read as YAML text ("got 'sub'")
             raise SpaceError(f"search space file {source} is a folder; name the YAML file "
                              f"(.yaml or .yml) of the space in it")
