@@ -271,6 +271,14 @@ def test_searches_leave_the_supernet_batchnorm_statistics_alone(tmp_path):
     assert get_path(searched) == path and searched.training
 
 
+def test_the_oneshot_commands_finetune_line_prints_small_values_as_show_does():
+    # was: "val_acc=0.0000" for 3.2e-05 (.4f), where show and report print 3.2e-05
+    from lightning_nas.oneshot.finetune import accuracy_text
+    from lightning_nas.results import format_score
+    metrics = {"val_loss": 1e-06, "val_acc": 3.2e-05}
+    assert accuracy_text(metrics) == f"val_acc={format_score(3.2e-05)}" == "val_acc=3.2e-05"
+
+
 def test_cli_oneshot_runs_the_example_config(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     code = main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=2",

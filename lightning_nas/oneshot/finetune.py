@@ -21,6 +21,7 @@ import lightning.pytorch as pl
 from torch import nn
 
 from lightning_nas.module import NASModule
+from lightning_nas.results import format_score
 
 __all__ = ["accuracy_text", "finetune_subnet"]
 
@@ -63,12 +64,13 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
 
 def accuracy_text(metrics: dict[str, float]) -> str:
     """The fine-tune's accuracy as ``lightning-nas oneshot`` prints it: ``val_acc=...``, or
-    each validation loader's (``val_acc/dataloader_idx_0=..., ...``).
+    each validation loader's (``val_acc/dataloader_idx_0=..., ...``), as ``show`` prints
+    scores (``format_score``: a value below 0.01 is not 0.0000).
 
     Example:
         >>> accuracy_text({"val_loss": 0.3, "val_acc/dataloader_idx_0": 0.9,
-        ...                "val_acc/dataloader_idx_1": 0.8})
-        'val_acc/dataloader_idx_0=0.9000, val_acc/dataloader_idx_1=0.8000'
+        ...                "val_acc/dataloader_idx_1": 3.2e-05})
+        'val_acc/dataloader_idx_0=0.9000, val_acc/dataloader_idx_1=3.2e-05'
     """
-    return ", ".join(f"{key}={value:.4f}" for key, value in metrics.items()
+    return ", ".join(f"{key}={format_score(value)}" for key, value in metrics.items()
                      if key.split("/")[0] == "val_acc") or "val_acc=nan"

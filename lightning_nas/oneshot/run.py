@@ -60,6 +60,7 @@ from lightning_nas.oneshot.trainer_checks import (
     fit_or_refuse,
 )
 from lightning_nas.report.oneshot import scored_text
+from lightning_nas.results import format_score
 from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
@@ -135,7 +136,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     fit_or_refuse(trainer, module, datamodule, ckpt_path)
     return callback.best_arch, callback.best_score, callback.subnet, (
         f"One-shot search: {scored_text(callback.history) or 'no subnet scored'}; best "
-        f"{callback.best_score:.4f} with shared weights: {callback.best_arch}\n"
+        f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}\n"
         f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}"), trainer.is_global_zero
 
 
@@ -164,7 +165,7 @@ def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: An
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared)
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, nas, BilevelData(datamodule), ckpt_path)
-    score = "n/a" if nas.best_score is None else f"{nas.best_score:.4f}"
+    score = "n/a" if nas.best_score is None else format_score(nas.best_score)
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: {derived_text(nas.best_arch, nas.scored)}; "
         f"{score} with shared weights\nWrote {run_dir / 'best_arch.yaml'}, "
