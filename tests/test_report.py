@@ -284,6 +284,25 @@ def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 0
     assert ("1 running (its search is gone: a resume re-runs them, but one the search process "
             "ran itself and died in twice is FAILED)") in capsys.readouterr().out
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["driver_gone"] is True
+
+
+def test_show_json_of_a_search_that_finished_says_no_driver_is_gone(tmp_path, capsys):
+    # was: "driver_gone": true for every search whose process had ended normally
+    import os
+    import subprocess
+
+    script = ("from lightning_nas import Search; Search(None, {'k': {'choice': [1, 2, 3]}}, "
+              "objective=lambda arch: {'acc': arch['k'] / 3}, monitor='acc', budget=2, "
+              f"run_dir={str(tmp_path)!r}, verbose=False).run()")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["summary"]
+    assert shown["completed"] == 2 and shown["running"] == 0 and shown["driver_gone"] is False
+    assert main(["show", str(tmp_path)]) == 0
+    assert "search is gone" not in capsys.readouterr().out
 
 
 def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():

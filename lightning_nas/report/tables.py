@@ -92,13 +92,15 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
 
 
 def summary(store: RunStore) -> dict[str, Any]:
-    """Counts per status, the monitor and the best score."""
+    """Counts per status, the monitor and the best score; ``driver_gone``: whether trials
+    are RUNNING while the search process that ran them is gone (a resume re-runs them)."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
     warm = store.get_meta("warm_start") or {"sources": []}
-    return {"monitor": store.get_meta("monitor"), "mode": mode,
-            **{s.value.lower(): store.count(s) for s in TrialStatus},
-            "driver_gone": store.driver_gone(),
+    counts = {s.value.lower(): store.count(s) for s in TrialStatus}
+    return {"monitor": store.get_meta("monitor"), "mode": mode, **counts,
+            # was: true for every finished search (its process ended), which says nothing
+            "driver_gone": bool(counts["running"]) and store.driver_gone(),
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
             "warm_start": [{k: src[k] for k in ("source", "trials", "used")}
@@ -115,7 +117,7 @@ def counts_line(s: Mapping[str, Any]) -> str:
         '3 completed, 1 failed, 0 rejected, 2 pruned, 0 paused, 0 running'
     """
     gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
-            "itself and died in twice is FAILED)") if s["running"] and s["driver_gone"] else ""
+            "itself and died in twice is FAILED)") if s["driver_gone"] else ""
     return (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
             f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}")
 
