@@ -649,6 +649,23 @@ def test_an_objective_search_refuses_a_model_or_data_it_would_ignore(tmp_path, g
     assert not any(tmp_path.iterdir())
 
 
+def test_an_objective_search_warns_of_trainer_settings_it_ignores(tmp_path):
+    # was: trainer={"max_epochs": 5, ...} with objective= ignored without a word
+    space = {"x": {"float": [0, 1]}}
+    with pytest.warns(UserWarning, match=r"^an objective= search calls the function instead "
+                                         r"of training, so trainer setting\(s\) max_epochs, "
+                                         r"min_epochs are ignored \(it uses only accelerator, "):
+        Search(None, space, objective=lambda arch: {"val_acc": arch["x"]},
+               trainer={"max_epochs": 5, "min_epochs": 2, "accelerator": "cpu"}, budget=2,
+               run_dir=tmp_path / "a", verbose=False)
+    with warnings.catch_warnings():  # the settings it uses: no warning
+        warnings.filterwarnings("error", message="an objective= search")
+        result = Search(None, space, objective=lambda arch: {"val_acc": arch["x"]},
+                        trainer={"accelerator": "cpu", "devices": 1, "logger": False},
+                        budget=2, run_dir=tmp_path / "b", verbose=False).run()
+    assert len(result.trials) == 2
+
+
 @pytest.mark.parametrize(("trainer", "options", "needles"), [
     ({"max_epochs": -5}, {}, ["trainer.max_epochs=-5: must be >= 0, or -1 (no limit)"]),
     ({"accelerator": "tpu"}, {}, ["trainer.accelerator='tpu'", "torch_xla", _EARLY]),

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,10 @@ from lightning_nas.versions import package_versions
 
 __all__ = ["Search"]
 
+#: Trainer settings an ``objective=`` search uses: where and in how many processes its
+#: trials run, and the logger of the search's summary; the rest trains, and it trains nothing
+_OBJECTIVE_TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "logger")
+
 class Search:
     """A multi-trial architecture search over a user's LightningModule.
 
@@ -70,7 +75,9 @@ class Search:
         settings: a ``SearchSettings``; ``**options`` change single settings of it.
         objective: instead of training, evaluate ``objective(arch) -> {metric: value}``
             (tabular benchmarks, cheap proxies); ``model``, ``data`` and their init args
-            are then None (others are refused).
+            are then None (others are refused); ``trainer`` settings other than
+            ``accelerator``, ``devices``, ``num_nodes``, ``strategy`` and ``logger`` are
+            ignored, with a ``UserWarning``.
         model_init_args: fixed keyword arguments for a model class.
         data_init_args: keyword arguments for a data class.
         on_trial_end: called with each finished trial's result, after it is stored.
@@ -109,6 +116,12 @@ class Search:
                               f"it builds no model nor data, so {', '.join(unused)} would be "
                               f"ignored; drop {', '.join(unused)} (Search(None, space, "
                               f"objective=...)), or drop objective= to train the model")
+        ignored = sorted(k for k in trainer or {} if k not in _OBJECTIVE_TRAINER_KEYS)
+        if objective is not None and ignored:  # was: ignored without a word
+            warnings.warn(f"an objective= search calls the function instead of training, so "
+                          f"trainer setting(s) {', '.join(ignored)} are ignored (it uses only "
+                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop them from trainer=",
+                          UserWarning, stacklevel=2)
         self.objective = objective
         limits = {k: getattr(self.settings.limits, k) for k in ("max_params", "max_flops")}
         if objective is not None and any(v is not None for v in limits.values()):
