@@ -673,6 +673,41 @@ def test_bilevel_data_passes_lightnings_datamodule_hooks_and_hparams_on(tmp_path
     assert ("on_exception", "RuntimeError") in data.calls
 
 
+class _AugmentedBlobs(BlobData):
+    """Training-only augmentation both ways: in a batch hook (``trainer.training``) and in
+    the training loader's ``collate_fn``."""
+
+    def train_dataloader(self) -> DataLoader:
+        def shifted(items):
+            x, y = torch.utils.data.default_collate(items)
+            return x + 500.0, y
+        return DataLoader(self.train_set, batch_size=self.batch_size, collate_fn=shifted)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x, y = batch
+        assert dataloader_idx == 0
+        return (x + 1000.0 if self.trainer.training else x), y
+
+
+class _PartSpy(DifferentiableNAS):
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        self.seen = {part: float(batch[part][0].abs().min()) for part in ("train", "arch")}
+        return super().training_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_batch_hooks_see_the_arch_batches_as_training_ones_and_collate_fn_does_not(
+        tmp_path, algorithm):
+    # as documented (README, BilevelData): a hook's train-only augmentation reaches the
+    # architecture's validation batches (trainer.training True, dataloader_idx 0 for both
+    # parts); the training loader's collate_fn reaches the weights' batches alone
+    model = _PartSpy(TinySupernet(), num_classes=3, algorithm=algorithm)
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(
+        model, datamodule=BilevelData(_AugmentedBlobs()))
+    assert model.seen["train"] > 1400  # collate_fn and hook
+    assert 900 < model.seen["arch"] < 1100  # the hook only
+
+
 def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     class Counting(TinySupernet):
         steps = 0

@@ -14,7 +14,11 @@ Lightning's datamodule hooks reach the wrapped datamodule as in a plain fit: ``s
 ``teardown``, ``on_exception``, ``state_dict`` / ``load_state_dict`` and the batch-transfer
 hooks (on each part of a training batch, in the datamodule's own batch format); a checkpoint
 holds its hyperparameters (``datamodule_hyper_parameters``) and its
-``prepare_data_per_node`` is kept.
+``prepare_data_per_node`` is kept. The hooks cannot tell the two parts apart: both run with
+``trainer.training`` True and ``dataloader_idx`` 0, so a hook's training-only augmentation
+(``if self.trainer.training: ...``) reaches the architecture's (validation) batches too; put
+it in the training dataset's transforms or ``train_dataloader()``'s ``collate_fn``, which
+only the weights' batches pass through.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringDataModule
@@ -94,6 +98,9 @@ class BilevelData(pl.LightningDataModule):
     "arch": batch}``; validation and test as before.
     The architecture's batches come from one validation loader: a ``val_dataloader()``
     that returns several is a ``ConfigError`` when a fit sets up, before any training.
+    The datamodule's batch hooks run on them as on the training part (``trainer.training``
+    True, ``dataloader_idx`` 0): training-only augmentation belongs in the training
+    dataset or ``train_dataloader()``, not in a hook (see the module docstring).
 
     Args:
         datamodule: the user's datamodule (its hooks run as in a plain fit; the loggers

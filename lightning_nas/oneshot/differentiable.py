@@ -15,7 +15,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader
   zips the datamodule's train loader (an epoch) with its validation loader (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
-  under DDP.
+  under DDP. The datamodule's batch hooks see the arch batches as training ones
+  (``trainer.training``): train-only augmentation belongs in the training set's transforms.
 - Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a module's own
   ``validation_step`` and epoch hooks (logged; ``val_loss`` its, else of ``loss`` or its
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
