@@ -4,6 +4,7 @@ DDP agreement, fine-tune of the export, the export's BatchNorm statistics, and t
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import math
 import re
@@ -44,7 +45,7 @@ from lightning_nas.oneshot.choices import (
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.run import check_oneshot_strategy, check_oneshot_trainer
-from lightning_nas.oneshot.setting_checks import check_oneshot_settings
+from lightning_nas.oneshot.setting_checks import ONESHOT_KEYS, check_oneshot_settings
 from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1117,6 +1118,22 @@ def test_a_searchs_run_folder_is_refused_before_anything_is_written(tmp_path, mo
         assert (f"error: oneshot.run_dir '{run}' is a search's run folder (search.db); give a "
                 f"one-shot run another folder") in captured.err and not captured.out
         assert {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*")} == before
+
+
+def test_the_configs_oneshot_defaults_are_the_classes_defaults():
+    # was: a copy of OneShotNAS's, DifferentiableNAS's and finetune_subnet's defaults, which
+    # a change of one of them would have left behind
+    owners = {"finetune_lr": (finetune_subnet, "lr")}
+    for key in ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches"):
+        owners[key] = (OneShotNAS, key)
+    for key in ("arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max", "tau_min",
+                "calibration_batches"):
+        owners.setdefault(key, (DifferentiableNAS, key))
+    for key, (owner, name) in owners.items():
+        assert ONESHOT_KEYS[key] == inspect.signature(owner).parameters[name].default, key
+    # calibration_batches is both classes': they agree
+    assert (inspect.signature(DifferentiableNAS).parameters["calibration_batches"].default
+            == ONESHOT_KEYS["calibration_batches"])
 
 
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(

@@ -17,13 +17,16 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
-from lightning_nas.oneshot.callback import SEED_MAX
+from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
+from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.run_folder import file_in_place, new_folder
 from lightning_nas.strategies import check_optimizer_name
 
@@ -36,14 +39,23 @@ DEFAULT_RUN_DIR = "runs/oneshot"
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
 
+
+def _defaults(owner: Callable[..., Any], *names: str) -> dict[str, Any]:
+    """The defaults of ``owner``'s parameters ``names`` (so the config's are the classes')."""
+    parameters = inspect.signature(owner).parameters
+    return {name: parameters[name].default for name in names}
+
+
 #: keys of the ``oneshot:`` block: the algorithm, its settings, where to write and the
-#: fine-tune of the winner
+#: fine-tune of the winner; the settings default as in ``OneShotNAS``, ``DifferentiableNAS``
+#: and ``finetune_subnet`` (was: a copy of their defaults)
 ONESHOT_KEYS: dict[str, Any] = {
-    "algorithm": "spos", "optimizer": "RandomSearch", "num_candidates": 30,
-    "search_every_n_epochs": None, "arch_lr": 3e-3, "arch_weight_decay": 1e-3,
-    "warmup_epochs": 0, "top_k": 1, "tau_max": 10.0, "tau_min": 0.1,
-    "calibration_batches": 5, "num_classes": None, "mode": "max", "net_attr": None,
-    "seed": None, "run_dir": None, "finetune_epochs": 0, "finetune_lr": 1e-3,
+    "algorithm": "spos",
+    **_defaults(OneShotNAS, "optimizer", "num_candidates", "search_every_n_epochs"),
+    **_defaults(DifferentiableNAS, "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k",
+                "tau_max", "tau_min", "calibration_batches"),
+    "num_classes": None, "mode": "max", "net_attr": None, "seed": None, "run_dir": None,
+    "finetune_epochs": 0, "finetune_lr": _defaults(finetune_subnet, "lr")["lr"],
 }
 
 #: keys that only some algorithms read
