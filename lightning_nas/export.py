@@ -43,7 +43,7 @@ from lightning_nas.search import random_state
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.ranks import close_rank_groups
-from lightning_nas.search.resume import restore_init
+from lightning_nas.search.resume import check_init_args, restore_init
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.setting_groups import Goal
@@ -307,9 +307,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         model, data: the model and data of the search, needed when the search was given
             objects that cannot be imported by path (e.g. defined in ``__main__``).
         seed: seed of the fine-tune, an integer >= 0 below 2**32 (default: the search's).
-        out_dir: where its checkpoint and logs go (default: ``RUN_DIR/finetune``, or
-            ``finetune_1``, ``finetune_2``, ... when earlier fine-tunes are there: a new
-            fine-tune never overwrites one).
+        out_dir: where its checkpoint and logs go (default: ``RUN_DIR/finetune``, or a free
+            ``finetune_1``, ``finetune_2``, ...: a new fine-tune never overwrites one).
         model_init_args: model arguments over the search's; required for those the search
             was given as objects (a backbone, a ``functools.partial``), which the store
             cannot keep.
@@ -347,6 +346,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
                           f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")
+    out = output_dir(out_dir, run_dir / "finetune")  # was: checked after best.yaml was
+    check_init_args(model_init_args, "model")  # exported again: before the store is read
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
@@ -432,7 +433,6 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                 f"it from fresh weights with from_checkpoint=False (lightning-nas finetune "
                 f"{shlex.quote(str(run_dir))} --from_scratch)")
         weights = str(run_dir / best["checkpoint"])
-    out = output_dir(out_dir, run_dir / "finetune")
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),

@@ -203,6 +203,22 @@ def test_a_finetune_given_a_wrong_type_says_so_before_any_folder(finished_run, k
     assert sorted(finished_run.iterdir()) == folders
 
 
+def _files(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kwargs", [{"out_dir": 3}, {"model_init_args": 3}])
+def test_a_finetune_given_a_wrong_type_leaves_the_run_folder_as_it_was(finished_run, kwargs):
+    # was: said after the store was read and best.yaml exported again (none there, or a
+    # stale one): out_dir=3 wrote best.yaml and best.ckpt before its error
+    (finished_run / "best.yaml").unlink()
+    before = _files(finished_run)
+    with pytest.raises(ConfigError, match="out_dir|model_init_args"):
+        finetune(finished_run, max_epochs=1, **kwargs)
+    assert _files(finished_run) == before
+
+
 class _StopAtEpoch(Callback):
     """Fails a fit at the end of its epoch ``epoch`` (a test that would train for ever)."""
 

@@ -29,7 +29,7 @@ from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
 
-__all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_resume",
+__all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_init_args", "check_resume",
            "differences", "is_plain", "object_classes", "plain_part",
            "restore_init", "stored_init", "current_setup", "stored_setup"]
 
@@ -104,6 +104,21 @@ def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any
 INPUT_ONLY = ("example_input_array",)
 
 
+def check_init_args(given: object, name: str) -> None:
+    """Raise ``ConfigError`` naming ``{name}_init_args`` when ``given`` is neither None nor a
+    mapping (``finetune`` asks it before it reads or writes the run folder).
+
+    Example:
+        >>> check_init_args(3, "model")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: model_init_args must be a mapping of keyword ...
+    """
+    if given is not None and not isinstance(given, Mapping):  # was: dict()'s bare TypeError
+        raise ConfigError(f"{name}_init_args must be a mapping of keyword arguments for the "
+                          f"{name} class, got {type(given).__name__} {given!r}")
+
+
 def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                  name: str) -> dict[str, Any]:
     """The init args ``stored_init`` kept, with its objects imported again, under ``given``
@@ -113,9 +128,7 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
         ConfigError: naming the objects that have no import path and are not ``given``, or
             ``given`` when it is no mapping.
     """
-    if given is not None and not isinstance(given, Mapping):  # was: dict()'s bare TypeError
-        raise ConfigError(f"{name}_init_args must be a mapping of keyword arguments for the "
-                          f"{name} class, got {type(given).__name__} {given!r}")
+    check_init_args(given, name)
     given = dict(given or {})
     objects = {k: path for k, path in (stored.get("objects") or {}).items()
                if not (path is None and k in INPUT_ONLY)}  # not needed again: left out
