@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import math
 import re
 import signal
@@ -339,6 +340,25 @@ def test_warm_search_counts_no_prior_and_records_provenance(tmp_path, capsys):
     assert main(["show", str(tmp_path / "warm")]) == 0
     assert f"warm start: 16 of 16 results of {(tmp_path / 'source').resolve()}" in \
         capsys.readouterr().out
+
+
+def test_show_says_why_a_warm_starts_other_results_were_not_used(tmp_path, capsys):
+    # was: "9 of 12 results of ... used" alone, though the store keeps why the others were
+    # skipped (the search said it at its start)
+    _search(tmp_path / "source", 12).run()
+    outside = sum(t.arch["a"] == 3 for t in open_run(tmp_path / "source").trials())
+    assert outside
+    _search(tmp_path / "warm", 2, {**SPACE, "a": {"choice": [0, 1, 2]}},
+            warm_start=[str(tmp_path / "source")]).run()
+    assert main(["show", str(tmp_path / "warm")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("warm start:"))
+    assert line.endswith(f"results of {(tmp_path / 'source').resolve()} (not counted in the "
+                         f"budget); skipped: {outside} outside this space"), line
+    assert main(["show", str(tmp_path / "warm"), "--format", "json"]) == 0
+    source = json.loads(capsys.readouterr().out)["summary"]["warm_start"][0]
+    assert source["used"] == 12 - outside
+    assert source["skipped"] == [f"{outside} outside this space"]
 
 
 @pytest.mark.parametrize("optimizer", ["RegularizedEvolution", "LocalSearch"])

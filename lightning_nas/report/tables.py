@@ -21,6 +21,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
+from lightning_nas.search.warm_report import SourceReport
 from lightning_nas.store import RunStore
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "format_csv", "format_table",
@@ -103,7 +104,9 @@ def summary(store: RunStore) -> dict[str, Any]:
             "driver_gone": bool(counts["running"]) and store.driver_gone(),
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
-            "warm_start": [{k: src[k] for k in ("source", "trials", "used")}
+            # each source's counts and why the others were not used (was: the counts alone)
+            "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
+                            "skipped": SourceReport(**src).skipped(reasons=False)}
                            for src in warm["sources"]]}
 
 
@@ -207,7 +210,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
         head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
     for src in s["warm_start"]:
         head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
-                 f"(not counted in the budget)")
+                 f"(not counted in the budget)"
+                 + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else ""))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
     text = head + "\n" + format_table(rows)

@@ -73,20 +73,27 @@ class SourceReport:
     #: this search's first objective, which the source never logged: its monitor stands in
     first_from_monitor: str | None = None
 
-    def describe(self) -> str:
-        """One paragraph for the search's output."""
-        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
-                f"{self.used} of {self.trials} trials used")
+    def skipped(self, reasons: bool = True) -> list[str]:
+        """Why trials were not used, one phrase per cause (``reasons``: the first trials
+        outside this space with why, as the search says it; False: the counts, as ``show``
+        says them).
+
+        Example:
+            >>> SourceReport("runs/a", out_of_space=[[3, "width=219"]]).skipped(False)
+            ['1 outside this space']
+        """
         skipped = []
         if self.not_completed:
             skipped.append(f"{self.not_completed} not completed")
         if self.out_of_space:
-            reasons = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
+            why = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
             more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
-            skipped.append(f"{len(self.out_of_space)} outside this space ({reasons}{more})")
+            skipped.append(f"{len(self.out_of_space)} outside this space"
+                           + (f" ({why}{more})" if reasons else ""))
         if self.unrelated:
-            skipped.append(f"{self.unrelated} sharing no key with this space (every key "
-                           f"would be a fill value: an architecture the trial never ran)")
+            skipped.append(f"{self.unrelated} sharing no key with this space" + (
+                " (every key would be a fill value: an architecture the trial never ran)"
+                if reasons else ""))
         if self.lacking:
             skipped.append(", ".join(f"{n} without objective {k!r}"
                                      for k, n in self.lacking.items()))
@@ -96,7 +103,13 @@ class SourceReport:
         if self.merged:
             skipped.append(f"{self.merged} merged into a better one with the same mapped "
                            f"architecture")
-        if skipped:
+        return skipped
+
+    def describe(self) -> str:
+        """One paragraph for the search's output."""
+        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
+                f"{self.used} of {self.trials} trials used")
+        if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
         if self.recorded:
             text += "; keys added with the earlier run's values " + ", ".join(
