@@ -541,6 +541,20 @@ def test_resume_continues_and_keeps_earlier_trials(tmp_path, tiny_space, tiny_tr
     assert again.trials == second.trials  # budget reached: nothing trains
 
 
+def test_a_resume_removes_checkpoints_a_kill_left_outside_keep_top_k(tmp_path, tiny_space,
+                                                                     tiny_trainer):
+    _search(tmp_path, tiny_space, tiny_trainer, budget=3, keep_top_k=3).run()
+    # the state a kill -9 leaves between storing a trial and pruning its files: completed
+    # trials outside the best keep_top_k holding their best.ckpt, a last.ckpt left beside one
+    (tmp_path / "trials" / "trial_0001" / "last.ckpt").write_bytes(b"left")
+    result = _search(tmp_path, tiny_space, tiny_trainer, budget=3, keep_top_k=1).run()
+    kept = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("trials/*/*.ckpt"))
+    # was: all 3 best.ckpt and the last.ckpt, kept for good
+    assert kept == [f"trials/trial_{result.best.trial_id:04d}/best.ckpt"]
+    assert [t.checkpoint is not None for t in result.trials] == \
+        [t.trial_id == result.best.trial_id for t in result.trials]
+
+
 class Interrupted(TinyNet):
     """Its first ``left`` fits are interrupted (Ctrl-C) in the first training step."""
 

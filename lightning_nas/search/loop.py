@@ -129,6 +129,7 @@ class SearchLoop:
                      f"to re-run, {len(self.paused)} paused")
             if self.failures.reopened:
                 self.say(self.failures.describe())
+            self._tidy_checkpoints()
         # a stop (the optimizer's error, failures: ``FailureWatch.check``, a constraint that
         # raised) starts no more trials; those out finish and are stored (each of a wait's
         # results), then it raises
@@ -333,6 +334,16 @@ class SearchLoop:
         if self.on_trial_end is not None:
             self.on_trial_end(result)
         self.failures.check(result, self.completed, running=len(self.running))
+
+    def _tidy_checkpoints(self) -> None:
+        """Remove what a kill right after a trial was stored left of its files (its
+        ``last.ckpt``; a pruned one's ``best.ckpt``; a completed one's outside the best
+        ``keep_top_k``), as ``_record`` would have; was: kept for good."""
+        for old in self.store.trials():
+            if old.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
+                self._drop(old, old.status is TrialStatus.COMPLETED)
+        keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
+                             self.goal.objectives)
 
     def _drop(self, trial: TrialResult, keep_best: bool) -> None:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
