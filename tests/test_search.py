@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
+import sqlite3
 import threading
 import time
 import warnings
@@ -20,6 +22,7 @@ import yaml
 from lightning_nas import Search, finetune
 from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet, tiny_model
 
@@ -579,6 +582,39 @@ def test_a_trial_interrupted_by_the_user_twice_is_run_again_not_failed(
     result = _search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]  # was FAILED: "the
     # search process died 2 times while running this trial"
+
+
+class SigtermAtFirstRecord(MedianRule):
+    """Sends this process SIGTERM when the search records its first trial's curve: right
+    after the trial was stored, as a SIGTERM from outside may come (once)."""
+
+    fire = True
+
+    def record(self, key, curve) -> None:
+        super().record(key, curve)
+        if SigtermAtFirstRecord.fire:
+            SigtermAtFirstRecord.fire = False
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_sigterm_right_after_a_trial_was_stored_counts_it_completed(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    SigtermAtFirstRecord.fire = True
+    with pytest.raises(SystemExit) as info:
+        _search(tmp_path, tiny_space, tiny_trainer, budget=2, scheduler=SigtermAtFirstRecord(),
+                verbose=True).run()
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 1
+    # was: "Interrupted: 0 completed, ...", the stored trial not counted
+    assert "Interrupted: 1 completed, 0 running" in capsys.readouterr().out
+    result = _search(tmp_path, tiny_space, tiny_trainer, budget=2,
+                     scheduler=SigtermAtFirstRecord()).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    db = sqlite3.connect(tmp_path / "search.db")  # each told once, the first on resume
+    tells = db.execute("SELECT ask FROM events WHERE kind = 'tell'").fetchall()
+    db.close()
+    assert sorted(tells) == [(0,), (1,)]
 
 
 def test_resume_with_another_space_is_refused(tmp_path, tiny_space, tiny_trainer):

@@ -155,7 +155,8 @@ class SearchLoop:
             for trial_id in self.running:  # a user's interrupt is not a crash of the trial
                 self.store.uncount_attempt(trial_id)
             self.progress.close()
-            self.say(f"Interrupted: {self.completed} completed, {len(self.running)} running "
+            completed = self.store.count(TrialStatus.COMPLETED)  # one stored as it came too
+            self.say(f"Interrupted: {completed} completed, {len(self.running)} running "
                      f"(re-run on resume); run the same command again to resume.")
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
