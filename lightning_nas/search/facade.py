@@ -61,6 +61,7 @@ __all__ = ["Search"]
 #: trials run, and the logger of the search's summary; the rest trains, and it trains nothing
 _OBJECTIVE_TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "logger")
 
+
 class Search:
     """A multi-trial architecture search over a user's LightningModule.
 
