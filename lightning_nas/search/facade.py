@@ -117,12 +117,6 @@ class Search:
                               f"it builds no model nor data, so {', '.join(unused)} would be "
                               f"ignored; drop {', '.join(unused)} (Search(None, space, "
                               f"objective=...)), or drop objective= to train the model")
-        ignored = sorted(k for k in trainer or {} if k not in _OBJECTIVE_TRAINER_KEYS)
-        if objective is not None and ignored:  # was: ignored without a word
-            warnings.warn(f"an objective= search calls the function instead of training, so "
-                          f"trainer setting(s) {', '.join(ignored)} are ignored (it uses only "
-                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop them from trainer=",
-                          UserWarning, stacklevel=2)
         self.objective = objective
         limits = {k: getattr(self.settings.limits, k) for k in ("max_params", "max_flops")}
         if objective is not None and any(v is not None for v in limits.values()):
@@ -138,7 +132,13 @@ class Search:
                               f"epochs: leave scheduler out (search.scheduler: none)")
         self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
         self.data = DataFactory(data, data_init_args)
-        self.trainer = dict(trainer or {})
+        self.trainer = dict(trainer or {})  # (a jsonargparse Namespace too: dict() of it)
+        ignored = sorted(k for k in self.trainer if k not in _OBJECTIVE_TRAINER_KEYS)
+        if objective is not None and ignored:  # was: ignored without a word
+            warnings.warn(f"an objective= search calls the function instead of training, so "
+                          f"trainer setting(s) {', '.join(ignored)} are ignored (it uses only "
+                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop them from trainer=",
+                          UserWarning, stacklevel=2)
         self.on_trial_end = on_trial_end
         self.config = dict(config) if config else None
         self.template = self._template()
