@@ -3,6 +3,7 @@ Trainers for the end-to-end case, a real ``kill -9`` for the resume."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import itertools
 import json
@@ -359,6 +360,10 @@ def test_show_says_why_a_warm_starts_other_results_were_not_used(tmp_path, capsy
     source = json.loads(capsys.readouterr().out)["summary"]["warm_start"][0]
     assert source["used"] == 12 - outside
     assert source["skipped"] == [f"{outside} outside this space"]
+    # the HTML report says it too (was: no word of the warm start)
+    assert main(["report", str(tmp_path / "warm")]) == 0
+    page = (tmp_path / "warm" / "report" / "report.html").read_text()
+    assert f"<p>{html.escape(line)}</p>" in page
 
 
 @pytest.mark.parametrize("optimizer", ["RegularizedEvolution", "LocalSearch"])

@@ -24,6 +24,7 @@ from lightning_nas.report.tables import (
     leaderboard_rows,
     summary,
     trial_rows,
+    warm_start_lines,
 )
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.run_folder import file_in_place, user_path
@@ -351,6 +352,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
         f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
         f"</figure>" for p in plots)
+    warm = "".join(f"<p>{html.escape(line)}</p>" for line in warm_start_lines(s))
     best = (f"best {html.escape(str(s['monitor']))} = {format_score(s['best_score'])} "
             f"(trial {s['best_trial']})" if s["best_trial"] is not None else "no completed trial")
     page = f"""<!doctype html>
@@ -359,6 +361,7 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
 img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head>
 <body><h1>Search report</h1>
 <p>{html.escape(counts_line(s))}; {best}</p>
+{warm}
 {images}
 <h2>Leaderboard{shown}</h2><pre>{html.escape(table)}</pre>
 {failed}

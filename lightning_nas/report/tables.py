@@ -25,7 +25,8 @@ from lightning_nas.search.warm_report import SourceReport
 from lightning_nas.store import RunStore
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "format_csv", "format_table",
-           "front_rows", "json_safe", "leaderboard_rows", "render", "summary", "trial_rows"]
+           "front_rows", "json_safe", "leaderboard_rows", "render", "summary", "trial_rows",
+           "warm_start_lines"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
@@ -177,6 +178,21 @@ def front_rows(store: RunStore) -> list[dict[str, Any]]:
              "arch": t.arch} for t in front]
 
 
+def warm_start_lines(s: dict[str, Any]) -> list[str]:
+    """One line per warm-start source of ``summary(store)`` ``s``: how many of its results
+    the search used, and why it skipped the others (``show`` and the HTML report).
+
+    Example:
+        >>> warm_start_lines({"warm_start": [{"source": "a", "trials": 5, "used": 5,
+        ...                                   "skipped": []}]})
+        ['warm start: 5 of 5 results of a (not counted in the budget)']
+    """
+    return [f"warm start: {src['used']} of {src['trials']} results of {src['source']} "
+            f"(not counted in the budget)"
+            + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
+            for src in s["warm_start"]]
+
+
 def render(store: RunStore, fmt: str = "table", k: int | None = 10,
            status: str = "completed") -> str:
     """The leaderboard (``status="completed"``; with the Pareto front of a multi-objective
@@ -208,10 +224,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     head = f"{counts_line(s)}; monitor {s['monitor']} ({s['mode']})"
     if s["best_trial"] is not None:
         head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
-    for src in s["warm_start"]:
-        head += (f"\nwarm start: {src['used']} of {src['trials']} results of {src['source']} "
-                 f"(not counted in the budget)"
-                 + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else ""))
+    head += "".join(f"\n{line}" for line in warm_start_lines(s))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
     text = head + "\n" + format_table(rows)
