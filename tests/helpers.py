@@ -443,6 +443,16 @@ class RankFaults(SyncedTinyNet):
         return super().training_step(batch, batch_idx)
 
 
+class NoTrainDataOnRank1(BlobData):
+    """``BlobData`` whose ``train_dataloader`` raises on rank 1 alone (after the sanity
+    check: rank 0 goes on to its first training step and waits there in a collective)."""
+
+    def train_dataloader(self) -> DataLoader:
+        if self.trainer.global_rank == 1:
+            raise FileNotFoundError("rank 1 has no data/train.csv")
+        return super().train_dataloader()
+
+
 class FailsOnRank1AtTheEnd(pl.Callback):
     """Raises on rank 1 alone once training has ended (rank 0 has its result by then)."""
 

@@ -174,6 +174,29 @@ def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monke
     assert len(errors) == 2 and all("trial.log" in e.splitlines()[1] for e in errors)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh", [False, True], ids=["rank_group", "fresh_ranks"])
+def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypatch, fresh):
+    # was: "trials 1 and 2 failed the same way in training": where a trial failed was rank
+    # 0's, which had reached its first training step (and waited there, or failed as its
+    # peer left), while rank 1 failed in its train_dataloader
+    from lightning_nas.errors import SearchError
+    from lightning_nas.search import ranks
+
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
+    if fresh:
+        monkeypatch.setenv("LIGHTNING_NAS_FRESH_RANKS", "1")
+    search = Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}},
+                    data="tests.helpers.NoTrainDataOnRank1", budget=4, max_failures=4,
+                    trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way before training "
+                                          r"started \(in NoTrainDataOnRank1\.train_dataloader"
+                                          r"\) .*: rank 1 failed the trial: FileNotFoundError: "
+                                          r"rank 1 has no data/train\.csv"):
+        search.run()
+
+
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_a_spawning_ddp_strategy_object_is_refused_before_training(tmp_path, start_method):
     # was: only names and nodes were refused; DDPStrategy(start_method="spawn") given as an

@@ -43,8 +43,8 @@ from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
 
-__all__ = ["RankGroup", "close_rank_groups", "describe_exit", "execute_fresh", "execute_spec",
-           "fresh_failure", "group_key", "run_in_group"]
+__all__ = ["RankGroup", "blamed_where", "close_rank_groups", "describe_exit", "execute_fresh",
+           "execute_spec", "fresh_failure", "group_key", "run_in_group"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
@@ -226,6 +226,9 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
         if note_failure and rank != 0:  # before this rank ends (its peers fail then)
             Path(spec.trial_dir, f"rank{rank}.error").write_text(result.error or "")
+        if rank != 0:  # where it failed: rank 0 may have got further (``blamed_where``)
+            Path(spec.trial_dir, f"rank{rank}.where").write_text(json.dumps(
+                {"failed_in": result.failed_in, "build_failed": result.build_failed}))
         print(f"rank {rank}: {result.error}", file=sys.stderr, flush=True)
     if rank == 0:
         out = Path(spec.trial_dir) / "result.json"
@@ -281,6 +284,24 @@ def fresh_failure(trial_dir: Path) -> str | None:
         if data.get("status") == "FAILED":
             failed[0] = _first_line(data.get("error"))
     return _blame(died, failed)
+
+
+def blamed_where(trial_dir: Path, failure: str) -> dict[str, Any] | None:
+    """Where the rank that ``failure`` blames (``rank 1 failed the trial: ...``) failed, as
+    it wrote it (``rank<R>.where``: ``failed_in`` and ``build_failed``, ``TrialResult``'s),
+    for a rank other than 0; None for rank 0 (its ``result.json`` says it), a rank that died
+    or wrote nothing. Rank 0 may have reached its first training step while rank 1 failed
+    in its ``train_dataloader``: the trial failed where the blamed rank did.
+
+    Example:
+        >>> blamed_where(Path("no-such-trial"), "rank 1 died (exit code 3)") is None
+        True
+    """
+    blamed = re.match(r"rank (\d+) failed the trial", failure)
+    if blamed is None or blamed.group(1) == "0":
+        return None
+    path = Path(trial_dir) / f"rank{blamed.group(1)}.where"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _global_rank(trainer: Mapping[str, Any]) -> int:

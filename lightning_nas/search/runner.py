@@ -42,6 +42,7 @@ from lightning_nas.search.lifetime import (
     parent_alive,
 )
 from lightning_nas.search.ranks import (
+    blamed_where,
     describe_exit,
     execute_fresh,
     fresh_failure,
@@ -276,7 +277,7 @@ def _prepare(spec: TrialSpec) -> Path:
     clear_trial(spec)  # a promotion keeps its folder (last.ckpt)
     trial_dir.mkdir(parents=True, exist_ok=True)
     for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error"),
-                    *trial_dir.glob("rank*.died")]:
+                    *trial_dir.glob("rank*.died"), *trial_dir.glob("rank*.where")]:
         earlier.unlink(missing_ok=True)  # a promotion's earlier segment
     spec_path = trial_dir / "spec.pkl"
     spec_path.write_bytes(pickle.dumps(spec))
@@ -301,12 +302,14 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
                              if failure == f"rank 0 failed the trial: {first}" else  # (was:
                              f"{failure}\nrank 0: {echo}")  # its line twice)
             data["status"] = TrialStatus.FAILED
+            data.update(blamed_where(trial_dir, failure) or {})  # (was: rank 0's)
         return TrialResult(**data)
     tail = (trial_dir / "trial.log").read_text(errors="replace")[-_LOG_TAIL:]
     return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
                        started=started, finished=time.time(),
                        error=f"{failure}\nno result was reported; end of "
-                             f"{trial_dir / 'trial.log'}:\n{tail}")
+                             f"{trial_dir / 'trial.log'}:\n{tail}",
+                       **(blamed_where(trial_dir, failure) or {}))
 
 
 def run_in_own_process(spec: TrialSpec) -> TrialResult:
