@@ -30,8 +30,8 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folder
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["AS_THEN", "NEWER_KEYS", "SEARCH_WRITES", "check_new_run_folder",
-           "check_same_search", "check_search_folder"]
+__all__ = ["AS_THEN", "NEWER_KEYS", "ONESHOT_WRITES", "SEARCH_WRITES", "check_new_run_folder",
+           "check_same_search", "check_search_folder", "oneshot_writes"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
@@ -42,6 +42,13 @@ AS_THEN: dict[str, Any] = {"objectives": None}
 
 #: what a search writes into its run folder, which a new search there would empty or replace
 SEARCH_WRITES = ("trials", "logs", "best.yaml", "best.ckpt", "best_config.yaml")
+
+
+#: what a one-shot run writes into its run folder and a search never does: its epoch-end
+#: checkpoint, and its outputs but ``best_arch.yaml`` (``oneshot.run.RUN_OUTPUTS``; a folder
+#: holding that is a finished run's) and ``report/`` (a search's report is there too)
+ONESHOT_WRITES = ("checkpoints/last.ckpt", "history.json", "subnet.pt", "alphas.json",
+                  "alphas.png", "finetune.json", "subnet_finetuned.pt")
 
 
 #: a version folder a search's loggers write under its ``logs/``: a trial's (``trial_0001``,
@@ -73,7 +80,8 @@ def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
                         no_search: bool = False) -> bool:
     """Raise ``ConfigError`` when a search may not write into ``run_dir``: a file in its
     place (or above it), a one-shot run folder (finished: ``best_arch.yaml``; or not: its
-    ``search.lock`` says ``oneshot``), a new search's folder holding what a search
+    ``search.lock`` says ``oneshot``, or it holds what only a one-shot run writes,
+    ``oneshot_writes``), a new search's folder holding what a search
     writes (``check_new_run_folder``). Nothing is written (``--print_config`` checks it too).
     ``no_search``: its ``search.db`` holds no search (an empty file), so the search is a
     new one (was: a 0-byte ``search.db`` let a new search replace the ``best.*`` and
@@ -92,18 +100,40 @@ def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
     if new and (run_dir / "best_arch.yaml").is_file():
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
                           f"(best_arch.yaml, {store}); give a search another folder")
-    if new and lock_kind(run_dir) == "oneshot":  # (was: taken, the run no longer resumed)
+    # (was: taken, the run no longer resumed; an older version's search.lock says no kind)
+    held = oneshot_writes(run_dir) if new else []
+    if new and (lock_kind(run_dir) == "oneshot" or held):
         last = run_dir / "checkpoints" / "last.ckpt"
         finish = (f"finish it with `lightning-nas oneshot CONFIG --oneshot.run_dir {run_dir} "
                   f"--ckpt_path last` ({last} is there)" if last.is_file() else
                   "run it again with `lightning-nas oneshot`")
+        said = ("its search.lock says oneshot" if lock_kind(run_dir) == "oneshot" else
+                f"it holds {', '.join(held)}")
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds a one-shot run that has not "
-                          f"finished (its search.lock says oneshot, no best_arch.yaml: running, "
-                          f"or stopped before its end; {store}); {finish}, or give a search "
-                          f"another folder")
+                          f"finished ({said}, no best_arch.yaml: running, or stopped before "
+                          f"its end; {store}); {finish}, or give a search another folder")
     if new:  # a new search deletes nothing it did not write
         check_new_run_folder(run_dir, run_dir_key, store)
     return new
+
+
+def oneshot_writes(run_dir: Path) -> list[str]:
+    """The files of ``ONESHOT_WRITES`` (or their ``.NAME.partial``, a write cut short) that
+    ``run_dir`` holds: a one-shot run's folder, whatever its ``search.lock`` says (an older
+    version's names no kind), and none a search writes.
+
+    Example:
+        >>> oneshot_writes(Path("runs/no_such_run"))
+        []
+    """
+    return [name for name in ONESHOT_WRITES
+            if any((run_dir / part).is_file() for part in (name, _partial(name)))]
+
+
+def _partial(name: str) -> str:
+    """Where ``write_outputs`` writes ``name`` first: ``.subnet.pt.partial``."""
+    folder, _, file = name.rpartition("/")
+    return f"{folder}/.{file}.partial" if folder else f".{file}.partial"
 
 
 def _holds(path: Path) -> bool:

@@ -102,11 +102,13 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
+@pytest.mark.parametrize("old_lock", [False, True], ids=["oneshot_lock", "older_lock"])
 def test_a_search_refuses_the_folder_of_a_one_shot_run_that_did_not_finish(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, old_lock):
     # was: `lightning-nas search --search.run_dir=D` ran a whole search in the folder of a
     # one-shot run that died (checkpoints/last.ckpt, no best_arch.yaml yet), whose resume
-    # was then refused: "is a search's run folder (search.db)"
+    # was then refused: "is a search's run folder (search.db)"; and with the search.lock
+    # of an older version (its holder's line alone, no "oneshot" line) it still did
     monkeypatch.chdir(ROOT)
     dead = tmp_path / "dead"
     args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--oneshot.num_candidates=1",
@@ -114,6 +116,10 @@ def test_a_search_refuses_the_folder_of_a_one_shot_run_that_did_not_finish(
     with pytest.raises(RuntimeError, match="crash at epoch 2"):
         main([*args, CRASH])
     capsys.readouterr()
+    lock = dead / "search.lock"
+    assert lock.read_text().splitlines()[1:] == ["oneshot"]
+    if old_lock:  # as an older version wrote it
+        lock.write_text(lock.read_text().splitlines()[0] + "\n")
     before = {p: p.stat().st_mtime_ns for p in dead.rglob("*")}
     search = ["search", "examples/digits/search.yaml", f"--search.run_dir={dead}",
               "--search.budget=1", "--trainer.max_epochs=1",
@@ -122,10 +128,24 @@ def test_a_search_refuses_the_folder_of_a_one_shot_run_that_did_not_finish(
         assert main([*search, *extra]) == 2
         err = capsys.readouterr().err
         assert f"{str(dead)!r} holds a one-shot run that has not finished" in err
+        assert ("(it holds checkpoints/last.ckpt, no best_arch.yaml" if old_lock
+                else "(its search.lock says oneshot, no best_arch.yaml") in err
         assert f"--oneshot.run_dir {dead} --ckpt_path last` " in err and err.count("\n") == 1
     assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before  # nothing written
     assert main([*args, "--ckpt_path", "last"]) == 0  # the one-shot run still resumes
     assert (dead / "best_arch.yaml").is_file() and not (dead / "search.db").exists()
+
+
+def test_what_only_a_one_shot_run_writes_is_what_it_writes_and_no_search_does():
+    # a search refuses a folder holding any of ONESHOT_WRITES as a one-shot run's
+    from lightning_nas.oneshot.run import RUN_OUTPUTS
+    from lightning_nas.store_checks import ONESHOT_WRITES, SEARCH_WRITES
+
+    outputs = set(ONESHOT_WRITES) - {"checkpoints/last.ckpt"}
+    assert outputs == {name for name in RUN_OUTPUTS
+                       if name != "best_arch.yaml" and not name.startswith("report/")}
+    assert not {name.split("/")[0] for name in ONESHOT_WRITES} & set(SEARCH_WRITES)
+    assert epoch_end_checkpoint(Path("run")).dirpath.endswith("checkpoints")
 
 
 def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
