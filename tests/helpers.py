@@ -81,6 +81,21 @@ class BlobData(pl.LightningDataModule):
         return DataLoader(self.val_set, batch_size=self.batch_size)
 
 
+class LoaderArgsData(BlobData):
+    """``BlobData`` whose ``DataLoader`` arguments come in a dict, ``loader`` (its
+    ``batch_size`` among them), and a ``num_workers``."""
+
+    def __init__(self, n: int = 256, loader: dict | None = None, num_workers: int = 0) -> None:
+        super().__init__(n=n)
+        self.loader, self.num_workers = {"batch_size": 64, **(loader or {})}, num_workers
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, num_workers=self.num_workers, **self.loader)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, num_workers=self.num_workers, **self.loader)
+
+
 class TwoValBlobData(BlobData):
     """``BlobData`` with two validation loaders: the validation split and the first 32
     training samples."""

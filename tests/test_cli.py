@@ -159,6 +159,25 @@ def test_a_batch_size_of_0_is_refused_before_the_run_folder(config, tmp_path, ca
 
 
 @pytest.mark.parametrize("override, message", [
+    ("--data.loader={batch_size: 0}", "data.loader.batch_size=0: a DataLoader's batch_size "
+                                      "must be an integer >= 1"),
+    ("--data.num_workers=-1", "data.num_workers=-1: a DataLoader's num_workers must be an "
+                              "integer >= 0"),
+], ids=["nested-batch_size", "num_workers"])
+def test_loader_arguments_torch_refuses_are_refused_before_the_run_folder(
+        config, tmp_path, capsys, override, message):
+    # was: let be (only a top-level batch_size below 1 was refused): trials 1 and 2 failed
+    # in their train_dataloader, then "failed the same way" stopped the search
+    cfg = yaml.safe_load(config.read_text())
+    cfg["data"] = {"class_path": "tests.helpers.LoaderArgsData",
+                   "init_args": {"loader": {"batch_size": 32}}}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config), override]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override, message", [
     ("--search.budjet=5", "unknown search setting 'budjet'; did you mean 'budget'?"),
     ("--model.dept=2", "init_args key 'dept' is not an argument of TinyNet.__init__; "
                         "did you mean 'depth'?"),

@@ -31,7 +31,14 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
-from tests.helpers import BlobData, DictArgNet, TinyNet, TypedNet, make_blobs
+from tests.helpers import (
+    BlobData,
+    DictArgNet,
+    LoaderArgsData,
+    TinyNet,
+    TypedNet,
+    make_blobs,
+)
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -672,6 +679,62 @@ def test_a_data_section_batch_size_below_1_is_refused_before_training():
     with pytest.raises(ConfigError, match=re.escape("data.batch_size=0: " + _BATCH)):
         DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check_arch(
             {"data.batch_size": 0})
+
+
+_WORKERS = "a DataLoader's num_workers must be an integer >= 0 (0: loading in the main process)"
+
+
+@pytest.mark.parametrize(("space", "init_args", "needle"), [
+    ({}, {"loader": {"batch_size": 0}}, "data.loader.batch_size=0: " + _BATCH),
+    ({}, {"num_workers": -1}, "data.num_workers=-1: " + _WORKERS),
+    ({}, {"loader": {"batch_size": 8.0}}, "data.loader.batch_size=8.0: " + _BATCH + ", not float"),
+    ({}, {"loader": {"batch_size": "64"}}, "data.loader.batch_size='64': " + _BATCH + ", not str"),
+    ({"data.loader": {"choice": [{"batch_size": 8}, {"batch_size": 0}]}}, {},
+     "space key 'data.loader' may take {'batch_size': 0}: data.loader.batch_size=0: " + _BATCH),
+    ({"data.num_workers": {"choice": [0, -2]}}, {},
+     "space key 'data.num_workers' may take -2: data.num_workers=-2: " + _WORKERS),
+], ids=["nested-0", "workers-negative", "nested-float", "nested-str", "searched-nested",
+        "searched-workers"])
+def test_loader_arguments_torch_refuses_are_refused_before_training(tmp_path, space, init_args,
+                                                                     needle):
+    # was: only a top-level batch_size below 1 was; these failed in each trial's
+    # train_dataloader (torch's "batch_size should be a positive integer value",
+    # "num_workers option should be non-negative") until two in a row stopped the search,
+    # its run folder written
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=LoaderArgsData,
+               data_init_args=init_args, trainer={"max_epochs": 1}, budget=2,
+               run_dir=tmp_path / "run", verbose=False)
+    assert str(info.value).startswith(needle), str(info.value)
+    assert "torch refuses it only once a fit asks the data for its loaders" in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_loader_arguments_torch_takes_are_let_be(tmp_path):
+    # null, an interpolation still to be resolved, per-split dicts of good values
+    from lightning_nas.config.data_checks import check_loader_args
+
+    check_loader_args({"batch_size": None, "num_workers": "${oc.env:WORKERS}",
+                       "loader": {"batch_size": {"train": 64, "val": 128}, "num_workers": 2,
+                                  "prefetch_factor": None}, "shuffle": True}, "data")
+    with pytest.raises(ConfigError, match=r"^data\.loaders\.1\.batch_size=True: .*, not bool"):
+        check_loader_args({"loaders": [{"batch_size": 8}, {"batch_size": True}]}, "data")
+
+
+def test_a_nested_data_section_loader_argument_is_refused_as_set_and_as_searched():
+    # a config's data section (lightning-nas search --data.loader.batch_size=0): was let be
+    section = {"class_path": "tests.helpers.LoaderArgsData",
+               "init_args": {"loader": {"batch_size": 0}}}
+    with pytest.raises(ConfigError, match=re.escape("data.loader.batch_size=0: " + _BATCH)):
+        DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check()
+    section["init_args"]["loader"]["batch_size"] = 8
+    DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check()
+    with pytest.raises(ConfigError, match=re.escape("data.num_workers=-1: " + _WORKERS)):
+        DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check_arch(
+            {"data.num_workers": -1})
+    with pytest.raises(ConfigError, match=re.escape("data.loader.batch_size=0: " + _BATCH)):
+        DataFactory(ConfigBuilder(section, "data", plain_keys=False)).check_arch(
+            {"data.loader.batch_size": 0})
 
 
 def loader_builder(arch: dict) -> DataLoader:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
-from lightning_nas.config.data_checks import check_batch_size
+from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.hparams import build_class, build_section
 from lightning_nas.config.instantiate import (
     check_init_args,
@@ -285,7 +285,7 @@ class DataFactory:
                                       f"accepted: {', '.join(accepted)}")
             check_init_args(self.target, self.init_args, "data", nested=False)  # along
             # **kwargs passed on whole too
-            check_batch_size(self.init_args, "data")  # (was: each trial's loaders refused it)
+            check_loader_args(self.init_args, "data")  # (was: each trial's loaders refused it)
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
         """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
@@ -327,7 +327,7 @@ class DataFactory:
             self.target.check(arch)
         elif inspect.isclass(self.target):
             check_init_args(self.target, self.arch_args(arch), "data", nested=False)
-            check_batch_size(self.arch_args(arch), "data")
+            check_loader_args(self.arch_args(arch), "data")
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
@@ -403,7 +403,7 @@ class ConfigBuilder:
             check_init_args(target, node_args(section), self.name,
                             dict_kwargs=dict_kwargs_keys(section))
         if self.name == "data":  # a DataLoader's: refused only when a trial asks for it
-            check_batch_size(node_args(section), self.name)
+            check_loader_args(node_args(section), self.name)
         if arch is not None:  # the nested nodes as a trial builds them: none lacks an argument
             check_required(section, self.name)
 
