@@ -378,15 +378,55 @@ class NASModule(pl.LightningModule):
             metric(out, y)
             self.log(f"val_{name}", metric, prog_bar=True, metric_attribute=f"val_metrics.{name}")
 
+    def check_output_width(self) -> None:
+        """Refuse, as the first validation batch would (``ConfigError``), a network whose
+        output for ``example_input_array`` is not ``num_classes`` wide for the class
+        metrics: run ``forward`` on the meta device (shapes only: nothing computed or
+        allocated, the module's tensors and mode left as they were). A search's and a fit's
+        dry build call it before anything is written (was: said at each trial's first
+        validation batch, after the run folder was made). A module without an example or
+        class metrics, with lazy layers, or whose ``forward`` the meta device cannot run
+        (it reads its input's values) is left to that batch's check.
+
+        Example:
+            >>> from torch import nn
+            >>> NASModule(lambda arch: nn.Linear(8, 3), num_classes=3,
+            ...           example_input_array=torch.zeros(2, 8)).check_output_width()
+        """
+        example = getattr(self, "example_input_array", None)
+        if example is None or not self._class_metrics or any(
+                isinstance(t, nn.parameter.UninitializedTensorMixin)
+                for t in (*self.parameters(), *self.buffers())):
+            return
+        tensors = {name: t.to("meta") for name, t in (*self.named_parameters(),
+                                                      *self.named_buffers())}
+        args, kwargs = ((), example) if isinstance(example, Mapping) else (
+            tuple(example) if isinstance(example, (list, tuple)) else (example,), {})
+        to_meta = lambda x: x.to("meta") if isinstance(x, torch.Tensor) else x  # noqa: E731
+        training = self.training
+        try:
+            with torch.no_grad():
+                self.eval()  # as validation runs it
+                out = torch.func.functional_call(
+                    self, tensors, tuple(map(to_meta, args)),
+                    {key: to_meta(value) for key, value in kwargs.items()})
+        except Exception:  # noqa: BLE001 - a forward meta cannot run: validation checks it
+            return
+        finally:
+            self.train(training)
+        self._check_width(out, None)
+
     def _check_width(self, out: Any, y: Any) -> None:
         """Refuse an output of another width than ``num_classes`` for the class metrics (was:
         torchmetrics' "preds.shape[1] should be equal to number of classes", naming no
-        argument); a multiclass output of class labels (no class dimension) passes."""
+        argument); a multiclass output of class labels (no class dimension, as the target:
+        ``y``; where ``y`` is None, an output that is not floating point) passes."""
         n = self._classes
         if (not self._class_metrics or not isinstance(out, torch.Tensor) or out.ndim < 2
                 or out.shape[1] == n):
             return
-        if self._task == "multiclass" and out.ndim != getattr(y, "ndim", -1) + 1:
+        if self._task == "multiclass" and (not out.is_floating_point() if y is None
+                                           else out.ndim != getattr(y, "ndim", -1) + 1):
             return
         raise ConfigError(f"NASModule's network outputs {out.shape[1]} values per sample "
                           f"(output shape {tuple(out.shape)}), but num_classes={n}: the "

@@ -364,6 +364,28 @@ def build_mlp(arch: dict) -> nn.Module:
     return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
 
 
+def build_norm_mlp(arch: dict) -> nn.Module:
+    """``build_mlp`` with a ``BatchNorm1d`` (buffers: its running statistics)."""
+    return nn.Sequential(nn.Linear(8, arch["width"]), nn.BatchNorm1d(arch["width"]), nn.ReLU(),
+                         nn.Linear(arch["width"], 3))
+
+
+class _DataDependent(nn.Module):
+    """An MLP whose forward branches on its input's values (no meta-device forward)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.net = build_mlp({"width": width})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x) if bool(x.abs().sum() >= 0) else self.net(-x)
+
+
+def build_data_dependent_mlp(arch: dict) -> nn.Module:
+    """A network whose forward reads its input's values (``_DataDependent``)."""
+    return _DataDependent(arch["width"])
+
+
 def build_lazy_mlp(arch: dict) -> nn.Module:
     """A ``NASModule`` builder whose first layer is lazy, its network with an
     ``example_input_array`` of its own (what its forward takes)."""

@@ -14,7 +14,15 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_nas import NASModule
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError, SearchError
-from tests.helpers import BlobData, TwoValBlobData, build_lazy_mlp, build_mlp, smooth_ce
+from tests.helpers import (
+    BlobData,
+    TwoValBlobData,
+    build_data_dependent_mlp,
+    build_lazy_mlp,
+    build_mlp,
+    build_norm_mlp,
+    smooth_ce,
+)
 
 
 def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
@@ -353,6 +361,35 @@ def test_optimizer_arguments_it_refuses_are_said_before_the_run_folder(tmp_path,
         _search(tmp_path / "run", {"builder": build_mlp, **init_args})
     assert "before any training" in str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("builder", [build_mlp, build_norm_mlp], ids=["mlp", "batchnorm"])
+def test_an_output_width_other_than_num_classes_is_named_before_the_run_folder(tmp_path,
+                                                                               builder):
+    # was: found at the first validation batch of each trial (the check below), after the
+    # run folder and two failed trials were written, though the module's
+    # example_input_array shows the network's output width before any training
+    from lightning_nas import Search
+
+    args = {"builder": builder, "example_input_array": torch.zeros(2, 8)}
+    with pytest.raises(ConfigError, match=r"NASModule's network outputs 3 values per sample "
+                                          r"\(output shape \(2, 3\)\), but num_classes=2: "
+                                          r"the metrics \['acc'\] .*give num_classes=3"):
+        Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData,
+               trainer={"max_epochs": 1}, model_init_args={**args, "num_classes": 2},
+               budget=2, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+    module = NASModule(num_classes=3, width=4, **args)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    module.check_output_width()  # the right width: nothing said, nothing changed
+    assert module.training and all(torch.equal(v, before[k])
+                                   for k, v in module.state_dict().items())
+    # a forward the meta device cannot run, a lazy network, no example: left to validation
+    for unchecked in (NASModule(build_data_dependent_mlp, num_classes=2, width=4, **{
+            "example_input_array": torch.zeros(2, 8)}),
+                      NASModule(build_lazy_mlp, num_classes=2, width=4),
+                      NASModule(build_mlp, num_classes=2, width=4)):
+        unchecked.check_output_width()
 
 
 def test_an_output_width_other_than_num_classes_is_named(tmp_path):

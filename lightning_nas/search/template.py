@@ -41,6 +41,7 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
 from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
@@ -130,7 +131,9 @@ class TrialTemplate:
         may take (``_check_searched_builds``). A model of manual optimization
         (``automatic_optimization = False``) is checked against the Trainer values Lightning
         refuses for it when ``fit`` starts, the Trainer's and each of ``searched`` (the
-        space's ``trainer.*`` keys without the prefix: their values).
+        space's ``trainer.*`` keys without the prefix: their values). A ``NASModule``'s
+        output width is checked against its ``num_classes`` (``check_output_width``: a
+        meta-device ``forward`` of its ``example_input_array``, where it has one).
 
         Raises:
             ConfigError: naming the config path at fault and its value
@@ -154,6 +157,8 @@ class TrialTemplate:
                 else:
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0], of)
+        if isinstance(built[0], NASModule):  # its output width, before anything is written
+            built[0].check_output_width()
         if not trainer:
             return built[0]
         spec = self.spec(0, archs[0], dry=True)
