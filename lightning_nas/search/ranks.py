@@ -224,11 +224,11 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     result = fit_trial(spec)
     rank = _global_rank(spec.trainer)
     if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
+        if rank != 0:  # where it failed: rank 0 may have got further (``blamed_where``);
+            Path(spec.trial_dir, f"rank{rank}.where").write_text(json.dumps(  # before .error
+                {"failed_in": result.failed_in, "build_failed": result.build_failed}))
         if note_failure and rank != 0:  # before this rank ends (its peers fail then)
             Path(spec.trial_dir, f"rank{rank}.error").write_text(result.error or "")
-        if rank != 0:  # where it failed: rank 0 may have got further (``blamed_where``)
-            Path(spec.trial_dir, f"rank{rank}.where").write_text(json.dumps(
-                {"failed_in": result.failed_in, "build_failed": result.build_failed}))
         print(f"rank {rank}: {result.error}", file=sys.stderr, flush=True)
     if rank == 0:
         out = Path(spec.trial_dir) / "result.json"
