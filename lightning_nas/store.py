@@ -40,10 +40,16 @@ from lightning_nas.store_paths import FOLDER_KEYS, relative_folders
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 from lightning_nas.store_trials import TrialRecords
 
-__all__ = ["RunStore", "check_as_it_is", "check_same_search", "open_run", "open_search_store"]
+__all__ = ["OBJECTIVES_UP_FRONT", "RunStore", "check_as_it_is", "check_same_search", "open_run",
+           "open_search_store"]
 
 #: what to do once the process holding a run folder is gone (``hold_folder``'s message)
 _RESUMES = "the same command then resumes the search"
+#: meta key (``true``) of a run begun by a version that tells its optimizer how many
+#: objectives there are before its first ask (``SearchLoop``); a run an older version began
+#: lacks it, and nevergrad learns the number at its first tell there, as it did: its resume
+#: replays the choices the run made
+OBJECTIVES_UP_FRONT = "objectives_up_front"
 
 
 class RunStore(TrialRecords, FitRecords):
@@ -225,7 +231,8 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
     existing one must hold the same, or nothing is written and ``ConfigError`` says which
     differs. A new store also gets its ``log_label`` (``nas-3f9a0c``: the folder's name and
     6 random hex digits), which names its trials' logger versions under a user's
-    ``save_dir``; a resume, or a moved or copied folder, keeps it.
+    ``save_dir``; a resume, or a moved or copied folder, keeps it; and
+    ``OBJECTIVES_UP_FRONT``, which a store an older version began lacks.
 
     Args:
         run_dir: the run folder.
@@ -254,6 +261,7 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         store.set_meta("created", time.time())
         # a logger's versions under a save_dir other searches share: this run's alone
         store.set_meta("log_label", f"{run_dir.resolve().name}-{secrets.token_hex(3)}")
+        store.set_meta(OBJECTIVES_UP_FRONT, True)
         for key, value in fixed.items():
             store.set_meta(key, value)
             if key in FOLDER_KEYS:

@@ -665,6 +665,35 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
     assert '"acc"' in capsys.readouterr().out
 
 
+def test_a_sweep_of_several_objectives_tells_the_optimizer_their_number_first(tmp_path):
+    # was: NGOpt learnt it at its first tell: job 1 came from the optimizer it chose for a
+    # single objective (Cobyla here), not from DE, its choice for several
+    from lightning_nas.space import SearchSpace
+    from lightning_nas.store import OBJECTIVES_UP_FRONT
+    from lightning_nas.strategies import make_optimizer
+
+    def task(cfg: DictConfig) -> dict[str, float]:
+        return {"acc": cfg.x - cfg.y, "cost": cfg.x + cfg.y}
+
+    trials = _sweep(tmp_path, task, {
+        "budget": 3, "seed": 0, "optimizer": "NGOpt",
+        "params": {"x": "interval(0, 1)", "y": "interval(0, 1)"}},
+        overrides=("+hydra.sweeper.objectives.acc=maximize",
+                   "+hydra.sweeper.objectives.cost=minimize"), y=0)
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        space = SearchSpace.from_dict(store.get_meta("space"))
+        assert store.get_meta(OBJECTIVES_UP_FRONT) is True
+
+    def first(up_front: bool) -> dict[str, Any]:
+        optimizer = make_optimizer("NGOpt", space, budget=3, seed=0)
+        if up_front:
+            optimizer.num_objectives = 2
+        return space.validate(optimizer.ask().value)
+
+    assert first(False) != first(True)  # (this space tells them apart)
+    assert trials[0].arch == first(True)
+
+
 class AtMost:
     """A constraint object with an argument, built from a ``_target_`` node."""
 

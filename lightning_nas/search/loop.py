@@ -42,7 +42,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore
+from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
 
 __all__ = ["SearchLoop"]
 
@@ -63,7 +63,9 @@ class SearchLoop:
         template: makes the spec of each trial and counts candidates' costs.
         store: the run store (the loop is its only writer).
         executor: where trials run.
-        optimizer: a fresh nevergrad optimizer; finished trials are replayed into it.
+        optimizer: a fresh nevergrad optimizer; finished trials are replayed into it. With
+            several objectives it is told their number first (``optimizer.num_objectives``),
+            where the store says its run began so (``OBJECTIVES_UP_FRONT``).
         rule: the scheduler rule, or None.
         on_trial_end: called with each finished trial's result, after it is stored.
     """
@@ -74,6 +76,13 @@ class SearchLoop:
         self.settings, self.goal, self.space = settings, settings.goal, space
         self.template, self.store, self.executor = template, store, executor
         self.optimizer, self.rule, self.on_trial_end = optimizer, rule, on_trial_end
+        objectives = self.goal.objectives
+        if objectives is not None and objectives.multi and store.get_meta(OBJECTIVES_UP_FRONT):
+            # before its first ask, warm start and replay: ``PymooNSGA2`` spent its first ask
+            # on learning the number (trial 1 untold), ``NGOpt`` asked its single-objective
+            # choice until its first tell, ``CMA`` kept one made for a single objective; a
+            # run an older version began learns it at its first tell still (its replay)
+            optimizer.num_objectives = len(objectives.names)
         self.constraints = settings.limits.build()
         self.costs = Counts(template.costs if template.cost_names else None)
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
