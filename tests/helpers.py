@@ -17,6 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from examples.digits.data import DigitsDataModule
+
 __all__ = [
     "Act",
     "BlobData",
@@ -555,6 +557,15 @@ class CrashAt(pl.Callback):
             raise RuntimeError(f"crash at epoch {self.epoch}, batch {self.batch}")
 
 
+class CrashAtTrainEnd(pl.Callback):
+    """Raises ``RuntimeError`` when training ends (on every rank): a run that dies after its
+    last epoch's checkpoint, before the search's final search (the user's callbacks come
+    first)."""
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        raise RuntimeError("crash at train end")
+
+
 class SigintAtFirstBatch(pl.Callback):
     """Sends this process SIGINT (the user's Ctrl-C) at the first training batch."""
 
@@ -562,6 +573,44 @@ class SigintAtFirstBatch(pl.Callback):
                              batch: object, batch_idx: int) -> None:
         if batch_idx == 0:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+def _kill_once(marker: str) -> None:
+    """SIGKILL this process (no handler runs, no file is closed) unless ``marker`` exists,
+    which it writes first: the run is killed once, its resume with the same command goes on."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAtTrainEnd(pl.Callback):
+    """Kills this process (SIGKILL, once: ``_kill_once``) when training ends, after the last
+    epoch's checkpoint and before the search's final search (the user's callbacks come
+    first)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _kill_once(self.marker)
+
+
+class KillInFinetuneDigits(DigitsDataModule):
+    """The digits data, killing this process (SIGKILL, once: ``_kill_once``) at the first
+    batch of a fine-tune (a ``NASModule``'s fit): after the export, before
+    ``finetune.json``."""
+
+    def __init__(self, marker: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.marker = marker
+
+    def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
+        from lightning_nas.module import NASModule
+
+        if isinstance(self.trainer.lightning_module, NASModule):
+            _kill_once(self.marker)
+        return batch
 
 
 class WaitAtStart(pl.Callback):

@@ -37,6 +37,14 @@ class CtrlCAtEpoch(pl.Callback):
             raise KeyboardInterrupt
 
 
+class CtrlCAtTrainEnd(pl.Callback):
+    """Ctrl-C when training ends, after the last epoch's checkpoint (before the final
+    search)."""
+
+    def on_train_end(self, trainer, pl_module):
+        raise KeyboardInterrupt
+
+
 class SigtermAtFirstBatch(pl.Callback):
     """Sends this process SIGTERM during training (as `timeout` or a job scheduler does)."""
 
@@ -597,6 +605,18 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
     assert f"with:\n  {command}\n" in capsys.readouterr().err
     assert main([*args, "--ckpt_path", "last"]) == 0
     assert capsys.readouterr().out.startswith("Resuming the spos search")
+    # stopped after its training ended (its final search): --ckpt_path last finishes it
+    # (was: "the same command without --ckpt_path runs it again", all of its training)
+    args = [*args[:-1], f"--oneshot.run_dir={tmp_path / 'ended'}",
+            "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtTrainEnd}]"]
+    assert main(args) == 130
+    command = shlex.join(["lightning-nas", *args, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; its training had ended (3 epochs) and its "
+            "final search, export or fine-tune was interrupted: finish it (only what is left "
+            f"runs) with:\n  {command}\n") in capsys.readouterr().err
+    assert main([*args, "--ckpt_path", "last"]) == 0
+    assert "its training is done: running its final search" in capsys.readouterr().out
+    assert (tmp_path / "ended" / "best_arch.yaml").is_file()
 
 
 def _files(folder: Path) -> dict[str, tuple[int, int]]:

@@ -5,7 +5,12 @@ a DDP run resumes as the uninterrupted DDP run."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -86,11 +91,12 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     assert "Nothing left to train: " in out and "(3 of max_epochs=3)" in out, out
     assert "holds the finished run's outputs" in out
     assert (dead / "history.json").read_text() == (full / "history.json").read_text()
-    (dead / "best_arch.yaml").rename(dead / "kept.yaml")  # as if it died in its final search
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert "lacks best_arch.yaml" in err and "without --ckpt_path to run it again" in err
-    (dead / "kept.yaml").rename(dead / "best_arch.yaml")
+    (dead / "best_arch.yaml").unlink()  # as if it died in its final search: that search
+    assert main(args) == 0  # and the export run again (was: exit 2, "lacks best_arch.yaml")
+    assert "its training is done: running its final search and export" in \
+        capsys.readouterr().out
+    assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+    assert (dead / "history.json").read_text() == (full / "history.json").read_text()
     # a finished 2-epoch run goes on to max_epochs=3 as the 3-epoch run: the search after
     # epoch 2 (its final one, after its last checkpoint) is an intermediate one there
     short = tmp_path / "short"
@@ -357,11 +363,12 @@ from lightning_nas.oneshot.run import run_oneshot
 if __name__ == "__main__":
     torch.set_num_threads(1)
     run_dir, how = sys.argv[1], sys.argv[2]
-    crash = ["--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"]
+    crash = ["--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"
+             if how == "crash" else "--trainer.callbacks=[tests.helpers.CrashAtTrainEnd]"]
     cfg = load_config("examples/oneshot_digits/oneshot.yaml", [
         *sys.argv[3:], "--trainer.devices=2", "--oneshot.num_candidates=2",
         "--trainer.strategy=ddp_find_unused_parameters_true", "--oneshot.search_every_n_epochs=1",
-        f"--oneshot.run_dir={run_dir}", *(crash if how == "crash" else [])])
+        f"--oneshot.run_dir={run_dir}", *(crash if how.startswith("crash") else [])])
     try:
         run_oneshot(cfg, ckpt_path="last" if how == "resume" else None)
     except RuntimeError as err:  # both ranks die at the crash
@@ -403,6 +410,11 @@ def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path, 
     assert resumed.history == full.history  # each search once, the same scores
     assert resumed.paths == full.paths[4:]
     assert all(torch.equal(resumed_weights[k], weights[k]) for k in weights)
+    # from the checkpoint of its end (max_steps reached): the final search alone, as the
+    # uninterrupted fit's (was: "this fit trained nothing (step 12 of max_steps=12 ...")
+    ended, _ = fit(tmp_path / "ckpt" / "epoch=2.ckpt")
+    assert ended.paths == [] and ended.history == full.history
+    assert (ended.best_arch, ended.best_score) == (full.best_arch, full.best_score)
 
 
 def test_a_darts_fit_bounded_by_max_epochs_and_max_steps_resumes_as_the_uninterrupted(
@@ -467,6 +479,16 @@ def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path, laun
     assert sorted({h["epoch"] for h in history}) == [1, 2, 3]
     assert history == json.loads((full / "history.json").read_text())
     resumed, uninterrupted = _weights(dead / "subnet.pt"), _weights(full / "subnet.pt")
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+    # died after its last checkpoint (in its final search): the resume runs that search and
+    # the export alone, on the last epoch's shards, as the uninterrupted DDP run
+    ended = tmp_path / "ended"
+    assert run(ended, "crash_end").count("died: crash at train end") == 2
+    assert not (ended / "best_arch.yaml").exists()
+    assert "its training is done: running its final search" in run(ended, "resume")
+    assert (ended / "history.json").read_text() == (full / "history.json").read_text()
+    assert (ended / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+    resumed = _weights(ended / "subnet.pt")
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
@@ -560,8 +582,93 @@ def test_a_finished_run_missing_an_output_is_not_taken_for_finished(tmp_path, mo
             "--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=null",
             f"--oneshot.run_dir={run_dir}"]
     assert main(args) == 0
+    written = (run_dir / "subnet.pt").read_bytes()
     (run_dir / "subnet.pt").unlink()
     capsys.readouterr()
-    assert main([*args, "--ckpt_path", "last"]) == 2
-    err = capsys.readouterr().err
-    assert f"{run_dir} lacks subnet.pt" in err and "without --ckpt_path to run it again" in err
+    assert main([*args, "--ckpt_path", "last"]) == 0  # the final search and export again
+    assert "Nothing left to train" not in capsys.readouterr().out  # (was: exit 2, "lacks")
+    assert (run_dir / "subnet.pt").is_file()
+    assert torch.equal(torch.load(run_dir / "subnet.pt", weights_only=False)[0].weight,
+                       torch.load(io.BytesIO(written), weights_only=False)[0].weight)
+
+
+def _oneshot(*args: str) -> subprocess.CompletedProcess:
+    """``lightning-nas oneshot ARGS`` in a process of its own (one a SIGKILL can end)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "lightning_nas", "oneshot", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _outputs(run_dir: Path) -> dict[str, object]:
+    """A run folder's outputs (not its checkpoints or search.lock): networks as their
+    weights, other files as their bytes."""
+    out: dict[str, object] = {}
+    for path in sorted(run_dir.rglob("*")):
+        name = path.relative_to(run_dir).as_posix()
+        if path.is_dir() or name.startswith("checkpoints") or name == "search.lock":
+            continue
+        out[name] = _weights(path) if path.suffix == ".pt" else path.read_bytes()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("config", "kill"), [("oneshot.yaml", "final search"),
+                                               ("darts.yaml", "fine-tune")])
+def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
+        tmp_path, monkeypatch, capsys, config, kill):
+    # was: `--ckpt_path last` refused ("... is of the run's last epoch (3 of max_epochs=3), so
+    # nothing is left to train, and ... lacks best_arch.yaml ...: run the same command
+    # without --ckpt_path"): a run killed in its final search, export or fine-tune was
+    # trained again. Now the resume loads the checkpoint and runs only what is left, as
+    # the uninterrupted run (the same command; a real SIGKILL, no handler runs)
+    marker = tmp_path / "killed"
+    killer = ([f"--trainer.callbacks=[{{class_path: tests.helpers.KillAtTrainEnd, init_args: "
+               f"{{marker: {marker}}}}}]"] if kill == "final search" else
+              [f"--data={{class_path: tests.helpers.KillInFinetuneDigits, init_args: "
+               f"{{marker: {marker}, batch_size: 64}}}}"])
+    args = [str(EXAMPLE / config), *TINY[:-1], "--oneshot.finetune_epochs=1", *killer]
+    if config == "oneshot.yaml":
+        args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
+    full, dead = tmp_path / "full", tmp_path / "dead"
+    marker.touch()  # the uninterrupted run: the same command, not killed
+    done = _oneshot(*args, f"--oneshot.run_dir={full}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    marker.unlink()
+    killed = _oneshot(*args, f"--oneshot.run_dir={dead}")
+    assert killed.returncode == -signal.SIGKILL and marker.is_file(), killed.stderr[-3000:]
+    last = dead / "checkpoints" / "last.ckpt"
+    assert checkpoint_settings(last)["epoch"] == 2  # of the last epoch (3 of max_epochs=3)
+    written = {"final search": [], "fine-tune": ["best_arch.yaml", "subnet.pt"]}[kill]
+    assert [name for name in ("best_arch.yaml", "subnet.pt", "finetune.json")
+            if (dead / name).is_file()] == written
+    # what cannot be resumed is still refused, before anything is written: another seed
+    monkeypatch.chdir(ROOT)
+    before = {p: p.stat().st_mtime_ns for p in dead.rglob("*")}
+    assert main(["oneshot", *args, f"--oneshot.run_dir={dead}", "--oneshot.seed=5",
+                 "--ckpt_path", "last"]) == 2
+    assert "other settings: oneshot.seed=5 (the checkpoint's: 0)" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before
+    resumed = _oneshot(*args, f"--oneshot.run_dir={dead}", "--ckpt_path", "last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stdout.startswith(
+        f"Resuming the {config[:-5].replace('oneshot', 'spos')} search from {last} (3 training "
+        f"epochs done, seed 0); its training is done: running its final search and export, "
+        f"then the fine-tune\n"), resumed.stdout
+    assert "Fine-tuned 1 epoch: val_acc=" in resumed.stdout
+    assert last.stat().st_mtime_ns == before[last]  # nothing trained: no epoch end
+    finished, uninterrupted = _outputs(dead), _outputs(full)
+    assert finished.keys() == uninterrupted.keys()
+    for name, value in uninterrupted.items():
+        if isinstance(value, dict):
+            assert all(torch.equal(finished[name][k], v) for k, v in value.items()), name
+        else:
+            assert finished[name] == value, name
+    # show reads the finished run as the uninterrupted one's
+    assert main(["show", str(full)]) == 0
+    shown = capsys.readouterr().out.replace(str(full), "RUN")
+    assert main(["show", str(dead)]) == 0
+    assert capsys.readouterr().out.replace(str(dead), "RUN") == shown
+    # the finished run's checkpoint again: nothing left to do
+    assert main(["oneshot", *args, f"--oneshot.run_dir={dead}", "--ckpt_path", "last"]) == 0
+    assert "Nothing left to train: " in capsys.readouterr().out

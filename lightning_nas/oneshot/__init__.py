@@ -4,7 +4,9 @@ differentiable NAS (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS
 same choice modules, run mixed by ``mixed``, fed by ``bilevel``, checked by ``checks``,
 derived and exported by ``derive``), subnet scoring with BatchNorm calibration
 (``scoring``), the float32 export checked against the module's ``forward`` (``exported``),
-fine-tuning (``finetune``) and the ``lightning-nas oneshot`` command (``run``).
+fine-tuning (``finetune``), the end of a fit resumed from the checkpoint of its training's
+end (``fit_end``: the final search and export alone) and the ``lightning-nas oneshot``
+command (``run``).
 
 Example:
     >>> from lightning_nas.oneshot import LayerChoice, OneShotNAS

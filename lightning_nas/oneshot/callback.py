@@ -14,7 +14,9 @@ the validation samples Lightning's ``DistributedSampler`` repeats to even out th
 up to ``devices - 1``, so a fresh validation on one device may differ by that much).
 The history, the sampler's random state and torch's live in ``state_dict``, so
 ``trainer.fit(ckpt_path=...)`` resumes the search; from a checkpoint saved at an epoch's end
-it goes on exactly as the uninterrupted fit (the same shuffles, paths and searches).
+it goes on exactly as the uninterrupted fit (the same shuffles, paths and searches), and from
+the checkpoint of the fit's end (killed in its final search) it runs the final search and
+export alone when the fit ends (``oneshot/fit_end.py``; was: "this fit trained nothing").
 
 Example:
     >>> callback = OneShotNAS(num_candidates=20, num_classes=10)
@@ -49,12 +51,12 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
+from lightning_nas.oneshot.fit_end import end_fit, training_ends
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
     check_num_classes,
-    check_trained,
     default_forward,
     loaders,
     metric_mode,
@@ -185,7 +187,8 @@ class OneShotNAS(pl.Callback):
         self._device = pl_module.device  # whose random state a checkpoint keeps
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        check_trained(trainer, self._ended, "OneShotNAS")
+        end_fit(trainer, self._ended, "OneShotNAS",  # resumed at its end: the final search
+                functools.partial(self.on_train_end, trainer, pl_module), self._loaded_rng)
 
     def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A ``LayerChoice`` candidate that does not fit the network is said before the sanity
@@ -264,7 +267,7 @@ class OneShotNAS(pl.Callback):
         epoch was due one, which the finished fit ran as its final search, after the
         checkpoint."""
         n, epoch = self.search_every_n_epochs, trainer.current_epoch + self._repeated_end
-        return bool(n and epoch and epoch % n == 0 and not _training_ends(trainer, epoch)
+        return bool(n and epoch and epoch % n == 0 and not training_ends(trainer, epoch)
                     and all(row["epoch"] != epoch for row in self.history))
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
@@ -287,7 +290,7 @@ class OneShotNAS(pl.Callback):
             return
         n = self.search_every_n_epochs
         epoch = trainer.current_epoch + 1
-        if n and epoch % n == 0 and not _training_ends(trainer, epoch):
+        if n and epoch % n == 0 and not training_ends(trainer, epoch):
             self.search(trainer, pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -408,15 +411,6 @@ class OneShotNAS(pl.Callback):
             # sanity check in between keeps the random state): the resumed fit draws the
             # shuffles, dropout masks and calibration batches the uninterrupted one drew
             set_rng_state(state_dict["torch_rng"])
-
-
-def _training_ends(trainer: pl.Trainer, epoch: int) -> bool:
-    """Whether the fit ends after ``epoch`` (counted from 1), so ``on_train_end``'s final
-    search covers it: ``max_epochs`` reached, ``max_steps`` reached (training bounded by
-    steps alone has ``max_epochs`` -1), or a callback asked to stop."""
-    if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= epoch:
-        return True
-    return 0 <= trainer.max_steps <= trainer.global_step or trainer.should_stop
 
 
 class _FailedLater:

@@ -29,7 +29,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search (``BilevelData``
   sets the random state before the resumed run's training iterators: one resumed from an
   epoch's end draws the same shuffles and ends as an uninterrupted one; GDAS's noise
-  depends on ``(seed, epoch, batch)`` alone: ``arch_weights.noise_key``).
+  depends on ``(seed, epoch, batch)`` alone: ``arch_weights.noise_key``). One resumed from
+  the checkpoint of its end runs the final search and export alone (``oneshot/fit_end.py``).
 
 The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None
 with a LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
@@ -74,6 +75,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
+from lightning_nas.oneshot.fit_end import end_fit
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import (
     built_rates,
@@ -81,12 +83,7 @@ from lightning_nas.oneshot.resume import (
     check_tau_schedule,
     recount_repeated_epoch,
 )
-from lightning_nas.oneshot.scoring import (
-    check_trained,
-    metric_mode,
-    network_of,
-    rng_state,
-)
+from lightning_nas.oneshot.scoring import metric_mode, network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.wrapped import (
     check_automatic,
@@ -425,8 +422,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                          self.scored, self.alpha_history(), hp.mode)
         self._ended = True
 
-    def on_fit_end(self) -> None:
-        check_trained(self.trainer, self._ended, "DifferentiableNAS")
+    def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
+        end_fit(self.trainer, self._ended, "DifferentiableNAS", self.on_train_end,
+                getattr(self.trainer.datamodule, "resume_rng", None))  # (BilevelData's)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:

@@ -10,7 +10,10 @@ checkpoint, and the algorithm, seed and (SPOS) optimizer, (DARTS/GDAS) ``arch_lr
 train the weights on with another search (``check_resumed_rates``: the weight optimizer's
 learning rate and weight decay too, once the module built it, for SPOS as for DARTS/GDAS). With
 ``seed_everything: true`` or ``false`` (a new seed each run) and no ``oneshot.seed`` the
-checkpoint's seed is taken.
+checkpoint's seed is taken. A checkpoint of the run's last epoch resumes a run killed in its
+final search, export or fine-tune: the fit trains nothing and runs its final search and
+export (``oneshot/fit_end.py``), then the fine-tune (was: refused, "nothing is left to
+train"); ``resume_hint`` says so of a run interrupted there.
 
 Example:
     >>> resolve_ckpt_path(None, Path("runs/x")) is None  # no resume: a fresh run
@@ -343,14 +346,13 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
         words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
                  and not (i and argv[i - 1] in _CKPT_FLAGS)]
         epochs = (cfg.get("trainer") or {}).get("max_epochs")
+        command = shlex.join(["lightning-nas", *words, "--ckpt_path", str(ckpt)])
         if held is not None and isinstance(epochs, int) and 0 < epochs <= held:
-            return (f"; its training had ended ({held} epochs) and its final search or "
-                    f"fine-tune was interrupted: the same command without --ckpt_path runs "
-                    f"it again (or resume with --ckpt_path {ckpt} and a higher "
-                    f"--trainer.max_epochs)")
+            return (f"; its training had ended ({held} epochs) and its final search, export "
+                    f"or fine-tune was interrupted: finish it (only what is left runs) "
+                    f"with:\n  {command}")
         done = "" if held is None else f" ({held_text(held, batches)} done)"
-        return (f"; resume it from its checkpoint{done} with:\n  "
-                f"{shlex.join(['lightning-nas', *words, '--ckpt_path', str(ckpt)])}")
+        return f"; resume it from its checkpoint{done} with:\n  {command}"
     return said
 
 

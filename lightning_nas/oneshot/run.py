@@ -6,6 +6,10 @@ callback: a random path per step, then nevergrad over the subnets), ``darts`` or
 The ``oneshot:`` block's keys and the checks of its settings are in
 ``oneshot/setting_checks.py``; ``check_oneshot`` here makes them with the model's, data's
 and Trainer's checks.
+
+``run_oneshot(ckpt_path=...)`` resumes a run from its epoch-end checkpoint
+(``oneshot/resume.py``); from the one of its last epoch, a run killed in its final search,
+export or fine-tune runs only what is left (``_finished``; ``oneshot/fit_end.py``).
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
+from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.oneshot.resume import (
     check_resume,
     check_resumed_supernet,
@@ -102,25 +106,37 @@ def clear_outputs(run_dir: Path) -> None:
 class _ClearOutputs(pl.Callback):
     """Rank 0 removes the earlier run's outputs when the first training epoch starts: after
     every check (the sanity check's, and DARTS/GDAS's ``on_train_start``, which Lightning
-    calls after the callbacks') and a resume's restore, so a run refused for bad input, or
-    resumed from a checkpoint with nothing left to train, removes nothing. ``cleared``:
-    whether a training epoch started (a run that ends before leaves its folder as it was)."""
+    calls after the callbacks') and a resume's restore, so a run refused for bad input
+    removes nothing; a run resumed from a checkpoint of its training's end removes them when
+    its fit ends, before the search's ``on_fit_end`` runs the final search and export
+    (``oneshot/fit_end.py``; so it comes before the search's callback). ``cleared``: whether
+    it removed them (a run that ends before leaves its folder as it was); ``trained``:
+    whether training started (a fit resumed mid-epoch starts no epoch: its outputs, written
+    by ``on_train_end``, stay)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir, self.cleared = run_dir, False
+        self.run_dir, self.cleared, self.trained = run_dir, False, False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.trained = True
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero and not self.cleared:
             clear_outputs(self.run_dir)
         self.cleared = True
 
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not (self.trained or self.cleared) and trainer.ckpt_path is not None \
+                and training_over(trainer):  # the resumed end of a fit: its final search next
+            self.on_train_epoch_start(trainer, pl_module)
+
 
 def _callbacks(trainer_kwargs: dict[str, Any], clear: _ClearOutputs, *search: pl.Callback
                ) -> list[pl.Callback]:
-    """The user's callbacks, the search's, the clearing of outputs after them, and, unless
+    """The user's callbacks, the clearing of outputs, the search's, and, unless
     checkpointing is off, the epoch-end checkpoint a resume reads."""
     checkpoint = [epoch_end_checkpoint(clear.run_dir)] if checkpointing(trainer_kwargs) else []
-    return [*trainer_kwargs.get("callbacks", []), *search, clear, *checkpoint]
+    return [*trainer_kwargs.get("callbacks", []), clear, *search, *checkpoint]
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
@@ -235,26 +251,30 @@ def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in trainer_kwargs.items() if key not in _NOT_FINETUNED}
 
 
+def _at_end(epochs: int | None, max_epochs: Any) -> bool:
+    """Whether a checkpoint holding ``epochs`` whole epochs is of the run's training's end
+    (``max_epochs`` reached; -1 or null: not bounded by epochs, ``max_steps`` or
+    ``max_time`` ends it; was: -1 read as a bound every checkpoint reached, so such a run
+    was never resumed)."""
+    return isinstance(max_epochs, int) and 0 <= max_epochs and epochs is not None \
+        and epochs >= max_epochs
+
+
 def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: Any,
               finetune_epochs: int, verbose: bool) -> dict[str, Any] | None:
-    """A resume from a checkpoint of the run's last epoch trains nothing: the finished run's
-    outputs as ``run_oneshot`` returns them (said, exit 0; was: an error that advised
-    training again), or a ``ConfigError`` when they are incomplete (it died in its final
-    search or fine-tune); None for a checkpoint with epochs left, or of a run whose epochs
-    are not bounded (``max_epochs`` -1 or null: ``max_steps`` or ``max_time`` ends it; was:
-    -1 read as a bound every checkpoint reached, so such a run was never resumed)."""
-    if not isinstance(max_epochs, int) or max_epochs < 0 or epochs is None \
-            or epochs < max_epochs:
+    """A resume from a checkpoint of the run's last epoch whose outputs are all there has
+    nothing left to do: the finished run's outputs as ``run_oneshot`` returns them (said,
+    exit 0; was: an error that advised training again). None for a checkpoint with epochs
+    left (``_at_end``), or one whose run lacks an output (it was killed in its final
+    search, export or fine-tune): the resume runs what is left (``oneshot/fit_end.py``;
+    was: refused, "nothing is left to train", so the run was trained again)."""
+    if not _at_end(epochs, max_epochs):
         return None
     outputs = ("best_arch.yaml", "subnet.pt", "subnet_finetuned.pt", "finetune.json")
-    left = [name for name in outputs[:2 + 2 * bool(finetune_epochs)]  # (was: best_arch.yaml
-            if not (run_dir / name).is_file()]  # alone, written first: beside no subnet.pt)
+    if any(not (run_dir / name).is_file()  # (was: best_arch.yaml alone, written first:
+           for name in outputs[:2 + 2 * bool(finetune_epochs)]):  # beside no subnet.pt)
+        return None
     last = f"{ckpt_path} is of the run's last epoch ({epochs} of max_epochs={max_epochs})"
-    if left:
-        raise ConfigError(f"{last}, so nothing is left to train, and {run_dir} lacks "
-                          f"{', '.join(left)} (it died in its final search or fine-tune, or "
-                          f"fine-tuned nothing): run the same command without --ckpt_path to "
-                          f"run it again, or resume with a higher --trainer.max_epochs")
     best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
     tuned = run_dir / "finetune.json"
     if verbose and rank_zero_only.rank == 0:
@@ -311,8 +331,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                                             "--ckpt_path last)",
                                    undone=lambda: not clear.cleared))
         if ckpt_path is not None and verbose and rank_zero_only.rank == 0:
+            left = ("; its training is done: running its final search and export"
+                    f"{', then the fine-tune' * bool(finetune_epochs)}"
+                    if _at_end(epochs, trainer_cfg.get("max_epochs")) else "")
             print(f"Resuming the {algorithm} search from {ckpt_path} ("
-                  f"{held_text(epochs or 0, batches)} done, seed {opts['seed']})", flush=True)
+                  f"{held_text(epochs or 0, batches)} done, seed {opts['seed']}){left}",
+                  flush=True)
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
         search = _spos if algorithm == "spos" else _differentiable
