@@ -75,6 +75,7 @@ from lightning_nas.integrations.hydra_resume import (
     setup_differences,
 )
 from lightning_nas.integrations.hydra_settings import optimized_metric, search_settings
+from lightning_nas.integrations.hydra_trainer import check_trainer_values
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
@@ -172,6 +173,7 @@ class HydraSweep(Sweeper):
         first = check_composes(self.config, loader, sweep, check)
         check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
         jobs = option_jobs(self.config, loader, sweep, check)
+        check_trainer_values(self.config, loader, sweep)  # each searched value builds it
         store = self._open_store(settings, sweep, jobs)
         try:
             executor = HydraLauncherExecutor(
