@@ -250,3 +250,72 @@ def test_every_optuna_sweeper_key_left_in_a_switched_file_is_named_at_once():
     assert "'search_space'; did you mean 'params' (the Optuna sweeper's search_space)?" in text
     assert ("'custom_search_space'; did you mean 'params', 'constraints' (the Optuna "
             "sweeper's custom_search_space)?") in text
+
+
+# ----------------------------------------------------------------- the rerun line, as started
+#: a task in a package (``app.train``), run as ``python -m app.train`` or as a console script
+APP = """import json, pathlib, hydra
+from hydra.core.hydra_config import HydraConfig
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg):
+    out = pathlib.Path(HydraConfig.get().runtime.output_dir, "ran.json")
+    out.write_text(json.dumps({"x": cfg.x}))
+    return float(cfg.x)
+if __name__ == "__main__":
+    main()
+"""
+#: what pip writes for ``[project.scripts] train_command = "app.train:main"``
+ENTRY_POINT = """#!{python}
+import re, sys
+from app.train import main
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("started", ["module", "console script"])
+def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, started):
+    # was: `python -m app.train -m` gave `python app/train.py ...`, which fails where the
+    # task imports from its package, and a console script (the template's train_command)
+    # gave `python '<task>.py' ...`, which runs nothing
+    import json
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    import yaml
+
+    (tmp_path / "app" / "conf").mkdir(parents=True)
+    for package in ("app", "app/conf"):  # (a task in a module reads pkg://app.conf)
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "app" / "train.py").write_text(APP)
+    (tmp_path / "app" / "conf" / "config.yaml").write_text(yaml.safe_dump({
+        "defaults": ["_self_", {"override hydra/sweeper": "lightning_nas"}], "x": 0,
+        "hydra": {"job": {"chdir": False}, "run": {"dir": "rerun"},
+                  "sweep": {"dir": "sweep", "subdir": "${hydra.job.num}"},
+                  "sweeper": {"budget": 2, "direction": "maximize",
+                              "params": {"x": "range(0, 9)"}}}}))
+    (tmp_path / "bin").mkdir()
+    command = tmp_path / "bin" / "train_command"
+    command.write_text(ENTRY_POINT.format(python=sys.executable))
+    command.chmod(0o755)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+           "PATH": os.pathsep.join([str(tmp_path / "bin"), os.environ.get("PATH", "")])}
+    argv = [sys.executable, "-m", "app.train"] if started == "module" else ["train_command"]
+    done = subprocess.run([*argv, "-m"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    words = shlex.split(results["rerun"])
+    assert words[:3] == (["python", "-m", "app.train"] if started == "module"
+                         else ["train_command", "--config-name", "config"])
+    again = subprocess.run(["bash", "-c", results["rerun"]], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    ran = json.loads((tmp_path / "rerun" / "ran.json").read_text())
+    assert ran == {"x": results["best_params"]["x"]}

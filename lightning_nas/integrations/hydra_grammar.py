@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,22 +91,42 @@ class SweepParams:
 
 def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str] = ()) -> str:
     """The command line that trains one job of a sweep once (its config group sets
-    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell; ``config_args`` are the
-    sweep's ``--config-name`` / ``--config-path`` / ``--config-dir`` options.
+    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell; ``script`` is the task as
+    ``task_script`` gives it (a script or ``-m`` module after ``python``, else a command);
+    ``config_args`` are the sweep's ``--config-name`` / ``--config-path`` / ``--config-dir``
+    options.
 
     Example:
         >>> rerun_line("src/train.py", ["model.lr=0.1", "seed=1"], ["--config-name", "big"])
         'python src/train.py --config-name big model.lr=0.1 seed=1 hydra.mode=RUN'
+        >>> rerun_line("-m src.train", ["seed=1"]), rerun_line("train_command", ["seed=1"])
+        ('python -m src.train seed=1 hydra.mode=RUN', 'train_command seed=1 hydra.mode=RUN')
     """
-    return f"python {shlex.join([script, *config_args, *overrides])} hydra.mode=RUN"
+    module = script.startswith("-m ")
+    python = "python " if module or script.endswith(".py") else ""
+    words = ["-m", script[3:]] if module else [script]
+    return f"{python}{shlex.join([*words, *config_args, *overrides])} hydra.mode=RUN"
 
 
 def task_script() -> str:
-    """The task's script as the sweep was started (``src/train.py``), else ``<task>.py``."""
+    """The task as the sweep was started, ``python`` left out: its script
+    (``src/train.py``), ``-m src.train`` for a module started with ``python -m``, the
+    command of a console script (the template's ``train_command``: its name where the
+    ``PATH`` finds it, else its path); else ``<task>.py`` (was: ``src/train.py`` for
+    ``python -m src.train``, ``<task>.py`` for a console script)."""
     script = sys.argv[0] if sys.argv else ""
-    if not (script.endswith(".py") and os.path.isfile(script)):
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.origin and script and \
+            os.path.abspath(script) == os.path.abspath(spec.origin):  # python -m NAME
+        return f"-m {spec.name.removesuffix('.__main__')}"
+    if not os.path.isfile(script):
         return "<task>.py"
     path = os.path.abspath(script)
+    if not script.endswith(".py"):  # a console script, started as a command
+        if not os.access(path, os.X_OK):
+            return "<task>.py"
+        found = shutil.which(os.path.basename(path))
+        return os.path.basename(path) if found and os.path.samefile(found, path) else path
     return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
 
 
