@@ -213,11 +213,13 @@ def _keep_logging() -> Iterator[None]:
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
            overrides: tuple[str, ...] = (), direction: str | None = "maximize",
-           sort_keys: bool = True, **extra: Any) -> list[TrialResult]:
+           sort_keys: bool = True, sweep_dir: str | None = None,
+           **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
     config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
     sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
-    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order)."""
+    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
+    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``)."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
@@ -233,7 +235,7 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
     runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
     runner.config_path, runner.config_name = str(conf), "config"
     runner.task_function, runner.overrides = task, list(overrides)
-    runner.temp_dir = str(tmp_path / "jobs")
+    runner.temp_dir = sweep_dir or str(tmp_path / "jobs")
     with runner:
         return runner.returns
 
@@ -517,6 +519,26 @@ def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, 
     assert "All 3 architectures of the space are evaluated" in capsys.readouterr().out
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     assert results["best_params"] == {"x": 1} or results["best_params"] == {"x": 3}
+
+
+def test_a_sweep_in_a_folder_named_by_the_time_says_how_to_resume_it(tmp_path, capsys):
+    # was: no word of it, and the same command again (the template's sweep dir holds
+    # ${now:...}) started a new sweep in a new folder, the killed one never resumed
+    named = str(tmp_path / "multiruns" / "${now:%Y-%m-%d_%H-%M-%S-%f}")
+    sweeper = {"run_dir": None, "params": {"x": "range(0, 9)"}}
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 1}, sweep_dir=named)
+    (folder,) = (tmp_path / "multiruns").glob("2*")  # (Hydra's test runner made "${now:...")
+    out = capsys.readouterr().out
+    assert (f"Its folder is named by the time (hydra.sweep.dir: {named}): to resume this "
+            f"sweep after a kill, run the same command with hydra.sweep.dir={folder}") in out
+    # as it says: the same command with that folder resumes it
+    trials = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2},
+                    sweep_dir=str(folder))
+    assert len(trials) == 2 and f"Resuming {folder}: 1 completed" in capsys.readouterr().out
+    # a fixed folder (or hydra.sweeper.run_dir) says nothing of it
+    _sweep(tmp_path / "fixed", lambda cfg: float(cfg.x), {**sweeper, "budget": 1},
+           sweep_dir=str(tmp_path / "fixed" / "jobs"))
+    assert "named by the time" not in capsys.readouterr().out
 
 
 def test_a_params_key_given_nested_on_the_command_line_is_refused_before_any_job(tmp_path):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -306,11 +307,17 @@ class HydraSweep(Sweeper):
     def _header(self, settings: SearchSettings, sweep: SweepParams,
                 executor: HydraLauncherExecutor) -> str:
         goal, size = settings.goal, sweep.space.size()
-        return (f"Sweeping {self.config.hydra.job.name} with lightning_nas in "
+        line = (f"Sweeping {self.config.hydra.job.name} with lightning_nas in "
                 f"{settings.run_dir}: {goal.optimizer}, budget {goal.budget} jobs, "
                 f"{executor.num_workers} job(s) per batch on {type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
                 f"architectures, {goal.monitor} ({goal.mode})")
+        named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
+        if self.settings["run_dir"] is None and "${now:" in str(named):  # the template's
+            line += (f"\nIts folder is named by the time (hydra.sweep.dir: {named}): to "
+                     f"resume this sweep after a kill, run the same command with "
+                     f"hydra.sweep.dir={shlex.quote(str(settings.run_dir.absolute()))}")
+        return line
 
     def _finish(self, settings: SearchSettings, store: RunStore, sweep: SweepParams,
                 elapsed: float, stopped: bool = False) -> None:
