@@ -254,12 +254,12 @@ def test_every_optuna_sweeper_key_left_in_a_switched_file_is_named_at_once():
 
 # ----------------------------------------------------------------- the rerun line, as started
 #: a task in a package (``app.train``), run as ``python -m app.train`` or as a console script
-APP = """import json, pathlib, hydra
+APP = """import json, os, pathlib, hydra
 from hydra.core.hydra_config import HydraConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg):
     out = pathlib.Path(HydraConfig.get().runtime.output_dir, "ran.json")
-    out.write_text(json.dumps({"x": cfg.x}))
+    out.write_text(json.dumps({"x": cfg.x, "cwd": os.getcwd()}))
     return float(cfg.x)
 if __name__ == "__main__":
     main()
@@ -279,7 +279,8 @@ if __name__ == "__main__":
 def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, started):
     # was: `python -m app.train -m` gave `python app/train.py ...`, which fails where the
     # task imports from its package, and a console script (the template's train_command)
-    # gave `python '<task>.py' ...`, which runs nothing
+    # gave `python '<task>.py' ...`, which runs nothing; and the Hydra overrides of the
+    # sweep's command line that shape a job (hydra.job.chdir=True) were left out of it
     import json
     import os
     import shlex
@@ -307,15 +308,17 @@ def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, start
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
            "PATH": os.pathsep.join([str(tmp_path / "bin"), os.environ.get("PATH", "")])}
     argv = [sys.executable, "-m", "app.train"] if started == "module" else ["train_command"]
-    done = subprocess.run([*argv, "-m"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([*argv, "-m", "hydra.job.chdir=True", "hydra.sweeper.seed=3"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     words = shlex.split(results["rerun"])
     assert words[:3] == (["python", "-m", "app.train"] if started == "module"
                          else ["train_command", "--config-name", "config"])
+    # what shapes the job, not what shapes the sweep (hydra.sweeper.*, hydra.sweep.*)
+    assert "hydra.job.chdir=True" in words and not any("sweep" in w for w in words)
     again = subprocess.run(["bash", "-c", results["rerun"]], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     ran = json.loads((tmp_path / "rerun" / "ran.json").read_text())
-    assert ran == {"x": results["best_params"]["x"]}
+    assert ran == {"x": results["best_params"]["x"], "cwd": str(tmp_path / "rerun")}

@@ -52,7 +52,7 @@ from hydra.core.override_parser.types import (
     RangeSweep,
 )
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
@@ -130,10 +130,18 @@ def task_script() -> str:
     return os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
 
 
+#: the keys of Hydra overrides that shape a sweep, not its jobs: left out of a rerun line
+_SWEEP_KEYS = ("hydra.sweep.", "hydra.sweeper", "hydra/sweeper", "hydra.launcher",
+               "hydra/launcher", "hydra.mode")
+
+
 def config_args(config: DictConfig) -> list[str]:
     """The sweep's primary config as the task's command line names it: ``--config-name``
     (the script's default is not known here), each ``--config-dir``, and ``--config-path``
-    (absolute) where the sweep's command line gave one."""
+    (absolute) where the sweep's command line gave one; then the command line's Hydra
+    overrides that shape a job (``hydra.job.chdir=True``, ``hydra/job_logging=...``; was:
+    left out), not those of the sweep (``hydra.sweeper.*``, ``hydra.sweep.dir``, the
+    launcher)."""
     name = config.hydra.job.config_name
     args = [] if name is None else ["--config-name", str(name)]
     given = any(a.startswith(("--config-path", "-cp")) for a in sys.argv[1:])
@@ -143,7 +151,9 @@ def config_args(config: DictConfig) -> list[str]:
             args += ["--config-dir", path]
         elif source.provider == "main" and given:
             args += ["--config-path", os.path.abspath(path) if source.schema == "file" else path]
-    return args
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    return args + [str(o) for o in given
+                   if not str(o).split("=", 1)[0].lstrip("+~").startswith(_SWEEP_KEYS)]
 
 
 def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = (),
