@@ -128,6 +128,8 @@ def trainer_error(job: DictConfig) -> BaseException | None:
         return None
     with tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp, _as_a_job(job, tmp) as run:
         try:
+            if run is None:
+                return None
             settings = OmegaConf.to_container(run.trainer, resolve=True)
         except Exception:  # noqa: BLE001 - an interpolation only the task fills
             return None
@@ -140,17 +142,23 @@ def trainer_error(job: DictConfig) -> BaseException | None:
 
 
 @contextmanager
-def _as_a_job(job: DictConfig, output_dir: str) -> Iterator[DictConfig]:
+def _as_a_job(job: DictConfig, output_dir: str) -> Iterator[DictConfig | None]:
     """``job`` with ``hydra.runtime.output_dir`` set to ``output_dir`` (and ``hydra.job.num``
-    to 0), Hydra's config set to it while inside, as the launcher sets a job's."""
-    run = copy.deepcopy(job)
-    with read_write(run.hydra), open_dict(run.hydra):
-        run.hydra.runtime.output_dir = output_dir
-        for key, value in (("num", 0), ("id", "0")):  # a sweep's jobs number them
-            if OmegaConf.is_missing(run.hydra.job, key) or run.hydra.job.get(key) is None:
-                run.hydra.job[key] = value
+    to 0), Hydra's config set to it while inside, as the launcher sets a job's; None where
+    ``job`` holds no Hydra node to set."""
     kept = HydraConfig.instance().cfg
-    HydraConfig.instance().set_config(run)
+    try:
+        run = copy.deepcopy(job)
+        with read_write(run.hydra), open_dict(run.hydra):
+            run.hydra.runtime.output_dir = output_dir
+            for key, value in (("num", 0), ("id", "0")):  # a sweep's jobs number them
+                if OmegaConf.is_missing(run.hydra.job, key) or run.hydra.job.get(key) is None:
+                    run.hydra.job[key] = value
+        HydraConfig.instance().set_config(run)
+    except Exception:  # noqa: BLE001 - no Hydra node (or not Hydra's): nothing to build
+        HydraConfig.instance().cfg = kept
+        yield None
+        return
     try:
         yield run
     finally:
