@@ -446,6 +446,44 @@ def test_sigterm_in_a_job_that_runs_in_the_sweeps_process_stops_it_with_143(tmp_
         assert store.attempts(1) == 0
 
 
+def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_traceback(
+        tmp_path, capsys):
+    # was: Ctrl-C outside a fit left the sweep as KeyboardInterrupt, whose 100-line traceback
+    # Python printed under "Interrupted: ..."; in a fit Lightning's handler ends it with
+    # exit(1), which read as an error (lightning-nas search ends both with 130)
+    import signal
+
+    import lightning.pytorch as pl
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    class CtrlC(pl.Callback):
+        def on_train_batch_start(self, *args: Any) -> None:
+            raise KeyboardInterrupt
+
+    def in_a_fit(cfg: DictConfig) -> float:
+        pl.Trainer(max_epochs=1, callbacks=[CtrlC()], logger=False, accelerator="cpu",
+                   devices=1, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False).fit(BoringModel())
+        return 1.0
+
+    def in_the_task(cfg: DictConfig) -> float:
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)  # (Lightning's handler ignores it after)
+    try:
+        for name, task in (("fit", in_a_fit), ("task", in_the_task)):
+            with pytest.raises((SystemExit, KeyboardInterrupt)) as info:
+                _sweep(tmp_path / name, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
+            assert info.type is SystemExit and info.value.code == 130, name
+            assert info.value.__suppress_context__  # no traceback of the interrupt
+            assert ("Interrupted: 0 completed, 1 running (re-run on resume); run the same "
+                    "command again to resume.") in capsys.readouterr().out
+            with RunStore(tmp_path / name / "run" / "search.db") as store:  # re-run on resume
+                assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
     # NGOpt over floats with 2 workers runs nevergrad's MetaModel; was: checked with 1
     # worker, and (under numpy >= 2.4) failed inside nevergrad after 12 jobs

@@ -7,7 +7,9 @@ setting read like a crash of lightning_nas, 30 lines of frames above its one lin
 ``CompactHydraException``, which Hydra prints as its message alone (exit code 1; the
 messages name their ``hydra.sweeper.*`` key). ``HYDRA_FULL_ERROR=1`` prints the traceback
 as before. The error stays what it was: the same message, cause and frames, and an
-``except ConfigError`` catches it.
+``except ConfigError`` catches it. A sweep ended by Ctrl-C (it has said how to resume)
+exits with status 130 and no traceback, as ``lightning-nas search`` does, in a fit
+(Lightning's handler exits 1) or between jobs (was: 1, or KeyboardInterrupt's traceback).
 
 Example:
     >>> from lightning_nas.errors import ConfigError
@@ -29,7 +31,10 @@ from hydra.errors import CompactHydraException
 
 from lightning_nas.errors import NASError
 
-__all__ = ["compact_errors"]
+__all__ = ["INTERRUPTED", "compact_errors"]
+
+#: the exit status of a sweep ended by Ctrl-C (a shell's for SIGINT; lightning-nas search's)
+INTERRUPTED = 130
 
 
 @contextmanager
@@ -42,6 +47,12 @@ def compact_errors() -> Iterator[None]:
     except NASError as err:
         compact = _compact(type(err))(*err.args).with_traceback(err.__traceback__)
         raise compact from err.__cause__  # (None: no cause, as the error had none)
+    except KeyboardInterrupt:  # Ctrl-C: the sweep said how to resume (was: a traceback)
+        raise SystemExit(INTERRUPTED) from None
+    except SystemExit as err:  # Ctrl-C in a fit: Lightning's handler exits 1 (was: 1)
+        if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
+            raise SystemExit(INTERRUPTED) from None
+        raise
 
 
 @functools.cache
