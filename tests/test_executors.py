@@ -446,3 +446,19 @@ def test_bad_ray_values_are_named_before_a_cluster_starts(tmp_path, ray_options,
                num_workers=2, ray=ray_options, run_dir=tmp_path / "run").run()
     assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two CPUs to run on")
+def test_cpu_workers_share_the_cpus_the_search_may_run_on():
+    # was: os.cpu_count(), every core of the machine, so a search confined to fewer
+    # (taskset, a Slurm or container cpuset) gave each worker more threads than its cores
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert assign_devices(1, accelerator="cpu") == [
+            {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}]
+        assert ProcessExecutor(1, accelerator="cpu").cpu_threads == 1
+    finally:
+        os.sched_setaffinity(0, before)
+    assert ProcessExecutor(1, accelerator="cpu").cpu_threads == len(before)

@@ -25,7 +25,7 @@ from lightning_nas.search.ranks import describe_exit
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
 
-__all__ = ["ProcessExecutor", "assign_devices"]
+__all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
 
 def _visible_gpus() -> list[str]:
@@ -40,11 +40,25 @@ def _visible_gpus() -> list[str]:
         return []
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its CPU affinity (``taskset``, a Slurm or container
+    cpuset) where the platform has one, else every core (``os.cpu_count()``).
+
+    Example:
+        >>> usable_cpus() >= 1
+        True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def assign_devices(num_workers: int, devices_per_trial: int = 1,
                    accelerator: str | None = "auto",
                    threads_per_trial: int | None = None) -> list[dict[str, str]]:
     """Environment of each worker: its GPU slice (``CUDA_VISIBLE_DEVICES``) on GPUs, its
-    share of CPU threads otherwise.
+    share of CPU threads otherwise (the CPUs the search may run on, ``usable_cpus``, shared
+    out among the workers, unless ``threads_per_trial`` is given).
 
     Example:
         >>> assign_devices(2, accelerator="cpu", threads_per_trial=1)[1]
@@ -65,7 +79,7 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i * devices_per_trial:
                                                         (i + 1) * devices_per_trial]),
                  **threads} for i in range(num_workers)]
-    threads = threads_per_trial or max(1, (os.cpu_count() or 1) // num_workers)
+    threads = threads_per_trial or max(1, usable_cpus() // num_workers)
     return [{"OMP_NUM_THREADS": str(threads), "LNAS_NUM_THREADS": str(threads)}
             for _ in range(num_workers)]
 
@@ -97,7 +111,8 @@ class ProcessExecutor(TrialExecutor):
         num_workers: trials run at once.
         devices_per_trial: GPUs per trial (each worker gets its own slice).
         accelerator: the trials' accelerator (``auto`` uses GPUs when visible).
-        threads_per_trial: torch threads per worker on CPU (default: cores / workers).
+        threads_per_trial: torch threads per worker on CPU (default: the CPUs the
+            search may run on, ``usable_cpus()``, / workers).
         max_trials_per_worker: replace a worker after this many trials (None: never).
     """
 
