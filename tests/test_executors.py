@@ -462,3 +462,22 @@ def test_cpu_workers_share_the_cpus_the_search_may_run_on():
     finally:
         os.sched_setaffinity(0, before)
     assert ProcessExecutor(1, accelerator="cpu").cpu_threads == len(before)
+
+
+def test_a_worker_killed_as_it_starts_is_said_so_not_blamed_on_the_script(tmp_path,
+                                                                           monkeypatch):
+    # was: "its error is printed above" (there was none) and the advice to put the search
+    # under `if __name__ == "__main__":`, for a worker the OOM killer or a kill ended
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "sitecustomize.py").write_text(  # before any import of the worker's
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    monkeypatch.setenv("PYTHONPATH", str(killed))
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.submit(_spec(tmp_path, 1))
+        with pytest.raises(SearchError) as err:
+            pool.wait()
+    said = str(err.value)
+    assert said.startswith("a worker process was killed while starting (killed by SIGKILL")
+    assert "before it ran trial 1" in said and "resume runs it" in said
+    assert "__main__" not in said and "printed above" not in said

@@ -95,6 +95,26 @@ class _Worker:
     ready: bool = False  # its READY message came: it got as far as worker_main
 
 
+def _died_starting(reason: str, trial_id: int, exitcode: int | None) -> str:
+    """The error of a worker that died before it said it is ready: killed by a signal
+    (the out-of-memory killer, a kill of its pid), or an error of its own as it imported
+    the script (a search started at import, without the ``__main__`` guard).
+
+    Example:
+        >>> _died_starting("killed by SIGKILL", 3, -9)[:60]
+        'a worker process was killed while starting (killed by SIGKIL'
+    """
+    if exitcode is not None and exitcode < 0:  # was: the guard advice, "its error above"
+        return (f"a worker process was killed while starting ({reason}), before it ran "
+                f"trial {trial_id}: a signal from outside ended it (the out-of-memory "
+                f"killer, a kill of its pid), not an error of its own. The trial was not "
+                f"run; resume runs it")
+    return (f"a worker process died while starting ({reason}), before it ran trial "
+            f"{trial_id}; its error is printed above. A script that starts a search at "
+            f"import needs `if __name__ == \"__main__\":` around it: workers are started "
+            f"with spawn and import the script again. The trial was not run; resume runs it")
+
+
 class ProcessExecutor(TrialExecutor):
     """Long-lived worker processes, one trial at a time each.
 
@@ -235,16 +255,12 @@ class ProcessExecutor(TrialExecutor):
         spec, worker.spec = worker.spec, None
         if result is None:  # the process died
             worker.process.join(timeout=5)
-            reason = describe_exit(worker.process.exitcode)
+            code = worker.process.exitcode
+            reason = describe_exit(code)
             worker.conn.close()
             worker.process, worker.conn = None, None  # replaced at the next submit
             if not worker.ready:  # it never got to run the trial: no trial's fault
-                raise SearchError(
-                    f"a worker process died while starting ({reason}), before it ran trial "
-                    f"{spec.trial_id}; its error is printed above. A script that starts a "
-                    f"search at import needs `if __name__ == \"__main__\":` around it: "
-                    f"workers are started with spawn and import the script again. The "
-                    f"trial was not run; resume runs it")
+                raise SearchError(_died_starting(reason, spec.trial_id, code))
             return failed_result(spec, f"trial process died ({reason})", worker.started)
         worker.trials += 1
         if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
