@@ -95,8 +95,17 @@ class TrialRecords:
         self._db.execute("UPDATE trials SET attempts = MAX(attempts - 1, 0) WHERE id = ?",
                          (trial_id,))
 
+    def started_elsewhere(self, trial_id: int) -> None:
+        """Note that trial ``trial_id`` (started, restarted or resumed just now) runs in a
+        process of its own (a worker process, a Ray actor): its starts in the search process
+        no longer count (``attempts`` 0), since a death of the search process while it runs
+        there is not the trial's doing (was: counted, so two kills of a search whose workers
+        ran it failed the trial at a resume in the search process)."""
+        self._db.execute("UPDATE trials SET attempts = 0 WHERE id = ?", (trial_id,))
+
     def attempts(self, trial_id: int) -> int:
-        """How many times trial ``trial_id`` was started (re-runs after a crash count)."""
+        """How many times in a row trial ``trial_id`` was started in the search process
+        (re-runs after a crash count; a start in a worker process or on Ray resets it)."""
         row = self._db.execute(f"SELECT {self._col('trials', 'attempts')} FROM trials "
                                f"WHERE id = ?", (trial_id,)).fetchone()
         if row is None:

@@ -361,6 +361,30 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
 
 
 @pytest.mark.slow
+def test_a_trial_two_kills_caught_in_a_worker_process_is_re_run_by_the_search_process(
+        tmp_path, launcher):
+    # was: the starts in worker processes counted as deaths of the search process running
+    # it, so a resume in the search process (num_workers 1, executor inline) stored the
+    # trial FAILED "the search process died 2 times while running this trial", though it
+    # never ran there and only the kills from outside had ended it
+    rng = random.Random(f"{SEED}-worker-twice")
+    cfg, run_dir = _config(tmp_path, "wtwice", 1, executor="process", threads_per_trial=1)
+    config = yaml.safe_load(cfg.read_text())  # a fit that outlasts the kill's delay
+    config["model"]["init_args"] = {"sleep": 0.03}
+    cfg.write_text(yaml.safe_dump(config))
+    db, log = run_dir / "search.db", tmp_path / "wtwice.log"
+    for _ in range(2):  # the search dies twice while trial 1 trains in its worker process
+        rows = _kill_at("fit", launcher, cfg, run_dir, rng, log)
+        assert [(i, r["status"]) for i, r in rows.items()] == [(1, "RUNNING")]
+    config["search"]["executor"] = "inline"  # resumed in the search process
+    cfg.write_text(yaml.safe_dump(config))
+    launcher.launch(["search", cfg], log)
+    assert launcher.wait(300) == 0, log.read_text()[-3000:]
+    rows = _rows(db)
+    assert [(i, r["status"]) for i, r in rows.items()] == [(1, "COMPLETED")], rows
+    assert _epochs(run_dir, 1)[-3:] == [0, 1, 2]  # trained by the resume, whole
+
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
 def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     cfg, run_dir = _config(tmp_path, "orphans", 2, executor="process", num_workers=2,

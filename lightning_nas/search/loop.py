@@ -299,6 +299,8 @@ class SearchLoop:
         if key in self.costs.unbuilt:  # its model raised when built to count: failed so
             return self._record(self.costs.failed(trial_id, arch, key))
         self.store.note_fit(trial_id, self.executor.cpu_threads, resumed=ckpt_path is not None)
+        if self.executor.isolates_trials:  # a kill of the search is not its doing
+            self.store.started_elsewhere(trial_id)
         rule = None if self.rule is None else self.rule.snapshot()
         spec = self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
                                   known_epochs=known_epochs)
