@@ -481,3 +481,20 @@ def test_a_worker_killed_as_it_starts_is_said_so_not_blamed_on_the_script(tmp_pa
     assert said.startswith("a worker process was killed while starting (killed by SIGKILL")
     assert "before it ran trial 1" in said and "resume runs it" in said
     assert "__main__" not in said and "printed above" not in said
+
+
+def test_cuda_visible_devices_without_a_gpu_gives_cpu_workers(monkeypatch):
+    # was: the ids in CUDA_VISIBLE_DEVICES were taken for GPUs as they were, so on a machine
+    # without one (the variable exported by a shell or a job script) a search with two
+    # workers and accelerator auto was refused, "needs 2 GPUs; 1 visible (0)", and one
+    # worker got the "GPU" and no CPU threads of its own
+    import torch
+
+    if torch.cuda.device_count():
+        pytest.skip("needs a machine without a GPU")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert assign_devices(2, accelerator="auto", threads_per_trial=1) == [
+        {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
+    assert ProcessExecutor(1, accelerator="auto").cpu_threads is not None
+    with pytest.raises(ConfigError, match="no GPU is visible"):
+        assign_devices(1, accelerator="gpu")

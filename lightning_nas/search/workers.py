@@ -29,15 +29,19 @@ __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
 
 def _visible_gpus() -> list[str]:
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        return [d.strip() for d in env.split(",") if d.strip()]
+    """The GPUs this process sees, by the ids workers are given: those of
+    ``CUDA_VISIBLE_DEVICES`` that CUDA counts (none without a GPU or driver; was: the
+    variable's ids as they were, so a machine without a GPU that exports it had "GPUs")."""
     try:
         import torch
 
-        return [str(i) for i in range(torch.cuda.device_count())]
+        count = torch.cuda.device_count()  # honours CUDA_VISIBLE_DEVICES
     except Exception:  # noqa: BLE001 - no CUDA build or driver
-        return []
+        count = 0
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:  # CUDA counts its ids up to the first that is not a GPU
+        return [d.strip() for d in env.split(",") if d.strip()][:count]
+    return [str(i) for i in range(count)]
 
 
 def usable_cpus() -> int:
@@ -73,7 +77,8 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
         if need > len(gpus):
             raise ConfigError(f"num_workers={num_workers} x devices_per_trial="
                               f"{devices_per_trial} needs {need} GPUs; {len(gpus)} visible "
-                              f"({','.join(gpus)})")
+                              f"({','.join(gpus)}): lower num_workers or devices_per_trial, "
+                              f"or train on CPU (trainer.accelerator: cpu)")
         threads = {"OMP_NUM_THREADS": str(threads_per_trial),
                    "LNAS_NUM_THREADS": str(threads_per_trial)} if threads_per_trial else {}
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i * devices_per_trial:
