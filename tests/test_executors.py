@@ -192,6 +192,20 @@ def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
         result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,
                         executor=pool, num_workers=2, run_dir=tmp_path, verbose=False).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
+    with RunStore(tmp_path / "search.db") as store:  # none started in the search process
+        assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 3
+
+
+def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():
+    # was: no executor object isolated them, so two kills of a search whose process pool
+    # ran a trial failed it at the resume ("the search process died 2 times while running
+    # this trial"), though it never ran in the search process
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        assert make_executor(pool, num_workers=1).isolates_trials
+    with ThreadPoolExecutor(1) as threads:
+        assert not make_executor(threads, num_workers=1).isolates_trials
 
 
 def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):

@@ -143,6 +143,9 @@ class FuturesExecutor(TrialExecutor):
         if not callable(getattr(executor, "submit", None)):
             raise ConfigError(f"executor {executor!r} has no submit(fn, *args) method")
         self.executor, self.num_workers = executor, num_workers
+        #: a process pool runs each trial in a process of its own (a kill of the search is
+        #: not the trial's doing); of other objects (Dask, submitit, threads) it is not known
+        self.isolates_trials = isinstance(executor, futures.ProcessPoolExecutor)
         self._running: list[tuple[Any, TrialSpec, float]] = []
 
     def submit(self, spec: TrialSpec) -> None:
