@@ -431,6 +431,21 @@ def test_constructor_takes_the_yaml_form_as_from_dict_does():
         SearchSpace({"head": {"choice": Choice([1, 2])}})
 
 
+def test_constructor_names_a_misspelt_kind_as_from_dict_does():
+    # was: SearchSpace({"width": {"choise": [16, 32]}}) read {choise: ...} as a group:
+    # "space key 'choise' must be a parameter, got [16, 32]" (no 'width', no 'choice')
+    for spec, where in (({"width": {"choise": [16, 32]}}, "width"),
+                        ({"head": {"width": {"choise": [16, 32]}}}, "head.width")):
+        with pytest.raises(SpaceError, match=f"unknown space kind 'choise' at '{where}'; "
+                                             "did you mean 'choice'"):
+            SearchSpace(spec)
+        with pytest.raises(SpaceError, match=f"unknown space kind 'choise' at '{where}'"):
+            SearchSpace.from_dict(spec)
+    with pytest.raises(SpaceError, match=r"space key 'w' must be a mapping with one of the "
+                                         r"kinds choice, ordered, int, float, fixed"):
+        SearchSpace({"w": 3})
+
+
 def test_space_error_belongs_to_the_one_error_family():
     assert issubclass(SpaceError, NASError) and not issubclass(SpaceError, ConfigError)
 

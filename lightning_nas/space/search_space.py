@@ -79,8 +79,8 @@ class SearchSpace:
                 self.params[name] = value
             elif isinstance(value, Mapping):
                 self.params[name] = SearchSpace(value, _prefix=f"{_prefix}{name}.")
-            else:
-                raise SpaceError(f"space key '{name}' must be a parameter, got {value!r}")
+            else:  # was "space key 'choise' must be a parameter" for {width: {choise: ...}}
+                raise SpaceError(_not_a_param_message(_prefix, name, value))
         _check_overlaps(self.params, _prefix)
 
     # ----------------------------------------------------------------- construction
