@@ -109,6 +109,8 @@ def test_unknown_key_in_replace():
     ({"mode": "maximum"}, ["`mode`", "'maximum'"]),
     ({"num_workers": 0}, ["`num_workers`"]),
     ({"executor": "proces"}, ["'proces'", "did you mean 'process'?"]),
+    # was: "valid keys: auto, inline, process, ray" (the executors called keys)
+    ({"executor": "proces"}, ["valid executors: auto, inline, process, ray"]),
     ({"scheduler": "ashaa"}, ["'ashaa'", "did you mean 'asha'?"]),
     ({"eta": 1}, ["`eta`", ">= 2"]),
     ({"max_params": -1}, ["max_params", "-1"]),

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_mode, unknown
+from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
 from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings, scheduler_name
 from lightning_nas.search.schedulers import Rule
@@ -154,7 +154,10 @@ class Execution:
         check_int("num_workers", self.num_workers, 1)
         if isinstance(self.executor, str):
             if self.executor not in EXECUTOR_NAMES:
-                raise unknown("executor", self.executor, EXECUTOR_NAMES)
+                raise ConfigError(  # was unknown(...): "valid keys: auto, inline, ..."
+                    f"unknown executor {self.executor!r}; "
+                    f"{did_you_mean(self.executor, EXECUTOR_NAMES)}valid executors: "
+                    f"{', '.join(EXECUTOR_NAMES)}")
             if self.executor == "inline" and self.num_workers != 1:
                 raise ConfigError("executor 'inline' runs one trial at a time; use num_workers=1 "
                                   "or executor 'process'")
