@@ -670,6 +670,16 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_written(tmp_p
     assert not any(tmp_path.iterdir())
 
 
+def test_a_misspelt_key_of_a_one_architecture_space_is_named_as_misspelt(tmp_path):
+    # was: "the space holds a single architecture ({'widht': 16}): nothing to search; give
+    # a key two or more values" -- and, given two, the next run named the misspelt key
+    with pytest.raises(ConfigError, match="'widht' is not an argument of TinyNet.*'width'"):
+        Search(TinyNet, {"widht": {"choice": [16]}}, data=BlobData, run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="'data.n_samples' is not an argument of BlobData"):
+        Search(TinyNet, {"data.n_samples": {"fixed": 8}}, data=BlobData, run_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("scheduler", ["asha", "median"])
 def test_an_objective_search_refuses_a_scheduler(tmp_path, scheduler):
     # was: accepted and announced ("scheduler asha"), but a function's trial has no epochs to

@@ -70,6 +70,10 @@ def check_search(search: Search) -> None:
     Raises:
         ConfigError: naming what to change.
     """
+    # the keys' names first: a misspelt key of a one-architecture space is named as such
+    # (was: "the space holds a single architecture ({'widht': 16})", the typo found later)
+    search.model.check(search.space.names())
+    search.data.check(search.space.names(), search.model)
     search.space.check_searchable("or train it with lightning-nas fit")
     search.settings.goal.warn_contrary()
     objectives = search.settings.goal.objectives
@@ -99,9 +103,7 @@ def check_search(search: Search) -> None:
              for i in range(DRY_BUILD_ARCHS)]
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)
     ranks = check_trial_processes(search.trainer, searched)
-    search.model.check(search.space.names())
     search.model.check_groups(archs[0])
-    search.data.check(search.space.names(), search.model)
     search.data.check_groups(archs[0])
     check_space_values(search, archs[0])
     limits = search.settings.limits.build()
