@@ -6,7 +6,9 @@ the reproducibility of a seeded sequence of proposals and ``available_optimizers
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import re
 
 import nevergrad as ng
 import numpy as np
@@ -28,6 +30,18 @@ lr: {float: [1e-4, 1e-1], log: true}
 """)
 
 NAMES = ["NGOpt", "RandomSearch", "DiscreteOnePlusOne", "TwoPointsDE"]
+
+
+def _pymoo_usable() -> bool:
+    """Whether nevergrad 1.0.12's ``Pymoo*`` optimizers can run here: they import
+    ``pymoo.factory``, which pymoo 0.6 removed (pymoo < 0.6 installed)."""
+    try:
+        return importlib.util.find_spec("pymoo.factory") is not None
+    except ImportError:  # pymoo itself missing
+        return False
+
+
+NO_PYMOO = "nevergrad's Pymoo* need pymoo < 0.6 (pymoo.factory), which is not installed here"
 
 
 def _proposals(name: str, seed: int, n: int = 10) -> list[dict]:
@@ -122,6 +136,52 @@ def test_an_optimizer_whose_package_is_missing_is_refused_before_the_run_folder(
     check_optimizer_runs("NGOpt", SPACE)  # one that runs passes
 
 
+class ImportsAMissingModule(ng.optimizers.base.Optimizer):
+    """A user's optimizer that imports, at its ask, a module the installed numpy lacks, as
+    nevergrad 1.0.12's ``Pymoo*`` import ``pymoo.factory``, which pymoo 0.6 removed."""
+
+    def _internal_ask_candidate(self) -> ng.p.Parameter:
+        importlib.import_module("numpy.factory")
+        return self.parametrization.spawn_child()
+
+    def _internal_tell_candidate(self, candidate: ng.p.Parameter, loss: float) -> None:
+        pass
+
+
+def test_an_optimizer_that_needs_another_version_of_an_installed_package_says_so():
+    # was: "needs a package that is not installed (No module named 'numpy.factory')" of
+    # the installed numpy, as of pymoo 0.6 for PymooNSGA2 (pymoo.factory)
+    registry = ng.optimizers.registry
+    registry.register(ImportsAMissingModule)
+    try:
+        with pytest.raises(ConfigError) as info:
+            check_optimizer_runs("ImportsAMissingModule", SPACE)
+    finally:
+        registry.unregister("ImportsAMissingModule")
+    said = str(info.value)
+    assert "not installed" not in said
+    assert said.startswith(f"optimizer 'ImportsAMissingModule' cannot import what it needs "
+                           f"from the installed numpy {np.__version__}, a version it cannot "
+                           f"use (ModuleNotFoundError: No module named 'numpy.factory'); "
+                           f"install the version of numpy that nevergrad")
+    assert said.endswith("or pick another optimizer (e.g. SurrogateEvolution)")
+
+
+def test_pymoo_0_6_is_said_too_new_for_nevergrad_pymoo_optimizers():
+    # was: "needs a package that is not installed (... No module named 'pymoo.factory')"
+    # with pymoo 0.6 installed; run with pymoo >= 0.6 on the path to see it
+    if importlib.util.find_spec("pymoo") is None or _pymoo_usable():
+        pytest.skip("needs pymoo >= 0.6 (installed, without pymoo.factory)")
+    from importlib.metadata import version
+
+    with pytest.raises(ConfigError, match=re.escape(
+            f"optimizer 'PymooNSGA2' cannot import what it needs from the installed pymoo "
+            f"{version('pymoo')}, a version it cannot use (ModuleNotFoundError: No module "
+            f"named 'pymoo.factory'); nevergrad {ng.__version__}'s Pymoo* optimizers import "
+            f"pymoo.factory, which pymoo 0.6 removed: install pymoo<0.6")):
+        check_optimizer_runs("PymooNSGA2", SPACE)
+
+
 @pytest.mark.parametrize("budget,workers", [(200, 1), (60, 2)])
 def test_an_optimizer_that_cannot_finish_its_budget_is_refused_before_training(budget, workers):
     # NGOpt picks nevergrad's MetaModel for a continuous space at these budgets and worker
@@ -206,8 +266,8 @@ def test_an_optimizer_of_one_objective_is_refused_for_several_before_training(tm
     from lightning_nas import Search
     from tests.helpers import BlobData, TinyNet
 
-    if name.startswith("Pymoo") and importlib.util.find_spec("pymoo") is None:
-        pytest.skip("pymoo is not installed here")
+    if name.startswith("Pymoo") and not _pymoo_usable():
+        pytest.skip(NO_PYMOO)
     registry = ng.optimizers.registry
     if name not in registry:
         registry.register(OneObjectiveOnly)

@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
+import importlib.util
 import traceback
 import warnings
 
@@ -110,9 +112,7 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         if not isinstance(missing, ImportError):
             missing = err if "No module named" in str(err) else None
         if missing is not None:
-            raise ConfigError(f"optimizer {name!r} needs a package that is not installed "
-                              f"({type(missing).__name__}: {missing}); install it, or pick "
-                              f"another optimizer (e.g. {DEFAULT_OPTIMIZER})") from None
+            raise ConfigError(_missing_said(name, missing)) from None
         if budget is None and _runs(name, space, 100, num_workers, objectives):
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
                               f"{type(err).__name__}: {err}); give a budget beside "
@@ -210,6 +210,43 @@ def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
     others = ", ".join(o for o in (DEFAULT_OPTIMIZER, "RandomSearch", "NGOpt") if o != name)
     return (f"{said}: an error of the optimizer itself, not of a trial{_numpy_note(err)}; "
             f"search again in a new run_dir with another optimizer (e.g. {others})")
+
+
+def _missing_said(name: str, missing: ImportError) -> str:
+    """The message of optimizer ``name`` refused for ``missing``: a package not installed,
+    or one installed in a version that lacks what the optimizer imports (nevergrad 1.0.12's
+    ``Pymoo*`` import ``pymoo.factory``, which pymoo 0.6 removed; was: said "not installed"
+    of the installed pymoo)."""
+    said = f"{type(missing).__name__}: {missing}"
+    package = (getattr(missing, "name", None) or "").partition(".")[0]
+    pymoo = (f"nevergrad {ng.__version__}'s Pymoo* optimizers import pymoo.factory, which "
+             f"pymoo 0.6 removed: install pymoo<0.6 (`pip install \"pymoo<0.6\"`)")
+    if not package or not _installed(package):
+        return (f"optimizer {name!r} needs a package that is not installed ({said}); "
+                f"{pymoo if package == 'pymoo' else 'install it'}, or pick another optimizer "
+                f"(e.g. {DEFAULT_OPTIMIZER})")
+    fix = (pymoo if package == "pymoo" else
+           f"install the version of {package} that nevergrad {ng.__version__} (or the module "
+           f"of the optimizer) was written for")
+    return (f"optimizer {name!r} cannot import what it needs from the installed {package} "
+            f"{_version(package)}, a version it cannot use ({said}); {fix}, or pick another "
+            f"optimizer (e.g. {DEFAULT_OPTIMIZER})")
+
+
+def _installed(package: str) -> bool:
+    """Whether top-level ``package`` can be found (without importing it)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a module in sys.modules without a spec
+        return False
+
+
+def _version(package: str) -> str:
+    """The installed version of ``package``'s distribution, or ``"(version unknown)"``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
 
 
 def _numpy_note(err: Exception) -> str:
