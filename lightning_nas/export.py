@@ -29,6 +29,7 @@ from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
+    best_weights,
     discard_staged,
     held_for_export,
     keep_winners_weights,
@@ -424,15 +425,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trial = store.get(best["trial"])
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
                           searched)
-    weights = None
-    if from_checkpoint:
-        if not best.get("checkpoint"):
-            raise FileNotFoundError(
-                f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
-                f"(trainer.enable_checkpointing false, or not among search.keep_top_k); train "
-                f"it from fresh weights with from_checkpoint=False (lightning-nas finetune "
-                f"{shlex.quote(str(run_dir))} --from_scratch)")
-        weights = str(run_dir / best["checkpoint"])
+    weights = best_weights(run_dir, best, trial.checkpoint) if from_checkpoint else None
     spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),

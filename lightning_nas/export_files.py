@@ -4,7 +4,8 @@ beside its place first under a name of its writer's own (``staged``), then moved
 ``best.yaml`` last (``move_in``), so that a ``best.yaml`` on disk always describes the
 ``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
 checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
-of the best trial's weights (``keep_winners_weights``).
+of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt`` a fine-tune
+starts from, or what to do without one (``best_weights``).
 
 Example:
     >>> import tempfile
@@ -32,8 +33,8 @@ from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["EXPORT_FILES", "discard_staged", "held_for_export", "keep_winners_weights",
-           "kept_checkpoint", "move_in", "staged", "staging_path"]
+__all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "held_for_export",
+           "keep_winners_weights", "kept_checkpoint", "move_in", "staged", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -132,6 +133,39 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
     return (isinstance(earlier, dict) and earlier.get("checkpoint") == "best.ckpt"
             and earlier.get("trial") == trial_id and earlier.get("arch") == dict(arch)
             and earlier.get("score") == score)
+
+
+def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None) -> str:
+    """The path of the ``best.ckpt`` a fine-tune of ``run_dir`` starts from, by its
+    ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored.
+
+    Example:
+        >>> best_weights(Path("runs/a"), {"trial": 3, "checkpoint": None}, None)
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: runs/a has no best.ckpt: trial 3's checkpoint was not kept ...
+
+    Raises:
+        FileNotFoundError: there is none (not kept, or moved or deleted since the export:
+            was Lightning's bare "No such file" there, a FAILED result from Python), saying
+            what to do.
+    """
+    run = shlex.quote(str(run_dir))
+    scratch = (f"train it from fresh weights with from_checkpoint=False (lightning-nas "
+               f"finetune {run} --from_scratch)")
+    if not best.get("checkpoint"):
+        raise FileNotFoundError(
+            f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
+            f"(trainer.enable_checkpointing false, or not among search.keep_top_k); {scratch}")
+    weights = run_dir / best["checkpoint"]
+    if not weights.is_file():
+        again = (f"`lightning-nas export {run}` copies it again from trial {best['trial']}'s "
+                 f"own checkpoint, or " if trial_checkpoint and Path(trial_checkpoint).is_file()
+                 else "")
+        raise FileNotFoundError(f"{run_dir} has no best.ckpt: best.yaml names "
+                                f"{best['checkpoint']}, which is not there (moved or deleted); "
+                                f"{again}{scratch}")
+    return str(weights)
 
 
 def keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,

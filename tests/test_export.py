@@ -274,6 +274,32 @@ def test_finetune_from_scratch_does_not_load_weights(finished_run, tmp_path):
     assert not all(torch.equal(start[k], saved[k]) for k in saved)
 
 
+def test_finetune_of_a_run_whose_best_ckpt_was_deleted_points_to_from_scratch(
+        finished_run, capsys):
+    # was: "FileNotFoundError: [Errno 2] No such file or directory: 'RUN/best.ckpt'" (Lightning's
+    # load), with no word of --from_scratch, which README promises "without a best.ckpt"
+    from lightning_nas.cli import main
+
+    (finished_run / "best.ckpt").unlink()  # removed to free disk; best.yaml still names it
+    folders = sorted(finished_run.iterdir())
+    head = (f"{finished_run} has no best.ckpt: best.yaml names best.ckpt, which is not there "
+            f"(moved or deleted); ")
+    scratch = (f"train it from fresh weights with from_checkpoint=False (lightning-nas finetune "
+               f"{finished_run} --from_scratch)")
+    trial = load_best(finished_run)["trial"]
+    again = (f"`lightning-nas export {finished_run}` copies it again from trial {trial}'s own "
+             f"checkpoint, or ")
+    with pytest.raises(FileNotFoundError) as err:  # was: a FAILED result, a folder made
+        finetune(finished_run, max_epochs=1)
+    assert str(err.value) == head + again + scratch
+    for ckpt in (finished_run / "trials").glob("*/*.ckpt"):
+        ckpt.unlink()  # the trial's own gone too: only --from_scratch is left
+    assert main(["finetune", str(finished_run), "--max_epochs=1"]) == 2
+    assert capsys.readouterr().err == f"lightning-nas finetune: error: {head}{scratch}\n"
+    assert sorted(finished_run.iterdir()) == folders  # no finetune folder made
+    assert export_best(finished_run)["checkpoint"] is None  # export says it has none
+
+
 def test_export_and_finetune_of_a_run_with_a_step_limit_a_logger_and_one_checkpoint(
         tmp_path, tiny_space, tiny_trainer):
     run = tmp_path / "run"
