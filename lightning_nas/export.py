@@ -66,10 +66,13 @@ _RESULT_DEFAULTS = ("enable_model_summary",)
 OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 #: what ``best.yaml`` of an ``objective=`` search says in place of its model
 OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
+#: what a fine-tune refused on a folder a search holds says to do once it is gone
+_FINETUNE_THEN = ("then fine-tune again (a search exports its best trial itself when it ends: "
+                  "best.yaml, which a fine-tune trains)")
 
 
 def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
-                trial_id: int | None = None) -> dict[str, Any]:
+                trial_id: int | None = None, *, then: str | None = None) -> dict[str, Any]:
     """Write ``best.yaml``, ``best.ckpt`` and (for config runs) ``best_config.yaml``.
 
     ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
@@ -80,10 +83,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     ``finetune`` takes it). An ``objective=`` search trained no model: its ``best.yaml``
     has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
     The folder is held meanwhile (``held_for_export``: a second export waits for this one;
-    an export while a search holds it is refused). Returns the content of ``best.yaml``.
+    an export while a search holds it is refused, saying ``then``, what to do once it is
+    gone: by default, export again). Returns the content of ``best.yaml``.
     """
     run_dir = user_path(run_dir, "export_best(run_dir=...)")
-    with held_for_export(run_dir, store) as store:  # one export at a time, no search
+    with held_for_export(run_dir, store, *([then] if then else [])) as store:  # one at a time
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = winner = store.best(mode)
         if trial_id is not None:
@@ -372,7 +376,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                           f"show {shlex.quote(str(run_dir))}` lists its trials")
     best = load_best(run_dir) if (run_dir / "best.yaml").exists() else None
     if best is None or not best.get("chosen") and best["trial"] != current:
-        best = export_best(run_dir)  # none yet, or a stale one (a resume stopped early)
+        best = export_best(run_dir, then=_FINETUNE_THEN)  # none yet, or a stale one (a
+        # resume stopped early); was: a refusal said "then export again" to a fine-tune
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
     trainer_cfg.update({k.split(".", 1)[1]: v for k, v in best["arch"].items()
                         if k.startswith("trainer.")})

@@ -967,6 +967,31 @@ def test_exports_at_once_wait_for_each_other_and_one_during_a_search_is_refused(
     assert export_best(finished_run, trial_id=a)["trial"] == a  # once the search is gone
 
 
+def test_a_finetune_refused_while_a_search_holds_the_folder_says_to_fine_tune_again(
+        finished_run):
+    # was: "...; then export again (a search exports its best trial itself when it ends)",
+    # the export's advice, to a user who asked for a fine-tune (its best.yaml not written yet)
+    (finished_run / "best.yaml").unlink()  # a search still running has exported nothing
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lightning_nas.run_folder import "
+         "hold_folder; h = hold_folder(sys.argv[1], ''); print('held', flush=True); "
+         "time.sleep(120)", str(finished_run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SearchError) as err:
+            finetune(finished_run, max_epochs=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    said = str(err.value)
+    assert said.startswith(f"{finished_run} is being searched by another process (pid "
+                           f"{holder.pid} on ")
+    assert said.endswith("wait for it to end, or stop it; then fine-tune again (a search "
+                         "exports its best trial itself when it ends: best.yaml, which a "
+                         "fine-tune trains)")
+    assert not (finished_run / "finetune").exists()
+
+
 def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finished_run):
     # was: with trials/ gone (disk freed; a folder copied with search.db and best.* only),
     # a re-export (a no-op resume, `lightning-nas export`) removed best.ckpt of the very
