@@ -425,7 +425,8 @@ def test_fit_into_a_folder_that_is_not_empty_is_refused_and_deletes_nothing(
     (["--model.depth=abc"], "model.depth='abc': expected int"),
     (["--model.activation=gelu", "--search.space={width: {choice: [8, 16]}}"],
      "model.activation='gelu': KeyError: 'gelu'"),
-    (["--search.seed=abc"], "`seed` must be an integer >= 0 or null, got 'abc'"),
+    (["--search.seed=abc"],
+     "`seed` must be an integer from 0 to 4294967295 (2**32 - 1) or null, got 'abc'"),
 ])
 def test_errors_every_trial_would_hit_are_one_line_before_training(config, tmp_path, capsys,
                                                                     args, needle):

@@ -443,11 +443,14 @@ def test_a_seed_out_of_range_names_the_key_the_user_wrote(tmp_path):
     path = tmp_path / "exp.yaml"
     cfg = _config(tmp_path / "run")
     path.write_text(yaml.safe_dump(cfg))
-    for value, needle in ((-1, "`seed_everything` must be an integer >= 0 or null, got -1"),
-                          (2**32, "`seed_everything` must be below 2**32, got 4294967296")):
-        with pytest.raises(ConfigError, match=re.escape(needle)):
+    # (was: "an integer >= 0 or null", "below 2**32": the range whole, true and false now)
+    valid = "must be an integer from 0 to 4294967295 (2**32 - 1)"
+    for value in (-1, 2**32):
+        with pytest.raises(ConfigError, match=re.escape(
+                f"`seed_everything` {valid}, true (a drawn seed) or false (no seeding), got "
+                f"{value}")):
             search_from_config(load_config(path, [f"--seed_everything={value}"]))
-        with pytest.raises(ConfigError, match=re.escape(needle.replace("_everything", ""))):
+        with pytest.raises(ConfigError, match=re.escape(f"`seed` {valid} or null, got {value}")):
             search_from_config(load_config(path, [f"--search.seed={value}"]))
     assert not (tmp_path / "run").exists()
     assert search_from_config(load_config(path, ["--seed_everything=3"])).settings.goal.seed == 3

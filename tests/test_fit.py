@@ -129,9 +129,14 @@ def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_any_folder(tmp_path, 
     assert not out.exists()
 
 
+#: (was: "an integer >= 0 or null", then "below 2**32": the whole range, true and false now)
+_SEED_VALID = ("`seed_everything` must be an integer from 0 to 4294967295 (2**32 - 1), true "
+               "(a drawn seed) or false (no seeding)")
+
+
 @pytest.mark.parametrize(("seed", "message"), [
-    (-3, "`seed_everything` must be an integer >= 0 or null, got -3"),
-    (2**32, "`seed_everything` must be below 2**32, got 4294967296")])
+    (-3, f"{_SEED_VALID}, got -3"),
+    (2**32, f"{_SEED_VALID}, got 4294967296")])
 def test_a_seed_out_of_range_is_named_before_any_folder(tmp_path, capsys, seed, message):
     # was: Lightning's "ValueError: -3 is not in bounds, numpy accepts from 0 to 4294967295"
     # at the start of fit, naming no key (a search names seed_everything)

@@ -529,7 +529,8 @@ def test_scheduler_settings_the_scheduler_uses_are_kept():
 
 def test_a_seed_numpy_cannot_take_is_refused():
     # was: accepted, then numpy refused it after the run folder was written
-    with pytest.raises(ConfigError, match=r"`seed` must be below 2\*\*32, got 4294967296"):
+    with pytest.raises(ConfigError, match=r"`seed` must be an integer from 0 to 4294967295 "
+                                          r"\(2\*\*32 - 1\) or null, got 4294967296"):
         SearchSettings.from_options(seed=2**32)
 
 

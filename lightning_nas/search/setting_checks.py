@@ -60,8 +60,21 @@ def check_positive(name: str, value: Any, optional: bool = True) -> None:
 
 
 def check_seed(value: Any, name: str = "seed") -> None:
-    """Raise ``ConfigError`` naming ``name`` unless ``value`` is an int from 0 to
-    ``2**32 - 1`` (numpy's RandomState takes no more), or None."""
-    check_int(name, value, 0, optional=True)
-    if value is not None and value >= 2**32:
-        raise ConfigError(f"`{name}` must be below 2**32, got {value}")
+    """Raise ``ConfigError`` naming ``name`` and its valid values unless ``value`` is an int
+    from 0 to ``2**32 - 1`` (numpy's RandomState takes no more), or None (was: "an integer
+    >= 0 or null", then for one too high, "below 2**32": neither said the whole range, nor
+    that ``seed_everything`` takes true or false).
+
+    Example:
+        >>> check_seed(-3, "seed_everything")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `seed_everything` must be an integer from 0 to ...
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        others = (", true (a drawn seed) or false (no seeding)" if name == "seed_everything"
+                  else " or null")
+        raise ConfigError(f"`{name}` must be an integer from 0 to {2**32 - 1} (2**32 - 1)"
+                          f"{others}, got {value!r}")
