@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lightning_nas.config.factories import (
     ConfigBuilder,
     DataFactory,
@@ -34,6 +32,7 @@ from lightning_nas.export_files import (
     held_for_export,
     keep_winners_weights,
     kept_checkpoint,
+    load_best,
     move_in,
     staged,
 )
@@ -278,15 +277,6 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
                           f"(nothing is deleted), or leave it out for a free name at "
                           f"{free_dir(default)}")
     return out
-
-
-def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The content of ``RUN_DIR/best.yaml``."""
-    path = user_path(run_dir, "load_best(run_dir=...)") / "best.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; run `lightning-nas export "
-                                f"{shlex.quote(str(run_dir))}`")
-    return yaml.safe_load(path.read_text())
 
 
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,

@@ -5,7 +5,8 @@ beside its place first under a name of its writer's own (``staged``), then moved
 ``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
 checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
 of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt`` a fine-tune
-starts from, or what to do without one (``best_weights``).
+starts from, or what to do without one (``best_weights``); ``best.yaml`` read back, or
+what to do where it is not an export's (``load_best``).
 
 Example:
     >>> import tempfile
@@ -30,11 +31,12 @@ import yaml
 
 from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
-from lightning_nas.run_folder import hold_folder
+from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "held_for_export",
-           "keep_winners_weights", "kept_checkpoint", "move_in", "staged", "staging_path"]
+           "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "staged",
+           "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -135,6 +137,38 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
     return (isinstance(earlier, dict) and earlier.get("checkpoint") == "best.ckpt"
             and earlier.get("trial") == trial_id and earlier.get("arch") == dict(arch)
             and earlier.get("score") == score)
+
+
+def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The content of ``RUN_DIR/best.yaml``.
+
+    Example:
+        >>> load_best("no/such/run")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no/such/run/best.yaml does not exist; run `lightning-nas export ...
+
+    Raises:
+        FileNotFoundError: there is none, saying to export.
+        StoreError: it is not one an export wrote (not YAML, no mapping, no trial number:
+            edited by hand; was: yaml's traceback or an AttributeError later), saying to
+            export again.
+    """
+    path = user_path(run_dir, "load_best(run_dir=...)") / "best.yaml"
+    export = f"lightning-nas export {shlex.quote(str(run_dir))}"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run `{export}`")
+    try:
+        best = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        why = f"not YAML: {type(err).__name__}: {' '.join(str(err).split())}"
+    else:
+        why = (f"it holds {best!r:.60}, not a mapping" if not isinstance(best, dict) else
+               "no trial number" if type(best.get("trial")) is not int else "")
+    if why:
+        raise StoreError(f"{path} is not a best.yaml an export wrote ({why}); write it again "
+                         f"with `{export}` (or `--trial N` for a trial of your choice)")
+    return best
 
 
 def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None) -> str:

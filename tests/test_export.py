@@ -969,6 +969,32 @@ def test_exports_at_once_wait_for_each_other_and_one_during_a_search_is_refused(
     assert export_best(finished_run, trial_id=a)["trial"] == a  # once the search is gone
 
 
+@pytest.mark.parametrize("text, why", [("trial: [\n", "not YAML: ParserError"),
+                                       ("hello\n", "it holds 'hello', not a mapping"),
+                                       ("arch: {width: 8}\n", "no trial number")])
+def test_a_damaged_best_yaml_is_said_naming_it_and_the_export_that_writes_it_again(
+        finished_run, capsys, text, why):
+    # was: yaml's ParserError traceback (exit 1), or "AttributeError: 'str' object has no
+    # attribute 'get'", from `lightning-nas finetune` of a run whose best.yaml was edited
+    from lightning_nas.cli import main
+    from lightning_nas.errors import StoreError
+
+    (finished_run / "best.yaml").write_text(text)
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(StoreError) as err:
+        load_best(finished_run)
+    said = str(err.value)
+    assert said.startswith(f"{finished_run / 'best.yaml'} is not a best.yaml an export wrote "
+                           f"({why}")
+    assert said.endswith(f"write it again with `lightning-nas export {finished_run}` (or "
+                         f"`--trial N` for a trial of your choice)")
+    assert main(["finetune", str(finished_run), "--max_epochs=1"]) == 2
+    assert capsys.readouterr().err.startswith(f"lightning-nas finetune: error: {said[:60]}")
+    assert sorted(finished_run.iterdir()) == folders  # nothing trained, no folder made
+    assert main(["export", str(finished_run)]) == 0  # as it says
+    assert load_best(finished_run)["trial"] in (1, 2, 3)
+
+
 def test_a_finetune_refused_while_a_search_holds_the_folder_says_to_fine_tune_again(
         finished_run):
     # was: "...; then export again (a search exports its best trial itself when it ends)",
