@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 import importlib.util
 import json
+import logging
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -45,6 +47,7 @@ __all__ = [
     "annotated",
     "build_lazy_mlp",
     "build_mlp",
+    "keep_root_logging",
     "lightning_cli_fit",
     "make_blobs",
     "needs_tensorboard",
@@ -717,3 +720,13 @@ def needs_tensorboard() -> None:
 
     if not any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")):
         pytest.skip("TensorBoardLogger needs tensorboard or tensorboardX")
+
+
+def keep_root_logging() -> Iterator[None]:
+    """Leave the root logger as it was (Hydra's launcher configures logging for its jobs):
+    a generator for ``pytest.fixture(autouse=True)`` in a Hydra test module."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -205,6 +205,16 @@ def test_a_finetune_given_a_wrong_type_says_so_before_any_folder(finished_run, k
     assert sorted(finished_run.iterdir()) == folders
 
 
+def _hold_elsewhere(folder: Path) -> subprocess.Popen:
+    """Another process that holds ``folder`` as a search does, once it says so."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lightning_nas.run_folder import "
+         "hold_folder; h = hold_folder(sys.argv[1], ''); print('held', flush=True); "
+         "time.sleep(120)", str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def _files(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -950,12 +960,8 @@ def test_exports_at_once_wait_for_each_other_and_one_during_a_search_is_refused(
     assert list(finished_run.glob("*.tmp")) == []  # the killed export's copy removed too
     # a search holds the folder (the fixture's own export at its end ran within its hold):
     # an export meanwhile is refused, naming it, and writes nothing
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from lightning_nas.run_folder import "
-         "hold_folder; h = hold_folder(sys.argv[1], ''); print('held', flush=True); "
-         "time.sleep(120)", str(finished_run)], stdout=subprocess.PIPE, text=True)
+    holder = _hold_elsewhere(finished_run)
     try:
-        assert holder.stdout.readline().strip() == "held"
         before = {p: p.stat().st_mtime_ns for p in finished_run.iterdir()}
         with pytest.raises(SearchError, match=rf"{finished_run} is being searched by another "
                                               rf"process \(pid {holder.pid} on .*\): wait for "
@@ -1000,12 +1006,8 @@ def test_a_finetune_refused_while_a_search_holds_the_folder_says_to_fine_tune_ag
     # was: "...; then export again (a search exports its best trial itself when it ends)",
     # the export's advice, to a user who asked for a fine-tune (its best.yaml not written yet)
     (finished_run / "best.yaml").unlink()  # a search still running has exported nothing
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from lightning_nas.run_folder import "
-         "hold_folder; h = hold_folder(sys.argv[1], ''); print('held', flush=True); "
-         "time.sleep(120)", str(finished_run)], stdout=subprocess.PIPE, text=True)
+    holder = _hold_elsewhere(finished_run)
     try:
-        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(SearchError) as err:
             finetune(finished_run, max_epochs=1)
     finally:

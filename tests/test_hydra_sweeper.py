@@ -6,7 +6,6 @@ constraints, several objectives, a changed space)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shlex
@@ -14,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
+from tests.helpers import keep_root_logging  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -201,14 +201,7 @@ def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
         finetune(killed_sweep.run)
 
 
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    """Hydra's launcher configures logging for its jobs; leave the root logger as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],

@@ -5,8 +5,7 @@ in-process, as ``tests/test_hydra_sweeper.py`` runs it."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
+from tests.helpers import keep_root_logging  # noqa: E402
 
 #: the lightning-hydra-template's trainer node: a _target_, its output dir interpolated
 TRAINER = {"_target_": "lightning.pytorch.trainer.Trainer",
@@ -27,14 +27,7 @@ TRAINER = {"_target_": "lightning.pytorch.trainer.Trainer",
            "max_epochs": 1, "enable_progress_bar": False}
 
 
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    """Hydra's launcher configures logging for its jobs; leave the root logger as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], params: dict[str, str],
