@@ -50,7 +50,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 
 __all__ = ["COMBINATIONS", "check_composes", "check_group_options", "check_one_process_per_job",
-           "check_target_arguments", "group_choices", "option_jobs"]
+           "check_target_arguments", "compose_any", "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
@@ -84,7 +84,7 @@ def check_group_options(sweep: SweepParams, loader: Any) -> None:
 def check_composes(config: DictConfig, loader: Any, sweep: SweepParams,
                    check: Check | None = None) -> DictConfig:
     """A job config of the space (the first sample's, or where it does not compose or
-    ``check`` refuses it, another's: ``_compose_any``): the overrides must compose with the
+    ``check`` refuses it, another's: ``compose_any``): the overrides must compose with the
     config (what ``validate_batch_is_legal`` checks for each job of a batch), before
     anything is stored.
 
@@ -93,7 +93,7 @@ def check_composes(config: DictConfig, loader: Any, sweep: SweepParams,
             closest key at its level and the keys there; else Hydra's error (or
             ``check``'s), naming the values it was composed with.
     """
-    found = _compose_any(config, loader, sweep, {}, check)
+    found = compose_any(config, loader, sweep, {}, check)
     if isinstance(found, DictConfig):
         return found
     err, overrides, also = found
@@ -112,7 +112,7 @@ def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
     option or sets a Trainer argument (``trainer.devices``, ``+trainer.strategy``): each
     composed beside the first sample's values of the other searched keys, or where that
     does not compose or ``check`` refuses it, beside the first other combination of their
-    values that works (``_compose_any``; was: refused, though its jobs with other values
+    values that works (``compose_any``; was: refused, though its jobs with other values
     work, and the per-job check before each launch fails those that do not).
 
     Args:
@@ -135,7 +135,7 @@ def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
                 or loader.get_group_options(group)):
             continue
         for value in param.values:
-            found = _compose_any(config, loader, sweep, {key: value}, check)
+            found = compose_any(config, loader, sweep, {key: value}, check)
             if isinstance(found, DictConfig):
                 jobs.setdefault(key, {})[str(value)] = found
                 continue
@@ -150,9 +150,9 @@ def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
     return jobs
 
 
-def _compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
-                 fixed: Mapping[str, Any], check: Check | None
-                 ) -> DictConfig | tuple[BaseException, list[str], str]:
+def compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
+                fixed: Mapping[str, Any], check: Check | None
+                ) -> DictConfig | tuple[BaseException, list[str], str]:
     """The job config of the first of ``_combinations(fixed)`` that composes and that
     ``check`` passes; else the first one's error, its overrides and what else was tried
     (``, also with ...``: the clause an error message ends with)."""

@@ -41,15 +41,15 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from lightning_nas.config.instantiate import short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.integrations.hydra_options import _compose_any
-from lightning_nas.search.template import _global_state_kept
+from lightning_nas.integrations.hydra_options import compose_any
+from lightning_nas.search.template import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 
 __all__ = ["check_trainer_values", "trainer_error"]
 
 
 class _TrainerFails(ConfigError):
-    """A composed job whose Trainer does not build (``_compose_any`` tries another
+    """A composed job whose Trainer does not build (``compose_any`` tries another
     combination of the other searched keys' values)."""
 
 
@@ -76,7 +76,7 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
             and (isinstance(p, Choice) or not loader.get_group_options(group_of(k)))]
     if not keys:
         return
-    found = _compose_any(config, loader, sweep, {}, _check)
+    found = compose_any(config, loader, sweep, {}, _check)
     if not isinstance(found, DictConfig):
         err, overrides, also = found
         if isinstance(err, _TrainerFails):
@@ -87,7 +87,7 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
         return  # (or a job that does not compose: check_composes' error, said already)
     for key in keys:
         for value in _tried(sweep.space.params[key]):
-            found = _compose_any(config, loader, sweep, {key: value}, _check)
+            found = compose_any(config, loader, sweep, {key: value}, _check)
             if isinstance(found, DictConfig) or not isinstance(found[0], _TrainerFails):
                 continue  # it builds, or does not compose (option_jobs' refusal)
             err, overrides, also = found
@@ -105,7 +105,7 @@ def _tried(param: Any) -> list[Any]:
 
 
 def _check(job: DictConfig, where: str) -> None:
-    """``_compose_any``'s check: raise ``_TrainerFails`` where ``job``'s Trainer does not
+    """``compose_any``'s check: raise ``_TrainerFails`` where ``job``'s Trainer does not
     build."""
     error = trainer_error(job)
     if error is not None:
@@ -133,7 +133,7 @@ def trainer_error(job: DictConfig) -> BaseException | None:
             settings = OmegaConf.to_container(run.trainer, resolve=True)
         except Exception:  # noqa: BLE001 - an interpolation only the task fills
             return None
-        with _global_state_kept():
+        with global_state_kept():
             try:
                 instantiate(settings, callbacks=[], logger=False)
             except Exception as err:  # noqa: BLE001 - Hydra wraps the Trainer's error

@@ -47,7 +47,7 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
 
-__all__ = ["TrialTemplate", "check_fit_builds", "check_trainer_builds"]
+__all__ = ["TrialTemplate", "check_fit_builds", "check_trainer_builds", "global_state_kept"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class TrialTemplate:
         if self.objective is not None or not archs:
             return None
         built: list[Any] = []  # the model, then the data (each of the first arch it builds for)
-        with _global_state_kept():
+        with global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
                 first = None
                 for arch in archs:
@@ -180,7 +180,7 @@ class TrialTemplate:
         """Whether the model of each of ``archs`` that builds is of manual optimization (was:
         the first one's alone decided, though a searched argument may set it)."""
         for arch in archs[1:]:
-            with _global_state_kept(), parameters_on_meta():
+            with global_state_kept(), parameters_on_meta():
                 try:
                     model = self.model.build(arch)
                 except Exception:  # noqa: BLE001 - an architecture the model rejects: no say
@@ -258,7 +258,7 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
     """Build ``spec``'s Trainer in a temporary folder, global state kept: None when it
     builds, else the argument at fault (``blame``; None, None when none alone is) and the
     error."""
-    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+    with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
         spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
 
         def build(settings: dict[str, Any]) -> BaseException | None:
@@ -288,7 +288,7 @@ def _check_searched_builds(specs: Sequence[TrialSpec],
     Raises:
         ConfigError: naming the space key and the value its Trainer build refuses.
     """
-    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+    with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
         specs = [dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
                  for spec in specs]
         for name, values in searched.items():
@@ -345,7 +345,7 @@ def _check_manual_optimization(spec: TrialSpec, model: str,
                 f"{name} {refused} with manual optimization (valid: {valid}); found before "
                 f"any training")
 
-    with _global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
+    with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
         spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
 
         def refusals(name: str | None = None, value: Any = None) -> list[str]:
@@ -397,7 +397,7 @@ def _config_error(section: str, path: str | None, value: Any, error: BaseExcepti
 
 
 @contextmanager
-def _global_state_kept() -> Iterator[None]:
+def global_state_kept() -> Iterator[None]:
     """Quiet Lightning, no warnings (but ``NASModule``'s about a builder, a loss or metrics
     checkpoints cannot hold, said once each: the dry build makes the first module), and the
     global flags a Trainer's constructor sets (determinism, cuDNN benchmark, the rank-zero
