@@ -86,7 +86,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     gone: by default, export again). Returns the content of ``best.yaml``.
     """
     run_dir = user_path(run_dir, "export_best(run_dir=...)")
-    with held_for_export(run_dir, store, *([then] if then else [])) as store:  # one at a time
+    with held_for_export(run_dir, store, then) as store:  # one at a time, no search
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = winner = store.best(mode)
         if trial_id is not None:

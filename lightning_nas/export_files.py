@@ -46,14 +46,14 @@ _THEN = "then export again (a search exports its best trial itself when it ends)
 
 @contextmanager
 def held_for_export(run_dir: Path, store: RunStore | None,
-                    then: str = _THEN) -> Iterator[RunStore]:
+                    then: str | None = None) -> Iterator[RunStore]:
     """``store`` (else the run's, ``open_run``, closed at the end) with ``run_dir`` held for
     one export (``hold_folder``: another export waits for it; one while a search, a sweep
     or a one-shot run holds the folder is refused, naming the holder), and the files
     earlier exports staged there and never moved in (killed on the way) removed. The
     store of the search that holds the folder (its own export when it ends) holds it
     already; a file system that takes no lock (some network mounts) leaves it unheld.
-    ``then``: what a refusal says to do once the holder is gone (export again).
+    ``then``: what a refusal says to do once the holder is gone (None: export again).
 
     Raises:
         SearchError: when another process, or a search of this one, holds the folder.
@@ -67,7 +67,7 @@ def held_for_export(run_dir: Path, store: RunStore | None,
         if not os.access(run_dir, os.W_OK):
             raise _unwritable(run_dir, "not writable")
         try:
-            held = hold_folder(run_dir, then, kind="export")
+            held = hold_folder(run_dir, then or _THEN, kind="export")
         except StoreError:  # its file system takes no lock: not held (as on Windows)
             pass
         except OSError as err:  # search.lock cannot be opened for writing

@@ -101,13 +101,14 @@ def check_search_folder(run_dir: Path, run_dir_key: str = "run_dir",
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} is a one-shot run folder "
                           f"(best_arch.yaml, {store}); give a search another folder")
     # (was: taken, the run no longer resumed; an older version's search.lock says no kind)
+    locked = new and lock_kind(run_dir) == "oneshot"
     held = oneshot_writes(run_dir) if new else []
-    if new and (lock_kind(run_dir) == "oneshot" or held):
+    if locked or held:
         last = run_dir / "checkpoints" / "last.ckpt"
         finish = (f"finish it with `lightning-nas oneshot CONFIG --oneshot.run_dir {run_dir} "
                   f"--ckpt_path last` ({last} is there)" if last.is_file() else
                   "run it again with `lightning-nas oneshot`")
-        said = ("its search.lock says oneshot" if lock_kind(run_dir) == "oneshot" else
+        said = ("its search.lock says oneshot" if locked else
                 f"it holds {', '.join(held)}")
         raise ConfigError(f"`{run_dir_key}` {str(run_dir)!r} holds a one-shot run that has not "
                           f"finished ({said}, no best_arch.yaml: running, or stopped before "
