@@ -78,6 +78,46 @@ def test_nan_trial_is_failed(tmp_path):
     assert all(math.isnan(v) for v in result.curve)
 
 
+class BadObjectiveNet(TinyNet):
+    """Logs an objective ``sec`` and a metric ``extra`` no search reads; ``bad`` (``"nan"``
+    or ``"inf"``) is what ``bad_key`` logs at the validation of ``bad_epoch``."""
+
+    def __init__(self, bad: str = "nan", bad_key: str = "sec", bad_epoch: int = 1,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        hp = self.hparams
+        for key, fine in (("sec", 1.0 + self.current_epoch), ("extra", 2.0)):
+            bad = key == hp.bad_key and self.current_epoch == hp.bad_epoch
+            self.log(key, float(hp.bad) if bad else fine)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_an_objective_nan_or_inf_at_any_epoch_fails_the_trial(tmp_path, bad):
+    # was: COMPLETED, scored (and told) at its best epoch, which held a finite value, as if
+    # the objective had been finite all along; a NaN monitor at any epoch fails its trial
+    spec = _spec(tmp_path, {"width": 16, "lr": 0.1}, model=BadObjectiveNet, logged=("sec",),
+                 model_init_args={"bad": bad, "bad_epoch": 1},
+                 trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1})
+    result = fit_trial(spec)
+    assert result.status is TrialStatus.FAILED and result.score is None
+    assert result.error.startswith(f"objective 'sec' is {bad} at epoch 1"), result.error
+    assert not result.fatal and len(result.curve) == 3
+
+
+def test_a_nan_in_a_metric_no_search_reads_is_stored_as_nan(tmp_path):
+    # only logged (no objective): the trial completes, and its metric is NaN, not a number
+    result = Search(BadObjectiveNet, {"width": {"choice": [8, 16]}}, data=BlobData,
+                    trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1},
+                    model_init_args={"bad_key": "extra", "bad_epoch": 0}, budget=1,
+                    run_dir=tmp_path, verbose=False).run()
+    assert result.trials[0].status is TrialStatus.COMPLETED
+    with RunStore(tmp_path / "search.db") as store:
+        assert math.isnan(store.get(result.trials[0].trial_id).metrics["extra"])
+
+
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED

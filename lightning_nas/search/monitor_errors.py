@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     import lightning.pytorch as pl
 
 __all__ = ["EVERY_EPOCH", "VALIDATION_ONLY", "check_monitor_logged", "check_monitor_reached",
-           "check_objectives", "logged_metrics", "metric_hint", "scalars", "unlogged_monitor"]
+           "check_objectives", "logged_metrics", "metric_hint", "not_finite_at", "scalars",
+           "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
@@ -212,3 +213,25 @@ def _objective_missing(message: str) -> MonitorError:
     err = MonitorError(message)
     err.objective_missing = True
     return err
+
+
+def not_finite_at(monitor: str, objectives: Sequence[str],
+                  history: Sequence[dict[str, Any]]) -> tuple[int, str] | None:
+    """``(epoch, why)`` of the first validation in ``history`` (one entry each) at which the
+    monitor or an objective logged NaN or infinity, or None: such a trial is FAILED, an
+    objective as the monitor (was: an objective's NaN at another epoch than the best went
+    unseen, and the trial was told as if it had been finite all along).
+
+    Example:
+        >>> history = [{"epoch": 0, "metrics": {"val_acc": 0.5, "sec": 1.0}},
+        ...            {"epoch": 1, "metrics": {"val_acc": 0.6, "sec": math.inf}}]
+        >>> not_finite_at("val_acc", ("sec",), history)
+        (1, "objective 'sec' is inf at epoch 1")
+    """
+    for entry in history:
+        for name in (monitor, *objectives):
+            value = entry["metrics"].get(name, 0.0)
+            if not math.isfinite(value):
+                what = "monitored" if name == monitor else "objective"
+                return entry["epoch"], f"{what} {name!r} is {value} at epoch {entry['epoch']}"
+    return None

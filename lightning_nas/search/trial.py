@@ -45,6 +45,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, ParamsCheck
 from lightning_nas.search.lifetime import environ
+from lightning_nas.search.monitor_errors import not_finite_at
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
@@ -265,9 +266,10 @@ _VALIDATION_KEYS = frozenset(f"trainer.{key}" for key in (
 def fit_trial(spec: TrialSpec) -> TrialResult:
     """Train ``spec.arch`` once; never raises for errors of the trial itself.
 
-    A trial that raises, or whose monitored value is NaN/inf, is returned FAILED with the
-    error text (``build_failed`` when it raised before ``fit`` started: building the model,
-    the data or the Trainer; or in Lightning's own code before the first training step).
+    A trial that raises, or whose monitored value or an objective (``spec.logged``) is
+    NaN/inf at any validation, is returned FAILED with the error text (``build_failed``
+    when it raised before ``fit`` started: building the model, the data or the Trainer;
+    or in Lightning's own code before the first training step).
     One that trained to its end without a validation is FAILED, and ``fatal`` unless its
     architecture holds searched Trainer values that decide validation (other trials' may
     validate). One whose model, set up by the Trainer, has other parameters than its search
@@ -347,13 +349,11 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         return result
     result.curve = reporter.curve()
     result.finished = time.time()
-    bad = [(h["epoch"], h["metrics"][spec.monitor]) for h in reporter.history
-           if not math.isfinite(h["metrics"].get(spec.monitor, 0.0))]
+    # a NaN or infinite objective, as the monitor, at any epoch (was: only at the best)
+    bad = not_finite_at(spec.monitor, spec.logged, reporter.history)
     best = reporter.best()
     if bad or best is None:
-        epoch, value = bad[0] if bad else (None, None)
-        result.error = (f"monitored {spec.monitor!r} is {value} at epoch {epoch}"
-                        if bad else f"no validation ran in the {trainer.current_epoch} "
+        result.error = (bad[1] if bad else f"no validation ran in the {trainer.current_epoch} "
                                     f"epoch{'s' * (trainer.current_epoch != 1)} "
                                     f"({trainer.global_step} steps) it trained, so "
                                     f"{spec.monitor!r} was never logged (check "
