@@ -118,6 +118,38 @@ def test_a_nan_in_a_metric_no_search_reads_is_stored_as_nan(tmp_path):
         assert math.isnan(store.get(result.trials[0].trial_id).metrics["extra"])
 
 
+class EpochNet(TinyNet):
+    """Logs, at each validation, the epoch it ran in (``val_epoch``)."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log("val_epoch", float(self.current_epoch))
+
+
+class StopAtStep(pl.Callback):
+    """Stops the fit (``should_stop``, as ``max_time`` does) after training step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        trainer.should_stop = trainer.should_stop or trainer.global_step == self.step
+
+
+@pytest.mark.parametrize(("stop", "validations"), [
+    ({"max_steps": 4}, 1),  # Lightning does not validate the cut epoch
+    ({"max_epochs": 5, "callbacks": [StopAtStep(4)]}, 2)])  # it validates it, mid-epoch
+def test_epochs_counts_an_epoch_cut_short_and_metrics_keep_their_epoch(tmp_path, stop,
+                                                                       validations):
+    # what the README says of ``epochs`` and ``epoch``: 3 batches an epoch, stopped after 4
+    # steps: epochs=2 (the second begun, not finished); each entry is its validation's epoch
+    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, model=EpochNet,
+                             trainer={"accelerator": "cpu", "devices": 1, **stop}))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.epochs == 2 and len(result.curve) == validations
+    assert result.metrics["val_epoch"] == result.epoch == validations - 1
+
+
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED
