@@ -344,6 +344,26 @@ def test_export_writes_best_yaml_and_checkpoint(finished_run):
     assert ckpt["hyper_parameters"]["width"] == out["arch"]["width"]
 
 
+def test_best_ckpt_validated_in_the_trials_precision_gives_best_yamls_metrics(tmp_path):
+    # what the README says of best.yaml's score: the trial's validation under its Trainer's
+    # precision (bf16-mixed on CPU); export copies it and validates nothing again, and a
+    # validation of best.ckpt in that precision, on the same data, gives it back exactly
+    import lightning.pytorch as pl
+
+    trainer = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"}
+    Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer, budget=1,
+           monitor="val_loss", mode="min", run_dir=tmp_path, verbose=False).run()
+    best = load_best(tmp_path)
+    with RunStore(tmp_path / "search.db") as store:
+        precision = store.get_meta("trainer")["precision"]
+    again = pl.Trainer(accelerator="cpu", devices=1, precision=precision, logger=False,
+                       enable_progress_bar=False, enable_model_summary=False).validate(
+        TinyNet.load_from_checkpoint(tmp_path / "best.ckpt"), datamodule=BlobData(),
+        verbose=False)[0]
+    assert again == {k: best["metrics"][k] for k in ("val_loss", "val_acc")}
+    assert again["val_loss"] == best["score"]
+
+
 def test_export_quotes_strings_that_look_like_numbers(tmp_path):
     # a `tag: 1e-3` string came back as 0.001 and `fit` refused it ("expected str")
     run = tmp_path / "run"
