@@ -197,6 +197,29 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
         search.run()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh", [False, True], ids=["rank_group", "fresh_ranks"])
+def test_trials_whose_rank_1_dies_say_it_died_not_where_rank_0_failed(tmp_path, monkeypatch,
+                                                                      fresh):
+    # was: "failed the same way in training" (or "before training started"): where rank 0
+    # failed once its peer was gone, as if rank 1 had said where it died (it wrote nothing)
+    from lightning_nas.errors import SearchError
+    from lightning_nas.search import ranks
+
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
+    if fresh:
+        monkeypatch.setenv("LIGHTNING_NAS_FRESH_RANKS", "1")
+    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
+                    model_init_args={"fault": "exit"}, data=BlobData, budget=4,
+                    max_failures=4, trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way on rank 1, "
+                                          r"which died \(exit code 3\) without saying where "
+                                          r"\(every trial would.*\): rank 1 died \(exit code "
+                                          r"3\)$"):
+        search.run()
+
+
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_a_spawning_ddp_strategy_object_is_refused_before_training(tmp_path, start_method):
     # was: only names and nodes were refused; DDPStrategy(start_method="spawn") given as an

@@ -289,19 +289,28 @@ def fresh_failure(trial_dir: Path) -> str | None:
 def blamed_where(trial_dir: Path, failure: str) -> dict[str, Any] | None:
     """Where the rank that ``failure`` blames (``rank 1 failed the trial: ...``) failed, as
     it wrote it (``rank<R>.where``: ``failed_in`` and ``build_failed``, ``TrialResult``'s),
-    for a rank other than 0; None for rank 0 (its ``result.json`` says it), a rank that died
-    or wrote nothing. Rank 0 may have reached its first training step while rank 1 failed
-    in its ``train_dataloader``: the trial failed where the blamed rank did.
+    for a rank other than 0; None for rank 0 (its ``result.json`` says it) or a rank that
+    failed and wrote nothing. Rank 0 may have reached its first training step while rank 1
+    failed in its ``train_dataloader``: the trial failed where the blamed rank did. A rank
+    that died (``rank 1 died (exit code 3)``: ``os._exit``, a signal) wrote nothing: the
+    trial failed on it, where is unknown (was: where rank 0 failed once its peer was gone,
+    ``in training`` or ``before training started``, as if the dead rank had said so).
 
     Example:
-        >>> blamed_where(Path("no-such-trial"), "rank 1 died (exit code 3)") is None
-        True
+        >>> blamed_where(Path("no-such-trial"), "rank 1 died (exit code 3)")["failed_in"]
+        'on rank 1, which died (exit code 3) without saying where'
     """
-    blamed = re.match(r"rank (\d+) failed the trial", failure)
-    if blamed is None or blamed.group(1) == "0":
+    died = re.match(r"rank (\d+) died \((.*)\)$", failure)
+    blamed = died or re.match(r"rank (\d+) failed the trial", failure)
+    if blamed is None or (died is None and blamed.group(1) == "0"):
         return None
     path = Path(trial_dir) / f"rank{blamed.group(1)}.where"
-    return json.loads(path.read_text()) if path.exists() else None
+    if path.exists():
+        return json.loads(path.read_text())
+    if died is None:
+        return None
+    return {"failed_in": f"on rank {died.group(1)}, which died ({died.group(2)}) without "
+                         f"saying where", "build_failed": False}
 
 
 def _global_rank(trainer: Mapping[str, Any]) -> int:
