@@ -71,7 +71,7 @@ def timed_search(workers: int, trials: int, epochs: int, root: Path,
     ``pool`` (the caller shuts it down), else it is shut down."""
     t0 = time.perf_counter()
     pool = ProcessExecutor(workers, accelerator="cpu", threads_per_trial=1)
-    pool.start()
+    pool.start(workers)
     # a first tiny trial per worker makes sure every worker has imported everything
     Search(MODEL, SPACE, data=DATA, trainer={"max_epochs": 1, "limit_train_batches": 1,
                                              "accelerator": "cpu"},

@@ -160,7 +160,7 @@ def test_a_result_woken_with_a_worker_dying_as_it_starts_is_returned_first(
 def test_process_executor_recycles_workers(tmp_path):
     with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1,
                          max_trials_per_worker=1) as pool:
-        pool.start()
+        pool.start(1)
         first, ran_one = pool.pids(), pool._workers[0].process
         pool.submit(_spec(tmp_path, 1))
         assert pool.wait()[0].status is TrialStatus.COMPLETED
@@ -172,6 +172,25 @@ def test_process_executor_recycles_workers(tmp_path):
 
 
 @pytest.mark.slow
+def test_only_as_many_workers_start_as_there_are_trials_to_run(tmp_path, tiny_trainer):
+    # was: every search started all num_workers workers before its first trial (each an
+    # `import lightning`, seconds, and its memory): budget 2 on three workers started three,
+    # a resume with one trial left three, a finished run resumed three. A pool given as
+    # executor outlives the search: its live workers are those the search started
+    trainer = {**tiny_trainer, "max_epochs": 1}
+    started = []
+    for budget in (2, 3, 3):  # a new run, a resume with one trial left, nothing left
+        with ProcessExecutor(3, accelerator="cpu", threads_per_trial=1) as pool:
+            Search(TinyNet, SPACE, data=BlobData, trainer=trainer, budget=budget,
+                   executor=pool, num_workers=3, optimizer="RandomSearch", seed=3,
+                   run_dir=tmp_path, verbose=False).run()
+            started.append(len(pool.pids()))
+    assert started == [2, 1, 0]
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 3 == len(store)
+
+
+@pytest.mark.slow
 def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
     # was: a search with nothing left to train (a finished run resumed with num_workers 2)
     # printed "Process lightning-nas-worker: ... BrokenPipeError" per worker: the pool was
@@ -180,7 +199,7 @@ def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
     # loaded machine past the 10 s grace, when it was killed anyway). A worker that ran no
     # trial holds nothing, and is ended at once
     with ProcessExecutor(2, accelerator="cpu", threads_per_trial=1) as pool:
-        pool.start()
+        pool.start(2)
         workers = [w.process for w in pool._workers]
     assert [p.exitcode for p in workers] == [-signal.SIGKILL] * 2
     assert "Traceback" not in capfd.readouterr().err

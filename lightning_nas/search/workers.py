@@ -123,7 +123,9 @@ def _died_starting(reason: str, trial_id: int, exitcode: int | None) -> str:
 class ProcessExecutor(TrialExecutor):
     """Long-lived worker processes, one trial at a time each.
 
-    Workers import torch and Lightning once and run many trials; a worker that dies
+    Workers import torch and Lightning once and run many trials; each is started when a
+    trial is first submitted to it (``start`` starts some ahead), so no more start than
+    there are trials to run at once. A worker that dies
     (segfault, ``os._exit``, killed for memory) turns its trial into a FAILED result with
     the reason and is replaced; ``max_trials_per_worker`` recycles workers to bound leaks.
     Workers are started with the ``spawn`` method, so a script that creates a search needs
@@ -166,21 +168,36 @@ class ProcessExecutor(TrialExecutor):
         child.close()
         worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
 
-    def start(self) -> None:
-        for worker in self._workers:
+    def start(self, workers: int = 0) -> None:
+        """Start ``workers`` of the workers now, ahead of their trials (default none):
+        ``submit`` starts a trial's worker when none is running, so a search with fewer
+        trials left than ``num_workers`` (budget 2 of 4 workers, a resume with one trial
+        left, nothing left) starts only as many (was: all of them, each paying its
+        imports of torch and Lightning, seconds, and its memory).
+
+        Example:
+            >>> pool = ProcessExecutor(2, accelerator="cpu", threads_per_trial=1)
+            >>> pool.start()  # nothing yet: the first submit starts the first worker
+            >>> pool.pids()
+            []
+        """
+        for worker in self._workers[:workers]:
             if worker.process is None or not worker.process.is_alive():
                 self._spawn(worker)
 
     def pids(self) -> list[int]:
-        """Process ids of the live workers."""
+        """Process ids of the live workers (those started and not ended or retired)."""
         return [w.process.pid for w in self._workers if w.process and w.process.is_alive()]
 
     def submit(self, spec: TrialSpec) -> None:
         if self._died_starting is not None:  # no new trial once a worker died starting
             raise self._died_starting  # (kept: the next wait raises it too)
-        worker = next((w for w in self._workers if w.spec is None), None)
-        if worker is None:
+        free = [w for w in self._workers if w.spec is None]
+        if not free:
             raise RuntimeError("all workers are busy; wait() for a result first")
+        # a running worker first: one is started only where none is free
+        worker = next((w for w in free if w.process is not None and w.process.is_alive()),
+                      free[0])
         if worker.process is None or not worker.process.is_alive():
             self._spawn(worker)
         worker.spec, worker.started = spec, time.time()
