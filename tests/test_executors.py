@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import connection
 
@@ -188,6 +189,71 @@ def test_only_as_many_workers_start_as_there_are_trials_to_run(tmp_path, tiny_tr
     assert started == [2, 1, 0]
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.COMPLETED) == 3 == len(store)
+
+
+#: a spawned worker's sitecustomize: it says it got to its first `import torch` (a file
+#: named by its pid) and is held there until the search process ends it
+_HOLD = """
+import os, sys, time
+if "--multiprocessing-fork" in sys.argv:
+    class _Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
+                end = time.monotonic() + 120
+                while time.monotonic() < end:
+                    time.sleep(0.05)
+    sys.meta_path.insert(0, _Hold())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_path):
+    # was: a terminal's Ctrl-C (SIGINT to the whole process group) while the worker processes
+    # still imported torch printed a KeyboardInterrupt traceback of their imports per
+    # worker; now it ends as in one process: exit 130, its two lines, and a resume runs
+    # the interrupted trials
+    hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
+    hold.mkdir()
+    (hold / "sitecustomize.py").write_text(_HOLD.format(folder=str(hold)))
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "logger": False,
+                    "enable_progress_bar": False, "enable_model_summary": False},
+        "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
+                   "budget": 2, "num_workers": 2, "threads_per_trial": 1, "progress": False,
+                   "run_dir": str(run_dir)}}))
+    command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**env, "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])})
+    try:
+        while len(list(hold.glob("importing.*"))) < 2:  # both workers are importing torch
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    assert out.splitlines()[-2:] == [
+        "Interrupted: 0 completed, 2 running (re-run on resume); run the same command again "
+        "to resume.", "lightning-nas search: interrupted"], out
+    with RunStore(run_dir / "search.db") as store:
+        assert store.count(TrialStatus.RUNNING) == 2 == len(store)
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    with RunStore(run_dir / "search.db") as store:  # the same two trials, run again
+        assert [(t.trial_id, t.status) for t in store.trials()] == [
+            (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
 
 
 @pytest.mark.slow

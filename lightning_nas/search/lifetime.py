@@ -1,7 +1,8 @@
 """Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
 give it a clean environment, and end it with everything it started; have SIGTERM stop a
 search at any moment, in a fit or not (``sigterm_exits``), and Ctrl-C in a fit stop the
-caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``).
+caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``); keep a Ctrl-C off a worker process
+while it starts (``sigint_held`` as it is started, ``ctrl_c_ignored`` in it).
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -23,8 +24,8 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["child_env", "ctrl_c_raised", "die_with_parent", "environ", "kill_group",
-           "parent_alive", "sigterm_exits", "sigterm_received"]
+__all__ = ["child_env", "ctrl_c_ignored", "ctrl_c_raised", "die_with_parent", "environ",
+           "kill_group", "parent_alive", "sigint_held", "sigterm_exits", "sigterm_received"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -126,6 +127,52 @@ def ctrl_c_raised() -> Iterator[None]:
         if err.code == 1 and isinstance(err.__context__, KeyboardInterrupt):
             raise err.__context__ from None  # its traceback: where the Ctrl-C came
         raise
+
+
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back from this thread while the body runs; one that came is
+    delivered after it. A process started in the body starts with SIGINT blocked (the mask
+    passes through fork and exec), so a Ctrl-C as its interpreter starts and imports waits
+    until it takes it (``ctrl_c_ignored``): a terminal's Ctrl-C reaches the search's worker
+    processes too, and one still starting printed a traceback of its imports. Nothing
+    where the platform has no ``pthread_sigmask``.
+
+    Example:
+        >>> with sigint_held():
+        ...     signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        True
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        yield
+    finally:
+        if signal.SIGINT not in before:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
+@contextmanager
+def ctrl_c_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) while the body runs, one held back before it too
+    (``sigint_held``), then take it as before: a worker process starting up (its imports)
+    leaves a Ctrl-C to the search process, which ends it (was: a ``KeyboardInterrupt``
+    traceback of its imports per worker). Call it in a process's main thread.
+
+    Example:
+        >>> with ctrl_c_ignored():
+        ...     signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        True
+    """
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # drops one pending
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """The first code a worker process runs: tie its life to the search process, then import
-the training stack and serve trials.
+the training stack and serve trials; a Ctrl-C before it is ready is the search process's.
 
 It lives apart from ``workers`` so that a spawned worker imports nothing heavy before it
 asks the kernel to kill it with its parent (``PR_SET_PDEATHSIG``): importing torch and
@@ -18,7 +18,7 @@ import os
 import traceback
 from multiprocessing.connection import Connection
 
-from lightning_nas.search.lifetime import die_with_parent, parent_alive
+from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
 __all__ = ["READY", "worker_main"]
 
@@ -27,22 +27,28 @@ READY = "lightning-nas-worker-ready"
 
 
 def worker_main(conn: Connection, parent_pid: int) -> None:
-    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it."""
-    die_with_parent()
-    if not parent_alive(parent_pid):  # the search died before the death signal was set
-        os._exit(0)
-    try:
-        conn.send(READY)
-    except OSError:  # BrokenPipeError: the pool was shut down before this worker started
-        return
-    threads = os.environ.get("LNAS_NUM_THREADS")
-    import torch
+    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it.
 
-    if threads:
-        torch.set_num_threads(int(threads))
-    from lightning_nas.search.executor import failed_result
-    from lightning_nas.search.ranks import close_rank_groups
-    from lightning_nas.search.runner import run_trial
+    Until its imports are done a Ctrl-C is left to the search process, which ends the
+    worker (it was started with SIGINT held back: ``lifetime.sigint_held``); after, it
+    ends the worker quietly, mid-trial as Lightning does.
+    """
+    with ctrl_c_ignored():  # (was: a KeyboardInterrupt traceback of its imports)
+        die_with_parent()
+        if not parent_alive(parent_pid):  # the search died before the death signal was set
+            os._exit(0)
+        try:
+            conn.send(READY)
+        except OSError:  # BrokenPipeError: the pool was shut down before this worker started
+            return
+        threads = os.environ.get("LNAS_NUM_THREADS")
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        from lightning_nas.search.executor import failed_result
+        from lightning_nas.search.ranks import close_rank_groups
+        from lightning_nas.search.runner import run_trial
 
     while True:
         try:

@@ -20,7 +20,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
-from lightning_nas.search.lifetime import environ
+from lightning_nas.search.lifetime import environ, sigint_held
 from lightning_nas.search.ranks import describe_exit
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
@@ -161,7 +161,9 @@ class ProcessExecutor(TrialExecutor):
 
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._ctx.Pipe()
-        with environ(worker.env):  # spawned children copy it
+        # spawned children copy the environment, and start with Ctrl-C held back until
+        # their imports are done (worker_main): the search process takes it
+        with environ(worker.env), sigint_held():
             process = self._ctx.Process(target=worker_main, args=(child, os.getpid()),
                                         name="lightning-nas-worker")
             process.start()
