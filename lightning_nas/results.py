@@ -17,7 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["TrialResult", "TrialStatus", "format_score", "leaderboard"]
+__all__ = ["PROCESS_DIED", "TrialResult", "TrialStatus", "format_score", "leaderboard"]
+
+#: how the error of a trial whose process died begins (no Python error came back from it):
+#: ``trial process died (exit code 3)``, ``... (killed by SIGKILL (out of memory?))``
+PROCESS_DIED = "trial process died"
 
 
 def format_score(value: float) -> str:

@@ -90,6 +90,29 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
         assert store.count(TrialStatus.RUNNING) == 0
 
 
+@pytest.mark.slow
+def test_two_trials_whose_process_died_stop_the_search_saying_only_what_is_known(
+        tmp_path, tiny_trainer):
+    # was: "trials 1 and 2 failed the same way in training (every trial would; unless a
+    # value they share is the cause: width=4): trial process died (exit code 3)": neither
+    # where (no Python error came back: a build, a data setup or a step) nor that every
+    # trial would was known, only that both processes ended alike
+    space = {"width": {"choice": [4]}, "lr": {"float": [0.05, 0.3]}}
+    with pytest.raises(SearchError) as err:
+        Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=3, num_workers=1,
+               executor="process", model_init_args={"die_width": 4}, threads_per_trial=1,
+               optimizer="RandomSearch", seed=1, max_failures=10, run_dir=tmp_path,
+               verbose=False).run()
+    said = str(err.value)
+    assert said.startswith("the processes of trials 1 and 2 died the same way (exit code 3) "
+                           "before any trial completed; no Python error came back"), said
+    assert "a value they share may be the cause instead: width=4: trial process died " \
+           "(exit code 3)" in said
+    assert "in training" not in said and "every trial would;" not in said
+    with RunStore(tmp_path / "search.db") as store:  # named for a resume to run again
+        assert store.get_meta("stopped_by") == [1, 2]
+
+
 _SCRIPT = """
 from lightning_nas import Search
 from tests.helpers import BlobData, TinyNet, make_blobs

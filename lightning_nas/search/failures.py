@@ -29,7 +29,7 @@ from typing import Any
 
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 
 __all__ = ["MAX_ATTEMPTS", "FailureWatch", "first_line"]
@@ -45,6 +45,35 @@ def _let_finish(running: int) -> str:
     """What a stop says of the ``running`` trials still out ("" for none): they finish."""
     return (f" The {running} other trial(s) running then were let finish and stored (not "
             f"killed); no trial started after the stop." if running else "")
+
+
+def _same_way(first: int, second: int, result: TrialResult, shared: str, line: str,
+              running: int) -> str:
+    """The stop on trials ``first`` and ``second`` that failed with the same error
+    ``line``, ``result`` the later one's, ``shared`` the values of their architectures
+    alike. Of trials whose process died (``PROCESS_DIED``) only the way it ended is known:
+    no Python error came back to say where or why (was: "failed the same way in training
+    (every trial would; ...)", though nothing showed either).
+
+    Example:
+        >>> died = TrialResult(2, {"w": 4}, TrialStatus.FAILED, error="trial process died "
+        ...                    "(exit code 3)")
+        >>> _same_way(1, 2, died, "w=4", died.error, 0)[:62]
+        'the processes of trials 1 and 2 died the same way (exit code 3'
+    """
+    if line.startswith(f"{PROCESS_DIED} ("):
+        how = line[len(PROCESS_DIED) + 2:-1]
+        return (f"the processes of trials {first} and {second} died the same way ({how}) "
+                f"before any trial completed; no Python error came back, so where in the "
+                f"trial and why are not known (a crash in native code, an exit of the "
+                f"process, or a kill from outside, e.g. the out-of-memory killer). Stopped "
+                f"in case every trial does; a value they share may be the cause instead: "
+                f"{shared or 'none'}: {line}{_let_finish(running)}")
+    where = ("while building their model, data or Trainer, or in Lightning's checks "
+             "before training" if result.build_failed else result.failed_in or "in training")
+    return (f"trials {first} and {second} failed the same way {where} (every trial would; "
+            f"unless a value they share is the cause: {shared or 'none'}): "
+            f"{line}{_let_finish(running)}")
 
 
 def first_line(error: str | None) -> str:
@@ -178,14 +207,9 @@ class FailureWatch:
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
-            where = ("while building their model, data or Trainer, or in Lightning's checks "
-                     "before training" if result.build_failed
-                     else result.failed_in or "in training")
             first, second = sorted((previous[0], result.trial_id))
             self._stopped_by(line)
-            raise SearchError(f"trials {first} and {second} failed the same way {where} "
-                              f"(every trial would; unless a value they share is the cause: "
-                              f"{shared or 'none'}): {line}{_let_finish(running)}")
+            raise SearchError(_same_way(first, second, result, shared, line, running))
         if self.failed() > self.max_failures:
             stop = self._count_error(running)
             if self._count_stop is None:  # (a trial let finish fails again: not this stop)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialResult
+from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.ray_checks import (
     ANSI,
@@ -281,7 +281,7 @@ class RayExecutor(TrialExecutor):
             try:
                 results.append(self._ray.get(ref))
             except self._ray.exceptions.RayActorError as err:
-                results.append(failed_result(spec, f"trial process died (Ray actor: {err})",
+                results.append(failed_result(spec, f"{PROCESS_DIED} (Ray actor: {err})",
                                              started))
                 self._actors[index] = self._new_actor()
             except self._ray.exceptions.RayError as err:  # first line: the cause, alike for

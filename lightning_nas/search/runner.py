@@ -33,7 +33,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
@@ -336,7 +336,7 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     failure = fresh_failure(spec_path.parent)
     if failure is not None:
         return _collect(spec, started, failure, True)
-    return _collect(spec, started, f"trial process died ({describe_exit(code)})", False)
+    return _collect(spec, started, f"{PROCESS_DIED} ({describe_exit(code)})", False)
 
 
 def run_on_ranks(spec: TrialSpec) -> TrialResult:

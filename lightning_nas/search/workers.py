@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.results import TrialResult
+from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import environ, sigint_held
 from lightning_nas.search.ranks import describe_exit
@@ -285,7 +285,7 @@ class ProcessExecutor(TrialExecutor):
             worker.process, worker.conn = None, None  # replaced at the next submit
             if not worker.ready:  # it never got to run the trial: no trial's fault
                 raise SearchError(_died_starting(reason, spec.trial_id, code))
-            return failed_result(spec, f"trial process died ({reason})", worker.started)
+            return failed_result(spec, f"{PROCESS_DIED} ({reason})", worker.started)
         worker.trials += 1
         if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
             self._retire(worker)
