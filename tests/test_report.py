@@ -353,6 +353,7 @@ def test_scores_that_four_decimals_would_hide_print_with_their_digits(tmp_path, 
     out = capsys.readouterr().out
     assert "=0.0000" not in out and "Best val_loss=3.2e-05 (trial" in out
     assert out.startswith("Searching tiny_losses in ")  # was: "Searching _NoModel"
+    assert "no time limit, 1 worker, space of 3 architectures" in out  # was: "1 worker(s)"
     assert main(["show", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
     assert "best 3.2e-05" in shown and all(f"{v:.4g}" in shown for v in (3.2e-05, 6.4e-05))

@@ -121,7 +121,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         numpy = _numpy_note(err)
         several = f", {objectives} objectives" if objectives > 1 else ""
         raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
-                          f"{several} and {num_workers} worker(s) before any trial "
+                          f"{several} and {num_workers} worker{'s' * (num_workers != 1)} "
+                          f"before any trial "
                           f"({type(err).__name__}: "
                           f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
                           f"CMA, TwoPointsDE)") from None
