@@ -20,6 +20,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.progress import trial_line
 from lightning_nas.search.ray_checks import keep_loopback
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
@@ -319,6 +320,35 @@ def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, 
     finally:
         executor.shutdown()
         ray.shutdown()
+
+
+@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
+def test_a_trial_that_kills_its_ray_actor_is_failed_on_a_line_of_its_own(tmp_path, ray_tmpdir,
+                                                                         tiny_trainer,
+                                                                         monkeypatch):
+    # was: "FAILED (trial process died (Ray actor: The actor died unexpectedly before
+    # finishing this task.)": the error's first line opened a parenthesis that only Ray's
+    # message, lines below, closed
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data="tests.helpers.BlobData",
+                    trainer=tiny_trainer, model_init_args={"die_width": 4},  # os._exit(3)
+                    run_dir=tmp_path / "run", verbose=False)
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    executor = RayExecutor(num_workers=1, num_cpus=1)
+    try:
+        executor.start()
+        executor.submit(search.template.spec(1, {"width": 4}))
+        (result,) = executor.wait()
+    finally:
+        executor.shutdown()
+        ray.shutdown()
+    assert result.status is TrialStatus.FAILED
+    first = result.error.splitlines()[0]
+    assert first == ("trial process died (Ray actor: The actor died unexpectedly before "
+                     "finishing this task)"), result.error
+    assert "actor_id: " in result.error  # Ray's own message follows, whole
+    line = trial_line(result, "val_acc", 1, 1, None)
+    assert f"FAILED ({first}) " in line and line.count("(") == line.count(")"), line
 
 
 def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install(tmp_path,

@@ -51,6 +51,20 @@ __all__ = ["RayExecutor"]
 #: them (a ``runtime_env`` is built first); an actor that fails in that time stops it
 START_TIMEOUT = 300.0
 
+def _actor_died(err: BaseException) -> str:
+    """The error of a trial whose actor died: its first line ``trial process died (Ray
+    actor: ...)`` with the first line of Ray's message, parentheses closed (was: closed only
+    at the end of Ray's message, lines below, so the FAILED line left one open), then the
+    rest of Ray's message (the actor's id and pid, why Ray thinks it died).
+
+    Example:
+        >>> _actor_died(RuntimeError("The actor died.\\n\\tpid: 7")).splitlines()
+        ['trial process died (Ray actor: The actor died)', '\\tpid: 7']
+    """
+    first, *rest = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
+    return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *rest])
+
+
 class _RayTrialActor:
     """Ray actor that runs trials; reused across trials like a process worker."""
 
@@ -281,8 +295,7 @@ class RayExecutor(TrialExecutor):
             try:
                 results.append(self._ray.get(ref))
             except self._ray.exceptions.RayActorError as err:
-                results.append(failed_result(spec, f"{PROCESS_DIED} (Ray actor: {err})",
-                                             started))
+                results.append(failed_result(spec, _actor_died(err), started))
                 self._actors[index] = self._new_actor()
             except self._ray.exceptions.RayError as err:  # first line: the cause, alike for
                 # each trial it fails (Ray's own names the actor's pid and id), no colours
