@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -349,6 +350,43 @@ def test_a_trial_that_kills_its_ray_actor_is_failed_on_a_line_of_its_own(tmp_pat
     assert "actor_id: " in result.error  # Ray's own message follows, whole
     line = trial_line(result, "val_acc", 1, 1, None)
     assert f"FAILED ({first}) " in line and line.count("(") == line.count(")"), line
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow  # a local cluster, three actors started: about a minute on two cores
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
+def test_a_ray_actor_that_died_between_trials_is_replaced_and_the_next_trial_runs(
+        tmp_path, ray_tmpdir, tiny_trainer, monkeypatch):
+    # was: the next trial given to an actor that died while idle (killed for memory, its
+    # node's trouble) failed at once, "trial process died (Ray actor: ...)", counted as a
+    # failed trial though it never started; now it runs on a new actor, counted once
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    killed: list[int] = []
+
+    def kill_its_actor(result) -> None:  # after trial 1 is stored: its actor is idle
+        if result.trial_id == 1:
+            where = tmp_path / "trials" / "trial_0001" / "where.json"
+            killed.append(json.loads(where.read_text())["pid"])
+            os.kill(killed[0], signal.SIGKILL)
+            while _running(killed[0]):  # gone before the search gives it trial 2
+                time.sleep(0.05)
+
+    result = Search(NodeNet, SPACE, data="tests.helpers.BlobData",
+                    trainer={**tiny_trainer, "max_epochs": 1}, budget=2, executor="ray",
+                    num_workers=1, ray={"num_cpus": 1}, optimizer="RandomSearch",
+                    on_trial_end=kill_its_actor, run_dir=tmp_path, verbose=False).run()
+    assert [(t.trial_id, t.status) for t in result.trials] == [
+        (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)], [t.error for t in result.trials]
+    where = json.loads((tmp_path / "trials" / "trial_0002" / "where.json").read_text())
+    assert killed and where["pid"] != killed[0]  # on the new actor
 
 
 def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install(tmp_path,

@@ -25,7 +25,7 @@ import re
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import PROCESS_DIED, TrialResult
@@ -51,18 +51,35 @@ __all__ = ["RayExecutor"]
 #: them (a ``runtime_env`` is built first); an actor that fails in that time stops it
 START_TIMEOUT = 300.0
 
-def _actor_died(err: BaseException) -> str:
+class _Call(NamedTuple):
+    """A trial submitted to actor ``index``: its spec, its start, the ``ping`` sent ahead
+    of it (``alive``) and whether it runs again, its first actor dead before it started."""
+
+    index: int
+    spec: TrialSpec
+    started: float
+    alive: Any = None
+    rerun: bool = False
+
+
+def _actor_died(err: BaseException, rerun: bool = False, before: bool = False) -> str:
     """The error of a trial whose actor died: its first line ``trial process died (Ray
     actor: ...)`` with the first line of Ray's message, parentheses closed (was: closed only
     at the end of Ray's message, lines below, so the FAILED line left one open), then the
-    rest of Ray's message (the actor's id and pid, why Ray thinks it died).
+    rest of Ray's message (the actor's id and pid, why Ray thinks it died); ``rerun``: the
+    trial was given a new actor, its first dead before it started, and ``before``: that
+    one too died before it started.
 
     Example:
         >>> _actor_died(RuntimeError("The actor died.\\n\\tpid: 7")).splitlines()
         ['trial process died (Ray actor: The actor died)', '\\tpid: 7']
     """
     first, *rest = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
-    return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *rest])
+    again = [] if not rerun else [
+        "(It did not run: its actor, and the new one started for it, died before it "
+        "started; see `ray status`.)" if before else
+        "(It ran on a new actor: the one it was given first had died before it started.)"]
+    return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *again, *rest])
 
 
 class _RayTrialActor:
@@ -130,7 +147,7 @@ class RayExecutor(TrialExecutor):
         self.cpu_threads = threads or int(max(1, num_cpus))  # each actor's torch threads
         self._actors: list[Any] = []
         self._actor_env: dict[str, Any] = {}
-        self._running: dict[Any, tuple[int, TrialSpec, float]] = {}
+        self._running: dict[Any, _Call] = {}  # a trial's result ref -> its call
         self._owns_ray = False
         self.probe: TrialSpec | None = None
 
@@ -282,26 +299,54 @@ class RayExecutor(TrialExecutor):
     def submit(self, spec: TrialSpec) -> None:
         if not self._actors:
             self.start()
-        busy = {i for i, _, _ in self._running.values()}
+        busy = {call.index for call in self._running.values()}
         index = next(i for i in range(self.num_workers) if i not in busy)
-        ref = self._actors[index].run.remote(spec)
-        self._running[ref] = (index, spec, time.time())
+        self._call(_Call(index, spec, time.time()))
+
+    def _call(self, call: _Call) -> None:
+        """Run ``call``'s trial on its actor, after a ``ping`` that answers only if the
+        actor is alive when the trial is to start (an actor runs its calls in order)."""
+        actor = self._actors[call.index]
+        call = call._replace(alive=actor.ping.remote())
+        self._running[actor.run.remote(call.spec)] = call
 
     def wait(self) -> list[TrialResult]:
-        ready, _ = self._ray.wait(list(self._running), num_returns=1)
-        results = []
-        for ref in ready:
-            index, spec, started = self._running.pop(ref)
-            try:
-                results.append(self._ray.get(ref))
-            except self._ray.exceptions.RayActorError as err:
-                results.append(failed_result(spec, _actor_died(err), started))
-                self._actors[index] = self._new_actor()
-            except self._ray.exceptions.RayError as err:  # first line: the cause, alike for
-                # each trial it fails (Ray's own names the actor's pid and id), no colours
-                results.append(failed_result(
-                    spec, f"Ray error: {gist(err)}\n{ANSI.sub('', str(err))}", started))
+        """Block until a trial has finished; return those results. A trial whose actor had
+        died before it started (while idle: killed for memory, its node lost) runs again on
+        a new actor, once, and is not returned until it finishes (was: FAILED, counted as
+        a failed trial that never ran)."""
+        results: list[TrialResult] = []
+        while not results:
+            ready, _ = self._ray.wait(list(self._running), num_returns=1)
+            for ref in ready:
+                call = self._running.pop(ref)
+                try:
+                    results.append(self._ray.get(ref))
+                except self._ray.exceptions.RayActorError as err:
+                    self._actors[call.index] = self._new_actor()
+                    before = self._died_before(call)
+                    if before and not call.rerun:
+                        self._call(call._replace(rerun=True))  # not the trial's doing
+                        continue
+                    results.append(failed_result(
+                        call.spec, _actor_died(err, call.rerun, before), call.started))
+                except self._ray.exceptions.RayError as err:  # first line: the cause, alike
+                    # for each trial it fails (Ray's names the actor's pid and id), no colours
+                    results.append(failed_result(
+                        call.spec, f"Ray error: {gist(err)}\n{ANSI.sub('', str(err))}",
+                        call.started))
         return results
+
+    def _died_before(self, call: _Call) -> bool:
+        """Whether ``call``'s actor was dead before its trial started: its ``ping`` failed
+        too (unknown, e.g. no answer within a minute: not, and the trial is FAILED)."""
+        try:
+            self._ray.get(call.alive, timeout=60)
+        except self._ray.exceptions.RayActorError:
+            return True
+        except self._ray.exceptions.RayError:  # GetTimeoutError among them
+            return False
+        return False
 
     def shutdown(self) -> None:
         for actor in self._actors:
