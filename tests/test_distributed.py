@@ -153,6 +153,25 @@ def test_a_rank_that_fails_after_rank_0_completed_fails_the_trial(tmp_path):
 
 
 @pytest.mark.slow
+def test_trials_whose_rank_1_died_alike_stop_the_search_saying_only_what_is_known(tmp_path):
+    # was: "trials 1 and 2 failed the same way in training (every trial would; ...): rank 1
+    # died (exit code 3)": a rank process that died sends no Python error, so neither where
+    # nor that every trial would was known, only that rank 1 of both ended alike
+    from lightning_nas.errors import SearchError
+
+    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}}, data=BlobData,
+                    model_init_args={"fault": "exit"}, budget=4, max_failures=4,
+                    trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError) as err:
+        search.run()
+    said = str(err.value)
+    assert said.startswith("rank 1 of trials 1 and 2 died the same way (exit code 3) before "
+                           "any trial completed; no Python error came back"), said
+    assert said.endswith(": rank 1 died (exit code 3)") and "in training" not in said
+
+
+@pytest.mark.slow
 def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monkeypatch):
     # was: the error's first line named the trial's own trial.log ("rank 1 failed the trial
     # before reporting a result; end of /.../trial_0001/trial.log:"), not the exception, and

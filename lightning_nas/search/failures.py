@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -51,19 +52,23 @@ def _same_way(first: int, second: int, result: TrialResult, shared: str, line: s
               running: int) -> str:
     """The stop on trials ``first`` and ``second`` that failed with the same error
     ``line``, ``result`` the later one's, ``shared`` the values of their architectures
-    alike. Of trials whose process died (``PROCESS_DIED``) only the way it ended is known:
-    no Python error came back to say where or why (was: "failed the same way in training
-    (every trial would; ...)", though nothing showed either).
+    alike. Of trials whose process died (``PROCESS_DIED``, or a DDP trial's ``rank 1 died
+    (...)``) only the way it ended is known: no Python error came back to say where or why
+    (was: "failed the same way in training (every trial would; ...)", though nothing
+    showed either).
 
     Example:
         >>> died = TrialResult(2, {"w": 4}, TrialStatus.FAILED, error="trial process died "
         ...                    "(exit code 3)")
         >>> _same_way(1, 2, died, "w=4", died.error, 0)[:62]
         'the processes of trials 1 and 2 died the same way (exit code 3'
+        >>> _same_way(1, 2, died, "w=4", "rank 1 died (exit code 3)", 0)[:57]
+        'rank 1 of trials 1 and 2 died the same way (exit code 3) '
     """
-    if line.startswith(f"{PROCESS_DIED} ("):
-        how = line[len(PROCESS_DIED) + 2:-1]
-        return (f"the processes of trials {first} and {second} died the same way ({how}) "
+    died = re.fullmatch(rf"(?:{PROCESS_DIED}|rank (\d+) died) \((.*)\)", line)
+    if died is not None:
+        whose = f"rank {died[1]} of" if died[1] else "the processes of"
+        return (f"{whose} trials {first} and {second} died the same way ({died[2]}) "
                 f"before any trial completed; no Python error came back, so where in the "
                 f"trial and why are not known (a crash in native code, an exit of the "
                 f"process, or a kill from outside, e.g. the out-of-memory killer). Stopped "
