@@ -404,7 +404,7 @@ def test_a_resume_stopped_by_max_failures_names_the_sweepers_setting(tmp_path):
         raise ValueError(f"x={cfg.x} diverged")
 
     sweep = {"budget": 3, "max_failures": 0, "params": {"x": "range(0, 9)"}}
-    with pytest.raises(SearchError, match=r"1 trials failed \(max_failures=0\)"):
+    with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
         _sweep(tmp_path, task, sweep)
     with pytest.raises(SearchError, match=r"To go on, raise hydra.sweeper.max_failures \(the "
                                           r"failed architectures stay failed\), or choose "

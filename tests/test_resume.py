@@ -338,7 +338,7 @@ def test_a_resume_stopped_by_max_failures_exports_the_best_so_far(tmp_path):
         _objective_search(tmp_path, budget=4, objective=first_fails,
                           on_trial_end=stop_after_two).run()
     assert not (tmp_path / "best.yaml").exists()
-    with pytest.raises(SearchError, match=r"1 trials of .* failed \(max_failures=0\)"):
+    with pytest.raises(SearchError, match=r"1 trial of .* failed \(max_failures=0\)"):
         _objective_search(tmp_path, budget=4, objective=first_fails, max_failures=0).run()
     assert len(calls) == 2  # nothing trained
     with RunStore(tmp_path / "search.db") as store:

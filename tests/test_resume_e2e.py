@@ -108,7 +108,7 @@ def test_a_trial_that_kills_the_search_process_is_failed_after_two_attempts(tmp_
         codes.append(launcher.run(["search", cfg], log, timeout=120))
     out = log.read_text()
     assert codes[:2] == [3, 3]  # the trial's os._exit(3) ended the whole search, twice
-    assert codes[2] == 2 and "1 trials of" in out and "max_failures=0" in out
+    assert codes[2] == 2 and "1 trial of" in out and "max_failures=0" in out
     rows = _rows(run_dir / "search.db")
     assert [r[2] for r in rows] == ["FAILED"]
     con = sqlite3.connect(run_dir / "search.db")

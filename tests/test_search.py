@@ -255,7 +255,7 @@ def _objective_failing_after(first_waits: threading.Event, message: str):
 
 
 @pytest.mark.parametrize(("max_failures", "message", "stop", "failures"), [
-    (0, "broken at c={c}", r"1 trials failed \(max_failures=0\)", 1),
+    (0, "broken at c={c}", r"1 trial failed \(max_failures=0\)", 1),
     (9, "broken setup", r"trials [12] and 3 failed the same way in the objective "
                         r"function", 2)],  # was: "in training", though nothing trained
     ids=["max_failures", "same_error_twice"])
@@ -389,7 +389,7 @@ def test_a_stop_on_failures_stores_the_other_results_of_the_same_wait(tmp_path):
                     objective=first_fails,
                     trainer={"max_epochs": 1}, budget=6, seed=0, run_dir=tmp_path,
                     max_failures=0, executor=_RunsAtSubmit(), num_workers=2, verbose=False)
-    with pytest.raises(SearchError, match=r"1 trials failed \(max_failures=0\)"):
+    with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
         search.run()
     with RunStore(tmp_path / "search.db") as store:
         statuses = [t.status for t in store.trials()]

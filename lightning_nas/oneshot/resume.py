@@ -311,10 +311,11 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> 
     """
     if stored is None or stored == now:
         return
-    rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over {stored} "
-                   f"epochs, now over {now} (max_epochs={max_epochs}): the epochs left "
-                   f"anneal on another schedule, so the search is neither the checkpoint's "
-                   f"nor the one a run of {now} epochs makes from the start; "
+    rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over "
+                   f"{_count(stored, 'epoch')}, now over {now} (max_epochs={max_epochs}): "
+                   f"the epochs left anneal on another schedule, so the search is neither "
+                   f"the checkpoint's nor the one a run of {_count(now, 'epoch')} makes "
+                   f"from the start; "
                    f"DifferentiableNAS(tau_epochs={stored}) keeps the checkpoint's schedule")
 
 
@@ -348,8 +349,8 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
         epochs = (cfg.get("trainer") or {}).get("max_epochs")
         command = shlex.join(["lightning-nas", *words, "--ckpt_path", str(ckpt)])
         if held is not None and isinstance(epochs, int) and 0 < epochs <= held:
-            return (f"; its training had ended ({held} epochs) and its final search, export "
-                    f"or fine-tune was interrupted: finish it (only what is left runs) "
+            return (f"; its training had ended ({_count(held, 'epoch')}) and its final search, "
+                    f"export or fine-tune was interrupted: finish it (only what is left runs) "
                     f"with:\n  {command}")
         done = "" if held is None else f" ({held_text(held, batches)} done)"
         return f"; resume it from its checkpoint{done} with:\n  {command}"

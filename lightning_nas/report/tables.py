@@ -23,6 +23,7 @@ from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.search.warm_report import SourceReport
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "format_csv", "format_table",
            "front_rows", "json_safe", "leaderboard_rows", "render", "summary", "trial_rows",
@@ -187,8 +188,8 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
         ...                                   "skipped": []}]})
         ['warm start: 5 of 5 results of a (not counted in the budget)']
     """
-    return [f"warm start: {src['used']} of {src['trials']} results of {src['source']} "
-            f"(not counted in the budget)"
+    return [f"warm start: {src['used']} of {counted(src['trials'], 'result')} of "
+            f"{src['source']} (not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
             for src in s["warm_start"]]
 

@@ -54,6 +54,7 @@ from lightning_nas.store import RunStore, check_as_it_is, open_search_store
 from lightning_nas.store_checks import check_search_folder
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.versions import package_versions
+from lightning_nas.wording import counted
 
 __all__ = ["Search"]
 
@@ -217,8 +218,8 @@ class Search:
             return
         export_best(self.run_dir, store)
         if self.settings.verbose:
-            print(f"Wrote {self.run_dir / 'best.yaml'}: the best of the "
-                  f"{store.count(TrialStatus.COMPLETED)} completed trials so far (trial "
+            done = counted(store.count(TrialStatus.COMPLETED), "completed trial")
+            print(f"Wrote {self.run_dir / 'best.yaml'}: the best of the {done} so far (trial "
                   f"{best.trial_id}).", flush=True)
 
     def _header(self) -> str:
@@ -226,7 +227,7 @@ class Search:
         scheduler = self.settings.early_stopping.scheduler
         scheduler = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
-        budget = f"budget {goal.budget} trials" if goal.budget else "no budget"
+        budget = f"budget {counted(goal.budget, 'trial')}" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function

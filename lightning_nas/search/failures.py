@@ -32,6 +32,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
 __all__ = ["MAX_ATTEMPTS", "FailureWatch", "first_line"]
 
@@ -182,7 +183,7 @@ class FailureWatch:
         e.g. a trial failed by two kills of the search process)."""
         failed = self.failed()
         if failed > self.max_failures:
-            raise SearchError(f"{failed} trials of {self.run_dir} failed (max_failures="
+            raise SearchError(f"{counted(failed, 'trial')} of {self.run_dir} failed (max_failures="
                               f"{self.max_failures}); see `lightning-nas show "
                               f"{shlex.quote(str(self.run_dir))}`. To go on, raise "
                               f"search.max_failures (the failed architectures stay failed), or "
@@ -225,7 +226,7 @@ class FailureWatch:
         """The max_failures stop: the failed trials counted now, the last one's error;
         ``after`` of them failed among the ``running`` trials let finish after the stop."""
         later = f" {after} of them failed (counted above)." if after else ""
-        return SearchError(f"{self.failed()} trials failed (max_failures="
+        return SearchError(f"{counted(self.failed(), 'trial')} failed (max_failures="
                            f"{self.max_failures}); last error: {self._last_line}. See "
                            f"`lightning-nas show {shlex.quote(str(self.run_dir))}` for all "
                            f"errors.{_let_finish(running)}{later}")

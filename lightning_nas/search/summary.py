@@ -19,6 +19,7 @@ from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
 __all__ = ["finish", "log_summary"]
 
@@ -49,8 +50,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         took = f"{elapsed:.1f}s" + (" (this invocation; the counts are the run's)" if resumed
                                     else "")
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
-              f"{pruned}{counts[TrialStatus.FAILED]} failed, {epochs} epochs trained. Best "
-              f"{goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
+              f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
+              f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
               f"{format_arch(best.arch)}\nWrote {run_dir / 'best.yaml'} and "
               f"{run_dir / 'search.db'}", flush=True)
     else:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lightning_nas.wording import counted
+
 __all__ = ["Prior", "SourceReport", "WarmStartReport"]
 
 
@@ -108,7 +110,7 @@ class SourceReport:
     def describe(self) -> str:
         """One paragraph for the search's output."""
         text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
-                f"{self.used} of {self.trials} trials used")
+                f"{self.used} of {counted(self.trials, 'trial')} used")
         if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
         if self.recorded:

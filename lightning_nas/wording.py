@@ -1,0 +1,23 @@
+"""How a count reads in the commands' output and messages: ``1 epoch``, ``2 epochs``.
+
+Plain text, no imports of the training stack: the read-only commands use it too.
+
+Example:
+    >>> counted(1, "trial"), counted(0, "trial"), counted(3, "batch", "batches")
+    ('1 trial', '0 trials', '3 batches')
+"""
+
+from __future__ import annotations
+
+__all__ = ["counted"]
+
+
+def counted(n: int | float, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, singular for exactly one, else ``plural`` (default: ``noun`` with
+    an ``s``).
+
+    Example:
+        >>> counted(1, "epoch"), counted(15, "epoch"), counted(1, "job")
+        ('1 epoch', '15 epochs', '1 job')
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

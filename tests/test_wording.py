@@ -1,0 +1,83 @@
+"""How counts read in the commands' output and messages (``1 epoch``, not ``1 epochs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas import Search
+from lightning_nas.cli import main
+from lightning_nas.errors import SearchError
+from lightning_nas.report.tables import warm_start_lines
+from lightning_nas.wording import counted
+
+
+def test_counted_is_singular_for_one_only():
+    assert [counted(n, "trial") for n in (0, 1, 2)] == ["0 trials", "1 trial", "2 trials"]
+    assert counted(1, "batch", "batches") == "1 batch"
+    assert counted(2, "batch", "batches") == "2 batches"
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "limit_train_batches": 2, "limit_val_batches": 1},
+        "search": {"space": {"width": {"choice": [8, 16]}}, "optimizer": "RandomSearch",
+                   "budget": 1, "run_dir": str(tmp_path / "run")},
+    }))
+    return path
+
+
+def test_a_search_of_one_trial_of_one_epoch_says_so(config, capsys):
+    # was: "budget 1 trials", "space of 1 architectures", "1 epochs trained"
+    assert main(["search", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert ": RandomSearch, budget 1 trial, no time limit, " in out
+    assert "Search finished in " in out and ": 1 completed, 0 failed, 1 epoch trained. " in out
+
+
+def _objective_search(tmp_path: Path, objective, **options) -> Search:
+    return Search(None, {"x": {"choice": [1, 2]}}, objective=objective, monitor="val_acc",
+                  optimizer="RandomSearch", run_dir=tmp_path / "run", **options)
+
+
+def test_one_failed_trial_over_max_failures_is_one_trial(tmp_path):
+    def fails(arch: dict) -> dict:
+        raise ValueError("diverged")
+
+    # was: "1 trials failed (max_failures=0)"
+    with pytest.raises(SearchError, match=r"^1 trial failed \(max_failures=0\); last error"):
+        _objective_search(tmp_path, fails, budget=2, max_failures=0, verbose=False).run()
+
+
+def test_a_warm_start_of_one_result_says_one_result():
+    # was: "1 of 1 results of runs/a"
+    assert warm_start_lines({"warm_start": [{"source": "runs/a", "trials": 1, "used": 1,
+                                             "skipped": []}]}) == [
+        "warm start: 1 of 1 result of runs/a (not counted in the budget)"]
+
+
+def test_a_warm_start_source_of_one_trial_says_one_trial():
+    from lightning_nas.search.warm_report import SourceReport
+
+    # was: "1 of 1 trials used"
+    assert SourceReport("runs/a", "acc", "max", trials=1, used=1).describe() == \
+        "warm start from runs/a (acc, max): 1 of 1 trial used"
+
+
+def test_a_gdas_resume_over_one_epoch_says_one_epoch():
+    from lightning_nas.oneshot.resume import check_tau_schedule
+
+    # was: "decayed over 1 epochs, now over 2" and "a run of 1 epochs"
+    with pytest.warns(UserWarning, match=r"decayed over 1 epoch, now over 2 \(max_epochs=2\)"):
+        check_tau_schedule(1, 2, 2)
+    with pytest.warns(UserWarning, match=r"decayed over 2 epochs, now over 1 \(max_epochs=1\)"
+                                         r".* nor the one a run of 1 epoch makes"):
+        check_tau_schedule(2, 1, 1)
