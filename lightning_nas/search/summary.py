@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "log_summary"]
+__all__ = ["finish", "log_summary", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -33,8 +34,7 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     goal, run_dir = settings.goal, settings.run_dir
     trials = store.trials()
     best = store.best(goal.mode)
-    if best is not None:
-        export_best(run_dir, store)
+    exported = export_best(run_dir, store) if best is not None else None
     counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
     log_summary(trainer.get("logger"), str(run_dir / "logs"), goal.mode, trials, best, counts,
                 store.get_meta("log_label"))
@@ -52,11 +52,39 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
               f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
-              f"{format_arch(best.arch)}\nWrote {run_dir / 'best.yaml'} and "
-              f"{run_dir / 'search.db'}", flush=True)
+              f"{format_arch(best.arch)}\n{written(run_dir, exported or {})}", flush=True)
     else:
         print(f"Search finished in {elapsed:.1f}s with no completed trial.", flush=True)
     return best, trials
+
+
+def written(run_dir: Path, exported: Mapping[str, Any]) -> str:
+    """The files the run folder holds after ``export_best`` (``exported``: what it returned,
+    the content of ``best.yaml``) and, where a model was searched, what trains the best one
+    next: ``lightning-nas finetune`` and ``fit`` for a config run (``best_config.yaml``),
+    ``lightning_nas.finetune`` for a search built in Python; from fresh weights where no
+    ``best.ckpt`` was kept.
+
+    Example:
+        >>> print(written(Path("runs/x"), {"checkpoint": None, "model": None}))
+        Wrote best.yaml and search.db in runs/x
+    """
+    config = (run_dir / "best_config.yaml").is_file()
+    held = exported.get("checkpoint") is not None
+    files = ["best.yaml", *(["best.ckpt"] * held), *(["best_config.yaml"] * config)]
+    text = f"Wrote {', '.join(files)} and search.db in {run_dir}"
+    if exported.get("model") is None:  # an objective= search or a Hydra sweep: no model here
+        return text
+    start = "further from best.ckpt" if held else "from fresh weights"
+    if config:
+        folder = shlex.quote(str(run_dir))
+        flag = "" if held else " --from_scratch"
+        return (f"{text}\nNext: lightning-nas finetune {folder}{flag} [--max_epochs N] trains "
+                f"the best model {start}; lightning-nas fit "
+                f"{shlex.quote(str(run_dir / 'best_config.yaml'))} trains it from scratch")
+    scratch = "" if held else ", from_checkpoint=False"
+    return (f"{text}\nNext: lightning_nas.finetune({str(run_dir)!r}{scratch}) trains the best "
+            f"model {start} (max_epochs= sets its epochs)")
 
 
 def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],

@@ -1,0 +1,92 @@
+"""The end of a search's output: the files its run folder holds now, and what to run next."""
+
+from __future__ import annotations
+
+import yaml
+
+from lightning_nas import Search
+from lightning_nas.cli import main
+from tests.helpers import BlobData, TinyNet
+
+TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
+           "limit_val_batches": 1}
+SPACE = {"width": {"choice": [8, 16]}}
+
+
+def _last_lines(out: str, n: int) -> list[str]:
+    return out.rstrip("\n").splitlines()[-n:]
+
+
+def test_a_config_search_names_its_files_and_the_commands_that_train_the_best(tmp_path,
+                                                                               capsys):
+    # was: "Wrote RUN/best.yaml and RUN/search.db": best.ckpt and best_config.yaml, written
+    # there too, went unsaid, and so did the commands that use them
+    run = tmp_path / "run"
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": TRAINER,
+        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
+                   "run_dir": str(run)}}))
+    assert main(["search", str(config)]) == 0
+    assert sorted(p.name for p in run.glob("best*")) == ["best.ckpt", "best.yaml",
+                                                          "best_config.yaml"]
+    assert _last_lines(capsys.readouterr().out, 2) == [
+        f"Wrote best.yaml, best.ckpt, best_config.yaml and search.db in {run}",
+        f"Next: lightning-nas finetune {run} [--max_epochs N] trains the best model further "
+        f"from best.ckpt; lightning-nas fit {run / 'best_config.yaml'} trains it from scratch"]
+
+
+def test_a_python_search_names_the_finetune_call(tmp_path, capsys):
+    run = tmp_path / "my run"  # a path the hint quotes
+    Search(TinyNet, SPACE, data=BlobData, trainer=TRAINER, optimizer="RandomSearch",
+           budget=1, run_dir=run).run()
+    assert not (run / "best_config.yaml").exists() and (run / "best.ckpt").is_file()
+    assert _last_lines(capsys.readouterr().out, 2) == [
+        f"Wrote best.yaml, best.ckpt and search.db in {run}",
+        f"Next: lightning_nas.finetune({str(run)!r}) trains the best model further from "
+        f"best.ckpt (max_epochs= sets its epochs)"]
+
+
+def test_an_objective_search_names_best_yaml_and_no_training(tmp_path, capsys):
+    run = tmp_path / "run"
+    Search(None, {"x": {"choice": [1, 2]}}, objective=lambda arch: {"val_acc": 0.5},
+           optimizer="RandomSearch", budget=1, run_dir=run).run()
+    assert not list(run.glob("best.ckpt")) and not list(run.glob("best_config.yaml"))
+    assert _last_lines(capsys.readouterr().out, 1) == [
+        f"Wrote best.yaml and search.db in {run}"]
+
+
+def test_a_run_folder_with_a_space_is_quoted_in_the_commands(tmp_path, capsys):
+    run = tmp_path / "a run"
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": TRAINER,
+        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
+                   "run_dir": str(run)}}))
+    assert main(["search", str(config)]) == 0
+    last = _last_lines(capsys.readouterr().out, 1)[0]
+    assert last.startswith(f"Next: lightning-nas finetune '{run}' [--max_epochs N] trains")
+    assert f"lightning-nas fit '{run / 'best_config.yaml'}' trains" in last
+
+
+def test_a_search_that_kept_no_checkpoint_names_the_fine_tune_from_fresh_weights(tmp_path,
+                                                                                  capsys):
+    run = tmp_path / "run"
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {**TRAINER, "enable_checkpointing": False},
+        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
+                   "run_dir": str(run)}}))
+    assert main(["search", str(config)]) == 0
+    assert not (run / "best.ckpt").exists()
+    assert _last_lines(capsys.readouterr().out, 2) == [
+        f"Wrote best.yaml, best_config.yaml and search.db in {run}",
+        f"Next: lightning-nas finetune {run} --from_scratch [--max_epochs N] trains the best "
+        f"model from fresh weights; lightning-nas fit {run / 'best_config.yaml'} trains it "
+        f"from scratch"]
