@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -48,8 +49,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
-           "file_in_place", "hold_folder", "holding", "lock_kind", "new_folder", "run_dir_path",
-           "user_path"]
+           "check_run_folder", "close_folder", "file_in_place", "hold_folder", "holding",
+           "lock_kind", "new_folder", "run_dir_path", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -187,6 +188,43 @@ def check_not_a_file(run_dir: Path) -> None:
         hint = (f": give the folder that holds it, {run_dir.parent}"
                 if run_dir.name in ("search.db", "best_arch.yaml") else "")
         raise FileNotFoundError(f"{run_dir} is a file, not a run folder{hint}")
+
+
+def close_folder(folder: Path) -> Path | None:
+    """The folder beside a missing ``folder`` whose name is closest to its name (a
+    misspelt ``runs/digit``: ``runs/digits``), or None.
+
+    Example:
+        >>> close_folder(Path("no_such_parent/digit")) is None
+        True
+    """
+    try:
+        beside = [p.name for p in folder.parent.iterdir() if p.is_dir()]
+    except OSError:  # no parent folder either (or one that cannot be listed)
+        return None
+    close = difflib.get_close_matches(folder.name, beside, n=1)
+    return folder.parent / close[0] if close else None
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """Refuse a run folder that a command reads (``show``, ``report``, ``export``,
+    ``finetune``) where it does not exist, or is a file (``check_not_a_file``): said before
+    its missing ``search.db`` or ``best_arch.yaml`` is.
+
+    Example:
+        >>> check_run_folder(Path("runs/no_such_run"))
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: run folder runs/no_such_run does not exist
+
+    Raises:
+        FileNotFoundError: naming the folder (and the closest one beside it, if any).
+    """
+    check_not_a_file(run_dir)
+    if not run_dir.exists():
+        close = close_folder(run_dir)
+        raise FileNotFoundError(f"run folder {run_dir} does not exist"
+                                + (f"; did you mean {close}?" if close else ""))
 
 
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:

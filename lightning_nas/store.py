@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_nas.run_folder import check_not_a_file, hold_folder, user_path
+from lightning_nas.run_folder import check_run_folder, hold_folder, user_path
 from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
@@ -294,11 +294,11 @@ def open_run(run_dir: str | Path) -> RunStore:
     migrated (``show``, ``report``, an export or a warm start write nothing into it).
 
     Raises:
-        FileNotFoundError: when ``run_dir`` holds no ``search.db`` (or is a file:
-            ``check_not_a_file``).
+        FileNotFoundError: when ``run_dir`` does not exist, holds no ``search.db`` or is
+            a file (``check_run_folder``).
     """
     db = user_path(run_dir) / "search.db"
-    check_not_a_file(db.parent)
+    check_run_folder(db.parent)  # was: a missing folder said "(no search.db)"
     if not db.exists() and (db.parent / "best_arch.yaml").is_file():
         raise FileNotFoundError(
             f"{run_dir} is a one-shot run folder, not a search run (no search.db): its export "

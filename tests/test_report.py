@@ -420,7 +420,8 @@ def test_bad_run_folders_and_outputs_are_one_line_errors(tmp_path, capsys):
             (["report", str(tmp_path / "corrupt")], "file is not a database"),
             (["show", str(tmp_path / "empty")], "is not a run directory (its search.db holds "
                                                 "no search)"),
-            (["show", str(tmp_path / "nowhere"), "--status", "all"], "is neither a run")):
+            (["show", str(tmp_path / "nowhere"), "--status", "all"],
+             f"run folder {tmp_path / 'nowhere'} does not exist")):
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1, err

@@ -539,7 +539,7 @@ def test_a_source_whose_trials_cannot_be_read_is_refused_before_the_store_is_mad
 
 
 def test_bad_warm_start_settings_fail_before_any_trial(tmp_path):
-    with pytest.raises(ConfigError, match="missing is not a run directory"):
+    with pytest.raises(ConfigError, match="missing does not exist; give folders of earlier"):
         _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / "missing")])
     assert not (tmp_path / "warm").exists()
     with pytest.raises(ConfigError, match="retrain_top_k"):
@@ -810,7 +810,7 @@ def test_a_warm_started_search_resumes_after_its_source_moved(tmp_path):
     (tmp_path / "source").rename(tmp_path / "moved")
     resumed = _search(tmp_path / "stopped", 10, **warm).run()
     assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
-    with pytest.raises(ConfigError, match="is not a run directory"):  # a new search reads it
+    with pytest.raises(ConfigError, match="source does not exist"):  # a new search reads it
         _search(tmp_path / "new", 10, **warm)
 
 

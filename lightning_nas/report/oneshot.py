@@ -33,7 +33,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.results import format_score
-from lightning_nas.run_folder import check_not_a_file, user_path
+from lightning_nas.run_folder import check_run_folder, user_path
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
            "write_oneshot_report"]
@@ -50,7 +50,7 @@ def load_oneshot(folder: str | Path) -> dict[str, Any]:
             JSON, or of another shape), naming it.
     """
     folder = user_path(folder)
-    check_not_a_file(folder)
+    check_run_folder(folder)  # was: a missing folder said "(no search.db)"
     if not (folder / "best_arch.yaml").is_file() and (folder / "checkpoints" /
                                                       "last.ckpt").is_file():
         # was: "neither a run directory ... nor a one-shot run folder" of a killed one

@@ -58,6 +58,7 @@ from typing import Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SpaceError, StoreError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.run_folder import close_folder
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_keys import (
     config_path,
@@ -123,6 +124,11 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
         if path == own:
             raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
                               f"same command again to resume it instead")
+        if not read and not Path(source).exists():  # was: "(no search.db)", as of a folder
+            close = close_folder(Path(source))
+            raise ConfigError(f"warm_start source {source} does not exist; "
+                              f"{f'did you mean {close}? ' if close else ''}give folders of "
+                              f"earlier searches")
         why = None if read else _no_search(Path(source) / "search.db")
         if why is not None:
             raise ConfigError(f"warm_start source {source} is not a run directory ({why}); "
