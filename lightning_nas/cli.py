@@ -27,12 +27,23 @@ __all__ = ["main"]
 
 def _count(text: str) -> int:
     """A ``--top`` count: a whole number >= 0 (a negative one cut rows off the end)."""
+    return _whole(text, 0)
+
+
+def _threads(text: str) -> int:
+    """A ``--threads`` count: a whole number >= 1 (was: 0 refused naming ``None``, the
+    Python default, which no command line gives)."""
+    return _whole(text, 1, " (torch threads; leave it out for the default)")
+
+
+def _whole(text: str, low: int, what: str = "") -> int:
+    """``text`` as a whole number >= ``low``, else argparse's error naming it and the range."""
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{what}, got {text!r}")
     return value
 
 
@@ -86,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_threads, default=None,
                    help="torch threads (default: with --from_scratch, those the trial ran "
                         "with, when it had a count of its own; from the checkpoint, this "
                         "process's)")

@@ -280,6 +280,19 @@ def test_show_of_a_folder_without_a_run(tmp_path, capsys):
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "two", ""])
+def test_finetune_threads_not_a_count_names_the_value_and_the_range(tmp_path, capsys, value):
+    # was: "threads must be a positive integer (...), or None for the trial's own; got 0",
+    # None being no value a command line can give ('1.5': "invalid int value")
+    with pytest.raises(SystemExit) as exit_:
+        main(["finetune", str(tmp_path / "run"), "--threads", value, "--max_epochs", "1"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"lightning-nas finetune: error: argument --threads: expected a whole number >= 1 "
+        f"(torch threads; leave it out for the default), got {value!r}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, capsys,
                                                               monkeypatch):
     import torch
