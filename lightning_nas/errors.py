@@ -97,15 +97,20 @@ def one_line(err: BaseException, limit: int = 400) -> str:
 
 
 def unknown(kind: str, key: str, valid: Iterable[str],
-            error: type[NASError] = ConfigError) -> NASError:
+            error: type[NASError] = ConfigError, *, listing: str = "keys") -> NASError:
     """The error for an unknown name: it names the key, the closest match and the valid ones.
+
+    ``listing`` says what the valid ones are: ``"keys"`` for a setting's or a section's
+    name, else what a value names (``"values"``, ``"algorithms"``, ``"losses"``, ...).
 
     Example:
         >>> print(unknown("search setting", "budgt", ["budget", "seed"]))
         unknown search setting 'budgt'; did you mean 'budget'? valid keys: budget, seed
+        >>> print(unknown("algorithm", "drats", ["darts", "gdas"], listing="algorithms"))
+        unknown algorithm 'drats'; did you mean 'darts'? valid algorithms: darts, gdas
     """
     valid = list(valid)
-    return error(f"unknown {kind} {key!r}; {did_you_mean(key, valid)}valid keys: "
+    return error(f"unknown {kind} {key!r}; {did_you_mean(key, valid)}valid {listing}: "
                  f"{', '.join(map(str, valid))}")
 
 

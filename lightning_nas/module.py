@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.config.instantiate import import_object, object_path
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, unknown
 
 __all__ = ["LOSSES", "METRICS", "NASModule", "loader_metric"]
 
@@ -60,11 +59,10 @@ _TASKS = ("binary", "multiclass", "multilabel")
 _AVERAGED = ("f1", "recall", "precision")
 
 
-def _lookup(kind: str, name: str, table: Mapping[str, Any]) -> Any:
-    if name not in table:
-        close = difflib.get_close_matches(name, list(table), n=1) if isinstance(name, str) else []
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(f"unknown {kind} {name!r}; {hint}valid: {', '.join(table)}")
+def _lookup(kind: str, name: str, table: Mapping[str, Any], listing: str) -> Any:
+    """``table[name]``, else the error naming ``name`` and the valid ``listing``."""
+    if name not in table:  # was: "valid: ...", where the other names say what is listed
+        raise unknown(kind, name, table, listing=listing)
     return table[name]
 
 
@@ -85,7 +83,7 @@ def _optimizer_class(optimizer: str | type[torch.optim.Optimizer]) -> type[torch
              if inspect.isclass(getattr(torch.optim, n))
              and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
              and n != "Optimizer"}
-    return _lookup("optimizer", optimizer.lower(), table)
+    return _lookup("optimizer", optimizer.lower(), table, "optimizers")
 
 
 def _metric_names(metrics: Any) -> Mapping[str, Any]:
@@ -160,7 +158,7 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
         except ConfigError as err:
             raise ConfigError(f"loss {loss!r}: {err}") from None
     elif isinstance(loss, str):
-        fn = _lookup("loss", loss, LOSSES)
+        fn = _lookup("loss", loss, LOSSES, "losses")
     else:
         fn = loss
     if inspect.isclass(fn) or not callable(fn):
@@ -339,10 +337,11 @@ class NASModule(pl.LightningModule):
     def _metric(spec: Any, num_classes: int | None, task: str) -> torchmetrics.Metric:
         if isinstance(spec, torchmetrics.Metric):
             return spec
-        cls = _lookup("metric", spec, METRICS)
+        cls = _lookup("metric", spec, METRICS, "metrics")
         if spec not in _TASK_METRICS:
             return cls()
-        _lookup("task", task, dict.fromkeys(_TASKS))  # (was: torchmetrics' error, 'replace')
+        # (was: torchmetrics' error, 'replace')
+        _lookup("task", task, dict.fromkeys(_TASKS), "tasks")
         if task != "binary" and num_classes is None:
             raise ConfigError(f"metric {spec!r} needs num_classes for task {task!r}")
         kwargs: dict[str, Any] = {"task": task}

@@ -1132,8 +1132,8 @@ def test_cli_oneshot_selects_the_algorithm(tmp_path, monkeypatch, capsys):
     best = yaml.safe_load((tmp_path / "gdas" / "best_arch.yaml").read_text())
     assert best["algorithm"] == "gdas" and len(best["candidates"]) == 2
     assert main(["oneshot", config, "--oneshot.algorithm=dart"]) == 2
-    assert ("unknown oneshot algorithm 'dart'; did you mean 'darts'? valid: spos, darts, gdas"
-            in capsys.readouterr().err)
+    assert ("unknown oneshot algorithm 'dart'; did you mean 'darts'? valid algorithms: spos, "
+            "darts, gdas" in capsys.readouterr().err)
     assert main(["oneshot", config, "--oneshot.num_candidates=5"]) == 2
     assert "'num_candidates' applies to algorithm spos only" in capsys.readouterr().err
     # one path per step leaves parameters unused: plain DDP would stop in the first step

@@ -89,3 +89,51 @@ def test_did_you_mean():
     assert did_you_mean("budget", []) == ""
     # non-string keys and choices are compared as text
     assert did_you_mean(12, [13, 120]) in ("did you mean '13'? ", "did you mean '120'? ")
+
+
+def test_unknown_lists_valid_values_where_the_bad_name_is_a_value():
+    assert str(unknown("tau_schedule", "lin", ("exponential", "linear"), listing="values")) == \
+        "unknown tau_schedule 'lin'; did you mean 'linear'? valid values: exponential, linear"
+
+
+def _value_errors():
+    """Each check of a name that is a value (no key), and the message it must give."""
+    from lightning_nas.module import NASModule
+    from lightning_nas.oneshot.differentiable import DifferentiableNAS
+    from lightning_nas.oneshot.setting_checks import check_algorithm
+    from lightning_nas.oneshot.wrapped import optimizer_class
+    from tests.helpers import TinySupernet, build_mlp
+
+    return [
+        (lambda: check_algorithm({"algorithm": "sops"}),
+         "unknown oneshot algorithm 'sops'; did you mean 'spos'? valid algorithms: spos, "
+         "darts, gdas"),
+        (lambda: DifferentiableNAS(TinySupernet(), algorithm="drats"),
+         "unknown algorithm 'drats'; did you mean 'darts'? valid algorithms: darts, gdas"),
+        (lambda: DifferentiableNAS(TinySupernet(), gradient_clip_algorithm="nrom"),
+         "unknown gradient_clip_algorithm 'nrom'; did you mean 'norm'? valid values: norm, "
+         "value"),
+        (lambda: DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_schedule="lin"),
+         "unknown tau_schedule 'lin'; did you mean 'linear'? valid values: exponential, linear"),
+        (lambda: DifferentiableNAS(TinySupernet(), loss="msee"),
+         "unknown loss 'msee'; did you mean 'mse'? valid losses: "),
+        (lambda: optimizer_class("adm"),
+         "unknown optimizer 'adm'; did you mean 'adam'? valid optimizers: "),
+        (lambda: NASModule(build_mlp, arch={"width": 4}, metrics=["acuracy"], num_classes=3),
+         "unknown metric 'acuracy'; did you mean 'accuracy'? valid metrics: accuracy, f1, "),
+        (lambda: NASModule(build_mlp, arch={"width": 4}, loss="msee"),
+         "unknown loss 'msee'; did you mean 'mse'? valid losses: "),
+        (lambda: NASModule(build_mlp, arch={"width": 4}, task="multiclas",
+                           metrics=["accuracy"], num_classes=3),
+         "unknown task 'multiclas'; did you mean 'multiclass'? valid tasks: binary, "
+         "multiclass, multilabel"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_a_misspelt_value_lists_the_valid_values_not_keys(index):
+    # was: "valid keys: darts, gdas" (a value called a key), or a bare "valid: ..."
+    make, message = _value_errors()[index]
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert str(info.value).startswith(message), str(info.value)

@@ -264,9 +264,9 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     ({"metrics": {"acc": 5}}, r"metric 'acc' must be a metric name \(accuracy, f1, .*\) or "
                               r"a torchmetrics Metric, got 5"),
     # was: torchmetrics' ValueError ("Invalid Classification") and an AttributeError
-    ({"task": "multiclas"}, r"unknown task 'multiclas'; did you mean 'multiclass'\? valid: "
+    ({"task": "multiclas"}, r"unknown task 'multiclas'; did you mean 'multiclass'\? valid tasks: "
                             r"binary, multiclass, multilabel"),
-    ({"task": 3}, r"unknown task 3; valid: binary, multiclass, multilabel"),
+    ({"task": 3}, r"unknown task 3; valid tasks: binary, multiclass, multilabel"),
     # was: ValueError / TypeError of dict() and float(), naming no argument
     ({"optimizer_kwargs": "momentum"}, r"optimizer_kwargs must be a mapping \(\{'momentum': "
                                        r"0.9\}\) or None, got 'momentum'"),

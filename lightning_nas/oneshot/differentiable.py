@@ -204,12 +204,13 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         super().__init__()
         _check_types(supernet, loss, optimizer, num_classes, seed)
         if algorithm not in ALGORITHMS:
-            raise unknown("algorithm", algorithm, ALGORITHMS)
+            raise unknown("algorithm", algorithm, ALGORITHMS, listing="algorithms")
         check_clip_val(gradient_clip_val, "gradient_clip_val")
         if str(gradient_clip_algorithm).lower() not in CLIP_ALGORITHMS:
-            raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS)
+            raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS,
+                          listing="values")
         if tau_schedule not in TAU_SCHEDULES:
-            raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES)
+            raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES, listing="values")
         check_number(tau_max, "tau_max", 0, strict=True)  # (was: a bare TypeError of "<=")
         check_number(tau_min, "tau_min", 0, strict=True)
         if not 0 < tau_min <= tau_max:
@@ -221,7 +222,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True)
         mode = metric_mode(metric, mode, "DifferentiableNAS")
         if isinstance(loss, str) and loss not in LOSSES:
-            raise unknown("loss", loss, LOSSES)
+            raise unknown("loss", loss, LOSSES, listing="losses")
         if optimizer is not None:
             optimizer_class(optimizer)
         check_rates(lr=lr, weight_decay=weight_decay, arch_lr=arch_lr,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_mode, check_number, did_you_mean
+from lightning_nas.errors import ConfigError, check_mode, check_number, unknown
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
@@ -79,9 +79,7 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
     """
     algorithm = given.get("algorithm", ONESHOT_KEYS["algorithm"])
     if algorithm not in ONESHOT_ALGORITHMS:
-        raise ConfigError(f"unknown oneshot algorithm {algorithm!r}; "
-                          f"{did_you_mean(str(algorithm), ONESHOT_ALGORITHMS)}valid: "
-                          f"{', '.join(ONESHOT_ALGORITHMS)}")
+        raise unknown("oneshot algorithm", algorithm, ONESHOT_ALGORITHMS, listing="algorithms")
     other = [key for key, value in given.items() if value is not None
              and algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS)]
     if other:  # was: refused when null too, so a file's SPOS keys kept it SPOS

@@ -51,7 +51,7 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
              if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
              and c is not torch.optim.Optimizer}
     if name.lower() not in table:
-        raise unknown("optimizer", name, sorted(table))
+        raise unknown("optimizer", name, sorted(table), listing="optimizers")
     return table[name.lower()]
 
 
