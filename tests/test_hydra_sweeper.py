@@ -536,6 +536,13 @@ def test_a_float_returned_for_another_metric_than_the_monitor_stops_the_sweep(tm
     assert all(t.score == t.metrics["val/loss"] == 1 - t.arch["x"] / 10 for t in trials)
 
 
+def test_a_sweep_of_one_job_says_one_job(tmp_path, capsys):
+    # was: "budget 1 jobs, 1 job(s) per batch"
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
+    header = capsys.readouterr().out.splitlines()[0]
+    assert ", budget 1 job, 1 job per batch on " in header, header
+
+
 def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, capsys):
     calls = []
 

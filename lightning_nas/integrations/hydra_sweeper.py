@@ -88,6 +88,7 @@ from lightning_nas.search.warm import check_fill
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
+from lightning_nas.wording import counted
 
 __all__ = ["RESULTS_FILE", "HydraSweep"]
 
@@ -308,8 +309,9 @@ class HydraSweep(Sweeper):
                 executor: HydraLauncherExecutor) -> str:
         goal, size = settings.goal, sweep.space.size()
         line = (f"Sweeping {self.config.hydra.job.name} with lightning_nas in "
-                f"{settings.run_dir}: {goal.optimizer}, budget {goal.budget} jobs, "
-                f"{executor.num_workers} job(s) per batch on {type(self.launcher).__name__}, "
+                f"{settings.run_dir}: {goal.optimizer}, budget {counted(goal.budget, 'job')}, "
+                f"{counted(executor.num_workers, 'job')} per batch on "
+                f"{type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
                 f"architectures, {goal.monitor} ({goal.mode})")
         named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
