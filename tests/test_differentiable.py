@@ -365,6 +365,25 @@ def test_numpy_scalars_are_numbers_and_integers():
     assert nas.hparams.top_k == 2 and nas.hparams.lr == pytest.approx(0.001)
 
 
+def test_a_warmup_of_one_epoch_one_batch_one_step_is_said_in_the_singular(tmp_path):
+    # was: "in all 1 epochs", "which take 1 steps (1 x 1 training batches", "after 1 steps"
+    with pytest.raises(ConfigError, match=r"warmup_epochs=1 trains only the weights in its 1 "
+                                          r"epoch \(max_epochs\)"):
+        _trainer(None, max_epochs=1).fit(DifferentiableNAS(TinySupernet(), warmup_epochs=1),
+                                         datamodule=BilevelData(BlobData()))
+    one = {"limit_train_batches": 1, "limit_val_batches": 1}
+    with pytest.raises(ConfigError, match=r"max_steps=1 ends training within warmup_epochs=1, "
+                                          r"which take 1 step \(1 x 1 training batch, one "
+                                          r"step each"):
+        _trainer(tmp_path, max_steps=1, **one).fit(
+            DifferentiableNAS(TinySupernet(), warmup_epochs=1),
+            datamodule=BilevelData(BlobData()))
+    with pytest.raises(ConfigError, match=r"training stopped after 1 step, before the "):
+        _trainer(tmp_path, callbacks=[_StopAfterFirstEpoch()], **one).fit(
+            DifferentiableNAS(TinySupernet(), warmup_epochs=2),
+            datamodule=BilevelData(BlobData()))
+
+
 def test_logits_an_arch_lr_cannot_move_are_refused_at_the_end(tmp_path):
     # was: Adam's state (filled at its first step, whatever it changed) counted as trained
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, arch_lr=1e-30,

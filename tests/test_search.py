@@ -955,14 +955,16 @@ def test_lightnings_check_before_training_stops_the_search_after_two_trials(
         search.run()
 
 
-@pytest.mark.parametrize(("epochs", "said"), [(2, "2 epochs"), (1, "1 epoch")])
+@pytest.mark.parametrize(("epochs", "batches", "said"), [
+    (2, {}, r"2 epochs \(\d+ steps\)"), (1, {}, r"1 epoch \(\d+ steps\)"),
+    (1, {"limit_train_batches": 1}, r"1 epoch \(1 step\)")])  # (was: "(1 steps)")
 def test_a_trial_that_trains_to_its_end_without_validation_stops_the_search(
-        tmp_path, tiny_space, tiny_trainer, epochs, said):
+        tmp_path, tiny_space, tiny_trainer, epochs, batches, said):
     trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 50,
-               "max_epochs": epochs}
+               "max_epochs": epochs, **batches}
     search = _search(tmp_path, tiny_space, trainer, budget=5, max_failures=10)
     with pytest.raises(SearchError, match=rf"trial 1 failed with an error every trial would "
-                                          rf"hit: no validation ran in the {said} \(\d+ steps\) "
+                                          rf"hit: no validation ran in the {said} "
                                           rf"it trained"):  # (was: "the 1 epochs")
         search.run()
 

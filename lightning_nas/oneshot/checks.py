@@ -46,6 +46,7 @@ from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
+from lightning_nas.wording import counted
 
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
@@ -157,15 +158,17 @@ def check_training_start(nas: DifferentiableNAS) -> None:
     if warmup and not logits_stepped(nas):
         epochs, steps = trainer.max_epochs or 0, trainer.max_steps
         if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
-            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in all "
-                              f"{epochs} epochs (max_epochs): the architecture would never be "
+            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in "
+                              f"{'its' if epochs == 1 else 'all'} {counted(epochs, 'epoch')} "
+                              f"(max_epochs): the architecture would never be "
                               f"learnt and the derived one is random; give warmup_epochs "
                               f"below max_epochs")
         warmup_steps = warmup * trainer.num_training_batches  # inf: a loader without length
+        batches = counted(trainer.num_training_batches, "training batch", "training batches")
         if 0 <= steps <= warmup_steps and math.isfinite(warmup_steps):
             raise ConfigError(f"the Trainer's max_steps={steps} ends training within "
-                              f"warmup_epochs={warmup}, which take {int(warmup_steps)} steps "
-                              f"({warmup} x {trainer.num_training_batches} training batches, "
+                              f"warmup_epochs={warmup}, which take "
+                              f"{counted(int(warmup_steps), 'step')} ({warmup} x {batches}, "
                               f"one step each: the weights'): the architecture would never be "
                               f"learnt and the derived one is random; give max_steps above "
                               f"{int(warmup_steps)} (after the warmup each batch takes two: "
@@ -377,8 +380,8 @@ def check_logits_trained(nas: DifferentiableNAS) -> None:
     hp = nas.hparams
     why = (f"warmup_epochs={hp.warmup_epochs} trains only the weights; stopped by max_time, "
            f"max_steps or a callback such as EarlyStopping; or " if hp.warmup_epochs else "")
-    raise ConfigError(f"training stopped after {nas.trainer.global_step} steps, before the "
-                      f"architecture logits took a step ({why}arch_lr={hp.arch_lr} too small "
-                      f"to move them): the derived architecture would be their random start, "
-                      f"so none is derived or exported; train longer, lower warmup_epochs or "
-                      f"raise arch_lr")
+    raise ConfigError(f"training stopped after {counted(nas.trainer.global_step, 'step')}, "
+                      f"before the architecture logits took a step ({why}arch_lr={hp.arch_lr} "
+                      f"too small to move them): the derived architecture would be their random "
+                      f"start, so none is derived or exported; train longer, lower warmup_epochs "
+                      f"or raise arch_lr")

@@ -55,6 +55,7 @@ from lightning_nas.search.trial_logs import (
     logger_defaults,
     placed_logger,
 )
+from lightning_nas.wording import counted
 
 __all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
            "fit_trial", "logger_defaults", "quiet_lightning", "raised_by_lightning",
@@ -355,7 +356,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if bad or best is None:
         result.error = (bad[1] if bad else f"no validation ran in the {trainer.current_epoch} "
                                     f"epoch{'s' * (trainer.current_epoch != 1)} "
-                                    f"({trainer.global_step} steps) it trained, so "
+                                    f"({counted(trainer.global_step, 'step')}) it trained, so "
                                     f"{spec.monitor!r} was never logged (check "
                                     f"limit_val_batches, check_val_every_n_epoch, and "
                                     f"val_check_interval against the batches of an epoch)")
