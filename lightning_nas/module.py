@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.wording import counted
 
 __all__ = ["LOSSES", "METRICS", "NASModule", "loader_metric"]
 
@@ -427,11 +428,11 @@ class NASModule(pl.LightningModule):
         if self._task == "multiclass" and (not out.is_floating_point() if y is None
                                            else out.ndim != getattr(y, "ndim", -1) + 1):
             return
-        raise ConfigError(f"NASModule's network outputs {out.shape[1]} values per sample "
-                          f"(output shape {tuple(out.shape)}), but num_classes={n}: the "
+        raise ConfigError(f"NASModule's network outputs {counted(out.shape[1], 'value')} per "
+                          f"sample (output shape {tuple(out.shape)}), but num_classes={n}: the "
                           f"metrics {self._class_metrics} of task {self._task!r} take one "
                           f"score per class; give num_classes={out.shape[1]}, or a network "
-                          f"that ends in {n} outputs")
+                          f"that ends in {counted(n, 'output')}")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.opt_cls(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,

@@ -397,6 +397,15 @@ def test_logits_an_arch_lr_cannot_move_are_refused_at_the_end(tmp_path):
     assert nas.best_arch is None and not (tmp_path / "out").exists()
 
 
+def test_a_network_that_predicts_one_class_is_said_in_the_singular():
+    from lightning_nas.oneshot.scoring import check_num_classes
+
+    # was: "the network predicts 1 classes"
+    with pytest.raises(ConfigError, match=r"^num_classes=3 does not fit the data: the network "
+                                          r"predicts 1 class and the targets reach class 2; "):
+        check_num_classes(torch.zeros(2, 1), torch.tensor([0, 2]), 3)
+
+
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])
 def test_num_classes_is_checked_on_the_first_training_batch_before_training(
         tmp_path, monkeypatch, capsys, algorithm):

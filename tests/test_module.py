@@ -364,6 +364,17 @@ def test_optimizer_arguments_it_refuses_are_said_before_the_run_folder(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+def test_an_output_of_one_value_per_sample_is_said_in_the_singular():
+    # was: "outputs 1 values per sample"
+    module = NASModule(lambda arch: torch.nn.Linear(8, 1), num_classes=3,
+                       example_input_array=torch.zeros(2, 8))
+    with pytest.raises(ConfigError, match=r"NASModule's network outputs 1 value per sample "
+                                          r"\(output shape \(2, 1\)\), but num_classes=3: .* "
+                                          r"give num_classes=1, or a network that ends in 3 "
+                                          r"outputs$"):
+        module.check_output_width()
+
+
 @pytest.mark.parametrize("builder", [build_mlp, build_norm_mlp], ids=["mlp", "batchnorm"])
 def test_an_output_width_other_than_num_classes_is_named_before_the_run_folder(tmp_path,
                                                                                builder):

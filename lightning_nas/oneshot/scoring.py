@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
+from lightning_nas.wording import counted
 
 __all__ = [
     "Forward",
@@ -221,7 +222,8 @@ def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
     top = int(target.max()) + 1 if target.numel() and not torch.is_floating_point(target) else 0
     if width != num_classes or top > num_classes:
         raise ConfigError(f"num_classes={num_classes} does not fit the data: the network "
-                          f"predicts {width} classes and the targets reach class {top - 1}; "
+                          f"predicts {counted(width, 'class', 'classes')} and the targets reach "
+                          f"class {top - 1}; "
                           f"set num_classes={max(width, top)}")
 
 
