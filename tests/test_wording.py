@@ -81,3 +81,19 @@ def test_a_gdas_resume_over_one_epoch_says_one_epoch():
     with pytest.warns(UserWarning, match=r"decayed over 2 epochs, now over 1 \(max_epochs=1\)"
                                          r".* nor the one a run of 1 epoch makes"):
         check_tau_schedule(2, 1, 1)
+
+
+def test_a_search_stopped_after_one_completed_trial_says_one_trial(tmp_path, capsys):
+    calls = []
+
+    def first_only(arch: dict) -> dict:
+        calls.append(arch)
+        if len(calls) > 1:
+            raise ValueError("diverged")
+        return {"val_acc": 0.5}
+
+    # was: "the best of the 1 completed trials so far"
+    with pytest.raises(SearchError, match=r"^1 trial failed \(max_failures=0\)"):
+        _objective_search(tmp_path, first_only, budget=3, max_failures=0).run()
+    assert (f"Wrote {tmp_path / 'run' / 'best.yaml'}: the best of the 1 completed trial so far "
+            f"(trial 1).") in capsys.readouterr().out
