@@ -633,6 +633,20 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
     assert (tmp_path / "ended" / "best_arch.yaml").is_file()
 
 
+def test_a_oneshot_run_interrupted_after_its_one_epoch_says_one_epoch(tmp_path, monkeypatch,
+                                                                      capsys):
+    # was: "its training had ended (1 epochs)"
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    args = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
+            "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={tmp_path / 'ended'}",
+            "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtTrainEnd}]"]
+    assert main(args) == 130
+    assert "interrupted; its training had ended (1 epoch) and its final search" in \
+        capsys.readouterr().err
+
+
 def _files(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*"))}
