@@ -486,7 +486,7 @@ def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
         _sweep(tmp_path, lambda cfg: ran.append(1) or float(cfg.x),
                {"budget": 20, "num_workers": 2, "optimizer": "NGOpt", "params": params})
     except ConfigError as err:  # this numpy: refused before any job
-        assert "with budget 20 and 2 worker(s) before any trial" in str(err) and not ran
+        assert "with budget 20 and 2 workers before any trial" in str(err) and not ran
     else:  # a numpy under which MetaModel runs: the sweep finished
         assert len(ran) == 20
 

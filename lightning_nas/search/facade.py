@@ -229,11 +229,11 @@ class Search:
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
         budget = f"budget {counted(goal.budget, 'trial')}" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
+        workers = counted(self.settings.execution.num_workers, "worker")
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function
-        workers = self.settings.execution.num_workers  # "1 worker", "2 workers"
         return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
-                f"{budget}, {limit}, {workers} worker{'s' * (workers != 1)}, space of "
+                f"{budget}, {limit}, {workers}, space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
                 f"{goal.monitor} ({goal.mode})")
 

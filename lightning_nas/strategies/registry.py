@@ -6,6 +6,7 @@ nevergrad's registry, so they are usable by name like any nevergrad optimizer.
 
 Example:
     >>> from lightning_nas.space import SearchSpace
+from lightning_nas.wording import counted
     >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5, 7]}})
     >>> opt = make_optimizer("RandomSearch", space, budget=4, seed=0)
     >>> space.validate(opt.ask().value)["k"] in (3, 5, 7)
@@ -27,6 +28,7 @@ from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 from lightning_nas.strategies.transfer import tell_priors
+from lightning_nas.wording import counted
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
            "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed",
@@ -121,7 +123,7 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         numpy = _numpy_note(err)
         several = f", {objectives} objectives" if objectives > 1 else ""
         raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
-                          f"{several} and {num_workers} worker{'s' * (num_workers != 1)} "
+                          f"{several} and {counted(num_workers, 'worker')} "
                           f"before any trial "
                           f"({type(err).__name__}: "
                           f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
