@@ -6,6 +6,7 @@ constraints, several objectives, a changed space)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -1655,3 +1656,61 @@ def test_a_resume_with_the_sweeps_in_another_order_is_no_edited_config(tmp_path)
         store.set_meta("job_options", options)
     trials = _sweep(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 2}, tuple(order))
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+
+
+# ----------------------------------------------------------------- a list or tuple returned
+TWO = ("+hydra.sweeper.objectives.acc=maximize", "+hydra.sweeper.objectives.cost=minimize")
+
+
+def test_a_tuple_or_list_returned_is_the_objectives_in_their_order(tmp_path):
+    # as the Optuna sweeper reads it (was: "returned (0.5, 3.0); return the score (acc) as a
+    # float, or a dict", the sweep stopped at its first job)
+    for folder, kind in (("tuple", tuple), ("list", list)):
+        trials = _sweep(tmp_path / folder, lambda cfg, kind=kind: kind(
+            [cfg.x / 10, float(cfg.x)]), {"budget": 3, "params": {"x": "range(1, 9)"}},
+            overrides=TWO)
+        assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+        assert all(t.metrics == {"acc": t.arch["x"] / 10, "cost": float(t.arch["x"])}
+                   and t.score == t.arch["x"] / 10 for t in trials)
+    # one objective: a list of one value is the score
+    trials = _sweep(tmp_path / "one", lambda cfg: [cfg.x / 10],
+                    {"budget": 2, "params": {"x": "range(1, 9)"}})
+    assert all(t.status is TrialStatus.COMPLETED and t.score == t.arch["x"] / 10
+               for t in trials)
+
+
+@pytest.mark.parametrize(("returned", "sweeper", "overrides", "said"), [
+    ((0.5, 2.0), {}, (), r"the task function returned \(0.5, 2.0\), 2 values, but the sweep "
+                         r"has one objective \(score\); return one float, or list 2 names "
+                         r"in hydra.sweeper.objectives"),
+    ([0.5, 1.0, 2.0], {}, TWO, r"the task function returned \[0.5, 1.0, 2.0\], 3 values, but "
+                               r"the sweep has 2 objectives \(hydra.sweeper.objectives: acc, "
+                               r"cost\); return one number per objective, in that order"),
+    ((0.5,), {}, TWO, r"returned \(0.5,\), 1 value, but the sweep has 2 objectives"),
+    ((0.5, "low"), {}, TWO, r"the task function returned \(0.5, 'low'\): its value 2 \(cost\) "
+                            r"is 'low', not a number"),
+    ((None, 1.0), {}, TWO, r"returned \(None, 1.0\): its value 1 \(acc\) is None, not a number"),
+])
+def test_a_tuple_that_does_not_fit_the_objectives_stops_the_sweep_naming_both(
+        tmp_path, returned, sweeper, overrides, said):
+    calls = []
+    with pytest.raises(SearchError, match=said):
+        _sweep(tmp_path, lambda cfg: calls.append(1) or returned,
+               {"budget": 3, "params": {"x": "range(1, 9)"}, **sweeper}, overrides=overrides)
+    assert len(calls) == 1  # at the first job: none completed, nothing told
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 0
+
+
+def test_a_nan_in_a_returned_tuple_fails_that_job_alone(tmp_path):
+    # as a NaN float or a NaN in a dict: the job FAILED, the sweep goes on
+    def task(cfg: DictConfig) -> tuple[float, float]:
+        return (math.nan if cfg.x == 2 else cfg.x / 10, math.nan if cfg.x == 3 else 1.0)
+
+    trials = _sweep(tmp_path, task, {"budget": 9, "max_failures": 5, "optimizer": "RandomSearch",
+                                     "params": {"x": "choice(1, 2, 3, 4, 5, 6)"}},
+                    overrides=TWO)
+    failed = {t.arch["x"]: t.error for t in trials if t.status is TrialStatus.FAILED}
+    assert sorted(failed) == [2, 3]
+    assert failed[2] == "acc is nan" and "cost=nan" in failed[3]
+    assert sum(t.status is TrialStatus.COMPLETED for t in trials) == 4  # the space, run whole

@@ -91,7 +91,8 @@ class LightningNASSweeperConf:
             ``optimized_metric`` needs a task that returns a dict holding it (a float is
             ``optimized_metric``'s value: the first one stops the sweep).
         objectives: several objectives ``{name: maximize|minimize}``; the task function
-            then returns a dict holding them, and the first is the one ranked.
+            then returns a dict holding them, or a list or tuple of their values in this
+            order (as for the Optuna sweeper), and the first is the one ranked.
         seed: seeds the optimizer (the same seed proposes the same jobs).
         num_workers: jobs handed to the Hydra launcher at once (a batch ends when its
             slowest job does).

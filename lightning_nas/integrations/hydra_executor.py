@@ -188,7 +188,10 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                names: Sequence[str] | None = None,
                optimized_metric: str | None = None) -> TrialResult:
     """The ``TrialResult`` of a job whose task function returned ``value``: a number
-    (the score, stored as ``monitor``) or a mapping holding every name of ``names``.
+    (the score, stored as ``monitor``), a mapping holding every name of ``names``, or a
+    list or tuple of one number per name, in their order (as the Optuna sweeper reads
+    several objectives; one of another length is fatal, naming both, and so is one that
+    holds no number until a job completed, as a name missing from a mapping).
 
     A non-numeric score is an error every job would repeat (``fatal``: the sweep
     stops), and so is a number when the config's ``optimized_metric`` (which a task returns
@@ -199,6 +202,13 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
     this job only.
     """
     names = list(names or [monitor])
+    if _listed(value):  # one number per objective, in their order
+        values = _by_name(value, names)
+        if isinstance(values, str):
+            return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED,
+                               fatal=True, objective_missing=values.endswith("in order"),
+                               finished=time.time(), error=values)
+        value = values[names[0]] if len(names) == 1 else values  # one: a float's checks
     if (not isinstance(value, Mapping) and optimized_metric not in (None, monitor)
             and _number(value) is not None):
         return TrialResult(
@@ -233,6 +243,39 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                            error=f"{names[0]} is {score}")
     return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.COMPLETED,
                        score=score, metrics=metrics, finished=time.time())
+
+
+def _listed(value: Any) -> bool:
+    """Whether the task returned a list or tuple (an OmegaConf ``ListConfig`` too)."""
+    return isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig"
+
+
+def _by_name(value: Sequence[Any], names: Sequence[str]) -> dict[str, Any] | str:
+    """``{name: value}`` of a returned list or tuple, one value per name in order; else
+    the error: a length other than the objectives' (every job would return it), or a value
+    that is no number (ending ``in order``: fatal only until a job completed).
+
+    Example:
+        >>> _by_name((0.9, 3), ["acc", "cost"])
+        {'acc': 0.9, 'cost': 3}
+        >>> _by_name([0.9], ["acc", "cost"])[:60]
+        'the task function returned [0.9], 1 value, but the sweep has'
+    """
+    shown, count = repr(value if isinstance(value, (list, tuple)) else list(value)), len(value)
+    if count != len(names):
+        expected = (f"one objective ({names[0]}); return one float, or list {count} names in "
+                    f"hydra.sweeper.objectives ({{name: maximize|minimize}}, in the order of "
+                    f"the values)" if len(names) == 1 else
+                    f"{len(names)} objectives (hydra.sweeper.objectives: {', '.join(names)}); "
+                    f"return one number per objective, in that order, or a dict holding them")
+        return (f"the task function returned {shown}, {count} value{'s' * (count != 1)}, "
+                f"but the sweep has {expected}")
+    for i, (name, one) in enumerate(zip(names, value, strict=True)):
+        if _number(one) is None:
+            return (f"the task function returned {shown}: its value {i + 1} ({name}) is "
+                    f"{one!r}, not a number; a list or tuple holds one number per objective "
+                    f"({', '.join(names)}), in order")
+    return dict(zip(names, value, strict=True))
 
 
 def _number(value: Any) -> float | None:

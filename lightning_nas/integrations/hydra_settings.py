@@ -130,7 +130,8 @@ def _mode(direction: Any, name: str) -> str:
     if isinstance(direction, (list, tuple)):
         raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
                           f"several objectives give hydra.sweeper.objectives: {{name: "
-                          f"maximize|minimize, ...}} and return a dict from the task")
+                          f"maximize|minimize, ...}} and return a dict from the task (or a tuple "
+                          f"of their values, in that order)")
     # a mapping, too (was: TypeError, unhashable type: 'dict')
     if not isinstance(direction, str) or direction not in DIRECTIONS:
         raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
