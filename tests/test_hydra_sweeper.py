@@ -1714,3 +1714,43 @@ def test_a_nan_in_a_returned_tuple_fails_that_job_alone(tmp_path):
     assert sorted(failed) == [2, 3]
     assert failed[2] == "acc is nan" and "cost=nan" in failed[3]
     assert sum(t.status is TrialStatus.COMPLETED for t in trials) == 4  # the space, run whole
+
+
+# ----------------------------------------------------------------- a sweep without a seed
+def test_a_resumed_sweep_without_a_seed_says_why_it_parts_from_its_replay_once(tmp_path, capsys):
+    # was: "The optimizer proposed another architecture than before at ask 0 of the replay;
+    # the search goes on ...", no word of why (hydra.sweeper.seed: null)
+    sweeper = {"params": {"x": "interval(0, 1)"}, "seed": None, "optimizer": "RandomSearch"}
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
+    capsys.readouterr()
+    trials = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 4})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
+    out = capsys.readouterr().out
+    said = ("The optimizer proposed another architecture than before at ask 0 of the replay "
+            "(the sweep has no seed, `hydra.sweeper.seed: null`: its optimizer proposes "
+            "otherwise in each invocation; a sweep with a seed replays exactly); the search "
+            "goes on from the stored results, no longer exactly as before.")
+    assert out.count(said) == 1, out  # once, not per job
+    assert "seed" not in out.replace(said, "")  # no other line of it
+
+
+def test_a_resume_without_a_seed_that_its_optimizer_refuses_names_the_sweeps_keys(tmp_path):
+    # was: "the run has no seed (`seed: null`) ...; a search with a seed (`seed: 0`,
+    # `Search(..., seed=0)`, or `seed_everything: true` ...); ... search in a new run_dir
+    # with another optimizer ... (`warm_start: [...]`)": keys a sweep has not
+    sweeper = {"params": {"x": "interval(0, 1)"}, "seed": None, "optimizer": "EDA"}
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
+    ran = []
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {**sweeper, "budget": 4})
+    run = tmp_path / "run"
+    assert str(info.value) == (
+        f"cannot resume {run} with optimizer 'EDA': the sweep has no seed "
+        f"(`hydra.sweeper.seed: null`), so the replay of its optimizer proposed other "
+        f"architectures than the run did (from ask 0 of the replay on), and 'EDA' cannot be "
+        f"told the results of architectures it did not propose; a sweep with a seed "
+        f"(`hydra.sweeper.seed`, 0 when left out) replays exactly and resumes; to go on from "
+        f"this run's results, sweep into another hydra.sweep.dir with another "
+        f"hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, CMA) warm-started from it "
+        f"(`hydra.sweeper.warm_start=[{run}]`); nothing was trained")
+    assert not ran

@@ -197,7 +197,7 @@ class HydraSweep(Sweeper):
                                      run_dir=settings.run_dir)
             start = time.monotonic()
             try:  # (the replay of a resume tells the optimizer again: it may fail)
-                loop = SearchLoop(settings, sweep.space, template, store, executor, optimizer,
+                loop = _SweepLoop(settings, sweep.space, template, store, executor, optimizer,
                                   rule=None)
                 if not loop.resuming:
                     loop.say(self._header(settings, sweep, executor))
@@ -360,6 +360,29 @@ class HydraSweep(Sweeper):
 
 
 # ----------------------------------------------------------------- helpers
+class _SweepLoop(SearchLoop):
+    """The search loop, its lines in a sweep's words (``_sweep_words``: a resume of a
+    sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
+
+    def say(self, text: str) -> None:
+        super().say(_sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)
+
+
+#: what a search's message says, as a sweep's user says it (``_sweep_words``)
+_SWEEP_PHRASES = (
+    (r"the run has no seed, `seed: null`", "the sweep has no seed, `hydra.sweeper.seed: null`"),
+    (r"the run has no seed \(`seed: null`\)",
+     "the sweep has no seed (`hydra.sweeper.seed: null`)"),
+    (r"a run with a seed replays", "a sweep with a seed replays"),
+    (r"a search with a seed \(`seed: 0`, `Search\(\.\.\., seed=0\)`, or `seed_everything: "
+     r"true`, whose drawn seed a resume takes\)",
+     "a sweep with a seed (`hydra.sweeper.seed`, 0 when left out)"),
+    (r"search in a new run_dir with another optimizer",
+     "sweep into another hydra.sweep.dir with another hydra.sweeper.optimizer"),
+    (r"`warm_start: \[([^`]*)\]`", r"`hydra.sweeper.warm_start=[\1]`"),
+)
+
+
 def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
@@ -378,7 +401,20 @@ def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any]) -> str:
     """
     text = re.sub(r"\bsearch\.(\w+)",
                   lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
-    return text.replace("start another run_dir", "choose another hydra.sweep.dir")
+    return _sweep_phrases(text).replace("start another run_dir",
+                                        "choose another hydra.sweep.dir")
+
+
+def _sweep_phrases(text: str) -> str:
+    """``text`` with a search's words of a seed, a run dir and a warm start as a sweep's.
+
+    Example:
+        >>> _sweep_phrases("at ask 0 (the run has no seed, `seed: null`: ...)")
+        'at ask 0 (the sweep has no seed, `hydra.sweeper.seed: null`: ...)'
+    """
+    for phrase, said in _SWEEP_PHRASES:  # a resume's replay without a seed, ...
+        text = re.sub(phrase, said, text)
+    return text
 
 
 def _plain(value: Any) -> Any:

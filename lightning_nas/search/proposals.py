@@ -82,9 +82,12 @@ class Proposals:
                 self.violated[arch_key(old.arch)] = 1.0
         if self.log.replay():
             if self.log.diverged_at is not None:
+                why = "" if self.log.seeded else (  # (was: no word of why)
+                    " (the run has no seed, `seed: null`: its optimizer proposes otherwise in "
+                    "each invocation; a run with a seed replays exactly)")
                 self.say(f"The optimizer proposed another architecture than before at ask "
-                         f"{self.log.diverged_at} of the replay; the search goes on from the "
-                         f"stored results, no longer exactly as before.")
+                         f"{self.log.diverged_at} of the replay{why}; the search goes on "
+                         f"from the stored results, no longer exactly as before.")
             self.seen.update(self.log.seen)
             self.violated.update(self.log.violated)
             for old in trials:  # untold: FAILED (interrupted, or before any result), REJECTED
