@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from hydra.utils import get_method
@@ -44,22 +43,16 @@ from lightning_nas.config.chain import init_kwargs, name_hint
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS
 from lightning_nas.errors import ConfigError, did_you_mean, one_line
+from lightning_nas.integrations.hydra_combinations import Check, EveryJob, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.runner import needs_own_process
-from lightning_nas.space import SearchSpace
-from lightning_nas.space.params import Choice, Fixed, Float, Int
+from lightning_nas.space.params import Choice
 
-__all__ = ["COMBINATIONS", "check_composes", "check_group_options", "check_one_process_per_job",
-           "check_target_arguments", "compose_any", "group_choices", "option_jobs"]
+__all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
+           "check_target_arguments", "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
-#: the most combinations of the other searched keys' values a value is composed with
-#: before it is refused (the first sample's, then others; each composition takes a while)
-COMBINATIONS = 32
-
-#: checks a composed job (raises ``ConfigError`` where it cannot run); ``where``: its values
-Check = Callable[[DictConfig, str], None]
 
 
 def check_group_options(sweep: SweepParams, loader: Any) -> None:
@@ -150,77 +143,6 @@ def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
     return jobs
 
 
-def compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
-                fixed: Mapping[str, Any], check: Check | None
-                ) -> DictConfig | tuple[BaseException, list[str], str]:
-    """The job config of the first of ``_combinations(fixed)`` that composes and that
-    ``check`` passes; else the first one's error, its overrides and what else was tried
-    (``, also with ...``: the clause an error message ends with)."""
-    archs, every = _combinations(sweep.space, fixed)
-    errors: list[tuple[BaseException, list[str]]] = []
-    for arch in archs:
-        overrides = sweep.overrides(arch)
-        try:
-            job = loader.load_sweep_config(config, overrides)
-            if check is not None:
-                check(job, " ".join(f"{k}={v}" for k, v in fixed.items()))
-            return job
-        except Exception as err:  # noqa: BLE001 - Hydra's composition errors, check's
-            errors.append((err, overrides))
-            if isinstance(err, _EveryJob):  # no other value changes it
-                return err, overrides, ""
-    others = [k for k in sweep.space.params if k not in fixed]
-    keys = f"{'other ' * bool(fixed)}searched key{'s' * (len(others) > 1)} {', '.join(others)}"
-    if len(archs) == 1:
-        also = ""
-    elif every:
-        what = "combination of the values" if len(others) > 1 else "value"
-        also = (f", also with every other {what} of the {keys} "
-                f"({len(archs) - 1} tried)")
-    else:
-        also = (f", also with the {len(archs) - 1} other combinations of the values of the "
-                f"{keys} tried (each key's values in turn, then two keys' at "
-                f"a time, ...; a range's ends; at most {COMBINATIONS} in all: not every one)")
-    return errors[0][0], errors[0][1], also  # the first sample's
-
-
-def _combinations(space: SearchSpace, fixed: Mapping[str, Any]
-                  ) -> tuple[list[dict[str, Any]], bool]:
-    """At most ``COMBINATIONS`` architectures of ``space`` holding ``fixed``: the first
-    sample's values of the other keys, then those with one other key's value changed
-    (each of its values in turn), then two keys', ...; and whether they are every
-    combination of the other keys' values."""
-    base = {**space.sample(seed=0), **fixed}
-    others = [k for k in base if k not in fixed]
-    values, every = {}, True
-    for key in others:
-        listed, complete = _values(space.params[key])
-        values[key] = [v for v in listed if v != base[key]]
-        every = every and complete
-    archs = [base]
-    for count in range(1, len(others) + 1):
-        for keys in itertools.combinations(others, count):
-            for picked in itertools.product(*(values[k] for k in keys)):
-                if len(archs) == COMBINATIONS:
-                    return archs, False
-                archs.append({**base, **dict(zip(keys, picked, strict=True))})
-    return archs, every
-
-
-def _values(param: Any) -> tuple[list[Any], bool]:
-    """The values of a searched key that ``_combinations`` tries, and whether they are all
-    of its values (a range's ends, where it has more than ``COMBINATIONS``)."""
-    if isinstance(param, Choice):
-        return list(param.values), True
-    if isinstance(param, Fixed):
-        return [param.value], True
-    if isinstance(param, Int) and param.size() <= COMBINATIONS:
-        return list(range(int(param.low), int(param.high) + 1, param.step or 1)), True
-    if isinstance(param, (Int, Float)):
-        return [param.low, param.high], False
-    return [], False
-
-
 def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | None:
     """The error for the first searched key (not ``+``: an override sets a key there) that
     the first sample's job config lacks, with the options it picks; ``None`` if none."""
@@ -308,7 +230,7 @@ def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any,
         fixed = "${" not in str(_tree_target(tree, where)) and not any(
             k != key and (loader.get_group_options(group_of(k)) or f"{where}.".startswith(
                 f"{path_of(k)}.")) for k in sweep.space.params)
-        raise (_EveryJob if fixed else ConfigError)(f"{said}: {wrong}")
+        raise (EveryJob if fixed else ConfigError)(f"{said}: {wrong}")
     given = {path_of(k) for k in [*sweep.space.params, *lines]}
     for where, part in _node_keys(tree) if warn_file else ():
         wrong, _ = _refusal(job, where, part)
@@ -348,11 +270,6 @@ def _node_keys(tree: Any, where: str = "") -> Iterator[tuple[str, str]]:
             if value.get("_recursive_") is False:
                 continue
         yield from _node_keys(value, path)
-
-
-class _EveryJob(ConfigError):
-    """``check_target_arguments``' refusal where no other value of the searched keys can
-    change it: no other combination of their values is tried."""
 
 
 def _tree_target(tree: Any, where: str) -> Any:

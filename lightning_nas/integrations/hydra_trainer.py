@@ -40,8 +40,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from lightning_nas.config.instantiate import short
 from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.integrations.hydra_combinations import compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.integrations.hydra_options import compose_any
 from lightning_nas.search.template import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 
