@@ -1754,3 +1754,37 @@ def test_a_resume_without_a_seed_that_its_optimizer_refuses_names_the_sweeps_key
         f"hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, CMA) warm-started from it "
         f"(`hydra.sweeper.warm_start=[{run}]`); nothing was trained")
     assert not ran
+
+
+# ----------------------------------------------------------------- the combinations tried
+def _experiments(tmp_path: Path) -> list[Any]:
+    """Options ``one`` (one device) and ``many`` (``${n}`` devices) of group ``experiment``;
+    the config's defaults."""
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    for name, devices in (("one", 1), ("many", "${n}")):
+        (tmp_path / "conf" / "experiment" / f"{name}.yaml").write_text(
+            f"# @package _global_\ntrainer:\n  devices: {devices}\n")
+    return [{"model": "a"}, "_self_", {"experiment": "one"},
+            {"override hydra/sweeper": "lightning_nas"}]
+
+
+def test_an_option_is_composed_beside_other_values_of_every_other_key_before_it_is_refused(
+        tmp_path):
+    # was: each other combination changed the first other key's values first: a's 98 other
+    # values used up the 32 combinations tried, n kept its first value (2), and
+    # experiment=many was refused for the whole sweep, though its jobs with n=1 work
+    ran = []
+    defaults = _experiments(tmp_path)
+    params = {"a": "range(0, 99)", "experiment": "choice(one, many)",
+              "n": "tag(ordered, choice(2, 1))"}
+    assert parse_params(params).space.sample(seed=0) == {"a": 49, "experiment": "many", "n": 2}
+
+    def task(cfg: DictConfig) -> float:
+        ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
+        return float(cfg.a)
+
+    trials = _sweep(tmp_path, task, {"budget": 6, "params": params, "optimizer": "RandomSearch"},
+                    n=1, a=0, defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    assert ("many", 2) not in ran and len(ran) == 6
+    assert all("starts several processes" in t.error for t in trials
+               if t.status is TrialStatus.FAILED)

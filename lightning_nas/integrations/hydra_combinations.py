@@ -77,8 +77,8 @@ def _combinations(space: SearchSpace, fixed: Mapping[str, Any]
                   ) -> tuple[list[dict[str, Any]], bool]:
     """At most ``COMBINATIONS`` architectures of ``space`` holding ``fixed``: the first
     sample's values of the other keys, then those with one other key's value changed
-    (each of its values in turn), then two keys', ...; and whether they are every
-    combination of the other keys' values."""
+    (the keys in turn, each its next value), then two keys', ...; and whether they are
+    every combination of the other keys' values."""
     base = {**space.sample(seed=0), **fixed}
     others = [k for k in base if k not in fixed]
     values, every = {}, True
@@ -87,13 +87,24 @@ def _combinations(space: SearchSpace, fixed: Mapping[str, Any]
         values[key] = [v for v in listed if v != base[key]]
         every = every and complete
     archs = [base]
-    for count in range(1, len(others) + 1):
+    # one key changed: the keys in turn, each its next value (was: the first key's every
+    # value first, which used up the combinations where it has many, the others unchanged)
+    for picked in itertools.zip_longest(*(values[k] for k in others), fillvalue=_NONE):
+        for key, value in zip(others, picked, strict=True):
+            if value is not _NONE:
+                if len(archs) == COMBINATIONS:
+                    return archs, False
+                archs.append({**base, key: value})
+    for count in range(2, len(others) + 1):
         for keys in itertools.combinations(others, count):
             for picked in itertools.product(*(values[k] for k in keys)):
                 if len(archs) == COMBINATIONS:
                     return archs, False
                 archs.append({**base, **dict(zip(keys, picked, strict=True))})
     return archs, every
+
+
+_NONE = object()
 
 
 def _values(param: Any) -> tuple[list[Any], bool]:
