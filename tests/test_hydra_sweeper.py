@@ -1204,8 +1204,9 @@ def test_a_key_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path
     (tmp_path / "conf" / "kind" / "free.yaml").write_text("_target_: builtins.dict\n")
     with pytest.raises(ConfigError, match=r"^sweep parameter '\+kind.foo': 'foo' is not an "
                                           r"argument of tests.helpers.TinyNet \(the _target_ "
-                                          r"of kind\).*also with every other value of the "
-                                          r"other searched key \+kind.foo \(1 tried\)$"):
+                                          r"of kind\).*\. The same held with every other "
+                                          r"value of the other searched key \+kind.foo \(1 "
+                                          r"tried\)\.$"):
         _sweep(tmp_path, task, {"budget": 2, "params": {"kind": "choice(free, net)",
                                                         "+kind.foo": "choice(1, 2)"}},
                defaults=[{"model": "a"}, {"kind": "free"}, "_self_",
@@ -1410,8 +1411,9 @@ def test_an_option_that_works_with_other_values_of_the_other_keys_is_left_to_eac
     ran.clear()
     for x, tried in (("range(0, 9)", "also with every other value of the other searched "
                                      "key x (8 tried)"),
-                     ("range(0, 99)", "also with the 31 other combinations of the values "
-                                      "of the other searched key x tried")):
+                     ("range(0, 99)", "also with 31 other values of the other searched key "
+                                      "x (31 of its 98 other values; not every one: at most "
+                                      "32 combinations are tried)")):
         params = {"model": "choice(a, broken)", "x": x}
         with pytest.raises(ConfigError, match=rf"model=broken does not compose with the "
                                               rf"config, so every job that picked it would "
@@ -1788,3 +1790,32 @@ def test_an_option_is_composed_beside_other_values_of_every_other_key_before_it_
     assert ("many", 2) not in ran and len(ran) == 6
     assert all("starts several processes" in t.error for t in trials
                if t.status is TrialStatus.FAILED)
+
+
+def test_a_refused_option_says_which_values_of_the_other_keys_it_was_tried_with(tmp_path):
+    # was: "... (its DDP trials run on rank processes of their own), also with the 31 other
+    # combinations of the values of the other searched keys x, y, z tried (each key's values
+    # in turn, then two keys' at a time, ...; a range's ends; ...)": the advice ran on into
+    # it, and the 31 were x's values alone (y and z kept theirs, no two keys changed, x a
+    # list of values, not a range's ends)
+    (tmp_path / "conf" / "trainer").mkdir(parents=True)
+    for name, devices in (("one", "devices: 1"), ("ddp", "devices: 2\nstrategy: ddp")):
+        (tmp_path / "conf" / "trainer" / f"{name}.yaml").write_text(
+            f"_target_: lightning.pytorch.Trainer\naccelerator: cpu\n{devices}\n")
+    defaults = [{"model": "a"}, {"trainer": "one"}, {"override hydra/sweeper": "lightning_nas"},
+                "_self_"]
+    ran = []
+    params = {"trainer": "choice(one, ddp)", "x": "range(0, 99)", "y": "interval(0, 1)",
+              "z": "choice(a, b, c)"}
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
+               defaults=defaults, y=0.0, z="a")
+    assert str(info.value).startswith(
+        "trainer.accelerator='cpu', trainer.devices=2, trainer.strategy='ddp' (the jobs of "
+        "trainer=ddp) starts several processes per job; ")
+    assert str(info.value).endswith(
+        "(its DDP trials run on rank processes of their own). The same held with 31 other "
+        "combinations of the values of the other searched keys x, y, z (one key changed at a "
+        "time: x 27 of its 98 other values, y its range's ends, z its 2 other values; not "
+        "every one: at most 32 combinations are tried).")
+    assert not ran and not (tmp_path / "run" / "search.db").exists()

@@ -24,7 +24,8 @@ from lightning_nas.integrations.hydra_grammar import SweepParams
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 
-__all__ = ["COMBINATIONS", "Check", "EveryJob", "compose_any"]
+__all__ = ["COMBINATIONS", "Check", "EveryJob", "also_with", "compose_any", "same_held",
+           "tried_words"]
 
 #: the most combinations of the other searched keys' values a value is composed with
 #: before it is refused (the first sample's, then others; each composition takes a while)
@@ -44,7 +45,7 @@ def compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
                 ) -> DictConfig | tuple[BaseException, list[str], str]:
     """The job config of the first of ``_combinations(fixed)`` that composes and that
     ``check`` passes; else the first one's error, its overrides and what else was tried
-    (``, also with ...``: the clause an error message ends with)."""
+    (``tried_words``; ``also_with`` and ``same_held`` put it in an error message)."""
     archs, every = _combinations(sweep.space, fixed)
     errors: list[tuple[BaseException, list[str]]] = []
     for arch in archs:
@@ -58,19 +59,79 @@ def compose_any(config: DictConfig, loader: Any, sweep: SweepParams,
             errors.append((err, overrides))
             if isinstance(err, EveryJob):  # no other value changes it
                 return err, overrides, ""
-    others = [k for k in sweep.space.params if k not in fixed]
+    return errors[0][0], errors[0][1], tried_words(sweep.space, fixed, archs, every)
+
+
+def tried_words(space: SearchSpace, fixed: Mapping[str, Any], archs: list[dict[str, Any]],
+                every: bool) -> str:
+    """What ``archs`` (``_combinations(space, fixed)``: the first sample's values of the
+    other keys first) tried besides the first, said for a user: how many, of which keys'
+    values, and whether that is every combination; ``""`` where they are the first alone.
+    (Was: "the 31 other combinations of the values of the ... tried (each key's values in
+    turn, then two keys' at a time, ...; a range's ends ...)", whichever values were.)
+
+    Example:
+        >>> space = SearchSpace.from_dict({"a": {"choice": [1, 2]},
+        ...                                "b": {"float": [0.0, 1.0]}})
+        >>> print(tried_words(space, {"a": 1}, *_combinations(space, {"a": 1})))
+        2 other values of the other searched key b (its range's ends; not every one: a
+        range of floats is tried at its ends)
+    """
+    others = [k for k in space.params if k not in fixed]
     keys = f"{'other ' * bool(fixed)}searched key{'s' * (len(others) > 1)} {', '.join(others)}"
-    if len(archs) == 1:
-        also = ""
-    elif every:
+    count, base = len(archs) - 1, archs[0]
+    if count < 1:
+        return ""
+    if every:
         what = "combination of the values" if len(others) > 1 else "value"
-        also = (f", also with every other {what} of the {keys} "
-                f"({len(archs) - 1} tried)")
-    else:
-        also = (f", also with the {len(archs) - 1} other combinations of the values of the "
-                f"{keys} tried (each key's values in turn, then two keys' at "
-                f"a time, ...; a range's ends; at most {COMBINATIONS} in all: not every one)")
-    return errors[0][0], errors[0][1], also  # the first sample's
+        return f"every other {what} of the {keys} ({count} tried)"
+    took, kept = [], []
+    for key in others:
+        listed, complete = _values(space.params[key])
+        total = len([v for v in listed if v != base[key]])
+        changed = len({repr(a[key]) for a in archs[1:] if a[key] != base[key]})
+        if not changed:
+            kept.append(key)
+        elif not complete:
+            took.append(f"{key} its range's end{'s' * (changed > 1)}")
+        else:
+            took.append(f"{key} {'its' if changed == total else f'{changed} of its'} "
+                        f"{total} other value{'s' * (total > 1)}")
+    at_once = max(sum(a[k] != base[k] for k in others) for a in archs[1:])
+    how = ("one key changed at a time: " if at_once == 1 else
+           f"up to {at_once} keys changed at a time: ") if len(others) > 1 else ""
+    said = ", ".join(took) + "".join(f", {k} kept the first sample's value" for k in kept)
+    if len(others) == 1:
+        said = said.split(" ", 1)[1]  # (the key is named already)
+    limit = (f"at most {COMBINATIONS} combinations are tried" if len(archs) == COMBINATIONS
+             else "a range of floats is tried at its ends")
+    what = "combinations of the values" if len(others) > 1 else "values"
+    return f"{count} other {what} of the {keys} ({how}{said}; not every one: {limit})"
+
+
+def also_with(tried: str) -> str:
+    """``compose_any``'s ``tried`` as the clause a composition error goes on with.
+
+    Example:
+        >>> also_with("every other value of the other searched key x (8 tried)")
+        ', also with every other value of the other searched key x (8 tried)'
+    """
+    return f", also with {tried}" if tried else ""
+
+
+def same_held(err: BaseException | str, tried: str) -> str:
+    """A check's refusal (a sentence of its own, with what to do) and ``compose_any``'s
+    ``tried``, said after it (was: its ``, also with ...`` clause appended to the
+    refusal's advice).
+
+    Example:
+        >>> print(same_held("it starts two processes; sweep with devices=1", "every other "
+        ...                 "value of the other searched key x (1 tried)"))
+        it starts two processes; sweep with devices=1. The same held with every other value
+        of the other searched key x (1 tried).
+    """
+    text = str(err)
+    return f"{text.rstrip('.')}. The same held with {tried}." if tried else text
 
 
 def _combinations(space: SearchSpace, fixed: Mapping[str, Any]

@@ -43,7 +43,13 @@ from lightning_nas.config.chain import init_kwargs, name_hint
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS
 from lightning_nas.errors import ConfigError, did_you_mean, one_line
-from lightning_nas.integrations.hydra_combinations import Check, EveryJob, compose_any
+from lightning_nas.integrations.hydra_combinations import (
+    Check,
+    EveryJob,
+    also_with,
+    compose_any,
+    same_held,
+)
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.runner import needs_own_process
 from lightning_nas.space.params import Choice
@@ -89,14 +95,14 @@ def check_composes(config: DictConfig, loader: Any, sweep: SweepParams,
     found = compose_any(config, loader, sweep, {}, check)
     if isinstance(found, DictConfig):
         return found
-    err, overrides, also = found
+    err, overrides, tried = found
     if isinstance(err, ConfigError):  # check's: the job composed, and cannot run
-        raise ConfigError(f"{err}{also}") from None
+        raise ConfigError(same_held(err, tried)) from None
     missing = _missing_key(config, loader, sweep)
     if missing is not None:  # Hydra's "use +key" would fail every job in the model
         raise ConfigError(missing) from None
     raise ConfigError(f"the sweep's overrides {overrides} do not compose with the "
-                      f"config{also}: {err}") from err
+                      f"config{also_with(tried)}: {err}") from err
 
 
 def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
@@ -132,13 +138,14 @@ def option_jobs(config: DictConfig, loader: Any, sweep: SweepParams,
             if isinstance(found, DictConfig):
                 jobs.setdefault(key, {})[str(value)] = found
                 continue
-            err, overrides, also = found
+            err, overrides, tried = found
             if isinstance(err, ConfigError):  # check's: it composed, and cannot run
-                raise ConfigError(f"{err}{also}") from None
+                raise ConfigError(same_held(err, tried)) from None
             raise ConfigError(
                 f"sweep parameter {key!r}: {key}={value} does not compose with the "
-                f"config, so every job that picked it would fail: {_said(err)}{also} (the "
-                f"job's overrides: {overrides}); fix it, or leave it out of the search") \
+                f"config, so every job that picked it would fail: {_said(err)}"
+                f"{also_with(tried)} (the job's overrides: {overrides}); fix it, or leave it "
+                f"out of the search") \
                 from None
     return jobs
 

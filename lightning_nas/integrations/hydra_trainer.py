@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from lightning_nas.config.instantiate import short
 from lightning_nas.errors import ConfigError, one_line
-from lightning_nas.integrations.hydra_combinations import compose_any
+from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.template import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
@@ -78,11 +78,11 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
         return
     found = compose_any(config, loader, sweep, {}, _check)
     if not isinstance(found, DictConfig):
-        err, overrides, also = found
+        err, overrides, tried = found
         if isinstance(err, _TrainerFails):
             warnings.warn(f"the Trainer of the sweep's jobs (trainer) does not build here: "
-                          f"{err}{also} (the job's overrides: {overrides}); its searched "
-                          f"values are not checked, and each job builds its own",
+                          f"{err}{also_with(tried)} (the job's overrides: {overrides}); its "
+                          f"searched values are not checked, and each job builds its own",
                           stacklevel=2)
         return  # (or a job that does not compose: check_composes' error, said already)
     for key in keys:
@@ -90,10 +90,10 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
             found = compose_any(config, loader, sweep, {key: value}, _check)
             if isinstance(found, DictConfig) or not isinstance(found[0], _TrainerFails):
                 continue  # it builds, or does not compose (option_jobs' refusal)
-            err, overrides, also = found
+            err, overrides, tried = found
             raise ConfigError(f"sweep parameter {key!r} may take {short(value)}: {err}; "
                               f"found building the Trainer of a job before any job ran "
-                              f"(every job drawing it would fail){also} (the job's "
+                              f"(every job drawing it would fail){also_with(tried)} (the job's "
                               f"overrides: {overrides})") from None
 
 
