@@ -32,7 +32,7 @@ from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.errors import ConfigError, SearchError, SpaceError  # noqa: E402
 from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
-from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
+from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers import keep_root_logging  # noqa: E402
@@ -1819,3 +1819,41 @@ def test_a_refused_option_says_which_values_of_the_other_keys_it_was_tried_with(
         "time: x 27 of its 98 other values, y its range's ends, z its 2 other values; not "
         "every one: at most 32 combinations are tried).")
     assert not ran and not (tmp_path / "run" / "search.db").exists()
+
+
+# ----------------------------------------------------------------- lightning-nas search's space
+@pytest.mark.parametrize(("spec", "grammar"), [
+    ({"choice": [1, 2, 3]}, "choice(1, 2, 3)"),
+    ({"ordered": [4, 2, 8]}, "tag(ordered, choice(4, 2, 8))"),
+    ({"float": [0.001, 0.1], "log": True}, "tag(log, interval(0.001, 0.1))"),
+    ({"float": [0.1, 1.0]}, "interval(0.1, 1.0)"),
+    ({"int": [1, 5]}, "int(interval(1, 5))"),
+    ({"int": [16, 512], "log": True}, "tag(log, int(interval(16, 512)))"),
+    ({"int": [8, 64], "step": 8}, "range(8, 65, 8)"),
+    ({"fixed": 3}, "3"),
+])
+def test_a_param_in_lightning_nas_search_syntax_is_refused_with_its_sweep_grammar(
+        tmp_path, spec, grammar):
+    # was: fixed, the jobs ran with y = {'float': [0.1, 1.0]} beside a searched x (alone:
+    # "the space holds a single architecture", or "has keys of the Nevergrad sweeper's range")
+    ran = []
+    with pytest.raises(SpaceError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
+               {"params": {"x": "range(0, 9)", "y": spec}}, y=0)
+    assert str(info.value).startswith(
+        f"params key 'y': {format_value(spec)} is lightning-nas search's space syntax "
+        f"(search.space); "
+        f"hydra.sweeper.params are written in Hydra's sweep grammar: y: {grammar}")
+    assert not ran and not (tmp_path / "run").exists()
+
+
+def test_a_lightning_nas_space_under_the_sweeper_names_params(tmp_path):
+    # was: "unknown hydra.sweeper setting 'space'; valid keys: ...", no word of params
+    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
+        _sweep(tmp_path, lambda cfg: 1.0, {"params": {"x": "range(0, 9)"},
+                                           "space": {"y": {"choice": [1, 2]}}})
+    assert ("unknown hydra.sweeper setting 'space': of lightning-nas search, not of a sweep; "
+            "a sweep searches hydra.sweeper.params, in Hydra's sweep grammar ({choice: [1, "
+            "2]} is choice(1, 2), {float: [0.001, 0.1], log: true} is tag(log, "
+            "interval(0.001, 0.1))). valid keys: ") in str(info.value)
+    assert not (tmp_path / "run").exists()

@@ -71,7 +71,11 @@ FROM_SEARCH = {**dict.fromkeys(("scheduler", "min_epochs", "max_epochs", "eta"),
                **dict.fromkeys(("max_params", "max_flops"), (
                    "the task builds the model, so lightning_nas cannot count it; bound the "
                    "searched params with hydra.sweeper.constraints")),
-               "progress": "a sweep prints one line per job (verbose)"}
+               "progress": "a sweep prints one line per job (verbose)",
+               # (was: unknown, naming no params)
+               "space": ("a sweep searches hydra.sweeper.params, in Hydra's sweep grammar "
+                         "({choice: [1, 2]} is choice(1, 2), {float: [0.001, 0.1], log: "
+                         "true} is tag(log, interval(0.001, 0.1)))")}
 
 
 @dataclass

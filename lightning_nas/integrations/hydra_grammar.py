@@ -55,6 +55,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
+from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.search_space import OverlappingKeys
 
@@ -289,6 +290,9 @@ def _grammar(key: str, value: Any) -> str:
         raise SpaceError(f"params key {key!r}: a list is either a choice of its values or "
                          f"one fixed value; write choice({', '.join(map(str, value))}) to "
                          f"search it, or the string '{format_value(list(value))}' to fix it")
+    said = search_space_syntax(key, value, format_value(value))  # {choice: [1, 2]}, ...
+    if said is not None:
+        raise SpaceError(said)
     if isinstance(value, Mapping) and _is_range(value):
         unknown = sorted(map(str, set(value) - set(_SCALAR_KEYS)))
         missing = [k for k in ("lower", "upper") if k not in value]
