@@ -1857,3 +1857,20 @@ def test_a_lightning_nas_space_under_the_sweeper_names_params(tmp_path):
             "2]} is choice(1, 2), {float: [0.001, 0.1], log: true} is tag(log, "
             "interval(0.001, 0.1))). valid keys: ") in str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_every_unknown_sweeper_key_is_named_at_once(tmp_path):
+    # was: the first misspelt one alone, or another sweeper's key alone where both were
+    # given (n_trials named, budgt left for the next run to refuse)
+    for folder, sweeper, overrides, said in (
+            ("two", {"sed": 1}, ("hydra.sweeper.budgt=3",),
+             "unknown hydra.sweeper setting 'budgt'; did you mean 'budget'? unknown "
+             "hydra.sweeper setting 'sed'; did you mean 'seed'? valid keys: optimizer, "),
+            ("optuna", {"n_trials": 3}, ("hydra.sweeper.budgt=3",),
+             "unknown hydra.sweeper setting 'n_trials'; did you mean 'budget' (the Optuna "
+             "sweeper's n_trials)? unknown hydra.sweeper setting 'budgt'; did you mean "
+             "'budget'? valid keys: optimizer, ")):
+        with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
+            _sweep(tmp_path / folder, lambda cfg: 1.0, {"params": {"x": "choice(1, 2)"},
+                                                        **sweeper}, overrides)
+        assert said in str(info.value)

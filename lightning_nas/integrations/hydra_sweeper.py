@@ -45,7 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, SearchError, unknown
+from lightning_nas.errors import ConfigError, SearchError, did_you_mean
 from lightning_nas.integrations.hydra_config import (
     FROM_OTHER_SWEEPERS,
     FROM_SEARCH,
@@ -122,11 +122,12 @@ class HydraSweep(Sweeper):
         named += [f"unknown hydra.sweeper setting{'s' * (len(keys) > 1)} "
                   f"{', '.join(sorted(keys))}: of lightning-nas search, not of a sweep; {does}. "
                   for does, keys in theirs.items()]
+        # a misspelt one too, each at once (was: the first alone, or none beside the above)
+        named += [f"unknown hydra.sweeper setting {key!r}; {did_you_mean(key, valid)}"
+                  for key in sorted(settings) if key not in valid
+                  and key not in FROM_OTHER_SWEEPERS and key not in FROM_SEARCH]
         if named:
             raise ConfigError(f"{''.join(named)}valid keys: {', '.join(valid)}")
-        for key in settings:
-            if key not in valid:
-                raise unknown("hydra.sweeper setting", key, valid)
         defaults = LightningNASSweeperConf()
         self.settings = {k: _plain(settings.get(k, getattr(defaults, k))) for k in valid}
         self.config: DictConfig | None = None
