@@ -409,7 +409,7 @@ def test_a_resume_stopped_by_max_failures_names_the_sweepers_setting(tmp_path):
         _sweep(tmp_path, task, sweep)
     with pytest.raises(SearchError, match=r"To go on, raise hydra.sweeper.max_failures \(the "
                                           r"failed architectures stay failed\), or choose "
-                                          r"another hydra.sweep.dir"):
+                                          r"another hydra.sweeper.run_dir"):  # (it is set)
         _sweep(tmp_path, task, sweep)
     results = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweep, "max_failures": 1})
     assert [t.status for t in results].count(TrialStatus.COMPLETED) == 3  # as it said
@@ -882,7 +882,7 @@ def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
 def test_resuming_with_another_space_is_refused(tmp_path):
     _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
     with pytest.raises(ConfigError,
-                       match="holds a search with a different space.*hydra.sweeper.run_dir"):
+                       match="holds a sweep with a different space.*hydra.sweeper.run_dir"):
         _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
 
 
@@ -1874,3 +1874,50 @@ def test_every_unknown_sweeper_key_is_named_at_once(tmp_path):
             _sweep(tmp_path / folder, lambda cfg: 1.0, {"params": {"x": "choice(1, 2)"},
                                                         **sweeper}, overrides)
         assert said in str(info.value)
+
+
+def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words(tmp_path):
+    # was: "holds a search with a different mode (stored 'max', now 'min'); resume with the
+    # same mode, or choose another hydra.sweeper.run_dir" (a sweep has direction, and its
+    # folder is hydra.sweep.dir where run_dir is not set)
+    ran = []
+    params = {"params": {"x": "range(0, 9)"}, "budget": 2}
+    _sweep(tmp_path, lambda cfg: 1.0, params)
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, params, direction="minimize")
+    assert str(info.value) == (
+        f"{tmp_path / 'run'} holds a sweep with a different hydra.sweeper.direction (stored "
+        f"'maximize', now 'minimize'); resume with the same direction, or choose another "
+        f"hydra.sweeper.run_dir")
+    assert not ran
+    # the sweep dir (run_dir not set), as the example's sweep: a subprocess, a kill -9 after
+    # its first job, resumed with another range of a searched key
+    (tmp_path / "app" / "conf").mkdir(parents=True)
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, signal\nfrom pathlib import Path\nimport hydra\n\n\n"
+        "@hydra.main(version_base=None, config_path='conf', config_name='config')\n"
+        "def main(cfg):\n"
+        "    if Path('ran').exists():  # the second job\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    Path('ran').touch()\n"
+        "    return float(cfg.x)\n\n\nmain()\n")
+    (tmp_path / "app" / "conf" / "config.yaml").write_text(yaml.safe_dump({
+        "defaults": [{"override hydra/sweeper": "lightning_nas"}, "_self_"], "x": 0,
+        "hydra": {"sweeper": {"direction": "maximize", "budget": 3,
+                                             "params": {"x": "range(0, 9)"}}}}))
+    sweep = tmp_path / "sweep"
+    env = {**_env(), "PYTHONPATH": str(ROOT)}
+
+    def run(*overrides: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(tmp_path / "app" / "app.py"), "-m",
+                               f"hydra.sweep.dir={sweep}", *overrides], env=env, text=True,
+                              capture_output=True, timeout=TIMEOUT, cwd=tmp_path)
+
+    killed = run()  # kill -9 in its second job
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    again = run("x=range(0, 5)")
+    assert again.returncode == 1
+    assert (f"{sweep} holds a sweep with a different space (hydra.sweeper.params and the "
+            f"command line's sweeps) (x: {{'ordered': [0, 1, 2, 3, 4, 5, 6, 7, 8]}}, now "
+            f"{{'ordered': [0, 1, 2, 3, 4]}}); resume with the same params, or choose another "
+            f"hydra.sweep.dir") in again.stderr, again.stderr

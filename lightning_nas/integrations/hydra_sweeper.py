@@ -208,7 +208,7 @@ class HydraSweep(Sweeper):
                 # or the optimizer that raised, ...): the results so far
                 if store.best(goal.mode) is not None:
                     self._finish(settings, store, sweep, time.monotonic() - start, stopped=True)
-                worded = _sweep_words(str(err), self.settings)
+                worded = _sweep_words(str(err), self.settings, self._folder_key())
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
@@ -235,6 +235,12 @@ class HydraSweep(Sweeper):
         values = job_values(job, store.get_meta("job_config") or {}, sweep, loader)
         store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
                                       str(trial): {"choices": own, "values": values}})
+
+    def _folder_key(self) -> str:
+        """How this sweep's user names the folder of ``search.db``: ``hydra.sweeper.run_dir``
+        where set, else ``hydra.sweep.dir`` (was: ``hydra.sweeper.run_dir`` in a store's
+        refusal, ``hydra.sweep.dir`` in the others, whichever was used)."""
+        return "hydra.sweep.dir" if self.settings["run_dir"] is None else "hydra.sweeper.run_dir"
 
     @staticmethod
     def _names(settings: SearchSettings) -> list[str]:
@@ -279,13 +285,19 @@ class HydraSweep(Sweeper):
             if found:  # one leaderboard never mixes jobs of two setups
                 raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
                                   f"settings: {'; '.join(found)}. Resume with the settings it "
-                                  f"ran with, or choose another hydra.sweep.dir")
+                                  f"ran with, or choose another {self._folder_key()}")
 
-        store = open_search_store(settings.run_dir, {
-            "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-            "objectives": objectives, **settings.transfer.fixed()},
-            run_dir_key="hydra.sweeper.run_dir", hold=True,  # a second sweep meanwhile: refused
-            check=check)
+        try:
+            store = open_search_store(settings.run_dir, {
+                "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
+                "objectives": objectives, **settings.transfer.fixed()},
+                run_dir_key=self._folder_key(), hold=True,  # a second sweep meanwhile: refused
+                check=check)
+        except ConfigError as err:  # another space or mode: said as a sweep's user says it
+            worded = _sweep_phrases(str(err))
+            if worded == str(err):
+                raise
+            raise ConfigError(worded) from None
         store.set_meta("seed", goal.seed)
         store.set_meta("versions", package_versions())
         store.set_driver()
@@ -381,6 +393,14 @@ _SWEEP_PHRASES = (
     (r"search in a new run_dir with another optimizer",
      "sweep into another hydra.sweep.dir with another hydra.sweeper.optimizer"),
     (r"`warm_start: \[([^`]*)\]`", r"`hydra.sweeper.warm_start=[\1]`"),
+    # a resume's store check (was: "a search with a different mode", a sweep's direction)
+    (r"a different mode \(stored '(max|min)', now '(max|min)'\); resume with the same mode",
+     r"a different hydra.sweeper.direction (stored '\1imize', now '\2imize'); resume with "
+     r"the same direction"),
+    (r"a different space \((.*)\); resume with the same space",
+     r"a different space (hydra.sweeper.params and the command line's sweeps) (\1); resume "
+     r"with the same params"),
+    (r"holds a search (with|started)", r"holds a sweep \1"),
 )
 
 
@@ -390,7 +410,8 @@ def _built_by_the_task(arch: dict[str, Any]) -> Any:
                       "lightning_nas")
 
 
-def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any]) -> str:
+def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any],
+                 folder: str = "hydra.sweep.dir") -> str:
     """``text``, an error of the search loop, with the settings it names as a sweep's user
     writes them (was: ``raise search.max_failures ... or start another run_dir``, keys a
     sweep has not).
@@ -402,8 +423,7 @@ def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any]) -> str:
     """
     text = re.sub(r"\bsearch\.(\w+)",
                   lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
-    return _sweep_phrases(text).replace("start another run_dir",
-                                        "choose another hydra.sweep.dir")
+    return _sweep_phrases(text).replace("start another run_dir", f"choose another {folder}")
 
 
 def _sweep_phrases(text: str) -> str:
