@@ -75,7 +75,7 @@ def tried_words(space: SearchSpace, fixed: Mapping[str, Any], archs: list[dict[s
         ...                                "b": {"float": [0.0, 1.0]}})
         >>> print(tried_words(space, {"a": 1}, *_combinations(space, {"a": 1})))
         2 other values of the other searched key b (its range's ends; not every one: a
-        range of floats is tried at its ends)
+        range of floats, or of more than 32 integers, is tried at its ends)
     """
     others = [k for k in space.params if k not in fixed]
     keys = f"{'other ' * bool(fixed)}searched key{'s' * (len(others) > 1)} {', '.join(others)}"
@@ -104,7 +104,8 @@ def tried_words(space: SearchSpace, fixed: Mapping[str, Any], archs: list[dict[s
     if len(others) == 1:
         said = said.split(" ", 1)[1]  # (the key is named already)
     limit = (f"at most {COMBINATIONS} combinations are tried" if len(archs) == COMBINATIONS
-             else "a range of floats is tried at its ends")
+             else f"a range of floats, or of more than {COMBINATIONS} integers, is tried at "
+                  f"its ends")
     what = "combinations of the values" if len(others) > 1 else "values"
     return f"{count} other {what} of the {keys} ({how}{said}; not every one: {limit})"
 
