@@ -631,6 +631,15 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
     assert main([*args, "--ckpt_path", "last"]) == 0
     assert "its training is done: running its final search" in capsys.readouterr().out
     assert (tmp_path / "ended" / "best_arch.yaml").is_file()
+    # so too of a run bounded by max_steps alone, which ended in its third epoch (was:
+    # "resume it from its checkpoint (2 training epochs and 1 batch of epoch 3 done)")
+    args = [*args[:-2], "--trainer.max_epochs=-1", "--trainer.max_steps=5",
+            f"--oneshot.run_dir={tmp_path / 'steps'}", args[-1]]
+    assert main(args) == 130
+    command = shlex.join(["lightning-nas", *args, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; its training had ended (step 5 of "
+            "max_steps=5) and its final search, export or fine-tune was interrupted: finish "
+            f"it (only what is left runs) with:\n  {command}\n") in capsys.readouterr().err
 
 
 def test_a_oneshot_run_interrupted_after_its_one_epoch_says_one_epoch(tmp_path, monkeypatch,

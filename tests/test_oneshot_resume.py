@@ -161,7 +161,7 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
                                          "arch_weight_decay": 0.001, "epoch": 1,
-                                         "batches": 0}
+                                         "batches": 0, "steps": 8}  # two a batch
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
             f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
@@ -612,22 +612,39 @@ def _outputs(run_dir: Path) -> dict[str, object]:
     return out
 
 
+#: (the training's bound, what the resume says the checkpoint holds, its last epoch)
+_BY_EPOCHS = ([], "3 training epochs", 2)
+#: training bounded by max_steps alone: SPOS's ends in its third epoch (5 steps of 2 a
+#: epoch), DARTS's (two optimizer steps a batch) at its second epoch's end
+_BY_STEPS = {"oneshot.yaml": (["--trainer.max_epochs=-1", "--trainer.max_steps=5"],
+                              "2 training epochs and 1 batch of epoch 3", 2),
+             "darts.yaml": (["--trainer.max_epochs=-1", "--trainer.max_steps=8"],
+                            "2 training epochs", 1)}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("config", "kill"), [("oneshot.yaml", "final search"),
-                                               ("darts.yaml", "fine-tune")])
+@pytest.mark.parametrize(("config", "kill", "bound"), [
+    ("oneshot.yaml", "final search", "epochs"), ("darts.yaml", "fine-tune", "epochs"),
+    ("oneshot.yaml", "final search", "steps"), ("darts.yaml", "fine-tune", "steps")])
 def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
-        tmp_path, monkeypatch, capsys, config, kill):
+        tmp_path, monkeypatch, capsys, config, kill, bound):
     # was: `--ckpt_path last` refused ("... is of the run's last epoch (3 of max_epochs=3), so
     # nothing is left to train, and ... lacks best_arch.yaml ...: run the same command
     # without --ckpt_path"): a run killed in its final search, export or fine-tune was
     # trained again. Now the resume loads the checkpoint and runs only what is left, as
-    # the uninterrupted run (the same command; a real SIGKILL, no handler runs)
+    # the uninterrupted run (the same command; a real SIGKILL, no handler runs). A run
+    # bounded by max_steps alone finishes so too (was: not taken for one at its training's
+    # end: no "its training is done", a checkpoint of the last steps warned of as saved
+    # mid-epoch, "not the run an uninterrupted one makes", and the finished run's resume
+    # ran its final search, export and fine-tune again, rewriting its outputs)
+    limits, held, epoch = _BY_STEPS[config] if bound == "steps" else _BY_EPOCHS
     marker = tmp_path / "killed"
     killer = ([f"--trainer.callbacks=[{{class_path: tests.helpers.KillAtTrainEnd, init_args: "
                f"{{marker: {marker}}}}}]"] if kill == "final search" else
               [f"--data={{class_path: tests.helpers.KillInFinetuneDigits, init_args: "
                f"{{marker: {marker}, batch_size: 64}}}}"])
-    args = [str(EXAMPLE / config), *TINY[:-1], "--oneshot.finetune_epochs=1", *killer]
+    args = [str(EXAMPLE / config), *TINY[:-1], *limits, "--oneshot.finetune_epochs=1",
+            *killer]
     if config == "oneshot.yaml":
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
     full, dead = tmp_path / "full", tmp_path / "dead"
@@ -638,7 +655,7 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
     killed = _oneshot(*args, f"--oneshot.run_dir={dead}")
     assert killed.returncode == -signal.SIGKILL and marker.is_file(), killed.stderr[-3000:]
     last = dead / "checkpoints" / "last.ckpt"
-    assert checkpoint_settings(last)["epoch"] == 2  # of the last epoch (3 of max_epochs=3)
+    assert checkpoint_settings(last)["epoch"] == epoch  # of the training's last epoch
     written = {"final search": [], "fine-tune": ["best_arch.yaml", "subnet.pt"]}[kill]
     assert [name for name in ("best_arch.yaml", "subnet.pt", "finetune.json")
             if (dead / name).is_file()] == written
@@ -652,9 +669,10 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
     resumed = _oneshot(*args, f"--oneshot.run_dir={dead}", "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.startswith(
-        f"Resuming the {config[:-5].replace('oneshot', 'spos')} search from {last} (3 training "
-        f"epochs done, seed 0); its training is done: running its final search and export, "
+        f"Resuming the {config[:-5].replace('oneshot', 'spos')} search from {last} ({held} "
+        f"done, seed 0); its training is done: running its final search and export, "
         f"then the fine-tune\n"), resumed.stdout
+    assert "saved mid-epoch" not in resumed.stderr  # nothing of it is left to train
     assert "Fine-tuned 1 epoch: val_acc=" in resumed.stdout
     assert last.stat().st_mtime_ns == before[last]  # nothing trained: no epoch end
     finished, uninterrupted = _outputs(dead), _outputs(full)
@@ -669,6 +687,12 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
     shown = capsys.readouterr().out.replace(str(full), "RUN")
     assert main(["show", str(dead)]) == 0
     assert capsys.readouterr().out.replace(str(dead), "RUN") == shown
-    # the finished run's checkpoint again: nothing left to do
+    # the finished run's checkpoint again: nothing left to do, its outputs kept
+    before = {p: p.stat().st_mtime_ns for p in dead.rglob("*")}
     assert main(["oneshot", *args, f"--oneshot.run_dir={dead}", "--ckpt_path", "last"]) == 0
-    assert "Nothing left to train: " in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert said.startswith(f"Nothing left to train: {last} is of the run's "), said
+    assert ("(step 8 of max_steps=8)" if config == "darts.yaml" and bound == "steps" else
+            "(step 5 of max_steps=5)" if bound == "steps" else "(3 of max_epochs=3)") in said
+    assert f"with a higher --trainer.max_{bound} to train on" in said
+    assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before

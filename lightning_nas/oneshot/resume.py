@@ -42,7 +42,7 @@ from lightning_nas.run_folder import user_path
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
-           "resume_hint"]
+           "resume_hint", "training_end"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
@@ -132,10 +132,11 @@ def epochs_held(settings: Mapping[str, Any]) -> int | None:
 
 
 def checkpoint_settings(path: Path) -> dict[str, Any]:
-    """``{"algorithm", "seed", "epoch", "batches"}`` (SPOS also ``"optimizer"``, DARTS/GDAS
-    ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint, read without
-    loading its tensors; ``batches``: those of its ``epoch`` done when it was saved before
-    that epoch's end, else 0 (``epochs_held``).
+    """``{"algorithm", "seed", "epoch", "batches", "steps"}`` (SPOS also ``"optimizer"``,
+    DARTS/GDAS ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint,
+    read without loading its tensors; ``batches``: those of its ``epoch`` done when it was
+    saved before that epoch's end, else 0 (``epochs_held``); ``steps``: its ``global_step``
+    (the optimizer steps ``max_steps`` counts; None where it does not say).
 
     Raises:
         ConfigError: when the file is not a checkpoint of a one-shot search.
@@ -145,31 +146,69 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same answer
         raise ConfigError(f"--ckpt_path {path}: not a readable checkpoint ({err})") from None
     epoch = ckpt.get("epoch") if isinstance(ckpt, Mapping) else None
+    steps = ckpt.get("global_step") if isinstance(ckpt, Mapping) else None
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
             settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
-            return {"algorithm": "spos", **settings, "epoch": epoch, "batches": _batches(ckpt)}
+            return {"algorithm": "spos", **settings, "epoch": epoch, "batches": _batches(ckpt),
+                    "steps": steps}
     if isinstance(ckpt, Mapping) and "differentiable_nas" in ckpt:
         hparams = ckpt.get("hyper_parameters") or {}
         return {"algorithm": hparams.get("algorithm"), "seed": hparams.get("seed"),
                 "arch_lr": hparams.get("arch_lr"),
                 "arch_weight_decay": hparams.get("arch_weight_decay"), "epoch": epoch,
-                "batches": _batches(ckpt)}
+                "batches": _batches(ckpt), "steps": steps}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
 
 
-def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool
-                 ) -> tuple[dict[str, Any], int | None, int]:
+def _bound(trainer_cfg: Mapping[str, Any], key: str) -> int | None:
+    """The Trainer setting ``key`` (``max_epochs``, ``max_steps``) as a bound: None for -1,
+    null or unset (no bound)."""
+    value = trainer_cfg.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
+
+
+def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
+                 ) -> tuple[str, str] | None:
+    """The bound of its run's training (``trainer_cfg``: the Trainer settings) a checkpoint
+    (its ``checkpoint_settings``) reached: ``max_epochs`` epochs held whole
+    (``epochs_held``), or ``max_steps`` optimizer steps taken (its ``steps``; training
+    bounded by steps alone, ``max_epochs: -1``, may end mid-epoch), as the key and how a
+    resume says it; None when training is left (-1 or null bounds nothing; was:
+    ``max_steps`` not read, so the checkpoint of such a run's end was taken for one with
+    training left).
+
+    Example:
+        >>> training_end({"epoch": 2, "batches": 0, "steps": 6}, {"max_epochs": 3})
+        ('max_epochs', '3 of max_epochs=3')
+        >>> training_end({"epoch": 2, "batches": 1, "steps": 5},
+        ...              {"max_epochs": -1, "max_steps": 5})
+        ('max_steps', 'step 5 of max_steps=5')
+        >>> training_end({"epoch": 1, "batches": 0, "steps": 4}, {"max_epochs": 3}) is None
+        True
+    """
+    epochs, held = _bound(trainer_cfg, "max_epochs"), epochs_held(settings)
+    if epochs is not None and held is not None and held >= epochs:
+        return "max_epochs", f"{held} of max_epochs={epochs}"
+    steps, taken = _bound(trainer_cfg, "max_steps"), settings.get("steps")
+    if steps is not None and isinstance(taken, int) and taken >= steps:
+        return "max_steps", f"step {taken} of max_steps={steps}"
+    return None
+
+
+def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool,
+                 trainer_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check the checkpoint at ``path`` against the run's ``algorithm`` and settings
     (``opts``: ``seed``, SPOS ``optimizer``, DARTS/GDAS ``arch_lr`` and
-    ``arch_weight_decay``).
+    ``arch_weight_decay``); ``trainer_cfg``: the run's Trainer settings
+    (``training_end``).
 
     Returns:
         The settings, with the checkpoint's seed when the config's is a fresh random one
-        (``seed_is_random``), the training epochs the checkpoint holds whole
-        (``epochs_held``), and the batches it holds of the next (0: saved at an epoch's end;
-        a resume from one saved mid-epoch is warned of).
+        (``seed_is_random``), and the checkpoint's (``checkpoint_settings``: a resume from
+        one saved mid-epoch with training left is warned of).
 
     Raises:
         ConfigError: naming each setting that differs, with the checkpoint's value.
@@ -192,7 +231,9 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
         raise ConfigError(f"--ckpt_path {path} was written by a search with other settings: "
                           f"{'; '.join(differ)}; a resume goes on with the checkpoint's "
                           f"search, so resume with {fix}")
-    if stored["batches"]:  # a ModelCheckpoint of trainer.callbacks every n steps wrote it
+    if stored["batches"] and training_end(stored, trainer_cfg) is None:  # a ModelCheckpoint
+        # of trainer.callbacks every n steps wrote it (the end of a fit by max_steps: no
+        # training is left, its final search runs on the weights and state it holds)
         rank_zero_warn(
             f"--ckpt_path {path} was saved mid-epoch ({_count(stored['batches'], 'batch', 'es')}"
             f" of epoch {stored['epoch'] + 1} done): the run goes on from there, but Lightning "
@@ -200,7 +241,7 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
             f"makes; a checkpoint saved at an epoch's end resumes as that run (the run "
             f"folder's last.ckpt, unless a ModelCheckpoint of trainer.callbacks with "
             f"save_last writes its own last.ckpt there: give it another dirpath)")
-    return opts, epochs_held(stored), stored["batches"]
+    return opts, stored
 
 
 def check_resumed_supernet(path: Path, module: torch.nn.Module) -> None:
@@ -342,15 +383,16 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
         try:
             stored = checkpoint_settings(last if ckpt == LAST else user_path(ckpt))
             held, batches = epochs_held(stored), stored["batches"]
+            end = training_end(stored, cfg.get("trainer") or {})
         except ConfigError:  # the resume names what is wrong with it
-            held, batches = None, 0
+            held, batches, end = None, 0, None
         words = [word for i, word in enumerate(argv) if not _ckpt_flag(word)
                  and not (i and argv[i - 1] in _CKPT_FLAGS)]
-        epochs = (cfg.get("trainer") or {}).get("max_epochs")
         command = shlex.join(["lightning-nas", *words, "--ckpt_path", str(ckpt)])
-        if held is not None and isinstance(epochs, int) and 0 < epochs <= held:
-            return (f"; its training had ended ({_count(held, 'epoch')}) and its final search, "
-                    f"export or fine-tune was interrupted: finish it (only what is left runs) "
+        if end is not None:
+            reached = _count(held, "epoch") if end[0] == "max_epochs" else end[1]
+            return (f"; its training had ended ({reached}) and its final search, export "
+                    f"or fine-tune was interrupted: finish it (only what is left runs) "
                     f"with:\n  {command}")
         done = "" if held is None else f" ({held_text(held, batches)} done)"
         return f"; resume it from its checkpoint{done} with:\n  {command}"

@@ -43,8 +43,10 @@ from lightning_nas.oneshot.resume import (
     check_resume,
     check_resumed_supernet,
     epoch_end_checkpoint,
+    epochs_held,
     held_text,
     resolve_ckpt_path,
+    training_end,
 )
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
@@ -251,36 +253,30 @@ def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in trainer_kwargs.items() if key not in _NOT_FINETUNED}
 
 
-def _at_end(epochs: int | None, max_epochs: Any) -> bool:
-    """Whether a checkpoint holding ``epochs`` whole epochs is of the run's training's end
-    (``max_epochs`` reached; -1 or null: not bounded by epochs, ``max_steps`` or
-    ``max_time`` ends it; was: -1 read as a bound every checkpoint reached, so such a run
-    was never resumed)."""
-    return isinstance(max_epochs, int) and 0 <= max_epochs and epochs is not None \
-        and epochs >= max_epochs
-
-
-def _finished(run_dir: Path, ckpt_path: Path, epochs: int | None, max_epochs: Any,
+def _finished(run_dir: Path, ckpt_path: Path, end: tuple[str, str] | None,
               finetune_epochs: int, verbose: bool) -> dict[str, Any] | None:
-    """A resume from a checkpoint of the run's last epoch whose outputs are all there has
-    nothing left to do: the finished run's outputs as ``run_oneshot`` returns them (said,
-    exit 0; was: an error that advised training again). None for a checkpoint with epochs
-    left (``_at_end``), or one whose run lacks an output (it was killed in its final
-    search, export or fine-tune): the resume runs what is left (``oneshot/fit_end.py``;
-    was: refused, "nothing is left to train", so the run was trained again)."""
-    if not _at_end(epochs, max_epochs):
+    """A resume from a checkpoint of the run's training's end (``end``: the bound it
+    reached, ``training_end``) whose outputs are all there has nothing left to do: the
+    finished run's outputs as ``run_oneshot`` returns them (said, exit 0; was: an error
+    that advised training again; for a run bounded by ``max_steps``, its final search,
+    export and fine-tune run again). None for a checkpoint with training left, or one whose
+    run lacks an output (it was killed in its final search, export or fine-tune): the
+    resume runs what is left (``oneshot/fit_end.py``; was: refused, "nothing is left to
+    train", so the run was trained again)."""
+    if end is None:
         return None
     outputs = ("best_arch.yaml", "subnet.pt", "subnet_finetuned.pt", "finetune.json")
     if any(not (run_dir / name).is_file()  # (was: best_arch.yaml alone, written first:
            for name in outputs[:2 + 2 * bool(finetune_epochs)]):  # beside no subnet.pt)
         return None
-    last = f"{ckpt_path} is of the run's last epoch ({epochs} of max_epochs={max_epochs})"
+    last = (f"{ckpt_path} is of the run's "
+            f"{'last epoch' if end[0] == 'max_epochs' else 'training end'} ({end[1]})")
     best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
     tuned = run_dir / "finetune.json"
     if verbose and rank_zero_only.rank == 0:
         print(f"Nothing left to train: {last}; {run_dir} holds the finished run's outputs "
               f"(best_arch.yaml{', finetune.json' * tuned.is_file()}). Resume with a higher "
-              f"--trainer.max_epochs to train on.", flush=True)
+              f"--trainer.{end[0]} to train on.", flush=True)
     return {"arch": best.get("arch"), "score": best.get("score"),
             "algorithm": best.get("algorithm"), "run_dir": str(run_dir),
             "finetune": json.loads(tuned.read_text()).get("metrics") if tuned.is_file()
@@ -308,9 +304,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     drawn = (isinstance(cfg.get("seed_everything"), bool)  # true, false: a drawn seed, which
              and (cfg.get("oneshot") or {}).get("seed") is None)  # ranks take from rank 0
     if ckpt_path is not None:
-        opts, epochs, batches = check_resume(ckpt_path, algorithm, opts, drawn)
-        done = _finished(run_dir, ckpt_path, epochs, trainer_cfg.get("max_epochs"),
-                         finetune_epochs, verbose)
+        opts, stored = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
+        end = training_end(stored, trainer_cfg)
+        done = _finished(run_dir, ckpt_path, end, finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
             return done
     with quiet_lightning(), warnings.catch_warnings(), ExitStack() as held:
@@ -333,9 +329,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         if ckpt_path is not None and verbose and rank_zero_only.rank == 0:
             left = ("; its training is done: running its final search and export"
                     f"{', then the fine-tune' * bool(finetune_epochs)}"
-                    if _at_end(epochs, trainer_cfg.get("max_epochs")) else "")
+                    if end is not None else "")
             print(f"Resuming the {algorithm} search from {ckpt_path} ("
-                  f"{held_text(epochs or 0, batches)} done, seed {opts['seed']}){left}",
+                  f"{held_text(epochs_held(stored) or 0, stored['batches'])} done, seed "
+                  f"{opts['seed']}){left}",
                   flush=True)
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
