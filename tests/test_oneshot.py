@@ -557,6 +557,20 @@ def test_an_optimizer_that_cannot_run_is_refused_before_training(
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_the_readme_says_of_spos_optimizers_what_pymoo_nevergrads_pymoo_ones_need():
+    # was: the one-shot note named PymooNSGA2 among optimizers whose package is missing,
+    # not that nevergrad's Pymoo* need pymoo<0.6 (with pymoo 0.6 installed they are refused
+    # as "a version it cannot use"), as the search's optimizer row and the refusal say
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    start = readme.index("An SPOS `optimizer` that cannot run a search")
+    spos = readme[start:readme.index("check_optimizer_runs", start)]
+    search = readme[readme.index("| `optimizer` | `SurrogateEvolution` |"):]
+    search = search[:search.index(" |", len("| `optimizer` | `SurrogateEvolution` |"))]
+    for text in (spos, search):
+        assert "`pymoo.factory`, which pymoo 0.6 removed" in text, text
+        assert "`pymoo<0.6`" in text, text
+
+
 class SkewedBlobs(BlobData):
     """The blobs with a validation split of mostly class 0 (plain and per-class-mean
     accuracy differ there)."""
