@@ -72,9 +72,8 @@ from lightning_nas.oneshot.scoring import (
 )
 from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
-from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.oneshot.told import FailedLater
 from lightning_nas.run_folder import user_path
-from lightning_nas.search.objectives import told_loss, waits_for_a_result
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
     check_optimizer_name,
@@ -317,7 +316,7 @@ class OneShotNAS(pl.Callback):
         opt = make_optimizer(self.optimizer, self.space, self.num_candidates,
                              seed=self.seed + epoch) if trainer.is_global_zero else None
         scores: dict[str, float] = {}
-        told = _FailedLater(opt)
+        told = FailedLater(opt)
         best: tuple[float, dict[str, Any]] | None = None
         was_training = pl_module.training
         previous = get_path(pl_module)
@@ -411,33 +410,3 @@ class OneShotNAS(pl.Callback):
             # sanity check in between keeps the random state): the resumed fit draws the
             # shuffles, dropout masks and calibration batches the uninterrupted one drew
             set_rng_state(state_dict["torch_rng"])
-
-
-class _FailedLater:
-    """Tells a search's optimizer its subnets' losses as the search loop tells a trial's: a
-    NaN or infinite score (a subnet whose metric diverged) is a failure, told as
-    ``told_loss`` tells one (worse than every loss told by 1) once ``waits_for_a_result``
-    lets it (was: told as it was, which nevergrad clipped to 5e20, an outlier to CMA and
-    DE)."""
-
-    _FAILED = TrialResult(trial_id=0, arch={}, status=TrialStatus.FAILED)
-
-    def __init__(self, optimizer: Any) -> None:
-        self.optimizer = optimizer
-        self.losses: list[float] = []  # told, failures' too: the next failure is worse
-        self.waiting: list[Any] = []  # failed before any finite loss
-
-    def tell(self, candidate: Any, loss: float) -> None:
-        """Tell ``candidate`` its ``loss``, or what a failure is told (see the class)."""
-        if math.isfinite(loss):
-            self.optimizer.tell(candidate, loss)
-            self.losses.append(loss)
-            waiting, self.waiting = self.waiting, []
-            for failed in waiting:
-                self.tell(failed, math.nan)
-        elif waits_for_a_result(self._FAILED, self.optimizer, bool(self.losses)):
-            self.waiting.append(candidate)
-        else:
-            worse = told_loss(self._FAILED, None, "min", self.losses)
-            self.optimizer.tell(candidate, worse)
-            self.losses.append(worse)

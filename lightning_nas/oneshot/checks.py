@@ -51,11 +51,14 @@ from lightning_nas.wording import counted
 if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
-__all__ = ["DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT", "check_candidate_shapes",
-           "check_choices_called",
+__all__ = ["CLIP_ALGORITHMS", "DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT",
+           "check_candidate_shapes", "check_choices_called", "check_clip_val",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
            "check_training_start",
            "checked_preds", "logits_stepped"]
+
+#: the gradient clipping algorithms (``gradient_clip_algorithm``)
+CLIP_ALGORITHMS = ("norm", "value")
 
 #: the default forward's reading of a batch, as ``check_targets`` says it
 DEFAULT_LAYOUT = ("the default forward read the batch as (x, y): predictions "
@@ -69,6 +72,29 @@ SPOS_HINT = ("give OneShotNAS(forward=lambda module, batch: (module(<inputs>), <
 DARTS_HINT = ("DifferentiableNAS has no forward option (from Python as from `lightning-nas "
               "oneshot`): give it data that yields (x, y) batches (the datamodule's "
               "collate_fn or on_after_batch_transfer can make them)")
+
+
+def check_clip_val(value: Any, key: str) -> None:
+    """Raise ``ConfigError`` naming ``key`` unless the clipping bound ``value`` is None or a
+    number >= 0 (0 and None: no clipping). torch clips by a negative bound (or NaN) without
+    a word, and flips the gradients' sign doing it (``clip_grad_norm_`` scales them by
+    ``bound / norm``, ``clip_grad_value_`` sets each to ``bound``): the weights would step
+    uphill (was: taken, by ``DifferentiableNAS`` and, through Lightning, by SPOS).
+
+    Example:
+        >>> check_clip_val(-1, "trainer.gradient_clip_val")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.gradient_clip_val=-1: must be a number >= 0 ...
+    """
+    if value is None:
+        return
+    try:
+        check_number(value, key, 0)
+    except ConfigError:
+        raise ConfigError(f"{key}={value!r}: must be a number >= 0 (0 or null: no clipping); "
+                          f"torch clips by a negative bound by flipping the gradients' sign, "
+                          f"so the weights would step uphill") from None
 
 
 def check_pair(batch: Any, who: str, hint: str) -> None:

@@ -68,6 +68,8 @@ from lightning_nas.oneshot.arch_logits import ArchLogits
 from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES, initial_logits, noise_key
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import (
+    CLIP_ALGORITHMS,
+    check_clip_val,
     check_logits_trained,
     check_rates,
     check_training_start,
@@ -97,34 +99,9 @@ from lightning_nas.run_folder import check_export_dir
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
 #: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
-CLIP_ALGORITHMS = ("norm", "value")
-
 #: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
 #: are refused (``configure_optimizers``)
 _LR, _WEIGHT_DECAY = 1e-3, 0.0
-
-
-def check_clip_val(value: Any, key: str) -> None:
-    """Raise ``ConfigError`` naming ``key`` unless the clipping bound ``value`` is None or a
-    number >= 0 (0 and None: no clipping). torch clips by a negative bound (or NaN) without
-    a word, and flips the gradients' sign doing it (``clip_grad_norm_`` scales them by
-    ``bound / norm``, ``clip_grad_value_`` sets each to ``bound``): the weights would step
-    uphill (was: taken, by ``DifferentiableNAS`` and, through Lightning, by SPOS).
-
-    Example:
-        >>> check_clip_val(-1, "trainer.gradient_clip_val")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: trainer.gradient_clip_val=-1: must be a number >= 0 ...
-    """
-    if value is None:
-        return
-    try:
-        check_number(value, key, 0)
-    except ConfigError:
-        raise ConfigError(f"{key}={value!r}: must be a number >= 0 (0 or null: no clipping); "
-                          f"torch clips by a negative bound by flipping the gradients' sign, "
-                          f"so the weights would step uphill") from None
 
 
 def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, seed: Any) -> None:

@@ -22,7 +22,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
-from lightning_nas.oneshot.differentiable import CLIP_ALGORITHMS
+from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
