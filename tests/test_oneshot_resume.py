@@ -417,6 +417,41 @@ def test_a_spos_fit_bounded_by_max_steps_resumes_as_the_uninterrupted(tmp_path, 
     assert (ended.best_arch, ended.best_score) == (full.best_arch, full.best_score)
 
 
+def test_a_spos_fit_resumed_from_the_step_max_steps_ends_it_at_searches_as_the_uninterrupted(
+        tmp_path):
+    """A checkpoint saved at the step ``max_steps`` stops a fit at, in its third epoch (a
+    ``ModelCheckpoint`` every n steps), or after the fit (``Trainer.save_checkpoint``):
+    the resume runs the final search of the uninterrupted fit (was, for the first: taken
+    for a search after the two epochs completed, which had run, so none ran and that
+    earlier search's best was exported; the final search counted its epochs from the
+    Trainer's loop progress, which counts no epoch in progress)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from tests.test_oneshot import BatchNormSupernet, BlobImages
+
+    def fit(ckpt_path: Path | None = None) -> tuple[OneShotNAS, pl.Trainer]:
+        pl.seed_everything(0, verbose=False)
+        callback = OneShotNAS(num_candidates=3, search_every_n_epochs=1, num_classes=3,
+                              calibration_batches=2)
+        trainer = pl.Trainer(
+            max_epochs=-1, max_steps=10, accelerator="cpu", devices=1, logger=False,
+            enable_progress_bar=False, enable_model_summary=False, limit_train_batches=4,
+            limit_val_batches=1, default_root_dir=tmp_path, callbacks=[
+                callback, ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}",
+                                          save_top_k=-1, every_n_train_steps=10)])
+        trainer.fit(BatchNormSupernet(), datamodule=BlobImages(n=400, batch_size=32),
+                    ckpt_path=ckpt_path)
+        return callback, trainer
+
+    full, trainer = fit()
+    trainer.save_checkpoint(tmp_path / "after.ckpt")
+    assert sorted({row["epoch"] for row in full.history}) == [1, 2, 3]
+    for ckpt in (tmp_path / "ckpt" / "step=10.ckpt", tmp_path / "after.ckpt"):
+        ended, _ = fit(ckpt)
+        assert ended.history == full.history, ckpt.name
+        assert (ended.best_arch, ended.best_score) == (full.best_arch, full.best_score)
+
+
 def test_a_darts_fit_bounded_by_max_epochs_and_max_steps_resumes_as_the_uninterrupted(
         tmp_path):
     # was: Lightning counted the checkpoint's epoch twice when it restarted the fit (it has a

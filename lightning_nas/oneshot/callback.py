@@ -51,7 +51,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
-from lightning_nas.oneshot.fit_end import end_fit, training_ends
+from lightning_nas.oneshot.fit_end import end_fit, saved_epochs, training_ends
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -154,6 +154,7 @@ class OneShotNAS(pl.Callback):
         self.record_paths = record_paths
         self._device = torch.device("cpu")
         self._loaded_rng: dict[str, Any] | None = None  # the checkpoint's torch random state
+        self._loaded_epochs: int | None = None  # the epochs it holds (fit_end.saved_epochs)
         # Lightning's repeat of the checkpoint's epoch end pending; the next epoch's start state
         self._repeated_end = False
         self._epoch_rng: dict[str, Any] | None = None
@@ -187,7 +188,8 @@ class OneShotNAS(pl.Callback):
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         end_fit(trainer, self._ended, "OneShotNAS",  # resumed at its end: the final search
-                functools.partial(self.on_train_end, trainer, pl_module), self._loaded_rng)
+                functools.partial(self._final, trainer, pl_module), self._loaded_rng,
+                self._loaded_epochs)
 
     def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A ``LayerChoice`` candidate that does not fit the network is said before the sanity
@@ -293,9 +295,12 @@ class OneShotNAS(pl.Callback):
             self.search(trainer, pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._final(trainer, pl_module, trainer.current_epoch)
+
+    def _final(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
+        """The final search, after ``epoch`` epochs (unless it ran), and the export."""
         with preserved_rng(pl_module.device):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
-            epoch = trainer.current_epoch
             if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:
                 # (a callback that stopped training after this epoch's search, such as
                 # EarlyStopping, would have the same search run twice)
@@ -394,7 +399,13 @@ class OneShotNAS(pl.Callback):
         version, internal, gauss = self.rng.getstate()
         return {"history": self.history, "rng": [version, list(internal), gauss],
                 "best_arch": self.best_arch, "best_score": self.best_score,
-                "torch_rng": self._epoch_rng or rng_state(self._device), "rates": self._rates}
+                "torch_rng": self._epoch_rng or rng_state(self._device), "rates": self._rates,
+                "ended": self._ended}  # saved after on_train_end (fit_end.saved_epochs)
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        state = (checkpoint.get("callbacks") or {}).get(self.state_key) or {}
+        self._loaded_epochs = saved_epochs(checkpoint, bool(state.get("ended")))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))

@@ -77,7 +77,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
-from lightning_nas.oneshot.fit_end import end_fit
+from lightning_nas.oneshot.fit_end import end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import (
     built_rates,
@@ -235,6 +235,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self.subnet: nn.Module | None = None
         self.scored: list[dict[str, Any]] = []
         self._resume_rng: dict[str, Any] | None = None
+        self._resume_epochs: int | None = None  # the epochs the checkpoint holds
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
 
@@ -401,8 +402,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
-        end_fit(self.trainer, self._ended, "DifferentiableNAS", self.on_train_end,
-                getattr(self.trainer.datamodule, "resume_rng", None))  # (BilevelData's)
+        end_fit(self.trainer, self._ended, "DifferentiableNAS", lambda _: self.on_train_end(),
+                getattr(self.trainer.datamodule, "resume_rng", None),  # (BilevelData's)
+                self._resume_epochs)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:
@@ -416,11 +418,13 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
                                             "rng": rng_state(self.device),
-                                            "tau_epochs": self._tau_epochs(), "rates": self._rates}
+                                            "tau_epochs": self._tau_epochs(), "rates": self._rates,
+                                            "ended": self._ended}  # (fit_end.saved_epochs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("differentiable_nas") or {}
         self.history = list(state.get("history", []))
         self._resume_rng = state.get("rng")
+        self._resume_epochs = saved_epochs(checkpoint, bool(state.get("ended")))
         self._resume_tau_epochs = state.get("tau_epochs")
         self._resume_groups = state.get("rates")  # as built (a callback may change lr later)

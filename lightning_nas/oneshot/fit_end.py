@@ -11,6 +11,13 @@ Lightning sets them up in a fit, and the epochs counted as the uninterrupted fit
 them when it ends: the same final search and export as that fit's (was: refused, "this fit
 trained nothing", so the whole run was trained again).
 
+That count is the checkpoint's own (``saved_epochs``: its ``epoch``, + 1 when saved during
+training, as the search's state says), not the Trainer's ``current_epoch`` (its completed
+epochs as restored: Lightning counts the epoch in progress once it ends, and of a fit it
+stops at ``max_steps`` not at all; was: read by setting the fit loop's progress, which
+took a checkpoint saved mid-epoch at ``max_steps`` for one of the epoch before, whose
+search had run, so the final search did not).
+
 Example:
     >>> import lightning.pytorch as pl
     >>> training_over(pl.Trainer(max_epochs=3, logger=False))  # not fitted: epoch 0 of 3
@@ -26,7 +33,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.oneshot.scoring import check_trained, loaders, set_rng_state
 
-__all__ = ["end_fit", "training_ends", "training_over"]
+__all__ = ["end_fit", "saved_epochs", "training_ends", "training_over"]
 
 
 def training_over(trainer: pl.Trainer) -> bool:
@@ -46,44 +53,61 @@ def training_ends(trainer: pl.Trainer, epoch: int) -> bool:
     return 0 <= trainer.max_steps <= trainer.global_step or trainer.should_stop
 
 
-def _last_epoch_samplers(trainer: pl.Trainer) -> None:
+def saved_epochs(checkpoint: Mapping[str, Any], ended: bool) -> int | None:
+    """The epochs of a fit a checkpoint holds, as the fit's final search counts them when
+    its training ends: the checkpoint's ``epoch`` (the Trainer's ``current_epoch`` when it
+    was saved), + 1 for one saved during training (the epoch in progress, which the fit
+    counts once it ends, whole or stopped by ``max_steps``); ``ended``: saved after the
+    search's ``on_train_end`` (``Trainer.save_checkpoint`` after the fit), as the search's
+    state in it says. None for a checkpoint without an ``epoch``.
+
+    Example:
+        >>> saved_epochs({"epoch": 2}, ended=False), saved_epochs({"epoch": 3}, ended=True)
+        (3, 3)
+    """
+    epoch = checkpoint.get("epoch")
+    return epoch + (not ended) if isinstance(epoch, int) else None
+
+
+def _last_epoch_samplers(trainer: pl.Trainer, epochs: int) -> None:
     """Set the training loaders' samplers (a ``DistributedSampler`` under DDP) to the last
-    epoch's shuffle, as Lightning set them for it: the final search calibrates on the first
-    batches of that epoch's order."""
+    epoch's shuffle (of ``epochs``), as Lightning set them for it: the final search
+    calibrates on the first batches of that epoch's order."""
     train = trainer.train_dataloader
     flat = getattr(train, "flattened", None)  # a CombinedLoader (BilevelData's: both parts)
     for loader in loaders(flat if flat is not None else train):
         for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
             if callable(getattr(sampler, "set_epoch", None)):
-                sampler.set_epoch(max(trainer.current_epoch - 1, 0))
+                sampler.set_epoch(max(epochs - 1, 0))
 
 
-def end_fit(trainer: pl.Trainer, ended: bool, who: str, on_train_end: Callable[[], None],
-            rng: Mapping[str, Any] | None) -> None:
+def end_fit(trainer: pl.Trainer, ended: bool, who: str, final: Callable[[int], None],
+            rng: Mapping[str, Any] | None, epochs: int | None) -> None:
     """In ``on_fit_end`` of ``who``: where ``on_train_end`` did not run (``ended`` False)
     because the fit was resumed from a checkpoint of its training's end
-    (``training_over``), run it now (the final search and export, as the uninterrupted fit
-    ran them), at the checkpoint's random state ``rng`` (None: as it is); torch's random
-    state is left there, where the uninterrupted fit left it after its final search. Any
-    other fit that ended untrained is ``check_trained``'s ``ConfigError``.
+    (``training_over``), run its final search and export now (``final``, given the epochs
+    its search is of), as the uninterrupted fit ran them, at the checkpoint's random state
+    ``rng`` (None: as it is); torch's random state is left there, where the uninterrupted
+    fit left it after its final search. Any other fit that ended untrained is
+    ``check_trained``'s ``ConfigError``.
 
     Args:
         trainer: the fit's Trainer.
         ended: whether ``on_train_end`` ran in this fit.
         who: the search, as the error names it.
-        on_train_end: the search's ``on_train_end``.
+        final: the search's ``on_train_end``, given the epochs done.
         rng: the random state the checkpoint kept (``scoring.rng_state``).
+        epochs: the epochs the checkpoint holds (``saved_epochs``; None: one that does not
+            say, counted as one saved during training).
     """
     if ended or trainer.ckpt_path is None or not training_over(trainer):
         check_trained(trainer, ended, who)
         return
-    progress = trainer.fit_loop.epoch_progress.current  # a checkpoint saved at an epoch's
-    # end counts it processed, not completed: Lightning evens them out when max_epochs
-    # stops the fit, not max_steps (the epoch a search is of, as the uninterrupted fit's)
-    progress.completed = max(progress.completed, progress.processed)
-    if trainer.val_dataloaders is None:  # the loaders (DDP: sharded) a fit validates on
-        trainer.fit_loop.epoch_loop.val_loop.setup_data()
-    _last_epoch_samplers(trainer)
+    if epochs is None:
+        epochs = trainer.current_epoch + 1
+    if trainer.val_dataloaders is None:  # the loaders (DDP: sharded) a fit validates on: no
+        trainer.fit_loop.epoch_loop.val_loop.setup_data()  # public Lightning API sets them up
+    _last_epoch_samplers(trainer, epochs)
     if rng is not None:
         set_rng_state(rng)
-    on_train_end()
+    final(epochs)
