@@ -1106,7 +1106,8 @@ if __name__ == "__main__":
             json.dump({"logits": {k: v.tolist() for k, v in nas.alphas.items()},
                        "arch": nas.best_arch, "score": nas.best_score, "x": seen.x,
                        "initial": DifferentiableNAS(BatchNormSupernet(), seed=1).probabilities(),
-                       "probs": nas.probabilities()}, f)
+                       "probs": nas.probabilities(),
+                       "logged": {k: float(v) for k, v in trainer.callback_metrics.items()}}, f)
         trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
 """
 
@@ -1123,6 +1124,12 @@ def test_ddp_ranks_hold_identical_logits_and_derive_the_same_architecture(tmp_pa
         assert r0["logits"] == r1["logits"]  # ... and holds the same logits (all-reduced)
         assert r0["probs"] != r0["initial"]  # which did move
         assert r0["arch"] == r1["arch"] and r0["score"] == r1["score"]
+        # the epoch's logged losses are both ranks' (was: each rank's own shard's, so the
+        # logger got rank 0's alone), alphas and tau too (the same on each rank: was
+        # Lightning's warning to log them with sync_dist=True, one per value)
+        assert {"train_loss", "arch_loss", "val_loss"} <= r0["logged"].keys()
+        assert r0["logged"] == r1["logged"]
+    assert "It is recommended to use `self.log(" not in log.read_text()
 
 
 # ----------------------------------------------------------------- CLI and plot

@@ -336,14 +336,15 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             self.manual_backward(arch_loss)
             opt_arch.step()
             self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True,
-                     batch_size=extract_batch_size(batch["arch"]))
+                     batch_size=extract_batch_size(batch["arch"]), sync_dist=True)
         opt_weights.zero_grad()
         loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
         self.manual_backward(loss)
         opt_weights.step()  # clipped in on_before_optimizer_step
-        # each loss by its own batch's size (the pair's sizes differ at a split's last batch)
+        # each loss by its own batch's size (the pair's sizes differ at a split's last batch);
+        # under DDP the epoch's mean over every rank's batches (was: each rank's own)
         self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=extract_batch_size(batch["train"]))
+                 batch_size=extract_batch_size(batch["train"]), sync_dist=True)
         return loss.detach()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -360,9 +361,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._record()
         for label, probs in self.probabilities().items():
             for value, p in zip(self.choices[label], probs, strict=True):
-                self.log(f"alpha/{label}/{value}", p)
-        if self.hparams.algorithm == "gdas":
-            self.log("tau", float(self.tau))
+                self.log(f"alpha/{label}/{value}", p, sync_dist=True)  # (the same on every
+        if self.hparams.algorithm == "gdas":  # rank: said so, no warning to sync them)
+            self.log("tau", float(self.tau), sync_dist=True)
 
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
