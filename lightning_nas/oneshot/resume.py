@@ -38,6 +38,7 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
+from lightning_nas.wording import counted
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
@@ -235,7 +236,8 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
         # of trainer.callbacks every n steps wrote it (the end of a fit by max_steps: no
         # training is left, its final search runs on the weights and state it holds)
         rank_zero_warn(
-            f"--ckpt_path {path} was saved mid-epoch ({_count(stored['batches'], 'batch', 'es')}"
+            f"--ckpt_path {path} was saved mid-epoch "
+            f"({counted(stored['batches'], 'batch', 'batches')}"
             f" of epoch {stored['epoch'] + 1} done): the run goes on from there, but Lightning "
             f"restarts that epoch's data loader, so it is not the run an uninterrupted one "
             f"makes; a checkpoint saved at an epoch's end resumes as that run (the run "
@@ -283,10 +285,6 @@ def check_resumed_supernet(path: Path, module: torch.nn.Module) -> None:
                           f"--ckpt_path")
 
 
-def _count(n: int, noun: str, plural: str = "s") -> str:
-    return f"{n} {noun}{plural * (n != 1)}"
-
-
 def held_text(epochs: int, batches: int) -> str:
     """What a checkpoint holds, as a resume says it.
 
@@ -294,8 +292,8 @@ def held_text(epochs: int, batches: int) -> str:
         >>> held_text(1, 0), held_text(1, 2)
         ('1 training epoch', '1 training epoch and 2 batches of epoch 2')
     """
-    return _count(epochs, "training epoch") + (
-        f" and {_count(batches, 'batch', 'es')} of epoch {epochs + 1}" if batches else "")
+    return counted(epochs, "training epoch") + (
+        f" and {counted(batches, 'batch', 'batches')} of epoch {epochs + 1}" if batches else "")
 
 
 def _values(groups: list[dict[str, Any]], key: str) -> Any:
@@ -353,9 +351,9 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> 
     if stored is None or stored == now:
         return
     rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over "
-                   f"{_count(stored, 'epoch')}, now over {now} (max_epochs={max_epochs}): "
+                   f"{counted(stored, 'epoch')}, now over {now} (max_epochs={max_epochs}): "
                    f"the epochs left anneal on another schedule, so the search is neither "
-                   f"the checkpoint's nor the one a run of {_count(now, 'epoch')} makes "
+                   f"the checkpoint's nor the one a run of {counted(now, 'epoch')} makes "
                    f"from the start; "
                    f"DifferentiableNAS(tau_epochs={stored}) keeps the checkpoint's schedule")
 
@@ -390,7 +388,7 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
                  and not (i and argv[i - 1] in _CKPT_FLAGS)]
         command = shlex.join(["lightning-nas", *words, "--ckpt_path", str(ckpt)])
         if end is not None:
-            reached = _count(held, "epoch") if end[0] == "max_epochs" else end[1]
+            reached = counted(held, "epoch") if end[0] == "max_epochs" else end[1]
             return (f"; its training had ended ({reached}) and its final search, export "
                     f"or fine-tune was interrupted: finish it (only what is left runs) "
                     f"with:\n  {command}")

@@ -11,7 +11,7 @@ Example:
     >>> load_oneshot("runs/no_such_folder")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: runs/no_such_folder is neither a run directory ... (no best_arch.yaml)
+    FileNotFoundError: run folder runs/no_such_folder does not exist
     >>> print(render_oneshot("runs/oneshot_digits", k=2))  # doctest: +SKIP
     spos one-shot: 50 subnets scored after 15 epochs (earlier searches after 5, 10 epochs); ...
     the best 2 of 50 (a higher --top shows more)
@@ -34,6 +34,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import check_run_folder, user_path
+from lightning_nas.wording import counted
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
            "write_oneshot_report"]
@@ -127,12 +128,7 @@ def oneshot_rows(info: dict[str, Any], k: int | None = 10) -> list[dict[str, Any
 
 
 def _epochs(n: int) -> str:
-    return _count(n, "epoch")
-
-
-def _count(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural but for one (``1 subnet``, ``3 subnets``)."""
-    return f"{n} {noun}{'s' * (n != 1)}"
+    return counted(n, "epoch")
 
 
 def scored_text(history: list[dict[str, Any]]) -> str:
@@ -147,7 +143,7 @@ def scored_text(history: list[dict[str, Any]]) -> str:
     if not epochs:
         return ""
     scored = sum(h["epoch"] == epochs[-1] for h in history)
-    text = f"{_count(scored, 'subnet')} scored after {_epochs(epochs[-1])}"
+    text = f"{counted(scored, 'subnet')} scored after {_epochs(epochs[-1])}"
     if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
         text += f" (an earlier search after {_epochs(epochs[0])})"
     elif len(epochs) > 2:
@@ -161,7 +157,7 @@ def _head(info: dict[str, Any]) -> str:
         scored = scored_text(info["history"])
         head = f"{name} one-shot: {scored}" if scored else f"{name} one-shot"
     else:
-        head = (f"{name} one-shot: {_count(len(info['candidates'] or []), 'derived candidate')}"
+        head = (f"{name} one-shot: {counted(len(info['candidates'] or []), 'derived candidate')}"
                 f" scored")
     score = info.get("score")
     head += (f"; best {format_score(score)} ({info['mode']}) with shared weights"

@@ -6,7 +6,6 @@ nevergrad's registry, so they are usable by name like any nevergrad optimizer.
 
 Example:
     >>> from lightning_nas.space import SearchSpace
-from lightning_nas.wording import counted
     >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5, 7]}})
     >>> opt = make_optimizer("RandomSearch", space, budget=4, seed=0)
     >>> space.validate(opt.ask().value)["k"] in (3, 5, 7)
