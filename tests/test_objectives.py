@@ -198,6 +198,50 @@ def test_a_count_that_misses_layers_made_in_setup_stops_the_search(tmp_path):
         assert result.best is not None
 
 
+class LogsParams(TinyNet):
+    """``TinyNet`` whose validation logs its own ``logs`` metric (``params``): 7.0, NaN
+    in epoch 1."""
+
+    logs = "params"
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log(self.logs, math.nan if self.current_epoch == 1 else 7.0)
+
+
+class LogsModelParams(LogsParams):
+    logs = "model_params"
+
+
+def test_a_model_that_logs_a_cost_the_search_counts_stops_the_search(tmp_path):
+    # was: the logged 'params' (7.0) replaced the count (51) in the trial's metrics and was
+    # told to the optimizer while max_params judged the count, and its NaN in epoch 1 (not
+    # the best: lr 0 keeps epoch 0's val_acc) went unseen: the trial completed, told 7.0
+    trainer = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False}
+    kwargs = {"data": BlobData, "trainer": trainer, "model_init_args": {"lr": 0.0},
+              "budget": 1, "verbose": False, "optimizer": "RandomSearch", "seed": 0}
+    space = {"width": {"choice": [4, 8]}}
+    with pytest.raises(SearchError) as err:
+        Search(LogsParams, space, objectives={"val_acc": "max", "params": "min"},
+               max_params=10**6, run_dir=tmp_path / "both", **kwargs).run()
+    assert str(err.value) == (
+        "trial 1 failed with an error every trial would hit: LoggedCost: LogsParams logs "
+        "'params', a cost the search counts itself (for max_params and the 'params' "
+        "objective) and stores under that name in each trial's metrics, so the logged value "
+        "would replace the count; log the model's own value under another name (e.g. "
+        "'model_params', an objective then like any logged metric)")
+    trial, = RunStore(tmp_path / "both" / "search.db").trials()
+    assert trial.status is TrialStatus.FAILED and "params" not in trial.metrics
+    # under another name it is a logged objective: its NaN in epoch 1 fails the trial
+    with pytest.raises(SearchError, match=r"failed the same way in training .*: objective "
+                                          r"'model_params' is nan at epoch 1$"):
+        Search(LogsModelParams, space, objectives={"val_acc": "max", "model_params": "min"},
+               run_dir=tmp_path / "own", **kwargs).run()
+    # a search that counts no cost stores none: a logged 'params' is the model's metric
+    result = Search(LogsParams, space, run_dir=tmp_path / "none", **kwargs).run()
+    assert result.best.metrics["params"] == 7.0
+
+
 def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 

@@ -30,8 +30,8 @@ from lightning_nas.search.meta_build import MetaCopies, parameters_on_meta
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
 
-__all__ = ["CountError", "CountMismatch", "Counts", "ParamsCheck", "check_counting",
-           "cost_uses", "model_costs"]
+__all__ = ["CountError", "CountMismatch", "Counts", "LoggedCost", "LoggedCostCheck",
+           "ParamsCheck", "check_counting", "cost_uses", "model_costs"]
 
 
 class CountError(ConfigError):
@@ -49,6 +49,11 @@ class CountError(ConfigError):
 class CountMismatch(ConfigError):
     """A trial's model, set up by its Trainer, has other parameters than its search counted
     before training: every trial's count would be wrong (a fatal trial error)."""
+
+
+class LoggedCost(CountMismatch):
+    """A trial's model logs a metric under the name of a cost its search counts and stores
+    (``params``, ``flops``): the logged value would replace the count (a fatal trial error)."""
 
 
 def cost_uses(limits: Constraints, objectives: Objectives | None,
@@ -340,6 +345,44 @@ class ParamsCheck(pl.Callback):
                 f"{self.uses or 'its costs'}): layers made in setup() are made after the "
                 f"count, or the model is built otherwise in a trial; build the layers in "
                 f"__init__ or configure_model")
+
+
+class LoggedCostCheck(pl.Callback):
+    """Stops a trial (``LoggedCost``) whose model logs a metric named as a cost the search
+    counts (``params``, ``flops``), at the first validation (its sanity check) or training
+    epoch end that holds it: the search stores its count under that name in the trial's
+    metrics, and one value would replace the other (was: the logged one, told to the
+    optimizer while ``max_params`` judged the count, and its NaN at an epoch other than the
+    best went unseen).
+
+    Args:
+        costs: the names of the costs the search counted (``Counts``'s keys).
+        uses: what the search counts costs for (``cost_uses``), named in the error.
+
+    Example:
+        >>> LoggedCostCheck(("params",), "max_params").costs
+        ('params',)
+    """
+
+    def __init__(self, costs: Sequence[str], uses: str = "") -> None:
+        self.costs, self.uses = tuple(costs), uses
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check(trainer, pl_module)
+
+    def _check(self, trainer: pl.Trainer, model: pl.LightningModule) -> None:
+        logged = [name for name in self.costs if name in trainer.callback_metrics]
+        if logged:
+            name = logged[0]
+            raise LoggedCost(
+                f"{type(model).__name__} logs {name!r}, a cost the search counts itself (for "
+                f"{self.uses or 'its costs'}) and stores under that name in each trial's "
+                f"metrics, so the logged value would replace the count; log the model's own "
+                f"value under another name (e.g. 'model_{name}', an objective then like any "
+                f"logged metric)")
 
 
 def _counts_whole(trainer: pl.Trainer) -> bool:

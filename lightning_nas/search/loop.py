@@ -305,7 +305,7 @@ class SearchLoop:
         spec = self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
                                   known_epochs=known_epochs)
         if self.template.cost_names:  # compared once the trial's Trainer set the model up
-            spec.counted_params = counted["params"]
+            spec.counted_params, spec.counted_costs = counted["params"], tuple(counted)
             spec.count_uses = self.uses
         self.executor.submit(spec)
 

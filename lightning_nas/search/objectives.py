@@ -26,7 +26,8 @@ from lightning_nas.results import TrialResult, TrialStatus
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
            "misspelt_cost", "mode_for", "pareto_front", "told_loss", "waits_for_a_result"]
 
-#: objective / constraint names that lightning_nas counts itself when they are not logged
+#: objective / constraint names that lightning_nas counts itself (a trial's model that logs
+#: one the search counts stops it: ``costs.LoggedCostCheck``)
 COSTS = ("params", "flops")
 
 

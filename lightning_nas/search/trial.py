@@ -43,7 +43,7 @@ from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
-from lightning_nas.search.costs import CountMismatch, ParamsCheck
+from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.monitor_errors import not_finite_at
 from lightning_nas.search.pruning import PruningCallback
@@ -180,6 +180,8 @@ class TrialSpec:
     #: what it counts them for: compared once the Trainer set the model up (``ParamsCheck``)
     counted_params: float | None = None
     count_uses: str = ""
+    #: the costs the search counted and stores in the trial's metrics (``LoggedCostCheck``)
+    counted_costs: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -274,7 +276,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     One that trained to its end without a validation is FAILED, and ``fatal`` unless its
     architecture holds searched Trainer values that decide validation (other trials' may
     validate). One whose model, set up by the Trainer, has other parameters than its search
-    counted (``spec.counted_params``: layers made in ``setup``) is FAILED and ``fatal``.
+    counted (``spec.counted_params``: layers made in ``setup``), or that logs a cost it
+    counted (``spec.counted_costs``), is FAILED and ``fatal``.
     ``KeyboardInterrupt`` and ``SystemExit`` propagate (the search stops and the trial is
     re-run on resume).
     """
@@ -288,8 +291,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
     callbacks: list[pl.Callback] = [reporter]
-    if spec.counted_params is not None:
-        callbacks.append(ParamsCheck(spec.counted_params, spec.count_uses))
+    if spec.counted_params is not None:  # and a model that logs a counted cost's name
+        callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
+                      LoggedCostCheck(spec.counted_costs, spec.count_uses)]
     pruning = None
     if spec.rule is not None:
         pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
