@@ -248,3 +248,83 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, lau
     assert launcher.kill() == -signal.SIGKILL
     assert _gone(started)
     assert not (tmp_path / "t1" / "result.json").exists()
+
+
+#: a rank's sitecustomize: a process that ``{held}`` says is a rank says it got to its first
+#: `import torch` (a file named by its pid) and is held there until it is ended; a SIGINT
+#: that reaches it meanwhile leaves a file too (``sigint.<pid>``)
+_HOLD = """
+import os, signal, sys, time
+if {held}:
+    def _note(signum, frame):
+        open(os.path.join({folder!r}, f"sigint.{{os.getpid()}}"), "w").close()
+
+    class _Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                signal.signal(signal.SIGINT, _note)
+                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
+                end = time.monotonic() + 120
+                while time.monotonic() < end:
+                    time.sleep(0.05)
+    sys.meta_path.insert(0, _Hold())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
+def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path, fresh_ranks):
+    """A terminal's Ctrl-C (SIGINT to the search's process group) while a DDP trial's ranks
+    still import torch: a group's two ranks, or with fresh ranks the rank Lightning's
+    launcher started from the trial's process (which waits for it in the process group).
+    The ranks run in a session of their own, so it reaches the search process alone (not a
+    rank: none prints a traceback of its imports): exit 130 with its two lines, no rank
+    left running, and a resume trains the same trial."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from lightning_nas.store import RunStore
+    from tests.launcher import ROOT
+
+    hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
+    hold.mkdir()
+    held = "os.environ.get('LOCAL_RANK') == '1'" if fresh_ranks else "'RANK' in os.environ"
+    (hold / "sitecustomize.py").write_text(_HOLD.format(held=held, folder=str(hold)))
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+        "trainer": {**DDP, "logger": False, "enable_progress_bar": False,
+                    "enable_model_summary": False},
+        "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
+                   "budget": 2, "progress": False, "run_dir": str(run_dir)}}))
+    command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", FRESH_RANKS: "1" if fresh_ranks else "0"}
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**env, "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])})
+    try:
+        while len(list(hold.glob("importing.*"))) < (1 if fresh_ranks else 2):
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    assert out.splitlines()[-2:] == [
+        "Interrupted: 0 completed, 1 running (re-run on resume); run the same command again "
+        "to resume.", "lightning-nas search: interrupted"], out
+    assert _gone([path.suffix[1:] for path in hold.glob("importing.*")])
+    assert not list(hold.glob("sigint.*"))  # the Ctrl-C reached no rank
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    with RunStore(run_dir / "search.db") as store:  # the same trial, run again, and one more
+        assert [(t.trial_id, t.status) for t in store.trials()] == [
+            (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
