@@ -5,11 +5,15 @@ Plain text, no imports of the training stack: the read-only commands use it too.
 Example:
     >>> counted(1, "trial"), counted(0, "trial"), counted(3, "batch", "batches")
     ('1 trial', '0 trials', '3 batches')
+    >>> named(["lr"], "key"), named(["lr", "width"], "key")
+    ("key 'lr'", "keys 'lr', 'width'")
 """
 
 from __future__ import annotations
 
-__all__ = ["counted"]
+from collections.abc import Sequence
+
+__all__ = ["counted", "named"]
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -21,3 +25,15 @@ def counted(n: int | float, noun: str, plural: str | None = None) -> str:
         ('1 epoch', '15 epochs', '1 job')
     """
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def named(names: Sequence[object], noun: str, plural: str | None = None) -> str:
+    """``noun`` (``plural`` for several, default: ``noun`` with an ``s``) and ``names``,
+    each quoted: ``unknown key 'lr'``, ``unknown keys 'lr', 'width'``.
+
+    Example:
+        >>> named(["init_arg"], "key"), named(["a", "b"], "option")
+        ("key 'init_arg'", "options 'a', 'b'")
+    """
+    said = ", ".join(repr(name) for name in names)
+    return f"{noun if len(names) == 1 else plural or noun + 's'} {said}"

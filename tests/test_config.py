@@ -407,7 +407,7 @@ def _broken(tmp_path: Path, change) -> tuple[str, Path]:
      ["unknown Trainer argument 'max_epoch'", "max_epochs"]),
     (lambda c: c["search"]["space"].update(num_layers={"choice": [1, 2]}),
      ["'num_layers'", "TinyNet.__init__", "width, activation, lr, depth"]),
-    (lambda c: c["model"].update(init_arg={}), ["model: unknown key(s) ['init_arg']"]),
+    (lambda c: c["model"].update(init_arg={}), ["model: unknown key 'init_arg'"]),
     (lambda c: c["search"]["space"].update(k={"choise": [3, 5]}),
      ["unknown space kind 'choise'"]),
     (lambda c: c["search"].update(mode="maximum"), ["mode"]),

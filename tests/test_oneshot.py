@@ -914,7 +914,7 @@ def test_a_fit_without_validation_data_is_refused_before_training(tmp_path, data
     count = pl.callbacks.LambdaCallback(on_train_batch_start=lambda *_: steps.append(1))
     with pytest.raises(ConfigError, match=rf"OneShotNAS scores subnets on the validation "
                                           rf"data, and this fit has none \(limit_val_batches="
-                                          rf"{limit}, 0 val dataloader\(s\)\)"):
+                                          rf"{limit}, 0 val dataloaders\)"):
         _trainer(tmp_path, [OneShotNAS(num_candidates=1), count], max_epochs=1,
                  limit_val_batches=limit, enable_checkpointing=False).fit(
             TinySupernet(), datamodule=data())

@@ -405,3 +405,28 @@ def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install
     __import__("only_here_mod")
     assert f"put its folder on PYTHONPATH (PYTHONPATH={tmp_path})" in cannot_import(
         "only_here_mod")
+
+
+@pytest.mark.slow  # a local cluster: about twenty seconds on two cores
+def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(ray_tmpdir,
+                                                                            monkeypatch):
+    # was: "the Ray cluster fits 1 trial(s) at once" and "1 Ray actor(s) of the trials did
+    # not answer"; the actors are given no time to start (a timeout of 0 s) so that the one
+    # the cluster fits has not answered yet
+    from lightning_nas.search import ray_executor
+
+    monkeypatch.setattr(ray_executor, "START_TIMEOUT", 0.0)
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    executor = RayExecutor(num_workers=2, num_cpus=1)
+    try:
+        with pytest.warns(UserWarning) as record:
+            executor.start()
+    finally:
+        executor.shutdown()
+        ray.shutdown()
+    said = [str(w.message) for w in record]
+    assert any(m.startswith("the Ray cluster fits 1 trial at once (search.ray.num_cpus=1, "
+                            "num_gpus=0) but num_workers=2: ") for m in said), said
+    assert any(m.startswith("1 Ray actor of the trials did not answer within 0 s ")
+               and m.endswith("the search goes on and its trials start when it does")
+               for m in said), said

@@ -287,7 +287,7 @@ def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
                               * failures)
     assert best is not None and best.status is TrialStatus.COMPLETED
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == best.trial_id
-    assert str(info.value).endswith(" The 1 other trial(s) running then were let finish and "
+    assert str(info.value).endswith(" The 1 other trial running then was let finish and "
                                     "stored (not killed); no trial started after the stop.")
 
 
@@ -713,7 +713,7 @@ def test_an_objective_search_warns_of_trainer_settings_it_ignores(tmp_path):
     # was: trainer={"max_epochs": 5, ...} with objective= ignored without a word
     space = {"x": {"float": [0, 1]}}
     with pytest.warns(UserWarning, match=r"^an objective= search calls the function instead "
-                                         r"of training, so trainer setting\(s\) max_epochs, "
+                                         r"of training, so trainer settings max_epochs, "
                                          r"min_epochs are ignored \(it uses only accelerator, "):
         Search(None, space, objective=lambda arch: {"val_acc": arch["x"]},
                trainer={"max_epochs": 5, "min_epochs": 2, "accelerator": "cpu"}, budget=2,
@@ -1327,7 +1327,7 @@ def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tm
         assert re.fullmatch(
             rf"optimizer 'LHSSearch' failed at its ask 9 \(AssertionError: Over the budget "
             rf"\(reinitialize if you want to start over\)\) after {completed} completed "
-            rf"trial\(s\) \(those running then were let finish\), the best exported: "
+            rf"trials? \(those running then were let finish\), the best exported: "
             rf"nevergrad's sequence and budget-bound "
             rf"optimizers cannot propose more than `budget` \(8\) candidates, .*new run_dir "
             rf"with the default optimizer \(SurrogateEvolution\) or one without a fixed "
@@ -1385,7 +1385,7 @@ def test_an_optimizer_that_fails_when_told_stops_the_search_and_its_resume(tmp_p
     for _ in range(2):  # the run, then its resume (failing as it replays the log)
         with pytest.raises(SearchError, match=r"^optimizer 'TellFailsOnBigLosses' failed at "
                            r"its tell \d+ \(ValueError: cannot take loss 3\.0\d\) after \d+ "
-                           r"completed trial\(s\) \(those running then were let finish\), "
+                           r"completed trials? \(those running then were let finish\), "
                            r"the best exported: an error of the optimizer itself, not of a "
                            r"trial; search again in a new run_dir with another optimizer "
                            r"\(e\.g\. SurrogateEvolution, RandomSearch, NGOpt\)$"):

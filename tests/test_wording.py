@@ -97,3 +97,80 @@ def test_a_search_stopped_after_one_completed_trial_says_one_trial(tmp_path, cap
         _objective_search(tmp_path, first_only, budget=3, max_failures=0).run()
     assert (f"Wrote {tmp_path / 'run' / 'best.yaml'}: the best of the 1 completed trial so far "
             f"(trial 1).") in capsys.readouterr().out
+
+
+def test_named_is_singular_for_one_name_only():
+    from lightning_nas.wording import named
+
+    assert named(["lr"], "key") == "key 'lr'"
+    assert named(["lr", "width"], "key") == "keys 'lr', 'width'"
+    assert named([1, 2], "batch", "batches") == "batches 1, 2"
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ({"lg": True}, "unknown option 'lg' for kind `choice`"),
+    ({"lg": True, "stp": 2}, "unknown options 'lg', 'stp' for kind `choice`")])
+def test_unknown_space_options_read_right_for_one_and_several(extra, said):
+    from lightning_nas.errors import SpaceError
+    from lightning_nas.space import SearchSpace
+
+    # was: "unknown option(s) ['lg']"
+    with pytest.raises(SpaceError, match=rf"^space key 'k': {said}; valid options: none$"):
+        SearchSpace({"k": {"choice": [3, 5], **extra}})
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ({"init_arg": {}}, "unknown key 'init_arg'"),
+    ({"init_arg": {}, "dict_kwarg": {}}, "unknown keys 'dict_kwarg', 'init_arg'")])
+def test_unknown_node_keys_read_right_for_one_and_several(extra, said):
+    from lightning_nas.config.nodes import check_node_keys
+    from lightning_nas.errors import ConfigError
+
+    # was: "unknown key(s) ['init_arg']"
+    with pytest.raises(ConfigError, match=rf"^model: {said} beside class_path 'm\.Net'; "):
+        check_node_keys({"class_path": "m.Net", **extra}, "model")
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("tag(fast, choice(1, 2))", "unknown tag 'fast'"),
+    ("tag(fast, slow, choice(1, 2))", "unknown tags 'fast', 'slow'")])
+def test_unknown_hydra_tags_read_right_for_one_and_several(value, said):
+    from lightning_nas.errors import SpaceError
+    from lightning_nas.integrations.hydra_grammar import parse_params
+
+    # was: "unknown tag(s) ['fast']"
+    with pytest.raises(SpaceError, match=rf"'model\.w': {said}; valid tags: log, ordered"):
+        parse_params({"model.w": value})
+
+
+def test_a_node_of_the_wrong_edge_count_reads_right_for_one_edge():
+    from lightning_nas.benchmarks.nb201 import str_to_arch
+    from lightning_nas.errors import SpaceError
+
+    # was: "node 1 of ... must have 1 edge(s)"
+    with pytest.raises(SpaceError, match=r"^node 1 of .* must have 1 edge, got"):
+        str_to_arch("|none~0|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(SpaceError, match=r"^node 2 of .* must have 2 edges, got"):
+        str_to_arch("|none~0|+|none~0|+|none~0|none~1|none~2|")
+
+
+@pytest.mark.parametrize(("completed", "said"), [(1, "1 completed trial"),
+                                                 (2, "2 completed trials")])
+def test_an_optimizers_failure_counts_the_completed_trials_right(completed, said):
+    from lightning_nas.strategies.registry import optimizer_failed
+
+    # was: "after 1 completed trial(s)"
+    assert optimizer_failed("RandomSearch", "tell 3", ValueError("bad"), 8, completed) \
+        .startswith(f"optimizer 'RandomSearch' failed at its tell 3 (ValueError: bad) after "
+                    f"{said} (those running then were let finish), the best exported: ")
+
+
+@pytest.mark.parametrize(("trainer", "said"), [
+    ({"max_epochs": 5}, "trainer setting max_epochs is ignored"),
+    ({"max_epochs": 5, "min_epochs": 2}, "trainer settings max_epochs, min_epochs are ignored")])
+def test_ignored_trainer_settings_of_an_objective_search_read_right(tmp_path, trainer, said):
+    # was: "trainer setting(s) max_epochs are ignored"
+    with pytest.warns(UserWarning, match=rf"^an objective= search calls the function instead "
+                                         rf"of training, so {said} \(it uses only "):
+        Search(None, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
+               trainer=trainer, budget=2, run_dir=tmp_path / "a", verbose=False)

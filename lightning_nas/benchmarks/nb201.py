@@ -47,6 +47,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.run_folder import user_path
 from lightning_nas.space import Choice, SearchSpace
+from lightning_nas.wording import counted
 
 __all__ = [
     "COSTS",
@@ -130,7 +131,8 @@ def str_to_arch(text: str) -> dict[str, str]:
     for to, node in enumerate(nodes, start=1):
         parts = [p for p in node.strip("|").split("|")]
         if len(parts) != to:
-            raise SpaceError(f"node {to} of {text!r} must have {to} edge(s), got {node!r}")
+            raise SpaceError(f"node {to} of {text!r} must have {counted(to, 'edge')}, got "
+                             f"{node!r}")
         for src, part in enumerate(parts):
             op, _, source = part.partition("~")
             if op not in OPS or source != str(src):

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.wording import named
 
 __all__ = [
     "ARGS_KEYS",
@@ -122,7 +123,7 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
         return
     extra = sorted(set(node) - set(SPEC_KEYS))
     if extra:
-        raise ConfigError(f"{where}: unknown key(s) {extra} beside class_path "
+        raise ConfigError(f"{where}: unknown {named(extra, 'key')} beside class_path "
                           f"{node.get('class_path')!r}; valid keys: {', '.join(SPEC_KEYS)} "
                           f"(or a Hydra node with _target_)")
     for key in ARGS_KEYS:

@@ -58,6 +58,7 @@ from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.search_space import OverlappingKeys
+from lightning_nas.wording import named
 
 __all__ = ["TAGS", "SweepParams", "config_args", "format_value", "group_of",
            "param_of", "parse_params", "path_of", "rerun_line", "task_script"]
@@ -378,7 +379,7 @@ def _param(override: Override) -> Param:
     tags = set(getattr(value, "tags", ()) or ())
     unknown = sorted(tags - set(TAGS))
     if unknown:
-        raise SpaceError(f"unknown tag(s) {unknown}; valid tags: {', '.join(TAGS)}")
+        raise SpaceError(f"unknown {named(unknown, 'tag')}; valid tags: {', '.join(TAGS)}")
     if isinstance(value, IntervalSweep):
         if "ordered" in tags:
             raise SpaceError("tag 'ordered' applies to choice(...) and range(...), not "

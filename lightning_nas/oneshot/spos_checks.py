@@ -23,6 +23,7 @@ import lightning.pytorch as pl
 from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.oneshot.scoring import loaders
 from lightning_nas.run_folder import check_export_dir
+from lightning_nas.wording import counted
 
 __all__ = ["check_one_search", "check_spos_arguments", "check_val_data"]
 
@@ -85,7 +86,7 @@ def check_val_data(trainer: pl.Trainer, pl_module: pl.LightningModule, search_no
     """
     limit, mod, dm = trainer.limit_val_batches, type(pl_module), trainer.datamodule
     none = (f"this fit has none (limit_val_batches={limit}, "
-            f"{len(loaders(trainer.val_dataloaders))} val dataloader(s))")
+            f"{counted(len(loaders(trainer.val_dataloaders)), 'val dataloader')})")
     fix = "give the module or datamodule a val_dataloader"
     if trainer.val_dataloaders is not None:  # set up already (by the sanity check)
         if any(trainer.num_val_batches):

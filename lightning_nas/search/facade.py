@@ -136,9 +136,12 @@ class Search:
         self.trainer = dict(trainer or {})  # (a jsonargparse Namespace too: dict() of it)
         ignored = sorted(k for k in self.trainer if k not in _OBJECTIVE_TRAINER_KEYS)
         if objective is not None and ignored:  # was: ignored without a word
+            one = len(ignored) == 1
             warnings.warn(f"an objective= search calls the function instead of training, so "
-                          f"trainer setting(s) {', '.join(ignored)} are ignored (it uses only "
-                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop them from trainer=",
+                          f"trainer setting{'' if one else 's'} {', '.join(ignored)} "
+                          f"{'is' if one else 'are'} ignored (it uses only "
+                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop "
+                          f"{'it' if one else 'them'} from trainer=",
                           UserWarning, stacklevel=2)
         self.on_trial_end = on_trial_end
         self.config = dict(config) if config else None

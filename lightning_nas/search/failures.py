@@ -45,8 +45,9 @@ _RESULTS = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PAUSED, Trial
 
 def _let_finish(running: int) -> str:
     """What a stop says of the ``running`` trials still out ("" for none): they finish."""
-    return (f" The {running} other trial(s) running then were let finish and stored (not "
-            f"killed); no trial started after the stop." if running else "")
+    were = "was" if running == 1 else "were"
+    return (f" The {counted(running, 'other trial')} running then {were} let finish and "
+            f"stored (not killed); no trial started after the stop." if running else "")
 
 
 def _same_way(first: int, second: int, result: TrialResult, shared: str, line: str,

@@ -44,6 +44,7 @@ from lightning_nas.search.ray_checks import (
 )
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.wording import counted
 
 __all__ = ["RayExecutor"]
 
@@ -249,7 +250,7 @@ class RayExecutor(TrialExecutor):
                 f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus={self.num_gpus:g}); its "
                 f"nodes have: {have}. Lower search.ray.num_cpus/num_gpus or add nodes")
         if fits < self.num_workers:
-            warnings.warn(f"the Ray cluster fits {fits} trial(s) at once "
+            warnings.warn(f"the Ray cluster fits {counted(fits, 'trial')} at once "
                           f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
                           f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
                           f"workers wait until the cluster has room", stacklevel=2)
@@ -282,10 +283,13 @@ class RayExecutor(TrialExecutor):
                     f"modules (the current folder and PYTHONPATH are put on their path; "
                     f"search.ray.runtime_env can install packages)") from err
         if len(ready) < count:  # a busy cluster, a long pip install: they wait, as before
-            warnings.warn(f"{count - len(ready)} Ray actor(s) of the trials did not answer "
-                          f"within {START_TIMEOUT:g} s (the cluster busy, see `ray status`, or "
+            late = count - len(ready)
+            theirs = "its trials start when it does" if late == 1 else ("their trials start "
+                                                                        "when they do")
+            warnings.warn(f"{counted(late, 'Ray actor')} of the trials did not answer within "
+                          f"{START_TIMEOUT:g} s (the cluster busy, see `ray status`, or "
                           f"search.ray.runtime_env still building); the search goes on and "
-                          f"their trials start when they do", stacklevel=2)
+                          f"{theirs}", stacklevel=2)
 
     def _trials_on(self, resources: Mapping[str, float]) -> int:
         """How many trials fit on a node with ``resources`` at once."""

@@ -20,6 +20,7 @@ from lightning_nas.arch import arch_key
 from lightning_nas.arch import plain as _plain
 from lightning_nas.arch import same_value as _same
 from lightning_nas.errors import SpaceError
+from lightning_nas.wording import named
 
 __all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "param_from_dict"]
 
@@ -397,7 +398,7 @@ def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
     extra = sorted(set(spec) - {kind} - set(_OPTIONS[kind]))
     if extra:
         valid = ", ".join(_OPTIONS[kind]) or "none"
-        raise SpaceError(f"space key '{path}': unknown option(s) {extra} for kind `{kind}`; "
+        raise SpaceError(f"space key '{path}': unknown {named(extra, 'option')} for kind `{kind}`; "
                          f"valid options: {valid}")
     arg = spec[kind]
     try:

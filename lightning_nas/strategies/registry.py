@@ -200,8 +200,8 @@ def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
         optimizer 'LHSSearch' failed at its ask 9 (AssertionError: Over the budget) after 7 ...
     """
     said = f"optimizer {name!r} failed at its {call} ({one_line(err, 200)}) " + (
-        f"after {completed} completed trial(s) (those running then were let finish), the best "
-        f"exported" if completed else "before any trial completed")
+        f"after {counted(completed, 'completed trial')} (those running then were let finish), "
+        f"the best exported" if completed else "before any trial completed")
     if isinstance(err, AssertionError) and "budget" in str(err).lower():
         return (f"{said}: nevergrad's sequence and budget-bound optimizers cannot propose more "
                 f"than `budget` ({budget}) candidates, and this search asked for more (a repeat "
