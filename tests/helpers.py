@@ -495,6 +495,17 @@ class NoTrainDataOnRank1(BlobData):
         return super().train_dataloader()
 
 
+class SeedEnv(pl.Callback):
+    """Notes the seed variables (``PL_GLOBAL_SEED``, ``PL_SEED_WORKERS``) each fit of the
+    process trains under, into the class (a run restores them after it)."""
+
+    seen: list[tuple[str | None, str | None]] = []
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        SeedEnv.seen.append((os.environ.get("PL_GLOBAL_SEED"),
+                             os.environ.get("PL_SEED_WORKERS")))
+
+
 class FailsOnRank1AtTheEnd(pl.Callback):
     """Raises on rank 1 alone once training has ended (rank 0 has its result by then)."""
 

@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import json
 import math
+import os
 import re
 import socket
 import time
@@ -46,7 +47,7 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.run import check_oneshot_strategy, check_oneshot_trainer
 from lightning_nas.oneshot.setting_checks import ONESHOT_KEYS, check_oneshot_settings
-from tests.helpers import BlobData, SaveInitialWeights, TinySupernet
+from tests.helpers import BlobData, SaveInitialWeights, SeedEnv, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -631,6 +632,31 @@ def test_the_finetuned_subnet_is_written_in_float32_as_the_subnet(tmp_path, prec
         net = torch.load(tmp_path / "run" / name, weights_only=False)
         assert {t.dtype for t in net.state_dict().values()} == {torch.float32}, name
         assert net(torch.zeros(2, 8)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("before", [(None, None), ("123", "1")])
+def test_run_oneshot_leaves_the_seed_variables_as_they_were(tmp_path, monkeypatch, before):
+    # was: PL_GLOBAL_SEED and PL_SEED_WORKERS stayed as the run set them after run_oneshot
+    # (Search.run and finetune restore them), so a later Trainer of the caller was seeded
+    # again with the run's seed, and the processes it started inherited both
+    from lightning_nas.oneshot.run import run_oneshot
+
+    for key, value in zip(("PL_GLOBAL_SEED", "PL_SEED_WORKERS"), before, strict=True):
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    SeedEnv.seen.clear()
+    cfg = {"model": "tests.helpers.TinySupernet",
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "enable_checkpointing": False,
+                       "callbacks": [{"class_path": "tests.helpers.SeedEnv"}]},
+           "oneshot": {"num_candidates": 2, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 4, "run_dir": str(tmp_path / "run"), "finetune_epochs": 1}}
+    run_oneshot(cfg, verbose=False)
+    assert SeedEnv.seen[:1] == [("4", "0")]  # while the supernet trains (its DDP ranks')
+    assert (os.environ.get("PL_GLOBAL_SEED"), os.environ.get("PL_SEED_WORKERS")) == before
 
 
 class _PlainLayers(TinySupernet):
@@ -1381,6 +1407,7 @@ import json, os, sys
 import torch
 from lightning_nas.oneshot.run import run_oneshot
 from lightning_nas.config.load import load_config
+from tests.helpers import SeedEnv
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
@@ -1391,10 +1418,11 @@ if __name__ == "__main__":
         "--trainer.limit_val_batches=2", "--oneshot.num_candidates=2",
         "--oneshot.search_every_n_epochs=null", "--oneshot.calibration_batches=1",
         "--oneshot.finetune_epochs=1", f"--oneshot.run_dir={out}/run",
-        "--seed_everything=false", "--oneshot.seed=null"])  # a drawn seed
+        "--seed_everything=false", "--oneshot.seed=null",  # a drawn seed
+        "--trainer.callbacks=[{class_path: tests.helpers.SeedEnv}]"])  # (restored after)
     result = run_oneshot(cfg)
     with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
-        json.dump({**result["finetune"], "seed": os.environ["PL_GLOBAL_SEED"]}, f)
+        json.dump({**result["finetune"], "seed": SeedEnv.seen[0][0]}, f)
 """
 
 
@@ -1446,10 +1474,12 @@ if __name__ == "__main__":
                 "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1",
                 "--oneshot.finetune_epochs=0", f"--oneshot.algorithm={algorithm}",
                 f"--oneshot.run_dir={out}/run", "--seed_everything=true",
-                "--oneshot.seed=null", *extra])  # a drawn seed
+                "--oneshot.seed=null", *extra,  # a drawn seed
+                "--trainer.callbacks=[{class_path: tests.helpers.SeedEnv}]"])  # (restored)
             result = run_oneshot(cfg, verbose=False)
+            from tests.helpers import SeedEnv
             with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
-                json.dump({"seed": os.environ["PL_GLOBAL_SEED"], "arch": result["arch"]}, f)
+                json.dump({"seed": SeedEnv.seen[0][0], "arch": result["arch"]}, f)
             code = 0
         except BaseException:
             traceback.print_exc()

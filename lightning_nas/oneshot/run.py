@@ -69,7 +69,12 @@ from lightning_nas.report.oneshot import scored_text
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import holding, user_path
 from lightning_nas.search.lifetime import environ
-from lightning_nas.search.trial import checkpointing, quiet_lightning, with_trial_defaults
+from lightning_nas.search.trial import (
+    SEED_VARIABLES,
+    checkpointing,
+    quiet_lightning,
+    with_trial_defaults,
+)
 
 __all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
            "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
@@ -312,8 +317,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     with quiet_lightning(), warnings.catch_warnings(), ExitStack() as held:
         # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
+        # the seed for launched ranks; seed_everything's variables kept while the run trains
+        # (its DDP ranks read them), then restored, as Search.run and finetune restore them
+        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
         pl.seed_everything(opts["seed"], verbose=False)
-        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}))  # for launched ranks
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
