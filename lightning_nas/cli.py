@@ -150,6 +150,7 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
     from lightning_nas.config.paths import split_overrides
+    from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
     from lightning_nas.fit import refusal, undo_fit, unfinished
     from lightning_nas.results import format_score
@@ -165,6 +166,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
                           f"its --trainer.* values replace the search's; give the whole "
                           f"list, --{added[:-1]}=[...]")
     trainer = apply_overrides({}, overrides).get("trainer", {})
+    if isinstance(trainer, Mapping):  # as typed: --max_epochs (was: finetune()'s max_epochs)
+        check_finetune_epochs(args.max_epochs, trainer, cli=True)
     if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
         raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")

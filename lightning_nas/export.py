@@ -24,6 +24,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
+from lightning_nas.config.trainer_checks import check_finetune_epochs
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
@@ -325,19 +326,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if not isinstance(from_checkpoint, bool):  # was: any truthy value, "no" too, loaded it
         raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
                           f"(fresh weights); got {from_checkpoint!r}")
-    given = trainer or {}
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
     # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)
-    limits = {k: given[k] for k in ("max_steps", "max_time") if k in given}
-    unlimited = {k: v for k, v in limits.items() if v in (-1, None)}
-    limited = len(limits) > len(unlimited)
-    if type(max_epochs) is int and max_epochs < 0 and not (max_epochs == -1 and limited):
-        # was: -1 trained for ever (the search's step and time limits go with max_epochs);
-        # 0 and non-integers: check_validation_runs and check_trainer_kwargs refuse them
-        none = "".join(f"; trainer {k}={v!r} is no limit" for k, v in unlimited.items())
-        raise ConfigError(f"max_epochs must be a positive integer (the fine-tune's epochs), "
-                          f"or -1 (no limit) beside trainer max_steps or max_time; got "
-                          f"{max_epochs!r}{none}")
+    check_finetune_epochs(max_epochs, trainer)
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
                           f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")

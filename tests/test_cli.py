@@ -747,6 +747,15 @@ def test_finetune_names_the_overrides_it_refuses_and_one_epoch_count_of_two(conf
          "data), got --seed_everything=4, --model.width=3"),
         (["--max_epochs", "1", "--trainer.max_epochs=2"],
          "--max_epochs 1 and --trainer.max_epochs=2 both set the fine-tune's epochs; give one"),
+        # was: "max_epochs must be ..." (finetune()'s argument) for -5 and -1, and
+        # "trainer.max_epochs=0 runs no validation" (a key not given) for 0
+        *[(["--max_epochs", value], f"--max_epochs must be a positive integer (the "
+           f"fine-tune's epochs), or -1 (no limit) beside --trainer.max_steps or "
+           f"--trainer.max_time; got {value}") for value in ("-5", "0", "-1")],
+        (["--max_epochs", "-1", "--trainer.max_steps=-1"],
+         "--max_epochs must be a positive integer (the fine-tune's epochs), or -1 (no limit) "
+         "beside --trainer.max_steps or --trainer.max_time; got -1; --trainer.max_steps=-1 "
+         "is no limit"),
     ]:
         assert main(["finetune", str(run), *argv]) == 2
         captured = capsys.readouterr()

@@ -89,8 +89,12 @@ def test_a_second_finetune_keeps_the_first_and_a_lost_import_path_fails_first(fi
 
 def test_a_finetune_that_cannot_validate_fails_before_any_folder(finished_run):
     folders = sorted(finished_run.iterdir())
-    with pytest.raises(ConfigError, match="trainer.max_epochs=0 runs no validation"):
-        finetune(finished_run, max_epochs=0)  # was: a finetune folder, "no validation ran"
+    # was: a finetune folder, "no validation ran"; then "trainer.max_epochs=0 runs no
+    # validation", naming a key not given; non-integers were said as trainer.max_epochs too
+    for epochs in (0, 2.5, True, "3"):
+        with pytest.raises(ConfigError, match=r"^max_epochs must be a positive integer \(the "
+                                              rf"fine-tune's epochs\), .*; got {epochs!r}$"):
+            finetune(finished_run, max_epochs=epochs)
     with pytest.raises(ConfigError, match="unknown Trainer argument 'max_epoch'"):
         finetune(finished_run, trainer={"max_epoch": 2})  # was: FAILED with a TypeError
     with pytest.raises(ConfigError, match=r"max_epochs=1 and trainer=\{'max_epochs': 2\} both"):

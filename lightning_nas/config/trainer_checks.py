@@ -36,8 +36,9 @@ from lightning_nas.config.instantiate import (
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_search_trainer", "check_sync_batchnorm",
-           "check_trainer_kwargs", "check_validation_runs", "trainer_hints", "trains_nothing"]
+__all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_finetune_epochs", "check_search_trainer",
+           "check_sync_batchnorm", "check_trainer_kwargs", "check_validation_runs",
+           "trainer_hints", "trains_nothing"]
 
 #: the Trainer settings under which a fit may train nothing, and what each needs to train
 TRAINING_NEEDS = {
@@ -152,6 +153,38 @@ def check_epoch_bounds(kwargs: Mapping[str, Any]) -> None:
         raise ConfigError(f"trainer.min_epochs={low} is above max_epochs={high}: Lightning "
                           f"stops at max_epochs and ignores min_epochs; set min_epochs <= "
                           f"max_epochs (or leave min_epochs out)")
+
+
+def check_finetune_epochs(max_epochs: Any, trainer: Mapping[str, Any] | None,
+                          cli: bool = False) -> None:
+    """Refuse a fine-tune's ``max_epochs`` that is not a positive integer, or -1 (no limit)
+    beside a ``trainer`` ``max_steps`` or ``max_time`` that limits it (``max_steps: -1`` and
+    ``max_time: None`` are Lightning's "no limit"); ``None`` (the trial's epochs) passes.
+    Named as the caller gave it: ``finetune()``'s ``max_epochs`` and ``trainer``, or with
+    ``cli`` the flags of ``lightning-nas finetune`` (``--max_epochs``, ``--trainer.*``).
+
+    Example:
+        >>> check_finetune_epochs(-1, {"max_steps": 12})
+        >>> check_finetune_epochs(0, None, cli=True)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: --max_epochs must be a positive integer (the ...
+    """
+    if max_epochs is None or (type(max_epochs) is int and max_epochs > 0):
+        return
+    given = trainer or {}
+    # (was: -1 trained for ever, the search's step and time limits dropped with max_epochs;
+    # 0 and non-integers were said as trainer.max_epochs, a key not given)
+    limits = {k: given[k] for k in ("max_steps", "max_time") if k in given}
+    unlimited = {k: v for k, v in limits.items() if v in (-1, None)}
+    if max_epochs == -1 and type(max_epochs) is int and len(limits) > len(unlimited):
+        return
+    key = "--trainer.{}={!r}" if cli else "trainer {}={!r}"
+    none = "".join(f"; {key.format(k, v)} is no limit" for k, v in unlimited.items())
+    name, beside = (("--max_epochs", "--trainer.max_steps or --trainer.max_time") if cli
+                    else ("max_epochs", "trainer max_steps or max_time"))
+    raise ConfigError(f"{name} must be a positive integer (the fine-tune's epochs), or -1 (no "
+                      f"limit) beside {beside}; got {max_epochs!r}{none}")
 
 
 def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
