@@ -57,9 +57,9 @@ from lightning_nas.search.trial_logs import (
 )
 from lightning_nas.wording import counted
 
-__all__ = ["TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer", "checkpointing",
-           "fit_trial", "logger_defaults", "quiet_lightning", "raised_by_lightning",
-           "with_trial_defaults"]
+__all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
+           "checkpointing", "fit_trial", "logger_defaults", "quiet_lightning",
+           "raised_by_lightning", "with_trial_defaults"]
 
 #: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
 TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
