@@ -118,6 +118,14 @@ def test_killed_sweep_resumes_to_exactly_budget_completed_jobs(killed_sweep):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert f"Resuming {run}: {killed_sweep.done_before_kill} completed" in again.stdout
     assert "Sweep finished in" in again.stdout and f"{budget} completed, 0 failed" in again.stdout
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert again.stdout.rstrip().splitlines()[-2:] == [  # the rerun of the project's task
+        f"Wrote optimization_results.yaml and search.db in {run}",
+        f"Next: {results['rerun']} (from the folder the sweep was started in) trains the best "
+        f"job (trial {results['best_trial']}) again; the sweep's run of it is in "
+        f"{results['best_job_dir']}"]
+    assert results["rerun"].startswith("python ") and results["rerun"].endswith(" hydra.mode=RUN")
+    assert "examples/hydra/src/train.py --config-name train " in results["rerun"]
     with RunStore(run / "search.db") as store:
         trials = store.trials()
         assert store.count(TrialStatus.COMPLETED) == budget
@@ -290,6 +298,32 @@ def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
     assert "RuntimeError: the first job fails" in trials[0].error
     assert [t.arch["x"] for t in trials] == calls  # each trial is the job that ran
     assert [t.score for t in trials[1:]] == [float(x) for x in calls[1:]]
+
+
+def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, capsys):
+    # was: "Wrote RUN/optimization_results.yaml and RUN/search.db" and no word of what next,
+    # while `lightning-nas search` names its files in RUN and a "Next:" line
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    run = tmp_path / "run"
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert sorted(p.name for p in run.iterdir() if p.suffix != ".lock") == [
+        "optimization_results.yaml", "search.db"]  # what the line says the folder holds
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"Wrote optimization_results.yaml and search.db in {run}",
+        f"Next: {results['rerun']} (from the folder the sweep was started in) trains the best "
+        f"job (trial 2) again; the sweep's run of it is in {tmp_path / 'jobs' / '1'}"]
+    assert results["rerun"].endswith(" x=2 hydra.mode=RUN")
+    # no job completed: the files (best_params null), nothing to run again
+    def fails(cfg: DictConfig) -> float:
+        raise ValueError(f"x={cfg.x} diverged")  # another error each job: the sweep goes on
+
+    _sweep(tmp_path / "none", fails, {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    out = capsys.readouterr().out
+    last = out.splitlines()[-2:]
+    assert last[0].startswith("Sweep finished in ") and last[0].endswith(": 0 completed, 2 "
+                                                                         "failed.")
+    assert last[1] == f"Wrote optimization_results.yaml and search.db in {tmp_path / 'none'}/run"
+    assert "Next:" not in out
 
 
 def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_path):

@@ -15,7 +15,8 @@ package, which only imports from here:
   config-group options included), and its differences named;
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
   the ``SearchSettings`` of ``lightning-nas search``, checked;
-- ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop.
+- ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop;
+- ``hydra_summary``: its last lines: counts, files, the ``rerun`` line of the best job;
 - ``hydra_errors``: a sweep's errors as Hydra prints its own, one line without a traceback.
 
 Names load on first use.

@@ -42,7 +42,6 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_nas.arch import format_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean
@@ -76,8 +75,9 @@ from lightning_nas.integrations.hydra_resume import (
     setup_differences,
 )
 from lightning_nas.integrations.hydra_settings import optimized_metric, search_settings
+from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
-from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
@@ -357,19 +357,9 @@ class HydraSweep(Sweeper):
                 for t in pareto_front(store.leaderboard(goal.mode), goal.objectives)]
         path = settings.run_dir / RESULTS_FILE
         path.write_text(dump_yaml(results))
-        if not settings.verbose:
-            return
-        count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED,
-                                             TrialStatus.REJECTED)}
-        rejected = count[TrialStatus.REJECTED]  # by a constraint: never run
-        line = (f"Sweep {'stopped' if stopped else 'finished'} in {elapsed:.1f}s: "
-                f"{count[TrialStatus.COMPLETED]} completed, "
-                f"{f'{rejected} rejected, ' if rejected else ''}"
-                f"{count[TrialStatus.FAILED]} failed.")
-        if best is not None:
-            line += (f" Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
-                     f"{format_arch(best.arch)}")
-        print(f"{line}\nWrote {path} and {settings.run_dir / 'search.db'}", flush=True)
+        if settings.verbose:  # the files, and the rerun of the best job as what next
+            print(sweep_summary(store, goal.monitor, best, settings.run_dir, results, elapsed,
+                                stopped), flush=True)
 
 
 # ----------------------------------------------------------------- helpers

@@ -1,0 +1,72 @@
+"""The last lines a Hydra sweep prints: how it ended, what its run folder holds, what to
+run next.
+
+A sweep's run folder holds ``optimization_results.yaml`` and ``search.db`` (its jobs'
+folders are Hydra's, under ``hydra.sweep.dir``); the project's task builds the model, so
+what trains the best job again is the ``rerun`` line of ``optimization_results.yaml`` (was:
+``Wrote .../optimization_results.yaml and .../search.db``, and no word of what next, while
+``lightning-nas search`` ends with its files and a ``Next:`` line).
+
+Example:
+    >>> print(sweep_written(Path("multirun/x"), {
+    ...     "rerun": "python src/train.py x=2 hydra.mode=RUN", "best_trial": 2,
+    ...     "best_job_dir": "multirun/x/1"}))  # doctest: +NORMALIZE_WHITESPACE
+    Wrote optimization_results.yaml and search.db in multirun/x
+    Next: python src/train.py x=2 hydra.mode=RUN (from the folder the sweep was started in)
+    trains the best job (trial 2) again; the sweep's run of it is in multirun/x/1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.arch import format_arch
+from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.store import RunStore
+
+__all__ = ["sweep_summary", "sweep_written"]
+
+
+def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_dir: Path,
+                  results: Mapping[str, Any], elapsed: float, stopped: bool = False) -> str:
+    """How the sweep ended (``stopped``: on an error), its counts and best job, then
+    ``sweep_written``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "search.db") as s:
+        ...     print(sweep_summary(s, "val_acc", None, Path("multirun/x"), {}, 1.5))
+        Sweep finished in 1.5s: 0 completed, 0 failed.
+        Wrote optimization_results.yaml and search.db in multirun/x
+    """
+    count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED,
+                                         TrialStatus.REJECTED)}
+    rejected = count[TrialStatus.REJECTED]  # by a constraint: never run
+    line = (f"Sweep {'stopped' if stopped else 'finished'} in {elapsed:.1f}s: "
+            f"{count[TrialStatus.COMPLETED]} completed, "
+            f"{f'{rejected} rejected, ' if rejected else ''}"
+            f"{count[TrialStatus.FAILED]} failed.")
+    if best is not None:
+        line += (f" Best {monitor}={format_score(best.score)} (trial {best.trial_id}): "
+                 f"{format_arch(best.arch)}")
+    return f"{line}\n{sweep_written(run_dir, results)}"
+
+
+def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:
+    """The files the sweep's run folder holds and, where a job completed (``results``: the
+    content of ``optimization_results.yaml``), the ``rerun`` line that trains the best job
+    again, run from the folder the sweep was started in, and where that job's outputs are.
+
+    Example:
+        >>> print(sweep_written(Path("multirun/x"), {"best_trial": None}))
+        Wrote optimization_results.yaml and search.db in multirun/x
+    """
+    text = f"Wrote optimization_results.yaml and search.db in {run_dir}"
+    if not results.get("rerun"):  # no job completed: nothing to run again
+        return text
+    folder = results.get("best_job_dir")
+    where = f"; the sweep's run of it is in {folder}" if folder else ""
+    return (f"{text}\nNext: {results['rerun']} (from the folder the sweep was started in) "
+            f"trains the best job (trial {results['best_trial']}) again{where}")
