@@ -88,7 +88,9 @@ class DigitsSupernet(LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = F.cross_entropy(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        # under DDP the epoch's mean over every rank's batches, as lightning_nas's own
+        # modules log it (was: each rank's own, and Lightning's sync_dist warning)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
