@@ -63,6 +63,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import describe, spearman, spread  # noqa: E402
+from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["COLUMNS", "DEFAULT_OUT", "SPACE", "architectures", "build_table", "train_arch"]
 
@@ -228,17 +229,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     first_best = next(r for r in rows if r["val_acc"] == best)
     rho = spearman(vals, tests) if len(rows) > 1 else float("nan")
     capability = torch.backends.cpu.get_cpu_capability()
-    print(f"{len(rows)} archs -> {args.out} in {wall:.1f} s with {args.workers} worker(s), "
-          f"{args.epochs} epochs each; torch {torch.__version__}, CPU capability {capability} "
-          f"(the accuracies depend on both)")
+    print(f"{counted(len(rows), 'arch')} -> {args.out} in {wall:.1f} s with "
+          f"{counted(args.workers, 'worker')}, {counted(args.epochs, 'epoch')} each; torch "
+          f"{torch.__version__}, CPU capability {capability} (the accuracies depend on both)")
     print(describe("seconds per arch (one thread)", secs, 3, " s"))
     print(f"{'index':>5} " + " ".join(f"{k:>11}" for k in SPACE) + f" {'val_acc':>8} "
           f"{'test_acc':>8} {'params':>7}")
     for r in sorted(rows, key=lambda r: (-r["val_acc"], r["index"]))[:5]:
         print(f"{r['index']:>5} " + " ".join(f"{r[k]!s:>11}" for k in SPACE)
               + f" {r['val_acc']:>8.4f} {r['test_acc']:>8.4f} {r['params']:>7}")
-    print(f"best val_acc {best:.4f} shared by {ties} arch(s); test_acc of the first of them "
-          f"{first_best['test_acc']:.4f}; best test_acc in the table {max(tests):.4f}; "
+    print(f"best val_acc {best:.4f} shared by {counted(ties, 'arch')}; test_acc of the first "
+          f"of them {first_best['test_acc']:.4f}; best test_acc in the table {max(tests):.4f}; "
           f"Spearman(val_acc, test_acc) {rho:.3f}")
     summary = {
         "out": str(args.out), "archs": len(rows), "workers": args.workers,

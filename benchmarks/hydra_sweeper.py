@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
+from lightning_nas.wording import counted  # noqa: E402
 
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
 #: the seed setting of each sweeper
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"  {name:<7} seed {seed}: wall/Σjob {r['ratio']:.3f}  wall "
                       f"{r['wall']:.1f}s  Σjob {r['jobs']:.1f}s  start {r['start_s']:.1f}s  "
                       f"{r['ms_per_job']:.0f} ms/job  best {r['best']:.4f}", flush=True)
-    print(f"\n{len(seeds)} seeds, budget {args.budget}, {args.epochs} epoch(s)"
+    print(f"\n{counted(len(seeds), 'seed')}, budget {args.budget}, {counted(args.epochs, 'epoch')}"
           f"{f', {args.limit_batches} batches' if args.limit_batches else ''} per job")
     summary: dict[str, Any] = {}
     for name, results in runs.items():

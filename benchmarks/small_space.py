@@ -71,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Standard library only at the top: ``--tpe-only`` runs in an interpreter that may have
 # optuna but not this package; nevergrad and lightning_nas are imported where used.
 from benchmarks.spread import parse_seeds, spread  # noqa: E402
+from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["MAX_REPEATS", "METRIC_COLUMNS", "Table", "compare", "nb201_table",
            "run_nevergrad", "run_tpe", "summarize", "tpe_runs", "uniform"]
@@ -376,7 +377,7 @@ def _print_table(table: Table, sets: list[tuple[list[int], dict[str, dict[str, A
           f"{budget} distinct archs; rank by val_acc among all {len(table)} (ties share the "
           f"better rank)")
     tests = [t for _, t in table.rows.values()]
-    print(f"best val_acc {top:.{d}f} ({table.best_ties()} arch(s), test_acc "
+    print(f"best val_acc {top:.{d}f} ({counted(table.best_ties(), 'arch')}, test_acc "
           f"{' / '.join(f'{t:.{d}f}' for t in top_tests)}); best test_acc {max(tests):.{d}f}; "
           f"median test_acc {statistics.median(tests):.{d}f}")
     head = f"{'top-1':>6} {'top-3':>6} {'rank med':>8} {'rank mean ± std':>16} " \

@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import torch
 from benchmarks import digits_space, small_space
 from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
+from lightning_nas.wording import counted
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -42,6 +44,10 @@ def test_digits_space_builds_a_deterministic_table(tmp_path, capsys):
     capability = torch.backends.cpu.get_cpu_capability()
     assert one["cpu_capability"] == capability and one["torch"] == torch.__version__
     assert f"torch {torch.__version__}, CPU capability {capability}" in out
+    # was: "with 1 worker(s)", "shared by 1 arch(s)"
+    assert " with 1 worker, " in out and " with 2 workers, " in out
+    ties = [int(n) for n in re.findall(r"best val_acc \S+ shared by (\d+) archs?;", out)]
+    assert len(ties) == 2 and all(f"shared by {counted(n, 'arch')};" in out for n in ties)
     fields, rows = _read(tmp_path / "a.csv")
     assert tuple(fields) == digits_space.COLUMNS
     assert [int(r["index"]) for r in rows] == [0, 1, 2]
@@ -159,6 +165,7 @@ def test_main_prints_the_table_and_json(tmp_path, capsys):
     assert json.loads(text.strip().splitlines()[-1]) == out
     digits = out["digits"]
     assert digits["archs"] == 27 and digits["best_ties"] == 2
+    assert " (2 archs, test_acc " in text  # was: "(2 arch(s), test_acc"
     assert (digits["seeds"]["range"], digits["heldout"]["range"]) == ("0-1", "5-6")
     names = set(digits["seeds"]["results"])
     assert {DEFAULT_OPTIMIZER, "RandomSearch", "uniform, 12 distinct (exact)"} <= names
