@@ -32,6 +32,7 @@ __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_
            "kwargs_apart", "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
            "split_overrides", "trainer_classes_as_nodes"]
 
+
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
                     ) -> list[tuple[str, str]]:
     """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.

@@ -52,6 +52,7 @@ __all__ = ["RayExecutor"]
 #: them (a ``runtime_env`` is built first); an actor that fails in that time stops it
 START_TIMEOUT = 300.0
 
+
 class _Call(NamedTuple):
     """A trial submitted to actor ``index``: its spec, its start, the ``ping`` sent ahead
     of it (``alive``) and whether it runs again, its first actor dead before it started."""
