@@ -741,3 +741,26 @@ def keep_root_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: Path,
+                     held: int) -> tuple[int, str]:
+    """Run ``command`` in a session of its own until ``held`` of its processes wrote an
+    ``importing.<pid>`` file into ``hold`` (a sitecustomize there holds them at their first
+    ``import torch``), then send SIGINT to its whole process group, as a terminal's Ctrl-C
+    does; its exit code and output (stdout and stderr). It is killed if still running."""
+    import subprocess
+
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, text=True,
+                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        while len(list(hold.glob("importing.*"))) < held:
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, out

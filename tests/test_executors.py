@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import connection
 
@@ -27,7 +26,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet, make_blobs, needs_tensorboard
+from tests.helpers import BlobData, TinyNet, ctrl_c_when_held, make_blobs, needs_tensorboard
 from tests.launcher import ROOT
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
@@ -251,20 +250,9 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
                    "run_dir": str(run_dir)}}))
     command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**env, "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])})
-    try:
-        while len(list(hold.glob("importing.*"))) < 2:  # both workers are importing torch
-            assert proc.poll() is None, proc.communicate()[0]
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
-        out = proc.communicate(timeout=120)[0]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, out
+    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": os.pathsep.join(
+        [str(hold), str(ROOT)])}, hold, 2)
+    assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
         "Interrupted: 0 completed, 2 running (re-run on resume); run the same command again "

@@ -14,7 +14,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers import BlobData
+from tests.helpers import BlobData, ctrl_c_when_held
 from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
@@ -302,20 +302,9 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
                    "budget": 2, "progress": False, "run_dir": str(run_dir)}}))
     command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", FRESH_RANKS: "1" if fresh_ranks else "0"}
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**env, "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])})
-    try:
-        while len(list(hold.glob("importing.*"))) < (1 if fresh_ranks else 2):
-            assert proc.poll() is None, proc.communicate()[0]
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
-        out = proc.communicate(timeout=120)[0]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, out
+    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": os.pathsep.join(
+        [str(hold), str(ROOT)])}, hold, 1 if fresh_ranks else 2)
+    assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
         "Interrupted: 0 completed, 1 running (re-run on resume); run the same command again "
