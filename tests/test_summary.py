@@ -17,19 +17,24 @@ def _last_lines(out: str, n: int) -> list[str]:
     return out.rstrip("\n").splitlines()[-n:]
 
 
+def _search_args(tmp_path, run, **trainer) -> list[str]:
+    """``lightning-nas search``'s arguments: a config searching ``SPACE`` into ``run``."""
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {**TRAINER, **trainer},
+        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
+                   "run_dir": str(run)}}))
+    return ["search", str(config)]
+
+
 def test_a_config_search_names_its_files_and_the_commands_that_train_the_best(tmp_path,
                                                                                capsys):
     # was: "Wrote RUN/best.yaml and RUN/search.db": best.ckpt and best_config.yaml, written
     # there too, went unsaid, and so did the commands that use them
     run = tmp_path / "run"
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
-        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
-        "trainer": TRAINER,
-        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
-                   "run_dir": str(run)}}))
-    assert main(["search", str(config)]) == 0
+    assert main(_search_args(tmp_path, run)) == 0
     assert sorted(p.name for p in run.glob("best*")) == ["best.ckpt", "best.yaml",
                                                           "best_config.yaml"]
     assert _last_lines(capsys.readouterr().out, 2) == [
@@ -60,14 +65,7 @@ def test_an_objective_search_names_best_yaml_and_no_training(tmp_path, capsys):
 
 def test_a_run_folder_with_a_space_is_quoted_in_the_commands(tmp_path, capsys):
     run = tmp_path / "a run"
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
-        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
-        "trainer": TRAINER,
-        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
-                   "run_dir": str(run)}}))
-    assert main(["search", str(config)]) == 0
+    assert main(_search_args(tmp_path, run)) == 0
     last = _last_lines(capsys.readouterr().out, 1)[0]
     assert last.startswith(f"Next: lightning-nas finetune '{run}' [--max_epochs N] trains")
     assert f"lightning-nas fit '{run / 'best_config.yaml'}' trains" in last
@@ -76,14 +74,7 @@ def test_a_run_folder_with_a_space_is_quoted_in_the_commands(tmp_path, capsys):
 def test_a_search_that_kept_no_checkpoint_names_the_fine_tune_from_fresh_weights(tmp_path,
                                                                                   capsys):
     run = tmp_path / "run"
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
-        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
-        "trainer": {**TRAINER, "enable_checkpointing": False},
-        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": 1,
-                   "run_dir": str(run)}}))
-    assert main(["search", str(config)]) == 0
+    assert main(_search_args(tmp_path, run, enable_checkpointing=False)) == 0
     assert not (run / "best.ckpt").exists()
     assert _last_lines(capsys.readouterr().out, 2) == [
         f"Wrote best.yaml, best_config.yaml and search.db in {run}",
