@@ -20,6 +20,7 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
+from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import NASModule
 from lightning_nas.results import format_score
 
@@ -46,13 +47,15 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         the same on every rank (its losses and metrics are synced as logged, and any other
         value is averaged over the ranks). A datamodule with several validation loaders
         gives each loader's metrics as Lightning names them (``val_acc/dataloader_idx_0``,
-        ...).
+        ...). A fine-tune in a process group has it destroyed when the process exits
+        (``lightning_nas.group_exit``), so that no rank aborts at exit.
     """
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
     fit = pl.Trainer(**kwargs)
     fit.fit(module, datamodule=datamodule)
+    destroy_group_at_exit()  # gloo's workers may hold the last all_reduce below at exit
     metrics = {}
     for key, value in fit.callback_metrics.items():  # the same keys in order on every rank
         if fit.world_size > 1:

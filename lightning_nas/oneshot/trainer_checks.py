@@ -22,6 +22,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
+from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.template import check_trainer_builds
@@ -164,7 +165,8 @@ def fit_or_refuse(trainer: pl.Trainer, module: pl.LightningModule, datamodule: A
     """``trainer.fit``; an error raised in Lightning's own code before the first training
     epoch (its checks of the setup: ``val_check_interval`` above an epoch's batches) is a
     ``ConfigError`` in one line, as a search, a fit and a fine-tune say it (was: its
-    traceback, exit 1); any other error propagates as it is."""
+    traceback, exit 1); any other error propagates as it is. A fit in a process group (DDP)
+    has it destroyed when the process exits (``lightning_nas.group_exit``)."""
     started = _TrainingStarted()
     trainer.callbacks.append(started)
     try:
@@ -174,3 +176,5 @@ def fit_or_refuse(trainer: pl.Trainer, module: pl.LightningModule, datamodule: A
             raise
         raise ConfigError(f"{one_line(err)} (found before training: nothing was trained)"
                           ) from err
+    finally:
+        destroy_group_at_exit()  # a DDP fit's process group: destroyed before finalization

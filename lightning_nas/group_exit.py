@@ -1,0 +1,57 @@
+"""Destroy torch's default process group at exit, while the interpreter still runs Python.
+
+A gloo process group that nobody destroys lives until the interpreter is torn down. Its
+worker threads may then still hold the last reference to a finished collective (an
+``all_reduce`` of a tensor Python has already let go); dropping it needs the GIL, which a
+thread cannot take during interpreter finalization, and the process aborts with
+``terminate called without an active exception`` (SIGABRT, exit 134). This is torch's
+(pytorch/pytorch#190489); Lightning registers the same clean-up at exit for NCCL only. A
+fit of ours that ran in a process group (``finetune_subnet``, the one-shot fit of
+``lightning-nas oneshot``) calls ``destroy_group_at_exit()``: the group is destroyed by an
+``atexit`` hook, before finalization, and its workers finish with the GIL to be had.
+
+Example:
+    >>> destroy_group_at_exit()  # no process group here: nothing registered
+    False
+"""
+
+from __future__ import annotations
+
+import atexit
+
+import torch.distributed as dist
+
+__all__ = ["destroy_group_at_exit"]
+
+_registered = False
+
+
+def _initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _destroy_group() -> None:
+    """The ``atexit`` hook: destroy the default process group (and its subgroups), if any
+    is left (the user's code or Lightning's own NCCL hook may have done it already)."""
+    if _initialized():
+        dist.destroy_process_group()
+
+
+def destroy_group_at_exit() -> bool:
+    """Have the default process group destroyed when the process exits normally, once per
+    process; a no-op without an initialized process group.
+
+    Returns:
+        Whether this call registered the hook (``False`` when there is no process group,
+        or an earlier call registered it).
+
+    Example:
+        >>> destroy_group_at_exit()
+        False
+    """
+    global _registered
+    if _registered or not _initialized():
+        return False
+    atexit.register(_destroy_group)
+    _registered = True
+    return True
