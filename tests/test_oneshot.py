@@ -1173,13 +1173,34 @@ def test_the_configs_oneshot_defaults_are_the_classes_defaults():
     for key in ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches"):
         owners[key] = (OneShotNAS, key)
     for key in ("arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max", "tau_min",
-                "calibration_batches"):
+                "tau_epochs", "calibration_batches"):
         owners.setdefault(key, (DifferentiableNAS, key))
     for key, (owner, name) in owners.items():
         assert ONESHOT_KEYS[key] == inspect.signature(owner).parameters[name].default, key
     # calibration_batches is both classes': they agree
     assert (inspect.signature(DifferentiableNAS).parameters["calibration_batches"].default
             == ONESHOT_KEYS["calibration_batches"])
+
+
+def test_gdas_tau_epochs_is_a_oneshot_key_checked_before_training(monkeypatch, capsys):
+    # was: no such key, so a resumed GDAS run's advice (DifferentiableNAS(tau_epochs=N))
+    # could not be followed from the command line
+    monkeypatch.chdir(ROOT)
+    config = ["oneshot", "examples/oneshot_digits/darts.yaml", "--print_config"]
+    gdas = [*config, "--oneshot.algorithm=gdas"]
+    assert main([*gdas, "--oneshot.tau_epochs=3"]) == 0
+    assert "tau_epochs: 3" in capsys.readouterr().out
+    assert main([*gdas, "--oneshot.tau_epochs=null"]) == 0  # not given: max_epochs
+    capsys.readouterr()
+    for value, said in (("0", "oneshot.tau_epochs must be an integer >= 1 or null, got 0"),
+                        ("2.5", "oneshot.tau_epochs must be an integer >= 1 or null, got 2.5"),
+                        ("true", "oneshot.tau_epochs must be an integer >= 1 or null, got True")):
+        assert main([*gdas, f"--oneshot.tau_epochs={value}"]) == 2
+        assert said in capsys.readouterr().err, value
+    assert main([*config, "--oneshot.tau_epochs=3"]) == 2  # DARTS has no temperature
+    assert ("oneshot setting 'tau_epochs' applies to algorithm gdas only, not darts; leave it "
+            "out or set it to null") in capsys.readouterr().err
+    assert main([*config, "--oneshot.tau_epochs=null"]) == 0
 
 
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(

@@ -183,13 +183,24 @@ def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, "--oneshot.algorithm=gdas",
             f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=2"]
     assert main(args) == 0
+    kept = tmp_path / "two_epochs.ckpt"
+    kept.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
     said = "GDAS resumed from a checkpoint whose temperature decayed over 2 epochs, now over 3"
     assert not [w for w in recwarn if "GDAS resumed" in str(w.message)]
     with pytest.warns(UserWarning, match=said) as caught:
         assert main([*args, "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    # the command's advice is its own key (was: DifferentiableNAS(tau_epochs=2), which a
+    # lightning-nas oneshot user cannot set)
     assert ("the search is neither the checkpoint's nor the one a run of 3 epochs makes from "
-            "the start; DifferentiableNAS(tau_epochs=2) keeps the checkpoint's schedule"
+            "the start; --oneshot.tau_epochs=2 keeps the checkpoint's schedule"
             in str(next(w for w in caught if "GDAS resumed" in str(w.message)).message))
+    with warnings.catch_warnings():  # following it: the same schedule, nothing to say
+        warnings.filterwarnings("error", message="GDAS resumed")
+        assert main([*args, "--trainer.max_epochs=3", "--oneshot.tau_epochs=2",
+                     f"--ckpt_path={kept}"]) == 0
+    alphas = json.loads((run_dir / "alphas.json").read_text())
+    taus = [round(epoch["tau"], 4) for epoch in alphas["history"]]
+    assert taus == [10.0, 0.1, 0.1]
     nas = DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=2)
     with warnings.catch_warnings():  # the same schedule: nothing to say
         warnings.filterwarnings("error", message="GDAS resumed")
@@ -198,6 +209,14 @@ def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
             nas, datamodule=BilevelData(BlobData()),
             ckpt_path=_plain_gdas_checkpoint(tmp_path))
     assert [round(h["tau"], 4) for h in nas.history] == [10.0, 0.1, 0.1]
+    with pytest.warns(UserWarning, match=said) as caught:  # from Python: the argument
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path, limit_val_batches=0).fit(
+            DifferentiableNAS(TinySupernet(), algorithm="gdas"),
+            datamodule=BilevelData(BlobData()),
+            ckpt_path=tmp_path / "checkpoints" / "last.ckpt")
+    assert "DifferentiableNAS(tau_epochs=2) keeps the checkpoint's schedule" in str(
+        next(w for w in caught if "GDAS resumed" in str(w.message)).message)
 
 
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])

@@ -80,6 +80,7 @@ from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.fit_end import end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import (
+    TAU_EPOCHS,
     built_rates,
     check_resumed_rates,
     check_tau_schedule,
@@ -238,6 +239,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_epochs: int | None = None  # the epochs the checkpoint holds
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
+        #: what a resume's schedule warning names (``lightning-nas oneshot``: its key)
+        self.tau_epochs_setting = TAU_EPOCHS
 
     @property
     def network(self) -> nn.Module:
@@ -307,7 +310,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning
         self._resume_rng = None  # makes while resuming, until the first training batch
         if self.hparams.algorithm == "gdas":
-            check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(), self.trainer.max_epochs)
+            check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(),
+                               self.trainer.max_epochs, self.tau_epochs_setting)
         self._resume_tau_epochs = None
 
     def on_train_start(self) -> None:

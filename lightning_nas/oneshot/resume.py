@@ -40,13 +40,17 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 from lightning_nas.wording import counted
 
-__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
+__all__ = ["CLI_TAU_EPOCHS", "LAST", "TAU_EPOCHS", "built_rates", "checkpoint_settings",
+           "check_resume", "check_resumed_rates",
            "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
+#: what keeps a resumed GDAS search's temperature schedule (``check_tau_schedule``), as
+#: Python sets it and as ``lightning-nas oneshot`` does (was: the argument, from either)
+TAU_EPOCHS, CLI_TAU_EPOCHS = "DifferentiableNAS(tau_epochs={})", "--oneshot.tau_epochs={}"
 _SPOS_KEY = "OneShotNAS"
 
 
@@ -338,12 +342,15 @@ def check_resumed_rates(stored: list[dict[str, Any]] | None,
                           f"resume with its values, or start a new search")
 
 
-def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> None:
+def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None,
+                       setting: str = TAU_EPOCHS) -> None:
     """Warn when a resumed GDAS search anneals its temperature over another number of epochs
     (``now``: ``tau_epochs``, else ``max_epochs``) than the checkpoint's search did
     (``stored``; None for a checkpoint that does not say): the epochs left go on from
     another point of another schedule, so the search is not the one a run that long makes
-    from the start.
+    from the start. ``setting``: how the warning names what keeps the checkpoint's schedule
+    (``TAU_EPOCHS``, or from ``lightning-nas oneshot`` ``CLI_TAU_EPOCHS``), formatted with
+    its length.
 
     Example:
         >>> check_tau_schedule(4, 4, 4)  # the same schedule: nothing to say
@@ -355,7 +362,7 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None) -> 
                    f"the epochs left anneal on another schedule, so the search is neither "
                    f"the checkpoint's nor the one a run of {counted(now, 'epoch')} makes "
                    f"from the start; "
-                   f"DifferentiableNAS(tau_epochs={stored}) keeps the checkpoint's schedule")
+                   f"{setting.format(stored)} keeps the checkpoint's schedule")
 
 
 def resume_hint(argv: list[str], cfg: Mapping[str, Any],

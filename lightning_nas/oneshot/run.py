@@ -40,6 +40,7 @@ from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.oneshot.resume import (
+    CLI_TAU_EPOCHS,
     check_resume,
     check_resumed_supernet,
     epoch_end_checkpoint,
@@ -170,11 +171,14 @@ def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
     if algorithm == "spos":
         return module
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
-            "tau_min", "calibration_batches", "num_classes", "mode", "net_attr", "seed")
+            "tau_min", "tau_epochs", "calibration_batches", "num_classes", "mode", "net_attr",
+            "seed")
     clip = {"gradient_clip_val": trainer_cfg.get("gradient_clip_val"),
             "gradient_clip_algorithm": trainer_cfg.get("gradient_clip_algorithm") or "norm"}
-    return DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
-                             **clip)
+    nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
+                            **clip)
+    nas.tau_epochs_setting = CLI_TAU_EPOCHS  # a resume's advice names the command's key
+    return nas
 
 
 def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: Any,

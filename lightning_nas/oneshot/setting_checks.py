@@ -53,7 +53,7 @@ ONESHOT_KEYS: dict[str, Any] = {
     "algorithm": "spos",
     **_defaults(OneShotNAS, "optimizer", "num_candidates", "search_every_n_epochs"),
     **_defaults(DifferentiableNAS, "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k",
-                "tau_max", "tau_min", "calibration_batches"),
+                "tau_max", "tau_min", "tau_epochs", "calibration_batches"),
     "num_classes": None, "mode": "max", "net_attr": None, "seed": None, "run_dir": None,
     "finetune_epochs": 0, "finetune_lr": _defaults(finetune_subnet, "lr")["lr"],
 }
@@ -63,7 +63,7 @@ ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
     "optimizer": ("spos",), "num_candidates": ("spos",), "search_every_n_epochs": ("spos",),
     "arch_lr": ("darts", "gdas"), "arch_weight_decay": ("darts", "gdas"),
     "warmup_epochs": ("darts", "gdas"), "top_k": ("darts", "gdas"), "tau_max": ("gdas",),
-    "tau_min": ("gdas",),
+    "tau_min": ("gdas",), "tau_epochs": ("gdas",),
 }
 
 
@@ -103,6 +103,7 @@ _NUMBERS: dict[str, tuple[type, float | None, bool]] = {
     "seed": (int, None, True), "finetune_epochs": (int, 0, False),
     "arch_lr": (float, 0, False), "arch_weight_decay": (float, 0, False),
     "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
+    "tau_epochs": (int, 1, True),
 }
 #: settings that must be strings (or null)
 _STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
