@@ -1203,6 +1203,20 @@ def test_gdas_tau_epochs_is_a_oneshot_key_checked_before_training(monkeypatch, c
     assert main([*config, "--oneshot.tau_epochs=null"]) == 0
 
 
+def test_a_null_finetune_epochs_is_the_default_no_fine_tune(monkeypatch, capsys):
+    # was: refused ("oneshot.finetune_epochs must be an integer >= 0, got None"), where
+    # null means not given for the other keys that have a default
+    monkeypatch.chdir(ROOT)
+    assert ONESHOT_KEYS["finetune_epochs"] == 0
+    assert check_oneshot_settings({"finetune_epochs": None}) == {"finetune_epochs": 0}
+    assert main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--print_config",
+                 "--oneshot.finetune_epochs=null"]) == 0
+    assert "finetune_epochs must be" not in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"oneshot.finetune_epochs must be an integer >= 0 "
+                                          r"or null, got -1"):
+        check_oneshot_settings({"finetune_epochs": -1})
+
+
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
@@ -1211,7 +1225,8 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
     for name, text in earlier.items():
         (tmp_path / name).write_text(text)
     for setting, said in (
-            ("finetune_epochs=ten", "oneshot.finetune_epochs must be an integer >= 0, got 'ten'"),
+            ("finetune_epochs=ten",
+             "oneshot.finetune_epochs must be an integer >= 0 or null, got 'ten'"),
             ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0, got 'abc'"),
             ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
             ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),

@@ -100,11 +100,14 @@ _NUMBERS: dict[str, tuple[type, float | None, bool]] = {
     "num_candidates": (int, 1, False), "search_every_n_epochs": (int, 1, True),
     "top_k": (int, 1, False), "warmup_epochs": (int, 0, False),
     "calibration_batches": (int, 0, False), "num_classes": (int, 2, True),
-    "seed": (int, None, True), "finetune_epochs": (int, 0, False),
+    "seed": (int, None, True), "finetune_epochs": (int, 0, True),
     "arch_lr": (float, 0, False), "arch_weight_decay": (float, 0, False),
     "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
     "tau_epochs": (int, 1, True),
 }
+#: settings whose null is their default, as not given (``finetune_epochs``: 0, no fine-tune;
+#: was: refused, "must be an integer >= 0, got None")
+_NULL_IS_DEFAULT = ("finetune_epochs",)
 #: settings that must be strings (or null)
 _STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
 
@@ -130,7 +133,8 @@ def check_seed(seed: int, key: str, spos: bool = True) -> None:
 
 def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a ``oneshot:`` block checked for type and range before any training
-    (a numeric string such as ``"1e-3"`` becomes a float).
+    (a numeric string such as ``"1e-3"`` becomes a float; a null ``finetune_epochs`` its
+    default, 0).
 
     Raises:
         ConfigError: naming the key, the value and what it must be.
@@ -139,12 +143,14 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         >>> check_oneshot_settings({"finetune_epochs": "ten"})
         Traceback (most recent call last):
         ...
-        lightning_nas.errors.ConfigError: oneshot.finetune_epochs must be an integer >= 0, got 'ten'
+        lightning_nas.errors.ConfigError: oneshot.finetune_epochs must be an integer >= 0 or null...
     """
     out = dict(opts)
     for key, (kind, low, nullable) in _NUMBERS.items():
         value = out.get(key)
         if key not in out or (value is None and nullable):
+            if key in out and key in _NULL_IS_DEFAULT:
+                out[key] = ONESHOT_KEYS[key]
             continue
         if kind is float and isinstance(value, str):
             try:
