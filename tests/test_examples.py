@@ -4,6 +4,7 @@ searches the unchanged LightningModule by class path through the CLI."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,50 @@ def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "'lin1_sise' is not an argument of MLP" in err and "did you mean 'lin1_size'" in err
     assert not (tmp_path / "trials").exists()
+
+
+EXAMPLE_DDP_SCRIPT = """
+import json, os, sys
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from examples.lightningcli.model import LitClassifier
+from examples.sequence.model import TOKENS, LENGTH, SequenceClassifier
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    models = {
+        "sequence": (SequenceClassifier(hidden_size=4, embed_dim=2),
+                     torch.randint(0, TOKENS, (16, LENGTH), generator=gen), TOKENS),
+        "lightningcli": (LitClassifier(nn.Linear(4, 10)), torch.randn(16, 4, generator=gen), 10)}
+    seen = {}
+    for name, (model, x, classes) in models.items():
+        data = TensorDataset(x, torch.randint(0, classes, (16,), generator=gen))
+        trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1,
+                             logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             num_sanity_val_steps=0)
+        trainer.fit(model, DataLoader(data, batch_size=4), DataLoader(data, batch_size=4))
+        seen[name] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    with open(os.path.join(sys.argv[1], f"rank{trainer.global_rank}.json"), "w") as f:
+        json.dump(seen, f)
+"""
+
+
+@pytest.mark.slow
+def test_the_sequence_and_lightningcli_examples_log_every_ranks_mean_under_ddp(
+        tmp_path, launcher):
+    # was: their epoch-level losses and accuracy were each rank's own, and Lightning warned
+    # "It is recommended to use `self.log('train_loss', ..., sync_dist=True)`"
+    script = tmp_path / "examples_ddp.py"
+    script.write_text(EXAMPLE_DDP_SCRIPT)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path], log, script) == 0, log.read_text()
+    out = log.read_text()
+    assert "sync_dist" not in out, out
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0 == r1  # each rank logged the mean over both ranks' shards
+    assert set(r0["sequence"]) >= {"train_loss", "val_loss", "val_acc"}
+    assert set(r0["lightningcli"]) >= {"train_loss", "val_loss", "val_acc"}
