@@ -392,7 +392,8 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     db, log = run_dir / "search.db", tmp_path / "orphans.log"
     pid = launcher.launch(["search", cfg], log)
     deadline = time.monotonic() + 60
-    while sum(r["status"] == "RUNNING" for r in _rows(db).values()) < 2:  # both submitted
+    while sum(r["status"] == "RUNNING" for r in _rows(db).values()) < 2 \
+            or len(_children(pid)) < 2:  # both submitted, each to a worker started for it
         assert time.monotonic() < deadline and launcher.exited() is None
         time.sleep(POLL)
     workers = _children(pid)

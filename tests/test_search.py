@@ -1254,6 +1254,7 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
     # was: no Trainer runs in the driver, so nothing handled SIGTERM: the process died at
     # once (no "Interrupted" line, no SystemExit(143) for a script's finally)
     import signal
+    import sqlite3
     import threading
     import time
 
@@ -1261,9 +1262,12 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
         for _ in range(600):
             db = tmp_path / "search.db"
             if db.exists():
-                with RunStore(db, read_only=True) as store:
-                    if store.count(TrialStatus.RUNNING):
-                        break
+                try:  # (the search may be creating its tables yet)
+                    with RunStore(db, read_only=True) as store:
+                        if store.count(TrialStatus.RUNNING):
+                            break
+                except sqlite3.OperationalError:
+                    pass
             time.sleep(0.1)
         time.sleep(2.0)
         os.kill(os.getpid(), signal.SIGTERM)
