@@ -21,6 +21,7 @@ from pathlib import Path
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
+from lightning_nas.wording import counted
 
 __all__ = ["main"]
 
@@ -191,9 +192,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     threads = threads or torch.get_num_threads()
     start = ("fresh weights" if args.from_scratch else
              f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
-    epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
-    print(f"Fine-tuned {format_arch(result.arch)} from {start} for {epochs} with {threads} "
-          f"torch thread{'s' * (threads != 1)} ({said}): "
+    print(f"Fine-tuned {format_arch(result.arch)} from {start} for "
+          f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import CONTROL
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
 __all__ = ["FIT_DIRECTIVE", "config_header", "floated_counts", "trial_fits"]
 
@@ -137,7 +138,7 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same = (f"# Its fits ran with {said} torch threads (the first, then each resume from "
                 f"its checkpoint).\n")
     else:
-        same = (f"# It ran with {threads} torch thread{'s' * (threads != 1)}"
+        same = (f"# It ran with {counted(threads, 'torch thread')}"
                 f"{'.' if unreplayed else ': on CPU the same count gives the same score.'}\n"
                 if threads else "")
     if not seeded:  # was: "the same count gives the same score" (a fit gave 0.1, not 0.182)

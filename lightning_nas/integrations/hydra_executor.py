@@ -32,6 +32,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.wording import counted
 
 __all__ = ["JOB_TIMES", "HydraLauncherExecutor", "TimedTask", "job_result"]
 
@@ -268,7 +269,7 @@ def _by_name(value: Sequence[Any], names: Sequence[str]) -> dict[str, Any] | str
                     f"the values)" if len(names) == 1 else
                     f"{len(names)} objectives (hydra.sweeper.objectives: {', '.join(names)}); "
                     f"return one number per objective, in that order, or a dict holding them")
-        return (f"the task function returned {shown}, {count} value{'s' * (count != 1)}, "
+        return (f"the task function returned {shown}, {counted(count, 'value')}, "
                 f"but the sweep has {expected}")
     for i, (name, one) in enumerate(zip(names, value, strict=True)):
         if _number(one) is None:

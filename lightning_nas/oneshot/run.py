@@ -76,6 +76,7 @@ from lightning_nas.search.trial import (
     quiet_lightning,
     with_trial_defaults,
 )
+from lightning_nas.wording import counted
 
 __all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
            "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
@@ -368,7 +369,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                     "finetune.json": lambda path: path.write_text(tuned_json)})
             out["finetune"] = metrics
             if verbose:
-                print(f"Fine-tuned {finetune_epochs} epoch{'s' * (finetune_epochs != 1)}: "
+                print(f"Fine-tuned {counted(finetune_epochs, 'epoch')}: "
                       f"{accuracy_text(metrics)}; wrote "
                       f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
     return out

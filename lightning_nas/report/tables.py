@@ -232,7 +232,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     if front:
         spec = store.objectives()
         text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
-                 f"{len(front)} trial{'s' * (len(front) != 1)}\n" + format_table(front))
+                 f"{counted(len(front), 'trial')}\n" + format_table(front))
     if failures:
         text += "\n\nFailed and rejected trials:\n" + "\n".join(
             f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"

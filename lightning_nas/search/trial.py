@@ -358,8 +358,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     bad = not_finite_at(spec.monitor, spec.logged, reporter.history)
     best = reporter.best()
     if bad or best is None:
-        result.error = (bad[1] if bad else f"no validation ran in the {trainer.current_epoch} "
-                                    f"epoch{'s' * (trainer.current_epoch != 1)} "
+        result.error = (bad[1] if bad else f"no validation ran in the "
+                                    f"{counted(trainer.current_epoch, 'epoch')} "
                                     f"({counted(trainer.global_step, 'step')}) it trained, so "
                                     f"{spec.monitor!r} was never logged (check "
                                     f"limit_val_batches, check_val_every_n_epoch, and "
