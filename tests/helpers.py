@@ -764,3 +764,36 @@ def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: P
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode, out
+
+
+#: a sitecustomize that holds a process ``{held}`` selects at its first ``import torch``
+#: (an ``importing.<pid>`` file in ``{folder}`` says it got there) until it is ended; with
+#: ``{note}`` a SIGINT that reaches it meanwhile leaves a ``sigint.<pid>`` file instead of
+#: what the process does with one
+_HOLD_AT_TORCH = """
+import os, signal, sys, time
+if {held}:
+    def _note(signum, frame):
+        open(os.path.join({folder!r}, f"sigint.{{os.getpid()}}"), "w").close()
+
+    class _Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                if {note}:
+                    signal.signal(signal.SIGINT, _note)
+                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
+                end = time.monotonic() + 120
+                while time.monotonic() < end:
+                    time.sleep(0.05)
+    sys.meta_path.insert(0, _Hold())
+"""
+
+
+def hold_at_torch(folder: Path, held: str, note_sigint: bool = False) -> None:
+    """Write into ``folder`` (put first on a child's ``PYTHONPATH``) a sitecustomize that
+    holds each process the Python expression ``held`` selects at its first ``import torch``
+    (see ``_HOLD_AT_TORCH``; ``ctrl_c_when_held`` waits for them)."""
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_HOLD_AT_TORCH.format(
+        held=held, folder=str(folder), note=note_sigint))

@@ -26,7 +26,14 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet, ctrl_c_when_held, make_blobs, needs_tensorboard
+from tests.helpers import (
+    BlobData,
+    TinyNet,
+    ctrl_c_when_held,
+    hold_at_torch,
+    make_blobs,
+    needs_tensorboard,
+)
 from tests.launcher import ROOT
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
@@ -213,23 +220,6 @@ def test_only_as_many_workers_start_as_there_are_trials_to_run(tmp_path, tiny_tr
         assert store.count(TrialStatus.COMPLETED) == 3 == len(store)
 
 
-#: a spawned worker's sitecustomize: it says it got to its first `import torch` (a file
-#: named by its pid) and is held there until the search process ends it
-_HOLD = """
-import os, sys, time
-if "--multiprocessing-fork" in sys.argv:
-    class _Hold:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch":
-                sys.meta_path.remove(self)
-                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
-                end = time.monotonic() + 120
-                while time.monotonic() < end:
-                    time.sleep(0.05)
-    sys.meta_path.insert(0, _Hold())
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_path):
@@ -238,8 +228,7 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
     # worker; now it ends as in one process: exit 130, its two lines, and a resume runs
     # the interrupted trials
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
-    hold.mkdir()
-    (hold / "sitecustomize.py").write_text(_HOLD.format(folder=str(hold)))
+    hold_at_torch(hold, '"--multiprocessing-fork" in sys.argv')  # the spawned workers
     cfg.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},

@@ -14,7 +14,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers import BlobData, ctrl_c_when_held
+from tests.helpers import BlobData, ctrl_c_when_held, hold_at_torch
 from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
@@ -250,28 +250,6 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, lau
     assert not (tmp_path / "t1" / "result.json").exists()
 
 
-#: a rank's sitecustomize: a process that ``{held}`` says is a rank says it got to its first
-#: `import torch` (a file named by its pid) and is held there until it is ended; a SIGINT
-#: that reaches it meanwhile leaves a file too (``sigint.<pid>``)
-_HOLD = """
-import os, signal, sys, time
-if {held}:
-    def _note(signum, frame):
-        open(os.path.join({folder!r}, f"sigint.{{os.getpid()}}"), "w").close()
-
-    class _Hold:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch":
-                sys.meta_path.remove(self)
-                signal.signal(signal.SIGINT, _note)
-                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
-                end = time.monotonic() + 120
-                while time.monotonic() < end:
-                    time.sleep(0.05)
-    sys.meta_path.insert(0, _Hold())
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
 def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path, fresh_ranks):
@@ -290,9 +268,8 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     from tests.launcher import ROOT
 
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
-    hold.mkdir()
     held = "os.environ.get('LOCAL_RANK') == '1'" if fresh_ranks else "'RANK' in os.environ"
-    (hold / "sitecustomize.py").write_text(_HOLD.format(held=held, folder=str(hold)))
+    hold_at_torch(hold, held, note_sigint=True)
     cfg.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
