@@ -430,3 +430,22 @@ def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(ray_
     assert any(m.startswith("1 Ray actor of the trials did not answer within 0 s ")
                and m.endswith("the search goes on and its trials start when it does")
                for m in said), said
+
+
+@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
+def test_a_ray_search_with_fewer_trials_than_workers_starts_only_the_actors_it_needs(
+        tmp_path, ray_tmpdir, tiny_trainer, monkeypatch):
+    # was: RayExecutor.start started all num_workers actors and waited for them: a budget-1
+    # search with two workers held two actors' resources (and paid two imports of
+    # Lightning), one of them never given a trial
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    held: list[float] = []
+
+    def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
+        held.append(ray.cluster_resources()["CPU"] - ray.available_resources().get("CPU", 0))
+
+    result = Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                    budget=1, executor="ray", num_workers=2, ray={"num_cpus": 0.5},
+                    on_trial_end=cpus_held, run_dir=tmp_path, verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    assert held == [0.5]  # one actor of half a CPU (was: 1.0, two of them)

@@ -2,11 +2,13 @@
 
 ``start`` connects to the cluster (``search.ray.address``; with Ray initialised in the
 process already, it refuses a ``ray.init`` argument that would not apply), checks that one
-trial's ``num_cpus``/``num_gpus`` fit on one of its nodes and waits until the actors answer
-(their ``runtime_env`` built, the trial code imported, and ``probe``, a trial's spec, unpickled:
-every module a trial uses imported there) before the search writes anything, so an
-unreachable or too small cluster, or actors that cannot start or import the trials' modules,
-is one ``ConfigError`` that nothing is lost by.
+trial's ``num_cpus``/``num_gpus`` fit on one of its nodes, starts one actor and waits until
+it answers (its ``runtime_env`` built, the trial code imported, and ``probe``, a trial's spec,
+unpickled: every module a trial uses imported there) before the search writes anything, so an
+unreachable or too small cluster, or an actor that cannot start or import the trials'
+modules, is one ``ConfigError`` that nothing is lost by. The other actors (up to
+``num_workers``) start as trials are submitted to them, so a search with fewer trials to run
+than workers holds no more of the cluster than those trials need.
 
 The checks of ``search.ray`` and of the cluster before the actors start, and the wording of
 Ray's errors, are those of ``ray_checks``.
@@ -48,8 +50,8 @@ from lightning_nas.wording import counted
 
 __all__ = ["RayExecutor"]
 
-#: seconds to wait for the trials' actors to answer before the search goes on without
-#: them (a ``runtime_env`` is built first); an actor that fails in that time stops it
+#: seconds to wait for the first actor to answer before the search goes on without it (a
+#: ``runtime_env`` is built first); if it fails in that time, the search stops
 START_TIMEOUT = 300.0
 
 
@@ -105,8 +107,13 @@ class _RayTrialActor:
 class RayExecutor(TrialExecutor):
     """Trials as calls on Ray actors (one per worker, reused), with CPU/GPU resources.
 
+    ``start`` starts the first actor and waits for it to answer; each other actor starts
+    when a trial is first submitted to it, so only as many start as trials run at once
+    (a budget-1 search with two workers starts one), and an actor that died is replaced
+    when the next trial needs it.
+
     Args:
-        num_workers: actors, i.e. trials at once.
+        num_workers: actors at most, i.e. trials at once.
         num_cpus: CPUs each trial reserves.
         num_gpus: GPUs each trial reserves (Ray sets ``CUDA_VISIBLE_DEVICES`` per actor).
         init: keyword arguments of ``ray.init`` (e.g. ``address: auto``; by default a local
@@ -116,9 +123,9 @@ class RayExecutor(TrialExecutor):
         threads: each trial's torch threads (default: ``num_cpus``, at least 1).
 
     Attributes:
-        probe: a trial's spec (``Search.run`` sets a dry one before ``start``): each actor
-            unpickles it as it starts, so a module of the trials it cannot import (found
-            through the driver's ``sys.path`` only) is a ``ConfigError`` there.
+        probe: a trial's spec (``Search.run`` sets a dry one before ``start``): the first
+            actor unpickles it as it starts, so a module of the trials it cannot import
+            (found through the driver's ``sys.path`` only) is a ``ConfigError`` there.
     """
 
     isolates_trials = True
@@ -147,7 +154,7 @@ class RayExecutor(TrialExecutor):
         self.num_workers = num_workers
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
         self.cpu_threads = threads or int(max(1, num_cpus))  # each actor's torch threads
-        self._actors: list[Any] = []
+        self._actors: list[Any] = []  # one slot per worker once started; None: not running
         self._actor_env: dict[str, Any] = {}
         self._running: dict[Any, _Call] = {}  # a trial's result ref -> its call
         self._owns_ray = False
@@ -155,11 +162,12 @@ class RayExecutor(TrialExecutor):
 
     def start(self) -> None:
         """Connect to the cluster (or start a local one), check that one trial fits on one
-        of its nodes, start the actors and wait until those that fit answer.
+        of its nodes, start the first actor and wait until it answers (the others start
+        as trials are submitted to them; was: all ``num_workers`` here, and waited for).
 
         Raises:
             ConfigError: the cluster's address does not answer, no node has the
-                ``num_cpus``/``num_gpus`` of one trial, or the actors cannot start (their
+                ``num_cpus``/``num_gpus`` of one trial, or the first actor cannot start (its
                 ``runtime_env`` not built, the trial code or a module ``probe`` needs not
                 imported).
         """
@@ -169,16 +177,16 @@ class RayExecutor(TrialExecutor):
         else:
             self._connect()
         try:
-            fits = self._check_resources()
+            self._check_resources()
             self._actor_env = self._runtime_env()
             try:
-                while len(self._actors) < self.num_workers:
-                    self._actors.append(self._new_actor())
+                first = self._new_actor()
             except (TypeError, ValueError) as err:  # e.g. a working_dir that is not there
                 raise ConfigError(f"search.ray.runtime_env="
                                   f"{self.init_kwargs.get('runtime_env')!r} refused by Ray: "
                                   f"{err}") from err
-            self._await_actors(min(fits, self.num_workers))
+            self._actors = [first] + [None] * (self.num_workers - 1)
+            self._await_actors([first])
         except ConfigError:
             self.shutdown()
             raise
@@ -239,8 +247,8 @@ class RayExecutor(TrialExecutor):
 
     def _check_resources(self) -> int:
         """The trials that fit on the cluster at once; one trial must fit on one node, fewer
-        than ``num_workers`` at once is a warning (the other actors wait for resources,
-        e.g. for an autoscaler)."""
+        than ``num_workers`` at once is a warning (the other actors, once started, wait for
+        resources, e.g. for an autoscaler)."""
         nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
         fits = sum(self._trials_on(resources) for resources in nodes)
         if fits == 0:
@@ -257,14 +265,15 @@ class RayExecutor(TrialExecutor):
                           f"workers wait until the cluster has room", stacklevel=2)
         return fits
 
-    def _await_actors(self, count: int) -> None:
-        """Wait (at most ``START_TIMEOUT`` seconds, then warn and go on) until ``count``
-        actors answer a call: an actor builds ``search.ray.runtime_env``, imports the trial
-        code and unpickles ``probe`` as it starts, so what fails there is one
-        ``ConfigError`` before the run folder is written."""
+    def _await_actors(self, actors: list[Any]) -> None:
+        """Wait (at most ``START_TIMEOUT`` seconds, then warn and go on) until ``actors``
+        answer a call: an actor builds ``search.ray.runtime_env``, imports the trial code
+        and unpickles ``probe`` as it starts, so what fails there is one ``ConfigError``
+        before the run folder is written."""
         ray = self._ray
         probe = None if self.probe is None else ray.put(self.probe)  # sent once, for all
-        pings = [actor.ping.remote(probe) for actor in self._actors]
+        pings = [actor.ping.remote(probe) for actor in actors]
+        count = len(pings)
         ready, _ = ray.wait(pings, num_returns=count, timeout=START_TIMEOUT)
         for ref in ready:
             try:
@@ -302,10 +311,17 @@ class RayExecutor(TrialExecutor):
         return self._remote.options(runtime_env=self._actor_env).remote(self.cpu_threads)
 
     def submit(self, spec: TrialSpec) -> None:
+        """Run ``spec``'s trial on an idle actor, or on one started for it when none is
+        (``start`` first, if it was not called)."""
         if not self._actors:
             self.start()
         busy = {call.index for call in self._running.values()}
-        index = next(i for i in range(self.num_workers) if i not in busy)
+        free = [i for i in range(self.num_workers) if i not in busy]
+        if not free:
+            raise RuntimeError("all Ray actors are busy; wait() for a result first")
+        index = next((i for i in free if self._actors[i] is not None), free[0])
+        if self._actors[index] is None:  # no idle actor: one more is started, for it
+            self._actors[index] = self._new_actor()
         self._call(_Call(index, spec, time.time()))
 
     def _call(self, call: _Call) -> None:
@@ -328,9 +344,10 @@ class RayExecutor(TrialExecutor):
                 try:
                     results.append(self._ray.get(ref))
                 except self._ray.exceptions.RayActorError as err:
-                    self._actors[call.index] = self._new_actor()
+                    self._actors[call.index] = None  # replaced when a trial needs it
                     before = self._died_before(call)
                     if before and not call.rerun:
+                        self._actors[call.index] = self._new_actor()
                         self._call(call._replace(rerun=True))  # not the trial's doing
                         continue
                     results.append(failed_result(
@@ -355,7 +372,8 @@ class RayExecutor(TrialExecutor):
 
     def shutdown(self) -> None:
         for actor in self._actors:
-            self._ray.kill(actor)
+            if actor is not None:
+                self._ray.kill(actor)
         self._actors, self._running = [], {}
         if self._owns_ray:
             self._ray.shutdown()
