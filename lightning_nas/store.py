@@ -36,6 +36,7 @@ from lightning_nas.run_folder import check_run_folder, hold_folder, user_path
 from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
+from lightning_nas.store_json import dump_json, load_numbers, numbers
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 from lightning_nas.store_trials import TrialRecords
@@ -125,7 +126,7 @@ class RunStore(TrialRecords, FitRecords):
         """Store a JSON-serialisable value under ``key`` (mappings keep their order: the
         first of several objectives is the primary one)."""
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                         (key, json.dumps(value)))
+                         (key, dump_json(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default``."""
@@ -174,8 +175,8 @@ class RunStore(TrialRecords, FitRecords):
             self._db.executemany(
                 "INSERT INTO priors (source, source_trial, task, arch, score, loss, losses) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r["source"], r["source_trial"], r["task"], json.dumps(r["arch"]), r["score"],
-                  r["loss"], json.dumps(r.get("losses"))) for r in rows])
+                [(r["source"], r["source_trial"], r["task"], dump_json(r["arch"]), r["score"],
+                  r["loss"], dump_json(r.get("losses"))) for r in rows])
             self.set_meta("warm_start", report)
 
     def priors(self) -> list[dict[str, Any]]:
@@ -184,9 +185,10 @@ class RunStore(TrialRecords, FitRecords):
         cols = ("source", "source_trial", "task", "arch", "score", "loss", "losses")
         rows = self._db.execute(f"SELECT {', '.join(self._col('priors', c) for c in cols)} "
                                 f"FROM priors ORDER BY id").fetchall()
+        losses = [None if row[6] is None else json.loads(row[6]) for row in rows]
         return [{**dict(zip(cols, row, strict=True)), "arch": json.loads(row[3]),
-                 "losses": json.loads(row[6]) if row[6] is not None else None}
-                for row in rows]
+                 "losses": None if lost is None else numbers(lost)}  # 'null': none
+                for row, lost in zip(rows, losses, strict=True)]
 
     # ----------------------------------------------------------------- optimizer events
     def log_events(self, events: list[dict[str, Any]]) -> None:
@@ -197,7 +199,7 @@ class RunStore(TrialRecords, FitRecords):
                 "INSERT INTO events (kind, ask, trial_id, arch_key, loss, violation) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(e["kind"], e["ask"], e.get("trial_id"), e.get("arch_key"),
-                  None if e.get("loss") is None else json.dumps(e["loss"]), e.get("violation"))
+                  None if e.get("loss") is None else dump_json(e["loss"]), e.get("violation"))
                  for e in events])
 
     def events(self) -> list[dict[str, Any]]:
@@ -205,7 +207,7 @@ class RunStore(TrialRecords, FitRecords):
         cols = ("kind", "ask", "trial_id", "arch_key", "loss", "violation")
         rows = self._db.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq").fetchall()
         return [{**dict(zip(cols, row, strict=True)),
-                 "loss": None if row[4] is None else json.loads(row[4])} for row in rows]
+                 "loss": None if row[4] is None else load_numbers(row[4])} for row in rows]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

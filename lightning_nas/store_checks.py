@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.run_folder import file_in_place, lock_kind
+from lightning_nas.store_json import dump_json
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
 
 if TYPE_CHECKING:
@@ -203,5 +203,5 @@ def _what_differs(old: Any, new: Any) -> str:
 
 def _typed(value: Any) -> str:
     """``value`` as JSON with sorted keys: equal for the same values in another key order,
-    not for ``1`` against ``1.0`` or ``True``."""
-    return json.dumps(value, sort_keys=True, default=str)
+    not for ``1`` against ``1.0`` or ``True``; a NaN as the store writes it (None)."""
+    return dump_json(value, sort_keys=True, default=str)

@@ -20,6 +20,8 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from lightning_nas.store_json import dump_json
+
 __all__ = ["FitRecords"]
 
 
@@ -41,7 +43,7 @@ class FitRecords:
         trials stored (was: meta ``fit_threads`` of every trial rewritten)."""
         fits = [*(self.fits(trial_id) if resumed else []), threads]
         self._db.execute("INSERT OR REPLACE INTO fits (trial_id, threads) VALUES (?, ?)",
-                         (trial_id, json.dumps(fits)))
+                         (trial_id, dump_json(fits)))
 
     def _recorded(self, trial_id: int) -> list[int | None] | None:
         """The fits recorded for trial ``trial_id`` (table ``fits``, else an older version's

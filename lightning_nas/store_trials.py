@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.arch import arch_key
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
+from lightning_nas.store_json import dump_json, load_numbers
 from lightning_nas.store_paths import absolute_checkpoint, relative_checkpoint
 
 __all__ = ["TrialRecords"]
@@ -51,7 +52,7 @@ class TrialRecords:
         """Insert a RUNNING trial for ``arch``; return its id."""
         cur = self._db.execute(
             "INSERT INTO trials (arch, arch_key, status, started) VALUES (?, ?, ?, ?)",
-            (json.dumps(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
+            (dump_json(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
         return int(cur.lastrowid)
 
     def restart_trial(self, trial_id: int, fresh: bool = False) -> None:
@@ -72,10 +73,10 @@ class TrialRecords:
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
             "started = COALESCE(?, started), "
             "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
-            (result.status.value, score, json.dumps(result.metrics), result.epoch,
+            (result.status.value, score, dump_json(result.metrics), result.epoch,
              result.finished or time.time(), result.started, result.fit_time,
              relative_checkpoint(result.checkpoint, self.path.parent), result.error,
-             json.dumps([v if math.isfinite(v) else None for v in result.curve]),  # JSON: no NaN
+             dump_json(result.curve),  # strict JSON: NaN as null, inf as 9e999
              result.epochs, result.trial_id))
 
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
@@ -172,7 +173,7 @@ class TrialRecords:
         order: the points of a Pareto front, read without the rest of each row."""
         rows = self._db.execute("SELECT id, metrics FROM trials WHERE status = ? AND score IS "
                                 "NOT NULL ORDER BY id", (TrialStatus.COMPLETED.value,))
-        return [(tid, json.loads(metrics or "{}")) for tid, metrics in rows.fetchall()]
+        return [(tid, load_numbers(metrics or "{}")) for tid, metrics in rows.fetchall()]
 
     def best(self, mode: str = "max") -> TrialResult | None:
         """The best COMPLETED trial, or None."""
@@ -187,9 +188,9 @@ class TrialRecords:
             yield TrialResult(
                 trial_id=rec["id"], arch=json.loads(rec["arch"]),
                 status=TrialStatus(rec["status"]),
-                score=rec["score"], metrics=json.loads(rec["metrics"] or "{}"),
+                score=rec["score"], metrics=load_numbers(rec["metrics"] or "{}"),
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], error=rec["error"],
                 checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
-                curve=[math.nan if v is None else v for v in json.loads(rec["curve"] or "[]")],
+                curve=load_numbers(rec["curve"] or "[]"),
                 epochs=rec["epochs"])

@@ -3,6 +3,7 @@ searches on real SQLite stores, refused before anything is written."""
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 
@@ -672,3 +673,30 @@ def test_a_store_written_before_events_were_logged_says_its_resume_cannot_choose
     assert out.count("This run was written by a version that did not log the optimizer's "
                      "asks; the search goes on from the stored results, but cannot make the "
                      "choices the uninterrupted run would have.") == 1
+
+
+def test_a_nan_or_inf_in_the_stored_setup_is_no_difference_on_resume(tmp_path):
+    # the store writes strict JSON (a NaN as null, inf as 9e999): what it reads back is
+    # compared as the current setup would be stored (was: a NaN argument, stored and read
+    # back as NaN, differed from itself, so such a run could not be resumed)
+    setup = {"model": {"class_path": "m.M", "init_args": {"clip": math.nan, "top": math.inf}},
+             "trainer": {"max_epochs": 1, "gradient_clip_val": math.inf}}
+    with RunStore(tmp_path / "search.db") as store:
+        for key, value in setup.items():
+            store.set_meta(key, value)
+        stored = {key: store.get_meta(key) for key in setup}
+    assert differences(stored, setup) == []
+    assert differences(stored, {**setup, "trainer": {"max_epochs": 1}}) == [
+        "trainer.gradient_clip_val: inf, now 'unset'"]
+
+
+@pytest.mark.filterwarnings("ignore:an objective= search calls the function")
+def test_a_search_whose_trainer_holds_inf_resumes(tmp_path):
+    # inf is stored as 9e999 (strict JSON) and read back as inf: the same setup
+    trainer = {"max_epochs": 1, "gradient_clip_val": math.inf}
+    _objective_search(tmp_path, budget=2, trainer=trainer).run()
+    result = _objective_search(tmp_path, budget=3, trainer=trainer).run()
+    assert len(result.trials) == 3
+    with RunStore(tmp_path / "search.db") as store:
+        assert store._db.execute("SELECT json_extract(value, '$.gradient_clip_val') FROM meta "
+                                 "WHERE key = 'trainer'").fetchone() == (math.inf,)

@@ -28,6 +28,7 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
+from lightning_nas.store_json import dump_json
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_init_args", "check_resume",
            "differences", "is_plain", "object_classes", "plain_part",
@@ -143,7 +144,9 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
 
 
 def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value))  # tuples become lists, as in the store
+    # as the store reads it back: tuples become lists, a NaN None (was: a NaN argument was
+    # compared with the None the store reads, and with itself, as different)
+    return json.loads(dump_json(value))
 
 
 def _flat(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
