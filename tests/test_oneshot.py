@@ -31,6 +31,7 @@ from torchmetrics.regression import MeanSquaredError
 
 from lightning_nas.arch import arch_key
 from lightning_nas.cli import main
+from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import (
@@ -45,11 +46,16 @@ from lightning_nas.oneshot.choices import (
 )
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from lightning_nas.oneshot.run import check_oneshot_strategy, check_oneshot_trainer
-from lightning_nas.oneshot.setting_checks import ONESHOT_KEYS, check_oneshot_settings
+from lightning_nas.oneshot.run import check_oneshot, check_oneshot_strategy, check_oneshot_trainer
+from lightning_nas.oneshot.setting_checks import (
+    ALGORITHM_KEYS,
+    ONESHOT_KEYS,
+    check_oneshot_settings,
+)
 from tests.helpers import BlobData, SaveInitialWeights, SeedEnv, TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_ONESHOT = "examples/oneshot_digits/oneshot.yaml"
 
 
 class BlobImages(BlobData):
@@ -1215,6 +1221,28 @@ def test_a_null_finetune_epochs_is_the_default_no_fine_tune(monkeypatch, capsys)
     with pytest.raises(ConfigError, match=r"oneshot.finetune_epochs must be an integer >= 0 "
                                           r"or null, got -1"):
         check_oneshot_settings({"finetune_epochs": -1})
+
+
+@pytest.mark.parametrize("key", sorted(ONESHOT_KEYS))
+def test_a_null_oneshot_setting_is_its_default_as_if_left_out(key, monkeypatch):
+    # was: null was the default for finetune_epochs and the keys whose default is null
+    # alone; top_k, finetune_lr, mode, ... were refused ("must be ..., got None") and
+    # algorithm: null was "unknown oneshot algorithm None"
+    monkeypatch.chdir(ROOT)
+    algorithm = ALGORITHM_KEYS.get(key, ("spos",))[0]
+    spos_keys = [k for k, algorithms in ALGORITHM_KEYS.items() if algorithms == ("spos",)]
+    switch = [] if algorithm == "spos" else [f"--oneshot.algorithm={algorithm}",
+                                             *(f"--oneshot.{k}=null" for k in spos_keys)]
+    cfg = load_config(EXAMPLE_ONESHOT, [*switch, "--oneshot.finetune_epochs=0"])
+    left_out = {**cfg, "oneshot": {k: v for k, v in cfg["oneshot"].items() if k != key}}
+    null = {**cfg, "oneshot": {**cfg["oneshot"], key: None}}
+    expected = check_oneshot(left_out)
+    assert check_oneshot(null)[:2] == expected[:2]
+    assert expected[1][key] == ONESHOT_KEYS[key] or key == "seed"  # seed: seed_everything's
+    if key == "num_classes":  # a fine-tune needs it: null, its default, is refused there
+        with pytest.raises(ConfigError, match=r"oneshot.finetune_epochs=1 needs "
+                                              r"oneshot.num_classes"):
+            check_oneshot({**null, "oneshot": {**null["oneshot"], "finetune_epochs": 1}})
 
 
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(

@@ -77,7 +77,9 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
         ConfigError: an unknown algorithm (listing the valid ones), or a key another
             algorithm reads (naming each such key, and the ``=null`` that drops it).
     """
-    algorithm = given.get("algorithm", ONESHOT_KEYS["algorithm"])
+    algorithm = given.get("algorithm")
+    if algorithm is None:  # left out or null: the default (was: null was "unknown oneshot
+        algorithm = ONESHOT_KEYS["algorithm"]  # algorithm None")
     if algorithm not in ONESHOT_ALGORITHMS:
         raise unknown("oneshot algorithm", algorithm, ONESHOT_ALGORITHMS, listing="algorithms")
     other = [key for key, value in given.items() if value is not None
@@ -105,9 +107,6 @@ _NUMBERS: dict[str, tuple[type, float | None, bool]] = {
     "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
     "tau_epochs": (int, 1, True),
 }
-#: settings whose null is their default, as not given (``finetune_epochs``: 0, no fine-tune;
-#: was: refused, "must be an integer >= 0, got None")
-_NULL_IS_DEFAULT = ("finetune_epochs",)
 #: settings that must be strings (or null)
 _STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
 
@@ -133,24 +132,27 @@ def check_seed(seed: int, key: str, spos: bool = True) -> None:
 
 def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a ``oneshot:`` block checked for type and range before any training
-    (a numeric string such as ``"1e-3"`` becomes a float; a null ``finetune_epochs`` its
-    default, 0).
+    (a numeric string such as ``"1e-3"`` becomes a float; a null setting its default, as
+    one left out: ``top_k: null`` is 1, ``finetune_epochs: null`` 0, no fine-tune).
 
     Raises:
         ConfigError: naming the key, the value and what it must be.
 
     Example:
+        >>> check_oneshot_settings({"top_k": None, "finetune_lr": None})
+        {'top_k': 1, 'finetune_lr': 0.001}
         >>> check_oneshot_settings({"finetune_epochs": "ten"})
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: oneshot.finetune_epochs must be an integer >= 0 or null...
     """
-    out = dict(opts)
+    # null is each key's default, as not given (was: so for finetune_epochs and the keys
+    # whose default is null alone; top_k, finetune_lr, mode, ... were refused: "got None")
+    out = {key: ONESHOT_KEYS[key] if value is None and key in ONESHOT_KEYS else value
+           for key, value in opts.items()}
     for key, (kind, low, nullable) in _NUMBERS.items():
         value = out.get(key)
         if key not in out or (value is None and nullable):
-            if key in out and key in _NULL_IS_DEFAULT:
-                out[key] = ONESHOT_KEYS[key]
             continue
         if kind is float and isinstance(value, str):
             try:
