@@ -242,6 +242,30 @@ def test_a_model_that_logs_a_cost_the_search_counts_stops_the_search(tmp_path):
     assert result.best.metrics["params"] == 7.0
 
 
+class LogsFLOPs(LogsParams):
+    logs = "FLOPs"
+
+
+class LogsCapitalParams(LogsParams):
+    logs = "Params"
+
+
+@pytest.mark.parametrize("model", [LogsFLOPs, LogsCapitalParams])
+def test_a_metric_the_model_logs_under_a_costs_name_in_another_case_is_an_objective(
+        tmp_path, model):
+    # was: refused before the search ("objective 'FLOPs' is not a cost the search counts;
+    # did you mean 'flops'?"), though the model logs 'FLOPs' and the search counts nothing
+    # under that name
+    name = model.logs
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False}
+    result = Search(model, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+                    objectives={"val_acc": "max", name: "min"}, budget=2, verbose=False,
+                    seed=0, run_dir=tmp_path).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    assert all(t.metrics[name] == 7.0 and not {"params", "flops"} & set(t.metrics)
+               for t in result.trials)  # the logged value, nothing counted
+
+
 def test_constraints_keep_violating_candidates_from_training(tmp_path, tiny_trainer, capsys):
     seen_by_check = []
 
@@ -603,16 +627,18 @@ def test_a_misspelt_objective_names_the_close_cost(tmp_path):
     from lightning_nas.errors import SearchError
 
     space = {"x": {"int": [1, 6]}, "y": {"choice": [0, 1]}}
-    # a cost misspelt (a letter missing, wrong or swapped; another case) is refused before
-    # anything is written (was: found unlogged at the end of trial 1's first epoch)
+    # a cost misspelt (a letter missing, wrong or swapped; another case) and not logged
+    # either is stopped at the end of the first trial's first epoch, naming the cost (was:
+    # refused before anything was written, also where the model logs that name:
+    # test_a_metric_the_model_logs_under_a_costs_name_in_another_case_is_an_objective)
     for name, cost in (("parms", "params"), ("FLOPs", "flops"), ("Params", "params")):
-        with pytest.raises(ConfigError, match=rf"objective '{name}' is not a cost the search "
-                                              rf"counts; did you mean '{cost}'\? counted "
-                                              rf"costs: \['params', 'flops'\]"):
+        with pytest.raises(SearchError, match=rf"objective '{name}' was not logged in epoch "
+                                              rf"0; did you mean '{cost}'\? logged keys: "):
             Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
-                   objectives={"val_acc": "max", name: "min"}, run_dir=tmp_path / "early")
-    assert not (tmp_path / "early").exists()
-    # a name a module may log (a letter added) is not refused: unlogged, it is stopped at the
+                   trainer={"max_epochs": 3, "limit_train_batches": 1}, budget=2,
+                   objectives={"val_acc": "max", name: "min"}, verbose=False,
+                   run_dir=tmp_path / name).run()
+    # a name a module may log (a letter added) too: unlogged, it is stopped at the
     # end of the first trial's first epoch (was: after the whole trial)
     with pytest.raises(SearchError, match=r"objective 'nparams' was not logged in epoch 0; "
                                           r"did you mean 'params'\?"):

@@ -22,7 +22,6 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
-from lightning_nas.search.objectives import COSTS, misspelt_cost
 from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     module_callbacks,
@@ -77,13 +76,9 @@ def check_search(search: Search) -> None:
     search.space.check_searchable("or train it with lightning-nas fit")
     search.settings.goal.warn_contrary()
     objectives = search.settings.goal.objectives
-    for name in objectives.names if objectives and search.objective is None else ():
-        cost = misspelt_cost(name)  # (was: found unlogged after trial 1's first epoch)
-        if cost is not None:
-            raise ConfigError(f"objective {name!r} is not a cost the search counts; did you "
-                              f"mean {cost!r}? counted costs: {list(COSTS)} (a metric the "
-                              f"model logs under a name this close to one is refused as a "
-                              f"misspelling: log it as, e.g., 'model_{cost}')")
+    # an objective named like a counted cost (FLOPs) is no misspelling where the model logs
+    # it: one it does not log is stopped at trial 1's first validation, naming the cost
+    # (monitor_errors.check_objectives; was: refused here, a metric logged as FLOPs too)
     executor = search.settings.execution.executor  # a TrialExecutor says its workers
     workers = (executor.num_workers if isinstance(executor, TrialExecutor)
                else search.settings.execution.num_workers)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
+from lightning_nas.search.objectives import COSTS, misspelt_cost
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -200,7 +201,8 @@ def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, A
             f"validation is one of them could not be told; log {name!r} in validation, or "
             f"validate once per epoch (val_check_interval: 1.0)")
     keys = sorted(entry["metrics"])
-    close = metric_hint(name, [*keys, "params", "flops"])
+    cost = misspelt_cost(name)  # FLOPs, parms: a counted cost, which no hint finds by case
+    close = f"did you mean {cost!r}? " if cost else metric_hint(name, [*keys, *COSTS])
     raise _objective_missing(f"objective {name!r} was not logged in epoch {epoch}; {close}"
                              f"logged keys: {keys} (the search counts 'params' and 'flops' "
                              f"itself)")

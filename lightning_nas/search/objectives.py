@@ -35,7 +35,9 @@ def misspelt_cost(name: str) -> str | None:
     """The counted cost (``params``, ``flops``) that objective ``name`` misspells, or None:
     the cost in other case (``FLOPs``), or, case aside, with one letter missing (``parms``),
     one wrong (``parans``) or two swapped (``parmas``). A letter added is no misspelling
-    here (``gflops``, ``nparams``: metrics a module may log), nor is a cost itself.
+    here (``gflops``, ``nparams``: metrics a module may log), nor is a cost itself. Named
+    only for an objective the model did not log (``check_objectives``): a model may log its
+    own ``FLOPs`` (was: such an objective was refused before the search).
 
     Example:
         >>> misspelt_cost("FLOPs"), misspelt_cost("parms"), misspelt_cost("gflops")
