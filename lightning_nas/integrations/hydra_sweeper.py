@@ -74,6 +74,7 @@ from lightning_nas.integrations.hydra_resume import (
     resolved,
     setup_differences,
 )
+from lightning_nas.integrations.hydra_search_block import check_search_block
 from lightning_nas.integrations.hydra_settings import optimized_metric, search_settings
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
@@ -150,6 +151,7 @@ class HydraSweep(Sweeper):
         """
         if self.config is None or self.hydra_context is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
+        check_search_block(self.config, [*(self.settings["params"] or {}), *arguments])
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = search_settings(self.settings, self.config, sweep.space.names())

@@ -1,0 +1,86 @@
+"""A job config's top-level ``search:`` node beside a Hydra sweep (real Hydra multiruns,
+in-process through Hydra's own sweep runner): ``lightning-nas search``'s settings there are
+refused before the first job, each named with where it goes; a ``search`` of the
+project's own reaches the jobs as written."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from omegaconf import OmegaConf  # noqa: E402
+
+from lightning_nas.errors import ConfigError  # noqa: E402
+from lightning_nas.results import TrialStatus  # noqa: E402
+from tests.helpers import keep_root_logging  # noqa: E402
+from tests.test_hydra_sweeper import _sweep  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
+SWEEP = {"budget": 2, "params": {"x": "choice(1, 2, 3)"}}
+
+
+def test_a_search_block_of_lightning_nas_search_is_refused_before_any_job(tmp_path):
+    # was: passed to the jobs silently; the sweep ran with its default budget (20) and
+    # optimizer, while the user believed budget 2, RandomSearch and ASHA applied
+    ran = []
+    block = {"budget": 2, "optimizer": "RandomSearch", "mode": "max", "scheduler": "asha",
+             "space": {"x": {"choice": [1, 2, 3]}}}  # (the file's keys sorted)
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, {"params": SWEEP["params"]},
+               search=block)
+    text = str(info.value)
+    assert text.startswith("the job config's top-level `search:` node holds lightning-nas "
+                           "search's settings 'budget', 'mode', 'optimizer', 'scheduler', "
+                           "'space', which a Hydra sweep does not read (its settings are "
+                           "hydra.sweeper's; the node would only reach the jobs): ")
+    assert "move search.budget to hydra.sweeper.budget; " in text
+    assert "move search.optimizer to hydra.sweeper.optimizer; " in text
+    assert "move search.mode to hydra.sweeper.direction (maximize or minimize); " in text
+    assert "search.scheduler is of lightning-nas search, not of a sweep: a sweep stops " in text
+    assert "move search.space to hydra.sweeper.params, in Hydra's sweep grammar" in text
+    assert not ran and not (tmp_path / "run").exists()
+
+
+def test_a_search_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tmp_path):
+    seen = []  # each job: the node it got, and whether the warning was said before it
+
+    def task(cfg):
+        seen.append((OmegaConf.to_container(cfg.search),
+                     any("top-level `search:` node" in str(w.message) for w in said)))
+        return float(cfg.x)
+
+    with pytest.warns(UserWarning, match=r"holds lightning-nas search's setting 'seed', which "
+                                         r"a Hydra sweep does not read .*: move search.seed "
+                                         r"to hydra.sweeper.seed\. Not refused: the node also "
+                                         r"holds key 'beam_width', so it may be the task's "
+                                         r"own") as said:
+        trials = _sweep(tmp_path, task, SWEEP, search={"beam_width": 4, "seed": 7})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert seen == [({"beam_width": 4, "seed": 7}, True)] * 2
+
+
+@pytest.mark.parametrize("search", ["beam", 3, {"beam_width": 4, "depth": 2}, {}],
+                         ids=["string", "number", "other-keys", "empty"])
+def test_a_search_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, search):
+    seen = []
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        trials = _sweep(tmp_path, lambda cfg: seen.append(
+            OmegaConf.to_container(cfg, resolve=True)["search"]) or float(cfg.x),
+            SWEEP, search=search)
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert seen == [search] * 2
+    assert not [w for w in said if "`search:`" in str(w.message)]
+
+
+def test_a_search_node_the_sweep_searches_is_the_projects_own(tmp_path):
+    # its keys are lightning-nas search's names, but the sweep searches one: the task reads it
+    seen = []
+    trials = _sweep(tmp_path, lambda cfg: seen.append(cfg.search.budget) or 1.0,
+                    {"budget": 2, "params": {"search.budget": "choice(1, 2, 3)"}},
+                    search={"budget": 1, "seed": 0})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert sorted(seen) == sorted({t.arch["search.budget"] for t in trials})
