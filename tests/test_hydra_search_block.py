@@ -84,3 +84,18 @@ def test_a_search_node_the_sweep_searches_is_the_projects_own(tmp_path):
                     search={"budget": 1, "seed": 0})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
     assert sorted(seen) == sorted({t.arch["search.budget"] for t in trials})
+
+
+def test_a_search_block_set_on_the_command_line_is_refused_and_one_swept_there_is_not(
+        tmp_path):
+    # was (the first version of this check): any command-line override under search, a
+    # fixed +search.budget=3 too, made the node the project's own and passed it silently
+    ran = []
+    with pytest.raises(ConfigError, match=r"setting 'budget', .*: move search.budget to "
+                                          r"hydra.sweeper.budget$"):
+        _sweep(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
+               ("+search.budget=3",))
+    assert not ran
+    trials = _sweep(tmp_path / "swept", lambda cfg: ran.append(cfg.search.budget) or 1.0,
+                    {"budget": 2}, ("search.budget=1,2",), search={"budget": 1})
+    assert sorted(ran) == sorted(t.arch["search.budget"] for t in trials) == [1, 2]

@@ -23,9 +23,10 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from lightning_nas.errors import ConfigError
@@ -44,14 +45,18 @@ _RENAMED = {
 }
 
 
-def check_search_block(config: DictConfig, searched: Iterable[str] = ()) -> None:
+def check_search_block(config: DictConfig, params: Iterable[str] | None = None,
+                       arguments: Sequence[str] = (), config_loader: Any = None) -> None:
     """Refuse (or warn of) a top-level ``search:`` node of ``lightning-nas search``'s
     settings in a sweep's job config.
 
     Args:
         config: the sweep's config (the job config with its ``hydra`` node).
-        searched: the sweep's keys (``hydra.sweeper.params``' and the command line's): one
-            under ``search`` makes the node the project's own.
+        params: the keys of ``hydra.sweeper.params``; one under ``search`` makes the node
+            the project's own (the sweep searches or sets it for the task).
+        arguments: the command line's task overrides: a sweep of a key under ``search``
+            (``search.depth=1,2``) does too (a fixed ``+search.budget=3`` does not).
+        config_loader: Hydra's, for the grammar's functions that read the config.
 
     Raises:
         ConfigError: every key of the node is one of the ``search:`` block's; the message
@@ -60,11 +65,16 @@ def check_search_block(config: DictConfig, searched: Iterable[str] = ()) -> None
     Example:
         >>> from omegaconf import OmegaConf
         >>> check_search_block(OmegaConf.create({"search": {"budget": 3}}), ["search.budget"])
+        >>> check_search_block(OmegaConf.create({"search": {"budget": 3}}), [],
+        ...                    ["search.budget=1,2"])
     """
     node = config.get("search") if isinstance(config, DictConfig) else None
     if not isinstance(node, Mapping) or not node:
         return
-    if any(_under_search(key) for key in searched):
+    parser = OverridesParser.create(config_loader=config_loader)
+    swept = [str(o.input_line) for o in parser.parse_overrides(
+        list(arguments)) if o.is_sweep_override()]
+    if any(_under_search(key) for key in [*(params or ()), *swept]):
         return  # the sweep searches the node's keys: the task reads them
     keys = [str(k) for k in node]
     ours = [k for k in keys if k in SEARCH_KEYS]

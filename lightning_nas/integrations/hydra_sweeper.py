@@ -151,7 +151,8 @@ class HydraSweep(Sweeper):
         """
         if self.config is None or self.hydra_context is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
-        check_search_block(self.config, [*(self.settings["params"] or {}), *arguments])
+        check_search_block(self.config, self.settings["params"], arguments,
+                           self.hydra_context.config_loader)
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = search_settings(self.settings, self.config, sweep.space.names())
