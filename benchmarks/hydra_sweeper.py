@@ -97,7 +97,10 @@ def run_sweep(python: str, sweeper: str, seed: int, args: argparse.Namespace,
     if args.limit_batches:
         command += [f"+trainer.limit_train_batches={args.limit_batches}",
                     f"+trainer.limit_val_batches={args.limit_batches}"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    # the repository first, the caller's PYTHONPATH kept (was: replaced, so a checkout
+    # found through it, lightning_nas and hydra_plugins, was lost to the sweeps)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not times.exists():
         raise RuntimeError(f"{sweeper} seed {seed} failed:\n{proc.stderr[-3000:]}")
@@ -126,7 +129,7 @@ FIGURES = {"ratio": 3, "start_s": 1, "ms_per_job": 0, "wall": 1, "jobs": 1, "bes
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run the sweeps, print each and their spread, and the JSON line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--budget", type=int, default=20, help="jobs per sweep (default 20)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per job (default 3)")
     parser.add_argument("--seeds", default="5",
