@@ -7,8 +7,8 @@ config is only passed to the jobs, so a user who wrote one believed settings tha
 applied. A node whose every key is one of that block's is refused, each key named with
 where it goes (``hydra.sweeper.<key>``, or what a sweep does instead); a node that also
 holds other keys may be the task's own, so it is warned of and passed on; a value that is
-no mapping, or a ``search`` the sweep itself searches (``search.depth: choice(1, 2)``),
-is the project's own and passes without a word.
+no mapping, a node of none of the block's keys, or a ``search`` the sweep itself searches
+(``search.depth: choice(1, 2)``) is the project's own and passes without a word.
 
 Example:
     >>> from omegaconf import OmegaConf
