@@ -318,8 +318,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     run_dir = user_path(run_dir, "finetune(run_dir=...)")
     Goal(seed=seed)  # checked as Search's (integer >= 0, below 2**32): before any folder
     if threads is not None and (type(threads) is not int or threads < 1):  # True is no count
-        raise ConfigError(f"threads must be a positive integer (torch threads of the fine-tune"
-                          f"), or None for the trial's own; got {threads!r}")
+        raise ConfigError(f"threads must be a whole number >= 1 (torch threads of the "
+                          f"fine-tune), or None for the default: from scratch the trial's "
+                          f"own count, from the checkpoint this process's; got {threads!r}")
     if trainer is not None and not isinstance(trainer, Mapping):  # was: a TypeError of dict()
         raise ConfigError(f"trainer must map Trainer arguments to values (those over the "
                           f"search's), or None; got {trainer!r}")

@@ -794,6 +794,19 @@ def test_a_promoted_trial_is_named_as_such_whatever_logger_the_search_has(tmp_pa
     assert "It was paused and resumed" in (run / "best_config.yaml").read_text()
 
 
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True])
+def test_finetune_threads_not_a_count_says_what_leaving_it_out_gives(tmp_path, threads):
+    # was: "..., or None for the trial's own": from the checkpoint (the default) None keeps
+    # this process's threads; the trial's are only those of a fine-tune from scratch
+    with pytest.raises(ConfigError) as err:
+        finetune(tmp_path / "run", threads=threads)
+    assert str(err.value) == (
+        f"threads must be a whole number >= 1 (torch threads of the fine-tune), or None "
+        f"for the default: from scratch the trial's own count, from the checkpoint this "
+        f"process's; got {threads!r}")
+    assert list(tmp_path.iterdir()) == []  # before any folder is made
+
+
 @pytest.mark.slow
 def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
         tmp_path, tiny_space, tiny_trainer, capsys):
@@ -815,7 +828,7 @@ def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
     assert threads_of(tuned) == [2] and torch.get_num_threads() == 1  # restored
     with RunStore(run / "search.db") as store:  # from scratch, as the trial trained
         assert tuned.curve == store.get(1).curve
-    with pytest.raises(ConfigError, match="threads must be a positive integer .* got 0"):
+    with pytest.raises(ConfigError, match="threads must be a whole number >= 1 .* got 0"):
         finetune(run, threads=0)
     assert [p.name for p in run.glob("finetune*")] == ["finetune"]  # no folder made
     assert threads_of(finetune(run, from_checkpoint=False, trainer=record, threads=1)) == [1]
