@@ -349,7 +349,8 @@ def describe(spec: TrialSpec, result: TrialResult) -> str:
     """
     name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else \
         str(spec.model).replace(":", ".").rsplit(".", 1)[-1]
-    return (f"Trained {name} (seed {spec.seed}): {spec.monitor}={result.score:.6g} "
+    seeded = "not seeded" if spec.seed is None else f"seed {spec.seed}"  # (was: seed None)
+    return (f"Trained {name} ({seeded}): {spec.monitor}={result.score:.6g} "
             f"({spec.mode}) at epoch {result.epoch} (epochs 0..{result.epochs - 1} "
             f"trained)\n"
             f"checkpoint: {result.checkpoint}")

@@ -145,3 +145,17 @@ def test_a_seed_out_of_range_is_named_before_any_folder(tmp_path, capsys, seed, 
     assert main(["fit", str(config), "--out", str(out)]) == 2
     assert capsys.readouterr().err == f"lightning-nas fit: error: {message}\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("seed", "said"), [(False, "not seeded"), (7, "seed 7")])
+def test_the_fit_line_says_a_config_that_seeds_nothing_is_not_seeded(tmp_path, seed, said):
+    # was: "Trained TinyNet (seed None): ..." for seed_everything: false
+    from lightning_nas.fit import describe
+    from lightning_nas.results import TrialResult, TrialStatus
+
+    spec = load_fit(_write(tmp_path / "fit.yaml", {**BASE, "seed_everything": seed}),
+                    out_dir=tmp_path / "out")
+    result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=0.5,
+                         epoch=0, epochs=1, checkpoint=str(tmp_path / "out" / "best.ckpt"))
+    assert describe(spec, result).splitlines()[0] == (
+        f"Trained TinyNet ({said}): val_acc=0.5 (max) at epoch 0 (epochs 0..0 trained)")
