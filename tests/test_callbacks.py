@@ -378,8 +378,8 @@ def test_a_monitor_no_validation_logs_fails_at_the_end_naming_the_closest_key(
         result = fit_trial(spec)
     assert result.status is TrialStatus.FAILED and result.fatal and result.epochs == 2
     assert ("MonitorError: monitor 'val_accuracy' was not logged by the validation of epoch "
-            "0; did you mean 'val_acc'? logged keys: ['val_acc', 'val_loss']; nor did any of "
-            "the 1 after it (to epoch 1): a trial is scored on the validations that log its "
+            "0; did you mean 'val_acc'? logged keys: ['val_acc', 'val_loss']; nor did the one "
+            "after it (epoch 1): a trial is scored on the validations that log its "
             "monitor") in result.error
     assert [math.isnan(v) for v in result.curve] == [True, True]
 

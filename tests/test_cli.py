@@ -784,7 +784,7 @@ def test_fit_and_finetune_say_bad_input_found_in_training_in_one_line_as_search(
         # a validation schedule other than the trial's: no validation of epoch 0 logs it
         (["finetune", str(run), "--max_epochs=1", "--trainer.val_check_interval=0.5"],
          "monitor 'val_acc' was not logged by the validation of epoch 0; logged keys: "
-         "['val_warmup']; nor did any of the 1 after it"),
+         "['val_warmup']; nor did the one after it"),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err

@@ -159,3 +159,17 @@ def test_the_fit_line_says_a_config_that_seeds_nothing_is_not_seeded(tmp_path, s
                          epoch=0, epochs=1, checkpoint=str(tmp_path / "out" / "best.ckpt"))
     assert describe(spec, result).splitlines()[0] == (
         f"Trained TinyNet ({said}): val_acc=0.5 (max) at epoch 0 (epochs 0..0 trained)")
+
+
+@pytest.mark.parametrize(("epochs", "said"), [
+    (2, "; nor did the one after it (epoch 1): "),
+    (3, "; nor did any of the 2 after it (to epoch 2): ")])
+def test_a_monitor_never_logged_counts_the_validations_after_the_first(epochs, said):
+    # was: "nor did any of the 1 after it (to epoch 1)" (a fit of two epochs, --monitor typo)
+    from lightning_nas.errors import MonitorError
+    from lightning_nas.search.monitor_errors import check_monitor_logged
+
+    history = [{"epoch": e, "metrics": {"val_acc": 0.5}} for e in range(epochs)]
+    with pytest.raises(MonitorError) as err:
+        check_monitor_logged("train_acc", history, {"val_acc"})
+    assert said in str(err.value)

@@ -122,7 +122,9 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
     if not history or any(monitor in h["metrics"] for h in history):
         return
     first, last, count = history[0]["epoch"], history[-1]["epoch"], len(history)
-    later = (f"nor did any of the {count - 1} after it (to epoch {last})" if count > 1
+    # (was: "nor did any of the 1 after it (to epoch 1)" for two validations)
+    later = (f"nor did any of the {count - 1} after it (to epoch {last})" if count > 2
+             else f"nor did the one after it (epoch {last})" if count == 2
              else "it was the fit's only validation")
     err = MonitorError(f"{unlogged_monitor(monitor, first, validation_keys)}; {later}: a trial "
                        f"is scored on the validations that log its monitor ({VALIDATION_ONLY})")
