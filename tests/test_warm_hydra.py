@@ -212,3 +212,20 @@ def test_a_value_another_searched_option_sets_takes_each_trials_own(tmp_path):
     assert len(priors) == len(first)
     assert all(p["arch"]["model.depth"] == (5 if ran[p["source_trial"]]["experiment"] == "deep"
                                             else 1) for p in priors)
+
+
+def test_a_bad_warm_start_folder_is_named_as_the_sweeps_setting(tmp_path):
+    # was: "warm_start source ... does not exist" and "names this search's own run_dir",
+    # Search's words, where the sweep's user wrote hydra.sweeper.warm_start
+    ran: list[int] = []
+    (tmp_path / "notrun").mkdir()
+    own = tmp_path / "bad" / "run"
+    for folder, message in (
+            (tmp_path / "missing", "source .*missing does not exist; give folders of earlier"),
+            (tmp_path / "notrun", r"source .*notrun is not a run directory \(no search.db\)"),
+            (own, r"names this sweep's own run folder .*run \(hydra.sweeper.run_dir, else "
+                  r"hydra.sweep.dir\); run the same command again to resume it instead")):
+        with pytest.raises(Exception, match=f"^hydra.sweeper.warm_start {message}"):
+            _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
+                "budget": 1, "warm_start": [str(folder)], "params": {"x": "range(0, 3)"}})
+    assert not ran and not own.exists()

@@ -92,8 +92,23 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
             progress=False)
     except ConfigError as err:  # `budget` must be ...: the key as this user writes it
-        raise ConfigError(re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`"
-                                 if m[1] in settings else m[0], str(err))) from None
+        raise ConfigError(_sweep_folder_words(re.sub(
+            r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings else m[0],
+            str(err)))) from None
+
+
+def _sweep_folder_words(text: str) -> str:
+    """A refused ``warm_start`` folder as a sweep's user names it (was: ``warm_start
+    source ...``, ``this search's own run_dir``: Search's words).
+
+    Example:
+        >>> _sweep_folder_words("warm_start source runs/a does not exist; give folders ...")
+        'hydra.sweeper.warm_start source runs/a does not exist; give folders ...'
+    """
+    text = re.sub(r"^warm_start (source|names) ", r"hydra.sweeper.warm_start \1 ", text)
+    return re.sub(r"names this search's own run_dir (.*); run the same",
+                  r"names this sweep's own run folder \1 (hydra.sweeper.run_dir, else "
+                  r"hydra.sweep.dir); run the same", text)
 
 
 def optimized_metric(config: DictConfig) -> str | None:
