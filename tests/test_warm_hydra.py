@@ -229,3 +229,18 @@ def test_a_bad_warm_start_folder_is_named_as_the_sweeps_setting(tmp_path):
             _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
                 "budget": 1, "warm_start": [str(folder)], "params": {"x": "range(0, 3)"}})
     assert not ran and not own.exists()
+
+
+def test_an_optimizer_that_cannot_take_a_warm_start_is_named_with_the_sweeps_setting(tmp_path):
+    # was: "... cannot take the warm_start runs' results; ... or drop warm_start"
+    _sweep(tmp_path / "first", lambda cfg: -abs(cfg.x - 1), {
+        "budget": 2, "params": {"x": "range(0, 3)"}})
+    ran: list[int] = []
+    with pytest.raises(Exception, match=r"optimizer 'EDA' cannot be told results it did not "
+                                        r"propose, so it cannot take the hydra.sweeper."
+                                        r"warm_start runs' results; .* or drop "
+                                        r"hydra.sweeper.warm_start$"):
+        _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
+            "budget": 2, "optimizer": "EDA", "warm_start": [str(tmp_path / "first" / "run")],
+            "params": {"x": "range(0, 3)"}})
+    assert not ran and not (tmp_path / "bad" / "run").exists()

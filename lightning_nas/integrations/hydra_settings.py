@@ -36,7 +36,7 @@ from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.warm_keys import fill_keys
 
-__all__ = ["optimized_metric", "search_settings"]
+__all__ = ["optimized_metric", "search_settings", "sweep_words"]
 
 
 def search_settings(settings: Mapping[str, Any], config: DictConfig,
@@ -92,20 +92,24 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
             progress=False)
     except ConfigError as err:  # `budget` must be ...: the key as this user writes it
-        raise ConfigError(_sweep_folder_words(re.sub(
-            r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings else m[0],
-            str(err)))) from None
+        raise ConfigError(sweep_words(str(err), settings)) from None
 
 
-def _sweep_folder_words(text: str) -> str:
-    """A refused ``warm_start`` folder as a sweep's user names it (was: ``warm_start
-    source ...``, ``this search's own run_dir``: Search's words).
+def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
+    """A refused setting as a sweep's user names it: `budget` is `hydra.sweeper.budget`, a
+    warm start's folders ``hydra.sweeper.warm_start`` and the sweep's own folder its
+    ``hydra.sweeper.run_dir`` or ``hydra.sweep.dir`` (was, for the last two: Search's words,
+    ``warm_start source ...``, ``this search's own run_dir``).
 
     Example:
-        >>> _sweep_folder_words("warm_start source runs/a does not exist; give folders ...")
+        >>> sweep_words("warm_start source runs/a does not exist; give folders ...", ["budget"])
         'hydra.sweeper.warm_start source runs/a does not exist; give folders ...'
+        >>> sweep_words("`budget` must be ...", ["budget"])
+        '`hydra.sweeper.budget` must be ...'
     """
-    text = re.sub(r"^warm_start (source|names) ", r"hydra.sweeper.warm_start \1 ", text)
+    text = re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings
+                  else m[0], text)
+    text = re.sub(r"(?<![.\w`])warm_start\b", "hydra.sweeper.warm_start", text)
     return re.sub(r"names this search's own run_dir (.*); run the same",
                   r"names this sweep's own run folder \1 (hydra.sweeper.run_dir, else "
                   r"hydra.sweep.dir); run the same", text)

@@ -75,7 +75,11 @@ from lightning_nas.integrations.hydra_resume import (
     setup_differences,
 )
 from lightning_nas.integrations.hydra_search_block import check_search_block
-from lightning_nas.integrations.hydra_settings import optimized_metric, search_settings
+from lightning_nas.integrations.hydra_settings import (
+    optimized_metric,
+    search_settings,
+    sweep_words,
+)
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
 from lightning_nas.results import TrialResult
@@ -162,10 +166,13 @@ class HydraSweep(Sweeper):
         settings.goal.warn_contrary()
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         objectives = settings.goal.objectives
-        check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
-                             settings.execution.num_workers,
-                             warm=bool(settings.transfer.warm_start),
-                             objectives=len(objectives.names) if objectives else 1)
+        try:  # (was: "or drop warm_start", a key the sweep's user does not write)
+            check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
+                                 settings.execution.num_workers,
+                                 warm=bool(settings.transfer.warm_start),
+                                 objectives=len(objectives.names) if objectives else 1)
+        except ConfigError as err:
+            raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
         check_group_options(sweep, loader)
