@@ -294,3 +294,69 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     with RunStore(run_dir / "search.db") as store:  # the same trial, run again, and one more
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
+
+
+#: a sitecustomize for the process that starts a group of ranks (not a rank: no ``RANK``):
+#: about to start rank 1 (the audit event ``subprocess.Popen``, raised before the process is
+#: forked) it writes ``starting_rank_1`` into ``{folder}`` and waits there, as a slow start
+#: would; a Ctrl-C meanwhile raises its ``KeyboardInterrupt`` out of ``Popen``
+_HOLD_BEFORE_RANK_1 = """
+import os, sys, time
+if "RANK" not in os.environ:
+    def _hold(event, args):
+        if event == "subprocess.Popen" and (args[3] or {{}}).get("RANK") == "1":
+            open(os.path.join({folder!r}, "starting_rank_1"), "w").close()
+            time.sleep(120)
+    sys.addaudithook(_hold)
+"""
+
+#: a notebook's kernel, as far as a group is concerned: it starts a group, survives the
+#: Ctrl-C, keeps the group, and lives on until its stdin ends
+_NOTEBOOK = """
+import os, sys
+from lightning_nas.search.ranks import RankGroup
+group = RankGroup(2)
+try:
+    group.start(open(os.devnull, "wb"))
+except KeyboardInterrupt:
+    print("interrupted; tracked:", [proc.pid for proc in group.procs], flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path):
+    """A Ctrl-C in ``RankGroup.start`` after rank 0 started and before rank 1 did (from a
+    notebook, whose kernel lives on): the rank already started is stopped, not left waiting
+    for trials nobody sends."""
+    import subprocess
+    import sys
+
+    from tests.launcher import ROOT
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    (hold / "sitecustomize.py").write_text(_HOLD_BEFORE_RANK_1.format(folder=str(hold)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])}
+    kernel = subprocess.Popen([sys.executable, "-c", _NOTEBOOK], cwd=tmp_path, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (hold / "starting_rank_1").exists():
+            assert kernel.poll() is None and time.time() < deadline, kernel.communicate()
+            time.sleep(0.05)
+        started = _descendants(kernel.pid)
+        assert len(started) == 1  # rank 0, started; rank 1 not yet
+        kernel.send_signal(signal.SIGINT)
+        said = kernel.stdout.readline()  # once the kernel got its KeyboardInterrupt
+        # was: rank 0 ran on, waiting for a trial (its stdin still open), yet still listed
+        # in the group's procs while ``start`` had failed
+        assert _gone(started)
+        assert said == "interrupted; tracked: []\n"
+        assert kernel.poll() is None  # the kernel itself lives on
+    finally:
+        kernel.kill()
+        kernel.communicate()
+        for pid in _descendants(kernel.pid) if kernel.poll() is None else ():
+            os.kill(pid, signal.SIGKILL)

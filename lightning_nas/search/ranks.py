@@ -84,17 +84,24 @@ class RankGroup:
         return bool(self.procs) and all(p.poll() is None for p in self.procs)
 
     def start(self, log: IO[bytes]) -> None:
-        """Start the ranks; what they print before their first trial goes to ``log``."""
+        """Start the ranks; what they print before their first trial goes to ``log``. Any
+        exception out of it (Ctrl-C between two starts, a rank that could not be started)
+        first kills the ranks it started: none is left waiting for trials (was: left
+        running, out of reach of ``close_rank_groups``, e.g. in a notebook's kernel)."""
         env = child_env()
         env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
                    GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
                    TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
         command = [sys.executable, "-m", "lightning_nas.search.ranks", str(os.getpid())]
-        for rank in range(self.world_size):
-            self.procs.append(subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
-                start_new_session=True))
+        try:
+            for rank in range(self.world_size):
+                self.procs.append(subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                    start_new_session=True))
+        except BaseException:
+            self.close(kill=True)
+            raise
 
     def run(self, spec_path: Path) -> str | None:
         """Send a trial to every rank and wait for them.
@@ -333,9 +340,9 @@ def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
         group = None
     if group is None:
         group = RankGroup(world_size, key)
-        group.start(log)
-        with _lock:
+        with _lock:  # listed before it starts: a Ctrl-C right after the start finds it
             _groups.append(group)
+        group.start(log)
     _local.group = group
     failure = group.run(spec_path)
     if failure is not None:
