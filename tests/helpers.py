@@ -31,6 +31,7 @@ __all__ = [
     "KwargsCallableOptNet",
     "LazyNoisyNet",
     "ManualTinyNet",
+    "NotesGroupAtExit",
     "RankRecorder",
     "SaveInitialWeights",
     "SeqNet",
@@ -483,6 +484,22 @@ class RankFaults(SyncedTinyNet):
         if self.global_rank == 1 and self.hparams.fault == "exit":
             os._exit(3)
         return super().training_step(batch, batch_idx)
+
+
+class NotesGroupAtExit(SyncedTinyNet):
+    """``SyncedTinyNet`` whose process, when it exits normally, notes in the trial folder
+    whether torch's default process group was still there then
+    (``group_at_exit.rank<R>``: ``True`` or ``False``), from an ``atexit`` hook registered
+    as its fit starts: it runs after any hook registered later (``atexit`` runs the last
+    registered first), such as one a rank registers after its trial."""
+
+    def on_fit_start(self) -> None:
+        import atexit
+
+        import torch.distributed as dist
+
+        path = os.path.join(self.trainer.default_root_dir, f"group_at_exit.rank{self.global_rank}")
+        atexit.register(lambda: Path(path).write_text(str(dist.is_initialized())))
 
 
 class NoTrainDataOnRank1(BlobData):

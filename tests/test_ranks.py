@@ -360,3 +360,30 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
         kernel.communicate()
         for pid in _descendants(kernel.pid) if kernel.poll() is None else ():
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
+def test_ranks_destroy_their_process_group_before_they_exit(tmp_path, monkeypatch,
+                                                             fresh_ranks):
+    """A group's ranks keep Lightning's gloo process group from trial to trial, and exit
+    once the search closes the group; fresh ranks exit after their trial. Either way the
+    group is destroyed by an ``atexit`` hook (``lightning_nas.group_exit``), not left to
+    interpreter finalization, where a gloo worker thread dropping the last reference to a
+    collective may abort the process ("terminate called without an active exception",
+    pytorch/pytorch#190489; a fresh rank 1 that aborts fails its trial: ``rank 1 died``)."""
+    if fresh_ranks:
+        monkeypatch.setenv(FRESH_RANKS, "1")
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
+                     model="tests.helpers.NotesGroupAtExit", data=BlobData, trainer=DDP)
+    assert run_trial(spec).status is TrialStatus.COMPLETED
+    if not fresh_ranks:
+        procs = list(ranks._local.group.procs)
+        ranks.close_rank_groups()  # the ranks' stdin ends: they leave their loop and exit
+        assert [proc.returncode for proc in procs] == [0, 0]
+    # was: "True" (the group left to finalization). A fresh rank 1 that exits after rank 0
+    # may be killed with it (the trial's processes end with rank 0) before it notes anything
+    noted = {rank: (tmp_path / "t1" / f"group_at_exit.rank{rank}") for rank in (0, 1)}
+    noted = {rank: path.read_text() for rank, path in noted.items()
+             if path.exists() or not fresh_ranks}
+    assert noted.get(0) == "False" and set(noted.values()) == {"False"}, noted

@@ -10,7 +10,8 @@ writes ``result.json``. Everything a rank prints during a trial goes to ``trial.
 
 A trial that fails on any rank, or a rank that dies, ends the group (another rank may be
 waiting in a collective that will never complete); the next trial starts a new one. Ranks
-die with the process that started them (``PR_SET_PDEATHSIG``). ``LIGHTNING_NAS_FRESH_RANKS=1``
+die with the process that started them (``PR_SET_PDEATHSIG``); one that exits destroys its
+process group first (``lightning_nas.group_exit``). ``LIGHTNING_NAS_FRESH_RANKS=1``
 goes back to fresh processes for every trial (``runner.run_in_own_process``).
 
 Example:
@@ -222,13 +223,18 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it. A
     rank that fails prints its error (into ``trial.log``); with ``note_failure`` (fresh
     processes: no answer of a rank reaches the driver) a rank other than 0 also writes it
-    to ``rank<R>.error`` beside the spec (``fresh_failure`` reads them)."""
+    to ``rank<R>.error`` beside the spec (``fresh_failure`` reads them). The process group
+    is destroyed when the rank exits (``lightning_nas.group_exit``)."""
+    from lightning_nas.group_exit import destroy_group_at_exit
     from lightning_nas.results import TrialStatus
     from lightning_nas.search.trial import fit_trial  # torch and Lightning: only in ranks
 
     spec = pickle.loads(Path(spec_path).read_bytes())
     spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
     result = fit_trial(spec)
+    # the trial's gloo group (a group's ranks keep Lightning's from trial to trial): destroyed
+    # at exit, before finalization, where a gloo thread may abort the rank (``group_exit``)
+    destroy_group_at_exit()
     rank = _global_rank(spec.trainer)
     if result.status is TrialStatus.FAILED:  # rank 0's result.json may never come
         if rank != 0:  # where it failed: rank 0 may have got further (``blamed_where``);
