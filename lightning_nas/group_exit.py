@@ -7,8 +7,10 @@ thread cannot take during interpreter finalization, and the process aborts with
 ``terminate called without an active exception`` (SIGABRT, exit 134). This is torch's
 (pytorch/pytorch#190489); Lightning registers the same clean-up at exit for NCCL only. A
 fit of ours that ran in a process group (``finetune_subnet``, the one-shot fit of
-``lightning-nas oneshot``) calls ``destroy_group_at_exit()``: the group is destroyed by an
-``atexit`` hook, before finalization, and its workers finish with the GIL to be had.
+``lightning-nas oneshot``) calls ``destroy_group_at_exit()``, and so do a search's DDP
+ranks after each trial, and ``OneShotNAS`` and ``DifferentiableNAS`` as a user's own fit
+starts on gloo: the group is destroyed by an ``atexit`` hook, before finalization, and its
+workers finish with the GIL to be had.
 
 Example:
     >>> destroy_group_at_exit()  # no process group here: nothing registered
@@ -37,20 +39,26 @@ def _destroy_group() -> None:
         dist.destroy_process_group()
 
 
-def destroy_group_at_exit() -> bool:
+def destroy_group_at_exit(backend: str | None = None) -> bool:
     """Have the default process group destroyed when the process exits normally, once per
     process; a no-op without an initialized process group.
 
+    Args:
+        backend: register only for a default group of this backend (``"gloo"``); None:
+            whatever its backend.
+
     Returns:
         Whether this call registered the hook (``False`` when there is no process group,
-        or an earlier call registered it).
+        it has another backend, or an earlier call registered it).
 
     Example:
-        >>> destroy_group_at_exit()
+        >>> destroy_group_at_exit(backend="gloo")
         False
     """
     global _registered
     if _registered or not _initialized():
+        return False
+    if backend is not None and str(dist.get_backend()) != backend:
         return False
     atexit.register(_destroy_group)
     _registered = True

@@ -60,3 +60,51 @@ def test_ddp_finetune_ranks_exit_without_aborting(tmp_path):
         assert "terminate called" not in done.stderr, (run, done.stderr[-3000:])
         # destroyed before finalization on both ranks (was: left to it)
         assert done.stdout.count("group at exit: False") == 2, (run, done.stdout)
+
+
+#: a user's own script: a 2-rank CPU DDP fit (gloo) with a one-shot search, ``OneShotNAS``
+#: as a callback or ``DifferentiableNAS`` as the module; its last ``atexit`` hook says
+#: whether the process group was still there at exit
+USER_FIT = """
+import atexit, os, sys
+import lightning.pytorch as pl
+import torch
+import torch.distributed as dist
+torch.set_num_threads(1)
+from lightning_nas.oneshot import BilevelData, DifferentiableNAS, OneShotNAS
+from tests.helpers import BlobData, TinySupernet
+
+if __name__ == "__main__":  # registered first, so run last of the atexit hooks
+    atexit.register(lambda: os.write(1, f"group at exit: {dist.is_initialized()}\\n".encode()))
+    pl.seed_everything(0, verbose=False)
+    kwargs = dict(max_epochs=1, accelerator="cpu", devices=2, logger=False,
+                  enable_checkpointing=False, enable_progress_bar=False,
+                  enable_model_summary=False)
+    if sys.argv[1] == "oneshot":
+        trainer = pl.Trainer(strategy="ddp_find_unused_parameters_true",
+                             callbacks=[OneShotNAS(num_candidates=2, calibration_batches=0)],
+                             **kwargs)
+        trainer.fit(TinySupernet(), datamodule=BlobData(n=64, batch_size=16))
+    else:
+        trainer = pl.Trainer(strategy="ddp", **kwargs)
+        trainer.fit(DifferentiableNAS(TinySupernet().net, num_classes=3),
+                    datamodule=BilevelData(BlobData(n=64, batch_size=16)))
+    os.write(1, b"done\\n")  # one write each: the ranks share stdout
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("search", ["oneshot", "differentiable"])
+def test_a_users_ddp_fit_with_a_one_shot_search_destroys_its_gloo_group_at_exit(
+        tmp_path, search):
+    # a user's own Trainer on gloo: its process group destroyed by the search's atexit hook
+    # before finalization, where a rank may abort (pytorch/pytorch#190489)
+    script = tmp_path / "user_fit.py"
+    script.write_text(USER_FIT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), search], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("done") == 2, done.stdout  # both ranks got there
+    # was: "group at exit: True" on both ranks (left to finalization)
+    assert done.stdout.count("group at exit: False") == 2, done.stdout

@@ -41,6 +41,7 @@ from torch import nn
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, check_number
+from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import (
     DEFAULT_LAYOUT,
     SPOS_HINT,
@@ -185,6 +186,7 @@ class OneShotNAS(pl.Callback):
         self._resume_rates, self._rates = None, built_rates(optimizers)
         self._ended = False
         self._device = pl_module.device  # whose random state a checkpoint keeps
+        destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         end_fit(trainer, self._ended, "OneShotNAS",  # resumed at its end: the final search

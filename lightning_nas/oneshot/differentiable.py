@@ -63,6 +63,7 @@ from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 
 from lightning_nas.errors import ConfigError, check_number, unknown
+from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.arch_logits import ArchLogits
 from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES, initial_logits, noise_key
@@ -302,6 +303,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
         self._ended = False
+        destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
             raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
