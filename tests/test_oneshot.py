@@ -1179,7 +1179,7 @@ def test_the_configs_oneshot_defaults_are_the_classes_defaults():
     for key in ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches"):
         owners[key] = (OneShotNAS, key)
     for key in ("arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max", "tau_min",
-                "tau_epochs", "calibration_batches"):
+                "tau_schedule", "tau_epochs", "calibration_batches"):
         owners.setdefault(key, (DifferentiableNAS, key))
     for key, (owner, name) in owners.items():
         assert ONESHOT_KEYS[key] == inspect.signature(owner).parameters[name].default, key
@@ -1207,6 +1207,33 @@ def test_gdas_tau_epochs_is_a_oneshot_key_checked_before_training(monkeypatch, c
     assert ("oneshot setting 'tau_epochs' applies to algorithm gdas only, not darts; leave it "
             "out or set it to null") in capsys.readouterr().err
     assert main([*config, "--oneshot.tau_epochs=null"]) == 0
+
+
+def test_gdas_tau_schedule_is_a_oneshot_key_checked_before_training(tmp_path, monkeypatch,
+                                                                     capsys):
+    # was: no such key (DifferentiableNAS(tau_schedule=...) took it, the command did not):
+    # "unknown oneshot setting 'tau_schedule'", so a linear schedule was Python only
+    monkeypatch.chdir(ROOT)
+    config = ["oneshot", "examples/oneshot_digits/darts.yaml", "--print_config"]
+    gdas = [*config, "--oneshot.algorithm=gdas"]
+    assert main([*gdas, "--oneshot.tau_schedule=linear"]) == 0
+    assert "tau_schedule: linear" in capsys.readouterr().out
+    for value in ("cosine", "5"):
+        assert main([*gdas, f"--oneshot.tau_schedule={value}"]) == 2
+        err = capsys.readouterr().err
+        assert "oneshot.tau_schedule" in err and "valid values: exponential, linear" in err, err
+    assert main([*config, "--oneshot.tau_schedule=linear"]) == 2  # DARTS has no temperature
+    assert ("oneshot setting 'tau_schedule' applies to algorithm gdas only, not darts"
+            in capsys.readouterr().err)
+    # a run anneals on it: 10 to 0.1 over 3 epochs, linearly (exponential: 10, 1, 0.1)
+    run_dir = tmp_path / "linear"
+    assert main(["oneshot", "examples/oneshot_digits/darts.yaml", "--oneshot.algorithm=gdas",
+                 "--oneshot.tau_schedule=linear", f"--oneshot.run_dir={run_dir}",
+                 "--trainer.max_epochs=3", "--trainer.limit_train_batches=1",
+                 "--trainer.limit_val_batches=1", "--oneshot.calibration_batches=1",
+                 "--oneshot.finetune_epochs=0"]) == 0
+    history = json.loads((run_dir / "alphas.json").read_text())["history"]
+    assert [round(epoch["tau"], 4) for epoch in history] == [10.0, 5.05, 0.1]
 
 
 def test_a_null_finetune_epochs_is_the_default_no_fine_tune(monkeypatch, capsys):

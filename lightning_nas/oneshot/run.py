@@ -172,8 +172,8 @@ def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
     if algorithm == "spos":
         return module
     keys = ("algorithm", "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k", "tau_max",
-            "tau_min", "tau_epochs", "calibration_batches", "num_classes", "mode", "net_attr",
-            "seed")
+            "tau_min", "tau_schedule", "tau_epochs", "calibration_batches", "num_classes", "mode",
+            "net_attr", "seed")
     clip = {"gradient_clip_val": trainer_cfg.get("gradient_clip_val"),
             "gradient_clip_algorithm": trainer_cfg.get("gradient_clip_algorithm") or "norm"}
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),

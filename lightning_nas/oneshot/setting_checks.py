@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, check_number, unknown
+from lightning_nas.oneshot.arch_weights import TAU_SCHEDULES
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
@@ -53,7 +54,7 @@ ONESHOT_KEYS: dict[str, Any] = {
     "algorithm": "spos",
     **_defaults(OneShotNAS, "optimizer", "num_candidates", "search_every_n_epochs"),
     **_defaults(DifferentiableNAS, "arch_lr", "arch_weight_decay", "warmup_epochs", "top_k",
-                "tau_max", "tau_min", "tau_epochs", "calibration_batches"),
+                "tau_max", "tau_min", "tau_schedule", "tau_epochs", "calibration_batches"),
     "num_classes": None, "mode": "max", "net_attr": None, "seed": None, "run_dir": None,
     "finetune_epochs": 0, "finetune_lr": _defaults(finetune_subnet, "lr")["lr"],
 }
@@ -63,7 +64,7 @@ ALGORITHM_KEYS: dict[str, tuple[str, ...]] = {
     "optimizer": ("spos",), "num_candidates": ("spos",), "search_every_n_epochs": ("spos",),
     "arch_lr": ("darts", "gdas"), "arch_weight_decay": ("darts", "gdas"),
     "warmup_epochs": ("darts", "gdas"), "top_k": ("darts", "gdas"), "tau_max": ("gdas",),
-    "tau_min": ("gdas",), "tau_epochs": ("gdas",),
+    "tau_min": ("gdas",), "tau_schedule": ("gdas",), "tau_epochs": ("gdas",),
 }
 
 
@@ -181,6 +182,9 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
                           f"oneshot.num_classes (the fine-tune's accuracy metric)")
     if out.get("optimizer") is not None:
         check_optimizer_name(out["optimizer"])
+    if "tau_schedule" in out and out["tau_schedule"] not in TAU_SCHEDULES:  # (was: no key)
+        raise unknown("oneshot.tau_schedule", str(out["tau_schedule"]), TAU_SCHEDULES,
+                      listing="values")
     if out.get("tau_min", 0) > out.get("tau_max", math.inf):
         raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
                           f"({out['tau_max']})")
