@@ -219,6 +219,44 @@ def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
         next(w for w in caught if "GDAS resumed" in str(w.message)).message)
 
 
+def test_a_gdas_resume_with_another_temperature_setting_warns_naming_each(
+        tmp_path, monkeypatch, capsys):
+    # was: another tau_max, tau_min or tau_schedule than the checkpoint's was taken without
+    # a word, the epochs left annealing from another point of another schedule
+    ckpt = _plain_gdas_checkpoint(tmp_path)
+
+    def resume(**settings: object) -> DifferentiableNAS:
+        nas = DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=2, **settings)
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path / "resumed", limit_val_batches=0).fit(
+            nas, datamodule=BilevelData(BlobData()), ckpt_path=ckpt)
+        return nas
+
+    with pytest.warns(UserWarning, match="GDAS resumed from a checkpoint of another "
+                                         "temperature schedule") as caught:
+        nas = resume(tau_max=5.0, tau_schedule="linear")
+    said = str(next(w for w in caught if "another temperature" in str(w.message)).message)
+    assert "tau_max 10.0, now 5.0; tau_schedule 'exponential', now 'linear'" in said, said
+    assert "tau_min" not in said.split(":")[0]  # the same: not named
+    assert ("DifferentiableNAS(tau_max=10.0, tau_schedule='exponential') keeps the "
+            "checkpoint's schedule") in said, said
+    assert [round(h["tau"], 4) for h in nas.history][2] == 0.1  # went on with the new ones
+    with warnings.catch_warnings():  # the checkpoint's settings: nothing to say
+        warnings.filterwarnings("error", message="GDAS resumed")
+        resume()
+    # from the command: its keys, the old and the new value
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "cli"
+    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, "--oneshot.algorithm=gdas",
+            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1", "--oneshot.tau_epochs=2"]
+    assert main(args) == 0
+    with pytest.warns(UserWarning, match="another temperature schedule") as caught:
+        assert main([*args, "--trainer.max_epochs=2", "--oneshot.tau_min=0.5",
+                     "--ckpt_path=last"]) == 0
+    said = str(next(w for w in caught if "another temperature" in str(w.message)).message)
+    assert "tau_min 0.1, now 0.5" in said and "--oneshot.tau_min=0.1 keeps" in said, said
+
+
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])
 def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
         tmp_path, monkeypatch, capsys, algorithm):

@@ -85,6 +85,7 @@ from lightning_nas.oneshot.resume import (
     built_rates,
     check_resumed_rates,
     check_tau_schedule,
+    check_tau_settings,
     recount_repeated_epoch,
 )
 from lightning_nas.oneshot.scoring import metric_mode, network_of, rng_state
@@ -239,6 +240,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_rng: dict[str, Any] | None = None
         self._resume_epochs: int | None = None  # the epochs the checkpoint holds
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
+        self._resume_tau: Mapping[str, Any] | None = None  # and its other settings
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
         #: what a resume's schedule warning names (``lightning-nas oneshot``: its key)
         self.tau_epochs_setting = TAU_EPOCHS
@@ -314,7 +316,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if self.hparams.algorithm == "gdas":
             check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(),
                                self.trainer.max_epochs, self.tau_epochs_setting)
-        self._resume_tau_epochs = None
+            check_tau_settings(self._resume_tau, self.hparams, self.tau_epochs_setting)
+        self._resume_tau_epochs = self._resume_tau = None
 
     def on_train_start(self) -> None:
         check_training_start(self)  # warmup against the training's length, num_classes
@@ -434,4 +437,5 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_rng = state.get("rng")
         self._resume_epochs = saved_epochs(checkpoint, bool(state.get("ended")))
         self._resume_tau_epochs = state.get("tau_epochs")
+        self._resume_tau = checkpoint.get("hyper_parameters")  # its tau_max, tau_min, ...
         self._resume_groups = state.get("rates")  # as built (a callback may change lr later)

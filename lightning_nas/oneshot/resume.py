@@ -40,9 +40,10 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 from lightning_nas.wording import counted
 
-__all__ = ["CLI_TAU_EPOCHS", "LAST", "TAU_EPOCHS", "built_rates", "checkpoint_settings",
-           "check_resume", "check_resumed_rates",
-           "check_resumed_supernet", "check_tau_schedule", "epoch_end_checkpoint",
+__all__ = ["CLI_TAU_EPOCHS", "LAST", "TAU_EPOCHS", "TAU_SETTINGS", "built_rates",
+           "checkpoint_settings", "check_resume", "check_resumed_rates",
+           "check_resumed_supernet", "check_tau_schedule", "check_tau_settings",
+           "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
@@ -363,6 +364,39 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None,
                    f"the checkpoint's nor the one a run of {counted(now, 'epoch')} makes "
                    f"from the start; "
                    f"{setting.format(stored)} keeps the checkpoint's schedule")
+
+
+#: the GDAS settings of its temperature schedule besides its length (``check_tau_settings``)
+TAU_SETTINGS = ("tau_max", "tau_min", "tau_schedule")
+
+
+def check_tau_settings(stored: Mapping[str, Any] | None, now: Mapping[str, Any],
+                       setting: str = TAU_EPOCHS) -> None:
+    """Warn when a resumed GDAS search has another ``tau_max``, ``tau_min`` or
+    ``tau_schedule`` (``now``) than the checkpoint's search had (``stored``: its
+    hyperparameters; None, or a key it lacks: not compared), naming each key with the old
+    and the new value: the epochs left go on from another point of another schedule (was:
+    taken without a word). A warning, not a refusal: changing them on resume is allowed
+    (they take effect from the resumed epoch on). ``setting``: as ``check_tau_schedule``'s,
+    its key made each one's.
+
+    Example:
+        >>> check_tau_settings({"tau_max": 10.0}, {"tau_max": 10.0})  # the same: nothing
+    """
+    differ = [key for key in TAU_SETTINGS if key in (stored or {}) and key in now
+              and stored[key] != now[key]]
+    if not differ:
+        return
+    if setting.startswith("--"):  # the command's keys: --oneshot.tau_max=10.0
+        keep = " ".join(setting.replace("tau_epochs", key).format(stored[key]) for key in differ)
+    else:  # one call: DifferentiableNAS(tau_max=10.0, tau_schedule='exponential')
+        keep = setting.split("(")[0] + f"({', '.join(f'{k}={stored[k]!r}' for k in differ)})"
+    rank_zero_warn("GDAS resumed from a checkpoint of another temperature schedule: "
+                   + "; ".join(f"{key} {stored[key]!r}, now {now[key]!r}" for key in differ)
+                   + ": the epochs left anneal from another point of another schedule, so "
+                   f"the search is neither the checkpoint's nor the one these settings make "
+                   f"from the start; {keep} "
+                   f"{'keep' if keep.count('--') > 1 else 'keeps'} the checkpoint's schedule")
 
 
 def resume_hint(argv: list[str], cfg: Mapping[str, Any],
