@@ -73,7 +73,7 @@ def test_a_warm_start_source_of_one_trial_says_one_trial():
 
 
 def test_a_gdas_resume_over_one_epoch_says_one_epoch():
-    from lightning_nas.oneshot.resume import check_tau_schedule
+    from lightning_nas.oneshot.tau_resume import check_tau_schedule
 
     # was: "decayed over 1 epochs, now over 2" and "a run of 1 epochs"
     with pytest.warns(UserWarning, match=r"decayed over 1 epoch, now over 2 \(max_epochs=2\)"):

@@ -80,16 +80,10 @@ from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.fit_end import end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.resume import (
-    TAU_EPOCHS,
-    built_rates,
-    check_resumed_rates,
-    check_tau_schedule,
-    check_tau_settings,
-    recount_repeated_epoch,
-)
+from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import metric_mode, network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
+from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import (
     check_automatic,
     drop_log,

@@ -40,18 +40,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 from lightning_nas.wording import counted
 
-__all__ = ["CLI_TAU_EPOCHS", "LAST", "TAU_EPOCHS", "TAU_SETTINGS", "built_rates",
-           "checkpoint_settings", "check_resume", "check_resumed_rates",
-           "check_resumed_supernet", "check_tau_schedule", "check_tau_settings",
-           "epoch_end_checkpoint",
+__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
+           "check_resumed_supernet", "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
-#: what keeps a resumed GDAS search's temperature schedule (``check_tau_schedule``), as
-#: Python sets it and as ``lightning-nas oneshot`` does (was: the argument, from either)
-TAU_EPOCHS, CLI_TAU_EPOCHS = "DifferentiableNAS(tau_epochs={})", "--oneshot.tau_epochs={}"
 _SPOS_KEY = "OneShotNAS"
 
 
@@ -341,62 +336,6 @@ def check_resumed_rates(stored: list[dict[str, Any]] | None,
                           f"settings: {'; '.join(differ)}; a resume goes on with the "
                           f"checkpoint's optimizers (their state and these settings), so "
                           f"resume with its values, or start a new search")
-
-
-def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None,
-                       setting: str = TAU_EPOCHS) -> None:
-    """Warn when a resumed GDAS search anneals its temperature over another number of epochs
-    (``now``: ``tau_epochs``, else ``max_epochs``) than the checkpoint's search did
-    (``stored``; None for a checkpoint that does not say): the epochs left go on from
-    another point of another schedule, so the search is not the one a run that long makes
-    from the start. ``setting``: how the warning names what keeps the checkpoint's schedule
-    (``TAU_EPOCHS``, or from ``lightning-nas oneshot`` ``CLI_TAU_EPOCHS``), formatted with
-    its length.
-
-    Example:
-        >>> check_tau_schedule(4, 4, 4)  # the same schedule: nothing to say
-    """
-    if stored is None or stored == now:
-        return
-    rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over "
-                   f"{counted(stored, 'epoch')}, now over {now} (max_epochs={max_epochs}): "
-                   f"the epochs left anneal on another schedule, so the search is neither "
-                   f"the checkpoint's nor the one a run of {counted(now, 'epoch')} makes "
-                   f"from the start; "
-                   f"{setting.format(stored)} keeps the checkpoint's schedule")
-
-
-#: the GDAS settings of its temperature schedule besides its length (``check_tau_settings``)
-TAU_SETTINGS = ("tau_max", "tau_min", "tau_schedule")
-
-
-def check_tau_settings(stored: Mapping[str, Any] | None, now: Mapping[str, Any],
-                       setting: str = TAU_EPOCHS) -> None:
-    """Warn when a resumed GDAS search has another ``tau_max``, ``tau_min`` or
-    ``tau_schedule`` (``now``) than the checkpoint's search had (``stored``: its
-    hyperparameters; None, or a key it lacks: not compared), naming each key with the old
-    and the new value: the epochs left go on from another point of another schedule (was:
-    taken without a word). A warning, not a refusal: changing them on resume is allowed
-    (they take effect from the resumed epoch on). ``setting``: as ``check_tau_schedule``'s,
-    its key made each one's.
-
-    Example:
-        >>> check_tau_settings({"tau_max": 10.0}, {"tau_max": 10.0})  # the same: nothing
-    """
-    differ = [key for key in TAU_SETTINGS if key in (stored or {}) and key in now
-              and stored[key] != now[key]]
-    if not differ:
-        return
-    if setting.startswith("--"):  # the command's keys: --oneshot.tau_max=10.0
-        keep = " ".join(setting.replace("tau_epochs", key).format(stored[key]) for key in differ)
-    else:  # one call: DifferentiableNAS(tau_max=10.0, tau_schedule='exponential')
-        keep = setting.split("(")[0] + f"({', '.join(f'{k}={stored[k]!r}' for k in differ)})"
-    rank_zero_warn("GDAS resumed from a checkpoint of another temperature schedule: "
-                   + "; ".join(f"{key} {stored[key]!r}, now {now[key]!r}" for key in differ)
-                   + ": the epochs left anneal from another point of another schedule, so "
-                   f"the search is neither the checkpoint's nor the one these settings make "
-                   f"from the start; {keep} "
-                   f"{'keep' if keep.count('--') > 1 else 'keeps'} the checkpoint's schedule")
 
 
 def resume_hint(argv: list[str], cfg: Mapping[str, Any],

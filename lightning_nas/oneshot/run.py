@@ -40,7 +40,6 @@ from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.oneshot.resume import (
-    CLI_TAU_EPOCHS,
     check_resume,
     check_resumed_supernet,
     epoch_end_checkpoint,
@@ -60,6 +59,7 @@ from lightning_nas.oneshot.setting_checks import (
     check_run_folder,
     check_seed,
 )
+from lightning_nas.oneshot.tau_resume import CLI_TAU_EPOCHS
 from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
