@@ -161,7 +161,8 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
                                          "arch_weight_decay": 0.001, "epoch": 1,
-                                         "batches": 0, "steps": 8}  # two a batch
+                                         "batches": 0, "steps": 8,  # two a batch
+                                         "trained": None}  # no max_time: no Timer
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
             f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
@@ -788,3 +789,40 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
             "(step 5 of max_steps=5)" if bound == "steps" else "(3 of max_epochs=3)") in said
     assert f"with a higher --trainer.max_{bound} to train on" in said
     assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before
+
+
+@pytest.mark.parametrize("config", ["oneshot.yaml", "darts.yaml"])
+def test_a_run_bounded_by_max_time_alone_is_taken_for_ended_when_its_time_is_spent(
+        tmp_path, monkeypatch, capsys, config):
+    # was: refused, "this fit trained nothing (epoch 0 of max_epochs=-1: resumed from a
+    # checkpoint of its last epoch?) ... raise max_epochs": Lightning's Timer stops a fit
+    # whose checkpoint spent max_time before it trains, but the resume did not know the run
+    # had ended, so a run killed in its final search could not be finished (and a finished
+    # one not be told so), and its last checkpoint was warned of as "saved mid-epoch"
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "run"
+    args = ["oneshot", str(EXAMPLE / config), *TINY[1:], "--trainer.max_epochs=-1",
+            "--trainer.max_time=00:00:00:01", f"--oneshot.run_dir={run_dir}"]
+    if config == "oneshot.yaml":
+        args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
+    with pytest.raises(RuntimeError, match="crash at train end"):  # killed in its final search
+        main([*args, "--trainer.callbacks=[tests.helpers.CrashAtTrainEnd]"])
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert not (run_dir / "best_arch.yaml").exists()
+    capsys.readouterr()
+    before = last.stat().st_mtime_ns
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*saved mid-epoch")  # nothing is left
+        assert main([*args, "--ckpt_path", "last"]) == 0
+    out = capsys.readouterr().out
+    assert "; its training is done: running its final search and export\n" in out, out
+    assert (run_dir / "best_arch.yaml").is_file() and (run_dir / "subnet.pt").is_file()
+    assert last.stat().st_mtime_ns == before  # nothing trained: no epoch end
+    # the finished run again: nothing left to do, its outputs kept
+    outputs = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    assert main([*args, "--ckpt_path", "last"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"Nothing left to train: {last} is of the run's training end ("), said
+    assert " trained of max_time=00:00:00:01)" in said, said
+    assert "with a higher --trainer.max_time to train on" in said
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == outputs

@@ -2,7 +2,8 @@
 checkpoint of its training's end.
 
 A search runs its final search and export in ``on_train_end``. A fit resumed from a
-checkpoint saved after its last epoch (``max_epochs`` or ``max_steps`` reached: the run
+checkpoint saved after its last epoch (``max_epochs`` or ``max_steps`` reached, or
+``max_time`` spent, which Lightning's restored ``Timer`` stops the fit at: the run
 folder's ``last.ckpt`` of a run killed in its final search, export or fine-tune) trains
 nothing, and Lightning skips ``on_train_end``; ``end_fit``, called in ``on_fit_end``, runs it
 then, on the restored weights and search state, at the random state the checkpoint kept,
@@ -30,18 +31,41 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Timer
 
 from lightning_nas.oneshot.scoring import check_trained, loaders, set_rng_state
 
-__all__ = ["end_fit", "saved_epochs", "training_ends", "training_over"]
+__all__ = ["end_fit", "saved_epochs", "time_spent", "training_ends", "training_over"]
+
+
+def time_spent(max_time: Any, elapsed: float | None) -> bool:
+    """Whether ``elapsed`` seconds of training (a ``Timer``'s, as a checkpoint keeps it) spent
+    ``max_time`` (the Trainer's setting: ``"DD:HH:MM:SS"``, a dict, a ``timedelta``; None:
+    no bound), as Lightning's ``Timer`` decides it when a fit resumed from that checkpoint
+    starts (it stops the fit before any step).
+
+    Example:
+        >>> time_spent("00:00:00:04", 4.2), time_spent({"seconds": 5}, 4.2)
+        (True, False)
+    """
+    if max_time is None or elapsed is None:
+        return False
+    timer = Timer(duration=max_time)
+    timer.load_state_dict({"time_elapsed": {"train": elapsed}})
+    return (timer.time_remaining() or 0) <= 0
 
 
 def training_over(trainer: pl.Trainer) -> bool:
-    """Whether ``trainer``'s training is at its end: ``max_epochs`` epochs done, or
-    ``max_steps`` steps (-1: no bound)."""
+    """Whether ``trainer``'s training is at its end: ``max_epochs`` epochs done,
+    ``max_steps`` steps (-1: no bound), or its ``max_time`` spent (the Trainer's ``Timer``,
+    restored from the checkpoint: it stopped the fit before any step; was: not read, so a
+    run bounded by ``max_time`` alone resumed at its end was refused, "this fit trained
+    nothing")."""
     epochs = trainer.max_epochs
+    left = [c.time_remaining() for c in trainer.callbacks if isinstance(c, Timer)]
     return (epochs is not None and 0 <= epochs <= trainer.current_epoch) or (
-        0 <= trainer.max_steps <= trainer.global_step)
+        0 <= trainer.max_steps <= trainer.global_step) or any(
+        t is not None and t <= 0 for t in left)
 
 
 def training_ends(trainer: pl.Trainer, epoch: int) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.fit_end import time_spent
 from lightning_nas.run_folder import user_path
 from lightning_nas.wording import counted
 
@@ -133,11 +135,14 @@ def epochs_held(settings: Mapping[str, Any]) -> int | None:
 
 
 def checkpoint_settings(path: Path) -> dict[str, Any]:
-    """``{"algorithm", "seed", "epoch", "batches", "steps"}`` (SPOS also ``"optimizer"``,
+    """``{"algorithm", "seed", "epoch", "batches", "steps", "trained"}`` (SPOS also
+    ``"optimizer"``,
     DARTS/GDAS ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint,
     read without loading its tensors; ``batches``: those of its ``epoch`` done when it was
     saved before that epoch's end, else 0 (``epochs_held``); ``steps``: its ``global_step``
-    (the optimizer steps ``max_steps`` counts; None where it does not say).
+    (the optimizer steps ``max_steps`` counts; None where it does not say); ``trained``: the
+    seconds of training the Trainer's ``Timer`` counted (``max_time`` counts them; None for
+    a run without one).
 
     Raises:
         ConfigError: when the file is not a checkpoint of a one-shot search.
@@ -148,17 +153,20 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--ckpt_path {path}: not a readable checkpoint ({err})") from None
     epoch = ckpt.get("epoch") if isinstance(ckpt, Mapping) else None
     steps = ckpt.get("global_step") if isinstance(ckpt, Mapping) else None
+    timer = ((ckpt.get("callbacks") or {}).get("Timer") or {}) if isinstance(ckpt, Mapping) \
+        else {}  # the Timer of the Trainer's max_time: the training time so far
+    counts = {"steps": steps, "trained": (timer.get("time_elapsed") or {}).get("train")}
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
             settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
             return {"algorithm": "spos", **settings, "epoch": epoch, "batches": _batches(ckpt),
-                    "steps": steps}
+                    **counts}
     if isinstance(ckpt, Mapping) and "differentiable_nas" in ckpt:
         hparams = ckpt.get("hyper_parameters") or {}
         return {"algorithm": hparams.get("algorithm"), "seed": hparams.get("seed"),
                 "arch_lr": hparams.get("arch_lr"),
                 "arch_weight_decay": hparams.get("arch_weight_decay"), "epoch": epoch,
-                "batches": _batches(ckpt), "steps": steps}
+                "batches": _batches(ckpt), **counts}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
 
@@ -175,11 +183,12 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
                  ) -> tuple[str, str] | None:
     """The bound of its run's training (``trainer_cfg``: the Trainer settings) a checkpoint
     (its ``checkpoint_settings``) reached: ``max_epochs`` epochs held whole
-    (``epochs_held``), or ``max_steps`` optimizer steps taken (its ``steps``; training
-    bounded by steps alone, ``max_epochs: -1``, may end mid-epoch), as the key and how a
-    resume says it; None when training is left (-1 or null bounds nothing; was:
-    ``max_steps`` not read, so the checkpoint of such a run's end was taken for one with
-    training left).
+    (``epochs_held``), ``max_steps`` optimizer steps taken (its ``steps``; training
+    bounded by steps alone, ``max_epochs: -1``, may end mid-epoch), or ``max_time`` spent
+    (its ``trained``, the Timer's seconds, ``fit_end.time_spent``: Lightning's Timer stops
+    a fit resumed from it before any step), as the key and how a resume says it; None when
+    training is left (-1 or null bounds nothing; was: ``max_steps``, then ``max_time``, not
+    read, so the checkpoint of such a run's end was taken for one with training left).
 
     Example:
         >>> training_end({"epoch": 2, "batches": 0, "steps": 6}, {"max_epochs": 3})
@@ -187,6 +196,9 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
         >>> training_end({"epoch": 2, "batches": 1, "steps": 5},
         ...              {"max_epochs": -1, "max_steps": 5})
         ('max_steps', 'step 5 of max_steps=5')
+        >>> training_end({"epoch": 1, "batches": 1, "steps": 3, "trained": 61.5},
+        ...              {"max_epochs": -1, "max_time": "00:00:01:00"})
+        ('max_time', '0:01:01 trained of max_time=00:00:01:00')
         >>> training_end({"epoch": 1, "batches": 0, "steps": 4}, {"max_epochs": 3}) is None
         True
     """
@@ -196,6 +208,9 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
     steps, taken = _bound(trainer_cfg, "max_steps"), settings.get("steps")
     if steps is not None and isinstance(taken, int) and taken >= steps:
         return "max_steps", f"step {taken} of max_steps={steps}"
+    limit, trained = trainer_cfg.get("max_time"), settings.get("trained")
+    if time_spent(limit, trained):  # as Lightning's Timer, which stops its resumed fit
+        return "max_time", f"{timedelta(seconds=int(trained))} trained of max_time={limit}"
     return None
 
 
