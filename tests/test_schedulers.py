@@ -312,6 +312,17 @@ def test_make_rule_errors():
     assert repr(made) == repr(rule) and made is not rule
 
 
+def test_asha_or_hyperband_with_min_epochs_above_max_epochs_says_which_scheduler():
+    # was: "need 1 <= min_epochs <= max_epochs and eta >= 2, got min_epochs=4, ...", the
+    # rule's own check, naming no scheduler, where min_epochs=4 beside max_epochs=3 said
+    # which (as at min_epochs == max_epochs, and for median)
+    for scheduler in ("asha", "hyperband"):
+        with pytest.raises(ConfigError, match=rf"scheduler '{scheduler}' with min_epochs=4 "
+                                              rf"would never stop a trial before its end "
+                                              rf"\(max_epochs=3\)"):
+            make_rule(scheduler, min_epochs=4, max_epochs=3)
+
+
 def test_every_scheduler_setting_the_scheduler_does_not_use_is_named_at_once(tmp_path):
     # was: one key per error (`--search.scheduler=none` over a file with min_epochs,
     # max_epochs and eta: three start-ups, and max_epochs's error gave no --search.*=null)

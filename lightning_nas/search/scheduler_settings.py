@@ -169,6 +169,8 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
                           f"trainer.max_epochs), got {max_epochs!r}")
     else:
         cls = ASHARule if scheduler == "asha" else HyperbandRule
+        # min_epochs above max_epochs named as at max_epochs (was: the rule's own check)
+        _never_stops(min_epochs, max_epochs, scheduler)
         rule = cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
     rule.setting = scheduler  # a trial's checks name it so (its copy goes with the trial)
     return _decides_before_the_end(rule, max_epochs, scheduler)
@@ -177,11 +179,16 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
 def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:
     """``rule``, unless it first decides at a trial's last epoch or later: a verdict there
     stops nothing, so it would never stop a trial (``min_epochs >= max_epochs``)."""
-    first = getattr(rule, "min_epochs", None)
-    last = getattr(rule, "max_epochs", None) or max_epochs
+    name = type(rule).__name__ if name == "a rule object" else name
+    _never_stops(getattr(rule, "min_epochs", None),
+                 getattr(rule, "max_epochs", None) or max_epochs, name)
+    return rule
+
+
+def _never_stops(first: object, last: object, name: str) -> None:
+    """Refuse a rule of scheduler ``name`` that first decides at epoch ``first``, at or
+    after a trial's last, ``last``."""
     if isinstance(first, int) and isinstance(last, int) and 0 < last <= first:
-        name = type(rule).__name__ if name == "a rule object" else name
         raise ConfigError(f"scheduler {name!r} with min_epochs={first} would never stop a "
                           f"trial before its end (max_epochs={last}); give min_epochs below "
                           f"max_epochs, or search without a scheduler")
-    return rule
