@@ -947,6 +947,18 @@ def test_a_trial_paused_when_the_search_ends_is_promoted_by_a_resume(tmp_path):
     assert resumed == whole
 
 
+def test_the_summary_says_one_paused_trial_in_the_singular(tmp_path, capsys):
+    # was: "1 paused (a resume may promote them)"
+    space = {"q": {"choice": [0.9, 0.1]}}
+    result = Search(KnobNet, space, data=BlobData, data_init_args={"n": 64},
+                    trainer={"max_epochs": 3}, budget=2, scheduler="asha", min_epochs=1,
+                    eta=2, optimizer="RandomSearch", seed=0, run_dir=tmp_path).run()
+    assert [(t.arch["q"], t.status) for t in result.trials] == \
+        [(0.9, TrialStatus.COMPLETED), (0.1, TrialStatus.PAUSED)]
+    assert "1 paused (a resume may promote it), 0 failed, 4 epochs trained" in \
+        capsys.readouterr().out
+
+
 def test_failed_trials_are_no_rung_members():
     # was: a NaN was ranked as -inf, so each failure added a rung member: after five, the
     # top third of rung 1 reached the paused 0.5 and promoted it

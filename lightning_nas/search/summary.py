@@ -41,7 +41,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
-              else "") + (f"{counts[TrialStatus.PAUSED]} paused (a resume may promote them), "
+              else "") + (f"{counts[TrialStatus.PAUSED]} paused (a resume may promote "
+                          f"{'it' if counts[TrialStatus.PAUSED] == 1 else 'them'}), "
                           if counts[TrialStatus.PAUSED] else "") + (
         f"{counts[TrialStatus.REJECTED]} rejected, "
         if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
