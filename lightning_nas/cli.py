@@ -153,7 +153,7 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.paths import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
-    from lightning_nas.fit import refusal, undo_fit, unfinished
+    from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
@@ -195,7 +195,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     print(f"Fine-tuned {format_arch(result.arch)} from {start} for "
           f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
-          f"metrics of that epoch: {result.metrics}\ncheckpoint: {result.checkpoint}")
+          f"metrics of that epoch: {metrics_text(result.metrics)}\n"
+          f"checkpoint: {result.checkpoint}")
     return 0
 
 

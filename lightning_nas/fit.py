@@ -33,7 +33,7 @@ from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
-from lightning_nas.results import TrialResult
+from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
@@ -43,7 +43,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "refusal", "undo_fit", "unfinished"]
+           "metrics_text", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
@@ -335,7 +335,8 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
 
 
 def describe(spec: TrialSpec, result: TrialResult) -> str:
-    """The lines ``lightning-nas fit`` prints for a finished fit.
+    """The lines ``lightning-nas fit`` prints for a finished fit, its score as the search's
+    lines print one (``format_score``; was ``val_acc=0.1``, a raw float).
 
     Example:
         >>> from lightning_nas.results import TrialStatus
@@ -344,13 +345,25 @@ def describe(spec: TrialSpec, result: TrialResult) -> str:
         >>> result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=0.5,
         ...                      epoch=1, epochs=2, checkpoint="runs/f/best.ckpt")
         >>> print(describe(spec, result))
-        Trained BoringModel (seed 0): val_acc=0.5 (max) at epoch 1 (epochs 0..1 trained)
+        Trained BoringModel (seed 0): val_acc=0.5000 (max) at epoch 1 (epochs 0..1 trained)
         checkpoint: runs/f/best.ckpt
     """
     name = spec.model.class_name if isinstance(spec.model, ConfigBuilder) else \
         str(spec.model).replace(":", ".").rsplit(".", 1)[-1]
     seeded = "not seeded" if spec.seed is None else f"seed {spec.seed}"  # (was: seed None)
-    return (f"Trained {name} ({seeded}): {spec.monitor}={result.score:.6g} "
+    return (f"Trained {name} ({seeded}): {spec.monitor}={format_score(result.score)} "
             f"({spec.mode}) at epoch {result.epoch} (epochs 0..{result.epochs - 1} "
             f"trained)\n"
             f"checkpoint: {result.checkpoint}")
+
+
+def metrics_text(metrics: Mapping[str, float]) -> str:
+    """``metrics`` as ``lightning-nas finetune`` prints them: ``name=value`` pairs, each
+    value as the search's lines print a score (``format_score``; was the raw dict).
+
+    Example:
+        >>> metrics_text({"val_acc": 0.99204, "val_loss": 0.1, "lr": 3.2e-05})
+        'val_acc=0.9920, val_loss=0.1000, lr=3.2e-05'
+    """
+    return ", ".join(f"{key}={format_score(value)}" for key, value in metrics.items()) \
+        or "none logged"

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import signal
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.results import format_score
 
 
 class CtrlCAtFirstBatch(pl.Callback):
@@ -100,6 +102,10 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
     tuned = capsys.readouterr().out
     assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f}) for 3 "
             f"epochs with 1 torch thread (this process's): best val_acc=") in tuned
+    # each metric as a score (was: the raw dict, "{'val_acc': 0.1, 'val_loss': ...}")
+    (said,) = [line for line in tuned.splitlines() if line.startswith("metrics of that epoch")]
+    assert re.fullmatch(r"metrics of that epoch: ([\w/]+=(\d+\.\d{4}|\S+e-\d+)(, |$))+", said), said
+    assert "val_acc=" in said and "val_loss=" in said
     assert (run / "finetune" / "best.ckpt").exists()
 
 
@@ -307,7 +313,7 @@ def test_fit_trains_best_config_and_reproduces_the_best_trial(config, tmp_path, 
     # seed_everything (the search's 1, not the config's 5)
     assert main(["fit", str(run / "best_config.yaml")]) == 0
     out = capsys.readouterr().out
-    assert (f"Trained TinyNet (seed 1): val_loss={best['score']:.6g} (min) at epoch "
+    assert (f"Trained TinyNet (seed 1): val_loss={format_score(best['score'])} (min) at epoch "
             f"{best['epoch']} (epochs 0..1 trained)") in out
     ckpt = tmp_path / "runs" / "fit" / "best_config" / "best.ckpt"
     assert f"checkpoint: {ckpt}" in out

@@ -158,7 +158,31 @@ def test_the_fit_line_says_a_config_that_seeds_nothing_is_not_seeded(tmp_path, s
     result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=0.5,
                          epoch=0, epochs=1, checkpoint=str(tmp_path / "out" / "best.ckpt"))
     assert describe(spec, result).splitlines()[0] == (
-        f"Trained TinyNet ({said}): val_acc=0.5 (max) at epoch 0 (epochs 0..0 trained)")
+        f"Trained TinyNet ({said}): val_acc=0.5000 (max) at epoch 0 (epochs 0..0 trained)")
+
+
+@pytest.mark.parametrize(("score", "said"), [
+    (0.1, "val_acc=0.1000"), (0.99204, "val_acc=0.9920"), (3.2e-05, "val_acc=3.2e-05")])
+def test_the_fit_line_prints_the_score_as_the_search_lines_do(tmp_path, score, said):
+    # was: "val_acc=0.1" (a raw float, `:.6g`) where the search's lines, show and finetune
+    # print four decimals ("Best val_acc=0.9920"), four significant digits below 0.01
+    from lightning_nas.fit import describe
+    from lightning_nas.results import TrialResult, TrialStatus
+
+    spec = load_fit(_write(tmp_path / "fit.yaml", {**BASE, "seed_everything": 0}),
+                    out_dir=tmp_path / "out")
+    result = TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED, score=score,
+                         epoch=0, epochs=1, checkpoint=str(tmp_path / "out" / "best.ckpt"))
+    assert describe(spec, result).splitlines()[0] == (
+        f"Trained TinyNet (seed 0): {said} (max) at epoch 0 (epochs 0..0 trained)")
+
+
+def test_metrics_text_prints_each_metric_as_a_score():
+    from lightning_nas.fit import metrics_text
+
+    assert metrics_text({"val_acc": 0.99204, "val_loss": 0.1, "lr": 3.2e-05}) == (
+        "val_acc=0.9920, val_loss=0.1000, lr=3.2e-05")
+    assert metrics_text({}) == "none logged"
 
 
 @pytest.mark.parametrize(("epochs", "said"), [
