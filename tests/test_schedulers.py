@@ -290,13 +290,45 @@ def test_a_rule_refuses_settings_that_are_no_whole_numbers():
                                                      "eta=3, mode='max')"
 
 
+@pytest.mark.parametrize(("cls", "kwargs", "message"), [
+    (ASHARule, {"min_epochs": 4, "max_epochs": 3},
+     "ASHARule's min_epochs=4 is above its max_epochs=3: its first rung would come after "
+     "its last, so it would never stop a trial before its end; build it with min_epochs "
+     "below max_epochs"),
+    (HyperbandRule, {"min_epochs": 10, "max_epochs": 9},
+     "HyperbandRule's min_epochs=10 is above its max_epochs=9"),
+    (ASHARule, {"min_epochs": 0}, "ASHARule's min_epochs must be a positive integer (its "
+                                  "first rung), got 0"),
+    (HyperbandRule, {"max_epochs": 0}, "HyperbandRule's max_epochs must be a positive "
+                                       "integer (its last rung: a complete trial's "
+                                       "epochs), got 0"),
+    (ASHARule, {"eta": 1}, "ASHARule's eta must be an integer >= 2 (the reduction factor: "
+                           "the top 1/eta of a rung goes on), got 1"),
+    (MedianRule, {"min_epochs": 0}, "MedianRule's min_epochs must be a positive integer "
+                                    "(the epochs before it may stop a trial), got 0"),
+    (MedianRule, {"min_trials": -1}, "MedianRule's min_trials must be a positive integer "
+                                     "(the other trials that must have reached an epoch "
+                                     "before it judges there), got -1"),
+    (MedianRule, {"mode": "maximum"}, "MedianRule's mode must be 'max' or 'min' (which "
+                                      "values are better), got 'maximum'")])
+def test_a_rule_built_in_python_names_its_bad_argument_and_the_valid_values(cls, kwargs,
+                                                                            message):
+    # was: "need 1 <= min_epochs <= max_epochs and eta >= 2, got min_epochs=4, max_epochs=3,
+    # eta=3" (naming neither the rule nor which argument), "need min_epochs >= 1 and
+    # min_trials >= 1, got 1, -1", "`mode` can be max, min; got 'maximum'"; the settings
+    # name the key and its range ("`min_epochs` must be a positive integer or null, got 0")
+    with pytest.raises(ConfigError) as err:
+        cls(**kwargs)
+    assert str(err.value).startswith(message), str(err.value)
+
+
 def test_make_rule_errors():
     with pytest.raises(ConfigError, match="unknown scheduler 'sha'; did you mean 'asha'\\? "
                                           "valid schedulers: none, asha"):
         make_rule("sha")
     with pytest.raises(ConfigError, match="needs max_epochs"):
         make_rule("asha", max_epochs=None)
-    with pytest.raises(ConfigError, match="eta >= 2"):
+    with pytest.raises(ConfigError, match="HyperbandRule's eta must be an integer >= 2"):
         make_rule("hyperband", max_epochs=9, eta=1)
     assert make_rule("none") is None
     # was: accepted, and a rule that first decides at the last epoch stops nothing

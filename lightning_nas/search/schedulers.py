@@ -40,7 +40,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 
-from lightning_nas.errors import ConfigError, check_mode
+from lightning_nas.errors import ConfigError
 
 __all__ = [
     "ASHARule",
@@ -70,7 +70,9 @@ class Rule(ABC):
     setting: str | None = None
 
     def __init__(self, mode: str = "max") -> None:
-        check_mode(mode)
+        if mode not in ("max", "min"):  # named as the rule's (was: "`mode` can be max, min")
+            raise ConfigError(f"{type(self).__name__}'s mode must be 'max' or 'min' (which "
+                              f"values are better), got {mode!r}")
         self.mode = mode
 
     def __repr__(self) -> str:
@@ -133,9 +135,9 @@ class MedianRule(Rule):
     def __init__(self, min_epochs: int = 1, min_trials: int = 2, mode: str = "max") -> None:
         super().__init__(mode)
         min_epochs, min_trials = _whole(self, min_epochs=min_epochs, min_trials=min_trials)
-        if min_epochs < 1 or min_trials < 1:
-            raise ConfigError(f"need min_epochs >= 1 and min_trials >= 1, got {min_epochs}, "
-                              f"{min_trials}")
+        _at_least(self, 1, min_epochs=(min_epochs, "the epochs before it may stop a trial"),
+                  min_trials=(min_trials, "the other trials that must have reached an epoch "
+                                          "before it judges there"))
         self.min_epochs, self.min_trials = min_epochs, min_trials
         self.values: dict[int, dict[Hashable, float]] = {}  # epoch -> key -> value
 
@@ -172,9 +174,15 @@ class ASHARule(Rule):
         super().__init__(mode)
         min_epochs, max_epochs, eta = _whole(self, min_epochs=min_epochs,
                                              max_epochs=max_epochs, eta=eta)
-        if min_epochs < 1 or max_epochs < min_epochs or eta < 2:
-            raise ConfigError(f"need 1 <= min_epochs <= max_epochs and eta >= 2, got "
-                              f"min_epochs={min_epochs}, max_epochs={max_epochs}, eta={eta}")
+        _at_least(self, 1, min_epochs=(min_epochs, "its first rung"),
+                  max_epochs=(max_epochs, "its last rung: a complete trial's epochs"))
+        _at_least(self, 2, eta=(eta, "the reduction factor: the top 1/eta of a rung goes on"))
+        if max_epochs < min_epochs:  # as the settings say it (was: "need 1 <= min_epochs
+            # <= max_epochs and eta >= 2, got ...", naming neither the rule nor the argument)
+            raise ConfigError(f"{type(self).__name__}'s min_epochs={min_epochs} is above its "
+                              f"max_epochs={max_epochs}: its first rung would come after its "
+                              f"last, so it would never stop a trial before its end; build it "
+                              f"with min_epochs below max_epochs")
         self.min_epochs, self.max_epochs, self.eta = min_epochs, max_epochs, eta
         self.rungs = self._rungs(min_epochs)
         self.values: dict[int, dict[Hashable, float]] = {r: {} for r in self.rungs}
@@ -305,6 +313,23 @@ def _whole(rule: Rule, **values: object) -> list[int]:
             raise ConfigError(f"{type(rule).__name__}'s {name} must be a whole number, got "
                               f"{value!r}{hint}")
     return [int(value) for value in values.values()]  # type: ignore[call-overload]
+
+
+def _at_least(rule: Rule, low: int, **values: tuple[int, str]) -> None:
+    """Refuse a setting of ``rule`` below ``low``, naming it, what it is and its valid
+    values, as the search's settings name theirs (``values``: name -> (value, what)).
+
+    Example:
+        >>> _at_least(MedianRule(), 1, min_trials=(0, "the other trials it compares"))
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: MedianRule's min_trials must be a positive ...
+    """
+    for name, (value, what) in values.items():
+        if value < low:
+            kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise ConfigError(f"{type(rule).__name__}'s {name} must be {kind} ({what}), got "
+                              f"{value!r}")
 
 
 def _interleaved(counts: list[int]) -> list[int]:
