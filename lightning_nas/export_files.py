@@ -187,8 +187,11 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
             what to do.
     """
     run = shlex.quote(str(run_dir))
-    scratch = (f"train it from fresh weights with from_checkpoint=False (lightning-nas "
-               f"finetune {run} --from_scratch)")
+    # the command's option first, then Python's (was: from_checkpoint=False first, a word
+    # `lightning-nas finetune RUN` takes no such option for)
+    scratch = (f"train it from fresh weights: lightning-nas finetune {run} --from_scratch "
+               f"(from Python: lightning_nas.finetune({str(run_dir)!r}, "
+               f"from_checkpoint=False))")
     if not best.get("checkpoint"):
         raise FileNotFoundError(
             f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "

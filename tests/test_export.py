@@ -300,8 +300,11 @@ def test_finetune_of_a_run_whose_best_ckpt_was_deleted_points_to_from_scratch(
     folders = sorted(finished_run.iterdir())
     head = (f"{finished_run} has no best.ckpt: best.yaml names best.ckpt, which is not there "
             f"(moved or deleted); ")
-    scratch = (f"train it from fresh weights with from_checkpoint=False (lightning-nas finetune "
-               f"{finished_run} --from_scratch)")
+    # the command's words first (was: "with from_checkpoint=False (lightning-nas finetune
+    # RUN --from_scratch)", Python's words before the option the command takes)
+    scratch = (f"train it from fresh weights: lightning-nas finetune {finished_run} "
+               f"--from_scratch (from Python: lightning_nas.finetune({str(finished_run)!r}, "
+               f"from_checkpoint=False))")
     trial = load_best(finished_run)["trial"]
     again = (f"`lightning-nas export {finished_run}` copies it again from trial {trial}'s own "
              f"checkpoint, or ")
@@ -440,7 +443,7 @@ def test_the_commands_export_prints_are_shell_quoted(tmp_path):
                                         str(run / "best_config.yaml")], line
     with pytest.raises(FileNotFoundError) as err:  # no checkpoint was kept
         finetune(run)
-    assert f"(lightning-nas finetune {shlex.quote(str(run))} --from_scratch)" in str(err.value)
+    assert f": lightning-nas finetune {shlex.quote(str(run))} --from_scratch (" in str(err.value)
     (run / "best.yaml").unlink()
     with pytest.raises(FileNotFoundError) as err:
         load_best(run)
