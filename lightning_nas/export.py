@@ -30,6 +30,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
     best_weights,
     discard_staged,
+    finetune_arch,
     held_for_export,
     keep_winners_weights,
     kept_checkpoint,
@@ -413,7 +414,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
                           searched)
     weights = best_weights(run_dir, best, trial.checkpoint) if from_checkpoint else None
-    spec = TrialSpec(trial_id=best["trial"], arch=best["arch"], trial_dir=str(out),
+    spec = TrialSpec(trial_id=best["trial"], arch=finetune_arch(best, model_init_args),
+                     trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args=data_args,

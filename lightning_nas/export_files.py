@@ -5,7 +5,8 @@ beside its place first under a name of its writer's own (``staged``), then moved
 ``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
 checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
 of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt`` a fine-tune
-starts from, or what to do without one (``best_weights``); ``best.yaml`` read back, or
+starts from, or what to do without one (``best_weights``), and the architecture it builds
+(``finetune_arch``: the trial's, under ``model_init_args``); ``best.yaml`` read back, or
 what to do where it is not an export's (``load_best``).
 
 Example:
@@ -22,6 +23,7 @@ import os
 import shlex
 import shutil
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,9 +36,9 @@ from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "held_for_export",
-           "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "staged",
-           "staging_path"]
+__all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "finetune_arch",
+           "held_for_export", "keep_winners_weights", "kept_checkpoint", "load_best",
+           "move_in", "staged", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -205,6 +207,29 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
                                 f"{best['checkpoint']}, which is not there (moved or deleted); "
                                 f"{again}{scratch}")
     return str(weights)
+
+
+def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The architecture a fine-tune builds: ``best``'s (``best.yaml``), with a plain key
+    that ``given`` (``model_init_args``) sets to another value taken from ``given``, each
+    said in a warning (was: the searched value won, silently, so a fine-tune from the
+    checkpoint could not take a lower learning rate than the trial's).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     finetune_arch({"trial": 2, "arch": {"width": 8, "lr": 0.05}}, {"lr": 0.005})
+        {'width': 8, 'lr': 0.005}
+    """
+    arch = dict(best["arch"])
+    for key, value in (given or {}).items():
+        if key in arch and arch[key] != value:
+            warnings.warn(f"model_init_args {key}={value!r} replaces trial {best['trial']}'s "
+                          f"searched {key}={arch[key]!r} in the fine-tune", UserWarning,
+                          stacklevel=3)
+            arch[key] = value
+    return arch
 
 
 def keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,

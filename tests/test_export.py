@@ -54,6 +54,19 @@ def test_finetune_starts_from_the_best_checkpoint(finished_run, tmp_path):
     assert all(torch.equal(start[k], saved[k]) for k in saved)
 
 
+def test_a_searched_value_given_in_model_init_args_is_the_finetunes_and_said(finished_run):
+    # was: silently ignored (the trial's searched lr won over model_init_args={"lr": ...}),
+    # so a fine-tune from best.ckpt could not take a lower learning rate than the search's
+    best = load_best(finished_run)
+    with pytest.warns(UserWarning, match=rf"model_init_args lr=0.001 replaces trial "
+                                         rf"{best['trial']}'s searched lr="):
+        result = finetune(finished_run, max_epochs=1, model_init_args={"lr": 0.001})
+    assert result.status is TrialStatus.COMPLETED
+    assert result.arch == {**best["arch"], "lr": 0.001}
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert saved["lr"] == 0.001 and saved["width"] == best["arch"]["width"]
+
+
 def test_ctrl_c_in_a_python_finetune_raises_keyboard_interrupt(tmp_path, tiny_space,
                                                                 tiny_trainer):
     # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
