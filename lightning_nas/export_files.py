@@ -189,8 +189,8 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
             what to do.
     """
     run = shlex.quote(str(run_dir))
-    # the command's option first, then Python's (was: from_checkpoint=False first, a word
-    # `lightning-nas finetune RUN` takes no such option for)
+    # the command's option first, then Python's (was: Python's from_checkpoint=False first,
+    # which `lightning-nas finetune` does not take)
     scratch = (f"train it from fresh weights: lightning-nas finetune {run} --from_scratch "
                f"(from Python: lightning_nas.finetune({str(run_dir)!r}, "
                f"from_checkpoint=False))")
@@ -224,12 +224,21 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
     """
     arch = dict(best["arch"])
     for key, value in (given or {}).items():
-        if key in arch and arch[key] != value:
+        if key in arch and not _same(arch[key], value):
             warnings.warn(f"model_init_args {key}={value!r} replaces trial {best['trial']}'s "
                           f"searched {key}={arch[key]!r} in the fine-tune", UserWarning,
                           stacklevel=3)
             arch[key] = value
     return arch
+
+
+def _same(stored: Any, value: Any) -> bool:
+    """Whether ``value`` equals the stored one (an object whose ``==`` is no bool, a
+    tensor, is not)."""
+    try:
+        return bool(stored == value)
+    except Exception:  # noqa: BLE001 - a tensor of several values, an object's own ==
+        return False
 
 
 def keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,
