@@ -13,16 +13,26 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from lightning_nas.store_json import dump_json
 
 __all__ = ["arch_key", "flatten_arch", "format_arch", "is_plain", "plain", "same_value"]
 
 
 def arch_key(arch: Mapping[str, Any]) -> str:
-    """Canonical text of an architecture, equal for equal architectures."""
-    return json.dumps(arch, sort_keys=True, separators=(",", ":"))
+    """Canonical text of an architecture, equal for equal architectures: compact JSON with
+    sorted keys, strict as all JSON in ``search.db`` (``store_json.dump_json``: an infinity
+    as ``9e999``, ``-9e999``; a NaN as ``null``, so every NaN is one key, which None shares).
+    Versions before wrote Python's bare ``Infinity`` and ``NaN``; ``RunStore.events`` reads
+    such a stored key in this spelling.
+
+    Example:
+        >>> arch_key({"clip": float("inf"), "pad": [float("nan")], "k": 3})
+        '{"clip":9e999,"k":3,"pad":[null]}'
+    """
+    return dump_json(arch, sort_keys=True, separators=(",", ":"))
 
 
 def is_plain(value: Any) -> bool:

@@ -36,7 +36,7 @@ from lightning_nas.run_folder import check_run_folder, hold_folder, user_path
 from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
-from lightning_nas.store_json import dump_json, load_numbers, numbers
+from lightning_nas.store_json import dump_json, load_numbers, numbers, strict_json
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders
 from lightning_nas.store_schema import SCHEMA, absent_columns, migrate
 from lightning_nas.store_trials import TrialRecords
@@ -203,10 +203,14 @@ class RunStore(TrialRecords, FitRecords):
                  for e in events])
 
     def events(self) -> list[dict[str, Any]]:
-        """Every optimizer event, in order."""
+        """Every optimizer event, in order; its ``arch_key`` as ``arch_key`` writes it now:
+        an older version's, with bare ``Infinity`` or ``NaN``, in strict JSON
+        (``strict_json``), so that a resume of its store matches the keys of the
+        architectures proposed to those it logged."""
         cols = ("kind", "ask", "trial_id", "arch_key", "loss", "violation")
         rows = self._db.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq").fetchall()
         return [{**dict(zip(cols, row, strict=True)),
+                 "arch_key": None if row[3] is None else strict_json(row[3]),
                  "loss": None if row[4] is None else load_numbers(row[4])} for row in rows]
 
     @contextmanager

@@ -8,8 +8,11 @@ A non-finite float is written as SQLite writes one: ``Infinity`` as ``9e999``,
 the infinities), ``NaN`` as ``null`` (JSON has no NaN; SQL's aggregates skip a null, as
 they should a NaN). The columns of numbers (a trial's metrics and curve, a logged loss, a
 prior's losses) read a null back as NaN (``numbers``); elsewhere (meta, architectures) a
-NaN reads back as None. A store an older version wrote, with bare ``NaN`` and
-``Infinity``, reads as it did: Python's ``json`` takes them.
+NaN reads back as None. An architecture's key (``arch.arch_key``, in ``trials.arch_key``
+and ``events.arch_key``) is strict JSON too, so a NaN and None share a key. A store an
+older version wrote, with bare ``NaN`` and ``Infinity``, reads as it did: Python's ``json``
+takes them; its keys read in today's spelling (``strict_json``), so that a resume matches
+them with the architectures its optimizer proposes.
 
 Example:
     >>> dump_json({"val_loss": float("nan"), "sec": float("inf"), "acc": 0.5})
@@ -25,7 +28,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["dump_json", "load_numbers", "numbers"]
+__all__ = ["dump_json", "load_numbers", "numbers", "strict_json"]
 
 #: a JSON string (left as it is), or a non-finite float as Python's ``json`` writes it
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')
@@ -41,7 +44,18 @@ def dump_json(value: Any, **kwargs: Any) -> str:
         >>> dump_json([1.0, float("-inf"), "NaN"])
         '[1.0, -9e999, "NaN"]'
     """
-    text = json.dumps(value, **kwargs)
+    return strict_json(json.dumps(value, **kwargs))
+
+
+def strict_json(text: str) -> str:
+    """The JSON ``text`` that Python's ``json`` wrote (an older version's row), each bare
+    ``NaN``, ``Infinity`` and ``-Infinity`` in it spelled as ``dump_json`` spells it; a
+    string holding them is left as it is.
+
+    Example:
+        >>> strict_json('{"pad":[NaN,-Infinity],"act":"NaN"}')
+        '{"pad":[null,-9e999],"act":"NaN"}'
+    """
     if "NaN" not in text and "Infinity" not in text:
         return text
     return _TOKEN.sub(lambda m: _STRICT.get(m.group(), m.group()), text)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import sqlite3
 
 import numpy as np
 import pytest
@@ -80,3 +82,23 @@ def test_format_arch():
     assert format_arch({"act": "relu", "on": True, "lr": 0.5}) == "act=relu on=True lr=0.5"
     assert format_arch({"lr": 123456.0}) == "lr=1.235e+05"
     assert format_arch({}) == ""
+
+
+def test_arch_key_is_strict_json_with_one_key_for_nan():
+    # was: bare Infinity and NaN (Python's json), no JSON: SQLite's json_valid(arch_key) 0
+    # and json_extract(arch_key, ...) "malformed JSON" on trials.arch_key and events.arch_key
+    arch = {"clip": math.inf, "floor": -math.inf, "pad": [math.nan, 1.0], "act": "NaN",
+            "note": "Infinity"}
+    key = arch_key(arch)
+    assert key == ('{"act":"NaN","clip":9e999,"floor":-9e999,"note":"Infinity",'
+                   '"pad":[null,1.0]}')
+    db = sqlite3.connect(":memory:")
+    assert db.execute("SELECT json_valid(?), json_extract(?, '$.clip'), "
+                      "json_extract(?, '$.act')", (key, key, key)).fetchone() == (
+                          1, math.inf, "NaN")
+    db.close()
+    # every NaN is one key (NaN != NaN: keys compare the text), as before
+    assert arch_key({"pad": [float("nan")]}) == arch_key({"pad": [math.nan]})
+    assert arch_key({"pad": [math.inf]}) != arch_key({"pad": [-math.inf]})
+    assert arch_key({"pad": [math.inf]}) != arch_key({"pad": ["Infinity"]})
+    assert json.loads(key)["clip"] == math.inf  # read back as the value it was
