@@ -206,7 +206,7 @@ def build_table(out: str | Path = DEFAULT_OUT, workers: int = 1, limit: int | No
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, build the table, print the summary and the JSON line; return it."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--workers", type=int, default=1,
                         help="processes (one torch thread each); 1: this process")

@@ -62,7 +62,7 @@ def per_trial_ms(kind: str, trials: int, run_dir: Path) -> list[float]:
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--trials", type=int, default=None, help="trials per search (500)")
     parser.add_argument("--window", type=int, default=None,
                         help="trials at the start and at the end whose median is taken (100)")

@@ -111,7 +111,7 @@ def run(scheduler: str, seed: int, budget: int, root: Path, eta: int, min_epochs
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run every seed, print the figures and their spread, and the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--scheduler", default="asha", choices=["asha", "hyperband", "median"])
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--seeds", default=None,

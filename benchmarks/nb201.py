@@ -68,6 +68,7 @@ from lightning_nas.strategies.registry import (  # noqa: E402
     check_optimizer_name,
     make_optimizer,
 )
+from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["PAPER", "measure_ms_per_trial", "run_benchmark", "run_driver", "run_fast",
            "seed_label"]
@@ -220,7 +221,7 @@ def _summary(results: dict[str, dict[str, Any]], strategy: str, seeds: list[int]
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run, print the table and the JSON line; return the JSON object."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100",
                                                                  "imagenet16"])
     parser.add_argument("--budget", type=int, default=100)
@@ -373,14 +374,16 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
 
 def _describe_disagreement(d: dict[str, Any], shown: int = 3) -> str:
     """``disagreements`` in words, with its largest pairs."""
-    text = (f"warm vs {d['other']} at {d['budget']} queries ({d['seeds']} seeds): the same "
-            f"choice in {d['same']}; warm's validates higher in {d['higher_valid']}, tests "
-            f"better in {d['better']}, worse in {d['worse']}, over {len(d['pairs'])} "
-            f"distinct pairs of choices (mean difference {d['mean']:+.3f}); largest:")
-    for pair in d["pairs"][:shown]:
+    pairs = d["pairs"]
+    text = (f"warm vs {d['other']} at {d['budget']} queries ({counted(d['seeds'], 'seed')}): "
+            f"the same choice in {d['same']}; warm's validates higher in {d['higher_valid']}, "
+            f"tests better in {d['better']}, worse in {d['worse']}, over "
+            f"{counted(len(pairs), 'distinct pair')} of choices (mean difference "
+            f"{d['mean']:+.3f})" + ("; largest:" if pairs else ""))
+    for pair in pairs[:shown]:  # (was: "1 seeds", and "largest:" before no pair)
         (w, wv), (o, ov) = pair["warm"], pair["other"]
-        text += (f"\n  warm {w:.2f} [{wv:.2f}] vs {o:.2f} [{ov:.2f}] in {pair['seeds']} "
-                 f"seeds: {pair['share']:+.3f}")
+        text += (f"\n  warm {w:.2f} [{wv:.2f}] vs {o:.2f} [{ov:.2f}] in "
+                 f"{counted(pair['seeds'], 'seed')}: {pair['share']:+.3f}")
     return text
 
 

@@ -36,16 +36,20 @@ of the test accuracy and the mean of the chosen's target ``valid_acc_12ep``,
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from benchmarks.spread import spearman
-from lightning_nas.arch import arch_key
-from lightning_nas.benchmarks.nb201 import NB201
-from lightning_nas.search.proposals import MAX_REPEATS
-from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
-from lightning_nas.strategies.transfer import tell_priors
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
+
+from benchmarks.spread import spearman  # noqa: E402
+from lightning_nas.arch import arch_key  # noqa: E402
+from lightning_nas.benchmarks.nb201 import NB201  # noqa: E402
+from lightning_nas.search.proposals import MAX_REPEATS  # noqa: E402
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer  # noqa: E402
+from lightning_nas.strategies.transfer import tell_priors  # noqa: E402
 
 __all__ = ["disagreements", "evaluations", "pool_results", "proxy_agreement",
            "run_warm_benchmark", "trace", "warm_table"]
@@ -257,3 +261,13 @@ def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> s
             cells.append(f"{statistics.fmean(diffs):>+10.3f} ± {se:<5.3f}  ")
         lines.append(f"{'- ' + name:<22}" + "".join(f"{c:>24}" for c in cells))
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # was: nothing at all, exit status 0
+    HOW = ("benchmarks/nb201_warm.py is the warm-start half of benchmarks/nb201.py; run "
+           "`python benchmarks/nb201.py --warm_start SOURCE --dataset TARGET` (its --help "
+           "lists the options)")
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(HOW)
+    else:
+        sys.exit(HOW)

@@ -205,7 +205,7 @@ MEDIAN_FIGURES = ("cost_ratio", "cost_ratio_search", "oneshot_wall_s", "fixed_wa
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse arguments, run every seed, print the figures and their spread, and the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--finetune", type=int, default=10)
     parser.add_argument("--candidates", type=int, default=30)

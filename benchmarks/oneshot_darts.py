@@ -191,7 +191,7 @@ def one_seed(seed: int, args: argparse.Namespace, root: Path) -> dict[str, float
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse the arguments, run every seed, print the figures, verdicts and JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--seeds", type=int, default=5, help="seeds S..S+N-1")
     parser.add_argument("--seed_start", type=int, default=0, help="the first seed S")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of one training")

@@ -100,7 +100,7 @@ def lnas(trials: int, epochs: int, root: Path) -> tuple[float, float, list[dict]
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=None,

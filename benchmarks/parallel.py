@@ -115,7 +115,7 @@ FIGURES = ("speedup_2_workers", "speedup_2_workers_cold", "overhead_2_workers",
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=None,

@@ -415,6 +415,36 @@ def _run_table(table: Table, args: argparse.Namespace, seed_sets: list[list[int]
     return out
 
 
+def _load_tables(parser: argparse.ArgumentParser, args: argparse.Namespace
+                 ) -> dict[str, Table | str]:
+    """The digits table and, with ``--nb201``, the NB201 one (or why each is skipped); a
+    table that is no whole product, or smaller than ``--budget``, is argparse's usage error
+    (was: a traceback, the latter after every strategy had run)."""
+    from lightning_nas.errors import NASError
+
+    out: dict[str, Table | str] = {}
+    try:
+        if args.budget < 1:
+            raise ValueError(f"--budget must be at least 1, got {args.budget}")
+        out["digits"] = (Table.from_csv(args.table) if Path(args.table).is_file() else
+                         f"no table at {args.table} (build it: python "
+                         f"benchmarks/digits_space.py --workers N)")
+        if args.nb201:
+            try:
+                out["nb201"] = nb201_table(args.nb201_table, args.dataset,
+                                           args.nb201_ops.split(","))
+            except FileNotFoundError as err:
+                out["nb201"] = str(err)
+        for table in out.values():
+            if isinstance(table, Table) and len(table) < args.budget:
+                raise ValueError(f"--budget {args.budget} is more than the "
+                                 f"{counted(len(table), 'architecture')} of {table.name}; "
+                                 f"choose at most {len(table)}")
+    except (ValueError, NASError) as err:  # NASError: an unknown op or dataset
+        parser.error(str(err))
+    return out
+
+
 def _tpe_only(args: argparse.Namespace) -> None:
     import optuna
 
@@ -425,7 +455,7 @@ def _tpe_only(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     """Parse arguments, run, print the tables and the JSON line; return the JSON object."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--table", default=str(DEFAULT_TABLE),
                         help="the digits table (benchmarks/digits_space.py builds it)")
     parser.add_argument("--budget", type=int, default=20,
@@ -470,21 +500,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     summary: dict[str, Any] = {"strategy": args.strategy, "budget": args.budget,
                                "ordered": args.ordered}
     tables: dict[str, Any] = {}
-    if Path(args.table).is_file():
-        tables["digits"] = _run_table(Table.from_csv(args.table), args, seed_sets, tpe_note)
-    else:
-        why = (f"no table at {args.table} (build it: python benchmarks/digits_space.py "
-               f"--workers N)")
-        print(f"digits: skipped: {why}")
-        tables["digits"] = {"skipped": why}
-    if args.nb201:
-        try:
-            table = nb201_table(args.nb201_table, args.dataset, args.nb201_ops.split(","))
-        except FileNotFoundError as err:
-            print(f"NB201: skipped: {err}")
-            tables["nb201"] = {"skipped": str(err)}
+    loaded = _load_tables(parser, args)  # every table and the budget, before any run
+    for key, table in loaded.items():
+        if isinstance(table, str):
+            print(f"{'digits' if key == 'digits' else 'NB201'}: skipped: {table}")
+            tables[key] = {"skipped": table}
         else:
-            tables["nb201"] = _run_table(table, args, seed_sets, tpe_note)
+            tables[key] = _run_table(table, args, seed_sets, tpe_note)
     print(f"TPE: {tpe_note[0]}")
     summary["tpe"] = tpe_note[0]
     summary.update(tables)

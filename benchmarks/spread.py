@@ -98,3 +98,15 @@ def spearman(a: list[float], b: list[float]) -> float:
     cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
     var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
     return cov / var if var else float("nan")
+
+
+if __name__ == "__main__":  # was: nothing at all, exit status 0
+    import sys
+
+    HOW = ("benchmarks/spread.py holds the helpers imported by the benchmark scripts (the "
+           "spread of a repeated figure, seed lists, Spearman); nothing to run: run a "
+           "script, e.g. `python benchmarks/overhead.py --help`")
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(HOW)
+    else:
+        sys.exit(HOW)

@@ -272,3 +272,35 @@ def test_warm_start_benchmark_pools_its_seed_sets():
 
     alone = proxy_agreement(NB201(TABLE), "cifar10", "cifar100", [0, 100], 12, k=1)
     assert alone["gap"] == 0 and alone["seeds"] == 2  # the source's best is the 1 best's best
+
+
+def test_a_missing_table_says_which_setting_named_it(tmp_path, monkeypatch):
+    # was: "no NB201 table at X; pass its path (--table PATH) or set LIGHTNING_NAS_NB201"
+    # whether X came from the path, the variable (already set) or the default place
+    missing = tmp_path / "nope.csv"
+    monkeypatch.setenv("LIGHTNING_NAS_NB201", str(missing))
+    with pytest.raises(FileNotFoundError, match=r"\(from \$LIGHTNING_NAS_NB201\)"):
+        find_table()
+    with pytest.raises(FileNotFoundError, match=r"\(the path given\)"):
+        find_table(tmp_path / "other.csv")
+    monkeypatch.delenv("LIGHTNING_NAS_NB201")
+    try:
+        find_table()
+    except FileNotFoundError as err:  # no table beside this checkout
+        assert "(the default place" in str(err)
+
+
+def test_warm_start_disagreements_read_with_singulars_and_no_empty_list():
+    said = _script()._describe_disagreement({
+        "other": "top-1 first", "budget": 5, "seeds": 1, "same": 0, "higher_valid": 1,
+        "better": 1, "worse": 0, "mean": 0.057,
+        "pairs": [{"warm": [72.76, 60.92], "other": [72.65, 60.62], "seeds": 1,
+                   "share": 0.057}]})
+    # was: "(1 seeds)", "over 1 distinct pairs", "in 1 seeds"
+    assert "(1 seed)" in said and "over 1 distinct pair of choices" in said
+    assert "in 1 seed:" in said
+    none = _script()._describe_disagreement({
+        "other": "top-5 first", "budget": 5, "seeds": 2, "same": 2, "higher_valid": 0,
+        "better": 0, "worse": 0, "mean": 0.0, "pairs": []})
+    # was: "... over 0 distinct pairs of choices (mean difference +0.000); largest:"
+    assert not none.endswith("largest:") and "\n" not in none, none

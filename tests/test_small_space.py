@@ -193,3 +193,39 @@ def test_tpe_half_follows_the_same_rules(tmp_path):
     top1, top3, ranks = _hand(table.rows, runs)
     summary = small_space.summarize(table, runs)
     assert (summary["top1"], summary["top3"], summary["ranks"]) == (top1, top3, ranks)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--budget", "28"], "--budget 28 is more than the 27 architectures of synthetic.csv"),
+    (["--budget", "0"], "--budget must be at least 1, got 0"),
+    (["--nb201", "--nb201_ops", "skip_connect", "--budget", "2"],
+     "--budget 2 is more than the 1 architecture of "),
+    (["--nb201", "--nb201_ops", "conv,skip_connect"], "edge_1_0='conv' is not an NB201 op"),
+])
+def test_a_budget_the_table_cannot_give_is_refused_before_any_run(argv, said, tmp_path, capsys):
+    # was: ZeroDivisionError in the exact uniform line, after every strategy had run (the
+    # README's digits_space.py --limit 8 table, with the default --budget 20)
+    path = _synthetic(tmp_path)
+    if "--nb201" in argv:
+        from lightning_nas.benchmarks.nb201 import find_table
+
+        try:
+            find_table()
+        except FileNotFoundError as err:
+            pytest.skip(str(err))
+    with pytest.raises(SystemExit) as exit_:
+        small_space.main(["--table", str(path), "--seeds", "1", "--heldout_seeds", "",
+                          "--optuna-python", "", *argv])
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and f": error: {said}" in captured.err, captured.err
+    assert "SurrogateEvolution" not in captured.out  # no run began
+
+
+def test_a_table_that_is_not_a_whole_product_is_refused_as_a_usage_error(tmp_path, capsys):
+    path = _synthetic(tmp_path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n")  # 26 of the 27
+    with pytest.raises(SystemExit) as exit_:  # was: a ValueError traceback
+        small_space.main(["--table", str(path), "--seeds", "1", "--heldout_seeds", ""])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "26 architectures, but its knobs' values make 27" in err

@@ -163,14 +163,18 @@ def find_table(path: str | os.PathLike | None = None) -> Path:
     ``default_table()``.
 
     Raises:
-        FileNotFoundError: naming the place looked at (the first given: no other is
-            tried), and how to point at the table.
+        FileNotFoundError: naming the place looked at and which of the three named it
+            (the first given: no other is tried), and how to point at the table.
     """
-    place = user_path(path or os.environ.get(TABLE_ENV) or default_table())
+    given = path or os.environ.get(TABLE_ENV)
+    place = user_path(given or default_table())
     if place.is_file():
         return place
-    raise FileNotFoundError(f"no NB201 table at {place}; pass its path (--table PATH) or set "
-                            f"{TABLE_ENV} (see the README: NAS strategies and NAS-Bench-201)")
+    source = ("the path given" if path else f"from ${TABLE_ENV}" if given else
+              "the default place, next to the repository")  # (was: not said)
+    raise FileNotFoundError(f"no NB201 table at {place} ({source}); pass its path (--table "
+                            f"PATH) or set {TABLE_ENV} (see the README: NAS strategies and "
+                            f"NAS-Bench-201)")
 
 
 class NB201:

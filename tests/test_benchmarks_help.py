@@ -1,0 +1,56 @@
+"""``python benchmarks/<script>.py --help`` of every file in ``benchmarks/``.
+
+Each script's help opens with its whole first paragraph (was: the first line of its
+docstring, cut mid-sentence in six of them), and the two modules that are not scripts
+(``nb201_warm.py``, ``spread.py``) say what runs them instead of printing nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
+                 if "def main(" in p.read_text())
+MODULES = {"nb201_warm.py": "benchmarks/nb201.py --warm_start",
+           "spread.py": "imported by the benchmark scripts"}
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_help_{name[:-3]}",
+                                                  ROOT / "benchmarks" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_file_of_the_folder_is_a_script_or_a_known_module():
+    names = {p.name for p in (ROOT / "benchmarks").glob("*.py")}
+    assert names == set(SCRIPTS) | set(MODULES)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_describes_the_script_in_whole_sentences(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _load(name).main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    description = " ".join(text.split("\n\n")[1].split())
+    assert not description.startswith("options:"), text
+    # was e.g. "Parallel trials: the same CPU-bound digits trials with 1 and with 2 worker
+    # processes," (the docstring's first line)
+    assert description.endswith("."), description
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_a_module_run_as_a_script_says_what_runs_it(name, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    # was: nothing at all, exit status 0
+    assert proc.returncode == 0, proc.stderr
+    assert MODULES[name] in proc.stdout, proc.stdout
