@@ -32,9 +32,11 @@ Run (the full table, about 0.9 s an architecture on one busy core; the workers t
 most expensive architectures first):
     python benchmarks/digits_space.py --workers 14 [--out benchmarks/digits_space.csv]
 Quick check:  python benchmarks/digits_space.py --limit 8 --out /tmp/digits8.csv
-``--limit K`` builds only the first K architectures; a multiple of 72 (kernel_size and
-stride fixed, every other knob varying) is a complete sub-space that
-``benchmarks/small_space.py`` accepts.
+``--limit K`` builds only the first K architectures; ``benchmarks/small_space.py`` accepts
+the table when they are a complete sub-space (the later knobs all varying, one knob
+through its first values, the earlier ones fixed): K = 1, 2, 4, 8, 16, 24, 48, 72, 144, 288
+or 432 (72: kernel_size and stride fixed; 216 and 360 are not), and runs it with a
+``--budget`` of at most K.
 Prints progress, then the seconds per architecture (``median [min, max]  mean ± std``),
 the top architectures by ``val_acc``, how many share the best ``val_acc`` and the Spearman
 correlation of ``val_acc`` and ``test_acc``. Last line: JSON with ``out``, ``archs``,

@@ -115,7 +115,8 @@ class Table:
         if len(rows) != size:
             raise ValueError(f"{name}: {len(rows)} architectures, but its knobs' values make "
                              f"{size}: a table must hold the whole product (digits_space.py "
-                             f"--limit K: K a multiple of 72)")
+                             f"--limit K builds one for K = 1, 2, 4, 8, 16, 24, 48, 72, 144, "
+                             f"288 or 432)")
         self._sorted = sorted(v for v, _ in rows.values())
 
     @classmethod

@@ -229,3 +229,22 @@ def test_a_table_that_is_not_a_whole_product_is_refused_as_a_usage_error(tmp_pat
         small_space.main(["--table", str(path), "--seeds", "1", "--heldout_seeds", ""])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "26 architectures, but its knobs' values make 27" in err
+
+
+def test_which_digits_space_limits_make_a_table_and_the_refusal_says_so(tmp_path):
+    # the first K architectures of digits_space.py --limit K are a whole product only for
+    # some K; 216 and 360 are multiples of 72 that are not (was: "K a multiple of 72")
+    archs = digits_space.architectures()
+    whole = []
+    for k in range(1, len(archs) + 1):
+        rows = {tuple(a.values()): (0.5, 0.5) for a in archs[:k]}
+        knobs = {n: list(dict.fromkeys(a[n] for a in archs[:k])) for n in digits_space.SPACE}
+        try:
+            small_space.Table(knobs, rows, "t")
+        except ValueError as err:
+            refusal = str(err)
+        else:
+            whole.append(k)
+    assert whole == [1, 2, 4, 8, 16, 24, 48, 72, 144, 288, 432]
+    assert "multiple of 72" not in refusal
+    assert "--limit K builds one for K = 1, 2, 4, 8, 16, 24, 48, 72, 144, 288 or 432" in refusal
