@@ -43,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import describe, over_seeds, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.config.factories import DataFactory, ModelFactory  # noqa: E402
 
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "acc_drop_test": [f["test"] - s["test"] for f, s in rows],
         "wall_ratio": [f["wall"] / s["wall"] for f, s in rows],
     }
-    print(f"over {len(seeds)} seeds (budget {args.budget}, {args.scheduler}, eta {args.eta}, "
-          f"test split {args.test_fraction}):")
+    print(over_seeds(len(seeds), f"budget {args.budget}, {args.scheduler}, eta {args.eta}, "
+                     f"test split {args.test_fraction}"))
     for name, values in per_seed.items():
         print("  " + describe(name, values, 4))
     epochs_none = sum(f["epochs"] for f, _ in rows)

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
-from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import describe, over_seeds, parse_seeds, spread  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
@@ -236,9 +236,9 @@ def main(argv: list[str] | None = None) -> dict:
         warm_up(args)  # untimed: imports and first-call costs are not the first seed's
         for seed in seeds:
             rows.append(one_seed(seed, args, Path(tmp)))
-    print(f"over {len(seeds)} seeds ({args.epochs} supernet epochs, {args.finetune} fine-tune, "
-          f"{args.candidates} candidates, {args.rank_subnets} subnets ranked, test split "
-          f"{args.test_fraction}):")
+    print(over_seeds(len(seeds), f"{args.epochs} supernet epochs, {args.finetune} fine-tune, "
+                     f"{args.candidates} candidates, {args.rank_subnets} subnets ranked, "
+                     f"test split {args.test_fraction}"))
     result: dict = {"epochs": args.epochs, "finetune": args.finetune,
                     "candidates": args.candidates, "rank_subnets": args.rank_subnets,
                     "seeds": len(seeds), "test_fraction": args.test_fraction}

@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 
 from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import describe, over_seeds, spread  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
         for seed in range(args.seed_start, args.seed_start + args.seeds):
             rows.append(one_seed(seed, args, Path(tmp)))
     settings = {k: v for k, v in vars(args).items() if k != "quick"}
-    print(f"over {args.seeds} seeds ({settings}):")
+    print(over_seeds(args.seeds, str(settings)))
     result: dict = {"settings": settings}
     for name in rows[0]:
         values = [r[name] for r in rows]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["describe", "parse_seeds", "spearman", "spread"]
+__all__ = ["describe", "over_seeds", "parse_seeds", "spearman", "spread"]
 
 
 def spread(values: Sequence[float], digits: int = 4) -> dict[str, float | int]:
@@ -43,6 +43,18 @@ def describe(name: str, values: Sequence[float], digits: int = 3, unit: str = ""
     return (f"{name}: median {f.format(s['median'])} [{f.format(s['min'])}, "
             f"{f.format(s['max'])}]  mean {f.format(s['mean'])} ± {f.format(s['std'])}  "
             f"(n={s['n']})")
+
+
+def over_seeds(n: int, settings: str) -> str:
+    """The header of a script's spreads: ``over 1 seed (...)``, ``over 5 seeds (...)``.
+
+    Example:
+        >>> over_seeds(1, "budget 4")
+        'over 1 seed (budget 4):'
+    """
+    from lightning_nas.wording import counted  # plain text, no training stack
+
+    return f"over {counted(n, 'seed')} ({settings}):"
 
 
 def parse_seeds(text: str, start: int = 0) -> list[int]:

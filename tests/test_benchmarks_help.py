@@ -54,3 +54,14 @@ def test_a_module_run_as_a_script_says_what_runs_it(name, tmp_path):
     # was: nothing at all, exit status 0
     assert proc.returncode == 0, proc.stderr
     assert MODULES[name] in proc.stdout, proc.stdout
+
+
+def test_the_spread_header_counts_one_seed_as_one(capsys):
+    from benchmarks.spread import over_seeds
+
+    # was: "over 1 seeds (...)" in every --quick run of oneshot, multifidelity, oneshot_darts
+    assert over_seeds(1, "budget 4") == "over 1 seed (budget 4):"
+    assert over_seeds(5, "budget 20") == "over 5 seeds (budget 20):"
+    for name in ("oneshot.py", "multifidelity.py", "oneshot_darts.py"):
+        text = (ROOT / "benchmarks" / name).read_text()
+        assert "over_seeds(" in text and 'print(f"over {' not in text, name
