@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--all", action="store_true", help="every strategy of this package")
     parser.add_argument("--driver", action="store_true",
                         help="run every search through Search(...).run() and its store")
-    parser.add_argument("--overhead_trials", type=int, default=500)
+    parser.add_argument("--overhead_trials", type=int, default=500,
+                        help="trials of each ms_per_trial round (0: no ms_per_trial)")
     parser.add_argument("--overhead_rounds", type=int, default=5,
                         help="rounds of the ms_per_trial measurement (seeds 0..R-1)")
     parser.add_argument("--warm_start", default=None, metavar="SOURCE_DATASET",
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench = NB201(table)
         rounds = [measure_ms_per_trial(bench, args.strategy, args.overhead_trials,
                                        args.dataset, seed=r)
-                  for r in range(max(1, args.overhead_rounds))]
+                  for r in range(args.overhead_rounds)]
         medians = [r["median"] for r in rounds]
         print(describe(f"ms_per_trial ({args.strategy} on {args.dataset}, driver + SQLite store, "
                        f"{args.overhead_trials} trials a round, median of each round)",
@@ -304,6 +305,11 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         for name in ("budget", "source_budget"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+        if args.overhead_trials == 1 or args.overhead_trials < 0:  # one trial: no gap
+            raise ValueError(f"--overhead_trials must be 0 (no ms_per_trial) or at least 2, "
+                             f"got {args.overhead_trials}")
+        if args.overhead_rounds < 1:
+            raise ValueError(f"--overhead_rounds must be at least 1, got {args.overhead_rounds}")
         for name in ("budgets", "top_k"):
             if any(int(n) < 1 for n in getattr(args, name).split(",")):
                 raise ValueError(f"--{name} takes numbers of at least 1, got "

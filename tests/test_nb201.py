@@ -199,6 +199,9 @@ def test_benchmark_script_runs_held_out_seeds(bench):
      "unknown optimizer 'NGOp'"),
     (["--warm_start", "cifar10", "--dataset", "cifar100", "--budgets", "0,5"],
      "--budgets takes numbers of at least 1"),
+    # was: a StatisticsError (no gap between trial ends) after every search had run
+    (["--overhead_trials", "1"], "--overhead_trials must be 0 (no ms_per_trial) or at least 2"),
+    (["--overhead_rounds", "0"], "--overhead_rounds must be at least 1, got 0"),  # was: 1 ran
 ])
 def test_benchmark_script_names_a_bad_argument_before_any_search(argv, said, tmp_path, capsys):
     # was: a traceback (an AssertionError alone for --budget 0), some after a search ran
