@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
-from benchmarks.spread import spearman  # noqa: E402
+from benchmarks.spread import not_a_script, spearman  # noqa: E402
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201  # noqa: E402
 from lightning_nas.search.proposals import MAX_REPEATS  # noqa: E402
@@ -264,10 +264,6 @@ def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> s
 
 
 if __name__ == "__main__":  # was: nothing at all, exit status 0
-    HOW = ("benchmarks/nb201_warm.py is the warm-start half of benchmarks/nb201.py; run "
-           "`python benchmarks/nb201.py --warm_start SOURCE --dataset TARGET` (its --help "
-           "lists the options)")
-    if sys.argv[1:] in (["-h"], ["--help"]):
-        print(HOW)
-    else:
-        sys.exit(HOW)
+    not_a_script("benchmarks/nb201_warm.py is the warm-start half of benchmarks/nb201.py; "
+                 "run `python benchmarks/nb201.py --warm_start SOURCE --dataset TARGET` (its "
+                 "--help lists the options)")

@@ -53,8 +53,6 @@ and its interpreter's numpy and Python, which TPE's draws depend on, also printe
 from __future__ import annotations
 
 import argparse
-import bisect
-import csv
 import json
 import math
 import os
@@ -70,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Standard library only at the top: ``--tpe-only`` runs in an interpreter that may have
 # optuna but not this package; nevergrad and lightning_nas are imported where used.
+from benchmarks.small_table import METRIC_COLUMNS, NB201_OPS, Key, Table, nb201_table  # noqa: E402
 from benchmarks.spread import parse_seeds, spread  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
@@ -78,113 +77,9 @@ __all__ = ["MAX_REPEATS", "METRIC_COLUMNS", "Table", "compare", "nb201_table",
 
 #: proposals of evaluated architectures in a row that end a run (the driver's MAX_REPEATS)
 MAX_REPEATS = 200
-#: columns of a table that are not knobs
-METRIC_COLUMNS = ("index", "val_acc", "test_acc", "params", "seconds")
 DEFAULT_TABLE = Path(__file__).resolve().parent / "digits_space.csv"
-NB201_OPS = ("nor_conv_3x3", "nor_conv_1x1", "skip_connect")
 TPE_SKIPPED = ("skipped: optuna not installed (pip install optuna in the benchmark's "
                "environment, or --optuna-python PATH)")
-
-Key = tuple[Any, ...]
-
-
-def _parse(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-class Table:
-    """Every architecture of a small categorical space with its ``val_acc`` (the search
-    signal) and ``test_acc``; the space is the product of each knob's values and the
-    table must hold every architecture of it.
-
-    Args:
-        knobs: knob name -> its values (numbers sorted, else in order of appearance).
-        rows: architecture key (the knobs' values in ``knobs``' order) -> (val, test).
-        name: what the table is called in the printout.
-    """
-
-    def __init__(self, knobs: dict[str, list[Any]], rows: dict[Key, tuple[float, float]],
-                 name: str = "table") -> None:
-        self.knobs, self.rows, self.name = knobs, rows, name
-        size = math.prod(len(v) for v in knobs.values())
-        if len(rows) != size:
-            raise ValueError(f"{name}: {len(rows)} architectures, but its knobs' values make "
-                             f"{size}: a table must hold the whole product (digits_space.py "
-                             f"--limit K builds one for K = 1, 2, 4, 8, 16, 24, 48, 72, 144, "
-                             f"288 or 432)")
-        self._sorted = sorted(v for v, _ in rows.values())
-
-    @classmethod
-    def from_csv(cls, path: str | Path) -> Table:
-        """A table from a CSV with ``val_acc``, ``test_acc`` and knob columns (every column
-        not in ``METRIC_COLUMNS`` is a knob)."""
-        path = Path(path)
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            fields = list(reader.fieldnames or ())
-            missing = {"val_acc", "test_acc"} - set(fields)
-            if missing:
-                raise ValueError(f"{path}: missing columns {sorted(missing)}")
-            names = [c for c in fields if c not in METRIC_COLUMNS]
-            values: dict[str, list[Any]] = {n: [] for n in names}
-            rows: dict[Key, tuple[float, float]] = {}
-            for row in reader:
-                key = tuple(_parse(row[n]) for n in names)
-                for n, v in zip(names, key, strict=True):
-                    if v not in values[n]:
-                        values[n].append(v)
-                if key in rows:
-                    raise ValueError(f"{path}: architecture {key} listed twice")
-                rows[key] = (float(row["val_acc"]), float(row["test_acc"]))
-        for vals in values.values():
-            if all(isinstance(v, int | float) for v in vals):
-                vals.sort()
-        return cls(values, rows, path.name)
-
-    def to_csv(self, path: str | Path) -> None:
-        """Write the table in the format ``from_csv`` reads."""
-        with Path(path).open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", *self.knobs, "val_acc", "test_acc"])
-            for i, (key, (val, test)) in enumerate(self.rows.items()):
-                writer.writerow([i, *key, repr(val), repr(test)])
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def key(self, arch: dict[str, Any]) -> Key:
-        """The key of an architecture dict."""
-        return tuple(arch[n] for n in self.knobs)
-
-    def val(self, key: Key) -> float:
-        return self.rows[key][0]
-
-    def test(self, key: Key) -> float:
-        return self.rows[key][1]
-
-    def rank(self, key: Key) -> int:
-        """1 + the number of architectures with a strictly higher ``val_acc``."""
-        return 1 + len(self._sorted) - bisect.bisect_right(self._sorted, self.val(key))
-
-    def space_dict(self, ordered: bool = False) -> dict[str, Any]:
-        """``SearchSpace.from_dict``'s spec: every knob a ``choice`` (``ordered``: numeric
-        knobs ``ordered``); a knob of one value (a sub-table) is ``fixed``."""
-        def spec(vals: list[Any]) -> dict[str, Any]:
-            if len(vals) == 1:
-                return {"fixed": vals[0]}
-            numeric = all(isinstance(v, int | float) for v in vals)
-            return {"ordered" if ordered and numeric else "choice": list(vals)}
-        return {n: spec(vals) for n, vals in self.knobs.items()}
-
-    def best_ties(self) -> int:
-        """How many architectures share the best ``val_acc``."""
-        return len(self._sorted) - bisect.bisect_left(self._sorted, self._sorted[-1])
-
 
 def run_nevergrad(table: Table, name: str, budget: int, seed: int, ordered: bool = False
                   ) -> dict[str, Any]:
@@ -336,23 +231,6 @@ def compare(table: Table, seeds: Sequence[int], budget: int, strategy: str,
         out[f"TPESampler ({tpe_label.split(' (')[0]})"] = summarize(table, tpe)
     out[f"uniform, {budget} distinct (exact)"] = uniform(table, budget)
     return out
-
-
-def nb201_table(path: str | None = None, dataset: str = "cifar10",
-                ops: Sequence[str] = NB201_OPS) -> Table:
-    """The NB201 subspace of ``ops`` on every edge: ``valid_acc_12ep`` as ``val_acc`` and
-    ``test_acc_200ep`` as ``test_acc`` of ``dataset``."""
-    import itertools
-
-    from lightning_nas.benchmarks.nb201 import EDGES, NB201
-
-    bench = NB201(path)
-    rows = {}
-    for key in itertools.product(ops, repeat=len(EDGES)):
-        m = bench.lookup(dict(zip(EDGES, key, strict=True)), dataset)
-        rows[key] = (m["valid_acc_12ep"], m["test_acc_200ep"])
-    return Table({e: list(ops) for e in EDGES}, rows,
-                 f"NB201 {dataset} subspace {{{', '.join(ops)}}}^6")
 
 
 def _label(seeds: Sequence[int]) -> str:

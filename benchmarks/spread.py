@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["describe", "over_seeds", "parse_seeds", "spearman", "spread"]
+__all__ = ["describe", "not_a_script", "over_seeds", "parse_seeds", "spearman", "spread"]
 
 
 def spread(values: Sequence[float], digits: int = 4) -> dict[str, float | int]:
@@ -112,13 +112,22 @@ def spearman(a: list[float], b: list[float]) -> float:
     return cov / var if var else float("nan")
 
 
-if __name__ == "__main__":  # was: nothing at all, exit status 0
+def not_a_script(how: str) -> None:
+    """What a helper module of the benchmarks does when run as a script: ``--help`` prints
+    ``how`` (what runs it instead), anything else exits with it (status 1).
+
+    Example:
+        >>> not_a_script("run benchmarks/overhead.py")  # doctest: +SKIP
+    """
     import sys
 
-    HOW = ("benchmarks/spread.py holds the helpers imported by the benchmark scripts (the "
-           "spread of a repeated figure, seed lists, Spearman); nothing to run: run a "
-           "script, e.g. `python benchmarks/overhead.py --help`")
     if sys.argv[1:] in (["-h"], ["--help"]):
-        print(HOW)
+        print(how)
     else:
-        sys.exit(HOW)
+        sys.exit(how)
+
+
+if __name__ == "__main__":  # was: nothing at all, exit status 0
+    not_a_script("benchmarks/spread.py holds the helpers imported by the benchmark scripts "
+                 "(the spread of a repeated figure, seed lists, Spearman); nothing to run: "
+                 "run a script, e.g. `python benchmarks/overhead.py --help`")

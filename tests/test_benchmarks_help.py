@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
                  if "def main(" in p.read_text())
 MODULES = {"nb201_warm.py": "benchmarks/nb201.py --warm_start",
-           "spread.py": "imported by the benchmark scripts"}
+           "spread.py": "imported by the benchmark scripts",
+           "small_table.py": "benchmarks/small_space.py --help"}
 
 
 def _load(name: str):
