@@ -258,6 +258,38 @@ def test_a_gdas_resume_with_another_temperature_setting_warns_naming_each(
     assert "tau_min 0.1, now 0.5" in said and "--oneshot.tau_min=0.1 keeps" in said, said
 
 
+@pytest.mark.parametrize("saved", ["epoch_end", "after_fit"])
+def test_a_gdas_resume_at_its_training_end_does_not_warn_of_its_temperature(tmp_path, saved):
+    # was: warned "GDAS resumed from a checkpoint of another temperature schedule" / "whose
+    # temperature decayed over 2 epochs, now over 3" on a resume from the checkpoint of a
+    # fit's end, which trains nothing (only the final search and export run, on logits the
+    # temperature no longer changes)
+    ckpt = _plain_gdas_checkpoint(tmp_path)
+    if saved == "after_fit":  # Trainer.save_checkpoint after the fit: on_train_end had run
+        trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+                             limit_val_batches=0, enable_progress_bar=False,
+                             default_root_dir=tmp_path / "after")
+        trainer.fit(DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=2),
+                    datamodule=BilevelData(BlobData()))
+        ckpt = tmp_path / "after.ckpt"
+        trainer.save_checkpoint(ckpt)
+    nas = DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_max=5.0, tau_min=0.5,
+                            tau_schedule="linear", tau_epochs=3)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="GDAS resumed")
+        pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path / "resumed", limit_val_batches=0).fit(
+            nas, datamodule=BilevelData(BlobData()), ckpt_path=ckpt)
+    assert nas.best_arch is not None and len(nas.history) == 2  # its final search ran
+    # a resume with training left still warns, naming each setting
+    with pytest.warns(UserWarning, match="another temperature schedule") as caught:
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path / "resumed", limit_val_batches=0).fit(
+            DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_max=5.0),
+            datamodule=BilevelData(BlobData()), ckpt_path=ckpt)
+    assert any("tau_max 10.0, now 5.0" in str(w.message) for w in caught)
+
+
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])
 def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
         tmp_path, monkeypatch, capsys, algorithm):

@@ -307,14 +307,19 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if self._resume_rng is not None and isinstance(data, BilevelData):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning
         self._resume_rng = None  # makes while resuming, until the first training batch
+        if self.trainer.ckpt_path is None:  # no resume: no checkpoint's schedule to compare
+            self._resume_tau_epochs = self._resume_tau = None
+
+    def on_train_start(self) -> None:
+        check_training_start(self)  # warmup against the training's length, num_classes
+        # a resume's schedule against the checkpoint's, where epochs are left to anneal:
+        # Lightning skips on_train_start in a fit resumed at its training's end, whose final
+        # search alone runs (was: checked in on_fit_start, so that resume warned too)
         if self.hparams.algorithm == "gdas":
             check_tau_schedule(self._resume_tau_epochs, self._tau_epochs(),
                                self.trainer.max_epochs, self.tau_epochs_setting)
             check_tau_settings(self._resume_tau, self.hparams, self.tau_epochs_setting)
         self._resume_tau_epochs = self._resume_tau = None
-
-    def on_train_start(self) -> None:
-        check_training_start(self)  # warmup against the training's length, num_classes
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule

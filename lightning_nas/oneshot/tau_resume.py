@@ -3,7 +3,8 @@ its length (``check_tau_schedule``: ``tau_epochs``, else ``max_epochs``) and its
 settings (``check_tau_settings``: ``tau_max``, ``tau_min``, ``tau_schedule``). Each warns,
 naming what keeps the checkpoint's schedule: the argument from Python (``TAU_EPOCHS``), the
 key from ``lightning-nas oneshot`` (``CLI_TAU_EPOCHS``). ``DifferentiableNAS`` makes them when
-a resumed fit starts.
+a resumed fit's training starts: not in a fit resumed at its training's end, which anneals
+nothing (only its final search and export run).
 
 Example:
     >>> check_tau_schedule(4, 4, 4)  # the same schedule: nothing to say
