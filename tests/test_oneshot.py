@@ -1630,6 +1630,43 @@ def test_a_training_of_zero_epochs_or_steps_is_refused_before_the_fit(
     check_oneshot_trainer({"max_time": "00:00:00:01", "limit_train_batches": 0.5}, "spos")
 
 
+class _StopAtFitStart(pl.Callback):
+    """Stops the fit as it starts, before its first training epoch."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+@pytest.mark.parametrize(("stop", "said", "fix"), [
+    ({"callbacks": [_StopAtFitStart()]},
+     "trainer.should_stop was set before its first training epoch (by a callback)",
+     "see which of the Trainer's callbacks stops the fit as it starts"),
+    ({"max_time": {"seconds": 0}}, "max_time spent (0:00:00 trained of 0:00:00)",
+     "raise max_time"),
+    ({"limit_train_batches": 0}, "no training batches (limit_train_batches=0)",
+     "give it training batches"),
+], ids=["callback", "max_time", "no_batches"])
+def test_a_fit_ended_before_training_says_what_ended_it(tmp_path, algorithm, stop, said, fix):
+    # was: "this fit trained nothing (epoch 0 of max_epochs=3: resumed from a checkpoint of
+    # its last epoch?) ... raise max_epochs" whatever stopped it: a callback's should_stop,
+    # a spent max_time, no training batches (the command refuses the last two before it
+    # builds anything; Python reaches the fit)
+    callbacks = [OneShotNAS(num_candidates=2, calibration_batches=1)] if algorithm == "spos" \
+        else []
+    trainer = pl.Trainer(**{"max_epochs": 3, "accelerator": "cpu", "logger": False,
+                            "enable_checkpointing": False, "enable_progress_bar": False,
+                            "default_root_dir": tmp_path, **stop,
+                            "callbacks": [*stop.get("callbacks", []), *callbacks]})
+    module = TinySupernet() if algorithm == "spos" else DifferentiableNAS(TinySupernet())
+    data = BlobData() if algorithm == "spos" else BilevelData(BlobData())
+    with pytest.raises(ConfigError, match="this fit trained nothing") as caught:
+        trainer.fit(module, datamodule=data)
+    message = str(caught.value)
+    assert f"this fit trained nothing ({said})" in message and fix in message, message
+    assert "max_epochs" not in message, message
+
+
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
 def test_a_negative_gradient_clip_val_is_refused_before_the_run_folder(
         tmp_path, monkeypatch, capsys, algorithm):

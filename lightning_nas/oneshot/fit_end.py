@@ -28,14 +28,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Timer
 
-from lightning_nas.oneshot.scoring import check_trained, loaders, set_rng_state
+from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.scoring import loaders, set_rng_state
 
-__all__ = ["end_fit", "saved_epochs", "time_spent", "training_ends", "training_over"]
+__all__ = ["check_trained", "end_fit", "saved_epochs", "time_spent", "training_ends",
+           "training_over"]
 
 
 def time_spent(max_time: Any, elapsed: float | None) -> bool:
@@ -53,6 +56,54 @@ def time_spent(max_time: Any, elapsed: float | None) -> bool:
     timer = Timer(duration=max_time)
     timer.load_state_dict({"time_elapsed": {"train": elapsed}})
     return (timer.time_remaining() or 0) <= 0
+
+
+def _untrained(trainer: pl.Trainer) -> tuple[str, str]:
+    """What ended ``trainer``'s fit before it trained (``check_trained``), and what to change:
+    ``max_steps`` or ``max_epochs`` reached, ``max_time`` spent (the Trainer's ``Timer``), no
+    training batches, or ``trainer.should_stop`` set before the first epoch (by a callback:
+    Lightning's fit loop then starts no epoch)."""
+    if 0 <= trainer.max_steps <= trainer.global_step:
+        return (f"step {trainer.global_step} of max_steps={trainer.max_steps}: resumed from a "
+                f"checkpoint of its last step?",
+                "resume from an earlier checkpoint, or raise max_steps")
+    epochs = trainer.max_epochs
+    if epochs is not None and 0 <= epochs <= trainer.current_epoch:
+        return (f"epoch {trainer.current_epoch} of max_epochs={epochs}: resumed from a "
+                f"checkpoint of its last epoch?",
+                "resume from an earlier checkpoint, or raise max_epochs")
+    for timer in (c for c in trainer.callbacks if isinstance(c, Timer)):
+        left = timer.time_remaining()
+        if left is not None and left <= 0:
+            trained = timer.time_elapsed()
+            return (f"max_time spent ({timedelta(seconds=int(trained))} trained of "
+                    f"{timedelta(seconds=int(trained + left))})",
+                    "raise max_time (or the duration of your own Timer callback)")
+    if trainer.limit_train_batches == 0 or trainer.num_training_batches == 0:
+        why = ("limit_train_batches=0" if trainer.limit_train_batches == 0
+               else "an empty train_dataloader")
+        return (f"no training batches ({why})", "give it training batches "
+                "(limit_train_batches above 0, a train_dataloader that is not empty)")
+    if trainer.should_stop:
+        return ("trainer.should_stop was set before its first training epoch (by a callback)",
+                "see which of the Trainer's callbacks stops the fit as it starts")
+    return ("its training loop never ran", "resume from an earlier checkpoint")
+
+
+def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
+    """At the end of a fit, raise ``ConfigError`` when training never ran to its end
+    (``ended``: ``on_train_end`` ran), naming what ended it (``_untrained``; was: named
+    ``max_epochs`` whatever stopped it, a callback's ``should_stop``, a spent ``max_time``,
+    no training batches): Lightning skips ``on_train_end``, where ``who`` searches and
+    exports, so the fit would end without a word and without an export.
+
+    Example:
+        >>> check_trained(pl.Trainer(max_epochs=3, logger=False), True, "OneShotNAS")
+    """
+    if not ended:
+        where, fix = _untrained(trainer)
+        raise ConfigError(f"this fit trained nothing ({where}), so {who}'s final search and "
+                          f"export did not run; {fix}")
 
 
 def training_over(trainer: pl.Trainer) -> bool:

@@ -42,7 +42,6 @@ from lightning_nas.wording import counted
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
-    "check_trained",
     "check_num_classes",
     "default_forward",
     "loaders",
@@ -187,22 +186,6 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
                           f"the metric's higher_is_better is {higher}; give mode="
                           f"{'max' if higher else 'min'!r} or leave mode out")
     return mode
-
-
-def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
-    """At the end of a fit, raise ``ConfigError`` when training never ran to its end
-    (``ended``: ``on_train_end`` ran): a fit resumed from a checkpoint of its last epoch
-    trains nothing and Lightning skips ``on_train_end``, where ``who`` searches and exports,
-    so it would end without a word and without an export."""
-    if not ended:
-        steps = 0 <= trainer.max_steps <= trainer.global_step  # (was: named max_epochs alone)
-        where, limit = (f"step {trainer.global_step} of max_steps={trainer.max_steps}",
-                        "max_steps") if steps else (
-            f"epoch {trainer.current_epoch} of max_epochs={trainer.max_epochs}", "max_epochs")
-        raise ConfigError(f"this fit trained nothing ({where}: resumed from a checkpoint of "
-                          f"its last {'step' if steps else 'epoch'}?), so {who}'s final search "
-                          f"and export did not run; resume from an earlier checkpoint, or "
-                          f"raise {limit}")
 
 
 def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
