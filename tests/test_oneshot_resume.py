@@ -18,6 +18,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import torchmetrics
+from lightning.pytorch.callbacks import Timer
 from torch.nn import functional as F
 
 from lightning_nas.cli import main
@@ -29,6 +30,7 @@ from lightning_nas.oneshot.resume import (
     checkpoint_settings,
     epoch_end_checkpoint,
     resolve_ckpt_path,
+    training_end,
 )
 from tests.helpers import BlobData, TinySupernet
 
@@ -823,9 +825,15 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
     assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before
 
 
-@pytest.mark.parametrize("config", ["oneshot.yaml", "darts.yaml"])
+TIMER = ("{class_path: lightning.pytorch.callbacks.Timer, init_args: {duration: "
+         "'00:00:00:01'}}")
+
+
+@pytest.mark.parametrize(("config", "bound"), [("oneshot.yaml", "max_time"),
+                                               ("darts.yaml", "max_time"),
+                                               ("oneshot.yaml", "timer"), ("darts.yaml", "timer")])
 def test_a_run_bounded_by_max_time_alone_is_taken_for_ended_when_its_time_is_spent(
-        tmp_path, monkeypatch, capsys, config):
+        tmp_path, monkeypatch, capsys, config, bound):
     # was: refused, "this fit trained nothing (epoch 0 of max_epochs=-1: resumed from a
     # checkpoint of its last epoch?) ... raise max_epochs": Lightning's Timer stops a fit
     # whose checkpoint spent max_time before it trains, but the resume did not know the run
@@ -833,12 +841,18 @@ def test_a_run_bounded_by_max_time_alone_is_taken_for_ended_when_its_time_is_spe
     # one not be told so), and its last checkpoint was warned of as "saved mid-epoch"
     monkeypatch.chdir(ROOT)
     run_dir = tmp_path / "run"
+    # bound == "timer": the user's own Timer callback bounds it, no max_time (was: not read,
+    # so the resume warned of a checkpoint "saved mid-epoch", did not say its training was
+    # done, and the finished run's resume ran its final search again)
+    timer = [TIMER] if bound == "timer" else []
     args = ["oneshot", str(EXAMPLE / config), *TINY[1:], "--trainer.max_epochs=-1",
-            "--trainer.max_time=00:00:00:01", f"--oneshot.run_dir={run_dir}"]
+            f"--oneshot.run_dir={run_dir}"]
+    args += [f"--trainer.callbacks=[{TIMER}]"] if timer else ["--trainer.max_time=00:00:00:01"]
     if config == "oneshot.yaml":
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
     with pytest.raises(RuntimeError, match="crash at train end"):  # killed in its final search
-        main([*args, "--trainer.callbacks=[tests.helpers.CrashAtTrainEnd]"])
+        crash = ", ".join([*timer, "tests.helpers.CrashAtTrainEnd"])
+        main([*args, f"--trainer.callbacks=[{crash}]"])
     last = run_dir / "checkpoints" / "last.ckpt"
     assert not (run_dir / "best_arch.yaml").exists()
     capsys.readouterr()
@@ -855,6 +869,33 @@ def test_a_run_bounded_by_max_time_alone_is_taken_for_ended_when_its_time_is_spe
     assert main([*args, "--ckpt_path", "last"]) == 0
     said = capsys.readouterr().out
     assert said.startswith(f"Nothing left to train: {last} is of the run's training end ("), said
-    assert " trained of max_time=00:00:00:01)" in said, said
-    assert "with a higher --trainer.max_time to train on" in said
+    if bound == "timer":
+        assert " trained of the Timer callback's duration=00:00:00:01)" in said, said
+        assert "with a longer duration of the Timer in --trainer.callbacks to train on" in said
+    else:
+        assert " trained of max_time=00:00:00:01)" in said, said
+        assert "with a higher --trainer.max_time to train on" in said
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == outputs
+
+
+def test_a_users_own_timer_beside_max_time_is_the_bound_a_resume_reads(tmp_path):
+    # Lightning ignores max_time when trainer.callbacks holds a Timer: the user's Timer is
+    # the bound (was: the checkpoint's Timer seconds read against max_time, so a run whose
+    # own Timer had an hour left was taken for ended after max_time's second)
+    hour = {"class_path": "lightning.pytorch.callbacks.Timer",
+            "init_args": {"duration": "00:01:00:00"}}
+    cfg = {"max_epochs": -1, "max_time": "00:00:00:01", "callbacks": [hour]}
+    timers = [c for c in pl.Trainer(max_time=cfg["max_time"], logger=False,
+                                    default_root_dir=tmp_path,
+                                    callbacks=[Timer(duration="00:01:00:00")]).callbacks
+              if isinstance(c, Timer)]
+    assert len(timers) == 1 and timers[0].time_remaining() == 3600  # Lightning's pick
+    held = {"epoch": 3, "batches": 1, "steps": 9, "trained": 5.0}
+    assert training_end(held, cfg) is None  # an hour's Timer: training is left
+    assert training_end({**held, "trained": 3600.5}, cfg) == (
+        "Timer", "1:00:00 trained of the Timer callback's duration=00:01:00:00")
+    assert training_end(held, {**cfg, "callbacks": []}) == (
+        "max_time", "0:00:05 trained of max_time=00:00:00:01")
+    # a Timer without a duration bounds nothing, max_time or not
+    cfg["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.Timer"}]
+    assert training_end({**held, "trained": 1e6}, cfg) is None

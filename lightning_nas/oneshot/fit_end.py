@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -34,28 +35,72 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Timer
 
+from lightning_nas.config.instantiate import import_object, instantiate
+from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.scoring import loaders, set_rng_state
 
-__all__ = ["check_trained", "end_fit", "saved_epochs", "time_spent", "training_ends",
-           "training_over"]
+__all__ = ["check_trained", "end_fit", "saved_epochs", "time_bound", "time_spent",
+           "training_ends", "training_over"]
 
 
 def time_spent(max_time: Any, elapsed: float | None) -> bool:
     """Whether ``elapsed`` seconds of training (a ``Timer``'s, as a checkpoint keeps it) spent
-    ``max_time`` (the Trainer's setting: ``"DD:HH:MM:SS"``, a dict, a ``timedelta``; None:
-    no bound), as Lightning's ``Timer`` decides it when a fit resumed from that checkpoint
-    starts (it stops the fit before any step).
+    ``max_time`` (the Trainer's setting: ``"DD:HH:MM:SS"``, a dict, a ``timedelta``; or a
+    ``Timer``, its duration; None: no bound), as Lightning's ``Timer`` decides it when a fit
+    resumed from that checkpoint starts (it stops the fit before any step).
 
     Example:
         >>> time_spent("00:00:00:04", 4.2), time_spent({"seconds": 5}, 4.2)
         (True, False)
+        >>> time_spent(Timer(duration=None), 4.2)  # a Timer that bounds nothing
+        False
     """
     if max_time is None or elapsed is None:
         return False
-    timer = Timer(duration=max_time)
+    timer = copy.deepcopy(max_time) if isinstance(max_time, Timer) else Timer(duration=max_time)
     timer.load_state_dict({"time_elapsed": {"train": elapsed}})
-    return (timer.time_remaining() or 0) <= 0
+    left = timer.time_remaining()
+    return left is not None and left <= 0
+
+
+def time_bound(trainer_cfg: Mapping[str, Any]) -> tuple[Any, str, str] | None:
+    """What bounds a run's training time (``trainer_cfg``: its Trainer settings), as
+    Lightning picks it: a ``Timer`` of ``callbacks`` (Lightning then ignores ``max_time``),
+    else ``max_time``: the bound, its kind (``"Timer"``, ``"max_time"``) and how a resume
+    says it. None for neither.
+    (Was: ``max_time`` alone read, so a run bounded by the user's own ``Timer`` was not
+    known to have ended, and one beside ``max_time`` was read against the wrong bound.)
+
+    Example:
+        >>> time_bound({"max_time": "00:00:01:00"})
+        ('00:00:01:00', 'max_time', 'max_time=00:00:01:00')
+        >>> node = {"class_path": "lightning.pytorch.callbacks.Timer",
+        ...         "init_args": {"duration": "00:00:00:05"}}
+        >>> time_bound({"max_time": "00:00:01:00", "callbacks": [node]})[1:]
+        ('Timer', "the Timer callback's duration=00:00:00:05")
+    """
+    callbacks = trainer_cfg.get("callbacks")
+    for entry in callbacks if isinstance(callbacks, list) else [callbacks]:
+        if isinstance(entry, str):  # a bare class path, as the config may give it
+            entry = {"class_path": entry}
+        if isinstance(entry, Timer):
+            left = entry.time_remaining()  # its duration: it has not run
+            said = None if left is None else timedelta(seconds=left)
+        elif is_node(entry):
+            try:
+                target = import_object(target_path(entry))
+            except ConfigError:  # the Trainer's checks say so
+                continue
+            if not (isinstance(target, type) and issubclass(target, Timer)):
+                continue
+            said = node_args(entry).get("duration")
+            entry = instantiate(entry, "trainer.callbacks")
+        else:
+            continue
+        return entry, "Timer", f"the Timer callback's duration={said}"
+    limit = trainer_cfg.get("max_time")
+    return None if limit is None else (limit, "max_time", f"max_time={limit}")
 
 
 def _untrained(trainer: pl.Trainer) -> tuple[str, str]:

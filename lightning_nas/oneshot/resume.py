@@ -38,7 +38,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.fit_end import time_spent
+from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.run_folder import user_path
 from lightning_nas.wording import counted
 
@@ -153,8 +153,10 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--ckpt_path {path}: not a readable checkpoint ({err})") from None
     epoch = ckpt.get("epoch") if isinstance(ckpt, Mapping) else None
     steps = ckpt.get("global_step") if isinstance(ckpt, Mapping) else None
-    timer = ((ckpt.get("callbacks") or {}).get("Timer") or {}) if isinstance(ckpt, Mapping) \
-        else {}  # the Timer of the Trainer's max_time: the training time so far
+    states = (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else {}
+    timer = states.get("Timer") or next(  # the Timer of max_time or the user's (a subclass's
+        (state for state in states.values() if isinstance(state, Mapping)  # key is its name):
+         and isinstance(state.get("time_elapsed"), Mapping)), {})  # the training time so far
     counts = {"steps": steps, "trained": (timer.get("time_elapsed") or {}).get("train")}
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
@@ -186,7 +188,9 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
     (``epochs_held``), ``max_steps`` optimizer steps taken (its ``steps``; training
     bounded by steps alone, ``max_epochs: -1``, may end mid-epoch), or ``max_time`` spent
     (its ``trained``, the Timer's seconds, ``fit_end.time_spent``: Lightning's Timer stops
-    a fit resumed from it before any step), as the key and how a resume says it; None when
+    a fit resumed from it before any step; ``"Timer"``: the duration of the user's own
+    ``Timer`` of ``callbacks``, which Lightning takes over ``max_time``,
+    ``fit_end.time_bound``), as the key and how a resume says it; None when
     training is left (-1 or null bounds nothing; was: ``max_steps``, then ``max_time``, not
     read, so the checkpoint of such a run's end was taken for one with training left).
 
@@ -208,9 +212,10 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
     steps, taken = _bound(trainer_cfg, "max_steps"), settings.get("steps")
     if steps is not None and isinstance(taken, int) and taken >= steps:
         return "max_steps", f"step {taken} of max_steps={steps}"
-    limit, trained = trainer_cfg.get("max_time"), settings.get("trained")
-    if time_spent(limit, trained):  # as Lightning's Timer, which stops its resumed fit
-        return "max_time", f"{timedelta(seconds=int(trained))} trained of max_time={limit}"
+    bound, trained = time_bound(trainer_cfg), settings.get("trained")
+    if bound is not None and time_spent(bound[0], trained):  # as Lightning's Timer, which
+        # stops its resumed fit; the user's own Timer: ("Timer", "... of the Timer callback's
+        return bound[1], f"{timedelta(seconds=int(trained))} trained of {bound[2]}"  # ...")
     return None
 
 

@@ -281,12 +281,14 @@ def _finished(run_dir: Path, ckpt_path: Path, end: tuple[str, str] | None,
         return None
     last = (f"{ckpt_path} is of the run's "
             f"{'last epoch' if end[0] == 'max_epochs' else 'training end'} ({end[1]})")
+    raise_bound = ("longer duration of the Timer in --trainer.callbacks" if end[0] == "Timer"
+                   else f"higher --trainer.{end[0]}")  # the user's own Timer: its duration
     best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
     tuned = run_dir / "finetune.json"
     if verbose and rank_zero_only.rank == 0:
         print(f"Nothing left to train: {last}; {run_dir} holds the finished run's outputs "
-              f"(best_arch.yaml{', finetune.json' * tuned.is_file()}). Resume with a higher "
-              f"--trainer.{end[0]} to train on.", flush=True)
+              f"(best_arch.yaml{', finetune.json' * tuned.is_file()}). Resume with a "
+              f"{raise_bound} to train on.", flush=True)
     return {"arch": best.get("arch"), "score": best.get("score"),
             "algorithm": best.get("algorithm"), "run_dir": str(run_dir),
             "finetune": json.loads(tuned.read_text()).get("metrics") if tuned.is_file()
