@@ -50,7 +50,9 @@ from lightning_nas.oneshot.run import check_oneshot, check_oneshot_strategy, che
 from lightning_nas.oneshot.setting_checks import (
     ALGORITHM_KEYS,
     ONESHOT_KEYS,
+    check_algorithm,
     check_oneshot_settings,
+    check_seed,
 )
 from tests.helpers import BlobData, SaveInitialWeights, SeedEnv, TinySupernet
 
@@ -1272,6 +1274,27 @@ def test_a_null_oneshot_setting_is_its_default_as_if_left_out(key, monkeypatch):
             check_oneshot({**null, "oneshot": {**null["oneshot"], "finetune_epochs": 1}})
 
 
+@pytest.mark.parametrize("key", sorted(ONESHOT_KEYS))
+def test_a_bad_oneshot_setting_says_null_is_valid_too(key):
+    # null is each key's default: the error for a bad value lists it with the valid ones
+    # (was: "or null" for the keys whose default is null alone: "oneshot.top_k must be an
+    # integer >= 1, got 'x'", "valid values: exponential, linear", "`oneshot.mode` can be
+    # max, min", an unknown optimizer naming no key)
+    bad = 5 if key in ("net_attr", "run_dir") else "bogus"
+    with pytest.raises(ConfigError) as caught:
+        if key == "algorithm":
+            check_algorithm({key: bad})
+        else:
+            check_oneshot_settings({key: bad})
+    said = str(caught.value)
+    assert f"oneshot{'.' if key != 'algorithm' else ' '}{key}" in said, said
+    assert " or null" in said, said
+    if key == "seed":  # its range, checked with the config's seed_everything
+        with pytest.raises(ConfigError, match=r"oneshot.seed must be an integer from 0 to "
+                                              r"2147483647 \(2\*\*31 - 1\) or null, got -1"):
+            check_seed(-1, "oneshot.seed")
+
+
 def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
@@ -1282,7 +1305,7 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
     for setting, said in (
             ("finetune_epochs=ten",
              "oneshot.finetune_epochs must be an integer >= 0 or null, got 'ten'"),
-            ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0, got 'abc'"),
+            ("finetune_lr=abc", "oneshot.finetune_lr must be a number > 0 or null, got 'abc'"),
             ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
             ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),
             # was: a SpaceError "no choice module" after training and the search
@@ -1339,7 +1362,8 @@ def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, c
                            ("--seed_everything=4294967295", "seed_everything", 2**32 - 1)):
         args = [*TINY_CLI, "--oneshot.seed=null"] if key == "seed_everything" else TINY_CLI
         assert main([*args, arg, f"--oneshot.run_dir={tmp_path}"]) == 2, arg
-        assert (f"{key} must be an integer from 0 to 2147483647 (2**31 - 1), got {seed}: "
+        null = " or null" if key == "oneshot.seed" else ""
+        assert (f"{key} must be an integer from 0 to 2147483647 (2**31 - 1){null}, got {seed}: "
                 f"it seeds torch, numpy and random") in capsys.readouterr().err, arg
         assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
         assert not (tmp_path / "checkpoints").exists()
@@ -1436,7 +1460,7 @@ def test_the_seed_limit_of_spos_holds_for_oneshotnas_and_for_spos_only(
         assert yaml.safe_load((tmp_path / "best_arch.yaml").read_text())["arch"]
     for args in (["--oneshot.seed=4294967296"], ["--oneshot.seed=-1"]):
         assert main(["oneshot", config, *tiny, *args]) == 2, args
-        assert ("oneshot.seed must be an integer from 0 to 4294967295 (2**32 - 1), got "
+        assert ("oneshot.seed must be an integer from 0 to 4294967295 (2**32 - 1) or null, got "
                 in capsys.readouterr().err)
 
 

@@ -51,7 +51,6 @@ from lightning_nas.oneshot.resume import (
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.setting_checks import (
-    ALGORITHM_KEYS,
     DEFAULT_RUN_DIR,
     ONESHOT_KEYS,
     check_algorithm,
@@ -221,10 +220,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     """
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
-    for key, algorithms in ALGORITHM_KEYS.items():  # another algorithm's, set to null
-        if algorithm not in algorithms and opts[key] is None:
-            opts[key] = ONESHOT_KEYS[key]  # not given
-    opts = check_oneshot_settings(opts)
+    opts = check_oneshot_settings(opts)  # null: each key's default, another algorithm's too
     check_run_folder(user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
     everything = cfg.get("seed_everything")

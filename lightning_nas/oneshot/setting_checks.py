@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_mode, check_number, unknown
+from lightning_nas.errors import MODES, ConfigError, check_number, unknown
 from lightning_nas.oneshot.arch_weights import TAU_SCHEDULES
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
@@ -81,8 +81,9 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
     algorithm = given.get("algorithm")
     if algorithm is None:  # left out or null: the default (was: null was "unknown oneshot
         algorithm = ONESHOT_KEYS["algorithm"]  # algorithm None")
-    if algorithm not in ONESHOT_ALGORITHMS:
-        raise unknown("oneshot algorithm", algorithm, ONESHOT_ALGORITHMS, listing="algorithms")
+    if algorithm not in ONESHOT_ALGORITHMS:  # "... or null": null is the default
+        said = unknown("oneshot algorithm", algorithm, ONESHOT_ALGORITHMS, listing="algorithms")
+        raise ConfigError(f"{said} or null")
     other = [key for key, value in given.items() if value is not None
              and algorithm not in ALGORITHM_KEYS.get(key, ONESHOT_ALGORITHMS)]
     if other:  # was: refused when null too, so a file's SPOS keys kept it SPOS
@@ -97,19 +98,18 @@ def check_algorithm(given: Mapping[str, Any]) -> str:
     return algorithm
 
 
-#: ``(kind, bound, None allowed)`` of the numeric settings: an int at least ``bound``, a
-#: float above it (``arch_weight_decay``: at least 0)
-_NUMBERS: dict[str, tuple[type, float | None, bool]] = {
-    "num_candidates": (int, 1, False), "search_every_n_epochs": (int, 1, True),
-    "top_k": (int, 1, False), "warmup_epochs": (int, 0, False),
-    "calibration_batches": (int, 0, False), "num_classes": (int, 2, True),
-    "seed": (int, None, True), "finetune_epochs": (int, 0, True),
-    "arch_lr": (float, 0, False), "arch_weight_decay": (float, 0, False),
-    "tau_max": (float, 0, False), "tau_min": (float, 0, False), "finetune_lr": (float, 0, False),
-    "tau_epochs": (int, 1, True),
+#: ``(kind, bound)`` of the numeric settings: an int at least ``bound``, a float above it
+#: (``arch_weight_decay``: at least 0); each may be null, its default (the messages say so;
+#: was: "or null" for those whose default is null alone)
+_NUMBERS: dict[str, tuple[type, float | None]] = {
+    "num_candidates": (int, 1), "search_every_n_epochs": (int, 1), "top_k": (int, 1),
+    "warmup_epochs": (int, 0), "calibration_batches": (int, 0), "num_classes": (int, 2),
+    "seed": (int, None), "finetune_epochs": (int, 0), "arch_lr": (float, 0),
+    "arch_weight_decay": (float, 0), "tau_max": (float, 0), "tau_min": (float, 0),
+    "finetune_lr": (float, 0), "tau_epochs": (int, 1),
 }
-#: settings that must be strings (or null)
-_STRINGS = {"optimizer": False, "mode": False, "net_attr": True, "run_dir": True}
+#: settings that must be strings (or null, their default)
+_STRINGS = ("optimizer", "mode", "net_attr", "run_dir")
 
 
 def check_seed(seed: int, key: str, spos: bool = True) -> None:
@@ -125,7 +125,8 @@ def check_seed(seed: int, key: str, spos: bool = True) -> None:
     """
     top, bits = (SEED_MAX, 31) if spos else (2**32 - 1, 32)
     if not 0 <= seed <= top:
-        raise ConfigError(f"{key} must be an integer from 0 to {top} (2**{bits} - 1), got "
+        null = " or null" if key.startswith("oneshot.") else ""  # null: seed_everything's
+        raise ConfigError(f"{key} must be an integer from 0 to {top} (2**{bits} - 1){null}, got "
                           f"{seed}: it seeds torch, numpy and random, which take 0 to "
                           f"2**32 - 1" + (", and seed + epoch seeds each SPOS search, which "
                                           "must stay below 2**32" if spos else ""))
@@ -151,9 +152,9 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
     # whose default is null alone; top_k, finetune_lr, mode, ... were refused: "got None")
     out = {key: ONESHOT_KEYS[key] if value is None and key in ONESHOT_KEYS else value
            for key, value in opts.items()}
-    for key, (kind, low, nullable) in _NUMBERS.items():
+    for key, (kind, low) in _NUMBERS.items():
         value = out.get(key)
-        if key not in out or (value is None and nullable):
+        if key not in out or value is None:  # null: a default of null (num_classes, seed)
             continue
         if kind is float and isinstance(value, str):
             try:
@@ -161,17 +162,18 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
             except ValueError:
                 pass
         check_number(value, f"oneshot.{key}", low, strict=kind is float
-                     and key != "arch_weight_decay", integer=kind is int, nullable=nullable)
+                     and key != "arch_weight_decay", integer=kind is int, nullable=True)
         out[key] = kind(value)
-    for key, nullable in _STRINGS.items():
+    for key in _STRINGS:
         value = out.get(key)
-        if key in out and not (isinstance(value, str) or (value is None and nullable)):
-            raise ConfigError(f"oneshot.{key} must be a string{' or null' if nullable else ''}"
-                              f", got {value!r}")
+        if key in out and not (isinstance(value, str) or value is None):
+            raise ConfigError(f"oneshot.{key} must be a string or null, got {value!r}")
     if out.get("run_dir"):  # no newline: the folder is named on one line
         new_folder(out["run_dir"], "oneshot.run_dir")
     if out.get("mode") is not None:
-        check_mode(out["mode"], "oneshot.mode")
+        if out["mode"] not in MODES:  # (was: check_mode's "can be max, min", null left out)
+            raise ConfigError(f"oneshot.mode can be {', '.join(MODES)} or null; got "
+                              f"{out['mode']!r}")
         if out["mode"] == "min":  # the command has no metric setting: accuracy it is
             raise ConfigError("oneshot.mode='min' would pick the subnet of the lowest "
                               "accuracy: the command scores subnets by accuracy (higher is "
@@ -181,10 +183,15 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"oneshot.finetune_epochs={out['finetune_epochs']} needs "
                           f"oneshot.num_classes (the fine-tune's accuracy metric)")
     if out.get("optimizer") is not None:
-        check_optimizer_name(out["optimizer"])
+        try:
+            check_optimizer_name(out["optimizer"])
+        except ConfigError as err:  # the key, and null (was: the registry's words alone)
+            raise ConfigError(f"oneshot.optimizer: {err}; or null, the default "
+                              f"({ONESHOT_KEYS['optimizer']})") from None
     if "tau_schedule" in out and out["tau_schedule"] not in TAU_SCHEDULES:  # (was: no key)
-        raise unknown("oneshot.tau_schedule", str(out["tau_schedule"]), TAU_SCHEDULES,
-                      listing="values")
+        said = unknown("oneshot.tau_schedule", str(out["tau_schedule"]), TAU_SCHEDULES,
+                       listing="values")
+        raise ConfigError(f"{said} or null")
     if out.get("tau_min", 0) > out.get("tau_max", math.inf):
         raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
                           f"({out['tau_max']})")
