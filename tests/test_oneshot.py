@@ -1691,6 +1691,28 @@ def test_a_fit_ended_before_training_says_what_ended_it(tmp_path, algorithm, sto
     assert "max_epochs" not in message, message
 
 
+def test_a_resume_of_a_fit_early_stopping_ended_trains_on_and_searches(tmp_path):
+    # reported: "this fit trained nothing ... max_epochs" after EarlyStopping; it is not
+    # reached there: EarlyStopping sets should_stop only after an epoch trained (the fit's
+    # on_train_end, its final search, runs), and a fit resumed from its checkpoint trains
+    # until EarlyStopping, restored, stops it again (Lightning does not keep should_stop)
+    def fit(nas: DifferentiableNAS, ckpt_path: Path | None = None) -> pl.Trainer:
+        stop = pl.callbacks.EarlyStopping("train_loss", min_delta=100.0, patience=0,
+                                          check_on_train_epoch_end=True)
+        trainer = pl.Trainer(max_epochs=5, accelerator="cpu", logger=False,
+                             enable_progress_bar=False, limit_val_batches=0,
+                             default_root_dir=tmp_path,
+                             callbacks=[stop, ModelCheckpoint(tmp_path / "ckpt", "last")])
+        trainer.fit(nas, datamodule=BilevelData(BlobData()), ckpt_path=ckpt_path)
+        return trainer
+
+    first = DifferentiableNAS(TinySupernet())
+    assert fit(first).current_epoch == 2 and first.best_arch is not None  # stopped early
+    resumed = DifferentiableNAS(TinySupernet())
+    assert fit(resumed, tmp_path / "ckpt" / "last.ckpt").current_epoch == 3
+    assert resumed.best_arch is not None and len(resumed.history) == 3
+
+
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
 def test_a_negative_gradient_clip_val_is_refused_before_the_run_folder(
         tmp_path, monkeypatch, capsys, algorithm):
