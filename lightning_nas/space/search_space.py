@@ -74,6 +74,7 @@ class SearchSpace:
                 value = param_from_dict(f"{_prefix}{name}", value)
             if isinstance(value, Param):
                 _check_storable(f"{_prefix}{name}", value.to_dict())
+                _check_no_nan(f"{_prefix}{name}", value)
                 self.params[name] = value
             elif isinstance(value, SearchSpace):
                 self.params[name] = value
@@ -267,6 +268,46 @@ def _check_storable(path: str, value: Any) -> None:
                      f"architecture is JSON); values must be None, bool, int, float, str or "
                      f"lists/mappings of them: give a name (e.g. 'relu') or an import path "
                      f"('{where}') and build the object in the model")
+
+
+def _check_no_nan(path: str, param: Param) -> None:
+    """Raise ``SpaceError`` when a ``fixed`` or ``choice`` value holds a NaN in a list or a
+    mapping (at any depth): the run store writes strict JSON, NaN as null, so the search
+    would run on the space read back, a trial would get ``[None]`` for ``[nan]`` (was: so, or
+    a choice of ``[nan]`` and ``[None]`` refused as not distinct). A NaN value itself is
+    refused by its parameter; an infinity stays (stored as ``9e999``, read back as it).
+
+    Example:
+        >>> from lightning_nas.space import Fixed
+        >>> _check_no_nan("clip", Fixed([1.0, {"a": float("nan")}]))
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: space key 'clip': the `fixed` ... NaN at [1]['a']; ...
+    """
+    value = param.to_dict()[param.kind]
+    where = _nan_at(value) if isinstance(value, (list, dict)) else None
+    if where is None:
+        return
+    shown = "value" if param.kind == "fixed" else "values"
+    holds = "holds" if param.kind == "fixed" else "hold"
+    raise SpaceError(f"space key '{path}': the `{param.kind}` {shown} {value!r} {holds} NaN at "
+                     f"{where}; an architecture is stored as JSON, which has no NaN (it would "
+                     f"come back as null, None, and NaN equals no value, not even itself): "
+                     f"use null (None), or a string such as 'nan' and convert it in the model")
+
+
+def _nan_at(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` the first NaN sits, as indexing reaches it (``[1]['a']``; ``''``:
+    ``value`` is one), or None."""
+    if isinstance(value, float) and math.isnan(value):
+        return where
+    items = enumerate(value) if isinstance(value, list) else (
+        value.items() if isinstance(value, dict) else ())
+    for key, item in items:
+        found = _nan_at(item, f"{where}[{key!r}]")
+        if found is not None:
+            return found
+    return None
 
 
 def _is_file(source: str | Path) -> bool:
