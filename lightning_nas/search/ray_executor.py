@@ -8,7 +8,9 @@ unpickled: every module a trial uses imported there) before the search writes an
 unreachable or too small cluster, or an actor that cannot start or import the trials'
 modules, is one ``ConfigError`` that nothing is lost by. The other actors (up to
 ``num_workers``) start as trials are submitted to them, so a search with fewer trials to run
-than workers holds no more of the cluster than those trials need.
+than workers holds no more of the cluster than those trials need; one of them that cannot
+start (its ``runtime_env`` not set up on its node, or not scheduled) stops the search with
+a ``SearchError``: its trial was not run, and a resume runs it.
 
 The checks of ``search.ray`` and of the cluster before the actors start, and the wording of
 Ray's errors, are those of ``ray_checks``.
@@ -29,7 +31,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.ray_checks import (
@@ -66,23 +68,20 @@ class _Call(NamedTuple):
     rerun: bool = False
 
 
-def _actor_died(err: BaseException, rerun: bool = False, before: bool = False) -> str:
-    """The error of a trial whose actor died: its first line ``trial process died (Ray
-    actor: ...)`` with the first line of Ray's message, parentheses closed (was: closed only
-    at the end of Ray's message, lines below, so the FAILED line left one open), then the
-    rest of Ray's message (the actor's id and pid, why Ray thinks it died); ``rerun``: the
-    trial was given a new actor, its first dead before it started, and ``before``: that
-    one too died before it started.
+def _actor_died(err: BaseException, rerun: bool = False) -> str:
+    """The error of a trial whose actor died while it ran: its first line ``trial process
+    died (Ray actor: ...)`` with the first line of Ray's message, parentheses closed (was:
+    closed only at the end of Ray's message, lines below, so the FAILED line left one open),
+    then the rest of Ray's message (the actor's id and pid, why Ray thinks it died);
+    ``rerun``: the trial was given a new actor, its first dead before it started.
 
     Example:
         >>> _actor_died(RuntimeError("The actor died.\\n\\tpid: 7")).splitlines()
         ['trial process died (Ray actor: The actor died)', '\\tpid: 7']
     """
     first, *rest = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
-    again = [] if not rerun else [
-        "(It did not run: its actor, and the new one started for it, died before it "
-        "started; see `ray status`.)" if before else
-        "(It ran on a new actor: the one it was given first had died before it started.)"]
+    again = ["(It ran on a new actor: the one it was given first had died before it "
+             "started.)"] if rerun else []
     return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *again, *rest])
 
 
@@ -110,7 +109,12 @@ class RayExecutor(TrialExecutor):
     ``start`` starts the first actor and waits for it to answer; each other actor starts
     when a trial is first submitted to it, so only as many start as trials run at once
     (a budget-1 search with two workers starts one), and an actor that died is replaced
-    when the next trial needs it.
+    when the next trial needs it. An actor that cannot start (its ``runtime_env`` not set
+    up on the node Ray placed it on, not scheduled, dead before it first answered) runs no
+    trial: ``wait`` returns the results of the trials running elsewhere, then raises a
+    ``SearchError`` naming the cause (``submit`` raises it meanwhile); the trial given to it
+    is not a failure of its architecture, and stays for a resume to run (was: FAILED, and
+    the next trials were given to the same actor).
 
     Args:
         num_workers: actors at most, i.e. trials at once.
@@ -155,6 +159,8 @@ class RayExecutor(TrialExecutor):
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
         self.cpu_threads = threads or int(max(1, num_cpus))  # each actor's torch threads
         self._actors: list[Any] = []  # one slot per worker once started; None: not running
+        self._answered: list[bool] = []  # per slot: its actor answered a call (it started)
+        self._not_started: SearchError | None = None  # an actor that cannot start: raised
         self._actor_env: dict[str, Any] = {}
         self._running: dict[Any, _Call] = {}  # a trial's result ref -> its call
         self._owns_ray = False
@@ -186,7 +192,8 @@ class RayExecutor(TrialExecutor):
                                   f"{self.init_kwargs.get('runtime_env')!r} refused by Ray: "
                                   f"{err}") from err
             self._actors = [first] + [None] * (self.num_workers - 1)
-            self._await_actors([first])
+            self._answered = [False] * self.num_workers
+            self._answered[0] = self._await_actors([first]) == 1
         except ConfigError:
             self.shutdown()
             raise
@@ -245,10 +252,10 @@ class RayExecutor(TrialExecutor):
                               f"{err}") from err
         self._owns_ray = True
 
-    def _check_resources(self) -> int:
-        """The trials that fit on the cluster at once; one trial must fit on one node, fewer
-        than ``num_workers`` at once is a warning (the other actors, once started, wait for
-        resources, e.g. for an autoscaler)."""
+    def _check_resources(self) -> None:
+        """Check the trials that fit on the cluster at once: one trial must fit on one node,
+        fewer than ``num_workers`` at once is a warning (the other actors, once started, wait
+        for resources, e.g. for an autoscaler)."""
         nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
         fits = sum(self._trials_on(resources) for resources in nodes)
         if fits == 0:
@@ -263,13 +270,12 @@ class RayExecutor(TrialExecutor):
                           f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
                           f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
                           f"workers wait until the cluster has room", stacklevel=2)
-        return fits
 
-    def _await_actors(self, actors: list[Any]) -> None:
+    def _await_actors(self, actors: list[Any]) -> int:
         """Wait (at most ``START_TIMEOUT`` seconds, then warn and go on) until ``actors``
         answer a call: an actor builds ``search.ray.runtime_env``, imports the trial code
         and unpickles ``probe`` as it starts, so what fails there is one ``ConfigError``
-        before the run folder is written."""
+        before the run folder is written. Returns how many answered."""
         ray = self._ray
         probe = None if self.probe is None else ray.put(self.probe)  # sent once, for all
         pings = [actor.ping.remote(probe) for actor in actors]
@@ -300,6 +306,7 @@ class RayExecutor(TrialExecutor):
                           f"{START_TIMEOUT:g} s (the cluster busy, see `ray status`, or "
                           f"search.ray.runtime_env still building); the search goes on and "
                           f"{theirs}", stacklevel=2)
+        return len(ready)
 
     def _trials_on(self, resources: Mapping[str, float]) -> int:
         """How many trials fit on a node with ``resources`` at once."""
@@ -312,7 +319,14 @@ class RayExecutor(TrialExecutor):
 
     def submit(self, spec: TrialSpec) -> None:
         """Run ``spec``'s trial on an idle actor, or on one started for it when none is
-        (``start`` first, if it was not called)."""
+        (``start`` first, if it was not called).
+
+        Raises:
+            SearchError: an actor started earlier could not start (no trial starts after
+                that; ``wait`` raises it too, once the trials running are back).
+        """
+        if self._not_started is not None:
+            raise self._not_started
         if not self._actors:
             self.start()
         busy = {call.index for call in self._running.values()}
@@ -321,7 +335,7 @@ class RayExecutor(TrialExecutor):
             raise RuntimeError("all Ray actors are busy; wait() for a result first")
         index = next((i for i in free if self._actors[i] is not None), free[0])
         if self._actors[index] is None:  # no idle actor: one more is started, for it
-            self._actors[index] = self._new_actor()
+            self._actors[index], self._answered[index] = self._new_actor(), False
         self._call(_Call(index, spec, time.time()))
 
     def _call(self, call: _Call) -> None:
@@ -335,29 +349,62 @@ class RayExecutor(TrialExecutor):
         """Block until a trial has finished; return those results. A trial whose actor had
         died before it started (while idle: killed for memory, its node lost) runs again on
         a new actor, once, and is not returned until it finishes (was: FAILED, counted as
-        a failed trial that never ran)."""
+        a failed trial that never ran).
+
+        Raises:
+            SearchError: an actor cannot start (``_cannot_start``), once no trial that
+                runs elsewhere is left (their results are returned first).
+        """
+        ray = self._ray
         results: list[TrialResult] = []
         while not results:
-            ready, _ = self._ray.wait(list(self._running), num_returns=1)
+            if not self._running and self._not_started is not None:
+                raise self._not_started  # the trials left are those it was given
+            ready, _ = ray.wait(list(self._running), num_returns=1)
             for ref in ready:
                 call = self._running.pop(ref)
                 try:
-                    results.append(self._ray.get(ref))
-                except self._ray.exceptions.RayActorError as err:
-                    self._actors[call.index] = None  # replaced when a trial needs it
-                    before = self._died_before(call)
-                    if before and not call.rerun:
+                    results.append(ray.get(ref))
+                    self._answered[call.index] = True
+                except (ray.exceptions.RuntimeEnvSetupError,
+                        ray.exceptions.ActorUnschedulableError) as err:
+                    self._cannot_start(call, err)
+                except ray.exceptions.RayActorError as err:
+                    answered, self._actors[call.index] = self._answered[call.index], None
+                    if not self._died_before(call):  # (replaced when a trial needs it)
+                        results.append(failed_result(
+                            call.spec, _actor_died(err, call.rerun), call.started))
+                    elif not answered:  # it never started: a new one would not either
+                        self._cannot_start(call, err)
+                    else:  # it died while idle: not the trial's doing
                         self._actors[call.index] = self._new_actor()
-                        self._call(call._replace(rerun=True))  # not the trial's doing
-                        continue
-                    results.append(failed_result(
-                        call.spec, _actor_died(err, call.rerun, before), call.started))
-                except self._ray.exceptions.RayError as err:  # first line: the cause, alike
+                        self._answered[call.index] = False
+                        self._call(call._replace(rerun=True))
+                except ray.exceptions.RayError as err:  # first line: the cause, alike
                     # for each trial it fails (Ray's names the actor's pid and id), no colours
                     results.append(failed_result(
                         call.spec, f"Ray error: {gist(err)}\n{ANSI.sub('', str(err))}",
                         call.started))
         return results
+
+    def _cannot_start(self, call: _Call, err: BaseException) -> None:
+        """Keep the ``SearchError`` of ``call``'s actor, which cannot start (its
+        ``runtime_env`` not set up on its node, not scheduled, dead before it answered):
+        not the trial's failure, so it is not returned; ``wait`` and ``submit`` raise it."""
+        self._actors[call.index] = None
+        if self._not_started is not None:
+            return
+        env = self.init_kwargs.get("runtime_env")
+        where = (f"search.ray.runtime_env={env!r} cannot be set up on the node Ray placed it "
+                 f"on, though it was on the first actor's"
+                 if isinstance(err, self._ray.exceptions.RuntimeEnvSetupError) else
+                 "see `ray status` and the logs of the node Ray placed it on")
+        self._not_started = SearchError(
+            f"a Ray actor started for trial {call.spec.trial_id} cannot start on the "
+            f"cluster: {gist(err)} ({where}). The trial did not run and is not counted as "
+            f"failed; no more trials start, those running finish and are stored. Fix the "
+            f"node (or take it out of the cluster), then run the same command again to "
+            f"resume: it runs the trial")
 
     def _died_before(self, call: _Call) -> bool:
         """Whether ``call``'s actor was dead before its trial started: its ``ping`` failed
@@ -374,7 +421,8 @@ class RayExecutor(TrialExecutor):
         for actor in self._actors:
             if actor is not None:
                 self._ray.kill(actor)
-        self._actors, self._running = [], {}
+        self._actors, self._answered, self._running = [], [], {}
+        self._not_started = None  # (a user's executor may start again)
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
