@@ -1,7 +1,8 @@
 """Ray actors started after the first that cannot start: a real two-node cluster on the
 loopback address whose second node cannot set up the trials' ``runtime_env`` (a runtime_env
 plugin of Ray's own plugin interface that fails on a node started with ``LNAS_BAD_NODE``,
-as a node of a heterogeneous cluster without what the plugin needs)."""
+as a node of a heterogeneous cluster without what the plugin needs), and actors that die
+as they start, before they answer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.ray_executor import RayExecutor, _RayTrialActor
 from lightning_nas.store import RunStore
 from tests.helpers import TinyNet
 
@@ -42,6 +44,18 @@ class NodeCheckPlugin(RuntimeEnvPlugin):
             raise RuntimeError("this node lacks what lnas_node_check needs")
         return 0
 '''
+
+
+class FirstOnlyActor(_RayTrialActor):
+    """The trials' actor, of which only the first to start starts: each later one raises as
+    it starts (as one whose node lacks a module it imports), so it dies before it answers."""
+
+    def __init__(self, threads: int) -> None:
+        started = Path(os.environ["LNAS_STARTED"])
+        if started.exists():
+            raise RuntimeError("this actor cannot start here")
+        started.touch()
+        super().__init__(threads)
 
 
 @pytest.fixture
@@ -111,3 +125,33 @@ def test_a_later_ray_actor_that_cannot_start_stops_the_search_and_fails_no_trial
     result = search(1).run()
     assert [(t.trial_id, t.status) for t in result.trials] == [
         (i, TrialStatus.COMPLETED) for i in (1, 2, 3)], [t.error for t in result.trials]
+
+
+@pytest.mark.slow  # a local cluster and a search: about half a minute on two cores
+def test_a_later_ray_actor_that_dies_before_it_answers_stops_the_search_and_fails_no_trial(
+        tmp_path, tiny_trainer, monkeypatch):
+    # was: the trial given to it ran again on a new actor, which died the same way, and was
+    # then stored FAILED, "trial process died (Ray actor: ...)" and "(It did not run: its
+    # actor, and the new one started for it, died before it started; ...)"
+    monkeypatch.chdir(REPO)  # workers import tests.*
+    folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    env = {"env_vars": {"LNAS_STARTED": str(tmp_path / "started")}}
+    executor = RayExecutor(num_workers=2, num_cpus=0.5, init={"runtime_env": env})
+    executor._remote = ray.remote(num_cpus=0.5)(FirstOnlyActor)  # its actors, this class
+    run = tmp_path / "run"
+    try:
+        with pytest.raises(SearchError, match=r"a Ray actor started for trial 2 cannot start "
+                                              r"on the cluster: .*see `ray status`.*resume"):
+            Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                   budget=2, executor=executor, optimizer="RandomSearch", seed=1,
+                   run_dir=run, verbose=False).run()
+    finally:
+        executor.shutdown()
+        ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+    with RunStore(run / "search.db") as store:
+        stored = {t.trial_id: t.status for t in store.trials()}
+    assert stored == {1: TrialStatus.COMPLETED, 2: TrialStatus.RUNNING}, stored

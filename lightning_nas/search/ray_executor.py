@@ -396,7 +396,7 @@ class RayExecutor(TrialExecutor):
             return
         env = self.init_kwargs.get("runtime_env")
         where = (f"search.ray.runtime_env={env!r} cannot be set up on the node Ray placed it "
-                 f"on, though it was on the first actor's"
+                 f"on"
                  if isinstance(err, self._ray.exceptions.RuntimeEnvSetupError) else
                  "see `ray status` and the logs of the node Ray placed it on")
         self._not_started = SearchError(
@@ -404,7 +404,12 @@ class RayExecutor(TrialExecutor):
             f"cluster: {gist(err)} ({where}). The trial did not run and is not counted as "
             f"failed; no more trials start, those running finish and are stored. Fix the "
             f"node (or take it out of the cluster), then run the same command again to "
-            f"resume: it runs the trial")
+            f"resume: it runs trial {call.spec.trial_id}")
+        if self._running:  # said now: the search stops only once they are back
+            left = len(self._running)
+            warnings.warn(f"{self._not_started} (the search stops once the "
+                          f"{counted(left, 'trial')} running {'is' if left == 1 else 'are'} "
+                          f"back)", stacklevel=3)
 
     def _died_before(self, call: _Call) -> bool:
         """Whether ``call``'s actor was dead before its trial started: its ``ping`` failed
