@@ -96,7 +96,8 @@ class LightningNASSweeperConf:
             ``optimized_metric``'s value: the first one stops the sweep).
         objectives: several objectives ``{name: maximize|minimize}``; the task function
             then returns a dict holding them, or a list or tuple of their values in this
-            order (as for the Optuna sweeper), and the first is the one ranked.
+            order (as for the Optuna sweeper), and the first is the one ranked; null (as
+            left out): one, ``monitor``.
         seed: seeds the optimizer (the same seed proposes the same jobs).
         num_workers: jobs handed to the Hydra launcher at once (a batch ends when its
             slowest job does).
@@ -110,11 +111,13 @@ class LightningNASSweeperConf:
             in a list) is read as a list of it.
         verbose: one line per job and a summary.
         warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
-            completed results feed the optimizer first; never counted in ``budget``.
+            completed results feed the optimizer first; never counted in ``budget``;
+            null (as left out): none.
         retrain_top_k: run the ``k`` best earlier architectures first (counted).
         warm_start_fill: values for the keys (paths into the job config) the earlier
             runs' spaces lack, as ``lightning-nas search``'s ``warm_start_fill``; a
-            dotted key is one key (``hydra.sweeper.warm_start_fill='{model.depth: 2}'``).
+            dotted key is one key (``hydra.sweeper.warm_start_fill='{model.depth: 2}'``);
+            null (as left out): none.
         params: the search space in Hydra's sweep grammar, as the Optuna and Nevergrad
             sweepers read it (``choice``, ``range``, ``interval``, ``int(...)``,
             ``tag(log, ...)``, ``tag(ordered, ...)``), or the Nevergrad sweeper's range
@@ -131,8 +134,10 @@ class LightningNASSweeperConf:
     budget: int | None = 20
     direction: str | None = None
     monitor: str | None = None
-    # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to it
-    objectives: dict[str, str] = field(default_factory=dict)
+    # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to
+    # it; Optional: null (a file's cleared for one sweep) is none, as for warm_start and
+    # warm_start_fill below (was: Hydra's "field ... is not Optional" composing null)
+    objectives: dict[str, str] | None = field(default_factory=dict)
     seed: int | None = 0
     num_workers: int = 1
     run_dir: str | None = None
@@ -143,9 +148,9 @@ class LightningNASSweeperConf:
     # ListConfig" composing a path alone; a default [] would not merge with a node alone)
     constraints: Any = None
     verbose: bool = True
-    warm_start: list[str] = field(default_factory=list)
+    warm_start: list[str] | None = field(default_factory=list)
     retrain_top_k: int = 0
-    warm_start_fill: dict[str, Any] = field(default_factory=dict)
+    warm_start_fill: dict[str, Any] | None = field(default_factory=dict)
     params: dict[str, Any] | None = None
 
 

@@ -1,0 +1,78 @@
+"""``null`` for a ``hydra.sweeper`` setting whose default it stands for (``warm_start``,
+``warm_start_fill``, ``objectives``: none), in the sweeper's file or on the command line,
+is the setting left out; the settings whose null would mean nothing keep Hydra's refusal,
+naming the key. Real sweeps, in-process through Hydra's own sweep runner."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from lightning_nas.results import TrialStatus  # noqa: E402
+from lightning_nas.store import RunStore  # noqa: E402
+from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+
+SWEEP = {"budget": 3, "params": {"x": "range(0, 12)"}}
+
+
+def _ran(folder) -> tuple[list[dict], list[dict], dict]:
+    """The archs a sweep's store holds in trial order, its priors and stored settings
+    (but its own ``run_dir``)."""
+    with RunStore(folder / "run" / "search.db") as store:
+        settings = {k: v for k, v in store.get_meta("settings").items() if k != "run_dir"}
+        return [t.arch for t in store.trials()], store.priors(), settings
+
+
+@pytest.mark.parametrize("where", ["file", "command-line"])
+def test_a_null_warm_start_is_no_warm_start_as_leaving_it_out(tmp_path, where):
+    # was: Hydra's "field 'hydra.sweeper.warm_start' is not Optional" before the sweep
+    # (warm_start_fill alike), in the file and on the command line
+    def task(cfg) -> float:
+        return -abs(cfg.x - 7)
+
+    _sweep(tmp_path / "out", task, SWEEP)
+    nulls = {"warm_start": None, "warm_start_fill": None}
+    if where == "file":
+        trials = _sweep(tmp_path / "null", task, {**SWEEP, **nulls})
+    else:
+        trials = _sweep(tmp_path / "null", task, SWEEP, (
+            "hydra.sweeper.warm_start=null", "hydra.sweeper.warm_start_fill=null"))
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    # the same sweep: the same proposals, no priors, the same stored settings
+    assert _ran(tmp_path / "null") == _ran(tmp_path / "out")
+    # so the sweep resumes with the keys left out (budget 4: one more job)
+    trials = _sweep(tmp_path / "null", task, {**SWEEP, "budget": 4})
+    assert len(trials) == 4
+    assert _ran(tmp_path / "null")[0][:3] == _ran(tmp_path / "out")[0]
+
+
+def test_a_null_objectives_is_one_objective_and_clears_a_files_on_the_command_line(tmp_path):
+    # was: "field 'hydra.sweeper.objectives' is not Optional": a file's objectives could
+    # not be cleared for one sweep, as hydra.sweeper.direction=null clears a direction
+    def task(cfg) -> dict[str, float]:
+        return {"acc": -abs(cfg.x - 7), "cost": float(cfg.x)}
+
+    two = {**SWEEP, "objectives": {"acc": "maximize", "cost": "minimize"}}
+    trials = _sweep(tmp_path / "line", task, two, ("hydra.sweeper.objectives=null",
+                                                   "hydra.sweeper.monitor=acc"))
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    with RunStore(tmp_path / "line" / "run" / "search.db") as store:
+        assert store.get_meta("objectives") is None
+        assert (store.get_meta("monitor"), store.get_meta("mode")) == ("acc", "max")
+    trials = _sweep(tmp_path / "file", task, {**SWEEP, "objectives": None, "monitor": "acc"})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    assert _ran(tmp_path / "file")[0] == _ran(tmp_path / "line")[0]
+
+
+@pytest.mark.parametrize("key", ["optimizer", "num_workers", "max_failures", "retrain_top_k",
+                                 "verbose"])
+def test_a_null_that_would_mean_nothing_is_refused_naming_the_key(tmp_path, key):
+    # kept: null is no value of these (an unlimited max_failures, say, is no default), so
+    # Hydra refuses it before the sweep, naming the key, as lightning-nas search refuses
+    # `search.<key>: null`
+    ran = []
+    with pytest.raises(Exception, match=rf"hydra\.sweeper\.{key}") as info:  # noqa: PT011
+        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, SWEEP, (f"hydra.sweeper.{key}=null",))
+    assert "is not Optional" in str(info.value) + str(info.value.__cause__)
+    assert not ran
