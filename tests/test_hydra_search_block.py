@@ -62,8 +62,9 @@ def test_a_search_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tmp
     assert seen == [({"beam_width": 4, "seed": 7}, True)] * 2
 
 
-@pytest.mark.parametrize("search", ["beam", 3, {"beam_width": 4, "depth": 2}, {}],
-                         ids=["string", "number", "other-keys", "empty"])
+@pytest.mark.parametrize("search", ["beam", 3, {"beam_width": 4, "depth": 2}, {},
+                                    {"_target_": "src.beam.Search", "budget": 3}],
+                         ids=["string", "number", "other-keys", "empty", "target-node"])
 def test_a_search_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, search):
     seen = []
     with warnings.catch_warnings(record=True) as said:
@@ -99,3 +100,79 @@ def test_a_search_block_set_on_the_command_line_is_refused_and_one_swept_there_i
     trials = _sweep(tmp_path / "swept", lambda cfg: ran.append(cfg.search.budget) or 1.0,
                     {"budget": 2}, ("search.budget=1,2",), search={"budget": 1})
     assert sorted(ran) == sorted(t.arch["search.budget"] for t in trials) == [1, 2]
+
+
+# ----------------------------------------------------------------- a oneshot: block
+ONESHOT = {"algorithm": "spos", "num_candidates": 5, "run_dir": "runs/os"}
+
+
+def test_a_oneshot_block_of_lightning_nas_oneshot_is_refused_before_any_job(tmp_path):
+    # was: passed to the jobs silently; the sweep trained 2 plain jobs, no supernet searched
+    ran = []
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP, oneshot=ONESHOT)
+    text = str(info.value)
+    assert text.startswith("the job config's top-level `oneshot:` node holds lightning-nas "
+                           "oneshot's settings 'algorithm', 'num_candidates', 'run_dir', "
+                           "which a Hydra sweep does not read (the node would only reach the "
+                           "jobs): a one-shot search is one training run, not a sweep: ")
+    assert ("add lightning_nas.oneshot.OneShotNAS to the trainer's callbacks (callbacks: "
+            "{oneshot: {_target_: lightning_nas.oneshot.OneShotNAS, ...}}) and run the task "
+            "once, without -m") in text
+    assert "oneshot.run_dir is the callback's export_dir" in text
+    assert not ran and not (tmp_path / "run").exists()
+    # darts and gdas are no callback: the message says what they are, and the fine-tune
+    with pytest.raises(ConfigError) as info:
+        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP,
+               oneshot={"algorithm": "gdas", "tau_max": 5.0, "finetune_epochs": 3})
+    text = str(info.value)
+    assert ("oneshot.algorithm gdas is lightning_nas.oneshot.DifferentiableNAS(model, "
+            "algorithm='gdas'), a LightningModule that wraps the model") in text
+    assert "oneshot.finetune_epochs is finetune_subnet(callback.subnet, ...)'s" in text
+    assert not ran
+
+
+def test_a_oneshot_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tmp_path):
+    seen = []
+    with pytest.warns(UserWarning, match=r"`oneshot:` node holds lightning-nas oneshot's "
+                                         r"setting 'num_candidates', .*\. Not refused: the "
+                                         r"node also holds key 'width', so it may be the "
+                                         r"task's own"):
+        trials = _sweep(tmp_path, lambda cfg: seen.append(
+            OmegaConf.to_container(cfg.oneshot)) or float(cfg.x), SWEEP,
+            oneshot={"num_candidates": 5, "width": 3})
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert seen == [{"num_candidates": 5, "width": 3}] * 2
+
+
+@pytest.mark.parametrize("oneshot", [
+    "spos", {"width": 3}, {},
+    {"_target_": "lightning_nas.oneshot.OneShotNAS", "num_candidates": 5}],
+    ids=["string", "other-keys", "empty", "target-node"])
+def test_a_oneshot_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, oneshot):
+    # a _target_ node is one the task builds (lightning-nas oneshot's block has no _target_)
+    seen = []
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        trials = _sweep(tmp_path, lambda cfg: seen.append(
+            OmegaConf.to_container(cfg, resolve=True)["oneshot"]) or float(cfg.x),
+            SWEEP, oneshot=oneshot)
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert seen == [oneshot] * 2
+    assert not [w for w in said if "`oneshot:`" in str(w.message)]
+
+
+def test_a_oneshot_node_the_sweep_searches_is_the_projects_own_but_not_one_set(tmp_path):
+    ran = []
+    trials = _sweep(tmp_path / "params", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
+                    {"budget": 2, "params": {"oneshot.top_k": "choice(1, 2, 3)"}},
+                    oneshot={"top_k": 1, "arch_lr": 0.1})
+    assert sorted(ran) == sorted(t.arch["oneshot.top_k"] for t in trials)
+    trials = _sweep(tmp_path / "swept", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
+                    {"budget": 2}, ("oneshot.top_k=1,2",), oneshot={"top_k": 1})
+    assert sorted(t.arch["oneshot.top_k"] for t in trials) == [1, 2]
+    ran.clear()
+    with pytest.raises(ConfigError, match=r"oneshot's setting 'top_k', "):
+        _sweep(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
+               ("+oneshot.top_k=3",))
+    assert not ran

@@ -74,7 +74,7 @@ from lightning_nas.integrations.hydra_resume import (
     resolved,
     setup_differences,
 )
-from lightning_nas.integrations.hydra_search_block import check_search_block
+from lightning_nas.integrations.hydra_search_block import check_blocks
 from lightning_nas.integrations.hydra_settings import (
     optimized_metric,
     search_settings,
@@ -155,8 +155,8 @@ class HydraSweep(Sweeper):
         """
         if self.config is None or self.hydra_context is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
-        check_search_block(self.config, self.settings["params"], arguments,
-                           self.hydra_context.config_loader)
+        check_blocks(self.config, self.settings["params"], arguments,  # search:, oneshot:
+                     self.hydra_context.config_loader)
         sweep = parse_params(self.settings["params"], arguments,
                              self.hydra_context.config_loader)
         settings = search_settings(self.settings, self.config, sweep.space.names())
