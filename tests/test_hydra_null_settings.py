@@ -1,7 +1,8 @@
 """``null`` for a ``hydra.sweeper`` setting whose default it stands for (``warm_start``,
 ``warm_start_fill``, ``objectives``: none), in the sweeper's file or on the command line,
 is the setting left out; the settings whose null would mean nothing keep Hydra's refusal,
-naming the key. Real sweeps, in-process through Hydra's own sweep runner."""
+naming the key; those three, untyped to take null, are checked by the sweeper. Real sweeps,
+in-process through Hydra's own sweep runner."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
 
+from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
@@ -63,6 +65,49 @@ def test_a_null_objectives_is_one_objective_and_clears_a_files_on_the_command_li
     trials = _sweep(tmp_path / "file", task, {**SWEEP, "objectives": None, "monitor": "acc"})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     assert _ran(tmp_path / "file")[0] == _ran(tmp_path / "line")[0]
+
+
+@pytest.mark.parametrize("override", ["hydra.sweeper.objectives={acc: maximize, cost: minimize}",
+                                      "+hydra.sweeper.objectives.acc=maximize"])
+def test_objectives_on_the_command_line_over_a_files_null(tmp_path, override):
+    # was, once null was taken (typed Optional[dict]): OmegaConf's "'NoneType' object has no
+    # attribute 'get'" or "Unexpected type for root: NoneType" composing the override
+    def task(cfg) -> dict[str, float]:
+        return {"acc": -abs(cfg.x - 7), "cost": float(cfg.x)}
+
+    trials = _sweep(tmp_path, task, {**SWEEP, "objectives": None}, (override,))
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert list(store.get_meta("objectives")) == (
+            ["acc", "cost"] if "cost" in override else ["acc"])
+
+
+def test_one_warm_start_folder_alone_is_a_list_of_it_and_a_wrong_type_is_named(tmp_path):
+    # warm_start, warm_start_fill and objectives are untyped (to take null and a dict over
+    # a file's null), so the sweeper checks them: a path alone is one source (as in
+    # lightning-nas search; was: Hydra's refusal, and after the untyping list(path), its
+    # characters); a number is refused naming the key (was: "'int' object is not iterable")
+    def task(cfg) -> float:
+        return -abs(cfg.x - 7)
+
+    _sweep(tmp_path / "first", task, SWEEP)
+    trials = _sweep(tmp_path / "second", task, {**SWEEP, "budget": 1},
+                    (f"hydra.sweeper.warm_start={tmp_path / 'first' / 'run'}",))
+    assert len(trials) == 1
+    assert len(_ran(tmp_path / "second")[1]) == 3  # the first sweep's 3 results
+    for override, said in (
+            ("hydra.sweeper.warm_start=3", "`hydra.sweeper.warm_start` must be a list of run "
+                                           "directories, got 3"),
+            ("hydra.sweeper.warm_start_fill=3", "`hydra.sweeper.warm_start_fill` must map "
+                                                "space keys to values, got 3"),
+            ("hydra.sweeper.objectives=acc", "hydra.sweeper.objectives must map names to "
+                                             "maximize or minimize, got 'acc'"),
+            ("hydra.sweeper.objectives={acc: 3}", "hydra.sweeper.objectives.acc can be "
+                                                  "maximize, minimize, max, min; got 3")):
+        with pytest.raises(ConfigError) as info:
+            _sweep(tmp_path / "bad", task, SWEEP, (override,))
+        assert str(info.value).startswith(said)
+    assert not (tmp_path / "bad" / "run").exists()
 
 
 @pytest.mark.parametrize("key", ["optimizer", "num_workers", "max_failures", "retrain_top_k",

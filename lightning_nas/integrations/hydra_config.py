@@ -135,9 +135,11 @@ class LightningNASSweeperConf:
     direction: str | None = None
     monitor: str | None = None
     # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to
-    # it; Optional: null (a file's cleared for one sweep) is none, as for warm_start and
-    # warm_start_fill below (was: Hydra's "field ... is not Optional" composing null)
-    objectives: dict[str, str] | None = field(default_factory=dict)
+    # it. Any: null (a file's cleared for one sweep) is none, as for warm_start and
+    # warm_start_fill below (was: Hydra's "field ... is not Optional" composing null; typed
+    # Optional[dict], OmegaConf fails to merge a command-line dict over a file's null), and
+    # the sweeper checks the values (hydra_settings)
+    objectives: Any = field(default_factory=dict)
     seed: int | None = 0
     num_workers: int = 1
     run_dir: str | None = None
@@ -148,9 +150,9 @@ class LightningNASSweeperConf:
     # ListConfig" composing a path alone; a default [] would not merge with a node alone)
     constraints: Any = None
     verbose: bool = True
-    warm_start: list[str] | None = field(default_factory=list)
-    retrain_top_k: int = 0
-    warm_start_fill: dict[str, Any] | None = field(default_factory=dict)
+    warm_start: Any = field(default_factory=list)  # Any: as objectives (one path alone is
+    retrain_top_k: int = 0                          # a list of it, as in lightning-nas search)
+    warm_start_fill: Any = field(default_factory=dict)
     params: dict[str, Any] | None = None
 
 

@@ -86,7 +86,10 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             num_workers=s["num_workers"],
             constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
                          for i, c in enumerate(_constraint_list(s["constraints"]))],
-            warm_start=list(s["warm_start"] or []), retrain_top_k=s["retrain_top_k"],
+            # as given (one path alone is a list of it, a number refused, naming the key;
+            # was list(...): a path's characters, or "'int' object is not iterable")
+            warm_start=[] if s["warm_start"] is None else s["warm_start"],
+            retrain_top_k=s["retrain_top_k"],
             warm_start_fill=fill_keys(s["warm_start_fill"], keys, keys, hydra=True,
                                       name="hydra.sweeper.warm_start_fill") or None,
             run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
