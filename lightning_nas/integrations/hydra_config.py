@@ -111,8 +111,8 @@ class LightningNASSweeperConf:
             in a list) is read as a list of it.
         verbose: one line per job and a summary.
         warm_start: run folders of earlier sweeps (or ``lightning-nas search`` runs) whose
-            completed results feed the optimizer first; never counted in ``budget``;
-            null (as left out): none.
+            completed results feed the optimizer first; never counted in ``budget``; one
+            folder alone is a list of it; null (as left out): none.
         retrain_top_k: run the ``k`` best earlier architectures first (counted).
         warm_start_fill: values for the keys (paths into the job config) the earlier
             runs' spaces lack, as ``lightning-nas search``'s ``warm_start_fill``; a
@@ -150,8 +150,10 @@ class LightningNASSweeperConf:
     # ListConfig" composing a path alone; a default [] would not merge with a node alone)
     constraints: Any = None
     verbose: bool = True
-    warm_start: Any = field(default_factory=list)  # Any: as objectives (one path alone is
-    retrain_top_k: int = 0                          # a list of it, as in lightning-nas search)
+    # Any, as objectives: null composes (and one path alone, a list of it, as in
+    # lightning-nas search; was: list[str], Hydra's "str is not a ListConfig")
+    warm_start: Any = field(default_factory=list)
+    retrain_top_k: int = 0
     warm_start_fill: Any = field(default_factory=dict)
     params: dict[str, Any] | None = None
 
