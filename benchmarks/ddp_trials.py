@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 trials, 1 round")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
     if args.quick:
         args.trials, args.rounds = 2, 1
     torch.set_num_threads(1)  # the driver

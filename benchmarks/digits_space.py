@@ -64,7 +64,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import describe, spearman, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, spearman, spread  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["COLUMNS", "DEFAULT_OUT", "SPACE", "architectures", "build_table", "train_arch"]
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--start_method", default=None, choices=["fork", "spawn", "forkserver"],
                         help="how the workers start (default: fork where there is one)")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--workers": 1, "--limit": 1, "--epochs": 1})
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     rows = build_table(args.out, args.workers, args.limit, args.epochs,

@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 
 SPACE = {"x": {"float": [0.0, 1.0]}, "y": {"float": [0.0, 1.0]}}
@@ -70,11 +70,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="check the script end to end: 200 trials, window 50, 2 rounds")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--trials": 1, "--window": 1, "--rounds": 1})
     args.trials = args.trials or (200 if args.quick else 500)
     args.window = args.window or (50 if args.quick else 100)
     args.rounds = args.rounds or (2 if args.quick else 5)
     if args.trials < 2 * args.window + 1:
-        raise SystemExit(f"--trials must be at least 2 * --window + 1 = {2 * args.window + 1}")
+        parser.error(f"--trials must be at least 2 * --window + 1 = {2 * args.window + 1}, "
+                     f"got {args.trials}")  # (was: exit status 1, without the usage)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     per_round: dict[str, list[float]] = {f"{kind}_{end}_ms": [] for kind in OBJECTIVES

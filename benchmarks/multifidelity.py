@@ -43,7 +43,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.spread import describe, over_seeds, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    check_arguments,
+    describe,
+    over_seeds,
+    parse_seeds,
+    spread,
+)
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.config.factories import DataFactory, ModelFactory  # noqa: E402
 
@@ -125,6 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true",
                         help="check the script end to end: budget 4, 3 epochs, 1 seed")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--budget": 1, "--eta": 2, "--min_epochs": 1,
+                                   "--max_epochs": 1}, seeds=["--seeds"])
     if args.quick:
         args.budget, args.max_epochs = 4, 3
     seeds = parse_seeds(args.seeds or ("1" if args.quick else "5"))

@@ -8,8 +8,8 @@ evaluated), and what is reported is its 200-epoch test accuracy. The search sees
 ``flops_m``); the 200-epoch test accuracy of the chosen architecture is looked up with
 ``NB201.lookup`` after the search. Every strategy runs with the same seeds in the same
 invocation: ``--seeds 30`` is seeds ``--seed_start .. --seed_start+29`` (default 0..29),
-``--seeds 100-129`` a range; ``--heldout_seeds 100-129`` also runs the seeds the defaults
-were not tuned on and prints both columns side by side.
+``--seeds 100-129`` a range (which takes no ``--seed_start``); ``--heldout_seeds 100-129``
+also runs the seeds the defaults were not tuned on and prints both columns side by side.
 
 Two paths run a search:
 
@@ -58,9 +58,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.nb201_warm import evaluations  # noqa: E402
-from benchmarks.spread import describe, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, parse_seeds, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
-from lightning_nas.benchmarks.nb201 import NB201, find_table  # noqa: E402
+from lightning_nas.benchmarks.nb201 import NB201, check_table, find_table  # noqa: E402
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS  # noqa: E402
 from lightning_nas.strategies.registry import (  # noqa: E402
@@ -227,8 +227,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--seeds", default="30",
                         help="how many seeds (from --seed_start), or a range such as 100-129")
-    parser.add_argument("--seed_start", type=int, default=0,
-                        help="first seed when --seeds is a count")
+    parser.add_argument("--seed_start", type=int, default=None,
+                        help="first seed when --seeds is a count (default 0; refused beside "
+                             "a range or a list)")
     parser.add_argument("--heldout_seeds", default=None,
                         help="also run these seeds (e.g. 100-129, which the defaults were not "
                              "tuned on) and print them beside the others")
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         names += [n for n in NAS_OPTIMIZERS if n not in names]
     path = "driver" if args.driver else "fast"
     table = find_table(args.table)
-    seeds = parse_seeds(args.seeds, args.seed_start)
+    seeds = parse_seeds(args.seeds, args.seed_start or 0)
     results = run_benchmark(table, args.dataset, args.budget, seeds, names, path)
     heldout_seeds = parse_seeds(args.heldout_seeds) if args.heldout_seeds else None
     heldout = (run_benchmark(table, args.dataset, args.budget, heldout_seeds, names, path)
@@ -300,28 +301,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every argument, before any search: a bad one is argparse's usage error naming it
-    (was: a traceback, or a bare ``AssertionError`` for ``--budget 0``)."""
+    (was: a traceback, or a bare ``AssertionError`` for ``--budget 0``; a seed list of no
+    seed, ``--seed_start`` beside a range, an NB201 table without its columns)."""
+    check_arguments(parser, args, {"--budget": 1, "--source_budget": 1, "--overhead_rounds": 1},
+                    seeds=["--seeds", "--heldout_seeds"], none_if_empty=["--heldout_seeds"])
     try:
-        for name in ("budget", "source_budget"):
-            if getattr(args, name) < 1:
-                raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
         if args.overhead_trials == 1 or args.overhead_trials < 0:  # one trial: no gap
             raise ValueError(f"--overhead_trials must be 0 (no ms_per_trial) or at least 2, "
                              f"got {args.overhead_trials}")
-        if args.overhead_rounds < 1:
-            raise ValueError(f"--overhead_rounds must be at least 1, got {args.overhead_rounds}")
         for name in ("budgets", "top_k"):
             if any(int(n) < 1 for n in getattr(args, name).split(",")):
                 raise ValueError(f"--{name} takes numbers of at least 1, got "
                                  f"{getattr(args, name)!r}")
         check_optimizer_name(args.strategy)
         check_optimizer_name(args.plain)
-        parse_seeds(args.seeds, args.seed_start)
-        if args.heldout_seeds:
-            parse_seeds(args.heldout_seeds)
-        find_table(args.table)
-    except (ValueError, ConfigError, FileNotFoundError) as err:
+    except (ValueError, ConfigError) as err:
         parser.error(str(err))
+    try:
+        check_table(args.table)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    except ConfigError as err:  # was: its traceback, when the search began
+        parser.error(f"--table {err}")
 
 
 def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
@@ -344,7 +345,7 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     top_k = [int(k) for k in args.top_k.split(",")]
     summary: dict[str, Any] = {"source": args.warm_start, "target": args.dataset,
                                "source_budget": args.source_budget, "budgets": budgets}
-    sets = [("seeds", parse_seeds(args.seeds, args.seed_start))]
+    sets = [("seeds", parse_seeds(args.seeds, args.seed_start or 0))]
     if args.heldout_seeds:
         sets.append(("heldout", parse_seeds(args.heldout_seeds)))
     every = []

@@ -50,7 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
-from benchmarks.spread import describe, over_seeds, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    check_arguments,
+    describe,
+    over_seeds,
+    parse_seeds,
+    spread,
+)
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
@@ -220,6 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="check the script end to end in well under a minute")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--epochs": 1, "--finetune": 1, "--candidates": 1,
+                                   "--per_trial": 1}, seeds=["--seeds"])
     if args.quick:
         args.epochs, args.finetune, args.candidates, args.rank_subnets = 2, 1, 4, 3
         args.per_trial = 1

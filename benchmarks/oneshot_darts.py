@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 
 from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
-from benchmarks.spread import describe, over_seeds, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, over_seeds, spread  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--quick", action="store_true", help="1 epoch everywhere, 1 seed")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {flag: 1 for flag in (
+        "--seeds", "--epochs", "--finetune", "--spos_epochs", "--darts_epochs",
+        "--gdas_epochs", "--candidates", "--trials", "--per_trial")})
     args.algorithms = [a for a in args.algorithms.split(",") if a]
     if set(args.algorithms) - set(ALGORITHMS):
         parser.error(f"--algorithms: choose from {', '.join(ALGORITHMS)}")

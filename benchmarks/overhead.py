@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.digits.model import DigitsCNN  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="check the script end to end: 3 trials, 1 epoch, 2 rounds")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
     if args.quick:
         args.trials, args.epochs = 3, 1
     args.rounds = args.rounds or (2 if args.quick else 5)

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
 from lightning_nas.search.workers import ProcessExecutor  # noqa: E402
 
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="check the script end to end: 2 trials, 1 epoch, 1 round, "
                              "6 RSS trials")
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
     if args.quick:
         args.trials, args.epochs, args.rss_trials = 2, 1, 6
     args.rounds = args.rounds or (1 if args.quick else 5)

@@ -69,7 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Standard library only at the top: ``--tpe-only`` runs in an interpreter that may have
 # optuna but not this package; nevergrad and lightning_nas are imported where used.
 from benchmarks.small_table import METRIC_COLUMNS, NB201_OPS, Key, Table, nb201_table  # noqa: E402
-from benchmarks.spread import parse_seeds, spread  # noqa: E402
+from benchmarks.spread import check_arguments, parse_seeds, spread  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["MAX_REPEATS", "METRIC_COLUMNS", "Table", "compare", "nb201_table",
@@ -303,8 +303,6 @@ def _load_tables(parser: argparse.ArgumentParser, args: argparse.Namespace
 
     out: dict[str, Table | str] = {}
     try:
-        if args.budget < 1:
-            raise ValueError(f"--budget must be at least 1, got {args.budget}")
         out["digits"] = (Table.from_csv(args.table) if Path(args.table).is_file() else
                          f"no table at {args.table} (build it: python "
                          f"benchmarks/digits_space.py --workers N)")
@@ -328,7 +326,8 @@ def _tpe_only(args: argparse.Namespace) -> None:
     import optuna
 
     table = Table.from_csv(args.table)
-    runs = [run_tpe(table, args.budget, s) for s in parse_seeds(args.seeds, args.seed_start)]
+    runs = [run_tpe(table, args.budget, s)
+            for s in parse_seeds(args.seeds, args.seed_start or 0)]
     print(json.dumps({"optuna": optuna.__version__, "versions": _versions(), "runs": runs}))
 
 
@@ -341,7 +340,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                         help="distinct architectures evaluated per run")
     parser.add_argument("--seeds", default="30",
                         help="how many seeds (from --seed_start), or a range such as 0-29")
-    parser.add_argument("--seed_start", type=int, default=0)
+    parser.add_argument("--seed_start", type=int, default=None,
+                        help="first seed when --seeds is a count (default 0; refused beside "
+                             "a range or a list)")
     parser.add_argument("--heldout_seeds", default="100-129",
                         help="a second set of seeds, printed beside the first ('' for none)")
     parser.add_argument("--strategy", default=None,
@@ -362,6 +363,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--tpe-only", "--tpe_only", dest="tpe_only", action="store_true",
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    check_arguments(parser, args, {"--budget": 1}, seeds=["--seeds", "--heldout_seeds"],
+                    none_if_empty=["--heldout_seeds"])
     if args.tpe_only:
         _tpe_only(args)
         return None
@@ -372,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
 
     args.strategy = args.strategy or DEFAULT_OPTIMIZER
     args.baselines = [b for b in args.baselines.split(",") if b.strip()]
-    seed_sets = [parse_seeds(args.seeds, args.seed_start)]
+    seed_sets = [parse_seeds(args.seeds, args.seed_start or 0)]
     if args.heldout_seeds:
         seed_sets.append(parse_seeds(args.heldout_seeds))
     tpe_note = [TPE_SKIPPED]

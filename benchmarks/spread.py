@@ -15,10 +15,17 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["describe", "not_a_script", "over_seeds", "parse_seeds", "spearman", "spread"]
+__all__ = ["SEED_FORMS", "check_arguments", "describe", "not_a_script", "over_seeds",
+           "parse_seeds", "spearman", "spread"]
+
+#: what a seed list may be, as a usage error says it
+SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
+              "ranges joined by commas (0,5,100-129)")
 
 
 def spread(values: Sequence[float], digits: int = 4) -> dict[str, float | int]:
@@ -61,6 +68,10 @@ def parse_seeds(text: str, start: int = 0) -> list[int]:
     """Seeds from ``"30"`` (``start .. start+29``), ``"100-129"`` (inclusive), ``"0,5,7"``
     or ranges and seeds joined by commas (``"100-129,200-299"``).
 
+    Raises:
+        ValueError: for a count below 1, an empty range (``"5-2"``), a list of no seed
+            (``","``) or text that is none of the forms.
+
     Example:
         >>> parse_seeds("3"), parse_seeds("3", start=100), parse_seeds("100-102")
         ([0, 1, 2], [100, 101, 102], [100, 101, 102])
@@ -68,19 +79,82 @@ def parse_seeds(text: str, start: int = 0) -> list[int]:
         [1, 2, 7]
     """
     text = str(text).strip()
-    if "," in text:
-        return [seed for part in text.split(",") if part.strip()
-                for seed in (parse_seeds(part) if "-" in part.strip().lstrip("-")
-                             else [int(part)])]
-    if "-" in text.lstrip("-"):
-        lo, hi = (int(s) for s in text.split("-", 1))
-        if hi < lo:
-            raise ValueError(f"empty seed range {text!r}")
-        return list(range(lo, hi + 1))
-    count = int(text)
+    try:
+        if "," in text:
+            seeds = [seed for part in text.split(",") if part.strip()
+                     for seed in (parse_seeds(part) if "-" in part.strip().lstrip("-")
+                                  else [int(part)])]
+            if not seeds:  # was: no seed at all, and a StatisticsError after every run
+                raise ValueError(f"no seeds in {text!r}")
+            return seeds
+        if "-" in text.lstrip("-"):
+            lo, hi = (int(s) for s in text.split("-", 1))
+            if hi < lo:
+                raise ValueError(f"empty seed range {text!r}")
+            return list(range(lo, hi + 1))
+        count = int(text)
+    except ValueError as err:
+        if "invalid literal" not in str(err):
+            raise
+        raise ValueError(f"{text!r} is not a count, a range or seeds and ranges joined by "
+                         f"commas") from None
     if count < 1:
-        raise ValueError(f"need at least one seed, got {text!r}")
+        raise ValueError(f"a count of seeds must be at least 1, got {text!r}")
     return list(range(start, start + count))
+
+
+def _is_count(text: str) -> bool:
+    """Whether a seed list is a count (``"30"``), not a range or a comma list."""
+    return "," not in text and "-" not in text.strip().lstrip("-")
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    least: Mapping[str, int] | None = None, seeds: Sequence[str] = (),
+                    none_if_empty: Sequence[str] = ()) -> None:
+    """Check a script's counts and seed lists right after ``parse_args``, before any run
+    (and before ``--quick`` or a default fills one in): the first bad one is argparse's
+    usage error (exit status 2) naming the flag, its value and what it must be (was: 0
+    taken as "the default", a traceback, or ``--seed_start`` ignored).
+
+    Args:
+        parser: the script's parser (its ``error`` says what is wrong).
+        args: what it parsed.
+        least: flag -> the least value it takes (``{"--rounds": 1}``); a flag left at a
+            ``None`` default passes.
+        seeds: the flags of seed lists (``parse_seeds``); a ``None`` one passes. With
+            ``--seeds`` among them, a ``--seed_start`` that was given (not ``None``) needs
+            ``--seeds`` to be a count: a range or a list has its own first seed.
+        none_if_empty: those of ``seeds`` whose ``''`` means no seeds at all.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser(prog="bench")
+        >>> _ = parser.add_argument("--rounds", type=int, default=None)
+        >>> check_arguments(parser, parser.parse_args(["--rounds", "2"]), {"--rounds": 1})
+        >>> check_arguments(parser, parser.parse_args(["--rounds", "0"]), {"--rounds": 1})
+        Traceback (most recent call last):
+        SystemExit: 2
+    """
+    def value(flag: str) -> Any:
+        return getattr(args, flag.lstrip("-").replace("-", "_"))
+
+    for flag, low in (least or {}).items():
+        if value(flag) is not None and value(flag) < low:
+            parser.error(f"{flag} must be at least {low}, got {value(flag)}")
+    for flag in seeds:
+        text = value(flag)
+        if text is None or (text == "" and flag in none_if_empty):
+            continue
+        try:
+            parse_seeds(text)
+        except ValueError as err:
+            parser.error(f"{flag} {text}: {err}; {SEED_FORMS}")
+    start = getattr(args, "seed_start", None)
+    if ("--seeds" in seeds and start is not None and value("--seeds") is not None
+            and not _is_count(value("--seeds"))):
+        parser.error(f"--seed_start {start} goes only with a count of --seeds, not with "
+                     f"{value('--seeds')!r}: leave --seed_start out (the list names its own "
+                     f"seeds) or give --seeds as a count")
 
 
 def _ranks(values: list[float]) -> list[float]:

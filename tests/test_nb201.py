@@ -193,7 +193,7 @@ def test_benchmark_script_runs_held_out_seeds(bench):
 
 @pytest.mark.parametrize("argv, said", [
     (["--budget", "0"], "--budget must be at least 1, got 0"),
-    (["--seeds", "5-2"], "empty seed range '5-2'"),
+    (["--seeds", "5-2"], "--seeds 5-2: empty seed range '5-2'"),  # (was: not naming --seeds)
     (["--strategy", "SurrogateEvolutio"], "unknown optimizer 'SurrogateEvolutio'"),
     (["--warm_start", "cifar10", "--dataset", "cifar100", "--plain", "NGOp"],
      "unknown optimizer 'NGOp'"),

@@ -61,6 +61,7 @@ __all__ = [
     "SIGNAL",
     "TABLE_ENV",
     "arch_to_str",
+    "check_table",
     "default_table",
     "find_table",
     "nb201_space",
@@ -177,6 +178,36 @@ def find_table(path: str | os.PathLike | None = None) -> Path:
                             f"NAS-Bench-201)")
 
 
+def _check_columns(path: Path, columns: list[str] | None) -> None:
+    """A ``ConfigError`` naming the NB201 columns the header of ``path`` lacks, if any."""
+    need = {"index", "arch"} | {f"{d}_{SIGNAL}" for d in DATASETS}
+    missing = need - set(columns or ())
+    if missing:
+        raise ConfigError(f"{path} is not an NB201 table: missing columns {sorted(missing)}; "
+                          f"it needs the columns index, arch and <dataset>_{SIGNAL} for "
+                          f"every dataset of {DATASETS} (see the README: NAS strategies and "
+                          f"NAS-Bench-201)")
+
+
+def check_table(path: str | os.PathLike | None = None) -> Path:
+    """``find_table(path)``, its header checked (not its rows): what a script checks before
+    it runs.
+
+    Raises:
+        FileNotFoundError: as ``find_table``.
+        ConfigError: naming the NB201 columns the table lacks.
+
+    Example:
+        >>> check_table("results.csv")  # doctest: +SKIP
+        Traceback (most recent call last):
+        ConfigError: results.csv is not an NB201 table: missing columns [...]; it needs ...
+    """
+    place = find_table(path)
+    with place.open(newline="") as f:
+        _check_columns(place, next(csv.reader(f), None))
+    return place
+
+
 class NB201:
     """The NB201 table, loaded from a CSV file.
 
@@ -197,11 +228,7 @@ class NB201:
         self._strings: dict[int, str] = {}
         with self.path.open(newline="") as f:
             reader = csv.DictReader(f)
-            need = {"index", "arch"} | {f"{d}_valid_acc_12ep" for d in DATASETS}
-            missing = need - set(reader.fieldnames or ())
-            if missing:
-                raise ConfigError(f"{self.path} is not an NB201 table: missing columns "
-                                 f"{sorted(missing)}")
+            _check_columns(self.path, list(reader.fieldnames or ()))
             for row in reader:
                 text = row.pop("arch")
                 index = int(row.pop("index"))

@@ -1,0 +1,94 @@
+"""The counts and seed lists of every script in ``benchmarks/``, checked before any run.
+
+A count of 0 (``--rounds 0``, ``--trials 0``, ``--seeds 0``, ...), a seed list that names
+no seed, ``--seed_start`` beside a range of seeds and an NB201 table without the NB201
+columns are argparse's usage error (exit status 2) naming the flag, its value and what it
+must be (``benchmarks.spread.check_arguments``); was: the default taken instead of 0, a
+traceback, or the start ignored. Nothing trains: each bad argument is refused before the
+first run, so nothing is printed to stdout.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_benchmarks_help import _load
+
+SEEDS = "give a count of at least 1 (30), a range low-high (100-129) or seeds and ranges"
+
+#: script | its arguments | what the usage error says (was: what happened instead)
+CASES = f"""
+overhead.py | --rounds 0 | --rounds must be at least 1, got 0 (was: 5 rounds ran)
+overhead.py | --quick --rounds 0 | --rounds must be at least 1, got 0 (was: 2 rounds ran)
+overhead.py | --trials 0 | --trials must be at least 1, got 0 (was: ZeroDivisionError, after)
+parallel.py | --rounds 0 | --rounds must be at least 1, got 0 (was: 5 rounds ran)
+parallel.py | --epochs 0 | --epochs must be at least 1, got 0 (was: searches ran)
+machinery.py | --rounds 0 | --rounds must be at least 1, got 0 (was: 5 rounds ran)
+machinery.py | --trials 0 | --trials must be at least 1, got 0 (was: 500 trials ran)
+machinery.py | --window 0 | --window must be at least 1, got 0 (was: a window of 100)
+machinery.py | --trials 10 --window 5 | --trials must be at least 2 * --window + 1 = 11, got 10
+ddp_trials.py | --rounds 0 | --rounds must be at least 1, got 0 (was: an IndexError)
+ddp_trials.py | --trials 0 | --trials must be at least 1, got 0 (was: a ConfigError)
+multifidelity.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1, got '0'; {SEEDS}
+multifidelity.py | --budget 0 | --budget must be at least 1, got 0 (was: a warm-up, a ConfigError)
+oneshot.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: a ValueError)
+oneshot.py | --seeds 5-2 | --seeds 5-2: empty seed range '5-2'
+oneshot.py | --epochs 0 | --epochs must be at least 1, got 0 (was: a warm-up, a ConfigError)
+oneshot_darts.py | --seeds 0 | --seeds must be at least 1, got 0 (was: a warm-up, an IndexError)
+oneshot_darts.py | --trials 0 | --trials must be at least 1, got 0 (was: trainings ran)
+hydra_sweeper.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1
+hydra_sweeper.py | --seeds x | --seeds x: 'x' is not a count, a range or seeds
+hydra_sweeper.py | --limit-batches 0 | --limit-batches must be at least 1, got 0 (was: all)
+hydra_sweeper.py | --budget 0 | --budget must be at least 1, got 0 (was: sweeps ran)
+digits_space.py | --limit 0 | --limit must be at least 1, got 0 (was: all 432 were built)
+digits_space.py | --workers 0 | --workers must be at least 1, got 0
+nb201.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: not naming --seeds)
+nb201.py | --seeds , | --seeds ,: no seeds in ',' (was: no seed, a StatisticsError after)
+nb201.py | --heldout_seeds 9-1 | --heldout_seeds 9-1: empty seed range '9-1'
+nb201.py | --seeds 100-129 --seed_start 5 | --seed_start 5 goes only with a count of --seeds, \
+not with '100-129' (was: the start ignored, seeds 100..129 ran)
+small_space.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: a ValueError)
+small_space.py | --heldout_seeds 1-0 | --heldout_seeds 1-0: empty seed range
+small_space.py | --seeds 0-4 --seed_start 0 | --seed_start 0 goes only with a count of --seeds, \
+not with '0-4'
+"""
+
+
+def _cases() -> list[tuple[str, list[str], str]]:
+    out = []
+    for line in CASES.strip().splitlines():
+        name, argv, said = (part.strip() for part in line.split(" | "))
+        out.append((name, argv.split(), said.split(" (was: ")[0]))
+    return out
+
+
+@pytest.mark.parametrize("name, argv, said", _cases())
+def test_a_bad_count_or_seed_list_is_a_usage_error_before_any_run(name, argv, said, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _load(name).main(argv)
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2, (exit_.value.code, captured.err)
+    assert f": error: {said}" in captured.err, captured.err
+    assert captured.out == ""  # no run began
+
+
+def test_an_nb201_table_without_its_columns_is_a_usage_error(tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    other.write_text("index,arch,accuracy\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n")
+    with pytest.raises(SystemExit) as exit_:  # was: a ConfigError traceback
+        _load("nb201.py").main(["--table", str(other), "--overhead_trials", "0"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    assert f": error: --table {other} is not an NB201 table: missing columns " in err, err
+    assert "'cifar10_valid_acc_12ep'" in err and "it needs the columns index, arch" in err
+
+
+def test_a_count_of_seeds_still_starts_at_seed_start():
+    from benchmarks.spread import parse_seeds
+
+    assert parse_seeds("3", start=100) == [100, 101, 102]
+    assert parse_seeds("100-101,7,") == [100, 101, 7]
+    for text, said in (("0", "a count of seeds must be at least 1, got '0'"),
+                       (",", "no seeds in ','"), ("1-x", "'1-x' is not a count")):
+        with pytest.raises(ValueError, match=said):
+            parse_seeds(text)
