@@ -310,9 +310,10 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             raise ValueError(f"--overhead_trials must be 0 (no ms_per_trial) or at least 2, "
                              f"got {args.overhead_trials}")
         for name in ("budgets", "top_k"):
-            if any(int(n) < 1 for n in getattr(args, name).split(",")):
-                raise ValueError(f"--{name} takes numbers of at least 1, got "
-                                 f"{getattr(args, name)!r}")
+            text = getattr(args, name)
+            numbers = [n.strip() for n in text.split(",")]
+            if not all(n.isdigit() and int(n) >= 1 for n in numbers):  # (was: int()'s error)
+                raise ValueError(f"--{name} takes numbers of at least 1, got {text!r}")
         check_optimizer_name(args.strategy)
         check_optimizer_name(args.plain)
     except (ValueError, ConfigError) as err:

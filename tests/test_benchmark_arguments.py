@@ -44,6 +44,7 @@ digits_space.py | --limit 0 | --limit must be at least 1, got 0 (was: all 432 we
 digits_space.py | --workers 0 | --workers must be at least 1, got 0
 nb201.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: not naming --seeds)
 nb201.py | --seeds , | --seeds ,: no seeds in ',' (was: no seed, a StatisticsError after)
+nb201.py | --budgets 10,x | --budgets takes numbers of at least 1, got '10,x' (was: int()'s)
 nb201.py | --heldout_seeds 9-1 | --heldout_seeds 9-1: empty seed range '9-1'
 nb201.py | --seeds 100-129 --seed_start 5 | --seed_start 5 goes only with a count of --seeds, \
 not with '100-129' (was: the start ignored, seeds 100..129 ran)
