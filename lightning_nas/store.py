@@ -60,7 +60,8 @@ class RunStore(TrialRecords, FitRecords):
     Args:
         path: the database file; created (with its folder) if missing.
         read_only: read the file as it is: nothing created or migrated (columns an older
-            version lacked read as their defaults)."""
+            version lacked read as their defaults; its bare ``NaN`` and ``Infinity`` not
+            respelled: ``store_schema.migrate``)."""
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -101,7 +102,7 @@ class RunStore(TrialRecords, FitRecords):
         # OS crash or power loss can lose the last commits
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        migrate(self._db)  # the columns a store of an older version lacks
+        migrate(self._db)  # the columns a store of an older version lacks, its JSON respelled
 
     def _col(self, table: str, name: str) -> str:
         """What to select for column ``name`` of ``table``: its default where this store
@@ -205,8 +206,9 @@ class RunStore(TrialRecords, FitRecords):
     def events(self) -> list[dict[str, Any]]:
         """Every optimizer event, in order; its ``arch_key`` as ``arch_key`` writes it now:
         an older version's, with bare ``Infinity`` or ``NaN``, in strict JSON
-        (``strict_json``), so that a resume of its store matches the keys of the
-        architectures proposed to those it logged."""
+        (``strict_json``; a store opened for writing was respelled so already,
+        ``store_schema.respell``, one read as it is was not), so that the keys it logged
+        match those of the architectures proposed."""
         cols = ("kind", "ask", "trial_id", "arch_key", "loss", "violation")
         rows = self._db.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq").fetchall()
         return [{**dict(zip(cols, row, strict=True)),

@@ -12,7 +12,8 @@ NaN reads back as None. An architecture's key (``arch.arch_key``, in ``trials.ar
 and ``events.arch_key``) is strict JSON too, so a NaN and None share a key. A store an
 older version wrote, with bare ``NaN`` and ``Infinity``, reads as it did: Python's ``json``
 takes them; its keys read in today's spelling (``strict_json``), so that a resume matches
-them with the architectures its optimizer proposes.
+them with the architectures its optimizer proposes. Opened for writing (a resume), such a
+store is respelled (``store_schema.respell``): its rows then read as this version's do.
 
 Example:
     >>> dump_json({"val_loss": float("nan"), "sec": float("inf"), "acc": 0.5})

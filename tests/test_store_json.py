@@ -1,8 +1,9 @@
 """Every JSON ``search.db`` holds is strict JSON (``store_json``), ``trials.arch_key`` and
 ``events.arch_key`` too, in the stores of real searches whose architectures hold infinities
-(a YAML ``.inf`` in a ``choice`` or ``fixed``) and NaN (inside a ``fixed`` list), and a
-resume of a store an older version wrote (bare ``Infinity`` and ``NaN``) still matches its
-rows."""
+(a YAML ``.inf`` in a ``choice`` or ``fixed``) and NaN (a metric, an older version's
+architecture); a resume of a store an older version wrote (bare ``Infinity`` and ``NaN``)
+still matches its rows, which opening it to write respells (``store_schema.respell``) and
+reading it does not."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from torch.nn.utils import clip_grad_norm_
 
 from lightning_nas import Search
 from lightning_nas.arch import arch_key
-from lightning_nas.results import TrialStatus
-from lightning_nas.store import RunStore
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.store import RunStore, open_run
 from tests.helpers import BlobData, TinyNet
 
 #: the TEXT columns that hold plain text, not JSON: every other TEXT column holds JSON
@@ -117,10 +120,13 @@ def _objective_search(run_dir: Path, budget: int, **kw) -> Search:
                                                                           **kw})
 
 
-def _as_an_older_version_wrote(path: Path) -> None:
+def _as_an_older_version_wrote(path: Path, nan: bool = False) -> None:
     """Rewrite the store at ``path`` as versions before strict JSON wrote it: bare
     ``Infinity`` (its nulls are None, which they wrote as null too). The same text, byte for
-    byte, as the version before strict JSON wrote for this search."""
+    byte, as the version before strict JSON wrote for this search; with ``nan``, for the
+    search whose space held ``pad: {fixed: [.nan, .inf]}``, which they took (the space now
+    refuses it: a resume of that store is given ``null``, which its checks take for the
+    NaN stored): its nulls bare ``NaN``."""
     db = sqlite3.connect(path)
     try:
         with db:
@@ -129,13 +135,17 @@ def _as_an_older_version_wrote(path: Path) -> None:
                                       ("trials", "metrics", ""), ("events", "arch_key", "")):
                 db.execute(f"UPDATE {table} SET {col} = replace({col}, '9e999', 'Infinity') "
                            f"{where}")
+                if nan:
+                    db.execute(f"UPDATE {table} SET {col} = replace({col}, 'null', 'NaN') "
+                               f"{where}")
     finally:
         db.close()
 
 
+@pytest.mark.parametrize("nan", [False, True], ids=["inf", "inf_and_nan"])
 @pytest.mark.parametrize("optimizer", ["SurrogateEvolution", "EDA"])
 def test_a_resume_of_a_store_an_older_version_wrote_matches_its_rows(tmp_path, capsys,
-                                                                     optimizer):
+                                                                     optimizer, nan):
     # arch_key is the identity of an architecture tried: a resume replays the logged keys
     # (events.arch_key) against the optimizer's proposals and tells a repeat the stored
     # score; an older version's keys (bare Infinity, NaN) must match today's strict ones
@@ -148,14 +158,15 @@ def test_a_resume_of_a_store_an_older_version_wrote_matches_its_rows(tmp_path, c
     finally:
         db.close()
     _objective_search(tmp_path / "cut", 4, optimizer=optimizer).run()
-    _as_an_older_version_wrote(tmp_path / "cut" / "search.db")
+    _as_an_older_version_wrote(tmp_path / "cut" / "search.db", nan)
     with RunStore(tmp_path / "cut" / "search.db", read_only=True) as store:
         old = store._db.execute("SELECT arch_key FROM trials ORDER BY id").fetchall()
-        assert all("Infinity" in key for (key,) in old)
+        assert all("Infinity" in key and ("NaN" in key) == nan for (key,) in old)
         events = store.events()  # read in today's spelling: as arch_key writes it now
         assert [e["arch_key"] for e in events if e["kind"] == "ask"] == [
             arch_key(t.arch) for t in store.trials()]
-        assert all("Infinity" not in e["arch_key"] for e in events if e["kind"] == "ask")
+        assert all("Infinity" not in e["arch_key"] and "NaN" not in e["arch_key"]
+                   for e in events if e["kind"] == "ask")
     capsys.readouterr()
     resumed = _objective_search(tmp_path / "cut", 9, optimizer=optimizer, verbose=True).run()
     out = capsys.readouterr().out
@@ -165,6 +176,19 @@ def test_a_resume_of_a_store_an_older_version_wrote_matches_its_rows(tmp_path, c
         (arch_key(t.arch), t.status, t.score) for t in whole.trials]
     assert len({arch_key(t.arch) for t in resumed.trials}) == len(resumed.trials)
     assert sum(t.status is TrialStatus.COMPLETED for t in resumed.trials) == 9
+    db = sqlite3.connect(tmp_path / "cut" / "search.db")
+    try:  # the older version's rows in today's spelling too: one spelling in each table
+        # (was: its trials kept bare Infinity beside the resume's 9e999, so json_valid failed
+        # on them and a GROUP BY arch_key or WHERE arch_key = ? missed or split them)
+        assert {name: bad for name, (_, bad) in _not_json(db).items() if bad} == {}
+        assert db.execute("SELECT arch_key FROM trials ORDER BY id").fetchall() == [
+            (arch_key(t.arch),) for t in whole.trials]
+        asked = db.execute("SELECT arch_key FROM events WHERE kind = 'ask' ORDER BY seq")
+        with RunStore(tmp_path / "whole" / "search.db", read_only=True) as store:
+            assert [key for (key,) in asked] == [e["arch_key"] for e in store.events()
+                                                 if e["kind"] == "ask"]
+    finally:
+        db.close()
 
 
 def test_the_key_of_nan_is_one_key_in_a_store_of_either_spelling(tmp_path):
@@ -183,3 +207,149 @@ def test_the_key_of_nan_is_one_key_in_a_store_of_either_spelling(tmp_path):
     assert keys[0] == keys[1] == keys[2] == arch_key({"pad": [math.nan, math.inf]}) == (
         '{"pad":[null,9e999]}')
     assert keys[3] == '{"pad":["NaN","-Infinity"]}'
+
+
+def _write_every_json_column(path: Path) -> None:
+    """A store at ``path`` whose every JSON column holds NaN, an infinity or both in some
+    rows, and neither in others (and the text ``"NaN"``, which is no number); no None."""
+    nan, inf = math.nan, math.inf
+    with RunStore(path) as store:
+        store.set_meta("space", {"clip": {"choice": [1.0, inf, -inf]}, "act": {"fixed": "NaN"}})
+        store.set_meta("monitor", "score")
+        for arch, metrics, curve in (({"clip": inf, "pad": [nan]}, {"score": nan, "sec": inf},
+                                      [0.5, nan]),
+                                     ({"clip": 1.0, "act": "NaN"}, {"score": 0.5}, [0.5]),
+                                     ({"clip": -inf}, {"score": 0.25}, [-inf])):
+            tid = store.start_trial(arch)
+            store.finish_trial(TrialResult(trial_id=tid, arch=arch, status=TrialStatus.COMPLETED,
+                                           score=metrics["score"], metrics=metrics, curve=curve))
+            store.note_fit(tid, 1)
+            store.log_events([{"kind": "ask", "ask": tid, "trial_id": tid,
+                               "arch_key": arch_key(arch)},
+                              {"kind": "tell", "ask": tid, "loss": [-metrics["score"], inf]}])
+        store.add_priors([{"source": "runs/a", "source_trial": 1, "task": "runs/a",
+                           "arch": {"clip": inf, "pad": [nan]}, "score": 0.5, "loss": -0.5,
+                           "losses": [-0.5, inf]},
+                          {"source": "runs/a", "source_trial": 2, "task": "runs/a",
+                           "arch": {"clip": 1.0}, "score": 0.25, "loss": -0.25,
+                           "losses": [-0.25, 1.0]}], {"skipped": [nan]})
+
+
+def _json_columns(db: sqlite3.Connection) -> dict[str, list[tuple[int, str]]]:
+    """``(rowid, value)`` of each row of each JSON column of the store ``db``, in rowid
+    order."""
+    out = {}
+    for name in _text_columns(db):
+        if name not in PLAIN_TEXT:
+            table, col = name.split(".")
+            out[name] = db.execute(f"SELECT rowid, {col} FROM {table} WHERE {col} IS NOT NULL "
+                                   f"ORDER BY rowid").fetchall()
+    return out
+
+
+def _old_spelling(db: sqlite3.Connection) -> None:
+    """Rewrite every JSON column of the store ``db`` (whose nulls are all NaN) as versions
+    before strict JSON wrote it: bare ``Infinity``, ``-Infinity`` and ``NaN``."""
+    with db:
+        for name in _json_columns(db):
+            table, col = name.split(".")
+            db.execute(f"UPDATE {table} SET {col} = replace(replace({col}, '9e999', "
+                       f"'Infinity'), 'null', 'NaN')")
+
+
+def test_a_store_an_older_version_wrote_is_respelled_once_opened_for_writing(tmp_path):
+    # was: an older version's bare Infinity and NaN stayed in the file after a resume, beside
+    # the resume's own 9e999 and null: json_valid failed on them, a WHERE arch_key = ? or a
+    # GROUP BY arch_key missed or split them
+    path = tmp_path / "search.db"
+    _write_every_json_column(path)
+    db = sqlite3.connect(path)
+    try:
+        now = _json_columns(db)
+        _old_spelling(db)
+        old = _json_columns(db)
+        respelled = {(name.split(".")[0], rowid) for name, rows in old.items()
+                     for (rowid, value), (_, new) in zip(rows, now[name], strict=True)
+                     if value != new}
+        assert {name.split(".")[0] for name, (_, bad) in _not_json(db).items() if bad} == {
+            "meta", "trials", "priors", "events"}  # every table holding JSON but fits
+        db.execute("CREATE TABLE touched (tbl TEXT, id INTEGER)")
+        for table in ("meta", "trials", "priors", "fits", "events"):  # which rows it writes
+            db.execute(f"CREATE TRIGGER touched_{table} AFTER UPDATE ON {table} BEGIN "
+                       f"INSERT INTO touched VALUES ('{table}', NEW.rowid); END")
+        db.commit()
+    finally:
+        db.close()
+    with RunStore(path) as store:  # opened to write (a resume): respelled
+        assert store.events()[0]["arch_key"] == '{"clip":9e999,"pad":[null]}'
+    db = sqlite3.connect(path)
+    try:  # only the rows that held a bare token were written (the text "NaN" is not one)
+        touched = db.execute("SELECT tbl, id FROM touched").fetchall()
+        assert sorted(touched) == sorted(respelled)
+        with db:
+            db.execute("DELETE FROM touched")
+    finally:
+        db.close()
+    with RunStore(path):  # a second open finds nothing to write
+        pass
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM touched").fetchone()[0] == 0
+        with db:
+            db.execute("DROP TABLE touched")
+            for table in ("meta", "trials", "priors", "fits", "events"):
+                db.execute(f"DROP TRIGGER touched_{table}")
+        assert {name: bad for name, (_, bad) in _not_json(db).items() if bad} == {}
+        assert _json_columns(db) == now  # as this version writes it, byte for byte
+    finally:
+        db.close()
+
+
+def test_the_respelling_is_one_transaction(tmp_path):
+    # a store whose respelling fails part of the way (here: a trigger refuses the rewrite of
+    # events) is left as it was, every table in the old spelling; not half respelled
+    path = tmp_path / "search.db"
+    _write_every_json_column(path)
+    db = sqlite3.connect(path)
+    try:
+        _old_spelling(db)
+        db.execute("CREATE TRIGGER refuse BEFORE UPDATE ON events BEGIN "
+                   "SELECT RAISE(ABORT, 'refused by the test'); END")
+        db.commit()
+        old = _json_columns(db)
+    finally:
+        db.close()
+    with pytest.raises(Exception, match="refused by the test"):
+        RunStore(path)
+    db = sqlite3.connect(path)
+    try:
+        assert _json_columns(db) == old
+    finally:
+        db.close()
+
+
+def test_reading_a_store_an_older_version_wrote_leaves_it_as_it_is(tmp_path, capsys):
+    # the respelling is a writer's: `show`, open_run, a warm start from it and a resume
+    # refused for its settings read the file as it is, and write nothing into it
+    run = tmp_path / "old"
+    _objective_search(run, 4).run()
+    _as_an_older_version_wrote(run / "search.db")
+    before, files = (run / "search.db").read_bytes(), sorted(p.name for p in run.iterdir())
+    assert main(["show", str(run)]) == 0
+    assert "4 completed" in capsys.readouterr().out
+    with open_run(run) as store:
+        assert [e["arch_key"] for e in store.events() if e["kind"] == "ask"] == [
+            arch_key(t.arch) for t in store.trials()]
+    warm = _objective_search(tmp_path / "warm", 2, warm_start=[str(run)]).run()
+    assert len(warm.trials) == 2
+    with pytest.raises(ConfigError, match="different mode"):
+        Search(None, yaml.safe_load(SPACE), objective=_objective, monitor="score", mode="min",
+               budget=9, seed=0, run_dir=run, verbose=False).run()
+    assert (run / "search.db").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir()) == files
+    db = sqlite3.connect(f"{(run / 'search.db').resolve().as_uri()}?mode=ro", uri=True)
+    try:  # still the older version's spelling
+        assert db.execute("SELECT COUNT(*) FROM trials WHERE NOT json_valid(arch_key)"
+                          ).fetchone()[0] == 5
+    finally:
+        db.close()
