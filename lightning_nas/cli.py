@@ -93,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="export this trial (e.g. a point on the Pareto front) instead of the "
                         "best one")
     p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
-                       description="Trainer overrides may follow, e.g. --trainer.accelerator=cpu")
+                       description="Overrides may follow: Trainer values, e.g. "
+                                   "--trainer.accelerator=cpu, and the model's arguments, "
+                                   "e.g. a lower learning rate, --model.lr=5e-4 (over the "
+                                   "trial's, a searched one too, said in a warning)")
     p.add_argument("run_dir", type=user_path)
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
@@ -153,20 +156,24 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.paths import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
+    from lightning_nas.export_files import model_overrides
     from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
-    other = [f"--{key}={text}" for key, text in split_overrides(overrides)
-             if key.split(".")[0] != "trainer"]
+    pairs = split_overrides(overrides)
+    other = [f"--{key}={text}" for key, text in pairs
+             if key.split(".")[0] not in ("trainer", "model")]
     if other:
-        raise ConfigError(f"finetune takes only --trainer.* overrides (it trains the best "
-                          f"trial's model on its data), got {', '.join(other)}")
-    if added := next((key for key, _ in split_overrides(overrides) if key.endswith("+")), None):
+        raise ConfigError(f"finetune takes only --trainer.* and --model.* overrides (it trains "
+                          f"the best trial's model on its data), got {', '.join(other)}")
+    if added := next((key for key, _ in pairs if key.endswith("+")), None):
         raise ConfigError(f"finetune cannot append to the search's {added[:-1]} (--{added}=): "
-                          f"its --trainer.* values replace the search's; give the whole "
-                          f"list, --{added[:-1]}=[...]")
-    trainer = apply_overrides({}, overrides).get("trainer", {})
+                          f"its --trainer.* and --model.* values replace the search's; give "
+                          f"the whole list, --{added[:-1]}=[...]")
+    model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"])
+    trainer = apply_overrides({}, [f"--{k}={v}" for k, v in pairs
+                                   if k.split(".")[0] == "trainer"]).get("trainer", {})
     if isinstance(trainer, Mapping):  # as typed: --max_epochs (was: finetune()'s max_epochs)
         check_finetune_epochs(args.max_epochs, trainer, cli=True)
     if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
@@ -176,7 +183,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
     args.resume = lambda: unfinished(out, "fine-tune")  # was: best.ckpt read as finished
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
-                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out)
+                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
+                      model_init_args=model_args or None)
     if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
         undo()
         raise error
@@ -292,7 +300,7 @@ def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 _OVERRIDE_EXAMPLES = {"search": "--search.budget=5 or --trainer.max_epochs=2",
                       "oneshot": "--oneshot.num_candidates=5 or --trainer.max_epochs=2",
                       "fit": "--trainer.max_epochs=2 or --model.width=64",
-                      "finetune": "--trainer.accelerator=cpu (Trainer values only)"}
+                      "finetune": "--trainer.accelerator=cpu or --model.lr=5e-4"}
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from lightning_nas.config.factories import (
     check_trainer_kwargs,
     check_validation_runs,
 )
+from lightning_nas.config.instantiate import check_init_args as check_args
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.trainer_checks import check_finetune_epochs
@@ -400,7 +401,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         data_args = {} if data is not None else restore_init(stored_data, None, "data")
     except ConfigError as err:
         raise ConfigError(f"{err}; or pass data= to finetune()") from None
-    ModelFactory(model, init_args)  # a path that no longer imports: said before any folder
+    factory = ModelFactory(model, init_args)  # a path that no longer imports: said first
+    if factory.is_class and model_init_args:  # a key it does not take, named with those it
+        check_args(factory.target, dict(model_init_args), "model", nested=False)  # takes
     DataFactory(stored_data.get("class_path") if data is None else data, data_args)
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs

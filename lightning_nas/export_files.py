@@ -6,8 +6,9 @@ beside its place first under a name of its writer's own (``staged``), then moved
 checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
 of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt`` a fine-tune
 starts from, or what to do without one (``best_weights``), and the architecture it builds
-(``finetune_arch``: the trial's, under ``model_init_args``); ``best.yaml`` read back, or
-what to do where it is not an export's (``load_best``).
+(``finetune_arch``: the trial's, under ``model_init_args``, which ``lightning-nas finetune``
+takes as ``--model.KEY=VALUE``: ``model_overrides``); ``best.yaml`` read back, or what to
+do where it is not an export's (``load_best``).
 
 Example:
     >>> import tempfile
@@ -24,13 +25,14 @@ import shlex
 import shutil
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
@@ -38,7 +40,7 @@ from lightning_nas.store import RunStore, open_run
 
 __all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "finetune_arch",
            "held_for_export", "keep_winners_weights", "kept_checkpoint", "load_best",
-           "move_in", "staged", "staging_path"]
+           "model_overrides", "move_in", "staged", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -230,6 +232,45 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
                           stacklevel=3)
             arch[key] = value
     return arch
+
+
+def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The model arguments of ``lightning-nas finetune``'s ``--model.*`` overrides
+    (``split_overrides`` pairs), as ``finetune``'s ``model_init_args``: ``--model.KEY=VALUE``,
+    or as LightningCLI also spells it ``--model.init_args.KEY=VALUE`` (``dict_kwargs``
+    too), the value parsed as YAML as every override's.
+
+    Example:
+        >>> model_overrides([("model.lr", "5e-4"), ("model.init_args.width", "8")])
+        {'lr': 0.0005, 'width': 8}
+
+    Raises:
+        ConfigError: for one that would replace the model (``--model=...``,
+            ``--model.class_path=...``: the checkpoint is the trial's model), or that sets a
+            path inside an argument (``--model.net.width``: the argument would be replaced
+            by a mapping of that one key), naming it and what to give instead.
+    """
+    out: dict[str, Any] = {}
+    for key, text in pairs:
+        parts, given = key.split(".")[1:], f"--{key}={text}"
+        if parts[:1] in (["init_args"], ["dict_kwargs"]):  # LightningCLI's levels
+            parts = parts[1:]
+        value = load_yaml(text, source=f"--{key}")
+        if not parts and key != "model" and isinstance(value, Mapping):
+            out.update(value)  # --model.init_args={lr: 5e-4}: the arguments it gives
+        elif not parts or key.split(".")[1] == "class_path":
+            raise ConfigError(f"finetune trains the best trial's model (its class, from its "
+                              f"checkpoint): {given} would replace it; give its arguments, "
+                              f"--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another "
+                              f"config with lightning-nas fit")
+        elif len(parts) > 1:
+            raise ConfigError(f"finetune takes the model's own arguments, --model.KEY=VALUE, "
+                              f"not a path into one ({given}): give the whole value, "
+                              f"--model.{parts[0]}=..., or train RUN_DIR/best_config.yaml "
+                              f"with lightning-nas fit, which takes any path")
+        else:
+            out[parts[0]] = value
+    return out
 
 
 def _same(stored: Any, value: Any) -> bool:

@@ -727,7 +727,7 @@ def test_print_config_refuses_a_run_dir_a_new_search_would_not_write_into(config
      "expected an override like --oneshot.num_candidates=5 or --trainer.max_epochs=2, got "
      "'budget'"),
     (["finetune", "{run}", "epochs"],
-     "expected an override like --trainer.accelerator=cpu (Trainer values only), got "
+     "expected an override like --trainer.accelerator=cpu or --model.lr=5e-4, got "
      "'epochs'"),
 ])
 def test_a_word_that_is_no_override_names_one_the_command_takes(tmp_path, capsys, argv,
@@ -748,9 +748,9 @@ def test_finetune_names_the_overrides_it_refuses_and_one_epoch_count_of_two(conf
     assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
     capsys.readouterr()
     for argv, message in [
-        (["--seed_everything", "4", "--trainer.max_epochs=1", "--model.width=3"],
-         "finetune takes only --trainer.* overrides (it trains the best trial's model on its "
-         "data), got --seed_everything=4, --model.width=3"),
+        (["--seed_everything", "4", "--trainer.max_epochs=1", "--data.batch_size=3"],
+         "finetune takes only --trainer.* and --model.* overrides (it trains the best "
+         "trial's model on its data), got --seed_everything=4, --data.batch_size=3"),
         (["--max_epochs", "1", "--trainer.max_epochs=2"],
          "--max_epochs 1 and --trainer.max_epochs=2 both set the fine-tune's epochs; give one"),
         # was: "max_epochs must be ..." (finetune()'s argument) for -5 and -1, and
@@ -799,3 +799,58 @@ def test_fit_and_finetune_say_bad_input_found_in_training_in_one_line_as_search(
         assert message != interval or err.endswith(" (found before training: nothing was "
                                                    "trained)\n")
         assert not (run / "finetune").exists() and not fit.exists()  # nothing left
+
+
+def test_finetune_takes_the_models_arguments_as_fit_does(config, tmp_path, capsys):
+    # was: "finetune takes only --trainer.* overrides": from the command line a fine-tune
+    # could not take a learning rate below the trial's (finetune(model_init_args=) could)
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    searched = best["arch"]["lr"]
+    # a searched value replaced, said as finetune() says it; YAML values, as every override
+    with pytest.warns(UserWarning, match=rf"^model_init_args lr=0.0005 replaces trial "
+                                         rf"{best['trial']}'s searched "
+                                         rf"lr={re.escape(repr(searched))} in the fine-tune$"):
+        assert main(["finetune", str(run), "--max_epochs", "1", "--model.lr=5e-4"]) == 0
+    saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["lr"] == 0.0005 and type(saved["lr"]) is float
+    assert saved["width"] == best["arch"]["width"] and saved["activation"] == "relu"
+    # LightningCLI's other spelling, a value after a space, a key the space does not search
+    assert main(["finetune", str(run), "--model.init_args.activation", "tanh",
+                 "--max_epochs=1"]) == 0
+    saved = torch.load(run / "finetune_1" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["activation"] == "tanh" and saved["lr"] == searched
+    assert "Fine-tuned " in capsys.readouterr().out
+
+
+def test_finetune_refuses_a_model_argument_it_cannot_give_before_training(config, tmp_path,
+                                                                         capsys):
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    accepted = "width, activation, lr, depth, fail_width, nan_width, die_width, sleep"
+    for argv, message in [
+        # as `lightning-nas fit` names it (was: "finetune takes only --trainer.* overrides")
+        (["--model.lrr=5e-4"], f"model.lrr: not an argument of TinyNet.__init__; did you "
+                               f"mean 'lr'? accepted: {accepted}"),
+        (["--model.init_args.depht", "2"], f"model.depht: not an argument of "
+                                           f"TinyNet.__init__; did you mean 'depth'? "
+                                           f"accepted: {accepted}"),
+        (["--model.depth=two"], "model.depth='two': expected int (the annotation of "
+                                "TinyNet.__init__)"),
+        (["--model.class_path=tests.helpers.BlobData"],
+         "finetune trains the best trial's model (its class, from its checkpoint): "
+         "--model.class_path=tests.helpers.BlobData would replace it; give its arguments, "
+         "--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another config with "
+         "lightning-nas fit"),
+        (["--model.depth.inner=2"],
+         "finetune takes the model's own arguments, --model.KEY=VALUE, not a path into "
+         "one (--model.depth.inner=2): give the whole value, --model.depth=..., or train "
+         "RUN_DIR/best_config.yaml with lightning-nas fit, which takes any path"),
+    ]:
+        assert main(["finetune", str(run), "--max_epochs=1", *argv]) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.err == f"lightning-nas finetune: error: {message}\n"
+        assert not (run / "finetune").exists()  # refused before training

@@ -67,6 +67,19 @@ def test_a_searched_value_given_in_model_init_args_is_the_finetunes_and_said(fin
     assert saved["lr"] == 0.001 and saved["width"] == best["arch"]["width"]
 
 
+def test_a_model_init_args_key_the_model_does_not_take_is_named_with_the_valid_ones(
+        finished_run):
+    # was: "model.lrr=1: TypeError: TinyNet.__init__() got an unexpected keyword argument
+    # 'lrr'; found building the model ...", naming none of the arguments it takes
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError) as err:
+        finetune(finished_run, max_epochs=1, model_init_args={"lrr": 1})
+    assert str(err.value) == ("model.lrr: not an argument of TinyNet.__init__; did you mean "
+                              "'lr'? accepted: width, activation, lr, depth, fail_width, "
+                              "nan_width, die_width, sleep")
+    assert sorted(finished_run.iterdir()) == folders  # no finetune folder
+
+
 def test_ctrl_c_in_a_python_finetune_raises_keyboard_interrupt(tmp_path, tiny_space,
                                                                 tiny_trainer):
     # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
