@@ -369,9 +369,11 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trainer_cfg["max_epochs"] = complete_epochs
     searched = dict(trainer_cfg)  # the trial's (its validation schedule)
     trainer_cfg.update(trainer or {})
-    if model is None and stored_model.get("class_path") is None and config is not None:
-        # a config whose space names paths into it: build from the config, as the search did
-        model = ConfigBuilder(config["model"], "model", plain_keys=True)
+    built = model is None and stored_model.get("class_path") is None and config is not None
+    if built:  # a config whose space names paths into it: built from it, as the search did,
+        section = {"model": copy.deepcopy(config["model"])}  # model_init_args set in it
+        set_paths(section, [(f"model.{k}", v) for k, v in (model_init_args or {}).items()])
+        model = ConfigBuilder(section["model"], "model", plain_keys=True)
         if data is None and isinstance(config.get("data"), Mapping):
             data = ConfigBuilder(config["data"], "data", plain_keys=False)
     model = model if model is not None else stored_model.get("class_path")
@@ -392,7 +394,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                       f"({', '.join(missing)}); pass them again, or what the fine-tune "
                       f"uses instead: trainer={{{trainer_wanted}}}")
     try:
-        init_args = restore_init(stored_model, model_init_args, "model")
+        init_args = restore_init(stored_model, None if built else model_init_args, "model")
     except ConfigError as err:
         wanted.append(str(err))
     if wanted:
@@ -402,8 +404,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     except ConfigError as err:
         raise ConfigError(f"{err}; or pass data= to finetune()") from None
     factory = ModelFactory(model, init_args)  # a path that no longer imports: said first
-    if factory.is_class and model_init_args:  # a key it does not take, named with those it
-        check_args(factory.target, dict(model_init_args), "model", nested=False)  # takes
+    target = model.target() if built else factory.target if factory.is_class else None
+    if target is not None and model_init_args:  # a key it does not take, named with those
+        check_args(target, dict(model_init_args), "model", nested=False)  # it takes
     DataFactory(stored_data.get("class_path") if data is None else data, data_args)
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs

@@ -212,10 +212,12 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
 
 
 def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The architecture a fine-tune builds: ``best``'s (``best.yaml``), with a plain key
-    that ``given`` (``model_init_args``) sets to another value taken from ``given``, each
-    said in a warning (was: the searched value won, silently, so a fine-tune from the
-    checkpoint could not take a lower learning rate than the trial's).
+    """The architecture a fine-tune builds: ``best``'s (``best.yaml``), with a searched key
+    that ``given`` (``model_init_args``) sets to another value taken from ``given`` (at its
+    path too: ``width`` sets a searched ``model.width``), and one inside a value it gives
+    (``model.optimizer.lr`` for ``optimizer``) left out, each said in a warning (was: the
+    searched value won, silently, so a fine-tune from the checkpoint could not take a lower
+    learning rate than the trial's).
 
     Example:
         >>> import warnings
@@ -223,14 +225,26 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
         ...     warnings.simplefilter("always")
         ...     finetune_arch({"trial": 2, "arch": {"width": 8, "lr": 0.05}}, {"lr": 0.005})
         {'width': 8, 'lr': 0.005}
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     finetune_arch({"trial": 2, "arch": {"model.opt.lr": 0.05, "model.width": 8}},
+        ...                   {"opt": {"class_path": "torch.optim.SGD"}, "width": 8})
+        {'model.width': 8}
     """
+    from lightning_nas.config.paths import space_path
+
     arch = dict(best["arch"])
     for key, value in (given or {}).items():
-        if key in arch and not _same(arch[key], value):
-            warnings.warn(f"model_init_args {key}={value!r} replaces trial {best['trial']}'s "
-                          f"searched {key}={arch[key]!r} in the fine-tune", UserWarning,
-                          stacklevel=3)
-            arch[key] = value
+        path = space_path(key)  # the searched key at its path too (model.width for width)
+        for name in [k for k in arch if f"{space_path(k)}.".startswith(f"{path}.")]:
+            if not _same(arch[name], value):  # one under it would be set into the value
+                warnings.warn(f"model_init_args {key}={value!r} replaces trial "
+                              f"{best['trial']}'s searched {name}={arch[name]!r} in the "
+                              f"fine-tune", UserWarning, stacklevel=3)
+                if space_path(name) == path:
+                    arch[name] = value
+                else:
+                    del arch[name]
     return arch
 
 

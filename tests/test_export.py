@@ -585,6 +585,29 @@ CONFIG = {
 }
 
 
+def test_model_init_args_reach_a_model_built_from_its_config(tmp_path):
+    # was: "model ConfigBuilder('tests.helpers.TinyNet') is not a class: init_args are only
+    # supported for LightningModule classes": a config run whose space names a path (here
+    # model.width, data.batch_size) builds its model from the config, and took none
+    run = tmp_path / "run"
+    search_from_config({**CONFIG, "trainer": {"max_epochs": 1, "accelerator": "cpu"},
+                        "search": {**{k: v for k, v in CONFIG["search"].items()
+                                      if k not in ("scheduler", "max_epochs", "eta")},
+                                   "run_dir": str(run), "budget": 1}}).run()
+    best = load_best(run)
+    with pytest.warns(UserWarning, match=rf"^model_init_args width=4 replaces trial "
+                                         rf"{best['trial']}'s searched model.width="):
+        result = finetune(run, max_epochs=1, from_checkpoint=False,  # another width
+                          model_init_args={"width": 4, "activation": "tanh"})
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.arch == {**best["arch"], "model.width": 4}
+    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
+    assert (saved["width"], saved["activation"], saved["lr"]) == (4, "tanh", best["arch"]["lr"])
+    with pytest.raises(ConfigError, match=r"^model.activaton: not an argument of "
+                                          r"TinyNet.__init__; did you mean 'activation'\?"):
+        finetune(run, max_epochs=1, model_init_args={"activaton": "tanh"})
+
+
 def _csv_metrics(folder: Path) -> list[dict[str, float]]:
     """Validation rows (epoch, val_acc, val_loss) of the CSVLogger under ``folder``."""
     import csv
