@@ -854,3 +854,23 @@ def test_finetune_refuses_a_model_argument_it_cannot_give_before_training(config
         captured = capsys.readouterr()
         assert captured.err == f"lightning-nas finetune: error: {message}\n"
         assert not (run / "finetune").exists()  # refused before training
+
+
+def test_finetune_gives_model_arguments_to_a_model_built_from_its_config(config, tmp_path,
+                                                                         capsys):
+    # a space naming a path (model.width): the model is built from the config (was:
+    # "model ConfigBuilder('tests.helpers.TinyNet') is not a class: init_args are only ...")
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"]["space"] = {"model.width": {"choice": [8, 16]}, "lr": {"float": [0.05, 0.3]}}
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    with pytest.warns(UserWarning, match=rf"^model_init_args lr=0.0005 replaces trial "
+                                         rf"{best['trial']}'s searched lr="):
+        assert main(["finetune", str(run), "--max_epochs=1", "--model.lr=5e-4",
+                     "--model.activation=tanh"]) == 0
+    saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert (saved["lr"], saved["activation"], saved["width"]) == (
+        0.0005, "tanh", best["arch"]["model.width"])
