@@ -200,7 +200,10 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     threads = threads or torch.get_num_threads()
     start = ("fresh weights" if args.from_scratch else
              f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
-    print(f"Fine-tuned {format_arch(result.arch)} from {start} for "
+    given = {k: v for k, v in model_args.items()  # an argument the space does not search
+             if k not in result.arch and f"model.{k}" not in result.arch}
+    given_text = f" (and {format_arch(given)})" if given else ""
+    print(f"Fine-tuned {format_arch(result.arch)}{given_text} from {start} for "
           f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {metrics_text(result.metrics)}\n"

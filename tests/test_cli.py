@@ -822,7 +822,9 @@ def test_finetune_takes_the_models_arguments_as_fit_does(config, tmp_path, capsy
                  "--max_epochs=1"]) == 0
     saved = torch.load(run / "finetune_1" / "best.ckpt", weights_only=False)["hyper_parameters"]
     assert saved["activation"] == "tanh" and saved["lr"] == searched
-    assert "Fine-tuned " in capsys.readouterr().out
+    # the line says what was trained: a given argument the space does not search too
+    assert (f"Fine-tuned lr={searched:.4g} width={best['arch']['width']} "
+            f"(and activation=tanh) from trial ") in capsys.readouterr().out
 
 
 def test_finetune_refuses_a_model_argument_it_cannot_give_before_training(config, tmp_path,
