@@ -1352,6 +1352,46 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
         _trainer(tmp_path, [], max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
 
 
+def _listed_modes(said: str) -> list[str | None]:
+    """The values an error for a bad mode lists as valid (``... can be A, B or C; got``)."""
+    listing = re.search(r"can be (.*?);", said)
+    assert listing, said
+    words = re.split(r", | or ", listing.group(1).replace("'", ""))
+    return [None if word in ("null", "None") else word for word in words]
+
+
+def test_a_bad_oneshot_mode_lists_only_the_values_the_command_takes(monkeypatch, capsys):
+    # was: "oneshot.mode can be max, min or null", and --oneshot.mode=min was then refused
+    # with its own explanation (the command scores by accuracy: min would pick the worst)
+    monkeypatch.chdir(ROOT)
+    assert main([*TINY_CLI, "--oneshot.mode=maximum", "--print_config"]) == 2
+    said = capsys.readouterr().err
+    assert "oneshot.mode" in said and "'maximum'" in said, said
+    listed = _listed_modes(said)
+    assert listed and "min" not in listed, said
+    for mode in listed:  # every value the message lists is one the command takes
+        check_oneshot(load_config(EXAMPLE_ONESHOT, [f"--oneshot.mode={mode or 'null'}"]))
+
+
+@pytest.mark.parametrize("metric", [None, MeanSquaredError, MulticlassAccuracy,
+                                    torchmetrics.MeanMetric])
+def test_a_bad_mode_of_the_classes_lists_only_the_modes_their_metric_takes(metric):
+    # was: "`mode` can be max, min" beside any metric: min is refused without a metric (and
+    # beside accuracy), max beside a metric where lower is better
+    kwargs = {} if metric is None else {"metric": metric}
+    if metric is MulticlassAccuracy:
+        kwargs["metric"] = lambda: MulticlassAccuracy(num_classes=3)
+    for make in (OneShotNAS, lambda **kw: DifferentiableNAS(TinySupernet(), **kw)):
+        with pytest.raises(ConfigError) as caught:
+            make(mode="maximum", **kwargs)
+        said = str(caught.value)
+        assert "mode='maximum'" in said, said
+        listed = _listed_modes(said)
+        assert listed, said
+        for mode in listed:  # each one it lists is taken
+            make(mode=mode, **kwargs)
+
+
 def test_a_seed_out_of_range_is_refused_before_training(tmp_path, monkeypatch, capsys):
     # was: -1 a raw ValueError of seed_everything; 2**32 - 1 trained, then the final search
     # failed on seed + epoch with a raw ValueError

@@ -36,7 +36,7 @@ from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lightning_nas.errors import ConfigError, check_mode, did_you_mean
+from lightning_nas.errors import MODES, ConfigError, did_you_mean
 from lightning_nas.wording import counted
 
 __all__ = [
@@ -157,12 +157,16 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
         lightning_nas.errors.ConfigError: OneShotNAS(mode='min') without a metric ...
 
     Raises:
-        ConfigError: for a mode that is not max or min, one against the metric's
-            ``higher_is_better``, or no mode beside a metric that does not say it.
+        ConfigError: for a mode that is not max or min (listing those the metric takes),
+            one against the metric's ``higher_is_better``, or no mode beside a metric that
+            does not say it.
     """
-    if mode is not None:
-        check_mode(mode)
     if metric is None:
+        # a bad mode's error lists the modes taken here (was: "can be max, min", min refused)
+        if mode not in (None, *MODES):
+            raise ConfigError(f"{who}(mode={mode!r}): mode can be 'max' or None; without "
+                              f"metric= the score is accuracy, higher is better ('min' "
+                              f"takes a metric= where lower is better)")
         if mode == "min":
             raise ConfigError(f"{who}(mode='min') without a metric would pick the subnet of "
                               f"the lowest accuracy (the default score, higher is better); "
@@ -175,6 +179,12 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
         raise ConfigError(f"{who}(metric=...) must build a torchmetrics Metric with no "
                           f"arguments; metric() raised {type(err).__name__}: {err}") from err
     name = getattr(metric, "__name__", type(metric).__name__)
+    if mode not in (None, *MODES):  # only the modes this metric takes (was: max, min)
+        taken = "'max' or 'min'" if higher is None else f"{'max' if higher else 'min'!r} or None"
+        said = ("does not say whether higher is better" if higher is None
+                else f"has higher_is_better={higher}")
+        raise ConfigError(f"{who}(metric={name}, mode={mode!r}): mode can be {taken}; the "
+                          f"metric {said}")
     if mode is None:
         if higher is None:
             raise ConfigError(f"{who}(metric={name}) needs mode='max' or 'min': the metric "
