@@ -1038,6 +1038,38 @@ def test_a_trial_without_an_end_is_warned_of_before_training(tmp_path, tiny_spac
             _search(tmp_path / "b", tiny_space, trainer, budget=1)
 
 
+def test_an_early_stopping_on_another_metric_or_mode_is_warned_of_before_training(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: said nothing; a LightningCLI config's EarlyStopping kept from plain training
+    # (val_loss) ended each trial on another metric than the search scores, and one of
+    # EarlyStopping's default mode ('min') on val_acc stopped trials as their score rose
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    es = "lightning.pytorch.callbacks.EarlyStopping"
+    other = {**tiny_trainer, "callbacks": [EarlyStopping("val_loss", patience=1)]}
+    with pytest.warns(UserWarning, match=re.escape(
+            "trainer.callbacks[0] (EarlyStopping) monitors 'val_loss' (min), the search "
+            "'val_acc' (max): a trial stops when val_loss stops improving")):
+        _search(tmp_path / "a", tiny_space, other, budget=1)
+    node = {"class_path": es, "init_args": {"monitor": "val_acc", "patience": 1}}
+    default_mode = {**tiny_trainer, "callbacks": [{"class_path": "lightning.pytorch."
+                                                   "callbacks.ModelCheckpoint"}, node]}
+    with pytest.warns(UserWarning, match=re.escape(
+            "trainer.callbacks[1] (EarlyStopping) monitors 'val_acc' with mode 'min' "
+            "(EarlyStopping's default), but the search maximises it")):
+        _search(tmp_path / "b", tiny_space, default_mode, budget=1)
+    same = {"class_path": es, "init_args": {"monitor": "val_acc", "mode": "max"}}
+    for trainer in ({**tiny_trainer, "callbacks": [same]},
+                    {**tiny_trainer, "callbacks": EarlyStopping("val_acc", mode="max")}):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*EarlyStopping")
+            _search(tmp_path / "c", tiny_space, trainer, budget=1)
+    with pytest.warns(UserWarning, match=r"monitors 'val_loss' with mode 'max', but the "
+                      r"search minimises it"):
+        _search(tmp_path / "d", tiny_space, {**tiny_trainer, "callbacks": [EarlyStopping(
+            "val_loss", mode="max")]}, budget=1, monitor="val_loss", mode="min")
+
+
 def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):
     # was: taken (a key of one value was left out of the combinations, and each value
     # alone was checked over the config's max_epochs), so every trial drawing 2 failed

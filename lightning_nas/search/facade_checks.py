@@ -27,6 +27,7 @@ from lightning_nas.search.rule_checks import (
     module_callbacks,
     rule_for,
     warn_endless,
+    warn_stopping_monitor,
 )
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule
@@ -115,6 +116,10 @@ def check_search(search: Search) -> None:
     if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
             searched):  # a trial that may never end (searched values: each trial's own)
         warn_endless(search.trainer, module_callbacks(model))
+    if search.objective is None and "callbacks" not in searched:  # on another metric
+        warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
+                              search.settings.goal.mode,
+                              None if model is None else module_callbacks(model))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))

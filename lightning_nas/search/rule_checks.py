@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
 
 __all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
-           "warn_endless",
-           "split_callbacks"]
+           "split_callbacks", "warn_endless", "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -62,6 +61,11 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
     """The ``EarlyStopping`` callbacks (objects, or config nodes of its class or a subclass)
     among ``callbacks``, as ``trainer.callbacks[i] (EarlyStopping)`` for a Trainer's, else
     as ``<source> (EarlyStopping)``."""
+    return [where for where, _ in _stoppers(callbacks, source)]
+
+
+def _stoppers(callbacks: object, source: str = "trainer.callbacks") -> list[tuple[str, Any]]:
+    """``_early_stopping``'s callbacks with each one's object or config node."""
     from lightning.pytorch.callbacks import EarlyStopping
 
     from lightning_nas.config.instantiate import import_object
@@ -77,8 +81,77 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
         if inspect.isclass(cls) and issubclass(cls, EarlyStopping):
             indexed = isinstance(callbacks, (list, tuple)) and source == "trainer.callbacks"
             where = f"[{i}]" if indexed else ""
-            found.append(f"{source}{where} ({cls.__name__})")
+            found.append((f"{source}{where} ({cls.__name__})", item))
     return found
+
+
+def _monitor_and_mode(item: Any) -> tuple[Any, Any, bool]:
+    """An ``EarlyStopping`` object's or config node's ``monitor`` and ``mode``, and whether
+    the mode is its class's default (not given in the node)."""
+    from lightning_nas.config.instantiate import import_object
+    from lightning_nas.config.nodes import is_node, node_args, target_path
+
+    if not is_node(item):
+        return getattr(item, "monitor", None), getattr(item, "mode", None), False
+    args = node_args(item)
+    if "mode" in args:
+        return args.get("monitor"), args["mode"], False
+    try:
+        default = inspect.signature(import_object(target_path(item))).parameters.get("mode")
+    except (ConfigError, TypeError, ValueError):  # no signature to read: not judged
+        return args.get("monitor"), None, True
+    return args.get("monitor"), None if default is None else default.default, True
+
+
+def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
+                          module_callbacks: object = None) -> list[str]:
+    """Warn of each ``EarlyStopping`` (the Trainer's, an object or a config node, or the
+    module's ``configure_callbacks()``) that judges another metric than the search's
+    ``monitor``, or the same one the other way round (``mode``; EarlyStopping's default is
+    ``'min'``, so one on ``val_acc`` without ``mode: max`` stops trials while they improve).
+    A warning, not an error: stopping on ``val_loss`` and scoring ``val_acc`` may be meant.
+
+    Args:
+        trainer: the Trainer arguments every trial gets (its ``callbacks`` read).
+        monitor: the search's monitor (its first objective).
+        mode: ``"max"`` or ``"min"``, the search's.
+        module_callbacks: what the model's ``configure_callbacks()`` returns.
+
+    Returns:
+        The warnings' texts (empty: each one judges the search's monitor, its way).
+
+    Example:
+        >>> import warnings
+        >>> from lightning.pytorch.callbacks import EarlyStopping
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     said = warn_stopping_monitor({"callbacks": [EarlyStopping("val_loss")]},
+        ...                                  "val_acc", "max")
+        >>> said[0][:70]
+        "trainer.callbacks[0] (EarlyStopping) monitors 'val_loss' (min), the se"
+    """
+    said = []
+    found = _stoppers(trainer.get("callbacks")) + _stoppers(
+        module_callbacks, "the model's configure_callbacks()")
+    for where, item in found:
+        theirs, their_mode, default = _monitor_and_mode(item)
+        if not isinstance(theirs, str) or their_mode not in ("min", "max"):
+            continue  # not given, or not a name: Lightning's own checks say it
+        if theirs != monitor:
+            said.append(
+                f"{where} monitors {theirs!r} ({their_mode}), the search {monitor!r} "
+                f"({mode}): a trial stops when {theirs} stops improving, and is scored on "
+                f"{monitor} at its best epoch of those it trained; if that is not meant, "
+                f"give it monitor: {monitor}, mode: {mode}")
+        elif their_mode != mode:
+            how = " (EarlyStopping's default)" if default else ""
+            said.append(
+                f"{where} monitors {theirs!r} with mode {their_mode!r}{how}, but the search "
+                f"{'maximises' if mode == 'max' else 'minimises'} it: trials stop while "
+                f"{theirs} improves, after its patience; give it mode: {mode}")
+    for text in said:
+        warnings.warn(text, UserWarning, stacklevel=2)
+    return said
 
 
 def check_rule_mode(rule: Rule, monitor: str, mode: str | None = None) -> None:
