@@ -40,6 +40,7 @@ from lightning_nas.search.space_values import (
     value_at,
     with_value,
 )
+from lightning_nas.search.trial_logs import warn_shared_checkpoint_dir
 from lightning_nas.search.warm import check_fill
 from lightning_nas.strategies import check_optimizer_runs
 
@@ -120,6 +121,7 @@ def check_search(search: Search) -> None:
         warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
                               search.settings.goal.mode,
                               None if model is None else module_callbacks(model))
+        warn_shared_checkpoint_dir(search.trainer)  # one folder for every trial's files
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))

@@ -35,7 +35,7 @@ from lightning_nas.config.nodes import is_node, node_args, target_path, with_arg
 from lightning_nas.search.callbacks import TrialCheckpoint
 
 __all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "pin_versions",
-           "placed_logger"]
+           "placed_logger", "warn_shared_checkpoint_dir"]
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -216,3 +216,50 @@ def pin_versions(logger: Any) -> Any:
     log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
     get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
     return logger
+
+
+def warn_shared_checkpoint_dir(trainer: dict[str, Any]) -> list[str]:
+    """Warn of each ``ModelCheckpoint`` among ``trainer``'s callbacks (an object or a config
+    node) with a ``dirpath`` of its own: every trial of a search writes into that one folder,
+    their files side by side (``last.ckpt``, ``last-v1.ckpt``, ...), none telling which
+    trial wrote it, and a re-run trial's are not removed (a folder the user names is theirs).
+    Without it, each trial's go into its own logger version's ``checkpoints``.
+
+    Args:
+        trainer: the Trainer arguments every trial gets (its ``callbacks`` read).
+
+    Returns:
+        The warnings' texts.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     said = warn_shared_checkpoint_dir({"callbacks": [ModelCheckpoint(dirpath="ck")]})
+        >>> said[0][:52]
+        'trainer.callbacks[0] (ModelCheckpoint) writes every '
+    """
+    callbacks = trainer.get("callbacks")
+    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    said = []
+    for i, item in enumerate(items):
+        try:
+            cls = import_object(target_path(item)) if is_node(item) else type(item)
+        except Exception:  # noqa: BLE001 - a node that does not import: its build says so
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, ModelCheckpoint)):
+            continue
+        dirpath = node_args(item).get("dirpath") if is_node(item) else item.dirpath
+        if dirpath is None:
+            continue
+        where = f"trainer.callbacks{f'[{i}]' if isinstance(callbacks, (list, tuple)) else ''}"
+        said.append(
+            f"{where} ({cls.__name__}) writes every trial's checkpoints into one folder, "
+            f"dirpath {str(dirpath)!r}: their files lie side by side there (last.ckpt, "
+            f"last-v1.ckpt, ...), none telling which trial wrote it, and a re-run trial's "
+            f"are not removed; leave dirpath out, and each trial's go into its own logger "
+            f"version's checkpoints/ (the search keeps the best trials' weights in "
+            f"trials/trial_NNNN/best.ckpt either way)")
+    for text in said:
+        warnings.warn(text, UserWarning, stacklevel=2)
+    return said
