@@ -7,7 +7,8 @@ at another epoch (``max_time``, ``max_steps``, an ``EarlyStopping`` callback of 
 or of the module's ``configure_callbacks()``) or train on past a stop (``min_epochs``,
 ``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from.
 A rule's ``mode`` must be its monitor's (``check_rule_mode``): the other way round it stops
-the best runs.
+the best runs. Without a rule, an ``EarlyStopping`` that judges another metric than the
+search's, or it the other way round, is warned of (``warn_stopping_monitor``).
 
 Example:
     >>> check_validates_each_epoch({"max_epochs": 9}, "asha")
