@@ -280,6 +280,21 @@ def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, overri
     assert not (tmp_path / "run" / "trials").exists()  # nothing trained
 
 
+@pytest.mark.parametrize("key, message", [
+    ("batch_size", "space key 'batch_size' is not an argument of TinyNet.__init__; it is one "
+                   "of BlobData's (the data): write data.batch_size; accepted: "),
+    ("max_epochs", "space key 'max_epochs' is not an argument of TinyNet.__init__; it is a "
+                   "Trainer argument: write trainer.max_epochs; accepted: "),
+])
+def test_a_plain_space_key_of_the_data_or_the_trainer_says_its_path(config, tmp_path, capsys,
+                                                                    key, message):
+    # was: "space key 'batch_size' is not an argument of TinyNet.__init__; accepted: width,
+    # ...", a plain key being the model's, without a word of the data.*/trainer.* it needs
+    assert main(["search", str(config), f"--search.space.{key}={{choice: [32, 64]}}"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_show_of_a_folder_without_a_run(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 2
     assert "is neither a run directory (no search.db) nor a one-shot run folder" in \

@@ -1097,6 +1097,19 @@ def test_a_model_checkpoint_folder_every_trial_shares_is_warned_of_before_traini
                     budget=1)
 
 
+def test_a_plain_space_key_of_the_data_class_says_data_dot_it(tmp_path, tiny_trainer):
+    # was: "... is not an argument of TinyNet.__init__; accepted: ..." only
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'shuffle' is not an argument of TinyNet.__init__; it is one of "
+            "BlobData's (the data): write data.shuffle; accepted: ")):
+        _search(tmp_path, {"shuffle": {"choice": [True, False]}}, tiny_trainer, budget=1)
+    with pytest.raises(ConfigError, match=r"'n' is not an argument of TinyNet.__init__; it is "
+                                          r"one of BlobData's \(the data\): write data.n;"):
+        _search(tmp_path, {"n": {"choice": [64, 128]}}, tiny_trainer, budget=1,
+                data=BlobData())
+    assert not tmp_path.joinpath("search.db").exists()
+
+
 def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):
     # was: taken (a key of one value was left out of the combinations, and each value
     # alone was checked over the config's max_epochs), so every trial drawing 2 failed

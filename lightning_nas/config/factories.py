@@ -42,6 +42,7 @@ from lightning_nas.config.nodes import (
 )
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
 from lightning_nas.config.required import check_required
+from lightning_nas.config.space_keys import section_hint
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
@@ -97,9 +98,10 @@ class ModelFactory:
             return self.target.class_name
         return getattr(self.target, "__qualname__", repr(self.target))
 
-    def check(self, names: list[str]) -> None:
-        """Raise ``ConfigError`` if the model's ``__init__`` cannot take these keys, or an
-        ``init_args`` value does not fit its annotation (``model.depth='abc'``)."""
+    def check(self, names: list[str], data: Any = None) -> None:
+        """Raise ``ConfigError`` if the model's ``__init__`` cannot take these keys (one of
+        the ``data`` class's or the Trainer's named so), or an ``init_args`` value does not
+        fit its annotation (``model.depth='abc'``)."""
         if isinstance(self.target, ConfigBuilder):
             self.target.check()
             cls = self.target.target()
@@ -107,9 +109,9 @@ class ModelFactory:
                 accepted, var_kw = self.target.kwargs_of(cls)  # (along **kwargs, as LightningCLI)
                 for key in (k for k in names if not is_dotted(k)):
                     if key not in accepted and not var_kw:
+                        hint = name_hint(cls, key, accepted) + section_hint(key, data)
                         raise ConfigError(f"space key {key!r} is not an argument of "
-                                          f"{cls.__name__}.__init__; "
-                                          f"{name_hint(cls, key, accepted)}accepted: "
+                                          f"{cls.__name__}.__init__; {hint}accepted: "
                                           f"{', '.join(accepted) or 'none'}")
         if not self.is_class:
             return
@@ -126,7 +128,8 @@ class ModelFactory:
                            ("model init_args key", self.init_args)):
             for key in keys:
                 if key not in accepted and not var_kw:
-                    hint = name_hint(self.target, key, accepted)
+                    hint = name_hint(self.target, key, accepted) + (
+                        section_hint(key, data) if kind == "space key" else "")
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
                                       f"__init__{bases}; {hint}accepted: "
                                       f"{', '.join(accepted) or 'none'}")

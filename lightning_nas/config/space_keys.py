@@ -14,7 +14,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import ARGS_KEYS
 
-__all__ = ["SECTIONS", "is_dotted", "node_key_error"]
+__all__ = ["SECTIONS", "is_dotted", "node_key_error", "section_hint"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -22,6 +22,30 @@ SECTIONS = ("model", "data", "trainer")
 def is_dotted(key: str) -> bool:
     """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
     return "." in key and key.split(".", 1)[0] in SECTIONS
+
+
+def section_hint(key: str, data: Any = None) -> str:
+    """Where a plain space key the model does not take belongs, for its error: an argument
+    of the data class ``data`` (``data.batch_size``) or of the Trainer
+    (``trainer.max_epochs``), since a plain key is the model's; ``''`` when neither.
+
+    Example:
+        >>> section_hint("max_epochs")
+        'it is a Trainer argument: write trainer.max_epochs; '
+        >>> section_hint("widht")
+        ''
+    """
+    import inspect
+
+    import lightning.pytorch as pl
+
+    from lightning_nas.config.chain import init_kwargs
+
+    if inspect.isclass(data) and key in init_kwargs(data, forwarded=True)[0]:
+        return f"it is one of {data.__name__}'s (the data): write data.{key}; "
+    if key != "self" and key in inspect.signature(pl.Trainer.__init__).parameters:
+        return f"it is a Trainer argument: write trainer.{key}; "
+    return ""
 
 
 def node_key_error(key: str, spec: Any) -> str:

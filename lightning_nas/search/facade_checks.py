@@ -9,10 +9,14 @@ change.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import lightning.pytorch as pl
+
 from lightning_nas.config.factories import (
+    ConfigBuilder,
     check_search_trainer,
     check_trainer_kwargs,
     check_validation_runs,
@@ -73,7 +77,7 @@ def check_search(search: Search) -> None:
     """
     # the keys' names first: a misspelt key of a one-architecture space is named as such
     # (was: "the space holds a single architecture ({'widht': 16})", the typo found later)
-    search.model.check(search.space.names())
+    search.model.check(search.space.names(), _data_class(search.data.target))
     search.data.check(search.space.names(), search.model)
     search.space.check_searchable("or train it with lightning-nas fit")
     search.settings.goal.warn_contrary()
@@ -128,6 +132,18 @@ def check_search(search: Search) -> None:
     if search.template.cost_names:  # counting works: check it now
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
+
+
+def _data_class(target: Any) -> Any:
+    """The class of a search's data (a config section's, a class, an instance's), for the
+    error of a plain space key that is its argument; None for a callable or no data."""
+    if isinstance(target, ConfigBuilder):
+        try:
+            return target.target()
+        except ConfigError:  # a class that does not import: the data's own check says so
+            return None
+    return target if inspect.isclass(target) else type(target) if isinstance(
+        target, pl.LightningDataModule) else None
 
 
 def check_space_values(search: Search, arch: dict[str, Any]) -> None:
