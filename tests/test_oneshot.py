@@ -1731,6 +1731,114 @@ def test_a_fit_ended_before_training_says_what_ended_it(tmp_path, algorithm, sto
     assert "max_epochs" not in message, message
 
 
+class _StopAtTrainStart(pl.Callback):
+    """Stops the fit in ``on_train_start``: Lightning runs no epoch, yet calls
+    ``on_train_end``."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
+class _StopAtEpochStart(pl.Callback):
+    """Stops the fit as its first epoch starts: that epoch trains no batch."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
+class _SkippingSupernet(TinySupernet):
+    """Skips every epoch at its first batch (``on_train_batch_start`` returns -1)."""
+
+    def on_train_batch_start(self, batch, batch_idx):
+        return -1
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+@pytest.mark.parametrize(("stop", "said", "fix"), [
+    ({"callbacks": [_StopAtTrainStart()]},
+     "trainer.should_stop was set before its first training step (by a callback)",
+     "see which of the Trainer's callbacks stops the fit as it starts"),
+    ({"callbacks": [_StopAtEpochStart()]},
+     "trainer.should_stop was set before its first training step (by a callback)",
+     "see which of the Trainer's callbacks stops the fit as it starts"),
+    ({"skip": True}, "3 epochs ran without a training step (the LightningModule's "
+     "on_train_batch_start returned -1 on each epoch's first batch?)",
+     "on_train_batch_start returns -1 to skip the rest of an epoch"),
+    ({"max_steps": 0}, "max_steps=0 trains no step", "raise max_steps"),
+    ({"max_epochs": 0}, "max_epochs=0 trains no epoch", "raise max_epochs"),
+], ids=["train_start", "epoch_start", "skipped_batches", "max_steps_0", "max_epochs_0"])
+def test_a_fit_that_took_no_training_step_searches_and_exports_nothing(
+        tmp_path, algorithm, stop, said, fix):
+    # reported: a callback stopping the fit in on_train_start (or as the first epoch starts,
+    # or a module skipping each epoch's batches) ends it with no step, yet Lightning calls
+    # on_train_end: SPOS searched and exported a subnet of the untrained supernet, without
+    # a word (its history at epoch 0); max_steps=0 or max_epochs=0 were refused as a
+    # "resumed from a checkpoint of its last step?" of a fit that resumed nothing
+    if algorithm == "darts" and stop.get("skip"):
+        pytest.skip("DifferentiableNAS's own on_train_batch_start skips nothing")
+    out = tmp_path / "out"
+    nas = OneShotNAS(num_candidates=2, calibration_batches=1, export_dir=str(out))
+    trainer = pl.Trainer(**{"max_epochs": 3, "accelerator": "cpu", "logger": False,
+                            "enable_checkpointing": False, "enable_progress_bar": False,
+                            "default_root_dir": tmp_path,
+                            **{k: v for k, v in stop.items() if k != "skip"},
+                            "callbacks": [*stop.get("callbacks", []),
+                                          *([nas] if algorithm == "spos" else [])]})
+    model = (_SkippingSupernet if stop.get("skip") else TinySupernet)()
+    module = model if algorithm == "spos" else DifferentiableNAS(model, export_dir=str(out))
+    data = BlobData() if algorithm == "spos" else BilevelData(BlobData())
+    with pytest.raises(ConfigError, match="this fit trained nothing") as caught:
+        trainer.fit(module, datamodule=data)
+    message = str(caught.value)
+    assert f"this fit trained nothing ({said})" in message and fix in message, message
+    assert "resumed from" not in message, message
+    assert trainer.global_step == 0 and not out.exists()
+    best = nas.best_arch if algorithm == "spos" else module.best_arch
+    assert best is None
+
+
+def test_a_fit_resumed_from_a_trained_checkpoint_and_stopped_at_start_still_searches(
+        tmp_path):
+    # the refusal is of weights that never took a step: a resume of a trained supernet
+    # that a callback stops as training starts searches and exports it (as before)
+    def fit(callbacks: list[pl.Callback], ckpt_path: Path | None = None) -> OneShotNAS:
+        nas = OneShotNAS(num_candidates=2, calibration_batches=1)
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   default_root_dir=tmp_path,
+                   callbacks=[*callbacks, nas, ModelCheckpoint(tmp_path / "ckpt", "last")]
+                   ).fit(TinySupernet(), datamodule=BlobData(), ckpt_path=ckpt_path)
+        return nas
+
+    fit([_StopAfterFirstEpochCallback()])
+    nas = fit([_StopAtTrainStart()], tmp_path / "ckpt" / "last.ckpt")
+    assert nas.best_arch is not None and {h["epoch"] for h in nas.history} == {1}
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_the_command_refuses_a_fit_a_callback_stopped_at_train_start(
+        tmp_path, monkeypatch, capsys, algorithm):
+    # as in Python (was: SPOS exported a subnet of the untrained supernet and fine-tuned
+    # it, rc 0; DARTS said only that the logits had not moved)
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "run"
+    switch = ["--oneshot.algorithm=darts", "--oneshot.optimizer=null",
+              "--oneshot.num_candidates=null"] if algorithm == "darts" else []
+    assert main([*TINY_CLI, f"--oneshot.run_dir={run}", *switch,
+                 "--trainer.callbacks=[{class_path: tests.test_oneshot._StopAtTrainStart}]"]
+                ) == 2
+    err = capsys.readouterr().err
+    assert ("this fit trained nothing (trainer.should_stop was set before its first training "
+            "step (by a callback))") in err, err
+    assert not any((run / name).exists() for name in ("best_arch.yaml", "subnet.pt"))
+
+
+class _StopAfterFirstEpochCallback(pl.Callback):
+    """Stops training at the end of its first epoch."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
 def test_a_resume_of_a_fit_early_stopping_ended_trains_on_and_searches(tmp_path):
     # reported: "this fit trained nothing ... max_epochs" after EarlyStopping; it is not
     # reached there: EarlyStopping sets should_stop only after an epoch trained (the fit's

@@ -52,7 +52,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
-from lightning_nas.oneshot.fit_end import end_fit, saved_epochs, training_ends
+from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -300,7 +300,9 @@ class OneShotNAS(pl.Callback):
         self._final(trainer, pl_module, trainer.current_epoch)
 
     def _final(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
-        """The final search, after ``epoch`` epochs (unless it ran), and the export."""
+        """The final search, after ``epoch`` epochs (unless it ran), and the export; none
+        of a supernet that never took a training step (``fit_end.check_stepped``)."""
+        check_stepped(trainer, "OneShotNAS")
         with preserved_rng(pl_module.device):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
             if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:

@@ -78,7 +78,7 @@ from lightning_nas.oneshot.checks import (
 )
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
-from lightning_nas.oneshot.fit_end import end_fit, saved_epochs
+from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import metric_mode, network_of, rng_state
@@ -398,6 +398,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:
+        check_stepped(self.trainer, "DifferentiableNAS")  # no step: what ended the fit
         check_logits_trained(self)  # not an architecture derived from their random start
         hp = self.hparams
         ranked = top_archs(self.choices, self.probabilities(), hp.top_k)

@@ -39,8 +39,9 @@ from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.scoring import loaders, set_rng_state
+from lightning_nas.wording import counted
 
-__all__ = ["check_trained", "end_fit", "saved_epochs", "time_bound", "time_spent",
+__all__ = ["check_stepped", "check_trained", "end_fit", "saved_epochs", "time_bound", "time_spent",
            "training_ends", "training_over"]
 
 
@@ -103,20 +104,8 @@ def time_bound(trainer_cfg: Mapping[str, Any]) -> tuple[Any, str, str] | None:
     return None if limit is None else (limit, "max_time", f"max_time={limit}")
 
 
-def _untrained(trainer: pl.Trainer) -> tuple[str, str]:
-    """What ended ``trainer``'s fit before it trained (``check_trained``), and what to change:
-    ``max_steps`` or ``max_epochs`` reached, ``max_time`` spent (the Trainer's ``Timer``), no
-    training batches, or ``trainer.should_stop`` set before the first epoch (by a callback:
-    Lightning's fit loop then starts no epoch)."""
-    if 0 <= trainer.max_steps <= trainer.global_step:
-        return (f"step {trainer.global_step} of max_steps={trainer.max_steps}: resumed from a "
-                f"checkpoint of its last step?",
-                "resume from an earlier checkpoint, or raise max_steps")
-    epochs = trainer.max_epochs
-    if epochs is not None and 0 <= epochs <= trainer.current_epoch:
-        return (f"epoch {trainer.current_epoch} of max_epochs={epochs}: resumed from a "
-                f"checkpoint of its last epoch?",
-                "resume from an earlier checkpoint, or raise max_epochs")
+def _time_spent(trainer: pl.Trainer) -> tuple[str, str] | None:
+    """``max_time`` spent (the Trainer's ``Timer``) as what ended a fit untrained, or None."""
     for timer in (c for c in trainer.callbacks if isinstance(c, Timer)):
         left = timer.time_remaining()
         if left is not None and left <= 0:
@@ -124,6 +113,29 @@ def _untrained(trainer: pl.Trainer) -> tuple[str, str]:
             return (f"max_time spent ({timedelta(seconds=int(trained))} trained of "
                     f"{timedelta(seconds=int(trained + left))})",
                     "raise max_time (or the duration of your own Timer callback)")
+    return None
+
+
+def _untrained(trainer: pl.Trainer) -> tuple[str, str]:
+    """What ended ``trainer``'s fit before it trained (``check_trained``), and what to change:
+    ``max_steps`` or ``max_epochs`` reached, ``max_time`` spent (the Trainer's ``Timer``), no
+    training batches, or ``trainer.should_stop`` set before the first epoch (by a callback:
+    Lightning's fit loop then starts no epoch)."""
+    resumed = trainer.ckpt_path is not None  # (was: a fresh fit's max_steps=0 "resumed")
+    if 0 <= trainer.max_steps <= trainer.global_step:
+        return ((f"step {trainer.global_step} of max_steps={trainer.max_steps}: resumed from a "
+                 f"checkpoint of its last step?", "resume from an earlier checkpoint, or raise "
+                 "max_steps") if resumed else
+                (f"max_steps={trainer.max_steps} trains no step", "raise max_steps"))
+    epochs = trainer.max_epochs
+    if epochs is not None and 0 <= epochs <= trainer.current_epoch:
+        return ((f"epoch {trainer.current_epoch} of max_epochs={epochs}: resumed from a "
+                 f"checkpoint of its last epoch?", "resume from an earlier checkpoint, or "
+                 "raise max_epochs") if resumed else
+                (f"max_epochs={epochs} trains no epoch", "raise max_epochs"))
+    spent = _time_spent(trainer)
+    if spent is not None:
+        return spent
     if trainer.limit_train_batches == 0 or trainer.num_training_batches == 0:
         why = ("limit_train_batches=0" if trainer.limit_train_batches == 0
                else "an empty train_dataloader")
@@ -149,6 +161,39 @@ def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
         where, fix = _untrained(trainer)
         raise ConfigError(f"this fit trained nothing ({where}), so {who}'s final search and "
                           f"export did not run; {fix}")
+
+
+def check_stepped(trainer: pl.Trainer, who: str) -> None:
+    """Before ``who``'s final search and export (``on_train_end``, or ``end_fit``'s), raise
+    ``check_trained``'s ``ConfigError`` when the supernet never took a training step (its
+    ``global_step`` 0, counted over the fit and any checkpoint it resumed): Lightning calls
+    ``on_train_end`` after a fit a callback stopped in ``on_train_start`` or as its first
+    epoch started, or whose module's ``on_train_batch_start`` returned -1 on each epoch's
+    first batch (was: SPOS searched and exported a subnet of the untrained supernet, its
+    history at epoch 0, without a word; DARTS/GDAS said only that the logits had not moved).
+
+    Example:
+        >>> trainer = pl.Trainer(max_epochs=3, logger=False)
+        >>> trainer.should_stop = True
+        >>> try:
+        ...     check_stepped(trainer, "OneShotNAS")
+        ... except ConfigError as err:
+        ...     print(str(err)[:70])
+        this fit trained nothing (trainer.should_stop was set before its first
+    """
+    if trainer.global_step > 0:
+        return
+    why = _time_spent(trainer)
+    if why is None and trainer.should_stop:
+        why = ("trainer.should_stop was set before its first training step (by a callback)",
+               "see which of the Trainer's callbacks stops the fit as it starts")
+    if why is None:
+        why = (f"{counted(trainer.current_epoch, 'epoch')} ran without a training step (the "
+               f"LightningModule's on_train_batch_start returned -1 on each epoch's first "
+               f"batch?)", "train at least one batch of an epoch (on_train_batch_start "
+               "returns -1 to skip the rest of an epoch)")
+    raise ConfigError(f"this fit trained nothing ({why[0]}), so {who}'s final search and "
+                      f"export did not run; {why[1]}")
 
 
 def training_over(trainer: pl.Trainer) -> bool:
