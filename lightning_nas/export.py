@@ -38,6 +38,7 @@ from lightning_nas.export_files import (
     load_best,
     move_in,
     staged,
+    staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
 from lightning_nas.results import TrialResult, TrialStatus
@@ -136,7 +137,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             held = None  # the trial's checkpoint
             if best.checkpoint and Path(best.checkpoint).exists():
                 held = Path(best.checkpoint)
-                files.append(staged(run_dir / "best.ckpt", source=held))
+                files.append(staged_checkpoint(run_dir / "best.ckpt", held))
             elif kept_checkpoint(run_dir, best.trial_id, best.arch, best.score):
                 held = run_dir / "best.ckpt"  # its own, kept (was: removed with trials/)
             out["checkpoint"] = "best.ckpt" if held else None

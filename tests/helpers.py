@@ -429,6 +429,23 @@ class SaveInitialWeights(pl.Callback):
         torch.save({k: v.clone() for k, v in pl_module.state_dict().items()}, self.path)
 
 
+class CountEpochs(pl.Callback):
+    """A user's callback with a state of its own: the training epochs it has seen (kept in
+    the checkpoint under its ``state_key``)."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epochs += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.epochs = state_dict["epochs"]
+
+
 def tiny_model(arch: dict) -> pl.LightningModule:
     """A callable ``arch -> LightningModule`` (the second way to give a model)."""
     return TinyNet(width=arch["width"], lr=arch.get("lr", 0.05))

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,14 @@ from lightning_nas import Search, export_best, finetune, load_best
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search import random_state
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.helpers import (
     AccAfterWarmup,
     AccFromEpoch2,
     BlobData,
+    CountEpochs,
     CrashAt,
     SigintAtFirstBatch,
     TinyNet,
@@ -363,6 +366,43 @@ def test_export_and_finetune_of_a_run_with_a_step_limit_a_logger_and_one_checkpo
     assert tuned.status is TrialStatus.COMPLETED and tuned.epochs == 3
     logs = run / "finetune" / "logs" / "metrics.csv"  # the user's logger, in its folder
     assert logs.exists() and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("stage", ["fit", "validate"])
+def test_best_ckpt_resumes_with_the_users_callbacks_without_lightning_nas_own(
+        tmp_path, tiny_space, tiny_trainer, stage, capsys):
+    # was: Lightning's "Be aware that when using `ckpt_path`, callbacks used to create the
+    # checkpoint need to be provided ... Please add the following callbacks:
+    # ["TrialReporter{...}", "lightning_nas.TrialCheckpoint{...}"]" on a user's
+    # `trainer.fit(model, ckpt_path="best.ckpt")`: callbacks of lightning_nas's own
+    from lightning.pytorch import Trainer
+
+    from lightning_nas.cli import main
+
+    run = tmp_path / "run"
+    trainer = {**tiny_trainer, "callbacks": [{"class_path": "tests.helpers.CountEpochs"}]}
+    Search(TinyNet, tiny_space, data=BlobData, trainer=trainer, budget=2, run_dir=run,
+           seed=0, verbose=False).run()
+    best = load_best(run)
+    counter = CountEpochs()
+    kept = torch.load(run / "best.ckpt", weights_only=False)["callbacks"]["CountEpochs"]
+    user = Trainer(max_epochs=kept["epochs"] + 1, callbacks=[counter], logger=False,
+                   enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, default_root_dir=tmp_path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        getattr(user, stage)(TinyNet(**best["arch"]), datamodule=BlobData(),
+                             ckpt_path=run / "best.ckpt")
+    said = [str(w.message) for w in seen if "callbacks used to create" in str(w.message)]
+    assert said == []
+    states = torch.load(run / "best.ckpt", weights_only=False)["callbacks"]
+    assert list(states) == ["CountEpochs"]  # the user's callback's state is kept
+    assert random_state.in_checkpoint(run / "best.ckpt")  # a re-export's header says so
+    assert counter.epochs == kept["epochs"] + (stage == "fit")  # its state read back
+    tuned = finetune(run, max_epochs=1)  # weights only: it still starts from best.ckpt
+    assert tuned.status is TrialStatus.COMPLETED and tuned.arch == best["arch"]
+    assert export_best(run)["checkpoint"] == "best.ckpt"  # exported again from the trial's
+    assert main(["show", str(run)]) == 0
 
 
 def test_export_writes_best_yaml_and_checkpoint(finished_run):
@@ -991,6 +1031,13 @@ def test_finetune_takes_the_current_best_not_a_stale_best_yaml(finished_run):
     assert finetune(finished_run, max_epochs=1, out_dir=finished_run / "ft2").trial_id == other
 
 
+def _same_weights(exported: Path, trials: str) -> bool:
+    """Whether the exported ``best.ckpt`` holds the weights of the trial's checkpoint (a copy
+    without lightning_nas's callback states, not of its bytes)."""
+    a, b = (torch.load(p, weights_only=False)["state_dict"] for p in (exported, trials))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finished_run):
     # was: best.ckpt was replaced before best.yaml was written: an export stopped between
     # the two left another trial's weights under best.yaml, and finetune started from them
@@ -1000,7 +1047,7 @@ def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finis
                      if t.trial_id != current.trial_id and t.checkpoint)
     before = {name: (finished_run / name).read_bytes()
               for name in ("best.yaml", "best.ckpt")}
-    assert before["best.ckpt"] == Path(current.checkpoint).read_bytes()
+    assert _same_weights(finished_run / "best.ckpt", current.checkpoint)
     from lightning_nas.export_files import staging_path
 
     blocked = staging_path(finished_run / "best.yaml")  # where this thread stages it
@@ -1011,7 +1058,7 @@ def test_an_export_that_fails_on_the_way_leaves_the_earlier_pair_as_it_was(finis
     assert not staging_path(finished_run / "best.ckpt").exists()  # no copy on a full disk
     blocked.rmdir()
     assert export_best(finished_run, trial_id=other.trial_id)["trial"] == other.trial_id
-    assert (finished_run / "best.ckpt").read_bytes() == Path(other.checkpoint).read_bytes()
+    assert _same_weights(finished_run / "best.ckpt", other.checkpoint)
     assert sorted(p.name for p in finished_run.glob("*.tmp")) == []
 
 

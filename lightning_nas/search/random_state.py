@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["capture", "in_checkpoint", "restore"]
+__all__ = ["EXPORTED_KEY", "capture", "in_checkpoint", "restore"]
+
+#: the key an exported ``best.ckpt`` (which holds no callback state of lightning_nas's own)
+#: says under that its trial's checkpoint held a random state
+EXPORTED_KEY = "lightning_nas_random_state"
 
 
 def capture() -> dict[str, Any]:
@@ -65,8 +69,9 @@ def restore(state: dict[str, Any]) -> None:
 def in_checkpoint(path: str | os.PathLike | None) -> bool:
     """Whether the checkpoint at ``path`` holds a random state ``capture`` read (what a
     trial's checkpoints hold since this module exists; not an older version's, nor a
-    missing file). Its tensors are mapped, not read, where ``weights_only`` loads it (else
-    it is read whole: hyperparameters such as a ``Path`` need the full unpickler).
+    missing file), or is an export's ``best.ckpt`` of such a checkpoint (``EXPORTED_KEY``).
+    Its tensors are mapped, not read, where ``weights_only`` loads it (else it is read
+    whole: hyperparameters such as a ``Path`` need the full unpickler).
 
     Example:
         >>> in_checkpoint(None)
@@ -81,6 +86,8 @@ def in_checkpoint(path: str | os.PathLike | None) -> bool:
             break
         except Exception:  # noqa: BLE001, S112 - unreadable: it proves nothing
             continue
+    if isinstance(checkpoint, dict) and checkpoint.get(EXPORTED_KEY) is True:
+        return True  # an exported best.ckpt: its trial's checkpoint held one
     states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
     return isinstance(states, dict) and any(isinstance(state, dict) and "random" in state
                                             for state in states.values())
