@@ -446,6 +446,16 @@ class CountEpochs(pl.Callback):
         self.epochs = state_dict["epochs"]
 
 
+class WidthActNet(TinyNet):
+    """``TinyNet`` that refuses width 8 with tanh in its constructor: an architecture the
+    model rejects (a failed trial), each value building beside another."""
+
+    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
+        if width == 8 and activation == "tanh":
+            raise ValueError("width 8 takes no tanh")
+        super().__init__(width=width, activation=activation, lr=lr)
+
+
 def tiny_model(arch: dict) -> pl.LightningModule:
     """A callable ``arch -> LightningModule`` (the second way to give a model)."""
     return TinyNet(width=arch["width"], lr=arch.get("lr", 0.05))

@@ -88,3 +88,34 @@ def test_a_weight_tied_once_or_to_one_made_before_is_counted_once():
     assert copies.numel(torch.nn.ModuleList([backbone, head])) == 40 + 10
     assert copies.numel(pair) == 3
     assert tagged.p.device.type == "meta" and tagged.p.tag == "x"
+
+
+def test_a_choice_option_no_model_builds_with_is_refused_before_anything_is_written(
+        tmp_path, tiny_trainer):
+    # was: the check build of a few samples passed (one drew 'relu' and built), and every
+    # trial drawing 'swish' failed "KeyError: 'swish'" during the search
+    from lightning_nas import Search
+    from lightning_nas.errors import ConfigError
+    from tests.helpers import BlobData, TinyNet
+
+    run = tmp_path / "run"
+    space = {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu", "swish"]}}
+    with pytest.raises(ConfigError) as err:
+        Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2, run_dir=run,
+               seed=0, verbose=False).run()
+    assert str(err.value).startswith("space key 'activation' may take 'swish': KeyError: "
+                                     "'swish'; found building the model")
+    assert not run.exists()  # nothing written
+
+
+def test_a_choice_option_that_builds_beside_some_other_values_is_no_config_error(
+        tmp_path, tiny_trainer):
+    # an architecture the model rejects is a failed trial: only a value that builds beside
+    # none of the other keys' values tried is refused
+    from lightning_nas import Search
+    from tests.helpers import BlobData, WidthActNet
+
+    space = {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu", "tanh"]}}
+    result = Search(WidthActNet, space, data=BlobData, trainer=tiny_trainer, budget=4,
+                    run_dir=tmp_path / "run", seed=0, verbose=False).run()
+    assert result.best is not None

@@ -22,7 +22,7 @@ from lightning_nas.config.factories import (
     check_validation_runs,
 )
 from lightning_nas.config.instantiate import short
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
@@ -44,15 +44,18 @@ from lightning_nas.search.space_values import (
     value_at,
     with_value,
 )
+from lightning_nas.search.template import attempt_build, global_state_kept
 from lightning_nas.search.trial_logs import warn_shared_checkpoint_dir
 from lightning_nas.search.warm import check_fill
+from lightning_nas.space import Choice, SearchSpace
 from lightning_nas.strategies import check_optimizer_runs
+from lightning_nas.wording import counted
 
 if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
-__all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_search",
-           "check_space_values"]
+__all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_choice_builds",
+           "check_search", "check_space_values"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
@@ -118,6 +121,8 @@ def check_search(search: Search) -> None:
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
+    if model is not None:  # each choice's options, beside values that build
+        check_choice_builds(search, archs)
     if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
             searched):  # a trial that may never end (searched values: each trial's own)
         warn_endless(search.trainer, module_callbacks(model))
@@ -144,6 +149,55 @@ def _data_class(target: Any) -> Any:
             return None
     return target if inspect.isclass(target) else type(target) if isinstance(
         target, pl.LightningDataModule) else None
+
+
+def check_choice_builds(search: Search, archs: list[dict[str, Any]]) -> None:
+    """Build the model once for each option of each choice of the space (not a
+    ``trainer.`` key's), beside the other keys' values of the first of ``archs`` it builds
+    for, with its parameters on the meta device; an option that fails is tried beside the
+    other ``archs`` too. An architecture the model rejects is a failed trial (so is an
+    option of a space of one key), but an option that builds beside none of them is a
+    mistake every trial drawing it would hit.
+
+    Example:
+        ``activation: {choice: [relu, swish]}`` of a model whose activations are
+        ``{"relu": ..., "tanh": ...}[activation]``: ``space key 'activation' may take
+        'swish': KeyError: 'swish'; found building the model ...``.
+
+    Raises:
+        ConfigError: naming the space key, the option and the error.
+    """
+    def error(arch: dict[str, Any]) -> BaseException | None:
+        with global_state_kept():
+            return attempt_build(lambda: search.template.model.build(arch), True)
+
+    building = [arch for arch in archs if error(arch) is None]
+    if not building or len(space_options(search.space)) < 2:
+        return  # none builds (dry_build said so); one key: an option is an architecture
+    for path, options in _choices(search.space).items():
+        for value in options:
+            if any(value_at(arch, path) == value for arch in building):
+                continue  # built (or a failed trial) already
+            first = error(with_value(building[0], path, value))
+            if first is None or any(error(with_value(arch, path, value)) is None
+                                    for arch in building[1:]):
+                continue
+            raise ConfigError(
+                f"space key {'.'.join(path)!r} may take {short(value)}: {one_line(first)}; "
+                f"found building the model beside the other keys' values of "
+                f"{counted(len(building), 'sampled architecture')} before any training "
+                f"(every trial drawing it would fail; no folder was made)")
+
+
+def _choices(space: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[Any]]:
+    """Each choice's options by its path (in a group too), ``trainer.`` keys left out."""
+    out: dict[tuple[str, ...], list[Any]] = {}
+    for key, param in space.params.items():
+        if isinstance(param, SearchSpace):
+            out.update(_choices(param, (*prefix, key)))
+        elif isinstance(param, Choice) and not (not prefix and key.startswith("trainer.")):
+            out[(*prefix, key)] = list(param.values)
+    return out
 
 
 def check_space_values(search: Search, arch: dict[str, Any]) -> None:

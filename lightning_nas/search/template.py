@@ -47,7 +47,8 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
 
-__all__ = ["TrialTemplate", "check_fit_builds", "check_trainer_builds", "global_state_kept"]
+__all__ = ["TrialTemplate", "attempt_build", "check_fit_builds", "check_trainer_builds",
+           "global_state_kept"]
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class TrialTemplate:
             for name, factory in (("model", self.model), ("data", self.data)):
                 first = None
                 for arch in archs:
-                    error = _attempt(lambda a=arch, f=factory: built.append(f.build(a)),
+                    error = attempt_build(lambda a=arch, f=factory: built.append(f.build(a)),
                                      name == "model")
                     if error is None:
                         break
@@ -202,7 +203,7 @@ class TrialTemplate:
                     raise TypeError(f"not a {kind.__name__}")  # was: any argument "at fault"
 
             def section_build(init_args: dict[str, Any]) -> BaseException | None:
-                return _attempt(lambda: built(init_args), meta)
+                return attempt_build(lambda: built(init_args), meta)
             return blame(section_build, nodes.node_args(section), name)
         if not isinstance(target, type):
             return None
@@ -210,10 +211,10 @@ class TrialTemplate:
         searched = arch if meta else {}
 
         def with_args(init_args: dict[str, Any]) -> BaseException | None:
-            return _attempt(lambda: build_class(target, {**init_args, **searched}, name), meta)
+            return attempt_build(lambda: build_class(target, {**init_args, **searched}, name), meta)
 
         def with_arch(values: dict[str, Any]) -> BaseException | None:
-            return _attempt(lambda: build_class(target, {**factory.init_args, **values}, name),
+            return attempt_build(lambda: build_class(target, {**factory.init_args, **values}, name),
                             meta)
         return blame(with_args, fixed, name) or (blame(with_arch, arch, "search.space")
                                                  if meta else None)
@@ -263,7 +264,7 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
 
         def build(settings: dict[str, Any]) -> BaseException | None:
             changed = dataclasses.replace(spec, trainer=settings)
-            return _attempt(lambda: build_trainer(changed, []), meta=False)
+            return attempt_build(lambda: build_trainer(changed, []), meta=False)
 
         error = build(spec.trainer)
         if error is None:
@@ -299,7 +300,7 @@ def _check_searched_builds(specs: Sequence[TrialSpec],
                 error: BaseException | None = None
                 for spec in specs:
                     settings = {**spec.trainer, name: value}
-                    failed = _attempt(lambda s=settings, p=spec: build_trainer(
+                    failed = attempt_build(lambda s=settings, p=spec: build_trainer(
                         dataclasses.replace(p, trainer=s), []), meta=False)
                     if failed is None:
                         break
@@ -369,7 +370,7 @@ def _check_manual_optimization(spec: TrialSpec, model: str,
                                   f"would fail)")
 
 
-def _attempt(build: Callable[[], Any], meta: bool) -> BaseException | None:
+def attempt_build(build: Callable[[], Any], meta: bool) -> BaseException | None:
     """Run ``build`` (its parameters on the meta device first when ``meta``:
     ``parameters_on_meta``); its error, or None."""
     if meta:
