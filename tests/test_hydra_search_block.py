@@ -62,19 +62,33 @@ def test_a_search_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tmp
     assert seen == [({"beam_width": 4, "seed": 7}, True)] * 2
 
 
-@pytest.mark.parametrize("search", ["beam", 3, {"beam_width": 4, "depth": 2}, {},
-                                    {"_target_": "src.beam.Search", "budget": 3}],
-                         ids=["string", "number", "other-keys", "empty", "target-node"])
-def test_a_search_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, search):
+#: a node of the project's own: a value, other keys, nothing, or a _target_ node the task
+#: builds (lightning-nas oneshot's block has no _target_)
+OWN_BLOCKS = [
+    pytest.param("search", "beam", id="search-string"),
+    pytest.param("search", 3, id="search-number"),
+    pytest.param("search", {"beam_width": 4, "depth": 2}, id="search-other-keys"),
+    pytest.param("search", {}, id="search-empty"),
+    pytest.param("search", {"_target_": "src.beam.Search", "budget": 3}, id="search-target"),
+    pytest.param("oneshot", "spos", id="oneshot-string"),
+    pytest.param("oneshot", {"width": 3}, id="oneshot-other-keys"),
+    pytest.param("oneshot", {}, id="oneshot-empty"),
+    pytest.param("oneshot", {"_target_": "lightning_nas.oneshot.OneShotNAS",
+                             "num_candidates": 5}, id="oneshot-target"),
+]
+
+
+@pytest.mark.parametrize(("block", "value"), OWN_BLOCKS)
+def test_a_block_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, block, value):
     seen = []
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         trials = _sweep(tmp_path, lambda cfg: seen.append(
-            OmegaConf.to_container(cfg, resolve=True)["search"]) or float(cfg.x),
-            SWEEP, search=search)
+            OmegaConf.to_container(cfg, resolve=True)[block]) or float(cfg.x),
+            SWEEP, **{block: value})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
-    assert seen == [search] * 2
-    assert not [w for w in said if "`search:`" in str(w.message)]
+    assert seen == [value] * 2
+    assert not [w for w in said if f"`{block}:`" in str(w.message)]
 
 
 def test_a_search_node_the_sweep_searches_is_the_projects_own(tmp_path):
@@ -143,23 +157,6 @@ def test_a_oneshot_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tm
             oneshot={"num_candidates": 5, "width": 3})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
     assert seen == [{"num_candidates": 5, "width": 3}] * 2
-
-
-@pytest.mark.parametrize("oneshot", [
-    "spos", {"width": 3}, {},
-    {"_target_": "lightning_nas.oneshot.OneShotNAS", "num_candidates": 5}],
-    ids=["string", "other-keys", "empty", "target-node"])
-def test_a_oneshot_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, oneshot):
-    # a _target_ node is one the task builds (lightning-nas oneshot's block has no _target_)
-    seen = []
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always")
-        trials = _sweep(tmp_path, lambda cfg: seen.append(
-            OmegaConf.to_container(cfg, resolve=True)["oneshot"]) or float(cfg.x),
-            SWEEP, oneshot=oneshot)
-    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
-    assert seen == [oneshot] * 2
-    assert not [w for w in said if "`oneshot:`" in str(w.message)]
 
 
 def test_a_oneshot_node_the_sweep_searches_is_the_projects_own_but_not_one_set(tmp_path):
