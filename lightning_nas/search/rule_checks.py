@@ -33,8 +33,8 @@ from lightning_nas.search.schedulers import MedianRule, Rule
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
 
-__all__ = ["check_rule_mode", "check_validates_each_epoch", "module_callbacks", "rule_for",
-           "split_callbacks", "warn_endless", "warn_stopping_monitor"]
+__all__ = ["callbacks_of", "check_rule_mode", "check_validates_each_epoch", "module_callbacks",
+           "rule_for", "split_callbacks", "warn_endless", "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -62,13 +62,23 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
     """The ``EarlyStopping`` callbacks (objects, or config nodes of its class or a subclass)
     among ``callbacks``, as ``trainer.callbacks[i] (EarlyStopping)`` for a Trainer's, else
     as ``<source> (EarlyStopping)``."""
-    return [where for where, _ in _stoppers(callbacks, source)]
-
-
-def _stoppers(callbacks: object, source: str = "trainer.callbacks") -> list[tuple[str, Any]]:
-    """``_early_stopping``'s callbacks with each one's object or config node."""
     from lightning.pytorch.callbacks import EarlyStopping
 
+    return [where for where, _ in callbacks_of(callbacks, EarlyStopping, source)]
+
+
+def callbacks_of(callbacks: object, kind: type, source: str = "trainer.callbacks"
+                 ) -> list[tuple[str, Any]]:
+    """The callbacks of class ``kind`` or a subclass among ``callbacks`` (objects or config
+    nodes; one alone or a list), each with where it is: ``trainer.callbacks[i] (Class)``
+    for a Trainer's list, else ``<source> (Class)``. A node whose class does not import is
+    left to the checks of the callbacks' own arguments.
+
+    Example:
+        >>> from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        >>> callbacks_of([ModelCheckpoint(), EarlyStopping("val_loss")], EarlyStopping)[0][0]
+        'trainer.callbacks[1] (EarlyStopping)'
+    """
     from lightning_nas.config.instantiate import import_object
     from lightning_nas.config.nodes import is_node, target_path
 
@@ -79,7 +89,7 @@ def _stoppers(callbacks: object, source: str = "trainer.callbacks") -> list[tupl
             cls = import_object(target_path(item)) if is_node(item) else type(item)
         except ConfigError:  # said by the checks of the callbacks' own arguments
             continue
-        if inspect.isclass(cls) and issubclass(cls, EarlyStopping):
+        if inspect.isclass(cls) and issubclass(cls, kind):
             indexed = isinstance(callbacks, (list, tuple)) and source == "trainer.callbacks"
             where = f"[{i}]" if indexed else ""
             found.append((f"{source}{where} ({cls.__name__})", item))
@@ -131,9 +141,11 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         >>> said[0][:70]
         "trainer.callbacks[0] (EarlyStopping) monitors 'val_loss' (min), the se"
     """
+    from lightning.pytorch.callbacks import EarlyStopping
+
     said = []
-    found = _stoppers(trainer.get("callbacks")) + _stoppers(
-        module_callbacks, "the model's configure_callbacks()")
+    found = callbacks_of(trainer.get("callbacks"), EarlyStopping) + callbacks_of(
+        module_callbacks, EarlyStopping, "the model's configure_callbacks()")
     for where, item in found:
         theirs, their_mode, default = _monitor_and_mode(item)
         if not isinstance(theirs, str) or their_mode not in ("min", "max"):

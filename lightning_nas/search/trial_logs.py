@@ -33,6 +33,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.search.callbacks import TrialCheckpoint
+from lightning_nas.search.rule_checks import callbacks_of
 
 __all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "pin_versions",
            "placed_logger", "warn_shared_checkpoint_dir"]
@@ -239,22 +240,13 @@ def warn_shared_checkpoint_dir(trainer: dict[str, Any]) -> list[str]:
         >>> said[0][:52]
         'trainer.callbacks[0] (ModelCheckpoint) writes every '
     """
-    callbacks = trainer.get("callbacks")
-    items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
     said = []
-    for i, item in enumerate(items):
-        try:
-            cls = import_object(target_path(item)) if is_node(item) else type(item)
-        except Exception:  # noqa: BLE001 - a node that does not import: its build says so
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, ModelCheckpoint)):
-            continue
+    for where, item in callbacks_of(trainer.get("callbacks"), ModelCheckpoint):
         dirpath = node_args(item).get("dirpath") if is_node(item) else item.dirpath
         if dirpath is None:
             continue
-        where = f"trainer.callbacks{f'[{i}]' if isinstance(callbacks, (list, tuple)) else ''}"
         said.append(
-            f"{where} ({cls.__name__}) writes every trial's checkpoints into one folder, "
+            f"{where} writes every trial's checkpoints into one folder, "
             f"dirpath {str(dirpath)!r}: their files lie side by side there (last.ckpt, "
             f"last-v1.ckpt, ...), none telling which trial wrote it, and a re-run trial's "
             f"are not removed; leave dirpath out, and each trial's go into its own logger "
