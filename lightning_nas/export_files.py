@@ -30,14 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.search import random_state
+from lightning_nas.search.checkpoints import OWN_STATES, save_for_users
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "finetune_arch",
@@ -120,41 +119,22 @@ def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path
     return tmp, path
 
 
-#: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
-#: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
-OWN_STATES = ("lightning_nas.", "TrialReporter{", "PruningCallback{")
-
-
 def staged_checkpoint(path: Path, source: Path) -> tuple[Path, Path]:
     """A copy of the trial's checkpoint ``source`` written beside ``path`` (``staged``)
-    without the callback states of lightning_nas's own (``OWN_STATES``): Lightning asks a
-    user's ``Trainer.fit(model, ckpt_path="best.ckpt")`` (or LightningCLI's
-    ``--ckpt_path``) for every callback a checkpoint holds a state of, and no user's
-    Trainer has these. The user's callbacks' states stay; that the trial's checkpoint held
-    a random state is kept under ``random_state.EXPORTED_KEY``. Nothing reads those states
-    from ``best.ckpt``: a fine-tune loads its weights, a resumed trial its own checkpoint.
+    without the callback states of lightning_nas's own (``checkpoints.save_for_users``).
 
     Example:
-        >>> import tempfile
+        >>> import tempfile, torch
         >>> run = Path(tempfile.mkdtemp())
         >>> torch.save({"state_dict": {}, "callbacks": {"Mine": {"n": 1},
-        ...             "TrialReporter{'monitor': 'val_acc', 'mode': 'max'}": {"random": {}}}},
+        ...             "TrialReporter{'monitor': 'val_acc', 'mode': 'max'}": {}}},
         ...            run / "trial.ckpt")
         >>> move_in(run, [staged_checkpoint(run / "best.ckpt", run / "trial.ckpt")], True)
-        >>> ckpt = torch.load(run / "best.ckpt")
-        >>> ckpt["callbacks"], ckpt[random_state.EXPORTED_KEY]
-        ({'Mine': {'n': 1}}, True)
+        >>> torch.load(run / "best.ckpt")["callbacks"]
+        {'Mine': {'n': 1}}
     """
-    # the run's own file: hyperparameters (a Path, an Enum) need the full unpickler
-    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
-    states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
-    if isinstance(states, dict):
-        own = [key for key in states if str(key).startswith(OWN_STATES)]
-        if any(isinstance(states[key], dict) and "random" in states[key] for key in own):
-            checkpoint[random_state.EXPORTED_KEY] = True
-        checkpoint["callbacks"] = {k: v for k, v in states.items() if k not in own}
     tmp = staging_path(path)
-    torch.save(checkpoint, tmp)
+    save_for_users(source, tmp)
     return tmp, path
 
 

@@ -841,3 +841,20 @@ def hold_at_torch(folder: Path, held: str, note_sigint: bool = False) -> None:
     folder.mkdir(exist_ok=True)
     (folder / "sitecustomize.py").write_text(_HOLD_AT_TORCH.format(
         held=held, folder=str(folder), note=note_sigint))
+
+
+def validated(config: Path, ckpt: Path, metric: str) -> float:
+    """``metric`` of the checkpoint ``ckpt`` validated by a fresh Trainer, with the model and
+    data a ``best_config.yaml`` names (``class_path``/``init_args`` or Hydra ``_target_``
+    nodes): the score a fit's or an export's ``best.ckpt`` holds, read as a user reads it."""
+    import yaml
+    from hydra.utils import instantiate
+    from lightning.pytorch.cli import instantiate_class
+
+    cfg = yaml.safe_load(Path(config).read_text())
+    model, data = (instantiate(cfg[key]) if "_target_" in cfg[key]
+                   else instantiate_class((), cfg[key]) for key in ("model", "data"))
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1)
+    return float(trainer.validate(model, datamodule=data, ckpt_path=ckpt, verbose=False,
+                                  weights_only=False)[0][metric])  # our own file

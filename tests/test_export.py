@@ -401,6 +401,8 @@ def test_best_ckpt_resumes_with_the_users_callbacks_without_lightning_nas_own(
     assert counter.epochs == kept["epochs"] + (stage == "fit")  # its state read back
     tuned = finetune(run, max_epochs=1)  # weights only: it still starts from best.ckpt
     assert tuned.status is TrialStatus.COMPLETED and tuned.arch == best["arch"]
+    # the fine-tune's own best.ckpt too (was: with TrialReporter's and TrialCheckpoint's)
+    assert list(torch.load(tuned.checkpoint, weights_only=False)["callbacks"]) == ["CountEpochs"]
     assert export_best(run)["checkpoint"] == "best.ckpt"  # exported again from the trial's
     assert main(["show", str(run)]) == 0
 

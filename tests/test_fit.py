@@ -197,3 +197,39 @@ def test_a_monitor_never_logged_counts_the_validations_after_the_first(epochs, s
     with pytest.raises(MonitorError) as err:
         check_monitor_logged("train_acc", history, {"val_acc"})
     assert said in str(err.value)
+
+
+@pytest.mark.parametrize("how", ["cli", "python"])
+def test_a_fits_best_ckpt_resumes_with_the_users_callbacks_alone(tmp_path, how):
+    # was: the fit's best.ckpt (its TrialCheckpoint's file) held lightning_nas's own callback
+    # states, so a user's `trainer.fit(model, ckpt_path=...)` said "callbacks used to create
+    # the checkpoint need to be provided ... [TrialReporter{...}, ...]" (the search's export
+    # strips them)
+    import warnings
+
+    import torch
+    from lightning.pytorch import Trainer
+
+    from tests.helpers import BlobData, CountEpochs, TinyNet
+
+    cfg = {**BASE, "seed_everything": 0,
+           "trainer": {**BASE["trainer"], "max_epochs": 2, "logger": False,
+                       "enable_progress_bar": False,
+                       "callbacks": [{"class_path": "tests.helpers.CountEpochs"}]}}
+    config, out = _write(tmp_path / "fit.yaml", cfg), tmp_path / "out"
+    if how == "cli":
+        assert main(["fit", str(config), "--out", str(out)]) == 0
+    else:
+        assert fit_config(config, out_dir=out).error is None
+    checkpoint = torch.load(out / "best.ckpt", weights_only=False)
+    assert list(checkpoint["callbacks"]) == ["CountEpochs"]  # the user's callback's state
+    counter = CountEpochs()
+    user = Trainer(max_epochs=checkpoint["epoch"] + 2, callbacks=[counter], logger=False,
+                   enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, default_root_dir=tmp_path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        user.fit(TinyNet(), datamodule=BlobData(), ckpt_path=out / "best.ckpt")
+    assert [str(w.message) for w in seen if "callbacks used to create" in str(w.message)] == []
+    # its state read back (saved mid-epoch 1 at 1): the epochs it counted are the Trainer's
+    assert counter.epochs == user.current_epoch == 3

@@ -22,6 +22,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import format_score
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import logger_defaults
+from tests.helpers import validated
 
 ROOT = Path(__file__).resolve().parents[1]
 HYDRA = ROOT / "examples" / "hydra"
@@ -175,11 +176,9 @@ def test_search_a_hydra_model_node_then_fit_its_best_config(tmp_path, monkeypatc
     assert main(["fit", str(run / "best_config.yaml"), "--out", str(tmp_path / "fit")]) == 0
     out = capsys.readouterr().out
     assert f"val/acc={format_score(best['score'])} " in out  # as the search lines print it
-    # the trial, trained again as is: the fit's checkpoint holds the trial's score exactly
-    ckpt = torch.load(tmp_path / "fit" / "best.ckpt", map_location="cpu", weights_only=False)
-    scores = [float(state["best_model_score"]) for state in ckpt["callbacks"].values()
-              if state.get("monitor") == "val/acc" and "best_model_score" in state]
-    assert scores and scores[0] == pytest.approx(best["score"], abs=1e-6)
+    # the trial, trained again as is: the fit's checkpoint validates to the trial's score
+    assert validated(run / "best_config.yaml", tmp_path / "fit" / "best.ckpt",
+                     "val/acc") == pytest.approx(best["score"], abs=1e-6)
     shutil.rmtree(tmp_path / "fit")
 
 

@@ -3,6 +3,8 @@
 ``checkpoint_complete``: whether a checkpoint file was written to its end.
 ``drop_checkpoints``: a trial that stopped needs no ``last.ckpt`` (it is only for resuming a
 paused trial), and a pruned or failed one keeps no ``best.ckpt`` either.
+``save_for_users``: a trial's checkpoint as a user's Trainer resumes it, without the callback
+states of lightning_nas's own (an export's, a fit's and a fine-tune's ``best.ckpt``).
 ``keep_top_checkpoints``: the best ``keep_top_k`` completed trials by the first objective
 keep theirs; with several objectives, so does every point of the Pareto front (each can be
 exported: ``export --trial N``). The store is updated before a file is removed, so it never
@@ -17,14 +19,23 @@ Example:
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
+import torch
+
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["checkpoint_complete", "drop_checkpoints", "keep_top_checkpoints"]
+__all__ = ["OWN_STATES", "checkpoint_complete", "drop_checkpoints", "keep_top_checkpoints",
+           "save_for_users", "users_in_place"]
+
+#: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
+#: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
+OWN_STATES = ("lightning_nas.", "TrialReporter{", "PruningCallback{")
 
 
 def checkpoint_complete(path: Path) -> bool:
@@ -33,6 +44,49 @@ def checkpoint_complete(path: Path) -> bool:
     with path.open("rb") as f:
         head = f.read(4)
     return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
+
+
+def save_for_users(source: Path, target: Path) -> None:
+    """Write the checkpoint ``source`` to ``target`` without the callback states of
+    lightning_nas's own (``OWN_STATES``): Lightning asks a user's ``Trainer.fit(model,
+    ckpt_path=...)`` (or LightningCLI's ``--ckpt_path``) for every callback a checkpoint
+    holds a state of, and no user's Trainer has these. The user's callbacks' states stay;
+    that ``source`` held a random state is kept under ``random_state.EXPORTED_KEY``. Nothing
+    reads those states from a ``best.ckpt`` written so: a fine-tune loads its weights, a
+    resumed trial its own ``last.ckpt``.
+
+    Example:
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> torch.save({"state_dict": {}, "callbacks": {"Mine": {"n": 1},
+        ...             "TrialReporter{'monitor': 'val_acc', 'mode': 'max'}": {"random": {}}}},
+        ...            run / "trial.ckpt")
+        >>> save_for_users(run / "trial.ckpt", run / "best.ckpt")
+        >>> ckpt = torch.load(run / "best.ckpt")
+        >>> ckpt["callbacks"], ckpt[random_state.EXPORTED_KEY]
+        ({'Mine': {'n': 1}}, True)
+    """
+    # the run's own file: hyperparameters (a Path, an Enum) need the full unpickler
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
+    if isinstance(states, dict):
+        own = [key for key in states if str(key).startswith(OWN_STATES)]
+        if any(isinstance(states[key], dict) and "random" in states[key] for key in own):
+            checkpoint[random_state.EXPORTED_KEY] = True
+        checkpoint["callbacks"] = {k: v for k, v in states.items() if k not in own}
+    torch.save(checkpoint, target)
+
+
+def users_in_place(path: Path) -> None:
+    """``save_for_users`` over ``path`` itself, through a file beside it (``lightning-nas
+    fit``'s and ``finetune``'s ``best.ckpt``, which their ``TrialCheckpoint`` wrote), so an
+    interrupted rewrite leaves the whole file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_for_users(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,

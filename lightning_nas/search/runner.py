@@ -34,6 +34,7 @@ from typing import Any
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
+from lightning_nas.search.checkpoints import users_in_place
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
@@ -360,14 +361,21 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     (``run_in_own_process``).
 
     This is the function executors and workers call for every trial. Ctrl-C in a trial
-    that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``).
+    that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``). A
+    fit's or fine-tune's checkpoint (``own_logs``) is the user's: it keeps no callback state
+    of lightning_nas's own (``users_in_place``; a search's export writes its ``best.ckpt``
+    so).
     """
     if not needs_own_process(spec.trainer):
         with ctrl_c_raised():
-            return fit_trial(spec)
-    if int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
-        return run_in_own_process(spec)
-    return run_on_ranks(spec)
+            result = fit_trial(spec)
+    elif int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
+        result = run_in_own_process(spec)
+    else:
+        result = run_on_ranks(spec)
+    if spec.own_logs and result.checkpoint and Path(result.checkpoint).is_file():
+        users_in_place(Path(result.checkpoint))
+    return result
 
 
 def _main(spec_path: Path) -> int:
