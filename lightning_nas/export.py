@@ -30,6 +30,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_files import (
     best_weights,
+    check_weights_fit,
     discard_staged,
     finetune_arch,
     held_for_export,
@@ -428,7 +429,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True)
-    check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
+    built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
+    check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from lightning_nas.config.yamlio import load_yaml
@@ -39,10 +40,10 @@ from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import OWN_STATES, save_for_users
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["EXPORT_FILES", "best_weights", "discard_staged", "finetune_arch",
-           "held_for_export", "keep_winners_weights", "kept_checkpoint", "load_best",
-           "model_overrides", "move_in", "OWN_STATES", "staged", "staged_checkpoint",
-           "staging_path"]
+__all__ = ["EXPORT_FILES", "OWN_STATES", "best_weights", "check_weights_fit",
+           "discard_staged", "finetune_arch", "held_for_export", "keep_winners_weights",
+           "kept_checkpoint", "load_best", "model_overrides", "move_in", "staged",
+           "staged_checkpoint", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
 EXPORT_FILES = ("best.ckpt", "best_config.yaml", "best.yaml")
@@ -267,6 +268,45 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
                 else:
                     del arch[name]
     return arch
+
+
+def check_weights_fit(model: Any, weights: str | None, best: Mapping[str, Any],
+                      given: Mapping[str, Any] | None, run_dir: Path) -> None:
+    """Refuse, before any training, a fine-tune from ``weights`` (the best trial's
+    ``best.ckpt``) whose model (``model``: as ``check_fit_builds`` built it, parameters on
+    the meta device) has a parameter of another shape than the checkpoint's: an argument
+    given (``model_init_args``, ``--model.width=4``) changed a layer (was: torch's "Error(s)
+    in loading state_dict ... size mismatch", from the fine-tune's build).
+
+    Raises:
+        ConfigError: naming the arguments given, with the trial's values, the first
+            parameter whose shape differs, and ``--from_scratch``.
+    """
+    if weights is None or model is None or not hasattr(model, "state_dict"):
+        return
+    saved = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
+    here = model.state_dict()
+    differs = next(((name, tuple(tensor.shape), tuple(here[name].shape))
+                    for name, tensor in (saved.get("state_dict") or {}).items()
+                    if name in here and tuple(tensor.shape) != tuple(here[name].shape)), None)
+    if differs is None:
+        return
+    name, there, mine = differs
+    arch, trial = best["arch"], best["trial"]
+    given = dict(given or {})
+    was = [f"{path}={arch[path]!r}" for key in given
+           for path in (key, f"model.{key}") if path in arch]
+    said = (f"model_init_args {', '.join(f'{k}={v!r}' for k, v in given.items())} give"
+            if given else "the model given to the fine-tune has")
+    shape = "x".join  # 16x8
+    raise ConfigError(
+        f"{said} weights of other shapes than trial {trial}'s best.ckpt ({name}: "
+        f"{shape(map(str, there))} there, {shape(map(str, mine))} here"
+        f"{'; the trial searched ' + ', '.join(was) if was else ''}), so its weights cannot "
+        f"start it: fine-tune from fresh weights (lightning-nas finetune "
+        f"{shlex.quote(str(run_dir))} --from_scratch; from Python, from_checkpoint=False), "
+        f"or give only arguments that keep the shapes; found before any training (no folder "
+        f"was made)")
 
 
 def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -1302,3 +1302,38 @@ def test_best_yaml_names_the_object_arguments_the_store_keeps(tmp_path, tiny_tra
     assert best["model_objects"] == {"builder": "tests.helpers.build_mlp", "loss": None}
     model = best["model"]  # a node the config loader takes, as before
     assert set(model) == {"class_path", "init_args"} and model["init_args"]["width"] in (4, 8)
+
+
+@pytest.mark.parametrize("how", ["class", "config"])
+def test_a_finetune_argument_that_changes_the_weights_shapes_is_refused_before_training(
+        tmp_path, tiny_space, tiny_trainer, how):
+    # was: a fine-tune from best.ckpt whose model_init_args change a layer's width failed in
+    # the Trainer's build with torch's "RuntimeError: Error(s) in loading state_dict for
+    # TinyNet: size mismatch for net.0.weight ...", not naming the argument or the way out
+    run = tmp_path / "run"
+    if how == "class":
+        Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1, run_dir=run,
+               seed=0, verbose=False).run()
+    else:
+        search_from_config({**CONFIG, "trainer": {"max_epochs": 1, "accelerator": "cpu"},
+                            "search": {**{k: v for k, v in CONFIG["search"].items()
+                                          if k not in ("scheduler", "max_epochs", "eta")},
+                                       "run_dir": str(run), "budget": 1}}).run()
+    best = load_best(run)
+    key = "width" if how == "class" else "model.width"
+    was, lr = best["arch"][key], best["arch"]["lr"]
+    width = 64 if was != 64 else 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "model_init_args width=... replaces" (said above)
+        with pytest.raises(ConfigError) as err:
+            finetune(run, max_epochs=1, model_init_args={"width": width, "lr": 0.01})
+    assert str(err.value) == (
+        f"model_init_args width={width}, lr=0.01 give weights of other shapes than trial "
+        f"{best['trial']}'s best.ckpt (net.0.weight: {was}x8 there, {width}x8 here; the "
+        f"trial searched {key}={was}, lr={lr!r}), so its weights cannot start it: fine-tune "
+        f"from fresh weights (lightning-nas finetune {run} --from_scratch; from Python, "
+        f"from_checkpoint=False), or give only arguments that keep the shapes; found before "
+        f"any training (no folder was made)")
+    assert not (run / "finetune").exists()
+    tuned = finetune(run, max_epochs=1, model_init_args={"lr": 0.01})  # same shapes: trains
+    assert tuned.status is TrialStatus.COMPLETED, tuned.error

@@ -220,18 +220,20 @@ class TrialTemplate:
                                                  if meta else None)
 
 
-def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> None:
+def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
     """Build the model and data of ``spec`` (a fit or a fine-tune: one architecture) as
     ``TrialTemplate.dry_build`` builds a trial's, then its Trainer (``check_trainer_builds``),
-    before any folder is made.
+    before any folder is made; the model built (parameters on the meta device where they
+    can be), for checks of its own (a fine-tune's weights' shapes).
 
     Raises:
         ConfigError: naming the argument at fault and its value, else the section.
     """
     template = TrialTemplate(ModelFactory(spec.model, spec.model_init_args),
                              DataFactory(spec.data, spec.data_init_args), spec.trainer)
-    template.dry_build([dict(spec.arch)], trainer=False, of=of)  # was: the fit's traceback
-    check_trainer_builds(spec, of)
+    model = template.dry_build([dict(spec.arch)], trainer=False, of=of)  # was: the fit's
+    check_trainer_builds(spec, of)  # traceback
+    return model
 
 
 def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
