@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
 
@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 trials, 1 round")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 trials, 1 round (a flag given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
-    if args.quick:
-        args.trials, args.rounds = 2, 1
+    quick_defaults(parser, args, argv, {"trials": 2, "rounds": 1})
     torch.set_num_threads(1)  # the driver
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by every rank process
     warnings.filterwarnings("ignore")

@@ -47,7 +47,7 @@ from omegaconf import DictConfig
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.spread import check_arguments, describe, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, parse_seeds, quick_defaults, spread  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -140,12 +140,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--optuna-python", default=None,
                         help="a Python with hydra-optuna-sweeper installed")
     parser.add_argument("--quick", action="store_true",
-                        help="budget 4, 1 epoch, 3 batches (5 seeds)")
+                        help="budget 4, 1 epoch, 3 batches (5 seeds; a flag given beside "
+                             "it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--budget": 1, "--epochs": 1, "--limit-batches": 1},
                     seeds=["--seeds"])
-    if args.quick:
-        args.budget, args.epochs, args.limit_batches = 4, 1, 3
+    quick_defaults(parser, args, argv, {"budget": 4, "epochs": 1, "limit_batches": 3})
     seeds = parse_seeds(args.seeds)
     pythons = {"nas": sys.executable, "optuna": optuna_python(args.optuna_python)}
     if pythons["optuna"] is None:

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="trials at the start and at the end whose median is taken (100)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (5; --quick 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="check the script end to end: 200 trials, window 50, 2 rounds")
+                        help="check the script end to end: 200 trials, window 50, 2 rounds (a "
+                             "flag given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--trials": 1, "--window": 1, "--rounds": 1})
     args.trials = args.trials or (200 if args.quick else 500)

@@ -48,6 +48,7 @@ from benchmarks.spread import (  # noqa: E402
     describe,
     over_seeds,
     parse_seeds,
+    quick_defaults,
     spread,
 )
 from lightning_nas import Search  # noqa: E402
@@ -129,12 +130,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="epochs of a full trial (default: the example's, 15)")
     parser.add_argument("--test_fraction", type=float, default=TEST_FRACTION)
     parser.add_argument("--quick", action="store_true",
-                        help="check the script end to end: budget 4, 3 epochs, 1 seed")
+                        help="check the script end to end: budget 4, 3 epochs, 1 seed (a flag "
+                             "given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--budget": 1, "--eta": 2, "--min_epochs": 1,
                                    "--max_epochs": 1}, seeds=["--seeds"])
-    if args.quick:
-        args.budget, args.max_epochs = 4, 3
+    quick_defaults(parser, args, argv, {"budget": 4, "max_epochs": 3})
     seeds = parse_seeds(args.seeds or ("1" if args.quick else "5"))
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")

@@ -55,6 +55,7 @@ from benchmarks.spread import (  # noqa: E402
     describe,
     over_seeds,
     parse_seeds,
+    quick_defaults,
     spread,
 )
 from examples.digits.data import DigitsDataModule  # noqa: E402
@@ -224,13 +225,13 @@ def main(argv: list[str] | None = None) -> dict:
                              "as 100-104")
     parser.add_argument("--test_fraction", type=float, default=TEST_FRACTION)
     parser.add_argument("--quick", action="store_true",
-                        help="check the script end to end in well under a minute")
+                        help="check the script end to end in well under a minute (a flag given "
+                             "beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--epochs": 1, "--finetune": 1, "--candidates": 1,
                                    "--per_trial": 1}, seeds=["--seeds"])
-    if args.quick:
-        args.epochs, args.finetune, args.candidates, args.rank_subnets = 2, 1, 4, 3
-        args.per_trial = 1
+    quick_defaults(parser, args, argv, {"epochs": 2, "finetune": 1, "candidates": 4,
+                                        "rank_subnets": 3, "per_trial": 1})
     args.seeds = args.seeds or ("1" if args.quick else "5")
     if not 2 <= args.rank_subnets <= args.candidates:
         parser.error("--rank_subnets must be between 2 and --candidates")

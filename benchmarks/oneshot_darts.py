@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning.pytorch as pl  # noqa: E402
 
 from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
-from benchmarks.spread import check_arguments, describe, over_seeds, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, over_seeds, quick_defaults, spread  # noqa: E402
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--per_trial", type=int, default=15, help="epochs per trial")
     parser.add_argument("--mt_optimizer", default="NGOpt")
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    parser.add_argument("--quick", action="store_true", help="1 epoch everywhere, 1 seed")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 epoch everywhere, 1 seed (a flag given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {flag: 1 for flag in (
         "--seeds", "--epochs", "--finetune", "--spos_epochs", "--darts_epochs",
@@ -213,11 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.algorithms = [a for a in args.algorithms.split(",") if a]
     if set(args.algorithms) - set(ALGORITHMS):
         parser.error(f"--algorithms: choose from {', '.join(ALGORITHMS)}")
-    if args.quick:
-        args.seeds, args.candidates, args.trials = 1, 3, 2
-        for name in ("epochs", "finetune", "spos_epochs", "darts_epochs", "gdas_epochs",
-                     "per_trial"):
-            setattr(args, name, 1)
+    quick_defaults(parser, args, argv, {"seeds": 1, "candidates": 3, "trials": 2, **dict.fromkeys(
+        ("epochs", "finetune", "spos_epochs", "darts_epochs", "gdas_epochs", "per_trial"), 1)})
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     rows = []

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 
-from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
 from examples.digits.data import DigitsDataModule  # noqa: E402
 from examples.digits.model import DigitsCNN  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
@@ -107,11 +107,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="rounds of both loops, alternating which runs first (default 5, "
                              "--quick 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="check the script end to end: 3 trials, 1 epoch, 2 rounds")
+                        help="check the script end to end: 3 trials, 1 epoch, 2 rounds (a flag "
+                             "given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
-    if args.quick:
-        args.trials, args.epochs = 3, 1
+    quick_defaults(parser, args, argv, {"trials": 3, "epochs": 1})
     args.rounds = args.rounds or (2 if args.quick else 5)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import check_arguments, describe, spread  # noqa: E402
+from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
 from lightning_nas import Search, SearchSpace  # noqa: E402
 from lightning_nas.search.workers import ProcessExecutor  # noqa: E402
 
@@ -124,11 +124,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="tiny trials of the RSS measurement (at least 6)")
     parser.add_argument("--quick", action="store_true",
                         help="check the script end to end: 2 trials, 1 epoch, 1 round, "
-                             "6 RSS trials")
+                             "6 RSS trials (a flag given beside it wins)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
-    if args.quick:
-        args.trials, args.epochs, args.rss_trials = 2, 1, 6
+    quick_defaults(parser, args, argv, {"trials": 2, "epochs": 1, "rss_trials": 6})
     args.rounds = args.rounds or (1 if args.quick else 5)
     if args.rss_trials < 6:
         parser.error("--rss_trials must be at least 6 (RSS is compared with the 5th trial's)")

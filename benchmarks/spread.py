@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["SEED_FORMS", "check_arguments", "describe", "not_a_script", "over_seeds",
-           "parse_seeds", "spearman", "spread"]
+           "parse_seeds", "quick_defaults", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -78,11 +78,20 @@ def parse_seeds(text: str, start: int = 0) -> list[int]:
         >>> parse_seeds("1-2,7")
         [1, 2, 7]
     """
-    text = str(text).strip()
+    seeds = _parsed_seeds(str(text).strip(), start)
+    if min(seeds) < 0:  # was: taken, and numpy's default_rng(-1) raised inside a run
+        raise ValueError(f"seeds must be at least 0 (numpy and nevergrad take none below), "
+                         f"got {min(seeds)} in {str(text).strip()!r}")
+    return seeds
+
+
+def _parsed_seeds(text: str, start: int) -> list[int]:
+    """``parse_seeds`` before its check that every seed is at least 0."""
     try:
         if "," in text:
             seeds = [seed for part in text.split(",") if part.strip()
-                     for seed in (parse_seeds(part) if "-" in part.strip().lstrip("-")
+                     for seed in (_parsed_seeds(part.strip(), 0)
+                                  if "-" in part.strip().lstrip("-")
                                   else [int(part)])]
             if not seeds:  # was: no seed at all, and a StatisticsError after every run
                 raise ValueError(f"no seeds in {text!r}")
@@ -150,11 +159,41 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
         except ValueError as err:
             parser.error(f"{flag} {text}: {err}; {SEED_FORMS}")
     start = getattr(args, "seed_start", None)
+    if start is not None and start < 0:  # was: seeds from -1 ran (and numpy refused them)
+        parser.error(f"--seed_start must be at least 0, got {start}")
     if ("--seeds" in seeds and start is not None and value("--seeds") is not None
             and not _is_count(value("--seeds"))):
         parser.error(f"--seed_start {start} goes only with a count of --seeds, not with "
                      f"{value('--seeds')!r}: leave --seed_start out (the list names its own "
                      f"seeds) or give --seeds as a count")
+
+
+def quick_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   argv: Sequence[str] | None, values: Mapping[str, Any]) -> None:
+    """With ``--quick``, set each of ``values`` (a ``dest`` -> its quick value) on ``args``
+    unless its flag was given: an explicit ``--trials 5`` beside ``--quick`` wins (was:
+    ``--quick`` silently replaced it). Which flags were given is read by parsing ``argv``
+    again into a namespace that already holds a marker for each (argparse sets a default
+    only where the namespace has none).
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser(prog="bench")
+        >>> _ = parser.add_argument("--trials", type=int, default=20)
+        >>> _ = parser.add_argument("--epochs", type=int, default=2)
+        >>> _ = parser.add_argument("--quick", action="store_true")
+        >>> args = parser.parse_args(["--quick", "--trials", "5"])
+        >>> quick_defaults(parser, args, ["--quick", "--trials", "5"], {"trials": 3, "epochs": 1})
+        >>> args.trials, args.epochs
+        (5, 1)
+    """
+    if not getattr(args, "quick", False):
+        return
+    marker = object()
+    probe = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(values, marker)))
+    for dest, value in values.items():
+        if getattr(probe, dest) is marker:
+            setattr(args, dest, value)
 
 
 def _ranks(values: list[float]) -> list[float]:

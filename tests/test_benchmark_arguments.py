@@ -52,6 +52,15 @@ small_space.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was
 small_space.py | --heldout_seeds 1-0 | --heldout_seeds 1-0: empty seed range
 small_space.py | --seeds 0-4 --seed_start 0 | --seed_start 0 goes only with a count of --seeds, \
 not with '0-4'
+nb201.py | --seed_start -1 | --seed_start must be at least 0, got -1 (was: seeds -1..28 ran)
+small_space.py | --seed_start -3 | --seed_start must be at least 0, got -3
+oneshot_darts.py | --seed_start -2 | --seed_start must be at least 0, got -2 (was: a ValueError)
+nb201.py | --seeds=-1,3 | --seeds -1,3: seeds must be at least 0 (numpy and nevergrad take none \
+below), got -1 in '-1,3' (was: numpy's ValueError inside the first run)
+small_space.py | --heldout_seeds=5,-7 | --heldout_seeds 5,-7: seeds must be at least 0
+multifidelity.py | --seeds=2,-1 | --seeds 2,-1: seeds must be at least 0
+oneshot.py | --seeds=-4,0 | --seeds -4,0: seeds must be at least 0
+hydra_sweeper.py | --seeds=0,-9 | --seeds 0,-9: seeds must be at least 0
 """
 
 
@@ -93,3 +102,11 @@ def test_a_count_of_seeds_still_starts_at_seed_start():
                        (",", "no seeds in ','"), ("1-x", "'1-x' is not a count")):
         with pytest.raises(ValueError, match=said):
             parse_seeds(text)
+
+
+def test_a_flag_given_beside_quick_wins_over_its_value(capsys):
+    # was: --quick set trials, epochs (and more) over the flags given beside it, silently:
+    # `overhead.py --quick --trials 1` ran --quick's 3 trials
+    result = _load("overhead.py").main(["--quick", "--trials", "1", "--rounds", "1"])
+    assert (result["trials"], result["epochs"], result["rounds"]) == (1, 1, 1)
+    assert "per-round figures, 1 rounds of 1 trials x 1 epochs" in capsys.readouterr().out
