@@ -1801,6 +1801,36 @@ def test_a_fit_that_took_no_training_step_searches_and_exports_nothing(
     assert best is None
 
 
+class _NoLossSupernet(TinySupernet):
+    """Returns None from ``training_step`` for every batch: Lightning skips the backward
+    pass (and, for plain SGD, every update) yet counts each optimizer step."""
+
+    def training_step(self, batch, batch_idx):
+        super().training_step(batch, batch_idx)
+
+
+def test_a_supernet_whose_training_step_returns_none_is_not_searched_or_exported(tmp_path):
+    # was: global_step counted Lightning's optimizer steps, each without a backward pass, so
+    # OneShotNAS searched and exported a subnet of the untrained supernet as if trained
+    out = tmp_path / "out"
+    nas = OneShotNAS(num_candidates=2, calibration_batches=1, export_dir=str(out))
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         default_root_dir=tmp_path, callbacks=[nas])
+    model = _NoLossSupernet()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ConfigError, match="this fit trained nothing") as caught:
+        trainer.fit(model, datamodule=BlobData())
+    steps = trainer.global_step
+    assert steps > 0 and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert str(caught.value) == (
+        f"this fit trained nothing (2 epochs ran {steps} optimizer steps without a backward "
+        f"pass: the LightningModule's training_step returned None for every batch?), so "
+        f"OneShotNAS's final search and export did not run; return the loss from "
+        f"training_step (None skips the batch's backward pass and update)")
+    assert nas.best_arch is None and not out.exists()
+
+
 def test_a_fit_resumed_from_a_trained_checkpoint_and_stopped_at_start_still_searches(
         tmp_path):
     # the refusal is of weights that never took a step: a resume of a trained supernet

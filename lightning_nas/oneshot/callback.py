@@ -160,6 +160,7 @@ class OneShotNAS(pl.Callback):
         self._repeated_end = False
         self._epoch_rng: dict[str, Any] | None = None
         self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
+        self._backwards: list[int] | None = None  # this fit's first step, backward passes
 
     @property
     def state_key(self) -> str:
@@ -176,6 +177,7 @@ class OneShotNAS(pl.Callback):
         check_optimizer_runs(self.optimizer, self.space, budget=self.num_candidates)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._backwards = None  # until training starts (a fit resumed at its end has none)
         check_norms_kept(pl_module, self._norms, "OneShotNAS")
         # the optimizers as the module built them: Lightning restores the checkpoint's
         # param_groups over them after this hook (was: another lr taken and ignored)
@@ -220,6 +222,9 @@ class OneShotNAS(pl.Callback):
         Lightning restarts a fit with a ``max_steps`` from an epoch-end checkpoint at that
         epoch's end, runs its end hooks again and draws the next data order after a first
         (was: that epoch's search ran twice, the epochs after it on another data order)."""
+        # automatic optimization: a training_step that returns None skips the backward
+        # pass (manual optimization may call loss.backward() itself, which no hook sees)
+        self._backwards = [trainer.global_step, 0] if pl_module.automatic_optimization else None
         self._repeated_end = bool(getattr(trainer.fit_loop, "restarted_on_epoch_end", False))
         self._epoch_rng = self._loaded_rng if self._repeated_end else None
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
@@ -281,6 +286,10 @@ class OneShotNAS(pl.Callback):
         if self.record_paths:
             self.paths.append(arch)
 
+    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._backwards is not None:  # Lightning's hook runs only after a backward pass
+            self._backwards[1] += 1
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._epoch_rng is not None:  # after Lightning's repeat of the checkpoint's epoch
             set_rng_state(self._epoch_rng)  # end: the state the next epoch started from
@@ -302,7 +311,7 @@ class OneShotNAS(pl.Callback):
     def _final(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
         """The final search, after ``epoch`` epochs (unless it ran), and the export; none
         of a supernet that never took a training step (``fit_end.check_stepped``)."""
-        check_stepped(trainer, "OneShotNAS")
+        check_stepped(trainer, "OneShotNAS", tuple(self._backwards or ()) or None)
         with preserved_rng(pl_module.device):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
             if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:

@@ -163,7 +163,8 @@ def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
                           f"export did not run; {fix}")
 
 
-def check_stepped(trainer: pl.Trainer, who: str) -> None:
+def check_stepped(trainer: pl.Trainer, who: str,
+                  backwards: tuple[int, int] | None = None) -> None:
     """Before ``who``'s final search and export (``on_train_end``, or ``end_fit``'s), raise
     ``check_trained``'s ``ConfigError`` when the supernet never took a training step (its
     ``global_step`` 0, counted over the fit and any checkpoint it resumed): Lightning calls
@@ -171,6 +172,10 @@ def check_stepped(trainer: pl.Trainer, who: str) -> None:
     epoch started, or whose module's ``on_train_batch_start`` returned -1 on each epoch's
     first batch (was: SPOS searched and exported a subnet of the untrained supernet, its
     history at epoch 0, without a word; DARTS/GDAS said only that the logits had not moved).
+    ``backwards``: the ``global_step`` this fit started at and the backward passes it ran
+    since (``on_after_backward``), rank 0's: steps without any are a ``training_step`` that
+    returned None for every batch, which Lightning counts as optimizer steps (was: the
+    untrained supernet searched and exported as if trained).
 
     Example:
         >>> trainer = pl.Trainer(max_epochs=3, logger=False)
@@ -181,6 +186,14 @@ def check_stepped(trainer: pl.Trainer, who: str) -> None:
         ...     print(str(err)[:70])
         this fit trained nothing (trainer.should_stop was set before its first
     """
+    first, passes = trainer.strategy.broadcast(backwards or (0, 1), src=0)
+    if trainer.global_step > first and not passes:
+        steps = counted(trainer.global_step - first, "optimizer step")
+        raise ConfigError(
+            f"this fit trained nothing ({counted(trainer.current_epoch, 'epoch')} ran {steps} "
+            f"without a backward pass: the LightningModule's training_step returned None for "
+            f"every batch?), so {who}'s final search and export did not run; return the loss "
+            f"from training_step (None skips the batch's backward pass and update)")
     if trainer.global_step > 0:
         return
     why = _time_spent(trainer)
