@@ -7,6 +7,7 @@ import torch
 from torch.nn.parameter import UninitializedParameter
 
 from lightning_nas.search.meta_build import parameters_on_meta
+from tests.helpers import BlobData, TinyNet
 
 
 class Net(torch.nn.Module):
@@ -119,3 +120,76 @@ def test_a_choice_option_that_builds_beside_some_other_values_is_no_config_error
     result = Search(WidthActNet, space, data=BlobData, trainer=tiny_trainer, budget=4,
                     run_dir=tmp_path / "run", seed=0, verbose=False).run()
     assert result.best is not None
+
+
+class DepthNet(TinyNet):
+    """``TinyNet`` that refuses ``depth`` 0 and takes a ``dropout`` (``nn.Dropout`` refuses
+    one above 1), both in ``__init__``."""
+
+    def __init__(self, width: int = 8, depth: int = 1, dropout: float = 0.0,
+                 lr: float = 0.05) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        super().__init__(width=width, depth=depth, lr=lr)
+        self.drop = torch.nn.Dropout(dropout)
+
+
+@pytest.mark.parametrize(("key", "bounds", "bad", "error"), [
+    ("depth", {"int": [0, 3]}, "0 (its low bound)", "ValueError: depth must be at least 1"),
+    ("dropout", {"float": [0.1, 1.5]}, "1.5 (its high bound)",
+     "ValueError: dropout probability has to be between 0 and 1"),
+])
+def test_a_range_bound_no_model_builds_with_is_refused_before_anything_is_written(
+        tmp_path, tiny_trainer, key, bounds, bad, error):
+    # was: only the sampled values were built; every trial drawing depth 0 (or a dropout
+    # above 1) failed during the search, one by one
+    from lightning_nas import Search
+    from lightning_nas.errors import ConfigError
+
+    run = tmp_path / "run"
+    space = {"width": {"choice": [4, 8]}, key: bounds}
+    with pytest.raises(ConfigError) as err:
+        Search(DepthNet, space, data=BlobData, trainer=tiny_trainer, budget=2, run_dir=run,
+               seed=0, verbose=False).run()
+    message = str(err.value)
+    assert message.startswith(f"space key {key!r} may take {bad}: {error}"), message
+    assert "found building the model" in message and "narrow the range" in message
+    assert not run.exists()  # nothing trained, nothing written
+
+
+def test_a_range_bound_too_big_to_train_is_no_build_error(tmp_path, tiny_trainer):
+    # a width no trial's memory may hold builds on the meta device (nothing allocated): the
+    # range is the user's to size, not a mistake found before training
+    from lightning_nas import Search
+
+    space = {"width": {"int": [2, 10**7], "log": True}, "depth": {"choice": [1, 2]}}
+    search = Search(DepthNet, space, data=BlobData, trainer=tiny_trainer, budget=1,
+                    run_dir=tmp_path / "run", seed=0, verbose=False)
+    assert search.space.names() == ["width", "depth"]  # made: every check passed
+
+
+class BatchData(BlobData):
+    """``BlobData`` that refuses a ``batch_size`` it cannot split in its constructor."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+        if n % batch_size:
+            raise ValueError(f"batch_size {batch_size} does not divide n={n}")
+        super().__init__(n=n, batch_size=batch_size)
+
+
+def test_a_data_choice_option_no_datamodule_builds_with_is_refused(tmp_path, tiny_trainer):
+    # was: only the model was built for each choice option; every trial drawing
+    # data.batch_size=48 failed in BatchData's constructor during the search
+    from lightning_nas import Search
+    from lightning_nas.errors import ConfigError
+
+    run = tmp_path / "run"
+    space = {"width": {"choice": [4, 8]}, "data.batch_size": {"choice": [32, 48, 64]}}
+    with pytest.raises(ConfigError) as err:
+        Search(TinyNet, space, data=BatchData, trainer=tiny_trainer, budget=2, run_dir=run,
+               seed=0, verbose=False).run()
+    message = str(err.value)
+    assert message.startswith("space key 'data.batch_size' may take 48: ValueError: "
+                              "batch_size 48 does not divide n=256"), message
+    assert "found building the data" in message
+    assert not run.exists()  # nothing trained, nothing written
