@@ -157,13 +157,24 @@ def test_a_range_bound_no_model_builds_with_is_refused_before_anything_is_writte
     assert not run.exists()  # nothing trained, nothing written
 
 
-def test_a_range_bound_too_big_to_train_is_no_build_error(tmp_path, tiny_trainer):
-    # a width no trial's memory may hold builds on the meta device (nothing allocated): the
-    # range is the user's to size, not a mistake found before training
+class TableNet(DepthNet):
+    """``DepthNet`` with a buffer, made for real, that no memory holds past width 10**6."""
+
+    def __init__(self, width: int = 8, depth: int = 1, lr: float = 0.05) -> None:
+        super().__init__(width=width, depth=depth, lr=lr)
+        if width > 10**6:
+            self.register_buffer("table", torch.empty(2**50))  # "can't allocate memory"
+
+
+@pytest.mark.parametrize("net", [DepthNet, TableNet])
+def test_a_range_bound_too_big_to_train_is_no_build_error(tmp_path, tiny_trainer, net):
+    # a width no trial's memory may hold builds on the meta device (nothing allocated for
+    # its weights), and a memory error (a buffer made for real) is no mistake in the space
+    # either: the range is the user's to size, not a build error found before training
     from lightning_nas import Search
 
     space = {"width": {"int": [2, 10**7], "log": True}, "depth": {"choice": [1, 2]}}
-    search = Search(DepthNet, space, data=BlobData, trainer=tiny_trainer, budget=1,
+    search = Search(net, space, data=BlobData, trainer=tiny_trainer, budget=1,
                     run_dir=tmp_path / "run", seed=0, verbose=False)
     assert search.space.names() == ["width", "depth"]  # made: every check passed
 
