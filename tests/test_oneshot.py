@@ -1831,6 +1831,29 @@ def test_a_supernet_whose_training_step_returns_none_is_not_searched_or_exported
     assert nas.best_arch is None and not out.exists()
 
 
+@pytest.mark.parametrize(("algorithm", "sanity_steps"), [("darts", 2), ("gdas", 0)])
+def test_differentiable_nas_refuses_a_training_step_that_returns_none(
+        tmp_path, algorithm, sanity_steps):
+    # DifferentiableNAS takes the module's training_step as its two steps' loss and cannot
+    # skip a batch (was: Lightning's "`self.log(val_loss, None)` was called" in the sanity
+    # check, or "'NoneType' object has no attribute 'backward'" at the first step)
+    out = tmp_path / "out"
+    model = _NoLossSupernet()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    search = DifferentiableNAS(model, algorithm=algorithm, num_classes=3, export_dir=str(out))
+    trainer = _trainer(tmp_path, [], max_epochs=1, enable_checkpointing=False,
+                       num_sanity_val_steps=sanity_steps)
+    with pytest.raises(ConfigError) as caught:
+        trainer.fit(search, datamodule=BilevelData(BlobData()))
+    assert str(caught.value) == (
+        "_NoLossSupernet.training_step returned None for batch 0, but DifferentiableNAS "
+        "(DARTS, GDAS) takes it as the loss of its architecture and weight steps, and "
+        "cannot skip a batch; return the loss (a tensor, or a dict with a 'loss' key), or "
+        "pass loss= (e.g. 'cross_entropy') to score the module's output instead")
+    assert trainer.global_step == 0 and search.best_arch is None and not out.exists()
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
 def test_a_fit_resumed_from_a_trained_checkpoint_and_stopped_at_start_still_searches(
         tmp_path):
     # the refusal is of weights that never took a step: a resume of a trained supernet

@@ -90,6 +90,7 @@ from lightning_nas.oneshot.wrapped import (
     first_optimizer,
     optimizer_class,
     own_hook,
+    step_loss,
 )
 from lightning_nas.run_folder import check_export_dir
 
@@ -261,7 +262,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             out = self.supernet.training_step(batch, batch_idx)
         finally:
             del self.supernet.log
-        return out["loss"] if isinstance(out, Mapping) else out
+        return step_loss(self.supernet, out, batch_idx)  # None (a skipped batch): refused
 
     def _mixed_loss(self, batch: Any, batch_idx: int, phase: int) -> torch.Tensor:
         key = noise_key(int(self.hparams.seed), self.current_epoch, batch_idx, phase)

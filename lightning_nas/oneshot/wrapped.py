@@ -4,7 +4,8 @@
 is the search's loss (dropped); ``own_hook`` runs its ``validation_step`` and validation
 epoch hooks in the search's validation, their ``self.log`` calls logged by the search;
 ``check_automatic`` refuses a LightningModule of manual optimization, whose
-``training_step`` steps optimizers itself instead of returning a loss.
+``training_step`` steps optimizers itself instead of returning a loss; ``step_loss`` is
+the loss its ``training_step`` returned (None, a batch skipped, refused).
 
 Example:
     >>> optimizer_class("sgd").__name__
@@ -24,7 +25,7 @@ from torch import nn
 from lightning_nas.errors import ConfigError, unknown
 
 __all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class",
-           "own_hook"]
+           "own_hook", "step_loss"]
 
 
 def check_automatic(supernet: nn.Module) -> None:
@@ -42,6 +43,32 @@ def check_automatic(supernet: nn.Module) -> None:
             f"the loss, not step optimizers), and its configure_optimizers gives the weight "
             f"optimizer; use automatic optimization, or search with SPOS (the OneShotNAS "
             f"callback, oneshot.algorithm: spos), which leaves the optimization to the module")
+
+
+def step_loss(module: nn.Module, out: Any, batch_idx: int) -> torch.Tensor:
+    """The loss of ``module``'s ``training_step`` output ``out`` (a tensor, or a dict's
+    ``"loss"``) for ``DifferentiableNAS``'s steps.
+
+    Raises:
+        ConfigError: ``out`` is None (a plain fit's skipped batch) or a dict without
+            ``"loss"``, naming the module and the batch (was: Lightning's "`self.log(val_loss,
+            None)` was called" in the sanity check, or "'NoneType' object has no attribute
+            'backward'" at the first step).
+
+    Example:
+        >>> float(step_loss(nn.Linear(1, 1), {"loss": torch.tensor(0.5)}, 0))
+        0.5
+    """
+    loss = out.get("loss") if isinstance(out, Mapping) else out
+    if loss is None:
+        got = "None" if out is None else f"a dict without a 'loss' key ({sorted(out)})"
+        raise ConfigError(
+            f"{type(module).__name__}.training_step returned {got} for batch {batch_idx}, but "
+            f"DifferentiableNAS (DARTS, GDAS) takes it as the loss of its architecture and "
+            f"weight steps, and cannot skip a batch; return the loss (a tensor, or a dict with "
+            f"a 'loss' key), or pass loss= (e.g. 'cross_entropy') to score the module's output "
+            f"instead")
+    return loss
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
