@@ -1,8 +1,9 @@
-"""Ray actors started after the first that cannot start: a real two-node cluster on the
+"""Ray actors started after the first that cannot start, on a real two-node cluster on the
 loopback address whose second node cannot set up the trials' ``runtime_env`` (a runtime_env
-plugin of Ray's own plugin interface that fails on a node started with ``LNAS_BAD_NODE``,
-as a node of a heterogeneous cluster without what the plugin needs), and actors that die
-as they start, before they answer."""
+plugin of Ray's own plugin interface that fails, or stalls, on a node started with
+``LNAS_BAD_NODE``, as a node of a heterogeneous cluster without what the plugin needs, or one
+with a long ``pip`` install): an actor whose ``runtime_env`` fails there, and one whose node
+is lost while its ``runtime_env`` is still being set up, so that it dies before it answers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.ray_executor import RayExecutor, _RayTrialActor
 from lightning_nas.store import RunStore
 from tests.helpers import TinyNet
 
@@ -29,8 +29,10 @@ LOOPBACK = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
 
 #: a runtime_env plugin (Ray's ``RAY_RUNTIME_ENV_PLUGINS``) that each node's runtime env
-#: agent loads: it sets up on a node, except on one started with ``LNAS_BAD_NODE`` set
+#: agent loads: it sets up on a node, except on one started with ``LNAS_BAD_NODE`` set (there
+#: it fails, after ``{"lnas_node_check": {"stall": seconds}}`` if given)
 PLUGIN = '''
+import asyncio
 import os
 
 from ray._private.runtime_env.plugin import RuntimeEnvPlugin
@@ -40,22 +42,11 @@ class NodeCheckPlugin(RuntimeEnvPlugin):
     name = "lnas_node_check"
 
     async def create(self, uri, runtime_env, context, logger):
-        if os.environ.get("LNAS_BAD_NODE"):
+        if os.environ.get("LNAS_BAD_NODE"):  # after "stall" seconds, if given
+            await asyncio.sleep(float((runtime_env.get(self.name) or {}).get("stall", 0)))
             raise RuntimeError("this node lacks what lnas_node_check needs")
         return 0
 '''
-
-
-class FirstOnlyActor(_RayTrialActor):
-    """The trials' actor, of which only the first to start starts: each later one raises as
-    it starts (as one whose node lacks a module it imports), so it dies before it answers."""
-
-    def __init__(self, threads: int) -> None:
-        started = Path(os.environ["LNAS_STARTED"])
-        if started.exists():
-            raise RuntimeError("this actor cannot start here")
-        started.touch()
-        super().__init__(threads)
 
 
 @pytest.fixture
@@ -127,31 +118,38 @@ def test_a_later_ray_actor_that_cannot_start_stops_the_search_and_fails_no_trial
         (i, TrialStatus.COMPLETED) for i in (1, 2, 3)], [t.error for t in result.trials]
 
 
-@pytest.mark.slow  # a local cluster and a search: about half a minute on two cores
+@pytest.mark.slow  # a two-node cluster and two searches: about a minute on two cores
 def test_a_later_ray_actor_that_dies_before_it_answers_stops_the_search_and_fails_no_trial(
-        tmp_path, tiny_trainer, monkeypatch):
-    # was: the trial given to it ran again on a new actor, which died the same way, and was
-    # then stored FAILED, "trial process died (Ray actor: ...)" and "(It did not run: its
-    # actor, and the new one started for it, died before it started; ...)"
+        tmp_path, mixed_nodes, tiny_trainer, monkeypatch):
+    # was (before the SearchError): the trial given to it stored FAILED, "trial process
+    # died (Ray actor: ...)", though it never ran; this test injected a failing actor class
+    # through RayExecutor's private _remote, now the actor's node is lost (as a preempted
+    # node is) while it sets its runtime_env up
     monkeypatch.chdir(REPO)  # workers import tests.*
-    folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
-    monkeypatch.setenv("RAY_TMPDIR", folder)
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    env = {"env_vars": {"LNAS_STARTED": str(tmp_path / "started")}}
-    executor = RayExecutor(num_workers=2, num_cpus=0.5, init={"runtime_env": env})
-    executor._remote = ray.remote(num_cpus=0.5)(FirstOnlyActor)  # its actors, this class
+    ray_options = {"address": mixed_nodes.address, "num_cpus": 1,
+                   "runtime_env": {"lnas_node_check": {"stall": 300}}}
+    (bad,) = mixed_nodes.worker_nodes
     run = tmp_path / "run"
-    try:
-        with pytest.raises(SearchError, match=r"a Ray actor started for trial 2 cannot start "
-                                              r"on the cluster: .*see `ray status`.*resume"):
-            Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
-                   budget=2, executor=executor, optimizer="RandomSearch", seed=1,
-                   run_dir=run, verbose=False).run()
-    finally:
-        executor.shutdown()
-        ray.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def lose_the_node(result) -> None:  # trial 1 is stored, trial 2's actor still starting
+        if result.trial_id == 1:
+            mixed_nodes.remove_node(bad)
+
+    def search(workers: int, on_trial_end=None) -> Search:
+        return Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                      budget=2, executor="ray", num_workers=workers,
+                      optimizer="RandomSearch", seed=1, ray=ray_options, run_dir=run,
+                      on_trial_end=on_trial_end, verbose=False)
+
+    with pytest.raises(SearchError, match=r"a Ray actor started for trial 2 cannot start "
+                                          r"on the cluster: .*see `ray status`.*resume"):
+        search(2, lose_the_node).run()
+    assert not ray.is_initialized()
     with RunStore(run / "search.db") as store:
         stored = {t.trial_id: t.status for t in store.trials()}
     assert stored == {1: TrialStatus.COMPLETED, 2: TrialStatus.RUNNING}, stored
+
+    # the node gone, the same command resumes: trial 2 runs on the head node
+    result = search(1).run()
+    assert [(t.trial_id, t.status) for t in result.trials] == [
+        (i, TrialStatus.COMPLETED) for i in (1, 2)], [t.error for t in result.trials]
