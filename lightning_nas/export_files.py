@@ -274,21 +274,24 @@ def check_weights_fit(model: Any, weights: str | None, best: Mapping[str, Any],
                       given: Mapping[str, Any] | None, run_dir: Path) -> None:
     """Refuse, before any training, a fine-tune from ``weights`` (the best trial's
     ``best.ckpt``) whose model (``model``: as ``check_fit_builds`` built it, parameters on
-    the meta device) has a parameter of another shape than the checkpoint's: an argument
-    given (``model_init_args``, ``--model.width=4``) changed a layer (was: torch's "Error(s)
-    in loading state_dict ... size mismatch", from the fine-tune's build).
+    the meta device) has a parameter of another shape than the checkpoint's, or (loading
+    strictly, ``strict_loading``) one the checkpoint lacks or the other way round: an
+    argument given (``model_init_args``, ``--model.width=4``, ``--model.num_layers=4``)
+    changed a layer (was: torch's "Error(s) in loading state_dict ... size mismatch" or
+    "Missing key(s)", from the fine-tune's build). A lazy module's uninitialised parameter
+    takes the checkpoint's shape as it loads; the names are not compared where the model's
+    ``configure_model`` makes layers or its ``on_load_checkpoint`` may rename them.
 
     Raises:
         ConfigError: naming the arguments given, with the trial's values, the first
-            parameter whose shape differs, and ``--from_scratch``.
+            parameter whose shape differs (else the first one only one side holds), and
+            ``--from_scratch``.
     """
     if weights is None or model is None or not hasattr(model, "state_dict"):
         return
     saved = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
-    here = model.state_dict()
-    differs = next(((name, tuple(tensor.shape), tuple(here[name].shape))
-                    for name, tensor in (saved.get("state_dict") or {}).items()
-                    if name in here and tuple(tensor.shape) != tuple(here[name].shape)), None)
+    differs = _first_difference(saved.get("state_dict") or {}, model.state_dict(),
+                                _names_compared(model))
     if differs is None:
         return
     name, there, mine = differs
@@ -298,15 +301,62 @@ def check_weights_fit(model: Any, weights: str | None, best: Mapping[str, Any],
            for path in (key, f"model.{key}") if path in arch]
     said = (f"model_init_args {', '.join(f'{k}={v!r}' for k, v in given.items())} give"
             if given else "the model given to the fine-tune has")
-    shape = "x".join  # 16x8
+    which = "other weights" if "none" in (there, mine) else "weights of other shapes"
     raise ConfigError(
-        f"{said} weights of other shapes than trial {trial}'s best.ckpt ({name}: "
-        f"{shape(map(str, there))} there, {shape(map(str, mine))} here"
+        f"{said} {which} than trial {trial}'s best.ckpt ({name}: {there} there, {mine} here"
         f"{'; the trial searched ' + ', '.join(was) if was else ''}), so its weights cannot "
         f"start it: fine-tune from fresh weights (lightning-nas finetune "
         f"{shlex.quote(str(run_dir))} --from_scratch; from Python, from_checkpoint=False), "
         f"or give only arguments that keep the shapes; found before any training (no folder "
         f"was made)")
+
+
+def _names_compared(model: Any) -> bool:
+    """Whether a fine-tune's ``load_state_dict`` needs the checkpoint's names to be the
+    model's, as ``model`` (built, nothing loaded) holds them: it loads strictly and neither
+    makes layers in ``configure_model`` nor may rename the checkpoint's in
+    ``on_load_checkpoint``."""
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    return (bool(getattr(model, "strict_loading", True))
+            and not any(is_overridden(hook, model, LightningModule)
+                        for hook in ("configure_model", "on_load_checkpoint")))
+
+
+def _first_difference(saved: Mapping[str, Any], here: Mapping[str, Any], names: bool
+                      ) -> tuple[str, str, str] | None:
+    """The first tensor whose shape in ``saved`` (a checkpoint's state dict) is not the one in
+    ``here`` (a model's), as ``(name, there, here)`` (``16x8``); with ``names``, else the
+    first one only one side holds (``none`` on the other). A lazy module's uninitialised
+    parameter (``lazy``) has no shape yet: ``load_state_dict`` gives it the saved one.
+
+    Example:
+        >>> _first_difference({"a": torch.zeros(2, 3)}, {"a": torch.zeros(4, 3),
+        ...                   "b": torch.zeros(1)}, names=True)
+        ('a', '2x3', '4x3')
+        >>> _first_difference({"a": torch.zeros(2)}, {"a": torch.zeros(2),
+        ...                   "b": torch.zeros(1)}, names=True)
+        ('b', 'none', '1')
+    """
+    lazy = torch.nn.parameter.is_lazy
+    for name, tensor in saved.items():
+        mine = here.get(name)
+        if mine is not None and not lazy(mine) and not lazy(tensor) \
+                and tuple(tensor.shape) != tuple(mine.shape):
+            return name, _dims(tensor), _dims(mine)
+    if names:
+        for name in [*(n for n in here if n not in saved), *(n for n in saved if n not in here)]:
+            return name, _dims(saved.get(name)), _dims(here.get(name))
+    return None
+
+
+def _dims(tensor: Any) -> str:
+    """A tensor's shape as ``16x8`` (``none`` for no tensor, ``lazy`` for an uninitialised
+    parameter)."""
+    if tensor is None or torch.nn.parameter.is_lazy(tensor):
+        return "none" if tensor is None else "lazy"
+    return "x".join(map(str, tensor.shape))
 
 
 def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from tests.helpers import (
     BlobData,
     CountEpochs,
     CrashAt,
+    LazyNoisyNet,
     SigintAtFirstBatch,
     TinyNet,
     lightning_cli_fit,
@@ -1337,3 +1338,60 @@ def test_a_finetune_argument_that_changes_the_weights_shapes_is_refused_before_t
     assert not (run / "finetune").exists()
     tuned = finetune(run, max_epochs=1, model_init_args={"lr": 0.01})  # same shapes: trains
     assert tuned.status is TrialStatus.COMPLETED, tuned.error
+
+
+def test_a_finetune_argument_that_adds_layers_is_refused_before_training(tmp_path, capsys):
+    # was: check_weights_fit compared the shapes of the parameters both held, so a
+    # `--model.num_layers=4` on a digits trial of 2 or 3 blocks (layers added, none of another
+    # shape) passed it, and the fine-tune failed in its build with torch's "Error(s) in
+    # loading state_dict for DigitsCNN: Missing key(s) in state_dict: ..."
+    from examples.digits.data import DigitsDataModule
+    from examples.digits.model import DigitsCNN
+    from lightning_nas.cli import main
+
+    run = tmp_path / "run"
+    Search(DigitsCNN, {"num_layers": {"choice": [2, 3]}}, data=DigitsDataModule,
+           trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "limit_train_batches": 2, "limit_val_batches": 1},
+           budget=1, run_dir=run, seed=0, verbose=False).run()
+    best = load_best(run)
+    was = best["arch"]["num_layers"]
+    saved, built = DigitsCNN(num_layers=was).state_dict(), DigitsCNN(num_layers=4).state_dict()
+    added = next(name for name in built if name not in saved)  # the first block's conv added
+    shape = "x".join(map(str, built[added].shape))
+    said = (f"model_init_args num_layers=4 give other weights than trial {best['trial']}'s "
+            f"best.ckpt ({added}: none there, {shape} here; the trial searched "
+            f"num_layers={was}), so its weights cannot start it: fine-tune from fresh weights "
+            f"(lightning-nas finetune {run} --from_scratch; from Python, "
+            f"from_checkpoint=False), or give only arguments that keep the shapes; found "
+            f"before any training (no folder was made)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "model_init_args num_layers=4 replaces" (said)
+        with pytest.raises(ConfigError) as err:
+            finetune(run, max_epochs=1, model_init_args={"num_layers": 4})
+    assert str(err.value) == said
+    assert main(["finetune", str(run), "--model.num_layers=4", "--max_epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "none there" in err
+    assert not (run / "finetune").exists()
+
+
+def test_a_finetune_of_a_lazy_model_from_its_best_ckpt(tmp_path, tiny_trainer):
+    # was: check_weights_fit read the shape of the meta-built model's LazyLinear weight,
+    # uninitialised there, and the fine-tune raised torch's "Can't access the shape of an
+    # uninitialized parameter or buffer" (load_state_dict itself materialises it)
+    run = tmp_path / "run"
+    Search(LazyNoisyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+           trainer={**tiny_trainer, "max_epochs": 1}, budget=1, run_dir=run, seed=0,
+           verbose=False).run()
+    best = load_best(run)
+    tuned = finetune(run, max_epochs=1)
+    assert tuned.status is TrialStatus.COMPLETED, tuned.error
+    was = best["arch"]["width"]
+    width = 16  # another width: the first layer's shape is unknown here, the next one's not
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ConfigError, match=re.escape(
+                f"(net.2.weight: 3x{was} there, 3x{width} here; the trial searched "
+                f"width={was})")):
+            finetune(run, max_epochs=1, model_init_args={"width": width})
