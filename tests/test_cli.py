@@ -543,6 +543,9 @@ def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_
         f"lightning-nas fit: interrupted; the fit is unfinished: {out} holds its logs and a "
         f"best.ckpt of its best epoch before the interrupt, not of a finished fit\n")
     assert (out / "best.ckpt").is_file()
+    # the user's too: without lightning_nas's own callback states (was: TrialReporter's and
+    # TrialCheckpoint's, as only a finished fit's best.ckpt was rewritten)
+    assert _own_states(out / "best.ckpt") == []
     assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
     capsys.readouterr()
     finetune = tmp_path / "run" / "finetune"
@@ -551,6 +554,17 @@ def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_
         f"lightning-nas finetune: interrupted; the fine-tune is unfinished: {finetune} holds "
         f"its logs and a best.ckpt of its best epoch before the interrupt, not of a finished "
         f"fine-tune\n")
+    assert _own_states(finetune / "best.ckpt") == []
+
+
+def _own_states(ckpt: Path) -> list[str]:
+    """The callback states of lightning_nas's own that the checkpoint ``ckpt`` holds."""
+    import torch
+
+    from lightning_nas.search.checkpoints import OWN_STATES
+
+    states = torch.load(ckpt, map_location="cpu", weights_only=False)["callbacks"]
+    return [key for key in states if key.startswith(OWN_STATES)]
 
 
 @pytest.mark.parametrize("argv, message", [

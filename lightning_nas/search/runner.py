@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -34,7 +35,7 @@ from typing import Any
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
-from lightning_nas.search.checkpoints import users_in_place
+from lightning_nas.search.checkpoints import checkpoint_complete, users_in_place
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
@@ -364,15 +365,22 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``). A
     fit's or fine-tune's checkpoint (``own_logs``) is the user's: it keeps no callback state
     of lightning_nas's own (``users_in_place``; a search's export writes its ``best.ckpt``
-    so).
+    so), an interrupted one's ``best.ckpt`` too.
     """
-    if not needs_own_process(spec.trainer):
-        with ctrl_c_raised():
-            result = fit_trial(spec)
-    elif int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
-        result = run_in_own_process(spec)
-    else:
-        result = run_on_ranks(spec)
+    try:
+        if not needs_own_process(spec.trainer):
+            with ctrl_c_raised():
+                result = fit_trial(spec)
+        elif int(spec.trainer.get("num_nodes", 1)) > 1 or os.environ.get(FRESH_RANKS) == "1":
+            result = run_in_own_process(spec)
+        else:
+            result = run_on_ranks(spec)
+    except BaseException:  # Ctrl-C: the folder's best.ckpt is the user's all the same
+        best = Path(spec.trial_dir) / "best.ckpt"
+        if spec.own_logs and best.is_file() and checkpoint_complete(best):
+            with contextlib.suppress(Exception):  # never in place of the interrupt
+                users_in_place(best)
+        raise
     if spec.own_logs and result.checkpoint and Path(result.checkpoint).is_file():
         users_in_place(Path(result.checkpoint))
     return result
