@@ -350,10 +350,14 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     for _ in range(2):  # the search dies twice while trial 1 trains
         rows = _kill_at("fit", launcher, cfg, run_dir, rng, log)
         assert [(i, r["status"]) for i, r in rows.items()] == [(1, "RUNNING")]
+    log.unlink(missing_ok=True)  # the resume's own output
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     rows = _rows(db)
     assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
+    # the resume says so (was: only "1 failed" in its counts, the trial dropped unsaid)
+    assert "Resuming " in log.read_text() and \
+        "Trial 1 is FAILED, not re-run: the search process died 2 times" in log.read_text()
     assert not list((run_dir / "trials" / "trial_0001").glob("*.ckpt"))  # no stale weights
     assert rows[2]["status"] == "COMPLETED"
     assert rows[2]["arch_key"] != rows[1]["arch_key"]  # not the same architecture again

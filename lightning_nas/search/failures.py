@@ -114,6 +114,8 @@ class FailureWatch:
         #: running then, the failures counted then
         self._count_stop: tuple[SearchError, int, int] | None = None
         self._last_line = ""  # the last failure's first error line (what the stop names)
+        #: trials ``interrupted`` stored FAILED (the search process died in them twice)
+        self.died_in: list[TrialResult] = []
 
     def interrupted(self, isolated: bool,
                     drop: Callable[[TrialResult], None]) -> list[TrialResult]:
@@ -131,6 +133,7 @@ class FailureWatch:
                                f"in native code; a kill from outside counts too); {self._fix}")
                 self.store.finish_trial(trial)
                 drop(trial)
+                self.died_in.append(trial)
             else:
                 out.append(trial)
         return out

@@ -136,6 +136,8 @@ class SearchLoop:
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      f"{self.failures.failed()} failed, {len(self.interrupted)} "
                      f"to re-run, {len(self.paused)} paused")
+            for trial in self.failures.died_in:  # (was: only counted among the failed)
+                self.say(f"Trial {trial.trial_id} is FAILED, not re-run: {trial.error}")
             if self.failures.reopened:
                 self.say(self.failures.describe())
             self._tidy_checkpoints()
