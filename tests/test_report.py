@@ -4,6 +4,7 @@ hyperparameters in the user's logger, and the leaderboard."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import re
@@ -338,7 +339,8 @@ def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert len(shown["trials"]) == 2 and "failures" not in shown
     assert main(["show", str(tmp_path), "--status", "failed", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.strip() == "trial,status,score,params,epochs,error,arch"
+    assert capsys.readouterr().out.strip() == ("trial,status,score,params,epochs,best_epoch,"
+                                               "error,arch")
 
 
 def tiny_losses(arch: dict) -> dict:
@@ -799,3 +801,35 @@ def test_a_log_axis_is_labelled_with_plain_numbers_that_do_not_crowd(low, high, 
     assert shown == labels
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
     pyplot().close(fig)
+
+
+def test_a_stopped_trials_score_says_the_epoch_it_is_of(tmp_path, capsys):
+    # was: `PAUSED @4 val_acc=0.9401` and `show --status paused` (score 0.9401, epochs 4)
+    # read as the value after 4 epochs; it is the best epoch's (epoch 0), the trial's
+    # logger had 0.9174 at epoch 3 (the digits example with asha, eta 2)
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.progress import trial_line
+    from lightning_nas.store import open_search_store
+
+    curve = [0.9401, 0.9018, 0.8216, 0.9174]
+    paused = TrialResult(trial_id=0, arch={"k": 2}, status=TrialStatus.PAUSED, score=0.9401,
+                         epoch=0, epochs=4, curve=curve, started=0.0, finished=1.0,
+                         metrics={"acc": 0.9401})
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        for k, status, epoch in ((1, TrialStatus.COMPLETED, 3), (2, TrialStatus.PAUSED, 0)):
+            paused.trial_id = store.start_trial({"k": k})
+            store.finish_trial(TrialResult(
+                trial_id=paused.trial_id, arch={"k": k}, status=status, score=0.9401,
+                epoch=epoch, epochs=4, curve=curve, metrics={"acc": 0.9401}))
+    assert "PAUSED @4 acc=0.9401 (at epoch 0)" in trial_line(paused, "acc", 2, 4, None)
+    assert main(["show", str(tmp_path), "--status", "paused", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["trials"]
+    assert [(r["score"], r["epochs"], r["best_epoch"]) for r in rows] == [(0.9401, 4, 0)]
+    assert main(["show", str(tmp_path), "--status", "all", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["status"], r["best_epoch"]) for r in rows] == [("COMPLETED", "3"), ("PAUSED", "0")]
+    assert main(["show", str(tmp_path), "--status", "paused"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[1:3]
+    assert header.split()[:5] == ["trial", "status", "score", "epochs", "best_epoch"]
+    assert row.split()[:5] == ["2", "PAUSED", "0.9401", "4", "0"]

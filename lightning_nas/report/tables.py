@@ -79,7 +79,9 @@ def error_line(error: str | None) -> str | None:
 
 def trial_rows(store: RunStore, status: str = "all", k: int | None = None
                ) -> list[dict[str, Any]]:
-    """Trials of ``status`` (``all``: every trial) in id order, with their error's first line.
+    """Trials of ``status`` (``all``: every trial) in id order, with their error's first line
+    and ``best_epoch``, the epoch their score and metrics are of (a pruned or paused trial's
+    best of the epochs it trained, not the last of its ``epochs``).
 
     Raises:
         ConfigError: for a status not in ``STATUSES``.
@@ -90,7 +92,8 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
     columns = _objective_columns(store)
     return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
              **{c: t.metrics.get(n) for c, n in columns.items()},
-             "epochs": t.epochs, "error": error_line(t.error), "arch": t.arch}
+             "epochs": t.epochs, "best_epoch": t.epoch, "error": error_line(t.error),
+             "arch": t.arch}
             for t in trials[:k]]
 
 
@@ -217,7 +220,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
         objectives = list(_objective_columns(store))
         header = (["rank", "trial", "score", *objectives, "status", "epochs", "best_epoch",
                    "time_s", "arch"] if status == "completed" else
-                  ["trial", "status", "score", *objectives, "epochs", "error", "arch"])
+                  ["trial", "status", "score", *objectives, "epochs", "best_epoch", "error",
+                   "arch"])
         return format_csv(rows, columns=header)  # no rows: the header they would have
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")

@@ -72,7 +72,10 @@ def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | No
                best: TrialResult | None) -> str:
     """The line a verbose search prints when a trial ends: its outcome, the best so far,
     its training time (``TrialResult.took``: a promoted trial's fits summed, was the time
-    since its first start, waits between invocations included) and architecture.
+    since its first start, waits between invocations included) and architecture. A pruned
+    or paused trial's score is the best of the epochs it trained, so where that is not the
+    last one the line names its epoch (counted from 0, as ``show``'s ``best_epoch``):
+    ``PAUSED @4 val_acc=0.9401 (at epoch 0)``, not the value after 4 epochs.
 
     Example:
         >>> done = TrialResult(trial_id=2, arch={"w": 8}, status=TrialStatus.COMPLETED,
@@ -87,8 +90,11 @@ def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | No
         outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
     elif status is TrialStatus.COMPLETED:
         outcome = f"{monitor}={format_score(result.score)}"
-    else:
-        outcome = f"{status.value} @{result.epochs} {monitor}={format_score(result.score)}"
+    else:  # its best epoch's value, said as such where that is not the epoch it stopped at
+        best_at = (f" (at epoch {result.epoch})" if result.epoch is not None
+                   and result.epochs is not None and result.epoch != result.epochs - 1 else "")
+        outcome = (f"{status.value} @{result.epochs} {monitor}={format_score(result.score)}"
+                   f"{best_at}")
     best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
     return (f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
             f"{result.took or 0.0:6.1f}s  "
