@@ -838,3 +838,20 @@ def test_a_nas_strategy_with_several_objectives_says_no_inf_nevergrad_made_itsel
                             run_dir=tmp_path / str(seed), verbose=False).run()
         assert result.best.arch == {"x": 0}
         assert not [w for w in said if "Updating fitness" in str(w.message)], seed
+
+
+def test_the_header_of_a_search_with_several_objectives_names_them_all(tmp_path, capsys):
+    # was: `Searching toy in ...: ..., val_acc (max)`: the search read as one of val_acc
+    # alone, though size was told to the optimizer and makes the Pareto front
+    def toy(arch):
+        return {"val_acc": arch["x"] / 10, "size": float(arch["x"])}
+
+    Search(None, {"x": {"int": [1, 6]}}, objective=toy,
+           objectives={"val_acc": "max", "size": "min"}, budget=2, run_dir=tmp_path / "two",
+           progress=False).run()
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("Searching toy in ")
+    assert header.endswith("architectures, objectives val_acc (max), size (min)")
+    Search(None, {"x": {"int": [1, 6]}}, objective=toy, monitor="val_acc", mode="max",
+           budget=2, run_dir=tmp_path / "one", progress=False).run()
+    assert capsys.readouterr().out.splitlines()[0].endswith("architectures, val_acc (max)")

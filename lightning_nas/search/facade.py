@@ -235,10 +235,14 @@ class Search:
         workers = counted(self.settings.execution.num_workers, "worker")
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function
+        scored = f"{goal.monitor} ({goal.mode})"
+        if goal.objectives is not None and len(goal.objectives.names) > 1:  # all of them
+            scored = "objectives " + ", ".join(f"{n} ({goal.objectives.modes[n]})"
+                                               for n in goal.objectives.names)
         return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
                 f"{budget}, {limit}, {workers}, space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
-                f"{goal.monitor} ({goal.mode})")
+                f"{scored}")
 
     def check_run_dir(self) -> None:
         """Refuse, as ``run`` would, a run folder holding a search this one may not resume
