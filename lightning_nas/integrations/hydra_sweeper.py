@@ -86,6 +86,7 @@ from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.objectives import pareto_front
+from lightning_nas.search.progress import scored_by
 from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -336,7 +337,7 @@ class HydraSweep(Sweeper):
                 f"{counted(executor.num_workers, 'job')} per batch on "
                 f"{type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
-                f"architectures, {goal.monitor} ({goal.mode})")
+                f"architectures, {scored_by(goal)}")
         named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
         if self.settings["run_dir"] is None and "${now:" in str(named):  # the template's
             line += (f"\nIts folder is named by the time (hydra.sweep.dir: {named}): to "

@@ -37,6 +37,7 @@ from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import check_arguments, check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
+from lightning_nas.search.progress import scored_by
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.resume import check_resume, current_setup, stored_setup
@@ -235,14 +236,10 @@ class Search:
         workers = counted(self.settings.execution.num_workers, "worker")
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function
-        scored = f"{goal.monitor} ({goal.mode})"
-        if goal.objectives is not None and len(goal.objectives.names) > 1:  # all of them
-            scored = "objectives " + ", ".join(f"{n} ({goal.objectives.modes[n]})"
-                                               for n in goal.objectives.names)
         return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
                 f"{budget}, {limit}, {workers}, space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
-                f"{scored}")
+                f"{scored_by(goal)}")
 
     def check_run_dir(self) -> None:
         """Refuse, as ``run`` would, a run folder holding a search this one may not resume

@@ -18,7 +18,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 
-__all__ = ["Progress", "trial_line"]
+__all__ = ["Progress", "scored_by", "trial_line"]
 
 
 class Progress:
@@ -66,6 +66,24 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def scored_by(goal: Any) -> str:
+    """How a search's or sweep's first line says what it scores by: the monitor and its
+    mode, or with several objectives each of them (was: the monitor alone).
+
+    Example:
+        >>> from types import SimpleNamespace as N
+        >>> scored_by(N(monitor="val_acc", mode="max", objectives=None))
+        'val_acc (max)'
+        >>> scored_by(N(monitor="val_acc", mode="max", objectives=N(
+        ...     names=["val_acc", "params"], modes={"val_acc": "max", "params": "min"})))
+        'objectives val_acc (max), params (min)'
+    """
+    if goal.objectives is None or len(goal.objectives.names) < 2:
+        return f"{goal.monitor} ({goal.mode})"
+    return "objectives " + ", ".join(f"{name} ({goal.objectives.modes[name]})"
+                                     for name in goal.objectives.names)
 
 
 def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | None,
