@@ -256,7 +256,12 @@ class ASHARule(Rule):
 
 
 class HyperbandRule(ASHARule):
-    """Hyperband over epochs: ASHA brackets whose first rungs are ``min_epochs * eta**b``.
+    """Hyperband over epochs: ASHA brackets whose first rungs are ASHA's rungs
+    (``min_epochs * eta**b`` below ``max_epochs``, and ``max_epochs`` itself).
+
+    Example:
+        >>> HyperbandRule(min_epochs=1, max_epochs=6, eta=2).brackets
+        [[1, 2, 4, 6], [2, 4, 6], [4, 6], [6]]
 
     Trial ``key`` (an int: trials are numbered 1, 2, ...) goes to a bracket by a fixed
     cycle that gives the bracket starting at ``min_epochs * eta**b`` a share of new trials
