@@ -311,7 +311,7 @@ class OneShotNAS(pl.Callback):
     def _final(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
         """The final search, after ``epoch`` epochs (unless it ran), and the export; none
         of a supernet that never took a training step (``fit_end.check_stepped``)."""
-        check_stepped(trainer, "OneShotNAS", tuple(self._backwards or ()) or None)
+        check_stepped(trainer, "OneShotNAS", self._backwards)
         with preserved_rng(pl_module.device):
             calibration = take_calibration_batches(trainer, self.calibration_batches)
             if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:

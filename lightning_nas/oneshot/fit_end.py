@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -164,7 +164,7 @@ def check_trained(trainer: pl.Trainer, ended: bool, who: str) -> None:
 
 
 def check_stepped(trainer: pl.Trainer, who: str,
-                  backwards: tuple[int, int] | None = None) -> None:
+                  backwards: Sequence[int] | None = None) -> None:
     """Before ``who``'s final search and export (``on_train_end``, or ``end_fit``'s), raise
     ``check_trained``'s ``ConfigError`` when the supernet never took a training step (its
     ``global_step`` 0, counted over the fit and any checkpoint it resumed): Lightning calls

@@ -231,8 +231,9 @@ def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
     """
     template = TrialTemplate(ModelFactory(spec.model, spec.model_init_args),
                              DataFactory(spec.data, spec.data_init_args), spec.trainer)
-    model = template.dry_build([dict(spec.arch)], trainer=False, of=of)  # was: the fit's
-    check_trainer_builds(spec, of)  # traceback
+    # (was: the fit's traceback)
+    model = template.dry_build([dict(spec.arch)], trainer=False, of=of)
+    check_trainer_builds(spec, of)
     return model
 
 
