@@ -29,6 +29,17 @@ class CtrlCAtFirstBatch(pl.Callback):
         raise KeyboardInterrupt
 
 
+class CtrlCAtSecondTrial(pl.Callback):
+    """Ctrl-C when the second trial of the process starts training."""
+
+    fits = 0
+
+    def on_train_start(self, trainer, pl_module):
+        CtrlCAtSecondTrial.fits += 1
+        if CtrlCAtSecondTrial.fits == 2:
+            raise KeyboardInterrupt
+
+
 class CtrlCAtEpoch(pl.Callback):
     """Ctrl-C when training epoch ``epoch`` (counted from 0) starts."""
 
@@ -530,6 +541,23 @@ def test_a_search_stopped_by_ctrl_c_in_a_trial_exits_130(config, capsys):
     callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtFirstBatch}]"
     assert main(["search", str(config), "--search.budget=1", callbacks]) == 130
     assert "lightning-nas search: interrupted" in capsys.readouterr().err
+
+
+def test_a_search_stopped_by_ctrl_c_says_how_to_export_its_best_so_far(config, tmp_path,
+                                                                        capsys):
+    # was: only "run the same command again to resume", and Ctrl-C writes no best.yaml
+    CtrlCAtSecondTrial.fits = 0
+    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtSecondTrial}]"
+    assert main(["search", str(config), "--search.budget=3", "--trainer.max_epochs=1",
+                 callbacks]) == 130
+    run = tmp_path / "run"
+    assert ("Interrupted: 1 completed, 1 running (re-run on resume); run the same command "
+            f"again to resume, or `lightning-nas export {run}` for the best so far."
+            ) in capsys.readouterr().out
+    assert not (run / "best.yaml").exists()
+    assert main(["export", str(run)]) == 0
+    assert yaml.safe_load((run / "best.yaml").read_text())["trial"] == 1
+    assert (run / "best.ckpt").is_file()
 
 
 def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_path, capsys):

@@ -15,6 +15,7 @@ The loop, in short::
 
 from __future__ import annotations
 
+import shlex
 import signal
 import time
 from collections.abc import Callable
@@ -167,8 +168,10 @@ class SearchLoop:
                 self.store.uncount_attempt(trial_id)
             self.progress.close()
             completed = self.store.count(TrialStatus.COMPLETED)  # one stored as it came too
+            export = f", or `lightning-nas export {shlex.quote(str(self.settings.run_dir))}` " \
+                f"for the best so far" if completed else ""  # (was: only the resume said)
             self.say(f"Interrupted: {completed} completed, {len(self.running)} running "
-                     f"(re-run on resume); run the same command again to resume.")
+                     f"(re-run on resume); run the same command again to resume{export}.")
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
                 raise SystemExit(143) from err
