@@ -333,8 +333,9 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
                                 start_new_session=True)
         try:
             code = proc.wait()
-        finally:
+        finally:  # killed and reaped: an interrupt's rewrite of best.ckpt comes after rank 0
             kill_group(proc)
+            proc.wait()
     failure = fresh_failure(spec_path.parent)
     if failure is not None:
         return _collect(spec, started, failure, True)
