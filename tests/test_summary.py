@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import time
+
 import yaml
 
 from lightning_nas import Search
@@ -81,3 +84,22 @@ def test_a_search_that_kept_no_checkpoint_names_the_fine_tune_from_fresh_weights
         f"Next: lightning-nas finetune {run} --from_scratch [--max_epochs N] trains the best "
         f"model from fresh weights; lightning-nas fit {run / 'best_config.yaml'} trains it "
         f"from scratch"]
+
+
+def test_a_resumed_search_writes_its_logger_summary_once_whole(tmp_path, recwarn):
+    # was: a resume wrote a second TensorBoard events file beside the first (TensorBoard
+    # showed both summaries, the first's counts among the hyperparameters) and CSVLogger
+    # warned that the previous logs "will be deleted"
+    run = tmp_path / "run"
+    loggers = "--trainer.logger=[{class_path: lightning.pytorch.loggers.CSVLogger}, " \
+          "{class_path: lightning.pytorch.loggers.TensorBoardLogger}]"
+    args = _search_args(tmp_path, run) + [loggers]
+    assert main(args) == 0
+    time.sleep(1.1)  # TensorBoard's events files are named by the second they are made
+    assert main([*args, "--search.budget=2"]) == 0
+    summary = run / "logs" / "search" / "summary"
+    assert len(list(summary.glob("events.out.tfevents.*"))) == 1
+    with open(summary / "metrics.csv", newline="") as f:
+        assert [row["step"] for row in csv.DictReader(f)] == ["1", "2"]  # trials 1, 2, once
+    assert yaml.safe_load((summary / "hparams.yaml").read_text())["completed"] == 2
+    assert not [w for w in recwarn if "will be deleted" in str(w.message)]

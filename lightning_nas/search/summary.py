@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,11 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
     nodes = [item for item in (spec if isinstance(spec, list) else [spec]) if is_node(item)]
     if not nodes:
         return  # no configured logger (or logger objects alone): nothing to add it to
-    for logger in instantiate(logger_defaults(nodes, save_dir, "search", "summary",
-                                              label or Path(save_dir).parent.name)):
+    loggers = instantiate(logger_defaults(nodes, save_dir, "search", "summary",
+                                          label or Path(save_dir).parent.name))
+    for folder in {_own_folder(logger) for logger in loggers} - {None}:
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
+    for logger in loggers:
         best_so_far = None
         for trial in trials:
             if trial.status is not TrialStatus.COMPLETED or trial.score is None:
@@ -117,3 +121,25 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
                         "best_trial": best.trial_id}
         logger.log_hyperparams(summary)
         logger.finalize("success")
+
+
+def _own_folder(logger: Any) -> str | None:
+    """The folder of ``logger``'s summary version when the logger keeps one on this
+    machine (``log_dir`` ending in its ``version``, which ends in ``summary``: a
+    ``CSVLogger``'s or ``TensorBoardLogger``'s without ``sub_dir``), else None. A resume
+    writes the summary whole from the store, so it removes the earlier one first (was:
+    TensorBoard showed both, the earlier counts among the hyperparameters, and
+    ``CSVLogger`` warned that the previous logs "will be deleted").
+
+    Example:
+        >>> from lightning.pytorch.loggers import CSVLogger
+        >>> _own_folder(CSVLogger("runs/a/logs", name="search", version="summary"))
+        'runs/a/logs/search/summary'
+        >>> _own_folder(CSVLogger("runs/a/logs", name="search", version=3)) is None
+        True
+    """
+    log_dir = getattr(logger, "log_dir", None)
+    if not isinstance(log_dir, str):  # (read first: a remote logger's version starts a run)
+        return None
+    version = str(getattr(logger, "version", None))
+    return log_dir if version.endswith("summary") and Path(log_dir).name == version else None
