@@ -67,12 +67,12 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
     return [where for where, _ in callbacks_of(callbacks, EarlyStopping, source)]
 
 
-def callbacks_of(callbacks: object, kind: type, source: str = "trainer.callbacks"
-                 ) -> list[tuple[str, Any]]:
-    """The callbacks of class ``kind`` or a subclass among ``callbacks`` (objects or config
-    nodes; one alone or a list), each with where it is: ``trainer.callbacks[i] (Class)``
-    for a Trainer's list, else ``<source> (Class)``. A node whose class does not import is
-    left to the checks of the callbacks' own arguments.
+def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
+                 source: str = "trainer.callbacks") -> list[tuple[str, Any]]:
+    """The callbacks of class ``kind`` (or of one of a tuple of classes) or a subclass among
+    ``callbacks`` (objects or config nodes; one alone or a list), each with where it is:
+    ``trainer.callbacks[i] (Class)`` for a Trainer's list, else ``<source> (Class)``. A
+    node whose class does not import is left to the checks of the callbacks' own arguments.
 
     Example:
         >>> from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint

@@ -50,10 +50,12 @@ from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_logs import (
+    checked_loggers,
     clear_trial,
     keep_checkpoint_dirs,
     logger_defaults,
     placed_logger,
+    placed_root,
 )
 from lightning_nas.wording import counted
 
@@ -66,7 +68,6 @@ TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
     "enable_progress_bar": False,
     "enable_model_summary": False,
 }
-
 
 
 def with_trial_defaults(trainer: dict[str, Any], **defaults: Any) -> dict[str, Any]:
@@ -218,6 +219,8 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     settings = dict(spec.trainer)
     if "logger" in settings:  # the user's: a version per trial, or beside fit's checkpoint
         settings["logger"] = placed_logger(spec)
+    if settings.get("default_root_dir") is not None:  # the user's: a folder per trial
+        settings["default_root_dir"] = placed_root(spec)
     kwargs = with_trial_defaults(instantiate(settings, "trainer"))
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
@@ -226,7 +229,8 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     user_callbacks = kwargs.pop("callbacks", None) or []
     if isinstance(user_callbacks, pl.Callback):
         user_callbacks = [user_callbacks]
-    return pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs)
+    return checked_loggers(pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs),
+                           user_callbacks, spec.trainer.get("logger"))
 
 
 def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:

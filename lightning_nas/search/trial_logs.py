@@ -1,7 +1,8 @@
 """The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
 trial, emptied when the trial starts from scratch again, a logger object's next free version
-picked in the search process, and the folder a user's ``ModelCheckpoint`` keeps across a
-promoted trial's segments.
+picked in the search process, a folder per trial under a ``default_root_dir`` of the user's,
+the folder a user's ``ModelCheckpoint`` keeps across a promoted trial's segments, and a
+callback that logs through a logger refused without one.
 
 Example:
     >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -27,16 +28,17 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+from lightning_nas.errors import ConfigError
 from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
 
-__all__ = ["clear_trial", "keep_checkpoint_dirs", "logger_defaults", "pin_versions",
-           "placed_logger", "warn_shared_checkpoint_dir"]
+__all__ = ["checked_loggers", "clear_trial", "keep_checkpoint_dirs", "logger_defaults",
+           "pin_versions", "placed_logger", "placed_root", "warn_shared_checkpoint_dir"]
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -88,13 +90,60 @@ def placed_logger(spec: Any) -> Any:
                            f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)
 
 
+def placed_root(spec: Any) -> Any:
+    """The ``default_root_dir`` of ``spec``'s trial: a ``default_root_dir`` of the user's
+    gets a folder per trial under it, ``ROOT/trials/<label>_trial_0001`` (``label``: the
+    run's ``log_label``, as under a ``save_dir`` of the user's), so a ``ModelCheckpoint``
+    without a ``dirpath`` under ``logger: false`` (or a logger without a ``save_dir``) keeps
+    each trial's files apart (was: every trial wrote ``ROOT/checkpoints``, ``best.ckpt``,
+    ``best-v1.ckpt``, ... side by side). Unset, or a fit's or fine-tune's (``own_logs``: one
+    run), it is returned as given.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> spec = SimpleNamespace(trainer={"default_root_dir": "out"}, own_logs=False,
+        ...                        trial_dir="runs/a/trials/trial_0001", log_label="a-3f9a0c")
+        >>> placed_root(spec)
+        'out/trials/a-3f9a0c_trial_0001'
+    """
+    root = spec.trainer.get("default_root_dir")
+    if root is None or spec.own_logs:
+        return root
+    trial = Path(spec.trial_dir)
+    label = spec.log_label or trial.parent.parent.name
+    return f"{str(root).rstrip('/')}/trials/{label}_{trial.name}"  # a URL's too (s3://)
+
+
+def checked_loggers(trainer: pl.Trainer, callbacks: list[Any], logger: Any) -> pl.Trainer:
+    """``trainer``, built with the user's ``callbacks``, once it has a logger for each of
+    them that logs through one (``LearningRateMonitor``, ``DeviceStatsMonitor``); else a
+    ``ConfigError`` naming the callback and ``trainer.logger`` (its value ``logger``) as it
+    is built, before any training (was: Lightning refused it as each trial's training
+    started, "Cannot use `LearningRateMonitor` callback with `Trainer` that has no logger").
+
+    Example:
+        >>> checked_loggers(pl.Trainer(logger=False), [LearningRateMonitor()], False)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.callbacks[0] (LearningRateMonitor) logs ...
+    """
+    needy = callbacks_of(callbacks, (LearningRateMonitor, DeviceStatsMonitor))
+    if needy and not trainer.loggers:
+        raise ConfigError(f"{needy[0][0]} logs to the Trainer's logger, and trainer.logger="
+                          f"{logger!r} gives it none, which Lightning refuses when training "
+                          f"starts: leave trainer.logger out (a CSV logger in each trial's "
+                          f"folder) or set one, or remove the callback")
+    return trainer
+
+
 def clear_trial(spec: Any) -> None:
     """Remove what an earlier, interrupted or failed run of a trial that starts from scratch
     (``clear_dir``, no ``ckpt_path``) left: its folder, and the versions the search gave its
     configured loggers (``save_dir/name/version``, and that version's ``_resumed_``
     segments), which are this trial's alone: under the run's ``logs``, or under a
     ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
-    older version, they are left). A logger object's versions (the next free one) and
+    older version, they are left), and likewise its folder under a ``default_root_dir`` of
+    the user's (``placed_root``). A logger object's versions (the next free one) and
     folders the user named are never removed. A trial that never ran in this run folder (no
     folder of its own yet) removes nothing: a copy of the run folder, which keeps its
     ``log_label``, may have written those versions (was: every new trial cleared them)."""
@@ -104,6 +153,11 @@ def clear_trial(spec: Any) -> None:
     if not trial_dir.exists():  # its first run here: nothing of its own to clear
         return
     shutil.rmtree(trial_dir)
+    root = placed_root(spec)
+    if root is not None and spec.log_label is not None and "://" not in str(root):
+        folder = Path(str(root)).expanduser()
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
     if spec.own_logs or not spec.trainer.get("logger"):
         return
     given, placed = spec.trainer["logger"], placed_logger(spec)
