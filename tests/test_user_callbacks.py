@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas import Search
 from lightning_nas.cli import main
@@ -70,3 +71,20 @@ def test_the_command_line_refuses_a_learning_rate_monitor_without_a_logger(tmp_p
     err = capsys.readouterr().err
     assert "trainer.callbacks[0] (LearningRateMonitor) logs to the Trainer's logger" in err
     assert not Path(tmp_path / "run" / "trials").exists()
+
+
+def test_a_logger_object_of_a_fixed_version_is_said_before_training(tmp_path):
+    # was: said by nothing of the search's: each trial's CSVLogger replaced the one
+    # before's metrics.csv in the one version (Lightning's "Previous log files in this
+    # directory will be deleted" from the second trial on, naming no setting)
+    fixed = CSVLogger(str(tmp_path / "logs"), name="n", version="fixed")
+    trainer = {"max_epochs": 1, "logger": [CSVLogger(str(tmp_path / "free")), fixed]}
+    with pytest.warns(UserWarning) as said:
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), trainer=trainer,
+               budget=2, run_dir=tmp_path / "run", verbose=False).run()
+    texts = [str(w.message) for w in said if "every trial" in str(w.message)]
+    assert len(texts) == 1, texts  # the one of the fixed version, not the free one's
+    assert texts[0].startswith("trainer.logger[1] (CSVLogger) has version 'fixed': every "
+                               "trial writes into one folder, "
+                               f"{tmp_path / 'logs' / 'n' / 'fixed'}"), texts[0]
+    assert (tmp_path / "logs" / "n" / "fixed" / "metrics.csv").exists()  # as before

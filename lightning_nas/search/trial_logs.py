@@ -38,7 +38,8 @@ from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
 
 __all__ = ["checked_loggers", "clear_trial", "keep_checkpoint_dirs", "logger_defaults",
-           "pin_versions", "placed_logger", "placed_root", "warn_shared_checkpoint_dir"]
+           "pin_versions", "placed_logger", "placed_root", "warn_fixed_versions",
+           "warn_shared_checkpoint_dir"]
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -271,6 +272,50 @@ def pin_versions(logger: Any) -> Any:
     log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
     get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
     return logger
+
+
+def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
+    """Warn of each TensorBoard or CSV logger *object* in ``trainer``'s ``logger`` whose
+    version is fixed (given, or picked by reading its ``log_dir``): ``pin_versions`` keeps
+    it, so every trial of a search logs into that one folder (a CSV logger's
+    ``metrics.csv`` replaced trial by trial, event files of all trials in one TensorBoard
+    run, a ``ModelCheckpoint`` without a ``dirpath`` writing there too). A config node's
+    version is each trial's own (``logger_defaults``).
+
+    Args:
+        trainer: the Trainer arguments every trial gets (its ``logger`` read).
+
+    Returns:
+        The warnings' texts.
+
+    Example:
+        >>> import tempfile, warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     said = warn_fixed_versions({"logger": CSVLogger(tempfile.mkdtemp(), version=2)})
+        >>> said[0][:64]
+        'trainer.logger (CSVLogger) has version 2: every trial writes int'
+    """
+    given = trainer.get("logger")
+    items = given if isinstance(given, (list, tuple)) else [given]
+    said = []
+    for i, item in enumerate(items):
+        # the version it was given or picked (``version`` would pick one: no public reader)
+        version = getattr(item, "_version", None)
+        if not isinstance(item, (TensorBoardLogger, CSVLogger)) or version is None:
+            continue
+        where = f"trainer.logger{f'[{i}]' if isinstance(given, (list, tuple)) else ''}"
+        said.append(
+            f"{where} ({type(item).__name__}) has version {version!r}: every trial writes "
+            f"into one folder, {copy.deepcopy(item).log_dir} (a CSV logger's metrics.csv "
+            f"replaced by each trial's, a TensorBoard run holding all trials' events, a "
+            f"ModelCheckpoint without a dirpath writing there too); leave version out and "
+            f"each trial logs to a version of its own (the next free one), or give the "
+            f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
+            f"trial's version then has yours in front")
+    for text in said:
+        warnings.warn(text, UserWarning, stacklevel=2)
+    return said
 
 
 def warn_shared_checkpoint_dir(trainer: dict[str, Any]) -> list[str]:
