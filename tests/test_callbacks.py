@@ -678,3 +678,49 @@ def test_a_trial_stopped_before_its_monitor_is_logged_fails_alone_not_the_search
         assert "monitor 'val_acc' was not logged" in result.error
     assert not searched.fatal and not stopped.fatal and stopped.epochs < 5
     assert full.fatal
+
+
+class BufferScored(TinyNet):
+    """Scored by a buffer that training forwards change and the optimizer does not, as
+    BatchNorm's running statistics: ``seen``, the training batches so far; ``val_acc`` is
+    ``scores[seen]``. A checkpoint holds the buffer, so a fresh Trainer's ``validate`` of it
+    logs the score of the validation it was written at."""
+
+    def __init__(self, width: int = 8, scores: dict[int, float] | None = None) -> None:
+        super().__init__(width=width)
+        self.scores = dict(scores or {})
+        self.register_buffer("seen", torch.tensor(0))
+
+    def training_step(self, batch, batch_idx):
+        self.seen += 1
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", self.scores.get(int(self.seen), 0.0))
+
+
+@pytest.mark.parametrize("scores", [
+    {2: 0.5, 4: 0.6, 6: 0.9, 8: 0.7},  # best at the global step best.ckpt was saved at
+    {2: 0.9, 4: 0.6, 6: 0.5, 8: 0.7},  # best before the first optimizer step (step 0)
+], ids=["same-step", "step-0"])
+def test_best_ckpt_is_the_stored_best_validation_within_an_accumulation_window(tmp_path,
+                                                                                scores):
+    # was: Lightning's ModelCheckpoint skips a validation at the global step it last saved
+    # at (or at step 0: "no steps were taken"), so with accumulate_grad_batches 4 and four
+    # validations an epoch (after batches 2, 4, 6, 8: steps 0, 1, 1, 2) the stored score
+    # was 0.9 while best.ckpt held the 0.7 of batch 8 (validated: 0.7)
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t"),
+                     model=BufferScored, model_init_args={"scores": scores}, data=BlobData,
+                     data_init_args={"batch_size": 24, "shuffle": False},
+                     trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                              "logger": False, "accumulate_grad_batches": 4,
+                              "val_check_interval": 0.25})
+    result = fit_trial(spec)
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.curve == pytest.approx([scores[2], scores[4], scores[6], scores[8]])
+    assert result.score == pytest.approx(0.9) and result.epoch == 0
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    validated = trainer.validate(BufferScored(scores=scores), datamodule=BlobData(batch_size=24),
+                                 ckpt_path=result.checkpoint, verbose=False, weights_only=False)
+    assert validated[0]["val_acc"] == pytest.approx(result.score)

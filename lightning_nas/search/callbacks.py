@@ -67,6 +67,10 @@ class TrialCheckpoint(ModelCheckpoint):
     checkpoint's history holds the epoch's training metrics too, and a validation whose
     entry holds no monitored value (it did not log it) is not a candidate for ``best.ckpt``
     (Lightning's own refuses a validation without the monitor, or takes an earlier one's).
+    Every validation the reporter scores is a candidate, also one at the global step of the
+    last save or at step 0, which Lightning's skips: with ``accumulate_grad_batches`` and
+    several validations an epoch, one within an optimizer step (BatchNorm's statistics
+    changed since) could be the stored best while ``best.ckpt`` held another.
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -86,7 +90,14 @@ class TrialCheckpoint(ModelCheckpoint):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         history = self.reporter.history if self.reporter is not None else []
         if trainer.sanity_checking or not history or self.monitor in history[-1]["metrics"]:
+            # Lightning skips a validation at the global step it last saved at, or at step
+            # 0 ("no steps were taken"); the reporter scores every validation, and with
+            # accumulate_grad_batches two within one optimizer step differ (BatchNorm's
+            # statistics): each is a candidate, as the top-k check alone decides
+            saved, self._last_global_step_saved = self._last_global_step_saved, -1
             super().on_validation_end(trainer, pl_module)
+            if self._last_global_step_saved == -1:  # none saved: as Lightning left it
+                self._last_global_step_saved = saved
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
