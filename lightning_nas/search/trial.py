@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 import logging
 import math
@@ -31,14 +30,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
-from lightning_nas.config.instantiate import import_object, instantiate
-from lightning_nas.config.nodes import contains_node, is_node, node_args, target_path
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
@@ -49,6 +47,11 @@ from lightning_nas.search.monitor_errors import not_finite_at
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
+from lightning_nas.search.trial_defaults import (
+    TRIAL_TRAINER_DEFAULTS,
+    checkpointing,
+    with_trial_defaults,
+)
 from lightning_nas.search.trial_logs import (
     checked_loggers,
     clear_trial,
@@ -62,73 +65,6 @@ from lightning_nas.wording import counted
 __all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
            "checkpointing", "fit_trial", "logger_defaults", "quiet_lightning",
            "raised_by_lightning", "with_trial_defaults"]
-
-#: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
-TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-}
-
-
-def with_trial_defaults(trainer: dict[str, Any], **defaults: Any) -> dict[str, Any]:
-    """``trainer`` over ``TRIAL_TRAINER_DEFAULTS`` and the caller's ``defaults``; a ``None``
-    there for an argument whose default is ``None`` (what LightningCLI's ``--print_config``
-    writes for one left at its default: ``logger``, ``default_root_dir``,
-    ``enable_checkpointing``) is left out, so the default applies (lightning_nas's, else
-    Lightning's). A progress bar among the user's callbacks turns progress bars on, as in
-    Lightning: ``enable_progress_bar: false`` is then not a default (was: Lightning refused
-    a ``TQDMProgressBar`` the user gave for a ``false`` the user never wrote).
-
-    Example:
-        >>> with_trial_defaults({"logger": None, "max_epochs": 2}, logger=False)["logger"]
-        False
-        >>> bar = {"class_path": "lightning.pytorch.callbacks.TQDMProgressBar"}
-        >>> "enable_progress_bar" in with_trial_defaults({"callbacks": [bar]})
-        False
-    """
-    given = {k: v for k, v in trainer.items() if not (v is None and k in _none_default_args())}
-    defaults = {**TRIAL_TRAINER_DEFAULTS, **defaults}
-    if _progress_bar_given(trainer.get("callbacks")):
-        defaults.pop("enable_progress_bar", None)
-    return {**defaults, **given}
-
-
-def _progress_bar_given(callbacks: Any) -> bool:
-    """Whether ``callbacks`` (a Trainer's ``callbacks`` setting: objects, or config nodes,
-    whose class is imported) hold a ``ProgressBar``; a node that does not import is left to
-    the Trainer's build, which names it."""
-    for item in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
-        if is_node(item):
-            try:
-                item = import_object(target_path(item))
-            except ConfigError:
-                continue
-        if isinstance(item, ProgressBar) or (
-                inspect.isclass(item) and issubclass(item, ProgressBar)):
-            return True
-    return False
-
-
-@functools.lru_cache(maxsize=1)
-def _none_default_args() -> frozenset[str]:
-    """The Trainer arguments whose default is ``None`` (a ``None`` given is no setting;
-    ``check_val_every_n_epoch=None`` is one: its default is 1)."""
-    return frozenset(name for name, p in inspect.signature(pl.Trainer.__init__).parameters.items()
-                     if p.default is None)
-
-
-def checkpointing(trainer: dict[str, Any]) -> bool:
-    """Whether the Trainer writes checkpoints: ``enable_checkpointing`` left out or ``None``
-    is Lightning's default, on.
-
-    Example:
-        >>> checkpointing({"enable_checkpointing": None}), checkpointing({})
-        (True, True)
-        >>> checkpointing({"enable_checkpointing": False})
-        False
-    """
-    return trainer.get("enable_checkpointing") is not False
-
 
 # Noise that is the same for every trial and says nothing about the architecture.
 _NOISE = (
