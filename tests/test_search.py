@@ -1070,31 +1070,27 @@ def test_an_early_stopping_on_another_metric_or_mode_is_warned_of_before_trainin
             "val_loss", mode="max")]}, budget=1, monitor="val_loss", mode="min")
 
 
-def test_a_model_checkpoint_folder_every_trial_shares_is_warned_of_before_training(
+def test_a_model_checkpoint_folder_of_the_users_holds_a_folder_per_trial_unwarned(
         tmp_path, tiny_space, tiny_trainer):
-    # was: said nothing; a LightningCLI config's ModelCheckpoint(dirpath: ckpts) took every
-    # trial's files into one folder (epoch=1-val_acc=....ckpt of each, last.ckpt,
-    # last-v1.ckpt, ...), none telling which trial wrote it
+    # was: warned of before training ("writes every trial's checkpoints into one folder"),
+    # and every trial's files lay in it side by side (last.ckpt, last-v1.ckpt, ...); now
+    # each trial writes into ck/trials/<label>_trial_NNNN (tests/test_user_callbacks.py)
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     mc = "lightning.pytorch.callbacks.ModelCheckpoint"
     shared = {"class_path": mc, "init_args": {"dirpath": str(tmp_path / "ck"),
                                               "save_last": True}}
-    trainer = {**tiny_trainer, "callbacks": [shared]}
-    with pytest.warns(UserWarning, match=re.escape(
-            f"trainer.callbacks[0] (ModelCheckpoint) writes every trial's checkpoints into "
-            f"one folder, dirpath {str(tmp_path / 'ck')!r}")):
-        search = _search(tmp_path / "a", tiny_space, trainer, budget=2)
-    search.run()
-    assert len(list((tmp_path / "ck").glob("last*.ckpt"))) == 2  # what it warned of
-    with pytest.warns(UserWarning, match=r"trainer.callbacks \(ModelCheckpoint\) writes "):
-        _search(tmp_path / "b", tiny_space, {**tiny_trainer, "callbacks": ModelCheckpoint(
-            dirpath=tmp_path / "ck2")}, budget=1)
-    for callbacks in ([{"class_path": mc}], [ModelCheckpoint(monitor="val_acc", mode="max")]):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("error", message=".*ModelCheckpoint")
-            _search(tmp_path / "c", tiny_space, {**tiny_trainer, "callbacks": callbacks},
-                    budget=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*ModelCheckpoint")
+        searches = [_search(tmp_path / "a", tiny_space, {**tiny_trainer, "callbacks": callbacks},
+                            budget=2)
+                    for callbacks in ([shared], ModelCheckpoint(dirpath=tmp_path / "ck"),
+                                      [{"class_path": mc}],
+                                      [ModelCheckpoint(monitor="val_acc", mode="max")])]
+    searches[0].run()
+    lasts = sorted(p.relative_to(tmp_path / "ck") for p in (tmp_path / "ck").rglob("last.ckpt"))
+    assert [p.parts[0] for p in lasts] == ["trials", "trials"]  # one each, in its own folder
+    assert len({p.parent for p in lasts}) == 2
 
 
 def test_a_plain_space_key_of_the_data_class_says_data_dot_it(tmp_path, tiny_trainer):

@@ -50,9 +50,10 @@ def test_a_users_checkpoint_on_the_same_monitor_sits_beside_the_trials(tmp_path)
     assert result.status is TrialStatus.COMPLETED, result.error
     assert torch.load(result.checkpoint, weights_only=False)["epoch"] == result.epoch
     assert len(list((tmp_path / "t1").rglob("epoch=*.ckpt"))) == 2  # the user's top 2
-    # a folder of the user's that every trial writes to: Lightning's warning is shown
+    # a dirpath of the user's: the trial's folder under it (here both trials are trial t1
+    # of one run folder) holding files it did not write is news: Lightning's warning shown
     user["init_args"]["dirpath"] = str(tmp_path / "shared")
-    with pytest.warns(UserWarning, match="Checkpoint directory .*shared exists and is not"):
+    with pytest.warns(UserWarning, match="Checkpoint directory .*shared/trials/.*_t1 exists "):
         for name in ("t2", "t3"):
             fit_trial(_spec(tmp_path / name, {"width": 4}, trainer={**trainer, "max_epochs": 1}))
 

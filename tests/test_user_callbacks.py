@@ -3,9 +3,11 @@ folders of its own, and a setting no trial can train with is refused before any 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
@@ -14,7 +16,7 @@ from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -88,3 +90,152 @@ def test_a_logger_object_of_a_fixed_version_is_said_before_training(tmp_path):
                                "trial writes into one folder, "
                                f"{tmp_path / 'logs' / 'n' / 'fixed'}"), texts[0]
     assert (tmp_path / "logs" / "n" / "fixed" / "metrics.csv").exists()  # as before
+
+
+_MC = "lightning.pytorch.callbacks.ModelCheckpoint"
+
+
+class _Killed(Exception):
+    pass
+
+
+def _checkpoints(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize("given", ["object", "node", "hydra"])
+def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, given):
+    # was: only warned of; every trial wrote into dirpath itself, Lightning's default
+    # filename (epoch=1-step=2.ckpt) the same for each, so a later trial replaced an
+    # earlier one's file and its save_top_k=1 removed files of other trials
+    ckpts = tmp_path / "ckpts"
+    args = {"dirpath": str(ckpts), "save_top_k": 1, "monitor": "val_acc", "mode": "max"}
+    callback = {"object": ModelCheckpoint(**args), "node": {"class_path": _MC, "init_args": args},
+                "hydra": {"_target_": _MC, **args}}[given]
+    run = tmp_path / "run"
+    trainer = {"max_epochs": 2, "callbacks": [callback]}
+    if given == "node":  # a LightningCLI config through the command line
+        config = tmp_path / "search.yaml"
+        config.write_text(yaml.safe_dump({
+            "model": {"class_path": "tests.helpers.TinyNet"},
+            "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+            "trainer": trainer,
+            "search": {"space": {"width": {"choice": [4, 8, 16]}}, "budget": 3, "seed": 0,
+                       "run_dir": str(run), "verbose": False}}))
+        assert main(["search", str(config)]) == 0
+        best = yaml.safe_load((run / "best_config.yaml").read_text())
+        assert best["trainer"]["callbacks"] == [callback]  # the config as written
+    else:
+        def kill_after_2(result) -> None:
+            if result.trial_id == 2:
+                raise _Killed
+
+        def search(**kw) -> Search:
+            return Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData(n=64),
+                          trainer=trainer, budget=3, run_dir=run, seed=0, verbose=False, **kw)
+
+        with pytest.raises(_Killed):  # resumed: trial 3 runs beside the first two's files
+            search(on_trial_end=kill_after_2).run()
+        search().run()
+    with RunStore(run / "search.db") as store:
+        label = store.get_meta("log_label")
+        trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
+    saved = _checkpoints(ckpts)
+    assert [Path(p).parent.as_posix() for p in saved] == [
+        f"trials/{label}_trial_000{i}" for i in (1, 2, 3)], saved
+    for trial, path in zip(trials, saved, strict=True):  # each trial's own weights
+        ckpt = torch.load(ckpts / path, weights_only=False)
+        assert ckpt["hyper_parameters"]["width"] == trial.arch["width"]
+        assert ckpt["state_dict"]["net.0.weight"].shape[0] == trial.arch["width"]
+        assert ckpt["epoch"] == trial.epoch
+    if given == "object":  # the user's object itself is left as it was
+        assert callback.dirpath == str(ckpts.resolve())
+    # a trial run again from scratch empties its own folder, never dirpath itself nor a
+    # neighbour's
+    (ckpts / "mine.txt").write_text("the user's")
+    spec = TrialSpec(trial_id=2, arch={}, trial_dir=str(run / "trials" / "trial_0002"),
+                     model=TinyNet, trainer=trainer, log_label=label)
+    clear_trial(TrialSpec(**{**spec.__dict__, "ckpt_path": "last.ckpt"}))  # a promotion
+    assert len(_checkpoints(ckpts)) == 3
+    clear_trial(spec)
+    assert sorted(p.name for p in (ckpts / "trials").iterdir()) == [
+        f"{label}_trial_0001", f"{label}_trial_0003"]
+    assert (ckpts / "mine.txt").read_text() == "the user's"
+    url = {**args, "dirpath": "s3://bucket/ckpts"}
+    (run / "trials" / "trial_0003").mkdir(exist_ok=True)
+    clear_trial(TrialSpec(**{**spec.__dict__, "trial_dir": str(run / "trials" / "trial_0003"),
+                             "trainer": {"callbacks": [{"class_path": _MC, "init_args": url}]}}))
+    assert len(_checkpoints(ckpts)) == 2  # a URL's folder: nothing removed here
+
+
+class _WorseEachEpoch(TinyNet):
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", 0.9 - 0.1 * self.current_epoch)
+
+
+def test_a_promoted_trial_keeps_writing_into_its_own_folder_under_a_users_dirpath(tmp_path):
+    # was: a paused trial's files and its promoted segment's lay in dirpath itself, beside
+    # every other trial's
+    from lightning_nas.search.schedulers import ASHARule
+
+    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
+    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
+        rule.record(key, [0.99, 0.99])
+    ckpts = tmp_path / "ckpts"
+    user = ModelCheckpoint(dirpath=ckpts, save_top_k=1, monitor="val_acc", mode="max")
+    trial_dir = tmp_path / "run" / "trials" / "trial_0001"
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
+                     model=_WorseEachEpoch, data=BlobData, log_label="lbl",
+                     trainer={"max_epochs": 4, "callbacks": [user], "logger": False},
+                     rule=rule.snapshot())
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
+        rule.record(key, [0.0, 0.0])
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    said = [str(w.message) for w in caught]
+    assert not [text for text in said if "dirpath has changed" in text or "exists and is not "
+                "empty" in text], said
+    saved = _checkpoints(ckpts)  # save_top_k=1: the best epoch's alone, in its folder
+    assert len(saved) == 1 and saved[0].startswith("trials/lbl_trial_0001/epoch=0-"), saved
+    states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
+    state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
+    assert Path(state["best_model_path"]) == (ckpts / saved[0]).resolve()
+    assert float(state["best_model_score"]) == pytest.approx(0.9)
+    assert user.dirpath == str(ckpts.resolve())
+
+
+def test_a_fit_keeps_a_users_dirpath_as_given(tmp_path):
+    ckpts = tmp_path / "ckpts"
+    spec = TrialSpec(trial_id=0, arch={"width": 4}, trial_dir=str(tmp_path / "out"),
+                     model=TinyNet, data=BlobData(n=64), own_logs=True, clear_dir=False,
+                     trainer={"max_epochs": 1, "callbacks": [ModelCheckpoint(dirpath=ckpts)]})
+    assert fit_trial(spec).status is TrialStatus.COMPLETED
+    assert [Path(p).parent.as_posix() for p in _checkpoints(ckpts)] == ["."]
+
+
+def test_trials_in_parallel_workers_keep_their_checkpoints_apart_under_a_users_dirpath(
+        tmp_path):
+    ckpts = tmp_path / "ckpts"
+    user = ModelCheckpoint(dirpath=ckpts, save_top_k=1, monitor="val_acc", mode="max")
+    run = tmp_path / "run"
+    Search(TinyNet, {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.05, 0.3]}},
+           data=BlobData, data_init_args={"n": 64}, trainer={"max_epochs": 2,
+                                                             "callbacks": [user]},
+           budget=4, num_workers=2, run_dir=run, seed=0, verbose=False).run()
+    with RunStore(run / "search.db") as store:
+        label = store.get_meta("log_label")
+        trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
+    saved = _checkpoints(ckpts)
+    assert [Path(p).parent.as_posix() for p in saved] == [
+        f"trials/{label}_trial_000{i}" for i in (1, 2, 3, 4)], saved
+    for trial, path in zip(trials, saved, strict=True):
+        ckpt = torch.load(ckpts / path, weights_only=False)
+        assert ckpt["hyper_parameters"]["lr"] == trial.arch["lr"]

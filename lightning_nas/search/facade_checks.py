@@ -47,7 +47,7 @@ from lightning_nas.search.space_values import (
     with_value,
 )
 from lightning_nas.search.template import attempt_build, global_state_kept
-from lightning_nas.search.trial_logs import warn_fixed_versions, warn_shared_checkpoint_dir
+from lightning_nas.search.trial_logs import warn_fixed_versions
 from lightning_nas.search.warm import check_fill
 from lightning_nas.space import Choice, Float, Int, SearchSpace
 from lightning_nas.strategies import check_optimizer_runs
@@ -132,7 +132,6 @@ def check_search(search: Search) -> None:
         warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
                               search.settings.goal.mode,
                               None if model is None else module_callbacks(model))
-        warn_shared_checkpoint_dir(search.trainer)  # one folder for every trial's files
     if search.objective is None and "logger" not in searched:
         warn_fixed_versions(search.trainer)  # a logger object's one version for every trial
     if rule is not None and model is not None:  # its own EarlyStopping would end trials

@@ -57,6 +57,7 @@ from lightning_nas.search.trial_logs import (
     clear_trial,
     keep_checkpoint_dirs,
     logger_defaults,
+    placed_checkpoints,
     placed_logger,
     placed_root,
 )
@@ -165,6 +166,7 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     user_callbacks = kwargs.pop("callbacks", None) or []
     if isinstance(user_callbacks, pl.Callback):
         user_callbacks = [user_callbacks]
+    placed_checkpoints(spec, user_callbacks)  # copies: a folder per trial under a dirpath
     return checked_loggers(pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs),
                            user_callbacks, spec.trainer.get("logger"))
 

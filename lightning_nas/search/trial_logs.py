@@ -1,8 +1,9 @@
 """The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
 trial, emptied when the trial starts from scratch again, a logger object's next free version
-picked in the search process, a folder per trial under a ``default_root_dir`` of the user's,
-the folder a user's ``ModelCheckpoint`` keeps across a promoted trial's segments, and a
-callback that logs through a logger refused without one.
+picked in the search process, a folder per trial under a ``default_root_dir`` of the user's
+and under a user's ``ModelCheckpoint``'s ``dirpath``, the folder a user's ``ModelCheckpoint``
+keeps across a promoted trial's segments, and a callback that logs through a logger refused
+without one.
 
 Example:
     >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -38,8 +39,8 @@ from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
 
 __all__ = ["checked_loggers", "clear_trial", "keep_checkpoint_dirs", "logger_defaults",
-           "pin_versions", "placed_logger", "placed_root", "warn_fixed_versions",
-           "warn_shared_checkpoint_dir"]
+           "pin_versions", "placed_checkpoints", "placed_logger", "placed_root",
+           "warn_fixed_versions"]
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -110,9 +111,63 @@ def placed_root(spec: Any) -> Any:
     root = spec.trainer.get("default_root_dir")
     if root is None or spec.own_logs:
         return root
+    return _per_trial(spec, root)
+
+
+def _per_trial(spec: Any, folder: Any) -> str:
+    """The folder of ``spec``'s trial under a ``folder`` of the user's (shared by every trial,
+    and by other searches): ``folder/trials/<label>_trial_0001``."""
     trial = Path(spec.trial_dir)
     label = spec.log_label or trial.parent.parent.name
-    return f"{str(root).rstrip('/')}/trials/{label}_{trial.name}"  # a URL's too (s3://)
+    return f"{str(folder).rstrip('/')}/trials/{label}_{trial.name}"  # a URL's too (s3://)
+
+
+def placed_checkpoints(spec: Any, callbacks: list[Any]) -> list[str]:
+    """Give each ``ModelCheckpoint`` among ``callbacks`` (the trial's own copies of the
+    user's, built from ``spec.trainer``) with a ``dirpath`` a folder of the trial's under it,
+    ``DIRPATH/trials/<label>_trial_0001``, as ``placed_root`` names one (was: every trial
+    wrote into ``dirpath`` itself, Lightning's default file names the same for each, told
+    apart only by ``-v1``, ``-v2``, none telling its trial, trials in parallel workers
+    writing the one folder). A promoted trial's segments write into the one folder (its
+    earlier files there are no news). A fit's or fine-tune's (``own_logs``: one run) are
+    left as given, and so is the search's own ``TrialCheckpoint``.
+
+    Returns:
+        The folders given.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> spec = SimpleNamespace(own_logs=False, trial_dir="runs/a/trials/trial_0001",
+        ...                        log_label="a-3f9a0c", ckpt_path=None)
+        >>> mine = ModelCheckpoint(dirpath="memory://ck")  # a URL (s3://) is placed alike
+        >>> placed_checkpoints(spec, [mine, ModelCheckpoint()])
+        ['memory://ck/trials/a-3f9a0c_trial_0001']
+    """
+    if spec.own_logs:
+        return []
+    placed = []
+    for callback in callbacks:
+        if (isinstance(callback, ModelCheckpoint) and not isinstance(callback, TrialCheckpoint)
+                and callback.dirpath is not None):
+            callback.dirpath = _per_trial(spec, callback.dirpath)  # setup reads it
+            placed.append(callback.dirpath)
+            if spec.ckpt_path is not None:  # a promoted trial's: its earlier files
+                warnings.filterwarnings("ignore", message=f"Checkpoint directory "
+                                        f"{re.escape(str(callback.dirpath))} exists")
+    return placed
+
+
+def _checkpoint_folders(spec: Any) -> list[str]:
+    """The folders ``placed_checkpoints`` gives ``spec``'s trial: one under the ``dirpath``
+    of each ``ModelCheckpoint`` (an object or a config node) among its Trainer's callbacks."""
+    if spec.own_logs:
+        return []
+    folders = []
+    for _, item in callbacks_of(spec.trainer.get("callbacks"), ModelCheckpoint):
+        dirpath = node_args(item).get("dirpath") if is_node(item) else item.dirpath
+        if dirpath is not None and not isinstance(item, TrialCheckpoint):
+            folders.append(_per_trial(spec, dirpath))
+    return folders
 
 
 def checked_loggers(trainer: pl.Trainer, callbacks: list[Any], logger: Any) -> pl.Trainer:
@@ -144,21 +199,23 @@ def clear_trial(spec: Any) -> None:
     segments), which are this trial's alone: under the run's ``logs``, or under a
     ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
     older version, they are left), and likewise its folder under a ``default_root_dir`` of
-    the user's (``placed_root``). A logger object's versions (the next free one) and
-    folders the user named are never removed. A trial that never ran in this run folder (no
-    folder of its own yet) removes nothing: a copy of the run folder, which keeps its
-    ``log_label``, may have written those versions (was: every new trial cleared them)."""
+    the user's (``placed_root``) and under a user's ``ModelCheckpoint``'s ``dirpath``
+    (``placed_checkpoints``; not a URL's, s3://). A logger object's versions (the next free
+    one) and the folders the user named themselves are never removed. A trial that never
+    ran in this run folder (no folder of its own yet) removes nothing: a copy of the run
+    folder, which keeps its ``log_label``, may have written those versions (was: every new
+    trial cleared them)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
     if not trial_dir.exists():  # its first run here: nothing of its own to clear
         return
     shutil.rmtree(trial_dir)
-    root = placed_root(spec)
-    if root is not None and spec.log_label is not None and "://" not in str(root):
-        folder = Path(str(root)).expanduser()
-        if folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder)
+    for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec)]:
+        if root is not None and spec.log_label is not None and "://" not in str(root):
+            folder = Path(str(root)).expanduser()
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
     if spec.own_logs or not spec.trainer.get("logger"):
         return
     given, placed = spec.trainer["logger"], placed_logger(spec)
@@ -313,44 +370,6 @@ def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
             f"each trial logs to a version of its own (the next free one), or give the "
             f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
             f"trial's version then has yours in front")
-    for text in said:
-        warnings.warn(text, UserWarning, stacklevel=2)
-    return said
-
-
-def warn_shared_checkpoint_dir(trainer: dict[str, Any]) -> list[str]:
-    """Warn of each ``ModelCheckpoint`` among ``trainer``'s callbacks (an object or a config
-    node) with a ``dirpath`` of its own: every trial of a search writes into that one folder,
-    their files side by side (``last.ckpt``, ``last-v1.ckpt``, ...), none telling which
-    trial wrote it, and a re-run trial's are not removed (a folder the user names is theirs).
-    Without it, each trial's go into its own logger version's ``checkpoints``.
-
-    Args:
-        trainer: the Trainer arguments every trial gets (its ``callbacks`` read).
-
-    Returns:
-        The warnings' texts.
-
-    Example:
-        >>> import warnings
-        >>> with warnings.catch_warnings(record=True):
-        ...     warnings.simplefilter("always")
-        ...     said = warn_shared_checkpoint_dir({"callbacks": [ModelCheckpoint(dirpath="ck")]})
-        >>> said[0][:52]
-        'trainer.callbacks[0] (ModelCheckpoint) writes every '
-    """
-    said = []
-    for where, item in callbacks_of(trainer.get("callbacks"), ModelCheckpoint):
-        dirpath = node_args(item).get("dirpath") if is_node(item) else item.dirpath
-        if dirpath is None:
-            continue
-        said.append(
-            f"{where} writes every trial's checkpoints into one folder, "
-            f"dirpath {str(dirpath)!r}: their files lie side by side there (last.ckpt, "
-            f"last-v1.ckpt, ...), none telling which trial wrote it, and a re-run trial's "
-            f"are not removed; leave dirpath out, and each trial's go into its own logger "
-            f"version's checkpoints/ (the search keeps the best trials' weights in "
-            f"trials/trial_NNNN/best.ckpt either way)")
     for text in said:
         warnings.warn(text, UserWarning, stacklevel=2)
     return said
