@@ -220,6 +220,7 @@ def test_a_fit_keeps_a_users_dirpath_as_given(tmp_path):
     assert [Path(p).parent.as_posix() for p in _checkpoints(ckpts)] == ["."]
 
 
+@pytest.mark.slow
 def test_trials_in_parallel_workers_keep_their_checkpoints_apart_under_a_users_dirpath(
         tmp_path):
     ckpts = tmp_path / "ckpts"
@@ -239,3 +240,21 @@ def test_trials_in_parallel_workers_keep_their_checkpoints_apart_under_a_users_d
     for trial, path in zip(trials, saved, strict=True):
         ckpt = torch.load(ckpts / path, weights_only=False)
         assert ckpt["hyper_parameters"]["lr"] == trial.arch["lr"]
+
+
+@pytest.mark.slow
+def test_both_ranks_of_a_ddp_trial_write_into_its_folder_under_a_users_dirpath(tmp_path):
+    node = {"class_path": _MC, "init_args": {"dirpath": str(tmp_path / "ck"), "save_top_k": 1,
+                                             "monitor": "val_acc", "mode": "max"}}
+    run = tmp_path / "run"
+    result = Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}},
+                    data=BlobData, trainer={"accelerator": "cpu", "devices": 2,
+                                            "strategy": "ddp", "max_epochs": 2,
+                                            "callbacks": [node]},
+                    budget=2, run_dir=run, optimizer="RandomSearch", verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    with RunStore(run / "search.db") as store:
+        label = store.get_meta("log_label")
+    saved = _checkpoints(tmp_path / "ck")  # rank 0's file, in the folder both ranks name
+    assert [Path(p).parent.as_posix() for p in saved] == [
+        f"trials/{label}_trial_0001", f"trials/{label}_trial_0002"], saved
