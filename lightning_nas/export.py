@@ -55,6 +55,7 @@ from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec, with_trial_defaults
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.wording import counted, id_ranges
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
            "output_dir", "trial_fits"]
@@ -70,6 +71,16 @@ _RESULT_DEFAULTS = ("enable_model_summary",)
 OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 #: what ``best.yaml`` of an ``objective=`` search says in place of its model
 OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
+#: why ``export --trial`` refuses a trial of each status but COMPLETED
+_NOT_EXPORTED = {
+    TrialStatus.PAUSED: "the scheduler paused it after {epochs}, at a rung: a resume of the "
+                        "search may promote it and train it to its end",
+    TrialStatus.PRUNED: "the scheduler stopped it for good after {epochs}, before its end",
+    TrialStatus.REJECTED: "it broke a constraint of the search and was never trained",
+    TrialStatus.RUNNING: "it has not ended (its search runs, or was stopped: a resume of the "
+                         "search trains it again)",
+    TrialStatus.FAILED: "its training failed ({error})",
+}
 #: what a fine-tune refused on a folder a search holds says to do once it is gone
 _FINETUNE_THEN = ("then fine-tune again (a search exports its best trial itself when it ends: "
                   "best.yaml, which a fine-tune trains)")
@@ -96,16 +107,18 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         best = winner = store.best(mode)
         if trial_id is not None:
             done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
-            valid = f"COMPLETED trials: {_ranges(done) or 'none'}"
+            valid = f"COMPLETED trials: {id_ranges(done) or 'none'}"
             try:
                 best = store.get(trial_id)
             except KeyError:  # was: "(trials 1 to 0)" of a run killed before its first trial
                 n = len(store)
                 ids = f"trials 1 to {n}" if n > 1 else "trial 1 only" if n else "no trial yet"
                 raise ConfigError(f"{run_dir} has no trial {trial_id} ({ids}); {valid}") from None
-            if best.status is not TrialStatus.COMPLETED:
-                raise ConfigError(f"trial {trial_id} is {best.status.value}; only COMPLETED "
-                                  f"trials can be exported; {valid}")
+            if best.status is not TrialStatus.COMPLETED:  # why not (was: its status alone)
+                why = _NOT_EXPORTED[best.status].format(epochs=counted(best.epochs or 0, "epoch"),
+                                                        error=(best.error or "").split("\n")[0])
+                raise ConfigError(f"trial {trial_id} is {best.status.value}: {why}; only "
+                                  f"COMPLETED trials can be exported; {valid}")
         if best is None:
             raise SearchError(f"{run_dir} has no completed trial to export")
         config, objective = store.get_meta("config"), _objective_run(store.get_meta("model"))
@@ -228,22 +241,6 @@ def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[st
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
     return cfg["model"]
-
-
-def _ranges(ids: list[int]) -> str:
-    """Sorted trial ids as ranges.
-
-    Example:
-        >>> _ranges([1, 3, 4, 5, 7])
-        '1, 3-5, 7'
-    """
-    out: list[str] = []
-    for i in sorted(ids):
-        if out and out[-1].split("-")[-1] == str(i - 1):
-            out[-1] = f"{out[-1].split('-')[0]}-{i}"
-        else:
-            out.append(str(i))
-    return ", ".join(out)
 
 
 def free_dir(path: Path) -> Path:

@@ -7,13 +7,15 @@ Example:
     ('1 trial', '0 trials', '3 batches')
     >>> named(["lr"], "key"), named(["lr", "width"], "key")
     ("key 'lr'", "keys 'lr', 'width'")
+    >>> id_ranges([1, 3, 4, 5, 7])
+    '1, 3-5, 7'
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["counted", "named"]
+__all__ = ["counted", "id_ranges", "named"]
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -37,3 +39,19 @@ def named(names: Sequence[object], noun: str, plural: str | None = None) -> str:
     """
     said = ", ".join(repr(name) for name in names)
     return f"{noun if len(names) == 1 else plural or noun + 's'} {said}"
+
+
+def id_ranges(ids: Sequence[int]) -> str:
+    """Trial ids, sorted, as ranges (``export --trial`` lists the COMPLETED ones so).
+
+    Example:
+        >>> id_ranges([7, 1, 3, 4, 5]), id_ranges([])
+        ('1, 3-5, 7', '')
+    """
+    out: list[str] = []
+    for i in sorted(ids):
+        if out and out[-1].split("-")[-1] == str(i - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{i}"
+        else:
+            out.append(str(i))
+    return ", ".join(out)

@@ -1238,14 +1238,43 @@ def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_pat
     assert rejected, "the seed gives no rejected trial: pick another"
     with pytest.raises(ConfigError) as err:
         export_best(tmp_path, trial_id=rejected[0])
-    assert f"trial {rejected[0]} is REJECTED; only COMPLETED trials can be exported; " \
-           f"COMPLETED trials: " in str(err.value)
+    assert f"trial {rejected[0]} is REJECTED: it broke a constraint of the search and was " \
+           f"never trained; only COMPLETED trials can be exported; COMPLETED trials: " \
+           in str(err.value)
     listed = str(err.value).rsplit(": ", 1)[1]
     assert sorted(int(i) for part in listed.split(", ") for i in range(
         int(part.split("-")[0]), int(part.split("-")[-1]) + 1)) == sorted(done)
     with pytest.raises(ConfigError, match=rf"has no trial 99 \(trials 1 to {total}\); "
                                           rf"COMPLETED trials: "):
         export_best(tmp_path, trial_id=99)
+
+
+@pytest.mark.parametrize("scheduler, status, why", [
+    ({"scheduler": "asha", "eta": 2}, TrialStatus.PAUSED,
+     "the scheduler paused it after {epochs}, at a rung: a resume of the search may promote it "
+     "and train it to its end"),
+    ({"scheduler": "median"}, TrialStatus.PRUNED,
+     "the scheduler stopped it for good after {epochs}, before its end"),
+])
+def test_export_of_a_paused_or_pruned_trial_says_why_it_is_not_exported(tmp_path, capsys,
+                                                                         scheduler, status, why):
+    # was: "trial 3 is PAUSED; only COMPLETED trials can be exported", saying neither that it
+    # trained only part of its epochs nor that a resume may still finish a paused one
+    from lightning_nas.cli import main
+    from lightning_nas.wording import counted
+
+    space = {"lr": {"float": [1e-6, 0.3], "log": True}, "width": {"choice": [8, 16]}}
+    trials = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 4}, budget=6,
+                    **scheduler, min_epochs=1, optimizer="RandomSearch", seed=1,
+                    run_dir=tmp_path, verbose=False).run().trials
+    stopped = next(t for t in trials if t.status is status)
+    done = sorted(t.trial_id for t in trials if t.status is TrialStatus.COMPLETED)
+    assert main(["export", str(tmp_path), "--trial", str(stopped.trial_id)]) == 2
+    said = why.format(epochs=counted(stopped.epochs, "epoch"))
+    assert capsys.readouterr().err.startswith(
+        f"lightning-nas export: error: trial {stopped.trial_id} is {status.value}: {said}; "
+        f"only COMPLETED trials can be exported; COMPLETED trials: {done[0]}")
+    assert not (tmp_path / "best.yaml").exists() or load_best(tmp_path)["trial"] in done
 
 
 def test_export_trial_of_a_run_with_no_trial_yet_says_so(tmp_path, capsys):
