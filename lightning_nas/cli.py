@@ -157,11 +157,13 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
     from lightning_nas.export_files import model_overrides
-    from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
+    from lightning_nas.fit import finetune_again, metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
     pairs = split_overrides(overrides)
+    if any(key == "ckpt_path" for key, _ in pairs):  # oneshot's resume, which it has not
+        raise ConfigError(f"finetune has no --ckpt_path: {finetune_again(ckpt_path=True)}")
     other = [f"--{key}={text}" for key, text in pairs
              if key.split(".")[0] not in ("trainer", "model")]
     if other:
@@ -181,7 +183,8 @@ def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     out = free_dir(Path(args.run_dir) / "finetune")  # its default, named if interrupted
     undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
-    args.resume = lambda: unfinished(out, "fine-tune")  # was: best.ckpt read as finished
+    args.resume = lambda: f"{unfinished(out, 'fine-tune')}; {finetune_again()}"  # was: best.ckpt
+    # read as finished, and nothing said next
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
                       from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
                       model_init_args=model_args or None)

@@ -43,7 +43,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "metrics_text", "refusal", "undo_fit", "unfinished"]
+           "finetune_again", "metrics_text", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
@@ -267,6 +267,23 @@ def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:
         return f"; the {what} is unfinished: {out} holds its logs"
     return (f"; the {what} is unfinished: {out} holds its logs and a best.ckpt of its best "
             f"epoch before the interrupt, not of a finished {what}")
+
+
+def finetune_again(ckpt_path: bool = False) -> str:
+    """What an interrupted ``lightning-nas finetune`` says after its folder (``unfinished``),
+    and what it says given ``--ckpt_path`` (``ckpt_path``), as ``oneshot`` takes after Ctrl-C:
+    a fine-tune does not resume (was: nothing said next, and ``--ckpt_path last`` was refused
+    as an override it does not take).
+
+    Example:
+        >>> finetune_again()
+        'a fine-tune does not resume: the same command trains a new one from the start, in a \
+new finetune_N folder, and leaves this one as it is'
+    """
+    return (f"a fine-tune does not resume: the same command"
+            f"{' without --ckpt_path' if ckpt_path else ''} trains a new one from the start, in "
+            f"a new finetune_N folder, and leaves {'the interrupted' if ckpt_path else 'this'} "
+            f"one as it is")
 
 
 def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:

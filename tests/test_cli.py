@@ -581,8 +581,27 @@ def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_
     assert capsys.readouterr().err.endswith(
         f"lightning-nas finetune: interrupted; the fine-tune is unfinished: {finetune} holds "
         f"its logs and a best.ckpt of its best epoch before the interrupt, not of a finished "
-        f"fine-tune\n")
+        f"fine-tune; {FINETUNE_AGAIN}\n")  # (was: nothing said what to do next)
     assert _own_states(finetune / "best.ckpt") == []
+
+
+FINETUNE_AGAIN = ("a fine-tune does not resume: the same command trains a new one from the "
+                  "start, in a new finetune_N folder, and leaves this one as it is")
+
+
+@pytest.mark.parametrize("flag", [["--ckpt_path", "last"], ["--ckpt_path=last"],
+                                  ["--ckpt_path", "run/finetune/best.ckpt"]])
+def test_finetune_given_ckpt_path_says_a_fine_tune_does_not_resume(tmp_path, capsys, flag):
+    # was: "finetune takes only --trainer.* and --model.* overrides (it trains the best
+    # trial's model on its data), got --ckpt_path=last": resume, as `oneshot --ckpt_path
+    # last` does after Ctrl-C, read as a config value, and nothing said there is no resume
+    run = tmp_path / "run"
+    assert main(["finetune", str(run), "--max_epochs=2", *flag]) == 2
+    assert capsys.readouterr().err == (
+        "lightning-nas finetune: error: finetune has no --ckpt_path: a fine-tune does not "
+        "resume: the same command without --ckpt_path trains a new one from the start, in a "
+        "new finetune_N folder, and leaves the interrupted one as it is\n")
+    assert not run.exists()
 
 
 def _own_states(ckpt: Path) -> list[str]:
