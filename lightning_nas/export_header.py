@@ -27,11 +27,14 @@ from lightning_nas.run_folder import CONTROL
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["FIT_DIRECTIVE", "config_header", "floated_counts", "trial_fits"]
+__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "trial_fits"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
 FIT_DIRECTIVE = "# lightning-nas fit:"
+#: the comment line of ``best_config.yaml`` that gives the command training it again, with
+#: ``OMP_NUM_THREADS=N`` first where its trial had a count of its own (``fit`` reads it)
+TRAIN_AGAIN = "# Train it again:"
 #: Trainer arguments whose int (a count of batches) and float (a fraction) differ
 _COUNT_OR_FRACTION = ("limit_train_batches", "limit_val_batches", "limit_test_batches",
                       "limit_predict_batches", "val_check_interval", "overfit_batches")
@@ -160,7 +163,7 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                  "replay of this one, and its score may differ widely.\n")
     return (f"# Trial {best.trial_id} of {_one_line(run_dir)}: {monitor}={best.score:.6g} "
             f"({mode}) at epoch {best.epoch}.\n{same}"
-            f"# Train it again: {env}lightning-nas fit "
+            f"{TRAIN_AGAIN} {env}lightning-nas fit "
             f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")

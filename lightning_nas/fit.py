@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,23 +34,27 @@ from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
+from lightning_nas.export_header import TRAIN_AGAIN
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.wording import counted
 
-__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "finetune_again", "metrics_text", "refusal", "undo_fit", "unfinished"]
+__all__ = ["FIT_KEYS", "describe", "finetune_again", "fit_config", "fit_defaults", "fit_spec",
+           "load_fit", "metrics_text", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``)
 FIT_KEYS = ("model", "data", "trainer", "seed_everything", "search")
 
 _DIRECTIVE_VALUE = re.compile(r"(monitor|mode)=(\S+)")
+_TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
 
 
 def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
@@ -152,11 +157,14 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
 
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
              overrides: Sequence[str] = (), *, monitor: str | None = None,
-             mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialSpec:
+             mode: str | None = None, out_dir: str | os.PathLike | None = None,
+             threads: int | None = None) -> TrialSpec:
     """Read config files (merged in order, then ``overrides``) and make the spec that
     trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
     of the last file that has one, then as in ``fit_spec``; ``out_dir`` to
-    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another)."""
+    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another). A
+    ``best_config.yaml`` whose trial trained with another count of torch threads than the
+    fit will (``threads``, else this process's) is said in a warning (``_say_threads``)."""
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
         raise ConfigError("fit needs a config file")
@@ -173,7 +181,29 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)
-    return fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+    spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+    _say_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads)
+    return spec
+
+
+def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None) -> None:
+    """Warn where the last config with a ``# Train it again: OMP_NUM_THREADS=N`` line (an
+    exported ``best_config.yaml``) names another count than the fit's ``threads`` (None: a
+    DDP fit's ranks, which Lightning shares the cores out among: nothing said); on CPU its
+    sums then run in another order (was: said to the command line only, in that comment)."""
+    for path in map(user_path, reversed(paths)):
+        found = _TRIAL_THREADS.search(path.read_text()) if path.is_file() else None
+        if found:
+            ran = int(found.group(1))
+            if threads and threads != ran:
+                warnings.warn(
+                    f"the trial of {path} trained with {counted(ran, 'torch thread')}, this "
+                    f"fit with {threads}: on CPU another count sums in another order, so its "
+                    f"scores may differ from the trial's; give it {ran}: from Python "
+                    f"fit_config(..., threads={ran}), on the command line "
+                    f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}",
+                    UserWarning, stacklevel=3)
+            return
 
 
 def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
@@ -326,7 +356,8 @@ def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_m
 
 def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
                overrides: Sequence[str] = (), *, monitor: str | None = None,
-               mode: str | None = None, out_dir: str | os.PathLike | None = None) -> TrialResult:
+               mode: str | None = None, out_dir: str | os.PathLike | None = None,
+               threads: int | None = None) -> TrialResult:
     """Train a config once with a fresh Trainer and report it like a trial.
 
     Args:
@@ -334,6 +365,9 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
         overrides: dotted overrides (``--trainer.max_epochs=3``).
         monitor, mode: the metric read at the best epoch (see ``load_fit``).
         out_dir: checkpoint and logs (see ``load_fit``).
+        threads: torch threads of the fit and of each DDP rank (default: this process's);
+            on CPU the count its trial ran with (``best_config.yaml``'s ``OMP_NUM_THREADS=N``)
+            trains it again to the same scores; another count is said in a warning.
 
     Returns:
         The result: ``score`` at the best ``epoch``, ``metrics``, ``curve``, ``checkpoint``;
@@ -344,9 +378,13 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
         >>> result.score, result.checkpoint  # doctest: +SKIP
         (0.992, '.../runs/fit/best_config/best.ckpt')
     """
+    if threads is not None and (type(threads) is not int or threads < 1):  # as finetune's
+        raise ConfigError(f"threads must be a whole number >= 1 (torch threads of the fit), "
+                          f"or None for this process's; got {threads!r}")
     try:
-        return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode,
-                                  out_dir=out_dir))
+        with torch_threads(threads):
+            return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode,
+                                      out_dir=out_dir, threads=threads))
     finally:
         close_rank_groups()  # one trial: nothing to reuse the DDP ranks for
 

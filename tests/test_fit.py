@@ -233,3 +233,48 @@ def test_a_fits_best_ckpt_resumes_with_the_users_callbacks_alone(tmp_path, how):
     assert [str(w.message) for w in seen if "callbacks used to create" in str(w.message)] == []
     # its state read back (saved mid-epoch 1 at 1): the epochs it counted are the Trainer's
     assert counter.epochs == user.current_epoch == 3
+
+
+def test_a_fit_of_best_config_in_other_threads_than_its_trials_says_so_or_takes_them(
+        tmp_path):
+    # was: fit_config(best_config.yaml) trained with the caller's torch threads, saying
+    # nothing: the digits winner of a search whose trials ran with 2 threads scored val_acc
+    # 0.8453 at epoch 0 from a 1-thread process against the trial's 0.8347 (the header's
+    # OMP_NUM_THREADS=2 is for the command line; Python had no way to give the count)
+    import json
+    import warnings
+
+    import torch
+
+    from lightning_nas.search.from_config import search_from_config
+    from lightning_nas.store import RunStore
+
+    run = tmp_path / "run"
+    search_from_config({
+        "seed_everything": 5, "model": "tests.helpers.TinyNet",
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"width": {"choice": [8, 16]}}, "budget": 1, "seed": 0,
+                   "threads_per_trial": 2, "run_dir": str(run)}}).run()
+    config = run / "best_config.yaml"
+    assert "# Train it again: OMP_NUM_THREADS=2 lightning-nas fit" in config.read_text()
+    record = ["--trainer.callbacks=[{class_path: tests.helpers.RankRecorder}]"]
+    said = (rf"^the trial of {config} trained with 2 torch threads, this fit with 1: on CPU "
+            rf"another count sums in another order, so its scores may differ from the "
+            rf"trial's; give it 2: from Python fit_config\(\.\.\., threads=2\), on the "
+            rf"command line OMP_NUM_THREADS=2 lightning-nas fit {config}$")
+    with pytest.warns(UserWarning, match=said):
+        fit_config(config, record, out_dir=tmp_path / "one")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*torch threads", category=UserWarning)
+        fit = fit_config(config, record, out_dir=tmp_path / "two", threads=2)
+    assert json.loads((tmp_path / "two" / "rank0.json").read_text())["threads"] == 2
+    assert torch.get_num_threads() == 1  # restored (the tests' own, conftest)
+    with RunStore(run / "search.db") as store:
+        assert fit.curve == store.get(1).curve
+    with pytest.raises(ConfigError, match=r"threads must be a whole number >= 1 \(torch "
+                                          r"threads of the fit\).*got 0"):
+        fit_config(config, threads=0, out_dir=tmp_path / "three")
+    assert not (tmp_path / "three").exists()
+    with pytest.warns(UserWarning, match=said):  # the command too
+        assert main(["fit", str(config), "--out", str(tmp_path / "cli")]) == 0
