@@ -672,7 +672,7 @@ def test_seed_everything_false_draws_a_seed_per_run_and_a_resume_takes_the_check
 
 
 STEP_CHECKPOINTS = ("{class_path: lightning.pytorch.callbacks.ModelCheckpoint, init_args: "
-                    "{save_last: true, every_n_train_steps: 1}}")
+                    "{save_last: true, every_n_train_steps: 1, dirpath: %s}}")
 
 
 def test_a_checkpoint_saved_mid_epoch_is_counted_as_such_and_resumed_with_a_warning(
@@ -681,18 +681,20 @@ def test_a_checkpoint_saved_mid_epoch_is_counted_as_such_and_resumed_with_a_warn
     # the run's checkpoints/ too: a run killed in its last epoch was refused (`is of the
     # run's last epoch (2 of max_epochs=2), so nothing is left to train`), its checkpoint's
     # epoch taken for one that had ended; one killed earlier resumed "2 epochs done" after 1
+    # (its own dirpath: one writing the run's last.ckpt is refused, test_oneshot_user_callbacks)
     monkeypatch.chdir(ROOT)
     run_dir = tmp_path / "run"
     args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--trainer.max_epochs=2",
             "--trainer.limit_train_batches=3", "--oneshot.num_candidates=2",
             "--oneshot.search_every_n_epochs=null", f"--oneshot.run_dir={run_dir}"]
     crash = "{class_path: tests.helpers.CrashAt, init_args: {epoch: 1, batch: 2}}"
+    steps = STEP_CHECKPOINTS % (tmp_path / "steps")
     with pytest.raises(RuntimeError, match="crash at epoch 1, batch 2"):
-        main([*args, f"--trainer.callbacks=[{STEP_CHECKPOINTS}, {crash}]"])
-    last = run_dir / "checkpoints" / "last.ckpt"
+        main([*args, f"--trainer.callbacks=[{steps}, {crash}]"])
+    last = tmp_path / "steps" / "last.ckpt"
     capsys.readouterr()
     with pytest.warns(UserWarning, match="saved mid-epoch"):
-        assert main([*args, "--ckpt_path", "last"]) == 0
+        assert main([*args, "--ckpt_path", str(last)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Resuming the spos search from {last} (1 training epoch and 2 "
                           f"batches of epoch 2 done, seed 0)"), out

@@ -52,19 +52,38 @@ LAST = "last"
 _SPOS_KEY = "OneShotNAS"
 
 
+class RunCheckpoint(ModelCheckpoint):
+    """The run's own epoch-end checkpoint callback (``epoch_end_checkpoint``), under a
+    ``state_key`` of its own: a ``ModelCheckpoint`` of ``trainer.callbacks`` without a
+    monitor, saving each epoch (what the README advises for a one-shot fit), has the plain
+    one's key, so Lightning refused the pair when the Trainer was built (was: "Found more
+    than one stateful callback of type `ModelCheckpoint`", a traceback). (A ``last.ckpt`` of
+    an earlier version holds this callback's state under the plain key, which a resume
+    leaves unread, with Lightning's warning: that state is of no use to it, a monitor-less
+    checkpoint of one fixed name.)"""
+
+    @property
+    def state_key(self) -> str:
+        return f"lightning_nas.{super().state_key}"
+
+
 def epoch_end_checkpoint(run_dir: Path) -> ModelCheckpoint:
     """The checkpoint callback of a ``lightning-nas oneshot`` run: ``last.ckpt`` in
     ``run_dir/checkpoints``, overwritten at each training epoch's end, after that epoch's
     search (Lightning calls checkpoint callbacks last), so a resume from it goes on exactly.
+    Its ``state_key`` is its own (``lightning_nas.RunCheckpoint{...}``), so a
+    ``ModelCheckpoint`` of the user's stands beside it.
 
     Example:
         >>> epoch_end_checkpoint(Path("runs/x")).filename
         'last'
+        >>> epoch_end_checkpoint(Path("runs/x")).state_key.startswith("lightning_nas.")
+        True
     """
     # the one kept checkpoint is named last.ckpt, overwritten (no last-v1.ckpt beside an
     # earlier run's); Lightning's save_last would write it as a second copy of each
-    return ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
-                           enable_version_counter=False, save_on_train_epoch_end=True)
+    return RunCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
+                         enable_version_counter=False, save_on_train_epoch_end=True)
 
 
 def recount_repeated_epoch(trainer: Any) -> None:
@@ -261,8 +280,7 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
             f" of epoch {stored['epoch'] + 1} done): the run goes on from there, but Lightning "
             f"restarts that epoch's data loader, so it is not the run an uninterrupted one "
             f"makes; a checkpoint saved at an epoch's end resumes as that run (the run "
-            f"folder's last.ckpt, unless a ModelCheckpoint of trainer.callbacks with "
-            f"save_last writes its own last.ckpt there: give it another dirpath)")
+            f"folder's last.ckpt)")
     return opts, stored
 
 

@@ -63,6 +63,7 @@ from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
     check_oneshot_trainer,
+    check_user_checkpoints,
     fit_or_refuse,
 )
 from lightning_nas.report.oneshot import scored_text
@@ -237,6 +238,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
     check_oneshot_trainer(trainer_cfg, algorithm)
+    check_user_checkpoints(trainer_cfg, user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     model = ModelFactory(*section_target(cfg.get("model"), "model"))
     model.check([])
     data = DataFactory(*section_target(cfg.get("data"), "data"))

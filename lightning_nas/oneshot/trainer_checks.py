@@ -2,9 +2,10 @@
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
 ``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch, step, batch or
-time, ``sync_batchnorm`` under DDP on CPU), and ``check_oneshot_builds`` (the Trainer
-built once, as a run builds it: a value its constructor refuses); ``fit_or_refuse``: what
-Lightning's own checks refuse when its fit starts, said as they are.
+time, ``sync_batchnorm`` under DDP on CPU, a callback that logs beside no logger), and
+``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
+constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
+starts, said as they are.
 ``lightning_nas.oneshot.run`` re-exports the checks.
 
 Example:
@@ -14,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -29,7 +31,7 @@ from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
 
 __all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer",
-           "fit_or_refuse"]
+           "check_user_checkpoints", "fit_or_refuse"]
 
 #: algorithms whose training step trains one sampled path of the supernet
 _ONE_PATH_PER_STEP = ("spos", "gdas")
@@ -96,7 +98,9 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
     """Trainer settings a one-shot search cannot take, said before training: one under
     which it trains nothing, so has nothing to search (``trains_nothing``: a ``max_epochs``,
     ``max_steps`` or ``limit_train_batches`` of 0, a ``max_time`` of zero); a
-    ``gradient_clip_algorithm`` Lightning lacks; with DARTS/GDAS (manual optimization: two
+    ``gradient_clip_algorithm`` Lightning lacks; a ``LearningRateMonitor`` or
+    ``DeviceStatsMonitor`` in ``trainer.callbacks`` with no ``trainer.logger`` (the command
+    sets none by default); with DARTS/GDAS (manual optimization: two
     optimizers stepped by hand) ``accumulate_grad_batches`` above 1, which Lightning refuses
     in the first step.
 
@@ -117,12 +121,81 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
         raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
                           f"{' or '.join(map(repr, CLIP_ALGORITHMS))}")
+    _check_logging_callbacks(trainer)
     accumulate = trainer.get("accumulate_grad_batches", 1)
     if algorithm != "spos" and accumulate != 1:
         raise ConfigError(f"trainer.accumulate_grad_batches={accumulate!r} cannot train "
                           f"{algorithm}: its step updates the logits and the weights by hand "
                           f"(manual optimization), which Lightning does not accumulate; "
                           f"leave it at 1 (a larger data batch_size gives larger steps)")
+
+
+def _check_logging_callbacks(trainer: Mapping[str, Any]) -> None:
+    """A callback that logs through the Trainer's logger (``LearningRateMonitor``,
+    ``DeviceStatsMonitor``) needs one, and the command gives the search none unless
+    ``trainer.logger`` sets one: said before anything is built (was: Lightning's "Cannot use
+    `LearningRateMonitor` callback with `Trainer` that has no logger" after the model and
+    data were built and the sanity check ran, or, beside ``logger: false``, the search's
+    advice to leave ``trainer.logger`` out, which gives a one-shot run no logger)."""
+    from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
+
+    from lightning_nas.search.rule_checks import callbacks_of
+
+    logger = trainer.get("logger")
+    needy = callbacks_of(trainer.get("callbacks") or [],
+                         (LearningRateMonitor, DeviceStatsMonitor))
+    if needy and (logger is None or logger is False or logger == []):
+        raise ConfigError(f"{needy[0][0]} logs to the Trainer's logger, and lightning-nas "
+                          f"oneshot logs to no logger unless trainer.logger sets one (trainer."
+                          f"logger={logger!r}), which Lightning refuses when training starts: "
+                          f"set trainer.logger (true: Lightning's default logger in "
+                          f"trainer.default_root_dir, else the run folder; or a logger such "
+                          f"as lightning.pytorch.loggers.CSVLogger), or remove the callback")
+
+
+def check_user_checkpoints(trainer: Mapping[str, Any], run_dir: Path) -> None:
+    """A ``ModelCheckpoint`` of ``trainer.callbacks`` that writes a ``last.ckpt`` (its
+    ``save_last``, or ``filename="last"``) into ``run_dir/checkpoints``, where the run keeps
+    the epoch-end ``last.ckpt`` that ``--ckpt_path last`` resumes from, is refused before
+    anything is built: one without a ``dirpath`` writes there when no ``trainer.logger`` is
+    set and ``trainer.default_root_dir`` is unset or the run folder (was: taken; saving
+    after each validation, with ``val_check_interval`` below 1 in mid-epoch, it replaced the
+    run's checkpoint, so a run stopped there resumed from mid-epoch, not as the
+    uninterrupted run). With ``enable_checkpointing: false`` the run keeps none.
+
+    Example:
+        >>> check_user_checkpoints({"callbacks": [{
+        ...     "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+        ...     "init_args": {"save_last": True}}]}, Path("runs/a"))
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.callbacks[0] (ModelCheckpoint) writes its ...
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from lightning_nas.run_folder import user_path
+    from lightning_nas.search.rule_checks import callbacks_of
+
+    if trainer.get("enable_checkpointing") is False:
+        return
+    own = (run_dir / "checkpoints").resolve()
+    root = trainer.get("default_root_dir")
+    for where, item in callbacks_of(trainer.get("callbacks") or [], ModelCheckpoint):
+        args = node_args(item) if is_node(item) else vars(item)
+        if not (args.get("save_last") or args.get("filename") == "last"):
+            continue
+        dirpath = args.get("dirpath")
+        if dirpath is None:  # Lightning's: the logger's folder, else default_root_dir's
+            if trainer.get("logger") not in (None, False, []) or (
+                    root is not None and user_path(root).resolve() != run_dir.resolve()):
+                continue
+        elif "://" in str(dirpath) or user_path(dirpath).resolve() != own:
+            continue
+        raise ConfigError(f"{where} writes its last.ckpt as {run_dir / 'checkpoints'}"
+                          f"/last.ckpt, the run's own, which --ckpt_path last resumes from "
+                          f"(written at each training epoch's end, after its search): give "
+                          f"it another dirpath, or leave save_last off (the run keeps "
+                          f"last.ckpt itself)")
 
 
 def check_oneshot_builds(trainer: Mapping[str, Any], algorithm: str) -> None:

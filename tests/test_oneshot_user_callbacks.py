@@ -1,0 +1,127 @@
+"""``lightning-nas oneshot`` with the Trainer callbacks real projects add (a
+``ModelCheckpoint`` of their own, a ``LearningRateMonitor``): real Trainers, the tiny
+supernet on the blobs, the command as a user runs it (``lightning_nas.cli.main``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+
+LR_MONITOR = {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"}
+
+
+def _config(tmp_path: Path, callbacks: list[dict[str, Any]], algorithm: str = "spos",
+            **trainer: Any) -> tuple[Path, Path]:
+    """A tiny one-shot config with ``callbacks`` in ``trainer.callbacks``; its path and
+    run folder."""
+    run = tmp_path / "run"
+    cfg = {"model": "tests.helpers.TinySupernet",
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 128,
+                                                                        "batch_size": 32}},
+           "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1,
+                       "limit_train_batches": 2, "callbacks": callbacks, **trainer},
+           "oneshot": {"algorithm": algorithm, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 0, "run_dir": str(run),
+                       **({"num_candidates": 2} if algorithm == "spos" else {})}}
+    path = tmp_path / "oneshot.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, run
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+@pytest.mark.parametrize("dirpath", [None, "mine"])
+def test_a_model_checkpoint_of_the_users_beside_the_runs_own_trains_and_resumes(
+        tmp_path, capsys, algorithm, dirpath):
+    # was: RuntimeError "Found more than one stateful callback of type `ModelCheckpoint`"
+    # (a traceback, exit 1) for the ModelCheckpoint without a monitor that the README
+    # advises for a one-shot fit: its state_key was the run's epoch-end checkpoint's
+    args = {"filename": "mine-{epoch}"}
+    if dirpath:
+        args["dirpath"] = str(tmp_path / dirpath)
+    config, run = _config(tmp_path, [{"class_path": "lightning.pytorch.callbacks."
+                                                    "ModelCheckpoint", "init_args": args}],
+                          algorithm)
+    assert main(["oneshot", str(config)]) == 0, capsys.readouterr().err
+    mine = tmp_path / dirpath if dirpath else run / "checkpoints"  # default_root_dir's
+    assert sorted(p.name for p in mine.glob("mine-*.ckpt")) == ["mine-epoch=1.ckpt"]
+    stored = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    keys = sorted(key.split("{")[0] for key in stored["callbacks"] if "Checkpoint{" in key)
+    assert keys == ["ModelCheckpoint", "lightning_nas.RunCheckpoint"]  # each its own state
+    # the run's last.ckpt resumes, the user's checkpoint beside it
+    assert main(["oneshot", str(config), "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    assert "Resuming the " in capsys.readouterr().out
+    assert sorted(p.name for p in mine.glob("mine-*.ckpt")) == ["mine-epoch=2.ckpt"]
+
+
+@pytest.mark.parametrize("logger", ["unset", False, None])
+def test_a_learning_rate_monitor_without_a_logger_is_refused_before_anything_is_built(
+        tmp_path, capsys, logger):
+    # was, logger left out (the command then logs to none): --print_config exit 0, and the
+    # run built the model and data and ran the sanity check before Lightning's "Cannot use
+    # `LearningRateMonitor` callback with `Trainer` that has no logger"; with logger: false
+    # the advice was the search's, "leave trainer.logger out (a CSV logger in each trial's
+    # folder)", which gives a one-shot run no logger
+    extra = {} if logger == "unset" else {"logger": logger}
+    config, run = _config(tmp_path, [LR_MONITOR], **extra)
+    for argv in (["oneshot", str(config), "--print_config"], ["oneshot", str(config)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "trainer.callbacks[0] (LearningRateMonitor) logs to the Trainer's logger" in err
+        assert "lightning-nas oneshot logs to no logger unless trainer.logger sets one" in err
+        assert "leave trainer.logger out" not in err
+        assert not run.exists()
+
+
+def test_a_learning_rate_monitor_beside_a_logger_logs_the_supernets_rate(tmp_path, capsys):
+    config, run = _config(tmp_path, [LR_MONITOR], logger={
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": str(tmp_path / "logs"), "version": 0}})
+    assert main(["oneshot", str(config)]) == 0, capsys.readouterr().err
+    header = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text()
+    assert "lr-SGD" in header.splitlines()[0]
+
+
+@pytest.mark.parametrize("where", ["no dirpath", "default_root_dir", "the run's checkpoints"])
+def test_a_model_checkpoint_whose_last_ckpt_is_the_runs_own_is_refused_before_anything_is_built(
+        tmp_path, capsys, where):
+    # was: taken; its last.ckpt, saved after each validation (val_check_interval: 0.5: in
+    # the middle of each epoch), replaced the run's epoch-end RUN_DIR/checkpoints/last.ckpt,
+    # so a run stopped by Ctrl-C in its second half resumed from the middle of the epoch
+    # (Lightning's "resuming from a checkpoint that ended before the epoch ended" warning)
+    # and searched another supernet than the uninterrupted run (digits, 3 epochs: best
+    # 0.3854 against 0.3490, another arch)
+    args: dict[str, Any] = {"save_last": True}
+    trainer: dict[str, Any] = {"val_check_interval": 0.5}
+    if where == "default_root_dir":
+        trainer["default_root_dir"] = str(tmp_path / "run")
+    elif where == "the run's checkpoints":
+        args["dirpath"] = str(tmp_path / "run" / "checkpoints")
+    config, run = _config(tmp_path, [{"class_path": "lightning.pytorch.callbacks."
+                                                    "ModelCheckpoint", "init_args": args}],
+                          **trainer)
+    for argv in (["oneshot", str(config), "--print_config"], ["oneshot", str(config)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"trainer.callbacks[0] (ModelCheckpoint) writes its last.ckpt as " \
+               f"{run / 'checkpoints' / 'last.ckpt'}, the run's own" in err, err
+        assert not run.exists()
+
+
+@pytest.mark.parametrize("trainer", [{"logger": {"class_path": "lightning.pytorch.loggers."
+                                                               "CSVLogger",
+                                                 "init_args": {"save_dir": "logs"}}},
+                                     {"default_root_dir": "elsewhere"}])
+def test_a_model_checkpoint_with_save_last_writing_elsewhere_trains(tmp_path, capsys,
+                                                                    monkeypatch, trainer):
+    monkeypatch.chdir(tmp_path)
+    config, run = _config(tmp_path, [{"class_path": "lightning.pytorch.callbacks."
+                                                    "ModelCheckpoint",
+                                      "init_args": {"save_last": True}}], **trainer)
+    assert main(["oneshot", str(config)]) == 0, capsys.readouterr().err
+    assert len(list(tmp_path.glob("*/**/checkpoints/last.ckpt"))) == 2  # its own and the run's
