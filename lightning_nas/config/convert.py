@@ -38,10 +38,11 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
+from lightning_nas.config.records import dataclass_of, to_dataclass
 from lightning_nas.errors import ConfigError
 
 __all__ = ["class_bound", "class_node_path", "close_class_note", "convert", "convert_args",
-           "converted", "import_class", "short_class_note", "type_bound"]
+           "converted", "import_class", "short_class_note", "type_bound", "type_name"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -208,6 +209,35 @@ def close_class_note(value: Any, hint: Any, modules: Sequence[str]) -> str:
     return f"; did you mean {' or '.join(found)}?" if found else ""
 
 
+def type_name(hint: Any) -> str:
+    """A readable name of an annotation (``int or null``)."""
+    if hint is None or hint is type(None):
+        return "null"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        names = [type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names + (["null"] if type(None) in args else []))
+    if origin is typing.Literal:
+        return " or ".join(repr(a) for a in args)
+    if (bound := type_bound(hint)) is not None:
+        return f"type[{bound.__name__}], a subclass of {bound.__name__} or its import path"
+    if inspect.isclass(hint) and origin is None:
+        return hint.__name__
+    if origin is not None and args:
+        inner = ", ".join(_arg_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return str(hint).replace("typing.", "").replace("collections.abc.", "")
+
+
+def _arg_name(arg: Any) -> str:
+    """One argument of a generic annotation: ``...``, a Callable's parameters, a type."""
+    if arg is Ellipsis:
+        return "..."
+    if isinstance(arg, list):  # Callable[[Iterable], Optimizer]: was "[<class 'Iterable'>]"
+        return f"[{', '.join(map(type_name, arg))}]"
+    return type_name(arg)
+
+
 def _hint_classes(hint: Any) -> list[type]:
     """The classes (other than ``object`` and builtins) an annotation takes objects of."""
     if inspect.isclass(hint) and typing.get_origin(hint) is None:
@@ -242,6 +272,11 @@ def _instance(value: Any, hint: type) -> Any:
             return value
     except TypeError:  # a Protocol that cannot be checked at run time
         return value
+    if dataclass_of(hint) and isinstance(value, Mapping):  # a dict: the dataclass built
+        try:  # from it, as jsonargparse builds it
+            return to_dataclass(value, hint, convert)
+        except (KeyError, TypeError):
+            raise _NoFit from None
     if issubclass(hint, enum.Enum):  # by a member's name, as jsonargparse (not its value:
         # a checkpoint LightningCLI's instantiator reloads would be refused)
         found = [m for m in hint if isinstance(value, str) and value == m.name]

@@ -41,6 +41,7 @@ from lightning_nas.config.nodes import (
     target_path,
 )
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
+from lightning_nas.config.records import changed_fields
 from lightning_nas.config.required import check_required
 from lightning_nas.config.space_keys import section_hint
 from lightning_nas.config.trainer_checks import (
@@ -142,7 +143,7 @@ class ModelFactory:
             self.target.check(arch)
         elif self.is_class:
             check_init_args(self.target, {k: v for k, v in arch.items() if not is_dotted(k)},
-                            "model", nested=False)
+                            "model")  # a class_path node's arguments too: built per trial
 
     def check_groups(self, arch: Mapping[str, Any]) -> None:
         """Raise ``ConfigError`` for an ``init_args`` dict at a key the space searches as a
@@ -190,6 +191,7 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
         ...
         lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
     """
+    given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
     lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
         value, Mapping) else {}
     if not lost:

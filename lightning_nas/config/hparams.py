@@ -107,9 +107,10 @@ def build_section(section: Mapping[str, Any], name: str) -> Any:
 
 def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
     """``target(**kwargs)``, the values converted to the annotations as jsonargparse converts
-    them (``convert_args``); when one is converted and all are plain, the class is built as
-    the section ``{class_path, init_args: kwargs}`` (``build_section``), so what its
-    ``save_hyperparameters()`` keeps is the values as given, as with LightningCLI.
+    them (``convert_args``); when one is converted, or is a ``class_path`` node, and all are
+    plain, the class is built as the section ``{class_path, init_args: kwargs}``
+    (``build_section``), so what its ``save_hyperparameters()`` keeps is the values as given,
+    as with LightningCLI; a node beside objects is built as the section's would be.
 
     Args:
         target: a class or a function.
@@ -118,7 +119,12 @@ def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
     """
     args = convert_args(target, kwargs)  # once: a trial builds its model through here
     path = object_path(target) if inspect.isclass(target) else None
-    if path is not None and is_plain(dict(kwargs)) and any(
-            args[key] is not kwargs[key] for key in kwargs):
+    if path is not None and is_plain(dict(kwargs)) and (contains_node(kwargs) or any(
+            args[key] is not kwargs[key] for key in kwargs)):
         return build_section({"class_path": path, "init_args": dict(kwargs)}, name)
+    nodes = {key: value for key, value in kwargs.items() if is_node(value)}
+    if path is not None and nodes:  # beside objects: built as a config's nodes (was: passed
+        # as dicts unless another value was converted), the objects passed as they are
+        build = instantiate({"class_path": path, "init_args": nodes, "_partial_": True}, name)
+        return call(build, [], {k: v for k, v in args.items() if k not in nodes}, name)
     return target(**args)

@@ -50,6 +50,7 @@ from lightning_nas.config.convert import (
     import_class,
     short_class_note,
     type_bound,
+    type_name,
 )
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
@@ -61,6 +62,7 @@ from lightning_nas.config.nodes import (
     target_path,
     with_args,
 )
+from lightning_nas.config.records import check_fields, dict_note, no_dict
 from lightning_nas.errors import ConfigError
 
 __all__ = [
@@ -276,7 +278,7 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     """
     if hint is Any or hint is inspect.Parameter.empty or is_node(value):
         return True
-    if hint is None or hint is type(None):
+    if hint is None or hint is type(None) or no_dict(value, hint):  # a dict is no Module
         return value is None
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
@@ -323,40 +325,14 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     return True  # callables, type variables, classes when not strict: cannot tell
 
 
-def type_name(hint: Any) -> str:
-    """A readable name of an annotation (``int or null``)."""
-    if hint is None or hint is type(None):
-        return "null"
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        names = [type_name(a) for a in args if a is not type(None)]
-        return " or ".join(names + (["null"] if type(None) in args else []))
-    if origin is typing.Literal:
-        return " or ".join(repr(a) for a in args)
-    if (bound := type_bound(hint)) is not None:
-        return f"type[{bound.__name__}], a subclass of {bound.__name__} or its import path"
-    if inspect.isclass(hint) and origin is None:
-        return hint.__name__
-    if origin is not None and args:
-        inner = ", ".join(_arg_name(a) for a in args)
-        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
-    return str(hint).replace("typing.", "").replace("collections.abc.", "")
-
-
-def _arg_name(arg: Any) -> str:
-    """One argument of a generic annotation: ``...``, a Callable's parameters, a type."""
-    if arg is Ellipsis:
-        return "..."
-    if isinstance(arg, list):  # Callable[[Iterable], Optimizer]: was "[<class 'Iterable'>]"
-        return f"[{', '.join(map(type_name, arg))}]"
-    return type_name(arg)
-
-
 def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
-    """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``."""
+    """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
+    (a dict for a dataclass: field by field, ``check_fields``)."""
+    if check_fields(path, value, hint, check_value):
+        return
     if not matches(value, hint, strict):
-        note = short_class_note(value, hint) or close_class_note(value, hint,
-                                                             SHORT_NAME_MODULES)
+        note = dict_note(value, hint, path) or short_class_note(value, hint) or \
+            close_class_note(value, hint, SHORT_NAME_MODULES)
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
 

@@ -1,0 +1,131 @@
+"""A dict where an argument is annotated with a class: a dataclass is built from it, as
+jsonargparse builds one (``cfg: ModelConfig`` given ``{"width": 32}``, a group of the space
+or a config's mapping), its keys and values checked field by field before training; a
+``torch.nn.Module`` or ``torch.Tensor`` is never one, so such a dict is refused, saying how
+a network's own arguments are searched.
+
+Example:
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Cfg:
+    ...     width: int = 8
+    ...     act: str = "relu"
+    >>> to_dataclass({"width": 32}, Cfg, lambda value, hint: value)
+    Cfg(width=32, act='relu')
+    >>> check_fields("model.cfg", {"widht": 32}, Cfg, None)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: model.cfg.widht: not a field of Cfg; did you mean ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lightning_nas.config.nodes import is_node
+from lightning_nas.errors import ConfigError, did_you_mean
+
+__all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
+           "no_dict", "to_dataclass"]
+
+
+def dataclass_of(hint: Any) -> type | None:
+    """The dataclass an annotation takes (itself, or the first one of a ``Union``:
+    ``Optional[Cfg]``), or None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(filter(None, map(dataclass_of, typing.get_args(hint))), None)
+    return hint if inspect.isclass(hint) and dataclasses.is_dataclass(hint) else None
+
+
+def field_hints(cls: type) -> dict[str, Any]:
+    """The annotations of the fields a dataclass's ``__init__`` takes, by name (``Any``
+    where one does not resolve)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: unchecked
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
+
+
+def _required(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.default is
+            dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+
+def to_dataclass(value: Mapping[str, Any], cls: type, convert: Callable[[Any, Any], Any]) -> Any:
+    """The dataclass ``cls`` built from the dict ``value``, each value ``convert``-ed to its
+    field's annotation, as jsonargparse builds it.
+
+    Raises:
+        KeyError: for a key that is no field, or a required field left out.
+    """
+    hints = field_hints(cls)
+    if set(value) - set(hints) or set(_required(cls)) - set(value):
+        raise KeyError(cls.__name__)
+    return cls(**{key: convert(item, hints[key]) for key, item in value.items()})
+
+
+def check_fields(path: str, value: Any, hint: Any,
+                 check: Callable[[str, Any, Any, str], None] | None) -> bool:
+    """Check a dict given for a dataclass annotation field by field (``check(path, value,
+    hint, owner)`` each value; a key that is no field or a required field left out raises
+    here); False, nothing checked, for another value or annotation.
+
+    Raises:
+        ConfigError: naming the key (``model.cfg.widht``), the fields and a close one.
+    """
+    cls = dataclass_of(hint)
+    if cls is None or not isinstance(value, Mapping) or is_node(value):
+        return False
+    hints = field_hints(cls)
+    for key in value:
+        if key not in hints:
+            raise ConfigError(f"{path}.{key}: not a field of {cls.__name__}; "
+                              f"{did_you_mean(key, hints)}fields: {', '.join(hints)}")
+    if missing := [name for name in _required(cls) if name not in value]:
+        raise ConfigError(f"{path}: {cls.__name__} requires the field {missing[0]}, which "
+                          f"the dict {value!r:.60} leaves out; fields: {', '.join(hints)}")
+    for key, item in value.items():
+        if check is not None:
+            check(f"{path}.{key}", item, hints[key], f"{cls.__name__}.{key}")
+    return True
+
+
+def changed_fields(value: Any) -> dict[str, Any] | None:
+    """A dataclass instance's fields whose values are not their defaults (what a dict of the
+    dataclass must give to be the same), or None for another value."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return None
+    out = {}
+    for f in (f for f in dataclasses.fields(value) if f.init):
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING \
+                or getattr(value, f.name) != default:
+            out[f.name] = getattr(value, f.name)
+    return out
+
+
+def no_dict(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is a plain dict (no ``class_path`` node) given for a
+    ``torch.nn.Module`` or ``torch.Tensor`` annotation, which no dict is."""
+    if not isinstance(value, Mapping) or is_node(value) or not inspect.isclass(hint):
+        return False
+    import torch  # (only where a dict meets a class annotation)
+
+    return issubclass(hint, torch.nn.Module | torch.Tensor)
+
+
+def dict_note(value: Any, hint: Any, path: str) -> str:
+    """For ``no_dict``: how the arguments of the network at ``path`` are searched instead;
+    else ``""``."""
+    if not no_dict(value, hint):
+        return ""
+    return (f"; a dict is no {hint.__name__}: search its arguments in a class_path node, "
+            f"{{'class_path': Fixed('pkg.MyNet'), 'init_args': {{...}}}}, which each trial "
+            f"builds, with a builder arch -> LightningModule, or from a config "
+            f"({path}.<argument>)")
