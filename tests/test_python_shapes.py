@@ -204,3 +204,20 @@ def test_a_class_path_groups_bad_argument_is_refused_before_training_naming_it(
     with pytest.raises(ConfigError, match=re.escape(needle)):
         _search(NetOnly, space, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_hydra_partial_optimizer_node_reaches_the_module_as_hydra_gives_it(tmp_path):
+    # the template reads self.hparams.optimizer(params=...): a Hydra `_partial_` node must
+    # be the partial there, as Hydra's instantiate gives it (was: the dict, "'dict' object is
+    # not callable" in trials 1 and 2; with a class_path node beside it, the node's config)
+    space = {"net": {"class_path": Fixed(f"{__name__}.DenseNet"),
+                     "init_args": {"hidden": Choice([4, 32])}},
+             "optimizer": Choice([{"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01},
+                                  {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}])}
+    result = _search(TemplateNet, space, tmp_path / "run").run()
+    assert [t.status.name for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    ckpt = torch.load(tmp_path / "run" / "best.ckpt", weights_only=False)
+    group = ckpt["optimizer_states"][0]["param_groups"][0]
+    optimizer = result.best.arch["optimizer"]
+    assert group["lr"] == optimizer["lr"]
+    assert ("betas" in group) == (optimizer["_target_"] == "torch.optim.Adam")

@@ -110,7 +110,8 @@ def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
     them (``convert_args``); when one is converted, or is a ``class_path`` node, and all are
     plain, the class is built as the section ``{class_path, init_args: kwargs}``
     (``build_section``), so what its ``save_hyperparameters()`` keeps is the values as given,
-    as with LightningCLI; a node beside objects is built as the section's would be.
+    as with LightningCLI; a node beside objects, or a Hydra ``_target_`` node (the objects
+    saved, as Hydra's), is built as the section's would be.
 
     Args:
         target: a class or a function.
@@ -119,10 +120,11 @@ def build_class(target: Any, kwargs: Mapping[str, Any], name: str) -> Any:
     """
     args = convert_args(target, kwargs)  # once: a trial builds its model through here
     path = object_path(target) if inspect.isclass(target) else None
-    if path is not None and is_plain(dict(kwargs)) and (contains_node(kwargs) or any(
+    nodes = {key: value for key, value in kwargs.items() if is_node(value)}
+    hydra = any(map(is_hydra, nodes.values()))  # its objects kept as hyperparameters, as Hydra
+    if path is not None and is_plain(dict(kwargs)) and not hydra and (contains_node(kwargs) or any(
             args[key] is not kwargs[key] for key in kwargs)):
         return build_section({"class_path": path, "init_args": dict(kwargs)}, name)
-    nodes = {key: value for key, value in kwargs.items() if is_node(value)}
     if path is not None and nodes:  # beside objects: built as a config's nodes (was: passed
         # as dicts unless another value was converted), the objects passed as they are
         build = instantiate({"class_path": path, "init_args": nodes, "_partial_": True}, name)
