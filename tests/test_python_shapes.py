@@ -221,3 +221,22 @@ def test_a_hydra_partial_optimizer_node_reaches_the_module_as_hydra_gives_it(tmp
     optimizer = result.best.arch["optimizer"]
     assert group["lr"] == optimizer["lr"]
     assert ("betas" in group) == (optimizer["_target_"] == "torch.optim.Adam")
+
+
+@pytest.mark.parametrize(("model", "key", "form"), [
+    (TemplateNet, "net.hidden", "{'net': {'class_path': Fixed('pkg.Class'), 'init_args': "
+                                "{'hidden': ...}}}"),
+    (CfgNet, "cfg.width", "{'cfg': {'width': ...}}"),
+])
+def test_a_dotted_key_into_an_argument_names_how_python_searches_it(tmp_path, model, key, form):
+    # was: "space key 'net.hidden' is not an argument of TemplateNet.__init__; accepted: net,
+    # optimizer, scheduler, compile", which says neither why nor what to write
+    init_args = {"net": DenseNet(), "optimizer": functools.partial(torch.optim.Adam)} if (
+        model is TemplateNet) else {}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"space key {key!r} is not an argument of {model.__name__}.__init__; it reaches "
+            f"into the argument {key.split('.')[0]!r}")) as err:
+        _search(model, {key: Choice([4, 32]), "compile" if model is TemplateNet else "lr":
+                        Choice([0.05, 0.1])}, tmp_path / "run", model_init_args=init_args)
+    assert form in str(err.value) and f"model.{key}" in str(err.value)
+    assert not (tmp_path / "run").exists()

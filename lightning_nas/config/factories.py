@@ -43,7 +43,7 @@ from lightning_nas.config.nodes import (
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
 from lightning_nas.config.records import changed_fields
 from lightning_nas.config.required import check_required
-from lightning_nas.config.space_keys import section_hint
+from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
@@ -129,7 +129,8 @@ class ModelFactory:
                            ("model init_args key", self.init_args)):
             for key in keys:
                 if key not in accepted and not var_kw:
-                    hint = name_hint(self.target, key, accepted) + (
+                    hint = nested_hint(self.target, key, accepted) or name_hint(
+                        self.target, key, accepted) + (
                         section_hint(key, data) if kind == "space key" else "")
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
                                       f"__init__{bases}; {hint}accepted: "

@@ -14,7 +14,7 @@ from typing import Any
 
 from lightning_nas.config.nodes import ARGS_KEYS
 
-__all__ = ["SECTIONS", "is_dotted", "node_key_error", "section_hint"]
+__all__ = ["SECTIONS", "is_dotted", "nested_hint", "node_key_error", "section_hint"]
 
 SECTIONS = ("model", "data", "trainer")
 
@@ -46,6 +46,44 @@ def section_hint(key: str, data: Any = None) -> str:
     if key != "self" and key in inspect.signature(pl.Trainer.__init__).parameters:
         return f"it is a Trainer argument: write trainer.{key}; "
     return ""
+
+
+def nested_hint(cls: Any, key: str, accepted: list[str]) -> str:
+    """For a plain key of a Python ``Search(cls, ...)`` that reaches into an argument of
+    ``cls`` (``net.hidden``, ``net`` accepted): how that argument's own arguments are
+    searched, by its annotation (a group for a dict or a dataclass, a ``class_path`` node for
+    an object of another class, both where it cannot tell); ``''`` for another key.
+
+    Example:
+        >>> class Model:
+        ...     def __init__(self, cfg: dict) -> None: ...
+        >>> print(nested_hint(Model, "cfg.width", ["cfg"]))
+        it reaches into the argument 'cfg', ... as a group, {'cfg': {'width': ...}}, the dict ...
+    """
+    import inspect
+    import typing
+
+    from lightning_nas.config.chain import init_hints
+    from lightning_nas.config.records import dataclass_of
+
+    arg, _, rest = key.partition(".")
+    if not rest or arg not in accepted:
+        return ""
+    inner = "..."
+    for part in reversed(rest.split(".")):
+        inner = f"{{'{part}': {inner}}}"
+    hint = init_hints(cls).get(arg, Any)
+    kind = typing.get_origin(hint) or hint
+    group = dataclass_of(hint) is not None or inspect.isclass(kind) and issubclass(kind, Mapping)
+    node = inspect.isclass(hint) and not group and hint is not object
+    forms = [f"as a group, {{'{arg}': {inner}}}, the dict (or dataclass) each trial gets"
+             ] if not node else []
+    forms += [f"in a class_path node, {{'{arg}': {{'class_path': Fixed('pkg.Class'), "
+              f"'init_args': {inner}}}}}, which each trial builds"] if not group else []
+    return (f"it reaches into the argument {arg!r}, and from Python a model class takes its "
+            f"arguments by name (there is no config for a path): search {arg}'s own arguments "
+            f"{' or '.join(forms)}, with a builder arch -> LightningModule, or from a config "
+            f"(model.{key}); ")
 
 
 def node_key_error(key: str, spec: Any) -> str:
