@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from typing import TYPE_CHECKING, Literal
 
 import lightning.pytorch as pl
 import pytest
@@ -22,6 +23,9 @@ from torch.nn import functional as F
 from lightning_nas import Choice, Fixed, Search
 from lightning_nas.errors import ConfigError
 from tests.helpers import BlobData
+
+if TYPE_CHECKING:  # for type checkers only, as projects import what only annotations name
+    from torch.optim.lr_scheduler import LRScheduler
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
@@ -104,6 +108,21 @@ class NetOnly(_Classifier):
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
         self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CheckedNet(_Classifier):
+    """Annotations as a typed project writes them, one naming a ``TYPE_CHECKING`` import
+    (which does not resolve at run time)."""
+
+    def __init__(self, width: int = 16, act: Literal["relu", "tanh"] = "relu",
+                 scheduler: LRScheduler | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(8, width), nn.ReLU() if act == "relu" else nn.Tanh(),
+                                 nn.Linear(width, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -239,4 +258,16 @@ def test_a_dotted_key_into_an_argument_names_how_python_searches_it(tmp_path, mo
         _search(model, {key: Choice([4, 32]), "compile" if model is TemplateNet else "lr":
                         Choice([0.05, 0.1])}, tmp_path / "run", model_init_args=init_args)
     assert form in str(err.value) and f"model.{key}" in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_annotations_that_resolve_are_checked_beside_one_that_does_not(tmp_path):
+    # was: `scheduler: LRScheduler | None` (a TYPE_CHECKING import) made typing refuse the
+    # whole signature, so no annotation was read: 'gelu' for Literal['relu', 'tanh'] trained
+    # a Tanh network, stored as gelu
+    with pytest.raises(ConfigError, match=re.escape(
+            "space key 'act' may take 'gelu': model.act='gelu': expected 'relu' or 'tanh' "
+            "(the annotation of CheckedNet.__init__)")):
+        _search(CheckedNet, {"act": Choice(["relu", "gelu"]), "width": Choice([4, 32])},
+                tmp_path / "run")
     assert not (tmp_path / "run").exists()

@@ -24,6 +24,7 @@ import functools
 import inspect
 import itertools
 import textwrap
+import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -169,12 +170,31 @@ def init_hints(target: Callable[..., Any]) -> dict[str, Any]:
     for init in kwargs_chain(target):
         try:
             found = typing.get_type_hints(init)
-        except Exception:  # noqa: BLE001 - unresolvable annotations: nothing converted
-            continue
+        except Exception:  # noqa: BLE001 - one does not resolve (a TYPE_CHECKING import):
+            found = _each_hint(init)  # the others still do (was: none read, none checked)
         for key, hint in found.items():
             hints.setdefault(key, hint)
     hints.pop("return", None)
     return hints
+
+
+def _each_hint(init: Callable[..., Any]) -> dict[str, Any]:
+    """``typing.get_type_hints`` of each annotation of ``init`` alone: those that resolve.
+
+    Example:
+        >>> def f(a: int, b: NoSuchName): ...
+        >>> _each_hint(f)
+        {'a': <class 'int'>}
+    """
+    space = getattr(inspect.unwrap(init), "__globals__", {})
+    out: dict[str, Any] = {}
+    for key, hint in getattr(init, "__annotations__", {}).items():
+        try:
+            out.update(typing.get_type_hints(types.SimpleNamespace(
+                __annotations__={key: hint}, __globals__=space)))
+        except Exception:  # noqa: BLE001 - this one does not resolve: left unchecked
+            continue
+    return out
 
 
 def init_kwargs(target: Callable[..., Any], forwarded: bool = False
