@@ -302,10 +302,14 @@ def check_weights_fit(model: Any, weights: str | None, best: Mapping[str, Any],
     said = (f"model_init_args {', '.join(f'{k}={v!r}' for k, v in given.items())} give"
             if given else "the model given to the fine-tune has")
     which = "other weights" if "none" in (there, mine) else "weights of other shapes"
+    later = "" if mine != "none" or not _overridden(model, "setup") else (  # (was: unsaid)
+        f"; {type(model).__name__} makes its layers in setup(), so a model built to load the "
+        f"checkpoint holds none of them (as with Lightning's load_from_checkpoint): make them "
+        f"in configure_model() instead, which a fine-tune calls before it loads")
     raise ConfigError(
         f"{said} {which} than trial {trial}'s best.ckpt ({name}: {there} there, {mine} here"
-        f"{'; the trial searched ' + ', '.join(was) if was else ''}), so its weights cannot "
-        f"start it: fine-tune from fresh weights (lightning-nas finetune "
+        f"{'; the trial searched ' + ', '.join(was) if was else ''}){later}, so its weights "
+        f"cannot start it: fine-tune from fresh weights (lightning-nas finetune "
         f"{shlex.quote(str(run_dir))} --from_scratch; from Python, from_checkpoint=False), "
         f"or give only arguments that keep the shapes; found before any training (no folder "
         f"was made)")
@@ -316,12 +320,15 @@ def _names_compared(model: Any) -> bool:
     model's, as ``model`` (built, nothing loaded) holds them: it loads strictly and neither
     makes layers in ``configure_model`` nor may rename the checkpoint's in
     ``on_load_checkpoint``."""
-    from lightning.pytorch import LightningModule
+    return bool(getattr(model, "strict_loading", True)) and not any(
+        _overridden(model, hook) for hook in ("configure_model", "on_load_checkpoint"))
+
+
+def _overridden(model: Any, hook: str) -> bool:
+    """Whether ``model`` (a LightningModule) has its own ``hook``."""
     from lightning.pytorch.utilities.model_helpers import is_overridden
 
-    return (bool(getattr(model, "strict_loading", True))
-            and not any(is_overridden(hook, model, LightningModule)
-                        for hook in ("configure_model", "on_load_checkpoint")))
+    return is_overridden(hook, model)  # (its parent: LightningModule)
 
 
 def _first_difference(saved: Mapping[str, Any], here: Mapping[str, Any], names: bool

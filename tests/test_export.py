@@ -1424,3 +1424,34 @@ def test_a_finetune_of_a_lazy_model_from_its_best_ckpt(tmp_path, tiny_trainer):
                 f"(net.2.weight: 3x{was} there, 3x{width} here; the trial searched "
                 f"width={was})")):
             finetune(run, max_epochs=1, model_init_args={"width": width})
+
+
+class SetupBuiltNet(TinyNet):
+    """TinyNet whose layers are made in ``setup`` (not in ``configure_model``), as some
+    projects do: a model built and not yet fitted holds no weights."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(width=width, lr=lr)
+        del self.net
+
+    def setup(self, stage: str) -> None:
+        if not hasattr(self, "net"):
+            self.net = torch.nn.Sequential(torch.nn.Linear(8, self.hparams.width),
+                                           torch.nn.ReLU(), torch.nn.Linear(self.hparams.width, 3))
+
+
+def test_a_finetune_of_a_model_that_makes_its_layers_in_setup_says_why(tmp_path, tiny_trainer):
+    # was: "the model given to the fine-tune has other weights than trial 1's best.ckpt
+    # (net.0.weight: 8x8 there, none here)" alone, which read as another architecture:
+    # neither the fine-tune nor Lightning's load_from_checkpoint can load weights into
+    # layers that setup() makes later
+    run = tmp_path / "run"
+    Search(SetupBuiltNet, {"width": {"choice": [8, 16]}}, data=BlobData,
+           trainer={**tiny_trainer, "max_epochs": 1}, budget=1, run_dir=run, seed=0,
+           verbose=False).run()
+    with pytest.raises(ConfigError, match=re.escape(
+            "SetupBuiltNet makes its layers in setup(), so a model built to load the "
+            "checkpoint holds none of them (as with Lightning's load_from_checkpoint): make "
+            "them in configure_model() instead, which a fine-tune calls before it loads")):
+        finetune(run, max_epochs=1)
+    assert finetune(run, max_epochs=1, from_checkpoint=False).status is TrialStatus.COMPLETED
