@@ -31,6 +31,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
+from lightning_nas.results import TrialStatus
 from tests.helpers import (
     BlobData,
     DictArgNet,
@@ -533,9 +534,40 @@ def test_data_factory():
         DataFactory(instance, {"n": 3})
 
 
+class OwnLoadersNet(TinyNet):
+    """``TinyNet`` with dataloaders of its own (a search given no data trains on them)."""
+
+    def setup(self, stage: str) -> None:
+        self.blobs = BlobData(n=64)
+        self.blobs.setup(stage)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.blobs.train_dataloader()
+
+    def val_dataloader(self) -> DataLoader:
+        return self.blobs.val_dataloader()
+
+
 def build_of_width(arch: dict) -> TinyNet:
     """A builder that reads the key it knows (the others are the data's)."""
-    return TinyNet(width=arch["width"])
+    return OwnLoadersNet(width=arch["width"])
+
+
+def test_a_search_given_no_data_for_a_model_without_dataloaders_is_refused(tmp_path):
+    # was: trials 1 and 2 failed ("`train_dataloader` must be implemented to be used with the
+    # Lightning Trainer") and the search stopped, its run folder written
+    with pytest.raises(ConfigError, match=re.escape(
+            "no data was given (data= from Python, a data section in a config), so trials "
+            "train on the model's own dataloaders, and TinyNet has no train_dataloader() or "
+            "val_dataloader(): give data a LightningDataModule (its class, an instance or an "
+            "import path), or define them on the model")):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, trainer={"max_epochs": 1}, budget=2,
+               run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+    result = Search(OwnLoadersNet, {"width": {"choice": [4, 8]}}, budget=1,
+                    trainer={"max_epochs": 1, "limit_train_batches": 1}, verbose=False,
+                    run_dir=tmp_path / "own").run()
+    assert result.trials[0].status is TrialStatus.COMPLETED, result.trials[0].error
 
 
 BATCH_SIZES: list[int] = []  # the batch size of each BlobData build_data built

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
 __all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_option_builds",
-           "check_search", "check_space_values"]
+           "check_own_loaders", "check_search", "check_space_values"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
@@ -123,6 +123,8 @@ def check_search(search: Search) -> None:
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
+    if model is not None and search.objective is None and search.data.target is None:
+        check_own_loaders(model)  # no data: the model's own loaders
     if model is not None:  # each choice's options, each range's bounds, beside values
         check_option_builds(search, archs)  # that build
     if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
@@ -140,6 +142,30 @@ def check_search(search: Search) -> None:
     if search.template.cost_names:  # counting works: check it now
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
+
+
+def check_own_loaders(model: Any) -> None:
+    """Refuse, before training, a search given no data whose model lacks a loader a trial
+    needs, ``train_dataloader`` or ``val_dataloader`` (was: trials 1 and 2 failed with
+    Lightning's "`train_dataloader` must be implemented", the run folder written).
+
+    Example:
+        >>> import lightning.pytorch as pl
+        >>> check_own_loaders(pl.LightningModule())
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: no data was given (data= from Python, a data ...
+    """
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    missing = [f"{hook}()" for hook in ("train_dataloader", "val_dataloader")
+               if not is_overridden(hook, model)]
+    if missing:
+        raise ConfigError(
+            f"no data was given (data= from Python, a data section in a config), so trials "
+            f"train on the model's own dataloaders, and {type(model).__name__} has no "
+            f"{' or '.join(missing)}: give data a LightningDataModule (its class, an instance "
+            f"or an import path), or define {'them' if len(missing) > 1 else 'it'} on the model")
 
 
 def _data_class(target: Any) -> Any:
