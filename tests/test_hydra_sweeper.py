@@ -1356,6 +1356,49 @@ def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] and len(calls) == 1
 
 
+@pytest.mark.slow
+def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
+    # the lightning-hydra-template's trainer=ddp_sim: its ranks are child processes that the
+    # job's own fit starts, no re-run of the command line (was: refused before the first
+    # job, "Lightning starts the other ranks by re-running the command line", while
+    # Hydra's basic sweeper runs these jobs)
+    import hydra
+    import lightning.pytorch as pl
+
+    from tests.helpers import BlobData, RankRecorder, SyncedTinyNet
+
+    returned, ranks = {}, {}
+
+    def task(cfg: DictConfig) -> float:
+        pl.seed_everything(0, verbose=False)
+        trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[RankRecorder()])
+        trainer.fit(SyncedTinyNet(width=cfg.x), BlobData(n=64, batch_size=16))
+        out = Path(HydraConfig.get().runtime.output_dir)  # (the folders go with the sweep)
+        ranks[str(out)] = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+        returned[str(out)] = float(trainer.callback_metrics["val_acc"])  # rank 0's, sent back
+        return returned[str(out)]
+
+    spawn = {"_target_": "lightning.pytorch.Trainer", "accelerator": "cpu", "devices": 2,
+             "strategy": "ddp_spawn", "max_epochs": 1, "logger": False,
+             "enable_checkpointing": False, "enable_progress_bar": False,
+             "enable_model_summary": False, "default_root_dir": "${hydra:runtime.output_dir}"}
+    trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
+                    trainer=spawn)
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        folders = store.get_meta("job_dirs")
+    assert len(set(folders.values())) == 2
+    for trial in trials:  # each job's score, and both ranks in that job's own folder
+        folder = folders[str(trial.trial_id)]
+        assert trial.score == returned[folder]
+        assert [(r["rank"], r["world_size"]) for r in ranks[folder]] == [(0, 2), (1, 2)]
+        assert {r["hparams"]["width"] for r in ranks[folder]} == {trial.arch["x"]}
+    # several nodes need their other processes started from outside: refused as before
+    with pytest.raises(ConfigError, match=r"trainer.num_nodes=2.*starts several processes"):
+        _sweep(tmp_path / "nodes", task, {"budget": 1, "params": {"x": "choice(4, 8)"}},
+               trainer={**spawn, "num_nodes": 2})
+
+
 def test_a_searched_group_option_that_starts_several_processes_is_refused_before_any_job(
         tmp_path):
     # was: checked for `trainer` keys only; an experiment option of `@package _global_`

@@ -11,7 +11,7 @@ _global_`` may set ``trainer: {devices: 2, strategy: ddp}``. So before the first
   ``+``/``++`` or set by the file), and each other command-line override, is an argument
   of that target (the sweeper's ``check``; the first job's other keys: warned of);
 - ``option_jobs``: each value of a searched config group or Trainer argument composed
-  and checked (``check_one_process_per_job``: no job's Trainer starts several processes)
+  and checked (``check_one_process_per_job``: no job's Trainer re-runs the command line)
   once, beside the first sample's values of the other searched keys, or where those do not
   work (an option that interpolates ``${n}``, or needs a key another searched option
   sets), the first of at most ``COMBINATIONS`` others that does (each other key's values
@@ -51,7 +51,7 @@ from lightning_nas.integrations.hydra_combinations import (
     same_held,
 )
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.search.runner import needs_own_process
+from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.space.params import Choice
 
 __all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
@@ -332,7 +332,11 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
     before any job runs, unless SLURM starts the ranks (``launcher``, the launcher's class
     name): Lightning's launcher starts the other ranks by re-running the command line, and
     under ``-m`` that line is the whole sweep, which would start again in every rank.
-    ``where`` names the searched value whose jobs these are (``experiment=two``).
+    A strategy that spawns (or forks) its ranks from inside ``fit`` on one node
+    (``ddp_spawn``, the lightning-hydra-template's ``trainer=ddp_sim``) re-runs nothing:
+    its ranks are the job's children and rank 0's metrics come back to it, so it passes
+    (was: refused, for a reason it does not have). ``where`` names the searched value
+    whose jobs these are (``experiment=two``).
 
     Raises:
         ConfigError: naming the Trainer settings, why, and what to do instead.
@@ -353,6 +357,8 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
                              if OmegaConf.is_config(value) else value)
     if not needs_own_process(settings):
         return
+    if spawns_ranks(settings.get("strategy")) and int(settings.get("num_nodes") or 1) == 1:
+        return  # the job's fit starts its ranks (several nodes: the others are not started)
     shown = ", ".join(f"trainer.{k}={v!r}" for k, v in settings.items())
     raise ConfigError(
         f"{shown}{f' (the jobs of {where})' if where else ''} starts several processes "

@@ -19,7 +19,8 @@ So the store, ``lightning-nas show``/``report``, deduplication, failure handling
 ``lightning-nas search``. What it cannot do: stop weak trials early (schedulers) or run
 DDP trials safely, because the launcher owns the job processes: a job cannot be paused and
 promoted from its checkpoint, nor re-launched once per rank (a job whose ``trainer`` starts
-several processes is refused before the first job). Use ``lightning-nas search`` for those.
+several processes by re-running the command line is refused before the first job; one
+that spawns its ranks, ``ddp_spawn``, runs). Use ``lightning-nas search`` for those.
 
 Example (a Hydra application; see ``examples/hydra``)::
 
