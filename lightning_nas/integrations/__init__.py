@@ -10,7 +10,8 @@ package, which only imports from here:
 - ``hydra_executor``: ``HydraLauncherExecutor``, the search loop's executor that runs each
   batch of trials as Hydra jobs through the project's launcher;
 - ``hydra_options``: each value of a searched config group (or Trainer argument) composed
-  once before the first job: its options exist, no job starts several processes;
+  once before the first job: its options exist, no job starts several processes by
+  re-running the command line (a spawning strategy, ``ddp_spawn``, passes);
 - ``hydra_resume``: what a resumed sweep must keep of its jobs' config (config files and
   config-group options included), and its differences named;
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
