@@ -1394,7 +1394,9 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
         assert [(r["rank"], r["world_size"]) for r in ranks[folder]] == [(0, 2), (1, 2)]
         assert {r["hparams"]["width"] for r in ranks[folder]} == {trial.arch["x"]}
     # several nodes need their other processes started from outside: refused as before
-    with pytest.raises(ConfigError, match=r"trainer.num_nodes=2.*starts several processes"):
+    with pytest.raises(ConfigError, match=r"trainer.num_nodes=2.*starts several processes.*"
+                                          r"Sweep with trainer.devices=1, or with "
+                                          r"trainer.strategy=ddp_spawn on one node"):
         _sweep(tmp_path / "nodes", task, {"budget": 1, "params": {"x": "choice(4, 8)"}},
                trainer={**spawn, "num_nodes": 2})
 

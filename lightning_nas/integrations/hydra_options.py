@@ -364,8 +364,10 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
         f"{shown}{f' (the jobs of {where})' if where else ''} starts several processes "
         f"per job; Lightning starts the other ranks by re-running the command line, which "
         f"under a Hydra multirun is the whole sweep (Lightning issue #11300), so the "
-        f"{launcher} cannot run these jobs. Sweep with trainer.devices=1, or search with "
-        f"`lightning-nas search` (its DDP trials run on rank processes of their own)")
+        f"{launcher} cannot run these jobs. Sweep with trainer.devices=1, or with "
+        f"trainer.strategy=ddp_spawn on one node (its ranks are the job's children), or "
+        f"search with `lightning-nas search` (its DDP trials run on rank processes of their "
+        f"own)")
 
 
 def group_choices(config: DictConfig) -> dict[str, Any]:
