@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import (
     ConfigBuilder,
     DataFactory,
@@ -227,7 +228,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
     cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
-    order = ("seed_everything", "model", "data", "trainer")  # LightningCLI's order
+    order = ("seed_everything", "model", "data", "trainer", "optimizer",
+             "lr_scheduler")  # LightningCLI's order
     return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
 
 
@@ -419,13 +421,15 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
                           searched)
     weights = best_weights(run_dir, best, trial.checkpoint) if from_checkpoint else None
-    spec = TrialSpec(trial_id=best["trial"], arch=finetune_arch(best, model_init_args),
+    arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
+    spec = TrialSpec(trial_id=best["trial"], arch=arch,
                      trial_dir=str(out),
                      model=model, model_init_args=init_args,
                      data=data if data is not None else stored_data.get("class_path"),
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
-                     init_weights=weights, clear_dir=False, own_logs=True)
+                     init_weights=weights, clear_dir=False, own_logs=True,
+                     cli_optim=with_arch(optim_sections(config or {}), arch))
     built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
     check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)

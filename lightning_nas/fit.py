@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.factories import (
     ConfigBuilder,
     check_trainer_kwargs,
@@ -50,8 +51,9 @@ __all__ = ["FIT_KEYS", "describe", "finetune_again", "fit_config", "fit_defaults
            "load_fit", "metrics_text", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
-#: ``monitor`` and ``mode``)
-FIT_KEYS = ("model", "data", "trainer", "seed_everything", "search")
+#: ``monitor`` and ``mode``; ``optimizer`` / ``lr_scheduler``: LightningCLI's
+#: configure_optimizers, ``config.cli_optim``)
+FIT_KEYS = ("model", "data", "trainer", "seed_everything", "search", *OPTIM_KEYS)
 
 _DIRECTIVE_VALUE = re.compile(r"(monitor|mode)=(\S+)")
 _TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
@@ -150,7 +152,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
-                     clear_dir=False, own_logs=True)
+                     clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg))
     check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
     return spec
 

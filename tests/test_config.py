@@ -484,7 +484,11 @@ def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(t
     with pytest.raises(ConfigError, match=r"`ckpt_path: 'last.ckpt'` is the checkpoint "
                                           r"LightningCLI's fit resumes from.*leave it null"):
         load_config(path, ["--ckpt_path=last.ckpt"])
-    path.write_text(yaml.safe_dump({**written, "optimizer": {"class_path": "torch.optim.Adam"}}))
+    adam = {"class_path": "torch.optim.Adam"}
+    path.write_text(yaml.safe_dump({**written, "optimizer": adam}))  # a search applies it
+    assert load_config(path)["optimizer"] == {**adam, "init_args": {}}  # (test_cli_optimizer)
+    oneshot = {k: v for k, v in written.items() if k != "search"}  # a supernet: its own
+    path.write_text(yaml.safe_dump({**oneshot, "oneshot": {}, "optimizer": adam}))
     with pytest.raises(ConfigError, match="automatic configure_optimizers.*give the model"):
         load_config(path)
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.factories import ConfigBuilder
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
@@ -60,11 +61,14 @@ __all__ = [
 TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
 #: keys of the config LightningCLI writes (``fit --print_config``, every run's
 #: ``config.yaml``) taken only as null, and why another value cannot be
+#: (``optimizer`` and ``lr_scheduler``: taken by a search and a fit, ``cli_optim``; a one-shot
+#: run's supernet has its own optimizers)
 LIGHTNINGCLI_KEYS = {
-    "optimizer": "LightningCLI's automatic configure_optimizers, which lightning-nas does not "
+    "optimizer": "LightningCLI's automatic configure_optimizers, which a one-shot run does not "
                  "apply: give the model its optimizer (an OptimizerCallable init argument is "
                  "built and searched like any other)",
-    "lr_scheduler": "LightningCLI's configure_optimizers, not applied: the model gives its own",
+    "lr_scheduler": "LightningCLI's configure_optimizers, not applied by a one-shot run: the "
+                    "model gives its own",
     "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
                  "trains from the start, and a search resumes from its run folder with the "
                  "same command",
@@ -104,9 +108,15 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
             cfg[section] = (class_strings_as_nodes(cfg[section]) if is_node(cfg[section]) else
                             {k: class_strings_as_nodes(v) for k, v in cfg[section].items()})
     for key, why in LIGHTNINGCLI_KEYS.items():
+        if key in OPTIM_KEYS and "oneshot" not in cfg:  # a search's, a fit's: LightningCLI's
+            continue  # configure_optimizers, built for each trial (checked: search, fit)
         if cfg.get(key, None) is not None:
             raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
+    cfg.update(optim_sections(cfg) if "oneshot" not in cfg else {})  # as class_path nodes
+    for key in OPTIM_KEYS:
+        if cfg.get(key, 0) is None:
+            cfg.pop(key)
     if searched:
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
         _check_not_searched(overrides, cfg)
@@ -353,6 +363,8 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                                                load_yaml(text, source=f"--{key}")))
         else:
             value = load_yaml(text, source=f"--{key}")
+            if key in OPTIM_KEYS and isinstance(value, str):  # --optimizer=Adam: a node,
+                value = {"class_path": value}  # so --optimizer.lr=0.01 sets its init_args
             if key in SECTIONS:  # --model=configs/model/other.yaml: the file's node
                 value = _inline_sections({key: value}, config_path, command_line=True)[key]
             set_dotted(cfg, key, value, merge=True)
@@ -404,9 +416,10 @@ def block_settings(cfg: Mapping[str, Any], block: str,
     """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
     keys of ``block``; return the block's settings over ``defaults``."""
     other = "oneshot" if block == "search" else "search"
+    extra = OPTIM_KEYS if block == "search" else ()  # LightningCLI's configure_optimizers
     for key in cfg:
-        if key not in TOP_KEYS or key == other:
-            raise unknown("config section", key, [k for k in TOP_KEYS if k != other])
+        if key not in (*TOP_KEYS, *extra) or key == other:
+            raise unknown("config section", key, [k for k in (*TOP_KEYS, *extra) if k != other])
     given = cfg.get(block) or {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"`{block}` must be a mapping of {block} settings, got {given!r}")

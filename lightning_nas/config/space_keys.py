@@ -19,9 +19,15 @@ __all__ = ["SECTIONS", "is_dotted", "nested_hint", "node_key_error", "section_hi
 SECTIONS = ("model", "data", "trainer")
 
 
+#: LightningCLI's top-level optimizer sections (``config.cli_optim``): a space key may be
+#: a path into them too (``optimizer.init_args.lr``)
+_OPTIM_SECTIONS = ("optimizer", "lr_scheduler")
+
+
 def is_dotted(key: str) -> bool:
-    """Whether a space key is a path into the config (``model.x``, ``data.y``, ...)."""
-    return "." in key and key.split(".", 1)[0] in SECTIONS
+    """Whether a space key is a path into the config (``model.x``, ``data.y``,
+    ``optimizer.lr``, ...)."""
+    return "." in key and key.split(".", 1)[0] in (*SECTIONS, *_OPTIM_SECTIONS)
 
 
 def section_hint(key: str, data: Any = None) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
@@ -165,6 +166,7 @@ class Search:
             mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
             max_epochs=stopping.max_epochs if stopping.active else None,
             cost_names=tuple(sorted(wanted)) if self.objective is None else (),
+            cli_optim=optim_sections(self.config or {}),
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]
                 if self.objective is not None or name not in wanted))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.cli_optim import check_optim, check_searched_optim, optim_sections
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
@@ -40,6 +41,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
         raise ConfigError("the config needs `search.space` (a mapping, or a path to a YAML file)")
     if cfg.get("model") is None:
         raise ConfigError("the config needs `model` (class_path and init_args)")
+    check_optim(optim_sections(cfg))  # LightningCLI's optimizer / lr_scheduler: they build
     model, model_args = section_target(cfg.get("model"), "model")
     data, data_args = section_target(cfg.get("data"), "data")
     trainer = cfg.get("trainer") or {}
@@ -82,6 +84,7 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
             data_section = cfg["data"] if isinstance(cfg["data"], Mapping) else {
                 "class_path": cfg["data"]}
             data, data_args = ConfigBuilder(data_section, "data", plain_keys=False), {}
+        check_searched_optim(cfg, space)
         plain = [k for k in space if not is_dotted(k)]
         if plain:
             ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)

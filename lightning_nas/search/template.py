@@ -37,6 +37,7 @@ import torch
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config import nodes
+from lightning_nas.config.cli_optim import check_optim, with_arch
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
@@ -70,6 +71,8 @@ class TrialTemplate:
             epoch: a misspelt one stops the search there).
         log_label: the run's label in logger versions under a user's ``save_dir`` (the
             store's meta ``log_label``; None: the run folder's name).
+        cli_optim: the config's ``optimizer`` / ``lr_scheduler`` nodes, which LightningCLI
+            makes the model's ``configure_optimizers`` (a trial's searched values set).
     """
 
     model: ModelFactory
@@ -84,6 +87,8 @@ class TrialTemplate:
     cost_names: tuple[str, ...] = field(default=())
     logged: tuple[str, ...] = field(default=())
     log_label: str | None = None
+    #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes (``config.cli_optim``)
+    cli_optim: Mapping[str, Any] = field(default_factory=dict)
 
     def trial_dir(self, trial_id: int) -> Path:
         """The folder of trial ``trial_id``."""
@@ -109,7 +114,8 @@ class TrialTemplate:
                          trainer=trainer, monitor=self.monitor, mode=self.mode, seed=self.seed,
                          objective=self.objective, rule=rule, ckpt_path=ckpt_path,
                          known_epochs=known_epochs, clear_dir=ckpt_path is None,
-                         logged=self.logged, log_label=self.log_label)
+                         logged=self.logged, log_label=self.log_label,
+                         cli_optim=with_arch(self.cli_optim, arch) if self.cli_optim else {})
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:
         """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""
@@ -231,6 +237,7 @@ def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
     """
     template = TrialTemplate(ModelFactory(spec.model, spec.model_init_args),
                              DataFactory(spec.data, spec.data_init_args), spec.trainer)
+    check_optim(spec.cli_optim)
     # (was: the fit's traceback)
     model = template.dry_build([dict(spec.arch)], trainer=False, of=of)
     check_trainer_builds(spec, of)

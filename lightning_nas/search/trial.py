@@ -34,6 +34,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
+from lightning_nas.config.cli_optim import apply_optim
 from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
@@ -120,6 +121,8 @@ class TrialSpec:
     count_uses: str = ""
     #: the costs the search counted and stores in the trial's metrics (``LoggedCostCheck``)
     counted_costs: tuple[str, ...] = ()
+    #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes: the model's configure_optimizers
+    cli_optim: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -261,7 +264,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             if spec.seed is not None:
                 pl.seed_everything(spec.seed, workers=True, verbose=False)
             factory = ModelFactory(spec.model, spec.model_init_args)
-            model = factory.build(spec.arch)
+            model = apply_optim(factory.build(spec.arch), spec.cli_optim)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
                 _load_weights(model, spec.init_weights)

@@ -1,0 +1,233 @@
+"""LightningCLI's automatic ``optimizer:`` / ``lr_scheduler:`` config sections.
+
+LightningCLI gives a model without its own optimizer arguments a ``configure_optimizers``
+built from the config's top-level ``optimizer`` and ``lr_scheduler`` nodes
+(``LightningCLI._add_configure_optimizers_method_to_model``). A search does the same for
+each trial: ``optim_sections`` reads the two nodes (a short class name resolved as
+jsonargparse resolves it), ``check_optim`` builds them on a tiny parameter list before any
+training, ``with_arch`` sets a trial's searched ``optimizer.*`` / ``lr_scheduler.*`` values,
+and ``apply_optim`` gives the trial's model the ``configure_optimizers`` LightningCLI gives
+it (the optimizer built on the model's parameters when Lightning calls it, returned as
+``LightningCLI.configure_optimizers`` returns it). The sections are plain data, so they
+cross to worker processes and DDP ranks.
+
+Example:
+    >>> optim_sections({"optimizer": "Adam", "lr_scheduler": None})
+    {'optimizer': {'class_path': 'torch.optim.Adam', 'init_args': {}}}
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.paths import set_paths
+from lightning_nas.errors import ConfigError
+
+__all__ = ["OPTIM_KEYS", "apply_optim", "check_optim", "check_searched_optim", "optim_sections",
+           "with_arch"]
+
+#: the top-level sections LightningCLI turns into the model's ``configure_optimizers``
+OPTIM_KEYS = ("optimizer", "lr_scheduler")
+#: where a class name alone is looked for, per section (as jsonargparse finds subclasses
+#: of LightningCLI's types: Lightning's ReduceLROnPlateau, which takes ``monitor``, first)
+_SHORT = {"optimizer": ("torch.optim",),
+          "lr_scheduler": ("lightning.pytorch.cli", "torch.optim.lr_scheduler")}
+
+
+def _bases(key: str) -> tuple[type, ...]:
+    from lightning.pytorch.cli import LRSchedulerTypeTuple
+
+    return (torch.optim.Optimizer,) if key == "optimizer" else tuple(LRSchedulerTypeTuple)
+
+
+def _choices(key: str) -> list[str]:
+    """The class names a short ``key`` class may take."""
+    import importlib
+
+    names: list[str] = []
+    for module in _SHORT[key]:
+        mod = importlib.import_module(module)
+        names += [n for n, c in vars(mod).items() if inspect.isclass(c) and not n.startswith("_")
+                  and issubclass(c, _bases(key)) and c not in _bases(key) and n not in names]
+    return sorted(names)
+
+
+def _resolve(key: str, path: Any) -> str:
+    """The full import path of the class ``path`` names (a short name looked up as
+    LightningCLI's parser looks it up)."""
+    import importlib
+
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"{key}.class_path must be a class name or an import path, got "
+                          f"{path!r}")
+    if "." not in path:
+        for module in _SHORT[key]:
+            if inspect.isclass(getattr(importlib.import_module(module), path, None)):
+                return f"{module}.{path}"
+        close = difflib.get_close_matches(path, _choices(key), n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(f"{key}: unknown class {path!r}; {hint}valid: "
+                          f"{', '.join(_choices(key))} (or a full import path)")
+    try:
+        cls = import_object(path)
+    except ConfigError as err:
+        raise ConfigError(f"{key}={path!r}: {err}") from None
+    if not (inspect.isclass(cls) and issubclass(cls, _bases(key))):
+        kind = "an Optimizer" if key == "optimizer" else "a learning-rate scheduler"
+        raise ConfigError(f"{key}={path!r} is not {kind} class; valid short names: "
+                          f"{', '.join(_choices(key))}")
+    return path
+
+
+def _section(key: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"class_path": value}
+    if not (isinstance(value, Mapping) and "class_path" in value):
+        raise ConfigError(f"`{key}` must be a class name, an import path or a mapping with "
+                          f"class_path and init_args (as LightningCLI takes it), got {value!r}")
+    extra = sorted(set(value) - {"class_path", "init_args"})
+    if extra:
+        raise ConfigError(f"`{key}` has the key(s) {', '.join(extra)}; valid: class_path, "
+                          f"init_args")
+    args = value.get("init_args") or {}
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"{key}.init_args must be a mapping, got {args!r}")
+    return {"class_path": _resolve(key, value["class_path"]),
+            "init_args": copy.deepcopy(dict(args))}
+
+
+def optim_sections(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's non-null ``optimizer`` / ``lr_scheduler`` as ``class_path`` nodes.
+
+    Raises:
+        ConfigError: for a section that is no class, an unknown class (close names and the
+            valid ones listed), or an ``lr_scheduler`` without an ``optimizer``.
+    """
+    out = {key: _section(key, cfg.get(key)) for key in OPTIM_KEYS}
+    out = {key: value for key, value in out.items() if value is not None}
+    if "lr_scheduler" in out and "optimizer" not in out:
+        raise ConfigError("`lr_scheduler` needs `optimizer` (LightningCLI builds the "
+                          "scheduler on the optimizer it configures); give both")
+    return out
+
+
+def with_arch(sections: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+    """``sections`` with ``arch``'s ``optimizer.*`` / ``lr_scheduler.*`` values set (the
+    ``init_args`` level may be left out, as on LightningCLI's command line)."""
+    out = {"optimizer": copy.deepcopy(dict(sections))}
+    pairs = [(f"optimizer.{key}", value) for key, value in arch.items()
+             if str(key).split(".")[0] in OPTIM_KEYS and "." in str(key)]
+    set_paths(out, pairs)
+    return out["optimizer"]
+
+
+def _build(sections: Mapping[str, Any], params: Any) -> tuple[Any, Any]:
+    from lightning.pytorch.cli import instantiate_class
+
+    optimizer = instantiate_class(params, sections["optimizer"])
+    scheduler = (instantiate_class(optimizer, sections["lr_scheduler"])
+                 if sections.get("lr_scheduler") else None)
+    return optimizer, scheduler
+
+
+def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
+    """Build ``sections`` on a tiny parameter list, as a trial's model builds them.
+
+    Raises:
+        ConfigError: naming the section, the argument at fault and the valid ones.
+    """
+    if not sections:
+        return
+    for key in OPTIM_KEYS:
+        if key not in sections:
+            continue
+        cls = import_object(sections[key]["class_path"])
+        names = [n for n in inspect.signature(cls).parameters
+                 if n not in ("self", "params", "optimizer", "args", "kwargs")]
+        for arg in sections[key].get("init_args") or {}:
+            if arg not in names:
+                close = difflib.get_close_matches(arg, names, n=3)
+                hint = f"did you mean {', '.join(close)}? " if close else ""
+                raise ConfigError(f"{key}.init_args.{arg}{what}: not an argument of "
+                                  f"{cls.__name__}; {hint}valid: {', '.join(names)}")
+    from lightning.pytorch.cli import instantiate_class
+
+    built: Any = [torch.nn.Parameter(torch.zeros(1))]
+    for key in (k for k in OPTIM_KEYS if k in sections):
+        try:
+            built = instantiate_class(built, sections[key])
+        except Exception as err:  # noqa: BLE001 - a torch class may raise anything
+            raise ConfigError(f"{key}={sections[key]!r}{what}: {type(err).__name__}: {err}; "
+                              f"found building it before any training") from None
+
+
+def _options(spec: Any) -> list[Any]:
+    """The values a space parameter may take that a check builds: a choice's options, a
+    range's bounds, a fixed value."""
+    if not isinstance(spec, Mapping):
+        return []
+    for kind in ("choice", "ordered"):
+        if kind in spec and isinstance(spec[kind], (list, tuple)):
+            return list(spec[kind])
+    for kind in ("int", "float"):
+        if kind in spec and isinstance(spec[kind], (list, tuple)):
+            return list(spec[kind])
+    return [spec["fixed"]] if "fixed" in spec else []
+
+
+def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> None:
+    """Build the config's ``optimizer`` / ``lr_scheduler`` once for each value a space key
+    into them may take (``optimizer.init_args.lr``, ``lr_scheduler.gamma``), the other
+    keys at the config's values, before any training.
+
+    Raises:
+        ConfigError: a space key into a section the config does not give, or one of its
+            values the class refuses (the key and the value named).
+    """
+    sections = optim_sections(cfg)
+    for key, spec in space.items():
+        head = str(key).split(".")[0]
+        if head not in OPTIM_KEYS or "." not in str(key):
+            continue
+        if head not in sections:
+            raise ConfigError(f"space key {key!r}: the config has no `{head}` section to set it "
+                              f"in; give {head}: {{class_path: ..., init_args: ...}}")
+        for value in _options(spec):
+            check_optim(with_arch(sections, {key: value}),
+                        what=f" (space key {key!r} may take {value!r})")
+
+
+def _configure(model: Any, sections: Mapping[str, Any]) -> Any:
+    """LightningCLI's ``configure_optimizers``: the optimizer on the model's parameters,
+    the scheduler on it, returned as ``LightningCLI.configure_optimizers`` returns them."""
+    from lightning.pytorch.cli import LightningCLI
+
+    optimizer, scheduler = _build(sections, model.parameters())
+    return LightningCLI.configure_optimizers(model, optimizer, scheduler)
+
+
+def apply_optim(model: Any, sections: Mapping[str, Any]) -> Any:
+    """Give ``model`` the ``configure_optimizers`` LightningCLI gives it for ``sections``
+    (nothing when they are empty), with LightningCLI's warning when the model has its own;
+    ``model`` returned. A ``functools.partial`` of a module function: picklable, and
+    ``is_overridden`` sees it."""
+    if not sections:
+        return model
+    from lightning.pytorch.utilities import rank_zero_warn
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    if is_overridden("configure_optimizers", model):
+        rank_zero_warn(f"`{type(model).__name__}.configure_optimizers` will be overridden by "
+                       f"`LightningCLI.configure_optimizers`.")
+    model.configure_optimizers = functools.partial(_configure, model, dict(sections))
+    return model

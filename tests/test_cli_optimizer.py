@@ -1,0 +1,146 @@
+"""LightningCLI's automatic ``optimizer:`` / ``lr_scheduler:`` sections in a search config:
+each trial's model gets LightningCLI's configure_optimizers (real Trainer, tiny model)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.config.load import load_config
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
+
+torch.set_num_threads(1)
+
+
+def _config(tmp_path: Path, **extra: object) -> Path:
+    cfg = {
+        "seed_everything": 3,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 4}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+        "trainer": {"max_epochs": 2, "limit_train_batches": 1, "limit_val_batches": 1},
+        "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}},
+        "lr_scheduler": {"class_path": "StepLR", "init_args": {"step_size": 1, "gamma": 0.5}},
+        "search": {"space": {"optimizer.init_args.lr": {"choice": [0.02, 0.04]}},
+                   "budget": 2, "run_dir": str(tmp_path / "run"), "verbose": False,
+                   "optimizer": "RandomSearch"},
+        **extra,
+    }
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_search_trials_train_with_the_configs_optimizer_and_scheduler(tmp_path, capsys):
+    # was: "`optimizer: {...}` is LightningCLI's automatic configure_optimizers, which
+    # lightning-nas does not apply" before any trial
+    config = _config(tmp_path)
+    with pytest.warns(UserWarning, match=r"`TinyNet.configure_optimizers` will be overridden "
+                                         r"by `LightningCLI.configure_optimizers`"):
+        assert main(["search", str(config)]) == 0
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["show", str(run), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["leaderboard"]
+    archs = {row["trial"]: row["arch"] for row in rows}
+    assert sorted(a["optimizer.init_args.lr"] for a in archs.values()) == [0.02, 0.04]
+    for trial, arch in archs.items():  # each trial trained with its own searched lr
+        state = torch.load(run / "trials" / f"trial_{trial:04d}" / "best.ckpt",
+                           weights_only=False)
+        group = state["optimizer_states"][0]["param_groups"][0]
+        assert "betas" in group and "amsgrad" in group  # Adam's, not TinyNet's own SGD
+        assert group["initial_lr"] == arch["optimizer.init_args.lr"]
+        (scheduler,) = state["lr_schedulers"]  # StepLR's state, stepped each epoch
+        assert scheduler["step_size"] == 1 and scheduler["gamma"] == 0.5
+        assert scheduler["base_lrs"] == [arch["optimizer.init_args.lr"]]
+        assert group["lr"] == pytest.approx(arch["optimizer.init_args.lr"]
+                                            * 0.5 ** scheduler["last_epoch"])
+    best = yaml.safe_load((run / "best_config.yaml").read_text())
+    assert best["optimizer"]["class_path"] == "torch.optim.Adam"
+    assert best["optimizer"]["init_args"]["lr"] in (0.02, 0.04)
+    assert best["lr_scheduler"] == {"class_path": "torch.optim.lr_scheduler.StepLR",
+                                    "init_args": {"step_size": 1, "gamma": 0.5}}
+    # lightning-nas fit of best_config.yaml trains with them too
+    out = tmp_path / "fit"
+    assert main(["fit", str(run / "best_config.yaml"), "--out", str(out)]) == 0
+    fitted = torch.load(next(out.glob("**/best.ckpt")), weights_only=False)
+    group = fitted["optimizer_states"][0]["param_groups"][0]
+    assert group["initial_lr"] == best["optimizer"]["init_args"]["lr"] and "betas" in group
+    # lightning-nas finetune trains the best architecture again with them
+    assert main(["finetune", str(run), "--max_epochs", "3"]) == 0
+    tuned = torch.load(run / "finetune" / "best.ckpt", weights_only=False)
+    group = tuned["optimizer_states"][0]["param_groups"][0]
+    assert group["initial_lr"] == best["optimizer"]["init_args"]["lr"] and "betas" in group
+    assert tuned["lr_schedulers"][0]["gamma"] == 0.5
+    # plain LightningCLI (the project's own script) reads the same sections
+    from lightning.pytorch.cli import LightningCLI
+
+    cli = LightningCLI(save_config_callback=None, run=False, args=[
+        "--config", str(run / "best_config.yaml"),
+        "--trainer.default_root_dir", str(tmp_path / "plain"), "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false"])
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    (optimizer,) = cli.trainer.optimizers
+    assert type(optimizer) is torch.optim.Adam
+    assert optimizer.param_groups[0]["initial_lr"] == best["optimizer"]["init_args"]["lr"]
+    assert type(cli.trainer.lr_scheduler_configs[0].scheduler).__name__ == "StepLR"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"optimizer": {"class_path": "Adamm", "init_args": {"lr": 0.1}}},
+     r"optimizer: unknown class 'Adamm'; did you mean Adam.*valid: .*SGD"),
+    ({"optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lrr": 0.1}}},
+     r"optimizer.init_args.lrr: not an argument of Adam; did you mean lr\?"),
+    ({"lr_scheduler": {"class_path": "ReduceLROnPlateau"}},
+     r"lr_scheduler=.*ReduceLROnPlateau.*monitor"),
+    ({"search": {"space": {"optimizer.init_args.lr": {"choice": [0.1, -1.0]}}, "budget": 1}},
+     r"space key 'optimizer.init_args.lr' may take -1.0.*Invalid learning rate"),
+])
+def test_a_bad_optimizer_or_scheduler_is_refused_before_any_run_folder(tmp_path, capsys,
+                                                                       extra, message):
+    if "search" in extra:
+        extra["search"].update(run_dir=str(tmp_path / "run"), verbose=False)
+    config = _config(tmp_path, **extra)
+    assert main(["search", str(config)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match=message):  # from Python, as the CLI reads it
+        search_from_config(load_config(config))
+
+
+def test_short_names_and_command_line_forms_resolve_as_lightningcli_does(tmp_path):
+    config = _config(tmp_path)
+    cfg = load_config(config, ["--optimizer=SGD", "--optimizer.lr=0.3",
+                               "--lr_scheduler=ExponentialLR", "--lr_scheduler.gamma=0.9"],
+                      searched=False)  # (a searched key's override: refused, as any)
+    # (the node's arguments merged, as a class_path override over a node merges them)
+    assert cfg["optimizer"] == {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.3}}
+    assert cfg["lr_scheduler"]["class_path"] == "torch.optim.lr_scheduler.ExponentialLR"
+    assert cfg["lr_scheduler"]["init_args"]["gamma"] == 0.9
+    cfg = load_config(config, ["--lr_scheduler=ReduceLROnPlateau",
+                               "--lr_scheduler.monitor=val_loss"])
+    assert cfg["lr_scheduler"]["class_path"] == "lightning.pytorch.cli.ReduceLROnPlateau"
+
+
+def test_reduce_on_plateau_is_returned_with_its_monitor(tmp_path):
+    from lightning_nas.config.cli_optim import apply_optim, optim_sections
+    from tests.helpers import TinyNet
+
+    sections = optim_sections({"optimizer": "SGD", "lr_scheduler": {
+        "class_path": "ReduceLROnPlateau", "init_args": {"monitor": "val_loss"}}})
+    with pytest.warns(UserWarning, match="will be overridden"):
+        model = apply_optim(TinyNet(), {**sections, "optimizer": {
+            "class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}})
+    out = model.configure_optimizers()
+    assert isinstance(out["optimizer"], torch.optim.SGD)
+    assert out["lr_scheduler"]["monitor"] == "val_loss"
+    import pickle
+
+    again = pickle.loads(pickle.dumps(model))  # a spawned DDP rank's copy
+    assert isinstance(again.configure_optimizers()["optimizer"], torch.optim.SGD)
