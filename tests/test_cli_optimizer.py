@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
@@ -144,3 +145,37 @@ def test_reduce_on_plateau_is_returned_with_its_monitor(tmp_path):
 
     again = pickle.loads(pickle.dumps(model))  # a spawned DDP rank's copy
     assert isinstance(again.configure_optimizers()["optimizer"], torch.optim.SGD)
+
+
+class OptimRecorder(pl.Callback):
+    """Each rank writes the optimizer and scheduler it trains with to
+    ``<trial dir>/optim<global rank>.json``."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        (optimizer,) = trainer.optimizers
+        info = {"optimizer": type(optimizer).__name__,
+                "lr": optimizer.param_groups[0]["initial_lr"],
+                "schedulers": [type(c.scheduler).__name__
+                               for c in trainer.lr_scheduler_configs]}
+        Path(trainer.default_root_dir, f"optim{trainer.global_rank}.json").write_text(
+            json.dumps(info))
+
+
+@pytest.mark.slow
+def test_ddp_ranks_train_with_the_trials_optimizer(tmp_path):
+    # the spec carries the sections as plain data: rank 1, a process of its own, builds
+    # the same optimizer and scheduler as rank 0, with the trial's searched lr
+    config = _config(tmp_path, trainer={
+        "accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+        "limit_train_batches": 1, "limit_val_batches": 1,
+        "callbacks": [{"class_path": "tests.test_cli_optimizer.OptimRecorder"}]},
+        model={"class_path": "tests.helpers.SyncedTinyNet", "init_args": {"width": 4}})
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"]["budget"] = 1
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config)]) == 0
+    (trial_dir,) = (tmp_path / "run" / "trials").glob("trial_*")
+    ranks = [json.loads((trial_dir / f"optim{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0]["optimizer"] == "Adam" and ranks[0]["schedulers"] == ["StepLR"]
+    assert ranks[0]["lr"] in (0.02, 0.04)
