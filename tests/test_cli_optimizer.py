@@ -179,3 +179,15 @@ def test_ddp_ranks_train_with_the_trials_optimizer(tmp_path):
     assert ranks[0] == ranks[1]
     assert ranks[0]["optimizer"] == "Adam" and ranks[0]["schedulers"] == ["StepLR"]
     assert ranks[0]["lr"] in (0.02, 0.04)
+
+
+def test_fit_refuses_a_bad_optimizer_argument_before_its_folder(tmp_path, capsys):
+    cfg = yaml.safe_load(_config(tmp_path).read_text())
+    cfg.pop("search")
+    cfg["optimizer"]["init_args"] = {"lr": 0.1, "weight_decy": 0.1}
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["fit", str(path), "--out", str(tmp_path / "fit")]) == 2
+    assert re.search(r"optimizer.init_args.weight_decy: not an argument of Adam; did you mean "
+                     r"weight_decay", capsys.readouterr().err)
+    assert not (tmp_path / "fit").exists()
