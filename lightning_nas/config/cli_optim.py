@@ -30,6 +30,7 @@ import torch
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.paths import set_paths
 from lightning_nas.errors import ConfigError
+from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_optim", "check_searched_optim", "optim_sections",
            "with_arch"]
@@ -97,7 +98,7 @@ def _section(key: str, value: Any) -> dict[str, Any] | None:
                           f"class_path and init_args (as LightningCLI takes it), got {value!r}")
     extra = sorted(set(value) - {"class_path", "init_args"})
     if extra:
-        raise ConfigError(f"`{key}` has the key(s) {', '.join(extra)}; valid: class_path, "
+        raise ConfigError(f"`{key}` has the {named(extra, 'key')}; valid keys: class_path, "
                           f"init_args")
     args = value.get("init_args") or {}
     if not isinstance(args, Mapping):
@@ -123,7 +124,13 @@ def optim_sections(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def with_arch(sections: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``sections`` with ``arch``'s ``optimizer.*`` / ``lr_scheduler.*`` values set (the
-    ``init_args`` level may be left out, as on LightningCLI's command line)."""
+    ``init_args`` level may be left out, as on LightningCLI's command line).
+
+    Example:
+        >>> adam = {"optimizer": {"class_path": "torch.optim.Adam", "init_args": {}}}
+        >>> with_arch(adam, {"optimizer.lr": 0.1, "width": 8})["optimizer"]["init_args"]
+        {'lr': 0.1}
+    """
     out = {"optimizer": copy.deepcopy(dict(sections))}
     pairs = [(f"optimizer.{key}", value) for key, value in arch.items()
              if str(key).split(".")[0] in OPTIM_KEYS and "." in str(key)]
@@ -220,7 +227,14 @@ def apply_optim(model: Any, sections: Mapping[str, Any]) -> Any:
     """Give ``model`` the ``configure_optimizers`` LightningCLI gives it for ``sections``
     (nothing when they are empty), with LightningCLI's warning when the model has its own;
     ``model`` returned. A ``functools.partial`` of a module function: picklable, and
-    ``is_overridden`` sees it."""
+    ``is_overridden`` sees it.
+
+    Example:
+        >>> from lightning.pytorch.demos.boring_classes import BoringModel
+        >>> model = apply_optim(BoringModel(), optim_sections({"optimizer": "SGD"}))
+        >>> type(model.configure_optimizers()).__name__
+        'SGD'
+    """
     if not sections:
         return model
     from lightning.pytorch.utilities import rank_zero_warn
