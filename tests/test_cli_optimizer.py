@@ -191,3 +191,14 @@ def test_fit_refuses_a_bad_optimizer_argument_before_its_folder(tmp_path, capsys
     assert re.search(r"optimizer.init_args.weight_decy: not an argument of Adam; did you mean "
                      r"weight_decay", capsys.readouterr().err)
     assert not (tmp_path / "fit").exists()
+
+
+def test_a_choice_of_whole_top_level_optimizers_is_refused_naming_the_paths(tmp_path, capsys):
+    # a plain space key is a model argument; TinyNet takes no `optimizer` (was: "space key
+    # 'optimizer' is not an argument of TinyNet.__init__", the top-level section unnamed)
+    adam = {"class_path": "torch.optim.Adam"}
+    extra = {"search": {"space": {"optimizer": {"choice": [adam, {"class_path": "SGD"}]}},
+                        "budget": 1, "run_dir": str(tmp_path / "run"), "verbose": False}}
+    assert main(["search", str(_config(tmp_path, **extra))]) == 2
+    assert "searched by its paths (optimizer.init_args.<argument>)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

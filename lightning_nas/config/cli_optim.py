@@ -32,8 +32,8 @@ from lightning_nas.config.paths import set_paths
 from lightning_nas.errors import ConfigError
 from lightning_nas.wording import named
 
-__all__ = ["OPTIM_KEYS", "apply_optim", "check_optim", "check_searched_optim", "optim_sections",
-           "with_arch"]
+__all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
+           "check_searched_optim", "optim_sections", "with_arch"]
 
 #: the top-level sections LightningCLI turns into the model's ``configure_optimizers``
 OPTIM_KEYS = ("optimizer", "lr_scheduler")
@@ -212,6 +212,24 @@ def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> No
         for value in _options(spec):
             check_optim(with_arch(sections, {key: value}),
                         what=f" (space key {key!r} may take {value!r})")
+
+
+def check_not_chosen_whole(cfg: Mapping[str, Any], space: Mapping[str, Any],
+                           model_takes: Any) -> None:
+    """Refuse a plain space key ``optimizer`` / ``lr_scheduler`` (a choice of whole nodes)
+    beside the config's top-level section of that name when the model does not take such an
+    argument: a plain key is a model argument, and choosing the top-level node is not
+    supported; its paths are (``optimizer.init_args.lr``).
+
+    ``model_takes(name)``: whether the model's class takes the argument ``name``.
+    """
+    for key in OPTIM_KEYS:
+        if key in space and cfg.get(key) is not None and not model_takes(key):
+            raise ConfigError(f"space key {key!r} is a plain key, so an argument of the model, "
+                              f"which takes none of that name; the config's top-level {key} "
+                              f"is searched by its paths ({key}.init_args.<argument>), a choice "
+                              f"of whole {key} nodes is not supported: search one class's "
+                              f"arguments, or give the model an {key} argument")
 
 
 def _configure(model: Any, sections: Mapping[str, Any]) -> Any:

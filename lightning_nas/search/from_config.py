@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.cli_optim import check_optim, check_searched_optim, optim_sections
+from lightning_nas.config.cli_optim import (
+    check_not_chosen_whole,
+    check_optim,
+    check_searched_optim,
+    optim_sections,
+)
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
@@ -42,6 +47,8 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if cfg.get("model") is None:
         raise ConfigError("the config needs `model` (class_path and init_args)")
     check_optim(optim_sections(cfg))  # LightningCLI's optimizer / lr_scheduler: they build
+    if isinstance(settings["space"], Mapping):
+        check_not_chosen_whole(cfg, settings["space"], lambda name: _model_takes(cfg, name))
     model, model_args = section_target(cfg.get("model"), "model")
     data, data_args = section_target(cfg.get("data"), "data")
     trainer = cfg.get("trainer") or {}
@@ -90,6 +97,15 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
             ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
                   trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)
+
+
+def _model_takes(cfg: Mapping[str, Any], name: str) -> bool:
+    """Whether the config's model class takes the argument ``name`` (along ``**kwargs``)."""
+    try:
+        ModelFactory(section_target(cfg["model"], "model")[0]).check([name])
+    except ConfigError:
+        return False
+    return True
 
 
 def _stored_seed(run_dir: str) -> int | None:
