@@ -105,3 +105,55 @@ def test_best_arch_yaml_is_written_after_the_subnet_it_describes(tmp_path, algor
         _fit(tmp_path, module, data, callbacks)
     assert not (tmp_path / "best_arch.yaml").exists()
     assert not [p.name for p in tmp_path.iterdir() if "partial" in p.name]  # none half-written
+
+
+def _subnet() -> torch.nn.Module:
+    """A subnet exported from the tiny supernet (hidden 8, relu)."""
+    from lightning_nas.oneshot.choices import export_subnet
+
+    return export_subnet(TinySupernet().net, torch.zeros(2, 8), arch={"hidden": 8, "act": "relu"})
+
+
+class _CountTrainBatches(pl.Callback):
+    """Counts the training batches a fit runs."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.batches += 1
+
+
+@pytest.mark.parametrize(("schedule", "named"), [
+    ({"check_val_every_n_epoch": 2}, r"trainer\.check_val_every_n_epoch=2 has"),
+    ({"check_val_every_n_epoch": None, "val_check_interval": 3},
+     r"trainer\.check_val_every_n_epoch=None, trainer\.val_check_interval=3 have"),
+    ({"val_check_interval": 0.5}, r"trainer\.val_check_interval=0\.5 has")])
+def test_a_finetune_that_would_not_validate_its_last_epoch_alone_is_refused_before_training(
+        tmp_path, schedule, named):
+    # was: max_epochs=3 with check_val_every_n_epoch=2 returned epoch 3's train_loss beside
+    # epoch 2's val_acc and val_loss, as one epoch's metrics (the CLI's fine-tune drops the
+    # search's schedule: "the fine-tune validates after each epoch")
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.oneshot.finetune import finetune_subnet
+
+    pl.seed_everything(0, verbose=False)
+    count = _CountTrainBatches()
+    with pytest.raises(ConfigError, match=r"finetune_subnet validates after each epoch, so "
+                       r"that its metrics are its last epoch's: " + named + r" it validate on "
+                       r"another schedule; leave check_val_every_n_epoch "
+                       r"\(1\) and val_check_interval \(1\.0\) out"):
+        finetune_subnet(_subnet(), BlobData(), max_epochs=3, num_classes=3,
+                        trainer={"accelerator": "cpu", "callbacks": [count], **schedule})
+    assert count.batches == 0
+
+
+def test_a_finetune_with_the_default_schedule_spelt_out_trains(tmp_path):
+    from lightning_nas.oneshot.finetune import finetune_subnet
+
+    pl.seed_everything(0, verbose=False)
+    _, metrics = finetune_subnet(
+        _subnet(), BlobData(), max_epochs=1, num_classes=3,
+        trainer={"accelerator": "cpu", "check_val_every_n_epoch": 1,
+                 "val_check_interval": 1.0, "limit_train_batches": 1})
+    assert sorted(metrics) == ["train_loss", "val_acc", "val_loss"]

@@ -20,11 +20,45 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import NASModule
 from lightning_nas.results import format_score
 
-__all__ = ["accuracy_text", "finetune_subnet"]
+__all__ = ["accuracy_text", "check_finetune_schedule", "finetune_subnet"]
+
+#: the validation schedule of a fine-tune: after each epoch (Lightning's defaults)
+_SCHEDULE = {"check_val_every_n_epoch": 1, "val_check_interval": 1.0}
+
+
+def check_finetune_schedule(trainer: dict[str, Any] | None) -> None:
+    """Refuse Trainer settings that have a fine-tune validate on another schedule than after
+    each epoch: its metrics would mix the last epoch's ``train_loss`` with an earlier
+    validation's (``check_val_every_n_epoch=2``), or a validation within the epoch
+    (``val_check_interval``). ``lightning-nas oneshot`` drops the search's schedule for its
+    fine-tune (``finetune_trainer``); this names the one a Python caller gave.
+
+    Raises:
+        ConfigError: naming each such setting and the values to leave (or write).
+
+    Example:
+        >>> check_finetune_schedule({"accelerator": "cpu", "check_val_every_n_epoch": 1})
+        >>> check_finetune_schedule({"check_val_every_n_epoch": 2})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: finetune_subnet validates after each epoch, so \
+that its metrics are its last epoch's: trainer.check_val_every_n_epoch=2 has it validate on \
+another schedule; leave check_val_every_n_epoch (1) and val_check_interval (1.0) out
+    """
+    given = trainer or {}
+    bad = [f"trainer.{key}={given[key]!r}" for key, default in _SCHEDULE.items()
+           if key in given and (isinstance(given[key], bool) or given[key] != default)]
+    if bad:
+        raise ConfigError(
+            f"finetune_subnet validates after each epoch, so that its metrics are its last "
+            f"epoch's: {', '.join(bad)} {'have' if len(bad) > 1 else 'has'} it validate on "
+            f"another schedule; leave check_val_every_n_epoch (1) and val_check_interval "
+            f"(1.0) out")
 
 
 def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_epochs: int,
@@ -37,7 +71,10 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         subnet: the exported network (``OneShotNAS.subnet`` or ``torch.load(subnet.pt)``).
         datamodule: the data.
         max_epochs: epochs of the fine-tune.
-        trainer: more Trainer arguments (progress bar and model summary are off).
+        trainer: more Trainer arguments (progress bar and model summary are off). The
+            fine-tune validates after each epoch: ``check_val_every_n_epoch`` other than 1
+            and ``val_check_interval`` other than 1.0 are refused (``ConfigError``, before
+            training), as the metrics returned are one epoch's.
         num_classes: classes of the default metric (accuracy, logged as ``val_acc``).
         lr: learning rate (Adam).
         metrics, module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
@@ -50,6 +87,7 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         ...). A fine-tune in a process group has it destroyed when the process exits
         (``lightning_nas.group_exit``), so that no rank aborts at exit.
     """
+    check_finetune_schedule(trainer)
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
