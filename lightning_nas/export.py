@@ -141,7 +141,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
-            out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch)
+            out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch, store.get_meta(
+                "job_dirs", {}).get(str(best.trial_id)))
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))
@@ -179,9 +180,12 @@ def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:
     return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL
 
 
-def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any],
+               job_dir: str | None) -> dict[str, Any]:
     """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
-    its architecture) and the command line that trains it once."""
+    its architecture), the command line that trains it once and ``job_dir``, the folder the
+    sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded)."""
+    hydra = {**hydra, "job_dir": job_dir}
     try:
         from lightning_nas.integrations.hydra_grammar import format_value, rerun_line
     except ImportError:  # hydra-core is gone since the sweep ran

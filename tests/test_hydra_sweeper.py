@@ -326,6 +326,21 @@ def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, c
     assert "Next:" not in out
 
 
+def test_the_export_of_a_sweep_names_the_exported_jobs_folder(tmp_path, capsys):
+    # was: best.yaml's hydra block held the job's overrides and rerun line but not the
+    # folder the sweep ran it in (its logs and checkpoints), though the store knows it
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    run, jobs = tmp_path / "run", tmp_path / "jobs"
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert cli(["export", str(run)]) == 0
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["trial"] == results["best_trial"] == 2 and best["checkpoint"] is None
+    assert best["hydra"]["job_dir"] == results["best_job_dir"] == str(jobs / "1")
+    assert cli(["export", str(run), "--trial", "1"]) == 0  # another trial: its own job's
+    assert yaml.safe_load((run / "best.yaml").read_text())["hydra"]["job_dir"] == str(
+        jobs / "0")
+
+
 def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_path):
     # was: left out when the options were composed before the first job, then every job
     # that picked it FAILED mid-sweep ("In 'model/broken': Could not find 'nosuch/x'")
