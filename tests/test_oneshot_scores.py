@@ -128,7 +128,8 @@ class _CountTrainBatches(pl.Callback):
     ({"check_val_every_n_epoch": 2}, r"trainer\.check_val_every_n_epoch=2 has"),
     ({"check_val_every_n_epoch": None, "val_check_interval": 3},
      r"trainer\.check_val_every_n_epoch=None, trainer\.val_check_interval=3 have"),
-    ({"val_check_interval": 0.5}, r"trainer\.val_check_interval=0\.5 has")])
+    ({"val_check_interval": 0.5}, r"trainer\.val_check_interval=0\.5 has"),
+    ({"val_check_interval": 1}, r"trainer\.val_check_interval=1 has")])  # every batch
 def test_a_finetune_that_would_not_validate_its_last_epoch_alone_is_refused_before_training(
         tmp_path, schedule, named):
     # was: max_epochs=3 with check_val_every_n_epoch=2 returned epoch 3's train_loss beside

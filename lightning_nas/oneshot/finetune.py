@@ -35,7 +35,8 @@ def check_finetune_schedule(trainer: dict[str, Any] | None) -> None:
     """Refuse Trainer settings that have a fine-tune validate on another schedule than after
     each epoch: its metrics would mix the last epoch's ``train_loss`` with an earlier
     validation's (``check_val_every_n_epoch=2``), or a validation within the epoch
-    (``val_check_interval``). ``lightning-nas oneshot`` drops the search's schedule for its
+    (``val_check_interval``; an integer 1 is every batch, not 1.0, the whole epoch).
+    ``lightning-nas oneshot`` drops the search's schedule for its
     fine-tune (``finetune_trainer``); this names the one a Python caller gave.
 
     Raises:
@@ -52,7 +53,7 @@ another schedule; leave check_val_every_n_epoch (1) and val_check_interval (1.0)
     """
     given = trainer or {}
     bad = [f"trainer.{key}={given[key]!r}" for key, default in _SCHEDULE.items()
-           if key in given and (isinstance(given[key], bool) or given[key] != default)]
+           if key in given and (type(given[key]) is not type(default) or given[key] != default)]
     if bad:
         raise ConfigError(
             f"finetune_subnet validates after each epoch, so that its metrics are its last "
