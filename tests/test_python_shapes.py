@@ -185,6 +185,7 @@ def test_a_modules_arguments_searched_as_a_plain_group_are_refused_before_traini
         _search(TemplateNet, {"net": {"hidden": Choice([4, 32])}, "compile": Choice([False])},
                 tmp_path / "run", model_init_args={"net": DenseNet(), "optimizer": adam})
     assert "model.net={'hidden': " in str(err.value)
+    assert str(err.value).startswith("space key 'net' may take {'hidden': ")  # (was: unnamed)
     assert "builder arch -> LightningModule" in str(err.value) and "model.net.<argument>" in str(
         err.value)
     assert not (tmp_path / "run").exists()

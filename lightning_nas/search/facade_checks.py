@@ -304,11 +304,11 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
     values = space_options(search.space)
     said = arch_error(search, arch)
     if said is not None:  # the sample itself: blame the key whose value it is
-        # (one whose other values fit, else one that fails alone)
+        # (one whose other values fit, else a key or group that fails alone, the group
+        # named with its dict: was not named, "model.head={'act': 'gelu'}: expected ...")
         path = next((p for p, options in values.items() if any(
             arch_error(search, with_value(arch, p, v)) is None for v in options)),
-            next((p for p in values
-                  if len(p) == 1 and arch_error(search, {p[0]: arch[p[0]]})), None))
+            next((p[:1] for p in values if arch_error(search, {p[0]: arch[p[0]]})), None))
         raise ConfigError(said if path is None else f"space key {'.'.join(path)!r} may "
                           f"take {value_at(arch, path)!r}: {said}")
     scheduler = search.settings.early_stopping.scheduler
@@ -387,3 +387,4 @@ def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
     if on_trial_end is not None and not callable(on_trial_end):
         raise ConfigError(f"on_trial_end must be callable with each finished trial's "
                           f"TrialResult, got {short(on_trial_end)}")
+
