@@ -14,15 +14,73 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_nas import Choice, Search
-from lightning_nas.errors import ConfigError
+from lightning_nas import Choice, Search, SearchSpace
+from lightning_nas.errors import ConfigError, SpaceError
 from tests.helpers import BlobData, TinyNet
 
 torch.set_num_threads(1)
 
+SPACE_YAML = "width: {choice: [4, 8]}\nlr: {float: [0.01, 0.1], log: true}\n"
+
+
 def _search(space, run_dir: Path, model=TinyNet) -> Search:
     return Search(model, space, data=BlobData, trainer={"max_epochs": 1, "logger": False},
                   budget=2, run_dir=run_dir, seed=0, verbose=False)
+
+
+@pytest.mark.parametrize("form", ["str", "path", "relative", "home"])
+def test_a_space_file_is_read_as_a_configs_search_space_is(tmp_path, monkeypatch, form):
+    # was: "a search space must be a non-empty mapping, got 'space.yaml'", while a config's
+    # search.space takes the same file
+    (tmp_path / "space.yaml").write_text(SPACE_YAML)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    space = {"str": str(tmp_path / "space.yaml"), "path": tmp_path / "space.yaml",
+             "relative": "space.yaml", "home": "~/space.yaml"}[form]
+    search = _search(space, tmp_path / "run")
+    assert search.space == SearchSpace.from_yaml(tmp_path / "space.yaml")
+    assert search.space.to_dict() == {"width": {"choice": [4, 8]},
+                                      "lr": {"float": [0.01, 0.1], "log": True}}
+
+
+@pytest.mark.parametrize("form", ["str", "path", "relative", "home"])
+def test_a_missing_space_file_is_refused_naming_it(tmp_path, monkeypatch, form):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "spaces" / "nope.yaml"
+    space, said = {
+        "str": (str(missing), f"space file {missing} not found"),
+        "path": (missing, f"space file {missing} not found"),
+        "relative": ("spaces/nope.yaml", f"space file spaces/nope.yaml not found (looked in "
+                                         f"the current folder, {tmp_path})"),
+        "home": ("~/spaces/nope.yaml", f"space file ~/spaces/nope.yaml not found ({missing})"),
+    }[form]
+    with pytest.raises(FileNotFoundError, match=re.escape(said)):
+        _search(space, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_space_file_that_is_a_folder_or_holds_no_mapping_is_refused_naming_it(tmp_path):
+    (tmp_path / "spaces").mkdir()
+    with pytest.raises(ConfigError, match=re.escape(
+            f"space file {tmp_path / 'spaces'} is a folder; name the YAML file")):
+        _search(tmp_path / "spaces", tmp_path / "run")
+    (tmp_path / "list.yaml").write_text("[1, 2]\n")
+    with pytest.raises(ConfigError, match=re.escape(
+            f"space file {tmp_path / 'list.yaml'} must hold a non-empty mapping of space keys "
+            f"(width: {{choice: [16, 32]}}), got [1, 2]")):
+        _search(str(tmp_path / "list.yaml"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text", ["width: {choice: [4, 8]}", "", "4"])
+def test_a_string_that_names_no_file_keeps_its_error_and_points_to_from_yaml(tmp_path, text):
+    with pytest.raises(SpaceError, match=re.escape(
+            f"a search space must be a non-empty mapping, got {text!r}")) as err:
+        _search(text, tmp_path / "run")
+    assert "SearchSpace.from_yaml" in str(err.value), err.value
+    assert "the path of a YAML file" in str(err.value), err.value
+    assert not (tmp_path / "run").exists()
 
 
 class HeadNet(TinyNet):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -31,9 +32,11 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import DataFactory, ModelFactory
-from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.run_folder import user_path
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import check_arguments, check_search
 from lightning_nas.search.lifetime import sigterm_exits
@@ -71,7 +74,10 @@ class Search:
     Args:
         model: a LightningModule class (or import path) whose ``__init__`` takes the space's
             keys, or a callable ``arch -> LightningModule``.
-        space: a ``SearchSpace`` or its YAML mapping form.
+        space: a ``SearchSpace``, its YAML mapping form, or the path (``str`` or
+            ``os.PathLike``, a leading ``~`` expanded, relative to the current folder) of a
+            YAML file holding that mapping, as a config's ``search.space`` (a missing file
+            is a ``FileNotFoundError`` naming it; YAML text: ``SearchSpace.from_yaml``).
         data: a LightningDataModule instance, class or import path, a callable
             ``arch -> LightningDataModule`` (or None when the model has its own dataloaders).
         trainer: ``lightning.pytorch.Trainer`` keyword arguments for every trial
@@ -93,7 +99,8 @@ class Search:
             ``SurrogateEvolution``), ``seed``, ``num_workers``, ``scheduler``.
     """
 
-    def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any], *, data: Any = None,
+    def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any] | str | os.PathLike,
+                 *, data: Any = None,
                  trainer: Mapping[str, Any] | None = None,
                  settings: SearchSettings | None = None,
                  objective: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
@@ -105,7 +112,7 @@ class Search:
                         data_init_args=data_init_args, config=config, settings=settings,
                         on_trial_end=on_trial_end)
         self.settings = (settings or SearchSettings()).replace(**options)
-        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+        self.space = _space_of(space)  # a YAML file's path too
         if self.settings.transfer.warm_start_fill:  # model.width, model.init_args.width: width
             keys = list(flat_params(self.space))
             self.settings = self.settings.replace(warm_start_fill=fill_keys(
@@ -299,6 +306,63 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
+
+
+def _space_of(space: Any) -> SearchSpace:
+    """The ``space`` argument of ``Search`` as a ``SearchSpace``: one as it is, a mapping
+    (``SearchSpace.from_dict``), or a ``str`` or ``os.PathLike`` naming a YAML file of one,
+    read as a config's ``search.space`` file is (a leading ``~`` expanded; a relative path
+    from the current folder). Was: a file path refused, "must be a non-empty mapping".
+
+    Example:
+        >>> _space_of({"k": {"choice": [3, 5]}}).size()
+        2
+        >>> _space_of("no/such/space.yaml")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: space file no/such/space.yaml not found (looked in the current ...
+
+    Raises:
+        FileNotFoundError: a path to no file, naming it.
+        ConfigError: a path to a folder, or to a file holding no mapping, naming it.
+        SpaceError: any other value that is no mapping (a ``str`` of YAML text too: it
+            points to ``SearchSpace.from_yaml``), or a space that breaks its rules.
+    """
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, str) and not _names_file(space):
+        raise SpaceError(f"a search space must be a non-empty mapping, got {space!r}: give "
+                         f"space= a mapping ({{'width': {{'choice': [16, 32]}}}}), a "
+                         f"SearchSpace (SearchSpace.from_yaml(text) reads YAML text) or the "
+                         f"path of a YAML file of one")
+    if not isinstance(space, str | os.PathLike):
+        return SearchSpace.from_dict(space)  # (not a mapping: its own error)
+    path = user_path(space)
+    if path.is_dir():  # (as from_yaml and a config's search.space file)
+        raise ConfigError(f"space file {space} is a folder; name the YAML file (.yaml or "
+                          f".yml) of the space in it")
+    if not path.is_file():
+        where = (f" ({path})" if str(path) != str(space) else "") if path.is_absolute() else (
+            f" (looked in the current folder, {os.getcwd()})")
+        raise FileNotFoundError(f"space file {space} not found{where}")
+    read = load_yaml(path.read_text(), source=str(path))
+    if not (isinstance(read, Mapping) and read):
+        raise ConfigError(f"space file {space} must hold a non-empty mapping of space keys "
+                          f"(width: {{choice: [16, 32]}}), got {read!r}")
+    return SearchSpace.from_dict(read)
+
+
+def _names_file(text: str) -> bool:
+    """Whether ``text`` names a file or folder: one that exists, else a one-line name
+    ending in ``.yaml`` or ``.yml``, or starting with ``~`` (not YAML text, ``w: {...}``)."""
+    if not text.strip() or "\n" in text:
+        return False
+    try:
+        if user_path(text).exists():
+            return True
+    except (OSError, ValueError):  # a name too long, a NUL: no file
+        return False
+    return ": " not in text and (text.endswith((".yaml", ".yml")) or text.startswith("~"))
 
 
 class _NoModel(pl.LightningModule):
