@@ -370,10 +370,22 @@ def test_from_datasets_data_is_refused_for_other_processes_saying_why(tmp_path, 
 
 
 def test_device_assignment():
+    import torch
+
     assert assign_devices(2, accelerator="cpu", threads_per_trial=1) == [
         {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
-    with pytest.raises(ConfigError, match="no GPU is visible"):
-        assign_devices(2, accelerator="gpu")
+    count = torch.cuda.device_count()
+    if not count:
+        with pytest.raises(ConfigError, match="no GPU is visible"):
+            assign_devices(2, accelerator="gpu")
+        return
+    # a machine with GPUs (was: this test asserted there is none, and failed on one): each
+    # worker its own slice, and more workers than GPUs refused naming the count
+    ids = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count))))
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in assign_devices(count, accelerator="gpu")] \
+        == [i.strip() for i in ids.split(",") if i.strip()][:count]
+    with pytest.raises(ConfigError, match=f"needs {count + 1} GPUs; {count} visible"):
+        assign_devices(count + 1, accelerator="gpu")
 
 
 def test_threads_per_trial_hold_in_the_searchs_own_process_too(tmp_path):
