@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "Launcher", "pidfd_of_child", "stat"]
+__all__ = ["ROOT", "Launcher", "pidfd_of_child", "pythonpath", "stat"]
 
 _ZYGOTE = '''
 import json, os, runpy, sys, traceback
@@ -74,6 +74,18 @@ if __name__ == "__main__":
 '''
 
 
+def pythonpath(*first: str | os.PathLike) -> str:
+    """A child's ``PYTHONPATH``: ``first`` (the repository by default), then this process's
+    own, so that packages found through it (a ``--target`` install) import there too.
+
+    Example:
+        >>> pythonpath("/a").split(os.pathsep)[0]
+        '/a'
+    """
+    parts = [str(p) for p in first or (ROOT,)]
+    return os.pathsep.join([*parts, *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 def stat(pid: int) -> list[str]:
     """``/proc/PID/stat`` after the command name: state, ppid, ... (empty if gone)."""
     try:
@@ -98,7 +110,7 @@ class Launcher:
     def __init__(self, folder: Path) -> None:
         script = folder / "zygote.py"
         script.write_text(_ZYGOTE)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT)], cwd=ROOT,
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)

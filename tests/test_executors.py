@@ -34,7 +34,7 @@ from tests.helpers import (
     make_blobs,
     needs_tensorboard,
 )
-from tests.launcher import ROOT
+from tests.launcher import ROOT, pythonpath
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -239,8 +239,8 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
                    "run_dir": str(run_dir)}}))
     command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": os.pathsep.join(
-        [str(hold), str(ROOT)])}, hold, 2)
+    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": pythonpath(hold, ROOT)},
+                                 hold, 2)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
@@ -249,7 +249,7 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
     with RunStore(run_dir / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 2 == len(store)
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**env, "PYTHONPATH": str(ROOT)})
+                          env={**env, "PYTHONPATH": pythonpath()})
     assert done.returncode == 0, done.stdout + done.stderr
     with RunStore(run_dir / "search.db") as store:  # the same two trials, run again
         assert [(t.trial_id, t.status) for t in store.trials()] == [
@@ -331,7 +331,7 @@ def test_a_model_of_a_main_without_a_file_is_refused_for_workers(tmp_path, launc
     code = _MAIN_CLASS.replace("RUN_DIR", repr(str(tmp_path / "run")))
     script = tmp_path / "search.py"
     script.write_text(code)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
                          capture_output=True, timeout=120)
     assert ("worker processes import what a trial uses by its module; MyNet is defined in "

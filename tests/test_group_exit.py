@@ -11,6 +11,7 @@ import pytest
 import torch.distributed as dist
 
 from lightning_nas.group_exit import destroy_group_at_exit
+from tests.launcher import pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def test_ddp_finetune_ranks_exit_without_aborting(tmp_path):
     # only sometimes); the process group still there at exit, its cause, failed every run.
     script = tmp_path / "finetune_twice.py"
     script.write_text(FINETUNE_TWICE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
     for run in range(3):
         done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=600)
@@ -101,7 +102,7 @@ def test_a_users_ddp_fit_with_a_one_shot_search_destroys_its_gloo_group_at_exit(
     # before finalization, where a rank may abort (pytorch/pytorch#190489)
     script = tmp_path / "user_fit.py"
     script.write_text(USER_FIT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(script), search], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

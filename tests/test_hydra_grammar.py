@@ -25,6 +25,7 @@ from lightning_nas.integrations.hydra_settings import search_settings  # noqa: E
 from lightning_nas.integrations.hydra_sweeper import HydraSweep  # noqa: E402
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered  # noqa: E402
 from lightning_nas.strategies import DEFAULT_OPTIMIZER  # noqa: E402
+from tests.launcher import pythonpath  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "hydra" / "configs"
 
@@ -305,7 +306,7 @@ def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, start
     command.chmod(0o755)
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1",
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+           "PYTHONPATH": pythonpath(tmp_path, root),
            "PATH": os.pathsep.join([str(tmp_path / "bin"), os.environ.get("PATH", "")])}
     argv = [sys.executable, "-m", "app.train"] if started == "module" else ["train_command"]
     done = subprocess.run([*argv, "-m", "hydra.job.chdir=True", "hydra.sweeper.seed=3"],

@@ -36,6 +36,7 @@ from lightning_nas.integrations.hydra_grammar import format_value, parse_params 
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers import keep_root_logging  # noqa: E402
+from tests.launcher import pythonpath  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -2011,7 +2012,7 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
         "hydra": {"sweeper": {"direction": "maximize", "budget": 3,
                                              "params": {"x": "range(0, 9)"}}}}))
     sweep = tmp_path / "sweep"
-    env = {**_env(), "PYTHONPATH": str(ROOT)}
+    env = {**_env(), "PYTHONPATH": pythonpath()}
 
     def run(*overrides: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(tmp_path / "app" / "app.py"), "-m",

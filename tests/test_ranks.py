@@ -265,7 +265,7 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     import yaml
 
     from lightning_nas.store import RunStore
-    from tests.launcher import ROOT
+    from tests.launcher import ROOT, pythonpath
 
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
     held = "os.environ.get('LOCAL_RANK') == '1'" if fresh_ranks else "'RANK' in os.environ"
@@ -279,8 +279,8 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
                    "budget": 2, "progress": False, "run_dir": str(run_dir)}}))
     command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", FRESH_RANKS: "1" if fresh_ranks else "0"}
-    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": os.pathsep.join(
-        [str(hold), str(ROOT)])}, hold, 1 if fresh_ranks else 2)
+    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": pythonpath(hold, ROOT)},
+                                 hold, 1 if fresh_ranks else 2)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
@@ -289,7 +289,7 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     assert _gone([path.suffix[1:] for path in hold.glob("importing.*")])
     assert not list(hold.glob("sigint.*"))  # the Ctrl-C reached no rank
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**env, "PYTHONPATH": str(ROOT)})
+                          env={**env, "PYTHONPATH": pythonpath()})
     assert done.returncode == 0, done.stdout + done.stderr
     with RunStore(run_dir / "search.db") as store:  # the same trial, run again, and one more
         assert [(t.trial_id, t.status) for t in store.trials()] == [
@@ -332,13 +332,13 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
     import subprocess
     import sys
 
-    from tests.launcher import ROOT
+    from tests.launcher import ROOT, pythonpath
 
     hold = tmp_path / "hold"
     hold.mkdir()
     (hold / "sitecustomize.py").write_text(_HOLD_BEFORE_RANK_1.format(folder=str(hold)))
     env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(hold), str(ROOT)])}
+           "PYTHONPATH": pythonpath(hold, ROOT)}
     kernel = subprocess.Popen([sys.executable, "-c", _NOTEBOOK], cwd=tmp_path, env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -30,6 +30,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
+from tests.launcher import pythonpath
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SPACE = {"width": {"choice": [4, 8, 16]}, "activation": {"choice": ["relu", "tanh"]},
@@ -297,7 +298,7 @@ def test_show_json_of_a_search_that_finished_says_no_driver_is_gone(tmp_path, ca
     script = ("from lightning_nas import Search; Search(None, {'k': {'choice': [1, 2, 3]}}, "
               "objective=lambda arch: {'acc': arch['k'] / 3}, monitor='acc', budget=2, "
               f"run_dir={str(tmp_path)!r}, verbose=False).run()")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)["summary"]

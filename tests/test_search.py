@@ -1344,8 +1344,8 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
         raise RuntimeError("SIGTERM came before the search loop")
 
     search = Search(TinyNet, tiny_space, data=BlobData, budget=2, num_workers=2,
-                    executor="process", trainer={"max_epochs": 50}, model_init_args={
-                        "sleep": 0.05}, run_dir=tmp_path, verbose=False)
+                    executor="process", trainer={"max_epochs": 50, "accelerator": "cpu"},
+                    model_init_args={"sleep": 0.05}, run_dir=tmp_path, verbose=False)
     previous = signal.signal(signal.SIGTERM, too_early)
     try:
         threading.Thread(target=sigterm_once_a_trial_runs, daemon=True).start()
