@@ -129,7 +129,9 @@ def check_search(search: Search) -> None:
         check_option_builds(search, archs)  # that build
     if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
             searched):  # a trial that may never end (searched values: each trial's own)
-        warn_endless(search.trainer, module_callbacks(model))
+        epochs = search.template.max_epochs  # a scheduler's search.max_epochs: the trials'
+        warn_endless(search.trainer if epochs is None else {**search.trainer, "max_epochs": epochs},
+                     module_callbacks(model))
     if search.objective is None and "callbacks" not in searched:  # on another metric
         warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
                               search.settings.goal.mode,

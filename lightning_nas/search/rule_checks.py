@@ -279,12 +279,28 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
         mode: the search's ``goal.mode``.
         trainer: the search's Trainer arguments that trials run with (``unsearched``: the
             config's value of a searched key is none; was: judged all the same).
+
+    Raises:
+        ConfigError: as ``make_rule`` and ``check_validates_each_epoch`` do, and for a rule
+            whose trials have no epoch limit (``trainer.max_epochs: -1`` without a
+            ``search.max_epochs``; was: accepted under ``median``, its first trial never
+            ended).
     """
-    rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
-                     max_epochs=stopping.max_epochs or trainer.get("max_epochs"),
+    epochs = stopping.max_epochs or trainer.get("max_epochs")
+    rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs, max_epochs=epochs,
                      eta=stopping.eta, mode=mode)
     if rule is not None:
         check_validates_each_epoch(trainer, stopping.scheduler)
+    if rule is not None and epochs == -1:  # (asha and hyperband say they need max_epochs)
+        # the checks above refuse every other end of a fit: the trials the rule does not
+        # stop, the first one at least (judged against no others), would train for ever
+        name = getattr(rule, "setting", None) or type(rule).__name__
+        raise ConfigError(
+            f"scheduler {name!r} stops weak trials, but trainer.max_epochs=-1 (Lightning's "
+            f"'no limit') and no search.max_epochs end the others: with a scheduler no "
+            f"max_steps, max_time or EarlyStopping may end a trial, so the first one (judged "
+            f"against no others) would train for ever; give search.max_epochs (the epochs of "
+            f"a complete trial) or trainer.max_epochs a number")
     return rule
 
 

@@ -1,0 +1,91 @@
+"""Stopping weak trials early beside the Trainer settings that bound a fit's length: a
+scheduler whose trials could never end is refused before the first trial, a scheduler's own
+``search.max_epochs`` is no endless fit, a real ASHA search over ``limit_train_batches``
+promotes trials that train what an uninterrupted fit does, and a ``max_steps`` that ends
+every fit before its first validation is named."""
+
+from __future__ import annotations
+
+import random
+import re
+import warnings
+
+import pytest
+import torch.nn.functional as F
+
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.schedulers import MedianRule
+from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.store import RunStore
+from tests.helpers import BlobData, TinyNet
+
+SPACE = {"width": {"choice": [4, 16]}, "lr": {"choice": [0.01, 0.3]}}
+
+
+@pytest.mark.parametrize("scheduler", ["median", MedianRule(min_epochs=1)])
+def test_median_under_a_trainer_without_an_epoch_limit_is_refused_before_training(
+        tmp_path, scheduler):
+    # was: accepted with a warning; the scheduler refuses max_steps, max_time and
+    # EarlyStopping, so a trial median did not stop (the first one: it judges none before
+    # two others' values) trained for ever
+    name = scheduler if isinstance(scheduler, str) else "MedianRule"
+    with pytest.raises(ConfigError, match=re.escape(
+            f"scheduler '{name}' stops weak trials, but trainer.max_epochs=-1 (Lightning's "
+            f"'no limit') and no search.max_epochs end the others")):
+        Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": -1}, budget=2,
+               scheduler=scheduler, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "median"])
+def test_a_schedulers_max_epochs_over_a_trainer_without_a_limit_is_no_endless_fit(
+        tmp_path, scheduler):
+    # was: "trainer.max_epochs=-1 is Lightning's 'no limit' ... each trains until a
+    # callback of yours stops it, for ever" though every trial trains search.max_epochs
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": -1}, budget=2,
+                        scheduler=scheduler, max_epochs=3, optimizer="RandomSearch", seed=0,
+                        run_dir=tmp_path, verbose=False).run()
+    assert not [w for w in said if "no limit" in str(w.message)]
+    assert [t.epochs for t in result.trials if t.status is TrialStatus.COMPLETED] == [3, 3]
+
+
+class DrawingNet(TinyNet):
+    """Draws from torch (dropout), NumPy and ``random`` as it trains; ``BlobData`` shuffles."""
+
+    def training_step(self, batch, batch_idx):
+        import numpy as np
+
+        x, y = batch
+        noise = 1.0 + 0.1 * random.random() + 0.1 * float(np.random.rand())
+        return F.cross_entropy(self(F.dropout(x, 0.3, self.training)), y) * noise
+
+
+def test_a_promoted_trial_of_a_search_over_fewer_batches_trains_what_a_straight_fit_does(
+        tmp_path):
+    # a real ASHA search (rungs 1, 2, 4 epochs of 2 of BlobData's 3 batches): the trial it
+    # pauses at rung 1 and promotes later has, at every epoch it trained, the value one
+    # fit of its architecture with the search's seed has there
+    trainer = {"max_epochs": -1, "limit_train_batches": 2}
+    space = {"lr": {"choice": [0.001, 0.01, 0.1, 0.3]}, "width": {"choice": [4, 8, 16]}}
+    result = Search(DrawingNet, space, data=BlobData, trainer=trainer, budget=8,
+                    scheduler="asha", max_epochs=4, eta=2, seed=1, monitor="val_loss",
+                    optimizer="RandomSearch", run_dir=tmp_path / "run", verbose=False).run()
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        fits = {t.trial_id: len(list((tmp_path / "run" / "trials" / f"trial_{t.trial_id:04d}")
+                                     .glob("logs_resumed*"))) for t in store.trials()}
+    promoted = [t for t in result.trials if fits[t.trial_id]]
+    assert promoted, [(t.trial_id, t.status, t.epochs) for t in result.trials]
+    for trial in promoted:
+        assert trial.epochs in (2, 4) and len(trial.curve) == trial.epochs
+        straight = fit_trial(TrialSpec(
+            trial_id=trial.trial_id, arch=dict(trial.arch), model=DrawingNet, data=BlobData,
+            trial_dir=str(tmp_path / f"straight_{trial.trial_id}"), seed=1, monitor="val_loss",
+            mode="min", trainer={**trainer, "max_epochs": trial.epochs}))
+        assert straight.curve == trial.curve
+        assert (straight.score, straight.epoch) == (trial.score, trial.epoch)
+        assert trial.curve[trial.epoch] == trial.score  # its score is its best epoch's value
+
