@@ -14,7 +14,7 @@ import pytest
 import torch.nn.functional as F
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.search.trial import TrialSpec, fit_trial
@@ -89,3 +89,13 @@ def test_a_promoted_trial_of_a_search_over_fewer_batches_trains_what_a_straight_
         assert (straight.score, straight.epoch) == (trial.score, trial.epoch)
         assert trial.curve[trial.epoch] == trial.score  # its score is its best epoch's value
 
+
+def test_max_steps_that_end_every_fit_before_its_first_validation_are_named(tmp_path):
+    # was: "no validation ran in the 1 epoch (2 steps) it trained ... (check
+    # limit_val_batches, check_val_every_n_epoch, and val_check_interval ...)", not naming
+    # max_steps, which cut the epoch (of 3 batches) short: Lightning validates no such epoch
+    with pytest.raises(SearchError, match=re.escape(
+            "trainer.max_steps=2 ended it in epoch 0, before that epoch's end, and Lightning "
+            "does not validate an epoch max_steps cuts short")):
+        Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 3, "max_steps": 2},
+               budget=2, seed=0, run_dir=tmp_path, verbose=False).run()

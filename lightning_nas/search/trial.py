@@ -303,12 +303,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     bad = not_finite_at(spec.monitor, spec.logged, reporter.history)
     best = reporter.best()
     if bad or best is None:
-        result.error = (bad[1] if bad else f"no validation ran in the "
-                                    f"{counted(trainer.current_epoch, 'epoch')} "
-                                    f"({counted(trainer.global_step, 'step')}) it trained, so "
-                                    f"{spec.monitor!r} was never logged (check "
-                                    f"limit_val_batches, check_val_every_n_epoch, and "
-                                    f"val_check_interval against the batches of an epoch)")
+        result.error = bad[1] if bad else _no_validation(trainer, spec.monitor)
         # it trained to its end: every trial would (a time limit or a callback may not),
         # unless searched Trainer values of its own are why (other trials' may validate)
         result.fatal = not bad and _ran_to_its_end(trainer) and not any(
@@ -362,6 +357,26 @@ def _trusted(ckpt_path: str | None) -> dict[str, Any]:
     if ckpt_path is None or "weights_only" not in inspect.signature(pl.Trainer.fit).parameters:
         return {}
     return {"weights_only": False}
+
+
+def _no_validation(trainer: pl.Trainer, monitor: str) -> str:
+    """The error of a fit that ended without a validation: ``max_steps`` named where it cut
+    the last epoch short (Lightning validates no such epoch; was: only the validation
+    settings were named, as if they were why)."""
+    said = (f"no validation ran in the {counted(trainer.current_epoch, 'epoch')} "
+            f"({counted(trainer.global_step, 'step')}) it trained, so {monitor!r} was never "
+            f"logged")
+    steps = trainer.max_steps
+    if 0 < steps <= trainer.global_step and not (
+            trainer.fit_loop.epoch_loop.batch_progress.is_last_batch):
+        return (f"{said}: trainer.max_steps={steps} ended it in epoch "
+                f"{trainer.current_epoch - 1}, before that epoch's end, and Lightning does not "
+                f"validate an epoch max_steps cuts short (an epoch here is "
+                f"{counted(trainer.num_training_batches, 'batch', 'batches')}); give max_steps "
+                f"at least an epoch's steps, or val_check_interval a number of batches that "
+                f"validates before it (an int), or leave max_steps out")
+    return (f"{said} (check limit_val_batches, check_val_every_n_epoch, and val_check_interval "
+            f"against the batches of an epoch)")
 
 
 def _ran_to_its_end(trainer: pl.Trainer) -> bool:
