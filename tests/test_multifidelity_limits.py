@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.schedulers import MedianRule
+from lightning_nas.search.schedulers import ASHARule, MedianRule
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
@@ -36,6 +36,25 @@ def test_median_under_a_trainer_without_an_epoch_limit_is_refused_before_trainin
             f"'no limit') and no search.max_epochs end the others")):
         Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": -1}, budget=2,
                scheduler=scheduler, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("scheduler", "says"), [
+    (ASHARule(min_epochs=1, max_epochs=4, eta=2), "scheduler ASHARule has max_epochs=4 (its "
+     "last rung) but the search's trials train max_epochs=-1 (search.max_epochs, else "
+     "trainer.max_epochs; -1 is Lightning's 'no limit'); make the trials train 4: "
+     "search.max_epochs: 4"),
+    ("hyperband", "scheduler 'hyperband' needs max_epochs (search.max_epochs or "
+     "trainer.max_epochs), got -1 (Lightning's 'no limit': a complete trial trains a number "
+     "of epochs)")])
+def test_a_rung_schedulers_refusal_of_a_trainer_without_an_epoch_limit_says_what_works(
+        tmp_path, scheduler, says):
+    # was: "... build it with max_epochs=-1, or make the trials train 4", and an
+    # ASHARule(max_epochs=-1) is refused by its own checks
+    with pytest.raises(ConfigError, match=re.escape(says)) as refused:
+        Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": -1}, budget=2,
+               scheduler=scheduler, run_dir=tmp_path / "run", verbose=False)
+    assert "max_epochs=-1," not in str(refused.value)
     assert not (tmp_path / "run").exists()
 
 

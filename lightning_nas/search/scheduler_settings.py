@@ -147,10 +147,13 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
     last = getattr(scheduler, "max_epochs", None)
     if isinstance(scheduler, Rule) and isinstance(last, int) and last != max_epochs:
         # trials train max_epochs: the rule's last rung would be judged never, or too early
+        endless = "; -1 is Lightning's 'no limit'" if max_epochs == -1 else ""
         trials = ("neither search.max_epochs nor trainer.max_epochs is set"
                   if max_epochs is None else f"the search's trials train max_epochs="
-                  f"{max_epochs} (search.max_epochs, else trainer.max_epochs)")
-        fix = "" if max_epochs is None else f"build it with max_epochs={max_epochs}, or "
+                  f"{max_epochs} (search.max_epochs, else trainer.max_epochs{endless})")
+        # a rule of the trials' epochs where it can be built (was: max_epochs=-1 said too)
+        fix = (f"build it with max_epochs={max_epochs}, or "
+               if isinstance(max_epochs, int) and max_epochs > 0 else "")
         # search.max_epochs first (was: trainer.max_epochs alone, which a given one overrides)
         raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
                           f"last rung) but {trials}; {fix}make the trials train {last}: "
@@ -165,8 +168,10 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
     if scheduler == "median":
         rule: Rule = MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
     elif not isinstance(max_epochs, int) or max_epochs < 1:
+        endless = " (Lightning's 'no limit': a complete trial trains a number of epochs)"
         raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
-                          f"trainer.max_epochs), got {max_epochs!r}")
+                          f"trainer.max_epochs), got {max_epochs!r}"
+                          + (endless if max_epochs == -1 else ""))
     else:
         cls = ASHARule if scheduler == "asha" else HyperbandRule
         # min_epochs above max_epochs named as at max_epochs (was: the rule's own check)
