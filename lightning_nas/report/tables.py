@@ -111,7 +111,8 @@ def summary(store: RunStore) -> dict[str, Any]:
             "best_score": best.score if best else None,
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
-                            "skipped": SourceReport(**src).skipped(reasons=False)}
+                            "skipped": SourceReport(**src).skipped(reasons=False),
+                            "epochs": src.get("epochs", [])}  # (a report before: none)
                            for src in warm["sources"]]}
 
 
@@ -192,9 +193,16 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
         ['warm start: 5 of 5 results of a (not counted in the budget)']
     """
     return [f"warm start: {src['used']} of {counted(src['trials'], 'result')} of "
-            f"{src['source']} (not counted in the budget)"
+            f"{src['source']} ({_trained(src.get('epochs'))}not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
             for src in s["warm_start"]]
+
+
+def _trained(epochs: list[int] | None) -> str:
+    """``trained 3 epochs there; `` for a source's results of 3 epochs, ``""`` unknown."""
+    if not epochs:
+        return ""
+    return f"trained {SourceReport('', epochs=epochs).trained()} there; "
 
 
 def render(store: RunStore, fmt: str = "table", k: int | None = 10,

@@ -130,6 +130,11 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
                               f"{f'did you mean {close}? ' if close else ''}give folders of "
                               f"earlier searches")
         why = None if read else _no_search(Path(source) / "search.db")
+        if why == "no search.db" and (Path(source) / "best_arch.yaml").is_file():
+            raise ConfigError(f"warm_start source {source} is a one-shot run folder "
+                              f"(best_arch.yaml, no search.db): it holds one architecture, "
+                              f"not the scored trials a warm start takes; give folders of "
+                              f"earlier searches")  # (was: "not a run directory")
         if why is not None:
             raise ConfigError(f"warm_start source {source} is not a run directory ({why}); "
                               f"give folders of earlier searches")
@@ -238,6 +243,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     trials = store.trials()
     rep.trials = len(trials)
     kept: dict[str, Prior] = {}
+    epochs: dict[str, int | None] = {}  # the epochs each kept prior's trial trained
     options = store.get_meta("job_options") or {}  # a sweep's searched config groups
     by_option: dict[str, dict[str, Any]] = {}  # their options a trial ran: its values
     jobs = store.get_meta("job_trials") or {}  # the config groups each job composed
@@ -315,8 +321,10 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             rep.merged += 1
             if prior.loss >= kept[key].loss:
                 continue
-        kept[key] = prior
+        kept[key], epochs[key] = prior, trial.epochs
     rep.used = len(kept)
+    trained = sorted({e for e in epochs.values() if e is not None})  # None: an objective's
+    rep.epochs = [trained[0], trained[-1]] if trained else []  # (was: not said at all)
     rep.recorded_by_option = {k: v for k, v in rep.recorded_by_option.items() if len(v) > 1}
     return list(kept.values()), rep
 

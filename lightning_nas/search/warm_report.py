@@ -74,6 +74,21 @@ class SourceReport:
     fill_unused: list[str] = field(default_factory=list)
     #: this search's first objective, which the source never logged: its monitor stands in
     first_from_monitor: str | None = None
+    #: the fewest and most epochs the used results trained there (their fidelity; empty
+    #: where none says: an ``objective`` function's trials)
+    epochs: list[int] = field(default_factory=list)
+
+    def trained(self) -> str:
+        """The epochs the used results trained, ``""`` where unknown.
+
+        Example:
+            >>> SourceReport("runs/a", epochs=[2, 4]).trained()
+            '2 to 4 epochs'
+        """
+        if not self.epochs:
+            return ""
+        low, high = self.epochs
+        return counted(high, "epoch") if low == high else f"{low} to {high} epochs"
 
     def skipped(self, reasons: bool = True) -> list[str]:
         """Why trials were not used, one phrase per cause (``reasons``: the first trials
@@ -109,7 +124,8 @@ class SourceReport:
 
     def describe(self) -> str:
         """One paragraph for the search's output."""
-        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}): "
+        trained = f"; its results trained {self.trained()}" if self.epochs else ""
+        text = (f"warm start from {self.source} ({self.monitor}, {self.mode}{trained}): "
                 f"{self.used} of {counted(self.trials, 'trial')} used")
         if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
