@@ -5,13 +5,21 @@ stores, real Trainers, real nevergrad."""
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.store import open_run
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.warm import load_priors
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import open_run, open_search_store
 from tests.helpers import BlobData, TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16]}}
@@ -57,3 +65,77 @@ def test_a_one_shot_run_folder_is_refused_as_such(tmp_path):
                                           r"start takes; give folders of earlier searches"):
         _tiny(tmp_path / "warm", 1, 1, warm_start=[str(tmp_path / "oneshot")])
     assert not (tmp_path / "warm").exists()
+
+
+def test_trials_that_did_not_complete_are_skipped_and_said_by_status(tmp_path):
+    # was: "skipped: 4 not completed", whatever they were; a paused trial's score (of the
+    # epochs it trained up to its rung) is never told as a full one
+    store = open_search_store(tmp_path / "source", {"space": {}, "monitor": "acc",
+                                                    "mode": "max"})
+    for width, status, score in ((4, TrialStatus.COMPLETED, 0.5),
+                                 (8, TrialStatus.PAUSED, 0.99),
+                                 (16, TrialStatus.PAUSED, 0.98),
+                                 (32, TrialStatus.PRUNED, 0.3),
+                                 (64, TrialStatus.FAILED, None),
+                                 (128, TrialStatus.REJECTED, None)):
+        arch = {"width": width}
+        store.finish_trial(TrialResult(store.start_trial(arch), arch, status, score=score,
+                                       epochs=1 if status is TrialStatus.PAUSED else 4))
+    store.close()
+    space = SearchSpace.from_dict({"width": {"choice": [4, 8, 16, 32, 64, 128]}})
+    priors, report = load_priors([tmp_path / "source"], space)
+    assert [(p.arch, p.score) for p in priors] == [({"width": 4}, 0.5)]
+    rep = report.sources[0]
+    assert rep.epochs == [4, 4]  # the completed one's, not the paused ones'
+    assert rep.skipped(reasons=False) == [
+        "5 not completed (2 paused, 1 pruned, 1 failed, 1 rejected)"]
+    assert rep.describe().endswith(
+        "1 of 6 trials used; skipped: 5 not completed (2 paused at a rung: scores of fewer "
+        "epochs, 1 pruned, 1 failed, 1 rejected)")
+
+
+WAITS = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from lightning_nas import Search
+
+    def waits(arch):  # the second trial runs until the test lets it end (or kills it)
+        while arch["width"] != 4 and not Path({go!r}).exists():
+            time.sleep(0.05)
+        return {{"acc": arch["width"] / 100}}
+
+    Search(None, {{"width": {{"choice": [4, 8]}}}}, objective=waits, monitor="acc",
+           mode="max", budget=2, seed=0, run_dir={run_dir!r}, verbose=False,
+           optimizer="RandomSearch", retrain_top_k=0).run()
+""")
+
+
+def test_a_source_still_running_or_stopped_mid_trial_says_so(tmp_path, launcher):
+    # was: "1 of 2 trials used; skipped: 1 not completed" both for a search still running
+    # (its results so far, its later ones never seen) and one killed mid-trial
+    source = tmp_path / "source"
+    script = tmp_path / "run.py"
+    script.write_text(WAITS.format(root=str(Path(__file__).resolve().parents[1]),
+                                   go=str(tmp_path / "go"), run_dir=str(source)))
+    pid = launcher.launch([], tmp_path / "run.log", script)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # one trial completed, the other running
+        try:
+            with open_run(source) as store:
+                if store.count(TrialStatus.COMPLETED) == 1 and \
+                        store.count(TrialStatus.RUNNING) == 1:
+                    break
+        except FileNotFoundError:  # no search.db yet, or one without its search
+            pass
+        time.sleep(0.05)
+    space = SearchSpace.from_dict({"width": {"choice": [4, 8]}})
+    rep = load_priors([source], space)[1].sources[0]
+    assert rep.describe().endswith(
+        f"1 of 2 trials used; skipped: 1 not completed (1 running: its search is still "
+        f"running, pid {pid} on {socket.gethostname()}: these are its results so far)")
+    assert rep.skipped(reasons=False) == ["1 not completed (1 running)"]
+    assert launcher.kill() == -signal.SIGKILL, (tmp_path / "run.log").read_text()
+    rep = load_priors([source], space)[1].sources[0]
+    assert rep.describe().endswith(
+        "1 of 2 trials used; skipped: 1 not completed (1 running when its search stopped)")

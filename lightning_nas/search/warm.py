@@ -50,6 +50,8 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -268,7 +270,10 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
         rep.first_from_monitor = first
     for trial in trials:
         if trial.status is not TrialStatus.COMPLETED or trial.score is None:
-            rep.not_completed += 1
+            rep.not_completed += 1  # by status: a paused trial's score is of fewer epochs
+            why = trial.status.value.lower() if trial.score is not None or \
+                trial.status is not TrialStatus.COMPLETED else "without a score"
+            rep.not_completed_by[why] = rep.not_completed_by.get(why, 0) + 1
             continue
         chosen = {k: str(trial.arch[k]) for k in options if k in trial.arch}
         job = jobs.get(str(trial.trial_id), {})  # its nested groups' options, its values
@@ -323,10 +328,25 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
                 continue
         kept[key], epochs[key] = prior, trial.epochs
     rep.used = len(kept)
+    if rep.not_completed_by.get("running"):  # a source still searched, or one stopped
+        rep.source_driver = _driver(store)
     trained = sorted({e for e in epochs.values() if e is not None})  # None: an objective's
     rep.epochs = [trained[0], trained[-1]] if trained else []  # (was: not said at all)
     rep.recorded_by_option = {k: v for k, v in rep.recorded_by_option.items() if len(v) > 1}
     return list(kept.values()), rep
+
+
+def _driver(store: RunStore) -> str:
+    """Of a source with RUNNING trials: ``"stopped"`` where the process that ran its
+    search is gone, ``"pid N on HOST"`` where it is alive on this machine (the search is
+    still running: its results so far), ``""`` where it cannot be told (another machine,
+    this process, a store that names none)."""
+    if store.driver_gone():
+        return "stopped"
+    driver = store.get_meta("driver") or {}
+    if driver.get("host") == socket.gethostname() and driver.get("pid") != os.getpid():
+        return f"pid {driver['pid']} on {driver['host']}"
+    return ""
 
 
 def _losses(trial: TrialResult, arch: dict[str, Any], loss: float,

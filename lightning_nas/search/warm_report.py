@@ -77,6 +77,11 @@ class SourceReport:
     #: the fewest and most epochs the used results trained there (their fidelity; empty
     #: where none says: an ``objective`` function's trials)
     epochs: list[int] = field(default_factory=list)
+    #: the not completed trials by status (lower case: ``paused``, ``running``, ...)
+    not_completed_by: dict[str, int] = field(default_factory=dict)
+    #: with running trials: ``"stopped"`` (its search's process is gone), ``"pid N on
+    #: HOST"`` (it is still running), ``""`` (not known)
+    source_driver: str | None = None
 
     def trained(self) -> str:
         """The epochs the used results trained, ``""`` where unknown.
@@ -101,7 +106,7 @@ class SourceReport:
         """
         skipped = []
         if self.not_completed:
-            skipped.append(f"{self.not_completed} not completed")
+            skipped.append(f"{self.not_completed} not completed" + self._statuses(reasons))
         if self.out_of_space:
             why = "; ".join(f"#{t}: {r}" for t, r in self.out_of_space[:3])
             more = f"; ... {len(self.out_of_space) - 3} more" if len(self.out_of_space) > 3 else ""
@@ -121,6 +126,23 @@ class SourceReport:
             skipped.append(f"{self.merged} merged into a better one with the same mapped "
                            f"architecture")
         return skipped
+
+    def _statuses(self, reasons: bool) -> str:
+        """The not completed trials by status, `` (2 paused, 1 failed)`` (``reasons``: what
+        a paused one's score is, whether a running one's search still runs)."""
+        said = []
+        order = ("paused", "pruned", "failed", "rejected", "running")
+        for status, n in sorted(self.not_completed_by.items(), key=lambda kv: (
+                order.index(kv[0]) if kv[0] in order else len(order), kv[0])):
+            said.append(f"{n} {status}")
+            if reasons and status == "paused":
+                said[-1] += " at a rung: scores of fewer epochs"
+            elif reasons and status == "running" and self.source_driver == "stopped":
+                said[-1] += " when its search stopped"
+            elif reasons and status == "running" and self.source_driver:
+                said[-1] += (f": its search is still running, {self.source_driver}: these "
+                             f"are its results so far")
+        return f" ({', '.join(said)})" if said else ""  # (a report before: none)
 
     def describe(self) -> str:
         """One paragraph for the search's output."""
