@@ -139,3 +139,27 @@ def test_a_source_still_running_or_stopped_mid_trial_says_so(tmp_path, launcher)
     rep = load_priors([source], space)[1].sources[0]
     assert rep.describe().endswith(
         "1 of 2 trials used; skipped: 1 not completed (1 running when its search stopped)")
+
+
+def _acc(arch: dict) -> dict:
+    return {"acc": arch["width"] / 100}
+
+
+@pytest.mark.filterwarnings("ignore:'acc' is minimised, but its name says")
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_a_source_that_ranked_this_searchs_monitor_the_other_way_says_so(tmp_path, capsys,
+                                                                         mode):
+    # was: "warm start from ... (acc, max): 3 of 3 trials used" beside "acc (min)", and the
+    # default strategy trained the source's highest acc first, the worst here, unsaid
+    source = "max" if mode == "min" else "min"
+    Search(None, SPACE, objective=_acc, monitor="acc", mode=source, budget=3, seed=0,
+           run_dir=tmp_path / "source", verbose=False).run()
+    Search(None, SPACE, objective=_acc, monitor="acc", mode=mode, budget=1, seed=0,
+           run_dir=tmp_path / "warm", warm_start=[str(tmp_path / "source")]).run()
+    said = "maximised there and is minimised" if mode == "min" else \
+        "minimised there and is maximised"
+    best = "highest" if mode == "min" else "lowest"
+    assert (f"(acc, {source}): 3 of 3 trials used; acc was {said} here: its results rank "
+            f"as they did there (its best is its {best} acc)") in capsys.readouterr().out
+    with open_run(tmp_path / "warm") as store:
+        assert store.get_meta("warm_start")["sources"][0]["other_mode"] == mode

@@ -22,8 +22,11 @@ objective). A source that never logged this search's first objective gives its m
 loss for it instead (on its own task, as with one objective; the report says so).
 
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
-used, merged (two mapped to the same architecture: the better one is kept) and skipped,
-and which keys were filled or dropped. The search stores the priors and the report in its
+used, merged (two mapped to the same architecture: the better one is kept) and skipped
+(the trials not COMPLETED by status: a PAUSED one's score is of its rung, never told; of
+RUNNING ones whether the source's search still runs), the epochs the used ones trained,
+whether the source ranked this search's monitor the other way, and which keys were filled
+or dropped. The search stores the priors and the report in its
 own ``search.db`` (tables ``priors`` and meta ``warm_start``) on its first start and reads
 them from there when it resumes, so a resumed search sees exactly the priors the first
 start saw.
@@ -201,8 +204,8 @@ Count = Callable[[dict[str, Any]], Mapping[str, float]]
 
 def load_priors(sources: Sequence[str | Path], space: SearchSpace,
                 fill: Mapping[str, Any] | None = None, objectives: Objectives | None = None,
-                count: Count | None = None, hydra: bool = False
-                ) -> tuple[list[Prior], WarmStartReport]:
+                count: Count | None = None, hydra: bool = False,
+                goal: tuple[str, str] | None = None) -> tuple[list[Prior], WarmStartReport]:
     """The COMPLETED results of earlier runs, mapped onto ``space``.
 
     Args:
@@ -214,6 +217,8 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
             counted without training; they win over the source trial's metrics.
         hydra: this search is a Hydra sweep: its keys are paths into the job config (else
             a plain key is a model argument), whatever the sources were.
+        goal: this search's monitor and mode: a source that ranked that monitor the other
+            way is said to (its results still rank as they did there).
 
     Raises:
         ConfigError: a source is not a run directory, or ``fill`` names a key the space
@@ -232,6 +237,8 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
         with open_run(path) as store:
             found, rep = _from_store(store, str(path), space, params, fill, objectives,
                                      count, hydra)
+        if goal is not None and rep.monitor == goal[0] and rep.mode != goal[1]:
+            rep.other_mode = goal[1]  # (was: unsaid; its best is told as its best)
         priors += found
         report.sources.append(rep)
     return priors, report

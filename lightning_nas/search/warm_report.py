@@ -82,6 +82,8 @@ class SourceReport:
     #: with running trials: ``"stopped"`` (its search's process is gone), ``"pid N on
     #: HOST"`` (it is still running), ``""`` (not known)
     source_driver: str | None = None
+    #: this search's mode, where the source ranked this search's monitor the other way
+    other_mode: str | None = None
 
     def trained(self) -> str:
         """The epochs the used results trained, ``""`` where unknown.
@@ -151,6 +153,11 @@ class SourceReport:
                 f"{self.used} of {counted(self.trials, 'trial')} used")
         if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
+        if self.other_mode:  # its best is told as its best, on its own task
+            words = {"max": ("maximised", "highest"), "min": ("minimised", "lowest")}
+            text += (f"; {self.monitor} was {words[self.mode][0]} there and is "
+                     f"{words[self.other_mode][0]} here: its results rank as they did there "
+                     f"(its best is its {words[self.mode][1]} {self.monitor})")
         if self.recorded:
             text += "; keys added with the earlier run's values " + ", ".join(
                 f"{k}={' or '.join(map(repr, self.recorded_by_option[k]))} (by each trial's "

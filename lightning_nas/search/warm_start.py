@@ -59,7 +59,8 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
     if warm.warm_start and store.get_meta("warm_start") is None:
         found, report = load_priors(warm.warm_start, space, warm.warm_start_fill,
                                     settings.goal.objectives, count,
-                                    hydra=store.get_meta("hydra") is not None)
+                                    hydra=store.get_meta("hydra") is not None,
+                                    goal=(settings.goal.monitor, settings.goal.mode))
         store.add_priors([p.row() for p in found], report.to_dict())
         say(report.describe())
         priors = store.priors()
