@@ -4,7 +4,8 @@ jsonargparse does when LightningCLI reads a config.
 YAML gives strings, numbers, lists and mappings; an argument annotated with an ``Enum`` gets
 the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``PurePath``
 or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
-``frozenset`` one built from the list; a ``type[Module]`` the class an import path names
+``frozenset`` one built from the list; a ``timedelta`` the one LightningCLI's text of it
+gives (``0:30:00``); a ``type[Module]`` the class an import path names
 (``torch.nn.GELU``: the class, not an instance; a subclass of ``Module`` only); lists and
 dicts have their items converted. A
 ``Union`` takes the first of its types that fits, in order, as jsonargparse does
@@ -33,12 +34,14 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
 from lightning_nas.config.records import dataclass_of, to_dataclass
+from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
 
 __all__ = ["class_bound", "class_node_path", "close_class_note", "convert", "convert_args",
@@ -281,6 +284,8 @@ def _instance(value: Any, hint: type) -> Any:
         # a checkpoint LightningCLI's instantiator reloads would be refused)
         found = [m for m in hint if isinstance(value, str) and value == m.name]
         return _fit(bool(found), found[0] if found else None)
+    if issubclass(hint, timedelta) and (found := timedelta_of(value)) is not None:
+        return found  # LightningCLI's text of it (0:30:00), as jsonargparse reads it
     if issubclass(hint, (PurePath, str)) and isinstance(value, str):
         try:
             return hint(value)

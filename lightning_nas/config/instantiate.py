@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections.abc
 import collections.abc as cabc
 import copy
+import datetime
 import difflib
 import enum
 import functools
@@ -63,6 +64,7 @@ from lightning_nas.config.nodes import (
     with_args,
 )
 from lightning_nas.config.records import check_fields, dict_note, no_dict
+from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
 
 __all__ = [
@@ -316,6 +318,8 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
         if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
             return any(value in (member.name, member.value) for member in hint)
+        if issubclass(hint, datetime.timedelta) and timedelta_of(value) is not None:
+            return True  # LightningCLI's text of it (0:30:00): built so
         try:
             return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
         except TypeError:  # a Protocol that cannot be checked at run time
@@ -332,7 +336,7 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
         return
     if not matches(value, hint, strict):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
-            close_class_note(value, hint, SHORT_NAME_MODULES)
+            close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint)
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
 
