@@ -98,3 +98,75 @@ def test_a_timedelta_that_is_no_such_text_is_refused_naming_the_form(tmp_path, t
     with pytest.raises(ConfigError, match=r"trainer\.strategy\.timeout=.*expected timedelta "
                                           r"or null .*'h:m:s' or 'd days, h:m:s'"):
         search_from_config(load_config(_write(tmp_path, text)))
+
+
+#: the top-level lr_scheduler ``fit --print_config`` writes for ``--lr_scheduler
+#: ReduceLROnPlateau --lr_scheduler.monitor val_loss``: Lightning's class takes ``monitor``
+#: and passes the rest on to torch's through ``**kwargs``, where jsonargparse finds them
+PLATEAU = """\
+seed_everything: 3
+trainer:
+  accelerator: cpu
+  max_epochs: 2
+  limit_train_batches: 2
+model:
+  class_path: tests.helpers.TinyNet
+data:
+  class_path: tests.helpers.BlobData
+  init_args:
+    n: 32
+optimizer:
+  class_path: torch.optim.SGD
+  init_args:
+    lr: 0.1
+lr_scheduler:
+  class_path: lightning.pytorch.cli.ReduceLROnPlateau
+  init_args:
+    monitor: val_loss
+    mode: min
+    factor: {factor}
+    patience: 10
+    threshold: 0.0001
+    threshold_mode: rel
+    cooldown: 0
+    min_lr: 0.0
+    eps: 1.0e-08
+search:
+  space:
+    width: {{choice: [4, 8]}}
+  optimizer: RandomSearch
+  budget: 1
+  run_dir: {run_dir}
+  verbose: false
+"""
+
+
+def test_a_printed_reduce_lr_on_plateau_is_taken_with_the_arguments_it_passes_on(tmp_path):
+    # was: "lr_scheduler.init_args.mode: not an argument of ReduceLROnPlateau; valid:
+    # monitor" for the scheduler as LightningCLI prints it
+    from lightning.pytorch.cli import ReduceLROnPlateau
+
+    from lightning_nas.config.cli_optim import apply_optim, optim_sections
+    from tests.helpers import TinyNet
+
+    path = tmp_path / "config.yaml"
+    path.write_text(PLATEAU.format(factor=0.5, run_dir=tmp_path / "run"))
+    cfg = load_config(path)
+    search_from_config(cfg)  # every check before training
+    configured = apply_optim(TinyNet(), optim_sections(cfg)).configure_optimizers()
+    scheduler = configured["lr_scheduler"]["scheduler"]
+    assert isinstance(scheduler, ReduceLROnPlateau)
+    assert (scheduler.monitor, scheduler.factor, scheduler.patience) == ("val_loss", 0.5, 10)
+    assert main(["search", str(path)]) == 0
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
+
+
+def test_a_misspelt_argument_of_a_printed_scheduler_is_still_refused(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(PLATEAU.format(factor=0.5, run_dir=tmp_path / "run")
+                    .replace("patience:", "patiense:"))
+    with pytest.raises(ConfigError, match=r"lr_scheduler\.init_args\.patiense: not an argument "
+                                          r"of ReduceLROnPlateau; did you mean patience\?.*"
+                                          r"valid: monitor, mode, factor, patience"):
+        search_from_config(load_config(path))

@@ -147,6 +147,23 @@ def _build(sections: Mapping[str, Any], params: Any) -> tuple[Any, Any]:
     return optimizer, scheduler
 
 
+def _arg_names(cls: type) -> list[str]:
+    """The arguments of an optimizer or scheduler class a config may name: its own and,
+    while an ``__init__`` takes ``**kwargs``, its bases' (as jsonargparse follows
+    ``super().__init__(**kwargs)``: Lightning's ``ReduceLROnPlateau`` takes ``monitor`` and
+    passes ``mode``, ``factor``, ... on to torch's, and LightningCLI prints them all)."""
+    names: list[str] = []
+    for base in cls.__mro__:
+        if base is object or "__init__" not in vars(base):
+            continue
+        params = inspect.signature(base.__init__).parameters.values()
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name not in ("self", "params", "optimizer", *names)]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
 def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
     """Build ``sections`` on a tiny parameter list, as a trial's model builds them.
 
@@ -159,8 +176,7 @@ def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
         if key not in sections:
             continue
         cls = import_object(sections[key]["class_path"])
-        names = [n for n in inspect.signature(cls).parameters
-                 if n not in ("self", "params", "optimizer", "args", "kwargs")]
+        names = _arg_names(cls)  # a base's too, as jsonargparse finds them
         for arg in sections[key].get("init_args") or {}:
             if arg not in names:
                 close = difflib.get_close_matches(arg, names, n=3)
