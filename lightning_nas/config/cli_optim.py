@@ -156,7 +156,10 @@ def _arg_names(cls: type) -> list[str]:
     for base in cls.__mro__:
         if base is object or "__init__" not in vars(base):
             continue
-        params = inspect.signature(base.__init__).parameters.values()
+        try:
+            params = inspect.signature(base.__init__).parameters.values()
+        except (TypeError, ValueError):  # no readable signature: those found so far
+            break
         names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
                   and p.name not in ("self", "params", "optimizer", *names)]
         if not any(p.kind is p.VAR_KEYWORD for p in params):
