@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import time
 
+import pytest
 import yaml
+from lightning.pytorch.callbacks import EarlyStopping
+from torch import nn
 
-from lightning_nas import Search
+from lightning_nas import NASModule, Search, finetune
 from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
 from tests.helpers import BlobData, TinyNet
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -55,6 +59,35 @@ def test_a_python_search_names_the_finetune_call(tmp_path, capsys):
         f"Wrote best.yaml, best.ckpt and search.db in {run}",
         f"Next: lightning_nas.finetune({str(run)!r}) trains the best model further from "
         f"best.ckpt (max_epochs= sets its epochs)"]
+
+
+def test_a_python_search_given_objects_names_them_in_the_finetune_call(tmp_path, capsys):
+    # was: "Next: lightning_nas.finetune('RUN') trains ...", a call finetune() refuses for a
+    # search given a DataModule or Trainer objects the store cannot keep
+    run = tmp_path / "run"
+    Search(TinyNet, SPACE, data=BlobData(),
+           trainer={**TRAINER, "callbacks": [EarlyStopping(monitor="val_acc", mode="max")]},
+           optimizer="RandomSearch", budget=1, run_dir=run).run()
+    assert _last_lines(capsys.readouterr().out, 1) == [
+        f"Next: lightning_nas.finetune({str(run)!r}, data=..., trainer={{'callbacks': ...}}) "
+        f"trains the best model further from best.ckpt (max_epochs= sets its epochs)"]
+    with pytest.raises(ConfigError, match="pass data= to finetune"):
+        finetune(run, max_epochs=1)
+    finetune(run, max_epochs=1, data=BlobData(),  # as the line says: taken
+             trainer={"callbacks": [EarlyStopping(monitor="val_acc", mode="max")]})
+
+
+def test_a_builder_without_an_import_path_is_named_in_the_finetune_call(tmp_path, capsys):
+    def build(arch):  # local: the store keeps no import path for it
+        return nn.Sequential(nn.Linear(8, arch["width"]), nn.ReLU(), nn.Linear(arch["width"], 3))
+
+    run = tmp_path / "run"
+    Search(NASModule, SPACE, model_init_args={"builder": build, "num_classes": 3},
+           data=BlobData, trainer=TRAINER, optimizer="RandomSearch", budget=1,
+           run_dir=run).run()
+    assert _last_lines(capsys.readouterr().out, 1) == [
+        f"Next: lightning_nas.finetune({str(run)!r}, model_init_args={{'builder': ...}}) "
+        f"trains the best model further from best.ckpt (max_epochs= sets its epochs)"]
 
 
 def test_an_objective_search_names_best_yaml_and_no_training(tmp_path, capsys):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,13 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import is_node
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "log_summary", "written"]
+__all__ = ["finish", "given_again", "log_summary", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -54,18 +55,41 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
               f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
-              f"{format_arch(best.arch)}\n{written(run_dir, exported or {})}", flush=True)
+              f"{format_arch(best.arch)}\n{written(run_dir, exported or {}, given_again(store))}",
+              flush=True)
     else:
         print(f"Search finished in {elapsed:.1f}s with no completed trial.", flush=True)
     return best, trials
 
 
-def written(run_dir: Path, exported: Mapping[str, Any]) -> str:
+def given_again(store: RunStore) -> list[str]:
+    """The keywords ``lightning_nas.finetune`` asks for again after a search built in
+    Python: the objects the store could not keep (a model argument without an import path,
+    a DataModule object, Trainer objects), as ``finetune`` refuses to start without them.
+
+    Example:
+        >>> given_again(store)  # doctest: +SKIP
+        ["data=...", "trainer={'callbacks': ...}"]
+    """
+    model, data = store.get_meta("model") or {}, store.get_meta("data") or {}
+    keywords = []
+    if missing := [key for key, path in (model.get("objects") or {}).items()
+                   if path is None and key not in INPUT_ONLY]:
+        keywords.append(f"model_init_args={{{', '.join(f'{k!r}: ...' for k in missing)}}}")
+    if data.get("class_path") is None and (data.get("init_args")
+                                           or store.get_meta("data_object")):
+        keywords.append("data=...")
+    if trainer_objects := store.get_meta("trainer_objects") or []:
+        keywords.append(f"trainer={{{', '.join(f'{k!r}: ...' for k in trainer_objects)}}}")
+    return keywords
+
+
+def written(run_dir: Path, exported: Mapping[str, Any], given: Sequence[str] = ()) -> str:
     """The files the run folder holds after ``export_best`` (``exported``: what it returned,
     the content of ``best.yaml``) and, where a model was searched, what trains the best one
     next: ``lightning-nas finetune`` and ``fit`` for a config run (``best_config.yaml``),
-    ``lightning_nas.finetune`` for a search built in Python; from fresh weights where no
-    ``best.ckpt`` was kept.
+    ``lightning_nas.finetune`` for a search built in Python, with the keywords it must be
+    ``given`` again (``given_again``); from fresh weights where no ``best.ckpt`` was kept.
 
     Example:
         >>> print(written(Path("runs/x"), {"checkpoint": None, "model": None}))
@@ -85,7 +109,9 @@ def written(run_dir: Path, exported: Mapping[str, Any]) -> str:
                 f"the best model {start}; lightning-nas fit "
                 f"{shlex.quote(str(run_dir / 'best_config.yaml'))} trains it from scratch")
     scratch = "" if held else ", from_checkpoint=False"
-    return (f"{text}\nNext: lightning_nas.finetune({str(run_dir)!r}{scratch}) trains the best "
+    keywords = "".join(f", {keyword}" for keyword in given)
+    return (f"{text}\nNext: lightning_nas.finetune({str(run_dir)!r}{keywords}{scratch}) trains "
+            f"the best "
             f"model {start} (max_epochs= sets its epochs)")
 
 
