@@ -663,7 +663,8 @@ def test_run_oneshot_leaves_the_seed_variables_as_they_were(tmp_path, monkeypatc
            "oneshot": {"num_candidates": 2, "calibration_batches": 1, "num_classes": 3,
                        "seed": 4, "run_dir": str(tmp_path / "run"), "finetune_epochs": 1}}
     run_oneshot(cfg, verbose=False)
-    assert SeedEnv.seen[:1] == [("4", "0")]  # while the supernet trains (its DDP ranks')
+    # while the supernet trains (its DDP ranks'), workers seeded as LightningCLI seeds them
+    assert SeedEnv.seen[:1] == [("4", "1")]
     assert (os.environ.get("PL_GLOBAL_SEED"), os.environ.get("PL_SEED_WORKERS")) == before
 
 

@@ -325,7 +325,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the seed for launched ranks; seed_everything's variables kept while the run trains
         # (its DDP ranks read them), then restored, as Search.run and finetune restore them
         held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
-        pl.seed_everything(opts["seed"], verbose=False)
+        pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)

@@ -45,7 +45,7 @@ class SharedSeed(pl.Callback):
             return
         seed = int(trainer.strategy.broadcast(self.seed, src=0))
         if seed != self.seed:  # a rank torchrun or SLURM started: rank 0's from here on
-            pl.seed_everything(seed, verbose=False)
+            pl.seed_everything(seed, workers=True, verbose=False)
             self.seed = seed
         self.adopt(trainer, seed)
 
