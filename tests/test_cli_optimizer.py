@@ -202,3 +202,32 @@ def test_a_choice_of_whole_top_level_optimizers_is_refused_naming_the_paths(tmp_
     assert main(["search", str(_config(tmp_path, **extra))]) == 2
     assert "searched by its paths (optimizer.init_args.<argument>)" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("key", ["lr", "model.lr", "model.init_args.lr"])
+def test_a_searched_model_argument_the_optimizer_section_shadows_is_warned_of(tmp_path, key):
+    # was: unsaid before training: TinyNet's configure_optimizers (the one reading its lr)
+    # is replaced by the config's optimizer section, as LightningCLI replaces it, so every
+    # trial trained with Adam at 0.01 whatever lr it drew; only Lightning's per-trial
+    # "will be overridden" warning hinted at it, in each trial.log
+    cfg = load_config(_config(tmp_path, search={
+        "space": {key: {"choice": [0.02, 0.04]}, "width": {"choice": [4, 8]}},
+        "budget": 2, "run_dir": str(tmp_path / "run")}))
+    with pytest.warns(UserWarning) as seen:
+        search_from_config(cfg)
+    said = [str(w.message) for w in seen if "replaces" in str(w.message)]
+    assert said == [
+        f"space key {key!r} sets TinyNet's argument lr, which the config's optimizer class "
+        f"takes too, but that section replaces TinyNet.configure_optimizers (as LightningCLI "
+        f"does), so where lr only set the optimizer a trial trains the same whatever it "
+        f"draws: search optimizer.init_args.lr instead, or leave the optimizer section "
+        f"out"], said
+
+
+def test_no_warning_where_the_optimizer_section_shadows_no_searched_argument(tmp_path):
+    import warnings
+
+    cfg = load_config(_config(tmp_path))  # optimizer.init_args.lr searched: as meant
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        search_from_config(cfg)

@@ -22,6 +22,7 @@ import copy
 import difflib
 import functools
 import inspect
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
-           "check_searched_optim", "optim_sections", "with_arch"]
+           "check_searched_optim", "optim_sections", "warn_shadowed", "with_arch"]
 
 #: the top-level sections LightningCLI turns into the model's ``configure_optimizers``
 OPTIM_KEYS = ("optimizer", "lr_scheduler")
@@ -249,6 +250,43 @@ def check_not_chosen_whole(cfg: Mapping[str, Any], space: Mapping[str, Any],
                               f"is searched by its paths ({key}.init_args.<argument>), a choice "
                               f"of whole {key} nodes is not supported: search one class's "
                               f"arguments, or give the model an {key} argument")
+
+
+def warn_shadowed(cfg: Mapping[str, Any], space: Mapping[str, Any], model: Any) -> None:
+    """Warn, before any training, of a searched model argument named as an argument of the
+    config's ``optimizer`` / ``lr_scheduler`` class (``lr`` beside ``optimizer: Adam``)
+    where the model has a ``configure_optimizers`` of its own: the section replaces it, as
+    LightningCLI replaces it, so where that argument only set the optimizer, a trial trains
+    the same whatever value it drew. A warning, not an error: the model may read it
+    elsewhere too.
+
+    ``model``: the model's class (or its import path); anything else is not judged.
+    """
+    sections = optim_sections(cfg)
+    model = import_object(model) if isinstance(model, str) else model
+    own = getattr(model, "configure_optimizers", None)
+    from lightning.pytorch import LightningModule
+
+    if not sections or not inspect.isclass(model) or own in (
+            None, LightningModule.configure_optimizers):
+        return
+    names: dict[str, str] = {}  # an argument name: the section whose class takes it
+    for head, node in sections.items():
+        for name in _arg_names(import_object(node["class_path"])):
+            names.setdefault(name, head)
+    for key in space:
+        parts = str(key).split(".")
+        if parts[0] == "model":  # model.lr, model.init_args.lr: the model's argument too
+            parts = parts[2:] if parts[1:2] == ["init_args"] else parts[1:]
+        if len(parts) != 1 or parts[0] not in names:
+            continue
+        head = names[parts[0]]
+        warnings.warn(f"space key {key!r} sets {model.__name__}'s argument {parts[0]}, which "
+                      f"the config's {head} class takes too, but that section replaces "
+                      f"{model.__name__}.configure_optimizers (as LightningCLI does), so "
+                      f"where {parts[0]} only set the {head} a trial trains the same whatever "
+                      f"it draws: search {head}.init_args.{parts[0]} instead, or leave the "
+                      f"{head} section out", UserWarning, stacklevel=2)
 
 
 def _configure(model: Any, sections: Mapping[str, Any]) -> Any:

@@ -17,6 +17,7 @@ from lightning_nas.config.cli_optim import (
     check_optim,
     check_searched_optim,
     optim_sections,
+    warn_shadowed,
 )
 from lightning_nas.config.factories import ConfigBuilder, ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
@@ -50,6 +51,8 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
     if isinstance(settings["space"], Mapping):
         check_not_chosen_whole(cfg, settings["space"], lambda name: _model_takes(cfg, name))
     model, model_args = section_target(cfg.get("model"), "model")
+    if isinstance(settings["space"], Mapping):  # a model argument the optimizer shadows
+        warn_shadowed(cfg, settings["space"], model)
     data, data_args = section_target(cfg.get("data"), "data")
     trainer = cfg.get("trainer") or {}
     if not isinstance(trainer, Mapping):
