@@ -119,6 +119,9 @@ def test_killed_sweep_resumes_to_exactly_budget_completed_jobs(killed_sweep):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert f"Resuming {run}: {killed_sweep.done_before_kill} completed" in again.stdout
     assert "Sweep finished in" in again.stdout and f"{budget} completed, 0 failed" in again.stdout
+    # the time of this invocation, the counts of the sweep, said as a resumed search says it
+    assert re.search(r"Sweep finished in [\d.]+s \(this invocation; the counts are the "
+                     r"sweep's\): ", again.stdout), again.stdout[-2000:]
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     assert again.stdout.rstrip().splitlines()[-2:] == [  # the rerun of the project's task
         f"Wrote optimization_results.yaml and search.db in {run}",

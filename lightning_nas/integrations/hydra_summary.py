@@ -30,9 +30,11 @@ __all__ = ["sweep_summary", "sweep_written"]
 
 
 def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_dir: Path,
-                  results: Mapping[str, Any], elapsed: float, stopped: bool = False) -> str:
+                  results: Mapping[str, Any], elapsed: float, stopped: bool = False,
+                  resumed: bool = False) -> str:
     """How the sweep ended (``stopped``: on an error), its counts and best job, then
-    ``sweep_written``.
+    ``sweep_written``; ``elapsed`` is this invocation's seconds, said as such where it
+    ``resumed`` a sweep, whose counts are the whole sweep's (as a resumed search says it).
 
     Example:
         >>> import tempfile
@@ -44,7 +46,9 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
     count = {s: store.count(s) for s in (TrialStatus.COMPLETED, TrialStatus.FAILED,
                                          TrialStatus.REJECTED)}
     rejected = count[TrialStatus.REJECTED]  # by a constraint: never run
-    line = (f"Sweep {'stopped' if stopped else 'finished'} in {elapsed:.1f}s: "
+    took = f"{elapsed:.1f}s" + (" (this invocation; the counts are the sweep's)" if resumed
+                                else "")  # (was: the invocation's time beside the sweep's counts)
+    line = (f"Sweep {'stopped' if stopped else 'finished'} in {took}: "
             f"{count[TrialStatus.COMPLETED]} completed, "
             f"{f'{rejected} rejected, ' if rejected else ''}"
             f"{count[TrialStatus.FAILED]} failed.")

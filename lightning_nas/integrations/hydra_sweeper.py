@@ -208,7 +208,7 @@ class HydraSweep(Sweeper):
             template = TrialTemplate(ModelFactory(_built_by_the_task), DataFactory(), {},
                                      monitor=goal.monitor, mode=goal.mode, seed=goal.seed,
                                      run_dir=settings.run_dir)
-            start = time.monotonic()
+            start, resuming = time.monotonic(), len(store) > 0
             try:  # (the replay of a resume tells the optimizer again: it may fail)
                 loop = _SweepLoop(settings, sweep.space, template, store, executor, optimizer,
                                   rule=None)
@@ -219,12 +219,13 @@ class HydraSweep(Sweeper):
             except (SearchError, ConfigError) as err:  # stopped (max_failures, a constraint
                 # or the optimizer that raised, ...): the results so far
                 if store.best(goal.mode) is not None:
-                    self._finish(settings, store, sweep, time.monotonic() - start, stopped=True)
+                    self._finish(settings, store, sweep, time.monotonic() - start, stopped=True,
+                                 resumed=resuming)
                 worded = _sweep_words(str(err), self.settings, self._folder_key())
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
-            self._finish(settings, store, sweep, time.monotonic() - loop.start)
+            self._finish(settings, store, sweep, time.monotonic() - loop.start, resumed=resuming)
             return store.trials()
         finally:
             store.close()
@@ -347,9 +348,9 @@ class HydraSweep(Sweeper):
         return line
 
     def _finish(self, settings: SearchSettings, store: RunStore, sweep: SweepParams,
-                elapsed: float, stopped: bool = False) -> None:
+                elapsed: float, stopped: bool = False, resumed: bool = False) -> None:
         """Write ``optimization_results.yaml`` and print the summary (``stopped`` on an
-        error: the results so far)."""
+        error: the results so far; ``resumed``: a sweep that had run before)."""
         goal = settings.goal
         best = store.best(goal.mode)
         results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
@@ -371,7 +372,7 @@ class HydraSweep(Sweeper):
         path.write_text(dump_yaml(results))
         if settings.verbose:  # the files, and the rerun of the best job as what next
             print(sweep_summary(store, goal.monitor, best, settings.run_dir, results, elapsed,
-                                stopped), flush=True)
+                                stopped, resumed), flush=True)
 
 
 # ----------------------------------------------------------------- helpers
