@@ -89,6 +89,28 @@ def test_override_unknown_section():
     assert "trainer" in msg and "seed_everything" in msg
 
 
+@pytest.mark.parametrize("section", ["model", "data"])
+def test_an_override_under_a_section_given_as_a_class_path_keeps_the_class(section):
+    # `model: my.Net` is the class alone; --model.depth=2 sets its argument (was: the
+    # class silently dropped, the section replaced by {depth: 2})
+    cfg = apply_overrides({section: "tests.helpers.TinyNet"}, [f"--{section}.depth=2"])
+    assert cfg[section] == {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 2}}
+
+
+@pytest.mark.parametrize("given, override, path", [
+    ({"search": [1]}, "--search.budget=3", "search: [1]"),
+    ({"trainer": 5}, "--trainer.max_epochs=1", "trainer: 5"),
+    ({"search": {"budget": 2}}, "--search.budget.x=3", "search.budget: 2"),
+    ({"model": {"class_path": "m.N", "init_args": {"w": [1, 2]}}}, "--model.w.a=3",
+     "model.w: [1, 2]"),
+])
+def test_an_override_through_a_value_that_is_no_mapping_is_refused(given, override, path):
+    # was: the value silently replaced by a mapping of the override alone
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(given, [override])
+    assert str(info.value).startswith(f"{override.split('=')[0]}: the config gives {path}, ")
+
+
 def test_override_without_value():
     for args in (["--search.budget"], ["--search.budget", "--search.mode=min"]):
         with pytest.raises(ConfigError, match="'--search.budget' has no value"):

@@ -250,6 +250,15 @@ def _generate() -> list[Case]:
     cases.append(Case("override-no-value", "--search.budget", args=["--search.budget"]))
     cases.append(Case("override-section", "'serch'", args=["--serch.budget=3"]))
     cases.append(Case("override-into-int", "budget", args=["--search.budget.x=3"]))
+    # an override into a section or argument that is not a mapping (was: silently replaced
+    # by a mapping of the override alone, so `trainer: 5` + --trainer.max_epochs=1 trained)
+    listed = {**copy.deepcopy(BASE), "search": [1]}
+    cases.append(Case("override-through-list-section", "search: [1]",
+                      text=yaml.safe_dump(listed, sort_keys=False)))  # + --search.run_dir=
+    cases.append(Case("override-through-int-section", "trainer: 5", change=_set("trainer", 5),
+                      args=["--trainer.max_epochs=1"]))
+    cases.append(Case("override-through-list-argument", "model.depth: [1, 2]",
+                      change=_set("model.init_args.depth", [1, 2]), args=["--model.depth.x=3"]))
     # ------------------------------------------------------------ changed existing run
     for tag, change, needle in (
             ("space-values", _set(f"{space}.width", {"choice": [4, 16]}), "different space"),

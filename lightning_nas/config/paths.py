@@ -17,13 +17,14 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint, resolved_args
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
+from lightning_nas.config.overrides import not_a_mapping, split_overrides
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
@@ -31,36 +32,6 @@ __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_
            "check_space_paths", "deep_merge", "get_dotted", "is_dotted", "is_space_group",
            "kwargs_apart", "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
            "split_overrides", "trainer_classes_as_nodes"]
-
-
-def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
-                    ) -> list[tuple[str, str]]:
-    """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.
-
-    Example:
-        >>> split_overrides(["--search.budget=5", "--trainer.max_epochs", "2"])
-        [('search.budget', '5'), ('trainer.max_epochs', '2')]
-
-    Raises:
-        ConfigError: for an argument that is no override, naming ``example`` (one the
-            command at hand takes), and for one without a value.
-    """
-    pairs, i = [], 0
-    args = list(args)
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--") or len(arg) < 3:
-            raise ConfigError(f"expected an override like {example}, got {arg!r}")
-        if "=" in arg:
-            key, value = arg[2:].split("=", 1)
-        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
-            key, value = arg[2:], args[i + 1]
-            i += 1
-        else:
-            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
-        pairs.append((key, value))
-        i += 1
-    return pairs
 
 
 #: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
@@ -191,8 +162,11 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         if i > 0:
             node = _descend(node, part)
         child = node.get(part)
-        if isinstance(child, str) and i > 0:  # keys under it: a class as its import path
+        if isinstance(child, str) and (i > 0 or part in SECTIONS[:2]):  # keys under it: a
+            # class as its import path (`model: my.Net` too; was: the class dropped)
             child = node[part] = {"class_path": child}
+        elif merge and child is not None and not isinstance(child, dict):
+            raise not_a_mapping(key, ".".join(parts[:i + 1]), child)  # (was: replaced)
         elif not isinstance(child, dict):
             child = node[part] = {}
         node = child

@@ -1,0 +1,59 @@
+"""Dotted ``--a.b=value`` overrides as the command line gives them: ``split_overrides``
+reads them, ``not_a_mapping`` refuses one that reaches through a value that is no mapping.
+
+Example:
+    >>> split_overrides(["--search.budget=5"])
+    [('search.budget', '5')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_nas.errors import ConfigError
+
+__all__ = ["not_a_mapping", "split_overrides"]
+
+
+def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
+                    ) -> list[tuple[str, str]]:
+    """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.
+
+    Example:
+        >>> split_overrides(["--search.budget=5", "--trainer.max_epochs", "2"])
+        [('search.budget', '5'), ('trainer.max_epochs', '2')]
+
+    Raises:
+        ConfigError: for an argument that is no override, naming ``example`` (one the
+            command at hand takes), and for one without a value.
+    """
+    pairs, i = [], 0
+    args = list(args)
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"expected an override like {example}, got {arg!r}")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = arg[2:], args[i + 1]
+            i += 1
+        else:
+            raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        pairs.append((key, value))
+        i += 1
+    return pairs
+
+
+def not_a_mapping(key: str, path: str, value: Any) -> ConfigError:
+    """The error for the override ``--key`` reaching through ``path``, which the config
+    gives as ``value``, no mapping (was: ``value`` silently replaced by a mapping of the
+    override alone, so ``trainer: 5`` with ``--trainer.max_epochs=1`` trained on defaults).
+
+    Example:
+        >>> "search: [1], not a mapping" in str(not_a_mapping("search.budget", "search", [1]))
+        True
+    """
+    return ConfigError(f"--{key}: the config gives {path}: {value!r}, not a mapping with "
+                       f"keys; set the whole value (--{path}=...) or fix it in the config file")
