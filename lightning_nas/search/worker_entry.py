@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import traceback
 from multiprocessing.connection import Connection
@@ -26,8 +27,14 @@ __all__ = ["READY", "worker_main"]
 READY = "lightning-nas-worker-ready"
 
 
-def worker_main(conn: Connection, parent_pid: int) -> None:
+def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None) -> None:
     """A worker's loop: receive a spec, run it, send the result; ``None`` ends it.
+
+    ``start_method`` is the search process's multiprocessing start method (None: the
+    platform's default), which the worker takes back: a spawned process's children are
+    spawned too, so a trial's DataLoader workers were spawned here while the search's own
+    process and a plain Lightning fit fork them (a dataset holding a lambda failed every
+    trial, and each loader re-imported torch at every epoch).
 
     Until its imports are done a Ctrl-C is left to the search process, which ends the
     worker (it was started with SIGINT held back: ``lifetime.sigint_held``); after, it
@@ -41,6 +48,7 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
             conn.send(READY)
         except OSError:  # BrokenPipeError: the pool was shut down before this worker started
             return
+        mp.set_start_method(start_method, force=True)  # (None: the platform's default)
         threads = os.environ.get("LNAS_NUM_THREADS")
         import torch
 

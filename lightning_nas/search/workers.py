@@ -164,8 +164,9 @@ class ProcessExecutor(TrialExecutor):
         # spawned children copy the environment, and start with Ctrl-C held back until
         # their imports are done (worker_main): the search process takes it
         with environ(worker.env), sigint_held():
-            process = self._ctx.Process(target=worker_main, args=(child, os.getpid()),
-                                        name="lightning-nas-worker")
+            process = self._ctx.Process(target=worker_main, args=(
+                child, os.getpid(), mp.get_start_method(allow_none=True)),
+                name="lightning-nas-worker")  # its DataLoaders start workers as here
             process.start()
         child.close()
         worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
