@@ -38,7 +38,11 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.executors import executor_for
-from lightning_nas.search.facade_checks import check_arguments, check_search
+from lightning_nas.search.facade_checks import (
+    check_arguments,
+    check_fit_keywords,
+    check_search,
+)
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by
@@ -111,6 +115,7 @@ class Search:
         check_arguments(trainer=trainer, model_init_args=model_init_args,
                         data_init_args=data_init_args, config=config, settings=settings,
                         on_trial_end=on_trial_end)
+        check_fit_keywords(options)  # Trainer.fit's datamodule=, train_dataloaders=
         self.settings = (settings or SearchSettings()).replace(**options)
         self.space = _space_of(space)  # a YAML file's path too
         if self.settings.transfer.warm_start_fill:  # model.width, model.init_args.width: width

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
 __all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_option_builds",
-           "check_own_loaders", "check_search", "check_space_values"]
+           "check_fit_keywords", "check_own_loaders", "check_search", "check_space_values"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
@@ -390,3 +390,28 @@ def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
         raise ConfigError(f"on_trial_end must be callable with each finished trial's "
                           f"TrialResult, got {short(on_trial_end)}")
 
+
+
+#: ``Trainer.fit``'s data keywords, which a Lightning user may give ``Search`` too
+_FIT_KEYWORDS = ("datamodule", "train_dataloaders", "val_dataloaders")
+
+
+def check_fit_keywords(options: Mapping[str, Any]) -> None:
+    """Refuse ``Trainer.fit``'s data keywords among ``Search``'s ``**options`` (was:
+    "unknown search setting 'datamodule'", listing the search settings, none about data).
+
+    Example:
+        >>> check_fit_keywords({"datamodule": None})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: Search takes no datamodule= (Trainer.fit's): give ...
+    """
+    for key in (key for key in _FIT_KEYWORDS if key in options):
+        loaders = "" if key == "datamodule" else (
+            "; a trial takes no DataLoader objects (each fit asks its data for fresh ones): "
+            "wrap your datasets with LightningDataModule.from_datasets(train, val, "
+            "batch_size=...) (trials in the search's own process only), or write a "
+            "LightningDataModule class")
+        raise ConfigError(f"Search takes no {key}= (Trainer.fit's): give the data as data= (a "
+                          f"LightningDataModule instance, class or import path, or a callable "
+                          f"arch -> LightningDataModule){loaders}")
