@@ -263,12 +263,16 @@ def warn_shadowed(cfg: Mapping[str, Any], space: Mapping[str, Any], model: Any) 
     ``model``: the model's class (or its import path); anything else is not judged.
     """
     sections = optim_sections(cfg)
-    model = import_object(model) if isinstance(model, str) else model
+    if not sections:
+        return
+    try:  # (a class that does not import is refused later, naming its section)
+        model = import_object(model) if isinstance(model, str) else model
+    except ConfigError:
+        return
     own = getattr(model, "configure_optimizers", None)
     from lightning.pytorch import LightningModule
 
-    if not sections or not inspect.isclass(model) or own in (
-            None, LightningModule.configure_optimizers):
+    if not inspect.isclass(model) or own in (None, LightningModule.configure_optimizers):
         return
     names: dict[str, str] = {}  # an argument name: the section whose class takes it
     for head, node in sections.items():

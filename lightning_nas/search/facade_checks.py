@@ -391,7 +391,6 @@ def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
                           f"TrialResult, got {short(on_trial_end)}")
 
 
-
 #: ``Trainer.fit``'s data keywords, which a Lightning user may give ``Search`` too
 _FIT_KEYWORDS = ("datamodule", "train_dataloaders", "val_dataloaders")
 
