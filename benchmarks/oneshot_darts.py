@@ -10,7 +10,8 @@ search keeps its best-val_acc checkpoint); only the final figures read the test 
 
 Per seed (it seeds the supernet, the searches, the fine-tunes and every training):
 - ``one training``: the fixed mid-sized subnet (``MID``) trained ``--epochs`` (15) epochs
-  from scratch, wall clock (after a warm-up run, so no import time is counted).
+  from scratch, wall clock. An untimed warm-up (``warm_up``: 1 epoch of every timed side)
+  runs before the first seed, so no side's walls count import or first-call time.
 - SPOS (``OneShotNAS``: ``--spos_epochs`` supernet epochs, ``--candidates`` subnets scored),
   DARTS and GDAS (``DifferentiableNAS``: ``--darts_epochs`` / ``--gdas_epochs`` epochs, each
   step one logit update on a validation batch and one weight update on a training batch,
@@ -19,7 +20,8 @@ Per seed (it seeds the supernet, the searches, the fine-tunes and every training
   ``cost_<algo>`` = wall of (supernet training + derivation + export + fine-tune) / one
   training. A mixed DARTS step runs every value of every decision for two batches: an
   epoch costs about 6x an epoch of ``MID`` (GDAS about 3x), hence the fewer epochs.
-- ``test_<algo>``: test accuracy of the fine-tuned winner (last epoch's weights).
+- ``test_<algo>``: test accuracy of the fine-tuned winner at its fine-tune's best-val_acc
+  checkpoint, as the multi-trial side's best trial is its best-val_acc checkpoint.
 - multi-trial: ``lightning_nas.Search`` (``--mt_optimizer``, ``--trials`` trials of
   ``--per_trial`` epochs) over the stand-alone subnets of the same space;
   ``test_multitrial`` is its best trial's best checkpoint on the test split,
@@ -55,6 +57,7 @@ from torch.utils.data import DataLoader, TensorDataset
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lightning.pytorch as pl  # noqa: E402
+from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
 from benchmarks.oneshot import MID, MULTI_INIT, TRAINER  # noqa: E402  (the same subnet and trials)
 from benchmarks.spread import check_arguments, describe, over_seeds, quick_defaults, spread  # noqa: E402
@@ -107,16 +110,22 @@ class HeldOutDigits(pl.LightningDataModule):
 
 
 @torch.no_grad()
-def test_accuracy(model: torch.nn.Module) -> float:
-    """Accuracy of ``model`` (eval mode) on the held-out test split."""
+def split_accuracy(model: torch.nn.Module, split: str = "test") -> float:
+    """Accuracy of ``model`` (eval mode) on the held-out test split (or ``split="val"``)."""
     data = HeldOutDigits()
     data.setup()
     model.eval()
     correct = total = 0
-    for x, y in data.test_dataloader():
+    loader = data.test_dataloader() if split == "test" else data.val_dataloader()
+    for x, y in loader:
         correct += int((model(x).argmax(dim=1) == y).sum())
         total += len(y)
     return correct / total
+
+
+def test_accuracy(model: torch.nn.Module) -> float:
+    """Accuracy of ``model`` (eval mode) on the held-out test split."""
+    return split_accuracy(model, "test")
 
 
 def one_training(epochs: int, seed: int) -> float:
@@ -128,8 +137,21 @@ def one_training(epochs: int, seed: int) -> float:
     return time.perf_counter() - t0
 
 
-def one_shot(algorithm: str, seed: int, args: argparse.Namespace) -> dict:
-    """Search, derive, export and fine-tune with ``algorithm``: wall, arch, test accuracy."""
+class EpochScores(pl.Callback):
+    """Each validation epoch's ``val_acc`` (the sanity check's left out), in order."""
+
+    def __init__(self) -> None:
+        self.scores: list[float] = []
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule
+                                ) -> None:
+        if not trainer.sanity_checking:
+            self.scores.append(float(trainer.callback_metrics["val_acc"]))
+
+
+def one_shot(algorithm: str, seed: int, args: argparse.Namespace, root: Path) -> dict:
+    """Search, derive, export and fine-tune with ``algorithm``: wall, arch, the fine-tune's
+    ``val_epochs``, and the ``val`` and ``test`` accuracy of its best-val_acc checkpoint."""
     pl.seed_everything(seed, verbose=False)
     t0 = time.perf_counter()
     if algorithm == "spos":
@@ -145,11 +167,24 @@ def one_shot(algorithm: str, seed: int, args: argparse.Namespace) -> dict:
         arch, subnet = nas.best_arch, nas.subnet
     search_wall = time.perf_counter() - t0
     pl.seed_everything(seed, verbose=False)
-    tuned, metrics = finetune_subnet(subnet, HeldOutDigits(), args.finetune,
-                                     trainer={"accelerator": "cpu"}, num_classes=10, lr=3e-3)
+    # the fine-tune's best-val_acc checkpoint, as the multi-trial side's best trial is its
+    # best-val_acc checkpoint (was: the fine-tune's last epoch against that best)
+    kept = ModelCheckpoint(dirpath=root / f"ft_{algorithm}{seed}", monitor="val_acc",
+                           mode="max")
+    scores = EpochScores()
+    tuned, _ = finetune_subnet(subnet, HeldOutDigits(), args.finetune,
+                               trainer={"accelerator": "cpu", "callbacks": [kept, scores],
+                                        "enable_checkpointing": True},
+                               num_classes=10, lr=3e-3)
     wall = time.perf_counter() - t0
-    return {"arch": arch, "search_s": search_wall, "wall_s": wall,
-            "val": metrics["val_acc"], "test": test_accuracy(tuned)}
+    state = torch.load(kept.best_model_path, map_location="cpu", weights_only=False)
+    tuned.load_state_dict(state["state_dict"])
+    val = split_accuracy(tuned, "val")
+    if abs(val - float(kept.best_model_score)) > 1e-4:
+        raise SystemExit(f"the {algorithm} fine-tune's best checkpoint scores val_acc "
+                         f"{val:.4f}, not the {float(kept.best_model_score):.4f} it logged")
+    return {"arch": arch, "search_s": search_wall, "wall_s": wall, "val": val,
+            "val_epochs": scores.scores, "test": split_accuracy(tuned, "test")}
 
 
 def multi_trial(seed: int, args: argparse.Namespace, root: Path) -> dict:
@@ -169,10 +204,26 @@ def multi_trial(seed: int, args: argparse.Namespace, root: Path) -> dict:
             "test": test_accuracy(best)}
 
 
+def warm_up(args: argparse.Namespace, root: Path) -> list[str]:
+    """One untimed run of each timed side at 1 epoch (the fixed subnet's training, each of
+    ``args.algorithms`` with its fine-tune, a 1-trial multi-trial search), so the first
+    seed's walls hold no one-time start-up costs on either side of a cost ratio; returns
+    the sides it ran (was: the fixed subnet's training alone, so the first seed's searches
+    paid their first-call costs and the training they are divided by did not)."""
+    once = argparse.Namespace(**{**vars(args), "candidates": 2, "trials": 1, **dict.fromkeys(
+        ("finetune", "spos_epochs", "darts_epochs", "gdas_epochs", "per_trial"), 1)})
+    one_training(1, 0)
+    for algorithm in args.algorithms:
+        one_shot(algorithm, 0, once, root / "warm_up")
+    multi_trial(0, once, root / "warm_up")
+    return ["one training", *args.algorithms, "multi-trial"]
+
+
 def one_seed(seed: int, args: argparse.Namespace, root: Path) -> dict[str, float]:
     """Every figure of one seed (see the module docstring)."""
     fixed = one_training(args.epochs, seed)
-    runs = {algorithm: one_shot(algorithm, seed, args) for algorithm in args.algorithms}
+    runs = {algorithm: one_shot(algorithm, seed, args, root)
+            for algorithm in args.algorithms}
     multi = multi_trial(seed, args, root)
     print(f"seed {seed}: one training ({args.epochs} epochs of {MID}) {fixed:.1f}s; "
           f"multi-trial {args.trials} x {args.per_trial} epochs {multi['wall_s']:.1f}s, "
@@ -220,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore")
     rows = []
     with quiet_lightning(), tempfile.TemporaryDirectory() as tmp:
-        one_training(1, 0)  # warm-up: imports and first-call costs are not one training's
+        warm_up(args, Path(tmp))  # untimed: first-call costs are no seed's, on any side
         for seed in range(args.seed_start, args.seed_start + args.seeds):
             rows.append(one_seed(seed, args, Path(tmp)))
     settings = {k: v for k, v in vars(args).items() if k != "quick"}
