@@ -8,8 +8,9 @@ evaluated), and what is reported is its 200-epoch test accuracy. The search sees
 ``flops_m``); the 200-epoch test accuracy of the chosen architecture is looked up with
 ``NB201.lookup`` after the search. Every strategy runs with the same seeds in the same
 invocation: ``--seeds 30`` is seeds ``--seed_start .. --seed_start+29`` (default 0..29),
-``--seeds 100-129`` a range (which takes no ``--seed_start``); ``--heldout_seeds 100-129``
-also runs the seeds the defaults were not tuned on and prints both columns side by side.
+``--seeds 100-129`` a range (which takes no ``--seed_start``). ``--heldout_seeds`` (default
+``100-129``, the seeds the defaults were not tuned on; ``''`` leaves them out) runs a second
+seed set and prints both columns side by side.
 
 Two paths run a search:
 
@@ -28,8 +29,8 @@ median of the rounds' medians, printed with its range.
 Run:  python benchmarks/nb201.py --dataset cifar10 --budget 100 --seeds 30 \\
           [--seed_start 0] [--heldout_seeds 100-129] [--table PATH] [--strategy NAME] \\
           [--all] [--driver] [--overhead_trials 500] [--overhead_rounds 5]
-Quick check:  python benchmarks/nb201.py --budget 15 --seeds 2 --overhead_trials 30 \\
-          --overhead_rounds 2
+Quick check:  python benchmarks/nb201.py --budget 15 --seeds 2 --heldout_seeds '' \\
+          --overhead_trials 30 --overhead_rounds 2
 The table is ``--table PATH`` if given, else ``$LIGHTNING_NAS_NB201``, else
 ``../shared/benchmarks/nb201.csv`` next to the repository (``find_table`` in
 ``lightning_nas.benchmarks.nb201``; the README says where the table comes from).
@@ -40,8 +41,8 @@ Last line: JSON with ``strategy``, ``mean``, ``std`` (population std over the se
 ``benchmarks/spread.py``: median, min, max, mean, sample std, n), ``baselines`` (the other
 strategies' mean and std, and their ``test_acc_200ep_spread``), ``ms_per_trial`` (and
 ``ms_per_trial_spread``), ``dataset``, ``budget``, ``seeds`` (how many), ``seed_range``,
-``path``, and with ``--heldout_seeds`` a ``heldout`` object with the same figures on those
-seeds.
+``path``, and (unless ``--heldout_seeds ''``) a ``heldout`` object with the same figures on
+those seeds.
 """
 
 from __future__ import annotations
@@ -230,9 +231,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed_start", type=int, default=None,
                         help="first seed when --seeds is a count (default 0; refused beside "
                              "a range or a list)")
-    parser.add_argument("--heldout_seeds", default=None,
-                        help="also run these seeds (e.g. 100-129, which the defaults were not "
-                             "tuned on) and print them beside the others")
+    parser.add_argument("--heldout_seeds", default="100-129",
+                        help="also run these seeds and print them beside the others (default "
+                             "100-129, which the defaults were not tuned on; '' for none)")
     parser.add_argument("--table", default=None,
                         help="the NB201 CSV (default: $LIGHTNING_NAS_NB201, else "
                              "../shared/benchmarks/nb201.csv next to the repository)")

@@ -52,3 +52,22 @@ def test_the_warm_up_runs_every_timed_side(darts, tmp_path):
     assert warmed == ["one training", "spos", "gdas", "multi-trial"]
     for side in ("ft_spos0", "ft_gdas0", "mt0"):  # each fine-tune, the multi-trial search
         assert (tmp_path / "warm_up" / side).is_dir(), side
+
+
+def test_nb201_reports_the_seeds_its_defaults_were_not_tuned_on_by_default(capsys):
+    from tests.test_nb201 import TABLE, WHY
+
+    if TABLE is None:
+        pytest.skip(WHY)
+    # the default strategy was chosen on seeds 0-29; 100-129 are held out (small_space.py
+    # runs its held-out seeds by default too)
+    summary = _load("nb201.py").main(["--budget", "3", "--seeds", "2", "--overhead_trials",
+                                      "0"])
+    out = capsys.readouterr().out
+    # was: no "heldout" in the JSON, and the table had the tuned seeds' column alone
+    assert summary["heldout"]["seed_range"] == "100-129", summary.keys()
+    assert summary["heldout"]["seeds"] == 30
+    assert "held-out seeds 100-129 (n=30)" in out, out
+    # '' leaves them out
+    assert "heldout" not in _load("nb201.py").main(
+        ["--budget", "3", "--seeds", "2", "--overhead_trials", "0", "--heldout_seeds", ""])

@@ -154,8 +154,8 @@ def test_benchmark_script_fast_path_equals_driver(bench):
 def test_benchmark_script_short_run(capsys):
     script = _script()
     summary = script.main(["--dataset", "cifar10", "--budget", "15", "--seeds", "2",
-                           "--table", str(TABLE), "--overhead_trials", "30",
-                           "--overhead_rounds", "2"])
+                           "--heldout_seeds", "", "--table", str(TABLE), "--overhead_trials",
+                           "30", "--overhead_rounds", "2"])
     out = capsys.readouterr().out.strip().splitlines()
     assert "REA" in "\n".join(out) and '"strategy"' in out[-1]
     assert summary["strategy"] == "SurrogateEvolution"
@@ -187,7 +187,8 @@ def test_benchmark_script_runs_held_out_seeds(bench):
     assert summary["mean"] == pytest.approx(by_start["RandomSearch"]["mean"], abs=1e-4)
     assert summary["ms_per_trial"] is None
     range_form = script.main(["--budget", "10", "--seeds", "100-101", "--strategy",
-                              "RandomSearch", "--table", str(TABLE), "--overhead_trials", "0"])
+                              "RandomSearch", "--table", str(TABLE), "--overhead_trials", "0",
+                              "--heldout_seeds", ""])
     assert range_form["mean"] == summary["mean"]
 
 
