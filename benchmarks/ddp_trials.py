@@ -72,6 +72,7 @@ def run_side(fresh: bool, trials: int, epochs: int, seed: int, root: Path) -> di
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Parse arguments, run the rounds, print each round, the spreads and the JSON line."""
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
