@@ -9,8 +9,8 @@ evaluated), and what is reported is its 200-epoch test accuracy. The search sees
 ``NB201.lookup`` after the search. Every strategy runs with the same seeds in the same
 invocation: ``--seeds 30`` is seeds ``--seed_start .. --seed_start+29`` (default 0..29),
 ``--seeds 100-129`` a range (which takes no ``--seed_start``). ``--heldout_seeds`` (default
-``100-129``, the seeds the defaults were not tuned on; ``''`` leaves them out) runs a second
-seed set and prints both columns side by side.
+``100-129``, the seeds the defaults were not tuned on, unless ``--seeds`` names some of them;
+``''`` leaves them out) runs a second seed set and prints both columns side by side.
 
 Two paths run a search:
 
@@ -59,7 +59,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.nb201_warm import evaluations  # noqa: E402
-from benchmarks.spread import check_arguments, describe, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    HELDOUT_SEEDS,
+    check_arguments,
+    describe,
+    heldout_seeds,
+    parse_seeds,
+    spread,
+)
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201, check_table, find_table  # noqa: E402
 from lightning_nas.errors import ConfigError  # noqa: E402
@@ -231,9 +238,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed_start", type=int, default=None,
                         help="first seed when --seeds is a count (default 0; refused beside "
                              "a range or a list)")
-    parser.add_argument("--heldout_seeds", default="100-129",
-                        help="also run these seeds and print them beside the others (default "
-                             "100-129, which the defaults were not tuned on; '' for none)")
+    parser.add_argument("--heldout_seeds", default=None,
+                        help=f"also run these seeds and print them beside the others (default "
+                             f"{HELDOUT_SEEDS}, which the defaults were not tuned on, unless "
+                             f"--seeds names some of them; '' for none)")
     parser.add_argument("--table", default=None,
                         help="the NB201 CSV (default: $LIGHTNING_NAS_NB201, else "
                              "../shared/benchmarks/nb201.csv next to the repository)")
@@ -269,11 +277,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = "driver" if args.driver else "fast"
     table = find_table(args.table)
     seeds = parse_seeds(args.seeds, args.seed_start or 0)
+    held, note = heldout_seeds(args.heldout_seeds, seeds, args.seeds)
+    if note:
+        print(note)
     results = run_benchmark(table, args.dataset, args.budget, seeds, names, path)
-    heldout_seeds = parse_seeds(args.heldout_seeds) if args.heldout_seeds else None
-    heldout = (run_benchmark(table, args.dataset, args.budget, heldout_seeds, names, path)
-               if heldout_seeds else None)
-    print(_table(results, args.dataset, args.budget, seeds, heldout, heldout_seeds))
+    heldout_seeds_ = held or None
+    heldout = (run_benchmark(table, args.dataset, args.budget, heldout_seeds_, names, path)
+               if heldout_seeds_ else None)
+    print(_table(results, args.dataset, args.budget, seeds, heldout, heldout_seeds_))
     rounds = []
     if args.overhead_trials > 0:
         bench = NB201(table)
@@ -294,8 +305,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          if rounds else None),
         "ms_per_trial_spread": (spread([r["median"] for r in rounds], 3) if rounds else None),
     }
-    if heldout is not None and heldout_seeds is not None:
-        summary["heldout"] = _summary(heldout, args.strategy, heldout_seeds)
+    if heldout is not None and heldout_seeds_ is not None:
+        summary["heldout"] = _summary(heldout, args.strategy, heldout_seeds_)
     print(json.dumps(summary))
     return summary
 
@@ -348,8 +359,11 @@ def _warm_main(args: argparse.Namespace) -> dict[str, Any]:
     summary: dict[str, Any] = {"source": args.warm_start, "target": args.dataset,
                                "source_budget": args.source_budget, "budgets": budgets}
     sets = [("seeds", parse_seeds(args.seeds, args.seed_start or 0))]
-    if args.heldout_seeds:
-        sets.append(("heldout", parse_seeds(args.heldout_seeds)))
+    held, note = heldout_seeds(args.heldout_seeds, sets[0][1], args.seeds)
+    if note:
+        print(note)
+    if held:
+        sets.append(("heldout", held))
     every = []
     for name, seeds in sets:
         results = run_warm_benchmark(bench, args.warm_start, args.dataset, seeds, budgets,

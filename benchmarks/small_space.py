@@ -38,9 +38,10 @@ A missing digits table or NB201 table is skipped with a message. A run of the de
 strategy takes about a second (its model fits), so one table with both seed sets takes a
 minute or two on one busy core.
 Prints, for each table and each strategy, over ``--seeds`` (default 0-29) and
-``--heldout_seeds`` (default 100-129): the top-1 and top-3 hit rates, the median rank of
-the chosen architecture, its mean ± std (sample std over the seeds) and the chosen's
-``test_acc`` mean ± std (for the uniform line: the std of that exact distribution).
+``--heldout_seeds`` (default 100-129, unless ``--seeds`` names some of them): the top-1
+and top-3 hit rates, the median rank of the chosen architecture, its mean ± std (sample
+std over the seeds) and the chosen's ``test_acc`` mean ± std (for the uniform line: the
+std of that exact distribution).
 Last line: JSON with ``strategy``, ``budget``, ``ordered``, ``tpe`` (optuna's version
 and its interpreter's numpy and Python, which TPE's draws depend on, also printed as
 ``TPE: ...``; or why it was skipped) and, per table (``digits``, ``nb201``), ``table``,
@@ -69,7 +70,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Standard library only at the top: ``--tpe-only`` runs in an interpreter that may have
 # optuna but not this package; nevergrad and lightning_nas are imported where used.
 from benchmarks.small_table import METRIC_COLUMNS, NB201_OPS, Key, Table, nb201_table  # noqa: E402
-from benchmarks.spread import check_arguments, parse_seeds, spread  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    HELDOUT_SEEDS,
+    check_arguments,
+    heldout_seeds,
+    parse_seeds,
+    spread,
+)
 from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["MAX_REPEATS", "METRIC_COLUMNS", "Table", "compare", "nb201_table",
@@ -343,8 +350,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--seed_start", type=int, default=None,
                         help="first seed when --seeds is a count (default 0; refused beside "
                              "a range or a list)")
-    parser.add_argument("--heldout_seeds", default="100-129",
-                        help="a second set of seeds, printed beside the first ('' for none)")
+    parser.add_argument("--heldout_seeds", default=None,
+                        help=f"a second set of seeds, printed beside the first (default "
+                             f"{HELDOUT_SEEDS} unless --seeds names some of them; '' for none)")
     parser.add_argument("--strategy", default=None,
                         help="this package's strategy (default: DEFAULT_OPTIMIZER)")
     parser.add_argument("--baselines", default="RandomSearch",
@@ -376,8 +384,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     args.strategy = args.strategy or DEFAULT_OPTIMIZER
     args.baselines = [b for b in args.baselines.split(",") if b.strip()]
     seed_sets = [parse_seeds(args.seeds, args.seed_start or 0)]
-    if args.heldout_seeds:
-        seed_sets.append(parse_seeds(args.heldout_seeds))
+    held, note = heldout_seeds(args.heldout_seeds, seed_sets[0], args.seeds)
+    if note:
+        print(note)
+    if held:
+        seed_sets.append(held)
     tpe_note = [TPE_SKIPPED]
     summary: dict[str, Any] = {"strategy": args.strategy, "budget": args.budget,
                                "ordered": args.ordered}

@@ -20,8 +20,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["SEED_FORMS", "check_arguments", "describe", "not_a_script", "over_seeds",
-           "parse_seeds", "quick_defaults", "spearman", "spread"]
+__all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "check_arguments", "describe", "heldout_seeds",
+           "not_a_script", "over_seeds", "parse_seeds", "quick_defaults", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -110,6 +110,33 @@ def _parsed_seeds(text: str, start: int) -> list[int]:
     if count < 1:
         raise ValueError(f"a count of seeds must be at least 1, got {text!r}")
     return list(range(start, start + count))
+
+
+#: the default held-out seeds of ``nb201.py`` and ``small_space.py``, which their defaults
+#: were not tuned on (they were chosen on seeds 0-29)
+HELDOUT_SEEDS = "100-129"
+
+
+def heldout_seeds(given: str | None, seeds: Sequence[int], seeds_text: str
+                  ) -> tuple[list[int], str]:
+    """The held-out seeds to run beside ``seeds`` and a note to print (or ``""``): those
+    ``given`` (``""``: none), or by default ``HELDOUT_SEEDS``, unless ``seeds`` (given as
+    ``seeds_text``) names some of them: then none, and the note says so (was: those seeds
+    ran twice, once as held out).
+
+    Example:
+        >>> heldout_seeds(None, [0, 1], "2")[0][:2], heldout_seeds("", [0], "1")
+        ([100, 101], ([], ''))
+        >>> heldout_seeds(None, [100], "100")[1].split(":")[0]
+        'held-out seeds 100-129 left out'
+    """
+    if given is not None:
+        return (parse_seeds(given) if given else []), ""
+    default = parse_seeds(HELDOUT_SEEDS)
+    if set(default) & set(seeds):
+        return [], (f"held-out seeds {HELDOUT_SEEDS} left out: --seeds {seeds_text} names some "
+                    f"of them (--heldout_seeds runs others)")
+    return default, ""
 
 
 def _is_count(text: str) -> bool:

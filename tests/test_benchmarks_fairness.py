@@ -71,3 +71,24 @@ def test_nb201_reports_the_seeds_its_defaults_were_not_tuned_on_by_default(capsy
     # '' leaves them out
     assert "heldout" not in _load("nb201.py").main(
         ["--budget", "3", "--seeds", "2", "--overhead_trials", "0", "--heldout_seeds", ""])
+
+
+def test_nb201_default_heldout_seeds_step_aside_for_seeds_that_name_them(capsys):
+    from tests.test_nb201 import TABLE, WHY
+
+    if TABLE is None:
+        pytest.skip(WHY)
+    summary = _load("nb201.py").main(["--budget", "3", "--seeds", "100-101",
+                                      "--overhead_trials", "0"])
+    out = capsys.readouterr().out
+    # was: seeds 100 and 101 run twice, once as "held-out" (and pooled twice by --warm_start)
+    assert "heldout" not in summary, summary["heldout"]["seed_range"]
+    assert "held-out seeds 100-129 left out: --seeds 100-101 names some of them" in out, out
+
+
+def test_small_space_default_heldout_seeds_step_aside_too(capsys):
+    summary = _load("small_space.py").main(["--budget", "4", "--seeds", "128-129",
+                                            "--optuna-python", ""])
+    out = capsys.readouterr().out
+    assert "held-out seeds 100-129 left out: --seeds 128-129 names some of them" in out, out
+    assert "heldout" not in summary["digits"], summary["digits"].keys()
