@@ -31,7 +31,8 @@ Per seed (it seeds the supernet, the searches, the fine-tunes and every training
 
 Run:   python benchmarks/oneshot_darts.py [--seeds 5] [--seed_start 0] [--epochs 15]
            [--finetune 10] [--spos_epochs 15] [--darts_epochs 4] [--gdas_epochs 7] [--arch_lr 0.01]
-           [--candidates 30] [--trials 10] [--per_trial 15] [--algorithms spos,darts,gdas]
+           [--candidates 30] [--trials 10] [--per_trial 15] [--mt_optimizer NGOpt]
+           [--algorithms spos,darts,gdas]
 Check: python benchmarks/oneshot_darts.py --quick   (1-epoch everything, 1 seed)
 Prints each seed's figures, then each figure over the seeds as ``median [min, max]  mean ±
 std (n)``, a verdict per target (|gap| <= 0.01 and cost <= 3 for DARTS and GDAS, on the
