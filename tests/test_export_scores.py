@@ -1,0 +1,133 @@
+"""An exported model scores what the search said it scored: for each feature that decides
+which checkpoint a trial keeps (a scheduler's pause and promotion, several objectives, a
+warm start, Trainer settings that move validation, a user's own ``ModelCheckpoint`` and
+``EarlyStopping``, DDP, exports again and ``--trial``), ``RUN/best.ckpt`` loaded into the
+model class and validated by a fresh one-device Trainer on the same data gives
+``best.yaml``'s score and metrics, and the checkpoint is of ``best.yaml``'s epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from lightning_nas import Search, export_best, load_best
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
+from tests.helpers import BlobData, SyncedTinyNet, TinyNet
+
+#: a space whose trials score apart (small learning rates: accuracy still climbing)
+SPACE = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}
+TRAINER = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False}
+
+
+def _search(run: Path, model: type[pl.LightningModule] = TinyNet, batch_size: int = 32,
+            **kwargs: Any) -> None:
+    kwargs.setdefault("trainer", TRAINER)
+    kwargs.setdefault("budget", 3)
+    Search(model, SPACE, data=BlobData, data_init_args={"batch_size": batch_size}, seed=0,
+           monitor=kwargs.pop("monitor", "val_acc"), mode=kwargs.pop("mode", "max"),
+           run_dir=run, verbose=False, **kwargs).run()
+
+
+def _assert_scores_as_exported(run: Path, model: type[pl.LightningModule] = TinyNet,
+                               batch_size: int = 32, **validation: Any) -> dict[str, Any]:
+    """``run``'s ``best.ckpt`` validated afresh (one device, the search's ``validation``
+    settings) gives ``best.yaml``'s score and metrics, and is of its epoch and architecture."""
+    best = load_best(run)
+    assert best["checkpoint"] == "best.ckpt"
+    ckpt = torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == best["epoch"]
+    assert {k: ckpt["hyper_parameters"][k] for k in best["arch"]} == best["arch"]
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, **validation)
+    got = trainer.validate(model.load_from_checkpoint(run / "best.ckpt"),
+                           datamodule=BlobData(batch_size=batch_size), verbose=False)[0]
+    assert got[best["monitor"]] == pytest.approx(best["score"], abs=1e-6)
+    for key in got.keys() & best["metrics"].keys():
+        assert got[key] == pytest.approx(best["metrics"][key], abs=1e-6), key
+    return best
+
+
+def test_a_search_exported_again_and_trial_by_trial_scores_as_said(tmp_path):
+    run = tmp_path / "run"
+    _search(run)
+    first = _assert_scores_as_exported(run)
+    assert export_best(run) == first  # again: the same files
+    _assert_scores_as_exported(run)
+    with RunStore(run / "search.db") as store:
+        others = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
+                  if t.trial_id != first["trial"]]
+    assert others
+    for trial in (*others, first["trial"]):  # a non-best, then the best again
+        assert export_best(run, trial_id=trial)["trial"] == trial
+        _assert_scores_as_exported(run)
+    export_best(run)
+    assert _assert_scores_as_exported(run)["trial"] == first["trial"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"val_check_interval": 0.5},
+    {"check_val_every_n_epoch": 2, "max_epochs": 4},
+    {"val_check_interval": 5, "check_val_every_n_epoch": None},  # across epochs
+    {"accumulate_grad_batches": 2, "val_check_interval": 0.5},
+    {"limit_val_batches": 1},
+], ids=["twice-an-epoch", "every-2-epochs", "every-5-batches", "accumulate-2", "one-batch"])
+def test_settings_that_move_validation_export_what_the_search_scored(tmp_path, settings):
+    _search(tmp_path, trainer={**TRAINER, **settings})
+    _assert_scores_as_exported(tmp_path, **{k: v for k, v in settings.items()
+                                            if k == "limit_val_batches"})
+
+
+def test_a_users_model_checkpoint_and_early_stopping_leave_the_searchs_best(tmp_path):
+    callbacks = [ModelCheckpoint(monitor="val_acc", mode="max", save_top_k=2),
+                 EarlyStopping(monitor="val_acc", mode="max", patience=1)]
+    _search(tmp_path, trainer={**TRAINER, "max_epochs": 5, "callbacks": callbacks})
+    _assert_scores_as_exported(tmp_path)
+
+
+def test_a_promoted_trials_export_scores_as_said(tmp_path):
+    # seed 1: trials 2 and 4 are paused at a rung and promoted to the end (seen in a run)
+    Search(TinyNet, SPACE, data=BlobData, data_init_args={"batch_size": 32}, seed=1,
+           scheduler="asha", min_epochs=1, eta=2, max_epochs=4, budget=8, keep_top_k=8,
+           trainer={**TRAINER, "max_epochs": 4}, run_dir=tmp_path, verbose=False).run()
+    _assert_scores_as_exported(tmp_path)
+    with RunStore(tmp_path / "search.db") as store:
+        promoted = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)
+                    if len(store.fits(t.trial_id)) > 1]
+    assert promoted  # the case under test happened
+    for trial in promoted:
+        export_best(tmp_path, trial_id=trial)
+        _assert_scores_as_exported(tmp_path)
+
+
+def test_each_pareto_point_exported_by_trial_scores_as_said(tmp_path):
+    _search(tmp_path, objectives={"val_acc": "max", "val_loss": "min"}, budget=4)
+    with RunStore(tmp_path / "search.db") as store:
+        held = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)]
+    assert len(held) > 1
+    for trial in held:
+        export_best(tmp_path, trial_id=trial)
+        assert _assert_scores_as_exported(tmp_path)["trial"] == trial
+
+
+def test_a_warm_started_search_exports_a_trial_of_its_own(tmp_path):
+    _search(tmp_path / "source")
+    _search(tmp_path / "warm", warm_start=[str(tmp_path / "source")], retrain_top_k=1)
+    best = _assert_scores_as_exported(tmp_path / "warm")
+    with RunStore(tmp_path / "warm" / "search.db") as store:
+        assert store.best("max").trial_id == best["trial"]
+        assert Path(store.get(best["trial"]).checkpoint).parent.parent == \
+            (tmp_path / "warm" / "trials").resolve()
+
+
+@pytest.mark.slow
+def test_a_ddp_trials_export_scores_as_said_on_one_device(tmp_path):
+    # BlobData's 64 validation samples in batches of 16: two whole batches per rank
+    _search(tmp_path, model=SyncedTinyNet, batch_size=16, budget=2,
+            trainer={**TRAINER, "devices": 2, "strategy": "ddp"})
+    _assert_scores_as_exported(tmp_path, model=SyncedTinyNet, batch_size=16)
