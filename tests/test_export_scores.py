@@ -7,12 +7,17 @@ model class and validated by a fresh one-device Trainer on the same data gives
 
 from __future__ import annotations
 
+import json
+import signal
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from lightning_nas import Search, export_best, load_best
@@ -131,3 +136,52 @@ def test_a_ddp_trials_export_scores_as_said_on_one_device(tmp_path):
     _search(tmp_path, model=SyncedTinyNet, batch_size=16, budget=2,
             trainer={**TRAINER, "devices": 2, "strategy": "ddp"})
     _assert_scores_as_exported(tmp_path, model=SyncedTinyNet, batch_size=16)
+
+
+def _promotion_running(db: Path) -> int | None:
+    """The promoted trial (a fit after its first) RUNNING in the store ``db``, if any."""
+    if not db.exists():
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        running = {tid for (tid,) in con.execute("SELECT id FROM trials WHERE status = ?",
+                                                 ("RUNNING",))}
+        return next((tid for tid, fits in con.execute("SELECT trial_id, threads FROM fits")
+                     if tid in running and len(json.loads(fits)) > 1), None)
+    except sqlite3.OperationalError:  # its tables are not made yet
+        return None
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_path,
+                                                                           launcher):
+    # the promoted trial killed mid-segment continues from its latest last.ckpt on resume,
+    # with its TrialCheckpoint's state (best score, best.ckpt) from that file
+    run, cfg, log = tmp_path / "run", tmp_path / "search.yaml", tmp_path / "log.txt"
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"sleep": 0.03}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {**TRAINER, "max_epochs": 4},
+        "search": {"space": SPACE, "budget": 8, "seed": 1, "run_dir": str(run),
+                   "keep_top_k": 8, "scheduler": "asha", "min_epochs": 1, "eta": 2,
+                   "max_epochs": 4}}))
+    launcher.launch(["search", cfg], log)
+    deadline = time.monotonic() + 240
+    while (killed := _promotion_running(run / "search.db")) is None:
+        assert launcher.exited() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.02)
+    time.sleep(0.5)  # into its segment
+    assert launcher.kill() == -signal.SIGKILL
+    assert launcher.run(["search", cfg], log) == 0, log.read_text()
+    _assert_scores_as_exported(run)
+    with RunStore(run / "search.db") as store:
+        promoted = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
+                    if len(store.fits(t.trial_id)) > 1]
+        resumed = store.get(killed)
+    assert "Resuming" in log.read_text() and promoted
+    assert resumed.status is not TrialStatus.RUNNING
+    for trial in promoted:
+        export_best(run, trial_id=trial)
+        _assert_scores_as_exported(run)
