@@ -185,3 +185,38 @@ def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_p
     for trial in promoted:
         export_best(run, trial_id=trial)
         _assert_scores_as_exported(run)
+
+
+@pytest.mark.slow
+def test_lightning_nas_fit_of_a_promoted_trials_best_config_trains_its_score(tmp_path):
+    # best_config.yaml's header says a paused and resumed trial whose checkpoint kept its
+    # random state trains the same epochs in one go: the fit's best.ckpt scores the trial's
+    # score at its epoch, exactly (seed 2: a trial is paused at a rung, promoted, and its
+    # curve climbs to its last epoch)
+    from lightning_nas.cli import main
+
+    run, cfg = tmp_path / "run", tmp_path / "search.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "seed_everything": 0,
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {**TRAINER, "max_epochs": 4},
+        "search": {"space": {**SPACE, "lr": {"float": [0.003, 0.03], "log": True}},
+                   "budget": 8, "seed": 2, "run_dir": str(run), "keep_top_k": 8,
+                   "scheduler": "asha", "min_epochs": 1, "eta": 2, "max_epochs": 4}}))
+    assert main(["search", str(cfg)]) in (0, None)
+    with RunStore(run / "search.db") as store:
+        promoted = [t for t in store.with_checkpoint(TrialStatus.COMPLETED)
+                    if len(store.fits(t.trial_id)) > 1 and len(set(t.curve)) > 1]
+    assert promoted  # the case under test happened
+    trial = promoted[0]
+    export_best(run, trial_id=trial.trial_id)
+    assert "trained in one go it trains the same epochs" in (run / "best_config.yaml").read_text()
+    assert main(["fit", str(run / "best_config.yaml"), "--out", str(tmp_path / "fit")]) in (0, None)
+    fitted = torch.load(tmp_path / "fit" / "best.ckpt", map_location="cpu", weights_only=False)
+    assert fitted["epoch"] == trial.epoch
+    got = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                     enable_model_summary=False).validate(
+        TinyNet.load_from_checkpoint(tmp_path / "fit" / "best.ckpt"),
+        datamodule=BlobData(batch_size=32), verbose=False)[0]
+    assert got["val_acc"] == pytest.approx(trial.score, abs=1e-6)
