@@ -855,3 +855,25 @@ def test_the_header_of_a_search_with_several_objectives_names_them_all(tmp_path,
     Search(None, {"x": {"int": [1, 6]}}, objective=toy, monitor="val_acc", mode="max",
            budget=2, run_dir=tmp_path / "one", progress=False).run()
     assert capsys.readouterr().out.splitlines()[0].endswith("architectures, val_acc (max)")
+
+
+def test_limits_no_architecture_of_a_finite_space_meets_are_refused_before_training(
+        tmp_path, tiny_trainer):
+    # was: 200 REJECTED trials stored (each proposal counted and refused), then "stopping"
+    space = {"width": {"choice": [4, 8]}, "depth": {"choice": [1, 2]}}
+    with pytest.raises(ConfigError, match=r"no architecture of the space meets the limits: "
+                                          r"each of its 4 architectures breaks them \(the "
+                                          r"least at width=4 depth=1: params 51 > "
+                                          r"max_params 10\); raise max_params"):
+        Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2, max_params=10,
+               run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match=r"each of its 4 architectures breaks them \(.*"
+                                          r"<lambda> rejected it\)"):
+        Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2,
+               constraints=[lambda arch: arch["width"] > 8], run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
+    # one architecture meets them: the search runs, the others REJECTED
+    result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=1,
+                    max_params=60, seed=0, run_dir=tmp_path / "run", verbose=False).run()
+    assert result.best.arch == {"width": 4, "depth": 1}

@@ -27,6 +27,7 @@ from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
+from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
@@ -144,6 +145,7 @@ def check_search(search: Search) -> None:
     if search.template.cost_names:  # counting works: check it now
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
+    check_some_meets(search.space, limits, search.template.costs)  # a finite space's
 
 
 def check_own_loaders(model: Any) -> None:
