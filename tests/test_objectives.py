@@ -877,3 +877,27 @@ def test_limits_no_architecture_of_a_finite_space_meets_are_refused_before_train
     result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=1,
                     max_params=60, seed=0, run_dir=tmp_path / "run", verbose=False).run()
     assert result.best.arch == {"width": 4, "depth": 1}
+
+
+@pytest.mark.parametrize("column", ["trial", "arch"])
+def test_an_objective_named_like_a_front_column_keeps_its_own_values(tmp_path, capsys, column):
+    # was: the front's rows were {"trial": id, **objectives, "arch": arch}: an objective
+    # named "trial" replaced the trial number (export --trial of it picked another trial),
+    # one named "arch" lost its values to the architecture
+    def toy(arch):
+        return {"acc": arch["x"] / 10, column: float(10 - arch["x"] + 100)}
+
+    Search(None, {"x": {"int": [1, 6]}}, objective=toy,
+           objectives={"acc": "max", column: "max"}, budget=3, seed=0, run_dir=tmp_path,
+           verbose=False).run()
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    front = json.loads(capsys.readouterr().out)["pareto_front"]
+    with RunStore(tmp_path / "search.db") as store:
+        stored = {t.trial_id: t for t in store.trials()}
+    assert len(front) == 3
+    for row in front:
+        trial = stored[row["trial"]]
+        assert row["arch"] == trial.arch and row["acc"] == trial.metrics["acc"]
+        assert row[f"{column} (objective)"] == trial.metrics[column]
+    assert main(["show", str(tmp_path)]) == 0
+    assert f"{column} (objective)" in capsys.readouterr().out.split("Pareto front")[1]

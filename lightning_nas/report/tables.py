@@ -172,14 +172,18 @@ def _cell(value: Any, column: str = "") -> str:
 
 
 def front_rows(store: RunStore) -> list[dict[str, Any]]:
-    """The Pareto front of a multi-objective run as rows (empty otherwise)."""
+    """The Pareto front of a multi-objective run as rows (empty otherwise): ``trial``, each
+    objective (one named ``trial`` or ``arch`` as ``NAME (objective)``, as the leaderboard
+    names its columns; was: it replaced the trial number, or lost its values to the
+    architecture), ``arch``."""
     spec = store.objectives()
     if not spec or len(spec) < 2:
         return []
     objectives = Objectives(spec)
     front = pareto_front(store.leaderboard(store.get_meta("mode", "max")), objectives)
     front.sort(key=lambda t: objectives.losses(t.metrics))
-    return [{"trial": t.trial_id, **{n: t.metrics.get(n) for n in objectives.names},
+    columns = {f"{n} (objective)" if n in ("trial", "arch") else n: n for n in objectives.names}
+    return [{"trial": t.trial_id, **{c: t.metrics.get(n) for c, n in columns.items()},
              "arch": t.arch} for t in front]
 
 
