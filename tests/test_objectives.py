@@ -864,12 +864,14 @@ def test_limits_no_architecture_of_a_finite_space_meets_are_refused_before_train
     with pytest.raises(ConfigError, match=r"no architecture of the space meets the limits: "
                                           r"each of its 4 architectures breaks them \(the "
                                           r"least at width=4 depth=1: params 51 > "
-                                          r"max_params 10\); raise max_params"):
+                                          r"max_params 10\); raise max_params or widen "
+                                          r"the space$"):
         Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2, max_params=10,
                run_dir=tmp_path / "run").run()
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match=r"each of its 4 architectures breaks them \(.*"
-                                          r"<lambda> rejected it\)"):
+                                          r"<lambda> rejected it\); loosen the constraints or "
+                                          r"widen the space$"):
         Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=2,
                constraints=[lambda arch: arch["width"] > 8], run_dir=tmp_path / "run").run()
     assert not (tmp_path / "run").exists()

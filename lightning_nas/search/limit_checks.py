@@ -93,8 +93,9 @@ def check_some_meets(space: SearchSpace, limits: Constraints,
         if closest is None or amount < closest[0]:
             closest = (amount, reason, arch)
     assert closest is not None
+    fixes = [f"raise max_{name}" for name in limits.needs()]
+    fixes += ["loosen the constraints"] if limits.checks else []
     raise ConfigError(
         f"no architecture of the space meets the limits: each of its "
         f"{counted(len(archs), 'architecture')} breaks them (the least at "
-        f"{format_arch(closest[2])}: {closest[1]}); raise max_params or max_flops, loosen "
-        f"the constraints or widen the space")
+        f"{format_arch(closest[2])}: {closest[1]}); {', '.join(fixes)} or widen the space")
