@@ -903,3 +903,16 @@ def test_an_objective_named_like_a_front_column_keeps_its_own_values(tmp_path, c
         assert row[f"{column} (objective)"] == trial.metrics[column]
     assert main(["show", str(tmp_path)]) == 0
     assert f"{column} (objective)" in capsys.readouterr().out.split("Pareto front")[1]
+
+
+def test_a_constraint_given_as_a_limit_on_a_metric_names_the_limits_there_are():
+    # was: "constraints must be callables arch -> bool/float, got {'max_latency': 3}", which
+    # named neither the limits the search has nor where they go
+    for given in ({"max_latency": 3}, {"max_params": 1000}, "max_latency=3"):
+        with pytest.raises(ConfigError, match=r"constraints must be callables arch -> "
+                                              r"bool/float, got .*; a limit on a counted cost "
+                                              r"is a setting of its own, max_params or "
+                                              r"max_flops \(the only costs the search counts"):
+            Constraints(checks=[given])
+    with pytest.raises(ConfigError, match=r"got 3$"):  # nothing like a limit: said as before
+        Constraints(checks=[3])

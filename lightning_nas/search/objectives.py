@@ -231,8 +231,12 @@ class Constraints:
                 raise ConfigError(f"`{name}` must be a positive number, got {value!r}")
         for check in checks:
             if not callable(check):
-                raise ConfigError(f"constraints must be callables arch -> bool/float, got "
-                                  f"{check!r}")
+                limit = isinstance(check, (Mapping, str)) and "max_" in str(check)
+                raise ConfigError(
+                    f"constraints must be callables arch -> bool/float, got {check!r}"
+                    + ("; a limit on a counted cost is a setting of its own, max_params or "
+                       "max_flops (the only costs the search counts), and one on another "
+                       "metric a callable of the architecture" if limit else ""))
         self.max_params, self.max_flops, self.checks = max_params, max_flops, list(checks)
 
     def __bool__(self) -> bool:
