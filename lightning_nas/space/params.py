@@ -57,6 +57,13 @@ def _value_key(value: Any, top: bool = True) -> Any:
     return value
 
 
+def _own(value: Any) -> Any:
+    """A copy of a space's value whose lists and mappings are new: an architecture's own,
+    which a model may change (``opt.pop("name")``) without changing the space (was: the
+    space's option itself, so its later samples, dry builds and trials got what was left)."""
+    return _plain(value, text_keys=False)
+
+
 def _distinct(values: list[Any]) -> bool:
     """Whether no two of ``values`` are the same (``same_value``): by their keys, in linear
     time (was: every pair, 6.6 s for 8000 values); pairwise for values without a hash."""
@@ -126,32 +133,38 @@ class Choice(Param):
     def __init__(self, values: Sequence[Any]) -> None:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise SpaceError(f"`{self.kind}` expects a non-empty list of values, got {values!r}")
-        self.values = [_plain(v, text_keys=False) for v in values]
-        if any(isinstance(v, float) and math.isnan(v) for v in self.values):
+        self._values = [_plain(v, text_keys=False) for v in values]
+        if any(isinstance(v, float) and math.isnan(v) for v in self._values):
             raise SpaceError(f"`{self.kind}` values must not be NaN (it equals no value, not "
-                             f"even itself), got {self.values!r}")
-        if not _distinct(self.values):
-            raise SpaceError(f"`{self.kind}` values must be distinct, got {self.values!r}")
+                             f"even itself), got {self._values!r}")
+        if not _distinct(self._values):
+            raise SpaceError(f"`{self.kind}` values must be distinct, got {self._values!r}")
+
+    @property
+    def values(self) -> list[Any]:
+        """The options, in their order: a copy (``_own``), changing it changes no option."""
+        return _own(self._values)
 
     def size(self) -> float:
-        return len(self.values)
+        return len(self._values)
 
     def sample(self, rng: random.Random) -> Any:
-        return self.values[rng.randrange(len(self.values))]
+        return _own(self._values[rng.randrange(len(self._values))])
 
     def contains(self, value: Any) -> bool:
-        return any(_same(_plain(value), v) for v in self.values)
+        return any(_same(_plain(value), v) for v in self._values)
 
     def describe(self) -> str:
-        return f"one of {self.values!r}"
+        return f"one of {self._values!r}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {self.kind: list(self.values)}
+        return {self.kind: self.values}
 
     def to_nevergrad(self) -> ng.p.Parameter:
-        if len(self.values) == 1:  # nevergrad's mutations need two values (one crashes NGOpt)
-            return ng.p.Constant(self.values[0])
-        return self._choice(list(self.values))
+        values = self.values
+        if len(values) == 1:  # nevergrad's mutations need two values (one crashes NGOpt)
+            return ng.p.Constant(values[0])
+        return self._choice(values)
 
 
 class Ordered(Choice):
@@ -362,11 +375,16 @@ class Fixed(Param):
     kind = "fixed"
 
     def __init__(self, value: Any) -> None:
-        self.value = _plain(value, text_keys=False)
-        if isinstance(self.value, float) and math.isnan(self.value):  # was: refused later,
+        self._value = _plain(value, text_keys=False)
+        if isinstance(self._value, float) and math.isnan(self._value):  # was: refused later,
             # at the first proposal, after the run folder was written
             raise SpaceError(f"`{self.kind}` value must not be NaN (it equals no value, not "
-                             f"even itself), got {self.value!r}")
+                             f"even itself), got {self._value!r}")
+
+    @property
+    def value(self) -> Any:
+        """The value: a copy (``_own``), so changing it leaves the space's own as it was."""
+        return _own(self._value)
 
     def size(self) -> float:
         return 1
@@ -375,10 +393,10 @@ class Fixed(Param):
         return self.value
 
     def contains(self, value: Any) -> bool:
-        return _same(_plain(value), self.value)
+        return _same(_plain(value), self._value)
 
     def describe(self) -> str:
-        return f"the fixed value {self.value!r}"
+        return f"the fixed value {self._value!r}"
 
     def to_dict(self) -> dict[str, Any]:
         return {self.kind: self.value}
