@@ -161,3 +161,27 @@ def test_a_model_that_changes_its_arguments_changes_no_later_trial_nor_the_store
                                                               for t in result.trials)
     best = yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())["arch"]
     assert best["opt"] in options and best["tags"] == []
+
+
+class PoppingNet(TinyNet):
+    """Takes its optimizer's name out of the settings it is given, as projects' models do
+    (``opt.pop("name")``)."""
+
+    def __init__(self, width: int = 4, opt: dict | None = None) -> None:
+        opt.pop("name")
+        super().__init__(width=width, lr=opt["lr"])
+
+
+def test_a_model_that_takes_keys_out_of_its_arguments_is_checked_with_fresh_ones(tmp_path):
+    # was: the checks before training built the model several times with one architecture
+    # mapping, so the second build found 'name' gone and the search was refused: "space key
+    # 'width' may take 8: KeyError: 'name'" (trials themselves get fresh copies)
+    torch.set_num_threads(1)
+    options = [{"name": "sgd", "lr": 0.1}, {"name": "adam", "lr": 0.01}]
+    space = {"width": {"choice": [4, 8]}, "opt": {"choice": options}}
+    trainer = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                   enable_progress_bar=False)
+    result = Search(PoppingNet, space, data=BlobData(n=32), trainer=trainer, budget=2, seed=0,
+                    run_dir=tmp_path / "run", optimizer="RandomSearch", verbose=False).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    assert all(t.arch["opt"] in options for t in result.trials)

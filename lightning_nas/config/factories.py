@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from torch import nn
 
 from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
@@ -40,6 +39,7 @@ from lightning_nas.config.nodes import (
     node_args,
     target_path,
 )
+from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
 from lightning_nas.config.records import changed_fields
 from lightning_nas.config.required import check_required
@@ -166,14 +166,12 @@ class ModelFactory:
         """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
         tuple, set or dict) a ``torch.nn.Module`` or a ``torch.Tensor`` (a backbone,
         pretrained weights) is copied, so every trial starts from its weights as given, not
-        from the last trial's, and the caller's objects are not trained in place; values
-        are converted to the annotations as jsonargparse converts them (``build_class``)."""
-        if self.is_class:
-            weights = {k: v for k, v in self.init_args.items() if _holds_weights(v)}
-            # one deepcopy of them all: weights shared between arguments stay shared
-            fixed = {**self.init_args, **copy.deepcopy(weights)}
-            return build_class(self.target, {**fixed, **{k: v for k, v in arch.items()
-                                                      if not is_dotted(k)}}, "model")
+        from the last trial's, and the caller's objects are not trained in place, and so is
+        plain data (``own_copies``: a model may change a dict it is given); values are
+        converted to the annotations as jsonargparse converts them (``build_class``)."""
+        if self.is_class:  # its own copies (a model may change what it is given)
+            return build_class(self.target, {**own_copies(self.init_args), **{
+                k: v for k, v in arch.items() if not is_dotted(k)}}, "model")
         model = self.target(dict(arch))
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {_returned(model)}, "
@@ -218,17 +216,6 @@ def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
         elif isinstance(item, Mapping) and isinstance(value[key], Mapping):
             lost.update(_lost_keys(item, value[key], f"{prefix}{key}."))
     return lost
-
-
-def _holds_weights(value: Any) -> bool:
-    """Whether ``value`` is, or holds in a list, tuple, set or dict, a module or a tensor."""
-    if isinstance(value, nn.Module | torch.Tensor):
-        return True
-    if isinstance(value, Mapping):
-        return any(_holds_weights(v) for v in value.values())
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_weights(v) for v in value)
-    return False
 
 
 class DataFactory:
@@ -340,7 +327,8 @@ class DataFactory:
         class is built with ``arch``'s ``data.<argument>`` values, a callable (a config-built
         data section, a ``ConfigBuilder``) receives the architecture."""
         if inspect.isclass(self.target):
-            return build_class(self.target, {**self.init_args, **self.arch_args(arch)}, "data")
+            return build_class(self.target, {**own_copies(self.init_args),
+                                             **self.arch_args(arch)}, "data")
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
             data = self.target(dict(arch or {}))
             if not isinstance(data, pl.LightningDataModule):
