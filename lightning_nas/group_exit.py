@@ -20,10 +20,12 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
+from collections.abc import Iterator
 
 import torch.distributed as dist
 
-__all__ = ["destroy_group_at_exit"]
+__all__ = ["destroy_group_at_exit", "groups_made_here"]
 
 _registered = False
 
@@ -63,3 +65,24 @@ def destroy_group_at_exit(backend: str | None = None) -> bool:
     atexit.register(_destroy_group)
     _registered = True
     return True
+
+
+@contextlib.contextmanager
+def groups_made_here() -> Iterator[None]:
+    """Destroy, as the block ends, the default process group a fit in it initialized; one
+    there before (a search's rank processes, the user's own) is left as it is.
+
+    A trial with a DDP strategy on one device trains in the search's process, and Lightning
+    leaves the group it made there (was: initialized after ``Search.run`` returned, in the
+    user's process, and for every later trial; a fresh process per trial would have none).
+
+    Example:
+        >>> with groups_made_here():
+        ...     pass
+    """
+    before = _initialized()
+    try:
+        yield
+    finally:
+        if not before and _initialized():
+            dist.destroy_process_group()

@@ -109,3 +109,24 @@ def test_a_users_ddp_fit_with_a_one_shot_search_destroys_its_gloo_group_at_exit(
     assert done.stdout.count("done") == 2, done.stdout  # both ranks got there
     # was: "group at exit: True" on both ranks (left to finalization)
     assert done.stdout.count("group at exit: False") == 2, done.stdout
+
+
+def test_a_ddp_trial_on_one_device_leaves_no_process_group_behind(tmp_path):
+    # was: a trial with strategy ddp on one device trained in the search's process, and the
+    # group Lightning made there stayed initialized after Search.run returned (and through
+    # every later trial), where a fresh process per trial would have none
+    import torch
+
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    torch.set_num_threads(1)
+    trainer = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                   enable_progress_bar=False, accelerator="cpu", devices=1, strategy="ddp")
+    seen = []
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=32),
+                    trainer=trainer, budget=2, seed=0, run_dir=tmp_path / "run",
+                    optimizer="RandomSearch", verbose=False,
+                    on_trial_end=lambda trial: seen.append(dist.is_initialized())).run()
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    assert seen == [False, False] and not dist.is_initialized()

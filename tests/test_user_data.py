@@ -20,7 +20,9 @@ TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1}
 
 def _descendants(pid: int) -> list[str]:
     """The command lines of ``pid``'s live descendants (from /proc), but multiprocessing's
-    resource tracker, which lives as long as the process that started it."""
+    resource tracker, which lives as long as the process that started it, and the test
+    session's launcher (``tests.launcher``: its zygote and what it forked, started by
+    another test in this pytest-xdist worker)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -39,7 +41,7 @@ def _descendants(pid: int) -> list[str]:
                     found.append(f.read().replace("\0", " "))
             except OSError:
                 continue
-    return [line for line in found if "resource_tracker" not in line]
+    return [line for line in found if "resource_tracker" not in line and "zygote" not in line]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="loader workers fork only where os.fork is")

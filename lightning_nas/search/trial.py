@@ -40,6 +40,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
+from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
@@ -257,7 +258,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES):
+        with quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), groups_made_here():
             # the trial's own folder holds its logs; a user's checkpoint folder is news
             warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                     f"{re.escape(str(trial_dir.resolve()))} exists")
