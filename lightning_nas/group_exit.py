@@ -69,8 +69,9 @@ def destroy_group_at_exit(backend: str | None = None) -> bool:
 
 @contextlib.contextmanager
 def groups_made_here() -> Iterator[None]:
-    """Destroy, as the block ends, the default process group a fit in it initialized; one
-    there before (a search's rank processes, the user's own) is left as it is.
+    """Destroy, as the block ends, a default process group of one process that a fit in it
+    initialized; one there before (the user's own) is left as it is, and so is one of
+    several processes (a search's rank processes keep Lightning's from trial to trial).
 
     A trial with a DDP strategy on one device trains in the search's process, and Lightning
     leaves the group it made there (was: initialized after ``Search.run`` returned, in the
@@ -84,5 +85,5 @@ def groups_made_here() -> Iterator[None]:
     try:
         yield
     finally:
-        if not before and _initialized():
+        if not before and _initialized() and dist.get_world_size() == 1:
             dist.destroy_process_group()
