@@ -9,7 +9,6 @@ change.
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -212,7 +211,6 @@ def check_option_builds(search: Search, archs: list[dict[str, Any]]) -> None:
         ConfigError: naming the space key, the value (and which bound) and the error.
     """
     def error(arch: dict[str, Any], data: bool, meta_only: bool = False) -> Any:
-        arch = copy.deepcopy(arch)  # a build may change what it is given (opt.pop("name"))
         with global_state_kept():
             if data:  # a DataModule's constructor: no weights to put on meta
                 return attempt_build(lambda: search.template.data.build(arch), False)

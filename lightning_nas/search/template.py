@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import tempfile
@@ -156,10 +155,9 @@ class TrialTemplate:
         with global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
                 first = None
-                for arch in archs:  # each build its own copy: a model may change its
-                    # arguments (opt.pop("name")), and each arch is built twice or more
-                    error = attempt_build(lambda a=arch, f=factory: built.append(
-                        f.build(copy.deepcopy(a))), name == "model")
+                for arch in archs:
+                    error = attempt_build(lambda a=arch, f=factory: built.append(f.build(a)),
+                                     name == "model")
                     if error is None:
                         break
                     first = first or error
@@ -191,7 +189,7 @@ class TrialTemplate:
         for arch in archs[1:]:
             with global_state_kept(), parameters_on_meta():
                 try:
-                    model = self.model.build(copy.deepcopy(arch))
+                    model = self.model.build(arch)
                 except Exception:  # noqa: BLE001 - an architecture the model rejects: no say
                     continue
             if getattr(model, "automatic_optimization", True):
