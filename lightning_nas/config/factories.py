@@ -169,8 +169,8 @@ class ModelFactory:
         from the last trial's, and the caller's objects are not trained in place, and so is
         plain data (``own_copies``: a model may change a dict it is given); values are
         converted to the annotations as jsonargparse converts them (``build_class``)."""
-        arch = copy.deepcopy(dict(arch))  # its own copies: a model may change what it is
-        if self.is_class:  # given, and the checks before training build an arch again
+        arch = own_copies(arch)  # its own copies: a model may change what it is given, and
+        if self.is_class:  # the checks before training build an arch again
             return build_class(self.target, {**own_copies(self.init_args), **{
                 k: v for k, v in arch.items() if not is_dotted(k)}}, "model")
         model = self.target(arch)
@@ -327,7 +327,7 @@ class DataFactory:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a
         class is built with ``arch``'s ``data.<argument>`` values, a callable (a config-built
         data section, a ``ConfigBuilder``) receives the architecture."""
-        arch = copy.deepcopy(dict(arch or {}))  # its own copies, as a model's
+        arch = own_copies(arch or {})  # its own copies, as a model's
         if inspect.isclass(self.target):
             return build_class(self.target, {**own_copies(self.init_args),
                                              **self.arch_args(arch)}, "data")
