@@ -21,6 +21,17 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 
+#: the search block added to each printed config below
+SEARCH = """\
+search:
+  space:
+    width: {{choice: [4, 8]}}
+  optimizer: RandomSearch
+  budget: 1
+  run_dir: {run_dir}
+  verbose: false
+"""
+
 #: a config as ``fit --print_config`` writes it: the strategy node with every argument
 #: (the ones that matter here), a timedelta as LightningCLI's text of it
 PRINTED = """\
@@ -55,14 +66,7 @@ optimizer: null
 lr_scheduler: null
 ckpt_path: null
 weights_only: null
-search:
-  space:
-    width: {{choice: [4, 8]}}
-  optimizer: RandomSearch
-  budget: 1
-  run_dir: {run_dir}
-  verbose: false
-"""
+""" + SEARCH
 
 
 def _write(tmp_path: Path, timeout: str) -> Path:
@@ -131,14 +135,7 @@ lr_scheduler:
     cooldown: 0
     min_lr: 0.0
     eps: 1.0e-08
-search:
-  space:
-    width: {{choice: [4, 8]}}
-  optimizer: RandomSearch
-  budget: 1
-  run_dir: {run_dir}
-  verbose: false
-"""
+""" + SEARCH
 
 
 def test_a_printed_reduce_lr_on_plateau_is_taken_with_the_arguments_it_passes_on(tmp_path):
