@@ -63,6 +63,7 @@ from lightning_nas.search.trial_logs import (
     placed_logger,
     placed_root,
 )
+from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
 __all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
@@ -236,7 +237,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     clear_trial(spec)  # left over by an interrupted (or failed) run of this trial
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
-    callbacks: list[pl.Callback] = [reporter]
+    # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
+    callbacks: list[pl.Callback] = [reporter, UnevenSplitCheck(str(trial_dir.parent))]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]

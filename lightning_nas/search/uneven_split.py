@@ -1,0 +1,115 @@
+"""Says, once per search, that a DDP trial validates a split its ranks do not divide.
+
+Under a multi-process strategy Lightning gives each validation loader a
+``DistributedSampler``, which hands every rank as many samples: with a split the ranks do
+not divide it repeats up to ``world_size - 1`` of them (or, built with ``drop_last=True``,
+leaves them out), so the synced score counts those twice, where a validation on one device
+(a fresh Trainer on ``best.ckpt``) counts each once.
+``UnevenSplitCheck`` looks at the loaders as the first validation of a trial starts (public
+APIs only: ``trainer.val_dataloaders``, ``DataLoader.sampler``, ``len(sampler.dataset)``) and
+warns on rank 0, into the trial's log, the first time a search meets such a split.
+
+Example:
+    >>> from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+    >>> import torch
+    >>> data = TensorDataset(torch.zeros(101, 1))
+    >>> sampler = DistributedSampler(data, num_replicas=2, rank=0, shuffle=False)
+    >>> uneven_splits(DataLoader(data, sampler=sampler))[0][:63]
+    'the validation set holds 101 samples, which the 2 ranks do not '
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, DistributedSampler
+
+__all__ = ["UnevenSplitCheck", "uneven_splits"]
+
+#: the searches (keys) and splits this process has warned of
+_SAID: set[tuple[str, str]] = set()
+
+
+def uneven_splits(loaders: Any) -> list[str]:
+    """What to say of each validation loader in ``loaders`` (a ``DataLoader``, or a list or
+    dict of them, as ``trainer.val_dataloaders`` holds) whose ``DistributedSampler``'s
+    dataset its ranks do not divide: how many samples, ranks, samples repeated (or left
+    out), and how to get exact scores.
+
+    Args:
+        loaders: the validation loaders, after Lightning set their samplers.
+
+    Returns:
+        One text per uneven loader (none: every split divides, or no ``DistributedSampler``).
+    """
+    items = _named(loaders)
+    said = []
+    for name, loader in items:
+        sampler = getattr(loader, "sampler", None)
+        if not isinstance(sampler, DistributedSampler):
+            continue
+        try:
+            samples = len(sampler.dataset)  # type: ignore[arg-type]
+        except TypeError:  # an iterable dataset: no length to divide
+            continue
+        ranks = sampler.num_replicas
+        if samples % ranks == 0:
+            continue
+        scored = sampler.total_size  # num_samples per rank, times the ranks
+        what = (f"leaves out {samples - scored} of them ({scored} scored)" if sampler.drop_last
+                else f"repeats {scored - samples} of them ({scored} scored, the repeats "
+                     f"counted again)")
+        where = f"validation loader {name!r}" if len(items) > 1 else "the validation set"
+        said.append(
+            f"{where} holds {samples} samples, which the {ranks} ranks do not divide: "
+            f"Lightning's DistributedSampler {what}, so a trial's synced score differs "
+            f"slightly from a validation of its checkpoint on one device (a fresh Trainer "
+            f"on best.ckpt); for exact scores, use a validation set divisible by {ranks}, "
+            f"or trainer.use_distributed_sampler=False with a sampler of your own, or "
+            f"validate on one device")
+    return said
+
+
+def _named(loaders: Any) -> list[tuple[str, Any]]:
+    """``loaders`` as (name, loader) pairs: a list's index or a dict's key."""
+    if loaders is None:
+        return []
+    if isinstance(loaders, DataLoader):
+        return [("0", loaders)]
+    if isinstance(loaders, Mapping):
+        return [(str(k), v) for k, v in loaders.items()]
+    if isinstance(loaders, Sequence) and not isinstance(loaders, (str, bytes)):
+        return [(str(i), v) for i, v in enumerate(loaders)]
+    return [("0", loaders)]
+
+
+class UnevenSplitCheck(pl.Callback):
+    """Warns (rank 0, once per process and ``search`` key for each split) at a trial's first
+    validation under a multi-process strategy when a validation loader's
+    ``DistributedSampler`` repeats samples (``uneven_splits``).
+
+    Args:
+        search: what tells the search apart (its trials' folder): a ``lightning-nas``
+            process or a group of DDP ranks may run trials of several searches.
+
+    Example:
+        >>> UnevenSplitCheck("run/trials").search
+        'run/trials'
+    """
+
+    def __init__(self, search: str) -> None:
+        self.search = search
+        self._looked = False  # the trial's first validation has been looked at
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer,
+                                  pl_module: pl.LightningModule) -> None:
+        if self._looked or trainer.world_size < 2:
+            return
+        self._looked = True
+        for text in uneven_splits(trainer.val_dataloaders):
+            if (self.search, text) not in _SAID:
+                _SAID.add((self.search, text))
+                rank_zero_warn(text)

@@ -1,0 +1,103 @@
+"""DDP validation of a split the ranks do not divide: Lightning's ``DistributedSampler``
+repeats samples to give every rank as many, so the synced score counts them twice; a search
+says so at run time (real gloo ranks on CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.uneven_split import uneven_splits
+from lightning_nas.store import RunStore
+from tests.helpers import BlobData, TinyNet
+
+
+class MetricNet(TinyNet):
+    """``val_acc``: a torchmetrics accuracy (synced over the ranks, plain accuracy)."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(width=width, lr=lr)
+        self.val_metric = MulticlassAccuracy(num_classes=3, average="micro")
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self.val_metric(logits, y)
+        self.log("val_acc", self.val_metric, on_epoch=True)
+        self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
+
+
+def _search(run: Path, n: int, budget: int) -> list:
+    """A DDP search (2 gloo ranks on CPU, one short epoch) on ``BlobData(n)``'s validation
+    split (the last quarter), in batches of 16; its trials."""
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+               "limit_train_batches": 2, "logger": False}
+    Search(f"{__name__}.MetricNet", {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}},
+           data=BlobData, data_init_args={"n": n, "batch_size": 16}, trainer=trainer,
+           budget=budget, optimizer="RandomSearch", run_dir=run, verbose=False).run()
+    with RunStore(run / "search.db") as store:
+        trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * budget
+    return trials
+
+
+def _log(run: Path, trial_id: int) -> str:
+    return (run / "trials" / f"trial_{trial_id:04d}" / "trial.log").read_text()
+
+
+@pytest.mark.slow
+def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
+    # was: said nowhere at run time (only the README), while the stored score counted one
+    # sample twice: 39/102 = 0.3824 stored, 39/101 = 0.3861 for best.ckpt on one device
+    trials = _search(tmp_path, n=404, budget=2)  # 101 validation samples on 2 ranks
+    first, second = (_log(tmp_path, t.trial_id) for t in trials)
+    said = ("the validation set holds 101 samples, which the 2 ranks do not divide: "
+            "Lightning's DistributedSampler repeats 1 of them (102 scored, the repeats counted "
+            "again), so a trial's synced score differs slightly from a validation of its "
+            "checkpoint on one device")
+    assert first.count(said) == 1, first[-3000:]
+    assert ("for exact scores, use a validation set divisible by 2, or "
+            "trainer.use_distributed_sampler=False with a sampler of your own, or validate "
+            "on one device") in first
+    assert "DistributedSampler repeats" not in second  # once per search
+    for trial in trials:  # the synced accuracy is a count of 102, not of 101
+        assert trial.score * 102 == pytest.approx(round(trial.score * 102), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_an_even_split_under_ddp_is_not_said(tmp_path):
+    (trial,) = _search(tmp_path, n=400, budget=1)  # 100 validation samples on 2 ranks
+    assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
+
+
+def _loader(samples: int, ranks: int = 2, **sampler: bool) -> DataLoader:
+    data = TensorDataset(torch.zeros(samples, 1))
+    return DataLoader(data, sampler=DistributedSampler(data, num_replicas=ranks, rank=0,
+                                                       shuffle=False, **sampler))
+
+
+def test_each_uneven_loader_is_named_with_what_its_sampler_does():
+    texts = uneven_splits({"digits": _loader(359), "blobs": _loader(64)})
+    assert len(texts) == 1  # 64 divides evenly: nothing said
+    assert texts[0].startswith("validation loader 'digits' holds 359 samples, which the 2 "
+                               "ranks do not divide: Lightning's DistributedSampler repeats 1 "
+                               "of them (360 scored")
+    (three,) = uneven_splits([_loader(10, ranks=4)])
+    assert "holds 10 samples, which the 4 ranks do not divide" in three
+    assert "repeats 2 of them (12 scored" in three and "divisible by 4" in three
+    (dropped,) = uneven_splits(_loader(101, drop_last=True))
+    assert "DistributedSampler leaves out 1 of them (100 scored)" in dropped
+
+
+def test_loaders_without_a_distributed_sampler_or_with_an_even_split_are_not_said():
+    data = TensorDataset(torch.zeros(101, 1))
+    assert uneven_splits(DataLoader(data)) == []
+    assert uneven_splits([_loader(100), _loader(102)]) == []
+    assert uneven_splits(None) == []
