@@ -28,6 +28,7 @@ __all__ = [
     "CrashAt",
     "DictArgNet",
     "EpochLog",
+    "FitSpans",
     "KwargsCallableOptNet",
     "LazyNoisyNet",
     "ManualTinyNet",
@@ -595,6 +596,23 @@ class EpochLog(pl.Callback):
             f.write(json.dumps({"epoch": epoch, "pid": os.getpid(), "fit": self.fit}) + "\n")
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
+
+
+class FitSpans(pl.Callback):
+    """Appends the wall time of each fit's ``setup`` and ``teardown`` (with this process
+    id) to ``<trial dir>/fits.jsonl``, so a test bounds the time each fit of a trial ran."""
+
+    def _note(self, trainer: pl.Trainer, event: str) -> None:
+        if trainer.global_rank == 0:
+            with open(os.path.join(trainer.default_root_dir, "fits.jsonl"), "a") as f:
+                f.write(json.dumps({"event": event, "time": time.time(),
+                                    "pid": os.getpid()}) + "\n")
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._note(trainer, "setup")
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._note(trainer, "teardown")
 
 
 class CrashAt(pl.Callback):

@@ -101,6 +101,18 @@ def test_trial_reporter_state_round_trips():
     assert len(history) == 2  # loading copied the list
 
 
+def test_trial_reporter_checkpoints_the_seconds_trained():
+    # a promotion's fit: 5 s stored; its pause's checkpoint held less (the fit's end was
+    # stored too), one a fit killed with its search wrote holds more, an older one none
+    for held, trained in ((3.0, 5.0), (8.0, 8.0), (None, 5.0)):
+        reporter = TrialReporter("val_acc", "max", trained=5.0)
+        reporter.load_state_dict({"history": []} if held is None
+                                 else {"history": [], "trained": held})
+        assert reporter.trained == trained
+        assert reporter.state_dict()["trained"] == trained  # no fit began: nothing added
+    assert TrialReporter("val_acc", "max").state_dict()["trained"] == 0.0
+
+
 def test_pruning_callback_state_round_trips():
     callback = PruningCallback(_rule(), trial_key="run-1")
     callback.stopped_epoch, callback.decision = 4, Decision.PAUSE

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,17 @@ class TrialReporter(pl.Callback):
         logged: further metrics the search reads (the objectives after the monitor): one
             that the first validation logging the monitor did not log stops the search at
             that epoch's end (``MonitorError``), not after a whole trial.
+        trained: the seconds the trial trained before this fit, as its search stored them
+            (a promotion's earlier fits). Each checkpoint holds them plus this fit's
+            seconds up to it, and a fit that continues from a checkpoint holding more (one
+            a fit killed with its search wrote) takes that: ``trained`` then counts the
+            killed fit up to the checkpoint.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
                  arch: dict[str, Any] | None = None,
                  init_args: dict[str, Any] | None = None,
-                 logged: tuple[str, ...] = ()) -> None:
+                 logged: tuple[str, ...] = (), trained: float = 0.0) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
@@ -180,6 +186,8 @@ class TrialReporter(pl.Callback):
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
         self._ranks = RankSync()  # under DDP: the metrics that differ across the ranks
+        self.trained = trained
+        self._clock: float | None = None  # when this fit began (``setup``)
 
     @property
     def state_key(self) -> str:
@@ -259,6 +267,11 @@ class TrialReporter(pl.Callback):
         if not any(isinstance(cb, _EpochBoundary) and cb.reporter is self
                    for cb in trainer.callbacks):
             trainer.callbacks.insert(0, _EpochBoundary(self))
+        self._clock = time.perf_counter()
+
+    def seconds_trained(self) -> float:
+        """The seconds the trial trained up to now: ``trained`` plus this fit's so far."""
+        return self.trained + (0.0 if self._clock is None else time.perf_counter() - self._clock)
 
     def _complete(self, trainer: pl.Trainer) -> None:
         """Complete the entry of the epoch's last validation with the metrics as they stand
@@ -320,10 +333,14 @@ class TrialReporter(pl.Callback):
         return pick(finite, key=lambda h: h["metrics"][self.monitor])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history, "random": random_state.capture()}
+        return {"history": self.history, "random": random_state.capture(),
+                "trained": self.seconds_trained()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+        # more than the search stored: written by a fit killed with its search (a pause's
+        # checkpoint holds less: the stored fit time also counts its fit's end)
+        self.trained = max(self.trained, float(state_dict.get("trained", 0.0)))
         if "random" in state_dict:  # draw on where the checkpointed fit left off
             random_state.restore(state_dict["random"])
 

@@ -280,7 +280,8 @@ class SearchLoop:
         """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
         self._submit(trial.trial_id, trial.arch, None, known_epochs=len(trial.curve),
-                     ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"))
+                     ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"),
+                     trained=trial.fit_time or 0.0)
 
     def _continues(self, trial: TrialResult) -> bool:
         """Whether a promoted trial that was running when the process died (RUNNING with
@@ -296,7 +297,8 @@ class SearchLoop:
         return True
 
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
-                ckpt_path: str | None = None, known_epochs: int | None = None) -> None:
+                ckpt_path: str | None = None, known_epochs: int | None = None,
+                trained: float = 0.0) -> None:
         key = arch_key(arch)
         self.proposals.running(key)
         self.running[trial_id] = (arch, candidate)
@@ -309,6 +311,7 @@ class SearchLoop:
         rule = None if self.rule is None else self.rule.snapshot()
         spec = self.template.spec(trial_id, arch, rule=rule, ckpt_path=ckpt_path,
                                   known_epochs=known_epochs)
+        spec.trained = trained  # its stored fits' seconds: its checkpoints add the fit's
         if self.template.cost_names:  # compared once the trial's Trainer set the model up
             spec.counted_params, spec.counted_costs = counted["params"], tuple(counted)
             spec.count_uses = self.uses

@@ -105,6 +105,8 @@ class TrialSpec:
     ckpt_path: str | None = None
     #: the epochs of a promoted trial its search has stored (``PruningCallback``)
     known_epochs: int | None = None
+    #: the seconds a promoted trial trained in the fits its search stored (``TrialReporter``)
+    trained: float = 0.0
     #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
     #: benchmarks, cheap proxies); no Trainer, no folder
     objective: Any = None
@@ -236,7 +238,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     trial_dir = Path(spec.trial_dir)
     clear_trial(spec)  # left over by an interrupted (or failed) run of this trial
     trial_dir.mkdir(parents=True, exist_ok=True)
-    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged)
+    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
+                             trained=spec.trained)
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
     callbacks: list[pl.Callback] = [reporter, UnevenSplitCheck(str(trial_dir.parent))]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
@@ -280,8 +283,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             try:
                 trainer.fit(model, datamodule=datamodule, ckpt_path=spec.ckpt_path,
                             **_trusted(spec.ckpt_path))
-            finally:
-                result.fit_time = time.perf_counter() - t0
+            finally:  # with what a killed fit trained up to the checkpoint it continued
+                result.fit_time = time.perf_counter() - t0 + reporter.trained - spec.trained
                 result.epochs = trainer.current_epoch
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
