@@ -43,7 +43,8 @@ from lightning_nas.config.paths import (
     split_overrides,
     trainer_classes_as_nodes,
 )
-from lightning_nas.config.yamlio import dump_yaml, load_yaml
+from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
+from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import user_path
 
@@ -119,8 +120,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
             cfg.pop(key)
     if searched:
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
-        _check_not_searched(overrides, cfg)
-        _check_groups_keep(cfg)
+        check_not_searched(overrides, cfg)
+        check_groups_keep(cfg)
     block = "oneshot" if "oneshot" in cfg else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
@@ -142,129 +143,6 @@ def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any],
     elif all(isinstance(space, Mapping) for space in spaces):
         out["search"]["space"] = merge_space(*spaces)
     return out
-
-
-def _check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None:
-    """Refuse an override of a key the space searches, or of one inside a value the space
-    sets as a whole: every trial would take the space's value, and the override would be
-    ignored without a word. A group at a node sets only the node's arguments it names."""
-    search = cfg.get("search")
-    space = search.get("space") if isinstance(search, Mapping) else None
-    if not isinstance(space, Mapping):
-        return
-    searched = {space_path(key): key for key in space}  # init_args left out, as below
-    for key, text in split_overrides(overrides):
-        path = space_path(key.rstrip("+")) if is_dotted(key) else key  # += appends there
-        if path in searched:
-            raise ConfigError(f"--{key}={text} sets a key the search space searches "
-                              f"({searched[path]!r}): every trial takes the space's value. "
-                              f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
-                              f"else leave the override out")
-        for prefix in sorted((p for p in searched if path.startswith(f"{p}.")), key=len):
-            name, spec = searched[prefix], space[searched[prefix]]
-            inner = _set_in(cfg, path, prefix, spec)
-            if inner:
-                raise ConfigError(f"--{key}={text} sets a key the search space searches "
-                                  f"({inner!r} in the group {name!r}): every trial takes the "
-                                  f"space's value. To fix it, --search.space.{name}.{inner}="
-                                  f"{{fixed: {text}}}; else leave the override out")
-            if inner is None:
-                continue  # a group at a node: the argument it does not search stays
-            rest = path[len(prefix) + 1:]
-            fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
-                   f"out" if is_space_group(spec) or is_dotted(name) else
-                   f"To fix it, give {rest} in each value the space gives {name!r}; else "
-                   f"leave it out")
-            whole = "a group" if is_space_group(spec) else "a value it chooses"
-            raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the search "
-                              f"space gives every trial as a whole ({whole}): the override "
-                              f"would be lost. {fix}")
-
-
-def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | None:
-    """How the value the space key at ``prefix`` gives (``spec``) meets an override of
-    ``path`` under it: ``None`` when the override stays (a group at a node sets the node's
-    other arguments), the key in the group that sets ``path`` (a searched argument), or
-    ``""`` when the value replaces the config's (a dict argument's group, a choice)."""
-    if not (is_space_group(spec) and is_node(get_dotted(cfg, prefix))):
-        return ""
-    name, _, rest = path[len(prefix) + 1:].partition(".")
-    if name not in spec:
-        return None
-    inner = _set_in(cfg, path, f"{prefix}.{name}", spec[name]) if rest else name
-    return f"{name}.{inner}" if inner and rest else inner
-
-
-def _check_groups_keep(cfg: Mapping[str, Any]) -> None:
-    """Refuse a dict the config gives (its files and overrides merged) at a key the space
-    searches as a group, when the dict has keys the group does not set: the group's value
-    replaces the dict whole, so they would be lost from every trial without a word. A group
-    at a node sets only the node's arguments it names: a dict among them is looked at."""
-    search = cfg.get("search")
-    space = search.get("space") if isinstance(search, Mapping) else None
-    for name, spec in space.items() if isinstance(space, Mapping) else ():
-        if is_space_group(spec):
-            _check_group(cfg, space_path(str(name)), str(name), spec)
-
-
-def _check_group(cfg: Mapping[str, Any], path: str, name: str, spec: Mapping[str, Any],
-                 inner: str = "") -> None:
-    """``_check_groups_keep`` for ``spec`` at ``path``: the space's group ``name``, or the
-    group at ``inner`` in it (an argument of a node it sets)."""
-    value = get_dotted(cfg, path)
-    if is_node(value):  # the node stays; set_dotted sets each argument the group names
-        for arg, item in spec.items():
-            if is_space_group(item):
-                _check_group(cfg, f"{path}.{arg}", name, item, f"{inner}{arg}.")
-        return
-    lost = _lost_keys(value, spec) if isinstance(value, Mapping) else {}
-    if not lost:
-        return
-    where, one = _spelt(cfg, path), len(lost) == 1
-    it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
-    added: dict[str, Any] = {}
-    for key, item in lost.items():  # the group's keys to add, nested as in the group
-        set_dotted(added, f"{inner}{key}", {"fixed": item})
-    flags = " ".join(f"--search.space.{name}.{inner}{key}={_flow({'fixed': item})}"
-                     for key, item in lost.items())
-    raise ConfigError(f"{where} has {keys} {', '.join(lost)}, which the search space's group "
-                      f"{name!r} does not set: the group gives every trial {where} as a "
-                      f"whole, so {it} would be lost. To fix it, add {_flow(added)} to the "
-                      f"group {name!r} in search.space ({flags}), or search {they} there; "
-                      f"else leave {they} out of {where}")
-
-
-def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
-               prefix: str = "") -> dict[str, Any]:
-    """The keys of the config's dict ``value`` (dotted, with their values) that the group
-    ``spec`` does not set; a key it sets with a parameter is set whole."""
-    lost: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in spec:
-            lost[f"{prefix}{key}"] = item
-        elif is_space_group(spec[key]) and isinstance(item, Mapping):
-            lost.update(_lost_keys(item, spec[key], f"{prefix}{key}."))
-    return lost
-
-
-def _spelt(cfg: Mapping[str, Any], path: str) -> str:
-    """``path`` as the config spells it: with its ``init_args`` / ``dict_kwargs`` levels."""
-    node: Any = cfg
-    out = []
-    for part in path.split("."):
-        if isinstance(node, Mapping) and part not in node \
-                and isinstance(node.get("init_args"), Mapping):
-            level = "dict_kwargs" if part in (node.get("dict_kwargs") or {}) else "init_args"
-            node = node[level]
-            out.append(level)
-        out.append(part)
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return ".".join(out)
-
-
-def _flow(value: Any) -> str:
-    """``value`` as one line of YAML (``{fixed: true}``)."""
-    return dump_yaml(value, default_flow_style=True, width=10**6).strip()
 
 
 def _space_read(part: Mapping[str, Any], path: Path | None,
