@@ -123,7 +123,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
     from lightning_nas.search.from_config import search_from_config
 
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config, overrides, command="search")
     text = dump_yaml(cfg) if args.print_config else ""  # as loaded, before it is built
     search = search_from_config(cfg)  # every check of a run before training, also here
     if args.print_config:
@@ -139,7 +139,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.oneshot.resume import resume_hint
     from lightning_nas.oneshot.run import check_oneshot, run_oneshot
 
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config, overrides, command="oneshot")
     if args.print_config:
         check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
@@ -276,7 +276,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the config's top-level keys (``config.load.TOP_KEYS``, which imports the training stack):
+#: the config's top-level keys (``config.sections.TOP_KEYS``, which imports the training stack):
 #: ``--seed_everything 3`` is an override as ``--a.b v`` is
 _TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
 
@@ -333,7 +333,7 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
     close ones, instead of failing later as an unknown config section."""
     if not any(arg.startswith("--") for arg in unknown):
         return  # nothing to check: `show` imports no training stack
-    from lightning_nas.config.load import LIGHTNINGCLI_KEYS, TOP_KEYS
+    from lightning_nas.config.sections import LIGHTNINGCLI_KEYS, TOP_KEYS
     from lightning_nas.search.settings import SearchSettings
 
     command_parser = _subparser(parser, command)

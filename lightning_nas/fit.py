@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
+from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import (
     ConfigBuilder,
     check_trainer_kwargs,
@@ -33,6 +33,7 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
+from lightning_nas.config.sections import command_sections
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.export_header import TRAIN_AGAIN
@@ -53,7 +54,7 @@ __all__ = ["FIT_KEYS", "describe", "finetune_again", "fit_config", "fit_defaults
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``; ``optimizer`` / ``lr_scheduler``: LightningCLI's
 #: configure_optimizers, ``config.cli_optim``)
-FIT_KEYS = ("model", "data", "trainer", "seed_everything", "search", *OPTIM_KEYS)
+FIT_KEYS = command_sections("fit")
 
 _DIRECTIVE_VALUE = re.compile(r"(monitor|mode)=(\S+)")
 _TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
@@ -170,7 +171,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
         raise ConfigError("fit needs a config file")
-    cfg = load_config(paths, overrides, searched=False)  # its search block: monitor, mode
+    cfg = load_config(paths, overrides, searched=False,  # its search block: monitor, mode
+                      command="fit")
     _check_not_best_yaml(cfg, paths)
     search = cfg.get("search")
     if isinstance(search, dict):

@@ -292,6 +292,21 @@ def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, overri
     assert not (tmp_path / "run" / "trials").exists()  # nothing trained
 
 
+@pytest.mark.parametrize("command, valid", [
+    ("search", "model, data, trainer, search, seed_everything, optimizer, lr_scheduler"),
+    ("oneshot", "model, data, trainer, oneshot, seed_everything"),
+    ("fit", "model, data, trainer, seed_everything, search, optimizer, lr_scheduler"),
+])
+def test_a_misspelt_section_lists_the_sections_its_command_takes(config, capsys, command,
+                                                                 valid):
+    # was: "valid keys: model, data, trainer, search, oneshot, seed_everything" for each
+    # command: `oneshot` for a search, without the optimizer sections a search takes
+    cfg = "examples/oneshot_digits/oneshot.yaml" if command == "oneshot" else str(config)
+    assert main([command, cfg, "--modle.width=3"]) == 2
+    said = "unknown config section 'modle'; did you mean 'model'? valid keys: "
+    assert f"{said}{valid}\n" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("key, message", [
     ("batch_size", "space key 'batch_size' is not an argument of TinyNet.__init__; it is one "
                    "of BlobData's (the data): write data.batch_size; accepted: "),

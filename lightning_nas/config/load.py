@@ -43,6 +43,12 @@ from lightning_nas.config.paths import (
     split_overrides,
     trainer_classes_as_nodes,
 )
+from lightning_nas.config.sections import (
+    LIGHTNINGCLI_KEYS,
+    TOP_KEYS,
+    command_sections,
+    unknown_section,
+)
 from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
@@ -59,31 +65,14 @@ __all__ = [
     "section_target",
 ]
 
-TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
-#: keys of the config LightningCLI writes (``fit --print_config``, every run's
-#: ``config.yaml``) taken only as null, and why another value cannot be
-#: (``optimizer`` and ``lr_scheduler``: taken by a search and a fit, ``cli_optim``; a one-shot
-#: run's supernet has its own optimizers)
-LIGHTNINGCLI_KEYS = {
-    "optimizer": "LightningCLI's automatic configure_optimizers, which a one-shot run does not "
-                 "apply: give the model its optimizer (an OptimizerCallable init argument is "
-                 "built and searched like any other)",
-    "lr_scheduler": "LightningCLI's configure_optimizers, not applied by a one-shot run: the "
-                    "model gives its own",
-    "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
-                 "trains from the start, and a search resumes from its run folder with the "
-                 "same command",
-    "weights_only": "how LightningCLI's fit loads ckpt_path, which lightning-nas does not take",
-}
-
-
 def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[str] = (),
-                searched: bool = True) -> dict[str, Any]:
+                searched: bool = True, command: str | None = None) -> dict[str, Any]:
     """Read YAML configs (later files merged over earlier ones, as LightningCLI does with
     several ``--config``), then apply ``--a.b=value`` overrides; ``searched=False`` for a
     config trained as it is (``lightning-nas fit``), whose search space sets nothing, so
     neither an override of a searched key nor a dict a group would replace is refused, and
-    a space file is not read."""
+    a space file is not read. ``command`` (``search``, ``oneshot``, ``fit``; default: as
+    the files' blocks say) names the sections an override's misspelt one is told of."""
     paths = [user_path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
@@ -99,7 +88,8 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
                      whole_space=isinstance(search.get("space"), str))  # as --flag: whole
     path = paths[-1]
-    cfg = apply_overrides(cfg, overrides, config_path=path)
+    command = command or ("oneshot" if "oneshot" in cfg else "search")
+    cfg = apply_overrides(cfg, overrides, config_path=path, command=command)
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = trainer_args(cfg["trainer"])
     if isinstance(cfg.get("trainer"), Mapping):  # callbacks: LearningRateMonitor, a node
@@ -213,18 +203,23 @@ def _inline_sections(part: Mapping[str, Any], path: Path | None,
 
 
 def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
-                    config_path: Path | None = None) -> dict[str, Any]:
+                    config_path: Path | None = None,
+                    command: str | None = None) -> dict[str, Any]:
     """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
 
     Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
     ``--model.width=64`` sets ``model.init_args.width``. A key of a ``search.space`` given
     as a file name (``--search.space=space.yaml --search.space.width=...``) is set in the
     file's space, the file looked for as ``load_config`` does, beside ``config_path`` too.
+    An override of a section ``command`` does not take (``search``, ``oneshot``, ``fit``;
+    None: any command's) is refused, naming those it takes.
     """
+    sections = command_sections(command) if command else (*TOP_KEYS, *OPTIM_KEYS)
     cfg = copy.deepcopy(dict(cfg))
     for key, text in split_overrides(overrides):
-        if key.split(".")[0] not in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):  # those: load_config
-            raise unknown("config section", key.split(".")[0], TOP_KEYS)
+        if key.split(".")[0] not in (*sections, *LIGHTNINGCLI_KEYS):  # those: load_config
+            raise unknown("config section", key.split(".")[0], sections)  # (was: TOP_KEYS,
+            # `oneshot` for a search, without `optimizer` and `lr_scheduler`)
         if key.startswith("search.space."):
             cfg = _space_read(cfg, config_path)
             space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) \
@@ -293,11 +288,9 @@ def block_settings(cfg: Mapping[str, Any], block: str,
                    defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
     keys of ``block``; return the block's settings over ``defaults``."""
-    other = "oneshot" if block == "search" else "search"
-    extra = OPTIM_KEYS if block == "search" else ()  # LightningCLI's configure_optimizers
     for key in cfg:
-        if key not in (*TOP_KEYS, *extra) or key == other:
-            raise unknown("config section", key, [k for k in (*TOP_KEYS, *extra) if k != other])
+        if key not in command_sections(block):
+            raise unknown_section(key, block)
     given = cfg.get(block) or {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"`{block}` must be a mapping of {block} settings, got {given!r}")

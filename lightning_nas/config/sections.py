@@ -1,0 +1,74 @@
+"""The top-level sections of a config, and those each command takes.
+
+A search config has ``model``, ``data``, ``trainer``, ``seed_everything``, a ``search:``
+block and LightningCLI's ``optimizer`` / ``lr_scheduler`` (``config.cli_optim``); a one-shot
+config a ``oneshot:`` block instead, and no optimizer sections (its supernet has its own);
+``fit`` reads a search config. ``LIGHTNINGCLI_KEYS`` are the keys LightningCLI writes that a
+command takes only as null.
+
+Example:
+    >>> command_sections("oneshot")
+    ('model', 'data', 'trainer', 'oneshot', 'seed_everything')
+    >>> print(unknown_section("modle", "search"))  # doctest: +NORMALIZE_WHITESPACE
+    unknown config section 'modle'; did you mean 'model'? valid keys: model, data, trainer,
+    search, seed_everything, optimizer, lr_scheduler
+"""
+
+from __future__ import annotations
+
+from lightning_nas.config.cli_optim import OPTIM_KEYS
+from lightning_nas.errors import NASError, unknown
+
+__all__ = ["COMMANDS", "LIGHTNINGCLI_KEYS", "TOP_KEYS", "command_sections", "unknown_section"]
+
+#: every command's sections together (the command line splits ``--seed_everything 3`` off
+#: as an override by these, ``cli._TOP_KEYS``)
+TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+#: keys of the config LightningCLI writes (``fit --print_config``, every run's
+#: ``config.yaml``) taken only as null, and why another value cannot be
+#: (``optimizer`` and ``lr_scheduler``: taken by a search and a fit, ``cli_optim``; a one-shot
+#: run's supernet has its own optimizers)
+LIGHTNINGCLI_KEYS = {
+    "optimizer": "LightningCLI's automatic configure_optimizers, which a one-shot run does not "
+                 "apply: give the model its optimizer (an OptimizerCallable init argument is "
+                 "built and searched like any other)",
+    "lr_scheduler": "LightningCLI's configure_optimizers, not applied by a one-shot run: the "
+                    "model gives its own",
+    "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
+                 "trains from the start, and a search resumes from its run folder with the "
+                 "same command",
+    "weights_only": "how LightningCLI's fit loads ckpt_path, which lightning-nas does not take",
+}
+#: the sections each command takes a value in (a ``search:`` block gives ``fit`` only its
+#: ``monitor`` and ``mode``)
+COMMANDS = {
+    "search": ("model", "data", "trainer", "search", "seed_everything", *OPTIM_KEYS),
+    "oneshot": ("model", "data", "trainer", "oneshot", "seed_everything"),
+    "fit": ("model", "data", "trainer", "seed_everything", "search", *OPTIM_KEYS),
+}
+
+
+def command_sections(command: str) -> tuple[str, ...]:
+    """The sections ``command`` (``search``, ``oneshot``, ``fit``) takes a value in.
+
+    Example:
+        >>> command_sections("search")[-2:]
+        ('optimizer', 'lr_scheduler')
+
+    Raises:
+        ValueError: for another command.
+    """
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; valid commands: {', '.join(COMMANDS)}")
+    return COMMANDS[command]
+
+
+def unknown_section(key: str, command: str) -> NASError:
+    """The ``ConfigError`` of a section ``key`` that ``command`` does not take, listing those
+    it takes.
+
+    Example:
+        >>> str(unknown_section("search", "oneshot")).startswith("unknown config section")
+        True
+    """
+    return unknown("config section", key, command_sections(command))
