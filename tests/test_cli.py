@@ -284,6 +284,8 @@ def test_a_config_dict_whose_searched_group_drops_keys_is_refused_before_trainin
     ("--search.space.width={choise: [8]}", "unknown space kind 'choise' at 'width'"),
     ("--search.space.widht={choice: [8]}", "space key 'widht' is not an argument of TinyNet"),
     ("--serch.budget=3", "unknown config section 'serch'; did you mean 'search'?"),
+    ("--search.optimizer.budget=3", "--search.optimizer.budget: the config gives "
+                                    "search.optimizer: 'RandomSearch', not a mapping with keys"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, override, message):
     assert main(["search", str(config), override]) == 2

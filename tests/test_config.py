@@ -103,6 +103,11 @@ def test_an_override_under_a_section_given_as_a_class_path_keeps_the_class(secti
     ({"search": {"budget": 2}}, "--search.budget.x=3", "search.budget: 2"),
     ({"model": {"class_path": "m.N", "init_args": {"w": [1, 2]}}}, "--model.w.a=3",
      "model.w: [1, 2]"),
+    # a setting of the search or oneshot block named by a string is no class: was "`optimizer`
+    # must be a registry name, got {'class_path': 'NGOpt', 'init_args': {'budget': 3}}"
+    ({"search": {"optimizer": "NGOpt"}}, "--search.optimizer.budget=3",
+     "search.optimizer: 'NGOpt'"),
+    ({"oneshot": {"algorithm": "spos"}}, "--oneshot.algorithm.tau=1", "oneshot.algorithm: 'spos'"),
 ])
 def test_an_override_through_a_value_that_is_no_mapping_is_refused(given, override, path):
     # was: the value silently replaced by a mapping of the override alone

@@ -36,6 +36,8 @@ __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_
 
 #: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
 TRAINER_OBJECTS = ("callbacks", "logger", "plugins")
+#: the blocks of lightning-nas's own settings, which hold no class named by a string
+BLOCKS = ("search", "oneshot")
 
 
 def appended(old: Any, key: str, value: Any) -> list[Any]:
@@ -162,8 +164,10 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         if i > 0:
             node = _descend(node, part)
         child = node.get(part)
-        if isinstance(child, str) and (i > 0 or part in SECTIONS[:2]):  # keys under it: a
-            # class as its import path (`model: my.Net` too; was: the class dropped)
+        if isinstance(child, str) and (i > 0 or part in SECTIONS[:2]) \
+                and parts[0] not in BLOCKS:  # keys under it: a class as its import path
+            # (`model: my.Net` too; was: the class dropped); a block's setting is none (was:
+            # --search.optimizer.budget=3 said of {'class_path': 'NGOpt', 'init_args': ...})
             child = node[part] = {"class_path": child}
         elif merge and child is not None and not isinstance(child, dict):
             raise not_a_mapping(key, ".".join(parts[:i + 1]), child)  # (was: replaced)
