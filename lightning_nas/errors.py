@@ -34,6 +34,7 @@ __all__ = [
     "check_number",
     "did_you_mean",
     "one_line",
+    "typed",
     "unknown",
 ]
 
@@ -94,6 +95,18 @@ def one_line(err: BaseException, limit: int = 400) -> str:
     text = " ".join(str(err).split())
     text = text if isinstance(err, NASError) else f"{type(err).__name__}: {text}".rstrip(": ")
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def typed(err: BaseException) -> str:
+    """``Type: message``, or ``Type, with no message`` where the error's text is empty
+    (nevergrad's bare ``assert``; was: ``AssertionError: `` with nothing after it).
+
+    Example:
+        >>> typed(ValueError("bad")), typed(AssertionError())
+        ('ValueError: bad', 'AssertionError, with no message')
+    """
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else f"{type(err).__name__}, with no message"
 
 
 def unknown(kind: str, key: str, valid: Iterable[str],

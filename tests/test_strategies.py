@@ -221,6 +221,17 @@ def test_an_optimizer_is_checked_as_far_as_the_search_asks_it_and_with_its_worke
             check_optimizer_runs("Cobyla", space, budget, 2)
 
 
+def test_an_optimizer_error_without_text_is_named_by_its_type_with_the_fix():
+    # nevergrad's NGOpt asserts it has a budget with no message: was "(it failed without
+    # one: AssertionError: ); give a budget ...", the message cut after its colon
+    with pytest.raises(ConfigError) as info:
+        check_optimizer_runs("NGOpt", SPACE, None)
+    said = str(info.value)
+    assert "(it failed without one: AssertionError, with no message); give a budget beside " \
+           "time_limit" in said, said
+    assert ": )" not in said
+
+
 def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
     from lightning_nas import Search
     from tests.helpers import BlobData, TinyNet

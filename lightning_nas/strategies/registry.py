@@ -23,7 +23,7 @@ import warnings
 import nevergrad as ng
 import numpy as np
 
-from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 from lightning_nas.strategies.transfer import tell_priors
@@ -116,24 +116,22 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
             raise ConfigError(_missing_said(name, missing)) from None
         if budget is None and _runs(name, space, 100, num_workers, objectives):
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
-                              f"{type(err).__name__}: {err}); give a budget beside "
+                              f"{typed(err)}); give a budget beside "
                               f"time_limit, or an optimizer that needs none, e.g. "
                               f"RandomSearch or SurrogateEvolution") from None
         numpy = _numpy_note(err)
         several = f", {objectives} objectives" if objectives > 1 else ""
         raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
-                          f"{several} and {counted(num_workers, 'worker')} "
-                          f"before any trial "
-                          f"({type(err).__name__}: "
-                          f"{err}){numpy}; pick another optimizer (e.g. {DEFAULT_OPTIMIZER}, "
-                          f"CMA, TwoPointsDE)") from None
+                          f"{several} and {counted(num_workers, 'worker')} before any trial "
+                          f"({typed(err)}){numpy}; pick another optimizer (e.g. "
+                          f"{DEFAULT_OPTIMIZER}, CMA, TwoPointsDE)") from None
     if warm:  # (after the dry run: a missing package is said as such) was: nevergrad's
         # bare TellNotAskedNotSupportedError, with the run folder written
         try:
             takes = tells_not_asked(name, space, budget, num_workers)
         except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
             raise ConfigError(f"optimizer {name!r} fails when told an earlier result "
-                              f"({type(err).__name__}: {err}); pick another optimizer (e.g. "
+                              f"({typed(err)}); pick another optimizer (e.g. "
                               f"{DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop warm_start") from None
         if not takes:
             raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
