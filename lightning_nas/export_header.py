@@ -121,7 +121,9 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
-             else "or plain LightningCLI: fit --config best_config.yaml")
+             else "or your own LightningCLI script: python YOUR_CLI.py fit --config "
+                  "best_config.yaml")  # (was: "plain LightningCLI: fit", read as `python -m
+    # lightning.pytorch.cli fit`, which has no model; the search does not know the script)
     order = "" if hydra or not seeded else (  # jsonargparse builds a link's source first
         "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
         "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"

@@ -484,6 +484,25 @@ def test_the_header_says_an_instantiate_link_changes_the_build_order(tmp_path, m
     assert header.splitlines()[-1] == "# lightning-nas fit: monitor=val_acc mode=max"
 
 
+def test_the_header_names_the_users_own_lightningcli_script(tmp_path):
+    # was: "(or plain LightningCLI: fit --config best_config.yaml)", read as `python -m
+    # lightning.pytorch.cli fit ...`, which has no model and trains nothing
+    run = tmp_path / "run"
+    with RunStore(run / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("config", {"model": {"class_path": "m.Net"}, "search": {}})
+        trial_id = store.start_trial({"width": 4})
+        store.finish_trial(TrialResult(trial_id=trial_id, arch={"width": 4},
+                                       status=TrialStatus.COMPLETED, score=0.5))
+    export_best(run)
+    header = (run / "best_config.yaml").read_text().split("\nmodel:")[0]
+    (line,) = [x for x in header.splitlines() if x.startswith("# Train it again:")]
+    assert line.endswith(" (or your own LightningCLI script: python YOUR_CLI.py fit --config "
+                         "best_config.yaml)"), line
+    assert "plain LightningCLI: fit" not in header
+
+
 def test_the_commands_export_prints_are_shell_quoted(tmp_path):
     # was: "# Train it again: lightning-nas fit runs/my run/best_config.yaml", which a shell
     # splits at the space; likewise `lightning-nas export RUN` and finetune --from_scratch
@@ -548,7 +567,7 @@ def test_best_config_names_its_run_folder_absolute_on_one_line(tmp_path, monkeyp
         shown = str(tmp_path / run) if given == "runs/my run" else repr(str(tmp_path / run))
         assert header[0] == f"# Trial 1 of {shown}: val_acc=0.5 (max) at epoch None.", given
         line = next(x for x in header if x.startswith("# Train it again: "))
-        command = line.removeprefix("# Train it again: ").split(" (or plain")[0]
+        command = line.removeprefix("# Train it again: ").split(" (or your own")[0]
         words = subprocess.run(["bash", "-c", f"printf '%s\\0' {command}"], check=True,
                                capture_output=True).stdout.decode().split("\0")[:-1]
         assert words == ["OMP_NUM_THREADS=1", "lightning-nas", "fit",  # as pasted, anywhere
