@@ -97,6 +97,30 @@ def flatten_arch(arch: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def format_arch(arch: Mapping[str, Any]) -> str:
-    """``key=value`` pairs on one line, floats with 4 significant digits."""
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in flatten_arch(arch).items())
+    """``key=value`` pairs on one line, floats with 4 significant digits; a whole float
+    with its ``.0`` and a string that reads as a number, a bool or null quoted, so a choice
+    of ``['1', 1, 1.0]`` prints three values (was: ``c=1`` for each).
+
+    Example:
+        >>> format_arch({"act": "relu", "c": "1", "k": 1, "w": 1.0, "lr": 0.001})
+        "act=relu c='1' k=1 w=1.0 lr=0.001"
+    """
+    return " ".join(f"{k}={_shown(v)}" for k, v in flatten_arch(arch).items())
+
+
+#: strings ``_shown`` quotes beside numbers: they read as a bool or null
+_WORDS = ("true", "false", "none", "null", "")
+
+
+def _shown(value: Any) -> str:
+    """``value`` as ``format_arch`` prints it."""
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+        return f"{text}.0" if value.is_integer() and text.lstrip("-").isdigit() else text
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return repr(value) if value.strip().lower() in _WORDS else value
+        return repr(value)  # '1', '2e-3', 'nan'
+    return str(value)

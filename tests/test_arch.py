@@ -84,6 +84,15 @@ def test_format_arch():
     assert format_arch({}) == ""
 
 
+def test_format_arch_tells_a_string_an_int_and_a_float_of_one_apart():
+    # a choice of ['1', 1, 1.0] (or true, 'true'): was "c=1" for each of the three
+    assert format_arch({"a": "1", "b": 1, "c": 1.0}) == "a='1' b=1 c=1.0"
+    assert format_arch({"a": "true", "b": True, "c": "null", "d": None, "e": "", "f": "2e-3"}) \
+        == "a='true' b=True c='null' d=None e='' f='2e-3'"
+    assert format_arch({"lr": 0.001, "act": "relu", "x": 1234.5, "y": -2.0, "z": 1e5}) \
+        == "lr=0.001 act=relu x=1234 y=-2.0 z=1e+05"  # others as before
+
+
 def test_arch_key_is_strict_json_with_one_key_for_nan():
     # was: bare Infinity and NaN (Python's json), no JSON: SQLite's json_valid(arch_key) 0
     # and json_extract(arch_key, ...) "malformed JSON" on trials.arch_key and events.arch_key
