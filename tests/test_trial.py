@@ -72,6 +72,21 @@ def test_raising_trial_is_failed_with_its_error(tmp_path):
     assert not result.fatal
 
 
+class _BareAssert(pl.Callback):
+    """Fails as a model's bare ``assert`` does outside pytest: an error without text."""
+
+    def on_train_start(self, trainer, pl_module):
+        raise AssertionError
+
+
+def test_an_error_without_text_is_named_by_its_type(tmp_path):
+    # was: "AssertionError: " and nothing after it, on the trial's FAILED line too
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "callbacks": [_BareAssert()]}
+    result = fit_trial(_spec(tmp_path, {"width": 4}, trainer=trainer))
+    assert result.status is TrialStatus.FAILED
+    assert result.error.splitlines()[0] == "AssertionError, with no message"
+
+
 def test_nan_trial_is_failed(tmp_path):
     result = fit_trial(_spec(tmp_path, {"width": 4}, model_init_args={"nan_width": 4}))
     assert result.status is TrialStatus.FAILED

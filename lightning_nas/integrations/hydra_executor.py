@@ -28,7 +28,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
@@ -167,7 +167,7 @@ class HydraLauncherExecutor(TrialExecutor):
                 error = f"the launcher returned status {ret.status.name} without an error"
             except Exception as err:  # noqa: BLE001 - the job's own exception
                 # the cause on the first line (Hydra's messages span lines: "full_key: ...")
-                error = (f"{type(err).__name__}: {' '.join(str(err).split())}\n"
+                error = (f"{' '.join(typed(err).split())}\n"
                          + "".join(traceback.format_exception(err)).rstrip())
                 built = isinstance(err, InstantiationException)  # a config node's error
             result = failed_result(spec, error, started)

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.runner import needs_own_process, run_trial
 from lightning_nas.search.trial import TrialSpec
@@ -167,5 +167,5 @@ class FuturesExecutor(TrialExecutor):
             try:
                 results.append(fut.result())
             except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
-                results.append(failed_result(spec, f"{type(err).__name__}: {err}", started))
+                results.append(failed_result(spec, typed(err), started))
         return results

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from lightning_nas.errors import typed
 from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group, parent_alive
 
 if TYPE_CHECKING:
@@ -422,7 +423,7 @@ def _serve(parent_pid: int) -> int:
                 result = execute_spec(spec_path)  # prints a failure into trial.log
                 failed, error = result.status is TrialStatus.FAILED, result.error
             except Exception as err:  # noqa: BLE001 - before fit (the spec would not load)
-                failed, error = True, f"{type(err).__name__}: {err}\n{traceback.format_exc()}"
+                failed, error = True, f"{typed(err)}\n{traceback.format_exc()}"
                 print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
         answers.write(f"failed {_first_line(error)}\n" if failed else "ok\n")
     return 0

@@ -39,7 +39,7 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
-from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
+from lightning_nas.errors import ConfigError, MonitorError, did_you_mean, typed
 from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
@@ -184,7 +184,7 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     try:
         metrics = {k: float(v) for k, v in dict(spec.objective(copy.deepcopy(spec.arch))).items()}
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
-        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.error = f"{typed(err)}\n{traceback.format_exc(limit=-6)}"
         result.finished, result.failed_in = time.time(), "in the objective function"
         return result
     result.fit_time, result.finished = time.perf_counter() - t0, time.time()
@@ -287,7 +287,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 result.fit_time = time.perf_counter() - t0 + reporter.trained - spec.trained
                 result.epochs = trainer.current_epoch
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
-        result.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=-6)}"
+        result.error = f"{typed(err)}\n{traceback.format_exc(limit=-6)}"
         result.fatal = isinstance(err, (MonitorError, CountMismatch))
         # an objective this trial did not log: fatal only until a trial completed (loop)
         result.objective_missing = getattr(err, "objective_missing", False)
