@@ -153,7 +153,10 @@ def config_args(config: DictConfig) -> list[str]:
             args += ["--config-dir", path]
         elif source.provider == "main" and given:
             args += ["--config-path", os.path.abspath(path) if source.schema == "file" else path]
-    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    # as written: one holding a job's interpolation (hydra.sweep.subdir=${hydra.job.num})
+    # resolves in a job only (was: InterpolationToMissingValueError, the sweep crashed)
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)
+    given = [] if given is None else OmegaConf.to_container(given, resolve=False)
     return args + [str(o) for o in given
                    if not str(o).split("=", 1)[0].lstrip("+~").startswith(_SWEEP_KEYS)]
 
