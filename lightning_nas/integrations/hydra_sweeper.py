@@ -83,6 +83,7 @@ from lightning_nas.integrations.hydra_settings import (
 )
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
+from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
 from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
@@ -221,7 +222,7 @@ class HydraSweep(Sweeper):
                 if store.best(goal.mode) is not None:
                     self._finish(settings, store, sweep, time.monotonic() - start, stopped=True,
                                  resumed=resuming)
-                worded = _sweep_words(str(err), self.settings, self._folder_key())
+                worded = sweep_wording(str(err), self.settings, self._folder_key())
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
@@ -307,7 +308,7 @@ class HydraSweep(Sweeper):
                 run_dir_key=self._folder_key(), hold=True,  # a second sweep meanwhile: refused
                 check=check)
         except ConfigError as err:  # another space or mode: said as a sweep's user says it
-            worded = _sweep_phrases(str(err))
+            worded = sweep_phrases(str(err))
             if worded == str(err):
                 raise
             raise ConfigError(worded) from None
@@ -381,64 +382,13 @@ class _SweepLoop(SearchLoop):
     sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
 
     def say(self, text: str) -> None:
-        super().say(_sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)
-
-
-#: what a search's message says, as a sweep's user says it (``_sweep_words``)
-_SWEEP_PHRASES = (
-    (r"the run has no seed, `seed: null`", "the sweep has no seed, `hydra.sweeper.seed: null`"),
-    (r"the run has no seed \(`seed: null`\)",
-     "the sweep has no seed (`hydra.sweeper.seed: null`)"),
-    (r"a run with a seed replays", "a sweep with a seed replays"),
-    (r"a search with a seed \(`seed: 0`, `Search\(\.\.\., seed=0\)`, or `seed_everything: "
-     r"true`, whose drawn seed a resume takes\)",
-     "a sweep with a seed (`hydra.sweeper.seed`, 0 when left out)"),
-    (r"search in a new run_dir with another optimizer",
-     "sweep into another hydra.sweep.dir with another hydra.sweeper.optimizer"),
-    (r"`warm_start: \[([^`]*)\]`", r"`hydra.sweeper.warm_start=[\1]`"),
-    # a resume's store check (was: "a search with a different mode", a sweep's direction)
-    (r"a different mode \(stored '(max|min)', now '(max|min)'\); resume with the same mode",
-     r"a different hydra.sweeper.direction (stored '\1imize', now '\2imize'); resume with "
-     r"the same direction"),
-    (r"a different space \((.*)\); resume with the same space",
-     r"a different space (hydra.sweeper.params and the command line's sweeps) (\1); resume "
-     r"with the same params"),
-    (r"holds a search (with|started)", r"holds a sweep \1"),
-)
+        super().say(sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)
 
 
 def _built_by_the_task(arch: dict[str, Any]) -> Any:
     """Stands in for the model: in a Hydra sweep the task function builds its own."""
     raise SearchError("a Hydra sweep's model is built by the task function, not by "
                       "lightning_nas")
-
-
-def _sweep_words(text: str, keys: Sequence[str] | Mapping[str, Any],
-                 folder: str = "hydra.sweep.dir") -> str:
-    """``text``, an error of the search loop, with the settings it names as a sweep's user
-    writes them (was: ``raise search.max_failures ... or start another run_dir``, keys a
-    sweep has not).
-
-    Example:
-        >>> _sweep_words("raise search.max_failures, or start another run_dir (search.db)",
-        ...              ["max_failures"])
-        'raise hydra.sweeper.max_failures, or choose another hydra.sweep.dir (search.db)'
-    """
-    text = re.sub(r"\bsearch\.(\w+)",
-                  lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
-    return _sweep_phrases(text).replace("start another run_dir", f"choose another {folder}")
-
-
-def _sweep_phrases(text: str) -> str:
-    """``text`` with a search's words of a seed, a run dir and a warm start as a sweep's.
-
-    Example:
-        >>> _sweep_phrases("at ask 0 (the run has no seed, `seed: null`: ...)")
-        'at ask 0 (the sweep has no seed, `hydra.sweeper.seed: null`: ...)'
-    """
-    for phrase, said in _SWEEP_PHRASES:  # a resume's replay without a seed, ...
-        text = re.sub(phrase, said, text)
-    return text
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,67 @@
+"""A search's messages in a sweep's words: the settings they name as a sweep's user writes
+them (``hydra.sweeper.max_failures``, ``hydra.sweep.dir``), and its phrases of a seed, a run
+folder and a warm start as a sweep's (was: ``search.max_failures``, ``run_dir``, keys a
+sweep has not).
+
+Example:
+    >>> sweep_phrases("a run with a seed replays")
+    'a sweep with a seed replays'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["sweep_phrases", "sweep_wording"]
+
+#: what a search's message says, as a sweep's user says it (``sweep_wording``)
+_SWEEP_PHRASES = (
+    (r"the run has no seed, `seed: null`", "the sweep has no seed, `hydra.sweeper.seed: null`"),
+    (r"the run has no seed \(`seed: null`\)",
+     "the sweep has no seed (`hydra.sweeper.seed: null`)"),
+    (r"a run with a seed replays", "a sweep with a seed replays"),
+    (r"a search with a seed \(`seed: 0`, `Search\(\.\.\., seed=0\)`, or `seed_everything: "
+     r"true`, whose drawn seed a resume takes\)",
+     "a sweep with a seed (`hydra.sweeper.seed`, 0 when left out)"),
+    (r"search in a new run_dir with another optimizer",
+     "sweep into another hydra.sweep.dir with another hydra.sweeper.optimizer"),
+    (r"`warm_start: \[([^`]*)\]`", r"`hydra.sweeper.warm_start=[\1]`"),
+    # a resume's store check (was: "a search with a different mode", a sweep's direction)
+    (r"a different mode \(stored '(max|min)', now '(max|min)'\); resume with the same mode",
+     r"a different hydra.sweeper.direction (stored '\1imize', now '\2imize'); resume with "
+     r"the same direction"),
+    (r"a different space \((.*)\); resume with the same space",
+     r"a different space (hydra.sweeper.params and the command line's sweeps) (\1); resume "
+     r"with the same params"),
+    (r"holds a search (with|started)", r"holds a sweep \1"),
+)
+
+
+def sweep_wording(text: str, keys: Sequence[str] | Mapping[str, Any],
+                  folder: str = "hydra.sweep.dir") -> str:
+    """``text``, an error of the search loop, with the settings it names as a sweep's user
+    writes them (was: ``raise search.max_failures ... or start another run_dir``, keys a
+    sweep has not).
+
+    Example:
+        >>> sweep_wording("raise search.max_failures, or start another run_dir (search.db)",
+        ...               ["max_failures"])
+        'raise hydra.sweeper.max_failures, or choose another hydra.sweep.dir (search.db)'
+    """
+    text = re.sub(r"\bsearch\.(\w+)",
+                  lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
+    return sweep_phrases(text).replace("start another run_dir", f"choose another {folder}")
+
+
+def sweep_phrases(text: str) -> str:
+    """``text`` with a search's words of a seed, a run dir and a warm start as a sweep's.
+
+    Example:
+        >>> sweep_phrases("at ask 0 (the run has no seed, `seed: null`: ...)")
+        'at ask 0 (the sweep has no seed, `hydra.sweeper.seed: null`: ...)'
+    """
+    for phrase, said in _SWEEP_PHRASES:  # a resume's replay without a seed, ...
+        text = re.sub(phrase, said, text)
+    return text
