@@ -9,6 +9,7 @@ these schemas never reach the other tests' process."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sqlite3
 import time
@@ -207,6 +208,30 @@ def test_a_structured_config_sweep_keeps_the_schemas_types_and_reruns_its_best_j
         params["model"], params["model.width"], params["model.lr"])
     assert ran["types"] == ["int", "int", "float"]
     assert ran["score"] == pytest.approx(results["best_value"])  # the same training
+
+
+@pytest.mark.parametrize("script", ["app.py", "noyaml.py"])
+def test_a_value_the_schemas_type_refuses_is_refused_before_any_job(tmp_path, launcher, script):
+    # was: launched; each job that drew 'wide' FAILED unlaunched ("do not compose with the
+    # config: Error merging override ..."), the sweep went on with the others
+    project = _project(tmp_path)
+    argv = ["-m", *(NOYAML if script == "noyaml.py" else []), "model.width=choice(8, wide)"]
+    code, out = _run(launcher, project, script, *argv)
+    assert code == 1, out[-3000:]
+    assert ("sweep parameter 'model.width': its value 'wide' is not of the type the "
+            "structured config gives model.width (ModelConf.width: int): Value 'wide' of "
+            "type 'str' could not be converted to Integer") in out, out[-3000:]
+    assert "[trial" not in out and not (project / "sweep").exists()
+
+
+def test_a_float_range_on_an_int_field_is_refused_before_any_job(tmp_path, launcher):
+    project = _project(tmp_path)
+    code, out = _run(launcher, project, "app.py", "-m", "model.width=interval(8, 16)")
+    assert code == 1, out[-3000:]
+    assert re.search(r"sweep parameter 'model\.width': its value 8\.0 is not of the type "
+                     r"the structured config gives model\.width \(ModelConf\.width: int\)",
+                     out), out[-3000:]
+    assert not (project / "sweep").exists()
 
 
 def test_a_key_the_schema_lacks_is_refused_before_any_job_naming_its_keys(tmp_path, launcher):

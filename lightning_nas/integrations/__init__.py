@@ -12,12 +12,15 @@ package, which only imports from here:
 - ``hydra_options``: each value of a searched config group (or Trainer argument) composed
   once before the first job: its options exist, no job starts several processes by
   re-running the command line (a spawning strategy, ``ddp_spawn``, passes);
+- ``hydra_schema``: a structured config's types, each searched value checked against its
+  key's before the first job;
 - ``hydra_resume``: what a resumed sweep must keep of its jobs' config (config files and
   config-group options included), and its differences named;
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
   the ``SearchSettings`` of ``lightning-nas search``, checked;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop;
 - ``hydra_summary``: its last lines: counts, files, the ``rerun`` line of the best job;
+- ``hydra_wording``: a search's messages in a sweep's words (``hydra.sweeper.<key>``);
 - ``hydra_errors``: a sweep's errors as Hydra prints its own, one line without a traceback.
 
 Names load on first use.

@@ -75,6 +75,7 @@ from lightning_nas.integrations.hydra_resume import (
     resolved,
     setup_differences,
 )
+from lightning_nas.integrations.hydra_schema import check_value_types
 from lightning_nas.integrations.hydra_search_block import check_blocks
 from lightning_nas.integrations.hydra_settings import (
     optimized_metric,
@@ -179,6 +180,7 @@ class HydraSweep(Sweeper):
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
         check_group_options(sweep, loader)
+        check_value_types(self.config, loader, sweep)  # a structured config's types
 
         def check(job: DictConfig, where: str) -> None:  # any option may set the trainer
             check_one_process_per_job(job, launcher, where)  # (experiment=x)
