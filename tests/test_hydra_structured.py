@@ -250,6 +250,28 @@ def test_a_key_the_schema_lacks_is_refused_before_any_job_naming_its_keys(tmp_pa
     assert not (project / "sweep").exists()
 
 
+@pytest.mark.slow
+def test_a_missing_field_the_sweep_fills_runs_one_nothing_fills_is_said_first(
+        tmp_path, launcher):
+    project = _project(tmp_path)
+    code, out = _run(launcher, project, "app.py", "--config-name", "bare", "-m",
+                     "model.width=choice(8, 16)")
+    assert code == 0, out[-3000:]
+    jobs = _jobs(project / "sweep")  # 3 of the 4 (lr, width) pairs, each width an int
+    assert len(jobs) == 3 and {j["width"] for j in jobs} == {8, 16}
+    assert all(j["types"] == ["int", "int", "float"] for j in jobs)
+    assert "MISSING" not in out
+
+    (project / "sweep").rename(project / "filled")
+    code, out = _run(launcher, project, "app.py", "--config-name", "bare", "-m", log="bare.log")
+    assert code == 1, out[-3000:]
+    # said before the first job (was: no word until two jobs had failed)
+    said = out.index("config key 'model.width' is ??? (MISSING) in every job the sweep "
+                     "composed: neither a searched key nor a command-line override sets it")
+    assert said < out.index("[trial   1"), out[-3000:]
+    assert "MissingMandatoryValue: Missing mandatory value: model.width" in out
+
+
 def test_a_hydra_override_holding_a_jobs_interpolation_on_the_command_line_sweeps(
         tmp_path, launcher):
     # a project without YAML gives its Hydra settings on the command line; was: the sweep

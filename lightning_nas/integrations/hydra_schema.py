@@ -5,7 +5,9 @@ YAML file extending one) types its keys: ``width: int`` refuses ``'wide'`` when 
 merges the override into the job config, so every job that drew it would fail to
 compose. ``check_value_types`` refuses such a value before anything is stored, naming the
 key, the value and the type (was: each job that drew it FAILED unlaunched, the sweep went
-on with the others).
+on with the others). ``warn_missing`` says, before the first job, which ``???``
+(``MISSING``) fields no searched key or override fills (not refused: the task function may
+set them; was: no word until two jobs had failed reading one).
 
 Example:
     >>> from lightning_nas.space import SearchSpace
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import copy
 import typing
+import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
@@ -27,7 +31,7 @@ from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Param
 
-__all__ = ["check_value_types"]
+__all__ = ["check_value_types", "warn_missing"]
 
 
 def check_value_types(config: DictConfig, loader: Any, sweep: SweepParams) -> None:
@@ -74,6 +78,41 @@ def check_value_types(config: DictConfig, loader: Any, sweep: SweepParams) -> No
                     f"compose{also_with(found[2])}. {_advice(param, value)}") from None
             except Exception:  # noqa: BLE001, S112 - not a type's refusal: composing says it
                 continue
+
+
+def warn_missing(jobs: Iterable[DictConfig]) -> None:
+    """Warn of each ``???`` (``MISSING``) value that is missing in every one of ``jobs``
+    (the job configs composed before the first job: the first sample's and each searched
+    option's), Hydra's own keys left out: each job fails where its task reads it, unless
+    the task sets it itself, so it is said, not refused.
+
+    Example:
+        >>> warn_missing([OmegaConf.create({"model": {"width": 8}})])  # nothing missing
+    """
+    missing: set[str] | None = None
+    for job in jobs:  # as written: resolving reads what a job alone has (hydra.job.num)
+        tree = OmegaConf.to_container(job, resolve=False)
+        tree.pop("hydra", None)
+        found = set(_missing(tree))
+        missing = found if missing is None else missing & found
+    for key in sorted(missing or ()):
+        warnings.warn(f"config key {key!r} is ??? (MISSING) in every job the sweep composed: "
+                      f"neither a searched key nor a command-line override sets it, so each "
+                      f"job fails where its task reads it (MissingMandatoryValue); search it "
+                      f"in hydra.sweeper.params or set it on the command line ({key}=...) "
+                      f"(not refused: the task function may set it)", stacklevel=2)
+
+
+def _missing(tree: Any, where: str = "") -> Iterable[str]:
+    """The dotted paths of the ``???`` values in a plain ``tree``."""
+    items = tree.items() if isinstance(tree, dict) else \
+        enumerate(tree) if isinstance(tree, list) else ()
+    for name, value in items:
+        path = f"{where}.{name}" if where else str(name)
+        if value == "???":
+            yield path
+        else:
+            yield from _missing(value, path)
 
 
 def _values(param: Param) -> list[Any]:

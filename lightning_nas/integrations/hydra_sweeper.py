@@ -75,7 +75,7 @@ from lightning_nas.integrations.hydra_resume import (
     resolved,
     setup_differences,
 )
-from lightning_nas.integrations.hydra_schema import check_value_types
+from lightning_nas.integrations.hydra_schema import check_value_types, warn_missing
 from lightning_nas.integrations.hydra_search_block import check_blocks
 from lightning_nas.integrations.hydra_settings import (
     optimized_metric,
@@ -191,6 +191,7 @@ class HydraSweep(Sweeper):
         first = check_composes(self.config, loader, sweep, check)
         check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
         jobs = option_jobs(self.config, loader, sweep, check)
+        warn_missing([first, *(job for values in jobs.values() for job in values.values())])
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
         store = self._open_store(settings, sweep, jobs)
         try:
