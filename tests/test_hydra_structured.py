@@ -171,7 +171,6 @@ NOYAML = ["hydra.sweeper.budget=3", "hydra.sweeper.direction=maximize", "hydra.s
           "model.width=choice(8, 16)"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script", ["app.py", "noyaml.py"])
 def test_a_structured_config_sweep_keeps_the_schemas_types_and_reruns_its_best_job(
         tmp_path, launcher, script):
@@ -250,7 +249,6 @@ def test_a_key_the_schema_lacks_is_refused_before_any_job_naming_its_keys(tmp_pa
     assert not (project / "sweep").exists()
 
 
-@pytest.mark.slow
 def test_a_missing_field_the_sweep_fills_runs_one_nothing_fills_is_said_first(
         tmp_path, launcher):
     project = _project(tmp_path)
@@ -311,3 +309,12 @@ def test_an_interrupted_structured_config_sweep_resumes_with_the_same_command(
     with RunStore(db) as store:
         assert store.count(TrialStatus.COMPLETED) == 3
         assert store.count(TrialStatus.RUNNING) == 0
+    # a ConfigStore option edited in Python is compared as a file's would be
+    schema = project / "structured_schema.py"
+    schema.write_text(schema.read_text().replace(
+        'node=ModelConf(width=8))', 'node=ModelConf(width=8, activation="tanh"))'))
+    code, out = _run(launcher, project, "app.py", *argv, "hydra.sweeper.budget=4",
+                     log="edited.log")
+    assert code == 1, out[-3000:]
+    assert "holds a sweep whose jobs ran with other settings: model=small: " \
+           "model.activation: 'relu', now 'tanh'" in out, out[-3000:]
