@@ -89,6 +89,10 @@ class TrialResult:
     #: ``fatal`` only while none of the search's trials completed, a misspelt name; after
     #: one did, the name is right and this architecture fails alone (not stored)
     objective_missing: bool = False
+    #: what the trial's run warned of once per search where the search's console may not
+    #: show it (a DDP rank's output goes to ``trial.log``): the search warns of it too
+    #: (not stored)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def took(self) -> float | None:

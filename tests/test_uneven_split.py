@@ -4,6 +4,7 @@ says so at run time (real gloo ranks on CPU)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -34,18 +35,21 @@ class MetricNet(TinyNet):
         self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
 
 
-def _search(run: Path, n: int, budget: int) -> list:
+def _search(run: Path, n: int, budget: int) -> tuple[list, list[str]]:
     """A DDP search (2 gloo ranks on CPU, one short epoch) on ``BlobData(n)``'s validation
-    split (the last quarter), in batches of 16; its trials."""
+    split (the last quarter), in batches of 16; its trials and the search process's own
+    warnings that name the DistributedSampler."""
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
                "limit_train_batches": 2, "logger": False}
-    Search(f"{__name__}.MetricNet", {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}},
-           data=BlobData, data_init_args={"n": n, "batch_size": 16}, trainer=trainer,
-           budget=budget, optimizer="RandomSearch", run_dir=run, verbose=False).run()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Search(f"{__name__}.MetricNet", {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}},
+               data=BlobData, data_init_args={"n": n, "batch_size": 16}, trainer=trainer,
+               budget=budget, optimizer="RandomSearch", run_dir=run, verbose=False).run()
     with RunStore(run / "search.db") as store:
         trials = store.trials()
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * budget
-    return trials
+    return trials, [str(w.message) for w in caught if "DistributedSampler" in str(w.message)]
 
 
 def _log(run: Path, trial_id: int) -> str:
@@ -56,7 +60,7 @@ def _log(run: Path, trial_id: int) -> str:
 def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
     # was: said nowhere at run time (only the README), while the stored score counted one
     # sample twice: 39/102 = 0.3824 stored, 39/101 = 0.3861 for best.ckpt on one device
-    trials = _search(tmp_path, n=404, budget=2)  # 101 validation samples on 2 ranks
+    trials, console = _search(tmp_path, n=404, budget=2)  # 101 validation samples, 2 ranks
     first, second = (_log(tmp_path, t.trial_id) for t in trials)
     said = ("the validation set holds 101 samples, which the 2 ranks do not divide: "
             "Lightning's DistributedSampler repeats 1 of them (102 scored, the repeats counted "
@@ -67,14 +71,17 @@ def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
             "trainer.use_distributed_sampler=False with a sampler of your own, or validate "
             "on one device") in first
     assert "DistributedSampler repeats" not in second  # once per search
+    # and by the search itself, where a rank's output (trial.log) is not on the console
+    assert len(console) == 1 and console[0].startswith(f"trial 1: {said}"), console
     for trial in trials:  # the synced accuracy is a count of 102, not of 101
         assert trial.score * 102 == pytest.approx(round(trial.score * 102), abs=1e-3)
 
 
 @pytest.mark.slow
 def test_an_even_split_under_ddp_is_not_said(tmp_path):
-    (trial,) = _search(tmp_path, n=400, budget=1)  # 100 validation samples on 2 ranks
+    (trial,), console = _search(tmp_path, n=400, budget=1)  # 100 samples on 2 ranks
     assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
+    assert console == []
 
 
 def _loader(samples: int, ranks: int = 2, **sampler: bool) -> DataLoader:

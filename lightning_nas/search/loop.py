@@ -18,6 +18,7 @@ from __future__ import annotations
 import shlex
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -351,6 +352,8 @@ class SearchLoop:
             keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
                                  self.goal.objectives)
         self._report(result)
+        for note in result.notes:  # said in a rank's trial.log: the console shows it too
+            warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
         self.failures.check(result, self.completed, running=len(self.running))

@@ -241,7 +241,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
                              trained=spec.trained)
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
-    callbacks: list[pl.Callback] = [reporter, UnevenSplitCheck(str(trial_dir.parent))]
+    uneven = UnevenSplitCheck(str(trial_dir.parent))
+    result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
+    callbacks: list[pl.Callback] = [reporter, uneven]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]

@@ -103,6 +103,8 @@ class UnevenSplitCheck(pl.Callback):
     def __init__(self, search: str) -> None:
         self.search = search
         self._looked = False  # the trial's first validation has been looked at
+        #: what it warned of (``TrialResult.notes``: the search says it on its console too)
+        self.said: list[str] = []
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
@@ -112,4 +114,5 @@ class UnevenSplitCheck(pl.Callback):
         for text in uneven_splits(trainer.val_dataloaders):
             if (self.search, text) not in _SAID:
                 _SAID.add((self.search, text))
+                self.said.append(text)
                 rank_zero_warn(text)
