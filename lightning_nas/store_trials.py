@@ -175,6 +175,12 @@ class TrialRecords:
                                 "NOT NULL ORDER BY id", (TrialStatus.COMPLETED.value,))
         return [(tid, load_numbers(metrics or "{}")) for tid, metrics in rows.fetchall()]
 
+    def count_scored(self) -> int:
+        """Number of COMPLETED trials with a score: the leaderboard's rows, counted without
+        reading them."""
+        return self._db.execute("SELECT COUNT(*) FROM trials WHERE status = ? AND score IS "
+                                "NOT NULL", (TrialStatus.COMPLETED.value,)).fetchone()[0]
+
     def best(self, mode: str = "max") -> TrialResult | None:
         """The best COMPLETED trial, or None."""
         top = self.leaderboard(mode, k=1)

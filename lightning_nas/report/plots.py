@@ -20,13 +20,13 @@ from lightning_nas.config.paths import get_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import (
     counts_line,
+    failure_rows,
     format_table,
     leaderboard_rows,
     summary,
-    trial_rows,
     warm_start_lines,
 )
-from lightning_nas.results import TrialStatus, format_score
+from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import file_in_place, user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
@@ -93,28 +93,36 @@ def pyplot() -> Any:
     return plt
 
 
-def _scored(store: RunStore) -> list[Any]:
-    return [t for t in store.trials() if t.score is not None
+def _scored(trials: list[TrialResult]) -> list[TrialResult]:
+    """The trials of ``trials`` with a score to plot: completed, pruned and paused ones."""
+    return [t for t in trials if t.score is not None
             and t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)]
 
 
-def plot_progress(store: RunStore, path: Any) -> None:
+def plot_progress(store: RunStore, path: Any, trials: list[TrialResult] | None = None) -> None:
     """Best so far against trials and against time (completed trials; pruned and paused
-    ones grey), drawn by ``progress_figure``, into ``path``."""
+    ones grey), drawn by ``progress_figure``, into ``path`` (``trials``: as there)."""
     plt = pyplot()
-    fig = progress_figure(store)
+    fig = progress_figure(store, trials)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def progress_figure(store: RunStore) -> Any:
+def progress_figure(store: RunStore, trials: list[TrialResult] | None = None) -> Any:
     """``plot_progress``'s figure (open: the caller closes it): best so far against trials
     and against wall-clock minutes, each axis label within the figure (was: the minutes'
-    label in one line, cut off at the right edge)."""
+    label in one line, cut off at the right edge).
+
+    Args:
+        store: the run.
+        trials: every trial of the run (``store.trials()``), when the caller read them
+            already (``write_report`` reads them once for all its plots); None: read here.
+    """
     plt = pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
-    trials = sorted(_scored(store), key=lambda t: t.finished or 0)
-    start = min((t.started for t in store.trials() if t.started), default=0.0)  # any trial
+    every = store.trials() if trials is None else trials
+    trials = sorted(_scored(every), key=lambda t: t.finished or 0)
+    start = min((t.started for t in every if t.started), default=0.0)  # any trial
     best, curve = None, []
     for t in trials:
         if t.status is TrialStatus.COMPLETED and (
@@ -218,14 +226,16 @@ def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[A
     return sorted(distinct, key=lambda v: (place.get(json.dumps(v), len(place)), json.dumps(v)))
 
 
-def plot_choices(store: RunStore, path: Any) -> dict[str, str]:
+def plot_choices(store: RunStore, path: Any,
+                 trials: list[TrialResult] | None = None) -> dict[str, str]:
     """Score per value of each architecture knob: which values win. Returns each plotted
     knob's x axis: a range's (an ``int``/``float`` of the space, or numbers of more than 8
     values) scale, ``log`` for one declared ``log: true``, else ``linear``; ``choice``
-    for one column of points per value."""
+    for one column of points per value (``trials``: as ``progress_figure``'s)."""
     plt = pyplot()
     monitor = store.get_meta("monitor")
-    trials = [t for t in _scored(store) if t.status is TrialStatus.COMPLETED]
+    trials = [t for t in _scored(store.trials() if trials is None else trials)
+              if t.status is TrialStatus.COMPLETED]
     # one knob per parameter of the stored space: a dict-valued choice is one value, and
     # every trial has every knob (was: the first trial's dict keys, a KeyError on another)
     keys = [key for key, _ in _params(store.get_meta("space") or {})]
@@ -337,12 +347,13 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     # read is said with no folder left (was: an empty report/ beside the error)
     s = summary(store)
     rows = leaderboard_rows(store, k=20, digits=None)  # the table rounds time_s once
-    failures = [r for r in trial_rows(store) if r["status"] in ("FAILED", "REJECTED")]
+    failures = failure_rows(store)
+    trials = store.trials()  # once for every plot (was: read four times over)
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
-    plot_progress(store, plots[0])
-    plot_choices(store, plots[1])
-    extra = _extra_plots(store, out)
+    plot_progress(store, plots[0], trials)
+    plot_choices(store, plots[1], trials)
+    extra = _extra_plots(store, out, trials)
     plots += extra
     shown = f" (the best 20 of {s['completed']})" if s["completed"] > len(rows) else ""
     table = format_table(rows)
@@ -371,14 +382,16 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
     return {"html": out / "report.html", "plots": plots}
 
 
-def _extra_plots(store: RunStore, out: Any) -> list[Any]:
-    """Plots that only some runs have: the Pareto front of a 2-objective run."""
+def _extra_plots(store: RunStore, out: Any, trials: list[TrialResult]) -> list[Any]:
+    """Plots that only some runs have: the Pareto front of a 2-objective run (``trials``:
+    every trial of the run)."""
     spec = store.objectives()
     if not spec or len(spec) != 2:
         return []
     plt = pyplot()
     objectives = Objectives(spec)
-    (x_name, y_name), done = objectives.names, store.trials(TrialStatus.COMPLETED)
+    x_name, y_name = objectives.names
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED]
     points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
     front = sorted(pareto_front(points, objectives), key=lambda t: t.metrics[x_name])
     fig, ax = plt.subplots(figsize=(6, 4.5))
