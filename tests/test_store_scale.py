@@ -12,10 +12,14 @@ import re
 
 import pytest
 
+from lightning_nas import Search
 from lightning_nas.report.plots import plot_choices, progress_figure, pyplot, write_report
 from lightning_nas.report.tables import format_table, render, trial_rows
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.strategies import make_optimizer
+from lightning_nas.strategies.transfer import tell_priors
 
 SPACE = {"x": {"float": [0.0, 1.0]}, "y": {"float": [0.0, 1.0]}}
 
@@ -97,3 +101,30 @@ def test_the_report_draws_every_trial_and_lists_the_failures_as_before(store, tm
     assert failed is not None
     assert failed.group(1).replace("&gt;", ">") == format_table(_failures(store))
     assert "5 completed, 2 failed, 2 rejected, 1 pruned, 0 paused, 0 running" in page
+
+
+@pytest.mark.parametrize("optimizer", ["RandomSearch", "NGOpt"])
+def test_a_warm_start_training_none_again_asks_as_an_optimizer_told_the_priors(
+        tmp_path, optimizer):
+    def objective(arch: dict) -> dict:
+        return {"val_loss": (arch["x"] - 0.3) ** 2 + (arch["y"] - 0.6) ** 2}
+
+    source, target = tmp_path / "source", tmp_path / "target"
+    Search(None, SPACE, objective=objective, monitor="val_loss", mode="min", budget=25,
+           optimizer="RandomSearch", seed=1, run_dir=source, verbose=False).run()
+    Search(None, SPACE, objective=objective, monitor="val_loss", mode="min", budget=6,
+           optimizer=optimizer, seed=0, run_dir=target, warm_start=[str(source)],
+           verbose=False).run()
+    with open_run(target) as run:
+        priors, trials = run.priors(), run.trials()
+    assert len(priors) == 25 and len(trials) == 6
+    # a fresh optimizer told the same priors, then asked: the search's proposals
+    space = SearchSpace.from_dict(SPACE)
+    reference = make_optimizer(optimizer, space, 6, seed=0)
+    tell_priors(reference, [(p["arch"], p["loss"], p["task"]) for p in priors])
+    asked = []
+    for trial in trials:
+        candidate = reference.ask()
+        asked.append(space.validate(candidate.value))
+        reference.tell(candidate, trial.score)
+    assert [t.arch for t in trials] == asked
