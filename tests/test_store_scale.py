@@ -1,13 +1,15 @@
 """What the reads of a run's store give, pinned where they were made cheaper for stores of
 thousands of trials (``benchmarks/store_scale.py`` measures the speed; these tests only the
 output): ``show``'s failures and counts, the report's plots and page read from one pass
-over the trials, and a warm start that ranks no prior when none is trained again. Real
+over the trials, a warm start that ranks no prior when none is trained again, and the
+Pareto front whose trials keep their checkpoints, kept up to date trial by trial. Real
 SQLite stores, real nevergrad, real matplotlib; no timing asserted."""
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import re
 
 import pytest
@@ -16,10 +18,13 @@ from lightning_nas import Search
 from lightning_nas.report.plots import plot_choices, progress_figure, pyplot, write_report
 from lightning_nas.report.tables import format_table, render, trial_rows
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.checkpoints import FrontPoints
+from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
+from tests.helpers import BlobData, TinyNet
 
 SPACE = {"x": {"float": [0.0, 1.0]}, "y": {"float": [0.0, 1.0]}}
 
@@ -128,3 +133,47 @@ def test_a_warm_start_training_none_again_asks_as_an_optimizer_told_the_priors(
         asked.append(space.validate(candidate.value))
         reference.tell(candidate, trial.score)
     assert [t.arch for t in trials] == asked
+
+
+def test_the_front_kept_up_to_date_is_the_front_of_every_scored_trial(tmp_path):
+    # each trial's end read and sorted every trial's metrics for the front (about 20 ms a
+    # trial at 2000 trials); kept up to date, it must stay the front of the store read whole
+    rng = random.Random(0)
+    odd = [math.nan, math.inf, -math.inf, 0.5, 0.5, 1.0]
+    statuses = [TrialStatus.COMPLETED] * 6 + [TrialStatus.FAILED, TrialStatus.PRUNED]
+    for case, names in enumerate((["a", "b"], ["a", "b", "c"])):
+        objectives = Objectives({n: rng.choice(["max", "min"]) for n in names})
+        with RunStore(tmp_path / f"{case}" / "search.db") as store:
+            front = FrontPoints(store, objectives)
+            for i in range(120):
+                metrics = {n: rng.choice(odd) if rng.random() < 0.1 else rng.randint(0, 6) / 6
+                           for n in names if rng.random() > 0.03}  # ties, NaN, inf, missing
+                score = metrics.get(names[0], math.nan) if rng.random() > 0.05 else math.nan
+                tid = store.start_trial({"i": i})
+                store.finish_trial(TrialResult(tid, {"i": i}, rng.choice(statuses),
+                                               score=score, metrics=metrics))
+                if i == 7:
+                    front.ids()  # read whole once; from here on kept up to date
+                front.add(tid)
+                whole = pareto_front(store.scored_metrics(), objectives,
+                                     metrics=lambda point: point[1])
+                assert front.ids() == {t for t, _ in whole}, (case, i)
+
+
+def test_every_front_point_keeps_its_checkpoint_through_a_long_search_and_a_resume(
+        tmp_path, tiny_trainer):
+    space = {"width": {"int": [2, 32]}, "lr": {"float": [0.01, 0.5], "log": True}}
+    objectives = {"val_acc": "max", "val_loss": "min"}
+    for budget in (10, 18):  # the second run resumes the first
+        result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=budget,
+                        seed=4, objectives=objectives, keep_top_k=1, optimizer="RandomSearch",
+                        run_dir=tmp_path, verbose=False).run()
+        with open_run(tmp_path) as store:
+            whole = pareto_front(store.scored_metrics(), Objectives(objectives),
+                                 metrics=lambda point: point[1])
+            held = {t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)}
+        assert len(result.trials) == budget
+        assert held == {t for t, _ in whole} | {result.best.trial_id}
+        for t in result.trials:
+            on_disk = (tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "best.ckpt").exists()
+            assert on_disk == (t.trial_id in held), t

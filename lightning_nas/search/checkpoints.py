@@ -7,8 +7,8 @@ paused trial), and a pruned or failed one keeps no ``best.ckpt`` either.
 states of lightning_nas's own (an export's, a fit's and a fine-tune's ``best.ckpt``).
 ``keep_top_checkpoints``: the best ``keep_top_k`` completed trials by the first objective
 keep theirs; with several objectives, so does every point of the Pareto front (each can be
-exported: ``export --trial N``). The store is updated before a file is removed, so it never
-points to a missing file.
+exported: ``export --trial N``), which a search keeps up to date (``FrontPoints``). The
+store is updated before a file is removed, so it never points to a missing file.
 
 Example:
     >>> import tempfile
@@ -30,8 +30,8 @@ from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["OWN_STATES", "checkpoint_complete", "drop_checkpoints", "keep_top_checkpoints",
-           "save_for_users", "users_in_place"]
+__all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
+           "keep_top_checkpoints", "save_for_users", "users_in_place"]
 
 #: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
 #: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
@@ -102,18 +102,72 @@ def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
     (trial_dir / "best.ckpt").unlink(missing_ok=True)
 
 
+class FrontPoints:
+    """The Pareto front of a run's scored COMPLETED trials (``RunStore.scored_metrics``):
+    read whole at its first use, then kept up to date from each trial that completes
+    (``add``), so that a search of thousands of trials does not read and sort every trial's
+    metrics after each one (was: about 20 ms a trial at 2000 trials). The front of the
+    trials so far and one more is the front of the old front and that one: a point the
+    front dominates stays dominated.
+
+    Args:
+        store: the run.
+        objectives: the objectives the front is of.
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.store import RunStore
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> front = FrontPoints(store, Objectives({"acc": "max", "size": "min"}))
+        >>> for acc, size in ((0.8, 5.0), (0.9, 9.0), (0.7, 6.0)):
+        ...     tid = store.start_trial({"size": size})
+        ...     store.finish_trial(TrialResult(tid, {"size": size}, TrialStatus.COMPLETED,
+        ...                                    score=acc, metrics={"acc": acc, "size": size}))
+        ...     front.add(tid)
+        >>> sorted(front.ids())
+        [1, 2]
+    """
+
+    def __init__(self, store: RunStore, objectives: Objectives) -> None:
+        self.store, self.objectives = store, objectives
+        self._front: list[tuple[int, dict[str, float]]] | None = None  # (id, metrics)
+
+    def ids(self) -> set[int]:
+        """The ids of the trials on the front (the store read whole at the first call)."""
+        if self._front is None:
+            self._front = self._of(self.store.scored_metrics())
+        return {tid for tid, _ in self._front}
+
+    def add(self, trial_id: int) -> None:
+        """Trial ``trial_id`` was stored just now: on the front if it is a scored COMPLETED
+        trial that no point of the front dominates (its metrics as the store reads them)."""
+        if self._front is None:  # not read yet: its first read holds it
+            return
+        trial = self.store.get(trial_id)
+        points = [point for point in self._front if point[0] != trial_id]
+        if trial.status is TrialStatus.COMPLETED and trial.score is not None:
+            points.append((trial_id, trial.metrics))
+        self._front = self._of(points)
+
+    def _of(self, points: list[tuple[int, dict[str, float]]]
+            ) -> list[tuple[int, dict[str, float]]]:
+        return pareto_front(points, self.objectives, metrics=lambda point: point[1])
+
+
 def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
-                         objectives: Objectives | None = None) -> None:
+                         objectives: Objectives | None = None,
+                         front: FrontPoints | None = None) -> None:
     """Remove the checkpoints of completed trials outside the best ``keep_top_k`` (by the
     first objective) and, with ``objectives``, outside the Pareto front (read only when a
-    checkpoint outside the best is left: not after every trial of a search without any)."""
+    checkpoint outside the best is left: not after every trial of a search without any;
+    ``front``: the search's ``FrontPoints`` of ``objectives``, kept up to date, instead of
+    the store read whole)."""
     held = store.with_checkpoint(TrialStatus.COMPLETED)
     if not held:  # nothing to remove (an objective= search, checkpoints off)
         return
     keep = {t.trial_id for t in store.leaderboard(mode, k=keep_top_k)}
     if objectives is not None and any(t.trial_id not in keep for t in held):
-        keep |= {tid for tid, _ in pareto_front(store.scored_metrics(), objectives,
-                                                 metrics=lambda point: point[1])}
+        keep |= (front or FrontPoints(store, objectives)).ids()
     for trial in held:
         if trial.trial_id not in keep:
             store.clear_checkpoint(trial.trial_id)  # store first: no dangling path

@@ -29,6 +29,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.checkpoints import (
+    FrontPoints,
     checkpoint_complete,
     drop_checkpoints,
     keep_top_checkpoints,
@@ -90,6 +91,8 @@ class SearchLoop:
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
+        #: the Pareto front whose trials keep their checkpoints, kept up to date
+        self.front = None if objectives is None else FrontPoints(store, objectives)
         told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
                        for t in store.trials())
         self.asking = True
@@ -349,8 +352,10 @@ class SearchLoop:
         elif result.status is TrialStatus.COMPLETED:
             self.completed += 1
             self._drop(result, True)
+            if self.front is not None:
+                self.front.add(result.trial_id)
             keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                                 self.goal.objectives)
+                                 self.goal.objectives, self.front)
         self._report(result)
         for note in result.notes:  # said in a rank's trial.log: the console shows it too
             warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
@@ -366,7 +371,7 @@ class SearchLoop:
             if old.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
                 self._drop(old, old.status is TrialStatus.COMPLETED)
         keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                             self.goal.objectives)
+                             self.goal.objectives, self.front)
 
     def _drop(self, trial: TrialResult, keep_best: bool) -> None:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
