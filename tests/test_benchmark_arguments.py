@@ -27,6 +27,13 @@ machinery.py | --rounds 0 | --rounds must be at least 1, got 0 (was: 5 rounds ra
 machinery.py | --trials 0 | --trials must be at least 1, got 0 (was: 500 trials ran)
 machinery.py | --window 0 | --window must be at least 1, got 0 (was: a window of 100)
 machinery.py | --trials 10 --window 5 | --trials must be at least 2 * --window + 1 = 11, got 10
+store_scale.py | --rounds 0 | --rounds must be at least 1, got 0
+store_scale.py | --window 0 | --window must be at least 1, got 0
+store_scale.py | --sizes 200,3 | --sizes takes whole numbers of at least 4 joined by commas, \
+got '200,3'
+store_scale.py | --sizes 10,x | --sizes takes whole numbers of at least 4 joined by commas
+store_scale.py | --optimizers RandomSearch,NGOp | --optimizers RandomSearch,NGOp: unknown \
+optimizer 'NGOp'
 ddp_trials.py | --rounds 0 | --rounds must be at least 1, got 0 (was: an IndexError)
 ddp_trials.py | --trials 0 | --trials must be at least 1, got 0 (was: a ConfigError)
 multifidelity.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1, got '0'; {SEEDS}
