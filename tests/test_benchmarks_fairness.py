@@ -35,13 +35,23 @@ def _args(**settings) -> argparse.Namespace:
 
 
 def test_the_one_shot_winner_is_scored_at_its_best_val_checkpoint(darts, tmp_path):
-    with quiet_lightning():
-        run = darts.one_shot("spos", 0, _args(), tmp_path)
-    epochs = run["val_epochs"]
-    assert len(epochs) == 3, epochs
-    # the seed's fine-tune peaks before its last epoch, so the two definitions differ here
-    assert max(epochs) > epochs[-1] + 0.01, f"pick a seed whose fine-tune peaks earlier: {epochs}"
-    # was: 0.4889, the last epoch's val_acc (the best of [0.6028, 0.5306, 0.4889] is 0.6028)
+    # the first seed whose fine-tune ends below its best epoch (by a sample or more: 1/360),
+    # where the two definitions differ; which seed that is depends on the CPU's arithmetic
+    # (seed 0's 3-epoch fine-tune peaked first on one machine, [0.6028, 0.5306, 0.4889], and
+    # last on another, [0.6083, 0.5222, 0.6667]); with 6 epochs about a third of the seeds
+    # do (seeds 4 and 7 of 0-7 on the second: [..., 0.9694, 0.9472])
+    seen = []
+    for seed in range(16):
+        with quiet_lightning():
+            run = darts.one_shot("spos", seed, _args(finetune=6), tmp_path / str(seed))
+        epochs = run["val_epochs"]
+        assert len(epochs) == 6, epochs
+        seen.append(epochs)
+        if max(epochs) > epochs[-1] + 1e-3:
+            break
+    else:
+        pytest.fail(f"no seed of 0-15 has a fine-tune that ends below its best: {seen}")
+    # was: the last epoch's val_acc (0.4889 where the best of the three was 0.6028)
     assert run["val"] == pytest.approx(max(epochs), abs=1e-4), (run["val"], epochs)
 
 
