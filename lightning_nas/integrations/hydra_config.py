@@ -28,18 +28,20 @@ Example:
     'hydra_plugins.lightning_nas_sweeper.lightning_nas_sweeper.LightningNASSweeper'
     >>> conf.budget, conf.direction, conf.num_workers
     (20, None, 1)
+    >>> SWEEPER_KEYS[:3]
+    ('optimizer', 'budget', 'direction')
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-__all__ = ["DIRECTIONS", "FROM_OTHER_SWEEPERS", "FROM_SEARCH", "SWEEPER_NAME", "SWEEPER_TARGET",
-           "LightningNASSweeperConf", "sweeper_node"]
+__all__ = ["DIRECTIONS", "FROM_OTHER_SWEEPERS", "FROM_SEARCH", "SWEEPER_KEYS", "SWEEPER_NAME",
+           "SWEEPER_TARGET", "LightningNASSweeperConf", "sweeper_node"]
 
 #: the name users write in ``override /hydra/sweeper: <name>``
 SWEEPER_NAME = "lightning_nas"
@@ -156,6 +158,12 @@ class LightningNASSweeperConf:
     retrain_top_k: int = 0
     warm_start_fill: Any = field(default_factory=dict)
     params: dict[str, Any] | None = None
+
+
+#: the settings a sweep takes under ``hydra.sweeper``, in the dataclass's order: its fields
+#: but ``_target_`` and ``_recursive_`` (Hydra's, for instantiating the sweeper)
+SWEEPER_KEYS = tuple(f.name for f in fields(LightningNASSweeperConf)
+                     if not f.name.startswith("_"))
 
 
 def sweeper_node() -> DictConfig:

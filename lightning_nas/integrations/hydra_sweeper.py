@@ -29,7 +29,6 @@ Example (a Hydra application; see ``examples/hydra``)::
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import shlex
@@ -49,6 +48,7 @@ from lightning_nas.errors import ConfigError, SearchError, did_you_mean
 from lightning_nas.integrations.hydra_config import (
     FROM_OTHER_SWEEPERS,
     FROM_SEARCH,
+    SWEEPER_KEYS,
     LightningNASSweeperConf,
 )
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor, TimedTask
@@ -118,8 +118,7 @@ class HydraSweep(Sweeper):
     """
 
     def __init__(self, **settings: Any) -> None:
-        valid = [f.name for f in dataclasses.fields(LightningNASSweeperConf)
-                 if not f.name.startswith("_")]  # _target_, _recursive_: Hydra's
+        valid = list(SWEEPER_KEYS)  # not _target_, _recursive_: Hydra's
         # Optuna's n_trials, sampler, ...: every one left in a switched file, named at once
         named = [f"unknown hydra.sweeper setting {key!r}; did you mean "
                  f"{', '.join(map(repr, ours.split()))} (the {sweeper} sweeper's {key})? "
