@@ -45,6 +45,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
 from lightning_nas.search.lifetime import environ
+from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import not_finite_at
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
@@ -243,7 +244,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
     uneven = UnevenSplitCheck(str(trial_dir.parent))
     result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
-    callbacks: list[pl.Callback] = [reporter, uneven]
+    placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
+    callbacks: list[pl.Callback] = [reporter, uneven, placer]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]
@@ -277,7 +279,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             if spec.init_weights:
                 _load_weights(model, spec.init_weights)
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
-            trainer = build_trainer(spec, callbacks)
+            trainer = placer.watch(build_trainer(spec, callbacks))
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)
             building = False

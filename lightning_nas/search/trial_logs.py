@@ -38,9 +38,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
 
-__all__ = ["checked_loggers", "clear_trial", "keep_checkpoint_dirs", "logger_defaults",
-           "pin_versions", "placed_checkpoints", "placed_logger", "placed_root",
-           "warn_fixed_versions"]
+__all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
+           "logger_defaults", "pin_versions", "placed_checkpoints", "placed_logger",
+           "placed_root", "warn_fixed_versions"]
+
+#: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
+#: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
+MODULE_FOLDERS = "module_checkpoints.txt"
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
@@ -200,18 +204,22 @@ def clear_trial(spec: Any) -> None:
     ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
     older version, they are left), and likewise its folder under a ``default_root_dir`` of
     the user's (``placed_root``) and under a user's ``ModelCheckpoint``'s ``dirpath``
-    (``placed_checkpoints``; not a URL's, s3://). A logger object's versions (the next free
-    one) and the folders the user named themselves are never removed. A trial that never
-    ran in this run folder (no folder of its own yet) removes nothing: a copy of the run
-    folder, which keeps its ``log_label``, may have written those versions (was: every new
-    trial cleared them)."""
+    (``placed_checkpoints``; not a URL's, s3://), the module's ``configure_callbacks()``
+    ones among them (those its last run named in ``MODULE_FOLDERS``). A logger object's
+    versions (the next free one) and the folders the user named themselves are never
+    removed. A trial that never ran in this run folder (no folder of its own yet) removes
+    nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
+    versions (was: every new trial cleared them)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
     if not trial_dir.exists():  # its first run here: nothing of its own to clear
         return
+    listed = trial_dir / MODULE_FOLDERS
+    module = listed.read_text().splitlines() if listed.is_file() else []
     shutil.rmtree(trial_dir)
-    for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec)]:
+    for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec),
+                                          *module]:
         if root is not None and spec.log_label is not None and "://" not in str(root):
             folder = Path(str(root)).expanduser()
             if folder.is_dir() and not folder.is_symlink():
@@ -231,7 +239,8 @@ def clear_trial(spec: Any) -> None:
                 shutil.rmtree(folder)
 
 
-def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path) -> None:
+def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,
+                         callbacks: list[Any] | None = None) -> None:
     """Restore the trial's ``TrialCheckpoint`` from a state in ``ckpt_path`` written at
     another path of its trial folder (the run folder moved or copied since) as this folder's
     (was: Lightning warned "The dirpath has changed" and forgot its best score, so the first
@@ -247,13 +256,14 @@ def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Pat
     the state's files with it, so Lightning restores its best there (was: a copy wrote into
     the original's folder and its top-k removed the original's files); one that is not
     there is taken where it is when it exists (a ``save_dir`` of the user's), else left to
-    Lightning, which derives one in ``run_dir``."""
+    Lightning, which derives one in ``run_dir``. ``callbacks``: those to restore (default:
+    ``trainer.checkpoint_callbacks``; the module's, once its ``fit`` merged them in)."""
     try:  # the trial's own last.ckpt, written by this search (as _trusted)
         states = torch.load(ckpt_path, map_location="cpu", weights_only=False,
                             mmap=True).get("callbacks") or {}
     except Exception:  # noqa: BLE001 - fit reports an unreadable checkpoint
         return
-    for callback in trainer.checkpoint_callbacks:
+    for callback in trainer.checkpoint_callbacks if callbacks is None else callbacks:
         state = states.get(getattr(callback, "state_key", None))
         if not (isinstance(callback, ModelCheckpoint) and isinstance(state, dict)
                 and state.get("dirpath")):
