@@ -681,6 +681,22 @@ def test_a_constraint_that_raises_is_named_before_the_run_folder(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def asserts_small(arch: dict) -> bool:
+    """A constraint failing as a bare ``assert`` does outside pytest: no text."""
+    if arch["width"] > 4:
+        raise AssertionError
+    return True
+
+
+def test_a_constraint_error_without_text_is_named_by_its_type(tmp_path):
+    # was: "constraint asserts_small raised AssertionError:  for {'width': 8}"
+    with pytest.raises(ConfigError, match=r"constraint asserts_small raised AssertionError, with "
+                                          r"no message for \{'width': 8\}; it must return"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+               constraints=[asserts_small], run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def picky(arch):
     return {1: True, 2: True, 4: False}[arch["c"]]  # raises for c=3
 

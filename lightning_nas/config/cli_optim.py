@@ -30,7 +30,7 @@ import torch
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.paths import set_paths
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, typed
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
@@ -194,7 +194,7 @@ def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
         try:
             built = instantiate_class(built, sections[key])
         except Exception as err:  # noqa: BLE001 - a torch class may raise anything
-            raise ConfigError(f"{key}={sections[key]!r}{what}: {type(err).__name__}: {err}; "
+            raise ConfigError(f"{key}={sections[key]!r}{what}: {typed(err)}; "
                               f"found building it before any training") from None
 
 

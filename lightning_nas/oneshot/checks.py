@@ -40,7 +40,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from lightning_nas.errors import ConfigError, check_number
+from lightning_nas.errors import ConfigError, check_number, typed
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
@@ -267,7 +267,7 @@ def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch
                     raise
                 except Exception as err:  # noqa: BLE001 - said with the label and candidate
                     _refuse("GDAS", label, name, said, f"the forward of a path that picks "
-                            f"it raised {type(err).__name__}: {err}", err)
+                            f"it raised {typed(err)}", err)
                 if out != expected:
                     _refuse("GDAS", label, name, said, f"a path that picks it predicts shape "
                             f"{out}, not {expected}")
@@ -360,7 +360,7 @@ def check_candidate_shapes(model: nn.Module, run: Callable[[], Any], who: str) -
                                                                                  **kwargs))
             except Exception as err:  # noqa: BLE001 - said with the label and candidate
                 _refuse(who, label, name, shapes, f"on its input it raised "
-                        f"{type(err).__name__}: {err}", err)
+                        f"{typed(err)}", err)
         for name in [n for n, shape in shapes.items() if shape != active]:
             set_path(model, {**path, label: name})
             try:
@@ -370,13 +370,13 @@ def check_candidate_shapes(model: nn.Module, run: Callable[[], Any], who: str) -
             except Exception as err:  # noqa: BLE001 - said with the label and candidate
                 if failed is None:
                     _refuse(who, label, name, shapes, f"the forward of a path that picks "
-                            f"it raised {type(err).__name__}: {err}", err)
+                            f"it raised {typed(err)}", err)
                 continue
             finally:
                 set_path(model, path)
             if failed is not None:  # another candidate runs: the active one is at fault
                 _refuse(who, label, module.chosen, shapes, f"the forward of a path that "
-                        f"picks it raised {type(failed).__name__}: {failed}", failed)
+                        f"picks it raised {typed(failed)}", failed)
             if out != preds:
                 _refuse(who, label, name, shapes, f"a path that picks it predicts shape "
                         f"{out}, not {preds}")

@@ -36,7 +36,7 @@ from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lightning_nas.errors import MODES, ConfigError, did_you_mean
+from lightning_nas.errors import MODES, ConfigError, did_you_mean, typed
 from lightning_nas.wording import counted
 
 __all__ = [
@@ -177,7 +177,7 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
         higher = getattr(metric(), "higher_is_better", None)
     except Exception as err:  # noqa: BLE001 - a factory that cannot build: say so now
         raise ConfigError(f"{who}(metric=...) must build a torchmetrics Metric with no "
-                          f"arguments; metric() raised {type(err).__name__}: {err}") from err
+                          f"arguments; metric() raised {typed(err)}") from err
     name = getattr(metric, "__name__", type(metric).__name__)
     if mode not in (None, *MODES):  # only the modes this metric takes (was: max, min)
         taken = "'max' or 'min'" if higher is None else f"{'max' if higher else 'min'!r} or None"

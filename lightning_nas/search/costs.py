@@ -23,7 +23,7 @@ import lightning.pytorch as pl
 import torch
 from torch.nn.parameter import UninitializedParameter
 
-from lightning_nas.errors import ConfigError, one_line
+from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.meta_build import MetaCopies, parameters_on_meta
 
@@ -135,7 +135,7 @@ class Counts:
                     raise
                 self.unbuilt[key] = str(err)  # its forward: the trial's error
             except Exception as err:  # noqa: BLE001 - the user's model refuses the arch
-                self.unbuilt[key] = (f"{type(err).__name__}: {err}\n"
+                self.unbuilt[key] = (f"{typed(err)}\n"
                                      f"{traceback.format_exc(limit=-6)}")  # as fit_trial's
         return self.costs.get(key, {})
 

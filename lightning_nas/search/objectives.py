@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean
+from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean, typed
 from lightning_nas.results import TrialResult, TrialStatus
 
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
@@ -259,7 +259,7 @@ class Constraints:
                 over = (0.0 if verdict else 1.0) if _is_boolean(verdict) else float(verdict)
             except Exception as err:  # noqa: BLE001 - the user's constraint: name it
                 raise ConfigError(f"constraint {constraint_record(check)} "
-                                  f"raised {type(err).__name__}: {err} for {dict(arch)}; it "
+                                  f"raised {typed(err)} for {dict(arch)}; it "
                                   f"must return a bool or a number for every architecture "
                                   f"of the space") from err
             if over > 0 or math.isnan(over):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.nodes import is_node, node_args
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import checkpoint_complete, users_in_place
 from lightning_nas.search.lifetime import (
@@ -218,7 +218,7 @@ def check_sendable(spec: Any, ranks: str | None = None, by_value: bool = False) 
         where = ("worker processes" if ranks is None else
                  f"the rank processes of DDP trials{_because(ranks)}")
         raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
-                          f"({type(err).__name__}: {err}); "
+                          f"({typed(err)}); "
                           f"{unsendable(finder.local)}") from err
     found = f"{', '.join(sorted(finder.found))} {'is' if len(finder.found) == 1 else 'are'}"
     if ranks is not None and finder.found:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError, SpaceError, StoreError
+from lightning_nas.errors import ConfigError, SpaceError, StoreError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import close_folder
 from lightning_nas.search.objectives import COSTS, Objectives
@@ -162,7 +162,7 @@ def _no_search(db: Path) -> str | None:
         if "no such table: meta" not in str(err):
             return f"its search.db cannot be read: {err}"
     except (ValueError, TypeError) as err:  # a trial's JSON or score damaged
-        return f"its search.db cannot be read: a trial: {type(err).__name__}: {err}"
+        return f"its search.db cannot be read: a trial: {typed(err)}"
     return "its search.db holds no search"
 
 
