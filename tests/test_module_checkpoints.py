@@ -16,6 +16,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, SyncedTinyNet, TinyNet
+from tests.test_user_callbacks import paused_then_promoted
 
 
 class DirpathNet(TinyNet):
@@ -114,17 +115,7 @@ def test_a_promoted_trial_keeps_its_modules_checkpoint_in_one_folder(tmp_path, d
                      model_init_args={"ckpt_dir": str(ckpts) if dirpath else None,
                                       "worse": True},
                      trainer={"max_epochs": 4}, rule=rule.snapshot(), quiet=False)
-    first = fit_trial(spec)
-    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
-    rule.record(1, first.curve)
-    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
-        rule.record(key, [0.0, 0.0])
-    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        second = fit_trial(spec)
-    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    said = [str(w.message) for w in caught]
+    said = paused_then_promoted(spec, rule)
     assert not [text for text in said if "dirpath has changed" in text or "exists and is not "
                 "empty" in text], said
     folder = ckpts / "trials" / "lbl_trial_0001" if dirpath else trial_dir / "logs" / "checkpoints"

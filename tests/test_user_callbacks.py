@@ -103,6 +103,24 @@ def _checkpoints(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ckpt"))
 
 
+def paused_then_promoted(spec: TrialSpec, rule) -> list[str]:
+    """Fit trial 1 of ``spec`` until ``rule`` (an ``ASHARule`` of rungs 2 and 4 with two
+    better trials at rung 2) pauses it, then record four worse trials so it is promoted and
+    fit it on from its ``last.ckpt``; the warnings of the promoted segment's fit."""
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
+        rule.record(key, [0.0, 0.0])
+    trial_dir = Path(spec.trial_dir)
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    return [str(w.message) for w in caught]
+
+
 @pytest.mark.parametrize("given", ["object", "node", "hydra"])
 def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, given):
     # was: only warned of; every trial wrote into dirpath itself, Lightning's default
@@ -189,17 +207,7 @@ def test_a_promoted_trial_keeps_writing_into_its_own_folder_under_a_users_dirpat
                      model=_WorseEachEpoch, data=BlobData, log_label="lbl",
                      trainer={"max_epochs": 4, "callbacks": [user], "logger": False},
                      rule=rule.snapshot())
-    first = fit_trial(spec)
-    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
-    rule.record(1, first.curve)
-    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
-        rule.record(key, [0.0, 0.0])
-    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        second = fit_trial(spec)
-    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    said = [str(w.message) for w in caught]
+    said = paused_then_promoted(spec, rule)
     assert not [text for text in said if "dirpath has changed" in text or "exists and is not "
                 "empty" in text], said
     saved = _checkpoints(ckpts)  # save_top_k=1: the best epoch's alone, in its folder
