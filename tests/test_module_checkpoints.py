@@ -16,7 +16,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, SyncedTinyNet, TinyNet
-from tests.test_user_callbacks import paused_then_promoted
+from tests.test_user_callbacks import _checkpoints, paused_then_promoted
 
 
 class DirpathNet(TinyNet):
@@ -36,10 +36,6 @@ class DirpathNet(TinyNet):
     def configure_callbacks(self):
         return ModelCheckpoint(dirpath=self.ckpt_dir, monitor="val_acc", mode="max",
                                save_top_k=1)
-
-
-def _checkpoints(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ckpt"))
 
 
 def test_a_modules_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path):
