@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.rank_zero import WarningCache
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
+from lightning_nas.search.best_epoch import best_entry, breaks_tie
 from lightning_nas.search.monitor_errors import (
     VALIDATION_ONLY,
     check_monitor_logged,
@@ -71,7 +72,11 @@ class TrialCheckpoint(ModelCheckpoint):
     Every validation the reporter scores is a candidate, also one at the global step of the
     last save or at step 0, which Lightning's skips: with ``accumulate_grad_batches`` and
     several validations an epoch, one within an optimizer step (BatchNorm's statistics
-    changed since) could be the stored best while ``best.ckpt`` held another.
+    changed since) could be the stored best while ``best.ckpt`` held another. A validation
+    tied with the kept one on the monitor replaces it where it is better on the reporter's
+    ``tie_break`` (the later objectives, in order: the reporter's best epoch is the same);
+    one that needs a value training logs per epoch is decided at the epoch's end, with the
+    weights it validated (no step between).
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -83,6 +88,7 @@ class TrialCheckpoint(ModelCheckpoint):
                  reporter: TrialReporter | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.keep_last, self.reporter = keep_last, reporter
+        self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
 
     @property
     def state_key(self) -> str:
@@ -100,9 +106,44 @@ class TrialCheckpoint(ModelCheckpoint):
             if self._last_global_step_saved == -1:  # none saved: as Lightning left it
                 self._last_global_step_saved = saved
 
+    def check_monitor_top_k(self, trainer: pl.Trainer, current: torch.Tensor | None = None
+                            ) -> bool:
+        """Lightning's top-k check, and a tie with the kept one on the monitor that the
+        reporter's ``tie_break`` breaks in the new validation's favour."""
+        if super().check_monitor_top_k(trainer, current):
+            return True
+        reporter = self.reporter
+        if (reporter is None or not reporter.tie_break or current is None
+                or self.best_model_score is None or not reporter.history
+                or float(current) != float(self.best_model_score)):
+            return False
+        entry = reporter.history[-1]
+        wins = breaks_tie(entry, best_entry(reporter.history[:-1], reporter.monitor,
+                                            reporter.mode, reporter.tie_break),
+                          reporter.tie_break)
+        if wins is None:  # a value training logs per epoch: decided at the epoch's end
+            self._undecided, wins = entry, False
+        return bool(trainer.strategy.reduce_boolean_decision(wins))
+
+    def _decide_tie(self, trainer: pl.Trainer) -> None:
+        """Save the validation whose tie waited for the epoch's training metrics where,
+        with them, it breaks the tie (the weights it validated: no step since)."""
+        entry, self._undecided = self._undecided, None
+        reporter = self.reporter
+        if entry is None or reporter is None or reporter.history[-1] is not entry:
+            return
+        earlier = best_entry(reporter.history[:-1], reporter.monitor, reporter.mode,
+                             reporter.tie_break)
+        if trainer.strategy.reduce_boolean_decision(
+                bool(breaks_tie(entry, earlier, reporter.tie_break))):
+            candidates = self._monitor_candidates(trainer)
+            current = torch.tensor(entry["metrics"][self.monitor])
+            self._update_best_and_save(current, trainer, {**candidates, self.monitor: current})
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
             self.reporter._complete(trainer)
+        self._decide_tie(trainer)
         super().on_train_epoch_end(trainer, pl_module)
         self._save_last(trainer)
 
@@ -110,6 +151,7 @@ class TrialCheckpoint(ModelCheckpoint):
         super().on_train_end(trainer, pl_module)
         if self.reporter is not None:
             self.reporter._complete(trainer)
+        self._decide_tie(trainer)
         self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
 
     def _save_last(self, trainer: pl.Trainer) -> None:
@@ -157,6 +199,9 @@ class TrialReporter(pl.Callback):
         logged: further metrics the search reads (the objectives after the monitor): one
             that the first validation logging the monitor did not log stops the search at
             that epoch's end (``MonitorError``), not after a whole trial.
+        tie_break: the later objectives with their modes (``("val_loss", "min")``), in
+            order: of validations tied on the monitor, the best epoch is the one best on
+            these, then the earlier (``search/best_epoch.py``).
         trained: the seconds the trial trained before this fit, as its search stored them
             (a promotion's earlier fits). Each checkpoint holds them plus this fit's
             seconds up to it, and a fit that continues from a checkpoint holding more (one
@@ -167,11 +212,12 @@ class TrialReporter(pl.Callback):
     def __init__(self, monitor: str, mode: str = "max",
                  arch: dict[str, Any] | None = None,
                  init_args: dict[str, Any] | None = None,
-                 logged: tuple[str, ...] = (), trained: float = 0.0) -> None:
+                 logged: tuple[str, ...] = (), trained: float = 0.0,
+                 tie_break: tuple[tuple[str, str], ...] = ()) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
-        self.logged = tuple(logged)
+        self.logged, self.tie_break = tuple(logged), tuple(tie_break)
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
@@ -324,13 +370,9 @@ class TrialReporter(pl.Callback):
         return [h["metrics"].get(self.monitor, math.nan) for h in self.history]
 
     def best(self) -> dict[str, Any] | None:
-        """The history entry with the best monitored value (first one on ties)."""
-        finite = [h for h in self.history
-                  if math.isfinite(h["metrics"].get(self.monitor, math.nan))]
-        if not finite:
-            return None
-        pick = max if self.mode == "max" else min
-        return pick(finite, key=lambda h: h["metrics"][self.monitor])
+        """The history entry with the best monitored value; of tied ones the best on
+        ``tie_break`` in order, then the first."""
+        return best_entry(self.history, self.monitor, self.mode, self.tie_break)
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history, "random": random_state.capture(),

@@ -173,6 +173,9 @@ class Search:
         wanted = set(self.settings.limits.build().needs())
         if goal.objectives is not None:
             wanted |= set(goal.objectives.costs())
+        later = {} if goal.objectives is None else {  # a counted cost: one value per trial
+            name: mode for name, mode in list(goal.objectives.modes.items())[1:]
+            if name not in wanted}
         return TrialTemplate(
             model=self.model, data=self.data, trainer=self.trainer, monitor=goal.monitor,
             mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
@@ -181,7 +184,8 @@ class Search:
             cli_optim=optim_sections(self.config or {}),
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]
-                if self.objective is not None or name not in wanted))
+                if self.objective is not None or name not in wanted),
+            tie_break=tuple(later.items()))  # of a trial's epochs tied on the monitor
 
     # ----------------------------------------------------------------- running
     def run(self) -> SearchResult:

@@ -68,7 +68,8 @@ class TrialTemplate:
         max_epochs: epochs of a complete trial when a scheduler sets it (else the Trainer's).
         cost_names: costs counted for each candidate (``params``, ``flops``).
         logged: objectives besides the monitor a trial must log (checked after its first
-            epoch: a misspelt one stops the search there).
+            epoch: a misspelt one stops the search there); ``tie_break``: with their modes,
+            of a trial's validations tied on the monitor the best epoch is the best on them.
         log_label: the run's label in logger versions under a user's ``save_dir`` (the
             store's meta ``log_label``; None: the run folder's name).
         cli_optim: the config's ``optimizer`` / ``lr_scheduler`` nodes, which LightningCLI
@@ -86,6 +87,7 @@ class TrialTemplate:
     max_epochs: int | None = None
     cost_names: tuple[str, ...] = field(default=())
     logged: tuple[str, ...] = field(default=())
+    tie_break: tuple[tuple[str, str], ...] = field(default=())
     log_label: str | None = None
     #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes (``config.cli_optim``)
     cli_optim: Mapping[str, Any] = field(default_factory=dict)
@@ -114,7 +116,8 @@ class TrialTemplate:
                          trainer=trainer, monitor=self.monitor, mode=self.mode, seed=self.seed,
                          objective=self.objective, rule=rule, ckpt_path=ckpt_path,
                          known_epochs=known_epochs, clear_dir=ckpt_path is None,
-                         logged=self.logged, log_label=self.log_label,
+                         logged=self.logged, tie_break=self.tie_break,
+                         log_label=self.log_label,
                          cli_optim=with_arch(self.cli_optim, arch) if self.cli_optim else {})
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:

@@ -117,6 +117,8 @@ class TrialSpec:
     #: metrics besides the monitor the search reads (objectives): checked after epoch one
     #: (an ``objective=`` function: in what it returns)
     logged: tuple[str, ...] = ()
+    #: the later objectives it logs with their modes: break ties on the monitor, in order
+    tie_break: tuple[tuple[str, str], ...] = ()
     #: the run's label in logger versions under a ``save_dir`` of the user's (meta
     #: ``log_label``; None: the run folder's name, as a run of an older version had it)
     log_label: str | None = None
@@ -240,7 +242,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     clear_trial(spec)  # left over by an interrupted (or failed) run of this trial
     trial_dir.mkdir(parents=True, exist_ok=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
-                             trained=spec.trained)
+                             trained=spec.trained, tie_break=spec.tie_break)
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
     uneven = UnevenSplitCheck(str(trial_dir.parent))
     result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
