@@ -294,6 +294,38 @@ def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, overri
     assert not (tmp_path / "run" / "trials").exists()  # nothing trained
 
 
+@pytest.mark.parametrize("overrides, said", [
+    (["--search.optimizer.budget=3"], ["got the mapping {'budget': 3}, which names no "
+                                       "optimizer (an override under it, --search.optimizer."
+                                       "budget=3, makes search.optimizer a mapping of the "
+                                       "override's keys alone where the config sets no "
+                                       "optimizer)", "`budget` is a setting of the search "
+                                       "itself: --search.budget=3 sets the search's budget"]),
+    (["--search.optimizer.num_workers=2"], ["--search.num_workers=2 sets the search's "
+                                            "num_workers"]),
+    (["--search.optimizer.lr=0.1"], ["{'lr': 0.1}, which names no optimizer"]),
+])
+def test_an_override_under_an_optimizer_the_config_does_not_set_says_what_it_made(
+        config, tmp_path, capsys, overrides, said):
+    # was: "`optimizer` must be a registry name, got {'budget': 3}"
+    cfg = yaml.safe_load(config.read_text())
+    del cfg["search"]["optimizer"]
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config), *overrides]) == 2
+    err = capsys.readouterr().err
+    for text in said:
+        assert text in err
+    assert ("a registry name (a string such as SurrogateEvolution, NGOpt, RandomSearch: "
+            "search.optimizer: NGOpt, --search.optimizer=NGOpt)" in err
+            and "set_name('MyOpt', register=True)" in err)  # the shapes, and settings
+    assert ("sets the search's" in err) == (overrides != ["--search.optimizer.lr=0.1"])
+    assert not (tmp_path / "run").exists()  # before any training: nothing written
+    # an override that works stays so: a later one gives the name
+    assert main(["search", str(config), "--print_config", *overrides,
+                 "--search.optimizer=NGOpt"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["optimizer"] == "NGOpt"
+
+
 @pytest.mark.parametrize("command, valid", [
     ("search", "model, data, trainer, search, seed_everything, optimizer, lr_scheduler"),
     ("oneshot", "model, data, trainer, oneshot, seed_everything"),

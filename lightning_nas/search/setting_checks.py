@@ -6,7 +6,8 @@ are accepted as the numbers they are and the store's meta, a resume's comparison
 messages see ``3``, not ``np.int64(3)``; a bool (NumPy's too) is never a number here.
 ``check_int``, ``check_positive`` and ``check_seed`` then name a setting whose value does
 not fit (``check_seed`` under the key the user wrote: ``seed_everything`` when the search's
-seed is a config's).
+seed is a config's). ``optimizer_error`` says what an ``optimizer`` that is no registry name
+is, and what to give (a mapping an override such as ``--search.optimizer.budget=3`` made).
 
 Example:
     >>> check_int("budget", 3, 1)
@@ -19,12 +20,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_int", "check_positive", "check_seed", "plain_numbers"]
+__all__ = ["check_int", "check_positive", "check_seed", "optimizer_error", "plain_numbers"]
 
 
 def plain_numbers(group: Any) -> None:
@@ -78,3 +81,43 @@ def check_seed(value: Any, name: str = "seed") -> None:
                   else " or null")
         raise ConfigError(f"`{name}` must be an integer from 0 to {2**32 - 1} (2**32 - 1)"
                           f"{others}, got {value!r}")
+
+
+#: keys a mapping may name its optimizer by (a class's node, a Hydra target)
+_NAME_KEYS = ("name", "class_path", "_target_")
+
+
+def _text(value: Any) -> str:
+    """``value`` as an override writes it (``3``, ``true``, ``NGOpt``)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def optimizer_error(value: Any, settings: Iterable[str] = ()) -> ConfigError:
+    """The error for an ``optimizer`` that is no registry name: the shape it must have and,
+    for a mapping (what ``--search.optimizer.budget=3`` makes of a config without an
+    optimizer: the override's keys alone), that it names no optimizer, how an optimizer with
+    settings of its own is given, and which of its keys are ``settings`` of the search's
+    own (``--search.budget=3``).
+
+    Example:
+        >>> print(optimizer_error({"budget": 3}, ["budget"]))  # doctest: +ELLIPSIS
+        `optimizer` must be a registry name ..., got the mapping {'budget': 3}, which names no
+        optimizer ...; `budget` is a setting of the search itself: --search.budget=3 sets ...
+    """
+    shape = ("`optimizer` must be a registry name (a string such as SurrogateEvolution, NGOpt, "
+             "RandomSearch: search.optimizer: NGOpt, --search.optimizer=NGOpt)")
+    if not isinstance(value, Mapping):
+        return ConfigError(f"{shape}, got {value!r}")
+    named = [value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)]
+    what = (f": give its name alone (search.optimizer: {named[0]})" if named else
+            ", which names no optimizer (an override under it, --search.optimizer." +
+            " --search.optimizer.".join(f"{k}={_text(v)}" for k, v in value.items()) +
+            ", makes search.optimizer a mapping of the override's keys alone where the config "
+            "sets no optimizer)")
+    known = set(settings)
+    own = "".join(f"; `{k}` is a setting of the search itself: --search.{k}={_text(v)} sets "
+                  f"the search's {k}" for k, v in value.items() if k in known)
+    return ConfigError(f"{shape}, got the mapping {dict(value)!r}{what}; an optimizer with "
+                       f"settings of its own is registered under a name of yours (nevergrad's "
+                       f"ConfiguredOptimizer(...).set_name('MyOpt', register=True), in a module "
+                       f"the search imports, e.g. the model's) and given by that name{own}")

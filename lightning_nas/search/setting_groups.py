@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -35,7 +36,13 @@ from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
 from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings, scheduler_name
 from lightning_nas.search.schedulers import Rule
-from lightning_nas.search.setting_checks import check_int, check_positive, check_seed, plain_numbers
+from lightning_nas.search.setting_checks import (
+    check_int,
+    check_positive,
+    check_seed,
+    optimizer_error,
+    plain_numbers,
+)
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "Transfer"]
@@ -77,7 +84,7 @@ class Goal:
     def __post_init__(self) -> None:
         plain_numbers(self)  # NumPy's scalars: Python's int and float
         if not isinstance(self.optimizer, str):
-            raise ConfigError(f"`optimizer` must be a registry name, got {self.optimizer!r}")
+            raise optimizer_error(self.optimizer, _setting_names())
         check_optimizer_name(self.optimizer)
         if self.budget is None and self.time_limit is None:
             raise ConfigError("give a `budget` (trials) and/or a `time_limit` (seconds)")
@@ -326,3 +333,10 @@ class Transfer:
             return {}
         return {"warm_start_sources": [str(Path(p).resolve()) for p in self.warm_start],
                 "warm_start_fill": dict(self.warm_start_fill or {})}
+
+
+def _setting_names() -> list[str]:
+    """The search's settings (every group's fields), named in an ``optimizer`` mapping's
+    error: ``--search.optimizer.budget=3`` meant ``--search.budget=3``."""
+    return [f.name for group in (Goal, Execution, EarlyStopping, Limits, Transfer)
+            for f in dataclasses.fields(group)]
