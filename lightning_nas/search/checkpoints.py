@@ -9,6 +9,8 @@ states of lightning_nas's own (an export's, a fit's and a fine-tune's ``best.ckp
 keep theirs; with several objectives, so does every point of the Pareto front (each can be
 exported: ``export --trial N``), which a search keeps up to date (``FrontPoints``). The
 store is updated before a file is removed, so it never points to a missing file.
+``remove_if_empty``: the folder of a COMPLETED or PRUNED trial whose checkpoints were
+removed goes too where nothing else is in it (no logger's version, no file of the user's).
 
 Example:
     >>> import tempfile
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -31,7 +34,7 @@ from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
 __all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
-           "keep_top_checkpoints", "save_for_users", "users_in_place"]
+           "keep_top_checkpoints", "remove_if_empty", "save_for_users", "users_in_place"]
 
 #: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
 #: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
@@ -89,17 +92,41 @@ def users_in_place(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def remove_if_empty(folder: Path) -> None:
+    """Remove the trial folder ``folder`` if it holds nothing (was: an empty folder was left
+    of each trial whose checkpoints the search removed, with ``trainer.logger: false``); one
+    holding anything (a logger's version, a file or folder of the user's), a link and a
+    missing one are left as they are. For the driver alone, which runs on rank 0, and for a
+    trial that is over: not a running or paused one, nor a failed one, which a resume may
+    run again (its folder tells ``clear_trial`` that it ran here).
+
+    Example:
+        >>> import tempfile
+        >>> trial = Path(tempfile.mkdtemp()) / "trials" / "trial_0001"
+        >>> trial.mkdir(parents=True)
+        >>> remove_if_empty(trial); trial.exists()
+        False
+    """
+    try:
+        if not folder.is_symlink():
+            folder.rmdir()  # refused by the system where anything is in it
+    except OSError:  # not empty, missing, not a folder
+        pass
+
+
 def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
                      keep_best: bool) -> None:
     """Remove ``trial``'s ``last.ckpt``, and without ``keep_best`` its ``best.ckpt`` (a
-    failed trial's is of the epochs before its failure: no result)."""
+    failed trial's is of the epochs before its failure: no result); a COMPLETED or PRUNED
+    trial's folder left empty goes too (``remove_if_empty``)."""
     (trial_dir / "last.ckpt").unlink(missing_ok=True)
-    if keep_best:
-        return
-    if trial.checkpoint:
-        store.clear_checkpoint(trial.trial_id)
-        Path(trial.checkpoint).unlink(missing_ok=True)
-    (trial_dir / "best.ckpt").unlink(missing_ok=True)
+    if not keep_best:
+        if trial.checkpoint:
+            store.clear_checkpoint(trial.trial_id)
+            Path(trial.checkpoint).unlink(missing_ok=True)
+        (trial_dir / "best.ckpt").unlink(missing_ok=True)
+    if trial.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
+        remove_if_empty(trial_dir)
 
 
 class FrontPoints:
@@ -156,12 +183,14 @@ class FrontPoints:
 
 def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
                          objectives: Objectives | None = None,
-                         front: FrontPoints | None = None) -> None:
+                         front: FrontPoints | None = None,
+                         folder_of: Callable[[int], Path] | None = None) -> None:
     """Remove the checkpoints of completed trials outside the best ``keep_top_k`` (by the
     first objective) and, with ``objectives``, outside the Pareto front (read only when a
     checkpoint outside the best is left: not after every trial of a search without any;
     ``front``: the search's ``FrontPoints`` of ``objectives``, kept up to date, instead of
-    the store read whole)."""
+    the store read whole), and with ``folder_of`` (a trial id's folder) each such trial's
+    folder left empty (``remove_if_empty``)."""
     held = store.with_checkpoint(TrialStatus.COMPLETED)
     if not held:  # nothing to remove (an objective= search, checkpoints off)
         return
@@ -172,3 +201,5 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
         if trial.trial_id not in keep:
             store.clear_checkpoint(trial.trial_id)  # store first: no dangling path
             Path(trial.checkpoint).unlink(missing_ok=True)
+            if folder_of is not None:
+                remove_if_empty(folder_of(trial.trial_id))

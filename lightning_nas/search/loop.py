@@ -355,7 +355,7 @@ class SearchLoop:
             if self.front is not None:
                 self.front.add(result.trial_id)
             keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                                 self.goal.objectives, self.front)
+                                 self.goal.objectives, self.front, self.template.trial_dir)
         self._report(result)
         for note in result.notes:  # said in a rank's trial.log: the console shows it too
             warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
@@ -371,7 +371,7 @@ class SearchLoop:
             if old.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
                 self._drop(old, old.status is TrialStatus.COMPLETED)
         keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                             self.goal.objectives, self.front)
+                             self.goal.objectives, self.front, self.template.trial_dir)
 
     def _drop(self, trial: TrialResult, keep_best: bool) -> None:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
