@@ -2030,3 +2030,53 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
             f"command line's sweeps) (x: {{'ordered': [0, 1, 2, 3, 4, 5, 6, 7, 8]}}, now "
             f"{{'ordered': [0, 1, 2, 3, 4]}}); resume with the same params, or choose another "
             f"hydra.sweep.dir") in again.stderr, again.stderr
+
+
+
+def test_an_int_interval_whose_cast_ends_widen_it_is_warned_of_before_any_job(tmp_path):
+    # Hydra's int(...) truncates the ends: int(interval(0.5, 3.2)) searches 0..3, 0 below
+    # the lower end as written (was: no word of it; measured: the jobs ran x=1, 3, 2, 0);
+    # as Hydra's Optuna and Nevergrad sweepers do, the sweep searches what the grammar gives
+    calls, warned = [], []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        warned.append(any("int(interval(0.5, 3.2))" in str(w.message) for w in said))
+        return float(cfg.x)
+
+    with pytest.warns(UserWarning, match=re.escape(
+            "sweep parameter 'x': int(interval(0.5, 3.2)) searches 0..3: Hydra's int(...) "
+            "truncates the ends as written (0.5 to 0), which puts 0 below the lower end; "
+            "write int(interval(1, 3)) for 1..3")) as said:
+        trials = _sweep(tmp_path, task, {"budget": 4, "params": {"x": "int(interval(0.5, 3.2))"}})
+    assert sorted(calls) == [0, 1, 2, 3] and warned == [True] * 4  # before the first job
+    assert sorted(t.arch["x"] for t in trials) == [0, 1, 2, 3]  # searched as the grammar says
+
+
+@pytest.mark.parametrize(("params", "arguments", "said"), [
+    ({"x": "tag(log, int(interval(1.5, 16.9)))"}, [],
+     "'x': tag(log, int(interval(1.5, 16.9))) searches 1..16: Hydra's int(...) truncates the "
+     "ends as written (1.5 to 1), which puts 1 below the lower end; write "
+     "tag(log, int(interval(2, 16))) for 2..16"),
+    ({"x": "choice(1, 2)"}, ["x=int(interval(-9.5,-2.5))"],  # the command line's wins
+     "'x': int(interval(-9.5,-2.5)) searches -9..-2: Hydra's int(...) truncates the ends as "
+     "written (-2.5 to -2), which puts -2 above the upper end; write int(interval(-9, -3)) "
+     "for -9..-3"),
+    ({"x": {"lower": 0.5, "upper": 3.2, "integer": True}}, [],  # the Nevergrad sweeper's
+     "'x': int(interval(0.5,3.2)) searches 0..3: Hydra's int(...) truncates the ends as "
+     "written (0.5 to 0), which puts 0 below the lower end; write int(interval(1, 3)) for 1..3"),
+    ({"x": "int(interval(0.2, 1.8))"}, [],
+     "'x': int(interval(0.2, 1.8)) searches 0..1: Hydra's int(...) truncates the ends as "
+     "written (0.2 to 0), which puts 0 below the lower end; the ends as written hold one "
+     "integer: give 1 as a plain value"),
+])
+def test_each_way_of_writing_a_widened_int_interval_is_named(params, arguments, said):
+    assert parse_params(params, arguments).widened == (f"sweep parameter {said}",)
+
+
+@pytest.mark.parametrize("text", ["int(interval(1, 3))", "int(interval(-0.5, 3.7))",
+                                  "int(interval(1.0, 3.9))", "interval(0.5, 3.2)",
+                                  "tag(log, int(interval(16, 512)))", "choice(0.5, 3)",
+                                  "int(range(1, 4))"])
+def test_an_int_interval_the_cast_does_not_widen_is_not_warned_of(text):
+    assert parse_params({"x": text}).widened == ()  # the integers within the ends as written

@@ -55,6 +55,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
+from lightning_nas.integrations.hydra_int_ends import widened_ends
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.search_space import OverlappingKeys
@@ -75,10 +76,13 @@ class SweepParams:
         space: one parameter per params key (dotted config paths or config groups).
         passthrough: command-line overrides that are not params, passed to every job as
             written (before the architecture's).
+        widened: what to warn of before the first job: each ``int(interval(a, b))`` whose
+            ends ``int`` truncated below ``a`` or above ``b`` (``widened_ends``).
     """
 
     space: SearchSpace
     passthrough: tuple[str, ...] = ()
+    widened: tuple[str, ...] = ()
 
     def overrides(self, arch: Mapping[str, Any]) -> list[str]:
         """The overrides of the job that evaluates ``arch``.
@@ -189,11 +193,12 @@ def parse_params(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()
         else:
             passthrough.append(line)
     space = {o.get_key_element(): param_of(o) for o in entries.values()}
+    widened = tuple(filter(None, map(widened_ends, entries.values())))  # 0.5 -> 0
     if not space:
         raise SpaceError("the sweep has nothing to search: give hydra.sweeper.params (e.g. "
                          "model.lr: interval(0.001, 0.1)) or a sweep on the command line")
     try:
-        return SweepParams(SearchSpace(space), tuple(passthrough))
+        return SweepParams(SearchSpace(space), tuple(passthrough), widened)
     except OverlappingKeys as err:  # a nested key beside a dotted one: how it is made
         raise SpaceError(f"hydra.sweeper.params: {err} (a command line's hydra.sweeper."
                          f"params.<key>.<sub>=VALUE makes such a nested key beside a file's "

@@ -33,6 +33,7 @@ import math
 import re
 import shlex
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,8 @@ class HydraSweep(Sweeper):
         sweep = in_stored_order(sweep, settings.run_dir)
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         settings.goal.warn_contrary()
+        for said in sweep.widened:  # searched as the grammar gives it, as other sweepers do
+            warnings.warn(said, UserWarning, stacklevel=2)
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         objectives = settings.goal.objectives
         try:  # (was: "or drop warm_start", a key the sweep's user does not write)
