@@ -15,13 +15,12 @@ import difflib
 import os
 import sqlite3
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
-from lightning_nas.wording import counted
 
 __all__ = ["main"]
 
@@ -105,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch threads (default: with --from_scratch, those the trial ran "
                         "with, when it had a count of its own; from the checkpoint, this "
                         "process's)")
+    p.add_argument("--ckpt_path", default=None,
+                   help="resume an interrupted fine-tune: 'last' (the latest RUN_DIR/"
+                        "finetune[_N] holding a last.ckpt) or a checkpoint file of one")
     p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")
@@ -116,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="direction of --monitor (default as for --monitor, else max)")
     p.add_argument("--out", type=user_path, default=None,
                    help="folder for the checkpoint and logs (default runs/fit/<config name>)")
+    p.add_argument("--ckpt_path", default=None,
+                   help="resume an interrupted fit: 'last' (the latest fit folder, --out or "
+                        "runs/fit/<config name>[_N], holding a last.ckpt) or a checkpoint "
+                        "file of one")
     return parser
 
 
@@ -148,81 +154,18 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0 if run_oneshot(cfg, ckpt_path=args.ckpt_path)["arch"] is not None else 1
 
 
-def _cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
-    import torch
-
-    from lightning_nas.arch import format_arch
-    from lightning_nas.config.load import apply_overrides
-    from lightning_nas.config.paths import split_overrides
-    from lightning_nas.config.trainer_checks import check_finetune_epochs
-    from lightning_nas.export import finetune, free_dir, load_best, trial_fits
-    from lightning_nas.export_files import model_overrides
-    from lightning_nas.fit import finetune_again, metrics_text, refusal, undo_fit, unfinished
-    from lightning_nas.results import format_score
-    from lightning_nas.store import open_run
-
-    pairs = split_overrides(overrides)
-    if any(key == "ckpt_path" for key, _ in pairs):  # oneshot's resume, which it has not
-        raise ConfigError(f"finetune has no --ckpt_path: {finetune_again(ckpt_path=True)}")
-    other = [f"--{key}={text}" for key, text in pairs
-             if key.split(".")[0] not in ("trainer", "model")]
-    if other:
-        raise ConfigError(f"finetune takes only --trainer.* and --model.* overrides (it trains "
-                          f"the best trial's model on its data), got {', '.join(other)}")
-    if added := next((key for key, _ in pairs if key.endswith("+")), None):
-        raise ConfigError(f"finetune cannot append to the search's {added[:-1]} (--{added}=): "
-                          f"its --trainer.* and --model.* values replace the search's; give "
-                          f"the whole list, --{added[:-1]}=[...]")
-    model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"])
-    trainer = apply_overrides({}, [f"--{k}={v}" for k, v in pairs
-                                   if k.split(".")[0] == "trainer"]).get("trainer", {})
-    if isinstance(trainer, Mapping):  # as typed: --max_epochs (was: finetune()'s max_epochs)
-        check_finetune_epochs(args.max_epochs, trainer, cli=True)
-    if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
-        raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
-                          f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
-    out = free_dir(Path(args.run_dir) / "finetune")  # its default, named if interrupted
-    undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
-    args.resume = lambda: f"{unfinished(out, 'fine-tune')}; {finetune_again()}"  # was: best.ckpt
-    # read as finished, and nothing said next
-    result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
-                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
-                      model_init_args=model_args or None)
-    if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
-        undo()
-        raise error
-    if result.error:
-        print(f"lightning-nas finetune: training failed: {result.error}", file=sys.stderr)
-        return 1
-    best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
-    with open_run(args.run_dir) as store:
-        threads = args.threads or (trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
-                                   if args.from_scratch else None)
-    said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
-            "this process's")
-    threads = threads or torch.get_num_threads()
-    start = ("fresh weights" if args.from_scratch else
-             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
-    given = {k: v for k, v in model_args.items()  # an argument the space does not search
-             if k not in result.arch and f"model.{k}" not in result.arch}
-    given_text = f" (and {format_arch(given)})" if given else ""
-    print(f"Fine-tuned {format_arch(result.arch)}{given_text} from {start} for "
-          f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
-          f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
-          f"metrics of that epoch: {metrics_text(result.metrics)}\n"
-          f"checkpoint: {result.checkpoint}")
-    return 0
-
-
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.fit import describe, load_fit, refusal, undo_fit, unfinished
+    from lightning_nas.fit_resume import resume_hint
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
     spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
-                    out_dir=args.out)
-    undo = undo_fit(spec.trial_dir)  # a refused fit leaves its folder as it found it
-    args.resume = lambda: unfinished(spec.trial_dir)  # was: best.ckpt read as finished
+                    out_dir=args.out, ckpt_path=args.ckpt_path)
+    # a refused fit leaves its folder as it found it (a resumed one's: untouched)
+    undo = undo_fit(spec.trial_dir) if spec.ckpt_path is None else (lambda: None)
+    hint = resume_hint(Path(spec.trial_dir), args.argv, "fit", args.ckpt_path)
+    args.resume = lambda: unfinished(spec.trial_dir) + hint()  # was: best.ckpt read as done
     try:
         result = run_trial(spec)
     finally:
@@ -399,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "oneshot":
             return _cmd_oneshot(args, rest)
         if args.command == "finetune":
-            return _cmd_finetune(args, rest)
+            from lightning_nas.cli_finetune import cmd_finetune
+
+            return cmd_finetune(args, rest)
         if args.command == "fit":
             return _cmd_fit(args, rest)
         if args.command == "export":

@@ -43,8 +43,9 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
+from lightning_nas.fit_resume import check_resume, fit_record, recorded_epochs, resume_point
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import new_folder, user_path
+from lightning_nas.run_folder import free_dir, output_dir, user_path
 from lightning_nas.search import random_state
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.monitor_errors import check_monitor_reached
@@ -249,50 +250,13 @@ def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[st
     return cfg["model"]
 
 
-def free_dir(path: Path) -> Path:
-    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist.
-
-    Example:
-        >>> free_dir(Path("no/such/folder"))
-        PosixPath('no/such/folder')
-    """
-    free, n = path, 0
-    while free.exists():
-        n += 1
-        free = path.with_name(f"{path.name}_{n}")
-    return free
-
-
-def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
-    """The folder a fit or fine-tune writes into: ``given``, which must be new or empty
-    (nothing is deleted: ``--out RUN_DIR`` wiped the whole search), else a free name at
-    ``default`` (``free_dir``).
-
-    Example:
-        >>> output_dir(None, Path("no/such/finetune"))
-        PosixPath('no/such/finetune')
-
-    Raises:
-        ConfigError: for a file, a folder that is not empty, or a path that holds a control
-            character (``new_folder``).
-    """
-    if given is None or str(given) == "":
-        return free_dir(default)
-    out = new_folder(given, "`out_dir` (--out)")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "a folder that is not empty" if out.is_dir() else "a file"
-        raise ConfigError(f"the output folder {out} is {what}; give a new or empty folder "
-                          f"(nothing is deleted), or leave it out for a free name at "
-                          f"{free_dir(default)}")
-    return out
-
-
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
              trainer: Mapping[str, Any] | None = None, from_checkpoint: bool = True,
              model: Any = None, data: Any = None, seed: int | None = None,
              out_dir: str | os.PathLike | None = None,
              model_init_args: Mapping[str, Any] | None = None,
-             threads: int | None = None) -> TrialResult:
+             threads: int | None = None, ckpt_path: str | os.PathLike | None = None
+             ) -> TrialResult:
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
@@ -318,6 +282,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         threads: torch threads of the fine-tune and of each DDP rank (default: from
             scratch the trial's latest fit's, ``trial_fits``, as CPU sums in its order; from
             the checkpoint the process's own).
+        ckpt_path: ``"last"`` or a checkpoint file of an interrupted fine-tune's folder
+            (``fit_resume.resume_point``): it goes on there with the settings it was started
+            with (checked before training; ``max_epochs`` by default its own).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
@@ -340,7 +307,13 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if max_epochs is not None and "max_epochs" in (trainer or {}):  # was: max_epochs won
         raise ConfigError(f"max_epochs={max_epochs} and trainer={{'max_epochs': "
                           f"{trainer['max_epochs']!r}}} both set the fine-tune's epochs; give one")
-    out = output_dir(out_dir, run_dir / "finetune")  # was: checked after best.yaml was
+    if ckpt_path is not None:  # the interrupted fine-tune's folder and checkpoint
+        out, ckpt_path = resume_point(ckpt_path, run_dir / "finetune", None if out_dir is None
+                                      else user_path(out_dir), "fine-tune", str(run_dir))
+        if max_epochs is None and "max_epochs" not in (trainer or {}):
+            max_epochs = recorded_epochs(ckpt_path)
+    else:
+        out = output_dir(out_dir, run_dir / "finetune")  # was: checked after best.yaml was
     check_init_args(model_init_args, "model")  # exported again: before the store is read
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
@@ -434,6 +407,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True,
                      cli_optim=with_arch(optim_sections(config or {}), arch))
+    spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
+    if ckpt_path is not None:
+        check_resume(spec, ckpt_path, "fine-tune")
+        spec.ckpt_path = str(ckpt_path)
     built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
     check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)

@@ -37,6 +37,7 @@ from lightning_nas.config.sections import command_sections
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE, output_dir
 from lightning_nas.export_header import TRAIN_AGAIN
+from lightning_nas.fit_resume import check_resume, fit_record, resume_point
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.executor import InlineExecutor, torch_threads
@@ -48,8 +49,8 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.wording import counted
 
-__all__ = ["FIT_KEYS", "describe", "finetune_again", "fit_config", "fit_defaults", "fit_spec",
-           "load_fit", "metrics_text", "refusal", "undo_fit", "unfinished"]
+__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
+           "metrics_text", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``; ``optimizer`` / ``lr_scheduler``: LightningCLI's
@@ -154,6 +155,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
                      clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg))
+    spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
     return spec
 
@@ -161,11 +163,14 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
 def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
              overrides: Sequence[str] = (), *, monitor: str | None = None,
              mode: str | None = None, out_dir: str | os.PathLike | None = None,
-             threads: int | None = None) -> TrialSpec:
+             threads: int | None = None, ckpt_path: str | os.PathLike | None = None
+             ) -> TrialSpec:
     """Read config files (merged in order, then ``overrides``) and make the spec that
     trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
     of the last file that has one, then as in ``fit_spec``; ``out_dir`` to
-    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another). A
+    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another);
+    ``ckpt_path`` (``last`` or a checkpoint file) resumes an interrupted fit there
+    (``fit_resume``: its settings checked before training). A
     ``best_config.yaml`` whose trial trained with another count of torch threads than the
     fit will (``threads``, else this process's) is said in a warning (``_say_threads``)."""
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
@@ -181,11 +186,19 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
             cfg.pop("search")
     # the last file that says how its search scored (best_config.yaml with a file after it)
     recorded = next((found for found in map(fit_defaults, reversed(paths)) if found), {})
-    out = output_dir(out_dir, Path("runs") / "fit" / Path(paths[-1]).stem)
+    default = Path("runs") / "fit" / Path(paths[-1]).stem
+    if ckpt_path is not None:  # the interrupted fit's folder and checkpoint
+        out, ckpt = resume_point(ckpt_path, default, None if out_dir in (None, "") else
+                                 user_path(out_dir), "fit", str(paths[-1]))
+    else:
+        out = output_dir(out_dir, default)
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)
     spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+    if ckpt_path is not None:
+        check_resume(spec, ckpt, "fit")
+        spec.ckpt_path = str(ckpt)
     _say_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads)
     return spec
 
@@ -303,23 +316,6 @@ def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:
             f"epoch before the interrupt, not of a finished {what}")
 
 
-def finetune_again(ckpt_path: bool = False) -> str:
-    """What an interrupted ``lightning-nas finetune`` says after its folder (``unfinished``),
-    and what it says given ``--ckpt_path`` (``ckpt_path``), as ``oneshot`` takes after Ctrl-C:
-    a fine-tune does not resume (was: nothing said next, and ``--ckpt_path last`` was refused
-    as an override it does not take).
-
-    Example:
-        >>> finetune_again()
-        'a fine-tune does not resume: the same command trains a new one from the start, in a \
-new finetune_N folder, and leaves this one as it is'
-    """
-    return (f"a fine-tune does not resume: the same command"
-            f"{' without --ckpt_path' if ckpt_path else ''} trains a new one from the start, in "
-            f"a new finetune_N folder, and leaves {'the interrupted' if ckpt_path else 'this'} "
-            f"one as it is")
-
-
 def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:
     """Refuse a search's ``best.yaml`` (its best trial's record: ``trial``, ``arch``, ...),
     naming the config that trains it (was: "unknown config section 'trial'" alone)."""
@@ -361,7 +357,8 @@ def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_m
 def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
                overrides: Sequence[str] = (), *, monitor: str | None = None,
                mode: str | None = None, out_dir: str | os.PathLike | None = None,
-               threads: int | None = None) -> TrialResult:
+               threads: int | None = None,
+               ckpt_path: str | os.PathLike | None = None) -> TrialResult:
     """Train a config once with a fresh Trainer and report it like a trial.
 
     Args:
@@ -372,6 +369,8 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
         threads: torch threads of the fit and of each DDP rank (default: this process's);
             on CPU the count its trial ran with (``best_config.yaml``'s ``OMP_NUM_THREADS=N``)
             trains it again to the same scores; another count is said in a warning.
+        ckpt_path: ``"last"`` or a checkpoint file of an interrupted fit's folder: it goes
+            on there, its best epoch chosen over all its epochs (see ``load_fit``).
 
     Returns:
         The result: ``score`` at the best ``epoch``, ``metrics``, ``curve``, ``checkpoint``;
@@ -388,7 +387,7 @@ def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
     try:
         with torch_threads(threads):
             return run_trial(load_fit(configs, overrides, monitor=monitor, mode=mode,
-                                      out_dir=out_dir, threads=threads))
+                                      out_dir=out_dir, threads=threads, ckpt_path=ckpt_path))
     finally:
         close_rank_groups()  # one trial: nothing to reuse the DDP ranks for
 

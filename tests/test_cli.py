@@ -618,7 +618,9 @@ def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_
     assert main(["fit", str(config), "--trainer.max_epochs=2", ctrl_c, "--out", str(out)]) == 130
     assert capsys.readouterr().err.endswith(
         f"lightning-nas fit: interrupted; the fit is unfinished: {out} holds its logs and a "
-        f"best.ckpt of its best epoch before the interrupt, not of a finished fit\n")
+        f"best.ckpt of its best epoch before the interrupt, not of a finished fit; resume it "
+        f"from its last.ckpt (epochs 0..0 trained) with:\n  lightning-nas fit {config} "
+        f"--trainer.max_epochs=2 '{ctrl_c}' --out {out} --ckpt_path last\n")
     assert (out / "best.ckpt").is_file()
     # the user's too: without lightning_nas's own callback states (was: TrialReporter's and
     # TrialCheckpoint's, as only a finished fit's best.ckpt was rewritten)
@@ -630,26 +632,23 @@ def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_
     assert capsys.readouterr().err.endswith(
         f"lightning-nas finetune: interrupted; the fine-tune is unfinished: {finetune} holds "
         f"its logs and a best.ckpt of its best epoch before the interrupt, not of a finished "
-        f"fine-tune; {FINETUNE_AGAIN}\n")  # (was: nothing said what to do next)
+        f"fine-tune; resume it from its last.ckpt (epochs 0..0 trained) with:\n  "
+        f"lightning-nas finetune {tmp_path / 'run'} --max_epochs=2 '{ctrl_c}' --ckpt_path "
+        f"last\n")  # (was: nothing said what to do next; then: a fine-tune does not resume)
     assert _own_states(finetune / "best.ckpt") == []
 
 
-FINETUNE_AGAIN = ("a fine-tune does not resume: the same command trains a new one from the "
-                  "start, in a new finetune_N folder, and leaves this one as it is")
-
-
-@pytest.mark.parametrize("flag", [["--ckpt_path", "last"], ["--ckpt_path=last"],
-                                  ["--ckpt_path", "run/finetune/best.ckpt"]])
-def test_finetune_given_ckpt_path_says_a_fine_tune_does_not_resume(tmp_path, capsys, flag):
-    # was: "finetune takes only --trainer.* and --model.* overrides (it trains the best
-    # trial's model on its data), got --ckpt_path=last": resume, as `oneshot --ckpt_path
-    # last` does after Ctrl-C, read as a config value, and nothing said there is no resume
+@pytest.mark.parametrize("flag", [["--ckpt_path", "last"], ["--ckpt_path=last"]])
+def test_finetune_given_ckpt_path_last_without_an_interrupted_one_names_the_folders(
+        tmp_path, capsys, flag):
+    # was: "finetune has no --ckpt_path: a fine-tune does not resume"; now it resumes one
+    # (tests/test_fit_resume.py), and says where it looked when there is none
     run = tmp_path / "run"
     assert main(["finetune", str(run), "--max_epochs=2", *flag]) == 2
     assert capsys.readouterr().err == (
-        "lightning-nas finetune: error: finetune has no --ckpt_path: a fine-tune does not "
-        "resume: the same command without --ckpt_path trains a new one from the start, in a "
-        "new finetune_N folder, and leaves the interrupted one as it is\n")
+        f"lightning-nas finetune: error: --ckpt_path last: no interrupted fine-tune of {run} "
+        f"to resume (looked at {run}/finetune: none there); give a last.ckpt of an "
+        f"interrupted one, or leave --ckpt_path out to train a new one\n")
     assert not run.exists()
 
 

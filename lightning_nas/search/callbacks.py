@@ -44,7 +44,11 @@ from lightning_nas.search.pruning import PruningCallback  # re-exported: its doc
 from lightning_nas.search.rank_sync import RankSync
 from lightning_nas.search.validation_logs import ValidationLogs
 
-__all__ = ["PruningCallback", "TrialCheckpoint", "TrialReporter", "logged_metrics"]
+__all__ = ["FIT_RECORD", "PruningCallback", "TrialCheckpoint", "TrialReporter",
+           "logged_metrics"]
+
+#: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
+FIT_RECORD = "lightning_nas_fit"
 
 
 class TrialCheckpoint(ModelCheckpoint):
@@ -85,10 +89,16 @@ class TrialCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self, *args: Any, keep_last: bool = False,
-                 reporter: TrialReporter | None = None, **kwargs: Any) -> None:
+                 reporter: TrialReporter | None = None,
+                 record: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.keep_last, self.reporter = keep_last, reporter
+        self.keep_last, self.reporter, self.record = keep_last, reporter, record
         self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if self.record is not None:  # a fit's or fine-tune's settings: checked on resume
+            checkpoint[FIT_RECORD] = self.record
 
     @property
     def state_key(self) -> str:

@@ -36,6 +36,7 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import checkpoint_complete, users_in_place
+from lightning_nas.search.fit_segments import end_own_fit
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
@@ -366,7 +367,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``). A
     fit's or fine-tune's checkpoint (``own_logs``) is the user's: it keeps no callback state
     of lightning_nas's own (``users_in_place``; a search's export writes its ``best.ckpt``
-    so), an interrupted one's ``best.ckpt`` too.
+    so), an interrupted one's ``best.ckpt`` too; a completed one keeps no ``last.ckpt``
+    (``end_own_fit``).
     """
     try:
         if not needs_own_process(spec.trainer):
@@ -384,6 +386,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         raise
     if spec.own_logs and result.checkpoint and Path(result.checkpoint).is_file():
         users_in_place(Path(result.checkpoint))
+    end_own_fit(spec, result)  # no last.ckpt once complete; a resumed one's logs merged
     return result
 
 

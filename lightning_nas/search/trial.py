@@ -130,6 +130,9 @@ class TrialSpec:
     counted_costs: tuple[str, ...] = ()
     #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes: the model's configure_optimizers
     cli_optim: dict[str, Any] = field(default_factory=dict)
+    #: a fit's or fine-tune's settings (``fit_resume.fit_record``), kept in its checkpoints;
+    #: it writes ``last.ckpt`` at each epoch's end, to resume from (``--ckpt_path``)
+    record: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -265,7 +268,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
                                save_on_train_epoch_end=False,
-                               keep_last=spec.rule is not None, reporter=reporter)
+                               keep_last=spec.rule is not None or spec.record is not None,
+                               reporter=reporter, record=spec.record)
         callbacks.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:

@@ -85,12 +85,12 @@ def placed_logger(spec: Any) -> Any:
     resolved path: ``ft_finetune-3f9a0c``), so a fit or fine-tune in another folder of the
     same names never writes into its version (was: ``A/ft`` and ``B/ft``'s fine-tunes both
     wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``)."""
-    if spec.own_logs:
-        out = Path(spec.trial_dir)
-        digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
-        return logger_defaults(spec.trainer["logger"], str(out), "", "logs",
-                               f"{out.parent.name}_{out.name}-{digest[:6]}")
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+    if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
+        out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
+        digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
+        return logger_defaults(spec.trainer["logger"], str(out), "", f"logs{suffix}",
+                               f"{out.parent.name}_{out.name}-{digest[:6]}")
     run = Path(spec.trial_dir).parent.parent
     return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
                            f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)

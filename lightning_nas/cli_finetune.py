@@ -1,0 +1,92 @@
+"""``lightning-nas finetune RUN_DIR``: train a search's best architecture again, or resume
+an interrupted fine-tune (``--ckpt_path last|PATH``), and print what it trained.
+
+Example:
+    lightning-nas finetune runs/digits --max_epochs 20
+    lightning-nas finetune runs/digits --max_epochs 20 --ckpt_path last
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.wording import counted
+
+__all__ = ["cmd_finetune"]
+
+
+def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Run ``lightning-nas finetune`` (its ``args`` and dotted ``overrides``); the exit
+    status. ``--ckpt_path last|PATH`` resumes an interrupted fine-tune in its folder."""
+    import torch
+
+    from lightning_nas.arch import format_arch
+    from lightning_nas.config.load import apply_overrides
+    from lightning_nas.config.paths import split_overrides
+    from lightning_nas.config.trainer_checks import check_finetune_epochs
+    from lightning_nas.export import finetune, free_dir, load_best, trial_fits
+    from lightning_nas.export_files import model_overrides
+    from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
+    from lightning_nas.fit_resume import resume_hint, resume_point
+    from lightning_nas.results import format_score
+    from lightning_nas.store import open_run
+
+    pairs = split_overrides(overrides)
+    other = [f"--{key}={text}" for key, text in pairs
+             if key.split(".")[0] not in ("trainer", "model")]
+    if other:
+        raise ConfigError(f"finetune takes only --trainer.* and --model.* overrides (it trains "
+                          f"the best trial's model on its data), got {', '.join(other)}")
+    if added := next((key for key, _ in pairs if key.endswith("+")), None):
+        raise ConfigError(f"finetune cannot append to the search's {added[:-1]} (--{added}=): "
+                          f"its --trainer.* and --model.* values replace the search's; give "
+                          f"the whole list, --{added[:-1]}=[...]")
+    model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"])
+    trainer = apply_overrides({}, [f"--{k}={v}" for k, v in pairs
+                                   if k.split(".")[0] == "trainer"]).get("trainer", {})
+    if isinstance(trainer, Mapping):  # as typed: --max_epochs (was: finetune()'s max_epochs)
+        check_finetune_epochs(args.max_epochs, trainer, cli=True)
+    if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
+        raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
+                          f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
+    default = Path(args.run_dir) / "finetune"
+    if args.ckpt_path is not None:  # the interrupted one's folder: kept whatever happens
+        out = resume_point(args.ckpt_path, default, None, "fine-tune", str(args.run_dir))[0]
+        undo = lambda: None  # noqa: E731
+    else:
+        out = free_dir(default)  # its default, named if interrupted
+        undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
+    hint = resume_hint(out, args.argv, "fine-tune", args.ckpt_path)
+    args.resume = lambda: unfinished(out, "fine-tune") + hint()  # was: best.ckpt read as
+    # finished, and nothing said next
+    result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
+                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
+                      model_init_args=model_args or None, ckpt_path=args.ckpt_path)
+    if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
+        undo()
+        raise error
+    if result.error:
+        print(f"lightning-nas finetune: training failed: {result.error}", file=sys.stderr)
+        return 1
+    best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
+    with open_run(args.run_dir) as store:
+        threads = args.threads or (trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
+                                   if args.from_scratch else None)
+    said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
+            "this process's")
+    threads = threads or torch.get_num_threads()
+    start = ("fresh weights" if args.from_scratch else
+             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
+    given = {k: v for k, v in model_args.items()  # an argument the space does not search
+             if k not in result.arch and f"model.{k}" not in result.arch}
+    given_text = f" (and {format_arch(given)})" if given else ""
+    print(f"Fine-tuned {format_arch(result.arch)}{given_text} from {start} for "
+          f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
+          f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
+          f"metrics of that epoch: {metrics_text(result.metrics)}\n"
+          f"checkpoint: {result.checkpoint}")
+    return 0

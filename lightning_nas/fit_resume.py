@@ -1,0 +1,239 @@
+"""Resume an interrupted ``lightning-nas fit`` or ``finetune`` (``--ckpt_path last|PATH``).
+
+A fit's or fine-tune's ``TrialCheckpoint`` writes ``last.ckpt`` at each training epoch's end
+(removed when it completes) and its settings (``fit_record``) into every checkpoint under
+``FIT_RECORD``. ``resume_point`` finds the folder and checkpoint a ``--ckpt_path`` names,
+``check_resume`` refuses settings that would make the result another run's, before any
+training; Lightning's ``ckpt_path`` then trains the epochs left, and the reporter's history
+in the checkpoint keeps the earlier epochs candidates for the best one.
+
+Example:
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "finetune"
+    >>> resume_point("last", folder, None, "fine-tune", "run")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: --ckpt_path last: no interrupted fine-tune of run to ...
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightning_nas.arch import is_plain, plain
+from lightning_nas.errors import ConfigError
+from lightning_nas.run_folder import user_path
+from lightning_nas.search.callbacks import FIT_RECORD
+from lightning_nas.search.checkpoints import checkpoint_complete
+
+__all__ = ["CHANGEABLE", "LAST", "check_resume", "fit_record", "recorded_epochs",
+           "resume_hint", "resume_point"]
+
+LAST = "last"
+#: Trainer arguments a resume may change (Lightning's own resume takes them): how long it
+#: trains, where and on what it runs, what it shows and logs; any other is the run's
+CHANGEABLE = frozenset({
+    "max_epochs", "max_steps", "max_time", "accelerator", "devices", "num_nodes", "strategy",
+    "callbacks", "logger", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
+    "profiler", "default_root_dir"})
+_NUMBERED = re.compile(r"_(\d+)$")
+
+
+def _shown(value: Any) -> Any:
+    """``value`` as a checkpoint keeps it: plain data as is, an object by its class's
+    import path (a class or function by its own)."""
+    if isinstance(value, Mapping):
+        return {str(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown(v) for v in value]
+    value = plain(value)
+    if is_plain(value):
+        return value
+    named = value if hasattr(value, "__qualname__") else type(value)
+    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
+
+
+def fit_record(spec: Any, kind: str) -> dict[str, Any]:
+    """The settings of a fit's or fine-tune's ``spec`` (a ``TrialSpec``) that make its
+    result what it says, kept in its checkpoints so a resume is checked against them.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> spec = SimpleNamespace(trial_id=3, arch={"width": 8}, model="m.Net",
+        ...     model_init_args={}, data=None, data_init_args={}, seed=0, monitor="val_acc",
+        ...     mode="max", init_weights=None, cli_optim={}, trainer={"max_epochs": 4})
+        >>> fit_record(spec, "fine-tune")["trainer"], fit_record(spec, "fit")["max_epochs"]
+        ({}, 4)
+    """
+    model = getattr(spec.model, "section", spec.model)  # a config's ConfigBuilder: its node
+    data = getattr(spec.data, "section", spec.data)
+    return {"kind": kind, "trial": spec.trial_id, "arch": _shown(spec.arch),
+            "model": _shown(model), "model_init_args": _shown(spec.model_init_args),
+            "data": _shown(data), "data_init_args": _shown(spec.data_init_args),
+            "seed": spec.seed, "monitor": spec.monitor, "mode": spec.mode,
+            "start": "fresh weights" if spec.init_weights is None else "checkpoint",
+            "cli_optim": _shown(spec.cli_optim),
+            "trainer": _shown({k: v for k, v in spec.trainer.items() if k not in CHANGEABLE}),
+            "max_epochs": _shown(spec.trainer.get("max_epochs"))}
+
+
+def _folders(default: Path, given: Path | None) -> list[Path]:
+    """The folders a ``--ckpt_path`` may resume: ``given`` (``--out``), else ``default``
+    and the ``default_N`` that exist, oldest first."""
+    if given is not None:
+        return [given]
+    numbered = [(int(m.group(1)), p) for p in default.parent.glob(f"{default.name}_*")
+                if (m := _NUMBERED.search(p.name)) and p.name == f"{default.name}_{m.group(1)}"]
+    return [default, *(p for _, p in sorted(numbered))]
+
+
+def _state(folder: Path) -> str:
+    """What a fit or fine-tune folder holds, as a ``--ckpt_path last`` error says it."""
+    if not folder.is_dir():
+        return "none there"
+    if (folder / "last.ckpt").is_file():
+        return "interrupted"
+    if (folder / "best.ckpt").is_file():
+        return "finished"
+    return "no last.ckpt: no training epoch of it ended"
+
+
+def _load(path: Path, said: str) -> dict[str, Any]:
+    """The checkpoint at ``path``, or a ``ConfigError`` saying why it is none."""
+    try:
+        if not checkpoint_complete(path):
+            raise ValueError("cut off before its end")
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is said as one
+        raise ConfigError(f"{said}: not a checkpoint torch can read ({err})") from None
+    if not isinstance(ckpt, dict):
+        raise ConfigError(f"{said}: not a Lightning checkpoint")
+    return ckpt
+
+
+def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind: str,
+                 owner: str) -> tuple[Path, Path]:
+    """The folder and checkpoint that ``--ckpt_path`` resumes: ``last``, the latest of the
+    folders (``given``, else ``default`` and its ``_N``) that holds a ``last.ckpt``; a
+    path, a checkpoint in one of them, written by a ``kind`` that has not finished.
+
+    Raises:
+        ConfigError: naming the value, the folders looked at, and what to give instead.
+    """
+    folders = _folders(default, given)
+    places = f"{folders[0]}" if given else f"{default}, {default.parent / default.name}_N"
+    if str(ckpt_path) == LAST:
+        held = [f for f in folders if (f / "last.ckpt").is_file()]
+        if not held:
+            looked = "; ".join(f"{f}: {_state(f)}" for f in folders)
+            raise ConfigError(f"--ckpt_path last: no interrupted {kind} of {owner} to resume "
+                              f"(looked at {looked}); give a last.ckpt of an interrupted one, "
+                              f"or leave --ckpt_path out to train a new one")
+        return held[-1], held[-1] / "last.ckpt"
+    path, said = user_path(ckpt_path), f"--ckpt_path {ckpt_path}"
+    if not path.is_file():
+        raise ConfigError(f"{said}: no such file; give 'last' or a checkpoint file of a "
+                          f"{kind} folder of {owner} ({places})")
+    folder = next((f for f in folders if f.is_dir() and f.resolve() == path.parent.resolve()),
+                  None)
+    if folder is None:
+        raise ConfigError(f"{said}: not in a {kind} folder of {owner} ({places})")
+    if not (folder / "last.ckpt").is_file():
+        again = ("the same command without --ckpt_path trains a new one in a new "
+                 f"{default.name}_N folder" if kind == "fine-tune" else
+                 "leave --ckpt_path out to train it again in a new folder")
+        raise ConfigError(f"{said}: the {kind} in {folder} finished (its best.ckpt is its "
+                          f"result): nothing to resume; {again}")
+    ckpt = _load(path, said)
+    record = ckpt.get(FIT_RECORD)
+    if not isinstance(record, dict) or record.get("kind") != kind or not any(
+            str(key).startswith("TrialReporter{") for key in ckpt.get("callbacks") or {}):
+        raise ConfigError(f"{said}: not a checkpoint a {kind} wrote to resume from (it holds "
+                          f"no {kind} settings or no epoch history); give 'last' or "
+                          f"{folder / 'last.ckpt'}")
+    return folder, path
+
+
+def recorded_epochs(ckpt_path: Path) -> Any:
+    """The ``max_epochs`` the interrupted run of ``ckpt_path`` was given (its default on
+    resume when none is given)."""
+    return (_load(ckpt_path, f"--ckpt_path {ckpt_path}").get(FIT_RECORD) or {}).get(
+        "max_epochs")
+
+
+def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's values by dotted key, one level into mappings."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping) and key != "arch":
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
+    """Refuse to resume ``ckpt_path`` with ``spec`` where a setting of ``fit_record``
+    differs from the interrupted run's (a larger ``max_epochs`` or any ``CHANGEABLE``
+    Trainer argument may), or where ``max_epochs`` is below the epochs it trained.
+
+    Raises:
+        ConfigError: naming each setting that differs, its value here and there.
+    """
+    ckpt = _load(ckpt_path, f"--ckpt_path {ckpt_path}")
+    old, new = _flat(ckpt[FIT_RECORD]), _flat(fit_record(spec, kind))
+    old.pop("max_epochs", None)
+    epochs = new.pop("max_epochs", None)
+    missing = object()
+    differ = [f"{key}: {new.get(key, missing)!r} here, "
+              f"{'not set' if old.get(key, missing) is missing else repr(old[key])} in the "
+              f"interrupted run" for key in sorted({*old, *new})
+              if old.get(key, missing) != new.get(key, missing)]
+    differ = [d.replace(f"{missing!r} here", "not set here") for d in differ]
+    if differ:
+        raise ConfigError(f"--ckpt_path {ckpt_path}: the {kind} would resume with other "
+                          f"settings than it trained with ({'; '.join(differ)}); give those "
+                          f"it was started with, or leave --ckpt_path out to train a new one")
+    done = int(ckpt.get("epoch", 0))
+    if isinstance(epochs, int) and 0 <= epochs <= done:
+        raise ConfigError(f"--max_epochs {epochs} (max_epochs of the resumed {kind}): it "
+                          f"trained epochs 0..{done} already; give more than {done}, or the "
+                          f"interrupted run's {ckpt[FIT_RECORD].get('max_epochs')}")
+
+
+def _ckpt_word(word: str) -> bool:
+    return word.split("=", 1)[0] in tuple("--ckpt_path"[:n] for n in range(7, 12))
+
+
+def resume_hint(out: Path, argv: Sequence[str], kind: str,
+                ckpt_path: str | None) -> Callable[[], str]:
+    """What an interrupted fit or fine-tune (its command line ``argv``) says after what
+    ``unfinished`` says of ``out``, read when it is interrupted: the command again with
+    ``--ckpt_path last`` (or the folder's ``last.ckpt``, where it resumed a path) once
+    ``out`` holds a ``last.ckpt``, else that the same command trains a new one."""
+    def said() -> str:
+        last = out / "last.ckpt"
+        if not last.is_file():
+            new = (f"the same command trains a new one from the start, in a new "
+                   f"{out.name.split('_')[0]}_N folder" if kind == "fine-tune" else
+                   "the same command trains it anew in a new folder (with --out, give "
+                   "another)")
+            return (f"; no training epoch of it ended, so it wrote no last.ckpt to resume "
+                    f"from: {new}")
+        try:
+            epoch = int(_load(last, str(last)).get("epoch", 0))
+            done = f" (epochs 0..{epoch} trained)"
+        except ConfigError:
+            done = ""
+        words = [w for i, w in enumerate(argv) if not _ckpt_word(w)
+                 and not (i and _ckpt_word(argv[i - 1]) and "=" not in argv[i - 1])]
+        again = LAST if ckpt_path in (None, LAST) else str(last)
+        command = shlex.join(["lightning-nas", *words, "--ckpt_path", again])
+        return f"; resume it from its last.ckpt{done} with:\n  {command}"
+    return said

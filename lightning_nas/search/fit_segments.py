@@ -1,0 +1,98 @@
+"""The end of a fit's or fine-tune's fit (``own_logs``): its folder left as an uninterrupted
+run leaves it.
+
+A completed one needs no ``last.ckpt`` (written at each epoch's end to resume from). A
+resumed one logged its epochs into a version of its own (``logs_resumed_<ns>``: Lightning's
+``CSVLogger`` deletes a version's ``metrics.csv`` when it starts writing there):
+``merge_logs`` puts each segment's rows into ``logs/metrics.csv``, those an earlier segment
+logged for the epochs a later one trained again left out, and the last segment's
+``hparams.yaml`` there too.
+
+Example:
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name, rows in (("logs", "epoch,val\\n0,1\\n1,2\\n"),
+    ...                    ("logs_resumed_7", "epoch,val\\n1,3\\n")):
+    ...     (folder / name).mkdir()
+    ...     _ = (folder / name / "metrics.csv").write_text(rows)
+    >>> merge_logs(folder); print((folder / "logs" / "metrics.csv").read_text(), end="")
+    epoch,val
+    0,1
+    1,3
+    >>> sorted(p.name for p in folder.iterdir())
+    ['logs']
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.results import TrialResult, TrialStatus
+
+__all__ = ["end_own_fit", "merge_logs"]
+
+_SEGMENT = "logs_resumed_"
+
+
+def _epoch(row: dict[str, str]) -> float:
+    """A row's epoch (``inf`` where it has none: a metric logged outside the loop, as the
+    reporter's ``hp_metric`` at the end of training)."""
+    try:
+        return float(row.get("epoch") or math.inf)
+    except ValueError:
+        return math.inf
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def merge_logs(folder: Path) -> None:
+    """Merge the ``metrics.csv`` of ``folder``'s ``logs`` and ``logs_resumed_*`` versions
+    (in the order they were written) into ``logs``; a version without one (another
+    logger's) is left as it is."""
+    resumed = sorted((p for p in folder.glob(f"{_SEGMENT}*")
+                      if p.name[len(_SEGMENT):].isdigit() and (p / "metrics.csv").is_file()),
+                     key=lambda p: int(p.name[len(_SEGMENT):]))
+    if not resumed:
+        return
+    segments = [s for s in (folder / "logs", *resumed) if (s / "metrics.csv").is_file()]
+    tables = [_read(s / "metrics.csv") for s in segments]
+    rows: list[dict[str, str]] = []
+    for i, table in enumerate(tables):
+        later = [_epoch(r) for t in tables[i + 1:] for r in t if math.isfinite(_epoch(r))]
+        start = min(later, default=math.inf)  # what a later segment trained again
+        rows += [r for r in table if _epoch(r) < start and (
+            math.isfinite(_epoch(r)) or i == len(tables) - 1)]
+    keys = sorted({key for row in rows for key in row})
+    target = folder / "logs"
+    target.mkdir(exist_ok=True)
+    tmp = target / f".metrics.csv.{os.getpid()}"
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, target / "metrics.csv")
+    for segment in resumed:
+        for path in segment.iterdir():  # its hparams.yaml (the last one's wins)
+            if path.name != "metrics.csv" and path.is_file():
+                shutil.copy2(path, target / path.name)
+        shutil.rmtree(segment)
+
+
+def end_own_fit(spec: Any, result: TrialResult) -> None:
+    """After a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) returned
+    ``result``: a completed one's ``last.ckpt`` removed, a resumed one's logs merged."""
+    if spec.record is None:
+        return
+    folder = Path(spec.trial_dir)
+    if spec.ckpt_path is not None:
+        merge_logs(folder)
+    if result.status is TrialStatus.COMPLETED:
+        (folder / "last.ckpt").unlink(missing_ok=True)

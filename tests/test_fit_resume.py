@@ -1,0 +1,201 @@
+"""``lightning-nas finetune`` and ``fit`` with ``--ckpt_path last|PATH``: an interrupted
+fine-tune or fit goes on from its folder's ``last.ckpt`` (Lightning's ``ckpt_path``), and
+what cannot resume is refused before training, in one line.
+
+The end-to-end test kills a real ``lightning-nas finetune`` process (SIGKILL) once its first
+epoch's ``last.ckpt`` is whole, resumes it, and compares it with an uninterrupted run of
+the same seed: the checkpoint holds the random state (``TrialReporter``) and Lightning's loop
+state, so the epochs after the kill draw the same batches and the per-epoch metrics match.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.search.checkpoints import checkpoint_complete
+
+SLEEP = 0.1  # seconds per training step: 8 steps an epoch
+
+
+def _search(tmp_path: Path) -> tuple[Path, Path]:
+    """A config and its finished one-trial search (run folder ``tmp_path/run``)."""
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False},
+        "search": {"space": {"width": {"choice": [8, 16]}}, "optimizer": "RandomSearch",
+                   "budget": 1, "run_dir": str(tmp_path / "run"), "progress": False}}))
+    assert main(["search", str(config)]) == 0
+    return config, tmp_path / "run"
+
+
+def _val_rows(folder: Path) -> dict[int, dict[str, str]]:
+    """The validation rows of ``folder/logs/metrics.csv`` by epoch."""
+    with (folder / "logs" / "metrics.csv").open() as f:
+        return {int(row["epoch"]): {k: v for k, v in row.items() if k.startswith("val_")}
+                for row in csv.DictReader(f) if row.get("val_acc")}
+
+
+def _epochs(folder: Path) -> list[tuple[int, str]]:
+    """(epoch, fit token) of each training epoch ``tests.helpers.EpochLog`` saw start."""
+    lines = (folder / "epochs.jsonl").read_text().splitlines()
+    return [(entry["epoch"], entry["fit"]) for entry in map(json.loads, lines)]
+
+
+def _last_epoch(path: Path) -> int | None:
+    """The epoch of a whole checkpoint at ``path`` (None while none is there)."""
+    if not path.is_file() or not checkpoint_complete(path):
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)["epoch"]
+    except Exception:  # noqa: BLE001 - being written
+        return None
+
+
+@pytest.mark.slow
+def test_a_finetune_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
+    _, run = _search(tmp_path)
+    argv = ["finetune", str(run), "--max_epochs", "4", f"--model.sleep={SLEEP}",
+            "--trainer.callbacks=[{class_path: tests.helpers.EpochLog}]"]
+    log, folder = tmp_path / "finetune.log", run / "finetune"
+    launcher.launch(argv, log)
+    deadline = time.monotonic() + 120
+    while _last_epoch(folder / "last.ckpt") is None:
+        assert launcher.exited() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
+    assert launcher.kill() == -signal.SIGKILL
+    assert _last_epoch(folder / "last.ckpt") == 0  # killed in epoch 1
+    killed = _epochs(folder)
+
+    resume_log = tmp_path / "resume.log"
+    assert launcher.run([*argv, "--ckpt_path", "last"], resume_log) == 0, \
+        resume_log.read_text()[-3000:]
+    resumed = resume_log.read_text()
+    # the epochs left alone, in one new fit: the epoch counter continues
+    after = _epochs(folder)[len(killed):]
+    assert [epoch for epoch, _ in after] == [1, 2, 3]
+    assert len({fit for _, fit in after}) == 1 and after[0][1] != killed[0][1]
+
+    fresh_log = tmp_path / "fresh.log"
+    assert launcher.run(argv, fresh_log) == 0, fresh_log.read_text()[-3000:]
+    fresh = run / "finetune_1"
+    # the same per-epoch validation metrics (the checkpoint's random state and loop state:
+    # the same batches after the kill), so the same best epoch, score and lines
+    assert _val_rows(folder) == _val_rows(fresh) and sorted(_val_rows(fresh)) == [0, 1, 2, 3]
+    said = re.findall(r"^(Fine-tuned .*|metrics of that epoch: .*)$", resumed, re.M)
+    assert said and said == re.findall(r"^(Fine-tuned .*|metrics of that epoch: .*)$",
+                                       fresh_log.read_text(), re.M)
+    assert f"checkpoint: {(folder / 'best.ckpt').resolve()}" in resumed
+    best = torch.load(folder / "best.ckpt", map_location="cpu", weights_only=False)
+    other = torch.load(fresh / "best.ckpt", map_location="cpu", weights_only=False)
+    assert best["epoch"] == other["epoch"]
+    assert all(torch.equal(best["state_dict"][k], v) for k, v in other["state_dict"].items())
+    # what the folder holds is what the uninterrupted run left (no last.ckpt, one logs/)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in fresh.iterdir())
+    assert sorted(p.name for p in (folder / "logs").iterdir()) == \
+        sorted(p.name for p in (fresh / "logs").iterdir())
+
+
+CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"
+
+
+@pytest.fixture
+def interrupted(tmp_path, capsys) -> Path:
+    """A search's run folder whose fine-tune (2 epochs) was interrupted in epoch 1."""
+    _, run = _search(tmp_path)
+    assert main(["finetune", str(run), "--max_epochs=2", CTRL_C]) == 130
+    err = capsys.readouterr().err
+    assert err.endswith(f"resume it from its last.ckpt (epochs 0..0 trained) with:\n  "
+                        f"lightning-nas finetune {run} --max_epochs=2 '{CTRL_C[:17]}"
+                        f"{CTRL_C[17:]}' --ckpt_path last\n"), err
+    return run
+
+
+def test_a_finetune_resumes_with_more_epochs_and_ends_as_a_finished_one(interrupted, capsys):
+    folder = interrupted / "finetune"
+    assert main(["finetune", str(interrupted), "--max_epochs=3", "--ckpt_path", "last"]) == 0
+    out = capsys.readouterr().out
+    assert "for 3 epochs" in out and f"checkpoint: {(folder / 'best.ckpt').resolve()}" in out
+    assert sorted(_val_rows(folder)) == [0, 1, 2]
+    assert not (folder / "last.ckpt").exists()
+    assert sorted(p.name for p in (folder / "logs").iterdir()) == ["hparams.yaml",
+                                                                    "metrics.csv"]
+    assert [p.name for p in folder.iterdir() if p.name.startswith("logs")] == ["logs"]
+    # finished: said so, and what to do
+    assert main(["finetune", str(interrupted), "--ckpt_path", str(folder / "best.ckpt")]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas finetune: error: --ckpt_path {folder / 'best.ckpt'}: the fine-tune in "
+        f"{folder} finished (its best.ckpt is its result): nothing to resume; the same "
+        f"command without --ckpt_path trains a new one in a new finetune_N folder\n")
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--model.lr=0.01"], "(model_init_args.lr: 0.01 here, not set in the interrupted run)"),
+    (["--from_scratch"], "(start: 'fresh weights' here, 'checkpoint' in the interrupted run)"),
+    (["--max_epochs=0"], "--max_epochs"),
+    (["--trainer.limit_train_batches=2"], "trainer.limit_train_batches: 2 here, not set in "
+                                          "the interrupted run"),
+])
+def test_a_finetune_resume_with_other_settings_is_refused_before_training(
+        interrupted, capsys, extra, said):
+    folder = interrupted / "finetune"
+    before = sorted(p.name for p in folder.rglob("*"))
+    code = main(["finetune", str(interrupted), *extra, "--ckpt_path", "last"])
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in folder.rglob("*")) == before
+    assert not (interrupted / "finetune_1").exists()
+
+
+@pytest.mark.parametrize("ckpt, said", [
+    ("last", "--ckpt_path last: no interrupted fine-tune of {run} to resume (looked at "
+             "{run}/finetune: none there); give a last.ckpt of an interrupted one, or leave "
+             "--ckpt_path out to train a new one"),
+    ("{run}/nothing.ckpt", "--ckpt_path {run}/nothing.ckpt: no such file; give 'last' or a "
+                           "checkpoint file of a fine-tune folder of {run} ({run}/finetune, "
+                           "{run}/finetune_N)"),
+    ("{run}/best.ckpt", "--ckpt_path {run}/best.ckpt: not in a fine-tune folder of {run} "
+                        "({run}/finetune, {run}/finetune_N)"),
+])
+def test_finetune_refuses_a_ckpt_path_it_cannot_resume_naming_it(tmp_path, capsys, ckpt,
+                                                                  said):
+    _, run = _search(tmp_path)
+    assert main(["export", str(run)]) == 0
+    capsys.readouterr()
+    code = main(["finetune", str(run), "--ckpt_path", ckpt.format(run=run)])
+    assert (code, capsys.readouterr().err) == (
+        2, f"lightning-nas finetune: error: {said.format(run=run)}\n")
+    assert not (run / "finetune").exists()
+
+
+def test_a_fit_resumes_in_its_folder_and_refuses_another_seed(tmp_path, capsys):
+    config, _ = _search(tmp_path)
+    out = tmp_path / "fit"
+    argv = ["fit", str(config), "--trainer.max_epochs=3", "--out", str(out)]
+    assert main([*argv, CTRL_C]) == 130
+    assert "--ckpt_path last" in capsys.readouterr().err
+    assert main([*argv, "--seed_everything=6", "--ckpt_path", "last"]) == 2
+    assert "seed: 6 here, 5 in the interrupted run" in capsys.readouterr().err
+    assert main([*argv, "--ckpt_path", "last"]) == 0
+    said = capsys.readouterr().out
+    assert "(epochs 0..2 trained)" in said and sorted(_val_rows(out)) == [0, 1, 2]
+    assert not (out / "last.ckpt").exists()
+    assert main(["fit", str(config), "--ckpt_path", "last"]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas fit: error: --ckpt_path last: no interrupted fit of {config} to resume "
+        f"(looked at runs/fit/search: none there); give a last.ckpt of an interrupted one, "
+        f"or leave --ckpt_path out to train a new one\n")
