@@ -200,11 +200,12 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
         raise ConfigError(f"--ckpt_path {ckpt_path}: the {kind} would resume with other "
                           f"settings than it trained with ({'; '.join(differ)}); give those "
                           f"it was started with, or leave --ckpt_path out to train a new one")
-    done = int(ckpt.get("epoch", 0))
+    done = int(ckpt.get("epoch", 0))  # of the epoch-end checkpoint: epochs 0..done trained
     if isinstance(epochs, int) and 0 <= epochs <= done:
-        raise ConfigError(f"--max_epochs {epochs} (max_epochs of the resumed {kind}): it "
-                          f"trained epochs 0..{done} already; give more than {done}, or the "
-                          f"interrupted run's {ckpt[FIT_RECORD].get('max_epochs')}")
+        raise ConfigError(f"max_epochs {epochs} of the resumed {kind} (--max_epochs, "
+                          f"--trainer.max_epochs): it trained epochs 0..{done} already; give "
+                          f"at least {done + 1}, or the interrupted run's "
+                          f"{ckpt[FIT_RECORD].get('max_epochs')}")
 
 
 def _ckpt_word(word: str) -> bool:

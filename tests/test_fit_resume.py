@@ -65,30 +65,40 @@ def _last_epoch(path: Path) -> int | None:
         return None
 
 
+def _kill_after(launcher, argv: list[str], log: Path, folder: Path, epoch: int) -> None:
+    """Launch ``lightning-nas ARGV`` and SIGKILL it once ``folder/last.ckpt`` is a whole
+    checkpoint of ``epoch``."""
+    launcher.launch(argv, log)
+    deadline = time.monotonic() + 120
+    while _last_epoch(folder / "last.ckpt") != epoch:
+        assert launcher.exited() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
+    assert launcher.kill() == -signal.SIGKILL
+    assert _last_epoch(folder / "last.ckpt") == epoch  # killed in the epoch after it
+
+
 @pytest.mark.slow
 def test_a_finetune_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
     _, run = _search(tmp_path)
     argv = ["finetune", str(run), "--max_epochs", "4", f"--model.sleep={SLEEP}",
             "--trainer.callbacks=[{class_path: tests.helpers.EpochLog}]"]
-    log, folder = tmp_path / "finetune.log", run / "finetune"
-    launcher.launch(argv, log)
-    deadline = time.monotonic() + 120
-    while _last_epoch(folder / "last.ckpt") is None:
-        assert launcher.exited() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.02)
-    assert launcher.kill() == -signal.SIGKILL
-    assert _last_epoch(folder / "last.ckpt") == 0  # killed in epoch 1
+    folder = run / "finetune"
+    _kill_after(launcher, argv, tmp_path / "killed.log", folder, 0)
     killed = _epochs(folder)
+    # killed again in its resumed part: three segments of logs
+    _kill_after(launcher, [*argv, "--ckpt_path", "last"], tmp_path / "again.log", folder, 1)
+    again = _epochs(folder)[len(killed):]
+    assert again[0][0] == 1 and again[0][1] != killed[0][1]
 
     resume_log = tmp_path / "resume.log"
     assert launcher.run([*argv, "--ckpt_path", "last"], resume_log) == 0, \
         resume_log.read_text()[-3000:]
     resumed = resume_log.read_text()
     # the epochs left alone, in one new fit: the epoch counter continues
-    after = _epochs(folder)[len(killed):]
-    assert [epoch for epoch, _ in after] == [1, 2, 3]
-    assert len({fit for _, fit in after}) == 1 and after[0][1] != killed[0][1]
+    after = _epochs(folder)[len(killed) + len(again):]
+    assert [epoch for epoch, _ in after] == [2, 3]
+    assert len({fit for _, fit in after}) == 1 and after[0][1] != again[0][1]
 
     fresh_log = tmp_path / "fresh.log"
     assert launcher.run(argv, fresh_log) == 0, fresh_log.read_text()[-3000:]
@@ -199,3 +209,73 @@ def test_a_fit_resumes_in_its_folder_and_refuses_another_seed(tmp_path, capsys):
         f"lightning-nas fit: error: --ckpt_path last: no interrupted fit of {config} to resume "
         f"(looked at runs/fit/search: none there); give a last.ckpt of an interrupted one, "
         f"or leave --ckpt_path out to train a new one\n")
+
+
+def test_a_resume_below_the_epochs_trained_or_of_another_trial_is_refused(tmp_path, capsys):
+    config, run = _search(tmp_path)
+    assert main(["search", str(config), "--search.budget=2"]) == 0  # a second trial
+    ctrl_c = CTRL_C.replace("epoch: 1", "epoch: 2")
+    assert main(["finetune", str(run), "--max_epochs=3", ctrl_c]) == 130
+    capsys.readouterr()
+    folder = run / "finetune"
+    assert main(["finetune", str(run), "--max_epochs=1", "--ckpt_path", "last"]) == 2
+    assert capsys.readouterr().err == (
+        "lightning-nas finetune: error: max_epochs 1 of the resumed fine-tune (--max_epochs, "
+        "--trainer.max_epochs): it trained epochs 0..1 already; give at least 2, or the "
+        "interrupted run's 3\n")
+    best = yaml.safe_load((run / "best.yaml").read_text())["trial"]
+    other = 3 - best
+    assert main(["export", str(run), "--trial", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["finetune", str(run), "--ckpt_path", str(folder / "last.ckpt")]) == 2
+    err = capsys.readouterr().err
+    assert "(arch: " in err and f"trial: {other} here, {best} in the interrupted run" in err
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith("finetune")) == \
+        ["finetune"]
+
+
+def test_last_resumes_the_latest_interrupted_folder_and_a_path_an_older_one(interrupted,
+                                                                             capsys):
+    run = interrupted
+    assert main(["finetune", str(run), "--max_epochs=1"]) == 0  # finetune_1: finished
+    assert main(["finetune", str(run), "--max_epochs=2", CTRL_C]) == 130  # finetune_2
+    capsys.readouterr()
+    assert main(["finetune", str(run), "--ckpt_path", "last"]) == 0
+    assert f"checkpoint: {(run / 'finetune_2' / 'best.ckpt').resolve()}" in \
+        capsys.readouterr().out
+    assert main(["finetune", str(run), "--ckpt_path", "last"]) == 0  # the older one now
+    assert f"checkpoint: {(run / 'finetune' / 'best.ckpt').resolve()}" in \
+        capsys.readouterr().out
+    assert main(["finetune", str(run), "--ckpt_path", "last"]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas finetune: error: --ckpt_path last: no interrupted fine-tune of {run} "
+        f"to resume (looked at {run}/finetune: finished; {run}/finetune_1: finished; "
+        f"{run}/finetune_2: finished); give a last.ckpt of an interrupted one, or leave "
+        f"--ckpt_path out to train a new one\n")
+    assert not (run / "finetune_3").exists()
+
+
+@pytest.mark.slow
+def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
+    # two CPU ranks (gloo) on a reused rank group: SIGKILL ends the fit's process, its
+    # ranks die with it; the resume's ranks load last.ckpt as Lightning does
+    config = tmp_path / "ddp.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 3,
+        "model": {"class_path": "tests.helpers.SyncedTinyNet", "init_args": {"sleep": SLEEP}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 2, "strategy": "ddp",
+                    "enable_progress_bar": False, "enable_model_summary": False}}))
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    argv = ["fit", str(config), "--out", str(out)]
+    _kill_after(launcher, argv, tmp_path / "killed.log", out, 0)
+    resume_log, fresh_log = tmp_path / "resume.log", tmp_path / "fresh.log"
+    assert launcher.run([*argv, "--ckpt_path", "last"], resume_log) == 0, \
+        resume_log.read_text()[-3000:]
+    assert launcher.run(["fit", str(config), "--out", str(fresh)], fresh_log) == 0, \
+        fresh_log.read_text()[-3000:]
+    assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1, 2]
+    lines = resume_log.read_text().splitlines()
+    assert lines[-2] == fresh_log.read_text().splitlines()[-2]  # "Trained ... at epoch N"
+    assert "(epochs 0..2 trained)" in lines[-2]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())

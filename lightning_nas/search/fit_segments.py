@@ -5,8 +5,8 @@ A completed one needs no ``last.ckpt`` (written at each epoch's end to resume fr
 resumed one logged its epochs into a version of its own (``logs_resumed_<ns>``: Lightning's
 ``CSVLogger`` deletes a version's ``metrics.csv`` when it starts writing there):
 ``merge_logs`` puts each segment's rows into ``logs/metrics.csv``, those an earlier segment
-logged for the epochs a later one trained again left out, and the last segment's
-``hparams.yaml`` there too.
+logged for the epochs a later one trained again left out, and the segments' other files
+there too (the last one's ``hparams.yaml``, a folder a ``ModelCheckpoint`` derived from it).
 
 Example:
     >>> import tempfile
@@ -79,9 +79,11 @@ def merge_logs(folder: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, target / "metrics.csv")
-    for segment in resumed:
-        for path in segment.iterdir():  # its hparams.yaml (the last one's wins)
-            if path.name != "metrics.csv" and path.is_file():
+    for segment in resumed:  # its hparams.yaml (the last one's wins), a user's
+        for path in segment.iterdir():  # ModelCheckpoint folder: kept in logs/
+            if path.is_dir() and not path.is_symlink():
+                shutil.copytree(path, target / path.name, dirs_exist_ok=True)
+            elif path.name != "metrics.csv":
                 shutil.copy2(path, target / path.name)
         shutil.rmtree(segment)
 
