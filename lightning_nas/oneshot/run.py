@@ -76,6 +76,7 @@ from lightning_nas.search.trial import (
     quiet_lightning,
     with_trial_defaults,
 )
+from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
 __all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
@@ -348,9 +349,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                   flush=True)
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
+        # a DDP validation split the ranks do not divide: said once per run (rank 0)
+        uneven = UnevenSplitCheck(None, scored="oneshot")
         search = _spos if algorithm == "spos" else _differentiable
-        arch, score, subnet, message, rank_zero = search(
-            opts, searched, datamodule, dict(trainer_kwargs), clear, ckpt_path, drawn)
+        arch, score, subnet, message, rank_zero = search(opts, searched, datamodule, {
+            **trainer_kwargs, "callbacks": [*trainer_kwargs.get("callbacks", []), uneven]},
+            clear, ckpt_path, drawn)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
@@ -359,7 +363,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         if finetune_epochs:
             tuned, metrics = finetune_subnet(
                 subnet, datamodule, finetune_epochs,
-                trainer=finetune_trainer(trainer_kwargs),
+                trainer={**finetune_trainer(trainer_kwargs), "callbacks": [uneven]},
                 num_classes=opts["num_classes"], lr=finetune_lr)
             if rank_zero:  # plain torch.nn, float32 as subnet.pt; the json (show) last
                 tuned_json = json.dumps({"epochs": finetune_epochs, "lr": finetune_lr,

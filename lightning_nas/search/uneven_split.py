@@ -7,7 +7,10 @@ leaves them out), so the synced score counts those twice, where a validation on 
 (a fresh Trainer on ``best.ckpt``) counts each once.
 ``UnevenSplitCheck`` looks at the loaders as the first validation of a trial starts (public
 APIs only: ``trainer.val_dataloaders``, ``DataLoader.sampler``, ``len(sampler.dataset)``) and
-warns on rank 0, into the trial's log, the first time a search meets such a split.
+warns on rank 0, into the trial's log, the first time a search meets such a split. A
+one-shot run (``lightning-nas oneshot``) puts one check (``search=None``, ``scored="oneshot"``)
+on its supernet's Trainer and its fine-tune's: its subnets' scores and the fine-tune's
+metrics are synced over the same sharded loaders, and it says so once per run.
 
 Example:
     >>> from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -27,13 +30,20 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, DistributedSampler
 
-__all__ = ["UnevenSplitCheck", "uneven_splits"]
+__all__ = ["SCORED", "UnevenSplitCheck", "uneven_splits"]
 
 #: the searches (keys) and splits this process has warned of
 _SAID: set[tuple[str, str]] = set()
+#: what each kind of run scores on the validation loaders, and what it differs from
+SCORED = {
+    "search": "a trial's synced score differs slightly from a validation of its checkpoint on "
+              "one device (a fresh Trainer on best.ckpt)",
+    "oneshot": "the subnets' synced scores (best_arch.yaml, history.json) and the fine-tune's "
+               "metrics (finetune.json) differ slightly from a validation on one device",
+}
 
 
-def uneven_splits(loaders: Any) -> list[str]:
+def uneven_splits(loaders: Any, scored: str = "search") -> list[str]:
     """What to say of each validation loader in ``loaders`` (a ``DataLoader``, or a list or
     dict of them, as ``trainer.val_dataloaders`` holds) whose ``DistributedSampler``'s
     dataset its ranks do not divide: how many samples, ranks, samples repeated (or left
@@ -41,11 +51,13 @@ def uneven_splits(loaders: Any) -> list[str]:
 
     Args:
         loaders: the validation loaders, after Lightning set their samplers.
+        scored: what the run scores on them (a key of ``SCORED``): a search's trials, or a
+            one-shot run's subnets and fine-tune.
 
     Returns:
         One text per uneven loader (none: every split divides, or no ``DistributedSampler``).
     """
-    items = _named(loaders)
+    items, differs = _named(loaders), SCORED[scored]
     said = []
     for name, loader in items:
         sampler = getattr(loader, "sampler", None)
@@ -65,9 +77,8 @@ def uneven_splits(loaders: Any) -> list[str]:
         where = f"validation loader {name!r}" if len(items) > 1 else "the validation set"
         said.append(
             f"{where} holds {samples} samples, which the {ranks} ranks do not divide: "
-            f"Lightning's DistributedSampler {what}, so a trial's synced score differs "
-            f"slightly from a validation of its checkpoint on one device (a fresh Trainer "
-            f"on best.ckpt); for exact scores, use a validation set divisible by {ranks}, "
+            f"Lightning's DistributedSampler {what}, so {differs}; for exact "
+            f"scores, use a validation set divisible by {ranks}, "
             f"or trainer.use_distributed_sampler=False with a sampler of your own, or "
             f"validate on one device")
     return said
@@ -87,32 +98,43 @@ def _named(loaders: Any) -> list[tuple[str, Any]]:
 
 
 class UnevenSplitCheck(pl.Callback):
-    """Warns (rank 0, once per process and ``search`` key for each split) at a trial's first
+    """Warns (rank 0, once per process and ``search`` key for each split) at a fit's first
     validation under a multi-process strategy when a validation loader's
     ``DistributedSampler`` repeats samples (``uneven_splits``).
 
     Args:
         search: what tells the search apart (its trials' folder): a ``lightning-nas``
-            process or a group of DDP ranks may run trials of several searches.
+            process or a group of DDP ranks may run trials of several searches. None: this
+            check's own runs alone (a one-shot run's Trainers share one), once per split.
+        scored: what the run scores (a key of ``SCORED``).
 
     Example:
         >>> UnevenSplitCheck("run/trials").search
         'run/trials'
     """
 
-    def __init__(self, search: str) -> None:
-        self.search = search
-        self._looked = False  # the trial's first validation has been looked at
+    def __init__(self, search: str | None, scored: str = "search") -> None:
+        self.search, self.scored = search, scored
+        self._looked = False  # the fit's first validation has been looked at
         #: what it warned of (``TrialResult.notes``: the search says it on its console too)
         self.said: list[str] = []
+        #: every uneven split this check met (said or, said before, not)
+        self.met: list[str] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._looked = False  # a Trainer of its own (a one-shot run's fine-tune)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
         if self._looked or trainer.world_size < 2:
             return
         self._looked = True
-        for text in uneven_splits(trainer.val_dataloaders):
-            if (self.search, text) not in _SAID:
-                _SAID.add((self.search, text))
+        for text in uneven_splits(trainer.val_dataloaders, self.scored):
+            if text not in self.met:
+                self.met.append(text)
+            said = text in self.said if self.search is None else (self.search, text) in _SAID
+            if not said:
+                if self.search is not None:
+                    _SAID.add((self.search, text))
                 self.said.append(text)
                 rank_zero_warn(text)

@@ -1,0 +1,89 @@
+"""A one-shot run under DDP on a validation split its ranks do not divide: Lightning's
+``DistributedSampler`` repeats a sample, so the subnets' scores and the fine-tune's metrics
+count it twice; the run says so once, on rank 0 (real gloo ranks on CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lightning_nas.search.uneven_split import uneven_splits
+from tests.test_uneven_split import _loader
+
+SCRIPT = """
+import json, os, sys
+import torch
+import yaml
+from lightning_nas.config.load import load_config
+from lightning_nas.oneshot.run import run_oneshot
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    out, n = sys.argv[1], int(sys.argv[2])
+    config = os.path.join(out, "oneshot.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump({
+            "model": {"class_path": "tests.helpers.TinySupernet"},
+            "data": {"class_path": "tests.helpers.BlobData",
+                     "init_args": {"n": n, "batch_size": 16}},
+            "trainer": {"accelerator": "cpu", "devices": 2,
+                        "strategy": "ddp_find_unused_parameters_true", "max_epochs": 1,
+                        "limit_train_batches": 2},
+            "oneshot": {"num_candidates": 2, "search_every_n_epochs": None,
+                        "calibration_batches": 1, "num_classes": 3, "seed": 0,
+                        "finetune_epochs": 1, "run_dir": os.path.join(out, "run")}}, f)
+    result = run_oneshot(load_config(config, []))
+    with open(os.path.join(out, "run", "history.json")) as f:
+        history = json.load(f)
+    with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
+        json.dump({"scores": [h["score"] for h in history], "score": result["score"],
+                   "finetune": result["finetune"]}, f)
+"""
+
+#: what the run says of 101 validation samples on 2 ranks
+SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: Lightning's "
+        "DistributedSampler repeats 1 of them (102 scored, the repeats counted again), so the "
+        "subnets' synced scores (best_arch.yaml, history.json) and the fine-tune's metrics "
+        "(finetune.json) differ slightly from a validation on one device")
+
+
+def _run(tmp_path, launcher, n: int) -> tuple[str, dict]:
+    script = tmp_path / "oneshot_uneven.py"
+    script.write_text(SCRIPT)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path, str(n)], log, script) == 0, log.read_text()
+    return log.read_text(), json.loads((tmp_path / "rank0.json").read_text())
+
+
+def _counted_of(value: float, samples: int) -> bool:
+    return value * samples == pytest.approx(round(value * samples), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launcher):
+    # was: said nowhere, while the subnets' scores and the fine-tune's accuracy counted one
+    # of the 101 validation samples twice (a count of 102)
+    out, rank0 = _run(tmp_path, launcher, n=404)  # 101 validation samples, 2 ranks
+    scores = [*rank0["scores"], rank0["finetune"]["val_acc"]]
+    assert all(_counted_of(s, 102) for s in scores), scores  # measured: repeats counted
+    assert not all(_counted_of(s, 101) for s in scores), scores
+    assert out.count(SAID) == 1, out[-4000:]  # once per run, the supernet's and fine-tune's
+    assert ("for exact scores, use a validation set divisible by 2, or "
+            "trainer.use_distributed_sampler=False with a sampler of your own, or validate "
+            "on one device") in out
+
+
+@pytest.mark.slow
+def test_a_oneshot_run_on_an_even_split_under_ddp_says_nothing(tmp_path, launcher):
+    out, rank0 = _run(tmp_path, launcher, n=400)  # 100 samples on 2 ranks
+    assert "DistributedSampler" not in out, out[-4000:]
+    assert _counted_of(rank0["finetune"]["val_acc"], 100)
+
+
+def test_the_oneshot_wording_names_its_outputs():
+    (text,) = uneven_splits(_loader(101), scored="oneshot")
+    assert text.startswith(SAID)
+    (trial,) = uneven_splits(_loader(101))
+    assert "so a trial's synced score differs slightly from a validation of its checkpoint" \
+        in trial
