@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,19 +91,25 @@ def ddp_search(shared_run) -> tuple[Path, dict]:
     """A search of two DDP trials (two gloo ranks on CPU, two epochs, ``threads_per_trial=2``)
     of ``tests.helpers.ShareNet`` with ``tests.helpers.RankRecorder`` (each rank's
     ``rank<R>.json`` in its trial's folder): its run folder and its result's best trial
-    (``trial_id``, ``score``), made once per session for the tests of ``test_distributed``
-    and ``test_rank_sync`` that assert on it."""
+    (``trial_id``, ``score``) with ``console``, the search process's own warnings that say
+    a metric differs across the ranks, made once per session for the tests of
+    ``test_distributed`` and ``test_rank_sync`` that assert on it."""
     def make(folder: Path) -> dict:
         from lightning_nas import Search
         from tests.helpers import BlobData
 
         trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
                    "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
-        best = Search("tests.helpers.ShareNet", {"width": {"choice": [8, 16, 32]},
-                                                 "lr": {"float": [0.05, 0.3]}},
-                      data=BlobData, trainer=trainer, budget=2, run_dir=folder,
-                      optimizer="RandomSearch", threads_per_trial=2, verbose=False).run().best
-        return {"trial_id": best.trial_id, "score": best.score}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            best = Search("tests.helpers.ShareNet", {"width": {"choice": [8, 16, 32]},
+                                                     "lr": {"float": [0.05, 0.3]}},
+                          data=BlobData, trainer=trainer, budget=2, run_dir=folder,
+                          optimizer="RandomSearch", threads_per_trial=2,
+                          verbose=False).run().best
+        return {"trial_id": best.trial_id, "score": best.score,
+                "console": [str(w.message) for w in caught
+                            if "differs across" in str(w.message)]}
 
     return shared_run("ddp_search", make)
 

@@ -26,3 +26,17 @@ def test_a_secondary_metric_that_differs_across_ranks_is_not_stored_and_is_named
         assert ("so the search leaves it out of the trial's stored metrics; log it with "
                 "sync_dist=True (or log a torchmetrics metric) to store it") in log
         assert "'val_loss' differs" not in log and "'val_ranks' differs" not in log
+
+
+@pytest.mark.slow
+def test_a_metric_that_differs_across_ranks_is_said_on_the_search_console_once(ddp_search):
+    # was: named only in each trial's trial.log (a rank's output), not where the search runs
+    _, made = ddp_search  # both trials log these unsynced: said for the first alone
+    named = [note.split("'")[1] for note in made["console"]]
+    assert sorted(named) == ["val_acc_local", "val_loss_shard", "val_rank"], made["console"]
+    assert all(note.startswith("trial 1: ") for note in made["console"])  # not for trial 2
+    assert ("trial 1: metric 'val_loss_shard' differs across the 2 ranks: each rank holds its "
+            "own share of the validation set, so the search leaves it out of the stored "
+            "metrics of each trial where it differs (show, best.yaml, the report; each trial's "
+            "trial.log gives the ranks' values); log it with sync_dist=True (or log a "
+            "torchmetrics metric) to store it") in made["console"]

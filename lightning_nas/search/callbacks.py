@@ -217,13 +217,16 @@ class TrialReporter(pl.Callback):
             seconds up to it, and a fit that continues from a checkpoint holding more (one
             a fit killed with its search wrote) takes that: ``trained`` then counts the
             killed fit up to the checkpoint.
+        notes: where to add what the search says on its console (``TrialResult.notes``): a
+            metric that differs across the ranks, once.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
                  arch: dict[str, Any] | None = None,
                  init_args: dict[str, Any] | None = None,
                  logged: tuple[str, ...] = (), trained: float = 0.0,
-                 tie_break: tuple[tuple[str, str], ...] = ()) -> None:
+                 tie_break: tuple[tuple[str, str], ...] = (),
+                 notes: list[str] | None = None) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
@@ -241,7 +244,7 @@ class TrialReporter(pl.Callback):
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
-        self._ranks = RankSync()  # under DDP: the metrics that differ across the ranks
+        self._ranks = RankSync(notes)  # under DDP: the metrics that differ across the ranks
         self.trained = trained
         self._clock: float | None = None  # when this fit began (``setup``)
 

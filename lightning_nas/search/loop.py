@@ -91,6 +91,7 @@ class SearchLoop:
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
+        self.noted: set[str] = set()  # the trials' notes this search said on its console
         #: the Pareto front whose trials keep their checkpoints, kept up to date
         self.front = None if objectives is None else FrontPoints(store, objectives)
         told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
@@ -357,8 +358,10 @@ class SearchLoop:
             keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
                                  self.goal.objectives, self.front, self.template.trial_dir)
         self._report(result)
-        for note in result.notes:  # said in a rank's trial.log: the console shows it too
-            warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
+        for note in result.notes:  # said in a rank's trial.log: the console shows it too,
+            if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
+                self.noted.add(note)
+                warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
         self.failures.check(result, self.completed, running=len(self.running))

@@ -5,7 +5,9 @@ own share of the validation set: rank 0's history entry would store its half as 
 trial's value. ``RankSync.check`` compares them all with one ``all_gather`` (after rank 0's
 keys are broadcast, so that every rank gathers the same columns): a monitor or objective
 that differs raises ``MonitorError``; any other metric that differs is left out of the
-entry, and named once per trial (a warning on rank 0, in the trial's log). A metric that
+entry, and named once per trial (a warning on rank 0, in the trial's log, with the ranks'
+values; and in ``notes``, without them, for the search to say once on its console). A
+metric that
 rank 0 alone logged (``self.log(..., rank_zero_only=True)`` under ``if
 trainer.is_global_zero``, Lightning's way to log a value reduced by hand) is kept.
 
@@ -24,7 +26,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_nas.errors import MonitorError
 
-__all__ = ["RankSync"]
+__all__ = ["RankSync", "unsynced_note"]
 
 #: what makes a metric's value the whole validation set's on every rank
 _FIX = "log it with sync_dist=True (or log a torchmetrics metric)"
@@ -32,10 +34,16 @@ _FIX = "log it with sync_dist=True (or log a torchmetrics metric)"
 
 class RankSync:
     """The cross-rank check of one trial's validations; ``named``: the metrics it has left
-    out of an entry and warned about (once each)."""
+    out of an entry and warned about (once each).
 
-    def __init__(self) -> None:
+    Args:
+        notes: where to add, once per metric, what the search says of it on its console
+            (``TrialResult.notes``: the search says each text once); None: nowhere.
+    """
+
+    def __init__(self, notes: list[str] | None = None) -> None:
         self.named: set[str] = set()
+        self.notes = notes
 
     def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
               scored: dict[str, float], others: dict[str, float]) -> set[str]:
@@ -77,7 +85,23 @@ class RankSync:
                                    f"ranks ({_spread(columns[index])}): each rank holds its "
                                    f"own share of the validation set, so the search leaves it "
                                    f"out of the trial's stored metrics; {_FIX} to store it")
+                    if self.notes is not None:  # the same words for every trial: said once
+                        self.notes.append(unsynced_note(name, trainer.world_size))
         return unsynced
+
+
+def unsynced_note(name: str, world_size: int) -> str:
+    """What a search says on its console, once, of metric ``name`` that differs across the
+    ranks (the trial's log gives the ranks' values).
+
+    Example:
+        >>> unsynced_note("val_loss_shard", 2)[:60]
+        "metric 'val_loss_shard' differs across the 2 ranks: each ran"
+    """
+    return (f"metric {name!r} differs across the {world_size} ranks: each rank holds its own "
+            f"share of the validation set, so the search leaves it out of the stored metrics "
+            f"of each trial where it differs (show, best.yaml, the report; each trial's "
+            f"trial.log gives the ranks' values); {_FIX} to store it")
 
 
 def _differ(column: list[float]) -> bool:

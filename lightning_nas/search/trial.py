@@ -244,11 +244,12 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     trial_dir = Path(spec.trial_dir)
     clear_trial(spec)  # left over by an interrupted (or failed) run of this trial
     trial_dir.mkdir(parents=True, exist_ok=True)
-    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
-                             trained=spec.trained, tie_break=spec.tie_break)
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
     uneven = UnevenSplitCheck(str(trial_dir.parent))
     result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
+    reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
+                             trained=spec.trained, tie_break=spec.tie_break,
+                             notes=result.notes)  # unsynced metrics
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
     callbacks: list[pl.Callback] = [reporter, uneven, placer]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
