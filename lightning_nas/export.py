@@ -56,6 +56,7 @@ from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec, with_trial_defaults
+from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.wording import counted, id_ranges
 
@@ -144,6 +145,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch, store.get_meta(
                 "job_dirs", {}).get(str(best.trial_id)))
+        if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
+            out["notes"] = notes  # is not that of a validation on one device
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))

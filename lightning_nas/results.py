@@ -93,6 +93,9 @@ class TrialResult:
     #: show it (a DDP rank's output goes to ``trial.log``): the search warns of it too
     #: (not stored)
     notes: list[str] = field(default_factory=list)
+    #: every DDP validation split of this trial that its ranks do not divide (the texts of
+    #: ``uneven_splits``, said or not): kept in the store's meta, ``best.yaml``'s ``notes``
+    uneven_splits: list[str] = field(default_factory=list)
 
     @property
     def took(self) -> float | None:

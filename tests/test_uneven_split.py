@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import Search
+from lightning_nas.export import export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
 from lightning_nas.store import RunStore
@@ -75,6 +77,17 @@ def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
     assert len(console) == 1 and console[0].startswith(f"trial 1: {said}"), console
     for trial in trials:  # the synced accuracy is a count of 102, not of 101
         assert trial.score * 102 == pytest.approx(round(trial.score * 102), abs=1e-3)
+    # best.yaml says it of its trial too, whichever trial was the first to meet the split
+    # (was: not at all); a field: loaded with the file, its other keys as they were
+    best = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert best["notes"] == [f"{said} (a fresh Trainer on best.ckpt); for exact scores, use a validation set divisible by 2, "
+                             f"or trainer.use_distributed_sampler=False with a sampler of your "
+                             f"own, or validate on one device"], best
+    assert list(best)[:9] == ["trial", "arch", "score", "monitor", "mode", "epoch", "metrics",
+                              "checkpoint", "model"]
+    for trial in trials:  # and an export of the other trial as well
+        chosen = export_best(tmp_path, trial_id=trial.trial_id)
+        assert chosen["notes"] == best["notes"] and chosen["trial"] == trial.trial_id
 
 
 @pytest.mark.slow
@@ -82,6 +95,7 @@ def test_an_even_split_under_ddp_is_not_said(tmp_path):
     (trial,), console = _search(tmp_path, n=400, budget=1)  # 100 samples on 2 ranks
     assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
     assert console == []
+    assert "notes" not in yaml.safe_load((tmp_path / "best.yaml").read_text())
 
 
 def _loader(samples: int, ranks: int = 2, **sampler: bool) -> DataLoader:

@@ -45,6 +45,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
+from lightning_nas.split_record import record_uneven
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
 
 __all__ = ["SearchLoop"]
@@ -340,6 +341,7 @@ class SearchLoop:
         if why and result.status in _TOLD:  # not to be told; it would stay on the front
             result.status, result.error = TrialStatus.FAILED, why
         self.store.finish_trial(result)
+        record_uneven(self.store, result.trial_id, result.uneven_splits)  # best.yaml's notes
         if self.rule is not None and result.status is TrialStatus.FAILED:
             self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
         elif self.rule is not None:

@@ -247,6 +247,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     # a DDP validation split its ranks do not divide: said once per search (its trials' folder)
     uneven = UnevenSplitCheck(str(trial_dir.parent))
     result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
+    result.uneven_splits = uneven.met  # each trial's, said or not: best.yaml says it
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
                              trained=spec.trained, tie_break=spec.tie_break,
                              notes=result.notes)  # unsynced metrics
