@@ -80,8 +80,9 @@ def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
     # best.yaml says it of its trial too, whichever trial was the first to meet the split
     # (was: not at all); a field: loaded with the file, its other keys as they were
     best = yaml.safe_load((tmp_path / "best.yaml").read_text())
-    assert best["notes"] == [f"{said} (a fresh Trainer on best.ckpt); for exact scores, use a validation set divisible by 2, "
-                             f"or trainer.use_distributed_sampler=False with a sampler of your "
+    assert best["notes"] == [f"{said} (a fresh Trainer on best.ckpt); for exact scores, use "
+                             f"a validation set divisible by 2, or "
+                             f"trainer.use_distributed_sampler=False with a sampler of your "
                              f"own, or validate on one device"], best
     assert list(best)[:9] == ["trial", "arch", "score", "monitor", "mode", "epoch", "metrics",
                               "checkpoint", "model"]
