@@ -20,7 +20,10 @@ from lightning_nas.oneshot.run import run_oneshot
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    out, n = sys.argv[1], int(sys.argv[2])
+    out, n, algorithm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    searched = ({"num_candidates": 2, "search_every_n_epochs": None} if algorithm == "spos"
+                else {"algorithm": algorithm, "optimizer": None, "num_candidates": None,
+                      "search_every_n_epochs": None})
     config = os.path.join(out, "oneshot.yaml")
     with open(config, "w") as f:
         yaml.safe_dump({
@@ -30,12 +33,15 @@ if __name__ == "__main__":
             "trainer": {"accelerator": "cpu", "devices": 2,
                         "strategy": "ddp_find_unused_parameters_true", "max_epochs": 1,
                         "limit_train_batches": 2},
-            "oneshot": {"num_candidates": 2, "search_every_n_epochs": None,
-                        "calibration_batches": 1, "num_classes": 3, "seed": 0,
+            "oneshot": {**searched, "calibration_batches": 1, "num_classes": 3, "seed": 0,
                         "finetune_epochs": 1, "run_dir": os.path.join(out, "run")}}, f)
     result = run_oneshot(load_config(config, []))
-    with open(os.path.join(out, "run", "history.json")) as f:
-        history = json.load(f)
+    history = os.path.join(out, "run", "history.json")  # SPOS's: each subnet's score
+    if os.path.exists(history):
+        with open(history) as f:
+            history = json.load(f)
+    else:
+        history = []
     with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
         json.dump({"scores": [h["score"] for h in history], "score": result["score"],
                    "finetune": result["finetune"]}, f)
@@ -48,11 +54,11 @@ SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: 
         "(finetune.json) differ slightly from a validation on one device")
 
 
-def _run(tmp_path, launcher, n: int) -> tuple[str, dict]:
+def _run(tmp_path, launcher, n: int, algorithm: str = "spos") -> tuple[str, dict]:
     script = tmp_path / "oneshot_uneven.py"
     script.write_text(SCRIPT)
     log = tmp_path / "log.txt"
-    assert launcher.run([tmp_path, str(n)], log, script) == 0, log.read_text()
+    assert launcher.run([tmp_path, str(n), algorithm], log, script) == 0, log.read_text()
     return log.read_text(), json.loads((tmp_path / "rank0.json").read_text())
 
 
@@ -61,11 +67,13 @@ def _counted_of(value: float, samples: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launcher):
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launcher,
+                                                                 algorithm):
     # was: said nowhere, while the subnets' scores and the fine-tune's accuracy counted one
     # of the 101 validation samples twice (a count of 102)
-    out, rank0 = _run(tmp_path, launcher, n=404)  # 101 validation samples, 2 ranks
-    scores = [*rank0["scores"], rank0["finetune"]["val_acc"]]
+    out, rank0 = _run(tmp_path, launcher, 404, algorithm)  # 101 validation samples, 2 ranks
+    scores = [*rank0["scores"], rank0["score"], rank0["finetune"]["val_acc"]]
     assert all(_counted_of(s, 102) for s in scores), scores  # measured: repeats counted
     assert not all(_counted_of(s, 101) for s in scores), scores
     assert out.count(SAID) == 1, out[-4000:]  # once per run, the supernet's and fine-tune's
