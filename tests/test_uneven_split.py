@@ -4,6 +4,7 @@ says so at run time (real gloo ranks on CPU)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -37,12 +38,12 @@ class MetricNet(TinyNet):
         self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
 
 
-def _search(run: Path, n: int, budget: int) -> tuple[list, list[str]]:
+def _search(run: Path, n: int, budget: int, **limits: float) -> tuple[list, list[str]]:
     """A DDP search (2 gloo ranks on CPU, one short epoch) on ``BlobData(n)``'s validation
-    split (the last quarter), in batches of 16; its trials and the search process's own
-    warnings that name the DistributedSampler."""
+    split (the last quarter), in batches of 16 (``limits``: more Trainer settings); its
+    trials and the search process's own warnings that name the DistributedSampler."""
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
-               "limit_train_batches": 2, "logger": False}
+               "limit_train_batches": 2, "logger": False, **limits}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         Search(f"{__name__}.MetricNet", {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}},
@@ -99,10 +100,24 @@ def test_an_even_split_under_ddp_is_not_said(tmp_path):
     assert "notes" not in yaml.safe_load((tmp_path / "best.yaml").read_text())
 
 
-def _loader(samples: int, ranks: int = 2, **sampler: bool) -> DataLoader:
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", [3, 0.75])
+def test_a_limit_that_stops_each_rank_before_the_repeat_is_not_said(tmp_path, limit):
+    # 101 samples on 2 ranks: 51 each, in batches of 16 (4); the repeated sample is each
+    # rank's 51st (rank 1's last), so 3 batches (48 samples) each validate 96 distinct
+    # samples: the synced score is exact. Was: said all the same
+    (trial,), console = _search(tmp_path, n=404, budget=1, limit_val_batches=limit)
+    assert console == []
+    assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
+    assert "notes" not in yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert trial.score * 96 == pytest.approx(round(trial.score * 96), abs=1e-3)
+
+
+def _loader(samples: int, ranks: int = 2, batch_size: int = 1, **sampler: bool) -> DataLoader:
     data = TensorDataset(torch.zeros(samples, 1))
-    return DataLoader(data, sampler=DistributedSampler(data, num_replicas=ranks, rank=0,
-                                                       shuffle=False, **sampler))
+    return DataLoader(data, batch_size=batch_size,
+                      sampler=DistributedSampler(data, num_replicas=ranks, rank=0,
+                                                 shuffle=False, **sampler))
 
 
 def test_each_uneven_loader_is_named_with_what_its_sampler_does():
@@ -116,6 +131,30 @@ def test_each_uneven_loader_is_named_with_what_its_sampler_does():
     assert "repeats 2 of them (12 scored" in three and "divisible by 4" in three
     (dropped,) = uneven_splits(_loader(101, drop_last=True))
     assert "DistributedSampler leaves out 1 of them (100 scored)" in dropped
+
+
+def test_only_a_validation_reaching_the_repeats_or_the_left_out_samples_is_said():
+    # 101 samples on 2 ranks, in batches of 10: each rank's 51 take 6 batches; the repeat
+    # (index 0 again) is rank 1's 51st, in its 6th batch
+    assert uneven_splits(_loader(101, batch_size=10), batches=[5]) == []
+    (whole,) = uneven_splits(_loader(101, batch_size=10), batches=[6])
+    assert "repeats 1 of them (102 scored" in whole
+    assert uneven_splits(_loader(101, batch_size=10), batches=[math.inf]) == [whole]
+    # of two loaders, the one validated to its end
+    (second,) = uneven_splits([_loader(101, batch_size=10), _loader(21, batch_size=4)],
+                              batches=[2, 3])
+    assert second.startswith("validation loader '1' holds 21 samples")
+    # drop_last: 50 each, the 101st left out; said where the ranks validate all 50 (one
+    # device would go on to it), not where they stop before
+    assert uneven_splits(_loader(101, batch_size=10, drop_last=True), batches=[4]) == []
+    (dropped,) = uneven_splits(_loader(101, batch_size=10, drop_last=True), batches=[5])
+    assert "leaves out 1 of them (100 scored)" in dropped
+    # batch_size=None: single samples, the 51st of each rank the repeat
+    data = TensorDataset(torch.zeros(101, 1))
+    single = DataLoader(data, batch_size=None,
+                        sampler=DistributedSampler(data, num_replicas=2, rank=0, shuffle=False))
+    assert uneven_splits(single, batches=[50]) == []
+    assert len(uneven_splits(single, batches=[51])) == 1
 
 
 def test_loaders_without_a_distributed_sampler_or_with_an_even_split_are_not_said():

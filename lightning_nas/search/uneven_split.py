@@ -5,9 +5,13 @@ Under a multi-process strategy Lightning gives each validation loader a
 not divide it repeats up to ``world_size - 1`` of them (or, built with ``drop_last=True``,
 leaves them out), so the synced score counts those twice, where a validation on one device
 (a fresh Trainer on ``best.ckpt``) counts each once.
+The repeats (or the samples left out) come at the end of the ranks' shares: a validation
+whose ``limit_val_batches`` stops each rank before its share's end counts each sample it
+takes once, and is not said.
 ``UnevenSplitCheck`` looks at the loaders as the first validation of a trial starts (public
-APIs only: ``trainer.val_dataloaders``, ``DataLoader.sampler``, ``len(sampler.dataset)``) and
-warns on rank 0, into the trial's log, the first time a search meets such a split. A
+APIs only: ``trainer.val_dataloaders``, ``trainer.num_val_batches``, ``DataLoader.sampler``,
+``len(sampler.dataset)``) and warns on rank 0, into the trial's log, the first time a search
+meets such a split. A
 one-shot run (``lightning-nas oneshot``) puts one check (``search=None``, ``scored="oneshot"``)
 on its supernet's Trainer and its fine-tune's: its subnets' scores and the fine-tune's
 metrics are synced over the same sharded loaders, and it says so once per run.
@@ -43,23 +47,42 @@ SCORED = {
 }
 
 
-def uneven_splits(loaders: Any, scored: str = "search") -> list[str]:
+def uneven_splits(loaders: Any, scored: str = "search",
+                  batches: Sequence[float] | None = None) -> list[str]:
     """What to say of each validation loader in ``loaders`` (a ``DataLoader``, or a list or
     dict of them, as ``trainer.val_dataloaders`` holds) whose ``DistributedSampler``'s
-    dataset its ranks do not divide: how many samples, ranks, samples repeated (or left
-    out), and how to get exact scores.
+    dataset its ranks do not divide, where the batches validated reach the samples it
+    repeats (or leaves out): how many samples, ranks, samples repeated (or left out), and
+    how to get exact scores.
+
+    The sampler pads its index list at the end (repeating its first indices) and deals it
+    out in turn, so each repeat is the last sample of a rank's share; built with
+    ``drop_last=True`` it cuts the list's end instead. A validation whose
+    ``limit_val_batches`` stops each rank before its share's last sample scores every
+    sample it takes once: nothing to say of it.
 
     Args:
         loaders: the validation loaders, after Lightning set their samplers.
         scored: what the run scores on them (a key of ``SCORED``): a search's trials, or a
             one-shot run's subnets and fine-tune.
+        batches: how many batches of each loader each rank validates
+            (``trainer.num_val_batches``); None: all of them.
 
     Returns:
-        One text per uneven loader (none: every split divides, or no ``DistributedSampler``).
+        One text per such loader (none: every split divides, or no ``DistributedSampler``,
+        or no rank validates to its share's end).
+
+    Example:
+        >>> from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+        >>> import torch
+        >>> data = TensorDataset(torch.zeros(101, 1))
+        >>> sampler = DistributedSampler(data, num_replicas=2, rank=0, shuffle=False)
+        >>> uneven_splits(DataLoader(data, batch_size=10, sampler=sampler), batches=[5])
+        []
     """
     items, differs = _named(loaders), SCORED[scored]
     said = []
-    for name, loader in items:
+    for i, (name, loader) in enumerate(items):
         sampler = getattr(loader, "sampler", None)
         if not isinstance(sampler, DistributedSampler):
             continue
@@ -68,7 +91,7 @@ def uneven_splits(loaders: Any, scored: str = "search") -> list[str]:
         except TypeError:  # an iterable dataset: no length to divide
             continue
         ranks = sampler.num_replicas
-        if samples % ranks == 0:
+        if samples % ranks == 0 or not _reaches_end(loader, sampler, batches, i):
             continue
         scored = sampler.total_size  # num_samples per rank, times the ranks
         what = (f"leaves out {samples - scored} of them ({scored} scored)" if sampler.drop_last
@@ -83,6 +106,20 @@ def uneven_splits(loaders: Any, scored: str = "search") -> list[str]:
             f"validate on one device")
     return said
 
+
+def _reaches_end(loader: Any, sampler: DistributedSampler,
+                 batches: Sequence[float] | None, index: int) -> bool:
+    """Whether each rank validates its whole share of ``loader`` (``index``: its place in
+    ``batches``), the last sample of which is a repeat (or, with ``drop_last``, the one
+    before the samples left out): its batches, times its batch size, reach the share's
+    length. A ``batch_size=None`` loader yields single samples; one whose batches a batch
+    sampler of its own sizes: reached."""
+    if batches is None or index >= len(batches):
+        return True
+    size = getattr(loader, "batch_size", None)
+    if size is None and getattr(loader, "batch_sampler", None) is not None:
+        return True
+    return batches[index] * (size or 1) >= sampler.num_samples
 
 def _named(loaders: Any) -> list[tuple[str, Any]]:
     """``loaders`` as (name, loader) pairs: a list's index or a dict's key."""
@@ -100,7 +137,8 @@ def _named(loaders: Any) -> list[tuple[str, Any]]:
 class UnevenSplitCheck(pl.Callback):
     """Warns (rank 0, once per process and ``search`` key for each split) at a fit's first
     validation under a multi-process strategy when a validation loader's
-    ``DistributedSampler`` repeats samples (``uneven_splits``).
+    ``DistributedSampler`` repeats samples within the batches each rank validates
+    (``uneven_splits``).
 
     Args:
         search: what tells the search apart (its trials' folder): a ``lightning-nas``
@@ -129,7 +167,8 @@ class UnevenSplitCheck(pl.Callback):
         if self._looked or trainer.world_size < 2:
             return
         self._looked = True
-        for text in uneven_splits(trainer.val_dataloaders, self.scored):
+        for text in uneven_splits(trainer.val_dataloaders, self.scored,
+                                  trainer.num_val_batches):
             if text not in self.met:
                 self.met.append(text)
             said = text in self.said if self.search is None else (self.search, text) in _SAID
