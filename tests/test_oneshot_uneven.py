@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from lightning_nas.report.oneshot import load_oneshot, render_oneshot
 from lightning_nas.search.uneven_split import uneven_splits
 from tests.test_uneven_split import _loader
 
@@ -21,6 +22,7 @@ from lightning_nas.oneshot.run import run_oneshot
 if __name__ == "__main__":
     torch.set_num_threads(1)
     out, n, algorithm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    limits = {"limit_val_batches": json.loads(sys.argv[4])} if len(sys.argv) > 4 else {}
     searched = ({"num_candidates": 2, "search_every_n_epochs": None} if algorithm == "spos"
                 else {"algorithm": algorithm, "optimizer": None, "num_candidates": None,
                       "search_every_n_epochs": None})
@@ -32,7 +34,7 @@ if __name__ == "__main__":
                      "init_args": {"n": n, "batch_size": 16}},
             "trainer": {"accelerator": "cpu", "devices": 2,
                         "strategy": "ddp_find_unused_parameters_true", "max_epochs": 1,
-                        "limit_train_batches": 2},
+                        "limit_train_batches": 2, **limits},
             "oneshot": {**searched, "calibration_batches": 1, "num_classes": 3, "seed": 0,
                         "finetune_epochs": 1, "run_dir": os.path.join(out, "run")}}, f)
     result = run_oneshot(load_config(config, []))
@@ -42,9 +44,11 @@ if __name__ == "__main__":
             history = json.load(f)
     else:
         history = []
+    with open(os.path.join(out, "run", "best_arch.yaml")) as f:
+        best = yaml.safe_load(f)
     with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
         json.dump({"scores": [h["score"] for h in history], "score": result["score"],
-                   "finetune": result["finetune"]}, f)
+                   "finetune": result["finetune"], "best": best}, f)
 """
 
 #: what the run says of 101 validation samples on 2 ranks
@@ -54,11 +58,13 @@ SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: 
         "(finetune.json) differ slightly from a validation on one device")
 
 
-def _run(tmp_path, launcher, n: int, algorithm: str = "spos") -> tuple[str, dict]:
+def _run(tmp_path, launcher, n: int, algorithm: str = "spos", *limit: float
+         ) -> tuple[str, dict]:
     script = tmp_path / "oneshot_uneven.py"
     script.write_text(SCRIPT)
     log = tmp_path / "log.txt"
-    assert launcher.run([tmp_path, str(n), algorithm], log, script) == 0, log.read_text()
+    assert launcher.run([tmp_path, str(n), algorithm, *map(str, limit)], log, script) == 0, \
+        log.read_text()
     return log.read_text(), json.loads((tmp_path / "rank0.json").read_text())
 
 
@@ -80,6 +86,24 @@ def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launc
     assert ("for exact scores, use a validation set divisible by 2, or "
             "trainer.use_distributed_sampler=False with a sampler of your own, or validate "
             "on one device") in out
+    # best_arch.yaml says it too (was: nowhere in the run's outputs), as best.yaml's notes
+    # do, and stays a file that show and report read
+    assert rank0["best"]["notes"] == uneven_splits(_loader(101), scored="oneshot"), rank0
+    assert rank0["best"]["score"] == rank0["score"]  # its other keys as they were
+    run = tmp_path / "run"
+    assert load_oneshot(run)["notes"] == rank0["best"]["notes"]
+    assert json.loads(render_oneshot(run, "json"))["best"]["score"] == rank0["score"]
+
+
+@pytest.mark.slow
+def test_a_oneshot_run_whose_limit_stops_before_the_repeat_says_nothing(tmp_path, launcher):
+    # 101 samples on 2 ranks in batches of 16: 3 batches each stop before the repeat (each
+    # rank's 51st); the supernet's and the fine-tune's validations count 96 distinct samples
+    out, rank0 = _run(tmp_path, launcher, 404, "spos", 3)
+    assert "DistributedSampler" not in out, out[-4000:]  # was: said all the same
+    assert "notes" not in rank0["best"]
+    scores = [*rank0["scores"], rank0["score"], rank0["finetune"]["val_acc"]]
+    assert all(_counted_of(s, 96) for s in scores), scores
 
 
 @pytest.mark.slow
@@ -87,6 +111,7 @@ def test_a_oneshot_run_on_an_even_split_under_ddp_says_nothing(tmp_path, launche
     out, rank0 = _run(tmp_path, launcher, n=400)  # 100 samples on 2 ranks
     assert "DistributedSampler" not in out, out[-4000:]
     assert _counted_of(rank0["finetune"]["val_acc"], 100)
+    assert "notes" not in rank0["best"]
 
 
 def test_the_oneshot_wording_names_its_outputs():

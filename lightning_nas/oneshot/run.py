@@ -48,6 +48,7 @@ from lightning_nas.oneshot.resume import (
     resolve_ckpt_path,
     training_end,
 )
+from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.setting_checks import (
@@ -356,6 +357,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
             **trainer_kwargs, "callbacks": [*trainer_kwargs.get("callbacks", []), uneven]},
             clear, ckpt_path, drawn)
         verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
+        if rank_zero:  # the uneven split it said, in best_arch.yaml's notes too
+            add_notes(run_dir, uneven.met)
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
         if verbose:
@@ -371,6 +374,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 write_outputs(run_dir, {
                     "subnet_finetuned.pt": functools.partial(torch.save, tuned.net.cpu().float()),
                     "finetune.json": lambda path: path.write_text(tuned_json)})
+                add_notes(run_dir, uneven.met)  # a split its Trainer met, the search's not
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {counted(finetune_epochs, 'epoch')}: "
