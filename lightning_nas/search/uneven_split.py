@@ -121,6 +121,7 @@ def _reaches_end(loader: Any, sampler: DistributedSampler,
         return True
     return batches[index] * (size or 1) >= sampler.num_samples
 
+
 def _named(loaders: Any) -> list[tuple[str, Any]]:
     """``loaders`` as (name, loader) pairs: a list's index or a dict's key."""
     if loaders is None:
