@@ -323,3 +323,37 @@ def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, start
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     ran = json.loads((tmp_path / "rerun" / "ran.json").read_text())
     assert ran == {"x": results["best_params"]["x"], "cwd": str(tmp_path / "rerun")}
+
+
+# ----------------------------------------------------------------- int(...) truncated ends
+@pytest.mark.parametrize(("text", "said"), [
+    ("int(interval(0.5, 0.9))",
+     "int(interval(0.5, 0.9)) is refused as Hydra's int(...) truncates its ends as written "
+     "(0.5 to 0 and 0.9 to 0): `int` needs low < high, got [0, 0]; the ends as written hold "
+     "no integer: write interval(0.5, 0.9) to search floats, or whole ends a < b"),
+    ("int(interval(-0.5, 0.5))",
+     "int(interval(-0.5, 0.5)) is refused as Hydra's int(...) truncates its ends as written "
+     "(-0.5 to 0 and 0.5 to 0): `int` needs low < high, got [0, 0]; the ends as written "
+     "hold one integer: give 0 as a plain value"),
+    ("tag(log, int(interval(1.5, 1.7)))",
+     "tag(log, int(interval(1.5, 1.7))) is refused as Hydra's int(...) truncates its ends as "
+     "written (1.5 to 1 and 1.7 to 1): `int` needs low < high, got [1, 1]; the ends as "
+     "written hold no integer: write tag(log, interval(1.5, 1.7)) to search floats, or "
+     "whole ends a < b"),
+    ("tag(log, int(interval(0.5, 3)))",
+     "tag(log, int(interval(0.5, 3))) is refused as Hydra's int(...) truncates its ends as "
+     "written (0.5 to 0): `int` with log: true needs low > 0, got 0; write "
+     "tag(log, int(interval(1, 3))) for 1..3"),
+])
+def test_an_int_interval_refused_for_its_truncated_ends_names_them(text, said):
+    # was: "sweep parameter 'x': `int` needs low < high, got [0, 0]", not saying that
+    # Hydra's int(...) made 0.5 and 0.9 both 0
+    with pytest.raises(SpaceError) as refused:
+        parse_params({"x": text})
+    assert str(refused.value) == f"sweep parameter 'x': {said}"
+
+
+def test_an_int_interval_refused_as_written_keeps_its_refusal():
+    with pytest.raises(SpaceError) as refused:  # no end truncated: nothing more to say
+        parse_params({"x": "int(interval(3, 1))"})
+    assert str(refused.value) == "sweep parameter 'x': `int` needs low < high, got [3, 1]"

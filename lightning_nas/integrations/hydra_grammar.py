@@ -55,7 +55,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
-from lightning_nas.integrations.hydra_int_ends import widened_ends
+from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened_ends
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.search_space import OverlappingKeys
@@ -394,7 +394,10 @@ def _param(override: Override) -> Param:
                              "interval(...) (already ordered)")
         log = "log" in tags
         if isinstance(value.start, int) and isinstance(value.end, int):
-            return Int(value.start, value.end, log=log)
+            try:
+                return Int(value.start, value.end, log=log)
+            except SpaceError as err:  # 0.5..0.9 is 0..0: say that int(...) made it so
+                raise SpaceError(truncated_refusal(override, str(err)) or str(err)) from None
         return Float(float(value.start), float(value.end), log=log)
     if "log" in tags:
         raise SpaceError("tag 'log' applies to interval(...) only; a choice or range is "

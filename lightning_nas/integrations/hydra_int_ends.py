@@ -15,6 +15,15 @@ the ends as written (0.5 to 0), which puts 0 below the lower end; write int(inte
 for 1..3"
     >>> widened_ends(parser.parse_overrides(["x=int(interval(-0.5, 3.7))"])[0]) is None
     True
+
+Where the cast ends are refused (``int(interval(0.5, 0.9))`` is ``0..0``), ``truncated_refusal``
+says the refusal with the ends as written, what the cast made of them, and what to write:
+
+    >>> truncated_refusal(parser.parse_overrides(["x=int(interval(0.5, 0.9))"])[0],
+    ...                   "`int` needs low < high, got [0, 0]")
+    "int(interval(0.5, 0.9)) is refused as Hydra's int(...) truncates its ends as written \
+(0.5 to 0 and 0.9 to 0): `int` needs low < high, got [0, 0]; the ends as written hold no \
+integer: write interval(0.5, 0.9) to search floats, or whole ends a < b"
 """
 
 from __future__ import annotations
@@ -26,12 +35,17 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep, Override
 from hydra.errors import HydraException
 
-__all__ = ["widened_ends"]
+from lightning_nas.errors import SpaceError
+from lightning_nas.space import Int
+
+__all__ = ["truncated_refusal", "widened_ends"]
 
 #: Hydra's ``int(`` cast in a value (not ``print(`` or ``my_int(``)
 _INT_CAST = re.compile(r"\bint\s*\(")
 #: an ``interval(a, b)``: its arguments are numbers, without parentheses
 _INTERVAL = re.compile(r"\binterval\s*\([^()]*\)")
+#: an ``int(interval(a, b))``: the cast and its interval
+_CAST_INTERVAL = re.compile(r"\bint\s*\(\s*(interval\s*\([^()]*\))\s*\)")
 
 
 def widened_ends(override: Override) -> str | None:
@@ -58,15 +72,60 @@ def widened_ends(override: Override) -> str | None:
     if not cut:
         return None
     # the integers within: one at least where the cast ends are two (the space's check)
-    first, last = math.ceil(low), math.floor(high)
-    within = f"write {_INTERVAL.sub(f'interval({first}, {last})', text)} for {first}..{last}"
-    if first == last:
-        within = f"the ends as written hold one integer: give {first} as a plain value"
+    within = _within(text, low, high)
     truncated = " and ".join(f"{_number(end)} to {cast}" for end, cast, _ in cut)
     puts = " and ".join(f"{cast} {where} end" for _, cast, where in cut)
     return (f"sweep parameter '{override.get_key_element()}': {text} searches "
             f"{value.start}..{value.end}: Hydra's int(...) truncates the ends as written "
             f"({truncated}), which puts {puts}; {within}")
+
+
+def truncated_refusal(override: Override, refusal: str) -> str | None:
+    """``refusal`` of an ``int(...)`` cast ``interval`` whose cast ends the space refused,
+    said with the text as written, the ends that Hydra's ``int(...)`` truncated (``0.5 to
+    0``) and, where the ends as written allow one, what to write instead (None where no end
+    was truncated: the refusal says it all, as for ``int(interval(3, 1))``).
+
+    Args:
+        override: the parsed override whose ``Int`` was refused.
+        refusal: the space's refusal (``int needs low < high, got [0, 0]``).
+    """
+    value = override.value() if override.is_sweep_override() else None
+    if not isinstance(value, IntervalSweep) or not isinstance(value.start, int):
+        return None
+    text = override.get_value_string()
+    written = _written_ends(text)
+    if written is None:
+        return None
+    low, high = written
+    cut = [(end, cast) for end, cast in ((low, value.start), (high, value.end)) if end != cast]
+    if not cut:
+        return None
+    truncated = " and ".join(f"{_number(end)} to {cast}" for end, cast in cut)
+    said = (f"{text} is refused as Hydra's int(...) truncates its ends as written "
+            f"({truncated}): {refusal}")
+    if not low < high:  # refused as written too: the refusal says what to give
+        return said
+    log = "log" in (value.tags or ())
+    first, last = math.ceil(low), math.floor(high)
+    if first > last:  # 0.5..0.9
+        floats = _CAST_INTERVAL.sub(r"\1", text)
+        return (f"{said}; the ends as written hold no integer: write {floats} to search "
+                f"floats, or whole ends a < b")
+    if first < last:
+        try:
+            Int(first, last, log=log)
+        except SpaceError:  # tag(log, int(interval(-0.5, 3))): 0..3 is refused too
+            return said
+    return f"{said}; {_within(text, low, high)}"
+
+
+def _within(text: str, low: float, high: float) -> str:
+    """What to write for the integers within the ends as written (one at least)."""
+    first, last = math.ceil(low), math.floor(high)
+    if first == last:
+        return f"the ends as written hold one integer: give {first} as a plain value"
+    return f"write {_INTERVAL.sub(f'interval({first}, {last})', text)} for {first}..{last}"
 
 
 def _written_ends(text: str) -> tuple[float, float] | None:
