@@ -47,6 +47,7 @@ from lightning_nas.fit_resume import check_resume, fit_record, recorded_epochs, 
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import free_dir, output_dir, user_path
 from lightning_nas.search import random_state
+from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.ranks import close_rank_groups
@@ -169,7 +170,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                     run_dir, best, monitor, mode,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
                     fits=fits, resumed=resumed, seeded=store.get_meta("seed", 0) is not None,
-                    trainer=trained.get("trainer") or {})
+                    trainer=trained.get("trainer") or {},
+                    tie_break=tie_break_of(store.objectives()))
                     + dump_yaml(trained)))
             files.append(staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk
@@ -328,6 +330,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         complete_epochs = scheduler_epochs(store.get_meta("settings") or {})
         trainer_objects = store.get_meta("trainer_objects") or []
         monitor, mode = store.get_meta("monitor"), store.get_meta("mode", "max")
+        tie_break = tie_break_of(store.objectives())  # its best epoch as a trial's
         seed = store.get_meta("seed") if seed is None else seed
         config, data_object = store.get_meta("config"), store.get_meta("data_object")
         current = getattr(store.best(mode), "trial_id", None)
@@ -409,7 +412,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True,
-                     cli_optim=with_arch(optim_sections(config or {}), arch))
+                     cli_optim=with_arch(optim_sections(config or {}), arch),
+                     tie_break=tie_break)
     spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
     if ckpt_path is not None:
         check_resume(spec, ckpt_path, "fine-tune")

@@ -24,6 +24,7 @@ from typing import Any
 
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import CONTROL
+from lightning_nas.search.best_epoch import tie_break_text
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
@@ -107,7 +108,8 @@ def floated_counts(trainer: Mapping[str, Any]) -> list[str]:
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: str | bool = False, seeded: bool = True,
-                   trainer: Mapping[str, Any] | None = None) -> str:
+                   trainer: Mapping[str, Any] | None = None,
+                   tie_break: Sequence[tuple[str, str]] = ()) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
@@ -116,9 +118,10 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     same; ``"gone"``: its checkpoint is gone, so that is not known; not ``seeded``: the
     search seeded nothing, ``seed_everything: false``, so training it again is another run
     whose score differs, and none of these is said to replay it); the last one gives
-    ``lightning-nas fit`` its monitor and mode; ``trainer``'s values of one batch that plain
-    LightningCLI reads as every batch here (``floated_counts``) are named. ``run_dir`` is named
-    absolute, on one line."""
+    ``lightning-nas fit`` its monitor and mode, and the search's ``tie_break`` (its later
+    objectives: ``tie_break=val_loss:min``, where it has some); ``trainer``'s values of one
+    batch that plain LightningCLI reads as every batch here (``floated_counts``) are named.
+    ``run_dir`` is named absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
              else "or your own LightningCLI script: python YOUR_CLI.py fit --config "
@@ -168,4 +171,5 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
             f"{TRAIN_AGAIN} {env}lightning-nas fit "
             f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"
-            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}\n")
+            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}"
+            f"{f' tie_break={tie_break_text(tie_break)}' if tie_break else ''}\n")

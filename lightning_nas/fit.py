@@ -40,6 +40,7 @@ from lightning_nas.export_header import TRAIN_AGAIN
 from lightning_nas.fit_resume import check_resume, fit_record, resume_point
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
 from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
@@ -57,13 +58,14 @@ __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "lo
 #: configure_optimizers, ``config.cli_optim``)
 FIT_KEYS = command_sections("fit")
 
-_DIRECTIVE_VALUE = re.compile(r"(monitor|mode)=(\S+)")
+_DIRECTIVE_VALUE = re.compile(r"(monitor|mode|tie_break)=(\S+)")
 _TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
 
 
 def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
     """``monitor`` and ``mode`` from a ``# lightning-nas fit: monitor=... mode=...`` comment
-    line of a config (``lightning-nas export`` writes one into ``best_config.yaml``).
+    line of a config (``lightning-nas export`` writes one into ``best_config.yaml``), and
+    the search's ``tie_break`` where it wrote one (``tie_break=val_loss:min``).
 
     Example:
         >>> import tempfile
@@ -109,7 +111,8 @@ def _seed(cfg: Mapping[str, Any]) -> int | None:
 
 
 def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
-             monitor: str | None = None, mode: str | None = None) -> TrialSpec:
+             monitor: str | None = None, mode: str | None = None,
+             tie_break: Sequence[tuple[str, str]] | None = None) -> TrialSpec:
     """Check a loaded config (its Trainer is built, without training, as a search builds
     a trial's) and make the ``TrialSpec`` that trains it once.
 
@@ -119,6 +122,9 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         out_dir: where the checkpoint and the logs go.
         monitor, mode: the metric read at the best epoch (default: the ``search:`` block's
             monitor, or its first objective, else ``val_acc``, ``max``).
+        tie_break: the objectives that rank validations tied on the monitor (``(name,
+            mode)`` in order, ``best_entry``); None: the ``search:`` block's later
+            objectives where ``monitor`` and ``mode`` are its first one's, else none.
 
     Returns:
         The spec; ``run_trial(spec)`` trains it (in its own process for DDP).
@@ -134,6 +140,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     known_mode = search.get("mode") or (first[1] if known == first[0] else None)
     monitor, mode = _monitor_and_mode(monitor, mode, known, known_mode or mode_for(known))
     check_mode(mode)
+    if tie_break is None:  # the search's rule for its monitor's ties (was: the earlier)
+        tie_break = tie_break_of(objectives) if (monitor, mode) == first else ()
     model = _section(cfg, "model")
     if model is None:
         raise ConfigError("the config needs `model` (class_path and init_args)")
@@ -154,7 +162,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
-                     clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg))
+                     clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg),
+                     tie_break=tuple(tie_break))
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
     return spec
@@ -167,7 +176,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
              ) -> TrialSpec:
     """Read config files (merged in order, then ``overrides``) and make the spec that
     trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
-    of the last file that has one, then as in ``fit_spec``; ``out_dir`` to
+    of the last file that has one, then as in ``fit_spec`` (its ``tie_break`` ranks the
+    ties of its monitor and mode); ``out_dir`` to
     ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another);
     ``ckpt_path`` (``last`` or a checkpoint file) resumes an interrupted fit there
     (``fit_resume``: its settings checked before training). A
@@ -192,10 +202,13 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
                                  user_path(out_dir), "fit", str(paths[-1]))
     else:
         out = output_dir(out_dir, default)
+    tie_break = None  # the search's later objectives, for its monitor only (older: none)
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
                                           strict=False)
-    spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode)
+        tie_break = parse_tie_break(recorded.get("tie_break", "")) if (monitor, mode) == (
+            recorded["monitor"], recorded["mode"]) else ()
+    spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode, tie_break=tie_break)
     if ckpt_path is not None:
         check_resume(spec, ckpt, "fit")
         spec.ckpt_path = str(ckpt)

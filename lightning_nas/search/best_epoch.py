@@ -11,6 +11,11 @@ Example:
     1
     >>> best_entry(history, "acc", "max")["epoch"]  # one objective: the earlier
     0
+
+A fit or fine-tune of a search's architecture keeps its best epoch by the same rule: the
+search's ``tie_break`` (``tie_break_of`` its objectives) reaches ``lightning-nas finetune``
+from the run's store, and ``lightning-nas fit`` from ``best_config.yaml``'s ``# lightning-nas
+fit:`` line as ``tie_break=val_loss:min`` (``tie_break_text`` / ``parse_tie_break``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["best_entry", "breaks_tie"]
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.objectives import COSTS
+
+__all__ = ["best_entry", "breaks_tie", "parse_tie_break", "tie_break_of", "tie_break_text"]
 
 
 def _loss(metrics: Mapping[str, Any], name: str, mode: str) -> float:
@@ -63,3 +71,46 @@ def breaks_tie(entry: Mapping[str, Any], best: Mapping[str, Any] | None,
         if mine != theirs:
             return mine < theirs
     return False
+
+
+def tie_break_of(objectives: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """The ``tie_break`` of a search's ``objectives`` (``{name: mode}``, the monitor
+    first): the later ones with their modes, but the counted costs (``params``, ``flops``:
+    one value per trial, the same at every epoch).
+
+    Example:
+        >>> tie_break_of({"val_acc": "max", "params": "min", "val_loss": "min"})
+        (('val_loss', 'min'),)
+    """
+    return tuple((name, mode) for name, mode in list((objectives or {}).items())[1:]
+                 if name not in COSTS)
+
+
+def tie_break_text(tie_break: Sequence[tuple[str, str]]) -> str:
+    """``tie_break`` as ``best_config.yaml``'s ``# lightning-nas fit:`` line writes it.
+
+    Example:
+        >>> tie_break_text((("val_loss", "min"), ("train_loss", "min")))
+        'val_loss:min,train_loss:min'
+    """
+    return ",".join(f"{name}:{mode}" for name, mode in tie_break)
+
+
+def parse_tie_break(text: str) -> tuple[tuple[str, str], ...]:
+    """The ``tie_break`` that ``tie_break_text`` wrote as ``text``.
+
+    Raises:
+        ConfigError: naming the item that is not ``NAME:max`` or ``NAME:min``.
+
+    Example:
+        >>> parse_tie_break("val_loss:min,val_f1:max")
+        (('val_loss', 'min'), ('val_f1', 'max'))
+    """
+    out = []
+    for item in filter(None, text.split(",")):
+        name, _, mode = item.rpartition(":")
+        if not name or mode not in ("max", "min"):
+            raise ConfigError(f"tie_break={text} (of a '# lightning-nas fit:' line): each "
+                              f"comma-separated item is NAME:max or NAME:min, got {item!r}")
+        out.append((name, mode))
+    return tuple(out)

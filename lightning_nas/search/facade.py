@@ -37,6 +37,7 @@ from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
     check_arguments,
@@ -173,9 +174,6 @@ class Search:
         wanted = set(self.settings.limits.build().needs())
         if goal.objectives is not None:
             wanted |= set(goal.objectives.costs())
-        later = {} if goal.objectives is None else {  # a counted cost: one value per trial
-            name: mode for name, mode in list(goal.objectives.modes.items())[1:]
-            if name not in wanted}
         return TrialTemplate(
             model=self.model, data=self.data, trainer=self.trainer, monitor=goal.monitor,
             mode=goal.mode, seed=goal.seed, run_dir=self.run_dir, objective=self.objective,
@@ -185,7 +183,8 @@ class Search:
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]
                 if self.objective is not None or name not in wanted),
-            tie_break=tuple(later.items()))  # of a trial's epochs tied on the monitor
+            tie_break=tie_break_of(  # of a trial's epochs tied on the monitor
+                None if goal.objectives is None else goal.objectives.modes))
 
     # ----------------------------------------------------------------- running
     def run(self) -> SearchResult:
