@@ -97,3 +97,16 @@ def test_an_older_best_config_and_another_monitor_keep_the_earlier_tied_epoch(ru
         ("val_loss", "min"),)
     assert load_fit(run / "best_config.yaml", monitor="val_loss", mode="min",
                     out_dir=tmp_path / "b").tie_break == ()
+
+
+def test_a_search_blocks_later_objectives_rank_the_ties_of_its_first(tmp_path):
+    import yaml
+
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+        "trainer": {"max_epochs": 1, "accelerator": "cpu"},
+        "search": {"space": {"width": {"choice": [4, 8]}}, "objectives": {
+            "val_acc": "max", "params": "min", "val_loss": "min"}}}, sort_keys=False))
+    assert load_fit(config, out_dir=tmp_path / "a").tie_break == (("val_loss", "min"),)
+    assert load_fit(config, monitor="val_loss", out_dir=tmp_path / "b").tie_break == ()
