@@ -42,6 +42,7 @@ from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
 from lightning_nas.search.executor import InlineExecutor, torch_threads
+from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
@@ -321,7 +322,7 @@ def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:
         True
     """
     out = user_path(out_dir)
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(p.name != UNFINISHED for p in out.iterdir()):
         return ""
     if not (out / "best.ckpt").is_file():
         return f"; the {what} is unfinished: {out} holds its logs"

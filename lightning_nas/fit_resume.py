@@ -1,11 +1,13 @@
 """Resume an interrupted ``lightning-nas fit`` or ``finetune`` (``--ckpt_path last|PATH``).
 
 A fit's or fine-tune's ``TrialCheckpoint`` writes ``last.ckpt`` at each training epoch's end
-(removed when it completes) and its settings (``fit_record``) into every checkpoint under
-``FIT_RECORD``. ``resume_point`` finds the folder and checkpoint a ``--ckpt_path`` names,
-``check_resume`` refuses settings that would make the result another run's, before any
-training; Lightning's ``ckpt_path`` then trains the epochs left, and the reporter's history
-in the checkpoint keeps the earlier epochs candidates for the best one.
+(removed when it completes, with the ``UNFINISHED`` mark its folder holds until then: one
+that stopped before an epoch ended holds no ``last.ckpt``, nothing to resume, though a
+validation within the epoch wrote its ``best.ckpt``) and its settings (``fit_record``) into
+every checkpoint under ``FIT_RECORD``. ``resume_point`` finds the folder and checkpoint a
+``--ckpt_path`` names, ``check_resume`` refuses settings that would make the result another
+run's, before any training; Lightning's ``ckpt_path`` then trains the epochs left, and the
+reporter's history in the checkpoint keeps the earlier epochs candidates for the best one.
 
 Example:
     >>> import tempfile
@@ -31,6 +33,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.callbacks import FIT_RECORD
 from lightning_nas.search.checkpoints import checkpoint_complete
+from lightning_nas.search.fit_segments import UNFINISHED
 
 __all__ = ["CHANGEABLE", "LAST", "check_resume", "fit_record", "recorded_epochs",
            "resume_hint", "resume_point"]
@@ -99,9 +102,24 @@ def _state(folder: Path) -> str:
         return "none there"
     if (folder / "last.ckpt").is_file():
         return "interrupted"
+    if (folder / UNFINISHED).is_file():  # a kill after a validation within epoch 0
+        return _NO_EPOCH
     if (folder / "best.ckpt").is_file():
         return "finished"
     return "no last.ckpt: no training epoch of it ended"
+
+
+#: what a folder holds that stopped before its first training epoch ended
+_NO_EPOCH = "stopped before its first training epoch ended, so it wrote no last.ckpt"
+
+
+def _anew(kind: str, default: Path) -> str:
+    """What trains a new one where there is nothing to resume."""
+    if kind == "fine-tune":
+        return (f"the same command without --ckpt_path trains a new one from the start, in a "
+                f"new {default.name}_N folder")
+    return ("the same command without --ckpt_path trains it anew in a new folder (with "
+            "--out, give another)")
 
 
 def _load(path: Path, said: str) -> dict[str, Any]:
@@ -131,10 +149,14 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
     if str(ckpt_path) == LAST:
         held = [f for f in folders if (f / "last.ckpt").is_file()]
         if not held:
-            looked = "; ".join(f"{f}: {_state(f)}" for f in folders)
+            states = [_state(f) for f in folders]
+            looked = "; ".join(f"{f}: {state}" for f, state in zip(folders, states,
+                                                                     strict=True))
+            fix = (f"nothing to resume: {_anew(kind, default)}" if _NO_EPOCH in states else
+                   "give a last.ckpt of an interrupted one, or leave --ckpt_path out to "
+                   "train a new one")
             raise ConfigError(f"--ckpt_path last: no interrupted {kind} of {owner} to resume "
-                              f"(looked at {looked}); give a last.ckpt of an interrupted one, "
-                              f"or leave --ckpt_path out to train a new one")
+                              f"(looked at {looked}); {fix}")
         return held[-1], held[-1] / "last.ckpt"
     path, said = user_path(ckpt_path), f"--ckpt_path {ckpt_path}"
     if not path.is_file():
@@ -144,6 +166,10 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
                   None)
     if folder is None:
         raise ConfigError(f"{said}: not in a {kind} folder of {owner} ({places})")
+    if not (folder / "last.ckpt").is_file() and (folder / UNFINISHED).is_file():
+        raise ConfigError(f"{said}: the {kind} in {folder} stopped before its first training "
+                          f"epoch ended (its best.ckpt is of a validation within it), so it "
+                          f"wrote no last.ckpt; nothing to resume: {_anew(kind, default)}")
     if not (folder / "last.ckpt").is_file():
         again = ("the same command without --ckpt_path trains a new one in a new "
                  f"{default.name}_N folder" if kind == "fine-tune" else

@@ -279,3 +279,47 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     assert lines[-2] == fresh_log.read_text().splitlines()[-2]  # "Trained ... at epoch N"
     assert "(epochs 0..2 trained)" in lines[-2]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
+
+
+@pytest.mark.slow
+def test_a_fit_killed_before_its_first_epoch_ended_is_not_said_finished(tmp_path, launcher,
+                                                                         capsys):
+    # val_check_interval 0.5: a validation (and its best.ckpt) halfway through epoch 0, whose
+    # end writes the first last.ckpt; killed between them (was: "looked at OUT: finished",
+    # and a --ckpt_path of its best.ckpt "the fit in OUT finished (its best.ckpt is its
+    # result)", where no epoch of it had ended)
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"sleep": 0.3}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False}}))
+    out = tmp_path / "out"
+    argv = ["fit", str(config), "--trainer.val_check_interval=0.5", "--out", str(out)]
+    log = tmp_path / "killed.log"
+    launcher.launch(argv, log)
+    deadline = time.monotonic() + 120
+    while _last_epoch(out / "best.ckpt") is None:
+        assert launcher.exited() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
+    assert launcher.kill() == -signal.SIGKILL
+    assert not (out / "last.ckpt").exists()  # killed within epoch 0 (4 steps of 0.3 s left)
+    anew = ("nothing to resume: the same command without --ckpt_path trains it anew in a "
+            "new folder (with --out, give another)")
+    assert main([*argv, "--ckpt_path", "last"]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas fit: error: --ckpt_path last: no interrupted fit of {config} to "
+        f"resume (looked at {out}: stopped before its first training epoch ended, so it "
+        f"wrote no last.ckpt); {anew}\n")
+    assert main([*argv, "--ckpt_path", str(out / "best.ckpt")]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas fit: error: --ckpt_path {out / 'best.ckpt'}: the fit in {out} stopped "
+        f"before its first training epoch ended (its best.ckpt is of a validation within "
+        f"it), so it wrote no last.ckpt; {anew}\n")
+    # the same command, anew: its folder ends as an uninterrupted fit's (nothing more)
+    again = tmp_path / "again"
+    assert main([*argv[:-1], str(again)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in again.iterdir()) == ["best.ckpt", "logs"]

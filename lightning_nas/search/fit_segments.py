@@ -1,7 +1,11 @@
-"""The end of a fit's or fine-tune's fit (``own_logs``): its folder left as an uninterrupted
-run leaves it.
+"""The start and end of a fit's or fine-tune's fit (``own_logs``): its folder left as an
+uninterrupted run leaves it.
 
-A completed one needs no ``last.ckpt`` (written at each epoch's end to resume from). A
+A fit or fine-tune marks its folder ``UNFINISHED`` as it starts (``start_own_fit``), and a
+completed one removes the mark and its ``last.ckpt`` (written at each epoch's end to resume
+from): a folder with a ``best.ckpt``, no ``last.ckpt`` and the mark was interrupted before
+its first training epoch ended (a validation within it, ``val_check_interval`` < 1, wrote the
+``best.ckpt``), not finished; one without the mark (an older version's too) finished. A
 resumed one logged its epochs into a version of its own (``logs_resumed_<ns>``: Lightning's
 ``CSVLogger`` deletes a version's ``metrics.csv`` when it starts writing there):
 ``merge_logs`` puts each segment's rows into ``logs/metrics.csv``, those an earlier segment
@@ -34,9 +38,11 @@ from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["end_own_fit", "merge_logs"]
+__all__ = ["UNFINISHED", "end_own_fit", "merge_logs", "start_own_fit"]
 
 _SEGMENT = "logs_resumed_"
+#: the mark of a fit's or fine-tune's folder from its start until it completes
+UNFINISHED = ".unfinished"
 
 
 def _epoch(row: dict[str, str]) -> float:
@@ -88,9 +94,21 @@ def merge_logs(folder: Path) -> None:
         shutil.rmtree(segment)
 
 
+def start_own_fit(spec: Any) -> None:
+    """Before a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) trains, in
+    the process that runs it (not its DDP ranks): its folder marked ``UNFINISHED``."""
+    if spec.record is None:
+        return
+    folder = Path(spec.trial_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
+                                     f"not completed (removed when it does)\n")
+
+
 def end_own_fit(spec: Any, result: TrialResult) -> None:
     """After a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) returned
-    ``result``: a completed one's ``last.ckpt`` removed, a resumed one's logs merged."""
+    ``result``: a completed one's ``last.ckpt`` and ``UNFINISHED`` mark removed, a resumed
+    one's logs merged."""
     if spec.record is None:
         return
     folder = Path(spec.trial_dir)
@@ -98,3 +116,4 @@ def end_own_fit(spec: Any, result: TrialResult) -> None:
         merge_logs(folder)
     if result.status is TrialStatus.COMPLETED:
         (folder / "last.ckpt").unlink(missing_ok=True)
+        (folder / UNFINISHED).unlink(missing_ok=True)

@@ -36,7 +36,7 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import checkpoint_complete, users_in_place
-from lightning_nas.search.fit_segments import end_own_fit
+from lightning_nas.search.fit_segments import end_own_fit, start_own_fit
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
@@ -368,8 +368,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     fit's or fine-tune's checkpoint (``own_logs``) is the user's: it keeps no callback state
     of lightning_nas's own (``users_in_place``; a search's export writes its ``best.ckpt``
     so), an interrupted one's ``best.ckpt`` too; a completed one keeps no ``last.ckpt``
-    (``end_own_fit``).
+    (``end_own_fit``), nor the mark of an unfinished one (``start_own_fit``).
     """
+    start_own_fit(spec)  # until it completes: a kill before an epoch ended is not "finished"
     try:
         if not needs_own_process(spec.trainer):
             with ctrl_c_raised():
