@@ -110,7 +110,8 @@ def import_object(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise ConfigError(f"cannot import module {module_name!r} of {path!r}: {err}") from err
+        raise ConfigError(f"cannot import module {module_name!r} of {path!r}: {err}"
+                          f"{_where_imported(module_name, err)}") from err
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -118,6 +119,19 @@ def import_object(path: str) -> Any:
         close = difflib.get_close_matches(attr, names, n=3)
         hint = f"; close names: {', '.join(close)}" if close else ""
         raise ConfigError(f"module {module_name!r} has no attribute {attr!r}{hint}") from None
+
+
+def _where_imported(module_name: str, err: ImportError) -> str:
+    """Where class paths are imported from, said when ``module_name``'s top package itself
+    is not found (a command run from another folder than the project's), "" when the module
+    was found and an import inside it failed (a missing dependency: its own error says it).
+    """
+    top = module_name.partition(".")[0]
+    if not isinstance(err, ModuleNotFoundError) or err.name != top:
+        return ""
+    return (f"; class paths are imported from the current folder ({os.getcwd()}) and "
+            f"PYTHONPATH: run from the folder that holds {top}.py (or the package {top}/), "
+            f"or add that folder to PYTHONPATH")
 
 
 def object_path(obj: Any) -> str | None:
