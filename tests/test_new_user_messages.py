@@ -1,17 +1,21 @@
 """Messages a new user meets in the first hour: each says what to do next.
 
 Covers a class path whose module is not found from the current folder (a command run
-from another folder).
+from another folder) and the stop on a misspelt ``monitor``, which a changed monitor
+cannot resume.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 
 import pytest
 
+from lightning_nas import Search
 from lightning_nas.config.instantiate import import_object
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 
 
 def test_a_module_not_found_says_where_class_paths_are_imported_from():
@@ -34,3 +38,28 @@ def test_a_dependency_missing_inside_a_found_module_gets_no_folder_hint(tmp_path
     message = str(info.value)
     assert "No module named 'lnas_missing_dep_xyz'" in message
     assert "current folder" not in message and "PYTHONPATH" not in message
+
+
+def test_a_stop_on_a_misspelt_monitor_says_how_to_go_on(tmp_path):
+    # was: "trial 1 failed with an error every trial would hit: MonitorError: ..." and
+    # nothing more; the fixed monitor's rerun was then refused ("holds a search with a
+    # different monitor"), a second step to learn the folder must go
+    run_dir = tmp_path / "run"
+
+    def search(monitor: str) -> Search:
+        return Search(None, {"c": {"choice": [1, 2, 3]}}, monitor=monitor, mode="max",
+                      objective=lambda arch: {"val/acc": float(arch["c"])}, budget=2,
+                      seed=0, run_dir=run_dir, verbose=False)
+
+    with pytest.raises(SearchError) as info:
+        search("val_acc").run()
+    message = str(info.value)
+    assert message.startswith("trial 1 failed with an error every trial would hit")
+    assert re.search(r"fix it and run the same search again \(trial 1 runs again\); a "
+                     r"changed search setting \(a monitor, say\) is not resumed: remove "
+                     rf"{re.escape(str(run_dir))} \(no trial completed\) or choose another "
+                     r"run_dir", message), message
+    with pytest.raises(ConfigError, match="different monitor"):  # as the hint says
+        search("val/acc").run()
+    shutil.rmtree(run_dir)  # ... and then it runs
+    assert search("val/acc").run().best.metrics == {"val/acc": 2.0}

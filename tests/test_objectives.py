@@ -186,7 +186,10 @@ def test_a_count_that_misses_layers_made_in_setup_stops_the_search(tmp_path):
         f"{real} parameters once the Trainer set it up, but the search counted {counted} "
         f"before training (for max_params and the 'params' objective): layers made in "
         f"setup() are made after the count, or the model is built otherwise in a trial; "
-        f"build the layers in __init__ or configure_model")
+        f"build the layers in __init__ or configure_model. To go on, fix it and run the "
+        f"same search again (trial 1 runs again); a changed search setting (a monitor, say) "
+        f"is not resumed: remove {tmp_path / 'setup'} (no trial completed) or choose another "
+        f"run_dir")
     assert trial.status is TrialStatus.FAILED and "params" not in trial.metrics
     # layers of configure_model and lazy modules are counted right; without a cost the
     # count is not compared
@@ -229,7 +232,10 @@ def test_a_model_that_logs_a_cost_the_search_counts_stops_the_search(tmp_path):
         "'params', a cost the search counts itself (for max_params and the 'params' "
         "objective) and stores under that name in each trial's metrics, so the logged value "
         "would replace the count; log the model's own value under another name (e.g. "
-        "'model_params', an objective then like any logged metric)")
+        "'model_params', an objective then like any logged metric). To go on, fix it and "
+        "run the same search again (trial 1 runs again); a changed search setting (a "
+        f"monitor, say) is not resumed: remove {tmp_path / 'both'} (no trial completed) or "
+        "choose another run_dir")
     trial, = RunStore(tmp_path / "both" / "search.db").trials()
     assert trial.status is TrialStatus.FAILED and "params" not in trial.metrics
     # under another name it is a logged objective: its NaN in epoch 1 fails the trial

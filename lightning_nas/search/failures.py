@@ -213,7 +213,8 @@ class FailureWatch:
         elif result.fatal:
             self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {line}{_let_finish(running)}")
+                              f"hit: {line}{self._how_to_go_on(result.trial_id, completed)}"
+                              f"{_let_finish(running)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
@@ -225,6 +226,16 @@ class FailureWatch:
             if self._count_stop is None:  # (a trial let finish fails again: not this stop)
                 self._count_stop = (stop, running, self.failed())
             raise stop
+
+    def _how_to_go_on(self, trial_id: int, completed: int) -> str:
+        """What a fatal stop says to do (was: nothing, and a fixed monitor's rerun was then
+        refused, "holds a search with a different monitor"): fix and resume, and where no
+        trial completed, how a changed setting starts anew."""
+        anew = (f"; a changed search setting (a monitor, say) is not resumed: remove "
+                f"{self.run_dir} (no trial completed) or choose another run_dir"
+                if not completed else "")
+        return f". To go on, fix it and run the same search again (trial {trial_id} runs " \
+               f"again){anew}"
 
     def _count_error(self, running: int, after: int = 0) -> SearchError:
         """The max_failures stop: the failed trials counted now, the last one's error;
