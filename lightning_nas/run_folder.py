@@ -50,7 +50,8 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
            "check_run_folder", "close_folder", "file_in_place", "free_dir", "hold_folder",
-           "holding", "lock_kind", "new_folder", "output_dir", "run_dir_path", "user_path"]
+           "holding", "lock_kind", "new_folder", "output_dir", "run_dir_path", "runs_within",
+           "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
 LOCK_FILE = "search.lock"
@@ -204,6 +205,28 @@ def close_folder(folder: Path) -> Path | None:
         return None
     close = difflib.get_close_matches(folder.name, beside, n=1)
     return folder.parent / close[0] if close else None
+
+
+def runs_within(folder: str | os.PathLike, most: int = 5) -> str:
+    """What a folder without a run says of the run folders right under it (a search's
+    ``search.db``, a one-shot run's ``best_arch.yaml``): ``"; it holds run folders: runs/a,
+    runs/b (give one of them)"``, the first ``most`` by name; "" for none (was: the folder
+    that holds a user's runs was said to be no run folder, none of them named).
+
+    Example:
+        >>> runs_within("runs/no_such_run")
+        ''
+    """
+    try:
+        inside = sorted(p for p in Path(folder).iterdir() if p.is_dir() and (
+            (p / "search.db").is_file() or (p / "best_arch.yaml").is_file()))
+    except OSError:  # missing, or cannot be listed
+        return ""
+    if not inside:
+        return ""
+    more = f" and {len(inside) - most} more" if len(inside) > most else ""
+    return (f"; it holds run folders: {', '.join(str(p) for p in inside[:most])}{more} "
+            f"(give one of them)")
 
 
 def check_run_folder(run_dir: Path) -> None:

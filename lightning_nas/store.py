@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_nas.run_folder import check_run_folder, hold_folder, user_path
+from lightning_nas.run_folder import check_run_folder, hold_folder, runs_within, user_path
 from lightning_nas.store_checks import check_same_search, check_search_folder
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
@@ -314,7 +314,8 @@ def open_run(run_dir: str | Path) -> RunStore:
             f"with oneshot.finetune_epochs, or finetune_subnet(torch.load('subnet.pt', "
             f"weights_only=False), ...)); `lightning-nas show` and `report` read it")
     if not db.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)")
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)"
+                                f"{runs_within(db.parent)}")
     # was: opened to write where it could (set WAL, migrated an older version's tables)
     store = RunStore(db, read_only=True)
     try:

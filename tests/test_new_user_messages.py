@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 from lightning_nas import Search
+from lightning_nas.cli import main
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.errors import ConfigError, SearchError
 
@@ -63,3 +64,22 @@ def test_a_stop_on_a_misspelt_monitor_says_how_to_go_on(tmp_path):
         search("val/acc").run()
     shutil.rmtree(run_dir)  # ... and then it runs
     assert search("val/acc").run().best.metrics == {"val/acc": 2.0}
+
+
+@pytest.mark.parametrize("command", ["show", "report", "export"])
+def test_a_folder_of_run_folders_names_them(tmp_path, capsys, command):
+    # was: "runs is neither a run directory (no search.db) nor a one-shot run folder (no
+    # best_arch.yaml)" (export: "is not a run directory (no search.db)"), of the folder
+    # that holds the runs a user made (runs_dir/<name>), without naming them
+    runs = tmp_path / "runs"
+    Search(None, {"c": {"choice": [1, 2]}}, monitor="val_acc", mode="max", budget=1,
+           objective=lambda arch: {"val_acc": 0.5}, seed=0, run_dir=runs / "first",
+           verbose=False).run()
+    (runs / "oneshot").mkdir()
+    (runs / "oneshot" / "best_arch.yaml").write_text("arch: {k: 3}\nscore: 0.5\n")
+    (runs / "other").mkdir()  # no run: not named
+    assert main([command, str(runs)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"lightning-nas {command}: error: {runs} ")
+    assert line.endswith(f"; it holds run folders: {runs / 'first'}, {runs / 'oneshot'} "
+                         f"(give one of them)"), line

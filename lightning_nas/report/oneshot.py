@@ -33,7 +33,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.results import format_score
-from lightning_nas.run_folder import check_run_folder, user_path
+from lightning_nas.run_folder import check_run_folder, runs_within, user_path
 from lightning_nas.wording import counted
 
 __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
@@ -62,7 +62,7 @@ def load_oneshot(folder: str | Path) -> dict[str, Any]:
                                 f"show or report it")
     if not (folder / "best_arch.yaml").is_file():
         raise FileNotFoundError(f"{folder} is neither a run directory (no search.db) nor a "
-                                f"one-shot run folder (no best_arch.yaml)")
+                                f"one-shot run folder (no best_arch.yaml){runs_within(folder)}")
     info = {"history": None, "alphas": None, "finetune": None, "candidates": None,
             **_read(folder / "best_arch.yaml", dict)}
     for key, name, kind in (("history", "history.json", list), ("alphas", "alphas.json", dict),
