@@ -12,6 +12,7 @@ import re
 import shutil
 
 import pytest
+import yaml
 
 from lightning_nas import Search
 from lightning_nas.cli import main
@@ -83,3 +84,19 @@ def test_a_folder_of_run_folders_names_them(tmp_path, capsys, command):
     assert line.startswith(f"lightning-nas {command}: error: {runs} ")
     assert line.endswith(f"; it holds run folders: {runs / 'first'}, {runs / 'oneshot'} "
                          f"(give one of them)"), line
+
+
+@pytest.mark.parametrize("which", ["search block alone", "LightningCLI config alone"])
+def test_one_of_the_two_files_alone_says_how_to_give_both(tmp_path, capsys, which):
+    # was: "the config needs `model` (class_path and init_args)" and "the config needs
+    # `search.space` (a mapping, or a path to a YAML file)", not what a user who gave one of
+    # train.yaml and search.yaml should do
+    train = {"model": {"class_path": "tests.helpers.TinyNet"},
+             "data": {"class_path": "tests.helpers.BlobData"}, "trainer": {"max_epochs": 1}}
+    block = {"search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1}}
+    given = tmp_path / "given.yaml"
+    given.write_text(yaml.safe_dump(block if which == "search block alone" else train))
+    assert main(["search", str(given)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "lightning-nas search train.yaml search.yaml" in line, line
+    assert not (tmp_path / "runs").exists()

@@ -39,14 +39,20 @@ __all__ = ["SEARCH_KEYS", "search_from_config"]
 SEARCH_KEYS: dict[str, Any] = {"space": None, **SearchSettings().flat(), "seed": None,
                                "run_dir": None}
 
+#: how the two files are given (was: the errors of either alone did not say)
+_BOTH = " (lightning-nas search train.yaml search.yaml)"
+
 
 def search_from_config(cfg: Mapping[str, Any]) -> Search:
     """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
     settings = block_settings(cfg, "search", SEARCH_KEYS)
     if not settings["space"]:
-        raise ConfigError("the config needs `search.space` (a mapping, or a path to a YAML file)")
+        raise ConfigError(f"the config needs `search.space` (a mapping, or a path to a YAML "
+                          f"file): add a `search:` block with a `space`, or give it in a "
+                          f"second file{_BOTH}")
     if cfg.get("model") is None:
-        raise ConfigError("the config needs `model` (class_path and init_args)")
+        raise ConfigError(f"the config needs `model` (class_path and init_args): give your "
+                          f"LightningCLI config before the file of the `search:` block{_BOTH}")
     check_optim(optim_sections(cfg))  # LightningCLI's optimizer / lr_scheduler: they build
     if isinstance(settings["space"], Mapping):
         check_not_chosen_whole(cfg, settings["space"], lambda name: _model_takes(cfg, name))
