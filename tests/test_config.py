@@ -597,7 +597,8 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
     (lambda c: c["model"].update(class_path="tests.helpers.TinyNett"),
      ["model='tests.helpers.TinyNett'", "close names: TinyNet"]),
     (lambda c: c["search"]["space"].update({"trainer.max_epoch": {"choice": [1, 2]}}),
-     ["space key 'trainer.max_epoch'", "unknown Trainer argument 'max_epoch'"]),
+     ["space key 'trainer.max_epoch' is not a Trainer argument; did you mean "
+      "'trainer.max_epochs'?"]),
 ])
 def test_more_errors_before_training(tmp_path, change, needles):
     msg, run_dir = _broken(tmp_path, change)

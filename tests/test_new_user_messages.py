@@ -100,3 +100,17 @@ def test_one_of_the_two_files_alone_says_how_to_give_both(tmp_path, capsys, whic
     (line,) = capsys.readouterr().err.splitlines()
     assert "lightning-nas search train.yaml search.yaml" in line, line
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_misspelt_trainer_space_key_is_named_as_a_key(tmp_path):
+    # was: "space key 'trainer.max_epoch' may take 1: unknown Trainer argument 'max_epoch'
+    # ...", as if its value were wrong
+    from tests.helpers import BlobData, TinyNet
+
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}, "trainer.max_epoch": {"choice": [1, 2]}},
+               data=BlobData, trainer={"max_epochs": 1}, budget=1, run_dir=tmp_path / "run")
+    message = str(info.value)
+    assert message.startswith("space key 'trainer.max_epoch' is not a Trainer argument; did "
+                              "you mean 'trainer.max_epochs'? valid arguments: "), message
+    assert "may take" not in message and not (tmp_path / "run").exists()

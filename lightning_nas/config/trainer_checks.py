@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -37,8 +37,8 @@ from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, tar
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_finetune_epochs", "check_search_trainer",
-           "check_sync_batchnorm", "check_trainer_kwargs", "check_validation_runs",
-           "trainer_hints", "trains_nothing"]
+           "check_sync_batchnorm", "check_trainer_kwargs", "check_trainer_space_keys",
+           "check_validation_runs", "trainer_hints", "trains_nothing"]
 
 #: the Trainer settings under which a fit may train nothing, and what each needs to train
 TRAINING_NEEDS = {
@@ -56,6 +56,27 @@ def trainer_hints() -> dict[str, Any]:
         return typing.get_type_hints(pl.Trainer.__init__)
     except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
         return {}
+
+
+def check_trainer_space_keys(keys: Iterable[str]) -> None:
+    """Raise ``ConfigError`` for a space key ``trainer.NAME`` whose ``NAME`` the Trainer does
+    not take, named as a key (was: "space key 'trainer.max_epoch' may take 1: unknown
+    Trainer argument ...", as if its value were wrong).
+
+    Example:
+        >>> check_trainer_space_keys(["width", "trainer.max_epochs"])
+        >>> check_trainer_space_keys(["trainer.max_epoch"])
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space key 'trainer.max_epoch' is not a Trainer ...
+    """
+    names, _ = accepted_kwargs(pl.Trainer.__init__)
+    for key in keys:
+        head, _, rest = str(key).partition(".")
+        if head == "trainer" and rest and rest.partition(".")[0] not in names:
+            hint = did_you_mean(key, [f"trainer.{name}" for name in names])
+            raise ConfigError(f"space key {key!r} is not a Trainer argument; {hint}valid "
+                              f"arguments: {', '.join(sorted(names))}")
 
 
 def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:

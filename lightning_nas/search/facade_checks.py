@@ -23,6 +23,7 @@ from lightning_nas.config.factories import (
     check_validation_runs,
 )
 from lightning_nas.config.instantiate import short
+from lightning_nas.config.trainer_checks import check_trainer_space_keys
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
@@ -85,6 +86,7 @@ def check_search(search: Search) -> None:
     # (was: "the space holds a single architecture ({'widht': 16})", the typo found later)
     search.model.check(search.space.names(), _data_class(search.data.target))
     search.data.check(search.space.names(), search.model)
+    check_trainer_space_keys(search.space.names())
     search.space.check_searchable("or train it with lightning-nas fit")
     search.settings.goal.warn_contrary()
     objectives = search.settings.goal.objectives
