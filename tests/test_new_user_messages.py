@@ -114,3 +114,21 @@ def test_a_misspelt_trainer_space_key_is_named_as_a_key(tmp_path):
     assert message.startswith("space key 'trainer.max_epoch' is not a Trainer argument; did "
                               "you mean 'trainer.max_epochs'? valid arguments: "), message
     assert "may take" not in message and not (tmp_path / "run").exists()
+
+
+def test_a_yaml_word_read_as_a_bool_where_a_string_is_expected_says_to_quote_it(tmp_path):
+    # was: "space key 'activation' may take False: model.activation=False: expected str (the
+    # annotation of TinyNet.__init__)", of `{choice: [relu, off]}`: no word on YAML's
+    # yes/no/on/off
+    from lightning_nas import SearchSpace
+    from tests.helpers import BlobData, TinyNet
+
+    space = SearchSpace.from_yaml("width: {choice: [4, 8]}\nactivation: {choice: [relu, off]}")
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 1}, budget=1,
+               run_dir=tmp_path / "run")
+    assert str(info.value) == (
+        "space key 'activation' may take False: model.activation=False: expected str (the "
+        "annotation of TinyNet.__init__); YAML reads an unquoted yes, no, on, off, true or "
+        "false as a bool: quote it for a string ('no', 'off')")
+    assert not (tmp_path / "run").exists()

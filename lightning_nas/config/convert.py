@@ -44,8 +44,9 @@ from lightning_nas.config.records import dataclass_of, to_dataclass
 from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
 
-__all__ = ["class_bound", "class_node_path", "close_class_note", "convert", "convert_args",
-           "converted", "import_class", "short_class_note", "type_bound", "type_name"]
+__all__ = ["bool_note", "class_bound", "class_node_path", "close_class_note", "convert",
+           "convert_args", "converted", "import_class", "short_class_note", "type_bound",
+           "type_name"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
@@ -184,6 +185,24 @@ def short_class_note(value: Any, hint: Any) -> str:
         f"package.module.{value}")
     return (f"; a class name alone is no import path (LightningCLI refuses it too): write "
             f"{found}")
+
+
+def bool_note(value: Any, hint: Any) -> str:
+    """For a bool where ``hint`` takes a string (``activation: {choice: [relu, off]}``): YAML
+    1.1, as PyYAML reads it, took the unquoted word for a bool; ``""`` for another value.
+
+    Example:
+        >>> bool_note(False, str)[:47]
+        '; YAML reads an unquoted yes, no, on, off, true'
+        >>> bool_note(False, bool)
+        ''
+    """
+    takes = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+        else (hint,)
+    if not isinstance(value, bool) or str not in takes:
+        return ""
+    return ("; YAML reads an unquoted yes, no, on, off, true or false as a bool: quote it for "
+            "a string ('no', 'off')")
 
 
 def close_class_note(value: Any, hint: Any, modules: Sequence[str]) -> str:

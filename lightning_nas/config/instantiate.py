@@ -44,6 +44,7 @@ from typing import Any
 from lightning_nas.config.calls import accepted_kwargs, call
 from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.convert import (
+    bool_note,
     class_bound,
     class_node_path,
     close_class_note,
@@ -350,7 +351,8 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
         return
     if not matches(value, hint, strict):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
-            close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint)
+            close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
+            or bool_note(value, hint)
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
 
