@@ -97,13 +97,24 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
     ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
     the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
     the best architecture in ``model.init_args`` (``dict_kwargs``) and no ``search`` block, so it
-    trains the best model as is. ``trial_id`` exports that COMPLETED trial instead (e.g. a
-    point of a multi-objective run's Pareto front; ``best.yaml`` says ``chosen: true``, and
-    ``finetune`` takes it). An ``objective=`` search trained no model: its ``best.yaml``
+    trains the best model as is. An ``objective=`` search trained no model: its ``best.yaml``
     has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
-    The folder is held meanwhile (``held_for_export``: a second export waits for this one;
-    an export while a search holds it is refused, saying ``then``, what to do once it is
-    gone: by default, export again). Returns the content of ``best.yaml``.
+    The folder is held meanwhile (``held_for_export``: a second export waits for this one).
+
+    Args:
+        run_dir: the search's run folder.
+        store: the run's store, when open already (a search's own export); None opens it.
+        trial_id: export this COMPLETED trial instead (e.g. a point of a multi-objective
+            run's Pareto front; ``best.yaml`` says ``chosen: true``, ``finetune`` takes it).
+        then: what an export refused while a search holds the folder says to do once it is
+            gone (None: export again).
+
+    Returns:
+        The content of ``best.yaml``.
+
+    Raises:
+        ConfigError: ``trial_id`` is no COMPLETED trial of the run (the valid ones named).
+        SearchError: the run has no completed trial, or a search holds the folder.
     """
     run_dir = user_path(run_dir, "export_best(run_dir=...)")
     with held_for_export(run_dir, store, then) as store:  # one at a time, no search
@@ -214,6 +225,12 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     scheduler set them, and the trial defaults that change a trial's results written out
     (``_RESULT_DEFAULTS``: ``enable_model_summary: false`` unless the config set it).
     It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
+
+    Args:
+        config: the search's config (its ``search`` block dropped).
+        arch: the trial's architecture: plain and dotted keys.
+        seed: ``seed_everything`` of the trials (None: the config's).
+        max_epochs: a complete trial's epochs when a scheduler set them (None: the config's).
 
     Example:
         >>> cfg = {"seed_everything": 1, "model": "m.Net", "trainer": {"max_epochs": 9},

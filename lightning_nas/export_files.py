@@ -1,14 +1,13 @@
-"""How an export writes its files into a run folder: with the folder held
-(``held_for_export``: one export at a time, none while a search runs there), each one
-beside its place first under a name of its writer's own (``staged``), then moved in with
-``best.yaml`` last (``move_in``), so that a ``best.yaml`` on disk always describes the
-``best.ckpt`` beside it; and which ``best.ckpt`` an export keeps when the trial's own
-checkpoint is gone (``kept_checkpoint``), and which it must not remove: the only copy
-of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt`` a fine-tune
-starts from, or what to do without one (``best_weights``), and the architecture it builds
-(``finetune_arch``: the trial's, under ``model_init_args``, which ``lightning-nas finetune``
-takes as ``--model.KEY=VALUE``: ``model_overrides``); ``best.yaml`` read back, or what to
-do where it is not an export's (``load_best``).
+"""How an export writes its files into a run folder: with the folder held (``held_for_export``: one
+export at a time, none while a search runs there), each one beside its place first under a name of
+its writer's own (``staged``), then moved in with ``best.yaml`` last (``move_in``), so that a
+``best.yaml`` on disk always describes the ``best.ckpt`` beside it; and which ``best.ckpt`` an
+export keeps when the trial's own checkpoint is gone (``kept_checkpoint``), and which it must not
+remove: the only copy of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt``
+a fine-tune starts from, or what to do without one (``best_weights``), and the architecture it
+builds (``finetune_arch``: the trial's, under ``model_init_args``, which ``lightning-nas finetune``
+takes as ``--model.KEY=VALUE``: ``model_overrides``); ``best.yaml`` read back, or what to do where
+it is not an export's (``load_best``).
 
 Example:
     >>> import tempfile
@@ -110,8 +109,7 @@ def staging_path(path: Path) -> Path:
 
 
 def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path, Path]:
-    """``text`` (or a copy of ``source``) written beside ``path`` (``staging_path``);
-    ``(that file, path)``."""
+    """``text`` (or a copy of ``source``) written beside ``path``; ``(that file, path)``."""
     tmp = staging_path(path)
     if source is not None:
         shutil.copyfile(source, tmp)
@@ -168,6 +166,9 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``.
 
+    Args:
+        run_dir: the run folder an export wrote ``best.yaml`` into.
+
     Example:
         >>> load_best("no/such/run")
         Traceback (most recent call last):
@@ -177,8 +178,7 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     Raises:
         FileNotFoundError: there is none, saying to export.
         StoreError: it is not one an export wrote (not YAML, no mapping, no trial number:
-            edited by hand; was: yaml's traceback or an AttributeError later), saying to
-            export again.
+            edited by hand; was: yaml's traceback or an AttributeError), saying to export again.
     """
     path = user_path(run_dir, "load_best(run_dir=...)") / "best.yaml"
     export = f"lightning-nas export {shlex.quote(str(run_dir))}"

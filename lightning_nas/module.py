@@ -222,13 +222,14 @@ class NASModule(pl.LightningModule):
         lr: learning rate; an ``lr`` key of the architecture wins.
         weight_decay: weight decay; a ``weight_decay`` key of the architecture wins.
         optimizer_kwargs: more optimizer arguments (e.g. ``momentum``).
-        arch: the architecture as one dict; further keyword arguments are architecture keys
-            too, so a search can fill them like any LightningModule's ``__init__`` arguments.
+        arch: the architecture as one dict.
         example_input_array: an input batch for ``forward`` (a tensor; a tuple or dict as
             Lightning passes it), run by Lightning's model summary and by a search's count
             of ``flops`` (and of lazy modules' ``params``). Default: the built network's own
             ``example_input_array`` if it has one. Not an architecture key, and not saved
             in the hyperparameters.
+        **arch_kwargs: architecture keys too (over ``arch``'s), so a search can fill them
+            like any LightningModule's ``__init__`` arguments.
     """
 
     def __init__(self, builder: Callable[[dict[str, Any]], nn.Module] | str,

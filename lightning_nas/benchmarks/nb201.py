@@ -257,7 +257,17 @@ class NB201:
     def lookup(self, arch: Mapping[str, Any] | str, dataset: str = "cifar10") -> dict[str, float]:
         """The metrics of an architecture on ``dataset``: ``valid_acc_12ep``,
         ``test_acc_12ep``, ``test_acc_200ep`` (accuracies in %), ``params_m`` (millions),
-        ``flops_m`` (MFLOPs), and ``index``."""
+        ``flops_m`` (MFLOPs), and ``index``.
+
+        Args:
+            arch: an architecture of ``nb201_space()``, or its NB201 string.
+            dataset: ``cifar10``, ``cifar100`` or ``imagenet16`` (``DATASETS``; any case,
+                aliases such as ``imagenet16-120`` too).
+
+        Raises:
+            SpaceError: ``arch`` is not in the table.
+            ConfigError: an unknown ``dataset``, naming the valid ones.
+        """
         ds, row = _dataset(dataset), self._row(arch)
         out = {m: row[f"{ds}_{m}"] for m in ("valid_acc_12ep", "test_acc_12ep",
                                              "test_acc_200ep")}
@@ -267,7 +277,11 @@ class NB201:
 
     def objective(self, dataset: str = "cifar10") -> NB201Objective:
         """A ``Search(objective=...)`` function: arch -> the search signal and the costs
-        (``OBJECTIVE_METRICS``) of ``lookup(arch, dataset)``."""
+        (``OBJECTIVE_METRICS``) of ``lookup(arch, dataset)``.
+
+        Args:
+            dataset: the dataset looked up, as ``lookup``'s.
+        """
         return NB201Objective(self, _dataset(dataset))
 
     def best(self, dataset: str = "cifar10", metric: str = "test_acc_200ep") -> tuple[int, float]:

@@ -352,6 +352,9 @@ def space_of(model: nn.Module) -> SearchSpace:
 
     A label used by several modules is one decision (their choices must agree).
 
+    Args:
+        model: a network holding choice modules (or a LightningModule around one).
+
     Raises:
         SpaceError: when a shared label has different choices, or there is no decision.
     """
@@ -368,14 +371,27 @@ def space_of(model: nn.Module) -> SearchSpace:
 
 
 def set_path(model: nn.Module, arch: Mapping[str, Any]) -> None:
-    """Activate ``arch`` (one value per label) in every choice module of ``model``."""
+    """Activate ``arch`` (one value per label) in every choice module of ``model``.
+
+    Args:
+        model: a network holding choice modules.
+        arch: an architecture of ``space_of(model)``.
+
+    Raises:
+        SpaceError: ``arch`` is not one of its space (a label missing, unknown, a value
+            out of its choices), or ``model`` has no decision.
+    """
     space_of(model).validate(arch)
     for module in choice_modules(model):
         module.activate(arch)
 
 
 def get_path(model: nn.Module) -> dict[str, Any]:
-    """The active architecture of ``model``."""
+    """The active architecture of ``model``.
+
+    Args:
+        model: a network holding choice modules.
+    """
     out: dict[str, Any] = {}
     for module in choice_modules(model):
         out.update(module.active())

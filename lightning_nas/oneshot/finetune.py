@@ -78,7 +78,7 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
             training), as the metrics returned are one epoch's.
         num_classes: classes of the default metric (accuracy, logged as ``val_acc``).
         lr: learning rate (Adam).
-        metrics, module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
+        metrics, **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
     Returns:
         The trained ``NASModule`` and the logged metrics after the last epoch; under DDP

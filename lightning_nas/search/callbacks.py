@@ -209,14 +209,14 @@ class TrialReporter(pl.Callback):
         logged: further metrics the search reads (the objectives after the monitor): one
             that the first validation logging the monitor did not log stops the search at
             that epoch's end (``MonitorError``), not after a whole trial.
-        tie_break: the later objectives with their modes (``("val_loss", "min")``), in
-            order: of validations tied on the monitor, the best epoch is the one best on
-            these, then the earlier (``search/best_epoch.py``).
         trained: the seconds the trial trained before this fit, as its search stored them
             (a promotion's earlier fits). Each checkpoint holds them plus this fit's
             seconds up to it, and a fit that continues from a checkpoint holding more (one
             a fit killed with its search wrote) takes that: ``trained`` then counts the
             killed fit up to the checkpoint.
+        tie_break: the later objectives with their modes (``("val_loss", "min")``), in
+            order: of validations tied on the monitor, the best epoch is the one best on
+            these, then the earlier (``search/best_epoch.py``).
         notes: where to add what the search says on its console (``TrialResult.notes``): a
             metric that differs across the ranks, once.
     """

@@ -44,7 +44,12 @@ _BOTH = " (lightning-nas search train.yaml search.yaml)"
 
 
 def search_from_config(cfg: Mapping[str, Any]) -> Search:
-    """Check a loaded config and build the ``Search`` it describes (nothing trains yet)."""
+    """Check a loaded config and build the ``Search`` it describes (nothing trains yet).
+
+    Args:
+        cfg: the config as a mapping (``model``, ``data``, ``trainer``, a ``search`` block
+            with its ``space``, ...), as ``lightning-nas search`` loads it.
+    """
     settings = block_settings(cfg, "search", SEARCH_KEYS)
     if not settings["space"]:
         raise ConfigError(f"the config needs `search.space` (a mapping, or a path to a YAML "

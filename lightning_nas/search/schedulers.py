@@ -267,6 +267,12 @@ class HyperbandRule(ASHARule):
     cycle that gives the bracket starting at ``min_epochs * eta**b`` a share of new trials
     proportional to ``eta**(s_max - b) / (s_max - b + 1)``, as Hyperband sizes its brackets,
     the brackets interleaved along the cycle.
+
+    Args:
+        min_epochs: the first rung of the first bracket.
+        max_epochs: the last rung of every bracket (a trial that reaches it is complete).
+        eta: reduction factor: the top ``1/eta`` of a rung goes on.
+        mode: ``"max"`` or ``"min"``.
     """
 
     def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,

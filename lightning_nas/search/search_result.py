@@ -21,7 +21,16 @@ __all__ = ["SearchResult"]
 
 @dataclass
 class SearchResult:
-    """What ``Search.run`` returns: the best trial and all trials, best first on request."""
+    """What ``Search.run`` returns: the best trial and all trials, best first on request.
+
+    Attributes:
+        best: the best COMPLETED trial (the leaderboard's first), None without one.
+        trials: every trial of the run, in the order they were numbered.
+        run_dir: the run folder.
+        monitor: the metric the trials are ranked by.
+        mode: ``"max"`` or ``"min"``: which way the monitor is better.
+        objectives: a multi-objective search's objectives (the monitor first), else None.
+    """
 
     best: TrialResult | None
     trials: list[TrialResult]
@@ -32,7 +41,11 @@ class SearchResult:
 
     def leaderboard(self, k: int | None = None) -> list[TrialResult]:
         """COMPLETED trials, best first, in the store's order (``best`` first: ties by the
-        later objectives, then the earlier trial)."""
+        later objectives, then the earlier trial).
+
+        Args:
+            k: the first ``k`` of them only (default: all).
+        """
         done = leaderboard(self.trials, self.mode,
                            None if self.objectives is None else self.objectives.to_dict())
         return done if k is None else done[:k]

@@ -140,7 +140,12 @@ class SearchSettings:
 
     @classmethod
     def from_options(cls, **options: Any) -> SearchSettings:
-        """Settings from flat names (``budget=10, num_workers=2``); the rest are defaults."""
+        """Settings from flat names (``budget=10, num_workers=2``); the rest are defaults.
+
+        Args:
+            **options: settings by their flat names (``keys()``); an unknown one is a
+                ``ConfigError`` naming the valid ones.
+        """
         return cls().replace(**options)
 
     def replace(self, **options: Any) -> SearchSettings:
@@ -151,6 +156,9 @@ class SearchSettings:
         (``Search(settings=..., monitor=...)``) sets what to optimise; the same monitor, or
         a ``mode`` alone, keeps them (a mode that disagrees with the first objective's is a
         ``ConfigError``); ``objectives`` given replace them.
+
+        Args:
+            **options: the settings to change, by their flat names (``keys()``).
 
         Example:
             >>> s = SearchSettings.from_options(objectives={"val_acc": "max", "params": "min"})

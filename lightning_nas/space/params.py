@@ -34,7 +34,6 @@ WIDEN_LIMIT = 2**40
 #: each proposal takes longer with every value (seconds at 10 000, a hang at 2**53)
 STEP_LIMIT = 1000
 
-
 #: tags of the lists and mappings in ``_value_key``: no value a user gives equals them
 _LIST, _MAPPING = object(), object()
 
@@ -121,6 +120,9 @@ class Param(ABC):
 class Choice(Param):
     """Unordered categorical choice (nevergrad ``Choice``).
 
+    Args:
+        values: the options: a non-empty list of distinct values (no NaN).
+
     Example:
         >>> Choice(["relu", "gelu"]).size()
         2
@@ -170,6 +172,9 @@ class Choice(Param):
 class Ordered(Choice):
     """Ordered choice: neighbouring values are alike (nevergrad ``TransitionChoice``).
 
+    Args:
+        values: the options, in their order: a non-empty list of distinct values (no NaN).
+
     Example:
         >>> Ordered([1, 2, 4, 8]).describe()
         'one of [1, 2, 4, 8] (ordered)'
@@ -213,6 +218,11 @@ class _Range(Param):
 
 class Int(_Range):
     """Integer range ``[low, high]`` (both included), optionally log-scaled or stepped.
+
+    Args:
+        low, high: the bounds, integers within +-2**53, ``low < high``.
+        log: sample on a log scale (``low > 0``; not with ``step``).
+        step: only ``low``, ``low + step``, ... ``high`` (``high - low`` a multiple of it).
 
     Example:
         >>> Int(16, 128, log=True).size()
@@ -314,6 +324,10 @@ def _fewer_steps(low: int, high: int) -> str:
 class Float(_Range):
     """Float range ``[low, high]``, optionally log-scaled.
 
+    Args:
+        low, high: the bounds, finite numbers, ``low < high``.
+        log: sample on a log scale (``low > 0``).
+
     Example:
         >>> Float(1e-4, 1e-1, log=True).contains(1e-3)
         True
@@ -366,6 +380,9 @@ class Float(_Range):
 
 class Fixed(Param):
     """A constant: part of every architecture, never searched.
+
+    Args:
+        value: the constant (not NaN).
 
     Example:
         >>> Fixed(0.1).size()

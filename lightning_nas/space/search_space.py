@@ -90,6 +90,10 @@ class SearchSpace:
         """Build from the YAML mapping form (see the module docstring); a value may also be
         a parameter object (``Int(4, 6)``) or a ``SearchSpace``, in a group too.
 
+        Args:
+            spec: name -> parameter mapping (``{"choice": [3, 5]}``), parameter object,
+                ``SearchSpace`` or group (a nested mapping of the same).
+
         Example:
             >>> from lightning_nas.space import Int
             >>> SearchSpace.from_dict({"k": {"choice": [3, 5]}, "g": {"w": Int(4, 6)}}).size()
@@ -114,6 +118,10 @@ class SearchSpace:
     @classmethod
     def from_yaml(cls, source: str | Path) -> SearchSpace:
         """Load from a YAML file path or a YAML string.
+
+        Args:
+            source: the path of a YAML file holding the mapping form (a non-empty mapping),
+                or that YAML text itself.
 
         Example:
             >>> SearchSpace.from_yaml("k: {choice: [3, 5, 7]}").size()
@@ -156,7 +164,12 @@ class SearchSpace:
         return math.prod(p.size() for p in self.params.values())
 
     def sample(self, seed: int | None = None, rng: random.Random | None = None) -> dict[str, Any]:
-        """A uniformly drawn architecture; the same ``seed`` gives the same one."""
+        """A uniformly drawn architecture; the same ``seed`` gives the same one.
+
+        Args:
+            seed: the seed of a new ``random.Random`` (None: a random one).
+            rng: a ``random.Random`` to draw from instead (``seed`` is then unused).
+        """
         rng = rng or random.Random(seed)
         return {k: p.sample(rng=rng) if isinstance(p, SearchSpace) else p.sample(rng)
                 for k, p in self.params.items()}

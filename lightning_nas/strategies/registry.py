@@ -57,6 +57,9 @@ def check_optimizer_name(name: str) -> None:
     """Raise ``ConfigError`` naming close registry names if ``name`` is not registered (or
     is no string: was a bare ``TypeError`` from ``OneShotNAS(optimizer=3)``).
 
+    Args:
+        name: a nevergrad registry name (``available_optimizers()``).
+
     Example:
         >>> check_optimizer_name("NGOp")
         Traceback (most recent call last):
@@ -96,6 +99,14 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     told a loss per objective (``objectives``, the search's count): one that takes a single
     objective only (``PymooCMAES``, ``PymooBIPOP``) fails here for several (was: told one
     loss, it passed, and the search stopped at its third proposal, two trials trained).
+
+    Args:
+        name: the optimizer's nevergrad registry name.
+        space: the search space it proposes from.
+        budget: the search's trials (None: none given, a time limit alone).
+        num_workers: trials proposed at once.
+        warm: whether a warm start tells it architectures it did not propose.
+        objectives: the search's count of objectives (losses told per trial).
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
