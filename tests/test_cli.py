@@ -1000,3 +1000,17 @@ def test_finetune_gives_model_arguments_to_a_model_built_from_its_config(config,
     saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
     assert (saved["lr"], saved["activation"], saved["width"]) == (
         0.0005, "tanh", best["arch"]["model.width"])
+
+
+def test_oneshot_takes_a_config_without_a_oneshot_block(tmp_path, capsys, monkeypatch):
+    # was: "unknown config section 'search'" for a file holding model, data and trainer
+    # only (every oneshot: key has a default), a section the file does not hold
+    example = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    cfg = yaml.safe_load(example.read_text())
+    del cfg["oneshot"]
+    path = tmp_path / "first.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert main(["oneshot", str(path), "--print_config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["oneshot"] == {"run_dir": "runs/first"} and "search" not in printed

@@ -112,7 +112,9 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
         check_not_searched(overrides, cfg)
         check_groups_keep(cfg)
-    block = "oneshot" if "oneshot" in cfg else "search"
+    # `oneshot` with no oneshot: block (every key has a default): its own block, not a
+    # search's (was: "unknown config section 'search'", a section the file did not hold)
+    block = "oneshot" if "oneshot" in cfg or command == "oneshot" else "search"
     if cfg.get(block) is None:
         cfg[block] = {}
     if isinstance(cfg[block], Mapping) and cfg[block].get("run_dir") is None:  # null too
