@@ -76,11 +76,20 @@ class StoreError(NASError):
 def did_you_mean(key: str, valid: Iterable[str]) -> str:
     """``"did you mean 'x'? "`` for the closest valid name, or ``""``.
 
+    A name in other case is that name (``DARTS``: ``darts``; was: none, as difflib compares
+    case), and one close to a valid name in other case is close to it.
+
     Example:
         >>> did_you_mean("budgt", ["budget", "seed"])
         "did you mean 'budget'? "
+        >>> did_you_mean("DARTS", ["spos", "darts", "gdas"])
+        "did you mean 'darts'? "
     """
-    close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
+    names = [str(v) for v in valid]
+    lower = {name.lower(): name for name in reversed(names)}  # the first of a case-fold
+    close = ([lower[str(key).lower()]] if str(key).lower() in lower else
+             difflib.get_close_matches(str(key), names, n=1) or
+             [lower[name] for name in difflib.get_close_matches(str(key).lower(), lower, n=1)])
     return f"did you mean '{close[0]}'? " if close else ""
 
 

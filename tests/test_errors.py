@@ -137,3 +137,14 @@ def test_a_misspelt_value_lists_the_valid_values_not_keys(index):
     with pytest.raises(ConfigError) as info:
         make()
     assert str(info.value).startswith(message), str(info.value)
+
+
+def test_did_you_mean_reads_a_name_in_other_case_as_the_name():
+    # was: "unknown oneshot algorithm 'DARTS'; valid algorithms: ..." with no suggestion
+    # (difflib compares case: 'DARTS' and 'darts' share no character)
+    assert did_you_mean("DARTS", ["spos", "darts", "gdas"]) == "did you mean 'darts'? "
+    assert did_you_mean("Max_Epochs", ["max_epochs", "max_steps"]) == \
+        "did you mean 'max_epochs'? "
+    assert did_you_mean("ngopt", ["NGOpt", "NGO"]) == "did you mean 'NGOpt'? "
+    assert did_you_mean("DARTZ", ["spos", "darts", "gdas"]) == "did you mean 'darts'? "
+    assert did_you_mean("xyz", ["spos", "darts"]) == ""
