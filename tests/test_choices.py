@@ -231,3 +231,19 @@ def test_choice_batchnorm_runs_as_torch_batchnorm_with_its_options(options):
                                                      strict=True))
     exported = choice.export().eval()
     assert torch.allclose(exported(x), plain.eval()(x), atol=1e-6)
+
+
+def test_space_errors_say_what_to_do():
+    # was: "label 'linear' is used with different choices: ..." and "the model has no choice
+    # module with a decision", which named neither the default label nor the modules to use
+    left_unlabelled = nn.Sequential(ChoiceLinear(16, [8, 16]), nn.ReLU(),
+                                    ChoiceLinear(16, [4, 8, 16]))
+    with pytest.raises(SpaceError, match=r"used with different choices: .*: give each "
+                                         r"decision its own label=.*'linear' is the default "
+                                         r"label of ChoiceLinear"):
+        space_of(left_unlabelled)
+    with pytest.raises(SpaceError, match=r"no choice module with a decision: build the "
+                                         r"network of lightning_nas.oneshot's LayerChoice, "
+                                         r"ChoiceConv2d, ChoiceLinear or Repeat.*lightning-nas "
+                                         r"search"):
+        space_of(nn.Linear(2, 2))

@@ -362,12 +362,26 @@ def space_of(model: nn.Module) -> SearchSpace:
     for module in choice_modules(model):
         for label, param in module.decisions().items():
             if label in params and params[label] != param:
+                default = next((f" ({label!r} is the default label of {cls}, taken by one "
+                                f"left without label=)" for cls, value in _DEFAULT_LABELS
+                                if value == label), "")
                 raise SpaceError(f"label {label!r} is used with different choices: "
-                                 f"{params[label]!r} and {param!r}")
+                                 f"{params[label]!r} and {param!r}; the modules of one label "
+                                 f"are one decision: give each decision its own label="
+                                 f"{default}")
             params[label] = param
     if not params:
-        raise SpaceError("the model has no choice module with a decision")
+        raise SpaceError("the model has no choice module with a decision: build the network "
+                         "of lightning_nas.oneshot's LayerChoice, ChoiceConv2d, ChoiceLinear "
+                         "or Repeat, each given two values or more (ChoiceLinear(16, [8, 32], "
+                         "label='fc1')); to search the module's __init__ arguments instead, "
+                         "train a model per trial: lightning-nas search")
     return SearchSpace(params)
+
+
+#: the labels that choice modules take when none is given
+_DEFAULT_LABELS = (("ChoiceConv2d", "conv"), ("ChoiceConv2d", "conv_kernel"),
+                   ("ChoiceLinear", "linear"), ("Repeat", "depth"))
 
 
 def set_path(model: nn.Module, arch: Mapping[str, Any]) -> None:
