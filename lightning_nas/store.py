@@ -311,8 +311,9 @@ def open_run(run_dir: str | Path) -> RunStore:
         raise FileNotFoundError(
             f"{run_dir} is a one-shot run folder, not a search run (no search.db): its export "
             f"is there already (subnet.pt, the winner in best_arch.yaml; subnet_finetuned.pt "
-            f"with oneshot.finetune_epochs, or finetune_subnet(torch.load('subnet.pt', "
-            f"weights_only=False), ...)); `lightning-nas show` and `report` read it")
+            f"with oneshot.finetune_epochs, or finetune_subnet(torch.load("
+            f"{str(db.parent / 'subnet.pt')!r}, weights_only=False), ...)); "
+            f"`lightning-nas show` and `report` read it")  # was: 'subnet.pt', of the cwd
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)"
                                 f"{runs_within(db.parent)}")

@@ -1556,6 +1556,8 @@ def test_export_and_finetune_point_a_one_shot_folder_to_its_outputs(tmp_path, ca
         err = capsys.readouterr().err
         assert f"{tmp_path} is a one-shot run folder" in err and "subnet.pt" in err
         assert "`lightning-nas show` and `report` read it" in err
+        # was: torch.load('subnet.pt', ...), a file of the folder the command ran in
+        assert f"torch.load({str(tmp_path / 'subnet.pt')!r}, weights_only=False)" in err
 
 
 CLI_DDP_SCRIPT = """
