@@ -63,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="check the config as a run does, print it after overrides and exit")
     p = sub.add_parser("oneshot", help="train a supernet once and search its subnets",
                        description="A config with model (a supernet with choice modules), "
-                                   "data, trainer and a oneshot: block; overrides as for "
-                                   "search.")
+                                   "data, trainer and a oneshot: block (optional: each key "
+                                   "has a default; oneshot.algorithm: spos, the default, "
+                                   "darts or gdas); overrides as for search.")
     p.add_argument("config", help="one YAML file (search and fit merge several)")
     p.add_argument("--ckpt_path", default=None,
                    help="resume an interrupted run: 'last' (RUN_DIR/checkpoints/last.ckpt, "
