@@ -33,7 +33,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from lightning_nas.run_folder import check_run_folder, hold_folder, runs_within, user_path
-from lightning_nas.store_checks import check_same_search, check_search_folder
+from lightning_nas.store_checks import (
+    check_same_search,
+    check_search_folder,
+    unfinished_oneshot,
+)
 from lightning_nas.store_errors import check_lockable, unusable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_json import dump_json, load_numbers, numbers, strict_json
@@ -314,6 +318,9 @@ def open_run(run_dir: str | Path) -> RunStore:
             f"with oneshot.finetune_epochs, or finetune_subnet(torch.load("
             f"{str(db.parent / 'subnet.pt')!r}, weights_only=False), ...)); "
             f"`lightning-nas show` and `report` read it")  # was: 'subnet.pt', of the cwd
+    unfinished = unfinished_oneshot(db.parent, str(run_dir))
+    if unfinished:  # was: "not a run directory (no search.db)", where show names the run
+        raise FileNotFoundError(unfinished)
     if not db.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no search.db)"
                                 f"{runs_within(db.parent)}")

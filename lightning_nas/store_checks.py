@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
 __all__ = ["AS_THEN", "NEWER_KEYS", "ONESHOT_WRITES", "SEARCH_WRITES", "check_new_run_folder",
-           "check_same_search", "check_search_folder", "oneshot_writes"]
+           "check_same_search", "check_search_folder", "oneshot_writes", "unfinished_oneshot"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
@@ -129,6 +129,30 @@ def oneshot_writes(run_dir: Path) -> list[str]:
     """
     return [name for name in ONESHOT_WRITES
             if any((run_dir / part).is_file() for part in (name, _partial(name)))]
+
+
+def unfinished_oneshot(run_dir: Path, shown: str) -> str | None:
+    """What ``export`` and ``finetune`` say of ``run_dir`` (``shown`` as given) where it
+    holds a one-shot run that has not finished (no ``search.db``, no ``best_arch.yaml``;
+    its ``search.lock`` says ``oneshot``, or it holds what only a one-shot run writes), else
+    None (was: "not a run directory (no search.db)", where ``show`` names the run).
+
+    Example:
+        >>> unfinished_oneshot(Path("runs/no_such_run"), "runs/no_such_run") is None
+        True
+    """
+    if (run_dir / "search.db").exists() or (run_dir / "best_arch.yaml").is_file():
+        return None
+    if lock_kind(run_dir) != "oneshot" and not oneshot_writes(run_dir):
+        return None
+    last = run_dir / "checkpoints" / "last.ckpt"
+    finish = (f"finish it with `lightning-nas oneshot CONFIG --oneshot.run_dir {shown} "
+              f"--ckpt_path last` ({last} is there)" if last.is_file() else
+              "run it again with `lightning-nas oneshot CONFIG`")
+    return (f"{shown} holds a one-shot run that has not finished (no search.db, no "
+            f"best_arch.yaml: running, or stopped before its end); {finish}: its end writes "
+            f"its export (subnet.pt, best_arch.yaml), which `lightning-nas show` and "
+            f"`report` read")
 
 
 def _partial(name: str) -> str:

@@ -1560,6 +1560,18 @@ def test_export_and_finetune_point_a_one_shot_folder_to_its_outputs(tmp_path, ca
         assert f"torch.load({str(tmp_path / 'subnet.pt')!r}, weights_only=False)" in err
 
 
+def test_export_and_finetune_of_an_unfinished_one_shot_folder_say_how_to_finish_it(tmp_path,
+                                                                                    capsys):
+    # was: "... is not a run directory (no search.db)", where show and report name the run
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    for command in ("export", "finetune"):
+        assert main([command, str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path} holds a one-shot run that has not finished" in err
+        assert f"--oneshot.run_dir {tmp_path} --ckpt_path last" in err and "subnet.pt" in err
+
+
 CLI_DDP_SCRIPT = """
 import json, os, sys
 import torch
