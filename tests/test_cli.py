@@ -1014,3 +1014,18 @@ def test_oneshot_takes_a_config_without_a_oneshot_block(tmp_path, capsys, monkey
     assert main(["oneshot", str(path), "--print_config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["oneshot"] == {"run_dir": "runs/first"} and "search" not in printed
+
+
+@pytest.mark.parametrize(("override", "hint"), [
+    ("--oneshot.monitor=val_acc", "scores each subnet by its accuracy on the validation data"),
+    ("--oneshot.metric=f1", "a metric other than accuracy needs Python: OneShotNAS(metric="),
+    ("--oneshot.budget=20", "num_candidates: the subnets SPOS scores"),
+    ("--oneshot.space={fc1: {choice: [8]}}", "derived from the model's choice modules"),
+])
+def test_oneshot_says_what_a_search_setting_is_there(override, hint, capsys):
+    # was: "unknown oneshot setting 'monitor'; valid keys: ..." alone, for the keys a user of
+    # `lightning-nas search` writes first
+    config = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    assert main(["oneshot", str(config), "--print_config", override]) == 2
+    err = capsys.readouterr().err
+    assert "unknown oneshot setting" in err and hint in err

@@ -286,10 +286,11 @@ def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
     return section["class_path"], node_args(section)
 
 
-def block_settings(cfg: Mapping[str, Any], block: str,
-                   defaults: Mapping[str, Any]) -> dict[str, Any]:
+def block_settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, Any],
+                   hints: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
-    keys of ``block``; return the block's settings over ``defaults``."""
+    keys of ``block``; return the block's settings over ``defaults``. An unknown key of
+    ``hints`` is said with its hint (``monitor`` in a ``oneshot:`` block)."""
     for key in cfg:
         if key not in command_sections(block):
             raise unknown_section(key, block)
@@ -299,7 +300,10 @@ def block_settings(cfg: Mapping[str, Any], block: str,
     given = dict(given)
     for key in given:
         if key not in defaults:
-            raise unknown(f"{block} setting", key, list(defaults))
+            err = unknown(f"{block} setting", key, list(defaults))
+            if key in (hints or {}):
+                raise ConfigError(f"{err}; {hints[key]}")
+            raise err
     return {**defaults, **given}
 
 

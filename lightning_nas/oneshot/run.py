@@ -54,6 +54,7 @@ from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_s
 from lightning_nas.oneshot.setting_checks import (
     DEFAULT_RUN_DIR,
     ONESHOT_KEYS,
+    SEARCH_KEY_HINTS,
     check_algorithm,
     check_oneshot_settings,
     check_run_folder,
@@ -221,7 +222,7 @@ def check_oneshot(cfg: Mapping[str, Any]
         ...
         lightning_nas.errors.ConfigError: unknown oneshot algorithm 'dart'; did you mean ...
     """
-    opts = block_settings(cfg, "oneshot", ONESHOT_KEYS)
+    opts = block_settings(cfg, "oneshot", ONESHOT_KEYS, SEARCH_KEY_HINTS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
     opts = check_oneshot_settings(opts)  # null: each key's default, another algorithm's too
     check_run_folder(user_path(opts["run_dir"] or DEFAULT_RUN_DIR))

@@ -32,10 +32,23 @@ from lightning_nas.run_folder import file_in_place, new_folder
 from lightning_nas.strategies import check_optimizer_name
 
 __all__ = ["ALGORITHM_KEYS", "DEFAULT_RUN_DIR", "ONESHOT_ALGORITHMS", "ONESHOT_KEYS",
-           "check_algorithm", "check_oneshot_settings", "check_run_folder", "check_seed"]
+           "SEARCH_KEY_HINTS", "check_algorithm", "check_oneshot_settings", "check_run_folder",
+           "check_seed"]
 
 #: the run folder of a config without ``oneshot.run_dir``
 DEFAULT_RUN_DIR = "runs/oneshot"
+
+#: what a ``search:`` key, written into the ``oneshot:`` block, is there (was: "unknown
+#: oneshot setting" and the valid keys alone)
+SEARCH_KEY_HINTS = {
+    "monitor": "the command scores each subnet by its accuracy on the validation data, "
+               "computed by itself (nothing the model logs is read): leave monitor out",
+    "metric": "the command scores by accuracy; a metric other than accuracy needs Python: "
+              "OneShotNAS(metric=...) or DifferentiableNAS(metric=...)",
+    "budget": "the supernet trains once: num_candidates: the subnets SPOS scores in a search",
+    "space": "the search space is derived from the model's choice modules (LayerChoice, "
+             "ChoiceConv2d, ChoiceLinear, Repeat): leave space out",
+}
 
 #: the values of ``oneshot.algorithm``
 ONESHOT_ALGORITHMS = ("spos", "darts", "gdas")
