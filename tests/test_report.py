@@ -834,3 +834,18 @@ def test_a_stopped_trials_score_says_the_epoch_it_is_of(tmp_path, capsys):
     header, row = capsys.readouterr().out.splitlines()[1:3]
     assert header.split()[:5] == ["trial", "status", "score", "epochs", "best_epoch"]
     assert row.split()[:5] == ["2", "PAUSED", "0.9401", "4", "0"]
+
+
+def test_the_alphas_plot_counts_epochs_in_whole_numbers():
+    # was: ticks at 1.0, 1.5, 2.0, 2.5, 3.0 for a 3-epoch search, and no axis label
+    from lightning_nas.report.plots import alphas_figure
+
+    alphas = {"algorithm": "gdas", "values": {"act": ["relu", "tanh"], "w": [4, 8, 16]},
+              "history": [{"epoch": e, "probs": {"act": [0.5, 0.5], "w": [0.2, 0.3, 0.5]}}
+                          for e in (1, 2, 3)]}
+    fig = alphas_figure(alphas)
+    fig.canvas.draw()
+    for ax in fig.axes[:2]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert ax.get_xlabel() == "epoch"

@@ -31,8 +31,8 @@ from lightning_nas.run_folder import file_in_place, user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
 
-__all__ = ["PLOT_HINT", "check_out_dir", "choice_options", "choice_order", "log_scaled",
-           "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
+__all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choice_options", "choice_order",
+           "log_scaled", "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
            "plain_log_ticks", "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
@@ -284,6 +284,13 @@ def plot_choices(store: RunStore, path: Any,
 def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
     """Architecture probabilities of a differentiable one-shot search per epoch: a panel per
     decision, a line per value (``alphas.json``: ``{"values", "history"}``)."""
+    fig = alphas_figure(alphas)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
+def alphas_figure(alphas: dict[str, Any]) -> Any:
+    """The figure ``plot_alphas`` writes (epochs in whole numbers)."""
     plt = pyplot()
     values, history = alphas["values"], alphas["history"]
     labels, epochs = list(values), [h["epoch"] for h in history]
@@ -296,6 +303,8 @@ def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
                     label=str(value))
         ax.set_title(label)
         ax.set_ylim(0, 1)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # was: 1.5, 2.5, ...
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(labels):]:
@@ -303,8 +312,7 @@ def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
     axes[0][0].set_ylabel("softmax(alpha)")
     fig.suptitle(f"{alphas.get('algorithm', '')} architecture probabilities per epoch")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "max") -> None:
