@@ -74,6 +74,7 @@ from lightning_nas.oneshot.scoring import (
 from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
+from lightning_nas.oneshot.value_checks import check_decision_values
 from lightning_nas.run_folder import user_path
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
@@ -259,6 +260,7 @@ class OneShotNAS(pl.Callback):
                     with trainer.precision_plugin.val_step_context():
                         preds, target = check_candidate_shapes(pl_module, functools.partial(
                             check_choices_called, pl_module, run, "OneShotNAS"), "OneShotNAS")
+                        check_decision_values(pl_module, run, "OneShotNAS")  # was: a crash
                     if self.metric_factory is None and self.num_classes is not None:
                         check_num_classes(preds, target, self.num_classes)
                     check_targets(  # (was: a crash after training)

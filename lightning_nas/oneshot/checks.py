@@ -46,6 +46,7 @@ from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
+from lightning_nas.oneshot.value_checks import check_decision_values
 from lightning_nas.wording import counted
 
 if TYPE_CHECKING:
@@ -228,6 +229,8 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
                                                  nas.hparams.algorithm.upper())
                 if index:  # GDAS: one candidate of each decision per step
                     _check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
+                check_decision_values(nas.supernet, lambda: nas.supernet(batch[0]),
+                                      nas.hparams.algorithm.upper())  # the export's paths
     finally:
         nas.train(was_training)
     _check_fit(nas, preds, batch[1])
