@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +40,8 @@ from torch.nn import functional as F
 from lightning_nas.errors import SpaceError
 from lightning_nas.oneshot.base import ChoiceModule, FollowsInput, check_values, one_width_each
 from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
-from lightning_nas.space import Choice, Ordered, Param, SearchSpace
+from lightning_nas.oneshot.paths import choice_modules, get_path, set_path, space_of
+from lightning_nas.space import Choice, Ordered, Param
 
 __all__ = [
     "ChoiceBatchNorm2d",
@@ -337,79 +338,6 @@ class Repeat(ChoiceModule):
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self.depths}, depth={self.depth}"
-
-
-def choice_modules(model: nn.Module) -> Iterator[ChoiceModule]:
-    """Every choice module of ``model`` (and inside blocks of a ``Repeat`` or candidates of
-    a ``LayerChoice``), in ``model.modules()`` order."""
-    for module in model.modules():
-        if isinstance(module, ChoiceModule):
-            yield module
-
-
-def space_of(model: nn.Module) -> SearchSpace:
-    """The search space of ``model``, derived from its choice modules.
-
-    A label used by several modules is one decision (their choices must agree).
-
-    Args:
-        model: a network holding choice modules (or a LightningModule around one).
-
-    Raises:
-        SpaceError: when a shared label has different choices, or there is no decision.
-    """
-    params: dict[str, Param] = {}
-    for module in choice_modules(model):
-        for label, param in module.decisions().items():
-            if label in params and params[label] != param:
-                default = next((f" ({label!r} is the default label of {cls}, taken by one "
-                                f"left without label=)" for cls, value in _DEFAULT_LABELS
-                                if value == label), "")
-                raise SpaceError(f"label {label!r} is used with different choices: "
-                                 f"{params[label]!r} and {param!r}; the modules of one label "
-                                 f"are one decision: give each decision its own label="
-                                 f"{default}")
-            params[label] = param
-    if not params:
-        raise SpaceError("the model has no choice module with a decision: build the network "
-                         "of lightning_nas.oneshot's LayerChoice, ChoiceConv2d, ChoiceLinear "
-                         "or Repeat, each given two values or more (ChoiceLinear(16, [8, 32], "
-                         "label='fc1')); to search the module's __init__ arguments instead, "
-                         "train a model per trial: lightning-nas search")
-    return SearchSpace(params)
-
-
-#: the labels that choice modules take when none is given
-_DEFAULT_LABELS = (("ChoiceConv2d", "conv"), ("ChoiceConv2d", "conv_kernel"),
-                   ("ChoiceLinear", "linear"), ("Repeat", "depth"))
-
-
-def set_path(model: nn.Module, arch: Mapping[str, Any]) -> None:
-    """Activate ``arch`` (one value per label) in every choice module of ``model``.
-
-    Args:
-        model: a network holding choice modules.
-        arch: an architecture of ``space_of(model)``.
-
-    Raises:
-        SpaceError: ``arch`` is not one of its space (a label missing, unknown, a value
-            out of its choices), or ``model`` has no decision.
-    """
-    space_of(model).validate(arch)
-    for module in choice_modules(model):
-        module.activate(arch)
-
-
-def get_path(model: nn.Module) -> dict[str, Any]:
-    """The active architecture of ``model``.
-
-    Args:
-        model: a network holding choice modules.
-    """
-    out: dict[str, Any] = {}
-    for module in choice_modules(model):
-        out.update(module.active())
-    return out
 
 
 def export_subnet(model: nn.Module, example_input: Any = None,
