@@ -30,6 +30,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
     from lightning_nas.export_files import model_overrides
+    from lightning_nas.finetune_start import start_text
     from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.fit_resume import resume_hint, resume_point
     from lightning_nas.results import format_score
@@ -79,8 +80,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
             "this process's")
     threads = threads or torch.get_num_threads()
-    start = ("fresh weights" if args.from_scratch else
-             f"trial {best['trial']}'s best.ckpt ({best['monitor']}={format_score(best['score'])})")
+    start = "fresh weights" if args.from_scratch else start_text(best, result)
     given = {k: v for k, v in model_args.items()  # an argument the space does not search
              if k not in result.arch and f"model.{k}" not in result.arch}
     given_text = f" (and {format_arch(given)})" if given else ""

@@ -43,6 +43,7 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
+from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import check_resume, fit_record, recorded_epochs, resume_point
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import free_dir, output_dir, user_path
@@ -309,7 +310,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             with (checked before training; ``max_epochs`` by default its own).
 
     Returns:
-        The fine-tune as a ``TrialResult`` (score, metrics, checkpoint).
+        The fine-tune as a ``TrialResult`` (score, metrics, checkpoint; from a checkpoint,
+        ``start_metrics``: its weights validated before training, as the fine-tune validates,
+        on one process; a best epoch worse than that start is said in a warning).
     """
     run_dir = user_path(run_dir, "finetune(run_dir=...)")
     Goal(seed=seed)  # checked as Search's (integer >= 0, below 2**32): before any folder
@@ -429,6 +432,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True,
+                     validate_start=weights is not None and ckpt_path is None,
                      cli_optim=with_arch(optim_sections(config or {}), arch),
                      tie_break=tie_break)
     spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
@@ -442,6 +446,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
         with torch_threads(threads):
-            return run_trial(spec)
+            result = run_trial(spec)
     finally:
         close_rank_groups()
+    warn_if_below_start(best, result, weights, {**init_args, **arch})  # said, and what to try
+    return result

@@ -96,6 +96,9 @@ class TrialResult:
     #: every DDP validation split of this trial that its ranks do not divide (the texts of
     #: ``uneven_splits``, said or not): kept in the store's meta, ``best.yaml``'s ``notes``
     uneven_splits: list[str] = field(default_factory=list)
+    #: a fine-tune's starting weights validated before it trained (``validate_start``;
+    #: empty when not validated; not stored)
+    start_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def took(self) -> float | None:

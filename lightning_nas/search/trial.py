@@ -98,6 +98,8 @@ class TrialSpec:
     quiet: bool = True
     #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
     init_weights: str | None = None
+    #: validate those weights before training (``start_score``): ``start_metrics``
+    validate_start: bool = False
     #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
     clear_dir: bool = True
     #: a scheduler rule (a snapshot): a ``PruningCallback`` asks it after each validation
@@ -287,6 +289,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             if spec.init_weights:
                 _load_weights(model, spec.init_weights)
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
+            if spec.validate_start:  # the score a fine-tune starts from, as it validates
+                from lightning_nas.search.start_score import validate_start
+
+                result.start_metrics = validate_start(spec, model, datamodule)
             trainer = placer.watch(build_trainer(spec, callbacks))
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)

@@ -1,0 +1,90 @@
+"""What a fine-tune from a checkpoint says of the score it started from: the start as the
+search scored it and as the fine-tune validated it before training (``start_text``), and a
+warning when its best epoch is worse (``warn_if_below_start``).
+
+A fine-tune loads the checkpoint's weights only: its optimizer (Adam's moments) and its LR
+scheduler start afresh, at the initial learning rate, so a learning rate that suited the
+trial's first epochs can move the weights away from where they scored best. Its
+``best.ckpt`` stays the best epoch of the fine-tune (what its printed score says); the
+checkpoint it started from is the run's ``best.ckpt``, which the fine-tune leaves as it was.
+
+Example:
+    >>> from lightning_nas.results import TrialResult, TrialStatus
+    >>> best = {"trial": 2, "score": 0.8733, "monitor": "val_acc", "mode": "max"}
+    >>> tuned = TrialResult(2, {}, TrialStatus.COMPLETED, 0.8667, start_metrics={"val_acc": 0.8733})
+    >>> start_text(best, tuned)
+    "trial 2's best.ckpt (val_acc=0.8733 in the search; validated before training: val_acc=0.8733)"
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.results import TrialResult, TrialStatus, format_score
+
+__all__ = ["lr_hint", "start_score", "start_text", "warn_if_below_start"]
+
+
+def start_score(best: Mapping[str, Any], result: TrialResult) -> tuple[float | None, str]:
+    """The score of the weights a fine-tune started from and where it comes from: its
+    validation before training (``result.start_metrics``), else the search's stored score
+    of that checkpoint (``best``: ``best.yaml``'s content)."""
+    start = result.start_metrics.get(best["monitor"])
+    if start is not None:
+        return start, f"trial {best['trial']}'s best.ckpt, validated before training"
+    return best.get("score"), f"trial {best['trial']}'s best.ckpt, as the search scored it"
+
+
+def start_text(best: Mapping[str, Any], result: TrialResult) -> str:
+    """The start as ``lightning-nas finetune`` prints it: the checkpoint, its score in the
+    search and, where the fine-tune validated it before training, that score too."""
+    monitor = best["monitor"]
+    validated = result.start_metrics.get(monitor)
+    again = ("" if validated is None else
+             f"; validated before training: {monitor}={format_score(validated)}")
+    return (f"trial {best['trial']}'s best.ckpt ({monitor}={format_score(best['score'])} in "
+            f"the search{again})")
+
+
+def lr_hint(args: Mapping[str, Any]) -> str:
+    """What the warning suggests for the learning rate: a tenth of the model's ``lr`` (or
+    ``learning_rate``) argument as the fine-tune ran it (``args``: its init args and
+    architecture), else the argument to set.
+
+    Example:
+        >>> lr_hint({"width": 8, "lr": 0.02})
+        "a lower learning rate (--model.lr=0.002; from Python model_init_args={'lr': 0.002})"
+    """
+    for key in ("lr", "learning_rate"):
+        value = args.get(key, args.get(f"model.{key}"))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            lower = float(f"{value / 10:.3g}")
+            return (f"a lower learning rate (--model.{key}={lower:g}; from Python "
+                    f"model_init_args={{{key!r}: {lower:g}}})")
+    return ("a lower learning rate (the model's argument: --model.NAME=VALUE; from Python "
+            "model_init_args={NAME: VALUE})")
+
+
+def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: str | None,
+                        args: Mapping[str, Any]) -> None:
+    """Warn when a completed fine-tune from ``weights`` (a checkpoint; None: fresh weights,
+    nothing said) ended with its best epoch worse than its start (``start_score``), saying
+    which ``best.ckpt`` is which and what to try (``args``: the model's arguments as the
+    fine-tune ran them, for ``lr_hint``)."""
+    start, source = start_score(best, result)
+    if (weights is None or result.status is not TrialStatus.COMPLETED or result.score is None
+            or start is None):
+        return
+    monitor = best["monitor"]
+    if not (result.score < start if best.get("mode", "max") == "max" else result.score > start):
+        return
+    warnings.warn(
+        f"the fine-tune's best {monitor}={format_score(result.score)} (epoch {result.epoch}) "
+        f"is worse than its start's, {monitor}={format_score(start)} ({source}): "
+        f"{result.checkpoint} is the fine-tune's best epoch; {weights}, which it started "
+        f"from, is kept as it was. A fine-tune loads the weights only: its optimizer and LR "
+        f"scheduler start afresh, at the initial learning rate; try {lr_hint(args)}, more "
+        f"epochs (--max_epochs N; from Python max_epochs=N), or fresh weights "
+        f"(--from_scratch; from Python from_checkpoint=False)", UserWarning, stacklevel=3)

@@ -1,0 +1,71 @@
+"""The validation of a fine-tune's starting weights before it trains (``validate_start``):
+the score it starts from, measured as the fine-tune measures its epochs.
+
+A fine-tune loads the checkpoint's weights only; its optimizer (Adam's moments) and its LR
+scheduler start afresh, at the initial learning rate, so its best epoch may score below the
+weights it started from. This score is what it is compared with (``finetune_start``).
+
+Example:
+    >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir="runs/x/finetune", model="m.Net",
+    ...                  trainer={"max_epochs": 3, "callbacks": [], "limit_val_batches": 2})
+    >>> validation_settings(spec)["limit_val_batches"], "callbacks" in validation_settings(spec)
+    (2, False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lightning_nas.search import random_state
+from lightning_nas.search.trial import TrialSpec, build_trainer
+
+__all__ = ["validate_start", "validation_settings"]
+
+#: Trainer settings the start's validation leaves out: it writes nothing (no logger, no
+#: checkpoint, no folder of its own) and calls no callback of the user's (a callback object
+#: given to the fine-tune is the fit's: an extra validation would change its state)
+_LEFT_OUT = ("callbacks", "logger", "enable_checkpointing", "default_root_dir",
+             "enable_progress_bar", "enable_model_summary", "profiler")
+
+
+def validation_settings(spec: TrialSpec) -> dict[str, Any]:
+    """The fine-tune's Trainer settings for the validation of its starting weights: the same
+    devices, precision, ``limit_val_batches`` and the rest, with no logger, checkpoint,
+    progress bar, model summary or callbacks."""
+    return {**{k: v for k, v in spec.trainer.items() if k not in _LEFT_OUT},
+            "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+            "enable_model_summary": False}
+
+
+def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any
+                   ) -> dict[str, float]:
+    """Validate ``model`` (the fine-tune's starting weights, loaded) on ``datamodule`` with a
+    Trainer of its own (``validation_settings``) before the fine-tune's Trainer is built.
+
+    The random state (torch, NumPy, ``random``) is set back afterwards: a DataLoader draws
+    its seed from torch's generator, and the fine-tune must train as it would without this
+    validation. A validation that fails, or logs nothing finite, gives ``{}`` (the caller
+    then compares with the search's stored score); so does one on several processes (DDP:
+    each rank would return its own share of the metrics it did not sync).
+
+    Returns:
+        The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
+        ``/dataloader_idx_N`` suffix), as floats.
+    """
+    state = random_state.capture()
+    try:
+        trainer = build_trainer(dataclasses.replace(
+            spec, trainer=validation_settings(spec), ckpt_path=None), [])
+        if trainer.world_size > 1:
+            return {}
+        found = trainer.validate(model, datamodule=datamodule, verbose=False)
+    except Exception:  # noqa: BLE001 - the fine-tune itself says what is wrong, if anything
+        return {}
+    finally:
+        random_state.restore(state)
+    metrics = {key: float(value) for entry in found for key, value in entry.items()}
+    return {key: value for key, value in metrics.items() if math.isfinite(value)}

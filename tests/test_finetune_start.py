@@ -1,0 +1,115 @@
+"""A fine-tune from a checkpoint validates its starting weights before training, prints that
+score beside its own and warns when its best epoch is worse than where it started."""
+
+from __future__ import annotations
+
+import warnings
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightning_nas import Search, finetune, load_best
+from lightning_nas.results import TrialStatus
+from tests.helpers import BlobData
+
+
+class AdamNet(pl.LightningModule):
+    """An MLP trained with Adam and a StepLR schedule: a fine-tune starts both afresh."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+        self.log("val_loss", F.cross_entropy(logits, y))
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, 0.3)}
+
+
+class RandomAtFitStart(pl.Callback):
+    """Keeps a draw of torch's generator when fit starts (after any start validation)."""
+
+    draws: list[float] = []
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        RandomAtFitStart.draws.append(float(torch.rand(1)))
+
+
+@pytest.fixture
+def adam_run(tmp_path):
+    run = tmp_path / "run"
+    Search(AdamNet, {"width": {"choice": [16, 32]}}, data=BlobData,
+           trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, budget=1,
+           run_dir=run, verbose=False).run()
+    return run
+
+
+def test_a_finetune_worse_than_its_start_says_so_with_what_to_try(adam_run):
+    best = load_best(adam_run)
+    with pytest.warns(UserWarning) as said:  # Adam at lr 1.0 from fresh moments: worse
+        tuned = finetune(adam_run, max_epochs=2, model_init_args={"lr": 1.0})
+    assert tuned.status is TrialStatus.COMPLETED and len(tuned.curve) == 2
+    # the starting weights validated before training: the score the search stored of them
+    assert tuned.start_metrics["val_acc"] == pytest.approx(best["score"])
+    assert tuned.score < best["score"]
+    (text,) = [str(w.message) for w in said if "its start" in str(w.message)]
+    assert text.startswith(
+        f"the fine-tune's best val_acc={tuned.score:.4f} (epoch {tuned.epoch}) is worse than "
+        f"its start's, val_acc={best['score']:.4f} (trial {best['trial']}'s best.ckpt, "
+        f"validated before training): {adam_run / 'finetune' / 'best.ckpt'} is the "
+        f"fine-tune's best epoch; {adam_run / 'best.ckpt'}, which it started from, is kept "
+        f"as it was."), text
+    assert ("loads the weights only: its optimizer and LR scheduler start afresh, at the "
+            "initial learning rate" in text)
+    assert "a lower learning rate (--model.lr=0.1; from Python model_init_args={'lr': 0.1})" \
+        in text and "more epochs" in text and "--from_scratch" in text
+
+
+def test_a_finetune_as_good_as_its_start_warns_nothing(adam_run):
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        tuned = finetune(adam_run, max_epochs=1, model_init_args={"lr": 1e-9})
+    assert tuned.score == pytest.approx(tuned.start_metrics["val_acc"])  # nothing learnt
+    assert not [w for w in said if "its start" in str(w.message)]
+
+
+def test_the_start_validation_leaves_the_finetunes_random_numbers_as_they_were(adam_run):
+    # the validation's loader draws its seed from torch's generator: kept, so the fine-tune
+    # trains as it did without it (fit starts where a fine-tune from scratch starts)
+    RandomAtFitStart.draws = []
+    callback = {"callbacks": [{"class_path": "tests.test_finetune_start.RandomAtFitStart"}]}
+    from_ckpt = finetune(adam_run, max_epochs=1, trainer=callback)
+    scratch = finetune(adam_run, max_epochs=1, trainer=callback, from_checkpoint=False)
+    assert from_ckpt.start_metrics and not scratch.start_metrics  # fresh weights: none
+    assert RandomAtFitStart.draws[0] == RandomAtFitStart.draws[1]
+    # the start's validation is no epoch of the fine-tune: its logs hold its epochs alone
+    rows = (adam_run / "finetune" / "logs" / "metrics.csv").read_text().splitlines()
+    assert len([r for r in rows[1:] if r.split(",")[rows[0].split(",").index("val_acc")]]) == 1
+
+
+def test_the_finetune_command_prints_the_validated_start_beside_its_best(adam_run, capsys):
+    from lightning_nas.cli import main
+
+    best = load_best(adam_run)
+    with pytest.warns(UserWarning, match="is worse than its start's"):
+        assert main(["finetune", str(adam_run), "--max_epochs=1", "--model.lr=1.0"]) == 0
+    out = capsys.readouterr().out
+    assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the "
+            f"search; validated before training: val_acc={best['score']:.4f}) for 1 epoch"
+            in out), out
