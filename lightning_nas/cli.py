@@ -349,11 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "fit":
             return _cmd_fit(args, rest)
         if args.command == "export":
-            from lightning_nas.export import export_best
+            from lightning_nas.cli_export import cmd_export
 
-            best = export_best(args.run_dir, trial_id=args.trial)
-            print(dump_yaml(best), end="")
-            return 0
+            return cmd_export(args)
         if args.command == "report":
             return _cmd_report(args)
         return _cmd_show(args)

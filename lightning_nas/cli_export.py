@@ -1,0 +1,75 @@
+"""``lightning-nas export RUN_DIR [--trial N]``: (re)write ``best.yaml``, ``best.ckpt`` and
+``best_config.yaml``, print ``best.yaml``, and say in one line on stderr when the exported
+trial has no checkpoint to copy (``no_checkpoint_note``).
+
+Example:
+    lightning-nas export runs/digits --trial 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.config.yamlio import dump_yaml
+
+__all__ = ["cmd_export", "no_checkpoint_note"]
+
+
+def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], checkpointed: bool,
+                       before: int | None) -> str:
+    """The line ``export`` says of a trial exported with ``checkpoint: null`` (its
+    ``best.ckpt`` not kept): why, which ``best.ckpt`` it took out of the folder (``before``:
+    the trial whose ``best.ckpt`` was there, None: none) and what trains it; ``""`` where it
+    has one, or no model (an ``objective=`` search, a Hydra sweep).
+
+    Example:
+        >>> note = no_checkpoint_note(Path("runs/a"), {"trial": 2, "checkpoint": None,
+        ...                           "model": {"class_path": "m.Net"}}, True, 1)
+        >>> for part in note.split(": ", 1)[1].split("; "): print(part)
+        its checkpoint was not kept (not among search.keep_top_k), so runs/a/best.ckpt (trial \
+1's) was removed
+        lightning-nas finetune runs/a --from_scratch trains it (from Python: \
+lightning_nas.finetune('runs/a', from_checkpoint=False))
+    """
+    if exported.get("checkpoint") is not None or exported.get("model") is None:
+        return ""
+    why = ("not among search.keep_top_k" if checkpointed
+           else "the search's trainer.enable_checkpointing is false")
+    removed = (f", so {run_dir / 'best.ckpt'} (trial {before}'s) was removed"
+               if before is not None else "")
+    folder = shlex.quote(str(run_dir))
+    config = run_dir / "best_config.yaml"
+    then = (f", or lightning-nas fit {shlex.quote(str(config))}" if config.is_file() else
+            f" (from Python: lightning_nas.finetune({str(run_dir)!r}, from_checkpoint=False))")
+    return (f"no best.ckpt for trial {exported['trial']}: its checkpoint was not kept ({why})"
+            f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Run ``lightning-nas export`` (``args.run_dir``, ``args.trial``); the exit status."""
+    from lightning_nas.export import export_best, load_best
+    from lightning_nas.run_folder import user_path
+    from lightning_nas.search.trial_defaults import checkpointing
+    from lightning_nas.store import open_run
+
+    run_dir = user_path(args.run_dir)
+    before = None
+    if (run_dir / "best.ckpt").is_file() and (run_dir / "best.yaml").is_file():
+        try:  # the trial whose best.ckpt is there now, as its best.yaml says
+            before = load_best(run_dir).get("trial")
+        except Exception:  # noqa: BLE001 - a damaged best.yaml: export writes it anew
+            before = None
+    best = export_best(args.run_dir, trial_id=args.trial)
+    print(dump_yaml(best), end="")
+    if best.get("checkpoint") is None:
+        with open_run(run_dir) as store:
+            checkpointed = checkpointing(store.get_meta("trainer") or {})
+        gone = before if before is not None and not (run_dir / "best.ckpt").exists() else None
+        if note := no_checkpoint_note(run_dir, best, checkpointed, gone):
+            print(f"lightning-nas export: {note}", file=sys.stderr)
+    return 0
