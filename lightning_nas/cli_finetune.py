@@ -77,8 +77,8 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     with open_run(args.run_dir) as store:
         threads = args.threads or (trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
                                    if args.from_scratch else None)
-    said = ("--threads" if args.threads else f"trial {best['trial']}'s" if threads else
-            "this process's")
+    said = ("as --threads gives" if args.threads else f"as trial {best['trial']} trained"
+            if threads else "as this process runs")  # the count's source, as fit says it
     threads = threads or torch.get_num_threads()
     start = "fresh weights" if args.from_scratch else start_text(best, result)
     given = {k: v for k, v in model_args.items()  # an argument the space does not search

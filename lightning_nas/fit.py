@@ -213,15 +213,17 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     if ckpt_path is not None:
         check_resume(spec, ckpt, "fit")
         spec.ckpt_path = str(ckpt)
-    _say_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads)
+    _say_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads, threads is not None)
     return spec
 
 
-def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None) -> None:
+def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None,
+                 given: bool = False) -> None:
     """Warn where the last config with a ``# Train it again: OMP_NUM_THREADS=N`` line (an
     exported ``best_config.yaml``) names another count than the fit's ``threads`` (None: a
-    DDP fit's ranks, which Lightning shares the cores out among: nothing said); on CPU its
-    sums then run in another order (was: said to the command line only, in that comment)."""
+    DDP fit's ranks, which Lightning shares the cores out among: nothing said; ``given``:
+    by ``threads=``, said as the fine-tune says its count's source); on CPU its sums then
+    run in another order (was: said to the command line only, in that comment)."""
     for path in map(user_path, reversed(paths)):
         found = _TRIAL_THREADS.search(path.read_text()) if path.is_file() else None
         if found:
@@ -229,7 +231,8 @@ def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None) -> Non
             if threads and threads != ran:
                 warnings.warn(
                     f"the trial of {path} trained with {counted(ran, 'torch thread')}, this "
-                    f"fit with {threads}: on CPU another count sums in another order, so its "
+                    f"fit with {threads} (as {'threads= gives' if given else 'this process runs'}"
+                    f"): on CPU another count sums in another order, so its "
                     f"scores may differ from the trial's; give it {ran}: from Python "
                     f"fit_config(..., threads={ran}), on the command line "
                     f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}",

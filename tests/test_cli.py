@@ -112,8 +112,9 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
 
     assert main(["finetune", str(run), "--max_epochs", "3"]) == 0
     tuned = capsys.readouterr().out
-    assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f}) for 3 "
-            f"epochs with 1 torch thread (this process's): best val_acc=") in tuned
+    assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the "
+            f"search; validated before training: val_acc={best['score']:.4f}) for 3 epochs "
+            f"with 1 torch thread (as this process runs): best val_acc=") in tuned
     # each metric as a score (was: the raw dict, "{'val_acc': 0.1, 'val_loss': ...}")
     (said,) = [line for line in tuned.splitlines() if line.startswith("metrics of that epoch")]
     assert re.fullmatch(r"metrics of that epoch: ([\w/]+=(\d+\.\d{4}|\S+e-\d+)(, |$))+", said), said

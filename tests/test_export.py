@@ -952,11 +952,11 @@ def test_a_finetune_trains_with_the_threads_of_the_trial_unless_given_its_own(
     # workers on 64 cores fine-tuned with 8)
     assert threads_of(finetune(run, max_epochs=1, trainer=record)) == [1]
     assert main(["finetune", str(run), "--from_scratch", "--max_epochs=1"]) == 0
-    assert "for 1 epoch with 2 torch threads (trial 1's): best" in capsys.readouterr().out
+    assert "for 1 epoch with 2 torch threads (as trial 1 trained): best" in capsys.readouterr().out
     assert main(["finetune", str(run), "--max_epochs=1"]) == 0
-    assert "for 1 epoch with 1 torch thread (this process's): best" in capsys.readouterr().out
+    assert "for 1 epoch with 1 torch thread (as this process runs): best" in capsys.readouterr().out
     assert main(["finetune", str(run), "--max_epochs=1", "--threads=1"]) == 0
-    assert "with 1 torch thread (--threads): best" in capsys.readouterr().out
+    assert "with 1 torch thread (as --threads gives): best" in capsys.readouterr().out
 
 
 def test_an_output_folder_that_is_not_empty_is_refused_and_nothing_is_deleted(

@@ -259,7 +259,8 @@ def test_a_fit_of_best_config_in_other_threads_than_its_trials_says_so_or_takes_
     config = run / "best_config.yaml"
     assert "# Train it again: OMP_NUM_THREADS=2 lightning-nas fit" in config.read_text()
     record = ["--trainer.callbacks=[{class_path: tests.helpers.RankRecorder}]"]
-    said = (rf"^the trial of {config} trained with 2 torch threads, this fit with 1: on CPU "
+    said = (rf"^the trial of {config} trained with 2 torch threads, this fit with 1 \(as "
+            rf"this process runs\): on CPU "
             rf"another count sums in another order, so its scores may differ from the "
             rf"trial's; give it 2: from Python fit_config\(\.\.\., threads=2\), on the "
             rf"command line OMP_NUM_THREADS=2 lightning-nas fit {config}$")
@@ -276,5 +277,8 @@ def test_a_fit_of_best_config_in_other_threads_than_its_trials_says_so_or_takes_
                                           r"threads of the fit\).*got 0"):
         fit_config(config, threads=0, out_dir=tmp_path / "three")
     assert not (tmp_path / "three").exists()
+    # its count's source, said as the fine-tune says it (was: "this fit with 3" alone)
+    with pytest.warns(UserWarning, match=r"this fit with 3 \(as threads= gives\): on CPU"):
+        fit_config(config, out_dir=tmp_path / "four", threads=3)
     with pytest.warns(UserWarning, match=said):  # the command too
         assert main(["fit", str(config), "--out", str(tmp_path / "cli")]) == 0
