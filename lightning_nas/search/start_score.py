@@ -6,6 +6,7 @@ scheduler start afresh, at the initial learning rate, so its best epoch may scor
 weights it started from. This score is what it is compared with (``finetune_start``).
 
 Example:
+    >>> from lightning_nas.search.trial import TrialSpec
     >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir="runs/x/finetune", model="m.Net",
     ...                  trainer={"max_epochs": 3, "callbacks": [], "limit_val_batches": 2})
     >>> validation_settings(spec)["limit_val_batches"], "callbacks" in validation_settings(spec)
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 
 from lightning_nas.search import random_state
-from lightning_nas.search.trial import TrialSpec, build_trainer
+
+if TYPE_CHECKING:
+    from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["validate_start", "validation_settings"]
 
@@ -41,10 +45,12 @@ def validation_settings(spec: TrialSpec) -> dict[str, Any]:
             "enable_model_summary": False}
 
 
-def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any
+def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
+                   build_trainer: Callable[[TrialSpec, list[pl.Callback]], pl.Trainer]
                    ) -> dict[str, float]:
     """Validate ``model`` (the fine-tune's starting weights, loaded) on ``datamodule`` with a
-    Trainer of its own (``validation_settings``) before the fine-tune's Trainer is built.
+    Trainer of its own (``validation_settings``, built by ``build_trainer``: the trial's
+    ``build_trainer``) before the fine-tune's Trainer is built.
 
     The random state (torch, NumPy, ``random``) is set back afterwards: a DataLoader draws
     its seed from torch's generator, and the fine-tune must train as it would without this

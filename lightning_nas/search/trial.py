@@ -292,7 +292,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             if spec.validate_start:  # the score a fine-tune starts from, as it validates
                 from lightning_nas.search.start_score import validate_start
 
-                result.start_metrics = validate_start(spec, model, datamodule)
+                result.start_metrics = validate_start(spec, model, datamodule, build_trainer)
             trainer = placer.watch(build_trainer(spec, callbacks))
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)
