@@ -43,6 +43,7 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
+from lightning_nas.export_trainer import result_defaults
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import check_resume, fit_record, recorded_epochs, resume_point
 from lightning_nas.results import TrialResult, TrialStatus
@@ -57,19 +58,13 @@ from lightning_nas.search.runner import run_trial
 from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.template import check_fit_builds
-from lightning_nas.search.trial import TrialSpec, with_trial_defaults
+from lightning_nas.search.trial import TrialSpec
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.wording import counted, id_ranges
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
            "output_dir", "trial_fits"]
-
-#: trial defaults (``TRIAL_TRAINER_DEFAULTS``) that change a trial's results, which
-#: ``best_config.yaml`` writes out for plain LightningCLI: Lightning's model summary runs
-#: the model's ``example_input_array`` through ``forward`` before training, which
-#: initialises lazy layers and draws random numbers (the progress bar changes nothing)
-_RESULT_DEFAULTS = ("enable_model_summary",)
 
 #: the stored model of an ``objective=`` search: the placeholder ``Search`` stands in with
 #: (nothing is built; ``best.yaml`` says so instead of naming it)
@@ -224,7 +219,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
     the config's), ``trainer.max_epochs`` the epochs of a complete trial when a
     scheduler set them, and the trial defaults that change a trial's results written out
-    (``_RESULT_DEFAULTS``: ``enable_model_summary: false`` unless the config set it).
+    (``export_trainer.result_defaults``: ``enable_model_summary: false`` where the model
+    summary would run ``forward``, an ``example_input_array``, unless the config set it).
     It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
 
     Args:
@@ -248,13 +244,14 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         cfg["model"] = {"class_path": cfg["model"]}
     if isinstance(cfg.get("data"), str):
         cfg["data"] = {"class_path": cfg["data"]}
-    ran = with_trial_defaults(dict(cfg.get("trainer") or {}))  # what a trial ran with
-    cfg["trainer"] = {**(cfg.get("trainer") or {}), **{k: ran[k] for k in _RESULT_DEFAULTS}}
     if max_epochs is not None:
         cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
     # a searched trainer.max_epochs wins, as in the trial
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
+    # the trial defaults that change scores (the model summary where it runs forward)
+    cfg["trainer"] = {**(cfg.get("trainer") or {}),
+                      **result_defaults(cfg.get("trainer") or {}, cfg.get("model"))}
     cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
     order = ("seed_everything", "model", "data", "trainer", "optimizer",
              "lr_scheduler")  # LightningCLI's order

@@ -4,6 +4,7 @@ change scores, not those that only change what is shown."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from lightning_nas import load_best
@@ -40,3 +41,22 @@ def test_export_of_a_trial_whose_checkpoint_was_not_kept_says_so_in_one_line(tmp
                    f"trains it, or lightning-nas fit {run / 'best_config.yaml'}\n")
     assert main(["export", str(run)]) == 0  # the best one's: a checkpoint, nothing said
     assert capsys.readouterr().err == "" and (run / "best.ckpt").is_file()
+
+
+@pytest.mark.parametrize(("model", "summary"), [("tests.helpers.TinyNet", None),
+                                                ("tests.helpers.LazyNoisyNet", False)])
+def test_best_config_writes_the_model_summary_off_only_where_it_changes_scores(
+        tmp_path, model, summary):
+    # was: enable_model_summary: false for every model, so the user's own `python main.py
+    # fit --config best_config.yaml` lost Lightning's model summary; it changes scores only
+    # where the summary runs forward (an example_input_array: LazyNoisyNet's lazy layer and
+    # noise), so it is written there alone
+    run = _config_run(tmp_path, model=model)
+    trainer = yaml.safe_load((run / "best_config.yaml").read_text())["trainer"]
+    assert trainer.get("enable_model_summary", None) is summary
+    assert {k: v for k, v in trainer.items() if k != "enable_model_summary"} == {
+        "max_epochs": 1, "accelerator": "cpu", "devices": 1}  # nothing else added
+    # the user's own setting is kept as written
+    shown = _config_run(tmp_path / "own", model=model, trainer={"enable_model_summary": True})
+    assert yaml.safe_load((shown / "best_config.yaml").read_text())["trainer"][
+        "enable_model_summary"] is True
