@@ -34,8 +34,8 @@ class AdamNet(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
-        self.log("val_loss", F.cross_entropy(logits, y))
+        self.log("val_acc", (logits.argmax(-1) == y).float().mean(), sync_dist=True)
+        self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -113,3 +113,16 @@ def test_the_finetune_command_prints_the_validated_start_beside_its_best(adam_ru
     assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the "
             f"search; validated before training: val_acc={best['score']:.4f}) for 1 epoch"
             in out), out
+
+
+def test_a_ddp_finetune_compares_with_the_searchs_score_of_its_start(adam_run):
+    # its ranks would each return their own share of what they did not sync: no validation
+    # of its own before training; the search's stored score of the checkpoint stands in
+    best = load_best(adam_run)
+    with pytest.warns(UserWarning) as said:
+        tuned = finetune(adam_run, max_epochs=1, model_init_args={"lr": 1.0},
+                         trainer={"devices": 2, "strategy": "ddp"})
+    assert tuned.status is TrialStatus.COMPLETED and tuned.start_metrics == {}
+    assert tuned.score < best["score"]
+    assert any(f"its start's, val_acc={best['score']:.4f} (trial {best['trial']}'s best.ckpt, "
+               f"as the search scored it)" in str(w.message) for w in said)

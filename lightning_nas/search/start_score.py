@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.strategies import SingleDeviceStrategy
 
 from lightning_nas.search import random_state
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from lightning_nas.search.trial import TrialSpec
 
 __all__ = ["validate_start", "validation_settings"]
+
+#: precision plugins that convert no layer of the model (a cast of all of it, or autocast)
+_PLAIN_PRECISION = ("Precision", "MixedPrecision", "HalfPrecision", "DoublePrecision")
 
 #: Trainer settings the start's validation leaves out: it writes nothing (no logger, no
 #: checkpoint, no folder of its own) and calls no callback of the user's (a callback object
@@ -45,6 +49,14 @@ def validation_settings(spec: TrialSpec) -> dict[str, Any]:
             "enable_model_summary": False}
 
 
+def _plain(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer`` validates on one device, as is or under autocast, without
+    wrapping or converting the model's layers (FSDP, DeepSpeed, bitsandbytes, Transformer
+    Engine), which the fine-tune's own Trainer does again."""
+    return (trainer.world_size == 1 and isinstance(trainer.strategy, SingleDeviceStrategy)
+            and type(trainer.precision_plugin).__name__ in _PLAIN_PRECISION)
+
+
 def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
                    build_trainer: Callable[[TrialSpec, list[pl.Callback]], pl.Trainer]
                    ) -> dict[str, float]:
@@ -56,7 +68,8 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     its seed from torch's generator, and the fine-tune must train as it would without this
     validation. A validation that fails, or logs nothing finite, gives ``{}`` (the caller
     then compares with the search's stored score); so does one on several processes (DDP:
-    each rank would return its own share of the metrics it did not sync).
+    each rank would return its own share of the metrics it did not sync) or with a strategy
+    or precision that wraps or converts the model (``_plain``: it would be done twice).
 
     Returns:
         The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
@@ -66,7 +79,7 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     try:
         trainer = build_trainer(dataclasses.replace(
             spec, trainer=validation_settings(spec), ckpt_path=None), [])
-        if trainer.world_size > 1:
+        if not _plain(trainer):
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
     except Exception:  # noqa: BLE001 - the fine-tune itself says what is wrong, if anything
