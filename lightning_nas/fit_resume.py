@@ -35,10 +35,12 @@ from lightning_nas.search.callbacks import FIT_RECORD
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
 
-__all__ = ["CHANGEABLE", "LAST", "check_resume", "fit_record", "recorded_epochs",
+__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "recorded_epochs",
            "resume_hint", "resume_point"]
 
 LAST = "last"
+#: the record's key of a fine-tune's start: its weights' metrics before training
+START = "start_metrics"
 #: Trainer arguments a resume may change (Lightning's own resume takes them): how long it
 #: trains, where and on what it runs, what it shows and logs; any other is the run's
 CHANGEABLE = frozenset({
@@ -209,11 +211,16 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
     differs from the interrupted run's (a larger ``max_epochs`` or any ``CHANGEABLE``
     Trainer argument may), or where ``max_epochs`` is below the epochs it trained.
 
+    The interrupted run's ``START`` (the metrics of its starting weights, validated before
+    its first segment trained) goes into ``spec.record``: the resumed run reports them and
+    its own checkpoints keep them.
+
     Raises:
         ConfigError: naming each setting that differs, its value here and there.
     """
     ckpt = _load(ckpt_path, f"--ckpt_path {ckpt_path}")
-    old, new = _flat(ckpt[FIT_RECORD]), _flat(fit_record(spec, kind))
+    recorded = {k: v for k, v in ckpt[FIT_RECORD].items() if k != START}  # measured, not set
+    old, new = _flat(recorded), _flat(fit_record(spec, kind))
     old.pop("max_epochs", None)
     epochs = new.pop("max_epochs", None)
     missing = object()
@@ -232,6 +239,8 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
                           f"--trainer.max_epochs): it trained epochs 0..{done} already; give "
                           f"at least {done + 1}, or the interrupted run's "
                           f"{ckpt[FIT_RECORD].get('max_epochs')}")
+    if spec.record is not None:  # the start its first segment validated: said at the end
+        spec.record[START] = dict(ckpt[FIT_RECORD].get(START) or {})
 
 
 def _ckpt_word(word: str) -> bool:

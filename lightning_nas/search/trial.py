@@ -293,6 +293,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 from lightning_nas.search.start_score import validate_start
 
                 result.start_metrics = validate_start(spec, model, datamodule, build_trainer)
+                if spec.record is not None:  # in its checkpoints: a resume reports it too
+                    spec.record["start_metrics"] = result.start_metrics
+            elif spec.record is not None:  # a resumed fine-tune: its first segment's start
+                result.start_metrics = dict(spec.record.get("start_metrics") or {})
             trainer = placer.watch(build_trainer(spec, callbacks))
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)
