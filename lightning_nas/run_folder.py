@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.lock_probe import holder_gone, lock_taken
 from lightning_nas.store_errors import lock_held, unlockable
 
 try:  # POSIX
@@ -51,6 +52,7 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
            "check_run_folder", "close_folder", "file_in_place", "free_dir", "hold_folder",
            "holding", "lock_kind", "new_folder", "output_dir", "run_dir_path", "runs_within",
+           "search_holder",
            "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
@@ -283,8 +285,9 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
             if not lock_held(err):  # was: any refusal "being searched by another process"
                 raise unlockable(folder, err) from None
             holder, holder_kind = _holder(folder)
-            # an export ends in seconds (a holder not yet named: one that just took it)
-            if holder_kind == "export" or not holder:
+            # an export ends in seconds (a holder not yet named: one that just took it, its
+            # file naming the last one, gone; or a warm start's ``search_holder`` probe)
+            if holder_kind == "export" or not holder or holder_gone(holder):
                 if time.monotonic() < waited_until:
                     time.sleep(0.05)
                     continue
@@ -326,6 +329,24 @@ def lock_kind(folder: Path) -> str | None:
     """
     lock = folder / LOCK_FILE
     return _holder(folder)[1] if lock.is_file() else None
+
+
+def search_holder(folder: Path) -> str | None:
+    """The holder (``pid 4242 on host``; ``another process`` while it is not named yet) of
+    the search or Hydra sweep that holds ``folder`` now (its ``search.lock``, taken by no
+    one here: ``lock_taken``), None where none does (an export or a one-shot run holds it,
+    or nothing).
+
+    Example:
+        >>> search_holder(Path("runs/no_such_run")) is None
+        True
+    """
+    if not lock_taken(folder / LOCK_FILE):
+        return None
+    holder, kind = _holder(folder)
+    if kind != "search":
+        return None
+    return holder if holder and not holder_gone(holder) else "another process"
 
 
 def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) -> str:
