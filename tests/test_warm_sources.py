@@ -9,6 +9,7 @@ import signal
 import socket
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,9 @@ def test_a_source_still_running_or_stopped_mid_trial_says_so(tmp_path, launcher)
     space = SearchSpace.from_dict({"width": {"choice": [4, 8]}})
     rep = load_priors([source], space)[1].sources[0]
     assert rep.describe().endswith(
-        f"1 of 2 trials used; skipped: 1 not completed (1 running: its search is still "
-        f"running, pid {pid} on {socket.gethostname()}: these are its results so far)")
+        f"1 of 2 trials used; skipped: 1 not completed (1 running); read while its search is "
+        f"still running (pid {pid} on {socket.gethostname()}): its results so far, those it "
+        f"completes later are not used")
     assert rep.skipped(reasons=False) == ["1 not completed (1 running)"]
     assert launcher.kill() == -signal.SIGKILL, (tmp_path / "run.log").read_text()
     rep = load_priors([source], space)[1].sources[0]
@@ -163,3 +165,74 @@ def test_a_source_that_ranked_this_searchs_monitor_the_other_way_says_so(tmp_pat
             f"as they did there (its best is its {best} acc)") in capsys.readouterr().out
     with open_run(tmp_path / "warm") as store:
         assert store.get_meta("warm_start")["sources"][0]["other_mode"] == mode
+
+
+LIVE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from lightning_nas import Search
+
+    def acc(arch):
+        return {{"acc": arch["width"] / 100}}
+
+    def held(result):  # after its first trial the search waits (still running, no trial
+        while not Path({go!r}).exists():  # RUNNING) until the test lets it go on
+            time.sleep(0.05)
+
+    Search(None, {{"width": {{"choice": [4, 8]}}}}, objective=acc, monitor="acc",
+           mode="max", budget=2, seed=0, run_dir={run_dir!r}, verbose=False,
+           optimizer="RandomSearch", on_trial_end=held).run()
+""")
+
+
+def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, launcher):
+    # was: nothing said at all of a source still being searched between its trials (none
+    # RUNNING): "1 of 1 trials used", as of a finished search; its later results unseen
+    source = tmp_path / "source"
+    script = tmp_path / "run.py"
+    script.write_text(LIVE.format(root=str(Path(__file__).resolve().parents[1]),
+                                  go=str(tmp_path / "go"), run_dir=str(source)))
+    pid = launcher.launch([], tmp_path / "run.log", script)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # its first trial completed, none running
+        try:
+            with open_run(source) as store:
+                if store.count(TrialStatus.COMPLETED) == 1:
+                    break
+        except FileNotFoundError:  # no search.db yet, or one without its search
+            pass
+        time.sleep(0.05)
+    else:
+        raise AssertionError((tmp_path / "run.log").read_text())
+    warm = tmp_path / "warm"
+
+    def search(budget: int) -> Search:
+        return Search(None, SPACE, objective=_acc, monitor="acc", mode="max", budget=budget,
+                      seed=0, run_dir=warm, verbose=False, warm_start=[str(source)])
+
+    held = f"pid {pid} on {socket.gethostname()}"
+    with pytest.warns(UserWarning) as said:
+        search(1).run()
+    lines = [str(w.message) for w in said if "still being searched" in str(w.message)]
+    assert lines == [
+        f"warm_start source {source.resolve()} is still being searched ({held}): it is read "
+        f"as it is now, 1 trial of it completed so far, 1 used as a prior; the trials it "
+        f"completes later are not used, by this search or its resume (it keeps these "
+        f"priors): to use them, start this search once that one has ended"]
+    with open_run(warm) as store:
+        assert [p["source_trial"] for p in store.priors()] == [1]
+        rep = store.get_meta("warm_start")["sources"][0]
+        assert (rep["trials"], rep["used"], rep["source_driver"]) == (1, 1, held)
+    (tmp_path / "go").touch()
+    assert launcher.wait(120) == 0, (tmp_path / "run.log").read_text()
+    with open_run(source) as store:
+        assert store.count(TrialStatus.COMPLETED) == 2
+    with warnings.catch_warnings(record=True) as again:  # a resume: the stored priors, exact
+        warnings.simplefilter("always")
+        search(2).run()
+    assert not [w for w in again if "still being searched" in str(w.message)]
+    with open_run(warm) as store:
+        assert [p["source_trial"] for p in store.priors()] == [1]
+        assert store.get_meta("warm_start")["sources"][0]["trials"] == 1
+        assert store.count(TrialStatus.COMPLETED) == 2

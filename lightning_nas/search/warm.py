@@ -24,7 +24,9 @@ loss for it instead (on its own task, as with one objective; the report says so)
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
 used, merged (two mapped to the same architecture: the better one is kept) and skipped
 (the trials not COMPLETED by status: a PAUSED one's score is of its rung, never told; of
-RUNNING ones whether the source's search still runs), the epochs the used ones trained,
+RUNNING ones whether the source's search still runs), whether it was read while its search
+still ran (its ``search.lock`` held: its later results are not used; ``warm_start`` warns of
+it), the epochs the used ones trained,
 whether the source ranked this search's monitor the other way, and which keys were filled
 or dropped. The search stores the priors and the report in its
 own ``search.db`` (tables ``priors`` and meta ``warm_start``) on its first start and reads
@@ -63,7 +65,7 @@ from typing import Any
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SpaceError, StoreError, typed
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import close_folder
+from lightning_nas.run_folder import close_folder, search_holder
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_keys import (
     config_path,
@@ -234,9 +236,12 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
     report = WarmStartReport()
     for source in sources:
         path = Path(source).resolve()
+        live = search_holder(path)  # before its trials are read: what ran then is said
         with open_run(path) as store:
             found, rep = _from_store(store, str(path), space, params, fill, objectives,
                                      count, hydra)
+            if live is not None:  # its search holds it (was: said only of one with a
+                rep.source_driver = live  # RUNNING trial, by its driver's pid)
         if goal is not None and rep.monitor == goal[0] and rep.mode != goal[1]:
             rep.other_mode = goal[1]  # (was: unsaid; its best is told as its best)
         priors += found

@@ -80,10 +80,43 @@ class SourceReport:
     #: the not completed trials by status (lower case: ``paused``, ``running``, ...)
     not_completed_by: dict[str, int] = field(default_factory=dict)
     #: with running trials: ``"stopped"`` (its search's process is gone), ``"pid N on
-    #: HOST"`` (it is still running), ``""`` (not known)
+    #: HOST"`` (it is still running), ``""`` (not known); whatever its trials, the holder
+    #: of its ``search.lock`` where its search held it when read (``live``)
     source_driver: str | None = None
     #: this search's mode, where the source ranked this search's monitor the other way
     other_mode: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the source's search was still running when it was read."""
+        return self.source_driver not in (None, "", "stopped")
+
+    @property
+    def completed(self) -> int:
+        """The source's trials that had completed (with a score) when it was read."""
+        return self.trials - self.not_completed
+
+    def live_warning(self) -> str:
+        """What a search warm-started from a source still being searched is warned of,
+        before its first trial: its later results are not used.
+
+        Example:
+            >>> print(SourceReport("runs/a", trials=3, used=2, not_completed=1,
+            ...                    source_driver="pid 4242 on host").live_warning())
+            ... # doctest: +NORMALIZE_WHITESPACE
+            warm_start source runs/a is still being searched (pid 4242 on host): it is read
+            as it is now, 2 trials of it completed so far, 2 used as priors; the trials it
+            completes later are not used, by this search or its resume (it keeps these
+            priors): to use them, start this search once that one has ended
+        """
+        used = f"{self.used} used as a prior" if self.used == 1 else \
+            f"{self.used} used as priors"
+        return (f"warm_start source {self.source} is still being searched "
+                f"({self.source_driver}): it is read as it is now, "
+                f"{counted(self.completed, 'trial')} of it completed so far, {used}; the "
+                f"trials it completes later are not used, by this search or its resume (it "
+                f"keeps these priors): to use them, start this search once that one has "
+                f"ended")
 
     def trained(self) -> str:
         """The epochs the used results trained, ``""`` where unknown.
@@ -131,7 +164,8 @@ class SourceReport:
 
     def _statuses(self, reasons: bool) -> str:
         """The not completed trials by status, `` (2 paused, 1 failed)`` (``reasons``: what
-        a paused one's score is, whether a running one's search still runs)."""
+        a paused one's score is, whether a running one's search stopped; one still running
+        is said by ``describe``)."""
         said = []
         order = ("paused", "pruned", "failed", "rejected", "running")
         for status, n in sorted(self.not_completed_by.items(), key=lambda kv: (
@@ -141,9 +175,6 @@ class SourceReport:
                 said[-1] += " at a rung: scores of fewer epochs"
             elif reasons and status == "running" and self.source_driver == "stopped":
                 said[-1] += " when its search stopped"
-            elif reasons and status == "running" and self.source_driver:
-                said[-1] += (f": its search is still running, {self.source_driver}: these "
-                             f"are its results so far")
         return f" ({', '.join(said)})" if said else ""  # (a report before: none)
 
     def describe(self) -> str:
@@ -153,6 +184,9 @@ class SourceReport:
                 f"{self.used} of {counted(self.trials, 'trial')} used")
         if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
+        if self.live:  # (was: said of a RUNNING trial only; of none, a finished search's)
+            text += (f"; read while its search is still running ({self.source_driver}): "
+                     f"its results so far, those it completes later are not used")
         if self.other_mode:  # its best is told as its best, on its own task
             words = {"max": ("maximised", "highest"), "min": ("minimised", "lowest")}
             text += (f"; {self.monitor} was {words[self.mode][0]} there and is "

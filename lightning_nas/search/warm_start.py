@@ -6,11 +6,14 @@ the first start saw; it tells them to the optimizer (``tell_priors``) and return
 architectures a ``retrain_top_k`` trains again first, distinct, best first (each task's
 best, then each task's second, ...: ``rank_priors``), each as the optimizer holds it
 (``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
-its later ask of that point gives that value, which must be known as trained).
+its later ask of that point gives that value, which must be known as trained). A source
+whose search was still running when read is warned of (``SourceReport.live_warning``):
+its later results are not used, by this search or its resume.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +66,9 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
                                     goal=(settings.goal.monitor, settings.goal.mode))
         store.add_priors([p.row() for p in found], report.to_dict())
         say(report.describe())
+        for source in report.sources:  # said whether verbose or not, before any trial
+            if source.live:  # (was: read as it was then without a word)
+                warnings.warn(source.live_warning(), UserWarning, stacklevel=3)
         priors = store.priors()
     if not priors:
         return []
