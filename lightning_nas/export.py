@@ -25,10 +25,11 @@ from lightning_nas.config.factories import (
 )
 from lightning_nas.config.instantiate import check_init_args as check_args
 from lightning_nas.config.nodes import is_hydra
-from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
+from lightning_nas.config.paths import set_paths
 from lightning_nas.config.trainer_checks import check_finetune_epochs
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.export_config import best_config, model_section
 from lightning_nas.export_files import (
     best_weights,
     check_weights_fit,
@@ -43,9 +44,14 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
-from lightning_nas.export_trainer import result_defaults
 from lightning_nas.finetune_start import warn_if_below_start
-from lightning_nas.fit_resume import check_resume, fit_record, recorded_epochs, resume_point
+from lightning_nas.fit_resume import (
+    check_resume,
+    fit_record,
+    out_folder,
+    recorded_epochs,
+    resume_point,
+)
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import free_dir, output_dir, user_path
 from lightning_nas.search import random_state
@@ -142,7 +148,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             "monitor": monitor, "mode": mode, "epoch": best.epoch, "metrics": best.metrics,
             "checkpoint": None,
             "model": (trained["model"] if trained is not None
-                      else _model_section(store.get_meta("model") or {}, best.arch)),
+                      else model_section(store.get_meta("model") or {}, best.arch)),
         }
         objects = (store.get_meta("model") or {}).get("objects")
         if trained is None and objects:  # beside the node: a path is no argument it takes
@@ -207,67 +213,6 @@ def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any],
     return {**hydra, "overrides": job,
             "rerun": rerun_line(hydra.get("script", "<task>.py"), job,
                                 hydra.get("config_args", []))}
-
-
-def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
-                seed: int | None = None, max_epochs: int | None = None) -> dict[str, Any]:
-    """The search config as the trial ran it: ``arch`` filled in, no ``search`` block.
-
-    Plain keys go to ``model.init_args`` (``dict_kwargs``, where LightningCLI takes them,
-    when the class takes them only through ``**kwargs``), dotted keys (``model.net.width``,
-    ``data.batch_size``, ``trainer.gradient_clip_val``) to their paths;
-    ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
-    the config's), ``trainer.max_epochs`` the epochs of a complete trial when a
-    scheduler set them, and the trial defaults that change a trial's results written out
-    (``export_trainer.result_defaults``: ``enable_model_summary: false`` where the model
-    summary would run ``forward``, an ``example_input_array``, unless the config set it).
-    It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
-
-    Args:
-        config: the search's config (its ``search`` block dropped).
-        arch: the trial's architecture: plain and dotted keys.
-        seed: ``seed_everything`` of the trials (None: the config's).
-        max_epochs: a complete trial's epochs when a scheduler set them (None: the config's).
-
-    Example:
-        >>> cfg = {"seed_everything": 1, "model": "m.Net", "trainer": {"max_epochs": 9},
-        ...        "search": {"space": {}}}
-        >>> out = best_config(cfg, {"width": 8, "trainer.max_epochs": 4}, seed=0)
-        >>> out["seed_everything"], out["model"]["init_args"], out["trainer"], "search" in out
-        (0, {'width': 8}, {'max_epochs': 4, 'enable_model_summary': False}, False)
-    """
-    cfg = copy.deepcopy(dict(config))
-    cfg.pop("search", None)
-    if seed is not None:
-        cfg["seed_everything"] = seed
-    if isinstance(cfg.get("model"), str):
-        cfg["model"] = {"class_path": cfg["model"]}
-    if isinstance(cfg.get("data"), str):
-        cfg["data"] = {"class_path": cfg["data"]}
-    if max_epochs is not None:
-        cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
-    # a searched trainer.max_epochs wins, as in the trial
-    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
-                    for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
-    # the trial defaults that change scores (the model summary where it runs forward)
-    cfg["trainer"] = {**(cfg.get("trainer") or {}),
-                      **result_defaults(cfg.get("trainer") or {}, cfg.get("model"))}
-    cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
-    order = ("seed_everything", "model", "data", "trainer", "optimizer",
-             "lr_scheduler")  # LightningCLI's order
-    return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
-
-
-def _model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
-    """``{class_path, init_args}`` of a search from Python: its stored model with the plain
-    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
-    section = {"class_path": model.get("class_path"),
-               "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
-    cfg = {"model": section}
-    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
-                    for key, value in arch.items()
-                    if not is_dotted(key) or key.startswith("model.")])
-    return cfg["model"]
 
 
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
@@ -335,8 +280,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         if max_epochs is None and "max_epochs" not in (trainer or {}):
             max_epochs = recorded_epochs(ckpt_path)
     else:
-        out = output_dir(out_dir, run_dir / "finetune")  # was: checked after best.yaml was
-    check_init_args(model_init_args, "model")  # exported again: before the store is read
+        # was: checked after best.yaml was exported again: before the store is read
+        out = out_folder(out_dir, run_dir / "finetune", "fine-tune")
+    check_init_args(model_init_args, "model")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
             raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "

@@ -35,9 +35,9 @@ from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.sections import command_sections
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
-from lightning_nas.export import FIT_DIRECTIVE, output_dir
+from lightning_nas.export import FIT_DIRECTIVE
 from lightning_nas.export_header import TRAIN_AGAIN
-from lightning_nas.fit_resume import check_resume, fit_record, resume_point
+from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
@@ -202,7 +202,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         out, ckpt = resume_point(ckpt_path, default, None if out_dir in (None, "") else
                                  user_path(out_dir), "fit", str(paths[-1]))
     else:
-        out = output_dir(out_dir, default)
+        out = out_folder(out_dir, default, "fit")  # a stopped fit's folder: said so
     tie_break = None  # the search's later objectives, for its monitor only (older: none)
     if recorded.get("monitor") and recorded.get("mode"):
         monitor, mode = _monitor_and_mode(monitor, mode, recorded["monitor"], recorded["mode"],
@@ -242,7 +242,7 @@ def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None,
 
 def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
     """What takes back, after a fit refused as bad input (a monitor never logged), what it
-    wrote into ``out_dir``, which ``output_dir`` gave new or empty: the folder it is about
+    wrote into ``out_dir``, which ``out_folder`` gave new or empty: the folder it is about
     to make is removed with the folders made for it that are still empty, or what it writes
     into the empty folder; nothing else is touched.
 

@@ -8,6 +8,8 @@ every checkpoint under ``FIT_RECORD``. ``resume_point`` finds the folder and che
 ``--ckpt_path`` names, ``check_resume`` refuses settings that would make the result another
 run's, before any training; Lightning's ``ckpt_path`` then trains the epochs left, and the
 reporter's history in the checkpoint keeps the earlier epochs candidates for the best one.
+A new one's ``--out`` holding one that stopped before its first training epoch ended is
+refused saying so and what to do (``out_folder``).
 
 Example:
     >>> import tempfile
@@ -20,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -30,13 +33,13 @@ import torch
 
 from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
-from lightning_nas.run_folder import user_path
+from lightning_nas.run_folder import free_dir, new_folder, output_dir, user_path
 from lightning_nas.search.callbacks import FIT_RECORD
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
 
-__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "recorded_epochs",
-           "resume_hint", "resume_point"]
+__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "out_folder",
+           "recorded_epochs", "resume_hint", "resume_point"]
 
 LAST = "last"
 #: the record's key of a fine-tune's start: its weights' metrics before training
@@ -48,6 +51,8 @@ CHANGEABLE = frozenset({
     "callbacks", "logger", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
     "profiler", "default_root_dir"})
 _NUMBERED = re.compile(r"_(\d+)$")
+#: the kind of run an ``UNFINISHED`` mark names (``start_own_fit`` writes it)
+_MARKED = re.compile(r"a (fit|fine-tune) started here")
 
 
 def _shown(value: Any) -> Any:
@@ -186,6 +191,41 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
                           f"no {kind} settings or no epoch history); give 'last' or "
                           f"{folder / 'last.ckpt'}")
     return folder, path
+
+
+def out_folder(given: str | os.PathLike | None, default: Path, kind: str) -> Path:
+    """``output_dir``: the folder a new fit or fine-tune (``kind``) writes into, ``given``
+    (``--out``) new or empty, else a free name at ``default``; one that holds a fit or
+    fine-tune stopped before its first training epoch ended (its ``UNFINISHED`` mark, no
+    ``last.ckpt``) is refused saying so and what to do, not as a folder "not empty".
+
+    Raises:
+        ConfigError: for such a folder, and as ``output_dir`` does.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> _ = (out / UNFINISHED).write_text("a fine-tune started here has not completed")
+        >>> out_folder(out, Path("runs/no_such_run/finetune"), "fine-tune")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: the output folder ... holds a fine-tune that ...
+    """
+    out = None if given is None or str(given) == "" else new_folder(given, "`out_dir` (--out)")
+    if out is not None and (out / UNFINISHED).is_file() and not (out / "last.ckpt").is_file():
+        try:
+            marked = _MARKED.match((out / UNFINISHED).read_text())
+        except (OSError, UnicodeDecodeError):
+            marked = None
+        best = " and a best.ckpt of a validation within that epoch" if (
+            out / "best.ckpt").is_file() else ""
+        raise ConfigError(f"the output folder {out} holds a {marked.group(1) if marked else kind}"
+                          f" that stopped before its first training epoch ended ({UNFINISHED}; "
+                          f"its logs{best}; no last.ckpt: nothing to resume); to train there, "
+                          f"remove that folder first (rm -r {shlex.quote(str(out))}); else give "
+                          f"another --out, a new or empty folder (nothing is deleted), or leave "
+                          f"--out out for a free name at {free_dir(default)}")
+    return output_dir(given, default)
 
 
 def recorded_epochs(ckpt_path: Path) -> Any:

@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from lightning_nas.cli import main
+from lightning_nas.run_folder import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
 
 SLEEP = 0.1  # seconds per training step: 8 steps an epoch
@@ -318,6 +319,18 @@ def test_a_fit_killed_before_its_first_epoch_ended_is_not_said_finished(tmp_path
         f"lightning-nas fit: error: --ckpt_path {out / 'best.ckpt'}: the fit in {out} stopped "
         f"before its first training epoch ended (its best.ckpt is of a validation within "
         f"it), so it wrote no last.ckpt; {anew}\n")
+    # the same command without --ckpt_path, its --out the stopped fit's folder (was: "the
+    # output folder OUT is a folder that is not empty; give a new or empty folder", not
+    # saying what it holds or what to do with it)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas fit: error: the output folder {out} holds a fit that stopped before "
+        f"its first training epoch ended (.unfinished; its logs and a best.ckpt of a "
+        f"validation within that epoch; no last.ckpt: nothing to resume); to train there, "
+        f"remove that folder first (rm -r {out}); else give another --out, a new or empty "
+        f"folder (nothing is deleted), or leave --out out for a free name at "
+        f"{free_dir(Path('runs', 'fit', 'fit'))}\n")
+    assert (out / ".unfinished").is_file()  # nothing of it removed
     # the same command, anew: its folder ends as an uninterrupted fit's (nothing more)
     again = tmp_path / "again"
     assert main([*argv[:-1], str(again)]) == 0

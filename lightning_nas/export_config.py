@@ -1,0 +1,81 @@
+"""What ``best_config.yaml`` holds: ``best_config``, a search config as its trial ran it
+(the architecture filled in, no ``search`` block, the trials' seed and epochs, the trial
+defaults that change scores), and ``model_section``, the ``model`` node of a search from
+Python. ``lightning_nas.export`` writes the file (and re-exports ``best_config``).
+
+Example:
+    >>> model_section({"class_path": "m.Net", "init_args": {"depth": 2}}, {"width": 8})
+    {'class_path': 'm.Net', 'init_args': {'depth': 2, 'width': 8}}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
+from lightning_nas.export_trainer import result_defaults
+
+__all__ = ["best_config", "model_section"]
+
+
+def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
+                seed: int | None = None, max_epochs: int | None = None) -> dict[str, Any]:
+    """The search config as the trial ran it: ``arch`` filled in, no ``search`` block.
+
+    Plain keys go to ``model.init_args`` (``dict_kwargs``, where LightningCLI takes them,
+    when the class takes them only through ``**kwargs``), dotted keys (``model.net.width``,
+    ``data.batch_size``, ``trainer.gradient_clip_val``) to their paths;
+    ``seed_everything`` is the seed the trials ran with (the search's, which may differ from
+    the config's), ``trainer.max_epochs`` the epochs of a complete trial when a
+    scheduler set them, and the trial defaults that change a trial's results written out
+    (``export_trainer.result_defaults``: ``enable_model_summary: false`` where the model
+    summary would run ``forward``, an ``example_input_array``, unless the config set it).
+    It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
+
+    Args:
+        config: the search's config (its ``search`` block dropped).
+        arch: the trial's architecture: plain and dotted keys.
+        seed: ``seed_everything`` of the trials (None: the config's).
+        max_epochs: a complete trial's epochs when a scheduler set them (None: the config's).
+
+    Example:
+        >>> cfg = {"seed_everything": 1, "model": "m.Net", "trainer": {"max_epochs": 9},
+        ...        "search": {"space": {}}}
+        >>> out = best_config(cfg, {"width": 8, "trainer.max_epochs": 4}, seed=0)
+        >>> out["seed_everything"], out["model"]["init_args"], out["trainer"], "search" in out
+        (0, {'width': 8}, {'max_epochs': 4, 'enable_model_summary': False}, False)
+    """
+    cfg = copy.deepcopy(dict(config))
+    cfg.pop("search", None)
+    if seed is not None:
+        cfg["seed_everything"] = seed
+    if isinstance(cfg.get("model"), str):
+        cfg["model"] = {"class_path": cfg["model"]}
+    if isinstance(cfg.get("data"), str):
+        cfg["data"] = {"class_path": cfg["data"]}
+    if max_epochs is not None:
+        cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
+    # a searched trainer.max_epochs wins, as in the trial
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
+                    for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
+    # the trial defaults that change scores (the model summary where it runs forward)
+    cfg["trainer"] = {**(cfg.get("trainer") or {}),
+                      **result_defaults(cfg.get("trainer") or {}, cfg.get("model"))}
+    cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
+    order = ("seed_everything", "model", "data", "trainer", "optimizer",
+             "lr_scheduler")  # LightningCLI's order
+    return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
+
+
+def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
+    """``{class_path, init_args}`` of a search from Python: its stored model with the plain
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
+    section = {"class_path": model.get("class_path"),
+               "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
+    cfg = {"model": section}
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
+                    for key, value in arch.items()
+                    if not is_dotted(key) or key.startswith("model.")])
+    return cfg["model"]
