@@ -48,12 +48,14 @@ from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import (
     check_resume,
     fit_record,
+    free_dir,
     out_folder,
+    output_dir,
     recorded_epochs,
     resume_point,
 )
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import free_dir, output_dir, user_path
+from lightning_nas.run_folder import user_path
 from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.executor import torch_threads

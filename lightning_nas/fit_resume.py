@@ -33,13 +33,13 @@ import torch
 
 from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
-from lightning_nas.run_folder import free_dir, new_folder, output_dir, user_path
+from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.callbacks import FIT_RECORD
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
 
-__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "out_folder",
-           "recorded_epochs", "resume_hint", "resume_point"]
+__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir", "out_folder",
+           "output_dir", "recorded_epochs", "resume_hint", "resume_point"]
 
 LAST = "last"
 #: the record's key of a fine-tune's start: its weights' metrics before training
@@ -313,3 +313,43 @@ def resume_hint(out: Path, argv: Sequence[str], kind: str,
         command = shlex.join(["lightning-nas", *words, "--ckpt_path", again])
         return f"; resume it from its last.ckpt{done} with:\n  {command}"
     return said
+
+
+def free_dir(path: Path) -> Path:
+    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist.
+
+    Example:
+        >>> free_dir(Path("no/such/folder"))
+        PosixPath('no/such/folder')
+    """
+    free, n = path, 0
+    while free.exists():
+        n += 1
+        free = path.with_name(f"{path.name}_{n}")
+    return free
+
+
+def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
+    """The folder a fit or fine-tune writes into: ``given``, which must be new or empty
+    (nothing is deleted: ``--out RUN_DIR`` wiped the whole search), else a free name at
+    ``default`` (``free_dir``).
+
+    Example:
+        >>> output_dir(None, Path("no/such/finetune"))
+        PosixPath('no/such/finetune')
+
+    Raises:
+        ConfigError: for a file, a folder that is not empty, or a path that holds a control
+            character (``new_folder``).
+    """
+    if given is None or str(given) == "":
+        return free_dir(default)
+    out = new_folder(given, "`out_dir` (--out)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a folder that is not empty" if out.is_dir() else "a file"
+        held = (" (it holds an interrupted run's last.ckpt: --ckpt_path last resumes it "
+                "there)" if (out / "last.ckpt").is_file() else "")
+        raise ConfigError(f"the output folder {out} is {what}{held}; give a new or empty "
+                          f"folder (nothing is deleted), or leave it out for a free name at "
+                          f"{free_dir(default)}")
+    return out

@@ -50,9 +50,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "check_not_a_file",
-           "check_run_folder", "close_folder", "file_in_place", "free_dir", "hold_folder",
-           "holding", "lock_kind", "new_folder", "output_dir", "run_dir_path", "runs_within",
-           "search_holder",
+           "check_run_folder", "close_folder", "file_in_place", "hold_folder", "holding",
+           "lock_kind", "new_folder", "run_dir_path", "runs_within", "search_holder",
            "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
@@ -425,43 +424,3 @@ def holding(folder: str | os.PathLike, then: str,
     finally:
         if held is not None:
             held.close()
-
-
-def free_dir(path: Path) -> Path:
-    """``path``, else the first of ``path_1``, ``path_2``, ... that does not exist.
-
-    Example:
-        >>> free_dir(Path("no/such/folder"))
-        PosixPath('no/such/folder')
-    """
-    free, n = path, 0
-    while free.exists():
-        n += 1
-        free = path.with_name(f"{path.name}_{n}")
-    return free
-
-
-def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
-    """The folder a fit or fine-tune writes into: ``given``, which must be new or empty
-    (nothing is deleted: ``--out RUN_DIR`` wiped the whole search), else a free name at
-    ``default`` (``free_dir``).
-
-    Example:
-        >>> output_dir(None, Path("no/such/finetune"))
-        PosixPath('no/such/finetune')
-
-    Raises:
-        ConfigError: for a file, a folder that is not empty, or a path that holds a control
-            character (``new_folder``).
-    """
-    if given is None or str(given) == "":
-        return free_dir(default)
-    out = new_folder(given, "`out_dir` (--out)")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "a folder that is not empty" if out.is_dir() else "a file"
-        held = (" (it holds an interrupted run's last.ckpt: --ckpt_path last resumes it "
-                "there)" if (out / "last.ckpt").is_file() else "")
-        raise ConfigError(f"the output folder {out} is {what}{held}; give a new or empty "
-                          f"folder (nothing is deleted), or leave it out for a free name at "
-                          f"{free_dir(default)}")
-    return out

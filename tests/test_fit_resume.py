@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from lightning_nas.cli import main
-from lightning_nas.run_folder import free_dir
+from lightning_nas.fit_resume import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
 
 SLEEP = 0.1  # seconds per training step: 8 steps an epoch
