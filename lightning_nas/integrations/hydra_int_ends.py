@@ -48,6 +48,17 @@ _INTERVAL = re.compile(r"\binterval\s*\([^()]*\)")
 _CAST_INTERVAL = re.compile(r"\bint\s*\(\s*(interval\s*\([^()]*\))\s*\)")
 
 
+def _cast_interval(override: Override) -> tuple[IntervalSweep, str, tuple[float, float]] | None:
+    """An ``int(...)`` cast ``interval`` override's sweep (its cast ends), its text and its
+    ends as written; None for any other override."""
+    value = override.value() if override.is_sweep_override() else None
+    if not isinstance(value, IntervalSweep) or not isinstance(value.start, int):
+        return None
+    text = override.get_value_string()
+    written = _written_ends(text)
+    return None if written is None else (value, text, written)
+
+
 def widened_ends(override: Override) -> str | None:
     """What to say of ``override`` where it is an ``int(...)`` cast ``interval`` whose cast
     ends hold an integer outside its ends as written: the key, the text as written, the
@@ -56,14 +67,10 @@ def widened_ends(override: Override) -> str | None:
     Args:
         override: one parsed override of the sweep (a params entry or the command line's).
     """
-    value = override.value() if override.is_sweep_override() else None
-    if not isinstance(value, IntervalSweep) or not isinstance(value.start, int):
+    found = _cast_interval(override)
+    if found is None:
         return None
-    text = override.get_value_string()
-    written = _written_ends(text)
-    if written is None:
-        return None
-    low, high = written
+    value, text, (low, high) = found
     cut = []  # (end as written, its cast, where the cast is)
     if value.start < low:  # 0.5 -> 0
         cut.append((low, value.start, "below the lower"))
@@ -90,14 +97,10 @@ def truncated_refusal(override: Override, refusal: str) -> str | None:
         override: the parsed override whose ``Int`` was refused.
         refusal: the space's refusal (``int needs low < high, got [0, 0]``).
     """
-    value = override.value() if override.is_sweep_override() else None
-    if not isinstance(value, IntervalSweep) or not isinstance(value.start, int):
+    found = _cast_interval(override)
+    if found is None:
         return None
-    text = override.get_value_string()
-    written = _written_ends(text)
-    if written is None:
-        return None
-    low, high = written
+    value, text, (low, high) = found
     cut = [(end, cast) for end, cast in ((low, value.start), (high, value.end)) if end != cast]
     if not cut:
         return None
