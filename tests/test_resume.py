@@ -469,6 +469,21 @@ def test_a_refused_resume_of_a_run_that_completed_no_trial_says_how_to_start_ane
     assert "completed no trial" not in str(refused.value)  # its trials are worth keeping
 
 
+def _stored_failed(run_dir, trial_id: int, timeout: float = 60.0) -> None:
+    """Wait until the search in ``run_dir`` has stored ``trial_id`` as FAILED."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if (run_dir / "search.db").is_file():
+            with RunStore(run_dir / "search.db", read_only=True) as store:
+                if any(t.trial_id == trial_id and t.status is TrialStatus.FAILED
+                       for t in store.trials()):
+                    return
+        time.sleep(0.02)
+    raise AssertionError(f"trial {trial_id} was not stored FAILED within {timeout} s")
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path, workers):
     # was: two architectures that fail (not the setup) stopped the search as "the same
@@ -486,6 +501,8 @@ def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path, wo
     def objective(arch: dict) -> dict:
         if arch["c"] in order[:2]:
             raise ValueError("this value of c is not supported")
+        if workers > 1:  # trial 3 starts once trial 1 failed: its result stored before
+            _stored_failed(tmp_path / "run", 2)  # trial 2's (a loaded machine) left no stop
         return {"score": float(arch["c"])}
 
     with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way"):
