@@ -5,7 +5,8 @@ created or written) and lets it go at once: True where another process (or anoth
 file of this one) holds it, as a search holds its run folder's ``search.lock``.
 ``holder_gone(holder)``: whether the holder a lock file names (``pid 4242 on host``) ran on
 this machine and is no longer alive, so that the lock is held by one that has not named
-itself yet, or by a probe like ``lock_taken`` for an instant.
+itself yet, or by a probe like ``lock_taken`` for an instant; ``process_gone(pid, host)``
+under it, which a store's ``driver_gone`` asks too.
 
 Example:
     >>> lock_taken(Path("no/such/search.lock"))
@@ -28,7 +29,7 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["holder_gone", "lock_taken"]
+__all__ = ["holder_gone", "lock_taken", "process_gone"]
 
 _HOLDER = re.compile(r"pid (\d+) on (.+)")
 
@@ -56,22 +57,33 @@ def lock_taken(path: Path) -> bool:
     return False
 
 
+def process_gone(pid: object, host: object) -> bool:
+    """Whether process ``pid`` of machine ``host`` is no longer alive (False where it cannot
+    be told: another machine, another user's live process, no pid).
+
+    Example:
+        >>> process_gone(os.getpid(), socket.gethostname())
+        False
+    """
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError, TypeError):  # another user's; no pid
+        return False
+    return False
+
+
 def holder_gone(holder: str) -> bool:
     """Whether ``holder`` (``pid 4242 on host``, as ``search.lock`` names one) is a process
-    of this machine that is no longer alive (False where it cannot be told: another
-    machine, no holder named, another user's live process).
+    of this machine that is no longer alive (``process_gone``; False where no holder is
+    named).
 
     Example:
         >>> holder_gone(f"pid {os.getpid()} on {socket.gethostname()}")
         False
     """
     found = _HOLDER.fullmatch(holder.strip())
-    if found is None or found.group(2) != socket.gethostname():
-        return False
-    try:
-        os.kill(int(found.group(1)), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError, ValueError):  # alive, another user's; no pid
-        return False
-    return False
+    return found is not None and process_gone(found.group(1), found.group(2))

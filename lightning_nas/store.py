@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lightning_nas.lock_probe import process_gone
 from lightning_nas.run_folder import check_run_folder, hold_folder, runs_within, user_path
 from lightning_nas.store_checks import (
     check_same_search,
@@ -156,15 +157,7 @@ class RunStore(TrialRecords, FitRecords):
         """Whether the process that last drove this search ran on this machine and is no
         longer alive (its RUNNING trials are not running: a resume re-runs them)."""
         driver = self.get_meta("driver")
-        if not driver or driver.get("host") != socket.gethostname():
-            return False
-        try:
-            os.kill(int(driver["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, another user's
-            return False
-        return False
+        return bool(driver) and process_gone(driver.get("pid"), driver.get("host"))
 
     # ----------------------------------------------------------------- warm start
     def add_priors(self, rows: list[dict[str, Any]], report: Any) -> None:
