@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 
+import lightning.pytorch as pl
 import pytest
+import yaml
 
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.report.oneshot import load_oneshot, render_oneshot
-from lightning_nas.search.uneven_split import uneven_splits
+from lightning_nas.search.uneven_split import UnevenSplitCheck, uneven_splits
+from tests.helpers import BlobData, TinySupernet
 from tests.test_uneven_split import _loader
 
 SCRIPT = """
@@ -93,6 +98,32 @@ def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launc
     run = tmp_path / "run"
     assert load_oneshot(run)["notes"] == rank0["best"]["notes"]
     assert json.loads(render_oneshot(run, "json"))["best"]["score"] == rank0["score"]
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_best_arch_yaml_is_written_with_its_notes_at_once(tmp_path, algorithm):
+    # was: best_arch.yaml written without them, then run_oneshot added them in a second
+    # write: a run killed in between left a complete-looking file without its notes.
+    # Here a Trainer's check has met the split (as a DDP one does at its first validation);
+    # the exporter alone, no run_oneshot, writes the file
+    (note,) = uneven_splits(_loader(101), scored="oneshot")
+    check = UnevenSplitCheck(None, scored="oneshot")
+    check.met.append(note)
+    out = tmp_path / "out"
+    spos = OneShotNAS(num_candidates=2, calibration_batches=1, export_dir=str(out))
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False,
+                         limit_train_batches=2, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False,
+                         default_root_dir=tmp_path,
+                         callbacks=[check, spos] if algorithm == "spos" else [check])
+    if algorithm == "spos":
+        trainer.fit(TinySupernet(), datamodule=BlobData())
+    else:
+        nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(out))
+        trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    best = yaml.safe_load((out / "best_arch.yaml").read_text())
+    assert best["notes"] == [note], best
+    assert best["algorithm"] == algorithm and list(best)[-1] == "notes"
 
 
 @pytest.mark.slow

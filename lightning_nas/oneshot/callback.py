@@ -76,6 +76,7 @@ from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
 from lightning_nas.oneshot.value_checks import check_decision_values
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.uneven_split import met_notes
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
     check_optimizer_name,
@@ -402,8 +403,9 @@ class OneShotNAS(pl.Callback):
         set_path(pl_module, previous)
         if self.export_dir is None or not trainer.is_global_zero:
             return
+        notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-                          "mode": self.mode})
+                          "mode": self.mode, **({"notes": notes} if notes else {})})
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
             "history.json": lambda path: path.write_text(json.dumps(self.history, indent=1)),
             "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),

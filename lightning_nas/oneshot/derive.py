@@ -155,15 +155,18 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
-                 alphas: Mapping[str, Any], mode: str = "max") -> dict[str, Path]:
+                 alphas: Mapping[str, Any], mode: str = "max",
+                 notes: Sequence[str] = ()) -> dict[str, Path]:
     """Write ``alphas.json``, ``subnet.pt``, (with matplotlib) ``alphas.png`` and last
-    ``best_arch.yaml`` (with the candidates' scores and ``mode``) into ``export_dir``
-    (``write_outputs``); return the paths written, by stem."""
+    ``best_arch.yaml`` (with the candidates' scores, ``mode`` and any ``notes``: what the
+    scores count beyond the data, ``met_notes``) into ``export_dir`` (``write_outputs``);
+    return the paths written, by stem."""
     out = user_path(export_dir)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
-                      "mode": mode, "candidates": [dict(c) for c in scored]})
+                      "mode": mode, "candidates": [dict(c) for c in scored],
+                      **({"notes": list(notes)} if notes else {})})
     write_outputs(out, {
         "alphas.json": lambda path: path.write_text(json.dumps(alphas, indent=1)),
         "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu())})

@@ -93,6 +93,7 @@ from lightning_nas.oneshot.wrapped import (
     step_loss,
 )
 from lightning_nas.run_folder import check_export_dir
+from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
@@ -409,7 +410,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         object.__setattr__(self, "subnet", subnet)  # not a submodule: not in checkpoints
         if hp.export_dir is not None and self.trainer.is_global_zero:
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
-                         self.scored, self.alpha_history(), hp.mode)
+                         self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer))
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now

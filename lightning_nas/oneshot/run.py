@@ -357,9 +357,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         arch, score, subnet, message, rank_zero = search(opts, searched, datamodule, {
             **trainer_kwargs, "callbacks": [*trainer_kwargs.get("callbacks", []), uneven]},
             clear, ckpt_path, drawn)
-        verbose = verbose and rank_zero  # under DDP only rank 0 prints and writes
-        if rank_zero:  # the uneven split it said, in best_arch.yaml's notes too
-            add_notes(run_dir, uneven.met)
+        # under DDP only rank 0 prints and writes; the uneven split it said is in
+        # best_arch.yaml's notes, written with the file (met_notes: the exporter's Trainer)
+        verbose = verbose and rank_zero
         out = {"arch": arch, "score": score, "algorithm": algorithm, "finetune": None,
                "run_dir": str(run_dir)}
         if verbose:
@@ -372,10 +372,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
             if rank_zero:  # plain torch.nn, float32 as subnet.pt; the json (show) last
                 tuned_json = json.dumps({"epochs": finetune_epochs, "lr": finetune_lr,
                                          "metrics": metrics}, indent=1)
-                write_outputs(run_dir, {
-                    "subnet_finetuned.pt": functools.partial(torch.save, tuned.net.cpu().float()),
-                    "finetune.json": lambda path: path.write_text(tuned_json)})
-                add_notes(run_dir, uneven.met)  # a split its Trainer met, the search's not
+                write_outputs(run_dir, {"subnet_finetuned.pt": functools.partial(
+                    torch.save, tuned.net.cpu().float())})
+                # a split its Trainer met, the search's not: noted before finetune.json is
+                # there (was: after, so a kill between left its metrics without the note)
+                add_notes(run_dir, uneven.met)
+                write_outputs(run_dir, {"finetune.json": lambda p: p.write_text(tuned_json)})
             out["finetune"] = metrics
             if verbose:
                 print(f"Fine-tuned {counted(finetune_epochs, 'epoch')}: "

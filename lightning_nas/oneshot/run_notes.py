@@ -3,8 +3,9 @@ search's ``best.yaml`` has it (a list of texts, absent when there is nothing to 
 DDP validation split its ranks do not divide (``UnevenSplitCheck.met``), whose repeats the
 subnets' scores and the fine-tune's metrics count.
 
-``run_oneshot`` adds them once the search has written the file, and again after the
-fine-tune (whose Trainer may meet a split the search's did not). No torch, no Lightning.
+The exporters write the search's notes with the file, in one write (``met_notes``);
+``run_oneshot`` adds those of the fine-tune (whose Trainer may meet a split the search's did
+not) before it writes ``finetune.json``. No torch, no Lightning.
 
 Example:
     >>> import tempfile

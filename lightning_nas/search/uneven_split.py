@@ -14,7 +14,8 @@ APIs only: ``trainer.val_dataloaders``, ``trainer.num_val_batches``, ``DataLoade
 meets such a split. A
 one-shot run (``lightning-nas oneshot``) puts one check (``search=None``, ``scored="oneshot"``)
 on its supernet's Trainer and its fine-tune's: its subnets' scores and the fine-tune's
-metrics are synced over the same sharded loaders, and it says so once per run.
+metrics are synced over the same sharded loaders, and it says so once per run; its exporters
+write what the checks of their Trainer met (``met_notes``) into ``best_arch.yaml``.
 
 Example:
     >>> from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -34,7 +35,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, DistributedSampler
 
-__all__ = ["SCORED", "UnevenSplitCheck", "uneven_splits"]
+__all__ = ["SCORED", "UnevenSplitCheck", "met_notes", "uneven_splits"]
 
 #: the searches (keys) and splits this process has warned of
 _SAID: set[tuple[str, str]] = set()
@@ -178,3 +179,19 @@ class UnevenSplitCheck(pl.Callback):
                     _SAID.add((self.search, text))
                 self.said.append(text)
                 rank_zero_warn(text)
+
+
+def met_notes(trainer: pl.Trainer) -> list[str]:
+    """The uneven splits every ``UnevenSplitCheck`` among ``trainer.callbacks`` met, once
+    each, in order: the ``notes`` a one-shot exporter writes with ``best_arch.yaml``, in the
+    same write (was: added by a second write, which a kill could keep from happening).
+
+    Example:
+        >>> check = UnevenSplitCheck(None, scored="oneshot")
+        >>> check.met.append("101 samples on 2 ranks")
+        >>> met_notes(pl.Trainer(callbacks=[check], logger=False))
+        ['101 samples on 2 ranks']
+    """
+    return list(dict.fromkeys(text for callback in trainer.callbacks
+                              if isinstance(callback, UnevenSplitCheck)
+                              for text in callback.met))
