@@ -1,7 +1,8 @@
 """Which trials of a search validated a DDP split their ranks do not divide, as its run
 store keeps it: meta ``uneven_splits``, each text ``uneven_splits`` wrote with the ids of
 the trials it is true of (a text once, however many trials: a search's trials mostly share
-their split). ``best.yaml`` lists the exported trial's texts under ``notes``.
+their split). ``best.yaml`` lists the exported trial's texts under ``notes``; ``show`` and
+the report list them all with their trials (``recorded_uneven``).
 
 No torch, no Lightning: ``export`` and the search loop read and write it.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["UNEVEN_META", "record_uneven", "uneven_of"]
+__all__ = ["UNEVEN_META", "recorded_uneven", "record_uneven", "uneven_of"]
 
 #: the meta key: ``{text: [trial ids]}``
 UNEVEN_META = "uneven_splits"
@@ -51,3 +52,10 @@ def uneven_of(store: Any, trial_id: int) -> list[str]:
     """The uneven splits recorded of trial ``trial_id`` (a store of an older version: none)."""
     held = store.get_meta(UNEVEN_META) or {}
     return [text for text, ids in held.items() if trial_id in ids]
+
+
+def recorded_uneven(store: Any) -> list[dict[str, Any]]:
+    """Every uneven split recorded in ``store``: ``{"trials": [ids], "text": text}`` each, in
+    the order recorded (a store of an older version, or of a run that met none: none)."""
+    held = store.get_meta(UNEVEN_META) or {}
+    return [{"trials": list(ids), "text": text} for text, ids in held.items()]

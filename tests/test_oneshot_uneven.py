@@ -4,6 +4,7 @@ count it twice; the run says so once, on rank 0 (real gloo ranks on CPU)."""
 
 from __future__ import annotations
 
+import html
 import json
 
 import lightning.pytorch as pl
@@ -12,7 +13,7 @@ import yaml
 
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from lightning_nas.report.oneshot import load_oneshot, render_oneshot
+from lightning_nas.report.oneshot import load_oneshot, render_oneshot, write_oneshot_report
 from lightning_nas.search.uneven_split import UnevenSplitCheck, uneven_splits
 from tests.helpers import BlobData, TinySupernet
 from tests.test_uneven_split import _loader
@@ -97,7 +98,15 @@ def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launc
     assert rank0["best"]["score"] == rank0["score"]  # its other keys as they were
     run = tmp_path / "run"
     assert load_oneshot(run)["notes"] == rank0["best"]["notes"]
-    assert json.loads(render_oneshot(run, "json"))["best"]["score"] == rank0["score"]
+    shown = json.loads(render_oneshot(run, "json"))
+    assert shown["best"]["score"] == rank0["score"] and shown["notes"] == rank0["best"]["notes"]
+    # show and report say it below the best result and the fine-tune's (was: not at all)
+    (note,) = rank0["best"]["notes"]
+    head = render_oneshot(run).splitlines()
+    assert head[0].startswith(f"{algorithm} one-shot: ") and head[1].startswith("fine-tuned ")
+    assert head[2] == f"note: {note}", head
+    page = write_oneshot_report(run, tmp_path / "report")["html"].read_text()
+    assert page.index(f"<p>note: {html.escape(note)}</p>") > page.index("fine-tuned "), page
 
 
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])

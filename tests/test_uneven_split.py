@@ -4,6 +4,8 @@ says so at run time (real gloo ranks on CPU)."""
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import warnings
 from pathlib import Path
@@ -16,6 +18,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import Search
+from lightning_nas.cli import main
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
@@ -59,16 +62,37 @@ def _log(run: Path, trial_id: int) -> str:
     return (run / "trials" / f"trial_{trial_id:04d}" / "trial.log").read_text()
 
 
+#: what a search says of 101 validation samples on 2 ranks
+SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: Lightning's "
+        "DistributedSampler repeats 1 of them (102 scored, the repeats counted again), so a "
+        "trial's synced score differs slightly from a validation of its checkpoint on one "
+        "device")
+#: best.yaml's note of it (the stored text)
+NOTE = (f"{SAID} (a fresh Trainer on best.ckpt); for exact scores, use a validation set "
+        f"divisible by 2, or trainer.use_distributed_sampler=False with a sampler of your "
+        f"own, or validate on one device")
+
+
+@pytest.fixture
+def uneven_run(shared_run) -> tuple[Path, list, list[str]]:
+    """A DDP search of 2 trials on 101 validation samples (2 ranks), made once per session:
+    its folder, its trials (id, score) and the search's console warnings of the split.
+    What a test writes there (best.yaml, an export) no other test reads."""
+    def make(run: Path) -> dict:
+        trials, console = _search(run, n=404, budget=2)
+        return {"trials": [[t.trial_id, t.score] for t in trials], "console": console}
+
+    run, made = shared_run("uneven_ddp_search", make)
+    return run, made["trials"], made["console"]
+
+
 @pytest.mark.slow
-def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
+def test_an_uneven_split_under_ddp_is_said_once_per_search(uneven_run):
     # was: said nowhere at run time (only the README), while the stored score counted one
     # sample twice: 39/102 = 0.3824 stored, 39/101 = 0.3861 for best.ckpt on one device
-    trials, console = _search(tmp_path, n=404, budget=2)  # 101 validation samples, 2 ranks
-    first, second = (_log(tmp_path, t.trial_id) for t in trials)
-    said = ("the validation set holds 101 samples, which the 2 ranks do not divide: "
-            "Lightning's DistributedSampler repeats 1 of them (102 scored, the repeats counted "
-            "again), so a trial's synced score differs slightly from a validation of its "
-            "checkpoint on one device")
+    run, trials, console = uneven_run  # 101 validation samples, 2 ranks
+    first, second = (_log(run, trial_id) for trial_id, _ in trials)
+    said = SAID
     assert first.count(said) == 1, first[-3000:]
     assert ("for exact scores, use a validation set divisible by 2, or "
             "trainer.use_distributed_sampler=False with a sampler of your own, or validate "
@@ -76,20 +100,40 @@ def test_an_uneven_split_under_ddp_is_said_once_per_search(tmp_path):
     assert "DistributedSampler repeats" not in second  # once per search
     # and by the search itself, where a rank's output (trial.log) is not on the console
     assert len(console) == 1 and console[0].startswith(f"trial 1: {said}"), console
-    for trial in trials:  # the synced accuracy is a count of 102, not of 101
-        assert trial.score * 102 == pytest.approx(round(trial.score * 102), abs=1e-3)
+    for _, score in trials:  # the synced accuracy is a count of 102, not of 101
+        assert score * 102 == pytest.approx(round(score * 102), abs=1e-3)
     # best.yaml says it of its trial too, whichever trial was the first to meet the split
     # (was: not at all); a field: loaded with the file, its other keys as they were
-    best = yaml.safe_load((tmp_path / "best.yaml").read_text())
-    assert best["notes"] == [f"{said} (a fresh Trainer on best.ckpt); for exact scores, use "
-                             f"a validation set divisible by 2, or "
-                             f"trainer.use_distributed_sampler=False with a sampler of your "
-                             f"own, or validate on one device"], best
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["notes"] == [NOTE], best
     assert list(best)[:9] == ["trial", "arch", "score", "monitor", "mode", "epoch", "metrics",
                               "checkpoint", "model"]
-    for trial in trials:  # and an export of the other trial as well
-        chosen = export_best(tmp_path, trial_id=trial.trial_id)
-        assert chosen["notes"] == best["notes"] and chosen["trial"] == trial.trial_id
+    for trial_id, _ in trials:  # and an export of the other trial as well
+        chosen = export_best(run, trial_id=trial_id)
+        assert chosen["notes"] == best["notes"] and chosen["trial"] == trial_id
+
+
+@pytest.mark.slow
+def test_show_says_the_notes_below_the_best_result(uneven_run, capsys):
+    # was: best.yaml's notes said nowhere by show: a score counted over a repeated sample
+    # read as any other
+    run, trials, _ = uneven_run
+    assert main(["show", str(run)]) == 0
+    head = capsys.readouterr().out.splitlines()
+    assert head[0].startswith("2 completed, 0 failed") and "; best " in head[0], head
+    assert head[1] == f"note (trials 1, 2): {NOTE}", head
+    assert main(["show", str(run), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["notes"] == [{"trials": [1, 2], "text": NOTE}]
+
+
+@pytest.mark.slow
+def test_the_report_says_the_notes_below_the_best_result(uneven_run, tmp_path, capsys):
+    run, _, _ = uneven_run
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    best = page.index("(trial ")  # the counts line, with the best
+    assert page.index(f"<p>note (trials 1, 2): {html.escape(NOTE)}</p>") > best, page[:3000]
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@
 The folder holds ``best_arch.yaml`` (the winner, its score, ``algorithm`` and ``mode``);
 SPOS adds ``history.json`` (every subnet scored, with the epoch of its search), DARTS and
 GDAS list their scored candidates in ``best_arch.yaml`` and add ``alphas.json``; a
-fine-tune adds ``finetune.json``. Reads files only: no torch, no Lightning.
+fine-tune adds ``finetune.json``. ``best_arch.yaml``'s ``notes`` (a DDP validation split its
+ranks do not divide) follow the best result and the fine-tune's. Reads files only: no
+torch, no Lightning.
 
 Example:
     >>> load_oneshot("runs/no_such_folder")
@@ -42,8 +44,8 @@ __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
 
 def load_oneshot(folder: str | Path) -> dict[str, Any]:
     """The folder's files as one dict: ``best_arch.yaml``'s keys (``arch``, ``score``,
-    ``algorithm``, ``mode``, ``candidates``) plus ``history`` (SPOS), ``alphas`` (DARTS,
-    GDAS) and ``finetune``, each None when its file is absent.
+    ``algorithm``, ``mode``, ``candidates``, ``notes`` where it has some) plus ``history``
+    (SPOS), ``alphas`` (DARTS, GDAS) and ``finetune``, each None when its file is absent.
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
@@ -166,7 +168,14 @@ def _head(info: dict[str, Any]) -> str:
     if tuned:
         values = ", ".join(f"{k}={format_score(v)}" for k, v in sorted(tuned["metrics"].items()))
         head += f"\nfine-tuned {_epochs(tuned['epochs'])}: {values}"
-    return head
+    # what its scores count beyond the data (was: in best_arch.yaml alone)
+    return head + "".join(f"\nnote: {text}" for text in _notes(info))
+
+
+def _notes(info: dict[str, Any]) -> list[str]:
+    """``best_arch.yaml``'s ``notes`` (none: a run that met no uneven DDP split)."""
+    notes = info.get("notes")
+    return [str(text) for text in notes] if isinstance(notes, list) else []
 
 
 def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -> str:
@@ -180,8 +189,8 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
         return json.dumps(json_safe({
             "algorithm": info["algorithm"], "mode": info["mode"],
             "best": {"arch": info.get("arch"), "score": info.get("score")},
-            "finetune": info["finetune"], "leaderboard": rows, "shown": len(rows),
-            "of": len(every)}), indent=2)
+            "finetune": info["finetune"], "notes": _notes(info), "leaderboard": rows,
+            "shown": len(rows), "of": len(every)}), indent=2)
     if fmt == "csv":
         return format_csv(rows, sort_keys=False)
     cut = cut_line(len(rows), len(every))
@@ -226,9 +235,10 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
     rows = every[:20]
     shown = f" (the best {len(rows)} of {len(every)})" if len(every) > len(rows) else ""
     best = dump_yaml({"arch": info.get("arch"), "score": info.get("score")})
+    head = "".join(f"<p>{html.escape(line)}</p>" for line in _head(info).splitlines())
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>lightning-nas '
             f'one-shot report</title></head><body><h1>{html.escape(info["algorithm"])} one-shot '
-            f'search</h1><p>{html.escape(_head(info))}</p><figure><img alt="{plot.stem}" '
+            f'search</h1>{head}<figure><img alt="{plot.stem}" '
             f'style="max-width:100%" src="data:image/png;base64,{image}"><figcaption>{caption}'
             f"</figcaption></figure><h2>Best architecture</h2><pre>{html.escape(best)}</pre>"
             f"<h2>Leaderboard{shown}</h2><pre>{html.escape(format_table(rows))}</pre>"

@@ -23,6 +23,7 @@ from lightning_nas.report.tables import (
     failure_rows,
     format_table,
     leaderboard_rows,
+    note_lines,
     summary,
     warm_start_lines,
 )
@@ -371,7 +372,8 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
         f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
         f"</figure>" for p in plots)
-    warm = "".join(f"<p>{html.escape(line)}</p>" for line in warm_start_lines(s))
+    warm = "".join(f"<p>{html.escape(line)}</p>"  # the notes below the best result
+                   for line in note_lines(s) + warm_start_lines(s))
     best = (f"best {html.escape(str(s['monitor']))} = {format_score(s['best_score'])} "
             f"(trial {s['best_trial']})" if s["best_trial"] is not None else "no completed trial")
     page = f"""<!doctype html>

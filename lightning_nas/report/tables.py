@@ -22,12 +22,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.search.warm_report import SourceReport
+from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
-           "format_table", "front_rows", "json_safe", "leaderboard_rows", "render", "summary",
-           "trial_rows", "warm_start_lines"]
+           "format_table", "front_rows", "json_safe", "leaderboard_rows", "note_lines", "render",
+           "summary", "trial_rows", "warm_start_lines"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
@@ -117,7 +118,9 @@ def failure_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor and the best score; ``driver_gone``: whether trials
-    are RUNNING while the search process that ran them is gone (a resume re-runs them)."""
+    are RUNNING while the search process that ran them is gone (a resume re-runs them);
+    ``notes``: what the scores of some trials count beyond the data (a DDP validation split
+    its ranks do not divide: ``recorded_uneven``, each with its trials)."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
     warm = store.get_meta("warm_start") or {"sources": []}
@@ -127,6 +130,7 @@ def summary(store: RunStore) -> dict[str, Any]:
             "driver_gone": bool(counts["running"]) and store.driver_gone(),
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
+            "notes": recorded_uneven(store),  # (was: in best.yaml alone)
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
                             "skipped": SourceReport(**src).skipped(reasons=False),
@@ -220,6 +224,22 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
             for src in s["warm_start"]]
 
 
+def note_lines(s: dict[str, Any]) -> list[str]:
+    """One line per note of ``summary(store)`` ``s``, with the trials it is true of (``show``
+    and the HTML report, below the best result); none when there are none.
+
+    Example:
+        >>> note_lines({"notes": [{"trials": [1, 2, 3, 5, 8], "text": "101 samples"}]})
+        ['note (trials 1, 2, 3 and 2 more): 101 samples']
+    """
+    lines = []
+    for note in s.get("notes") or []:
+        ids = [str(i) for i in note["trials"]]
+        which = ", ".join(ids) if len(ids) <= 4 else f"{', '.join(ids[:3])} and {len(ids) - 3} more"
+        lines.append(f"note (trial{'s' * (len(ids) > 1)} {which}): {note['text']}")
+    return lines
+
+
 def _trained(epochs: list[int] | None) -> str:
     """``trained 3 epochs there; `` for a source's results of 3 epochs, ``""`` unknown."""
     if not epochs:
@@ -258,7 +278,7 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     head = f"{counts_line(s)}; monitor {s['monitor']} ({s['mode']})"
     if s["best_trial"] is not None:
         head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
-    head += "".join(f"\n{line}" for line in warm_start_lines(s))
+    head += "".join(f"\n{line}" for line in note_lines(s) + warm_start_lines(s))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
     text = head + "\n" + format_table(rows)
