@@ -186,7 +186,8 @@ LIVE = textwrap.dedent("""
 """)
 
 
-def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, launcher):
+def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, launcher,
+                                                                       capsys):
     # was: nothing said at all of a source still being searched between its trials (none
     # RUNNING): "1 of 1 trials used", as of a finished search; its later results unseen
     source = tmp_path / "source"
@@ -236,3 +237,12 @@ def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, 
         assert [p["source_trial"] for p in store.priors()] == [1]
         assert store.get_meta("warm_start")["sources"][0]["trials"] == 1
         assert store.count(TrialStatus.COMPLETED) == 2
+    # show (and the report, its lines) says so too, from the stored report (was: "warm
+    # start: 1 of 1 result of ... (not counted in the budget)" as of a finished source)
+    assert main(["show", str(warm)]) == 0
+    assert (f"warm start: 1 of 1 result of {source.resolve()} (not counted in the budget); "
+            f"read while its search was still running ({held}): the results it completed "
+            f"later are not used") in capsys.readouterr().out
+    assert main(["show", str(warm), "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["summary"]["warm_start"]
+    assert shown["still_running"] == held

@@ -120,7 +120,8 @@ def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor and the best score; ``driver_gone``: whether trials
     are RUNNING while the search process that ran them is gone (a resume re-runs them);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
-    its ranks do not divide: ``recorded_uneven``, each with its trials)."""
+    its ranks do not divide: ``recorded_uneven``, each with its trials); per warm-start
+    source, ``still_running``: the holder of its search when it was read while running."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
     warm = store.get_meta("warm_start") or {"sources": []}
@@ -134,7 +135,9 @@ def summary(store: RunStore) -> dict[str, Any]:
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
                             "skipped": SourceReport(**src).skipped(reasons=False),
-                            "epochs": src.get("epochs", [])}  # (a report before: none)
+                            "epochs": src.get("epochs", []),  # (a report before: none)
+                            "still_running": src["source_driver"]
+                            if SourceReport(**src).live else None}
                            for src in warm["sources"]]}
 
 
@@ -211,7 +214,8 @@ def front_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def warm_start_lines(s: dict[str, Any]) -> list[str]:
     """One line per warm-start source of ``summary(store)`` ``s``: how many of its results
-    the search used, and why it skipped the others (``show`` and the HTML report).
+    the search used, why it skipped the others, and whether its search was still running
+    when it was read (``show`` and the HTML report).
 
     Example:
         >>> warm_start_lines({"warm_start": [{"source": "a", "trials": 5, "used": 5,
@@ -221,6 +225,8 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
     return [f"warm start: {src['used']} of {counted(src['trials'], 'result')} of "
             f"{src['source']} ({_trained(src.get('epochs'))}not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
+            + (f"; read while its search was still running ({src['still_running']}): the "
+               f"results it completed later are not used" if src.get("still_running") else "")
             for src in s["warm_start"]]
 
 
