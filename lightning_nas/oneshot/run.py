@@ -71,6 +71,7 @@ from lightning_nas.oneshot.trainer_checks import (
 from lightning_nas.report.oneshot import scored_text
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import holding, user_path
+from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import (
     SEED_VARIABLES,
@@ -354,9 +355,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # a DDP validation split the ranks do not divide: said once per run (rank 0)
         uneven = UnevenSplitCheck(None, scored="oneshot")
         search = _spos if algorithm == "spos" else _differentiable
+        # the monitors' check first: at a validation's end, before an EarlyStopping checks
+        ordered = [CallbackMonitors(), *trainer_kwargs.get("callbacks", []), uneven]
         arch, score, subnet, message, rank_zero = search(opts, searched, datamodule, {
-            **trainer_kwargs, "callbacks": [*trainer_kwargs.get("callbacks", []), uneven]},
-            clear, ckpt_path, drawn)
+            **trainer_kwargs, "callbacks": ordered}, clear, ckpt_path, drawn)
         # under DDP only rank 0 prints and writes; the uneven split it said is in
         # best_arch.yaml's notes, written with the file (met_notes: the exporter's Trainer)
         verbose = verbose and rank_zero

@@ -38,6 +38,7 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
+from lightning_nas.search.callback_monitors import fixable_callbacks
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
     check_arguments,
@@ -273,8 +274,9 @@ class Search:
     def _check_setup(self, store: RunStore) -> None:
         """Refuse a resume of a run whose trials ran with other settings (``check_resume``)."""
         current = self._current()
+        completed = store.count(TrialStatus.COMPLETED)
         check_resume(self.run_dir, stored_setup(store, current, self.data.target), current,
-                     store.count(TrialStatus.COMPLETED))
+                     completed, fixable_callbacks(store, completed))
 
     def _fixed(self) -> dict[str, Any]:
         """What a run keeps across resumes, as ``open_search_store`` takes it."""

@@ -213,7 +213,8 @@ class FailureWatch:
         elif result.fatal:
             self._stopped_by(line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {line}{self._how_to_go_on(result.trial_id, completed)}"
+                              f"hit: {line}"
+                              f"{self._how_to_go_on(result.trial_id, completed, line)}"
                               f"{_let_finish(running)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
@@ -227,13 +228,18 @@ class FailureWatch:
                 self._count_stop = (stop, running, self.failed())
             raise stop
 
-    def _how_to_go_on(self, trial_id: int, completed: int) -> str:
+    def _how_to_go_on(self, trial_id: int, completed: int, line: str = "") -> str:
         """What a fatal stop says to do (was: nothing, and a fixed monitor's rerun was then
         refused, "holds a search with a different monitor"): fix and resume, and where no
-        trial completed, how a changed setting starts anew."""
+        trial completed, how a changed setting starts anew (a callback's monitor, the
+        error ``line``: a changed ``trainer.callbacks`` resumes)."""
+        from lightning_nas.search.callback_monitors import is_callback_monitor_error
+
         anew = (f"; a changed search setting (a monitor, say) is not resumed: remove "
                 f"{self.run_dir} (no trial completed) or choose another run_dir"
                 if not completed else "")
+        if anew and is_callback_monitor_error(line):
+            anew = "; a changed trainer.callbacks resumes it"
         return f". To go on, fix it and run the same search again (trial {trial_id} runs " \
                f"again){anew}"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,12 +230,16 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
 
 
 def check_resume(run_dir: str | Path, stored: Mapping[str, Any],
-                 current: Mapping[str, Any], completed: int | None = None) -> None:
+                 current: Mapping[str, Any], completed: int | None = None,
+                 changeable: Sequence[str] = ()) -> None:
     """Raise ``ConfigError`` naming every difference (``differences``) between the run in
-    ``run_dir`` and this invocation; of a run that ``completed`` no trial, say that removing
-    it starts anew (as the space's and monitor's refusals say; was: a run whose every trial
-    failed with a bad Trainer setting was refused without the setting, and no way out)."""
-    found = differences(stored, current)
+    ``run_dir`` and this invocation, but those of the settings ``changeable`` (dotted
+    paths, each with what lies under it: the fix of the error that stopped the run); of a
+    run that ``completed`` no trial, say that removing it starts anew (as the space's and
+    monitor's refusals say; was: a run whose every trial failed with a bad Trainer setting
+    was refused without the setting, and no way out)."""
+    found = [line for line in differences(stored, current) if not any(
+        line.startswith((f"{key}:", f"{key}.")) for key in changeable)]
     if found:
         fresh = f" (it completed no trial: remove {run_dir} to start anew)" * (completed == 0)
         raise ConfigError(f"{run_dir} holds a search whose trials ran with other settings: "

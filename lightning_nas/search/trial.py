@@ -42,6 +42,7 @@ from lightning_nas.config.paths import is_dotted
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean, typed
 from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
 from lightning_nas.search.lifetime import environ
@@ -182,7 +183,10 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     if isinstance(user_callbacks, pl.Callback):
         user_callbacks = [user_callbacks]
     placed_checkpoints(spec, user_callbacks)  # copies: a folder per trial under a dirpath
-    return checked_loggers(pl.Trainer(callbacks=[*user_callbacks, *extra_callbacks], **kwargs),
+    # the monitors' check first: at a validation's end, before an EarlyStopping checks
+    first = [c for c in extra_callbacks if isinstance(c, CallbackMonitors)]
+    ordered = [*first, *user_callbacks, *(c for c in extra_callbacks if c not in first)]
+    return checked_loggers(pl.Trainer(callbacks=ordered, **kwargs),
                            user_callbacks, spec.trainer.get("logger"))
 
 
@@ -254,7 +258,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                              trained=spec.trained, tie_break=spec.tie_break,
                              notes=result.notes)  # unsynced metrics
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
-    callbacks: list[pl.Callback] = [reporter, uneven, placer]
+    monitors = CallbackMonitors()  # the user's callbacks' (the reporter checks the search's)
+    callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer]
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]
@@ -275,6 +280,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                keep_last=spec.rule is not None or spec.record is not None,
                                reporter=reporter, record=spec.record)
         callbacks.append(ckpt)
+        monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
         with quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), groups_made_here():
