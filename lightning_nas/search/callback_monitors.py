@@ -40,7 +40,8 @@ from lightning_nas.search.monitor_errors import metric_hint
 __all__ = ["CallbackMonitors", "fixable_callbacks", "is_callback_monitor_error", "not_logged"]
 
 #: the first line of a trial's error that ``CallbackMonitors`` raised
-_ERROR = re.compile(r"MonitorError: .*'s monitor '[^']*' is not logged; ")
+_ERROR = re.compile(r"(rank \d+ failed the trial: )?MonitorError: .*'s monitor '[^']*' is "
+                    r"not logged; ")
 
 #: how alike a misspelt validation key is to the key validation logged (difflib's ratio)
 _CLOSE = 0.8
@@ -58,10 +59,13 @@ def not_logged(label: str, key: str, keys: Iterable[str], when: str) -> str:
 
 def is_callback_monitor_error(line: str) -> bool:
     """Whether a trial's error line is ``CallbackMonitors``' (a resume may change the
-    callbacks of a search it stopped).
+    callbacks of a search it stopped), of a process or of a rank of a DDP trial.
 
     Example:
         >>> is_callback_monitor_error("MonitorError: " + not_logged("X", "a", {"b"}, "now"))
+        True
+        >>> is_callback_monitor_error("rank 0 failed the trial: MonitorError: "
+        ...                           + not_logged("X", "a", {"b"}, "now"))
         True
     """
     return _ERROR.match(line) is not None
