@@ -183,3 +183,31 @@ def test_monitors_that_training_logs_are_not_taken_for_misspellings(tmp_path):
     result = _fit(tmp_path, PlateauNet, {"plateau": "val_acc"}, callbacks=[
         ModelCheckpoint(monitor="train_loss")])
     assert result.status is TrialStatus.COMPLETED, result.error
+
+
+def test_a_resumed_search_keeps_its_completed_trials_and_stops_on_a_callback_of_python(
+        tmp_path):
+    # callbacks given as objects are compared by class alone: a resume may bring a misspelt
+    # one; was: its trials failed one by one, counted towards max_failures, the search going
+    # on ("DID NOT RAISE")
+    from lightning_nas import Search
+    from lightning_nas.errors import SearchError
+
+    run = tmp_path / "run"
+
+    def search(budget: int, monitor: str) -> Search:
+        return Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData(n=96),
+                      trainer={**TRAINER, "callbacks": [EarlyStopping(monitor=monitor)]},
+                      budget=budget, run_dir=run, seed=0, verbose=False)
+
+    search(1, "val_loss").run()
+    with pytest.raises(SearchError, match=r"trial 2 failed with an error every trial would "
+                                          r"hit: MonitorError: EarlyStopping's monitor "
+                                          r"'val_los' is not logged; did you mean 'val_loss'"):
+        search(3, "val_los").run()
+    with RunStore(run / "search.db") as store:
+        assert [(t.trial_id, t.status) for t in store.trials()] == [
+            (1, TrialStatus.COMPLETED), (2, TrialStatus.FAILED)]
+    result = search(3, "val_loss").run()
+    assert [(t.trial_id, t.status) for t in result.trials] == [
+        (i, TrialStatus.COMPLETED) for i in (1, 2, 3)]
