@@ -9,13 +9,15 @@ Example:
     ("key 'lr'", "keys 'lr', 'width'")
     >>> id_ranges([1, 3, 4, 5, 7])
     '1, 3-5, 7'
+    >>> joined(["a", "b", "c"])
+    'a, b and c'
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["counted", "id_ranges", "named"]
+__all__ = ["counted", "id_ranges", "joined", "named"]
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -55,3 +57,14 @@ def id_ranges(ids: Sequence[int]) -> str:
         else:
             out.append(str(i))
     return ", ".join(out)
+
+
+def joined(items: Sequence[object]) -> str:
+    """``items`` as a sentence lists them: commas, ``and`` before the last.
+
+    Example:
+        >>> joined(["x.yaml"]), joined(["x.yaml", "y.pt"]), joined([])
+        ('x.yaml', 'x.yaml and y.pt', '')
+    """
+    words = [str(item) for item in items]
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)

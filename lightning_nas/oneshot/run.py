@@ -80,7 +80,7 @@ from lightning_nas.search.trial import (
     with_trial_defaults,
 )
 from lightning_nas.search.uneven_split import UnevenSplitCheck
-from lightning_nas.wording import counted
+from lightning_nas.wording import counted, joined
 
 __all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
            "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
@@ -152,6 +152,14 @@ def _callbacks(trainer_kwargs: dict[str, Any], clear: _ClearOutputs, *search: pl
     return [*trainer_kwargs.get("callbacks", []), clear, *search, *checkpoint]
 
 
+def _wrote(run_dir: Path, *names: str) -> str:
+    """A new line saying which of the files ``names`` ``run_dir`` holds (rank 0 wrote them;
+    ``alphas.png`` only with matplotlib), ``""`` for none (was: a fixed list, which left out
+    SPOS's ``history.json`` and DARTS's ``alphas.png``)."""
+    paths = [run_dir / name for name in names if (run_dir / name).is_file()]
+    return f"\nWrote {joined(paths)}" if paths else ""
+
+
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
           trainer_kwargs: dict[str, Any], clear: _ClearOutputs, ckpt_path: Path | None,
           drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
@@ -163,10 +171,12 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared, callback)
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, module, datamodule, ckpt_path)
+    scored = scored_text(callback.history, callback.num_candidates) or "no subnet scored"
     return callback.best_arch, callback.best_score, callback.subnet, (
-        f"One-shot search: {scored_text(callback.history) or 'no subnet scored'}; best "
-        f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}\n"
-        f"Wrote {run_dir / 'best_arch.yaml'} and {run_dir / 'subnet.pt'}"), trainer.is_global_zero
+        f"One-shot search: {scored}; best "
+        f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}"
+        f"{_wrote(run_dir, 'best_arch.yaml', 'history.json', 'subnet.pt')}"
+    ), trainer.is_global_zero
 
 
 def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
@@ -200,8 +210,9 @@ def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: An
     score = "n/a" if nas.best_score is None else format_score(nas.best_score)
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: {derived_text(nas.best_arch, nas.scored)}; "
-        f"{score} with shared weights\nWrote {run_dir / 'best_arch.yaml'}, "
-        f"{run_dir / 'subnet.pt'} and {run_dir / 'alphas.json'}"), trainer.is_global_zero
+        f"{score} with shared weights"
+        f"{_wrote(run_dir, 'best_arch.yaml', 'subnet.pt', 'alphas.json', 'alphas.png')}"
+    ), trainer.is_global_zero
 
 
 def check_oneshot(cfg: Mapping[str, Any]

@@ -133,19 +133,27 @@ def _epochs(n: int) -> str:
     return counted(n, "epoch")
 
 
-def scored_text(history: list[dict[str, Any]]) -> str:
+def scored_text(history: list[dict[str, Any]], drawn: int | None = None) -> str:
     """What an SPOS history scored, said of its last search (the one that chose the
-    winner) and when the earlier ones ran; ``""`` for an empty history.
+    winner) and when the earlier ones ran; ``""`` for an empty history. With ``drawn``
+    (the run's ``num_candidates``) above the subnets its last search scored, both are said:
+    a subnet drawn twice is scored once (was: "8 subnets scored" for ``num_candidates:
+    10``, which read as a shortfall).
 
     Example:
-        >>> scored_text([{"epoch": e, "arch": {}, "score": 0.5} for e in (1, 1, 2, 2)])
+        >>> history = [{"epoch": e, "arch": {}, "score": 0.5} for e in (1, 1, 2, 2)]
+        >>> scored_text(history)
         '2 subnets scored after 2 epochs (an earlier search after 1 epoch)'
+        >>> scored_text(history, drawn=3)[:50]
+        '3 candidates drawn, 2 distinct subnets scored afte'
     """
     epochs = sorted({h["epoch"] for h in history})
     if not epochs:
         return ""
     scored = sum(h["epoch"] == epochs[-1] for h in history)
-    text = f"{counted(scored, 'subnet')} scored after {_epochs(epochs[-1])}"
+    subnets = counted(scored, "subnet") if drawn is None or drawn <= scored else \
+        f"{drawn} candidates drawn, {counted(scored, 'distinct subnet')}"
+    text = f"{subnets} scored after {_epochs(epochs[-1])}"
     if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
         text += f" (an earlier search after {_epochs(epochs[0])})"
     elif len(epochs) > 2:

@@ -1,0 +1,72 @@
+"""Console messages said once, whole, and pointing at the right place: a search's fatal
+stop, an ``objective=`` search's misspelt monitor, a warm start from a source still being
+searched, a one-shot run's ``Wrote`` line and SPOS's count of its candidates. Real
+Trainers, real nevergrad, real stores."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
+        "enable_progress_bar": False}
+
+
+def _config(tmp_path: Path, search: dict, model: str = "tests.helpers.TinyNet") -> Path:
+    cfg = {"model": model, "data": "tests.helpers.BlobData", "trainer": dict(TINY),
+           "search": {"space": {"width": {"choice": [4, 8, 16]}}, "budget": 2, "seed": 0,
+                      "run_dir": str(tmp_path / "run"), **search}}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _oneshot(tmp_path: Path, algorithm: str) -> Path:
+    cfg = {"model": "tests.helpers.TinySupernet",
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 128}},
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "limit_train_batches": 2, "enable_progress_bar": False},
+           "oneshot": {"algorithm": algorithm, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 0, "run_dir": str(tmp_path / algorithm), "finetune_epochs": 0,
+                       **({"num_candidates": 10} if algorithm == "spos" else {})}}
+    path = tmp_path / f"{algorithm}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _wrote(out: str) -> list[str]:
+    (line,) = [x for x in out.splitlines() if x.startswith("Wrote ")]
+    return re.split(r", | and ", line[len("Wrote "):])
+
+
+def test_spos_says_its_candidates_drawn_and_the_distinct_subnets_scored(tmp_path, capsys):
+    # was: "One-shot search: 6 subnets scored after 1 epoch" for num_candidates: 10 (a space
+    # of 6 subnets: those drawn twice are scored once), and "Wrote .../best_arch.yaml and
+    # .../subnet.pt", not history.json
+    assert main(["oneshot", str(_oneshot(tmp_path, "spos"))]) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "spos"
+    scored = len(json.loads((run / "history.json").read_text()))
+    assert scored < 10
+    assert f"One-shot search: 10 candidates drawn, {scored} distinct subnets scored after " \
+           f"1 epoch; best " in out, out
+    assert _wrote(out) == [str(run / name) for name in ("best_arch.yaml", "history.json",
+                                                          "subnet.pt")]
+
+
+def test_darts_names_every_file_it_wrote(tmp_path, capsys):
+    # was: "Wrote .../best_arch.yaml, .../subnet.pt and .../alphas.json", not alphas.png
+    pytest.importorskip("matplotlib")
+    assert main(["oneshot", str(_oneshot(tmp_path, "darts"))]) == 0
+    run = tmp_path / "darts"
+    assert _wrote(capsys.readouterr().out) == [
+        str(run / name) for name in ("best_arch.yaml", "subnet.pt", "alphas.json",
+                                     "alphas.png")]
+    assert (run / "alphas.png").read_bytes()[:4] == b"\x89PNG"
