@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lightning_nas import Search
 from lightning_nas.cli import main
+from lightning_nas.errors import SearchError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -26,6 +28,25 @@ def _config(tmp_path: Path, search: dict, model: str = "tests.helpers.TinyNet") 
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+@pytest.mark.parametrize("monitor, objectives, close", [
+    ("val_los", None, "monitor 'val_los' was never logged; did you mean 'val_loss'? the "
+                      "objective returned ['latency_ms', 'val_loss']"),
+    ("val_loss_epoch", None, "monitor 'val_loss_epoch' was never logged; did you mean "
+                             "'val_loss'? the objective returned ['latency_ms', 'val_loss']"),
+    ("val_loss", {"val_loss": "min", "latency": "min"},
+     "objective 'latency' was not returned; did you mean 'latency_ms'? the objective "
+     "returned ['latency_ms', 'val_loss']")])
+def test_an_objective_searchs_misspelt_metric_names_the_close_one(tmp_path, monitor,
+                                                                  objectives, close):
+    # was: "monitor 'val_los' was never logged; the objective returned [...]", no close name
+    options = {"objectives": objectives} if objectives else {"monitor": monitor, "mode": "min"}
+    with pytest.raises(SearchError) as info:
+        Search(None, {"c": {"choice": [1, 2, 3]}},
+               objective=lambda arch: {"val_loss": float(arch["c"]), "latency_ms": 3.0},
+               budget=2, seed=0, run_dir=tmp_path / "run", verbose=False, **options).run()
+    assert f"every trial would hit: MonitorError: {close}" in str(info.value), info.value
 
 
 def _oneshot(tmp_path: Path, algorithm: str) -> Path:

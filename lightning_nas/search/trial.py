@@ -39,7 +39,7 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
-from lightning_nas.errors import ConfigError, MonitorError, did_you_mean, typed
+from lightning_nas.errors import ConfigError, MonitorError, typed
 from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.callback_monitors import CallbackMonitors
@@ -47,7 +47,7 @@ from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
-from lightning_nas.search.monitor_errors import not_finite_at
+from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
@@ -200,15 +200,16 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
         result.finished, result.failed_in = time.time(), "in the objective function"
         return result
     result.fit_time, result.finished = time.perf_counter() - t0, time.time()
-    if spec.monitor not in metrics:
-        result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; the "
-                        f"objective returned {sorted(metrics)}")
+    if spec.monitor not in metrics:  # the closest name, as a trained trial's error has it
+        result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; "
+                        f"{metric_hint(spec.monitor, sorted(metrics))}the objective returned "
+                        f"{sorted(metrics)}")
         result.fatal = result.objective_missing = True  # fatal until a trial completed
         return result
     missing = [name for name in spec.logged if name not in metrics]
     if missing:  # was: stored COMPLETED, and every resume failed telling it
         result.error = (f"MonitorError: objective {missing[0]!r} was not returned; "
-                        f"{did_you_mean(missing[0], metrics)}the objective returned "
+                        f"{metric_hint(missing[0], sorted(metrics))}the objective returned "
                         f"{sorted(metrics)}")
         result.fatal = result.objective_missing = True  # fatal until a trial completed
         return result
