@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
 import yaml
+from lightning.pytorch.utilities.rank_zero import WarningCache
 
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import SearchError
+from lightning_nas.results import TrialStatus
+from lightning_nas.store import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -28,6 +32,53 @@ def _config(tmp_path: Path, search: dict, model: str = "tests.helpers.TinyNet") 
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def test_a_fatal_stop_says_its_error_once(tmp_path, capsys, monkeypatch):
+    # was: three times: the trial's line "FAILED (MonitorError: monitor 'val_accurasy' was
+    # not logged ...)", a warning ".../lightning_nas/search/callbacks.py:305: monitor
+    # 'val_accurasy' was not logged ... the trial trains on" (the fit's only validation:
+    # nothing trained on) and the command's error
+    from lightning_nas.search import callbacks
+
+    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())  # told once a process
+    config = _config(tmp_path, {"monitor": "val_accurasy", "mode": "max"})
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["search", str(config)]) == 2
+    out, err = capsys.readouterr()
+    told = "monitor 'val_accurasy' was not logged by the validation of epoch 0"
+    console = [out, err, *(f"{w.filename}:{w.lineno}: {w.message}" for w in said)]
+    assert sum(text.count(told) for text in console) == 1, console
+    (line,) = [x for x in out.splitlines() if x.startswith("[trial   1 |")]
+    assert "FAILED (see below)" in line, line
+    assert err.startswith(f"lightning-nas search: error: trial 1 failed with an error every "
+                          f"trial would hit: MonitorError: {told}; did you mean 'val_acc'? "
+                          f"logged keys: ['val_acc', 'val_loss']"), err
+    with open_run(tmp_path / "run") as store:  # the store keeps the whole error
+        (trial,) = store.trials()
+    assert trial.status is TrialStatus.FAILED and told in trial.error
+    assert "Traceback" in trial.error
+
+
+def test_a_monitor_of_a_fit_validated_again_is_still_warned_of_while_it_trains(
+        tmp_path, monkeypatch):
+    # the warning is news where the trial trains on (a later validation may log it)
+    from lightning_nas.search import callbacks
+    from lightning_nas.search.trial import TrialSpec, fit_trial
+    from tests.helpers import BlobData, TinyNet
+
+    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())
+    for epochs, warned in ((1, False), (2, True)):
+        spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / f"{epochs}"),
+                         model=TinyNet, data=BlobData, monitor="val_accuracy",
+                         trainer={**TINY, "max_epochs": epochs})
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            result = fit_trial(spec)
+        assert result.status is TrialStatus.FAILED and result.fatal
+        ahead = [w for w in said if "the trial trains on" in str(w.message)]
+        assert bool(ahead) is warned, [str(w.message) for w in said]
 
 
 @pytest.mark.parametrize("monitor, objectives, close", [

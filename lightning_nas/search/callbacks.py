@@ -247,6 +247,7 @@ class TrialReporter(pl.Callback):
         self._ranks = RankSync(notes)  # under DDP: the metrics that differ across the ranks
         self.trained = trained
         self._clock: float | None = None  # when this fit began (``setup``)
+        self._unlogged = ""  # the warning of a first validation without the monitor
 
     @property
     def state_key(self) -> str:
@@ -255,6 +256,9 @@ class TrialReporter(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:
         self.training_started = True
+        if self._unlogged:  # said once training goes on (was: also at the fit's last
+            _WARNINGS.warn(self._unlogged)  # validation, the trial's error at once after it)
+            self._unlogged = ""
 
     def failed_in(self, err: BaseException) -> str:
         """Where the fit this reporter watched raised ``err``, as a stop on two trials that
@@ -302,8 +306,8 @@ class TrialReporter(pl.Callback):
         self._stale, self._val_keys = self._val_keys - fresh, self._val_keys | fresh
         if self.monitor not in fresh and not self.history:  # the first: a misspelt monitor?
             told = unlogged_monitor(self.monitor, trainer.current_epoch, self._val_keys)
-            _WARNINGS.warn(f"{told}: the trial trains on, scored on the validations that log "
-                           f"it, and fails at its end if none does")  # once a process
+            self._unlogged = (f"{told}: the trial trains on, scored on the validations that "
+                              f"log it, and fails at its end if none does")  # once a process
         self._fresh = fresh
         unsynced: set[str] = set()  # one rank's share of the validation set: left out
         if trainer.world_size > 1:

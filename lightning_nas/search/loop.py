@@ -164,7 +164,7 @@ class SearchLoop:
                     break
                 for result in self.executor.wait():
                     try:
-                        self._record(result)
+                        self._record(result, last=stopped is None)
                     except SearchError as err:
                         stopped = stopped or err
                 if sigterm_received():  # a fit that took it after its last check ended
@@ -324,7 +324,9 @@ class SearchLoop:
         self.executor.submit(spec)
 
     # ----------------------------------------------------------------- results
-    def _record(self, result: TrialResult) -> None:
+    def _record(self, result: TrialResult, last: bool = True) -> None:
+        """Store ``result`` and say it; raise the stop its failure makes (``last``: the
+        error the search ends with, none raised before)."""
         arch, candidate = self.running.pop(result.trial_id)
         earlier = self.store.get(result.trial_id) if candidate is None else None
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
@@ -359,14 +361,20 @@ class SearchLoop:
                 self.front.add(result.trial_id)
             keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
                                  self.goal.objectives, self.front, self.template.trial_dir)
-        self._report(result)
+        try:
+            self.failures.check(result, self.completed, running=len(self.running))
+            stop = None
+        except (SearchError, ConfigError) as err:
+            stop = err
+        self._report(result, stops=last and stop is not None)
         for note in result.notes:  # said in a rank's trial.log: the console shows it too,
             if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
                 self.noted.add(note)
                 warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
         if self.on_trial_end is not None:
             self.on_trial_end(result)
-        self.failures.check(result, self.completed, running=len(self.running))
+        if stop is not None:
+            raise stop
 
     def _tidy_checkpoints(self) -> None:
         """Remove what a kill right after a trial was stored left of its files (its
@@ -387,10 +395,12 @@ class SearchLoop:
         if self.settings.verbose:
             self.progress.line(text)
 
-    def _report(self, result: TrialResult) -> None:
+    def _report(self, result: TrialResult, stops: bool = False) -> None:
+        """The trial's line; of one whose error ``stops`` the search, without the error,
+        which the stop says (was: on the trial's line and in the stop's error alike)."""
         if not self.settings.verbose:
             return
         s, best = self.goal, self.store.best(self.goal.mode)
         stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
         self.progress.update(stopped, None if best is None else best.score, s.monitor)
-        self.say(trial_line(result, s.monitor, stopped, s.budget, best))
+        self.say(trial_line(result, s.monitor, stopped, s.budget, best, stops=stops))

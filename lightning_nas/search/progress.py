@@ -87,13 +87,14 @@ def scored_by(goal: Any) -> str:
 
 
 def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | None,
-               best: TrialResult | None) -> str:
+               best: TrialResult | None, stops: bool = False) -> str:
     """The line a verbose search prints when a trial ends: its outcome, the best so far,
     its training time (``TrialResult.took``: a promoted trial's fits summed, was the time
     since its first start, waits between invocations included) and architecture. A pruned
     or paused trial's score is the best of the epochs it trained, so where that is not the
     last one the line names its epoch (counted from 0, as ``show``'s ``best_epoch``):
-    ``PAUSED @4 val_acc=0.9401 (at epoch 0)``, not the value after 4 epochs.
+    ``PAUSED @4 val_acc=0.9401 (at epoch 0)``, not the value after 4 epochs. A failure
+    that ``stops`` the search reads ``FAILED (see below)``: the search's error says it.
 
     Example:
         >>> done = TrialResult(trial_id=2, arch={"w": 8}, status=TrialStatus.COMPLETED,
@@ -103,7 +104,9 @@ def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | No
     """
     done = f"{stopped:>{len(str(budget or ''))}}{f'/{budget}' if budget else ''}"
     status = result.status
-    if status is TrialStatus.FAILED:
+    if status is TrialStatus.FAILED and stops:  # the search's error says it, below
+        outcome = "FAILED (see below)"
+    elif status is TrialStatus.FAILED:
         first = (result.error or "").splitlines()[0] if result.error else ""
         outcome = f"FAILED ({textwrap.shorten(first, 120, placeholder=' ...')})"
     elif status is TrialStatus.COMPLETED:
