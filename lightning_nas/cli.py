@@ -21,6 +21,7 @@ from pathlib import Path
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
+from lightning_nas.user_warnings import console_warnings
 
 __all__ = ["main"]
 
@@ -316,6 +317,29 @@ def _check_overrides(command: str, overrides: list[str]) -> None:
     split_overrides(overrides, example)
 
 
+def _run(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the command ``args.command`` with its overrides ``rest``."""
+    if args.command in _OVERRIDE_EXAMPLES:
+        _check_overrides(args.command, rest)
+    if args.command == "search":
+        return _cmd_search(args, rest)
+    if args.command == "oneshot":
+        return _cmd_oneshot(args, rest)
+    if args.command == "finetune":
+        from lightning_nas.cli_finetune import cmd_finetune
+
+        return cmd_finetune(args, rest)
+    if args.command == "fit":
+        return _cmd_fit(args, rest)
+    if args.command == "export":
+        from lightning_nas.cli_export import cmd_export
+
+        return cmd_export(args)
+    if args.command == "report":
+        return _cmd_report(args)
+    return _cmd_show(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightning-nas`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -336,25 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        if args.command in _OVERRIDE_EXAMPLES:
-            _check_overrides(args.command, rest)
-        if args.command == "search":
-            return _cmd_search(args, rest)
-        if args.command == "oneshot":
-            return _cmd_oneshot(args, rest)
-        if args.command == "finetune":
-            from lightning_nas.cli_finetune import cmd_finetune
-
-            return cmd_finetune(args, rest)
-        if args.command == "fit":
-            return _cmd_fit(args, rest)
-        if args.command == "export":
-            from lightning_nas.cli_export import cmd_export
-
-            return cmd_export(args)
-        if args.command == "report":
-            return _cmd_report(args)
-        return _cmd_show(args)
+        with console_warnings(args.command):  # its own lines, not a line of lightning_nas
+            return _run(args, rest)
     except BrokenPipeError:  # `lightning-nas show RUN | head`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -98,6 +100,65 @@ def test_an_objective_searchs_misspelt_metric_names_the_close_one(tmp_path, moni
                objective=lambda arch: {"val_loss": float(arch["c"]), "latency_ms": 3.0},
                budget=2, seed=0, run_dir=tmp_path / "run", verbose=False, **options).run()
     assert f"every trial would hit: MonitorError: {close}" in str(info.value), info.value
+
+
+LIVE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    def held(result):  # after its first trial the search waits until the test lets it go
+        while not Path({go!r}).exists():
+            time.sleep(0.05)
+
+    Search(TinyNet, {{"width": {{"choice": [4, 8]}}}}, data=BlobData, trainer={trainer!r},
+           monitor="val_acc", mode="max", budget=2, seed=0, run_dir={run_dir!r},
+           verbose=False, on_trial_end=held).run()
+""")
+
+
+def test_a_warm_start_from_a_running_search_points_at_the_users_line(tmp_path, launcher,
+                                                                     capsys):
+    # was: ".../lightning_nas/search/facade.py:221: UserWarning: warm_start source ... is
+    # still being searched", from Python and from the command alike
+    source, go = tmp_path / "source", tmp_path / "go"
+    script = tmp_path / "run.py"
+    script.write_text(LIVE.format(root=str(ROOT), go=str(go), run_dir=str(source),
+                                  trainer=TINY))
+    launcher.launch([], tmp_path / "run.log", script)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # its first trial completed
+            try:
+                with open_run(source) as store:
+                    if store.count(TrialStatus.COMPLETED) == 1:
+                        break
+            except FileNotFoundError:  # no search.db yet, or one without its search
+                pass
+            time.sleep(0.05)
+        else:
+            raise AssertionError((tmp_path / "run.log").read_text())
+        with pytest.warns(UserWarning) as said:
+            Search("tests.helpers.TinyNet", {"width": {"choice": [4, 8]}},
+                   data="tests.helpers.BlobData", trainer=TINY, budget=1, seed=0,
+                   monitor="val_acc", mode="max", run_dir=tmp_path / "python",
+                   verbose=False, warm_start=[str(source)]).run()
+        (live,) = [w for w in said if "still being searched" in str(w.message)]
+        assert live.filename == __file__, f"{live.filename}:{live.lineno}"
+        config = _config(tmp_path, {"monitor": "val_acc", "mode": "max", "budget": 1,
+                                    "warm_start": [str(source)]})
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            assert main(["search", str(config)]) == 0
+        assert not [w for w in said if "still being searched" in str(w.message)]
+        err = capsys.readouterr().err
+        assert f"lightning-nas search: warning: warm_start source {source.resolve()} is " \
+               f"still being searched (pid " in err, err
+    finally:
+        go.touch()
+        assert launcher.wait(120) == 0, (tmp_path / "run.log").read_text()
 
 
 def _oneshot(tmp_path: Path, algorithm: str) -> Path:

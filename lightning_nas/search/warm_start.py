@@ -13,7 +13,6 @@ its later results are not used, by this search or its resume.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.transfer import rank_priors, tell_priors
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["held", "warm_start"]
 
@@ -68,7 +68,7 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         say(report.describe())
         for source in report.sources:  # said whether verbose or not, before any trial
             if source.live:  # (was: read as it was then without a word)
-                warnings.warn(source.live_warning(), UserWarning, stacklevel=3)
+                warn_user(source.live_warning())  # at the user's line (was: facade.py's)
         priors = store.priors()
     if not priors:
         return []
