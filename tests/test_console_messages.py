@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -81,6 +82,34 @@ def test_a_monitor_of_a_fit_validated_again_is_still_warned_of_while_it_trains(
         assert result.status is TrialStatus.FAILED and result.fatal
         ahead = [w for w in said if "the trial trains on" in str(w.message)]
         assert bool(ahead) is warned, [str(w.message) for w in said]
+
+
+def test_a_stop_that_lets_a_trial_finish_says_it_in_a_sentence_of_its_own(tmp_path):
+    # was: "...: RuntimeError: broken setup The 1 other trial running then was let finish"
+    from concurrent.futures import ThreadPoolExecutor
+
+    failed, calls, lock = threading.Event(), [], threading.Lock()
+
+    def objective(arch: dict) -> dict:  # the first call runs on until two calls failed
+        with lock:
+            calls.append(arch)
+            first = len(calls) == 1
+        if not first:
+            raise RuntimeError("broken setup")
+        assert failed.wait(60), "the failures never came"
+        return {"score": float(arch["c"])}
+
+    def on_trial_end(result) -> None:
+        if sum(c is not calls[0] for c in calls) >= 2:
+            failed.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(SearchError) as info:
+        Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score", mode="max",
+               objective=objective, budget=6, seed=0, run_dir=tmp_path, executor=pool,
+               num_workers=2, on_trial_end=on_trial_end, verbose=False).run()
+    assert "in the objective function (every trial would; unless a value they share is " \
+           "the cause: none): RuntimeError: broken setup. The 1 other trial running then " \
+           "was let finish" in str(info.value), info.value
 
 
 @pytest.mark.parametrize("monitor, objectives, close", [

@@ -43,11 +43,19 @@ MAX_ATTEMPTS = 2
 _RESULTS = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 
 
-def _let_finish(running: int) -> str:
-    """What a stop says of the ``running`` trials still out ("" for none): they finish."""
+def _let_finish(running: int, after: str = ".") -> str:
+    """What a stop says of the ``running`` trials still out ("" for none): they finish;
+    a period first where the text it follows, ``after``, ends without one (was: "...
+    'str' The 1 other trial running then ...").
+
+    Example:
+        >>> _let_finish(1, "TypeError: bad")[:24]
+        '. The 1 other trial runn'
+    """
     were = "was" if running == 1 else "were"
-    return (f" The {counted(running, 'other trial')} running then {were} let finish and "
-            f"stored (not killed); no trial started after the stop." if running else "")
+    stop = "" if after.endswith((".", "!", "?")) else "."
+    return (f"{stop} The {counted(running, 'other trial')} running then {were} let finish "
+            f"and stored (not killed); no trial started after the stop." if running else "")
 
 
 def _same_way(first: int, second: int, result: TrialResult, shared: str, line: str,
@@ -75,12 +83,12 @@ def _same_way(first: int, second: int, result: TrialResult, shared: str, line: s
                 f"trial and why are not known (a crash in native code, an exit of the "
                 f"process, or a kill from outside, e.g. the out-of-memory killer). Stopped "
                 f"in case every trial does; a value they share may be the cause instead: "
-                f"{shared or 'none'}: {line}{_let_finish(running)}")
+                f"{shared or 'none'}: {line}{_let_finish(running, line)}")
     where = ("while building their model, data or Trainer, or in Lightning's checks "
              "before training" if result.build_failed else result.failed_in or "in training")
     return (f"trials {first} and {second} failed the same way {where} (every trial would; "
             f"unless a value they share is the cause: {shared or 'none'}): "
-            f"{line}{_let_finish(running)}")
+            f"{line}{_let_finish(running, line)}")
 
 
 def first_line(error: str | None) -> str:
@@ -212,10 +220,9 @@ class FailureWatch:
             self.store.set_meta("stopped_by", [])
         elif result.fatal:
             self._stopped_by(line)
+            how = self._how_to_go_on(result.trial_id, completed, line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
-                              f"hit: {line}"
-                              f"{self._how_to_go_on(result.trial_id, completed, line)}"
-                              f"{_let_finish(running)}")
+                              f"hit: {line}{how}{_let_finish(running, how)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
