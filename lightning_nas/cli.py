@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt_path", default=None,
                    help="resume an interrupted fine-tune: 'last' (the latest RUN_DIR/"
                         "finetune[_N] holding a last.ckpt) or a checkpoint file of one")
+    p.add_argument("--optimizer_state", choices=("fresh", "restore"), default="fresh",
+                   help="fresh (default): a new optimizer and LR scheduler at the initial "
+                        "learning rate; restore: continue those of the checkpoint, as they "
+                        "were at the trial's best epoch")
     p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")

@@ -4,6 +4,7 @@ an interrupted fine-tune (``--ckpt_path last|PATH``), and print what it trained.
 Example:
     lightning-nas finetune runs/digits --max_epochs 20
     lightning-nas finetune runs/digits --max_epochs 20 --ckpt_path last
+    lightning-nas finetune runs/digits --max_epochs 2 --optimizer_state restore
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     # finished, and nothing said next
     result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
                       from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
-                      model_init_args=model_args or None, ckpt_path=args.ckpt_path)
+                      model_init_args=model_args or None, ckpt_path=args.ckpt_path,
+                      optimizer_state=args.optimizer_state)
     if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
         undo()
         raise error
@@ -81,6 +83,8 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
             if threads else "as this process runs")  # the count's source, as fit says it
     threads = threads or torch.get_num_threads()
     start = "fresh weights" if args.from_scratch else start_text(best, result)
+    if args.optimizer_state == "restore":  # the trial's Adam moments, its LR schedule
+        start += ", its optimizer and LR scheduler state continued,"
     given = {k: v for k, v in model_args.items()  # an argument the space does not search
              if k not in result.arch and f"model.{k}" not in result.arch}
     given_text = f" (and {format_arch(given)})" if given else ""

@@ -53,6 +53,7 @@ from lightning_nas.fit_resume import (
     output_dir,
     recorded_epochs,
     resume_point,
+    undo_fit,
 )
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
@@ -60,6 +61,11 @@ from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.monitor_errors import check_monitor_reached
+from lightning_nas.search.optimizer_state import (
+    OptimizerStateError,
+    check_holds_state,
+    check_optimizer_state,
+)
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.resume import check_init_args, restore_init
 from lightning_nas.search.runner import run_trial
@@ -222,8 +228,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
              model: Any = None, data: Any = None, seed: int | None = None,
              out_dir: str | os.PathLike | None = None,
              model_init_args: Mapping[str, Any] | None = None,
-             threads: int | None = None, ckpt_path: str | os.PathLike | None = None
-             ) -> TrialResult:
+             threads: int | None = None, ckpt_path: str | os.PathLike | None = None,
+             optimizer_state: str = "fresh") -> TrialResult:
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
@@ -252,6 +258,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         ckpt_path: ``"last"`` or a checkpoint file of an interrupted fine-tune's folder
             (``fit_resume.resume_point``): it goes on there with the settings it was started
             with (checked before training; ``max_epochs`` by default its own).
+        optimizer_state: ``"fresh"`` (a new optimizer and LR scheduler at the initial
+            learning rate) or ``"restore"``: those of the checkpoint it starts from,
+            continued as they were at its best epoch (checked before training: a
+            checkpoint without them, another optimizer or its settings, are refused).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint; from a checkpoint,
@@ -270,6 +280,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if not isinstance(from_checkpoint, bool):  # was: any truthy value, "no" too, loaded it
         raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
                           f"(fresh weights); got {from_checkpoint!r}")
+    check_optimizer_state(optimizer_state, from_checkpoint)
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
     # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)
     check_finetune_epochs(max_epochs, trainer)
@@ -369,6 +380,9 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
                           searched)
     weights = best_weights(run_dir, best, trial.checkpoint) if from_checkpoint else None
+    restore = weights if optimizer_state == "restore" else None
+    if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
+        check_holds_state(restore, f"trial {best['trial']}'s {restore}")
     arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
     spec = TrialSpec(trial_id=best["trial"], arch=arch,
                      trial_dir=str(out),
@@ -378,21 +392,28 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True,
                      validate_start=weights is not None and ckpt_path is None,
+                     restore_optimizer=restore,
                      cli_optim=with_arch(optim_sections(config or {}), arch),
                      tie_break=tie_break)
     spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
     if ckpt_path is not None:
-        check_resume(spec, ckpt_path, "fine-tune")
+        check_resume(spec, ckpt_path, "fine-tune")  # its optimizer_state as it started
         spec.ckpt_path = str(ckpt_path)
+        spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
     built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
     check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]
+    undo_out = undo_fit(out) if ckpt_path is None else lambda: None  # a refusal's folder
     try:  # a DDP Trainer trains on rank processes of its own, never by re-running the caller
         with torch_threads(threads):
             result = run_trial(spec)
     finally:
         close_rank_groups()
-    warn_if_below_start(best, result, weights, {**init_args, **arch})  # said, and what to try
+    if (result.error or "").startswith(f"{OptimizerStateError.__name__}: "):  # not trained
+        undo_out()
+        raise OptimizerStateError(result.error.splitlines()[0].split(": ", 1)[1])
+    warn_if_below_start(best, result, weights, {**init_args, **arch},  # said, and what to try
+                        restored=optimizer_state == "restore")
     return result

@@ -2,9 +2,10 @@
 search scored it and as the fine-tune validated it before training (``start_text``), and a
 warning when its best epoch is worse (``warn_if_below_start``).
 
-A fine-tune loads the checkpoint's weights only: its optimizer (Adam's moments) and its LR
-scheduler start afresh, at the initial learning rate, so a learning rate that suited the
-trial's first epochs can move the weights away from where they scored best. Its
+By default a fine-tune loads the checkpoint's weights only: its optimizer (Adam's moments)
+and its LR scheduler start afresh, at the initial learning rate, so a learning rate that
+suited the trial's first epochs can move the weights away from where they scored best
+(``optimizer_state="restore"`` continues them instead: ``search/optimizer_state.py``). Its
 ``best.ckpt`` stays the best epoch of the fine-tune (what its printed score says); the
 checkpoint it started from is the run's ``best.ckpt``, which the fine-tune leaves as it was.
 
@@ -68,11 +69,12 @@ def lr_hint(args: Mapping[str, Any]) -> str:
 
 
 def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: str | None,
-                        args: Mapping[str, Any]) -> None:
+                        args: Mapping[str, Any], restored: bool = False) -> None:
     """Warn when a completed fine-tune from ``weights`` (a checkpoint; None: fresh weights,
     nothing said) ended with its best epoch worse than its start (``start_score``), saying
     which ``best.ckpt`` is which and what to try (``args``: the model's arguments as the
-    fine-tune ran them, for ``lr_hint``)."""
+    fine-tune ran them, for ``lr_hint``; ``restored``: it continued the checkpoint's
+    optimizer state, ``optimizer_state='restore'``)."""
     start, source = start_score(best, result)
     if (weights is None or result.status is not TrialStatus.COMPLETED or result.score is None
             or start is None):
@@ -84,7 +86,19 @@ def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: s
         f"the fine-tune's best {monitor}={format_score(result.score)} (epoch {result.epoch}) "
         f"is worse than its start's, {monitor}={format_score(start)} ({source}): "
         f"{result.checkpoint} is the fine-tune's best epoch; {weights}, which it started "
-        f"from, is kept as it was. A fine-tune loads the weights only: its optimizer and LR "
-        f"scheduler start afresh, at the initial learning rate; try {lr_hint(args)}, more "
-        f"epochs (--max_epochs N; from Python max_epochs=N), or fresh weights "
-        f"(--from_scratch; from Python from_checkpoint=False)", UserWarning, stacklevel=3)
+        f"from, is kept as it was. {_why(args, restored)}, more epochs (--max_epochs N; from "
+        f"Python max_epochs=N), or fresh weights (--from_scratch; from Python "
+        f"from_checkpoint=False)", UserWarning, stacklevel=3)
+
+
+def _why(args: Mapping[str, Any], restored: bool) -> str:
+    """What the warning says of the fine-tune's optimizer, and the first things to try."""
+    if restored:
+        return (f"It continued the checkpoint's optimizer and LR scheduler state, and the "
+                f"search's score is the best of the trial's epochs, which later epochs may "
+                f"not reach again; try a fresh optimizer (--optimizer_state fresh; from Python "
+                f"optimizer_state='fresh') at {lr_hint(args)}")
+    return (f"A fine-tune loads the weights only: its optimizer and LR scheduler start "
+            f"afresh, at the initial learning rate (the default); try continuing the checkpoint's "
+            f"(--optimizer_state restore; from Python optimizer_state='restore'), "
+            f"{lr_hint(args)}")

@@ -19,9 +19,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,13 @@ from lightning_nas.config.sections import command_sections
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE
 from lightning_nas.export_header import TRAIN_AGAIN
-from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
+from lightning_nas.fit_resume import (  # undo_fit: also from here, as before
+    check_resume,
+    fit_record,
+    out_folder,
+    resume_point,
+    undo_fit,
+)
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
@@ -238,40 +243,6 @@ def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None,
                     f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}",
                     UserWarning, stacklevel=3)
             return
-
-
-def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
-    """What takes back, after a fit refused as bad input (a monitor never logged), what it
-    wrote into ``out_dir``, which ``out_folder`` gave new or empty: the folder it is about
-    to make is removed with the folders made for it that are still empty, or what it writes
-    into the empty folder; nothing else is touched.
-
-    Example:
-        >>> import tempfile
-        >>> out = Path(tempfile.mkdtemp()) / "fit" / "net"
-        >>> undo = undo_fit(out)
-        >>> out.mkdir(parents=True); _ = (out / "metrics.csv").write_text("epoch")
-        >>> undo(); out.parent.exists()
-        False
-    """
-    out = user_path(out_dir)
-    made = next((folder for folder in reversed((out, *out.parents)) if not folder.exists()),
-                None)
-
-    def undo() -> None:
-        if made is not None:  # its folder, then the folders made for it while still empty
-            shutil.rmtree(out, ignore_errors=True)  # (was: all of ``made``, where other runs
-            for folder in out.parents:  # may have written meanwhile: runs/ of a new project)
-                if folder == made.parent or not folder.is_dir() or any(folder.iterdir()):
-                    break
-                folder.rmdir()
-            return
-        for path in out.iterdir():  # it was empty
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-    return undo
 
 
 def _nas_errors(kind: type[NASError] = NASError) -> set[str]:

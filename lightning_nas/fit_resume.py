@@ -9,7 +9,8 @@ every checkpoint under ``FIT_RECORD``. ``resume_point`` finds the folder and che
 run's, before any training; Lightning's ``ckpt_path`` then trains the epochs left, and the
 reporter's history in the checkpoint keeps the earlier epochs candidates for the best one.
 A new one's ``--out`` holding one that stopped before its first training epoch ended is
-refused saying so and what to do (``out_folder``).
+refused saying so and what to do (``out_folder``); ``undo_fit`` takes back what a refused
+one wrote into its folder.
 
 Example:
     >>> import tempfile
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
 
 __all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir", "out_folder",
-           "output_dir", "recorded_epochs", "resume_hint", "resume_point"]
+           "output_dir", "recorded_epochs", "resume_hint", "resume_point", "undo_fit"]
 
 LAST = "last"
 #: the record's key of a fine-tune's start: its weights' metrics before training
@@ -83,7 +85,11 @@ def fit_record(spec: Any, kind: str) -> dict[str, Any]:
     """
     model = getattr(spec.model, "section", spec.model)  # a config's ConfigBuilder: its node
     data = getattr(spec.data, "section", spec.data)
-    return {"kind": kind, "trial": spec.trial_id, "arch": _shown(spec.arch),
+    # a fine-tune's optimizer: continued from its checkpoint, or fresh (``check_resume``
+    # reads a fine-tune's record without the key, of an older version, as fresh)
+    optim = {} if kind != "fine-tune" else {"optimizer_state": "restore" if getattr(
+        spec, "restore_optimizer", None) else "fresh"}
+    return {**optim, "kind": kind, "trial": spec.trial_id, "arch": _shown(spec.arch),
             "model": _shown(model), "model_init_args": _shown(spec.model_init_args),
             "data": _shown(data), "data_init_args": _shown(spec.data_init_args),
             "seed": spec.seed, "monitor": spec.monitor, "mode": spec.mode,
@@ -261,6 +267,8 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
     ckpt = _load(ckpt_path, f"--ckpt_path {ckpt_path}")
     recorded = {k: v for k, v in ckpt[FIT_RECORD].items() if k != START}  # measured, not set
     old, new = _flat(recorded), _flat(fit_record(spec, kind))
+    if kind == "fine-tune":  # one of a version before optimizer_state: a fresh optimizer
+        old.setdefault("optimizer_state", "fresh")
     old.pop("max_epochs", None)
     epochs = new.pop("max_epochs", None)
     missing = object()
@@ -353,3 +361,37 @@ def output_dir(given: str | os.PathLike | None, default: Path) -> Path:
                           f"folder (nothing is deleted), or leave it out for a free name at "
                           f"{free_dir(default)}")
     return out
+
+
+def undo_fit(out_dir: str | os.PathLike) -> Callable[[], None]:
+    """What takes back, after a fit refused as bad input (a monitor never logged), what it
+    wrote into ``out_dir``, which ``out_folder`` gave new or empty: the folder it is about
+    to make is removed with the folders made for it that are still empty, or what it writes
+    into the empty folder; nothing else is touched.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "fit" / "net"
+        >>> undo = undo_fit(out)
+        >>> out.mkdir(parents=True); _ = (out / "metrics.csv").write_text("epoch")
+        >>> undo(); out.parent.exists()
+        False
+    """
+    out = user_path(out_dir)
+    made = next((folder for folder in reversed((out, *out.parents)) if not folder.exists()),
+                None)
+
+    def undo() -> None:
+        if made is not None:  # its folder, then the folders made for it while still empty
+            shutil.rmtree(out, ignore_errors=True)  # (was: all of ``made``, where other runs
+            for folder in out.parents:  # may have written meanwhile: runs/ of a new project)
+                if folder == made.parent or not folder.is_dir() or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+            return
+        for path in out.iterdir():  # it was empty
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return undo

@@ -48,6 +48,7 @@ from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsChe
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
+from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
@@ -101,6 +102,9 @@ class TrialSpec:
     init_weights: str | None = None
     #: validate those weights before training (``start_score``): ``start_metrics``
     validate_start: bool = False
+    #: a checkpoint whose optimizer and LR-scheduler states the fit continues
+    #: (``optimizer_state.RestoreOptimizerState``: a fine-tune's ``optimizer_state='restore'``)
+    restore_optimizer: str | None = None
     #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
     clear_dir: bool = True
     #: a scheduler rule (a snapshot): a ``PruningCallback`` asks it after each validation
@@ -264,6 +268,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]
+    if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
+        callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
+                                               f"{spec.trial_id}'s {spec.restore_optimizer}"))
     pruning = None
     if spec.rule is not None:
         pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,

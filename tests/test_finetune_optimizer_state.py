@@ -1,0 +1,178 @@
+"""``finetune(..., optimizer_state="restore")`` (``--optimizer_state restore``) continues the
+trial checkpoint's optimizer and LR scheduler, as they were at its best epoch, and says
+before training why it cannot: no such state in the checkpoint, or another optimizer."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from lightning_nas import Search, finetune, load_best
+from lightning_nas.errors import ConfigError
+from lightning_nas.finetune_start import warn_if_below_start
+from lightning_nas.results import TrialResult, TrialStatus
+from tests.helpers import BlobData, CrashAt
+from tests.test_finetune_start import AdamNet
+
+
+class SgdOrAdamNet(AdamNet):
+    """AdamNet whose optimizer is an argument: a fine-tune may change it."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, opt: str = "adam") -> None:
+        super().__init__(width, lr)
+        self.save_hyperparameters()
+
+    def configure_optimizers(self):
+        if self.hparams.opt == "sgd":
+            opt = torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=0.9)
+        else:
+            opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, 0.3)}
+
+
+class OptimizerAtStart(pl.Callback):
+    """Keeps, for each fit (in ``runs``, as the fine-tune trains a copy of its Trainer
+    callbacks), the first optimizer's lr and Adam state (a copy) when its first batch
+    starts, and the lr when each training epoch ends."""
+
+    runs: list[dict] = []
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        OptimizerAtStart.runs.append({"lr": None, "state": None, "epoch_end_lrs": []})
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        run = OptimizerAtStart.runs[-1]
+        if run["state"] is None:
+            opt = trainer.optimizers[0]
+            run["lr"] = opt.param_groups[0]["lr"]
+            run["scheduler_epoch"] = trainer.lr_scheduler_configs[0].scheduler.last_epoch
+            run["state"] = {i: {k: v.clone() for k, v in s.items()}
+                            for i, s in enumerate(opt.state_dict()["state"].values())}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        OptimizerAtStart.runs[-1]["epoch_end_lrs"].append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def _seen(fits_before: int) -> dict:
+    """What ``OptimizerAtStart`` saw in the one fit since ``fits_before`` fits."""
+    assert len(OptimizerAtStart.runs) == fits_before + 1
+    return OptimizerAtStart.runs[-1]
+
+
+@pytest.fixture
+def adam_run(tmp_path):
+    run = tmp_path / "run"
+    Search(SgdOrAdamNet, {"width": {"choice": [16, 32]}}, data=BlobData,
+           trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, budget=1,
+           run_dir=run, verbose=False).run()
+    return run
+
+
+def _checkpoint(run):
+    return torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
+
+
+def test_restore_continues_adam_state_and_step_lr(adam_run):
+    ckpt = _checkpoint(adam_run)
+    saved = ckpt["optimizer_states"][0]
+    before = len(OptimizerAtStart.runs)
+    result = finetune(adam_run, max_epochs=2, optimizer_state="restore",
+                      trainer={"callbacks": [OptimizerAtStart()]}, out_dir=adam_run / "ft")
+    assert result.status is TrialStatus.COMPLETED, result.error
+    rec = _seen(before)
+    # the trial's Adam moments and step count, not zeros: its first step continues them
+    assert rec["state"] is not None and len(rec["state"]) == len(saved["state"])
+    for got, want in zip(rec["state"].values(), saved["state"].values(), strict=True):
+        assert torch.equal(got["exp_avg"], want["exp_avg"])
+        assert torch.equal(got["exp_avg_sq"], want["exp_avg_sq"])
+        assert float(got["step"]) == float(want["step"]) > 0
+    # StepLR(1, 0.3) continued: the lr it had at the checkpoint, then a step per epoch
+    lr = saved["param_groups"][0]["lr"]
+    assert lr == pytest.approx(0.05 * 0.3 ** ckpt["lr_schedulers"][0]["last_epoch"])
+    assert rec["lr"] == pytest.approx(lr) and lr < 0.05
+    assert rec["scheduler_epoch"] == ckpt["lr_schedulers"][0]["last_epoch"] > 0
+    assert rec["epoch_end_lrs"] == pytest.approx([lr * 0.3, lr * 0.09])  # stepped per epoch
+
+
+def test_fresh_is_the_default(adam_run):
+    before = len(OptimizerAtStart.runs)
+    result = finetune(adam_run, max_epochs=1, trainer={"callbacks": [OptimizerAtStart()]},
+                      out_dir=adam_run / "ft")
+    assert result.status is TrialStatus.COMPLETED, result.error
+    rec = _seen(before)
+    assert rec["lr"] == pytest.approx(0.05) and rec["state"] == {}
+    assert rec["scheduler_epoch"] == 0
+
+
+def test_resumed_restore_finetune_goes_on_from_its_own_last_ckpt(adam_run):
+    out = adam_run / "ft"
+    crashed = finetune(adam_run, max_epochs=3, optimizer_state="restore",
+                       trainer={"callbacks": [CrashAt(2)]}, out_dir=out)
+    assert crashed.status is TrialStatus.FAILED and "crash at epoch 2" in crashed.error
+    last = torch.load(out / "last.ckpt", map_location="cpu", weights_only=False)
+    with pytest.raises(ConfigError, match="optimizer_state: 'fresh' here, 'restore' in the "
+                                          "interrupted run"):
+        finetune(adam_run, ckpt_path="last", optimizer_state="fresh", out_dir=out)
+    before = len(OptimizerAtStart.runs)
+    result = finetune(adam_run, ckpt_path="last", optimizer_state="restore", out_dir=out,
+                      trainer={"callbacks": [OptimizerAtStart()]})
+    assert result.status is TrialStatus.COMPLETED, result.error
+    rec = _seen(before)
+    want = last["optimizer_states"][0]  # the fine-tune's own, not the trial's again
+    for got, saved in zip(rec["state"].values(), want["state"].values(), strict=True):
+        assert torch.equal(got["exp_avg"], saved["exp_avg"])
+    assert rec["lr"] == pytest.approx(want["param_groups"][0]["lr"])
+
+
+def test_bad_value_is_named_with_the_valid_ones(adam_run):
+    with pytest.raises(ConfigError, match=r"optimizer_state='keep'.*'fresh', 'restore'"):
+        finetune(adam_run, optimizer_state="keep")
+    with pytest.raises(ConfigError, match="optimizer_state='restore' needs the checkpoint"):
+        finetune(adam_run, optimizer_state="restore", from_checkpoint=False)
+    assert not (adam_run / "finetune").exists()
+
+
+def test_checkpoint_without_optimizer_state_is_refused(adam_run):
+    ckpt = _checkpoint(adam_run)
+    ckpt["optimizer_states"], ckpt["lr_schedulers"] = [], []  # as save_weights_only writes
+    torch.save(ckpt, adam_run / "best.ckpt")
+    with pytest.raises(ConfigError, match=r"best.ckpt holds no optimizer state.*"
+                                          r"--optimizer_state fresh"):
+        finetune(adam_run, optimizer_state="restore")
+    assert not (adam_run / "finetune").exists()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ({"opt": "sgd"}, r"SGD here, whose settings dampening, momentum, nesterov the "
+                     r"checkpoint's optimizer lacks .*another optimizer class"),
+    ({"lr": 0.01}, r"parameter group 0: lr=0.01 here, lr=0.05 in the checkpoint"),
+])
+def test_another_optimizer_is_refused_before_training(adam_run, args, said):
+    before = len(OptimizerAtStart.runs)
+    with pytest.raises(ConfigError, match=said):
+        finetune(adam_run, optimizer_state="restore", model_init_args=args,
+                 trainer={"callbacks": [OptimizerAtStart()]})
+    assert _seen(before)["state"] is None  # refused when fit started: no batch trained
+    assert not (adam_run / "finetune").exists()  # nor a folder left
+    assert load_best(adam_run)["trial"] == 1
+
+
+@pytest.mark.parametrize(("restored", "said"), [
+    (False, "start afresh, at the initial learning rate (the default); try continuing the "
+            "checkpoint's (--optimizer_state restore; from Python optimizer_state='restore'), "
+            "a lower learning rate (--model.lr=0.001;"),
+    (True, "It continued the checkpoint's optimizer and LR scheduler state, and the search's "
+           "score is the best of the trial's epochs, which later epochs may not reach again; "
+           "try a fresh optimizer (--optimizer_state fresh; from Python "
+           "optimizer_state='fresh') at a lower learning rate (--model.lr=0.001;"),
+])
+def test_the_below_start_warning_says_which_optimizer_state_it_had(restored, said):
+    best = {"trial": 6, "score": 0.992, "monitor": "val_acc", "mode": "max"}
+    tuned = TrialResult(6, {}, TrialStatus.COMPLETED, 0.976, epoch=1, checkpoint="ft/best.ckpt",
+                        start_metrics={"val_acc": 0.992})
+    with pytest.warns(UserWarning) as said_now:
+        warn_if_below_start(best, tuned, "run/best.ckpt", {"lr": 0.01}, restored=restored)
+    (text,) = [str(w.message) for w in said_now]
+    assert said in text, text
+    assert ("loads the weights only" in text) is not restored
