@@ -89,7 +89,8 @@ def written(run_dir: Path, exported: Mapping[str, Any], given: Sequence[str] = (
     the content of ``best.yaml``) and, where a model was searched, what trains the best one
     next: ``lightning-nas finetune`` and ``fit`` for a config run (``best_config.yaml``),
     ``lightning_nas.finetune`` for a search built in Python, with the keywords it must be
-    ``given`` again (``given_again``); from fresh weights where no ``best.ckpt`` was kept.
+    ``given`` again (``given_again``): from ``best.ckpt`` with its optimizer state continued
+    (``optimizer_state="restore"``), or from fresh weights where no ``best.ckpt`` was kept.
 
     Example:
         >>> print(written(Path("runs/x"), {"checkpoint": None, "model": None}))
@@ -101,14 +102,17 @@ def written(run_dir: Path, exported: Mapping[str, Any], given: Sequence[str] = (
     text = f"Wrote {', '.join(files)} and search.db in {run_dir}"
     if exported.get("model") is None:  # an objective= search or a Hydra sweep: no model here
         return text
-    start = "further from best.ckpt" if held else "from fresh weights"
+    # from best.ckpt, its optimizer continued (was: a fresh one at the searched lr, which
+    # lost the digits search's val_acc in 2-epoch fine-tunes: README, Fine-tune)
+    start = ("further from best.ckpt, its optimizer state continued" if held else
+             "from fresh weights")
     if config:
         folder = shlex.quote(str(run_dir))
-        flag = "" if held else " --from_scratch"
+        flag = " --optimizer_state restore" if held else " --from_scratch"
         return (f"{text}\nNext: lightning-nas finetune {folder}{flag} [--max_epochs N] trains "
                 f"the best model {start}; lightning-nas fit "
                 f"{shlex.quote(str(run_dir / 'best_config.yaml'))} trains it from scratch")
-    scratch = "" if held else ", from_checkpoint=False"
+    scratch = ", optimizer_state='restore'" if held else ", from_checkpoint=False"
     keywords = "".join(f", {keyword}" for keyword in given)
     return (f"{text}\nNext: lightning_nas.finetune({str(run_dir)!r}{keywords}{scratch}) trains "
             f"the best "
