@@ -176,3 +176,19 @@ def test_the_below_start_warning_says_which_optimizer_state_it_had(restored, sai
     (text,) = [str(w.message) for w in said_now]
     assert said in text, text
     assert ("loads the weights only" in text) is not restored
+
+
+def test_the_command_says_a_refusal_in_one_line_and_leaves_no_folder(adam_run, capsys):
+    from lightning_nas.cli import main
+
+    code = main(["finetune", str(adam_run), "--optimizer_state", "restore",
+                 "--model.lr=0.01", "--max_epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert "optimizer_state='restore': the fine-tune's optimizer is not the one whose state " \
+           f"trial 1's {adam_run / 'best.ckpt'} holds" in err
+    assert "lr=0.01 here, lr=0.05 in the checkpoint" in err
+    assert not (adam_run / "finetune").exists()
+    with pytest.raises(SystemExit):  # argparse: the value and the valid ones
+        main(["finetune", str(adam_run), "--optimizer_state", "keep"])
+    assert "invalid choice: 'keep' (choose from" in capsys.readouterr().err
