@@ -411,9 +411,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             result = run_trial(spec)
     finally:
         close_rank_groups()
-    if (result.error or "").startswith(f"{OptimizerStateError.__name__}: "):  # not trained
-        undo_out()
-        raise OptimizerStateError(result.error.splitlines()[0].split(": ", 1)[1])
+    said = f"{OptimizerStateError.__name__}: "  # raised when fit started, on each rank
+    if said in (first := (result.error or "\n").splitlines()[0]):  # (DDP: "rank 0 failed
+        undo_out()  # the trial: ...") nothing trained
+        raise OptimizerStateError(first.split(said, 1)[1])
     warn_if_below_start(best, result, weights, {**init_args, **arch},  # said, and what to try
                         restored=optimizer_state == "restore")
     return result

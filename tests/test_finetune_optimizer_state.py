@@ -192,3 +192,21 @@ def test_the_command_says_a_refusal_in_one_line_and_leaves_no_folder(adam_run, c
     with pytest.raises(SystemExit):  # argparse: the value and the valid ones
         main(["finetune", str(adam_run), "--optimizer_state", "keep"])
     assert "invalid choice: 'keep' (choose from" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_ddp_finetune_restores_on_each_rank_and_is_refused_as_one(adam_run):
+    saved = _checkpoint(adam_run)["optimizer_states"][0]["state"]
+    ddp = {"devices": 2, "strategy": "ddp"}
+    result = finetune(adam_run, max_epochs=1, optimizer_state="restore", trainer=ddp)
+    assert result.status is TrialStatus.COMPLETED, result.error
+    tuned = torch.load(result.checkpoint, map_location="cpu", weights_only=False)
+    # Adam's step count went on from the checkpoint's: its steps, then the fine-tune's
+    for state, old in zip(tuned["optimizer_states"][0]["state"].values(), saved.values(),
+                          strict=True):
+        assert float(state["step"]) == float(old["step"]) + tuned["global_step"]
+    # a rank's refusal (was: a FAILED result, "rank 0 failed the trial: ...") is raised
+    with pytest.raises(ConfigError, match="lr=0.01 here, lr=0.05 in the checkpoint"):
+        finetune(adam_run, max_epochs=1, optimizer_state="restore", trainer=ddp,
+                 model_init_args={"lr": 0.01}, out_dir=adam_run / "ft2")
+    assert not (adam_run / "ft2").exists()
