@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -1391,7 +1392,9 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
     def task(cfg: DictConfig) -> float:
         pl.seed_everything(0, verbose=False)
         trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[RankRecorder()])
-        trainer.fit(SyncedTinyNet(width=cfg.x), BlobData(n=64, batch_size=16))
+        # x=4: 17 validation samples, which the 2 ranks do not divide; x=8: 16, which they do
+        trainer.fit(SyncedTinyNet(width=cfg.x), BlobData(n=68 if cfg.x == 4 else 64,
+                                                         batch_size=16))
         out = Path(HydraConfig.get().runtime.output_dir)  # (the folders go with the sweep)
         ranks[str(out)] = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
         returned[str(out)] = float(trainer.callback_metrics["val_acc"])  # rank 0's, sent back
@@ -1401,11 +1404,31 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
              "strategy": "ddp_spawn", "max_epochs": 1, "logger": False,
              "enable_checkpointing": False, "enable_progress_bar": False,
              "enable_model_summary": False, "default_root_dir": "${hydra:runtime.output_dir}"}
-    trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
-                    trainer=spawn)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
+                        trainer=spawn)
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
     with RunStore(tmp_path / "run" / "search.db") as store:
-        folders = store.get_meta("job_dirs")
+        folders, uneven = store.get_meta("job_dirs"), store.get_meta("uneven_splits")
+    # the odd split's job is said once, recorded and noted in best.yaml; the even one's not
+    # (was: nothing, as the sweep never sees a job's Trainer)
+    odd, even = sorted(trials, key=lambda t: t.arch["x"])
+    text = ("the validation set holds 17 samples, which the 2 ranks do not divide: "
+            "Lightning's DistributedSampler repeats 1 of them (18 scored, the repeats counted "
+            "again), so a job's score (what its task returns, synced over the ranks) differs "
+            "slightly from a validation on one device; for exact scores, use a validation set "
+            "divisible by 2, or trainer.use_distributed_sampler=False with a sampler of your "
+            "own, or validate on one device")
+    assert [str(w.message) for w in said if "ranks do not divide" in str(w.message)] == [
+        f"trial {odd.trial_id}: {text}"]
+    assert uneven == {text: [odd.trial_id]}
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert results.get("notes") == ([text] if results["best_trial"] == odd.trial_id else None)
+    for trial, notes in ((odd, [text]), (even, None)):
+        assert cli(["export", str(tmp_path / "run"), "--trial", str(trial.trial_id)]) == 0
+        assert yaml.safe_load((tmp_path / "run" / "best.yaml").read_text()).get(
+            "notes") == notes
     assert len(set(folders.values())) == 2
     for trial in trials:  # each job's score, and both ranks in that job's own folder
         folder = folders[str(trial.trial_id)]

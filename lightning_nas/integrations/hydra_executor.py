@@ -29,6 +29,7 @@ from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
 from lightning_nas.errors import ConfigError, typed
+from lightning_nas.integrations.hydra_split import add_split_check, clear_splits, job_splits
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
@@ -43,13 +44,21 @@ JOB_TIMES = "lightning_nas_job.json"
 class TimedTask:
     """The project's task function, timing each job into its output folder: the launcher
     returns a batch when its slowest job ends, and its jobs may run one after the other
-    (the basic launcher) or on other machines, so the batch's span is no job's time."""
+    (the basic launcher) or on other machines, so the batch's span is no job's time.
+    A job whose ``trainer`` node starts several processes gets its uneven DDP validation
+    splits recorded there too (``hydra_split.add_split_check``, after Hydra saved the
+    job's config)."""
 
     def __init__(self, task_function: Callable[[Any], Any]) -> None:
         self.task_function = task_function
 
     def __call__(self, cfg: Any) -> Any:
         started = time.time()
+        try:
+            clear_splits(HydraConfig.get().runtime.output_dir)
+            add_split_check(cfg)
+        except Exception:  # noqa: BLE001 - no output folder: nothing recorded
+            pass
         try:
             return self.task_function(cfg)
         finally:
@@ -174,6 +183,9 @@ class HydraLauncherExecutor(TrialExecutor):
             result.build_failed = built
             result.failed_in = "in the task function"  # a job's training is not seen
         result.started, result.finished = _job_times(ret) or (started, finished)
+        # a DDP split the job's ranks do not divide: recorded (best.yaml's notes), said once
+        result.uneven_splits = job_splits(folder)
+        result.notes = list(result.uneven_splits)
         return result
 
 

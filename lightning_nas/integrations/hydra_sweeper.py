@@ -95,6 +95,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
+from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.versions import package_versions
@@ -369,6 +370,8 @@ class HydraSweep(Sweeper):
                            best_job_dir=folders.get(str(best.trial_id)),
                            rerun=rerun_line(task_script(), overrides,
                                             config_args(self.config)))
+            if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
+                results["notes"] = notes  # (as best.yaml's)
         if goal.objectives is not None and goal.objectives.multi:
             results["solutions"] = [
                 {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,

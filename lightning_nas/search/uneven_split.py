@@ -45,6 +45,8 @@ SCORED = {
               "one device (a fresh Trainer on best.ckpt)",
     "oneshot": "the subnets' synced scores (best_arch.yaml, history.json) and the fine-tune's "
                "metrics (finetune.json) differ slightly from a validation on one device",
+    "sweep": "a job's score (what its task returns, synced over the ranks) differs slightly "
+             "from a validation on one device",
 }
 
 
@@ -64,8 +66,8 @@ def uneven_splits(loaders: Any, scored: str = "search",
 
     Args:
         loaders: the validation loaders, after Lightning set their samplers.
-        scored: what the run scores on them (a key of ``SCORED``): a search's trials, or a
-            one-shot run's subnets and fine-tune.
+        scored: what the run scores on them (a key of ``SCORED``): a search's trials, a
+            one-shot run's subnets and fine-tune, or a Hydra sweep's jobs.
         batches: how many batches of each loader each rank validates
             (``trainer.num_val_batches``); None: all of them.
 
