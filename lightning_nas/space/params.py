@@ -194,7 +194,7 @@ class _Range(Param):
         for name, bound in (("low", low), ("high", high)):
             if isinstance(bound, bool) or not isinstance(bound, (int, float)):
                 raise SpaceError(f"`{self.kind}` {name} bound must be a number, got {bound!r}")
-            if math.isinf(bound):
+            if not math.isfinite(bound):  # was, for NaN: "needs low < high"
                 raise SpaceError(f"`{self.kind}` {name} bound must be finite, got {bound!r}")
         log = _plain(log)  # numpy bool
         if not isinstance(log, bool):  # the string 'false' is truthy: it turned log on
