@@ -46,3 +46,16 @@ def test_a_nan_bound_is_named_as_nan(tmp_path, capsys, bounds, where):
     err = _refusal(tmp_path, capsys, {"lr": {"float": bounds, "log": True}})
     assert f"space key 'lr': `float` {where} bound must be finite, got nan" in err
     assert "low < high" not in err
+
+
+def test_an_empty_space_entry_lists_the_kinds(tmp_path, capsys):
+    # was: "a search space at 'kernel_size' must be a non-empty mapping, got {}" (no kind
+    # named: the entry read as an empty group)
+    err = _refusal(tmp_path, capsys, {"kernel_size": {}})
+    assert "space key 'kernel_size'" in err and KINDS in err, err
+    assert "got {}" in err
+
+
+def test_an_empty_entry_in_a_group_names_its_path(tmp_path, capsys):
+    err = _refusal(tmp_path, capsys, {}, "--search.space.head={w: {}}")
+    assert "space key 'head.w'" in err and KINDS in err, err

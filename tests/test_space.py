@@ -407,9 +407,12 @@ def test_a_key_written_twice_is_an_error_not_the_last_one():
 
 
 def test_empty_or_non_mapping_space():
-    for text in ("", "[1, 2]", "g: {}"):
+    for text in ("", "[1, 2]"):
         with pytest.raises(SpaceError, match="non-empty mapping"):
             SearchSpace.from_yaml(text)
+    # an empty entry names the kinds (was: "a search space at 'g' must be a non-empty mapping")
+    with pytest.raises(SpaceError, match="space key 'g' must be a mapping with one of the kinds"):
+        SearchSpace.from_yaml("g: {}")
     with pytest.raises(SpaceError):
         SearchSpace({"k": 3})
     with pytest.raises(SpaceError):

@@ -78,8 +78,10 @@ class SearchSpace:
                 self.params[name] = value
             elif isinstance(value, SearchSpace):
                 self.params[name] = value
-            elif isinstance(value, Mapping):
+            elif isinstance(value, Mapping) and value:
                 self.params[name] = SearchSpace(value, _prefix=f"{_prefix}{name}.")
+            elif isinstance(value, Mapping):  # {}: no kind (was: "must be a non-empty mapping")
+                raise SpaceError(_not_a_param_message("", f"{_prefix}{name}", value))
             else:  # was "space key 'choise' must be a parameter" for {width: {choise: ...}}
                 raise SpaceError(_not_a_param_message(_prefix, name, value))
         _check_overlaps(self.params, _prefix)
@@ -109,6 +111,8 @@ class SearchSpace:
                 params[str(name)] = value
             elif not isinstance(value, Mapping):
                 raise SpaceError(_not_a_param_message(_prefix, name, value))
+            elif not value:  # was: "a search space at 'k' must be a non-empty mapping"
+                raise SpaceError(_not_a_param_message("", path, value))
             elif any(k in KINDS for k in value):
                 params[str(name)] = param_from_dict(path, value)
             else:
