@@ -59,3 +59,11 @@ def test_an_empty_space_entry_lists_the_kinds(tmp_path, capsys):
 def test_an_empty_entry_in_a_group_names_its_path(tmp_path, capsys):
     err = _refusal(tmp_path, capsys, {}, "--search.space.head={w: {}}")
     assert "space key 'head.w'" in err and KINDS in err, err
+
+
+def test_an_empty_space_is_said_empty_not_missing(tmp_path, capsys):
+    # was: "the config needs `search.space` (a mapping, or a path to a YAML file): add a
+    # `search:` block with a `space`, ..." for a config that has both, the space empty
+    err = _refusal(tmp_path, capsys, {}, "--search.space={}")
+    assert "`search.space` is empty" in err and KINDS in err, err
+    assert "add a `search:` block" not in err

@@ -29,6 +29,7 @@ from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search
 from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.settings import SearchSettings
+from lightning_nas.space.params import KINDS
 from lightning_nas.store import RunStore
 
 __all__ = ["SEARCH_KEYS", "search_from_config"]
@@ -51,6 +52,10 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
             with its ``space``, ...), as ``lightning-nas search`` loads it.
     """
     settings = block_settings(cfg, "search", SEARCH_KEYS)
+    if isinstance(settings["space"], Mapping) and not settings["space"]:
+        raise ConfigError(f"`search.space` is empty: give it the keys to search, each with "
+                          f"one of the kinds {', '.join(KINDS)} (e.g. width: {{int: [16, "
+                          f"128]}}, act: {{choice: [relu, gelu]}})")  # was: "needs search.space"
     if not settings["space"]:
         raise ConfigError(f"the config needs `search.space` (a mapping, or a path to a YAML "
                           f"file): add a `search:` block with a `space`, or give it in a "
