@@ -67,3 +67,23 @@ def test_an_empty_space_is_said_empty_not_missing(tmp_path, capsys):
     err = _refusal(tmp_path, capsys, {}, "--search.space={}")
     assert "`search.space` is empty" in err and KINDS in err, err
     assert "add a `search:` block" not in err
+
+
+LIGHTNINGCLI = DIGITS.parents[1] / "lightningcli"
+
+
+@pytest.mark.parametrize("override, key", [
+    ("--search.space={modle.net.lin1_size: {choice: [32]}}", "modle.net.lin1_size"),
+    # an override's dots make groups: the key checked is the group 'modle'
+    ("--search.space.modle.net.lin1_size={choice: [32]}", "modle"),
+])
+def test_a_misspelt_section_of_a_dotted_space_key_is_named(tmp_path, capsys, override, key):
+    # was: "space key 'modle.net.lin1_size' is not an argument of LitClassifier.__init__;
+    # accepted: net, optimizer", nothing on the section the path should start with
+    code = main(["search", str(LIGHTNINGCLI / "train.yaml"), str(LIGHTNINGCLI / "search.yaml"),
+                 override, f"--search.run_dir={tmp_path / 'run'}", "--print_config"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert f"space key '{key}' is not an argument of LitClassifier.__init__" in err, err
+    assert "did you mean 'model" in err and "model., data., trainer." in err, err
+    assert not (tmp_path / "run").exists()

@@ -35,12 +35,18 @@ def section_hint(key: str, data: Any = None) -> str:
     of the data class ``data`` (``data.batch_size``) or of the Trainer
     (``trainer.max_epochs``), since a plain key is the model's; ``''`` when neither.
 
+    A key whose first part is close to a section's name (``modle.net.width``, or the group
+    ``modle`` an override's dots make) may be a path into the config, misspelt.
+
     Example:
         >>> section_hint("max_epochs")
         'it is a Trainer argument: write trainer.max_epochs; '
         >>> section_hint("widht")
         ''
+        >>> section_hint("modle.net.width")  # doctest: +ELLIPSIS
+        "did you mean 'model.net.width'? a path into the config starts with model., ...; "
     """
+    import difflib
     import inspect
 
     import lightning.pytorch as pl
@@ -51,6 +57,13 @@ def section_hint(key: str, data: Any = None) -> str:
         return f"it is one of {data.__name__}'s (the data): write data.{key}; "
     if key != "self" and key in inspect.signature(pl.Trainer.__init__).parameters:
         return f"it is a Trainer argument: write trainer.{key}; "
+    head, dot, rest = key.partition(".")
+    sections = (*SECTIONS, *_OPTIM_SECTIONS)
+    close = difflib.get_close_matches(head, sections, n=1, cutoff=0.75)
+    if close and head not in sections:  # was: only the model's arguments listed
+        group = "" if dot else "if it is a group of paths into the config, "
+        return (f"{group}did you mean '{close[0]}{dot}{rest}'? a path into the config starts "
+                f"with {', '.join(f'{name}.' for name in sections)}; ")
     return ""
 
 
