@@ -87,3 +87,15 @@ def test_a_misspelt_section_of_a_dotted_space_key_is_named(tmp_path, capsys, ove
     assert f"space key '{key}' is not an argument of LitClassifier.__init__" in err, err
     assert "did you mean 'model" in err and "model., data., trainer." in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("words", [["--trainer.max_epochs="], ["--search.run_dir="],
+                                   ["--trainer.max_epochs", ""], ["--search.seed=  "]])
+def test_an_override_without_a_value_is_refused_not_read_as_null(tmp_path, capsys, words):
+    # was: taken as null, silently: --trainer.max_epochs= trained Lightning's default 1000
+    # epochs a trial, --search.run_dir= (an unset $RUN) wrote runs/<config name>
+    code = main(["search", str(DIGITS), *words, "--search.budget=1", "--print_config"])
+    err = capsys.readouterr().err.strip()
+    key = words[0].split("=")[0]
+    assert code == 2 and err.count("\n") == 0, err
+    assert f"override {key}" in err and f"{key}=null" in err and "''" in err, err

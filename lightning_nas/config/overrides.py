@@ -26,7 +26,8 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
 
     Raises:
         ConfigError: for an argument that is no override, naming ``example`` (one the
-            command at hand takes), and for one without a value.
+            command at hand takes), and for one without a value or with an empty one
+            (``--search.run_dir=``: ``null`` is written out).
     """
     pairs, i = [], 0
     args = list(args)
@@ -41,6 +42,11 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
             i += 1
         else:
             raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        if not value.strip():  # was: YAML's null, without a word (an unset $RUN in
+            # --search.run_dir=$RUN wrote the default folder; max_epochs= trained 1000)
+            raise ConfigError(f"override --{key} has an empty value; write --{key}=VALUE, "
+                              f"--{key}=null for none (the default) or --{key}='' for an "
+                              f"empty string")
         pairs.append((key, value))
         i += 1
     return pairs
