@@ -99,3 +99,15 @@ def test_an_override_without_a_value_is_refused_not_read_as_null(tmp_path, capsy
     key = words[0].split("=")[0]
     assert code == 2 and err.count("\n") == 0, err
     assert f"override {key}" in err and f"{key}=null" in err and "''" in err, err
+
+
+@pytest.mark.parametrize("value, shown", [("null", "None"), ("3", "3"), ("''", "''")])
+def test_a_monitor_that_names_no_metric_says_what_to_give(tmp_path, capsys, value, shown):
+    # was: "`monitor` must name a logged metric, got None": no example, nor that leaving it
+    # out gives the default
+    code = main(["search", str(DIGITS), f"--search.monitor={value}",
+                 f"--search.run_dir={tmp_path / 'run'}", "--print_config"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert f"`monitor` must name a logged metric, got {shown}" in err, err
+    assert "such as 'val_acc' or 'val_loss'" in err and "leave it out for 'val_acc'" in err, err

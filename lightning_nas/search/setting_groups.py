@@ -111,7 +111,9 @@ class Goal:
             object.__setattr__(self, "monitor", objectives.names[0])
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
         if not isinstance(self.monitor, str) or not self.monitor:
-            raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}")
+            raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}: "
+                              f"a name your LightningModule's validation logs (self.log), "
+                              f"such as 'val_acc' or 'val_loss'; leave it out for 'val_acc'")
         if self.monitor in COSTS:  # as a first objective (was: refused after trial 1 trained)
             raise ConfigError(f"`monitor: {self.monitor!r}` is counted, not logged: the monitor "
                               f"is a metric validation logs; give one (val_acc, val_loss) and "
