@@ -44,9 +44,9 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
             raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
         if not value.strip():  # was: YAML's null, without a word (an unset $RUN in
             # --search.run_dir=$RUN wrote the default folder; max_epochs= trained 1000)
-            raise ConfigError(f"override --{key} has an empty value; write --{key}=VALUE, "
-                              f"--{key}=null for none (the default) or --{key}='' for an "
-                              f"empty string")
+            raise ConfigError(f"override --{key} has an empty value; write --{key}=VALUE "
+                              f"(--{key}=null for null, which a setting reads as its "
+                              f"default; --{key}='' for an empty string)")
         pairs.append((key, value))
         i += 1
     return pairs
