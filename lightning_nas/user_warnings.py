@@ -3,9 +3,15 @@
 ``warn_user(text)`` warns from inside lightning_nas as if from the first caller outside it
 (``user_stacklevel``): ``my_script.py:12: UserWarning: ...`` for the line that called
 ``Search(...).run()``, not a line of lightning_nas's own, however deep the warning is
-made. Under ``console_warnings(command)`` (the ``lightning-nas`` command runs in it) there
-is no line of the user's to point at: the text is printed to stderr as the command's own
-line, ``lightning-nas search: warning: ...``.
+made. Frames of Hydra and of the sweeper plug-in's shim (``hydra_plugins``) count as the
+package's own too: a sweep's warning points at the line that started Hydra (the
+application's ``@hydra.main`` call), not at Hydra's internals. Under
+``console_warnings(command)`` (the ``lightning-nas`` command runs in it) there is no line
+of the user's to point at: the text is printed to stderr as the command's own line,
+``lightning-nas search: warning: ...``, as Python would show a warning: once per text
+(Python's ``default`` action), not at all where a warnings filter ignores it
+(``-W ignore``, ``PYTHONWARNINGS``), raised where one makes it an error; and only by rank
+0 where a launcher (torchrun, Lightning's DDP) runs the command once per rank.
 
 Example:
     >>> import warnings
@@ -26,14 +32,24 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import FrameType
 
 __all__ = ["console_warnings", "user_stacklevel", "warn_user"]
 
 #: the folder of the package: frames of files under it are lightning_nas's own
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: modules whose frames count as the package's own: Hydra runs the sweeper through its
+#: shim, so their first frame outside lightning_nas is no line of the user's
+_OWN_MODULES = ("hydra", "hydra_plugins.lightning_nas_sweeper")
+#: what launchers set to a process's rank (as ``run_folder``): torchrun, Lightning, SLURM
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_PROCID",
+                   "JSM_NAMESPACE_RANK")
+#: the module a console warning is taken to come from, for the filters' module patterns
+_MODULE = "lightning_nas"
 
-#: the command whose console takes warnings as lines of its own (None: warn)
-_COMMAND: ContextVar[str | None] = ContextVar("lightning_nas_command", default=None)
+#: the command whose console takes warnings as lines of its own, and the texts it said
+_COMMAND: ContextVar[tuple[str, set[str]] | None] = ContextVar("lightning_nas_command",
+                                                                 default=None)
 
 
 @contextmanager
@@ -44,33 +60,72 @@ def console_warnings(command: str) -> Iterator[None]:
         >>> with console_warnings("oneshot"):
         ...     pass
     """
-    token = _COMMAND.set(command)
+    token = _COMMAND.set((command, set()))
     try:
         yield
     finally:
         _COMMAND.reset(token)
 
 
+def _own(frame: FrameType) -> bool:
+    """Whether ``frame`` runs code of lightning_nas, its Hydra shim or Hydra."""
+    if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        return True
+    name = str(frame.f_globals.get("__name__", ""))
+    return any(name == own or name.startswith(f"{own}.") for own in _OWN_MODULES)
+
+
 def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a ``warnings.warn`` of the function calling this one
-    name the first frame outside lightning_nas (the outermost frame where all are its own).
+    name the first frame outside lightning_nas (the outermost frame where all are its own;
+    Hydra's frames and the sweeper's shim count as its own).
 
     Example:
         >>> user_stacklevel()  # the doctest's own frame is outside the package
         1
     """
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and os.path.abspath(
-            frame.f_code.co_filename).startswith(_PACKAGE):
+    while frame.f_back is not None and _own(frame):
         frame, level = frame.f_back, level + 1
     return level
 
 
+def _action(text: str, category: type[Warning]) -> str:
+    """What the warnings filters do with ``text`` of ``category`` from lightning_nas (the
+    first filter that matches, as ``warnings.warn`` looks; none: Python's default)."""
+    for action, message, kind, module, lineno in warnings.filters:  # (patterns compiled)
+        if ((message is None or message.match(text)) and issubclass(category, kind)
+                and (module is None or module.match(_MODULE)) and not lineno):
+            return action
+    return warnings.defaultaction
+
+
+def _rank_zero() -> bool:
+    """Whether this process is the first (or only) one of its launch."""
+    return all(os.environ.get(name, "0") in ("", "0") for name in _RANK_VARIABLES)
+
+
 def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
     """Warn ``text`` at the user's line (``user_stacklevel``), or, under
-    ``console_warnings``, print it as the command's warning line."""
-    command = _COMMAND.get()
-    if command is not None:
-        print(f"lightning-nas {command}: warning: {text}", file=sys.stderr, flush=True)
+    ``console_warnings``, print it as the command's warning line (see the module).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     warn_user("mind the gap", FutureWarning)
+        >>> said[0].category.__name__
+        'FutureWarning'
+    """
+    console = _COMMAND.get()
+    if console is None:
+        warnings.warn(text, category, stacklevel=user_stacklevel())
         return
-    warnings.warn(text, category, stacklevel=user_stacklevel())
+    command, said = console
+    action = _action(text, category)
+    if action == "error":
+        raise category(text)
+    if action == "ignore" or not _rank_zero() or (action not in ("always", "all") and text in said):
+        return
+    said.add(text)
+    print(f"lightning-nas {command}: warning: {text}", file=sys.stderr, flush=True)
