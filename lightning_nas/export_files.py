@@ -23,7 +23,6 @@ import os
 import shlex
 import shutil
 import threading
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +37,7 @@ from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import OWN_STATES, save_for_users
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["EXPORT_FILES", "OWN_STATES", "best_weights", "check_weights_fit",
            "discard_staged", "finetune_arch", "held_for_export", "keep_winners_weights",
@@ -260,9 +260,9 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
         path = space_path(key)  # the searched key at its path too (model.width for width)
         for name in [k for k in arch if f"{space_path(k)}.".startswith(f"{path}.")]:
             if not _same(arch[name], value):  # one under it would be set into the value
-                warnings.warn(f"model_init_args {key}={value!r} replaces trial "
-                              f"{best['trial']}'s searched {name}={arch[name]!r} in the "
-                              f"fine-tune", UserWarning, stacklevel=3)
+                warn_user(f"model_init_args {key}={value!r} replaces trial "
+                          f"{best['trial']}'s searched {name}={arch[name]!r} in the "
+                          f"fine-tune")
                 if space_path(name) == path:
                     arch[name] = value
                 else:

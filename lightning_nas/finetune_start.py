@@ -19,11 +19,11 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["lr_hint", "start_score", "start_text", "warn_if_below_start"]
 
@@ -82,13 +82,13 @@ def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: s
     monitor = best["monitor"]
     if not (result.score < start if best.get("mode", "max") == "max" else result.score > start):
         return
-    warnings.warn(
+    warn_user(
         f"the fine-tune's best {monitor}={format_score(result.score)} (epoch {result.epoch}) "
         f"is worse than its start's, {monitor}={format_score(start)} ({source}): "
         f"{result.checkpoint} is the fine-tune's best epoch; {weights}, which it started "
         f"from, is kept as it was. {_why(args, restored)}, more epochs (--max_epochs N; from "
         f"Python max_epochs=N), or fresh weights (--from_scratch; from Python "
-        f"from_checkpoint=False)", UserWarning, stacklevel=3)
+        f"from_checkpoint=False)")
 
 
 def _why(args: Mapping[str, Any], restored: bool) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.setting_checks import check_seed
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
@@ -234,14 +234,13 @@ def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None,
         if found:
             ran = int(found.group(1))
             if threads and threads != ran:
-                warnings.warn(
+                warn_user(
                     f"the trial of {path} trained with {counted(ran, 'torch thread')}, this "
                     f"fit with {threads} (as {'threads= gives' if given else 'this process runs'}"
                     f"): on CPU another count sums in another order, so its "
                     f"scores may differ from the trial's; give it {ran}: from Python "
                     f"fit_config(..., threads={ran}), on the command line "
-                    f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}",
-                    UserWarning, stacklevel=3)
+                    f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}")
             return
 
 

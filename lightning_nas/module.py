@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from torch.nn import functional as F
 
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["LOSSES", "METRICS", "NASModule", "loader_metric"]
@@ -128,10 +128,9 @@ def _warn_unsaved(arg: str, what: str, why: str, again: str, fix: str,
     """
     if (arg, what) not in _UNSAVED:
         _UNSAVED.add((arg, what))
-        warnings.warn(f"NASModule's {arg} {what} {why}, so checkpoints do not hold {it}: "
-                      f"NASModule.load_from_checkpoint(path, {arg}={again}) takes {it} again"
-                      f"{f' (else {default})' if default else ''}; {fix}", UserWarning,
-                      stacklevel=3)
+        warn_user(f"NASModule's {arg} {what} {why}, so checkpoints do not hold {it}: "
+                  f"NASModule.load_from_checkpoint(path, {arg}={again}) takes {it} again"
+                  f"{f' (else {default})' if default else ''}; {fix}")
 
 
 def _mapping(name: str, value: Any, example: str) -> dict[str, Any]:

@@ -236,12 +236,13 @@ def test_a_fits_best_ckpt_resumes_with_the_users_callbacks_alone(tmp_path, how):
 
 
 def test_a_fit_of_best_config_in_other_threads_than_its_trials_says_so_or_takes_them(
-        tmp_path):
+        tmp_path, capsys):
     # was: fit_config(best_config.yaml) trained with the caller's torch threads, saying
     # nothing: the digits winner of a search whose trials ran with 2 threads scored val_acc
     # 0.8453 at epoch 0 from a 1-thread process against the trial's 0.8347 (the header's
     # OMP_NUM_THREADS=2 is for the command line; Python had no way to give the count)
     import json
+    import re
     import warnings
 
     import torch
@@ -280,5 +281,9 @@ def test_a_fit_of_best_config_in_other_threads_than_its_trials_says_so_or_takes_
     # its count's source, said as the fine-tune says it (was: "this fit with 3" alone)
     with pytest.warns(UserWarning, match=r"this fit with 3 \(as threads= gives\): on CPU"):
         fit_config(config, out_dir=tmp_path / "four", threads=3)
-    with pytest.warns(UserWarning, match=said):  # the command too
+    capsys.readouterr()
+    with warnings.catch_warnings():  # the command too, as its own line (was: a UserWarning
+        warnings.simplefilter("default")  # at ".../lightning_nas/fit.py:216")
         assert main(["fit", str(config), "--out", str(tmp_path / "cli")]) == 0
+    assert re.search(said.replace("^", "^lightning-nas fit: warning: "), capsys.readouterr().err,
+                     re.MULTILINE)

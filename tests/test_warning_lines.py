@@ -1,13 +1,63 @@
 """The project's warnings to the user point at the user's line (Python), or are the command's
-own console line (``lightning-nas``): once, as the warnings filters say, on rank 0 alone."""
+own console line (``lightning-nas``), wherever they are made: rule checks, setting groups,
+trial logs. Real ``Search`` checks, real ``lightning-nas`` commands."""
 
 from __future__ import annotations
 
 import warnings
 
 import pytest
+import yaml
 
+from lightning_nas import Search
+from lightning_nas.cli import main
 from lightning_nas.user_warnings import console_warnings, warn_user
+
+TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
+        "enable_progress_bar": False}
+ENDLESS = "trainer.max_epochs=-1 is Lightning's 'no limit'"
+CONTRARY = "'val_loss' is maximised, but its name says"
+FIXED = "(CSVLogger) has version 3: every trial writes into one folder"
+
+
+def test_python_warnings_of_the_checks_point_at_the_line_that_made_the_search(tmp_path):
+    # was: ".../lightning_nas/search/facade_checks.py:136: UserWarning: trainer.max_epochs=-1
+    # ...", ".../lightning_nas/search/facade.py:...: UserWarning: 'val_loss' is maximised"
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(str(tmp_path / "logs"), version=3)
+    with pytest.warns(UserWarning) as said:
+        Search("tests.helpers.TinyNet", {"width": {"choice": [4, 8]}},
+               data="tests.helpers.BlobData", trainer={**TINY, "max_epochs": -1,
+                                                       "logger": logger},
+               monitor="val_loss", mode="max", budget=1, seed=0, run_dir=tmp_path / "run",
+               verbose=False)
+    for text in (ENDLESS, CONTRARY, FIXED):
+        (warning,) = [w for w in said if text in str(w.message)]
+        assert warning.filename == __file__, f"{text}: {warning.filename}:{warning.lineno}"
+
+
+def test_the_commands_warnings_are_its_own_lines_once_without_a_path(tmp_path, capsys):
+    # was: ".../lightning_nas/search/rule_checks.py:326: UserWarning: trainer.max_epochs=-1
+    # ..." (a line of the package's, meaningless to the command's user)
+    cfg = {"model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+           "trainer": {**TINY, "max_epochs": -1},
+           "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1, "seed": 0,
+                      "monitor": "val_loss", "mode": "max", "max_params": 1,
+                      "run_dir": str(tmp_path / "run")}}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("default")  # as Python shows a script's warnings
+        assert main(["search", str(config)]) == 2  # max_params=1: no architecture meets it
+    assert not [w for w in said if ENDLESS in str(w.message) or CONTRARY in str(w.message)]
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    for text in (ENDLESS, CONTRARY):
+        (line,) = [x for x in lines if text in x]
+        assert line.startswith(f"lightning-nas search: warning: {text.split()[0]}"), line
+    assert ".py:" not in err and "UserWarning" not in err, err
+    assert lines[-1].startswith("lightning-nas search: error: "), err
 
 
 def test_a_console_warning_is_said_as_python_would_once_and_as_its_filters_say(capsys):

@@ -22,7 +22,6 @@ import copy
 import difflib
 import functools
 import inspect
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ import torch
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.paths import set_paths
 from lightning_nas.errors import ConfigError, typed
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
@@ -285,12 +285,12 @@ def warn_shadowed(cfg: Mapping[str, Any], space: Mapping[str, Any], model: Any) 
         if len(parts) != 1 or parts[0] not in names:
             continue
         head = names[parts[0]]
-        warnings.warn(f"space key {key!r} sets {model.__name__}'s argument {parts[0]}, which "
-                      f"the config's {head} class takes too, but that section replaces "
-                      f"{model.__name__}.configure_optimizers (as LightningCLI does), so "
-                      f"where {parts[0]} only set the {head} a trial trains the same whatever "
-                      f"it draws: search {head}.init_args.{parts[0]} instead, or leave the "
-                      f"{head} section out", UserWarning, stacklevel=2)
+        warn_user(f"space key {key!r} sets {model.__name__}'s argument {parts[0]}, which "
+                  f"the config's {head} class takes too, but that section replaces "
+                  f"{model.__name__}.configure_optimizers (as LightningCLI does), so "
+                  f"where {parts[0]} only set the {head} a trial trains the same whatever "
+                  f"it draws: search {head}.init_args.{parts[0]} instead, or leave the "
+                  f"{head} section out")
 
 
 def _configure(model: Any, sections: Mapping[str, Any]) -> Any:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +52,7 @@ from lightning_nas.integrations.hydra_combinations import (
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.space.params import Choice
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
            "check_target_arguments", "group_choices", "option_jobs"]
@@ -227,9 +227,9 @@ def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any,
             f"command-line override {lines[key]!r}"
         wrong, target = _refusal(job, where, part)
         if isinstance(wrong, BaseException):
-            warnings.warn(f"{said} not checked: the _target_ of {where}, {target}, does not "
-                          f"import here ({one_line(wrong)}); each job that builds {where} "
-                          f"fails where it does not import", stacklevel=2)
+            warn_user(f"{said} not checked: the _target_ of {where}, {target}, does not "
+                      f"import here ({one_line(wrong)}); each job that builds {where} "
+                      f"fails where it does not import")
         if not isinstance(wrong, str):
             continue
         # the same in every job where no searched value sets the node, its _target_ (an
@@ -242,8 +242,8 @@ def check_target_arguments(job: DictConfig, sweep: SweepParams, loader: Any,
     for where, part in _node_keys(tree) if warn_file else ():
         wrong, _ = _refusal(job, where, part)
         if isinstance(wrong, str) and f"{where}.{part}" not in given:
-            warnings.warn(f"config key '{where}.{part}': {wrong} (not refused: the task "
-                          f"function may leave {where} unbuilt)", stacklevel=2)
+            warn_user(f"config key '{where}.{part}': {wrong} (not refused: the task "
+                      f"function may leave {where} unbuilt)")
 
 
 def _refusal(job: DictConfig, where: str, part: str) -> tuple[str | BaseException | None, Any]:

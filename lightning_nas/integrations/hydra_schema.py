@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import typing
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +29,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Param
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["check_value_types", "warn_missing"]
 
@@ -96,11 +96,11 @@ def warn_missing(jobs: Iterable[DictConfig]) -> None:
         found = set(_missing(tree))
         missing = found if missing is None else missing & found
     for key in sorted(missing or ()):
-        warnings.warn(f"config key {key!r} is ??? (MISSING) in every job the sweep composed: "
-                      f"neither a searched key nor a command-line override sets it, so each "
-                      f"job fails where its task reads it (MissingMandatoryValue); search it "
-                      f"in hydra.sweeper.params or set it on the command line ({key}=...) "
-                      f"(not refused: the task function may set it)", stacklevel=2)
+        warn_user(f"config key {key!r} is ??? (MISSING) in every job the sweep composed: "
+                  f"neither a searched key nor a command-line override sets it, so each "
+                  f"job fails where its task reads it (MissingMandatoryValue); search it "
+                  f"in hydra.sweeper.params or set it on the command line ({key}=...) "
+                  f"(not refused: the task function may set it)")
 
 
 def _missing(tree: Any, where: str = "") -> Iterable[str]:

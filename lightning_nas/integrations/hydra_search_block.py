@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.integrations.hydra_config import FROM_SEARCH, LightningNASSweeperConf
 from lightning_nas.oneshot.setting_checks import ONESHOT_KEYS
 from lightning_nas.search.from_config import SEARCH_KEYS
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import named
 
 __all__ = ["check_blocks", "check_oneshot_block", "check_search_block"]
@@ -174,8 +174,8 @@ def _refuse(keys: Sequence[str], block: Mapping[str, Any], said: str) -> None:
     others = [k for k in keys if k not in block]
     if not others:
         raise ConfigError(said)
-    warnings.warn(f"{said}. Not refused: the node also holds {named(others, 'key')}, so "
-                  f"it may be the task's own; it reaches the jobs as written", stacklevel=3)
+    warn_user(f"{said}. Not refused: the node also holds {named(others, 'key')}, so "
+              f"it may be the task's own; it reaches the jobs as written")
 
 
 def _where(key: str) -> str:

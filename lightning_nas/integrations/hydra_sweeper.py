@@ -33,7 +33,6 @@ import math
 import re
 import shlex
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,6 +97,7 @@ from lightning_nas.search.warm import check_fill
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.versions import package_versions
 from lightning_nas.wording import counted
 
@@ -170,7 +170,7 @@ class HydraSweep(Sweeper):
         sweep.space.check_searchable("or run the job once without -m (and hydra.mode=RUN)")
         settings.goal.warn_contrary()
         for said in sweep.widened:  # searched as the grammar gives it, as other sweepers do
-            warnings.warn(said, UserWarning, stacklevel=2)
+            warn_user(said)
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         objectives = settings.goal.objectives
         try:  # (was: "or drop warm_start", a key the sweep's user does not write)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +43,7 @@ from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.template import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["check_trainer_values", "trainer_error"]
 
@@ -80,10 +80,9 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
     if not isinstance(found, DictConfig):
         err, overrides, tried = found
         if isinstance(err, _TrainerFails):
-            warnings.warn(f"the Trainer of the sweep's jobs (trainer) does not build here: "
-                          f"{err}{also_with(tried)} (the job's overrides: {overrides}); its "
-                          f"searched values are not checked, and each job builds its own",
-                          stacklevel=2)
+            warn_user(f"the Trainer of the sweep's jobs (trainer) does not build here: "
+                      f"{err}{also_with(tried)} (the job's overrides: {overrides}); its "
+                      f"searched values are not checked, and each job builds its own")
         return  # (or a job that does not compose: check_composes' error, said already)
     for key in keys:
         for value in _tried(sweep.space.params[key]):

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, check_as_it_is, open_search_store
 from lightning_nas.store_checks import check_search_folder
 from lightning_nas.strategies import make_optimizer
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.versions import package_versions
 from lightning_nas.wording import counted
 
@@ -153,12 +153,11 @@ class Search:
         ignored = sorted(k for k in self.trainer if k not in _OBJECTIVE_TRAINER_KEYS)
         if objective is not None and ignored:  # was: ignored without a word
             one = len(ignored) == 1
-            warnings.warn(f"an objective= search calls the function instead of training, so "
-                          f"trainer setting{'' if one else 's'} {', '.join(ignored)} "
-                          f"{'is' if one else 'are'} ignored (it uses only "
-                          f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop "
-                          f"{'it' if one else 'them'} from trainer=",
-                          UserWarning, stacklevel=2)
+            warn_user(f"an objective= search calls the function instead of training, so "
+                      f"trainer setting{'' if one else 's'} {', '.join(ignored)} "
+                      f"{'is' if one else 'are'} ignored (it uses only "
+                      f"{', '.join(_OBJECTIVE_TRAINER_KEYS)}); drop "
+                      f"{'it' if one else 'them'} from trainer=")
         self.on_trial_end = on_trial_end
         self.config = dict(config) if config else None
         self.template = self._template()

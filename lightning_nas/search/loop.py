@@ -18,7 +18,6 @@ from __future__ import annotations
 import shlex
 import signal
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +46,7 @@ from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.split_record import record_uneven
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["SearchLoop"]
 
@@ -370,7 +370,7 @@ class SearchLoop:
         for note in result.notes:  # said in a rank's trial.log: the console shows it too,
             if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
                 self.noted.add(note)
-                warnings.warn(f"trial {result.trial_id}: {note}", UserWarning, stacklevel=2)
+                warn_user(f"trial {result.trial_id}: {note}")
         if self.on_trial_end is not None:
             self.on_trial_end(result)
         if stop is not None:

@@ -27,7 +27,6 @@ import math
 import os
 import re
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -48,6 +47,7 @@ from lightning_nas.search.ray_checks import (
 )
 from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["RayExecutor"]
@@ -266,10 +266,10 @@ class RayExecutor(TrialExecutor):
                 f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus={self.num_gpus:g}); its "
                 f"nodes have: {have}. Lower search.ray.num_cpus/num_gpus or add nodes")
         if fits < self.num_workers:
-            warnings.warn(f"the Ray cluster fits {counted(fits, 'trial')} at once "
-                          f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
-                          f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
-                          f"workers wait until the cluster has room", stacklevel=2)
+            warn_user(f"the Ray cluster fits {counted(fits, 'trial')} at once "
+                      f"(search.ray.num_cpus={self.num_cpus:g}, num_gpus="
+                      f"{self.num_gpus:g}) but num_workers={self.num_workers}: the other "
+                      f"workers wait until the cluster has room")
 
     def _await_actors(self, actors: list[Any]) -> int:
         """Wait (at most ``START_TIMEOUT`` seconds, then warn and go on) until ``actors``
@@ -302,10 +302,10 @@ class RayExecutor(TrialExecutor):
             late = count - len(ready)
             theirs = "its trials start when it does" if late == 1 else ("their trials start "
                                                                         "when they do")
-            warnings.warn(f"{counted(late, 'Ray actor')} of the trials did not answer within "
-                          f"{START_TIMEOUT:g} s (the cluster busy, see `ray status`, or "
-                          f"search.ray.runtime_env still building); the search goes on and "
-                          f"{theirs}", stacklevel=2)
+            warn_user(f"{counted(late, 'Ray actor')} of the trials did not answer within "
+                      f"{START_TIMEOUT:g} s (the cluster busy, see `ray status`, or "
+                      f"search.ray.runtime_env still building); the search goes on and "
+                      f"{theirs}")
         return len(ready)
 
     def _trials_on(self, resources: Mapping[str, float]) -> int:
@@ -407,9 +407,9 @@ class RayExecutor(TrialExecutor):
             f"resume: it runs trial {call.spec.trial_id}")
         if self._running:  # said now: the search stops only once they are back
             left = len(self._running)
-            warnings.warn(f"{self._not_started} (the search stops once the "
-                          f"{counted(left, 'trial')} running {'is' if left == 1 else 'are'} "
-                          f"back)", stacklevel=3)
+            warn_user(f"{self._not_started} (the search stops once the "
+                      f"{counted(left, 'trial')} running {'is' if left == 1 else 'are'} "
+                      f"back)")
 
     def _died_before(self, call: _Call) -> bool:
         """Whether ``call``'s actor was dead before its trial started: its ``ping`` failed

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.scheduler_settings import make_rule
 from lightning_nas.search.schedulers import MedianRule, Rule
+from lightning_nas.user_warnings import warn_user
 
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
@@ -163,7 +163,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
                 f"{'maximises' if mode == 'max' else 'minimises'} it: trials stop while "
                 f"{theirs} improves, after its patience; give it mode: {mode}")
     for text in said:
-        warnings.warn(text, UserWarning, stacklevel=2)
+        warn_user(text)
     return said
 
 
@@ -323,8 +323,8 @@ def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None) ->
         return False
     if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks):
         return False
-    warnings.warn("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
-                  "or EarlyStopping callback ends a trial: each trains until a callback of "
-                  "yours stops it, for ever where none does; give max_epochs a number or "
-                  "add one of them", UserWarning, stacklevel=2)
+    warn_user("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
+              "or EarlyStopping callback ends a trial: each trains until a callback of "
+              "yours stops it, for ever where none does; give max_epochs a number or "
+              "add one of them")
     return True

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from lightning_nas.search.setting_checks import (
     plain_numbers,
 )
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["EXECUTOR_NAMES", "EarlyStopping", "Execution", "Goal", "Limits", "Transfer"]
 
@@ -130,8 +130,8 @@ class Goal:
         given, since a name may mislead, but said, since a wrong mode ranks the worst best."""
         modes = self.objectives.modes if self.objectives else {self.monitor: self.mode}
         for line in contrary_modes(modes):
-            warnings.warn(f"{line}: the search ranks trials that way; if it is not meant, "
-                          f"give the other mode", UserWarning, stacklevel=3)
+            warn_user(f"{line}: the search ranks trials that way; if it is not meant, "
+                      f"give the other mode")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from lightning_nas.config.nodes import is_node, node_args, target_path, with_arg
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
            "logger_defaults", "pin_versions", "placed_checkpoints", "placed_logger",
@@ -381,5 +382,5 @@ def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
             f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
             f"trial's version then has yours in front")
     for text in said:
-        warnings.warn(text, UserWarning, stacklevel=2)
+        warn_user(text)
     return said
