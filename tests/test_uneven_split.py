@@ -137,6 +137,29 @@ def test_the_report_says_the_notes_below_the_best_result(uneven_run, tmp_path, c
 
 
 @pytest.mark.slow
+def test_the_commands_search_says_a_ranks_note_once_as_its_own_line(tmp_path, capsys):
+    # what the ranks note (in trial.log) reaches the command's console as its own line,
+    # once per search, said by the driver (was: ".../lightning_nas/search/loop.py:373:
+    # UserWarning: trial 1: the validation set holds 101 samples, ...")
+    run = tmp_path / "run"
+    cfg = {"model": f"{__name__}.MetricNet",
+           "data": {"class_path": "tests.helpers.BlobData",
+                    "init_args": {"n": 404, "batch_size": 16}},
+           "trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+                       "limit_train_batches": 2, "logger": False},
+           "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 2,
+                      "optimizer": "RandomSearch", "run_dir": str(run)}}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        assert main(["search", str(config)]) == 0
+    assert not [w for w in caught if "DistributedSampler" in str(w.message)]
+    lines = [x for x in capsys.readouterr().err.splitlines() if "DistributedSampler" in x]
+    assert lines == [f"lightning-nas search: warning: trial 1: {NOTE}"], lines
+
+
+@pytest.mark.slow
 def test_an_even_split_under_ddp_is_not_said(tmp_path):
     (trial,), console = _search(tmp_path, n=400, budget=1)  # 100 samples on 2 ranks
     assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
