@@ -49,7 +49,13 @@ if __name__ == "__main__":
         if pid == 0:  # the launched process
             fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             os.dup2(fd, 1)
-            os.dup2(fd, 2)
+            os.dup2(os.open(job["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                    if job["err"] else fd, 2)
+            for key, value in job["env"].items():  # None: unset in the launched process
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
             os.chdir(job["cwd"])
             code = 1
             try:
@@ -130,12 +136,15 @@ class Launcher:
         return line
 
     def launch(self, argv: list[str], log: Path, script: Path | None = None,
-               cwd: Path = ROOT) -> int:
-        """Start ``lightning-nas ARGV`` (or ``python SCRIPT ARGV``) in ``cwd``; its output
-        goes to ``log``; returns its pid."""
+               cwd: Path = ROOT, err: Path | None = None,
+               env: dict[str, str | None] | None = None) -> int:
+        """Start ``lightning-nas ARGV`` (or ``python SCRIPT ARGV``) in ``cwd``, with ``env``
+        set in its environment (a ``None`` value unsets that variable); its output goes to
+        ``log`` (its stderr to ``err`` if given); returns its pid."""
         assert self.pidfd is None, "one launch at a time"
         job = {"log": str(log), "argv": [str(a) for a in argv], "cwd": str(cwd),
-               "script": None if script is None else str(script)}
+               "script": None if script is None else str(script),
+               "err": None if err is None else str(err), "env": dict(env or {})}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         kind, pid = self._next(60).split()
@@ -144,9 +153,10 @@ class Launcher:
         return int(pid)
 
     def run(self, argv: list[str], log: Path, script: Path | None = None,
-            timeout: float = 300) -> int:
+            timeout: float = 300, cwd: Path = ROOT, err: Path | None = None,
+            env: dict[str, str | None] | None = None) -> int:
         """``launch`` and ``wait``: the exit code (``-9``: killed by SIGKILL)."""
-        self.launch(argv, log, script)
+        self.launch(argv, log, script, cwd, err, env)
         return self.wait(timeout)
 
     def kill(self) -> int:
