@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -721,12 +718,15 @@ def test_a_finished_run_missing_an_output_is_not_taken_for_finished(tmp_path, mo
                        torch.load(io.BytesIO(written), weights_only=False)[0].weight)
 
 
-def _oneshot(*args: str) -> subprocess.CompletedProcess:
-    """``lightning-nas oneshot ARGS`` in a process of its own (one a SIGKILL can end)."""
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "lightning_nas", "oneshot", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+def _oneshot(launcher, folder: Path, *args: str) -> tuple[int, str, str]:
+    """``lightning-nas oneshot ARGS`` in a process of its own (one a SIGKILL can end), forked
+    by ``launcher`` (its imports paid once); its exit code, stdout and stderr (files in
+    ``folder``)."""
+    out, err = folder / "out.txt", folder / "err.txt"
+    for path in (out, err):
+        path.unlink(missing_ok=True)
+    code = launcher.run(["oneshot", *args], out, err=err, timeout=600)
+    return code, out.read_text(), err.read_text()
 
 
 def _outputs(run_dir: Path) -> dict[str, object]:
@@ -756,7 +756,7 @@ _BY_STEPS = {"oneshot.yaml": (["--trainer.max_epochs=-1", "--trainer.max_steps=5
     ("oneshot.yaml", "final search", "epochs"), ("darts.yaml", "fine-tune", "epochs"),
     ("oneshot.yaml", "final search", "steps"), ("darts.yaml", "fine-tune", "steps")])
 def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
-        tmp_path, monkeypatch, capsys, config, kill, bound):
+        tmp_path, monkeypatch, capsys, launcher, config, kill, bound):
     # was: `--ckpt_path last` refused ("... is of the run's last epoch (3 of max_epochs=3), so
     # nothing is left to train, and ... lacks best_arch.yaml ...: run the same command
     # without --ckpt_path"): a run killed in its final search, export or fine-tune was
@@ -778,11 +778,11 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
     full, dead = tmp_path / "full", tmp_path / "dead"
     marker.touch()  # the uninterrupted run: the same command, not killed
-    done = _oneshot(*args, f"--oneshot.run_dir={full}")
-    assert done.returncode == 0, done.stderr[-3000:]
+    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={full}")
+    assert code == 0, err[-3000:]
     marker.unlink()
-    killed = _oneshot(*args, f"--oneshot.run_dir={dead}")
-    assert killed.returncode == -signal.SIGKILL and marker.is_file(), killed.stderr[-3000:]
+    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}")
+    assert code == -signal.SIGKILL and marker.is_file(), err[-3000:]
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last)["epoch"] == epoch  # of the training's last epoch
     written = {"final search": [], "fine-tune": ["best_arch.yaml", "subnet.pt"]}[kill]
@@ -795,14 +795,15 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
                  "--ckpt_path", "last"]) == 2
     assert "other settings: oneshot.seed=5 (the checkpoint's: 0)" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before
-    resumed = _oneshot(*args, f"--oneshot.run_dir={dead}", "--ckpt_path", "last")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert resumed.stdout.startswith(
+    code, out, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}",
+                              "--ckpt_path", "last")
+    assert code == 0, err[-3000:]
+    assert out.startswith(
         f"Resuming the {config[:-5].replace('oneshot', 'spos')} search from {last} ({held} "
         f"done, seed 0); its training is done: running its final search and export, "
-        f"then the fine-tune\n"), resumed.stdout
-    assert "saved mid-epoch" not in resumed.stderr  # nothing of it is left to train
-    assert "Fine-tuned 1 epoch: val_acc=" in resumed.stdout
+        f"then the fine-tune\n"), out
+    assert "saved mid-epoch" not in err  # nothing of it is left to train
+    assert "Fine-tuned 1 epoch: val_acc=" in out
     assert last.stat().st_mtime_ns == before[last]  # nothing trained: no epoch end
     finished, uninterrupted = _outputs(dead), _outputs(full)
     assert finished.keys() == uninterrupted.keys()
