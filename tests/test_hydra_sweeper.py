@@ -37,7 +37,6 @@ from lightning_nas.integrations.hydra_grammar import format_value, parse_params 
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers import keep_root_logging  # noqa: E402
-from tests.launcher import pythonpath  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -46,10 +45,6 @@ REDUCED = ["hparams_search=nas", "hydra.sweeper.seed=0", "trainer.max_epochs=1",
            "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 #: generous: several Python processes import torch and Lightning on 2 shared cores
 TIMEOUT = 600
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
 
 
 def _example(run: Path, *overrides: str) -> list[str]:
@@ -175,14 +170,26 @@ def test_example_sweep_stores_the_jobs_it_ran_and_show_lists_them(killed_sweep, 
         assert f"model.net.lin2_size={trial.arch['model.net.lin2_size']}" in out
 
 
+def _forked(launcher, cwd: Path, script: Path, argv: list[str],
+            full_error: str | None = "1") -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGV`` in ``cwd``, forked by ``launcher`` (the training stack imported
+    once, not by a fresh ``python``), with ``HYDRA_FULL_ERROR`` set to ``full_error``
+    (``None``: unset); its exit code (``-9``: killed), stdout and stderr."""
+    out, err = cwd / "out.txt", cwd / "err.txt"
+    for path in (out, err):
+        path.unlink(missing_ok=True)
+    code = launcher.run(argv, out, script, TIMEOUT, cwd, err, {"HYDRA_FULL_ERROR": full_error})
+    return subprocess.CompletedProcess(argv, code, out.read_text(), err.read_text())
+
+
 @pytest.mark.slow
-def test_a_refused_setting_prints_as_hydras_own_errors_one_message_no_traceback(tmp_path):
+def test_a_refused_setting_prints_as_hydras_own_errors_one_message_no_traceback(tmp_path,
+                                                                               launcher):
     # was: the ConfigError with Hydra's and lightning_nas's 30 lines of frames above it,
     # read as a crash (Hydra strips frames only down to a job, and the check comes first)
     run = tmp_path / "sweep"
-    env = {k: v for k, v in _env().items() if k != "HYDRA_FULL_ERROR"}
-    done = subprocess.run(_example(run, "hydra.sweeper.budget=-1"), env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    done = _forked(launcher, tmp_path, TRAIN, _example(run, "hydra.sweeper.budget=-1")[2:],
+                   full_error=None)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr.startswith("`hydra.sweeper.budget` must be a positive integer or "
                                   "null, got -1\n"), done.stderr
@@ -1346,12 +1353,11 @@ def test_a_fixed_override_its_nodes_target_does_not_take_is_refused_before_any_j
 
 
 @pytest.mark.slow
-def test_the_examples_fixed_override_its_target_does_not_take_is_refused(tmp_path):
+def test_the_examples_fixed_override_its_target_does_not_take_is_refused(tmp_path, launcher):
     # was: python train.py -m hparams_search=nas +model.net.foo=3 launched every job, each
     # failing to build model.net (DenseNet takes no foo), until two failures stopped it
     run = tmp_path / "sweep"
-    done = subprocess.run(_example(run, "+model.net.foo=3"), env=_env(), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    done = _forked(launcher, tmp_path, TRAIN, _example(run, "+model.net.foo=3")[2:])
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert ("ConfigError: command-line override '+model.net.foo=3': 'foo' is not an argument "
             "of examples.hydra.src.models.components.dense_net.DenseNet (the _target_ of "
@@ -2018,7 +2024,8 @@ def test_every_unknown_sweeper_key_is_named_at_once(tmp_path):
         assert said in str(info.value)
 
 
-def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words(tmp_path):
+def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words(tmp_path,
+                                                                                  launcher):
     # was: "holds a search with a different mode (stored 'max', now 'min'); resume with the
     # same mode, or choose another hydra.sweeper.run_dir" (a sweep has direction, and its
     # folder is hydra.sweep.dir where run_dir is not set)
@@ -2032,8 +2039,9 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
         f"'maximize', now 'minimize'); resume with the same direction, or choose another "
         f"hydra.sweeper.run_dir")
     assert not ran
-    # the sweep dir (run_dir not set), as the example's sweep: a subprocess, a kill -9 after
-    # its first job, resumed with another range of a searched key
+    # the sweep dir (run_dir not set), as the example's sweep: a process of its own (forked
+    # by the launcher), a kill -9 after its first job, resumed with another range of a
+    # searched key
     (tmp_path / "app" / "conf").mkdir(parents=True)
     (tmp_path / "app" / "app.py").write_text(
         "import os, signal\nfrom pathlib import Path\nimport hydra\n\n\n"
@@ -2048,12 +2056,10 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
         "hydra": {"sweeper": {"direction": "maximize", "budget": 3,
                                              "params": {"x": "range(0, 9)"}}}}))
     sweep = tmp_path / "sweep"
-    env = {**_env(), "PYTHONPATH": pythonpath()}
 
     def run(*overrides: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(tmp_path / "app" / "app.py"), "-m",
-                               f"hydra.sweep.dir={sweep}", *overrides], env=env, text=True,
-                              capture_output=True, timeout=TIMEOUT, cwd=tmp_path)
+        return _forked(launcher, tmp_path, tmp_path / "app" / "app.py",
+                       ["-m", f"hydra.sweep.dir={sweep}", *overrides])
 
     killed = run()  # kill -9 in its second job
     assert killed.returncode == -9, killed.stdout + killed.stderr
