@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
+from tests.conftest import TINY_SPACE, TINY_TRAINER
 from tests.helpers import (
     AccAfterWarmup,
     AccFromEpoch2,
@@ -35,11 +37,22 @@ from tests.helpers import (
 )
 
 
+@pytest.fixture(scope="module")
+def _finished_template(tmp_path_factory) -> Path:
+    """A finished 3-trial search over ``TINY_SPACE`` (conftest), run once per module."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    Search(TinyNet, {k: dict(v) for k, v in TINY_SPACE.items()}, data=BlobData,
+           trainer=dict(TINY_TRAINER), budget=3, run_dir=run, verbose=False).run()
+    return run
+
+
 @pytest.fixture
-def finished_run(tmp_path, tiny_space, tiny_trainer):
+def finished_run(_finished_template, tmp_path) -> Path:
+    """A finished 3-trial search's folder of the test's own (tests fine-tune into it, export
+    from it, remove its files): a copy of the module's one run (the same search each test
+    ran before, a second of training each)."""
     run = tmp_path / "run"
-    Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=3, run_dir=run,
-           verbose=False).run()
+    shutil.copytree(_finished_template, run)
     return run
 
 
@@ -1186,7 +1199,6 @@ def test_an_export_after_trials_were_removed_keeps_the_winners_best_ckpt(finishe
     # was: with trials/ gone (disk freed; a folder copied with search.db and best.* only),
     # a re-export (a no-op resume, `lightning-nas export`) removed best.ckpt of the very
     # trial it exported, and finetune said its checkpoint "was not kept"
-    import shutil
 
     weights = (finished_run / "best.ckpt").read_bytes()
     trial = load_best(finished_run)["trial"]
@@ -1231,7 +1243,6 @@ def test_an_export_of_another_trial_never_replaces_the_only_copy_of_the_winners_
         finished_run):
     # was: with the winner's trial folder gone, `export --trial N` of a trial that kept its
     # checkpoint replaced best.ckpt, and no export brought the winner's weights back
-    import shutil
 
     with RunStore(finished_run / "search.db") as store:
         winner = store.best("max")
