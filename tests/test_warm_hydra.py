@@ -224,7 +224,8 @@ def test_a_bad_warm_start_folder_is_named_as_the_sweeps_setting(tmp_path):
             (tmp_path / "missing", "source .*missing does not exist; give folders of earlier"),
             (tmp_path / "notrun", r"source .*notrun is not a run directory \(no search.db\)"),
             (own, r"names this sweep's own run folder .*run \(hydra.sweeper.run_dir, else "
-                  r"hydra.sweep.dir\); run the same command again to resume it instead")):
+                  r"hydra.sweep.dir\): a sweep cannot start from its own results; give "
+                  r"folders of earlier searches$")):
         with pytest.raises(Exception, match=f"^hydra.sweeper.warm_start {message}"):
             _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
                 "budget": 1, "warm_start": [str(folder)], "params": {"x": "range(0, 3)"}})

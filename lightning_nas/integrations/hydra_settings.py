@@ -113,9 +113,9 @@ def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
     text = re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings
                   else m[0], text)
     text = re.sub(r"(?<![.\w`])warm_start\b", "hydra.sweeper.warm_start", text)
-    return re.sub(r"names this search's own run_dir (.*); run the same",
+    return re.sub(r"names this search's own run_dir (.*): a search cannot",
                   r"names this sweep's own run folder \1 (hydra.sweeper.run_dir, else "
-                  r"hydra.sweep.dir); run the same", text)
+                  r"hydra.sweep.dir): a sweep cannot", text)
 
 
 def optimized_metric(config: DictConfig) -> str | None:

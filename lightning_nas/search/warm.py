@@ -57,15 +57,14 @@ from __future__ import annotations
 import math
 import os
 import socket
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError, SpaceError, StoreError, typed
+from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import close_folder, search_holder
+from lightning_nas.run_folder import search_holder
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_keys import (
     config_path,
@@ -77,6 +76,7 @@ from lightning_nas.search.warm_keys import (
     split_dicts,
 )
 from lightning_nas.search.warm_report import Prior, SourceReport, WarmStartReport
+from lightning_nas.search.warm_sources import check_sources
 from lightning_nas.search.warm_values import flat_params, nest, recorded_values, stored_space
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered, Param
@@ -112,79 +112,6 @@ def fill_value(param: Param) -> Any:
         mid = min(max(mid, low), high)  # rounding error past a bound is that bound
         return int(round(mid)) if isinstance(param, Int) else float(mid)
     raise TypeError(f"no fill value for {param!r}")
-
-
-def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> None:
-    """Raise ``ConfigError`` unless every source is an earlier run's folder other than
-    ``run_dir`` (this search's own), each named once."""
-    own = None if run_dir is None else Path(run_dir).resolve()
-    # a resume reads its priors from its own store, never from the sources again: one
-    # that moved or disappeared since does not stop it (the README's promise)
-    read = own is not None and _priors_read(own / "search.db")
-    named: dict[Path, str | Path] = {}
-    for source in sources:
-        path = Path(source).resolve()
-        if path in named:  # its results would count twice
-            raise ConfigError(f"warm_start names the folder {source} twice (also as "
-                              f"{named[path]}); give each earlier run once")
-        named[path] = source
-        if path == own:
-            raise ConfigError(f"warm_start names this search's own run_dir {source}; run the "
-                              f"same command again to resume it instead")
-        if not read and not Path(source).exists():  # was: "(no search.db)", as of a folder
-            close = close_folder(Path(source))
-            raise ConfigError(f"warm_start source {source} does not exist; "
-                              f"{f'did you mean {close}? ' if close else ''}give folders of "
-                              f"earlier searches")
-        why = None if read else _no_search(Path(source) / "search.db")
-        if why == "no search.db" and (Path(source) / "best_arch.yaml").is_file():
-            raise ConfigError(f"warm_start source {source} is a one-shot run folder "
-                              f"(best_arch.yaml, no search.db): it holds one architecture, "
-                              f"not the scored trials a warm start takes; give folders of "
-                              f"earlier searches")  # (was: "not a run directory")
-        if why is not None:
-            raise ConfigError(f"warm_start source {source} is not a run directory ({why}); "
-                              f"give folders of earlier searches")
-
-
-def _no_search(db: Path) -> str | None:
-    """Why ``db`` is not the store of an earlier search (None when it is one). It is read
-    as it is: opening it for writing would create tables in the user's file."""
-    if not db.is_file():
-        return "no search.db"
-    try:
-        with RunStore(db, read_only=True) as store:
-            if store.get_meta("space") is not None or store.get_meta("monitor") is not None:
-                _readable(store.trials(TrialStatus.COMPLETED))  # what load_priors reads:
-                return None  # (was: read after this search's store was made, which a
-                # failure left half-written, its retry refused)
-    except StoreError as err:  # not SQLite, or damaged: SQLite's words (the source is named)
-        return f"its search.db cannot be read: {err.__cause__ or err}"
-    except sqlite3.DatabaseError as err:  # no meta table, or no trials table
-        if "no such table: meta" not in str(err):
-            return f"its search.db cannot be read: {err}"
-    except (ValueError, TypeError) as err:  # a trial's JSON or score damaged
-        return f"its search.db cannot be read: a trial: {typed(err)}"
-    return "its search.db holds no search"
-
-
-def _readable(trials: Sequence[TrialResult]) -> None:
-    """Raise ``TypeError`` for a completed trial whose score or arch is not what a store
-    writes (a damaged file: a prior's loss and keys come from them)."""
-    for trial in trials:
-        if not isinstance(trial.arch, dict) or not (
-                trial.score is None or isinstance(trial.score, (int, float))):
-            raise TypeError(f"trial {trial.trial_id} holds arch {trial.arch!r}, score "
-                            f"{trial.score!r}")
-
-
-def _priors_read(db: Path) -> bool:
-    """Whether the run store ``db`` holds the priors of its warm start already."""
-    try:
-        with open_run(db.parent) as store:
-            return store.get_meta("warm_start") is not None
-    except FileNotFoundError:  # no store yet (a new search), or one that holds no search
-        return False
 
 
 def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None,
