@@ -19,7 +19,7 @@ from typing import Any
 import nevergrad as ng
 import numpy as np
 
-from lightning_nas.arch import same_value
+from lightning_nas.arch import arch_key, same_value
 from lightning_nas.errors import SpaceError
 
 __all__ = ["CAT", "FLOAT", "INT", "ORD", "Codec", "Geno", "candidate_of"]
@@ -79,6 +79,10 @@ class _Leaf:
         return int(min(int(self.high), max(int(self.low), round(x))))
 
 
+#: times ``candidate_of`` sets a value again for the value it holds to hold still
+ROUND_TRIPS = 8
+
+
 def candidate_of(parametrization: ng.p.Parameter, value: Any) -> ng.p.Parameter:
     """A child of ``parametrization`` holding the architecture ``value``.
 
@@ -94,6 +98,13 @@ def candidate_of(parametrization: ng.p.Parameter, value: Any) -> ng.p.Parameter:
     """
     child = parametrization.spawn_child()
     _set_value(child, value, ())
+    for _ in range(ROUND_TRIPS):  # a log-scale float set comes back an ulp or so off, and
+        held = child.value  # again when set again (0.01, ...998, ...988, ...978): set
+        if arch_key(held) == arch_key(value):  # until it holds still, so every way to one point
+            break  # (an ask, a prior, a retrained trial) holds the same value
+        value = held
+        child = parametrization.spawn_child()
+        _set_value(child, value, ())
     return child
 
 
