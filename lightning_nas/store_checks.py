@@ -202,10 +202,30 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             store.close()
             name = FOLDER_KEYS.get(key, key)
             held = (f"a search started without {name}" if old is missing else
-                    f"a search with a different {name} ({_what_differs(old, new)})")
+                    f"a search with a different {name} ({_what_differs(old, new)}"
+                    f"{_not_here(new, name) if key in FOLDER_KEYS else ''})")
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
+
+
+def _not_here(folders: Any, name: str) -> str:
+    """Of folders (absolute paths) a resume names that do not exist: that a relative one is
+    of the current folder (a search resumed from another folder than it started in; was:
+    told to give the same ``warm_start``, which it did), or "" where all exist.
+
+    Example:
+        >>> _not_here(["/no_such_folder"], "warm_start")[:38]
+        ': /no_such_folder does not exist, a re'
+    """
+    missing = [str(f) for f in folders if isinstance(f, str) and not Path(f).exists()] \
+        if isinstance(folders, list) else []
+    if not missing:
+        return ""
+    return (f": {', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist, a "
+            f"relative {name} folder being of the current folder, {Path.cwd()}: run the "
+            f"command from the folder the search was started in, or leave {name} out, as a "
+            f"resume reads the results it stored")
 
 
 def _what_differs(old: Any, new: Any) -> str:

@@ -144,3 +144,25 @@ def test_a_hydra_sweeps_job_folders_name_its_run_folder(tmp_path):
         assert _refused(tmp_path / "warm", folder) == (
             f"warm_start source {folder} holds {what}, not its results: give the sweep's run "
             f"folder (hydra.sweeper.run_dir), {run}")
+
+
+def test_a_resume_from_another_folder_says_its_relative_sources_are_of_the_current_one(
+        tmp_path, monkeypatch):
+    # was: "... holds a search with a different warm_start (stored [.../project/runs/a],
+    # now [.../elsewhere/runs/a]); resume with the same warm_start, ...": the user gave the
+    # same warm_start, from another folder, and was told to give the same
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    _search(Path("runs/a")).run()
+    _search(tmp_path / "project" / "runs" / "b", warm_start=["runs/a"]).run()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "project" / "runs" / "b", 3, warm_start=["runs/a"]).run()
+    assert str(err.value).endswith(
+        f"now ['{tmp_path / 'elsewhere' / 'runs' / 'a'}']: "
+        f"{tmp_path / 'elsewhere' / 'runs' / 'a'} does not exist, a relative warm_start "
+        f"folder being of the current folder, {tmp_path / 'elsewhere'}: run the command from "
+        f"the folder the search was started in, or leave warm_start out, as a resume reads "
+        f"the results it stored); resume with the same warm_start, or choose another run_dir")
+    _search(tmp_path / "project" / "runs" / "b", 3).run()  # left out: it resumes
