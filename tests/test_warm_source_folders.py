@@ -166,3 +166,15 @@ def test_a_resume_from_another_folder_says_its_relative_sources_are_of_the_curre
         f"the folder the search was started in, or leave warm_start out, as a resume reads "
         f"the results it stored); resume with the same warm_start, or choose another run_dir")
     _search(tmp_path / "project" / "runs" / "b", 3).run()  # left out: it resumes
+
+
+def test_several_folders_in_one_string_are_told_to_be_a_list(tmp_path, monkeypatch):
+    # was: "warm_start source runs/a,runs/b does not exist (...); give folders of earlier
+    # searches", though both exist (--search.warm_start=runs/a,runs/b is one string)
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        _search(Path("runs") / name).run()
+    for given in ("runs/a,runs/b", "runs/a, runs/b", "runs/a runs/b"):
+        assert _refused(tmp_path / "warm", given) == (
+            f"warm_start source {given} does not exist; it names 2 folders that do: give "
+            f"them as a list, [runs/a, runs/b]")

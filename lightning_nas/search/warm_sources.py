@@ -4,8 +4,8 @@ Each must be an earlier search's run folder (a ``search.db`` that holds a search
 trials can be read), other than this search's own, named once. A folder given by mistake
 is refused saying what to give instead: a file of a run (``search.db``, ``best.yaml``)
 names the folder that holds it; a folder that holds run folders names them; a relative path
-that is missing names the current folder it was looked for in; this search's own folder
-says how to resume it; a one-shot run's folder says it holds no scored trials; a Hydra
+that is missing names the current folder it was looked for in (several folders in one
+string: to give them as a list); this search's own folder says how to resume it; a one-shot run's folder says it holds no scored trials; a Hydra
 sweep's job folders (``.hydra/``) name the sweep's run folder, where its ``search.db`` is
 when ``hydra.sweeper.run_dir`` is not the sweep's ``hydra.sweep.dir``.
 
@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,11 @@ def _check_source(source: Path) -> None:
             f": give the folder that holds it, {holder}" if _no_search(
                 holder / "search.db") is None else f"; {EARLIER}"))
     if not source.exists():  # was: "(no search.db)", as of a folder
+        parts = [p for p in re.split(r"[,\s]+", str(source)) if p]
+        if len(parts) > 1 and all(Path(p).is_dir() for p in parts):  # one string of several
+            raise ConfigError(f"warm_start source {source} does not exist; it names "
+                              f"{len(parts)} folders that do: give them as a list, "
+                              f"[{', '.join(parts)}]")  # (was: "does not exist" alone)
         close = close_folder(source)
         where = "" if source.is_absolute() else \
             f" (relative to the current folder {Path.cwd()})"  # (was: unsaid)
