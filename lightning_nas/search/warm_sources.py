@@ -1,13 +1,14 @@
 """The folders a warm start names, checked before anything is written (``check_sources``).
 
 Each must be an earlier search's run folder (a ``search.db`` that holds a search and whose
-trials can be read), other than this search's own, named once. A folder given by mistake
-is refused saying what to give instead: a file of a run (``search.db``, ``best.yaml``)
-names the folder that holds it; a folder that holds run folders names them; a relative path
-that is missing names the current folder it was looked for in (several folders in one
-string: to give them as a list); this search's own folder says how to resume it; a one-shot run's folder says it holds no scored trials; a Hydra
-sweep's job folders (``.hydra/``) name the sweep's run folder, where its ``search.db`` is
-when ``hydra.sweeper.run_dir`` is not the sweep's ``hydra.sweep.dir``.
+trials can be read), other than this search's own, named once. A folder given by mistake is
+refused saying what to give instead: a file of a run (``search.db``, ``best.yaml``) names
+the folder that holds it; a folder that holds run folders names them; a relative path that
+is missing names the current folder it was looked for in (several folders in one string: to
+give them as a list); this search's own folder says how to resume it; a one-shot run's
+folder says it holds no scored trials; a Hydra sweep's job folders (``.hydra/``) name the
+sweep's run folder, where its ``search.db`` is when ``hydra.sweeper.run_dir`` is not the
+sweep's ``hydra.sweep.dir``.
 
 Example:
     >>> check_sources(["runs/no_such_run"])
