@@ -2,10 +2,11 @@
 and check what is written against the signatures before anything is built.
 
 No Lightning here: these helpers build any class (models, callbacks, loggers, optimizers).
-``matches`` tells whether a value fits an annotation (``Optional[int]``, ``Literal``, unions,
-lists, mappings; a ``class_path`` spec fits anything: it is built later);
 ``check_init_args`` checks the names and values given to a class, as LightningCLI checks a
-config; ``blame`` finds the argument whose removal lets a failing build succeed.
+config; ``blame`` finds the argument whose removal lets a failing build succeed. Import
+paths are read by ``config/imports.py`` (``import_object``, ``object_path``), values checked
+against annotations by ``config/value_checks.py`` (``matches``, ``check_value``): both
+importable from here.
 
 Example:
     >>> import_object("collections.OrderedDict").__name__
@@ -26,13 +27,8 @@ Example:
 from __future__ import annotations
 
 import collections.abc
-import collections.abc as cabc
 import copy
-import datetime
-import difflib
-import enum
 import functools
-import importlib
 import inspect
 import os
 import types
@@ -44,16 +40,13 @@ from typing import Any
 from lightning_nas.config.calls import accepted_kwargs, call
 from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.convert import (
-    bool_note,
     class_bound,
     class_node_path,
-    close_class_note,
     convert_args,
-    import_class,
-    short_class_note,
     type_bound,
     type_name,
 )
+from lightning_nas.config.imports import SHORT_NAME_MODULES, import_object, object_path
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
     check_node_keys,
@@ -64,8 +57,7 @@ from lightning_nas.config.nodes import (
     target_path,
     with_args,
 )
-from lightning_nas.config.records import check_fields, dict_note, no_dict
-from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
+from lightning_nas.config.value_checks import check_value, matches, short
 from lightning_nas.errors import ConfigError
 
 __all__ = [
@@ -83,67 +75,6 @@ __all__ = [
     "short",
     "type_name",
 ]
-
-
-#: where a class given by its name alone is found, as LightningCLI finds Lightning's
-#: callbacks and loggers and torch's optimizers and schedulers (``class_path: EarlyStopping``)
-SHORT_NAME_MODULES = ("lightning.pytorch.callbacks", "lightning.pytorch.loggers", "torch.optim",
-                      "torch.optim.lr_scheduler")
-
-
-def import_object(path: str) -> Any:
-    """Import ``"package.module.Name"`` (or ``"package.module:Name"``); a class name alone
-    is looked up in ``SHORT_NAME_MODULES``.
-
-    Raises:
-        ConfigError: when the module or the name cannot be found.
-    """
-    if not isinstance(path, str) or not path.strip():
-        raise ConfigError(f"expected an import path like 'package.module.Class', got {path!r}")
-    module_name, _, attr = path.replace(":", ".").rpartition(".")
-    if not module_name:  # a class by its name alone, as LightningCLI takes Lightning's own
-        for candidate in SHORT_NAME_MODULES:
-            found = getattr(importlib.import_module(candidate), attr, None)
-            if inspect.isclass(found):
-                return found
-        raise ConfigError(f"import path {path!r} needs a module part, e.g. 'mypkg.models.{path}' "
-                          f"(a name alone is looked up in {', '.join(SHORT_NAME_MODULES)})")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"cannot import module {module_name!r} of {path!r}: {err}"
-                          f"{_where_imported(module_name, err)}") from err
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        names = [n for n in dir(module) if not n.startswith("_")]
-        close = difflib.get_close_matches(attr, names, n=3)
-        hint = f"; close names: {', '.join(close)}" if close else ""
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}{hint}") from None
-
-
-def _where_imported(module_name: str, err: ImportError) -> str:
-    """Where class paths are imported from, said when ``module_name``'s top package itself
-    is not found (a command run from another folder than the project's), "" when the module
-    was found and an import inside it failed (a missing dependency: its own error says it).
-    """
-    top = module_name.partition(".")[0]
-    if not isinstance(err, ModuleNotFoundError) or err.name != top:
-        return ""
-    return (f"; class paths are imported from the current folder ({os.getcwd()}) and "
-            f"PYTHONPATH: run from the folder that holds {top}.py (or the package {top}/), "
-            f"or add that folder to PYTHONPATH")
-
-
-def object_path(obj: Any) -> str | None:
-    """The import path of a module-level class or function, or None if it has none."""
-    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
-    if not module or "<" in qualname or module == "__main__":
-        return None
-    try:
-        return f"{module}.{qualname}" if import_object(f"{module}.{qualname}") is obj else None
-    except ConfigError:
-        return None
 
 
 def instantiate(spec: Any, path: str = "") -> Any:
@@ -269,92 +200,6 @@ def _wants_callable(cls: type, name: str) -> bool:
         return False
     origins = {typing.get_origin(hint), *(typing.get_origin(a) for a in typing.get_args(hint))}
     return bool(origins & {collections.abc.Callable}) or hint is collections.abc.Callable
-
-
-_SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
-              cabc.Collection, cabc.Set)
-_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
-#: values that are no callable, whatever a ``Callable[...]`` annotation asks
-_NO_CALLABLE = (bool, int, float, list, tuple, Mapping)
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut at ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def matches(value: Any, hint: Any, strict: bool = False) -> bool:
-    """Whether ``value`` fits the annotation ``hint``.
-
-    Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
-    a ``class_path`` spec fits anything. A plain value (a string, a number) fits another
-    class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
-    member's name or value). Other values are checked with ``isinstance`` when ``strict``,
-    else accepted (a model argument may take objects the check cannot know).
-    """
-    if hint is Any or hint is inspect.Parameter.empty or is_node(value):
-        return True
-    if hint is None or hint is type(None) or no_dict(value, hint):  # a dict is no Module
-        return value is None
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        return any(matches(value, arg, strict) for arg in args)
-    if origin is typing.Literal:
-        return any(value == arg and type(value) is type(arg) for arg in args)
-    if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
-        found = import_class(value) if isinstance(value, str) else value
-        return inspect.isclass(found) and issubclass(found, bound)
-    if origin is cabc.Callable and isinstance(value, _NO_CALLABLE):
-        return False  # `optimizer: 0.01` for an OptimizerCallable, as jsonargparse refuses it
-        # (an import path or an object may be one; was: taken, and every trial failed)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if inspect.isclass(hint) and issubclass(hint, (PurePath, os.PathLike)):
-        return isinstance(value, (str, os.PathLike))
-    if origin in _SEQUENCES or hint in _SEQUENCES:
-        if not isinstance(value, (list, tuple, set, frozenset)):
-            return False
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            return len(value) == len(args) and all(
-                matches(v, a, strict) for v, a in zip(value, args, strict=True))
-        return not args or all(matches(v, args[0], strict) for v in value)
-    if origin in _MAPPINGS or hint in _MAPPINGS:
-        if not isinstance(value, Mapping):
-            return False
-        return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
-                                     for k, v in value.items())
-    if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
-        if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
-            return any(value in (member.name, member.value) for member in hint)
-        if issubclass(hint, datetime.timedelta) and timedelta_of(value) is not None:
-            return True  # LightningCLI's text of it (0:30:00): built so
-        try:
-            return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
-        except TypeError:  # a Protocol that cannot be checked at run time
-            return True
-    if strict and inspect.isclass(hint) and origin is None:
-        return isinstance(value, hint)
-    return True  # callables, type variables, classes when not strict: cannot tell
-
-
-def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
-    """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
-    (a dict for a dataclass: field by field, ``check_fields``)."""
-    if check_fields(path, value, hint, check_value):
-        return
-    if not matches(value, hint, strict):
-        note = dict_note(value, hint, path) or short_class_note(value, hint) or \
-            close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
-            or bool_note(value, hint)
-        raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
-                          f"of {owner}){note}")
 
 
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,

@@ -1,0 +1,130 @@
+"""Check a config's values against the annotations of the arguments they are given to:
+``matches`` (``Optional[int]``, ``Literal``, unions, lists, mappings, ``type[...]``, an
+``Enum`` by a member's name or value; a ``class_path`` spec fits anything: it is built
+later) and ``check_value``, which raises a ``ConfigError`` that names the path, the value
+and what was expected.
+
+Example:
+    >>> from typing import Optional
+    >>> matches("abc", Optional[int]), matches(None, Optional[int]), matches(3, float)
+    (False, True, True)
+    >>> check_value("model.depth", "abc", int, "Net")
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: model.depth='abc': expected int (the annotation of Net)
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import datetime
+import enum
+import inspect
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+from lightning_nas.config.convert import (
+    bool_note,
+    close_class_note,
+    import_class,
+    short_class_note,
+    type_bound,
+    type_name,
+)
+from lightning_nas.config.imports import SHORT_NAME_MODULES
+from lightning_nas.config.nodes import is_node
+from lightning_nas.config.records import check_fields, dict_note, no_dict
+from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
+from lightning_nas.errors import ConfigError
+
+__all__ = ["check_value", "matches", "short"]
+
+#: the annotations of a sequence and of a mapping, bare or subscripted (``list[int]``)
+_SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
+              cabc.Collection, cabc.Set)
+_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
+#: values that are no callable, whatever a ``Callable[...]`` annotation asks
+_NO_CALLABLE = (bool, int, float, list, tuple, Mapping)
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut at ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def matches(value: Any, hint: Any, strict: bool = False) -> bool:
+    """Whether ``value`` fits the annotation ``hint``.
+
+    Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
+    a ``class_path`` spec fits anything. A plain value (a string, a number) fits another
+    class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
+    member's name or value). Other values are checked with ``isinstance`` when ``strict``,
+    else accepted (a model argument may take objects the check cannot know).
+    """
+    if hint is Any or hint is inspect.Parameter.empty or is_node(value):
+        return True
+    if hint is None or hint is type(None) or no_dict(value, hint):  # a dict is no Module
+        return value is None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(matches(value, arg, strict) for arg in args)
+    if origin is typing.Literal:
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
+        found = import_class(value) if isinstance(value, str) else value
+        return inspect.isclass(found) and issubclass(found, bound)
+    if origin is cabc.Callable and isinstance(value, _NO_CALLABLE):
+        return False  # `optimizer: 0.01` for an OptimizerCallable, as jsonargparse refuses it
+        # (an import path or an object may be one; was: taken, and every trial failed)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if inspect.isclass(hint) and issubclass(hint, (PurePath, os.PathLike)):
+        return isinstance(value, (str, os.PathLike))
+    if origin in _SEQUENCES or hint in _SEQUENCES:
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(
+                matches(v, a, strict) for v, a in zip(value, args, strict=True))
+        return not args or all(matches(v, args[0], strict) for v in value)
+    if origin in _MAPPINGS or hint in _MAPPINGS:
+        if not isinstance(value, Mapping):
+            return False
+        return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
+                                     for k, v in value.items())
+    if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
+        if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
+            return any(value in (member.name, member.value) for member in hint)
+        if issubclass(hint, datetime.timedelta) and timedelta_of(value) is not None:
+            return True  # LightningCLI's text of it (0:30:00): built so
+        try:
+            return isinstance(value, hint)  # a config's plain value is no Tensor, no Module
+        except TypeError:  # a Protocol that cannot be checked at run time
+            return True
+    if strict and inspect.isclass(hint) and origin is None:
+        return isinstance(value, hint)
+    return True  # callables, type variables, classes when not strict: cannot tell
+
+
+def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
+    """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
+    (a dict for a dataclass: field by field, ``check_fields``)."""
+    if check_fields(path, value, hint, check_value):
+        return
+    if not matches(value, hint, strict):
+        note = dict_note(value, hint, path) or short_class_note(value, hint) or \
+            close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
+            or bool_note(value, hint)
+        raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
+                          f"of {owner}){note}")
