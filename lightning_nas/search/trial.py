@@ -1,6 +1,9 @@
 """One trial: build the user's model for an architecture, train it with a fresh Trainer,
 read the monitored metric at the best epoch.
 
+What a trial is given, ``TrialSpec``, is in ``search/trial_spec.py``; ``quiet_lightning`` in
+``search/quiet.py`` (both importable from here).
+
 Example:
     >>> import tempfile
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -15,16 +18,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-import logging
 import math
 import os
 import re
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pruning import PruningCallback
+from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_defaults import (
@@ -66,104 +66,13 @@ from lightning_nas.search.trial_logs import (
     placed_logger,
     placed_root,
 )
+from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
 __all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
            "checkpointing", "fit_trial", "logger_defaults", "quiet_lightning",
            "raised_by_lightning", "with_trial_defaults"]
-
-# Noise that is the same for every trial and says nothing about the architecture.
-_NOISE = (
-    r".*does not have many workers.*",
-    r".*LeafSpec.*",
-    r".*smaller than the logging interval.*",
-)
-
-
-@dataclass
-class TrialSpec:
-    """Everything needed to run one trial, picklable when model/data are import paths."""
-
-    trial_id: int
-    arch: dict[str, Any]
-    trial_dir: str
-    model: Any
-    model_init_args: dict[str, Any] = field(default_factory=dict)
-    data: Any = None
-    data_init_args: dict[str, Any] = field(default_factory=dict)
-    trainer: dict[str, Any] = field(default_factory=dict)
-    monitor: str = "val_acc"
-    mode: str = "max"
-    seed: int | None = 0
-    checkpoint: bool = True
-    quiet: bool = True
-    #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
-    init_weights: str | None = None
-    #: validate those weights before training (``start_score``): ``start_metrics``
-    validate_start: bool = False
-    #: a checkpoint whose optimizer and LR-scheduler states the fit continues
-    #: (``optimizer_state.RestoreOptimizerState``: a fine-tune's ``optimizer_state='restore'``)
-    restore_optimizer: str | None = None
-    #: empty ``trial_dir`` first (off in the ranks of a multi-process trial)
-    clear_dir: bool = True
-    #: a scheduler rule (a snapshot): a ``PruningCallback`` asks it after each validation
-    rule: Any = None
-    #: resume training from this checkpoint (Lightning ``ckpt_path``): a promoted trial
-    ckpt_path: str | None = None
-    #: the epochs of a promoted trial its search has stored (``PruningCallback``)
-    known_epochs: int | None = None
-    #: the seconds a promoted trial trained in the fits its search stored (``TrialReporter``)
-    trained: float = 0.0
-    #: a function ``arch -> {metric: value}`` evaluated instead of training (tabular
-    #: benchmarks, cheap proxies); no Trainer, no folder
-    objective: Any = None
-    #: the user's logger writes into ``trial_dir`` itself (``fit``, ``finetune``), not
-    #: into a version per trial under the run's ``logs``
-    own_logs: bool = False
-    #: metrics besides the monitor the search reads (objectives): checked after epoch one
-    #: (an ``objective=`` function: in what it returns)
-    logged: tuple[str, ...] = ()
-    #: the later objectives it logs with their modes: break ties on the monitor, in order
-    tie_break: tuple[tuple[str, str], ...] = ()
-    #: the run's label in logger versions under a ``save_dir`` of the user's (meta
-    #: ``log_label``; None: the run folder's name, as a run of an older version had it)
-    log_label: str | None = None
-    #: the parameters the search counted before training (None: it counts no cost), and
-    #: what it counts them for: compared once the Trainer set the model up (``ParamsCheck``)
-    counted_params: float | None = None
-    count_uses: str = ""
-    #: the costs the search counted and stores in the trial's metrics (``LoggedCostCheck``)
-    counted_costs: tuple[str, ...] = ()
-    #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes: the model's configure_optimizers
-    cli_optim: dict[str, Any] = field(default_factory=dict)
-    #: a fit's or fine-tune's settings (``fit_resume.fit_record``), kept in its checkpoints;
-    #: it writes ``last.ckpt`` at each epoch's end, to resume from (``--ckpt_path``)
-    record: dict[str, Any] | None = None
-
-
-@contextmanager
-def quiet_lightning(enabled: bool = True) -> Iterator[None]:
-    """Silence Lightning's per-fit info lines and repeated warnings while a trial runs; a
-    profiler's report (``trainer.profiler: simple``), which the settings ask for, still
-    prints."""
-    if not enabled:
-        yield
-        return
-    log, profilers = (logging.getLogger(name) for name in (
-        "lightning.pytorch", "lightning.pytorch.profilers"))
-    levels = log.level, profilers.level
-    log.setLevel(logging.WARNING)
-    profilers.setLevel(min(levels[0] or logging.INFO, logging.INFO))
-    try:
-        with warnings.catch_warnings():
-            for pattern in _NOISE:
-                warnings.filterwarnings("ignore", message=pattern)
-            yield
-    finally:
-        log.setLevel(levels[0])
-        profilers.setLevel(levels[1])
-
 
 #: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
 #: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
