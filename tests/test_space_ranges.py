@@ -72,6 +72,32 @@ def test_a_huge_range_is_refused_clearly_and_the_largest_one_works():
     assert "space key 'w'" in message and "bounds must be finite floats" in message
 
 
+@pytest.mark.parametrize(("text", "said"), [
+    ("w: {int: [16, 16]}", "space key 'w': `int` needs low < high, got [16, 16]; for the "
+                           "one value 16, write {fixed: 16}"),
+    ("lr: {float: [0.1, 0.1]}", "space key 'lr': `float` needs low < high, got [0.1, 0.1]; "
+                                "for the one value 0.1, write {fixed: 0.1}"),
+    ("lr: {float: [1e-5, 1e-5], log: true}", "space key 'lr': `float` needs low < high, got "
+                                             "[1e-05, 1e-05]; for the one value 1e-05, write "
+                                             "{fixed: 1e-05}"),
+    ("lr: {float: [1, 1]}", "space key 'lr': `float` needs low < high, got [1.0, 1.0]; for "
+                            "the one value 1.0, write {fixed: 1.0}"),
+    ("g: {w: {int: [-2, -2], step: 2}}", "space key 'g.w': `int` needs low < high, got [-2, "
+                                         "-2]; for the one value -2, write {fixed: -2}"),
+    # bounds the other way round, or refused for another reason: no one value to name
+    ("w: {int: [16, 8]}", "space key 'w': `int` needs low < high, got [16, 8]"),
+    ("w: {int: [16.0, 16.0]}", "space key 'w': `int` bounds must be integers, got [16.0, 16.0]"),
+])
+def test_a_range_of_equal_bounds_says_to_write_the_one_value_as_fixed(text, said):
+    # was: "space key 'w': `int` needs low < high, got [16, 16]", not saying that one value
+    # is written {fixed: 16}
+    assert _error(text) == said
+    if "fixed" in said:  # what it says to write loads: a space of that one value
+        fixed = said.rsplit("write ", 1)[1]
+        space = SearchSpace.from_yaml(f"k: {fixed}")
+        assert space.size() == 1 and space.sample(seed=0)["k"] == float(fixed[8:-1])
+
+
 def test_int_samples_are_uniform():
     # was: rounding a uniform float drew 1, 2, 3 of Int(1, 3) at about 25/50/25 %
     space = SearchSpace({"k": Int(1, 3), "s": Int(0, 10, step=5)})

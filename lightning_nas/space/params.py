@@ -27,7 +27,7 @@ from lightning_nas.space.param_base import Param, all_distinct, own_copy
 from lightning_nas.space.ranges import INT_LIMIT as INT_LIMIT  # re-exported: its old home
 from lightning_nas.space.ranges import STEP_LIMIT as STEP_LIMIT
 from lightning_nas.space.ranges import WIDEN_LIMIT as WIDEN_LIMIT
-from lightning_nas.space.ranges import Float, Int
+from lightning_nas.space.ranges import EqualBounds, Float, Int
 from lightning_nas.wording import named
 
 __all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "param_from_dict"]
@@ -172,5 +172,8 @@ def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
             raise SpaceError(f"`{kind}` expects [low, high], got {arg!r}")
         options = {k: spec[k] for k in _OPTIONS[kind] if k in spec}
         return (Int if kind == "int" else Float)(arg[0], arg[1], **options)
+    except EqualBounds as err:  # one value, which a space writes as a constant
+        raise SpaceError(f"space key '{path}': {err}; for the one value {err.value!r}, write "
+                         f"{{fixed: {err.value!r}}}") from None
     except SpaceError as err:
         raise SpaceError(f"space key '{path}': {err}") from None

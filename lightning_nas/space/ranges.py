@@ -20,7 +20,7 @@ from lightning_nas.arch import plain as _plain
 from lightning_nas.errors import SpaceError
 from lightning_nas.space.param_base import Param
 
-__all__ = ["INT_LIMIT", "STEP_LIMIT", "WIDEN_LIMIT", "Float", "Int"]
+__all__ = ["INT_LIMIT", "STEP_LIMIT", "WIDEN_LIMIT", "EqualBounds", "Float", "Int"]
 
 #: the largest ``int`` bound: every integer up to it is a float (nevergrad's numbers)
 INT_LIMIT = 2**53
@@ -30,6 +30,20 @@ WIDEN_LIMIT = 2**40
 #: the most values of a stepped ``int``: the optimizers hold it as a list of its values, and
 #: each proposal takes longer with every value (seconds at 10 000, a hang at 2**53)
 STEP_LIMIT = 1000
+
+
+class EqualBounds(SpaceError):
+    """A range refused for its equal bounds (``{int: [16, 16]}``): it holds one value, which
+    a space writes ``{fixed: 16}`` (``param_from_dict`` says so).
+
+    Args:
+        message: the refusal.
+        value: the one value, as the range holds it (a ``float`` range's ``16.0``).
+    """
+
+    def __init__(self, message: str, value: float | None = None) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 class _Range(Param):
@@ -45,7 +59,8 @@ class _Range(Param):
         if not isinstance(log, bool):  # the string 'false' is truthy: it turned log on
             raise SpaceError(f"`{self.kind}` log must be true or false, got {log!r}")
         if not low < high:
-            raise SpaceError(f"`{self.kind}` needs low < high, got [{low}, {high}]")
+            said = f"`{self.kind}` needs low < high, got [{low}, {high}]"
+            raise EqualBounds(said, low) if low == high else SpaceError(said)
         if log and low <= 0:
             raise SpaceError(f"`{self.kind}` with log: true needs low > 0, got {low}")
         self.low, self.high, self.log = low, high, log
