@@ -5,7 +5,11 @@
 ``Search(...).run()``, not a line of lightning_nas's own, however deep the warning is
 made. Frames of Hydra and of the sweeper plug-in's shim (``hydra_plugins``) count as the
 package's own too: a sweep's warning points at the line that started Hydra (the
-application's ``@hydra.main`` call), not at Hydra's internals. Under
+application's ``@hydra.main`` call), not at Hydra's internals; so do those of Lightning and
+torch (their installed folders): a warning made in a Trainer's hook points at the line that
+called ``trainer.fit(...)``. ``warn_rank_zero`` warns on rank 0 alone, as Lightning's
+``rank_zero_warn`` (the package's warnings made in a Trainer's hooks go so), and
+``UserWarningCache`` once per text a process, as Lightning's ``WarningCache``. Under
 ``console_warnings(command)`` (the ``lightning-nas`` command runs in it) there is no line
 of the user's to point at: the text is printed to stderr as the command's own line,
 ``lightning-nas search: warning: ...``, as Python would show a warning: once per text
@@ -34,13 +38,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FrameType
 
-__all__ = ["console_warnings", "user_stacklevel", "warn_user"]
+__all__ = ["UserWarningCache", "console_warnings", "user_stacklevel", "warn_rank_zero",
+           "warn_user"]
 
 #: the folder of the package: frames of files under it are lightning_nas's own
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: modules whose frames count as the package's own: Hydra runs the sweeper through its
 #: shim, so their first frame outside lightning_nas is no line of the user's
 _OWN_MODULES = ("hydra", "hydra_plugins.lightning_nas_sweeper")
+#: the libraries whose frames are no line of the user's: a Trainer runs the package's hooks
+_LIBRARIES = ("lightning", "lightning_fabric", "lightning_utilities", "pytorch_lightning",
+              "torch")
+#: the folders of those of ``_LIBRARIES`` imported so far (one not imported has no frames)
+_LIBRARY_FOLDERS: dict[str, str] = {}
 #: what launchers set to a process's rank (as ``run_folder``): torchrun, Lightning, SLURM
 _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_PROCID",
                    "JSM_NAMESPACE_RANK")
@@ -67,9 +77,21 @@ def console_warnings(command: str) -> Iterator[None]:
         _COMMAND.reset(token)
 
 
+def _library_folders() -> tuple[str, ...]:
+    """The folders of the ``_LIBRARIES`` imported so far (looked up once each)."""
+    for name in _LIBRARIES:
+        if name not in _LIBRARY_FOLDERS:
+            path = getattr(sys.modules.get(name), "__file__", None)
+            if path:
+                _LIBRARY_FOLDERS[name] = os.path.dirname(os.path.abspath(path)) + os.sep
+    return tuple(_LIBRARY_FOLDERS.values())
+
+
 def _own(frame: FrameType) -> bool:
-    """Whether ``frame`` runs code of lightning_nas, its Hydra shim or Hydra."""
-    if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+    """Whether ``frame`` runs code of lightning_nas, its Hydra shim or Hydra, or of
+    Lightning or torch (the Trainer that calls the package's hooks)."""
+    path = os.path.abspath(frame.f_code.co_filename)
+    if path.startswith(_PACKAGE) or path.startswith(_library_folders()):
         return True
     name = str(frame.f_globals.get("__name__", ""))
     return any(name == own or name.startswith(f"{own}.") for own in _OWN_MODULES)
@@ -78,7 +100,7 @@ def _own(frame: FrameType) -> bool:
 def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a ``warnings.warn`` of the function calling this one
     name the first frame outside lightning_nas (the outermost frame where all are its own;
-    Hydra's frames and the sweeper's shim count as its own).
+    Hydra's frames, the sweeper's shim, Lightning's and torch's count as its own).
 
     Example:
         >>> user_stacklevel()  # the doctest's own frame is outside the package
@@ -101,7 +123,13 @@ def _action(text: str, category: type[Warning]) -> str:
 
 
 def _rank_zero() -> bool:
-    """Whether this process is the first (or only) one of its launch."""
+    """Whether this process is the first (or only) one of its launch: by the launchers'
+    variables, and by Lightning's ``rank_zero_only.rank`` where Lightning is imported (a
+    Trainer sets it to its global rank, which ``ddp_spawn``'s processes have no variable
+    for)."""
+    rank_zero = sys.modules.get("lightning_utilities.core.rank_zero")
+    if getattr(getattr(rank_zero, "rank_zero_only", None), "rank", 0):
+        return False
     return all(os.environ.get(name, "0") in ("", "0") for name in _RANK_VARIABLES)
 
 
@@ -129,3 +157,41 @@ def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
         return
     said.add(text)
     print(f"lightning-nas {command}: warning: {text}", file=sys.stderr, flush=True)
+
+
+def warn_rank_zero(text: str, category: type[Warning] = UserWarning) -> None:
+    """``warn_user``, on rank 0 alone (as Lightning's ``rank_zero_warn``): for warnings the
+    package makes on every rank of a DDP fit, in its Trainer's hooks.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     warn_rank_zero("look")  # rank 0 (or no launch at all)
+        >>> len(said)
+        1
+    """
+    if _rank_zero():
+        warn_user(text, category)
+
+
+class UserWarningCache(set[str]):
+    """The texts said: ``warn`` says each once a process (as Lightning's ``WarningCache``),
+    by ``warn_rank_zero``; every rank keeps the text, rank 0 alone says it.
+
+    Example:
+        >>> import warnings
+        >>> cache = UserWarningCache()
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     cache.warn("look")
+        ...     cache.warn("look")  # said already
+        >>> len(said)
+        1
+    """
+
+    def warn(self, text: str, category: type[Warning] = UserWarning) -> None:
+        """Say ``text`` (``warn_rank_zero``) unless this cache said it already."""
+        if text not in self:
+            self.add(text)
+            warn_rank_zero(text, category)

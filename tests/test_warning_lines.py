@@ -11,7 +11,12 @@ import yaml
 
 from lightning_nas import Search
 from lightning_nas.cli import main
-from lightning_nas.user_warnings import console_warnings, warn_user
+from lightning_nas.user_warnings import (
+    UserWarningCache,
+    console_warnings,
+    warn_rank_zero,
+    warn_user,
+)
 
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
         "enable_progress_bar": False}
@@ -85,3 +90,26 @@ def test_a_console_warning_is_said_by_rank_0_alone(monkeypatch, capsys):
             with console_warnings("fit"):
                 warn_user("once")
             assert capsys.readouterr().err == said, rank
+
+
+def test_a_trainer_hooks_warning_is_said_by_rank_0_alone_and_a_cached_one_once(monkeypatch):
+    # warn_rank_zero, as Lightning's rank_zero_warn: the rank a Trainer sets (ddp_spawn's
+    # processes have no launcher variable) keeps every other rank quiet; warn_user (a check
+    # before training) is every process's own
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    cache = UserWarningCache()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(rank_zero_only, "rank", 1)
+        warn_rank_zero("rank 1's")
+        cache.warn("cached")  # kept: rank 0 alone says it, each rank once
+        warn_user("every rank's")
+        monkeypatch.setattr(rank_zero_only, "rank", 0)
+        warn_rank_zero("rank 0's", FutureWarning)
+        cache.warn("cached")
+        cache.warn("again")
+        cache.warn("again")
+    assert [(str(w.message), w.category, w.filename) for w in said] == [
+        ("every rank's", UserWarning, __file__), ("rank 0's", FutureWarning, __file__),
+        ("again", UserWarning, __file__)]
