@@ -356,11 +356,10 @@ def test_a_trial_whose_monitor_is_first_logged_after_epoch_0_is_scored_on_those_
         tmp_path, monkeypatch, first, every, logs):
     # was: the trial failed (MonitorError at epoch 0's validation) and stopped the search,
     # though the README says a metric only some validations log is scored where it was
-    from lightning.pytorch.utilities.rank_zero import WarningCache
-
     from lightning_nas.search import callbacks
+    from lightning_nas.user_warnings import UserWarningCache
 
-    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())  # told once a process
+    monkeypatch.setattr(callbacks, "_WARNINGS", UserWarningCache())  # told once a process
     spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
                      model=LaterAcc, model_init_args={"first": first, "every": every},
                      data=BlobData, trainer={"max_epochs": 4})
@@ -378,11 +377,10 @@ def test_a_trial_whose_monitor_is_first_logged_after_epoch_0_is_scored_on_those_
 
 def test_a_monitor_no_validation_logs_fails_at_the_end_naming_the_closest_key(
         tmp_path, monkeypatch):
-    from lightning.pytorch.utilities.rank_zero import WarningCache
-
     from lightning_nas.search import callbacks
+    from lightning_nas.user_warnings import UserWarningCache
 
-    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())
+    monkeypatch.setattr(callbacks, "_WARNINGS", UserWarningCache())
     spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
                      model=TinyNet, data=BlobData, trainer={"max_epochs": 2},
                      monitor="val_accuracy")

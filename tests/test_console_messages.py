@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lightning.pytorch.utilities.rank_zero import WarningCache
 
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import open_run
+from lightning_nas.user_warnings import UserWarningCache
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -44,7 +44,7 @@ def test_a_fatal_stop_says_its_error_once(tmp_path, capsys, monkeypatch):
     # nothing trained on) and the command's error
     from lightning_nas.search import callbacks
 
-    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())  # told once a process
+    monkeypatch.setattr(callbacks, "_WARNINGS", UserWarningCache())  # told once a process
     config = _config(tmp_path, {"monitor": "val_accurasy", "mode": "max"})
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
@@ -71,7 +71,7 @@ def test_a_monitor_of_a_fit_validated_again_is_still_warned_of_while_it_trains(
     from lightning_nas.search.trial import TrialSpec, fit_trial
     from tests.helpers import BlobData, TinyNet
 
-    monkeypatch.setattr(callbacks, "_WARNINGS", WarningCache())
+    monkeypatch.setattr(callbacks, "_WARNINGS", UserWarningCache())
     for epochs, warned in ((1, False), (2, True)):
         spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / f"{epochs}"),
                          model=TinyNet, data=BlobData, monitor="val_accuracy",

@@ -187,13 +187,16 @@ def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
     kept.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
     said = "GDAS resumed from a checkpoint whose temperature decayed over 2 epochs, now over 3"
     assert not [w for w in recwarn if "GDAS resumed" in str(w.message)]
-    with pytest.warns(UserWarning, match=said) as caught:
-        assert main([*args, "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    assert not [f"{w.filename}:{w.lineno}" for w in recwarn
+                if "GDAS resumed" in str(w.message)]  # the command's own line instead:
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "GDAS resumed" in x]
+    assert line.startswith(f"lightning-nas oneshot: warning: {said}"), line  # its own line
     # the command's advice is its own key (was: DifferentiableNAS(tau_epochs=2), which a
     # lightning-nas oneshot user cannot set)
     assert ("the search is neither the checkpoint's nor the one a run of 3 epochs makes from "
-            "the start; --oneshot.tau_epochs=2 keeps the checkpoint's schedule"
-            in str(next(w for w in caught if "GDAS resumed" in str(w.message)).message))
+            "the start; --oneshot.tau_epochs=2 keeps the checkpoint's schedule" in line), line
     with warnings.catch_warnings():  # following it: the same schedule, nothing to say
         warnings.filterwarnings("error", message="GDAS resumed")
         assert main([*args, "--trainer.max_epochs=3", "--oneshot.tau_epochs=2",
@@ -236,6 +239,10 @@ def test_a_gdas_resume_with_another_temperature_setting_warns_naming_each(
                                          "temperature schedule") as caught:
         nas = resume(tau_max=5.0, tau_schedule="linear")
     said = str(next(w for w in caught if "another temperature" in str(w.message)).message)
+    # made in the module's on_train_start: at the line that called trainer.fit (was:
+    # lightning_nas/oneshot/tau_resume.py, rank_zero_warn's line of the package's own)
+    assert {w.filename for w in caught if "another temperature" in str(w.message)} == {
+        __file__}
     assert "tau_max 10.0, now 5.0; tau_schedule 'exponential', now 'linear'" in said, said
     assert "tau_min" not in said.split(":")[0]  # the same: not named
     assert ("DifferentiableNAS(tau_max=10.0, tau_schedule='exponential') keeps the "
@@ -250,10 +257,19 @@ def test_a_gdas_resume_with_another_temperature_setting_warns_naming_each(
     args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, "--oneshot.algorithm=gdas",
             f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1", "--oneshot.tau_epochs=2"]
     assert main(args) == 0
-    with pytest.warns(UserWarning, match="another temperature schedule") as caught:
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
         assert main([*args, "--trainer.max_epochs=2", "--oneshot.tau_min=0.5",
                      "--ckpt_path=last"]) == 0
-    said = str(next(w for w in caught if "another temperature" in str(w.message)).message)
+    # the command's own stderr line, no path (was: a UserWarning at
+    # lightning_nas/oneshot/tau_resume.py, which the console printed with its path)
+    assert not [f"{w.filename}:{w.lineno}" for w in caught
+                if "another temperature" in str(w.message)]
+    (said,) = [line for line in capsys.readouterr().err.splitlines()
+               if "another temperature" in line]
+    assert said.startswith("lightning-nas oneshot: warning: GDAS resumed from a checkpoint "
+                           "of another temperature schedule: "), said
     assert "tau_min 0.1, now 0.5" in said and "--oneshot.tau_min=0.1 keeps" in said, said
 
 
@@ -690,9 +706,11 @@ def test_a_checkpoint_saved_mid_epoch_is_counted_as_such_and_resumed_with_a_warn
         main([*args, f"--trainer.callbacks=[{steps}, {crash}]"])
     last = tmp_path / "steps" / "last.ckpt"
     capsys.readouterr()
-    with pytest.warns(UserWarning, match="saved mid-epoch"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
         assert main([*args, "--ckpt_path", str(last)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"lightning-nas oneshot: warning: --ckpt_path {last} was saved mid-epoch" in err, err
     assert out.startswith(f"Resuming the spos search from {last} (1 training epoch and 2 "
                           f"batches of epoch 2 done, seed 0)"), out
     assert (run_dir / "best_arch.yaml").is_file()

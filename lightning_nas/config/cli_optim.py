@@ -30,7 +30,7 @@ import torch
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.paths import set_paths
 from lightning_nas.errors import ConfigError, typed
-from lightning_nas.user_warnings import warn_user
+from lightning_nas.user_warnings import warn_rank_zero, warn_user
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
@@ -316,11 +316,10 @@ def apply_optim(model: Any, sections: Mapping[str, Any]) -> Any:
     """
     if not sections:
         return model
-    from lightning.pytorch.utilities import rank_zero_warn
     from lightning.pytorch.utilities.model_helpers import is_overridden
 
     if is_overridden("configure_optimizers", model):
-        rank_zero_warn(f"`{type(model).__name__}.configure_optimizers` will be overridden by "
+        warn_rank_zero(f"`{type(model).__name__}.configure_optimizers` will be overridden by "
                        f"`LightningCLI.configure_optimizers`.")
     model.configure_optimizers = functools.partial(_configure, model, dict(sections))
     return model

@@ -30,7 +30,6 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from lightning_nas.oneshot.base import one_width_each
@@ -42,6 +41,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
     validation_stage,
 )
+from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once",
            "write_outputs"]
@@ -122,7 +122,7 @@ def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Mo
         return
     raised = (f" (alone, it raised {type(alone).__name__}: {str(alone)[:200]})"
               if isinstance(alone, Exception) else "")
-    rank_zero_warn(f"the exported network alone does not compute what "
+    warn_rank_zero(f"the exported network alone does not compute what "
                    f"{type(pl_module).__name__}.forward computes on a validation batch"
                    f"{raised} (it normalizes or reshapes the input?): subnet.pt needs that "
                    f"step to score what the search scored, and a fine-tune of the network "

@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -44,6 +43,7 @@ from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.choices import LayerChoice, Repeat
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import preserved_rng
+from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["REACH_RTOL", "check_gdas_reach"]
 
@@ -98,7 +98,7 @@ def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tenso
             module.train(training)
     if stuck:
         said = ", ".join(repr(label) for label in stuck)
-        rank_zero_warn(
+        warn_rank_zero(
             f"GDAS cannot learn choice{'s' if len(stuck) > 1 else ''} {said}: it runs the "
             f"sampled candidate alone, scaled by a one-hot weight whose gradient trains the "
             f"logits, and the network's predictions on the first training batch stay the "
@@ -107,7 +107,7 @@ def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tenso
             f"(or float noise) and the derived value is chance; search with "
             f"algorithm='darts' (which mixes every candidate), or let the choice's output "
             f"reach the predictions along a path that keeps its scale (a residual sum "
-            f"x + choice(x))", category=UserWarning)
+            f"x + choice(x))", UserWarning)
     return stuck
 
 

@@ -35,11 +35,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.run_folder import user_path
+from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
@@ -274,7 +275,7 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
     if stored["batches"] and training_end(stored, trainer_cfg) is None:  # a ModelCheckpoint
         # of trainer.callbacks every n steps wrote it (the end of a fit by max_steps: no
         # training is left, its final search runs on the weights and state it holds)
-        rank_zero_warn(
+        warn_rank_zero(
             f"--ckpt_path {path} was saved mid-epoch "
             f"({counted(stored['batches'], 'batch', 'batches')}"
             f" of epoch {stored['epoch'] + 1} done): the run goes on from there, but Lightning "

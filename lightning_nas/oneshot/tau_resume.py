@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_warn
-
+from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
 __all__ = ["CLI_TAU_EPOCHS", "TAU_EPOCHS", "TAU_SETTINGS", "check_tau_schedule",
@@ -43,7 +42,7 @@ def check_tau_schedule(stored: int | None, now: int, max_epochs: int | None,
     """
     if stored is None or stored == now:
         return
-    rank_zero_warn(f"GDAS resumed from a checkpoint whose temperature decayed over "
+    warn_rank_zero(f"GDAS resumed from a checkpoint whose temperature decayed over "
                    f"{counted(stored, 'epoch')}, now over {now} (max_epochs={max_epochs}): "
                    f"the epochs left anneal on another schedule, so the search is neither "
                    f"the checkpoint's nor the one a run of {counted(now, 'epoch')} makes "
@@ -76,7 +75,7 @@ def check_tau_settings(stored: Mapping[str, Any] | None, now: Mapping[str, Any],
         keep = " ".join(setting.replace("tau_epochs", key).format(stored[key]) for key in differ)
     else:  # one call: DifferentiableNAS(tau_max=10.0, tau_schedule='exponential')
         keep = setting.split("(")[0] + f"({', '.join(f'{k}={stored[k]!r}' for k in differ)})"
-    rank_zero_warn("GDAS resumed from a checkpoint of another temperature schedule: "
+    warn_rank_zero("GDAS resumed from a checkpoint of another temperature schedule: "
                    + "; ".join(f"{key} {stored[key]!r}, now {now[key]!r}" for key in differ)
                    + ": the epochs left anneal from another point of another schedule, so "
                    f"the search is neither the checkpoint's nor the one these settings make "

@@ -26,7 +26,6 @@ import lightning
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities.rank_zero import WarningCache
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
@@ -43,6 +42,7 @@ from lightning_nas.search.monitor_errors import (
 from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
 from lightning_nas.search.rank_sync import RankSync
 from lightning_nas.search.validation_logs import ValidationLogs
+from lightning_nas.user_warnings import UserWarningCache
 
 __all__ = ["FIT_RECORD", "PruningCallback", "TrialCheckpoint", "TrialReporter",
            "logged_metrics"]
@@ -171,7 +171,7 @@ class TrialCheckpoint(ModelCheckpoint):
 
 
 #: a validation without a monitor no validation logged yet: told once a process
-_WARNINGS = WarningCache()
+_WARNINGS = UserWarningCache()
 
 
 class TrialReporter(pl.Callback):

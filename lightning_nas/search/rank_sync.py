@@ -22,9 +22,9 @@ import math
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_nas.errors import MonitorError
+from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["RankSync", "unsynced_note"]
 
@@ -81,7 +81,7 @@ class RankSync:
                 unsynced.add(name)
                 if name not in self.named:
                     self.named.add(name)
-                    rank_zero_warn(f"metric {name!r} differs across the {trainer.world_size} "
+                    warn_rank_zero(f"metric {name!r} differs across the {trainer.world_size} "
                                    f"ranks ({_spread(columns[index])}): each rank holds its "
                                    f"own share of the validation set, so the search leaves it "
                                    f"out of the trial's stored metrics; {_FIX} to store it")

@@ -32,8 +32,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, DistributedSampler
+
+from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["SCORED", "UnevenSplitCheck", "met_notes", "uneven_splits"]
 
@@ -180,7 +181,7 @@ class UnevenSplitCheck(pl.Callback):
                 if self.search is not None:
                     _SAID.add((self.search, text))
                 self.said.append(text)
-                rank_zero_warn(text)
+                warn_rank_zero(text)
 
 
 def met_notes(trainer: pl.Trainer) -> list[str]:
