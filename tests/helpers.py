@@ -876,3 +876,24 @@ def validated(config: Path, ckpt: Path, metric: str) -> float:
                          accelerator="cpu", devices=1)
     return float(trainer.validate(model, datamodule=data, ckpt_path=ckpt, verbose=False,
                                   weights_only=False)[0][metric])  # our own file
+
+
+def wait_for_trials(run_dir: Path, log: Path, completed: int = 1, running: int | None = None,
+                    timeout: float = 120) -> None:
+    """Wait until the search in ``run_dir`` (run by another process, printing into ``log``)
+    stores ``completed`` COMPLETED trials (and ``running`` RUNNING ones, where given); an
+    AssertionError showing ``log`` after ``timeout`` seconds."""
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.store import open_run
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open_run(run_dir) as store:
+                if store.count(TrialStatus.COMPLETED) == completed and (
+                        running is None or store.count(TrialStatus.RUNNING) == running):
+                    return
+        except FileNotFoundError:  # no search.db yet, or one without its search
+            pass
+        time.sleep(0.05)
+    raise AssertionError(Path(log).read_text())

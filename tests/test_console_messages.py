@@ -9,7 +9,6 @@ import json
 import re
 import textwrap
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import open_run
 from lightning_nas.user_warnings import UserWarningCache
+from tests.helpers import wait_for_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -158,17 +158,7 @@ def test_a_warm_start_from_a_running_search_points_at_the_users_line(tmp_path, l
                                   trainer=TINY))
     launcher.launch([], tmp_path / "run.log", script)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # its first trial completed
-            try:
-                with open_run(source) as store:
-                    if store.count(TrialStatus.COMPLETED) == 1:
-                        break
-            except FileNotFoundError:  # no search.db yet, or one without its search
-                pass
-            time.sleep(0.05)
-        else:
-            raise AssertionError((tmp_path / "run.log").read_text())
+        wait_for_trials(source, tmp_path / "run.log")  # its first trial completed
         with pytest.warns(UserWarning) as said:
             Search("tests.helpers.TinyNet", {"width": {"choice": [4, 8]}},
                    data="tests.helpers.BlobData", trainer=TINY, budget=1, seed=0,

@@ -8,7 +8,6 @@ import json
 import signal
 import socket
 import textwrap
-import time
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run, open_search_store
-from tests.helpers import BlobData, TinyNet
+from tests.helpers import BlobData, TinyNet, wait_for_trials
 
 SPACE = {"width": {"choice": [4, 8, 16]}}
 
@@ -120,16 +119,7 @@ def test_a_source_still_running_or_stopped_mid_trial_says_so(tmp_path, launcher)
     script.write_text(WAITS.format(root=str(Path(__file__).resolve().parents[1]),
                                    go=str(tmp_path / "go"), run_dir=str(source)))
     pid = launcher.launch([], tmp_path / "run.log", script)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # one trial completed, the other running
-        try:
-            with open_run(source) as store:
-                if store.count(TrialStatus.COMPLETED) == 1 and \
-                        store.count(TrialStatus.RUNNING) == 1:
-                    break
-        except FileNotFoundError:  # no search.db yet, or one without its search
-            pass
-        time.sleep(0.05)
+    wait_for_trials(source, tmp_path / "run.log", completed=1, running=1)  # the other running
     space = SearchSpace.from_dict({"width": {"choice": [4, 8]}})
     rep = load_priors([source], space)[1].sources[0]
     assert rep.describe().endswith(
@@ -195,17 +185,7 @@ def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, 
     script.write_text(LIVE.format(root=str(Path(__file__).resolve().parents[1]),
                                   go=str(tmp_path / "go"), run_dir=str(source)))
     pid = launcher.launch([], tmp_path / "run.log", script)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # its first trial completed, none running
-        try:
-            with open_run(source) as store:
-                if store.count(TrialStatus.COMPLETED) == 1:
-                    break
-        except FileNotFoundError:  # no search.db yet, or one without its search
-            pass
-        time.sleep(0.05)
-    else:
-        raise AssertionError((tmp_path / "run.log").read_text())
+    wait_for_trials(source, tmp_path / "run.log")  # its first trial completed, none running
     warm = tmp_path / "warm"
 
     def search(budget: int) -> Search:
