@@ -321,6 +321,15 @@ def _check_overrides(command: str, overrides: list[str]) -> None:
     split_overrides(overrides, example)
 
 
+def _note(err: BaseException, note: str) -> None:
+    """Add ``note`` to ``err``'s traceback, said after its error line (Python 3.10, where
+    exceptions take no notes: said now, on stderr, before it)."""
+    if hasattr(err, "add_note"):
+        err.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        print(note.replace("the error above", "the error below"), file=sys.stderr)
+
+
 def _run(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the command ``args.command`` with its overrides ``rest``."""
     if args.command in _OVERRIDE_EXAMPLES:
@@ -377,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = str(unusable_store(Path(args.run_dir) / "search.db", err, False))
         print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as err:  # a user's error in a one-shot fit: its traceback, and then
+        if args.command == "oneshot":  # how to go on (was: the traceback alone)
+            _note(err, f"lightning-nas oneshot: failed: fix the error above"
+                       f"{args.resume(failed=True)}")
+        raise
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback
         print(f"lightning-nas {args.command}: interrupted{args.resume()}", file=sys.stderr)
         return 130

@@ -125,3 +125,37 @@ def test_a_model_checkpoint_with_save_last_writing_elsewhere_trains(tmp_path, ca
                                       "init_args": {"save_last": True}}], **trainer)
     assert main(["oneshot", str(config)]) == 0, capsys.readouterr().err
     assert len(list(tmp_path.glob("*/**/checkpoints/last.ckpt"))) == 2  # its own and the run's
+
+
+def test_a_run_a_users_callback_fails_says_how_to_go_on_and_the_fixed_rerun_runs(
+        tmp_path, capsys):
+    # was: the traceback alone (nothing said of the folder, its search.lock or of
+    # --ckpt_path last); the lock of the ended run blocks neither the fixed command nor its
+    # resume
+    crash = [{"class_path": "tests.helpers.CrashAt", "init_args": {"epoch": 1}}]
+    config, run = _config(tmp_path, crash)
+    with pytest.raises(RuntimeError, match="crash at epoch 1") as failed:
+        main(["oneshot", str(config)])
+    said = "\n".join([*getattr(failed.value, "__notes__", []), capsys.readouterr().err])
+    assert ("lightning-nas oneshot: failed: fix the error above; resume it from its "
+            "checkpoint (1 training epoch done) with:\n  lightning-nas oneshot "
+            f"{config} --ckpt_path last") in said
+    assert "(or run the same command again to start anew)" in said
+    assert (run / "search.lock").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    fixed, _ = _config(tmp_path, [])  # the cause fixed: the same config file, rewritten
+    assert main(["oneshot", str(fixed), "--ckpt_path", "last"]) == 0
+    assert "Resuming the spos search" in capsys.readouterr().out
+    assert main(["oneshot", str(fixed)]) == 0  # and anew
+    assert (run / "best_arch.yaml").is_file()
+
+
+def test_a_run_that_fails_before_an_epoch_ends_says_the_same_command_starts_anew(
+        tmp_path, capsys):
+    config, run = _config(tmp_path, [{"class_path": "tests.helpers.CrashAt",
+                                      "init_args": {"epoch": 0}}])
+    with pytest.raises(RuntimeError, match="crash at epoch 0") as failed:
+        main(["oneshot", str(config)])
+    said = "\n".join([*getattr(failed.value, "__notes__", []), capsys.readouterr().err])
+    assert ("lightning-nas oneshot: failed: fix the error above; no training epoch of this "
+            "run ended, so it wrote no ") in said and "the same command starts it anew" in said
+    assert "--ckpt_path" not in said

@@ -382,14 +382,16 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
     """What an interrupted ``lightning-nas oneshot`` run (its command line ``argv``) says
     of its resume, read when it is interrupted: the command again with ``--ckpt_path last``
     once the run wrote its ``last.ckpt`` (or with the checkpoint it resumed from), else that
-    the same command starts anew."""
+    the same command starts anew; ``said(failed=True)``, for a run that failed (a user's
+    callback raised), also that a new run starts without it (its ``search.lock``, of a
+    process that ended, blocks neither)."""
     block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
     run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
     last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
         / "checkpoints" / "last.ckpt"
     before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
 
-    def said() -> str:
+    def said(failed: bool = False) -> str:
         if rank_zero_only.rank:  # under DDP rank 0 says it
             return ""
         written = last.is_file() and last.stat().st_mtime_ns != before
@@ -412,7 +414,9 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
                     f"or fine-tune was interrupted: finish it (only what is left runs) "
                     f"with:\n  {command}")
         done = "" if held is None else f" ({held_text(held, batches)} done)"
-        return f"; resume it from its checkpoint{done} with:\n  {command}"
+        anew = ("" if not failed else "\n(or run it without --ckpt_path to start anew)"
+                if ckpt_path else "\n(or run the same command again to start anew)")
+        return f"; resume it from its checkpoint{done} with:\n  {command}{anew}"
     return said
 
 
