@@ -113,3 +113,25 @@ def test_a_trainer_hooks_warning_is_said_by_rank_0_alone_and_a_cached_one_once(m
     assert [(str(w.message), w.category, w.filename) for w in said] == [
         ("every rank's", UserWarning, __file__), ("rank 0's", FutureWarning, __file__),
         ("again", UserWarning, __file__)]
+
+
+def test_a_warning_in_a_trial_a_thread_pool_runs_is_the_commands_line_too(tmp_path, capsys):
+    # was: a trial run in a pool's thread did not see the command (a ContextVar, which a new
+    # thread does not inherit): ".../concurrent/futures/thread.py:58: UserWarning: made in
+    # the trial" in Python's form
+    from concurrent.futures import ThreadPoolExecutor
+
+    def objective(arch: dict) -> dict:  # the package's warning, made in the trial's thread
+        warn_user(f"made in the trial {arch['c']}")
+        return {"score": float(arch["c"])}
+
+    with ThreadPoolExecutor(max_workers=2) as pool, console_warnings("search"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("default")
+        Search(None, {"c": {"choice": [1, 2]}}, monitor="score", mode="max",
+               objective=objective, budget=2, seed=0, run_dir=tmp_path, executor=pool,
+               num_workers=2, verbose=False).run()
+    err = capsys.readouterr().err
+    said = sorted(line for line in err.splitlines() if "made in the trial" in line)
+    assert said == ["lightning-nas search: warning: made in the trial 1",
+                    "lightning-nas search: warning: made in the trial 2"], err

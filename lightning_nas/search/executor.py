@@ -1,6 +1,8 @@
 """The executor protocol: ``TrialExecutor`` (submit a ``TrialSpec``, wait for
 ``TrialResult``s), the in-process ``InlineExecutor`` and ``FuturesExecutor`` for any
-``concurrent.futures``-style executor.
+``concurrent.futures``-style executor. A thread pool's trial runs in a copy of the
+submitting thread's context (``contextvars``: a ``lightning-nas`` command's
+``console_warnings``, which a new thread does not inherit).
 
 Every executor runs ``lightning_nas.search.runner.run_trial`` for each spec and never writes
 the run store (the search loop is its only writer).
@@ -13,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import os
 import time
 from abc import ABC, abstractmethod
@@ -149,7 +152,12 @@ class FuturesExecutor(TrialExecutor):
         self._running: list[tuple[Any, TrialSpec, float]] = []
 
     def submit(self, spec: TrialSpec) -> None:
-        self._running.append((self.executor.submit(run_trial, spec), spec, time.time()))
+        # a thread runs it in a copy of this thread's context: a warning of the trial is the
+        # command's line too (was: Python's, pointing into concurrent/futures); another
+        # process takes none (a Context is no picklable object)
+        call = ((contextvars.copy_context().run, run_trial, spec)
+                if isinstance(self.executor, futures.ThreadPoolExecutor) else (run_trial, spec))
+        self._running.append((self.executor.submit(*call), spec, time.time()))
 
     def wait(self) -> list[TrialResult]:
         futs = [f for f, _, _ in self._running]
