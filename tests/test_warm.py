@@ -906,3 +906,23 @@ def test_real_trainer_warm_start_from_other_keys_with_two_objectives(tmp_path, t
         params = sum(p.numel() for p in TinyNet(**prior["arch"]).parameters())
         assert prior["losses"] == [prior["loss"], float(params)]
     assert len(result.trials) == 2 and result.best is not None
+
+
+def test_show_and_report_say_the_keys_a_warm_start_added_and_dropped(tmp_path, capsys):
+    # was: the counts alone; the keys this space added (with which value) and dropped were
+    # said by the search at its start only (they are in the store's meta warm_start)
+    _search(tmp_path / "source", 4, {**SPACE, "extra": {"choice": ["x", "y"]}}).run()
+    space = {**SPACE, "w": {"int": [16, 64], "step": 16}}
+    _search(tmp_path / "warm", 1, space, warm_start=[str(tmp_path / "source")]).run()
+    assert main(["show", str(tmp_path / "warm")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("warm start:"))
+    assert line.endswith("(not counted in the budget); keys added with w=32; keys dropped: "
+                         "extra"), line
+    assert main(["show", str(tmp_path / "warm"), "--format", "json"]) == 0
+    source = json.loads(capsys.readouterr().out)["summary"]["warm_start"][0]
+    assert (source["filled"], source["recorded"], source["dropped"]) == ({"w": 32}, {},
+                                                                         ["extra"])
+    assert main(["report", str(tmp_path / "warm")]) == 0
+    page = (tmp_path / "warm" / "report" / "report.html").read_text()
+    assert f"<p>{html.escape(line)}</p>" in page

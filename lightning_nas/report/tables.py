@@ -136,6 +136,8 @@ def summary(store: RunStore) -> dict[str, Any]:
             "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
                             "skipped": SourceReport(**src).skipped(reasons=False),
                             "epochs": src.get("epochs", []),  # (a report before: none)
+                            # the keys this space added, with their values, and dropped
+                            **{k: src.get(k, {}) for k in _KEYS}, "dropped": src.get("dropped", []),
                             "still_running": src["source_driver"]
                             if SourceReport(**src).live else None}
                            for src in warm["sources"]]}
@@ -212,10 +214,15 @@ def front_rows(store: RunStore) -> list[dict[str, Any]]:
              "arch": t.arch} for t in front]
 
 
+#: a warm-start source's keys added, as ``summary`` gives them (was: not given)
+_KEYS = ("filled", "recorded", "recorded_by_option")
+
+
 def warm_start_lines(s: dict[str, Any]) -> list[str]:
     """One line per warm-start source of ``summary(store)`` ``s``: how many of its results
-    the search used, why it skipped the others, and whether its search was still running
-    when it was read (``show`` and the HTML report).
+    the search used, why it skipped the others, the keys this space added (with the value
+    each of its results took) and dropped, and whether its search was still running when
+    it was read (``show`` and the HTML report).
 
     Example:
         >>> warm_start_lines({"warm_start": [{"source": "a", "trials": 5, "used": 5,
@@ -225,6 +232,9 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
     return [f"warm start: {src['used']} of {counted(src['trials'], 'result')} of "
             f"{src['source']} ({_trained(src.get('epochs'))}not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
+            + "".join(f"; {phrase}" for phrase in SourceReport(
+                "", dropped=src.get("dropped", []),
+                **{k: src.get(k, {}) for k in _KEYS}).keys())
             + (f"; read while its search was still running ({src['still_running']}): the "
                f"results it completed later are not used" if src.get("still_running") else "")
             for src in s["warm_start"]]

@@ -177,6 +177,27 @@ class SourceReport:
                 said[-1] += " when its search stopped"
         return f" ({', '.join(said)})" if said else ""  # (a report before: none)
 
+    def keys(self) -> list[str]:
+        """The keys this space added (with the value each prior took) and dropped, one
+        phrase for each kind (``describe``; ``show`` and the HTML report too).
+
+        Example:
+            >>> SourceReport("runs/a", filled={"w": 32}, dropped=["extra"]).keys()
+            ['keys added with w=32', 'keys dropped: extra']
+        """
+        said = []
+        if self.recorded:
+            said.append("keys added with the earlier run's values " + ", ".join(
+                f"{k}={' or '.join(map(repr, self.recorded_by_option[k]))} (by each trial's "
+                f"config-group options)" if k in self.recorded_by_option else f"{k}={v!r}"
+                for k, v in self.recorded.items()))
+        if self.filled:
+            said.append("keys added with " + ", ".join(f"{k}={v!r}"
+                                                       for k, v in self.filled.items()))
+        if self.dropped:
+            said.append("keys dropped: " + ", ".join(self.dropped))
+        return said
+
     def describe(self) -> str:
         """One paragraph for the search's output."""
         trained = f"; its results trained {self.trained()}" if self.epochs else ""
@@ -192,15 +213,7 @@ class SourceReport:
             text += (f"; {self.monitor} was {words[self.mode][0]} there and is "
                      f"{words[self.other_mode][0]} here: its results rank as they did there "
                      f"(its best is its {words[self.mode][1]} {self.monitor})")
-        if self.recorded:
-            text += "; keys added with the earlier run's values " + ", ".join(
-                f"{k}={' or '.join(map(repr, self.recorded_by_option[k]))} (by each trial's "
-                f"config-group options)" if k in self.recorded_by_option else f"{k}={v!r}"
-                for k, v in self.recorded.items())
-        if self.filled:
-            text += "; keys added with " + ", ".join(f"{k}={v!r}" for k, v in self.filled.items())
-        if self.dropped:
-            text += "; keys dropped: " + ", ".join(self.dropped)
+        text += "".join(f"; {phrase}" for phrase in self.keys())
         if self.first_from_monitor:
             text += (f"; first objective {self.first_from_monitor!r} not logged there: its "
                      f"monitor {self.monitor} ({self.mode}) stands in, on its own task")
