@@ -8,12 +8,12 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from lightning_nas import Search, finetune, load_best
+from lightning_nas import finetune, load_best
 from lightning_nas.errors import ConfigError
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.results import TrialResult, TrialStatus
-from tests.helpers import BlobData, CrashAt
-from tests.test_finetune_start import AdamNet
+from tests.helpers import CrashAt
+from tests.test_finetune_start import AdamNet, searched
 
 
 class SgdOrAdamNet(AdamNet):
@@ -62,11 +62,7 @@ def _seen(fits_before: int) -> dict:
 
 @pytest.fixture
 def adam_run(tmp_path):
-    run = tmp_path / "run"
-    Search(SgdOrAdamNet, {"width": {"choice": [16, 32]}}, data=BlobData,
-           trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, budget=1,
-           run_dir=run, verbose=False).run()
-    return run
+    return searched(tmp_path, SgdOrAdamNet)
 
 
 def _checkpoint(run):

@@ -4,6 +4,7 @@ score beside its own and warns when its best epoch is worse than where it starte
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -51,13 +52,18 @@ class RandomAtFitStart(pl.Callback):
         RandomAtFitStart.draws.append(float(torch.rand(1)))
 
 
-@pytest.fixture
-def adam_run(tmp_path):
+def searched(tmp_path: Path, model: type = AdamNet) -> Path:
+    """A one-trial search of ``model`` (3 epochs on blobs) in ``tmp_path / "run"``."""
     run = tmp_path / "run"
-    Search(AdamNet, {"width": {"choice": [16, 32]}}, data=BlobData,
+    Search(model, {"width": {"choice": [16, 32]}}, data=BlobData,
            trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, budget=1,
            run_dir=run, verbose=False).run()
     return run
+
+
+@pytest.fixture
+def adam_run(tmp_path):
+    return searched(tmp_path)
 
 
 def test_a_finetune_worse_than_its_start_says_so_with_what_to_try(adam_run):
