@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "MODES",
+    "BatchSettingError",
     "ConfigError",
     "MonitorError",
     "NASError",
@@ -48,6 +49,11 @@ class NASError(Exception):
 
 class ConfigError(NASError):
     """A setting is wrong; the message names it and lists what is valid."""
+
+
+class BatchSettingError(ConfigError):
+    """A Trainer setting does not fit the data's batches (``val_check_interval`` above an
+    epoch's): found as the fit set up its loaders, before training; every trial would hit it."""
 
 
 class SpaceError(NASError):

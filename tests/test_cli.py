@@ -907,8 +907,11 @@ def test_fit_and_finetune_say_bad_input_found_in_training_in_one_line_as_search(
     run, fit = tmp_path / "run", tmp_path / "fit"
     assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=2"]) == 0
     capsys.readouterr()
-    interval = ("ValueError: `val_check_interval` (1000) must be less than or equal to the "
-                "number of the training batches (6).")
+    # (was: "ValueError: `val_check_interval` (1000) must be less than or equal to the
+    # number of the training batches (6).")
+    interval = ("trainer.val_check_interval=1000 is more than the 6 training batches of an "
+                "epoch; give at most 6, a fraction of the epoch such as 0.5, or "
+                "check_val_every_n_epoch=null")
     for argv, message in [
         (["finetune", str(run), "--trainer.val_check_interval=1000"], interval),
         (["fit", str(run / "best_config.yaml"), "--trainer.val_check_interval=1000",

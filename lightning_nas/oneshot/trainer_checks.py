@@ -26,6 +26,7 @@ from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
+from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
@@ -247,6 +248,10 @@ def fit_or_refuse(trainer: pl.Trainer, module: pl.LightningModule, datamodule: A
     except Exception as err:
         if started.started or isinstance(err, NASError) or not raised_by_lightning(err):
             raise
+        explained = batch_setting_error(trainer, err)  # a setting the batches refuse
+        if explained is not None:
+            raise type(explained)(f"{explained} (found before training: nothing was "
+                                  f"trained)") from err
         raise ConfigError(f"{one_line(err)} (found before training: nothing was trained)"
                           ) from err
     finally:

@@ -37,7 +37,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from lightning_nas.errors import MonitorError
 from lightning_nas.search.monitor_errors import metric_hint
 
-__all__ = ["CallbackMonitors", "fixable_callbacks", "is_callback_monitor_error", "not_logged"]
+__all__ = ["CallbackMonitors", "is_callback_monitor_error", "not_logged"]
 
 #: the first line of a trial's error that ``CallbackMonitors`` raised
 _ERROR = re.compile(r"(rank \d+ failed the trial: )?MonitorError: .*'s monitor '[^']*' is "
@@ -69,20 +69,6 @@ def is_callback_monitor_error(line: str) -> bool:
         True
     """
     return _ERROR.match(line) is not None
-
-
-def fixable_callbacks(store: Any, completed: int) -> tuple[str, ...]:
-    """``("trainer.callbacks",)`` where the search in ``store`` (a ``RunStore``) completed
-    no trial and was stopped by a callback's monitor (``stopped_by``): the fix, a changed
-    ``trainer.callbacks``, resumes it (was: refused, "trials that ran with other
-    settings"); else ``()``."""
-    from lightning_nas.results import TrialStatus
-
-    named = set(store.get_meta("stopped_by") or [])
-    stopped = completed == 0 and any(
-        is_callback_monitor_error((t.error or "").split("\n")[0])
-        for t in store.trials(TrialStatus.FAILED) if t.trial_id in named)
-    return ("trainer.callbacks",) if stopped else ()
 
 
 def _names_validation(key: str, keys: Sequence[str]) -> bool:

@@ -37,7 +37,6 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
-from lightning_nas.search.callback_monitors import fixable_callbacks
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
     check_arguments,
@@ -55,6 +54,7 @@ from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import space_options, trainer_options, unsearched
+from lightning_nas.search.stop_fixes import fixable_settings
 from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_keys import fill_keys
@@ -275,7 +275,7 @@ class Search:
         current = self._current()
         completed = store.count(TrialStatus.COMPLETED)
         check_resume(self.run_dir, stored_setup(store, current, self.data.target), current,
-                     completed, fixable_callbacks(store, completed))
+                     completed, fixable_settings(store, completed))
 
     def _fixed(self) -> dict[str, Any]:
         """What a run keeps across resumes, as ``open_search_store`` takes it."""

@@ -240,13 +240,13 @@ class FailureWatch:
         refused, "holds a search with a different monitor"): fix and resume, and where no
         trial completed, how a changed setting starts anew (a callback's monitor, the
         error ``line``: a changed ``trainer.callbacks`` resumes)."""
-        from lightning_nas.search.callback_monitors import is_callback_monitor_error
+        from lightning_nas.search.stop_fixes import said_fixes, stop_fixes
 
         anew = (f"; a changed search setting (a monitor, say) is not resumed: remove "
                 f"{self.run_dir} (no trial completed) or choose another run_dir"
                 if not completed else "")
-        if anew and is_callback_monitor_error(line):
-            anew = "; a changed trainer.callbacks resumes it"
+        if anew and stop_fixes(line):
+            anew = f"; a changed {said_fixes(stop_fixes(line))} resumes it"
         return f". To go on, fix it and run the same search again (trial {trial_id} runs " \
                f"again){anew}"
 

@@ -38,9 +38,10 @@ from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFact
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
-from lightning_nas.errors import ConfigError, MonitorError, typed
+from lightning_nas.errors import BatchSettingError, ConfigError, MonitorError, typed
 from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
@@ -232,8 +233,11 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                 result.fit_time = time.perf_counter() - t0 + reporter.trained - spec.trained
                 result.epochs = trainer.current_epoch
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
+        if not building and not reporter.training_started:  # a setting the batches refuse
+            err = batch_setting_error(trainer, err) or err
         result.error = f"{typed(err)}\n{traceback.format_exc(limit=-6)}"
-        result.fatal = isinstance(err, (MonitorError, CountMismatch))
+        result.fatal = isinstance(err, (MonitorError, CountMismatch)) or isinstance(
+            err, BatchSettingError) and not _own_batches(spec.arch)  # every trial's
         # an objective this trial did not log: fatal only until a trial completed (loop)
         result.objective_missing = getattr(err, "objective_missing", False)
         if getattr(err, "never_logged", False):  # a trial stopped before the epochs that
@@ -290,6 +294,12 @@ def _load_weights(model: pl.LightningModule, path: str) -> None:
         model.configure_model()
     model.on_load_checkpoint(checkpoint)
     model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
+
+
+def _own_batches(arch: dict[str, Any]) -> bool:
+    """Whether ``arch`` holds values of its own that decide the batches or the validation
+    (searched Trainer values, the data's arguments): another trial's may fit them."""
+    return any(key in _VALIDATION_KEYS or key.startswith("data.") for key in arch)
 
 
 def raised_by_lightning(err: BaseException) -> bool:
