@@ -103,7 +103,7 @@ def test_a_limit_fraction_that_leaves_no_batch_is_fatal_in_one_line(tmp_path):
     val = _fit(tmp_path, limit_val_batches=0.5)
     assert (val.fatal, val.error.split("\n")[0]) == (True, (
         "BatchSettingError: trainer.limit_val_batches=0.5 leaves none of the 1 validation "
-        "batches of an epoch (0.5 * 1 < 1); give at least 1.0 (1/1), a number of batches "
+        "batch of an epoch (0.5 * 1 < 1); give at least 1.0 (1/1), a number of batches "
         "such as 1, or 1.0 (all)"))
 
 

@@ -45,6 +45,11 @@ FIXES = ("trainer.val_check_interval", "trainer.check_val_every_n_epoch",
 _ERROR = re.compile(r"(rank \d+ failed the trial: )?BatchSettingError: trainer\.\w+=")
 
 
+def _batches(count: int) -> str:
+    """``batch`` or ``batches``, as ``count`` says."""
+    return "batch" if count == 1 else "batches"
+
+
 def _ranks(world_size: int) -> str:
     """Whose batches were counted: under DDP, each rank's share."""
     return f" on each of the {world_size} DDP ranks" if world_size > 1 else ""
@@ -56,9 +61,9 @@ def too_few(interval: int, batches: int, limit: float, raw: int | None,
     (after ``limit_train_batches`` ``limit``, of ``raw`` batches of the loader)."""
     limited = f" (limit_train_batches={limit} of {raw})" if limit != 1.0 and raw else ""
     return (f"trainer.val_check_interval={interval} is more than the {batches} training "
-            f"batches of an epoch{_ranks(world_size)}{limited}; give at most {batches}, a "
-            f"fraction of the epoch such as 0.5, or check_val_every_n_epoch=null (a "
-            f"validation every {interval} batches, across epochs)")
+            f"{_batches(batches)} of an epoch{_ranks(world_size)}{limited}; give at most "
+            f"{batches}, a fraction of the epoch such as 0.5, or check_val_every_n_epoch=null "
+            f"(a validation every {interval} batches, across epochs)")
 
 
 def _none_left(stage: str, limit: float, length: int, world_size: int) -> str:
@@ -66,7 +71,7 @@ def _none_left(stage: str, limit: float, length: int, world_size: int) -> str:
     word = "training" if stage == "train" else "validation"
     least = math.ceil(1000 / length) / 1000 if length > 1 else 1.0
     return (f"trainer.limit_{stage}_batches={limit} leaves none of the {length} {word} "
-            f"batches of an epoch{_ranks(world_size)} ({limit} * {length} < 1); give at "
+            f"{_batches(length)} of an epoch{_ranks(world_size)} ({limit} * {length} < 1); give at "
             f"least {least} (1/{length}), a number of batches such as 1, or 1.0 (all)")
 
 
