@@ -186,7 +186,8 @@ class FailureWatch:
         if not self.reopened:
             return ""
         ids = ", ".join(str(t.trial_id) for t in self.reopened)
-        return (f"Trials {ids} run again: their error stopped the search "
+        word, whose = ("Trial", "its") if len(self.reopened) == 1 else ("Trials", "their")
+        return (f"{word} {ids} run again: {whose} error stopped the search "
                 f"({first_line(self.reopened[-1].error)}); if its cause is still there, "
                 f"the search stops again.")
 
