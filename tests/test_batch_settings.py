@@ -77,7 +77,7 @@ def test_a_search_stops_at_trial_one_and_a_corrected_value_resumes_it(tmp_path, 
     cfg["trainer"]["val_check_interval"] = 2
     capsys.readouterr()
     assert main(["search", str(_write(config, cfg))]) == 0
-    assert "Trial 1 run again: its error stopped the search" in capsys.readouterr().out
+    assert "Trial 1 runs again: its error stopped the search" in capsys.readouterr().out
     with RunStore(run / "search.db") as store:
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]

@@ -186,8 +186,9 @@ class FailureWatch:
         if not self.reopened:
             return ""
         ids = ", ".join(str(t.trial_id) for t in self.reopened)
-        word, whose = ("Trial", "its") if len(self.reopened) == 1 else ("Trials", "their")
-        return (f"{word} {ids} run again: {whose} error stopped the search "
+        one = len(self.reopened) == 1
+        return (f"{'Trial' if one else 'Trials'} {ids} {'runs' if one else 'run'} again: "
+                f"{'its' if one else 'their'} error stopped the search "
                 f"({first_line(self.reopened[-1].error)}); if its cause is still there, "
                 f"the search stops again.")
 
