@@ -353,6 +353,24 @@ def test_an_int_interval_refused_for_its_truncated_ends_names_them(text, said):
     assert str(refused.value) == f"sweep parameter 'x': {said}"
 
 
+@pytest.mark.parametrize(("text", "said"), [
+    ("int(interval(8, 8))", "`int` needs low < high, got [8, 8]; for the one value 8, give 8 "
+                            "as a plain value"),
+    ("tag(log, int(interval(8, 8)))", "`int` needs low < high, got [8, 8]; for the one value "
+                                      "8, give 8 as a plain value"),
+    ("interval(0.5, 0.5)", "`float` needs low < high, got [0.5, 0.5]; for the one value 0.5, "
+                           "give 0.5 as a plain value"),
+])
+def test_an_interval_of_equal_ends_says_to_give_the_one_value(text, said):
+    # was: "sweep parameter 'x': `int` needs low < high, got [8, 8]", not saying that one
+    # value is a plain value in Hydra's grammar
+    with pytest.raises(SpaceError) as refused:
+        parse_params({"x": text})
+    assert str(refused.value) == f"sweep parameter 'x': {said}"
+    plain = said.rsplit("give ", 1)[1].split(" ")[0]  # what it says to give is one value
+    assert parse_params({"x": plain}).space.params["x"].value == float(plain)
+
+
 def test_an_int_interval_refused_as_written_keeps_its_refusal():
     with pytest.raises(SpaceError) as refused:  # no end truncated: nothing more to say
         parse_params({"x": "int(interval(3, 1))"})

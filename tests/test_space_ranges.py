@@ -98,6 +98,29 @@ def test_a_range_of_equal_bounds_says_to_write_the_one_value_as_fixed(text, said
         assert space.size() == 1 and space.sample(seed=0)["k"] == float(fixed[8:-1])
 
 
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: Int(16, 16), "`int` needs low < high, got [16, 16]; for the one value 16, write "
+                          "Fixed(16)"),
+    (lambda: Int(-2, -2, step=2), "`int` needs low < high, got [-2, -2]; for the one value "
+                                  "-2, write Fixed(-2)"),
+    (lambda: Float(0.1, 0.1), "`float` needs low < high, got [0.1, 0.1]; for the one value "
+                              "0.1, write Fixed(0.1)"),
+    (lambda: Float(1, 1, log=True), "`float` needs low < high, got [1.0, 1.0]; for the one "
+                                    "value 1.0, write Fixed(1.0)"),
+    (lambda: Int(16, 8), "`int` needs low < high, got [16, 8]"),  # no one value to name
+])
+def test_a_python_range_of_equal_bounds_says_to_write_fixed(build, said):
+    # was: "`int` needs low < high, got [16, 16]", not saying that one value is Fixed(16)
+    with pytest.raises(SpaceError) as info:
+        build()
+    assert str(info.value) == said
+    if "Fixed" in said:  # what it says to write builds: a space of that one value
+        from lightning_nas.space import Fixed
+        value = eval(said.rsplit("write ", 1)[1], {"Fixed": Fixed})  # noqa: S307
+        space = SearchSpace({"k": value})
+        assert space.size() == 1 and space.sample(seed=0)["k"] == value.value
+
+
 def test_int_samples_are_uniform():
     # was: rounding a uniform float drew 1, 2, 3 of Int(1, 3) at about 25/50/25 %
     space = SearchSpace({"k": Int(1, 3), "s": Int(0, 10, step=5)})

@@ -58,6 +58,7 @@ from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened_ends
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
+from lightning_nas.space.ranges import EqualBounds
 from lightning_nas.space.search_space import OverlappingKeys
 from lightning_nas.wording import named
 
@@ -393,12 +394,16 @@ def _param(override: Override) -> Param:
             raise SpaceError("tag 'ordered' applies to choice(...) and range(...), not "
                              "interval(...) (already ordered)")
         log = "log" in tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            try:
+        try:
+            if isinstance(value.start, int) and isinstance(value.end, int):
                 return Int(value.start, value.end, log=log)
-            except SpaceError as err:  # 0.5..0.9 is 0..0: say that int(...) made it so
-                raise SpaceError(truncated_refusal(override, str(err)) or str(err)) from None
-        return Float(float(value.start), float(value.end), log=log)
+            return Float(float(value.start), float(value.end), log=log)
+        except EqualBounds as err:  # one value: a plain one in Hydra's grammar
+            said = (f"{err.refusal}; for the one value {err.value!r}, give {err.value!r} as "
+                    f"a plain value")
+            raise SpaceError(truncated_refusal(override, err.refusal) or said) from None
+        except SpaceError as err:  # 0.5..0.9 is 0..0: say that int(...) made it so
+            raise SpaceError(truncated_refusal(override, str(err)) or str(err)) from None
     if "log" in tags:
         raise SpaceError("tag 'log' applies to interval(...) only; a choice or range is "
                          "searched by its values")

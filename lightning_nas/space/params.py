@@ -173,7 +173,7 @@ def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
         options = {k: spec[k] for k in _OPTIONS[kind] if k in spec}
         return (Int if kind == "int" else Float)(arg[0], arg[1], **options)
     except EqualBounds as err:  # one value, which a space writes as a constant
-        raise SpaceError(f"space key '{path}': {err}; for the one value {err.value!r}, write "
-                         f"{{fixed: {err.value!r}}}") from None
+        raise SpaceError(f"space key '{path}': {err.refusal}; for the one value "
+                         f"{err.value!r}, write {{fixed: {err.value!r}}}") from None
     except SpaceError as err:
         raise SpaceError(f"space key '{path}': {err}") from None

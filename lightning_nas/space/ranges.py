@@ -33,17 +33,18 @@ STEP_LIMIT = 1000
 
 
 class EqualBounds(SpaceError):
-    """A range refused for its equal bounds (``{int: [16, 16]}``): it holds one value, which
-    a space writes ``{fixed: 16}`` (``param_from_dict`` says so).
+    """A range refused for its equal bounds (``Int(16, 16)``): it holds one value, which
+    Python writes ``Fixed(16)`` (said here), a YAML space ``{fixed: 16}`` (``param_from_dict``
+    says so) and a Hydra sweep ``16`` (``hydra_grammar`` says so).
 
     Args:
-        message: the refusal.
+        refusal: the refusal without a hint (``refusal`` keeps it, for the other syntaxes).
         value: the one value, as the range holds it (a ``float`` range's ``16.0``).
     """
 
-    def __init__(self, message: str, value: float | None = None) -> None:
-        super().__init__(message)
-        self.value = value
+    def __init__(self, refusal: str, value: float) -> None:
+        super().__init__(f"{refusal}; for the one value {value!r}, write Fixed({value!r})")
+        self.refusal, self.value = refusal, value
 
 
 class _Range(Param):
