@@ -365,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     _check_flags(parser, args.command, unknown)
-    args.argv, args.resume = given, lambda: ""  # `oneshot`: how to resume; fit: its folder
+    # `oneshot`: how to resume (not yet before its config loaded); fit: its folder
+    args.argv, args.resume = given, lambda **_: ""
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -384,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lightning_nas.store_errors import unusable_store  # damaged past its start
 
             message = str(unusable_store(Path(args.run_dir) / "search.db", err, False))
+        if args.command == "oneshot":  # refused after an epoch's checkpoint: how to resume
+            message += args.resume(failed=True, only_written=True)  # (was: the one line alone)
         print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except Exception as err:  # a user's error in a one-shot fit: its traceback, and then

@@ -633,6 +633,18 @@ class CrashAt(pl.Callback):
             raise RuntimeError(f"crash at epoch {self.epoch}, batch {self.batch}")
 
 
+class NASErrorAt(CrashAt):
+    """Raises lightning_nas's ``SearchError`` (a ``NASError``, which the command says in one
+    line) when training epoch ``epoch`` starts: a run refused part-way, after the checkpoints
+    of the epochs before it."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from lightning_nas.errors import SearchError
+
+        if trainer.current_epoch == self.epoch:
+            raise SearchError(f"refused at epoch {self.epoch}")
+
+
 class CrashAtTrainEnd(pl.Callback):
     """Raises ``RuntimeError`` when training ends (on every rank): a run that dies after its
     last epoch's checkpoint, before the search's final search (the user's callbacks come

@@ -159,3 +159,31 @@ def test_a_run_that_fails_before_an_epoch_ends_says_the_same_command_starts_anew
     assert ("lightning-nas oneshot: failed: fix the error above; no training epoch of this "
             "run ended, so it wrote no ") in said and "the same command starts it anew" in said
     assert "--ckpt_path" not in said
+
+
+def test_a_nas_error_after_an_epoch_ended_says_how_to_resume_in_its_one_line(tmp_path, capsys):
+    # was: "lightning-nas oneshot: error: refused at epoch 1" alone, without the resume hint
+    # a failed run's traceback gets
+    config, run = _config(tmp_path, [{"class_path": "tests.helpers.NASErrorAt",
+                                      "init_args": {"epoch": 1}}])
+    assert main(["oneshot", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "lightning-nas oneshot: error: refused at epoch 1; resume it from its checkpoint (1 "
+        f"training epoch done) with:\n  lightning-nas oneshot {config} --ckpt_path last\n"
+        "(or run the same command again to start anew)\n"), err
+    assert "Traceback" not in err and (run / "checkpoints" / "last.ckpt").is_file()
+    # a resume refused before training (its checkpoint's settings differ): no hint to resume
+    assert main(["oneshot", str(config), "--oneshot.seed=7", "--ckpt_path", "last"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lightning-nas oneshot: error: ") and "resume it from" not in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_a_nas_error_before_an_epoch_ended_says_no_resume_hint(tmp_path, capsys):
+    config, run = _config(tmp_path, [{"class_path": "tests.helpers.NASErrorAt",
+                                      "init_args": {"epoch": 0}}])
+    assert main(["oneshot", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == "lightning-nas oneshot: error: refused at epoch 0\n"
+    assert not (run / "checkpoints" / "last.ckpt").exists()

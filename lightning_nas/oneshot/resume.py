@@ -378,23 +378,26 @@ def check_resumed_rates(stored: list[dict[str, Any]] | None,
 
 
 def resume_hint(argv: list[str], cfg: Mapping[str, Any],
-                ckpt_path: str | None) -> Callable[[], str]:
+                ckpt_path: str | None) -> Callable[..., str]:
     """What an interrupted ``lightning-nas oneshot`` run (its command line ``argv``) says
     of its resume, read when it is interrupted: the command again with ``--ckpt_path last``
     once the run wrote its ``last.ckpt`` (or with the checkpoint it resumed from), else that
     the same command starts anew; ``said(failed=True)``, for a run that failed (a user's
     callback raised), also that a new run starts without it (its ``search.lock``, of a
-    process that ended, blocks neither)."""
+    process that ended, blocks neither); ``said(failed=True, only_written=True)``, for a run
+    refused by a ``NASError`` (said in one line), that only where this run wrote its
+    ``last.ckpt`` (training started), else ``""`` (a resume refused before training: the
+    same command again would not help)."""
     block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
     run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
     last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
         / "checkpoints" / "last.ckpt"
     before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
 
-    def said(failed: bool = False) -> str:
-        if rank_zero_only.rank:  # under DDP rank 0 says it
-            return ""
+    def said(failed: bool = False, only_written: bool = False) -> str:
         written = last.is_file() and last.stat().st_mtime_ns != before
+        if rank_zero_only.rank or (only_written and not written):  # under DDP rank 0 says it
+            return ""
         if not (written or ckpt_path):
             return (f"; no training epoch of this run ended, so it wrote no {last} to resume "
                     f"from: the same command starts it anew")
