@@ -341,7 +341,7 @@ def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
     assert len(shown["trials"]) == 2 and "failures" not in shown
     assert main(["show", str(tmp_path), "--status", "failed", "--format", "csv"]) == 0
     assert capsys.readouterr().out.strip() == ("trial,status,score,params,epochs,best_epoch,"
-                                               "error,arch")
+                                               "error,arch,notes")
 
 
 def tiny_losses(arch: dict) -> dict:

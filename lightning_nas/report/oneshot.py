@@ -199,8 +199,10 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
             "best": {"arch": info.get("arch"), "score": info.get("score")},
             "finetune": info["finetune"], "notes": _notes(info), "leaderboard": rows,
             "shown": len(rows), "of": len(every)}), indent=2)
-    if fmt == "csv":
-        return format_csv(rows, sort_keys=False)
+    if fmt == "csv":  # the run's notes on each row, as the table says them (was: none)
+        notes = "; ".join(_notes(info))
+        return format_csv([{**row, "notes": notes} for row in rows], sort_keys=False,
+                          columns=("rank", "notes"))
     cut = cut_line(len(rows), len(every))
     return _head(info) + ("\n" + cut if cut else "") + "\n" + format_table(rows)
 

@@ -28,7 +28,7 @@ from lightning_nas.wording import counted
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
            "format_table", "front_rows", "json_safe", "leaderboard_rows", "note_lines", "render",
-           "summary", "trial_rows", "warm_start_lines"]
+           "summary", "trial_notes", "trial_rows", "warm_start_lines"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
@@ -256,6 +256,25 @@ def note_lines(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def trial_notes(store: RunStore) -> dict[int, str]:
+    """Each trial's notes (``summary``'s ``notes``) joined by ``; ``, by trial id, for the
+    CSV's ``notes`` column; a trial without notes is left out.
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.split_record import record_uneven
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> record_uneven(store, 2, ["101 samples", "drop_last"])
+        >>> trial_notes(store)
+        {2: '101 samples; drop_last'}
+    """
+    held: dict[int, list[str]] = {}
+    for note in recorded_uneven(store):
+        for trial in note["trials"]:
+            held.setdefault(trial, []).append(note["text"])
+    return {trial: "; ".join(texts) for trial, texts in held.items()}
+
+
 def _trained(epochs: list[int] | None) -> str:
     """``trained 3 epochs there; `` for a source's results of 3 epochs, ``""`` unknown."""
     if not epochs:
@@ -287,7 +306,9 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
                    "time_s", "arch"] if status == "completed" else
                   ["trial", "status", "score", *objectives, "epochs", "best_epoch", "error",
                    "arch"])
-        return format_csv(rows, columns=header)  # no rows: the header they would have
+        notes = trial_notes(store)  # what the table says below the best (was: left out)
+        rows = [{**row, "notes": notes.get(row["trial"], "")} for row in rows]
+        return format_csv(rows, columns=[*header, "notes"])  # no rows: the header
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
