@@ -121,3 +121,24 @@ def test_a_null_that_would_mean_nothing_is_refused_naming_the_key(tmp_path, key)
         _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, SWEEP, (f"hydra.sweeper.{key}=null",))
     assert "is not Optional" in str(info.value) + str(info.value.__cause__)
     assert not ran
+
+
+def test_several_warm_start_folders_go_as_a_list_and_hydra_refuses_the_comma_form(tmp_path):
+    # the README's advice: the list form takes both runs; the comma form is refused by Hydra
+    # itself while it reads the command line (a sweep over its own settings), before the
+    # sweeper could say anything, and nothing is run or written
+    from hydra.errors import ConfigCompositionException
+
+    def task(cfg) -> float:
+        return -abs(cfg.x - 7)
+
+    first, second = tmp_path / "first" / "run", tmp_path / "second" / "run"
+    _sweep(tmp_path / "first", task, SWEEP)
+    _sweep(tmp_path / "second", task, {**SWEEP, "seed": 1})
+    trials = _sweep(tmp_path / "both", task, {**SWEEP, "budget": 1},
+                    (f"hydra.sweeper.warm_start=[{first},{second}]",))
+    assert len(trials) == 1 and len(_ran(tmp_path / "both")[1]) == 6  # 3 results of each
+    with pytest.raises(ConfigCompositionException, match="Sweeping over Hydra's "
+                                                         "configuration is not supported"):
+        _sweep(tmp_path / "comma", task, SWEEP, (f"hydra.sweeper.warm_start={first},{second}",))
+    assert not (tmp_path / "comma" / "run").exists()  # the sweeper never ran
