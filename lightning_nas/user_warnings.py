@@ -7,9 +7,13 @@ made. Frames of Hydra and of the sweeper plug-in's shim (``hydra_plugins``) coun
 package's own too: a sweep's warning points at the line that started Hydra (the
 application's ``@hydra.main`` call), not at Hydra's internals; so do those of Lightning and
 torch (their installed folders): a warning made in a Trainer's hook points at the line that
-called ``trainer.fit(...)``. ``warn_rank_zero`` warns on rank 0 alone, as Lightning's
-``rank_zero_warn`` (the package's warnings made in a Trainer's hooks go so), and
-``UserWarningCache`` once per text a process, as Lightning's ``WarningCache``. Under
+called ``trainer.fit(...)``. Only rank 0 warns where a launcher (torchrun, Lightning's DDP
+re-running the user's script with ``LOCAL_RANK`` set) runs the script once per rank: by the
+launchers' variables (``_RANK_VARIABLES``) and Lightning's ``rank_zero_only.rank`` (a
+filter that makes the warning an error raises on every rank). ``warn_rank_zero`` is the
+same, named as Lightning's ``rank_zero_warn`` (the package's warnings made in a Trainer's
+hooks go so), and ``UserWarningCache`` warns once per text a process, as Lightning's
+``WarningCache``. Under
 ``console_warnings(command)`` (the ``lightning-nas`` command runs in it) there is no line
 of the user's to point at: the text is printed to stderr as the command's own line,
 ``lightning-nas search: warning: ...``, as Python would show a warning: once per text
@@ -135,7 +139,8 @@ def _rank_zero() -> bool:
 
 def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
     """Warn ``text`` at the user's line (``user_stacklevel``), or, under
-    ``console_warnings``, print it as the command's warning line (see the module).
+    ``console_warnings``, print it as the command's warning line; on rank 0 alone where a
+    launcher runs one process per rank (see the module).
 
     Example:
         >>> import warnings
@@ -146,8 +151,10 @@ def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
         'FutureWarning'
     """
     console = _COMMAND.get()
-    if console is None:
-        warnings.warn(text, category, stacklevel=user_stacklevel())
+    if console is None:  # rank 0's alone, as the console's (was: every rank's); a filter
+        # that makes it an error decides on every rank, as on the console
+        if _rank_zero() or _action(text, category) == "error":
+            warnings.warn(text, category, stacklevel=user_stacklevel())
         return
     command, said = console
     action = _action(text, category)
@@ -160,8 +167,9 @@ def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
 
 
 def warn_rank_zero(text: str, category: type[Warning] = UserWarning) -> None:
-    """``warn_user``, on rank 0 alone (as Lightning's ``rank_zero_warn``): for warnings the
-    package makes on every rank of a DDP fit, in its Trainer's hooks.
+    """``warn_user`` (which says it on rank 0 alone too), named as Lightning's
+    ``rank_zero_warn``: for warnings the package makes on every rank of a DDP fit, in its
+    Trainer's hooks.
 
     Example:
         >>> import warnings

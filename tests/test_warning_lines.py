@@ -12,6 +12,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.user_warnings import (
+    _RANK_VARIABLES,
     UserWarningCache,
     console_warnings,
     warn_rank_zero,
@@ -92,10 +93,30 @@ def test_a_console_warning_is_said_by_rank_0_alone(monkeypatch, capsys):
             assert capsys.readouterr().err == said, rank
 
 
+@pytest.mark.parametrize("variable", _RANK_VARIABLES)
+def test_a_python_warning_is_said_by_rank_0_alone_at_the_users_line(monkeypatch, variable):
+    # a user's script a launcher runs once per rank (torchrun, Lightning's DDP re-running it
+    # with LOCAL_RANK set): rank 0 warns at the user's line, the others say nothing (was:
+    # every rank warned, as the command's console did before it said rank 0's alone)
+    for name in _RANK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        monkeypatch.setenv(variable, "1")
+        warn_user("rank 1's")
+        monkeypatch.setenv(variable, "0")
+        warn_user("rank 0's")
+    assert [(str(w.message), w.filename) for w in said] == [("rank 0's", __file__)]
+    monkeypatch.setenv(variable, "1")
+    with warnings.catch_warnings(), pytest.raises(UserWarning, match="an error"):
+        warnings.simplefilter("error")  # made an error: raised on every rank
+        warn_user("an error")
+
+
 def test_a_trainer_hooks_warning_is_said_by_rank_0_alone_and_a_cached_one_once(monkeypatch):
     # warn_rank_zero, as Lightning's rank_zero_warn: the rank a Trainer sets (ddp_spawn's
-    # processes have no launcher variable) keeps every other rank quiet; warn_user (a check
-    # before training) is every process's own
+    # processes have no launcher variable) keeps every other rank quiet, and so does it
+    # warn_user's (a check before training; was: every process's own)
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     cache = UserWarningCache()
@@ -104,15 +125,14 @@ def test_a_trainer_hooks_warning_is_said_by_rank_0_alone_and_a_cached_one_once(m
         monkeypatch.setattr(rank_zero_only, "rank", 1)
         warn_rank_zero("rank 1's")
         cache.warn("cached")  # kept: rank 0 alone says it, each rank once
-        warn_user("every rank's")
+        warn_user("rank 1's too")
         monkeypatch.setattr(rank_zero_only, "rank", 0)
         warn_rank_zero("rank 0's", FutureWarning)
         cache.warn("cached")
         cache.warn("again")
         cache.warn("again")
     assert [(str(w.message), w.category, w.filename) for w in said] == [
-        ("every rank's", UserWarning, __file__), ("rank 0's", FutureWarning, __file__),
-        ("again", UserWarning, __file__)]
+        ("rank 0's", FutureWarning, __file__), ("again", UserWarning, __file__)]
 
 
 def test_a_warning_in_a_trial_a_thread_pool_runs_is_the_commands_line_too(tmp_path, capsys):
