@@ -266,7 +266,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint; from a checkpoint,
         ``start_metrics``: its weights validated before training, as the fine-tune validates,
-        on one process; a best epoch worse than that start is said in a warning).
+        on one process: under plain DDP rank 0's, on its own device; a best epoch worse
+        than that start is said in a warning).
     """
     run_dir = user_path(run_dir, "finetune(run_dir=...)")
     Goal(seed=seed)  # checked as Search's (integer >= 0, below 2**32): before any folder

@@ -844,6 +844,9 @@ def test_a_ddp_finetune_trains_once_on_ranks_of_its_own(tmp_path, tiny_space, ti
     for rank in (0, 1):  # both ranks trained in the one folder
         record = json.loads((finished_run / "finetune" / f"rank{rank}.json").read_text())
         assert record["world_size"] == 2 and len(record["epochs"]) == 1
+    # rank 0 validated the start on one device (was: none under DDP), said once
+    score = load_best(finished_run)["score"]
+    assert out.count(f"validated before training: val_acc={score:.4f})") == 1, out[-2000:]
 
 
 def test_the_header_of_a_paused_and_resumed_winner_says_whether_it_is_a_replay(tmp_path):

@@ -21,14 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.strategies import SingleDeviceStrategy
+import torch
+from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
 
 from lightning_nas.search import random_state
 
 if TYPE_CHECKING:
     from lightning_nas.search.trial import TrialSpec
 
-__all__ = ["validate_start", "validation_settings"]
+__all__ = ["one_device_settings", "validate_start", "validation_settings"]
 
 #: precision plugins that convert no layer of the model (a cast of all of it, or autocast)
 _PLAIN_PRECISION = ("Precision", "MixedPrecision", "HalfPrecision", "DoublePrecision")
@@ -38,6 +39,8 @@ _PLAIN_PRECISION = ("Precision", "MixedPrecision", "HalfPrecision", "DoublePreci
 #: given to the fine-tune is the fit's: an extra validation would change its state)
 _LEFT_OUT = ("callbacks", "logger", "enable_checkpointing", "default_root_dir",
              "enable_progress_bar", "enable_model_summary", "profiler")
+#: what a plain DDP fine-tune's settings say of its processes, left out on one device
+_PROCESSES = ("devices", "strategy", "num_nodes", "sync_batchnorm", "accelerator")
 
 
 def validation_settings(spec: TrialSpec) -> dict[str, Any]:
@@ -47,6 +50,33 @@ def validation_settings(spec: TrialSpec) -> dict[str, Any]:
     return {**{k: v for k, v in spec.trainer.items() if k not in _LEFT_OUT},
             "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
             "enable_model_summary": False}
+
+
+def one_device_settings(spec: TrialSpec, device: torch.device) -> dict[str, Any]:
+    """``validation_settings`` on one ``device`` (a DDP rank's own: ``root_device``), with
+    Lightning's default strategy: the whole validation set, no sampler splitting it.
+
+    Example:
+        >>> from lightning_nas.search.trial import TrialSpec
+        >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir="f", model="m.Net",
+        ...                  trainer={"devices": 2, "strategy": "ddp", "precision": "bf16-mixed"})
+        >>> one = one_device_settings(spec, torch.device("cuda", 1))
+        >>> one["accelerator"], one["devices"], one["strategy"], one["precision"]
+        ('cuda', [1], 'auto', 'bf16-mixed')
+    """
+    settings = {k: v for k, v in validation_settings(spec).items() if k not in _PROCESSES}
+    devices = 1 if device.index is None else [device.index]
+    return {**settings, "accelerator": device.type, "devices": devices, "strategy": "auto"}
+
+
+def _plain_ddp(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer`` is a DDP Trainer on one node (``ddp``, ``ddp_spawn``,
+    ``ddp_fork``/``ddp_notebook``, a ``DDPStrategy`` object) whose precision converts no
+    layer: the whole model fits one of its devices. Sharded or model-converting strategies
+    (FSDP, DeepSpeed) and several nodes are not."""
+    return (isinstance(trainer.strategy, DDPStrategy)
+            and not isinstance(trainer.strategy, DeepSpeedStrategy) and trainer.num_nodes == 1
+            and type(trainer.precision_plugin).__name__ in _PLAIN_PRECISION)
 
 
 def _plain(trainer: pl.Trainer) -> bool:
@@ -67,9 +97,12 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     The random state (torch, NumPy, ``random``) is set back afterwards: a DataLoader draws
     its seed from torch's generator, and the fine-tune must train as it would without this
     validation. A validation that fails, or logs nothing finite, gives ``{}`` (the caller
-    then compares with the search's stored score); so does one on several processes (DDP:
-    each rank would return its own share of the metrics it did not sync) or with a strategy
-    or precision that wraps or converts the model (``_plain``: it would be done twice).
+    then compares with the search's stored score); so does one with a strategy or precision
+    that shards, wraps or converts the model (``_plain``: it would be done twice), or on
+    several nodes. A plain DDP fine-tune (``_plain_ddp``) validates on rank 0 alone, on its
+    own device (``one_device_settings``: each rank's share would be a part of the set, its
+    metrics unsynced), before any process group exists; the other ranks give ``{}`` (rank 0
+    reports).
 
     Returns:
         The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
@@ -79,6 +112,11 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     try:
         trainer = build_trainer(dataclasses.replace(
             spec, trainer=validation_settings(spec), ckpt_path=None), [])
+        if _plain_ddp(trainer):  # a group already joined: a metric of the user's would sync
+            if trainer.global_rank != 0 or torch.distributed.is_initialized():
+                return {}
+            trainer = build_trainer(dataclasses.replace(spec, trainer=one_device_settings(
+                spec, trainer.strategy.root_device), ckpt_path=None), [])
         if not _plain(trainer):
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
