@@ -142,3 +142,18 @@ def test_a_ddp_finetune_validates_its_start_on_one_device_of_rank_0(adam_run):
     assert tuned.score < best["score"]
     assert any(f"its start's, val_acc={alone:.4f} (trial {best['trial']}'s best.ckpt, "
                f"validated before training)" in str(w.message) for w in said)
+
+
+@pytest.mark.parametrize("settings", [{"strategy": "fsdp"}, {"strategy": "ddp", "num_nodes": 2},
+                                      {"strategy": "deepspeed"}])
+def test_sharded_strategies_and_several_nodes_skip_the_start_validation(settings, tmp_path):
+    # the whole model on one device may not fit (FSDP, DeepSpeed), nor is there one node:
+    # nothing validated before training, the search's stored score stands in
+    from lightning_nas.search.start_score import validate_start
+    from lightning_nas.search.trial import TrialSpec, build_trainer
+
+    if settings["strategy"] == "deepspeed":
+        pytest.importorskip("deepspeed")
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(tmp_path), model=AdamNet,
+                     trainer={"accelerator": "cpu", "devices": 2, **settings})
+    assert validate_start(spec, AdamNet(), BlobData(), build_trainer) == {}
