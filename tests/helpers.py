@@ -909,3 +909,36 @@ def wait_for_trials(run_dir: Path, log: Path, completed: int = 1, running: int |
             pass
         time.sleep(0.05)
     raise AssertionError(Path(log).read_text())
+
+
+# --- DH: one DDP trial serves the tests of what its ranks do, what they print and how
+# --- they exit (tests/test_ranks.py)
+
+
+class NotesAtExit(RankFaults):
+    """``RankFaults`` (it prints ``rank R pid P fits <trial dir>``; ``fault``, ``sleep``) whose
+    process, when it exits normally, notes in the trial folder what ``NotesGroupAtExit``
+    notes (``group_at_exit.rank<R>``: whether torch's default process group was still there)
+    and whether its heap was frozen for the exit (``frozen_at_exit.rank<R>``: ``True`` when
+    ``gc.freeze`` moved objects out of the collector's reach, ``lightning_nas.search.exit_gc``),
+    from ``atexit`` hooks registered as its fit starts (they run after any registered later).
+
+    Example:
+        >>> NotesAtExit(width=8).hparams.fault
+        ''
+    """
+
+    def on_fit_start(self) -> None:
+        import atexit
+        import gc
+
+        import torch.distributed as dist
+
+        super().on_fit_start()
+        root, rank = self.trainer.default_root_dir, self.global_rank
+
+        def note() -> None:
+            Path(root, f"group_at_exit.rank{rank}").write_text(str(dist.is_initialized()))
+            Path(root, f"frozen_at_exit.rank{rank}").write_text(str(gc.get_freeze_count() > 0))
+
+        atexit.register(note)

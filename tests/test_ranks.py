@@ -20,9 +20,9 @@ from tests.launcher import Launcher
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
 
 
-def _trial(tmp_path, trial_id: int, **arch):
+def _trial(tmp_path, trial_id: int, model: str = "tests.helpers.RankFaults", **arch):
     spec = TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(tmp_path / f"t{trial_id}"),
-                     model="tests.helpers.RankFaults", data=BlobData, trainer=DDP)
+                     model=model, data=BlobData, trainer=DDP)
     result = run_trial(spec)
     log = (tmp_path / f"t{trial_id}" / "trial.log").read_text()
     pids = {int(r): int(p) for r, p in re.findall(r"rank (\d) pid (\d+) fits", log)}
@@ -51,28 +51,32 @@ def _gone(pids, within: float = 10.0) -> bool:
 def group_trials(shared_run) -> dict:
     """Five trials on this process's groups of two ranks, once per session (conftest's
     ``shared_run``): widths 8 and 32, then rank 1 raising, then rank 1 exiting
-    (``os._exit(3)``), then one more; the groups closed at the end. For each trial its
-    status, error, ``trial.log`` and ranks' pids (by trial id); and the pids of any rank
-    still alive after the close (``alive``)."""
+    (``os._exit(3)``), then one more (``tests.helpers.NotesAtExit``: its ranks note how they
+    exit); the groups closed at the end. For each trial its status, error, ``trial.log``
+    and ranks' pids (by trial id); the pids of any rank still alive after the close
+    (``alive``); and the exit codes of the last group's ranks, closed (``closed``)."""
     def make(folder: Path) -> dict:
         grace, ranks._GRACE_S = ranks._GRACE_S, 0.5  # rank 0 waits in a collective meanwhile
         trials = [{"width": 8}, {"width": 32}, {"width": 8, "fault": "raise"},
-                  {"width": 8, "fault": "exit"}, {"width": 8}]
-        runs = {}
+                  {"width": 8, "fault": "exit"},
+                  {"width": 8, "model": "tests.helpers.NotesAtExit"}]
+        runs, procs = {}, []
         try:
             for trial_id, arch in enumerate(trials, start=1):
                 result, log, pids = _trial(folder, trial_id, **arch)
                 runs[trial_id] = {"status": result.status.value, "error": result.error,
                                   "log": log, "pids": pids}
+            procs = list(ranks._local.group.procs)
         finally:
             ranks._GRACE_S = grace
-            ranks.close_rank_groups()
+            ranks.close_rank_groups()  # the ranks' stdin ends: they leave their loop and exit
         every = [pid for run in runs.values() for pid in run["pids"].values()]
         _gone(every)
-        return {"runs": runs, "alive": [pid for pid in every if _alive(pid)]}
+        return {"runs": runs, "alive": [pid for pid in every if _alive(pid)],
+                "closed": [proc.returncode for proc in procs]}
 
     folder, made = shared_run("group_trials", make)
-    return {"folder": folder, "alive": made["alive"],
+    return {"folder": folder, "alive": made["alive"], "closed": made["closed"],
             "runs": {int(i): {**run, "status": TrialStatus(run["status"]),
                               "pids": {int(r): p for r, p in run["pids"].items()}}
                      for i, run in made["runs"].items()}}
@@ -155,14 +159,36 @@ def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
     assert ranks._first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
 
 
+@pytest.fixture(scope="module")
+def fresh_trial(shared_run) -> dict:
+    """One trial of ``tests.helpers.NotesAtExit`` (its ranks note how they exit) on fresh
+    processes (``LIGHTNING_NAS_FRESH_RANKS=1``), once per session (conftest's
+    ``shared_run``): its folder, status, ranks' pids, whether a group of ranks was kept
+    after it (``kept``) and whether its ranks were gone after it (``gone``)."""
+    def make(folder: Path) -> dict:
+        before = os.environ.get(FRESH_RANKS)
+        os.environ[FRESH_RANKS] = "1"
+        try:
+            result, _, pids = _trial(folder, 1, model="tests.helpers.NotesAtExit", width=8)
+            kept = bool(ranks._groups)
+        finally:
+            if before is None:
+                os.environ.pop(FRESH_RANKS)
+            else:
+                os.environ[FRESH_RANKS] = before
+        return {"status": result.status.value, "pids": pids, "kept": kept,
+                "gone": _gone(pids.values())}
+
+    folder, made = shared_run("fresh_trial", make)
+    return {**made, "folder": folder, "status": TrialStatus(made["status"]),
+            "pids": {int(r): p for r, p in made["pids"].items()}}
+
+
 @pytest.mark.slow
-def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
-        tmp_path, monkeypatch):
-    monkeypatch.setenv(FRESH_RANKS, "1")
-    result, log, pids = _trial(tmp_path, 1, width=8)
-    assert result.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
-    assert not ranks._groups  # no group kept: both processes were this trial's own
-    assert _gone(pids.values())  # rank 1 was the launcher's child: killed with its group
+def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(fresh_trial):
+    assert fresh_trial["status"] is TrialStatus.COMPLETED and sorted(fresh_trial["pids"]) == [0, 1]
+    assert not fresh_trial["kept"]  # no group kept: both processes were this trial's own
+    assert fresh_trial["gone"]  # rank 1 was the launcher's child: killed with its group
 
 
 @pytest.mark.slow
@@ -369,26 +395,27 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
-def test_ranks_destroy_their_process_group_before_they_exit(tmp_path, monkeypatch,
-                                                             fresh_ranks):
+def test_ranks_destroy_their_process_group_before_they_exit(request, fresh_ranks):
     """A group's ranks keep Lightning's gloo process group from trial to trial, and exit
     once the search closes the group; fresh ranks exit after their trial. Either way the
     group is destroyed by an ``atexit`` hook (``lightning_nas.group_exit``), not left to
     interpreter finalization, where a gloo worker thread dropping the last reference to a
     collective may abort the process ("terminate called without an active exception",
-    pytorch/pytorch#190489; a fresh rank 1 that aborts fails its trial: ``rank 1 died``)."""
-    if fresh_ranks:
-        monkeypatch.setenv(FRESH_RANKS, "1")
-    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path / "t1"),
-                     model="tests.helpers.NotesGroupAtExit", data=BlobData, trainer=DDP)
-    assert run_trial(spec).status is TrialStatus.COMPLETED
-    if not fresh_ranks:
-        procs = list(ranks._local.group.procs)
-        ranks.close_rank_groups()  # the ranks' stdin ends: they leave their loop and exit
-        assert [proc.returncode for proc in procs] == [0, 0]
+    pytorch/pytorch#190489; a fresh rank 1 that aborts fails its trial: ``rank 1 died``).
+    And either way a rank exits with its heap frozen (``lightning_nas.search.exit_gc``):
+    no sweep of torch's and Lightning's objects at exit (was: seconds per rank)."""
+    if fresh_ranks:  # the trial of fresh processes, and its folder
+        trial, folder = request.getfixturevalue("fresh_trial"), "t1"
+        assert trial["status"] is TrialStatus.COMPLETED
+    else:  # the last trial of a group (its ranks were new), once its group was closed
+        trial, folder = request.getfixturevalue("group_trials"), "t5"
+        assert trial["runs"][5]["status"] is TrialStatus.COMPLETED
+        assert trial["closed"] == [0, 0]
     # was: "True" (the group left to finalization). A fresh rank 1 that exits after rank 0
     # may be killed with it (the trial's processes end with rank 0) before it notes anything
-    noted = {rank: (tmp_path / "t1" / f"group_at_exit.rank{rank}") for rank in (0, 1)}
-    noted = {rank: path.read_text() for rank, path in noted.items()
-             if path.exists() or not fresh_ranks}
-    assert noted.get(0) == "False" and set(noted.values()) == {"False"}, noted
+    for note in ("group_at_exit", "frozen_at_exit"):
+        noted = {rank: (trial["folder"] / folder / f"{note}.rank{rank}") for rank in (0, 1)}
+        noted = {rank: path.read_text() for rank, path in noted.items()
+                 if path.exists() or not fresh_ranks}
+        want = "False" if note == "group_at_exit" else "True"  # was: "False", not frozen
+        assert noted.get(0) == want and set(noted.values()) == {want}, (note, noted)

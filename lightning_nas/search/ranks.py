@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lightning_nas.errors import typed
+from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group, parent_alive
 
 if TYPE_CHECKING:
@@ -430,4 +431,6 @@ def _serve(parent_pid: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(int(sys.argv[1])))
+    _code = _serve(int(sys.argv[1]))
+    freeze_for_exit()  # the rank's exit: no sweep of torch's and Lightning's heap (seconds)
+    sys.exit(_code)
