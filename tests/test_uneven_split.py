@@ -41,15 +41,18 @@ class MetricNet(TinyNet):
         self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
 
 
-def _search(run: Path, n: int, budget: int, **limits: float) -> tuple[list, list[str]]:
+def _search(run: Path, n: int, budget: int, searched: dict | None = None,
+            **limits: float) -> tuple[list, list[str]]:
     """A DDP search (2 gloo ranks on CPU, one short epoch) on ``BlobData(n)``'s validation
-    split (the last quarter), in batches of 16 (``limits``: more Trainer settings); its
-    trials and the search process's own warnings that name the DistributedSampler."""
+    split (the last quarter), in batches of 16 (``limits``: more Trainer settings;
+    ``searched``: more space keys); its trials and the search process's own warnings that
+    name the DistributedSampler."""
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
                "limit_train_batches": 2, "logger": False, **limits}
+    space = {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}, **(searched or {})}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        Search(f"{__name__}.MetricNet", {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}},
+        Search(f"{__name__}.MetricNet", space,
                data=BlobData, data_init_args={"n": n, "batch_size": 16}, trainer=trainer,
                budget=budget, optimizer="RandomSearch", run_dir=run, verbose=False).run()
     with RunStore(run / "search.db") as store:
@@ -167,17 +170,40 @@ def test_an_even_split_under_ddp_is_not_said(tmp_path):
     assert "notes" not in yaml.safe_load((tmp_path / "best.yaml").read_text())
 
 
+@pytest.fixture
+def limited_run(shared_run) -> tuple[Path, dict[float, tuple[int, float]], list[str]]:
+    """A DDP search of 2 trials on 101 validation samples (2 ranks), one with
+    ``limit_val_batches=3`` and one with ``0.75`` (searched: one group of ranks trains both,
+    was a search each), made once per session: its folder, each limit's trial (id, score)
+    and the search's console warnings of the split. Nothing is written there."""
+    def make(run: Path) -> dict:
+        trials, console = _search(run, n=404, budget=2, searched={
+            "trainer.limit_val_batches": {"choice": [3, 0.75]}})
+        return {"trials": [[t.arch["trainer.limit_val_batches"], t.trial_id, t.score]
+                           for t in trials], "console": console}
+
+    run, made = shared_run("uneven_limited_search", make)
+    by_limit = {limit: (trial_id, score) for limit, trial_id, score in made["trials"]}
+    assert sorted(by_limit) == [0.75, 3], made  # the seed's two draws: each limit once
+    return run, by_limit, made["console"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("limit", [3, 0.75])
-def test_a_limit_that_stops_each_rank_before_the_repeat_is_not_said(tmp_path, limit):
+def test_a_limit_that_stops_each_rank_before_the_repeat_is_not_said(limited_run, limit):
     # 101 samples on 2 ranks: 51 each, in batches of 16 (4); the repeated sample is each
     # rank's 51st (rank 1's last), so 3 batches (48 samples) each validate 96 distinct
     # samples: the synced score is exact. Was: said all the same
-    (trial,), console = _search(tmp_path, n=404, budget=1, limit_val_batches=limit)
-    assert console == []
-    assert "DistributedSampler" not in _log(tmp_path, trial.trial_id)
-    assert "notes" not in yaml.safe_load((tmp_path / "best.yaml").read_text())
-    assert trial.score * 96 == pytest.approx(round(trial.score * 96), abs=1e-3)
+    from lightning_nas.split_record import uneven_of
+
+    run, by_limit, console = limited_run
+    trial_id, score = by_limit[limit]
+    assert console == []  # neither trial said it (the search says it once, of the first)
+    assert "DistributedSampler" not in _log(run, trial_id)
+    assert "notes" not in yaml.safe_load((run / "best.yaml").read_text())
+    with RunStore(run / "search.db") as store:  # this trial's, best or not
+        assert uneven_of(store, trial_id) == []
+    assert score * 96 == pytest.approx(round(score * 96), abs=1e-3)
 
 
 def _loader(samples: int, ranks: int = 2, batch_size: int = 1, **sampler: bool) -> DataLoader:
