@@ -2,6 +2,6 @@
 
 import sys
 
-from lightning_nas.cli import main
+from lightning_nas.cli import console
 
-sys.exit(main())
+sys.exit(console())
