@@ -8,8 +8,8 @@ import multiprocessing as mp
 import os
 import re
 import signal
-import subprocess
 import sys
+import types
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import connection
 
@@ -26,10 +26,10 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
+from tests.forked import ctrl_c_forked_when_held
 from tests.helpers import (
     BlobData,
     TinyNet,
-    ctrl_c_when_held,
     hold_at_torch,
     make_blobs,
     needs_tensorboard,
@@ -237,10 +237,10 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
         "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
                    "budget": 2, "num_workers": 2, "threads_per_trial": 1, "progress": False,
                    "run_dir": str(run_dir)}}))
-    command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": pythonpath(hold, ROOT)},
-                                 hold, 2)
+    argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, forked from this
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # process: its imports paid (was: cold)
+    code, out = ctrl_c_forked_when_held(argv, tmp_path, {
+        **env, "PYTHONPATH": pythonpath(hold, ROOT)}, hold, 2)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
@@ -250,7 +250,7 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
         assert store.count(TrialStatus.RUNNING) == 2 == len(store)
     # the same command again, forked by the launcher (its imports paid once)
     log = tmp_path / "resume.log"
-    assert launcher.run(command[3:], log, cwd=tmp_path) == 0, log.read_text()
+    assert launcher.run(argv, log, cwd=tmp_path) == 0, log.read_text()
     with RunStore(run_dir / "search.db") as store:  # the same two trials, run again
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
@@ -325,18 +325,23 @@ except ConfigError as err:
 
 
 @pytest.mark.slow
-def test_a_model_of_a_main_without_a_file_is_refused_for_workers(tmp_path, launcher):
+def test_a_model_of_a_main_without_a_file_is_refused_for_workers(tmp_path, launcher,
+                                                                  monkeypatch, capsys):
     # was: with `python -c` (or a notebook) every spawned worker died "Can't get attribute
     # 'MyNet' on <module '__main__' (built-in)>", each trial FAILED, a run folder was made
     code = _MAIN_CLASS.replace("RUN_DIR", repr(str(tmp_path / "run")))
     script = tmp_path / "search.py"
     script.write_text(code)
-    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
-                         capture_output=True, timeout=120)
+    # what `python -c CODE` runs CODE in: a __main__ without __file__ (was: a cold `python
+    # -c`, seconds of imports for a check made before anything starts)
+    main = types.ModuleType("__main__")
+    assert not hasattr(main, "__file__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    exec(compile(code, "<string>", "exec"), main.__dict__)  # noqa: S102 - the -c code
+    out = capsys.readouterr()
     assert ("worker processes import what a trial uses by its module; MyNet is defined in "
             "__main__, which has no file to import (python -c, a notebook): move it into a "
-            "module") in out.stdout, out.stdout + out.stderr
+            "module") in out.out, out.out + out.err
     assert not (tmp_path / "run").exists()
     # a file: workers re-import it (``python search.py``, forked from the launcher: the
     # imports paid once; runpy gives its __main__ the __file__ python gives a script)
