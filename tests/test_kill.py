@@ -404,7 +404,9 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     assert len(workers) == 2
     kill_workers = _kill_workers(pid)
     assert launcher.kill() == -signal.SIGKILL
-    time.sleep(1.0)
+    gone = time.monotonic() + 1.0  # (was: a whole second slept, however soon they ended)
+    while any(_alive(w) for w in workers) and time.monotonic() < gone:
+        time.sleep(POLL)
     left = [w for w in workers if _alive(w)]
     kill_workers()  # what the search left behind
     assert left == []
