@@ -20,12 +20,13 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import NASModule
 from lightning_nas.results import format_score
 
-__all__ = ["accuracy_text", "check_finetune_schedule", "finetune_subnet"]
+__all__ = ["accuracy_text", "check_finetune_length", "check_finetune_schedule",
+           "finetune_subnet"]
 
 #: the validation schedule of a fine-tune: after each epoch (Lightning's defaults)
 _SCHEDULE = {"check_val_every_n_epoch": 1, "val_check_interval": 1.0}
@@ -62,6 +63,39 @@ another schedule; leave check_val_every_n_epoch (1) and val_check_interval (1.0)
             f"(1.0) out")
 
 
+def check_finetune_length(max_epochs: object, lr: object,
+                          trainer: dict[str, Any] | None = None) -> None:
+    """Refuse a fine-tune that would train nothing: ``max_epochs`` not an integer >= 1 (-1,
+    Lightning's "no limit", only beside a ``trainer`` ``max_steps`` >= 1 or ``max_time``)
+    or an ``lr`` not above 0 (was: taken; ``max_epochs=0`` returned the network untouched
+    with no metrics, ``lr=0`` an untouched network with a fine-tune's metrics).
+
+    Raises:
+        ConfigError: naming the argument, its value and the values it takes.
+
+    Example:
+        >>> check_finetune_length(2, 1e-3)
+        >>> check_finetune_length(-1, 1e-3, {"max_steps": 50})
+        >>> check_finetune_length(0, 1e-3)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: finetune_subnet: max_epochs must be an integer >= 1 \
+(or -1 with trainer max_steps or max_time), got 0
+    """
+    given = trainer or {}
+    steps = given.get("max_steps")
+    bounded = given.get("max_time") is not None or (
+        isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1)
+    integer = isinstance(max_epochs, int) and not isinstance(max_epochs, bool)
+    if not integer or not (max_epochs >= 1 or (max_epochs == -1 and bounded)):
+        raise ConfigError(f"finetune_subnet: max_epochs must be an integer >= 1 (or -1 with "
+                          f"trainer max_steps or max_time), got {max_epochs!r}")
+    try:
+        check_number(lr, "lr", 0, strict=True)
+    except ConfigError as error:
+        raise ConfigError(f"finetune_subnet: {error}") from None
+
+
 def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_epochs: int,
                     trainer: dict[str, Any] | None = None, num_classes: int | None = None,
                     lr: float = 1e-3, metrics: dict[str, str] | None = None,
@@ -71,13 +105,14 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     Args:
         subnet: the exported network (``OneShotNAS.subnet`` or ``torch.load(subnet.pt)``).
         datamodule: the data.
-        max_epochs: epochs of the fine-tune.
+        max_epochs: epochs of the fine-tune: an integer >= 1 (-1 with a ``trainer``
+            ``max_steps`` or ``max_time``); another is a ``ConfigError``, before training.
         trainer: more Trainer arguments (progress bar and model summary are off). The
             fine-tune validates after each epoch: ``check_val_every_n_epoch`` other than 1
             and ``val_check_interval`` other than 1.0 are refused (``ConfigError``, before
             training), as the metrics returned are one epoch's.
         num_classes: classes of the default metric (accuracy, logged as ``val_acc``).
-        lr: learning rate (Adam).
+        lr: learning rate (Adam), above 0 (else a ``ConfigError``, before training).
         metrics, **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
     Returns:
@@ -89,6 +124,7 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         (``lightning_nas.group_exit``), so that no rank aborts at exit.
     """
     check_finetune_schedule(trainer)
+    check_finetune_length(max_epochs, lr, trainer)
     module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}

@@ -1,0 +1,46 @@
+"""What a new user of one-shot search meets: ``finetune_subnet``'s length and learning rate
+are checked before any Trainer is built, and DARTS's per-epoch history holds no GDAS
+temperature (which DARTS never uses)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import pytest
+from torch import nn
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.finetune import finetune_subnet
+from tests.helpers import BlobData, TinySupernet
+
+_LENGTH = "max_epochs must be an integer >= 1 (or -1 with trainer max_steps or max_time), "
+
+
+@pytest.mark.parametrize(("kwargs", "said"), [
+    ({"max_epochs": 0}, _LENGTH + "got 0"),
+    ({"max_epochs": 1.5}, _LENGTH + "got 1.5"),
+    ({"max_epochs": -1}, _LENGTH + "got -1"),
+    ({"max_epochs": 1, "lr": 0}, "lr must be a number > 0, got 0"),
+])
+def test_finetune_subnet_refuses_a_length_or_lr_that_trains_nothing(kwargs, said):
+    # was: taken; max_epochs=0 returned the network untouched with metrics {}, lr=0 returned
+    # it untouched with the metrics of a "fine-tune" that moved no weight
+    net = nn.Sequential(nn.Linear(8, 3))
+    with pytest.raises(ConfigError, match=r"^finetune_subnet: " + said.replace("(", r"\(")
+                       .replace(")", r"\)").replace(".", r"\.")):
+        finetune_subnet(net, BlobData(), num_classes=3, **kwargs)
+
+
+def test_darts_history_holds_no_temperature(tmp_path):
+    # was: DARTS recorded the GDAS temperature schedule (10.0, 1.0, 0.1) in history and
+    # alphas.json, a value its softmax never used
+    pl.seed_everything(0, verbose=False)
+    nas = {algorithm: DifferentiableNAS(TinySupernet(), algorithm=algorithm, num_classes=3,
+                                        export_dir=None) for algorithm in ("darts", "gdas")}
+    for algorithm, module in nas.items():
+        pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, enable_checkpointing=False,
+                   default_root_dir=tmp_path / algorithm, limit_val_batches=0).fit(
+            module, datamodule=BilevelData(BlobData()))
+    assert all("tau" not in epoch for epoch in nas["darts"].history), nas["darts"].history
+    assert [round(e["tau"], 4) for e in nas["gdas"].history] == [10.0, 1.0, 0.1]
