@@ -82,11 +82,14 @@ class ArchLogits:
         return gdas_temperature(epoch, epochs, hp.tau_max, hp.tau_min, hp.tau_schedule)
 
     def _record(self) -> None:
-        """This epoch's logits and probabilities in ``history`` (replaced if recorded)."""
-        entry = {"epoch": self.current_epoch + 1, "tau": float(self.tau),
+        """This epoch's logits and probabilities (GDAS: and temperature) in ``history``
+        (replaced if recorded)."""
+        entry = {"epoch": self.current_epoch + 1,
                  "logits": {label: self.logits(label).detach().float().tolist()
                             for label in self.choices},
                  "probs": self.probabilities()}
+        if self.hparams.algorithm == "gdas":  # DARTS's softmax takes no temperature (was:
+            entry["tau"] = float(self.tau)  # GDAS's schedule, in DARTS's alphas.json too)
         if self.history and self.history[-1]["epoch"] == entry["epoch"]:
             self.history[-1] = entry
         else:
