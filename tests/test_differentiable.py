@@ -1023,25 +1023,49 @@ def test_a_negative_gradient_clip_val_is_refused_when_built(bound):
 
 
 # ----------------------------------------------------------------- resume
+#: ``python SCRIPT RUN_DIR ALGORITHM AT_TRAIN_EPOCH_END``: the resume check, run alone
+RESUME_SCRIPT = """
+import sys
+from pathlib import Path
+
+import torch
+
+from tests.test_differentiable import _check_the_resumed_search
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    at_train_epoch_end = {"None": None, "False": False}[sys.argv[3]]
+    _check_the_resumed_search(Path(sys.argv[1]), sys.argv[2], at_train_epoch_end)
+    print("the resumed search ended as the uninterrupted one", flush=True)
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "at_train_epoch_end"),
                          [("darts", None), ("gdas", None), ("darts", False)])
 def test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search(
         request, tmp_path, algorithm, at_train_epoch_end):
-    if os.environ.get("LNAS_FRESH_PROCESS") != "1":
-        # an exactness check: run it in a process no earlier test ran in, so that no
-        # process-wide state they left (threads, backends flags, RNG streams) decides it
-        # (forked from the launcher's, which imported the training stack and ran nothing)
-        name = "test_resume_from_a_mid_search_checkpoint_ends_with_the_same_search"
-        node = f"{Path(__file__).resolve()}::{name}[{algorithm}-{at_train_epoch_end}]"
-        script, log = tmp_path / "one_test.py", tmp_path / "one_test.log"
-        script.write_text("import os, sys\nimport pytest\n\nos.environ['LNAS_FRESH_PROCESS'] "
-                          f"= '1'\nsys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
-                          f"{node!r}]))\n")
-        launcher = request.getfixturevalue("launcher")
-        assert launcher.run([], log, script, timeout=900) == 0, log.read_text()[-4000:]
-        assert "1 passed" in log.read_text()
+    if os.environ.get("LNAS_FRESH_PROCESS") == "1":  # in this process (to debug it)
+        _check_the_resumed_search(tmp_path, algorithm, at_train_epoch_end)
         return
+    # an exactness check: run it in a process no earlier test ran in, so that no
+    # process-wide state they left (threads, backends flags, RNG streams) decides it
+    # (forked from the launcher's, which imported the training stack and ran nothing; the
+    # check runs as a script there: a pytest session in it paid about 5 s a run for its
+    # plugins, its rewriting of the tests' asserts and its garbage collection at exit)
+    script, log = tmp_path / "resume_check.py", tmp_path / "resume_check.log"
+    script.write_text(RESUME_SCRIPT)
+    launcher = request.getfixturevalue("launcher")
+    code = launcher.run([tmp_path / "run", algorithm, at_train_epoch_end], log, script,
+                        timeout=900)
+    assert code == 0, log.read_text()[-4000:]
+    assert "the resumed search ended as the uninterrupted one" in log.read_text()
+
+
+def _check_the_resumed_search(tmp_path: Path, algorithm: str,
+                              at_train_epoch_end: bool | None) -> None:
+    """Fit 4 epochs, and again from the checkpoint of epoch 1 (and, with checkpoints at
+    each epoch's very end, from that of epoch 3): the same search, asserted."""
 
     def run(ckpt_path=None):
         pl.seed_everything(0, verbose=False)
