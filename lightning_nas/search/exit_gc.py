@@ -5,7 +5,9 @@ As the interpreter finalizes, Python's cyclic garbage collector walks every obje
 alive, and a process that imported torch and Lightning holds millions (modules, dynamo's
 tables, sympy's caches): about two seconds of CPU per exit, seconds of wall time on a busy
 machine. A DDP trial's fresh processes exit after every trial (the search waits for rank 0),
-and a group's ranks as a search ends (``RankGroup.close`` waits for them). Moving every
+a group's ranks as a search ends (``RankGroup.close`` waits for them), a process
+executor's workers as it retires them (one after the other), and the ``lightning-nas``
+command itself. Moving every
 object to the collector's permanent generation (``gc.freeze``) just before the process
 exits skips that walk; ``atexit`` hooks still run (``lightning_nas.group_exit``), objects
 still go as their last reference does, and files are still flushed and closed.

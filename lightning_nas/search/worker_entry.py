@@ -19,6 +19,7 @@ import os
 import traceback
 from multiprocessing.connection import Connection
 
+from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
 __all__ = ["READY", "worker_main"]
@@ -63,8 +64,9 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
             spec = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        if spec is None:
+        if spec is None:  # asked to end: no walk of the heap at its exit (``exit_gc``)
             close_rank_groups()
+            freeze_for_exit()
             return
         try:
             result = run_trial(spec)
