@@ -7,9 +7,8 @@ tables, sympy's caches): about two seconds of CPU per exit, seconds of wall time
 machine. A DDP trial's fresh processes exit after every trial (the search waits for rank 0),
 a group's ranks as a search ends (``RankGroup.close`` waits for them), a process
 executor's workers as it retires them (one after the other), and the ``lightning-nas``
-command itself. Moving every
-object to the collector's permanent generation (``gc.freeze``) just before the process
-exits skips that walk; ``atexit`` hooks still run (``lightning_nas.group_exit``), objects
+command itself. Moving every object to the collector's permanent generation
+(``gc.freeze``) just before the process exits skips that walk; ``atexit`` hooks still run (``lightning_nas.group_exit``), objects
 still go as their last reference does, and files are still flushed and closed.
 
 Example:
