@@ -8,8 +8,9 @@ machine. A DDP trial's fresh processes exit after every trial (the search waits 
 a group's ranks as a search ends (``RankGroup.close`` waits for them), a process
 executor's workers as it retires them (one after the other), and the ``lightning-nas``
 command itself. Moving every object to the collector's permanent generation
-(``gc.freeze``) just before the process exits skips that walk; ``atexit`` hooks still run (``lightning_nas.group_exit``), objects
-still go as their last reference does, and files are still flushed and closed.
+(``gc.freeze``) just before the process exits skips that walk; ``atexit`` hooks still run
+(``lightning_nas.group_exit``), objects still go as their last reference does, and files
+are still flushed and closed.
 
 Example:
     >>> import gc
