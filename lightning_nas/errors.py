@@ -34,6 +34,7 @@ __all__ = [
     "check_mode",
     "check_number",
     "did_you_mean",
+    "mode_hint",
     "one_line",
     "typed",
     "unknown",
@@ -97,6 +98,24 @@ def did_you_mean(key: str, valid: Iterable[str]) -> str:
              difflib.get_close_matches(str(key), names, n=1) or
              [lower[name] for name in difflib.get_close_matches(str(key).lower(), lower, n=1)])
     return f"did you mean '{close[0]}'? " if close else ""
+
+
+def mode_hint(mode: object, valid: Iterable[object]) -> str:
+    """``did_you_mean`` for a metric's direction: a word that begins as a mode in any case
+    (``MAX``, ``maximize``, ``Minimum``) means that mode, said where ``valid`` holds it
+    (``""`` where not: ``minimize`` where only ``max`` is taken); else the closest of
+    ``valid``'s strings (``mx``: ``max``).
+
+    Example:
+        >>> mode_hint("maximize", ["max"]), mode_hint("minimize", ["max"]), mode_hint("mx", MODES)
+        ("did you mean 'max'? ", '', "did you mean 'max'? ")
+    """
+    word = str(mode).strip().lower()
+    meant = next((m for m in MODES if word.startswith(m)), None)
+    names = [v for v in valid if isinstance(v, str)]
+    if meant is None:
+        return did_you_mean(str(mode), names)
+    return f"did you mean '{meant}'? " if meant in names else ""
 
 
 def one_line(err: BaseException, limit: int = 400) -> str:

@@ -1315,7 +1315,8 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
                                  "module, so its export would leave the search out; the "
                                  "choice modules are in: net"),
             # was: accepted, and the run picked the subnet of the lowest accuracy
-            ("mode=min", "oneshot.mode='min' would pick the subnet of the lowest accuracy"),
+            ("mode=min", "oneshot.mode can be max or null; got 'min': min would pick the "
+                         "subnet of the lowest accuracy"),
             # was: said after the search, by the fine-tune
             ("finetune_epochs=1 --oneshot.num_classes=null",
              "oneshot.finetune_epochs=1 needs oneshot.num_classes"),

@@ -1,16 +1,19 @@
 """What a new user of one-shot search meets: ``finetune_subnet``'s length and learning rate
-are checked before any Trainer is built, and DARTS's per-epoch history holds no GDAS
-temperature (which DARTS never uses)."""
+are checked before any Trainer is built, DARTS's per-epoch history holds no GDAS
+temperature (which DARTS never uses), and a bad mode's error lists the valid ones."""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import pytest
 from torch import nn
+from torchmetrics.regression import MeanSquaredError
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.setting_checks import check_oneshot_settings
 from tests.helpers import BlobData, TinySupernet
 
 _LENGTH = "max_epochs must be an integer >= 1 (or -1 with trainer max_steps or max_time), "
@@ -44,3 +47,31 @@ def test_darts_history_holds_no_temperature(tmp_path):
             module, datamodule=BilevelData(BlobData()))
     assert all("tau" not in epoch for epoch in nas["darts"].history), nas["darts"].history
     assert [round(e["tau"], 4) for e in nas["gdas"].history] == [10.0, 1.0, 0.1]
+
+
+@pytest.mark.parametrize(("mode", "hint"), [
+    ("min", "lowest accuracy"), ("minimize", "lowest accuracy"), ("MAX", "did you mean 'max'?"),
+    ("maximize", "did you mean 'max'?"), ("mx", "did you mean 'max'?"), (1, "higher is better"),
+])
+def test_every_bad_oneshot_mode_lists_the_valid_ones(mode, hint):
+    # was: "oneshot.mode='min' would pick the subnet of the lowest accuracy: ..." listing no
+    # valid value, "can be max or null" with no did-you-mean, "must be a string or null" for 1
+    with pytest.raises(ConfigError) as err:
+        check_oneshot_settings({"mode": mode})
+    said = str(err.value)
+    assert said.startswith(f"oneshot.mode can be max or null; got {mode!r}"), said
+    assert hint in said, said
+
+
+@pytest.mark.parametrize(("kwargs", "listing", "hint"), [
+    ({"mode": "min"}, "mode can be 'max' or None", "lowest accuracy"),
+    ({"mode": "MAX"}, "mode can be 'max' or None", "did you mean 'max'?"),
+    ({"mode": "minimum", "metric": MeanSquaredError}, "mode can be 'min' or None",
+     "did you mean 'min'?"),
+])
+def test_every_bad_python_mode_lists_the_valid_ones(kwargs, listing, hint):
+    # was: mode='min' without a metric listed no valid value; 'MAX' had no did-you-mean
+    for who in (OneShotNAS, lambda **kw: DifferentiableNAS(TinySupernet(), **kw)):
+        with pytest.raises(ConfigError) as err:
+            who(**kwargs)
+        assert listing in str(err.value) and hint in str(err.value), str(err.value)

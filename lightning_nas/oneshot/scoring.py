@@ -36,7 +36,7 @@ from lightning.pytorch.strategies import Strategy
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lightning_nas.errors import MODES, ConfigError, did_you_mean, typed
+from lightning_nas.errors import MODES, ConfigError, did_you_mean, mode_hint, typed
 from lightning_nas.wording import counted
 
 __all__ = [
@@ -163,15 +163,16 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
     """
     if metric is None:
         # a bad mode's error lists the modes taken here (was: "can be max, min", min refused)
-        if mode not in (None, *MODES):
-            raise ConfigError(f"{who}(mode={mode!r}): mode can be 'max' or None; without "
-                              f"metric= the score is accuracy, higher is better ('min' "
-                              f"takes a metric= where lower is better)")
-        if mode == "min":
+        if mode not in (None, *MODES):  # (was: no did-you-mean, for 'MAX' either)
+            raise ConfigError(f"{who}(mode={mode!r}): mode can be 'max' or None; "
+                              f"{mode_hint(mode, ['max'])}without metric= the score is "
+                              f"accuracy, higher is better ('min' takes a metric= where "
+                              f"lower is better)")
+        if mode == "min":  # the valid ones too (was: none listed)
             raise ConfigError(f"{who}(mode='min') without a metric would pick the subnet of "
                               f"the lowest accuracy (the default score, higher is better); "
                               f"give metric= (a loss or an error rate) with mode='min', or "
-                              f"leave mode out")
+                              f"leave mode out (without metric=, mode can be 'max' or None)")
         return "max"
     try:
         higher = getattr(metric(), "higher_is_better", None)
@@ -180,11 +181,12 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
                           f"arguments; metric() raised {typed(err)}") from err
     name = getattr(metric, "__name__", type(metric).__name__)
     if mode not in (None, *MODES):  # only the modes this metric takes (was: max, min)
-        taken = "'max' or 'min'" if higher is None else f"{'max' if higher else 'min'!r} or None"
+        valid = list(MODES) if higher is None else ["max" if higher else "min"]
+        taken = "'max' or 'min'" if higher is None else f"{valid[0]!r} or None"
         said = ("does not say whether higher is better" if higher is None
                 else f"has higher_is_better={higher}")
-        raise ConfigError(f"{who}(metric={name}, mode={mode!r}): mode can be {taken}; the "
-                          f"metric {said}")
+        raise ConfigError(f"{who}(metric={name}, mode={mode!r}): mode can be {taken}; "
+                          f"{mode_hint(mode, valid)}the metric {said}")
     if mode is None:
         if higher is None:
             raise ConfigError(f"{who}(metric={name}) needs mode='max' or 'min': the metric "

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.errors import ConfigError, check_number, unknown
+from lightning_nas.errors import ConfigError, check_number, mode_hint, unknown
 from lightning_nas.oneshot.arch_weights import TAU_SCHEDULES
 from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
@@ -177,21 +177,15 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         check_number(value, f"oneshot.{key}", low, strict=kind is float
                      and key != "arch_weight_decay", integer=kind is int, nullable=True)
         out[key] = kind(value)
+    if out.get("mode") not in (None, "max"):  # max alone: the command scores by accuracy
+        raise ConfigError(f"oneshot.mode can be max or null; got {out['mode']!r}: "
+                          f"{_mode_said(out['mode'])}")
     for key in _STRINGS:
         value = out.get(key)
         if key in out and not (isinstance(value, str) or value is None):
             raise ConfigError(f"oneshot.{key} must be a string or null, got {value!r}")
     if out.get("run_dir"):  # no newline: the folder is named on one line
         new_folder(out["run_dir"], "oneshot.run_dir")
-    if out.get("mode") is not None:
-        if out["mode"] == "min":  # the command has no metric setting: accuracy it is
-            raise ConfigError("oneshot.mode='min' would pick the subnet of the lowest "
-                              "accuracy: the command scores subnets by accuracy (higher is "
-                              "better); a metric where lower is better needs Python "
-                              "(OneShotNAS or DifferentiableNAS with metric= and mode='min')")
-        if out["mode"] != "max":  # max alone (was: "can be max, min or null", min refused)
-            raise ConfigError(f"oneshot.mode can be max or null; got {out['mode']!r}: the "
-                              f"command scores subnets by accuracy, higher is better")
     if out.get("finetune_epochs") and out.get("num_classes") is None:
         raise ConfigError(f"oneshot.finetune_epochs={out['finetune_epochs']} needs "
                           f"oneshot.num_classes (the fine-tune's accuracy metric)")
@@ -209,6 +203,16 @@ def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"oneshot.tau_min ({out['tau_min']}) must be at most tau_max "
                           f"({out['tau_max']})")
     return out
+
+
+def _mode_said(mode: object) -> str:
+    """Why ``oneshot.mode`` cannot be ``mode``, after the valid ones (was: for ``min``, the
+    why alone; for ``maximize``, ``MAX``, no did-you-mean; for ``1``, "must be a string")."""
+    if mode_hint(mode, ["min"]):  # min, minimize, MIN: the command has no metric setting
+        return ("min would pick the subnet of the lowest accuracy: the command scores "
+                "subnets by accuracy (higher is better); a metric where lower is better needs "
+                "Python (OneShotNAS or DifferentiableNAS with metric= and mode='min')")
+    return f"{mode_hint(mode, ['max'])}the command scores subnets by accuracy, higher is better"
 
 
 def check_run_folder(run_dir: Path) -> None:
