@@ -28,6 +28,7 @@ __all__ = [
     "MonitorError",
     "NASError",
     "OptimizerError",
+    "PYTHON_NULL",
     "SearchError",
     "SpaceError",
     "StoreError",
@@ -42,6 +43,10 @@ __all__ = [
 
 #: the two directions of a metric
 MODES = ("max", "min")
+
+#: "no value" in a message to a caller from Python (a config's keys say YAML's ``null``; a
+#: class built from a config's ``class_path`` may be refused so too, hence the both)
+PYTHON_NULL = "None (null in YAML)"
 
 
 class NASError(Exception):
@@ -169,9 +174,11 @@ def check_mode(mode: object, name: str = "mode") -> str:
 
 
 def check_number(value: object, key: str, low: float | None = None, strict: bool = False,
-                 integer: bool = False, nullable: bool = False) -> None:
+                 integer: bool = False, nullable: bool = False, null: str = "null") -> None:
     """Raise ``ConfigError`` naming ``key`` unless ``value`` is a number (an integer with
-    ``integer``; not a bool, not NaN) above ``low`` (``strict``) or at least ``low``.
+    ``integer``; not a bool, not NaN) above ``low`` (``strict``) or at least ``low``; a
+    ``nullable`` one's message says it may be ``null``: YAML's word, ``PYTHON_NULL`` from
+    Python.
 
     Example:
         >>> check_number(0, "arch_lr", 0, strict=True)
@@ -185,4 +192,4 @@ def check_number(value: object, key: str, low: float | None = None, strict: bool
                                                else value >= low)):  # type: ignore[operator]
         bound = "" if low is None else f" {'>' if strict else '>='} {low}"
         raise ConfigError(f"{key} must be {'an integer' if integer else 'a number'}{bound}"
-                          f"{' or null' if nullable else ''}, got {value!r}")
+                          f"{f' or {null}' if nullable else ''}, got {value!r}")

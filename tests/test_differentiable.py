@@ -317,11 +317,11 @@ def test_bad_settings_are_config_errors():
     ({"calibration_batches": 1.5}, "calibration_batches must be an integer >= 0, got 1.5"),
     ({"warmup_epochs": -1}, "warmup_epochs must be an integer >= 0, got -1"),
     ({"warmup_epochs": 0.5}, "warmup_epochs must be an integer >= 0, got 0.5"),
-    ({"tau_epochs": 0}, "tau_epochs must be an integer >= 1 or null, got 0"),
-    ({"tau_epochs": 2.5}, "tau_epochs must be an integer >= 1 or null, got 2.5")])
+    ({"tau_epochs": 0}, "tau_epochs must be an integer >= 1 or None (null in YAML), got 0"),
+    ({"tau_epochs": 2.5}, "tau_epochs must be an integer >= 1 or None (null in YAML), got 2.5")])
 def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     # was: top_k=1.5 trained, then the end of the fit crashed; "2" a raw TypeError
-    with pytest.raises(ConfigError, match=f"^{message}$"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         DifferentiableNAS(TinySupernet(), **kwargs)
 
 
@@ -330,8 +330,9 @@ def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     ({"loss": 3}, r"loss must be a name \(cross_entropy, .*got 3"),
     ({"optimizer": 3}, r"optimizer must be a torch\.optim class name .*got 3"),
     ({"tau_max": "10"}, "tau_max must be a number > 0, got '10'"),
-    ({"num_classes": "3"}, "num_classes must be an integer >= 2 or null, got '3'"),
-    ({"num_classes": 0}, "num_classes must be an integer >= 2 or null, got 0"),
+    ({"num_classes": "3"}, r"num_classes must be an integer >= 2 or None \(null in YAML\), "
+                           "got '3'"),
+    ({"num_classes": 0}, r"num_classes must be an integer >= 2 or None \(null in YAML\), got 0"),
     ({"seed": "1"}, "seed must be an integer, got '1'")])
 def test_arguments_of_another_kind_are_config_errors_naming_them(kwargs, message):
     # was: AttributeError ('int' object has no attribute 'named_modules', ... 'lower'), a
@@ -1017,7 +1018,8 @@ def test_a_negative_gradient_clip_val_is_refused_when_built(bound):
     torch.nn.utils.clip_grad_norm_([weight], -1.0)
     assert torch.allclose(weight.grad, -grad / 5)  # what it did
     with pytest.raises(ConfigError, match=re.escape(
-            f"gradient_clip_val={bound!r}: must be a number >= 0 (0 or null: no clipping)")):
+            f"gradient_clip_val={bound!r}: must be a number >= 0 or None (null in YAML); 0 and "
+            f"None: no clipping")):
         DifferentiableNAS(TinySupernet(), gradient_clip_val=bound)
     DifferentiableNAS(TinySupernet(), gradient_clip_val=0)  # no clipping, as None
 

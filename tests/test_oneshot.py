@@ -1445,14 +1445,14 @@ def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_anything_is_written(
     ({"num_candidates": "5"}, "num_candidates must be an integer >= 1, got '5'"),
     ({"num_candidates": True}, "num_candidates must be an integer >= 1, got True"),
     ({"calibration_batches": 1.5}, "calibration_batches must be an integer >= 0, got 1.5"),
-    ({"search_every_n_epochs": 0}, "search_every_n_epochs must be an integer >= 1 or null, "
-                                   "got 0"),
+    ({"search_every_n_epochs": 0}, "search_every_n_epochs must be an integer >= 1 or None "
+                                   "(null in YAML), got 0"),
     ({"search_every_n_epochs": 1.5}, "search_every_n_epochs must be an integer >= 1 or "
-                                     "null, got 1.5"),
+                                     "None (null in YAML), got 1.5"),
     # was: refused when the fit started, as "num_classes=3 does not fit the data ...; set
     # num_classes=3" for "3"; forward=3 a bare TypeError there
-    ({"num_classes": "3"}, "num_classes must be an integer >= 2 or null, got '3'"),
-    ({"num_classes": 1.5}, "num_classes must be an integer >= 2 or null, got 1.5"),
+    ({"num_classes": "3"}, "num_classes must be an integer >= 2 or None (null in YAML), got '3'"),
+    ({"num_classes": 1.5}, "num_classes must be an integer >= 2 or None (null in YAML), got 1.5"),
     ({"forward": 3}, "forward must be a callable (module, batch) -> (predictions, targets), "
                      "got 3")])
 def test_oneshotnas_counts_that_are_no_integers_are_refused_when_built(kwargs, message):

@@ -75,3 +75,30 @@ def test_every_bad_python_mode_lists_the_valid_ones(kwargs, listing, hint):
         with pytest.raises(ConfigError) as err:
             who(**kwargs)
         assert listing in str(err.value) and hint in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: OneShotNAS(search_every_n_epochs=0),
+     "search_every_n_epochs must be an integer >= 1 or None (null in YAML), got 0"),
+    (lambda: OneShotNAS(num_classes=1),
+     "num_classes must be an integer >= 2 or None (null in YAML), got 1"),
+    (lambda: DifferentiableNAS(TinySupernet(), num_classes="3"),
+     "num_classes must be an integer >= 2 or None (null in YAML), got '3'"),
+    (lambda: DifferentiableNAS(TinySupernet(), algorithm="gdas", tau_epochs=0),
+     "tau_epochs must be an integer >= 1 or None (null in YAML), got 0"),
+    (lambda: DifferentiableNAS(TinySupernet(), gradient_clip_val=-1),
+     "gradient_clip_val=-1: must be a number >= 0 or None (null in YAML); 0 and None: no "
+     "clipping"),
+])
+def test_python_one_shot_errors_say_none_not_yaml_null(build, said):
+    # was: "... or null, got 0", YAML's word, to a caller from Python
+    with pytest.raises(ConfigError) as err:
+        build()
+    assert str(err.value).startswith(said), str(err.value)
+
+
+def test_config_one_shot_errors_still_say_null():
+    # the oneshot: block's keys are YAML's: null there (Python's None would mislead)
+    with pytest.raises(ConfigError) as err:
+        check_oneshot_settings({"search_every_n_epochs": 0})
+    assert str(err.value) == "oneshot.search_every_n_epochs must be an integer >= 1 or null, got 0"

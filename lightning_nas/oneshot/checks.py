@@ -40,7 +40,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from lightning_nas.errors import ConfigError, check_number, typed
+from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number, typed
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
@@ -83,19 +83,20 @@ def check_clip_val(value: Any, key: str) -> None:
     uphill (was: taken, by ``DifferentiableNAS`` and, through Lightning, by SPOS).
 
     Example:
-        >>> check_clip_val(-1, "trainer.gradient_clip_val")
+        >>> check_clip_val(-1, "gradient_clip_val")
         Traceback (most recent call last):
         ...
-        lightning_nas.errors.ConfigError: trainer.gradient_clip_val=-1: must be a number >= 0 ...
+        lightning_nas.errors.ConfigError: gradient_clip_val=-1: must be a number >= 0 or None ...
     """
     if value is None:
         return
     try:
         check_number(value, key, 0)
     except ConfigError:
-        raise ConfigError(f"{key}={value!r}: must be a number >= 0 (0 or null: no clipping); "
-                          f"torch clips by a negative bound by flipping the gradients' sign, "
-                          f"so the weights would step uphill") from None
+        # None from Python (was: "0 or null", YAML's word; the config says trainer_checks')
+        raise ConfigError(f"{key}={value!r}: must be a number >= 0 or {PYTHON_NULL}; 0 and "
+                          f"None: no clipping; torch clips by a negative bound by flipping "
+                          f"the gradients' sign, so the weights would step uphill") from None
 
 
 def check_pair(batch: Any, who: str, hint: str) -> None:

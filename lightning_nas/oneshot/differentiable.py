@@ -62,7 +62,7 @@ import torchmetrics
 from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 
-from lightning_nas.errors import ConfigError, check_number, unknown
+from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number, unknown
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.arch_logits import ArchLogits
@@ -117,7 +117,8 @@ def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, see
         raise ConfigError(f"optimizer must be a torch.optim class name (adam, sgd, ...) or "
                           f"None, got {optimizer!r}")
     if num_classes is not None:
-        check_number(num_classes, "num_classes", 2, integer=True, nullable=True)
+        check_number(num_classes, "num_classes", 2, integer=True, nullable=True,
+                     null=PYTHON_NULL)
     check_number(seed, "seed", integer=True)
 
 
@@ -195,7 +196,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         check_number(top_k, "top_k", 1, integer=True)  # crashed after training)
         check_number(warmup_epochs, "warmup_epochs", 0, integer=True)
         if tau_epochs is not None:
-            check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True)
+            check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True,
+                         null=PYTHON_NULL)  # (was: "or null", YAML's word)
         mode = metric_mode(metric, mode, "DifferentiableNAS")
         if isinstance(loss, str) and loss not in LOSSES:
             raise unknown("loss", loss, LOSSES, listing="losses")

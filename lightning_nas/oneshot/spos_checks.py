@@ -20,7 +20,7 @@ import math
 
 import lightning.pytorch as pl
 
-from lightning_nas.errors import ConfigError, check_number
+from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number
 from lightning_nas.oneshot.scoring import loaders
 from lightning_nas.run_folder import check_export_dir
 from lightning_nas.wording import counted
@@ -38,10 +38,11 @@ def check_spos_arguments(search_every_n_epochs: object, export_dir: object,
     ``forward`` (a callable or None; was: a bare TypeError at the fit's start)."""
     if search_every_n_epochs is not None:
         check_number(search_every_n_epochs, "search_every_n_epochs", 1, integer=True,
-                     nullable=True)
+                     nullable=True, null=PYTHON_NULL)  # (was: "or null", YAML's word)
     check_export_dir(export_dir, "OneShotNAS(export_dir=...)")
     if num_classes is not None:
-        check_number(num_classes, "num_classes", 2, integer=True, nullable=True)
+        check_number(num_classes, "num_classes", 2, integer=True, nullable=True,
+                     null=PYTHON_NULL)
     if forward is not None and not callable(forward):
         raise ConfigError(f"forward must be a callable (module, batch) -> (predictions, "
                           f"targets), got {forward!r}")
