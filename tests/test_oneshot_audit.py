@@ -1,6 +1,7 @@
 """What a new user of one-shot search meets: ``finetune_subnet``'s length and learning rate
 are checked before any Trainer is built, DARTS's per-epoch history holds no GDAS
-temperature (which DARTS never uses), and a bad mode's error lists the valid ones."""
+temperature (which DARTS never uses), a bad mode's error lists the valid ones, an error
+from Python says None (not YAML's null), and a width of None says where None is taken."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 from torch import nn
 from torchmetrics.regression import MeanSquaredError
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.choices import ChoiceConv2d, ChoiceLinear
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.setting_checks import check_oneshot_settings
@@ -102,3 +104,24 @@ def test_config_one_shot_errors_still_say_null():
     with pytest.raises(ConfigError) as err:
         check_oneshot_settings({"search_every_n_epochs": 0})
     assert str(err.value) == "oneshot.search_every_n_epochs must be an integer >= 1 or null, got 0"
+
+
+_KEEP = "None (keep the input width) is taken by ChoiceConv2d's out_channels only"
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: ChoiceLinear(16, None, label="hid"),
+     f"choice 'hid' takes integers >= 1, got [None]; {_KEEP}"),
+    (lambda: ChoiceLinear(16, [8, None], label="hid"),
+     f"choice 'hid' takes integers >= 1, got [8, None]; {_KEEP}"),
+    (lambda: ChoiceConv2d(16, [None, 8], 3, label="c"),
+     "choice 'c' takes integers >= 1, got [None, 8]; None (keep the input width) is taken "
+     "alone, out_channels=None, not in a list of widths"),
+])
+def test_a_width_of_none_says_where_none_is_taken(build, said):
+    # was: "choice 'hid' takes integers >= 1, got [None]", not saying that the README's
+    # ChoiceConv2d(width, None, 3) pattern is ChoiceConv2d's alone
+    with pytest.raises(SpaceError) as err:
+        build()
+    assert str(err.value) == said
+    assert ChoiceConv2d(16, None, 3, label="c").widths is None  # the pattern it names

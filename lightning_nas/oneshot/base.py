@@ -45,8 +45,16 @@ class ChoiceModule(nn.Module, Mixable):
         raise NotImplementedError
 
 
-def check_values(label: str, values: Sequence[Any] | int, low: int | None = None) -> list[Any]:
-    """The values of decision ``label`` as a list (a single value: a list of one).
+def check_values(label: str, values: Sequence[Any] | int, low: int | None = None,
+                 none: str = "") -> list[Any]:
+    """The values of decision ``label`` as a list (a single value: a list of one); ``none``
+    is said after the error for a None among them (where None is taken instead).
+
+    Example:
+        >>> check_values("fc", [8, None], 1, none="None is taken by ChoiceConv2d only")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: choice 'fc' takes integers >= 1, got [8, None]; None ...
 
     Raises:
         SpaceError: no value, a value given twice, or (``low`` given) a value that is not
@@ -58,7 +66,8 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
         raise SpaceError(f"choice {label!r} needs at least one value")
     if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
                                for v in values):  # was: a depth -1 kept all but one block
-        raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}")
+        said = f"; {none}" if none and None in values else ""  # (was: not where None is taken)
+        raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}{said}")
     repeated = [v for i, v in enumerate(values) if v in values[:i]]
     if repeated:  # was: refused at OneShotNAS.setup, not naming the label
         raise SpaceError(f"choice {label!r} takes each value once, got {repeated[0]!r} more "

@@ -121,7 +121,9 @@ class ChoiceConv2d(ChoiceModule, FollowsInput):
                  label: str = "conv") -> None:
         super().__init__()
         self.label, self.stride = label, stride
-        self.widths = None if out_channels is None else check_values(label, out_channels, 1)
+        self.widths = None if out_channels is None else check_values(
+            label, out_channels, 1, none="None (keep the input width) is taken alone, "
+                                         "out_channels=None, not in a list of widths")
         self.kernels = check_values(f"{label}_kernel", kernel_size, 1)
         if any(k % 2 == 0 for k in self.kernels):
             raise SpaceError(f"kernel sizes of {label!r} must be odd, got {self.kernels}")
@@ -207,7 +209,8 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
 
     Args:
         in_features: the largest input width.
-        out_features: widths to choose from, or an int (fixed, e.g. the classes).
+        out_features: widths to choose from, or an int (fixed, e.g. the classes); not None
+            (``ChoiceConv2d``'s ``out_channels=None`` alone keeps the input width).
         bias: with a bias.
         label: the decision's name.
     """
@@ -216,7 +219,8 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
                  label: str = "linear") -> None:
         super().__init__()
         self.label = label
-        self.widths = check_values(label, out_features, 1)
+        self.widths = check_values(label, out_features, 1, none="None (keep the input width) "
+                                   "is taken by ChoiceConv2d's out_channels only")
         self.weight = nn.Parameter(torch.empty(max(self.widths), in_features))
         self.bias = nn.Parameter(torch.zeros(max(self.widths))) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
