@@ -10,7 +10,7 @@ of training data with no length. Its error, a ``ValueError`` or
 its batch counts, per rank under DDP) and, where the error is one of these, gives a
 ``BatchSettingError`` naming the setting, its value, the batches it was compared with and
 what would work. The search (every trial would fail: it stops at trial 1; a corrected
-value resumes the run, ``fixable_batch_settings``), ``fit``, ``finetune`` and ``oneshot``
+value resumes the run, ``stop_fixes``), ``fit``, ``finetune`` and ``oneshot``
 raise it in place of Lightning's. Lightning's warnings (``log_every_n_steps`` above the
 batches) are left alone.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -34,8 +34,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lightning_nas.errors import BatchSettingError
 
-__all__ = ["FIXES", "batch_setting_error", "fixable_batch_settings", "is_batch_setting_error",
-           "too_few"]
+__all__ = ["FIXES", "batch_setting_error", "is_batch_setting_error", "too_few"]
 
 #: the settings whose change may fix a ``BatchSettingError`` (the data: its batch size)
 FIXES = ("trainer.val_check_interval", "trainer.check_val_every_n_epoch",
@@ -142,8 +141,3 @@ def is_batch_setting_error(line: str) -> bool:
     """
     return _ERROR.match(line) is not None
 
-
-def fixable_batch_settings(lines: Sequence[str]) -> tuple[str, ...]:
-    """``FIXES`` where one of the error ``lines`` that stopped a search is a
-    ``BatchSettingError``: changing them resumes it; else ``()``."""
-    return FIXES if any(is_batch_setting_error(line) for line in lines) else ()

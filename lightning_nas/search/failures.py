@@ -247,8 +247,9 @@ class FailureWatch:
         anew = (f"; a changed search setting (a monitor, say) is not resumed: remove "
                 f"{self.run_dir} (no trial completed) or choose another run_dir"
                 if not completed else "")
-        if anew and stop_fixes(line):
-            anew = f"; a changed {said_fixes(stop_fixes(line))} resumes it"
+        fixes = stop_fixes(line)
+        if anew and fixes:
+            anew = f"; a changed {said_fixes(fixes)} resumes it"
         return f". To go on, fix it and run the same search again (trial {trial_id} runs " \
                f"again){anew}"
 

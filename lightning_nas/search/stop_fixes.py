@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning_nas.search.batch_settings import fixable_batch_settings
+from lightning_nas.search.batch_settings import FIXES, is_batch_setting_error
 from lightning_nas.search.callback_monitors import is_callback_monitor_error
 
 __all__ = ["fixable_settings", "said_fixes", "stop_fixes"]
@@ -28,7 +28,7 @@ def stop_fixes(line: str) -> tuple[str, ...]:
     """The settings (dotted paths) whose change fixes the stop by the error ``line``."""
     if is_callback_monitor_error(line):
         return ("trainer.callbacks",)
-    return fixable_batch_settings([line])
+    return FIXES if is_batch_setting_error(line) else ()
 
 
 def said_fixes(keys: tuple[str, ...]) -> str:
