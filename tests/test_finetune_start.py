@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from lightning_nas import Search, finetune, load_best
 from lightning_nas.results import TrialStatus
@@ -124,24 +125,70 @@ def test_the_finetune_command_prints_the_validated_start_beside_its_best(adam_ru
             in out), out
 
 
+class EightsData(BlobData):
+    """``BlobData`` validated in batches of 8: its 64 validation samples are 8 batches on
+    one device, 4 on each of 2 DDP ranks."""
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=8)
+
+
 def test_a_ddp_finetune_validates_its_start_on_one_device_of_rank_0(adam_run):
-    # rank 0 validates the starting weights on one device, over the whole validation set,
-    # before the DDP fit (was: none under DDP; the search's stored score stood in). Its
-    # training is as without it: the same epochs and final weights as before this change
-    # (checked by hand; DDP's reset_seed sets each rank's random state when fit starts)
+    # rank 0 validates the starting weights on one device before the DDP fit (was: none
+    # under DDP; the search's stored score stood in), over the samples the DDP epochs
+    # validate. limit_val_batches=2 in batches of 8 on 2 ranks: Lightning's
+    # DistributedSampler (shuffle off for validation) deals the 64 samples out in turn, rank
+    # 0 indices 0, 2, 4, ..., rank 1 indices 1, 3, 5, ...; each validates its share's first
+    # 2 * 8, so together samples 0-31, each once: 4 batches on one device (was: 2, samples
+    # 0-15, a score over other samples than the fine-tune's epochs)
+    shares = [list(DistributedSampler(range(64), num_replicas=2, rank=rank, shuffle=False))
+              for rank in (0, 1)]
+    assert sorted(shares[0][:16] + shares[1][:16]) == list(range(32))
     best = load_best(adam_run)
+    data = EightsData()
+    data.setup("validate")
     alone = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                        enable_model_summary=False).validate(
-        AdamNet.load_from_checkpoint(adam_run / "best.ckpt"), datamodule=BlobData(),
-        verbose=False)[0]["val_acc"]
-    with pytest.warns(UserWarning) as said:
-        tuned = finetune(adam_run, max_epochs=1, model_init_args={"lr": 1.0},
-                         trainer={"devices": 2, "strategy": "ddp"})
+        AdamNet.load_from_checkpoint(adam_run / "best.ckpt"),
+        DataLoader(Subset(data.val_set, range(32)), batch_size=8), verbose=False)[0]
+    settings = {"max_epochs": 2, "model_init_args": {"lr": 1.0}, "data": EightsData}
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        tuned = finetune(adam_run, **settings, trainer={
+            "devices": 2, "strategy": "ddp", "limit_val_batches": 2})
     assert tuned.status is TrialStatus.COMPLETED, tuned.error
-    assert tuned.start_metrics["val_acc"] == pytest.approx(alone)
-    assert tuned.score < best["score"]
-    assert any(f"its start's, val_acc={alone:.4f} (trial {best['trial']}'s best.ckpt, "
-               f"validated before training)" in str(w.message) for w in said)
+    assert tuned.start_metrics == pytest.approx(alone), (tuned.start_metrics, alone)
+    assert tuned.score < tuned.start_metrics["val_acc"], (tuned.curve, alone)
+    assert any(f"its start's, val_acc={alone['val_acc']:.4f} (trial {best['trial']}'s "
+               f"best.ckpt, validated before training)" in str(w.message) for w in said)
+
+
+def test_a_ddp_start_covers_the_samples_a_fractional_limit_gives_the_ranks(tmp_path):
+    # limit_val_batches=0.4 on 2 ranks: each rank's loader holds 4 batches of 8 (its 32 of
+    # the 64 samples), int(0.4 * 4) = 1 validated, samples 0-15 together (the ranks' first 8
+    # each: 0, 2, ..., 14 and 1, 3, ..., 15): 2 batches on one device (was: int(0.4 * 8) = 3,
+    # samples 0-23, its own fraction of the whole set)
+    from lightning_nas.search.start_score import validate_start
+    from lightning_nas.search.trial import TrialSpec, build_trainer
+
+    data = EightsData()
+    data.setup("validate")
+    rank_0 = DataLoader(data.val_set, batch_size=8,
+                        sampler=DistributedSampler(data.val_set, 2, 0, shuffle=False))
+    assert int(0.4 * len(rank_0)) == 1 and list(rank_0.sampler)[:8] == list(range(0, 16, 2))
+    torch.manual_seed(0)
+    model = AdamNet()
+    alone = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                       enable_model_summary=False).validate(
+        model, DataLoader(Subset(data.val_set, range(16)), batch_size=8), verbose=False)[0]
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(tmp_path), model=AdamNet, trainer={
+        "accelerator": "cpu", "devices": 2, "strategy": "ddp", "limit_val_batches": 0.4})
+    assert validate_start(spec, model, EightsData(), build_trainer) == pytest.approx(alone)
+    # loaders whose ranks' counts differ: no one count covers both, the fraction stays
+    from lightning_nas.search.rank_shares import one_device_limit
+
+    loaders = [data.val_dataloader(), DataLoader(data.val_set, batch_size=32)]
+    assert one_device_limit(0.4, loaders, 2) is None
 
 
 @pytest.mark.parametrize("settings", [{"strategy": "fsdp"}, {"strategy": "ddp", "num_nodes": 2},

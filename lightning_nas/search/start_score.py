@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
 
 from lightning_nas.search import random_state
+from lightning_nas.search.rank_shares import ShareLimit
 
 if TYPE_CHECKING:
     from lightning_nas.search.trial import TrialSpec
@@ -52,19 +53,27 @@ def validation_settings(spec: TrialSpec) -> dict[str, Any]:
             "enable_model_summary": False}
 
 
-def one_device_settings(spec: TrialSpec, device: torch.device) -> dict[str, Any]:
+def one_device_settings(spec: TrialSpec, device: torch.device, replicas: int = 1
+                        ) -> dict[str, Any]:
     """``validation_settings`` on one ``device`` (a DDP rank's own: ``root_device``), with
-    Lightning's default strategy: the whole validation set, no sampler splitting it.
+    Lightning's default strategy, no sampler splitting the validation set: an integer
+    ``limit_val_batches`` times ``replicas`` (the DDP fit's ranks), the samples its ranks
+    validate together (``rank_shares``).
 
     Example:
         >>> from lightning_nas.search.trial import TrialSpec
-        >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir="f", model="m.Net",
-        ...                  trainer={"devices": 2, "strategy": "ddp", "precision": "bf16-mixed"})
-        >>> one = one_device_settings(spec, torch.device("cuda", 1))
+        >>> spec = TrialSpec(trial_id=1, arch={}, trial_dir="f", model="m.Net", trainer={
+        ...     "devices": 2, "strategy": "ddp", "precision": "bf16-mixed", "limit_val_batches": 3})
+        >>> one = one_device_settings(spec, torch.device("cuda", 1), replicas=2)
         >>> one["accelerator"], one["devices"], one["strategy"], one["precision"]
         ('cuda', [1], 'auto', 'bf16-mixed')
+        >>> one["limit_val_batches"]  # each of the 2 ranks' 3 batches
+        6
     """
     settings = {k: v for k, v in validation_settings(spec).items() if k not in _PROCESSES}
+    limit = settings.get("limit_val_batches")
+    if type(limit) is int:  # True is no count
+        settings["limit_val_batches"] = limit * replicas
     devices = 1 if device.index is None else [device.index]
     return {**settings, "accelerator": device.type, "devices": devices, "strategy": "auto"}
 
@@ -101,7 +110,9 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     that shards, wraps or converts the model (``_plain``: it would be done twice), or on
     several nodes. A plain DDP fine-tune (``_plain_ddp``) validates on rank 0 alone, on its
     own device (``one_device_settings``: each rank's share would be a part of the set, its
-    metrics unsynced), before any process group exists; the other ranks give ``{}`` (rank 0
+    metrics unsynced), before any process group exists, over the samples its ranks validate
+    together under a ``limit_val_batches`` (``rank_shares``: an integer times the ranks, a
+    fraction counted on the loaders by ``ShareLimit``); the other ranks give ``{}`` (rank 0
     reports).
 
     Returns:
@@ -115,8 +126,11 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
         if _plain_ddp(trainer):  # a group already joined: a metric of the user's would sync
             if trainer.global_rank != 0 or torch.distributed.is_initialized():
                 return {}
+            replicas = trainer.distributed_sampler_kwargs["num_replicas"]
+            limit = trainer.limit_val_batches  # a fraction: the loaders say each rank's count
             trainer = build_trainer(dataclasses.replace(spec, trainer=one_device_settings(
-                spec, trainer.strategy.root_device), ckpt_path=None), [])
+                spec, trainer.strategy.root_device, replicas), ckpt_path=None),
+                [ShareLimit(limit, replicas)] if type(limit) is float and limit < 1 else [])
         if not _plain(trainer):
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
