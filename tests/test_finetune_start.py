@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.plugins.precision import Precision
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
@@ -133,6 +134,12 @@ class EightsData(BlobData):
         return DataLoader(self.val_set, batch_size=8)
 
 
+class SubPrecision(Precision):
+    """Lightning's full precision under a name of its own: no precision ``validate_start``
+    knows, so a DDP fine-tune with it skips the start's validation, and trains as with
+    ``Precision`` (nothing overridden)."""
+
+
 def test_a_ddp_finetune_validates_its_start_on_one_device_of_rank_0(adam_run):
     # rank 0 validates the starting weights on one device before the DDP fit (was: none
     # under DDP; the search's stored score stood in), over the samples the DDP epochs
@@ -161,6 +168,17 @@ def test_a_ddp_finetune_validates_its_start_on_one_device_of_rank_0(adam_run):
     assert tuned.score < tuned.start_metrics["val_acc"], (tuned.curve, alone)
     assert any(f"its start's, val_acc={alone['val_acc']:.4f} (trial {best['trial']}'s "
                f"best.ckpt, validated before training)" in str(w.message) for w in said)
+    # its training is as without it: a precision validate_start does not know skips it, and
+    # the same fine-tune trains to the same epochs and final weights, bit for bit
+    plugin = {"class_path": "tests.test_finetune_start.SubPrecision"}
+    unvalidated = finetune(adam_run, **settings, trainer={
+        "devices": 2, "strategy": "ddp", "limit_val_batches": 2, "plugins": [plugin]})
+    assert unvalidated.status is TrialStatus.COMPLETED, unvalidated.error
+    assert not unvalidated.start_metrics and unvalidated.checkpoint != tuned.checkpoint
+    assert unvalidated.curve == tuned.curve and len(tuned.curve) == 2
+    weights = [torch.load(c, weights_only=False)["state_dict"]
+               for c in (tuned.checkpoint, unvalidated.checkpoint)]
+    assert [k for k in weights[0] if not torch.equal(weights[0][k], weights[1][k])] == []
 
 
 def test_a_ddp_start_covers_the_samples_a_fractional_limit_gives_the_ranks(tmp_path):
