@@ -247,3 +247,32 @@ def test_space_errors_say_what_to_do():
                                          r"ChoiceConv2d, ChoiceLinear or Repeat.*lightning-nas "
                                          r"search"):
         space_of(nn.Linear(2, 2))
+
+
+_LARGEST = ("None is not taken: the weight is made once, for the largest input width (the "
+            "width in use follows the input)")
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: ChoiceLinear(None, 8, label="hid"),
+     f"choice 'hid' takes in_features as an integer >= 1 (the largest input width), got "
+     f"None; {_LARGEST}"),
+    (lambda: ChoiceConv2d(None, [8, 16], 3, label="c"),
+     f"choice 'c' takes in_channels as an integer >= 1 (the largest input width), got "
+     f"None; {_LARGEST}"),
+    (lambda: ChoiceConv2d(None, None, 3, label="c"),
+     f"choice 'c' takes in_channels as an integer >= 1 (the largest input width), got "
+     f"None; {_LARGEST}"),
+    (lambda: ChoiceLinear(16.0, 8, label="hid"),
+     "choice 'hid' takes in_features as an integer >= 1 (the largest input width), got 16.0"),
+    (lambda: ChoiceLinear(0, 8, label="hid"),
+     "choice 'hid' takes in_features as an integer >= 1 (the largest input width), got 0"),
+])
+def test_an_input_width_of_none_says_what_the_argument_takes(build, said):
+    # was: torch's bare TypeError, "empty(): argument 'size' failed to unpack the object at
+    # pos 2 with error "type must be tuple of ints,but got NoneType"" (0: taken, an empty
+    # weight), where ChoiceLinear(16, None) says where None is taken
+    with pytest.raises(SpaceError) as err:
+        build()
+    assert str(err.value) == said
+    assert ChoiceLinear(torch.tensor(16).item(), 8).weight.shape == (8, 16)  # an int is taken

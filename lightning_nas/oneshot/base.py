@@ -1,6 +1,7 @@
 """The base of the choice modules (``lightning_nas.oneshot.choices``): ``ChoiceModule`` (a
 module with decisions, activated from an architecture, exported as plain ``torch.nn``),
-``check_values`` (a decision's values checked when a module is built) and ``FollowsInput``
+``check_values`` (a decision's values checked when a module is built), ``check_width`` (a
+module's largest input width, checked so) and ``FollowsInput``
 (a layer that remembers the width of its last input, to slice and export by it) and
 ``one_width_each`` (refuses a pass that calls such a layer at two input widths).
 
@@ -11,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +23,7 @@ from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.oneshot.mixed import Mixable
 from lightning_nas.space import Param
 
-__all__ = ["ChoiceModule", "FollowsInput", "check_values", "one_width_each"]
+__all__ = ["ChoiceModule", "FollowsInput", "check_values", "check_width", "one_width_each"]
 
 
 class ChoiceModule(nn.Module, Mixable):
@@ -73,6 +75,28 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
         raise SpaceError(f"choice {label!r} takes each value once, got {repeated[0]!r} more "
                          f"than once in {values}")
     return values
+
+
+def check_width(label: str, name: str, value: Any) -> int:
+    """``value``, the largest input width a module's weight is made for (its argument
+    ``name``), as an int; worded as ``check_values``' errors.
+
+    Example:
+        >>> check_width("fc", "in_features", None)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: choice 'fc' takes in_features as an integer >= 1 ...
+
+    Raises:
+        SpaceError: for a value that is not an integer >= 1 (was: torch's bare ``TypeError``
+            for None, an empty weight for 0).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        said = ("; None is not taken: the weight is made once, for the largest input width "
+                "(the width in use follows the input)" if value is None else "")
+        raise SpaceError(f"choice {label!r} takes {name} as an integer >= 1 (the largest input "
+                         f"width), got {value!r}{said}")
+    return int(value)
 
 
 class FollowsInput(nn.Module):

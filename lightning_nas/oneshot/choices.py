@@ -38,7 +38,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.errors import SpaceError
-from lightning_nas.oneshot.base import ChoiceModule, FollowsInput, check_values, one_width_each
+from lightning_nas.oneshot.base import (
+    ChoiceModule,
+    FollowsInput,
+    check_values,
+    check_width,
+    one_width_each,
+)
 from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
 from lightning_nas.oneshot.paths import choice_modules, get_path, set_path, space_of
 from lightning_nas.space import Choice, Ordered, Param
@@ -107,7 +113,7 @@ class ChoiceConv2d(ChoiceModule, FollowsInput):
     centre crop of the largest; padding keeps the spatial size (``k // 2``).
 
     Args:
-        in_channels: the largest input width.
+        in_channels: the largest input width (an int; not None: the weight is made for it).
         out_channels: output widths to choose from, an int (fixed), or None (as many as the
             input has: for blocks that keep the width).
         kernel_size: kernel sizes (odd) to choose from, or an int (fixed).
@@ -121,6 +127,7 @@ class ChoiceConv2d(ChoiceModule, FollowsInput):
                  label: str = "conv") -> None:
         super().__init__()
         self.label, self.stride = label, stride
+        in_channels = check_width(label, "in_channels", in_channels)  # (was: torch's TypeError)
         self.widths = None if out_channels is None else check_values(
             label, out_channels, 1, none="None (keep the input width) is taken alone, "
                                          "out_channels=None, not in a list of widths")
@@ -208,7 +215,7 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
     follows the input.
 
     Args:
-        in_features: the largest input width.
+        in_features: the largest input width (an int; not None: the weight is made for it).
         out_features: widths to choose from, or an int (fixed, e.g. the classes); not None
             (``ChoiceConv2d``'s ``out_channels=None`` alone keeps the input width).
         bias: with a bias.
@@ -219,6 +226,7 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
                  label: str = "linear") -> None:
         super().__init__()
         self.label = label
+        in_features = check_width(label, "in_features", in_features)  # (was: torch's TypeError)
         self.widths = check_values(label, out_features, 1, none="None (keep the input width) "
                                    "is taken by ChoiceConv2d's out_channels only")
         self.weight = nn.Parameter(torch.empty(max(self.widths), in_features))
