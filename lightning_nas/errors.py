@@ -5,14 +5,15 @@ The kinds say where to look: ``ConfigError`` (a setting, a config file, a class 
 on: too many failures, an error every trial would hit), ``MonitorError`` (the monitored
 metric is never logged), ``StoreError`` (a run's ``search.db`` cannot be opened or its
 folder locked). Messages name the bad key or value and list the valid ones;
-``unknown``, ``check_mode`` and ``check_number`` build the messages that many checks share.
+``unknown``, ``check_mode`` (with ``mode_said``) and ``check_number`` build the messages
+that many checks share.
 
 Example:
     >>> try:
     ...     check_mode("maximum")
     ... except NASError as err:
     ...     print(err)
-    `mode` can be max, min; got 'maximum'
+    `mode` can be max, min; got 'maximum': did you mean 'max'?
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "check_number",
     "did_you_mean",
     "mode_hint",
+    "mode_said",
     "one_line",
     "typed",
     "unknown",
@@ -167,10 +169,30 @@ def unknown(kind: str, key: str, valid: Iterable[str],
 
 
 def check_mode(mode: object, name: str = "mode") -> str:
-    """Return ``mode`` if it is ``"max"`` or ``"min"``; else raise ``ConfigError``."""
-    if mode not in MODES:
-        raise ConfigError(f"`{name}` can be {', '.join(MODES)}; got {mode!r}")
+    """Return ``mode`` if it is ``"max"`` or ``"min"``; else raise ``ConfigError`` listing
+    them, with ``mode_hint``'s did-you-mean (``maximize``, ``MAX``, ``mx``: ``'max'``).
+
+    Example:
+        >>> check_mode("maximize")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: `mode` can be max, min; got 'maximize': did you ...
+    """
+    if mode not in MODES:  # (was: no did-you-mean, as the one-shot side says)
+        raise ConfigError(f"`{name}` can be {', '.join(MODES)}; got {mode!r}"
+                          f"{mode_said(mode, MODES)}")
     return mode  # type: ignore[return-value]
+
+
+def mode_said(mode: object, valid: Iterable[object]) -> str:
+    """``mode_hint`` after a bad mode's ``got ...``: ``": did you mean 'max'?"``, or ``""``.
+
+    Example:
+        >>> mode_said("MAX", MODES), mode_said("up", MODES)
+        (": did you mean 'max'?", '')
+    """
+    hint = mode_hint(mode, valid).strip()
+    return f": {hint}" if hint else ""
 
 
 def check_number(value: object, key: str, low: float | None = None, strict: bool = False,

@@ -148,3 +148,61 @@ def test_did_you_mean_reads_a_name_in_other_case_as_the_name():
     assert did_you_mean("ngopt", ["NGOpt", "NGO"]) == "did you mean 'NGOpt'? "
     assert did_you_mean("DARTZ", ["spos", "darts", "gdas"]) == "did you mean 'darts'? "
     assert did_you_mean("xyz", ["spos", "darts"]) == ""
+
+
+@pytest.mark.parametrize(("mode", "meant"), [("maximize", "max"), ("MAX", "max"), ("mx", "max"),
+                                             ("Minimum", "min"), ("minimise", "min")])
+def test_check_mode_says_did_you_mean_as_the_one_shot_side(mode, meant):
+    # was: "`objective_mode` can be max, min; got 'maximize'", no did-you-mean (the one-shot
+    # side's errors.mode_hint says it)
+    with pytest.raises(ConfigError) as info:
+        check_mode(mode, name="objective_mode")
+    assert str(info.value) == (f"`objective_mode` can be max, min; got {mode!r}: did you mean "
+                               f"{meant!r}?")
+
+
+def _search(**options):
+    from lightning_nas.search.facade import Search
+    from tests.helpers import BlobData, TinyNet
+
+    return Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(), run_dir="unused",
+                  **options)
+
+
+def _yaml(**block):
+    from lightning_nas.search.from_config import search_from_config
+
+    return search_from_config({"model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+                               "search": {"space": {"width": {"choice": [4, 8]}},
+                                          "run_dir": "unused", **block}})
+
+
+def _reporter(mode):
+    from lightning_nas.search.callbacks import TrialReporter
+
+    return TrialReporter("val_acc", mode=mode)
+
+
+def _pruning(mode):
+    from lightning_nas.search.pruning import PruningCallback
+    from lightning_nas.search.schedulers import MedianRule
+
+    return PruningCallback(MedianRule(), mode=mode)
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: _search(mode="maximize"), "`mode` can be max, min; got 'maximize'"),
+    (lambda: _search(objectives={"val_acc": "MAX"}), "`objectives.val_acc` can be max, min; "
+                                                     "got 'MAX'"),
+    (lambda: _yaml(mode="maximize"), "`mode` can be max, min; got 'maximize'"),
+    (lambda: _yaml(objectives={"val_acc": "maximum"}), "`objectives.val_acc` can be max, min; "
+                                                       "got 'maximum'"),
+    (lambda: _reporter("maximize"), "`mode` can be max, min; got 'maximize'"),
+    (lambda: _pruning("maximize"), "`mode` can be max, min; got 'maximize'"),
+])
+def test_every_search_entry_point_lists_the_modes_with_did_you_mean(build, said):
+    # was: "`mode` can be max, min; got 'maximize'" from Search(mode=...), YAML's search.mode
+    # and search.objectives, TrialReporter and PruningCallback: no did-you-mean
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert str(info.value) == f"{said}: did you mean 'max'?"

@@ -375,3 +375,19 @@ def test_an_int_interval_refused_as_written_keeps_its_refusal():
     with pytest.raises(SpaceError) as refused:  # no end truncated: nothing more to say
         parse_params({"x": "int(interval(3, 1))"})
     assert str(refused.value) == "sweep parameter 'x': `int` needs low < high, got [3, 1]"
+
+
+@pytest.mark.parametrize(("key", "bad", "named"), [
+    ("direction", "maximise", "direction"), ("direction", "MAX", "direction"),
+    ("objectives", {"acc": "maximum"}, "objectives.acc"),
+])
+def test_a_bad_direction_lists_the_valid_ones_with_did_you_mean(key, bad, named):
+    # was: "hydra.sweeper.direction can be maximize, minimize, max, min; got 'maximise'", no
+    # did-you-mean where Search(mode=...) and the one-shot side (errors.mode_hint) say one
+    sweep = HydraSweep(params={"x": "choice(1, 2)"}, **{key: bad})
+    sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+    with pytest.raises(ConfigError) as err:
+        search_settings(sweep.settings, sweep.config)
+    got = bad if key == "direction" else bad["acc"]
+    assert str(err.value) == (f"hydra.sweeper.{named} can be maximize, minimize, max, min; got "
+                              f"{got!r}: did you mean 'max'?")

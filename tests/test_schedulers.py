@@ -1099,3 +1099,14 @@ def test_asha_over_ddp_trials_promotes_from_last_ckpt(tmp_path):
     # last.ckpt is kept while a trial is paused, also when the search ends
     assert sorted(p.parent.name for p in tmp_path.glob("trials/*/last.ckpt")) == \
         [f"trial_{t.trial_id:04d}" for t in trials if t.status is TrialStatus.PAUSED]
+
+
+@pytest.mark.parametrize(("cls", "mode", "meant"), [(MedianRule, "maximum", "max"),
+                                                    (ASHARule, "Minimize", "min")])
+def test_a_rules_bad_mode_says_did_you_mean_as_check_mode(cls, mode, meant):
+    # was: "MedianRule's mode must be 'max' or 'min' (which values are better), got
+    # 'maximum'", no did-you-mean where errors.check_mode and the one-shot side say one
+    with pytest.raises(ConfigError) as err:
+        cls(mode=mode)
+    assert str(err.value) == (f"{cls.__name__}'s mode must be 'max' or 'min' (which values "
+                              f"are better), got {mode!r}: did you mean {meant!r}?")

@@ -29,7 +29,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from lightning_nas.config.instantiate import instantiate
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, mode_said
 from lightning_nas.integrations.hydra_config import DIRECTIONS
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import mode_for
@@ -157,7 +157,8 @@ def _mode(direction: Any, name: str) -> str:
     # a mapping, too (was: TypeError, unhashable type: 'dict')
     if not isinstance(direction, str) or direction not in DIRECTIONS:
         raise ConfigError(f"hydra.sweeper.{name} can be {', '.join(DIRECTIONS)}; got "
-                          f"{direction!r}")
+                          f"{direction!r}{mode_said(direction, DIRECTIONS)}")  # (was: no
+        # did-you-mean, as Search's mode and the one-shot side say)
     return DIRECTIONS[direction]
 
 

@@ -40,7 +40,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import MODES, ConfigError, mode_said
 
 __all__ = [
     "ASHARule",
@@ -70,9 +70,10 @@ class Rule(ABC):
     setting: str | None = None
 
     def __init__(self, mode: str = "max") -> None:
-        if mode not in ("max", "min"):  # named as the rule's (was: "`mode` can be max, min")
+        if mode not in MODES:  # named as the rule's (was: "`mode` can be max, min"; then
+            # no did-you-mean, as check_mode's)
             raise ConfigError(f"{type(self).__name__}'s mode must be 'max' or 'min' (which "
-                              f"values are better), got {mode!r}")
+                              f"values are better), got {mode!r}{mode_said(mode, MODES)}")
         self.mode = mode
 
     def __repr__(self) -> str:
