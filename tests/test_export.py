@@ -149,7 +149,7 @@ def test_a_finetune_seed_out_of_range_is_refused_as_searchs_before_any_folder(
         finished_run, tmp_path):
     # was: a numpy traceback, a FAILED result and an empty output folder
     folders = sorted(finished_run.iterdir())
-    valid = "must be an integer from 0 to 4294967295 (2**32 - 1) or null"
+    valid = "must be an integer from 0 to 4294967295 (2**32 - 1) or None (null in YAML)"
     for seed, message in ((-1, f"`seed` {valid}, got -1"),
                           (2**32, f"`seed` {valid}, got 4294967296"),
                           ("1", f"`seed` {valid}, got '1'")):

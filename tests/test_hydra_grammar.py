@@ -391,3 +391,17 @@ def test_a_bad_direction_lists_the_valid_ones_with_did_you_mean(key, bad, named)
     got = bad if key == "direction" else bad["acc"]
     assert str(err.value) == (f"hydra.sweeper.{named} can be maximize, minimize, max, min; got "
                               f"{got!r}: did you mean 'max'?")
+
+
+@pytest.mark.parametrize(("key", "bad", "said"), [
+    ("budget", 0, "`hydra.sweeper.budget` must be a positive integer or null, got 0"),
+    ("seed", -1, "`hydra.sweeper.seed` must be an integer from 0 to 4294967295 (2**32 - 1) "
+                 "or null, got -1"),
+])
+def test_a_sweep_setting_that_may_be_null_says_null_not_pythons_none(key, bad, said):
+    # a Search(...) from Python says "None (null in YAML)"; a sweep's config writes null
+    sweep = HydraSweep(direction="maximize", params={"x": "choice(1, 2)"}, **{key: bad})
+    sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+    with pytest.raises(ConfigError) as err:
+        search_settings(sweep.settings, sweep.config)
+    assert str(err.value) == said

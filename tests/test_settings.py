@@ -530,7 +530,8 @@ def test_scheduler_settings_the_scheduler_uses_are_kept():
 def test_a_seed_numpy_cannot_take_is_refused():
     # was: accepted, then numpy refused it after the run folder was written
     with pytest.raises(ConfigError, match=r"`seed` must be an integer from 0 to 4294967295 "
-                                          r"\(2\*\*32 - 1\) or null, got 4294967296"):
+                                          r"\(2\*\*32 - 1\) or None \(null in YAML\), got "
+                                          r"4294967296"):
         SearchSettings.from_options(seed=2**32)
 
 
@@ -572,3 +573,58 @@ def test_numpy_numbers_are_accepted_as_plain_ones_and_bools_are_not(tmp_path):
                       budget=3, seed=1).run().trials) == 3
     assert len(Search(None, space, objective=objective, run_dir=tmp_path, verbose=False,
                       budget=np.int64(3), seed=np.int64(1)).run().trials) == 3
+
+
+_NONE = "None (null in YAML)"
+_SEED = "must be an integer from 0 to 4294967295 (2**32 - 1)"
+
+
+def _python_search(**options):
+    from lightning_nas.search.facade import Search
+    from tests.helpers import BlobData, TinyNet
+
+    return Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(), run_dir="unused",
+                  **options)
+
+
+def _yaml_search(**block):
+    from lightning_nas.search.from_config import search_from_config
+
+    return search_from_config({"model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+                               "search": {"space": {"width": {"choice": [4, 8]}},
+                                          "run_dir": "unused", **block}})
+
+
+_SAID = [
+    ({"budget": 0}, "`budget` must be a positive integer or {null}, got 0"),
+    ({"time_limit": -1}, "`time_limit` must be a positive number or {null}, got -1"),
+    ({"seed": -1}, f"`seed` {_SEED} or {{null}}, got -1"),
+    ({"devices_per_trial": 0}, "`devices_per_trial` must be a positive integer or {null}, got 0"),
+    ({"eta": 1, "scheduler": "asha"}, "`eta` must be an integer >= 2 or {null}, got 1"),
+    ({"time_limit": float("inf")}, "`time_limit` must be a finite number of seconds, got inf; "
+                                   "{null} is no time limit, beside a `budget`"),
+    ({"objectives": {"val_acc": "max"}, "mode": "min"},
+     "mode='min' disagrees with the first objective (val_acc: max), which is the monitor; "
+     "leave monitor and mode out or set them to {null}, or list the objectives with the "
+     "monitor first"),
+]
+
+
+@pytest.mark.parametrize(("options", "said"), _SAID)
+@pytest.mark.parametrize("build", [SearchSettings.from_options, _python_search])
+def test_from_python_a_setting_that_may_be_none_says_none(build, options, said):
+    # was: "`budget` must be a positive integer or null, got 0" to Search(budget=0), YAML's
+    # word to a caller from Python (the one-shot side says errors.PYTHON_NULL)
+    with pytest.raises(ConfigError) as err:
+        build(**options)
+    assert str(err.value) == said.format(null=_NONE)
+
+
+@pytest.mark.parametrize(("options", "said"), _SAID)
+def test_from_a_config_a_setting_that_may_be_null_says_null(options, said):
+    with pytest.raises(ConfigError) as err:
+        _yaml_search(**options)
+    assert str(err.value) == said.format(null="null")
+    # and the word is the config's only while it is read: Python's again after
+    with pytest.raises(ConfigError, match=re.escape(f"or {_NONE}, got 0")):
+        SearchSettings.from_options(budget=0)

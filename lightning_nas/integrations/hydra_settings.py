@@ -33,6 +33,7 @@ from lightning_nas.errors import ConfigError, mode_said
 from lightning_nas.integrations.hydra_config import DIRECTIONS
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import mode_for
+from lightning_nas.search.setting_checks import config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.warm_keys import fill_keys
 
@@ -80,20 +81,21 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
             {"monitor": monitor, "mode": _named_mode(monitor) if s["direction"] is None
              else _mode(s["direction"], "direction")})
     try:
-        return SearchSettings.from_options(
-            optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
-            **goal, seed=s["seed"], max_failures=s["max_failures"],
-            num_workers=s["num_workers"],
-            constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
-                         for i, c in enumerate(_constraint_list(s["constraints"]))],
-            # as given (one path alone is a list of it, a number refused, naming the key;
-            # was list(...): a path's characters, or "'int' object is not iterable")
-            warm_start=[] if s["warm_start"] is None else s["warm_start"],
-            retrain_top_k=s["retrain_top_k"],
-            warm_start_fill=fill_keys(s["warm_start_fill"], keys, keys, hydra=True,
-                                      name="hydra.sweeper.warm_start_fill") or None,
-            run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
-            progress=False)
+        with config_words():  # null, as the sweep's config writes it (not Python's None)
+            return SearchSettings.from_options(
+                optimizer=s["optimizer"], budget=s["budget"], time_limit=s["time_limit"],
+                **goal, seed=s["seed"], max_failures=s["max_failures"],
+                num_workers=s["num_workers"],
+                constraints=[_constraint(c, f"hydra.sweeper.constraints[{i}]")
+                             for i, c in enumerate(_constraint_list(s["constraints"]))],
+                # as given (one path alone is a list of it, a number refused, naming the key;
+                # was list(...): a path's characters, or "'int' object is not iterable")
+                warm_start=[] if s["warm_start"] is None else s["warm_start"],
+                retrain_top_k=s["retrain_top_k"],
+                warm_start_fill=fill_keys(s["warm_start_fill"], keys, keys, hydra=True,
+                                          name="hydra.sweeper.warm_start_fill") or None,
+                run_dir=run_dir_path(run_dir).absolute(), verbose=bool(s["verbose"]),
+                progress=False)
     except ConfigError as err:  # `budget` must be ...: the key as this user writes it
         raise ConfigError(sweep_words(str(err), settings)) from None
 

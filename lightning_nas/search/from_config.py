@@ -27,7 +27,7 @@ from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotte
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search
-from lightning_nas.search.setting_checks import check_seed
+from lightning_nas.search.setting_checks import check_seed, config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.space.params import KINDS
 from lightning_nas.store import RunStore
@@ -45,12 +45,19 @@ _BOTH = " (lightning-nas search train.yaml search.yaml)"
 
 
 def search_from_config(cfg: Mapping[str, Any]) -> Search:
-    """Check a loaded config and build the ``Search`` it describes (nothing trains yet).
+    """Check a loaded config and build the ``Search`` it describes (nothing trains yet); a
+    setting's error says YAML's ``null`` (``config_words``; from Python: None).
 
     Args:
         cfg: the config as a mapping (``model``, ``data``, ``trainer``, a ``search`` block
             with its ``space``, ...), as ``lightning-nas search`` loads it.
     """
+    with config_words():
+        return _search_from_config(cfg)
+
+
+def _search_from_config(cfg: Mapping[str, Any]) -> Search:
+    """``search_from_config``'s checks and build."""
     settings = block_settings(cfg, "search", SEARCH_KEYS)
     if isinstance(settings["space"], Mapping) and not settings["space"]:
         raise ConfigError(f"`search.space` is empty: give it the keys to search, each with "

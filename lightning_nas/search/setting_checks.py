@@ -6,7 +6,10 @@ are accepted as the numbers they are and the store's meta, a resume's comparison
 messages see ``3``, not ``np.int64(3)``; a bool (NumPy's too) is never a number here.
 ``check_int``, ``check_positive`` and ``check_seed`` then name a setting whose value does
 not fit (``check_seed`` under the key the user wrote: ``seed_everything`` when the search's
-seed is a config's). ``optimizer_error`` says what an ``optimizer`` that is no registry name
+seed is a config's), and say a setting that may be None so from Python (``errors.PYTHON_NULL``,
+``None (null in YAML)``), YAML's ``null`` within ``config_words()``, where a config's reader
+(``search_from_config``, the Hydra sweeper) checks them (``null_word``). ``optimizer_error``
+says what an ``optimizer`` that is no registry name
 is, and what to give (a mapping an override such as ``--search.optimizer.budget=3`` made).
 
 Example:
@@ -15,6 +18,11 @@ Example:
     Traceback (most recent call last):
     ...
     lightning_nas.errors.ConfigError: `keep_top_k` must be a positive integer, got True
+    >>> with config_words():
+    ...     check_int("budget", 0, 1, optional=True)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: `budget` must be a positive integer or null, got 0
 """
 
 from __future__ import annotations
@@ -22,12 +30,43 @@ from __future__ import annotations
 import dataclasses
 import json
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import PYTHON_NULL, ConfigError
 
-__all__ = ["check_int", "check_positive", "check_seed", "optimizer_error", "plain_numbers"]
+__all__ = ["check_int", "check_positive", "check_seed", "config_words", "null_word",
+           "optimizer_error", "plain_numbers"]
+
+#: the word for "no value" in the checks' messages: Python's, unless a config is being read
+_NULL: ContextVar[str] = ContextVar("lightning_nas_null", default=PYTHON_NULL)
+
+
+def null_word() -> str:
+    """``"None (null in YAML)"`` (``errors.PYTHON_NULL``) for a caller from Python, ``"null"``
+    within ``config_words()`` (was: ``null`` always, YAML's word to ``Search(budget=0)``)."""
+    return _NULL.get()
+
+
+@contextmanager
+def config_words(null: str = "null") -> Iterator[None]:
+    """Within the block, the checks say ``null`` for "no value": a config's word, where
+    settings are read from a file or a command line (``search_from_config``, the sweeper).
+
+    Example:
+        >>> with config_words():
+        ...     null_word()
+        'null'
+        >>> null_word()
+        'None (null in YAML)'
+    """
+    token = _NULL.set(null)
+    try:
+        yield
+    finally:
+        _NULL.reset(token)
 
 
 def plain_numbers(group: Any) -> None:
@@ -44,22 +83,24 @@ def plain_numbers(group: Any) -> None:
 
 
 def check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value`` is an int >= ``low`` (or None if optional)."""
+    """Raise ``ConfigError`` unless ``value`` is an int >= ``low`` (or None if optional:
+    said as ``null_word``)."""
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"`{name}` must be {kind}{' or null' if optional else ''}, "
+        raise ConfigError(f"`{name}` must be {kind}{f' or {null_word()}' if optional else ''}, "
                           f"got {value!r}")
 
 
 def check_positive(name: str, value: Any, optional: bool = True) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a positive number (or None)."""
+    """Raise ``ConfigError`` unless ``value`` is a positive number (or None, if optional:
+    said as ``null_word``)."""
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"`{name}` must be a positive number{' or null' if optional else ''}, "
-                          f"got {value!r}")
+        null = f" or {null_word()}" if optional else ""
+        raise ConfigError(f"`{name}` must be a positive number{null}, got {value!r}")
 
 
 def check_seed(value: Any, name: str = "seed") -> None:
@@ -78,7 +119,7 @@ def check_seed(value: Any, name: str = "seed") -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
         others = (", true (a drawn seed) or false (no seeding)" if name == "seed_everything"
-                  else " or null")
+                  else f" or {null_word()}")
         raise ConfigError(f"`{name}` must be an integer from 0 to {2**32 - 1} (2**32 - 1)"
                           f"{others}, got {value!r}")
 

@@ -39,6 +39,7 @@ from lightning_nas.search.setting_checks import (
     check_int,
     check_positive,
     check_seed,
+    null_word,
     optimizer_error,
     plain_numbers,
 )
@@ -93,7 +94,8 @@ class Goal:
         if self.time_limit is not None and math.isinf(self.time_limit):  # (was: a search
             # without an end where no budget was given)
             raise ConfigError(f"`time_limit` must be a finite number of seconds, got "
-                              f"{self.time_limit!r} (null: no time limit, beside a `budget`)")
+                              f"{self.time_limit!r}; {null_word()} is no time limit, beside a "
+                              f"`budget`")  # (was: null, YAML's word, from Python too)
         check_seed(self.seed)
         check_int("max_failures", self.max_failures, 0)
         check_int("keep_top_k", self.keep_top_k, 1)

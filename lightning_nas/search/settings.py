@@ -35,6 +35,7 @@ from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import Objectives, constraint_record
 from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.setting_checks import null_word
 
 # the groups: importable from here (documented so, and the path older pickles name)
 from lightning_nas.search.setting_groups import (
@@ -61,7 +62,8 @@ def _check_monitor_agrees(goal: Mapping[str, Any]) -> None:
         said = ", ".join(f"{k}={v!r}" for k, v in given.items())
         raise ConfigError(f"{said} disagrees with the first objective ({first}: "
                           f"{objectives.modes[first]}), which is the monitor; leave monitor "
-                          f"and mode out (or null), or list the objectives with the monitor first")
+                          f"and mode out or set them to {null_word()}, or list the objectives "
+                          f"with the monitor first")  # (was: "(or null)" from Python too)
 
 
 def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
