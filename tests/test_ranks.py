@@ -159,6 +159,22 @@ def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
     assert ranks._first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
 
 
+def test_a_batch_setting_error_of_a_ddp_rank_keeps_its_advice():
+    # was: cut at 300 characters, "...(a validation every 5000 batches, across epo..." for
+    # a val_check_interval of 5000 on 2 DDP ranks: a line's tail is its advice
+    from lightning_nas.search.batch_settings import too_few
+
+    for line in (f"BatchSettingError: {too_few(5000, 3125, 0.25, 12500, 2)}",
+                 f"BatchSettingError: {too_few(1000000, 99999, 1 / 3, 1234567, 16)}"):
+        assert len(line) > 300
+        assert ranks._first_line(f"{line}\nTraceback ...") == line
+    # a longer line (a message of the user's) is cut in its middle: its start and its end
+    long = "ValueError: " + "x" * 1000 + " give at most 3 (the advice)"
+    said = ranks._first_line(long)
+    assert len(said) <= 600 and said.startswith("ValueError: xxx"), said
+    assert " ... " in said and said.endswith(" give at most 3 (the advice)"), said
+
+
 @pytest.fixture(scope="module")
 def fresh_trial(shared_run) -> dict:
     """One trial of ``tests.helpers.NotesAtExit`` (its ranks note how they exit) on fresh

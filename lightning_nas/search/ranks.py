@@ -372,8 +372,9 @@ atexit.register(close_rank_groups)
 
 
 def _first_line(error: str | None) -> str:
-    """The first line of a trial's error (``RuntimeError: boom``), cut at 300 characters;
-    an exception whose message starts on a new line gets that message's first line.
+    """The first line of a trial's error (``RuntimeError: boom``), cut in its middle above
+    600 characters (its start and its end, where the advice is, kept); an exception whose
+    message starts on a new line gets that message's first line.
 
     Example:
         >>> _first_line("ProcessRaisedException: \\n\\n-- Process 0 failed:\\nTraceback")
@@ -383,7 +384,9 @@ def _first_line(error: str | None) -> str:
     line = lines[0] if lines else ""
     if len(lines) > 1 and re.fullmatch(r"[\w.]+:", line):  # "Name: " then "\n..."
         line = f"{line} {lines[1]}"
-    return line if len(line) <= 300 else line[:297] + "..."
+    # (was: its first 300 alone: a BatchSettingError of DDP ranks, "... on each of the 2
+    # DDP ranks (limit_train_batches=0.25 of 12500); give at most ...", 302, lost its advice)
+    return line if len(line) <= 600 else f"{line[:395]} ... {line[-200:]}"
 
 
 @contextmanager
