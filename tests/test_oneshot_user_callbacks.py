@@ -180,6 +180,24 @@ def test_a_nas_error_after_an_epoch_ended_says_how_to_resume_in_its_one_line(tmp
     assert len(err.splitlines()) == 1, err
 
 
+def test_a_resumed_run_refused_before_its_next_checkpoint_says_how_to_resume(tmp_path, capsys):
+    # was: "lightning-nas oneshot: error: refused at epoch 1" alone: the hint came only where
+    # this run wrote a last.ckpt, though the folder holds the one it resumed from
+    config, run = _config(tmp_path, [{"class_path": "tests.helpers.NASErrorAt",
+                                      "init_args": {"epoch": 1}}])
+    assert main(["oneshot", str(config)]) == 2
+    capsys.readouterr()
+    last = run / "checkpoints" / "last.ckpt"
+    written = last.stat().st_mtime_ns
+    assert main(["oneshot", str(config), "--ckpt_path", "last"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "lightning-nas oneshot: error: refused at epoch 1; resume it from its checkpoint (1 "
+        f"training epoch done) with:\n  lightning-nas oneshot {config} --ckpt_path last\n"
+        "(or run it without --ckpt_path to start anew)\n"), err
+    assert last.stat().st_mtime_ns == written  # the resumed run wrote none of its own
+
+
 def test_a_nas_error_before_an_epoch_ended_says_no_resume_hint(tmp_path, capsys):
     config, run = _config(tmp_path, [{"class_path": "tests.helpers.NASErrorAt",
                                       "init_args": {"epoch": 0}}])

@@ -385,9 +385,9 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
     the same command starts anew; ``said(failed=True)``, for a run that failed (a user's
     callback raised), also that a new run starts without it (its ``search.lock``, of a
     process that ended, blocks neither); ``said(failed=True, only_written=True)``, for a run
-    refused by a ``NASError`` (said in one line), that only where this run wrote its
-    ``last.ckpt`` (training started), else ``""`` (a resume refused before training: the
-    same command again would not help)."""
+    refused by a ``NASError`` (said in one line), that only where the run folder holds a
+    ``last.ckpt`` the resume takes (``run.resumable``; was: only one this run wrote, none
+    after a resumed run refused before its next), else ``""``."""
     block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
     run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
     last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
@@ -396,8 +396,14 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
 
     def said(failed: bool = False, only_written: bool = False) -> str:
         written = last.is_file() and last.stat().st_mtime_ns != before
-        if rank_zero_only.rank or (only_written and not written):  # under DDP rank 0 says it
+        if rank_zero_only.rank:  # under DDP rank 0 says it
             return ""
+        if only_written and not written:
+            from lightning_nas.oneshot.run import resumable  # (run imports this module)
+
+            if not (last.is_file() and resumable(cfg)):
+                return ""
+            written = True  # the folder's last.ckpt, which --ckpt_path last resumes
         if not (written or ckpt_path):
             return (f"; no training epoch of this run ended, so it wrote no {last} to resume "
                     f"from: the same command starts it anew")

@@ -40,6 +40,7 @@ from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.oneshot.resume import (
+    LAST,
     check_resume,
     check_resumed_supernet,
     epoch_end_checkpoint,
@@ -84,7 +85,7 @@ from lightning_nas.wording import counted, joined
 
 __all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
            "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
-           "finetune_trainer", "run_oneshot"]
+           "finetune_trainer", "resumable", "run_oneshot"]
 
 #: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
 #: seed, ``seed_everything: true`` or ``false``, is drawn once)
@@ -308,6 +309,41 @@ def _finished(run_dir: Path, ckpt_path: Path, end: tuple[str, str] | None,
             else None}
 
 
+def _drawn(cfg: Mapping[str, Any]) -> bool:
+    """Whether the run's seed is drawn (``seed_everything`` true or false, no
+    ``oneshot.seed``): a resume takes its checkpoint's."""
+    return (isinstance(cfg.get("seed_everything"), bool)
+            and (cfg.get("oneshot") or {}).get("seed") is None)
+
+
+def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
+    """Whether ``run_oneshot(cfg, ckpt_path=ckpt_path)`` would take the checkpoint: the
+    config's checks, then the checkpoint's against it and against the supernet the config
+    builds, as the resume makes them (its warnings unsaid: a refused run's hint asks,
+    ``resume_hint``).
+
+    Example:
+        >>> resumable({"model": "m.Net", "oneshot": {"run_dir": "runs/no_such_run"}})
+        False
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            algorithm, opts, model, _, trainer_cfg = check_oneshot(cfg)
+            run_dir = user_path(opts.pop("run_dir") or DEFAULT_RUN_DIR)
+            path = resolve_ckpt_path(ckpt_path, run_dir)  # (a file: it raises where none)
+            if path is None:
+                return False
+            opts, _ = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
+            module = model.build({})
+            network_of(module, opts["net_attr"])
+            check_resumed_supernet(path, _searched(algorithm, opts, module, trainer_cfg,
+                                                   run_dir))
+    except Exception:  # noqa: BLE001 - any refusal: not resumable (the run's error stands)
+        return False
+    return True
+
+
 def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 ckpt_path: str | Path | None = None) -> dict[str, Any]:
     """Search the config's supernet with ``oneshot.algorithm``, export the best subnet into
@@ -326,8 +362,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     run_dir = user_path(opts.pop("run_dir") or DEFAULT_RUN_DIR)
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
-    drawn = (isinstance(cfg.get("seed_everything"), bool)  # true, false: a drawn seed, which
-             and (cfg.get("oneshot") or {}).get("seed") is None)  # ranks take from rank 0
+    drawn = _drawn(cfg)  # true, false: a drawn seed, which ranks take from rank 0
     if ckpt_path is not None:
         opts, stored = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
         end = training_end(stored, trainer_cfg)
