@@ -150,14 +150,15 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
     from lightning_nas.oneshot.resume import resume_hint
-    from lightning_nas.oneshot.run import check_oneshot, run_oneshot
+    from lightning_nas.oneshot.run import check_oneshot, resumable, run_oneshot
 
     cfg = load_config(args.config, overrides, command="oneshot")
     if args.print_config:
         check_oneshot(cfg)  # every check of a run before training, also here
         print(dump_yaml(cfg), end="")
         return 0
-    args.resume = resume_hint(args.argv, cfg, args.ckpt_path)  # said if interrupted
+    args.resume = resume_hint(args.argv, cfg, args.ckpt_path,  # said if interrupted
+                              lambda: resumable(cfg))  # (a NASError: the resume's checks)
     return 0 if run_oneshot(cfg, ckpt_path=args.ckpt_path)["arch"] is not None else 1
 
 

@@ -377,8 +377,8 @@ def check_resumed_rates(stored: list[dict[str, Any]] | None,
                           f"resume with its values, or start a new search")
 
 
-def resume_hint(argv: list[str], cfg: Mapping[str, Any],
-                ckpt_path: str | None) -> Callable[..., str]:
+def resume_hint(argv: list[str], cfg: Mapping[str, Any], ckpt_path: str | None,
+                resumable: Callable[[], bool] = lambda: False) -> Callable[..., str]:
     """What an interrupted ``lightning-nas oneshot`` run (its command line ``argv``) says
     of its resume, read when it is interrupted: the command again with ``--ckpt_path last``
     once the run wrote its ``last.ckpt`` (or with the checkpoint it resumed from), else that
@@ -386,8 +386,8 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
     callback raised), also that a new run starts without it (its ``search.lock``, of a
     process that ended, blocks neither); ``said(failed=True, only_written=True)``, for a run
     refused by a ``NASError`` (said in one line), that only where the run folder holds a
-    ``last.ckpt`` the resume takes (``run.resumable``; was: only one this run wrote, none
-    after a resumed run refused before its next), else ``""``."""
+    ``last.ckpt`` the resume takes (this run's, or where ``resumable()``: ``run.resumable``;
+    was: only this run's, none after a resumed run refused before its next), else ``""``."""
     block = cfg.get("oneshot")  # checked by the run: a bad one is refused before training
     run_dir = block.get("run_dir") if isinstance(block, Mapping) else None
     last = user_path(run_dir if isinstance(run_dir, str) and run_dir else "runs/oneshot") \
@@ -399,9 +399,7 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any],
         if rank_zero_only.rank:  # under DDP rank 0 says it
             return ""
         if only_written and not written:
-            from lightning_nas.oneshot.run import resumable  # (run imports this module)
-
-            if not (last.is_file() and resumable(cfg)):
+            if not (last.is_file() and resumable()):
                 return ""
             written = True  # the folder's last.ckpt, which --ckpt_path last resumes
         if not (written or ckpt_path):
