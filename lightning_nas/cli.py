@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             message = str(unusable_store(Path(args.run_dir) / "search.db", err, False))
         if args.command == "oneshot":  # refused after an epoch's checkpoint: how to resume
-            message += args.resume(failed=True, only_written=True)  # (was: the one line alone)
+            message += args.resume(failed=True, refused=True)  # (was: the one line alone)
         print(f"lightning-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except Exception as err:  # a user's error in a one-shot fit: its traceback, and then

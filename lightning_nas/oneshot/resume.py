@@ -384,7 +384,7 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any], ckpt_path: str | None,
     once the run wrote its ``last.ckpt`` (or with the checkpoint it resumed from), else that
     the same command starts anew; ``said(failed=True)``, for a run that failed (a user's
     callback raised), also that a new run starts without it (its ``search.lock``, of a
-    process that ended, blocks neither); ``said(failed=True, only_written=True)``, for a run
+    process that ended, blocks neither); ``said(failed=True, refused=True)``, for a run
     refused by a ``NASError`` (said in one line), that only where the run folder holds a
     ``last.ckpt`` the resume takes (this run's, or where ``resumable()``: ``run.resumable``;
     was: only this run's, none after a resumed run refused before its next), else ``""``."""
@@ -394,11 +394,11 @@ def resume_hint(argv: list[str], cfg: Mapping[str, Any], ckpt_path: str | None,
         / "checkpoints" / "last.ckpt"
     before = last.stat().st_mtime_ns if last.is_file() else None  # an earlier run's
 
-    def said(failed: bool = False, only_written: bool = False) -> str:
+    def said(failed: bool = False, refused: bool = False) -> str:
         written = last.is_file() and last.stat().st_mtime_ns != before
         if rank_zero_only.rank:  # under DDP rank 0 says it
             return ""
-        if only_written and not written:
+        if refused and not written:
             if not (last.is_file() and resumable()):
                 return ""
             written = True  # the folder's last.ckpt, which --ckpt_path last resumes
