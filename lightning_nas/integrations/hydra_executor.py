@@ -47,13 +47,17 @@ class TimedTask:
     (the basic launcher) or on other machines, so the batch's span is no job's time.
     A job whose ``trainer`` node starts several processes gets its uneven DDP validation
     splits recorded there too (``hydra_split.add_split_check``, after Hydra saved the
-    job's config)."""
+    job's config). ``on_start`` is called as each job starts (the sweeper's
+    ``ComposedJobs.job_started``)."""
 
-    def __init__(self, task_function: Callable[[Any], Any]) -> None:
-        self.task_function = task_function
+    def __init__(self, task_function: Callable[[Any], Any],
+                 on_start: Callable[[], None] | None = None) -> None:
+        self.task_function, self.on_start = task_function, on_start
 
     def __call__(self, cfg: Any) -> Any:
         started = time.time()
+        if self.on_start is not None:
+            self.on_start()
         try:
             clear_splits(HydraConfig.get().runtime.output_dir)
             add_split_check(cfg)
@@ -101,6 +105,8 @@ class HydraLauncherExecutor(TrialExecutor):
             returns (``job_result``).
         on_job_dir: called with a trial's id and its job's output folder when the job
             returns (the sweeper stores it: trial N is not job N - 1 after a resume).
+        launched: called when the launcher returned (or raised): the sweeper drops the
+            jobs it composed that the launcher did not take (``ComposedJobs``).
     """
 
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
@@ -109,8 +115,10 @@ class HydraLauncherExecutor(TrialExecutor):
                  check: Callable[[int, Sequence[str]], None] | None = None,
                  first_job: int = 0, on_launch: Callable[[int], None] | None = None,
                  optimized_metric: str | None = None,
-                 on_job_dir: Callable[[int, str], None] | None = None) -> None:
+                 on_job_dir: Callable[[int, str], None] | None = None,
+                 launched: Callable[[], None] | None = None) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
+        self.launched = launched
         self.optimized_metric, self.on_job_dir = optimized_metric, on_job_dir
         self.monitor, self.names = monitor, list(names or [monitor])
         self.check, self.next_job, self.on_launch = check, first_job, on_launch
@@ -143,7 +151,11 @@ class HydraLauncherExecutor(TrialExecutor):
         first, self.next_job = self.next_job, self.next_job + len(overrides)
         if self.on_launch is not None:  # before the jobs run: a kill must not reuse them
             self.on_launch(self.next_job)
-        return self.launcher.launch(overrides, initial_job_idx=first)
+        try:
+            return self.launcher.launch(overrides, initial_job_idx=first)
+        finally:
+            if self.launched is not None:
+                self.launched()
 
     def _not_composing(self, jobs: list[tuple[TrialSpec, tuple[str, ...]]],
                        started: float) -> dict[int, TrialResult]:

@@ -45,6 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean
+from lightning_nas.integrations.hydra_composed import ComposedJobs
 from lightning_nas.integrations.hydra_config import (
     FROM_OTHER_SWEEPERS,
     FROM_SEARCH,
@@ -143,13 +144,18 @@ class HydraSweep(Sweeper):
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.launcher: Any = None
+        self.composed: ComposedJobs | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
-        """Keep the config and set up the project's launcher for the task function."""
+        """Keep the config and set up the project's launcher for the task function (its
+        loader hands it each job as the sweeper composed it, where it may: ``ComposedJobs``)."""
         self.config, self.hydra_context = config, hydra_context
+        self.composed = ComposedJobs(hydra_context.config_loader)
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=TimedTask(task_function), config=config)
+            hydra_context=self.composed.launcher_context(hydra_context),
+            task_function=TimedTask(task_function, on_start=self.composed.job_started),
+            config=config)
 
     # ----------------------------------------------------------------- the sweep
     def sweep(self, arguments: list[str]) -> list[TrialResult]:
@@ -158,7 +164,7 @@ class HydraSweep(Sweeper):
         Args:
             arguments: the command line's task overrides (Hydra passes them).
         """
-        if self.config is None or self.hydra_context is None:
+        if self.config is None or self.hydra_context is None or self.composed is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
         check_blocks(self.config, self.settings["params"], arguments,  # search:, oneshot:
                      self.hydra_context.config_loader)
@@ -206,7 +212,8 @@ class HydraSweep(Sweeper):
                 on_launch=lambda n: store.set_meta("next_job", n),
                 optimized_metric=optimized_metric(self.config),
                 on_job_dir=lambda trial, folder: store.set_meta(
-                    "job_dirs", {**store.get_meta("job_dirs", {}), str(trial): folder}))
+                    "job_dirs", {**store.get_meta("job_dirs", {}), str(trial): folder}),
+                launched=self.composed.job_started)
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
             goal = settings.goal
@@ -245,9 +252,10 @@ class HydraSweep(Sweeper):
         one combination of the other keys' values, so one that only some values of another
         key make several processes shows here; was: launched), and store what it composed
         otherwise than the sweep's config (``job_trials``: its config groups' options, a
-        nested group's, ``model/backbone``, and ``job_values``): a warm start reads them."""
+        nested group's, ``model/backbone``, and ``job_values``): a warm start reads them.
+        The launcher is handed this composition (``ComposedJobs``) where it may."""
         loader = self.hydra_context.config_loader
-        job = loader.load_sweep_config(self.config, list(overrides))
+        job = self.composed.compose(self.config, overrides)
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
         check_target_arguments(job, sweep, loader)
         base = store.get_meta("job_choices") or {}

@@ -1,0 +1,138 @@
+"""``ComposedJobs``: each job of a sweep composed once where its launcher composes it in the
+sweep's process. The sweeper composes every job before its batch is launched (its check:
+a job that does not compose, or that the check refuses, is FAILED unlaunched), and Hydra's
+basic launcher composes it again, with the same config loader, the same sweep config and
+the same overrides. So the launcher is set up with a Hydra context whose loader
+(``LauncherLoader``) hands it the sweeper's composition of the job instead: a copy taken
+before the check read it, with the sweep config's resolver cache copied again as Hydra's
+``load_sweep_config`` ends. It does so only where nothing Hydra composes from can have
+changed since (the config files, the ``ConfigStore``, the working directory, the
+environment): no job started since it was composed (``job_started``: the basic launcher
+runs a batch's jobs one after the other, and a job may change any of them, so the next
+job of the batch is composed again). A launcher that composes in another process
+(joblib, submitit, Ray) pickles its context: there the loader is Hydra's own, which
+composes each job as before.
+
+Example:
+    >>> composed = ComposedJobs(loader=None)
+    >>> composed.held()
+    0
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.core.config_loader import ConfigLoader
+from hydra.types import HydraContext
+from omegaconf import DictConfig, OmegaConf
+
+__all__ = ["ComposedJobs", "LauncherLoader"]
+
+
+class ComposedJobs:
+    """The jobs the sweeper composed since the last job started, for the launcher.
+
+    Args:
+        loader: Hydra's config loader (the sweep's ``hydra_context.config_loader``).
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self._jobs: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # (TimedTask's, to another process: none)
+        return {"loader": self.loader, "_jobs": {}}
+
+    def held(self) -> int:
+        """How many composed jobs wait for the launcher."""
+        return len(self._jobs)
+
+    def compose(self, config: DictConfig, overrides: Sequence[str]) -> DictConfig:
+        """The job of ``overrides`` composed by Hydra (``load_sweep_config``), a copy of it
+        kept for the launcher's composition of the same job.
+
+        Raises:
+            Exception: Hydra's, where the overrides do not compose (nothing is kept).
+        """
+        job = self.loader.load_sweep_config(config, list(overrides))
+        self._jobs[tuple(overrides)] = (config, copy.deepcopy(job))
+        return job
+
+    def take(self, config: DictConfig, overrides: Sequence[str]) -> DictConfig | None:
+        """The kept composition of ``overrides`` on ``config`` (once), with ``config``'s
+        resolver cache copied as ``load_sweep_config`` copies it; None where none is kept."""
+        held = self._jobs.pop(tuple(overrides), None)
+        if held is None or held[0] is not config:
+            return None
+        OmegaConf.copy_cache(from_config=config, to_config=held[1])
+        return held[1]
+
+    def job_started(self) -> None:
+        """A job started: it may change what the next job composes, so nothing kept is
+        handed out (called by the task function's wrapper, ``TimedTask``)."""
+        self._jobs.clear()
+
+    def launcher_context(self, hydra_context: HydraContext) -> HydraContext:
+        """``hydra_context`` whose loader hands the launcher the kept compositions."""
+        return HydraContext(config_loader=LauncherLoader(self.loader, self),
+                            callbacks=hydra_context.callbacks)
+
+
+def _hydras(loader: Any) -> Any:
+    """``LauncherLoader``'s pickled form: Hydra's own loader (in another process)."""
+    return loader
+
+
+class LauncherLoader(ConfigLoader):
+    """Hydra's config loader for the launcher: ``load_sweep_config`` returns the job
+    ``composed`` kept where it may, else composes it; everything else is Hydra's.
+
+    Args:
+        loader: Hydra's config loader.
+        composed: the sweeper's compositions.
+    """
+
+    def __init__(self, loader: Any, composed: ComposedJobs) -> None:
+        self.loader, self.composed = loader, composed
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        return _hydras, (self.loader,)
+
+    def __getattr__(self, name: str) -> Any:  # ConfigLoaderImpl's own (repository, ...)
+        if name in ("loader", "composed"):
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def load_sweep_config(self, master_config: DictConfig,
+                          sweep_overrides: list[str]) -> DictConfig:
+        """The kept composition of the job, or Hydra's."""
+        job = self.composed.take(master_config, sweep_overrides)
+        return job if job is not None else self.loader.load_sweep_config(master_config,
+                                                                        sweep_overrides)
+
+    def load_configuration(self, *args: Any, **kwargs: Any) -> DictConfig:
+        """Hydra's."""
+        return self.loader.load_configuration(*args, **kwargs)
+
+    def get_search_path(self) -> Any:
+        """Hydra's."""
+        return self.loader.get_search_path()
+
+    def get_sources(self) -> Any:
+        """Hydra's."""
+        return self.loader.get_sources()
+
+    def list_groups(self, parent_name: str) -> Any:
+        """Hydra's."""
+        return self.loader.list_groups(parent_name)
+
+    def get_group_options(self, *args: Any, **kwargs: Any) -> Any:
+        """Hydra's."""
+        return self.loader.get_group_options(*args, **kwargs)
+
+    def compute_defaults_list(self, *args: Any, **kwargs: Any) -> Any:
+        """Hydra's."""
+        return self.loader.compute_defaults_list(*args, **kwargs)

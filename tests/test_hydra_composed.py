@@ -1,0 +1,179 @@
+"""Each job of a Hydra sweep is composed once: the sweeper composes it before its batch is
+launched (its check), and Hydra's basic launcher, in the sweep's process, is handed that
+composition (``hydra_composed``) instead of composing it again, where no job ran in
+between. Run with the real Hydra (its own sweep runner, its basic launcher and config
+loader), counting the real loader's compositions by wrapping it; the jobs' saved configs
+and what the task received are those Hydra composes (recorded from the code that composed
+every job twice)."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from hydra._internal.callbacks import Callbacks  # noqa: E402
+from hydra._internal.config_loader_impl import ConfigLoaderImpl  # noqa: E402
+from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
+from hydra.types import HydraContext  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor  # noqa: E402
+from tests.helpers import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
+
+#: a job's task config as the code that composed each job twice saved and passed it
+#: (``.hydra/config.yaml``, ``OmegaConf.to_yaml(cfg)`` in the task): a config group option
+#: that interpolates, an interpolation and a ``_partial_`` target
+EXPECTED = """\
+model:
+  name: {model}
+  depth: {depth}
+opt:
+  _partial_: true
+  _target_: torch.optim.SGD
+  lr: {lr}
+x: 0
+'y': ${{x}}
+"""
+DEPTHS = {"a": "1", "b": "${x}"}
+
+
+class Compositions:
+    """Wraps the real ``ConfigLoaderImpl.load_sweep_config`` (each call still composes):
+    counts the calls made while a batch is checked and launched
+    (``HydraLauncherExecutor.wait``), by overrides, and keeps the loader and the sweep's
+    config it was called with."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.in_batch: Counter[tuple[str, ...]] = Counter()
+        self.loader: Any = None
+        self.master: DictConfig | None = None
+        self.waiting = False
+        compose, wait = ConfigLoaderImpl.load_sweep_config, HydraLauncherExecutor.wait
+        self.compose = compose
+
+        def counted(loader: Any, master: DictConfig, overrides: list[str]) -> DictConfig:
+            self.loader, self.master = loader, master
+            if self.waiting:
+                self.in_batch[tuple(overrides)] += 1
+            return compose(loader, master, overrides)
+
+        def waited(executor: HydraLauncherExecutor) -> Any:
+            self.waiting = True
+            try:
+                return wait(executor)
+            finally:
+                self.waiting = False
+
+        monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counted)
+        monkeypatch.setattr(HydraLauncherExecutor, "wait", waited)
+
+
+def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], params: dict[str, str],
+           **sweeper: Any) -> list[Any]:
+    """A multirun of ``task`` by Hydra's own sweep runner: a config group ``model`` whose
+    option ``b`` interpolates ``x``, an interpolation ``y`` and a ``_partial_`` target."""
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True, exist_ok=True)
+    for option, depth in DEPTHS.items():
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: {depth}\n")
+    config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
+                           "_self_"],
+              "x": 0, "y": "${x}",
+              "opt": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+              "hydra": {"job": {"chdir": False},
+                        "sweeper": {"run_dir": str(tmp_path / "run"), "direction": "maximize",
+                                    "optimizer": "RandomSearch", "seed": 0,
+                                    "params": params, **sweeper}}}
+    (conf / "config.yaml").write_text(yaml.safe_dump(config))
+    runner = SweepTaskFunction()
+    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
+    runner.config_path, runner.config_name = str(conf), "config"
+    runner.task_function, runner.overrides = task, []
+    runner.temp_dir = str(tmp_path / "sweep")
+    with runner:  # (which removes its sweep dir at the end: the jobs are kept in "jobs")
+        shutil.copytree(runner.temp_dir, tmp_path / "jobs")
+        return runner.returns
+
+
+def _jobs(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Each job's folder and its overrides, as Hydra saved them."""
+    for folder in sorted((tmp_path / "jobs").iterdir(), key=lambda p: int(p.name)):
+        yield folder, yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+
+
+def _values(overrides: list[str]) -> dict[str, str]:
+    """``{key: value}`` of a job's overrides (``model='a'``: ``a``)."""
+    return {k: v.strip("'") for k, v in (o.split("=", 1) for o in overrides)}
+
+
+def test_each_job_is_composed_once_into_the_config_hydra_composes(tmp_path, monkeypatch):
+    calls = Compositions(monkeypatch)
+    received = {}
+
+    def task(cfg: DictConfig) -> float:
+        received[(cfg.model.name, cfg.opt.lr)] = OmegaConf.to_yaml(cfg)
+        return float(cfg.opt.lr)
+
+    _sweep(tmp_path, task, {"model": "choice(a, b)", "opt.lr": "choice(0.1, 0.01)"}, budget=4)
+    jobs = list(_jobs(tmp_path))
+    assert len(jobs) == 4 and len(received) == 4
+    for _, overrides in jobs:  # (was: 2, the check's and the launcher's)
+        assert calls.in_batch[tuple(overrides)] == 1, (overrides, calls.in_batch)
+    for (model, lr), text in received.items():
+        expected = EXPECTED.format(model=model, depth=DEPTHS[model], lr=lr)
+        assert text == expected
+        folder = next(f for f, o in jobs if _values(o) == {"model": model, "opt.lr": str(lr)})
+        assert (folder / ".hydra" / "config.yaml").read_text() == expected
+    # its Hydra node (hydra.runtime, hydra.job, the overrides) as Hydra composes the job
+    # afresh and its launcher numbers it (hydra.job.num, id; hydra.runtime.output_dir)
+    for folder, overrides in jobs:
+        fresh = calls.compose(calls.loader, calls.master, overrides)
+        fresh.hydra.job.id = fresh.hydra.job.num = int(folder.name)
+        fresh.hydra.runtime.output_dir = str(tmp_path / "sweep" / folder.name)
+        assert (folder / ".hydra" / "hydra.yaml").read_text() == OmegaConf.to_yaml(
+            OmegaConf.masked_copy(fresh, "hydra"))
+
+
+def test_a_job_after_another_of_its_batch_is_composed_again(tmp_path, monkeypatch):
+    # the basic launcher runs a batch's jobs one after the other: the first may change what
+    # the next composes (here it edits the config group's file), so the next job is composed
+    # again, as Hydra would, and runs the edited file
+    calls = Compositions(monkeypatch)
+    names = []
+
+    def task(cfg: DictConfig) -> float:
+        names.append(cfg.model.name)
+        (tmp_path / "conf" / "model" / "a.yaml").write_text("name: edited\ndepth: 1\n")
+        return float(cfg.x)
+
+    _sweep(tmp_path, task, {"x": "choice(1, 2)"}, budget=2, num_workers=2)
+    assert names == ["a", "edited"]
+    first, second = (tuple(o) for _, o in _jobs(tmp_path))
+    assert (calls.in_batch[first], calls.in_batch[second]) == (1, 2)
+
+
+def test_the_launchers_loader_crosses_to_another_process_as_hydras_own(tmp_path, monkeypatch):
+    # a launcher that composes in another process (joblib, submitit) pickles its Hydra
+    # context: there the loader is Hydra's, which composes each job itself
+    from lightning_nas.integrations.hydra_composed import ComposedJobs
+
+    calls = Compositions(monkeypatch)
+    _sweep(tmp_path, lambda cfg: 1.0, {"x": "choice(1, 2)"}, budget=1)
+    context = ComposedJobs(calls.loader).launcher_context(
+        HydraContext(config_loader=calls.loader, callbacks=Callbacks()))
+    assert context.config_loader is not calls.loader  # here: the sweeper's compositions
+    assert context.config_loader.get_group_options("model") == ["a", "b"]
+    crossed = pickle.loads(pickle.dumps(context))
+    assert type(crossed.config_loader) is ConfigLoaderImpl
+    assert crossed.config_loader.get_group_options("model") == ["a", "b"]
