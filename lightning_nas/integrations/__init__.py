@@ -9,6 +9,8 @@ package, which only imports from here:
   ``SearchSpace``, and an architecture back as a job's overrides;
 - ``hydra_executor``: ``HydraLauncherExecutor``, the search loop's executor that runs each
   batch of trials as Hydra jobs through the project's launcher;
+- ``hydra_composed``: each job composed once: the launcher (in the sweep's process) is
+  handed the sweeper's check's composition of the job;
 - ``hydra_options``: each value of a searched config group (or Trainer argument) composed
   once before the first job: its options exist, no job starts several processes by
   re-running the command line (a spawning strategy, ``ddp_spawn``, passes);
