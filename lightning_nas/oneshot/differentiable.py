@@ -62,26 +62,30 @@ import torchmetrics
 from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 
-from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number, unknown
+from lightning_nas.errors import ConfigError
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import LOSSES, loader_metric
 from lightning_nas.oneshot.arch_logits import ArchLogits
-from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES, initial_logits, noise_key
+from lightning_nas.oneshot.arch_weights import initial_logits, noise_key
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import (
     CLIP_ALGORITHMS,
     check_clip_val,
     check_logits_trained,
-    check_rates,
     check_training_start,
     checked_preds,
 )
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
+from lightning_nas.oneshot.differentiable_args import (
+    DEFAULT_LR,
+    DEFAULT_WEIGHT_DECAY,
+    check_arguments,
+)
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
-from lightning_nas.oneshot.scoring import metric_mode, network_of, rng_state
+from lightning_nas.oneshot.scoring import network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import (
@@ -92,35 +96,9 @@ from lightning_nas.oneshot.wrapped import (
     own_hook,
     step_loss,
 )
-from lightning_nas.run_folder import check_export_dir
 from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
-
-#: how ``gradient_clip_val`` clips (Lightning's ``gradient_clip_algorithm`` values)
-#: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
-#: are refused (``configure_optimizers``)
-_LR, _WEIGHT_DECAY = 1e-3, 0.0
-
-
-def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, seed: Any) -> None:
-    """Raise ``ConfigError`` naming the ``DifferentiableNAS`` argument of a kind it cannot use
-    (was: an AttributeError or TypeError naming none, for ``loss`` at the first step, for a
-    ``num_classes`` of 0 none: no accuracy metric)."""
-    if not isinstance(supernet, nn.Module):
-        raise ConfigError(f"supernet must be an nn.Module with choice modules (or a "
-                          f"LightningModule holding one), got {type(supernet).__name__}")
-    if loss is not None and not isinstance(loss, str) and not callable(loss):
-        raise ConfigError(f"loss must be a name ({', '.join(LOSSES)}), a callable (preds, "
-                          f"target) -> loss or None, got {loss!r}")
-    if optimizer is not None and not isinstance(optimizer, str):
-        raise ConfigError(f"optimizer must be a torch.optim class name (adam, sgd, ...) or "
-                          f"None, got {optimizer!r}")
-    if num_classes is not None:
-        check_number(num_classes, "num_classes", 2, integer=True, nullable=True,
-                     null=PYTHON_NULL)
-    check_number(seed, "seed", integer=True)
-
 
 class DifferentiableNAS(ArchLogits, pl.LightningModule):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
@@ -170,42 +148,23 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                  num_classes: int | None = None,
                  metric: Callable[[], torchmetrics.Metric] | None = None,
                  mode: str | None = None,
-                 net_attr: str | None = None, optimizer: str | None = None, lr: float = _LR,
-                 weight_decay: float = _WEIGHT_DECAY, arch_lr: float = 3e-3,
-                 arch_weight_decay: float = 1e-3, gradient_clip_val: float | None = None,
-                 gradient_clip_algorithm: str = "norm",
+                 net_attr: str | None = None, optimizer: str | None = None,
+                 lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY,
+                 arch_lr: float = 3e-3, arch_weight_decay: float = 1e-3,
+                 gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm",
                  tau_max: float = 10.0, tau_min: float = 0.1,
                  tau_schedule: str = "exponential", tau_epochs: int | None = None,
                  warmup_epochs: int = 0, top_k: int = 1, calibration_batches: int = 5,
                  export_dir: str | None = None, seed: int = 0) -> None:
         super().__init__()
-        _check_types(supernet, loss, optimizer, num_classes, seed)
-        if algorithm not in ALGORITHMS:
-            raise unknown("algorithm", algorithm, ALGORITHMS, listing="algorithms")
-        check_clip_val(gradient_clip_val, "gradient_clip_val")
-        if str(gradient_clip_algorithm).lower() not in CLIP_ALGORITHMS:
-            raise unknown("gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS,
-                          listing="values")
-        if tau_schedule not in TAU_SCHEDULES:
-            raise unknown("tau_schedule", tau_schedule, TAU_SCHEDULES, listing="values")
-        check_number(tau_max, "tau_max", 0, strict=True)  # (was: a bare TypeError of "<=")
-        check_number(tau_min, "tau_min", 0, strict=True)
-        if not 0 < tau_min <= tau_max:
-            raise ConfigError(f"need 0 < tau_min <= tau_max, got {tau_min} and {tau_max}")
-        check_number(calibration_batches, "calibration_batches", 0, integer=True)  # (was: 1.5
-        check_number(top_k, "top_k", 1, integer=True)  # crashed after training)
-        check_number(warmup_epochs, "warmup_epochs", 0, integer=True)
-        if tau_epochs is not None:
-            check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True,
-                         null=PYTHON_NULL)  # (was: "or null", YAML's word)
-        mode = metric_mode(metric, mode, "DifferentiableNAS")
-        if isinstance(loss, str) and loss not in LOSSES:
-            raise unknown("loss", loss, LOSSES, listing="losses")
-        if optimizer is not None:
-            optimizer_class(optimizer)
-        check_rates(lr=lr, weight_decay=weight_decay, arch_lr=arch_lr,
-                    arch_weight_decay=arch_weight_decay)  # was: torch's error at fit start
-        check_export_dir(export_dir, "DifferentiableNAS(export_dir=...)")  # (was: at its end)
+        mode = check_arguments(  # each named, with what it must be (was: many not)
+            supernet, algorithm=algorithm, loss=loss, num_classes=num_classes, metric=metric,
+            mode=mode, optimizer=optimizer, lr=lr, weight_decay=weight_decay, arch_lr=arch_lr,
+            arch_weight_decay=arch_weight_decay, gradient_clip_val=gradient_clip_val,
+            gradient_clip_algorithm=gradient_clip_algorithm, tau_max=tau_max, tau_min=tau_min,
+            tau_schedule=tau_schedule, tau_epochs=tau_epochs, warmup_epochs=warmup_epochs,
+            top_k=top_k, calibration_batches=calibration_batches, export_dir=export_dir,
+            seed=seed)
         self.save_hyperparameters(ignore=["supernet", "metric"] + (
             [] if loss is None or isinstance(loss, str) else ["loss"]))
         self.automatic_optimization = False
@@ -284,7 +243,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if weights is None:
             weights = optimizer_class(hp.optimizer or "adam")(
                 self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        elif (hp.lr, hp.weight_decay) != (_LR, _WEIGHT_DECAY):  # (was: taken and ignored)
+        elif (hp.lr, hp.weight_decay) != (DEFAULT_LR, DEFAULT_WEIGHT_DECAY):  # (was: taken,
+            # and ignored)
             raise ConfigError(
                 f"DifferentiableNAS(lr={hp.lr!r}, weight_decay={hp.weight_decay!r}) sets the "
                 f"weight optimizer it builds, but {type(self.supernet).__name__}."
