@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import (
     ChoiceBatchNorm2d,
     ChoiceConv2d,
@@ -333,7 +334,7 @@ def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     ({"num_classes": "3"}, r"num_classes must be an integer >= 2 or None \(null in YAML\), "
                            "got '3'"),
     ({"num_classes": 0}, r"num_classes must be an integer >= 2 or None \(null in YAML\), got 0"),
-    ({"seed": "1"}, "seed must be an integer, got '1'")])
+    ({"seed": "1"}, r"seed must be an integer from 0 to 4294967295 \(2\*\*32 - 1\), got '1'")])
 def test_arguments_of_another_kind_are_config_errors_naming_them(kwargs, message):
     # was: AttributeError ('int' object has no attribute 'named_modules', ... 'lower'), a
     # TypeError of "<=" or "not callable" (loss=3: at the first training step), torch's
@@ -342,6 +343,19 @@ def test_arguments_of_another_kind_are_config_errors_naming_them(kwargs, message
     kwargs = {"supernet": TinySupernet(), **kwargs}
     with pytest.raises(ConfigError, match=f"^{message}"):
         DifferentiableNAS(**kwargs)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, True, 1.0])
+def test_a_seed_out_of_range_is_refused_as_oneshotnas_refuses_one(seed):
+    # was: DifferentiableNAS(seed=-1) (and 2**32) taken, while OneShotNAS refused seeds
+    # outside its range: one check now (oneshot.seed_range), one message; DARTS/GDAS add no
+    # epoch to the seed, so theirs goes up to 2**32 - 1, as lightning-nas oneshot's does
+    said = r"seed must be an integer from 0 to {} \(2\*\*{} - 1\), got {}: "
+    with pytest.raises(ConfigError, match="^" + said.format(2**32 - 1, 32, re.escape(repr(seed)))):
+        DifferentiableNAS(TinySupernet(), seed=seed)
+    with pytest.raises(ConfigError, match="^" + said.format(2**31 - 1, 31, re.escape(repr(seed)))):
+        OneShotNAS(seed=seed)
+    assert DifferentiableNAS(TinySupernet(), seed=2**32 - 1).hparams.seed == 2**32 - 1
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

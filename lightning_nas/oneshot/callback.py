@@ -40,7 +40,7 @@ from torch import nn
 
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, check_number
+from lightning_nas.errors import check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import (
     DEFAULT_LAYOUT,
@@ -71,6 +71,7 @@ from lightning_nas.oneshot.scoring import (
     take_calibration_batches,
     val_loaders,
 )
+from lightning_nas.oneshot.seed_range import SEED_MAX, check_seed_range
 from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
@@ -85,10 +86,6 @@ from lightning_nas.strategies.registry import (
 )
 
 __all__ = ["SEED_MAX", "OneShotNAS"]
-
-#: the largest seed: ``seed + epoch`` seeds each search's optimizer (numpy: below 2**32),
-#: so 2**31 epochs fit
-SEED_MAX = 2**31 - 1
 
 
 class OneShotNAS(pl.Callback):
@@ -136,10 +133,8 @@ class OneShotNAS(pl.Callback):
         check_number(num_candidates, "num_candidates", 1, integer=True)  # (was: 2.5 crashed
         check_number(calibration_batches, "calibration_batches", 0, integer=True)  # after fit)
         check_spos_arguments(search_every_n_epochs, export_dir, num_classes, forward)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-            raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX} (2**31 - 1), got "
-                              f"{seed!r}: seed + epoch seeds each search's optimizer, which "
-                              f"takes seeds below 2**32")
+        check_seed_range(seed, "seed", SEED_MAX, "seed + epoch seeds each search's optimizer, "
+                         "which takes seeds below 2**32")
         self.optimizer, self.num_candidates = optimizer, num_candidates
         self._ended = False  # on_train_end ran in this fit
         self.search_every_n_epochs = search_every_n_epochs

@@ -140,7 +140,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         calibration_batches: training batches of the BatchNorm calibration.
         export_dir: where rank 0 writes the export (None: nothing); a value that is no
             folder path, or a file's, is a ``ConfigError`` when it is made.
-        seed: seeds the logits' initial values and the Gumbel noise.
+        seed: seeds the logits' initial values and the Gumbel noise: 0 to 2**32 - 1
+            (``seed_range.WIDE_SEED_MAX``; another value is a ``ConfigError``, as for
+            ``OneShotNAS``, whose range ends at 2**31 - 1).
     """
 
     def __init__(self, supernet: nn.Module, algorithm: str = "darts",

@@ -11,6 +11,10 @@ Example:
     lightning_nas.errors.ConfigError: unknown algorithm 'dart'; did you mean 'darts'? ...
     >>> check_arguments(nn.Linear(2, 2), num_classes=3)
     'max'
+    >>> check_arguments(nn.Linear(2, 2), seed=-1)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: seed must be an integer from 0 to 4294967295 (2**32 - 1)...
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS, check_clip_val, check_rates
 from lightning_nas.oneshot.scoring import metric_mode
+from lightning_nas.oneshot.seed_range import WIDE_SEED_MAX, check_seed_range
 from lightning_nas.oneshot.wrapped import optimizer_class
 from lightning_nas.run_folder import check_export_dir
 
@@ -37,7 +42,7 @@ DEFAULT_LR, DEFAULT_WEIGHT_DECAY = 1e-3, 0.0
 def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, seed: Any) -> None:
     """Raise ``ConfigError`` naming the argument of a kind it cannot use (was: an
     AttributeError or TypeError naming none, for ``loss`` at the first step, for a
-    ``num_classes`` of 0 none: no accuracy metric)."""
+    ``num_classes`` of 0 none: no accuracy metric; a seed outside ``0..2**32 - 1`` taken)."""
     if not isinstance(supernet, nn.Module):
         raise ConfigError(f"supernet must be an nn.Module with choice modules (or a "
                           f"LightningModule holding one), got {type(supernet).__name__}")
@@ -50,7 +55,10 @@ def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, see
     if num_classes is not None:
         check_number(num_classes, "num_classes", 2, integer=True, nullable=True,
                      null=PYTHON_NULL)
-    check_number(seed, "seed", integer=True)
+    # as OneShotNAS checks its seed (no epoch is added to this one: Lightning's range)
+    check_seed_range(seed, "seed", WIDE_SEED_MAX, "it seeds the logits' start and GDAS's "
+                     "noise; lightning-nas oneshot seeds torch, numpy and random with it, "
+                     "which take 0 to 2**32 - 1")
 
 
 def check_arguments(supernet: Any, *, algorithm: Any = "darts", loss: Any = None,

@@ -33,7 +33,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
@@ -52,6 +52,7 @@ from lightning_nas.oneshot.resume import (
 from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
+from lightning_nas.oneshot.seed_range import SEED_MAX
 from lightning_nas.oneshot.setting_checks import (
     DEFAULT_RUN_DIR,
     ONESHOT_KEYS,

@@ -25,9 +25,10 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_number, mode_hint, unknown
 from lightning_nas.oneshot.arch_weights import TAU_SCHEDULES
-from lightning_nas.oneshot.callback import SEED_MAX, OneShotNAS
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
+from lightning_nas.oneshot.seed_range import SEED_MAX, WIDE_SEED_MAX, check_seed_range
 from lightning_nas.run_folder import file_in_place, new_folder
 from lightning_nas.strategies import check_optimizer_name
 
@@ -136,13 +137,12 @@ def check_seed(seed: int, key: str, spos: bool = True) -> None:
         lightning_nas.errors.ConfigError: oneshot.seed must be an integer from 0 to 2147483647...
         >>> check_seed(2**32 - 1, "oneshot.seed", spos=False)
     """
-    top, bits = (SEED_MAX, 31) if spos else (2**32 - 1, 32)
-    if not 0 <= seed <= top:
-        null = " or null" if key.startswith("oneshot.") else ""  # null: seed_everything's
-        raise ConfigError(f"{key} must be an integer from 0 to {top} (2**{bits} - 1){null}, got "
-                          f"{seed}: it seeds torch, numpy and random, which take 0 to "
-                          f"2**32 - 1" + (", and seed + epoch seeds each SPOS search, which "
-                                          "must stay below 2**32" if spos else ""))
+    # (one check with OneShotNAS's and DifferentiableNAS's: oneshot.seed_range)
+    check_seed_range(seed, key, SEED_MAX if spos else WIDE_SEED_MAX,
+                     "it seeds torch, numpy and random, which take 0 to 2**32 - 1" + (
+                         ", and seed + epoch seeds each SPOS search, which must stay below "
+                         "2**32" if spos else ""),
+                     null=" or null" if key.startswith("oneshot.") else "")  # seed_everything's
 
 
 def check_oneshot_settings(opts: Mapping[str, Any]) -> dict[str, Any]:
