@@ -942,3 +942,32 @@ class NotesAtExit(RankFaults):
             Path(root, f"frozen_at_exit.rank{rank}").write_text(str(gc.get_freeze_count() > 0))
 
         atexit.register(note)
+
+
+# --- DU: runs killed between epochs (tests/test_oneshot_resume.py)
+
+
+class KillAtEpochStart(pl.Callback):
+    """Kills this process (SIGKILL, once: ``_kill_once``) when training epoch ``epoch``
+    (counted from 0) starts: after the checkpoints of the epochs before it."""
+
+    def __init__(self, marker: str, epoch: int) -> None:
+        self.marker, self.epoch = marker, epoch
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            _kill_once(self.marker)
+
+
+class KillBeforeEpochCheckpoint(pl.callbacks.Checkpoint):
+    """Kills this process (SIGKILL, once: ``_kill_once``) at the end of training epoch
+    ``epoch`` (counted from 0), after the search's epoch-end hooks and before the run's
+    checkpoint of that epoch: Lightning calls checkpoint callbacks last, in their order, and
+    the run's own comes after ``trainer.callbacks``. A resume trains that epoch again."""
+
+    def __init__(self, marker: str, epoch: int) -> None:
+        self.marker, self.epoch = marker, epoch
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            _kill_once(self.marker)

@@ -66,6 +66,11 @@ def _one_hot(space, arch):
     return weights, index
 
 
+def _files(folder: Path) -> list[str]:
+    """The names of the files in ``folder`` (none: no folder)."""
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
 def _trainer(tmp_path, max_epochs=3, **kw) -> pl.Trainer:
     kw = {"logger": False, "enable_checkpointing": False, **kw}
     return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1,
@@ -409,7 +414,8 @@ def test_logits_an_arch_lr_cannot_move_are_refused_at_the_end(tmp_path):
                                           r"too small to move them\)"):
         _trainer(tmp_path, max_epochs=1).fit(nas, datamodule=BilevelData(BlobData()))
     assert all(torch.equal(v, initial[k]) for k, v in nas.alphas.items())
-    assert nas.best_arch is None and not (tmp_path / "out").exists()
+    # nothing exported; the record of the epoch that trained is kept (oneshot.records)
+    assert nas.best_arch is None and _files(tmp_path / "out") == ["alphas.json"]
 
 
 def test_a_network_that_predicts_one_class_is_said_in_the_singular():
@@ -546,7 +552,8 @@ def test_training_that_ends_within_the_warmup_is_refused(tmp_path, monkeypatch, 
                                           r"architecture logits took a step \(warmup_epochs=2"):
         _trainer(tmp_path, callbacks=[_StopAfterFirstEpoch()]).fit(
             nas, datamodule=BilevelData(BlobData()))
-    assert nas.best_arch is None and not (tmp_path / "out").exists()
+    # nothing exported; the record of the epoch that trained is kept (oneshot.records)
+    assert nas.best_arch is None and _files(tmp_path / "out") == ["alphas.json"]
     # one step past the warmup trains the logits: accepted
     nas = DifferentiableNAS(TinySupernet(), warmup_epochs=1, num_classes=3)
     initial = {k: v.detach().clone() for k, v in nas.alphas.items()}
@@ -1260,3 +1267,29 @@ def test_a_choice_module_forward_never_calls_is_refused_before_training(tmp_path
                                           r"called 'aux' \(net.aux: LayerChoice\)"):
         trainer.fit(nas, datamodule=BilevelData(BlobData()))
     assert trainer.global_step == 0 and not (tmp_path / "o").exists()
+
+
+class _RecordAtEpochStart(pl.Callback):
+    """The epochs ``alphas.json`` holds when each training epoch starts (None: no file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.seen = path, []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seen.append([entry["epoch"] for entry in json.loads(
+            self.path.read_text())["history"]] if self.path.is_file() else None)
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_alphas_json_holds_each_epoch_by_its_end(tmp_path, algorithm):
+    # was: written when the fit ended, so a fit killed part-way left none (oneshot.records)
+    pl.seed_everything(0, verbose=False)
+    out = tmp_path / "out"
+    nas = DifferentiableNAS(TinySupernet(), algorithm=algorithm, num_classes=3,
+                            export_dir=str(out))
+    record = _RecordAtEpochStart(out / "alphas.json")
+    _trainer(tmp_path, max_epochs=3, limit_train_batches=2, limit_val_batches=1,
+             callbacks=[record]).fit(nas, datamodule=BilevelData(BlobData()))
+    assert record.seen == [None, [1], [1, 2]]
+    assert json.loads((out / "alphas.json").read_text()) == nas.alpha_history()
+    assert not list(out.glob(".*.partial"))

@@ -43,6 +43,17 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=False).state_dict()
 
 
+#: the record a run keeps of its epochs: SPOS the subnets each search scored, DARTS/GDAS
+#: the logits and probabilities of each epoch
+_RECORD = {"oneshot.yaml": "history.json", "darts.yaml": "alphas.json"}
+
+
+def _epochs(config: str, record: Path) -> list[dict[str, object]]:
+    """The entries of a run's ``record`` file (its ``history``), epoch by epoch."""
+    content = json.loads(record.read_text())
+    return content if config == "oneshot.yaml" else content["history"]
+
+
 def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) -> Path:
     """Run ``config`` uninterrupted into ``tmp_path/full`` and, into ``tmp_path/resumed``,
     a run that dies when its third epoch starts; return the dead run's folder."""
@@ -51,9 +62,12 @@ def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) ->
     dead = tmp_path / "resumed"
     with pytest.raises(RuntimeError, match="crash at epoch 2"):
         main([*args, f"--oneshot.run_dir={dead}", CRASH])
-    # its hold on the folder (search.lock) is let go as it died: the resume takes it
-    assert sorted(p.name for p in dead.rglob("*")) == ["checkpoints", "last.ckpt",
-                                                       "search.lock"]
+    # its hold on the folder (search.lock) is let go as it died: the resume takes it; the
+    # record of the two epochs that ended is there (was: none, written at the run's end)
+    record = _RECORD[config.name]
+    assert sorted(p.name for p in dead.rglob("*")) == sorted(["checkpoints", "last.ckpt",
+                                                              "search.lock", record])
+    assert sorted({entry["epoch"] for entry in _epochs(config.name, dead / record)}) == [1, 2]
     capsys.readouterr()
     return dead
 
@@ -613,6 +627,9 @@ def test_a_dead_ddp_spos_run_resumes_as_the_uninterrupted_ddp_run(tmp_path, laun
     full, dead = tmp_path / "full", tmp_path / "resumed"
     run(full, "full")
     assert run(dead, "crash").count("died: crash at epoch 2") == 2  # both ranks
+    uninterrupted = json.loads((full / "history.json").read_text())
+    assert json.loads((dead / "history.json").read_text()) == [  # rank 0's, by each epoch's
+        h for h in uninterrupted if h["epoch"] <= 2]  # end (was: none, written at the run's)
     out = run(dead, "resume")
     assert out.count("Resuming the spos search from ") == 1  # rank 0 alone prints
     history = json.loads((dead / "history.json").read_text())
@@ -806,6 +823,11 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
     written = {"final search": [], "fine-tune": ["best_arch.yaml", "subnet.pt"]}[kill]
     assert [name for name in ("best_arch.yaml", "subnet.pt", "finetune.json")
             if (dead / name).is_file()] == written
+    # the record of each epoch that ended is on disk, SPOS's searches after epochs 1 and 2
+    # (was: none before the final search: history.json was written at the run's end)
+    ended = _epochs(config, full / _RECORD[config])
+    assert _epochs(config, dead / _RECORD[config]) == (
+        [entry for entry in ended if entry["epoch"] <= 2] if kill == "final search" else ended)
     # what cannot be resumed is still refused, before anything is written: another seed
     monkeypatch.chdir(ROOT)
     before = {p: p.stat().st_mtime_ns for p in dead.rglob("*")}
@@ -920,3 +942,43 @@ def test_a_users_own_timer_beside_max_time_is_the_bound_a_resume_reads(tmp_path)
     # a Timer without a duration bounds nothing, max_time or not
     cfg["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.Timer"}]
     assert training_end({**held, "trained": 1e6}, cfg) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["oneshot.yaml", "darts.yaml"])
+def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_same(
+        tmp_path, monkeypatch, capsys, launcher, config):
+    # was: history.json (SPOS) and alphas.json (DARTS/GDAS) were written when the run
+    # ended, so a run killed part-way (SIGKILL, out of memory) left no record of the epochs
+    # it trained (a resume got them back from the checkpoint). Now each epoch's entries are
+    # on disk by its end (rank 0, the file written beside its place and moved in), rewritten
+    # whole from the search's state: a resume that trains an epoch again (killed after that
+    # epoch's record, before its checkpoint) does not record it twice.
+    monkeypatch.chdir(ROOT)
+    name = _RECORD[config]
+    args = [str(EXAMPLE / config), *TINY]
+    if config == "oneshot.yaml":
+        args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
+    full = tmp_path / "full"
+    assert main(["oneshot", *args, f"--oneshot.run_dir={full}"]) == 0
+    uninterrupted = _epochs(config, full / name)
+    assert sorted({entry["epoch"] for entry in uninterrupted}) == [1, 2, 3]
+    for kill, epoch, kept in (("KillAtEpochStart", 1, [1]),  # after epoch 1's checkpoint
+                              ("KillBeforeEpochCheckpoint", 1, [1, 2])):  # before epoch 2's
+        dead, marker = tmp_path / kill, tmp_path / f"{kill}.marker"
+        killer = (f"--trainer.callbacks=[{{class_path: tests.helpers.{kill}, init_args: "
+                  f"{{marker: {marker}, epoch: {epoch}}}}}]")
+        code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}", killer)
+        assert code == -signal.SIGKILL and marker.is_file(), err[-3000:]
+        assert not (dead / "best_arch.yaml").exists()
+        assert (dead / name).is_file(), sorted(p.name for p in dead.rglob("*"))
+        assert not list(dead.glob(f".{name}.partial"))
+        assert _epochs(config, dead / name) == [
+            entry for entry in uninterrupted if entry["epoch"] in kept], kill
+        # the checkpoint holds epoch 1 alone: the resume trains epoch 2 (again) and 3
+        assert checkpoint_settings(dead / "checkpoints" / "last.ckpt")["epoch"] == 0
+        assert main(["oneshot", *args, f"--oneshot.run_dir={dead}", killer,
+                     "--ckpt_path", "last"]) == 0
+        assert (dead / name).read_bytes() == (full / name).read_bytes(), kill
+        assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
+    capsys.readouterr()

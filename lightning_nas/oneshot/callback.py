@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 import math
 import random
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from lightning_nas.oneshot.checks import (
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
+from lightning_nas.oneshot.records import record_text, write_record
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -112,9 +112,10 @@ class OneShotNAS(pl.Callback):
         net_attr: attribute of the LightningModule that holds the network to export (None:
             ``net`` if it has one, else the whole module); a name it lacks is a
             ``ConfigError`` before training.
-        export_dir: where rank 0 writes ``best_arch.yaml``, ``subnet.pt`` and
-            ``history.json`` at the end (None: write nothing); a value that is no folder
-            path, or a file's, is a ``ConfigError`` when the callback is made.
+        export_dir: where rank 0 writes ``best_arch.yaml`` and ``subnet.pt`` at the end,
+            ``history.json`` by the end of each epoch that searched (``oneshot.records``)
+            (None: write nothing); a value that is no folder path, or a file's, is a
+            ``ConfigError`` when the callback is made.
         seed: seeds the path sampler and nevergrad (``seed + epoch`` each search): 0 to
             ``SEED_MAX`` (2**31 - 1).
         record_paths: keep the path of every training step in ``paths`` (for checks).
@@ -136,7 +137,7 @@ class OneShotNAS(pl.Callback):
         check_seed_range(seed, "seed", SEED_MAX, "seed + epoch seeds each search's optimizer, "
                          "which takes seeds below 2**32")
         self.optimizer, self.num_candidates = optimizer, num_candidates
-        self._ended = False  # on_train_end ran in this fit
+        self._ended = self._recorded = False  # in this fit: on_train_end ran; history.json
         self.search_every_n_epochs = search_every_n_epochs
         self.calibration_batches, self.num_classes = calibration_batches, num_classes
         self.metric_factory, self.mode, self.forward = metric, mode, forward
@@ -183,7 +184,7 @@ class OneShotNAS(pl.Callback):
                             if len(optimizers) == 1 else
                             [f"optimizer {i}'s " for i in range(len(optimizers))])
         self._resume_rates, self._rates = None, built_rates(optimizers)
-        self._ended = False
+        self._ended = self._recorded = False
         self._device = pl_module.device  # whose random state a checkpoint keeps
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
 
@@ -292,6 +293,9 @@ class OneShotNAS(pl.Callback):
         if self._epoch_rng is not None:  # after Lightning's repeat of the checkpoint's epoch
             set_rng_state(self._epoch_rng)  # end: the state the next epoch started from
             self._epoch_rng = None
+        if not self._recorded and self.history:  # a resume's, the checkpoint's (once the
+            write_record(trainer, self.export_dir, "history.json", self.history)  # command
+        self._recorded = True  # removed the killed run's outputs: oneshot.records)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._repeated_end:  # the checkpoint's epoch end again: its search ran before the
@@ -301,7 +305,8 @@ class OneShotNAS(pl.Callback):
         n = self.search_every_n_epochs
         epoch = trainer.current_epoch + 1
         if n and epoch % n == 0 and not training_ends(trainer, epoch):
-            self.search(trainer, pl_module, epoch)
+            self.search(trainer, pl_module, epoch)  # on disk by the epoch's end (was: at
+            write_record(trainer, self.export_dir, "history.json", self.history)  # the run's)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._final(trainer, pl_module, trainer.current_epoch)
@@ -402,7 +407,7 @@ class OneShotNAS(pl.Callback):
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
                           "mode": self.mode, **({"notes": notes} if notes else {})})
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
-            "history.json": lambda path: path.write_text(json.dumps(self.history, indent=1)),
+            "history.json": lambda path: path.write_text(record_text(self.history)),
             "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),
             "best_arch.yaml": lambda path: path.write_text(best)})
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ from torch import nn
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.oneshot.choices import get_path, set_path
 from lightning_nas.oneshot.exported import export_checked, write_outputs
+from lightning_nas.oneshot.records import record_text
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
@@ -168,7 +168,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
                       "mode": mode, "candidates": [dict(c) for c in scored],
                       **({"notes": list(notes)} if notes else {})})
     write_outputs(out, {
-        "alphas.json": lambda path: path.write_text(json.dumps(alphas, indent=1)),
+        "alphas.json": lambda path: path.write_text(record_text(alphas)),
         "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu())})
     try:
         from lightning_nas.report.plots import plot_alphas

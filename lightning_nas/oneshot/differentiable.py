@@ -20,7 +20,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
 - Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a module's own
   ``validation_step`` and epoch hooks (logged; ``val_loss`` its, else of ``loss`` or its
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
-  ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``.
+  ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
+  disk in ``export_dir``'s ``alphas.json`` by the epoch's end (``oneshot.records``).
 - At the end of training the ``top_k`` most probable architectures are scored with the
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
@@ -84,6 +85,7 @@ from lightning_nas.oneshot.differentiable_args import (
 )
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
+from lightning_nas.oneshot.records import write_record
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
@@ -138,8 +140,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             starts; logits that never stepped, at its end: ``oneshot.checks``).
         top_k: architectures (most probable first) scored at the end; the best is exported.
         calibration_batches: training batches of the BatchNorm calibration.
-        export_dir: where rank 0 writes the export (None: nothing); a value that is no
-            folder path, or a file's, is a ``ConfigError`` when it is made.
+        export_dir: where rank 0 writes the export, and ``alphas.json`` by each epoch's
+            end (``oneshot.records``) (None: nothing); a value that is no folder path, or a
+            file's, is a ``ConfigError`` when it is made.
         seed: seeds the logits' initial values and the Gumbel noise: 0 to 2**32 - 1
             (``seed_range.WIDE_SEED_MAX``; another value is a ``ConfigError``, as for
             ``OneShotNAS``, whose range ends at 2**31 - 1).
@@ -191,7 +194,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                                                            average="micro")
             if num_classes else None)
         self.history: list[dict[str, Any]] = []
-        self._ended = False  # on_train_end ran in this fit
+        self._ended = self._recorded = False  # in this fit: on_train_end ran; alphas.json
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
@@ -264,7 +267,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
-        self._ended = False
+        self._ended = self._recorded = False  # alphas.json written in this fit: at its epochs
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
         if self.hparams.algorithm == "gdas" and not (
                 self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
@@ -298,6 +301,13 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.tau.fill_(self.temperature(self.current_epoch, self._tau_epochs()))
+        if not self._recorded and self.history:  # a resume's, the checkpoint's (once the
+            self._write_alphas()  # command removed the killed run's outputs)
+        self._recorded = True
+
+    def _write_alphas(self) -> None:
+        """``alphas.json`` as the history holds it, on disk now (``oneshot.records``)."""
+        write_record(self.trainer, self.hparams.export_dir, "alphas.json", self.alpha_history())
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if not (isinstance(batch, Mapping) and "train" in batch and "arch" in batch):
@@ -333,6 +343,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         recount_repeated_epoch(self.trainer)  # a resume bounded by max_steps: counted once
         self._record()
+        if self.trainer.global_step:  # on disk by the epoch's end (was: at the run's); not
+            self._write_alphas()  # of a fit stopped before its first step (check_stepped)
         for label, probs in self.probabilities().items():
             for value, p in zip(self.choices[label], probs, strict=True):
                 self.log(f"alpha/{label}/{value}", p, sync_dist=True)  # (the same on every

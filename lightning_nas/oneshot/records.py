@@ -1,0 +1,59 @@
+"""The record files of a one-shot search, kept on disk epoch by epoch: SPOS's
+``history.json`` (every subnet each search scored, with the epoch of its search) and
+DARTS/GDAS's ``alphas.json`` (the logits and probabilities of each epoch).
+
+``write_record`` rewrites such a file whole from the search's state, on rank 0 alone,
+beside its place and then moved in (``exported.write_outputs``: no file stands there
+half-written), in the bytes the final export writes (``record_text``). The searches call it
+at the end of each epoch that adds entries and when the first training epoch of a fit
+starts (after ``lightning-nas oneshot`` removed an earlier run's outputs), so a run killed
+part-way (SIGKILL, out of memory) keeps the entries of every epoch that ended (was: written
+at the run's end alone, so none). A resume restores the state from its checkpoint and
+rewrites the file from it: an epoch it trains again (the run was killed after that epoch's
+record, before its checkpoint) is recorded once, and the resumed run ends with the file of
+the uninterrupted one.
+
+Example:
+    >>> print(record_text([{"epoch": 1, "score": 0.5}]))
+    [
+     {
+      "epoch": 1,
+      "score": 0.5
+     }
+    ]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lightning_nas.oneshot.exported import write_outputs
+from lightning_nas.run_folder import user_path
+
+__all__ = ["record_text", "write_record"]
+
+
+def record_text(content: Any) -> str:
+    """The text of a record file holding ``content`` (JSON, one space per level)."""
+    return json.dumps(content, indent=1)
+
+
+def write_record(trainer: pl.Trainer, export_dir: str | Path | None, name: str,
+                 content: Any) -> None:
+    """Write ``content`` as the record file ``name`` into ``export_dir`` (None: nothing),
+    on rank 0 alone (``trainer.is_global_zero``), replacing the file at once.
+
+    Args:
+        trainer: the search's Trainer.
+        export_dir: the search's export folder, or None.
+        name: ``history.json`` or ``alphas.json``.
+        content: what the file holds (``record_text``).
+    """
+    if export_dir is None or not trainer.is_global_zero:
+        return
+    text = record_text(content)
+    write_outputs(user_path(export_dir), {name: lambda path: path.write_text(text)})
