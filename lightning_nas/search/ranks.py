@@ -42,6 +42,7 @@ from typing import IO, TYPE_CHECKING, Any
 from lightning_nas.errors import typed
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group, parent_alive
+from lightning_nas.search.rank_zygote import RankProcess, close_zygotes, zygote_for
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
@@ -76,11 +77,13 @@ class RankGroup:
     Args:
         world_size: ranks (the Trainer's ``devices`` on one node).
         key: what trials must agree on to share the group (``group_key``).
+        forked: fork the ranks from this thread's zygote (``rank_zygote``: torch and
+            Lightning imported once) where it can, else start them cold (``python -m``).
     """
 
-    def __init__(self, world_size: int, key: tuple = ()) -> None:
-        self.world_size, self.key = world_size, key
-        self.procs: list[subprocess.Popen] = []
+    def __init__(self, world_size: int, key: tuple = (), forked: bool = False) -> None:
+        self.world_size, self.key, self.forked = world_size, key, forked
+        self.procs: list[subprocess.Popen | RankProcess] = []
 
     @property
     def alive(self) -> bool:
@@ -92,16 +95,21 @@ class RankGroup:
         first kills the ranks it started: none is left waiting for trials (was: left
         running, out of reach of ``close_rank_groups``, e.g. in a notebook's kernel)."""
         env = child_env()
-        env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
-                   GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
-                   TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
         command = [sys.executable, "-m", "lightning_nas.search.ranks", str(os.getpid())]
         try:
+            zygote = zygote_for(env) if self.forked else None
+            env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
+                       GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+                       TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
             for rank in range(self.world_size):
-                self.procs.append(subprocess.Popen(
+                rank_env = {**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}
+                try:  # a zygote that died meanwhile: this rank starts cold
+                    proc = zygote and zygote.start(rank_env, log)
+                except OSError:
+                    proc = None
+                self.procs.append(proc or subprocess.Popen(
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
-                    start_new_session=True))
+                    env=rank_env, start_new_session=True))
         except BaseException:
             self.close(kill=True)
             raise
@@ -200,7 +208,7 @@ def _blame(died: Mapping[int, str], failed: Mapping[int, str]) -> str | None:
     return f"rank {rank} failed the trial" + (f": {failed[rank]}" if failed[rank] else "")
 
 
-def _exit(proc: subprocess.Popen) -> str:
+def _exit(proc: subprocess.Popen | RankProcess) -> str:
     try:
         return describe_exit(proc.wait(timeout=5))
     except subprocess.TimeoutExpired:
@@ -347,7 +355,7 @@ def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
         group.close(kill=not group.alive)
         group = None
     if group is None:
-        group = RankGroup(world_size, key)
+        group = RankGroup(world_size, key, forked=True)
         with _lock:  # listed before it starts: a Ctrl-C right after the start finds it
             _groups.append(group)
         group.start(log)
@@ -366,6 +374,7 @@ def close_rank_groups() -> None:
     for group in groups:
         group.close()
     _local.group = None
+    close_zygotes()  # after the groups: their ranks die with it
 
 
 atexit.register(close_rank_groups)

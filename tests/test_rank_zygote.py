@@ -1,0 +1,124 @@
+"""A group's ranks forked from a warm zygote: real ranks (gloo on CPU), a real zygote."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from lightning_nas.results import TrialStatus
+from lightning_nas.search import ranks
+from tests.launcher import Launcher
+from tests.test_ranks import _alive, _descendants, _gone, _trial
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.slow
+def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
+    """The first group starts cold (``python -m``) and a zygote imports torch and Lightning
+    meanwhile; the group a failed trial ends is replaced by ranks forked from it."""
+    grace, ranks._GRACE_S = ranks._GRACE_S, 0.5
+    try:
+        failed, _, cold = _trial(tmp_path, 1, width=8, fault="raise")
+        assert failed.status is TrialStatus.FAILED
+        done, _, warm = _trial(tmp_path, 2, width=8)
+        assert done.status is TrialStatus.COMPLETED and sorted(warm) == [0, 1]
+        parents = {_parent(pid) for pid in warm.values()}  # the group is kept: they run
+        # was: both ranks the driver's own children, each importing torch and Lightning
+        assert os.getpid() not in parents and len(parents) == 1, parents
+        (zygote,) = parents
+        assert "lightning_nas.search.rank_zygote" in _command(zygote)
+        assert _parent(zygote) == os.getpid()
+        for pid in warm.values():  # a session of its own per rank (``kill_group``)
+            assert os.getsid(pid) == pid
+    finally:
+        ranks._GRACE_S = grace
+        ranks.close_rank_groups()
+    assert _gone([*cold.values(), *warm.values(), zygote])  # the zygote closed with them
+
+
+@pytest.mark.slow
+def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
+    from lightning_nas.search.lifetime import child_env, kill_group
+    from lightning_nas.search.rank_zygote import Zygote
+
+    zygote = Zygote(child_env())
+    log = open(tmp_path / "ranks.log", "wb")  # noqa: SIM115 - closed below
+    try:
+        assert zygote.ready()
+        env = {**child_env(), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
+        quits, killed = zygote.start(env, log), zygote.start(env, log)
+        assert quits.poll() is None and killed.poll() is None
+        assert _parent(quits.pid) == zygote.proc.pid
+        (tmp_path / "t").mkdir()
+        quits.stdin.write(f"{tmp_path / 't' / 'missing.pkl'}\n".encode())
+        quits.stdin.flush()  # a spec that will not load: the rank answers and serves on
+        assert quits.stdout.readline().decode().startswith("failed FileNotFoundError")
+        assert "missing.pkl" in (tmp_path / "t" / "trial.log").read_text()
+        quits.stdin.close()  # end of input: the rank leaves its loop
+        assert quits.wait(timeout=60) == 0
+        with pytest.raises(subprocess.TimeoutExpired):
+            killed.wait(timeout=0.5)
+        kill_group(killed)
+        assert killed.wait(timeout=30) == -signal.SIGKILL
+        assert ranks.describe_exit(killed.returncode) == "killed by SIGKILL (out of memory?)"
+    finally:
+        zygote.close()
+        log.close()
+    assert _gone([zygote.proc.pid])
+
+
+def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], int]:
+    """A search process whose first DDP trial failed and whose second, on ranks forked from
+    its zygote, trains for a minute: its pid, the ranks' pids and the zygote's."""
+    script = tmp_path / "driver.py"
+    script.write_text("from pathlib import Path; from lightning_nas.search import ranks\n"
+                      "from tests.test_ranks import _trial\n"
+                      "ranks._GRACE_S = 0.5\n"
+                      f"_trial(Path({str(tmp_path)!r}), 1, width=8, fault='raise')\n"
+                      f"_trial(Path({str(tmp_path)!r}), 2, width=8, sleep=30.0)\n")
+    driver = launcher.launch([], tmp_path / "driver.log", script)
+    log, pids = tmp_path / "t2" / "trial.log", []
+    deadline = time.time() + 180
+    while len(pids) < 2 and time.time() < deadline:
+        assert launcher.exited() is None, (tmp_path / "driver.log").read_text()
+        pids = [int(p) for p in re.findall(r"rank \d pid (\d+) fits",
+                                           log.read_text() if log.exists() else "")]
+        time.sleep(0.2)
+    assert len(pids) == 2, "both ranks of the second trial must start training"
+    (zygote,) = {_parent(pid) for pid in pids}
+    assert _parent(zygote) == driver and zygote in _descendants(driver)
+    return driver, pids, zygote
+
+
+@pytest.mark.slow
+def test_forked_ranks_and_their_zygote_die_with_the_search(tmp_path, launcher):
+    """``kill -9`` of the search: the zygote dies with it, the ranks with the zygote."""
+    _, pids, zygote = _forked_trial(tmp_path, launcher)
+    assert launcher.kill() == -signal.SIGKILL
+    assert _gone([*pids, zygote])
+    assert not (tmp_path / "t2" / "result.json").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_the_search_leaves_no_forked_rank_or_zygote(tmp_path, launcher):
+    """A terminal's Ctrl-C reaches the search alone (the zygote and the ranks run in
+    sessions of their own); the search ends them as it exits."""
+    driver, pids, zygote = _forked_trial(tmp_path, launcher)
+    assert all(os.getsid(pid) != os.getsid(driver) for pid in (*pids, zygote))
+    os.kill(driver, signal.SIGINT)
+    assert launcher.wait(120) != 0
+    assert _gone([*pids, zygote])
+    assert not any(_alive(pid) for pid in pids)
