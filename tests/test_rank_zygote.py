@@ -72,7 +72,10 @@ def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
         with pytest.raises(subprocess.TimeoutExpired):
             killed.wait(timeout=0.5)
         kill_group(killed)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
+        deadline = time.time() + 30  # ``poll`` alone sees it end (``RankGroup.alive``)
+        while killed.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert killed.returncode == killed.wait(timeout=0) == -signal.SIGKILL
         assert ranks.describe_exit(killed.returncode) == "killed by SIGKILL (out of memory?)"
     finally:
         zygote.close()

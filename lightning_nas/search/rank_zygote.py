@@ -48,7 +48,8 @@ __all__ = ["NO_ZYGOTE", "RankProcess", "Zygote", "close_zygotes", "zygote_for"]
 NO_ZYGOTE = "LIGHTNING_NAS_NO_ZYGOTE"
 #: seconds a zygote may take to import torch and Lightning before ranks are started cold
 _READY_S = 300.0
-_MESSAGE = 65536
+#: the longest message (a rank's environment, as JSON): a longer one starts it cold
+_MESSAGE = 1 << 20
 _zygotes: list[Zygote] = []
 _lock = threading.Lock()
 _local = threading.local()
@@ -161,9 +162,9 @@ class Zygote:
             if self._gone:
                 return -signal.SIGKILL  # its ranks died with it (PR_SET_PDEATHSIG)
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            if not self._pump(0.2 if left is None else max(min(left, 0.2), 0.0)) and (
+                    left is not None and left <= 0):
                 return None
-            self._pump(0.2 if left is None else min(left, 0.2))
         return self._exits[pid]
 
     def close(self) -> None:
@@ -271,9 +272,12 @@ def _zygote(parent_pid: int, fd: int) -> int:
             _reap(sock)
         if sock not in readable:
             continue
-        data, fds, _, _ = socket.recv_fds(sock, _MESSAGE, 3)
+        data, fds, flags, _ = socket.recv_fds(sock, _MESSAGE, 3)
         if not data:
             return 0  # the driver closed it, or died
+        if flags & socket.MSG_TRUNC or len(fds) != 3:
+            _send(sock, error=f"a request of {len(data)} bytes, {len(fds)} files: cut short")
+            return 1
         if threading.active_count() != 1 or torch.cuda.is_initialized():
             _send(sock, error="a thread or CUDA started in the zygote: no fork is safe")
             return 1

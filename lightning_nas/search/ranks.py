@@ -11,8 +11,10 @@ writes ``result.json``. Everything a rank prints during a trial goes to ``trial.
 A trial that fails on any rank, or a rank that dies, ends the group (another rank may be
 waiting in a collective that will never complete); the next trial starts a new one. Ranks
 die with the process that started them (``PR_SET_PDEATHSIG``); one that exits destroys its
-process group first (``lightning_nas.group_exit``). ``LIGHTNING_NAS_FRESH_RANKS=1``
-goes back to fresh processes for every trial (``runner.run_in_own_process``).
+process group first (``lightning_nas.group_exit``). A thread's first group starts its
+ranks cold (``python -m``); later ones fork them from a warm zygote (``rank_zygote``;
+``LIGHTNING_NAS_NO_ZYGOTE=1``: all cold). ``LIGHTNING_NAS_FRESH_RANKS=1`` goes back to
+fresh processes for every trial (``runner.run_in_own_process``).
 
 Example:
     >>> group_key({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, world_size=2)
