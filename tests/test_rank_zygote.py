@@ -51,7 +51,7 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
 
 @pytest.mark.slow
 def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
-    from lightning_nas.search.lifetime import child_env, kill_group
+    from lightning_nas.search.lifetime import child_env, describe_exit, kill_group
     from lightning_nas.search.rank_zygote import Zygote
 
     zygote = Zygote(child_env())
@@ -76,7 +76,7 @@ def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
         while killed.poll() is None and time.time() < deadline:
             time.sleep(0.1)
         assert killed.returncode == killed.wait(timeout=0) == -signal.SIGKILL
-        assert ranks.describe_exit(killed.returncode) == "killed by SIGKILL (out of memory?)"
+        assert describe_exit(killed.returncode) == "killed by SIGKILL (out of memory?)"
     finally:
         zygote.close()
         log.close()

@@ -24,8 +24,9 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["child_env", "ctrl_c_ignored", "ctrl_c_raised", "die_with_parent", "environ",
-           "kill_group", "parent_alive", "sigint_held", "sigterm_exits", "sigterm_received"]
+__all__ = ["child_env", "ctrl_c_ignored", "ctrl_c_raised", "describe_exit", "die_with_parent",
+           "environ", "kill_group", "parent_alive", "sigint_held", "sigterm_exits",
+           "sigterm_received"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -58,6 +59,25 @@ def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DISTRIBUTED}
     env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
     return env
+
+
+def describe_exit(code: int | None) -> str:
+    """How a helper process ended, from its ``Popen.returncode``.
+
+    Example:
+        >>> describe_exit(3), describe_exit(-9)
+        ('exit code 3', 'killed by SIGKILL (out of memory?)')
+    """
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
 
 
 def kill_group(proc: subprocess.Popen) -> None:

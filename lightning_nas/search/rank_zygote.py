@@ -39,6 +39,7 @@ import threading
 import time
 from typing import IO
 
+from lightning_nas.search import ranks
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import die_with_parent, parent_alive
 
@@ -212,6 +213,9 @@ def close_zygotes() -> None:
     _local.zygote = None
 
 
+ranks.when_closed(close_zygotes)  # a search's end, and the exit: after the groups
+
+
 def _send(sock: socket.socket, **message: object) -> None:
     sock.send(json.dumps(message).encode())
 
@@ -240,9 +244,7 @@ def _become_rank(job: dict, fds: list[int], zygote_pid: int) -> int:
     os.chdir(job["cwd"])
     paths = [p for p in job["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:0] = [p for p in paths if p not in sys.path]
-    from lightning_nas.search.ranks import _serve
-
-    return _serve(zygote_pid)
+    return ranks._serve(zygote_pid)  # noqa: SLF001 - a rank's loop, as ``python -m`` runs it
 
 
 def _zygote(parent_pid: int, fd: int) -> int:
@@ -257,7 +259,6 @@ def _zygote(parent_pid: int, fd: int) -> int:
     import lightning.pytorch  # noqa: F401
     import torch
 
-    import lightning_nas.search.ranks  # noqa: F401
     import lightning_nas.search.trial  # noqa: F401
     gc.freeze()  # the imported heap: never walked again, in the zygote or a rank
     wake_r, wake_w = os.pipe()

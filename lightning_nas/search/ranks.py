@@ -11,10 +11,10 @@ writes ``result.json``. Everything a rank prints during a trial goes to ``trial.
 A trial that fails on any rank, or a rank that dies, ends the group (another rank may be
 waiting in a collective that will never complete); the next trial starts a new one. Ranks
 die with the process that started them (``PR_SET_PDEATHSIG``); one that exits destroys its
-process group first (``lightning_nas.group_exit``). A thread's first group starts its
-ranks cold (``python -m``); later ones fork them from a warm zygote (``rank_zygote``;
-``LIGHTNING_NAS_NO_ZYGOTE=1``: all cold). ``LIGHTNING_NAS_FRESH_RANKS=1`` goes back to
-fresh processes for every trial (``runner.run_in_own_process``).
+process group first (``lightning_nas.group_exit``). Ranks start cold (``python -m``), or
+are forked from a warm zygote (``rank_zygote``; ``LIGHTNING_NAS_NO_ZYGOTE=1``: all cold).
+``LIGHTNING_NAS_FRESH_RANKS=1`` goes back to fresh processes for every trial
+(``runner.run_in_own_process``).
 
 Example:
     >>> group_key({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, world_size=2)
@@ -29,34 +29,42 @@ import os
 import pickle
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lightning_nas.errors import typed
 from lightning_nas.search.exit_gc import freeze_for_exit
-from lightning_nas.search.lifetime import child_env, die_with_parent, kill_group, parent_alive
-from lightning_nas.search.rank_zygote import RankProcess, close_zygotes, zygote_for
+from lightning_nas.search.lifetime import (
+    child_env,
+    describe_exit,
+    die_with_parent,
+    kill_group,
+    parent_alive,
+)
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
+    from lightning_nas.search.rank_zygote import RankProcess, Zygote
 
-__all__ = ["RankGroup", "blamed_where", "close_rank_groups", "describe_exit", "execute_fresh",
-           "execute_spec", "fresh_failure", "group_key", "run_in_group"]
+    ZygoteFor = Callable[[dict[str, str]], Zygote | None]
+
+__all__ = ["RankGroup", "blamed_where", "close_rank_groups", "execute_fresh", "execute_spec",
+           "fresh_failure", "group_key", "run_in_group", "when_closed"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
 #: what a rank's error says when a peer failed or died first (gloo): not the cause
 _PEER_SYMPTOMS = ("closed by peer", "reset by peer")
 _groups: list[RankGroup] = []
+_closers: list[Callable[[], None]] = []  # ``when_closed``
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -79,12 +87,12 @@ class RankGroup:
     Args:
         world_size: ranks (the Trainer's ``devices`` on one node).
         key: what trials must agree on to share the group (``group_key``).
-        forked: fork the ranks from this thread's zygote (``rank_zygote``: torch and
-            Lightning imported once) where it can, else start them cold (``python -m``).
+        zygote: for the ranks' environment, the zygote to fork them from, or None
+            (``rank_zygote.zygote_for``); without one, or None, they start cold.
     """
 
-    def __init__(self, world_size: int, key: tuple = (), forked: bool = False) -> None:
-        self.world_size, self.key, self.forked = world_size, key, forked
+    def __init__(self, world_size: int, key: tuple = (), zygote: ZygoteFor | None = None) -> None:
+        self.world_size, self.key, self.zygote = world_size, key, zygote
         self.procs: list[subprocess.Popen | RankProcess] = []
 
     @property
@@ -99,7 +107,7 @@ class RankGroup:
         env = child_env()
         command = [sys.executable, "-m", "lightning_nas.search.ranks", str(os.getpid())]
         try:
-            zygote = zygote_for(env) if self.forked else None
+            zygote = self.zygote and self.zygote(env)
             env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
                        GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
                        TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
@@ -215,20 +223,6 @@ def _exit(proc: subprocess.Popen | RankProcess) -> str:
         return describe_exit(proc.wait(timeout=5))
     except subprocess.TimeoutExpired:
         return "no answer"
-
-
-def describe_exit(code: int | None) -> str:
-    """``exit code 3`` or ``killed by SIGKILL (out of memory?)``."""
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"killed by {name}{hint}"
-    return f"exit code {code}"
 
 
 def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
@@ -348,16 +342,16 @@ def _global_rank(trainer: Mapping[str, Any]) -> int:
 
 
 def run_in_group(spec_path: Path, trainer: Mapping[str, Any], world_size: int,
-                 log: IO[bytes]) -> str | None:
+                 log: IO[bytes], zygote: ZygoteFor | None = None) -> str | None:
     """Run the trial in ``spec_path`` on this thread's group (started, or replaced, when
-    needed); ``None`` when it ran on every rank, else why not."""
+    needed: ``zygote`` as ``RankGroup``'s); ``None`` when it ran on every rank, else why not."""
     key = group_key(trainer, world_size)
     group: RankGroup | None = getattr(_local, "group", None)
     if group is not None and (group.key != key or not group.alive):
         group.close(kill=not group.alive)
         group = None
     if group is None:
-        group = RankGroup(world_size, key, forked=True)
+        group = RankGroup(world_size, key, zygote)
         with _lock:  # listed before it starts: a Ctrl-C right after the start finds it
             _groups.append(group)
         group.start(log)
@@ -376,7 +370,13 @@ def close_rank_groups() -> None:
     for group in groups:
         group.close()
     _local.group = None
-    close_zygotes()  # after the groups: their ranks die with it
+    for close in _closers:  # after the groups (``rank_zygote``: their ranks die with it)
+        close()
+
+
+def when_closed(close: Callable[[], None]) -> None:
+    """Have ``close_rank_groups`` call ``close`` after it closed the groups."""
+    _closers.append(close)
 
 
 atexit.register(close_rank_groups)

@@ -41,13 +41,14 @@ from lightning_nas.search.fit_segments import end_own_fit, start_own_fit
 from lightning_nas.search.lifetime import (
     child_env,
     ctrl_c_raised,
+    describe_exit,
     die_with_parent,
     kill_group,
     parent_alive,
 )
+from lightning_nas.search.rank_zygote import zygote_for
 from lightning_nas.search.ranks import (
     blamed_where,
-    describe_exit,
     execute_fresh,
     fresh_failure,
     run_in_group,
@@ -346,7 +347,8 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
 
 def run_on_ranks(spec: TrialSpec) -> TrialResult:
     """Run ``spec`` on this thread's long-lived group of rank processes (``ranks``), one
-    rank per device; the group is started on the first such trial and reused."""
+    rank per device; the group is started on the first such trial and reused (a group after
+    the first forks its ranks from the thread's zygote: ``rank_zygote``)."""
     spec_path, started = _prepare(spec), time.time()
     world_size = _device_count(spec.trainer.get("devices", "auto"))
     if world_size == -1:
@@ -354,7 +356,7 @@ def run_on_ranks(spec: TrialSpec) -> TrialResult:
 
         world_size = torch.cuda.device_count()
     with open(spec_path.parent / "trial.log", "wb") as log:
-        failure = run_in_group(spec_path, spec.trainer, world_size, log)
+        failure = run_in_group(spec_path, spec.trainer, world_size, log, zygote_for)
     return _collect(spec, started, failure or "rank 0 wrote no result", failure is not None)
 
 

@@ -20,8 +20,7 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
-from lightning_nas.search.lifetime import environ, sigint_held
-from lightning_nas.search.ranks import describe_exit
+from lightning_nas.search.lifetime import describe_exit, environ, sigint_held
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
 
