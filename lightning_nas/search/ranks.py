@@ -395,8 +395,7 @@ def _first_line(error: str | None) -> str:
     line = lines[0] if lines else ""
     if len(lines) > 1 and re.fullmatch(r"[\w.]+:", line):  # "Name: " then "\n..."
         line = f"{line} {lines[1]}"
-    # (was: its first 300 alone: a BatchSettingError of DDP ranks, "... on each of the 2
-    # DDP ranks (limit_train_batches=0.25 of 12500); give at most ...", 302, lost its advice)
+    # (was: its first 300: a 302-character BatchSettingError of 2 DDP ranks lost its advice)
     return line if len(line) <= 600 else f"{line[:395]} ... {line[-200:]}"
 
 
