@@ -276,3 +276,41 @@ def test_an_input_width_of_none_says_what_the_argument_takes(build, said):
         build()
     assert str(err.value) == said
     assert ChoiceLinear(torch.tensor(16).item(), 8).weight.shape == (8, 16)  # an int is taken
+
+
+_STATISTICS = ("None is not taken: the weight and statistics are made once, for the largest "
+               "input width (the width in use follows the input)")
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: ChoiceBatchNorm2d(None),
+     f"ChoiceBatchNorm2d takes num_features as an integer >= 1 (the largest input width), "
+     f"got None; {_STATISTICS}"),
+    (lambda: ChoiceBatchNorm2d(None, affine=False),
+     f"ChoiceBatchNorm2d takes num_features as an integer >= 1 (the largest input width), "
+     f"got None; {_STATISTICS}"),
+    (lambda: ChoiceBatchNorm2d(num_features=8.0),
+     "ChoiceBatchNorm2d takes num_features as an integer >= 1 (the largest input width), "
+     "got 8.0"),
+    (lambda: ChoiceBatchNorm2d(0, 1e-5, 0.1, True),
+     "ChoiceBatchNorm2d takes num_features as an integer >= 1 (the largest input width), "
+     "got 0"),
+])
+def test_a_batchnorm_width_of_none_says_what_the_argument_takes(build, said):
+    # was: torch's bare TypeError, "empty(): argument 'size' (position 1) must be tuple of
+    # ints, not NoneType" (0: taken, an empty weight), where ChoiceLinear and ChoiceConv2d
+    # say what their largest input width takes
+    with pytest.raises(SpaceError) as err:
+        build()
+    assert str(err.value) == said
+
+
+def test_a_batchnorm_that_makes_nothing_takes_any_width_as_torch_does():
+    # no weight and no statistics: nothing is made for a width, so None is taken, as by
+    # torch's own BatchNorm2d, and the width follows the input
+    norm = ChoiceBatchNorm2d(None, affine=False, track_running_stats=False)
+    x = torch.randn(2, 3, 2, 2)
+    assert torch.allclose(norm(x), nn.BatchNorm2d(3, affine=False,
+                                                  track_running_stats=False)(x), atol=1e-6)
+    assert norm.export().num_features == 3
+    assert ChoiceBatchNorm2d(8, eps=1e-3).eps == 1e-3 and ChoiceBatchNorm2d(8).weight.shape == (8,)

@@ -77,9 +77,12 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
     return values
 
 
-def check_width(label: str, name: str, value: Any) -> int:
+def check_width(label: str, name: str, value: Any, *, who: str | None = None,
+                made: str = "the weight is") -> int:
     """``value``, the largest input width a module's weight is made for (its argument
-    ``name``), as an int; worded as ``check_values``' errors.
+    ``name``), as an int; worded as ``check_values``' errors. ``who`` names a module with
+    no decision (``ChoiceBatchNorm2d``) instead of ``choice 'label'``; ``made`` says what is
+    made for the width.
 
     Example:
         >>> check_width("fc", "in_features", None)
@@ -92,10 +95,10 @@ def check_width(label: str, name: str, value: Any) -> int:
             for None, an empty weight for 0).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        said = ("; None is not taken: the weight is made once, for the largest input width "
-                "(the width in use follows the input)" if value is None else "")
-        raise SpaceError(f"choice {label!r} takes {name} as an integer >= 1 (the largest input "
-                         f"width), got {value!r}{said}")
+        said = (f"; None is not taken: {made} made once, for the largest input width "
+                f"(the width in use follows the input)" if value is None else "")
+        raise SpaceError(f"{who or f'choice {label!r}'} takes {name} as an integer >= 1 (the "
+                         f"largest input width), got {value!r}{said}")
     return int(value)
 
 

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -272,9 +273,30 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
                 f"width={self.width}")
 
 
+#: ``torch.nn.BatchNorm2d``'s arguments, to read ``affine`` and ``track_running_stats``
+_BATCHNORM = inspect.signature(nn.BatchNorm2d)
+
+
 class ChoiceBatchNorm2d(nn.BatchNorm2d, FollowsInput, Mixable):
     """``BatchNorm2d`` over the first ``C`` channels of its statistics, ``C`` being the
-    width of the input (it follows a ``ChoiceConv2d``); run mixed, it re-applies the mask."""
+    width of the input (it follows a ``ChoiceConv2d``); run mixed, it re-applies the mask.
+    It takes ``torch.nn.BatchNorm2d``'s arguments; ``num_features``, the largest input width,
+    is checked as ``ChoiceLinear``'s ``in_features`` where a weight or statistics are made
+    for it (was: torch's bare ``TypeError`` for None).
+    """
+
+    def __init__(self, num_features: int, *args: Any, **kwargs: Any) -> None:
+        try:
+            given = _BATCHNORM.bind(num_features, *args, **kwargs)
+        except TypeError:  # torch's own error for an argument it does not take
+            given = None
+        if given is not None:
+            given.apply_defaults()
+            if given.arguments["affine"] or given.arguments["track_running_stats"]:
+                num_features = check_width("", "num_features", num_features,
+                                           who=type(self).__name__,
+                                           made="the weight and statistics are")
+        super().__init__(num_features, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self._seen(x.shape[1])
