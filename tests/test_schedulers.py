@@ -33,6 +33,7 @@ from lightning_nas.search.schedulers import (
     MedianRule,
     Rule,
 )
+from lightning_nas.search.setting_checks import config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
@@ -366,10 +367,14 @@ def test_every_scheduler_setting_the_scheduler_does_not_use_is_named_at_once(tmp
                            "it first judges it, `max_epochs` (4) is a scheduler's complete "
                            "trial and `eta` (2) is the reduction factor of scheduler asha or "
                            "hyperband, and no scheduler is set: nothing uses them"), said
-    assert ("--search.min_epochs=null --search.max_epochs=null --search.eta=null" in said
+    assert ("(min_epochs=None, max_epochs=None, eta=None)" in said  # Python's words
             and "set trainer.max_epochs" in said), said
     assert not (tmp_path / "run").exists()
-    with pytest.raises(ConfigError, match=r"--search\.max_epochs=null\), or set a scheduler$"):
+    with pytest.raises(ConfigError, match=r"\(max_epochs=None\), or set a scheduler$"):
+        SearchSettings.from_options(max_epochs=4)
+    with config_words(), pytest.raises(ConfigError,  # a config's: its command line's words
+                                       match=r"--search\.max_epochs=null\), or set a "
+                                             r"scheduler$"):
         SearchSettings.from_options(max_epochs=4)
     with pytest.raises(ConfigError, match=r"`min_epochs` \(2\) .* and `eta` \(3\) .* "
                                           r"MedianRule is a rule object, which keeps its own: "

@@ -494,13 +494,12 @@ def test_search_max_epochs_without_a_scheduler_is_refused():
     ({"min_epochs": 2}, r"`min_epochs` \(2\) is the epochs a scheduler trains a trial before it "
                         r"first judges it, and no scheduler is set: nothing uses it"),
     ({"min_epochs": 1, "scheduler": "none"}, r"`min_epochs` \(1\) .* no scheduler is set.*"
-                                             r"command line turns the scheduler off: "
-                                             r"--search.min_epochs=null\)"),
+                                             r"leave it out \(min_epochs=None\)"),
     ({"eta": 2}, r"`eta` \(2\) is the reduction factor of scheduler asha or hyperband, and no "
                  r"scheduler is set: .*set a scheduler \(asha or hyperband\)"),
     ({"eta": 9, "scheduler": "median"}, r"`eta` \(9\) is the reduction factor of scheduler "
                                         r"asha or hyperband; scheduler 'median' has none.*"
-                                        r"\(a file's: --search.eta=null\)"),
+                                        r"\(eta=None\)"),  # Python's words
     ({"eta": 2, "scheduler": MedianRule()}, r"`eta` \(2\) .* scheduler MedianRule is a rule "
                                             r"object, which keeps its own: it has none"),
     ({"min_epochs": 2, "scheduler": MedianRule()}, r"build it with min_epochs=2, and leave "
@@ -628,3 +627,57 @@ def test_from_a_config_a_setting_that_may_be_null_says_null(options, said):
     # and the word is the config's only while it is read: Python's again after
     with pytest.raises(ConfigError, match=re.escape(f"or {_NONE}, got 0")):
         SearchSettings.from_options(budget=0)
+
+
+def _from_config(tmp_path: Path, **search: object) -> None:
+    """A config's ``search:`` block with ``search`` read as ``lightning-nas search`` reads
+    it (``search_from_config``); its settings' errors say a config's words."""
+    from lightning_nas.search.from_config import search_from_config
+
+    search_from_config({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData"},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1,
+                   "run_dir": str(tmp_path / "run"), **search}})
+
+
+@pytest.mark.parametrize(("options", "python", "config"), [
+    ({"verbose": 3}, "`verbose` must be True or False, got 3",
+     "`verbose` must be true or false, got 3"),
+    ({"progress": "yes"}, "`progress` can be True, False, 'auto'; got 'yes'",
+     "`progress` can be true, false, auto; got 'yes'"),
+])
+def test_a_flag_is_refused_in_the_words_of_its_caller(tmp_path, options, python, config):
+    # was: "`verbose` must be true or false" (YAML's words) from Python too
+    with pytest.raises(ConfigError) as info:
+        SearchSettings.from_options(**options)
+    assert str(info.value) == python
+    with pytest.raises(ConfigError) as info:
+        _from_config(tmp_path, **options)
+    assert str(info.value) == config
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_scheduler_setting_left_unused_is_cleared_in_the_words_of_its_caller(tmp_path):
+    # was: "--search.min_epochs=null" (a command line's words) from Python too
+    with pytest.raises(ConfigError) as info:
+        SearchSettings.from_options(scheduler="median", eta=3)
+    assert str(info.value).endswith("leave it out (eta=None), or use scheduler asha or "
+                                    "hyperband"), info.value
+    with pytest.raises(ConfigError) as info:
+        SearchSettings.from_options(min_epochs=2, eta=3)
+    assert str(info.value).endswith("leave them out (min_epochs=None, eta=None), or set a "
+                                    "scheduler (asha or hyperband)"), info.value
+    assert "--search" not in str(info.value) and "null" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        _from_config(tmp_path, scheduler="median", eta=3)
+    assert str(info.value).endswith("leave it out (a file's: --search.eta=null), or use "
+                                    "scheduler asha or hyperband"), info.value
+    with pytest.raises(ConfigError) as info:
+        _from_config(tmp_path, min_epochs=2, eta=3)
+    assert str(info.value).endswith("leave them out (a file's, when the command line turns "
+                                    "the scheduler off: --search.min_epochs=null "
+                                    "--search.eta=null), or set a scheduler (asha or "
+                                    "hyperband)"), info.value
+    assert not (tmp_path / "run").exists()

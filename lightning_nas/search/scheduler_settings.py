@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
+from lightning_nas.search.setting_checks import said_in_config
 
 __all__ = [
     "RULE_DEFAULTS",
@@ -86,7 +87,8 @@ def rule_settings(scheduler: object) -> tuple[str, ...]:
 def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
     """Refuse the settings among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
     out) that ``scheduler`` does not use (``rule_settings``): they would be ignored. One error
-    names them all, each with its ``--search.KEY=null``.
+    names them all, each with its ``--search.KEY=null`` (within ``config_words``; from
+    Python, ``KEY=None``).
 
     Example:
         >>> check_rule_settings("median", min_epochs=2, max_epochs=None, eta=None)
@@ -105,7 +107,9 @@ def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
     said = [f"`{key}` ({value}) is {what[key]}" for key, value in bad.items()]
     said = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
     them = "it" if len(bad) == 1 else "them"
-    flags = " ".join(f"--search.{key}=null" for key in bad)
+    config = said_in_config()  # (was: --search.KEY=null from Python too)
+    flags = (" ".join(f"--search.{key}=null" for key in bad) if config
+             else ", ".join(f"{key}=None" for key in bad))
     if isinstance(scheduler, Rule):  # (a MedianRule has no eta)
         builds = ", ".join(f"{k}={v}" for k, v in bad.items() if hasattr(scheduler, k))
         lacks = " or ".join(k for k in bad if not hasattr(scheduler, k))
@@ -115,13 +119,14 @@ def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
                           f"object, which keeps its own: {own}, and leave "
                           f"{' and '.join(f'`{key}`' for key in bad)} out")
     if scheduler == "median":
+        file = "a file's: " if config else ""
         raise ConfigError(f"{said}; scheduler 'median' has none (it stops a trial worse than "
-                          f"the median of the others): leave {them} out (a file's: {flags}), "
+                          f"the median of the others): leave {them} out ({file}{flags}), "
                           f"or use scheduler asha or hyperband")
     epochs = ": set trainer.max_epochs instead" if "max_epochs" in bad else ""
+    file = "a file's, when the command line turns the scheduler off: " if config else ""
     raise ConfigError(f"{said}, and no scheduler is set: nothing uses {them} (every trial "
-                      f"trains the Trainer's max_epochs{epochs}); leave {them} out (a file's, "
-                      f"when the command line turns the scheduler off: "
+                      f"trains the Trainer's max_epochs{epochs}); leave {them} out ({file}"
                       f"{flags}), or set a scheduler"
                       + (" (asha or hyperband)" if "eta" in bad else ""))
 

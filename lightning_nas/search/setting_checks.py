@@ -8,7 +8,8 @@ messages see ``3``, not ``np.int64(3)``; a bool (NumPy's too) is never a number 
 not fit (``check_seed`` under the key the user wrote: ``seed_everything`` when the search's
 seed is a config's), and say a setting that may be None so from Python (``errors.PYTHON_NULL``,
 ``None (null in YAML)``), YAML's ``null`` within ``config_words()``, where a config's reader
-(``search_from_config``, the Hydra sweeper) checks them (``null_word``). ``optimizer_error``
+(``search_from_config``, the Hydra sweeper) checks them (``null_word``; ``said_in_config``
+for the other words: ``true``, ``--search.KEY=null``). ``optimizer_error``
 says what an ``optimizer`` that is no registry name
 is, and what to give (a mapping an override such as ``--search.optimizer.budget=3`` made).
 
@@ -38,16 +39,32 @@ from typing import Any
 from lightning_nas.errors import PYTHON_NULL, ConfigError
 
 __all__ = ["check_int", "check_positive", "check_seed", "config_words", "null_word",
-           "optimizer_error", "plain_numbers"]
+           "optimizer_error", "plain_numbers", "said_in_config"]
 
 #: the word for "no value" in the checks' messages: Python's, unless a config is being read
 _NULL: ContextVar[str] = ContextVar("lightning_nas_null", default=PYTHON_NULL)
+#: whether a config is being read (``config_words``): its words, not Python's
+_CONFIG: ContextVar[bool] = ContextVar("lightning_nas_config_words", default=False)
 
 
 def null_word() -> str:
     """``"None (null in YAML)"`` (``errors.PYTHON_NULL``) for a caller from Python, ``"null"``
     within ``config_words()`` (was: ``null`` always, YAML's word to ``Search(budget=0)``)."""
     return _NULL.get()
+
+
+def said_in_config() -> bool:
+    """Whether the checks speak a config's words (within ``config_words``: ``true or false``,
+    ``--search.eta=null``) rather than Python's (``True or False``, ``eta=None``).
+
+    Example:
+        >>> with config_words():
+        ...     said_in_config()
+        True
+        >>> said_in_config()
+        False
+    """
+    return _CONFIG.get()
 
 
 @contextmanager
@@ -62,10 +79,11 @@ def config_words(null: str = "null") -> Iterator[None]:
         >>> null_word()
         'None (null in YAML)'
     """
-    token = _NULL.set(null)
+    token, config = _NULL.set(null), _CONFIG.set(True)
     try:
         yield
     finally:
+        _CONFIG.reset(config)
         _NULL.reset(token)
 
 

@@ -35,7 +35,7 @@ from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import Objectives, constraint_record
 from lightning_nas.search.schedulers import Rule
-from lightning_nas.search.setting_checks import null_word
+from lightning_nas.search.setting_checks import null_word, said_in_config
 
 # the groups: importable from here (documented so, and the path older pickles name)
 from lightning_nas.search.setting_groups import (
@@ -120,10 +120,12 @@ class SearchSettings:
                     f"single settings by name: SearchSettings.from_options(budget=10, ...)")
         # ~ as Lightning takes it; no newline (was: taken, and best_config.yaml broke)
         object.__setattr__(self, "run_dir", run_dir_path(self.run_dir))
+        yes, no, auto = (("true", "false", "auto") if said_in_config()  # (was: a config's
+                         else ("True", "False", "'auto'"))  # words from Python too)
         if not isinstance(self.verbose, bool):
-            raise ConfigError(f"`verbose` must be true or false, got {self.verbose!r}")
+            raise ConfigError(f"`verbose` must be {yes} or {no}, got {self.verbose!r}")
         if not isinstance(self.progress, bool) and self.progress != "auto":  # not 1, 0
-            raise ConfigError(f"`progress` can be true, false, auto; got {self.progress!r}")
+            raise ConfigError(f"`progress` can be {yes}, {no}, {auto}; got {self.progress!r}")
         budget, top_k = self.goal.budget, self.transfer.retrain_top_k
         if budget is not None and top_k > budget:
             raise ConfigError(f"`retrain_top_k`={top_k} is more than `budget`={budget}: the "
