@@ -1136,6 +1136,18 @@ def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
     assert "+note='a, b'" in shlex.split(results["rerun"])
 
 
+def test_the_rerun_line_writes_a_config_groups_choice_as_typed(tmp_path, capsys):
+    # was: Hydra's quotes quoted again for the shell, 'model='"'"'b'"'"'', in the rerun
+    # line and the "Next:" line; the job's own overrides keep Hydra's quotes
+    _sweep(tmp_path, lambda cfg: float(cfg.model.name == "b"),
+           {"budget": 2, "params": {"model": "choice(a, b)"}})
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    best = results["best_params"]["model"]
+    assert results["overrides"] == [f"model='{best}'"]
+    assert results["rerun"].endswith(f" model={best} hydra.mode=RUN"), results["rerun"]
+    assert f"Next: {results['rerun']} (from the folder" in capsys.readouterr().out
+
+
 def test_the_rerun_line_trains_the_config_the_sweep_ran(tmp_path, launcher):
     # was: the rerun line dropped --config-name and --config-dir, so it trained the
     # script's default config (another data set) and not the best job

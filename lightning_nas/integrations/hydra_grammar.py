@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +55,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened_ends
+from lightning_nas.integrations.hydra_rerun import rerun_line
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.ranges import EqualBounds
@@ -94,25 +94,6 @@ class SweepParams:
         """
         return [*self.passthrough, *(f"{key}={format_value(value)}"
                                      for key, value in arch.items())]
-
-
-def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str] = ()) -> str:
-    """The command line that trains one job of a sweep once (its config group sets
-    MULTIRUN, hence ``hydra.mode=RUN``), quoted for the shell; ``script`` is the task as
-    ``task_script`` gives it (a script or ``-m`` module after ``python``, else a command);
-    ``config_args`` are the sweep's ``--config-name`` / ``--config-path`` / ``--config-dir``
-    options.
-
-    Example:
-        >>> rerun_line("src/train.py", ["model.lr=0.1", "seed=1"], ["--config-name", "big"])
-        'python src/train.py --config-name big model.lr=0.1 seed=1 hydra.mode=RUN'
-        >>> rerun_line("-m src.train", ["seed=1"]), rerun_line("train_command", ["seed=1"])
-        ('python -m src.train seed=1 hydra.mode=RUN', 'train_command seed=1 hydra.mode=RUN')
-    """
-    module = script.startswith("-m ")
-    python = "python " if module or script.endswith(".py") else ""
-    words = ["-m", script[3:]] if module else [script]
-    return f"{python}{shlex.join([*words, *config_args, *overrides])} hydra.mode=RUN"
 
 
 def task_script() -> str:
