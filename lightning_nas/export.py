@@ -214,7 +214,8 @@ def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any],
     sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded)."""
     hydra = {**hydra, "job_dir": job_dir}
     try:
-        from lightning_nas.integrations.hydra_grammar import format_value, rerun_line
+        from lightning_nas.integrations.hydra_grammar import format_value
+        from lightning_nas.integrations.hydra_rerun import rerun_line
     except ImportError:  # hydra-core is gone since the sweep ran
         return {**hydra, "rerun": "see optimization_results.yaml of the sweep"}
     job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]

@@ -13,11 +13,8 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
 
-from lightning_nas.integrations.hydra_grammar import (  # noqa: E402
-    SweepParams,
-    format_value,
-    rerun_line,
-)
+from lightning_nas.integrations.hydra_grammar import SweepParams, format_value  # noqa: E402
+from lightning_nas.integrations.hydra_rerun import rerun_line  # noqa: E402
 from lightning_nas.space import Choice, SearchSpace  # noqa: E402
 
 _PARSER = OverridesParser.create()

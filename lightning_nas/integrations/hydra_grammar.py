@@ -55,7 +55,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened_ends
-from lightning_nas.integrations.hydra_rerun import rerun_line
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.ranges import EqualBounds
@@ -63,7 +62,7 @@ from lightning_nas.space.search_space import OverlappingKeys
 from lightning_nas.wording import named
 
 __all__ = ["TAGS", "SweepParams", "config_args", "format_value", "group_of",
-           "param_of", "parse_params", "path_of", "rerun_line", "task_script"]
+           "param_of", "parse_params", "path_of", "task_script"]
 
 #: the tags of Hydra's grammar that the sweeper reads
 TAGS = ("log", "ordered")

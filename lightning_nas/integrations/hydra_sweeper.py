@@ -57,7 +57,6 @@ from lightning_nas.integrations.hydra_grammar import (
     SweepParams,
     config_args,
     parse_params,
-    rerun_line,
     task_script,
 )
 from lightning_nas.integrations.hydra_options import (
@@ -68,6 +67,7 @@ from lightning_nas.integrations.hydra_options import (
     group_choices,
     option_jobs,
 )
+from lightning_nas.integrations.hydra_rerun import rerun_line
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
