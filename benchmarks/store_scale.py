@@ -53,7 +53,8 @@ from lightning_nas import Search  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.strategies import check_optimizer_name  # noqa: E402
-from tests.helpers import BlobData, TinyNet  # noqa: E402
+from tests.helpers_data import BlobData  # noqa: E402
+from tests.helpers_models import TinyNet  # noqa: E402
 
 #: a space NGOpt does not exhaust in thousands of trials (a float among the knobs)
 SPACE = {"width": {"int": [4, 64]}, "depth": {"choice": [1, 2]},

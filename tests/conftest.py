@@ -96,7 +96,7 @@ def ddp_search(shared_run) -> tuple[Path, dict]:
     ``test_distributed`` and ``test_rank_sync`` that assert on it."""
     def make(folder: Path) -> dict:
         from lightning_nas import Search
-        from tests.helpers import BlobData
+        from tests.helpers_data import BlobData
 
         trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
                    "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}

@@ -85,7 +85,7 @@ def _reap(pid: int, timeout: float) -> int | None:
 
 def ctrl_c_forked_when_held(argv: list[str], cwd: Path, env: dict[str, str], hold: Path,
                             held: int, timeout: float = 120) -> tuple[int, str]:
-    """``tests.helpers.ctrl_c_when_held`` for ``python -m lightning_nas ARGV``, forked
+    """``tests.helpers_ctrl_c.ctrl_c_when_held`` for ``python -m lightning_nas ARGV``, forked
     (``fork_cli``) instead of started cold: once ``held`` of its processes wrote an
     ``importing.<pid>`` file into ``hold``, SIGINT to its whole process group, as a
     terminal's Ctrl-C; its exit code and output. It is killed if still running."""

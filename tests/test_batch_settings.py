@@ -18,7 +18,8 @@ from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet, make_blobs
+from tests.helpers_data import BlobData, make_blobs
+from tests.helpers_models import TinyNet
 
 DATA = {"class_path": "tests.helpers.BlobData", "init_args": {"n": 96, "batch_size": 24}}
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "enable_progress_bar": False}

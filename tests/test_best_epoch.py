@@ -17,7 +17,9 @@ import torch
 from lightning_nas import Search
 from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SyncedTinyNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import SyncedTinyNet
 from tests.test_export_scores import _assert_scores_as_exported
 
 #: two architectures, both fast learners (a space of one is refused)

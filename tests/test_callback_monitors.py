@@ -18,7 +18,8 @@ from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 DATA = {"class_path": "tests.helpers.BlobData", "init_args": {"n": 96, "batch_size": 24}}
 TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,

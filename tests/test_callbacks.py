@@ -25,7 +25,8 @@ from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.schedulers import Decision, MedianRule, Rule
 from lightning_nas.search.trial import TrialSpec, fit_trial
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 #: ``val_acc`` logged at the end of each validation epoch
 SCRIPT = [0.25, 0.75, 0.5]

@@ -8,7 +8,7 @@ import pytest
 
 from lightning_nas.config.calls import accepted_kwargs, call
 from lightning_nas.errors import ConfigError
-from tests.helpers import CrashAt
+from tests.helpers_callbacks import CrashAt
 
 
 class Quiet:

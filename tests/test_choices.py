@@ -23,7 +23,7 @@ from lightning_nas.oneshot.choices import (
     set_path,
     space_of,
 )
-from tests.helpers import choice_net
+from tests.helpers_nets import choice_net
 
 _net = choice_net  # every kind of choice module, with BatchNorm
 
@@ -154,7 +154,7 @@ def test_a_choice_module_used_twice_is_one_plain_module_in_the_export(tmp_path):
 
 def test_a_shared_choice_module_stays_tied_while_the_export_is_fine_tuned(tmp_path):
     from lightning_nas.oneshot.finetune import finetune_subnet
-    from tests.helpers import BlobData
+    from tests.helpers_data import BlobData
 
     torch.manual_seed(0)
     tied = ChoiceLinear(16, 16, label="tied")

@@ -20,7 +20,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.results import format_score
-from tests.helpers import validated
+from tests.helpers_runs import validated
 
 
 class CtrlCAtFirstBatch(pl.Callback):

@@ -136,7 +136,7 @@ def test_short_names_and_command_line_forms_resolve_as_lightningcli_does(tmp_pat
 
 def test_reduce_on_plateau_is_returned_with_its_monitor(tmp_path):
     from lightning_nas.config.cli_optim import apply_optim, optim_sections
-    from tests.helpers import TinyNet
+    from tests.helpers_models import TinyNet
 
     sections = optim_sections({"optimizer": "SGD", "lr_scheduler": {
         "class_path": "ReduceLROnPlateau", "init_args": {"monitor": "val_loss"}}})

@@ -144,7 +144,7 @@ def test_a_printed_reduce_lr_on_plateau_is_taken_with_the_arguments_it_passes_on
     from lightning.pytorch.cli import ReduceLROnPlateau
 
     from lightning_nas.config.cli_optim import apply_optim, optim_sections
-    from tests.helpers import TinyNet
+    from tests.helpers_models import TinyNet
 
     path = tmp_path / "config.yaml"
     path.write_text(PLATEAU.format(factor=0.5, run_dir=tmp_path / "run"))

@@ -23,7 +23,8 @@ from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.search.facade import Search
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, CallableOptNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import CallableOptNet, TinyNet
 
 BASE = {
     "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
@@ -1455,7 +1456,7 @@ def test_enum_path_and_tuple_values_are_converted_as_lightningcli_converts_them(
     # AttributeError: 'str' object has no attribute 'value'"), as did fit and finetune
     import torch
 
-    from tests.helpers import Act, TypedNet
+    from tests.helpers_models import Act, TypedNet
 
     run = tmp_path / "run"
     cfg = _config(run)

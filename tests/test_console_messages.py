@@ -21,7 +21,7 @@ from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import open_run
 from lightning_nas.user_warnings import UserWarningCache
-from tests.helpers import wait_for_trials
+from tests.helpers_runs import wait_for_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
@@ -69,7 +69,8 @@ def test_a_monitor_of_a_fit_validated_again_is_still_warned_of_while_it_trains(
     # the warning is news where the trial trains on (a later validation may log it)
     from lightning_nas.search import callbacks
     from lightning_nas.search.trial import TrialSpec, fit_trial
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     monkeypatch.setattr(callbacks, "_WARNINGS", UserWarningCache())
     for epochs, warned in ((1, False), (2, True)):

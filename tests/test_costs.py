@@ -14,7 +14,8 @@ from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.costs import CountError, model_costs
-from tests.helpers import BlobData, SeqNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import SeqNet, TinyNet
 
 B, T = 3, 5  # the example input's batch and sequence length
 

@@ -44,7 +44,8 @@ from lightning_nas.oneshot.derive import top_archs
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.mixed import Mixable, mixed
 from lightning_nas.report.plots import plot_alphas
-from tests.helpers import BlobData, TinySupernet, TwoValBlobData, TwoValSupernet, choice_net
+from tests.helpers_data import BlobData, TwoValBlobData
+from tests.helpers_nets import TinySupernet, TwoValSupernet, choice_net
 from tests.test_oneshot import (
     BatchNormSupernet,
     BlobImages,

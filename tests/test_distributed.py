@@ -9,7 +9,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData
+from tests.helpers_data import BlobData
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
        "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}

@@ -102,7 +102,7 @@ def _value_errors():
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
     from lightning_nas.oneshot.setting_checks import check_algorithm
     from lightning_nas.oneshot.wrapped import optimizer_class
-    from tests.helpers import TinySupernet, build_mlp
+    from tests.helpers_nets import TinySupernet, build_mlp
 
     return [
         (lambda: check_algorithm({"algorithm": "sops"}),

@@ -17,7 +17,7 @@ from lightning_nas import SearchSpace
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers import lightning_cli_fit
+from tests.helpers_runs import lightning_cli_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "digits" / "search.yaml"

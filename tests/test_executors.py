@@ -28,14 +28,11 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.forked import ctrl_c_forked_when_held
-from tests.helpers import (
-    BlobData,
-    NotesAtExit,
-    TinyNet,
-    hold_at_torch,
-    make_blobs,
-    needs_tensorboard,
-)
+from tests.helpers_ctrl_c import hold_at_torch
+from tests.helpers_data import BlobData, make_blobs
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import NotesAtExit
+from tests.helpers_runs import needs_tensorboard
 from tests.launcher import ROOT, pythonpath
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}

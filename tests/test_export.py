@@ -24,17 +24,10 @@ from lightning_nas.search import random_state
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.conftest import TINY_SPACE, TINY_TRAINER
-from tests.helpers import (
-    AccAfterWarmup,
-    AccFromEpoch2,
-    BlobData,
-    CountEpochs,
-    CrashAt,
-    LazyNoisyNet,
-    SigintAtFirstBatch,
-    TinyNet,
-    lightning_cli_fit,
-)
+from tests.helpers_callbacks import CountEpochs, CrashAt, SigintAtFirstBatch
+from tests.helpers_data import BlobData
+from tests.helpers_models import AccAfterWarmup, AccFromEpoch2, LazyNoisyNet, TinyNet
+from tests.helpers_runs import lightning_cli_fit
 
 
 @pytest.fixture(scope="module")
@@ -1357,7 +1350,7 @@ def test_best_yaml_names_the_object_arguments_the_store_keeps(tmp_path, tiny_tra
     from torch import nn
 
     from lightning_nas.module import NASModule
-    from tests.helpers import build_mlp
+    from tests.helpers_nets import build_mlp
 
     Search(NASModule, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=tiny_trainer,
            model_init_args={"builder": build_mlp, "num_classes": 3,

@@ -23,7 +23,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning_nas import Search, export_best, load_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SyncedTinyNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import SyncedTinyNet
 
 #: a space whose trials score apart (small learning rates: accuracy still climbing)
 SPACE = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}

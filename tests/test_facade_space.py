@@ -16,7 +16,8 @@ import torch
 
 from lightning_nas import Choice, Search, SearchSpace
 from lightning_nas.errors import ConfigError, SpaceError
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 torch.set_num_threads(1)
 

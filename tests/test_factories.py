@@ -32,14 +32,8 @@ from lightning_nas.config.factories import (
 from lightning_nas.config.instantiate import import_object, instantiate, object_path
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialStatus
-from tests.helpers import (
-    BlobData,
-    DictArgNet,
-    LoaderArgsData,
-    TinyNet,
-    TypedNet,
-    make_blobs,
-)
+from tests.helpers_data import BlobData, LoaderArgsData, make_blobs
+from tests.helpers_models import DictArgNet, TinyNet, TypedNet
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -183,7 +177,7 @@ def test_a_specs_values_are_converted_to_the_annotations_as_jsonargparse_convert
     # a model that used them failed in every trial
     from pathlib import Path
 
-    from tests.helpers import Act
+    from tests.helpers_models import Act
 
     given = {"act": "tanh", "path": "/tmp", "sizes": [1, 2], "pair": [3, 4], "tags": ["a"],
              "either": "/x", "named": {"k": "relu"}, "untyped": [1]}
@@ -214,7 +208,7 @@ def test_a_bases_arguments_passed_on_by_kwargs_are_converted_and_kept_as_hyperpa
     # was: a base's annotation (act: Act) was not looked at, so 'tanh' stayed a str and
     # every trial failed; and a converted value (sizes [4] -> (4,)) built the class with
     # hyperparameters of its own arguments only, so the base's self.hparams.lr was gone
-    from tests.helpers import Act
+    from tests.helpers_models import Act
 
     model = ModelFactory(ChildOfTyped, {"sizes": [4]}).build({"act": "tanh", "depth": 2})
     assert isinstance(model.net[1], nn.Tanh)

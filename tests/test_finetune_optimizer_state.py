@@ -12,7 +12,7 @@ from lightning_nas import finetune, load_best
 from lightning_nas.errors import ConfigError
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.results import TrialResult, TrialStatus
-from tests.helpers import CrashAt
+from tests.helpers_callbacks import CrashAt
 from tests.test_finetune_start import AdamNet, searched
 
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from lightning_nas import Search, finetune, load_best
 from lightning_nas.results import TrialStatus
-from tests.helpers import BlobData
+from tests.helpers_data import BlobData
 
 
 class AdamNet(pl.LightningModule):

@@ -210,7 +210,9 @@ def test_a_fits_best_ckpt_resumes_with_the_users_callbacks_alone(tmp_path, how):
     import torch
     from lightning.pytorch import Trainer
 
-    from tests.helpers import BlobData, CountEpochs, TinyNet
+    from tests.helpers_callbacks import CountEpochs
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     cfg = {**BASE, "seed_everything": 0,
            "trainer": {**BASE["trainer"], "max_epochs": 2, "logger": False,

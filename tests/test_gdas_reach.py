@@ -15,7 +15,7 @@ from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice, Repeat
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
-from tests.helpers import BlobData
+from tests.helpers_data import BlobData
 
 
 def _act() -> LayerChoice:

@@ -118,7 +118,8 @@ def test_a_ddp_trial_on_one_device_leaves_no_process_group_behind(tmp_path):
     import torch
 
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     torch.set_num_threads(1)
     trainer = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,

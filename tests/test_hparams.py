@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from lightning_nas.config.factories import ConfigBuilder
 from lightning_nas.config.hparams import CLI_INSTANTIATOR, lightningcli_hparams
-from tests.helpers import BlobData
+from tests.helpers_data import BlobData
 
 
 class Body(nn.Module):

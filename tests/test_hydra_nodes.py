@@ -22,7 +22,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import format_score
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import logger_defaults
-from tests.helpers import validated
+from tests.helpers_runs import validated
 
 ROOT = Path(__file__).resolve().parents[1]
 HYDRA = ROOT / "examples" / "hydra"

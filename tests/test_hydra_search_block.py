@@ -15,7 +15,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
-from tests.helpers import keep_root_logging  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
 from tests.test_hydra_sweeper import _sweep  # noqa: E402
 
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)

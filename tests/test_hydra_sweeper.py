@@ -36,7 +36,7 @@ from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers import keep_root_logging  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -1413,7 +1413,8 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
     import hydra
     import lightning.pytorch as pl
 
-    from tests.helpers import BlobData, RankRecorder, SyncedTinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_ranks import RankRecorder, SyncedTinyNet
 
     returned, ranks = {}, {}
 

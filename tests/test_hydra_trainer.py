@@ -19,7 +19,7 @@ from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
-from tests.helpers import keep_root_logging  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 #: the lightning-hydra-template's trainer node: a _target_, its output dir interpolated
 TRAINER = {"_target_": "lightning.pytorch.trainer.Trainer",

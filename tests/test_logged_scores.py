@@ -20,7 +20,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 class MetricObject(TinyNet):

@@ -7,7 +7,8 @@ import torch
 from torch.nn.parameter import UninitializedParameter
 
 from lightning_nas.search.meta_build import parameters_on_meta
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 class Net(torch.nn.Module):
@@ -97,7 +98,8 @@ def test_a_choice_option_no_model_builds_with_is_refused_before_anything_is_writ
     # trial drawing 'swish' failed "KeyError: 'swish'" during the search
     from lightning_nas import Search
     from lightning_nas.errors import ConfigError
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     run = tmp_path / "run"
     space = {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu", "swish"]}}
@@ -114,7 +116,8 @@ def test_a_choice_option_that_builds_beside_some_other_values_is_no_config_error
     # an architecture the model rejects is a failed trial: only a value that builds beside
     # none of the other keys' values tried is refused
     from lightning_nas import Search
-    from tests.helpers import BlobData, WidthActNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import WidthActNet
 
     space = {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu", "tanh"]}}
     result = Search(WidthActNet, space, data=BlobData, trainer=tiny_trainer, budget=4,

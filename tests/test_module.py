@@ -14,9 +14,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_nas import NASModule
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError, SearchError
-from tests.helpers import (
-    BlobData,
-    TwoValBlobData,
+from tests.helpers_data import BlobData, TwoValBlobData
+from tests.helpers_nets import (
     build_data_dependent_mlp,
     build_lazy_mlp,
     build_mlp,

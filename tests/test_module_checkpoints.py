@@ -15,7 +15,9 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SyncedTinyNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import SyncedTinyNet
 from tests.test_user_callbacks import _checkpoints, paused_then_promoted
 
 

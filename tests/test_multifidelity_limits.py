@@ -19,7 +19,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import ASHARule, MedianRule
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"width": {"choice": [4, 16]}, "lr": {"choice": [0.01, 0.3]}}
 

@@ -105,7 +105,8 @@ def test_one_of_the_two_files_alone_says_how_to_give_both(tmp_path, capsys, whic
 def test_a_misspelt_trainer_space_key_is_named_as_a_key(tmp_path):
     # was: "space key 'trainer.max_epoch' may take 1: unknown Trainer argument 'max_epoch'
     # ...", as if its value were wrong
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     with pytest.raises(ConfigError) as info:
         Search(TinyNet, {"width": {"choice": [4, 8]}, "trainer.max_epoch": {"choice": [1, 2]}},
@@ -121,7 +122,8 @@ def test_a_yaml_word_read_as_a_bool_where_a_string_is_expected_says_to_quote_it(
     # annotation of TinyNet.__init__)", of `{choice: [relu, off]}`: no word on YAML's
     # yes/no/on/off
     from lightning_nas import SearchSpace
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     space = SearchSpace.from_yaml("width: {choice: [4, 8]}\nactivation: {choice: [relu, off]}")
     with pytest.raises(ConfigError) as info:

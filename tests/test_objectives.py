@@ -26,7 +26,8 @@ from lightning_nas.search.costs import model_costs
 from lightning_nas.search.objectives import Constraints, Objectives, contrary_modes, pareto_front
 from lightning_nas.search.proposals import MAX_REPEATS
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, ConfigureModelNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import ConfigureModelNet, TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "depth": {"choice": [1, 2]},
          "lr": {"float": [0.05, 0.3]}}

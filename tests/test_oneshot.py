@@ -54,7 +54,10 @@ from lightning_nas.oneshot.setting_checks import (
     check_oneshot_settings,
     check_seed,
 )
-from tests.helpers import BlobData, SaveInitialWeights, SeedEnv, TinySupernet
+from tests.helpers_callbacks import SaveInitialWeights
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
+from tests.helpers_ranks import SeedEnv
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_ONESHOT = "examples/oneshot_digits/oneshot.yaml"
@@ -438,7 +441,7 @@ def _two_val_config(tmp_path: Path, algorithm: str) -> Path:
 def test_spos_with_two_validation_loaders_fine_tunes_and_scores_each(tmp_path, capsys):
     # was: the supernet trained and the search exported its winner, then the fine-tune died
     # with "no `dataloader_idx` argument in `NASModule.validation_step()`" (exit 1)
-    from tests.helpers import TwoValBlobData
+    from tests.helpers_data import TwoValBlobData
 
     assert main(["oneshot", str(_two_val_config(tmp_path, "spos"))]) == 0
     out = capsys.readouterr().out

@@ -16,7 +16,8 @@ from lightning_nas.oneshot.choices import ChoiceConv2d, ChoiceLinear
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.setting_checks import check_oneshot_settings
-from tests.helpers import BlobData, TinySupernet
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
 
 _LENGTH = "max_epochs must be an integer >= 1 (or -1 with trainer max_steps or max_time), "
 

@@ -29,7 +29,8 @@ from lightning_nas.oneshot.resume import (
     resolve_ckpt_path,
     training_end,
 )
-from tests.helpers import BlobData, TinySupernet
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "oneshot_digits"

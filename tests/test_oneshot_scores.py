@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from tests.helpers import BlobData, TinySupernet, TwoValSupernet
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet, TwoValSupernet
 
 
 class TrainShiftedBlobs(BlobData):

@@ -15,7 +15,8 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.report.oneshot import load_oneshot, render_oneshot, write_oneshot_report
 from lightning_nas.search.uneven_split import UnevenSplitCheck, uneven_splits
-from tests.helpers import BlobData, TinySupernet
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
 from tests.test_uneven_split import _loader
 
 SCRIPT = """

@@ -12,7 +12,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from tests.helpers import BlobData, TinySupernet
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
 
 
 class PlainNormAfterWidth(TinySupernet):

@@ -9,7 +9,8 @@ from torch import nn
 
 from lightning_nas import Search
 from lightning_nas.config.own_copies import holds_weights, is_plain_data, own_copies
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 TRAINER = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
                enable_progress_bar=False)

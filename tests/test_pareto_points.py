@@ -16,7 +16,8 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16]}, "depth": {"choice": [1, 2]},
          "lr": {"float": [0.01, 0.3]}}

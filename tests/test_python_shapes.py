@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from lightning_nas import Choice, Fixed, Search
 from lightning_nas.errors import ConfigError
-from tests.helpers import BlobData
+from tests.helpers_data import BlobData
 
 if TYPE_CHECKING:  # for type checkers only, as projects import what only annotations name
     from torch.optim.lr_scheduler import LRScheduler

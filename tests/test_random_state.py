@@ -11,7 +11,8 @@ import torch
 
 from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.random_state import capture, in_checkpoint, restore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 def test_restore_sets_back_what_capture_read():

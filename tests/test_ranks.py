@@ -14,7 +14,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers import BlobData, ctrl_c_when_held, hold_at_torch
+from tests.helpers_ctrl_c import ctrl_c_when_held, hold_at_torch
+from tests.helpers_data import BlobData
 from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}

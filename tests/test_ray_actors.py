@@ -20,7 +20,7 @@ from lightning_nas import Search
 from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers import TinyNet
+from tests.helpers_models import TinyNet
 
 ray = pytest.importorskip("ray")
 

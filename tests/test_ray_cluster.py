@@ -25,7 +25,7 @@ from lightning_nas.search.progress import trial_line
 from lightning_nas.search.ray_checks import keep_loopback
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
-from tests.helpers import TinyNet
+from tests.helpers_models import TinyNet
 
 ray = pytest.importorskip("ray")
 

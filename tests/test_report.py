@@ -29,7 +29,8 @@ from lightning_nas.report.plots import (
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 from tests.launcher import pythonpath
 
 PNG = b"\x89PNG\r\n\x1a\n"

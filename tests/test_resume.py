@@ -18,7 +18,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.resume import differences
 from lightning_nas.search.schedulers import ASHARule
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"a": {"int": [0, 50]}, "b": {"float": [0.0, 1.0]}, "c": {"choice": [1, 2, 3]}}
 

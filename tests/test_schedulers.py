@@ -37,7 +37,8 @@ from lightning_nas.search.setting_checks import config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 EPOCH_LOG = [{"class_path": "tests.helpers.EpochLog"}]
 
@@ -1054,7 +1055,7 @@ def test_failed_trials_promote_no_paused_trial_live_or_on_resume(tmp_path, model
 
 @pytest.mark.slow
 def test_ddp_ranks_stop_at_the_same_epoch(tmp_path):
-    from tests.helpers import StopAt
+    from tests.helpers_callbacks import StopAt
 
     trial_dir = tmp_path / "t1"
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 5,

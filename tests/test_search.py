@@ -24,7 +24,9 @@ from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, SigintAtFirstBatch, TinyNet, tiny_model
+from tests.helpers_callbacks import SigintAtFirstBatch
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet, tiny_model
 
 
 def halve(x: torch.Tensor) -> torch.Tensor:

@@ -168,7 +168,8 @@ def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, tiny
     # was: taken; best_config.yaml's header named it on two lines, and `lightning-nas fit` of
     # it said "unknown config section 'x'" (with "\nseed_everything: 7": a key of its own)
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     for name in ("nl\nx", "nl\nseed_everything: 7", "cr\rx", "tab\tx", "sep\u2028x"):
         run = tmp_path / name

@@ -20,7 +20,8 @@ from lightning_nas.search.facade import Search
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, make_optimizer
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE_YAML = """
 a: {int: [16, 128]}

@@ -386,7 +386,8 @@ def test_a_new_search_takes_a_logs_folder_unless_it_holds_a_searchs_logger_versi
     # was: any logs/ not empty refused a new search (a logger's own lightning_logs, the
     # folders of an attempt that died before its search.db), although it holds no search
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     run, fixed = tmp_path / "run", {"monitor": "val_acc", "mode": "max"}
     (run / "logs" / "lightning_logs" / "version_0").mkdir(parents=True)
@@ -548,7 +549,8 @@ def test_a_second_search_on_a_folder_being_searched_is_refused_until_its_driver_
 
     from lightning_nas import Search
     from lightning_nas.errors import SearchError
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     run = tmp_path / "run"
     holder = subprocess.Popen(
@@ -580,7 +582,8 @@ def test_a_second_search_in_another_thread_of_this_process_is_told_it_is_this_on
 
     from lightning_nas import Search
     from lightning_nas.errors import SearchError
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     run, reached, go, first = tmp_path / "run", threading.Event(), threading.Event(), []
 
@@ -615,7 +618,8 @@ def test_a_search_refused_on_a_held_folder_makes_no_search_db_there(
     from lightning_nas import Search
     from lightning_nas.errors import SearchError
     from lightning_nas.run_folder import hold_folder
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     held = hold_folder(tmp_path, "then run it again")  # as a one-shot run holds its folder
     search = Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1,

@@ -21,7 +21,8 @@ from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore, open_run
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 #: the TEXT columns that hold plain text, not JSON: every other TEXT column holds JSON
 PLAIN_TEXT = {"meta.key", "trials.status", "trials.checkpoint", "trials.error",

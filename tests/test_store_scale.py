@@ -24,7 +24,8 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"x": {"float": [0.0, 1.0]}, "y": {"float": [0.0, 1.0]}}
 

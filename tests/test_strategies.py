@@ -125,7 +125,8 @@ def test_an_optimizer_whose_package_is_missing_is_refused_before_the_run_folder(
     if importlib.util.find_spec(module) is not None:
         pytest.skip(f"{module} is installed here")
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     with pytest.raises(ConfigError, match=rf"optimizer '{name}' needs a package that is not "
                                           rf"installed \(ModuleNotFoundError: No module named "
@@ -234,7 +235,8 @@ def test_an_optimizer_error_without_text_is_named_by_its_type_with_the_fix():
 
 def test_search_checks_the_optimizer_with_its_worker_count(tmp_path):
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     try:
         float(np.zeros(1))  # numpy < 2.4: nevergrad's MetaModel runs
@@ -276,7 +278,8 @@ def test_an_optimizer_of_one_objective_is_refused_for_several_before_training(tm
     # was: checked with one loss told, it passed; the search stopped at a later proposal
     # (PymooCMAES: its third, two trials trained) with the optimizer's error
     from lightning_nas import Search
-    from tests.helpers import BlobData, TinyNet
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
 
     if name.startswith("Pymoo") and not _pymoo_usable():
         pytest.skip(NO_PYMOO)

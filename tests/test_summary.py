@@ -13,7 +13,8 @@ from torch import nn
 from lightning_nas import NASModule, Search, finetune
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
            "limit_val_batches": 1}

@@ -17,7 +17,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers import BlobData, ManualTinyNet, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import ManualTinyNet, TinyNet
 
 TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1}
 

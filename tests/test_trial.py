@@ -19,7 +19,9 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, ConfigureModelNet, TinyNet, needs_tensorboard
+from tests.helpers_data import BlobData
+from tests.helpers_models import ConfigureModelNet, TinyNet
+from tests.helpers_runs import needs_tensorboard
 
 
 def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:

@@ -11,7 +11,8 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"width": {"choice": [4, 8, 16, 32, 64]}, "lr": {"float": [0.01, 0.3]}}
 #: no logger: a trial's folder holds its checkpoints alone

@@ -23,7 +23,8 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 class MetricNet(TinyNet):

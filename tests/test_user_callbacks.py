@@ -19,7 +19,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 def test_each_trial_gets_a_folder_of_its_own_under_a_default_root_dir_of_the_users(tmp_path):

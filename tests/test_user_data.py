@@ -11,7 +11,8 @@ import pytest
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
-from tests.helpers import SyncedTinyNet, TinyNet
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import SyncedTinyNet
 from tests.user_data_classes import FullData, LambdaData
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.02, 0.3], "log": True}}
@@ -76,7 +77,7 @@ def test_trainer_fits_data_keywords_are_refused_naming_data(tmp_path, keyword):
     from torch.utils.data import DataLoader, TensorDataset
 
     from lightning_nas.errors import ConfigError
-    from tests.helpers import make_blobs
+    from tests.helpers_data import make_blobs
 
     x, y = make_blobs(32)
     value = (LambdaData() if keyword == "datamodule"

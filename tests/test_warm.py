@@ -30,7 +30,8 @@ from lightning_nas.space.params import Choice, Fixed, Float, Int, Ordered
 from lightning_nas.store import RunStore, open_run, open_search_store
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
-from tests.helpers import BlobData, TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 SPACE = {"a": {"choice": [0, 1, 2, 3]}, "b": {"choice": [0, 1, 2, 3]},
          "c": {"ordered": [1, 2, 4, 8]}}

@@ -20,7 +20,9 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run, open_search_store
-from tests.helpers import BlobData, TinyNet, wait_for_trials
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+from tests.helpers_runs import wait_for_trials
 
 SPACE = {"width": {"choice": [4, 8, 16]}}
 

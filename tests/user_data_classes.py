@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from tests.helpers import make_blobs
+from tests.helpers_data import make_blobs
 
 __all__ = ["FullData", "LambdaData", "Mapped", "log_line"]
 

@@ -1,0 +1,81 @@
+"""Data for fast, real trials: Gaussian blobs made in code (no download) and the
+DataModules over them.
+
+Example:
+    >>> x, y = make_blobs(4)
+    >>> tuple(x.shape), tuple(y.shape)
+    ((4, 8), (4,))
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Subset, TensorDataset
+
+from tests.helpers_paths import at_helpers
+
+__all__ = [
+    "BlobData",
+    "LoaderArgsData",
+    "TwoValBlobData",
+    "make_blobs",
+]
+
+
+@at_helpers
+def make_blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0):
+    """Gaussian blobs, generated in code (no download)."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, dim, generator=g) * 2.0
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = centers[y] + torch.randn(n, dim, generator=g)
+    return x, y
+
+
+@at_helpers
+class BlobData(pl.LightningDataModule):
+    """Train/val split of ``make_blobs`` (``shuffle=False``: the same batches every epoch,
+    in the same order)."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64, shuffle: bool = True) -> None:
+        super().__init__()
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+
+    def setup(self, stage: str | None = None) -> None:
+        x, y = make_blobs(self.n)
+        cut = int(0.75 * self.n)
+        self.train_set = TensorDataset(x[:cut], y[:cut])
+        self.val_set = TensorDataset(x[cut:], y[cut:])
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=self.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+@at_helpers
+class LoaderArgsData(BlobData):
+    """``BlobData`` whose ``DataLoader`` arguments come in a dict, ``loader`` (its
+    ``batch_size`` among them), and a ``num_workers``."""
+
+    def __init__(self, n: int = 256, loader: dict | None = None, num_workers: int = 0) -> None:
+        super().__init__(n=n)
+        self.loader, self.num_workers = {"batch_size": 64, **(loader or {})}, num_workers
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, num_workers=self.num_workers, **self.loader)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, num_workers=self.num_workers, **self.loader)
+
+
+@at_helpers
+class TwoValBlobData(BlobData):
+    """``BlobData`` with two validation loaders: the validation split and the first 32
+    training samples."""
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [super().val_dataloader(),
+                DataLoader(Subset(self.train_set, range(32)), batch_size=self.batch_size)]
