@@ -1,42 +1,91 @@
 """A terminal's Ctrl-C at a chosen moment: ``hold_at_torch`` holds the processes a test
-selects at their first ``import torch``, and ``ctrl_c_when_held`` sends SIGINT to the
-command's whole process group once they are held.
+selects at their first ``import torch``; once they are held, SIGINT goes to the command's
+whole process group. The command starts warm (``ctrl_c_launched_when_held``: forked by the
+test session's launcher, its imports paid) or cold (``ctrl_c_when_held``: a fresh
+interpreter, where the held processes may include the command's own).
 
 Example:
-    >>> code, out = ctrl_c_when_held(command, cwd, env, hold, 2)  # doctest: +SKIP
+    >>> hold_at_torch(hold, "'RANK' in os.environ")  # doctest: +SKIP
+    >>> code, out = ctrl_c_launched_when_held(launcher, ["search", "cfg.yaml"], cwd, env,
+    ...                                       hold, 2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ctrl_c_when_held", "hold_at_torch"]
+from tests.launcher import Launcher
+
+__all__ = ["ctrl_c_launched_when_held", "ctrl_c_when_held", "hold_at_torch"]
+
+
+def _ctrl_c(pid: int, exited: Callable[[float], int | None], log: Path, hold: Path,
+            held: int, timeout: float) -> tuple[int, str]:
+    """Once ``held`` processes wrote an ``importing.<pid>`` file into ``hold``, SIGINT to the
+    process group of ``pid`` (a session leader), as a terminal's Ctrl-C; its exit code
+    (``exited(seconds)``: None while running) and output (``log``). It is killed if still
+    running; an AssertionError showing ``log`` if it ends, or ``timeout`` passes, first."""
+    code = None
+    try:
+        deadline = time.monotonic() + timeout
+        while len(list(hold.glob("importing.*"))) < held:
+            code = exited(0)
+            assert code is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        os.killpg(pid, signal.SIGINT)
+        code = exited(timeout)
+    finally:
+        if code is None:
+            os.killpg(pid, signal.SIGKILL)
+            code = exited(30)
+    return code, log.read_text()
 
 
 def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: Path,
-                     held: int) -> tuple[int, str]:
-    """Run ``command`` in a session of its own until ``held`` of its processes wrote an
-    ``importing.<pid>`` file into ``hold`` (a sitecustomize there holds them at their first
-    ``import torch``), then send SIGINT to its whole process group, as a terminal's Ctrl-C
-    does; its exit code and output (stdout and stderr). It is killed if still running."""
-    import subprocess
+                     held: int, timeout: float = 120) -> tuple[int, str]:
+    """Run ``command`` cold (a fresh interpreter) in a session of its own, with exactly
+    ``env``, until ``held`` of its processes are held (``hold_at_torch``), then Ctrl-C it:
+    its exit code and output (stdout and stderr). A cold start is what lets ``held`` select
+    the command's own process: a sitecustomize runs only as an interpreter starts
+    (``ctrl_c_launched_when_held`` holds processes the command starts, never itself)."""
+    log = hold / f"ctrl_c.{time.monotonic_ns()}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
 
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    try:
-        while len(list(hold.glob("importing.*"))) < held:
-            assert proc.poll() is None, proc.communicate()[0]
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        out = proc.communicate(timeout=120)[0]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.returncode, out
+    def exited(seconds: float) -> int | None:
+        try:
+            return proc.wait(seconds) if seconds else proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
+
+    return _ctrl_c(proc.pid, exited, log, hold, held, timeout)
+
+
+def ctrl_c_launched_when_held(launcher: Launcher, argv: list[str], cwd: Path,
+                              env: dict[str, str | None], hold: Path, held: int,
+                              timeout: float = 120) -> tuple[int, str]:
+    """``python -m lightning_nas ARGV`` forked by ``launcher`` (its imports paid) in a
+    session of its own, in ``cwd`` with ``env`` set, until ``held`` of the processes it
+    starts are held (``hold_at_torch``), then Ctrl-C it: its exit code and output."""
+    log = hold / f"ctrl_c.{time.monotonic_ns()}.log"
+    pid = launcher.launch(argv, log, cwd=cwd, env=env, session=True)
+
+    def exited(seconds: float) -> int | None:
+        if not seconds:
+            return launcher.exited()
+        try:
+            return launcher.wait(seconds)
+        except queue.Empty:
+            return None
+
+    return _ctrl_c(pid, exited, log, hold, held, timeout)
 
 
 #: a sitecustomize that holds a process ``{held}`` selects at its first ``import torch``

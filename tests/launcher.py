@@ -9,6 +9,13 @@ processes it starts (a search's spawned workers, Lightning's DDP ranks) are star
 from any process. On two cores this saves seconds per launch (``import lightning`` is
 about 3 s cold), which tests that kill and resume a search several times pay many times.
 
+This is the tests' one way to fork a command warm. The zygote forks, not the test process
+itself: a child of the test process would start with its state (pytest's capture and log
+handlers, its timeout thread and torch's threads, whose locks a fork can copy held), and
+the zygote is an interpreter that imported the stack and ran nothing else. What needs a
+cold interpreter still starts one (``tests.helpers_ctrl_c.ctrl_c_when_held``: a
+sitecustomize that holds the command's own process runs only at a fresh start).
+
 Example:
     >>> launcher = Launcher(Path(tempfile.mkdtemp()))  # doctest: +SKIP
     >>> launcher.run(["show", "runs/a"], Path("show.log"))  # doctest: +SKIP
@@ -47,6 +54,8 @@ if __name__ == "__main__":
         job = json.loads(line)
         pid = os.fork()
         if pid == 0:  # the launched process
+            if job["session"]:  # its own process group: a Ctrl-C to it reaches no other
+                os.setsid()
             fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             os.dup2(fd, 1)
             os.dup2(os.open(job["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -137,14 +146,16 @@ class Launcher:
 
     def launch(self, argv: list[str], log: Path, script: Path | None = None,
                cwd: Path = ROOT, err: Path | None = None,
-               env: dict[str, str | None] | None = None) -> int:
+               env: dict[str, str | None] | None = None, session: bool = False) -> int:
         """Start ``lightning-nas ARGV`` (or ``python SCRIPT ARGV``) in ``cwd``, with ``env``
         set in its environment (a ``None`` value unsets that variable); its output goes to
-        ``log`` (its stderr to ``err`` if given); returns its pid."""
+        ``log`` (its stderr to ``err`` if given); with ``session``, in a session (and process
+        group) of its own, as a command a terminal starts; returns its pid."""
         assert self.pidfd is None, "one launch at a time"
         job = {"log": str(log), "argv": [str(a) for a in argv], "cwd": str(cwd),
                "script": None if script is None else str(script),
-               "err": None if err is None else str(err), "env": dict(env or {})}
+               "err": None if err is None else str(err), "env": dict(env or {}),
+               "session": session}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         kind, pid = self._next(60).split()

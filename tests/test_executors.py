@@ -27,8 +27,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
-from tests.forked import ctrl_c_forked_when_held
-from tests.helpers_ctrl_c import hold_at_torch
+from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData, make_blobs
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import NotesAtExit
@@ -240,9 +239,9 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
         "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
                    "budget": 2, "num_workers": 2, "threads_per_trial": 1, "progress": False,
                    "run_dir": str(run_dir)}}))
-    argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, forked from this
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # process: its imports paid (was: cold)
-    code, out = ctrl_c_forked_when_held(argv, tmp_path, {
+    argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, forked by the
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # launcher: its imports paid (was: cold)
+    code, out = ctrl_c_launched_when_held(launcher, argv, tmp_path, {
         **env, "PYTHONPATH": pythonpath(hold, ROOT)}, hold, 2)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out

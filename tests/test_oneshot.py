@@ -1621,6 +1621,9 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, la
     assert saved == r0
 
 
+#: two ranks as torchrun starts them: forked by this script (itself a launch of the
+#: ``launcher``), not by the launcher, which runs one launch at a time and runs a command,
+#: while these two run at once and call ``run_oneshot`` in-process to read ``SeedEnv.seen``
 TORCHRUN_SCRIPT = """
 import json, os, random, socket, sys, traceback
 import torch
