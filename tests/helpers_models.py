@@ -26,6 +26,7 @@ __all__ = [
     "AccFromEpoch2",
     "Act",
     "CallableOptNet",
+    "ClassifierSteps",
     "ClassesNet",
     "ConfigureModelNet",
     "DictArgNet",
@@ -208,8 +209,26 @@ class ManualTinyNet(TinyNet):
         self.log("train_loss", loss, on_step=False, on_epoch=True)
 
 
+class ClassifierSteps:
+    """The steps of a classifier on the blobs, mixed in before ``pl.LightningModule``:
+    cross-entropy of its forward for training, its accuracy logged as ``val_acc``.
+
+    Example:
+        >>> class Net(ClassifierSteps, pl.LightningModule):
+        ...     def forward(self, x): ...
+    """
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
+
+
 @at_helpers
-class CallableOptNet(pl.LightningModule):
+class CallableOptNet(ClassifierSteps, pl.LightningModule):
     """A model given its network and, as LightningCLI's ``OptimizerCallable``, its optimizer
     (``params -> Optimizer``)."""
 
@@ -220,14 +239,6 @@ class CallableOptNet(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.net(x))
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return F.cross_entropy(self(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
 
     def configure_optimizers(self):
         return self.optimizer(self.parameters())
@@ -277,7 +288,7 @@ class LazyNoisyNet(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
 
-class SeqNet(pl.LightningModule):
+class SeqNet(ClassifierSteps, pl.LightningModule):
     """A Transformer encoder over the 8 features as a sequence of 8 steps (``layers`` of
     width ``d_model``), with an ``example_input_array``: costs counted before training."""
 
@@ -293,14 +304,6 @@ class SeqNet(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.enc(self.inp(x.unsqueeze(-1))).mean(1))
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return F.cross_entropy(self(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

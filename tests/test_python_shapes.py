@@ -18,11 +18,11 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from lightning_nas import Choice, Fixed, Search
 from lightning_nas.errors import ConfigError
 from tests.helpers_data import BlobData
+from tests.helpers_models import ClassifierSteps
 
 if TYPE_CHECKING:  # for type checkers only, as projects import what only annotations name
     from torch.optim.lr_scheduler import LRScheduler
@@ -31,16 +31,8 @@ TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
 
 
-class _Classifier(pl.LightningModule):
+class _Classifier(ClassifierSteps, pl.LightningModule):
     """The steps every model here shares: cross-entropy, ``val_acc``."""
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return F.cross_entropy(self(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_acc", (self(x).argmax(-1) == y).float().mean())
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.05)
