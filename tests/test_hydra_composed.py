@@ -27,7 +27,7 @@ from hydra.types import HydraContext  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor  # noqa: E402
-from tests.helpers import keep_root_logging  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
