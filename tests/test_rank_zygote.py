@@ -28,7 +28,8 @@ def _command(pid: int) -> str:
 @pytest.mark.slow
 def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
     """The first group starts cold (``python -m``) and a zygote imports torch and Lightning
-    meanwhile; the group a failed trial ends is replaced by ranks forked from it."""
+    meanwhile (or an earlier test's zygote forks it); the group a failed trial ends is
+    replaced by ranks forked from it. The search's end closes the ranks, not the zygote."""
     grace, ranks._GRACE_S = ranks._GRACE_S, 0.5
     try:
         failed, _, cold = _trial(tmp_path, 1, width=8, fault="raise")
@@ -46,7 +47,8 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
     finally:
         ranks._GRACE_S = grace
         ranks.close_rank_groups()
-    assert _gone([*cold.values(), *warm.values(), zygote])  # the zygote closed with them
+    assert _gone([*cold.values(), *warm.values()])
+    assert _alive(zygote)  # kept for the next search (was: closed with the groups)
 
 
 @pytest.mark.slow
@@ -125,3 +127,81 @@ def test_ctrl_c_of_the_search_leaves_no_forked_rank_or_zygote(tmp_path, launcher
     assert launcher.wait(120) != 0
     assert _gone([*pids, zygote])
     assert not any(_alive(pid) for pid in pids)
+
+
+def _zygotes_of(pid: int) -> list[int]:
+    return [child for child in _descendants(pid)
+            if "lightning_nas.search.rank_zygote" in _command(child)]
+
+
+@pytest.mark.slow
+def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_it(tmp_path):
+    """A search on an executor's thread ends (its groups closed, the thread gone): its
+    zygote is kept, and the next search in this process (a notebook's next cell) forks its
+    first group's ranks from it, warm."""
+    import threading
+
+    first = threading.Thread(target=_trial, args=(tmp_path, 1), kwargs={"width": 8})
+    first.start()
+    first.join()
+    ranks.close_rank_groups()  # the search's end
+    zygotes = _zygotes_of(os.getpid())
+    assert zygotes
+    time.sleep(1.0)  # a death signal (the thread's, ``PR_SET_PDEATHSIG``) takes a moment
+    # was: the zygote died with the thread that started it, or with the search's groups
+    assert all(_alive(pid) for pid in zygotes), zygotes
+    try:
+        done, _, pids = _trial(tmp_path, 2, width=8)
+        assert done.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
+        assert {_parent(pid) for pid in pids.values()} <= set(zygotes)  # was: the driver's
+    finally:
+        ranks.close_rank_groups()
+    assert _gone(pids.values())
+
+
+_IDLE = """
+import os, sys, time
+from pathlib import Path
+from lightning_nas.search import ranks
+from tests.test_rank_zygote import _zygotes_of
+from tests.test_ranks import _trial
+_trial(Path({folder!r}), 1, width=8)
+ranks.close_rank_groups()
+print("idle", *_zygotes_of(os.getpid()), flush=True)
+if sys.argv[1] != "exit":
+    time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("end", ["exit", "kill", "ctrl-c"])
+def test_an_idle_zygote_ends_with_its_process(tmp_path, end):
+    """A zygote kept after a search ends with the process that started it: at its exit, a
+    ``kill -9`` of it, or a Ctrl-C (SIGINT to it alone: the zygote runs in a session of its
+    own)."""
+    import sys
+
+    from tests.launcher import ROOT, pythonpath
+
+    script = tmp_path / "idle.py"
+    script.write_text(_IDLE.format(folder=str(tmp_path)))
+    driver = subprocess.Popen([sys.executable, str(script), end], cwd=tmp_path,
+                              env={**os.environ, "OMP_NUM_THREADS": "1",
+                                   "PYTHONPATH": pythonpath(ROOT)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = driver.stdout.readline().split()
+        assert said[:1] == ["idle"] and said[1:], driver.communicate()
+        zygotes = [int(pid) for pid in said[1:]]
+        if end == "kill":
+            driver.kill()
+        elif end == "ctrl-c":
+            assert all(os.getsid(pid) != os.getsid(driver.pid) for pid in zygotes)
+            driver.send_signal(signal.SIGINT)
+        code = driver.wait(120)
+        assert code == {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}[end], (
+            driver.stderr.read())
+        assert _gone(zygotes)
+    finally:
+        driver.kill()
+        driver.communicate()

@@ -370,7 +370,7 @@ def close_rank_groups() -> None:
     for group in groups:
         group.close()
     _local.group = None
-    for close in _closers:  # after the groups (``rank_zygote``: their ranks die with it)
+    for close in _closers:  # after the groups (``rank_zygote``: kept for the next search)
         close()
 
 
