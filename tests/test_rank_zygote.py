@@ -27,17 +27,17 @@ def _command(pid: int) -> str:
 
 @pytest.mark.slow
 def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
-    """The first group starts cold (``python -m``) and a zygote imports torch and Lightning
-    meanwhile (or an earlier test's zygote forks it); the group a failed trial ends is
-    replaced by ranks forked from it. The search's end closes the ranks, not the zygote."""
+    """The group a failed trial ends is replaced by ranks forked from the zygote (a fresh
+    one's, or an earlier test's), each in a session of its own. The search's end closes
+    the ranks, not the zygote."""
     grace, ranks._GRACE_S = ranks._GRACE_S, 0.5
     try:
-        failed, _, cold = _trial(tmp_path, 1, width=8, fault="raise")
+        failed, _, first = _trial(tmp_path, 1, width=8, fault="raise")
         assert failed.status is TrialStatus.FAILED
         done, _, warm = _trial(tmp_path, 2, width=8)
         assert done.status is TrialStatus.COMPLETED and sorted(warm) == [0, 1]
         parents = {_parent(pid) for pid in warm.values()}  # the group is kept: they run
-        # was: both ranks the driver's own children, each importing torch and Lightning
+        # before: both ranks the driver's own children, each importing torch and Lightning
         assert os.getpid() not in parents and len(parents) == 1, parents
         (zygote,) = parents
         assert "lightning_nas.search.rank_zygote" in _command(zygote)
@@ -47,7 +47,7 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
     finally:
         ranks._GRACE_S = grace
         ranks.close_rank_groups()
-    assert _gone([*cold.values(), *warm.values()])
+    assert _gone([*first.values(), *warm.values()])
     assert _alive(zygote)  # kept for the next search (was: closed with the groups)
 
 
@@ -205,3 +205,34 @@ def test_an_idle_zygote_ends_with_its_process(tmp_path, end):
     finally:
         driver.kill()
         driver.communicate()
+
+
+_FIRST = """
+import os
+from pathlib import Path
+from tests.test_rank_zygote import _parent
+from tests.test_ranks import _trial
+result, _, pids = _trial(Path({folder!r}), 1, width=8)  # the group is kept: they run
+print(result.status.value, os.getpid(), *(_parent(pid) for pid in pids.values()), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path):
+    """A process's first group (a CLI search's, a fit's) waits for a zygote's imports and
+    forks its ranks from it: one import of torch and Lightning, not one per rank on the
+    same cores."""
+    import sys
+
+    from tests.launcher import ROOT, pythonpath
+
+    script = tmp_path / "first.py"
+    script.write_text(_FIRST.format(folder=str(tmp_path)))
+    driver = subprocess.run([sys.executable, str(script)], cwd=tmp_path, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1",
+                                 "PYTHONPATH": pythonpath(ROOT)}, capture_output=True,
+                            text=True)
+    status, pid, *parents = driver.stdout.split()
+    assert status == "COMPLETED" and len(parents) == 2, driver.stderr
+    # was: both the driver's own children (``python -m lightning_nas.search.ranks``)
+    assert len(set(parents)) == 1 and int(parents[0]) != int(pid), parents

@@ -13,8 +13,9 @@ Unix socket pair: stdin, stdout, and stderr to the group's log) and runs the ran
 Each rank runs in a session of its own (``kill_group``) and dies with the zygote; the zygote
 reaps its children and reports how each ended (``exit code 3``, ``killed by SIGKILL``), so
 that a ``RankProcess`` answers ``poll``/``wait`` as a ``subprocess.Popen`` does. A group that
-finds no zygote (the process's first; one more thread's) starts cold while one imports
-beside it, for the thread's next group; zygotes are kept after a search
+finds no zygote (the process's first; one more thread's) starts one and waits for its
+imports: one import, not one per rank on the same cores (2 cores, 2 ranks: a first trial of
+5 s, not 9 s); zygotes are kept after a search
 (``release_zygotes``): the next search or fit in this process (a notebook's next cell, the
 next test) forks its ranks warm. Every zygote is started by one long-lived daemon thread
 of the process and dies with it (``PR_SET_PDEATHSIG`` follows the thread that started it:
@@ -235,10 +236,9 @@ def _keep(requests: queue.SimpleQueue) -> None:
 def zygote_for(env: dict[str, str]) -> Zygote | None:
     """A zygote for ranks with ``env`` (without their rank variables), once it imported
     torch and Lightning (waited for): this thread's, or one an earlier search left idle
-    (``release_zygotes``); None where ranks are to be started cold: when none is there
-    (or ``env`` changed since), when one is started in the background for the next group,
-    and where none can start (``NO_ZYGOTE``, no ``os.fork`` or ``socket.send_fds``, a
-    zygote that died or never got ready)."""
+    (``release_zygotes``), or else one started now (``env`` changed: the old one ended);
+    None where ranks are to be started cold, where none can start (``NO_ZYGOTE``, no
+    ``os.fork`` or ``socket.send_fds``, a zygote that died or never got ready)."""
     if os.environ.get(NO_ZYGOTE) == "1" or not (hasattr(os, "fork")
                                                 and hasattr(socket, "send_fds")):
         return None
@@ -261,11 +261,14 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
     if zygote is not None:
         zygote.close()
     try:
-        _local.zygote = Zygote(env)  # imports while this group's ranks start cold
+        zygote = _local.zygote = Zygote(env)
     except OSError:
         return None
     with _lock:
-        _zygotes.append(_local.zygote)
+        _zygotes.append(zygote)
+    if zygote.ready():  # its import: the group's ranks fork from it (was: W cold imports)
+        return zygote
+    zygote.close()
     return None
 
 

@@ -347,8 +347,8 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
 
 def run_on_ranks(spec: TrialSpec) -> TrialResult:
     """Run ``spec`` on this thread's long-lived group of rank processes (``ranks``), one
-    rank per device; the group is started on the first such trial and reused (a group after
-    this process's first forks its ranks from a zygote: ``rank_zygote``)."""
+    rank per device; the group is started on the first such trial and reused (its ranks
+    forked from a zygote: ``rank_zygote``)."""
     spec_path, started = _prepare(spec), time.time()
     world_size = _device_count(spec.trainer.get("devices", "auto"))
     if world_size == -1:
