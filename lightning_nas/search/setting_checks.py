@@ -41,8 +41,6 @@ from lightning_nas.errors import PYTHON_NULL, ConfigError
 __all__ = ["check_int", "check_positive", "check_seed", "config_words", "null_word",
            "optimizer_error", "plain_numbers", "said_in_config"]
 
-#: the word for "no value" in the checks' messages: Python's, unless a config is being read
-_NULL: ContextVar[str] = ContextVar("lightning_nas_null", default=PYTHON_NULL)
 #: whether a config is being read (``config_words``): its words, not Python's
 _CONFIG: ContextVar[bool] = ContextVar("lightning_nas_config_words", default=False)
 
@@ -50,7 +48,7 @@ _CONFIG: ContextVar[bool] = ContextVar("lightning_nas_config_words", default=Fal
 def null_word() -> str:
     """``"None (null in YAML)"`` (``errors.PYTHON_NULL``) for a caller from Python, ``"null"``
     within ``config_words()`` (was: ``null`` always, YAML's word to ``Search(budget=0)``)."""
-    return _NULL.get()
+    return "null" if _CONFIG.get() else PYTHON_NULL
 
 
 def said_in_config() -> bool:
@@ -68,7 +66,7 @@ def said_in_config() -> bool:
 
 
 @contextmanager
-def config_words(null: str = "null") -> Iterator[None]:
+def config_words() -> Iterator[None]:
     """Within the block, the checks say ``null`` for "no value": a config's word, where
     settings are read from a file or a command line (``search_from_config``, the sweeper).
 
@@ -79,12 +77,11 @@ def config_words(null: str = "null") -> Iterator[None]:
         >>> null_word()
         'None (null in YAML)'
     """
-    token, config = _NULL.set(null), _CONFIG.set(True)
+    token = _CONFIG.set(True)
     try:
         yield
     finally:
-        _CONFIG.reset(config)
-        _NULL.reset(token)
+        _CONFIG.reset(token)
 
 
 def plain_numbers(group: Any) -> None:
