@@ -229,9 +229,11 @@ def path_of(key: str) -> str:
     return override.package.removeprefix("_global_").lstrip(".")
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, quote: Quote | None = Quote.single) -> str:
     """``value`` in Hydra's override grammar; parsing the text gives ``value`` back
-    (strings are quoted, floats written exactly).
+    (strings are quoted, floats written exactly). ``quote`` None writes strings bare (an
+    empty one ``''``), which parse back only where Hydra reads them as strings
+    (``hydra_rerun`` keeps such a form only where they do).
 
     Example:
         >>> format_value([1, 1e-05, None, True, "it's"])
@@ -246,11 +248,11 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
-        return QuotedString(value, Quote.single).with_quotes()
+        return (value or "''") if quote is None else QuotedString(value, quote).with_quotes()
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(format_value(v) for v in value) + "]"
+        return "[" + ",".join(format_value(v, quote) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{k}:{format_value(v, quote)}" for k, v in value.items()) + "}"
     raise SpaceError(f"{value!r} ({type(value).__name__}) cannot be written as a Hydra "
                      f"override; use numbers, strings, booleans, null, lists or mappings")
 

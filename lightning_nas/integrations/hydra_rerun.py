@@ -21,8 +21,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Quote, QuotedString
+from hydra.core.override_parser.types import Quote
 from hydra.errors import HydraException
+
+from lightning_nas.integrations.hydra_grammar import format_value
 
 __all__ = ["readable_override", "rerun_line", "shell_word"]
 
@@ -66,8 +68,8 @@ def readable_override(override: str) -> str:
     given = _parsed(override)
     if not sep or given is None or not _plain(given[1]):
         return override
-    same = [text for text in (f"{head}={_written(given[1], None)}", override,
-                              f"{head}={_written(given[1], Quote.double)}")
+    same = [text for text in (f"{head}={format_value(given[1], None)}", override,
+                              f"{head}={format_value(given[1], Quote.double)}")
             if _parsed(text) == given]
     return min(same, key=lambda text: len(shell_word(text)))
 
@@ -103,26 +105,10 @@ def _parsed(override: str) -> tuple[tuple[Any, ...], Any] | None:
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` is of the kinds ``_written`` writes (no sweep, no deletion)."""
+    """Whether ``value`` is of the kinds ``format_value`` writes (no sweep, no deletion)."""
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
     if isinstance(value, Mapping):
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     return value is None or isinstance(value, (str, bool, int, float))
 
-
-def _written(value: Any, quote: Quote | None) -> str:
-    """``value`` in Hydra's grammar, its strings bare (``quote`` None; an empty one quoted)
-    or in ``quote``; the caller keeps a form only where it parses back to ``value``."""
-    if isinstance(value, str):
-        return (value if value else "''") if quote is None else \
-            QuotedString(value, quote).with_quotes()
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_written(v, quote) for v in value) + "]"
-    return "{" + ",".join(f"{k}:{_written(v, quote)}" for k, v in value.items()) + "}"
