@@ -30,7 +30,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.paths import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
-    from lightning_nas.export_files import model_overrides
+    from lightning_nas.finetune_inputs import model_overrides
     from lightning_nas.finetune_start import start_text
     from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.fit_resume import resume_hint, resume_point

@@ -31,10 +31,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_config import best_config, model_section
 from lightning_nas.export_files import (
-    best_weights,
-    check_weights_fit,
     discard_staged,
-    finetune_arch,
     held_for_export,
     keep_winners_weights,
     kept_checkpoint,
@@ -44,6 +41,7 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
+from lightning_nas.finetune_inputs import best_weights, check_weights_fit, finetune_arch
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import (
     check_resume,

@@ -3,11 +3,9 @@ export at a time, none while a search runs there), each one beside its place fir
 its writer's own (``staged``), then moved in with ``best.yaml`` last (``move_in``), so that a
 ``best.yaml`` on disk always describes the ``best.ckpt`` beside it; and which ``best.ckpt`` an
 export keeps when the trial's own checkpoint is gone (``kept_checkpoint``), and which it must not
-remove: the only copy of the best trial's weights (``keep_winners_weights``); and the ``best.ckpt``
-a fine-tune starts from, or what to do without one (``best_weights``), and the architecture it
-builds (``finetune_arch``: the trial's, under ``model_init_args``, which ``lightning-nas finetune``
-takes as ``--model.KEY=VALUE``: ``model_overrides``); ``best.yaml`` read back, or what to do where
-it is not an export's (``load_best``).
+remove: the only copy of the best trial's weights (``keep_winners_weights``); ``best.yaml`` read
+back, or what to do where it is not an export's (``load_best``). What a fine-tune of the export
+starts from is ``finetune_inputs.py``'s.
 
 Example:
     >>> import tempfile
@@ -23,25 +21,21 @@ import os
 import shlex
 import shutil
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
-from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import OWN_STATES, save_for_users
 from lightning_nas.store import RunStore, open_run
-from lightning_nas.user_warnings import warn_user
 
-__all__ = ["EXPORT_FILES", "OWN_STATES", "best_weights", "check_weights_fit",
-           "discard_staged", "finetune_arch", "held_for_export", "keep_winners_weights",
-           "kept_checkpoint", "load_best", "model_overrides", "move_in", "staged",
+__all__ = ["EXPORT_FILES", "OWN_STATES", "discard_staged", "held_for_export",
+           "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "staged",
            "staged_checkpoint", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
@@ -195,223 +189,6 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise StoreError(f"{path} is not a best.yaml an export wrote ({why}); write it again "
                          f"with `{export}` (or `--trial N` for a trial of your choice)")
     return best
-
-
-def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None) -> str:
-    """The path of the ``best.ckpt`` a fine-tune of ``run_dir`` starts from, by its
-    ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored.
-
-    Example:
-        >>> best_weights(Path("runs/a"), {"trial": 3, "checkpoint": None}, None)
-        Traceback (most recent call last):
-        ...
-        FileNotFoundError: runs/a has no best.ckpt: trial 3's checkpoint was not kept ...
-
-    Raises:
-        FileNotFoundError: there is none (not kept, or moved or deleted since the export:
-            was Lightning's bare "No such file" there, a FAILED result from Python), saying
-            what to do.
-    """
-    run = shlex.quote(str(run_dir))
-    # the command's option first, then Python's (was: Python's from_checkpoint=False first,
-    # which `lightning-nas finetune` does not take)
-    scratch = (f"train it from fresh weights: lightning-nas finetune {run} --from_scratch "
-               f"(from Python: lightning_nas.finetune({str(run_dir)!r}, "
-               f"from_checkpoint=False))")
-    if not best.get("checkpoint"):
-        raise FileNotFoundError(
-            f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
-            f"(trainer.enable_checkpointing false, or not among search.keep_top_k); {scratch}")
-    weights = run_dir / best["checkpoint"]
-    if not weights.is_file():
-        again = (f"`lightning-nas export {run}` copies it again from trial {best['trial']}'s "
-                 f"own checkpoint, or " if trial_checkpoint and Path(trial_checkpoint).is_file()
-                 else "")
-        raise FileNotFoundError(f"{run_dir} has no best.ckpt: best.yaml names "
-                                f"{best['checkpoint']}, which is not there (moved or deleted); "
-                                f"{again}{scratch}")
-    return str(weights)
-
-
-def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The architecture a fine-tune builds: ``best``'s (``best.yaml``), with a searched key
-    that ``given`` (``model_init_args``) sets to another value taken from ``given`` (at its
-    path too: ``width`` sets a searched ``model.width``), and one inside a value it gives
-    (``model.optimizer.lr`` for ``optimizer``) left out, each said in a warning (was: the
-    searched value won, silently, so a fine-tune from the checkpoint could not take a lower
-    learning rate than the trial's).
-
-    Example:
-        >>> import warnings
-        >>> with warnings.catch_warnings(record=True):
-        ...     warnings.simplefilter("always")
-        ...     finetune_arch({"trial": 2, "arch": {"width": 8, "lr": 0.05}}, {"lr": 0.005})
-        {'width': 8, 'lr': 0.005}
-        >>> with warnings.catch_warnings(record=True):
-        ...     warnings.simplefilter("always")
-        ...     finetune_arch({"trial": 2, "arch": {"model.opt.lr": 0.05, "model.width": 8}},
-        ...                   {"opt": {"class_path": "torch.optim.SGD"}, "width": 8})
-        {'model.width': 8}
-    """
-    from lightning_nas.config.paths import space_path
-
-    arch = dict(best["arch"])
-    for key, value in (given or {}).items():
-        path = space_path(key)  # the searched key at its path too (model.width for width)
-        for name in [k for k in arch if f"{space_path(k)}.".startswith(f"{path}.")]:
-            if not _same(arch[name], value):  # one under it would be set into the value
-                warn_user(f"model_init_args {key}={value!r} replaces trial "
-                          f"{best['trial']}'s searched {name}={arch[name]!r} in the "
-                          f"fine-tune")
-                if space_path(name) == path:
-                    arch[name] = value
-                else:
-                    del arch[name]
-    return arch
-
-
-def check_weights_fit(model: Any, weights: str | None, best: Mapping[str, Any],
-                      given: Mapping[str, Any] | None, run_dir: Path) -> None:
-    """Refuse, before any training, a fine-tune from ``weights`` (the best trial's
-    ``best.ckpt``) whose model (``model``: as ``check_fit_builds`` built it, parameters on
-    the meta device) has a parameter of another shape than the checkpoint's, or (loading
-    strictly, ``strict_loading``) one the checkpoint lacks or the other way round: an
-    argument given (``model_init_args``, ``--model.width=4``, ``--model.num_layers=4``)
-    changed a layer (was: torch's "Error(s) in loading state_dict ... size mismatch" or
-    "Missing key(s)", from the fine-tune's build). A lazy module's uninitialised parameter
-    takes the checkpoint's shape as it loads; the names are not compared where the model's
-    ``configure_model`` makes layers or its ``on_load_checkpoint`` may rename them.
-
-    Raises:
-        ConfigError: naming the arguments given, with the trial's values, the first
-            parameter whose shape differs (else the first one only one side holds), and
-            ``--from_scratch``.
-    """
-    if weights is None or model is None or not hasattr(model, "state_dict"):
-        return
-    saved = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
-    differs = _first_difference(saved.get("state_dict") or {}, model.state_dict(),
-                                _names_compared(model))
-    if differs is None:
-        return
-    name, there, mine = differs
-    arch, trial = best["arch"], best["trial"]
-    given = dict(given or {})
-    was = [f"{path}={arch[path]!r}" for key in given
-           for path in (key, f"model.{key}") if path in arch]
-    said = (f"model_init_args {', '.join(f'{k}={v!r}' for k, v in given.items())} give"
-            if given else "the model given to the fine-tune has")
-    which = "other weights" if "none" in (there, mine) else "weights of other shapes"
-    later = "" if mine != "none" or not _overridden(model, "setup") else (  # (was: unsaid)
-        f"; {type(model).__name__} makes its layers in setup(), so a model built to load the "
-        f"checkpoint holds none of them (as with Lightning's load_from_checkpoint): make them "
-        f"in configure_model() instead, which a fine-tune calls before it loads")
-    raise ConfigError(
-        f"{said} {which} than trial {trial}'s best.ckpt ({name}: {there} there, {mine} here"
-        f"{'; the trial searched ' + ', '.join(was) if was else ''}){later}, so its weights "
-        f"cannot start it: fine-tune from fresh weights (lightning-nas finetune "
-        f"{shlex.quote(str(run_dir))} --from_scratch; from Python, from_checkpoint=False), "
-        f"or give only arguments that keep the shapes; found before any training (no folder "
-        f"was made)")
-
-
-def _names_compared(model: Any) -> bool:
-    """Whether a fine-tune's ``load_state_dict`` needs the checkpoint's names to be the
-    model's, as ``model`` (built, nothing loaded) holds them: it loads strictly and neither
-    makes layers in ``configure_model`` nor may rename the checkpoint's in
-    ``on_load_checkpoint``."""
-    return bool(getattr(model, "strict_loading", True)) and not any(
-        _overridden(model, hook) for hook in ("configure_model", "on_load_checkpoint"))
-
-
-def _overridden(model: Any, hook: str) -> bool:
-    """Whether ``model`` (a LightningModule) has its own ``hook``."""
-    from lightning.pytorch.utilities.model_helpers import is_overridden
-
-    return is_overridden(hook, model)  # (its parent: LightningModule)
-
-
-def _first_difference(saved: Mapping[str, Any], here: Mapping[str, Any], names: bool
-                      ) -> tuple[str, str, str] | None:
-    """The first tensor whose shape in ``saved`` (a checkpoint's state dict) is not the one in
-    ``here`` (a model's), as ``(name, there, here)`` (``16x8``); with ``names``, else the
-    first one only one side holds (``none`` on the other). A lazy module's uninitialised
-    parameter (``lazy``) has no shape yet: ``load_state_dict`` gives it the saved one.
-
-    Example:
-        >>> _first_difference({"a": torch.zeros(2, 3)}, {"a": torch.zeros(4, 3),
-        ...                   "b": torch.zeros(1)}, names=True)
-        ('a', '2x3', '4x3')
-        >>> _first_difference({"a": torch.zeros(2)}, {"a": torch.zeros(2),
-        ...                   "b": torch.zeros(1)}, names=True)
-        ('b', 'none', '1')
-    """
-    lazy = torch.nn.parameter.is_lazy
-    for name, tensor in saved.items():
-        mine = here.get(name)
-        if mine is not None and not lazy(mine) and not lazy(tensor) \
-                and tuple(tensor.shape) != tuple(mine.shape):
-            return name, _dims(tensor), _dims(mine)
-    if names:
-        for name in [*(n for n in here if n not in saved), *(n for n in saved if n not in here)]:
-            return name, _dims(saved.get(name)), _dims(here.get(name))
-    return None
-
-
-def _dims(tensor: Any) -> str:
-    """A tensor's shape as ``16x8`` (``none`` for no tensor, ``lazy`` for an uninitialised
-    parameter)."""
-    if tensor is None or torch.nn.parameter.is_lazy(tensor):
-        return "none" if tensor is None else "lazy"
-    return "x".join(map(str, tensor.shape))
-
-
-def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The model arguments of ``lightning-nas finetune``'s ``--model.*`` overrides
-    (``split_overrides`` pairs), as ``finetune``'s ``model_init_args``: ``--model.KEY=VALUE``,
-    or as LightningCLI also spells it ``--model.init_args.KEY=VALUE`` (``dict_kwargs``
-    too), the value parsed as YAML as every override's.
-
-    Example:
-        >>> model_overrides([("model.lr", "5e-4"), ("model.init_args.width", "8")])
-        {'lr': 0.0005, 'width': 8}
-
-    Raises:
-        ConfigError: for one that would replace the model (``--model=...``,
-            ``--model.class_path=...``: the checkpoint is the trial's model), or that sets a
-            path inside an argument (``--model.net.width``: the argument would be replaced
-            by a mapping of that one key), naming it and what to give instead.
-    """
-    out: dict[str, Any] = {}
-    for key, text in pairs:
-        parts, given = key.split(".")[1:], f"--{key}={text}"
-        if parts[:1] in (["init_args"], ["dict_kwargs"]):  # LightningCLI's levels
-            parts = parts[1:]
-        value = load_yaml(text, source=f"--{key}")
-        if not parts and key != "model" and isinstance(value, Mapping):
-            out.update(value)  # --model.init_args={lr: 5e-4}: the arguments it gives
-        elif not parts or key.split(".")[1] == "class_path":
-            raise ConfigError(f"finetune trains the best trial's model (its class, from its "
-                              f"checkpoint): {given} would replace it; give its arguments, "
-                              f"--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another "
-                              f"config with lightning-nas fit")
-        elif len(parts) > 1:
-            raise ConfigError(f"finetune takes the model's own arguments, --model.KEY=VALUE, "
-                              f"not a path into one ({given}): give the whole value, "
-                              f"--model.{parts[0]}=..., or train RUN_DIR/best_config.yaml "
-                              f"with lightning-nas fit, which takes any path")
-        else:
-            out[parts[0]] = value
-    return out
-
-
-def _same(stored: Any, value: Any) -> bool:
-    """Whether ``value`` equals the stored one (an object whose ``==`` is no bool, a
-    tensor, is not)."""
-    try:
-        return bool(stored == value)
-    except Exception:  # noqa: BLE001 - a tensor of several values, an object's own ==
-        return False
 
 
 def keep_winners_weights(run_dir: Path, winner: TrialResult, trial_id: int,
