@@ -8,8 +8,8 @@ model (its parameters on the meta device where it can), the data and the Trainer
 the way a trial builds them, so that an error every trial would hit is a ``ConfigError``
 naming its config path (``trainer.max_epochs=-5: ...``) before anything trains, and a model
 of manual optimization is checked against the Trainer values Lightning refuses for it when
-``fit`` starts, set or searched; ``check_trainer_builds`` is its Trainer part for ``fit``
-and ``finetune``.
+``fit`` starts, set or searched (``manual_checks.py``); ``check_trainer_builds`` is its
+Trainer part for ``fit`` and ``finetune``.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -44,6 +44,7 @@ from lightning_nas.config.instantiate import blame, instantiate, short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs
+from lightning_nas.search.manual_checks import check_manual_optimization
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
@@ -183,7 +184,8 @@ class TrialTemplate:
             raise _config_error("trainer", *fault, archs[0])
         _check_searched_builds([self.spec(0, arch, dry=True) for arch in archs], searched or {})
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
-            _check_manual_optimization(spec, type(built[0]).__name__, searched or {})
+            with global_state_kept():
+                check_manual_optimization(spec, type(built[0]).__name__, searched or {})
         return built[0]
 
     def _all_manual(self, archs: Sequence[dict[str, Any]]) -> bool:
@@ -327,60 +329,6 @@ def _check_searched_builds(specs: Sequence[TrialSpec],
 
 #: a Trainer argument a spec does not set
 _UNSET = object()
-
-
-#: Trainer arguments Lightning refuses for manual optimization when ``fit`` starts
-#: (``configuration_validator.__verify_manual_optimization_support``), in its order: what
-#: it refuses, and what it takes
-_MANUAL_REFUSED = {
-    "gradient_clip_val": ("above 0", "None or 0; clip in training_step with "
-                                     "self.clip_gradients"),
-    "accumulate_grad_batches": ("other than 1", "1; accumulate in training_step"),
-}
-
-
-def _manual_refusals(trainer: pl.Trainer) -> list[str]:
-    """The arguments of ``trainer`` Lightning refuses for a model of manual optimization,
-    read as its rule reads them (the Trainer's own attributes)."""
-    clip = trainer.gradient_clip_val
-    return [name for name, refused in (("gradient_clip_val", clip is not None and clip > 0),
-                                       ("accumulate_grad_batches",
-                                        trainer.accumulate_grad_batches != 1)) if refused]
-
-
-def _check_manual_optimization(spec: TrialSpec, model: str,
-                               searched: Mapping[str, Sequence[Any]]) -> None:
-    """Refuse the Trainer values Lightning refuses when ``fit`` starts for ``model``, which
-    sets ``automatic_optimization = False``: ``spec``'s (the config's, for an argument that
-    is not searched) and each value a searched one may take (each over ``spec``'s Trainer)."""
-    def why(name: str) -> str:
-        refused, valid = _MANUAL_REFUSED[name]
-        return (f"the model ({model}) sets automatic_optimization=False, and Lightning refuses "
-                f"{name} {refused} with manual optimization (valid: {valid}); found before "
-                f"any training")
-
-    with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
-        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
-
-        def refusals(name: str | None = None, value: Any = None) -> list[str]:
-            settings = spec.trainer if name is None else {**spec.trainer, name: value}
-            try:
-                trainer = build_trainer(dataclasses.replace(spec, trainer=settings), [])
-            except Exception:  # noqa: BLE001 - a value the Trainer refuses: a failed trial
-                return []
-            return _manual_refusals(trainer)
-
-        for name in refusals():
-            if name not in searched:
-                raise ConfigError(f"trainer.{name}={short(spec.trainer.get(name))}: "
-                                  f"{why(name)} (every trial would fail)")
-        for name in _MANUAL_REFUSED:
-            values = [v for v in searched.get(name, ()) if name in refusals(name, v)]
-            if values:
-                raise ConfigError(f"space key 'trainer.{name}' may take "
-                                  f"{', '.join(short(v) for v in values)}: {why(name)} (every "
-                                  f"trial drawing {'it' if len(values) == 1 else 'them'} "
-                                  f"would fail)")
 
 
 def attempt_build(build: Callable[[], Any], meta: bool) -> BaseException | None:
