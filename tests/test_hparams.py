@@ -10,8 +10,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
-from lightning_nas.config.factories import ConfigBuilder
 from lightning_nas.config.hparams import CLI_INSTANTIATOR, lightningcli_hparams
+from lightning_nas.config.section_builder import ConfigBuilder
 from tests.helpers_data import BlobData
 
 

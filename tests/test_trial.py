@@ -236,7 +236,7 @@ def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_tr
 def test_a_searched_path_into_the_config_is_written_into_the_checkpoint_too(tmp_path, key):
     # was: a dotted space key wrote no hyperparameters at all: load_from_checkpoint built
     # the defaults (relu, width 16), another model than the trial's, without a word
-    from lightning_nas.config.factories import ConfigBuilder
+    from lightning_nas.config.section_builder import ConfigBuilder
 
     section = {"class_path": "tests.test_trial.NoHparams", "init_args": {"lr": 0.1, "width": 8}}
     result = fit_trial(_spec(tmp_path, {key: "tanh"},
@@ -265,7 +265,7 @@ def test_a_config_model_with_an_object_argument_gets_its_plain_ones_into_the_che
     # was: one object among the section's arguments wrote none of them: the checkpoint's
     # hyper_parameters were None and load_from_checkpoint(path, backbone=...) built the
     # defaults (relu, width 16), failing on the weights' shapes
-    from lightning_nas.config.factories import ConfigBuilder
+    from lightning_nas.config.section_builder import ConfigBuilder
 
     section = {"class_path": "tests.test_trial.WithBackbone", "init_args": {
         "lr": 0.1, "backbone": {"class_path": "torch.nn.Identity"}}}

@@ -2,9 +2,10 @@
 checks that can be made before any training.
 
 ``ModelFactory`` builds the user's LightningModule for an architecture, ``DataFactory`` its
-data, ``ConfigBuilder`` a LightningCLI config section with the architecture's values set at
-their dotted paths; the Trainer's checks (``check_trainer_kwargs``, ``check_validation_runs``,
-``check_search_trainer``) live in ``trainer_checks.py`` and are imported here too.
+data (either may be a ``ConfigBuilder``, ``section_builder.py``: a LightningCLI config section
+with the architecture's values set at their dotted paths); the Trainer's checks
+(``check_trainer_kwargs``, ``check_validation_runs``, ``check_search_trainer``) live in
+``trainer_checks.py`` and are imported here too.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -14,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -25,24 +25,12 @@ from torch import nn
 
 from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.data_checks import check_loader_args
-from lightning_nas.config.hparams import build_class, build_section
-from lightning_nas.config.instantiate import (
-    check_init_args,
-    import_object,
-    object_path,
-    short,
-)
-from lightning_nas.config.nodes import (
-    check_node_keys,
-    dict_kwargs_keys,
-    is_hydra,
-    node_args,
-    target_path,
-)
+from lightning_nas.config.hparams import build_class
+from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.own_copies import own_copies
-from lightning_nas.config.paths import check_space_paths, is_dotted, set_paths, space_path
+from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
 from lightning_nas.config.records import changed_fields
-from lightning_nas.config.required import check_required
+from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
@@ -51,8 +39,8 @@ from lightning_nas.config.trainer_checks import (
 )
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["ConfigBuilder", "DataFactory", "ModelFactory", "check_search_trainer",
-           "check_trainer_kwargs", "check_validation_runs"]
+__all__ = ["DataFactory", "ModelFactory", "check_search_trainer", "check_trainer_kwargs",
+           "check_validation_runs"]
 
 
 class ModelFactory:
@@ -72,7 +60,7 @@ class ModelFactory:
 
     def __init__(self, model: type[pl.LightningModule] | Callable[..., pl.LightningModule] | str,
                  init_args: Mapping[str, Any] | None = None) -> None:
-        self.target = _import("model", model) if isinstance(model, str) else model
+        self.target = import_target("model", model) if isinstance(model, str) else model
         self.init_args = dict(init_args or {})
         self.is_class = inspect.isclass(self.target)
         if self.is_class and not issubclass(self.target, pl.LightningModule):
@@ -232,7 +220,7 @@ class DataFactory:
     """
 
     def __init__(self, data: Any = None, init_args: Mapping[str, Any] | None = None) -> None:
-        self.target = _import("data", data) if isinstance(data, str) else data
+        self.target = import_target("data", data) if isinstance(data, str) else data
         self.init_args = dict(init_args or {})
         self.path = data if isinstance(data, str) else (
             object_path(data) if inspect.isclass(data) else None)
@@ -354,80 +342,6 @@ def _bases_note(cls: type) -> str:
     arguments."""
     return " nor of a base its **kwargs passes them on to" if len(
         kwargs_chain(cls, forwarded=True)) > 1 else ""
-
-
-class ConfigBuilder:
-    """Builds a config section for an architecture: plain keys go to the section's arguments
-    (its ``init_args``, or beside a Hydra node's ``_target_``), dotted keys under the section
-    to their paths; then ``instantiate``.
-
-    Picklable (plain data), so it crosses to worker processes.
-
-    Args:
-        section: the config section (``{"class_path": ..., "init_args": ...}`` or a Hydra
-            node ``{"_target_": ..., ...}``).
-        name: ``"model"`` or ``"data"``.
-        plain_keys: whether undotted architecture keys belong to this section.
-    """
-
-    def __init__(self, section: Mapping[str, Any], name: str, plain_keys: bool) -> None:
-        self.section, self.name, self.plain_keys = copy.deepcopy(dict(section)), name, plain_keys
-
-    def config(self, arch: Mapping[str, Any]) -> dict[str, Any]:
-        """The section with ``arch``'s values set."""
-        cfg = {self.name: copy.deepcopy(self.section)}
-        mine = [(key, value) for key, value in arch.items()
-                if (key.startswith(f"{self.name}.") if is_dotted(key) else self.plain_keys)]
-        set_paths(cfg, [(key if is_dotted(key) else f"{self.name}.{key}", value)
-                        for key, value in mine])
-        return cfg[self.name]
-
-    def __call__(self, arch: Mapping[str, Any]) -> Any:
-        return build_section(self.config(arch), self.name)
-
-    def target(self) -> Any:
-        """The class (or function) the section builds."""
-        return _import(self.name, target_path(self.section))
-
-    def check(self, arch: Mapping[str, Any] | None = None) -> None:
-        """Check the section's classes, argument names and values (nested nodes too) before
-        anything is built; with ``arch``, as that architecture sets them."""
-        section = self.section if arch is None else self.config(arch)
-        check_node_keys(section, self.name)
-        target = self.target()
-        if callable(target):
-            check_init_args(target, node_args(section), self.name,
-                            dict_kwargs=dict_kwargs_keys(section))
-        if self.name == "data":  # a DataLoader's: refused only when a trial asks for it
-            check_loader_args(node_args(section), self.name)
-        if arch is not None:  # the nested nodes as a trial builds them: none lacks an argument
-            check_required(section, self.name)
-
-    def kwargs_of(self, cls: type) -> tuple[list[str], bool]:
-        """The arguments the section's class ``cls`` takes (``accepted_kwargs``): a
-        ``class_path`` node's along its ``**kwargs`` (``init_kwargs``), as LightningCLI
-        finds them, its ``dict_kwargs`` too; a Hydra node's as Python calls it (along
-        ``**kwargs`` only where they are passed on whole to ``super().__init__``)."""
-        if is_hydra(self.section):  # a Python call: **kwargs passed on whole, for certain
-            return init_kwargs(cls, forwarded=True)
-        names, var_kw = init_kwargs(cls)
-        return [*names, *(dict_kwargs_keys(self.section) or ())], var_kw
-
-    @property
-    def class_name(self) -> str:
-        """The name of the class the section configures (``DigitsCNN``)."""
-        return str(target_path(self.section) or "?").replace(":", ".").rsplit(".", 1)[-1]
-
-    def __repr__(self) -> str:
-        return f"ConfigBuilder({target_path(self.section)!r})"
-
-
-def _import(section: str, path: Any) -> Any:
-    """``import_object(path)``, its error naming the config section."""
-    try:
-        return import_object(path)
-    except ConfigError as err:
-        raise ConfigError(f"{section}={short(path)}: {err}") from None
 
 
 def _returned(built: Any) -> str:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
-from lightning_nas.config.factories import ConfigBuilder
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.nodes import (
@@ -43,6 +42,7 @@ from lightning_nas.config.paths import (
     split_overrides,
     trainer_classes_as_nodes,
 )
+from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import (
     LIGHTNINGCLI_KEYS,
     TOP_KEYS,

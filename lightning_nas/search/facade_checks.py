@@ -17,12 +17,12 @@ import lightning.pytorch as pl
 import torch
 
 from lightning_nas.config.factories import (
-    ConfigBuilder,
     check_search_trainer,
     check_trainer_kwargs,
     check_validation_runs,
 )
 from lightning_nas.config.instantiate import short
+from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import check_trainer_space_keys
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting

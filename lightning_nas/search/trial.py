@@ -34,10 +34,11 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.arch import is_plain
 from lightning_nas.config.cli_optim import apply_optim
-from lightning_nas.config.factories import ConfigBuilder, DataFactory, ModelFactory
+from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
+from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import BatchSettingError, ConfigError, MonitorError, typed
 from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
