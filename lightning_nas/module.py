@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -29,10 +29,11 @@ from torch.nn import functional as F
 
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.module_metrics import METRICS, TASK_METRICS, build_metric, metric_names
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
-__all__ = ["LOSSES", "METRICS", "NASModule", "loader_metric"]
+__all__ = ["LOSSES", "NASModule", "loader_metric"]
 
 #: loss names accepted by ``NASModule(loss=...)``
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
@@ -42,23 +43,6 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "bce_with_logits": F.binary_cross_entropy_with_logits,
     "nll": F.nll_loss,
 }
-
-#: metric names accepted by ``NASModule(metrics=...)`` -> torchmetrics class
-METRICS: dict[str, type[torchmetrics.Metric]] = {
-    "accuracy": torchmetrics.Accuracy,
-    "f1": torchmetrics.F1Score,
-    "recall": torchmetrics.Recall,
-    "precision": torchmetrics.Precision,
-    "auroc": torchmetrics.AUROC,
-    "mse": torchmetrics.MeanSquaredError,
-    "mae": torchmetrics.MeanAbsoluteError,
-}
-_TASK_METRICS = ("accuracy", "f1", "recall", "precision", "auroc")
-#: the torchmetrics tasks of the metrics of ``_TASK_METRICS``
-_TASKS = ("binary", "multiclass", "multilabel")
-#: averaged over classes (macro, as torchmetrics' Multiclass classes are by default)
-_AVERAGED = ("f1", "recall", "precision")
-
 
 def _lookup(kind: str, name: str, table: Mapping[str, Any], listing: str) -> Any:
     """``table[name]``, else the error naming ``name`` and the valid ``listing``."""
@@ -85,33 +69,6 @@ def _optimizer_class(optimizer: str | type[torch.optim.Optimizer]) -> type[torch
              and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
              and n != "Optimizer"}
     return _lookup("optimizer", optimizer.lower(), table, "optimizers")
-
-
-def _metric_names(metrics: Any) -> Mapping[str, Any]:
-    """``{name: metric}`` of ``NASModule``'s ``metrics``: a mapping, a list of names or one
-    name (was: a name taken character by character); a name a torch module cannot hold
-    (``'top.1'``: was a ``KeyError``), ``'loss'`` (``val_loss`` is the loss), or a metric
-    neither a name nor a torchmetrics ``Metric``, is refused."""
-    metrics = [metrics] if isinstance(metrics, str) else metrics
-    if not isinstance(metrics, Mapping):  # any iterable of names: a list, a set, keys()
-        metrics = list(metrics) if isinstance(metrics, Iterable) else metrics
-        if not isinstance(metrics, Iterable) or not all(isinstance(m, str) for m in metrics):
-            raise ConfigError(f"metrics must be {{name: metric}}, a list of metric names or one "
-                              f"name ({', '.join(METRICS)}), got {metrics!r}")
-        metrics = {name: name for name in metrics}
-    for name, metric in metrics.items():
-        if not isinstance(name, str) or not name or "." in name:
-            fixed = str(name).replace(".", "_") or "acc"
-            raise ConfigError(f"metric name {name!r} must be a non-empty string without '.' "
-                              f"(it names a torch module and the logged val_<name>); e.g. "
-                              f"{fixed!r}")
-        if name == "loss":  # (was: every trial failed, "self.log(val_loss, ...) twice")
-            raise ConfigError("metric name 'loss' would log val_loss, which NASModule logs as "
-                              "its loss; name it otherwise, e.g. 'loss_metric'")
-        if not isinstance(metric, (str, torchmetrics.Metric)):  # (was: a TypeError, 'int')
-            raise ConfigError(f"metric {name!r} must be a metric name ({', '.join(METRICS)}) "
-                              f"or a torchmetrics Metric, got {metric!r}")
-    return metrics
 
 
 #: arguments without an import path that ``NASModule`` has warned about in this process
@@ -199,9 +156,9 @@ class NASModule(pl.LightningModule):
             import path (an import path, or a module-level function, is saved like the
             builder; another callable, such as a lambda, is not: ``NASModule`` warns, and
             ``load_from_checkpoint(path, loss=...)`` takes it again).
-        metrics: ``{name: metric}`` with metric a name from ``METRICS`` or a torchmetrics
-            ``Metric``; a list of names (or one name) uses the names as keys, which hold no
-            ``.``. Logged as ``val_<name>``
+        metrics: ``{name: metric}`` with metric a name from ``module_metrics.METRICS`` or a
+            torchmetrics ``Metric``; a list of names (or one name) uses the names as keys,
+            which hold no ``.``. Logged as ``val_<name>``
             (with several validation loaders ``val_<name>/dataloader_idx_<i>``, as
             Lightning names a loader's keys: each loader has its own metric objects).
             Default ``{"acc": "accuracy"}`` (logs ``val_acc``). Names are saved; metric
@@ -253,7 +210,7 @@ class NASModule(pl.LightningModule):
             raise ConfigError(f"builder {builder!r}{names} is not callable: give a function "
                               f"arch -> nn.Module, its import path or a ready nn.Module")
         self.arch = {**_mapping("arch", arch, "{'width': 64}"), **arch_kwargs}
-        metrics = _metric_names({"acc": "accuracy"} if metrics is None else metrics)
+        metrics = metric_names({"acc": "accuracy"} if metrics is None else metrics)
         opt_cls = _optimizer_class(optimizer)
         ignore = ["example_input_array"]  # an input batch, not a hyperparameter
         opt_path = optimizer if isinstance(optimizer, str) else object_path(optimizer)
@@ -304,10 +261,10 @@ class NASModule(pl.LightningModule):
         if example_input_array is not None:
             self.example_input_array = example_input_array
         self.val_metrics = nn.ModuleDict({
-            name: self._metric(spec, num_classes, task) for name, spec in metrics.items()})
+            name: build_metric(spec, num_classes, task) for name, spec in metrics.items()})
         #: the named class metrics, which take an output num_classes wide (none for binary)
         self._class_metrics = [k for k, m in metrics.items() if task != "binary"
-                               and isinstance(m, str) and m in _TASK_METRICS]
+                               and isinstance(m, str) and m in TASK_METRICS]
         self._classes, self._task = num_classes, task
         self.opt_cls = opt_cls
         self.lr = _number("lr", self.arch.get("lr", lr))
@@ -333,28 +290,6 @@ class NASModule(pl.LightningModule):
                 f"{self.weight_decay!r}, optimizer_kwargs={self.optimizer_kwargs!r}: {err}; it "
                 f"takes {', '.join(takes)} (lr and weight_decay as NASModule's own arguments, "
                 f"the others in optimizer_kwargs)") from None
-
-    @staticmethod
-    def _metric(spec: Any, num_classes: int | None, task: str) -> torchmetrics.Metric:
-        if isinstance(spec, torchmetrics.Metric):
-            return spec
-        cls = _lookup("metric", spec, METRICS, "metrics")
-        if spec not in _TASK_METRICS:
-            return cls()
-        # (was: torchmetrics' error, 'replace')
-        _lookup("task", task, dict.fromkeys(_TASKS), "tasks")
-        if task != "binary" and num_classes is None:
-            raise ConfigError(f"metric {spec!r} needs num_classes for task {task!r}")
-        kwargs: dict[str, Any] = {"task": task}
-        if task != "binary":  # multilabel: num_classes labels (was: num_labels never given)
-            kwargs["num_classes" if task == "multiclass" else "num_labels"] = num_classes
-            if spec in _AVERAGED:  # torchmetrics' task wrapper averages micro: = accuracy
-                kwargs["average"] = "macro"
-        try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as err:  # (was: torchmetrics' error, naming no metric)
-            raise ConfigError(f"metric {spec!r} (task={task!r}, num_classes={num_classes!r}): "
-                              f"{err}") from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_nas import NASModule
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.module_metrics import build_metric
 from tests.helpers_data import BlobData, TwoValBlobData
 from tests.helpers_nets import (
     build_data_dependent_mlp,
@@ -37,7 +38,7 @@ def test_fit_logs_metrics_and_checkpoint_reloads(tmp_path):
     # was: micro-averaged, so f1 and recall were accuracy again
     assert module.val_metrics["f1"].average == module.val_metrics["recall"].average == "macro"
     preds, target = torch.tensor([0, 0, 0, 1]), torch.tensor([0, 0, 1, 2])
-    f1 = NASModule._metric("f1", 3, "multiclass")(preds, target)
+    f1 = build_metric("f1", 3, "multiclass")(preds, target)
     assert float(f1) == pytest.approx((0.8 + 0.0 + 0.0) / 3)  # accuracy would be 0.5
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
