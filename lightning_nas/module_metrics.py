@@ -83,7 +83,7 @@ def build_metric(spec: Any, num_classes: int | None, task: str) -> torchmetrics.
     if spec not in TASK_METRICS:
         return cls()
     tasks = dict.fromkeys(_TASKS)
-    if task not in tasks:  # (was: torchmetrics' error, 'replace')
+    if not isinstance(task, str) or task not in tasks:  # (was: torchmetrics' error, 'replace')
         raise unknown("task", task, tasks, listing="tasks")
     if task != "binary" and num_classes is None:
         raise ConfigError(f"metric {spec!r} needs num_classes for task {task!r}")

@@ -281,6 +281,9 @@ def test_one_metric_name_and_an_optimizer_class_train_and_reload(tmp_path):
     ({"num_classes": 1}, r"metric 'accuracy' \(task='multiclass', num_classes=1\): Expected "
                          r"argument `num_classes` to be an integer larger than 1, but got 1"),
     ({"num_classes": 2.5}, r"metric 'accuracy' \(task='multiclass', num_classes=2.5\): "),
+    # was: TypeError: unhashable type: 'list'
+    ({"task": ["multiclass"]}, r"unknown task \['multiclass'\]; did you mean 'multiclass'\? "
+                               r"valid tasks: binary, multiclass, multilabel"),
 ])
 def test_bad_settings_name_the_valid_ones(kwargs, message):
     kwargs = {"num_classes": 3, **kwargs}
