@@ -53,12 +53,14 @@ def validation_settings(spec: TrialSpec) -> dict[str, Any]:
             "enable_model_summary": False}
 
 
-def one_device_settings(spec: TrialSpec, device: torch.device, replicas: int = 1
-                        ) -> dict[str, Any]:
+def one_device_settings(spec: TrialSpec, device: torch.device, replicas: int = 1,
+                        limit: float | None = None) -> dict[str, Any]:
     """``validation_settings`` on one ``device`` (a DDP rank's own: ``root_device``), with
-    Lightning's default strategy, no sampler splitting the validation set: an integer
-    ``limit_val_batches`` times ``replicas`` (the DDP fit's ranks), the samples its ranks
-    validate together (``rank_shares``).
+    Lightning's default strategy, no sampler splitting the validation set, and
+    ``limit_val_batches`` the DDP fit's (``limit``: Lightning's, which ``overfit_batches``
+    and ``fast_dev_run`` set too, left out here; None: the settings'): an integer times
+    ``replicas`` (the DDP fit's ranks), the samples its ranks validate together until they
+    reach their shares' ends (``rank_shares``; ``ShareLimit`` counts them on the loaders).
 
     Example:
         >>> from lightning_nas.search.trial import TrialSpec
@@ -69,9 +71,16 @@ def one_device_settings(spec: TrialSpec, device: torch.device, replicas: int = 1
         ('cuda', [1], 'auto', 'bf16-mixed')
         >>> one["limit_val_batches"]  # each of the 2 ranks' 3 batches
         6
+        >>> spec.trainer["overfit_batches"] = 2  # Lightning's limit: 2 batches a rank
+        >>> one = one_device_settings(spec, torch.device("cpu"), replicas=2, limit=2)
+        >>> one["limit_val_batches"], one["overfit_batches"]
+        (4, 0.0)
     """
     settings = {k: v for k, v in validation_settings(spec).items() if k not in _PROCESSES}
-    limit = settings.get("limit_val_batches")
+    if limit is None:
+        limit = settings.get("limit_val_batches")
+    else:  # Lightning's own: these two would set it again
+        settings.update(limit_val_batches=limit, overfit_batches=0.0, fast_dev_run=False)
     if type(limit) is int:  # True is no count
         settings["limit_val_batches"] = limit * replicas
     devices = 1 if device.index is None else [device.index]
@@ -111,9 +120,10 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     several nodes. A plain DDP fine-tune (``_plain_ddp``) validates on rank 0 alone, on its
     own device (``one_device_settings``: each rank's share would be a part of the set, its
     metrics unsynced), before any process group exists, over the samples its ranks validate
-    together under a ``limit_val_batches`` (``rank_shares``: an integer times the ranks, a
-    fraction counted on the loaders by ``ShareLimit``); the other ranks give ``{}`` (rank 0
-    reports).
+    together under the fit's ``limit_val_batches`` as Lightning set it (``overfit_batches``
+    too; ``rank_shares``: each rank's count read from the loaders by ``ShareLimit``, times
+    the ranks; where no one count fits, an integer times the ranks or the fraction of each
+    whole loader); the other ranks give ``{}`` (rank 0 reports).
 
     Returns:
         The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
@@ -127,10 +137,10 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
             if trainer.global_rank != 0 or torch.distributed.is_initialized():
                 return {}
             replicas = trainer.distributed_sampler_kwargs["num_replicas"]
-            limit = trainer.limit_val_batches  # a fraction: the loaders say each rank's count
+            limit = trainer.limit_val_batches  # Lightning's: overfit_batches sets it too
             trainer = build_trainer(dataclasses.replace(spec, trainer=one_device_settings(
-                spec, trainer.strategy.root_device, replicas), ckpt_path=None),
-                [ShareLimit(limit, replicas)] if type(limit) is float and limit < 1 else [])
+                spec, trainer.strategy.root_device, replicas, limit), ckpt_path=None),
+                [] if type(limit) is float and limit >= 1 else [ShareLimit(limit, replicas)])
         if not _plain(trainer):
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
