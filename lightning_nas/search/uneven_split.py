@@ -9,13 +9,14 @@ The repeats (or the samples left out) come at the end of the ranks' shares: a va
 whose ``limit_val_batches`` stops each rank before its share's end counts each sample it
 takes once, and is not said.
 ``UnevenSplitCheck`` looks at the loaders as the first validation of a trial starts (public
-APIs only: ``trainer.val_dataloaders``, ``trainer.num_val_batches``, ``DataLoader.sampler``,
-``len(sampler.dataset)``) and warns on rank 0, into the trial's log, the first time a search
-meets such a split. A
-one-shot run (``lightning-nas oneshot``) puts one check (``search=None``, ``scored="oneshot"``)
-on its supernet's Trainer and its fine-tune's: its subnets' scores and the fine-tune's
-metrics are synced over the same sharded loaders, and it says so once per run; its exporters
-write what the checks of their Trainer met (``met_notes``) into ``best_arch.yaml``.
+APIs only: ``trainer.val_dataloaders``, ``trainer.num_val_batches``, ``DataLoader.sampler``
+or, for a ``batch_sampler=`` loader, ``DataLoader.batch_sampler.sampler`` (where Lightning
+puts its sampler), ``len(sampler.dataset)``) and warns on rank 0, into the trial's log, the
+first time a search meets such a split. A one-shot run (``lightning-nas oneshot``) puts
+one check (``search=None``, ``scored="oneshot"``) on its supernet's Trainer and its
+fine-tune's: its subnets' scores and the fine-tune's metrics are synced over the same
+sharded loaders, and it says so once per run; its exporters write what the checks of their
+Trainer met (``met_notes``) into ``best_arch.yaml``.
 
 Example:
     >>> from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
 from lightning_nas.user_warnings import warn_rank_zero
 
@@ -87,8 +88,8 @@ def uneven_splits(loaders: Any, scored: str = "search",
     items, differs = _named(loaders), SCORED[scored]
     said = []
     for i, (name, loader) in enumerate(items):
-        sampler = getattr(loader, "sampler", None)
-        if not isinstance(sampler, DistributedSampler):
+        sampler = _distributed(loader)
+        if sampler is None:
             continue
         try:
             samples = len(sampler.dataset)  # type: ignore[arg-type]
@@ -111,19 +112,40 @@ def uneven_splits(loaders: Any, scored: str = "search",
     return said
 
 
+def _distributed(loader: Any) -> DistributedSampler | None:
+    """The ``DistributedSampler`` that deals ``loader``'s samples out: its sampler's, or
+    its batch sampler's (a ``batch_sampler=`` loader: Lightning rebuilds the batch sampler
+    around its own); None: neither is one."""
+    for sampler in (getattr(loader, "sampler", None),
+                    getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return sampler
+    return None
+
+
+def _batch_size(loader: Any) -> int | None:
+    """How many samples each of ``loader``'s batches holds but its last: its
+    ``batch_size`` (None: single samples, 1), or a ``BatchSampler``'s of its own that
+    batches as PyTorch's does; None where a batch sampler sizes them otherwise."""
+    batches = getattr(loader, "batch_sampler", None)
+    size = getattr(loader, "batch_size", None)
+    if size is not None or batches is None:
+        return size or 1
+    if isinstance(batches, BatchSampler) and type(batches).__iter__ is BatchSampler.__iter__:
+        return batches.batch_size
+    return None
+
+
 def _reaches_end(loader: Any, sampler: DistributedSampler,
                  batches: Sequence[float] | None, index: int) -> bool:
     """Whether each rank validates its whole share of ``loader`` (``index``: its place in
     ``batches``), the last sample of which is a repeat (or, with ``drop_last``, the one
     before the samples left out): its batches, times its batch size, reach the share's
-    length. A ``batch_size=None`` loader yields single samples; one whose batches a batch
-    sampler of its own sizes: reached."""
+    length. One whose batches a batch sampler of its own sizes: reached."""
     if batches is None or index >= len(batches):
         return True
-    size = getattr(loader, "batch_size", None)
-    if size is None and getattr(loader, "batch_sampler", None) is not None:
-        return True
-    return batches[index] * (size or 1) >= sampler.num_samples
+    size = _batch_size(loader)
+    return size is None or batches[index] * size >= sampler.num_samples
 
 
 def _named(loaders: Any) -> list[tuple[str, Any]]:
