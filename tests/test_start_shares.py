@@ -80,3 +80,22 @@ def test_each_ranks_batches_of_a_drop_last_loader_cap_an_integer_limit():
     # loaders that need different counts: none fits (the integer's count times the ranks)
     assert one_device_limit(4, [loader, DataLoader(loader.dataset, batch_size=4,
                                                    drop_last=True)], replicas=2) is None
+
+
+@pytest.mark.parametrize("settings", [{"overfit_batches": 0.5}, {"fast_dev_run": 2}])
+def test_the_start_takes_the_limit_lightning_sets_for_the_ranks(settings, tmp_path):
+    # overfit_batches=0.5 and fast_dev_run=2 both give each of the 2 ranks 2 of its 4
+    # batches of 8 (Lightning sets limit_val_batches from them): samples 0-31 together
+    # (was, fast_dev_run: the start's own 2 batches, samples 0-15)
+    from lightning_nas.search.start_score import validate_start
+    from lightning_nas.search.trial import TrialSpec, build_trainer
+
+    data = EightsData()
+    data.setup("validate")
+    model = AdamNet()
+    alone = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                       enable_model_summary=False).validate(
+        model, DataLoader(Subset(data.val_set, range(32)), batch_size=8), verbose=False)[0]
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(tmp_path), model=AdamNet, trainer={
+        "accelerator": "cpu", "devices": 2, "strategy": "ddp", **settings})
+    assert validate_start(spec, model, EightsData(), build_trainer) == pytest.approx(alone)
