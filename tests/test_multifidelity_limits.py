@@ -42,12 +42,12 @@ def test_median_under_a_trainer_without_an_epoch_limit_is_refused_before_trainin
 
 @pytest.mark.parametrize(("scheduler", "says"), [
     (ASHARule(min_epochs=1, max_epochs=4, eta=2), "scheduler ASHARule has max_epochs=4 (its "
-     "last rung) but the search's trials train max_epochs=-1 (search.max_epochs, else "
-     "trainer.max_epochs; -1 is Lightning's 'no limit'); make the trials train 4: "
-     "search.max_epochs: 4"),
-    ("hyperband", "scheduler 'hyperband' needs max_epochs (search.max_epochs or "
-     "trainer.max_epochs), got -1 (Lightning's 'no limit': a complete trial trains a number "
-     "of epochs)")])
+     "last rung) but the search's trials train max_epochs=-1 (the search's max_epochs=, "
+     "else trainer={\"max_epochs\": ...}; -1 is Lightning's 'no limit'); make the trials "
+     "train 4: the search's max_epochs=4"),
+    ("hyperband", "scheduler 'hyperband' needs max_epochs (the search's max_epochs= or "
+     "trainer={\"max_epochs\": ...}), got -1 (Lightning's 'no limit': a complete trial "
+     "trains a number of epochs)")])
 def test_a_rung_schedulers_refusal_of_a_trainer_without_an_epoch_limit_says_what_works(
         tmp_path, scheduler, says):
     # was: "... build it with max_epochs=-1, or make the trials train 4", and an

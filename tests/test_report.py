@@ -173,7 +173,7 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
     bar.close()
     drawn = stream.getvalue()
     assert "2/4" in drawn and "best val_acc=0.9123" in drawn
-    with pytest.raises(ConfigError, match="progress can be true, false, auto"):
+    with pytest.raises(ConfigError, match="progress can be True, False or 'auto'"):
         Progress(total=1, enabled="yes")
 
 

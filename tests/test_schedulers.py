@@ -369,7 +369,7 @@ def test_every_scheduler_setting_the_scheduler_does_not_use_is_named_at_once(tmp
                            "trial and `eta` (2) is the reduction factor of scheduler asha or "
                            "hyperband, and no scheduler is set: nothing uses them"), said
     assert ("(min_epochs=None, max_epochs=None, eta=None)" in said  # Python's words
-            and "set trainer.max_epochs" in said), said
+            and 'set trainer={"max_epochs": 4} instead' in said), said
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match=r"\(max_epochs=None\), or set a scheduler$"):
         SearchSettings.from_options(max_epochs=4)
@@ -415,19 +415,21 @@ def test_a_rule_object_whose_max_epochs_is_not_the_trials_is_refused_before_trai
     space, kw = {"width": {"choice": [4, 8]}}, {"data": BlobData, "budget": 2, "verbose": False}
     with pytest.raises(ConfigError, match=r"scheduler ASHARule has max_epochs=3 \(its last "
                                           r"rung\) but the search's trials train max_epochs=9 "
-                                          r"\(search.max_epochs, else trainer.max_epochs\); "
-                                          r"build it with max_epochs=9, or make the "
-                                          r"trials train 3: search.max_epochs: 3 \(or, "
-                                          r"where it is not set, trainer.max_epochs: 3\)"):
+                                          r"\(the search's max_epochs=, else "
+                                          r"trainer=\{\"max_epochs\": \.\.\.\}\); build it "
+                                          r"with max_epochs=9, or make the trials train 3: "
+                                          r"the search's max_epochs=3 \(or, where it is not "
+                                          r"set, trainer=\{\"max_epochs\": 3\}\)"):
         Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3),
                trainer={"max_epochs": 9}, run_dir=tmp_path / "run", **kw)
     # search.max_epochs given: the advice is what overrides it (was: "set trainer.max_epochs:
     # 3", which a search.max_epochs=9 overrides, refused again the same way)
-    with pytest.raises(ConfigError, match=r"train max_epochs=9 .*search.max_epochs: 3"):
+    with pytest.raises(ConfigError, match=r"train max_epochs=9 .*the search's max_epochs=3 "):
         Search(TinyNet, space, scheduler=ASHARule(min_epochs=1, max_epochs=3, eta=3),
                max_epochs=9, trainer={"max_epochs": 3}, run_dir=tmp_path / "run", **kw)
     with pytest.raises(ConfigError, match=r"HyperbandRule has max_epochs=4 .* but neither "
-                                          r"search.max_epochs nor trainer.max_epochs is set"):
+                                          r"the search's max_epochs= nor "
+                                          r"trainer=\{\"max_epochs\": \.\.\.\} is set"):
         Search(TinyNet, space, scheduler=HyperbandRule(min_epochs=1, max_epochs=4, eta=2),
                run_dir=tmp_path / "run", **kw)
     assert not (tmp_path / "run").exists()
@@ -443,7 +445,7 @@ def test_a_scheduler_refuses_validation_other_than_once_per_epoch(tmp_path, sett
     saw a value (nothing was paused), and the rule was told values under the wrong epochs."""
     (key, value), = setting.items()
     with pytest.raises(ConfigError, match=rf"trainer\.{key}={value!r} does not validate once "
-                                          rf"per epoch.*search\.scheduler: none"):
+                                          rf"per epoch.*\(scheduler='none'\)$"):
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
                trainer={"max_epochs": 4, key: value}, scheduler=scheduler,
                run_dir=tmp_path / "run", verbose=False)

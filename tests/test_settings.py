@@ -337,8 +337,8 @@ def test_a_monitor_without_a_mode_takes_the_mode_its_name_says(monitor, mode):
 
 @pytest.mark.parametrize("monitor", ["val_score", "val_loss_acc", "objective"])
 def test_a_monitor_whose_name_says_no_mode_needs_one(monitor):
-    with pytest.raises(ConfigError, match=rf"`monitor: '{monitor}'` needs a `mode` \(max or "
-                                          rf"min\) beside it"):
+    with pytest.raises(ConfigError, match=rf"`monitor='{monitor}'` needs a `mode` \('max' "
+                                          rf"or 'min'\) beside it"):
         SearchSettings.from_options(monitor=monitor)
     assert SearchSettings.from_options(monitor=monitor, mode="min").goal.mode == "min"
 
@@ -347,8 +347,8 @@ def test_a_monitor_whose_name_says_no_mode_needs_one(monitor):
 def test_a_turned_monitor_name_needs_a_mode(monitor):
     # was: the loss word alone decided, so `monitor: neg_loss` was minimised, without a word:
     # the search ranked the highest loss best (the warning of a contrary mode skips such names)
-    with pytest.raises(ConfigError, match=rf"`monitor: '{monitor}'` needs a `mode` \(max or "
-                                          rf"min\) beside it"):
+    with pytest.raises(ConfigError, match=rf"`monitor='{monitor}'` needs a `mode` \('max' "
+                                          rf"or 'min'\) beside it"):
         SearchSettings.from_options(monitor=monitor)
     assert SearchSettings.from_options(monitor=monitor, mode="max").goal.mode == "max"
 
@@ -375,8 +375,8 @@ def test_bad_objective_mode_names_it():
 def test_a_cost_as_the_first_objective_is_refused_before_training():
     # was: taken as the monitor; the first trial trained, then "'params' was never logged"
     with pytest.raises(ConfigError, match=r"'params' is counted, not logged: list a logged "
-                                          r"metric first, e\.g\. objectives: \{val_acc: max, "
-                                          r"params: min\}"):
+                                          r"metric first, e\.g\. objectives=\{\"val_acc\": "
+                                          r"\"max\", \"params\": \"min\"\}"):
         SearchSettings.from_options(objectives={"params": "min", "val_acc": "max"})
 
 
@@ -386,10 +386,10 @@ def test_a_cost_as_the_monitor_is_refused_before_training(cost):
     # validation of epoch 0" stopped the search (as a first objective it was refused)
     for mode in ("min", None):
         with pytest.raises(ConfigError, match=(
-                rf"`monitor: '{cost}'` is counted, not logged: the monitor is a metric "
+                rf"`monitor='{cost}'` is counted, not logged: the monitor is a metric "
                 rf"validation logs; give one \(val_acc, val_loss\) and {cost} as a second "
-                rf"objective, e\.g\. objectives: \{{val_acc: max, {cost}: min\}}, or a "
-                rf"limit, max_{cost}")):
+                rf"objective, e\.g\. objectives=\{{\"val_acc\": \"max\", \"{cost}\": "
+                rf"\"min\"\}}, or a limit, max_{cost}")):
             SearchSettings.from_options(monitor=cost, mode=mode)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.ray_executor import RayExecutor
+from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.workers import ProcessExecutor
 
 if TYPE_CHECKING:
@@ -55,10 +56,12 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
                           f"instead; give one of them")
     gpus = ("gpu", "cuda") if executor == "ray" else ("auto", "gpu", "cuda")
     if isinstance(accelerator, str) and accelerator.lower() not in gpus:
+        gpu = in_words("accelerator: gpu", 'trainer={"accelerator": "gpu"}')  # (was: a
+        # config's words from Python too)
         raise ConfigError(f"{said}trainer.accelerator={accelerator!r} trains on none (with "
                           f"executor {executor!r}, GPUs are taken with accelerator "
                           f"{' or '.join(gpus)}); drop devices_per_trial, or set "
-                          f"accelerator: gpu")
+                          f"{gpu}")
 
 
 def make_executor(executor: Any = "auto", num_workers: int = 1,

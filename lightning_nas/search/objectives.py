@@ -66,8 +66,10 @@ _HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "acc1", "acc5", "top1", "top5"
                                "ndcg", "mcc", "kappa"})
 
 
-def mode_for(monitor: str) -> str:
-    """The ``mode`` a monitor's name implies, for a monitor given without one.
+def mode_for(monitor: str, python: bool = False) -> str:
+    """The ``mode`` a monitor's name implies, for a monitor given without one; a name that
+    says none is refused in a config's words (``monitor: 'val_score'``), or, ``python``, in
+    the Python API's (``monitor='val_score'``, ``'max' or 'min'``).
 
     Example:
         >>> mode_for("val_loss"), mode_for("val/acc_best")
@@ -85,9 +87,10 @@ def mode_for(monitor: str) -> str:
     if lower != higher and not words & _TURNED:  # neg_loss is no loss (was: taken as min,
         # which ranked the worst architecture best)
         return "min" if lower else "max"
-    raise ConfigError(f"`monitor: {monitor!r}` needs a `mode` (max or min) beside it: its name "
-                      f"does not say whether higher is better (a loss or error is taken as "
-                      f"min, an accuracy, F1, AUROC, ... as max)")
+    said = (f"`monitor={monitor!r}` needs a `mode` ('max' or 'min')" if python  # (was: a
+            else f"`monitor: {monitor!r}` needs a `mode` (max or min)")  # config's, always)
+    raise ConfigError(f"{said} beside it: its name does not say whether higher is better (a "
+                      f"loss or error is taken as min, an accuracy, F1, AUROC, ... as max)")
 
 
 #: words that turn a name's way round (``neg_loss`` is maximised): such a name is not judged

@@ -28,6 +28,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.scheduler_settings import make_rule
 from lightning_nas.search.schedulers import MedianRule, Rule
+from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
 if TYPE_CHECKING:
@@ -151,17 +152,19 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         if not isinstance(theirs, str) or their_mode not in ("min", "max"):
             continue  # not given, or not a name: Lightning's own checks say it
         if theirs != monitor:
+            ours = f"monitor={monitor!r}, mode={mode!r}"  # (was: a config's words from Python)
             said.append(
                 f"{where} monitors {theirs!r} ({their_mode}), the search {monitor!r} "
                 f"({mode}): a trial stops when {theirs} stops improving, and is scored on "
                 f"{monitor} at its best epoch of those it trained; if that is not meant, "
-                f"give it monitor: {monitor}, mode: {mode}")
+                f"give it {in_words(f'monitor: {monitor}, mode: {mode}', ours)}")
         elif their_mode != mode:
             how = " (EarlyStopping's default)" if default else ""
             said.append(
                 f"{where} monitors {theirs!r} with mode {their_mode!r}{how}, but the search "
                 f"{'maximises' if mode == 'max' else 'minimises'} it: trials stop while "
-                f"{theirs} improves, after its patience; give it mode: {mode}")
+                f"{theirs} improves, after its patience; give it "
+                f"{in_words(f'mode: {mode}', f'mode={mode!r}')}")
     for text in said:
         warn_user(text)
     return said
@@ -258,15 +261,15 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
         raise ConfigError(
             f"scheduler {name!r} pauses trials and continues a promoted one from its "
             f"last.ckpt, but trainer.enable_checkpointing=False writes none; leave it out "
-            f"(or true), or use scheduler 'median' (it stops trials, never pauses them) or "
-            f"none")
+            f"(or {in_words('true', 'True')}), or use scheduler 'median' (it stops trials, "
+            f"never pauses them) or none")
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
             f"{' and '.join(bad)} does not validate once per epoch; leave "
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
             f"val_check_interval=1.0) or {instead}"
-            + ("" if alone else " (search.scheduler: none)"))
+            + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
 
 
 def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
-from lightning_nas.search.setting_checks import said_in_config
+from lightning_nas.search.setting_checks import in_words, said_in_config
 
 __all__ = [
     "RULE_DEFAULTS",
@@ -88,7 +88,8 @@ def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
     """Refuse the settings among ``given`` (``min_epochs``, ``max_epochs``, ``eta``; None: left
     out) that ``scheduler`` does not use (``rule_settings``): they would be ignored. One error
     names them all, each with its ``--search.KEY=null`` (within ``config_words``; from
-    Python, ``KEY=None``).
+    Python, ``KEY=None``), and a ``max_epochs`` with where the Trainer's is set
+    (``trainer.max_epochs``; from Python, ``trainer={"max_epochs": N}``).
 
     Example:
         >>> check_rule_settings("median", min_epochs=2, max_epochs=None, eta=None)
@@ -123,7 +124,10 @@ def check_rule_settings(scheduler: str | Rule, **given: int | None) -> None:
         raise ConfigError(f"{said}; scheduler 'median' has none (it stops a trial worse than "
                           f"the median of the others): leave {them} out ({file}{flags}), "
                           f"or use scheduler asha or hyperband")
-    epochs = ": set trainer.max_epochs instead" if "max_epochs" in bad else ""
+    epochs = ""  # a config's words, or the Python API's (was: trainer.max_epochs from Python)
+    if "max_epochs" in bad:
+        epochs = (": set trainer.max_epochs instead" if config else
+                  f": set trainer={{\"max_epochs\": {bad['max_epochs']}}} instead")
     file = "a file's, when the command line turns the scheduler off: " if config else ""
     raise ConfigError(f"{said}, and no scheduler is set: nothing uses {them} (every trial "
                       f"trains the Trainer's max_epochs{epochs}); leave {them} out ({file}"
@@ -150,20 +154,22 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         raise ConfigError(f"scheduler {type(scheduler).__name__} has mode={scheduler.mode!r} "
                           f"but the search's mode is {mode!r}; build it with mode={mode!r}")
     last = getattr(scheduler, "max_epochs", None)
+    ours, theirs = _epoch_keys()
     if isinstance(scheduler, Rule) and isinstance(last, int) and last != max_epochs:
         # trials train max_epochs: the rule's last rung would be judged never, or too early
         endless = "; -1 is Lightning's 'no limit'" if max_epochs == -1 else ""
-        trials = ("neither search.max_epochs nor trainer.max_epochs is set"
+        trials = (f"neither {ours} nor {theirs} is set"
                   if max_epochs is None else f"the search's trials train max_epochs="
-                  f"{max_epochs} (search.max_epochs, else trainer.max_epochs{endless})")
+                  f"{max_epochs} ({ours}, else {theirs}{endless})")
         # a rule of the trials' epochs where it can be built (was: max_epochs=-1 said too)
         fix = (f"build it with max_epochs={max_epochs}, or "
                if isinstance(max_epochs, int) and max_epochs > 0 else "")
-        # search.max_epochs first (was: trainer.max_epochs alone, which a given one overrides)
+        # search.max_epochs first (was: trainer.max_epochs alone, which a given one overrides;
+        # a config's words from Python too)
+        ours, theirs = _epoch_keys(last)
         raise ConfigError(f"scheduler {type(scheduler).__name__} has max_epochs={last} (its "
                           f"last rung) but {trials}; {fix}make the trials train {last}: "
-                          f"search.max_epochs: {last} (or, where it is not set, "
-                          f"trainer.max_epochs: {last})")
+                          f"{ours} (or, where it is not set, {theirs})")
     if scheduler is None or isinstance(scheduler, Rule):  # a copy: the values of this search
         # alone (was: one object given to two searches judged the second by the first's)
         return _decides_before_the_end(copy.deepcopy(scheduler), max_epochs, "a rule object")
@@ -174,8 +180,8 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         rule: Rule = MedianRule(min_epochs=min_epochs, min_trials=min_trials, mode=mode)
     elif not isinstance(max_epochs, int) or max_epochs < 1:
         endless = " (Lightning's 'no limit': a complete trial trains a number of epochs)"
-        raise ConfigError(f"scheduler {scheduler!r} needs max_epochs (search.max_epochs or "
-                          f"trainer.max_epochs), got {max_epochs!r}"
+        raise ConfigError(f"scheduler {scheduler!r} needs max_epochs ({ours} or {theirs}), "
+                          f"got {max_epochs!r}"
                           + (endless if max_epochs == -1 else ""))
     else:
         cls = ASHARule if scheduler == "asha" else HyperbandRule
@@ -184,6 +190,25 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         rule = cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
     rule.setting = scheduler  # a trial's checks name it so (its copy goes with the trial)
     return _decides_before_the_end(rule, max_epochs, scheduler)
+
+
+def _epoch_keys(value: int | None = None) -> tuple[str, str]:
+    """The search's and the Trainer's ``max_epochs`` as this user gives them, set to
+    ``value`` where one is given: a config's ``search.max_epochs: 3`` and
+    ``trainer.max_epochs: 3`` (``config_words``), else the Python API's (``Search``'s
+    ``max_epochs=3`` and ``trainer={"max_epochs": 3}``).
+
+    Example:
+        >>> _epoch_keys(3)
+        ("the search's max_epochs=3", 'trainer={"max_epochs": 3}')
+        >>> _epoch_keys()
+        ("the search's max_epochs=", 'trainer={"max_epochs": ...}')
+    """
+    if value is None:
+        return in_words("search.max_epochs", "the search's max_epochs="), in_words(
+            "trainer.max_epochs", 'trainer={"max_epochs": ...}')
+    return (in_words(f"search.max_epochs: {value}", f"the search's max_epochs={value}"),
+            in_words(f"trainer.max_epochs: {value}", f'trainer={{"max_epochs": {value}}}'))
 
 
 def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:

@@ -9,7 +9,8 @@ not fit (``check_seed`` under the key the user wrote: ``seed_everything`` when t
 seed is a config's), and say a setting that may be None so from Python (``errors.PYTHON_NULL``,
 ``None (null in YAML)``), YAML's ``null`` within ``config_words()``, where a config's reader
 (``search_from_config``, the Hydra sweeper) checks them (``null_word``; ``said_in_config``
-for the other words: ``true``, ``--search.KEY=null``). ``optimizer_error``
+for the other words: ``true``, ``--search.KEY=null``; ``in_words`` picks one of two
+wordings of an advice: ``objectives: {...}`` or ``objectives={...}``). ``optimizer_error``
 says what an ``optimizer`` that is no registry name
 is, and what to give (a mapping an override such as ``--search.optimizer.budget=3`` made).
 
@@ -38,8 +39,8 @@ from typing import Any
 
 from lightning_nas.errors import PYTHON_NULL, ConfigError
 
-__all__ = ["check_int", "check_positive", "check_seed", "config_words", "null_word",
-           "optimizer_error", "plain_numbers", "said_in_config"]
+__all__ = ["check_int", "check_positive", "check_seed", "config_words", "in_words",
+           "null_word", "optimizer_error", "plain_numbers", "said_in_config"]
 
 #: whether a config is being read (``config_words``): its words, not Python's
 _CONFIG: ContextVar[bool] = ContextVar("lightning_nas_config_words", default=False)
@@ -63,6 +64,18 @@ def said_in_config() -> bool:
         False
     """
     return _CONFIG.get()
+
+
+def in_words(config: str, python: str) -> str:
+    """``config`` within ``config_words()`` (a config's, a command line's, a sweep's words:
+    ``trainer.max_epochs: 3``), else ``python`` (the Python API's: ``trainer={"max_epochs":
+    3}``), for advice that differs between them.
+
+    Example:
+        >>> in_words("objectives: {val_acc: max}", 'objectives={"val_acc": "max"}')
+        'objectives={"val_acc": "max"}'
+    """
+    return config if _CONFIG.get() else python
 
 
 @contextmanager
@@ -153,25 +166,35 @@ def optimizer_error(value: Any, settings: Iterable[str] = ()) -> ConfigError:
     for a mapping (what ``--search.optimizer.budget=3`` makes of a config without an
     optimizer: the override's keys alone), that it names no optimizer, how an optimizer with
     settings of its own is given, and which of its keys are ``settings`` of the search's
-    own (``--search.budget=3``).
+    own (``--search.budget=3`` within ``config_words``; from Python ``budget=3``, and the
+    name alone as ``optimizer='NGOpt'``: was a config's words from Python too).
 
     Example:
-        >>> print(optimizer_error({"budget": 3}, ["budget"]))  # doctest: +ELLIPSIS
+        >>> with config_words():
+        ...     print(optimizer_error({"budget": 3}, ["budget"]))  # doctest: +ELLIPSIS
         `optimizer` must be a registry name ..., got the mapping {'budget': 3}, which names no
         optimizer ...; `budget` is a setting of the search itself: --search.budget=3 sets ...
+        >>> print(optimizer_error(3))
+        `optimizer` must be a registry name (... RandomSearch: optimizer='NGOpt'), got 3
     """
+    config = _CONFIG.get()  # (was: a config's words, search.optimizer: NGOpt, from Python)
     shape = ("`optimizer` must be a registry name (a string such as SurrogateEvolution, NGOpt, "
-             "RandomSearch: search.optimizer: NGOpt, --search.optimizer=NGOpt)")
+             "RandomSearch: " + ("search.optimizer: NGOpt, --search.optimizer=NGOpt)" if config
+                                 else "optimizer='NGOpt')"))
     if not isinstance(value, Mapping):
         return ConfigError(f"{shape}, got {value!r}")
     named = [value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)]
-    what = (f": give its name alone (search.optimizer: {named[0]})" if named else
+    alone = f"search.optimizer: {named[0]}" if config and named else (
+        f"optimizer={named[0]!r}" if named else "")
+    what = (f": give its name alone ({alone})" if named else
+            ", which names no optimizer" if not config else  # (no override from Python)
             ", which names no optimizer (an override under it, --search.optimizer." +
             " --search.optimizer.".join(f"{k}={_text(v)}" for k, v in value.items()) +
             ", makes search.optimizer a mapping of the override's keys alone where the config "
             "sets no optimizer)")
     known = set(settings)
-    own = "".join(f"; `{k}` is a setting of the search itself: --search.{k}={_text(v)} sets "
+    own = "".join(f"; `{k}` is a setting of the search itself: "
+                  f"{f'--search.{k}={_text(v)}' if config else f'{k}={v!r}'} sets "
                   f"the search's {k}" for k, v in value.items() if k in known)
     return ConfigError(f"{shape}, got the mapping {dict(value)!r}{what}; an optimizer with "
                        f"settings of its own is registered under a name of yours (nevergrad's "

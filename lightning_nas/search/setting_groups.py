@@ -39,9 +39,11 @@ from lightning_nas.search.setting_checks import (
     check_int,
     check_positive,
     check_seed,
+    in_words,
     null_word,
     optimizer_error,
     plain_numbers,
+    said_in_config,
 )
 from lightning_nas.strategies import DEFAULT_OPTIMIZER, check_optimizer_name
 from lightning_nas.user_warnings import warn_user
@@ -107,8 +109,8 @@ class Goal:
             if first in COSTS:  # it would be the monitor, read from validation's logs
                 raise ConfigError(f"the first objective is the monitor, a metric validation "
                                   f"logs; {first!r} is counted, not logged: list a logged "
-                                  f"metric first, e.g. objectives: {{val_acc: max, "
-                                  f"{first}: {objectives.modes[first]}}}")
+                                  f"metric first, e.g. "
+                                  f"{_objectives(first, objectives.modes[first])}")
             object.__setattr__(self, "objectives", objectives)
             object.__setattr__(self, "monitor", objectives.names[0])
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
@@ -117,13 +119,15 @@ class Goal:
                               f"a name your LightningModule's validation logs (self.log), "
                               f"such as 'val_acc' or 'val_loss'; leave it out for 'val_acc'")
         if self.monitor in COSTS:  # as a first objective (was: refused after trial 1 trained)
-            raise ConfigError(f"`monitor: {self.monitor!r}` is counted, not logged: the monitor "
-                              f"is a metric validation logs; give one (val_acc, val_loss) and "
-                              f"{self.monitor} as a second objective, e.g. objectives: "
-                              f"{{val_acc: max, {self.monitor}: min}}, or a limit, "
+            said = in_words(f"monitor: {self.monitor!r}", f"monitor={self.monitor!r}")
+            raise ConfigError(f"`{said}` is counted, not logged: the monitor is a metric "
+                              f"validation logs; give one (val_acc, val_loss) and "
+                              f"{self.monitor} as a second objective, e.g. "
+                              f"{_objectives(self.monitor, 'min')}, or a limit, "
                               f"max_{self.monitor}")
         if self.mode is None:  # not given: never maximise a loss because max is a default
-            object.__setattr__(self, "mode", mode_for(self.monitor))
+            object.__setattr__(self, "mode", mode_for(self.monitor,
+                                                      python=not said_in_config()))
         check_mode(self.mode)
 
     def warn_contrary(self) -> None:
@@ -344,3 +348,11 @@ def _setting_names() -> list[str]:
     error: ``--search.optimizer.budget=3`` meant ``--search.budget=3``."""
     return [f.name for group in (Goal, Execution, EarlyStopping, Limits, Transfer)
             for f in dataclasses.fields(group)]
+
+
+def _objectives(cost: str, mode: str) -> str:
+    """Objectives with a logged metric first and ``cost`` second, as this user writes them:
+    ``objectives: {val_acc: max, params: min}`` in a config (``config_words``), else
+    ``objectives={"val_acc": "max", "params": "min"}`` (was: a config's words from Python)."""
+    return in_words(f"objectives: {{val_acc: max, {cost}: {mode}}}",
+                    f'objectives={{"val_acc": "max", "{cost}": "{mode}"}}')
