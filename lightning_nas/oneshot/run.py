@@ -3,9 +3,8 @@ fine-tune it. ``oneshot.algorithm`` picks the search: ``spos`` (the ``OneShotNAS
 callback: a random path per step, then nevergrad over the subnets), ``darts`` or ``gdas``
 (``DifferentiableNAS`` around the config's model, bilevel on its train/val split).
 
-The ``oneshot:`` block's keys and the checks of its settings are in
-``oneshot/setting_checks.py``; ``check_oneshot`` here makes them with the model's, data's
-and Trainer's checks.
+The ``oneshot:`` block's keys and their checks are in ``oneshot/setting_checks.py``;
+``check_oneshot`` here makes them with the model's, data's and Trainer's checks.
 
 ``run_oneshot(ckpt_path=...)`` resumes a run from its epoch-end checkpoint
 (``oneshot/resume.py``); from the one of its last epoch, a run killed in its final search,
@@ -33,6 +32,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
@@ -72,7 +72,7 @@ from lightning_nas.oneshot.trainer_checks import (
 )
 from lightning_nas.report.oneshot import scored_text
 from lightning_nas.results import format_score
-from lightning_nas.run_folder import holding, user_path
+from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.trial import (
@@ -236,6 +236,12 @@ def check_oneshot(cfg: Mapping[str, Any]
         ...
         lightning_nas.errors.ConfigError: unknown oneshot algorithm 'dart'; did you mean ...
     """
+    algorithm, opts, trainer_cfg = _checked_settings(cfg)
+    return (algorithm, opts, *_checked_parts(cfg, trainer_cfg, algorithm), trainer_cfg)
+
+
+def _checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``check_oneshot``'s checks of the settings (no model, data or Trainer is built)."""
     opts = block_settings(cfg, "oneshot", ONESHOT_KEYS, SEARCH_KEY_HINTS)
     algorithm = check_algorithm(cfg.get("oneshot") or {})
     opts = check_oneshot_settings(opts)  # null: each key's default, another algorithm's too
@@ -256,12 +262,18 @@ def check_oneshot(cfg: Mapping[str, Any]
     check_oneshot_strategy(trainer_cfg, algorithm)
     check_oneshot_trainer(trainer_cfg, algorithm)
     check_user_checkpoints(trainer_cfg, user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
+    return algorithm, opts, trainer_cfg
+
+
+def _checked_parts(cfg: Mapping[str, Any], trainer_cfg: dict[str, Any],
+                   algorithm: str) -> tuple[ModelFactory, DataFactory]:
+    """``check_oneshot``'s checks of the model's and data's classes, and its Trainer built."""
     model = ModelFactory(*section_target(cfg.get("model"), "model"))
     model.check([])
     data = DataFactory(*section_target(cfg.get("data"), "data"))
     data.check()
     check_oneshot_builds(trainer_cfg, algorithm)  # before any folder or search.lock
-    return algorithm, opts, model, data, trainer_cfg
+    return model, data
 
 
 def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -319,9 +331,10 @@ def _drawn(cfg: Mapping[str, Any]) -> bool:
 
 def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
     """Whether ``run_oneshot(cfg, ckpt_path=ckpt_path)`` would take the checkpoint: the
-    config's checks, then the checkpoint's against it and against the supernet the config
-    builds, as the resume makes them (its warnings unsaid: a refused run's hint asks,
-    ``resume_hint``).
+    config's checks and the checkpoint's against it (before a Trainer or the model is built),
+    then against the supernet the config builds, as the resume makes them (warnings unsaid:
+    a refused run's hint asks, ``resume_hint``). False while a live run holds the run folder
+    (``search.lock``; was: True, and the hint advised resuming a run that is still running).
 
     Example:
         >>> resumable({"model": "m.Net", "oneshot": {"run_dir": "runs/no_such_run"}})
@@ -330,12 +343,13 @@ def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            algorithm, opts, model, _, trainer_cfg = check_oneshot(cfg)
+            algorithm, opts, trainer_cfg = _checked_settings(cfg)
             run_dir = user_path(opts.pop("run_dir") or DEFAULT_RUN_DIR)
             path = resolve_ckpt_path(ckpt_path, run_dir)  # (a file: it raises where none)
-            if path is None:
+            if path is None or lock_taken(run_dir / LOCK_FILE):
                 return False
             opts, _ = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
+            model, _ = _checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
             module = model.build({})
             network_of(module, opts["net_attr"])
             check_resumed_supernet(path, _searched(algorithm, opts, module, trainer_cfg,
