@@ -20,6 +20,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
 from lightning_nas.errors import ConfigError, typed
-from lightning_nas.integrations.hydra_split import add_split_check, clear_splits, job_splits
+from lightning_nas.integrations.hydra_split import clear_splits, job_splits, split_check
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.trial import TrialSpec
@@ -45,10 +46,10 @@ class TimedTask:
     """The project's task function, timing each job into its output folder: the launcher
     returns a batch when its slowest job ends, and its jobs may run one after the other
     (the basic launcher) or on other machines, so the batch's span is no job's time.
-    A job whose ``trainer`` node starts several processes gets its uneven DDP validation
-    splits recorded there too (``hydra_split.add_split_check``, after Hydra saved the
-    job's config). ``on_start`` is called as each job starts (the sweeper's
-    ``ComposedJobs.job_started``)."""
+    A job whose Trainer starts several processes gets its uneven DDP validation splits
+    recorded there too (``hydra_split.split_check``: a callback each Trainer the task builds
+    gets; the task's config is left as it is). ``on_start`` is called as each job starts
+    (the sweeper's ``ComposedJobs.job_started``)."""
 
     def __init__(self, task_function: Callable[[Any], Any],
                  on_start: Callable[[], None] | None = None) -> None:
@@ -59,12 +60,14 @@ class TimedTask:
         if self.on_start is not None:
             self.on_start()
         try:
-            clear_splits(HydraConfig.get().runtime.output_dir)
-            add_split_check(cfg)
+            folder = HydraConfig.get().runtime.output_dir
+            clear_splits(folder)
+            check = split_check(folder)
         except Exception:  # noqa: BLE001 - no output folder: nothing recorded
-            pass
+            check = nullcontext()
         try:
-            return self.task_function(cfg)
+            with check:
+                return self.task_function(cfg)
         finally:
             try:
                 out = Path(HydraConfig.get().runtime.output_dir) / JOB_TIMES

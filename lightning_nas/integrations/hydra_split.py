@@ -1,53 +1,74 @@
 """A Hydra sweep job's DDP validation split its ranks do not divide, seen from inside the job.
 
-The sweep never sees a job's Trainer: the task function builds it. Where the job's config
-has a ``trainer`` node of Lightning's ``Trainer`` (``_target_: lightning.pytorch.Trainer``,
-as the lightning-hydra-template builds it with ``hydra.utils.instantiate(cfg.trainer,
-callbacks=..., logger=...)``) whose settings start several processes (``devices: 2`` with
-``strategy: ddp_spawn``), ``add_split_check`` (run by ``TimedTask`` in the job, after Hydra
-saved the job's ``.hydra/config.yaml``) points its ``_target_`` at ``checked_trainer``: the
-same ``Trainer``, built from the same arguments, with a ``JobSplitRecorder`` added to the
-callbacks the task passes (or the node lists). At the fit's first validation that
-callback's rank 0 (under ``ddp_spawn`` a child process of the job: the record goes through
-a file) writes what ``uneven_splits`` says into ``SPLITS_FILE`` in the job's output folder;
-the sweep reads it when the job returns (``job_splits``) and records it as
-``lightning-nas search`` records a trial's (meta ``uneven_splits``, one warning per sweep,
-``best.yaml``'s ``notes``).
+The sweep never sees a job's Trainer: the task function builds it. ``TimedTask`` runs each
+job's task inside ``split_check(folder)``, and while it runs, every Lightning ``Trainer``
+the task builds (from ``cfg.trainer`` as the lightning-hydra-template does with
+``hydra.utils.instantiate(cfg.trainer, callbacks=..., logger=...)``, a ``Trainer``
+subclass, or one built in code) gets a ``JobSplitRecorder`` after its callbacks, by
+Lightning's own extension point: a callback factory of the entry point group
+``lightning.pytorch.callbacks_factory``, which each ``Trainer.__init__`` calls. The job's
+config is not touched: the task sees (logs, prints, compares) the config its files say
+(was: ``cfg.trainer._target_`` rewritten to ``checked_trainer``).
 
-A task that builds its Trainer otherwise (not from ``cfg.trainer``, or a ``Trainer``
-subclass) is not checked: nothing of its config is changed.
+The factory's entry point is not declared in ``pyproject.toml``: installed so, every
+``Trainer`` of every program in the environment would import this module (and Hydra), and a
+clone run from ``PYTHONPATH`` alone, or an install made before the entry point existed,
+would lack it and the check would stop without a word. ``split_check`` makes it known to
+``importlib.metadata`` instead, from a finder on ``sys.meta_path`` (Python's documented way
+to add distributions): a distribution ``lightning-nas-split-check`` holding only the entry
+point, found while a sweep job runs in this process and context, and nowhere else (a
+program that lists the installed distributions meanwhile sees it; Lightning logs
+``Adding 1 callbacks from entry point 'lightning_nas_split_check': JobSplitRecorder``).
+
+At the fit's first validation under several processes (``ddp_spawn``: child processes of
+the job, so the record goes through a file), the recorder's rank 0 writes what
+``uneven_splits`` says into ``SPLITS_FILE`` in the job's output folder; the sweep reads it
+when the job returns (``job_splits``) and records it as ``lightning-nas search`` records a
+trial's (meta ``uneven_splits``, one warning per sweep, ``best.yaml``'s ``notes``). On one
+device the recorder does nothing.
 
 Example:
-    >>> from omegaconf import OmegaConf
-    >>> job = OmegaConf.create({"trainer": {"_target_": "lightning.pytorch.Trainer",
-    ...                                     "accelerator": "cpu", "devices": 2,
-    ...                                     "strategy": "ddp_spawn"}})
-    >>> add_split_check(job), job.trainer._target_.rsplit(".", 1)[-1]
-    (True, 'checked_trainer')
-    >>> add_split_check(OmegaConf.create({"trainer": {"_target_": "lightning.pytorch.Trainer",
-    ...                                                "devices": 1}}))
+    >>> import lightning.pytorch as pl, tempfile
+    >>> with split_check(tempfile.mkdtemp()):
+    ...     inside = pl.Trainer(logger=False, enable_progress_bar=False)
+    >>> outside = pl.Trainer(logger=False, enable_progress_bar=False)
+    >>> [type(c).__name__ for c in inside.callbacks if isinstance(c, JobSplitRecorder)]
+    ['JobSplitRecorder']
+    >>> any(isinstance(c, JobSplitRecorder) for c in outside.callbacks)
     False
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.metadata
 import json
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from lightning_nas.search.runner import needs_own_process
 from lightning_nas.search.uneven_split import uneven_splits
 
-__all__ = ["SPLITS_FILE", "JobSplitRecorder", "add_split_check", "checked_trainer",
-           "clear_splits", "job_splits"]
+__all__ = ["DISTRIBUTION", "ENTRY_GROUP", "ENTRY_POINT", "SPLITS_FILE", "JobSplitRecorder",
+           "checked_trainer", "clear_splits", "job_callbacks", "job_splits", "split_check"]
 
+#: Lightning's entry point group of callback factories, each called by ``Trainer.__init__``
+ENTRY_GROUP = "lightning.pytorch.callbacks_factory"
+#: the entry point's name (Lightning's log line names it) and its distribution's
+ENTRY_POINT, DISTRIBUTION = "lightning_nas_split_check", "lightning-nas-split-check"
 #: written by a job's rank 0 into its output folder: ``{"uneven_splits": [text, ...]}``
 SPLITS_FILE = "lightning_nas_splits.json"
+
+#: the output folder of the sweep job running in this context (``split_check``)
+_JOB: ContextVar[str | None] = ContextVar("lightning_nas_split_job", default=None)
+_LOCK = threading.Lock()
 
 
 class JobSplitRecorder(pl.Callback):
@@ -84,64 +105,86 @@ class JobSplitRecorder(pl.Callback):
                 {"uneven_splits": [*held, *(t for t in texts if t not in held)]}))
 
 
-def checked_trainer(*args: Any, **kwargs: Any) -> pl.Trainer:
-    """``lightning.pytorch.Trainer(*args, **kwargs)`` with a ``JobSplitRecorder`` of the
-    job's output folder after the callbacks given (none, one or a list): the ``_target_``
-    ``add_split_check`` gives a job's ``trainer`` node. Outside a Hydra job: the Trainer
-    as given.
+def job_callbacks() -> list[pl.Callback]:
+    """Lightning's callback factory (entry point ``ENTRY_POINT``): a ``JobSplitRecorder`` of
+    the job's output folder while ``split_check`` runs a sweep job in this context; else
+    none.
 
     Example:
-        >>> trainer = checked_trainer(logger=False, enable_progress_bar=False)
-        >>> type(trainer).__name__
+        >>> job_callbacks()
+        []
+    """
+    folder = _JOB.get()
+    return [] if folder is None else [JobSplitRecorder(folder)]
+
+
+@contextmanager
+def split_check(folder: str | Path) -> Iterator[None]:
+    """Run a sweep job's task in it: each Lightning ``Trainer`` built meanwhile, in this
+    thread or context, gets a ``JobSplitRecorder`` of ``folder`` (``job_callbacks``); the
+    job's config is left as it is.
+
+    Args:
+        folder: the job's output folder (``hydra.runtime.output_dir``).
+
+    Example:
+        >>> with split_check("multirun/0"):
+        ...     [c.folder for c in job_callbacks()]
+        ['multirun/0']
+    """
+    _register()
+    token = _JOB.set(str(folder))
+    try:
+        yield
+    finally:
+        _JOB.reset(token)
+
+
+def checked_trainer(*args: Any, **kwargs: Any) -> pl.Trainer:
+    """``lightning.pytorch.Trainer(*args, **kwargs)``: the ``_target_`` earlier versions
+    gave a checked job's ``trainer`` node, kept for configs a task logged then (inside a
+    sweep job ``split_check`` adds the recorder, as to any Trainer).
+
+    Example:
+        >>> type(checked_trainer(logger=False, enable_progress_bar=False)).__name__
         'Trainer'
     """
-    given = kwargs.get("callbacks")
-    callbacks = ([] if given is None else [given] if isinstance(given, pl.Callback)
-                 else list(given))
-    try:
-        folder = str(HydraConfig.get().runtime.output_dir)
-    except Exception:  # noqa: BLE001 - not in a Hydra job: nothing to record into
-        folder = None
-    if folder is not None:
-        callbacks.append(JobSplitRecorder(folder))
-        kwargs["callbacks"] = callbacks
     return pl.Trainer(*args, **kwargs)
 
 
-def add_split_check(cfg: Any) -> bool:
-    """Point the job config's ``trainer._target_`` at ``checked_trainer`` where it is
-    Lightning's ``Trainer`` itself and its ``accelerator``, ``devices``, ``num_nodes`` and
-    ``strategy`` start several processes; whether it did (a task that builds its Trainer
-    otherwise is not checked, and nothing is changed).
+class _SplitCheckDistribution(importlib.metadata.Distribution):
+    """The distribution that declares ``job_callbacks`` as Lightning's callback factory."""
 
-    Args:
-        cfg: the job's config, as the task function receives it.
+    _files = {"METADATA": f"Metadata-Version: 2.1\nName: {DISTRIBUTION}\nVersion: 0\n",
+              "entry_points.txt": f"[{ENTRY_GROUP}]\n{ENTRY_POINT} = {__name__}:job_callbacks\n"}
 
-    Example:
-        >>> from omegaconf import OmegaConf
-        >>> add_split_check(OmegaConf.create({"trainer": {"_target_": "my.Trainer"}}))
-        False
-    """
-    node = cfg.get("trainer") if isinstance(cfg, DictConfig) else None
-    if not isinstance(node, DictConfig):
-        return False
-    settings: dict[str, Any] = {}
-    try:  # these keys alone: others may hold what the task fills
-        target = node.get("_target_")
-        if not isinstance(target, str) or get_class(target) is not pl.Trainer:
-            return False
-        for key in ("accelerator", "devices", "num_nodes", "strategy"):
-            value = node.get(key)
-            if value is not None:
-                settings[key] = (OmegaConf.to_container(value, resolve=True)
-                                 if OmegaConf.is_config(value) else value)
-        if not needs_own_process(settings):
-            return False
-    except Exception:  # noqa: BLE001 - not a node this check can read: left as it is
-        return False
-    with read_write(node), open_dict(node):
-        node["_target_"] = f"{__name__}.checked_trainer"
-    return True
+    def read_text(self, filename: str) -> str | None:
+        return self._files.get(filename)
+
+    def locate_file(self, path: Any) -> Path:
+        return Path(path)  # (no files on disk)
+
+
+class _SplitCheckFinder(importlib.abc.MetaPathFinder):
+    """Finds no module; finds ``_SplitCheckDistribution`` while a sweep job runs in the
+    caller's context (``importlib.metadata``'s ``find_distributions`` protocol)."""
+
+    def find_spec(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def find_distributions(self, context: Any = None) -> list[importlib.metadata.Distribution]:
+        name = getattr(context, "name", None)  # (one distribution asked for: PEP 503's name)
+        asked = None if name is None else re.sub(r"[-_.]+", "-", str(name)).lower()
+        if _JOB.get() is None or asked not in (None, DISTRIBUTION):
+            return []
+        return [_SplitCheckDistribution()]
+
+
+def _register() -> None:
+    """Put one ``_SplitCheckFinder`` on ``sys.meta_path`` in this process (at its end)."""
+    with _LOCK:
+        if not any(isinstance(f, _SplitCheckFinder) for f in sys.meta_path):
+            sys.meta_path.append(_SplitCheckFinder())
 
 
 def clear_splits(folder: str | Path) -> None:
