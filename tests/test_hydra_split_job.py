@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_data import BlobData  # noqa: E402
@@ -107,3 +108,29 @@ def test_a_checked_jobs_task_sees_its_config_as_the_file_says(tmp_path):
     assert _said(said) == [f"trial {trials[0].trial_id}: {UNEVEN}"]
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert store.get_meta("uneven_splits") == {UNEVEN: [t.trial_id for t in trials]}
+
+
+@pytest.mark.slow
+def test_a_resumed_sweep_does_not_warn_again_of_a_split_its_first_run_said(tmp_path):
+    # was: the resume warned "trial 2: the validation set holds 17 samples, ..." again, as
+    # new, though the sweep's first run had said it (one warning per sweep)
+    def task(cfg: DictConfig) -> float:
+        pl.seed_everything(0, verbose=False)
+        return _fit(hydra.utils.instantiate(cfg.trainer), cfg.x)
+
+    space = {"params": {"x": "choice(4, 5)"}, "seed": 0}
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        done = _sweep(tmp_path, task, {"budget": 1, **space})
+    assert _said(first) == [f"trial 1: {UNEVEN}"]
+    with warnings.catch_warnings(record=True) as resumed:
+        warnings.simplefilter("always")
+        trials = _sweep(tmp_path, task, {"budget": 2, **space})
+    assert len(done) == 1 and [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert _said(resumed) == []
+    # the record is the sweep's: both trials, and best.yaml's notes
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert store.get_meta("uneven_splits") == {UNEVEN: [1, 2]}
+    for trial in trials:
+        assert cli(["export", str(tmp_path / "run"), "--trial", str(trial.trial_id)]) == 0
+        assert yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())["notes"] == [UNEVEN]
