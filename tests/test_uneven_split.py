@@ -22,6 +22,7 @@ from lightning_nas.cli import main
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
+from lightning_nas.split_record import recorded_uneven as show_notes
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -161,6 +162,18 @@ def test_the_commands_search_says_a_ranks_note_once_as_its_own_line(tmp_path, ca
     assert not [w for w in caught if "DistributedSampler" in str(w.message)]
     lines = [x for x in capsys.readouterr().err.splitlines() if "DistributedSampler" in x]
     assert lines == [f"lightning-nas search: warning: trial 1: {NOTE}"], lines
+
+
+@pytest.mark.slow
+def test_a_resumed_search_does_not_say_again_a_split_its_first_run_said(tmp_path):
+    # once per search, a resume included (was: said again by the resume, as new)
+    _, first = _search(tmp_path, n=404, budget=1)
+    trials, again = _search(tmp_path, n=404, budget=2)
+    assert len(first) == 1 and first[0].startswith(f"trial 1: {SAID}"), first
+    assert again == [], again
+    assert SAID in _log(tmp_path, 2)  # trial 2's ranks met it (a fresh group): recorded
+    with RunStore(tmp_path / "search.db") as store:
+        assert show_notes(store) == [{"trials": [t.trial_id for t in trials], "text": NOTE}]
 
 
 @pytest.mark.slow

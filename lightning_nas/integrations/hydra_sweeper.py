@@ -95,7 +95,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
-from lightning_nas.split_record import recorded_uneven, uneven_of
+from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.user_warnings import warn_user
@@ -395,13 +395,7 @@ class HydraSweep(Sweeper):
 # ----------------------------------------------------------------- helpers
 class _SweepLoop(SearchLoop):
     """The search loop, its lines in a sweep's words (``_sweep_words``: a resume of a
-    sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key).
-    A resume does not warn again of an uneven DDP split the sweep's earlier runs recorded
-    (and said): one warning per sweep; the record stays (``show``, ``notes``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.noted.update(note["text"] for note in recorded_uneven(self.store))  # (was: again)
+    sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
 
     def say(self, text: str) -> None:
         super().say(sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)

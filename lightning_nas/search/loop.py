@@ -44,7 +44,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
-from lightning_nas.split_record import record_uneven
+from lightning_nas.split_record import record_uneven, recorded_uneven
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
 from lightning_nas.user_warnings import warn_user
 
@@ -92,7 +92,9 @@ class SearchLoop:
         self.uses = cost_uses(self.constraints, self.goal.objectives)  # what they are for
         self.running: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (arch, candidate)
         self.paused: dict[int, TrialResult] = {}
-        self.noted: set[str] = set()  # the trials' notes this search said on its console
+        #: the trials' notes this search said on its console: an uneven split an earlier
+        #: run of it recorded (and said) too, once per search (was: said again by a resume)
+        self.noted: set[str] = {note["text"] for note in recorded_uneven(store)}
         #: the Pareto front whose trials keep their checkpoints, kept up to date
         self.front = None if objectives is None else FrontPoints(store, objectives)
         told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
