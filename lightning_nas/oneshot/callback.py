@@ -41,14 +41,6 @@ from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import check_number
 from lightning_nas.group_exit import destroy_group_at_exit
-from lightning_nas.oneshot.checks import (
-    DEFAULT_LAYOUT,
-    SPOS_HINT,
-    check_candidate_shapes,
-    check_choices_called,
-    check_pair,
-    check_targets,
-)
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
@@ -57,9 +49,7 @@ from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recou
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
-    check_num_classes,
     default_forward,
-    loaders,
     metric_mode,
     network_of,
     preserved_batchnorm,
@@ -67,15 +57,13 @@ from lightning_nas.oneshot.scoring import (
     rng_state,
     score_subnet,
     set_rng_state,
-    step_batch,
     take_calibration_batches,
-    val_loaders,
 )
 from lightning_nas.oneshot.seed_range import SEED_MAX, check_seed_range
+from lightning_nas.oneshot.spos_batches import check_first_batch, check_sanity_batch
 from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
-from lightning_nas.oneshot.value_checks import check_decision_values
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.uneven_split import met_notes
 from lightning_nas.space import SearchSpace
@@ -196,21 +184,8 @@ class OneShotNAS(pl.Callback):
     def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A ``LayerChoice`` candidate that does not fit the network is said before the sanity
         check runs the active path, on its first validation batch (one the default forward
-        cannot read is said at the first training batch)."""
-        was_training = pl_module.training
-        try:
-            with preserved_rng(pl_module.device), torch.no_grad():
-                batch = next((next(iter(loader), None) for loader, _ in val_loaders(trainer)),
-                             None)
-                if batch is None or self.forward is default_forward and not (
-                        isinstance(batch, (list, tuple)) and len(batch) >= 2):
-                    return
-                pl_module.eval()
-                run = functools.partial(self.forward, pl_module, step_batch(trainer, batch))
-                with trainer.precision_plugin.val_step_context():
-                    check_candidate_shapes(pl_module, run, "OneShotNAS")
-        finally:
-            pl_module.train(was_training)
+        cannot read is said at the first training batch): ``spos_batches``."""
+        check_sanity_batch(trainer, pl_module, self.forward)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Validation data the searches could not read, a choice module the forward never
@@ -227,7 +202,8 @@ class OneShotNAS(pl.Callback):
         self._epoch_rng = self._loaded_rng if self._repeated_end else None
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
                        self.search_every_n_epochs)
-        self._check_first_batch(trainer, pl_module)
+        check_first_batch(trainer, pl_module, self.forward, self._metric,  # (spos_batches)
+                          self.num_classes if self.metric_factory is None else None)
         if self._catch_up_due(trainer):
             # at the random state the uninterrupted fit searched at: the checkpoint's (since
             # restored, Lightning has drawn from it making the training iterator)
@@ -236,37 +212,6 @@ class OneShotNAS(pl.Callback):
                     set_rng_state(self._loaded_rng)
                 self.search(trainer, pl_module, trainer.current_epoch + self._repeated_end)
         self._loaded_rng = None
-
-    def _check_first_batch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """The first training batch through ``forward`` as a search runs it (eval mode, the
-        random state kept): each choice module called, each candidate fitting (as at the
-        sanity check), and ``num_classes`` (with the default metric) against it."""
-        was_training = pl_module.training
-        try:
-            with preserved_rng(pl_module.device), torch.no_grad():
-                for loader in loaders(trainer.train_dataloader)[:1]:
-                    batch = next(iter(loader), None)
-                    if batch is None:
-                        return
-                    batch = step_batch(trainer, batch)
-                    default = self.forward is default_forward
-                    if default:  # (was: a bare KeyError 0 on a dict)
-                        check_pair(batch, "OneShotNAS", SPOS_HINT)
-                    pl_module.eval()
-                    run = functools.partial(self.forward, pl_module, batch)
-                    with trainer.precision_plugin.val_step_context():
-                        preds, target = check_candidate_shapes(pl_module, functools.partial(
-                            check_choices_called, pl_module, run, "OneShotNAS"), "OneShotNAS")
-                        check_decision_values(pl_module, run, "OneShotNAS")  # was: a crash
-                    if self.metric_factory is None and self.num_classes is not None:
-                        check_num_classes(preds, target, self.num_classes)
-                    check_targets(  # (was: a crash after training)
-                        preds, target, self._metric(preds), "OneShotNAS",
-                        DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) returned them",
-                        SPOS_HINT if default else "give a forward that returns targets the "
-                        "metric takes")
-        finally:
-            pl_module.train(was_training)
 
     def _catch_up_due(self, trainer: pl.Trainer) -> bool:
         """Whether a fit resumed from the last checkpoint of a finished one (to a higher
