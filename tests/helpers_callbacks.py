@@ -29,6 +29,7 @@ __all__ = [
     "KillAtTrainEnd",
     "KillBeforeEpochCheckpoint",
     "KillInFinetuneDigits",
+    "KillInResumedSearch",
     "NASErrorAt",
     "SaveInitialWeights",
     "SigintAtFirstBatch",
@@ -192,6 +193,25 @@ class KillInFinetuneDigits(DigitsDataModule):
         from lightning_nas.module import NASModule
 
         if isinstance(self.trainer.lightning_module, NASModule):
+            _kill_once(self.marker)
+        return batch
+
+
+@at_helpers
+class KillInResumedSearch(DigitsDataModule):
+    """The digits data, killing this process (SIGKILL, once: ``_kill_once``) at the first
+    validation batch a search reads in a fit resumed from a checkpoint (``ckpt_path`` set;
+    not the sanity check's): in the final search of a run resumed at its training's end,
+    which runs when its fit ends, after the command cleared the killed run's outputs and
+    before the export writes them again."""
+
+    def __init__(self, marker: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.marker = marker
+
+    def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
+        trainer = self.trainer
+        if trainer.ckpt_path is not None and trainer.validating and not trainer.sanity_checking:
             _kill_once(self.marker)
         return batch
 

@@ -179,7 +179,7 @@ class OneShotNAS(pl.Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         end_fit(trainer, self._ended, "OneShotNAS",  # resumed at its end: the final search
                 functools.partial(self._final, trainer, pl_module), self._loaded_rng,
-                self._loaded_epochs)
+                self._loaded_epochs, functools.partial(self._write_history, trainer))
 
     def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A ``LayerChoice`` candidate that does not fit the network is said before the sanity
@@ -238,9 +238,14 @@ class OneShotNAS(pl.Callback):
         if self._epoch_rng is not None:  # after Lightning's repeat of the checkpoint's epoch
             set_rng_state(self._epoch_rng)  # end: the state the next epoch started from
             self._epoch_rng = None
-        if not self._recorded and self.history:  # a resume's, the checkpoint's (once the
-            write_record(trainer, self.export_dir, "history.json", self.history)  # command
-        self._recorded = True  # removed the killed run's outputs: oneshot.records)
+        if not self._recorded:  # a resume's, the checkpoint's (once the command removed
+            self._write_history(trainer)  # the killed run's outputs: oneshot.records)
+        self._recorded = True
+
+    def _write_history(self, trainer: pl.Trainer) -> None:
+        """``history.json`` as the history holds it, on disk now (none while it is empty)."""
+        if self.history:
+            write_record(trainer, self.export_dir, "history.json", self.history)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._repeated_end:  # the checkpoint's epoch end again: its search ran before the

@@ -301,13 +301,16 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.tau.fill_(self.temperature(self.current_epoch, self._tau_epochs()))
-        if not self._recorded and self.history:  # a resume's, the checkpoint's (once the
-            self._write_alphas()  # command removed the killed run's outputs)
+        if not self._recorded:  # a resume's, the checkpoint's (once the command removed
+            self._write_alphas()  # the killed run's outputs)
         self._recorded = True
 
     def _write_alphas(self) -> None:
-        """``alphas.json`` as the history holds it, on disk now (``oneshot.records``)."""
-        write_record(self.trainer, self.hparams.export_dir, "alphas.json", self.alpha_history())
+        """``alphas.json`` as the history holds it, on disk now (``oneshot.records``; none
+        while it is empty)."""
+        if self.history:
+            write_record(self.trainer, self.hparams.export_dir, "alphas.json",
+                         self.alpha_history())
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if not (isinstance(batch, Mapping) and "train" in batch and "arch" in batch):
@@ -392,7 +395,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
         end_fit(self.trainer, self._ended, "DifferentiableNAS", lambda _: self.on_train_end(),
                 getattr(self.trainer.datamodule, "resume_rng", None),  # (BilevelData's)
-                self._resume_epochs)
+                self._resume_epochs, self._write_alphas)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:

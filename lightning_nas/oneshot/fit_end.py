@@ -260,14 +260,18 @@ def _last_epoch_samplers(trainer: pl.Trainer, epochs: int) -> None:
 
 
 def end_fit(trainer: pl.Trainer, ended: bool, who: str, final: Callable[[int], None],
-            rng: Mapping[str, Any] | None, epochs: int | None) -> None:
+            rng: Mapping[str, Any] | None, epochs: int | None,
+            record: Callable[[], None] | None = None) -> None:
     """In ``on_fit_end`` of ``who``: where ``on_train_end`` did not run (``ended`` False)
     because the fit was resumed from a checkpoint of its training's end
     (``training_over``), run its final search and export now (``final``, given the epochs
     its search is of), as the uninterrupted fit ran them, at the checkpoint's random state
     ``rng`` (None: as it is); torch's random state is left there, where the uninterrupted
     fit left it after its final search. Any other fit that ended untrained is
-    ``check_trained``'s ``ConfigError``.
+    ``check_trained``'s ``ConfigError``. Before the final search, ``record`` writes the
+    search's record file again from the checkpoint's state (``oneshot.records``): the command
+    removed the killed run's outputs as this fit ended, so a kill in the final search kept
+    none on disk (was: written with the export alone).
 
     Args:
         trainer: the fit's Trainer.
@@ -277,10 +281,13 @@ def end_fit(trainer: pl.Trainer, ended: bool, who: str, final: Callable[[int], N
         rng: the random state the checkpoint kept (``scoring.rng_state``).
         epochs: the epochs the checkpoint holds (``saved_epochs``; None: one that does not
             say, counted as one saved during training).
+        record: writes the search's record file (``history.json``, ``alphas.json``), or None.
     """
     if ended or trainer.ckpt_path is None or not training_over(trainer):
         check_trained(trainer, ended, who)
         return
+    if record is not None:
+        record()
     if epochs is None:
         epochs = trainer.current_epoch + 1
     if trainer.val_dataloaders is None:  # the loaders (DDP: sharded) a fit validates on: no

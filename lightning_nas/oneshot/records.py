@@ -11,7 +11,9 @@ part-way (SIGKILL, out of memory) keeps the entries of every epoch that ended (w
 at the run's end alone, so none). A resume restores the state from its checkpoint and
 rewrites the file from it: an epoch it trains again (the run was killed after that epoch's
 record, before its checkpoint) is recorded once, and the resumed run ends with the file of
-the uninterrupted one.
+the uninterrupted one. A fit resumed at its training's end rewrites it before its final
+search (``fit_end.end_fit``; was: removed with the killed run's outputs as that fit ended,
+and a kill in the final search left none).
 
 Example:
     >>> print(record_text([{"epoch": 1, "score": 0.5}]))
