@@ -8,9 +8,9 @@ candidate fitting, the decision values it reads, the targets against the metric 
 Both run in eval mode with torch's random state kept, and leave the module's mode as it was.
 
 Example:
-    >>> import lightning.pytorch as pl
-    >>> from lightning_nas.oneshot.scoring import default_forward
-    >>> check_sanity_batch(pl.Trainer(logger=False), pl.LightningModule(), default_forward)
+    >>> import inspect
+    >>> list(inspect.signature(check_first_batch).parameters)  # OneShotNAS.on_train_start's
+    ['trainer', 'pl_module', 'forward', 'metric', 'num_classes']
 """
 
 from __future__ import annotations
