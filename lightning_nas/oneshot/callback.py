@@ -44,7 +44,7 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
-from lightning_nas.oneshot.records import record_text, write_record
+from lightning_nas.oneshot.records import record_text, restarts_mid_epoch, write_record
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -212,6 +212,8 @@ class OneShotNAS(pl.Callback):
                     set_rng_state(self._loaded_rng)
                 self.search(trainer, pl_module, trainer.current_epoch + self._repeated_end)
         self._loaded_rng = None
+        if restarts_mid_epoch(trainer):  # no epoch start before this epoch's end: the
+            self._write_history(trainer)  # checkpoint's record now (oneshot.records)
 
     def _catch_up_due(self, trainer: pl.Trainer) -> bool:
         """Whether a fit resumed from the last checkpoint of a finished one (to a higher

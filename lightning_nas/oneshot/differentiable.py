@@ -85,7 +85,7 @@ from lightning_nas.oneshot.differentiable_args import (
 )
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.records import write_record
+from lightning_nas.oneshot.records import restarts_mid_epoch, write_record
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
@@ -289,6 +289,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                                self.trainer.max_epochs, self.tau_epochs_setting)
             check_tau_settings(self._resume_tau, self.hparams, self.tau_epochs_setting)
         self._resume_tau_epochs = self._resume_tau = None
+        if restarts_mid_epoch(self.trainer):  # no epoch start before this epoch's end: the
+            self._write_alphas()  # checkpoint's record now (oneshot.records)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule

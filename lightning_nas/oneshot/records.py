@@ -11,9 +11,13 @@ part-way (SIGKILL, out of memory) keeps the entries of every epoch that ended (w
 at the run's end alone, so none). A resume restores the state from its checkpoint and
 rewrites the file from it: an epoch it trains again (the run was killed after that epoch's
 record, before its checkpoint) is recorded once, and the resumed run ends with the file of
-the uninterrupted one. A fit resumed at its training's end rewrites it before its final
-search (``fit_end.end_fit``; was: removed with the killed run's outputs as that fit ended,
-and a kill in the final search left none).
+the uninterrupted one. A fit resumed from a checkpoint saved mid-epoch has no epoch start
+until that epoch ends (Lightning skips its ``on_train_epoch_start``), so the searches
+rewrite the file from the checkpoint when its training starts (``restarts_mid_epoch``;
+was: the killed run's file stood until the next epoch, with entries of epochs the checkpoint
+does not hold, and a resume killed again in that epoch left them), and a fit resumed at its
+training's end rewrites it before its final search (``fit_end.end_fit``; was: removed with
+the killed run's outputs as that fit ended, and a kill in the final search left none).
 
 Example:
     >>> print(record_text([{"epoch": 1, "score": 0.5}]))
@@ -36,7 +40,7 @@ import lightning.pytorch as pl
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.run_folder import user_path
 
-__all__ = ["record_text", "write_record"]
+__all__ = ["record_text", "restarts_mid_epoch", "write_record"]
 
 
 def record_text(content: Any) -> str:
@@ -59,3 +63,16 @@ def write_record(trainer: pl.Trainer, export_dir: str | Path | None, name: str,
         return
     text = record_text(content)
     write_outputs(user_path(export_dir), {name: lambda path: path.write_text(text)})
+
+
+def restarts_mid_epoch(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer``'s fit resumes from a checkpoint saved mid-epoch (read when its
+    training starts): Lightning then skips that epoch's ``on_train_epoch_start``, where a
+    search rewrites its record after a resume, so the search writes it in
+    ``on_train_start``.
+
+    Example:
+        >>> restarts_mid_epoch(pl.Trainer(logger=False))  # not fitting
+        False
+    """
+    return bool(getattr(trainer.fit_loop, "restarted_mid_epoch", False))
