@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import errno
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -134,13 +135,53 @@ def write_outputs(out: Path, files: Mapping[str, Callable[[Path], Any]]) -> None
     to a partial file beside its place (removed if it fails) and then moved in, so no file
     stands there half-written; the callers give ``best_arch.yaml``, which marks a finished
     run (``lightning-nas show``, a resume of a finished run), last (was: first, so a run
-    killed before its ``subnet.pt`` was written left a ``best_arch.yaml`` beside none)."""
+    killed before its ``subnet.pt`` was written left a ``best_arch.yaml`` beside none).
+
+    Each file is on the disk before it is moved in, and each move before the next file's
+    (``fsync`` of the file, then of the folder where the platform opens one: not Windows),
+    so a machine that loses power keeps each file whole, in that order (was: the moves could
+    reach the disk before the data, an empty or partial file in its place).
+    """
     out.mkdir(parents=True, exist_ok=True)
     for name, write in files.items():
         partial = out / f".{name}.partial"
         try:
             write(partial)
+            _fsync(partial)
             os.replace(partial, out / name)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        _fsync_folder(out)
+
+
+#: what ``fsync`` raises on a file system that does not sync (it is not a failed write)
+_NO_SYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def _fsync(path: Path) -> None:
+    """Flush the data of the file ``path`` (written and closed) to the disk."""
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _NO_SYNC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries (a file just moved in) to the disk, where the platform
+    opens a folder (POSIX; Windows does not, nor needs it) and its file system syncs one."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _NO_SYNC:
+            raise
+    finally:
+        os.close(fd)
