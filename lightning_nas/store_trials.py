@@ -130,6 +130,21 @@ class TrialRecords:
             return list(self._select("ORDER BY id"))
         return list(self._select("WHERE status = ? ORDER BY id", (status.value,)))
 
+    def status_counts(self) -> dict[str, int]:
+        """The trials of each status as stored, by its name, statuses this version does not
+        know too (a store a newer version wrote: ``trials`` cannot read such a row).
+
+        Example:
+            >>> import tempfile
+            >>> from lightning_nas.store import RunStore
+            >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+            >>> _ = store.start_trial({"k": 3})
+            >>> store.status_counts()
+            {'RUNNING': 1}
+        """
+        return dict(self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status "
+                                     "ORDER BY status").fetchall())
+
     def __len__(self) -> int:
         """Number of trials of every status."""
         return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]

@@ -24,14 +24,14 @@ loss for it instead (on its own task, as with one objective; the report says so)
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
 used, merged (two mapped to the same architecture: the better one is kept) and skipped
 (the trials not COMPLETED by status: a PAUSED one's score is of its rung, never told; of
-RUNNING ones whether the source's search still runs), whether it was read while its search
-still ran (its ``search.lock`` held: its later results are not used; ``warm_start`` warns of
-it), the epochs the used ones trained,
-whether the source ranked this search's monitor the other way, and which keys were filled
-or dropped. The search stores the priors and the report in its
-own ``search.db`` (tables ``priors`` and meta ``warm_start``) on its first start and reads
-them from there when it resumes, so a resumed search sees exactly the priors the first
-start saw.
+RUNNING ones whether the source's search still runs; one of a status this version does
+not know, which a newer one wrote, is counted by it and never used), whether it was read
+while its search still ran (its ``search.lock`` held: its later results are not used;
+``warm_start`` warns of it), the epochs the used ones trained, whether the source ranked
+this search's monitor the other way, and which keys were filled or dropped. The search
+stores the priors and the report in its own ``search.db`` (tables ``priors`` and meta
+``warm_start``) on its first start and reads them from there when it resumes, so a resumed
+search sees exactly the priors the first start saw.
 
 Example:
     >>> import tempfile
@@ -181,8 +181,15 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
                 here_hydra: bool = False) -> tuple[list[Prior], SourceReport]:
     mode = store.get_meta("mode", "max")
     rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
-    trials = store.trials()
-    rep.trials = len(trials)
+    # a status a newer version wrote is no trial this one can read: counted, never used
+    # (was: ValueError, raised after this search's store was made)
+    trials = sorted((t for status in TrialStatus for t in store.trials(status)),
+                    key=lambda t: t.trial_id)
+    known = {status.value for status in TrialStatus}
+    unknown = {s: n for s, n in store.status_counts().items() if s not in known}
+    rep.trials = len(trials) + sum(unknown.values())
+    rep.not_completed = sum(unknown.values())
+    rep.not_completed_by = {s.lower(): n for s, n in unknown.items()}
     kept: dict[str, Prior] = {}
     epochs: dict[str, int | None] = {}  # the epochs each kept prior's trial trained
     options = store.get_meta("job_options") or {}  # a sweep's searched config groups

@@ -175,6 +175,9 @@ class SourceReport:
                 said[-1] += " at a rung: scores of fewer epochs"
             elif reasons and status == "running" and self.source_driver == "stopped":
                 said[-1] += " when its search stopped"
+            elif reasons and status not in order and status != "without a score":
+                said[-1] += (": a status this version of lightning-nas does not know (a "
+                             "newer one's)")
         return f" ({', '.join(said)})" if said else ""  # (a report before: none)
 
     def keys(self) -> list[str]:
