@@ -207,6 +207,24 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
+    _check_priors_read(store, run_dir, fixed, run_dir_key)
+
+
+def _check_priors_read(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
+                       run_dir_key: str) -> None:
+    """Raise ``ConfigError`` (``store`` closed) for a resume without ``warm_start`` of a
+    run whose first start stopped before it stored its priors (was: it ran with none,
+    without a word, where a resume without warm_start reads the stored ones)."""
+    sources = store.get_meta("warm_start_sources")
+    if not sources or "warm_start_sources" in fixed or store.get_meta("warm_start") is not None:
+        return
+    done = store.count(TrialStatus.COMPLETED)
+    store.close()
+    fresh = "" if done else f" (it completed no trial: remove {run_dir} to start anew)"
+    raise ConfigError(f"{run_dir} holds a search started with `warm_start: "
+                      f"[{', '.join(sources)}]` that stopped before it read their results "
+                      f"(it stored no priors); resume with that warm_start to read them "
+                      f"now, or choose another {run_dir_key}{fresh}")
 
 
 def _not_here(folders: Any, name: str) -> str:

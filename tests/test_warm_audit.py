@@ -8,7 +8,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from lightning_nas import Search
+from lightning_nas.errors import ConfigError
 from lightning_nas.store import open_run
 
 SPACE = {"w": {"choice": [1, 2, 3, 4]}, "d": {"choice": [1, 2]}}
@@ -47,3 +50,31 @@ def test_a_trial_status_this_version_does_not_know_is_skipped_and_said(tmp_path,
     assert used == [2, 3, 4]
     assert source["not_completed_by"] == {"stopped": 1}
 
+
+def _stopped_before_its_priors(run_dir: Path) -> None:
+    """What a first start stopped (Ctrl-C, a crash) while it read its sources leaves: the
+    store with its settings and warm_start folders, no priors, no trial."""
+    with sqlite3.connect(run_dir / "search.db") as db:
+        db.execute("DELETE FROM priors")
+        db.execute("DELETE FROM meta WHERE key = 'warm_start'")
+        db.execute("DELETE FROM events")
+        db.execute("DELETE FROM trials")
+    db.close()
+
+
+def test_a_resume_without_warm_start_of_a_run_that_stored_no_priors_is_refused(tmp_path):
+    # was: it ran with no priors, without a word, its store naming its warm_start folders
+    _search(tmp_path / "a", 3).run()
+    _search(tmp_path / "b", 1, warm_start=[str(tmp_path / "a")]).run()
+    _stopped_before_its_priors(tmp_path / "b")
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "b", 2).run()
+    assert str(err.value) == (
+        f"{tmp_path / 'b'} holds a search started with `warm_start: "
+        f"[{(tmp_path / 'a').resolve()}]` that stopped before it read their results (it "
+        f"stored no priors); resume with that warm_start to read them now, or choose "
+        f"another run_dir (it completed no trial: remove {tmp_path / 'b'} to start anew)")
+    result = _search(tmp_path / "b", 2, warm_start=[str(tmp_path / "a")]).run()
+    assert len(result.trials) == 2
+    with open_run(tmp_path / "b") as store:
+        assert len(store.priors()) == 3
