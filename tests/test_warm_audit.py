@@ -5,6 +5,7 @@ nevergrad; an objective (nothing trains)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -78,3 +79,23 @@ def test_a_resume_without_warm_start_of_a_run_that_stored_no_priors_is_refused(t
     assert len(result.trials) == 2
     with open_run(tmp_path / "b") as store:
         assert len(store.priors()) == 3
+
+
+def test_a_folder_and_its_copy_are_refused_as_one_search_given_twice(tmp_path):
+    # was: both read, each result told twice (as two tasks: "4 of 4 trials used" each), as
+    # the folder named twice is refused for
+    _search(tmp_path / "a", 4).run()
+    shutil.copytree(tmp_path / "a", tmp_path / "a_copy")
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "b", 2, warm_start=[str(tmp_path / "a"),
+                                              str(tmp_path / "a_copy")]).run()
+    assert str(err.value).startswith(
+        f"warm_start source {tmp_path / 'a_copy'} is a copy of {tmp_path / 'a'} (the same "
+        f"search, 4 trials in each): its results would count twice; give one of them")
+    assert not (tmp_path / "b").exists()
+    _search(tmp_path / "a_copy", 6).run()  # the copy goes on: it holds the other's trials
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "b", 2, warm_start=[str(tmp_path / "a"),
+                                              str(tmp_path / "a_copy")]).run()
+    assert f"(the same search: 4 trials in {tmp_path / 'a'}, 6 in {tmp_path / 'a_copy'}): " \
+           f"its results would count twice" in str(err.value)

@@ -1,7 +1,8 @@
 """The folders a warm start names, checked before anything is written (``check_sources``).
 
 Each must be an earlier search's run folder (a ``search.db`` that holds a search and whose
-trials can be read), other than this search's own, named once. A folder given by mistake is
+trials can be read), other than this search's own, named once (a copy of a folder named
+before it, the same search, is refused: its results would count twice). A folder given by mistake is
 refused saying what to give instead: a file of a run (``search.db``, ``best.yaml``) names
 the folder that holds it; a folder that holds run folders names them; a relative path that
 is missing names the current folder it was looked for in (several folders in one string: to
@@ -23,6 +24,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,6 +32,7 @@ from lightning_nas.errors import ConfigError, StoreError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import close_folder, runs_within
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.wording import counted
 
 __all__ = ["check_sources", "sweep_run_folder"]
 
@@ -52,6 +55,7 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
     # that moved or disappeared since does not stop it (the README's promise)
     read = own is not None and _priors_read(own / "search.db")
     named: dict[Path, str | Path] = {}
+    searches: dict[tuple[Any, Any], tuple[str | Path, int]] = {}  # a search: where, trials
     for source in sources:
         path = Path(source).resolve()
         if path in named:  # its results would count twice
@@ -62,6 +66,26 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
             raise ConfigError(_own(source, path))  # was refused the same way again)
         if not read:
             _check_source(Path(source))
+            _check_copy(source, searches)
+
+
+def _check_copy(source: str | Path, searches: dict[tuple[Any, Any], tuple[str | Path, int]],
+                ) -> None:
+    """Raise ``ConfigError`` where ``source`` holds the search of a folder named before it
+    (a copy: the store's ``created`` and ``log_label`` are the same; was: read twice, each
+    result told twice); else note it in ``searches``."""
+    with open_run(source) as store:
+        which, trials = (store.get_meta("created"), store.get_meta("log_label")), len(store)
+    if which[0] is None:  # a store of a version that kept no start time: not told apart
+        return
+    if which in searches:
+        first, before = searches[which]
+        counts = f", {counted(trials, 'trial')} in each" if trials == before else \
+            f": {counted(before, 'trial')} in {first}, {trials} in {source}"
+        raise ConfigError(f"warm_start source {source} is a copy of {first} (the same "
+                          f"search{counts}): its results would count twice; give one of "
+                          f"them")
+    searches[which] = (source, trials)
 
 
 def _own(source: str | Path, path: Path) -> str:
