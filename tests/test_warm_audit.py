@@ -99,3 +99,40 @@ def test_a_folder_and_its_copy_are_refused_as_one_search_given_twice(tmp_path):
                                               str(tmp_path / "a_copy")]).run()
     assert f"(the same search: 4 trials in {tmp_path / 'a'}, 6 in {tmp_path / 'a_copy'}): " \
            f"its results would count twice" in str(err.value)
+
+
+def _loss(arch: dict) -> dict:
+    return {"val_loss": 1 - arch["w"] * 0.1, "val_acc": arch["w"] * 0.1}
+
+
+@pytest.mark.parametrize("monitor,mode", [("val_loss", "min"), ("val_acc", "min")])
+def test_an_optimizer_told_results_as_its_own_refuses_a_source_of_another_scale(
+        tmp_path, monitor, mode):
+    # was: RandomSearch (any nevergrad optimizer, Reinforce) told the source's -val_acc as
+    # this search's val_loss (or, minimising val_acc, its best as the best here), unsaid
+    _search(tmp_path / "a", 3).run()
+    with pytest.raises(ConfigError) as err:
+        Search(None, SPACE, objective=_loss, monitor=monitor, mode=mode, budget=2, seed=0,
+               run_dir=tmp_path / "b", optimizer="RandomSearch", verbose=False,
+               warm_start=[str(tmp_path / "a")]).run()
+    assert str(err.value) == (
+        f"optimizer 'RandomSearch' is told the warm_start runs' results as results of this "
+        f"search, and warm_start source {tmp_path / 'a'} scored val_acc (max), not this "
+        f"search's {monitor} ({mode}): its scores are not on this search's scale; pick a "
+        f"strategy that keeps each run's results on its own task (SurrogateEvolution, "
+        f"RegularizedEvolution, LocalSearch), or warm-start from runs that scored "
+        f"{monitor} ({mode})")
+    assert not (tmp_path / "b").exists()
+    result = Search(None, SPACE, objective=_loss, monitor=monitor, mode=mode, budget=2,
+                    seed=0, run_dir=tmp_path / "b", verbose=False,
+                    warm_start=[str(tmp_path / "a")]).run()  # the default: its own task
+    assert len(result.trials) == 2
+
+
+def test_an_optimizer_told_results_as_its_own_takes_a_source_of_its_scale(tmp_path):
+    _search(tmp_path / "a", 3).run()
+    result = _search(tmp_path / "b", 2, optimizer="RandomSearch",
+                     warm_start=[str(tmp_path / "a")]).run()
+    assert len(result.trials) == 2
+    with open_run(tmp_path / "b") as store:
+        assert len(store.priors()) == 3

@@ -95,6 +95,7 @@ from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
+from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
@@ -184,6 +185,9 @@ class HydraSweep(Sweeper):
                                  settings.execution.num_workers,
                                  warm=bool(settings.transfer.warm_start),
                                  objectives=len(objectives.names) if objectives else 1)
+            check_scales(settings.transfer.warm_start, settings.goal.optimizer,
+                         settings.goal.monitor, settings.goal.mode,
+                         bool(objectives and objectives.multi), settings.run_dir)
         except ConfigError as err:
             raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises

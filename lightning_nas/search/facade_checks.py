@@ -51,6 +51,7 @@ from lightning_nas.search.space_values import (
 from lightning_nas.search.template import attempt_build, global_state_kept
 from lightning_nas.search.trial_logs import warn_fixed_versions
 from lightning_nas.search.warm import check_fill
+from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.space import Choice, Float, Int, SearchSpace
 from lightning_nas.strategies import check_optimizer_runs
 from lightning_nas.wording import counted
@@ -108,6 +109,9 @@ def check_search(search: Search) -> None:
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor)
     check_search_trainer(search.trainer)
     check_fill(search.space, search.settings.transfer.warm_start_fill)
+    check_scales(search.settings.transfer.warm_start, search.settings.goal.optimizer,
+                 search.settings.goal.monitor, search.settings.goal.mode,
+                 bool(objectives and objectives.multi), search.settings.run_dir)
     archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
              for i in range(DRY_BUILD_ARCHS)]
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)

@@ -34,7 +34,7 @@ from lightning_nas.run_folder import close_folder, runs_within
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.wording import counted
 
-__all__ = ["check_sources", "sweep_run_folder"]
+__all__ = ["check_sources", "priors_read", "sweep_run_folder"]
 
 EARLIER = "give folders of earlier searches"
 
@@ -53,7 +53,7 @@ def check_sources(sources: Sequence[str | Path], run_dir: str | Path | None = No
     own = None if run_dir is None else Path(run_dir).resolve()
     # a resume reads its priors from its own store, never from the sources again: one
     # that moved or disappeared since does not stop it (the README's promise)
-    read = own is not None and _priors_read(own / "search.db")
+    read = own is not None and priors_read(own / "search.db")
     named: dict[Path, str | Path] = {}
     searches: dict[tuple[Any, Any], tuple[str | Path, int]] = {}  # a search: where, trials
     for source in sources:
@@ -192,7 +192,7 @@ def _readable(trials: Sequence[TrialResult]) -> None:
                             f"{trial.score!r}")
 
 
-def _priors_read(db: Path) -> bool:
+def priors_read(db: Path) -> bool:
     """Whether the run store ``db`` holds the priors of its warm start already."""
     try:
         with open_run(db.parent) as store:

@@ -33,6 +33,11 @@ class NASOptimizer(base.Optimizer):
     and ``_observe(geno, loss, asked)``. Every tell, asked or not, reaches ``_observe``.
     """
 
+    #: whether ``tell_priors`` keeps each earlier run's results on its own task (ranked
+    #: there); False: told as results of this search, as any nevergrad optimizer is
+    #: (``Reinforce``), so a source of another monitor or mode is refused
+    priors_on_own_task = False
+
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:
         super().__init__(parametrization, budget=budget, num_workers=num_workers)

@@ -37,6 +37,8 @@ class RegularizedEvolution(NASOptimizer):
         [0, 1, 2]
     """
 
+    priors_on_own_task = True  # (``NASOptimizer``)
+
     population_size = 20
     sample_size = 5
 
@@ -81,6 +83,8 @@ class LocalSearch(NASOptimizer):
         >>> opt.ask().value["a"] in (0, 1, 2)
         True
     """
+
+    priors_on_own_task = True  # (``NASOptimizer``)
 
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:

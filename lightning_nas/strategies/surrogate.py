@@ -97,6 +97,8 @@ class SurrogateEvolution(NASOptimizer):
         True
     """
 
+    priors_on_own_task = True  # (``NASOptimizer``)
+
     num_init = 10
     num_parents = 5
     num_random = 50

@@ -1,0 +1,71 @@
+"""A warm start's sources against how its optimizer takes them (``check_scales``).
+
+The NAS strategies that keep each earlier run's results on its own task
+(``priors_on_own_task``: ``SurrogateEvolution``, ``RegularizedEvolution``, ``LocalSearch``)
+take sources of any monitor and mode. Any other optimizer (nevergrad's, ``Reinforce``) is
+told each earlier result as a result of this search: with one objective, a source that
+scored another monitor, or this monitor the other way, would be told scores of another
+scale as this search's (``-val_acc`` as a ``val_loss``; its best as the best here where
+this search minimises what it maximised), so it is refused before anything is written.
+A resume reads the priors it stored: it is not checked again.
+
+Example:
+    >>> told_as_results("NGOpt"), told_as_results("SurrogateEvolution")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import nevergrad as ng
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.warm_sources import priors_read
+from lightning_nas.store import open_run
+
+__all__ = ["TASK_AWARE", "check_scales", "told_as_results"]
+
+#: the strategies that keep each earlier run's results on its own task
+TASK_AWARE = ("SurrogateEvolution", "RegularizedEvolution", "LocalSearch")
+
+
+def told_as_results(name: str) -> bool:
+    """Whether optimizer ``name`` (of nevergrad's registry) is told a warm start's results
+    as results of this search (not on each earlier run's own task)."""
+    import lightning_nas.strategies.registry  # noqa: F401 - registers the NAS strategies
+
+    return not getattr(ng.optimizers.registry.get(name), "priors_on_own_task", False)
+
+
+def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mode: str,
+                 multi: bool = False, run_dir: str | Path | None = None) -> None:
+    """Raise ``ConfigError`` where ``optimizer`` would be told a source's scores as this
+    search's, though they are of another monitor or mode.
+
+    Args:
+        sources: the ``warm_start`` folders (checked by ``check_sources`` already).
+        optimizer: the search's optimizer, by its registry name.
+        monitor: this search's monitor (its first objective).
+        mode: its mode, ``"max"`` or ``"min"``.
+        multi: several objectives: each prior's losses are this search's objectives' values
+            in its modes (not checked here).
+        run_dir: this search's folder: a resume, whose priors are stored, is not checked.
+    """
+    if not sources or multi or not told_as_results(optimizer):
+        return
+    if run_dir is not None and priors_read(Path(run_dir) / "search.db"):
+        return
+    for source in sources:
+        with open_run(source) as store:
+            theirs, how = store.get_meta("monitor"), store.get_meta("mode", "max")
+        if theirs is None or (theirs, how) == (monitor, mode):
+            continue
+        raise ConfigError(
+            f"optimizer {optimizer!r} is told the warm_start runs' results as results of "
+            f"this search, and warm_start source {source} scored {theirs} ({how}), not this "
+            f"search's {monitor} ({mode}): its scores are not on this search's scale; pick a "
+            f"strategy that keeps each run's results on its own task "
+            f"({', '.join(TASK_AWARE)}), or warm-start from runs that scored {monitor} "
+            f"({mode})")
