@@ -136,3 +136,31 @@ def test_an_optimizer_told_results_as_its_own_takes_a_source_of_its_scale(tmp_pa
     assert len(result.trials) == 2
     with open_run(tmp_path / "b") as store:
         assert len(store.priors()) == 3
+
+
+def _latency(arch: dict) -> dict:
+    return {"latency": arch["d"] * 2.0, "val_acc": arch["w"] * 0.1}
+
+
+def test_a_source_whose_monitor_would_stand_in_for_the_first_objective_is_refused(tmp_path):
+    # was: RandomSearch told [-val_acc, -val_acc] of a source that never logged latency, its
+    # -val_acc as this search's latency, unsaid but for the report's "stands in"
+    _search(tmp_path / "a", 3).run()
+    kw = {"objective": _latency, "budget": 2, "seed": 0, "verbose": False,
+          "objectives": {"latency": "min", "val_acc": "max"},
+          "warm_start": [str(tmp_path / "a")]}
+    with pytest.raises(ConfigError) as err:
+        Search(None, SPACE, run_dir=tmp_path / "b", optimizer="RandomSearch", **kw).run()
+    assert str(err.value) == (
+        f"optimizer 'RandomSearch' is told the warm_start runs' results as results of this "
+        f"search, and warm_start source {tmp_path / 'a'} never logged this search's first "
+        f"objective latency: its monitor val_acc (max) would stand in for it, not on this "
+        f"search's scale; pick a strategy that keeps each run's results on its own task "
+        f"(SurrogateEvolution, RegularizedEvolution, LocalSearch), or warm-start from runs "
+        f"that logged latency")
+    assert not (tmp_path / "b").exists()
+    Search(None, SPACE, run_dir=tmp_path / "l", objective=_latency, monitor="latency",
+           mode="min", budget=3, seed=0, verbose=False).run()  # one that logged it: taken
+    result = Search(None, SPACE, run_dir=tmp_path / "b", optimizer="RandomSearch",
+                    **{**kw, "warm_start": [str(tmp_path / "l")]}).run()
+    assert len(result.trials) == 2

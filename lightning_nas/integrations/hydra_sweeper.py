@@ -187,7 +187,7 @@ class HydraSweep(Sweeper):
                                  objectives=len(objectives.names) if objectives else 1)
             check_scales(settings.transfer.warm_start, settings.goal.optimizer,
                          settings.goal.monitor, settings.goal.mode,
-                         bool(objectives and objectives.multi), settings.run_dir)
+                         objectives, settings.run_dir)
         except ConfigError as err:
             raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises

@@ -111,7 +111,7 @@ def check_search(search: Search) -> None:
     check_fill(search.space, search.settings.transfer.warm_start_fill)
     check_scales(search.settings.transfer.warm_start, search.settings.goal.optimizer,
                  search.settings.goal.monitor, search.settings.goal.mode,
-                 bool(objectives and objectives.multi), search.settings.run_dir)
+                 objectives, search.settings.run_dir)
     archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
              for i in range(DRY_BUILD_ARCHS)]
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)

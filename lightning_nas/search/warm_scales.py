@@ -6,7 +6,9 @@ take sources of any monitor and mode. Any other optimizer (nevergrad's, ``Reinfo
 told each earlier result as a result of this search: with one objective, a source that
 scored another monitor, or this monitor the other way, would be told scores of another
 scale as this search's (``-val_acc`` as a ``val_loss``; its best as the best here where
-this search minimises what it maximised), so it is refused before anything is written.
+this search minimises what it maximised), so it is refused before anything is written;
+with several objectives, a source that never logged the first one (its monitor would stand
+in for it) is.
 A resume reads the priors it stored: it is not checked again.
 
 Example:
@@ -22,6 +24,8 @@ from pathlib import Path
 import nevergrad as ng
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_sources import priors_read
 from lightning_nas.store import open_run
 
@@ -40,7 +44,8 @@ def told_as_results(name: str) -> bool:
 
 
 def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mode: str,
-                 multi: bool = False, run_dir: str | Path | None = None) -> None:
+                 objectives: Objectives | None = None,
+                 run_dir: str | Path | None = None) -> None:
     """Raise ``ConfigError`` where ``optimizer`` would be told a source's scores as this
     search's, though they are of another monitor or mode.
 
@@ -49,23 +54,31 @@ def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mo
         optimizer: the search's optimizer, by its registry name.
         monitor: this search's monitor (its first objective).
         mode: its mode, ``"max"`` or ``"min"``.
-        multi: several objectives: each prior's losses are this search's objectives' values
-            in its modes (not checked here).
+        objectives: this search's objectives: with several, each prior's losses are the
+            source trial's values of them in this search's modes, but where a source never
+            logged the first one (not a counted cost), its monitor would stand in.
         run_dir: this search's folder: a resume, whose priors are stored, is not checked.
     """
-    if not sources or multi or not told_as_results(optimizer):
+    if not sources or not told_as_results(optimizer):
         return
     if run_dir is not None and priors_read(Path(run_dir) / "search.db"):
         return
+    multi = objectives is not None and objectives.multi
+    first = objectives.names[0] if multi else monitor
     for source in sources:
         with open_run(source) as store:
             theirs, how = store.get_meta("monitor"), store.get_meta("mode", "max")
-        if theirs is None or (theirs, how) == (monitor, mode):
+            stands_in = multi and first != theirs and first not in COSTS and not any(
+                first in t.metrics for t in store.trials(TrialStatus.COMPLETED))
+        if theirs is None or (not multi and (theirs, how) == (monitor, mode)) or (
+                multi and not stands_in):
             continue
+        said = (f"never logged this search's first objective {first}: its monitor {theirs} "
+                f"({how}) would stand in for it, not on this search's scale" if multi else
+                f"scored {theirs} ({how}), not this search's {monitor} ({mode}): its "
+                f"scores are not on this search's scale")
         raise ConfigError(
             f"optimizer {optimizer!r} is told the warm_start runs' results as results of "
-            f"this search, and warm_start source {source} scored {theirs} ({how}), not this "
-            f"search's {monitor} ({mode}): its scores are not on this search's scale; pick a "
-            f"strategy that keeps each run's results on its own task "
-            f"({', '.join(TASK_AWARE)}), or warm-start from runs that scored {monitor} "
-            f"({mode})")
+            f"this search, and warm_start source {source} {said}; pick a strategy that keeps "
+            f"each run's results on its own task ({', '.join(TASK_AWARE)}), or warm-start "
+            f"from runs that " + (f"logged {first}" if multi else f"scored {monitor} ({mode})"))
