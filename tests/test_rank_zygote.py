@@ -236,3 +236,91 @@ def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path):
     assert status == "COMPLETED" and len(parents) == 2, driver.stderr
     # was: both the driver's own children (``python -m lightning_nas.search.ranks``)
     assert len(set(parents)) == 1 and int(parents[0]) != int(pid), parents
+
+
+#: a sitecustomize that holds the zygote (``python -m lightning_nas.search.rank_zygote``) at
+#: its ``import torch`` (``importing.<pid>`` in ``{folder}`` says it got there) until the file
+#: ``release`` exists there (``released.<pid>`` says it went on): asleep, as in a hook or a
+#: lock that never returns
+_HOLD_ZYGOTE = """
+import os, sys, time
+if "lightning_nas.search.rank_zygote" in sys.orig_argv:
+    class _Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
+                while not os.path.exists(os.path.join({folder!r}, "release")):
+                    time.sleep(0.05)
+                open(os.path.join({folder!r}, f"released.{{os.getpid()}}"), "w").close()
+    sys.meta_path.insert(0, _Hold())
+"""
+
+_HELD = """
+import os, sys
+from pathlib import Path
+from lightning_nas.search import ranks
+from tests.test_rank_zygote import _parent
+from tests.test_ranks import _trial
+for trial_id in (1, 2):  # two searches of one process: the second once the test says so
+    result, _, pids = _trial(Path({folder!r}), trial_id, width=8)
+    print(result.status.value, *(_parent(pid) for pid in pids.values()), flush=True)
+    ranks.close_rank_groups()  # the search's end: its group closed, the zygote kept
+    sys.stdin.readline()
+"""
+
+
+def _line(proc: subprocess.Popen, what: str, limit: float = 240.0) -> list[str]:
+    """The next line ``proc`` prints, split; an AssertionError saying ``what`` did not
+    happen if it prints none within ``limit`` seconds (a guard against a hang)."""
+    import select
+
+    assert select.select([proc.stdout], [], [], limit)[0], what
+    return proc.stdout.readline().split()
+
+
+@pytest.mark.slow
+def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path):
+    """A zygote held in its ``import torch`` (a hook that never returns): the process's
+    first group does not wait for it (was: up to 300 s) but starts its ranks cold, and the
+    trial completes while the zygote is still held; the zygote is kept, and once it is let
+    go and imports, the next search's group forks its ranks from it."""
+    import sys
+
+    from tests.launcher import ROOT, pythonpath
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    (hold / "sitecustomize.py").write_text(_HOLD_ZYGOTE.format(folder=str(hold)))
+    script = tmp_path / "held.py"
+    script.write_text(_HELD.format(folder=str(tmp_path)))
+    driver = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                              env={**os.environ, "OMP_NUM_THREADS": "1",
+                                   "PYTHONPATH": pythonpath(hold, ROOT)},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        status, *parents = _line(driver, "the first trial did not end while the zygote was "
+                                         "held: its group waited for it")
+        assert status == "COMPLETED" and len(parents) == 2, driver.communicate()
+        # cold: both ranks the driver's own children, started while the zygote was held
+        assert {int(p) for p in parents} == {driver.pid}, parents
+        (zygote,) = _zygotes_of(driver.pid)  # kept (was: ended after its wait), still held
+        assert (hold / f"importing.{zygote}").exists()
+        assert not (hold / f"released.{zygote}").exists()
+        (hold / "release").touch()
+        deadline = time.time() + 60
+        while not (hold / f"released.{zygote}").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert (hold / f"released.{zygote}").exists()
+        driver.stdin.write("next\n")  # the next search: the zygote works at its import now
+        driver.stdin.flush()
+        status, *parents = _line(driver, "the second trial did not end")
+        assert status == "COMPLETED" and {int(p) for p in parents} == {zygote}, parents
+        driver.stdin.write("end\n")
+        driver.stdin.flush()
+        assert driver.wait(120) == 0, driver.stderr.read()
+        assert _gone([zygote])
+    finally:
+        driver.kill()
+        driver.communicate()

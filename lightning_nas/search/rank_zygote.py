@@ -15,7 +15,12 @@ reaps its children and reports how each ended (``exit code 3``, ``killed by SIGK
 that a ``RankProcess`` answers ``poll``/``wait`` as a ``subprocess.Popen`` does. A group that
 finds no zygote (the process's first; one more thread's) starts one and waits for its
 imports: one import, not one per rank on the same cores (2 cores, 2 ranks: a first trial of
-5 s, not 9 s); zygotes are kept after a search
+5 s, not 9 s), as long as the zygote works at it (``stall_watch``: a busy machine's 10-30 s
+is waited for); one asleep for ``STALL_S`` seconds (held in its import: a hook, a lock) or
+past ``CPU_S`` CPU-seconds costs the group no more than that: its ranks start cold (was: up
+to ``_READY_S``, 300 s, before they did). An asleep zygote is kept: a later group forks
+from it once it is ready, and starts cold at once (0.2 s) while it still sleeps; zygotes
+are kept after a search
 (``release_zygotes``): the next search or fit in this process (a notebook's next cell, the
 next test) forks its ranks warm. Every zygote is started by one long-lived daemon thread
 of the process and dies with it (``PR_SET_PDEATHSIG`` follows the thread that started it:
@@ -53,13 +58,15 @@ from typing import IO, TypeVar
 from lightning_nas.search import ranks
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import die_with_parent, parent_alive
+from lightning_nas.search.stall_watch import StallWatch
 
 __all__ = ["NO_ZYGOTE", "RankProcess", "Zygote", "close_zygotes", "release_zygotes",
            "zygote_for"]
 
 #: set to ``1``: a group's ranks are started cold (``python -m``), not forked from a zygote
 NO_ZYGOTE = "LIGHTNING_NAS_NO_ZYGOTE"
-#: seconds a zygote may take to import torch and Lightning before ranks are started cold
+#: seconds a zygote that works at its import (``StallWatch``) may take before it is ended and
+#: ranks are started cold
 _READY_S = 300.0
 #: the longest message (a rank's environment, as JSON): a longer one starts it cold
 _MESSAGE = 1 << 20
@@ -123,11 +130,19 @@ class Zygote:
                 theirs.close()
 
         self.proc = _on_keeper(start)  # it dies with that thread: with this process
+        self._watch = StallWatch(self.proc.pid)
+        self.stuck: str | None = None  # why the last ``ready`` gave up: ``StallWatch``'s
 
     def ready(self, timeout: float = _READY_S) -> bool:
-        """Wait until it has imported torch and Lightning; False if it died first."""
-        deadline = time.monotonic() + timeout
-        while not self._ready and not self._gone and time.monotonic() < deadline:
+        """Wait until it has imported torch and Lightning, while it works at it: False if it
+        died first, or is stuck (``stuck``: ``"asleep"``, ``"spinning"``), or ``timeout``
+        seconds passed (``stuck``: ``"slow"``)."""
+        deadline, self.stuck = time.monotonic() + timeout, None
+        while not self._ready and not self._gone:
+            self.stuck = self._watch.stuck() or (
+                "slow" if time.monotonic() >= deadline else None)
+            if self.stuck:
+                return False
             self._pump(0.2)
         return self._ready and not self._gone
 
@@ -235,10 +250,12 @@ def _keep(requests: queue.SimpleQueue) -> None:
 
 def zygote_for(env: dict[str, str]) -> Zygote | None:
     """A zygote for ranks with ``env`` (without their rank variables), once it imported
-    torch and Lightning (waited for): this thread's, or one an earlier search left idle
-    (``release_zygotes``), or else one started now (``env`` changed: the old one ended);
-    None where ranks are to be started cold, where none can start (``NO_ZYGOTE``, no
-    ``os.fork`` or ``socket.send_fds``, a zygote that died or never got ready)."""
+    torch and Lightning (waited for while it works at it: ``Zygote.ready``): this thread's,
+    or one an earlier search left idle (``release_zygotes``), or else one started now
+    (``env`` changed: the old one ended); None where ranks are to be started cold, where
+    none can start (``NO_ZYGOTE``, no ``os.fork`` or ``socket.send_fds``, a zygote that
+    died or never got ready) or it is asleep in its import (kept: a later call forks from
+    it once it is ready)."""
     if os.environ.get(NO_ZYGOTE) == "1" or not (hasattr(os, "fork")
                                                 and hasattr(socket, "send_fds")):
         return None
@@ -256,8 +273,11 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
     for old in stale:
         old.close()
     _local.zygote = zygote
-    if zygote is not None and zygote.proc.poll() is None and zygote.ready():
-        return zygote
+    if zygote is not None and zygote.proc.poll() is None:
+        if zygote.ready():
+            return zygote
+        if zygote.stuck == "asleep":
+            return None  # still: its ranks start cold at once (0.2 s); it is kept
     if zygote is not None:
         zygote.close()
     try:
@@ -268,8 +288,9 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
         _zygotes.append(zygote)
     if zygote.ready():  # its import: the group's ranks fork from it (was: W cold imports)
         return zygote
-    zygote.close()
-    return None
+    if zygote.stuck != "asleep":  # died, spinning, or slower than ``_READY_S``: ended
+        zygote.close()
+    return None  # asleep: its ranks start cold, not after ``_READY_S``; it is kept
 
 
 def release_zygotes() -> None:

@@ -1,0 +1,92 @@
+"""A starting process taken for stuck or not (``StallWatch``): real processes, asleep,
+spinning, or working on a machine whose cores are all busy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lightning_nas.search.stall_watch import StallWatch
+
+#: a process that sleeps until the file ``argv[1]`` exists, then spins for ever
+_WAKES = ("import os, sys, time\n"
+          "while not os.path.exists(sys.argv[1]):\n"
+          "    time.sleep(0.05)\n"
+          "while True:\n"
+          "    pass\n")
+_SPINS = "while True:\n    pass\n"
+
+
+def _python(code: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code, *args])
+
+
+def _verdicts(watch: StallWatch, until, limit: float = 60.0) -> list[str | None]:
+    """``watch.stuck()`` every 0.1 s until ``until(verdicts)`` (or ``limit`` seconds, a
+    guard): every verdict, in order."""
+    verdicts: list[str | None] = []
+    deadline = time.monotonic() + limit
+    while not until(verdicts) and time.monotonic() < deadline:
+        verdicts.append(watch.stuck())
+        time.sleep(0.1)
+    return verdicts
+
+
+@pytest.fixture
+def procs():
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_process_asleep_is_stuck_and_stays_so_after_a_gap_until_it_works(tmp_path, procs):
+    """A process held asleep (its import waiting on a hook) is ``asleep`` once it did no
+    work for ``stall_s``; a later wait after a gap (the next group) finds it so again at its
+    second sample, not after ``stall_s`` more; once it works it is not stuck."""
+    procs.append(wakes := _python(_WAKES, str(tmp_path / "go")))
+    watch = StallWatch(wakes.pid, stall_s=1.0, cpu_s=1e9)
+    seen = _verdicts(watch, lambda v: "asleep" in v)
+    assert seen[-1] == "asleep", seen
+    time.sleep(1.5)  # no one watches meanwhile: the first sample after it judges nothing
+    assert [watch.stuck(), time.sleep(0.2), watch.stuck()] == [None, None, "asleep"]
+    (tmp_path / "go").touch()
+    time.sleep(0.5)  # it spins now
+    again = _verdicts(watch, lambda v: len(v) >= 20)
+    assert set(again[2:]) == {None}, again  # was asleep: now works at it
+
+
+def test_a_spinning_process_is_stuck_past_its_cpu_seconds_never_asleep(procs):
+    procs.append(spins := _python(_SPINS))
+    watch = StallWatch(spins.pid, stall_s=0.5, cpu_s=1.0)
+    seen = _verdicts(watch, lambda v: any(v))
+    assert seen[-1] == "spinning" and not any(seen[:-1]), seen
+
+
+def test_a_process_that_waits_for_busy_cores_is_not_stuck(procs):
+    """On a machine whose cores are all busy (as many spinning processes as twice its
+    cores), a process that works at its start waits for a core most of the time: that is
+    work, not a stall (a busy machine's slow import is waited for)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    procs.extend(_python(_SPINS) for _ in range(2 * cores))
+    procs.append(watched := _python(_SPINS))
+    watch = StallWatch(watched.pid, stall_s=0.5, cpu_s=1e9)
+    seen = _verdicts(watch, lambda v: len(v) >= 20)
+    assert set(seen) == {None}, seen
+
+
+def test_a_process_that_cannot_be_read_is_never_stuck():
+    """Where ``/proc`` does not say (not Linux, the process gone): the caller's time limit
+    decides."""
+    gone = _python("pass")
+    gone.wait()
+    watch = StallWatch(gone.pid, stall_s=0.0, cpu_s=0.0)
+    assert [watch.stuck(), time.sleep(0.2), watch.stuck()] == [None, None, None]
+    assert not Path(f"/proc/{gone.pid}").exists()
