@@ -159,52 +159,93 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     assert _gone(pids.values())
 
 
+#: a search process per ending given (``exit``, ``kill``, ``ctrl-c``), each forked from this
+#: one once it imported the training stack (one import for the three, not one each): each
+#: runs a search of one DDP trial, says ``idle ENDING PID ZYGOTES`` and sleeps, or exits
+#: (``exit``: on to the script's end, as a script exits); this one says how each ended
+#: (``exit ENDING CODE``)
 _IDLE = """
 import os, sys, time
 from pathlib import Path
 from lightning_nas.search import ranks
 from tests.test_rank_zygote import _zygotes_of
 from tests.test_ranks import _trial
-_trial(Path({folder!r}), 1, width=8)
-ranks.close_rank_groups()
-print("idle", *_zygotes_of(os.getpid()), flush=True)
-if sys.argv[1] != "exit":
-    time.sleep(120)
+ended = {{}}
+for end in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        _trial(Path({folder!r}, end), 1, width=8)
+        ranks.close_rank_groups()
+        print("idle", end, os.getpid(), *_zygotes_of(os.getpid()), flush=True)
+        if end != "exit":
+            time.sleep(120)
+        break
+    ended[pid] = end
+else:
+    for _ in ended:
+        pid, status = os.wait()
+        print("exit", ended[pid], os.waitstatus_to_exitcode(status), flush=True)
 """
+#: how each idle search process ends, and the exit code that ending gives
+_ENDS = {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}
+
+
+def _killed(proc: subprocess.Popen) -> str:
+    """What ``proc`` printed to stderr, once it and every process under it are killed (a
+    failed assert's message: none left sleeping)."""
+    for pid in _descendants(proc.pid) if proc.poll() is None else ():  # not reaped: its pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.kill()
+    return proc.communicate()[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("end", ["exit", "kill", "ctrl-c"])
-def test_an_idle_zygote_ends_with_its_process(tmp_path, end):
+def test_an_idle_zygote_ends_with_its_process(tmp_path):
     """A zygote kept after a search ends with the process that started it: at its exit, a
     ``kill -9`` of it, or a Ctrl-C (SIGINT to it alone: the zygote runs in a session of its
-    own)."""
+    own). Three search processes, one per ending, run at once, forked from one that
+    imported the training stack (was: a test each, one after the other, each importing it)."""
     import sys
 
     from tests.launcher import ROOT, pythonpath
 
+    for end in _ENDS:
+        (tmp_path / end).mkdir()
     script = tmp_path / "idle.py"
     script.write_text(_IDLE.format(folder=str(tmp_path)))
-    driver = subprocess.Popen([sys.executable, str(script), end], cwd=tmp_path,
+    parent = subprocess.Popen([sys.executable, str(script), *_ENDS], cwd=tmp_path,
                               env={**os.environ, "OMP_NUM_THREADS": "1",
                                    "PYTHONPATH": pythonpath(ROOT)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    drivers: dict[str, int] = {}  # by ending: its pid, once idle
+    zygotes: dict[str, list[int]] = {}
+    codes: dict[str, int] = {}  # by ending: its exit code, once ended
+
+    def read() -> None:  # the parent's next line: an ``idle`` or an ``exit``, in any order
+        said = parent.stdout.readline().split()
+        if said[:1] == ["idle"] and said[3:]:
+            drivers[said[1]], zygotes[said[1]] = int(said[2]), [int(p) for p in said[3:]]
+        else:
+            assert said[:1] == ["exit"] and said[1] in drivers, (said, _killed(parent))
+            codes[said[1]] = int(said[2])
+
     try:
-        said = driver.stdout.readline().split()
-        assert said[:1] == ["idle"] and said[1:], driver.communicate()
-        zygotes = [int(pid) for pid in said[1:]]
-        if end == "kill":
-            driver.kill()
-        elif end == "ctrl-c":
-            assert all(os.getsid(pid) != os.getsid(driver.pid) for pid in zygotes)
-            driver.send_signal(signal.SIGINT)
-        code = driver.wait(120)
-        assert code == {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}[end], (
-            driver.stderr.read())
-        assert _gone(zygotes)
+        while len(drivers) < len(_ENDS):
+            read()
+        os.kill(drivers["kill"], signal.SIGKILL)
+        assert all(os.getsid(pid) != os.getsid(drivers["ctrl-c"]) for pid in zygotes["ctrl-c"])
+        os.kill(drivers["ctrl-c"], signal.SIGINT)
+        while len(codes) < len(_ENDS):
+            read()
+        assert codes == _ENDS, parent.communicate()  # all three ended: so does the parent
+        assert parent.wait(120) == 0
+        for end in _ENDS:
+            assert _gone(zygotes[end]), end
     finally:
-        driver.kill()
-        driver.communicate()
+        _killed(parent)
 
 
 _FIRST = """
