@@ -230,11 +230,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 #: the config's top-level keys (``config.sections.TOP_KEYS``, which imports the training stack):
 #: ``--seed_everything 3`` is an override as ``--a.b v`` is
 _TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
+#: split off too: LightningCLI's optimizer sections (``cli_optim.OPTIM_KEYS``), so that
+#: ``--optimizer={class_path: ...}`` is no config file (argparse takes a word holding a space
+#: for a positional) and ``finetune``'s ``--optimizer=Adam`` no abbreviated
+#: ``--optimizer_state``
+_SPLIT_KEYS = (*_TOP_KEYS, "optimizer", "lr_scheduler")
 
 
 def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     """Arguments for argparse, and the ``--a.b=v`` / ``--a.b v`` overrides (a dot in the
-    option's name, or a top-level key) wherever they stand, so flags may follow overrides."""
+    option's name, a top-level key or an optimizer section) wherever they stand, so flags
+    may follow overrides."""
     keep: list[str] = []
     overrides: list[str] = []
     i = 0
@@ -242,7 +248,7 @@ def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
         arg = argv[i]
         name = arg.split("=", 1)[0]
         # was: `--seed_everything 3 CFG` gave its 3 to the config files ("no value")
-        if arg.startswith("--") and ("." in name or name[2:] in _TOP_KEYS):
+        if arg.startswith("--") and ("." in name or name[2:] in _SPLIT_KEYS):
             overrides.append(arg)
             if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
                 i += 1

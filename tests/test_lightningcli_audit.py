@@ -1,0 +1,78 @@
+"""A LightningCLI user's config and command line, audited: forms LightningCLI takes
+reach each trial as written, and what cannot work is refused before training (real
+Trainer, tiny model, no mocks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "seed_everything": 3,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 4}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1,
+                    "accelerator": "cpu", "enable_progress_bar": False},
+        "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 2,
+                   "optimizer": "RandomSearch", "verbose": False,
+                   "run_dir": str(tmp_path / "run")},
+    }))
+    return path
+
+
+@pytest.mark.parametrize("command", ["search", "fit"])
+def test_an_optimizer_section_given_whole_on_the_command_line_is_an_override(
+        config, tmp_path, capsys, command):
+    # was: "config file --optimizer={class_path: torch.optim.Adam, ...} does not exist"
+    # (argparse takes an argument holding a space for a positional: the config files)
+    optimizer = "--optimizer={class_path: torch.optim.Adam, init_args: {lr: 0.02}}"
+    scheduler = "--lr_scheduler={class_path: StepLR, init_args: {step_size: 1, gamma: 0.5}}"
+    if command == "search":
+        assert main(["search", str(config), optimizer, scheduler, "--print_config"]) == 0
+        cfg = yaml.safe_load(capsys.readouterr().out)
+        assert cfg["optimizer"] == {"class_path": "torch.optim.Adam",
+                                    "init_args": {"lr": 0.02}}
+        assert cfg["lr_scheduler"]["class_path"] == "torch.optim.lr_scheduler.StepLR"
+        assert cfg["lr_scheduler"]["init_args"] == {"step_size": 1, "gamma": 0.5}
+        return
+    out = tmp_path / "fit"
+    assert main(["fit", str(config), optimizer, scheduler, "--out", str(out)]) == 0
+    state = torch.load(out / "best.ckpt", weights_only=False)
+    group = state["optimizer_states"][0]["param_groups"][0]
+    assert "betas" in group and group["initial_lr"] == 0.02  # Adam's, at the given lr
+    assert state["lr_schedulers"][0]["gamma"] == 0.5
+
+
+@pytest.mark.parametrize(("argv", "got"), [
+    (["--optimizer=Adam"], "--optimizer=Adam"),
+    (["--optimizer", "SGD"], "--optimizer=SGD"),
+    (["--lr_scheduler=StepLR"], "--lr_scheduler=StepLR"),
+])
+def test_finetune_refuses_an_optimizer_section_as_the_override_it_is(tmp_path, capsys, argv,
+                                                                    got):
+    # was: argparse took --optimizer for an abbreviation of --optimizer_state: "argument
+    # --optimizer_state: invalid choice: 'Adam' (choose from 'fresh', 'restore')"
+    assert main(["finetune", str(tmp_path / "none"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lightning-nas finetune: error: finetune takes only --trainer.* and "
+                   f"--model.* overrides (it trains the best trial's model on its data), "
+                   f"got {got}\n")
+
+
+def test_the_command_line_splits_off_every_section_a_config_takes():
+    from lightning_nas.cli import _SPLIT_KEYS
+    from lightning_nas.config.cli_optim import OPTIM_KEYS
+    from lightning_nas.config.sections import TOP_KEYS
+
+    assert set(_SPLIT_KEYS) == {*TOP_KEYS, *OPTIM_KEYS}
