@@ -2,7 +2,8 @@
 torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
 go replays it), whether the search was unseeded (then nothing replays it), the command that
 trains it again, a Trainer value of one batch that plain LightningCLI reads here as every
-batch (``floated_counts``), and the line that gives ``lightning-nas fit`` its monitor and mode
+batch (``floated_counts``), a logger node without the ``save_dir`` plain LightningCLI requires
+(``unplaced_loggers``), and the line that gives ``lightning-nas fit`` its monitor and mode
 (``FIT_DIRECTIVE``). It names the run folder by its absolute path (the command works from any
 folder), on one line: a folder whose path holds a control character (which a run no longer
 takes: ``new_folder``) escaped, in Python's quotes, and in the command in bash's ``$'...'``.
@@ -16,19 +17,24 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
+from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import CONTROL
 from lightning_nas.search.best_epoch import tie_break_text
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "trial_fits"]
+__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "trial_fits",
+           "unplaced_loggers"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -105,6 +111,34 @@ def floated_counts(trainer: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def unplaced_loggers(trainer: Mapping[str, Any]) -> list[str]:
+    """The ``trainer.logger`` nodes whose class requires a ``save_dir`` that the node leaves
+    out: the search gave each trial one of its own, ``lightning-nas fit`` gives its output
+    folder, but plain LightningCLI refuses the node ("the following arguments are required:
+    save_dir"). A Hydra node, or a class that does not import here, is let be.
+
+    Example:
+        >>> unplaced_loggers({"logger": [
+        ...     {"class_path": "lightning.pytorch.loggers.CSVLogger"},
+        ...     {"class_path": "CSVLogger", "init_args": {"save_dir": "logs"}}]})
+        ['trainer.logger[0] (CSVLogger)']
+    """
+    loggers = trainer.get("logger")
+    listed = isinstance(loggers, list)
+    out = []
+    for i, node in enumerate(loggers if listed else [loggers]):
+        if not is_node(node) or is_hydra(node) or node_args(node).get("save_dir") is not None:
+            continue
+        try:
+            cls = import_object(target_path(node))
+            save_dir = inspect.signature(cls.__init__).parameters.get("save_dir")
+        except (ConfigError, ImportError, TypeError, ValueError):
+            continue
+        if save_dir is not None and save_dir.default is inspect.Parameter.empty:
+            out.append(f"trainer.logger{f'[{i}]' if listed else ''} ({cls.__name__})")
+    return out
+
+
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: str | bool = False, seeded: bool = True,
@@ -120,7 +154,9 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     whose score differs, and none of these is said to replay it); the last one gives
     ``lightning-nas fit`` its monitor and mode, and the search's ``tie_break`` (its later
     objectives: ``tie_break=val_loss:min``, where it has some); ``trainer``'s values of one
-    batch that plain LightningCLI reads as every batch here (``floated_counts``) are named.
+    batch that plain LightningCLI reads as every batch here (``floated_counts``) are named,
+    and so are its logger nodes that plain LightningCLI refuses for their missing
+    ``save_dir`` (``unplaced_loggers``).
     ``run_dir`` is named absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
@@ -137,6 +173,12 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                   f"batches,\n# not the one batch the trial ran with "
                   f"(Lightning-AI/pytorch-lightning#21259);\n# lightning-nas fit reads "
                   f"{'it' if len(floated) == 1 else 'them'} as the trial did.\n")
+    unplaced = [] if hydra else unplaced_loggers(trainer or {})
+    if unplaced:  # (was: said to train under plain LightningCLI, which refuses the node)
+        order += (f"# Plain LightningCLI requires a save_dir of {' and '.join(unplaced)}, "
+                  f"which the search\n# gave each trial: add one (save_dir: lightning_logs) "
+                  f"to train it with your own CLI;\n# lightning-nas fit logs into its output "
+                  f"folder.\n")
     resumed = resumed if seeded else False  # unseeded: nothing replays it, resumed or not
     threads = fits[-1] if fits else None
     unreplayed = not seeded or bool(resumed) and resumed != "replayed"

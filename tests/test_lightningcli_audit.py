@@ -76,3 +76,43 @@ def test_the_command_line_splits_off_every_section_a_config_takes():
     from lightning_nas.config.sections import TOP_KEYS
 
     assert set(_SPLIT_KEYS) == {*TOP_KEYS, *OPTIM_KEYS}
+
+
+def _plain_cli_fit(config: Path, root: Path, *args: str) -> dict[str, float]:
+    """Train ``config`` with plain LightningCLI (as a user's ``main.py fit`` does)."""
+    from lightning.pytorch.cli import LightningCLI
+
+    cli = LightningCLI(save_config_callback=None, run=False, args=[
+        "--config", str(config), "--trainer.default_root_dir", str(root),
+        "--trainer.enable_checkpointing=false", *args])
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return {key: float(value) for key, value in cli.trainer.callback_metrics.items()}
+
+
+def test_best_config_says_the_save_dir_a_logger_node_needs_under_plain_lightningcli(
+        config, tmp_path, capsys):
+    # a logger given as the README gives it, no save_dir (the search gives each trial its
+    # own); was: best_config.yaml said plain LightningCLI trains it, which refuses it
+    # ("the following arguments are required: save_dir"), with no word of it
+    run = tmp_path / "run"
+    logger = "--trainer.logger={class_path: lightning.pytorch.loggers.CSVLogger}"
+    assert main(["search", str(config), logger, "--search.budget=1"]) == 0
+    best = run / "best_config.yaml"
+    text = best.read_text()
+    assert ("# Plain LightningCLI requires a save_dir of trainer.logger (CSVLogger), which "
+            "the search\n# gave each trial: add one (save_dir: lightning_logs) to train it "
+            "with your own CLI;\n# lightning-nas fit logs into its output folder.\n") in text
+    with pytest.raises(SystemExit):  # as the note says
+        _plain_cli_fit(best, tmp_path / "plain")
+    assert "the following arguments are required: save_dir" in capsys.readouterr().err
+    score = yaml.safe_load((run / "best.yaml").read_text())["score"]
+    metrics = _plain_cli_fit(best, tmp_path / "plain", "--trainer.logger.save_dir",
+                             str(tmp_path / "plain" / "lightning_logs"))
+    assert metrics["val_acc"] == pytest.approx(score)  # with the save_dir it says to add
+    # a logger that gives its save_dir, or the search's own: nothing to add, nothing said
+    for argv in ([], ["--trainer.logger={class_path: CSVLogger, init_args: {save_dir: "
+                      f"{tmp_path / 'logs'}}}}}"]):
+        out = tmp_path / f"run{len(argv)}"
+        assert main(["search", str(config), *argv, "--search.budget=1",
+                     f"--search.run_dir={out}"]) == 0
+        assert "save_dir" not in (out / "best_config.yaml").read_text().split("\nseed")[0]
