@@ -116,3 +116,28 @@ def test_best_config_says_the_save_dir_a_logger_node_needs_under_plain_lightning
         assert main(["search", str(config), *argv, "--search.budget=1",
                      f"--search.run_dir={out}"]) == 0
         assert "save_dir" not in (out / "best_config.yaml").read_text().split("\nseed")[0]
+
+
+@pytest.mark.parametrize(("command", "how"), [
+    ("search", "every trial trains from the start, and a search resumes from its run folder "
+               "with the same command"),
+    ("fit", "lightning-nas fit trains from the start, and resumes a fit of its own that was "
+            "interrupted with --ckpt_path last|PATH (a checkpoint of its folder)"),
+    ("oneshot", "a one-shot run trains from the start, and resumes one that died part-way "
+                "with --ckpt_path last|PATH"),
+])
+def test_a_configs_ckpt_path_says_how_its_command_resumes(config, tmp_path, capsys, command,
+                                                          how):
+    # was, for each command: "every trial (and `fit`) trains from the start, and a search
+    # resumes from its run folder with the same command" (fit and oneshot do take a
+    # --ckpt_path, of their own folders, which it did not name)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["ckpt_path"] = "last.ckpt"
+    if command == "oneshot":
+        cfg = {**{k: v for k, v in cfg.items() if k != "search"}, "oneshot": {}}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main([command, str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lightning-nas {command}: error: `ckpt_path: 'last.ckpt'` is the checkpoint "
+                   f"LightningCLI's fit resumes from; {how}; leave it null or remove it\n")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()

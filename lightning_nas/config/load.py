@@ -47,6 +47,7 @@ from lightning_nas.config.sections import (
     LIGHTNINGCLI_KEYS,
     TOP_KEYS,
     command_sections,
+    not_taken,
     unknown_section,
 )
 from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
@@ -98,11 +99,12 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         if isinstance(cfg.get(section), Mapping):
             cfg[section] = (class_strings_as_nodes(cfg[section]) if is_node(cfg[section]) else
                             {k: class_strings_as_nodes(v) for k, v in cfg[section].items()})
-    for key, why in LIGHTNINGCLI_KEYS.items():
+    for key in LIGHTNINGCLI_KEYS:
         if key in OPTIM_KEYS and "oneshot" not in cfg:  # a search's, a fit's: LightningCLI's
             continue  # configure_optimizers, built for each trial (checked: search, fit)
         if cfg.get(key, None) is not None:
-            raise ConfigError(f"`{key}: {cfg[key]!r}` is {why}; leave it null or remove it")
+            raise ConfigError(f"`{key}: {cfg[key]!r}` is {not_taken(key, command)}; leave it "
+                              f"null or remove it")
         cfg.pop(key, None)  # LightningCLI writes it as null: nothing to do
     cfg.update(optim_sections(cfg) if "oneshot" not in cfg else {})  # as class_path nodes
     for key in OPTIM_KEYS:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from lightning_nas.config.cli_optim import OPTIM_KEYS
 from lightning_nas.errors import NASError, unknown
 
-__all__ = ["COMMANDS", "LIGHTNINGCLI_KEYS", "TOP_KEYS", "command_sections", "unknown_section"]
+__all__ = ["COMMANDS", "LIGHTNINGCLI_KEYS", "TOP_KEYS", "command_sections", "not_taken",
+           "unknown_section"]
 
 #: every command's sections together (the command line splits ``--seed_everything 3`` off
 #: as an override by these, ``cli._TOP_KEYS``)
@@ -34,10 +35,18 @@ LIGHTNINGCLI_KEYS = {
                  "built and searched like any other)",
     "lr_scheduler": "LightningCLI's configure_optimizers, not applied by a one-shot run: the "
                     "model gives its own",
-    "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial (and `fit`) "
-                 "trains from the start, and a search resumes from its run folder with the "
-                 "same command",
+    "ckpt_path": "the checkpoint LightningCLI's fit resumes from; every trial trains from "
+                 "the start, and a search resumes from its run folder with the same command",
     "weights_only": "how LightningCLI's fit loads ckpt_path, which lightning-nas does not take",
+}
+#: how ``fit`` and ``oneshot`` resume, which take a ``--ckpt_path`` of their own folder's, said
+#: for a config's ``ckpt_path`` (was: "every trial (and `fit`) trains from the start, and a
+#: search resumes ...", for each command)
+_CKPT_PATH_OF = {
+    "fit": "lightning-nas fit trains from the start, and resumes a fit of its own that was "
+           "interrupted with --ckpt_path last|PATH (a checkpoint of its folder)",
+    "oneshot": "a one-shot run trains from the start, and resumes one that died part-way "
+               "with --ckpt_path last|PATH",
 }
 #: the sections each command takes a value in (a ``search:`` block gives ``fit`` only its
 #: ``monitor`` and ``mode``)
@@ -72,3 +81,17 @@ def unknown_section(key: str, command: str) -> NASError:
         True
     """
     return unknown("config section", key, command_sections(command))
+
+
+def not_taken(key: str, command: str) -> str:
+    """Why ``command`` takes the LightningCLI key ``key`` (of ``LIGHTNINGCLI_KEYS``) only as
+    null: ``ckpt_path`` says how that command resumes.
+
+    Example:
+        >>> not_taken("ckpt_path", "oneshot").split("; ")[1].endswith("--ckpt_path last|PATH")
+        True
+    """
+    why = LIGHTNINGCLI_KEYS[key]
+    if key == "ckpt_path" and command in _CKPT_PATH_OF:
+        why = f"{why.split('; ')[0]}; {_CKPT_PATH_OF[command]}"
+    return why
