@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from lightning_nas.cli_argv import print_config_value, split_overrides
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
@@ -129,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="resume an interrupted fit: 'last' (the latest fit folder, --out or "
                         "runs/fit/<config name>[_N], holding a last.ckpt) or a checkpoint "
                         "file of one")
+    p.add_argument("--print_config", action="store_true",
+                   help="check the config as a fit does, print it after overrides and exit")
     return parser
 
 
@@ -168,6 +171,15 @@ def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
 
+    if args.print_config:  # every check of a fit before training, nothing written
+        from lightning_nas.fit import read_fit_config
+
+        cfg = read_fit_config(args.config, overrides)
+        text = dump_yaml(cfg)  # as loaded, before it is built
+        load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
+                 out_dir=args.out, ckpt_path=args.ckpt_path, cfg=cfg)
+        print(text, end="")
+        return 0
     spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
                     out_dir=args.out, ckpt_path=args.ckpt_path)
     # a refused fit leaves its folder as it found it (a resumed one's: untouched)
@@ -225,38 +237,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 2
     print(f"Wrote {files['html']} and {', '.join(p.name for p in files['plots'])}")
     return 0
-
-
-#: the config's top-level keys (``config.sections.TOP_KEYS``, which imports the training stack):
-#: ``--seed_everything 3`` is an override as ``--a.b v`` is
-_TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
-#: split off too: LightningCLI's optimizer sections (``cli_optim.OPTIM_KEYS``), so that
-#: ``--optimizer={class_path: ...}`` is no config file (argparse takes a word holding a space
-#: for a positional) and ``finetune``'s ``--optimizer=Adam`` no abbreviated
-#: ``--optimizer_state``
-_SPLIT_KEYS = (*_TOP_KEYS, "optimizer", "lr_scheduler")
-
-
-def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Arguments for argparse, and the ``--a.b=v`` / ``--a.b v`` overrides (a dot in the
-    option's name, a top-level key or an optimizer section) wherever they stand, so flags
-    may follow overrides."""
-    keep: list[str] = []
-    overrides: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name = arg.split("=", 1)[0]
-        # was: `--seed_everything 3 CFG` gave its 3 to the config files ("no value")
-        if arg.startswith("--") and ("." in name or name[2:] in _SPLIT_KEYS):
-            overrides.append(arg)
-            if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-                i += 1
-                overrides.append(argv[i])
-        else:
-            keep.append(arg)
-        i += 1
-    return keep, overrides
 
 
 #: dotted overrides each command takes, for the error of a misspelt option or another word
@@ -340,6 +320,10 @@ def _note(err: BaseException, note: str) -> None:
 
 def _run(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the command ``args.command`` with its overrides ``rest``."""
+    if getattr(args, "print_value", None) is not None:  # LightningCLI's --print_config=FLAGS
+        raise ConfigError(f"--print_config takes no value, got {args.print_value!r} "
+                          f"(LightningCLI's comments, skip_default, skip_null): it prints the "
+                          f"config as given, after the overrides; give --print_config alone")
     if args.command in _OVERRIDE_EXAMPLES:
         _check_overrides(args.command, rest)
     if args.command == "search":
@@ -382,10 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ("search", "oneshot", "finetune", "fit"):
         # argparse would take an override holding a space (--search.space.x={choice: [8]})
         # for a positional: overrides are set apart first
-        argv, rest = _split_overrides(argv)
+        argv, rest = split_overrides(argv)
+    argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
     _check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
+    args.print_value = valued
     _check_flags(parser, args.command, unknown)
     # `oneshot`: how to resume (not yet before its config loaded); fit: its folder
     args.argv, args.resume = given, lambda **_: ""

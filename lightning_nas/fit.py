@@ -54,7 +54,7 @@ from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
-           "metrics_text", "refusal", "undo_fit", "unfinished"]
+           "metrics_text", "read_fit_config", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``; ``optimizer`` / ``lr_scheduler``: LightningCLI's
@@ -172,20 +172,10 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     return spec
 
 
-def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
-             overrides: Sequence[str] = (), *, monitor: str | None = None,
-             mode: str | None = None, out_dir: str | os.PathLike | None = None,
-             threads: int | None = None, ckpt_path: str | os.PathLike | None = None
-             ) -> TrialSpec:
-    """Read config files (merged in order, then ``overrides``) and make the spec that
-    trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
-    of the last file that has one, then as in ``fit_spec`` (its ``tie_break`` ranks the
-    ties of its monitor and mode); ``out_dir`` to
-    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another);
-    ``ckpt_path`` (``last`` or a checkpoint file) resumes an interrupted fit there
-    (``fit_resume``: its settings checked before training). A
-    ``best_config.yaml`` whose trial trained with another count of torch threads than the
-    fit will (``threads``, else this process's) is said in a warning (``_say_threads``)."""
+def read_fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
+                    overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The config a fit trains: ``configs`` merged in order, then ``overrides``; its
+    ``search`` block, if any, without the ``run_dir`` a search would default to."""
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
         raise ConfigError("fit needs a config file")
@@ -197,6 +187,26 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
         search.pop("run_dir", None)  # load_config's default for a search, not the config's
         if not search:
             cfg.pop("search")
+    return cfg
+
+
+def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
+             overrides: Sequence[str] = (), *, monitor: str | None = None,
+             mode: str | None = None, out_dir: str | os.PathLike | None = None,
+             threads: int | None = None, ckpt_path: str | os.PathLike | None = None,
+             cfg: dict[str, Any] | None = None) -> TrialSpec:
+    """Read config files (merged in order, then ``overrides``) and make the spec that
+    trains them once; ``monitor``/``mode`` default to the ``# lightning-nas fit:`` comment
+    of the last file that has one, then as in ``fit_spec`` (its ``tie_break`` ranks the
+    ties of its monitor and mode); ``out_dir`` to
+    ``runs/fit/<config name>`` (or ``_1``, ``_2``, ...: a fit never overwrites another);
+    ``ckpt_path`` (``last`` or a checkpoint file) resumes an interrupted fit there
+    (``fit_resume``: its settings checked before training). A
+    ``best_config.yaml`` whose trial trained with another count of torch threads than the
+    fit will (``threads``, else this process's) is said in a warning (``_say_threads``);
+    ``cfg``: the files and overrides read already (``read_fit_config``)."""
+    paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
+    cfg = read_fit_config(paths, overrides) if cfg is None else cfg
     # the last file that says how its search scored (best_config.yaml with a file after it)
     recorded = next((found for found in map(fit_defaults, reversed(paths)) if found), {})
     default = Path("runs") / "fit" / Path(paths[-1]).stem

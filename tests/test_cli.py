@@ -170,10 +170,10 @@ def test_print_config_applies_overrides(config, capsys):
 
 
 def test_the_top_level_keys_the_command_line_splits_off_are_the_configs():
-    from lightning_nas.cli import _TOP_KEYS
+    from lightning_nas.cli_argv import TOP_KEYS as SPLIT_OFF
     from lightning_nas.config.load import TOP_KEYS
 
-    assert _TOP_KEYS == TOP_KEYS
+    assert SPLIT_OFF == TOP_KEYS
 
 
 def test_a_batch_size_of_0_is_refused_before_the_run_folder(config, tmp_path, capsys):

@@ -71,11 +71,11 @@ def test_finetune_refuses_an_optimizer_section_as_the_override_it_is(tmp_path, c
 
 
 def test_the_command_line_splits_off_every_section_a_config_takes():
-    from lightning_nas.cli import _SPLIT_KEYS
+    from lightning_nas.cli_argv import SPLIT_KEYS
     from lightning_nas.config.cli_optim import OPTIM_KEYS
     from lightning_nas.config.sections import TOP_KEYS
 
-    assert set(_SPLIT_KEYS) == {*TOP_KEYS, *OPTIM_KEYS}
+    assert set(SPLIT_KEYS) == {*TOP_KEYS, *OPTIM_KEYS}
 
 
 def _plain_cli_fit(config: Path, root: Path, *args: str) -> dict[str, float]:
@@ -141,3 +141,34 @@ def test_a_configs_ckpt_path_says_how_its_command_resumes(config, tmp_path, caps
     assert err == (f"lightning-nas {command}: error: `ckpt_path: 'last.ckpt'` is the checkpoint "
                    f"LightningCLI's fit resumes from; {how}; leave it null or remove it\n")
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["search", "oneshot", "fit"])
+def test_print_config_with_lightningclis_flags_says_it_takes_none(config, capsys, command):
+    # was: argparse's "argument --print_config: ignored explicit argument 'skip_null'"
+    # (fit: "unrecognized option --print_config")
+    assert main([command, str(config), "--print_config=skip_null"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"lightning-nas {command}: error: --print_config takes no value, "
+                            f"got 'skip_null' (LightningCLI's comments, skip_default, "
+                            f"skip_null): it prints the config as given, after the "
+                            f"overrides; give --print_config alone\n")
+    assert not captured.out
+
+
+def test_fit_print_config_checks_the_config_as_a_fit_does_and_writes_nothing(
+        config, tmp_path, capsys):
+    # was: "unrecognized option --print_config; options of fit: --monitor, --mode, --out,
+    # --ckpt_path" (LightningCLI's `fit --print_config`, which a user of it reaches for)
+    out = tmp_path / "fit"
+    assert main(["fit", str(config), "--print_config", "--trainer.max_epochs=2",
+                 "--out", str(out)]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["trainer"]["max_epochs"] == 2 and cfg["model"]["init_args"] == {"width": 4}
+    assert "run_dir" not in cfg["search"]  # (the search's default: no setting of a fit's)
+    assert not out.exists()
+    # checked as the fit checks it, before any folder: a Trainer value that cannot work
+    assert main(["fit", str(config), "--print_config", "--trainer.max_epochs=0",
+                 "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "max_epochs" in captured.err and not captured.out and not out.exists()
