@@ -172,3 +172,59 @@ def test_fit_print_config_checks_the_config_as_a_fit_does_and_writes_nothing(
                  "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert "max_epochs" in captured.err and not captured.out and not out.exists()
+
+
+_MLP = "examples.lightningcli.model.MLP"
+
+
+def _net_config(tmp_path: Path, options: list, net_args: dict) -> Path:
+    """The lightningcli example's config, its net given ``net_args``, searching ``model.net``
+    among ``options``."""
+    path = tmp_path / "net.yaml"
+    path.write_text(yaml.safe_dump({
+        "seed_everything": 0,
+        "model": {"class_path": "examples.lightningcli.model.LitClassifier",
+                  "init_args": {"net": {"class_path": _MLP, "init_args": net_args}}},
+        "data": {"class_path": "examples.digits.data.DigitsDataModule"},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1,
+                    "accelerator": "cpu", "enable_progress_bar": False},
+        "search": {"space": {"model.net": {"choice": options}}, "budget": 1,
+                   "optimizer": "RandomSearch", "verbose": False,
+                   "run_dir": str(tmp_path / "run")},
+    }))
+    return path
+
+
+def test_a_config_nodes_arguments_a_chosen_node_would_drop_are_refused(tmp_path, capsys):
+    # was: every trial trained MLP(lin1_size=32) with dropout 0.1 and lin2_size 64, its
+    # defaults, without a word, the config's dropout: 0.3 and lin2_size: 16 lost (as
+    # an override of them is refused, and a dict's keys a group leaves out)
+    options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
+               {"class_path": _MLP, "init_args": {"lin1_size": 16, "dropout": 0.2}}]
+    config = _net_config(tmp_path, options, {"lin1_size": 64, "lin2_size": 16,
+                                             "dropout": 0.3})
+    assert main(["search", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "lightning-nas search: error: model.init_args.net gives {dropout: 0.3, lin2_size: 16}, "
+        "which the search space's 'model.net' chooses a node of the same class without "
+        f"(option 1: {{class_path: {_MLP}, init_args: {{lin1_size: 32}}}}): the space gives "
+        "every trial model.net as a whole, so they would be lost. To fix it, give them in "
+        f"each option of class {_MLP}; else leave them out of model.init_args.net\n")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("net_args", "also"), [
+    ({"lin1_size": 64}, []),
+    ({}, []),
+    ({"lin1_size": 64, "dropout": 0.3}, ["--search.space.model.net.dropout={float: [0, 0.5]}"]),
+])
+def test_a_chosen_node_that_sets_what_the_config_gives_is_taken(tmp_path, capsys, net_args,
+                                                                also):
+    # every option sets the config's arguments (or it gives none), or is another class, or
+    # a space key under the node searches the argument
+    options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
+               {"class_path": "torch.nn.Identity"}]
+    config = _net_config(tmp_path, options, net_args)
+    assert main(["search", str(config), *also, "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"]["model.net"]
