@@ -200,7 +200,8 @@ def test_a_config_nodes_arguments_a_chosen_node_would_drop_are_refused(tmp_path,
     # defaults, without a word, the config's dropout: 0.3 and lin2_size: 16 lost (as
     # an override of them is refused, and a dict's keys a group leaves out)
     options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
-               {"class_path": _MLP, "init_args": {"lin1_size": 16, "dropout": 0.2}}]
+               {"class_path": _MLP.replace(".MLP", ":MLP"),  # the same class, spelt so
+                "init_args": {"lin1_size": 16, "dropout": 0.2}}]
     config = _net_config(tmp_path, options, {"lin1_size": 64, "lin2_size": 16,
                                              "dropout": 0.3})
     assert main(["search", str(config)]) == 2
@@ -212,6 +213,13 @@ def test_a_config_nodes_arguments_a_chosen_node_would_drop_are_refused(tmp_path,
         "every trial model.net as a whole, so they would be lost. To fix it, give them in "
         f"each option of class {_MLP}; else leave them out of model.init_args.net\n")
     assert not (tmp_path / "run").exists()
+    # the class spelt another way is the same class
+    options = [{"class_path": _MLP, "init_args": {"lin2_size": 8, "dropout": 0.2}},
+               {"class_path": _MLP.replace(".MLP", ":MLP")}]
+    config = _net_config(tmp_path, options, {"dropout": 0.3})
+    assert main(["search", str(config)]) == 2
+    assert "gives {dropout: 0.3}, which the search space's 'model.net' chooses a node of the "\
+           "same class without (option 2: " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("net_args", "also"), [

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.paths import (
     get_dotted,
@@ -124,6 +125,17 @@ def _check_group(cfg: Mapping[str, Any], path: str, name: str, spec: Mapping[str
                       f"else leave {they} out of {where}")
 
 
+def _same_class(one: Any, other: Any) -> bool:
+    """Whether the class paths ``one`` and ``other`` name one class (``SGD`` and
+    ``torch.optim.SGD`` do); one that does not import is compared as written."""
+    if one == other:
+        return True
+    try:
+        return import_object(one) is import_object(other)
+    except ConfigError:
+        return False
+
+
 def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
                prefix: str = "") -> dict[str, Any]:
     """The keys of the config's dict ``value`` (dotted, with their values) that the group
@@ -182,8 +194,8 @@ def check_nodes_keep(cfg: Mapping[str, Any]) -> None:
         lost: dict[str, Any] = {}
         first = None
         for i, option in enumerate(options, 1):
-            if not (isinstance(option, Mapping) and option.get("class_path") ==
-                    node["class_path"]):
+            if not (isinstance(option, Mapping) and _same_class(option.get("class_path"),
+                                                                node["class_path"])):
                 continue
             sets = {**(option.get("init_args") or {}), **(option.get("dict_kwargs") or {})}
             left = {key: value for key, value in given.items() if key not in sets}
