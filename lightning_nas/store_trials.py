@@ -145,6 +145,28 @@ class TrialRecords:
         return dict(self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status "
                                      "ORDER BY status").fetchall())
 
+    def known_trials(self) -> list[TrialResult]:
+        """Every trial of a status this version knows, in id order: what ``show`` and the
+        report list of a store a newer version wrote (``trials`` cannot read its other rows;
+        ``unknown_statuses`` counts them)."""
+        known = tuple(status.value for status in TrialStatus)
+        return list(self._select(f"WHERE status IN ({', '.join('?' * len(known))}) "
+                                 f"ORDER BY id", known))
+
+    def unknown_statuses(self) -> dict[str, int]:
+        """The trials of each status this version does not know (a newer one wrote it), by
+        its name as stored; empty for a store this version wrote.
+
+        Example:
+            >>> import tempfile
+            >>> from lightning_nas.store import RunStore
+            >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+            >>> store.unknown_statuses()
+            {}
+        """
+        known = {status.value for status in TrialStatus}
+        return {s: n for s, n in self.status_counts().items() if s not in known}
+
     def __len__(self) -> int:
         """Number of trials of every status."""
         return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]

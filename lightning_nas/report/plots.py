@@ -116,12 +116,12 @@ def progress_figure(store: RunStore, trials: list[TrialResult] | None = None) ->
 
     Args:
         store: the run.
-        trials: every trial of the run (``store.trials()``), when the caller read them
+        trials: every trial of the run (``store.known_trials()``), when the caller read them
             already (``write_report`` reads them once for all its plots); None: read here.
     """
     plt = pyplot()
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
-    every = store.trials() if trials is None else trials
+    every = store.known_trials() if trials is None else trials
     trials = sorted(_scored(every), key=lambda t: t.finished or 0)
     start = min((t.started for t in every if t.started), default=0.0)  # any trial
     best, curve = None, []
@@ -235,7 +235,7 @@ def plot_choices(store: RunStore, path: Any,
     for one column of points per value (``trials``: as ``progress_figure``'s)."""
     plt = pyplot()
     monitor = store.get_meta("monitor")
-    trials = [t for t in _scored(store.trials() if trials is None else trials)
+    trials = [t for t in _scored(store.known_trials() if trials is None else trials)
               if t.status is TrialStatus.COMPLETED]
     # one knob per parameter of the stored space: a dict-valued choice is one value, and
     # every trial has every knob (was: the first trial's dict keys, a KeyError on another)
@@ -357,7 +357,8 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     s = summary(store)
     rows = leaderboard_rows(store, k=20, digits=None)  # the table rounds time_s once
     failures = failure_rows(store)
-    trials = store.trials()  # once for every plot (was: read four times over)
+    # once for every plot (was: read four times over); of the statuses this version knows
+    trials = store.known_trials()  # (was: ValueError for one a newer version wrote)
     out.mkdir(parents=True, exist_ok=True)
     plots = [out / "progress.png", out / "choices.png"]
     plot_progress(store, plots[0], trials)

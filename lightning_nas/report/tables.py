@@ -89,7 +89,9 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
     """
     if status not in STATUSES:
         raise ConfigError(f"status can be {', '.join(STATUSES)}; got {status!r}")
-    trials = store.trials(None if status == "all" else TrialStatus(status.upper()))
+    # a status a newer version wrote is no row this one can read: counted in the summary
+    trials = (store.known_trials() if status == "all" else  # (was: ValueError)
+              store.trials(TrialStatus(status.upper())))
     columns = _objective_columns(store)
     return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
              **{c: t.metrics.get(n) for c, n in columns.items()},
@@ -127,6 +129,8 @@ def summary(store: RunStore) -> dict[str, Any]:
     warm = store.get_meta("warm_start") or {"sources": []}
     counts = {s.value.lower(): store.count(s) for s in TrialStatus}
     return {"monitor": store.get_meta("monitor"), "mode": mode, **counts,
+            # the trials of statuses a newer version wrote (was: left out of every count)
+            "unknown_statuses": {s.lower(): n for s, n in store.unknown_statuses().items()},
             # was: true for every finished search (its process ended), which says nothing
             "driver_gone": bool(counts["running"]) and store.driver_gone(),
             "best_trial": best.trial_id if best else None,
@@ -155,7 +159,19 @@ def counts_line(s: Mapping[str, Any]) -> str:
     gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
             "itself and died in twice is FAILED)") if s["driver_gone"] else ""
     return (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
-            f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}")
+            f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}"
+            f"{_unknown(s.get('unknown_statuses') or {})}")
+
+
+def _unknown(counts: Mapping[str, int]) -> str:
+    """``counts_line``'s phrase of the trials of statuses a newer version wrote, ``""`` for
+    none: ``; 1 stopped: a status this version ... does not know (a newer one's), not
+    listed`` (was: left out of the counts, unsaid)."""
+    if not counts:
+        return ""
+    which = "a status" if len(counts) == 1 else "statuses"
+    return (f"; {', '.join(f'{n} {status}' for status, n in sorted(counts.items()))}: {which} "
+            f"this version of lightning-nas does not know (a newer one's), not listed")
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -352,8 +368,8 @@ def cut_line(shown: int, total: int, status: str = "completed") -> str:
 def _total(store: RunStore, status: str, shown: int, k: int | None) -> int:
     """How many rows ``status`` has before ``k`` cuts them: the leaderboard's scored
     COMPLETED trials, or the trials of ``status`` (``all``: every trial)."""
-    if status == "all":
-        return len(store)
+    if status == "all":  # the rows a newer version's statuses leave out are not counted
+        return len(store) - sum(store.unknown_statuses().values())
     if status != "completed":
         return store.count(TrialStatus(status.upper()))
     return store.count_scored() if k is not None and shown >= k else shown
