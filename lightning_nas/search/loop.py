@@ -264,9 +264,12 @@ class SearchLoop:
             self.used += 1
             return True
         if self.retrain_left > 0:  # was: cut short without a word
-            self.say(f"[warm start] retrain_top_k={self.settings.transfer.retrain_top_k}, and "
-                     f"the earlier runs gave {self.retrain_from} distinct "
-                     f"architectures within the limits: no more to train again")
+            said = (f"[warm start] retrain_top_k={self.settings.transfer.retrain_top_k}, and "
+                    f"the earlier runs gave {self.retrain_from} distinct "
+                    f"architectures within the limits: no more to train again")
+            if self.store.get_meta("retrain_said") != said:  # once per run, unless it
+                self.say(said)  # changed (was: again by each resume)
+                self.store.set_meta("retrain_said", said)
             self.retrain_left = 0
         proposal = self.proposals.propose()
         if proposal is None:  # only repeats or rejected: wait for running trials, or stop
