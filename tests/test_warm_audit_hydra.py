@@ -26,12 +26,72 @@ def test_a_sweep_whose_optimizer_takes_results_as_its_own_refuses_another_direct
         _sweep(tmp_path / "second", _task, {
             "budget": 1, "optimizer": "RandomSearch", "warm_start": [str(source)],
             "params": {"x": "range(0, 12)"}}, direction="minimize")
-    assert str(err.value).startswith(
-        f"optimizer 'RandomSearch' is told the hydra.sweeper.warm_start runs' results as "
-        f"results of this search, and hydra.sweeper.warm_start source {source} scored score "
-        f"(max), not this search's score (min)")
+    # was: "optimizer 'RandomSearch' ... results of this search, ... not this search's score
+    # (min): ... not on this search's scale; pick a strategy ..., or warm-start from runs
+    # ...": a search's words, keys a sweep has not
+    assert str(err.value) == (
+        f"hydra.sweeper.optimizer 'RandomSearch' is told the hydra.sweeper.warm_start runs' "
+        f"results as results of this sweep, and hydra.sweeper.warm_start source {source} "
+        f"scored score (max), not this sweep's score (min): its scores are not on this "
+        f"sweep's scale; pick a hydra.sweeper.optimizer that keeps each run's results on its "
+        f"own task (SurrogateEvolution, RegularizedEvolution, LocalSearch), or give "
+        f"hydra.sweeper.warm_start runs that scored score (min)")
     assert not (tmp_path / "second" / "run").exists()
     trials = _sweep(tmp_path / "second", _task, {  # the default keeps each run's own task
         "budget": 1, "warm_start": [str(source)], "params": {"x": "range(0, 12)"}},
         direction="minimize")
     assert len(trials) == 1
+
+
+def test_a_sweep_whose_first_objective_a_source_never_logged_names_the_sweeps_keys(tmp_path):
+    # was: "optimizer 'RandomSearch' ... never logged this search's first objective loss:
+    # ... not on this search's scale; pick a strategy ..., or warm-start from runs that
+    # logged loss"
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    source = tmp_path / "first" / "run"
+
+    def task(cfg: DictConfig) -> dict[str, float]:
+        return {"loss": float(cfg.x), "acc": 1.0 / (1 + cfg.x)}
+
+    with pytest.raises(ConfigError) as err:
+        _sweep(tmp_path / "second", task, {
+            "budget": 1, "optimizer": "RandomSearch", "warm_start": [str(source)],
+            "objectives": {"loss": "minimize", "acc": "maximize"},
+            "params": {"x": "range(0, 12)"}}, sort_keys=False)
+    assert str(err.value) == (
+        f"hydra.sweeper.optimizer 'RandomSearch' is told the hydra.sweeper.warm_start runs' "
+        f"results as results of this sweep, and hydra.sweeper.warm_start source {source} "
+        f"never logged this sweep's first objective loss: its monitor score (max) would "
+        f"stand in for it, not on this sweep's scale; pick a hydra.sweeper.optimizer that "
+        f"keeps each run's results on its own task (SurrogateEvolution, "
+        f"RegularizedEvolution, LocalSearch), or give hydra.sweeper.warm_start runs that "
+        f"logged loss")
+    assert not (tmp_path / "second" / "run").exists()
+
+
+def test_a_sweep_whose_optimizer_cannot_take_a_warm_start_names_the_sweeps_keys(tmp_path):
+    # was: "optimizer 'EDA' cannot be told ...; pick another optimizer (e.g. ...)"
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 3)"}})
+    with pytest.raises(ConfigError) as err:
+        _sweep(tmp_path / "second", _task, {
+            "budget": 2, "optimizer": "EDA", "warm_start": [str(tmp_path / "first" / "run")],
+            "params": {"x": "range(0, 3)"}})
+    assert str(err.value) == (
+        "hydra.sweeper.optimizer 'EDA' cannot be told results it did not propose, so it "
+        "cannot take the hydra.sweeper.warm_start runs' results; pick another "
+        "hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, CMA) or drop "
+        "hydra.sweeper.warm_start")
+    assert not (tmp_path / "second" / "run").exists()
+
+
+def test_a_sweeps_retrain_top_k_above_its_sources_is_said_with_the_sweeps_key(
+        tmp_path, capsys):
+    # was: "[warm start] retrain_top_k=3, ...", a key a sweep's user does not write
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    trials = _sweep(tmp_path / "second", _task, {
+        "budget": 4, "warm_start": [str(tmp_path / "first" / "run")], "retrain_top_k": 3,
+        "params": {"x": "range(0, 12)"}})
+    assert len(trials) == 4
+    out = capsys.readouterr().out
+    assert "[warm start] hydra.sweeper.retrain_top_k=3, and the earlier runs gave 2 " \
+           "distinct architectures within the limits: no more to train again" in out

@@ -100,24 +100,41 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
         raise ConfigError(sweep_words(str(err), settings)) from None
 
 
+#: a search's words in its optimizer's and warm start's refusals, as a sweep's (``sweep_words``)
+_SWEEP_CHECKS = (
+    (r"(^|; )optimizer '", r"\1hydra.sweeper.optimizer '"),
+    (r"\bpick another optimizer\b", "pick another hydra.sweeper.optimizer"),
+    (r"\bpick a strategy\b", "pick a hydra.sweeper.optimizer"),
+    (r"\bthis search\b", "this sweep"),
+    (r"\bor warm-start from runs that\b", "or give hydra.sweeper.warm_start runs that"),
+)
+
+
 def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
     """A refused setting as a sweep's user names it: `budget` is `hydra.sweeper.budget`, a
     warm start's folders ``hydra.sweeper.warm_start`` and the sweep's own folder its
-    ``hydra.sweeper.run_dir`` or ``hydra.sweep.dir`` (was, for the last two: Search's words,
-    ``warm_start source ...``, ``this search's own run_dir``).
+    ``hydra.sweeper.run_dir`` or ``hydra.sweep.dir``, its optimizer
+    ``hydra.sweeper.optimizer`` and the search the sweep (was, for all but the first:
+    Search's words, ``warm_start source ...``, ``this search's own run_dir``,
+    ``optimizer 'NGOpt' ... results of this search``).
 
     Example:
         >>> sweep_words("warm_start source runs/a does not exist; give folders ...", ["budget"])
         'hydra.sweeper.warm_start source runs/a does not exist; give folders ...'
         >>> sweep_words("`budget` must be ...", ["budget"])
         '`hydra.sweeper.budget` must be ...'
+        >>> sweep_words("optimizer 'EDA' ... of this search; pick a strategy ...", [])
+        "hydra.sweeper.optimizer 'EDA' ... of this sweep; pick a hydra.sweeper.optimizer ..."
     """
     text = re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings
                   else m[0], text)
     text = re.sub(r"(?<![.\w`])warm_start\b", "hydra.sweeper.warm_start", text)
-    return re.sub(r"names this search's own run_dir (.*): a search cannot",
+    text = re.sub(r"names this search's own run_dir (.*): a search cannot",
                   r"names this sweep's own run folder \1 (hydra.sweeper.run_dir, else "
                   r"hydra.sweep.dir): a sweep cannot", text)
+    for phrase, said in _SWEEP_CHECKS:  # an optimizer's and a warm start's refusals
+        text = re.sub(phrase, said, text)  # (was: "optimizer 'NGOpt'", "this search")
+    return text
 
 
 def optimized_metric(config: DictConfig) -> str | None:

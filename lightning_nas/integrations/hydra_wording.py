@@ -28,6 +28,7 @@ _SWEEP_PHRASES = (
     (r"search in a new run_dir with another optimizer",
      "sweep into another hydra.sweep.dir with another hydra.sweeper.optimizer"),
     (r"`warm_start: \[([^`]*)\]`", r"`hydra.sweeper.warm_start=[\1]`"),
+    (r"\[warm start\] retrain_top_k=", "[warm start] hydra.sweeper.retrain_top_k="),
     # a resume's store check (was: "a search with a different mode", a sweep's direction)
     (r"a different mode \(stored '(max|min)', now '(max|min)'\); resume with the same mode",
      r"a different hydra.sweeper.direction (stored '\1imize', now '\2imize'); resume with "
