@@ -1,8 +1,8 @@
 """A warm start's sources against how its optimizer takes them (``check_scales``).
 
-The NAS strategies that keep each earlier run's results on its own task
-(``priors_on_own_task``: ``SurrogateEvolution``, ``RegularizedEvolution``, ``LocalSearch``)
-take sources of any monitor and mode. Any other optimizer (nevergrad's, ``Reinforce``) is
+The NAS strategies that keep each earlier run's results on its own task (their class's
+``priors_on_own_task``: ``TASK_AWARE``, the default first) take sources of any monitor and
+mode. Any other optimizer (nevergrad's, ``Reinforce``) is
 told each earlier result as a result of this search: with one objective, a source that
 scored another monitor, or this monitor the other way, would be told scores of another
 scale as this search's (``-val_acc`` as a ``val_loss``; its best as the best here where
@@ -14,6 +14,8 @@ A resume reads the priors it stored: it is not checked again.
 Example:
     >>> told_as_results("NGOpt"), told_as_results("SurrogateEvolution")
     (True, False)
+    >>> TASK_AWARE
+    ('SurrogateEvolution', 'RegularizedEvolution', 'LocalSearch')
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import COSTS, Objectives
 from lightning_nas.search.warm_sources import priors_read
 from lightning_nas.store import open_run
+from lightning_nas.strategies.nas import NAS_OPTIMIZERS
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
 
 __all__ = ["TASK_AWARE", "check_scales", "told_as_results"]
 
-#: the strategies that keep each earlier run's results on its own task
-TASK_AWARE = ("SurrogateEvolution", "RegularizedEvolution", "LocalSearch")
+#: the strategies that keep each earlier run's results on its own task, by their class's
+#: ``priors_on_own_task`` (was: named here apart from it), the default first
+TASK_AWARE = tuple(sorted((name for name, cls in NAS_OPTIMIZERS.items()
+                           if cls.priors_on_own_task), key=lambda name: name != DEFAULT_OPTIMIZER))
 
 
 def told_as_results(name: str) -> bool:
     """Whether optimizer ``name`` (of nevergrad's registry) is told a warm start's results
     as results of this search (not on each earlier run's own task)."""
-    import lightning_nas.strategies.registry  # noqa: F401 - registers the NAS strategies
-
     return not getattr(ng.optimizers.registry.get(name), "priors_on_own_task", False)
 
 
