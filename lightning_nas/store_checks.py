@@ -45,7 +45,7 @@ SEARCH_WRITES = ("trials", "logs", "best.yaml", "best.ckpt", "best_config.yaml")
 
 
 #: what a one-shot run writes into its run folder and a search never does: its epoch-end
-#: checkpoint, and its outputs but ``best_arch.yaml`` (``oneshot.run.RUN_OUTPUTS``; a folder
+#: checkpoint, and its outputs but ``best_arch.yaml`` (``oneshot.run_outputs.RUN_OUTPUTS``; a folder
 #: holding that is a finished run's) and ``report/`` (a search's report is there too)
 ONESHOT_WRITES = ("checkpoints/last.ckpt", "history.json", "subnet.pt", "alphas.json",
                   "alphas.png", "finetune.json", "subnet_finetuned.pt")

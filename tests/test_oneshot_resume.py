@@ -158,7 +158,7 @@ def test_a_search_refuses_the_folder_of_a_one_shot_run_that_did_not_finish(
 
 def test_what_only_a_one_shot_run_writes_is_what_it_writes_and_no_search_does():
     # a search refuses a folder holding any of ONESHOT_WRITES as a one-shot run's
-    from lightning_nas.oneshot.run import RUN_OUTPUTS
+    from lightning_nas.oneshot.run_outputs import RUN_OUTPUTS
     from lightning_nas.store_checks import ONESHOT_WRITES, SEARCH_WRITES
 
     outputs = set(ONESHOT_WRITES) - {"checkpoints/last.ckpt"}

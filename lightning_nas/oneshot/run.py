@@ -38,7 +38,6 @@ from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
-from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.oneshot.resume import (
     LAST,
     check_resume,
@@ -50,6 +49,7 @@ from lightning_nas.oneshot.resume import (
     training_end,
 )
 from lightning_nas.oneshot.run_notes import add_notes
+from lightning_nas.oneshot.run_outputs import ClearOutputs, wrote_line
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.seed_range import SEED_MAX
@@ -82,11 +82,10 @@ from lightning_nas.search.trial import (
     with_trial_defaults,
 )
 from lightning_nas.search.uneven_split import UnevenSplitCheck
-from lightning_nas.wording import counted, joined
+from lightning_nas.wording import counted
 
-__all__ = ["RUN_OUTPUTS", "SEED_MAX", "check_oneshot", "check_oneshot_builds",
-           "check_oneshot_strategy", "check_oneshot_trainer", "clear_outputs",
-           "finetune_trainer", "resumable", "run_oneshot"]
+__all__ = ["SEED_MAX", "check_oneshot", "check_oneshot_builds", "check_oneshot_strategy",
+           "check_oneshot_trainer", "finetune_trainer", "resumable", "run_oneshot"]
 
 #: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
 #: seed, ``seed_everything: true`` or ``false``, is drawn once)
@@ -98,55 +97,7 @@ _NOT_FINETUNED = frozenset({
     "enable_checkpointing", "default_root_dir", "check_val_every_n_epoch", "val_check_interval",
     "num_sanity_val_steps"})
 
-#: the files a run writes into its ``run_dir`` (``report/``: those of ``lightning-nas report``)
-RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "alphas.png",
-               "finetune.json", "subnet_finetuned.pt", "report/report.html",
-               "report/subnets.png", "report/alphas.png")
-
-
-def clear_outputs(run_dir: Path) -> None:
-    """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
-    stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
-    ``subnet.pt``, an old ``history.json`` next to a new DARTS run's ``alphas.json``).
-    ``checkpoints/`` stays: ``--ckpt_path`` resumes from it.
-
-    Example:
-        >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
-    """
-    for name in RUN_OUTPUTS:  # and what a run killed while writing it left (write_outputs)
-        for path in (run_dir / name, run_dir / f".{name}.partial"):
-            path.unlink(missing_ok=True)
-
-
-class _ClearOutputs(pl.Callback):
-    """Rank 0 removes the earlier run's outputs when the first training epoch starts: after
-    every check (the sanity check's, and DARTS/GDAS's ``on_train_start``, which Lightning
-    calls after the callbacks') and a resume's restore, so a run refused for bad input
-    removes nothing; a run resumed from a checkpoint of its training's end removes them when
-    its fit ends, before the search's ``on_fit_end`` runs the final search and export
-    (``oneshot/fit_end.py``; so it comes before the search's callback). ``cleared``: whether
-    it removed them (a run that ends before leaves its folder as it was); ``trained``:
-    whether training started (a fit resumed mid-epoch starts no epoch: its outputs, written
-    by ``on_train_end``, stay)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir, self.cleared, self.trained = run_dir, False, False
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.trained = True
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero and not self.cleared:
-            clear_outputs(self.run_dir)
-        self.cleared = True
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not (self.trained or self.cleared) and trainer.ckpt_path is not None \
-                and training_over(trainer):  # the resumed end of a fit: its final search next
-            self.on_train_epoch_start(trainer, pl_module)
-
-
-def _callbacks(trainer_kwargs: dict[str, Any], clear: _ClearOutputs, *search: pl.Callback
+def _callbacks(trainer_kwargs: dict[str, Any], clear: ClearOutputs, *search: pl.Callback
                ) -> list[pl.Callback]:
     """The user's callbacks, the clearing of outputs, the search's, and, unless
     checkpointing is off, the epoch-end checkpoint a resume reads."""
@@ -154,16 +105,8 @@ def _callbacks(trainer_kwargs: dict[str, Any], clear: _ClearOutputs, *search: pl
     return [*trainer_kwargs.get("callbacks", []), clear, *search, *checkpoint]
 
 
-def _wrote(run_dir: Path, *names: str) -> str:
-    """A new line saying which of the files ``names`` ``run_dir`` holds (rank 0 wrote them;
-    ``alphas.png`` only with matplotlib), ``""`` for none (was: a fixed list, which left out
-    SPOS's ``history.json`` and DARTS's ``alphas.png``)."""
-    paths = [run_dir / name for name in names if (run_dir / name).is_file()]
-    return f"\nWrote {joined(paths)}" if paths else ""
-
-
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
-          trainer_kwargs: dict[str, Any], clear: _ClearOutputs, ckpt_path: Path | None,
+          trainer_kwargs: dict[str, Any], clear: ClearOutputs, ckpt_path: Path | None,
           drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
     run_dir = clear.run_dir
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
@@ -177,7 +120,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     return callback.best_arch, callback.best_score, callback.subnet, (
         f"One-shot search: {scored}; best "
         f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}"
-        f"{_wrote(run_dir, 'best_arch.yaml', 'history.json', 'subnet.pt')}"
+        f"{wrote_line(run_dir, 'best_arch.yaml', 'history.json', 'subnet.pt')}"
     ), trainer.is_global_zero
 
 
@@ -199,7 +142,7 @@ def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
 
 
 def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: Any,
-                    trainer_kwargs: dict[str, Any], clear: _ClearOutputs,
+                    trainer_kwargs: dict[str, Any], clear: ClearOutputs,
                     ckpt_path: Path | None, drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
     run_dir = clear.run_dir
     # the module clips (``_searched``): the Trainer must not see either setting
@@ -213,7 +156,7 @@ def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: An
     return nas.best_arch, nas.best_score, nas.subnet, (
         f"{opts['algorithm'].upper()} search: {derived_text(nas.best_arch, nas.scored)}; "
         f"{score} with shared weights"
-        f"{_wrote(run_dir, 'best_arch.yaml', 'subnet.pt', 'alphas.json', 'alphas.png')}"
+        f"{wrote_line(run_dir, 'best_arch.yaml', 'subnet.pt', 'alphas.json', 'alphas.png')}"
     ), trainer.is_global_zero
 
 
@@ -397,7 +340,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
             check_resumed_supernet(ckpt_path, searched)
         datamodule = data.build()
-        clear = _ClearOutputs(run_dir)
+        clear = ClearOutputs(run_dir)
         # a second run meanwhile is refused; this one, refused before it trained, leaves the
         # folder as it was (was: a new folder holding search.lock, or a search.lock added)
         held.enter_context(holding(run_dir, "then run it again (or resume a stopped run: "
