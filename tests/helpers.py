@@ -6,8 +6,9 @@ message) read ``tests.helpers`` too: ``at_helpers`` makes it these objects' modu
 The code is in topic modules, which Python code imports: ``tests.helpers_data`` (blobs and
 their DataModules), ``tests.helpers_models`` (LightningModules), ``tests.helpers_nets``
 (``NASModule`` builders, supernets), ``tests.helpers_ranks`` (DDP trials),
-``tests.helpers_callbacks`` (callbacks), ``tests.helpers_runs`` and
-``tests.helpers_ctrl_c`` (running and interrupting runs). A name is here only if
+``tests.helpers_callbacks`` (callbacks), ``tests.helpers_runs``, ``tests.helpers_oneshot``
+(one-shot runs of the digits example) and ``tests.helpers_ctrl_c`` (running and
+interrupting runs). A name is here only if
 ``at_helpers`` marks it, and then it must be.
 
 Example:

@@ -19,8 +19,8 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from tests.helpers_callbacks import CrashAt
+from tests.helpers_oneshot import EXAMPLE, RECORD, ROOT, TINY, oneshot_process, record_entries
 from tests.test_oneshot import BatchNormSupernet, BlobImages
-from tests.test_oneshot_resume import _RECORD, EXAMPLE, ROOT, TINY, _epochs, _oneshot
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_a_resume_killed_in_its_final_search_keeps_the_record_on_disk(
     # killed in that search (SIGKILL, out of memory), it left no history.json / alphas.json
     # on disk, though the checkpoint held the record. Now the record is back on disk before
     # the final search starts (the checkpoint's, as the killed run left it).
-    name = _RECORD[config]
+    name = RECORD[config]
     first, second = tmp_path / "at_train_end", tmp_path / "in_final_search"
     args = [str(EXAMPLE / config), *TINY,
             f"--trainer.callbacks=[{{class_path: tests.helpers.KillAtTrainEnd, init_args: "
@@ -44,20 +44,20 @@ def test_a_resume_killed_in_its_final_search_keeps_the_record_on_disk(
     full, dead = tmp_path / "full", tmp_path / "dead"
     first.touch()
     second.touch()  # the uninterrupted run: the same command, not killed
-    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={full}")
+    code, _, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={full}")
     assert code == 0, err[-3000:]
     first.unlink()
     second.unlink()
-    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}")
+    code, _, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}")
     assert code == -signal.SIGKILL and first.is_file() and not second.exists(), err[-3000:]
     before = (dead / name).read_bytes()
     # SPOS's searches after epochs 1 and 2 (the third is the final search); DARTS's three
     # epochs, each recorded by its end
-    ended = _epochs(config, full / name)
-    assert _epochs(config, dead / name) == (
+    ended = record_entries(config, full / name)
+    assert record_entries(config, dead / name) == (
         [entry for entry in ended if entry["epoch"] <= 2] if config == "oneshot.yaml" else ended)
-    code, out, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}",
-                              "--ckpt_path", "last")
+    code, out, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}",
+                                     "--ckpt_path", "last")
     assert code == -signal.SIGKILL and second.is_file(), (out + err)[-3000:]
     assert "its training is done: running its final search and export" in out, out
     assert not (dead / "best_arch.yaml").exists()  # killed before the export

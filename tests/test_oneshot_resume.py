@@ -31,28 +31,20 @@ from lightning_nas.oneshot.resume import (
 )
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
+from tests.helpers_oneshot import (
+    EXAMPLE,
+    RECORD,
+    ROOT,
+    TINY,
+    oneshot_process,
+    record_entries,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "oneshot_digits"
-TINY = ["--trainer.max_epochs=3", "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=2", "--oneshot.calibration_batches=1",
-        "--oneshot.finetune_epochs=0"]
 CRASH = "--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=False).state_dict()
-
-
-#: the record a run keeps of its epochs: SPOS the subnets each search scored, DARTS/GDAS
-#: the logits and probabilities of each epoch
-_RECORD = {"oneshot.yaml": "history.json", "darts.yaml": "alphas.json"}
-
-
-def _epochs(config: str, record: Path) -> list[dict[str, object]]:
-    """The entries of a run's ``record`` file (its ``history``), epoch by epoch."""
-    content = json.loads(record.read_text())
-    return content if config == "oneshot.yaml" else content["history"]
 
 
 def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) -> Path:
@@ -65,10 +57,11 @@ def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) ->
         main([*args, f"--oneshot.run_dir={dead}", CRASH])
     # its hold on the folder (search.lock) is let go as it died: the resume takes it; the
     # record of the two epochs that ended is there (was: none, written at the run's end)
-    record = _RECORD[config.name]
+    record = RECORD[config.name]
     assert sorted(p.name for p in dead.rglob("*")) == sorted(["checkpoints", "last.ckpt",
                                                               "search.lock", record])
-    assert sorted({entry["epoch"] for entry in _epochs(config.name, dead / record)}) == [1, 2]
+    epochs = {entry["epoch"] for entry in record_entries(config.name, dead / record)}
+    assert sorted(epochs) == [1, 2]
     capsys.readouterr()
     return dead
 
@@ -754,17 +747,6 @@ def test_a_finished_run_missing_an_output_is_not_taken_for_finished(tmp_path, mo
                        torch.load(io.BytesIO(written), weights_only=False)[0].weight)
 
 
-def _oneshot(launcher, folder: Path, *args: str) -> tuple[int, str, str]:
-    """``lightning-nas oneshot ARGS`` in a process of its own (one a SIGKILL can end), forked
-    by ``launcher`` (its imports paid once); its exit code, stdout and stderr (files in
-    ``folder``)."""
-    out, err = folder / "out.txt", folder / "err.txt"
-    for path in (out, err):
-        path.unlink(missing_ok=True)
-    code = launcher.run(["oneshot", *args], out, err=err, timeout=600)
-    return code, out.read_text(), err.read_text()
-
-
 def _outputs(run_dir: Path) -> dict[str, object]:
     """A run folder's outputs (not its checkpoints or search.lock): networks as their
     weights, other files as their bytes."""
@@ -814,10 +796,10 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
     full, dead = tmp_path / "full", tmp_path / "dead"
     marker.touch()  # the uninterrupted run: the same command, not killed
-    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={full}")
+    code, _, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={full}")
     assert code == 0, err[-3000:]
     marker.unlink()
-    code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}")
+    code, _, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}")
     assert code == -signal.SIGKILL and marker.is_file(), err[-3000:]
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last)["epoch"] == epoch  # of the training's last epoch
@@ -826,8 +808,8 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
             if (dead / name).is_file()] == written
     # the record of each epoch that ended is on disk, SPOS's searches after epochs 1 and 2
     # (was: none before the final search: history.json was written at the run's end)
-    ended = _epochs(config, full / _RECORD[config])
-    assert _epochs(config, dead / _RECORD[config]) == (
+    ended = record_entries(config, full / RECORD[config])
+    assert record_entries(config, dead / RECORD[config]) == (
         [entry for entry in ended if entry["epoch"] <= 2] if kill == "final search" else ended)
     # what cannot be resumed is still refused, before anything is written: another seed
     monkeypatch.chdir(ROOT)
@@ -836,8 +818,8 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
                  "--ckpt_path", "last"]) == 2
     assert "other settings: oneshot.seed=5 (the checkpoint's: 0)" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in dead.rglob("*")} == before
-    code, out, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}",
-                              "--ckpt_path", "last")
+    code, out, err = oneshot_process(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}",
+                                     "--ckpt_path", "last")
     assert code == 0, err[-3000:]
     assert out.startswith(
         f"Resuming the {config[:-5].replace('oneshot', 'spos')} search from {last} ({held} "
@@ -956,25 +938,26 @@ def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_
     # whole from the search's state: a resume that trains an epoch again (killed after that
     # epoch's record, before its checkpoint) does not record it twice.
     monkeypatch.chdir(ROOT)
-    name = _RECORD[config]
+    name = RECORD[config]
     args = [str(EXAMPLE / config), *TINY]
     if config == "oneshot.yaml":
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
     full = tmp_path / "full"
     assert main(["oneshot", *args, f"--oneshot.run_dir={full}"]) == 0
-    uninterrupted = _epochs(config, full / name)
+    uninterrupted = record_entries(config, full / name)
     assert sorted({entry["epoch"] for entry in uninterrupted}) == [1, 2, 3]
     for kill, epoch, kept in (("KillAtEpochStart", 1, [1]),  # after epoch 1's checkpoint
                               ("KillBeforeEpochCheckpoint", 1, [1, 2])):  # before epoch 2's
         dead, marker = tmp_path / kill, tmp_path / f"{kill}.marker"
         killer = (f"--trainer.callbacks=[{{class_path: tests.helpers.{kill}, init_args: "
                   f"{{marker: {marker}, epoch: {epoch}}}}}]")
-        code, _, err = _oneshot(launcher, tmp_path, *args, f"--oneshot.run_dir={dead}", killer)
+        code, _, err = oneshot_process(launcher, tmp_path, *args,
+                                       f"--oneshot.run_dir={dead}", killer)
         assert code == -signal.SIGKILL and marker.is_file(), err[-3000:]
         assert not (dead / "best_arch.yaml").exists()
         assert (dead / name).is_file(), sorted(p.name for p in dead.rglob("*"))
         assert not list(dead.glob(f".{name}.partial"))
-        assert _epochs(config, dead / name) == [
+        assert record_entries(config, dead / name) == [
             entry for entry in uninterrupted if entry["epoch"] in kept], kill
         # the checkpoint holds epoch 1 alone: the resume trains epoch 2 (again) and 3
         assert checkpoint_settings(dead / "checkpoints" / "last.ckpt")["epoch"] == 0
