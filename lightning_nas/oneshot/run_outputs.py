@@ -2,6 +2,11 @@
 removal when a new run in the folder trains (``clear_outputs``, by the ``ClearOutputs``
 callback of the run's Trainer) and the line that names those a run wrote (``wrote_line``).
 
+A resume leaves the search's record (SPOS's ``history.json``, DARTS/GDAS's ``alphas.json``,
+``oneshot/records.py``) in place when the state it restored holds entries: the search
+replaces the file from that state at once, whole (was: removed with the other outputs and
+written again right after, so a kill between left none on disk).
+
 Example:
     >>> import tempfile
     >>> run = Path(tempfile.mkdtemp())
@@ -18,10 +23,12 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.fit_end import training_over
 from lightning_nas.wording import joined
 
-__all__ = ["RUN_OUTPUTS", "ClearOutputs", "clear_outputs", "wrote_line"]
+__all__ = ["RUN_OUTPUTS", "ClearOutputs", "clear_outputs", "held_record", "wrote_line"]
 
 #: the files a run writes into its ``run_dir`` (``report/``: those of ``lightning-nas report``)
 RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "alphas.png",
@@ -29,18 +36,40 @@ RUN_OUTPUTS = ("best_arch.yaml", "history.json", "subnet.pt", "alphas.json", "al
                "report/subnets.png", "report/alphas.png")
 
 
-def clear_outputs(run_dir: Path) -> None:
+def clear_outputs(run_dir: Path, keep: str | None = None) -> None:
     """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
     stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
     ``subnet.pt``, an old ``history.json`` next to a new DARTS run's ``alphas.json``).
     ``checkpoints/`` stays: ``--ckpt_path`` resumes from it.
+
+    Args:
+        run_dir: the run folder.
+        keep: an output left in place (a resume's record, which its search replaces), or
+            None; a ``.NAME.partial`` of it that a killed write left goes all the same.
 
     Example:
         >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
     """
     for name in RUN_OUTPUTS:  # and what a run killed while writing it left (write_outputs)
         for path in (run_dir / name, run_dir / f".{name}.partial"):
-            path.unlink(missing_ok=True)
+            if path.name != keep:
+                path.unlink(missing_ok=True)
+
+
+def held_record(trainer: pl.Trainer, pl_module: pl.LightningModule) -> str | None:
+    """The record file the search of ``trainer``'s fit (``OneShotNAS`` among its callbacks:
+    ``history.json``; ``DifferentiableNAS``, the module: ``alphas.json``) writes again from
+    its state when its training starts, or None while that state holds no entry (the search
+    then writes none, so the file on disk is an earlier run's).
+
+    Example:
+        >>> held_record(pl.Trainer(logger=False), pl.LightningModule()) is None  # no search
+        True
+    """
+    for search in (pl_module, *trainer.callbacks):
+        if isinstance(search, (OneShotNAS, DifferentiableNAS)) and search.history:
+            return "history.json" if isinstance(search, OneShotNAS) else "alphas.json"
+    return None
 
 
 class ClearOutputs(pl.Callback):
@@ -49,10 +78,11 @@ class ClearOutputs(pl.Callback):
     calls after the callbacks') and a resume's restore, so a run refused for bad input
     removes nothing; a run resumed from a checkpoint of its training's end removes them when
     its fit ends, before the search's ``on_fit_end`` runs the final search and export
-    (``oneshot/fit_end.py``; so it comes before the search's callback). ``cleared``: whether
-    it removed them (a run that ends before leaves its folder as it was); ``trained``:
-    whether training started (a fit resumed mid-epoch starts no epoch: its outputs, written
-    by ``on_train_end``, stay).
+    (``oneshot/fit_end.py``; so it comes before the search's callback). A resume
+    (``trainer.ckpt_path``) leaves the record its search writes again from the restored
+    state in place (``held_record``; the search replaces it right after, as the hook's
+    next callback or the module's hook). ``cleared``: whether it removed them (a run that
+    ends before leaves its folder as it was); ``trained``: whether training started.
 
     Args:
         run_dir: the run folder.
@@ -70,7 +100,8 @@ class ClearOutputs(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero and not self.cleared:
-            clear_outputs(self.run_dir)
+            resumed = trainer.ckpt_path is not None  # (the command checked its algorithm)
+            clear_outputs(self.run_dir, held_record(trainer, pl_module) if resumed else None)
         self.cleared = True
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
