@@ -81,8 +81,11 @@ class ClearOutputs(pl.Callback):
     (``oneshot/fit_end.py``; so it comes before the search's callback). A resume
     (``trainer.ckpt_path``) leaves the record its search writes again from the restored
     state in place (``held_record``; the search replaces it right after, as the hook's
-    next callback or the module's hook). ``cleared``: whether it removed them (a run that
-    ends before leaves its folder as it was); ``trained``: whether training started.
+    next callback or the module's hook). A fit resumed mid-epoch, whose epoch Lightning
+    goes on with without its ``on_train_epoch_start``, removes them as its first batch
+    starts (as its training ends where it trains none). ``cleared``: whether it removed
+    them (a run that ends before leaves its folder as it was); ``trained``: whether
+    training started.
 
     Args:
         run_dir: the run folder.
@@ -103,6 +106,20 @@ class ClearOutputs(pl.Callback):
             resumed = trainer.ckpt_path is not None  # (the command checked its algorithm)
             clear_outputs(self.run_dir, held_record(trainer, pl_module) if resumed else None)
         self.cleared = True
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: object, batch_idx: int) -> None:
+        # a fit resumed mid-epoch starts no epoch before that epoch's end (Lightning skips
+        # its on_train_epoch_start): cleared before its first batch, after every check (was:
+        # a finished run's best_arch.yaml and subnet.pt stood beside the resumed training,
+        # and for good where that epoch was the last, as its report/ did)
+        self.on_train_epoch_start(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.ckpt_path is not None:  # resumed from a checkpoint of an epoch's last
+            # batch (saved before that epoch's end): Lightning may train no batch, and the
+            # search's final search and export come next (its on_train_end), not a refusal
+            self.on_train_epoch_start(trainer, pl_module)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not (self.trained or self.cleared) and trainer.ckpt_path is not None \
