@@ -39,6 +39,12 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
+from lightning_nas.oneshot.resume_read import (  # check_resumed_supernet: also from here
+    Shapes,
+    check_resumed_supernet,
+    read_checkpoint,
+    supernet_shapes,
+)
 from lightning_nas.run_folder import user_path
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
@@ -154,7 +160,7 @@ def epochs_held(settings: Mapping[str, Any]) -> int | None:
     return None if epoch is None else epoch + (not settings.get("batches"))
 
 
-def checkpoint_settings(path: Path) -> dict[str, Any]:
+def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
     """``{"algorithm", "seed", "epoch", "batches", "steps", "trained"}`` (SPOS also
     ``"optimizer"``,
     DARTS/GDAS ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint,
@@ -162,15 +168,13 @@ def checkpoint_settings(path: Path) -> dict[str, Any]:
     saved before that epoch's end, else 0 (``epochs_held``); ``steps``: its ``global_step``
     (the optimizer steps ``max_steps`` counts; None where it does not say); ``trained``: the
     seconds of training the Trainer's ``Timer`` counted (``max_time`` counts them; None for
-    a run without one).
+    a run without one). ``ckpt``: the file's contents where they were read
+    (``resume_read.read_checkpoint``), else read here.
 
     Raises:
         ConfigError: when the file is not a checkpoint of a one-shot search.
     """
-    try:
-        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same answer
-        raise ConfigError(f"--ckpt_path {path}: not a readable checkpoint ({err})") from None
+    ckpt = read_checkpoint(path) if ckpt is None else ckpt
     epoch = ckpt.get("epoch") if isinstance(ckpt, Mapping) else None
     steps = ckpt.get("global_step") if isinstance(ckpt, Mapping) else None
     states = (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else {}
@@ -240,7 +244,8 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
 
 
 def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_random: bool,
-                 trainer_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+                 trainer_cfg: Mapping[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Any], Shapes | None]:
     """Check the checkpoint at ``path`` against the run's ``algorithm`` and settings
     (``opts``: ``seed``, SPOS ``optimizer``, DARTS/GDAS ``arch_lr`` and
     ``arch_weight_decay``); ``trainer_cfg``: the run's Trainer settings
@@ -249,12 +254,14 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
     Returns:
         The settings, with the checkpoint's seed when the config's is a fresh random one
         (``seed_is_random``), and the checkpoint's (``checkpoint_settings``: a resume from
-        one saved mid-epoch with training left is warned of).
+        one saved mid-epoch with training left is warned of), and the shapes of its
+        weights (``supernet_shapes``, for ``check_resumed_supernet``: the file is read once).
 
     Raises:
         ConfigError: naming each setting that differs, with the checkpoint's value.
     """
-    stored = checkpoint_settings(path)
+    ckpt = read_checkpoint(path)
+    stored = checkpoint_settings(path, ckpt)
     if stored["algorithm"] != algorithm:
         raise ConfigError(f"--ckpt_path {path} is a checkpoint of a {stored['algorithm']} "
                           f"search; this config's oneshot.algorithm is {algorithm!r}")
@@ -282,46 +289,7 @@ def check_resume(path: Path, algorithm: str, opts: dict[str, Any], seed_is_rando
             f"restarts that epoch's data loader, so it is not the run an uninterrupted one "
             f"makes; a checkpoint saved at an epoch's end resumes as that run (the run "
             f"folder's last.ckpt)")
-    return opts, stored
-
-
-def check_resumed_supernet(path: Path, module: torch.nn.Module) -> None:
-    """Raise ``ConfigError`` when the checkpoint at ``path`` holds the weights of another
-    supernet than ``module``, the one the run fits (SPOS: the config's model; DARTS/GDAS:
-    the ``DifferentiableNAS`` around it): keys one of them lacks (not asked of a module
-    with ``strict_loading = False``, as Lightning loads it) or other shapes, which
-    Lightning's load refuses once the fit starts.
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> torch.save({"state_dict": torch.nn.Linear(2, 3).state_dict()}, folder / "a.ckpt")
-        >>> check_resumed_supernet(folder / "a.ckpt", torch.nn.Linear(2, 4))
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: --ckpt_path ... holds another supernet than ...
-    """
-    ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    stored = ckpt.get("state_dict") if isinstance(ckpt, Mapping) else None
-    if not isinstance(stored, Mapping):
-        return
-    now = module.state_dict()
-    strict = getattr(module, "strict_loading", True) is not False
-    differ = []
-    for keys, where in (([k for k in now if k not in stored], "the checkpoint lacks"),
-                        ([k for k in stored if k not in now], "the model lacks")):
-        if keys and strict:
-            more = f" (and {len(keys) - 3} more)" if len(keys) > 3 else ""
-            differ.append(f"{where} {', '.join(keys[:3])}{more}")
-    shapes = [f"{k} is {tuple(stored[k].shape)} there, {tuple(now[k].shape)} now" for k in now
-              if k in stored and getattr(stored[k], "shape", None) is not None
-              and tuple(stored[k].shape) != tuple(now[k].shape)]
-    differ += shapes[:3]
-    if differ:
-        raise ConfigError(f"--ckpt_path {path} holds another supernet than the config's model "
-                          f"builds: {'; '.join(differ)}; resume with the model arguments the "
-                          f"checkpoint was written with, or start a new run without "
-                          f"--ckpt_path")
+    return opts, stored, supernet_shapes(ckpt)
 
 
 def held_text(epochs: int, batches: int) -> str:

@@ -291,12 +291,12 @@ def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
             path = resolve_ckpt_path(ckpt_path, run_dir)  # (a file: it raises where none)
             if path is None or lock_taken(run_dir / LOCK_FILE):
                 return False
-            opts, _ = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
+            opts, _, shapes = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
             model, _ = _checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
             module = model.build({})
             network_of(module, opts["net_attr"])
             check_resumed_supernet(path, _searched(algorithm, opts, module, trainer_cfg,
-                                                   run_dir))
+                                                   run_dir), shapes)
     except Exception:  # noqa: BLE001 - any refusal: not resumable (the run's error stands)
         return False
     return True
@@ -322,7 +322,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     drawn = _drawn(cfg)  # true, false: a drawn seed, which ranks take from rank 0
     if ckpt_path is not None:
-        opts, stored = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
+        opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
         end = training_end(stored, trainer_cfg)
         done = _finished(run_dir, ckpt_path, end, finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
@@ -338,7 +338,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
-            check_resumed_supernet(ckpt_path, searched)
+            check_resumed_supernet(ckpt_path, searched, shapes)
         datamodule = data.build()
         clear = ClearOutputs(run_dir)
         # a second run meanwhile is refused; this one, refused before it trained, leaves the
