@@ -170,18 +170,20 @@ def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.fit_resume import resume_hint
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
+    from lightning_nas.search.setting_checks import config_words
 
-    if args.print_config:  # every check of a fit before training, nothing written
-        from lightning_nas.fit import read_fit_config
+    with config_words():  # a config's and the command line's words, not Python's
+        if args.print_config:  # every check of a fit before training, nothing written
+            from lightning_nas.fit import read_fit_config
 
-        cfg = read_fit_config(args.config, overrides)
-        text = dump_yaml(cfg)  # as loaded, before it is built
-        load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
-                 out_dir=args.out, ckpt_path=args.ckpt_path, cfg=cfg)
-        print(text, end="")
-        return 0
-    spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
-                    out_dir=args.out, ckpt_path=args.ckpt_path)
+            cfg = read_fit_config(args.config, overrides)
+            text = dump_yaml(cfg)  # as loaded, before it is built
+            load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
+                     out_dir=args.out, ckpt_path=args.ckpt_path, cfg=cfg)
+            print(text, end="")
+            return 0
+        spec = load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
+                        out_dir=args.out, ckpt_path=args.ckpt_path)
     # a refused fit leaves its folder as it found it (a resumed one's: untouched)
     undo = undo_fit(spec.trial_dir) if spec.ckpt_path is None else (lambda: None)
     hint = resume_hint(Path(spec.trial_dir), args.argv, "fit", args.ckpt_path)

@@ -47,7 +47,7 @@ from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.runner import check_strategy, run_trial
-from lightning_nas.search.setting_checks import check_seed
+from lightning_nas.search.setting_checks import check_seed, in_words, said_in_config
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.user_warnings import warn_user
@@ -336,15 +336,19 @@ def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_m
     """``monitor`` and ``mode`` as given, else the ``known`` pair's; a known mode is only
     taken for its own monitor (``val_acc``'s ``max`` would keep ``val_loss``'s worst epoch):
     ``strict``, another monitor without ``mode`` takes the mode its name says (``mode_for``,
-    a ``ConfigError`` when it says none)."""
+    a ``ConfigError`` when it says none: in the command line's words within
+    ``config_words()``, ``lightning-nas fit``'s, else in Python's; was: the command line's
+    and a config's from ``fit_config(..., monitor=...)`` too)."""
     if monitor is None or monitor == known:
         return known, mode or known_mode
     if mode is None and strict:
         try:
-            return monitor, mode_for(monitor)
+            return monitor, mode_for(monitor, python=not said_in_config())
         except ConfigError as err:
-            raise ConfigError(f"--monitor {monitor} needs --mode min or max (the config's mode "
-                              f"{known_mode} is for {known}): {err}") from None
+            needs = in_words(f"--monitor {monitor} needs --mode min or max",
+                             f"monitor={monitor!r} needs mode='max' or 'min'")
+            raise ConfigError(f"{needs} (the config's mode {known_mode} is for {known}): "
+                              f"{err}") from None
     return monitor, mode
 
 

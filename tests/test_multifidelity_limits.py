@@ -33,8 +33,9 @@ def test_median_under_a_trainer_without_an_epoch_limit_is_refused_before_trainin
     # two others' values) trained for ever
     name = scheduler if isinstance(scheduler, str) else "MedianRule"
     with pytest.raises(ConfigError, match=re.escape(
-            f"scheduler '{name}' stops weak trials, but trainer.max_epochs=-1 (Lightning's "
-            f"'no limit') and no search.max_epochs end the others")):
+            f"scheduler '{name}' stops weak trials, but trainer={{\"max_epochs\": -1}} "
+            f"(Lightning's 'no limit') and no max_epochs= given to the search end the "
+            f"others")):  # Python's words (a config's: tests/test_fit_words.py)
         Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": -1}, budget=2,
                scheduler=scheduler, run_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()

@@ -298,12 +298,17 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
         # the checks above refuse every other end of a fit: the trials the rule does not
         # stop, the first one at least (judged against no others), would train for ever
         name = getattr(rule, "setting", None) or type(rule).__name__
+        # in the words the settings were given in, as make_rule's (was: a config's, always)
+        endless = in_words("trainer.max_epochs=-1", 'trainer={"max_epochs": -1}')
+        none = in_words("no search.max_epochs", "no max_epochs= given to the search")
+        ours = in_words("search.max_epochs", "the search's max_epochs=")
+        theirs = in_words("trainer.max_epochs", 'trainer={"max_epochs": ...}')
         raise ConfigError(
-            f"scheduler {name!r} stops weak trials, but trainer.max_epochs=-1 (Lightning's "
-            f"'no limit') and no search.max_epochs end the others: with a scheduler no "
-            f"max_steps, max_time or EarlyStopping may end a trial, so the first one (judged "
-            f"against no others) would train for ever; give search.max_epochs (the epochs of "
-            f"a complete trial) or trainer.max_epochs a number")
+            f"scheduler {name!r} stops weak trials, but {endless} (Lightning's 'no limit') "
+            f"and {none} end the others: with a scheduler no max_steps, max_time or "
+            f"EarlyStopping may end a trial, so the first one (judged against no others) "
+            f"would train for ever; give {ours} (the epochs of a complete trial) or {theirs} "
+            f"a number")
     return rule
 
 
