@@ -123,7 +123,9 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     together under the fit's ``limit_val_batches`` as Lightning set it (``overfit_batches``
     too; ``rank_shares``: each rank's count read from the loaders by ``ShareLimit``, times
     the ranks; where no one count fits, an integer times the ranks or the fraction of each
-    whole loader); the other ranks give ``{}`` (rank 0 reports).
+    whole loader; ``{}`` where that would not be the ranks' samples of a loader on a plain
+    ``BatchSampler``, which Lightning validates in batches of 1 there: ``NoShareMatch``);
+    the other ranks give ``{}`` (rank 0 reports).
 
     Returns:
         The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
@@ -145,7 +147,7 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
     except Exception:  # noqa: BLE001 - the fine-tune itself says what is wrong, if anything
-        return {}
+        return {}  # (ShareLimit's NoShareMatch too: no start score, the search's stands in)
     finally:
         random_state.restore(state)
     metrics = {key: float(value) for entry in found for key, value in entry.items()}
