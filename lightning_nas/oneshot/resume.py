@@ -39,18 +39,13 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
-from lightning_nas.oneshot.resume_read import (  # check_resumed_supernet: also from here
-    Shapes,
-    check_resumed_supernet,
-    read_checkpoint,
-    supernet_shapes,
-)
+from lightning_nas.oneshot.resume_read import Shapes, read_checkpoint, supernet_shapes
 from lightning_nas.run_folder import user_path
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
 __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
-           "check_resumed_supernet", "epoch_end_checkpoint",
+           "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
