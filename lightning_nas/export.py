@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.cli_optim import optim_sections, with_arch
-from lightning_nas.config.factories import (
-    DataFactory,
-    ModelFactory,
-    check_trainer_kwargs,
-    check_validation_runs,
-)
+from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import set_paths
 from lightning_nas.config.section_builder import ConfigBuilder
-from lightning_nas.config.trainer_checks import check_finetune_epochs
+from lightning_nas.config.trainer_checks import (
+    check_finetune_epochs,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_config import best_config, model_section

@@ -31,10 +31,10 @@ import yaml
 from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
-from lightning_nas.search.checkpoints import OWN_STATES, save_for_users
+from lightning_nas.search.checkpoints import save_for_users
 from lightning_nas.store import RunStore, open_run
 
-__all__ = ["EXPORT_FILES", "OWN_STATES", "discard_staged", "held_for_export",
+__all__ = ["EXPORT_FILES", "discard_staged", "held_for_export",
            "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "staged",
            "staged_checkpoint", "staging_path"]
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.cli_optim import optim_sections
-from lightning_nas.config.factories import check_trainer_kwargs, check_validation_runs
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import command_sections
+from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_validation_runs
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE
 from lightning_nas.export_header import TRAIN_AGAIN

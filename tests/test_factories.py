@@ -21,15 +21,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_nas import Search
 from lightning_nas.config.convert import convert_args
-from lightning_nas.config.factories import (
-    DataFactory,
-    ModelFactory,
+from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.instantiate import import_object, instantiate, object_path
+from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
     check_validation_runs,
 )
-from lightning_nas.config.instantiate import import_object, instantiate, object_path
-from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData, LoaderArgsData, make_blobs

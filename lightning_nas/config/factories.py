@@ -5,7 +5,7 @@ checks that can be made before any training.
 data (either may be a ``ConfigBuilder``, ``section_builder.py``: a LightningCLI config section
 with the architecture's values set at their dotted paths); the Trainer's checks
 (``check_trainer_kwargs``, ``check_validation_runs``, ``check_search_trainer``) live in
-``trainer_checks.py`` and are imported here too.
+``trainer_checks.py``.
 
 Example:
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -32,15 +32,9 @@ from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
 from lightning_nas.config.records import changed_fields
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
-from lightning_nas.config.trainer_checks import (
-    check_search_trainer,
-    check_trainer_kwargs,
-    check_validation_runs,
-)
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["DataFactory", "ModelFactory", "check_search_trainer", "check_trainer_kwargs",
-           "check_validation_runs"]
+__all__ = ["DataFactory", "ModelFactory"]
 
 
 class ModelFactory:

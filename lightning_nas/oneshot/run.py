@@ -29,9 +29,10 @@ import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
-from lightning_nas.config.factories import DataFactory, ModelFactory, check_trainer_kwargs
+from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.derive import derived_text

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import lightning.pytorch as pl
 import torch
 
-from lightning_nas.config.factories import (
-    check_search_trainer,
-    check_trainer_kwargs,
-    check_validation_runs,
-)
 from lightning_nas.config.instantiate import short
 from lightning_nas.config.section_builder import ConfigBuilder
-from lightning_nas.config.trainer_checks import check_trainer_space_keys
+from lightning_nas.config.trainer_checks import (
+    check_search_trainer,
+    check_trainer_kwargs,
+    check_trainer_space_keys,
+    check_validation_runs,
+)
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor

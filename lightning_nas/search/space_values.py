@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.factories import check_validation_runs
+from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
