@@ -37,6 +37,11 @@ _SWEEP_PHRASES = (
      r"a different space (hydra.sweeper.params and the command line's sweeps) (\1); resume "
      r"with the same params"),
     (r"holds a search (with|started)", r"holds a sweep \1"),
+    # a warm start's source still being searched (``SourceReport.live_warning``)
+    (r"^warm_start source ", "hydra.sweeper.warm_start source "),
+    (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "
+     r"this search once", "not used, by this sweep or its resume (it keeps these priors): to "
+     "use them, start this sweep once"),
 )
 
 

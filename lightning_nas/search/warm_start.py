@@ -8,7 +8,8 @@ best, then each task's second, ...: ``rank_priors``), each as the optimizer hold
 (``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
 its later ask of that point gives that value, which must be known as trained). A source
 whose search was still running when read is warned of (``SourceReport.live_warning``):
-its later results are not used, by this search or its resume.
+its later results are not used, by this search or its resume (in a Hydra sweep's words in
+a sweep: ``hydra.sweeper.warm_start``, this sweep).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         say(report.describe())
         for source in report.sources:  # said whether verbose or not, before any trial
             if source.live:  # (was: read as it was then without a word)
-                warn_user(source.live_warning())  # at the user's line (was: facade.py's)
+                warn_user(_worded(source.live_warning(), store))  # at the user's line
         priors = store.priors()
     if not priors:
         return []
@@ -82,3 +83,13 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
     # was no repeat and trained it again)
     ranked = [held(space, optimizer, arch) for arch in ranked]
     return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
+
+
+def _worded(text: str, store: RunStore) -> str:
+    """``text`` in a Hydra sweep's words where ``store`` is a sweep's (``sweep_phrases``:
+    ``hydra.sweeper.warm_start``, ``this sweep``; was: a search's words in a sweep)."""
+    if store.get_meta("hydra") is None:
+        return text
+    from lightning_nas.integrations.hydra_wording import sweep_phrases  # (no Hydra import)
+
+    return sweep_phrases(text)
