@@ -1635,7 +1635,8 @@ def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_pat
                                     for p in priors)
     assert (source["filled"], source["recorded"]) == ({"model.depth": 2, "lr": 0.1}, {})
     # a resume with another fill is refused (the stored priors keep this one)
-    with pytest.raises(Exception, match=r"a different warm_start_fill \(lr: 0.1, now 0.3\)"):
+    with pytest.raises(Exception, match=r"a different hydra.sweeper.warm_start_fill \(lr: 0.1, now "
+                                          r"0.3\)"):
         _sweep(tmp_path / "second", task, {**warm, "budget": 3},
                ("hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.3}",), lr=0.3)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
+from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.run_folder import hold_folder  # noqa: E402
 from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
 
@@ -45,3 +48,119 @@ def test_a_warm_start_source_still_being_swept_is_warned_of_in_the_sweeps_words(
         f"completed so far, 2 used as priors; the trials it completes later are not used, "
         f"by this sweep or its resume (it keeps these priors): to use them, start this "
         f"sweep once that one has ended"]
+
+
+# ----------------------------------------------------------------- resume refusals
+def _refused(folder: Path, task, sweeper: dict, **kw) -> str:
+    """The refusal of a resume of the sweep in ``folder`` (its store unchanged)."""
+    with pytest.raises(ConfigError) as err:
+        _sweep(folder, task, sweeper, **kw)
+    return str(err.value)
+
+
+def test_a_resume_with_another_warm_start_fill_names_the_sweeps_key(tmp_path):
+    # was: "holds a sweep with a different warm_start_fill (...); resume with the same
+    # warm_start_fill", a key a sweep's user does not write
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    source = str(tmp_path / "first" / "run")
+    params = {**PARAMS, "y": "choice(1, 2)"}
+    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source],
+                                      "warm_start_fill": {"y": 1}, "params": params}, y=1)
+    run = tmp_path / "warm" / "run"
+    assert _refused(tmp_path / "warm", _task, {
+        "budget": 2, "warm_start": [source], "warm_start_fill": {"y": 2}, "params": params},
+        y=1) == (
+        f"{run} holds a sweep with a different hydra.sweeper.warm_start_fill (y: 1, now 2); "
+        f"resume with the same hydra.sweeper.warm_start_fill, or choose another "
+        f"hydra.sweeper.run_dir")
+
+
+def test_a_resume_with_another_warm_start_names_the_sweeps_key(tmp_path):
+    # was: "holds a sweep started without warm_start; resume with the same warm_start" and
+    # "holds a sweep with a different warm_start (...)"
+    for name in ("a", "b"):
+        _sweep(tmp_path / name, _task, {"budget": 2, "params": PARAMS})
+    a, b = (str((tmp_path / name / "run").resolve()) for name in ("a", "b"))
+    _sweep(tmp_path / "plain", _task, {"budget": 1, "params": PARAMS})
+    run = tmp_path / "plain" / "run"
+    assert _refused(tmp_path / "plain", _task, {
+        "budget": 2, "warm_start": [a], "params": PARAMS}) == (
+        f"{run} holds a sweep started without hydra.sweeper.warm_start; resume with the "
+        f"same hydra.sweeper.warm_start, or choose another hydra.sweeper.run_dir")
+    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [a], "params": PARAMS})
+    run = tmp_path / "warm" / "run"
+    assert _refused(tmp_path / "warm", _task, {
+        "budget": 2, "warm_start": [b], "params": PARAMS}) == (
+        f"{run} holds a sweep with a different hydra.sweeper.warm_start (stored ['{a}'], now "
+        f"['{b}']); resume with the same hydra.sweeper.warm_start, or choose another "
+        f"hydra.sweeper.run_dir")
+
+
+def test_a_resume_without_warm_start_of_a_sweep_that_stored_no_priors_names_the_key(
+        tmp_path):
+    # was: "... resume with that warm_start to read them now, ..."
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    source = str((tmp_path / "first" / "run").resolve())
+    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source], "params": PARAMS})
+    run = tmp_path / "warm" / "run"
+    with sqlite3.connect(run / "search.db") as db:  # stopped while it read its sources
+        for table in ("priors", "events", "trials"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("DELETE FROM meta WHERE key = 'warm_start'")
+    db.close()
+    assert _refused(tmp_path / "warm", _task, {"budget": 2, "params": PARAMS}) == (
+        f"{run} holds a sweep started with `hydra.sweeper.warm_start=[{source}]` that "
+        f"stopped before it read their results (it stored no priors); resume with that "
+        f"hydra.sweeper.warm_start to read them now, or choose another "
+        f"hydra.sweeper.run_dir (it completed no trial: remove {run} to start anew)")
+
+
+def _two(cfg: DictConfig) -> dict[str, float]:
+    return {"loss": float(cfg.x), "acc": 1.0 / (1 + cfg.x)}
+
+
+def test_a_resume_with_other_objectives_names_the_sweeps_key(tmp_path):
+    # was: "holds a sweep with a different objectives (...); resume with the same
+    # objectives"
+    _sweep(tmp_path, _two, {"budget": 1, "objectives": {"loss": "minimize", "acc": "maximize"},
+                            "params": PARAMS}, sort_keys=False)
+    message = _refused(tmp_path, _two, {
+        "budget": 2, "objectives": {"loss": "minimize", "acc": "minimize"}, "params": PARAMS},
+        sort_keys=False)
+    assert message == (  # the directions as written (was: 'max', 'min')
+        f"{tmp_path / 'run'} holds a sweep with a different hydra.sweeper.objectives (acc: "
+        f"'maximize', now 'minimize'); resume with the same hydra.sweeper.objectives, or "
+        f"choose another hydra.sweeper.run_dir")
+
+
+def test_a_resume_with_another_score_names_the_sweeps_keys(tmp_path):
+    # was: "holds a sweep with a different monitor (...); resume with the same monitor"
+    _sweep(tmp_path, _two, {"budget": 1, "monitor": "loss", "params": PARAMS},
+           direction="minimize")
+    assert _refused(tmp_path, _two, {"budget": 2, "monitor": "acc", "params": PARAMS}) == (
+        f"{tmp_path / 'run'} holds a sweep with a different score (hydra.sweeper.monitor, "
+        f"else optimized_metric) (stored 'loss', now 'acc'); resume with the same score, or "
+        f"choose another hydra.sweeper.run_dir")
+
+
+def test_a_resume_from_another_folder_with_a_relative_warm_start_names_the_key(
+        tmp_path, monkeypatch):
+    # was: "... a relative warm_start folder being of the current folder, ...: run the
+    # command from the folder the search was started in, or leave warm_start out, ..."
+    monkeypatch.chdir(tmp_path)
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": ["first/run"],
+                                      "params": PARAMS})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    message = _refused(tmp_path / "warm", _task, {"budget": 2, "warm_start": ["first/run"],
+                                                  "params": PARAMS})
+    assert message.startswith(f"{tmp_path / 'warm' / 'run'} holds a sweep with a different "
+                              f"hydra.sweeper.warm_start (")
+    assert (f"{elsewhere / 'first' / 'run'} does not exist, a relative "
+            f"hydra.sweeper.warm_start folder being of the current folder, {elsewhere}: run "
+            f"the command from the folder the sweep was started in, or leave "
+            f"hydra.sweeper.warm_start out, as a resume reads the results it stored); resume "
+            f"with the same hydra.sweeper.warm_start, or choose another "
+            f"hydra.sweeper.run_dir") in message

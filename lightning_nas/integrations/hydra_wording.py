@@ -37,6 +37,15 @@ _SWEEP_PHRASES = (
      r"a different space (hydra.sweeper.params and the command line's sweeps) (\1); resume "
      r"with the same params"),
     (r"holds a search (with|started)", r"holds a sweep \1"),
+    # a resume's store checks of the sweep's settings (was: bare keys, `warm_start_fill`)
+    (r"a different monitor \((.*)\); resume with the same monitor",
+     r"a different score (hydra.sweeper.monitor, else optimized_metric) (\1); resume with "
+     r"the same score"),
+    (r"(a different|started without|resume with the same|resume with that|a relative|leave) "
+     r"(warm_start_fill|warm_start|objectives)\b", r"\1 hydra.sweeper.\2"),
+    (r"a different hydra\.sweeper\.objectives \(.*\); resume with the same",
+     lambda m: re.sub(r"'(max|min)'", r"'\1imize'", m[0])),  # as the sweep's user wrote it
+    (r"from the folder the search was started in", "from the folder the sweep was started in"),
     # a warm start's source still being searched (``SourceReport.live_warning``)
     (r"^warm_start source ", "hydra.sweeper.warm_start source "),
     (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "
