@@ -32,10 +32,11 @@ def test_a_sweep_whose_optimizer_takes_results_as_its_own_refuses_another_direct
     assert str(err.value) == (
         f"hydra.sweeper.optimizer 'RandomSearch' is told the hydra.sweeper.warm_start runs' "
         f"results as results of this sweep, and hydra.sweeper.warm_start source {source} "
-        f"scored score (max), not this sweep's score (min): its scores are not on this "
-        f"sweep's scale; pick a hydra.sweeper.optimizer that keeps each run's results on its "
-        f"own task (SurrogateEvolution, RegularizedEvolution, LocalSearch), or give "
-        f"hydra.sweeper.warm_start runs that scored score (min)")
+        f"scored score (maximize), not this sweep's score (hydra.sweeper.direction: "
+        f"minimize): its scores are not on this sweep's scale; pick a hydra.sweeper.optimizer "
+        f"that keeps each run's results on its own task (SurrogateEvolution, "
+        f"RegularizedEvolution, LocalSearch), or give hydra.sweeper.warm_start runs that "
+        f"scored score (minimize)")  # the direction as written (was: (max), (min))
     assert not (tmp_path / "second" / "run").exists()
     trials = _sweep(tmp_path / "second", _task, {  # the default keeps each run's own task
         "budget": 1, "warm_start": [str(source)], "params": {"x": "range(0, 12)"}},
@@ -61,7 +62,7 @@ def test_a_sweep_whose_first_objective_a_source_never_logged_names_the_sweeps_ke
     assert str(err.value) == (
         f"hydra.sweeper.optimizer 'RandomSearch' is told the hydra.sweeper.warm_start runs' "
         f"results as results of this sweep, and hydra.sweeper.warm_start source {source} "
-        f"never logged this sweep's first objective loss: its monitor score (max) would "
+        f"never logged this sweep's first objective loss: its monitor score (maximize) would "
         f"stand in for it, not on this sweep's scale; pick a hydra.sweeper.optimizer that "
         f"keeps each run's results on its own task (SurrogateEvolution, "
         f"RegularizedEvolution, LocalSearch), or give hydra.sweeper.warm_start runs that "

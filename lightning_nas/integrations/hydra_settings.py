@@ -107,6 +107,13 @@ _SWEEP_CHECKS = (
     (r"\bpick a strategy\b", "pick a hydra.sweeper.optimizer"),
     (r"\bthis search\b", "this sweep"),
     (r"\bor warm-start from runs that\b", "or give hydra.sweeper.warm_start runs that"),
+    # a warm start's scale refusal: a mode as a sweep's direction is written (was: (min))
+    (r"scored (.+?) \((max|min)\), not this sweep's (.+?) \((max|min)\): its scores",
+     r"scored \1 (\2imize), not this sweep's \3 (hydra.sweeper.direction: \4imize): its "
+     r"scores"),
+    (r"runs that scored (.+) \((max|min)\)$", r"runs that scored \1 (\2imize)"),
+    (r"its monitor (.+?) \((max|min)\) would stand in", r"its monitor \1 (\2imize) would "
+     r"stand in"),
 )
 
 
@@ -114,9 +121,10 @@ def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
     """A refused setting as a sweep's user names it: `budget` is `hydra.sweeper.budget`, a
     warm start's folders ``hydra.sweeper.warm_start`` and the sweep's own folder its
     ``hydra.sweeper.run_dir`` or ``hydra.sweep.dir``, its optimizer
-    ``hydra.sweeper.optimizer`` and the search the sweep (was, for all but the first:
-    Search's words, ``warm_start source ...``, ``this search's own run_dir``,
-    ``optimizer 'NGOpt' ... results of this search``).
+    ``hydra.sweeper.optimizer``, the search the sweep and a warm start's modes its
+    directions, ``(maximize)``, ``(hydra.sweeper.direction: minimize)`` (was, for all but
+    the first: Search's words, ``warm_start source ...``, ``this search's own run_dir``,
+    ``optimizer 'NGOpt' ... results of this search``, ``(max)``).
 
     Example:
         >>> sweep_words("warm_start source runs/a does not exist; give folders ...", ["budget"])
@@ -125,6 +133,8 @@ def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
         '`hydra.sweeper.budget` must be ...'
         >>> sweep_words("optimizer 'EDA' ... of this search; pick a strategy ...", [])
         "hydra.sweeper.optimizer 'EDA' ... of this sweep; pick a hydra.sweeper.optimizer ..."
+        >>> sweep_words("scored a (max), not this search's a (min): its scores", [])
+        "scored a (maximize), not this sweep's a (hydra.sweeper.direction: minimize): its scores"
     """
     text = re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings
                   else m[0], text)
