@@ -164,3 +164,18 @@ def test_a_resume_from_another_folder_with_a_relative_warm_start_names_the_key(
             f"hydra.sweeper.warm_start out, as a resume reads the results it stored); resume "
             f"with the same hydra.sweeper.warm_start, or choose another "
             f"hydra.sweeper.run_dir") in message
+
+
+def test_a_warm_start_fill_the_sources_trials_did_not_need_is_said_with_the_sweeps_key(
+        tmp_path, capsys):
+    # was: "[...]; warm_start_fill not used for y (its trials had them)", a key a sweep's
+    # user does not write
+    params = {**PARAMS, "y": "choice(1, 2)"}
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": params}, y=1)
+    trials = _sweep(tmp_path / "second", _task, {
+        "budget": 1, "warm_start": [str(tmp_path / "first" / "run")],
+        "warm_start_fill": {"y": 2}, "params": params}, y=1)
+    assert len(trials) == 1
+    out = capsys.readouterr().out
+    assert "; hydra.sweeper.warm_start_fill not used for y (its trials had them)" in out
+    assert "; warm_start_fill not used" not in out

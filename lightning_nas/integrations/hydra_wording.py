@@ -46,6 +46,8 @@ _SWEEP_PHRASES = (
     (r"a different hydra\.sweeper\.objectives \(.*\); resume with the same",
      lambda m: re.sub(r"'(max|min)'", r"'\1imize'", m[0])),  # as the sweep's user wrote it
     (r"from the folder the search was started in", "from the folder the sweep was started in"),
+    # the warm start's report (``SourceReport.describe``; was: a bare key)
+    (r"; warm_start_fill not used for ", "; hydra.sweeper.warm_start_fill not used for "),
     # a warm start's source still being searched (``SourceReport.live_warning``)
     (r"^warm_start source ", "hydra.sweeper.warm_start source "),
     (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "
