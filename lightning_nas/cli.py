@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import os
 import sqlite3
 import sys
@@ -53,10 +54,12 @@ def _whole(text: str, low: int, what: str = "") -> int:
 def _parser() -> argparse.ArgumentParser:
     from lightning_nas.report.tables import STATUSES
 
-    parser = argparse.ArgumentParser(prog="lightning-nas",
+    # allow_abbrev=False: `--print` is no `--print_config` (_check_flags names it)
+    parser = argparse.ArgumentParser(prog="lightning-nas", allow_abbrev=False,
                                      description="Neural architecture search for Lightning.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("search", help="run or resume a search from a YAML config",
+    add = functools.partial(sub.add_parser, allow_abbrev=False)
+    p = add("search", help="run or resume a search from a YAML config",
                        description="Overrides follow the config: --search.budget=5 "
                                    "--trainer.max_epochs=2 --search.run_dir=runs/try1")
     p.add_argument("config", nargs="+",
@@ -64,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                         "merged in order (e.g. your LightningCLI config, then search.yaml)")
     p.add_argument("--print_config", action="store_true",
                    help="check the config as a run does, print it after overrides and exit")
-    p = sub.add_parser("oneshot", help="train a supernet once and search its subnets",
+    p = add("oneshot", help="train a supernet once and search its subnets",
                        description="A config with model (a supernet with choice modules), "
                                    "data, trainer and a oneshot: block (optional: each key "
                                    "has a default; oneshot.algorithm: spos, the default, "
@@ -75,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
                         "written at each training epoch's end) or a checkpoint file")
     p.add_argument("--print_config", action="store_true",
                    help="print the config after overrides and exit")
-    p = sub.add_parser("show", help="leaderboard of a run (or of a one-shot run folder)")
+    p = add("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir", type=user_path)
     p.add_argument("--top", type=_count, default=None,
                    help="rows to show (default: 10 of the leaderboard, every trial of a "
@@ -85,17 +88,17 @@ def _parser() -> argparse.ArgumentParser:
                    default="completed",
                    help="the leaderboard (default; failed and rejected trials follow it with "
                         "their errors), or the trials of one status")
-    p = sub.add_parser("report", help="plots (PNG) and an HTML page of a run, or of a "
+    p = add("report", help="plots (PNG) and an HTML page of a run, or of a "
                        "one-shot run folder")
     p.add_argument("run_dir", type=user_path)
     p.add_argument("--out", type=user_path, default=None,
                    help="folder (default RUN_DIR/report)")
-    p = sub.add_parser("export", help="write best.yaml, best.ckpt and best_config.yaml")
+    p = add("export", help="write best.yaml, best.ckpt and best_config.yaml")
     p.add_argument("run_dir", type=user_path)
     p.add_argument("--trial", type=int, default=None,
                    help="export this trial (e.g. a point on the Pareto front) instead of the "
                         "best one")
-    p = sub.add_parser("finetune", help="train the best architecture again with more epochs",
+    p = add("finetune", help="train the best architecture again with more epochs",
                        description="Overrides may follow: Trainer values, e.g. "
                                    "--trainer.accelerator=cpu, and the model's arguments, "
                                    "e.g. a lower learning rate, --model.lr=5e-4 (over the "
@@ -115,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fresh (default): a new optimizer and LR scheduler at the initial "
                         "learning rate; restore: continue those of the checkpoint, as they "
                         "were at the trial's best epoch")
-    p = sub.add_parser("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
+    p = add("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")
     p.add_argument("config", nargs="+", help="LightningCLI-style YAML; several are merged")
@@ -282,15 +285,17 @@ def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[st
         name = arg.split("=", 1)[0]
         if not name.startswith("--") or name[2:] in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):
             continue
-        close = difflib.get_close_matches("--" + name[2:].replace("-", "_"), flags, n=1,
-                                          cutoff=0.6)
+        starts = [flag for flag in flags if flag.startswith(name) and len(name) > 2]
+        close = starts or difflib.get_close_matches("--" + name[2:].replace("-", "_"), flags,
+                                                    n=1, cutoff=0.6)
         if not close and command == "search" and name[2:] in SearchSettings.keys():
             close = [f"--search.{name[2:]}"]
-        hint = f"did you mean {close[0]}? " if close else ""
+        short = " (an abbreviation is not taken: give the option whole)" if starts else ""
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         example = _OVERRIDE_EXAMPLES.get(command)
         overrides = f"; config values are set with dotted overrides, e.g. {example}" \
             if example else ""
-        command_parser.error(f"unrecognized option {name}; {hint}options of {command}: "
+        command_parser.error(f"unrecognized option {name}{short}; {hint}options of {command}: "
                              f"{', '.join(flags) or 'none'}{overrides}")
 
 

@@ -1,0 +1,75 @@
+"""The commands refuse an abbreviated option (argparse's ``allow_abbrev``), naming the
+option it starts and the command's options; a config override stays an override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas.cli import main
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData"},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"width": {"choice": [8, 16]}}, "optimizer": "RandomSearch",
+                   "budget": 1, "run_dir": str(tmp_path / "run")},
+    }))
+    return path
+
+
+@pytest.mark.parametrize("argv, message", [
+    # was: taken as --print_config: the config printed, exit 0
+    (["search", "{cfg}", "--print"], "unrecognized option --print (an abbreviation is not "
+                                     "taken: give the option whole); did you mean "
+                                     "--print_config? options of search: --print_config"),
+    (["oneshot", "{cfg}", "--print"], "did you mean --print_config? options of oneshot: "
+                                      "--ckpt_path, --print_config"),
+    (["oneshot", "{cfg}", "--ckpt", "last"], "unrecognized option --ckpt (an abbreviation"),
+    (["fit", "{cfg}", "--print"], "did you mean --print_config? options of fit:"),
+    # was: taken as --monitor (difflib alone would say --mode, the closer word)
+    (["fit", "{cfg}", "--mon", "val_loss"], "unrecognized option --mon (an abbreviation is "
+                                            "not taken: give the option whole); did you mean "
+                                            "--monitor?"),
+    (["fit", "{cfg}", "--mo", "max"], "did you mean --monitor or --mode?"),
+    # was: taken as --optimizer_state, --max_epochs, --from_scratch, --threads
+    (["finetune", "{run}", "--optim", "restore"], "unrecognized option --optim (an "
+                                                  "abbreviation is not taken: give the option "
+                                                  "whole); did you mean --optimizer_state? "
+                                                  "options of finetune: --max_epochs"),
+    (["finetune", "{run}", "--max", "3"], "did you mean --max_epochs?"),
+    (["finetune", "{run}", "--from"], "did you mean --from_scratch?"),
+    (["finetune", "{run}", "--thr=2"], "did you mean --threads?"),
+    (["show", "{run}", "--form", "csv"], "unrecognized option --form (an abbreviation is not "
+                                         "taken: give the option whole); did you mean "
+                                         "--format? options of show: --top, --format, --status"),
+    (["show", "{run}", "--stat=failed"], "did you mean --status?"),
+    (["export", "{run}", "--tri", "1"], "did you mean --trial? options of export: --trial"),
+    (["report", "{run}", "--o", "x"], "did you mean --out? options of report: --out"),
+])
+def test_an_abbreviated_option_is_refused(config, tmp_path, capsys, argv, message):
+    argv = [a.format(cfg=config, run=tmp_path / "none") for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "none").exists()
+
+
+def test_the_whole_options_and_overrides_are_taken(config, tmp_path, capsys):
+    # the options as given whole, and an override that an option's name starts with
+    # (finetune's --optimizer=... is the config's optimizer, not --optimizer_state)
+    assert main(["search", str(config), "--print_config", "--seed_everything=3"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["seed_everything"] == 3
+    with pytest.raises(SystemExit) as exit_:
+        main(["show", str(tmp_path / "none"), "--format", "csv", "--top", "--x"])
+    assert exit_.value.code == 2  # --top takes a number: argparse's own error, no abbreviation
+    assert "--top: expected one argument" in capsys.readouterr().err
