@@ -44,8 +44,10 @@ def test_a_keyword_only_the_wrapper_takes_is_taken():
 
 @pytest.mark.parametrize(("path", "hydra", "said", "not_said"), [
     # a section: where to set it, and that a LightningCLI link is not applied
-    ("model", False, ["set model.init_args.epoch (the link_arguments"], ["_partial_"]),
-    ("model", True, ["set model.epoch"], ["_partial_", "link_arguments"]),
+    # and its command-line override
+    ("model", False, ["set model.init_args.epoch (on the command line: "
+                      "--model.init_args.epoch=...; the link_arguments"], ["_partial_"]),
+    ("model", True, ["set model.epoch"], ["_partial_", "link_arguments", "command line"]),
     # a nested node: where to set it, or `_partial_` (was: set ...init_args.params alone,
     # which a config cannot, for an optimizer's parameters)
     ("model.optimizer", False, ["set model.optimizer.init_args.epoch; or, if it is to be "

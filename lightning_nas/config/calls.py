@@ -17,7 +17,11 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["accepted_kwargs", "call", "missing_args"]
+__all__ = ["LINK_NOTE", "accepted_kwargs", "call", "missing_args"]
+
+#: why a section's argument a LightningCLI project links (``link_arguments``) is missing here
+LINK_NOTE = ("the link_arguments of your own LightningCLI are not applied: README, "
+             "LightningCLI configs, 'Not taken from a LightningCLI project'")
 
 
 def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
@@ -45,11 +49,11 @@ def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
                  "to its node") if nested else ""
         if not missing:
             raise ConfigError(f"{path or 'node'}: {name}: {text}; {later}") from err
-        keys = " and ".join(f"{path + '.' if path else ''}{'' if hydra else 'init_args.'}{m}"
-                            for m in missing)
-        link = (" (the link_arguments of your own LightningCLI are not applied: README, "
-                "LightningCLI configs, 'Not taken from a LightningCLI project')"
-                if path in ("model", "data") and not hydra else "")
+        paths = [f"{path + '.' if path else ''}{'' if hydra else 'init_args.'}{m}"
+                 for m in missing]
+        keys = " and ".join(paths)
+        link = (f" (on the command line: {' '.join(f'--{p}=...' for p in paths)}; "
+                f"{LINK_NOTE})" if path in ("model", "data") and not hydra else "")
         raise ConfigError(f"{path or 'node'}: {name}: the config does not give required argument"
                           f" {', '.join(map(repr, missing))}; set {keys}{link}"
                           f"{'; or, ' + later if later else ''}") from err

@@ -41,12 +41,15 @@ from lightning_nas.config.cli_optim import check_optim, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
+from lightning_nas.config.paths import is_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs
 from lightning_nas.search.manual_checks import check_manual_optimization
 from lightning_nas.search.meta_build import parameters_on_meta
+from lightning_nas.search.required_words import missing_message
+from lightning_nas.search.setting_checks import said_in_config
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.search.trial_logs import pin_versions
 
@@ -167,6 +170,7 @@ class TrialTemplate:
                         break
                     first = first or error
                 else:
+                    _refuse_missing(name, factory, archs[0], of)  # where to set them
                     path, value = self._blame(name, factory, archs[0]) or (None, None)
                     raise _config_error(name, path, value, first, archs[0], of)
         if isinstance(built[0], NASModule):  # its output width, before anything is written
@@ -347,6 +351,23 @@ def attempt_build(build: Callable[[], Any], meta: bool) -> BaseException | None:
     except Exception as err:  # noqa: BLE001 - a user's constructor may raise anything
         return err
     return None
+
+
+def _refuse_missing(section: str, factory: ModelFactory | DataFactory, arch: dict[str, Any],
+                    of: str | None) -> None:
+    """Raise ``ConfigError`` where the class ``factory`` builds for ``arch`` lacks required
+    arguments, saying where to set them in the caller's words (a search's, a fit's config)
+    (was: Python's ``TypeError``, naming the argument only)."""
+    if of not in (None, "the fit") or isinstance(factory.target, ConfigBuilder):
+        return  # (a node: call() names its path; a fine-tune's arguments are its trial's)
+    searched = ({k: v for k, v in arch.items() if not is_dotted(k)} if section == "model"
+                else factory.arch_args(arch))
+    said = missing_message(section, factory.target, factory.init_args, searched,
+                           config=of is not None or said_in_config(), search=of is None)
+    if said is not None:
+        then = "(every trial would fail)" if of is None else "(no folder was made)"
+        raise ConfigError(f"{said}; found building the {section} of {of or 'a trial'} "
+                          f"before any training {then}")
 
 
 def _config_error(section: str, path: str | None, value: Any, error: BaseException,
