@@ -67,6 +67,7 @@ from lightning_nas.integrations.hydra_options import (
     group_choices,
     option_jobs,
 )
+from lightning_nas.integrations.hydra_required import warn_required
 from lightning_nas.integrations.hydra_rerun import rerun_line
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
@@ -204,7 +205,9 @@ class HydraSweep(Sweeper):
         first = check_composes(self.config, loader, sweep, check)
         check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
         jobs = option_jobs(self.config, loader, sweep, check)
-        warn_missing([first, *(job for values in jobs.values() for job in values.values())])
+        composed = [first, *(job for values in jobs.values() for job in values.values())]
+        warn_missing(composed)
+        warn_required(composed)  # a _target_'s argument no job gives: its path said
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
         store = self._open_store(settings, sweep, jobs)
         try:

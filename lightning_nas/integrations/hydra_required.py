@@ -1,0 +1,86 @@
+"""``warn_required``: a Hydra ``_target_`` node of a sweep's job config whose target lacks
+a required argument in every job composed before the first (neither the config, a searched
+key nor a command-line override gives it), said before the first job with the node's path
+and the override that sets it; not refused, since the task function may pass it
+(``instantiate(cfg.data, root=...)``), as ``hydra_schema.warn_missing`` says a ``???``.
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> job = OmegaConf.create({"data": {"_target_": "collections.Counter"}})
+    >>> warn_required([job])  # Counter requires nothing: no word
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lightning_nas.config.calls import missing_args
+from lightning_nas.config.imports import import_object
+from lightning_nas.user_warnings import warn_user
+
+__all__ = ["warn_required"]
+
+#: a node's keys that are Hydra's, not its target's arguments
+_HYDRA_KEYS = ("_target_", "_args_", "_recursive_", "_convert_", "_partial_")
+
+
+def warn_required(jobs: Iterable[DictConfig]) -> None:
+    """Warn of each required argument of a ``_target_`` node's target that every one of
+    ``jobs`` (the job configs composed before the first job) leaves out, Hydra's own keys
+    left out: each job that builds the node fails (Hydra's ``InstantiationException``),
+    unless its task passes the argument itself.
+
+    Args:
+        jobs: the composed job configs, as written (not resolved).
+    """
+    lacking: dict[tuple[str, str], str] | None = None
+    for job in jobs:
+        tree = OmegaConf.to_container(job, resolve=False)
+        tree.pop("hydra", None)
+        found = dict(_lacking(tree))
+        lacking = found if lacking is None else {k: v for k, v in found.items() if k in lacking}
+    for (path, arg), target in sorted((lacking or {}).items()):
+        warn_user(f"config key {path!r}: its _target_ {target} lacks required argument "
+                  f"{arg!r} in every job the sweep composed: neither the config, a searched "
+                  f"key nor a command-line override gives it, so each job that builds "
+                  f"{path} fails (Hydra's InstantiationException); set {path}.{arg} in the "
+                  f"config or on the command line (+{path}.{arg}=...), or search it in "
+                  f"hydra.sweeper.params (not refused: the task function may pass it, "
+                  f"instantiate(cfg.{path}, {arg}=...))")
+
+
+def _lacking(tree: Any, where: str = "") -> Iterator[tuple[tuple[str, str], str]]:
+    """``((path, argument), target)`` for each required argument a ``_target_`` node in the
+    plain ``tree`` leaves out; the nodes Hydra does not build (under ``_recursive_:
+    false``) and a ``_partial_`` node's own (given when it is called) are not asked."""
+    if isinstance(tree, list):
+        for i, item in enumerate(tree):
+            yield from _lacking(item, f"{where}[{i}]")
+        return
+    if not isinstance(tree, Mapping):
+        return
+    target = tree.get("_target_")
+    if isinstance(target, str) and where and not tree.get("_partial_") \
+            and "${" not in target:
+        yield from ((key, target) for key in _missing(tree, target, where))
+    if target is not None and tree.get("_recursive_") is False:
+        return
+    for name, value in tree.items():
+        if name not in _HYDRA_KEYS:
+            yield from _lacking(value, f"{where}.{name}" if where else str(name))
+
+
+def _missing(node: Mapping[str, Any], target: str, where: str) -> Iterator[tuple[str, str]]:
+    """``(where, argument)`` for each required argument of ``target`` that ``node`` leaves
+    out (a target that does not import here: none, said elsewhere)."""
+    try:
+        built = import_object(target)
+    except Exception:  # noqa: BLE001 - the check of the searched keys warns of it
+        return
+    given = {key: value for key, value in node.items() if key not in _HYDRA_KEYS}
+    args = node.get("_args_")
+    for arg in missing_args(built, len(args) if isinstance(args, list) else 0, given):
+        yield where, arg
