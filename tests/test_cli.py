@@ -747,7 +747,7 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
             f"wrote no {last} to resume from: the same command starts it anew"
             in capsys.readouterr().err)
     # a resume stopped before an epoch ended: the same command resumes again
-    assert main([*args, ctrl_c % 2, "--ckpt", "last"]) == 130
+    assert main([*args, ctrl_c % 2, "--ckpt_path", "last"]) == 130
     assert f"with:\n  {command}\n" in capsys.readouterr().err
     assert main([*args, "--ckpt_path", "last"]) == 0
     assert capsys.readouterr().out.startswith("Resuming the spos search")
