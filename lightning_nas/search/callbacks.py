@@ -3,7 +3,8 @@
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
 score is the monitored value at its best epoch (of those whose validation logged it), and
 fails (``MonitorError``) when no validation logs the monitored key. ``TrialCheckpoint``
-keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's.
+keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's (in
+``lightning_nas.search.trial_checkpoint``, re-exported here with ``FIT_RECORD``).
 ``PruningCallback`` (a scheduler rule's stop) lives in ``lightning_nas.search.pruning`` and
 is re-exported here: the README documents this import path, and a LightningCLI config or a
 pickle of an earlier run may name ``lightning_nas.search.callbacks.PruningCallback``.
@@ -25,12 +26,11 @@ from typing import Any
 import lightning
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
-from lightning_nas.search.best_epoch import best_entry, breaks_tie
+from lightning_nas.search.best_epoch import best_entry
 from lightning_nas.search.monitor_errors import (
     VALIDATION_ONLY,
     check_monitor_logged,
@@ -41,134 +41,12 @@ from lightning_nas.search.monitor_errors import (
 )
 from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
 from lightning_nas.search.rank_sync import RankSync
+from lightning_nas.search.trial_checkpoint import FIT_RECORD, TrialCheckpoint  # re-exported
 from lightning_nas.search.validation_logs import ValidationLogs
 from lightning_nas.user_warnings import UserWarningCache
 
 __all__ = ["FIT_RECORD", "PruningCallback", "TrialCheckpoint", "TrialReporter",
            "logged_metrics"]
-
-#: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
-FIT_RECORD = "lightning_nas_fit"
-
-
-class TrialCheckpoint(ModelCheckpoint):
-    """The trial's ``ModelCheckpoint`` (``best.ckpt`` on the search's monitor), under a
-    state key of its own: Lightning keys a checkpoint callback's state by its monitor and
-    mode, so a user's ``ModelCheckpoint(monitor="val_acc", mode="max")`` would otherwise
-    collide with it ("Found more than one stateful callback") and fail every trial.
-
-    A trial's is made with ``save_on_train_epoch_end=False``: ``best.ckpt`` is chosen when
-    validation ends, on the value the reporter stores (a name training logs too holds
-    training's epoch mean at the epoch's end). ``keep_last`` writes ``last.ckpt`` at the end
-    of every training epoch, after ``best.ckpt`` (so it holds this callback's up-to-date
-    best), and again when the fit
-    ends: a paused trial resumes after the epoch it stopped at. Lightning's own
-    ``save_last`` writes it only when a top-k checkpoint is saved at the same step (2.6):
-    it lagged behind an epoch that did not improve. Lightning steps the epoch's
-    ``ReduceLROnPlateau`` schedulers after the epoch-end hooks, and not on a resume from a
-    checkpoint written in them: the file written at the fit's end holds that step, so a
-    promoted trial trains on with the schedulers, rate and optimizer of an uninterrupted
-    run (the epoch-end one is for a crash). With the trial's ``reporter`` it completes the
-    epoch's entry first (this hook runs after the module's ``on_train_epoch_end``), so a
-    checkpoint's history holds the epoch's training metrics too, and a validation whose
-    entry holds no monitored value (it did not log it) is not a candidate for ``best.ckpt``
-    (Lightning's own refuses a validation without the monitor, or takes an earlier one's).
-    Every validation the reporter scores is a candidate, also one at the global step of the
-    last save or at step 0, which Lightning's skips: with ``accumulate_grad_batches`` and
-    several validations an epoch, one within an optimizer step (BatchNorm's statistics
-    changed since) could be the stored best while ``best.ckpt`` held another. A validation
-    tied with the kept one on the monitor replaces it where it is better on the reporter's
-    ``tie_break`` (the later objectives, in order: the reporter's best epoch is the same);
-    one that needs a value training logs per epoch is decided at the epoch's end, with the
-    weights it validated (no step between).
-
-    Example:
-        >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
-        >>> ckpt.state_key.startswith("lightning_nas.TrialCheckpoint{'monitor': 'val_acc'")
-        True
-    """
-
-    def __init__(self, *args: Any, keep_last: bool = False,
-                 reporter: TrialReporter | None = None,
-                 record: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.keep_last, self.reporter, self.record = keep_last, reporter, record
-        self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
-        if self.record is not None:  # a fit's or fine-tune's settings: checked on resume
-            checkpoint[FIT_RECORD] = self.record
-
-    @property
-    def state_key(self) -> str:
-        return f"lightning_nas.{super().state_key}"
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        history = self.reporter.history if self.reporter is not None else []
-        if trainer.sanity_checking or not history or self.monitor in history[-1]["metrics"]:
-            # Lightning skips a validation at the global step it last saved at, or at step
-            # 0 ("no steps were taken"); the reporter scores every validation, and with
-            # accumulate_grad_batches two within one optimizer step differ (BatchNorm's
-            # statistics): each is a candidate, as the top-k check alone decides
-            saved, self._last_global_step_saved = self._last_global_step_saved, -1
-            super().on_validation_end(trainer, pl_module)
-            if self._last_global_step_saved == -1:  # none saved: as Lightning left it
-                self._last_global_step_saved = saved
-
-    def check_monitor_top_k(self, trainer: pl.Trainer, current: torch.Tensor | None = None
-                            ) -> bool:
-        """Lightning's top-k check, and a tie with the kept one on the monitor that the
-        reporter's ``tie_break`` breaks in the new validation's favour."""
-        if super().check_monitor_top_k(trainer, current):
-            return True
-        reporter = self.reporter
-        if (reporter is None or not reporter.tie_break or current is None
-                or self.best_model_score is None or not reporter.history
-                or float(current) != float(self.best_model_score)):
-            return False
-        entry = reporter.history[-1]
-        wins = breaks_tie(entry, best_entry(reporter.history[:-1], reporter.monitor,
-                                            reporter.mode, reporter.tie_break),
-                          reporter.tie_break)
-        if wins is None:  # a value training logs per epoch: decided at the epoch's end
-            self._undecided, wins = entry, False
-        return bool(trainer.strategy.reduce_boolean_decision(wins))
-
-    def _decide_tie(self, trainer: pl.Trainer) -> None:
-        """Save the validation whose tie waited for the epoch's training metrics where,
-        with them, it breaks the tie (the weights it validated: no step since)."""
-        entry, self._undecided = self._undecided, None
-        reporter = self.reporter
-        if entry is None or reporter is None or reporter.history[-1] is not entry:
-            return
-        earlier = best_entry(reporter.history[:-1], reporter.monitor, reporter.mode,
-                             reporter.tie_break)
-        if trainer.strategy.reduce_boolean_decision(
-                bool(breaks_tie(entry, earlier, reporter.tie_break))):
-            candidates = self._monitor_candidates(trainer)
-            current = torch.tensor(entry["metrics"][self.monitor])
-            self._update_best_and_save(current, trainer, {**candidates, self.monitor: current})
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.reporter is not None:
-            self.reporter._complete(trainer)
-        self._decide_tie(trainer)
-        super().on_train_epoch_end(trainer, pl_module)
-        self._save_last(trainer)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_train_end(trainer, pl_module)
-        if self.reporter is not None:
-            self.reporter._complete(trainer)
-        self._decide_tie(trainer)
-        self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
-
-    def _save_last(self, trainer: pl.Trainer) -> None:
-        """Write ``last.ckpt`` with ``keep_last`` (on every rank: Lightning's rank 0 writes)."""
-        if self.keep_last and not trainer.fast_dev_run:
-            trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
-
 
 #: a validation without a monitor no validation logged yet: told once a process
 _WARNINGS = UserWarningCache()
