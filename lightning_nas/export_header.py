@@ -1,7 +1,9 @@
 """The comment lines at the top of an exported ``best_config.yaml``: which trial it is, the
 torch threads its fits ran with, whether it was paused and resumed (and whether a run in one
 go replays it), whether the search was unseeded (then nothing replays it), the command that
-trains it again, a Trainer value of one batch that plain LightningCLI reads here as every
+trains it again, whether ``trainer.max_time`` (or a ``Timer`` callback's duration) ended its
+training (``time_ended``: then a fit trained again stops at another batch, and no same score
+is promised), a Trainer value of one batch that plain LightningCLI reads here as every
 batch (``floated_counts``), a logger node without the ``save_dir`` plain LightningCLI requires
 (``unplaced_loggers``), and the line that gives ``lightning-nas fit`` its monitor and mode
 (``FIT_DIRECTIVE``). It names the run folder by its absolute path (the command works from any
@@ -33,8 +35,8 @@ from lightning_nas.search.best_epoch import tie_break_text
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "trial_fits",
-           "unplaced_loggers"]
+__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "time_ended",
+           "trial_fits", "unplaced_loggers"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -139,6 +141,29 @@ def unplaced_loggers(trainer: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def time_ended(trainer: Mapping[str, Any], best: TrialResult) -> str:
+    """What bounded the training time of trial ``best`` (``trainer.max_time=...``, or the
+    ``Timer`` callback's duration, which Lightning takes over it), where its fit took that
+    long (``best.fit_time``, its setup too: a trial that ended at ``max_epochs`` just before
+    its time would have run out is named as well); "" otherwise. Such a fit stopped where
+    its clock ran out, and one trained again stops at another batch.
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> best = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, fit_time=2.2)
+        >>> time_ended({"max_time": "00:00:00:02"}, best), time_ended({"max_time": None}, best)
+        ('trainer.max_time=00:00:00:02', '')
+    """
+    if best.fit_time is None or not (trainer.get("max_time") or trainer.get("callbacks")):
+        return ""
+    from lightning_nas.oneshot.fit_end import time_bound, time_spent  # Lightning: when needed
+
+    bound = time_bound(trainer)
+    if bound is None or not time_spent(bound[0], best.fit_time):
+        return ""
+    return f"trainer.{bound[2]}" if bound[1] == "max_time" else bound[2]
+
+
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: str | bool = False, seeded: bool = True,
@@ -181,7 +206,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                   f"folder.\n")
     resumed = resumed if seeded else False  # unseeded: nothing replays it, resumed or not
     threads = fits[-1] if fits else None
-    unreplayed = not seeded or bool(resumed) and resumed != "replayed"
+    timed = time_ended(trainer or {}, best) if seeded else ""
+    unreplayed = not seeded or bool(resumed) and resumed != "replayed" or bool(timed)
     env = f"OMP_NUM_THREADS={threads} " if threads else ""
     if len(set(fits)) > 1:  # a resume from its checkpoint ran with another count
         said = " then ".join(str(t) if t else "its process's own" for t in fits)
@@ -195,6 +221,12 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same += ("# The search was unseeded (seed_everything: false): trained again it is "
                  "another run,\n# with other random numbers, and its score will differ (give "
                  "seed_everything an\n# integer for runs of your own that repeat).\n")
+    if timed:  # (was: "the same count gives the same score"; a fit gave val_loss 0.5696
+        # at epoch 5 where the trial's was 0.5253, its time running out at another batch)
+        same += (f"# {timed} ended its training (its fit took {best.fit_time:.1f} s): a fit "
+                 f"trained again stops where its own time runs out, at another batch, so its "
+                 f"score may differ (bound trials by max_epochs or max_steps for runs that "
+                 f"repeat).\n")
     if resumed == "replayed":  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, which kept its random state:"
                  " trained in one go it trains the same epochs (not under DDP, whose ranks "
