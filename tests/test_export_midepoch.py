@@ -62,3 +62,24 @@ def test_a_tie_broken_by_a_training_objective_keeps_the_weights_validated_mid_ep
     assert not list(run.rglob(".tie.ckpt"))  # the held weights went where they belong
     best = _assert_scores_as_exported(run, model=SyncedTrainLossNet, batch_size=16)
     assert best["epoch"] == trial.epoch  # and val_loss is the stored one, as the score
+
+
+def test_a_fit_breaking_a_tie_by_a_training_objective_keeps_the_weights_validated_mid_epoch(
+        tmp_path: Path) -> None:
+    # lightning-nas fit keeps its best epoch by the search's rule, with TrialCheckpoint
+    from lightning_nas.fit import fit_config
+
+    cfg = tmp_path / "net.yaml"
+    cfg.write_text(
+        "# lightning-nas fit: monitor=val_acc mode=max tie_break=train_loss:min\n"
+        "seed_everything: 0\n"
+        "model: {class_path: tests.test_export_midepoch.SyncedTrainLossNet,\n"
+        "        init_args: {width: 16, lr: 0.5}}\n"
+        "data: {class_path: tests.helpers.BlobData, init_args: {batch_size: 16}}\n"
+        "trainer: {max_epochs: 5, accelerator: cpu, devices: 1, val_check_interval: 0.6}\n")
+    result = fit_config(cfg, out_dir=tmp_path / "fit")
+    top = max(result.curve)
+    assert result.curve.count(top) > 1 and result.curve.index(top) != result.epoch
+    ckpt = torch.load(result.checkpoint, map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == result.epoch * 12 + 7  # was: the epoch's end, 5 steps on
+    assert sorted(p.name for p in (tmp_path / "fit").iterdir()) == ["best.ckpt", "logs"]
