@@ -144,9 +144,10 @@ def unplaced_loggers(trainer: Mapping[str, Any]) -> list[str]:
 def time_ended(trainer: Mapping[str, Any], best: TrialResult) -> str:
     """What bounded the training time of trial ``best`` (``trainer.max_time=...``, or the
     ``Timer`` callback's duration, which Lightning takes over it), where its fit took that
-    long (``best.fit_time``, its setup too: a trial that ended at ``max_epochs`` just before
-    its time would have run out is named as well); "" otherwise. Such a fit stopped where
-    its clock ran out, and one trained again stops at another batch.
+    long (``best.fit_time``, its setup too, so a trial that ended at ``max_epochs`` just
+    before its time ran out is named as well: the header says "where that time ended its
+    training"); "" otherwise. Such a fit stopped where its clock ran out, and one trained
+    again stops at another batch.
 
     Example:
         >>> from lightning_nas.results import TrialStatus
@@ -223,10 +224,10 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                  "seed_everything an\n# integer for runs of your own that repeat).\n")
     if timed:  # (was: "the same count gives the same score"; a fit gave val_loss 0.5696
         # at epoch 5 where the trial's was 0.5253, its time running out at another batch)
-        same += (f"# {timed} ended its training (its fit took {best.fit_time:.1f} s): a fit "
-                 f"trained again stops where its own time runs out, at another batch, so its "
-                 f"score may differ (bound trials by max_epochs or max_steps for runs that "
-                 f"repeat).\n")
+        same += (f"# Its fit took {best.fit_time:.1f} s of {timed}: where that time ended "
+                 f"its training, a fit trained again stops where its own time runs out, at "
+                 f"another batch, so its score may differ (bound trials by max_epochs or "
+                 f"max_steps for runs that repeat).\n")
     if resumed == "replayed":  # promoted by a scheduler (or crash-resumed)
         same += ("# It was paused and resumed from its checkpoint, which kept its random state:"
                  " trained in one go it trains the same epochs (not under DDP, whose ranks "
