@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from torch.nn import functional as F
 
 from lightning_nas import Search
@@ -37,6 +38,20 @@ class SyncedTrainLossNet(SyncedTinyNet):
         super().validation_step(batch, batch_idx)
         x, y = batch
         self.log("val_loss", F.cross_entropy(self(x), y), sync_dist=True)
+
+
+class SavesSeen(CSVLogger):
+    """A CSV logger that records, each time a checkpoint callback says it saved, the global
+    step of the file the search's ``TrialCheckpoint`` holds then (a logger that uploads
+    checkpoints, as Weights & Biases' ``log_model``, reads it there)."""
+
+    steps: list[int] = []
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        if checkpoint_callback.__class__.__name__ == "TrialCheckpoint":  # a proxy
+            SavesSeen.steps.append(torch.load(checkpoint_callback.best_model_path,
+                                              map_location="cpu", weights_only=False)[
+                "global_step"])
 
 
 @pytest.mark.parametrize(("devices", "interval", "batches", "validated"), [
@@ -76,10 +91,14 @@ def test_a_fit_breaking_a_tie_by_a_training_objective_keeps_the_weights_validate
         "model: {class_path: tests.test_export_midepoch.SyncedTrainLossNet,\n"
         "        init_args: {width: 16, lr: 0.5}}\n"
         "data: {class_path: tests.helpers.BlobData, init_args: {batch_size: 16}}\n"
-        "trainer: {max_epochs: 5, accelerator: cpu, devices: 1, val_check_interval: 0.6}\n")
+        "trainer: {max_epochs: 5, accelerator: cpu, devices: 1, val_check_interval: 0.6,\n"
+        "          logger: {class_path: tests.test_export_midepoch.SavesSeen,\n"
+        f"                   init_args: {{save_dir: '{tmp_path / 'logs'}'}}}}}}\n")
+    SavesSeen.steps.clear()
     result = fit_config(cfg, out_dir=tmp_path / "fit")
     top = max(result.curve)
     assert result.curve.count(top) > 1 and result.curve.index(top) != result.epoch
     ckpt = torch.load(result.checkpoint, map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == result.epoch * 12 + 7  # was: the epoch's end, 5 steps on
-    assert sorted(p.name for p in (tmp_path / "fit").iterdir()) == ["best.ckpt", "logs"]
+    assert sorted(p.name for p in (tmp_path / "fit").iterdir()) == ["best.ckpt"]
+    assert SavesSeen.steps[-1] == ckpt["global_step"]  # the logger was told of the tie's save

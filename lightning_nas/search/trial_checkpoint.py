@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import proxy
 
 import lightning.pytorch as pl
 import torch
@@ -151,6 +152,9 @@ class TrialCheckpoint(ModelCheckpoint):
             os.replace(held, filepath)
         trainer.strategy.barrier("TrialCheckpoint.tie")
         self._last_global_step_saved, self._last_checkpoint_saved = trainer.global_step, filepath
+        if trainer.is_global_zero:  # as Lightning's save tells them (a logger uploading it)
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
 
     def _decide_tie(self, trainer: pl.Trainer) -> None:
         """Save the validation whose tie waited for the epoch's training metrics where,
