@@ -36,9 +36,9 @@ import torch
 from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import new_folder, user_path
-from lightning_nas.search.callbacks import FIT_RECORD
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
+from lightning_nas.search.trial_checkpoint import FIT_RECORD
 
 __all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir", "out_folder",
            "output_dir", "recorded_epochs", "resume_hint", "resume_point", "undo_fit"]

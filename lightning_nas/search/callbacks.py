@@ -3,8 +3,8 @@
 ``TrialReporter`` records the logged metrics after each validation epoch, so a trial's
 score is the monitored value at its best epoch (of those whose validation logged it), and
 fails (``MonitorError``) when no validation logs the monitored key. ``TrialCheckpoint``
-keeps the trial's ``best.ckpt`` beside any ``ModelCheckpoint`` of the user's (in
-``lightning_nas.search.trial_checkpoint``, re-exported here with ``FIT_RECORD``).
+(``lightning_nas.search.trial_checkpoint``) keeps the trial's ``best.ckpt`` beside any
+``ModelCheckpoint`` of the user's.
 ``PruningCallback`` (a scheduler rule's stop) lives in ``lightning_nas.search.pruning`` and
 is re-exported here: the README documents this import path, and a LightningCLI config or a
 pickle of an earlier run may name ``lightning_nas.search.callbacks.PruningCallback``.
@@ -41,12 +41,10 @@ from lightning_nas.search.monitor_errors import (
 )
 from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
 from lightning_nas.search.rank_sync import RankSync
-from lightning_nas.search.trial_checkpoint import FIT_RECORD, TrialCheckpoint  # re-exported
 from lightning_nas.search.validation_logs import ValidationLogs
 from lightning_nas.user_warnings import UserWarningCache
 
-__all__ = ["FIT_RECORD", "PruningCallback", "TrialCheckpoint", "TrialReporter",
-           "logged_metrics"]
+__all__ = ["PruningCallback", "TrialReporter", "logged_metrics"]
 
 #: a validation without a monitor no validation logged yet: told once a process
 _WARNINGS = UserWarningCache()

@@ -23,7 +23,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from lightning_nas.search.callbacks import TrialCheckpoint
+from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.trial_logs import (
     MODULE_FOLDERS,
     keep_checkpoint_dirs,

@@ -44,7 +44,7 @@ from lightning_nas.group_exit import groups_made_here
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
-from lightning_nas.search.callbacks import TrialCheckpoint, TrialReporter
+from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
@@ -54,6 +54,7 @@ from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.schedulers import Decision
+from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.trial_defaults import (
     TRIAL_TRAINER_DEFAULTS,
     checkpointing,

@@ -35,8 +35,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.callbacks import TrialCheckpoint
 from lightning_nas.search.rule_checks import callbacks_of
+from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
