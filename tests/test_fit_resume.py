@@ -50,6 +50,12 @@ def _val_rows(folder: Path) -> dict[int, dict[str, str]]:
                 for row in csv.DictReader(f) if row.get("val_acc")}
 
 
+def _rows_of_no_epoch(folder: Path) -> list[dict[str, str]]:
+    """The rows of ``folder/logs/metrics.csv`` that name no epoch (``hp_metric``'s)."""
+    with (folder / "logs" / "metrics.csv").open() as f:
+        return [row for row in csv.DictReader(f) if not row.get("epoch")]
+
+
 def _epochs(folder: Path) -> list[tuple[int, str]]:
     """(epoch, fit token) of each training epoch ``tests.helpers.EpochLog`` saw start."""
     lines = (folder / "epochs.jsonl").read_text().splitlines()
@@ -119,6 +125,9 @@ def test_a_finetune_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pa
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in fresh.iterdir())
     assert sorted(p.name for p in (folder / "logs").iterdir()) == \
         sorted(p.name for p in (fresh / "logs").iterdir())
+    # its metrics.csv ends with the row of no epoch a fit logs at its end, hp_metric, as
+    # the uninterrupted one's does (was: left out of the merged rows)
+    assert _rows_of_no_epoch(folder) == _rows_of_no_epoch(fresh) != []
 
 
 CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"

@@ -74,8 +74,9 @@ def merge_logs(folder: Path) -> None:
     for i, table in enumerate(tables):
         later = [_epoch(r) for t in tables[i + 1:] for r in t if math.isfinite(_epoch(r))]
         start = min(later, default=math.inf)  # what a later segment trained again
-        rows += [r for r in table if _epoch(r) < start and (
-            math.isfinite(_epoch(r)) or i == len(tables) - 1)]
+        rows += [r for r in table if _epoch(r) < start if math.isfinite(_epoch(r))]
+        if i == len(tables) - 1:  # its rows of no epoch (was: left out, not below inf)
+            rows += [r for r in table if not math.isfinite(_epoch(r))]
     keys = sorted({key for row in rows for key in row})
     target = folder / "logs"
     target.mkdir(exist_ok=True)
