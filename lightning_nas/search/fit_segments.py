@@ -1,5 +1,6 @@
 """The start and end of a fit's or fine-tune's fit (``own_logs``): its folder left as an
-uninterrupted run leaves it.
+uninterrupted run leaves it; a promoted search trial's version merged with those of its
+fits a kill interrupted (``merge_interrupted``).
 
 A fit or fine-tune marks its folder ``UNFINISHED`` as it starts (``start_own_fit``), and a
 completed one removes the mark and its ``last.ckpt`` (written at each epoch's end to resume
@@ -38,7 +39,7 @@ from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
 
-__all__ = ["UNFINISHED", "end_own_fit", "merge_logs", "start_own_fit"]
+__all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
 _SEGMENT = "logs_resumed_"
 #: the mark of a fit's or fine-tune's folder from its start until it completes
@@ -59,17 +60,9 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def merge_logs(folder: Path) -> None:
-    """Merge the ``metrics.csv`` of ``folder``'s ``logs`` and ``logs_resumed_*`` versions
-    (in the order they were written) into ``logs``; a version without one (another
-    logger's) is left as it is."""
-    resumed = sorted((p for p in folder.glob(f"{_SEGMENT}*")
-                      if p.name[len(_SEGMENT):].isdigit() and (p / "metrics.csv").is_file()),
-                     key=lambda p: int(p.name[len(_SEGMENT):]))
-    if not resumed:
-        return
-    segments = [s for s in (folder / "logs", *resumed) if (s / "metrics.csv").is_file()]
-    tables = [_read(s / "metrics.csv") for s in segments]
+def _merged(tables: list[list[dict[str, str]]]) -> list[dict[str, str]]:
+    """The rows of ``tables`` (segments in the order they were written): each one's of the
+    epochs no later segment trained again, and the last one's rows of no epoch."""
     rows: list[dict[str, str]] = []
     for i, table in enumerate(tables):
         later = [_epoch(r) for t in tables[i + 1:] for r in t if math.isfinite(_epoch(r))]
@@ -77,8 +70,12 @@ def merge_logs(folder: Path) -> None:
         rows += [r for r in table if _epoch(r) < start if math.isfinite(_epoch(r))]
         if i == len(tables) - 1:  # its rows of no epoch (was: left out, not below inf)
             rows += [r for r in table if not math.isfinite(_epoch(r))]
+    return rows
+
+
+def _write(rows: list[dict[str, str]], target: Path) -> None:
+    """``rows`` as ``target``'s ``metrics.csv``, replaced at once."""
     keys = sorted({key for row in rows for key in row})
-    target = folder / "logs"
     target.mkdir(exist_ok=True)
     tmp = target / f".metrics.csv.{os.getpid()}"
     with tmp.open("w", newline="") as f:
@@ -86,12 +83,68 @@ def merge_logs(folder: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, target / "metrics.csv")
+
+
+def _segments(folder: Path) -> list[Path]:
+    """``folder``'s ``logs_resumed_<ns>`` versions, in the order they were written."""
+    return sorted((p for p in folder.glob(f"{_SEGMENT}*") if p.name[len(_SEGMENT):].isdigit()),
+                  key=lambda p: int(p.name[len(_SEGMENT):]))
+
+
+def merge_logs(folder: Path) -> None:
+    """Merge the ``metrics.csv`` of ``folder``'s ``logs`` and ``logs_resumed_*`` versions
+    (in the order they were written) into ``logs``; a version without one (another
+    logger's) is left as it is."""
+    resumed = [p for p in _segments(folder) if (p / "metrics.csv").is_file()]
+    if not resumed:
+        return
+    segments = [s for s in (folder / "logs", *resumed) if (s / "metrics.csv").is_file()]
+    target = folder / "logs"
+    _write(_merged([_read(s / "metrics.csv") for s in segments]), target)
     for segment in resumed:  # its hparams.yaml (the last one's wins), a user's
         for path in segment.iterdir():  # ModelCheckpoint folder: kept in logs/
             if path.is_dir() and not path.is_symlink():
                 shutil.copytree(path, target / path.name, dirs_exist_ok=True)
             elif path.name != "metrics.csv":
                 shutil.copy2(path, target / path.name)
+        shutil.rmtree(segment)
+
+
+def merge_interrupted(folder: Path, known_epochs: int) -> None:
+    """A promoted search trial's segment merged with those of its fits a kill interrupted
+    (they resumed from the same pause: every epoch they logged is ``known_epochs`` or
+    later), into the last one, so the folder holds the versions an uninterrupted search
+    leaves (one per promotion); versions holding files of another logger are left as they
+    are.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name, rows in (("logs_resumed_1", "epoch,val\\n0,1\\n"),
+        ...                    ("logs_resumed_2", "epoch,val\\n1,2\\n2,3\\n"),
+        ...                    ("logs_resumed_3", "epoch,val\\n2,4\\n")):
+        ...     (folder / name).mkdir()
+        ...     _ = (folder / name / "metrics.csv").write_text(rows)
+        >>> merge_interrupted(folder, 1)
+        >>> sorted(p.name for p in folder.iterdir())
+        ['logs_resumed_1', 'logs_resumed_3']
+        >>> print((folder / "logs_resumed_3" / "metrics.csv").read_text(), end="")
+        epoch,val
+        1,2
+        2,4
+    """
+    own = {"metrics.csv", "hparams.yaml"}
+    ours = []
+    for segment in _segments(folder):
+        if not {p.name for p in segment.iterdir()} <= own:
+            continue
+        table = _read(segment / "metrics.csv") if (segment / "metrics.csv").is_file() else []
+        if all(_epoch(r) >= known_epochs for r in table):
+            ours.append((segment, table))
+    if len(ours) < 2:
+        return
+    _write(_merged([table for _, table in ours]), ours[-1][0])
+    for segment, _ in ours[:-1]:
         shutil.rmtree(segment)
 
 
@@ -109,8 +162,11 @@ def start_own_fit(spec: Any) -> None:
 def end_own_fit(spec: Any, result: TrialResult) -> None:
     """After a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) returned
     ``result``: a completed one's ``last.ckpt`` and ``UNFINISHED`` mark removed, a resumed
-    one's logs merged."""
+    one's logs merged; a promoted search trial's segment merged with those of its fits a kill
+    interrupted (``merge_interrupted``)."""
     if spec.record is None:
+        if spec.ckpt_path is not None and spec.known_epochs:
+            merge_interrupted(Path(spec.trial_dir), spec.known_epochs)
         return
     folder = Path(spec.trial_dir)
     if spec.ckpt_path is not None:
