@@ -141,7 +141,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
              if isinstance(objectives, Mapping) and objectives else (None, None))
     known = search.get("monitor") or first[0] or "val_acc"
     known_mode = search.get("mode") or (first[1] if known == first[0] else None)
-    monitor, mode = _monitor_and_mode(monitor, mode, known, known_mode or mode_for(known))
+    monitor, mode = _monitor_and_mode(monitor, mode, known, known_mode)  # the caller's first
     check_mode(mode)
     if tie_break is None:  # the search's rule for its monitor's ties (was: the earlier)
         tie_break = tie_break_of(objectives) if (monitor, mode) == first else ()
@@ -331,25 +331,36 @@ def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLi
                       f"best trial's record: arch, score, checkpoint), not a config; {fix}")
 
 
-def _monitor_and_mode(monitor: str | None, mode: str | None, known: str, known_mode: str,
+def _monitor_and_mode(monitor: str | None, mode: str | None, known: str,
+                      known_mode: str | None,
                       strict: bool = True) -> tuple[str | None, str | None]:
     """``monitor`` and ``mode`` as given, else the ``known`` pair's; a known mode is only
     taken for its own monitor (``val_acc``'s ``max`` would keep ``val_loss``'s worst epoch):
     ``strict``, another monitor without ``mode`` takes the mode its name says (``mode_for``,
     a ``ConfigError`` when it says none: in the command line's words within
     ``config_words()``, ``lightning-nas fit``'s, else in Python's; was: the command line's
-    and a config's from ``fit_config(..., monitor=...)`` too)."""
+    and a config's from ``fit_config(..., monitor=...)`` too). A ``known`` monitor without
+    a mode takes its name's only when the caller gives no mode (was: judged first, so a
+    config's ``monitor: val_score`` refused the caller's monitor and mode)."""
     if monitor is None or monitor == known:
-        return known, mode or known_mode
+        return known, mode or known_mode or mode_for(known)
     if mode is None and strict:
         try:
             return monitor, mode_for(monitor, python=not said_in_config())
         except ConfigError as err:
             needs = in_words(f"--monitor {monitor} needs --mode min or max",
                              f"monitor={monitor!r} needs mode='max' or 'min'")
-            raise ConfigError(f"{needs} (the config's mode {known_mode} is for {known}): "
-                              f"{err}") from None
+            raise ConfigError(f"{needs} ({_theirs(known, known_mode)}): {err}") from None
     return monitor, mode
+
+
+def _theirs(known: str, known_mode: str | None) -> str:
+    """The config's monitor and mode, as a refusal names them (a mode its name says, else
+    the monitor alone)."""
+    try:
+        return f"the config's mode {known_mode or mode_for(known)} is for {known}"
+    except ConfigError:
+        return f"the config's monitor {known} names no mode"
 
 
 def fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
