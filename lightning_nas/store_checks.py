@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialStatus
 from lightning_nas.run_folder import file_in_place, lock_kind
 from lightning_nas.store_json import dump_json
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
+from lightning_nas.wording import counted
 
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["AS_THEN", "NEWER_KEYS", "ONESHOT_WRITES", "SEARCH_WRITES", "check_new_run_folder",
-           "check_same_search", "check_search_folder", "oneshot_writes", "unfinished_oneshot"]
+__all__ = ["AS_THEN", "NEWER_KEYS", "ONESHOT_WRITES", "SEARCH_WRITES", "check_known_statuses",
+           "check_new_run_folder", "check_same_search", "check_search_folder", "oneshot_writes",
+           "unfinished_oneshot"]
 
 #: ``fixed`` keys that a store written by an older version lacks: not compared there
 NEWER_KEYS = ("warm_start_fill",)
@@ -182,7 +185,9 @@ def _search_logs(logs: Path) -> bool:
 def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
                       run_dir_key: str = "run_dir") -> None:
     """Raise ``ConfigError`` (``store`` closed) naming the first of ``fixed`` (see
-    ``open_search_store``) that differs from what the search in ``store`` holds."""
+    ``open_search_store``) that differs from what the search in ``store`` holds; first a
+    ``StoreError`` for a store a newer version wrote (``check_known_statuses``)."""
+    check_known_statuses(store, run_dir, run_dir_key)
     missing = object()
     for key, new in fixed.items():
         old = store.get_meta(key, missing)
@@ -208,6 +213,40 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             raise ConfigError(f"{run_dir} holds {held}; resume with the same {name}, or "
                               f"choose another {run_dir_key}{fresh}")
     _check_priors_read(store, run_dir, fixed, run_dir_key)
+
+
+def check_known_statuses(store: RunStore, run_dir: Path, run_dir_key: str = "run_dir") -> None:
+    """Raise ``StoreError`` (``store`` closed) for a store holding trials of a status this
+    version does not know: a newer version wrote it, and only that version resumes it (was:
+    ``ValueError: 'STOPPED' is not a valid TrialStatus`` once the search had opened it to
+    write). The stores' schema has no version number: such a status is how it shows.
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.store import RunStore
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> check_known_statuses(store, Path("runs/a"))  # none: nothing said
+    """
+    unknown = store.unknown_statuses()
+    if not unknown:
+        return
+    wrote = (store.get_meta("versions") or {}).get("lightning-nas")
+    store.close()
+    names = ", ".join(f"{n} {status.lower()}" for status, n in unknown.items())
+    raise StoreError(
+        f"{run_dir} holds {counted(sum(unknown.values()), 'trial')} of a status this version "
+        f"of lightning-nas ({_this_version()}) does not know ({names}: a newer version's); "
+        f"resume it with the version that wrote it{f' (its last: {wrote})' if wrote else ''}, "
+        f"or choose another {run_dir_key}; `lightning-nas show`, `export` and `finetune` "
+        f"read its other trials")
+
+
+def _this_version() -> str:
+    """This lightning-nas's version, as a refusal names it."""
+    try:
+        return metadata.version("lightning-nas")
+    except metadata.PackageNotFoundError:  # a source tree not installed
+        return "unknown version"
 
 
 def _check_priors_read(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.arch import arch_key
+from lightning_nas.errors import StoreError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.store_json import dump_json, load_numbers
 from lightning_nas.store_paths import absolute_checkpoint, relative_checkpoint
@@ -223,6 +224,17 @@ class TrialRecords:
         top = self.leaderboard(mode, k=1)
         return top[0] if top else None
 
+    def _status(self, trial_id: int, stored: str) -> TrialStatus:
+        """A row's status; a ``StoreError`` naming the trial for one this version does not
+        know (a newer version's; was: ``ValueError: 'STOPPED' is not a valid TrialStatus``)."""
+        try:
+            return TrialStatus(stored)
+        except ValueError:
+            raise StoreError(
+                f"trial {trial_id} of {self.path} has status {stored!r}, which this version of "
+                f"lightning-nas does not know (a newer version wrote it): read it with that "
+                f"version; this one reads the run's other trials (`lightning-nas show`)") from None
+
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         """The trials that ``where`` (SQL after ``FROM trials``, with ``args``) selects."""
         sql = f"SELECT {', '.join(self._col('trials', c) for c in _COLUMNS)} FROM trials {where}"
@@ -230,7 +242,7 @@ class TrialRecords:
             rec = dict(zip(_COLUMNS, row, strict=False))
             yield TrialResult(
                 trial_id=rec["id"], arch=json.loads(rec["arch"]),
-                status=TrialStatus(rec["status"]),
+                status=self._status(rec["id"], rec["status"]),
                 score=rec["score"], metrics=load_numbers(rec["metrics"] or "{}"),
                 epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
                 fit_time=rec["fit_time"], error=rec["error"],
