@@ -40,7 +40,9 @@ def clear_outputs(run_dir: Path, keep: str | None = None) -> None:
     """Remove an earlier run's outputs (``RUN_OUTPUTS``) from ``run_dir``, so none of them
     stands beside the new run's (an old ``subnet_finetuned.pt`` next to a new
     ``subnet.pt``, an old ``history.json`` next to a new DARTS run's ``alphas.json``).
-    ``checkpoints/`` stays: ``--ckpt_path`` resumes from it.
+    ``checkpoints/`` stays: ``--ckpt_path`` resumes from it. A folder of outputs
+    (``report/``) that this leaves empty goes too; one holding a user's own files stays
+    (was: an empty ``report/`` stood in the folder).
 
     Args:
         run_dir: the run folder.
@@ -54,6 +56,9 @@ def clear_outputs(run_dir: Path, keep: str | None = None) -> None:
         for path in (run_dir / name, run_dir / f".{name}.partial"):
             if path.name != keep:
                 path.unlink(missing_ok=True)
+    for folder in sorted({(run_dir / name).parent for name in RUN_OUTPUTS if "/" in name}):
+        if folder.is_dir() and not any(folder.iterdir()):  # what a user put there stays
+            folder.rmdir()
 
 
 def held_record(trainer: pl.Trainer, pl_module: pl.LightningModule) -> str | None:
