@@ -789,8 +789,9 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
     assert rejected and all(t.arch["x"] % 4 for t in rejected)  # never launched
     out = capsys.readouterr().out  # the summary counts them (was: "3 completed, 0 failed.")
     assert f"3 completed, {len(rejected)} rejected, 0 failed." in out
-    # the first line names both objectives, as a search's does (was: "acc (max)" alone)
-    assert "architectures, objectives acc (max), cost (min)\n" in out, out
+    # the first line names both objectives, as a search's does (was: "acc (max)" alone), in
+    # the sweep's words (was: "acc (max), cost (min)")
+    assert "architectures, objectives acc (maximize), cost (minimize)\n" in out, out
     assert all(set(t.metrics) == {"acc", "cost"} and t.score == t.metrics["acc"] for t in done)
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     assert sorted(s["params"]["x"] for s in results["solutions"]) == [0, 4, 8]  # all optimal

@@ -361,7 +361,7 @@ class HydraSweep(Sweeper):
                 f"{counted(executor.num_workers, 'job')} per batch on "
                 f"{type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
-                f"architectures, {scored_by(goal)}")
+                f"architectures, {scored_by(goal, directions=True)}")
         named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
         if self.settings["run_dir"] is None and "${now:" in str(named):  # the template's
             line += (f"\nIts folder is named by the time (hydra.sweep.dir: {named}): to "

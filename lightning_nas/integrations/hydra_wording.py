@@ -48,6 +48,10 @@ _SWEEP_PHRASES = (
     (r"from the folder the search was started in", "from the folder the sweep was started in"),
     # the warm start's report (``SourceReport.describe``; was: a bare key)
     (r"; warm_start_fill not used for ", "; hydra.sweeper.warm_start_fill not used for "),
+    # the warm start's line: a source's mode as the sweep's direction is written (was: max)
+    (r"(?m)^(warm start from .*? \([^(),]+, )(max|min)(?=[;)])", r"\1\2imize"),
+    (r"(; first objective .+? not logged there: its monitor .+?) \((max|min)\) stands in",
+     r"\1 (\2imize) stands in"),
     # a warm start's source still being searched (``SourceReport.live_warning``)
     (r"^warm_start source ", "hydra.sweeper.warm_start source "),
     (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "

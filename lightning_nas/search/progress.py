@@ -71,9 +71,11 @@ class Progress:
             self.bar = None
 
 
-def scored_by(goal: Any) -> str:
+def scored_by(goal: Any, directions: bool = False) -> str:
     """How a search's or sweep's first line says what it scores by: the monitor and its
-    mode, or with several objectives each of them (was: the monitor alone).
+    mode, or with several objectives each of them (was: the monitor alone); ``directions``
+    (a sweep's): each mode as ``hydra.sweeper.direction`` writes it, ``maximize`` or
+    ``minimize`` (was: ``max``, ``min``).
 
     Example:
         >>> from types import SimpleNamespace as N
@@ -82,10 +84,13 @@ def scored_by(goal: Any) -> str:
         >>> scored_by(N(monitor="val_acc", mode="max", objectives=N(
         ...     names=["val_acc", "params"], modes={"val_acc": "max", "params": "min"})))
         'objectives val_acc (max), params (min)'
+        >>> scored_by(N(monitor="score", mode="min", objectives=None), directions=True)
+        'score (minimize)'
     """
+    said = "{}imize" if directions else "{}"
     if goal.objectives is None or len(goal.objectives.names) < 2:
-        return f"{goal.monitor} ({goal.mode})"
-    return "objectives " + ", ".join(f"{name} ({goal.objectives.modes[name]})"
+        return f"{goal.monitor} ({said.format(goal.mode)})"
+    return "objectives " + ", ".join(f"{name} ({said.format(goal.objectives.modes[name])})"
                                      for name in goal.objectives.names)
 
 
