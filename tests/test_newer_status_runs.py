@@ -99,3 +99,22 @@ def test_an_export_of_the_unknown_trial_is_refused_naming_it(newer_run, tmp_path
     assert (f"trial {stopped} of {run / 'search.db'} has status 'STOPPED', which this version "
             f"of lightning-nas") in err, err
     assert "Traceback" not in err, err
+
+
+def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_key(tmp_path):
+    pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core")
+    from tests.test_hydra_sweeper import _sweep
+
+    def task(cfg) -> float:
+        return -abs(cfg.x - 7)
+
+    sweeper = {"budget": 2, "params": {"x": "range(0, 12)"}}
+    _sweep(tmp_path, task, sweeper)
+    with sqlite3.connect(tmp_path / "run" / "search.db") as db:
+        db.execute("UPDATE trials SET status = 'STOPPED' WHERE id = 1")
+    db.close()
+    before = _digest(tmp_path / "run")
+    with pytest.raises(StoreError, match=NEWER + r" \(its last: [^)]+\), or choose another "
+                                                  r"hydra.sweeper.run_dir"):
+        _sweep(tmp_path, task, {**sweeper, "budget": 3})
+    assert _digest(tmp_path / "run") == before
