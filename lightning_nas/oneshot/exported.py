@@ -161,14 +161,7 @@ _NO_SYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 def _fsync(path: Path) -> None:
     """Flush the data of the file ``path`` (written and closed) to the disk."""
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as err:
-        if err.errno not in _NO_SYNC:
-            raise
-    finally:
-        os.close(fd)
+    _synced(os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0)))
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -178,6 +171,11 @@ def _fsync_folder(folder: Path) -> None:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
+    _synced(fd)
+
+
+def _synced(fd: int) -> None:
+    """``fsync`` the open ``fd``, then close it (a file system that does not sync: let be)."""
     try:
         os.fsync(fd)
     except OSError as err:
