@@ -345,3 +345,21 @@ def test_a_fit_killed_before_its_first_epoch_ended_is_not_said_finished(tmp_path
     assert main([*argv[:-1], str(again)]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in again.iterdir()) == ["best.ckpt", "logs"]
+
+
+@pytest.mark.parametrize("command", ["fit", "finetune"])
+def test_a_resume_removes_the_held_tie_weights_a_kill_left(tmp_path, capsys, command):
+    # a kill between a mid-epoch validation's tie and its epoch's end leaves .tie.ckpt
+    config, run = _search(tmp_path)
+    if command == "fit":
+        folder = tmp_path / "fit"
+        argv = ["fit", str(config), "--trainer.max_epochs=2", "--out", str(folder)]
+    else:
+        folder = run / "finetune"
+        argv = ["finetune", str(run), "--max_epochs=2"]
+    assert main([*argv, CTRL_C]) == 130
+    capsys.readouterr()
+    (folder / ".tie.ckpt").write_bytes(b"stale weights of an undecided tie")
+    assert main([*argv, "--ckpt_path", "last"]) == 0
+    assert not (folder / ".tie.ckpt").exists()  # was: kept beside the finished best.ckpt
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "logs"]

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.trial_checkpoint import TIE_FILE
 
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
@@ -150,11 +151,14 @@ def merge_interrupted(folder: Path, known_epochs: int) -> None:
 
 def start_own_fit(spec: Any) -> None:
     """Before a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) trains, in
-    the process that runs it (not its DDP ranks): its folder marked ``UNFINISHED``."""
+    the process that runs it (not its DDP ranks): its folder marked ``UNFINISHED``, and the
+    held weights of an undecided tie (``TIE_FILE``) that a kill left there removed (was:
+    kept beside a resumed or finished fit's ``best.ckpt``)."""
     if spec.record is None:
         return
     folder = Path(spec.trial_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / TIE_FILE).unlink(missing_ok=True)
     (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
                                      f"not completed (removed when it does)\n")
 
