@@ -47,13 +47,17 @@ def clear_outputs(run_dir: Path, keep: str | None = None) -> None:
     Args:
         run_dir: the run folder.
         keep: an output left in place (a resume's record, which its search replaces), or
-            None; a ``.NAME.partial`` of it that a killed write left goes all the same.
+            None; a ``.NAME.partial`` of it that a killed write left goes all the same (a
+            nested output's in its folder, as ``write_outputs`` names it:
+            ``report/.report.html.partial``; was: ``.report/report.html.partial``, never
+            written).
 
     Example:
         >>> clear_outputs(Path("runs/no_such_folder"))  # nothing to remove
     """
-    for name in RUN_OUTPUTS:  # and what a run killed while writing it left (write_outputs)
-        for path in (run_dir / name, run_dir / f".{name}.partial"):
+    for name in RUN_OUTPUTS:  # and what a run killed while writing it left (write_outputs
+        output = run_dir / name  # names it in the file's folder: report/.report.html.partial)
+        for path in (output, output.with_name(f".{output.name}.partial")):
             if path.name != keep:
                 path.unlink(missing_ok=True)
     for folder in sorted({(run_dir / name).parent for name in RUN_OUTPUTS if "/" in name}):
