@@ -675,17 +675,20 @@ def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
 
 @pytest.mark.parametrize(("section", "pattern"), [
     ({"class_path": "tests.helpers.ClassesNet"},
-     r"model: ClassesNet: the config does not give required argument 'num_classes'; set "
+     r"^model \(for model\.[a-z.]+=[0-9.]+\): ClassesNet: the config does not give "
+     r"required argument 'num_classes'; set "
      r"model.init_args.num_classes \(on the command line: --model.init_args.num_classes=\.\.\.; "
      r"the link_arguments of your own LightningCLI are not "
      r"applied: README, LightningCLI configs, 'Not taken from a LightningCLI project'\)"),
     ({"class_path": "examples.lightningcli.model.LitClassifier",  # built as LightningCLI does
       "init_args": {"optimizer": {"class_path": "torch.optim.SGD"}}},
-     r"model: LitClassifier: the config does not give required argument 'net'; set "
+     r"^model \(for model\.[a-z.]+=[0-9.]+\): LitClassifier: the config does not give "
+     r"required argument 'net'; set "
      r"model.init_args.net \(on the command line: --model.init_args.net=\.\.\.; the "
      r"link_arguments"),
     ({"_target_": "tests.helpers.ClassesNet"},
-     r"model: ClassesNet: the config does not give required argument 'num_classes'; set "
+     r"^model \(for model\.[a-z.]+=[0-9.]+\): ClassesNet: the config does not give "
+     r"required argument 'num_classes'; set "
      r"model.num_classes; found"),
 ])
 def test_a_required_model_argument_left_out_names_where_to_set_it(tmp_path, section, pattern):

@@ -4,6 +4,7 @@ command-line override), the Python API's keyword, a space key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,8 @@ def test_a_hydra_node_is_told_its_node_path(tmp_path, capsys):
     err = _refused(["search", str(cfg), "--search.space={data.batch_size: {choice: [8, 16]}}"],
                    capsys)
     assert "set data.root" in err and "init_args" not in err, err
+    assert re.search(r"error: data \(for data\.batch_size=(8|16)\): RootData: the config "
+                     r"does not give required argument 'root'; set data\.root;", err), err
 
 
 def test_a_section_built_from_the_config_names_its_override(tmp_path, capsys):
@@ -118,6 +121,9 @@ def test_a_section_built_from_the_config_names_its_override(tmp_path, capsys):
                   {"class_path": f"{_HERE}.RootData", "init_args": {"batch_size": 16}})
     err = _refused(["search", str(cfg), "--search.space={data.batch_size: {choice: [8, 16]}}"],
                    capsys)
-    assert ("data: RootData: the config does not give required argument 'root'; set "
+    assert ("): RootData: the config does not give required argument 'root'; set "
             "data.init_args.root (on the command line: --data.init_args.root=...; the "
             "link_arguments of your own LightningCLI are not applied") in err, err
+    # the section said once (was: "data (for data.batch_size=16): data: RootData: ...")
+    assert re.search(r"error: data \(for data\.batch_size=(8|16)\): RootData: the config "
+                     r"does not give required argument 'root'", err), err

@@ -376,7 +376,10 @@ def _config_error(section: str, path: str | None, value: Any, error: BaseExcepti
     where = f"{path}={short(value)}" if path else \
         f"{section} (for {format_arch(arch)})" if arch else section
     then = "(every trial would fail)" if of is None else "(no folder was made)"
-    return ConfigError(f"{where}: {one_line(error)}; found building {what} of "
+    said = one_line(error)
+    if path is None and said.startswith(f"{section}: "):  # call() names it: said once
+        said = said[len(section) + 2:]
+    return ConfigError(f"{where}: {said}; found building {what} of "
                        f"{of or 'a trial'} before any training {then}")
 
 
