@@ -41,13 +41,43 @@ def test_a_warm_start_source_still_being_swept_is_warned_of_in_the_sweeps_words(
     finally:
         held.close()
     assert len(trials) == 1
-    lines = [str(w.message) for w in said if "still being searched" in str(w.message)]
-    assert lines == [
-        f"hydra.sweeper.warm_start source {source} is still being searched (pid "
+    lines = [str(w.message) for w in said if "still being" in str(w.message)]
+    assert lines == [  # a sweep's source is swept (was: "is still being searched")
+        f"hydra.sweeper.warm_start source {source} is still being swept (pid "
         f"{os.getpid()} on {socket.gethostname()}): it is read as it is now, 2 trials of it "
         f"completed so far, 2 used as priors; the trials it completes later are not used, "
         f"by this sweep or its resume (it keeps these priors): to use them, start this "
         f"sweep once that one has ended"]
+
+
+def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_path):
+    # a plain search from a sweep's run folder: "swept" (was: "is still being searched");
+    # a sweep from a plain search's run folder: "searched"
+    from lightning_nas import Search
+
+    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    swept = (tmp_path / "first" / "run").resolve()
+    searched = (tmp_path / "searched").resolve()
+    Search(None, {"x": {"choice": [3, 7]}}, objective=lambda a: {"score": -abs(a["x"] - 7)},
+           monitor="score", mode="max", budget=2, seed=0, run_dir=searched, verbose=False,
+           optimizer="RandomSearch").run()
+    holder = f"pid {os.getpid()} on {socket.gethostname()}"
+    held = [hold_folder(swept, "wait"), hold_folder(searched, "wait")]
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            Search(None, {"x": {"choice": [3, 7]}}, objective=lambda a: {"score": a["x"]},
+                   monitor="score", mode="max", budget=1, seed=0, verbose=False,
+                   run_dir=tmp_path / "plain", warm_start=[str(swept)]).run()
+            _sweep(tmp_path / "second", _task, {
+                "budget": 1, "warm_start": [str(searched)], "params": PARAMS})
+    finally:
+        for hold in held:
+            hold.close()
+    lines = [str(w.message).split(":")[0] for w in said if "still being" in str(w.message)]
+    assert lines == [f"warm_start source {swept} is still being swept ({holder})",
+                     f"hydra.sweeper.warm_start source {searched} is still being searched "
+                     f"({holder})"], lines
 
 
 # ----------------------------------------------------------------- resume refusals

@@ -197,7 +197,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     jobs = store.get_meta("job_trials") or {}  # the config groups each job composed
     stored = stored_space(store)  # read once per source, not per trial
     groups = None if stored is None else group_paths(stored)
-    hydra = store.get_meta("hydra") is not None
+    hydra = rep.swept = store.get_meta("hydra") is not None
     named = {config_path(k, space.params, here_hydra): k for k in params}  # this space's
     # keys as this search means them; the source's as the source meant them (was: both
     # the source's way, so a sweep's model.depth was dropped for a plain search's depth)

@@ -85,6 +85,8 @@ class SourceReport:
     source_driver: str | None = None
     #: this search's mode, where the source ranked this search's monitor the other way
     other_mode: str | None = None
+    #: whether the source is a Hydra sweep's run folder (its store's meta ``hydra``)
+    swept: bool = False
 
     @property
     def live(self) -> bool:
@@ -97,8 +99,8 @@ class SourceReport:
         return self.trials - self.not_completed
 
     def live_warning(self) -> str:
-        """What a search warm-started from a source still being searched is warned of,
-        before its first trial: its later results are not used.
+        """What a search warm-started from a source still being searched (a Hydra sweep's:
+        swept) is warned of, before its first trial: its later results are not used.
 
         Example:
             >>> print(SourceReport("runs/a", trials=3, used=2, not_completed=1,
@@ -111,7 +113,8 @@ class SourceReport:
         """
         used = f"{self.used} used as a prior" if self.used == 1 else \
             f"{self.used} used as priors"
-        return (f"warm_start source {self.source} is still being searched "
+        doing = "swept" if self.swept else "searched"  # (was: "searched" of a sweep's)
+        return (f"warm_start source {self.source} is still being {doing} "
                 f"({self.source_driver}): it is read as it is now, "
                 f"{counted(self.completed, 'trial')} of it completed so far, {used}; the "
                 f"trials it completes later are not used, by this search or its resume (it "
