@@ -231,14 +231,16 @@ def check_known_statuses(store: RunStore, run_dir: Path, run_dir_key: str = "run
     if not unknown:
         return
     wrote = (store.get_meta("versions") or {}).get("lightning-nas")
+    # a Hydra sweep's folder: `finetune` refuses it (its task builds its model)
+    readers = ("`lightning-nas show` and `export`" if store.get_meta("hydra") is not None
+               else "`lightning-nas show`, `export` and `finetune`")
     store.close()
     names = ", ".join(f"{n} {status.lower()}" for status, n in unknown.items())
     raise StoreError(
         f"{run_dir} holds {counted(sum(unknown.values()), 'trial')} of a status this version "
         f"of lightning-nas ({_this_version()}) does not know ({names}: a newer version's); "
         f"resume it with the version that wrote it{f' (its last: {wrote})' if wrote else ''}, "
-        f"or choose another {run_dir_key}; `lightning-nas show`, `export` and `finetune` "
-        f"read its other trials")
+        f"or choose another {run_dir_key}; {readers} read its other trials")
 
 
 def _this_version() -> str:

@@ -60,7 +60,8 @@ def test_a_resume_of_a_newer_versions_run_is_refused_before_anything_runs(newer_
     # store was opened for writing)
     run, _, _ = newer_run
     before = _digest(run)
-    with pytest.raises(StoreError, match=NEWER):
+    with pytest.raises(StoreError, match=NEWER + r".*; `lightning-nas show`, `export` and "
+                                                 r"`finetune` read its other trials$"):
         _search(run, 3).run()
     assert _digest(run) == before
 
@@ -101,7 +102,11 @@ def test_an_export_of_the_unknown_trial_is_refused_naming_it(newer_run, tmp_path
     assert "Traceback" not in err, err
 
 
-def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_key(tmp_path):
+def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_key(tmp_path,
+                                                                                  capsys):
+    # and naming only the commands that read a sweep's run folder: `show` and `export`, not
+    # `finetune`, which refuses any sweep's (was: "`lightning-nas show`, `export` and
+    # `finetune` read its other trials")
     pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core")
     from tests.test_hydra_sweeper import _sweep
 
@@ -115,6 +120,15 @@ def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_ke
     db.close()
     before = _digest(tmp_path / "run")
     with pytest.raises(StoreError, match=NEWER + r" \(its last: [^)]+\), or choose another "
-                                                  r"hydra.sweeper.run_dir"):
+                                                  r"hydra.sweeper.run_dir; `lightning-nas "
+                                                  r"show` and `export` read its other "
+                                                  r"trials$"):
         _sweep(tmp_path, task, {**sweeper, "budget": 3})
     assert _digest(tmp_path / "run") == before
+    run = str(tmp_path / "run")  # what the refusal says, tried: show and export read it
+    capsys.readouterr()
+    assert main(["show", run]) == 0 and "COMPLETED" in capsys.readouterr().out
+    assert main(["export", run]) == 0, capsys.readouterr().err
+    assert yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())["trial"] == 2
+    assert main(["finetune", run]) == 2  # (a sweep's task builds its model, not lightning-nas)
+    assert "is a Hydra sweep" in capsys.readouterr().err
