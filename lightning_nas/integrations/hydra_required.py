@@ -19,19 +19,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.calls import missing_args
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import HYDRA_KEYS, node_args
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["warn_required"]
-
-#: a node's keys that are Hydra's, not its target's arguments
-_HYDRA_KEYS = ("_target_", "_args_", "_recursive_", "_convert_", "_partial_")
 
 
 def warn_required(jobs: Iterable[DictConfig]) -> None:
     """Warn of each required argument of a ``_target_`` node's target that every one of
     ``jobs`` (the job configs composed before the first job) leaves out, Hydra's own keys
-    left out: each job that builds the node fails (Hydra's ``InstantiationException``),
-    unless its task passes the argument itself.
+    (``config.nodes.HYDRA_KEYS``) aside: each job that builds the node fails (Hydra's
+    ``InstantiationException``), unless its task passes the argument itself.
 
     Args:
         jobs: the composed job configs, as written (not resolved).
@@ -69,7 +67,7 @@ def _lacking(tree: Any, where: str = "") -> Iterator[tuple[tuple[str, str], str]
     if target is not None and tree.get("_recursive_") is False:
         return
     for name, value in tree.items():
-        if name not in _HYDRA_KEYS:
+        if name not in HYDRA_KEYS:
             yield from _lacking(value, f"{where}.{name}" if where else str(name))
 
 
@@ -80,7 +78,7 @@ def _missing(node: Mapping[str, Any], target: str, where: str) -> Iterator[tuple
         built = import_object(target)
     except Exception:  # noqa: BLE001 - the check of the searched keys warns of it
         return
-    given = {key: value for key, value in node.items() if key not in _HYDRA_KEYS}
     args = node.get("_args_")
-    for arg in missing_args(built, len(args) if isinstance(args, list) else 0, given):
+    for arg in missing_args(built, len(args) if isinstance(args, list) else 0,
+                            node_args(node)):
         yield where, arg
