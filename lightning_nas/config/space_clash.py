@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.imports import import_object
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
     get_dotted,
     is_dotted,
@@ -188,16 +188,14 @@ def check_nodes_keep(cfg: Mapping[str, Any]) -> None:
             continue
         searched = {space_path(str(key))[len(path) + 1:].split(".")[0] for key in space
                     if space_path(str(key)).startswith(f"{path}.")}  # set after the node
-        given = {key: value for key, value in {**(node.get("init_args") or {}),
-                                               **(node.get("dict_kwargs") or {})}.items()
-                 if key not in searched}
+        given = {key: value for key, value in node_args(node).items() if key not in searched}
         lost: dict[str, Any] = {}
         first = None
         for i, option in enumerate(options, 1):
             if not (isinstance(option, Mapping) and _same_class(option.get("class_path"),
                                                                 node["class_path"])):
                 continue
-            sets = {**(option.get("init_args") or {}), **(option.get("dict_kwargs") or {})}
+            sets = node_args(option)
             left = {key: value for key, value in given.items() if key not in sets}
             if left and first is None:
                 first = (i, option)
