@@ -17,7 +17,7 @@ from typing import Any
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus, format_score
-from lightning_nas.search.setting_checks import said_in_config
+from lightning_nas.search.setting_checks import in_words
 
 __all__ = ["Progress", "scored_by", "trial_line"]
 
@@ -35,8 +35,7 @@ class Progress:
     def __init__(self, total: int | None, enabled: bool | str = "auto", initial: int = 0,
                  file: Any = None) -> None:
         if not isinstance(enabled, bool) and enabled != "auto":  # not 1, 0 (as SearchSettings)
-            said = ("true, false, auto" if said_in_config()  # (was: a config's words from
-                    else "True, False or 'auto'")  # Python, where only Python reaches it)
+            said = in_words("true, false, auto", "True, False or 'auto'")  # (was: a config's)
             raise ConfigError(f"progress can be {said}; got {enabled!r}")
         file = file or sys.stderr
         if enabled == "auto":

@@ -49,7 +49,7 @@ _CONFIG: ContextVar[bool] = ContextVar("lightning_nas_config_words", default=Fal
 def null_word() -> str:
     """``"None (null in YAML)"`` (``errors.PYTHON_NULL``) for a caller from Python, ``"null"``
     within ``config_words()`` (was: ``null`` always, YAML's word to ``Search(budget=0)``)."""
-    return "null" if _CONFIG.get() else PYTHON_NULL
+    return in_words("null", PYTHON_NULL)
 
 
 def said_in_config() -> bool:
