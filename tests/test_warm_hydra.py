@@ -52,7 +52,7 @@ def test_a_key_the_sweep_lacked_takes_the_value_of_each_trials_config_group_opti
     assert sorted(depths) == [1, 3]
     assert (f"keys added with the earlier run's values model.depth={depths[0]} or "
             f"{depths[1]} (by each trial's config-group options)") in \
-        SourceReport(**source).describe()
+        SourceReport.from_dict(source).describe()
     assert source["filled"] == {} and source["dropped"] == []
 
 
@@ -122,7 +122,8 @@ def test_a_nested_group_a_searched_option_chose_takes_each_trials_own_option(tmp
         t for t, model in ran.items() if model == "e")
     assert all("model/backbone='r2' is not in the space" in why
                for _, why in source["out_of_space"])
-    assert f"{len(ran) - len(priors)} outside this space" in SourceReport(**source).describe()
+    assert f"{len(ran) - len(priors)} outside this space" in \
+        SourceReport.from_dict(source).describe()
 
 
 def test_a_key_under_a_nested_group_searched_with_its_parent_takes_its_trials_value(tmp_path):

@@ -21,7 +21,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
-from lightning_nas.search.warm_report import SourceReport
+from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
@@ -123,10 +123,11 @@ def summary(store: RunStore) -> dict[str, Any]:
     are RUNNING while the search process that ran them is gone (a resume re-runs them);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
     its ranks do not divide: ``recorded_uneven``, each with its trials); per warm-start
-    source, ``still_running``: the holder of its search when it was read while running."""
+    source, ``still_running``: the holder of its search when it was read while running
+    (its stored report read by any version: ``WarmStartReport.from_dict``)."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
-    warm = store.get_meta("warm_start") or {"sources": []}
+    warm = WarmStartReport.from_dict(store.get_meta("warm_start") or {})  # by any version
     counts = {s.value.lower(): store.count(s) for s in TrialStatus}
     return {"monitor": store.get_meta("monitor"), "mode": mode, **counts,
             # the trials of statuses a newer version wrote (was: left out of every count)
@@ -137,14 +138,13 @@ def summary(store: RunStore) -> dict[str, Any]:
             "best_score": best.score if best else None,
             "notes": recorded_uneven(store),  # (was: in best.yaml alone)
             # each source's counts and why the others were not used (was: the counts alone)
-            "warm_start": [{**{k: src[k] for k in ("source", "trials", "used")},
-                            "skipped": SourceReport(**src).skipped(reasons=False),
-                            "epochs": src.get("epochs", []),  # (a report before: none)
+            "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
+                            "skipped": src.skipped(reasons=False),
+                            "epochs": src.epochs,  # (a report before: none)
                             # the keys this space added, with their values, and dropped
-                            **{k: src.get(k, {}) for k in _KEYS}, "dropped": src.get("dropped", []),
-                            "still_running": src["source_driver"]
-                            if SourceReport(**src).live else None}
-                           for src in warm["sources"]]}
+                            **{k: getattr(src, k) for k in _KEYS}, "dropped": src.dropped,
+                            "still_running": src.source_driver if src.live else None}
+                           for src in warm.sources]}
 
 
 def counts_line(s: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lightning_nas.wording import counted
@@ -87,6 +87,20 @@ class SourceReport:
     other_mode: str | None = None
     #: whether the source is a Hydra sweep's run folder (its store's meta ``hydra``)
     swept: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SourceReport:
+        """The report of one source as stored (``asdict``, in meta ``warm_start``), by any
+        version: a key this version does not know (a newer one's) is ignored, a key it
+        lacks (an older one's) takes its default (was: ``TypeError: ... unexpected keyword
+        argument``, of a newer version's store).
+
+        Example:
+            >>> SourceReport.from_dict({"source": "runs/a", "used": 2, "newer": 1}).used
+            2
+        """
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
     def live(self) -> bool:
@@ -241,8 +255,9 @@ class WarmStartReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WarmStartReport:
-        """The report stored by ``to_dict``."""
-        return cls([SourceReport(**s) for s in data.get("sources", [])])
+        """The report stored by ``to_dict``, by any version (``SourceReport.from_dict``: a
+        key this version does not know is ignored)."""
+        return cls([SourceReport.from_dict(s) for s in data.get("sources", [])])
 
     def describe(self) -> str:
         """One line per source."""
