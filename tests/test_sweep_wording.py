@@ -4,6 +4,7 @@ sweeps run in-process through Hydra's own sweep runner (``tests.test_hydra_sweep
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sqlite3
@@ -16,8 +17,11 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
+from lightning_nas.cli import main  # noqa: E402
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.run_folder import hold_folder  # noqa: E402
+from lightning_nas.search.warm_report import WarmStartReport  # noqa: E402
+from lightning_nas.store import open_run  # noqa: E402
 from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
 
 PARAMS = {"x": "range(0, 12)"}
@@ -50,7 +54,7 @@ def test_a_warm_start_source_still_being_swept_is_warned_of_in_the_sweeps_words(
         f"sweep once that one has ended"]
 
 
-def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_path):
+def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_path, capsys):
     # a plain search from a sweep's run folder: "swept" (was: "is still being searched");
     # a sweep from a plain search's run folder: "searched"
     from lightning_nas import Search
@@ -78,6 +82,20 @@ def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_pa
     assert lines == [f"warm_start source {swept} is still being swept ({holder})",
                      f"hydra.sweeper.warm_start source {searched} is still being searched "
                      f"({holder})"], lines
+    # the report line, `show` and report.html say it as the warning does (was: "read
+    # while its search is/was still running" of a sweep's run folder too)
+    for run, kind in ((tmp_path / "plain", "swept"), (tmp_path / "second" / "run", "searched")):
+        with open_run(run) as store:
+            rep = WarmStartReport.from_dict(store.get_meta("warm_start")).sources[0]
+        assert f"; read while it is still being {kind} ({holder}): its results so far, " \
+               f"those it completes later are not used" in rep.describe(), rep.describe()
+        shown = (f"; read while it was still being {kind} ({holder}): the results it "
+                 f"completed later are not used")
+        assert main(["show", str(run)]) == 0
+        assert shown in capsys.readouterr().out
+        if importlib.util.find_spec("matplotlib") is not None:
+            assert main(["report", str(run)]) == 0
+            assert shown in (run / "report" / "report.html").read_text()
 
 
 # ----------------------------------------------------------------- resume refusals

@@ -125,8 +125,8 @@ def test_a_source_still_running_or_stopped_mid_trial_says_so(tmp_path, launcher)
     space = SearchSpace.from_dict({"width": {"choice": [4, 8]}})
     rep = load_priors([source], space)[1].sources[0]
     assert rep.describe().endswith(
-        f"1 of 2 trials used; skipped: 1 not completed (1 running); read while its search is "
-        f"still running (pid {pid} on {socket.gethostname()}): its results so far, those it "
+        f"1 of 2 trials used; skipped: 1 not completed (1 running); read while it is still "
+        f"being searched (pid {pid} on {socket.gethostname()}): its results so far, those it "
         f"completes later are not used")
     assert rep.skipped(reasons=False) == ["1 not completed (1 running)"]
     assert launcher.kill() == -signal.SIGKILL, (tmp_path / "run.log").read_text()
@@ -223,7 +223,7 @@ def test_a_source_whose_search_is_still_running_is_warned_of_and_kept(tmp_path, 
     # start: 1 of 1 result of ... (not counted in the budget)" as of a finished source)
     assert main(["show", str(warm)]) == 0
     assert (f"warm start: 1 of 1 result of {source.resolve()} (not counted in the budget); "
-            f"read while its search was still running ({held}): the results it completed "
+            f"read while it was still being searched ({held}): the results it completed "
             f"later are not used") in capsys.readouterr().out
     assert main(["show", str(warm), "--format", "json"]) == 0
     (shown,) = json.loads(capsys.readouterr().out)["summary"]["warm_start"]

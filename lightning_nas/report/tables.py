@@ -123,8 +123,9 @@ def summary(store: RunStore) -> dict[str, Any]:
     are RUNNING while the search process that ran them is gone (a resume re-runs them);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
     its ranks do not divide: ``recorded_uneven``, each with its trials); per warm-start
-    source, ``still_running``: the holder of its search when it was read while running
-    (its stored report read by any version: ``WarmStartReport.from_dict``)."""
+    source, ``still_running``: the holder of its search when it was read while running,
+    ``swept``: whether it is a Hydra sweep's run folder (its stored report read by any
+    version: ``WarmStartReport.from_dict``)."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
     warm = WarmStartReport.from_dict(store.get_meta("warm_start") or {})  # by any version
@@ -143,7 +144,8 @@ def summary(store: RunStore) -> dict[str, Any]:
                             "epochs": src.epochs,  # (a report before: none)
                             # the keys this space added, with their values, and dropped
                             **{k: getattr(src, k) for k in _KEYS}, "dropped": src.dropped,
-                            "still_running": src.source_driver if src.live else None}
+                            "still_running": src.source_driver if src.live else None,
+                            "swept": src.swept}  # a Hydra sweep's run folder
                            for src in warm.sources]}
 
 
@@ -237,8 +239,8 @@ _KEYS = ("filled", "recorded", "recorded_by_option")
 def warm_start_lines(s: dict[str, Any]) -> list[str]:
     """One line per warm-start source of ``summary(store)`` ``s``: how many of its results
     the search used, why it skipped the others, the keys this space added (with the value
-    each of its results took) and dropped, and whether its search was still running when
-    it was read (``show`` and the HTML report).
+    each of its results took) and dropped, and whether it was still being searched (a
+    sweep's: swept) when it was read (``show`` and the HTML report).
 
     Example:
         >>> warm_start_lines({"warm_start": [{"source": "a", "trials": 5, "used": 5,
@@ -251,9 +253,18 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
             + "".join(f"; {phrase}" for phrase in SourceReport(
                 "", dropped=src.get("dropped", []),
                 **{k: src.get(k, {}) for k in _KEYS}).keys())
-            + (f"; read while its search was still running ({src['still_running']}): the "
-               f"results it completed later are not used" if src.get("still_running") else "")
-            for src in s["warm_start"]]
+            + _read_live(src) for src in s["warm_start"]]
+
+
+def _read_live(src: Mapping[str, Any]) -> str:
+    """``warm_start_lines``' phrase of a source read while its run went on, in the
+    warning's words (``SourceReport.still_being``: a sweep's run folder is swept; was: "its
+    search was still running" of one too), ``""`` of any other."""
+    if not src.get("still_running"):
+        return ""
+    being = SourceReport("", swept=bool(src.get("swept"))).still_being()
+    return (f"; read while it was {being} ({src['still_running']}): the results it "
+            f"completed later are not used")
 
 
 def note_lines(s: dict[str, Any]) -> list[str]:

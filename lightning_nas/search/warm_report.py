@@ -112,6 +112,17 @@ class SourceReport:
         """The source's trials that had completed (with a score) when it was read."""
         return self.trials - self.not_completed
 
+    def still_being(self) -> str:
+        """How a source read while its run went on is said (``live_warning``, ``describe``,
+        ``show`` and the report): ``still being swept`` (a Hydra sweep's run folder) or
+        ``still being searched``.
+
+        Example:
+            >>> SourceReport("runs/a", swept=True).still_being()
+            'still being swept'
+        """
+        return f"still being {'swept' if self.swept else 'searched'}"
+
     def live_warning(self) -> str:
         """What a search warm-started from a source still being searched (a Hydra sweep's:
         swept) is warned of, before its first trial: its later results are not used.
@@ -127,8 +138,7 @@ class SourceReport:
         """
         used = f"{self.used} used as a prior" if self.used == 1 else \
             f"{self.used} used as priors"
-        doing = "swept" if self.swept else "searched"  # (was: "searched" of a sweep's)
-        return (f"warm_start source {self.source} is still being {doing} "
+        return (f"warm_start source {self.source} is {self.still_being()} "
                 f"({self.source_driver}): it is read as it is now, "
                 f"{counted(self.completed, 'trial')} of it completed so far, {used}; the "
                 f"trials it completes later are not used, by this search or its resume (it "
@@ -225,9 +235,11 @@ class SourceReport:
                 f"{self.used} of {counted(self.trials, 'trial')} used")
         if skipped := self.skipped():
             text += "; skipped: " + ", ".join(skipped)
-        if self.live:  # (was: said of a RUNNING trial only; of none, a finished search's)
-            text += (f"; read while its search is still running ({self.source_driver}): "
-                     f"its results so far, those it completes later are not used")
+        # (was: said of a RUNNING trial only; of none, a finished search's; "its search is
+        # still running" of a sweep's run folder too)
+        if self.live:
+            text += (f"; read while it is {self.still_being()} ({self.source_driver}): its "
+                     f"results so far, those it completes later are not used")
         if self.other_mode:  # its best is told as its best, on its own task
             words = {"max": ("maximised", "highest"), "min": ("minimised", "lowest")}
             text += (f"; {self.monitor} was {words[self.mode][0]} there and is "
