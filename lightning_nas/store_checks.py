@@ -27,7 +27,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.run_folder import file_in_place, lock_kind
 from lightning_nas.store_json import dump_json
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders, same_folders
-from lightning_nas.wording import counted
+from lightning_nas.wording import counted, unknown_status
 
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
@@ -237,9 +237,9 @@ def check_known_statuses(store: RunStore, run_dir: Path, run_dir_key: str = "run
     store.close()
     names = ", ".join(f"{n} {status.lower()}" for status, n in unknown.items())
     raise StoreError(
-        f"{run_dir} holds {counted(sum(unknown.values()), 'trial')} of a status this version "
-        f"of lightning-nas ({_this_version()}) does not know ({names}: a newer version's); "
-        f"resume it with the version that wrote it{f' (its last: {wrote})' if wrote else ''}, "
+        f"{run_dir} holds {counted(sum(unknown.values()), 'trial')} of "
+        f"{unknown_status(len(unknown), _this_version())}: {names}; resume it with the "
+        f"version that wrote it{f' (its last: {wrote})' if wrote else ''}, "
         f"or choose another {run_dir_key}; {readers} read its other trials")
 
 

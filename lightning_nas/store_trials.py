@@ -28,6 +28,7 @@ from lightning_nas.errors import StoreError
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.store_json import dump_json, load_numbers
 from lightning_nas.store_paths import absolute_checkpoint, relative_checkpoint
+from lightning_nas.wording import unknown_status
 
 __all__ = ["TrialRecords"]
 
@@ -231,9 +232,9 @@ class TrialRecords:
             return TrialStatus(stored)
         except ValueError:
             raise StoreError(
-                f"trial {trial_id} of {self.path} has status {stored!r}, which this version of "
-                f"lightning-nas does not know (a newer version wrote it): read it with that "
-                f"version; this one reads the run's other trials (`lightning-nas show`)") from None
+                f"trial {trial_id} of {self.path} has status {stored!r}, {unknown_status()}: "
+                f"read it with the version that wrote it; this one reads the run's other "
+                f"trials (`lightning-nas show`)") from None
 
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         """The trials that ``where`` (SQL after ``FROM trials``, with ``args``) selects."""

@@ -1,4 +1,5 @@
-"""How a count reads in the commands' output and messages: ``1 epoch``, ``2 epochs``.
+"""How a count reads in the commands' output and messages: ``1 epoch``, ``2 epochs``; how
+a trial status a newer version wrote is said (``unknown_status``).
 
 Plain text, no imports of the training stack: the read-only commands use it too.
 
@@ -11,13 +12,15 @@ Example:
     '1, 3-5, 7'
     >>> joined(["a", "b", "c"])
     'a, b and c'
+    >>> unknown_status()
+    "a status this version of lightning-nas does not know (a newer one's)"
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["counted", "id_ranges", "joined", "named"]
+__all__ = ["counted", "id_ranges", "joined", "named", "unknown_status"]
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -68,3 +71,17 @@ def joined(items: Sequence[object]) -> str:
     """
     words = [str(item) for item in items]
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def unknown_status(statuses: int = 1, version: str | None = None) -> str:
+    """What a trial status this version does not know is, in every message that says one
+    (a store a newer version wrote): ``a status this version of lightning-nas does not
+    know (a newer one's)``; ``statuses`` for several, ``version`` named where given.
+
+    Example:
+        >>> unknown_status(2, version="0.1.0")
+        "statuses this version of lightning-nas (0.1.0) does not know (a newer one's)"
+    """
+    which = "a status" if statuses == 1 else "statuses"
+    this = f" ({version})" if version else ""
+    return f"{which} this version of lightning-nas{this} does not know (a newer one's)"

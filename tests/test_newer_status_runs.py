@@ -25,7 +25,7 @@ from tests.helpers import BlobData, TinyNet
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
            "enable_progress_bar": False, "enable_model_summary": False}
 NEWER = (r"holds 1 trial of a status this version of lightning-nas \([^)]+\) does not know "
-         r"\(1 stopped: a newer version's\); resume it with the version that wrote it")
+         r"\(a newer one's\): 1 stopped; resume it with the version that wrote it")
 
 
 def _search(run: Path, budget: int) -> Search:
@@ -97,8 +97,9 @@ def test_an_export_of_the_unknown_trial_is_refused_naming_it(newer_run, tmp_path
     run, stopped, _ = newer_run
     assert main(["export", str(run), "--trial", str(stopped)]) != 0
     err = capsys.readouterr().err
-    assert (f"trial {stopped} of {run / 'search.db'} has status 'STOPPED', which this version "
-            f"of lightning-nas") in err, err
+    assert (f"trial {stopped} of {run / 'search.db'} has status 'STOPPED', a status this "
+            f"version of lightning-nas does not know (a newer one's): read it with the "
+            f"version that wrote it") in err, err
     assert "Traceback" not in err, err
 
 

@@ -174,3 +174,23 @@ def test_ignored_trainer_settings_of_an_objective_search_read_right(tmp_path, tr
                                          rf"of training, so {said} \(it uses only "):
         Search(None, {"x": {"float": [0, 1]}}, objective=lambda arch: {"val_acc": arch["x"]},
                trainer=trainer, budget=2, run_dir=tmp_path / "a", verbose=False)
+
+
+def test_a_status_a_newer_version_wrote_is_said_in_one_phrase_everywhere():
+    from lightning_nas.report.tables import counts_line
+    from lightning_nas.search.warm_report import SourceReport
+    from lightning_nas.wording import unknown_status
+
+    # was: four wordings ("which this version of lightning-nas does not know (a newer
+    # version wrote it)", "(1 stopped: a newer version's)", ...) of one fact
+    phrase = "a status this version of lightning-nas does not know (a newer one's)"
+    assert unknown_status() == phrase
+    assert unknown_status(2, "0.1.0") == \
+        "statuses this version of lightning-nas (0.1.0) does not know (a newer one's)"
+    assert SourceReport("runs/a", trials=2, used=1, not_completed=1,
+                        not_completed_by={"stopped": 1}).skipped() == [
+        f"1 not completed (1 stopped: {phrase})"]
+    counts = {"completed": 1, "failed": 0, "rejected": 0, "pruned": 0, "paused": 0,
+              "running": 0, "driver_gone": False}
+    assert counts_line({**counts, "unknown_statuses": {"stopped": 1}}).endswith(
+        f"0 running; 1 stopped: {phrase}, not listed")

@@ -24,7 +24,7 @@ from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.wording import counted
+from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
            "format_table", "front_rows", "json_safe", "leaderboard_rows", "note_lines", "render",
@@ -171,9 +171,8 @@ def _unknown(counts: Mapping[str, int]) -> str:
     listed`` (was: left out of the counts, unsaid)."""
     if not counts:
         return ""
-    which = "a status" if len(counts) == 1 else "statuses"
-    return (f"; {', '.join(f'{n} {status}' for status, n in sorted(counts.items()))}: {which} "
-            f"this version of lightning-nas does not know (a newer one's), not listed")
+    return (f"; {', '.join(f'{n} {status}' for status, n in sorted(counts.items()))}: "
+            f"{unknown_status(len(counts))}, not listed")
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from lightning_nas.wording import counted
+from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["Prior", "SourceReport", "WarmStartReport"]
 
@@ -203,8 +203,7 @@ class SourceReport:
             elif reasons and status == "running" and self.source_driver == "stopped":
                 said[-1] += " when its search stopped"
             elif reasons and status not in order and status != "without a score":
-                said[-1] += (": a status this version of lightning-nas does not know (a "
-                             "newer one's)")
+                said[-1] += f": {unknown_status()}"
         return f" ({', '.join(said)})" if said else ""  # (a report before: none)
 
     def keys(self) -> list[str]:
