@@ -183,10 +183,8 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     rep = SourceReport(source=source, monitor=store.get_meta("monitor"), mode=mode)
     # a status a newer version wrote is no trial this one can read: counted, never used
     # (was: ValueError, raised after this search's store was made)
-    trials = sorted((t for status in TrialStatus for t in store.trials(status)),
-                    key=lambda t: t.trial_id)
-    known = {status.value for status in TrialStatus}
-    unknown = {s: n for s, n in store.status_counts().items() if s not in known}
+    trials = store.known_trials()
+    unknown = store.unknown_statuses()
     rep.trials = len(trials) + sum(unknown.values())
     rep.not_completed = sum(unknown.values())
     rep.not_completed_by = {s.lower(): n for s, n in unknown.items()}
