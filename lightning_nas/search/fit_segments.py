@@ -150,15 +150,16 @@ def merge_interrupted(folder: Path, known_epochs: int) -> None:
 
 
 def start_own_fit(spec: Any) -> None:
-    """Before a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) trains, in
-    the process that runs it (not its DDP ranks): its folder marked ``UNFINISHED``, and the
-    held weights of an undecided tie (``TIE_FILE``) that a kill left there removed (was:
-    kept beside a resumed or finished fit's ``best.ckpt``)."""
+    """Before a trial's ``spec`` trains, in the process that runs it (not its DDP ranks):
+    the held weights of an undecided tie (``TIE_FILE``) that a kill left in its folder
+    removed (was: kept beside a resumed fit's ``best.ckpt``, and a promoted search trial's
+    until its next tie), and a fit's or fine-tune's (``record``) folder marked
+    ``UNFINISHED``."""
+    folder = Path(spec.trial_dir)
+    (folder / TIE_FILE).unlink(missing_ok=True)
     if spec.record is None:
         return
-    folder = Path(spec.trial_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / TIE_FILE).unlink(missing_ok=True)
     (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
                                      f"not completed (removed when it does)\n")
 
