@@ -1,19 +1,85 @@
-"""The narrow kill windows of a resumable fit (real Trainers, real nevergrad and SQLite):
+"""The narrow kill windows of a resumable fit (real Trainers, real processes killed with
+SIGKILL, real nevergrad and SQLite):
 
+- between the epoch-end hooks, where ``last.ckpt`` is written, and Lightning's logging of
+  that epoch's training row (a logger that kills its own process when asked to log it);
 - a promoted search trial whose folder holds the held weights of an undecided tie
   (``.tie.ckpt``) that a kill left.
 """
 
 from __future__ import annotations
 
+import csv
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
+import yaml
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
+
+#: the epoch whose training row ``RowKiller`` is killed at (unset: it never kills)
+KILL_AT = "LIGHTNING_NAS_TEST_KILL_ROW_AT"
+#: the file ``RowKiller`` writes before its kill, so that the resumed fit is not killed
+KILLED = "LIGHTNING_NAS_TEST_KILL_ROW_MARK"
+
+
+class RowKiller(CSVLogger):
+    """A ``CSVLogger`` whose process dies (SIGKILL) when Lightning asks it to log the
+    training row of epoch ``$LIGHTNING_NAS_TEST_KILL_ROW_AT``, once: after the epoch-end
+    hooks wrote ``last.ckpt``, before the row is written."""
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        at, mark = os.environ.get(KILL_AT), os.environ.get(KILLED)
+        if (at is not None and mark and not os.path.exists(mark) and "train_loss" in metrics
+                and metrics.get("epoch") == int(at)):
+            Path(mark).write_text("killed\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().log_metrics(metrics, step)
+
+
+def _fit_config(tmp_path: Path) -> Path:
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False,
+                    "logger": {"class_path": "tests.test_kill_windows.RowKiller"}}}))
+    return config
+
+
+@pytest.mark.slow
+def test_a_fit_killed_before_its_epochs_training_row_was_logged_resumes_it(tmp_path,
+                                                                          launcher):
+    config, out, fresh = _fit_config(tmp_path), tmp_path / "out", tmp_path / "fresh"
+    env = {KILL_AT: "1", KILLED: str(tmp_path / "killed")}
+    argv = ["fit", str(config), "--out", str(out)]
+    log = tmp_path / "killed.log"
+    assert launcher.run(argv, log, env=env) == -signal.SIGKILL, log.read_text()[-3000:]
+    assert (tmp_path / "killed").is_file()
+    log = tmp_path / "resume.log"
+    assert launcher.run([*argv, "--ckpt_path", "last"], log, env=env) == 0, \
+        log.read_text()[-3000:]
+    log = tmp_path / "fresh.log"
+    assert launcher.run(["fit", str(config), "--out", str(fresh)], log) == 0, \
+        log.read_text()[-3000:]
+    rows = (out / "logs" / "metrics.csv").read_text()
+    # was: the training row of epoch 1 was missing (the resumed fit started at epoch 2)
+    assert rows == (fresh / "logs" / "metrics.csv").read_text()
+    with (out / "logs" / "metrics.csv").open() as f:
+        assert sorted(int(r["epoch"]) for r in csv.DictReader(f) if r.get("train_loss")) == \
+            [0, 1, 2]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
+
 
 SPACE = {"width": {"choice": [4, 8, 16, 32, 64]}, "lr": {"float": [0.01, 0.3]}}
 TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False,

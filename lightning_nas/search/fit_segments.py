@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.search.trial_checkpoint import LAST_PENDING, TIE_FILE
 
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
@@ -151,12 +151,14 @@ def merge_interrupted(folder: Path, known_epochs: int) -> None:
 
 def start_own_fit(spec: Any) -> None:
     """Before a trial's ``spec`` trains, in the process that runs it (not its DDP ranks):
-    the held weights of an undecided tie (``TIE_FILE``) that a kill left in its folder
-    removed (was: kept beside a resumed fit's ``best.ckpt``, and a promoted search trial's
-    until its next tie), and a fit's or fine-tune's (``record``) folder marked
+    what a kill left in its folder removed, the held weights of an undecided tie
+    (``TIE_FILE``; was: kept beside a resumed fit's ``best.ckpt``, and a promoted search
+    trial's until its next tie) and a ``last.ckpt`` whose epoch's training row was not
+    logged (``LAST_PENDING``); and a fit's or fine-tune's (``record``) folder marked
     ``UNFINISHED``."""
     folder = Path(spec.trial_dir)
-    (folder / TIE_FILE).unlink(missing_ok=True)
+    for name in (TIE_FILE, LAST_PENDING):
+        (folder / name).unlink(missing_ok=True)
     if spec.record is None:
         return
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,12 @@ the weights it validated are held in ``.tie.ckpt`` beside ``best.ckpt`` before t
 batch trains, and become ``best.ckpt`` if the tie is broken in their favour (was: the
 weights of the epoch's end were saved, batches after the validation whose score was kept).
 
+``last.ckpt`` of an epoch is written in its epoch-end hooks, before Lightning logs the
+epoch's training row: it is written as ``.last.pending.ckpt`` and put in its place once
+that row is logged (the next epoch's start, the fit's end), so a kill in between resumes
+from the epoch before and trains the epoch again (was: from that epoch's end, its row of
+training metrics lost for good).
+
 Example:
     >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
     >>> ckpt.state_key.startswith("lightning_nas.TrialCheckpoint{'monitor': 'val_acc'")
@@ -30,10 +36,13 @@ from lightning_nas.search.best_epoch import best_entry, breaks_tie
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["FIT_RECORD", "TIE_FILE", "TrialCheckpoint"]
+__all__ = ["FIT_RECORD", "LAST_PENDING", "TIE_FILE", "TrialCheckpoint"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
+
+#: ``last.ckpt`` of an epoch whose training row Lightning has not logged yet
+LAST_PENDING = ".last.pending.ckpt"
 
 #: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
 FIT_RECORD = "lightning_nas_fit"
@@ -70,6 +79,10 @@ class TrialCheckpoint(ModelCheckpoint):
     one that needs a value training logs per epoch is decided at the epoch's end, with the
     weights it validated: where batches follow it in its epoch (``val_check_interval``
     below 1), those held in ``TIE_FILE`` before the next batch trained.
+    The epoch-end ``last.ckpt`` is written as ``LAST_PENDING`` and put in place when the
+    next epoch starts (or the fit ends, or an error or interrupt stops it after Lightning
+    logged the epoch's training row): Lightning logs that row after the epoch-end hooks,
+    and a resume from that epoch's end would never log it.
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -85,6 +98,7 @@ class TrialCheckpoint(ModelCheckpoint):
         self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
         self._held: Path | None = None  # its validated weights, where batches followed it
         self._taking: Path | None = None  # the held file that the next save puts in place
+        self._pending: int | None = None  # the epoch of the LAST_PENDING file written
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
@@ -181,14 +195,21 @@ class TrialCheckpoint(ModelCheckpoint):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
         self._drop_held(trainer)
+        if self._pending is not None and trainer.current_epoch > self._pending:
+            self._put_last(trainer)  # the epoch's row is logged (a SIGTERM after it)
+        else:  # stopped before the row was logged: the last.ckpt before it stays
+            self._put_last(trainer, drop=True)
         super().on_exception(trainer, pl_module, exception)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._put_last(trainer)  # the previous epoch's: Lightning logged its row since
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
         super().on_train_epoch_end(trainer, pl_module)
-        self._save_last(trainer)
+        self._save_last(trainer)  # put in place once the epoch's training row is logged
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
@@ -196,10 +217,25 @@ class TrialCheckpoint(ModelCheckpoint):
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
         self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
+        self._put_last(trainer)  # and logged the last epoch's row
 
     def _save_last(self, trainer: pl.Trainer) -> None:
-        """Write ``last.ckpt`` with ``keep_last`` (on every rank: Lightning's rank 0 writes)."""
+        """Write ``last.ckpt`` with ``keep_last`` as ``LAST_PENDING`` (on every rank:
+        Lightning's rank 0 writes), for ``_put_last``."""
         if self.keep_last and not trainer.fast_dev_run:
-            trainer.save_checkpoint(os.path.join(str(self.dirpath), "last.ckpt"))
+            trainer.save_checkpoint(os.path.join(str(self.dirpath), LAST_PENDING))
+            self._pending = trainer.current_epoch
+
+    def _put_last(self, trainer: pl.Trainer, drop: bool = False) -> None:
+        """Put the ``LAST_PENDING`` file written in its place, ``last.ckpt``, at once
+        (``drop``: remove it instead); rank 0's."""
+        pending, self._pending = self._pending, None
+        if pending is None or not trainer.is_global_zero:
+            return
+        path = Path(str(self.dirpath)) / LAST_PENDING
+        if drop:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(path, path.with_name("last.ckpt"))
 
 
