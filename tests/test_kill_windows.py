@@ -4,7 +4,9 @@ SIGKILL, real nevergrad and SQLite):
 - between the epoch-end hooks, where ``last.ckpt`` is written, and Lightning's logging of
   that epoch's training row (a logger that kills its own process when asked to log it);
 - a promoted search trial whose folder holds the held weights of an undecided tie
-  (``.tie.ckpt``) that a kill left.
+  (``.tie.ckpt``) that a kill left;
+- a merge of a resumed fit's logs cut off between writing the merged ``metrics.csv`` and
+  removing the versions it merged (the folder as that kill leaves it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.fit_segments import start_own_fit
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
@@ -106,3 +110,40 @@ def test_a_promoted_trial_removes_the_held_tie_weights_a_kill_left(tmp_path):
     for trial_id in promoted:  # was: kept beside its best.ckpt until its next tie
         assert not (run / "trials" / f"trial_{trial_id:04d}" / ".tie.ckpt").exists()
     assert torch.load(more.best.checkpoint, map_location="cpu", weights_only=False)
+
+
+def _table(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_merge_cut_off_before_it_removed_the_versions_leaves_no_duplicate(tmp_path):
+    first = [{"epoch": 0, "step": 3, "val_acc": 0.5}, {"epoch": 0, "step": 3, "train_loss": 1}]
+    later = [{"epoch": 1, "step": 7, "val_acc": 0.7}, {"epoch": 1, "step": 7, "train_loss": 0.5},
+             {"epoch": "", "step": 7, "hp_metric": 0.7}]
+    folder = tmp_path / "fit"
+    _table(folder / "logs", first + later)  # merged: written before the kill
+    _table(folder / "logs_resumed_17", later)  # not yet removed
+    (folder / "logs_resumed_17" / "hparams.yaml").write_text("width: 8\n")
+    (folder / "logs" / "hparams.yaml").write_text("width: 8\n")
+    merged = (folder / "logs" / "metrics.csv").read_text()
+    # a kill within a merge's removal, and within its write of the merged rows
+    (folder / ".merged_logs_resumed_12").mkdir()
+    (folder / ".merged_logs_resumed_12" / "hparams.yaml").write_text("width: 8\n")
+    (folder / "logs" / ".metrics.csv.4242").write_text("epoch,st")
+    # another kill: a resumed fit's version that no merge took in yet stays
+    _table(tmp_path / "other" / "logs", first)
+    _table(tmp_path / "other" / "logs_resumed_18", later)
+    for path in (folder, tmp_path / "other"):
+        start_own_fit(SimpleNamespace(record={"kind": "fit"}, trial_dir=str(path)))
+    # was: ['logs', 'logs_resumed_17'] until a resume's end merged them again
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("logs")) == ["logs"]
+    assert (folder / "logs" / "metrics.csv").read_text() == merged
+    assert sorted(p.name for p in folder.iterdir()) == [".unfinished", "logs"]
+    assert sorted(p.name for p in (folder / "logs").iterdir()) == ["hparams.yaml",
+                                                                    "metrics.csv"]
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == \
+        [".unfinished", "logs", "logs_resumed_18"]

@@ -12,6 +12,12 @@ resumed one logged its epochs into a version of its own (``logs_resumed_<ns>``: 
 ``merge_logs`` puts each segment's rows into ``logs/metrics.csv``, those an earlier segment
 logged for the epochs a later one trained again left out, and the segments' other files
 there too (the last one's ``hparams.yaml``, a folder a ``ModelCheckpoint`` derived from it).
+Once the merged ``metrics.csv`` is in place, each version merged is renamed to a hidden
+``.merged_<name>`` at once and then removed. A kill within that leaves hidden versions, or,
+in the instant between the two steps, a version whose rows the merged ``metrics.csv`` holds
+as the merge leaves them: the next fit, fine-tune or resume in that folder removes both as
+it starts (``start_own_fit``; was: a duplicate version until a resume ended, and part of
+one for good where the kill came while it was removed).
 
 Example:
     >>> import tempfile
@@ -43,6 +49,8 @@ from lightning_nas.search.trial_checkpoint import LAST_PENDING, TIE_FILE
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
 _SEGMENT = "logs_resumed_"
+#: the name a merged version takes before it is removed (``_retire``)
+_RETIRED = ".merged_"
 #: the mark of a fit's or fine-tune's folder from its start until it completes
 UNFINISHED = ".unfinished"
 
@@ -92,6 +100,62 @@ def _segments(folder: Path) -> list[Path]:
                   key=lambda p: int(p.name[len(_SEGMENT):]))
 
 
+def _retire(segments: list[Path]) -> None:
+    """Remove ``segments`` (merged): each renamed to a hidden ``.merged_<name>`` at once
+    first, so that a kill while they are removed leaves no part of one in sight
+    (``_drop_retired`` removes what it left)."""
+    retired = []
+    for segment in segments:
+        hidden = segment.with_name(f"{_RETIRED}{segment.name}")
+        shutil.rmtree(hidden, ignore_errors=True)  # an earlier kill's
+        segment.rename(hidden)
+        retired.append(hidden)
+    for hidden in retired:
+        shutil.rmtree(hidden)
+
+
+def _drop_retired(folder: Path) -> None:
+    """Remove the merged versions a kill left renamed (``_retire``) in ``folder``."""
+    for hidden in folder.glob(f"{_RETIRED}*"):
+        if hidden.is_dir() and not hidden.is_symlink():
+            shutil.rmtree(hidden, ignore_errors=True)
+
+
+def _take_files(segments: list[Path], target: Path) -> None:
+    """Copy ``segments``' files but their ``metrics.csv`` into ``target``: their
+    ``hparams.yaml`` (the last one's wins), a user's ``ModelCheckpoint`` folder."""
+    for segment in segments:
+        for path in segment.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.copytree(path, target / path.name, dirs_exist_ok=True)
+            elif path.name != "metrics.csv":
+                shutil.copy2(path, target / path.name)
+
+
+def _filled(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``rows`` without their empty cells (tables of other columns compare alike)."""
+    return [{k: v for k, v in row.items() if v not in ("", None)} for row in rows]
+
+
+def _settle(folder: Path) -> None:
+    """Finish a merge of ``folder``'s logs that a kill cut off: the versions it renamed
+    removed, and the ``logs_resumed_*`` versions whose rows ``logs/metrics.csv`` already
+    holds as the merge leaves them (merging again changes nothing) taken in and removed;
+    a version no merge took in (a killed fit's) is left as it is."""
+    _drop_retired(folder)
+    for tmp in (folder / "logs").glob(".metrics.csv.*"):  # a kill within ``_write``
+        tmp.unlink(missing_ok=True)
+    target = folder / "logs" / "metrics.csv"
+    resumed = [p for p in _segments(folder) if (p / "metrics.csv").is_file()]
+    if not resumed or not target.is_file():
+        return
+    tables = [_read(s / "metrics.csv") for s in resumed]
+    logs = _read(target)
+    if all(tables) and _filled(_merged([logs, *tables])) == _filled(logs):
+        _take_files(resumed, folder / "logs")
+        _retire(resumed)
+
+
 def merge_logs(folder: Path) -> None:
     """Merge the ``metrics.csv`` of ``folder``'s ``logs`` and ``logs_resumed_*`` versions
     (in the order they were written) into ``logs``; a version without one (another
@@ -102,13 +166,8 @@ def merge_logs(folder: Path) -> None:
     segments = [s for s in (folder / "logs", *resumed) if (s / "metrics.csv").is_file()]
     target = folder / "logs"
     _write(_merged([_read(s / "metrics.csv") for s in segments]), target)
-    for segment in resumed:  # its hparams.yaml (the last one's wins), a user's
-        for path in segment.iterdir():  # ModelCheckpoint folder: kept in logs/
-            if path.is_dir() and not path.is_symlink():
-                shutil.copytree(path, target / path.name, dirs_exist_ok=True)
-            elif path.name != "metrics.csv":
-                shutil.copy2(path, target / path.name)
-        shutil.rmtree(segment)
+    _take_files(resumed, target)
+    _retire(resumed)  # after the merged rows are in place
 
 
 def merge_interrupted(folder: Path, known_epochs: int) -> None:
@@ -145,23 +204,24 @@ def merge_interrupted(folder: Path, known_epochs: int) -> None:
     if len(ours) < 2:
         return
     _write(_merged([table for _, table in ours]), ours[-1][0])
-    for segment, _ in ours[:-1]:
-        shutil.rmtree(segment)
+    _retire([segment for segment, _ in ours[:-1]])
 
 
 def start_own_fit(spec: Any) -> None:
     """Before a trial's ``spec`` trains, in the process that runs it (not its DDP ranks):
     what a kill left in its folder removed, the held weights of an undecided tie
-    (``TIE_FILE``; was: kept beside a resumed fit's ``best.ckpt``, and a promoted search
-    trial's until its next tie) and a ``last.ckpt`` whose epoch's training row was not
-    logged (``LAST_PENDING``); and a fit's or fine-tune's (``record``) folder marked
-    ``UNFINISHED``."""
+    (``TIE_FILE``; was: kept beside a resumed fit's or promoted search trial's
+    ``best.ckpt`` until its next tie), a ``last.ckpt`` whose epoch's training row was not
+    logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs; and a fit's
+    or fine-tune's (``record``) folder marked ``UNFINISHED``."""
     folder = Path(spec.trial_dir)
     for name in (TIE_FILE, LAST_PENDING):
         (folder / name).unlink(missing_ok=True)
     if spec.record is None:
+        _drop_retired(folder)
         return
     folder.mkdir(parents=True, exist_ok=True)
+    _settle(folder)
     (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
                                      f"not completed (removed when it does)\n")
 
