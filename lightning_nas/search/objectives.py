@@ -136,7 +136,8 @@ class Objectives:
     """Objective names with ``"max"`` or ``"min"``, in order (the first is primary).
 
     Raises:
-        ConfigError: for an empty mapping or a mode that is not max/min.
+        ConfigError: for an empty mapping, a name that is no non-blank string (a YAML key
+            ``1`` or ``null``), or a mode that is not max/min.
     """
 
     def __init__(self, objectives: Mapping[str, str]) -> None:
@@ -144,6 +145,11 @@ class Objectives:
             raise ConfigError(f"objectives must map metric names to max/min, got "
                               f"{objectives!r}")
         for name, mode in objectives.items():
+            if not isinstance(name, str) or not name.strip():  # (was: 3, None: an
+                # AttributeError from the words check; "": trial 1 trained, then stopped)
+                raise ConfigError(f"objective name {name!r} names no metric: each name is a "
+                                  f"metric the model logs (self.log) or a counted cost "
+                                  f"({' / '.join(COSTS)}), got {dict(objectives)!r}")
             check_mode(mode, f"objectives.{name}")
         self.modes = dict(objectives)
 

@@ -1,0 +1,110 @@
+"""Multi-objective searches end to end, as a user reads them: objective names checked before
+anything is written, one objective given as ``objectives`` ranked as ``monitor``/``mode``
+rank it, the HTML report listing the Pareto front, and (real small searches) the front
+of each setting that decides which validation a trial keeps (validation twice an epoch, a
+scheduler with the first objective a loss) being the non-dominated set of the stored
+values, each point exporting a checkpoint that validates to every stored objective."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+
+from lightning_nas import Search, export_best, load_best
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.objectives import Objectives
+from lightning_nas.store import RunStore
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+
+TRAINER = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False}
+
+
+def _brute_front(trials: list[TrialResult], objectives: dict[str, str]) -> list[int]:
+    """The ids of the COMPLETED ``trials`` no other COMPLETED one dominates, compared pair
+    by pair."""
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED]
+    losses = {t.trial_id: Objectives(objectives).losses(t.metrics) for t in done}
+    return sorted(i for i, mine in losses.items() if not any(
+        all(o <= m for o, m in zip(other, mine, strict=True)) and other != mine
+        for other in losses.values()))
+
+
+def _validated(run: Path) -> dict[str, float]:
+    """``run``'s ``best.ckpt`` in the model class, validated by a fresh one-device Trainer."""
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    return trainer.validate(TinyNet.load_from_checkpoint(run / "best.ckpt"),
+                            datamodule=BlobData(batch_size=32), verbose=False)[0]
+
+
+def _assert_front_exports_as_stored(run: Path, objectives: dict[str, str], capsys: Any,
+                                   also: tuple[int, ...] = ()) -> list[int]:
+    """The front ``show``'s JSON gives is the brute-force front of the stored values, and
+    each point's (and ``also``'s) ``export --trial`` writes a checkpoint of its stored epoch
+    that validates to every logged objective's stored value (a counted one: the model's
+    size)."""
+    with RunStore(run / "search.db") as store:
+        trials = store.trials()
+    brute = _brute_front(trials, objectives)
+    stored = {t.trial_id: t for t in trials}
+    capsys.readouterr()
+    assert main(["show", str(run), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["pareto_front"]
+    assert sorted(p["trial"] for p in shown) == brute
+    assert all(p[n] == stored[p["trial"]].metrics[n] for p in shown for n in objectives)
+    for point in sorted({*brute, *also}):
+        export_best(run, trial_id=point)
+        best, trial = load_best(run), stored[point]
+        assert (best["trial"], best["epoch"]) == (point, trial.epoch)
+        assert torch.load(run / "best.ckpt", weights_only=False)["epoch"] == trial.epoch
+        got = _validated(run)
+        for name in objectives:
+            if name == "params":
+                model = TinyNet.load_from_checkpoint(run / "best.ckpt")
+                assert trial.metrics[name] == sum(p.numel() for p in model.parameters())
+            else:
+                assert got[name] == pytest.approx(trial.metrics[name], abs=1e-6), (point, name)
+    return brute
+
+
+# ------------------------------------------------------------------ names checked first
+
+
+@pytest.mark.parametrize("name", [3, None, "", "  "], ids=["int", "none", "empty", "blank"])
+def test_an_objective_name_that_names_no_metric_is_refused_before_anything_is_written(
+        tmp_path, name):
+    # was: 3 and None raised AttributeError ('int' object has no attribute 'lower') from the
+    # check of the modes' words; "" and "  " trained trial 1, then stopped the search
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=rf"objective name {re.escape(repr(name))} names no "
+                                          rf"metric: .*'val_acc': 'max'"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=TRAINER,
+               objectives={"val_acc": "max", name: "min"}, budget=1, run_dir=run,
+               verbose=False)
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("key", ["1", "null", "''"])
+def test_a_configs_objective_key_that_names_no_metric_is_one_error_line(tmp_path, capsys,
+                                                                        key):
+    # was: a traceback ending in AttributeError (1, null), or trial 1 trained ('')
+    cfg, run = tmp_path / "search.yaml", tmp_path / "run"
+    cfg.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData"}, "trainer": TRAINER,
+        "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1, "run_dir": str(run)}},
+        sort_keys=False) + f"  objectives: {{val_acc: max, {key}: min}}\n")
+    assert main(["search", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "names no metric" in err, err
+    assert not run.exists()
