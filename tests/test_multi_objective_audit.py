@@ -108,3 +108,39 @@ def test_a_configs_objective_key_that_names_no_metric_is_one_error_line(tmp_path
     err = capsys.readouterr().err
     assert "Traceback" not in err and "names no metric" in err, err
     assert not run.exists()
+
+
+# ------------------------------------------------------ one objective given as objectives
+
+
+def _saturating(arch: dict[str, Any]) -> dict[str, float]:
+    return {"acc": 1.0 if arch["k"] < 3 else 0.5}
+
+
+@pytest.mark.parametrize("goal", [{"objectives": {"acc": "max"}},
+                                  {"monitor": "acc", "mode": "max"}], ids=["objectives",
+                                                                            "monitor"])
+def test_one_objective_given_as_objectives_has_the_best_trial_as_its_front(tmp_path, goal):
+    # was: with objectives={"acc": "max"} every trial tied at the best score ([2, 4]),
+    # where monitor="acc" gave the best alone ([2]), as the docstring says
+    result = Search(None, {"k": {"choice": [1, 2, 3, 4]}}, objective=_saturating, budget=4,
+                    optimizer="RandomSearch", seed=0, run_dir=tmp_path, verbose=False,
+                    **goal).run()
+    assert sum(t.score == 1.0 for t in result.trials) == 2  # a tie at the top: the case
+    assert [t.trial_id for t in result.pareto_front()] == [result.best.trial_id]
+
+
+@pytest.mark.parametrize("goal", [{"objectives": {"val_acc": "max"}},
+                                  {"monitor": "val_acc", "mode": "max"}],
+                         ids=["objectives", "monitor"])
+def test_one_objective_given_as_objectives_keeps_the_checkpoints_a_monitor_keeps(tmp_path,
+                                                                                 goal):
+    # was: objectives={"val_acc": "max"} kept every checkpoint tied at the best val_acc,
+    # beyond keep_top_k (as a front's points), where monitor="val_acc" kept keep_top_k
+    torch.set_num_threads(1)
+    result = Search(TinyNet, {"width": {"choice": [16]}, "lr": {"choice": [0.5, 0.4]}},
+                    data=BlobData, data_init_args={"batch_size": 32}, seed=0, budget=2,
+                    keep_top_k=1, trainer={**TRAINER, "max_epochs": 4}, run_dir=tmp_path,
+                    verbose=False, **goal).run()
+    assert [t.score for t in result.trials] == [1.0, 1.0]  # tied: the case
+    assert [bool(t.checkpoint) for t in result.trials] == [True, False]

@@ -186,7 +186,7 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
                          front: FrontPoints | None = None,
                          folder_of: Callable[[int], Path] | None = None) -> None:
     """Remove the checkpoints of completed trials outside the best ``keep_top_k`` (by the
-    first objective) and, with ``objectives``, outside the Pareto front (read only when a
+    first objective) and, with several ``objectives``, outside the Pareto front (read only when a
     checkpoint outside the best is left: not after every trial of a search without any;
     ``front``: the search's ``FrontPoints`` of ``objectives``, kept up to date, instead of
     the store read whole), and with ``folder_of`` (a trial id's folder) each such trial's
@@ -195,7 +195,10 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
     if not held:  # nothing to remove (an objective= search, checkpoints off)
         return
     keep = {t.trial_id for t in store.leaderboard(mode, k=keep_top_k)}
-    if objectives is not None and any(t.trial_id not in keep for t in held):
+    # one objective (objectives={"val_acc": "max"}) keeps what its monitor keeps (was: every
+    # trial tied at the best score, beyond keep_top_k, as a front's points)
+    if objectives is not None and objectives.multi and any(t.trial_id not in keep
+                                                           for t in held):
         keep |= (front or FrontPoints(store, objectives)).ids()
     for trial in held:
         if trial.trial_id not in keep:

@@ -96,7 +96,8 @@ class SearchLoop:
         #: run of it recorded (and said) too, once per search (was: said again by a resume)
         self.noted: set[str] = {note["text"] for note in recorded_uneven(store)}
         #: the Pareto front whose trials keep their checkpoints, kept up to date
-        self.front = None if objectives is None else FrontPoints(store, objectives)
+        self.front = (FrontPoints(store, objectives) if objectives is not None
+                      and objectives.multi else None)
         told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
                        for t in store.trials())
         self.asking = True

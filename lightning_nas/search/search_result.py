@@ -52,7 +52,8 @@ class SearchResult:
 
     def pareto_front(self) -> list[TrialResult]:
         """The COMPLETED trials no other trial beats in every objective (multi-objective
-        searches; the leaderboard's best trial alone otherwise)."""
-        if self.objectives is None:
+        searches; the leaderboard's best trial alone otherwise, one objective given as
+        ``objectives={"acc": "max"}`` too: was every trial tied at its best score)."""
+        if self.objectives is None or not self.objectives.multi:
             return self.leaderboard(1)
         return pareto_front(self.leaderboard(), self.objectives)
