@@ -7,6 +7,7 @@ values, each point exporting a checkpoint that validates to every stored objecti
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -144,3 +145,34 @@ def test_one_objective_given_as_objectives_keeps_the_checkpoints_a_monitor_keeps
                     verbose=False, **goal).run()
     assert [t.score for t in result.trials] == [1.0, 1.0]  # tied: the case
     assert [bool(t.checkpoint) for t in result.trials] == [True, False]
+
+
+# ------------------------------------------------------------------ report.html's front
+
+
+def _three(arch: dict[str, Any]) -> dict[str, float]:
+    x = arch["x"]
+    return {"acc": x / 10, "size": float(x % 4), "ms": float((x * 7) % 5)}
+
+
+def test_the_html_report_lists_the_pareto_front_of_three_objectives(tmp_path):
+    # was: no front at all (the plot is drawn for 2 objectives only), nor any list of it
+    pytest.importorskip("matplotlib")
+    spec = {"acc": "max", "size": "min", "ms": "min"}
+    result = Search(None, {"x": {"int": [1, 12]}}, objective=_three, objectives=spec,
+                    budget=12, optimizer="RandomSearch", seed=0, run_dir=tmp_path,
+                    verbose=False).run()
+    front = {t.trial_id for t in result.pareto_front()}
+    assert front == set(_brute_front(result.trials, spec)) and len(front) < 12
+    assert main(["report", str(tmp_path)]) == 0
+    page = html.unescape((tmp_path / "report" / "report.html").read_text())
+    section = page.split("<h2>Pareto front (acc max, size min, ms min)", 1)[1]
+    table = section.split("<pre>", 1)[1].split("</pre>", 1)[0]
+    rows = [line.split() for line in table.splitlines() if line.strip()]
+    assert rows[0][:4] == ["trial", "acc", "size", "ms"]
+    assert {int(r[0]) for r in rows[1:]} == front
+    by_id = {t.trial_id: t for t in result.trials}
+    for row in rows[1:]:
+        metrics = by_id[int(row[0])].metrics
+        assert [float(v) for v in row[1:4]] == pytest.approx(
+            [metrics["acc"], metrics["size"], metrics["ms"]], abs=1e-4)

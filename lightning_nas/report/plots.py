@@ -22,6 +22,7 @@ from lightning_nas.report.tables import (
     counts_line,
     failure_rows,
     format_table,
+    front_rows,
     leaderboard_rows,
     note_lines,
     summary,
@@ -31,6 +32,7 @@ from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import file_in_place, user_path
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
 __all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choice_options", "choice_order",
            "log_scaled", "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
@@ -369,6 +371,11 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     table = format_table(rows)
     failed = (f"<h2>Failed and rejected trials</h2><pre>{html.escape(format_table(failures))}"
               f"</pre>" if failures else "")
+    front = front_rows(store)  # as show lists it, any number of objectives (was: only a
+    # 2-objective run's plot, its points by trial number; a 3-objective run's, none)
+    spec = ", ".join(f"{n} {m}" for n, m in (store.objectives() or {}).items())
+    pareto = (f"<h2>Pareto front ({html.escape(spec)}): {counted(len(front), 'trial')}</h2>"
+              f"<pre>{html.escape(format_table(front))}</pre>" if front else "")
     images = "\n".join(
         f'<figure><a href="{p.name}"><img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></a><figcaption>{p.name}</figcaption>'
@@ -386,6 +393,7 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 {warm}
 {images}
 <h2>Leaderboard{shown}</h2><pre>{html.escape(table)}</pre>
+{pareto}
 {failed}
 </body></html>
 """
