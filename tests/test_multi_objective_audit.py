@@ -176,3 +176,47 @@ def test_the_html_report_lists_the_pareto_front_of_three_objectives(tmp_path):
         metrics = by_id[int(row[0])].metrics
         assert [float(v) for v in row[1:4]] == pytest.approx(
             [metrics["acc"], metrics["size"], metrics["ms"]], abs=1e-4)
+
+
+# -------------------------------------------- trained searches: the front, exported again
+
+
+def test_a_front_validated_twice_an_epoch_exports_every_objective_as_stored(tmp_path,
+                                                                             capsys):
+    # val_acc reaches 1.0 and stays there while val_loss falls and wobbles: each trial's
+    # best validation is a tie on val_acc broken by val_loss, mid-epoch or at its end
+    torch.set_num_threads(1)
+    spec = {"val_acc": "max", "val_loss": "min"}
+    Search(TinyNet, {"width": {"choice": [16]}, "lr": {"choice": [0.5, 0.4]}}, data=BlobData,
+           data_init_args={"batch_size": 32}, seed=0, budget=2, keep_top_k=2,
+           trainer={**TRAINER, "max_epochs": 5, "val_check_interval": 0.5}, objectives=spec,
+           run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        steps = {t.trial_id: torch.load(t.checkpoint, weights_only=False)["global_step"]
+                 for t in store.trials() if t.checkpoint}
+    assert any(step % 6 for step in steps.values())  # 6 batches an epoch: one mid-epoch
+    _assert_front_exports_as_stored(tmp_path, spec, capsys, also=tuple(steps))
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "median"])
+def test_a_front_under_a_scheduler_of_a_loss_first_exports_as_stored(tmp_path, capsys,
+                                                                      scheduler):
+    # the first objective a loss (min): the rule stops the trials of high loss, the front
+    # is of the COMPLETED trials only, and each point exports what the search stored
+    torch.set_num_threads(1)
+    spec = {"val_loss": "min", "params": "min", "val_acc": "max"}
+    rule = {"eta": 2} if scheduler == "asha" else {}
+    Search(TinyNet, {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05],
+                                                             "log": True}},
+           data=BlobData, data_init_args={"batch_size": 32}, seed=1, budget=8, keep_top_k=1,
+           trainer={**TRAINER, "max_epochs": 4}, scheduler=scheduler, min_epochs=1, **rule,
+           objectives=spec, run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        stopped = [t for t in store.trials() if t.status in (TrialStatus.PAUSED,
+                                                             TrialStatus.PRUNED)]
+        done = store.trials(TrialStatus.COMPLETED)
+    assert stopped and len(done) >= 2  # the rule stopped some: the case
+    curves = {t.trial_id: t.curve for t in done}
+    assert all(t.metrics["val_loss"] == min(curves[t.trial_id]) for t in done)
+    front = _assert_front_exports_as_stored(tmp_path, spec, capsys)
+    assert not {t.trial_id for t in stopped} & set(front)
