@@ -220,3 +220,30 @@ def test_a_front_under_a_scheduler_of_a_loss_first_exports_as_stored(tmp_path, c
     assert all(t.metrics["val_loss"] == min(curves[t.trial_id]) for t in done)
     front = _assert_front_exports_as_stored(tmp_path, spec, capsys)
     assert not {t.trial_id for t in stopped} & set(front)
+
+
+def test_a_multi_objective_search_stopped_and_resumed_has_the_uninterrupted_front(tmp_path):
+    # its resume replays the results into a fresh optimizer, reads the front from the store
+    # and keeps the checkpoints of the front's points as the uninterrupted search does
+    torch.set_num_threads(1)
+    spec = {"val_acc": "max", "params": "min", "val_loss": "min"}
+
+    def search(run: Path, budget: int) -> None:
+        Search(TinyNet, {"width": {"choice": [4, 8, 16]}, "depth": {"choice": [1, 2]},
+                         "lr": {"float": [0.002, 0.05], "log": True}},
+               data=BlobData, data_init_args={"batch_size": 32}, seed=3, budget=budget,
+               keep_top_k=1, trainer=TRAINER, objectives=spec, run_dir=run,
+               verbose=False).run()
+
+    def seen(run: Path) -> tuple[list, list[int]]:
+        with RunStore(run / "search.db") as store:
+            trials = store.trials()
+        return ([(t.trial_id, t.arch, t.status, t.epoch, t.metrics, bool(t.checkpoint))
+                 for t in trials], _brute_front(trials, spec))
+
+    search(tmp_path / "full", 5)
+    search(tmp_path / "stopped", 2)
+    search(tmp_path / "stopped", 5)
+    full, front = seen(tmp_path / "full")
+    assert seen(tmp_path / "stopped") == (full, front)
+    assert len(front) > 1 and {t[0] for t in full if t[5]} == set(front)  # kept: the front
