@@ -178,6 +178,22 @@ def test_the_html_report_lists_the_pareto_front_of_three_objectives(tmp_path):
             [metrics["acc"], metrics["size"], metrics["ms"]], abs=1e-4)
 
 
+def test_the_end_of_a_multi_objective_search_says_its_front(tmp_path, capsys):
+    # was: the summary said the best trial alone ("Best acc=1.2000 (trial 3)")
+    spec = {"acc": "max", "size": "min", "ms": "min"}
+    result = Search(None, {"x": {"int": [1, 12]}}, objective=_three, objectives=spec,
+                    budget=12, optimizer="RandomSearch", seed=0, run_dir=tmp_path).run()
+    out = capsys.readouterr().out
+    front = sorted(result.pareto_front(), key=lambda t: Objectives(spec).losses(t.metrics))
+    assert (f"Pareto front (acc max, size min, ms min): {len(front)} trials "
+            f"({', '.join(str(t.trial_id) for t in front)}); lightning-nas show {tmp_path} "
+            f"lists them, lightning-nas export {tmp_path} --trial N exports one\n") in out
+    assert front[0].trial_id == result.best.trial_id
+    Search(None, {"x": {"int": [1, 12]}}, objective=_three, monitor="acc", mode="max",
+           budget=2, run_dir=tmp_path / "one").run()
+    assert "Pareto front" not in capsys.readouterr().out  # one objective: the best alone
+
+
 # -------------------------------------------- trained searches: the front, exported again
 
 

@@ -17,6 +17,7 @@ from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import is_node
 from lightning_nas.export import export_best
+from lightning_nas.report.tables import front_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
@@ -24,7 +25,7 @@ from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "given_again", "log_summary", "written"]
+__all__ = ["finish", "front_line", "given_again", "log_summary", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -55,11 +56,31 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
               f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
-              f"{format_arch(best.arch)}\n{written(run_dir, exported or {}, given_again(store))}",
-              flush=True)
+              f"{format_arch(best.arch)}\n{front_line(store, run_dir)}"
+              f"{written(run_dir, exported or {}, given_again(store))}", flush=True)
     else:
         print(f"Search finished in {elapsed:.1f}s with no completed trial.", flush=True)
     return best, trials
+
+
+def front_line(store: RunStore, run_dir: Path) -> str:
+    """The Pareto front of a multi-objective run, as the summary says it below the best
+    trial (its objectives, its trials best first, how to list and export them), with its
+    line end; ``""`` for a run of one objective (was: not said, the best alone).
+
+    Example:
+        >>> import tempfile
+        >>> front_line(RunStore(tempfile.mkdtemp() + "/search.db"), Path("runs/x"))
+        ''
+    """
+    front = front_rows(store)
+    if not front:
+        return ""
+    spec = ", ".join(f"{n} {m}" for n, m in (store.objectives() or {}).items())
+    folder = shlex.quote(str(run_dir))
+    return (f"Pareto front ({spec}): {counted(len(front), 'trial')} "
+            f"({', '.join(str(row['trial']) for row in front)}); lightning-nas show {folder} "
+            f"lists them, lightning-nas export {folder} --trial N exports one\n")
 
 
 def given_again(store: RunStore) -> list[str]:
