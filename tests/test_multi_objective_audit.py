@@ -263,3 +263,26 @@ def test_a_multi_objective_search_stopped_and_resumed_has_the_uninterrupted_fron
     full, front = seen(tmp_path / "full")
     assert seen(tmp_path / "stopped") == (full, front)
     assert len(front) > 1 and {t[0] for t in full if t[5]} == set(front)  # kept: the front
+
+
+def test_a_fine_tune_of_each_exported_point_starts_from_its_stored_objectives(tmp_path):
+    # finetune validates the weights it starts from before training: for each point of the
+    # front, exported by --trial, every logged objective is its stored value
+    from lightning_nas import finetune
+
+    torch.set_num_threads(1)
+    spec = {"val_loss": "min", "params": "min", "val_acc": "max"}
+    result = Search(TinyNet, {"width": {"choice": [4, 8, 16]},
+                              "lr": {"float": [0.002, 0.05], "log": True}},
+                    data=BlobData, data_init_args={"batch_size": 32}, seed=1, budget=5,
+                    keep_top_k=1, trainer=TRAINER, objectives=spec, run_dir=tmp_path / "run",
+                    verbose=False).run()
+    front = result.pareto_front()
+    assert len(front) > 1  # a point other than the best: the case
+    for point in front:
+        export_best(tmp_path / "run", trial_id=point.trial_id)
+        tuned = finetune(tmp_path / "run", max_epochs=1,
+                         out_dir=tmp_path / f"tuned_{point.trial_id}")
+        assert tuned.arch == point.arch
+        for name in ("val_loss", "val_acc"):
+            assert tuned.start_metrics[name] == pytest.approx(point.metrics[name], abs=1e-6)
