@@ -194,6 +194,21 @@ def test_the_end_of_a_multi_objective_search_says_its_front(tmp_path, capsys):
     assert "Pareto front" not in capsys.readouterr().out  # one objective: the best alone
 
 
+@pytest.mark.parametrize("trade_off", [True, False], ids=["long", "one-point"])
+def test_the_front_said_at_the_end_names_its_best_ten_or_its_one_point(tmp_path, capsys,
+                                                                       trade_off):
+    result = Search(None, {"x": {"choice": list(range(1, 15))}}, budget=14, seed=0,
+                    objective=lambda arch: {"acc": arch["x"] / 20, "size": float(
+                        arch["x"] if trade_off else 20 - arch["x"])},
+                    objectives={"acc": "max", "size": "min"}, optimizer="RandomSearch",
+                    run_dir=tmp_path).run()
+    by_acc = [t.trial_id for t in sorted(result.trials, key=lambda t: -t.metrics["acc"])]
+    said = (f"14 trials ({', '.join(map(str, by_acc[:10]))} and 4 more); " if trade_off else
+            f"1 trial ({by_acc[0]}), the best: every other trial is worse in some objective "
+            f"and better in none\n")
+    assert f"Pareto front (acc max, size min): {said}" in capsys.readouterr().out
+
+
 # -------------------------------------------- trained searches: the front, exported again
 
 

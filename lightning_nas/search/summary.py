@@ -78,9 +78,18 @@ def front_line(store: RunStore, run_dir: Path) -> str:
         return ""
     spec = ", ".join(f"{n} {m}" for n, m in (store.objectives() or {}).items())
     folder = shlex.quote(str(run_dir))
-    return (f"Pareto front ({spec}): {counted(len(front), 'trial')} "
-            f"({', '.join(str(row['trial']) for row in front)}); lightning-nas show {folder} "
-            f"lists them, lightning-nas export {folder} --trial N exports one\n")
+    ids = ", ".join(str(row["trial"]) for row in front[:_SAID])  # a long front: its best
+    more = f" and {len(front) - _SAID} more" if len(front) > _SAID else ""
+    if len(front) == 1:  # the best alone: exported already
+        return (f"Pareto front ({spec}): 1 trial ({ids}), the best: every other trial is worse "
+                f"in some objective and better in none\n")
+    return (f"Pareto front ({spec}): {counted(len(front), 'trial')} ({ids}{more}); "
+            f"lightning-nas show {folder} lists them, lightning-nas export {folder} --trial N "
+            f"exports one\n")
+
+
+#: the front's trials the summary names, best first (the rest counted)
+_SAID = 10
 
 
 def given_again(store: RunStore) -> list[str]:
