@@ -1,9 +1,11 @@
 """Multi-objective searches end to end, as a user reads them: objective names checked before
 anything is written, one objective given as ``objectives`` ranked as ``monitor``/``mode``
-rank it, the HTML report listing the Pareto front, and (real small searches) the front
-of each setting that decides which validation a trial keeps (validation twice an epoch, a
-scheduler with the first objective a loss) being the non-dominated set of the stored
-values, each point exporting a checkpoint that validates to every stored objective."""
+rank it, the HTML report and the search's last lines giving the Pareto front, and (real
+small searches) the front of each setting that decides which validation a trial keeps
+(validation twice an epoch, a scheduler with the first objective a loss) being the
+non-dominated set of the stored values, each point exporting a checkpoint that validates
+to every stored objective (a fine-tune of it starting there), and a stopped search resumed
+having the uninterrupted one's front."""
 
 from __future__ import annotations
 
