@@ -182,6 +182,14 @@ def _search_logs(logs: Path) -> bool:
         f.is_file() for f in v.rglob("*")) for v in versions)
 
 
+def _one_goal(objectives: Any, monitor: Any, mode: Any) -> Any:
+    """``None`` for ``objectives`` of one that is ``{monitor: mode}`` (a search with it
+    ranks, keeps and resumes as one given ``monitor`` and ``mode``), else ``objectives``."""
+    if isinstance(objectives, Mapping) and dict(objectives) == {monitor: mode}:
+        return None
+    return objectives
+
+
 def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
                       run_dir_key: str = "run_dir") -> None:
     """Raise ``ConfigError`` (``store`` closed) naming the first of ``fixed`` (see
@@ -197,6 +205,9 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
             old = AS_THEN[key]
         if key == "objectives" and isinstance(old, Mapping):
             old = store.objectives()  # the monitor first, as the earliest stores did not
+        if key == "objectives":  # one objective ranks as its monitor and mode do (was:
+            old = _one_goal(old, store.get_meta("monitor"), store.get_meta("mode"))
+            new = _one_goal(new, fixed.get("monitor"), fixed.get("mode"))  # refused)
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
                                                 relative_folders(new, run_dir)):
             continue

@@ -877,3 +877,14 @@ def test_a_store_an_older_version_wrote_with_bare_nan_still_reads(tmp_path):
         (event,) = store.events()
         assert math.isnan(event["loss"][0]) and event["loss"][1] == -math.inf
         assert store.get_meta("x") == {"y": math.inf}
+
+
+@pytest.mark.parametrize("first,then", [(None, {"acc": "max"}), ({"acc": "max"}, None)])
+def test_one_objective_and_its_monitor_and_mode_resume_each_other(tmp_path, first, then):
+    # one objective ranks as monitor/mode do (same front, same kept checkpoints), so a run
+    # started one way resumes the other (was: "holds a search with a different objectives")
+    fixed = {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc", "mode": "max"}
+    open_search_store(tmp_path, {**fixed, "objectives": first}).close()
+    open_search_store(tmp_path, {**fixed, "objectives": then}).close()
+    with pytest.raises(ConfigError, match="a different objectives"):  # another one is not
+        open_search_store(tmp_path, {**fixed, "objectives": {"acc": "min"}})
