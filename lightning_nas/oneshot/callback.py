@@ -87,9 +87,9 @@ class OneShotNAS(pl.Callback):
         search_every_n_epochs: also search (``num_candidates`` subnets) after every ``n``
             epochs; the history keeps the epoch of each evaluation.
         calibration_batches: training batches that recompute BatchNorm statistics for each
-            subnet before it is scored (0: keep the supernet's statistics); the first ones
-            of the train dataloader, taken once per search (per rank under DDP, where the
-            statistics are averaged over the ranks).
+            subnet before it is scored (0: keep the supernet's statistics, under DDP rank
+            0's on every rank); the first ones of the train dataloader, taken once per
+            search (per rank under DDP, where the statistics are averaged over the ranks).
         num_classes: classes of the default metric, plain accuracy (the fraction of correct
             predictions: torchmetrics ``average="micro"``, as the fine-tune's ``val_acc``);
             inferred from the predictions when None.

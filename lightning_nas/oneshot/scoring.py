@@ -347,32 +347,46 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
 
     Only the BatchNorm layers run in train mode; the rest of the network runs in eval mode
     (no dropout), so the same batches always give the same statistics. With a multi-process
-    ``strategy`` the statistics are averaged over the ranks, so every rank holds the same
-    ones (those of all ranks' batches). The module's train/eval mode is kept.
+    ``strategy`` every rank ends with the same statistics: those of all ranks' batches
+    (averaged over the ranks), or without ``batches`` (no calibration) the ones rank 0
+    holds, which its checkpoint and export keep (was: each rank kept its own, updated by its
+    own last training batches, so a synced score mixed several subnets' statistics and
+    rank 0's export scored another value). The module's train/eval mode is kept.
     """
     norms = _norms(module)
-    if not norms or not batches:
+    if not norms:
         return
-    was_training, momenta = module.training, [m.momentum for m in norms]
-    try:
-        module.eval()
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a plain average over the calibration batches
-            m.train()
-        with strategy.precision_plugin.train_step_context() if strategy is not None \
-                else nullcontext():  # the autocast of mixed precision, as training runs
-            for batch in batches:
-                forward(module, batch)
-        if strategy is not None and strategy.world_size > 1:
-            stats = [buf for m in norms for buf in (m.running_mean, m.running_var)]
-            flat = strategy.reduce(torch.cat([b.flatten() for b in stats]), reduce_op="mean")
-            for buf, value in zip(stats, flat.split([b.numel() for b in stats]), strict=True):
-                buf.copy_(value.view_as(buf))
-    finally:
-        for m, momentum in zip(norms, momenta, strict=True):
-            m.momentum = momentum
-        module.train(was_training)
+    if batches:
+        was_training, momenta = module.training, [m.momentum for m in norms]
+        try:
+            module.eval()
+            for m in norms:
+                m.reset_running_stats()
+                m.momentum = None  # a plain average over the calibration batches
+                m.train()
+            with strategy.precision_plugin.train_step_context() if strategy is not None \
+                    else nullcontext():  # the autocast of mixed precision, as training runs
+                for batch in batches:
+                    forward(module, batch)
+        finally:
+            for m, momentum in zip(norms, momenta, strict=True):
+                m.momentum = momentum
+            module.train(was_training)
+    if strategy is not None and strategy.world_size > 1:
+        _share_statistics(norms, strategy, averaged=bool(batches))
+
+
+def _share_statistics(norms: Sequence[_BatchNorm], strategy: Strategy, averaged: bool) -> None:
+    """Give every rank the same running statistics: their mean over the ranks
+    (``averaged``), else rank 0's (one reduce either way, so ranks that differ in
+    ``averaged`` still meet)."""
+    stats = [buf for m in norms for buf in (m.running_mean, m.running_var)]
+    flat = torch.cat([b.flatten() for b in stats])
+    if not averaged and not strategy.is_global_zero:
+        flat = torch.zeros_like(flat)  # rank 0's alone survive the sum
+    flat = strategy.reduce(flat, reduce_op="mean" if averaged else "sum")
+    for buf, value in zip(stats, flat.split([b.numel() for b in stats]), strict=True):
+        buf.copy_(value.view_as(buf))
 
 
 @torch.no_grad()

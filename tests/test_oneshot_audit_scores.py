@@ -1,0 +1,129 @@
+"""One-shot results are what they claim, under DDP too: each rank scores the subnet with the
+BatchNorm statistics of the one exported (rank 0's ``subnet.pt``), so the synced score is
+the exported subnet's on the validation data, also with ``calibration_batches=0``, which
+keeps the supernet's statistics (real 2-rank DDP fits on CPU, gloo)."""
+
+from __future__ import annotations
+
+import json
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_nas.oneshot.choices import ChoiceBatchNorm2d, ChoiceConv2d, ChoiceLinear, LayerChoice
+from tests.helpers_data import make_blobs
+
+
+class NormBlobs(pl.LightningDataModule):
+    """The blobs as 2-channel 2x2 images, shuffled training batches of 32; 64 validation
+    samples (32 per rank under 2-rank DDP: no sample repeated)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        x, y = make_blobs(256)
+        x = x.view(-1, 2, 2, 2)
+        self.train_set, self.val_set = TensorDataset(x[:192], y[:192]), TensorDataset(x[192:],
+                                                                                     y[192:])
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=32, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=16)
+
+
+class NormSupernet(pl.LightningModule):
+    """A conv supernet whose BatchNorm statistics decide its predictions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            ChoiceConv2d(2, [4, 8], kernel_size=[1, 3], label="c1"), ChoiceBatchNorm2d(8),
+            LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, 3, label="out"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", (self(batch[0]).argmax(-1) == batch[1]).float().mean(),
+                 sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def accuracy(net: nn.Module, data: NormBlobs) -> float:
+    """Plain accuracy of ``net`` (eval mode) on one device over all validation samples."""
+    net.eval()
+    metric = MulticlassAccuracy(num_classes=3, average="micro")
+    with torch.no_grad():
+        for x, y in data.val_dataloader():
+            metric.update(net(x), y)
+    return float(metric.compute())
+
+
+#: ``python SCRIPT OUT``: each search fitted on 2 CPU ranks, each rank's result in ``OUT``
+DDP_SCRIPT = """
+import json, os, sys
+import lightning.pytorch as pl
+import torch
+from lightning_nas.oneshot import BilevelData, DifferentiableNAS, OneShotNAS
+from tests.test_oneshot_audit_scores import NormBlobs, NormSupernet
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    out = sys.argv[1]
+    # SPOS: no validation after the last epoch's steps (check_val_every_n_epoch=2)
+    for name, strategy in (("spos", "ddp_find_unused_parameters_true"), ("darts", "ddp"),
+                           ("gdas", "ddp_find_unused_parameters_true")):
+        pl.seed_everything(0, verbose=False)
+        trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=2, strategy=strategy,
+                             logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             check_val_every_n_epoch=2 if name == "spos" else 1,
+                             callbacks=[OneShotNAS(num_candidates=4, calibration_batches=0)]
+                             if name == "spos" else [])
+        if name == "spos":
+            trainer.fit(NormSupernet(), datamodule=NormBlobs())
+            found = trainer.callbacks[0]
+        else:
+            found = DifferentiableNAS(NormSupernet(), algorithm=name, num_classes=3,
+                                      calibration_batches=0, arch_lr=0.05)
+            trainer.fit(found, datamodule=BilevelData(NormBlobs()))
+        rank = trainer.global_rank
+        with open(os.path.join(out, f"{name}{rank}.json"), "w") as f:
+            json.dump({"arch": found.best_arch, "score": found.best_score}, f)
+        torch.save(found.subnet, os.path.join(out, f"{name}_subnet{rank}.pt"))
+        trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
+"""
+
+
+@pytest.mark.slow
+def test_ddp_ranks_score_and_export_one_subnet_without_calibration(tmp_path, launcher):
+    # was: calibration_batches=0 kept each rank's own BatchNorm statistics (each updated by
+    # its own last training batches), so the synced score mixed two subnets and rank 0's
+    # subnet.pt scored another value on the same validation data
+    script, log = tmp_path / "oneshot_ddp.py", tmp_path / "log.txt"
+    script.write_text(DDP_SCRIPT)
+    assert launcher.run([tmp_path], log, script, timeout=600) == 0, log.read_text()[-4000:]
+    data = NormBlobs()
+    data.setup()
+    wrong = {}
+    for name in ("spos", "darts", "gdas"):
+        r0, r1 = (json.loads((tmp_path / f"{name}{r}.json").read_text()) for r in (0, 1))
+        s0, s1 = (torch.load(tmp_path / f"{name}_subnet{r}.pt", weights_only=False)
+                  for r in (0, 1))
+        assert r0 == r1, name  # one architecture and score on both ranks
+        differ = [key for key, value in s0.state_dict().items()
+                  if not torch.equal(value, s1.state_dict()[key])]
+        if differ or abs(accuracy(s0, data) - r0["score"]) > 1e-6:
+            wrong[name] = {"differ": differ, "score": r0["score"], "subnet.pt": accuracy(s0, data)}
+    assert wrong == {}
