@@ -1,7 +1,10 @@
-"""One-shot results are what they claim, under DDP too: each rank scores the subnet with the
-BatchNorm statistics of the one exported (rank 0's ``subnet.pt``), so the synced score is
-the exported subnet's on the validation data, also with ``calibration_batches=0``, which
-keeps the supernet's statistics (real 2-rank DDP fits on CPU, gloo)."""
+"""One-shot results are what they claim: a module without ``net``, exported whole as its own
+class, validated again by a fresh Trainer scores ``best_arch.yaml``'s score (SPOS, DARTS,
+GDAS, with BatchNorm and dropout), and DARTS/GDAS export the argmax of ``alphas.json``'s
+last epoch; under DDP each rank scores the subnet with the BatchNorm statistics of the one
+exported (rank 0's ``subnet.pt``), so the synced score is the exported subnet's on the
+validation data, also with ``calibration_batches=0``, which keeps the supernet's statistics
+(real 2-rank DDP fits on CPU, gloo)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ import json
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
+from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceBatchNorm2d, ChoiceConv2d, ChoiceLinear, LayerChoice
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_data import make_blobs
 
 
@@ -68,6 +74,50 @@ def accuracy(net: nn.Module, data: NormBlobs) -> float:
         for x, y in data.val_dataloader():
             metric.update(net(x), y)
     return float(metric.compute())
+
+
+class WholeSupernet(NormSupernet):
+    """``NormSupernet`` without ``net``: its layers are its own (with dropout), so the export
+    is the whole LightningModule, its ``validation_step`` included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*self.net[:4], nn.Dropout(0.5), *self.net[4:])
+        del self.net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts", "gdas"])
+def test_a_module_exported_whole_validates_to_its_score(tmp_path, algorithm):
+    pl.seed_everything(0, verbose=False)
+    out = tmp_path / "out"
+    fit = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False)
+    if algorithm == "spos":
+        found = OneShotNAS(num_candidates=4, calibration_batches=2, export_dir=str(out))
+        fit.callbacks.append(found)  # (a fresh Trainer's list: the callback joins the fit)
+        fit.fit(WholeSupernet(), datamodule=NormBlobs())
+    else:
+        found = DifferentiableNAS(WholeSupernet(), algorithm=algorithm, num_classes=3,
+                                  calibration_batches=2, arch_lr=0.05, export_dir=str(out))
+        fit.fit(found, datamodule=BilevelData(NormBlobs()))
+    best = yaml.safe_load((out / "best_arch.yaml").read_text())
+    subnet = torch.load(out / "subnet.pt", weights_only=False)
+    assert isinstance(subnet, WholeSupernet) and best["arch"] == found.best_arch
+    again = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                       enable_model_summary=False).validate(subnet, datamodule=NormBlobs(),
+                                                            verbose=False)
+    assert again[0]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
+    if algorithm != "spos":  # the argmax of the last epoch's logits (top_k=1), its tau
+        alphas = json.loads((out / "alphas.json").read_text())
+        last = alphas["history"][-1]
+        assert last["epoch"] == 3 and best["arch"] == {
+            label: alphas["values"][label][max(range(len(p)), key=p.__getitem__)]
+            for label, p in last["probs"].items()}
+        assert last.get("tau") == (pytest.approx(0.1) if algorithm == "gdas" else None)
 
 
 #: ``python SCRIPT OUT``: each search fitted on 2 CPU ranks, each rank's result in ``OUT``
