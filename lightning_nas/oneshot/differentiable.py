@@ -88,7 +88,7 @@ from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import network_of, rng_state
-from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
+from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import (
     check_automatic,
@@ -372,6 +372,10 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
 
     def on_validation_epoch_start(self) -> None:
+        # one supernet validated on every rank: rank 0's BatchNorm statistics, which its
+        # checkpoint holds (manual optimization turns DDP's buffer broadcast off; was: each
+        # rank its own, so the synced val_loss / val_acc were of no one supernet)
+        share_statistics(self.supernet, self.trainer.strategy)
         own_hook(self, "on_validation_epoch_start")  # the module's hooks, as in a plain fit
 
     def on_validation_epoch_end(self) -> None:  # in a fit (not trainer.validate: no epoch)

@@ -34,9 +34,9 @@ import torch
 import torchmetrics
 from lightning.pytorch.strategies import Strategy
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from lightning_nas.errors import MODES, ConfigError, did_you_mean, mode_hint, typed
+from lightning_nas.oneshot.sync_norms import running_norms, share_statistics
 from lightning_nas.wording import counted
 
 __all__ = [
@@ -222,18 +222,12 @@ def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
                           f"set num_classes={max(width, top)}")
 
 
-def _norms(module: nn.Module) -> list[_BatchNorm]:
-    """The BatchNorm layers of ``module`` that keep running statistics (``ChoiceBatchNorm2d``
-    included: it is a ``BatchNorm2d``)."""
-    return [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
-
-
 @contextmanager
 def preserved_batchnorm(module: nn.Module) -> Iterator[None]:
     """Restore, on exit, the running statistics (``running_mean``, ``running_var``,
     ``num_batches_tracked``) and momentum of every BatchNorm of ``module``."""
     saved = [(m, m.momentum, {name: buf.clone() for name, buf in m.named_buffers(recurse=False)})
-             for m in _norms(module)]
+             for m in running_norms(module)]
     try:
         yield
     finally:
@@ -353,7 +347,7 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
     own last training batches, so a synced score mixed several subnets' statistics and
     rank 0's export scored another value). The module's train/eval mode is kept.
     """
-    norms = _norms(module)
+    norms = running_norms(module)
     if not norms:
         return
     if batches:
@@ -372,21 +366,8 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
             for m, momentum in zip(norms, momenta, strict=True):
                 m.momentum = momentum
             module.train(was_training)
-    if strategy is not None and strategy.world_size > 1:
-        _share_statistics(norms, strategy, averaged=bool(batches))
-
-
-def _share_statistics(norms: Sequence[_BatchNorm], strategy: Strategy, averaged: bool) -> None:
-    """Give every rank the same running statistics: their mean over the ranks
-    (``averaged``), else rank 0's (one reduce either way, so ranks that differ in
-    ``averaged`` still meet)."""
-    stats = [buf for m in norms for buf in (m.running_mean, m.running_var)]
-    flat = torch.cat([b.flatten() for b in stats])
-    if not averaged and not strategy.is_global_zero:
-        flat = torch.zeros_like(flat)  # rank 0's alone survive the sum
-    flat = strategy.reduce(flat, reduce_op="mean" if averaged else "sum")
-    for buf, value in zip(stats, flat.split([b.numel() for b in stats]), strict=True):
-        buf.copy_(value.view_as(buf))
+    if strategy is not None:  # one set on every rank (none: rank 0's)
+        share_statistics(module, strategy, averaged=bool(batches))
 
 
 @torch.no_grad()
