@@ -57,6 +57,7 @@ from lightning_nas.config.nodes import (
     target_path,
     with_args,
 )
+from lightning_nas.config.partial_probe import probe_partial
 from lightning_nas.config.value_checks import check_value, matches, short
 from lightning_nas.errors import ConfigError
 
@@ -127,6 +128,7 @@ def instantiate(spec: Any, path: str = "") -> Any:
         args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
                 for a in spec.get("_args_", [])]
         if spec.get("_partial_"):
+            probe_partial(target, args, kwargs, path or "node")  # torch's refused values
             return functools.partial(target, *args, **kwargs)
         return call(target, args, kwargs, path, is_hydra(spec))
     if isinstance(spec, Mapping):

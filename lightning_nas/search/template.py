@@ -379,6 +379,8 @@ def _config_error(section: str, path: str | None, value: Any, error: BaseExcepti
     said = one_line(error)
     if path is None and said.startswith(f"{section}: "):  # call() names it: said once
         said = said[len(section) + 2:]
+    if path is not None and said.startswith(f"{path}="):  # the error names it: said once
+        where, said = said.split(": ", 1)
     return ConfigError(f"{where}: {said}; found building {what} of "
                        f"{of or 'a trial'} before any training {then}")
 
