@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["CLIP_ALGORITHMS", "DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT",
            "check_candidate_shapes", "check_choices_called", "check_clip_val",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
-           "check_training_start",
+           "check_training_start", "check_warmup_epochs",
            "checked_preds", "logits_stepped"]
 
 #: the gradient clipping algorithms (``gradient_clip_algorithm``)
@@ -177,6 +177,27 @@ def logits_stepped(nas: DifferentiableNAS) -> bool:
                for key, p in nas.alphas.items())
 
 
+def check_warmup_epochs(warmup: int, epochs: Any) -> None:
+    """Raise ``ConfigError`` when ``max_epochs`` (``epochs``, an int > 0) ends training
+    within ``warmup_epochs``: the logits would keep their random start, and so would the
+    architecture derived from them. ``lightning-nas oneshot`` checks a config's plain
+    ``trainer.max_epochs`` so before anything is built, ``--print_config`` too (was: at the
+    fit's ``on_train_start``, and ``--print_config`` passed it).
+
+    Example:
+        >>> check_warmup_epochs(5, 5)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: warmup_epochs=5 trains only the weights in all 5 ...
+    """
+    if type(epochs) is int and 0 < epochs <= warmup:
+        raise ConfigError(f"warmup_epochs={warmup} trains only the weights in "
+                          f"{'its' if epochs == 1 else 'all'} {counted(epochs, 'epoch')} "
+                          f"(max_epochs): the architecture would never be "
+                          f"learnt and the derived one is random; give warmup_epochs "
+                          f"below max_epochs")
+
+
 def check_training_start(nas: DifferentiableNAS) -> None:
     """Raise ``ConfigError`` when training ends within ``warmup_epochs`` (which train only
     the weights: one step per batch) by ``max_epochs`` or ``max_steps``, unless the logits
@@ -185,12 +206,7 @@ def check_training_start(nas: DifferentiableNAS) -> None:
     trainer, warmup = nas.trainer, nas.hparams.warmup_epochs
     if warmup and not logits_stepped(nas):
         epochs, steps = trainer.max_epochs or 0, trainer.max_steps
-        if 0 < epochs <= warmup:  # the logits would keep their random start: so would the pick
-            raise ConfigError(f"warmup_epochs={warmup} trains only the weights in "
-                              f"{'its' if epochs == 1 else 'all'} {counted(epochs, 'epoch')} "
-                              f"(max_epochs): the architecture would never be "
-                              f"learnt and the derived one is random; give warmup_epochs "
-                              f"below max_epochs")
+        check_warmup_epochs(warmup, epochs)
         warmup_steps = warmup * trainer.num_training_batches  # inf: a loader without length
         batches = counted(trainer.num_training_batches, "training batch", "training batches")
         if 0 <= steps <= warmup_steps and math.isfinite(warmup_steps):

@@ -35,6 +35,7 @@ from lightning_nas.config.load import block_settings, config_seed, section_targe
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.checks import check_warmup_epochs
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
@@ -205,6 +206,8 @@ def _checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict
     check_trainer_kwargs(trainer_cfg)
     check_oneshot_strategy(trainer_cfg, algorithm)
     check_oneshot_trainer(trainer_cfg, algorithm)
+    if algorithm != "spos":  # the logits never learnt (was: said at the fit's start only)
+        check_warmup_epochs(opts["warmup_epochs"], trainer_cfg.get("max_epochs"))
     check_user_checkpoints(trainer_cfg, user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     return algorithm, opts, trainer_cfg
 

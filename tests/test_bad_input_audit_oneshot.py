@@ -1,0 +1,114 @@
+"""Bad ``lightning-nas oneshot`` configs (examples/oneshot_digits/oneshot.yaml and
+darts.yaml, one change each): refused before the fit starts, by ``--print_config`` as by a
+run, in one line naming the bad key or value and the valid ones; nothing written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_nas.cli import main
+
+torch.set_num_threads(1)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "oneshot_digits"
+PREFIX = "lightning-nas oneshot: error: "
+ONESHOT_KEYS = ("algorithm, optimizer, num_candidates, search_every_n_epochs, arch_lr, "
+                "arch_weight_decay, warmup_epochs, top_k, tau_max, tau_min, tau_schedule, "
+                "tau_epochs, calibration_batches, num_classes, mode, net_attr, seed, run_dir, "
+                "finetune_epochs, finetune_lr")
+
+# (config, overrides, what the error says); each case one change of an example
+CASES = {
+    "misspelt-key": ("oneshot", ["--oneshot.num_candidate=5"],
+                     "unknown oneshot setting 'num_candidate'; did you mean 'num_candidates'? "
+                     f"valid keys: {ONESHOT_KEYS}"),
+    "space-key": ("oneshot", ["--oneshot.space={a: {choice: [1]}}"],
+                  "the search space is derived from the model's choice modules"),
+    "search-section": ("oneshot", ["--search={budget: 3}"],
+                       "unknown config section 'search'; valid keys: model, data, trainer, "
+                       "oneshot, seed_everything"),
+    "algorithm": ("oneshot", ["--oneshot.algorithm=dart"],
+                  "unknown oneshot algorithm 'dart'; did you mean 'darts'? valid algorithms: "
+                  "spos, darts, gdas or null"),
+    "optimizer": ("oneshot", ["--oneshot.optimizer=RandomSerch"],
+                  "unknown optimizer 'RandomSerch'; close names: RandomSearch"),
+    "num_candidates-0": ("oneshot", ["--oneshot.num_candidates=0"],
+                         "oneshot.num_candidates must be an integer >= 1 or null, got 0"),
+    "num_candidates-str": ("oneshot", ["--oneshot.num_candidates='50'"],
+                           "oneshot.num_candidates must be an integer >= 1 or null, got '50'"),
+    "search_every-0": ("oneshot", ["--oneshot.search_every_n_epochs=0"],
+                       "oneshot.search_every_n_epochs must be an integer >= 1 or null, got 0"),
+    "calibration-neg": ("oneshot", ["--oneshot.calibration_batches=-1"],
+                        "oneshot.calibration_batches must be an integer >= 0 or null, got -1"),
+    "num_classes-1": ("oneshot", ["--oneshot.num_classes=1"],
+                      "oneshot.num_classes must be an integer >= 2 or null, got 1"),
+    "finetune_epochs-neg": ("oneshot", ["--oneshot.finetune_epochs=-1"],
+                            "oneshot.finetune_epochs must be an integer >= 0 or null, got -1"),
+    "finetune_lr-0": ("oneshot", ["--oneshot.finetune_lr=0"],
+                      "oneshot.finetune_lr must be a number > 0 or null, got 0"),
+    "mode-min": ("oneshot", ["--oneshot.mode=min"], "oneshot.mode can be max or null; got 'min'"),
+    "seed-neg": ("oneshot", ["--oneshot.seed=-1"],
+                 "oneshot.seed must be an integer from 0 to 2147483647"),
+    "darts-key-on-spos": ("oneshot", ["--oneshot.arch_lr=0.01"],
+                          "oneshot setting 'arch_lr' applies to algorithm darts and gdas only, "
+                          "not spos"),
+    "spos-key-on-darts": ("darts", ["--oneshot.num_candidates=10"],
+                          "oneshot setting 'num_candidates' applies to algorithm spos only, "
+                          "not darts"),
+    "arch_lr-0": ("darts", ["--oneshot.arch_lr=0"],
+                  "oneshot.arch_lr must be a number > 0 or null, got 0"),
+    "top_k-0": ("darts", ["--oneshot.top_k=0"], "oneshot.top_k must be an integer >= 1 or null"),
+    "tau-reversed": ("darts", ["--oneshot.algorithm=gdas", "--oneshot.tau_min=20"],
+                     "oneshot.tau_min (20.0) must be at most tau_max (10.0)"),
+    "tau_schedule": ("darts", ["--oneshot.algorithm=gdas", "--oneshot.tau_schedule=cosine"],
+                     "unknown oneshot.tau_schedule 'cosine'; valid values: exponential, linear"),
+    "tau-on-darts": ("darts", ["--oneshot.tau_max=5.0"],
+                     "oneshot setting 'tau_max' applies to algorithm gdas only, not darts"),
+    "trainer-misspelt": ("oneshot", ["--trainer.max_epoch=3"],
+                         "unknown Trainer argument 'max_epoch'; did you mean 'max_epochs'?"),
+    "trainer-max_epochs-0": ("oneshot", ["--trainer.max_epochs=0"],
+                             "trainer.max_epochs=0 trains nothing"),
+    "trainer-strategy": ("oneshot", ["--trainer.strategy=dpp"],
+                         "trainer.strategy='dpp': ValueError: You selected an invalid strategy"),
+    "trainer-accumulate-darts": ("darts", ["--trainer.accumulate_grad_batches=2"],
+                                 "trainer.accumulate_grad_batches=2 cannot train darts"),
+    "model-arg": ("oneshot", ["--model.init_args.lrr=0.1"],
+                  "model init_args key 'lrr' is not an argument of DigitsSupernet.__init__; did "
+                  "you mean 'lr'? accepted: lr, max_blocks"),
+    "model-arg-type": ("oneshot", ["--model.init_args.lr=fast"],
+                       "model.lr='fast': expected float"),
+    "data-arg": ("oneshot", ["--data.init_args.batch_sise=3"],
+                 "data.batch_sise: not an argument of DigitsDataModule.__init__; did you mean "
+                 "'batch_size'?"),
+    "oneshot-list": ("oneshot", ["--oneshot=[1]"], "oneshot"),
+    # was: accepted by --print_config, refused by the run only at the fit's on_train_start
+    "warmup-all-epochs": ("darts", ["--oneshot.warmup_epochs=15"],
+                          "warmup_epochs=15 trains only the weights in all 15 epochs "
+                          "(max_epochs): the architecture would never be learnt and the "
+                          "derived one is random; give warmup_epochs below max_epochs"),
+    "warmup-above-epochs": ("darts", ["--oneshot.warmup_epochs=3", "--trainer.max_epochs=1"],
+                            "warmup_epochs=3 trains only the weights in its 1 epoch"),
+}
+
+
+@pytest.mark.parametrize("print_config", [True, False], ids=["print_config", "run"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_oneshot_config_is_one_clear_line(case, print_config, tmp_path, capsys):
+    config, overrides, said = CASES[case]
+    run_dir = tmp_path / "run"
+    argv = ["oneshot", str(EXAMPLES / f"{config}.yaml"),  # short, should it train after all
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.finetune_epochs=null", *overrides]
+    if case != "oneshot-list":
+        argv.append(f"--oneshot.run_dir={run_dir}")
+    code = main(argv + ["--print_config"] * print_config)
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2, (out, err)
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), err
+    assert said in lines[0], lines[0]
+    assert "Traceback" not in out + err and not run_dir.exists()
