@@ -149,3 +149,54 @@ def test_bad_search_keywords_fail_before_any_trainer(case, existing, tmp_path, r
     else:
         assert (run_dir / "search.db").read_bytes() == before
         assert {p.name for p in run_dir.iterdir()} == {"search.db"}
+
+
+def _nas_search(run_dir: Path, **changed: Any) -> Search:
+    from lightning_nas import NASModule
+    from tests.helpers_data import BlobData
+    from tests.helpers_nets import build_mlp
+
+    kwargs: dict[str, Any] = dict(
+        model=NASModule, space={"width": {"int": [4, 16]}, "lr": {"float": [0.01, 0.1]}},
+        model_init_args={"builder": build_mlp, "num_classes": 3}, data=BlobData(),
+        trainer={"max_epochs": 1, "limit_train_batches": 2, "accelerator": "cpu"}, budget=1,
+        run_dir=str(run_dir), verbose=False)
+    kwargs.update(changed)
+    return Search(**kwargs)
+
+
+@pytest.mark.parametrize(("changed", "said"), [
+    ({"monitor": "val_accuracy"},
+     "monitor 'val_accuracy' is not logged by NASModule's validation; did you mean 'val_acc'? "
+     "it logs: val_loss, val_acc"),
+    ({"monitor": "val/acc"}, "monitor 'val/acc' is not logged by NASModule's validation"),
+    ({"monitor": "train_loss"},
+     "monitor 'train_loss' is not logged by NASModule's validation; did you mean 'val_loss'?"),
+    ({"objectives": {"val_acc": "max", "val_f1": "max"}},
+     "objective 'val_f1' is not logged by NASModule; did you mean 'val_acc'? it logs: "
+     "val_loss, val_acc, train_loss"),
+    ({"monitor": "val_f1", "mode": "max",
+      "model_init_args": {"builder": "tests.helpers_nets.build_mlp", "num_classes": 3,
+                          "metrics": {"acc": "accuracy"}}},
+     "(its metrics argument names the val_<name> keys: metrics={'f1': 'f1'} logs val_f1)"),
+])
+def test_a_metric_nasmodule_never_logs_is_refused_before_training(tmp_path, changed, said):
+    # NASModule logs val_loss and val_<name> of its metrics, known before any training (was:
+    # trial 1 trained its first epoch, then "monitor 'val_accuracy' was not logged by the
+    # validation of epoch 0; did you mean 'val_acc'?", the run folder made)
+    with pytest.raises(ConfigError) as raised:
+        _nas_search(tmp_path / "run", **changed)
+    assert said in str(raised.value), raised.value
+    assert "nothing trained" in str(raised.value)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("changed", [
+    {"monitor": "val_acc/dataloader_idx_1"},  # a second validation loader's
+    {"objectives": {"val_acc": "max", "train_loss": "min", "params": "min"}},
+    # a callback of the Trainer's may log a metric of its own: left to the run
+    {"monitor": "val_custom", "mode": "max",
+     "trainer": {"max_epochs": 1, "callbacks": [__import__("lightning").pytorch.Callback()]}},
+])
+def test_what_nasmodule_may_log_is_taken(tmp_path, changed):
+    _nas_search(tmp_path / "run", **changed)

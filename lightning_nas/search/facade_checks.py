@@ -30,6 +30,7 @@ from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.meta_build import parameters_on_meta
+from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     module_callbacks,
@@ -130,6 +131,9 @@ def check_search(search: Search) -> None:
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
+    if model is not None and search.objective is None:  # what NASModule logs, known now
+        check_nas_logged(model, search.settings.goal.monitor,
+                         objectives.names[1:] if objectives else (), search.trainer)
     if model is not None and search.objective is None and search.data.target is None:
         check_own_loaders(model)  # no data: the model's own loaders
     if model is not None:  # each choice's options, each range's bounds, beside values
