@@ -5,6 +5,7 @@ run, in one line naming the bad key or value and the valid ones; nothing written
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,48 @@ def test_bad_oneshot_config_is_one_clear_line(case, print_config, tmp_path, caps
     assert len(lines) == 1 and lines[0].startswith(PREFIX), err
     assert said in lines[0], lines[0]
     assert "Traceback" not in out + err and not run_dir.exists()
+
+
+SHORT = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=2",
+         "--trainer.limit_val_batches=2", "--oneshot.finetune_epochs=null",
+         "--oneshot.num_candidates=3", "--oneshot.search_every_n_epochs=null"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "search.lock"}
+
+
+@pytest.fixture(scope="module")
+def finished_oneshot(tmp_path_factory) -> Path:
+    """The folder of a finished short run of the SPOS example."""
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    argv = ["oneshot", str(EXAMPLES / "oneshot.yaml"), *SHORT, f"--oneshot.run_dir={run_dir}"]
+    assert main(argv) == 0
+    assert (run_dir / "best_arch.yaml").is_file()
+    return run_dir
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new-run", "ckpt_path-last"])
+@pytest.mark.parametrize(("overrides", "said"), [
+    (["--oneshot.num_candidates=0"], "oneshot.num_candidates must be an integer >= 1"),
+    (["--trainer.max_epoch=3"], "unknown Trainer argument 'max_epoch'"),
+    (["--model.init_args.lrr=1"], "model init_args key 'lrr' is not an argument"),
+    (["--trainer.strategy=dpp"], "trainer.strategy='dpp'"),
+    (["--data.init_args.batch_size=0"], "data.batch_size=0"),
+    # was: a resume of the finished run took it, "Nothing left to train", exit 0
+    (["--oneshot.net_attr=nett"], "net_attr 'nett': DigitsSupernet has no nn.Module attribute "
+                                  "of that name; did you mean 'net'?"),
+])
+def test_a_bad_config_leaves_a_finished_run_as_it_was(overrides, said, resume, tmp_path,
+                                                      capsys, finished_oneshot):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_oneshot, run_dir)
+    before = _files(run_dir)
+    argv = ["oneshot", str(EXAMPLES / "oneshot.yaml"), *SHORT, *overrides,
+            f"--oneshot.run_dir={run_dir}", *(["--ckpt_path=last"] * resume)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert err.startswith(PREFIX) and said in err, err
+    assert _files(run_dir) == before

@@ -328,6 +328,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     if ckpt_path is not None:
         opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
         end = training_end(stored, trainer_cfg)
+        if end is not None:  # a misspelt net_attr: said, not passed over (was: exit 0)
+            network_of(model.build({}), opts["net_attr"])
         done = _finished(run_dir, ckpt_path, end, finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
             return done
