@@ -100,7 +100,6 @@ def _cases() -> list[Case]:
         "num_workers, test_fraction", rename("data.init_args.batch_size", "batch_sise"))
     add("scheduler-key", "sequence", "'min_epoch'; did you mean 'min_epochs'?",
         rename("search.min_epochs", "min_epoch"))
-    add("ray-key", "ray", "num_cpu", None, "--search.ray.num_cpu=1")
     add("lightningcli-space-net", "lightningcli", "space key 'model.net.lin1_sise': "
         "'lin1_sise' is not an argument of MLP (model.net); did you mean 'lin1_size'? "
         "accepted: lin1_size, lin2_size, dropout", None,
@@ -205,8 +204,6 @@ def _cases() -> list[Case]:
         "integer or null, got 0", None, "--search.max_trials_per_worker=0")
     add("ray-list", "ray", "`ray` must be a mapping of ray.init arguments, got [1]", None,
         "--search.ray=[1]")
-    add("ray-neg", "ray", "search.ray.num_cpus must be a number >= 0", None,
-        "--search.ray.num_cpus=-1")
     # ---------------------------------------------------------------- outside the valid set
     add("optimizer-name", "digits", ("unknown optimizer 'ngopt'; close names: NGO, NGOpt",
                                      "available_optimizers() lists all"),
@@ -370,9 +367,10 @@ def _config(case: Case, folder: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def finished_digits(tmp_path_factory) -> Path:
-    """The ``search.db`` of a finished run of the digits example (one short trial)."""
+    """The ``search.db`` of a finished run of the digits example (one trial, short)."""
     run_dir = tmp_path_factory.mktemp("finished") / "run"
     argv = ["search", str(EXAMPLES / "digits" / "search.yaml"), "--search.budget=1",
+            "--trainer.max_epochs=2", "--trainer.limit_train_batches=2",
             "--search.verbose=false", f"--search.run_dir={run_dir}"]
     assert main(argv) == 0
     return run_dir / "search.db"
