@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXAMPLES", "SEARCH_KEYS", "TRAINER_KEYS", "drop", "put", "rename", "space_key"]
+__all__ = ["EXAMPLES", "SEARCH_KEYS", "TRAINER_KEYS", "drop", "finished_digits_run", "put",
+           "rename", "space_key"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: the valid keys a misspelt search setting's error lists
@@ -66,3 +67,15 @@ def space_key(key: str, spec: Any) -> Change:
     def change(cfg: dict[str, Any]) -> None:
         cfg["search"]["space"][key] = spec
     return change
+
+
+def finished_digits_run(run_dir: Path) -> Path:
+    """Run the digits example's search into ``run_dir`` (one trial of 2 short epochs) and
+    return its ``search.db``."""
+    from lightning_nas.cli import main
+
+    argv = ["search", str(EXAMPLES / "digits" / "search.yaml"), "--search.budget=1",
+            "--trainer.max_epochs=2", "--trainer.limit_train_batches=2",
+            "--search.verbose=false", f"--search.run_dir={run_dir}"]
+    assert main(argv) == 0
+    return run_dir / "search.db"
