@@ -80,7 +80,7 @@ def _names_validation(key: str, keys: Sequence[str]) -> bool:
         >>> [_names_validation(k, ["val_acc", "val_loss"]) for k in ("val_los", "val_gap")]
         [True, False]
     """
-    hint = re.fullmatch(r"did you mean '(.*)'\? ", metric_hint(key, keys))
+    hint = re.fullmatch(r"did you mean '(.*?)'\? (\(.*\) )?", metric_hint(key, keys))
     words = set(re.split(r"[^a-z]+", key.lower()))
     return bool(words & _VALIDATION) and hint is not None and difflib.SequenceMatcher(
         None, key.lower(), hint[1].lower()).ratio() >= _CLOSE and not any(

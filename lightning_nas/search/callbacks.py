@@ -37,6 +37,7 @@ from lightning_nas.search.monitor_errors import (
     check_objectives,
     logged_metrics,
     scalars,
+    step_only,
     unlogged_monitor,
 )
 from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
@@ -168,6 +169,10 @@ class TrialReporter(pl.Callback):
         self._validation.start(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for name in (self.monitor, *self.logged):  # the sanity check's too: before training
+            if (err := step_only(name, trainer, "monitor" if name == self.monitor
+                                 else "objective")) is not None:
+                raise err
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)
             return

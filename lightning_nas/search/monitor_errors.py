@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EVERY_EPOCH", "VALIDATION_ONLY", "check_monitor_logged", "check_monitor_reached",
            "check_objectives", "logged_metrics", "metric_hint", "not_finite_at", "scalars",
-           "unlogged_monitor"]
+           "step_only", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
@@ -58,7 +58,39 @@ def metric_hint(name: str, keys: Sequence[str]) -> str:
     for candidate in (stem, f"{stem}_epoch"):
         if candidate != name and candidate in keys:
             return f"did you mean {candidate!r}? "
+    loaders = sorted(k for k in keys if k.startswith(f"{name}/dataloader_idx_"))
+    if loaders:  # (was: no hint, the names too far apart)
+        return (f"did you mean {loaders[0]!r}? (a validation of several loaders logs a "
+                f"metric once per loader, under these names: {', '.join(loaders)}) ")
     return did_you_mean(name, keys)
+
+
+def step_only(name: str, trainer: pl.Trainer, what: str = "monitor") -> MonitorError | None:
+    """The ``MonitorError`` of the ``what`` (``monitor``, ``objective``) ``name`` that the
+    validation just ended logged per batch only (``self.log(name, ..., on_step=True,
+    on_epoch=False)`` in ``validation_step``, or the ``_step`` name of one logged with both):
+    Lightning hands such a value to the loggers alone, so no validation scores a trial on it;
+    None for another metric (was: the trial trained all its epochs, then failed, ``logged
+    keys: []``).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> logs = SimpleNamespace(callback_metrics={}, logged_metrics={"val_acc": 0.5})
+        >>> print(step_only("val_acc", logs))  # doctest: +ELLIPSIS
+        monitor 'val_acc' is logged per validation batch only ...; log it with on_epoch=True ...
+    """
+    if name in trainer.callback_metrics or name not in trainer.logged_metrics:
+        return None
+    stem = name[:-len("_step")] if name.endswith("_step") else None
+    if stem is not None and f"{stem}_epoch" in trainer.callback_metrics:
+        fix = f"score {stem}_epoch instead, its mean over the validation"
+    else:
+        fix = ("log it with on_epoch=True (validation_step's default: the mean over the "
+               "validation) instead of on_step=True alone")
+    return MonitorError(f"{what} {name!r} is logged per validation batch only (self.log(..., "
+                        f"on_step=True) in validation_step), which Lightning keeps for the "
+                        f"loggers alone: no validation has a value of it to score a trial "
+                        f"on; {fix}")
 
 
 def _to_float(value: Any) -> float | None:
