@@ -12,6 +12,7 @@ Tiny blobs, one or two epochs, two trials: every trial trains for real.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -179,6 +180,29 @@ class StepAndEpoch(StepOnly):
                  on_epoch=True)
 
 
+@dataclasses.dataclass
+class NetConfig:
+    """A project's network settings, one dataclass argument."""
+
+    hidden: int = 8
+    depth: int = 1
+
+
+class Configured(Project):
+    """``__init__(net: NetConfig, optim: dict)``: the searched values under nested names."""
+
+    built: list[tuple[NetConfig, dict]] = []  # what each build got
+
+    def __init__(self, net: NetConfig | None = None, optim: dict | None = None) -> None:
+        net, optim = net or NetConfig(), optim or {"lr": 0.5}
+        super().__init__(hidden=net.hidden, lr=optim["lr"])
+        self.save_hyperparameters()
+        Configured.built.append((net, optim))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.optim["lr"])
+
+
 def _validated(model: pl.LightningModule, data: pl.LightningDataModule, metric: str) -> float:
     """``metric`` of ``model`` validated by a fresh Trainer."""
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
@@ -275,3 +299,46 @@ def test_a_monitor_of_two_loaders_under_its_plain_name_is_named_with_the_loaders
     assert ("did you mean 'val/acc/dataloader_idx_0'? (a validation of several loaders logs a "
             "metric once per loader, under these names: val/acc/dataloader_idx_0, "
             "val/acc/dataloader_idx_1)") in result.error
+
+
+def _config(tmp_path: Path, space: dict) -> Path:
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": f"{__name__}.Configured",
+                  "init_args": {"net": {"hidden": 8, "depth": 2},
+                                "optim": {"lr": 0.5, "nesterov": False}}},
+        "data": {"class_path": f"{__name__}.ProjectData"},
+        "trainer": {**TRAINER, "max_epochs": 1},
+        "search": {"space": space, "budget": 2, "monitor": "val/acc", "mode": "max",
+                   "seed": 0, "run_dir": str(tmp_path / "run")}}))
+    return path
+
+
+def test_a_config_key_into_a_dataclass_or_dict_argument_sets_that_key_alone(tmp_path):
+    Configured.built.clear()
+    path = _config(tmp_path, {"model.net.hidden": {"choice": [4, 16]},
+                              "model.optim.lr": {"choice": [0.5, 1.5]}})
+    assert main(["search", str(path)]) == 0
+    trial_nets = {(net.hidden, net.depth) for net, _ in Configured.built}
+    assert {4, 16} & {hidden for hidden, _ in trial_nets}
+    assert all(isinstance(net, NetConfig) and net.depth == 2 for net, _ in Configured.built)
+    assert all(optim["nesterov"] is False for _, optim in Configured.built)  # the rest kept
+    run = tmp_path / "run"
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    exported = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"]
+    assert exported == {"net": {"hidden": best["arch"]["model.net.hidden"], "depth": 2},
+                        "optim": {"lr": best["arch"]["model.optim.lr"], "nesterov": False}}
+    model = Configured.load_from_checkpoint(run / "best.ckpt", weights_only=False)
+    assert model.hparams.net == NetConfig(best["arch"]["model.net.hidden"], 2)
+    assert _validated(model, ProjectData(), "val/acc") == pytest.approx(best["score"], abs=1e-6)
+
+
+@pytest.mark.parametrize(("key", "says"), [
+    ("model.net.hiden", "model.net.hiden: not a field of NetConfig; did you mean 'hidden'?"),
+    ("model.optim.lr.x", "model.optim.lr has no class_path"),
+])
+def test_a_config_key_into_an_argument_is_checked_before_training(tmp_path, capsys, key,
+                                                                   says):
+    assert main(["search", str(_config(tmp_path, {key: {"choice": [4, 16]}}))]) != 0
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

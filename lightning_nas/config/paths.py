@@ -25,6 +25,7 @@ from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
+from lightning_nas.config.records import record_step
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
@@ -358,8 +359,14 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
     configured there (so a typo is found before any training)."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
-    where = parts[0]
+    where, hint = parts[0], None
     for part in parts[1:]:
+        if hint is not None and not is_node(node) and (
+                inner := record_step(key, where, part, hint)) is not None:
+            # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
+            node = node.get(part) if isinstance(node, Mapping) else None
+            where, hint = f"{where}.{part}", inner
+            continue
         if isinstance(node, str):
             node = {"class_path": node}
         if part in ARGS_KEYS and isinstance(node, Mapping) and "class_path" in node:
@@ -378,6 +385,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
                               f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
                               f"accepted: {', '.join(names) or 'none'}")
+        hint = init_hints(cls).get(part) if inspect.isclass(cls) else None
         node = node_args(node).get(part)
         where = f"{where}.{part}"
 

@@ -31,7 +31,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "to_dataclass"]
+           "no_dict", "record_step", "to_dataclass"]
 
 
 def dataclass_of(hint: Any) -> type | None:
@@ -129,3 +129,44 @@ def dict_note(value: Any, hint: Any, path: str) -> str:
             f"{{'class_path': Fixed('pkg.MyNet'), 'init_args': {{...}}}}, which each trial "
             f"builds, with a builder arch -> LightningModule, or from a config "
             f"({path}.<argument>)")
+
+
+def _mapping_of(hint: Any) -> Any | None:
+    """The value annotation of a mapping annotation (``dict[str, int]``: ``int``; a bare
+    ``dict``: ``Any``), the first one of a ``Union`` (``Optional[dict]``); None for another."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        found = (_mapping_of(arg) for arg in typing.get_args(hint) if arg is not type(None))
+        return next((inner for inner in found if inner is not None), None)
+    kind = origin or hint
+    if not (inspect.isclass(kind) and issubclass(kind, Mapping)):
+        return None
+    args = typing.get_args(hint)
+    return args[1] if len(args) == 2 else Any
+
+
+def record_step(key: str, where: str, part: str, hint: Any) -> Any | None:
+    """The annotation of ``part`` inside the argument at ``where`` (annotated ``hint``) that
+    space key ``key`` reaches into: a dataclass's field's, a mapping's values'; None where
+    ``hint`` is neither (the caller's error says what to write). LightningCLI takes
+    ``--model.net.hidden=4`` there, setting that key of the mapping the config gives and
+    keeping the others, so a search's config path does too.
+
+    Example:
+        >>> record_step("model.opt.m", "model.opt", "m", dict[str, float])
+        <class 'float'>
+        >>> record_step("model.lr.x", "model.lr", "x", float) is None
+        True
+
+    Raises:
+        ConfigError: ``part`` is no field of the dataclass, naming the close one and all.
+    """
+    cls = dataclass_of(hint)
+    if cls is not None:
+        fields = field_hints(cls)
+        if part not in fields:
+            raise ConfigError(f"space key {key!r}: {where}.{part}: not a field of "
+                              f"{cls.__name__}; {did_you_mean(part, fields)}fields: "
+                              f"{', '.join(fields)}")
+        return fields[part]
+    return _mapping_of(hint)
