@@ -253,7 +253,8 @@ def test_a_projects_search_stores_shows_exports_and_finetunes_what_it_scored(
     assert monitor in (tmp_path / "report" / "report.html").read_text()
 
 
-def test_a_module_argument_left_out_of_hparams_is_asked_for_again_and_rebuilt(tmp_path):
+def test_a_module_argument_left_out_of_hparams_is_asked_for_again_and_rebuilt(tmp_path,
+                                                                              capsys):
     backbone = nn.Linear(8, 8)
     initial = backbone.weight.detach().clone()
     result = _search(WithBackbone, tmp_path, "val/acc", model_init_args={
@@ -270,6 +271,13 @@ def test_a_module_argument_left_out_of_hparams_is_asked_for_again_and_rebuilt(tm
         finetune(tmp_path, max_epochs=1)
     tuned = finetune(tmp_path, max_epochs=1, model_init_args={"backbone": nn.Linear(8, 8)})
     assert tuned.status is TrialStatus.COMPLETED
+    # the command line says its own way, a class_path node, and takes it
+    capsys.readouterr()
+    assert main(["finetune", str(tmp_path), "--max_epochs", "1"]) != 0
+    assert ("(lightning-nas finetune: --model.backbone='{class_path: ..., init_args: {...}}')"
+            in capsys.readouterr().err)
+    assert main(["finetune", str(tmp_path), "--max_epochs", "1", "--model.backbone={class_path: "
+                 "torch.nn.Linear, init_args: {in_features: 8, out_features: 8}}"]) == 0
     # each trial trained a copy of the backbone; the user's stays as given
     assert torch.equal(backbone.weight, initial) and not torch.equal(trained["weight"], initial)
 

@@ -134,10 +134,14 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
     objects = {k: path for k, path in (stored.get("objects") or {}).items()
                if not (path is None and k in INPUT_ONLY)}  # not needed again: left out
     missing = [k for k, path in objects.items() if path is None and k not in given]
-    if missing:
+    if missing:  # lightning-nas finetune builds one from a class_path node (was: only the
+        # Python keyword named, which the command line has none of)
+        cli = " ".join(f"--{name}.{k}='{{class_path: ..., init_args: {{...}}}}'"
+                       for k in missing)
         raise ConfigError(f"the search gave the {name} objects the store cannot keep "
                           f"({', '.join(missing)}); pass them again: "
-                          f"{name}_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}}")
+                          f"{name}_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
+                          + (f" (lightning-nas finetune: {cli})" if name == "model" else ""))
     imported = {k: import_object(path) for k, path in objects.items()
                 if path is not None and k not in given}
     return {**(stored.get("init_args") or {}), **imported, **given}
