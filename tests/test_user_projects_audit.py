@@ -193,7 +193,8 @@ class Configured(Project):
 
     built: list[tuple[NetConfig, dict]] = []  # what each build got
 
-    def __init__(self, net: NetConfig | None = None, optim: dict | None = None) -> None:
+    def __init__(self, net: NetConfig | None = None, optim: dict | None = None,
+                 head=None) -> None:  # noqa: ANN001 - an older project's, unannotated
         net, optim = net or NetConfig(), optim or {"lr": 0.5}
         super().__init__(hidden=net.hidden, lr=optim["lr"])
         self.save_hyperparameters()
@@ -314,7 +315,8 @@ def _config(tmp_path: Path, space: dict) -> Path:
     path.write_text(yaml.safe_dump({
         "model": {"class_path": f"{__name__}.Configured",
                   "init_args": {"net": {"hidden": 8, "depth": 2},
-                                "optim": {"lr": 0.5, "nesterov": False}}},
+                                "optim": {"lr": 0.5, "nesterov": False},
+                                "head": {"bias": True}}},
         "data": {"class_path": f"{__name__}.ProjectData"},
         "trainer": {**TRAINER, "max_epochs": 1},
         "search": {"space": space, "budget": 2, "monitor": "val/acc", "mode": "max",
@@ -335,15 +337,24 @@ def test_a_config_key_into_a_dataclass_or_dict_argument_sets_that_key_alone(tmp_
     best = yaml.safe_load((run / "best.yaml").read_text())
     exported = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"]
     assert exported == {"net": {"hidden": best["arch"]["model.net.hidden"], "depth": 2},
-                        "optim": {"lr": best["arch"]["model.optim.lr"], "nesterov": False}}
+                        "optim": {"lr": best["arch"]["model.optim.lr"], "nesterov": False},
+                        "head": {"bias": True}}
     model = Configured.load_from_checkpoint(run / "best.ckpt", weights_only=False)
     assert model.hparams.net == NetConfig(best["arch"]["model.net.hidden"], 2)
     assert _validated(model, ProjectData(), "val/acc") == pytest.approx(best["score"], abs=1e-6)
 
 
+def test_a_config_key_into_an_unannotated_argument_the_config_gives_a_mapping_is_taken(
+        tmp_path, capsys):
+    path = _config(tmp_path, {"model.head.bias": {"choice": [True, False]}})
+    assert main(["search", str(path), "--print_config"]) == 0
+    assert "head" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("key", "says"), [
     ("model.net.hiden", "model.net.hiden: not a field of NetConfig; did you mean 'hidden'?"),
     ("model.optim.lr.x", "model.optim.lr has no class_path"),
+    ("model.head.bias.x", "model.head.bias has no class_path"),
 ])
 def test_a_config_key_into_an_argument_is_checked_before_training(tmp_path, capsys, key,
                                                                    says):

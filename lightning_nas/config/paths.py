@@ -362,7 +362,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
     where, hint = parts[0], None
     for part in parts[1:]:
         if hint is not None and not is_node(node) and (
-                inner := record_step(key, where, part, hint)) is not None:
+                inner := record_step(key, where, part, hint, node)) is not None:
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint = f"{where}.{part}", inner
@@ -385,7 +385,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
             raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
                               f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
                               f"accepted: {', '.join(names) or 'none'}")
-        hint = init_hints(cls).get(part) if inspect.isclass(cls) else None
+        hint = init_hints(cls).get(part, Any) if inspect.isclass(cls) else Any
         node = node_args(node).get(part)
         where = f"{where}.{part}"
 

@@ -145,10 +145,11 @@ def _mapping_of(hint: Any) -> Any | None:
     return args[1] if len(args) == 2 else Any
 
 
-def record_step(key: str, where: str, part: str, hint: Any) -> Any | None:
-    """The annotation of ``part`` inside the argument at ``where`` (annotated ``hint``) that
-    space key ``key`` reaches into: a dataclass's field's, a mapping's values'; None where
-    ``hint`` is neither (the caller's error says what to write). LightningCLI takes
+def record_step(key: str, where: str, part: str, hint: Any, given: Any = None) -> Any | None:
+    """The annotation of ``part`` inside the argument at ``where`` (annotated ``hint``; the
+    config ``given`` a value there) that space key ``key`` reaches into: a dataclass's
+    field's, a mapping's values', ``Any`` in a mapping the config gives an argument of no
+    annotation; None otherwise (the caller's error says what to write). LightningCLI takes
     ``--model.net.hidden=4`` there, setting that key of the mapping the config gives and
     keeping the others, so a search's config path does too.
 
@@ -169,4 +170,6 @@ def record_step(key: str, where: str, part: str, hint: Any) -> Any | None:
                               f"{cls.__name__}; {did_you_mean(part, fields)}fields: "
                               f"{', '.join(fields)}")
         return fields[part]
+    if hint is Any:  # no annotation: the config's mapping says it (was: refused)
+        return Any if isinstance(given, Mapping) else None
     return _mapping_of(hint)
