@@ -204,6 +204,17 @@ class Configured(Project):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.optim["lr"])
 
 
+#: a default that is not its dataclass's own
+DEEP = NetConfig(depth=3)
+
+
+class DeepDefault(Configured):
+    """``net``'s default sets a field other than the dataclass's default."""
+
+    def __init__(self, net: NetConfig = DEEP, optim: dict | None = None, head=None) -> None:  # noqa: ANN001
+        super().__init__(net=net, optim=optim, head=head)
+
+
 def _validated(model: pl.LightningModule, data: pl.LightningDataModule, metric: str) -> float:
     """``metric`` of ``model`` validated by a fresh Trainer."""
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
@@ -310,13 +321,14 @@ def test_a_monitor_of_two_loaders_under_its_plain_name_is_named_with_the_loaders
             "val/acc/dataloader_idx_1)") in result.error
 
 
-def _config(tmp_path: Path, space: dict) -> Path:
+def _config(tmp_path: Path, space: dict, model: str = "Configured",
+            init_args: dict | None = None) -> Path:
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump({
-        "model": {"class_path": f"{__name__}.Configured",
-                  "init_args": {"net": {"hidden": 8, "depth": 2},
-                                "optim": {"lr": 0.5, "nesterov": False},
-                                "head": {"bias": True}}},
+        "model": {"class_path": f"{__name__}.{model}",
+                  "init_args": init_args or {"net": {"hidden": 8, "depth": 2},
+                                             "optim": {"lr": 0.5, "nesterov": False},
+                                             "head": {"bias": True}}},
         "data": {"class_path": f"{__name__}.ProjectData"},
         "trainer": {**TRAINER, "max_epochs": 1},
         "search": {"space": space, "budget": 2, "monitor": "val/acc", "mode": "max",
@@ -342,6 +354,20 @@ def test_a_config_key_into_a_dataclass_or_dict_argument_sets_that_key_alone(tmp_
     model = Configured.load_from_checkpoint(run / "best.ckpt", weights_only=False)
     assert model.hparams.net == NetConfig(best["arch"]["model.net.hidden"], 2)
     assert _validated(model, ProjectData(), "val/acc") == pytest.approx(best["score"], abs=1e-6)
+
+
+def test_a_config_key_into_an_argument_the_config_leaves_out_keeps_its_defaults_fields(
+        tmp_path):
+    Configured.built.clear()
+    path = _config(tmp_path, {"model.net.hidden": {"choice": [4, 16]}}, "DeepDefault",
+                   {"optim": {"lr": 0.5}})
+    assert main(["search", str(path)]) == 0
+    # as LightningCLI's --model.net.hidden=4 gives NetConfig(hidden=4, depth=3)
+    assert Configured.built and all(net.depth == 3 for net, _ in Configured.built)
+    run = tmp_path / "run"
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    exported = yaml.safe_load((run / "best_config.yaml").read_text())["model"]["init_args"]
+    assert exported["net"] == {"hidden": best["arch"]["model.net.hidden"], "depth": 3}
 
 
 def test_a_config_key_into_an_unannotated_argument_the_config_gives_a_mapping_is_taken(

@@ -25,7 +25,7 @@ from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
-from lightning_nas.config.records import record_step
+from lightning_nas.config.records import record_default, record_step
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
@@ -354,18 +354,22 @@ def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
+def check_dotted(cfg: Mapping[str, Any], key: str) -> dict[str, Any]:
     """Raise ``ConfigError`` unless every step of ``key`` is an argument of the class
-    configured there (so a typo is found before any training)."""
+    configured there (so a typo is found before any training). Returns the arguments to
+    set in ``cfg`` first (path: mapping): a dict or dataclass argument ``key`` reaches into
+    that the config leaves out, as its signature default gives it (``record_default``)."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
-    where, hint = parts[0], None
+    where, hint, owner, fills = parts[0], None, None, {}
     for part in parts[1:]:
         if hint is not None and not is_node(node) and (
                 inner := record_step(key, where, part, hint, node)) is not None:
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
+            if node is None and owner and (seed := record_default(*owner)) is not None:
+                node = fills[where] = seed  # (was: its default's other fields dropped)
             node = node.get(part) if isinstance(node, Mapping) else None
-            where, hint = f"{where}.{part}", inner
+            where, hint, owner = f"{where}.{part}", inner, None
             continue
         if isinstance(node, str):
             node = {"class_path": node}
@@ -373,7 +377,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
             continue  # spelt out: the level a path may leave out
         if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
-                return  # Trainer arguments are checked with the trainer settings
+                return fills  # Trainer arguments are checked with the trainer settings
             raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
                               f"the config, so {part!r} cannot be checked; write {where} as "
                               f"class_path + init_args, or as a Hydra node with _target_")
@@ -386,8 +390,10 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> None:
                               f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
                               f"accepted: {', '.join(names) or 'none'}")
         hint = init_hints(cls).get(part, Any) if inspect.isclass(cls) else Any
+        owner = (cls, part)
         node = node_args(node).get(part)
         where = f"{where}.{part}"
+    return fills
 
 
 def kwargs_apart(node: Any) -> Any:

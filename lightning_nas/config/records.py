@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import types
@@ -31,7 +32,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "record_step", "to_dataclass"]
+           "no_dict", "record_default", "record_step", "to_dataclass"]
 
 
 def dataclass_of(hint: Any) -> type | None:
@@ -173,3 +174,31 @@ def record_step(key: str, where: str, part: str, hint: Any, given: Any = None) -
     if hint is Any:  # no annotation: the config's mapping says it (was: refused)
         return Any if isinstance(given, Mapping) else None
     return _mapping_of(hint)
+
+
+def record_default(target: Any, name: str) -> dict[str, Any] | None:
+    """The mapping a config path into ``target``'s argument ``name``, which the config
+    leaves out, starts from: its signature default's fields (a dataclass instance) or keys
+    (a non-empty mapping), as LightningCLI's ``--model.net.hidden=4`` keeps the default's
+    other fields; None for another default (``None``: the path's keys alone).
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3)): ...
+        >>> record_default(build, "net")
+        {'hidden': 8, 'depth': 3}
+    """
+    try:
+        param = inspect.signature(target).parameters.get(name)
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    value = None if param is None else param.default
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping) and value:
+        return copy.deepcopy(dict(value))
+    return None

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.nodes import contains_node, is_node
-from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted
+from lightning_nas.config.paths import check_dotted, check_space_paths, is_dotted, set_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import run_dir_path, user_path
@@ -109,8 +110,9 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     if dotted or nodes:  # paths into the config, or class_path values for the model's
         # arguments (built as the dotted form builds them, not passed on as dicts): each
         # trial builds model and data from the config
-        for key in dotted:
-            check_dotted(cfg, key)
+        for key in dotted:  # an argument it reaches into that the config leaves out: its
+            for path, value in check_dotted(cfg, key).items():  # default's fields first
+                cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
         model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
             "class_path": cfg["model"]}
         model, model_args = ConfigBuilder(model_section, "model", plain_keys=True), {}
