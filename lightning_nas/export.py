@@ -189,7 +189,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                     hydra=any(is_hydra(trained.get(k)) for k in ("model", "data")),
                     fits=fits, resumed=resumed, seeded=store.get_meta("seed", 0) is not None,
                     trainer=trained.get("trainer") or {},
-                    tie_break=tie_break_of(store.objectives()))
+                    tie_break=tie_break_of(store.objectives()),
+                    objectives=store.objectives())
                     + dump_yaml(trained)))
             files.append(staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk

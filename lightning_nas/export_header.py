@@ -35,8 +35,8 @@ from lightning_nas.search.best_epoch import tie_break_text
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "time_ended",
-           "trial_fits", "unplaced_loggers"]
+__all__ = ["FIT_DIRECTIVE", "TRAIN_AGAIN", "config_header", "floated_counts", "scored",
+           "time_ended", "trial_fits", "unplaced_loggers"]
 
 #: a comment line of ``best_config.yaml`` that gives ``lightning-nas fit`` its
 #: ``monitor`` and ``mode`` (plain LightningCLI ignores comments)
@@ -165,11 +165,34 @@ def time_ended(trainer: Mapping[str, Any], best: TrialResult) -> str:
     return f"trainer.{bound[2]}" if bound[1] == "max_time" else bound[2]
 
 
+def scored(best: TrialResult, monitor: str, mode: str,
+           objectives: Mapping[str, str] | None = None) -> str:
+    """What trial ``best`` scored, as the header's first line says it: its ``monitor``'s
+    stored value and ``mode``, and with several ``objectives`` (``{name: mode}``, the
+    monitor first) each one's stored value and mode (was: the first alone, where an export
+    of a point of the Pareto front claims all of them); one not stored is said so.
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> best = TrialResult(trial_id=2, arch={}, status=TrialStatus.COMPLETED, score=0.5,
+        ...                    metrics={"val_acc": 0.5, "params": 99.0})
+        >>> scored(best, "val_acc", "max", {"val_acc": "max", "params": "min"})
+        'val_acc=0.5 (max), params=99 (min)'
+    """
+    if not objectives or len(objectives) < 2:
+        return f"{monitor}={best.score:.6g} ({mode})"
+    values = {name: best.score if name == monitor else best.metrics.get(name)
+              for name in objectives}
+    return ", ".join(f"{name}={values[name]:.6g} ({its})" if isinstance(values[name], float | int)
+                     else f"{name} not stored ({its})" for name, its in objectives.items())
+
+
 def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    hydra: bool = False, fits: Sequence[int | None] = (),
                    resumed: str | bool = False, seeded: bool = True,
                    trainer: Mapping[str, Any] | None = None,
-                   tie_break: Sequence[tuple[str, str]] = ()) -> str:
+                   tie_break: Sequence[tuple[str, str]] = (),
+                   objectives: Mapping[str, str] | None = None) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
@@ -182,7 +205,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     objectives: ``tie_break=val_loss:min``, where it has some); ``trainer``'s values of one
     batch that plain LightningCLI reads as every batch here (``floated_counts``) are named,
     and so are its logger nodes that plain LightningCLI refuses for their missing
-    ``save_dir`` (``unplaced_loggers``).
+    ``save_dir`` (``unplaced_loggers``); with several ``objectives`` (``{name: mode}``, the
+    monitor first) its first line names each one's stored value (``scored``).
     ``run_dir`` is named absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
@@ -241,8 +265,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
         same += ("# It was paused and resumed from its checkpoint, which kept no random state"
                  " (an older version wrote it): trained in one go it is another run, not a "
                  "replay of this one, and its score may differ widely.\n")
-    return (f"# Trial {best.trial_id} of {_one_line(run_dir)}: {monitor}={best.score:.6g} "
-            f"({mode}) at epoch {best.epoch}.\n{same}"
+    return (f"# Trial {best.trial_id} of {_one_line(run_dir)}: "
+            f"{scored(best, monitor, mode, objectives)} at epoch {best.epoch}.\n{same}"
             f"{TRAIN_AGAIN} {env}lightning-nas fit "
             f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"

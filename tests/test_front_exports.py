@@ -1,0 +1,75 @@
+"""What an export of a multi-objective config run says of the point it exports: the header
+of ``best_config.yaml`` names every objective's stored value with its mode (the best and a
+``--trial`` of the front), and the line said of a trial without a checkpoint names what
+such a run keeps (the best ``keep_top_k`` and every point of the Pareto front) and the
+trials that have one. One real small search (a tiny MLP, 4 trials) serves them all."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.from_config import search_from_config
+from lightning_nas.store import RunStore
+
+SPEC = {"val_acc": "max", "params": "min", "val_loss": "min"}
+
+
+def _search(run: Path, objectives: dict[str, str] | None) -> None:
+    """A config search of ``TinyNet`` (4 trials, one epoch each, ``keep_top_k: 1``)."""
+    goal = {"objectives": objectives} if objectives else {"monitor": "val_acc", "mode": "max"}
+    torch.set_num_threads(1)
+    search_from_config({
+        "seed_everything": 1, "model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False},
+        "search": {"space": {"width": {"choice": [4, 8, 16]}, "lr": {"choice": [0.05, 0.01]}},
+                   "budget": 4, "seed": 2, "keep_top_k": 1, "run_dir": str(run),
+                   "verbose": False, **goal}}).run()
+
+
+@pytest.fixture(scope="module")
+def multi_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run of three objectives, searched once; each test works on a copy."""
+    run = tmp_path_factory.mktemp("front") / "run"
+    _search(run, SPEC)
+    return run
+
+
+def _trials(run: Path) -> dict[int, TrialResult]:
+    with RunStore(run / "search.db") as store:
+        return {t.trial_id: t for t in store.trials(TrialStatus.COMPLETED)}
+
+
+def _first_line(run: Path) -> str:
+    return (run / "best_config.yaml").read_text().splitlines()[0]
+
+
+def _said(trial: TrialResult) -> str:
+    values = ", ".join(f"{n}={trial.metrics[n]:.6g} ({m})" for n, m in SPEC.items())
+    return f": {values} at epoch {trial.epoch}."
+
+
+def test_the_header_of_an_exported_point_names_every_objectives_stored_value(multi_run,
+                                                                             tmp_path):
+    # was: "# Trial 1 of RUN: val_acc=0.234375 (max) at epoch 0." (the first objective's
+    # alone, where the export claims the point of the front by all three)
+    run = Path(shutil.copytree(multi_run, tmp_path / "run"))
+    trials = _trials(run)
+    best = yaml.safe_load((run / "best.yaml").read_text())["trial"]
+    points = [i for i, t in trials.items() if t.checkpoint]
+    assert len(points) > 1 and best in points  # a point other than the best: the case
+    assert _first_line(run).endswith(_said(trials[best])), _first_line(run)
+    for point in points:
+        assert main(["export", str(run), "--trial", str(point)]) == 0
+        assert _first_line(run) == f"# Trial {point} of {run.absolute()}{_said(trials[point])}"
+    # a run of one objective names its monitor alone, as before
+    one = tmp_path / "one"
+    _search(one, None)
+    top = _trials(one)[yaml.safe_load((one / "best.yaml").read_text())["trial"]]
+    assert _first_line(one).endswith(f": val_acc={top.score:.6g} (max) at epoch {top.epoch}.")
