@@ -11,21 +11,24 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.yamlio import dump_yaml
+from lightning_nas.results import TrialStatus
+from lightning_nas.wording import id_ranges
 
-__all__ = ["cmd_export", "no_checkpoint_note"]
+__all__ = ["cmd_export", "kept_checkpoints", "no_checkpoint_note"]
 
 
 def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], checkpointed: bool,
-                       before: int | None) -> str:
+                       before: int | None, kept: str = "") -> str:
     """The line ``export`` says of a trial exported with ``checkpoint: null`` (its
-    ``best.ckpt`` not kept): why, which ``best.ckpt`` it took out of the folder (``before``:
-    the trial whose ``best.ckpt`` was there, None: none) and what trains it; ``""`` where it
-    has one, or no model (an ``objective=`` search, a Hydra sweep).
+    ``best.ckpt`` not kept): why (``kept``: what the run keeps, ``kept_checkpoints``), which
+    ``best.ckpt`` it took out of the folder (``before``: the trial whose ``best.ckpt`` was
+    there, None: none) and what trains it; ``""`` where it has one, or no model (an
+    ``objective=`` search, a Hydra sweep).
 
     Example:
         >>> note = no_checkpoint_note(Path("runs/a"), {"trial": 2, "checkpoint": None,
@@ -38,7 +41,7 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
     """
     if exported.get("checkpoint") is not None or exported.get("model") is None:
         return ""
-    why = ("not among search.keep_top_k" if checkpointed
+    why = ((kept or "not among search.keep_top_k") if checkpointed
            else "the search's trainer.enable_checkpointing is false")
     removed = (f", so {run_dir / 'best.ckpt'} (trial {before}'s) was removed"
                if before is not None else "")
@@ -48,6 +51,29 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
             f" (from Python: lightning_nas.finetune({str(run_dir)!r}, from_checkpoint=False))")
     return (f"no best.ckpt for trial {exported['trial']}: its checkpoint was not kept ({why})"
             f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
+
+
+def kept_checkpoints(keep_top_k: int | None, objectives: Mapping[str, str] | None,
+                     held: Sequence[int]) -> str:
+    """What a run keeps checkpoints of, as the note of a trial without one says it: the best
+    ``keep_top_k`` (by the first objective) and, with several ``objectives``, every point
+    of the Pareto front (was: ``not among search.keep_top_k`` alone); then the COMPLETED
+    trials that have one (``held``), which ``export --trial`` exports with it.
+
+    Example:
+        >>> kept_checkpoints(1, {"val_acc": "max", "params": "min"}, [1, 2, 4])
+        'not among the search.keep_top_k=1 best by val_acc, nor on the Pareto front of \
+val_acc max, params min, whose points keep theirs too; trials with one: 1-2, 4'
+        >>> kept_checkpoints(3, None, [])
+        'not among the search.keep_top_k=3 best; trials with one: none'
+    """
+    top = "search.keep_top_k" if keep_top_k is None else f"search.keep_top_k={keep_top_k}"
+    text = f"not among the {top} best"
+    if objectives is not None and len(objectives) > 1:
+        spec = ", ".join(f"{name} {mode}" for name, mode in objectives.items())
+        text += (f" by {next(iter(objectives))}, nor on the Pareto front of {spec}, whose "
+                 f"points keep theirs too")
+    return f"{text}; trials with one: {id_ranges(held) or 'none'}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -69,7 +95,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if best.get("checkpoint") is None:
         with open_run(run_dir) as store:
             checkpointed = checkpointing(store.get_meta("trainer") or {})
+            kept = kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
+                                    store.objectives(),
+                                    [t.trial_id for t in store.with_checkpoint(
+                                        TrialStatus.COMPLETED)])
         gone = before if before is not None and not (run_dir / "best.ckpt").exists() else None
-        if note := no_checkpoint_note(run_dir, best, checkpointed, gone):
+        if note := no_checkpoint_note(run_dir, best, checkpointed, gone, kept):
             print(f"lightning-nas export: {note}", file=sys.stderr)
     return 0

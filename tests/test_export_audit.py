@@ -34,9 +34,11 @@ def test_export_of_a_trial_whose_checkpoint_was_not_kept_says_so_in_one_line(tmp
     assert main(["export", str(run), "--trial", str(other)]) == 0
     out, err = capsys.readouterr()
     assert yaml.safe_load(out)["checkpoint"] is None and not (run / "best.ckpt").exists()
-    # was: nothing on stderr, and the folder's best.ckpt (the best trial's) gone quietly
+    # was: nothing on stderr, and the folder's best.ckpt (the best trial's) gone quietly;
+    # then no word of the trials that have one
     assert err == (f"lightning-nas export: no best.ckpt for trial {other}: its checkpoint was "
-                   f"not kept (not among search.keep_top_k), so {run / 'best.ckpt'} (trial "
+                   f"not kept (not among the search.keep_top_k=1 best; trials with one: "
+                   f"{best['trial']}), so {run / 'best.ckpt'} (trial "
                    f"{best['trial']}'s) was removed; lightning-nas finetune {run} --from_scratch "
                    f"trains it, or lightning-nas fit {run / 'best_config.yaml'}\n")
     assert main(["export", str(run)]) == 0  # the best one's: a checkpoint, nothing said

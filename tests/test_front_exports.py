@@ -17,6 +17,7 @@ from lightning_nas.cli import main
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
+from lightning_nas.wording import id_ranges
 
 SPEC = {"val_acc": "max", "params": "min", "val_loss": "min"}
 
@@ -73,3 +74,24 @@ def test_the_header_of_an_exported_point_names_every_objectives_stored_value(mul
     _search(one, None)
     top = _trials(one)[yaml.safe_load((one / "best.yaml").read_text())["trial"]]
     assert _first_line(one).endswith(f": val_acc={top.score:.6g} (max) at epoch {top.epoch}.")
+
+
+def test_export_of_a_trial_without_a_checkpoint_says_what_a_front_run_keeps(multi_run,
+                                                                            tmp_path, capsys):
+    # was: "its checkpoint was not kept (not among search.keep_top_k)", where the points of
+    # the front keep theirs too, and no word of which trials have one
+    run = Path(shutil.copytree(multi_run, tmp_path / "run"))
+    trials = _trials(run)
+    held = sorted(i for i, t in trials.items() if t.checkpoint)
+    other = min(i for i in trials if i not in held)
+    best = yaml.safe_load((run / "best.yaml").read_text())["trial"]
+    capsys.readouterr()
+    assert main(["export", str(run), "--trial", str(other)]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"lightning-nas export: no best.ckpt for trial {other}: its checkpoint was "
+                   f"not kept (not among the search.keep_top_k=1 best by val_acc, nor on the "
+                   f"Pareto front of val_acc max, params min, val_loss min, whose points keep "
+                   f"theirs too; trials with one: {id_ranges(held)}), so "
+                   f"{run / 'best.ckpt'} (trial {best}'s) was removed; lightning-nas finetune "
+                   f"{run} --from_scratch trains it, or lightning-nas fit "
+                   f"{run / 'best_config.yaml'}\n")
