@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import format_arch
+from lightning_nas.integrations.hydra_wording import sweep_phrases
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.search.summary import front_line
 from lightning_nas.store import RunStore
 
 __all__ = ["sweep_summary", "sweep_written"]
@@ -32,9 +34,11 @@ __all__ = ["sweep_summary", "sweep_written"]
 def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_dir: Path,
                   results: Mapping[str, Any], elapsed: float, stopped: bool = False,
                   resumed: bool = False) -> str:
-    """How the sweep ended (``stopped``: on an error), its counts and best job, then
-    ``sweep_written``; ``elapsed`` is this invocation's seconds, said as such where it
-    ``resumed`` a sweep, whose counts are the whole sweep's (as a resumed search says it).
+    """How the sweep ended (``stopped``: on an error), its counts and best job, with several
+    objectives its Pareto front (``front_line``, in the sweep's words: ``acc maximize``;
+    was: not said, where a search says it), then ``sweep_written``; ``elapsed`` is this
+    invocation's seconds, said as such where it ``resumed`` a sweep, whose counts are the
+    whole sweep's (as a resumed search says it).
 
     Example:
         >>> import tempfile
@@ -55,7 +59,8 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
     if best is not None:
         line += (f" Best {monitor}={format_score(best.score)} (trial {best.trial_id}): "
                  f"{format_arch(best.arch)}")
-    return f"{line}\n{sweep_written(run_dir, results)}"
+    front = sweep_phrases(front_line(store, run_dir))  # "" for one objective
+    return f"{line}\n{front}{sweep_written(run_dir, results)}"
 
 
 def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:

@@ -52,6 +52,10 @@ _SWEEP_PHRASES = (
     (r"(?m)^(warm start from .*? \([^(),]+, )(max|min)(?=[;)])", r"\1\2imize"),
     (r"(; first objective .+? not logged there: its monitor .+?) \((max|min)\) stands in",
      r"\1 (\2imize) stands in"),
+    # the Pareto front said at the end (``search.summary.front_line``): each objective's mode
+    # as the sweep's user writes it (was: not said; a search's words, `acc max`)
+    (r"(?m)^Pareto front \(([^\n]*?)\): ",
+     lambda m: "Pareto front (" + re.sub(r" (max|min)(?=, |$)", r" \1imize", m[1]) + "): "),
     # a warm start's source still being searched (``SourceReport.live_warning``)
     (r"^warm_start source ", "hydra.sweeper.warm_start source "),
     (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "
