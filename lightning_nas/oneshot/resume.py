@@ -33,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
@@ -41,11 +42,12 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.oneshot.resume_read import Shapes, read_checkpoint, supernet_shapes
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
-__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
-           "epoch_end_checkpoint",
+__all__ = ["LAST", "RunCheckpoint", "built_rates", "checkpoint_settings", "check_resume",
+           "check_resumed_rates", "epoch_end_checkpoint",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
@@ -62,19 +64,45 @@ class RunCheckpoint(ModelCheckpoint):
     than one stateful callback of type `ModelCheckpoint`", a traceback). (A ``last.ckpt`` of
     an earlier version holds this callback's state under the plain key, which a resume
     leaves unread, with Lightning's warning: that state is of no use to it, a monitor-less
-    checkpoint of one fixed name.)"""
+    checkpoint of one fixed name.)
+
+    It writes ``last.ckpt`` as ``.last.pending.ckpt``, put in place once Lightning has
+    logged the epoch's training row (``search/pending_last.py``, ``placing``: the run gives
+    it to the Trainer first; was: a kill between lost that row for good)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.placing = PendingLast()
 
     @property
     def state_key(self) -> str:
         return f"lightning_nas.{super().state_key}"
 
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, self.placing.writing(trainer, Path(filepath).parent))
+        self._last_checkpoint_saved = filepath  # its name once in place
 
-def epoch_end_checkpoint(run_dir: Path) -> ModelCheckpoint:
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.placing.put(trainer)  # where ``placing`` is not the Trainer's (it did it first)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self.placing.put(trainer)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
+        self.placing.settle(trainer)
+        super().on_exception(trainer, pl_module, exception)
+
+
+def epoch_end_checkpoint(run_dir: Path) -> RunCheckpoint:
     """The checkpoint callback of a ``lightning-nas oneshot`` run: ``last.ckpt`` in
     ``run_dir/checkpoints``, overwritten at each training epoch's end, after that epoch's
-    search (Lightning calls checkpoint callbacks last), so a resume from it goes on exactly.
-    Its ``state_key`` is its own (``lightning_nas.RunCheckpoint{...}``), so a
-    ``ModelCheckpoint`` of the user's stands beside it.
+    search (Lightning calls checkpoint callbacks last), so a resume from it goes on exactly;
+    put in place once that epoch's training row is logged (give its ``placing`` to the
+    Trainer before the other callbacks). Its ``state_key`` is its own
+    (``lightning_nas.RunCheckpoint{...}``), so a ``ModelCheckpoint`` of the user's stands
+    beside it.
 
     Example:
         >>> epoch_end_checkpoint(Path("runs/x")).filename

@@ -102,9 +102,12 @@ _NOT_FINETUNED = frozenset({
 def _callbacks(trainer_kwargs: dict[str, Any], clear: ClearOutputs, *search: pl.Callback
                ) -> list[pl.Callback]:
     """The user's callbacks, the clearing of outputs, the search's, and, unless
-    checkpointing is off, the epoch-end checkpoint a resume reads."""
-    checkpoint = [epoch_end_checkpoint(clear.run_dir)] if checkpointing(trainer_kwargs) else []
-    return [*trainer_kwargs.get("callbacks", []), clear, *search, *checkpoint]
+    checkpointing is off, the epoch-end checkpoint a resume reads, whose file is put in
+    place by its ``placing`` first of all (before SPOS's final search, a user's epoch start)."""
+    if not checkpointing(trainer_kwargs):
+        return [*trainer_kwargs.get("callbacks", []), clear, *search]
+    checkpoint = epoch_end_checkpoint(clear.run_dir)
+    return [checkpoint.placing, *trainer_kwargs.get("callbacks", []), clear, *search, checkpoint]
 
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,

@@ -10,9 +10,9 @@ weights of the epoch's end were saved, batches after the validation whose score 
 
 ``last.ckpt`` of an epoch is written in its epoch-end hooks, before Lightning logs the
 epoch's training row: it is written as ``.last.pending.ckpt`` and put in its place once
-that row is logged (the next epoch's start, the fit's end), so a kill in between resumes
-from the epoch before and trains the epoch again (was: from that epoch's end, its row of
-training metrics lost for good).
+that row is logged (the next epoch's start, the fit's end; ``search/pending_last.py``), so a
+kill in between resumes from the epoch before and trains the epoch again (was: from that
+epoch's end, its row of training metrics lost for good).
 
 Example:
     >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -32,6 +32,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.best_epoch import best_entry, breaks_tie
+from lightning_nas.search.pending_last import LAST_PENDING, PendingLast
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
@@ -40,9 +41,6 @@ __all__ = ["FIT_RECORD", "LAST_PENDING", "TIE_FILE", "TrialCheckpoint"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
-
-#: ``last.ckpt`` of an epoch whose training row Lightning has not logged yet
-LAST_PENDING = ".last.pending.ckpt"
 
 #: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
 FIT_RECORD = "lightning_nas_fit"
@@ -98,7 +96,7 @@ class TrialCheckpoint(ModelCheckpoint):
         self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
         self._held: Path | None = None  # its validated weights, where batches followed it
         self._taking: Path | None = None  # the held file that the next save puts in place
-        self._pending: int | None = None  # the epoch of the LAST_PENDING file written
+        self._last = PendingLast()  # the epoch-end last.ckpt, until its row is logged
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
@@ -195,14 +193,11 @@ class TrialCheckpoint(ModelCheckpoint):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
         self._drop_held(trainer)
-        if self._pending is not None and trainer.current_epoch > self._pending:
-            self._put_last(trainer)  # the epoch's row is logged (a SIGTERM after it)
-        else:  # stopped before the row was logged: the last.ckpt before it stays
-            self._put_last(trainer, drop=True)
+        self._last.settle(trainer)  # in place once the epoch's row is logged, else dropped
         super().on_exception(trainer, pl_module, exception)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._put_last(trainer)  # the previous epoch's: Lightning logged its row since
+        self._last.put(trainer)  # the previous epoch's: Lightning logged its row since
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
@@ -217,25 +212,12 @@ class TrialCheckpoint(ModelCheckpoint):
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
         self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
-        self._put_last(trainer)  # and logged the last epoch's row
+        self._last.put(trainer)  # and logged the last epoch's row
 
     def _save_last(self, trainer: pl.Trainer) -> None:
         """Write ``last.ckpt`` with ``keep_last`` as ``LAST_PENDING`` (on every rank:
-        Lightning's rank 0 writes), for ``_put_last``."""
+        Lightning's rank 0 writes), put in place by ``PendingLast.put``."""
         if self.keep_last and not trainer.fast_dev_run:
-            trainer.save_checkpoint(os.path.join(str(self.dirpath), LAST_PENDING))
-            self._pending = trainer.current_epoch
-
-    def _put_last(self, trainer: pl.Trainer, drop: bool = False) -> None:
-        """Put the ``LAST_PENDING`` file written in its place, ``last.ckpt``, at once
-        (``drop``: remove it instead); rank 0's."""
-        pending, self._pending = self._pending, None
-        if pending is None or not trainer.is_global_zero:
-            return
-        path = Path(str(self.dirpath)) / LAST_PENDING
-        if drop:
-            path.unlink(missing_ok=True)
-        else:
-            os.replace(path, path.with_name("last.ckpt"))
+            trainer.save_checkpoint(self._last.writing(trainer, str(self.dirpath)))
 
 
