@@ -6,7 +6,9 @@ SIGKILL, real nevergrad and SQLite):
 - a promoted search trial whose folder holds the held weights of an undecided tie
   (``.tie.ckpt``) that a kill left;
 - a merge of a resumed fit's logs cut off between writing the merged ``metrics.csv`` and
-  removing the versions it merged (the folder as that kill leaves it).
+  removing the versions it merged (the folder as that kill leaves it);
+- a trial stored FAILED after kills, whose folder holds what they left (``.tie.ckpt``,
+  ``.last.pending.ckpt``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.fit_segments import start_own_fit
+from lightning_nas.search.pending_last import LAST_PENDING
+from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
@@ -110,6 +115,25 @@ def test_a_promoted_trial_removes_the_held_tie_weights_a_kill_left(tmp_path):
     for trial_id in promoted:  # was: kept beside its best.ckpt until its next tie
         assert not (run / "trials" / f"trial_{trial_id:04d}" / ".tie.ckpt").exists()
     assert torch.load(more.best.checkpoint, map_location="cpu", weights_only=False)
+
+
+def test_a_trial_failed_after_kills_keeps_no_file_a_kill_left(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    first = _search(run, 5).run()
+    paused = [t.trial_id for t in first.trials if t.status is TrialStatus.PAUSED]
+    assert paused
+    folder = run / "trials" / f"trial_{paused[0]:04d}"
+    with RunStore(run / "search.db") as store:  # promoted, and killed in its fit twice
+        store.resume_trial(paused[0], attempt=True)
+    # what the second kill left: the held weights of a tie, an epoch's unlogged last.ckpt
+    for name in (TIE_FILE, LAST_PENDING):
+        (folder / name).write_bytes(b"left by a kill")
+    again = _search(run, 5).run()
+    failed = next(t for t in again.trials if t.trial_id == paused[0])
+    assert failed.status is TrialStatus.FAILED and "died 2 times" in failed.error
+    # was: ['.last.pending.ckpt', '.tie.ckpt'] kept (its last.ckpt and best.ckpt removed)
+    assert sorted(p.name for p in folder.iterdir()) == []
 
 
 def _table(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -2,7 +2,8 @@
 
 ``checkpoint_complete``: whether a checkpoint file was written to its end.
 ``drop_checkpoints``: a trial that stopped needs no ``last.ckpt`` (it is only for resuming a
-paused trial), and a pruned or failed one keeps no ``best.ckpt`` either.
+paused trial), nor what a kill of its fit left (``.tie.ckpt``, ``.last.pending.ckpt``), and
+a pruned or failed one keeps no ``best.ckpt`` either.
 ``save_for_users``: a trial's checkpoint as a user's Trainer resumes it, without the callback
 states of lightning_nas's own (an export's, a fit's and a fine-tune's ``best.ckpt``).
 ``keep_top_checkpoints``: the best ``keep_top_k`` completed trials by the first objective
@@ -31,6 +32,7 @@ import torch
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.search.trial_checkpoint import LAST_PENDING, TIE_FILE
 from lightning_nas.store import RunStore
 
 __all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
@@ -116,10 +118,14 @@ def remove_if_empty(folder: Path) -> None:
 
 def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
                      keep_best: bool) -> None:
-    """Remove ``trial``'s ``last.ckpt``, and without ``keep_best`` its ``best.ckpt`` (a
-    failed trial's is of the epochs before its failure: no result); a COMPLETED or PRUNED
-    trial's folder left empty goes too (``remove_if_empty``)."""
-    (trial_dir / "last.ckpt").unlink(missing_ok=True)
+    """Remove ``trial``'s ``last.ckpt`` and what a kill of its fit left (the held weights of
+    an undecided tie, ``TIE_FILE``, and an epoch's ``last.ckpt`` whose training row was not
+    logged, ``LAST_PENDING``; was: kept for good in the folder of a trial stored FAILED after
+    kills), and without ``keep_best`` its ``best.ckpt`` (a failed trial's is of the epochs
+    before its failure: no result); a COMPLETED or PRUNED trial's folder left empty goes
+    too (``remove_if_empty``)."""
+    for name in ("last.ckpt", TIE_FILE, LAST_PENDING):
+        (trial_dir / name).unlink(missing_ok=True)
     if not keep_best:
         if trial.checkpoint:
             store.clear_checkpoint(trial.trial_id)
