@@ -32,7 +32,8 @@ import torch
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
-from lightning_nas.search.trial_checkpoint import LAST_PENDING, TIE_FILE
+from lightning_nas.search.pending_last import LAST_PENDING
+from lightning_nas.search.trial_checkpoint import TIE_FILE
 from lightning_nas.store import RunStore
 
 __all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",

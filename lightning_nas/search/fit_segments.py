@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.trial_checkpoint import LAST_PENDING, TIE_FILE
+from lightning_nas.search.pending_last import LAST_PENDING
+from lightning_nas.search.trial_checkpoint import TIE_FILE
 
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 

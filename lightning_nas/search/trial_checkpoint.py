@@ -32,12 +32,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.best_epoch import best_entry, breaks_tie
-from lightning_nas.search.pending_last import LAST_PENDING, PendingLast
+from lightning_nas.search.pending_last import PendingLast
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["FIT_RECORD", "LAST_PENDING", "TIE_FILE", "TrialCheckpoint"]
+__all__ = ["FIT_RECORD", "TIE_FILE", "TrialCheckpoint"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
