@@ -26,9 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from lightning_nas.errors import ConfigError, StoreError
+from lightning_nas.export_hparams import as_lightningcli
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import save_for_users
@@ -112,9 +114,12 @@ def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path
     return tmp, path
 
 
-def staged_checkpoint(path: Path, source: Path) -> tuple[Path, Path]:
+def staged_checkpoint(path: Path, source: Path, model: Any = None) -> tuple[Path, Path]:
     """A copy of the trial's checkpoint ``source`` written beside ``path`` (``staged``)
-    without the callback states of lightning_nas's own (``checkpoints.save_for_users``).
+    without the callback states of lightning_nas's own (``checkpoints.save_for_users``); of
+    a config run (``model``: the ``model`` section of ``best_config.yaml``), with the model
+    hyperparameters LightningCLI's checkpoint of that config holds
+    (``export_hparams.as_lightningcli``).
 
     Example:
         >>> import tempfile, torch
@@ -128,6 +133,10 @@ def staged_checkpoint(path: Path, source: Path) -> tuple[Path, Path]:
     """
     tmp = staging_path(path)
     save_for_users(source, tmp)
+    if model is not None:  # the run's own file, as save_for_users reads it
+        checkpoint = torch.load(tmp, map_location="cpu", weights_only=False)
+        if isinstance(checkpoint, dict) and as_lightningcli(checkpoint, model):
+            torch.save(checkpoint, tmp)
     return tmp, path
 
 

@@ -1,0 +1,170 @@
+"""The export from the user's side: a project of its own loads, validates and trains again
+what a search exported, in a process where lightning_nas cannot be imported (``python -I``,
+a path holding the project's own module files only, and ``lightning_nas`` refused by an
+import hook, so an installed copy is not found either)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: runs a script as ``__main__`` with lightning_nas (and its Hydra plugin) unimportable
+_BOOT = '''import importlib.abc, runpy, sys
+class _Refused(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "lightning_nas" or name.startswith("hydra_plugins.lightning_nas"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Refused())
+sys.path.insert(0, sys.argv[1])
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+'''
+
+#: the user's own LightningCLI script (subclass mode, as examples/lightningcli/main.py),
+#: saying what it built and scored
+_USER_CLI = '''import json, torch
+from lightning.pytorch.cli import LightningCLI
+class CLI(LightningCLI):
+    def _say(self, what):
+        m = self.model
+        print("USER " + json.dumps({"what": what, "params": sum(p.numel() for p in m.parameters()),
+              "hparams": {k: v for k, v in m.hparams.items() if not k.startswith("_")},
+              "metrics": {k: float(v) for k, v in self.trainer.callback_metrics.items()}}))
+    def after_fit(self): self._say("fit")
+    def after_validate(self): self._say("validate")
+try:
+    import lightning_nas
+    raise SystemExit("lightning_nas importable")
+except ModuleNotFoundError:
+    pass
+torch.set_num_threads(1)
+CLI(save_config_callback=None)
+'''
+
+#: the user's own script: DigitsCNN.load_from_checkpoint(best.ckpt), validated, then trained
+#: on from it by Trainer.fit(ckpt_path=...)
+_USER_LOAD = '''import json, sys, torch
+from lightning.pytorch import Trainer
+from examples.digits.data import DigitsDataModule
+from examples.digits.model import DigitsCNN
+torch.set_num_threads(1)
+try:
+    import lightning_nas
+    raise SystemExit("lightning_nas importable")
+except ModuleNotFoundError:
+    pass
+ckpt = sys.argv[1]
+plain = torch.load(ckpt, weights_only=True, map_location="cpu")  # no pickled object in it
+model = DigitsCNN.load_from_checkpoint(ckpt)
+settings = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                enable_model_summary=False, limit_train_batches=2, default_root_dir=sys.argv[2])
+scores = Trainer(**settings).validate(model, datamodule=DigitsDataModule(), verbose=False)[0]
+trainer = Trainer(max_epochs=plain["epoch"] + 2, **settings)
+trainer.fit(DigitsCNN(**{k: v for k, v in model.hparams.items() if not k.startswith("_")}),
+            datamodule=DigitsDataModule(), ckpt_path=ckpt)
+print("USER " + json.dumps({"hparams": {k: v for k, v in model.hparams.items()
+                                        if not k.startswith("_")}, "metrics": scores,
+                            "epochs": [plain["epoch"], trainer.current_epoch]}))
+'''
+
+
+def _project(tmp_path: Path) -> Path:
+    """The user's project: the digits example's own module files, nothing else."""
+    user = tmp_path / "user"
+    (user / "examples" / "digits").mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "__init__.py", user / "examples")
+    for name in ("__init__.py", "model.py", "data.py"):
+        shutil.copy(ROOT / "examples" / "digits" / name, user / "examples" / "digits")
+    (user / "user_cli.py").write_text(_USER_CLI)
+    (user / "user_load.py").write_text(_USER_LOAD)
+    (tmp_path / "boot.py").write_text(_BOOT)
+    return user
+
+
+def _standalone(tmp_path: Path, user: Path, *args: str) -> list[dict]:
+    """Run the user's script (``args``) without lightning_nas; what it said (``USER`` lines)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run([sys.executable, "-I", str(tmp_path / "boot.py"), str(user), *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line[5:]) for line in done.stdout.splitlines() if line.startswith("USER ")]
+
+
+@pytest.fixture(scope="module")
+def config_run(tmp_path_factory) -> Path:
+    """A finished config search of the digits example: one trial of one short epoch."""
+    run = tmp_path_factory.mktemp("export_standalone") / "run"
+    assert main(["search", str(ROOT / "examples" / "digits" / "search.yaml"),
+                 "--search.budget=1", "--trainer.max_epochs=1",
+                 "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
+    return run
+
+
+def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
+                                                                           tmp_path):
+    # was: "Parsing of ckpt_path hyperparameters failed!" (LightningCLI reads a
+    # checkpoint's hyper_parameters into its model section: a class_path section needs the
+    # `_class_path` LightningCLI's own checkpoints hold)
+    user = _project(tmp_path)
+    best = yaml.safe_load((config_run / "best.yaml").read_text())
+    said = _standalone(tmp_path, user, str(user / "user_cli.py"), "validate",
+                       "--config", str(config_run / "best_config.yaml"),
+                       "--ckpt_path", str(config_run / "best.ckpt"), "--trainer.logger=false")
+    assert said[0]["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
+    assert said[0]["hparams"] == {**said[0]["hparams"], **best["arch"]}
+    # the checkpoint holds plain data only (LightningCLI loads it weights_only=True)
+    saved = torch.load(config_run / "best.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
+
+
+def test_the_users_own_lightningcli_trains_best_config_as_the_trial(config_run, tmp_path):
+    user = _project(tmp_path)
+    best = yaml.safe_load((config_run / "best.yaml").read_text())
+    said = _standalone(tmp_path, user, str(user / "user_cli.py"), "fit",
+                       "--config", str(config_run / "best_config.yaml"),
+                       f"--trainer.default_root_dir={tmp_path / 'fit'}", "--trainer.logger=false")
+    assert said[0]["hparams"] == {**said[0]["hparams"], **best["arch"]}
+    assert said[0]["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
+
+
+def _loads_and_trains_on(run: Path, tmp_path: Path) -> None:
+    """The user's own script rebuilds the best trial from ``run/best.ckpt``, validates it to
+    the stored score and trains on from it."""
+    user = _project(tmp_path)
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    said, = _standalone(tmp_path, user, str(user / "user_load.py"), str(run / "best.ckpt"),
+                        str(tmp_path / "on"))
+    assert said["hparams"] == {**said["hparams"], **best["arch"]}
+    assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
+    assert said["epochs"] == [best["epoch"], best["epoch"] + 2]
+
+
+def test_a_config_runs_best_ckpt_loads_and_trains_on_without_lightning_nas(config_run,
+                                                                          tmp_path):
+    _loads_and_trains_on(config_run, tmp_path)
+
+
+def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tmp_path):
+    from examples.digits.data import DigitsDataModule
+    from examples.digits.model import DigitsCNN
+    from lightning_nas import Search
+
+    Search(DigitsCNN, {"width": {"choice": [4, 8]}, "num_layers": {"choice": [1, 2]}},
+           data=DigitsDataModule(), budget=1, monitor="val_acc", mode="max",
+           trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "limit_train_batches": 2},
+           run_dir=tmp_path / "run", verbose=False).run()
+    _loads_and_trains_on(tmp_path / "run", tmp_path)
