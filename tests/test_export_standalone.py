@@ -168,3 +168,74 @@ def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tm
                     "limit_train_batches": 2},
            run_dir=tmp_path / "run", verbose=False).run()
     _loads_and_trains_on(tmp_path / "run", tmp_path)
+
+
+#: the user's own script: subnet.pt with torch alone, its accuracy on the validation split
+_USER_SUBNET = '''import json, sys, torch
+from examples.digits.data import DigitsDataModule
+torch.set_num_threads(1)
+try:
+    import lightning_nas
+    raise SystemExit("lightning_nas importable")
+except ModuleNotFoundError:
+    pass
+net = torch.load(sys.argv[1], weights_only=False).eval()
+data = DigitsDataModule()
+data.setup("fit")
+right = seen = 0
+with torch.no_grad():
+    for x, y in data.val_dataloader():
+        right, seen = right + int((net(x).argmax(1) == y).sum()), seen + len(y)
+print("USER " + json.dumps({"modules": sorted({type(m).__module__ for m in net.modules()}),
+                            "acc": right / seen}))
+'''
+
+
+def test_a_one_shot_runs_subnet_loads_and_scores_without_lightning_nas(tmp_path):
+    run = tmp_path / "oneshot"
+    assert main(["oneshot", str(ROOT / "examples" / "oneshot_digits" / "oneshot.yaml"),
+                 "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+                 "--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1",
+                 "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run}"]) == 0
+    user = _project(tmp_path)
+    (user / "user_subnet.py").write_text(_USER_SUBNET)
+    said, = _standalone(tmp_path, user, str(user / "user_subnet.py"), str(run / "subnet.pt"))
+    assert all(name.startswith("torch.nn.") for name in said["modules"]), said["modules"]
+    best = yaml.safe_load((run / "best_arch.yaml").read_text())
+    assert said["acc"] == pytest.approx(best["score"], abs=1e-6)
+
+
+def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path):
+    # the `rerun` line composes the search's config group, which picks the lightning_nas
+    # sweeper ("Could not find 'hydra/sweeper/lightning_nas'" without it); the job's own
+    # composed config (.hydra/config.yaml in best_job_dir) needs no plugin
+    pytest.importorskip("hydra")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+           "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    sweep = tmp_path / "sweep"
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "hydra" / "src" / "train.py"),
+                           "-m", "hparams_search=nas", "hydra.sweeper.budget=1",
+                           "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    job = Path(results["best_job_dir"])
+    user = _project(tmp_path)
+    shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
+                    ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
+    again = tmp_path / "again"
+    _standalone(tmp_path, user, str(user / "examples" / "hydra" / "src" / "train.py"),
+                "--config-path", str(job / ".hydra"), "--config-name", "config",
+                f"hydra.run.dir={again}")
+    composed = yaml.safe_load((again / ".hydra" / "config.yaml").read_text())
+    assert composed == yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    for key, value in results["best_params"].items():  # the best architecture
+        node = composed
+        for part in key.split("."):
+            node = node[part]
+        assert node == pytest.approx(value)
+    checkpoint, = (again / "checkpoints").glob("epoch*.ckpt")
+    # the project's own checkpoint: its module saves Hydra's partial optimizer
+    states = torch.load(checkpoint, weights_only=False)["callbacks"]
+    scored, = (s["best_model_score"] for k, s in states.items() if k.startswith("ModelCheckpoint"))
+    assert float(scored) == pytest.approx(results["best_value"], abs=1e-6)
