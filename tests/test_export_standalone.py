@@ -87,6 +87,9 @@ def _project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "examples" / "__init__.py", user / "examples")
     for name in ("__init__.py", "model.py", "data.py"):
         shutil.copy(ROOT / "examples" / "digits" / name, user / "examples" / "digits")
+    (user / "examples" / "lightningcli").mkdir()
+    for name in ("__init__.py", "model.py", "main.py"):
+        shutil.copy(ROOT / "examples" / "lightningcli" / name, user / "examples" / "lightningcli")
     (user / "user_cli.py").write_text(_USER_CLI)
     (user / "user_load.py").write_text(_USER_LOAD)
     (tmp_path / "boot.py").write_text(_BOOT)
@@ -239,3 +242,26 @@ def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path):
     states = torch.load(checkpoint, weights_only=False)["callbacks"]
     scored, = (s["best_model_score"] for k, s in states.items() if k.startswith("ModelCheckpoint"))
     assert float(scored) == pytest.approx(results["best_value"], abs=1e-6)
+
+
+def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(tmp_path):
+    run = tmp_path / "run"
+    folder = ROOT / "examples" / "lightningcli"
+    assert main(["search", str(folder / "train.yaml"), str(folder / "search.yaml"),
+                 "--search.budget=1", "--trainer.max_epochs=1",
+                 "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
+    user = _project(tmp_path)
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    # the project's own script: examples/lightningcli/main.py, its CLI saying what it scored
+    for args in (["validate", "--ckpt_path", str(run / "best.ckpt")],
+                 ["fit", f"--trainer.default_root_dir={tmp_path / 'fit'}"]):
+        said, = _standalone(tmp_path, user, str(user / "user_cli.py"), args[0], "--config",
+                            str(run / "best_config.yaml"), *args[1:], "--trainer.logger=false")
+        assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6), args[0]
+    done = subprocess.run([sys.executable, "-I", str(tmp_path / "boot.py"), str(user),
+                           str(user / "examples" / "lightningcli" / "main.py"), "validate",
+                           "--config", str(run / "best_config.yaml"), "--ckpt_path",
+                           str(run / "best.ckpt"), "--trainer.logger=false"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")})
+    assert done.returncode == 0 and str(best["score"]) in done.stdout, done.stderr[-2000:]
