@@ -92,6 +92,10 @@ def _project(tmp_path: Path) -> Path:
         shutil.copy(ROOT / "examples" / "lightningcli" / name, user / "examples" / "lightningcli")
     (user / "user_cli.py").write_text(_USER_CLI)
     (user / "user_load.py").write_text(_USER_LOAD)
+    (user / "user_fixed_cli.py").write_text(_USER_CLI.replace(
+        "CLI(save_config_callback=None)", "from examples.digits.data import DigitsDataModule\n"
+        "from examples.digits.model import DigitsCNN\n"
+        "CLI(DigitsCNN, DigitsDataModule, save_config_callback=None)"))
     (tmp_path / "boot.py").write_text(_BOOT)
     return user
 
@@ -171,6 +175,14 @@ def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tm
                     "limit_train_batches": 2},
            run_dir=tmp_path / "run", verbose=False).run()
     _loads_and_trains_on(tmp_path / "run", tmp_path)
+    # a LightningCLI made for the class reads the architecture from best.ckpt alone
+    best = yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
+    user = tmp_path / "user"
+    said, = _standalone(tmp_path, user, str(user / "user_fixed_cli.py"), "validate",
+                        "--ckpt_path", str(tmp_path / "run" / "best.ckpt"),
+                        "--trainer.logger=false", "--trainer.accelerator=cpu")
+    assert said["hparams"] == {**said["hparams"], **best["arch"]}
+    assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
 
 
 #: the user's own script: subnet.pt with torch alone, its accuracy on the validation split
