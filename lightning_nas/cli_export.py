@@ -13,26 +13,29 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.results import TrialStatus
 from lightning_nas.wording import id_ranges
 
-__all__ = ["cmd_export", "kept_checkpoints", "no_checkpoint_note"]
+if TYPE_CHECKING:
+    from lightning_nas.store import RunStore
+
+__all__ = ["cmd_export", "kept_checkpoints", "no_checkpoint_note", "not_kept_reason"]
 
 
-def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], checkpointed: bool,
-                       before: int | None, kept: str = "") -> str:
+def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], before: int | None,
+                       why: str = "not among search.keep_top_k") -> str:
     """The line ``export`` says of a trial exported with ``checkpoint: null`` (its
-    ``best.ckpt`` not kept): why (``kept``: what the run keeps, ``kept_checkpoints``), which
+    ``best.ckpt`` not kept): why (``not_kept_reason``: what the run keeps), which
     ``best.ckpt`` it took out of the folder (``before``: the trial whose ``best.ckpt`` was
     there, None: none) and what trains it; ``""`` where it has one, or no model (an
     ``objective=`` search, a Hydra sweep).
 
     Example:
         >>> note = no_checkpoint_note(Path("runs/a"), {"trial": 2, "checkpoint": None,
-        ...                           "model": {"class_path": "m.Net"}}, True, 1)
+        ...                           "model": {"class_path": "m.Net"}}, 1)
         >>> for part in note.split(": ", 1)[1].split("; "): print(part)
         its checkpoint was not kept (not among search.keep_top_k), so runs/a/best.ckpt (trial \
 1's) was removed
@@ -41,8 +44,6 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
     """
     if exported.get("checkpoint") is not None or exported.get("model") is None:
         return ""
-    why = ((kept or "not among search.keep_top_k") if checkpointed
-           else "the search's trainer.enable_checkpointing is false")
     removed = (f", so {run_dir / 'best.ckpt'} (trial {before}'s) was removed"
                if before is not None else "")
     folder = shlex.quote(str(run_dir))
@@ -76,11 +77,30 @@ val_acc max, params min, whose points keep theirs too; trials with one: 1-2, 4'
     return f"{text}; trials with one: {id_ranges(held) or 'none'}"
 
 
+def not_kept_reason(store: RunStore) -> str:
+    """Why a COMPLETED trial of the run in ``store`` has no checkpoint, as ``export`` and a
+    fine-tune of it say: the search's ``trainer.enable_checkpointing`` is false, else what
+    the run keeps and the trials that have one (``kept_checkpoints``).
+
+    Example:
+        >>> from lightning_nas.store import open_run
+        >>> with open_run("runs/a") as store:  # doctest: +SKIP
+        ...     not_kept_reason(store)
+        'not among the search.keep_top_k=1 best; trials with one: 2'
+    """
+    from lightning_nas.search.trial_defaults import checkpointing
+
+    if not checkpointing(store.get_meta("trainer") or {}):
+        return "the search's trainer.enable_checkpointing is false"
+    return kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
+                            store.objectives(),
+                            [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)])
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``lightning-nas export`` (``args.run_dir``, ``args.trial``); the exit status."""
     from lightning_nas.export import export_best, load_best
     from lightning_nas.run_folder import user_path
-    from lightning_nas.search.trial_defaults import checkpointing
     from lightning_nas.store import open_run
 
     run_dir = user_path(args.run_dir)
@@ -94,12 +114,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(dump_yaml(best), end="")
     if best.get("checkpoint") is None:
         with open_run(run_dir) as store:
-            checkpointed = checkpointing(store.get_meta("trainer") or {})
-            kept = kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
-                                    store.objectives(),
-                                    [t.trial_id for t in store.with_checkpoint(
-                                        TrialStatus.COMPLETED)])
+            why = not_kept_reason(store)
         gone = before if before is not None and not (run_dir / "best.ckpt").exists() else None
-        if note := no_checkpoint_note(run_dir, best, checkpointed, gone, kept):
+        if note := no_checkpoint_note(run_dir, best, gone, why):
             print(f"lightning-nas export: {note}", file=sys.stderr)
     return 0

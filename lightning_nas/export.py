@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.cli_export import not_kept_reason
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
@@ -377,10 +378,11 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_trainer_kwargs(trainer_cfg)
     check_validation_runs(trainer_cfg, monitor)
     with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
-        trial = store.get(best["trial"])
+        trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
                           searched)
-    weights = best_weights(run_dir, best, trial.checkpoint) if from_checkpoint else None
+    weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
+               else None)
     restore = weights if optimizer_state == "restore" else None
     if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
         check_holds_state(restore, f"trial {best['trial']}'s {restore}")

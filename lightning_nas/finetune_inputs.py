@@ -27,15 +27,21 @@ from lightning_nas.user_warnings import warn_user
 __all__ = ["best_weights", "check_weights_fit", "finetune_arch", "model_overrides"]
 
 
-def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None) -> str:
+def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None,
+                 not_kept: str) -> str:
     """The path of the ``best.ckpt`` a fine-tune of ``run_dir`` starts from, by its
-    ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored.
+    ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored;
+    ``not_kept``: why a trial of the run has none, as ``export`` says it
+    (``cli_export.not_kept_reason``: what the run keeps, the trials that have one; was:
+    "trainer.enable_checkpointing false, or not among search.keep_top_k", whichever held).
 
     Example:
-        >>> best_weights(Path("runs/a"), {"trial": 3, "checkpoint": None}, None)
+        >>> best_weights(Path("runs/a"), {"trial": 3, "checkpoint": None}, None,
+        ...              "not among the search.keep_top_k=1 best; trials with one: 2")
         Traceback (most recent call last):
         ...
-        FileNotFoundError: runs/a has no best.ckpt: trial 3's checkpoint was not kept ...
+        FileNotFoundError: runs/a has no best.ckpt: trial 3's checkpoint was not kept (not \
+among the search.keep_top_k=1 best; trials with one: 2); train it from fresh weights: ...
 
     Raises:
         FileNotFoundError: there is none (not kept, or moved or deleted since the export:
@@ -51,7 +57,7 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
     if not best.get("checkpoint"):
         raise FileNotFoundError(
             f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
-            f"(trainer.enable_checkpointing false, or not among search.keep_top_k); {scratch}")
+            f"({not_kept}); {scratch}")
     weights = run_dir / best["checkpoint"]
     if not weights.is_file():
         again = (f"`lightning-nas export {run}` copies it again from trial {best['trial']}'s "

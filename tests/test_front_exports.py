@@ -2,7 +2,9 @@
 of ``best_config.yaml`` names every objective's stored value with its mode (the best and a
 ``--trial`` of the front), and the line said of a trial without a checkpoint names what
 such a run keeps (the best ``keep_top_k`` and every point of the Pareto front) and the
-trials that have one. One real small search (a tiny MLP, 4 trials) serves them all."""
+trials that have one, and a fine-tune of such a trial refuses in the same words (of a run
+whose Trainer kept no checkpoint: that it kept none). One real small search (a tiny MLP, 4
+trials) serves them all but the last."""
 
 from __future__ import annotations
 
@@ -95,3 +97,47 @@ def test_export_of_a_trial_without_a_checkpoint_says_what_a_front_run_keeps(mult
                    f"{run / 'best.ckpt'} (trial {best}'s) was removed; lightning-nas finetune "
                    f"{run} --from_scratch trains it, or lightning-nas fit "
                    f"{run / 'best_config.yaml'}\n")
+
+
+def test_finetune_of_an_exported_trial_without_a_checkpoint_says_what_the_run_keeps(
+        multi_run, tmp_path):
+    # was: "(trainer.enable_checkpointing false, or not among search.keep_top_k)", where
+    # the run checkpoints and the points of the front keep theirs too, and no word of which
+    # trials have one (export's own line said it)
+    from lightning_nas import finetune
+
+    run = Path(shutil.copytree(multi_run, tmp_path / "run"))
+    trials = _trials(run)
+    held = sorted(i for i, t in trials.items() if t.checkpoint)
+    other = min(i for i in trials if i not in held)
+    assert main(["export", str(run), "--trial", str(other)]) == 0
+    with pytest.raises(FileNotFoundError) as err:
+        finetune(run, max_epochs=1)
+    assert str(err.value).startswith(
+        f"{run} has no best.ckpt: trial {other}'s checkpoint was not kept (not among the "
+        f"search.keep_top_k=1 best by val_acc, nor on the Pareto front of val_acc max, params "
+        f"min, val_loss min, whose points keep theirs too; trials with one: "
+        f"{id_ranges(held)}); train it from fresh weights: lightning-nas finetune {run} "
+        f"--from_scratch"), str(err.value)
+    assert not (run / "finetune").exists()  # refused before any folder or training
+
+
+def test_finetune_of_a_run_that_kept_no_checkpoint_says_its_trainer_kept_none(tmp_path):
+    # was: "(trainer.enable_checkpointing false, or not among search.keep_top_k)": both
+    # guesses, where the store knows which
+    from lightning_nas import finetune
+
+    run = tmp_path / "run"
+    torch.set_num_threads(1)
+    search_from_config({
+        "seed_everything": 1, "model": "tests.helpers.TinyNet", "data": "tests.helpers.BlobData",
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
+                    "enable_checkpointing": False},
+        "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1, "seed": 2,
+                   "run_dir": str(run), "monitor": "val_acc", "mode": "max",
+                   "verbose": False}}).run()
+    with pytest.raises(FileNotFoundError) as err:
+        finetune(run, max_epochs=1)
+    assert (f"{run} has no best.ckpt: trial 1's checkpoint was not kept (the search's "
+            f"trainer.enable_checkpointing is false); train it from fresh weights: "
+            f"lightning-nas finetune {run} --from_scratch") in str(err.value), str(err.value)
