@@ -36,6 +36,7 @@ from lightning_nas.search.monitor_errors import (
     check_monitor_logged,
     check_objectives,
     logged_metrics,
+    per_loader,
     scalars,
     step_only,
     unlogged_monitor,
@@ -170,8 +171,8 @@ class TrialReporter(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         for name in (self.monitor, *self.logged):  # the sanity check's too: before training
-            if (err := step_only(name, trainer, "monitor" if name == self.monitor
-                                 else "objective")) is not None:
+            what = "monitor" if name == self.monitor else "objective"
+            if (err := step_only(name, trainer, what) or per_loader(name, trainer, what)):
                 raise err
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)

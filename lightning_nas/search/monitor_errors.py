@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     import lightning.pytorch as pl
 
 __all__ = ["EVERY_EPOCH", "VALIDATION_ONLY", "check_monitor_logged", "check_monitor_reached",
-           "check_objectives", "logged_metrics", "metric_hint", "not_finite_at", "scalars",
-           "step_only", "unlogged_monitor"]
+           "check_objectives", "logged_metrics", "metric_hint", "not_finite_at", "per_loader",
+           "scalars", "step_only", "unlogged_monitor"]
 
 #: why a metric logged in training cannot score a trial
 VALIDATION_ONLY = ("a metric logged in training_step is not known when validation ends, or "
@@ -91,6 +91,30 @@ def step_only(name: str, trainer: pl.Trainer, what: str = "monitor") -> MonitorE
                         f"on_step=True) in validation_step), which Lightning keeps for the "
                         f"loggers alone: no validation has a value of it to score a trial "
                         f"on; {fix}")
+
+
+def per_loader(name: str, trainer: pl.Trainer, what: str = "monitor") -> MonitorError | None:
+    """The ``MonitorError`` of the ``what`` (``monitor``, ``objective``) ``name`` that the
+    validation just ended, over several loaders, logged once per loader only
+    (``name/dataloader_idx_0``, ``..._1``: Lightning's names for a metric of
+    ``validation_step``), never under ``name`` itself; None for another metric (was: the
+    trial trained all its epochs, then failed naming them).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> logs = SimpleNamespace(callback_metrics={"val_acc/dataloader_idx_0": 0.5,
+        ...                                          "val_acc/dataloader_idx_1": 0.7})
+        >>> print(per_loader("val_acc", logs))  # doctest: +ELLIPSIS
+        monitor 'val_acc' is logged once per validation loader, never under that name: did \
+you mean 'val_acc/dataloader_idx_0'? (...: val_acc/dataloader_idx_0, val_acc/dataloader_idx_1); ...
+    """
+    keys = sorted(trainer.callback_metrics)
+    if name in keys or not any(k.startswith(f"{name}/dataloader_idx_") for k in keys):
+        return None
+    return MonitorError(f"{what} {name!r} is logged once per validation loader, never under "
+                        f"that name: {metric_hint(name, keys).rstrip()}; score one loader's "
+                        f"value, or log {name!r} itself (the loaders' mean, say) in "
+                        f"on_validation_epoch_end")
 
 
 def _to_float(value: Any) -> float | None:
