@@ -69,28 +69,33 @@ def step_only(name: str, trainer: pl.Trainer, what: str = "monitor") -> MonitorE
     """The ``MonitorError`` of the ``what`` (``monitor``, ``objective``) ``name`` that the
     validation just ended logged per batch only (``self.log(name, ..., on_step=True,
     on_epoch=False)`` in ``validation_step``, or the ``_step`` name of one logged with both):
-    Lightning hands such a value to the loggers alone, so no validation scores a trial on it;
-    None for another metric (was: the trial trained all its epochs, then failed, ``logged
-    keys: []``).
+    Lightning hands such a value to the loggers and the progress bar alone, so no validation
+    scores a trial on it; None for another metric (was: the trial trained all its epochs,
+    then failed, ``logged keys: []``). One logged with ``logger=False`` is seen in the
+    progress bar's metrics (``prog_bar=True``), or by its ``_epoch`` twin (was: by the
+    loggers' metrics alone); one with neither reaches no view of the Trainer's.
 
     Example:
         >>> from types import SimpleNamespace
-        >>> logs = SimpleNamespace(callback_metrics={}, logged_metrics={"val_acc": 0.5})
+        >>> logs = SimpleNamespace(callback_metrics={}, logged_metrics={"val_acc": 0.5},
+        ...                        progress_bar_metrics={})
         >>> print(step_only("val_acc", logs))  # doctest: +ELLIPSIS
         monitor 'val_acc' is logged per validation batch only ...; log it with on_epoch=True ...
     """
-    if name in trainer.callback_metrics or name not in trainer.logged_metrics:
-        return None
     stem = name[:-len("_step")] if name.endswith("_step") else None
-    if stem is not None and f"{stem}_epoch" in trainer.callback_metrics:
+    twin = stem is not None and f"{stem}_epoch" in trainer.callback_metrics
+    if name in trainer.callback_metrics or not (
+            twin or name in trainer.logged_metrics or name in trainer.progress_bar_metrics):
+        return None
+    if twin:
         fix = f"score {stem}_epoch instead, its mean over the validation"
     else:
         fix = ("log it with on_epoch=True (validation_step's default: the mean over the "
                "validation) instead of on_step=True alone")
     return MonitorError(f"{what} {name!r} is logged per validation batch only (self.log(..., "
                         f"on_step=True) in validation_step), which Lightning keeps for the "
-                        f"loggers alone: no validation has a value of it to score a trial "
-                        f"on; {fix}")
+                        f"loggers and the progress bar alone: no validation has a value of "
+                        f"it to score a trial on; {fix}")
 
 
 def per_loader(name: str, trainer: pl.Trainer, what: str = "monitor") -> MonitorError | None:
