@@ -11,24 +11,20 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.results import TrialStatus
-from lightning_nas.wording import id_ranges
 
-if TYPE_CHECKING:
-    from lightning_nas.store import RunStore
-
-__all__ = ["cmd_export", "kept_checkpoints", "no_checkpoint_note", "not_kept_reason"]
+__all__ = ["cmd_export", "no_checkpoint_note"]
 
 
 def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], before: int | None,
                        why: str = "not among search.keep_top_k") -> str:
     """The line ``export`` says of a trial exported with ``checkpoint: null`` (its
-    ``best.ckpt`` not kept): why (``not_kept_reason``: what the run keeps), which
+    ``best.ckpt`` not kept): why (``search.checkpoints.not_kept_reason``: what the run
+    keeps), which
     ``best.ckpt`` it took out of the folder (``before``: the trial whose ``best.ckpt`` was
     there, None: none) and what trains it; ``""`` where it has one, or no model (an
     ``objective=`` search, a Hydra sweep).
@@ -54,53 +50,11 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
             f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
 
 
-def kept_checkpoints(keep_top_k: int | None, objectives: Mapping[str, str] | None,
-                     held: Sequence[int]) -> str:
-    """What a run keeps checkpoints of, as the note of a trial without one says it: the best
-    ``keep_top_k`` (by the first objective) and, with several ``objectives``, every point
-    of the Pareto front (was: ``not among search.keep_top_k`` alone); then the COMPLETED
-    trials that have one (``held``), which ``export --trial`` exports with it.
-
-    Example:
-        >>> kept_checkpoints(1, {"val_acc": "max", "params": "min"}, [1, 2, 4])
-        'not among the search.keep_top_k=1 best by val_acc, nor on the Pareto front of \
-val_acc max, params min, whose points keep theirs too; trials with one: 1-2, 4'
-        >>> kept_checkpoints(3, None, [])
-        'not among the search.keep_top_k=3 best; trials with one: none'
-    """
-    top = "search.keep_top_k" if keep_top_k is None else f"search.keep_top_k={keep_top_k}"
-    text = f"not among the {top} best"
-    if objectives is not None and len(objectives) > 1:
-        spec = ", ".join(f"{name} {mode}" for name, mode in objectives.items())
-        text += (f" by {next(iter(objectives))}, nor on the Pareto front of {spec}, whose "
-                 f"points keep theirs too")
-    return f"{text}; trials with one: {id_ranges(held) or 'none'}"
-
-
-def not_kept_reason(store: RunStore) -> str:
-    """Why a COMPLETED trial of the run in ``store`` has no checkpoint, as ``export`` and a
-    fine-tune of it say: the search's ``trainer.enable_checkpointing`` is false, else what
-    the run keeps and the trials that have one (``kept_checkpoints``).
-
-    Example:
-        >>> from lightning_nas.store import open_run
-        >>> with open_run("runs/a") as store:  # doctest: +SKIP
-        ...     not_kept_reason(store)
-        'not among the search.keep_top_k=1 best; trials with one: 2'
-    """
-    from lightning_nas.search.trial_defaults import checkpointing
-
-    if not checkpointing(store.get_meta("trainer") or {}):
-        return "the search's trainer.enable_checkpointing is false"
-    return kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
-                            store.objectives(),
-                            [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)])
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``lightning-nas export`` (``args.run_dir``, ``args.trial``); the exit status."""
     from lightning_nas.export import export_best, load_best
     from lightning_nas.run_folder import user_path
+    from lightning_nas.search.checkpoints import not_kept_reason
     from lightning_nas.store import open_run
 
     run_dir = user_path(args.run_dir)

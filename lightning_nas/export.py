@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.cli_export import not_kept_reason
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
@@ -57,6 +56,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import tie_break_of
+from lightning_nas.search.checkpoints import not_kept_reason
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.optimizer_state import (

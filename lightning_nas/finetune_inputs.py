@@ -32,7 +32,7 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
     """The path of the ``best.ckpt`` a fine-tune of ``run_dir`` starts from, by its
     ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored;
     ``not_kept``: why a trial of the run has none, as ``export`` says it
-    (``cli_export.not_kept_reason``: what the run keeps, the trials that have one; was:
+    (``search.checkpoints.not_kept_reason``: what the run keeps, the trials that have one; was:
     "trainer.enable_checkpointing false, or not among search.keep_top_k", whichever held).
 
     Example:

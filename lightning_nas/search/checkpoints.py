@@ -12,6 +12,8 @@ exported: ``export --trial N``), which a search keeps up to date (``FrontPoints`
 store is updated before a file is removed, so it never points to a missing file.
 ``remove_if_empty``: the folder of a COMPLETED or PRUNED trial whose checkpoints were
 removed goes too where nothing else is in it (no logger's version, no file of the user's).
+``kept_checkpoints`` / ``not_kept_reason``: what a run keeps, as ``export`` and a fine-tune
+say of a trial without a checkpoint.
 
 Example:
     >>> import tempfile
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -34,10 +36,13 @@ from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.pending_last import LAST_PENDING
 from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.search.trial_defaults import checkpointing
 from lightning_nas.store import RunStore
+from lightning_nas.wording import id_ranges
 
 __all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
-           "keep_top_checkpoints", "remove_if_empty", "save_for_users", "users_in_place"]
+           "keep_top_checkpoints", "kept_checkpoints", "not_kept_reason", "remove_if_empty",
+           "save_for_users", "users_in_place"]
 
 #: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
 #: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
@@ -213,3 +218,44 @@ def keep_top_checkpoints(store: RunStore, mode: str, keep_top_k: int,
             Path(trial.checkpoint).unlink(missing_ok=True)
             if folder_of is not None:
                 remove_if_empty(folder_of(trial.trial_id))
+
+
+def kept_checkpoints(keep_top_k: int | None, objectives: Mapping[str, str] | None,
+                     held: Sequence[int]) -> str:
+    """What a run keeps checkpoints of, as the note of a trial without one says it: the best
+    ``keep_top_k`` (by the first objective) and, with several ``objectives``, every point
+    of the Pareto front (was: ``not among search.keep_top_k`` alone); then the COMPLETED
+    trials that have one (``held``), which ``export --trial`` exports with it.
+
+    Example:
+        >>> kept_checkpoints(1, {"val_acc": "max", "params": "min"}, [1, 2, 4])
+        'not among the search.keep_top_k=1 best by val_acc, nor on the Pareto front of \
+val_acc max, params min, whose points keep theirs too; trials with one: 1-2, 4'
+        >>> kept_checkpoints(3, None, [])
+        'not among the search.keep_top_k=3 best; trials with one: none'
+    """
+    top = "search.keep_top_k" if keep_top_k is None else f"search.keep_top_k={keep_top_k}"
+    text = f"not among the {top} best"
+    if objectives is not None and len(objectives) > 1:
+        spec = ", ".join(f"{name} {mode}" for name, mode in objectives.items())
+        text += (f" by {next(iter(objectives))}, nor on the Pareto front of {spec}, whose "
+                 f"points keep theirs too")
+    return f"{text}; trials with one: {id_ranges(held) or 'none'}"
+
+
+def not_kept_reason(store: RunStore) -> str:
+    """Why a COMPLETED trial of the run in ``store`` has no checkpoint, as ``export`` and a
+    fine-tune of it say: the search's ``trainer.enable_checkpointing`` is false, else what
+    the run keeps and the trials that have one (``kept_checkpoints``).
+
+    Example:
+        >>> import tempfile
+        >>> with RunStore(tempfile.mkdtemp() + "/search.db") as store:  # nothing stored yet
+        ...     not_kept_reason(store)
+        'not among the search.keep_top_k best; trials with one: none'
+    """
+    if not checkpointing(store.get_meta("trainer") or {}):
+        return "the search's trainer.enable_checkpointing is false"
+    return kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
+                            store.objectives(),
+                            [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)])
