@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lightning_nas.results import TrialStatus
-from lightning_nas.search import ranks
+from lightning_nas.search import rank_failures, ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
 from tests.helpers_ctrl_c import ctrl_c_when_held, hold_at_torch
@@ -120,14 +120,14 @@ def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
     peer = "RuntimeError: [pair.cc:534] Connection closed by peer [127.0.0.1]:41234"
     own = {0: "ValueError: rank 0 own", 1: "RuntimeError: rank 1 own"}
     for order in ((0, 1), (1, 0)):  # was: the first rank to answer
-        assert ranks._blame({}, {r: own[r] for r in order}) == (
+        assert rank_failures.blame({}, {r: own[r] for r in order}) == (
             "rank 0 failed the trial: ValueError: rank 0 own")
-        assert ranks._blame({}, {r: (peer if r == 0 else own[r]) for r in order}) == (
+        assert rank_failures.blame({}, {r: (peer if r == 0 else own[r]) for r in order}) == (
             "rank 1 failed the trial: RuntimeError: rank 1 own")  # rank 0 failed because of it
-        assert ranks._blame({r: "exit code 3" for r in order}, own) == (
+        assert rank_failures.blame({r: "exit code 3" for r in order}, own) == (
             "rank 0 died (exit code 3)")
-    assert ranks._blame({}, {1: peer, 0: peer}) == f"rank 0 failed the trial: {peer}"
-    assert ranks._blame({}, {}) is None
+    assert rank_failures.blame({}, {1: peer, 0: peer}) == f"rank 0 failed the trial: {peer}"
+    assert rank_failures.blame({}, {}) is None
 
 
 def test_rank_0s_own_failure_is_said_once_and_another_ranks_with_rank_0s_echo(tmp_path):
@@ -153,11 +153,11 @@ def test_an_error_whose_message_starts_on_a_new_line_shows_that_line():
     # was: "rank 0 failed the trial: ProcessRaisedException:", empty after the colon
     error = ("ProcessRaisedException: \n\n-- Process 0 terminated with the following error:\n"
              "Traceback (most recent call last):\n  ...\nRuntimeError: EADDRINUSE\n")
-    assert ranks._blame({}, {0: ranks._first_line(error)}) == (
+    assert rank_failures.blame({}, {0: rank_failures.first_line(error)}) == (
         "rank 0 failed the trial: ProcessRaisedException: -- Process 0 terminated with the "
         "following error:")
-    assert ranks._first_line("\n\nRuntimeError: boom\nTraceback") == "RuntimeError: boom"
-    assert ranks._first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
+    assert rank_failures.first_line("\n\nRuntimeError: boom\nTraceback") == "RuntimeError: boom"
+    assert rank_failures.first_line("RuntimeError: a: b\nTraceback") == "RuntimeError: a: b"
 
 
 def test_a_batch_setting_error_of_a_ddp_rank_keeps_its_advice():
@@ -168,10 +168,10 @@ def test_a_batch_setting_error_of_a_ddp_rank_keeps_its_advice():
     for line in (f"BatchSettingError: {too_few(5000, 3125, 0.25, 12500, 2)}",
                  f"BatchSettingError: {too_few(1000000, 99999, 1 / 3, 1234567, 16)}"):
         assert len(line) > 300
-        assert ranks._first_line(f"{line}\nTraceback ...") == line
+        assert rank_failures.first_line(f"{line}\nTraceback ...") == line
     # a longer line (a message of the user's) is cut in its middle: its start and its end
     long = "ValueError: " + "x" * 1000 + " give at most 3 (the advice)"
-    said = ranks._first_line(long)
+    said = rank_failures.first_line(long)
     assert len(said) <= 600 and said.startswith("ValueError: xxx"), said
     assert " ... " in said and said.endswith(" give at most 3 (the advice)"), said
 

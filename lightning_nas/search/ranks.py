@@ -7,6 +7,7 @@ and joins a process group: seconds per trial, often more than a short trial trai
 launches nothing and keeps the process group), and sends every trial's ``spec.pkl`` to all
 of them: each rank builds a fresh Trainer and fits the architecture the driver chose; rank 0
 writes ``result.json``. Everything a rank prints during a trial goes to ``trial.log``.
+Which rank a failed trial is blamed on, and where it failed: ``rank_failures``.
 
 A trial that fails on any rank, or a rank that dies, ends the group (another rank may be
 waiting in a collective that will never complete); the next trial starts a new one. Ranks
@@ -27,7 +28,6 @@ import atexit
 import json
 import os
 import pickle
-import re
 import selectors
 import socket
 import subprocess
@@ -49,6 +49,7 @@ from lightning_nas.search.lifetime import (
     kill_group,
     parent_alive,
 )
+from lightning_nas.search.rank_failures import blame, first_line
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
@@ -56,13 +57,11 @@ if TYPE_CHECKING:
 
     ZygoteFor = Callable[[dict[str, str]], Zygote | None]
 
-__all__ = ["RankGroup", "blamed_where", "close_rank_groups", "execute_fresh", "execute_spec",
-           "fresh_failure", "group_key", "run_in_group", "when_closed"]
+__all__ = ["RankGroup", "close_rank_groups", "execute_fresh", "execute_spec", "group_key",
+           "run_in_group", "when_closed"]
 
 #: seconds the other ranks get to finish after one rank failed or died
 _GRACE_S = 10.0
-#: what a rank's error says when a peer failed or died first (gloo): not the cause
-_PEER_SYMPTOMS = ("closed by peer", "reset by peer")
 _groups: list[RankGroup] = []
 _closers: list[Callable[[], None]] = []  # ``when_closed``
 _lock = threading.Lock()
@@ -151,7 +150,7 @@ class RankGroup:
 
     def _wait(self) -> str | None:
         """Wait for every rank's answer; after the first bad one, ``_GRACE_S`` more; then
-        name the rank to blame (``_blame``)."""
+        name the rank to blame (``rank_failures.blame``)."""
         died: dict[int, str] = {}
         failed: dict[int, str] = {}
         with selectors.DefaultSelector() as sel:
@@ -170,7 +169,7 @@ class RankGroup:
                         died[rank] = _exit(self.procs[rank])
                 if (died or failed) and deadline is None:
                     deadline = time.time() + _GRACE_S
-        return _blame(died, failed)
+        return blame(died, failed)
 
     def close(self, kill: bool = False) -> None:
         """End the ranks: ask them to stop (or kill them), never leave one behind."""
@@ -198,26 +197,6 @@ class RankGroup:
                 _groups.remove(self)
 
 
-def _blame(died: Mapping[int, str], failed: Mapping[int, str]) -> str | None:
-    """The rank a trial failed for, and why, whatever order the answers came in: the lowest
-    that died (its peers fail because it died), else the lowest that failed with an error
-    of its own, not a peer's symptom (``Connection closed by peer``), else the lowest that
-    failed; None when none did.
-
-    Example:
-        >>> _blame({}, {0: "RuntimeError: Connection closed by peer", 1: "ValueError: x"})
-        'rank 1 failed the trial: ValueError: x'
-    """
-    if died:
-        return f"rank {min(died)} died ({died[min(died)]})"
-    if not failed:
-        return None
-    own = [rank for rank, error in failed.items()
-           if not any(symptom in error for symptom in _PEER_SYMPTOMS)]
-    rank = min(own or failed)
-    return f"rank {rank} failed the trial" + (f": {failed[rank]}" if failed[rank] else "")
-
-
 def _exit(proc: subprocess.Popen | RankProcess) -> str:
     try:
         return describe_exit(proc.wait(timeout=5))
@@ -229,8 +208,8 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it. A
     rank that fails prints its error (into ``trial.log``); with ``note_failure`` (fresh
     processes: no answer of a rank reaches the driver) a rank other than 0 also writes it
-    to ``rank<R>.error`` beside the spec (``fresh_failure`` reads them). The process group
-    is destroyed when the rank exits (``lightning_nas.group_exit``)."""
+    to ``rank<R>.error`` beside the spec (``rank_failures.fresh_failure`` reads them). The
+    process group is destroyed when the rank exits (``lightning_nas.group_exit``)."""
     from lightning_nas.group_exit import destroy_group_at_exit
     from lightning_nas.results import TrialStatus
     from lightning_nas.search.trial import fit_trial  # torch and Lightning: only in ranks
@@ -288,50 +267,6 @@ def execute_fresh(spec_path: Path) -> int:
     return code if code >= 0 else 128 - code
 
 
-def fresh_failure(trial_dir: Path) -> str | None:
-    """Which rank a trial of fresh processes failed for, as a group names it (``_blame``):
-    from the ``rank<R>.died`` (how it ended: ``exit code 3``) and ``rank<R>.error`` files
-    of its ranks other than 0 (``runner``), and rank 0's ``result.json``; None when no rank
-    other than 0 failed or died."""
-    died, failed = (
-        {int(path.stem[len("rank"):]): _first_line(path.read_text(errors="replace"))
-         for path in Path(trial_dir).glob(f"rank*.{kind}") if path.stem[4:].isdigit()}
-        for kind in ("died", "error"))
-    result = Path(trial_dir) / "result.json"
-    if failed and result.exists():
-        data = json.loads(result.read_text())
-        if data.get("status") == "FAILED":
-            failed[0] = _first_line(data.get("error"))
-    return _blame(died, failed)
-
-
-def blamed_where(trial_dir: Path, failure: str) -> dict[str, Any] | None:
-    """Where the rank that ``failure`` blames (``rank 1 failed the trial: ...``) failed, as
-    it wrote it (``rank<R>.where``: ``failed_in`` and ``build_failed``, ``TrialResult``'s),
-    for a rank other than 0; None for rank 0 (its ``result.json`` says it) or a rank that
-    failed and wrote nothing. Rank 0 may have reached its first training step while rank 1
-    failed in its ``train_dataloader``: the trial failed where the blamed rank did. A rank
-    that died (``rank 1 died (exit code 3)``: ``os._exit``, a signal) wrote nothing: the
-    trial failed on it, where is unknown (was: where rank 0 failed once its peer was gone,
-    ``in training`` or ``before training started``, as if the dead rank had said so).
-
-    Example:
-        >>> blamed_where(Path("no-such-trial"), "rank 1 died (exit code 3)")["failed_in"]
-        'on rank 1, which died (exit code 3) without saying where'
-    """
-    died = re.match(r"rank (\d+) died \((.*)\)$", failure)
-    blamed = died or re.match(r"rank (\d+) failed the trial", failure)
-    if blamed is None or (died is None and blamed.group(1) == "0"):
-        return None
-    path = Path(trial_dir) / f"rank{blamed.group(1)}.where"
-    if path.exists():
-        return json.loads(path.read_text())
-    if died is None:
-        return None
-    return {"failed_in": f"on rank {died.group(1)}, which died ({died.group(2)}) without "
-                         f"saying where", "build_failed": False}
-
-
 def _global_rank(trainer: Mapping[str, Any]) -> int:
     """This process's rank: ``RANK`` (a group's ranks, ``torchrun``), else from what
     Lightning's launcher sets (``NODE_RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``)."""
@@ -382,23 +317,6 @@ def when_closed(close: Callable[[], None]) -> None:
 atexit.register(close_rank_groups)
 
 
-def _first_line(error: str | None) -> str:
-    """The first line of a trial's error (``RuntimeError: boom``), cut in its middle above
-    600 characters (its start and its end, where the advice is, kept); an exception whose
-    message starts on a new line gets that message's first line.
-
-    Example:
-        >>> _first_line("ProcessRaisedException: \\n\\n-- Process 0 failed:\\nTraceback")
-        'ProcessRaisedException: -- Process 0 failed:'
-    """
-    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    if len(lines) > 1 and re.fullmatch(r"[\w.]+:", line):  # "Name: " then "\n..."
-        line = f"{line} {lines[1]}"
-    # (was: its first 300: a 302-character BatchSettingError of 2 DDP ranks lost its advice)
-    return line if len(line) <= 600 else f"{line[:395]} ... {line[-200:]}"
-
-
 @contextmanager
 def _output_to(path: Path):
     """Send this process's stdout and stderr (file descriptors 1 and 2) to ``path``."""
@@ -439,7 +357,7 @@ def _serve(parent_pid: int) -> int:
             except Exception as err:  # noqa: BLE001 - before fit (the spec would not load)
                 failed, error = True, f"{typed(err)}\n{traceback.format_exc()}"
                 print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
-        answers.write(f"failed {_first_line(error)}\n" if failed else "ok\n")
+        answers.write(f"failed {first_line(error)}\n" if failed else "ok\n")
     return 0
 
 

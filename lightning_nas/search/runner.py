@@ -46,13 +46,9 @@ from lightning_nas.search.lifetime import (
     kill_group,
     parent_alive,
 )
+from lightning_nas.search.rank_failures import blamed_where, fresh_failure
 from lightning_nas.search.rank_zygote import zygote_for
-from lightning_nas.search.ranks import (
-    blamed_where,
-    execute_fresh,
-    fresh_failure,
-    run_in_group,
-)
+from lightning_nas.search.ranks import execute_fresh, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 
