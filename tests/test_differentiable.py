@@ -46,12 +46,12 @@ from lightning_nas.oneshot.mixed import Mixable, mixed
 from lightning_nas.report.plots import plot_alphas
 from tests.helpers_data import BlobData, TwoValBlobData
 from tests.helpers_nets import TinySupernet, TwoValSupernet, choice_net
-from tests.test_oneshot import (
+from tests.helpers_oneshot_fit import (
     BatchNormSupernet,
     BlobImages,
     UnusedChoice,
-    _two_val_config,
-    _val_accuracy,
+    two_val_config,
+    val_accuracy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -461,7 +461,7 @@ def test_several_validation_loaders_are_refused_before_training(tmp_path, capsys
                                           r"validation loaders, but a differentiable search"):
         trainer.fit(nas, datamodule=BilevelData(TwoValBlobData(n=64)))
     assert trainer.global_step == 0 and nas.history == [] and not (tmp_path / "out").exists()
-    config = _two_val_config(tmp_path, "darts")  # the command: refused, nothing written
+    config = two_val_config(tmp_path, "darts")  # the command: refused, nothing written
     assert main(["oneshot", str(config), f"--trainer.num_sanity_val_steps={sanity}"]) == 2
     err = capsys.readouterr().err
     assert "data TwoValBlobData: val_dataloader() returns 2 validation loaders" in err
@@ -607,7 +607,7 @@ def test_darts_learns_logits_logs_them_and_exports_the_calibrated_argmax(tmp_pat
     assert not any(isinstance(m, ChoiceModule) for m in nas.subnet.modules())
     saved = torch.load(tmp_path / "out" / "subnet.pt", weights_only=False)
     for subnet in (nas.subnet, saved):  # scores what the search reports (own BN statistics)
-        assert abs(_val_accuracy(subnet, data) - nas.best_score) <= 1 / len(data.val_set)
+        assert abs(val_accuracy(subnet, data) - nas.best_score) <= 1 / len(data.val_set)
     best = yaml.safe_load((tmp_path / "out" / "best_arch.yaml").read_text())
     assert best["arch"] == nas.best_arch and best["algorithm"] == "darts"
     alphas = json.loads((tmp_path / "out" / "alphas.json").read_text())
@@ -1128,7 +1128,7 @@ import json, os, sys
 import lightning.pytorch as pl
 import torch
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from tests.test_oneshot import BatchNormSupernet, BlobImages
+from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
 
 
 class FirstArchBatch(pl.Callback):

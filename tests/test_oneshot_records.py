@@ -20,7 +20,7 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from tests.helpers_callbacks import CrashAt
 from tests.helpers_oneshot import EXAMPLE, RECORD, ROOT, TINY, oneshot_process, record_entries
-from tests.test_oneshot import BatchNormSupernet, BlobImages
+from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceBatchNorm2d
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
-from tests.test_oneshot import BatchNormSupernet, BlobImages
+from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
 
 
 def test_the_choice_norms_lightning_swaps_are_named():
