@@ -394,6 +394,16 @@ def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path
     assert not calls
 
 
+def test_a_hydra_sweeps_warning_points_at_the_line_that_started_hydra(tmp_path):
+    # was: ".../hydra_plugins/lightning_nas_sweeper/lightning_nas_sweeper.py:37: UserWarning:
+    # 'val/loss' is maximised ..." (the shim's line; Hydra's frames above it)
+    with pytest.warns(UserWarning, match=r"'val/loss' is maximised") as said:
+        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
+               direction="maximize", optimized_metric="val/loss")
+    (warning,) = [w for w in said if "'val/loss' is maximised" in str(w.message)]
+    assert warning.filename == __file__, f"{warning.filename}:{warning.lineno}"  # _sweep's
+
+
 def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
     # the lightning-hydra-template's hparams_search/mnist_optuna.yaml sweeper block
     optuna = {"storage": None, "study_name": None, "n_jobs": 1, "direction": "maximize",

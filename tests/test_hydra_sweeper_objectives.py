@@ -51,16 +51,6 @@ def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp
     assert max(trials, key=lambda t: t.score).arch == {"x": 2}  # taken as given
 
 
-def test_a_hydra_sweeps_warning_points_at_the_line_that_started_hydra(tmp_path):
-    # was: ".../hydra_plugins/lightning_nas_sweeper/lightning_nas_sweeper.py:37: UserWarning:
-    # 'val/loss' is maximised ..." (the shim's line; Hydra's frames above it)
-    with pytest.warns(UserWarning, match=r"'val/loss' is maximised") as said:
-        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
-               direction="maximize", optimized_metric="val/loss")
-    (warning,) = [w for w in said if "'val/loss' is maximised" in str(w.message)]
-    assert warning.filename == __file__, f"{warning.filename}:{warning.lineno}"  # _sweep's
-
-
 def test_without_direction_the_scores_name_says_it_or_the_sweep_is_refused(tmp_path):
     # was: maximize by default, where Optuna's and Nevergrad's sweepers minimize: a project
     # that switched sweepers and returned a loss had its highest loss chased without a word
