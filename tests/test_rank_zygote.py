@@ -259,22 +259,18 @@ print(result.status.value, os.getpid(), *(_parent(pid) for pid in pids.values())
 
 
 @pytest.mark.slow
-def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path):
+def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path, launcher):
     """A process's first group (a CLI search's, a fit's) waits for a zygote's imports and
     forks its ranks from it: one import of torch and Lightning, not one per rank on the
-    same cores."""
-    import sys
-
-    from tests.launcher import ROOT, pythonpath
-
+    same cores. The process is forked by ``launcher`` (its own imports paid once, was: a
+    fresh ``python``): it has started no group and no zygote, and the zygote it starts is a
+    fresh ``python`` of its own."""
     script = tmp_path / "first.py"
     script.write_text(_FIRST.format(folder=str(tmp_path)))
-    driver = subprocess.run([sys.executable, str(script)], cwd=tmp_path, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": "1",
-                                 "PYTHONPATH": pythonpath(ROOT)}, capture_output=True,
-                            text=True)
-    status, pid, *parents = driver.stdout.split()
-    assert status == "COMPLETED" and len(parents) == 2, driver.stderr
+    out, err = tmp_path / "first.out", tmp_path / "first.err"
+    assert launcher.run([], out, script, cwd=tmp_path, err=err) == 0, err.read_text()[-3000:]
+    status, pid, *parents = out.read_text().split()
+    assert status == "COMPLETED" and len(parents) == 2, err.read_text()[-3000:]
     # was: both the driver's own children (``python -m lightning_nas.search.ranks``)
     assert len(set(parents)) == 1 and int(parents[0]) != int(pid), parents
 
