@@ -70,12 +70,16 @@ def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: P
 
 def ctrl_c_launched_when_held(launcher: Launcher, argv: list[str], cwd: Path,
                               env: dict[str, str | None], hold: Path, held: int,
-                              timeout: float = 120) -> tuple[int, str]:
-    """``python -m lightning_nas ARGV`` forked by ``launcher`` (its imports paid) in a
-    session of its own, in ``cwd`` with ``env`` set, until ``held`` of the processes it
-    starts are held (``hold_at_torch``), then Ctrl-C it: its exit code and output."""
+                              timeout: float = 120, script: Path | None = None
+                              ) -> tuple[int, str]:
+    """``python -m lightning_nas ARGV`` (or ``python SCRIPT ARGV``) forked by ``launcher``
+    (its imports paid) in a session of its own, in ``cwd`` with ``env`` set, until ``held``
+    of the processes it starts are held (``hold_at_torch``), then Ctrl-C it: its exit code
+    and output. A child that takes its ``PYTHONPATH`` from the command's ``sys.path``
+    (``lifetime.child_env``: a rank zygote, a trial's own process) finds ``hold``'s
+    sitecustomize through a ``script`` in ``hold`` (its folder goes first on ``sys.path``)."""
     log = hold / f"ctrl_c.{time.monotonic_ns()}.log"
-    pid = launcher.launch(argv, log, cwd=cwd, env=env, session=True)
+    pid = launcher.launch(argv, log, script, cwd=cwd, env=env, session=True)
 
     def exited(seconds: float) -> int | None:
         if not seconds:

@@ -14,7 +14,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search import rank_failures, ranks
 from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
-from tests.helpers_ctrl_c import ctrl_c_when_held, hold_at_torch
+from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
 from tests.launcher import Launcher
 
@@ -293,6 +293,14 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, lau
     assert not (tmp_path / "t1" / "result.json").exists()
 
 
+#: ``python -m lightning_nas ARGV``, as a script the launcher runs
+COMMAND = """
+import sys
+from lightning_nas.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
 def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path, launcher,
@@ -303,13 +311,11 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     for it in the process group) does. The zygote and the ranks run in a session of their
     own, so it reaches the search process alone (none prints a traceback of its imports):
     exit 130 with its two lines, no rank or zygote left running, and a resume trains the
-    same trial."""
-    import sys
-
+    same trial. The search process is forked by the launcher (its imports paid; was: a
+    fresh ``python``): it has started no zygote, and the processes held are its children."""
     import yaml
 
     from lightning_nas.store import RunStore
-    from tests.launcher import ROOT, pythonpath
 
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
     # a group's ranks are forked from a zygote once it imported torch: the zygote is held
@@ -324,10 +330,12 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
                     "enable_model_summary": False},
         "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
                    "budget": 2, "progress": False, "run_dir": str(run_dir)}}))
-    command = [sys.executable, "-m", "lightning_nas", "search", str(cfg)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", FRESH_RANKS: "1" if fresh_ranks else "0"}
-    code, out = ctrl_c_when_held(command, tmp_path, {**env, "PYTHONPATH": pythonpath(hold, ROOT)},
-                                 hold, 1)
+    argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, as a script in
+    command = hold / "lightning_nas_command.py"  # hold: first on the search's sys.path, so
+    command.write_text(COMMAND)  # first on the PYTHONPATH of the zygote or trial it starts
+    fresh = "1" if fresh_ranks else "0"
+    code, out = ctrl_c_launched_when_held(launcher, argv, tmp_path, {
+        "OMP_NUM_THREADS": "1", FRESH_RANKS: fresh}, hold, 1, script=command)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
@@ -337,8 +345,7 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     assert not list(hold.glob("sigint.*"))  # the Ctrl-C reached no rank
     # the same command again, forked by the launcher (its imports paid once)
     log = tmp_path / "resume.log"
-    assert launcher.run(command[3:], log, cwd=tmp_path,
-                        env={FRESH_RANKS: env[FRESH_RANKS]}) == 0, log.read_text()
+    assert launcher.run(argv, log, cwd=tmp_path, env={FRESH_RANKS: fresh}) == 0, log.read_text()
     with RunStore(run_dir / "search.db") as store:  # the same trial, run again, and one more
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
