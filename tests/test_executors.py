@@ -275,9 +275,7 @@ def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
 
 @pytest.mark.slow
 def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
-    # one process in the pool, two trials submitted to it at once (num_workers=2): the pool
-    # queues the second (was: two processes, a fresh `import lightning` each, for the same
-    # asserts)
+    # a pool of one process queues the second of two trials (was two, an import each)
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,
                         executor=pool, num_workers=2, run_dir=tmp_path, verbose=False).run()
