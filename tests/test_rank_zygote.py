@@ -294,70 +294,64 @@ if "lightning_nas.search.rank_zygote" in sys.orig_argv:
 """
 
 _HELD = """
-import os, sys
+import os, sys, time
 from pathlib import Path
 from lightning_nas.search import ranks
 from tests.test_rank_zygote import _parent
 from tests.test_ranks import _trial
+folder = Path({folder!r})
 for trial_id in (1, 2):  # two searches of one process: the second once the test says so
-    result, _, pids = _trial(Path({folder!r}), trial_id, width=8)
+    result, _, pids = _trial(folder, trial_id, width=8)
     print(result.status.value, *(_parent(pid) for pid in pids.values()), flush=True)
     ranks.close_rank_groups()  # the search's end: its group closed, the zygote kept
-    sys.stdin.readline()
+    while not (folder / f"go.{{trial_id}}").exists():
+        time.sleep(0.05)
 """
 
 
-def _line(proc: subprocess.Popen, what: str, limit: float = 240.0) -> list[str]:
-    """The next line ``proc`` prints, split; an AssertionError saying ``what`` did not
-    happen if it prints none within ``limit`` seconds (a guard against a hang)."""
-    import select
-
-    assert select.select([proc.stdout], [], [], limit)[0], what
-    return proc.stdout.readline().split()
+def _line(out: Path, n: int, what: str, limit: float = 240.0) -> list[str]:
+    """Line ``n`` (from 1) that a launched process prints into ``out``, split, once it is
+    there; an AssertionError saying ``what`` did not happen if it is not within ``limit``
+    seconds (a guard against a hang)."""
+    deadline = time.time() + limit
+    while len(lines := (out.read_text() if out.exists() else "").splitlines(True)) < n or (
+            not lines[n - 1].endswith("\n")):
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+    return lines[n - 1].split()
 
 
 @pytest.mark.slow
-def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path):
+def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, launcher):
     """A zygote held in its ``import torch`` (a hook that never returns): the process's
     first group does not wait for it (was: up to 300 s) but starts its ranks cold, and the
     trial completes while the zygote is still held; the zygote is kept, and once it is let
-    go and imports, the next search's group forks its ranks from it."""
-    import sys
-
-    from tests.launcher import ROOT, pythonpath
-
+    go and imports, the next search's group forks its ranks from it. The process is forked
+    by ``launcher`` (its imports paid; was: a fresh ``python``) from a script in the hold
+    folder, first on its ``sys.path`` and so on the zygote's ``PYTHONPATH``."""
     hold = tmp_path / "hold"
     hold.mkdir()
     (hold / "sitecustomize.py").write_text(_HOLD_ZYGOTE.format(folder=str(hold)))
-    script = tmp_path / "held.py"
+    script = hold / "held.py"
     script.write_text(_HELD.format(folder=str(tmp_path)))
-    driver = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
-                              env={**os.environ, "OMP_NUM_THREADS": "1",
-                                   "PYTHONPATH": pythonpath(hold, ROOT)},
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        status, *parents = _line(driver, "the first trial did not end while the zygote was "
-                                         "held: its group waited for it")
-        assert status == "COMPLETED" and len(parents) == 2, driver.communicate()
-        # cold: both ranks the driver's own children, started while the zygote was held
-        assert {int(p) for p in parents} == {driver.pid}, parents
-        (zygote,) = _zygotes_of(driver.pid)  # kept (was: ended after its wait), still held
-        assert (hold / f"importing.{zygote}").exists()
-        assert not (hold / f"released.{zygote}").exists()
-        (hold / "release").touch()
-        deadline = time.time() + 60
-        while not (hold / f"released.{zygote}").exists() and time.time() < deadline:
-            time.sleep(0.1)
-        assert (hold / f"released.{zygote}").exists()
-        driver.stdin.write("next\n")  # the next search: the zygote works at its import now
-        driver.stdin.flush()
-        status, *parents = _line(driver, "the second trial did not end")
-        assert status == "COMPLETED" and {int(p) for p in parents} == {zygote}, parents
-        driver.stdin.write("end\n")
-        driver.stdin.flush()
-        assert driver.wait(120) == 0, driver.stderr.read()
-        assert _gone([zygote])
-    finally:
-        driver.kill()
-        driver.communicate()
+    out, err = tmp_path / "held.out", tmp_path / "held.err"
+    driver = launcher.launch([], out, script, cwd=tmp_path, err=err)
+    status, *parents = _line(out, 1, "the first trial did not end while the zygote was held: "
+                                     "its group waited for it")
+    assert status == "COMPLETED" and len(parents) == 2, err.read_text()[-3000:]
+    # cold: both ranks the driver's own children, started while the zygote was held
+    assert {int(p) for p in parents} == {driver}, parents
+    (zygote,) = _zygotes_of(driver)  # kept (was: ended after its wait), still held
+    assert (hold / f"importing.{zygote}").exists()
+    assert not (hold / f"released.{zygote}").exists()
+    (hold / "release").touch()
+    deadline = time.time() + 60
+    while not (hold / f"released.{zygote}").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert (hold / f"released.{zygote}").exists()
+    (tmp_path / "go.1").touch()  # the next search: the zygote works at its import now
+    status, *parents = _line(out, 2, "the second trial did not end")
+    assert status == "COMPLETED" and {int(p) for p in parents} == {zygote}, parents
+    (tmp_path / "go.2").touch()
+    assert launcher.wait(120) == 0, err.read_text()[-3000:]
+    assert _gone([zygote])
