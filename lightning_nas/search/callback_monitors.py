@@ -7,6 +7,10 @@ epoch, with a traceback (a search: in every trial). ``CallbackMonitors`` fails t
 one ``MonitorError`` line instead, naming the callback, the key, the closest logged key and
 all of them:
 
+- at the end of a validation, a monitor named without its loader's suffix where several
+  validation loaders log it once each (``val_acc`` of ``val_acc/dataloader_idx_0``, ``_1``:
+  ``per_loader``, the search's own monitor's wording; the first validation after the sanity
+  check, whose metrics of several loaders Lightning keeps out of ``callback_metrics``);
 - at the end of a validation (the sanity check's, before any training; the first one when
   sanity checking is off), a monitor that names validation (``val``, ``valid``,
   ``validation`` in it) and is spelt close to a key validation logged, without extending
@@ -35,13 +39,13 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.errors import MonitorError
-from lightning_nas.search.monitor_errors import metric_hint
+from lightning_nas.search.monitor_errors import metric_hint, per_loader
 
 __all__ = ["CallbackMonitors", "is_callback_monitor_error", "not_logged"]
 
 #: the first line of a trial's error that ``CallbackMonitors`` raised
 _ERROR = re.compile(r"(rank \d+ failed the trial: )?MonitorError: .*'s monitor '[^']*' is "
-                    r"not logged; ")
+                    r"(not logged; |logged once per validation loader, never under that name)")
 
 #: how alike a misspelt validation key is to the key validation logged (difflib's ratio)
 _CLOSE = 0.8
@@ -66,6 +70,9 @@ def is_callback_monitor_error(line: str) -> bool:
         True
         >>> is_callback_monitor_error("rank 0 failed the trial: MonitorError: "
         ...                           + not_logged("X", "a", {"b"}, "now"))
+        True
+        >>> is_callback_monitor_error("MonitorError: EarlyStopping's monitor 'a' is logged "
+        ...                           "once per validation loader, never under that name: ...")
         True
     """
     return _ERROR.match(line) is not None
@@ -135,6 +142,10 @@ class CallbackMonitors(pl.Callback):
         when = ("after the sanity check's validation: nothing trained" if trainer.sanity_checking
                 else f"after the validation in epoch {trainer.current_epoch}")
         valid = sorted(trainer.callback_metrics)
+        for label, key, _ in self._pending or []:  # val_acc of val_acc/dataloader_idx_0, _1
+            if (err := per_loader(key, trainer, f"{label}'s monitor")) is not None:
+                self._pending = []
+                raise err
         self._check(trainer, when, lambda key, step: _names_validation(key, valid))
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
