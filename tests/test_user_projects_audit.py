@@ -377,13 +377,28 @@ def test_a_config_key_into_an_unannotated_argument_the_config_gives_a_mapping_is
     assert "head" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("key", "says"), [
-    ("model.net.hiden", "model.net.hiden: not a field of NetConfig; did you mean 'hidden'?"),
-    ("model.optim.lr.x", "model.optim.lr has no class_path"),
-    ("model.head.bias.x", "model.head.bias has no class_path"),
+def _plain(key: str, where: str, kind: str) -> str:
+    return (f"space key {key!r}: {where} is a {kind} argument, with no keys inside; accepted "
+            f"key: {where}")
+
+
+@pytest.mark.parametrize(("key", "says", "model", "init_args"), [
+    ("model.net.hiden", "model.net.hiden: not a field of NetConfig; did you mean 'hidden'?",
+     "Configured", None),
+    # was: "model.optim.lr has no class_path or _target_ in the config, so 'x' cannot be
+    # checked; write model.optim.lr as class_path + init_args, ...": no advice for a float
+    ("model.optim.lr.x", _plain("model.optim.lr.x", "model.optim.lr", "float"), "Configured",
+     None),
+    ("model.head.bias.x", _plain("model.head.bias.x", "model.head.bias", "bool"),
+     "Configured", None),
+    ("model.lr.x", _plain("model.lr.x", "model.lr", "float"), "Project", {"lr": 0.1}),
+    ("model.lr.x", _plain("model.lr.x", "model.lr", "float"), "Project", {"hidden": 8}),
 ])
 def test_a_config_key_into_an_argument_is_checked_before_training(tmp_path, capsys, key,
-                                                                   says):
-    assert main(["search", str(_config(tmp_path, {key: {"choice": [4, 16]}}))]) != 0
-    assert says in capsys.readouterr().err
+                                                                   says, model, init_args):
+    path = _config(tmp_path, {key: {"choice": [4, 16]}}, model, init_args)
+    assert main(["search", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert "class_path + init_args" not in err, err
     assert not (tmp_path / "run").exists()

@@ -25,7 +25,7 @@ from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
-from lightning_nas.config.records import record_default, record_step
+from lightning_nas.config.records import plain_step, record_default, record_step
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
@@ -371,6 +371,9 @@ def check_dotted(cfg: Mapping[str, Any], key: str) -> dict[str, Any]:
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint, owner = f"{where}.{part}", inner, None
             continue
+        if hint is not None and not is_node(node) and (
+                err := plain_step(key, where, hint, node)) is not None:
+            raise err  # lr: float (was: "write model.lr as class_path + init_args")
         if isinstance(node, str):
             node = {"class_path": node}
         if part in ARGS_KEYS and isinstance(node, Mapping) and "class_path" in node:

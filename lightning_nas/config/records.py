@@ -32,7 +32,10 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "record_default", "record_step", "to_dataclass"]
+           "no_dict", "plain_step", "record_default", "record_step", "to_dataclass"]
+
+#: the types a plain argument takes: a value, with no keys inside
+_PLAIN = (bool, int, float, complex, str, bytes)
 
 
 def dataclass_of(hint: Any) -> type | None:
@@ -174,6 +177,43 @@ def record_step(key: str, where: str, part: str, hint: Any, given: Any = None) -
     if hint is Any:  # no annotation: the config's mapping says it (was: refused)
         return Any if isinstance(given, Mapping) else None
     return _mapping_of(hint)
+
+
+def _plain_name(hint: Any) -> str | None:
+    """``hint`` named (``float``, ``int | None``, ``Literal['a', 'b']``) where it takes a
+    plain value alone (``_PLAIN``, a ``Literal``, a ``Union`` of them and None), else None."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return f"Literal{list(typing.get_args(hint))}"
+    if origin in (typing.Union, types.UnionType):
+        names = [_plain_name(arg) for arg in typing.get_args(hint) if arg is not type(None)]
+        if not names or None in names:
+            return None
+        return " | ".join([*names, "None"] if type(None) in typing.get_args(hint) else names)
+    return hint.__name__ if hint in _PLAIN else None
+
+
+def plain_step(key: str, where: str, hint: Any, given: Any = None) -> ConfigError | None:
+    """The ``ConfigError`` of space key ``key`` reaching into the argument at ``where`` whose
+    annotation ``hint`` takes a plain value (``lr: float``), or, unannotated, whose config
+    value ``given`` is one (a number, a bool): it has no keys inside, so ``where`` itself is
+    the key to search (was: "write model.lr as class_path + init_args", no advice for a
+    float); None for another argument.
+
+    Example:
+        >>> print(plain_step("model.lr.x", "model.lr", float))  # doctest: +ELLIPSIS
+        space key 'model.lr.x': model.lr is a float argument, with no keys inside; accepted ...
+        >>> str(plain_step("model.n.x", "model.n", int | None)).split(": ")[1]
+        'model.n is an int | None argument, with no keys inside; accepted key'
+    """
+    kind = _plain_name(hint)
+    if kind is None and hint is Any and type(given) in (bool, int, float):
+        kind = type(given).__name__
+    if kind is None:
+        return None
+    article = "an" if kind[0] in "aeiou" else "a"
+    return ConfigError(f"space key {key!r}: {where} is {article} {kind} argument, with no keys "
+                       f"inside; accepted key: {where}")
 
 
 def record_default(target: Any, name: str) -> dict[str, Any] | None:
