@@ -105,7 +105,8 @@ def test_killed_sweep_resumes_to_exactly_budget_completed_jobs(killed_sweep):
         f"Wrote optimization_results.yaml and search.db in {run}",
         f"Next: {results['rerun']} (from the folder the sweep was started in) trains the best "
         f"job (trial {results['best_trial']}) again; the sweep's run of it is in "
-        f"{results['best_job_dir']}"]
+        f"{results['best_job_dir']}; without lightning_nas: rerun_alone in "
+        f"optimization_results.yaml"]
     assert results["rerun"].startswith("python ") and results["rerun"].endswith(" hydra.mode=RUN")
     assert "examples/hydra/src/train.py --config-name train " in results["rerun"]
     with RunStore(run / "search.db") as store:
@@ -292,7 +293,8 @@ def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, c
     assert capsys.readouterr().out.splitlines()[-2:] == [
         f"Wrote optimization_results.yaml and search.db in {run}",
         f"Next: {results['rerun']} (from the folder the sweep was started in) trains the best "
-        f"job (trial 2) again; the sweep's run of it is in {tmp_path / 'jobs' / '1'}"]
+        f"job (trial 2) again; the sweep's run of it is in {tmp_path / 'jobs' / '1'}; "
+        f"without lightning_nas: rerun_alone in optimization_results.yaml"]
     assert results["rerun"].endswith(" x=2 hydra.mode=RUN")
     # no job completed: the files (best_params null), nothing to run again
     def fails(cfg: DictConfig) -> float:

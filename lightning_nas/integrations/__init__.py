@@ -22,7 +22,8 @@ package, which only imports from here:
   the ``SearchSettings`` of ``lightning-nas search``, checked;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop;
 - ``hydra_summary``: its last lines: counts, files, the ``rerun`` line of the best job;
-- ``hydra_rerun``: that line, each override with only the quotes Hydra and the shell need;
+- ``hydra_rerun``: that line, each override with only the quotes Hydra and the shell need,
+  and ``rerun_alone``, the job's from its own ``.hydra`` config, without lightning_nas;
 - ``hydra_wording``: a search's messages in a sweep's words (``hydra.sweeper.<key>``);
 - ``hydra_errors``: a sweep's errors as Hydra prints its own, one line without a traceback.
 

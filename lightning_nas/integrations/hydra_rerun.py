@@ -9,6 +9,9 @@ where that reads better), and ``shell_word`` quotes a word for the shell only wh
 shell would change it (``'model=a b'``; ``"x='a, b'"`` rather than the single quotes
 within single quotes that ``shlex.quote`` writes).
 
+``alone_line`` trains the job from its own composed config (``JOB_DIR/.hydra``) instead:
+no config group of the search, hence no need of the lightning_nas sweeper.
+
 Example:
     >>> rerun_line("src/train.py", ["model='a'", "+note='a, b'", "lr=0.1"])
     'python src/train.py model=a "+note=\\'a, b\\'" lr=0.1 hydra.mode=RUN'
@@ -16,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,15 +27,19 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Quote
 from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.integrations.hydra_grammar import format_value
 
-__all__ = ["readable_override", "rerun_line", "shell_word"]
+__all__ = ["alone_line", "job_settings", "readable_override", "rerun_line", "shell_word"]
 
 #: characters that stay special within a shell's double quotes (``!``: history expansion)
 _IN_DOUBLE_QUOTES = '"$`\\!'
 
 _PARSER: OverridesParser | None = None
+
+#: the options of ``config_args`` that name the sweep's primary config (with their value)
+_CONFIG_OPTIONS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd")
 
 
 def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str] = ()) -> str:
@@ -53,6 +61,51 @@ def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str]
     words = ["-m", script[3:]] if module else [script]
     words += [*config_args, *(readable_override(o) for o in overrides)]
     return f"{python}{' '.join(shell_word(w) for w in words)} hydra.mode=RUN"
+
+
+def alone_line(script: str, job_dir: str, config_args: Sequence[str],
+               settings: Mapping[str, Any]) -> str:
+    """The command line that trains one job of a sweep once from the job's own composed
+    config (``job_dir``'s ``.hydra/config.yaml``: the task's config, all overrides applied,
+    without the search's config group, so without the lightning_nas sweeper): ``script`` as
+    in ``rerun_line``, the job's config folder as ``--config-path``, the Hydra overrides of
+    ``config_args`` that shape a job (not its config options), then ``settings``
+    (``job_settings``: what the sweep's config set in ``hydra`` and ``config.yaml`` lacks).
+
+    Example:
+        >>> alone_line("t.py", "/m/0", ["--config-name", "train"], {"hydra.run.dir": "a/${x}"})
+        "python t.py --config-path /m/0/.hydra --config-name config 'hydra.run.dir=a/${x}'"
+    """
+    given = [a for a, before in zip(config_args, ["", *config_args], strict=False)
+             if not a.startswith(_CONFIG_OPTIONS) and before not in _CONFIG_OPTIONS]
+    keys = {a.split("=", 1)[0].lstrip("+~") for a in given}
+    given += [f"{key}={format_value(value)}" for key, value in settings.items()
+              if key not in keys and key != "hydra.output_subdir"]
+    folder = os.path.join(job_dir, str(settings.get("hydra.output_subdir", ".hydra")))
+    line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
+    return line.removesuffix(" hydra.mode=RUN")  # config.yaml sets no mode: RUN
+
+
+def job_settings(config: DictConfig) -> dict[str, Any] | None:
+    """The settings of the sweep's ``hydra`` node that shape a job and that its
+    ``config.yaml`` lacks: ``hydra.run.dir`` (as written: it may name the task's keys and
+    ``${now:...}``), ``hydra.job.chdir`` where set and ``hydra.output_subdir`` (the job's
+    config folder); None where that is null (the jobs wrote no config).
+
+    Example:
+        >>> job_settings(OmegaConf.create({"hydra": {"run": {"dir": "out/${name}"},
+        ...                                "job": {"chdir": None}, "output_subdir": ".hydra"}}))
+        {'hydra.run.dir': 'out/${name}', 'hydra.output_subdir': '.hydra'}
+    """
+    hydra = OmegaConf.to_container(config.hydra, resolve=False)
+    subdir = OmegaConf.select(config, "hydra.output_subdir", default=None)
+    if subdir is None:
+        return None
+    settings = {"hydra.run.dir": hydra.get("run", {}).get("dir")}
+    if hydra.get("job", {}).get("chdir") is not None:
+        settings["hydra.job.chdir"] = hydra["job"]["chdir"]
+    return {**{k: v for k, v in settings.items() if v is not None},
+            "hydra.output_subdir": str(subdir)}
 
 
 def readable_override(override: str) -> str:

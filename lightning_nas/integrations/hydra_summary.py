@@ -66,7 +66,8 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
 def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:
     """The files the sweep's run folder holds and, where a job completed (``results``: the
     content of ``optimization_results.yaml``), the ``rerun`` line that trains the best job
-    again, run from the folder the sweep was started in, and where that job's outputs are.
+    again, run from the folder the sweep was started in, where that job's outputs are and,
+    where it has one, that ``rerun_alone`` trains it without lightning_nas.
 
     Example:
         >>> print(sweep_written(Path("multirun/x"), {"best_trial": None}))
@@ -77,5 +78,7 @@ def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:
         return text
     folder = results.get("best_job_dir")
     where = f"; the sweep's run of it is in {folder}" if folder else ""
+    alone = ("; without lightning_nas: rerun_alone in optimization_results.yaml"
+             if results.get("rerun_alone") else "")
     return (f"{text}\nNext: {results['rerun']} (from the folder the sweep was started in) "
-            f"trains the best job (trial {results['best_trial']}) again{where}")
+            f"trains the best job (trial {results['best_trial']}) again{where}{alone}")

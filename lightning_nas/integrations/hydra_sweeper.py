@@ -68,7 +68,7 @@ from lightning_nas.integrations.hydra_options import (
     option_jobs,
 )
 from lightning_nas.integrations.hydra_required import warn_required
-from lightning_nas.integrations.hydra_rerun import rerun_line
+from lightning_nas.integrations.hydra_rerun import alone_line, job_settings, rerun_line
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
@@ -385,6 +385,10 @@ class HydraSweep(Sweeper):
                            best_job_dir=folders.get(str(best.trial_id)),
                            rerun=rerun_line(task_script(), overrides,
                                             config_args(self.config)))
+            shaped = job_settings(self.config)  # None: the jobs wrote no .hydra folder
+            if results["best_job_dir"] and shaped is not None:  # (needs no lightning_nas)
+                results["rerun_alone"] = alone_line(task_script(), results["best_job_dir"],
+                                                    config_args(self.config), shaped)
             if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
                 results["notes"] = notes  # (as best.yaml's)
         if goal.objectives is not None and goal.objectives.multi:
