@@ -331,6 +331,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trainer_cfg["max_epochs"] = complete_epochs
     searched = dict(trainer_cfg)  # the trial's (its validation schedule)
     trainer_cfg.update(trainer or {})
+    # a config run's: best.ckpt as LightningCLI saves best_config.yaml's model (as_lightningcli)
+    cli_model = best["model"] if config is not None and model is None else None
     built = model is None and stored_model.get("class_path") is None and config is not None
     if built:  # a config whose space names paths into it: built from it, as the search did,
         section = {"model": copy.deepcopy(config["model"])}  # model_init_args set in it
@@ -397,7 +399,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      validate_start=weights is not None and ckpt_path is None,
                      restore_optimizer=restore,
                      cli_optim=with_arch(optim_sections(config or {}), arch),
-                     tie_break=tie_break)
+                     tie_break=tie_break, cli_model=cli_model)
     spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
     if ckpt_path is not None:
         check_resume(spec, ckpt_path, "fine-tune")  # its optimizer_state as it started

@@ -26,11 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from lightning_nas.errors import ConfigError, StoreError
-from lightning_nas.export_hparams import as_lightningcli
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import save_for_users
@@ -132,11 +130,7 @@ def staged_checkpoint(path: Path, source: Path, model: Any = None) -> tuple[Path
         {'Mine': {'n': 1}}
     """
     tmp = staging_path(path)
-    save_for_users(source, tmp)
-    if model is not None:  # the run's own file, as save_for_users reads it
-        checkpoint = torch.load(tmp, map_location="cpu", weights_only=False)
-        if isinstance(checkpoint, dict) and as_lightningcli(checkpoint, model):
-            torch.save(checkpoint, tmp)
+    save_for_users(source, tmp, model)
     return tmp, path
 
 

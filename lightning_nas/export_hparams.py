@@ -10,7 +10,9 @@ what the module's ``save_hyperparameters()`` saves (and the trial's plain argume
 export adds the two keys, as LightningCLI's checkpoint has them: ``python your_cli.py
 validate --config best_config.yaml --ckpt_path best.ckpt`` then reads it, and
 ``MyModule.load_from_checkpoint(path)`` builds it through LightningCLI's instantiator (with
-jsonargparse, which LightningCLI needs too).
+jsonargparse, which LightningCLI needs too). So do ``lightning-nas fit CONFIG``'s and a config
+run's ``lightning-nas finetune``'s ``best.ckpt`` (``TrialSpec.cli_model``), which users take
+away; a search trial's own checkpoints are left as they trained.
 
 Example:
     >>> ckpt = {"hyper_parameters": {"width": 8}}
@@ -44,8 +46,11 @@ def as_lightningcli(checkpoint: dict[str, Any], section: Any) -> bool:
 
     Args:
         checkpoint: the loaded checkpoint, changed in place.
-        section: the ``model`` section of ``best_config.yaml``.
+        section: the ``model`` section of ``best_config.yaml`` (of the config a fit or
+            fine-tune trained: ``TrialSpec.cli_model``), a node or an import path.
     """
+    if isinstance(section, str):  # `model: pkg.Net`, as LightningCLI reads it
+        section = {"class_path": section}
     hparams = checkpoint.get("hyper_parameters")
     if (not isinstance(section, Mapping) or is_hydra(section)
             or not isinstance(section.get("class_path"), str)

@@ -166,7 +166,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
                      clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg),
-                     tie_break=tuple(tie_break))
+                     tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
     return spec

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,46 @@ def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(conf
     assert said[0]["hparams"] == {**said[0]["hparams"], **best["arch"]}
     # the checkpoint holds plain data only (LightningCLI loads it weights_only=True)
     saved = torch.load(config_run / "best.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
+
+
+def _validated_by_the_users_cli(run: Path, ckpt: Path, tmp_path: Path) -> dict:
+    """What the user's own LightningCLI says validating ``ckpt`` with ``run``'s
+    ``best_config.yaml``, without lightning_nas."""
+    user = _project(tmp_path)
+    said, = _standalone(tmp_path, user, str(user / "user_cli.py"), "validate",
+                        "--config", str(run / "best_config.yaml"), "--ckpt_path", str(ckpt),
+                        "--trainer.logger=false")
+    return said
+
+
+def test_a_fits_best_ckpt_validates_under_the_users_own_lightningcli(config_run, tmp_path):
+    # was: "Parsing of ckpt_path hyperparameters failed!" (a fit's best.ckpt held the
+    # module's own hyperparameters without the `_class_path` an export's holds)
+    out = tmp_path / "fit"
+    assert main(["fit", str(config_run / "best_config.yaml"), "--out", str(out)]) == 0
+    best = yaml.safe_load((config_run / "best.yaml").read_text())
+    said = _validated_by_the_users_cli(config_run, out / "best.ckpt", tmp_path)
+    assert said["hparams"] == {**said["hparams"], **best["arch"]}
+    # best_config.yaml trains as the trial trained: the fit's best epoch scores the same
+    assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
+    saved = torch.load(out / "best.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
+    assert not (out / "last.ckpt").exists()  # a completed fit keeps none
+
+
+def test_a_finetunes_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
+                                                                         tmp_path, capsys):
+    # was: "Parsing of ckpt_path hyperparameters failed!", as a fit's
+    assert main(["finetune", str(config_run), "--max_epochs", "1",
+                 "--trainer.limit_train_batches=2"]) == 0  # into RUN/finetune
+    printed = capsys.readouterr().out
+    score = float(re.findall(r"val_acc=([0-9.]+)", printed)[-1])
+    ckpt = Path(re.search(r"^checkpoint: (.+)$", printed, re.M).group(1))
+    assert ckpt.parent.parent == config_run
+    said = _validated_by_the_users_cli(config_run, ckpt, tmp_path)
+    assert said["metrics"]["val_acc"] == pytest.approx(score, abs=1e-4)
+    saved = torch.load(ckpt, weights_only=True)["hyper_parameters"]
     assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
 
 

@@ -28,9 +28,11 @@ import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from lightning_nas.export_hparams import as_lightningcli
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
@@ -57,14 +59,16 @@ def checkpoint_complete(path: Path) -> bool:
     return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
 
 
-def save_for_users(source: Path, target: Path) -> None:
+def save_for_users(source: Path, target: Path, model: Any = None) -> None:
     """Write the checkpoint ``source`` to ``target`` without the callback states of
     lightning_nas's own (``OWN_STATES``): Lightning asks a user's ``Trainer.fit(model,
     ckpt_path=...)`` (or LightningCLI's ``--ckpt_path``) for every callback a checkpoint
     holds a state of, and no user's Trainer has these. The user's callbacks' states stay;
     that ``source`` held a random state is kept under ``random_state.EXPORTED_KEY``. Nothing
     reads those states from a ``best.ckpt`` written so: a fine-tune loads its weights, a
-    resumed trial its own ``last.ckpt``.
+    resumed trial its own ``last.ckpt``. Of a config run (``model``: its ``model`` section),
+    with the model hyperparameters LightningCLI's checkpoint of that config holds
+    (``export_hparams.as_lightningcli``), so LightningCLI's ``--ckpt_path`` reads it.
 
     Example:
         >>> import tempfile
@@ -85,16 +89,19 @@ def save_for_users(source: Path, target: Path) -> None:
         if any(isinstance(states[key], dict) and "random" in states[key] for key in own):
             checkpoint[random_state.EXPORTED_KEY] = True
         checkpoint["callbacks"] = {k: v for k, v in states.items() if k not in own}
+    if model is not None and isinstance(checkpoint, dict):
+        as_lightningcli(checkpoint, model)
     torch.save(checkpoint, target)
 
 
-def users_in_place(path: Path) -> None:
+def users_in_place(path: Path, model: Any = None) -> None:
     """``save_for_users`` over ``path`` itself, through a file beside it (``lightning-nas
-    fit``'s and ``finetune``'s ``best.ckpt``, which their ``TrialCheckpoint`` wrote), so an
-    interrupted rewrite leaves the whole file."""
+    fit``'s and ``finetune``'s ``best.ckpt``, which their ``TrialCheckpoint`` wrote, with
+    ``model``: a config's model section, ``TrialSpec.cli_model``), so an interrupted rewrite
+    leaves the whole file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_for_users(path, tmp)
+        save_for_users(path, tmp, model)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -366,8 +366,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     that trains here raises ``KeyboardInterrupt`` (not Lightning's ``SystemExit(1)``). A
     fit's or fine-tune's checkpoint (``own_logs``) is the user's: it keeps no callback state
     of lightning_nas's own (``users_in_place``; a search's export writes its ``best.ckpt``
-    so), an interrupted one's ``best.ckpt`` too; a completed one keeps no ``last.ckpt``
-    (``end_own_fit``), nor the mark of an unfinished one (``start_own_fit``).
+    so), and of a config (``spec.cli_model``) the ``_class_path`` LightningCLI's
+    ``--ckpt_path`` reads, an interrupted one's ``best.ckpt`` too; a completed one keeps no
+    ``last.ckpt`` (``end_own_fit``), nor the mark of an unfinished one (``start_own_fit``).
     """
     start_own_fit(spec)  # until it completes: a kill before an epoch ended is not "finished"
     try:
@@ -382,10 +383,10 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         best = Path(spec.trial_dir) / "best.ckpt"
         if spec.own_logs and best.is_file() and checkpoint_complete(best):
             with contextlib.suppress(Exception):  # never in place of the interrupt
-                users_in_place(best)
+                users_in_place(best, spec.cli_model)
         raise
     if spec.own_logs and result.checkpoint and Path(result.checkpoint).is_file():
-        users_in_place(Path(result.checkpoint))
+        users_in_place(Path(result.checkpoint), spec.cli_model)
     end_own_fit(spec, result)  # no last.ckpt once complete; a resumed one's logs merged
     return result
 

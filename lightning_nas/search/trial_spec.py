@@ -76,3 +76,7 @@ class TrialSpec:
     #: a fit's or fine-tune's settings (``fit_resume.fit_record``), kept in its checkpoints;
     #: it writes ``last.ckpt`` at each epoch's end, to resume from (``--ckpt_path``)
     record: dict[str, Any] | None = None
+    #: a fit's or fine-tune's model section as its config names it (a ``class_path`` node of
+    #: a config run): its ``best.ckpt`` gets the hyperparameters LightningCLI's checkpoint of
+    #: that config holds (``export_hparams.as_lightningcli``); None: left as it trained
+    cli_model: Any = None
