@@ -75,7 +75,7 @@ class BatchNormSupernet(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
-def val_accuracy(net: nn.Module, data: BlobData) -> float:
+def val_accuracy(net: nn.Module, data: pl.LightningDataModule) -> float:
     """The callback's default metric (plain accuracy) of ``net`` in eval mode."""
     net.eval()
     metric = MulticlassAccuracy(num_classes=3, average="micro")

@@ -17,12 +17,12 @@ import yaml
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
-from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceBatchNorm2d, ChoiceConv2d, ChoiceLinear, LayerChoice
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_data import make_blobs
+from tests.helpers_oneshot_fit import val_accuracy
 
 
 class NormBlobs(pl.LightningDataModule):
@@ -64,16 +64,6 @@ class NormSupernet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
-def accuracy(net: nn.Module, data: NormBlobs) -> float:
-    """Plain accuracy of ``net`` (eval mode) on one device over all validation samples."""
-    net.eval()
-    metric = MulticlassAccuracy(num_classes=3, average="micro")
-    with torch.no_grad():
-        for x, y in data.val_dataloader():
-            metric.update(net(x), y)
-    return float(metric.compute())
 
 
 class WholeSupernet(NormSupernet):
@@ -179,8 +169,9 @@ def test_ddp_ranks_score_validate_and_export_one_network(tmp_path, launcher):
         assert r0 == r1, name  # one architecture and score on both ranks
         differ = [key for key, value in s0.state_dict().items()
                   if not torch.equal(value, s1.state_dict()[key])]
-        if differ or abs(accuracy(s0, data) - r0["score"]) > 1e-6:
-            wrong[name] = {"differ": differ, "score": r0["score"], "subnet.pt": accuracy(s0, data)}
+        scored = val_accuracy(s0, data)
+        if differ or abs(scored - r0["score"]) > 1e-6:
+            wrong[name] = {"differ": differ, "score": r0["score"], "subnet.pt": scored}
     assert wrong == {}
     for name in ("darts", "gdas"):  # the logged validation is rank 0's supernet's, as saved
         nas = DifferentiableNAS(NormSupernet(), algorithm=name, num_classes=3)
