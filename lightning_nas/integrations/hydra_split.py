@@ -54,6 +54,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.search.uneven_split import uneven_splits
 
 __all__ = ["DISTRIBUTION", "ENTRY_GROUP", "ENTRY_POINT", "SPLITS_FILE", "JobSplitRecorder",
@@ -91,6 +92,10 @@ class JobSplitRecorder(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._looked = False  # each fit of the job's Trainer
+        # a gloo group nobody destroys may abort its rank at exit (SIGABRT, "terminate
+        # called without an active exception", pytorch#190489): the job then failed with
+        # ProcessExitedException after its fit had ended (was: about 1 job in 2 here)
+        destroy_group_at_exit(backend="gloo")
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
