@@ -22,7 +22,7 @@ from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.cli import main as cli  # noqa: E402
-from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
+from lightning_nas.results import TrialResult  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_data import BlobData  # noqa: E402
 from tests.helpers_ranks import SyncedTinyNet  # noqa: E402
@@ -77,60 +77,81 @@ def _said(records: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in records if "ranks do not divide" in str(w.message)]
 
 
+@pytest.fixture
+def split_sweep(shared_run) -> dict[str, Any]:
+    """A sweep of two jobs over ``x`` in ``choice(4, 5, 6)``, then the same sweep resumed
+    with budget 3 (its third job), made once per session (conftest's ``shared_run``: the
+    two tests below assert on it; each job spawns two fresh rank processes). A job's task
+    fits as its ``x`` says: 4, the lightning-hydra-template's way
+    (``instantiate(cfg.trainer, callbacks=[])``); 5, a Trainer subclass built in code (not
+    from ``cfg.trainer``); 6, ``instantiate(cfg.trainer)``. What each run returned
+    (``first``, ``resumed``: ``[trial id, status]``; ``errors_first``, ``errors_resumed``:
+    their errors), what it warned of an uneven split
+    (``said_first``, ``said_resumed``), the store's record after the first run
+    (``store_first``), and what each job's task saw of its config (``seen``, by ``x``)."""
+    def make(folder: Path) -> dict[str, Any]:
+        seen: dict[int, dict[str, str]] = {}
+
+        def task(cfg: DictConfig) -> float:
+            pl.seed_everything(0, verbose=False)
+            out = Path(HydraConfig.get().runtime.output_dir)
+            seen[cfg.x] = {"target": cfg.trainer._target_, "yaml": OmegaConf.to_yaml(cfg),
+                           "saved": (out / ".hydra" / "config.yaml").read_text()}
+            if cfg.x == 4:
+                return _fit(hydra.utils.instantiate(cfg.trainer, callbacks=[]), cfg.x)
+            if cfg.x == 6:
+                return _fit(hydra.utils.instantiate(cfg.trainer), cfg.x)
+            args = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+                    if k != "_target_"}
+            return _fit(OwnTrainer(**args), cfg.x)
+
+        space = {"params": {"x": "choice(4, 5, 6)"}, "seed": 0}
+        made: dict[str, Any] = {}
+        for name, budget in (("first", 2), ("resumed", 3)):
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                trials = _sweep(folder, task, {"budget": budget, **space})
+            made[name] = [[t.trial_id, t.status.value] for t in trials]
+            made[f"errors_{name}"] = [t.error for t in trials]
+            made[f"said_{name}"] = _said(said)
+            if name == "first":
+                with RunStore(folder / "run" / "search.db") as store:
+                    made["store_first"] = store.get_meta("uneven_splits")
+        return {**made, "seen": seen}
+
+    folder, made = shared_run("hydra_split_sweep", make)
+    return {**made, "folder": folder, "seen": {int(x): v for x, v in made["seen"].items()}}
+
+
 @pytest.mark.slow
-def test_a_checked_jobs_task_sees_its_config_as_the_file_says(tmp_path):
+def test_a_checked_jobs_task_sees_its_config_as_the_file_says(split_sweep):
     # was: the job's cfg.trainer._target_ read lightning_nas.integrations.hydra_split.
     # checked_trainer (rewritten in the job to add the split's recorder), so a task that
     # logged, printed or compared its config saw a target it never wrote
-    seen: dict[int, dict[str, Any]] = {}
-
-    def task(cfg: DictConfig) -> float:
-        pl.seed_everything(0, verbose=False)
-        out = Path(HydraConfig.get().runtime.output_dir)
-        seen[cfg.x] = {"target": cfg.trainer._target_, "yaml": OmegaConf.to_yaml(cfg),
-                       "saved": (out / ".hydra" / "config.yaml").read_text()}
-        if cfg.x == 4:  # the lightning-hydra-template's way: instantiate(cfg.trainer, ...)
-            return _fit(hydra.utils.instantiate(cfg.trainer, callbacks=[]), cfg.x)
-        # a Trainer subclass built in code, not from cfg.trainer (was: not checked)
-        args = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
-                if k != "_target_"}
-        return _fit(OwnTrainer(**args), cfg.x)
-
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always")
-        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 5)"}})
-    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
-    for x in (4, 5):  # the task's config is its file's, as Hydra saved it for the job
-        assert seen[x]["target"] == "lightning.pytorch.Trainer"
-        assert seen[x]["yaml"] == seen[x]["saved"]
-        assert "checked_trainer" not in seen[x]["yaml"]
+    first = split_sweep["first"]
+    assert [status for _, status in first] == ["COMPLETED"] * 2, split_sweep["errors_first"]
+    assert sorted(split_sweep["seen"]) == [4, 5, 6]  # every way of fitting ran
+    for x, seen in split_sweep["seen"].items():  # the task's config is its file's, as Hydra
+        assert seen["target"] == "lightning.pytorch.Trainer", x  # saved it for the job
+        assert seen["yaml"] == seen["saved"], x
+        assert "checked_trainer" not in seen["yaml"], x
     # and both jobs' splits are still recorded: said once, kept in the store
-    assert _said(said) == [f"trial {trials[0].trial_id}: {UNEVEN}"]
-    with RunStore(tmp_path / "run" / "search.db") as store:
-        assert store.get_meta("uneven_splits") == {UNEVEN: [t.trial_id for t in trials]}
+    assert split_sweep["said_first"] == [f"trial {first[0][0]}: {UNEVEN}"]
+    assert split_sweep["store_first"] == {UNEVEN: [trial_id for trial_id, _ in first]}
 
 
 @pytest.mark.slow
-def test_a_resumed_sweep_does_not_warn_again_of_a_split_its_first_run_said(tmp_path):
+def test_a_resumed_sweep_does_not_warn_again_of_a_split_its_first_run_said(split_sweep):
     # was: the resume warned "trial 2: the validation set holds 17 samples, ..." again, as
     # new, though the sweep's first run had said it (one warning per sweep)
-    def task(cfg: DictConfig) -> float:
-        pl.seed_everything(0, verbose=False)
-        return _fit(hydra.utils.instantiate(cfg.trainer), cfg.x)
-
-    space = {"params": {"x": "choice(4, 5)"}, "seed": 0}
-    with warnings.catch_warnings(record=True) as first:
-        warnings.simplefilter("always")
-        done = _sweep(tmp_path, task, {"budget": 1, **space})
-    assert _said(first) == [f"trial 1: {UNEVEN}"]
-    with warnings.catch_warnings(record=True) as resumed:
-        warnings.simplefilter("always")
-        trials = _sweep(tmp_path, task, {"budget": 2, **space})
-    assert len(done) == 1 and [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
-    assert _said(resumed) == []
-    # the record is the sweep's: both trials, and best.yaml's notes
-    with RunStore(tmp_path / "run" / "search.db") as store:
-        assert store.get_meta("uneven_splits") == {UNEVEN: [1, 2]}
-    for trial in trials:
-        assert cli(["export", str(tmp_path / "run"), "--trial", str(trial.trial_id)]) == 0
-        assert yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())["notes"] == [UNEVEN]
+    run = split_sweep["folder"] / "run"
+    assert split_sweep["said_first"] == [f"trial 1: {UNEVEN}"]
+    assert split_sweep["resumed"] == [[i, "COMPLETED"] for i in (1, 2, 3)], split_sweep[
+        "errors_resumed"]
+    assert split_sweep["said_resumed"] == []
+    # the record is the sweep's: every trial, and best.yaml's notes
+    with RunStore(run / "search.db") as store:
+        assert store.get_meta("uneven_splits") == {UNEVEN: [1, 2, 3]}
+    for trial_id, _ in split_sweep["resumed"]:
+        assert cli(["export", str(run), "--trial", str(trial_id)]) == 0
+        assert yaml.safe_load((run / "best.yaml").read_text())["notes"] == [UNEVEN]
