@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lightning_nas.search.pending_last import LAST_PENDING
 from tests.test_kill import _config, _rows
 from tests.test_kill_time import _kill_when, _lines
 
@@ -53,10 +54,11 @@ def test_a_promoted_trial_killed_mid_fit_leaves_the_logs_of_an_uninterrupted_run
     cfg, run_dir = _search(tmp_path, "killed")
     log = tmp_path / "killed.log"
 
-    def promoted_in_epoch_3(rows: dict[int, dict]) -> bool:  # its last.ckpt: epoch 2's
-        return any(r["status"] == "RUNNING" and r["curve"] != "[]" and 3 in [
-            e["epoch"] for e in _lines(run_dir / "trials" / f"trial_{i:04d}" / "epochs.jsonl")]
-            for i, r in rows.items())
+    def promoted_in_epoch_3(rows: dict[int, dict]) -> bool:  # its last.ckpt: epoch 2's,
+        folders = {i: run_dir / "trials" / f"trial_{i:04d}" for i in rows}  # in place once
+        return any(r["status"] == "RUNNING" and r["curve"] != "[]" and 3 in [  # no pending
+            e["epoch"] for e in _lines(folders[i] / "epochs.jsonl")]  # one is left (epoch 3's
+            and not (folders[i] / LAST_PENDING).exists() for i, r in rows.items())  # start)
 
     _kill_when(launcher, cfg, log, promoted_in_epoch_3)
     (trial_id,) = [i for i, r in _rows(run_dir / "search.db").items()

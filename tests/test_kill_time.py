@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lightning_nas.search.pending_last import LAST_PENDING
 from tests.launcher import Launcher
 from tests.test_kill import POLL, _config, _rows
 
@@ -92,11 +93,14 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(tm
     (killed_start, _), = _spans(folder)
     assert first - killed_start > 1.0
 
-    # 2. killed while the promoted trial trains epoch 3 (its last.ckpt: after epoch 2)
+    # 2. killed while the promoted trial trains epoch 3 (its last.ckpt: after epoch 2, in
+    # place once no LAST_PENDING is left: the epoch-start hook that logs epoch 3 may run
+    # before the checkpoint's, which puts epoch 2's file in place)
     def promoted_in_epoch_3(rows: dict[int, dict]) -> bool:
+        folders = {i: run_dir / "trials" / f"trial_{i:04d}" for i in rows}
         return any(r["status"] == "RUNNING" and r["curve"] != "[]" and 3 in [
-            e["epoch"] for e in _lines(run_dir / "trials" / f"trial_{i:04d}" / "epochs.jsonl")]
-            for i, r in rows.items())
+            e["epoch"] for e in _lines(folders[i] / "epochs.jsonl")]
+            and not (folders[i] / LAST_PENDING).exists() for i, r in rows.items())
 
     second = _kill_when(launcher, cfg, log, promoted_in_epoch_3)
     rows = _rows(db)
