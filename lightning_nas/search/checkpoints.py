@@ -36,8 +36,7 @@ from lightning_nas.export_hparams import as_lightningcli
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
-from lightning_nas.search.pending_last import LAST_PENDING
-from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 from lightning_nas.search.trial_defaults import checkpointing
 from lightning_nas.store import RunStore
 from lightning_nas.wording import id_ranges
@@ -137,7 +136,7 @@ def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
     kills), and without ``keep_best`` its ``best.ckpt`` (a failed trial's is of the epochs
     before its failure: no result); a COMPLETED or PRUNED trial's folder left empty goes
     too (``remove_if_empty``)."""
-    for name in ("last.ckpt", TIE_FILE, LAST_PENDING):
+    for name in ("last.ckpt", *KILL_LEFTOVERS):
         (trial_dir / name).unlink(missing_ok=True)
     if not keep_best:
         if trial.checkpoint:

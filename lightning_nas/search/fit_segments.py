@@ -44,8 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.pending_last import LAST_PENDING
-from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
@@ -216,7 +215,7 @@ def start_own_fit(spec: Any) -> None:
     logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs; and a fit's
     or fine-tune's (``record``) folder marked ``UNFINISHED``."""
     folder = Path(spec.trial_dir)
-    for name in (TIE_FILE, LAST_PENDING):
+    for name in KILL_LEFTOVERS:
         (folder / name).unlink(missing_ok=True)
     if spec.record is None:
         _drop_retired(folder)

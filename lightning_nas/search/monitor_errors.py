@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -58,7 +58,7 @@ def metric_hint(name: str, keys: Sequence[str]) -> str:
     for candidate in (stem, f"{stem}_epoch"):
         if candidate != name and candidate in keys:
             return f"did you mean {candidate!r}? "
-    loaders = sorted(k for k in keys if k.startswith(f"{name}/dataloader_idx_"))
+    loaders = _loader_keys(name, keys)
     if loaders:  # (was: no hint, the names too far apart)
         return (f"did you mean {loaders[0]!r}? (a validation of several loaders logs a "
                 f"metric once per loader, under these names: {', '.join(loaders)}) ")
@@ -113,13 +113,19 @@ def per_loader(name: str, trainer: pl.Trainer, what: str = "monitor") -> Monitor
         monitor 'val_acc' is logged once per validation loader, never under that name: did \
 you mean 'val_acc/dataloader_idx_0'? (...: val_acc/dataloader_idx_0, val_acc/dataloader_idx_1); ...
     """
-    keys = sorted(trainer.callback_metrics)
-    if name in keys or not any(k.startswith(f"{name}/dataloader_idx_") for k in keys):
+    keys = trainer.callback_metrics
+    if name in keys or not _loader_keys(name, keys):
         return None
+    hint = metric_hint(name, sorted(keys)).rstrip()
     return MonitorError(f"{what} {name!r} is logged once per validation loader, never under "
-                        f"that name: {metric_hint(name, keys).rstrip()}; score one loader's "
-                        f"value, or log {name!r} itself (the loaders' mean, say) in "
-                        f"on_validation_epoch_end")
+                        f"that name: {hint}; score one loader's value, or log {name!r} "
+                        f"itself (the loaders' mean, say) in on_validation_epoch_end")
+
+
+def _loader_keys(name: str, keys: Iterable[str]) -> list[str]:
+    """The keys Lightning names ``name`` by, once per validation loader
+    (``name/dataloader_idx_<i>``), sorted."""
+    return sorted(k for k in keys if k.startswith(f"{name}/dataloader_idx_"))
 
 
 def _to_float(value: Any) -> float | None:

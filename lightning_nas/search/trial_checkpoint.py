@@ -32,15 +32,19 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.best_epoch import best_entry, breaks_tie
-from lightning_nas.search.pending_last import PendingLast
+from lightning_nas.search.pending_last import LAST_PENDING, PendingLast
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["FIT_RECORD", "TIE_FILE", "TrialCheckpoint"]
+__all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "TIE_FILE", "TrialCheckpoint"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
+
+#: what a kill may leave beside a trial's checkpoints: removed as its next fit starts or
+#: once it stops (``fit_segments.start_own_fit``, ``checkpoints.drop_checkpoints``)
+KILL_LEFTOVERS = (TIE_FILE, LAST_PENDING)
 
 #: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
 FIT_RECORD = "lightning_nas_fit"
