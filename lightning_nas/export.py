@@ -164,7 +164,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
             out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch, store.get_meta(
-                "job_dirs", {}).get(str(best.trial_id)))
+                "job_dirs", {}).get(str(best.trial_id)), store.get_meta("job_settings"))
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = notes  # is not that of a validation on one device
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
@@ -207,21 +207,26 @@ def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:
     return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL
 
 
-def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any],
-               job_dir: str | None) -> dict[str, Any]:
+def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | None,
+               settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
     its architecture), the command line that trains it once and ``job_dir``, the folder the
-    sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded)."""
+    sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded);
+    with the sweep's ``settings`` (``hydra_rerun.job_settings``: None where its jobs kept no
+    config, or a sweep stored before they were kept) and ``job_dir``, ``rerun_alone``: the
+    line that trains it from ``job_dir``'s composed config, without lightning_nas."""
     hydra = {**hydra, "job_dir": job_dir}
     try:
         from lightning_nas.integrations.hydra_grammar import format_value
-        from lightning_nas.integrations.hydra_rerun import rerun_line
+        from lightning_nas.integrations.hydra_rerun import alone_line, rerun_line
     except ImportError:  # hydra-core is gone since the sweep ran
         return {**hydra, "rerun": "see optimization_results.yaml of the sweep"}
     job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
-    return {**hydra, "overrides": job,
-            "rerun": rerun_line(hydra.get("script", "<task>.py"), job,
-                                hydra.get("config_args", []))}
+    script, given = hydra.get("script", "<task>.py"), hydra.get("config_args", [])
+    out = {**hydra, "overrides": job, "rerun": rerun_line(script, job, given)}
+    if job_dir and settings is not None:  # as optimization_results.yaml's of the best job
+        out["rerun_alone"] = alone_line(script, job_dir, given, settings)
+    return out
 
 
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,

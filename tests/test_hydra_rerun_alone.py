@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,12 @@ import pytest
 import torch
 import yaml
 
+from tests.helpers_runs import keep_root_logging
 from tests.test_export_standalone import ROOT, _project
 
 pytest.importorskip("hydra")
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job logging
 
 
 def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path):
@@ -84,3 +88,54 @@ def test_the_rerun_alone_line_carries_the_sweeps_job_settings_the_config_lacks()
     assert line.count("hydra.run.dir") == 1 and "hydra.run.dir=here" in line
     config.hydra.output_subdir = None
     assert job_settings(config) is None
+
+
+def _tiny_sweep(tmp_path: Path) -> Path:
+    """A sweep of two in-process jobs (``x``: 1, 2; the score is ``x``) with Hydra's own
+    sweep runner and the lightning_nas sweeper, its config setting ``hydra.run.dir``; its
+    run folder (the jobs in ``tmp_path/jobs``)."""
+    from hydra.test_utils.test_utils import SweepTaskFunction
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.yaml").write_text(yaml.safe_dump({
+        "defaults": [{"override hydra/sweeper": "lightning_nas"}, "_self_"], "x": 0,
+        "hydra": {"job": {"chdir": False}, "run": {"dir": "runs/x${x}"},
+                  "sweeper": {"run_dir": str(tmp_path / "run"), "direction": "maximize",
+                              "budget": 2, "params": {"x": "choice(1, 2)"}}}}))
+    runner = SweepTaskFunction()
+    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
+    runner.config_path, runner.config_name = str(conf), "config"
+    runner.task_function, runner.overrides = (lambda cfg: float(cfg.x)), []
+    runner.temp_dir = str(tmp_path / "jobs")
+    with runner:
+        return tmp_path / "run"
+
+
+def test_the_export_of_a_sweep_writes_the_exported_jobs_rerun_alone_line(tmp_path):
+    # was: best.yaml's hydra block held `rerun` (needs the lightning_nas sweeper) but not
+    # `rerun_alone`: the settings it needs were not stored in the run's meta
+    from lightning_nas.cli import main as cli
+
+    run, jobs = _tiny_sweep(tmp_path), tmp_path / "jobs"
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert results["best_trial"] == 2 and results["best_job_dir"] == str(jobs / "1")
+    assert cli(["export", str(run)]) == 0
+    hydra = yaml.safe_load((run / "best.yaml").read_text())["hydra"]
+    assert hydra["rerun_alone"] == results["rerun_alone"]  # the sweep's own line
+    assert "hydra.run.dir=runs/x${x}" in shlex.split(hydra["rerun_alone"])
+    assert list(hydra)[list(hydra).index("rerun") + 1] == "rerun_alone"  # beside `rerun`
+    # another trial: the line names that job's folder
+    assert cli(["export", str(run), "--trial", "1"]) == 0
+    chosen = yaml.safe_load((run / "best.yaml").read_text())["hydra"]
+    assert chosen["rerun_alone"] == results["rerun_alone"].replace(
+        str(jobs / "1" / ".hydra"), str(jobs / "0" / ".hydra"))
+    assert str(jobs / "0" / ".hydra") in shlex.split(chosen["rerun_alone"])
+    # a sweep stored by an older version (no job settings in its meta): as before, no line
+    with sqlite3.connect(run / "search.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'job_settings'")
+    db.close()
+    assert cli(["export", str(run)]) == 0
+    old = yaml.safe_load((run / "best.yaml").read_text())["hydra"]
+    assert "rerun_alone" not in old and old["rerun"] == hydra["rerun"]
+    assert old["job_dir"] == str(jobs / "1")

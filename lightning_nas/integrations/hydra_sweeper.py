@@ -350,6 +350,7 @@ class HydraSweep(Sweeper):
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
                                  "overrides": list(sweep.passthrough)})
+        store.set_meta("job_settings", job_settings(self.config))  # an export's rerun_alone
         return store
 
     # ----------------------------------------------------------------- output
