@@ -10,10 +10,11 @@ dropped and the ``last.ckpt`` before it stays, so the resume trains that epoch a
 API only (hooks, ``trainer.current_epoch``, ``trainer.is_global_zero``).
 
 Used by the search's ``TrialCheckpoint`` (a trial's, ``fit``'s and ``finetune``'s
-``last.ckpt``) and ``lightning-nas oneshot``'s ``RunCheckpoint``, which also gives it to the
-Trainer as a callback of its own, first, so the last epoch's file is in place before the
-other callbacks' ``on_train_end`` (SPOS's final search) and the next epoch's before their
-``on_train_epoch_start``.
+``last.ckpt``) and ``lightning-nas oneshot``'s ``RunCheckpoint``; each is given to the
+Trainer as a callback of its own, first (``trial.build_trainer``, ``oneshot/run.py``), so
+the last epoch's file is in place before the other callbacks' ``on_train_end`` (SPOS's final
+search) and the next epoch's before their ``on_train_epoch_start`` (Lightning runs the
+checkpoint callbacks' hooks last, and the module's after every callback's).
 
 Example:
     >>> import tempfile

@@ -50,6 +50,7 @@ from lightning_nas.search.lifetime import environ
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
+from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.resume import plain_part
@@ -99,8 +100,12 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     if isinstance(user_callbacks, pl.Callback):
         user_callbacks = [user_callbacks]
     placed_checkpoints(spec, user_callbacks)  # copies: a folder per trial under a dirpath
-    # the monitors' check first: at a validation's end, before an EarlyStopping checks
-    first = [c for c in extra_callbacks if isinstance(c, CallbackMonitors)]
+    # the pending last.ckpt put in place first, before any other callback's epoch start or
+    # train end (a kill there resumes after the epoch before it: Lightning runs
+    # TrialCheckpoint's own hooks last); then the monitors' check, at a validation's end,
+    # before an EarlyStopping checks
+    first = [c for kind in (PendingLast, CallbackMonitors) for c in extra_callbacks
+             if isinstance(c, kind)]
     ordered = [*first, *user_callbacks, *(c for c in extra_callbacks if c not in first)]
     return checked_loggers(pl.Trainer(callbacks=ordered, **kwargs),
                            user_callbacks, spec.trainer.get("logger"))
@@ -199,7 +204,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                save_on_train_epoch_end=False,
                                keep_last=spec.rule is not None or spec.record is not None,
                                reporter=reporter, record=spec.record)
-        callbacks.append(ckpt)
+        callbacks += [ckpt.placing, ckpt]  # placing: first in the Trainer (build_trainer)
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:

@@ -12,7 +12,11 @@ weights of the epoch's end were saved, batches after the validation whose score 
 epoch's training row: it is written as ``.last.pending.ckpt`` and put in its place once
 that row is logged (the next epoch's start, the fit's end; ``search/pending_last.py``), so a
 kill in between resumes from the epoch before and trains the epoch again (was: from that
-epoch's end, its row of training metrics lost for good).
+epoch's end, its row of training metrics lost for good). Its ``PendingLast`` (``placing``)
+is given to the Trainer first (``trial.build_trainer``), so the file is in place before
+any other callback's ``on_train_epoch_start`` or ``on_train_end`` (Lightning runs the
+checkpoint callbacks' hooks last: was: a kill in a user's epoch-start hook resumed from the
+epoch before); this callback's own calls stand in where it is not (a second does nothing).
 
 Example:
     >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -84,7 +88,9 @@ class TrialCheckpoint(ModelCheckpoint):
     The epoch-end ``last.ckpt`` is written as ``LAST_PENDING`` and put in place when the
     next epoch starts (or the fit ends, or an error or interrupt stops it after Lightning
     logged the epoch's training row): Lightning logs that row after the epoch-end hooks,
-    and a resume from that epoch's end would never log it.
+    and a resume from that epoch's end would never log it. ``placing`` (its
+    ``PendingLast``) is given to the Trainer before the other callbacks, so it does so
+    before their hooks; this callback's own calls are the fallback.
 
     Example:
         >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
@@ -100,7 +106,9 @@ class TrialCheckpoint(ModelCheckpoint):
         self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
         self._held: Path | None = None  # its validated weights, where batches followed it
         self._taking: Path | None = None  # the held file that the next save puts in place
-        self._last = PendingLast()  # the epoch-end last.ckpt, until its row is logged
+        #: the epoch-end last.ckpt, until its row is logged; the trial gives it to the
+        #: Trainer before the other callbacks (``build_trainer``), its own calls a fallback
+        self.placing = PendingLast()
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
@@ -197,11 +205,11 @@ class TrialCheckpoint(ModelCheckpoint):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
         self._drop_held(trainer)
-        self._last.settle(trainer)  # in place once the epoch's row is logged, else dropped
+        self.placing.settle(trainer)  # in place once the epoch's row is logged, else dropped
         super().on_exception(trainer, pl_module, exception)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._last.put(trainer)  # the previous epoch's: Lightning logged its row since
+        self.placing.put(trainer)  # where ``placing`` is not the Trainer's (it did it first)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.reporter is not None:
@@ -216,12 +224,12 @@ class TrialCheckpoint(ModelCheckpoint):
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
         self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
-        self._last.put(trainer)  # and logged the last epoch's row
+        self.placing.put(trainer)  # and logged the last epoch's row
 
     def _save_last(self, trainer: pl.Trainer) -> None:
         """Write ``last.ckpt`` with ``keep_last`` as ``LAST_PENDING`` (on every rank:
         Lightning's rank 0 writes), put in place by ``PendingLast.put``."""
         if self.keep_last and not trainer.fast_dev_run:
-            trainer.save_checkpoint(self._last.writing(trainer, str(self.dirpath)))
+            trainer.save_checkpoint(self.placing.writing(trainer, str(self.dirpath)))
 
 
