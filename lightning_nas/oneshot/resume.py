@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from weakref import proxy
 
 import lightning.pytorch as pl
 import torch
@@ -68,7 +69,8 @@ class RunCheckpoint(ModelCheckpoint):
 
     It writes ``last.ckpt`` as ``.last.pending.ckpt``, put in place once Lightning has
     logged the epoch's training row (``search/pending_last.py``, ``placing``: the run gives
-    it to the Trainer first; was: a kill between lost that row for good)."""
+    it to the Trainer first; was: a kill between lost that row for good); the loggers
+    (``after_save_checkpoint``) are told of it then."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,8 +81,19 @@ class RunCheckpoint(ModelCheckpoint):
         return f"lightning_nas.{super().state_key}"
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        super()._save_checkpoint(trainer, self.placing.writing(trainer, Path(filepath).parent))
+        """Lightning's save, to the pending file; the loggers are told once it is in place
+        (``_tell``; was: as it was written, of a ``last.ckpt`` not there yet, or the epoch
+        before's, which W&B's ``log_model`` uploaded)."""
+        trainer.save_checkpoint(self.placing.writing(trainer, Path(filepath).parent,
+                                                     lambda: self._tell(trainer)),
+                                self.save_weights_only)
+        self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath  # its name once in place
+
+    def _tell(self, trainer: pl.Trainer) -> None:
+        """Tell the loggers of the file put in place, as Lightning's save does (rank 0)."""
+        for logger in trainer.loggers:
+            logger.after_save_checkpoint(proxy(self))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.placing.put(trainer)  # where ``placing`` is not the Trainer's (it did it first)

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -49,23 +50,29 @@ class PendingLast(pl.Callback):
     def __init__(self) -> None:
         self._path: Path | None = None  # the LAST_PENDING file written, not yet in place
         self._epoch = -1  # trainer.current_epoch when it was written
+        self._placed: Callable[[], None] | None = None  # called once it is in place
 
-    def writing(self, trainer: pl.Trainer, folder: str | os.PathLike[str]) -> str:
+    def writing(self, trainer: pl.Trainer, folder: str | os.PathLike[str],
+                placed: Callable[[], None] | None = None) -> str:
         """The path to write this epoch's ``last.ckpt`` to (``LAST_PENDING`` in
-        ``folder``), to be put in place by ``put``."""
+        ``folder``), to be put in place by ``put``; ``placed``: called once it is (rank 0;
+        not for a file dropped), to tell the loggers of it."""
         self._path, self._epoch = Path(folder) / LAST_PENDING, trainer.current_epoch
+        self._placed = placed
         return str(self._path)
 
     def put(self, trainer: pl.Trainer, drop: bool = False) -> None:
         """Put the file written in its place, ``last.ckpt``, at once (``drop``: remove it
         instead); rank 0's."""
-        path, self._path = self._path, None
+        path, self._path, placed, self._placed = self._path, None, self._placed, None
         if path is None or not trainer.is_global_zero:
             return
         if drop:
             path.unlink(missing_ok=True)
-        else:
-            os.replace(path, path.with_name("last.ckpt"))
+            return
+        os.replace(path, path.with_name("last.ckpt"))
+        if placed is not None:
+            placed()
 
     def settle(self, trainer: pl.Trainer) -> None:
         """On an error or interrupt: put in place where the epoch's row was logged since
