@@ -29,12 +29,12 @@ from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
-from lightning_nas.config.records import changed_fields
+from lightning_nas.config.records import changed_fields, over_default
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["DataFactory", "ModelFactory"]
+__all__ = ["DataFactory", "ModelFactory", "over_defaults"]
 
 
 class ModelFactory:
@@ -125,7 +125,7 @@ class ModelFactory:
         if isinstance(self.target, ConfigBuilder):
             self.target.check(arch)
         elif self.is_class:
-            check_init_args(self.target, {k: v for k, v in arch.items() if not is_dotted(k)},
+            check_init_args(self.target, self._arch_args(arch),
                             "model")  # a class_path node's arguments too: built per trial
 
     def check_groups(self, arch: Mapping[str, Any]) -> None:
@@ -144,22 +144,54 @@ class ModelFactory:
         for key, value in arch.items() if self.is_class else ():
             _check_group_keeps("model", key, key, self.init_args.get(key), value)
 
+    def _arch_args(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments ``arch``'s plain keys give the model class, a dataclass argument's
+        group over its signature default's fields (``over_default``)."""
+        return over_defaults(self.target, self.init_args,
+                             {k: v for k, v in arch.items() if not is_dotted(k)})
+
     def build(self, arch: Mapping[str, Any]) -> pl.LightningModule:
-        """A new model for ``arch``; an ``init_args`` value that is or holds (in a list,
-        tuple, set or dict) a ``torch.nn.Module`` or a ``torch.Tensor`` (a backbone,
-        pretrained weights) is copied, so every trial starts from its weights as given, not
-        from the last trial's, and the caller's objects are not trained in place, and so is
-        plain data (``own_copies``: a model may change a dict it is given); values are
-        converted to the annotations as jsonargparse converts them (``build_class``)."""
+        """A new model for ``arch`` (a dataclass argument's group over its signature
+        default's fields, as a config path's, ``over_defaults``); an ``init_args`` value
+        that is or holds (in a list, tuple, set or dict) a ``torch.nn.Module`` or a
+        ``torch.Tensor`` (a backbone, pretrained weights) is copied, so every trial starts
+        from its weights as given, not from the last trial's, and the caller's objects are
+        not trained in place, and so is plain data (``own_copies``: a model may change a
+        dict it is given); values are converted to the annotations as jsonargparse converts
+        them (``build_class``)."""
         arch = own_copies(arch)  # its own copies: a model may change what it is given, and
         if self.is_class:  # the checks before training build an arch again
-            return build_class(self.target, {**own_copies(self.init_args), **{
-                k: v for k, v in arch.items() if not is_dotted(k)}}, "model")
+            return build_class(self.target, {**own_copies(self.init_args),
+                                             **self._arch_args(arch)}, "model")
         model = self.target(arch)
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {_returned(model)}, "
                             f"expected a LightningModule")
         return model
+
+
+def over_defaults(target: Any, given: Mapping[str, Any],
+                  args: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's values ``args`` for the class ``target``: the group of a dataclass argument
+    that ``init_args`` (``given``) leaves out set over its signature default's fields
+    (``records.over_default``, the code a config path's ``model.net.hidden`` runs), as
+    LightningCLI keeps them; an ``init_args`` instance is the argument instead.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> class Model:
+        ...     def __init__(self, net: Net = Net(depth=3)): ...
+        >>> over_defaults(Model, {}, {"net": {"hidden": 4}})
+        {'net': {'hidden': 4, 'depth': 3}}
+        >>> over_defaults(Model, {"net": Net()}, {"net": {"hidden": 4}})
+        {'net': {'hidden': 4}}
+    """
+    return {key: value if key in given else over_default(target, key, value)
+            for key, value in args.items()}
 
 
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
@@ -282,9 +314,12 @@ class DataFactory:
 
     def arch_args(self, arch: Mapping[str, Any] | None) -> dict[str, Any]:
         """The arguments ``arch``'s ``data.<argument>`` keys (an ``init_args`` level may be
-        left in) give a data class; they win over ``init_args``."""
-        return {space_path(key).split(".", 1)[1]: value for key, value in (arch or {}).items()
+        left in) give a data class; they win over ``init_args`` (a dataclass argument's group
+        over its signature default's fields, ``over_defaults``)."""
+        args = {space_path(key).split(".", 1)[1]: value for key, value in (arch or {}).items()
                 if is_dotted(key) and key.startswith("data.")}
+        return over_defaults(self.target, self.init_args, args) if inspect.isclass(
+            self.target) else args
 
     def check_groups(self, arch: Mapping[str, Any]) -> None:
         """``ModelFactory.check_groups`` for a data class: a ``data_init_args`` dict at a

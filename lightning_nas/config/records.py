@@ -32,7 +32,8 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "plain_step", "record_default", "record_step", "to_dataclass"]
+           "no_dict", "over_default", "plain_step", "record_default", "record_step",
+           "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -232,13 +233,60 @@ def record_default(target: Any, name: str) -> dict[str, Any] | None:
         >>> record_default(build, "net")
         {'hidden': 8, 'depth': 3}
     """
-    try:
-        param = inspect.signature(target).parameters.get(name)
-    except (TypeError, ValueError):  # no signature to read
-        return None
-    value = None if param is None else param.default
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    value = _signature_default(target, name)
+    if _is_instance(value):
         return dataclasses.asdict(value)
     if isinstance(value, Mapping) and value:
         return copy.deepcopy(dict(value))
     return None
+
+
+def over_default(target: Any, name: str, group: Any) -> Any:
+    """``group``, the mapping a search from Python gives ``target``'s dataclass argument
+    ``name`` (``{"net": {"hidden": 4}}``), over the fields of its signature default
+    (``record_default``; a mapping inside merged key by key), as a config path
+    ``model.net.hidden`` and LightningCLI's ``--model.net='{hidden: 4}'`` keep them (was: the
+    dataclass's own defaults). Any other value, and a mapping for an argument whose default
+    is no dataclass instance (a ``dict`` default: the group is the argument, whole, as
+    LightningCLI's ``--model.opt='{lr: 0.2}'``), is returned as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3), opt: dict = {"lr": 0.1}): ...
+        >>> over_default(build, "net", {"hidden": 4})
+        {'hidden': 4, 'depth': 3}
+        >>> over_default(build, "opt", {"momentum": 0.9})
+        {'momentum': 0.9}
+    """
+    if not isinstance(group, Mapping) or is_node(group) or not _is_instance(
+            _signature_default(target, name)):
+        return group
+    return _merged(record_default(target, name) or {}, group)
+
+
+def _signature_default(target: Any, name: str) -> Any:
+    """The default of ``target``'s argument ``name`` (None where it has none to read)."""
+    try:
+        param = inspect.signature(target).parameters.get(name)
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    return None if param is None or param.default is param.empty else param.default
+
+
+def _is_instance(value: Any) -> bool:
+    """Whether ``value`` is a dataclass instance (not a dataclass)."""
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, plain mappings in both merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        inner = out.get(key)
+        out[key] = _merged(inner, value) if isinstance(inner, Mapping) and isinstance(
+            value, Mapping) and not is_node(value) else value
+    return out
