@@ -11,10 +11,13 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.imports import import_object
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
+from lightning_nas.config.records import over_default
 from lightning_nas.export_trainer import result_defaults
 
 __all__ = ["best_config", "model_section"]
@@ -71,11 +74,26 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
 
 def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
-    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths."""
+    keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; a dataclass
+    argument's group that the stored arguments leave out over its signature default's
+    fields, as the trial got it (``records.over_default``; where the class imports)."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
-    cfg = {"model": section}
-    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
+    given = {*section["init_args"], *(model.get("objects") or {})}
+    cfg, target = {"model": section}, _imported(model.get("class_path"))
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}",
+                     value if is_dotted(key) or key in given or target is None
+                     else over_default(target, key, value))
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
     return cfg["model"]
+
+
+def _imported(path: Any) -> Any:
+    """The class at the import path ``path``, or None (no path, a builder function, or it
+    no longer imports)."""
+    try:
+        found = import_object(path) if isinstance(path, str) else None
+    except Exception:  # noqa: BLE001 - a user's module may raise anything: nothing filled
+        return None
+    return found if inspect.isclass(found) else None

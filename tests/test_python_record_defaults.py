@@ -135,3 +135,4 @@ def test_a_search_trains_and_exports_the_fields_its_trial_got(tmp_path):
     assert model.hparams.net == NetConfig(hidden=hidden, depth=3)
     best = yaml.safe_load((run / "best.yaml").read_text())
     assert best["arch"] == {"net": {"hidden": hidden}}  # the space's values, as searched
+    assert best["model"]["init_args"]["net"] == {"hidden": hidden, "depth": 3}
