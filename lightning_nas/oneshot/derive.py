@@ -157,10 +157,10 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max",
                  notes: Sequence[str] = ()) -> dict[str, Path]:
-    """Write ``alphas.json``, ``subnet.pt``, (with matplotlib) ``alphas.png`` and last
-    ``best_arch.yaml`` (with the candidates' scores, ``mode`` and any ``notes``: what the
-    scores count beyond the data, ``met_notes``) into ``export_dir`` (``write_outputs``);
-    return the paths written, by stem."""
+    """Write ``alphas.json``, ``subnet.pt`` (a copy of ``subnet`` in eval mode), (with
+    matplotlib) ``alphas.png`` and last ``best_arch.yaml`` (with the candidates' scores,
+    ``mode`` and any ``notes``: what the scores count beyond the data, ``met_notes``) into
+    ``export_dir`` (``write_outputs``); return the paths written, by stem."""
     out = user_path(export_dir)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
@@ -169,7 +169,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
                       **({"notes": list(notes)} if notes else {})})
     write_outputs(out, {
         "alphas.json": lambda path: path.write_text(record_text(alphas)),
-        "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu())})
+        "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu().eval())})
     try:
         from lightning_nas.report.plots import plot_alphas
 

@@ -5,7 +5,8 @@ float32, whatever the Trainer's precision, checked against the module's ``forwar
 network (``LayerChoice`` candidates, plain modules) as trained: under ``bf16-true`` or
 ``64-true`` the copy mixed bfloat16 / float64 with float32 and failed on any input ("mat1
 and mat2 must have the same dtype"); ``export_checked`` casts it all to float32, as
-``subnet.pt`` and ``subnet_finetuned.pt`` are written. ``forward_once`` runs the winner
+``subnet.pt`` and ``subnet_finetuned.pt`` are written (both in eval mode, ready for
+inference). ``forward_once`` runs the winner
 through the module's ``forward`` before the export (layers that follow their input width
 learn it) and ``check_network_alone`` warns when the network alone computes something else
 (the module's ``forward`` normalizes or reshapes the input).
@@ -83,11 +84,14 @@ def export_checked(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
                    calibration: Sequence[Any]) -> nn.Module:
     """The subnet ``arch`` of ``network`` (inside ``pl_module``, its BatchNorm statistics
     calibrated), exported in float32 (``export_float32``) after ``forward_once`` and
-    checked by ``check_network_alone``."""
+    checked by ``check_network_alone``, in eval mode: ready for inference, as
+    ``subnet.pt`` is saved (was: in training mode, dropout on and BatchNorm on the batch's
+    statistics until ``.eval()``); ``.train()`` to train it further (``finetune_subnet``
+    does). The subnet is a copy: ``pl_module`` keeps its own mode."""
     seen = forward_once(trainer, pl_module, forward, calibration)
     subnet = export_float32(network, arch)
     check_network_alone(trainer, pl_module, subnet, forward, seen)
-    return subnet
+    return subnet.eval()
 
 
 @torch.no_grad()

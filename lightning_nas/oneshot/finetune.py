@@ -9,8 +9,8 @@ Example:
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     >>> module, metrics = finetune_subnet(net, datamodule, max_epochs=1, num_classes=10,
     ...                                   trainer={"accelerator": "cpu", "devices": 1})
-    >>> sorted(metrics)
-    ['train_loss', 'val_acc', 'val_loss']
+    >>> sorted(metrics), module.training
+    (['train_loss', 'val_acc', 'val_loss'], False)
 """
 
 from __future__ import annotations
@@ -115,8 +115,14 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         lr: learning rate (Adam), above 0 (else a ``ConfigError``, before training).
         metrics, **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
+    The subnet is trained in training mode, whatever its mode (``torch.load(subnet.pt)``
+    is in eval mode, and Lightning keeps a module's mode: was, dropout off and BatchNorm
+    frozen through the fine-tune).
+
     Returns:
-        The trained ``NASModule`` and the logged metrics after the last epoch; under DDP
+        The trained ``NASModule``, in eval mode (ready for inference, as
+        ``subnet_finetuned.pt`` is saved; ``.train()`` to train it further), and the logged
+        metrics after the last epoch; under DDP
         the same on every rank (its losses and metrics are synced as logged, and any other
         value is averaged over the ranks). A datamodule with several validation loaders
         gives each loader's metrics as Lightning names them (``val_acc/dataloader_idx_0``,
@@ -125,11 +131,13 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     """
     check_finetune_schedule(trainer)
     check_finetune_length(max_epochs, lr, trainer)
-    module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr, **module_kwargs)
+    module = NASModule(subnet.train(), metrics=metrics, num_classes=num_classes, lr=lr,
+                       **module_kwargs)
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
     fit = pl.Trainer(**kwargs)
     fit.fit(module, datamodule=datamodule)
+    module.eval()  # trained: ready for inference (subnet_finetuned.pt)
     destroy_group_at_exit()  # gloo's workers may hold the last all_reduce below at exit
     metrics = {}
     for key, value in fit.callback_metrics.items():  # the same keys in order on every rank
