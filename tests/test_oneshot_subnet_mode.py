@@ -1,10 +1,12 @@
 """One-shot exports ready to use: ``subnet.pt`` (SPOS, DARTS) and the fine-tune's network
-come out in eval mode while the supernet keeps its own mode."""
+come out in eval mode while the supernet keeps its own mode, and the BatchNorm calibration
+reads no more training batches than a training epoch runs (``limit_train_batches``)."""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
+from torch.utils.data import Dataset
 
 from lightning_nas.cli import main
 from lightning_nas.oneshot.callback import OneShotNAS
@@ -100,3 +102,74 @@ def test_cli_writes_subnet_and_subnet_finetuned_in_eval_mode(tmp_path, monkeypat
     for name in ("subnet.pt", "subnet_finetuned.pt"):
         net = torch.load(tmp_path / name, weights_only=False)
         assert net.training is False and _in_eval(net), name
+
+
+class CountedSet(Dataset):
+    """A dataset that counts the samples read while ``counting`` is on."""
+
+    def __init__(self, base: Dataset) -> None:
+        self.base, self.counting, self.read = base, False, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int):
+        self.read += self.counting
+        return self.base[index]
+
+
+class CountedImages(BlobImages):
+    """``BlobImages`` (batches of 8) whose training samples are counted."""
+
+    def __init__(self) -> None:
+        super().__init__(batch_size=8)
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        self.train_set = CountedSet(self.train_set)
+
+
+class CountAfterTraining(pl.Callback):
+    """Counts the training samples read from ``on_train_end`` on: the final search's and
+    the export's calibration (its on_train_end runs before OneShotNAS's when listed first,
+    and before the LightningModule's, DifferentiableNAS's)."""
+
+    def __init__(self, data: CountedImages) -> None:
+        self.data = data
+
+    def on_train_end(self, trainer, pl_module):
+        self.data.train_set.counting = True
+
+
+def test_spos_calibrates_on_no_more_batches_than_training_runs(tmp_path):
+    # was: 5 batches, 3 of them beyond limit_train_batches=2 (data training never read)
+    pl.seed_everything(0, verbose=False)
+    data = CountedImages()
+    callback = OneShotNAS(num_candidates=3, calibration_batches=5)
+    cpu_trainer(tmp_path, [CountAfterTraining(data), callback], max_epochs=1,
+                limit_train_batches=2, enable_checkpointing=False).fit(
+        BatchNormSupernet(), datamodule=data)
+    assert callback.best_arch is not None
+    assert data.train_set.read / 8 == 2
+
+
+def test_darts_calibrates_on_no_more_batches_than_training_runs(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    data = CountedImages()
+    nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05,
+                            calibration_batches=5)
+    cpu_trainer(tmp_path, [CountAfterTraining(data)], max_epochs=1, limit_train_batches=2,
+                enable_checkpointing=False).fit(nas, datamodule=BilevelData(data))
+    assert nas.best_arch is not None
+    assert data.train_set.read / 8 == 2
+
+
+def test_calibration_takes_what_is_asked_below_the_limit(tmp_path):
+    # the limit caps the count; a smaller calibration_batches is taken as given
+    pl.seed_everything(0, verbose=False)
+    data = CountedImages()
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1)
+    cpu_trainer(tmp_path, [CountAfterTraining(data), callback], max_epochs=1,
+                limit_train_batches=3, enable_checkpointing=False).fit(
+        BatchNormSupernet(), datamodule=data)
+    assert data.train_set.read / 8 == 1

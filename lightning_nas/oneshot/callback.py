@@ -89,7 +89,8 @@ class OneShotNAS(pl.Callback):
         calibration_batches: training batches that recompute BatchNorm statistics for each
             subnet before it is scored (0: keep the supernet's statistics, under DDP rank
             0's on every rank); the first ones of the train dataloader, taken once per
-            search (per rank under DDP, where the statistics are averaged over the ranks).
+            search (per rank under DDP, where the statistics are averaged over the ranks),
+            at most as many as a training epoch runs (``limit_train_batches``).
         num_classes: classes of the default metric, plain accuracy (the fraction of correct
             predictions: torchmetrics ``average="micro"``, as the fine-tune's ``val_acc``);
             inferred from the predictions when None.

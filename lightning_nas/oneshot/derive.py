@@ -39,6 +39,7 @@ from lightning_nas.oneshot.records import record_text
 from lightning_nas.oneshot.scoring import (
     Forward,
     calibrate_batchnorm,
+    calibration_count,
     default_forward,
     loaders,
     preserved_batchnorm,
@@ -94,12 +95,13 @@ def derived_text(arch: dict[str, Any], scored: Sequence[Mapping[str, Any]]) -> s
 
 
 def calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
-    """The first ``batches`` training batches on the device (of a ``BilevelData`` batch,
-    the training part)."""
+    """The first ``calibration_count(trainer, batches)`` training batches on the device
+    (of a ``BilevelData`` batch, the training part): no more than a training epoch runs."""
     source = trainer.train_dataloader
     if isinstance(source, Mapping):
         source = source.get("train")
     out: list[Any] = []
+    batches = calibration_count(trainer, batches)
     for loader in loaders(source) if batches > 0 else []:
         for batch in loader:
             out.append(step_batch(trainer, batch))

@@ -139,7 +139,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             ``max_steps`` that ends training within them is a ``ConfigError`` when training
             starts; logits that never stepped, at its end: ``oneshot.checks``).
         top_k: architectures (most probable first) scored at the end; the best is exported.
-        calibration_batches: training batches of the BatchNorm calibration.
+        calibration_batches: training batches of the BatchNorm calibration (at most as
+            many as a training epoch runs, ``limit_train_batches``).
         export_dir: where rank 0 writes the export, and ``alphas.json`` by each epoch's
             end (``oneshot.records``) (None: nothing); a value that is no folder path, or a
             file's, is a ``ConfigError`` when it is made.

@@ -42,6 +42,7 @@ from lightning_nas.wording import counted
 __all__ = [
     "Forward",
     "calibrate_batchnorm",
+    "calibration_count",
     "check_num_classes",
     "default_forward",
     "loaders",
@@ -318,11 +319,27 @@ def validation_stage(trainer: pl.Trainer) -> Iterator[None]:
         trainer.state.stage = stage
 
 
+def calibration_count(trainer: pl.Trainer, batches: int) -> int:
+    """How many training batches a calibration of ``batches`` takes: at most as many as a
+    training epoch runs (``trainer.num_training_batches``, which ``limit_train_batches``
+    holds; was: ``batches`` whatever the limit, so a fit limited to 2 batches calibrated on
+    5, 3 of them data its training never read). A loader without a length: ``batches``.
+
+    Example:
+        >>> trainer = pl.Trainer(limit_train_batches=2, logger=False)
+        >>> calibration_count(trainer, 5)  # before a fit sets the loaders up: as given
+        5
+    """
+    limit = trainer.num_training_batches
+    return batches if limit == math.inf else max(0, min(batches, int(limit)))
+
+
 def take_calibration_batches(trainer: pl.Trainer, batches: int) -> list[Any]:
-    """The first ``batches`` training batches, on the device: taken once per search, so every
-    candidate (and the export) is calibrated on the same batches in the same order (they are
-    held in memory while the search runs)."""
+    """The first ``calibration_count(trainer, batches)`` training batches, on the device:
+    taken once per search, so every candidate (and the export) is calibrated on the same
+    batches in the same order (they are held in memory while the search runs)."""
     out: list[Any] = []
+    batches = calibration_count(trainer, batches)
     if batches <= 0:
         return out
     for loader in loaders(trainer.train_dataloader):
