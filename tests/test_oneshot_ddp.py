@@ -58,7 +58,9 @@ def test_ddp_ranks_train_the_same_paths_and_agree_on_the_result(tmp_path, launch
                                                  s1.state_dict().values(), strict=True))
     data = BlobImages()
     data.setup()
-    assert abs(val_accuracy(s0, data) - r0["score"]) <= 1 / len(data.val_set)
+    # exactly: 64 validation samples, 32 a rank, so Lightning's DistributedSampler repeats
+    # none (the README's "up to devices - 1" repeated samples: none here)
+    assert len(data.val_set) % 2 == 0 and val_accuracy(s0, data) == r0["score"]
 
 
 def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_step(
