@@ -29,7 +29,7 @@ from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
-from lightning_nas.config.records import changed_fields, over_default
+from lightning_nas.config.records import changed_fields, over_default, over_fields
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -117,7 +117,8 @@ class ModelFactory:
                     raise ConfigError(f"{kind} {key!r} is not an argument of {self.name}."
                                       f"__init__{bases}; {hint}accepted: "
                                       f"{', '.join(accepted) or 'none'}")
-        check_init_args(self.target, self.init_args, "model", nested=False)
+        check_init_args(self.target, over_defaults(self.target, self.init_args, self.init_args),
+                        "model", nested=False)  # a mapping over its default, as built
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
         """Raise ``ConfigError`` if a value of ``arch`` does not fit the annotation of the
@@ -161,8 +162,8 @@ class ModelFactory:
         them (``build_class``)."""
         arch = own_copies(arch)  # its own copies: a model may change what it is given, and
         if self.is_class:  # the checks before training build an arch again
-            return build_class(self.target, {**own_copies(self.init_args),
-                                             **self._arch_args(arch)}, "model")
+            return build_class(self.target, over_defaults(self.target, self.init_args, {
+                **own_copies(self.init_args), **self._arch_args(arch)}), "model")
         model = self.target(arch)
         if not isinstance(model, pl.LightningModule):
             raise TypeError(f"model builder {self.name} returned {_returned(model)}, "
@@ -172,10 +173,13 @@ class ModelFactory:
 
 def over_defaults(target: Any, given: Mapping[str, Any],
                   args: Mapping[str, Any]) -> dict[str, Any]:
-    """A trial's values ``args`` for the class ``target``: the group of a dataclass argument
-    that ``init_args`` (``given``) leaves out set over its signature default's fields
-    (``records.over_default``, the code a config path's ``model.net.hidden`` runs), as
-    LightningCLI keeps them; an ``init_args`` instance is the argument instead.
+    """A trial's values ``args`` for the class ``target``: a dataclass argument's mapping (a
+    group, or ``init_args``' own, ``given``) set over its signature default's fields
+    (``records.over_default``, the code a config's ``class_path`` node runs), as LightningCLI
+    keeps them; where ``init_args`` gives an instance, it is the argument instead (a group
+    over a dataclass instance is set over the instance's fields, ``over_fields``, which the
+    group check leaves at the dataclass's own defaults: the group's values alone, and so
+    built again the same from the checkpoint's hyperparameters).
 
     Example:
         >>> import dataclasses
@@ -185,13 +189,13 @@ def over_defaults(target: Any, given: Mapping[str, Any],
         ...     depth: int = 1
         >>> class Model:
         ...     def __init__(self, net: Net = Net(depth=3)): ...
-        >>> over_defaults(Model, {}, {"net": {"hidden": 4}})
+        >>> over_defaults(Model, {"net": {"hidden": 2}}, {"net": {"hidden": 4}})
         {'net': {'hidden': 4, 'depth': 3}}
         >>> over_defaults(Model, {"net": Net()}, {"net": {"hidden": 4}})
-        {'net': {'hidden': 4}}
+        {'net': {'hidden': 4, 'depth': 1}}
     """
-    return {key: value if key in given else over_default(target, key, value)
-            for key, value in args.items()}
+    return {key: over_fields(given[key], value) if key in given and not isinstance(
+        given[key], Mapping) else over_default(target, key, value) for key, value in args.items()}
 
 
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
@@ -291,8 +295,9 @@ class DataFactory:
                                       f"class takes data.<argument> keys; a dict argument as a "
                                       f"group, passed whole); {did_you_mean(arg[0], accepted)}"
                                       f"accepted: {', '.join(accepted)}")
-            check_init_args(self.target, self.init_args, "data", nested=False)  # along
-            # **kwargs passed on whole too
+            check_init_args(self.target, over_defaults(self.target, self.init_args,
+                                                       self.init_args), "data", nested=False)
+            # (along **kwargs passed on whole too; a mapping over its default, as built)
             check_loader_args(self.init_args, "data")  # (was: each trial's loaders refused it)
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
@@ -346,8 +351,8 @@ class DataFactory:
         data section, a ``ConfigBuilder``) receives the architecture."""
         arch = own_copies(arch or {})  # its own copies, as a model's
         if inspect.isclass(self.target):
-            return build_class(self.target, {**own_copies(self.init_args),
-                                             **self.arch_args(arch)}, "data")
+            return build_class(self.target, over_defaults(self.target, self.init_args, {
+                **own_copies(self.init_args), **self.arch_args(arch)}), "data")
         if callable(self.target) and not isinstance(self.target, pl.LightningDataModule):
             data = self.target(arch)
             if not isinstance(data, pl.LightningDataModule):

@@ -34,6 +34,7 @@ from lightning_nas.config.chain import kwargs_chain
 from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
+from lightning_nas.config.records import over_defaults
 from lightning_nas.errors import ConfigError
 
 try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
@@ -62,7 +63,8 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if not contains_node(args) and not converted(target, args):
         return None
-    return {"_class_path": section["class_path"], **_defaults(target), **copy.deepcopy(dict(args))}
+    return {"_class_path": section["class_path"], **_defaults(target),  # a dataclass's mapping
+            **copy.deepcopy(over_defaults(target, args))}  # over its default, as built
 
 
 def _defaults(target: Any) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from lightning_nas.config.nodes import (
     with_args,
 )
 from lightning_nas.config.partial_probe import probe_partial
+from lightning_nas.config.records import over_default, over_defaults
 from lightning_nas.config.value_checks import check_value, matches, short
 from lightning_nas.errors import ConfigError
 
@@ -123,8 +124,10 @@ def instantiate(spec: Any, path: str = "") -> Any:
                 kwargs[key] = instantiate({**value, "_partial_": True}, where)
             else:
                 kwargs[key] = instantiate(value, where)
-        if not is_hydra(spec):  # values as the annotations take them, as jsonargparse
-            kwargs = convert_args(target, kwargs)
+        if not is_hydra(spec):  # values as the annotations take them, as jsonargparse, a
+            # dataclass's mapping over its signature default's fields (was: the dataclass's
+            # own defaults); a Hydra node's mapping passed as Hydra's instantiate passes it
+            kwargs = convert_args(target, over_defaults(target, kwargs))
         args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
                 for a in spec.get("_args_", [])]
         if spec.get("_partial_"):
@@ -237,6 +240,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
     hints = init_hints(cls)  # a base's too, as jsonargparse
     for key, value in init_args.items():
         value = class_node_path(value, hints.get(key), f"{where}.{key}")  # type[...]: a class
+        if dict_kwargs is not None:  # a class_path node's mapping, as built (over_default)
+            value = over_default(cls, key, value)
         if key not in names and not var_kw:
             raise ConfigError(f"{where}.{key}: not an argument of {name}{bases}; "
                               f"{name_hint(cls, key, names)}accepted: "

@@ -28,12 +28,13 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lightning_nas.config.chain import init_hints, kwargs_chain
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "over_default", "plain_step", "record_default", "record_step",
-           "to_dataclass"]
+           "no_dict", "over_default", "over_defaults", "over_fields", "plain_step",
+           "record_default", "record_step", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -242,13 +243,16 @@ def record_default(target: Any, name: str) -> dict[str, Any] | None:
 
 
 def over_default(target: Any, name: str, group: Any) -> Any:
-    """``group``, the mapping a search from Python gives ``target``'s dataclass argument
-    ``name`` (``{"net": {"hidden": 4}}``), over the fields of its signature default
-    (``record_default``; a mapping inside merged key by key), as a config path
-    ``model.net.hidden`` and LightningCLI's ``--model.net='{hidden: 4}'`` keep them (was: the
-    dataclass's own defaults). Any other value, and a mapping for an argument whose default
-    is no dataclass instance (a ``dict`` default: the group is the argument, whole, as
-    LightningCLI's ``--model.opt='{lr: 0.2}'``), is returned as it is.
+    """``group``, the mapping given ``target``'s dataclass argument ``name`` (a config's
+    ``init_args: {net: {hidden: 4}}``, ``model_init_args`` or a group from Python), over the
+    fields of its signature default (``record_default``; a mapping inside merged key by key),
+    as LightningCLI's ``--model.net='{hidden: 4}'`` and a config path ``model.net.hidden``
+    keep them (was: the dataclass's own defaults). As jsonargparse, only where the argument
+    is annotated with the dataclass itself (its base's, along ``**kwargs``, too); any other
+    value, and a mapping for another argument, is returned as it is: a ``dict`` default's
+    (the group is the argument, whole, as LightningCLI's ``--model.opt='{lr: 0.2}'``), an
+    ``Optional[Net]``'s or an unannotated one's (LightningCLI builds the dataclass's own
+    defaults there).
 
     Example:
         >>> import dataclasses
@@ -265,16 +269,60 @@ def over_default(target: Any, name: str, group: Any) -> Any:
     if not isinstance(group, Mapping) or is_node(group) or not _is_instance(
             _signature_default(target, name)):
         return group
+    hint = init_hints(target).get(name)
+    if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
+        return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
     return _merged(record_default(target, name) or {}, group)
 
 
+def over_fields(instance: Any, group: Any) -> Any:
+    """``group``, a mapping given where the dataclass ``instance`` is (``model_init_args``),
+    over the instance's fields, so that a ``class_path`` node of it, which cannot hold the
+    instance, builds the same dataclass (its mapping is set over the signature default,
+    ``over_default``); any other ``group`` or ``instance``: ``group`` as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> over_fields(Net(depth=2), {"hidden": 4})
+        {'hidden': 4, 'depth': 2}
+    """
+    if not isinstance(group, Mapping) or is_node(group) or not _is_instance(instance):
+        return group
+    return _merged(dataclasses.asdict(instance), group)
+
+
+def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args``, the arguments given ``target``, each mapping ``over_default``: a
+    ``class_path`` node's ``init_args`` as LightningCLI builds them.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3), width: int = 4): ...
+        >>> over_defaults(build, {"net": {"hidden": 2}, "width": 8})
+        {'net': {'hidden': 2, 'depth': 3}, 'width': 8}
+    """
+    return {key: over_default(target, key, value) for key, value in args.items()}
+
+
 def _signature_default(target: Any, name: str) -> Any:
-    """The default of ``target``'s argument ``name`` (None where it has none to read)."""
-    try:
-        param = inspect.signature(target).parameters.get(name)
-    except (TypeError, ValueError):  # no signature to read
-        return None
-    return None if param is None or param.default is param.empty else param.default
+    """The default of ``target``'s argument ``name``, or of a base's its ``**kwargs`` pass
+    it on to (``kwargs_chain``, as jsonargparse finds it); None where it has none to read."""
+    for init in kwargs_chain(target):
+        try:
+            param = inspect.signature(init).parameters.get(name)
+        except (TypeError, ValueError):  # no signature to read
+            return None
+        if param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            return None if param.default is param.empty else param.default
+    return None
 
 
 def _is_instance(value: Any) -> bool:

@@ -1,0 +1,227 @@
+"""A dataclass argument given as a mapping and not searched (a config's ``init_args: {net:
+{hidden: 2}}``, ``model_init_args={"net": {"hidden": 2}}`` from Python) is set over the
+fields of its signature default, as LightningCLI builds it: ``net: NetConfig =
+NetConfig(depth=3)`` gives ``NetConfig(hidden=2, depth=3)`` (was: ``depth=1``, the
+dataclass's own default), in the model and data sections, in a ``class_path`` node nested in
+``init_args``, and along ``**kwargs`` to a base's argument. What LightningCLI does not merge
+is not merged either: an ``Optional[NetConfig]`` argument's mapping, a ``dict`` argument's
+(passed whole), a Python instance (it replaces the default), a Hydra ``_target_`` node's
+mapping (passed as Hydra's ``instantiate`` passes it).
+
+Each case is checked against LightningCLI itself (``LightningCLI(run=False)``); one real
+one-trial search checks that the trial, ``best_config.yaml`` read by LightningCLI, and the fit
+of it get the same fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+from lightning.pytorch.cli import LightningCLI
+from torch import nn
+
+from lightning_nas.cli import main
+from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.load import section_target
+from lightning_nas.config.section_builder import ConfigBuilder
+from tests.helpers_data import BlobData
+from tests.helpers_models import ClassifierSteps
+
+torch.set_num_threads(1)
+
+HERE = __name__  # the import path of this module's classes, for class_path
+
+
+@dataclasses.dataclass
+class NetConfig:
+    """A project's network config."""
+
+    hidden: int = 8
+    depth: int = 1
+
+
+@dataclasses.dataclass
+class Sized:
+    """A dataclass with a required field, which the signature default gives."""
+
+    width: int
+    act: str = "relu"
+
+
+#: a signature default other than the dataclass's own
+DEEP = NetConfig(depth=3)
+
+
+class Backbone(nn.Module):
+    """A nested ``class_path`` node's class, with a dataclass argument."""
+
+    def __init__(self, cfg: NetConfig = DEEP) -> None:  # noqa: B008
+        super().__init__()
+        self.cfg = cfg
+
+
+class DeepNet(ClassifierSteps, pl.LightningModule):
+    """``net``'s default sets ``depth`` to 3; ``opt`` is a dict, ``maybe`` an Optional."""
+
+    built: list[dict[str, Any]] = []  # the arguments of each model built
+
+    def __init__(self, net: NetConfig = DEEP, opt: dict = {"lr": 0.1, "momentum": 0.9},  # noqa: B006
+                 size: Sized = Sized(width=5), maybe: Optional[NetConfig] = DEEP,  # noqa: B008, UP045
+                 backbone: Optional[Backbone] = None) -> None:  # noqa: UP045
+        super().__init__()
+        self.save_hyperparameters(ignore=["backbone"])
+        self.args = {"net": net, "opt": opt, "size": size, "maybe": maybe,
+                     "backbone": backbone and backbone.cfg}
+        DeepNet.built.append(self.args)
+        layers, d = [], 8
+        for _ in range(net.depth):
+            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
+            d = net.hidden
+        self.layers = nn.Sequential(*layers, nn.Linear(d, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+class ChildNet(DeepNet):
+    """``net`` reached through ``**kwargs``, as jsonargparse follows it to the base."""
+
+    def __init__(self, extra: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+
+class DeepData(BlobData):
+    """``BlobData`` with a dataclass argument whose default is not its dataclass's own."""
+
+    def __init__(self, cfg: NetConfig = DEEP, batch_size: int = 64) -> None:  # noqa: B008
+        super().__init__(batch_size=batch_size)
+        self.cfg = cfg
+
+
+def _cli(tmp_path: Path, cfg: Mapping[str, Any]) -> LightningCLI:
+    """LightningCLI's own build of ``cfg`` (nothing run)."""
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump(dict(cfg)))
+    return LightningCLI(run=False, args=["--config", str(path)], save_config_callback=None,
+                        trainer_defaults={"logger": False, "enable_progress_bar": False})
+
+
+def _ours(section: Mapping[str, Any], name: str = "model") -> Any:
+    """A config section built as a search's trial builds it (``section_target``: a plain
+    ``class_path`` node by its class and ``init_args``, one holding nodes by a builder)."""
+    target, args = section_target(dict(section), name)
+    if name == "model":
+        factory = ModelFactory(target, args)
+        factory.check([])
+        return factory.build({})
+    data = DataFactory(target, args)
+    data.check()
+    return data.build({})
+
+
+MODEL = {"class_path": f"{HERE}.DeepNet", "init_args": {
+    "net": {"hidden": 2}, "opt": {"lr": 0.5}, "maybe": {"hidden": 2}}}
+
+
+def test_a_config_mapping_gets_the_fields_lightningcli_gives(tmp_path):
+    cli = _cli(tmp_path, {"model": MODEL})
+    assert cli.model.args["net"] == NetConfig(hidden=2, depth=3)  # LightningCLI's own
+    assert cli.model.args["opt"] == {"lr": 0.5}  # a dict: whole
+    assert cli.model.args["maybe"] == NetConfig(hidden=2, depth=1)  # Optional: not merged
+    ours = _ours(MODEL).args
+    assert {k: ours[k] for k in ("net", "opt", "maybe")} == {
+        k: cli.model.args[k] for k in ("net", "opt", "maybe")}
+    assert _ours(MODEL).hparams.net == {"hidden": 2, "depth": 3}  # as LightningCLI's config
+
+
+def test_a_nested_class_path_nodes_mapping_and_a_bases_argument_get_lightningclis_fields(
+        tmp_path):
+    nested = {"class_path": f"{HERE}.DeepNet", "init_args": {"backbone": {
+        "class_path": f"{HERE}.Backbone", "init_args": {"cfg": {"hidden": 2}}}}}
+    child = {"class_path": f"{HERE}.ChildNet", "init_args": {"net": {"hidden": 2}}}
+    for section, key in ((nested, "backbone"), (child, "net")):
+        cli = _cli(tmp_path, {"model": section})
+        assert cli.model.args[key] == NetConfig(hidden=2, depth=3)  # LightningCLI's own
+        assert _ours(section).args[key] == NetConfig(hidden=2, depth=3)  # (was: depth=1)
+
+
+def test_a_data_sections_mapping_gets_the_fields_lightningcli_gives(tmp_path):
+    data = {"class_path": f"{HERE}.DeepData", "init_args": {"cfg": {"hidden": 2}}}
+    cli = _cli(tmp_path, {"model": {"class_path": f"{HERE}.DeepNet"}, "data": data})
+    assert cli.datamodule.cfg == NetConfig(hidden=2, depth=3)
+    assert _ours(data, "data").cfg == NetConfig(hidden=2, depth=3)  # (was: depth=1)
+    built = ConfigBuilder(data, "data", plain_keys=False)({})  # a data section's builder
+    assert built.cfg == NetConfig(hidden=2, depth=3)
+
+
+def test_a_required_field_the_signature_default_gives_is_not_refused(tmp_path):
+    section = {"class_path": f"{HERE}.DeepNet", "init_args": {"size": {"act": "tanh"}}}
+    assert _cli(tmp_path, {"model": section}).model.args["size"] == Sized(5, "tanh")
+    assert _ours(section).args["size"] == Sized(5, "tanh")  # (was: refused before training)
+    nested = {"class_path": f"{HERE}.DeepNet", "init_args": {"backbone": {
+        "class_path": f"{HERE}.Backbone", "init_args": {"cfg": {"hidden": 2}}}, **section[
+            "init_args"]}}
+    ConfigBuilder(nested, "model", plain_keys=True).check({})  # a builder's section too
+
+
+def test_python_init_args_mappings_are_set_over_the_signature_default():
+    factory = ModelFactory(DeepNet, {"net": {"hidden": 2}, "size": {"act": "tanh"}})
+    factory.check([])  # (was: refused, Sized requires the field width)
+    args = factory.build({}).args
+    assert (args["net"], args["size"]) == (NetConfig(2, 3), Sized(5, "tanh"))
+    # a group over a model_init_args mapping too, as the config's search builds it
+    assert factory.build({"net": {"hidden": 4}}).args["net"] == NetConfig(4, 3)
+    data = DataFactory(DeepData, {"cfg": {"hidden": 2}})
+    assert data.build({}).cfg == NetConfig(2, 3)
+
+
+def test_what_lightningcli_does_not_merge_is_not_merged():
+    # an instance replaces the default; a dict is passed whole; an Optional's mapping is
+    # the dataclass's own defaults, as LightningCLI's --model.maybe='{hidden: 4}'
+    factory = ModelFactory(DeepNet, {"net": NetConfig(hidden=2)})
+    assert factory.build({}).args["net"] == NetConfig(2, 1)
+    assert ModelFactory(DeepNet).build({"opt": {"lr": 0.2}}).args["opt"] == {"lr": 0.2}
+    assert ModelFactory(DeepNet).build({"maybe": {"hidden": 4}}).args["maybe"] == NetConfig(4, 1)
+
+
+def test_a_hydra_nodes_mapping_is_passed_as_hydras_instantiate_passes_it():
+    hydra_utils = pytest.importorskip("hydra.utils")
+    node = {"_target_": f"{HERE}.Backbone", "cfg": {"hidden": 2}}
+    theirs = hydra_utils.instantiate(node).cfg
+    assert dict(theirs) == {"hidden": 2}  # Hydra: the mapping, nothing merged
+    assert instantiate(node, "model").cfg == dict(theirs)
+
+
+def test_a_config_search_its_best_config_and_lightningcli_train_the_same_fields(tmp_path):
+    DeepNet.built.clear()
+    run = tmp_path / "run"
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 0,
+        "model": {"class_path": f"{HERE}.DeepNet", "init_args": {"net": {"hidden": 2}}},
+        "data": {"class_path": f"{HERE}.DeepData", "init_args": {"cfg": {"hidden": 2}}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1,
+                    "accelerator": "cpu", "devices": 1, "enable_progress_bar": False,
+                    "logger": False},
+        "search": {"space": {"opt": {"lr": {"choice": [0.3, 0.5]}}}, "budget": 1, "verbose": False,
+                   "optimizer": "RandomSearch", "run_dir": str(run)}}))
+    assert main(["search", str(config)]) == 0
+    assert DeepNet.built and all(args["net"] == NetConfig(2, 3) for args in DeepNet.built)
+    state = torch.load(run / "best.ckpt", weights_only=False)["state_dict"]
+    assert sum(k.endswith("weight") for k in state) == 4  # three hidden layers: depth 3
+    best = yaml.safe_load((run / "best_config.yaml").read_text())
+    cli = _cli(tmp_path, {k: best[k] for k in ("model", "data")})  # the user's own CLI
+    assert cli.model.args["net"] == NetConfig(2, 3) and cli.datamodule.cfg == NetConfig(2, 3)
+    fit = _ours(best["model"]), _ours(best["data"], "data")  # what `fit` builds of it
+    assert fit[0].args["net"] == NetConfig(2, 3) and fit[1].cfg == NetConfig(2, 3)
