@@ -75,17 +75,19 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
 def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str, Any]:
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
     keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; a dataclass
-    argument's group that the stored arguments leave out over its signature default's
-    fields, as the trial got it (``records.over_default``; where the class imports)."""
+    argument's mapping (a group, or the stored arguments' own) over its signature default's
+    fields, as the trial got it (``records.over_default``; where the class imports; not
+    where the search was given an instance, which the trial's replaced the default)."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
-    given = {*section["init_args"], *(model.get("objects") or {})}
+    objects = set(model.get("objects") or {})
     cfg, target = {"model": section}, _imported(model.get("class_path"))
-    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}",
-                     value if is_dotted(key) or key in given or target is None
-                     else over_default(target, key, value))
+    set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
+    if target is not None:
+        section["init_args"] = {key: value if key in objects else over_default(
+            target, key, value) for key, value in section["init_args"].items()}
     return cfg["model"]
 
 

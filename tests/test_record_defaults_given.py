@@ -32,6 +32,7 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import section_target
 from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
 
@@ -201,6 +202,11 @@ def test_a_hydra_nodes_mapping_is_passed_as_hydras_instantiate_passes_it():
     theirs = hydra_utils.instantiate(node).cfg
     assert dict(theirs) == {"hidden": 2}  # Hydra: the mapping, nothing merged
     assert instantiate(node, "model").cfg == dict(theirs)
+
+
+def test_best_yaml_of_a_python_search_says_the_fields_its_trial_got():
+    model = {"class_path": f"{HERE}.DeepNet", "init_args": {"net": {"hidden": 2}}}
+    assert model_section(model, {})["init_args"]["net"] == {"hidden": 2, "depth": 3}
 
 
 def test_a_config_search_its_best_config_and_lightningcli_train_the_same_fields(tmp_path):
