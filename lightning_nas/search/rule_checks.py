@@ -5,7 +5,8 @@ A rule judges each trial by its monitored value after every epoch, and a trial t
 ``max_epochs`` is complete: validation must run once per epoch, nothing else may end a trial
 at another epoch (``max_time``, ``max_steps``, an ``EarlyStopping`` callback of the Trainer's
 or of the module's ``configure_callbacks()``) or train on past a stop (``min_epochs``,
-``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from.
+``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from
+and a resumed fit that trains as one in one go (no ``reload_dataloaders_every_n_epochs``).
 A rule's ``mode`` must be its monitor's (``check_rule_mode``): the other way round it stops
 the best runs. Without a rule, an ``EarlyStopping`` that judges another metric than the
 search's, or it the other way round, is warned of (``warn_stopping_monitor``).
@@ -210,8 +211,10 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
     returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
     above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
-    them from (``enable_checkpointing: false``). ``alone``: for a ``PruningCallback`` in a
-    plain ``fit``, whose messages say to leave it out, not to search without a scheduler.
+    them from (``enable_checkpointing: false``) or that resume them otherwise than a fit in
+    one go trains (``reload_dataloaders_every_n_epochs`` above 0). ``alone``: for a
+    ``PruningCallback`` in a plain ``fit``, whose messages say to leave it out, not to search
+    without a scheduler.
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -263,6 +266,18 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"last.ckpt, but trainer.enable_checkpointing=False writes none; leave it out "
             f"(or {in_words('true', 'True')}), or use scheduler 'median' (it stops trials, "
             f"never pauses them) or none")
+    reload = trainer.get("reload_dataloaders_every_n_epochs")
+    if pauses and isinstance(reload, int) and not isinstance(reload, bool) and reload > 0:
+        # Lightning makes a reload epoch's training iterator twice in a fit, once in the
+        # epoch a fit resumes at, and counts reloads from that epoch: a promoted trial
+        # would draw other shuffles (and reload at other epochs) than a fit in one go
+        raise ConfigError(
+            f"scheduler {name!r} pauses trials and continues a promoted one from its "
+            f"last.ckpt, but trainer.reload_dataloaders_every_n_epochs={reload} makes "
+            f"Lightning draw other shuffles{'' if reload == 1 else ' and reload at other epochs'}"
+            f" in a fit resumed from a checkpoint than in one that trains in one go: the "
+            f"promoted trial would not train what its uninterrupted fit does; leave it out "
+            f"(or 0), or use scheduler 'median' (it stops trials, never pauses them) or none")
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
