@@ -56,3 +56,22 @@ def test_reloaded_dataloaders_train_under_median_which_never_pauses(tmp_path):
     result = _search(tmp_path / "run", trainer, scheduler="median").run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
     assert len(result.trials[0].curve) == 2
+
+
+def test_an_int_val_check_interval_counts_batches_of_accumulated_steps(tmp_path):
+    # was: refused before training, "trainer.val_check_interval=6 with
+    # check_val_every_n_epoch=None and max_steps=4 runs no validation", though 4 steps of 2
+    # accumulated batches train 6 batches here (the epoch's last batch steps alone) and
+    # Lightning validates after the 6th
+    trainer = {"max_epochs": -1, "max_steps": 4, "accumulate_grad_batches": 2,
+               "val_check_interval": 6, "check_val_every_n_epoch": None}
+    result = _search(tmp_path / "run", trainer).run()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1 and trial.epoch == 1 and trial.epochs == 2
+    # above every batch max_steps may train (4 steps of at most 2 batches): still refused
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=9 with check_val_every_n_epoch=None and max_steps=4 "
+            r"\(of accumulate_grad_batches=2 batches each at most: 8 batches\) runs no "
+            r"validation")):
+        _search(tmp_path / "other", {**trainer, "val_check_interval": 9})

@@ -148,9 +148,14 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
     elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
-            steps := kwargs.get("max_steps")) and 0 < steps < interval:
+            steps := kwargs.get("max_steps")) and 0 < steps * (
+                accumulated := _accumulated(kwargs)) < interval:
+        # it counts training batches, max_steps optimizer steps: each of at most that many
+        # batches (was: steps taken for batches, and a validating setting refused)
         why = (f"trainer.val_check_interval={interval} with check_val_every_n_epoch=None and "
-               f"max_steps={steps}")
+               f"max_steps={steps}" + (f" (of accumulate_grad_batches={accumulated} batches "
+                                       f"each at most: {steps * accumulated} batches)"
+                                       if accumulated > 1 else ""))
     else:
         return
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
@@ -337,6 +342,13 @@ def _no_time(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _accumulated(kwargs: Mapping[str, Any]) -> int:
+    """The training batches one optimizer step takes at most (``accumulate_grad_batches``,
+    1 where it is no integer above 1)."""
+    value = kwargs.get("accumulate_grad_batches")
+    return value if _is_int(value) and value > 1 else 1
 
 
 def _is_int(value: Any) -> bool:
