@@ -75,3 +75,16 @@ def test_an_int_val_check_interval_counts_batches_of_accumulated_steps(tmp_path)
             r"\(of accumulate_grad_batches=2 batches each at most: 8 batches\) runs no "
             r"validation")):
         _search(tmp_path / "other", {**trainer, "val_check_interval": 9})
+
+
+def test_min_steps_above_max_steps_is_refused_as_min_epochs_above_max_epochs_is(tmp_path):
+    # was: taken; Lightning stops at max_steps and ignores min_steps without a word (the
+    # trial trained 4 steps, not the 20 asked for)
+    with pytest.raises(ConfigError, match=(
+            r"trainer.min_steps=20 is above max_steps=4: Lightning stops at max_steps and "
+            r"ignores min_steps; set min_steps <= max_steps \(or leave min_steps out\)")):
+        _search(tmp_path / "run", {"max_epochs": 3, "max_steps": 4, "min_steps": 20})
+    searched = {**SPACE, "trainer.min_steps": {"choice": [2, 20]}}
+    with pytest.raises(ConfigError, match=r"space key 'trainer.min_steps' may take 20: "
+                                          r"trainer.min_steps=20 is above max_steps=4"):
+        _search(tmp_path / "run", {"max_epochs": 3, "max_steps": 4}, space=searched)

@@ -164,8 +164,9 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
 
 
 def check_epoch_bounds(kwargs: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` for a ``min_epochs`` above ``max_epochs`` (both >= 1): Lightning
-    stops at ``max_epochs`` and ignores ``min_epochs`` without a word.
+    """Raise ``ConfigError`` for a ``min_epochs`` above ``max_epochs``, or a ``min_steps``
+    above ``max_steps`` (both >= 1): Lightning stops at the maximum and ignores the minimum
+    without a word.
 
     Example:
         >>> check_epoch_bounds({"min_epochs": 2, "max_epochs": 3})
@@ -174,11 +175,12 @@ def check_epoch_bounds(kwargs: Mapping[str, Any]) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.min_epochs=5 is above max_epochs=3: ...
     """
-    low, high = kwargs.get("min_epochs"), kwargs.get("max_epochs")
-    if _is_int(low) and _is_int(high) and 1 <= high < low:
-        raise ConfigError(f"trainer.min_epochs={low} is above max_epochs={high}: Lightning "
-                          f"stops at max_epochs and ignores min_epochs; set min_epochs <= "
-                          f"max_epochs (or leave min_epochs out)")
+    for unit in ("epochs", "steps"):  # min_steps above max_steps likewise (was: taken)
+        low, high = kwargs.get(f"min_{unit}"), kwargs.get(f"max_{unit}")
+        if _is_int(low) and _is_int(high) and 1 <= high < low:
+            raise ConfigError(f"trainer.min_{unit}={low} is above max_{unit}={high}: "
+                              f"Lightning stops at max_{unit} and ignores min_{unit}; set "
+                              f"min_{unit} <= max_{unit} (or leave min_{unit} out)")
 
 
 def check_finetune_epochs(max_epochs: Any, trainer: Mapping[str, Any] | None,
