@@ -5,6 +5,8 @@ Real Trainers, real nevergrad, tiny data (3 training batches of 24, 1 validation
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -51,11 +53,21 @@ def test_reloaded_dataloaders_are_refused_where_trials_are_paused(tmp_path, sche
         _search(tmp_path / "run", {"max_epochs": 3}, space=searched, scheduler=scheduler)
 
 
-def test_reloaded_dataloaders_train_under_median_which_never_pauses(tmp_path):
-    trainer = {"max_epochs": 2, "reload_dataloaders_every_n_epochs": 1}
-    result = _search(tmp_path / "run", trainer, scheduler="median").run()
-    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
-    assert len(result.trials[0].curve) == 2
+def test_median_takes_reloads_and_a_profilers_folder_gets_a_folder_per_trial(tmp_path):
+    # was (the profiler): both trials appended their reports to PROF/fit-perf.txt, none
+    # saying its trial, where a ModelCheckpoint's dirpath gets a folder per trial
+    profiler = {"class_path": "lightning.pytorch.profilers.SimpleProfiler",
+                "init_args": {"dirpath": str(tmp_path / "prof"), "filename": "perf"}}
+    trainer = {"max_epochs": 2, "reload_dataloaders_every_n_epochs": 1, "profiler": profiler}
+    result = _search(tmp_path / "run", trainer, budget=2, scheduler="median").run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    assert all(len(t.curve) == 2 for t in result.trials)
+    reports = sorted(p.relative_to(tmp_path / "prof").as_posix()
+                     for p in (tmp_path / "prof").rglob("*.txt"))
+    assert [re.sub(r"^trials/run-\w+_trial_", "", r) for r in reports] == [
+        "0001/fit-perf.txt", "0002/fit-perf.txt"], reports
+    for report in reports:
+        assert (tmp_path / "prof" / report).read_text().count("FIT Profiler Report") == 1
 
 
 def test_an_int_val_check_interval_counts_batches_of_accumulated_steps(tmp_path):

@@ -68,6 +68,7 @@ from lightning_nas.search.trial_logs import (
     logger_defaults,
     placed_checkpoints,
     placed_logger,
+    placed_profiler,
     placed_root,
 )
 from lightning_nas.search.trial_spec import TrialSpec
@@ -92,6 +93,8 @@ def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Tra
     if settings.get("default_root_dir") is not None:  # the user's: a folder per trial
         settings["default_root_dir"] = placed_root(spec)
     kwargs = with_trial_defaults(instantiate(settings, "trainer"))
+    if "profiler" in kwargs:  # the user's, built: a folder per trial under its dirpath
+        kwargs["profiler"] = placed_profiler(spec, kwargs["profiler"])
     kwargs.setdefault("default_root_dir", spec.trial_dir)
     if kwargs.get("logger", True) is True:  # a resumed trial logs its new epochs apart
         version = "logs" if spec.ckpt_path is None else f"logs_resumed_{time.time_ns()}"

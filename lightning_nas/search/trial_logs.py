@@ -31,6 +31,7 @@ import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.profilers import Profiler
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
@@ -41,7 +42,7 @@ from lightning_nas.user_warnings import warn_user
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
            "logger_defaults", "pin_versions", "placed_checkpoints", "placed_logger",
-           "placed_root", "warn_fixed_versions"]
+           "placed_profiler", "placed_root", "warn_fixed_versions"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
@@ -160,6 +161,28 @@ def placed_checkpoints(spec: Any, callbacks: list[Any]) -> list[str]:
                 warnings.filterwarnings("ignore", message=f"Checkpoint directory "
                                         f"{re.escape(str(callback.dirpath))} exists")
     return placed
+
+
+def placed_profiler(spec: Any, profiler: Any) -> Any:
+    """``profiler`` (the trial's own copy of the user's ``trainer.profiler``, built) with a
+    ``dirpath`` given a folder of the trial's under it, as ``placed_checkpoints`` gives a
+    ``ModelCheckpoint``'s (was: every trial appended its report to ``DIRPATH/fit-FILE.txt``,
+    none saying its trial). One without a ``dirpath`` writes into the trial's log folder
+    (Lightning's ``log_dir``) or prints its report; a fit's or fine-tune's (``own_logs``)
+    and a name (``"simple"``) are returned as given.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from lightning.pytorch.profilers import SimpleProfiler
+        >>> spec = SimpleNamespace(own_logs=False, trial_dir="runs/a/trials/trial_0001",
+        ...                        log_label="a-3f9a0c")
+        >>> placed_profiler(spec, SimpleProfiler(dirpath="prof", filename="perf")).dirpath
+        'prof/trials/a-3f9a0c_trial_0001'
+    """
+    if (isinstance(profiler, Profiler) and not spec.own_logs
+            and getattr(profiler, "dirpath", None) is not None):
+        profiler.dirpath = _per_trial(spec, profiler.dirpath)  # its setup keeps a given one
+    return profiler
 
 
 def _checkpoint_folders(spec: Any) -> list[str]:
