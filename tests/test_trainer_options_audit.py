@@ -12,6 +12,7 @@ import torch
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
+from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -100,3 +101,15 @@ def test_min_steps_above_max_steps_is_refused_as_min_epochs_above_max_epochs_is(
     with pytest.raises(ConfigError, match=r"space key 'trainer.min_steps' may take 20: "
                                           r"trainer.min_steps=20 is above max_steps=4"):
         _search(tmp_path / "run", {"max_epochs": 3, "max_steps": 4}, space=searched)
+
+
+def test_a_fine_tune_in_64_true_starts_from_the_trials_weights_not_rounded(tmp_path):
+    # was: the weights loaded into the float32 model the fine-tune builds, rounded before
+    # the Trainer made it float64: "validated before training" gave val_loss
+    # 1.101388673593231 for the search's 1.1013886699353752, and it trained from there
+    trainer = {"max_epochs": 2, "precision": "64-true"}
+    result = _search(tmp_path / "run", trainer).run()
+    tuned = finetune(tmp_path / "run", max_epochs=1, model=TinyNet,
+                     data=BlobData(n=96, batch_size=24), threads=1)
+    assert tuned.status is TrialStatus.COMPLETED, tuned.error
+    assert tuned.start_metrics == {k: result.best.metrics[k] for k in ("val_loss", "val_acc")}

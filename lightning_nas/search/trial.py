@@ -221,7 +221,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             model = apply_optim(factory.build(spec.arch), spec.cli_optim)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
-                _load_weights(model, spec.init_weights)
+                _load_weights(model, spec.init_weights, spec.trainer.get("precision"))
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             if spec.validate_start:  # the score a fine-tune starts from, as it validates
                 from lightning_nas.search.start_score import validate_start
@@ -295,15 +295,23 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     return result
 
 
-def _load_weights(model: pl.LightningModule, path: str) -> None:
+def _load_weights(model: pl.LightningModule, path: str, precision: Any = None) -> None:
     """Load the checkpoint's weights into ``model`` as ``load_from_checkpoint`` does: its
     ``configure_model`` first (layers made there), then ``on_load_checkpoint``, then the
-    state dict with the model's ``strict_loading``."""
+    state dict with the model's ``strict_loading``. Under a ``precision`` of ``64-true``
+    the model is made float64 first, as the Trainer makes it when ``fit`` starts (was: the
+    weights went through the float32 model, rounded: not the trial's)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if is_overridden("configure_model", model, pl.LightningModule):
         model.configure_model()
     model.on_load_checkpoint(checkpoint)
+    if str(precision) in _DOUBLE:
+        model.double()
     model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
+
+
+#: the Trainer precisions that make the module float64 (``DoublePrecision``)
+_DOUBLE = frozenset({"64", "64-true"})
 
 
 def _own_batches(arch: dict[str, Any]) -> bool:
