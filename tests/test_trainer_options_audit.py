@@ -113,3 +113,13 @@ def test_a_fine_tune_in_64_true_starts_from_the_trials_weights_not_rounded(tmp_p
                      data=BlobData(n=96, batch_size=24), threads=1)
     assert tuned.status is TrialStatus.COMPLETED, tuned.error
     assert tuned.start_metrics == {k: result.best.metrics[k] for k in ("val_loss", "val_acc")}
+
+
+def test_barebones_is_refused_in_its_own_words(tmp_path):
+    # was: refused by the Trainer's build, naming a logger the user never gave:
+    # "trainer.barebones=True: ValueError: `Trainer(barebones=True, logger=<...CSVLogger
+    # object at 0x...>)` was passed. Logging can impact raw speed ..."
+    with pytest.raises(ConfigError, match=(
+            r"^trainer.barebones=True turns off self.log, which Lightning then refuses: the "
+            r"monitor 'val_loss' could never be logged .*leave it out")):
+        _search(tmp_path / "run", {"max_epochs": 2, "barebones": True})

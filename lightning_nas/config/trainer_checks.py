@@ -139,6 +139,11 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
         lightning_nas.errors.ConfigError: trainer.limit_val_batches=0 runs no validation, ...
     """
     check_epoch_bounds(kwargs)
+    if kwargs.get("barebones") is True:  # (was: the Trainer's refusal of a logger of ours)
+        raise ConfigError(f"trainer.barebones=True turns off self.log, which Lightning then "
+                          f"refuses: the monitor {monitor!r} could never be logged (nor a "
+                          f"checkpoint or a log kept); leave it out (or false): progress bars "
+                          f"and model summaries are off already")
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
     nothing = trains_nothing(kwargs)  # (was: a max_time of zero taken: each trial failed)
     if _is_number(kwargs.get("limit_val_batches")) and kwargs["limit_val_batches"] == 0:
