@@ -1422,12 +1422,17 @@ def test_an_optimizer_over_its_budget_stops_the_search_with_the_best_exported(tm
 @pytest.mark.slow
 def test_an_optimizer_error_lets_the_trials_out_finish(tmp_path):
     # was (2 workers): the trial out when the optimizer failed was killed with the executor,
-    # left RUNNING and out of the export; each resume started it again and killed it again
+    # left RUNNING and out of the export; each resume started it again and killed it again.
+    # Two threads run the trials (was: executor "process", two spawned workers, seconds of
+    # imports each for 0.3 s trials): the loop lets them finish alike
+    from concurrent.futures import ThreadPoolExecutor
+
     for _ in range(2):  # the run, then its resume
-        with pytest.raises(SearchError, match="optimizer 'LHSSearch' failed at its ask 9"):
+        with ThreadPoolExecutor(max_workers=2) as pool, \
+                pytest.raises(SearchError, match="optimizer 'LHSSearch' failed at its ask 9"):
             Search(None, {"k": {"choice": [1, 2, 3]}, "w": {"int": [1, 4]}},
                    objective=_slow_loss, monitor="val_loss", optimizer="LHSSearch", budget=8,
-                   seed=0, executor="process", num_workers=2, run_dir=tmp_path,
+                   seed=0, executor=pool, num_workers=2, run_dir=tmp_path,
                    verbose=False).run()
         with RunStore(tmp_path / "search.db") as store:
             assert store.count(TrialStatus.RUNNING) == 0
