@@ -92,10 +92,13 @@ def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_distributed_example_ray(tmp_path, monkeypatch):
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
     monkeypatch.chdir(ROOT)
     best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml")
     assert 0.0 < best["score"] <= 1.0
+    # the local Ray the search started is shut down at its end (test_ray_cluster's searches
+    # connect to a cluster by address)
+    assert not ray.is_initialized()
     with RunStore(tmp_path / "run" / "search.db") as store:  # both trials, on two actors
         assert store.count(TrialStatus.COMPLETED) == 2 and store.count(TrialStatus.FAILED) == 0
 

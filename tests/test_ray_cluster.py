@@ -1,6 +1,8 @@
 """Trials on an existing Ray cluster given by address: a real two-node cluster on the
 loopback address (Ray's own ``cluster_utils.Cluster``), and an address nobody answers at,
-which is one ``ConfigError`` before anything is stored."""
+which is one ``ConfigError`` before anything is stored; and Ray's other cases on a one-node
+cluster that the module's tests share (``one_node``: connected as a user's ``ray.init``;
+``one_node_address``: for a search that connects itself), started once per module."""
 
 from __future__ import annotations
 
@@ -8,10 +10,7 @@ import importlib
 import json
 import os
 import re
-import shutil
 import signal
-import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,94 +21,74 @@ from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import trial_line
-from lightning_nas.search.ray_checks import keep_loopback
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
+from tests.conftest import TINY_TRAINER
 from tests.helpers_models import TinyNet
+from tests.helpers_ray import (
+    LOOPBACK,
+    NodeNet,
+    ThreadNet,
+    connect,
+    free_port,
+    loopback_cluster,
+    ray_folder,
+)
 
 ray = pytest.importorskip("ray")
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
-LOOPBACK = "127.0.0.1"
-
-
-class NodeNet(TinyNet):
-    """``TinyNet`` that writes where its trial ran (Ray node, process, and whether the
-    process has the run store's file open) to ``<trial dir>/where.json``."""
-
-    def on_fit_end(self) -> None:
-        fds = Path("/proc/self/fd")
-        links = [os.path.realpath(fd) for fd in fds.iterdir()] if fds.exists() else []
-        record = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                  "store_open": any("search.db" in link for link in links)}
-        path = Path(self.trainer.default_root_dir) / "where.json"
-        path.write_text(json.dumps(record))
-
-
-class ThreadNet(TinyNet):
-    """``TinyNet`` that writes the torch threads (and ``OMP_NUM_THREADS``) its trial
-    trained with to ``<trial dir>/threads.json``."""
-
-    def on_train_start(self) -> None:
-        import torch
-
-        record = {"torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
-        path = Path(self.trainer.default_root_dir) / "threads.json"
-        path.write_text(json.dumps(record))
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _objective(arch: dict) -> dict[str, float]:
     return {"val_acc": arch["width"] / 32}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ray_tmpdir(monkeypatch) -> Iterator[str]:
-    """A Ray temp folder of the test's own (short: Ray's socket paths have a length limit),
-    so the cluster's address file does not redirect other ``ray.init()`` calls."""
-    folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
-    monkeypatch.setenv("RAY_TMPDIR", folder)
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    """A Ray temp folder of the test's own (``tests.helpers_ray.ray_folder``)."""
+    with ray_folder(monkeypatch) as folder:
+        yield folder
 
 
 @pytest.fixture
 def two_nodes(ray_tmpdir) -> Iterator[object]:
     """A head and a worker node of one CPU each, both on the loopback address only."""
-    from ray.cluster_utils import Cluster
-
-    local = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
-    cluster = Cluster(initialize_head=True,
-                      head_node_args={**local, "include_dashboard": False})
-    try:
-        cluster.add_node(**local)
+    with loopback_cluster(2) as cluster:
         yield cluster
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def _one_node() -> Iterator[tuple[object, str]]:
+    """A head node of one CPU on the loopback address only, and its Ray temp folder: one
+    per module (per pytest-xdist worker that runs its tests) for the tests that start no
+    cluster of another shape (was: a cluster, or a local Ray, started by each; seconds)."""
+    with pytest.MonkeyPatch.context() as patch, ray_folder(patch) as folder, \
+            loopback_cluster(1) as cluster:
+        yield cluster, folder
 
 
 @pytest.fixture
-def one_node(ray_tmpdir) -> Iterator[object]:
-    """A head node of one CPU on the loopback address only."""
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False,
-        "include_dashboard": False})
+def one_node(_one_node, monkeypatch) -> Iterator[object]:
+    """The module's one-node cluster, Ray connected to it as a user's ``ray.init`` would
+    (``log_to_driver`` off) once an earlier test's actors have let its CPU go; disconnected
+    at the end."""
+    cluster, folder = _one_node
+    monkeypatch.setenv("RAY_TMPDIR", folder)
     try:
+        connect(cluster.address)
         yield cluster
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
+        ray.shutdown()
+
+
+@pytest.fixture
+def one_node_address(_one_node, monkeypatch) -> str:
+    """The address of the module's one-node cluster, for a search that connects itself."""
+    cluster, folder = _one_node
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    return cluster.address
 
 
 #: a project's module, importable from the search's current folder only
@@ -130,7 +109,7 @@ class ProjectNet(TinyNet):
 @pytest.mark.slow  # a two-node cluster and a search: about a minute on two cores
 def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, tiny_trainer,
                                                           monkeypatch):
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    monkeypatch.chdir(REPO)  # workers import tests.*
     address = two_nodes.address
     assert address.startswith(f"{LOOPBACK}:")
     nodes = {two_nodes.head_node.node_id, *(n.node_id for n in two_nodes.worker_nodes)}
@@ -141,12 +120,13 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
                executor="ray", ray={"address": address, "num_cpus": 2}, run_dir=tmp_path,
                verbose=False).run()
     assert not ray.is_initialized() and not (tmp_path / "search.db").exists()
+    # two trials (was four): the second starts while the first trains, on the other node
     result = Search(NodeNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
-                    budget=4, executor="ray", num_workers=2, optimizer="RandomSearch", seed=1,
+                    budget=2, executor="ray", num_workers=2, optimizer="RandomSearch", seed=1,
                     ray={"address": address, "num_cpus": 1}, run_dir=tmp_path,
                     verbose=False).run()
     assert not ray.is_initialized()  # the search connected, and disconnected at its end
-    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 4
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     where = [json.loads((tmp_path / "trials" / f"trial_{t.trial_id:04d}" / "where.json")
                         .read_text()) for t in result.trials]
     assert {w["node"] for w in where} == nodes  # one actor per one-CPU node, both used
@@ -161,7 +141,7 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
 
 
 def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray_tmpdir):
-    address = f"{LOOPBACK}:{_free_port()}"
+    address = f"{LOOPBACK}:{free_port()}"
     fresh = tmp_path / "fresh"
     began = time.monotonic()
     with pytest.raises(ConfigError, match=rf"search\.ray\.address='{address}'.*ray start"):
@@ -200,28 +180,50 @@ def test_a_cluster_that_refuses_the_connection_is_said_with_token_authentication
     assert "RAY_AUTH_MODE" not in str(unconnected("127.0.0.1:6393", refused))
 
 
-@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
-def test_threads_per_trial_sets_a_ray_trials_torch_threads(tmp_path, ray_tmpdir, tiny_trainer,
-                                                           monkeypatch):
+@pytest.fixture(scope="module")
+def half_cpu_search(_one_node, tmp_path_factory) -> dict:
+    """One search of one ``ThreadNet`` trial on two workers of half a CPU each, with
+    ``threads_per_trial=2`` (the default would be 1), that connects to the module's cluster
+    itself: its run folder, result, the CPUs its actors held when the trial had ended, and
+    whether Ray was still initialised after it. Run once per module (per pytest-xdist worker)
+    for the two tests that assert on it (was: a local Ray and a search each)."""
+    cluster, folder = _one_node
+    run, held = tmp_path_factory.mktemp("half_cpu"), []
+
+    def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
+        held.append(ray.cluster_resources()["CPU"] - ray.available_resources().get("CPU", 0))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_TMPDIR", folder)
+        patch.chdir(REPO)  # workers import tests.*
+        connect(cluster.address)  # an earlier test's actors let its CPU go first
+        ray.shutdown()
+        result = Search(ThreadNet, SPACE, data="tests.helpers.BlobData",
+                        trainer=dict(TINY_TRAINER), budget=1, executor="ray", num_workers=2,
+                        threads_per_trial=2, on_trial_end=cpus_held, run_dir=run,
+                        ray={"address": cluster.address, "num_cpus": 0.5}, verbose=False).run()
+        return {"run": run, "result": result, "held": held,
+                "initialised_after": ray.is_initialized()}
+
+
+@pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
+def test_threads_per_trial_sets_a_ray_trials_torch_threads(half_cpu_search):
     # was: ignored beside search.ray.num_cpus, trials trained (and were recorded) with
-    # num_cpus torch threads
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
-    result = Search(ThreadNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
-                    budget=1, executor="ray", threads_per_trial=1, ray={"num_cpus": 2},
-                    run_dir=tmp_path, verbose=False).run()
-    assert not ray.is_initialized()
+    # num_cpus torch threads (here at least 1: was 1, threads_per_trial 2)
+    run, result = half_cpu_search["run"], half_cpu_search["result"]
+    assert not half_cpu_search["initialised_after"]  # the search's own connection: closed
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED
-    threads = json.loads((tmp_path / "trials" / f"trial_{trial.trial_id:04d}" / "threads.json")
+    threads = json.loads((run / "trials" / f"trial_{trial.trial_id:04d}" / "threads.json")
                          .read_text())
-    assert threads == {"torch": 1, "omp": "1"}
-    with RunStore(tmp_path / "search.db") as store:
-        assert store.fits(trial.trial_id) == [1]  # the count best_config.yaml names
+    assert threads == {"torch": 2, "omp": "2"}
+    with RunStore(run / "search.db") as store:
+        assert store.fits(trial.trial_id) == [2]  # the count best_config.yaml names
 
 
-@pytest.mark.slow  # a local cluster: about twenty seconds on two cores
+@pytest.mark.slow  # a cluster: about twenty seconds on two cores
 def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_folder(
-        tmp_path, ray_tmpdir, tiny_trainer):
+        tmp_path, one_node_address, tiny_trainer):
     # was: two FAILED trials stored, "trials 1 and 2 failed the same way in training
     # (every trial would; unless a value they share is the cause: ...)"
     env = {"pip": ["nonexistent-pkg-zzz"]}
@@ -229,8 +231,9 @@ def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_fold
                                           r"\['nonexistent-pkg-zzz'\]\} cannot be set up on "
                                           r"the Ray cluster: .+\. Fix it or leave it out"):
         Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer, budget=2,
-               executor="ray", num_workers=2, ray={"runtime_env": env},
-               run_dir=tmp_path / "run", verbose=False).run()
+               executor="ray", num_workers=2, run_dir=tmp_path / "run", verbose=False,
+               ray={"address": one_node_address, "num_cpus": 0.5,  # (both fit its CPU)
+                    "runtime_env": env}).run()
     assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()
 
@@ -241,9 +244,7 @@ def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_impor
     # was: search.ray (address, every ray.init key) silently ignored, and the workers did
     # not get the driver's current folder and PYTHONPATH: a project's module failed to
     # import only in its trials, stored as FAILED
-    repo = Path(__file__).resolve().parents[1]
-    with keep_loopback(ray, LOOPBACK):
-        ray.init(address=one_node.address, log_to_driver=False)
+    repo = REPO  # (one_node: ray.init(address=its address, log_to_driver=False) done)
     project = tmp_path / "project"
     project.mkdir()
     (project / "lnas_ray_project.py").write_text(PROJECT_MODULE)
@@ -253,7 +254,7 @@ def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_impor
         p for p in (str(repo), os.environ.get("PYTHONPATH")) if p))
     net = importlib.import_module("lnas_ray_project").ProjectNet
     run = tmp_path / "run"
-    elsewhere = f"{LOOPBACK}:{_free_port()}"
+    elsewhere = f"{LOOPBACK}:{free_port()}"
     for options, message in [
             ({"address": elsewhere}, rf"search\.ray\.address='{elsewhere}' is a ray\.init "
                                      rf"argument, and Ray is already initialised in this "
@@ -286,18 +287,17 @@ class HiddenNet(TinyNet):
 
 
 @pytest.mark.slow  # a local cluster: about twenty seconds on two cores
-def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, ray_tmpdir,
+def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, one_node,
                                                                       tiny_trainer, monkeypatch):
     # was: every trial FAILED with "Ray error: \x1b[36mray::_RayTrialActor.run()\x1b[39m
     # (pid=..., actor_id=...)", another first line each time, so the search never stopped
     # on the same error twice; the cause (No module named ...) deep inside each error
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    monkeypatch.chdir(REPO)  # workers import tests.*
     hidden = tmp_path / "mods"
     hidden.mkdir()
     (hidden / "lnas_hidden_mod.py").write_text(HIDDEN_MODULE)
     monkeypatch.syspath_prepend(str(hidden))  # the driver's path only, as sys.path.insert
-    net = importlib.import_module("lnas_hidden_mod").HiddenNet
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    net = importlib.import_module("lnas_hidden_mod").HiddenNet  # (one_node: Ray of 1 CPU)
     executor = RayExecutor(num_workers=2, num_cpus=0.5)  # two actors, as the search's
     try:
         search = Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
@@ -324,18 +324,17 @@ def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, 
 
 
 @pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
-def test_a_trial_that_kills_its_ray_actor_is_failed_on_a_line_of_its_own(tmp_path, ray_tmpdir,
+def test_a_trial_that_kills_its_ray_actor_is_failed_on_a_line_of_its_own(tmp_path, one_node,
                                                                          tiny_trainer,
                                                                          monkeypatch):
     # was: "FAILED (trial process died (Ray actor: The actor died unexpectedly before
     # finishing this task.)": the error's first line opened a parenthesis that only Ray's
     # message, lines below, closed
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    monkeypatch.chdir(REPO)  # workers import tests.*
     search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data="tests.helpers.BlobData",
                     trainer=tiny_trainer, model_init_args={"die_width": 4},  # os._exit(3)
                     run_dir=tmp_path / "run", verbose=False)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    executor = RayExecutor(num_workers=1, num_cpus=1)
+    executor = RayExecutor(num_workers=1, num_cpus=1)  # (one_node: Ray of 1 CPU)
     try:
         executor.start()
         executor.submit(search.template.spec(1, {"width": 4}))
@@ -364,11 +363,11 @@ def _running(pid: int) -> bool:
 @pytest.mark.slow  # a local cluster, three actors started: about a minute on two cores
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
 def test_a_ray_actor_that_died_between_trials_is_replaced_and_the_next_trial_runs(
-        tmp_path, ray_tmpdir, tiny_trainer, monkeypatch):
+        tmp_path, one_node, tiny_trainer, monkeypatch):
     # was: the next trial given to an actor that died while idle (killed for memory, its
     # node's trouble) failed at once, "trial process died (Ray actor: ...)", counted as a
     # failed trial though it never started; now it runs on a new actor, counted once
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
+    monkeypatch.chdir(REPO)  # workers import tests.*
     killed: list[int] = []
 
     def kill_its_actor(result) -> None:  # after trial 1 is stored: its actor is idle
@@ -408,15 +407,14 @@ def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install
 
 
 @pytest.mark.slow  # a local cluster: about twenty seconds on two cores
-def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(ray_tmpdir,
+def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(one_node,
                                                                             monkeypatch):
     # was: "the Ray cluster fits 1 trial(s) at once" and "1 Ray actor(s) of the trials did
     # not answer"; the actors are given no time to start (a timeout of 0 s) so that the one
     # the cluster fits has not answered yet
     from lightning_nas.search import ray_executor
 
-    monkeypatch.setattr(ray_executor, "START_TIMEOUT", 0.0)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    monkeypatch.setattr(ray_executor, "START_TIMEOUT", 0.0)  # (one_node: Ray of 1 CPU)
     executor = RayExecutor(num_workers=2, num_cpus=1)
     try:
         with pytest.warns(UserWarning) as record:
@@ -432,20 +430,12 @@ def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(ray_
                for m in said), said
 
 
-@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
+@pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
 def test_a_ray_search_with_fewer_trials_than_workers_starts_only_the_actors_it_needs(
-        tmp_path, ray_tmpdir, tiny_trainer, monkeypatch):
+        half_cpu_search):
     # was: RayExecutor.start started all num_workers actors and waited for them: a budget-1
     # search with two workers held two actors' resources (and paid two imports of
     # Lightning), one of them never given a trial
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # workers import tests.*
-    held: list[float] = []
-
-    def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
-        held.append(ray.cluster_resources()["CPU"] - ray.available_resources().get("CPU", 0))
-
-    result = Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
-                    budget=1, executor="ray", num_workers=2, ray={"num_cpus": 0.5},
-                    on_trial_end=cpus_held, run_dir=tmp_path, verbose=False).run()
+    result, held = half_cpu_search["result"], half_cpu_search["held"]
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
     assert held == [0.5]  # one actor of half a CPU (was: 1.0, two of them)

@@ -1,0 +1,125 @@
+"""Ray for the tests: trial models that record where and how they ran, a Ray temp folder of
+a test's own, a cluster on the loopback address (Ray's ``cluster_utils.Cluster``), and a
+connection to one that waits until the trials of an earlier test have let its CPUs go.
+
+Example:
+    >>> from tests.helpers_ray import LOOPBACK, free_port
+    >>> 0 < free_port() < 65536 and LOOPBACK == "127.0.0.1"
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers_models import TinyNet
+
+__all__ = ["LOOPBACK", "NodeNet", "ThreadNet", "connect", "free_port", "loopback_cluster",
+           "ray_folder"]
+
+LOOPBACK = "127.0.0.1"
+#: seconds a test waits for the CPUs an earlier test's actors held (killed: Ray frees them)
+FREE_TIMEOUT = 120.0
+
+
+class NodeNet(TinyNet):
+    """``TinyNet`` that writes where its trial ran (Ray node, process, and whether the
+    process has the run store's file open) to ``<trial dir>/where.json``."""
+
+    def on_fit_end(self) -> None:
+        import ray
+
+        fds = Path("/proc/self/fd")
+        links = [os.path.realpath(fd) for fd in fds.iterdir()] if fds.exists() else []
+        record = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                  "store_open": any("search.db" in link for link in links)}
+        path = Path(self.trainer.default_root_dir) / "where.json"
+        path.write_text(json.dumps(record))
+
+
+class ThreadNet(TinyNet):
+    """``TinyNet`` that writes the torch threads (and ``OMP_NUM_THREADS``) its trial
+    trained with to ``<trial dir>/threads.json``."""
+
+    def on_train_start(self) -> None:
+        import torch
+
+        record = {"torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
+        path = Path(self.trainer.default_root_dir) / "threads.json"
+        path.write_text(json.dumps(record))
+
+
+def free_port() -> int:
+    """A TCP port of the loopback address that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def ray_folder(monkeypatch: pytest.MonkeyPatch, folder: str | None = None) -> Iterator[str]:
+    """``RAY_TMPDIR`` set to ``folder`` (by default a new one, removed at the end) and Ray's
+    usage stats off: short (Ray's socket paths have a length limit), and a cluster's address
+    file there does not redirect other ``ray.init()`` calls."""
+    own = folder is None
+    folder = folder or tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        yield folder
+    finally:
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def loopback_cluster(nodes: int) -> Iterator[Any]:
+    """A head and ``nodes - 1`` worker nodes of one CPU each, on the loopback address only
+    (``RAY_TMPDIR`` set by the caller); Ray disconnected and the cluster shut down at the
+    end."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    local = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
+    cluster = Cluster(initialize_head=True, head_node_args={**local, "include_dashboard": False})
+    try:
+        for _ in range(nodes - 1):
+            cluster.add_node(**local)
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+def connect(address: str) -> None:
+    """``ray.init`` to the cluster at ``address`` (as a user would, ``log_to_driver`` off),
+    then wait until all its CPUs are free: an earlier test's actors, killed, let theirs go
+    a moment later (or, dropped unkilled, once Ray collects them).
+
+    Raises:
+        RuntimeError: they were not free within ``FREE_TIMEOUT`` seconds.
+    """
+    import ray
+
+    from lightning_nas.search.ray_checks import keep_loopback
+
+    with keep_loopback(ray, LOOPBACK):
+        ray.init(address=address, log_to_driver=False)
+    deadline = time.monotonic() + FREE_TIMEOUT
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the cluster's CPUs were still held after {FREE_TIMEOUT:g} s: "
+                               f"{ray.available_resources()} of {ray.cluster_resources()}")
+        time.sleep(0.1)
