@@ -27,6 +27,8 @@ ray = pytest.importorskip("ray")
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 LOOPBACK = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
+#: a node of one CPU on the loopback address only
+LOCAL = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
 
 #: a runtime_env plugin (Ray's ``RAY_RUNTIME_ENV_PLUGINS``) that each node's runtime env
 #: agent loads: it sets up on a node, except on one started with ``LNAS_BAD_NODE`` set (there
@@ -49,35 +51,52 @@ class NodeCheckPlugin(RuntimeEnvPlugin):
 '''
 
 
-@pytest.fixture
-def mixed_nodes(monkeypatch) -> Iterator[object]:
-    """A head node that sets up ``{"lnas_node_check": ...}`` and a worker node that
-    cannot, one CPU each, on the loopback address only."""
+@pytest.fixture(scope="module")
+def _good_head() -> Iterator[tuple[object, dict[str, str]]]:
+    """A head node of one CPU, on the loopback address only, whose runtime env agent sets
+    ``{"lnas_node_check": ...}`` up, and the environment its nodes were started with: one
+    per module (per pytest-xdist worker that runs its tests; was: one per test)."""
     from ray.cluster_utils import Cluster
 
     folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")  # short: Ray's socket paths
     plugins = Path(folder) / "plugins"
     plugins.mkdir()
     (plugins / "lnas_node_plugin.py").write_text(PLUGIN)
-    monkeypatch.setenv("RAY_TMPDIR", folder)
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.setenv("RAY_RUNTIME_ENV_PLUGINS",
-                       json.dumps([{"class": "lnas_node_plugin.NodeCheckPlugin"}]))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # the agents import the plugin
-        p for p in (str(plugins), str(REPO), os.environ.get("PYTHONPATH")) if p))
-    local = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
-    cluster = Cluster(initialize_head=True,
-                      head_node_args={**local, "include_dashboard": False})
+    env = {"RAY_TMPDIR": folder, "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_RUNTIME_ENV_PLUGINS": json.dumps([{"class": "lnas_node_plugin.NodeCheckPlugin"}]),
+           "PYTHONPATH": os.pathsep.join(  # the agents import the plugin
+               p for p in (str(plugins), str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        cluster = Cluster(initialize_head=True, head_node_args={**LOCAL,
+                                                                "include_dashboard": False})
     try:
-        monkeypatch.setenv("LNAS_BAD_NODE", "1")  # the worker node's processes only
-        cluster.add_node(**local)
-        monkeypatch.delenv("LNAS_BAD_NODE")
-        yield cluster
+        yield cluster, env
     finally:
         if ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def mixed_nodes(_good_head, monkeypatch) -> Iterator[object]:
+    """The module's head node, and a worker node of one CPU (on the loopback address only)
+    that cannot set ``{"lnas_node_check": ...}`` up, added for the test and gone after it."""
+    cluster, env = _good_head
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LNAS_BAD_NODE", "1")  # the worker node's processes only
+    cluster.add_node(**LOCAL)
+    monkeypatch.delenv("LNAS_BAD_NODE")
+    try:
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for node in list(cluster.worker_nodes):  # (a test may have removed it)
+            cluster.remove_node(node)
 
 
 @pytest.mark.slow  # a two-node cluster and two searches: about a minute on two cores
@@ -90,10 +109,10 @@ def test_a_later_ray_actor_that_cannot_start_stops_the_search_and_fails_no_trial
     monkeypatch.chdir(REPO)  # workers import tests.*
     ray_options = {"address": mixed_nodes.address, "num_cpus": 1,
                    "runtime_env": {"lnas_node_check": {"check": True}}}
-    run = tmp_path / "run"
+    run, trainer = tmp_path / "run", {**tiny_trainer, "max_epochs": 1}  # (was 2 epochs)
 
     def search(workers: int) -> Search:
-        return Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+        return Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=trainer,
                       budget=3, executor="ray", num_workers=workers,
                       optimizer="RandomSearch", seed=1, ray=ray_options, run_dir=run,
                       verbose=False)
@@ -129,14 +148,14 @@ def test_a_later_ray_actor_that_dies_before_it_answers_stops_the_search_and_fail
     ray_options = {"address": mixed_nodes.address, "num_cpus": 1,
                    "runtime_env": {"lnas_node_check": {"stall": 300}}}
     (bad,) = mixed_nodes.worker_nodes
-    run = tmp_path / "run"
+    run, trainer = tmp_path / "run", {**tiny_trainer, "max_epochs": 1}  # (was 2 epochs)
 
     def lose_the_node(result) -> None:  # trial 1 is stored, trial 2's actor still starting
         if result.trial_id == 1:
             mixed_nodes.remove_node(bad)
 
     def search(workers: int, on_trial_end=None) -> Search:
-        return Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+        return Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=trainer,
                       budget=2, executor="ray", num_workers=workers,
                       optimizer="RandomSearch", seed=1, ray=ray_options, run_dir=run,
                       on_trial_end=on_trial_end, verbose=False)
