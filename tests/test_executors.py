@@ -63,8 +63,9 @@ def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     loggers = [TensorBoardLogger(tmp_path / "tb"), CSVLogger(tmp_path / "csv")]
-    result = Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "logger": loggers},
-                    budget=4, num_workers=2, run_dir=tmp_path / "run", verbose=False).run()
+    trainer = {**tiny_trainer, "max_epochs": 1, "logger": loggers}  # (was 2 epochs)
+    result = Search(TinyNet, SPACE, data=BlobData, trainer=trainer, budget=4, num_workers=2,
+                    run_dir=tmp_path / "run", verbose=False).run()
     archs = sorted((t.arch["width"], t.arch["lr"]) for t in result.trials)
     assert len(archs) == 4
     for name in ("tb", "csv"):
@@ -83,9 +84,10 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
     # (a fresh spawn, a fresh `import lightning`) trains trial 3 (was seed 2: widths 8, 8,
     # 4, 4, 4, 4, 8, four deaths and four spawned replacements for the same asserts)
     space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
-    result = Search(TinyNet, space, data=BlobData, trainer=tiny_trainer, budget=3,
-                    num_workers=2, model_init_args={"die_width": 4}, optimizer="RandomSearch",
-                    seed=11, max_failures=10, run_dir=tmp_path, verbose=False).run()
+    result = Search(TinyNet, space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
+                    budget=3, num_workers=2, model_init_args={"die_width": 4},  # 1 epoch (was 2)
+                    optimizer="RandomSearch", seed=11, max_failures=10, run_dir=tmp_path,
+                    verbose=False).run()
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
     done = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
     assert len(done) == 3 and all(t.arch["width"] == 8 for t in done)
@@ -276,9 +278,10 @@ def test_a_pool_shut_down_as_it_starts_ends_its_workers_quietly(capfd):
 @pytest.mark.slow
 def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
     # a pool of one process queues the second of two trials (was two, an import each)
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        result = Search(TinyNet, SPACE, data=BlobData, trainer=tiny_trainer, budget=3,
-                        executor=pool, num_workers=2, run_dir=tmp_path, verbose=False).run()
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:  # 1-epoch trials
+        result = Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
+                        budget=3, executor=pool, num_workers=2, run_dir=tmp_path,
+                        verbose=False).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
     with RunStore(tmp_path / "search.db") as store:  # none started in the search process
         assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 3
