@@ -180,45 +180,50 @@ def test_a_cluster_that_refuses_the_connection_is_said_with_token_authentication
     assert "RAY_AUTH_MODE" not in str(unconnected("127.0.0.1:6393", refused))
 
 
-@pytest.fixture(scope="module")
-def half_cpu_search(_one_node, tmp_path_factory) -> dict:
+@pytest.fixture
+def half_cpu_search(request, shared_run) -> tuple[Path, dict]:
     """One search of one ``ThreadNet`` trial on two workers of half a CPU each, with
     ``threads_per_trial=2`` (the default would be 1), that connects to the module's cluster
-    itself: its run folder, result, the CPUs its actors held when the trial had ended, and
-    whether Ray was still initialised after it. Run once per module (per pytest-xdist worker)
+    itself: its run folder, and (JSON) the CPUs its actors held when the trial had ended and
+    whether Ray was still initialised after it. Made once per test session (conftest's
+    ``shared_run``: the pytest-xdist worker that asks first makes it, on its ``_one_node``)
     for the two tests that assert on it (was: a local Ray and a search each)."""
-    cluster, folder = _one_node
-    run, held = tmp_path_factory.mktemp("half_cpu"), []
+    def make(run: Path) -> dict:
+        cluster, folder = request.getfixturevalue("_one_node")
+        held: list[float] = []
 
-    def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
-        held.append(ray.cluster_resources()["CPU"] - ray.available_resources().get("CPU", 0))
+        def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
+            held.append(ray.cluster_resources()["CPU"]
+                        - ray.available_resources().get("CPU", 0))
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_TMPDIR", folder)
-        patch.chdir(REPO)  # workers import tests.*
-        connect(cluster.address)  # an earlier test's actors let its CPU go first
-        ray.shutdown()
-        result = Search(ThreadNet, SPACE, data="tests.helpers.BlobData",
-                        trainer=dict(TINY_TRAINER), budget=1, executor="ray", num_workers=2,
-                        threads_per_trial=2, on_trial_end=cpus_held, run_dir=run,
-                        ray={"address": cluster.address, "num_cpus": 0.5}, verbose=False).run()
-        return {"run": run, "result": result, "held": held,
-                "initialised_after": ray.is_initialized()}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("RAY_TMPDIR", folder)
+            patch.chdir(REPO)  # workers import tests.*
+            connect(cluster.address)  # an earlier test's actors let its CPU go first
+            ray.shutdown()
+            Search(ThreadNet, SPACE, data="tests.helpers.BlobData", trainer=dict(TINY_TRAINER),
+                   budget=1, executor="ray", num_workers=2, threads_per_trial=2,
+                   on_trial_end=cpus_held, run_dir=run, verbose=False,
+                   ray={"address": cluster.address, "num_cpus": 0.5}).run()
+            return {"held": held, "initialised_after": ray.is_initialized()}
+
+    return shared_run("ray_half_cpu_search", make)
 
 
 @pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
 def test_threads_per_trial_sets_a_ray_trials_torch_threads(half_cpu_search):
     # was: ignored beside search.ray.num_cpus, trials trained (and were recorded) with
     # num_cpus torch threads (here at least 1: was 1, threads_per_trial 2)
-    run, result = half_cpu_search["run"], half_cpu_search["result"]
-    assert not half_cpu_search["initialised_after"]  # the search's own connection: closed
-    (trial,) = result.trials
+    run, made = half_cpu_search
+    assert not made["initialised_after"]  # the search's own connection: closed
+    with RunStore(run / "search.db") as store:  # (the trials its result had)
+        (trial,) = store.trials()
+        fits = store.fits(trial.trial_id)
     assert trial.status is TrialStatus.COMPLETED
     threads = json.loads((run / "trials" / f"trial_{trial.trial_id:04d}" / "threads.json")
                          .read_text())
     assert threads == {"torch": 2, "omp": "2"}
-    with RunStore(run / "search.db") as store:
-        assert store.fits(trial.trial_id) == [2]  # the count best_config.yaml names
+    assert fits == [2]  # the count best_config.yaml names
 
 
 @pytest.mark.slow  # a cluster: about twenty seconds on two cores
@@ -436,6 +441,7 @@ def test_a_ray_search_with_fewer_trials_than_workers_starts_only_the_actors_it_n
     # was: RayExecutor.start started all num_workers actors and waited for them: a budget-1
     # search with two workers held two actors' resources (and paid two imports of
     # Lightning), one of them never given a trial
-    result, held = half_cpu_search["result"], half_cpu_search["held"]
-    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
-    assert held == [0.5]  # one actor of half a CPU (was: 1.0, two of them)
+    run, made = half_cpu_search
+    with RunStore(run / "search.db") as store:  # (the trials its result had)
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
+    assert made["held"] == [0.5]  # one actor of half a CPU (was: 1.0, two of them)
