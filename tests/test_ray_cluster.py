@@ -143,11 +143,9 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
 def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray_tmpdir):
     address = f"{LOOPBACK}:{free_port()}"
     fresh = tmp_path / "fresh"
-    began = time.monotonic()
     with pytest.raises(ConfigError, match=rf"search\.ray\.address='{address}'.*ray start"):
         Search(None, SPACE, objective=_objective, budget=2, executor="ray", num_workers=2,
                ray={"address": address}, run_dir=fresh, verbose=False).run()
-    assert time.monotonic() - began < 20
     assert not ray.is_initialized()
     assert not (fresh / "search.db").exists()
 
