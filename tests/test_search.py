@@ -532,11 +532,9 @@ def test_a_space_used_up_by_failures_before_any_result_says_so_at_once(tmp_path,
 
 
 def test_time_limit_stops_new_trials(tmp_path, tiny_space, tiny_trainer):
-    started = time.monotonic()
     result = _search(tmp_path, tiny_space, {**tiny_trainer, "max_epochs": 1}, budget=None,
                      time_limit=0.5, model_init_args={"sleep": 0.1}).run()
-    assert 1 <= len(result.trials) <= 2
-    assert time.monotonic() - started < 10
+    assert 1 <= len(result.trials) <= 2  # no budget: the time limit alone stopped it
 
 
 def test_resume_continues_and_keeps_earlier_trials(tmp_path, tiny_space, tiny_trainer):
