@@ -52,10 +52,15 @@ __all__ = ["SearchLoop"]
 
 #: stored statuses whose loss the optimizer was told
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
-#: statuses of trials done: the progress bar's count
+#: statuses of trials done: the progress count (with the promoted trials running again)
 _STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 #: statuses that use up the budget (a FAILED trial does not)
 _COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
+
+
+def _paused_at(trial: TrialResult) -> int:
+    """The epochs a paused trial had trained (its line's ``promoted @N`` once promoted)."""
+    return trial.epochs if trial.epochs is not None else len(trial.curve)
 
 
 class SearchLoop:
@@ -102,8 +107,6 @@ class SearchLoop:
                        for t in store.trials())
         self.asking = True
         self.start = time.monotonic()
-        self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
-                                 initial=sum(map(store.count, _STOPPED)))  # (a resume's)
         self.log = AskTell(optimizer, space, store, settings.goal.optimizer,
                            seeded=settings.goal.seed is not None)
         #: the proposals, and what the optimizer was told of them
@@ -113,6 +116,12 @@ class SearchLoop:
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         interrupted = self.failures.interrupted(  # first: one it fails is replayed as such
             self.executor.isolates_trials, lambda trial: self._drop(trial, False))
+        #: trials running again that a scheduler had paused (promoted), to the epochs they
+        #: had then: counted done at their pause, their ends count no new trial
+        self.again: dict[int, int] = {}
+        self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
+                                 initial=sum(map(store.count, _STOPPED)) + sum(  # a resume's
+                                     rule is not None and bool(t.curve) for t in interrupted))
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
@@ -234,6 +243,8 @@ class SearchLoop:
             candidate = self.log.pending_trial(old.trial_id)
             if candidate is None and (reopened or not (self.rule is not None and old.curve)):
                 candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
+            elif candidate is None:  # promoted, its last.ckpt unusable: trained from epoch 0
+                self.again[old.trial_id] = _paused_at(old)
             key = arch_key(old.arch)
             self.proposals.running(key, self.log.twins_of(key))  # (before
             self._submit(old.trial_id, old.arch, candidate)  # a told failure of its count's build)
@@ -291,6 +302,7 @@ class SearchLoop:
     def _continue(self, trial: TrialResult, attempt: bool = False) -> None:
         """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
+        self.again[trial.trial_id] = _paused_at(trial)
         self._submit(trial.trial_id, trial.arch, None, known_epochs=len(trial.curve),
                      ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"),
                      trained=trial.fit_time or 0.0)
@@ -334,6 +346,7 @@ class SearchLoop:
         """Store ``result`` and say it; raise the stop its failure makes (``last``: the
         error the search ends with, none raised before)."""
         arch, candidate = self.running.pop(result.trial_id)
+        promoted = self.again.pop(result.trial_id, None)
         earlier = self.store.get(result.trial_id) if candidate is None else None
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
             result.started = earlier.started
@@ -372,7 +385,7 @@ class SearchLoop:
             stop = None
         except (SearchError, ConfigError) as err:
             stop = err
-        self._report(result, stops=last and stop is not None)
+        self._report(result, stops=last and stop is not None, promoted=promoted)
         for note in result.notes:  # said in a rank's trial.log: the console shows it too,
             if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
                 self.noted.add(note)
@@ -401,12 +414,18 @@ class SearchLoop:
         if self.settings.verbose:
             self.progress.line(text)
 
-    def _report(self, result: TrialResult, stops: bool = False) -> None:
+    def _report(self, result: TrialResult, stops: bool = False,
+                promoted: int | None = None) -> None:
         """The trial's line; of one whose error ``stops`` the search, without the error,
-        which the stop says (was: on the trial's line and in the stop's error alike)."""
+        which the stop says (was: on the trial's line and in the stop's error alike). Its
+        count: the trials done, each once, a promoted one running again among them (was:
+        left out while it ran, so a line of another trial then repeated a count, and the
+        count went back); a ``promoted`` trial's line says so (``trial_line``)."""
         if not self.settings.verbose:
             return
         s, best = self.goal, self.store.best(self.goal.mode)
-        stopped = self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
+        stopped = (self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
+                   + len(self.again))
         self.progress.update(stopped, None if best is None else best.score, s.monitor)
-        self.say(trial_line(result, s.monitor, stopped, s.budget, best, stops=stops))
+        self.say(trial_line(result, s.monitor, stopped, s.budget, best, stops=stops,
+                            promoted=promoted))

@@ -94,20 +94,27 @@ def scored_by(goal: Any, directions: bool = False) -> str:
 
 
 def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | None,
-               best: TrialResult | None, stops: bool = False) -> str:
-    """The line a verbose search prints when a trial ends: its outcome, the best so far,
-    its training time (``TrialResult.took``: a promoted trial's fits summed, was the time
+               best: TrialResult | None, stops: bool = False,
+               promoted: int | None = None) -> str:
+    """The line a verbose search prints when a trial ends: ``stopped`` of the ``budget``'s
+    trials done (completed, pruned or paused, each trial once), its outcome, the best so
+    far, its training time (``TrialResult.took``: a promoted trial's fits summed, was the time
     since its first start, waits between invocations included) and architecture. A pruned
     or paused trial's score is the best of the epochs it trained, so where that is not the
     last one the line names its epoch (counted from 0, as ``show``'s ``best_epoch``):
     ``PAUSED @4 val_acc=0.9401 (at epoch 0)``, not the value after 4 epochs. A failure
-    that ``stops`` the search reads ``FAILED (see below)``: the search's error says it.
+    that ``stops`` the search reads ``FAILED (see below)``: the search's error says it. A
+    trial a scheduler paused after ``promoted`` epochs and promoted says so, ``promoted @2:
+    val_acc=0.9``: counted at its pause, it is no new trial done (was: said as one, its
+    count that of the line before, or one less where it had left the count while it ran).
 
     Example:
         >>> done = TrialResult(trial_id=2, arch={"w": 8}, status=TrialStatus.COMPLETED,
         ...                    score=0.9, started=0.0, finished=1.5)
         >>> trial_line(done, "val_acc", 2, 10, done)
         '[trial   2 |  2/10 done] val_acc=0.9000         best=0.9000 (#2)        1.5s  w=8'
+        >>> trial_line(done, "val_acc", 3, 10, done, promoted=1)[:52]
+        '[trial   2 |  3/10 done] promoted @1: val_acc=0.9000'
     """
     done = f"{stopped:>{len(str(budget or ''))}}{f'/{budget}' if budget else ''}"
     status = result.status
@@ -123,6 +130,8 @@ def trial_line(result: TrialResult, monitor: str, stopped: int, budget: int | No
                    and result.epochs is not None and result.epoch != result.epochs - 1 else "")
         outcome = (f"{status.value} @{result.epochs} {monitor}={format_score(result.score)}"
                    f"{best_at}")
+    if promoted is not None:
+        outcome = f"promoted @{promoted}: {outcome}"
     best_txt = f"best={format_score(best.score)} (#{best.trial_id})" if best else "best=-"
     return (f"[trial {result.trial_id:>3} | {done} done] {outcome:<22} {best_txt:<20} "
             f"{result.took or 0.0:6.1f}s  "
