@@ -40,6 +40,7 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
+from lightning_nas.export_hydra import hydra_job, sweep_refusal
 from lightning_nas.finetune_inputs import best_weights, check_weights_fit, finetune_arch
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import (
@@ -163,7 +164,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
-            out["model"], out["hydra"] = None, _hydra_job(hydra, best.arch, store.get_meta(
+            out["model"], out["hydra"] = None, hydra_job(hydra, best.arch, store.get_meta(
                 "job_dirs", {}).get(str(best.trial_id)), store.get_meta("job_settings"))
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = notes  # is not that of a validation on one device
@@ -205,28 +206,6 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
 def _objective_run(stored_model: Mapping[str, Any] | None) -> bool:
     """Whether a run's stored model is the placeholder of an ``objective=`` search."""
     return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL
-
-
-def _hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | None,
-               settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
-    its architecture), the command line that trains it once and ``job_dir``, the folder the
-    sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded);
-    with the sweep's ``settings`` (``hydra_rerun.job_settings``: None where its jobs kept no
-    config, or a sweep stored before they were kept) and ``job_dir``, ``rerun_alone``: the
-    line that trains it from ``job_dir``'s composed config, without lightning_nas."""
-    hydra = {**hydra, "job_dir": job_dir}
-    try:
-        from lightning_nas.integrations.hydra_grammar import format_value
-        from lightning_nas.integrations.hydra_rerun import alone_line, rerun_line
-    except ImportError:  # hydra-core is gone since the sweep ran
-        return {**hydra, "rerun": "see optimization_results.yaml of the sweep"}
-    job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
-    script, given = hydra.get("script", "<task>.py"), hydra.get("config_args", [])
-    out = {**hydra, "overrides": job, "rerun": rerun_line(script, job, given)}
-    if job_dir and settings is not None:  # as optimization_results.yaml's of the best job
-        out["rerun_alone"] = alone_line(script, job_dir, given, settings)
-    return out
 
 
 def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
@@ -305,9 +284,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_init_args(model_init_args, "model")
     with open_run(run_dir) as store:
         if store.get_meta("hydra") is not None:
-            raise ConfigError(f"{run_dir} is a Hydra sweep: the project's task builds its "
-                              f"model; train the best job again with the overrides in "
-                              f"optimization_results.yaml (python <task>.py <overrides>)")
+            raise ConfigError(sweep_refusal(run_dir, store))
         stored_model, stored_data = store.get_meta("model") or {}, store.get_meta("data") or {}
         trainer_cfg = dict(store.get_meta("trainer") or {})
         complete_epochs = scheduler_epochs(store.get_meta("settings") or {})

@@ -192,6 +192,45 @@ def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
         finetune(killed_sweep.run)
 
 
+def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path, capsys):
+    # was: "... train the best job again with the overrides in optimization_results.yaml
+    # (python <task>.py <overrides>)": neither line itself, nor rerun_alone (the line
+    # without lightning_nas), nor best.yaml's hydra block
+    _sweep(tmp_path, lambda cfg: float(cfg.x), {"params": {"x": "choice(1, 2)"}, "budget": 2})
+    run = tmp_path / "run"
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    capsys.readouterr()
+
+    def refusal() -> str:
+        assert cli(["finetune", str(run)]) == 2
+        (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+        assert not (run / "finetune").exists()
+        return line
+
+    line = refusal()
+    assert f"train its best job (trial {results['best_trial']}) again, from the folder the " \
+           f"sweep was started in: {results['rerun']}; without lightning_nas: " \
+           f"{results['rerun_alone']} (" in line, line
+    assert line.endswith("(optimization_results.yaml's rerun and rerun_alone; best.yaml's "
+                         "hydra.rerun and hydra.rerun_alone after `lightning-nas export`)"), line
+    # another trial exported: best.yaml's lines, that job's, are what a fine-tune would train
+    assert cli(["export", str(run), "--trial", "1"]) == 0
+    chosen = yaml.safe_load((run / "best.yaml").read_text())["hydra"]
+    capsys.readouterr()
+    line = refusal()
+    assert f"train trial 1 (chosen by `lightning-nas export --trial`) again, from the folder " \
+           f"the sweep was started in: {chosen['rerun']}; without lightning_nas: " \
+           f"{chosen['rerun_alone']} (best.yaml's hydra.rerun and hydra.rerun_alone)" in line, line
+    # a sweep stored before job settings were kept: the line it has
+    (run / "best.yaml").unlink()
+    with sqlite3.connect(run / "search.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'job_settings'")
+    db.close()
+    line = refusal()
+    assert line.endswith(f"started in: {results['rerun']} (optimization_results.yaml's rerun; "
+                         f"best.yaml's hydra.rerun after `lightning-nas export`)"), line
+
+
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
