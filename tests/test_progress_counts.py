@@ -35,7 +35,11 @@ def _lines(tmp_path, capsys, **kw) -> list[tuple[int, int, int, str]]:
            scheduler="asha", min_epochs=1, eta=2, max_epochs=4, monitor="val_acc",
            mode="max", optimizer="RandomSearch", seed=0, budget=6, verbose=True,
            progress=False, run_dir=tmp_path / "run", **kw).run()
-    out = capsys.readouterr().out
+    return _parsed(capsys.readouterr().out)
+
+
+def _parsed(out: str) -> list[tuple[int, int, int, str]]:
+    """Each trial line's trial, count, budget and the rest of it."""
     return [(int(m[1]), int(m[2]), int(m[3]), m[4])
             for m in map(_LINE.match, out.splitlines()) if m]
 
@@ -63,6 +67,25 @@ def test_a_promoted_trials_line_says_so_and_counts_no_new_trial(tmp_path, capsys
     _check(lines)
     promoted = [rest for *_, rest in lines if rest.startswith("promoted")]
     assert promoted[0].startswith("promoted @1: PAUSED @2 val_acc="), promoted
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_resumed_search_counts_on_from_the_trials_it_had_done(tmp_path, capsys):
+    # the paused trials a resume reloads are counted once: its first promotion says so
+    def kill_after_4(result) -> None:
+        if result.trial_id == 4:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        _lines(tmp_path, capsys, on_trial_end=kill_after_4)
+    first = _parsed(capsys.readouterr().out)
+    assert [line[:2] for line in first] == [(1, 1), (2, 2), (3, 3), (4, 4)], first
+    lines = _lines(tmp_path, capsys)
+    assert lines[0][:2] == (2, 4) and lines[0][3].startswith("promoted @1: "), lines
+    _check(first + lines)
 
 
 @pytest.mark.slow
