@@ -323,7 +323,9 @@ def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLi
         fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
                f"{shlex.quote(str(config))}")
     elif isinstance(hydra, Mapping) and hydra.get("rerun"):  # its project's task trains it
-        fix = f"it is a Hydra sweep's: its task trains that trial again: {hydra['rerun']}"
+        alone = hydra.get("rerun_alone")  # an export's since rerun_alone: no sweeper needed
+        fix = (f"it is a Hydra sweep's: its task trains that trial again: {hydra['rerun']}"
+               + (f"; without lightning_nas: {alone}" if alone else ""))
     else:
         fix = (f"its run has no best_config.yaml: a search from Python (lightning-nas "
                f"finetune {shlex.quote(str(record.parent))} trains that trial on)")

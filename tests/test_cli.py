@@ -1039,3 +1039,18 @@ def test_oneshot_says_what_a_search_setting_is_there(override, hint, capsys):
     assert main(["oneshot", str(config), "--print_config", override]) == 2
     err = capsys.readouterr().err
     assert "unknown oneshot setting" in err and hint in err
+
+
+def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_alone_line_too(tmp_path, capsys):
+    # was: only the rerun line, which needs the lightning_nas sweeper installed
+    record = tmp_path / "sweep" / "best.yaml"
+    record.parent.mkdir()
+    rerun = "python src/train.py model.lr=0.1"
+    alone = "python src/train.py --config-path multirun/x/jobs/1/.hydra --config-name config"
+    record.write_text(yaml.safe_dump({"trial": 2, "arch": {"model.lr": 0.1}, "model": None,
+                                      "hydra": {"overrides": ["model.lr=0.1"], "rerun": rerun,
+                                                "rerun_alone": alone}}))
+    assert main(["fit", str(record), "--out", str(tmp_path / "fit")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert line.endswith(f"its task trains that trial again: {rerun}; without lightning_nas: "
+                         f"{alone}")
