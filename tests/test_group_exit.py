@@ -1,23 +1,29 @@
-"""Tests of ``lightning_nas.group_exit``: DDP processes on gloo end without aborting."""
+"""Tests of ``lightning_nas.group_exit``: DDP processes on gloo end without aborting.
+
+A user's 2-rank script runs as ``torchrun`` starts it: both ranks forked at once from an
+interpreter that imported torch, Lightning and lightning_nas once
+(``tests.helpers_standalone``; was: a fresh ``python`` for rank 0 and another that
+Lightning's launcher started for rank 1), each exiting as a script does (``sys.exit``: its
+``atexit`` hooks, then the interpreter's finalization, where a rank may abort)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch.distributed as dist
 
 from lightning_nas.group_exit import destroy_group_at_exit
+from tests.helpers_standalone import Interpreter, Ran
 from tests.launcher import pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: ``finetune_subnet`` twice under 2-rank CPU DDP (gloo), as a user's script calls it; the
-#: process then exits normally (rank 1 is a fresh ``python`` process Lightning starts); its
-#: last ``atexit`` hook says whether the process group was still there
+#: ``finetune_subnet`` twice under 2-rank CPU DDP (gloo), as a user's script calls it; each
+#: rank's process then exits normally; its last ``atexit`` hook says whether the process
+#: group was still there
 FINETUNE_TWICE = """
 import atexit, os
 import torch
@@ -38,13 +44,28 @@ if __name__ == "__main__":  # registered first, so run last of the atexit hooks
 """
 
 
+@pytest.fixture(scope="module")
+def python(tmp_path_factory) -> Iterator[Interpreter]:
+    """An interpreter that imported the training stack once, the users' ranks forked from
+    it (once per test process that runs a test here)."""
+    imports = ("torch", "lightning.pytorch", "lightning_nas.oneshot", "tests.helpers")
+    with Interpreter(tmp_path_factory.mktemp("ranks"), imports=imports) as interpreter:
+        yield interpreter
+
+
+def _two_ranks(python: Interpreter, script: Path, *argv: str) -> Ran:
+    """``script`` on two ranks started as ``torchrun`` starts them, in its folder."""
+    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
+    return python.run(script, list(argv), cwd=script.parent, env=env, ranks=2, timeout=600)
+
+
 def test_without_a_process_group_nothing_is_registered():
     assert not dist.is_initialized()
     assert destroy_group_at_exit() is False
 
 
 @pytest.mark.slow
-def test_ddp_finetune_ranks_exit_without_aborting(tmp_path):
+def test_ddp_finetune_ranks_exit_without_aborting(tmp_path, python):
     # was: a rank sometimes aborted at exit ("terminate called without an active
     # exception", SIGABRT; 1 run in 10 to 3 in 6 on a loaded machine): a gloo worker thread
     # dropped the last reference to the fine-tune's final all_reduce during interpreter
@@ -53,14 +74,12 @@ def test_ddp_finetune_ranks_exit_without_aborting(tmp_path):
     # every run, so one run pins it (three cost 20 s more for no assert of their own)
     script = tmp_path / "finetune_twice.py"
     script.write_text(FINETUNE_TWICE)
-    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("done") == 2, done.stdout  # both ranks got there
-    assert "terminate called" not in done.stderr, done.stderr[-3000:]
+    done = _two_ranks(python, script)
+    assert done.code == 0, done.err[-3000:]
+    assert done.out.count("done") == 2, done.out  # both ranks got there
+    assert "terminate called" not in done.err, done.err[-3000:]
     # destroyed before finalization on both ranks (was: left to it)
-    assert done.stdout.count("group at exit: False") == 2, done.stdout
+    assert done.out.count("group at exit: False") == 2, done.out
 
 
 #: a user's own script: a 2-rank CPU DDP fit (gloo) with a one-shot search, ``OneShotNAS``
@@ -97,18 +116,16 @@ if __name__ == "__main__":  # registered first, so run last of the atexit hooks
 @pytest.mark.slow
 @pytest.mark.parametrize("search", ["oneshot", "differentiable"])
 def test_a_users_ddp_fit_with_a_one_shot_search_destroys_its_gloo_group_at_exit(
-        tmp_path, search):
+        tmp_path, search, python):
     # a user's own Trainer on gloo: its process group destroyed by the search's atexit hook
     # before finalization, where a rank may abort (pytorch/pytorch#190489)
     script = tmp_path / "user_fit.py"
     script.write_text(USER_FIT)
-    env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script), search], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("done") == 2, done.stdout  # both ranks got there
+    done = _two_ranks(python, script, search)
+    assert done.code == 0, done.err[-3000:]
+    assert done.out.count("done") == 2, done.out  # both ranks got there
     # was: "group at exit: True" on both ranks (left to finalization)
-    assert done.stdout.count("group at exit: False") == 2, done.stdout
+    assert done.out.count("group at exit: False") == 2, done.out
 
 
 def test_a_ddp_trial_on_one_device_leaves_no_process_group_behind(tmp_path):
