@@ -168,27 +168,60 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
 
 
+#: a DDP SPOS run of two ranks started as ``torchrun`` starts them, both forked by this
+#: script (itself a launch of the ``launcher``): was Lightning's launcher, whose rank 1 was a
+#: fresh ``python`` importing the training stack (seconds), five times in the test below
 DDP_SCRIPT = """
-import sys
+import os, socket, sys, traceback
 
 import torch
 
 from lightning_nas.config.load import load_config
 from lightning_nas.oneshot.run import run_oneshot
 
-if __name__ == "__main__":
+
+def run_rank(run_dir, how, extra):
     torch.set_num_threads(1)
-    run_dir, how = sys.argv[1], sys.argv[2]
     crash = ["--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"
              if how == "crash" else "--trainer.callbacks=[tests.helpers.CrashAtTrainEnd]"]
     cfg = load_config("examples/oneshot_digits/oneshot.yaml", [
-        *sys.argv[3:], "--trainer.devices=2", "--oneshot.num_candidates=2",
+        *extra, "--trainer.devices=2", "--oneshot.num_candidates=2",
         "--trainer.strategy=ddp_find_unused_parameters_true", "--oneshot.search_every_n_epochs=1",
         f"--oneshot.run_dir={run_dir}", *(crash if how.startswith("crash") else [])])
     try:
         run_oneshot(cfg, ckpt_path="last" if how == "resume" else None)
     except RuntimeError as err:  # both ranks die at the crash
         print(f"died: {err}", flush=True)  # one write per rank: the two may interleave
+
+
+if __name__ == "__main__":
+    with socket.socket() as free:  # the rendezvous port, as torchrun's
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ranks = []
+    for rank in (0, 1):
+        pid = os.fork()
+        if pid:
+            ranks.append(pid)
+            continue
+        code = 1
+        try:
+            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
+                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "TORCHELASTIC_RUN_ID": "test"})
+            from lightning_utilities.core.rank_zero import rank_zero_only
+            rank_zero_only.rank = rank  # what a fresh process's import reads from RANK
+            run_rank(sys.argv[1], sys.argv[2], sys.argv[3:])
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
+    sys.exit(1 if any(codes) else 0)
 """
 
 
