@@ -1,7 +1,9 @@
 """The export from the user's side: a project of its own loads, validates and trains again
 what a search exported, in a process where lightning_nas cannot be imported (``python -I``,
 a path holding the project's own module files only, and ``lightning_nas`` refused by an
-import hook, so an installed copy is not found either)."""
+import hook, so an installed copy is not found either). Those processes are forked from one
+such interpreter that imported torch and Lightning once (``tests.helpers_standalone``),
+not each a fresh ``python``; the Hydra sweep is forked by the launcher."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +19,10 @@ import torch
 import yaml
 
 from lightning_nas.cli import main
+from tests.helpers_hydra_sweep import TRAIN, run_forked
+from tests.helpers_standalone import Interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
-
-#: runs a script as ``__main__`` with lightning_nas (and its Hydra plugin) unimportable
-_BOOT = '''import importlib.abc, runpy, sys
-class _Refused(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "lightning_nas" or name.startswith("hydra_plugins.lightning_nas"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-sys.meta_path.insert(0, _Refused())
-sys.path.insert(0, sys.argv[1])
-sys.argv = sys.argv[2:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-'''
 
 #: the user's own LightningCLI script (subclass mode, as examples/lightningcli/main.py),
 #: saying what it built and scored
@@ -97,18 +88,26 @@ def _project(tmp_path: Path) -> Path:
         "CLI(save_config_callback=None)", "from examples.digits.data import DigitsDataModule\n"
         "from examples.digits.model import DigitsCNN\n"
         "CLI(DigitsCNN, DigitsDataModule, save_config_callback=None)"))
-    (tmp_path / "boot.py").write_text(_BOOT)
     return user
 
 
-def _standalone(tmp_path: Path, user: Path, *args: str) -> list[dict]:
-    """Run the user's script (``args``) without lightning_nas; what it said (``USER`` lines)."""
+@pytest.fixture(scope="module")
+def python(tmp_path_factory) -> Iterator[Interpreter]:
+    """``python -I`` with lightning_nas refused, torch and Lightning imported once: the
+    user's scripts are forked from it (once per test process that runs a test here)."""
+    with Interpreter(tmp_path_factory.mktemp("standalone"), isolated=True) as interpreter:
+        yield interpreter
+
+
+def _standalone(python: Interpreter, tmp_path: Path, user: Path, script: str,
+                *args: str) -> list[dict]:
+    """Run the user's ``script`` with ``args`` without lightning_nas, ``user`` first on its
+    path; what it said (``USER`` lines)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["OMP_NUM_THREADS"] = "1"
-    done = subprocess.run([sys.executable, "-I", str(tmp_path / "boot.py"), str(user), *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads(line[5:]) for line in done.stdout.splitlines() if line.startswith("USER ")]
+    done = python.run(Path(script), list(args), cwd=tmp_path, env=env, path=(user,))
+    assert done.code == 0, done.err[-3000:]
+    return [json.loads(line[5:]) for line in done.out.splitlines() if line.startswith("USER ")]
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +121,13 @@ def config_run(tmp_path_factory) -> Path:
 
 
 def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
-                                                                           tmp_path):
+                                                                           tmp_path, python):
     # was: "Parsing of ckpt_path hyperparameters failed!" (LightningCLI reads a
     # checkpoint's hyper_parameters into its model section: a class_path section needs the
     # `_class_path` LightningCLI's own checkpoints hold)
     user = _project(tmp_path)
     best = yaml.safe_load((config_run / "best.yaml").read_text())
-    said = _standalone(tmp_path, user, str(user / "user_cli.py"), "validate",
+    said = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "validate",
                        "--config", str(config_run / "best_config.yaml"),
                        "--ckpt_path", str(config_run / "best.ckpt"), "--trainer.logger=false")
     assert said[0]["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
@@ -138,23 +137,25 @@ def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(conf
     assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
 
 
-def _validated_by_the_users_cli(run: Path, ckpt: Path, tmp_path: Path) -> dict:
+def _validated_by_the_users_cli(python: Interpreter, run: Path, ckpt: Path,
+                                tmp_path: Path) -> dict:
     """What the user's own LightningCLI says validating ``ckpt`` with ``run``'s
     ``best_config.yaml``, without lightning_nas."""
     user = _project(tmp_path)
-    said, = _standalone(tmp_path, user, str(user / "user_cli.py"), "validate",
+    said, = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "validate",
                         "--config", str(run / "best_config.yaml"), "--ckpt_path", str(ckpt),
                         "--trainer.logger=false")
     return said
 
 
-def test_a_fits_best_ckpt_validates_under_the_users_own_lightningcli(config_run, tmp_path):
+def test_a_fits_best_ckpt_validates_under_the_users_own_lightningcli(config_run, tmp_path,
+                                                                     python):
     # was: "Parsing of ckpt_path hyperparameters failed!" (a fit's best.ckpt held the
     # module's own hyperparameters without the `_class_path` an export's holds)
     out = tmp_path / "fit"
     assert main(["fit", str(config_run / "best_config.yaml"), "--out", str(out)]) == 0
     best = yaml.safe_load((config_run / "best.yaml").read_text())
-    said = _validated_by_the_users_cli(config_run, out / "best.ckpt", tmp_path)
+    said = _validated_by_the_users_cli(python, config_run, out / "best.ckpt", tmp_path)
     assert said["hparams"] == {**said["hparams"], **best["arch"]}
     # best_config.yaml trains as the trial trained: the fit's best epoch scores the same
     assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
@@ -164,7 +165,8 @@ def test_a_fits_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
 
 
 def test_a_finetunes_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
-                                                                         tmp_path, capsys):
+                                                                         tmp_path, capsys,
+                                                                         python):
     # was: "Parsing of ckpt_path hyperparameters failed!", as a fit's
     assert main(["finetune", str(config_run), "--max_epochs", "1",
                  "--trainer.limit_train_batches=2"]) == 0  # into RUN/finetune
@@ -172,40 +174,42 @@ def test_a_finetunes_best_ckpt_validates_under_the_users_own_lightningcli(config
     score = float(re.findall(r"val_acc=([0-9.]+)", printed)[-1])
     ckpt = Path(re.search(r"^checkpoint: (.+)$", printed, re.M).group(1))
     assert ckpt.parent.parent == config_run
-    said = _validated_by_the_users_cli(config_run, ckpt, tmp_path)
+    said = _validated_by_the_users_cli(python, config_run, ckpt, tmp_path)
     assert said["metrics"]["val_acc"] == pytest.approx(score, abs=1e-4)
     saved = torch.load(ckpt, weights_only=True)["hyper_parameters"]
     assert saved["_class_path"] == "examples.digits.model.DigitsCNN"
 
 
-def test_the_users_own_lightningcli_trains_best_config_as_the_trial(config_run, tmp_path):
+def test_the_users_own_lightningcli_trains_best_config_as_the_trial(config_run, tmp_path,
+                                                                    python):
     user = _project(tmp_path)
     best = yaml.safe_load((config_run / "best.yaml").read_text())
-    said = _standalone(tmp_path, user, str(user / "user_cli.py"), "fit",
+    said = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "fit",
                        "--config", str(config_run / "best_config.yaml"),
                        f"--trainer.default_root_dir={tmp_path / 'fit'}", "--trainer.logger=false")
     assert said[0]["hparams"] == {**said[0]["hparams"], **best["arch"]}
     assert said[0]["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
 
 
-def _loads_and_trains_on(run: Path, tmp_path: Path) -> None:
+def _loads_and_trains_on(python: Interpreter, run: Path, tmp_path: Path) -> None:
     """The user's own script rebuilds the best trial from ``run/best.ckpt``, validates it to
     the stored score and trains on from it."""
     user = _project(tmp_path)
     best = yaml.safe_load((run / "best.yaml").read_text())
-    said, = _standalone(tmp_path, user, str(user / "user_load.py"), str(run / "best.ckpt"),
-                        str(tmp_path / "on"))
+    said, = _standalone(python, tmp_path, user, str(user / "user_load.py"),
+                        str(run / "best.ckpt"), str(tmp_path / "on"))
     assert said["hparams"] == {**said["hparams"], **best["arch"]}
     assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6)
     assert said["epochs"] == [best["epoch"], best["epoch"] + 2]
 
 
 def test_a_config_runs_best_ckpt_loads_and_trains_on_without_lightning_nas(config_run,
-                                                                          tmp_path):
-    _loads_and_trains_on(config_run, tmp_path)
+                                                                          tmp_path, python):
+    _loads_and_trains_on(python, config_run, tmp_path)
 
 
-def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tmp_path):
+def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tmp_path,
+                                                                              python):
     from examples.digits.data import DigitsDataModule
     from examples.digits.model import DigitsCNN
     from lightning_nas import Search
@@ -215,11 +219,11 @@ def test_a_python_searchs_best_ckpt_loads_and_trains_on_without_lightning_nas(tm
            trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
                     "limit_train_batches": 2},
            run_dir=tmp_path / "run", verbose=False).run()
-    _loads_and_trains_on(tmp_path / "run", tmp_path)
+    _loads_and_trains_on(python, tmp_path / "run", tmp_path)
     # a LightningCLI made for the class reads the architecture from best.ckpt alone
     best = yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
     user = tmp_path / "user"
-    said, = _standalone(tmp_path, user, str(user / "user_fixed_cli.py"), "validate",
+    said, = _standalone(python, tmp_path, user, str(user / "user_fixed_cli.py"), "validate",
                         "--ckpt_path", str(tmp_path / "run" / "best.ckpt"),
                         "--trainer.logger=false", "--trainer.accelerator=cpu")
     assert said["hparams"] == {**said["hparams"], **best["arch"]}
@@ -247,7 +251,7 @@ print("USER " + json.dumps({"modules": sorted({type(m).__module__ for m in net.m
 '''
 
 
-def test_a_one_shot_runs_subnet_loads_and_scores_without_lightning_nas(tmp_path):
+def test_a_one_shot_runs_subnet_loads_and_scores_without_lightning_nas(tmp_path, python):
     run = tmp_path / "oneshot"
     assert main(["oneshot", str(ROOT / "examples" / "oneshot_digits" / "oneshot.yaml"),
                  "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
@@ -255,24 +259,23 @@ def test_a_one_shot_runs_subnet_loads_and_scores_without_lightning_nas(tmp_path)
                  "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run}"]) == 0
     user = _project(tmp_path)
     (user / "user_subnet.py").write_text(_USER_SUBNET)
-    said, = _standalone(tmp_path, user, str(user / "user_subnet.py"), str(run / "subnet.pt"))
+    said, = _standalone(python, tmp_path, user, str(user / "user_subnet.py"),
+                        str(run / "subnet.pt"))
     assert all(name.startswith("torch.nn.") for name in said["modules"]), said["modules"]
     best = yaml.safe_load((run / "best_arch.yaml").read_text())
     assert said["acc"] == pytest.approx(best["score"], abs=1e-6)
 
 
-def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path):
+def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path, python,
+                                                                    launcher):
     # the `rerun` line composes the search's config group, which picks the lightning_nas
     # sweeper ("Could not find 'hydra/sweeper/lightning_nas'" without it); the job's own
     # composed config (.hydra/config.yaml in best_job_dir) needs no plugin
     pytest.importorskip("hydra")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
-           "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     sweep = tmp_path / "sweep"
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "hydra" / "src" / "train.py"),
-                           "-m", "hparams_search=nas", "hydra.sweeper.budget=1",
-                           "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = run_forked(launcher, tmp_path, TRAIN, ["-m", "hparams_search=nas",  # the launcher's
+                      "hydra.sweeper.budget=1", "trainer.max_epochs=1",  # fork, as
+                      f"hydra.sweep.dir={sweep}"], full_error=None)  # `python train.py -m`
     assert done.returncode == 0, done.stderr[-3000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     job = Path(results["best_job_dir"])
@@ -280,7 +283,7 @@ def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path):
     shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
                     ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
     again = tmp_path / "again"
-    _standalone(tmp_path, user, str(user / "examples" / "hydra" / "src" / "train.py"),
+    _standalone(python, tmp_path, user, str(user / "examples" / "hydra" / "src" / "train.py"),
                 "--config-path", str(job / ".hydra"), "--config-name", "config",
                 f"hydra.run.dir={again}")
     composed = yaml.safe_load((again / ".hydra" / "config.yaml").read_text())
@@ -297,7 +300,8 @@ def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path):
     assert float(scored) == pytest.approx(results["best_value"], abs=1e-6)
 
 
-def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(tmp_path):
+def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(tmp_path,
+                                                                               python):
     run = tmp_path / "run"
     folder = ROOT / "examples" / "lightningcli"
     assert main(["search", str(folder / "train.yaml"), str(folder / "search.yaml"),
@@ -308,13 +312,13 @@ def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(
     # the project's own script: examples/lightningcli/main.py, its CLI saying what it scored
     for args in (["validate", "--ckpt_path", str(run / "best.ckpt")],
                  ["fit", f"--trainer.default_root_dir={tmp_path / 'fit'}"]):
-        said, = _standalone(tmp_path, user, str(user / "user_cli.py"), args[0], "--config",
-                            str(run / "best_config.yaml"), *args[1:], "--trainer.logger=false")
+        said, = _standalone(python, tmp_path, user, str(user / "user_cli.py"), args[0],
+                            "--config", str(run / "best_config.yaml"), *args[1:],
+                            "--trainer.logger=false")
         assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6), args[0]
-    done = subprocess.run([sys.executable, "-I", str(tmp_path / "boot.py"), str(user),
-                           str(user / "examples" / "lightningcli" / "main.py"), "validate",
-                           "--config", str(run / "best_config.yaml"), "--ckpt_path",
-                           str(run / "best.ckpt"), "--trainer.logger=false"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")})
-    assert done.returncode == 0 and str(best["score"]) in done.stdout, done.stderr[-2000:]
+    done = python.run(user / "examples" / "lightningcli" / "main.py",  # a bare environment
+                      ["validate", "--config", str(run / "best_config.yaml"), "--ckpt_path",
+                       str(run / "best.ckpt"), "--trainer.logger=false"], cwd=tmp_path,
+                      env={"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")},
+                      path=(user,))
+    assert done.code == 0 and str(best["score"]) in done.out, done.err[-2000:]
