@@ -10,6 +10,7 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
+from tests.helpers_fresh_ranks import fresh_exit_search  # noqa: F401 - a fixture
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
        "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
@@ -200,7 +201,7 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh", [False, True], ids=["rank_group", "fresh_ranks"])
 def test_trials_whose_rank_1_dies_say_it_died_not_where_rank_0_failed(tmp_path, monkeypatch,
-                                                                      fresh):
+                                                                      request, fresh):
     # was: "trials 1 and 2 failed the same way in training (every trial would; ...)" (or
     # "before training started"): where rank 0 failed once its peer was gone, as if rank 1
     # had said where it died (it wrote nothing); a rank process that died sends no Python
@@ -208,16 +209,18 @@ def test_trials_whose_rank_1_dies_say_it_died_not_where_rank_0_failed(tmp_path, 
     from lightning_nas.errors import SearchError
     from lightning_nas.search import ranks
 
-    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
-    if fresh:
-        monkeypatch.setenv("LIGHTNING_NAS_FRESH_RANKS", "1")
-    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
-                    model_init_args={"fault": "exit"}, data=BlobData, budget=4,
-                    max_failures=4, trainer={**DDP, "max_epochs": 1, "callbacks": None},
-                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
-    with pytest.raises(SearchError) as err:
-        search.run()
-    said = str(err.value)
+    if fresh:  # the same search on fresh ranks, made once for test_ranks' test of its trial
+        said = request.getfixturevalue("fresh_exit_search")["said"]
+        assert said is not None, "the search raised no SearchError"
+    else:
+        monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
+        search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
+                        model_init_args={"fault": "exit"}, data=BlobData, budget=4,
+                        max_failures=4, trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                        optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+        with pytest.raises(SearchError) as err:
+            search.run()
+        said = str(err.value)
     assert said.startswith("rank 1 of trials 1 and 2 died the same way (exit code 3) before "
                            "any trial completed; no Python error came back"), said
     assert said.endswith(": rank 1 died (exit code 3)") and "in training" not in said

@@ -16,6 +16,7 @@ from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
+from tests.helpers_fresh_ranks import fresh_exit_search  # noqa: F401 - a fixture
 from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
@@ -223,17 +224,16 @@ def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials
 
 
 @pytest.mark.slow
-def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_does(
-        tmp_path, monkeypatch):
+def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_does(request):
     # was: a dying rank wrote no rank<R>.error, so the trial stored rank 0's symptom
     # ("RuntimeError: [.../pair.cc:537] Read error [127.0.0.1]:11946: ...", another port in
-    # every trial: two such trials never stopped the search)
-    monkeypatch.setenv(FRESH_RANKS, "1")
-    result, log, pids = _trial(tmp_path, 1, width=8, fault="exit")
-    assert result.status is TrialStatus.FAILED and sorted(pids) == [0, 1]
-    assert result.error.splitlines()[0] == "rank 1 died (exit code 3)"  # as on a group
-    assert (tmp_path / "t1" / "rank1.died").read_text() == "exit code 3"
-    assert _gone(pids.values())
+    # every trial: two such trials never stopped the search). The first trial of a search
+    # on fresh ranks, made once for this and test_distributed's test of what it says
+    trial = request.getfixturevalue("fresh_exit_search")
+    assert TrialStatus(trial["status"]) is TrialStatus.FAILED and sorted(trial["pids"]) == [0, 1]
+    assert trial["error"].splitlines()[0] == "rank 1 died (exit code 3)"  # as on a group
+    assert trial["died"] == "exit code 3"  # its rank1.died
+    assert trial["gone"]
 
 
 def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = False

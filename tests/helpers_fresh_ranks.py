@@ -1,0 +1,88 @@
+"""A search of DDP trials on fresh rank processes (``LIGHTNING_NAS_FRESH_RANKS=1``) whose rank
+1 dies, made once per test session for the tests of ``test_distributed`` (what the search
+says) and ``test_ranks`` (what its first trial stored) that assert on it: every fresh
+trial starts two processes that import torch and Lightning (seconds each).
+
+A test module uses the fixture by importing it (``from tests.helpers_fresh_ranks import
+fresh_exit_search``).
+
+Example:
+    >>> re.findall(PIDS, "rank 1 pid 42 fits /t")
+    [('1', '42')]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+__all__ = ["PIDS", "fresh_exit_search", "gone"]
+
+#: what ``tests.helpers.RankFaults`` prints as each rank starts: its rank and pid
+PIDS = r"rank (\d) pid (\d+) fits"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead and not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def gone(pids, within: float = 10.0) -> bool:
+    """Whether every process in ``pids`` has ended within ``within`` seconds."""
+    deadline = time.time() + within
+    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(int(pid)) for pid in pids)
+
+
+@pytest.fixture(scope="module")
+def fresh_exit_search(shared_run) -> dict:
+    """A search of ``tests.helpers.RankFaults`` with ``fault="exit"`` (rank 1 ends with
+    ``os._exit(3)`` in its first step) on two fresh ranks a trial, budget 4,
+    ``max_failures=4``: what its ``SearchError`` said (``said``), and of its first trial the
+    status, error, ranks' pids (from ``trial.log``), ``rank1.died`` (None if absent) and
+    whether those ranks were gone after the search (``gone``); its folder (``folder``)."""
+    def make(folder: Path) -> dict:
+        from lightning_nas import Search
+        from lightning_nas.errors import SearchError
+        from lightning_nas.search import ranks
+        from lightning_nas.search.runner import FRESH_RANKS
+        from lightning_nas.store import RunStore
+        from tests.helpers_data import BlobData
+
+        grace, ranks._GRACE_S = ranks._GRACE_S, 0.5  # rank 0 waits in a collective meanwhile
+        before, os.environ[FRESH_RANKS] = os.environ.get(FRESH_RANKS), "1"
+        said = None
+        try:
+            Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
+                   model_init_args={"fault": "exit"}, data=BlobData, budget=4, max_failures=4,
+                   trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp",
+                            "max_epochs": 1, "callbacks": None},
+                   optimizer="RandomSearch", run_dir=folder, verbose=False).run()
+        except SearchError as err:
+            said = str(err)
+        finally:
+            ranks._GRACE_S = grace
+            if before is None:
+                os.environ.pop(FRESH_RANKS)
+            else:
+                os.environ[FRESH_RANKS] = before
+        with RunStore(folder / "search.db") as store:
+            first = store.trials()[0]
+        trial = folder / "trials" / "trial_0001"
+        pids = {int(r): int(p) for r, p in re.findall(PIDS, (trial / "trial.log").read_text())}
+        died = trial / "rank1.died"
+        return {"said": said, "status": first.status.value, "error": first.error,
+                "pids": pids, "died": died.read_text() if died.exists() else None,
+                "gone": gone(pids.values())}
+
+    folder, made = shared_run("fresh_exit_search", make)
+    return {**made, "folder": folder, "pids": {int(r): p for r, p in made["pids"].items()}}
