@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from tests.helpers_runs import keep_root_logging
+from tests.helpers_standalone import Interpreter
 from tests.test_export_standalone import ROOT, _project
 
 pytest.importorskip("hydra")
@@ -47,10 +48,11 @@ def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tm
     assert words[:5] == ["examples/hydra/src/train.py", "--config-path", str(job / ".hydra"),
                          "--config-name", "config"]
     # as written, from the folder the sweep was started in, lightning_nas unimportable
-    alone = subprocess.run([sys.executable, "-I", str(tmp_path / "boot.py"), str(user), *words],
-                           cwd=user, env={k: v for k, v in env.items() if k != "PYTHONPATH"},
-                           capture_output=True, text=True, timeout=300)
-    assert alone.returncode == 0, alone.stderr[-3000:]
+    (tmp_path / "python").mkdir()
+    with Interpreter(tmp_path / "python", isolated=True) as python:
+        alone = python.run(user / words[0], words[1:], cwd=user, path=(user,),
+                           env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+    assert alone.code == 0, alone.err[-3000:]
     # where the project's config puts a run (its hydra.run.dir, not Hydra's outputs/...)
     again, = (user / "runs" / "hydra" / "train" / "runs").iterdir()
     composed = yaml.safe_load((again / ".hydra" / "config.yaml").read_text())
