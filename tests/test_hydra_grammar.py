@@ -273,11 +273,25 @@ if __name__ == "__main__":
     sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
     sys.exit(main())
 """
+#: the sweep's process, forked warm by the tests' launcher (``tests.launcher``), started as
+#: Python starts it: ``python -m app.train`` (runpy's module run: ``__main__`` the module,
+#: its ``__spec__`` set, ``sys.argv[0]`` its file) or the console script's file run as
+#: ``__main__`` (``sys.argv[0]`` its path, as the PATH found it); was a fresh ``python`` each
+#: (a cold ``import lightning``). The rerun line still starts a fresh one
+STARTER = """import runpy, sys
+how, target = sys.argv[1:3]
+sys.argv = [target, *sys.argv[3:]]
+if how == "module":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("started", ["module", "console script"])
-def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, started):
+def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, launcher,
+                                                               started):
     # was: `python -m app.train -m` gave `python app/train.py ...`, which fails where the
     # task imports from its package, and a console script (the template's train_command)
     # gave `python '<task>.py' ...`, which runs nothing; and the Hydra overrides of the
@@ -308,10 +322,14 @@ def test_the_rerun_line_starts_the_task_as_the_sweep_was_started(tmp_path, start
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1",
            "PYTHONPATH": pythonpath(tmp_path, root),
            "PATH": os.pathsep.join([str(tmp_path / "bin"), os.environ.get("PATH", "")])}
-    argv = [sys.executable, "-m", "app.train"] if started == "module" else ["train_command"]
-    done = subprocess.run([*argv, "-m", "hydra.job.chdir=True", "hydra.sweeper.seed=3"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (tmp_path / "starter.py").write_text(STARTER)
+    how = ["module", "app.train"] if started == "module" else ["script", str(command)]
+    log, err = tmp_path / "sweep.log", tmp_path / "sweep.err"
+    code = launcher.run([*how, "-m", "hydra.job.chdir=True", "hydra.sweeper.seed=3"], log,
+                        tmp_path / "starter.py", 600, tmp_path, err,
+                        {key: env[key] for key in ("OMP_NUM_THREADS", "HYDRA_FULL_ERROR",
+                                                   "PYTHONPATH", "PATH")})
+    assert code == 0, log.read_text()[-2000:] + err.read_text()[-2000:]
     results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     words = shlex.split(results["rerun"])
     assert words[:3] == (["python", "-m", "app.train"] if started == "module"
