@@ -282,8 +282,9 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     resume_log, fresh_log = tmp_path / "resume.log", tmp_path / "fresh.log"
     assert launcher.run([*argv, "--ckpt_path", "last"], resume_log) == 0, \
         resume_log.read_text()[-3000:]
-    assert launcher.run(["fit", str(config), "--out", str(fresh)], fresh_log) == 0, \
-        fresh_log.read_text()[-3000:]
+    # the uninterrupted fit: no kill to time, so no step's sleep (the same batches, metrics)
+    assert launcher.run(["fit", str(config), "--out", str(fresh), "--model.init_args.sleep=0"],
+                        fresh_log) == 0, fresh_log.read_text()[-3000:]
     assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1, 2]
     lines = resume_log.read_text().splitlines()
     assert lines[-2] == fresh_log.read_text().splitlines()[-2]  # "Trained ... at epoch N"
@@ -340,9 +341,10 @@ def test_a_fit_killed_before_its_first_epoch_ended_is_not_said_finished(tmp_path
         f"folder (nothing is deleted), or leave --out out for a free name at "
         f"{free_dir(Path('runs', 'fit', 'fit'))}\n")
     assert (out / ".unfinished").is_file()  # nothing of it removed
-    # the same command, anew: its folder ends as an uninterrupted fit's (nothing more)
+    # the same command, anew: its folder ends as an uninterrupted fit's (nothing more); no
+    # kill to time here, so no step's sleep (was 4.8 s of them)
     again = tmp_path / "again"
-    assert main([*argv[:-1], str(again)]) == 0
+    assert main([*argv[:-1], str(again), "--model.init_args.sleep=0"]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in again.iterdir()) == ["best.ckpt", "logs"]
 
