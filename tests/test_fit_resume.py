@@ -265,6 +265,21 @@ def test_last_resumes_the_latest_interrupted_folder_and_a_path_an_older_one(inte
     assert not (run / "finetune_3").exists()
 
 
+#: what parts the two fits' output in TWO_FITS's log
+FITS_APART = "----- the next fit -----"
+#: ``lightning-nas ARGV`` for each ARGV of the JSON list given, one after the other in one
+#: process, FITS_APART between their outputs; exits with the first non-zero code
+TWO_FITS = f"""import json, sys
+from lightning_nas.cli import main
+for i, argv in enumerate(json.loads(sys.argv[1])):
+    if i:
+        print({FITS_APART!r}, flush=True)
+    code = main(argv)
+    if code:
+        sys.exit(code)
+"""
+
+
 @pytest.mark.slow
 def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
     # two CPU ranks (gloo) on a reused rank group: SIGKILL ends the fit's process, its
@@ -279,15 +294,18 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     argv = ["fit", str(config), "--out", str(out)]
     _kill_after(launcher, argv, tmp_path / "killed.log", out, 0)
-    resume_log, fresh_log = tmp_path / "resume.log", tmp_path / "fresh.log"
-    assert launcher.run([*argv, "--ckpt_path", "last"], resume_log) == 0, \
-        resume_log.read_text()[-3000:]
-    # the uninterrupted fit: no kill to time, so no step's sleep (the same batches, metrics)
-    assert launcher.run(["fit", str(config), "--out", str(fresh), "--model.init_args.sleep=0"],
-                        fresh_log) == 0, fresh_log.read_text()[-3000:]
+    # the resume, then the uninterrupted fit (no kill to time: no step's sleep; the same
+    # batches and metrics), one process: the second fit's ranks fork from the rank zygote
+    # the first one started (was a process each: a cold rank zygote each)
+    script, log = tmp_path / "fits.py", tmp_path / "fits.log"
+    script.write_text(TWO_FITS)
+    fits = [[*argv, "--ckpt_path", "last"],
+            ["fit", str(config), "--out", str(fresh), "--model.init_args.sleep=0"]]
+    assert launcher.run([json.dumps(fits)], log, script) == 0, log.read_text()[-3000:]
+    resumed, uninterrupted = log.read_text().split(f"{FITS_APART}\n")
     assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1, 2]
-    lines = resume_log.read_text().splitlines()
-    assert lines[-2] == fresh_log.read_text().splitlines()[-2]  # "Trained ... at epoch N"
+    lines = resumed.splitlines()
+    assert lines[-2] == uninterrupted.splitlines()[-2]  # "Trained ... at epoch N"
     assert "(epochs 0..2 trained)" in lines[-2]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
 
