@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -26,10 +27,9 @@ import yaml
 from lightning_nas.config.load import load_config
 from lightning_nas.oneshot.run import run_oneshot
 
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    out, n, algorithm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    limits = {"limit_val_batches": json.loads(sys.argv[4])} if len(sys.argv) > 4 else {}
+
+def run(out, n, algorithm, limit):
+    limits = {} if limit is None else {"limit_val_batches": limit}
     searched = ({"num_candidates": 2, "search_every_n_epochs": None} if algorithm == "spos"
                 else {"algorithm": algorithm, "optimizer": None, "num_candidates": None,
                       "search_every_n_epochs": None})
@@ -56,6 +56,24 @@ if __name__ == "__main__":
     with open(os.path.join(out, "rank" + os.environ.get("LOCAL_RANK", "0") + ".json"), "w") as f:
         json.dump({"scores": [h["score"] for h in history], "score": result["score"],
                    "finetune": result["finetune"], "best": best}, f)
+
+
+if __name__ == "__main__":
+    # each run in turn, each rank's output in the run's OUT/log.txt (the ranks are this
+    # process and the one Lightning starts for rank 1 by re-running this command line: it
+    # runs the same runs; their process group serves them all)
+    torch.set_num_threads(1)
+    for out, n, algorithm, limit in json.loads(sys.argv[1]):
+        os.makedirs(out, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        log = os.open(os.path.join(out, "log.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        run(out, n, algorithm, limit)
+        sys.stdout.flush()
+        sys.stderr.flush()
 """
 
 #: what the run says of 101 validation samples on 2 ranks
@@ -65,14 +83,34 @@ SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: 
         "(finetune.json) differ slightly from a validation on one device")
 
 
-def _run(tmp_path, launcher, n: int, algorithm: str = "spos", *limit: float
-         ) -> tuple[str, dict]:
-    script = tmp_path / "oneshot_uneven.py"
+def _run(folder: Path, launcher, runs: dict[str, tuple[int, str, float | None]]
+         ) -> dict[str, tuple[str, dict]]:
+    """One process (forked by ``launcher``, its rank 1 started by Lightning) that makes each
+    of ``runs`` (name: validation samples x 4, algorithm, ``limit_val_batches`` or None) in
+    turn in ``folder/NAME``: each run's output (both ranks') and rank 0's record."""
+    script = folder / "oneshot_uneven.py"
     script.write_text(SCRIPT)
-    log = tmp_path / "log.txt"
-    assert launcher.run([tmp_path, str(n), algorithm, *map(str, limit)], log, script) == 0, \
-        log.read_text()
-    return log.read_text(), json.loads((tmp_path / "rank0.json").read_text())
+    log = folder / "launch.log"
+    given = [[str(folder / name), *run] for name, run in runs.items()]
+    code = launcher.run([json.dumps(given)], log, script)
+    assert code == 0, log.read_text()[-3000:] + "".join(
+        (folder / name / "log.txt").read_text()[-3000:] for name in runs
+        if (folder / name / "log.txt").exists())
+    return {name: ((folder / name / "log.txt").read_text(),
+                   json.loads((folder / name / "rank0.json").read_text())) for name in runs}
+
+
+@pytest.fixture
+def ddp_runs(shared_run, launcher) -> tuple[Path, dict[str, list]]:
+    """Three SPOS runs under DDP in one process, made once per session (conftest's
+    ``shared_run``; was a process each, each starting its rank 1 cold): ``even`` (100
+    validation samples on 2 ranks), ``limited`` (101, ``limit_val_batches=3``) and
+    ``uneven`` (101), in that order (Python's warnings registry says a warning of the same
+    text and line once per process: none before the one run that warns). Their folder, and
+    by name each run's output and rank 0's record."""
+    return shared_run("oneshot_uneven_ddp_runs", lambda folder: _run(folder, launcher, {
+        "even": (400, "spos", None), "limited": (404, "spos", 3),
+        "uneven": (404, "spos", None)}))
 
 
 def _counted_of(value: float, samples: int) -> bool:
@@ -81,11 +119,17 @@ def _counted_of(value: float, samples: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
-def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launcher,
+def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, request,
                                                                  algorithm):
     # was: said nowhere, while the subnets' scores and the fine-tune's accuracy counted one
     # of the 101 validation samples twice (a count of 102)
-    out, rank0 = _run(tmp_path, launcher, 404, algorithm)  # 101 validation samples, 2 ranks
+    if algorithm == "spos":  # 101 validation samples, 2 ranks
+        folder, made = request.getfixturevalue("ddp_runs")
+        (out, rank0), run = made["uneven"], folder / "uneven" / "run"
+    else:
+        launcher = request.getfixturevalue("launcher")
+        out, rank0 = _run(tmp_path, launcher, {"uneven": (404, algorithm, None)})["uneven"]
+        run = tmp_path / "uneven" / "run"
     scores = [*rank0["scores"], rank0["score"], rank0["finetune"]["val_acc"]]
     assert all(_counted_of(s, 102) for s in scores), scores  # measured: repeats counted
     assert not all(_counted_of(s, 101) for s in scores), scores
@@ -97,7 +141,6 @@ def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, launc
     # do, and stays a file that show and report read
     assert rank0["best"]["notes"] == uneven_splits(_loader(101), scored="oneshot"), rank0
     assert rank0["best"]["score"] == rank0["score"]  # its other keys as they were
-    run = tmp_path / "run"
     assert load_oneshot(run)["notes"] == rank0["best"]["notes"]
     shown = json.loads(render_oneshot(run, "json"))
     assert shown["best"]["score"] == rank0["score"] and shown["notes"] == rank0["best"]["notes"]
@@ -137,10 +180,10 @@ def test_best_arch_yaml_is_written_with_its_notes_at_once(tmp_path, algorithm):
 
 
 @pytest.mark.slow
-def test_a_oneshot_run_whose_limit_stops_before_the_repeat_says_nothing(tmp_path, launcher):
+def test_a_oneshot_run_whose_limit_stops_before_the_repeat_says_nothing(ddp_runs):
     # 101 samples on 2 ranks in batches of 16: 3 batches each stop before the repeat (each
     # rank's 51st); the supernet's and the fine-tune's validations count 96 distinct samples
-    out, rank0 = _run(tmp_path, launcher, 404, "spos", 3)
+    out, rank0 = ddp_runs[1]["limited"]
     assert "DistributedSampler" not in out, out[-4000:]  # was: said all the same
     assert "notes" not in rank0["best"]
     scores = [*rank0["scores"], rank0["score"], rank0["finetune"]["val_acc"]]
@@ -148,8 +191,8 @@ def test_a_oneshot_run_whose_limit_stops_before_the_repeat_says_nothing(tmp_path
 
 
 @pytest.mark.slow
-def test_a_oneshot_run_on_an_even_split_under_ddp_says_nothing(tmp_path, launcher):
-    out, rank0 = _run(tmp_path, launcher, n=400)  # 100 samples on 2 ranks
+def test_a_oneshot_run_on_an_even_split_under_ddp_says_nothing(ddp_runs):
+    out, rank0 = ddp_runs[1]["even"]  # 100 samples on 2 ranks
     assert "DistributedSampler" not in out, out[-4000:]
     assert _counted_of(rank0["finetune"]["val_acc"], 100)
     assert "notes" not in rank0["best"]
