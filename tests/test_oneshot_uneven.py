@@ -21,7 +21,7 @@ from tests.helpers_nets import TinySupernet
 from tests.test_uneven_split import _loader
 
 SCRIPT = """
-import json, os, sys
+import json, os, sys, warnings
 import torch
 import yaml
 from lightning_nas.config.load import load_config
@@ -61,7 +61,9 @@ def run(out, n, algorithm, limit):
 if __name__ == "__main__":
     # each run in turn, each rank's output in the run's OUT/log.txt (the ranks are this
     # process and the one Lightning starts for rank 1 by re-running this command line: it
-    # runs the same runs; their process group serves them all)
+    # runs the same runs; their process group serves them all); each run warns as in a
+    # process of its own (catch_warnings: the warnings registry, which says a text once
+    # per line and process, starts anew)
     torch.set_num_threads(1)
     for out, n, algorithm, limit in json.loads(sys.argv[1]):
         os.makedirs(out, exist_ok=True)
@@ -71,7 +73,8 @@ if __name__ == "__main__":
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
-        run(out, n, algorithm, limit)
+        with warnings.catch_warnings():
+            run(out, n, algorithm, limit)
         sys.stdout.flush()
         sys.stderr.flush()
 """
@@ -102,15 +105,14 @@ def _run(folder: Path, launcher, runs: dict[str, tuple[int, str, float | None]]
 
 @pytest.fixture
 def ddp_runs(shared_run, launcher) -> tuple[Path, dict[str, list]]:
-    """Three SPOS runs under DDP in one process, made once per session (conftest's
-    ``shared_run``; was a process each, each starting its rank 1 cold): ``even`` (100
-    validation samples on 2 ranks), ``limited`` (101, ``limit_val_batches=3``) and
-    ``uneven`` (101), in that order (Python's warnings registry says a warning of the same
-    text and line once per process: none before the one run that warns). Their folder, and
-    by name each run's output and rank 0's record."""
+    """Four one-shot runs under DDP in one process, made once per session (conftest's
+    ``shared_run``; was a process each, each starting its rank 1 cold): ``spos`` and
+    ``darts`` on 101 validation samples (2 ranks), and SPOS's ``even`` (100) and
+    ``limited`` (101, ``limit_val_batches=3``). Their folder, and by name each run's output
+    and rank 0's record."""
     return shared_run("oneshot_uneven_ddp_runs", lambda folder: _run(folder, launcher, {
-        "even": (400, "spos", None), "limited": (404, "spos", 3),
-        "uneven": (404, "spos", None)}))
+        "spos": (404, "spos", None), "darts": (404, "darts", None),
+        "even": (400, "spos", None), "limited": (404, "spos", 3)}))
 
 
 def _counted_of(value: float, samples: int) -> bool:
@@ -119,17 +121,12 @@ def _counted_of(value: float, samples: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
-def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, request,
+def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, ddp_runs,
                                                                  algorithm):
     # was: said nowhere, while the subnets' scores and the fine-tune's accuracy counted one
     # of the 101 validation samples twice (a count of 102)
-    if algorithm == "spos":  # 101 validation samples, 2 ranks
-        folder, made = request.getfixturevalue("ddp_runs")
-        (out, rank0), run = made["uneven"], folder / "uneven" / "run"
-    else:
-        launcher = request.getfixturevalue("launcher")
-        out, rank0 = _run(tmp_path, launcher, {"uneven": (404, algorithm, None)})["uneven"]
-        run = tmp_path / "uneven" / "run"
+    folder, made = ddp_runs  # 101 validation samples, 2 ranks
+    (out, rank0), run = made[algorithm], folder / algorithm / "run"
     scores = [*rank0["scores"], rank0["score"], rank0["finetune"]["val_acc"]]
     assert all(_counted_of(s, 102) for s in scores), scores  # measured: repeats counted
     assert not all(_counted_of(s, 101) for s in scores), scores
