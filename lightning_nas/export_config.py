@@ -17,7 +17,7 @@ from typing import Any
 
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
-from lightning_nas.config.records import over_default
+from lightning_nas.config.records import over_default, over_own_defaults
 from lightning_nas.export_trainer import result_defaults
 
 __all__ = ["best_config", "model_section"]
@@ -76,8 +76,11 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
     keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; a dataclass
     argument's mapping (a group, or the stored arguments' own) over its signature default's
-    fields, as the trial got it (``records.over_default``; where the class imports; not
-    where the search was given an instance, which the trial's replaced the default)."""
+    fields, as the trial got it (``records.over_default``; where the class imports); a
+    group over an instance the search was given (the store's ``objects``, which replaced
+    the default) over the annotated dataclass's own fields, which the group check keeps the
+    instance's other fields at (``records.over_own_defaults``; an instance without a group
+    cannot be stored: ``best.yaml``'s ``model_objects`` names it)."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     objects = set(model.get("objects") or {})
@@ -86,8 +89,10 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
     if target is not None:
-        section["init_args"] = {key: value if key in objects else over_default(
-            target, key, value) for key, value in section["init_args"].items()}
+        section["init_args"] = {key: (over_own_defaults(target, key, value) if key in arch
+                                      else value) if key in objects
+                                else over_default(target, key, value)
+                                for key, value in section["init_args"].items()}
     return cfg["model"]
 
 

@@ -33,8 +33,8 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "over_default", "over_defaults", "over_fields", "plain_step",
-           "record_default", "record_step", "to_dataclass"]
+           "no_dict", "over_default", "over_defaults", "over_fields", "over_own_defaults",
+           "plain_step", "record_default", "record_step", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -293,6 +293,34 @@ def over_fields(instance: Any, group: Any) -> Any:
     if not isinstance(group, Mapping) or is_node(group) or not _is_instance(instance):
         return group
     return _merged(dataclasses.asdict(instance), group)
+
+
+def over_own_defaults(target: Any, name: str, group: Any) -> Any:
+    """``group``, a mapping searched over a ``model_init_args`` instance of ``target``'s
+    dataclass argument ``name``, over the fields of the dataclass the argument is annotated
+    with (its own defaults): the fields the trial got, which the group check keeps at those
+    defaults (``changed_fields``), for a ``class_path`` node that cannot hold the instance;
+    any other ``group`` or annotation: ``group`` as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3)): ...
+        >>> over_own_defaults(build, "net", {"hidden": 4})
+        {'hidden': 4, 'depth': 1}
+    """
+    cls = dataclass_of(init_hints(target).get(name))
+    if not isinstance(group, Mapping) or is_node(group) or cls is None:
+        return group
+    own = {f.name: f.default if f.default_factory is dataclasses.MISSING
+           else f.default_factory() for f in dataclasses.fields(cls) if f.init and (
+               f.default is not dataclasses.MISSING
+               or f.default_factory is not dataclasses.MISSING)}
+    return _merged({k: dataclasses.asdict(v) if _is_instance(v) else v
+                    for k, v in own.items()}, group)
 
 
 def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
