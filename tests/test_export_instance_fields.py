@@ -15,7 +15,6 @@ null}``): the node leaves it out, as before.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +28,11 @@ from lightning_nas import Choice, Search
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import NetConfig, Sized
 
 HERE = __name__
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
-
-
-@dataclasses.dataclass
-class NetConfig:
-    """A project's network config: one dataclass argument."""
-
-    hidden: int = 8
-    depth: int = 1
-
-
-@dataclasses.dataclass
-class Sized:
-    """A dataclass with a required field, which the signature default gives."""
-
-    width: int
-    act: str = "relu"
 
 
 class DeepNet(ClassifierSteps, pl.LightningModule):

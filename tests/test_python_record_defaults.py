@@ -10,7 +10,6 @@ executor's trial runs, is checked on its own too.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import lightning.pytorch as pl
@@ -24,29 +23,10 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import DEEP, NetConfig, Sized
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
-
-
-@dataclasses.dataclass
-class NetConfig:
-    """A project's network config: one dataclass argument."""
-
-    hidden: int = 8
-    depth: int = 1
-
-
-@dataclasses.dataclass
-class Sized:
-    """A dataclass with a required field, which the signature default gives."""
-
-    width: int
-    act: str = "relu"
-
-
-#: the signature default: a field other than the dataclass's own default
-DEEP = NetConfig(depth=3)
 
 
 class DeepDefault(ClassifierSteps, pl.LightningModule):

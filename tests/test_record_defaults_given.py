@@ -15,7 +15,6 @@ of it get the same fields.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -35,30 +34,11 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import DEEP, NetConfig, Sized
 
 torch.set_num_threads(1)
 
 HERE = __name__  # the import path of this module's classes, for class_path
-
-
-@dataclasses.dataclass
-class NetConfig:
-    """A project's network config."""
-
-    hidden: int = 8
-    depth: int = 1
-
-
-@dataclasses.dataclass
-class Sized:
-    """A dataclass with a required field, which the signature default gives."""
-
-    width: int
-    act: str = "relu"
-
-
-#: a signature default other than the dataclass's own
-DEEP = NetConfig(depth=3)
 
 
 class Backbone(nn.Module):
