@@ -6,14 +6,18 @@ Real Trainers, real nevergrad, tiny data (3 training batches of 24, 1 validation
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.profilers import SimpleProfiler
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.trial_logs import clear_trial, placed_profiler
+from lightning_nas.search.trial_spec import TrialSpec
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
@@ -123,3 +127,24 @@ def test_barebones_is_refused_in_its_own_words(tmp_path):
             r"^trainer.barebones=True turns off self.log, which Lightning then refuses: the "
             r"monitor 'val_loss' could never be logged .*leave it out")):
         _search(tmp_path / "run", {"max_epochs": 2, "barebones": True})
+
+
+def test_a_trial_run_anew_clears_the_profiler_report_of_its_interrupted_run(tmp_path):
+    # was: kept; Lightning's profiler appends to its file, so the re-run's report followed
+    # that of a run killed after its fit wrote it, before the search stored the trial
+    prof = tmp_path / "prof"
+    for given in (SimpleProfiler(dirpath=str(prof), filename="perf"),
+                  {"class_path": "lightning.pytorch.profilers.SimpleProfiler",
+                   "init_args": {"dirpath": str(prof), "filename": "perf"}}):
+        spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(tmp_path / "run" / "trials" /
+                                                            "trial_0001"),
+                         model=TinyNet, trainer={"profiler": given}, log_label="run-abc")
+        folder = Path(placed_profiler(spec, SimpleProfiler(dirpath=str(prof))).dirpath)
+        other = folder.parent / "run-abc_trial_0002"
+        for report in (folder / "fit-perf.txt", other / "fit-perf.txt", prof / "mine.txt"):
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text("FIT Profiler Report\n")
+        Path(spec.trial_dir).mkdir(parents=True, exist_ok=True)  # its earlier run's
+        clear_trial(spec)
+        assert not folder.exists()
+        assert (other / "fit-perf.txt").is_file() and (prof / "mine.txt").is_file()

@@ -198,6 +198,15 @@ def _checkpoint_folders(spec: Any) -> list[str]:
     return folders
 
 
+def _profiler_folder(spec: Any) -> str | None:
+    """The folder ``placed_profiler`` gives ``spec``'s trial under the ``dirpath`` of its
+    Trainer's ``profiler`` (an object or a config node), or None."""
+    item = spec.trainer.get("profiler")
+    dirpath = node_args(item).get("dirpath") if is_node(item) else (
+        getattr(item, "dirpath", None) if isinstance(item, Profiler) else None)
+    return None if dirpath is None or spec.own_logs else _per_trial(spec, dirpath)
+
+
 def checked_loggers(trainer: pl.Trainer, callbacks: list[Any], logger: Any) -> pl.Trainer:
     """``trainer``, built with the user's ``callbacks``, once it has a logger for each of
     them that logs through one (``LearningRateMonitor``, ``DeviceStatsMonitor``); else a
@@ -227,9 +236,11 @@ def clear_trial(spec: Any) -> None:
     segments), which are this trial's alone: under the run's ``logs``, or under a
     ``save_dir`` of the user's named by the run's ``log_label`` (without one, a run of an
     older version, they are left), and likewise its folder under a ``default_root_dir`` of
-    the user's (``placed_root``) and under a user's ``ModelCheckpoint``'s ``dirpath``
-    (``placed_checkpoints``; not a URL's, s3://), the module's ``configure_callbacks()``
-    ones among them (those its last run named in ``MODULE_FOLDERS``). A logger object's
+    the user's (``placed_root``), under a user's ``ModelCheckpoint``'s ``dirpath``
+    (``placed_checkpoints``), the module's ``configure_callbacks()`` ones among them (those
+    its last run named in ``MODULE_FOLDERS``), and under a ``dirpath`` of its Trainer's
+    ``profiler`` (``placed_profiler``: Lightning's profiler appends to its report, so a
+    re-run's followed the dead run's); not a URL's (s3://). A logger object's
     versions (the next free one) and the folders the user named themselves are never
     removed. A trial that never ran in this run folder (no folder of its own yet) removes
     nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
@@ -243,7 +254,7 @@ def clear_trial(spec: Any) -> None:
     module = listed.read_text().splitlines() if listed.is_file() else []
     shutil.rmtree(trial_dir)
     for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec),
-                                          *module]:
+                                          _profiler_folder(spec), *module]:
         if root is not None and spec.log_label is not None and "://" not in str(root):
             folder = Path(str(root)).expanduser()
             if folder.is_dir() and not folder.is_symlink():
