@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from lightning.pytorch.profilers import SimpleProfiler
 
 from lightning_nas import Search
+from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
@@ -31,6 +33,13 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class LaterFactors(GradientAccumulationScheduler):
+    """A scheduler that sets its own scheduling: its factors unknown to a config's node."""
+
+    def __init__(self, factor: int = 4) -> None:
+        super().__init__({0: 1, 2: factor})
 
 
 def _search(run_dir, trainer, space=SPACE, budget=1, **options):
@@ -94,6 +103,35 @@ def test_an_int_val_check_interval_counts_batches_of_accumulated_steps(tmp_path)
         _search(tmp_path / "other", {**trainer, "val_check_interval": 9})
 
 
+def test_a_gradient_accumulation_schedulers_largest_factor_counts_as_accumulated_batches(
+        tmp_path):
+    # was: refused before training, "trainer.val_check_interval=6 with
+    # check_val_every_n_epoch=None and max_steps=4 runs no validation": the check read
+    # accumulate_grad_batches alone, which Lightning wants 1 beside the scheduler
+    trainer = {"max_epochs": -1, "max_steps": 4, "val_check_interval": 6,
+               "check_val_every_n_epoch": None,
+               "callbacks": [GradientAccumulationScheduler({0: 2})]}
+    result = _search(tmp_path / "run", trainer).run()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1 and trial.epochs == 2
+    # a config's node: its scheduling read; above its largest factor's batches: refused
+    node = {"class_path": "lightning.pytorch.callbacks.GradientAccumulationScheduler",
+            "init_args": {"scheduling": {0: 1, 1: 2}}}
+    check_validation_runs({**trainer, "callbacks": node}, "val_loss")  # one alone too
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=9 with check_val_every_n_epoch=None and max_steps=4 "
+            r"\(of trainer.callbacks\[0\] \(GradientAccumulationScheduler\)'s largest factor, "
+            r"2 batches each at most: 8 batches\) runs no validation")):
+        check_validation_runs({**trainer, "callbacks": [node], "val_check_interval": 9},
+                              "val_loss")
+    # a factor that cannot be known before training (a node of a subclass that sets its
+    # scheduling itself): the check cannot say no validation runs, and takes it
+    later = {"class_path": f"{__name__}.LaterFactors"}
+    check_validation_runs({**trainer, "callbacks": [later], "val_check_interval": 99},
+                          "val_loss")
+
+
 def test_min_steps_above_max_steps_is_refused_as_min_epochs_above_max_epochs_is(tmp_path):
     # was: taken; Lightning stops at max_steps and ignores min_steps without a word (the
     # trial trained 4 steps, not the 20 asked for)
@@ -148,3 +186,4 @@ def test_a_trial_run_anew_clears_the_profiler_report_of_its_interrupted_run(tmp_
         clear_trial(spec)
         assert not folder.exists()
         assert (other / "fit-perf.txt").is_file() and (prof / "mine.txt").is_file()
+
