@@ -6,8 +6,9 @@ that stopped before an epoch ended holds no ``last.ckpt``, nothing to resume, th
 validation within the epoch wrote its ``best.ckpt``) and its settings (``fit_record``) into
 every checkpoint under ``FIT_RECORD``. ``resume_point`` finds the folder and checkpoint a
 ``--ckpt_path`` names, ``check_resume`` refuses settings that would make the result another
-run's, before any training; Lightning's ``ckpt_path`` then trains the epochs left, and the
-reporter's history in the checkpoint keeps the earlier epochs candidates for the best one.
+run's, before any training (and warns of reloaded dataloaders: other shuffles); Lightning's
+``ckpt_path`` then trains the epochs left, and the reporter's history in the checkpoint
+keeps the earlier epochs candidates for the best one.
 A new one's ``--out`` holding one that stopped before its first training epoch ended is
 refused saying so and what to do (``out_folder``); ``undo_fit`` takes back what a refused
 one wrote into its folder.
@@ -39,6 +40,7 @@ from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir", "out_folder",
            "output_dir", "recorded_epochs", "resume_hint", "resume_point", "undo_fit"]
@@ -261,6 +263,9 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
     its first segment trained) goes into ``spec.record``: the resumed run reports them and
     its own checkpoints keep them.
 
+    A resume under ``reload_dataloaders_every_n_epochs`` above 0 is warned of
+    (``_warn_reloads``): its epochs draw other shuffles than an uninterrupted run's.
+
     Raises:
         ConfigError: naming each setting that differs, its value here and there.
     """
@@ -287,8 +292,23 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
                           f"--trainer.max_epochs): it trained epochs 0..{done} already; give "
                           f"at least {done + 1}, or the interrupted run's "
                           f"{ckpt[FIT_RECORD].get('max_epochs')}")
+    _warn_reloads(spec.trainer, kind)
     if spec.record is not None:  # the start its first segment validated: said at the end
         spec.record[START] = dict(ckpt[FIT_RECORD].get(START) or {})
+
+
+def _warn_reloads(trainer: Mapping[str, Any], kind: str) -> None:
+    """Warn that a resumed ``kind`` under ``reload_dataloaders_every_n_epochs`` above 0
+    trains other epochs than one in one go: Lightning makes a reload epoch's training
+    iterator twice in a fit and once in the epoch it resumes at, and counts reloads from
+    there (was: resumed without a word; a search refuses it where it pauses trials)."""
+    reload = trainer.get("reload_dataloaders_every_n_epochs")
+    if isinstance(reload, int) and not isinstance(reload, bool) and reload > 0:
+        warn_user(f"trainer.reload_dataloaders_every_n_epochs={reload}: the resumed {kind} "
+                  f"draws other shuffles{'' if reload == 1 else ' and reloads at other epochs'}"
+                  f" than an uninterrupted one would (Lightning makes a reload epoch's "
+                  f"training iterator twice in a fit, once in the epoch it resumes at), so its "
+                  f"epochs from here on differ from those of a {kind} in one go")
 
 
 def _ckpt_word(word: str) -> bool:

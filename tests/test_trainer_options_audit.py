@@ -6,14 +6,17 @@ Real Trainers, real nevergrad, tiny data (3 training batches of 24, 1 validation
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from lightning.pytorch.profilers import SimpleProfiler
 
 from lightning_nas import Search
+from lightning_nas.cli import main
 from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
@@ -187,3 +190,30 @@ def test_a_trial_run_anew_clears_the_profiler_report_of_its_interrupted_run(tmp_
         assert not folder.exists()
         assert (other / "fit-perf.txt").is_file() and (prof / "mine.txt").is_file()
 
+
+def test_a_fit_resumed_with_reloaded_dataloaders_is_warned_of_other_shuffles(tmp_path, capsys):
+    # was: resumed without a word, though Lightning makes a reload epoch's training iterator
+    # twice in a fit and once in the epoch it resumes at: other shuffles than a fit in one go
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8}},
+        "data": {"class_path": "tests.helpers.BlobData",
+                 "init_args": {"n": 96, "batch_size": 24}},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1,
+                    "reload_dataloaders_every_n_epochs": 1, "enable_progress_bar": False,
+                    "enable_model_summary": False}}))
+    argv = ["fit", str(config), "--out", str(tmp_path / "fit")]
+    ctrl_c = ("--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, "
+              "init_args: {epoch: 1}}]")
+    with warnings.catch_warnings():  # as the command shows them (the suite may ignore them)
+        warnings.simplefilter("default")
+        assert main([*argv, ctrl_c]) == 130
+        assert "shuffles" not in capsys.readouterr().err  # a new fit: one go so far
+        assert main([*argv, "--ckpt_path", "last"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "shuffles" in line]
+    assert said == [
+        "lightning-nas fit: warning: trainer.reload_dataloaders_every_n_epochs=1: the resumed "
+        "fit draws other shuffles than an uninterrupted one would (Lightning makes a reload "
+        "epoch's training iterator twice in a fit, once in the epoch it resumes at), so its "
+        "epochs from here on differ from those of a fit in one go"], said
