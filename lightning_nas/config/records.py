@@ -236,7 +236,7 @@ def record_default(target: Any, name: str) -> dict[str, Any] | None:
     """
     value = _signature_default(target, name)
     if _is_instance(value):
-        return dataclasses.asdict(value)
+        return _init_fields(value)
     if isinstance(value, Mapping) and value:
         return copy.deepcopy(dict(value))
     return None
@@ -292,7 +292,7 @@ def over_fields(instance: Any, group: Any) -> Any:
     """
     if not isinstance(group, Mapping) or is_node(group) or not _is_instance(instance):
         return group
-    return _merged(dataclasses.asdict(instance), group)
+    return _merged(_init_fields(instance), group)
 
 
 def over_own_defaults(target: Any, name: str, group: Any) -> Any:
@@ -319,8 +319,7 @@ def over_own_defaults(target: Any, name: str, group: Any) -> Any:
            else f.default_factory() for f in dataclasses.fields(cls) if f.init and (
                f.default is not dataclasses.MISSING
                or f.default_factory is not dataclasses.MISSING)}
-    return _merged({k: dataclasses.asdict(v) if _is_instance(v) else v
-                    for k, v in own.items()}, group)
+    return _merged({k: _init_fields(v) for k, v in own.items()}, group)
 
 
 def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -356,6 +355,29 @@ def _signature_default(target: Any, name: str) -> Any:
 def _is_instance(value: Any) -> bool:
     """Whether ``value`` is a dataclass instance (not a dataclass)."""
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _init_fields(value: Any) -> Any:
+    """``dataclasses.asdict`` of ``value`` less the ``field(init=False)`` fields (a nested
+    dataclass's too), which the dataclass's ``__init__`` does not take (was: copied, so the
+    dataclass built from the dict failed: ``unexpected keyword``); other values copied.
+
+    Example:
+        >>> @dataclasses.dataclass
+        ... class Sq:
+        ...     x: int = 2
+        ...     sq: int = dataclasses.field(init=False, default=4)
+        >>> _init_fields([Sq()])
+        [{'x': 2}]
+    """
+    if _is_instance(value):
+        return {f.name: _init_fields(getattr(value, f.name))
+                for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):  # (a namedtuple:
+        return type(value)(map(_init_fields, value))  # copied whole)
+    if isinstance(value, dict):  # (a plain dict: a defaultdict's factory is no field)
+        return {key: _init_fields(item) for key, item in value.items()}
+    return copy.deepcopy(value)
 
 
 def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
