@@ -1,5 +1,11 @@
-"""Dataclass groups over a ``model_init_args`` instance or a signature default:
+"""Dataclass groups over a ``model_init_args`` / ``data_init_args`` instance, two edge cases:
 
+* an instance of another class than the one the group's dict builds: a subclass of the
+  annotated dataclass (``Wide(NetConfig)``), or an instance where the argument has no
+  dataclass annotation. The trial would get the annotated class (or a dict) built from the
+  group over the instance's fields, not the user's class, and LightningCLI, which takes no
+  subclass of a dataclass, could not build it from ``best.yaml`` either: refused before
+  training, naming both classes.
 * a ``field(init=False)`` (set in ``__post_init__``): left out of the fields a group is set
   over (an instance's, a signature default's, nested ones too), so the dataclass is built
   from the fields its ``__init__`` takes and computes the others itself.
@@ -16,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import pytest
 import torch
 import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
 from lightning_nas import Choice, Search
-from lightning_nas.config.factories import ModelFactory
+from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.records import over_default, over_fields, record_default
+from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
@@ -93,6 +101,28 @@ class AugData(BlobData):
     def __init__(self, aug: NetConfig = NetConfig(), n: int = 256) -> None:  # noqa: B008
         super().__init__(n=n)
         self.aug = aug
+
+
+def test_a_group_over_an_instance_of_another_class_is_refused_naming_it():
+    factory = ModelFactory(Model, {"net": Wide()})
+    with pytest.raises(ConfigError) as err:  # (was: each trial NetConfig(hidden=32, depth=2))
+        factory.check_groups({"net": {"depth": 2}})
+    message = str(err.value)
+    assert "init_args['net'] is a Wide" in message and "NetConfig" in message
+    loose = ModelFactory(Model, {"loose": NetConfig()})
+    with pytest.raises(ConfigError, match=r"init_args\['loose'\] is a NetConfig.*a dict"):
+        loose.check_groups({"loose": {"depth": 2}})  # (was: each trial a dict)
+    data = DataFactory(AugData, {"aug": Wide()})
+    with pytest.raises(ConfigError, match=r"data init_args\['aug'\] is a Wide"):
+        data.check_groups({"data.aug": {"depth": 2}})
+    # the annotated class's own instance: the group over its fields, as before
+    plain = ModelFactory(Model, {"net": NetConfig(), "loose": Wide()})
+    plain.check_groups({"net": {"depth": 2}})
+    assert plain.build({"net": {"depth": 2}}).built[-1]["net"] == NetConfig(hidden=8, depth=2)
+    # a subclass instance no group reaches: passed as given
+    got = plain.build({}).built[-1]
+    assert type(got["loose"]) is Wide and got["loose"] == Wide()
+    DataFactory(AugData, {"aug": Wide()}).check_groups({"data.n": 64})
 
 
 def test_init_false_fields_are_left_out_of_the_fields_a_dataclass_is_built_from():

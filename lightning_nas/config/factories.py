@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -23,13 +24,14 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
-from lightning_nas.config.chain import init_kwargs, kwargs_chain, name_hint
+from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
 from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
+from lightning_nas.config.nodes import is_node
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
-from lightning_nas.config.records import changed_fields, over_default, over_fields
+from lightning_nas.config.records import changed_fields, dataclass_of, over_default, over_fields
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -143,6 +145,8 @@ class ModelFactory:
             lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
         """
         for key, value in arch.items() if self.is_class else ():
+            _check_group_class("model", key, key, self.init_args.get(key), value,
+                               init_hints(self.target).get(key))
             _check_group_keeps("model", key, key, self.init_args.get(key), value)
 
     def _arch_args(self, arch: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,6 +200,45 @@ def over_defaults(target: Any, given: Mapping[str, Any],
     """
     return {key: over_fields(given[key], value) if key in given and not isinstance(
         given[key], Mapping) else over_default(target, key, value) for key, value in args.items()}
+
+
+def _check_group_class(section: str, key: str, group: str, given: Any, value: Any,
+                       hint: Any) -> None:
+    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]``, is a
+    dataclass instance of another class than the one the space's group ``group`` (its dict
+    ``value``) builds over its fields, the class ``key`` is annotated with (``hint``): a
+    subclass (``Wide(NetConfig)``), or any where ``key`` has no dataclass annotation (a
+    dict); the trial would not get the user's class (was: quietly ``NetConfig(...)``),
+    and LightningCLI, which takes no subclass of a dataclass, could not build it from
+    ``best.yaml``.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     depth: int = 1
+        >>> @dataclasses.dataclass
+        ... class Wide(Net): ...
+        >>> _check_group_class("model", "net", "net", Wide(), {"depth": 2}, Net)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: model init_args['net'] is a Wide instance, and ...
+    """
+    cls, mine = dataclass_of(hint), type(given)
+    if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) or mine is cls \
+            or not isinstance(value, Mapping) or is_node(value):
+        return
+    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {cls.__name__}, which "
+                  f"LightningCLI too builds from a mapping there; it takes no subclass of a "
+                  f"dataclass") if cls is not None else ("a dict", f"{key!r} is annotated "
+                                                         f"with no dataclass")
+    kind = "LightningModule" if section == "model" else "LightningDataModule"
+    raise ConfigError(f"{section} init_args[{key!r}] is a {mine.__name__} instance, and the "
+                      f"search space's group {group!r} gives each trial {built} built from "
+                      f"the group's dict over the instance's fields, not a {mine.__name__} "
+                      f"({why}). To fix it, annotate {key!r} with {mine.__name__}, or give a "
+                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]); "
+                      f"else leave the instance out of init_args[{key!r}]")
 
 
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
@@ -334,6 +377,8 @@ class DataFactory:
             for key, value in arch.items():
                 if is_dotted(key) and key.startswith("data."):
                     arg = space_path(key).split(".", 1)[1]
+                    _check_group_class("data", arg, key, self.init_args.get(arg), value,
+                                       init_hints(self.target).get(arg))
                     _check_group_keeps("data", arg, key, self.init_args.get(arg), value)
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
