@@ -71,7 +71,8 @@ class TrialReporter(pl.Callback):
     naming the closest logged key), and a fit that ends with no validation having logged it
     raises ``MonitorError``: nothing tells a metric logged later from a misspelt one before.
 
-    At the end of training it logs the architecture as hyperparameters with the trial's
+    As the fit starts it logs the architecture (and ``search_monitor``) as hyperparameters
+    beside Lightning's, first (``on_fit_start``), and at the end of training the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
     CSV logger's ``hparams.yaml``) compares the trials of a search.
 
@@ -214,6 +215,17 @@ class TrialReporter(pl.Callback):
             trainer.callbacks.insert(0, _EpochBoundary(self))
         self._clock = time.perf_counter()
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Log the architecture and ``search_monitor`` beside the hyperparameters Lightning
+        logs right after this hook, so they are the run's first: TensorBoard's HParams view
+        keeps a run's first hyperparameters (was: Lightning's alone, the module's; one that
+        saved none showed no searched key). The score follows at the end of training."""
+        if trainer.is_global_zero and trainer.loggers:
+            params = {**_lightning_hparams(trainer, pl_module), **flatten_arch(self.arch),
+                      "search_monitor": self.monitor}
+            for logger in trainer.loggers:
+                logger.log_hyperparams(params)
+
     def seconds_trained(self) -> float:
         """The seconds the trial trained up to now: ``trained`` plus this fit's so far."""
         return self.trained + (0.0 if self._clock is None else time.perf_counter() - self._clock)
@@ -284,6 +296,21 @@ class TrialReporter(pl.Callback):
         self.trained = max(self.trained, float(state_dict.get("trained", 0.0)))
         if "random" in state_dict:  # draw on where the checkpointed fit left off
             random_state.restore(state_dict["random"])
+
+
+def _lightning_hparams(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+    """The hyperparameters Lightning logs as a fit starts: the module's and the
+    DataModule's saved ones (each unless saved with ``logger=False``), without
+    LightningCLI's ``_class_path``.
+
+    Example:
+        >>> _lightning_hparams(pl.Trainer(logger=False), pl.LightningModule())
+        {}
+    """
+    held = [holder for holder in (pl_module, trainer.datamodule) if holder is not None
+            and getattr(holder, "_log_hyperparams", False)]  # save_hyperparameters(logger=)
+    merged = {key: value for holder in held for key, value in holder.hparams_initial.items()}
+    return {key: value for key, value in merged.items() if key != "_class_path"}
 
 
 #: the folders of Lightning's and torch's code (a traceback's frames there are theirs)

@@ -1,0 +1,62 @@
+"""What a search's loggers record, read back from the files a real ``TensorBoardLogger``
+(tensorboardX) writes: TensorBoard's HParams view keeps the *first* hyperparameters of each
+run (its event loader stores a tag's summary metadata once), so the hyperparameters a trial
+logs at its end never showed there.
+
+Example:
+    >>> _hparams(b"")
+    []
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+import torch
+
+from lightning_nas import Search
+from tests.helpers import BlobData, TinyNet
+
+pytest.importorskip("tensorboardX")
+from tensorboardX.proto import event_pb2, plugin_hparams_pb2  # noqa: E402
+
+__all__: list[str] = []
+
+BOARD = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
+
+
+def _hparams(data: bytes) -> list[dict[str, Any]]:
+    """Each ``session_start_info``'s hyperparameters in the event file ``data``, in order."""
+    sessions, at = [], 0
+    while at < len(data):
+        (size,) = struct.unpack("Q", data[at:at + 8])
+        event = event_pb2.Event()
+        event.ParseFromString(data[at + 12:at + 12 + size])
+        at += 16 + size  # length, its crc, the record, its crc
+        for value in event.summary.value:
+            if value.tag == "_hparams_/session_start_info":
+                plugin = plugin_hparams_pb2.HParamsPluginData()
+                plugin.ParseFromString(value.metadata.plugin_data.content)
+                sessions.append({key: getattr(item, item.WhichOneof("kind"))
+                                 for key, item in plugin.session_start_info.hparams.items()})
+    return sessions
+
+
+def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor(tmp_path):
+    # was: Lightning's own hyperparameters (the module's) came first, at the fit's start, and
+    # the architecture with search_monitor, logged at the trial's end, came second: the
+    # HParams view, which keeps a run's first, never showed them (a module that saves no
+    # hyperparameters: no searched key at all)
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+                    monitor="val_loss", mode="min", run_dir=run, seed=0, verbose=False,
+                    trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": BOARD}).run()
+    for trial in result.trials:
+        (events,) = (run / "logs" / "trials" / f"trial_{trial.trial_id:04d}").glob(
+            "events.out.tfevents.*")
+        first = _hparams(events.read_bytes())[0]
+        assert first["search_monitor"] == "val_loss"
+        assert first["width"] == trial.arch["width"] and first["activation"] == "relu"
