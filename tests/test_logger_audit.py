@@ -1,7 +1,8 @@
 """What a search's loggers record, read back from the files a real ``TensorBoardLogger``
 (tensorboardX) writes: TensorBoard's HParams view keeps the *first* hyperparameters of each
 run (its event loader stores a tag's summary metadata once), so the hyperparameters a trial
-logs at its end never showed there.
+logs at its end never showed there; and the search summary's run, which the view lists
+beside the trials, had the placeholder ``hp_metric`` of -1.
 
 Example:
     >>> _hparams(b"")
@@ -11,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,36 +29,65 @@ __all__: list[str] = []
 BOARD = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
 
 
-def _hparams(data: bytes) -> list[dict[str, Any]]:
-    """Each ``session_start_info``'s hyperparameters in the event file ``data``, in order."""
-    sessions, at = [], 0
+def _values(data: bytes) -> list[Any]:
+    """The summary values of the event file ``data``, in order."""
+    values, at = [], 0
     while at < len(data):
         (size,) = struct.unpack("Q", data[at:at + 8])
         event = event_pb2.Event()
         event.ParseFromString(data[at + 12:at + 12 + size])
         at += 16 + size  # length, its crc, the record, its crc
-        for value in event.summary.value:
-            if value.tag == "_hparams_/session_start_info":
-                plugin = plugin_hparams_pb2.HParamsPluginData()
-                plugin.ParseFromString(value.metadata.plugin_data.content)
-                sessions.append({key: getattr(item, item.WhichOneof("kind"))
-                                 for key, item in plugin.session_start_info.hparams.items()})
+        values += list(event.summary.value)
+    return values
+
+
+def _hparams(data: bytes) -> list[dict[str, Any]]:
+    """Each ``session_start_info``'s hyperparameters in the event file ``data``, in order."""
+    sessions = []
+    for value in _values(data):
+        if value.tag == "_hparams_/session_start_info":
+            plugin = plugin_hparams_pb2.HParamsPluginData()
+            plugin.ParseFromString(value.metadata.plugin_data.content)
+            sessions.append({key: getattr(item, item.WhichOneof("kind"))
+                             for key, item in plugin.session_start_info.hparams.items()})
     return sessions
 
 
-def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor(tmp_path):
+def _scalars(data: bytes, tag: str) -> list[float]:
+    """The values of the scalar ``tag`` in the event file ``data``, in order."""
+    return [value.simple_value for value in _values(data) if value.tag == tag]
+
+
+@pytest.fixture(scope="module")
+def board_search(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A search of two trials, each logging to a ``TensorBoardLogger`` node: its run folder
+    and its result."""
+    torch.set_num_threads(1)
+    run = tmp_path_factory.mktemp("board") / "run"
+    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+                    monitor="val_loss", mode="min", run_dir=run, seed=0, verbose=False,
+                    trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": BOARD}).run()
+    return run, result
+
+
+def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor(board_search):
     # was: Lightning's own hyperparameters (the module's) came first, at the fit's start, and
     # the architecture with search_monitor, logged at the trial's end, came second: the
     # HParams view, which keeps a run's first, never showed them (a module that saves no
     # hyperparameters: no searched key at all)
-    torch.set_num_threads(1)
-    run = tmp_path / "run"
-    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
-                    monitor="val_loss", mode="min", run_dir=run, seed=0, verbose=False,
-                    trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": BOARD}).run()
+    run, result = board_search
     for trial in result.trials:
         (events,) = (run / "logs" / "trials" / f"trial_{trial.trial_id:04d}").glob(
             "events.out.tfevents.*")
         first = _hparams(events.read_bytes())[0]
         assert first["search_monitor"] == "val_loss"
         assert first["width"] == trial.arch["width"] and first["activation"] == "relu"
+
+
+def test_the_summary_runs_hp_metric_is_the_best_score(board_search):
+    # was: -1, TensorBoardLogger's placeholder, so in the HParams view beside the trials the
+    # summary run (the best architecture) ranked first of a `min` search, at a score no
+    # trial reached
+    run, result = board_search
+    (events,) = (run / "logs" / "search" / "summary").glob("events.out.tfevents.*")
+    assert _scalars(events.read_bytes(), "hp_metric")[-1] == pytest.approx(result.best.score)

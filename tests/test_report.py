@@ -206,7 +206,7 @@ def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
     assert hparams["completed"] == 2 and hparams["width"] == result.best.arch["width"]
     rows = (summary / "metrics.csv").read_text().splitlines()
     assert {"trial_score", "best_so_far", "step"} <= set(rows[0].split(","))
-    assert len(rows) == 3  # a row per completed trial
+    assert len(rows) == 4  # a row per completed trial, and the best's score as hp_metric
 
 
 def test_searches_sharing_a_save_dir_keep_each_trials_logs(tmp_path):

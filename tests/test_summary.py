@@ -144,6 +144,10 @@ def test_a_resumed_search_writes_its_logger_summary_once_whole(tmp_path, recwarn
     summary = run / "logs" / "search" / "summary"
     assert len(list(summary.glob("events.out.tfevents.*"))) == 1
     with open(summary / "metrics.csv", newline="") as f:
-        assert [row["step"] for row in csv.DictReader(f)] == ["1", "2"]  # trials 1, 2, once
-    assert yaml.safe_load((summary / "hparams.yaml").read_text())["completed"] == 2
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows if r["trial_score"]] == ["1", "2"]  # trials 1, 2, once
+    hparams = yaml.safe_load((summary / "hparams.yaml").read_text())
+    assert [(r["step"], float(r["hp_metric"])) for r in rows if r["hp_metric"]] == [
+        (str(hparams["best_trial"]), hparams["best_score"])]  # the best's score, once
+    assert hparams["completed"] == 2
     assert not [w for w in recwarn if "will be deleted" in str(w.message)]

@@ -155,7 +155,8 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
     """Log the search to the user's configured logger (version ``summary`` under
     ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
     ``log_label``, in front of it, else the run folder's name): each trial's score and the
-    best so far by trial id, the best architecture and the counts as hyperparameters. Only
+    best so far by trial id, the best architecture and the counts as hyperparameters, the
+    best score as ``hp_metric`` (at the best trial's step). Only
     configured loggers (nodes) get it: a logger object, alone or in a list, has no version
     of the search's own (a copy would take the next free one among the user's runs)."""
     nodes = [item for item in (spec if isinstance(spec, list) else [spec]) if is_node(item)]
@@ -180,6 +181,9 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
             summary |= {**flatten_arch(best.arch), "best_score": best.score,
                         "best_trial": best.trial_id}
         logger.log_hyperparams(summary)
+        if best is not None:  # (was: TensorBoardLogger's placeholder, -1, in the HParams
+            # view beside the trials: the best of a `min` search, at a score none reached)
+            logger.log_metrics({"hp_metric": best.score}, step=best.trial_id)
         logger.finalize("success")
 
 
