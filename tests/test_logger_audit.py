@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,20 @@ def board_search(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     and its result."""
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("board") / "run"
-    result = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+    result = Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData, budget=3,
                     monitor="val_loss", mode="min", run_dir=run, seed=0, verbose=False,
+                    model_init_args={"fail_width": 16}, max_failures=1,
                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": BOARD}).run()
+    assert sorted(t.status.value for t in result.trials) == ["COMPLETED", "COMPLETED",
+                                                             "FAILED"]
     return run, result
+
+
+def _events(run: Path, trial_id: int) -> bytes:
+    """The event file of trial ``trial_id``'s version."""
+    (events,) = (run / "logs" / "trials" / f"trial_{trial_id:04d}").glob(
+        "events.out.tfevents.*")
+    return events.read_bytes()
 
 
 def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor(board_search):
@@ -77,9 +88,7 @@ def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor
     # hyperparameters: no searched key at all)
     run, result = board_search
     for trial in result.trials:
-        (events,) = (run / "logs" / "trials" / f"trial_{trial.trial_id:04d}").glob(
-            "events.out.tfevents.*")
-        first = _hparams(events.read_bytes())[0]
+        first = _hparams(_events(run, trial.trial_id))[0]
         assert first["search_monitor"] == "val_loss"
         assert first["width"] == trial.arch["width"] and first["activation"] == "relu"
 
@@ -91,3 +100,11 @@ def test_the_summary_runs_hp_metric_is_the_best_score(board_search):
     run, result = board_search
     (events,) = (run / "logs" / "search" / "summary").glob("events.out.tfevents.*")
     assert _scalars(events.read_bytes(), "hp_metric")[-1] == pytest.approx(result.best.score)
+
+
+def test_a_failed_trials_hp_metric_is_nan(board_search):
+    # was: -1, the placeholder Lightning logs as the fit starts: in the HParams view the
+    # failed trial ranked first of a `min` search
+    run, result = board_search
+    (failed,) = [t for t in result.trials if t.status.value == "FAILED"]
+    assert math.isnan(_scalars(_events(run, failed.trial_id), "hp_metric")[-1])

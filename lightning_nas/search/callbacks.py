@@ -113,6 +113,7 @@ class TrialReporter(pl.Callback):
         self.history: list[dict[str, Any]] = []
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
+        self._hparams_logged = False  # on_fit_start logged them (rank 0, with loggers)
         self._validation_logs: set[str] | None = None  # seen in the sanity check
         #: training logged the monitor and no sanity check said whether validation does
         self._training_logs = False
@@ -225,6 +226,16 @@ class TrialReporter(pl.Callback):
                       "search_monitor": self.monitor}
             for logger in trainer.loggers:
                 logger.log_hyperparams(params)
+            self._hparams_logged = True
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
+        """A fit that failed after its start logs ``hp_metric`` NaN, no score (was: the -1
+        that TensorBoardLogger logs with the hyperparameters stayed, in the HParams view the
+        best of a ``min`` search); an interrupted one (Ctrl-C), which runs again, does not."""
+        if self._hparams_logged and isinstance(exception, Exception):
+            for logger in trainer.loggers:
+                logger.log_metrics({"hp_metric": math.nan}, step=trainer.global_step)
 
     def seconds_trained(self) -> float:
         """The seconds the trial trained up to now: ``trained`` plus this fit's so far."""
