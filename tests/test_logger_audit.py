@@ -2,7 +2,8 @@
 (tensorboardX) writes: TensorBoard's HParams view keeps the *first* hyperparameters of each
 run (its event loader stores a tag's summary metadata once), so the hyperparameters a trial
 logs at its end never showed there; and the search summary's run, which the view lists
-beside the trials, had the placeholder ``hp_metric`` of -1.
+beside the trials, and a failed trial's kept the placeholder ``hp_metric`` of -1 (the best
+of a ``min`` search).
 
 Example:
     >>> _hparams(b"")
