@@ -6,8 +6,10 @@ lightning_nas ARGV`` runs) or a script run as ``python SCRIPT ARGV`` runs it
 (``runpy.run_path`` as ``__main__``, its folder first on ``sys.path``). A child is a real
 process of its own: it can be killed at any moment, its exit code is its own, and the
 processes it starts (a search's spawned workers, Lightning's DDP ranks) are started as
-from any process. On two cores this saves seconds per launch (``import lightning`` is
-about 3 s cold), which tests that kill and resume a search several times pay many times.
+from any process. It leaves by ``os._exit`` with its exit code, or, launched ``as_script``,
+as ``python SCRIPT`` would (its ``atexit`` hooks, an uncaught exception's exit). On two
+cores this saves seconds per launch (``import lightning`` is about 3 s cold), which tests
+that kill and resume a search several times pay many times.
 
 This is the tests' one way to fork a command warm. The zygote forks, not the test process
 itself: a child of the test process would start with its state (pytest's capture and log
@@ -66,6 +68,13 @@ if __name__ == "__main__":
                 else:
                     os.environ[key] = value
             os.chdir(job["cwd"])
+            if job["as_script"]:
+                # it leaves as a script does, out of this loop: an uncaught exception's
+                # traceback and exit (a Ctrl-C's: by SIGINT), its atexit hooks, finalization
+                sys.argv = [job["script"], *job["argv"]]
+                sys.path.insert(0, os.path.dirname(os.path.abspath(job["script"])))
+                runpy.run_path(job["script"], run_name="__main__")
+                sys.exit(0)
             code = 1
             try:
                 if job["script"] is None:
@@ -146,16 +155,20 @@ class Launcher:
 
     def launch(self, argv: list[str], log: Path, script: Path | None = None,
                cwd: Path = ROOT, err: Path | None = None,
-               env: dict[str, str | None] | None = None, session: bool = False) -> int:
+               env: dict[str, str | None] | None = None, session: bool = False,
+               as_script: bool = False) -> int:
         """Start ``lightning-nas ARGV`` (or ``python SCRIPT ARGV``) in ``cwd``, with ``env``
         set in its environment (a ``None`` value unsets that variable); its output goes to
         ``log`` (its stderr to ``err`` if given); with ``session``, in a session (and process
-        group) of its own, as a command a terminal starts; returns its pid."""
+        group) of its own, as a command a terminal starts; with ``as_script`` (a script
+        only), it ends as ``python SCRIPT`` does (``atexit`` hooks, an uncaught exception's
+        exit, a Ctrl-C's ``-SIGINT``) instead of by ``os._exit``; returns its pid."""
         assert self.pidfd is None, "one launch at a time"
         job = {"log": str(log), "argv": [str(a) for a in argv], "cwd": str(cwd),
                "script": None if script is None else str(script),
                "err": None if err is None else str(err), "env": dict(env or {}),
-               "session": session}
+               "session": session, "as_script": as_script}
+        assert script is not None or not as_script, "as_script: a script's exit"
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         kind, pid = self._next(60).split()
@@ -199,10 +212,10 @@ class Launcher:
             self.wait(30)
 
     def close(self) -> None:
+        """Kill the helper: it holds nothing that needs a clean exit (no file it writes, no
+        child once ``reset`` reaped the running launch), and its interpreter's exit would
+        take seconds to tear down the modules it imported (was: end of input, then a wait)."""
         self.reset()
+        self.proc.kill()
+        self.proc.wait()
         self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()

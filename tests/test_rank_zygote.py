@@ -160,10 +160,10 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
 
 
 #: a search process per ending given (``exit``, ``kill``, ``ctrl-c``), each forked from this
-#: one once it imported the training stack (one import for the three, not one each): each
-#: runs a search of one DDP trial, says ``idle ENDING PID ZYGOTES`` and sleeps, or exits
-#: (``exit``: on to the script's end, as a script exits); this one says how each ended
-#: (``exit ENDING CODE``)
+#: one (itself forked by the launcher, the training stack imported: one import for the
+#: three, not one each): each runs a search of one DDP trial, says ``idle ENDING PID
+#: ZYGOTES`` and sleeps, or exits (``exit``: on to the script's end, as a script exits);
+#: this one says how each ended (``exit ENDING CODE``)
 _IDLE = """
 import os, sys, time
 from pathlib import Path
@@ -190,62 +190,60 @@ else:
 _ENDS = {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}
 
 
-def _killed(proc: subprocess.Popen) -> str:
-    """What ``proc`` printed to stderr, once it and every process under it are killed (a
-    failed assert's message: none left sleeping)."""
-    for pid in _descendants(proc.pid) if proc.poll() is None else ():  # not reaped: its pid
+def _kill_under(pid: int) -> None:
+    """SIGKILL every process under ``pid`` (a failed assert's cleanup: none left sleeping;
+    ``pid`` itself is the launcher's to kill)."""
+    for child in _descendants(pid):
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    proc.kill()
-    return proc.communicate()[1]
 
 
 @pytest.mark.slow
-def test_an_idle_zygote_ends_with_its_process(tmp_path):
+def test_an_idle_zygote_ends_with_its_process(tmp_path, launcher):
     """A zygote kept after a search ends with the process that started it: at its exit, a
     ``kill -9`` of it, or a Ctrl-C (SIGINT to it alone: the zygote runs in a session of its
     own). Three search processes, one per ending, run at once, forked from one that
-    imported the training stack (was: a test each, one after the other, each importing it)."""
-    import sys
-
-    from tests.launcher import ROOT, pythonpath
-
+    imported the training stack (was: a test each, one after the other, each importing it),
+    itself forked by ``launcher`` to leave as ``python SCRIPT`` does (``as_script``: its
+    forks exit as scripts do, atexit hooks and all; was: a fresh ``python``, a cold import)."""
     for end in _ENDS:
         (tmp_path / end).mkdir()
-    script = tmp_path / "idle.py"
+    script, out, err = tmp_path / "idle.py", tmp_path / "idle.out", tmp_path / "idle.err"
     script.write_text(_IDLE.format(folder=str(tmp_path)))
-    parent = subprocess.Popen([sys.executable, str(script), *_ENDS], cwd=tmp_path,
-                              env={**os.environ, "OMP_NUM_THREADS": "1",
-                                   "PYTHONPATH": pythonpath(ROOT)},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = launcher.launch(list(_ENDS), out, script, cwd=tmp_path, err=err,
+                             env={"OMP_NUM_THREADS": "1"}, as_script=True)
+
+    def errors() -> str:  # what the parent and its forks printed to stderr (a failure's)
+        return err.read_text()[-3000:] if err.exists() else ""
+
     drivers: dict[str, int] = {}  # by ending: its pid, once idle
     zygotes: dict[str, list[int]] = {}
     codes: dict[str, int] = {}  # by ending: its exit code, once ended
 
-    def read() -> None:  # the parent's next line: an ``idle`` or an ``exit``, in any order
-        said = parent.stdout.readline().split()
+    def read(n: int) -> None:  # the parent's line n: an ``idle`` or an ``exit``, in any order
+        said = _line(out, n, f"no line {n} from the idle searches' parent (stderr: {err})")
         if said[:1] == ["idle"] and said[3:]:
             drivers[said[1]], zygotes[said[1]] = int(said[2]), [int(p) for p in said[3:]]
         else:
-            assert said[:1] == ["exit"] and said[1] in drivers, (said, _killed(parent))
+            assert said[:1] == ["exit"] and said[1] in drivers, (said, errors())
             codes[said[1]] = int(said[2])
 
     try:
         while len(drivers) < len(_ENDS):
-            read()
+            read(len(drivers) + len(codes) + 1)
         os.kill(drivers["kill"], signal.SIGKILL)
         assert all(os.getsid(pid) != os.getsid(drivers["ctrl-c"]) for pid in zygotes["ctrl-c"])
         os.kill(drivers["ctrl-c"], signal.SIGINT)
         while len(codes) < len(_ENDS):
-            read()
-        assert codes == _ENDS, parent.communicate()  # all three ended: so does the parent
-        assert parent.wait(120) == 0
+            read(len(drivers) + len(codes) + 1)
+        assert codes == _ENDS, out.read_text()  # all three ended: so does the parent
+        assert launcher.wait(120) == 0, errors()
         for end in _ENDS:
             assert _gone(zygotes[end]), end
     finally:
-        _killed(parent)
+        _kill_under(parent)
 
 
 _FIRST = """
