@@ -148,8 +148,11 @@ def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, 
     assert not (tmp_path / "trials").exists()
 
 
+#: both examples' modules fit under DDP on two ranks started as ``torchrun`` starts them:
+#: both forked by the script (its imports paid once, and by the launcher), where Lightning's
+#: launcher would start rank 1 as a fresh ``python`` (was: seconds of imports of its own)
 EXAMPLE_DDP_SCRIPT = """
-import json, os, sys
+import json, os, socket, sys, traceback
 import lightning.pytorch as pl
 import torch
 from torch import nn
@@ -157,7 +160,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from examples.lightningcli.model import LitClassifier
 from examples.sequence.model import TOKENS, LENGTH, SequenceClassifier
 
-if __name__ == "__main__":
+
+def fit_both():
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
     models = {
@@ -175,6 +179,36 @@ if __name__ == "__main__":
         seen[name] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     with open(os.path.join(sys.argv[1], f"rank{trainer.global_rank}.json"), "w") as f:
         json.dump(seen, f)
+
+
+if __name__ == "__main__":
+    with socket.socket() as free:  # the rendezvous port, as torchrun's
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ranks = []
+    for rank in (0, 1):
+        pid = os.fork()
+        if pid:
+            ranks.append(pid)
+            continue
+        code = 1
+        try:
+            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
+                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "TORCHELASTIC_RUN_ID": "test"})
+            from lightning_utilities.core.rank_zero import rank_zero_only
+            rank_zero_only.rank = rank  # what a fresh process's import reads from RANK
+            fit_both()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
+    sys.exit(1 if any(codes) else 0)
 """
 
 
