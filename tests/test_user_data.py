@@ -55,14 +55,14 @@ def test_loader_workers_in_worker_processes_start_as_in_the_search_process(tmp_p
     (tmp_path / "notes").mkdir()
     args = {"root": str(tmp_path), "notes": str(tmp_path / "notes"), "num_workers": 2}
     scores = {}
-    for workers in (1, 2):
+    for executor in ("inline", "process"):  # one worker process (was two: an import each)
         result = Search(TinyNet, SPACE, data=LambdaData, data_init_args=args, trainer=TRAINER,
-                        budget=2, num_workers=workers, seed=1, verbose=False,
-                        run_dir=tmp_path / f"run{workers}").run()
+                        budget=2, num_workers=1, executor=executor, seed=1, verbose=False,
+                        run_dir=tmp_path / f"run_{executor}").run()
         assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2, [
             t.error for t in result.trials]
-        scores[workers] = sorted((t.arch["width"], t.score) for t in result.trials)
-    assert scores[1] == scores[2]  # the same trials score alike wherever they run
+        scores[executor] = sorted((t.arch["width"], t.score) for t in result.trials)
+    assert scores["inline"] == scores["process"]  # the same trials score alike wherever they run
     methods = (tmp_path / "notes" / "start_method.log").read_text().split()[::3]
     assert set(methods) == {mp.get_start_method()}, methods
     assert _descendants(os.getpid()) == []  # no loader worker, no worker process left
@@ -130,7 +130,8 @@ def test_a_datamodules_hooks_run_in_ddp_trials_as_lightning_runs_them(tmp_path):
 
 def test_a_config_data_section_with_loader_workers_trains_in_worker_processes(tmp_path):
     # data: {class_path, init_args} as LightningCLI writes it, a searched data argument,
-    # loader workers inside worker processes: each trial builds its own DataModule
+    # loader workers inside a worker process (one: it trains both trials, each building its
+    # own DataModule; was two workers, an import each)
     from lightning_nas.search.from_config import search_from_config
 
     notes = tmp_path / "notes"
@@ -141,8 +142,8 @@ def test_a_config_data_section_with_loader_workers_trains_in_worker_processes(tm
                  "init_args": {"root": str(tmp_path), "notes": str(notes), "num_workers": 2}},
         "trainer": TRAINER,
         "search": {"space": {**SPACE, "data.batch_size": {"choice": [16, 48]}}, "budget": 2,
-                   "num_workers": 2, "seed": 1, "run_dir": str(tmp_path / "run"),
-                   "verbose": False}}).run()
+                   "num_workers": 1, "executor": "process", "seed": 1,
+                   "run_dir": str(tmp_path / "run"), "verbose": False}}).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2, [
         t.error for t in result.trials]
     assert len((notes / "prepare.log").read_text().splitlines()) == 2  # once per trial
