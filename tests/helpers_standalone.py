@@ -2,7 +2,8 @@
 the heavy modules once (``Interpreter``), and exiting as such a process does.
 
 ``tests.launcher`` forks commands from a zygote that imported ``lightning_nas``, and its
-children leave with ``os._exit``. What some tests run needs neither: a user's project
+children leave with ``os._exit`` (unless launched ``as_script``). What some tests run needs
+neither: a user's project
 where ``lightning_nas`` cannot be imported (``isolated``: the interpreter runs ``python
 -I``, with ``lightning_nas`` and its Hydra plugin refused by an import hook installed
 before any import, so an installed copy is not found either), or DDP ranks whose exit is
