@@ -44,6 +44,8 @@ ray = pytest.importorskip("ray")
 LOOPBACK = "127.0.0.1"
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 _COLUMNS = "id, arch, status, score, metrics, started, finished, curve, epochs"
+#: the cluster's auth mode, set for the head and each driver the test launches
+AUTH = {"RAY_AUTH_MODE": "disabled"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,11 @@ def cluster() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_TMPDIR", folder)
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        # one auth mode for the head and the launched drivers (whose environment is the
+        # launcher's, from the session's start): a local ray.init() earlier in this test
+        # process leaves RAY_AUTH_MODE=token in it (Ray >= 2.59), and a head started so
+        # refused the drivers (InvalidAuthToken)
+        patch.setenv("RAY_AUTH_MODE", AUTH["RAY_AUTH_MODE"])
         made = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 2, "node_ip_address": LOOPBACK, "include_log_monitor": False,
             "include_dashboard": False})
@@ -158,7 +165,7 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
     cfg = tmp_path / "search.yaml"
     cfg.write_text(yaml.safe_dump(config))
     db, log = run / "search.db", tmp_path / "first.log"
-    launcher.launch(["search", cfg], log, cwd=ROOT)
+    launcher.launch(["search", cfg], log, cwd=ROOT, env=AUTH)
     deadline = time.monotonic() + 120
     while True:  # a trial past its first epoch (its last.ckpt in place) is training
         assert launcher.exited() is None, log.read_text()[-3000:]
@@ -180,7 +187,7 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
         time.sleep(0.05)
 
     log = tmp_path / "resume.log"
-    assert launcher.run(["search", cfg], log, cwd=ROOT) == 0, log.read_text()[-3000:]
+    assert launcher.run(["search", cfg], log, cwd=ROOT, env=AUTH) == 0, log.read_text()[-3000:]
     assert "Resuming" in log.read_text()
     after = _rows(db)
     assert sorted(after) == list(range(1, budget + 1))  # none lost, none doubled
@@ -203,5 +210,5 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
     config.update(search={**search, "executor": "inline", "run_dir": str(tmp_path / "inline")})
     config["model"]["init_args"]["sleep"] = 0.0
     cfg.write_text(yaml.safe_dump(config))
-    assert launcher.run(["search", cfg], log, cwd=ROOT) == 0, log.read_text()[-3000:]
+    assert launcher.run(["search", cfg], log, cwd=ROOT, env=AUTH) == 0, log.read_text()[-3000:]
     assert _stored(db) == _stored(tmp_path / "inline" / "search.db")
