@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran"]
+__all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,3 +187,51 @@ class Interpreter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: the end of a script that runs ``CALL`` (replaced by the caller: ``torchrun_main``) on two
+#: ranks started as ``torchrun`` starts them (its variables, a free rendezvous port), both
+#: forked by the script, which exits 1 if either failed; the script imports ``os``,
+#: ``socket``, ``sys`` and ``traceback``
+_TORCHRUN_MAIN = """
+if __name__ == "__main__":
+    with socket.socket() as free:  # the rendezvous port, as torchrun's
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ranks = []
+    for rank in (0, 1):
+        pid = os.fork()
+        if pid:
+            ranks.append(pid)
+            continue
+        code = 1
+        try:
+            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
+                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "TORCHELASTIC_RUN_ID": "test"})
+            from lightning_utilities.core.rank_zero import rank_zero_only
+            rank_zero_only.rank = rank  # what a fresh process's import reads from RANK
+            CALL
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
+    sys.exit(1 if any(codes) else 0)
+"""
+
+
+def torchrun_main(call: str) -> str:
+    """The ``if __name__ == "__main__":`` block of a test's DDP script that runs ``call`` (one
+    line of Python) on two ranks forked as ``torchrun`` starts them (``rank_zero_only.rank``
+    set as a fresh process's import sets it).
+
+    Example:
+        >>> "run_rank()" in torchrun_main("run_rank()")
+        True
+    """
+    return _TORCHRUN_MAIN.replace("CALL", call)

@@ -18,6 +18,7 @@ from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_runs import lightning_cli_fit
+from tests.helpers_standalone import torchrun_main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "digits" / "search.yaml"
@@ -181,35 +182,7 @@ def fit_both():
         json.dump(seen, f)
 
 
-if __name__ == "__main__":
-    with socket.socket() as free:  # the rendezvous port, as torchrun's
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    ranks = []
-    for rank in (0, 1):
-        pid = os.fork()
-        if pid:
-            ranks.append(pid)
-            continue
-        code = 1
-        try:
-            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
-                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                               "TORCHELASTIC_RUN_ID": "test"})
-            from lightning_utilities.core.rank_zero import rank_zero_only
-            rank_zero_only.rank = rank  # what a fresh process's import reads from RANK
-            fit_both()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
-    sys.exit(1 if any(codes) else 0)
-"""
+""" + torchrun_main("fit_both()")
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from tests.helpers_oneshot import (
     oneshot_process,
     record_entries,
 )
+from tests.helpers_standalone import torchrun_main
 
 CRASH = "--trainer.callbacks=[{class_path: tests.helpers.CrashAt, init_args: {epoch: 2}}]"
 
@@ -194,35 +195,7 @@ def run_rank(run_dir, how, extra):
         print(f"died: {err}", flush=True)  # one write per rank: the two may interleave
 
 
-if __name__ == "__main__":
-    with socket.socket() as free:  # the rendezvous port, as torchrun's
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    ranks = []
-    for rank in (0, 1):
-        pid = os.fork()
-        if pid:
-            ranks.append(pid)
-            continue
-        code = 1
-        try:
-            os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "GROUP_RANK": "0",
-                               "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-                               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                               "TORCHELASTIC_RUN_ID": "test"})
-            from lightning_utilities.core.rank_zero import rank_zero_only
-            rank_zero_only.rank = rank  # what a fresh process's import reads from RANK
-            run_rank(sys.argv[1], sys.argv[2], sys.argv[3:])
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    codes = [os.waitpid(pid, 0)[1] for pid in ranks]
-    sys.exit(1 if any(codes) else 0)
-"""
+""" + torchrun_main("run_rank(sys.argv[1], sys.argv[2], sys.argv[3:])")
 
 
 @pytest.mark.slow
