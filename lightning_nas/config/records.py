@@ -105,15 +105,20 @@ def check_fields(path: str, value: Any, hint: Any,
 def changed_fields(value: Any) -> dict[str, Any] | None:
     """A dataclass instance's fields whose values are not their defaults (what a dict of the
     dataclass must give to be the same), or None for another value."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+    if not _is_instance(value):
         return None
-    out = {}
-    for f in (f for f in dataclasses.fields(value) if f.init):
-        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING \
-                or getattr(value, f.name) != default:
-            out[f.name] = getattr(value, f.name)
-    return out
+    own = _own_defaults(type(value))
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init
+            and (f.name not in own or getattr(value, f.name) != own[f.name])}
+
+
+def _own_defaults(cls: type) -> dict[str, Any]:
+    """The defaults of the fields a dataclass's ``__init__`` takes, by name (a
+    ``default_factory``'s made anew; a field without a default left out)."""
+    return {f.name: f.default if f.default_factory is dataclasses.MISSING
+            else f.default_factory() for f in dataclasses.fields(cls) if f.init and (
+                f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING)}
 
 
 def no_dict(value: Any, hint: Any) -> bool:
@@ -266,13 +271,14 @@ def over_default(target: Any, name: str, group: Any) -> Any:
         >>> over_default(build, "opt", {"momentum": 0.9})
         {'momentum': 0.9}
     """
-    if not isinstance(group, Mapping) or is_node(group) or not _is_instance(
-            _signature_default(target, name)):
+    default = None if not isinstance(group, Mapping) or is_node(group) else (
+        _signature_default(target, name))
+    if not _is_instance(default):
         return group
     hint = init_hints(target).get(name)
     if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
         return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
-    return _merged(record_default(target, name) or {}, group)
+    return _merged(_init_fields(default), group)  # (record_default's fields of it)
 
 
 def over_fields(instance: Any, group: Any) -> Any:
@@ -315,11 +321,7 @@ def over_own_defaults(target: Any, name: str, group: Any) -> Any:
     cls = dataclass_of(init_hints(target).get(name))
     if not isinstance(group, Mapping) or is_node(group) or cls is None:
         return group
-    own = {f.name: f.default if f.default_factory is dataclasses.MISSING
-           else f.default_factory() for f in dataclasses.fields(cls) if f.init and (
-               f.default is not dataclasses.MISSING
-               or f.default_factory is not dataclasses.MISSING)}
-    return _merged({k: _init_fields(v) for k, v in own.items()}, group)
+    return _merged({k: _init_fields(v) for k, v in _own_defaults(cls).items()}, group)
 
 
 def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
