@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lightning_nas.errors import StoreError
+from lightning_nas.export_files import load_best
 from lightning_nas.store import RunStore
 
 __all__ = ["hydra_job", "rerun_said", "sweep_refusal"]
@@ -83,10 +83,10 @@ def _chosen_job(run_dir: Path) -> tuple[int, Mapping[str, Any]] | None:
     """The trial ``export --trial`` wrote into ``best.yaml`` and its ``hydra`` block (what a
     fine-tune trains); None where none was chosen, or the file is no export's."""
     try:
-        best = yaml.safe_load((run_dir / "best.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        best = load_best(run_dir)  # (a dict with a trial number, as an export writes)
+    except (OSError, StoreError):
         return None
-    if not isinstance(best, dict) or not best.get("chosen") or type(best.get("trial")) is not int:
+    if not best.get("chosen"):
         return None
     job = best.get("hydra")
     if not isinstance(job, Mapping) or not isinstance(job.get("rerun"), str) \
