@@ -1,5 +1,6 @@
 """Running and reading runs in tests: LightningCLI in this process, a trained checkpoint's
-score, waiting for another process's search, the optional TensorBoard and Hydra's logging.
+score, waiting for another process's search, its store's rows read while it runs, the
+optional TensorBoard and Hydra's logging.
 
 Example:
     >>> import pytest
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 
@@ -20,6 +23,7 @@ __all__ = [
     "keep_root_logging",
     "lightning_cli_fit",
     "needs_tensorboard",
+    "trial_rows",
     "validated",
     "wait_for_trials",
 ]
@@ -89,3 +93,19 @@ def wait_for_trials(run_dir: Path, log: Path, completed: int = 1, running: int |
             pass
         time.sleep(0.05)
     raise AssertionError(Path(log).read_text())
+
+
+def trial_rows(db: Path, columns: str) -> dict[int, dict[str, Any]]:
+    """The ``columns`` (``"id, arch, ..."``, ``id`` first) of a store's trials by id, read
+    only (another process may be writing it); empty before its tables exist."""
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        cur = con.execute(f"SELECT {columns} FROM trials ORDER BY id")
+        names = [d[0] for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        con.close()

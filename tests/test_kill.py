@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers_runs import trial_rows
 from tests.launcher import Launcher, pidfd_of_child, stat
 
 SEED = 20
@@ -56,17 +57,7 @@ _COLUMNS = "id, arch, arch_key, status, score, metrics, started, finished, curve
 
 def _rows(db: Path) -> dict[int, dict[str, Any]]:
     """The store's trials, read-only (empty before the driver created its tables)."""
-    if not db.exists():
-        return {}
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        cur = con.execute(f"SELECT {_COLUMNS} FROM trials ORDER BY id")
-        names = [d[0] for d in cur.description]
-        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        con.close()
+    return trial_rows(db, _COLUMNS)
 
 
 def _done(row: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -37,6 +36,7 @@ import yaml
 from lightning_nas import load_best
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
+from tests.helpers_runs import trial_rows
 from tests.launcher import ROOT, Launcher, stat
 
 ray = pytest.importorskip("ray")
@@ -78,17 +78,7 @@ def cluster() -> Iterator[Any]:
 
 def _rows(db: Path) -> dict[int, dict[str, Any]]:
     """The store's trials, read-only (empty before the driver created its tables)."""
-    if not db.exists():
-        return {}
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        cur = con.execute(f"SELECT {_COLUMNS} FROM trials ORDER BY id")
-        names = [d[0] for d in cur.description]
-        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        con.close()
+    return trial_rows(db, _COLUMNS)
 
 
 def _trial_actors() -> set[int]:
