@@ -20,27 +20,26 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PIDS", "fresh_exit_search", "gone"]
+from tests.launcher import stat
+
+__all__ = ["PIDS", "alive", "fresh_exit_search", "gone"]
 
 #: what ``tests.helpers.RankFaults`` prints as each rank starts: its rank and pid
 PIDS = r"rank (\d) pid (\d+) fits"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead and not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return stat(pid)[:1] not in ([], ["Z"])
 
 
 def gone(pids, within: float = 10.0) -> bool:
-    """Whether every process in ``pids`` has ended within ``within`` seconds."""
+    """Whether every process in ``pids`` has ended within ``within`` seconds (a SIGKILL
+    takes effect a moment after it is sent)."""
     deadline = time.time() + within
-    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
+    while any(alive(int(pid)) for pid in pids) and time.time() < deadline:
         time.sleep(0.1)
-    return not any(_alive(int(pid)) for pid in pids)
+    return not any(alive(int(pid)) for pid in pids)
 
 
 @pytest.fixture(scope="module")

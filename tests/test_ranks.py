@@ -16,7 +16,12 @@ from lightning_nas.search.runner import FRESH_RANKS, run_trial
 from lightning_nas.search.trial import TrialSpec
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
-from tests.helpers_fresh_ranks import fresh_exit_search  # noqa: F401 - a fixture
+from tests.helpers_fresh_ranks import (  # noqa: F401 - fresh_exit_search: a fixture
+    PIDS,
+    alive,
+    fresh_exit_search,
+    gone,
+)
 from tests.launcher import Launcher
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
@@ -27,26 +32,8 @@ def _trial(tmp_path, trial_id: int, model: str = "tests.helpers.RankFaults", **a
                      model=model, data=BlobData, trainer=DDP)
     result = run_trial(spec)
     log = (tmp_path / f"t{trial_id}" / "trial.log").read_text()
-    pids = {int(r): int(p) for r, p in re.findall(r"rank (\d) pid (\d+) fits", log)}
+    pids = {int(r): int(p) for r, p in re.findall(PIDS, log)}
     return result, log, pids
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead and not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-def _gone(pids, within: float = 10.0) -> bool:
-    """Whether every process in ``pids`` has ended within ``within`` seconds (a SIGKILL
-    takes effect a moment after it is sent)."""
-    deadline = time.time() + within
-    while any(_alive(int(pid)) for pid in pids) and time.time() < deadline:
-        time.sleep(0.1)
-    return not any(_alive(int(pid)) for pid in pids)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +60,8 @@ def group_trials(shared_run) -> dict:
             ranks._GRACE_S = grace
             ranks.close_rank_groups()  # the ranks' stdin ends: they leave their loop and exit
         every = [pid for run in runs.values() for pid in run["pids"].values()]
-        _gone(every)
-        return {"runs": runs, "alive": [pid for pid in every if _alive(pid)],
+        gone(every)
+        return {"runs": runs, "alive": [pid for pid in every if alive(pid)],
                 "closed": [proc.returncode for proc in procs]}
 
     folder, made = shared_run("group_trials", make)
@@ -195,7 +182,7 @@ def fresh_trial(shared_run) -> dict:
             else:
                 os.environ[FRESH_RANKS] = before
         return {"status": result.status.value, "pids": pids, "kept": kept,
-                "gone": _gone(pids.values())}
+                "gone": gone(pids.values())}
 
     folder, made = shared_run("fresh_trial", make)
     return {**made, "folder": folder, "status": TrialStatus(made["status"]),
@@ -220,7 +207,7 @@ def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials
     assert "rank 1: RuntimeError: rank 1 breaks on purpose" in log
     assert result.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
                                             "breaks on purpose")
-    assert _gone(pids.values())
+    assert gone(pids.values())
 
 
 @pytest.mark.slow
@@ -263,7 +250,7 @@ def test_ranks_die_with_the_process_that_started_them(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
     _, pids = _training_trial(tmp_path, launcher)
     assert launcher.kill() == -signal.SIGKILL
-    assert _gone(pids)
+    assert gone(pids)
 
 
 def _descendants(pid: int) -> set[int]:
@@ -289,7 +276,7 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, lau
     started = _descendants(driver)
     assert {int(pid) for pid in pids} <= started
     assert launcher.kill() == -signal.SIGKILL
-    assert _gone(started)
+    assert gone(started)
     assert not (tmp_path / "t1" / "result.json").exists()
 
 
@@ -341,7 +328,7 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     assert out.splitlines()[-2:] == [
         "Interrupted: 0 completed, 1 running (re-run on resume); run the same command again "
         "to resume.", "lightning-nas search: interrupted"], out
-    assert _gone([path.suffix[1:] for path in hold.glob("importing.*")])
+    assert gone([path.suffix[1:] for path in hold.glob("importing.*")])
     assert not list(hold.glob("sigint.*"))  # the Ctrl-C reached no rank
     # the same command again, forked by the launcher (its imports paid once)
     log = tmp_path / "resume.log"
@@ -407,7 +394,7 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
         said = kernel.stdout.readline()  # once the kernel got its KeyboardInterrupt
         # was: rank 0 ran on, waiting for a trial (its stdin still open), yet still listed
         # in the group's procs while ``start`` had failed
-        assert _gone(started)
+        assert gone(started)
         assert said == "interrupted; tracked: []\n"
         assert kernel.poll() is None  # the kernel itself lives on
     finally:
