@@ -13,8 +13,9 @@ import pytest
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
+from tests.helpers_fresh_ranks import alive, gone
 from tests.launcher import Launcher
-from tests.test_ranks import _alive, _descendants, _gone, _trial
+from tests.test_ranks import _descendants, _trial
 
 
 def _parent(pid: int) -> int:
@@ -47,8 +48,8 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
     finally:
         ranks._GRACE_S = grace
         ranks.close_rank_groups()
-    assert _gone([*first.values(), *warm.values()])
-    assert _alive(zygote)  # kept for the next search (was: closed with the groups)
+    assert gone([*first.values(), *warm.values()])
+    assert alive(zygote)  # kept for the next search (was: closed with the groups)
 
 
 @pytest.mark.slow
@@ -82,7 +83,7 @@ def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
     finally:
         zygote.close()
         log.close()
-    assert _gone([zygote.proc.pid])
+    assert gone([zygote.proc.pid])
 
 
 def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], int]:
@@ -113,7 +114,7 @@ def test_forked_ranks_and_their_zygote_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search: the zygote dies with it, the ranks with the zygote."""
     _, pids, zygote = _forked_trial(tmp_path, launcher)
     assert launcher.kill() == -signal.SIGKILL
-    assert _gone([*pids, zygote])
+    assert gone([*pids, zygote])
     assert not (tmp_path / "t2" / "result.json").exists()
 
 
@@ -125,8 +126,8 @@ def test_ctrl_c_of_the_search_leaves_no_forked_rank_or_zygote(tmp_path, launcher
     assert all(os.getsid(pid) != os.getsid(driver) for pid in (*pids, zygote))
     os.kill(driver, signal.SIGINT)
     assert launcher.wait(120) != 0
-    assert _gone([*pids, zygote])
-    assert not any(_alive(pid) for pid in pids)
+    assert gone([*pids, zygote])
+    assert not any(alive(pid) for pid in pids)
 
 
 def _zygotes_of(pid: int) -> list[int]:
@@ -149,14 +150,14 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     assert zygotes
     time.sleep(1.0)  # a death signal (the thread's, ``PR_SET_PDEATHSIG``) takes a moment
     # was: the zygote died with the thread that started it, or with the search's groups
-    assert all(_alive(pid) for pid in zygotes), zygotes
+    assert all(alive(pid) for pid in zygotes), zygotes
     try:
         done, _, pids = _trial(tmp_path, 2, width=8)
         assert done.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
         assert {_parent(pid) for pid in pids.values()} <= set(zygotes)  # was: the driver's
     finally:
         ranks.close_rank_groups()
-    assert _gone(pids.values())
+    assert gone(pids.values())
 
 
 #: a search process per ending given (``exit``, ``kill``, ``ctrl-c``), each forked from this
@@ -241,7 +242,7 @@ def test_an_idle_zygote_ends_with_its_process(tmp_path, launcher):
         assert codes == _ENDS, out.read_text()  # all three ended: so does the parent
         assert launcher.wait(120) == 0, errors()
         for end in _ENDS:
-            assert _gone(zygotes[end]), end
+            assert gone(zygotes[end]), end
     finally:
         _kill_under(parent)
 
@@ -352,4 +353,4 @@ def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, l
     assert status == "COMPLETED" and {int(p) for p in parents} == {zygote}, parents
     (tmp_path / "go.2").touch()
     assert launcher.wait(120) == 0, err.read_text()[-3000:]
-    assert _gone([zygote])
+    assert gone([zygote])
