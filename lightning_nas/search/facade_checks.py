@@ -29,6 +29,7 @@ from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
+from lightning_nas.search.logger_objects import warn_fixed_versions
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.rule_checks import (
@@ -50,7 +51,6 @@ from lightning_nas.search.space_values import (
     with_value,
 )
 from lightning_nas.search.template import attempt_build, global_state_kept
-from lightning_nas.search.trial_logs import warn_fixed_versions
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.space import Choice, Float, Int, SearchSpace

@@ -46,12 +46,12 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs
+from lightning_nas.search.logger_objects import pin_versions
 from lightning_nas.search.manual_checks import check_manual_optimization
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.required_words import missing_message
 from lightning_nas.search.setting_checks import said_in_config
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
-from lightning_nas.search.trial_logs import pin_versions
 
 __all__ = ["TrialTemplate", "attempt_build", "check_fit_builds", "check_trainer_builds",
            "global_state_kept"]

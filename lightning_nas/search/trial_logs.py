@@ -1,9 +1,9 @@
 """The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
-trial, emptied when the trial starts from scratch again, a logger object's next free version
-picked in the search process, a folder per trial under a ``default_root_dir`` of the user's
-and under a user's ``ModelCheckpoint``'s ``dirpath``, the folder a user's ``ModelCheckpoint``
-keeps across a promoted trial's segments, and a callback that logs through a logger refused
-without one.
+trial for a configured logger, emptied when the trial starts from scratch again, a folder per
+trial under a ``default_root_dir`` of the user's and under a user's ``ModelCheckpoint``'s
+``dirpath``, the folder a user's ``ModelCheckpoint`` keeps across a promoted trial's
+segments, and a callback that logs through a logger refused without one (a logger *object*'s
+copies: ``logger_objects.py``).
 
 Example:
     >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import functools
 import glob
 import hashlib
@@ -28,9 +27,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.profilers import Profiler
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
@@ -38,11 +35,10 @@ from lightning_nas.config.nodes import is_node, node_args, target_path, with_arg
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
-from lightning_nas.user_warnings import warn_user
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
-           "logger_defaults", "pin_versions", "placed_checkpoints", "placed_logger",
-           "placed_profiler", "placed_root", "warn_fixed_versions"]
+           "logger_defaults", "placed_checkpoints", "placed_logger", "placed_profiler",
+           "placed_root"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
@@ -349,72 +345,3 @@ def _load_moved(load: Callable[[dict[str, Any]], None], old: str, new: str,
     if isinstance(state.get("best_k_models"), dict):
         state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
     load(state)
-
-
-def pin_versions(logger: Any) -> Any:
-    """``logger`` (a Trainer's ``logger`` setting) with a copy of each TensorBoard or CSV
-    logger *object* in it whose version is picked now, its folder made: called in the
-    search process for one trial at a time, so every trial gets the next free version of
-    its own (trials in parallel workers picked theirs at the same moment, the same one).
-    Only these loggers, whose version is a folder found by listing their root, read
-    through their public ``log_dir``; other objects, and config nodes (a version per trial
-    by ``logger_defaults``), are returned as they are.
-
-    Example:
-        >>> import tempfile
-        >>> root = tempfile.mkdtemp()
-        >>> [pin_versions(CSVLogger(root)).version for _ in range(2)]
-        [0, 1]
-    """
-    if isinstance(logger, list):
-        return [pin_versions(item) for item in logger]
-    if not isinstance(logger, (TensorBoardLogger, CSVLogger)):
-        return logger
-    logger = copy.deepcopy(logger)  # the user's object keeps its version unpicked
-    log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
-    get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
-    return logger
-
-
-def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
-    """Warn of each TensorBoard or CSV logger *object* in ``trainer``'s ``logger`` whose
-    version is fixed (given, or picked by reading its ``log_dir``): ``pin_versions`` keeps
-    it, so every trial of a search logs into that one folder (a CSV logger's
-    ``metrics.csv`` replaced trial by trial, event files of all trials in one TensorBoard
-    run, a ``ModelCheckpoint`` without a ``dirpath`` writing there too). A config node's
-    version is each trial's own (``logger_defaults``).
-
-    Args:
-        trainer: the Trainer arguments every trial gets (its ``logger`` read).
-
-    Returns:
-        The warnings' texts.
-
-    Example:
-        >>> import tempfile, warnings
-        >>> with warnings.catch_warnings(record=True):
-        ...     warnings.simplefilter("always")
-        ...     said = warn_fixed_versions({"logger": CSVLogger(tempfile.mkdtemp(), version=2)})
-        >>> said[0][:64]
-        'trainer.logger (CSVLogger) has version 2: every trial writes int'
-    """
-    given = trainer.get("logger")
-    items = given if isinstance(given, (list, tuple)) else [given]
-    said = []
-    for i, item in enumerate(items):
-        # the version it was given or picked (``version`` would pick one: no public reader)
-        version = getattr(item, "_version", None)
-        if not isinstance(item, (TensorBoardLogger, CSVLogger)) or version is None:
-            continue
-        where = f"trainer.logger{f'[{i}]' if isinstance(given, (list, tuple)) else ''}"
-        said.append(
-            f"{where} ({type(item).__name__}) has version {version!r}: every trial writes "
-            f"into one folder, {copy.deepcopy(item).log_dir} (a CSV logger's metrics.csv "
-            f"replaced by each trial's, a TensorBoard run holding all trials' events, a "
-            f"ModelCheckpoint without a dirpath writing there too); leave version out and "
-            f"each trial logs to a version of its own (the next free one), or give the "
-            f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
-            f"trial's version then has yours in front")
-    for text in said:
-        warn_user(text)
-    return said

@@ -1,0 +1,133 @@
+"""A logger *object* the user gives a search (not a config node): each trial builds its
+Trainer from a copy of it (``instantiate`` deep-copies it; worker processes and Ray actors
+get it pickled in the trial's spec, never one shared live object), and the copy logs where
+the object says. A TensorBoard or CSV logger's copy gets the next free version in the search
+process (``pin_versions``); a folder that is the same for every copy, a fixed version or a
+logger of the user's own class with a fixed ``log_dir`` (``root_dir``, ``save_dir``), is
+warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has no public
+way to move an object's folder.
+
+Example:
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> [pin_versions(CSVLogger(root)).version for _ in range(2)]
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from lightning_nas.user_warnings import warn_user
+
+__all__ = ["pin_versions", "warn_fixed_versions"]
+
+#: where a logger of the user's own class logs, in the order read (Lightning's ``Logger``)
+_FOLDERS = ("log_dir", "root_dir", "save_dir")
+
+
+def pin_versions(logger: Any) -> Any:
+    """``logger`` (a Trainer's ``logger`` setting) with a copy of each TensorBoard or CSV
+    logger *object* in it whose version is picked now, its folder made: called in the
+    search process for one trial at a time, so every trial gets the next free version of
+    its own (trials in parallel workers picked theirs at the same moment, the same one).
+    Only these loggers, whose version is a folder found by listing their root, read
+    through their public ``log_dir``; other objects, and config nodes (a version per trial
+    by ``logger_defaults``), are returned as they are.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> [pin_versions(TensorBoardLogger(root)).version for _ in range(2)]
+        [0, 1]
+    """
+    if isinstance(logger, list):
+        return [pin_versions(item) for item in logger]
+    if not isinstance(logger, (TensorBoardLogger, CSVLogger)):
+        return logger
+    logger = copy.deepcopy(logger)  # the user's object keeps its version unpicked
+    log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
+    get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
+    return logger
+
+
+def _one_folder(item: Any) -> tuple[str, str] | None:
+    """``(property, folder)``: where every copy of ``item``, a logger object of the user's
+    own class built on Lightning's ``Logger`` (not on one of Lightning's loggers: a
+    TensorBoard or CSV one's version is checked apart, the others log to a service's runs), logs,
+    the first of its ``log_dir``, ``root_dir`` and ``save_dir`` that is set, when two copies
+    read the same; else None (it keeps no folder, picks one per copy, or cannot say)."""
+    if not isinstance(item, Logger):
+        return None
+    lightning = next(c for c in type(item).__mro__ if c.__module__.startswith("lightning."))
+    if lightning is not Logger:
+        return None
+    try:
+        first, second = copy.deepcopy(item), copy.deepcopy(item)
+        for key in _FOLDERS:
+            folder = getattr(first, key)
+            if folder is not None or getattr(second, key) is not None:
+                return (key, str(folder)) if folder == getattr(second, key) else None
+    except Exception:  # noqa: BLE001 - a copy or folder it cannot give: Lightning says it
+        return None
+    return None
+
+
+def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
+    """Warn of each logger *object* in ``trainer``'s ``logger`` that logs every trial into
+    one folder: a TensorBoard or CSV logger whose version is fixed (given, or picked by
+    reading its ``log_dir``), which ``pin_versions`` keeps (a CSV logger's ``metrics.csv``
+    replaced trial by trial, event files of all trials in one TensorBoard run, a
+    ``ModelCheckpoint`` without a ``dirpath`` writing there too), and one of the user's own
+    class whose folder is the same for every copy (``_one_folder``: was said by nothing,
+    every trial's lines in one file). A config node's version is each trial's own
+    (``logger_defaults``).
+
+    Args:
+        trainer: the Trainer arguments every trial gets (its ``logger`` read).
+
+    Returns:
+        The warnings' texts.
+
+    Example:
+        >>> import tempfile, warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     said = warn_fixed_versions({"logger": CSVLogger(tempfile.mkdtemp(), version=2)})
+        >>> said[0][:64]
+        'trainer.logger (CSVLogger) has version 2: every trial writes int'
+    """
+    given = trainer.get("logger")
+    items = given if isinstance(given, (list, tuple)) else [given]
+    said = []
+    for i, item in enumerate(items):
+        where = f"trainer.logger{f'[{i}]' if isinstance(given, (list, tuple)) else ''}"
+        # the version it was given or picked (``version`` would pick one: no public reader)
+        version = getattr(item, "_version", None)
+        if isinstance(item, (TensorBoardLogger, CSVLogger)) and version is not None:
+            said.append(
+                f"{where} ({type(item).__name__}) has version {version!r}: every trial writes "
+                f"into one folder, {copy.deepcopy(item).log_dir} (a CSV logger's metrics.csv "
+                f"replaced by each trial's, a TensorBoard run holding all trials' events, a "
+                f"ModelCheckpoint without a dirpath writing there too); leave version out and "
+                f"each trial logs to a version of its own (the next free one), or give the "
+                f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
+                f"trial's version then has yours in front")
+        elif (folder := _one_folder(item)) is not None:
+            key, path = folder
+            said.append(
+                f"{where} ({type(item).__name__}) logs into one folder, {path} (its {key}), "
+                f"for every trial: each trial's Trainer gets a copy of the object (a pickled "
+                f"one in worker processes), which logs where the object says, so all trials' "
+                f"logs mix there (parallel trials' at the same time); give the logger as a "
+                f"config node ({{'class_path': '{type(item).__module__}."
+                f"{type(item).__qualname__}', 'init_args': {{...}}}}) of a class whose "
+                f"__init__ takes a `version` (each trial then gets its own, trial_0001, ...), "
+                f"or make the object's {key} a new folder for each copy")
+    for text in said:
+        warn_user(text)
+    return said

@@ -1,0 +1,122 @@
+"""A logger *object* of the user's own class (built on Lightning's ``Logger``) given to a
+search: each trial gets a copy of it (in parallel workers, a pickled one), which logs where
+the object says; one whose folder is the same for every copy is said before training.
+
+Example:
+    >>> FolderLogger("/tmp/x").log_dir
+    '/tmp/x/v0'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.utilities import rank_zero_only
+
+from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+
+__all__ = ["FolderLogger", "QuietLogger"]
+
+SPACE = {"width": {"choice": [4, 8]}}
+
+
+class FolderLogger(Logger):
+    """A user's logger with a folder of its own, ``root/v0``: each call appends a line to
+    ``metrics.txt`` there."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self._root = root
+
+    @property
+    def name(self) -> str:
+        return "mine"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    @property
+    def root_dir(self) -> str:
+        return self._root
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self._root, "v0")
+
+    @property
+    def save_dir(self) -> str:
+        return self._root
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(os.path.join(self.log_dir, "metrics.txt"), "a") as f:
+            f.write(f"{sorted(metrics)}\n")
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(os.path.join(self.log_dir, "metrics.txt"), "a") as f:
+            f.write(f"width={getattr(params, 'get', lambda k: None)('width')}\n")
+
+
+class QuietLogger(FolderLogger):
+    """A user's logger that keeps no folder (it prints, or sends to a service)."""
+
+    @property
+    def root_dir(self) -> None:
+        return None
+
+    @property
+    def log_dir(self) -> None:
+        return None
+
+    @property
+    def save_dir(self) -> None:
+        return None
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _search(tmp_path: Path, logger: Any) -> Search:
+    return Search(TinyNet, SPACE, data=BlobData(n=64), budget=2, seed=0, verbose=False,
+                  run_dir=tmp_path / "run",
+                  trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": logger})
+
+
+def test_a_logger_object_of_the_users_own_with_one_folder_is_said_before_training(tmp_path):
+    # was: no word of the search's: both trials' copies appended to root/v0/metrics.txt
+    torch.set_num_threads(1)
+    root = tmp_path / "mine"
+    with pytest.warns(UserWarning) as said:
+        search = _search(tmp_path, [CSVLogger(str(tmp_path / "csv")), FolderLogger(str(root))])
+    texts = [str(w.message) for w in said if "(FolderLogger)" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    assert texts[0].startswith(f"trainer.logger[1] (FolderLogger) logs into one folder, "
+                               f"{root / 'v0'} (its log_dir), for every trial"), texts[0]
+    assert "'class_path': 'tests.test_logger_objects.FolderLogger'" in texts[0]
+    assert not (tmp_path / "run" / "trials").exists()  # said before any training
+    result = search.run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    lines = (root / "v0" / "metrics.txt").read_text().splitlines()
+    assert {"width=4", "width=8"} <= set(lines), lines  # both trials' in the one file
+
+
+def test_a_logger_object_without_a_folder_is_not_said(tmp_path, recwarn):
+    _search(tmp_path, QuietLogger("unused"))
+    assert not [w for w in recwarn if "QuietLogger" in str(w.message)]
