@@ -51,7 +51,12 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     leave them out (or null), and give each its own ``version``, so every trial of a search
     logs to its own folder: a version the node sets is kept in front of it, and under a
     ``save_dir`` of the user's, which other searches share, ``label`` (the run's
-    ``log_label``) too.
+    ``log_label``) too. A W&B logger's (a class taking ``version`` and ``id``: the version
+    is the id of a run in its project, which every search logging there shares) always has
+    ``label`` in front, an ``id`` it sets is kept as a set ``version`` is, its ``dir`` as a
+    ``save_dir``, and a missing ``name`` (the run's) is that id (was: ``trial_0001``, and
+    ``logs`` for a fit, in every search: Lightning's ``WandbLogger`` resumed the run of
+    that id, a second search's trial writing into the first's run).
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -65,13 +70,20 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         return spec
     accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
     args = node_args(spec)
-    shared = "save_dir" in accepted and args.get("save_dir") is not None
-    for key, value in (("save_dir", save_dir), ("name", name)):
-        if key in accepted and args.get(key) is None:
+    run_ids = {"version", "id"} <= set(accepted)  # W&B: a version is a run's id in its project
+    own_dir = args.get("save_dir") is not None or (run_ids and args.get("dir") is not None)
+    shared = ("save_dir" in accepted and own_dir) or run_ids  # by other searches
+    for key, value in (("save_dir", None if own_dir else save_dir),
+                       ("name", None if run_ids else name)):
+        if key in accepted and args.get(key) is None and value is not None:
             args[key] = value
     if "version" in accepted:
-        given = [str(args["version"])] if args.get("version") is not None else []
+        mine = args.get("version")
+        mine = args.get("id") if mine is None and run_ids else mine
+        given = [str(mine)] if mine is not None else []
         args["version"] = "_".join([*([label] if shared and label else []), *given, version])
+        if run_ids and args.get("name") is None:  # the run's name in W&B: its id
+            args["name"] = args["version"]
     return with_args(spec, args)
 
 

@@ -1,0 +1,78 @@
+"""A W&B logger node (``lightning.pytorch.loggers.WandbLogger``) in a search: its ``version``
+is the id of a run in the W&B project, which every search logging there shares (Lightning's
+``WandbLogger`` resumes a run of that id, ``resume="allow"``), so each trial's id, and its
+run's name, hold the run folder's label; a resume gives a trial the same. What a trial is
+given is read from the node (wandb need not be installed: nothing here builds the logger).
+
+Example:
+    >>> sorted(WANDB["init_args"])
+    ['project']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning_nas.config.nodes import node_args
+from lightning_nas.search.trial_logs import logger_defaults, placed_logger
+from lightning_nas.search.trial_spec import TrialSpec
+from lightning_nas.store import open_search_store
+
+__all__ = ["WANDB"]
+
+WANDB = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {"project": "nas"}}
+
+
+def _label(run: Path) -> str:
+    """The ``log_label`` of the search in ``run`` (drawn as a search's store is made, read
+    back as a resume reads it)."""
+    fixed = {"space": {"width": {"choice": [4, 8]}}, "monitor": "val_loss", "mode": "min"}
+    with open_search_store(run, fixed) as store:
+        return store.get_meta("log_label")
+
+
+def _given(folder: Path, label: str, node: Any = WANDB, own_logs: bool = False) -> dict:
+    """The logger arguments trial 1 of the search in ``folder`` is given (``own_logs``: the
+    fit or fine-tune in ``folder``)."""
+    trial_dir = folder if own_logs else folder / "trials" / "trial_0001"
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(trial_dir), model="tests.helpers.TinyNet",
+                     trainer={"logger": node}, log_label=label, own_logs=own_logs)
+    return node_args(placed_logger(spec))
+
+
+def test_two_searches_of_a_project_give_their_trials_w_and_b_runs_of_their_own(tmp_path):
+    # was: trial_0001 in every search (and name 'trials'): a second search's trial 1
+    # resumed the first's W&B run, its metrics written over the first's
+    first, second = tmp_path / "a" / "run", tmp_path / "b" / "run"  # one name
+    ids = [_given(run, _label(run))["version"] for run in (first, second)]
+    assert ids[0] != ids[1], ids
+    for run, given in zip((first, second), ids, strict=True):
+        assert given == f"{_label(run)}_trial_0001"
+    assert _given(first, _label(first))["name"] == ids[0]  # the run's name in W&B's table
+
+
+def test_a_resumed_search_gives_a_trial_its_own_w_and_b_run_again(tmp_path):
+    run = tmp_path / "run"
+    before = _given(run, _label(run))
+    assert _given(run, _label(run)) == before  # the store keeps the label
+
+
+def test_a_w_and_b_id_and_dir_of_the_users_are_kept(tmp_path):
+    # was: the id left behind (the version, trial_0001, is the run's id) and the dir
+    # replaced (WandbLogger takes save_dir over dir)
+    run = tmp_path / "run"
+    node = {**WANDB, "init_args": {"project": "nas", "id": "mine", "dir": "wb"}}
+    given = _given(run, _label(run), node)
+    assert given["version"] == f"{_label(run)}_mine_trial_0001"
+    assert given["dir"] == "wb" and given.get("save_dir") is None
+
+
+def test_a_fit_and_the_summary_give_w_and_b_runs_of_their_own(tmp_path):
+    # was: 'logs' for every fit and fine-tune, 'summary' for every search's summary
+    fits = [_given(tmp_path / side / "ft", "", own_logs=True)["version"] for side in "ab"]
+    assert fits[0] != fits[1], fits
+    assert fits[0].startswith("a_ft-") and fits[0].endswith("_logs"), fits
+    summary = logger_defaults(WANDB, str(tmp_path / "run" / "logs"), "search", "summary",
+                              "run-3f9a0c")
+    assert node_args(summary)["version"] == "run-3f9a0c_summary"
