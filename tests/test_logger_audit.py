@@ -6,14 +6,13 @@ beside the trials, and a failed trial's kept the placeholder ``hp_metric`` of -1
 of a ``min`` search).
 
 Example:
-    >>> _hparams(b"")
-    []
+    >>> BOARD["class_path"]
+    'lightning.pytorch.loggers.TensorBoardLogger'
 """
 
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +21,13 @@ import torch
 
 from lightning_nas import Search
 from tests.helpers import BlobData, TinyNet
+from tests.helpers_events import event_hparams, event_scalars
 
 pytest.importorskip("tensorboardX")
-from tensorboardX.proto import event_pb2, plugin_hparams_pb2  # noqa: E402
 
 __all__: list[str] = []
 
 BOARD = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
-
-
-def _values(data: bytes) -> list[Any]:
-    """The summary values of the event file ``data``, in order."""
-    values, at = [], 0
-    while at < len(data):
-        (size,) = struct.unpack("Q", data[at:at + 8])
-        event = event_pb2.Event()
-        event.ParseFromString(data[at + 12:at + 12 + size])
-        at += 16 + size  # length, its crc, the record, its crc
-        values += list(event.summary.value)
-    return values
-
-
-def _hparams(data: bytes) -> list[dict[str, Any]]:
-    """Each ``session_start_info``'s hyperparameters in the event file ``data``, in order."""
-    sessions = []
-    for value in _values(data):
-        if value.tag == "_hparams_/session_start_info":
-            plugin = plugin_hparams_pb2.HParamsPluginData()
-            plugin.ParseFromString(value.metadata.plugin_data.content)
-            sessions.append({key: getattr(item, item.WhichOneof("kind"))
-                             for key, item in plugin.session_start_info.hparams.items()})
-    return sessions
-
-
-def _scalars(data: bytes, tag: str) -> list[float]:
-    """The values of the scalar ``tag`` in the event file ``data``, in order."""
-    return [value.simple_value for value in _values(data) if value.tag == tag]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +59,7 @@ def test_tensorboards_first_hparams_of_a_trial_hold_its_architecture_and_monitor
     # hyperparameters: no searched key at all)
     run, result = board_search
     for trial in result.trials:
-        first = _hparams(_events(run, trial.trial_id))[0]
+        first = event_hparams(_events(run, trial.trial_id))[0]
         assert first["search_monitor"] == "val_loss"
         assert first["width"] == trial.arch["width"] and first["activation"] == "relu"
 
@@ -100,7 +70,7 @@ def test_the_summary_runs_hp_metric_is_the_best_score(board_search):
     # trial reached
     run, result = board_search
     (events,) = (run / "logs" / "search" / "summary").glob("events.out.tfevents.*")
-    assert _scalars(events.read_bytes(), "hp_metric")[-1] == pytest.approx(result.best.score)
+    assert event_scalars(events.read_bytes(), "hp_metric")[-1] == pytest.approx(result.best.score)
 
 
 def test_a_failed_trials_hp_metric_is_nan(board_search):
@@ -108,4 +78,4 @@ def test_a_failed_trials_hp_metric_is_nan(board_search):
     # failed trial ranked first of a `min` search
     run, result = board_search
     (failed,) = [t for t in result.trials if t.status.value == "FAILED"]
-    assert math.isnan(_scalars(_events(run, failed.trial_id), "hp_metric")[-1])
+    assert math.isnan(event_scalars(_events(run, failed.trial_id), "hp_metric")[-1])

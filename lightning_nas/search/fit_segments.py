@@ -11,7 +11,8 @@ resumed one logged its epochs into a version of its own (``logs_resumed_<ns>``: 
 ``CSVLogger`` deletes a version's ``metrics.csv`` when it starts writing there):
 ``merge_logs`` puts each segment's rows into ``logs/metrics.csv``, those an earlier segment
 logged for the epochs a later one trained again left out, and the segments' other files
-there too (the last one's ``hparams.yaml``, a folder a ``ModelCheckpoint`` derived from it).
+there too (the last one's ``hparams.yaml``, a folder a ``ModelCheckpoint`` derived from it,
+a TensorBoard logger's event files beside the earlier ones: one run).
 Once the merged ``metrics.csv`` is in place, each version merged is renamed to a hidden
 ``.merged_<name>`` at once and then removed. A kill within that leaves hidden versions, or,
 in the instant between the two steps, a version whose rows the merged ``metrics.csv`` holds
@@ -37,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import filecmp
 import math
 import os
 import shutil
@@ -49,6 +51,8 @@ from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
 _SEGMENT = "logs_resumed_"
+#: in the name of each TensorBoard event file (TensorBoard reads every file that has it)
+_EVENTS = "tfevents"
 #: the name a merged version takes before it is removed (``_retire``)
 _RETIRED = ".merged_"
 #: the mark of a fit's or fine-tune's folder from its start until it completes
@@ -123,13 +127,29 @@ def _drop_retired(folder: Path) -> None:
 
 def _take_files(segments: list[Path], target: Path) -> None:
     """Copy ``segments``' files but their ``metrics.csv`` into ``target``: their
-    ``hparams.yaml`` (the last one's wins), a user's ``ModelCheckpoint`` folder."""
+    ``hparams.yaml`` (the last one's wins), a user's ``ModelCheckpoint`` folder, a
+    TensorBoard logger's event files beside those there (``_events_place``)."""
     for segment in segments:
         for path in segment.iterdir():
             if path.is_dir() and not path.is_symlink():
                 shutil.copytree(path, target / path.name, dirs_exist_ok=True)
             elif path.name != "metrics.csv":
-                shutil.copy2(path, target / path.name)
+                shutil.copy2(path, _events_place(path, target) if _EVENTS in path.name
+                             else target / path.name)
+
+
+def _events_place(path: Path, target: Path) -> Path:
+    """Where ``path``, a TensorBoard event file of a resumed segment, goes in ``target``: its
+    name, or where an earlier segment's other file has it (tensorboardX names one by the
+    second and the host: a resume within the same second), ``NAME.1``, ``NAME.2``, ...,
+    which TensorBoard reads after it, as one run (was: it replaced that file, the earlier
+    epochs gone from TensorBoard); where that file is this one (a merge a kill cut off,
+    done again) its own place."""
+    place, n = target / path.name, 0
+    while place.exists() and not filecmp.cmp(place, path, shallow=False):
+        n += 1
+        place = target / f"{path.name}.{n}"
+    return place
 
 
 def _filled(rows: list[dict[str, str]]) -> list[dict[str, str]]:
