@@ -23,7 +23,7 @@ from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
-__all__ = ["FolderLogger", "QuietLogger"]
+__all__ = ["FolderLogger", "QuietLogger", "VersionedLogger"]
 
 SPACE = {"width": {"choice": [4, 8]}}
 
@@ -93,6 +93,22 @@ class QuietLogger(FolderLogger):
         pass
 
 
+class VersionedLogger(FolderLogger):
+    """A user's logger whose ``__init__`` takes a ``version``: its folder ``root/version``."""
+
+    def __init__(self, root: str, version: str | None = None) -> None:
+        super().__init__(root)
+        self._given = version
+
+    @property
+    def version(self) -> str:
+        return self._given or "v0"
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self._root, self.version)
+
+
 def _search(tmp_path: Path, logger: Any) -> Search:
     return Search(TinyNet, SPACE, data=BlobData(n=64), budget=2, seed=0, verbose=False,
                   run_dir=tmp_path / "run",
@@ -120,3 +136,30 @@ def test_a_logger_object_of_the_users_own_with_one_folder_is_said_before_trainin
 def test_a_logger_object_without_a_folder_is_not_said(tmp_path, recwarn):
     _search(tmp_path, QuietLogger("unused"))
     assert not [w for w in recwarn if "QuietLogger" in str(w.message)]
+
+
+def test_a_logger_node_of_the_users_own_class_without_a_version_is_said_before_training(
+        tmp_path):
+    # was: no word: each trial's logger, built from the one node, logged into root/v0
+    root = tmp_path / "mine"
+    node = {"class_path": "tests.test_logger_objects.FolderLogger",
+            "init_args": {"root": str(root)}}
+    with pytest.warns(UserWarning) as said:
+        _search(tmp_path, node)
+    texts = [str(w.message) for w in said if "(FolderLogger)" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    assert texts[0].startswith(f"trainer.logger (FolderLogger) logs into one folder, "
+                               f"{root / 'v0'} (its log_dir), for every trial: its __init__ "
+                               f"takes no `version`"), texts[0]
+
+
+def test_a_logger_node_of_the_users_own_class_with_a_version_logs_each_trial_apart(
+        tmp_path, recwarn):
+    torch.set_num_threads(1)
+    root = tmp_path / "mine"
+    node = {"class_path": "tests.test_logger_objects.VersionedLogger",
+            "init_args": {"root": str(root)}}
+    result = _search(tmp_path, node).run()
+    assert not [w for w in recwarn if "(VersionedLogger)" in str(w.message)]
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    assert sorted(p.name for p in root.iterdir()) == ["summary", "trial_0001", "trial_0002"]

@@ -148,7 +148,8 @@ def check_search(search: Search) -> None:
                               search.settings.goal.mode,
                               None if model is None else module_callbacks(model))
     if search.objective is None and "logger" not in searched:
-        warn_fixed_versions(search.trainer)  # a logger object's one version for every trial
+        warn_fixed_versions(search.trainer,  # a logger's one folder for every trial
+                            str(search.run_dir / "logs"))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))

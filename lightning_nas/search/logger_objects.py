@@ -5,7 +5,8 @@ the object says. A TensorBoard or CSV logger's copy gets the next free version i
 process (``pin_versions``); a folder that is the same for every copy, a fixed version or a
 logger of the user's own class with a fixed ``log_dir`` (``root_dir``, ``save_dir``), is
 warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has no public
-way to move an object's folder.
+way to move an object's folder. So is a config node of such a class whose ``__init__``
+takes no ``version``: every trial's logger is built alike.
 
 Example:
     >>> import tempfile
@@ -22,6 +23,9 @@ from typing import Any
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
+from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.config.nodes import is_node, target_path
+from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["pin_versions", "warn_fixed_versions"]
@@ -55,16 +59,19 @@ def pin_versions(logger: Any) -> Any:
     return logger
 
 
+def _users_own(cls: type) -> bool:
+    """Whether ``cls``, a ``Logger``, is a class of the user's built on Lightning's
+    ``Logger`` itself (not on one of Lightning's loggers)."""
+    return next(c for c in cls.__mro__ if c.__module__.startswith("lightning.")) is Logger
+
+
 def _one_folder(item: Any) -> tuple[str, str] | None:
     """``(property, folder)``: where every copy of ``item``, a logger object of the user's
-    own class built on Lightning's ``Logger`` (not on one of Lightning's loggers: a
-    TensorBoard or CSV one's version is checked apart, the others log to a service's runs), logs,
-    the first of its ``log_dir``, ``root_dir`` and ``save_dir`` that is set, when two copies
-    read the same; else None (it keeps no folder, picks one per copy, or cannot say)."""
-    if not isinstance(item, Logger):
-        return None
-    lightning = next(c for c in type(item).__mro__ if c.__module__.startswith("lightning."))
-    if lightning is not Logger:
+    own class (``_users_own``: a TensorBoard or CSV logger's version is checked apart,
+    Lightning's others log to a service's runs), logs, the first of its ``log_dir``,
+    ``root_dir`` and ``save_dir`` that is set, when two copies read the same; else None (it
+    keeps no folder, picks one per copy, or cannot say)."""
+    if not (isinstance(item, Logger) and _users_own(type(item))):
         return None
     try:
         first, second = copy.deepcopy(item), copy.deepcopy(item)
@@ -77,18 +84,35 @@ def _one_folder(item: Any) -> tuple[str, str] | None:
     return None
 
 
-def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
+def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
+    """``_one_folder`` of the logger a config ``node`` of the user's own class builds for
+    every trial alike: one whose ``__init__`` takes no ``version`` (``logger_defaults``
+    gives each trial's its own), built as a trial builds it (a ``save_dir`` it takes and
+    leaves out: ``save_dir``); else None (one that cannot be built: the Trainer's build
+    check says why)."""
+    try:
+        target = import_object(target_path(node))
+        if not (isinstance(target, type) and issubclass(target, Logger)
+                and _users_own(target)) or "version" in accepted_kwargs(target.__init__)[0]:
+            return None
+        return _one_folder(instantiate(logger_defaults(node, save_dir, "trials", "trial")))
+    except Exception:  # noqa: BLE001 - the Trainer's build check names what is wrong
+        return None
+
+
+def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list[str]:
     """Warn of each logger *object* in ``trainer``'s ``logger`` that logs every trial into
     one folder: a TensorBoard or CSV logger whose version is fixed (given, or picked by
     reading its ``log_dir``), which ``pin_versions`` keeps (a CSV logger's ``metrics.csv``
     replaced trial by trial, event files of all trials in one TensorBoard run, a
     ``ModelCheckpoint`` without a ``dirpath`` writing there too), and one of the user's own
     class whose folder is the same for every copy (``_one_folder``: was said by nothing,
-    every trial's lines in one file). A config node's version is each trial's own
-    (``logger_defaults``).
+    every trial's lines in one file), or a config node of one that takes no ``version``
+    (``_node_folder``). A config node's version is each trial's own (``logger_defaults``).
 
     Args:
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
+        save_dir: the run's ``logs`` folder (a node's ``save_dir`` where it leaves it out).
 
     Returns:
         The warnings' texts.
@@ -128,6 +152,15 @@ def warn_fixed_versions(trainer: dict[str, Any]) -> list[str]:
                 f"{type(item).__qualname__}', 'init_args': {{...}}}}) of a class whose "
                 f"__init__ takes a `version` (each trial then gets its own, trial_0001, ...), "
                 f"or make the object's {key} a new folder for each copy")
+        elif is_node(item) and (folder := _node_folder(item, save_dir)) is not None:
+            key, path = folder
+            said.append(
+                f"{where} ({target_path(item).rsplit('.', 1)[-1]}) logs into one folder, "
+                f"{path} (its {key}), for every trial: its __init__ takes no `version`, "
+                f"which the search gives each trial's logger its own of, so every trial's "
+                f"logger is built alike and all trials' logs mix there; add a `version` "
+                f"argument to its __init__ (each trial then gets its own, trial_0001, ...), "
+                f"or make its {key} a new folder for each logger built")
     for text in said:
         warn_user(text)
     return said
