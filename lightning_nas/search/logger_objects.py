@@ -101,8 +101,8 @@ def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
 
 
 def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list[str]:
-    """Warn of each logger *object* in ``trainer``'s ``logger`` that logs every trial into
-    one folder: a TensorBoard or CSV logger whose version is fixed (given, or picked by
+    """Warn of each logger in ``trainer``'s ``logger`` that logs every trial into one
+    folder: a TensorBoard or CSV logger *object* whose version is fixed (given, or picked by
     reading its ``log_dir``), which ``pin_versions`` keeps (a CSV logger's ``metrics.csv``
     replaced trial by trial, event files of all trials in one TensorBoard run, a
     ``ModelCheckpoint`` without a ``dirpath`` writing there too), and one of the user's own
