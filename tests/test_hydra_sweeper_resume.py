@@ -181,7 +181,7 @@ def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
 def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
     # was: the resume's replay told the optimizer again outside the export: the same error,
     # said with "the best exported", and no optimization_results.yaml written
-    from tests.test_search import TellFailsOnBigLosses  # noqa: F401 - registers it
+    from tests.helpers_optimizers import TellFailsOnBigLosses  # noqa: F401 - registers it
 
     sweeper = {"params": {"x": "range(0, 6)"}, "optimizer": "TellFailsOnBigLosses",
                "budget": 12, "seed": 0}

@@ -1,0 +1,224 @@
+"""A search interrupted: Ctrl-C (KeyboardInterrupt) and SIGTERM (exit 143) in a trial,
+before Lightning handles them, after a fit's last check and with worker processes; the
+interrupted trial is re-run on resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+
+import lightning.pytorch as pl
+import pytest
+
+from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.schedulers import MedianRule
+from lightning_nas.store import RunStore
+from tests.helpers_callbacks import SigintAtFirstBatch
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+from tests.helpers_search import tiny_search
+
+
+class Interrupted(TinyNet):
+    """Its first ``left`` fits are interrupted (Ctrl-C) in the first training step."""
+
+    left = 0
+
+    def training_step(self, batch, batch_idx):
+        if Interrupted.left:
+            Interrupted.left -= 1
+            raise KeyboardInterrupt
+        return super().training_step(batch, batch_idx)
+
+
+def test_a_trial_interrupted_by_the_user_twice_is_run_again_not_failed(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    Interrupted.left = 2
+    for _ in range(2):  # Lightning turns Ctrl-C into exit(1) after its graceful shutdown
+        with pytest.raises((KeyboardInterrupt, SystemExit)):
+            tiny_search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted,
+                        verbose=True).run()
+        assert "Interrupted: 0 completed, 1 running (re-run on resume); run the same " \
+               "command again to resume." in capsys.readouterr().out
+    result = tiny_search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]  # was FAILED: "the
+
+
+    # search process died 2 times while running this trial"
+
+
+class SigtermAtFirstRecord(MedianRule):
+    """Sends this process SIGTERM when the search records its first trial's curve: right
+    after the trial was stored, as a SIGTERM from outside may come (once)."""
+
+    fire = True
+
+    def record(self, key, curve) -> None:
+        super().record(key, curve)
+        if SigtermAtFirstRecord.fire:
+            SigtermAtFirstRecord.fire = False
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_sigterm_right_after_a_trial_was_stored_counts_it_completed(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    SigtermAtFirstRecord.fire = True
+    with pytest.raises(SystemExit) as info:
+        tiny_search(tmp_path, tiny_space, tiny_trainer, budget=2, scheduler=SigtermAtFirstRecord(),
+                    verbose=True).run()
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.count(TrialStatus.COMPLETED) == 1
+    # was: "Interrupted: 0 completed, ...", the stored trial not counted
+    assert "Interrupted: 1 completed, 0 running" in capsys.readouterr().out
+    result = tiny_search(tmp_path, tiny_space, tiny_trainer, budget=2,
+                         scheduler=SigtermAtFirstRecord()).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    db = sqlite3.connect(tmp_path / "search.db")  # each told once, the first on resume
+    tells = db.execute("SELECT ask FROM events WHERE kind = 'tell'").fetchall()
+    db.close()
+    assert sorted(tells) == [(0,), (1,)]
+
+
+def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_trainer):
+    # was: Lightning's SIGTERMException (a SystemExit without a code) went up unchanged, so a
+    # script calling Search(...).run() ended with status 0 under `timeout` or a pre-emption
+    from tests.test_cli import SigtermAtFirstBatch
+
+    trainer = {**tiny_trainer, "callbacks": [SigtermAtFirstBatch()]}
+    with pytest.raises(SystemExit) as info:
+        tiny_search(tmp_path, tiny_space, trainer, budget=1).run()
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]  # re-run on resume
+
+
+class SigtermInSetup(BlobData):
+    """Sends this process SIGTERM in its ``setup``: in a fit, before Lightning's own SIGTERM
+    handler is in place (it is set after the data's and the model's setup)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGTERM)
+        super().setup(stage)
+
+
+class SigtermAtTrainEnd(pl.Callback):
+    """Sends this process SIGTERM in the first fit's ``on_train_end``: after Lightning's
+    last look at its SIGTERM flag, so the fit ends as usual."""
+
+    def on_train_end(self, trainer, pl_module):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _guarded(run) -> object:
+    """Run ``run()`` with a SIGTERM handler that raises ``RuntimeError`` (the default one
+    would end the test's process); a search handling SIGTERM puts its own in place."""
+    import signal
+
+    def not_the_searchs(signum, frame):
+        raise RuntimeError("the search did not handle SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, not_the_searchs)
+    try:
+        return run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_before_lightning_handles_it_exits_143_and_counts_no_attempt(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: with trials in the search's process only Lightning's handler took SIGTERM, set
+    # once fit has set the data and model up: a SIGTERM in the data's setup (or while the
+    # model was built, or between trials) killed the search at once, with no SystemExit(143)
+    # for a script's finally, and the trial counted as a crash: two of them in a row and a
+    # resume stored a sound trial FAILED ("the search process died 2 times")
+    with pytest.raises(SystemExit) as info:
+        _guarded(tiny_search(tmp_path, tiny_space, tiny_trainer, budget=1, data=SigtermInSetup,
+                             verbose=True).run)
+    assert info.value.code == 143
+    assert "Interrupted: 0 completed, 1 running" in capsys.readouterr().out
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+        assert store.attempts(1) == 0
+
+
+def test_sigterm_after_a_fits_last_check_stops_the_search_after_that_trial(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: Lightning notes a SIGTERM and acts on it at its next check; one in the fit's
+    # last moments (on_train_end) let the fit end as usual and the search went on with the
+    # next trial as if nothing had come
+    trainer = {**tiny_trainer, "callbacks": [SigtermAtTrainEnd()]}
+    with pytest.raises(SystemExit) as info:
+        _guarded(tiny_search(tmp_path, tiny_space, trainer, budget=3).run)
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
+
+
+def test_ctrl_c_in_a_trial_of_a_python_search_raises_keyboard_interrupt(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
+    # KeyboardInterrupt:` never ran and it exited with status 1, not 130 (between trials,
+    # or with worker processes, it was a KeyboardInterrupt)
+    import signal
+
+    trainer = {**tiny_trainer, "callbacks": [SigintAtFirstBatch()]}
+    previous = signal.getsignal(signal.SIGINT)
+    # Ctrl-C as in a terminal: a job the shell started in the background ignores SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_search(tmp_path, tiny_space, trainer, budget=1, verbose=True).run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert "Interrupted: 0 completed, 1 running" in capsys.readouterr().out
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
+        assert store.attempts(1) == 0
+
+
+def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny_space):
+    # was: no Trainer runs in the driver, so nothing handled SIGTERM: the process died at
+    # once (no "Interrupted" line, no SystemExit(143) for a script's finally)
+    import signal
+    import sqlite3
+    import threading
+    import time
+
+    def sigterm_once_a_trial_runs() -> None:
+        for _ in range(600):
+            db = tmp_path / "search.db"
+            if db.exists():
+                try:  # (the search may be creating its tables yet)
+                    with RunStore(db, read_only=True) as store:
+                        if store.count(TrialStatus.RUNNING):
+                            break
+                except sqlite3.OperationalError:
+                    pass
+            time.sleep(0.1)
+        time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def too_early(signum, frame):
+        raise RuntimeError("SIGTERM came before the search loop")
+
+    search = Search(TinyNet, tiny_space, data=BlobData, budget=2, num_workers=2,
+                    executor="process", trainer={"max_epochs": 50, "accelerator": "cpu"},
+                    model_init_args={"sleep": 0.05}, run_dir=tmp_path, verbose=False)
+    previous = signal.signal(signal.SIGTERM, too_early)
+    try:
+        threading.Thread(target=sigterm_once_a_trial_runs, daemon=True).start()
+        with pytest.raises(SystemExit) as info:
+            search.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert info.value.code == 143
+    with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
+        running = store.trials(TrialStatus.RUNNING)
+        assert running and all(store.attempts(t.trial_id) == 0 for t in running)

@@ -1,0 +1,209 @@
+"""The Trainer values a search's trials run with, judged before training: searched values
+checked each and together, validation that would never run, a trial without an end, and
+the user's EarlyStopping and ModelCheckpoint beside the search's own."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialStatus
+from tests.helpers_search import tiny_search
+
+
+@pytest.mark.parametrize(("key", "param", "needle"), [
+    ("trainer.limit_val_batches", {"choice": [1, 0]},
+     "space key 'trainer.limit_val_batches' may take 0: trainer.limit_val_batches=0 runs no "
+     "validation"),
+    ("trainer.max_epochs", {"int": [0, 2]},
+     "space key 'trainer.max_epochs' may take 0: trainer.max_epochs=0 runs no validation"),
+    ("trainer.limit_train_batches", {"choice": [2, 0]},
+     "space key 'trainer.limit_train_batches' may take 0: trainer.limit_train_batches=0 runs "
+     "no validation"),
+    ("trainer.max_epochs", {"choice": [2, -3]},
+     "space key 'trainer.max_epochs' may take -3: trainer.max_epochs=-3: must be >= 0"),
+])
+def test_every_value_of_a_searched_trainer_argument_is_checked_first(
+        tmp_path, tiny_trainer, key, param, needle):
+    space = {"width": {"choice": [4, 8]}, key: param}
+    with pytest.raises(ConfigError) as info:  # the first sampled value may well be fine
+        tiny_search(tmp_path, space, tiny_trainer, budget=2).run()
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+
+
+@pytest.mark.parametrize(("trainer", "space", "needle"), [
+    ({"min_epochs": 3, "max_epochs": 2}, {},
+     "trainer.min_epochs=3 is above max_epochs=2: Lightning stops at max_epochs and ignores "
+     "min_epochs"),
+    ({"min_epochs": 2}, {"trainer.max_epochs": {"choice": [2, 1]}},
+     "space key 'trainer.max_epochs' may take 1: trainer.min_epochs=2 is above max_epochs=1"),
+    ({}, {"trainer.min_epochs": {"choice": [1, 4]}, "trainer.max_epochs": {"choice": [2, 5]}},
+     "space keys 'trainer.min_epochs' and 'trainer.max_epochs' may take 4 and 2 in one trial: "
+     "trainer.min_epochs=4 is above max_epochs=2"),
+], ids=["set", "searched", "both-searched"])
+def test_min_epochs_above_max_epochs_is_refused_before_training(
+        tmp_path, tiny_trainer, trainer, space, needle):
+    # was: taken without a word; Lightning stopped at max_epochs, min_epochs ignored
+    with pytest.raises(ConfigError) as info:
+        tiny_search(tmp_path, {"width": {"choice": [4, 8]}, **space}, {**tiny_trainer, **trainer},
+                    budget=2).run()
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+    tiny_search(tmp_path, {"width": {"choice": [4, 8]}}, {**tiny_trainer, "min_epochs": 1,
+                                                          "max_epochs": 1}, budget=1).run()
+
+
+@pytest.mark.parametrize(("space", "needle"), [
+    ({"trainer.max_epochs": {"choice": [1, 3]},
+      "trainer.check_val_every_n_epoch": {"choice": [1, 2]}},
+     "space keys 'trainer.max_epochs' and 'trainer.check_val_every_n_epoch' may take 1 and 2 "
+     "in one trial: trainer.check_val_every_n_epoch=2 with max_epochs=1 runs no validation"),
+    ({"trainer.check_val_every_n_epoch": {"int": [1, 2]}, "trainer.max_epochs": {"int": [1, 6]},
+      "trainer.limit_val_batches": {"choice": [1, 2]}},
+     "space keys 'trainer.check_val_every_n_epoch' and 'trainer.max_epochs' may take 2 and 1 "
+     "in one trial"),
+    ({"trainer.check_val_every_n_epoch": {"choice": [None, 1]},
+      "trainer.val_check_interval": {"choice": [1.0, 5]}, "trainer.max_steps": {"choice": [3, 9]}},
+     "space keys 'trainer.check_val_every_n_epoch', 'trainer.val_check_interval' and "
+     "'trainer.max_steps' may take None, 5 and 3 in one trial"),
+])
+def test_searched_trainer_values_that_validate_only_apart_are_refused_first(
+        tmp_path, tiny_trainer, space, needle):
+    # was: each value passed alone, and the first trial drawing both trained without a
+    # validation and stopped the search as "an error every trial would hit"
+    with pytest.raises(ConfigError) as info:
+        tiny_search(tmp_path, {"width": {"choice": [4, 8]}, **space}, tiny_trainer, budget=4)
+    assert needle in str(info.value)
+    assert not tmp_path.joinpath("search.db").exists()
+    fine = {"trainer.max_epochs": {"choice": [2, 4]},
+            "trainer.check_val_every_n_epoch": {"choice": [1, 2]}}
+    tiny_search(tmp_path / "fine", {"width": {"choice": [4, 8]}, **fine}, tiny_trainer, budget=4)
+
+
+@pytest.mark.parametrize(("fixed", "space"), [
+    # the config's max_epochs, which the space replaces in every trial
+    ({"max_epochs": 1, "check_val_every_n_epoch": 3},
+     {"trainer.max_epochs": {"choice": [3, 4]}}),
+    ({"max_epochs": 1, "check_val_every_n_epoch": 1},
+     {"trainer.max_epochs": {"choice": [3, 4]}, "trainer.check_val_every_n_epoch": {"choice":
+                                                                                 [1, 3]}}),
+])
+def test_a_trainer_value_the_space_replaces_is_not_judged(tmp_path, tiny_trainer, fixed, space):
+    # was: refused ("check_val_every_n_epoch=3 with max_epochs=1 runs no validation"),
+    # though no trial runs with the config's value of a searched key
+    result = tiny_search(tmp_path, {"width": {"choice": [4, 8]}, **space},
+                         {**tiny_trainer, **fixed}, budget=1).run()
+    assert result.trials[0].status is TrialStatus.COMPLETED
+
+
+def test_a_scheduler_judges_the_trainer_values_trials_run_with(tmp_path, tiny_trainer):
+    # was: refused ("asha needs validation every epoch ... check_val_every_n_epoch=2"),
+    # though the space sets it to 1 in every trial
+    space = {"width": {"choice": [4, 8]}, "trainer.check_val_every_n_epoch": {"fixed": 1},
+             "trainer.gradient_clip_val": {"choice": [0.0, 1.0]}}
+    trainer = {**tiny_trainer, "max_epochs": 2, "check_val_every_n_epoch": 2}
+    result = tiny_search(tmp_path, space, trainer, budget=2, scheduler="asha").run()
+    assert {t.status for t in result.trials} <= {TrialStatus.COMPLETED, TrialStatus.PRUNED}
+    assert len(result.trials) == 2
+
+
+def test_a_trial_without_an_end_is_warned_of_before_training(tmp_path, tiny_space, tiny_trainer):
+    # was: max_epochs -1 (Lightning's "no limit") and nothing else to end a fit: the first
+    # trial trained for ever without a word
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    endless = {**tiny_trainer, "max_epochs": -1}
+    with pytest.warns(UserWarning, match=r"trainer.max_epochs=-1 is Lightning's 'no limit'"):
+        tiny_search(tmp_path / "a", tiny_space, endless, budget=1)
+    stopped = {**endless, "callbacks": [EarlyStopping("val_acc", mode="max", patience=0)]}
+    for trainer in ({**endless, "max_steps": 2}, stopped):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="trainer.max_epochs=-1")
+            tiny_search(tmp_path / "b", tiny_space, trainer, budget=1)
+
+
+def test_an_early_stopping_on_another_metric_or_mode_is_warned_of_before_training(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: said nothing; a LightningCLI config's EarlyStopping kept from plain training
+    # (val_loss) ended each trial on another metric than the search scores, and one of
+    # EarlyStopping's default mode ('min') on val_acc stopped trials as their score rose
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    es = "lightning.pytorch.callbacks.EarlyStopping"
+    other = {**tiny_trainer, "callbacks": [EarlyStopping("val_loss", patience=1)]}
+    with pytest.warns(UserWarning, match=re.escape(
+            "trainer.callbacks[0] (EarlyStopping) monitors 'val_loss' (min), the search "
+            "'val_acc' (max): a trial stops when val_loss stops improving")):
+        tiny_search(tmp_path / "a", tiny_space, other, budget=1)
+    node = {"class_path": es, "init_args": {"monitor": "val_acc", "patience": 1}}
+    default_mode = {**tiny_trainer, "callbacks": [{"class_path": "lightning.pytorch."
+                                                   "callbacks.ModelCheckpoint"}, node]}
+    with pytest.warns(UserWarning, match=re.escape(
+            "trainer.callbacks[1] (EarlyStopping) monitors 'val_acc' with mode 'min' "
+            "(EarlyStopping's default), but the search maximises it")):
+        tiny_search(tmp_path / "b", tiny_space, default_mode, budget=1)
+    same = {"class_path": es, "init_args": {"monitor": "val_acc", "mode": "max"}}
+    for trainer in ({**tiny_trainer, "callbacks": [same]},
+                    {**tiny_trainer, "callbacks": EarlyStopping("val_acc", mode="max")}):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*EarlyStopping")
+            tiny_search(tmp_path / "c", tiny_space, trainer, budget=1)
+    with pytest.warns(UserWarning, match=r"monitors 'val_loss' with mode 'max', but the "
+                      r"search minimises it"):
+        tiny_search(tmp_path / "d", tiny_space, {**tiny_trainer, "callbacks": [EarlyStopping(
+                "val_loss", mode="max")]}, budget=1, monitor="val_loss", mode="min")
+
+
+def test_a_model_checkpoint_folder_of_the_users_holds_a_folder_per_trial_unwarned(
+        tmp_path, tiny_space, tiny_trainer):
+    # was: warned of before training ("writes every trial's checkpoints into one folder"),
+    # and every trial's files lay in it side by side (last.ckpt, last-v1.ckpt, ...); now
+    # each trial writes into ck/trials/<label>_trial_NNNN (tests/test_user_callbacks.py)
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    mc = "lightning.pytorch.callbacks.ModelCheckpoint"
+    shared = {"class_path": mc, "init_args": {"dirpath": str(tmp_path / "ck"),
+                                              "save_last": True}}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*ModelCheckpoint")
+        searches = [tiny_search(tmp_path / "a", tiny_space,
+                                {**tiny_trainer, "callbacks": callbacks}, budget=2)
+                    for callbacks in ([shared], ModelCheckpoint(dirpath=tmp_path / "ck"),
+                                      [{"class_path": mc}],
+                                      [ModelCheckpoint(monitor="val_acc", mode="max")])]
+    searches[0].run()
+    lasts = sorted(p.relative_to(tmp_path / "ck") for p in (tmp_path / "ck").rglob("last.ckpt"))
+    assert [p.parts[0] for p in lasts] == ["trials", "trials"]  # one each, in its own folder
+    assert len({p.parent for p in lasts}) == 2
+
+
+def test_a_fixed_trainer_space_key_is_judged_with_the_searched_ones(tmp_path, tiny_trainer):
+    # was: taken (a key of one value was left out of the combinations, and each value
+    # alone was checked over the config's max_epochs), so every trial drawing 2 failed
+    space = {"width": {"choice": [4, 8]}, "trainer.max_epochs": {"fixed": 1},
+             "trainer.check_val_every_n_epoch": {"choice": [1, 2]}}
+    with pytest.raises(ConfigError, match=r"space keys 'trainer.max_epochs' and "
+                                          r"'trainer.check_val_every_n_epoch' may take 1 and 2 "
+                                          r"in one trial"):
+        tiny_search(tmp_path, space, {**tiny_trainer, "max_epochs": 3}, budget=4)
+    assert not tmp_path.joinpath("search.db").exists()
+
+
+def test_a_trial_whose_searched_trainer_values_skip_validation_is_an_ordinary_failure(
+        tmp_path, tiny_trainer):
+    # validation every 4 steps: 2 epochs of 1 batch never reach it, of 3 batches do (a
+    # count of the data's batches, not checked before training)
+    trainer = {**tiny_trainer, "check_val_every_n_epoch": None, "val_check_interval": 4}
+    space = {"width": {"choice": [4, 8]}, "trainer.limit_train_batches": {"choice": [1, 3]}}
+    result = tiny_search(tmp_path, space, trainer, budget=4, seed=1,
+                         optimizer="RandomSearch").run()  # was: SearchError "every trial would"
+    assert result.trials[0].arch["trainer.limit_train_batches"] == 1  # none completed yet
+    statuses = {t.arch["trainer.limit_train_batches"]: set() for t in result.trials}
+    for t in result.trials:
+        statuses[t.arch["trainer.limit_train_batches"]].add(t.status)
+    assert statuses == {1: {TrialStatus.FAILED}, 3: {TrialStatus.COMPLETED}}
+    assert all("no validation ran" in t.error for t in result.trials if t.error)
