@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.launcher import Launcher
+from tests.launcher import Launcher, default_sigint
 
 __all__ = ["ctrl_c_launched_when_held", "ctrl_c_when_held", "hold_at_torch"]
 
@@ -57,7 +57,7 @@ def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: P
     log = hold / f"ctrl_c.{time.monotonic_ns()}.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env)
+                                start_new_session=True, env=env, preexec_fn=default_sigint)
 
     def exited(seconds: float) -> int | None:
         try:

@@ -33,6 +33,8 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
+from tests.launcher import default_sigint
+
 __all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +137,8 @@ class Interpreter:
             env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
             argv = [sys.executable, str(script), "plain"]
         self.proc = subprocess.Popen([*argv, json.dumps(list(imports))], cwd=folder, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     preexec_fn=default_sigint)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.runs = 0

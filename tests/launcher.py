@@ -18,6 +18,11 @@ the zygote is an interpreter that imported the stack and ran nothing else. What 
 cold interpreter still starts one (``tests.helpers_ctrl_c.ctrl_c_when_held``: a
 sitecustomize that holds the command's own process runs only at a fresh start).
 
+The helper processes here and in ``tests.helpers_standalone`` start with ``default_sigint``:
+SIGINT's default disposition, so their children get Python's ``KeyboardInterrupt`` for a
+test's Ctrl-C, as from a terminal, even when the test session itself ignores SIGINT
+(started from a background shell).
+
 Example:
     >>> launcher = Launcher(Path(tempfile.mkdtemp()))  # doctest: +SKIP
     >>> launcher.run(["show", "runs/a"], Path("show.log"))  # doctest: +SKIP
@@ -37,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "Launcher", "pidfd_of_child", "pythonpath", "stat"]
+__all__ = ["ROOT", "Launcher", "default_sigint", "pidfd_of_child", "pythonpath", "stat"]
 
 _ZYGOTE = '''
 import json, os, runpy, sys, traceback
@@ -110,6 +115,23 @@ def pythonpath(*first: str | os.PathLike) -> str:
     return os.pathsep.join([*parts, *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
+def default_sigint() -> None:
+    """Give SIGINT its default disposition in a child about to run a command (a ``Popen``
+    ``preexec_fn``). A test session started from a background shell (``cmd &``, ``nohup``)
+    runs with SIGINT ignored, a disposition every process it starts inherits, and Python
+    installs no ``KeyboardInterrupt`` handler where it starts with SIGINT ignored: a test's
+    Ctrl-C would reach nothing that takes it. Restored, the child's Python installs its own
+    handler, and the processes it starts in turn inherit a SIGINT that is not ignored.
+
+    Example:
+        >>> subprocess.run([sys.executable, "-c", "import signal; print(signal.getsignal("
+        ...                 "signal.SIGINT).__name__)"], preexec_fn=default_sigint,
+        ...                capture_output=True, text=True).stdout.strip()
+        'default_int_handler'
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stat(pid: int) -> list[str]:
     """``/proc/PID/stat`` after the command name: state, ppid, ... (empty if gone)."""
     try:
@@ -137,7 +159,7 @@ class Launcher:
         env = {**os.environ, "PYTHONPATH": pythonpath(), "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT)], cwd=ROOT,
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+                                     text=True, preexec_fn=default_sigint)
         self.lines: queue.Queue[str] = queue.Queue()
         self.pidfd: int | None = None  # of the running launch (signals reach no other)
         threading.Thread(target=self._read, daemon=True).start()

@@ -374,7 +374,7 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
     import subprocess
     import sys
 
-    from tests.launcher import ROOT, pythonpath
+    from tests.launcher import ROOT, default_sigint, pythonpath
 
     hold = tmp_path / "hold"
     hold.mkdir()
@@ -382,7 +382,8 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": pythonpath(hold, ROOT)}
     kernel = subprocess.Popen([sys.executable, "-c", _NOTEBOOK], cwd=tmp_path, env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              preexec_fn=default_sigint)
     try:
         deadline = time.time() + 120
         while not (hold / "starting_rank_1").exists():
