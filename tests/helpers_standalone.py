@@ -29,11 +29,10 @@ import queue
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.launcher import default_sigint
+from tests.launcher import Lines, default_sigint
 
 __all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
 
@@ -139,20 +138,9 @@ class Interpreter:
         self.proc = subprocess.Popen([*argv, json.dumps(list(imports))], cwd=folder, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      preexec_fn=default_sigint)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.lines = Lines(self.proc, "the interpreter")
         self.runs = 0
-        assert self._next(300) == "ready"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put("eof")
-
-    def _next(self, timeout: float) -> str:
-        line = self.lines.get(timeout=timeout)
-        assert line != "eof", "the interpreter died"
-        return line
+        assert self.lines.next(300) == "ready"
 
     def run(self, script: Path, argv: list[str], cwd: Path, env: dict[str, str],
             path: tuple[Path, ...] = (), ranks: int = 1, timeout: float = 300) -> Ran:
@@ -165,10 +153,10 @@ class Interpreter:
                "out": str(out), "err": str(err)}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
-        kind, *pids = self._next(60).split()
+        kind, *pids = self.lines.next(60).split()
         assert kind == "pids"
         try:
-            kind, *codes = self._next(timeout).split()
+            kind, *codes = self.lines.next(timeout).split()
         except queue.Empty:  # none left running
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):

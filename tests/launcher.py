@@ -18,10 +18,10 @@ the zygote is an interpreter that imported the stack and ran nothing else. What 
 cold interpreter still starts one (``tests.helpers_ctrl_c.ctrl_c_when_held``: a
 sitecustomize that holds the command's own process runs only at a fresh start).
 
-The helper processes here and in ``tests.helpers_standalone`` start with ``default_sigint``:
-SIGINT's default disposition, so their children get Python's ``KeyboardInterrupt`` for a
-test's Ctrl-C, as from a terminal, even when the test session itself ignores SIGINT
-(started from a background shell).
+The helper processes here and in ``tests.helpers_standalone`` share ``Lines``, their output
+read line by line, and start with ``default_sigint``: SIGINT's default disposition, so
+their children get Python's ``KeyboardInterrupt`` for a test's Ctrl-C, as from a terminal,
+even when the test session itself ignores SIGINT (started from a background shell).
 
 Example:
     >>> launcher = Launcher(Path(tempfile.mkdtemp()))  # doctest: +SKIP
@@ -42,7 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "Launcher", "default_sigint", "pidfd_of_child", "pythonpath", "stat"]
+__all__ = ["ROOT", "Launcher", "Lines", "default_sigint", "pidfd_of_child", "pythonpath",
+           "stat"]
 
 _ZYGOTE = '''
 import json, os, runpy, sys, traceback
@@ -132,6 +133,39 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+class Lines:
+    """The lines a helper process prints (its ``stdout``, stripped), read on a thread of
+    their own so that a wait for the next one can time out; ``name`` is what a failure
+    says died when the output ends.
+
+    Example:
+        >>> proc = subprocess.Popen([sys.executable, "-c", "print('ready')"],
+        ...                         stdout=subprocess.PIPE, text=True)
+        >>> lines = Lines(proc, "the helper")
+        >>> lines.next(60)
+        'ready'
+        >>> proc.wait()
+        0
+    """
+
+    def __init__(self, proc: subprocess.Popen, name: str) -> None:
+        self.name = name
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+
+    def _read(self, stdout) -> None:
+        for line in stdout:
+            self._queue.put(line.strip())
+        self._queue.put(None)  # the output ended: the process died
+
+    def next(self, timeout: float) -> str:
+        """The next line, waiting up to ``timeout`` seconds (0: only one already read);
+        ``queue.Empty`` if none came, an AssertionError if the process died."""
+        line = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+        assert line is not None, f"{self.name} died"
+        return line
+
+
 def stat(pid: int) -> list[str]:
     """``/proc/PID/stat`` after the command name: state, ppid, ... (empty if gone)."""
     try:
@@ -160,20 +194,9 @@ class Launcher:
         self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT)], cwd=ROOT,
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, preexec_fn=default_sigint)
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines = Lines(self.proc, "the launcher")
         self.pidfd: int | None = None  # of the running launch (signals reach no other)
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self._next(300) == "ready"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put("eof")
-
-    def _next(self, timeout: float) -> str:
-        line = self.lines.get(timeout=timeout)
-        assert line != "eof", "the launcher died"
-        return line
+        assert self.lines.next(300) == "ready"
 
     def launch(self, argv: list[str], log: Path, script: Path | None = None,
                cwd: Path = ROOT, err: Path | None = None,
@@ -193,7 +216,7 @@ class Launcher:
         assert script is not None or not as_script, "as_script: a script's exit"
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
-        kind, pid = self._next(60).split()
+        kind, pid = self.lines.next(60).split()
         assert kind == "pid"
         self.pidfd = pidfd_of_child(int(pid), self.proc.pid)
         return int(pid)
@@ -220,12 +243,12 @@ class Launcher:
     def exited(self) -> int | None:
         """The exit code of the running launch if it has ended, else None."""
         try:
-            return self._ended(self.lines.get_nowait())
+            return self._ended(self.lines.next(0))
         except queue.Empty:
             return None
 
     def wait(self, timeout: float) -> int:
-        return self._ended(self._next(timeout))
+        return self._ended(self.lines.next(timeout))
 
     def reset(self) -> None:
         """Kill a launch a failed test left running."""
