@@ -16,7 +16,7 @@ from lightning_nas.cli import main
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
-from lightning_nas.oneshot.resume import epoch_end_checkpoint
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from lightning_nas.oneshot.run_outputs import RUN_OUTPUTS, ClearOutputs
 from tests.helpers_callbacks import CrashAt
 from tests.helpers_data import BlobData

@@ -22,9 +22,9 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.resume import (
-    epoch_end_checkpoint,
     training_end,
 )
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot import (

@@ -20,9 +20,9 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.resume import (
     checkpoint_settings,
-    epoch_end_checkpoint,
     resolve_ckpt_path,
 )
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot import (

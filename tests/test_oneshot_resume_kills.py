@@ -15,8 +15,8 @@ import torch
 from lightning_nas.cli import main
 from lightning_nas.oneshot.resume import (
     checkpoint_settings,
-    epoch_end_checkpoint,
 )
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from tests.helpers_oneshot import (
     EXAMPLE,
     RECORD,

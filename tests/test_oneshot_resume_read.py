@@ -15,9 +15,9 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.resume import (
     check_resume,
-    epoch_end_checkpoint,
 )
 from lightning_nas.oneshot.resume_read import check_resumed_supernet
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 

@@ -1,7 +1,7 @@
-"""Resume of ``lightning-nas oneshot``: the checkpoint the command writes at each training
-epoch's end (``RUN_DIR/checkpoints/last.ckpt``, after the epoch's search), and the check of
-a checkpoint named by ``--ckpt_path`` against the config, before anything is built, trained
-or removed.
+"""Resume of ``lightning-nas oneshot`` from the checkpoint the command writes at each
+training epoch's end (``RUN_DIR/checkpoints/last.ckpt``, after the epoch's search:
+``oneshot/run_checkpoint.py``): the check of a checkpoint named by ``--ckpt_path`` against
+the config, before anything is built, trained or removed.
 
 A resumed run goes on as the uninterrupted one: the search's state (SPOS: its history,
 sampler and random state; DARTS/GDAS: the logits' history and random state) is in the
@@ -32,101 +32,24 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from weakref import proxy
 
-import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.oneshot.resume_read import Shapes, read_checkpoint, supernet_shapes
 from lightning_nas.run_folder import user_path
-from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
-__all__ = ["LAST", "RunCheckpoint", "built_rates", "checkpoint_settings", "check_resume",
-           "check_resumed_rates", "epoch_end_checkpoint",
+__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
 _SPOS_KEY = "OneShotNAS"
-
-
-class RunCheckpoint(ModelCheckpoint):
-    """The run's own epoch-end checkpoint callback (``epoch_end_checkpoint``), under a
-    ``state_key`` of its own: a ``ModelCheckpoint`` of ``trainer.callbacks`` without a
-    monitor, saving each epoch (what the README advises for a one-shot fit), has the plain
-    one's key, so Lightning refused the pair when the Trainer was built (was: "Found more
-    than one stateful callback of type `ModelCheckpoint`", a traceback). (A ``last.ckpt`` of
-    an earlier version holds this callback's state under the plain key, which a resume
-    leaves unread, with Lightning's warning: that state is of no use to it, a monitor-less
-    checkpoint of one fixed name.)
-
-    It writes ``last.ckpt`` as ``.last.pending.ckpt``, put in place once Lightning has
-    logged the epoch's training row (``search/pending_last.py``, ``placing``: the run gives
-    it to the Trainer first; was: a kill between lost that row for good); the loggers
-    (``after_save_checkpoint``) are told of it then."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.placing = PendingLast()
-
-    @property
-    def state_key(self) -> str:
-        return f"lightning_nas.{super().state_key}"
-
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        """Lightning's save, to the pending file; the loggers are told once it is in place
-        (``_tell``; was: as it was written, of a ``last.ckpt`` not there yet, or the epoch
-        before's, which W&B's ``log_model`` uploaded)."""
-        trainer.save_checkpoint(self.placing.writing(trainer, Path(filepath).parent,
-                                                     lambda: self._tell(trainer)),
-                                self.save_weights_only)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath  # its name once in place
-
-    def _tell(self, trainer: pl.Trainer) -> None:
-        """Tell the loggers of the file put in place, as Lightning's save does (rank 0)."""
-        for logger in trainer.loggers:
-            logger.after_save_checkpoint(proxy(self))
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.placing.put(trainer)  # where ``placing`` is not the Trainer's (it did it first)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_train_end(trainer, pl_module)
-        self.placing.put(trainer)
-
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                     exception: BaseException) -> None:
-        self.placing.settle(trainer)
-        super().on_exception(trainer, pl_module, exception)
-
-
-def epoch_end_checkpoint(run_dir: Path) -> RunCheckpoint:
-    """The checkpoint callback of a ``lightning-nas oneshot`` run: ``last.ckpt`` in
-    ``run_dir/checkpoints``, overwritten at each training epoch's end, after that epoch's
-    search (Lightning calls checkpoint callbacks last), so a resume from it goes on exactly;
-    put in place once that epoch's training row is logged (give its ``placing`` to the
-    Trainer before the other callbacks). Its ``state_key`` is its own
-    (``lightning_nas.RunCheckpoint{...}``), so a ``ModelCheckpoint`` of the user's stands
-    beside it.
-
-    Example:
-        >>> epoch_end_checkpoint(Path("runs/x")).filename
-        'last'
-        >>> epoch_end_checkpoint(Path("runs/x")).state_key.startswith("lightning_nas.")
-        True
-    """
-    # the one kept checkpoint is named last.ckpt, overwritten (no last-v1.ckpt beside an
-    # earlier run's); Lightning's save_last would write it as a second copy of each
-    return RunCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
-                         enable_version_counter=False, save_on_train_epoch_end=True)
 
 
 def recount_repeated_epoch(trainer: Any) -> None:

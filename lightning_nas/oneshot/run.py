@@ -43,13 +43,13 @@ from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import (
     LAST,
     check_resume,
-    epoch_end_checkpoint,
     epochs_held,
     held_text,
     resolve_ckpt_path,
     training_end,
 )
 from lightning_nas.oneshot.resume_read import check_resumed_supernet
+from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
 from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.oneshot.run_outputs import ClearOutputs, wrote_line
 from lightning_nas.oneshot.scoring import network_of
