@@ -54,6 +54,7 @@ from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.resume import plain_part
+from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.trial_defaults import (
@@ -76,7 +77,7 @@ from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
 __all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
-           "checkpointing", "fit_trial", "logger_defaults", "quiet_lightning",
+           "checkpointing", "fit_trial", "logger_defaults", "makes_double", "quiet_lightning",
            "raised_by_lightning", "with_trial_defaults"]
 
 #: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
@@ -221,7 +222,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             model = apply_optim(factory.build(spec.arch), spec.cli_optim)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
-                _load_weights(model, spec.init_weights, spec.trainer.get("precision"))
+                _load_weights(model, spec.init_weights, makes_double(spec.trainer))
             datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             if spec.validate_start:  # the score a fine-tune starts from, as it validates
                 from lightning_nas.search.start_score import validate_start
@@ -295,23 +296,43 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     return result
 
 
-def _load_weights(model: pl.LightningModule, path: str, precision: Any = None) -> None:
+def _load_weights(model: pl.LightningModule, path: str, double: bool = False) -> None:
     """Load the checkpoint's weights into ``model`` as ``load_from_checkpoint`` does: its
     ``configure_model`` first (layers made there), then ``on_load_checkpoint``, then the
-    state dict with the model's ``strict_loading``. Under a ``precision`` of ``64-true``
-    the model is made float64 first, as the Trainer makes it when ``fit`` starts (was: the
-    weights went through the float32 model, rounded: not the trial's)."""
+    state dict with the model's ``strict_loading``. With ``double`` (``makes_double``: the
+    Trainer makes the module float64) the model is made float64 first, as the Trainer makes
+    it when ``fit`` starts (was: the weights went through the float32 model, rounded: not
+    the trial's)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if is_overridden("configure_model", model, pl.LightningModule):
         model.configure_model()
     model.on_load_checkpoint(checkpoint)
-    if str(precision) in _DOUBLE:
+    if double:
         model.double()
     model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
 
 
 #: the Trainer precisions that make the module float64 (``DoublePrecision``)
 _DOUBLE = frozenset({"64", "64-true"})
+
+
+def makes_double(trainer: dict[str, Any]) -> bool:
+    """Whether Trainer settings make the module float64 when ``fit`` starts: a ``precision``
+    of ``64-true`` (or ``64``), or a ``DoublePrecision`` plugin (or a subclass) among
+    ``plugins``, an object or a config node, alone or in a list (was: ``precision`` alone,
+    so a fine-tune under the plugin started from weights rounded through float32).
+
+    Example:
+        >>> node = {"class_path": "lightning.pytorch.plugins.precision.DoublePrecision"}
+        >>> makes_double({"precision": "64-true"}), makes_double({"plugins": [node]})
+        (True, True)
+        >>> makes_double({"precision": "32-true", "plugins": []})
+        False
+    """
+    from lightning.pytorch.plugins import DoublePrecision
+
+    return str(trainer.get("precision")) in _DOUBLE or bool(
+        callbacks_of(trainer.get("plugins"), DoublePrecision, "trainer.plugins"))
 
 
 def _own_batches(arch: dict[str, Any]) -> bool:

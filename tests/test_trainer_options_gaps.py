@@ -1,0 +1,53 @@
+"""Trainer options the first audit of them left alone, met with a real tiny search: a
+``DoublePrecision`` plugin given in ``trainer.plugins`` (not ``precision``), a
+``GradientAccumulationScheduler`` of the module's ``configure_callbacks()``, an integer
+``val_check_interval`` under a scheduler that judges each epoch, DDP trials with
+``use_distributed_sampler: false``. Real Trainers, real nevergrad, tiny data (3 training
+batches of 24, 1 validation batch)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lightning.pytorch.plugins import DoublePrecision
+
+from lightning_nas import Search
+from lightning_nas.export import finetune
+from lightning_nas.results import TrialStatus
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+
+SPACE = {"width": {"choice": [8, 16]}}
+CPU = {"accelerator": "cpu", "devices": 1}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _search(run_dir, trainer, space=SPACE, budget=1, **options):
+    return Search(TinyNet, space, data=BlobData(n=96, batch_size=24),
+                  trainer={**CPU, **trainer}, budget=budget, monitor="val_loss", mode="min",
+                  run_dir=run_dir, verbose=False, progress=False, seed=0, **options)
+
+
+@pytest.mark.parametrize("given", ["object", "node", "list of a node"])
+def test_a_fine_tune_under_a_double_precision_plugin_starts_from_the_trials_weights(
+        tmp_path, given):
+    # was: as under precision 64-true before its fix, the weights loaded into the float32
+    # model the fine-tune builds, rounded before the Trainer made it float64: "validated
+    # before training" gave val_loss 1.0942843086037752 for the search's 1.09428430975679
+    node = {"class_path": "lightning.pytorch.plugins.precision.DoublePrecision"}
+    plugins = {"object": DoublePrecision(), "node": node, "list of a node": [node]}[given]
+    result = _search(tmp_path / "run", {"max_epochs": 2, "plugins": plugins}).run()
+    assert result.best.metrics["val_loss"] != float(torch.tensor(
+        result.best.metrics["val_loss"], dtype=torch.float32))  # a float64 score
+    objects = {"trainer": {"plugins": plugins}} if given == "object" else {}
+    tuned = finetune(tmp_path / "run", max_epochs=1, model=TinyNet,
+                     data=BlobData(n=96, batch_size=24), threads=1, **objects)
+    assert tuned.status is TrialStatus.COMPLETED, tuned.error
+    assert tuned.start_metrics == {k: result.best.metrics[k] for k in ("val_loss", "val_acc")}
